@@ -1,0 +1,28 @@
+namespace ApiGate.Core.Management;
+
+/// <summary>Why a management operation was refused.</summary>
+public enum ManagementErrorKind
+{
+    /// <summary>Bad input; <see cref="ManagementError.Field"/> names the field.</summary>
+    Validation,
+    /// <summary>The referenced resource does not exist.</summary>
+    NotFound,
+    /// <summary>A uniqueness or in-use rule.</summary>
+    Conflict,
+}
+
+/// <summary>A refused operation: nothing was written.</summary>
+public sealed record ManagementError(ManagementErrorKind Kind, string Field, string Message)
+{
+    public override string ToString() => Field.Length > 0 ? $"{Field}: {Message}" : Message;
+}
+
+/// <summary>The outcome of a management operation: a value, or an error and no change.</summary>
+public readonly record struct ManagementResult<T>(T? Value, ManagementError? Error)
+{
+    public bool Ok => Error is null;
+
+    public static implicit operator ManagementResult<T>(T value) => new(value, null);
+
+    public static implicit operator ManagementResult<T>(ManagementError error) => new(default, error);
+}

@@ -1,0 +1,262 @@
+using System.Text;
+using ApiGate.Core.Expressions;
+using ApiGate.Core.Routing;
+using Jint;
+using Jint.Native;
+
+namespace ApiGate.Core.Rewriting;
+
+/// <summary>
+/// A route's <c>path_rewrite</c> compiled once per snapshot (SPEC §2.4): a <c>/</c>-template with <c>$n</c>,
+/// <c>{name}</c> and <c>${var}</c>, or a JavaScript expression that yields the new path.
+/// </summary>
+public abstract class PathRewriter
+{
+    /// <summary>Compiles a rewrite. Throws <see cref="ExpressionException"/> or <see cref="FormatException"/> when it is invalid.</summary>
+    public static PathRewriter Compile(string rewrite) =>
+        rewrite.StartsWith('/') ? TemplateRewriter.Parse(rewrite) : new ExpressionRewriter(ExpressionEngine.Compile(rewrite));
+
+    /// <summary>Returns an error message when the rewrite does not compile, else null.</summary>
+    public static string? Validate(string rewrite)
+    {
+        try
+        {
+            _ = Compile(rewrite);
+            return null;
+        }
+        catch (Exception ex) when (ex is ExpressionException or FormatException)
+        {
+            return ex.Message;
+        }
+    }
+
+    /// <summary>The new path. Throws <see cref="RewriteException"/> when the result is not a safe absolute path.</summary>
+    public string Rewrite(in RouteMatch match, IRewriteRequest request)
+    {
+        var result = Produce(match, request);
+        var problem = CheckPath(result);
+        return problem is null ? result : throw new RewriteException(problem);
+    }
+
+    private protected abstract string Produce(in RouteMatch match, IRewriteRequest request);
+
+    /// <summary>Null when <paramref name="path"/> is an absolute path that stays inside the upstream's base; else why not.</summary>
+    public static string? CheckPath(string path)
+    {
+        if (path.Length == 0 || path[0] != '/')
+        {
+            return "rewritten path must start with '/'";
+        }
+
+        foreach (var c in path)
+        {
+            if (char.IsControl(c) || c is '?' or '#' or '\\')
+            {
+                return "rewritten path contains a character not allowed in a path";
+            }
+        }
+
+        var decoded = Uri.UnescapeDataString(path);
+        foreach (var segment in decoded.Split('/'))
+        {
+            if (segment == "..")
+            {
+                return "rewritten path escapes with '..'";
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>A rewrite result that must not be forwarded.</summary>
+public sealed class RewriteException(string message) : Exception(message);
+
+internal sealed class TemplateRewriter : PathRewriter
+{
+    private readonly Part[] _parts;
+
+    private TemplateRewriter(Part[] parts) => _parts = parts;
+
+    public static TemplateRewriter Parse(string template)
+    {
+        var parts = new List<Part>();
+        var literal = new StringBuilder();
+        for (var i = 0; i < template.Length; i++)
+        {
+            var c = template[i];
+            if (c == '$' && i + 1 < template.Length && char.IsAsciiDigit(template[i + 1]))
+            {
+                var end = i + 1;
+                while (end < template.Length && char.IsAsciiDigit(template[end]))
+                {
+                    end++;
+                }
+
+                Flush();
+                parts.Add(new Part(PartKind.Numbered, template[(i + 1)..end]));
+                i = end - 1;
+            }
+            else if (c == '$' && i + 1 < template.Length && template[i + 1] == '{')
+            {
+                var close = template.IndexOf('}', i + 2);
+                if (close < 0)
+                {
+                    throw new FormatException($"unterminated '${{' at position {i} in rewrite template");
+                }
+
+                var name = template[(i + 2)..close];
+                if (name.Length == 0)
+                {
+                    throw new FormatException("empty '${}' in rewrite template");
+                }
+
+                Flush();
+                parts.Add(new Part(PartKind.Variable, name));
+                i = close;
+            }
+            else if (c == '{')
+            {
+                var close = template.IndexOf('}', i + 1);
+                var name = close > i ? template[(i + 1)..close] : "";
+                if (name.Length == 0 || !IsIdentifier(name))
+                {
+                    throw new FormatException($"invalid '{{name}}' capture at position {i} in rewrite template");
+                }
+
+                Flush();
+                parts.Add(new Part(PartKind.Named, name));
+                i = close;
+            }
+            else
+            {
+                literal.Append(c);
+            }
+        }
+
+        Flush();
+        return new TemplateRewriter([.. parts]);
+
+        void Flush()
+        {
+            if (literal.Length > 0)
+            {
+                parts.Add(new Part(PartKind.Literal, literal.ToString()));
+                literal.Clear();
+            }
+        }
+    }
+
+    private protected override string Produce(in RouteMatch match, IRewriteRequest request)
+    {
+        if (_parts.Length == 1 && _parts[0].Kind == PartKind.Literal)
+        {
+            return _parts[0].Text;
+        }
+
+        var builder = new StringBuilder();
+        foreach (var part in _parts)
+        {
+            builder.Append(part.Kind switch
+            {
+                PartKind.Literal => part.Text,
+                PartKind.Numbered => match.GetNumbered(int.Parse(part.Text, System.Globalization.CultureInfo.InvariantCulture)),
+                PartKind.Named => match.GetNamed(part.Text) ?? "",
+                _ => request.GetVariable(part.Text) ?? "",
+            });
+        }
+
+        return builder.ToString();
+    }
+
+    private static bool IsIdentifier(string name)
+    {
+        if (!(char.IsAsciiLetter(name[0]) || name[0] == '_'))
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c == '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private enum PartKind
+    {
+        Literal,
+        Numbered,
+        Named,
+        Variable,
+    }
+
+    private readonly record struct Part(PartKind Kind, string Text);
+}
+
+internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRewriter
+{
+    private protected override string Produce(in RouteMatch match, IRewriteRequest request)
+    {
+        var engine = ExpressionEngine.CurrentEngine;
+        var pathParams = new JsObject(engine);
+        foreach (var (name, value) in match.NamedCaptures())
+        {
+            pathParams.Set(name, value);
+        }
+
+        var headers = new JsObject(engine);
+        foreach (var (name, value) in request.Headers())
+        {
+            headers.Set(name, value);
+        }
+
+        var query = new JsObject(engine);
+        foreach (var (name, value) in request.Query())
+        {
+            query.Set(name, value);
+        }
+
+        engine.SetValue("path", request.Path);
+        engine.SetValue("method", request.Method);
+        engine.SetValue("host", request.Host);
+        engine.SetValue("pathParams", pathParams);
+        engine.SetValue("headers", headers);
+        engine.SetValue("query", query);
+        engine.SetValue("user", ToJs(engine, request.Identity("user")));
+        engine.SetValue("key", ToJs(engine, request.Identity("key")));
+        engine.SetValue("plan", ToJs(engine, request.Identity("plan")));
+
+        JsValue result;
+        try
+        {
+            result = ExpressionEngine.Evaluate(engine, expression.Script);
+        }
+        catch (ExpressionException ex)
+        {
+            throw new RewriteException(ex.Message);
+        }
+
+        return result.IsString() ? result.AsString() : throw new RewriteException("path rewrite expression did not return a string");
+    }
+
+    private static JsValue ToJs(Jint.Engine engine, IReadOnlyDictionary<string, string>? values)
+    {
+        if (values is null)
+        {
+            return JsValue.Null;
+        }
+
+        var obj = new JsObject(engine);
+        foreach (var (name, value) in values)
+        {
+            obj.Set(name, value);
+        }
+
+        return obj;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Text.RegularExpressions;
+
+namespace ApiGate.Core.Routing;
+
+/// <summary>A path pattern compiled once per snapshot: literal comparisons where possible, a regex only when needed.</summary>
+internal sealed class CompiledPath
+{
+    private readonly string _literal;
+    private readonly bool _literalEndsWithSlash;
+
+    private CompiledPath(PathMatchType type, string literal, Regex? regex, string? exactKey, string? segmentKey)
+    {
+        Type = type;
+        _literal = literal;
+        _literalEndsWithSlash = literal.Length > 1 && literal.EndsWith('/');
+        Regex = regex;
+        ExactKey = exactKey;
+        SegmentKey = segmentKey;
+    }
+
+    public PathMatchType Type { get; }
+
+    /// <summary>Set when the pattern needs a regex (regex type, or <c>{name}</c> captures).</summary>
+    public Regex? Regex { get; }
+
+    /// <summary>For literal exact patterns: the whole path, used as a dictionary key.</summary>
+    public string? ExactKey { get; }
+
+    /// <summary>The first path segment every match must have, when the pattern fixes it; else null (checked for every request).</summary>
+    public string? SegmentKey { get; }
+
+    public static CompiledPath Compile(string pattern, PathMatchType type)
+    {
+        if (type == PathMatchType.Regex)
+        {
+            return new CompiledPath(type, "", Compile(PathPatterns.ToRegexSource(pattern, type)), null, null);
+        }
+
+        var hasParameters = PathPatterns.HasParameters(pattern);
+        var literal = type == PathMatchType.Prefix ? pattern.TrimEnd('*') : pattern;
+        var literalHead = hasParameters ? literal[..literal.IndexOf('{')] : literal;
+        var segmentKey = CompleteFirstSegment(literalHead, exact: type == PathMatchType.Exact && !hasParameters);
+        if (hasParameters)
+        {
+            return new CompiledPath(type, literal, Compile(PathPatterns.ToRegexSource(pattern, type)), null, segmentKey);
+        }
+
+        return new CompiledPath(type, literal, null, type == PathMatchType.Exact ? literal : null, segmentKey);
+    }
+
+    /// <summary>Matches the path; on success <paramref name="regexMatch"/> or <paramref name="restStart"/> describe the captures.</summary>
+    public bool TryMatch(string path, out Match? regexMatch, out int restStart)
+    {
+        regexMatch = null;
+        restStart = -1;
+        if (Regex is not null)
+        {
+            var m = Regex.Match(path);
+            if (!m.Success)
+            {
+                return false;
+            }
+
+            regexMatch = m;
+            return true;
+        }
+
+        if (Type == PathMatchType.Exact)
+        {
+            return string.Equals(path, _literal, StringComparison.Ordinal);
+        }
+
+        if (path.StartsWith(_literal, StringComparison.Ordinal))
+        {
+            restStart = _literal.Length;
+            return true;
+        }
+
+        // "/users/*" also matches "/users" itself, with an empty $1.
+        if (_literalEndsWithSlash && path.Length == _literal.Length - 1 && _literal.AsSpan(0, path.Length).SequenceEqual(path))
+        {
+            restStart = path.Length;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static string? CompleteFirstSegment(string literalHead, bool exact)
+    {
+        // "/users/..." fixes the first segment "users". "/us" (a prefix) could match "/users", so it does not.
+        if (literalHead.Length < 2 || literalHead[0] != '/')
+        {
+            return null;
+        }
+
+        var end = literalHead.IndexOf('/', 1);
+        if (end > 1)
+        {
+            return literalHead[1..end];
+        }
+
+        return exact ? literalHead[1..] : null;
+    }
+
+    private static Regex Compile(string source) =>
+        new(source, RegexOptions.CultureInvariant | RegexOptions.Compiled, PathPatterns.RegexTimeout);
+}

@@ -1,0 +1,122 @@
+using System.Text.RegularExpressions;
+using ApiGate.Core.Rewriting;
+
+namespace ApiGate.Core.Routing;
+
+/// <summary>A route compiled for one config snapshot. <see cref="Index"/> is its precedence rank (0 = checked first).</summary>
+public sealed class CompiledRoute
+{
+    private readonly string[] _methods;
+    private readonly KeyValuePair<string, string>[] _headers;
+    private readonly Regex? _hostRegex;
+
+    internal CompiledRoute(RouteDefinition definition, int index, PathRewriter? rewriter)
+    {
+        Definition = definition;
+        Index = index;
+        Rewriter = rewriter;
+        Path = CompiledPath.Compile(definition.PathPattern, definition.MatchType);
+        _methods = [.. definition.Methods];
+        _headers = [.. definition.Headers];
+        if (HostSpecificity == 2)
+        {
+            _hostRegex = HostPattern.CompileRegex(definition.HostPattern);
+        }
+    }
+
+    public RouteDefinition Definition { get; }
+
+    /// <summary>Compiles a route that is not part of a table (the implicit default-upstream route); its index is -1.</summary>
+    public static CompiledRoute Standalone(RouteDefinition definition, PathRewriter? rewriter) => new(definition, -1, rewriter);
+
+    /// <summary>Position in precedence order; also the index of per-route data the gateway keeps alongside the table.</summary>
+    public int Index { get; }
+
+    /// <summary>The compiled path rewrite, or null when the path is forwarded as is.</summary>
+    public PathRewriter? Rewriter { get; }
+
+    internal CompiledPath Path { get; }
+
+    /// <summary>0 exact, 1 wildcard, 2 regex, 3 any host.</summary>
+    internal int HostSpecificity => Definition.HostPattern.Length == 0 ? 3 : (int)Definition.HostMatchType;
+
+    /// <summary>Matches a request path against this route alone (used for the implicit default route).</summary>
+    public bool TryMatchPath(string path, out RouteMatch match)
+    {
+        if (Path.TryMatch(path, out var regexMatch, out var restStart))
+        {
+            match = new RouteMatch(this, path, regexMatch, restStart);
+            return true;
+        }
+
+        match = default;
+        return false;
+    }
+
+    internal bool HostRegexMatches(ReadOnlySpan<char> host) => _hostRegex!.IsMatch(host);
+
+    internal bool MatchesMethodAndHeaders<THeaders>(string method, THeaders headers)
+        where THeaders : IRequestHeaders
+    {
+        if (_methods.Length > 0)
+        {
+            var found = false;
+            foreach (var m in _methods)
+            {
+                if (string.Equals(m, method, StringComparison.OrdinalIgnoreCase))
+                {
+                    found = true;
+                    break;
+                }
+            }
+
+            if (!found)
+            {
+                return false;
+            }
+        }
+
+        foreach (var header in _headers)
+        {
+            if (!headers.HasValue(header.Key, header.Value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Precedence (SPEC §2.1): priority desc, host specificity, path type, longer pattern; then name for a stable order.</summary>
+    internal static int ComparePrecedence(RouteDefinition a, RouteDefinition b)
+    {
+        var c = b.Priority.CompareTo(a.Priority);
+        if (c != 0)
+        {
+            return c;
+        }
+
+        c = Specificity(a).CompareTo(Specificity(b));
+        if (c != 0)
+        {
+            return c;
+        }
+
+        c = a.MatchType.CompareTo(b.MatchType);
+        if (c != 0)
+        {
+            return c;
+        }
+
+        c = b.PathPattern.Length.CompareTo(a.PathPattern.Length);
+        if (c != 0)
+        {
+            return c;
+        }
+
+        c = b.HostPattern.Length.CompareTo(a.HostPattern.Length);
+        return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
+
+        static int Specificity(RouteDefinition r) => r.HostPattern.Length == 0 ? 3 : (int)r.HostMatchType;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace ApiGate.Core.Routing;
+
+/// <summary>Compiles path patterns (SPEC §2.3) into matchers.</summary>
+public static partial class PathPatterns
+{
+    /// <summary>Upper bound on one regex evaluation, so a pathological pattern cannot stall a request thread.</summary>
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(50);
+
+    [GeneratedRegex(@"\{([A-Za-z_][A-Za-z0-9_]*)\}")]
+    private static partial Regex ParameterSyntax();
+
+    /// <summary>True when the pattern contains a <c>{name}</c> segment capture.</summary>
+    public static bool HasParameters(string pattern) => ParameterSyntax().IsMatch(pattern);
+
+    /// <summary>Returns an error message when <paramref name="pattern"/> is not a valid path pattern of its type, else null.</summary>
+    public static string? Validate(string pattern, PathMatchType type)
+    {
+        if (pattern.Length == 0)
+        {
+            return "path pattern is required";
+        }
+
+        if (type == PathMatchType.Regex)
+        {
+            return ValidateRegex(ExpandParameters(pattern));
+        }
+
+        if (pattern[0] != '/')
+        {
+            return "path pattern must start with '/'";
+        }
+
+        var star = pattern.IndexOf('*');
+        if (star >= 0 && (type == PathMatchType.Exact || star != pattern.Length - 1))
+        {
+            return type == PathMatchType.Exact
+                ? "an exact path pattern cannot contain '*'"
+                : "'*' is only allowed at the end of a prefix pattern";
+        }
+
+        if (HasParameters(pattern))
+        {
+            return ValidateRegex(ToRegexSource(pattern, type));
+        }
+
+        return null;
+    }
+
+    /// <summary>Returns an error message when the regex does not compile, else null.</summary>
+    public static string? ValidateRegex(string pattern)
+    {
+        try
+        {
+            _ = new Regex(pattern, RegexOptions.CultureInvariant, RegexTimeout);
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return "invalid regular expression: " + ex.Message;
+        }
+    }
+
+    /// <summary>Replaces <c>{name}</c> with a named one-segment capture, leaving regex quantifiers such as <c>{2,3}</c> alone.</summary>
+    public static string ExpandParameters(string pattern) =>
+        ParameterSyntax().Replace(pattern, "(?<$1>[^/]+)");
+
+    /// <summary>
+    /// The anchored regex for a pattern that needs one: any regex pattern, and exact/prefix patterns with <c>{name}</c>.
+    /// For prefixes the rest of the path after the pattern is unnamed group 1 (<c>$1</c>).
+    /// </summary>
+    internal static string ToRegexSource(string pattern, PathMatchType type)
+    {
+        if (type == PathMatchType.Regex)
+        {
+            return "^(?:" + ExpandParameters(pattern) + ")$";
+        }
+
+        var body = type == PathMatchType.Prefix ? pattern.TrimEnd('*') : pattern;
+        var trailingSlash = type == PathMatchType.Prefix && body.Length > 1 && body.EndsWith('/');
+        if (trailingSlash)
+        {
+            body = body[..^1];
+        }
+
+        var builder = new StringBuilder("^");
+        var last = 0;
+        foreach (Match m in ParameterSyntax().Matches(body))
+        {
+            builder.Append(Regex.Escape(body[last..m.Index]));
+            builder.Append("(?<").Append(m.Groups[1].Value).Append(">[^/]+)");
+            last = m.Index + m.Length;
+        }
+
+        builder.Append(Regex.Escape(body[last..]));
+        if (type == PathMatchType.Prefix)
+        {
+            builder.Append(trailingSlash ? "(?:/(.*))?" : "(.*)");
+        }
+
+        builder.Append('$');
+        return builder.ToString();
+    }
+}

@@ -1,0 +1,78 @@
+namespace ApiGate.Core.Routing;
+
+/// <summary>How a route's host pattern is compared with the request host.</summary>
+public enum HostMatchType
+{
+    /// <summary>Case-insensitive equality.</summary>
+    Exact,
+    /// <summary><c>*.example.com</c>: exactly one extra label.</summary>
+    Wildcard,
+    /// <summary>A .NET regex anchored at both ends, case-insensitive.</summary>
+    Regex,
+}
+
+/// <summary>How a route's path pattern is compared with the request path.</summary>
+public enum PathMatchType
+{
+    /// <summary>The whole path equals the pattern.</summary>
+    Exact,
+    /// <summary>The path starts with the pattern (a trailing <c>*</c> is optional).</summary>
+    Prefix,
+    /// <summary>A .NET regex anchored at both ends.</summary>
+    Regex,
+}
+
+/// <summary>How the exchange with the upstream is carried.</summary>
+public enum RouteProtocol
+{
+    /// <summary>Request/response with a total timeout.</summary>
+    Http,
+    /// <summary>Response streamed chunk by chunk; idle timeout.</summary>
+    HttpStream,
+    /// <summary>Server-sent events, each flushed at once; idle timeout.</summary>
+    Sse,
+    /// <summary>HTTP/1.1 Upgrade tunnelled both ways; idle timeout.</summary>
+    Websocket,
+}
+
+/// <summary>How a request is turned into usage units.</summary>
+public enum MeteringMode
+{
+    Request,
+    Bytes,
+    ResponseField,
+    Custom,
+}
+
+/// <summary>
+/// What to match, where to send it and how to reshape it. Immutable configuration record.
+/// </summary>
+public sealed record RouteDefinition
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required string Slug { get; init; }
+    public string Description { get; init; } = "";
+    public string HostPattern { get; init; } = "";
+    public HostMatchType HostMatchType { get; init; } = HostMatchType.Exact;
+    public required string PathPattern { get; init; }
+    public PathMatchType MatchType { get; init; } = PathMatchType.Prefix;
+    public IReadOnlyList<string> Methods { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Target upstream id; null sends the request to the default upstream.</summary>
+    public string? UpstreamId { get; init; }
+
+    public string PathRewrite { get; init; } = "";
+    public string MethodOverride { get; init; } = "";
+    public string RequestTransform { get; init; } = "";
+    public string ResponseTransform { get; init; } = "";
+    public RouteProtocol Protocol { get; init; } = RouteProtocol.Http;
+    public MeteringMode MeteringMode { get; init; } = MeteringMode.Request;
+    public string MeteringExpr { get; init; } = "";
+    public bool AuthRequired { get; init; } = true;
+    public int Priority { get; init; }
+    public bool Enabled { get; init; } = true;
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+}

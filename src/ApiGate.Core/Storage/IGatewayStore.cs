@@ -1,0 +1,58 @@
+using ApiGate.Core.Routing;
+using ApiGate.Core.Upstreams;
+
+namespace ApiGate.Core.Storage;
+
+/// <summary>
+/// The narrow persistence contract the gateway and the management commands rely on. Implementations (SQLite now,
+/// PostgreSQL later) bump the config version in the same transaction as every config write, which is how running
+/// gateways notice changes made by other processes.
+/// </summary>
+public interface IGatewayStore : IAsyncDisposable
+{
+    /// <summary>Creates or migrates the schema to the current version.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    /// <summary>True when the store answers a trivial query.</summary>
+    Task<bool> PingAsync(CancellationToken cancellationToken);
+
+    /// <summary>A number that changes whenever routes or upstreams change.</summary>
+    Task<long> GetConfigVersionAsync(CancellationToken cancellationToken);
+
+    /// <summary>Everything a config snapshot is built from, read consistently.</summary>
+    Task<ConfigData> LoadConfigAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<UpstreamDefinition>> ListUpstreamsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Finds an upstream by id or slug.</summary>
+    Task<UpstreamDefinition?> FindUpstreamAsync(string idOrSlug, CancellationToken cancellationToken);
+
+    /// <summary>Inserts; throws <see cref="StoreConflictException"/> on a duplicate name.</summary>
+    Task CreateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken);
+
+    /// <summary>Replaces by id; throws <see cref="StoreConflictException"/> on a duplicate name.</summary>
+    Task UpdateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken);
+
+    /// <summary>Deletes by id; throws <see cref="StoreConflictException"/> while routes still use it.</summary>
+    Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RouteDefinition>> ListRoutesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Finds a route by id or slug.</summary>
+    Task<RouteDefinition?> FindRouteAsync(string idOrSlug, CancellationToken cancellationToken);
+
+    Task CreateRouteAsync(RouteDefinition route, CancellationToken cancellationToken);
+
+    Task UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken);
+
+    Task DeleteRouteAsync(string id, CancellationToken cancellationToken);
+}
+
+/// <summary>The configuration a snapshot is compiled from.</summary>
+public sealed record ConfigData(long Version, IReadOnlyList<UpstreamDefinition> Upstreams, IReadOnlyList<RouteDefinition> Routes);
+
+/// <summary>A write refused by a uniqueness or reference rule; <see cref="Field"/> names the offending field.</summary>
+public sealed class StoreConflictException(string field, string message) : Exception(message)
+{
+    public string Field { get; } = field;
+}

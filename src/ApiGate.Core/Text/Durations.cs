@@ -1,0 +1,40 @@
+using System.Globalization;
+
+namespace ApiGate.Core.Text;
+
+/// <summary>Durations as operators write them: <c>30s</c>, <c>1500ms</c>, <c>2m</c>, <c>1h</c>, or a bare number of milliseconds.</summary>
+public static class Durations
+{
+    public static bool TryParse(string? text, out TimeSpan value)
+    {
+        value = default;
+        text = text?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            return false;
+        }
+
+        var (number, unit) = text switch
+        {
+            _ when text.EndsWith("ms", StringComparison.OrdinalIgnoreCase) => (text[..^2], 1.0),
+            _ when text.EndsWith('s') || text.EndsWith('S') => (text[..^1], 1000.0),
+            _ when text.EndsWith('m') || text.EndsWith('M') => (text[..^1], 60_000.0),
+            _ when text.EndsWith('h') || text.EndsWith('H') => (text[..^1], 3_600_000.0),
+            _ => (text, 1.0),
+        };
+
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) || amount < 0 || double.IsInfinity(amount))
+        {
+            return false;
+        }
+
+        var ms = amount * unit;
+        if (ms > int.MaxValue)
+        {
+            return false;
+        }
+
+        value = TimeSpan.FromMilliseconds(ms);
+        return true;
+    }
+}

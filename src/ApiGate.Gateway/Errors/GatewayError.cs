@@ -1,0 +1,14 @@
+namespace ApiGate.Gateway.Errors;
+
+/// <summary>An error the gateway itself answers with (SPEC §1.2), written as a JSON:API error document.</summary>
+internal sealed record GatewayError(int Status, string Code, string Title, string Detail)
+{
+    public static readonly GatewayError RouteNotFound = new(404, "route_not_found", "Not Found", "No route matches this request.");
+    public static readonly GatewayError UpstreamError = new(502, "upstream_error", "Bad Gateway", "The upstream refused, reset or could not be reached.");
+    public static readonly GatewayError UpstreamTimeout = new(504, "upstream_timeout", "Gateway Timeout", "The upstream did not answer within its timeout.");
+    public static readonly GatewayError UpstreamUnavailable = new(503, "upstream_unavailable", "Service Unavailable", "The upstream is disabled or has no healthy target.");
+    public static readonly GatewayError NotReady = new(503, "not_ready", "Service Unavailable", "The gateway has not loaded its configuration yet.");
+    public static readonly GatewayError NotFound = new(404, "not_found", "Not Found", "This gateway endpoint does not exist.");
+
+    public static GatewayError TransformError(string detail) => new(500, "transform_error", "Internal Server Error", detail);
+}

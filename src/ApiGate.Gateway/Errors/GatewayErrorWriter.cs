@@ -1,0 +1,56 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Gateway.Errors;
+
+/// <summary>Writes <see cref="GatewayError"/>s as <c>application/vnd.api+json</c> documents.</summary>
+internal static class GatewayErrorWriter
+{
+    public const string ContentType = "application/vnd.api+json";
+
+    /// <summary>Writes the error unless the response has already started (then the connection is aborted instead).</summary>
+    public static async ValueTask WriteAsync(HttpContext context, GatewayError error)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+
+        var requestId = response.Headers["X-Request-ID"];
+        response.Clear();
+        if (requestId.Count > 0)
+        {
+            response.Headers["X-Request-ID"] = requestId;
+        }
+
+        response.StatusCode = error.Status;
+        response.ContentType = ContentType;
+        response.Headers.CacheControl = "no-store";
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("errors");
+            writer.WriteStartObject();
+            writer.WriteString("status", error.Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            writer.WriteString("code", error.Code);
+            writer.WriteString("title", error.Title);
+            writer.WriteString("detail", error.Detail);
+            writer.WriteEndObject();
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        response.ContentLength = buffer.WrittenCount;
+        try
+        {
+            await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // the client went away
+        }
+    }
+}

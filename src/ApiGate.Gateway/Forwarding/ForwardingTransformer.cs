@@ -1,0 +1,111 @@
+using System.Net.Http.Headers;
+using ApiGate.Core.Routing;
+using ApiGate.Gateway.Pipeline;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace ApiGate.Gateway.Forwarding;
+
+/// <summary>
+/// Shapes the outgoing request for one <see cref="GatewayRequest"/>: YARP's base copies the headers (dropping
+/// hop-by-hop ones); on top of that the destination URI (upstream base path + rewritten path + query), identity-header
+/// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
+/// </summary>
+internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransformer
+{
+    private const string EntitlementPrefix = "X-Entitlement-";
+
+    /// <summary>Identity headers only the gateway may set (SPEC §1.1); removed from every client request.</summary>
+    private static readonly string[] IdentityHeaders = ["X-User-ID", "X-Key-ID", "X-Plan-ID"];
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        var incoming = httpContext.Request;
+        var headers = proxyRequest.Headers;
+        headers.Host = null; // the upstream sees its own host; the client's is in X-Forwarded-Host
+
+        foreach (var name in IdentityHeaders)
+        {
+            if (incoming.Headers.ContainsKey(name))
+            {
+                headers.Remove(name);
+            }
+        }
+
+        StripEntitlementHeaders(incoming.Headers, headers);
+
+        Append(headers, "X-Forwarded-For", incoming.Headers["X-Forwarded-For"], httpContext.Connection.RemoteIpAddress?.ToString());
+        Append(headers, "X-Forwarded-Proto", incoming.Headers["X-Forwarded-Proto"], incoming.Scheme);
+        Append(headers, "X-Forwarded-Host", incoming.Headers["X-Forwarded-Host"], incoming.Host.Value);
+
+        headers.Remove("X-Request-ID");
+        headers.TryAddWithoutValidation("X-Request-ID", request.RequestId);
+
+        var upstream = request.Upstream;
+        if (upstream.AuthHeaderName is { } authName)
+        {
+            headers.Remove(authName);
+            headers.TryAddWithoutValidation(authName, upstream.AuthHeaderValue);
+        }
+
+        var route = request.Route.Definition;
+        if (route.Protocol == RouteProtocol.Sse)
+        {
+            // Events must reach the client as they are produced: ask the upstream for an uncompressed stream.
+            headers.Remove("Accept-Encoding");
+        }
+
+        if (route.MethodOverride.Length > 0)
+        {
+            proxyRequest.Method = HttpMethod.Parse(route.MethodOverride);
+        }
+
+        var path = request.UpstreamPath is { } rewritten ? new PathString(rewritten).ToUriComponent() : incoming.Path.ToUriComponent();
+        if (path.Length == 0)
+        {
+            path = "/";
+        }
+
+        proxyRequest.RequestUri = new Uri(string.Concat(upstream.Origin, upstream.BasePath, path, incoming.QueryString.Value), UriKind.Absolute);
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        httpContext.Response.Headers["X-Request-ID"] = request.RequestId;
+        return proceed;
+    }
+
+    private static void StripEntitlementHeaders(IHeaderDictionary incoming, HttpRequestHeaders outgoing)
+    {
+        List<string>? found = null;
+        foreach (var header in incoming)
+        {
+            if (header.Key.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                (found ??= []).Add(header.Key);
+            }
+        }
+
+        if (found is not null)
+        {
+            foreach (var name in found)
+            {
+                outgoing.Remove(name);
+            }
+        }
+    }
+
+    private static void Append(HttpRequestHeaders headers, string name, StringValues existing, string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return;
+        }
+
+        headers.Remove(name);
+        headers.TryAddWithoutValidation(name, existing.Count == 0 ? value : existing.ToString() + ", " + value);
+    }
+}

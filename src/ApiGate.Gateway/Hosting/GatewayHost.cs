@@ -1,0 +1,132 @@
+using System.Net;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Forwarding;
+using ApiGate.Gateway.Pipeline;
+using ApiGate.Gateway.Reserved;
+using ApiGate.Gateway.Snapshots;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Hosting;
+
+/// <summary>Builds and starts the gateway web server: Kestrel, the snapshot manager and the request pipeline.</summary>
+public static class GatewayHost
+{
+    /// <summary>Builds the server. The store must outlive it; call <see cref="StartAsync"/> to serve.</summary>
+    public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null)
+    {
+        options.Validate();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = null; // bodies are streamed to the upstream, not held
+            Listen(kestrel, options.Host, options.Port);
+        });
+
+        ConfigureLogging(builder.Logging, options);
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(store);
+        services.AddSingleton(timeProvider ?? TimeProvider.System);
+        services.AddSingleton(sp => new GatewayEnvironment(
+            sp.GetRequiredService<TimeProvider>(),
+            options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
+        services.AddSingleton<UpstreamClientPool>();
+        services.AddSingleton<SnapshotBuilder>();
+        services.AddSingleton<SnapshotManager>();
+        services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
+        services.AddSingleton<ReservedEndpoints>();
+        services.AddSingleton<IRequestStep, PathRewriteStep>();
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<GatewayPipeline>();
+        services.AddHttpForwarder();
+
+        var app = builder.Build();
+        var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
+        app.Run(pipeline.InvokeAsync);
+        return app;
+    }
+
+    /// <summary>Migrates the store, loads the first config snapshot, then starts listening.</summary>
+    public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken = default)
+    {
+        await app.Services.GetRequiredService<IGatewayStore>().InitializeAsync(cancellationToken);
+        await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
+        await app.StartAsync(cancellationToken);
+    }
+
+    /// <summary>The addresses Kestrel is listening on (with the real port when 0 was asked for).</summary>
+    public static IReadOnlyCollection<string> Addresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+
+    private static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, string host, int port)
+    {
+        if (host is "0.0.0.0" or "*" or "")
+        {
+            kestrel.Listen(IPAddress.Any, port);
+        }
+        else if (host is "::" or "[::]")
+        {
+            kestrel.Listen(IPAddress.IPv6Any, port);
+        }
+        else if (host == "localhost")
+        {
+            kestrel.ListenLocalhost(port);
+        }
+        else if (IPAddress.TryParse(host.Trim('[', ']'), out var address))
+        {
+            kestrel.Listen(address, port);
+        }
+        else
+        {
+            throw new ArgumentException($"server host '{host}' is not an IP address, localhost or 0.0.0.0");
+        }
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, GatewayOptions options)
+    {
+        logging.ClearProviders();
+        if (options.LogFormat == "console")
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+        else
+        {
+            logging.AddJsonConsole(o =>
+            {
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+
+        logging.SetMinimumLevel(ParseLevel(options.LogLevel));
+        // Per-request framework logs would drown the gateway's own; keep them at warnings.
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Yarp", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+    }
+
+    /// <summary>Maps <c>APIGATE_LOG_LEVEL</c> names (trace, debug, info, warn, error) to log levels.</summary>
+    public static LogLevel ParseLevel(string level) => level.Trim().ToLowerInvariant() switch
+    {
+        "trace" => LogLevel.Trace,
+        "debug" => LogLevel.Debug,
+        "info" or "information" => LogLevel.Information,
+        "warn" or "warning" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        "critical" or "fatal" => LogLevel.Critical,
+        "none" or "off" => LogLevel.None,
+        _ => throw new ArgumentException($"log level '{level}' is not one of trace, debug, info, warn, error"),
+    };
+}

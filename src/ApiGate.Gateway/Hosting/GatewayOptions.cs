@@ -1,0 +1,89 @@
+namespace ApiGate.Gateway.Hosting;
+
+/// <summary>
+/// Settings of a running gateway, resolved from flags &gt; environment (<c>APIGATE_*</c>) &gt; <c>apigate.yaml</c> &gt; these defaults.
+/// </summary>
+public sealed class GatewayOptions
+{
+    /// <summary><c>APIGATE_SERVER_HOST</c>; default 0.0.0.0 (all interfaces).</summary>
+    public string Host { get; set; } = "0.0.0.0";
+
+    /// <summary><c>APIGATE_SERVER_PORT</c>; default 8080. 0 picks a free port.</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary><c>APIGATE_DATABASE_DRIVER</c>: <c>sqlite</c> (default; <c>postgres</c> is reserved for a later release).</summary>
+    public string DatabaseDriver { get; set; } = "sqlite";
+
+    /// <summary><c>APIGATE_DATABASE_DSN</c>; default <c>apigate.db</c>.</summary>
+    public string DatabaseDsn { get; set; } = "apigate.db";
+
+    /// <summary><c>APIGATE_UPSTREAM_URL</c>: where requests that match no route go. Empty = 404 route_not_found.</summary>
+    public string UpstreamUrl { get; set; } = "";
+
+    /// <summary><c>APIGATE_UPSTREAM_TIMEOUT</c>; default 30 s. An upstream's own timeout_ms overrides it.</summary>
+    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary><c>APIGATE_LOG_LEVEL</c>: trace, debug, info, warn, error; default info.</summary>
+    public string LogLevel { get; set; } = "info";
+
+    /// <summary><c>APIGATE_LOG_FORMAT</c>: json (default) or console.</summary>
+    public string LogFormat { get; set; } = "json";
+
+    /// <summary><c>APIGATE_SECRET_KEY</c>: encrypts upstream credentials at rest when set.</summary>
+    public string SecretKey { get; set; } = "";
+
+    /// <summary><c>APIGATE_AUTH_KEY_PREFIX</c>; default <c>ak_</c>.</summary>
+    public string AuthKeyPrefix { get; set; } = "ak_";
+
+    /// <summary><c>APIGATE_RATELIMIT_ENABLED</c>; default true.</summary>
+    public bool RateLimitEnabled { get; set; } = true;
+
+    /// <summary><c>APIGATE_RATELIMIT_BURST</c>; default 5.</summary>
+    public int RateLimitBurst { get; set; } = 5;
+
+    /// <summary><c>APIGATE_METRICS_ENABLED</c>; default true.</summary>
+    public bool MetricsEnabled { get; set; } = true;
+
+    /// <summary><c>APIGATE_REDIS_URL</c>: shared limit state for several instances (not used by this release).</summary>
+    public string RedisUrl { get; set; } = "";
+
+    /// <summary><c>APIGATE_TRANSFORM_ENV_ALLOW</c>: comma-separated environment variable names readable as <c>${env.NAME}</c>.</summary>
+    public string TransformEnvAllow { get; set; } = "";
+
+    /// <summary><c>APIGATE_CONFIG_POLL_INTERVAL</c>: how often the store is checked for config changes; default 250 ms.</summary>
+    public TimeSpan ConfigPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Port is < 0 or > 65535)
+        {
+            throw new ArgumentException($"server port {Port} is out of range (0-65535)");
+        }
+
+        if (DatabaseDriver != "sqlite")
+        {
+            throw new ArgumentException($"database driver '{DatabaseDriver}' is not supported by this release (use sqlite)");
+        }
+
+        if (UpstreamTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("upstream timeout must be positive");
+        }
+
+        if (UpstreamUrl.Length > 0 && Core.Management.ConfigService.ValidateUrl(UpstreamUrl) is { } problem)
+        {
+            throw new ArgumentException("upstream url: " + problem);
+        }
+
+        if (LogFormat is not ("json" or "console"))
+        {
+            throw new ArgumentException($"log format '{LogFormat}' is not json or console");
+        }
+
+        if (ConfigPollInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("config poll interval must be positive");
+        }
+    }
+}

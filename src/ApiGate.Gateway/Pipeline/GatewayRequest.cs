@@ -1,0 +1,110 @@
+using System.Globalization;
+using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
+using ApiGate.Gateway.Snapshots;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Gateway.Pipeline;
+
+/// <summary>
+/// The state of one proxied request as it moves through the pipeline steps. Created once per request after a route
+/// matched; steps read and fill it (identity, limits, the upstream path) and the forwarder consumes it.
+/// </summary>
+internal sealed class GatewayRequest : IRewriteRequest
+{
+    public GatewayRequest(HttpContext httpContext, ConfigSnapshot snapshot, RouteMatch match, UpstreamBinding upstream, string requestId, GatewayEnvironment environment)
+    {
+        HttpContext = httpContext;
+        Snapshot = snapshot;
+        Match = match;
+        Upstream = upstream;
+        RequestId = requestId;
+        Environment = environment;
+    }
+
+    public HttpContext HttpContext { get; }
+
+    public ConfigSnapshot Snapshot { get; }
+
+    public RouteMatch Match { get; }
+
+    public CompiledRoute Route => Match.Route;
+
+    public UpstreamBinding Upstream { get; }
+
+    /// <summary>The <c>X-Request-ID</c> sent upstream and returned to the client.</summary>
+    public string RequestId { get; }
+
+    public GatewayEnvironment Environment { get; }
+
+    /// <summary>Path sent to the upstream (before its base path is prepended), set by the rewrite step; null = the request path.</summary>
+    public string? UpstreamPath { get; set; }
+
+    public string Path => Match.Path;
+
+    public string Method => HttpContext.Request.Method;
+
+    public string Host => HttpContext.Request.Host.Host;
+
+    public string? GetVariable(string name)
+    {
+        switch (name)
+        {
+            case "uuid":
+                return Guid.NewGuid().ToString();
+            case "timestamp":
+                return Environment.TimeProvider.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+            case "iso_time":
+                return Environment.TimeProvider.GetUtcNow().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+            case "client_ip":
+                return HttpContext.Connection.RemoteIpAddress?.ToString();
+            case "request_id":
+                return RequestId;
+            case "path":
+                return Path;
+            case "method":
+                return Method;
+            case "host":
+                return Host;
+            case "user_id" or "user_email" or "plan_id" or "plan_name" or "api_key_id" or "api_key_prefix":
+                return ""; // public routes carry no identity
+        }
+
+        if (name.StartsWith("header.", StringComparison.Ordinal))
+        {
+            var values = HttpContext.Request.Headers[name[7..]];
+            return values.Count == 0 ? null : values.ToString();
+        }
+
+        if (name.StartsWith("query.", StringComparison.Ordinal))
+        {
+            var values = HttpContext.Request.Query[name[6..]];
+            return values.Count == 0 ? null : values[0];
+        }
+
+        if (name.StartsWith("env.", StringComparison.Ordinal))
+        {
+            return Environment.GetAllowedEnvironmentVariable(name[4..]);
+        }
+
+        return null;
+    }
+
+    public IEnumerable<KeyValuePair<string, string>> Headers()
+    {
+        foreach (var (name, values) in HttpContext.Request.Headers)
+        {
+            yield return new KeyValuePair<string, string>(name.ToLowerInvariant(), values.ToString());
+        }
+    }
+
+    public IEnumerable<KeyValuePair<string, string>> Query()
+    {
+        foreach (var (name, values) in HttpContext.Request.Query)
+        {
+            yield return new KeyValuePair<string, string>(name, values.Count > 0 ? values[0] ?? "" : "");
+        }
+    }
+
+    public IReadOnlyDictionary<string, string>? Identity(string kind) => null;
+}

@@ -1,0 +1,77 @@
+using System.Reflection;
+using System.Text.Json;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Snapshots;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Gateway.Reserved;
+
+/// <summary>
+/// Paths the gateway always serves itself, whatever routes exist (SPEC §2.5): <c>/health</c>, <c>/health/ready</c>,
+/// <c>/version</c>; <c>/metrics</c> and <c>/admin/*</c> are reserved too and answer 404 until those features ship.
+/// </summary>
+internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore store)
+{
+    /// <summary>The product version, from the assembly's informational version.</summary>
+    public static readonly string Version =
+        typeof(ReservedEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    private static readonly byte[] HealthBody = JsonSerializer.SerializeToUtf8Bytes(new { status = "ok" });
+    private static readonly byte[] VersionBody = JsonSerializer.SerializeToUtf8Bytes(new { version = Version, runtime = Environment.Version.ToString() });
+
+    /// <summary>The handler for a reserved path, or null when the path belongs to the routes.</summary>
+    public RequestDelegate? TryGetHandler(string path)
+    {
+        if (!(path.StartsWith("/health", StringComparison.Ordinal) || path.StartsWith("/version", StringComparison.Ordinal)
+              || path.StartsWith("/metrics", StringComparison.Ordinal) || path.StartsWith("/admin", StringComparison.Ordinal)))
+        {
+            return null;
+        }
+
+        return path switch
+        {
+            "/health" => HealthAsync,
+            "/health/ready" => ReadyAsync,
+            "/version" => VersionAsync,
+            _ when IsUnder(path, "/health") || IsUnder(path, "/admin") || path == "/metrics" => NotFoundAsync,
+            _ => null,
+        };
+    }
+
+    private static bool IsUnder(string path, string root) =>
+        path.Length == root.Length ? path == root : path.StartsWith(root, StringComparison.Ordinal) && path[root.Length] == '/';
+
+    private static Task HealthAsync(HttpContext context) => WriteJsonAsync(context, 200, HealthBody);
+
+    private static Task VersionAsync(HttpContext context) => WriteJsonAsync(context, 200, VersionBody);
+
+    private async Task ReadyAsync(HttpContext context)
+    {
+        var snapshot = snapshots.Current;
+        var storeOk = await store.PingAsync(context.RequestAborted);
+        var ready = snapshot is not null && storeOk;
+        var body = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            status = ready ? "ready" : "not_ready",
+            checks = new
+            {
+                store = storeOk ? "ok" : "unreachable",
+                config = snapshot is null ? "not_loaded" : "loaded",
+                config_version = snapshot?.Version ?? 0,
+            },
+        });
+        await WriteJsonAsync(context, ready ? 200 : 503, body);
+    }
+
+    private static Task NotFoundAsync(HttpContext context) => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask();
+
+    private static Task WriteJsonAsync(HttpContext context, int status, byte[] body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.ContentLength = body.Length;
+        return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+    }
+}

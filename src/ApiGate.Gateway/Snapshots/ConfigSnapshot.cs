@@ -1,0 +1,36 @@
+using ApiGate.Core.Routing;
+
+namespace ApiGate.Gateway.Snapshots;
+
+/// <summary>
+/// One immutable, compiled view of the configuration. Requests read the current snapshot once and use it to the end,
+/// so a reload never changes the rules under a request in flight.
+/// </summary>
+internal sealed class ConfigSnapshot
+{
+    public ConfigSnapshot(long version, RouteTable routes, UpstreamBinding?[] routeUpstreams, UpstreamBinding? defaultUpstream, CompiledRoute? defaultRoute)
+    {
+        Version = version;
+        Routes = routes;
+        RouteUpstreams = routeUpstreams;
+        DefaultUpstream = defaultUpstream;
+        DefaultRoute = defaultRoute;
+    }
+
+    /// <summary>The store's config version this snapshot was built from.</summary>
+    public long Version { get; }
+
+    public RouteTable Routes { get; }
+
+    /// <summary>The upstream of each route, indexed by <see cref="CompiledRoute.Index"/>; null = the default upstream.</summary>
+    public UpstreamBinding?[] RouteUpstreams { get; }
+
+    /// <summary>The <c>APIGATE_UPSTREAM_URL</c> upstream, if configured.</summary>
+    public UpstreamBinding? DefaultUpstream { get; }
+
+    /// <summary>The implicit catch-all route used with the default upstream when no route matches.</summary>
+    public CompiledRoute? DefaultRoute { get; }
+
+    public UpstreamBinding? UpstreamFor(CompiledRoute route) =>
+        route.Index >= 0 ? RouteUpstreams[route.Index] ?? DefaultUpstream : DefaultUpstream;
+}

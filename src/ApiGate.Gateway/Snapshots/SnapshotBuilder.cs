@@ -1,0 +1,72 @@
+using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Hosting;
+
+namespace ApiGate.Gateway.Snapshots;
+
+/// <summary>Compiles stored configuration into a <see cref="ConfigSnapshot"/>: route table, rewrites, upstream clients.</summary>
+internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool clients)
+{
+    /// <summary>The id of the implicit upstream built from <c>APIGATE_UPSTREAM_URL</c>.</summary>
+    public const string DefaultUpstreamId = "default";
+
+    /// <summary>Builds a snapshot. Throws <see cref="ArgumentException"/> naming what cannot be compiled.</summary>
+    public ConfigSnapshot Build(ConfigData data)
+    {
+        var bindings = new Dictionary<string, UpstreamBinding>(StringComparer.Ordinal);
+        foreach (var upstream in data.Upstreams)
+        {
+            bindings[upstream.Id] = Bind(upstream);
+        }
+
+        var table = RouteTable.Build(data.Routes, CompileRewrite);
+        var routeUpstreams = new UpstreamBinding?[table.Routes.Count];
+        foreach (var route in table.Routes)
+        {
+            if (route.Definition.UpstreamId is { } id)
+            {
+                routeUpstreams[route.Index] = bindings.TryGetValue(id, out var binding)
+                    ? binding
+                    : throw new ArgumentException($"route '{route.Definition.Slug}' refers to unknown upstream '{id}'");
+            }
+        }
+
+        UpstreamBinding? defaultUpstream = null;
+        CompiledRoute? defaultRoute = null;
+        if (options.UpstreamUrl.Length > 0)
+        {
+            var now = DateTimeOffset.UnixEpoch;
+            defaultUpstream = Bind(new UpstreamDefinition
+            {
+                Id = DefaultUpstreamId,
+                Name = "default",
+                Slug = DefaultUpstreamId,
+                BaseUrl = options.UpstreamUrl.TrimEnd('/'),
+                CreatedAt = now,
+                UpdatedAt = now,
+            });
+            defaultRoute = CompiledRoute.Standalone(new RouteDefinition
+            {
+                Id = DefaultUpstreamId,
+                Name = "default",
+                Slug = DefaultUpstreamId,
+                PathPattern = "/",
+                MatchType = PathMatchType.Prefix,
+                AuthRequired = true,
+            }, null);
+        }
+
+        return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute);
+    }
+
+    private UpstreamBinding Bind(UpstreamDefinition upstream)
+    {
+        var timeout = upstream.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : options.UpstreamTimeout;
+        return new UpstreamBinding(upstream, clients.Get(upstream, timeout), options.UpstreamTimeout);
+    }
+
+    private static PathRewriter? CompileRewrite(RouteDefinition route) =>
+        route.PathRewrite.Length == 0 ? null : PathRewriter.Compile(route.PathRewrite);
+}

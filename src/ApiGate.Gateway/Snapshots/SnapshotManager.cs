@@ -1,0 +1,98 @@
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Hosting;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Snapshots;
+
+/// <summary>
+/// Holds the current <see cref="ConfigSnapshot"/> and replaces it atomically when the store's config version changes
+/// (checked every <see cref="GatewayOptions.ConfigPollInterval"/>, so changes made by a CLI in another process apply
+/// within a second). A snapshot that fails to build leaves the previous one serving and is logged.
+/// </summary>
+internal sealed partial class SnapshotManager(
+    IGatewayStore store,
+    SnapshotBuilder builder,
+    UpstreamClientPool clients,
+    GatewayOptions options,
+    TimeProvider timeProvider,
+    ILogger<SnapshotManager> logger) : BackgroundService
+{
+    private ConfigSnapshot? _current;
+    private long _failedVersion = -1;
+
+    /// <summary>The snapshot requests use; null until the first successful load.</summary>
+    public ConfigSnapshot? Current => Volatile.Read(ref _current);
+
+    /// <summary>Number of reloads that failed to build since start.</summary>
+    public long ReloadFailures { get; private set; }
+
+    /// <summary>Loads the first snapshot; called before the server accepts traffic.</summary>
+    public async Task InitializeAsync(CancellationToken cancellationToken) => await RefreshAsync(force: true, cancellationToken);
+
+    /// <summary>Reloads now if the stored version differs from the current snapshot's.</summary>
+    public async Task RefreshAsync(bool force, CancellationToken cancellationToken)
+    {
+        var version = await store.GetConfigVersionAsync(cancellationToken);
+        var current = Current;
+        if (!force && current is not null && current.Version == version)
+        {
+            return;
+        }
+
+        if (!force && version == _failedVersion)
+        {
+            return; // already reported; wait for the next change
+        }
+
+        var data = await store.LoadConfigAsync(cancellationToken);
+        ConfigSnapshot next;
+        try
+        {
+            next = builder.Build(data);
+        }
+        catch (ArgumentException ex)
+        {
+            _failedVersion = data.Version;
+            ReloadFailures++;
+            LogReloadFailed(data.Version, current?.Version ?? 0, ex.Message);
+            return;
+        }
+
+        Volatile.Write(ref _current, next);
+        clients.RetireAllExcept(next.RouteUpstreams.Concat([next.DefaultUpstream]).OfType<UpstreamBinding>().Select(b => b.Client).ToHashSet());
+        LogReloaded(next.Version, next.Routes.Routes.Count);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.ConfigPollInterval, timeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await RefreshAsync(force: false, stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogPollFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Config snapshot {Version} loaded with {RouteCount} enabled routes")]
+    private partial void LogReloaded(long version, int routeCount);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Config version {Version} cannot be compiled; still serving version {ServingVersion}: {Reason}")]
+    private partial void LogReloadFailed(long version, long servingVersion, string reason);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Checking the store for config changes failed")]
+    private partial void LogPollFailed(Exception exception);
+}

@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using System.Net;
+using ApiGate.Core.Upstreams;
+
+namespace ApiGate.Gateway.Snapshots;
+
+/// <summary>
+/// One <see cref="HttpMessageInvoker"/> (and so one connection pool) per upstream, kept across config snapshots while
+/// the upstream's connection settings are unchanged, so a reload does not drop warm connections. Clients no longer
+/// used by the current snapshot are disposed after a grace period that lets in-flight requests finish.
+/// </summary>
+internal sealed class UpstreamClientPool : IDisposable
+{
+    private static readonly TimeSpan RetireDelay = TimeSpan.FromMinutes(2);
+    private readonly ConcurrentDictionary<ClientKey, HttpMessageInvoker> _clients = new();
+    private readonly TimeProvider _timeProvider;
+
+    public UpstreamClientPool(TimeProvider timeProvider) => _timeProvider = timeProvider;
+
+    public HttpMessageInvoker Get(UpstreamDefinition upstream, TimeSpan timeout) =>
+        _clients.GetOrAdd(new ClientKey(upstream.Id, upstream.IdleConnTimeoutMs, upstream.MaxConns, timeout), static key => Create(key));
+
+    /// <summary>Schedules disposal of clients whose key is not in <paramref name="inUse"/>.</summary>
+    public void RetireAllExcept(IReadOnlySet<HttpMessageInvoker> inUse)
+    {
+        foreach (var (key, client) in _clients)
+        {
+            if (!inUse.Contains(client) && _clients.TryRemove(key, out _))
+            {
+                _ = _timeProvider.CreateTimer(static state => ((HttpMessageInvoker)state!).Dispose(), client, RetireDelay, System.Threading.Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var client in _clients.Values)
+        {
+            client.Dispose();
+        }
+
+        _clients.Clear();
+    }
+
+    private static HttpMessageInvoker Create(ClientKey key) => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        EnableMultipleHttp2Connections = true,
+        ConnectTimeout = key.Timeout < TimeSpan.FromSeconds(10) ? key.Timeout : TimeSpan.FromSeconds(10),
+        PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(key.IdleConnTimeoutMs),
+        MaxConnectionsPerServer = key.MaxConns > 0 ? key.MaxConns : int.MaxValue,
+        // Trace headers are passed through as the client sent them; the gateway adds none of its own yet.
+        ActivityHeadersPropagator = null,
+    }, disposeHandler: true);
+
+    private readonly record struct ClientKey(string UpstreamId, int IdleConnTimeoutMs, int MaxConns, TimeSpan Timeout);
+}
