@@ -88,7 +88,7 @@ public sealed class CompiledRoute
     }
 
     /// <summary>Precedence (SPEC §2.1): priority desc, host specificity, path type, longer pattern; then name for a stable order.</summary>
-    internal static int ComparePrecedence(RouteDefinition a, RouteDefinition b)
+    public static int ComparePrecedence(RouteDefinition a, RouteDefinition b)
     {
         var c = b.Priority.CompareTo(a.Priority);
         if (c != 0)

@@ -1,0 +1,87 @@
+using System.CommandLine;
+using ApiGate.Core.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary>The <c>apigate</c> command tree. One binary serves and manages; management verbs work on the store directly.</summary>
+internal static class CliApp
+{
+    /// <summary>Global <c>--config</c>: the YAML config file (default: <c>apigate.yaml</c> if present).</summary>
+    public static readonly Option<string?> ConfigOption = new("--config") { Description = "Config file (default: ./apigate.yaml if present)", Recursive = true };
+
+    /// <summary>Global <c>--json</c>: machine-readable output.</summary>
+    public static readonly Option<bool> JsonOption = new("--json") { Description = "Print JSON instead of tables", Recursive = true };
+
+    /// <summary>Global <c>--database</c>: the SQLite file (overrides APIGATE_DATABASE_DSN).</summary>
+    public static readonly Option<string?> DatabaseOption = new("--database") { Description = "Database DSN (SQLite file path)", Recursive = true };
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken = default)
+    {
+        var context = new CliContext(output, error, environment);
+        var root = new RootCommand("APIGate: an API gateway with keys, limits, routing and metering.");
+        root.Options.Add(ConfigOption);
+        root.Options.Add(JsonOption);
+        root.Options.Add(DatabaseOption);
+        root.Subcommands.Add(ServeCommand.Create(context));
+        root.Subcommands.Add(DemoCommand.Create(context));
+        root.Subcommands.Add(UpstreamCommands.Create(context));
+        root.Subcommands.Add(RouteCommands.Create(context));
+        root.Subcommands.Add(ConfigCommands.Create(context));
+        root.Subcommands.Add(VersionCommand.Create(context));
+
+        var configuration = new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+            // `serve` stops through the web host's own SIGINT/SIGTERM handling, which drains requests first.
+            ProcessTerminationTimeout = null,
+        };
+        return await root.Parse(args).InvokeAsync(configuration, cancellationToken);
+    }
+
+    /// <summary>Wraps a command body: resolves settings and maps expected failures to messages and exit codes.</summary>
+    public static void SetHandler(Command command, CliContext context, Func<ParseResult, CancellationToken, Task<int>> body)
+    {
+        command.SetAction(async (parseResult, cancellationToken) =>
+        {
+            try
+            {
+                return await body(parseResult, cancellationToken);
+            }
+            catch (ArgumentException ex)
+            {
+                await context.Error.WriteLineAsync("error: " + ex.Message);
+                return 2;
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException or InvalidDataException or StoreConflictException)
+            {
+                await context.Error.WriteLineAsync("error: " + ex.Message);
+                return 1;
+            }
+        });
+    }
+
+    /// <summary>Flags common to commands that open the store.</summary>
+    public static Dictionary<string, string?> StoreFlags(ParseResult parseResult) =>
+        new() { ["database.dsn"] = parseResult.GetValue(DatabaseOption) };
+
+    /// <summary>Resolves settings and opens the store for a management command.</summary>
+    public static async Task<IGatewayStore> OpenStoreAsync(CliContext context, ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var (options, _) = context.LoadSettings(parseResult.GetValue(ConfigOption), StoreFlags(parseResult));
+        return await CliContext.OpenStoreAsync(options, cancellationToken);
+    }
+
+    /// <summary>Reads <c>@file</c> arguments; returns other values unchanged.</summary>
+    public static string? ValueOrFile(string? value, string field)
+    {
+        if (value is null || !value.StartsWith('@'))
+        {
+            return value;
+        }
+
+        var path = value[1..];
+        return File.Exists(path) ? File.ReadAllText(path) : throw new ArgumentException($"{field}: file '{path}' does not exist");
+    }
+}

@@ -1,0 +1,42 @@
+using ApiGate.Cli.Settings;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary>What every command needs: output streams, the environment, and the resolved settings and store.</summary>
+internal sealed class CliContext(TextWriter output, TextWriter error, Func<string, string?> environment)
+{
+    public TextWriter Output { get; } = output;
+
+    public TextWriter Error { get; } = error;
+
+    public Func<string, string?> Environment { get; } = environment;
+
+    /// <summary>Resolves settings (flags &gt; env &gt; file &gt; defaults).</summary>
+    public (GatewayOptions Options, IReadOnlyList<ResolvedSetting> Settings) LoadSettings(string? configPath, IReadOnlyDictionary<string, string?>? flags = null) =>
+        new SettingsLoader(Environment).Load(configPath, flags ?? new Dictionary<string, string?>());
+
+    /// <summary>Opens (and migrates) the configured store.</summary>
+    public static async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken)
+    {
+        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey));
+        await store.InitializeAsync(cancellationToken);
+        return store;
+    }
+
+    /// <summary>Prints a refused operation and returns the exit code for it.</summary>
+    public int Fail(ManagementError error)
+    {
+        Error.WriteLine($"error: {error}");
+        return error.Kind switch
+        {
+            ManagementErrorKind.NotFound => 3,
+            ManagementErrorKind.Conflict => 4,
+            _ => 2,
+        };
+    }
+}

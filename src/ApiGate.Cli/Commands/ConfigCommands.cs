@@ -1,0 +1,74 @@
+using System.CommandLine;
+using ApiGate.Cli.Output;
+using ApiGate.Cli.Settings;
+using ApiGate.Core.Management;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary><c>apigate config validate|show</c>.</summary>
+internal static class ConfigCommands
+{
+    public static Command Create(CliContext context)
+    {
+        var command = new Command("config", "Inspect and check the configuration");
+
+        var show = new Command("show", "Print the resolved settings and where each comes from (secrets redacted)");
+        CliApp.SetHandler(show, context, (parse, _) =>
+        {
+            var (_, settings) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            var shown = settings.Select(s => s with { Value = Redact(s) }).ToList();
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, shown.ToDictionary(s => s.Key, s => new { value = s.Value, source = s.Source.ToString().ToLowerInvariant(), env = s.EnvironmentVariable }));
+            }
+            else
+            {
+                TableWriter.Write(context.Output, ["SETTING", "VALUE", "SOURCE", "ENV"],
+                    shown.Select(s => (IReadOnlyList<string>)[s.Key, s.Value, s.Source.ToString().ToLowerInvariant(), s.EnvironmentVariable]));
+            }
+
+            return Task.FromResult(0);
+        });
+
+        var validate = new Command("validate", "Check the settings and every stored route and upstream; exit 1 on problems");
+        CliApp.SetHandler(validate, context, async (parse, ct) =>
+        {
+            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            await using var store = await CliContext.OpenStoreAsync(options, ct);
+            var problems = await new ConfigService(store, TimeProvider.System).ValidateStoredAsync(ct);
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, new { valid = problems.Count == 0, problems });
+            }
+            else if (problems.Count == 0)
+            {
+                context.Output.WriteLine("configuration is valid");
+            }
+            else
+            {
+                foreach (var problem in problems)
+                {
+                    context.Error.WriteLine("problem: " + problem);
+                }
+            }
+
+            return problems.Count == 0 ? 0 : 1;
+        });
+
+        command.Subcommands.Add(show);
+        command.Subcommands.Add(validate);
+        return command;
+    }
+
+    /// <summary>Secrets are shown as "(set)"; a DSN keeps its shape but loses any password.</summary>
+    private static string Redact(ResolvedSetting setting)
+    {
+        if (setting.Key == "database.dsn")
+        {
+            var value = System.Text.RegularExpressions.Regex.Replace(setting.Value, "(?i)(password|pwd)=[^;]*", "$1=***");
+            return System.Text.RegularExpressions.Regex.Replace(value, "://([^:/@]+):[^@]*@", "://$1:***@");
+        }
+
+        return setting.Secret && setting.Value.Length > 0 ? "(set)" : setting.Value;
+    }
+}

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Globalization;
+using ApiGate.Cli.Demo;
+using ApiGate.Cli.Settings;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Hosting;
+using Microsoft.Extensions.Hosting;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary>
+/// <c>apigate demo</c>: the quick start. Starts a built-in echo upstream on loopback, creates (or refreshes) an
+/// upstream and routes for it in <c>apigate-demo.db</c>, runs the gateway and prints what to curl.
+/// </summary>
+internal static class DemoCommand
+{
+    public const string UpstreamName = "demo-echo";
+
+    public static Command Create(CliContext context)
+    {
+        var port = new Option<int?>("--port") { Description = "Gateway port (default 8080)" };
+        var host = new Option<string?>("--host") { Description = "Gateway listen address (default 127.0.0.1)" };
+        var command = new Command("demo", "Run the gateway with a demo upstream and routes, and print what to try") { port, host };
+        CliApp.SetHandler(command, context, async (parse, ct) =>
+        {
+            var flags = CliApp.StoreFlags(parse);
+            flags["server.port"] = parse.GetValue(port)?.ToString(CultureInfo.InvariantCulture);
+            flags["server.host"] = parse.GetValue(host);
+            var (options, settings) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
+            if (settings.First(s => s.Key == "database.dsn").Source == SettingSource.Default)
+            {
+                options.DatabaseDsn = "apigate-demo.db";
+            }
+
+            if (settings.First(s => s.Key == "server.host").Source == SettingSource.Default)
+            {
+                options.Host = "127.0.0.1";
+            }
+
+            if (settings.First(s => s.Key == "log.level").Source == SettingSource.Default)
+            {
+                options.LogLevel = "warn";
+                options.LogFormat = "console";
+            }
+
+            await using var echo = EchoUpstream.Build(0);
+            await echo.StartAsync(ct);
+            var echoUrl = GatewayHost.Addresses(echo).First().Replace("[::1]", "127.0.0.1", StringComparison.Ordinal);
+
+            await using var store = await CliContext.OpenStoreAsync(options, ct);
+            var service = new ConfigService(store, TimeProvider.System);
+            await EnsureUpstreamAsync(service, store, echoUrl, ct);
+            await EnsureRouteAsync(service, store, new RouteInput
+            {
+                Name = "demo",
+                Description = "Demo: everything under /demo/ goes to the echo upstream's /echo/",
+                Path = "/demo/*",
+                Upstream = UpstreamName,
+                PathRewrite = "/echo/$1",
+                AuthRequired = false,
+                Enabled = true,
+            }, ct);
+            await EnsureRouteAsync(service, store, new RouteInput
+            {
+                Name = "demo-users",
+                Description = "Demo: a path parameter and an expression rewrite",
+                Path = "/demo-users/{id}",
+                MatchType = "exact",
+                Methods = "GET",
+                Upstream = UpstreamName,
+                PathRewrite = "'/users/' + pathParams.id",
+                AuthRequired = false,
+                Enabled = true,
+            }, ct);
+
+            await using var app = GatewayHost.Build(options, store);
+            await GatewayHost.StartAsync(app, ct);
+            var gateway = GatewayHost.Addresses(app).First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+            var output = context.Output;
+            output.WriteLine($"APIGate demo is running at {gateway}  (database: {options.DatabaseDsn})");
+            output.WriteLine($"  upstream  {UpstreamName} -> {echoUrl} (built-in echo server: it answers with what it received)");
+            output.WriteLine("  route     demo        /demo/*           -> /echo/$1                      (public)");
+            output.WriteLine("  route     demo-users  GET /demo-users/{id} -> '/users/' + pathParams.id  (public)");
+            output.WriteLine();
+            output.WriteLine("Try:");
+            output.WriteLine($"  curl -i '{gateway}/demo/hello?name=apigate'");
+            output.WriteLine($"  curl -i {gateway}/demo-users/42");
+            output.WriteLine($"  curl -i {gateway}/nowhere          # 404 route_not_found");
+            output.WriteLine($"  curl {gateway}/health");
+            output.WriteLine();
+            output.WriteLine($"Manage it while it runs (changes apply within a second), e.g.:");
+            output.WriteLine($"  dotnet run --project src/ApiGate.Cli -- routes list --database {options.DatabaseDsn}");
+            output.WriteLine("Press Ctrl+C to stop.");
+            await app.WaitForShutdownAsync(ct);
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task EnsureUpstreamAsync(ConfigService service, IGatewayStore store, string url, CancellationToken ct)
+    {
+        var input = new UpstreamInput { Name = UpstreamName, Url = url, Description = "Built-in echo server of `apigate demo`", Enabled = true };
+        var result = await store.FindUpstreamAsync(UpstreamName, ct) is null
+            ? await service.CreateUpstreamAsync(input, ct)
+            : await service.UpdateUpstreamAsync(UpstreamName, input, ct);
+        if (!result.Ok)
+        {
+            throw new InvalidOperationException("demo upstream: " + result.Error);
+        }
+    }
+
+    private static async Task EnsureRouteAsync(ConfigService service, IGatewayStore store, RouteInput input, CancellationToken ct)
+    {
+        var result = await store.FindRouteAsync(input.Name!, ct) is null
+            ? await service.CreateRouteAsync(input, ct)
+            : await service.UpdateRouteAsync(input.Name!, input, ct);
+        if (!result.Ok)
+        {
+            throw new InvalidOperationException($"demo route {input.Name}: {result.Error}");
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using System.CommandLine;
+using System.Globalization;
+using ApiGate.Gateway.Hosting;
+using Microsoft.Extensions.Hosting;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary><c>apigate serve</c>: run the gateway until SIGINT/SIGTERM.</summary>
+internal static class ServeCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var host = new Option<string?>("--host") { Description = "Listen address (APIGATE_SERVER_HOST, default 0.0.0.0)" };
+        var port = new Option<int?>("--port") { Description = "Listen port (APIGATE_SERVER_PORT, default 8080)" };
+        var logLevel = new Option<string?>("--log-level") { Description = "trace | debug | info | warn | error" };
+        var upstreamUrl = new Option<string?>("--upstream-url") { Description = "Default upstream for unmatched requests (APIGATE_UPSTREAM_URL)" };
+        var command = new Command("serve", "Run the gateway") { host, port, logLevel, upstreamUrl };
+        CliApp.SetHandler(command, context, async (parse, ct) =>
+        {
+            var flags = CliApp.StoreFlags(parse);
+            flags["server.host"] = parse.GetValue(host);
+            flags["server.port"] = parse.GetValue(port)?.ToString(CultureInfo.InvariantCulture);
+            flags["log.level"] = parse.GetValue(logLevel);
+            flags["upstream.url"] = parse.GetValue(upstreamUrl);
+            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
+            await using var store = await CliContext.OpenStoreAsync(options, ct);
+            await using var app = GatewayHost.Build(options, store);
+            await GatewayHost.StartAsync(app, ct);
+            await app.WaitForShutdownAsync(ct);
+            return 0;
+        });
+        return command;
+    }
+}

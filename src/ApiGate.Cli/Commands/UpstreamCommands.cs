@@ -1,0 +1,158 @@
+using System.CommandLine;
+using ApiGate.Cli.Output;
+using ApiGate.Core.Management;
+using ApiGate.Core.Text;
+using ApiGate.Core.Upstreams;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary><c>apigate upstreams create|list|get|update|delete</c>.</summary>
+internal static class UpstreamCommands
+{
+    public static Command Create(CliContext context)
+    {
+        var command = new Command("upstreams", "Manage upstreams (the backends requests are forwarded to)");
+        command.Aliases.Add("upstream");
+
+        var create = new Command("create", "Create an upstream");
+        var createFields = new Fields(create);
+        CliApp.SetHandler(create, context, async (parse, ct) =>
+        {
+            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
+            var result = await new ConfigService(store, TimeProvider.System).CreateUpstreamAsync(createFields.Read(parse), ct);
+            return Print(context, parse, result);
+        });
+
+        var list = new Command("list", "List upstreams");
+        CliApp.SetHandler(list, context, async (parse, ct) =>
+        {
+            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
+            var upstreams = await store.ListUpstreamsAsync(ct);
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, upstreams);
+            }
+            else
+            {
+                TableWriter.Write(context.Output, ["ID", "SLUG", "NAME", "URL", "TIMEOUT", "AUTH", "ENABLED"],
+                    upstreams.Select(u => (IReadOnlyList<string>)[u.Id, u.Slug, u.Name, u.BaseUrl, Timeout(u), WireNames.Of(u.AuthType), Yes(u.Enabled)]));
+            }
+
+            return 0;
+        });
+
+        var reference = new Argument<string>("upstream") { Description = "Upstream id or slug" };
+        var get = new Command("get", "Show one upstream") { reference };
+        CliApp.SetHandler(get, context, async (parse, ct) =>
+        {
+            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
+            return Print(context, parse, await new ConfigService(store, TimeProvider.System).GetUpstreamAsync(parse.GetRequiredValue(reference), ct));
+        });
+
+        var update = new Command("update", "Change an upstream (only the flags given)") { reference };
+        var updateFields = new Fields(update);
+        CliApp.SetHandler(update, context, async (parse, ct) =>
+        {
+            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
+            var result = await new ConfigService(store, TimeProvider.System).UpdateUpstreamAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            return Print(context, parse, result);
+        });
+
+        var delete = new Command("delete", "Delete an upstream no route uses") { reference };
+        CliApp.SetHandler(delete, context, async (parse, ct) =>
+        {
+            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
+            var result = await new ConfigService(store, TimeProvider.System).DeleteUpstreamAsync(parse.GetRequiredValue(reference), ct);
+            if (!result.Ok)
+            {
+                return context.Fail(result.Error!);
+            }
+
+            context.Output.WriteLine($"deleted upstream {result.Value!.Slug} ({result.Value.Id})");
+            return 0;
+        });
+
+        command.Subcommands.Add(create);
+        command.Subcommands.Add(list);
+        command.Subcommands.Add(get);
+        command.Subcommands.Add(update);
+        command.Subcommands.Add(delete);
+        return command;
+    }
+
+    private static int Print(CliContext context, ParseResult parse, ManagementResult<UpstreamDefinition> result)
+    {
+        if (!result.Ok)
+        {
+            return context.Fail(result.Error!);
+        }
+
+        var u = result.Value!;
+        if (parse.GetValue(CliApp.JsonOption))
+        {
+            JsonOutput.Write(context.Output, u);
+            return 0;
+        }
+
+        TableWriter.WriteFields(context.Output,
+        [
+            ("id", u.Id),
+            ("name", u.Name),
+            ("slug", u.Slug),
+            ("description", u.Description),
+            ("url", u.BaseUrl),
+            ("timeout", Timeout(u)),
+            ("max_idle_conns", u.MaxIdleConns.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("idle_conn_timeout_ms", u.IdleConnTimeoutMs.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("max_conns", u.MaxConns == 0 ? "unlimited" : u.MaxConns.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("auth_type", WireNames.Of(u.AuthType)),
+            ("auth_header", u.AuthHeader),
+            ("auth_value", u.AuthConfigured ? "(set, write-only)" : ""),
+            ("enabled", Yes(u.Enabled)),
+        ]);
+        return 0;
+    }
+
+    private static string Timeout(UpstreamDefinition u) => u.TimeoutMs is { } ms ? $"{ms}ms" : "default";
+
+    private static string Yes(bool value) => value ? "yes" : "no";
+
+    /// <summary>The flags shared by create and update.</summary>
+    private sealed class Fields
+    {
+        private readonly Option<string?> _name = new("--name") { Description = "Unique name; the slug is derived from it" };
+        private readonly Option<string?> _description = new("--description") { Description = "Free text" };
+        private readonly Option<string?> _url = new("--url", "--base-url") { Description = "Base URL, e.g. http://127.0.0.1:8080/v2 (its path is kept)" };
+        private readonly Option<string?> _timeout = new("--timeout") { Description = "Timeout: milliseconds or a duration (30s); 0 = gateway default" };
+        private readonly Option<int?> _maxIdle = new("--max-idle-conns") { Description = "Idle connections to keep (default 100)" };
+        private readonly Option<int?> _idleTimeout = new("--idle-conn-timeout") { Description = "Idle connection lifetime in ms (default 90000)" };
+        private readonly Option<int?> _maxConns = new("--max-conns") { Description = "Max concurrent connections (0 = unlimited)" };
+        private readonly Option<string?> _authType = new("--auth-type") { Description = "none | bearer | header | basic" };
+        private readonly Option<string?> _authHeader = new("--auth-header") { Description = "Header name for --auth-type header" };
+        private readonly Option<string?> _authValue = new("--auth-value") { Description = "Credential (write-only; never printed). @file reads it from a file" };
+        private readonly Option<bool?> _enabled = new("--enabled") { Description = "true | false" };
+
+        public Fields(Command command)
+        {
+            foreach (var option in new Option[] { _name, _description, _url, _timeout, _maxIdle, _idleTimeout, _maxConns, _authType, _authHeader, _authValue, _enabled })
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public UpstreamInput Read(ParseResult parse) => new()
+        {
+            Name = parse.GetValue(_name),
+            Description = parse.GetValue(_description),
+            Url = parse.GetValue(_url),
+            Timeout = parse.GetValue(_timeout),
+            MaxIdleConns = parse.GetValue(_maxIdle),
+            IdleConnTimeoutMs = parse.GetValue(_idleTimeout),
+            MaxConns = parse.GetValue(_maxConns),
+            AuthType = parse.GetValue(_authType),
+            AuthHeader = parse.GetValue(_authHeader),
+            AuthValue = CliApp.ValueOrFile(parse.GetValue(_authValue), "auth_value")?.TrimEnd('\r', '\n'),
+            Enabled = parse.GetValue(_enabled),
+        };
+    }
+}
