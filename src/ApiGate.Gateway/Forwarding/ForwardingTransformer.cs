@@ -35,6 +35,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
         }
 
         StripEntitlementHeaders(incoming.Headers, headers);
+        StripConnectionNominated(incoming.Headers, headers);
 
         Append(headers, "X-Forwarded-For", incoming.Headers["X-Forwarded-For"], httpContext.Connection.RemoteIpAddress?.ToString());
         Append(headers, "X-Forwarded-Proto", incoming.Headers["X-Forwarded-Proto"], incoming.Scheme);
@@ -94,6 +95,29 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
             foreach (var name in found)
             {
                 outgoing.Remove(name);
+            }
+        }
+    }
+
+    /// <summary>RFC 9110 §7.6.1: headers named in <c>Connection</c> are hop-by-hop and must not be forwarded.</summary>
+    private static void StripConnectionNominated(IHeaderDictionary incoming, HttpRequestHeaders outgoing)
+    {
+        var connection = incoming.Connection;
+        if (connection.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var value in connection)
+        {
+            foreach (var token in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                // Upgrade is YARP's to handle (WebSocket); close/keep-alive are connection options, not header names.
+                if (!token.Equals("upgrade", StringComparison.OrdinalIgnoreCase) && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
+                    && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase))
+                {
+                    outgoing.Remove(token);
+                }
             }
         }
     }

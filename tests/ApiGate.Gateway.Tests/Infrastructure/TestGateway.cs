@@ -1,0 +1,132 @@
+using System.Net;
+using ApiGate.Cli.Commands;
+using ApiGate.Core.Management;
+using ApiGate.Core.Routing;
+using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Snapshots;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>A real gateway on a loopback port with its own SQLite file in a temp directory.</summary>
+internal sealed class TestGateway : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestGateway(WebApplication app, SqliteGatewayStore store, string directory, string url)
+    {
+        _app = app;
+        Store = store;
+        Directory = directory;
+        Url = url;
+        Config = new ConfigService(store, TimeProvider.System);
+        Client = CreateClient();
+    }
+
+    public string Url { get; }
+
+    public string Directory { get; }
+
+    public string DatabasePath => Path.Combine(Directory, "apigate.db");
+
+    public SqliteGatewayStore Store { get; }
+
+    public ConfigService Config { get; }
+
+    public HttpClient Client { get; }
+
+    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        var options = new GatewayOptions
+        {
+            Host = "127.0.0.1",
+            Port = 0,
+            DatabaseDsn = Path.Combine(directory, "apigate.db"),
+            LogLevel = "warn",
+            LogFormat = "console",
+            ConfigPollInterval = TimeSpan.FromMilliseconds(100),
+        };
+        configure?.Invoke(options);
+        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey));
+        var app = GatewayHost.Build(options, store);
+        await GatewayHost.StartAsync(app);
+        var url = GatewayHost.Addresses(app).First();
+        return new TestGateway(app, store, directory, url);
+    }
+
+    public static HttpClient CreateClient() => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(60),
+    };
+
+    public async Task<UpstreamDefinition> AddUpstreamAsync(string name, string url, UpstreamInput? extra = null)
+    {
+        var input = (extra ?? new UpstreamInput()) with { Name = name, Url = url };
+        var result = await Config.CreateUpstreamAsync(input, CancellationToken.None);
+        Assert.True(result.Ok, result.Error?.ToString());
+        return result.Value!;
+    }
+
+    public async Task<RouteDefinition> AddRouteAsync(RouteInput input, bool reload = true)
+    {
+        var result = await Config.CreateRouteAsync(input with { AuthRequired = input.AuthRequired ?? false }, CancellationToken.None);
+        Assert.True(result.Ok, result.Error?.ToString());
+        if (reload)
+        {
+            await ReloadAsync();
+        }
+
+        return result.Value!;
+    }
+
+    /// <summary>Applies stored changes now instead of waiting for the next poll.</summary>
+    public Task ReloadAsync() => _app.Services.GetRequiredService<SnapshotManager>().RefreshAsync(force: false, CancellationToken.None);
+
+    internal SnapshotManager Snapshots => _app.Services.GetRequiredService<SnapshotManager>();
+
+    /// <summary>Runs the apigate CLI in-process against this gateway's database.</summary>
+    public Task<CliResult> CliAsync(params string[] args) => CliRunner.RunAsync(new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = DatabasePath }, args);
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
+        await _app.DisposeAsync();
+        await Store.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Exit code and output of one CLI invocation.</summary>
+internal sealed record CliResult(int ExitCode, string Output, string Error);
+
+/// <summary>Runs the real command tree in-process with a controlled environment.</summary>
+internal static class CliRunner
+{
+    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await CliApp.RunAsync(args, output, error, name => environment.GetValueOrDefault(name));
+        return new CliResult(code, output.ToString(), error.ToString());
+    }
+}

@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>What the upstream saw of one request.</summary>
+internal sealed record ReceivedRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string[]> Headers);
+
+/// <summary>
+/// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
+/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, status.
+/// </summary>
+internal sealed class TestUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestUpstream(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public string Url { get; }
+
+    public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
+
+    /// <summary>Released by an SSE test to let the upstream send its second event.</summary>
+    public TaskCompletionSource SecondEventGate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Set when the upstream has written the first SSE event.</summary>
+    public TaskCompletionSource FirstEventSent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public long UploadedBytes;
+
+    public static async Task<TestUpstream> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.Limits.MaxRequestBodySize = null;
+        });
+        var app = builder.Build();
+        TestUpstream? self = null;
+        app.UseWebSockets();
+        app.Run(context => self!.HandleAsync(context));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        self = new TestUpstream(app, address);
+        return self;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync(TimeSpan.FromSeconds(2) is var t ? new CancellationTokenSource(t).Token : default);
+        await _app.DisposeAsync();
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var path = request.Path.Value ?? "/";
+        Received.Enqueue(new ReceivedRequest(
+            request.Method, path, request.QueryString.Value ?? "",
+            request.Headers.ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray(), StringComparer.OrdinalIgnoreCase)));
+
+        var last = path[(path.LastIndexOf('/') + 1)..];
+        switch (last)
+        {
+            case "slow-headers":
+                await Task.Delay(int.Parse(request.Query["ms"]!), context.RequestAborted);
+                await context.Response.WriteAsync("late");
+                return;
+            case "trickle":
+                await TrickleAsync(context);
+                return;
+            case "sse":
+                await SseAsync(context);
+                return;
+            case "ws":
+                await WebSocketEchoAsync(context);
+                return;
+            case "download":
+                await DownloadAsync(context, long.Parse(request.Query["bytes"]!));
+                return;
+            case "upload":
+                await UploadAsync(context);
+                return;
+            case "cookies":
+                context.Response.Headers.Append("Set-Cookie", "a=1; Path=/");
+                context.Response.Headers.Append("Set-Cookie", "b=2; Path=/");
+                await context.Response.WriteAsync("cookies");
+                return;
+            case "status":
+                context.Response.StatusCode = int.Parse(request.Query["code"]!);
+                await context.Response.WriteAsync("upstream says " + context.Response.StatusCode);
+                return;
+            default:
+                await EchoAsync(context);
+                return;
+        }
+    }
+
+    private static async Task EchoAsync(HttpContext context)
+    {
+        var request = context.Request;
+        long bodyLength = 0;
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+        {
+            bodyLength += read;
+        }
+
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(JsonSerializer.Serialize(new
+        {
+            method = request.Method,
+            path = request.Path.Value,
+            query = request.QueryString.Value,
+            body_length = bodyLength,
+        }));
+    }
+
+    private static async Task TrickleAsync(HttpContext context)
+    {
+        var chunks = int.Parse(context.Request.Query["chunks"]!);
+        var interval = int.Parse(context.Request.Query["interval"]!);
+        await context.Response.StartAsync(context.RequestAborted);
+        for (var i = 0; i < chunks; i++)
+        {
+            await context.Response.WriteAsync($"chunk{i}\n", context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await Task.Delay(interval, context.RequestAborted);
+        }
+    }
+
+    private async Task SseAsync(HttpContext context)
+    {
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        await context.Response.WriteAsync("event: first\ndata: one\n\n", context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+        FirstEventSent.TrySetResult();
+        await SecondEventGate.Task.WaitAsync(TimeSpan.FromSeconds(30), context.RequestAborted);
+        await context.Response.WriteAsync("event: second\ndata: two\n\n", context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+
+    private static async Task WebSocketEchoAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = 400;
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer, CancellationToken.None);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                return;
+            }
+
+            await socket.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, CancellationToken.None);
+        }
+    }
+
+    private static async Task DownloadAsync(HttpContext context, long bytes)
+    {
+        context.Response.ContentType = "application/octet-stream";
+        context.Response.ContentLength = bytes;
+        var chunk = new byte[64 * 1024];
+        for (long sent = 0; sent < bytes; sent += chunk.Length)
+        {
+            var size = (int)Math.Min(chunk.Length, bytes - sent);
+            await context.Response.Body.WriteAsync(chunk.AsMemory(0, size), context.RequestAborted);
+        }
+    }
+
+    private async Task UploadAsync(HttpContext context)
+    {
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+        {
+            total += read;
+        }
+
+        Interlocked.Exchange(ref UploadedBytes, total);
+        await context.Response.WriteAsync(total.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+}

@@ -1,0 +1,224 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Proxying;
+
+public sealed class ForwardingTests : IAsyncLifetime
+{
+    private TestUpstream _upstream = null!;
+    private TestGateway _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _gateway = await TestGateway.StartAsync();
+        await _gateway.AddUpstreamAsync("Users API", _upstream.Url + "/v2");
+        await _gateway.AddRouteAsync(new RouteInput { Name = "users", Path = "/users/*", Upstream = "users-api" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Forward_PathAndQuery_KeepsUpstreamBasePathAndQuery()
+    {
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/users/42?expand=orders&x=%20y");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("/v2/users/42", echo.GetProperty("path").GetString());
+        Assert.Equal("?expand=orders&x=%20y", echo.GetProperty("query").GetString());
+    }
+
+    [Fact]
+    public async Task Forward_PostBody_ReachesUpstreamWhole()
+    {
+        var body = new string('x', 100_000);
+
+        var response = await _gateway.Client.PostAsync(_gateway.Url + "/users", new StringContent(body, Encoding.UTF8, "text/plain"));
+
+        var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("POST", echo.GetProperty("method").GetString());
+        Assert.Equal(100_000, echo.GetProperty("body_length").GetInt64());
+    }
+
+    [Fact]
+    public async Task Forward_SpoofedIdentityHeaders_AreStrippedOnPublicRoutes()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        request.Headers.Add("X-User-ID", "admin");
+        request.Headers.Add("X-Key-ID", "key_1");
+        request.Headers.Add("X-Plan-ID", "enterprise");
+        request.Headers.Add("X-Entitlement-Webhooks", "true");
+        request.Headers.Add("x-entitlement-max-api-keys", "1000");
+        request.Headers.Add("X-Keep-Me", "yes");
+
+        await _gateway.Client.SendAsync(request);
+
+        var received = _upstream.Received.Last();
+        Assert.False(received.Headers.ContainsKey("X-User-ID"));
+        Assert.False(received.Headers.ContainsKey("X-Key-ID"));
+        Assert.False(received.Headers.ContainsKey("X-Plan-ID"));
+        Assert.DoesNotContain(received.Headers.Keys, k => k.StartsWith("X-Entitlement-", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal(["yes"], received.Headers["X-Keep-Me"]);
+    }
+
+    [Fact]
+    public async Task Forward_ForwardedHeaders_AreAppendedNotOverwritten()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        request.Headers.Add("X-Forwarded-For", "203.0.113.7");
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Host = "api.example.com";
+
+        await _gateway.Client.SendAsync(request);
+
+        var received = _upstream.Received.Last();
+        Assert.Equal("203.0.113.7, 127.0.0.1", string.Join(",", received.Headers["X-Forwarded-For"]));
+        Assert.Equal("https, http", string.Join(",", received.Headers["X-Forwarded-Proto"]));
+        Assert.Equal("api.example.com", string.Join(",", received.Headers["X-Forwarded-Host"]));
+        Assert.StartsWith("127.0.0.1:", received.Headers["Host"][0]); // the upstream's own authority
+    }
+
+    [Fact]
+    public async Task Forward_SaneClientRequestId_IsKeptAndEchoed()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        request.Headers.Add("X-Request-ID", "trace-abc-123");
+
+        var response = await _gateway.Client.SendAsync(request);
+
+        Assert.Equal("trace-abc-123", response.Headers.GetValues("X-Request-ID").Single());
+        Assert.Equal(["trace-abc-123"], _upstream.Received.Last().Headers["X-Request-ID"]);
+    }
+
+    [Theory]
+    [InlineData(129)]
+    [InlineData(0)]
+    public async Task Forward_InsaneClientRequestId_IsReplaced(int length)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        request.Headers.TryAddWithoutValidation("X-Request-ID", length == 0 ? "has space" : new string('a', length));
+
+        var response = await _gateway.Client.SendAsync(request);
+
+        var id = response.Headers.GetValues("X-Request-ID").Single();
+        Assert.Matches("^[0-9a-f]{32}$", id);
+        Assert.Equal([id], _upstream.Received.Last().Headers["X-Request-ID"]);
+    }
+
+    [Fact]
+    public async Task Forward_MultiValuedHeaders_PassIntactBothWays()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/cookies");
+        request.Headers.TryAddWithoutValidation("X-Multi", ["one", "two"]);
+
+        var response = await _gateway.Client.SendAsync(request);
+
+        Assert.Equal(["a=1; Path=/", "b=2; Path=/"], response.Headers.GetValues("Set-Cookie"));
+        Assert.Equal("one, two", string.Join(", ", _upstream.Received.Last().Headers["X-Multi"]));
+    }
+
+    [Fact]
+    public async Task Forward_HopByHopHeaders_AreNotForwarded()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        request.Headers.TryAddWithoutValidation("Connection", "X-Hop");
+        request.Headers.TryAddWithoutValidation("X-Hop", "secret-hop");
+        request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
+        request.Headers.TryAddWithoutValidation("Proxy-Authorization", "Basic Zm9vOmJhcg==");
+
+        await _gateway.Client.SendAsync(request);
+
+        var received = _upstream.Received.Last();
+        Assert.False(received.Headers.ContainsKey("X-Hop"));
+        Assert.False(received.Headers.ContainsKey("Keep-Alive"));
+        Assert.False(received.Headers.ContainsKey("Proxy-Authorization"));
+    }
+
+    [Fact]
+    public async Task Forward_UpstreamErrorStatus_IsPassedThroughUntouched()
+    {
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/users/status?code=418");
+
+        Assert.Equal((HttpStatusCode)418, response.StatusCode);
+        Assert.Equal("upstream says 418", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("bearer", "", "tok3n", "Authorization", "Bearer tok3n")]
+    [InlineData("basic", "", "user:pass", "Authorization", "Basic dXNlcjpwYXNz")]
+    [InlineData("header", "X-Api-Secret", "s3cr3t", "X-Api-Secret", "s3cr3t")]
+    public async Task Forward_UpstreamAuth_IsInjected(string type, string header, string value, string expectedHeader, string expectedValue)
+    {
+        await _gateway.AddUpstreamAsync("Secured", _upstream.Url, new UpstreamInput { AuthType = type, AuthHeader = header, AuthValue = value });
+        await _gateway.AddRouteAsync(new RouteInput { Name = "secured", Path = "/secured/*", Upstream = "secured" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/secured/x");
+        request.Headers.TryAddWithoutValidation(expectedHeader, "client-value");
+
+        await _gateway.Client.SendAsync(request);
+
+        Assert.Equal([expectedValue], _upstream.Received.Last().Headers[expectedHeader]);
+    }
+
+    [Fact]
+    public async Task Forward_NoRouteMatches_Returns404JsonApiError()
+    {
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/nothing/here");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/vnd.api+json", response.Content.Headers.ContentType!.MediaType);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
+        Assert.Equal("404", error.GetProperty("status").GetString());
+        Assert.Equal("route_not_found", error.GetProperty("code").GetString());
+        Assert.True(response.Headers.Contains("X-Request-ID"));
+    }
+
+    [Fact]
+    public async Task Forward_UpstreamRefusesConnection_Returns502UpstreamError()
+    {
+        var closedPort = FreePort();
+        await _gateway.AddUpstreamAsync("Dead", $"http://127.0.0.1:{closedPort}");
+        await _gateway.AddRouteAsync(new RouteInput { Name = "dead", Path = "/dead/*", Upstream = "dead" });
+
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/dead/x");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("upstream_error", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Forward_DisabledUpstream_Returns503()
+    {
+        await _gateway.AddUpstreamAsync("Off", _upstream.Url, new UpstreamInput { Enabled = false });
+        await _gateway.AddRouteAsync(new RouteInput { Name = "off", Path = "/off/*", Upstream = "off" });
+
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/off/x");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("upstream_unavailable", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Forward_MethodOverride_ChangesForwardedMethod()
+    {
+        await _gateway.AddRouteAsync(new RouteInput { Name = "override", Path = "/override/*", Upstream = "users-api", MethodOverride = "PUT" });
+
+        await _gateway.Client.PostAsync(_gateway.Url + "/override/x", new StringContent("{}"));
+
+        Assert.Equal("PUT", _upstream.Received.Last().Method);
+    }
+
+    internal static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
