@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Protocols;
+
+public sealed class StreamingTests : IAsyncLifetime
+{
+    private TestUpstream _upstream = null!;
+    private TestGateway _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _gateway = await TestGateway.StartAsync();
+        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "http", Path = "/http/*", Upstream = "backend" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", Protocol = "http_stream" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Sse_FirstEvent_ReachesClientBeforeSecondIsSent()
+    {
+        using var response = await _gateway.Client.GetAsync(_gateway.Url + "/events/sse", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        using var reader = new StreamReader(body);
+
+        // The upstream holds its second event until the gate opens; the first must arrive without it.
+        var firstEvent = await ReadEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(_upstream.SecondEventGate.Task.IsCompleted);
+        Assert.Contains("data: one", firstEvent);
+
+        _upstream.SecondEventGate.SetResult();
+        var secondEvent = await ReadEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains("data: two", secondEvent);
+    }
+
+    [Fact]
+    public async Task WebSocket_Messages_TravelBothWaysThroughGateway()
+    {
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(_gateway.Url.Replace("http://", "ws://") + "/socket/ws"), CancellationToken.None);
+        var buffer = new byte[1024];
+
+        foreach (var message in new[] { "hello", "second message", new string('z', 500) })
+        {
+            await socket.SendAsync(Encoding.UTF8.GetBytes(message), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            var result = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(message, Encoding.UTF8.GetString(buffer, 0, result.Count));
+        }
+
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+        Assert.Equal(WebSocketState.Closed, socket.State);
+    }
+
+    [Fact]
+    public async Task Http_SlowResponseHeaders_Returns504UpstreamTimeout()
+    {
+        await _gateway.AddUpstreamAsync("slow", _upstream.Url, new UpstreamInput { Timeout = "300ms" });
+        await _gateway.AddRouteAsync(new RouteInput { Name = "slow", Path = "/slow/*", Upstream = "slow" });
+
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/slow/slow-headers?ms=5000");
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Contains("upstream_timeout", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Timeout_TotalForHttp_IdleForStreams()
+    {
+        // Each chunk arrives well within the 600 ms timeout, but the whole response takes ~2 s.
+        await _gateway.AddUpstreamAsync("tight", _upstream.Url, new UpstreamInput { Timeout = "600ms" });
+        await _gateway.AddRouteAsync(new RouteInput { Name = "tight-http", Path = "/tight-http/*", Upstream = "tight" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "tight-stream", Path = "/tight-stream/*", Upstream = "tight", Protocol = "http_stream" });
+        const string query = "trickle?chunks=20&interval=100";
+
+        var streamed = await _gateway.Client.GetStringAsync(_gateway.Url + "/tight-stream/" + query);
+        var httpFailure = await Record.ExceptionAsync(() => _gateway.Client.GetStringAsync(_gateway.Url + "/tight-http/" + query));
+
+        Assert.Equal(20, streamed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.NotNull(httpFailure); // headers were sent, so the total timeout aborts the body mid-stream
+    }
+
+    [Fact]
+    public async Task Timeout_StreamIdleTooLong_IsAborted()
+    {
+        await _gateway.AddUpstreamAsync("idle", _upstream.Url, new UpstreamInput { Timeout = "300ms" });
+        await _gateway.AddRouteAsync(new RouteInput { Name = "idle-stream", Path = "/idle-stream/*", Upstream = "idle", Protocol = "http_stream" });
+
+        var failure = await Record.ExceptionAsync(() => _gateway.Client.GetStringAsync(_gateway.Url + "/idle-stream/trickle?chunks=3&interval=1500"));
+
+        Assert.NotNull(failure);
+    }
+
+    [Fact]
+    public async Task LargeBodies_200MegabytesEachWay_StreamWithoutGatewayBuffering()
+    {
+        const long size = 200L * 1024 * 1024;
+        var baseline = Settle();
+        long peak = 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, GC.GetTotalMemory(false));
+                await Task.Delay(20);
+            }
+        });
+
+        var upload = await _gateway.Client.PostAsync(_gateway.Url + "/stream/upload", new StreamContent(new GeneratedStream(size)) { Headers = { ContentLength = size } });
+        using var download = await _gateway.Client.GetAsync(_gateway.Url + "/stream/download?bytes=" + size, HttpCompletionOption.ResponseHeadersRead);
+        long received = 0;
+        await using (var body = await download.Content.ReadAsStreamAsync())
+        {
+            var buffer = new byte[64 * 1024];
+            int read;
+            while ((read = await body.ReadAsync(buffer)) > 0)
+            {
+                received += read;
+            }
+        }
+
+        await sampling.CancelAsync();
+        await sampler;
+
+        Assert.Equal(size.ToString(System.Globalization.CultureInfo.InvariantCulture), await upload.Content.ReadAsStringAsync());
+        Assert.Equal(size, received);
+        // Gateway, upstream and client share this process: together they must stay far below one body's size.
+        Assert.True(peak - baseline < 64L * 1024 * 1024, $"managed heap grew by {(peak - baseline) / (1024 * 1024)} MiB while moving 2 x 200 MiB");
+    }
+
+    private static long Settle()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(true);
+    }
+
+    private static async Task<string> ReadEventAsync(StreamReader reader)
+    {
+        var builder = new StringBuilder();
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.Length == 0 && builder.Length > 0)
+            {
+                return builder.ToString();
+            }
+
+            builder.AppendLine(line);
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>A read-only stream of <c>length</c> generated bytes: a large body without holding it in memory.</summary>
+    private sealed class GeneratedStream(long length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = (int)Math.Min(count, length - _position);
+            buffer.AsSpan(offset, n).Fill((byte)'a');
+            _position += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,149 @@
+using System.Net;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Proxying;
+
+public sealed class RoutingTests : IAsyncLifetime
+{
+    private TestUpstream _a = null!;
+    private TestUpstream _b = null!;
+    private TestGateway _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _a = await TestUpstream.StartAsync();
+        _b = await TestUpstream.StartAsync();
+        _gateway = await TestGateway.StartAsync();
+        await _gateway.AddUpstreamAsync("a", _a.Url);
+        await _gateway.AddUpstreamAsync("b", _b.Url);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _a.DisposeAsync();
+        await _b.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ReservedPaths_AreServedByGatewayUnderCatchAll()
+    {
+        await _gateway.AddRouteAsync(new RouteInput { Name = "catch-all", Path = "/*", Upstream = "a" });
+
+        var health = await _gateway.Client.GetAsync(_gateway.Url + "/health");
+        var ready = await _gateway.Client.GetAsync(_gateway.Url + "/health/ready");
+        var version = await _gateway.Client.GetAsync(_gateway.Url + "/version");
+        var proxied = await _gateway.Client.GetAsync(_gateway.Url + "/healthz");
+
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal("ok", JsonDocument.Parse(await health.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal("ready", JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, version.StatusCode);
+        Assert.True(JsonDocument.Parse(await version.Content.ReadAsStringAsync()).RootElement.TryGetProperty("version", out _));
+        Assert.Equal(HttpStatusCode.OK, proxied.StatusCode);
+        Assert.Equal("/healthz", _a.Received.Single().Path); // only /healthz reached the upstream
+    }
+
+    [Fact]
+    public async Task Hosts_ExactWildcardAndAny_RouteToTheRightUpstream()
+    {
+        await _gateway.AddRouteAsync(new RouteInput { Name = "exact", HostPattern = "api.example.com", Path = "/*", Upstream = "a" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "wild", HostPattern = "*.example.com", Path = "/*", Upstream = "b" });
+
+        Assert.Equal(HttpStatusCode.OK, (await GetWithHostAsync("API.Example.com:8443", "/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await GetWithHostAsync("shop.example.com.", "/y")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetWithHostAsync("a.b.example.com", "/z")).StatusCode);
+
+        Assert.Equal("/x", _a.Received.Single().Path);
+        Assert.Equal("/y", _b.Received.Single().Path);
+    }
+
+    [Fact]
+    public async Task Precedence_PriorityThenSpecificity_PicksTheRightRoute()
+    {
+        await _gateway.AddRouteAsync(new RouteInput { Name = "broad", Path = "/api/*", Upstream = "a" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "narrow", Path = "/api/v1/orders", MatchType = "exact", Upstream = "b" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "urgent", Path = "^/api/v1/urgent.*$", MatchType = "regex", Priority = 10, Upstream = "b" });
+
+        await _gateway.Client.GetAsync(_gateway.Url + "/api/v1/orders");
+        await _gateway.Client.GetAsync(_gateway.Url + "/api/v1/orders/7");
+        await _gateway.Client.GetAsync(_gateway.Url + "/api/v1/urgent-thing");
+
+        Assert.Equal(["/api/v1/orders/7"], _a.Received.Select(r => r.Path));
+        Assert.Equal(["/api/v1/orders", "/api/v1/urgent-thing"], _b.Received.Select(r => r.Path));
+    }
+
+    [Fact]
+    public async Task MethodsAndHeaders_MustAllMatch()
+    {
+        await _gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "beta-writes", Path = "/items/*", Methods = "POST,PUT", Headers = ["X-Channel=beta"], Upstream = "b", Priority = 1,
+        }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "a" });
+
+        using var beta = new HttpRequestMessage(HttpMethod.Post, _gateway.Url + "/items/1") { Content = new StringContent("x") };
+        beta.Headers.Add("X-Channel", "beta");
+        await _gateway.Client.SendAsync(beta);
+        await _gateway.Client.PostAsync(_gateway.Url + "/items/2", new StringContent("x"));
+        using var get = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/items/3");
+        get.Headers.Add("X-Channel", "beta");
+        await _gateway.Client.SendAsync(get);
+
+        Assert.Equal(["/items/1"], _b.Received.Select(r => r.Path));
+        Assert.Equal(["/items/2", "/items/3"], _a.Received.Select(r => r.Path));
+    }
+
+    [Fact]
+    public async Task Rewrite_TemplateAndExpression_ReachUpstream()
+    {
+        await _gateway.AddRouteAsync(new RouteInput { Name = "tpl", Path = "/api/v1/*", Upstream = "a", PathRewrite = "/internal/$1" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "expr", Path = "/v2/users/{id}", MatchType = "exact", Upstream = "b", PathRewrite = "'/users/' + pathParams.id + '/' + method.toLowerCase()",
+        });
+
+        await _gateway.Client.GetAsync(_gateway.Url + "/api/v1/orders/123?x=1");
+        await _gateway.Client.DeleteAsync(_gateway.Url + "/v2/users/42");
+
+        var rewritten = _a.Received.Single();
+        Assert.Equal("/internal/orders/123", rewritten.Path);
+        Assert.Equal("?x=1", rewritten.Query);
+        Assert.Equal("/users/42/delete", _b.Received.Single().Path);
+    }
+
+    [Fact]
+    public async Task Rewrite_EscapingWithDotDot_Returns500TransformErrorAndForwardsNothing()
+    {
+        await _gateway.AddRouteAsync(new RouteInput { Name = "escape", Path = "/files/{name}", Upstream = "a", PathRewrite = "'/data/../../' + pathParams.name" });
+
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/files/secret");
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Contains("transform_error", await response.Content.ReadAsStringAsync());
+        Assert.Empty(_a.Received);
+    }
+
+    [Fact]
+    public async Task DefaultUpstream_ReceivesUnmatchedRequests()
+    {
+        var upstream = await TestUpstream.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(o => o.UpstreamUrl = upstream.Url + "/base");
+
+        var response = await gateway.Client.GetAsync(gateway.Url + "/anything/at/all?q=1");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("/base/anything/at/all", upstream.Received.Single().Path);
+        await upstream.DisposeAsync();
+    }
+
+    private Task<HttpResponseMessage> GetWithHostAsync(string host, string path)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + path);
+        request.Headers.Host = host;
+        return _gateway.Client.SendAsync(request);
+    }
+}
