@@ -1,0 +1,90 @@
+using ApiGate.Core.Management;
+using ApiGate.Core.Routing;
+using static ApiGate.Core.Tests.TestSupport.TestRoutes;
+
+namespace ApiGate.Core.Tests.Management;
+
+/// <summary>ConfigService.ValidateRoute: the static checks a route must pass before it is written.</summary>
+public sealed class ValidateRouteTests
+{
+    private static readonly RouteDefinition Valid = Route("Users API", "/users/*");
+
+    public static TheoryData<string, RouteDefinition> GoodRoutes => new()
+    {
+        { "plain prefix", Valid },
+        { "exact with {id}", Valid with { PathPattern = "/users/{id}", MatchType = PathMatchType.Exact } },
+        { "regex with quantifier", Valid with { PathPattern = @"/v\d{2,3}/{name}", MatchType = PathMatchType.Regex } },
+        { "wildcard host", Route("w", "/", host: "*.example.com") },
+        { "regex host", Route("r", "/", host: @"^(api|www)\.example\.com$", hostType: HostMatchType.Regex) },
+        { "template rewrite", Valid with { PathRewrite = "/internal/$1/{id}/${uuid}" } },
+        { "expression rewrite", Valid with { PathRewrite = "'/users/' + pathParams.id" } },
+        { "methods and headers", Valid with { Methods = ["GET", "POST"], Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme" } } },
+        { "transforms", Valid with { RequestTransform = "{\"add_headers\":{}}", ResponseTransform = "{}" } },
+        { "custom metering", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = "response.body.items.length" } },
+    };
+
+    [Theory]
+    [MemberData(nameof(GoodRoutes))]
+    public void ValidateRoute_ValidRoute_ReturnsNoErrors(string scenario, RouteDefinition route)
+    {
+        // Act
+        var errors = ConfigService.ValidateRoute(route).ToList();
+
+        // Assert
+        Assert.True(errors.Count == 0, scenario + ": " + string.Join("; ", errors));
+    }
+
+    public static TheoryData<string, RouteDefinition> BadRoutes => new()
+    {
+        { "name", Valid with { Slug = "" } },
+        { "path", Valid with { PathPattern = "/users/(", MatchType = PathMatchType.Regex } },
+        { "path", Valid with { PathPattern = "/api/*/users", MatchType = PathMatchType.Prefix } },
+        { "path", Valid with { PathPattern = "/users/*", MatchType = PathMatchType.Exact } },
+        { "path", Valid with { PathPattern = "users", MatchType = PathMatchType.Prefix } },
+        { "path", Valid with { PathPattern = "", MatchType = PathMatchType.Prefix } },
+        { "host_pattern", Route("w", "/", host: "*example.com", hostType: HostMatchType.Wildcard) },
+        { "host_pattern", Route("w", "/", host: "a.*.example.com", hostType: HostMatchType.Wildcard) },
+        { "host_pattern", Route("w", "/", host: "*.*.example.com") },
+        { "host_pattern", Route("w", "/", host: "api*.example.com") },
+        { "host_pattern", Route("w", "/", host: "api example.com") },
+        { "host_pattern", Route("r", "/", host: "(api", hostType: HostMatchType.Regex) },
+        { "methods", Valid with { Methods = ["GE T"] } },
+        { "headers", Valid with { Headers = new Dictionary<string, string> { ["X Tenant"] = "acme" } } },
+        { "path_rewrite", Valid with { PathRewrite = "'/users/' +" } },
+        { "path_rewrite", Valid with { PathRewrite = "/users/{" } },
+        { "path_rewrite", Valid with { PathRewrite = "/users/${id" } },
+        { "method_override", Valid with { MethodOverride = "BAD METHOD" } },
+        { "request_transform", Valid with { RequestTransform = "{" } },
+        { "request_transform", Valid with { RequestTransform = "[1]" } },
+        { "response_transform", Valid with { ResponseTransform = "\"text\"" } },
+        { "metering_expr", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = "" } },
+        { "metering_expr", Valid with { MeteringMode = MeteringMode.ResponseField, MeteringExpr = "response.body." } },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRoutes))]
+    public void ValidateRoute_InvalidField_ReturnsValidationErrorNamingField(string field, RouteDefinition route)
+    {
+        // Act
+        var errors = ConfigService.ValidateRoute(route).ToList();
+
+        // Assert
+        var error = Assert.Single(errors);
+        Assert.Equal(field, error.Field);
+        Assert.Equal(ManagementErrorKind.Validation, error.Kind);
+        Assert.False(string.IsNullOrEmpty(error.Message));
+    }
+
+    [Fact]
+    public void ValidateRoute_SeveralBadFields_ReportsEach()
+    {
+        // Arrange
+        var route = Valid with { PathPattern = "users", PathRewrite = "(", Methods = ["G T"] };
+
+        // Act
+        var fields = ConfigService.ValidateRoute(route).Select(e => e.Field);
+
+        // Assert
+        Assert.Equal(["path", "methods", "path_rewrite"], fields);
+    }
+}

@@ -1,0 +1,49 @@
+using ApiGate.Core.Management;
+
+namespace ApiGate.Core.Tests.Management;
+
+/// <summary>ConfigService.ValidateUrl: what can be an upstream base URL.</summary>
+public sealed class ValidateUrlTests
+{
+    [Theory]
+    [InlineData("http://localhost:8080")]
+    [InlineData("https://api.example.com")]
+    [InlineData("http://b:8080/v2")]
+    [InlineData("https://api.example.com/base/path/")]
+    [InlineData("http://10.0.0.1")]
+    [InlineData("http://[::1]:8080")]
+    [InlineData("HTTP://EXAMPLE.COM")]
+    public void ValidateUrl_AbsoluteHttpUrl_ReturnsNull(string url)
+    {
+        // Act
+        var problem = ConfigService.ValidateUrl(url);
+
+        // Assert
+        Assert.Null(problem);
+    }
+
+    [Theory]
+    [InlineData("htp:/x")]
+    [InlineData("htp://x")]
+    [InlineData("ftp://example.com")]
+    [InlineData("file:///etc/passwd")]
+    [InlineData("/relative/path")]
+    [InlineData("relative/path")]
+    [InlineData("example.com")]
+    [InlineData("localhost:8080")]
+    [InlineData("http://")]
+    [InlineData("http:///path")]
+    [InlineData("")]
+    [InlineData("http://example.com/?q=1")]
+    [InlineData("http://example.com/v2?x")]
+    [InlineData("http://example.com/#frag")]
+    [InlineData("http://user:secret@example.com")]
+    public void ValidateUrl_NotAUsableBaseUrl_ReturnsProblem(string url)
+    {
+        // Act
+        var problem = ConfigService.ValidateUrl(url);
+
+        // Assert
+        Assert.False(string.IsNullOrEmpty(problem));
+    }
+}

@@ -1,0 +1,186 @@
+using System.Text.Json;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+public sealed class CliTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-cli-tests", Guid.NewGuid().ToString("N"));
+    private readonly Dictionary<string, string> _environment;
+
+    public CliTests()
+    {
+        Directory.CreateDirectory(_directory);
+        _environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = Path.Combine(_directory, "cli.db") };
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task UpstreamsAndRoutes_CreateListGetUpdateDelete_RoundTrip()
+    {
+        var up = await RunAsync("upstreams", "create", "--name", "Users API", "--url", "http://127.0.0.1:9/v2", "--timeout", "5s");
+        var route = await RunAsync("routes", "create", "--name", "Users", "--path", "/users/*", "--upstream", "users-api",
+            "--methods", "get,post", "--host-pattern", "*.example.com", "--headers", "X-Env=prod", "--protocol", "http_stream", "--priority", "5", "--auth=false");
+        var updated = await RunAsync("routes", "update", "users", "--path-rewrite", "/internal/$1", "--enabled", "false");
+        var listed = await RunAsync("--json", "routes", "list");
+        var got = await RunAsync("routes", "get", "users", "--json");
+
+        Assert.Equal(0, up.ExitCode);
+        Assert.Equal(0, route.ExitCode);
+        Assert.Equal(0, updated.ExitCode);
+        var list = JsonDocument.Parse(listed.Output).RootElement;
+        Assert.Equal(1, list.GetArrayLength());
+        var r = JsonDocument.Parse(got.Output).RootElement;
+        Assert.Equal("users", r.GetProperty("slug").GetString());
+        Assert.Equal("/internal/$1", r.GetProperty("path_rewrite").GetString());
+        Assert.False(r.GetProperty("enabled").GetBoolean());
+        Assert.False(r.GetProperty("auth_required").GetBoolean());
+        Assert.Equal("wildcard", r.GetProperty("host_match_type").GetString());
+        Assert.Equal("http_stream", r.GetProperty("protocol").GetString());
+        Assert.Equal(5, r.GetProperty("priority").GetInt32());
+        Assert.Equal(["GET", "POST"], r.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal("prod", r.GetProperty("headers").GetProperty("X-Env").GetString());
+
+        // The upstream is in use: deleting it is refused until the route goes.
+        var refused = await RunAsync("upstreams", "delete", "users-api");
+        Assert.Equal(4, refused.ExitCode);
+        Assert.Contains("users", refused.Error);
+        Assert.Equal(0, (await RunAsync("routes", "delete", r.GetProperty("id").GetString()!)).ExitCode);
+        Assert.Equal(0, (await RunAsync("upstreams", "delete", "users-api")).ExitCode);
+        Assert.Contains("(none)", (await RunAsync("upstreams", "list")).Output);
+    }
+
+    [Theory]
+    [InlineData("path", "routes", "create", "--name", "r", "--path", "/x/(", "--match", "regex", "--upstream", "base")]
+    [InlineData("upstream", "routes", "create", "--name", "r", "--path", "/x", "--upstream", "missing")]
+    [InlineData("protocol", "routes", "create", "--name", "r", "--path", "/x", "--upstream", "base", "--protocol", "grpc")]
+    [InlineData("path_rewrite", "routes", "create", "--name", "r", "--path", "/x", "--upstream", "base", "--rewrite", "'/a' +")]
+    [InlineData("host_pattern", "routes", "create", "--name", "r", "--path", "/x", "--upstream", "base", "--host-pattern", "(", "--host-match-type", "regex")]
+    [InlineData("match_type", "routes", "create", "--name", "r", "--path", "/x", "--upstream", "base", "--match", "fuzzy")]
+    [InlineData("url", "upstreams", "create", "--name", "u", "--url", "htp:/nope")]
+    [InlineData("url", "upstreams", "create", "--name", "u", "--url", "/relative")]
+    [InlineData("auth_type", "upstreams", "create", "--name", "u", "--url", "http://127.0.0.1:1", "--auth-type", "oauth")]
+    [InlineData("timeout", "upstreams", "create", "--name", "u", "--url", "http://127.0.0.1:1", "--timeout", "soon")]
+    [InlineData("path", "routes", "update", "base-route", "--path", "no-slash")]
+    [InlineData("upstream", "routes", "update", "base-route", "--upstream", "missing")]
+    public async Task BadInput_NamesTheField_ExitsNonZero_WritesNothing(string field, params string[] args)
+    {
+        Assert.Equal(0, (await RunAsync("upstreams", "create", "--name", "base", "--url", "http://127.0.0.1:1")).ExitCode);
+        Assert.Equal(0, (await RunAsync("routes", "create", "--name", "base-route", "--path", "/base/*", "--upstream", "base")).ExitCode);
+        var before = await SnapshotAsync();
+
+        var result = await RunAsync(args);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(field + ":", result.Error);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
+    public async Task DuplicateName_IsAConflict()
+    {
+        await RunAsync("upstreams", "create", "--name", "Dup", "--url", "http://127.0.0.1:1");
+
+        var result = await RunAsync("upstreams", "create", "--name", "dup", "--url", "http://127.0.0.1:2");
+
+        Assert.Equal(4, result.ExitCode);
+        Assert.Contains("already exists", result.Error);
+    }
+
+    [Fact]
+    public async Task UpstreamSecret_IsNeverPrinted()
+    {
+        const string secret = "very-secret-token-123";
+        var outputs = new List<CliResult>
+        {
+            await RunAsync("upstreams", "create", "--name", "s", "--url", "http://127.0.0.1:1", "--auth-type", "bearer", "--auth-value", secret),
+            await RunAsync("upstreams", "get", "s"),
+            await RunAsync("upstreams", "get", "s", "--json"),
+            await RunAsync("upstreams", "list", "--json"),
+            await RunAsync("upstreams", "list"),
+        };
+
+        Assert.All(outputs, o => Assert.DoesNotContain(secret, o.Output + o.Error));
+        Assert.Contains("\"auth_configured\": true", outputs[2].Output);
+    }
+
+    [Fact]
+    public async Task SecretKey_EncryptsCredentialAtRest()
+    {
+        const string secret = "plaintext-credential";
+        _environment["APIGATE_SECRET_KEY"] = "k3y";
+        await RunAsync("upstreams", "create", "--name", "enc", "--url", "http://127.0.0.1:1", "--auth-type", "header", "--auth-header", "X-S", "--auth-value", secret);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var bytes = await File.ReadAllBytesAsync(_environment["APIGATE_DATABASE_DSN"]);
+        var wal = _environment["APIGATE_DATABASE_DSN"] + "-wal";
+        var walBytes = File.Exists(wal) ? await File.ReadAllBytesAsync(wal) : [];
+
+        Assert.DoesNotContain(secret, System.Text.Encoding.UTF8.GetString(bytes) + System.Text.Encoding.UTF8.GetString(walBytes));
+    }
+
+    [Fact]
+    public async Task Settings_FlagBeatsEnvironmentBeatsFileBeatsDefault()
+    {
+        var file = Path.Combine(_directory, "apigate.yaml");
+        await File.WriteAllTextAsync(file, "server:\n  port: 7001\n  host: 127.0.0.2\nupstream:\n  timeout: 12s\nlog:\n  level: debug\n");
+        _environment["APIGATE_SERVER_PORT"] = "7002";
+
+        var shown = await RunAsync("config", "show", "--json", "--config", file, "--database", Path.Combine(_directory, "flag.db"));
+
+        Assert.Equal(0, shown.ExitCode);
+        var settings = JsonDocument.Parse(shown.Output).RootElement;
+        Assert.Equal(("7002", "environment"), Setting(settings, "server.port"));
+        Assert.Equal(("127.0.0.2", "file"), Setting(settings, "server.host"));
+        Assert.Equal(("12s", "file"), Setting(settings, "upstream.timeout"));
+        Assert.Equal(("flag", Path.Combine(_directory, "flag.db")), (Setting(settings, "database.dsn").Source, Setting(settings, "database.dsn").Value));
+        Assert.Equal(("ak_", "default"), Setting(settings, "auth.key_prefix"));
+    }
+
+    [Theory]
+    [InlineData("APIGATE_SERVER_PORT", "eighty", "server.port")]
+    [InlineData("APIGATE_UPSTREAM_TIMEOUT", "forever", "upstream.timeout")]
+    [InlineData("APIGATE_UPSTREAM_URL", "not a url", "upstream url")]
+    [InlineData("APIGATE_LOG_FORMAT", "xml", "log format")]
+    public async Task Settings_BadValue_IsRejectedWithItsName(string variable, string value, string expected)
+    {
+        _environment[variable] = value;
+
+        var result = await RunAsync("config", "show");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(expected, result.Error);
+    }
+
+    [Fact]
+    public async Task ConfigValidate_ReportsStoredProblems()
+    {
+        Assert.Equal(0, (await RunAsync("config", "validate")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Version_PrintsVersion()
+    {
+        var result = await RunAsync("version");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.StartsWith("apigate ", result.Output);
+    }
+
+    private static (string Value, string Source) Setting(JsonElement settings, string key) =>
+        (settings.GetProperty(key).GetProperty("value").GetString()!, settings.GetProperty(key).GetProperty("source").GetString()!);
+
+    private async Task<string> SnapshotAsync()
+    {
+        var upstreams = await RunAsync("upstreams", "list", "--json");
+        var routes = await RunAsync("routes", "list", "--json");
+        return upstreams.Output + routes.Output;
+    }
+
+    private Task<CliResult> RunAsync(params string[] args) => CliRunner.RunAsync(_environment, args);
+}
