@@ -23,7 +23,7 @@ public sealed class LargeTableTests
     public void TryMatch_FiveHundredRoutes_FindsNeedleRoute()
     {
         // Arrange
-        var routes = Generate(500).Append(Route("needle", "/svc250/needle/{id}", PathMatchType.Exact, host: "needle.example.com")).ToArray();
+        var routes = Generate(500).Append(Route("needle", "/svc250/needle/{id}", PathMatchType.Exact, host: "needle.example.com", priority: 10)).ToArray();
         var table = Table(routes);
 
         // Act
