@@ -26,19 +26,38 @@ public static class ExpressionEngine
             throw new ExpressionException("expression is empty");
         }
 
+        Prepared<Script> prepared;
         try
         {
-            var prepared = Engine.PrepareScript(source, options: new ScriptPreparationOptions
+            prepared = Engine.PrepareScript(source, options: new ScriptPreparationOptions
             {
                 ParsingOptions = ScriptParsingOptions.Default with { Tolerant = false },
             });
-            return new CompiledExpression(source, prepared);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             throw new ExpressionException("expression does not parse: " + ex.Message, ex);
         }
+
+        // Engines are reused, so top-level declarations (const/let/var/function) would outlive one evaluation: a second
+        // run fails with "already declared" or sees the previous request's values. Only a single expression is allowed;
+        // statements go inside an arrow function: (() => { const id = pathParams.id; return '/users/' + id; })()
+        var program = new Acornima.Parser().ParseScript(source);
+        if (program.Body.Count != 1 || program.Body[0] is not ExpressionStatement)
+        {
+            throw new ExpressionException(
+                "must be a single expression; wrap statements in a function: (() => { ...; return value; })()");
+        }
+
+        return new CompiledExpression(source, prepared);
     }
+
+    /// <summary>Globals every evaluation context sets; defined once per engine before the global object is sealed.</summary>
+    internal static readonly string[] ContextNames =
+    [
+        "path", "method", "host", "pathParams", "headers", "query", "user", "key", "plan",
+        "status", "requestBytes", "responseBytes", "request", "response", "sseEvents", "wsMessages", "durationMs",
+    ];
 
     /// <summary>The engine of the current thread, created on first use. Callers set their context values before evaluating.</summary>
     internal static Engine CurrentEngine => t_engine ??= CreateEngine();
@@ -57,12 +76,23 @@ public static class ExpressionEngine
         }
     }
 
-    private static Engine CreateEngine() => new(options => options
-        .Strict()
-        .TimeoutInterval(Timeout)
-        .MaxStatements(10_000)
-        .LimitMemory(8_000_000)
-        .LimitRecursion(64));
+    private static Engine CreateEngine()
+    {
+        var engine = new Engine(options => options
+            .Strict()
+            .TimeoutInterval(Timeout)
+            .MaxStatements(10_000)
+            .LimitMemory(8_000_000)
+            .LimitRecursion(64));
+        foreach (var name in ContextNames)
+        {
+            engine.SetValue(name, JsValue.Undefined);
+        }
+
+        // No expression may add globals: nothing one request computes can be seen by the next on this thread.
+        engine.Execute("Object.preventExtensions(globalThis);");
+        return engine;
+    }
 }
 
 /// <summary>A parsed expression, shareable between threads.</summary>

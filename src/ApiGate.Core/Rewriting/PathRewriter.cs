@@ -50,13 +50,21 @@ public abstract class PathRewriter
 
         foreach (var c in path)
         {
-            if (char.IsControl(c) || c is '?' or '#' or '\\')
+            if (c is '?' or '#')
             {
                 return "rewritten path contains a character not allowed in a path";
             }
         }
 
         var decoded = Uri.UnescapeDataString(path);
+        foreach (var c in decoded)
+        {
+            if (char.IsControl(c) || c == '\\')
+            {
+                return "rewritten path contains a control character or backslash";
+            }
+        }
+
         foreach (var segment in decoded.Split('/'))
         {
             if (segment == "..")

@@ -30,7 +30,7 @@ public sealed class ExpressionRewriteTests
     [InlineData("'/host/' + host", "/host/api.example.com")]
     [InlineData("'/anon/' + (user === null)", "/anon/true")]
     [InlineData("path.replace('/u/', '/users/')", "/users/9")]
-    [InlineData("var p = '/v/' + pathParams.id; p", "/v/9")]
+    [InlineData("(() => { var p = '/v/' + pathParams.id; return p; })()", "/v/9")]
     public void Rewrite_Expression_ReturnsComputedPath(string expression, string expected)
     {
         // Act
@@ -128,8 +128,8 @@ public sealed class ExpressionRewriteTests
     }
 
     [Theory]
-    [InlineData("while (true) {}")]
-    [InlineData("for (;;) { }")]
+    [InlineData("(() => { while (true) {} })()")]
+    [InlineData("(() => { for (;;) { } })()")]
     [InlineData("(function () { var i = 0; while (true) { i++; } })()")]
     public async Task Rewrite_EndlessLoop_IsStoppedWithRewriteException(string expression)
     {
@@ -148,7 +148,7 @@ public sealed class ExpressionRewriteTests
     public void Rewrite_AfterStoppedLoopOnSameThread_EngineStillEvaluates()
     {
         // Arrange
-        Assert.Throws<RewriteException>(() => RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, "while (true) {}", Request()));
+        Assert.Throws<RewriteException>(() => RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, "(() => { while (true) {} })()", Request()));
 
         // Act
         var result = RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, "'/users/' + pathParams.id", Request());
@@ -194,14 +194,25 @@ public sealed class ExpressionRewriteTests
         Assert.Equal("/q/undefined", b);
     }
 
-    [Theory(Skip = "bug: the per-thread Jint engine keeps global lexical bindings between evaluations, so a validated "
-                 + "expression declaring const/let fails with 'Identifier has already been declared' from the second request on a thread")]
+    [Theory]
     [InlineData("const id = pathParams.id; '/users/' + id")]
     [InlineData("let id = pathParams.id; '/users/' + id")]
-    public void Rewrite_ExpressionDeclaringLexicalBindingEvaluatedTwiceOnSameThread_Succeeds(string expression)
+    [InlineData("var token = headers['authorization']; '/a'")]
+    public void Validate_TopLevelStatements_AreRefusedAsNotASingleExpression(string expression)
+    {
+        // Act
+        var error = PathRewriter.Validate(expression);
+
+        // Assert
+        Assert.NotNull(error);
+        Assert.Contains("single expression", error);
+    }
+
+    [Fact]
+    public void Rewrite_ArrowFunctionWithDeclarations_WorksOnEveryEvaluationOnSameThread()
     {
         // Arrange
-        var rewriter = PathRewriter.Compile(expression);
+        var rewriter = PathRewriter.Compile("(() => { const id = pathParams.id; return '/users/' + id; })()");
         var table = TestRoutes.Table(TestRoutes.Route("r", "/u/{id}", PathMatchType.Exact));
         Assert.True(table.TryMatch(null, "GET", "/u/9", FakeHeaders.None, out var match));
 
@@ -214,19 +225,20 @@ public sealed class ExpressionRewriteTests
         Assert.Equal("/users/9", second);
     }
 
-    [Fact(Skip = "bug: the per-thread Jint engine keeps globals between evaluations, so a variable declared by one "
-                 + "route's expression (from one request) is visible to later expressions of other routes/requests on that thread")]
-    public void Rewrite_GlobalDeclaredByEarlierEvaluation_IsNotVisibleToLaterEvaluation()
+    [Fact]
+    public void Rewrite_ExpressionAddingAGlobal_FailsAndLeaksNothingToLaterEvaluations()
     {
         // Arrange
         var first = Request();
         first.HeaderValues["authorization"] = "Bearer secret";
-        RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, "var token = headers['authorization']; '/a'", first);
 
         // Act
-        var result = RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, "typeof token === 'undefined' ? '/clean' : '/leak'", Request());
+        var stash = Assert.Throws<RewriteException>(() =>
+            RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, "(globalThis.token = headers['authorization'], '/a')", first));
+        var result = RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, "typeof globalThis.token === 'undefined' ? '/clean' : '/leak'", Request());
 
         // Assert
+        Assert.NotNull(stash);
         Assert.Equal("/clean", result);
     }
 
