@@ -34,7 +34,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
             }
         }
 
-        StripEntitlementHeaders(incoming.Headers, headers);
+        StripEntitlementHeaders(headers);
         StripConnectionNominated(incoming.Headers, headers);
 
         Append(headers, "X-Forwarded-For", incoming.Headers["X-Forwarded-For"], httpContext.Connection.RemoteIpAddress?.ToString());
@@ -79,10 +79,11 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
         return proceed;
     }
 
-    private static void StripEntitlementHeaders(IHeaderDictionary incoming, HttpRequestHeaders outgoing)
+    private static void StripEntitlementHeaders(HttpRequestHeaders outgoing)
     {
+        // NonValidated enumerates without allocating (an IHeaderDictionary enumerator would be boxed per request).
         List<string>? found = null;
-        foreach (var header in incoming)
+        foreach (var header in outgoing.NonValidated)
         {
             if (header.Key.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase))
             {

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(ApiGate.Benchmarks.RouteMatchingBenchmarks).Assembly).Run(args);
