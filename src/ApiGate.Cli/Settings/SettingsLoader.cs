@@ -28,6 +28,7 @@ internal sealed class SettingsLoader
     [
         ("server.host", "APIGATE_SERVER_HOST", false, (o, v) => o.Host = v),
         ("server.port", "APIGATE_SERVER_PORT", false, (o, v) => o.Port = Int(v, "server.port")),
+        ("server.inline_scheduling", "APIGATE_SERVER_INLINE_SCHEDULING", false, (o, v) => o.InlineScheduling = Bool(v, "server.inline_scheduling")),
         ("database.driver", "APIGATE_DATABASE_DRIVER", false, (o, v) => o.DatabaseDriver = v.ToLowerInvariant()),
         ("database.dsn", "APIGATE_DATABASE_DSN", true, (o, v) => o.DatabaseDsn = v),
         ("upstream.url", "APIGATE_UPSTREAM_URL", false, (o, v) => o.UpstreamUrl = v),
@@ -114,6 +115,7 @@ internal sealed class SettingsLoader
     {
         "server.host" => d.Host,
         "server.port" => d.Port.ToString(CultureInfo.InvariantCulture),
+        "server.inline_scheduling" => d.InlineScheduling ? "true" : "false",
         "database.driver" => d.DatabaseDriver,
         "database.dsn" => d.DatabaseDsn,
         "upstream.url" => d.UpstreamUrl,

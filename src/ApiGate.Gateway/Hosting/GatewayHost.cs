@@ -16,10 +16,18 @@ namespace ApiGate.Gateway.Hosting;
 /// <summary>Builds and starts the gateway web server: Kestrel, the snapshot manager and the request pipeline.</summary>
 public static class GatewayHost
 {
+    private const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     /// <summary>Builds the server. The store must outlive it; call <see cref="StartAsync"/> to serve.</summary>
     public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null)
     {
         options.Validate();
+        if (options.InlineScheduling && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+        {
+            // Read once when the process first uses sockets; must be set before Kestrel or HttpClient start.
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+        }
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -28,6 +36,7 @@ public static class GatewayHost
             Listen(kestrel, options.Host, options.Port);
         });
 
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineScheduling);
         ConfigureLogging(builder.Logging, options);
 
         var services = builder.Services;

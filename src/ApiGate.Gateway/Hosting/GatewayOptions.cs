@@ -11,6 +11,14 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_SERVER_PORT</c>; default 8080. 0 picks a free port.</summary>
     public int Port { get; set; } = 8080;
 
+    /// <summary>
+    /// <c>APIGATE_SERVER_INLINE_SCHEDULING</c>: run request continuations on the socket I/O threads instead of hopping
+    /// to the thread pool. Fewer context switches per request (see docs/performance.md); safe because nothing on the
+    /// request path blocks. Default true; also turns on inline socket completions for upstream connections unless
+    /// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c> is set explicitly.
+    /// </summary>
+    public bool InlineScheduling { get; set; } = true;
+
     /// <summary><c>APIGATE_DATABASE_DRIVER</c>: <c>sqlite</c> (default; <c>postgres</c> is reserved for a later release).</summary>
     public string DatabaseDriver { get; set; } = "sqlite";
 
