@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using Microsoft.Data.Sqlite;
 
@@ -60,6 +61,26 @@ internal static class CliApp
                 return 1;
             }
         });
+    }
+
+    /// <summary>Like <see cref="SetHandler"/> for management verbs: opens the store and hands the body a <see cref="ConfigService"/>.</summary>
+    public static void SetServiceHandler(Command command, CliContext context, Func<ParseResult, ConfigService, IGatewayStore, CancellationToken, Task<int>> body) =>
+        SetHandler(command, context, async (parse, ct) =>
+        {
+            await using var store = await OpenStoreAsync(context, parse, ct);
+            return await body(parse, new ConfigService(store, TimeProvider.System), store, ct);
+        });
+
+    /// <summary>Prints the outcome of a delete: the error, or what was deleted.</summary>
+    public static int PrintDeleted<T>(CliContext context, ManagementResult<T> result, string kind, Func<T, string> describe)
+    {
+        if (!result.Ok)
+        {
+            return context.Fail(result.Error!);
+        }
+
+        context.Output.WriteLine($"deleted {kind} {describe(result.Value!)}");
+        return 0;
     }
 
     /// <summary>Flags common to commands that open the store.</summary>

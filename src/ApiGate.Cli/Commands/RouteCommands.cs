@@ -18,17 +18,15 @@ internal static class RouteCommands
 
         var create = new Command("create", "Create a route");
         var createFields = new Fields(create);
-        CliApp.SetHandler(create, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            var result = await new ConfigService(store, TimeProvider.System).CreateRouteAsync(createFields.Read(parse), ct);
+            var result = await service.CreateRouteAsync(createFields.Read(parse), ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
         var list = new Command("list", "List routes in precedence order");
-        CliApp.SetHandler(list, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
             var routes = (await store.ListRoutesAsync(ct)).ToList();
             routes.Sort(CompiledRoute.ComparePrecedence);
             if (parse.GetValue(CliApp.JsonOption))
@@ -50,19 +48,17 @@ internal static class RouteCommands
 
         var reference = new Argument<string>("route") { Description = "Route id or slug" };
         var get = new Command("get", "Show one route") { reference };
-        CliApp.SetHandler(get, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            var result = await new ConfigService(store, TimeProvider.System).GetRouteAsync(parse.GetRequiredValue(reference), ct);
+            var result = await service.GetRouteAsync(parse.GetRequiredValue(reference), ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
         var update = new Command("update", "Change a route (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetHandler(update, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            var result = await new ConfigService(store, TimeProvider.System).UpdateRouteAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var result = await service.UpdateRouteAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
@@ -74,17 +70,9 @@ internal static class RouteCommands
         command.Subcommands.Add(Toggle(context, "disable", false));
 
         var delete = new Command("delete", "Delete a route") { reference };
-        CliApp.SetHandler(delete, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            var result = await new ConfigService(store, TimeProvider.System).DeleteRouteAsync(parse.GetRequiredValue(reference), ct);
-            if (!result.Ok)
-            {
-                return context.Fail(result.Error!);
-            }
-
-            context.Output.WriteLine($"deleted route {result.Value!.Slug} ({result.Value.Id})");
-            return 0;
+            return CliApp.PrintDeleted(context, await service.DeleteRouteAsync(parse.GetRequiredValue(reference), ct), "route", v => $"{v.Slug} ({v.Id})");
         });
         command.Subcommands.Add(delete);
         return command;
@@ -94,10 +82,9 @@ internal static class RouteCommands
     {
         var reference = new Argument<string>("route") { Description = "Route id or slug" };
         var command = new Command(verb, enabled ? "Enable a route" : "Disable a route (it never matches)") { reference };
-        CliApp.SetHandler(command, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(command, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            var result = await new ConfigService(store, TimeProvider.System).UpdateRouteAsync(parse.GetRequiredValue(reference), new RouteInput { Enabled = enabled }, ct);
+            var result = await service.UpdateRouteAsync(parse.GetRequiredValue(reference), new RouteInput { Enabled = enabled }, ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
         return command;

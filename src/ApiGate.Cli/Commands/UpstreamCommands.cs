@@ -16,17 +16,15 @@ internal static class UpstreamCommands
 
         var create = new Command("create", "Create an upstream");
         var createFields = new Fields(create);
-        CliApp.SetHandler(create, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            var result = await new ConfigService(store, TimeProvider.System).CreateUpstreamAsync(createFields.Read(parse), ct);
+            var result = await service.CreateUpstreamAsync(createFields.Read(parse), ct);
             return Print(context, parse, result);
         });
 
         var list = new Command("list", "List upstreams");
-        CliApp.SetHandler(list, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
             var upstreams = await store.ListUpstreamsAsync(ct);
             if (parse.GetValue(CliApp.JsonOption))
             {
@@ -43,33 +41,23 @@ internal static class UpstreamCommands
 
         var reference = new Argument<string>("upstream") { Description = "Upstream id or slug" };
         var get = new Command("get", "Show one upstream") { reference };
-        CliApp.SetHandler(get, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            return Print(context, parse, await new ConfigService(store, TimeProvider.System).GetUpstreamAsync(parse.GetRequiredValue(reference), ct));
+            return Print(context, parse, await service.GetUpstreamAsync(parse.GetRequiredValue(reference), ct));
         });
 
         var update = new Command("update", "Change an upstream (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetHandler(update, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            var result = await new ConfigService(store, TimeProvider.System).UpdateUpstreamAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var result = await service.UpdateUpstreamAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
             return Print(context, parse, result);
         });
 
         var delete = new Command("delete", "Delete an upstream no route uses") { reference };
-        CliApp.SetHandler(delete, context, async (parse, ct) =>
+        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
         {
-            await using var store = await CliApp.OpenStoreAsync(context, parse, ct);
-            var result = await new ConfigService(store, TimeProvider.System).DeleteUpstreamAsync(parse.GetRequiredValue(reference), ct);
-            if (!result.Ok)
-            {
-                return context.Fail(result.Error!);
-            }
-
-            context.Output.WriteLine($"deleted upstream {result.Value!.Slug} ({result.Value.Id})");
-            return 0;
+            return CliApp.PrintDeleted(context, await service.DeleteUpstreamAsync(parse.GetRequiredValue(reference), ct), "upstream", v => $"{v.Slug} ({v.Id})");
         });
 
         command.Subcommands.Add(create);

@@ -147,17 +147,7 @@ public sealed class SqliteGatewayStore : IGatewayStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
-        var users = new List<string>();
-        await using (var check = Command(connection, transaction, "SELECT slug FROM routes WHERE upstream_id = $id ORDER BY slug"))
-        {
-            check.Parameters.AddWithValue("$id", id);
-            await using var reader = await check.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                users.Add(reader.GetString(0));
-            }
-        }
-
+        var users = await QueryAsync(connection, transaction, "SELECT slug FROM routes WHERE upstream_id = $ref ORDER BY slug", id, r => r.GetString(0), cancellationToken);
         if (users.Count > 0)
         {
             throw new StoreConflictException("upstream", $"upstream is used by route(s) {string.Join(", ", users)}: delete or re-point them first");
@@ -302,57 +292,33 @@ public sealed class SqliteGatewayStore : IGatewayStore
         p.AddWithValue("$updated_at", Timestamp(r.UpdatedAt));
     }
 
-    private async Task<List<UpstreamDefinition>> QueryUpstreamsAsync(
-        SqliteConnection connection, SqliteTransaction? transaction, string where, string? reference, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, transaction, $"SELECT {UpstreamColumns} FROM upstreams {where} ORDER BY slug");
-        if (reference is not null)
+    private Task<List<UpstreamDefinition>> QueryUpstreamsAsync(
+        SqliteConnection connection, SqliteTransaction? transaction, string where, string? reference, CancellationToken cancellationToken) =>
+        QueryAsync(connection, transaction, $"SELECT {UpstreamColumns} FROM upstreams {where} ORDER BY slug", reference, reader => new UpstreamDefinition
         {
-            command.Parameters.AddWithValue("$ref", reference);
-        }
+            Id = reader.GetString(0),
+            Name = reader.GetString(1),
+            Slug = reader.GetString(2),
+            Description = reader.GetString(3),
+            BaseUrl = reader.GetString(4),
+            TimeoutMs = reader.IsDBNull(5) ? null : reader.GetInt32(5),
+            MaxIdleConns = reader.GetInt32(6),
+            IdleConnTimeoutMs = reader.GetInt32(7),
+            MaxConns = reader.GetInt32(8),
+            AuthType = Enum<UpstreamAuthType>(reader.GetString(9)),
+            AuthHeader = reader.GetString(10),
+            AuthValue = _secrets.Unprotect(reader.GetString(11)),
+            Enabled = reader.GetBoolean(12),
+            CreatedAt = ParseTimestamp(reader.GetString(13)),
+            UpdatedAt = ParseTimestamp(reader.GetString(14)),
+        }, cancellationToken);
 
-        var result = new List<UpstreamDefinition>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            result.Add(new UpstreamDefinition
-            {
-                Id = reader.GetString(0),
-                Name = reader.GetString(1),
-                Slug = reader.GetString(2),
-                Description = reader.GetString(3),
-                BaseUrl = reader.GetString(4),
-                TimeoutMs = reader.IsDBNull(5) ? null : reader.GetInt32(5),
-                MaxIdleConns = reader.GetInt32(6),
-                IdleConnTimeoutMs = reader.GetInt32(7),
-                MaxConns = reader.GetInt32(8),
-                AuthType = Enum<UpstreamAuthType>(reader.GetString(9)),
-                AuthHeader = reader.GetString(10),
-                AuthValue = _secrets.Unprotect(reader.GetString(11)),
-                Enabled = reader.GetBoolean(12),
-                CreatedAt = ParseTimestamp(reader.GetString(13)),
-                UpdatedAt = ParseTimestamp(reader.GetString(14)),
-            });
-        }
-
-        return result;
-    }
-
-    private static async Task<List<RouteDefinition>> QueryRoutesAsync(
-        SqliteConnection connection, SqliteTransaction? transaction, string where, string? reference, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, transaction, $"SELECT {RouteColumns} FROM routes {where} ORDER BY priority DESC, slug");
-        if (reference is not null)
-        {
-            command.Parameters.AddWithValue("$ref", reference);
-        }
-
-        var result = new List<RouteDefinition>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+    private static Task<List<RouteDefinition>> QueryRoutesAsync(
+        SqliteConnection connection, SqliteTransaction? transaction, string where, string? reference, CancellationToken cancellationToken) =>
+        QueryAsync(connection, transaction, $"SELECT {RouteColumns} FROM routes {where} ORDER BY priority DESC, slug", reference, reader =>
         {
             var methods = reader.GetString(8);
-            result.Add(new RouteDefinition
+            return new RouteDefinition
             {
                 Id = reader.GetString(0),
                 Name = reader.GetString(1),
@@ -377,7 +343,24 @@ public sealed class SqliteGatewayStore : IGatewayStore
                 Enabled = reader.GetBoolean(20),
                 CreatedAt = ParseTimestamp(reader.GetString(21)),
                 UpdatedAt = ParseTimestamp(reader.GetString(22)),
-            });
+            };
+        }, cancellationToken);
+
+    /// <summary>Runs a SELECT (optionally with a <c>$ref</c> parameter) and maps every row.</summary>
+    private static async Task<List<T>> QueryAsync<T>(
+        SqliteConnection connection, SqliteTransaction? transaction, string sql, string? reference, Func<SqliteDataReader, T> map, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction, sql);
+        if (reference is not null)
+        {
+            command.Parameters.AddWithValue("$ref", reference);
+        }
+
+        var result = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(map(reader));
         }
 
         return result;
