@@ -33,7 +33,8 @@ internal sealed class CompiledPath
     {
         if (type == PathMatchType.Regex)
         {
-            return new CompiledPath(type, "", Compile(PathPatterns.ToRegexSource(pattern, type)), null, null);
+            var head = LiteralHead(pattern);
+            return new CompiledPath(type, "", Compile(PathPatterns.ToRegexSource(pattern, type)), null, CompleteFirstSegment(head, exact: false));
         }
 
         var hasParameters = PathPatterns.HasParameters(pattern);
@@ -84,6 +85,36 @@ internal sealed class CompiledPath
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The literal text every match of a regex must start with (<c>^/orders/\d+</c> → <c>/orders/</c>), so regex
+    /// routes with a fixed first segment are indexed like prefixes. Conservative: any alternation gives no head.
+    /// </summary>
+    internal static string LiteralHead(string pattern)
+    {
+        pattern = PathPatterns.ExpandParameters(pattern); // {name} is a capture, not a quantifier
+        if (pattern.Contains('|'))
+        {
+            return "";
+        }
+
+        var start = pattern.StartsWith('^') ? 1 : 0;
+        var end = start;
+        while (end < pattern.Length && !IsRegexSpecial(pattern[end]))
+        {
+            end++;
+        }
+
+        // "/ab?" : a quantifier after the literal run makes its last character optional.
+        if (end < pattern.Length && pattern[end] is '*' or '+' or '?' or '{' && end > start)
+        {
+            end--;
+        }
+
+        return pattern[start..end];
+
+        static bool IsRegexSpecial(char c) => c is '.' or '$' or '^' or '{' or '[' or '(' or '|' or ')' or '*' or '+' or '?' or '\\';
     }
 
     private static string? CompleteFirstSegment(string literalHead, bool exact)
