@@ -1,3 +1,5 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Identity;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Upstreams;
 
@@ -8,7 +10,7 @@ namespace ApiGate.Core.Storage;
 /// PostgreSQL later) bump the config version in the same transaction as every config write, which is how running
 /// gateways notice changes made by other processes.
 /// </summary>
-public interface IGatewayStore : IAsyncDisposable
+public interface IGatewayStore : IIdentityStore, IQuotaStore, IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema to the current version.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
@@ -49,7 +51,13 @@ public interface IGatewayStore : IAsyncDisposable
 }
 
 /// <summary>The configuration a snapshot is compiled from.</summary>
-public sealed record ConfigData(long Version, IReadOnlyList<UpstreamDefinition> Upstreams, IReadOnlyList<RouteDefinition> Routes);
+public sealed record ConfigData(
+    long Version,
+    IReadOnlyList<UpstreamDefinition> Upstreams,
+    IReadOnlyList<RouteDefinition> Routes,
+    IReadOnlyList<PlanDefinition> Plans,
+    IReadOnlyList<EntitlementDefinition> Entitlements,
+    IReadOnlyList<PlanEntitlement> PlanEntitlements);
 
 /// <summary>A write refused by a uniqueness or reference rule; <see cref="Field"/> names the offending field.</summary>
 public sealed class StoreConflictException(string field, string message) : Exception(message)

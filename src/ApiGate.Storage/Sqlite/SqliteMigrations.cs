@@ -60,5 +60,79 @@ internal static class SqliteMigrations
             );
             CREATE INDEX routes_upstream ON routes (upstream_id);
             """),
+        (2, "plans, users, api keys, entitlements, quota usage", """
+            CREATE TABLE plans (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                rate_limit_per_minute INTEGER NOT NULL DEFAULT 0,
+                requests_per_month INTEGER NOT NULL DEFAULT 0,
+                price_monthly INTEGER NOT NULL DEFAULT 0,
+                overage_price INTEGER NOT NULL DEFAULT 0,
+                is_default INTEGER NOT NULL DEFAULT 0,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            INSERT INTO plans (id, name, description, rate_limit_per_minute, requests_per_month, is_default, created_at, updated_at)
+            VALUES ('free', 'Free', 'Default plan for new users', 60, 1000, 1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                name TEXT NOT NULL DEFAULT '',
+                plan_id TEXT NOT NULL REFERENCES plans (id),
+                status TEXT NOT NULL DEFAULT 'active',
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            CREATE INDEX users_plan ON users (plan_id);
+
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL DEFAULT '',
+                user_id TEXT NOT NULL REFERENCES users (id),
+                prefix TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                expires_at TEXT NULL,
+                revoked_at TEXT NULL,
+                last_used_at TEXT NULL,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX api_keys_prefix ON api_keys (prefix);
+            CREATE INDEX api_keys_user ON api_keys (user_id);
+
+            CREATE TABLE entitlements (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                display_name TEXT NOT NULL DEFAULT '',
+                description TEXT NOT NULL DEFAULT '',
+                category TEXT NOT NULL DEFAULT '',
+                value_type TEXT NOT NULL DEFAULT 'boolean',
+                default_value TEXT NOT NULL DEFAULT '',
+                header_name TEXT NOT NULL DEFAULT '',
+                enabled INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+
+            CREATE TABLE plan_entitlements (
+                id TEXT PRIMARY KEY,
+                plan_id TEXT NOT NULL REFERENCES plans (id),
+                entitlement_id TEXT NOT NULL REFERENCES entitlements (id),
+                value TEXT NOT NULL,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                UNIQUE (plan_id, entitlement_id)
+            );
+
+            CREATE TABLE quota_usage (
+                user_id TEXT NOT NULL,
+                period_start TEXT NOT NULL,
+                used INTEGER NOT NULL DEFAULT 0,
+                overage INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (user_id, period_start)
+            );
+            """),
     ];
 }

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text;
+
+namespace ApiGate.Core.Entitlements;
+
+/// <summary>One header an entitlement resolves to.</summary>
+public readonly record struct EntitlementHeader(string Name, string Value);
+
+/// <summary>
+/// Resolves a plan's feature flags (SPEC §3.4): every enabled entitlement, valued by the plan's enabled assignment if
+/// there is one, else by its default; header <c>X-Entitlement-</c> + Title-Case name with <c>_</c> → <c>-</c>, or the
+/// entitlement's own header name. Pure; computed once per plan per config snapshot.
+/// </summary>
+public static class EntitlementResolver
+{
+    public static EntitlementHeader[] Resolve(string planId, IEnumerable<EntitlementDefinition> entitlements, IEnumerable<PlanEntitlement> assignments)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var assignment in assignments)
+        {
+            if (assignment.Enabled && assignment.PlanId == planId)
+            {
+                values[assignment.EntitlementId] = assignment.Value;
+            }
+        }
+
+        var headers = new List<EntitlementHeader>();
+        foreach (var entitlement in entitlements.OrderBy(e => e.Name, StringComparer.Ordinal))
+        {
+            if (!entitlement.Enabled)
+            {
+                continue;
+            }
+
+            var value = values.TryGetValue(entitlement.Id, out var assigned) ? assigned : entitlement.DefaultValue;
+            headers.Add(new EntitlementHeader(HeaderNameOf(entitlement), value));
+        }
+
+        return [.. headers];
+    }
+
+    /// <summary><c>max_api_keys</c> → <c>X-Entitlement-Max-Api-Keys</c>, unless a header name is set.</summary>
+    public static string HeaderNameOf(EntitlementDefinition entitlement)
+    {
+        if (entitlement.HeaderName.Length > 0)
+        {
+            return entitlement.HeaderName;
+        }
+
+        var builder = new StringBuilder("X-Entitlement-");
+        var upper = true;
+        foreach (var c in entitlement.Name)
+        {
+            if (c is '_' or '-' or ' ')
+            {
+                builder.Append('-');
+                upper = true;
+            }
+            else
+            {
+                builder.Append(upper ? char.ToUpperInvariant(c) : char.ToLowerInvariant(c));
+                upper = false;
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>Null when <paramref name="value"/> is valid for the type; else why not.</summary>
+    public static string? ValidateValue(EntitlementValueType type, string value) => type switch
+    {
+        EntitlementValueType.Boolean when value is not ("true" or "false") => $"'{value}' is not true or false",
+        EntitlementValueType.Number when !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _) => $"'{value}' is not a number",
+        _ when value.AsSpan().ContainsAny('\r', '\n') => "values cannot contain line breaks",
+        _ => null,
+    };
+}

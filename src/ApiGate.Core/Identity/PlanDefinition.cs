@@ -1,0 +1,28 @@
+namespace ApiGate.Core.Identity;
+
+/// <summary>What a subscriber may do: rate limit, monthly quota, price. Immutable configuration record.</summary>
+public sealed record PlanDefinition
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public string Description { get; init; } = "";
+
+    /// <summary>Requests per minute per API key; 0 = unlimited.</summary>
+    public int RateLimitPerMinute { get; init; }
+
+    /// <summary>Metered units per user per calendar month (UTC); 0 = unlimited (-1 is accepted on input and stored as 0).</summary>
+    public long RequestsPerMonth { get; init; }
+
+    /// <summary>Monthly price in cents.</summary>
+    public long PriceMonthly { get; init; }
+
+    /// <summary>Cents per unit past the quota. When above 0, requests past the quota are served and counted as overage instead of 402.</summary>
+    public long OveragePrice { get; init; }
+
+    /// <summary>The plan new users get when none is named. At most one plan is the default.</summary>
+    public bool IsDefault { get; init; }
+
+    public bool Enabled { get; init; } = true;
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+}

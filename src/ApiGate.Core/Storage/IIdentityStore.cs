@@ -1,0 +1,86 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Identity;
+
+namespace ApiGate.Core.Storage;
+
+/// <summary>
+/// Plans, users, API keys and entitlements. Every write bumps the config version (so gateways drop cached key
+/// lookups and rebuild plan data within a poll interval), except <see cref="TouchKeysAsync"/>, which only records use.
+/// </summary>
+public interface IIdentityStore
+{
+    Task<IReadOnlyList<PlanDefinition>> ListPlansAsync(CancellationToken cancellationToken);
+
+    Task<PlanDefinition?> FindPlanAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Inserts; a default plan clears the flag on every other plan in the same transaction.</summary>
+    Task CreatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken);
+
+    Task UpdatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken);
+
+    /// <summary>Deletes; throws <see cref="StoreConflictException"/> while users are on the plan.</summary>
+    Task DeletePlanAsync(string id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken);
+
+    /// <summary>Finds a user by id or email (case-insensitive).</summary>
+    Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken);
+
+    Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken);
+
+    Task UpdateUserAsync(UserDefinition user, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the user and their API keys.</summary>
+    Task DeleteUserAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Keys, newest first; all users' when <paramref name="userId"/> is null.</summary>
+    Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken);
+
+    Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken);
+
+    Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken);
+
+    /// <summary>Sets <c>revoked_at</c> (permanent). False when there is no such key.</summary>
+    Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>The keys with this lookup prefix and their owners: what authentication needs on a cache miss.</summary>
+    Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>Records <c>last_used_at</c> for many keys at once (batched, lazily); does not bump the config version.</summary>
+    Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<EntitlementDefinition>> ListEntitlementsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Finds an entitlement by id or name.</summary>
+    Task<EntitlementDefinition?> FindEntitlementAsync(string idOrName, CancellationToken cancellationToken);
+
+    Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken);
+
+    Task UpdateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the entitlement and its plan assignments.</summary>
+    Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Assignments; all plans' when <paramref name="planId"/> is null.</summary>
+    Task<IReadOnlyList<PlanEntitlement>> ListPlanEntitlementsAsync(string? planId, CancellationToken cancellationToken);
+
+    Task<PlanEntitlement?> FindPlanEntitlementAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Inserts; one assignment per plan and entitlement (<see cref="StoreConflictException"/> otherwise).</summary>
+    Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken);
+
+    Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken);
+}
+
+/// <summary>Units used by one user in one quota period.</summary>
+public readonly record struct QuotaUsage(string UserId, DateTimeOffset PeriodStart, long Used, long Overage);
+
+/// <summary>Persisted quota counters (SPEC §4.2): kept in memory by the gateway and added here in batches.</summary>
+public interface IQuotaStore
+{
+    /// <summary>Every user's usage in the period starting at <paramref name="periodStart"/>.</summary>
+    Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken);
+
+    /// <summary>Adds the deltas (Used and Overage are increments) in one transaction.</summary>
+    Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken);
+}
