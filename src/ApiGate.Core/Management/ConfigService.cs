@@ -4,6 +4,7 @@ using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
+using static ApiGate.Core.Management.Outcomes;
 using ApiGate.Core.Upstreams;
 
 namespace ApiGate.Core.Management;
@@ -542,19 +543,6 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
         return r;
     }
 
-    private static async Task<ManagementResult<T>> WriteAsync<T>(T value, Func<T, CancellationToken, Task> write, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await write(value, cancellationToken);
-            return value;
-        }
-        catch (StoreConflictException ex)
-        {
-            return new ManagementError(ManagementErrorKind.Conflict, ex.Field, ex.Message);
-        }
-    }
-
     private static string DefaultRouteName(RouteInput input)
     {
         // `routes create --path "/users/*" --upstream users-api` without a name (the user's page does this).
@@ -598,9 +586,4 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
 
         return true;
     }
-
-    private static ManagementError Invalid(string field, string message) => new(ManagementErrorKind.Validation, field, message);
-
-    private static ManagementError NotFound(string kind, string reference) =>
-        new(ManagementErrorKind.NotFound, "", $"no {kind} with id or slug '{reference}'");
 }
