@@ -28,6 +28,11 @@ internal static class CliApp
         root.Subcommands.Add(DemoCommand.Create(context));
         root.Subcommands.Add(UpstreamCommands.Create(context));
         root.Subcommands.Add(RouteCommands.Create(context));
+        root.Subcommands.Add(UserCommands.Create(context));
+        root.Subcommands.Add(PlanCommands.Create(context));
+        root.Subcommands.Add(KeyCommands.Create(context));
+        root.Subcommands.Add(EntitlementCommands.Create(context));
+        root.Subcommands.Add(PlanEntitlementCommands.Create(context));
         root.Subcommands.Add(ConfigCommands.Create(context));
         root.Subcommands.Add(VersionCommand.Create(context));
 

@@ -1,0 +1,132 @@
+using System.CommandLine;
+using System.Text.Json.Serialization;
+using ApiGate.Cli.Output;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary><c>apigate keys create|list|revoke</c>. The full key is printed once, by <c>create</c>; nothing else ever shows it.</summary>
+internal static class KeyCommands
+{
+    public static Command Create(CliContext context)
+    {
+        var command = new Command("keys", "Manage API keys");
+        command.Aliases.Add("key");
+
+        var user = new Option<string?>("--user") { Description = "Owner: user id or email" };
+        var name = new Option<string?>("--name") { Description = "A label for the key" };
+        var expires = new Option<string?>("--expires") { Description = "Expiry: 2027-01-31, 2027-01-31T12:00:00Z, or a duration such as 30d or 12h (default: never)" };
+        var create = new Command("create", "Create an API key (the key is shown once)") { user, name, expires };
+        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        {
+            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            var identity = new IdentityService(store, TimeProvider.System, options.AuthKeyPrefix);
+            var result = await identity.CreateKeyAsync(new KeyInput { User = parse.GetValue(user), Name = parse.GetValue(name), Expires = parse.GetValue(expires) }, ct);
+            if (!result.Ok)
+            {
+                return context.Fail(result.Error!);
+            }
+
+            var (key, fullKey) = result.Value!;
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, KeyJson.Of(key, fullKey));
+                return 0;
+            }
+
+            var owner = await store.FindUserAsync(key.UserId, ct);
+            Fields(context, key, owner);
+            context.Output.WriteLine();
+            context.Output.WriteLine("key: " + fullKey);
+            context.Output.WriteLine("warning: store this key now; it is not saved anywhere and will not be shown again");
+            return 0;
+        });
+
+        var listUser = new Option<string?>("--user") { Description = "Only this user's keys (id or email)" };
+        var list = new Command("list", "List API keys, newest first (prefixes only)") { listUser };
+        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
+        {
+            var identity = new IdentityService(store, TimeProvider.System);
+            string? userId = null;
+            if (parse.GetValue(listUser) is { } reference)
+            {
+                var owner = await identity.GetUserAsync(reference, ct);
+                if (!owner.Ok)
+                {
+                    return context.Fail(owner.Error!);
+                }
+
+                userId = owner.Value!.Id;
+            }
+
+            var keys = await identity.ListKeysAsync(userId, ct);
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, keys.Select(k => KeyJson.Of(k)).ToList());
+                return 0;
+            }
+
+            var emails = (await store.ListUsersAsync(ct)).ToDictionary(u => u.Id, u => u.Email);
+            TableWriter.Write(context.Output, ["ID", "USER", "NAME", "PREFIX", "EXPIRES", "REVOKED", "LAST USED", "CREATED"],
+                keys.Select(k => (IReadOnlyList<string>)
+                [
+                    k.Id, emails.GetValueOrDefault(k.UserId, k.UserId), k.Name, k.Prefix + "…", k.ExpiresAt is null ? "never" : UserCommands.Time(k.ExpiresAt),
+                    k.RevokedAt is null ? "no" : UserCommands.Time(k.RevokedAt), k.LastUsedAt is null ? "never" : UserCommands.Time(k.LastUsedAt),
+                    UserCommands.Time(k.CreatedAt),
+                ]));
+            return 0;
+        });
+
+        var id = new Argument<string>("key") { Description = "Key id" };
+        var revoke = new Command("revoke", "Revoke an API key (immediate and permanent)") { id };
+        CliApp.SetServiceHandler(revoke, context, async (parse, service, store, ct) =>
+        {
+            var result = await new IdentityService(store, TimeProvider.System).RevokeKeyAsync(parse.GetRequiredValue(id), ct);
+            if (!result.Ok)
+            {
+                return context.Fail(result.Error!);
+            }
+
+            var key = result.Value!;
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, KeyJson.Of(key));
+            }
+            else
+            {
+                context.Output.WriteLine($"revoked key {key.Prefix}… ({key.Id}) at {UserCommands.Time(key.RevokedAt)}");
+            }
+
+            return 0;
+        });
+
+        command.Subcommands.Add(create);
+        command.Subcommands.Add(list);
+        command.Subcommands.Add(revoke);
+        return command;
+    }
+
+    private static void Fields(CliContext context, ApiKeyDefinition k, UserDefinition? owner) =>
+        TableWriter.WriteFields(context.Output,
+        [
+            ("id", k.Id),
+            ("name", k.Name),
+            ("user", owner is null ? k.UserId : $"{owner.Email} ({owner.Id})"),
+            ("prefix", k.Prefix),
+            ("expires_at", k.ExpiresAt is null ? "never" : UserCommands.Time(k.ExpiresAt)),
+            ("created_at", UserCommands.Time(k.CreatedAt)),
+        ]);
+
+    /// <summary>
+    /// A key as JSON: the record's fields without the hash (<see cref="ApiKeyDefinition"/> itself cannot be serialized:
+    /// its hash is both <c>required</c> and <c>[JsonIgnore]</c>), plus the full key only in the create response.
+    /// </summary>
+    private sealed record KeyJson(
+        string Id, string Name, string UserId, string Prefix, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, DateTimeOffset CreatedAt,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key)
+    {
+        public static KeyJson Of(ApiKeyDefinition k, string? fullKey = null) =>
+            new(k.Id, k.Name, k.UserId, k.Prefix, k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.CreatedAt, fullKey);
+    }
+}

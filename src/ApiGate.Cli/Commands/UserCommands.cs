@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.Globalization;
+using ApiGate.Cli.Output;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary><c>apigate users create|list|get|update|activate|deactivate|delete</c>.</summary>
+internal static class UserCommands
+{
+    public static Command Create(CliContext context)
+    {
+        var command = new Command("users", "Manage users (API consumers)");
+        command.Aliases.Add("user");
+
+        var create = new Command("create", "Create a user");
+        var createFields = new Fields(create);
+        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        {
+            var result = await Identity(store).CreateUserAsync(createFields.Read(parse), ct);
+            return await PrintAsync(context, parse, store, result, ct);
+        });
+
+        var list = new Command("list", "List users");
+        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
+        {
+            var users = await Identity(store).ListUsersAsync(ct);
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, users);
+            }
+            else
+            {
+                TableWriter.Write(context.Output, ["ID", "EMAIL", "NAME", "PLAN", "STATUS", "CREATED"],
+                    users.Select(u => (IReadOnlyList<string>)[u.Id, u.Email, u.Name, u.PlanId, WireNames.Of(u.Status), Time(u.CreatedAt)]));
+            }
+
+            return 0;
+        });
+
+        var reference = new Argument<string>("user") { Description = "User id or email" };
+        var get = new Command("get", "Show one user") { reference };
+        CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
+        {
+            return await PrintAsync(context, parse, store, await Identity(store).GetUserAsync(parse.GetRequiredValue(reference), ct), ct);
+        });
+
+        var update = new Command("update", "Change a user (only the flags given)") { reference };
+        var updateFields = new Fields(update);
+        CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
+        {
+            var result = await Identity(store).UpdateUserAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            return await PrintAsync(context, parse, store, result, ct);
+        });
+
+        var delete = new Command("delete", "Delete a user and all of their API keys") { reference };
+        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
+        {
+            var target = parse.GetRequiredValue(reference);
+            var keys = await store.FindUserAsync(target, ct) is { } user ? (await store.ListKeysAsync(user.Id, ct)).Count : 0;
+            return CliApp.PrintDeleted(context, await Identity(store).DeleteUserAsync(target, ct), "user",
+                v => $"{v.Email} ({v.Id}) and their {keys} API key{(keys == 1 ? "" : "s")}");
+        });
+
+        command.Subcommands.Add(create);
+        command.Subcommands.Add(list);
+        command.Subcommands.Add(get);
+        command.Subcommands.Add(update);
+        command.Subcommands.Add(Status(context, "activate", UserStatus.Active, "Activate a user (their keys work again)"));
+        command.Subcommands.Add(Status(context, "deactivate", UserStatus.Suspended, "Suspend a user (their keys are refused)"));
+        command.Subcommands.Add(delete);
+        return command;
+    }
+
+    /// <summary>A timestamp for tables: UTC, to the second.</summary>
+    internal static string Time(DateTimeOffset? at) => at is { } t ? t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "";
+
+    private static IdentityService Identity(IGatewayStore store) => new(store, TimeProvider.System);
+
+    private static Command Status(CliContext context, string verb, UserStatus status, string description)
+    {
+        var reference = new Argument<string>("user") { Description = "User id or email" };
+        var command = new Command(verb, description) { reference };
+        CliApp.SetServiceHandler(command, context, async (parse, service, store, ct) =>
+        {
+            var result = await Identity(store).UpdateUserAsync(parse.GetRequiredValue(reference), new UserInput { Status = WireNames.Of(status) }, ct);
+            return await PrintAsync(context, parse, store, result, ct);
+        });
+        return command;
+    }
+
+    private static async Task<int> PrintAsync(CliContext context, ParseResult parse, IGatewayStore store, ManagementResult<UserDefinition> result, CancellationToken ct)
+    {
+        if (!result.Ok)
+        {
+            return context.Fail(result.Error!);
+        }
+
+        var u = result.Value!;
+        if (parse.GetValue(CliApp.JsonOption))
+        {
+            JsonOutput.Write(context.Output, u);
+            return 0;
+        }
+
+        var plan = await store.FindPlanAsync(u.PlanId, ct);
+        var keys = await store.ListKeysAsync(u.Id, ct);
+        TableWriter.WriteFields(context.Output,
+        [
+            ("id", u.Id),
+            ("email", u.Email),
+            ("name", u.Name),
+            ("plan", plan is null ? u.PlanId : $"{plan.Id} ({plan.Name})"),
+            ("status", WireNames.Of(u.Status)),
+            ("api_keys", keys.Count.ToString(CultureInfo.InvariantCulture)),
+            ("created_at", Time(u.CreatedAt)),
+            ("updated_at", Time(u.UpdatedAt)),
+        ]);
+        return 0;
+    }
+
+    /// <summary>The flags shared by create and update.</summary>
+    private sealed class Fields
+    {
+        private readonly Option<string?> _email = new("--email") { Description = "Email address (unique)" };
+        private readonly Option<string?> _name = new("--name") { Description = "Display name" };
+        private readonly Option<string?> _plan = new("--plan", "--plan-id") { Description = "Plan id (default: the default plan)" };
+        private readonly Option<string?> _status = new("--status") { Description = "active (default) | pending | suspended | cancelled" };
+
+        public Fields(Command command)
+        {
+            foreach (var option in new Option[] { _email, _name, _plan, _status })
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public UserInput Read(ParseResult parse) => new()
+        {
+            Email = parse.GetValue(_email),
+            Name = parse.GetValue(_name),
+            Plan = parse.GetValue(_plan),
+            Status = parse.GetValue(_status),
+        };
+    }
+}

@@ -1,0 +1,407 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+/// <summary><c>apigate plans|users|keys|entitlements|plan-entitlements</c> against a real store in a temp directory.</summary>
+public sealed partial class IdentityCliTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-cli-tests", Guid.NewGuid().ToString("N"));
+    private readonly Dictionary<string, string> _environment;
+
+    public IdentityCliTests()
+    {
+        Directory.CreateDirectory(_directory);
+        _environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = Path.Combine(_directory, "cli.db") };
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Plans_CreateListGetUpdateDelete_RoundTrip()
+    {
+        var created = await RunAsync("plans", "create", "--id", "pro", "--name", "Pro", "--description", "For teams",
+            "--rate-limit", "600", "--requests", "100000", "--price", "2900", "--overage", "1");
+        var updated = await RunAsync("plans", "update", "pro", "--name", "Pro Plus", "--requests", "-1", "--enabled", "false");
+        var listed = await RunAsync("plans", "list", "--json");
+        var table = await RunAsync("plans", "list");
+        var got = await RunAsync("--json", "plans", "get", "pro");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal(0, updated.ExitCode);
+        Assert.Equal(["free", "pro"], JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().Select(p => p.GetProperty("id").GetString()));
+        Assert.Contains("unlimited", table.Output);
+        var p = JsonDocument.Parse(got.Output).RootElement;
+        Assert.Equal("Pro Plus", p.GetProperty("name").GetString());
+        Assert.Equal("For teams", p.GetProperty("description").GetString());
+        Assert.Equal(600, p.GetProperty("rate_limit_per_minute").GetInt32());
+        Assert.Equal(0, p.GetProperty("requests_per_month").GetInt64());
+        Assert.Equal(2900, p.GetProperty("price_monthly").GetInt64());
+        Assert.Equal(1, p.GetProperty("overage_price").GetInt64());
+        Assert.False(p.GetProperty("is_default").GetBoolean());
+        Assert.False(p.GetProperty("enabled").GetBoolean());
+
+        var deleted = await RunAsync("plans", "delete", "pro");
+        Assert.Equal(0, deleted.ExitCode);
+        Assert.Contains("deleted plan pro", deleted.Output);
+        Assert.Equal(3, (await RunAsync("plans", "get", "pro")).ExitCode);
+    }
+
+    [Fact]
+    public async Task PlansEnableDisable_TogglesEnabled()
+    {
+        await RunAsync("plans", "create", "--id", "pro", "--name", "Pro");
+
+        var disabled = await RunAsync("plans", "disable", "pro", "--json");
+        var enabled = await RunAsync("plans", "enable", "pro", "--json");
+
+        Assert.False(JsonDocument.Parse(disabled.Output).RootElement.GetProperty("enabled").GetBoolean());
+        Assert.True(JsonDocument.Parse(enabled.Output).RootElement.GetProperty("enabled").GetBoolean());
+    }
+
+    [Fact]
+    public async Task PlansCreate_SecondDefault_ClearsTheFirstOnesFlag()
+    {
+        var pro = await RunAsync("plans", "create", "--id", "pro", "--name", "Pro", "--default");
+        var afterPro = await DefaultPlansAsync();
+        var team = await RunAsync("plans", "update", "free", "--default=true");
+        var afterFree = await DefaultPlansAsync();
+        var unset = await RunAsync("plans", "update", "free", "--default=false");
+
+        Assert.Equal(0, pro.ExitCode);
+        Assert.Equal(["pro"], afterPro);
+        Assert.Equal(0, team.ExitCode);
+        Assert.Equal(["free"], afterFree);
+        Assert.Equal(0, unset.ExitCode);
+        Assert.Empty(await DefaultPlansAsync());
+    }
+
+    [Fact]
+    public async Task PlansDelete_WhileUsersAreOnIt_IsRefusedAndThePlanRemains()
+    {
+        await RunAsync("plans", "create", "--id", "pro", "--name", "Pro");
+        await RunAsync("users", "create", "--email", "ann@example.com", "--plan", "pro");
+
+        var refused = await RunAsync("plans", "delete", "pro");
+
+        Assert.Equal(4, refused.ExitCode);
+        Assert.Contains("ann@example.com", refused.Error);
+        Assert.Equal(0, (await RunAsync("plans", "get", "pro")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Users_CreateListGetUpdateDelete_RoundTrip()
+    {
+        await RunAsync("plans", "create", "--id", "pro", "--name", "Pro");
+
+        var created = await RunAsync("users", "create", "--email", "ann@example.com", "--name", "Ann", "--plan", "pro", "--json");
+        var id = JsonDocument.Parse(created.Output).RootElement.GetProperty("id").GetString()!;
+        var updated = await RunAsync("users", "update", "ann@example.com", "--email", "ann@corp.example", "--name", "Ann B", "--plan", "free", "--status", "pending");
+        var listed = await RunAsync("users", "list", "--json");
+        var byId = await RunAsync("users", "get", id, "--json");
+        var byEmail = await RunAsync("users", "get", "ANN@corp.example");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal(0, updated.ExitCode);
+        Assert.Equal(1, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
+        var u = JsonDocument.Parse(byId.Output).RootElement;
+        Assert.Equal("ann@corp.example", u.GetProperty("email").GetString());
+        Assert.Equal("Ann B", u.GetProperty("name").GetString());
+        Assert.Equal("free", u.GetProperty("plan_id").GetString());
+        Assert.Equal("pending", u.GetProperty("status").GetString());
+        Assert.Equal(0, byEmail.ExitCode);
+        Assert.Contains(id, byEmail.Output);
+
+        var deleted = await RunAsync("users", "delete", "ann@corp.example");
+        Assert.Equal(0, deleted.ExitCode);
+        Assert.Contains("deleted user ann@corp.example", deleted.Output);
+        Assert.Equal(3, (await RunAsync("users", "get", id)).ExitCode);
+        Assert.Contains("(none)", (await RunAsync("users", "list")).Output);
+    }
+
+    [Fact]
+    public async Task UsersActivateDeactivate_SetActiveAndSuspended()
+    {
+        await RunAsync("users", "create", "--email", "ann@example.com");
+
+        var deactivated = await RunAsync("users", "deactivate", "ann@example.com", "--json");
+        var activated = await RunAsync("users", "activate", "ann@example.com", "--json");
+
+        Assert.Equal("suspended", JsonDocument.Parse(deactivated.Output).RootElement.GetProperty("status").GetString());
+        Assert.Equal("active", JsonDocument.Parse(activated.Output).RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task UsersCreate_WithoutPlan_GetsTheMigrationsDefaultFreePlan()
+    {
+        var created = await RunAsync("users", "create", "--email", "ann@example.com", "--json");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal("free", JsonDocument.Parse(created.Output).RootElement.GetProperty("plan_id").GetString());
+        Assert.Equal("active", JsonDocument.Parse(created.Output).RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task UsersDelete_AlsoDeletesTheirKeys_AndSaysSo()
+    {
+        await RunAsync("users", "create", "--email", "ann@example.com");
+        await RunAsync("users", "create", "--email", "bob@example.com");
+        await RunAsync("keys", "create", "--user", "ann@example.com");
+        await RunAsync("keys", "create", "--user", "ann@example.com");
+        await RunAsync("keys", "create", "--user", "bob@example.com");
+
+        var deleted = await RunAsync("users", "delete", "ann@example.com");
+
+        Assert.Equal(0, deleted.ExitCode);
+        Assert.Contains("2 API keys", deleted.Output);
+        var keys = JsonDocument.Parse((await RunAsync("keys", "list", "--json")).Output).RootElement;
+        Assert.Equal(1, keys.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task KeysCreate_PrintsTheFullKeyOnce_AndNothingElseEverShowsIt()
+    {
+        await RunAsync("users", "create", "--email", "ann@example.com");
+
+        var created = await RunAsync("keys", "create", "--user", "ann@example.com", "--name", "ci", "--expires", "30d");
+
+        Assert.Equal(0, created.ExitCode);
+        var matches = AnyKey().Matches(created.Output);
+        var key = Assert.Single(matches).Value;
+        Assert.Matches("^ak_[0-9a-f]{64}$", key);
+        Assert.Contains("key: " + key, created.Output);
+        Assert.Contains("not be shown again", created.Output);
+        var later = new List<CliResult>
+        {
+            await RunAsync("keys", "list"),
+            await RunAsync("keys", "list", "--json"),
+            await RunAsync("keys", "list", "--user", "ann@example.com", "--json"),
+            await RunAsync("users", "get", "ann@example.com"),
+            await RunAsync("users", "get", "ann@example.com", "--json"),
+            await RunAsync("users", "list", "--json"),
+        };
+        Assert.All(later, o => Assert.Equal(0, o.ExitCode));
+        Assert.All(later, o => Assert.DoesNotContain(key, o.Output + o.Error));
+        Assert.All(later, o => Assert.DoesNotContain(key[..20], o.Output + o.Error));
+        Assert.Contains(key[..12], later[0].Output);
+        Assert.DoesNotContain("hash", later[1].Output);
+    }
+
+    [Fact]
+    public async Task KeysCreate_Json_HasTheRecordFieldsAndTheKeyButNoHash()
+    {
+        await RunAsync("users", "create", "--email", "ann@example.com");
+
+        var created = await RunAsync("keys", "create", "--user", "ann@example.com", "--name", "ci", "--expires", "2099-01-31", "--json");
+
+        Assert.Equal(0, created.ExitCode);
+        var k = JsonDocument.Parse(created.Output).RootElement;
+        var key = k.GetProperty("key").GetString()!;
+        Assert.Matches("^ak_[0-9a-f]{64}$", key);
+        Assert.Single(AnyKey().Matches(created.Output));
+        Assert.Equal(key[..12], k.GetProperty("prefix").GetString());
+        Assert.Equal("ci", k.GetProperty("name").GetString());
+        Assert.StartsWith("usr_", k.GetProperty("user_id").GetString());
+        Assert.Equal(new DateTimeOffset(2099, 1, 31, 0, 0, 0, TimeSpan.Zero), k.GetProperty("expires_at").GetDateTimeOffset());
+        Assert.Equal(JsonValueKind.Null, k.GetProperty("revoked_at").ValueKind);
+        Assert.False(k.TryGetProperty("hash", out _));
+    }
+
+    [Fact]
+    public async Task KeysCreate_ConfiguredPrefix_StartsTheKey()
+    {
+        _environment["APIGATE_AUTH_KEY_PREFIX"] = "sk_";
+        await RunAsync("users", "create", "--email", "ann@example.com");
+
+        var created = await RunAsync("keys", "create", "--user", "ann@example.com", "--json");
+
+        Assert.Equal(0, created.ExitCode);
+        var k = JsonDocument.Parse(created.Output).RootElement;
+        Assert.Matches("^sk_[0-9a-f]{64}$", k.GetProperty("key").GetString());
+        Assert.StartsWith("sk_", k.GetProperty("prefix").GetString());
+    }
+
+    [Fact]
+    public async Task KeysList_ByUser_ShowsOnlyTheirKeys()
+    {
+        await RunAsync("users", "create", "--email", "ann@example.com");
+        await RunAsync("users", "create", "--email", "bob@example.com");
+        await RunAsync("keys", "create", "--user", "ann@example.com", "--name", "a1");
+        await RunAsync("keys", "create", "--user", "bob@example.com", "--name", "b1");
+
+        var ann = await RunAsync("keys", "list", "--user", "ann@example.com", "--json");
+        var all = await RunAsync("keys", "list");
+        var unknown = await RunAsync("keys", "list", "--user", "nobody@example.com");
+
+        Assert.Equal(["a1"], JsonDocument.Parse(ann.Output).RootElement.EnumerateArray().Select(k => k.GetProperty("name").GetString()));
+        Assert.Contains("bob@example.com", all.Output);
+        Assert.Equal(3, unknown.ExitCode);
+    }
+
+    [Fact]
+    public async Task KeysRevoke_SetsRevokedAt()
+    {
+        await RunAsync("users", "create", "--email", "ann@example.com");
+        var id = JsonDocument.Parse((await RunAsync("keys", "create", "--user", "ann@example.com", "--json")).Output).RootElement.GetProperty("id").GetString()!;
+
+        var revoked = await RunAsync("keys", "revoke", id);
+        var missing = await RunAsync("keys", "revoke", "key_missing");
+
+        Assert.Equal(0, revoked.ExitCode);
+        Assert.Contains("revoked key", revoked.Output);
+        var k = Assert.Single(JsonDocument.Parse((await RunAsync("keys", "list", "--json")).Output).RootElement.EnumerateArray());
+        Assert.Equal(JsonValueKind.String, k.GetProperty("revoked_at").ValueKind);
+        Assert.Equal(3, missing.ExitCode);
+    }
+
+    [Fact]
+    public async Task Entitlements_CreateListGetUpdateDelete_RoundTrip()
+    {
+        var created = await RunAsync("entitlements", "create", "--name", "max_api_keys", "--value-type", "number", "--default-value", "3",
+            "--display-name", "Max API keys", "--description", "Keys per user", "--category", "limits");
+        var updated = await RunAsync("entitlements", "update", "max_api_keys", "--default-value", "5", "--header-name", "X-Max-Keys", "--enabled", "false");
+        var listed = await RunAsync("entitlements", "list", "--json");
+        var got = await RunAsync("entitlements", "get", "max_api_keys", "--json");
+        var table = await RunAsync("entitlements", "list");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal(0, updated.ExitCode);
+        Assert.Equal(1, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
+        var e = JsonDocument.Parse(got.Output).RootElement;
+        Assert.Equal("Max API keys", e.GetProperty("display_name").GetString());
+        Assert.Equal("Keys per user", e.GetProperty("description").GetString());
+        Assert.Equal("limits", e.GetProperty("category").GetString());
+        Assert.Equal("number", e.GetProperty("value_type").GetString());
+        Assert.Equal("5", e.GetProperty("default_value").GetString());
+        Assert.Equal("X-Max-Keys", e.GetProperty("header_name").GetString());
+        Assert.False(e.GetProperty("enabled").GetBoolean());
+        Assert.Contains("X-Max-Keys", table.Output);
+
+        var id = e.GetProperty("id").GetString()!;
+        Assert.Equal(0, (await RunAsync("entitlements", "delete", id)).ExitCode);
+        Assert.Equal(3, (await RunAsync("entitlements", "get", "max_api_keys")).ExitCode);
+    }
+
+    [Fact]
+    public async Task PlanEntitlements_CreateListByPlanDelete_RoundTrip()
+    {
+        await RunAsync("plans", "create", "--id", "pro", "--name", "Pro");
+        await RunAsync("entitlements", "create", "--name", "webhooks", "--value-type", "boolean", "--default-value", "false");
+        await RunAsync("entitlements", "create", "--name", "max_api_keys", "--value-type", "number", "--default-value", "1");
+
+        var first = await RunAsync("plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "webhooks", "--value", "true", "--json");
+        var second = await RunAsync("plan-entitlements", "create", "--plan", "pro", "--entitlement", "max_api_keys", "--value", "10", "--enabled", "false");
+        var table = await RunAsync("plan-entitlements", "list-by-plan", "pro");
+        var listed = await RunAsync("plan-entitlements", "list-by-plan", "pro", "--json");
+        var unknownPlan = await RunAsync("plan-entitlements", "list-by-plan", "gold");
+
+        Assert.Equal(0, first.ExitCode);
+        Assert.Equal(0, second.ExitCode);
+        var a = JsonDocument.Parse(first.Output).RootElement;
+        Assert.Equal("pro", a.GetProperty("plan_id").GetString());
+        Assert.StartsWith("ent_", a.GetProperty("entitlement_id").GetString());
+        Assert.Equal("true", a.GetProperty("value").GetString());
+        Assert.True(a.GetProperty("enabled").GetBoolean());
+        Assert.Contains("webhooks", table.Output);
+        Assert.Contains("max_api_keys", table.Output);
+        var values = JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().ToDictionary(x => x.GetProperty("value").GetString()!, x => x.GetProperty("enabled").GetBoolean());
+        Assert.Equal(new Dictionary<string, bool> { ["true"] = true, ["10"] = false }, values);
+        Assert.Equal(3, unknownPlan.ExitCode);
+
+        Assert.Equal(0, (await RunAsync("plan-entitlements", "delete", a.GetProperty("id").GetString()!)).ExitCode);
+        Assert.Equal(1, JsonDocument.Parse((await RunAsync("plan-entitlements", "list-by-plan", "pro", "--json")).Output).RootElement.GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("email", "users", "create", "--email", "ann@example.com")]
+    [InlineData("email", "users", "create", "--email", "ANN@example.com")]
+    [InlineData("email", "users", "create", "--email", "not-an-email")]
+    [InlineData("email", "users", "create")]
+    [InlineData("plan", "users", "create", "--email", "bob@example.com", "--plan", "gold")]
+    [InlineData("status", "users", "create", "--email", "bob@example.com", "--status", "banned")]
+    [InlineData("plan", "users", "update", "ann@example.com", "--plan", "gold")]
+    [InlineData("status", "users", "update", "ann@example.com", "--status", "banned")]
+    [InlineData("user", "keys", "create", "--user", "nobody@example.com")]
+    [InlineData("user", "keys", "create")]
+    [InlineData("expires", "keys", "create", "--user", "ann@example.com", "--expires", "soon")]
+    [InlineData("expires", "keys", "create", "--user", "ann@example.com", "--expires", "2001-01-01")]
+    [InlineData("id", "plans", "create", "--id", "pro", "--name", "Again")]
+    [InlineData("id", "plans", "create", "--id", "Not Valid", "--name", "X")]
+    [InlineData("name", "plans", "create", "--id", "gold")]
+    [InlineData("rate_limit_per_minute", "plans", "create", "--id", "gold", "--name", "Gold", "--rate-limit", "-5")]
+    [InlineData("price_monthly", "plans", "update", "pro", "--price", "-1")]
+    [InlineData("name", "entitlements", "create", "--name", "Bad-Name")]
+    [InlineData("name", "entitlements", "create", "--name", "webhooks")]
+    [InlineData("value_type", "entitlements", "create", "--name", "sla", "--value-type", "list")]
+    [InlineData("default_value", "entitlements", "create", "--name", "sla", "--value-type", "boolean", "--default-value", "maybe")]
+    [InlineData("default_value", "entitlements", "update", "max_api_keys", "--default-value", "lots")]
+    [InlineData("value_type", "entitlements", "update", "webhooks", "--value-type", "number", "--default-value", "0")]
+    [InlineData("plan_id", "plan-entitlements", "create", "--plan-id", "gold", "--entitlement-id", "sso", "--value", "true")]
+    [InlineData("entitlement_id", "plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "missing", "--value", "true")]
+    [InlineData("entitlement_id", "plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "webhooks", "--value", "false")]
+    [InlineData("value", "plan-entitlements", "create", "--plan", "pro", "--entitlement", "sso", "--value", "maybe")]
+    [InlineData("value", "plan-entitlements", "create", "--plan", "pro", "--entitlement", "max_api_keys", "--value", "12x")]
+    public async Task BadInput_NamesTheField_ExitsNonZero_WritesNothing(string field, params string[] args)
+    {
+        Assert.Equal(0, (await RunAsync("plans", "create", "--id", "pro", "--name", "Pro")).ExitCode);
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "ann@example.com", "--plan", "pro")).ExitCode);
+        Assert.Equal(0, (await RunAsync("keys", "create", "--user", "ann@example.com")).ExitCode);
+        Assert.Equal(0, (await RunAsync("entitlements", "create", "--name", "webhooks", "--value-type", "boolean")).ExitCode);
+        Assert.Equal(0, (await RunAsync("entitlements", "create", "--name", "sso", "--value-type", "boolean")).ExitCode);
+        Assert.Equal(0, (await RunAsync("entitlements", "create", "--name", "max_api_keys", "--value-type", "number", "--default-value", "2")).ExitCode);
+        Assert.Equal(0, (await RunAsync("plan-entitlements", "create", "--plan", "pro", "--entitlement", "webhooks", "--value", "true")).ExitCode);
+        var before = await SnapshotAsync();
+
+        var result = await RunAsync(args);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(field + ":", result.Error);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Theory]
+    [InlineData("users", "get", "nobody@example.com")]
+    [InlineData("users", "update", "nobody@example.com", "--name", "X")]
+    [InlineData("users", "delete", "nobody@example.com")]
+    [InlineData("plans", "get", "gold")]
+    [InlineData("plans", "enable", "gold")]
+    [InlineData("plans", "delete", "gold")]
+    [InlineData("entitlements", "get", "nothing")]
+    [InlineData("entitlements", "delete", "nothing")]
+    [InlineData("plan-entitlements", "delete", "pe_missing")]
+    public async Task UnknownReference_ExitsWithNotFound(params string[] args)
+    {
+        var result = await RunAsync(args);
+
+        Assert.Equal(3, result.ExitCode);
+        Assert.StartsWith("error: ", result.Error);
+    }
+
+    [GeneratedRegex("[a-z]{2}_[0-9a-f]{64}")]
+    private static partial Regex AnyKey();
+
+    private async Task<IReadOnlyList<string?>> DefaultPlansAsync() =>
+        JsonDocument.Parse((await RunAsync("plans", "list", "--json")).Output).RootElement.EnumerateArray()
+            .Where(p => p.GetProperty("is_default").GetBoolean()).Select(p => p.GetProperty("id").GetString()).ToList();
+
+    private async Task<string> SnapshotAsync()
+    {
+        var outputs = new[]
+        {
+            await RunAsync("plans", "list", "--json"),
+            await RunAsync("users", "list", "--json"),
+            await RunAsync("keys", "list", "--json"),
+            await RunAsync("entitlements", "list", "--json"),
+            await RunAsync("plan-entitlements", "list-by-plan", "pro", "--json"),
+        };
+        Assert.All(outputs, o => Assert.Equal(0, o.ExitCode));
+        return string.Concat(outputs.Select(o => o.Output));
+    }
+
+    private Task<CliResult> RunAsync(params string[] args) => CliRunner.RunAsync(_environment, args);
+}
