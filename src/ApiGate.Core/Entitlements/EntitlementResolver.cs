@@ -70,7 +70,7 @@ public static class EntitlementResolver
     public static string? ValidateValue(EntitlementValueType type, string value) => type switch
     {
         EntitlementValueType.Boolean when value is not ("true" or "false") => $"'{value}' is not true or false",
-        EntitlementValueType.Number when !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _) => $"'{value}' is not a number",
+        EntitlementValueType.Number when !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) || !double.IsFinite(number) => $"'{value}' is not a number",
         _ when value.AsSpan().ContainsAny('\r', '\n') => "values cannot contain line breaks",
         _ => null,
     };

@@ -14,7 +14,7 @@ public sealed record ApiKeyDefinition
 
     /// <summary>SHA-256 of the whole key, lower-case hex. Never printed.</summary>
     [JsonIgnore]
-    public required string Hash { get; init; }
+    public string Hash { get; init; } = "";
 
     public DateTimeOffset? ExpiresAt { get; init; }
     public DateTimeOffset? RevokedAt { get; init; }

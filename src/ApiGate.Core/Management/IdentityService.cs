@@ -243,7 +243,7 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
             return Invalid("entitlement_id", string.IsNullOrWhiteSpace(input.Entitlement) ? "entitlement is required" : $"unknown entitlement '{input.Entitlement}'");
         }
 
-        var value = input.Value ?? "";
+        var value = input.Value?.Trim() ?? "";
         if (EntitlementResolver.ValidateValue(entitlement.ValueType, value) is { } problem)
         {
             return Invalid("value", $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)})");
@@ -272,7 +272,19 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
     /// <summary>Parses an expiry: ISO 8601 date/date-time (UTC unless an offset is given) or a duration from now (<c>30d</c>, <c>12h</c>).</summary>
     public static bool TryParseExpiry(string text, DateTimeOffset now, out DateTimeOffset at)
     {
-        text = text.Trim();
+        try
+        {
+            return TryParseExpiryCore(text.Trim(), now, out at);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            at = default; // e.g. 99999999d: past the calendar's end
+            return false;
+        }
+    }
+
+    private static bool TryParseExpiryCore(string text, DateTimeOffset now, out DateTimeOffset at)
+    {
         if (text.EndsWith('d') && int.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var days))
         {
             at = now.AddDays(days);
@@ -383,6 +395,11 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
             if (plan is null)
             {
                 return Invalid("plan", $"unknown plan '{input.Plan}'");
+            }
+
+            if (!plan.Enabled && plan.Id != u.PlanId)
+            {
+                return Invalid("plan", $"plan '{plan.Id}' is disabled; enable it or choose another");
             }
 
             u = u with { PlanId = plan.Id };

@@ -18,11 +18,23 @@ internal static class GatewayErrorWriter
             return;
         }
 
-        var requestId = response.Headers["X-Request-ID"];
-        response.Clear();
-        if (requestId.Count > 0)
+        // Keep what the gateway itself set (request id, limit headers); drop anything else.
+        List<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>>? kept = null;
+        foreach (var header in response.Headers)
         {
-            response.Headers["X-Request-ID"] = requestId;
+            if (Pipeline.ClientHeaders.IsGatewayHeader(header.Key))
+            {
+                (kept ??= []).Add(header);
+            }
+        }
+
+        response.Clear();
+        if (kept is not null)
+        {
+            foreach (var (name, value) in kept)
+            {
+                response.Headers[name] = value;
+            }
         }
 
         response.StatusCode = error.Status;

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using ApiGate.Core.Routing;
+using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Pipeline;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
@@ -44,6 +45,29 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
         headers.Remove("X-Request-ID");
         headers.TryAddWithoutValidation("X-Request-ID", request.RequestId);
 
+        // The credential never travels upstream; a key in X-API-Key is dropped on every route.
+        headers.Remove("X-API-Key");
+        string? query = incoming.QueryString.Value;
+        if (request.Caller is { } caller)
+        {
+            if (caller.Source == CredentialSource.AuthorizationBearer)
+            {
+                headers.Authorization = null;
+            }
+            else if (caller.Source == CredentialSource.QueryParameter)
+            {
+                query = WithoutApiKey(incoming.Query);
+            }
+
+            Set(headers, "X-User-ID", caller.User.Id);
+            Set(headers, "X-Key-ID", caller.Key.Id);
+            Set(headers, "X-Plan-ID", caller.Plan.Definition.Id);
+            foreach (var entitlement in caller.Plan.EntitlementHeaders)
+            {
+                Set(headers, entitlement.Name, entitlement.Value);
+            }
+        }
+
         var upstream = request.Upstream;
         if (upstream.AuthHeaderName is { } authName)
         {
@@ -69,13 +93,15 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
             path = "/";
         }
 
-        proxyRequest.RequestUri = new Uri(string.Concat(upstream.Origin, upstream.BasePath, path, incoming.QueryString.Value), UriKind.Absolute);
+        proxyRequest.RequestUri = new Uri(string.Concat(upstream.Origin, upstream.BasePath, path, query), UriKind.Absolute);
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
-        httpContext.Response.Headers["X-Request-ID"] = request.RequestId;
+        var responseHeaders = httpContext.Response.Headers;
+        responseHeaders["X-Request-ID"] = request.RequestId;
+        ClientHeaders.Apply(responseHeaders, request);
         return proceed;
     }
 
@@ -121,6 +147,26 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
                 }
             }
         }
+    }
+
+    private static void Set(HttpRequestHeaders headers, string name, string value)
+    {
+        headers.Remove(name);
+        headers.TryAddWithoutValidation(name, value);
+    }
+
+    private static string WithoutApiKey(IQueryCollection query)
+    {
+        var builder = new Microsoft.AspNetCore.Http.Extensions.QueryBuilder();
+        foreach (var (name, values) in query)
+        {
+            if (!name.Equals("api_key", StringComparison.Ordinal))
+            {
+                builder.Add(name, (IEnumerable<string>)values!);
+            }
+        }
+
+        return builder.ToQueryString().Value ?? "";
     }
 
     private static void Append(HttpRequestHeaders headers, string name, StringValues existing, string? value)

@@ -1,6 +1,8 @@
 using System.Net;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Forwarding;
+using ApiGate.Gateway.Identity;
+using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
@@ -51,6 +53,19 @@ public static class GatewayHost
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
         services.AddSingleton<ReservedEndpoints>();
+        services.AddSingleton<ApiKeyAuthenticator>();
+        services.AddSingleton<KeyUsageTracker>();
+        services.AddSingleton<InProcessRateLimiter>();
+        services.AddSingleton<QuotaCounters>();
+        services.AddSingleton<IQuotaStore>(store);
+        services.AddSingleton<IIdentityStore>(store);
+        services.AddSingleton<UsageFlusher>();
+        services.AddHostedService(sp => sp.GetRequiredService<UsageFlusher>());
+
+        // SPEC §1 order: authenticate, quota, rate limit (entitlements are resolved per plan in the snapshot), rewrite.
+        services.AddSingleton<IRequestStep, AuthenticationStep>();
+        services.AddSingleton<IRequestStep, QuotaStep>();
+        services.AddSingleton<IRequestStep, RateLimitStep>();
         services.AddSingleton<IRequestStep, PathRewriteStep>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<GatewayPipeline>();
@@ -67,6 +82,7 @@ public static class GatewayHost
     {
         await app.Services.GetRequiredService<IGatewayStore>().InitializeAsync(cancellationToken);
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
+        await app.Services.GetRequiredService<QuotaCounters>().InitializeAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
     }
 

@@ -43,6 +43,10 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_AUTH_KEY_PREFIX</c>; default <c>ak_</c>.</summary>
     public string AuthKeyPrefix { get; set; } = "ak_";
 
+    /// <summary><c>APIGATE_AUTH_ALLOW_QUERY_KEY</c>: also accept the key in the <c>api_key</c> query parameter; default false
+    /// (query strings end up in access logs and browser history).</summary>
+    public bool AuthAllowQueryKey { get; set; }
+
     /// <summary><c>APIGATE_RATELIMIT_ENABLED</c>; default true.</summary>
     public bool RateLimitEnabled { get; set; } = true;
 
@@ -82,6 +86,16 @@ public sealed class GatewayOptions
         if (UpstreamUrl.Length > 0 && Core.Management.ConfigService.ValidateUrl(UpstreamUrl) is { } problem)
         {
             throw new ArgumentException("upstream url: " + problem);
+        }
+
+        if (!System.Text.RegularExpressions.Regex.IsMatch(AuthKeyPrefix, "^[A-Za-z0-9_-]{1,8}$"))
+        {
+            throw new ArgumentException($"auth key prefix '{AuthKeyPrefix}' must be 1-8 letters, digits, '_' or '-'");
+        }
+
+        if (RateLimitBurst < 0)
+        {
+            throw new ArgumentException("rate limit burst must be 0 or more");
         }
 
         if (LogFormat is not ("json" or "console"))

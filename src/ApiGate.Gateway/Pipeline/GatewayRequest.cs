@@ -1,5 +1,9 @@
 using System.Globalization;
+using ApiGate.Core.Quotas;
+using ApiGate.Core.RateLimiting;
 using ApiGate.Core.Rewriting;
+using ApiGate.Core.Text;
+using ApiGate.Gateway.Identity;
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.AspNetCore.Http;
@@ -37,6 +41,15 @@ internal sealed class GatewayRequest : IRewriteRequest
 
     public GatewayEnvironment Environment { get; }
 
+    /// <summary>The authenticated caller; null on public routes.</summary>
+    public RequestIdentity? Caller { get; set; }
+
+    /// <summary>The rate-limit decision taken for this request, if any (for X-RateLimit-* headers).</summary>
+    public RateLimitDecision? RateLimit { get; set; }
+
+    /// <summary>The quota decision taken for this request, if any (for X-Quota-* headers).</summary>
+    public QuotaDecision? Quota { get; set; }
+
     /// <summary>Path sent to the upstream (before its base path is prepended), set by the rewrite step; null = the request path.</summary>
     public string? UpstreamPath { get; set; }
 
@@ -66,8 +79,18 @@ internal sealed class GatewayRequest : IRewriteRequest
                 return Method;
             case "host":
                 return Host;
-            case "user_id" or "user_email" or "plan_id" or "plan_name" or "api_key_id" or "api_key_prefix":
-                return ""; // public routes carry no identity
+            case "user_id":
+                return Caller?.User.Id ?? "";
+            case "user_email":
+                return Caller?.User.Email ?? "";
+            case "plan_id":
+                return Caller?.Plan.Definition.Id ?? "";
+            case "plan_name":
+                return Caller?.Plan.Definition.Name ?? "";
+            case "api_key_id":
+                return Caller?.Key.Id ?? "";
+            case "api_key_prefix":
+                return Caller?.Key.Prefix ?? "";
         }
 
         if (name.StartsWith("header.", StringComparison.Ordinal))
@@ -106,5 +129,15 @@ internal sealed class GatewayRequest : IRewriteRequest
         }
     }
 
-    public IReadOnlyDictionary<string, string>? Identity(string kind) => null;
+    public IReadOnlyDictionary<string, string>? Identity(string kind) => (Caller, kind) switch
+    {
+        (null, _) => null,
+        (_, "user") => new Dictionary<string, string>
+        {
+            ["id"] = Caller.User.Id, ["email"] = Caller.User.Email, ["name"] = Caller.User.Name, ["status"] = WireNames.Of(Caller.User.Status),
+        },
+        (_, "key") => new Dictionary<string, string> { ["id"] = Caller.Key.Id, ["prefix"] = Caller.Key.Prefix, ["name"] = Caller.Key.Name },
+        (_, "plan") => new Dictionary<string, string> { ["id"] = Caller.Plan.Definition.Id, ["name"] = Caller.Plan.Definition.Name },
+        _ => null,
+    };
 }

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using ApiGate.Core.Routing;
 
 namespace ApiGate.Gateway.Snapshots;
@@ -8,14 +9,24 @@ namespace ApiGate.Gateway.Snapshots;
 /// </summary>
 internal sealed class ConfigSnapshot
 {
-    public ConfigSnapshot(long version, RouteTable routes, UpstreamBinding?[] routeUpstreams, UpstreamBinding? defaultUpstream, CompiledRoute? defaultRoute)
+    public ConfigSnapshot(
+        long version,
+        RouteTable routes,
+        UpstreamBinding?[] routeUpstreams,
+        UpstreamBinding? defaultUpstream,
+        CompiledRoute? defaultRoute,
+        FrozenDictionary<string, PlanRuntime> plans)
     {
+        Plans = plans;
         Version = version;
         Routes = routes;
         RouteUpstreams = routeUpstreams;
         DefaultUpstream = defaultUpstream;
         DefaultRoute = defaultRoute;
     }
+
+    /// <summary>Plans by id, with bucket shapes and entitlement headers resolved.</summary>
+    public FrozenDictionary<string, PlanRuntime> Plans { get; }
 
     /// <summary>The store's config version this snapshot was built from.</summary>
     public long Version { get; }

@@ -1,3 +1,6 @@
+using System.Collections.Frozen;
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.RateLimiting;
 using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
@@ -58,7 +61,14 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
             }, null);
         }
 
-        return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute);
+        var plans = data.Plans.ToFrozenDictionary(
+            p => p.Id,
+            p => new PlanRuntime(
+                p,
+                TokenBucketPolicy.FromPlan(p.RateLimitPerMinute, options.RateLimitBurst),
+                EntitlementResolver.Resolve(p.Id, data.Entitlements, data.PlanEntitlements)),
+            StringComparer.Ordinal);
+        return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute, plans);
     }
 
     private UpstreamBinding Bind(UpstreamDefinition upstream)

@@ -16,6 +16,7 @@ namespace ApiGate.Gateway.Tests.Infrastructure;
 internal sealed class TestGateway : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private bool _stopped;
 
     private TestGateway(WebApplication app, SqliteGatewayStore store, string directory, string url)
     {
@@ -24,6 +25,7 @@ internal sealed class TestGateway : IAsyncDisposable
         Directory = directory;
         Url = url;
         Config = new ConfigService(store, TimeProvider.System);
+        Identity = new IdentityService(store, TimeProvider.System);
         Client = CreateClient();
     }
 
@@ -37,11 +39,13 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public ConfigService Config { get; }
 
+    public IdentityService Identity { get; }
+
     public HttpClient Client { get; }
 
-    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null)
+    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null, string? directory = null, TimeProvider? timeProvider = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+        directory ??= Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         var options = new GatewayOptions
         {
@@ -54,7 +58,7 @@ internal sealed class TestGateway : IAsyncDisposable
         };
         configure?.Invoke(options);
         var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey));
-        var app = GatewayHost.Build(options, store);
+        var app = GatewayHost.Build(options, store, timeProvider);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();
         return new TestGateway(app, store, directory, url);
@@ -91,6 +95,31 @@ internal sealed class TestGateway : IAsyncDisposable
         return result.Value!;
     }
 
+    /// <summary>Creates a plan (when <paramref name="plan"/> is given), a user on it and a key; returns the full key and the records.</summary>
+    public async Task<(string Key, Core.Identity.UserDefinition User, Core.Identity.ApiKeyDefinition Record)> CreateKeyAsync(
+        string email, PlanInput? plan = null, bool reload = true)
+    {
+        if (plan is not null)
+        {
+            var createdPlan = await Identity.CreatePlanAsync(plan, CancellationToken.None);
+            Assert.True(createdPlan.Ok, createdPlan.Error?.ToString());
+        }
+
+        var user = await Identity.CreateUserAsync(new UserInput { Email = email, Plan = plan?.Id }, CancellationToken.None);
+        Assert.True(user.Ok, user.Error?.ToString());
+        var key = await Identity.CreateKeyAsync(new KeyInput { User = email }, CancellationToken.None);
+        Assert.True(key.Ok, key.Error?.ToString());
+        if (reload)
+        {
+            await ReloadAsync();
+        }
+
+        return (key.Value!.FullKey, user.Value!, key.Value.Key);
+    }
+
+    internal T Service<T>()
+        where T : notnull => _app.Services.GetRequiredService<T>();
+
     /// <summary>Applies stored changes now instead of waiting for the next poll.</summary>
     public Task ReloadAsync() => _app.Services.GetRequiredService<SnapshotManager>().RefreshAsync(force: false, CancellationToken.None);
 
@@ -99,13 +128,25 @@ internal sealed class TestGateway : IAsyncDisposable
     /// <summary>Runs the apigate CLI in-process against this gateway's database.</summary>
     public Task<CliResult> CliAsync(params string[] args) => CliRunner.RunAsync(new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = DatabasePath }, args);
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the server gracefully (flushing counters) but keeps its directory, for restart tests.</summary>
+    public async Task StopAsync()
     {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
         Client.Dispose();
         await _app.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
         await _app.DisposeAsync();
         await Store.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);

@@ -133,8 +133,13 @@ public sealed class RoutingTests : IAsyncLifetime
         var upstream = await TestUpstream.StartAsync();
         await using var gateway = await TestGateway.StartAsync(o => o.UpstreamUrl = upstream.Url + "/base");
 
-        var response = await gateway.Client.GetAsync(gateway.Url + "/anything/at/all?q=1");
+        var (key, _, _) = await gateway.CreateKeyAsync("default-upstream@example.com");
+        var anonymous = await gateway.Client.GetAsync(gateway.Url + "/anything/at/all?q=1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/anything/at/all?q=1");
+        request.Headers.Add("X-API-Key", key);
+        var response = await gateway.Client.SendAsync(request);
 
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // the default upstream is authenticated (SPEC §6.1)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("/base/anything/at/all", upstream.Received.Single().Path);
         await upstream.DisposeAsync();

@@ -1,0 +1,72 @@
+using System.Globalization;
+using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Limits;
+
+namespace ApiGate.Gateway.Pipeline;
+
+/// <summary>SPEC §1 step 2.3: the monthly quota (per user). Over it → 402, unless the plan bills overage.</summary>
+internal sealed class QuotaStep(QuotaCounters quotas) : IRequestStep
+{
+    public ValueTask<bool> InvokeAsync(GatewayRequest request)
+    {
+        if (request.Caller is not { } caller)
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        var plan = caller.Plan;
+        var decision = quotas.TryConsume(caller.User.Id, plan.Definition.RequestsPerMonth, plan.AllowsOverage);
+        request.Quota = decision;
+        ClientHeaders.Apply(request.HttpContext.Response.Headers, request);
+        if (decision.Allowed)
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        return LimitErrors.WriteAsync(request, new GatewayError(402, "quota_exceeded", "Payment Required",
+            $"Monthly quota of {decision.Limit} used up; it resets at {decision.ResetAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}."));
+    }
+}
+
+/// <summary>SPEC §1 step 2.4: the token bucket (per key). Empty → 429 with Retry-After; the quota unit is given back.</summary>
+internal sealed class RateLimitStep(InProcessRateLimiter limiter, QuotaCounters quotas, GatewayOptions options) : IRequestStep
+{
+    public ValueTask<bool> InvokeAsync(GatewayRequest request)
+    {
+        if (request.Caller is not { } caller || !options.RateLimitEnabled || !caller.Plan.RateLimited)
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        var decision = limiter.TryTake(caller.Key.Id, caller.Plan.Bucket);
+        request.RateLimit = decision;
+        var headers = request.HttpContext.Response.Headers;
+        ClientHeaders.Apply(headers, request);
+        if (decision.Allowed)
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        if (request.Quota is { Allowed: true } quota)
+        {
+            quotas.Refund(caller.User.Id, quota.ResetAt, quota.Overage);
+            request.Quota = quota with { Used = quota.Used - 1 };
+            ClientHeaders.Apply(headers, request);
+        }
+
+        var seconds = (long)Math.Max(1, Math.Ceiling(decision.RetryAfter.TotalSeconds));
+        headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return LimitErrors.WriteAsync(request, new GatewayError(429, "rate_limit_exceeded", "Too Many Requests",
+            $"Rate limit exceeded. Retry after {seconds} seconds."));
+    }
+}
+
+internal static class LimitErrors
+{
+    public static async ValueTask<bool> WriteAsync(GatewayRequest request, GatewayError error)
+    {
+        await GatewayErrorWriter.WriteAsync(request.HttpContext, error);
+        return false;
+    }
+}

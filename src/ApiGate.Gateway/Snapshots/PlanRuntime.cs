@@ -1,0 +1,22 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Identity;
+using ApiGate.Core.RateLimiting;
+
+namespace ApiGate.Gateway.Snapshots;
+
+/// <summary>A plan compiled for one snapshot: its bucket shape and its resolved entitlement headers.</summary>
+internal sealed class PlanRuntime(PlanDefinition definition, TokenBucketPolicy bucket, EntitlementHeader[] entitlementHeaders)
+{
+    public PlanDefinition Definition { get; } = definition;
+
+    /// <summary>Null rate (0 per minute) = unlimited: no bucket.</summary>
+    public TokenBucketPolicy Bucket { get; } = bucket;
+
+    public EntitlementHeader[] EntitlementHeaders { get; } = entitlementHeaders;
+
+    public bool RateLimited => Definition.RateLimitPerMinute > 0;
+
+    public bool QuotaLimited => Definition.RequestsPerMonth > 0;
+
+    public bool AllowsOverage => Definition.OveragePrice > 0;
+}

@@ -1,0 +1,153 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Auth;
+
+public sealed class LimitTests : IAsyncLifetime
+{
+    private TestUpstream _upstream = null!;
+    private TestGateway _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _gateway = await TestGateway.StartAsync(o => o.RateLimitBurst = 5);
+        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ConcurrentBurst_AdmitsExactlyTheBucketCapacity()
+    {
+        // 60/min + burst 5 = 65 tokens; refill is 1/s, so a burst that ends within a second admits 65, at most 66.
+        var (key, _, _) = await _gateway.CreateKeyAsync("burst@example.com", new PlanInput { Id = "sixty", Name = "Sixty", RateLimitPerMinute = 60 });
+        using var start = new ManualResetEventSlim();
+        var tasks = Enumerable.Range(0, 100).Select(_ => Task.Run(async () =>
+        {
+            start.Wait();
+            return await SendAsync(key);
+        })).ToList();
+
+        start.Set();
+        var responses = await Task.WhenAll(tasks);
+
+        var admitted = responses.Count(r => r.StatusCode == HttpStatusCode.OK);
+        var limited = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.InRange(admitted, 65, 66);
+        Assert.Equal(100 - admitted, limited.Count);
+        Assert.Equal(admitted, _upstream.Received.Count);
+        var sample = limited[0];
+        Assert.True(sample.Headers.RetryAfter!.Delta!.Value.TotalSeconds >= 1);
+        Assert.Equal("65", sample.Headers.GetValues("X-RateLimit-Limit").Single());
+        Assert.Equal("0", sample.Headers.GetValues("X-RateLimit-Remaining").Single());
+        await AuthenticationTests.AssertErrorAsync(sample, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+    }
+
+    [Fact]
+    public async Task Quota_AtLimitMinusOneLimitAndPlusOne_Returns200Then402()
+    {
+        var (key, _, _) = await _gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "three", Name = "Three", RequestsPerMonth = 3 });
+
+        var responses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 4; i++)
+        {
+            responses.Add(await SendAsync(key));
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.PaymentRequired], responses.Select(r => r.StatusCode));
+        Assert.Equal(["2", "1", "0", "0"], responses.Select(r => r.Headers.GetValues("X-Quota-Remaining").Single()));
+        Assert.Equal(["1", "2", "3", "3"], responses.Select(r => r.Headers.GetValues("X-Quota-Used").Single()));
+        Assert.All(responses, r => Assert.Equal("3", r.Headers.GetValues("X-Quota-Limit").Single()));
+        var reset = DateTimeOffset.Parse(responses[0].Headers.GetValues("X-Quota-Reset").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(1, reset.Day);
+        await AuthenticationTests.AssertErrorAsync(responses[3], HttpStatusCode.PaymentRequired, "quota_exceeded");
+        Assert.Equal(3, _upstream.Received.Count);
+    }
+
+    [Fact]
+    public async Task OveragePlan_KeepsServingPastQuota_AndCountsOverage()
+    {
+        var (key, user, _) = await _gateway.CreateKeyAsync("overage@example.com", new PlanInput { Id = "metered", Name = "Metered", RequestsPerMonth = 2, OveragePrice = 1 });
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            statuses.Add((await SendAsync(key)).StatusCode);
+        }
+
+        await _gateway.Service<UsageFlusher>().FlushAsync(CancellationToken.None);
+        var stored = (await _gateway.Store.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(DateTimeOffset.UtcNow), CancellationToken.None)).Single(u => u.UserId == user.Id);
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Equal(5, stored.Used);
+        Assert.Equal(3, stored.Overage);
+    }
+
+    [Fact]
+    public async Task RateLimitedRequest_DoesNotConsumeQuota()
+    {
+        var (key, user, _) = await _gateway.CreateKeyAsync("both@example.com", new PlanInput { Id = "tiny", Name = "Tiny", RateLimitPerMinute = 1, RequestsPerMonth = 100 });
+        var counters = _gateway.Service<QuotaCounters>();
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            statuses.Add((await SendAsync(key)).StatusCode);
+        }
+
+        // 1/min + burst 5 = 6 admitted; the 4 refused by the rate limit are not billed.
+        Assert.Equal(6, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(6, counters.Used(user.Id));
+    }
+
+    [Fact]
+    public async Task QuotaCounters_SurviveAGracefulRestart()
+    {
+        var (key, user, _) = await _gateway.CreateKeyAsync("restart@example.com", new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 });
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
+        }
+
+        await _gateway.StopAsync(); // graceful: flushes the counters
+        await using var restarted = await TestGateway.StartAsync(directory: _gateway.Directory);
+        using var request = new HttpRequestMessage(HttpMethod.Get, restarted.Url + "/private/x");
+        request.Headers.Add("X-API-Key", key);
+        var response = await restarted.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("5", response.Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal(5, restarted.Service<QuotaCounters>().Used(user.Id));
+    }
+
+    [Fact]
+    public async Task PlanChange_AppliesOnNextRequest()
+    {
+        var (key, user, _) = await _gateway.CreateKeyAsync("upgrade@example.com", new PlanInput { Id = "small", Name = "Small", RequestsPerMonth = 1 });
+        await _gateway.Identity.CreatePlanAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100 }, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
+        Assert.Equal(HttpStatusCode.PaymentRequired, (await SendAsync(key)).StatusCode);
+
+        await _gateway.Identity.UpdateUserAsync(user.Email, new UserInput { Plan = "big" }, CancellationToken.None);
+        await _gateway.ReloadAsync();
+        var response = await SendAsync(key);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("100", response.Headers.GetValues("X-Quota-Limit").Single());
+        Assert.Equal("big", _upstream.Received.Last().Headers["X-Plan-ID"].Single());
+    }
+
+    private Task<HttpResponseMessage> SendAsync(string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/private/x");
+        request.Headers.Add("Authorization", "Bearer " + key);
+        return _gateway.Client.SendAsync(request);
+    }
+}

@@ -1,0 +1,97 @@
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Limits;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ApiGate.Gateway.Tests.Limits;
+
+public sealed class QuotaCountersTests
+{
+    [Fact]
+    public void TryConsume_MonthRollsOver_CountingStartsAgain()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 31, 23, 59, 58, TimeSpan.Zero));
+        var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
+
+        var first = counters.TryConsume("u1", limit: 2, allowOverage: false);
+        var second = counters.TryConsume("u1", limit: 2, allowOverage: false);
+        var refused = counters.TryConsume("u1", limit: 2, allowOverage: false);
+        clock.Advance(TimeSpan.FromSeconds(3)); // 2026-02-01T00:00:01Z
+        var nextMonth = counters.TryConsume("u1", limit: 2, allowOverage: false);
+
+        Assert.True(first.Allowed && second.Allowed);
+        Assert.False(refused.Allowed);
+        Assert.Equal(new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.Zero), refused.ResetAt);
+        Assert.True(nextMonth.Allowed);
+        Assert.Equal(1, nextMonth.Used);
+        Assert.Equal(new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero), nextMonth.ResetAt);
+    }
+
+    [Fact]
+    public async Task TryConsume_ManyThreads_NeverOvershootsOrDoubleCounts()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));
+        var store = new MemoryQuotaStore();
+        var counters = new QuotaCounters(store, clock);
+        var admitted = 0;
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() =>
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                if (counters.TryConsume("u1", limit: 5000, allowOverage: false).Allowed)
+                {
+                    Interlocked.Increment(ref admitted);
+                }
+            }
+        })));
+        await store.AddQuotaUsageAsync(counters.DrainPending(), CancellationToken.None);
+
+        Assert.Equal(5000, admitted);
+        Assert.Equal(5000, counters.Used("u1"));
+        Assert.Equal(5000, store.Rows.Single().Used);
+        Assert.Empty(counters.DrainPending());
+    }
+
+    [Fact]
+    public async Task InitializeAsync_LoadsOnlyTheCurrentPeriod()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));
+        var store = new MemoryQuotaStore();
+        await store.AddQuotaUsageAsync(
+        [
+            new QuotaUsage("u1", new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero), 900, 0),
+            new QuotaUsage("u1", new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero), 7, 0),
+        ], CancellationToken.None);
+        var counters = new QuotaCounters(store, clock);
+
+        await counters.InitializeAsync(CancellationToken.None);
+
+        Assert.Equal(7, counters.Used("u1"));
+    }
+
+    private sealed class MemoryQuotaStore : IQuotaStore
+    {
+        public List<QuotaUsage> Rows { get; } = [];
+
+        public Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<QuotaUsage>>(Rows.Where(r => r.PeriodStart == periodStart).ToList());
+
+        public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken)
+        {
+            foreach (var delta in deltas)
+            {
+                var index = Rows.FindIndex(r => r.UserId == delta.UserId && r.PeriodStart == delta.PeriodStart);
+                if (index < 0)
+                {
+                    Rows.Add(delta);
+                }
+                else
+                {
+                    Rows[index] = Rows[index] with { Used = Rows[index].Used + delta.Used, Overage = Rows[index].Overage + delta.Overage };
+                }
+            }
+
+            return Task.CompletedTask;
+        }
+    }
+}
