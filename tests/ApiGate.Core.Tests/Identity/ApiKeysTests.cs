@@ -1,0 +1,157 @@
+using System.Text.RegularExpressions;
+using ApiGate.Core.Identity;
+
+namespace ApiGate.Core.Tests.Identity;
+
+/// <summary>ApiKeys: key format, lookup prefix, hashing and comparison (SPEC §3.3).</summary>
+public sealed partial class ApiKeysTests
+{
+    private const string Secret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial Regex LowerHex64();
+
+    [Theory]
+    [InlineData("ak_")]
+    [InlineData("sk_live_")]
+    [InlineData("")]
+    public void Generate_Prefix_ReturnsPrefixPlus64LowerCaseHex(string prefix)
+    {
+        // Act
+        var key = ApiKeys.Generate(prefix);
+
+        // Assert
+        Assert.StartsWith(prefix, key, StringComparison.Ordinal);
+        Assert.Equal(prefix.Length + 64, key.Length);
+        Assert.Matches(LowerHex64(), key[prefix.Length..]);
+        Assert.True(ApiKeys.IsWellFormed(key, prefix));
+    }
+
+    [Fact]
+    public void Generate_CalledRepeatedly_ReturnsDifferentKeys()
+    {
+        // Act
+        var keys = Enumerable.Range(0, 100).Select(_ => ApiKeys.Generate("ak_")).ToList();
+
+        // Assert
+        Assert.Equal(keys.Count, keys.Distinct(StringComparer.Ordinal).Count());
+    }
+
+    [Theory]
+    [InlineData("ak_", "ak_" + Secret)]
+    [InlineData("sk_live_", "sk_live_" + Secret)]
+    [InlineData("ak_", "ak_0000000000000000000000000000000000000000000000000000000000000000")]
+    [InlineData("ak_", "ak_ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")]
+    public void IsWellFormed_PrefixPlus64LowerHex_ReturnsTrue(string prefix, string key)
+    {
+        // Act
+        var ok = ApiKeys.IsWellFormed(key, prefix);
+
+        // Assert
+        Assert.True(ok);
+    }
+
+    public static TheoryData<string, string> MalformedKeys => new()
+    {
+        { "empty", "" },
+        { "prefix only", "ak_" },
+        { "wrong prefix", "xk_" + Secret },
+        { "prefix in upper case", "AK_" + Secret },
+        { "no prefix", Secret + "abc" },
+        { "one character short", "ak_" + Secret[..^1] },
+        { "one character long", "ak_" + Secret + "0" },
+        { "upper-case hex", "ak_" + Secret.ToUpperInvariant() },
+        { "one upper-case hex digit", "ak_" + Secret[..^1] + "F" },
+        { "non-hex letter", "ak_" + Secret[..^1] + "g" },
+        { "space inside", "ak_" + Secret[..10] + " " + Secret[11..] },
+        { "trailing newline", "ak_" + Secret[..^1] + "\n" },
+        { "non-ASCII digit", "ak_" + Secret[..^1] + "\u0661" },
+        { "another prefix's key", "sk_live_" + Secret },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedKeys))]
+    public void IsWellFormed_Malformed_ReturnsFalse(string scenario, string key)
+    {
+        // Act
+        var ok = ApiKeys.IsWellFormed(key, "ak_");
+
+        // Assert
+        Assert.False(ok, scenario);
+    }
+
+    [Theory]
+    [InlineData("ak_" + Secret, "ak_012345678")]
+    [InlineData("sk_live_" + Secret, "sk_live_0123")]
+    [InlineData("ak_0123", "ak_0123")]
+    [InlineData("", "")]
+    public void PrefixOf_Key_ReturnsFirst12Characters(string key, string expected)
+    {
+        // Act
+        var prefix = ApiKeys.PrefixOf(key);
+
+        // Assert
+        Assert.Equal(expected, prefix);
+        Assert.True(prefix.Length <= ApiKeys.PrefixLength);
+    }
+
+    [Theory]
+    [InlineData("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")]
+    [InlineData("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")]
+    [InlineData("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")]
+    [InlineData("\u00e9", "4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c")] // UTF-8 bytes C3 A9
+    public void Hash_KnownInput_ReturnsSha256LowerCaseHex(string input, string expected)
+    {
+        // Act
+        var hash = ApiKeys.Hash(input);
+
+        // Assert
+        Assert.Equal(expected, hash);
+    }
+
+    [Fact]
+    public void Hash_GeneratedKey_IsStableAnd64LowerHex()
+    {
+        // Arrange
+        var key = ApiKeys.Generate("ak_");
+
+        // Act
+        var first = ApiKeys.Hash(key);
+        var second = ApiKeys.Hash(key);
+
+        // Assert
+        Assert.Equal(first, second);
+        Assert.Matches(LowerHex64(), first);
+        Assert.NotEqual(first, ApiKeys.Hash(ApiKeys.Generate("ak_")));
+    }
+
+    [Fact]
+    public void HashesEqual_SameHash_ReturnsTrue()
+    {
+        // Arrange
+        var a = ApiKeys.Hash("ak_" + Secret);
+        var b = ApiKeys.Hash("ak_" + Secret);
+
+        // Act
+        var equal = ApiKeys.HashesEqual(a, b);
+
+        // Assert
+        Assert.True(equal);
+    }
+
+    [Theory]
+    [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ae")]
+    [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "ca7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")]
+    [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD")]
+    [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015")]
+    [InlineData("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "")]
+    public void HashesEqual_DifferentHashes_ReturnsFalse(string a, string b)
+    {
+        // Act
+        var equal = ApiKeys.HashesEqual(a, b);
+
+        // Assert
+        Assert.False(equal);
+        Assert.False(ApiKeys.HashesEqual(b, a));
+    }
+}
