@@ -74,6 +74,18 @@ internal static class DemoCommand
                 Enabled = true,
             }, ct);
 
+            await EnsureRouteAsync(service, store, new RouteInput
+            {
+                Name = "demo-api",
+                Description = "Demo: an authenticated route; the echo shows the identity and entitlement headers it received",
+                Path = "/api/*",
+                Upstream = UpstreamName,
+                PathRewrite = "/echo/$1",
+                AuthRequired = true,
+                Enabled = true,
+            }, ct);
+            var key = await EnsureDemoIdentityAsync(new IdentityService(store, TimeProvider.System, options.AuthKeyPrefix), ct);
+
             await using var app = GatewayHost.Build(options, store);
             await GatewayHost.StartAsync(app, ct);
             var gateway = GatewayHost.Addresses(app).First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
@@ -82,8 +94,14 @@ internal static class DemoCommand
             output.WriteLine($"  upstream  {UpstreamName} -> {echoUrl} (built-in echo server: it answers with what it received)");
             output.WriteLine("  route     demo        /demo/*           -> /echo/$1                      (public)");
             output.WriteLine("  route     demo-users  GET /demo-users/{id} -> '/users/' + pathParams.id  (public)");
+            output.WriteLine("  route     demo-api    /api/*            -> /echo/$1                      (API key required)");
+            output.WriteLine($"  plan      {DemoPlan} (60 requests/minute + burst, 1000/month, entitlement webhooks=true)");
+            output.WriteLine($"  user      {DemoEmail}, with a new API key: {key}");
             output.WriteLine();
             output.WriteLine("Try:");
+            output.WriteLine($"  curl -i -H 'Authorization: Bearer {key}' {gateway}/api/hello");
+            output.WriteLine("      # the echo shows X-User-ID, X-Key-ID, X-Plan-ID, X-Entitlement-Webhooks; the response carries X-RateLimit-* and X-Quota-*");
+            output.WriteLine($"  curl -i {gateway}/api/hello          # 401 missing_api_key");
             output.WriteLine($"  curl -i '{gateway}/demo/hello?name=apigate'");
             output.WriteLine($"  curl -i {gateway}/demo-users/42");
             output.WriteLine($"  curl -i {gateway}/nowhere          # 404 route_not_found");
@@ -96,6 +114,41 @@ internal static class DemoCommand
             return 0;
         });
         return command;
+    }
+
+    private const string DemoPlan = "demo";
+    private const string DemoEmail = "demo@example.com";
+
+    /// <summary>A plan with an entitlement, a user on it, and a fresh key (the full key is only known at creation).</summary>
+    private static async Task<string> EnsureDemoIdentityAsync(IdentityService identity, CancellationToken ct)
+    {
+        if (!(await identity.GetPlanAsync(DemoPlan, ct)).Ok)
+        {
+            Check(await identity.CreatePlanAsync(new PlanInput { Id = DemoPlan, Name = "Demo", RateLimitPerMinute = 60, RequestsPerMonth = 1000 }, ct));
+        }
+
+        if (!(await identity.GetEntitlementAsync("webhooks", ct)).Ok)
+        {
+            Check(await identity.CreateEntitlementAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, ct));
+            Check(await identity.CreatePlanEntitlementAsync(new PlanEntitlementInput { Plan = DemoPlan, Entitlement = "webhooks", Value = "true" }, ct));
+        }
+
+        if (!(await identity.GetUserAsync(DemoEmail, ct)).Ok)
+        {
+            Check(await identity.CreateUserAsync(new UserInput { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
+        }
+
+        var key = await identity.CreateKeyAsync(new KeyInput { User = DemoEmail, Name = "demo " + DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) }, ct);
+        Check(key);
+        return key.Value!.FullKey;
+
+        static void Check<T>(ManagementResult<T> result)
+        {
+            if (!result.Ok)
+            {
+                throw new InvalidOperationException("demo setup: " + result.Error);
+            }
+        }
     }
 
     private static async Task EnsureUpstreamAsync(ConfigService service, IGatewayStore store, string url, CancellationToken ct)
