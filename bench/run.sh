@@ -4,7 +4,7 @@
 #
 # Usage:  bench/run.sh
 # Knobs (environment variables, defaults in brackets):
-#   TARGETS              targets to run, space separated  [direct nginx yarp apigate-public]
+#   TARGETS              targets to run, space separated  [direct nginx yarp apigate-public apigate-auth]
 #   ROUNDS               measured rounds                  [3]
 #   DURATION             seconds per measured wrk run     [10]
 #   CONNECTIONS          wrk -c                           [32]
@@ -32,7 +32,7 @@ THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-2}
 WARMUP=${WARMUP%s}
 COOLDOWN=${COOLDOWN:-1}
-TARGETS=${TARGETS:-"direct nginx yarp apigate-public"}
+TARGETS=${TARGETS:-"direct nginx yarp apigate-public apigate-auth"}
 GATEWAY_ENV=${GATEWAY_ENV:-}
 NGINX_PROXY_WORKERS=${NGINX_PROXY_WORKERS:-1}
 NGINX_UPSTREAM_WORKERS=${NGINX_UPSTREAM_WORKERS:-1}
@@ -88,12 +88,23 @@ add_target direct         "http://127.0.0.1:$UPSTREAM_PORT/"           upstream
 add_target nginx          "http://127.0.0.1:$NGINX_PORT/"              nginx
 add_target yarp           "http://127.0.0.1:$YARP_PORT/"               yarp
 add_target apigate-public "http://127.0.0.1:$APIGATE_PORT/bench/hello" apigate
+add_target apigate-auth   "http://127.0.0.1:$APIGATE_PORT/private/hello" apigate
 
 # APIGate configuration (only run when an apigate target is selected), through
 # the gateway CLI against a fresh database in the temp dir.
 setup_apigate_config() {
     apigate_cli upstreams create --name bench-upstream --url "http://127.0.0.1:$UPSTREAM_PORT"
     apigate_cli routes create --name bench-public --path "/bench/*" --upstream bench-upstream --auth=false
+    # Authenticated, rate-limited and quota-counted route: limits high enough never to reject during a run.
+    apigate_cli routes create --name bench-private --path "/private/*" --upstream bench-upstream --auth=true
+    apigate_cli plans create --id bench --name Bench --rate-limit 100000000 --requests 0
+    apigate_cli entitlements create --name webhooks --value-type boolean --default-value true
+    apigate_cli users create --email bench@example.com --plan bench
+    local key
+    key=$(env "${GATEWAY_ENV_ARR[@]}" "$APIGATE_BIN" keys create --user bench@example.com --json 2>>"$TMP_DIR/apigate-setup.log" \
+        | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
+    [[ -n $key ]] || die "could not create a benchmark API key"
+    set_target_args apigate-auth -H "Authorization: Bearer $key"
 }
 # apigate_cli ARGS...: run one CLI command (with APIGATE_* and GATEWAY_ENV), die on failure
 apigate_cli() {
@@ -368,7 +379,9 @@ done
 RATIOS=""
 for t in "${SELECTED[@]}"; do
     [[ $t == apigate* ]] || continue
-    for ref in nginx yarp direct; do
+    refs="nginx yarp direct"
+    [[ $t == apigate-public ]] || refs="apigate-public $refs"
+    for ref in $refs; do
         [[ -n ${M_RPS[$ref]:-} ]] || continue
         RATIOS+=$(awk -v t="$t" -v ref="$ref" -v a="${M_RPS[$t]}" -v b="${M_RPS[$ref]}" \
             -v a50="${M_P50[$t]}" -v b50="${M_P50[$ref]}" -v a99="${M_P99[$t]}" -v b99="${M_P99[$ref]}" 'BEGIN {

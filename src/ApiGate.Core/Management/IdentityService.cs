@@ -276,7 +276,7 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
         {
             return TryParseExpiryCore(text.Trim(), now, out at);
         }
-        catch (ArgumentOutOfRangeException)
+        catch (Exception ex) when (ex is ArgumentOutOfRangeException or OverflowException)
         {
             at = default; // e.g. 99999999d: past the calendar's end
             return false;
@@ -291,9 +291,10 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
             return true;
         }
 
-        if (text.Length > 1 && char.IsAsciiDigit(text[0]) && text[^1] is 'h' or 'm' or 's' && Durations.TryParse(text, out var duration))
+        if (text.Length > 1 && text[^1] is 'h' or 'm' or 's'
+            && double.TryParse(text[..^1], NumberStyles.None | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount))
         {
-            at = now + duration;
+            at = now + (text[^1] switch { 'h' => TimeSpan.FromHours(amount), 'm' => TimeSpan.FromMinutes(amount), _ => TimeSpan.FromSeconds(amount) });
             return true;
         }
 

@@ -37,7 +37,10 @@ public static class TokenBucket
             var elapsed = Math.Max(0, (now - state.UpdatedAt).TotalSeconds);
             // A plan change applies at once: a smaller capacity caps what is left.
             state.Tokens = Math.Min(capacity, state.Tokens + elapsed * policy.TokensPerSecond);
-            state.UpdatedAt = now;
+            if (now > state.UpdatedAt)
+            {
+                state.UpdatedAt = now; // a clock that steps back must not earn the same interval twice
+            }
         }
 
         var allowed = state.Tokens >= 1;
