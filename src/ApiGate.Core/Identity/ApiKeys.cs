@@ -55,9 +55,51 @@ public static class ApiKeys
         return Convert.ToHexStringLower(hash);
     }
 
+    /// <summary>SHA-256 of the key as a value (no allocation), for in-memory lookups.</summary>
+    public static KeyHash HashValue(ReadOnlySpan<char> key)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(key.Length)];
+        var length = Encoding.UTF8.GetBytes(key, utf8);
+        SHA256.HashData(utf8[..length], hash);
+        return new KeyHash(hash);
+    }
+
     /// <summary>Compares two hashes in constant time.</summary>
     public static bool HashesEqual(string a, string b) =>
         a.Length == b.Length && CryptographicOperations.FixedTimeEquals(
             System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()),
             System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.AsSpan()));
+}
+
+/// <summary>A SHA-256 digest held in four words: cheap to hash and compare as a dictionary key.</summary>
+public readonly struct KeyHash : IEquatable<KeyHash>
+{
+    private readonly ulong _a;
+    private readonly ulong _b;
+    private readonly ulong _c;
+    private readonly ulong _d;
+
+    public KeyHash(ReadOnlySpan<byte> digest)
+    {
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(digest);
+        (_a, _b, _c, _d) = (words[0], words[1], words[2], words[3]);
+    }
+
+    /// <summary>Lower-case hex, as stored.</summary>
+    public string ToHex()
+    {
+        Span<ulong> words = [_a, _b, _c, _d];
+        return Convert.ToHexStringLower(System.Runtime.InteropServices.MemoryMarshal.AsBytes(words));
+    }
+
+    public bool Equals(KeyHash other) => _a == other._a && _b == other._b && _c == other._c && _d == other._d;
+
+    public override bool Equals(object? obj) => obj is KeyHash other && Equals(other);
+
+    public override int GetHashCode() => (int)_a ^ (int)(_a >> 32);
+
+    public static bool operator ==(KeyHash left, KeyHash right) => left.Equals(right);
+
+    public static bool operator !=(KeyHash left, KeyHash right) => !left.Equals(right);
 }

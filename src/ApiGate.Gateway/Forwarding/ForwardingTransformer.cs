@@ -50,11 +50,11 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
         string? query = incoming.QueryString.Value;
         if (request.Caller is { } caller)
         {
-            if (caller.Source == CredentialSource.AuthorizationBearer)
+            if (request.CredentialSource == CredentialSource.AuthorizationBearer)
             {
                 headers.Authorization = null;
             }
-            else if (caller.Source == CredentialSource.QueryParameter)
+            else if (request.CredentialSource == CredentialSource.QueryParameter)
             {
                 query = WithoutApiKey(incoming.Query);
             }

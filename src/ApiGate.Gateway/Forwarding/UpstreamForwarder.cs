@@ -43,6 +43,7 @@ internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogge
         var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
         LogForwardFailed(request.Route.Definition.Id, upstream.Definition.Id, request.RequestId, error, timedOut,
             context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
+        ClientHeaders.Apply(context.Response.Headers, request);
         await GatewayErrorWriter.WriteAsync(context, timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
     }
 

@@ -18,59 +18,51 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
     /// <summary>Upper bound on cached keys (found and unknown); past it the cache starts over.</summary>
     public const int MaxEntries = 100_000;
 
-    private readonly ConcurrentDictionary<string, CachedKey> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<KeyHash, CachedKey> _cache = new();
     private long _version = -1;
 
     /// <summary>Number of database lookups made (cache misses); for tests and metrics.</summary>
     public long Lookups;
 
-    public async ValueTask<(RequestIdentity? Identity, GatewayError? Error)> AuthenticateAsync(
-        string presented, CredentialSource source, ConfigSnapshot snapshot, CancellationToken cancellationToken)
+    public ValueTask<(RequestIdentity? Identity, GatewayError? Error)> AuthenticateAsync(string presented, ConfigSnapshot snapshot, CancellationToken cancellationToken)
     {
         if (!ApiKeys.IsWellFormed(presented, options.AuthKeyPrefix))
         {
-            return (null, Errors.Invalid);
+            return ValueTask.FromResult<(RequestIdentity?, GatewayError?)>((null, Errors.Invalid));
         }
 
         SyncVersion(snapshot.Version);
-        var hash = ApiKeys.Hash(presented);
-        if (!_cache.TryGetValue(hash, out var cached))
-        {
-            cached = await LookupAsync(presented, hash, cancellationToken);
-            if (_cache.Count >= MaxEntries)
-            {
-                _cache.Clear();
-            }
+        var hash = ApiKeys.HashValue(presented);
+        return _cache.TryGetValue(hash, out var cached)
+            ? ValueTask.FromResult(Decide(cached))
+            : LookupAndDecideAsync(presented, hash, snapshot, cancellationToken);
+    }
 
-            _cache[hash] = cached;
+    private async ValueTask<(RequestIdentity?, GatewayError?)> LookupAndDecideAsync(string presented, KeyHash hash, ConfigSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        var cached = await LookupAsync(presented, hash, snapshot, cancellationToken);
+        if (_cache.Count >= MaxEntries)
+        {
+            _cache.Clear();
         }
 
-        if (cached.Key is not { } key || cached.User is not { } user)
+        _cache[hash] = cached;
+        return Decide(cached);
+    }
+
+    private (RequestIdentity?, GatewayError?) Decide(CachedKey cached)
+    {
+        if (cached.Identity is not { } identity)
         {
-            return (null, Errors.Invalid);
+            return (null, cached.Error ?? Errors.Invalid);
         }
 
-        if (key.RevokedAt is not null)
-        {
-            return (null, Errors.Revoked);
-        }
-
-        if (key.ExpiresAt is { } expires && expires <= timeProvider.GetUtcNow())
+        if (identity.Key.ExpiresAt is { } expires && expires <= timeProvider.GetUtcNow())
         {
             return (null, Errors.Expired);
         }
 
-        if (user.Status != UserStatus.Active)
-        {
-            return (null, Errors.Suspended);
-        }
-
-        if (!snapshot.Plans.TryGetValue(user.PlanId, out var plan))
-        {
-            return (null, Errors.Suspended with { Detail = "The account's plan no longer exists." });
-        }
-
-        return (new RequestIdentity(key, user, plan, source), null);
+        return (identity, null);
     }
 
     private void SyncVersion(long version)
@@ -90,23 +82,40 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
         }
     }
 
-    private async Task<CachedKey> LookupAsync(string presented, string hash, CancellationToken cancellationToken)
+    /// <summary>Loads the key and its owner and settles everything that only a config change can alter.</summary>
+    private async Task<CachedKey> LookupAsync(string presented, KeyHash hash, ConfigSnapshot snapshot, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref Lookups);
+        var hex = hash.ToHex();
         foreach (var (key, user) in await store.FindKeysByPrefixAsync(ApiKeys.PrefixOf(presented), cancellationToken))
         {
-            if (ApiKeys.HashesEqual(key.Hash, hash))
+            if (!ApiKeys.HashesEqual(key.Hash, hex))
             {
-                return new CachedKey(key, user);
+                continue;
             }
+
+            if (key.RevokedAt is not null)
+            {
+                return new CachedKey(null, Errors.Revoked);
+            }
+
+            if (user.Status != UserStatus.Active)
+            {
+                return new CachedKey(null, Errors.Suspended);
+            }
+
+            return snapshot.Plans.TryGetValue(user.PlanId, out var plan)
+                ? new CachedKey(new RequestIdentity(key, user, plan), null)
+                : new CachedKey(null, Errors.Suspended with { Detail = "The account's plan no longer exists." });
         }
 
         return CachedKey.Unknown;
     }
 
-    private sealed record CachedKey(ApiKeyDefinition? Key, UserDefinition? User)
+    /// <summary>A lookup's outcome for one config version: an identity, or the error every request with this key gets.</summary>
+    private sealed record CachedKey(RequestIdentity? Identity, GatewayError? Error)
     {
-        public static readonly CachedKey Unknown = new(null, null);
+        public static readonly CachedKey Unknown = new(null, Errors.Invalid);
     }
 
     /// <summary>The SPEC §1.2 authentication errors.</summary>

@@ -11,5 +11,5 @@ internal enum CredentialSource
     QueryParameter,
 }
 
-/// <summary>Who is calling: the authenticated key, its owner and the owner's plan (for this snapshot).</summary>
-internal sealed record RequestIdentity(ApiKeyDefinition Key, UserDefinition User, PlanRuntime Plan, CredentialSource Source);
+/// <summary>Who is calling: the authenticated key, its owner and the owner's plan (for one snapshot; cached with the key).</summary>
+internal sealed record RequestIdentity(ApiKeyDefinition Key, UserDefinition User, PlanRuntime Plan);

@@ -24,7 +24,8 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
             return FailAsync(request, ApiKeyAuthenticator.Errors.Missing);
         }
 
-        var pending = authenticator.AuthenticateAsync(presented, source, request.Snapshot, request.HttpContext.RequestAborted);
+        request.CredentialSource = source;
+        var pending = authenticator.AuthenticateAsync(presented, request.Snapshot, request.HttpContext.RequestAborted);
         return pending.IsCompletedSuccessfully ? Complete(request, pending.Result) : AwaitAsync(request, pending);
     }
 

@@ -11,6 +11,24 @@ internal static class ClientHeaders
         name.StartsWith("X-RateLimit-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Quota-", StringComparison.OrdinalIgnoreCase)
         || name.Equals("Retry-After", StringComparison.OrdinalIgnoreCase) || name.Equals("X-Request-ID", StringComparison.OrdinalIgnoreCase);
 
+    private static FormattedReset? s_lastReset;
+
+    /// <summary>ISO 8601 reset time; it only changes once a month, so the last one is kept (swapped as one reference).</summary>
+    private static string FormatReset(DateTimeOffset at)
+    {
+        var last = Volatile.Read(ref s_lastReset);
+        if (last is not null && last.At == at)
+        {
+            return last.Text;
+        }
+
+        var text = at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        Volatile.Write(ref s_lastReset, new FormattedReset(at, text));
+        return text;
+    }
+
+    private sealed record FormattedReset(DateTimeOffset At, string Text);
+
     /// <summary>Writes X-RateLimit-* and X-Quota-* for the decisions taken (overwriting any upstream values).</summary>
     public static void Apply(IHeaderDictionary headers, GatewayRequest request)
     {
@@ -30,7 +48,7 @@ internal static class ClientHeaders
             }
 
             headers["X-Quota-Used"] = quota.Used.ToString(CultureInfo.InvariantCulture);
-            headers["X-Quota-Reset"] = quota.ResetAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+            headers["X-Quota-Reset"] = FormatReset(quota.ResetAt);
         }
     }
 }

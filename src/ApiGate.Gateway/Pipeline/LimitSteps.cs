@@ -18,7 +18,6 @@ internal sealed class QuotaStep(QuotaCounters quotas) : IRequestStep
         var plan = caller.Plan;
         var decision = quotas.TryConsume(caller.User.Id, plan.Definition.RequestsPerMonth, plan.AllowsOverage);
         request.Quota = decision;
-        ClientHeaders.Apply(request.HttpContext.Response.Headers, request);
         if (decision.Allowed)
         {
             return ValueTask.FromResult(true);
@@ -41,8 +40,6 @@ internal sealed class RateLimitStep(InProcessRateLimiter limiter, QuotaCounters 
 
         var decision = limiter.TryTake(caller.Key.Id, caller.Plan.Bucket);
         request.RateLimit = decision;
-        var headers = request.HttpContext.Response.Headers;
-        ClientHeaders.Apply(headers, request);
         if (decision.Allowed)
         {
             return ValueTask.FromResult(true);
@@ -52,9 +49,9 @@ internal sealed class RateLimitStep(InProcessRateLimiter limiter, QuotaCounters 
         {
             quotas.Refund(caller.User.Id, quota.ResetAt, quota.Overage);
             request.Quota = quota with { Used = quota.Used - 1 };
-            ClientHeaders.Apply(headers, request);
         }
 
+        var headers = request.HttpContext.Response.Headers;
         var seconds = (long)Math.Max(1, Math.Ceiling(decision.RetryAfter.TotalSeconds));
         headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         return LimitErrors.WriteAsync(request, new GatewayError(429, "rate_limit_exceeded", "Too Many Requests",
@@ -66,6 +63,7 @@ internal static class LimitErrors
 {
     public static async ValueTask<bool> WriteAsync(GatewayRequest request, GatewayError error)
     {
+        ClientHeaders.Apply(request.HttpContext.Response.Headers, request);
         await GatewayErrorWriter.WriteAsync(request.HttpContext, error);
         return false;
     }
