@@ -29,6 +29,7 @@ internal sealed partial class PathRewriteStep(ILogger<PathRewriteStep> logger) :
 
     private static async ValueTask<bool> FailAsync(GatewayRequest request, string detail)
     {
+        ClientHeaders.Apply(request.HttpContext.Response.Headers, request);
         await GatewayErrorWriter.WriteAsync(request.HttpContext, GatewayError.TransformError("Path rewrite failed: " + detail));
         return false;
     }
