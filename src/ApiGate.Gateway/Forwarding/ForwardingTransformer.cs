@@ -59,12 +59,18 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
                 query = WithoutApiKey(incoming.Query);
             }
 
-            Set(headers, "X-User-ID", caller.User.Id);
-            Set(headers, "X-Key-ID", caller.Key.Id);
-            Set(headers, "X-Plan-ID", caller.Plan.Definition.Id);
+            // Client copies of these were removed above, so plain adds suffice; only custom entitlement names can collide.
+            headers.TryAddWithoutValidation("X-User-ID", caller.User.Id);
+            headers.TryAddWithoutValidation("X-Key-ID", caller.Key.Id);
+            headers.TryAddWithoutValidation("X-Plan-ID", caller.Plan.Definition.Id);
             foreach (var entitlement in caller.Plan.EntitlementHeaders)
             {
-                Set(headers, entitlement.Name, entitlement.Value);
+                if (!entitlement.Name.StartsWith(EntitlementPrefix, StringComparison.Ordinal))
+                {
+                    headers.Remove(entitlement.Name);
+                }
+
+                headers.TryAddWithoutValidation(entitlement.Name, entitlement.Value);
             }
         }
 
@@ -149,11 +155,6 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
         }
     }
 
-    private static void Set(HttpRequestHeaders headers, string name, string value)
-    {
-        headers.Remove(name);
-        headers.TryAddWithoutValidation(name, value);
-    }
 
     private static string WithoutApiKey(IQueryCollection query)
     {

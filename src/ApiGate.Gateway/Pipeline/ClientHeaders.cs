@@ -34,7 +34,7 @@ internal static class ClientHeaders
     {
         if (request.RateLimit is { } rate)
         {
-            headers["X-RateLimit-Limit"] = rate.Limit.ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Limit"] = request.Caller?.Plan.RateLimitHeader ?? rate.Limit.ToString(CultureInfo.InvariantCulture);
             headers["X-RateLimit-Remaining"] = rate.Remaining.ToString(CultureInfo.InvariantCulture);
             headers["X-RateLimit-Reset"] = rate.ResetAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         }
@@ -43,7 +43,7 @@ internal static class ClientHeaders
         {
             if (quota.Limit > 0)
             {
-                headers["X-Quota-Limit"] = quota.Limit.ToString(CultureInfo.InvariantCulture);
+                headers["X-Quota-Limit"] = request.Caller?.Plan.QuotaLimitHeader ?? quota.Limit.ToString(CultureInfo.InvariantCulture);
                 headers["X-Quota-Remaining"] = quota.Remaining.ToString(CultureInfo.InvariantCulture);
             }
 

@@ -19,4 +19,10 @@ internal sealed class PlanRuntime(PlanDefinition definition, TokenBucketPolicy b
     public bool QuotaLimited => Definition.RequestsPerMonth > 0;
 
     public bool AllowsOverage => Definition.OveragePrice > 0;
+
+    /// <summary><c>X-RateLimit-Limit</c>, formatted once.</summary>
+    public string RateLimitHeader { get; } = ((long)bucket.Capacity).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary><c>X-Quota-Limit</c>, formatted once.</summary>
+    public string QuotaLimitHeader { get; } = definition.RequestsPerMonth.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
