@@ -88,6 +88,37 @@ internal static class CliApp
         return 0;
     }
 
+    /// <summary>Prints one resource: the error, its JSON (<c>--json</c>), or a field/value table.</summary>
+    public static int PrintResult<T>(CliContext context, ParseResult parse, ManagementResult<T> result, Func<T, IEnumerable<(string Field, string Value)>> fields)
+    {
+        if (!result.Ok)
+        {
+            return context.Fail(result.Error!);
+        }
+
+        if (parse.GetValue(JsonOption))
+        {
+            Output.JsonOutput.Write(context.Output, result.Value!);
+            return 0;
+        }
+
+        Output.TableWriter.WriteFields(context.Output, fields(result.Value!));
+        return 0;
+    }
+
+    /// <summary><see cref="PrintResult{T}"/> for tables that need more from the store (names of referenced records).</summary>
+    public static async Task<int> PrintResultAsync<T>(
+        CliContext context, ParseResult parse, ManagementResult<T> result, Func<T, Task<IEnumerable<(string Field, string Value)>>> fields)
+    {
+        if (!result.Ok || parse.GetValue(JsonOption))
+        {
+            return PrintResult(context, parse, result, _ => []);
+        }
+
+        Output.TableWriter.WriteFields(context.Output, await fields(result.Value!));
+        return 0;
+    }
+
     /// <summary>Flags common to commands that open the store.</summary>
     public static Dictionary<string, string?> StoreFlags(ParseResult parseResult) =>
         new() { ["database.dsn"] = parseResult.GetValue(DatabaseOption) };

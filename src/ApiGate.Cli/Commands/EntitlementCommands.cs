@@ -74,34 +74,19 @@ internal static class EntitlementCommands
 
     private static IdentityService Identity(IGatewayStore store) => new(store, TimeProvider.System);
 
-    private static int Print(CliContext context, ParseResult parse, ManagementResult<EntitlementDefinition> result)
-    {
-        if (!result.Ok)
-        {
-            return context.Fail(result.Error!);
-        }
-
-        var e = result.Value!;
-        if (parse.GetValue(CliApp.JsonOption))
-        {
-            JsonOutput.Write(context.Output, e);
-            return 0;
-        }
-
-        TableWriter.WriteFields(context.Output,
+    private static int Print(CliContext context, ParseResult parse, ManagementResult<EntitlementDefinition> result) =>
+        CliApp.PrintResult(context, parse, result, e =>
         [
-            ("id", e.Id),
-            ("name", e.Name),
-            ("display_name", e.DisplayName),
-            ("description", e.Description),
-            ("category", e.Category),
-            ("value_type", WireNames.Of(e.ValueType)),
-            ("default_value", e.DefaultValue),
-            ("header", EntitlementResolver.HeaderNameOf(e) + (e.HeaderName.Length == 0 ? " (derived)" : "")),
-            ("enabled", e.Enabled ? "yes" : "no"),
+                ("id", e.Id),
+                ("name", e.Name),
+                ("display_name", e.DisplayName),
+                ("description", e.Description),
+                ("category", e.Category),
+                ("value_type", WireNames.Of(e.ValueType)),
+                ("default_value", e.DefaultValue),
+                ("header", EntitlementResolver.HeaderNameOf(e) + (e.HeaderName.Length == 0 ? " (derived)" : "")),
+                ("enabled", e.Enabled ? "yes" : "no"),
         ]);
-        return 0;
-    }
 
     /// <summary>The flags shared by create and update.</summary>
     private sealed class Fields

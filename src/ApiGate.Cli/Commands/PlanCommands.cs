@@ -90,34 +90,19 @@ internal static class PlanCommands
         return command;
     }
 
-    private static int Print(CliContext context, ParseResult parse, ManagementResult<PlanDefinition> result)
-    {
-        if (!result.Ok)
-        {
-            return context.Fail(result.Error!);
-        }
-
-        var p = result.Value!;
-        if (parse.GetValue(CliApp.JsonOption))
-        {
-            JsonOutput.Write(context.Output, p);
-            return 0;
-        }
-
-        TableWriter.WriteFields(context.Output,
+    private static int Print(CliContext context, ParseResult parse, ManagementResult<PlanDefinition> result) =>
+        CliApp.PrintResult(context, parse, result, p =>
         [
-            ("id", p.Id),
-            ("name", p.Name),
-            ("description", p.Description),
-            ("rate_limit_per_minute", Unlimited(p.RateLimitPerMinute)),
-            ("requests_per_month", Unlimited(p.RequestsPerMonth)),
-            ("price_monthly", Money(p.PriceMonthly)),
-            ("overage_price", Overage(p)),
-            ("is_default", Yes(p.IsDefault)),
-            ("enabled", Yes(p.Enabled)),
+                ("id", p.Id),
+                ("name", p.Name),
+                ("description", p.Description),
+                ("rate_limit_per_minute", Unlimited(p.RateLimitPerMinute)),
+                ("requests_per_month", Unlimited(p.RequestsPerMonth)),
+                ("price_monthly", Money(p.PriceMonthly)),
+                ("overage_price", Overage(p)),
+                ("is_default", Yes(p.IsDefault)),
+                ("enabled", Yes(p.Enabled)),
         ]);
-        return 0;
-    }
 
     private static string Unlimited(long value) => value == 0 ? "unlimited" : value.ToString(CultureInfo.InvariantCulture);
 

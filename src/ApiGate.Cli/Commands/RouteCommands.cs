@@ -90,45 +90,33 @@ internal static class RouteCommands
         return command;
     }
 
-    private static async Task<int> PrintAsync(CliContext context, ParseResult parse, IGatewayStore store, ManagementResult<RouteDefinition> result, CancellationToken ct)
-    {
-        if (!result.Ok)
+    private static Task<int> PrintAsync(CliContext context, ParseResult parse, IGatewayStore store, ManagementResult<RouteDefinition> result, CancellationToken ct) =>
+        CliApp.PrintResultAsync(context, parse, result, async r =>
         {
-            return context.Fail(result.Error!);
-        }
-
-        var r = result.Value!;
-        if (parse.GetValue(CliApp.JsonOption))
-        {
-            JsonOutput.Write(context.Output, r);
-            return 0;
-        }
-
-        var slugs = await UpstreamSlugsAsync(store, ct);
-        TableWriter.WriteFields(context.Output,
-        [
-            ("id", r.Id),
-            ("name", r.Name),
-            ("slug", r.Slug),
-            ("description", r.Description),
-            ("host", Host(r)),
-            ("path", r.PathPattern),
-            ("match_type", WireNames.Of(r.MatchType)),
-            ("methods", r.Methods.Count == 0 ? "*" : string.Join(',', r.Methods)),
-            ("headers", string.Join(", ", r.Headers.Select(h => $"{h.Key}={h.Value}"))),
-            ("upstream", UpstreamName(r, slugs)),
-            ("path_rewrite", r.PathRewrite),
-            ("method_override", r.MethodOverride),
-            ("request_transform", r.RequestTransform),
-            ("response_transform", r.ResponseTransform),
-            ("protocol", WireNames.Of(r.Protocol)),
-            ("metering", WireNames.Of(r.MeteringMode) + (r.MeteringExpr.Length > 0 ? $" ({r.MeteringExpr})" : "")),
-            ("auth_required", r.AuthRequired ? "yes" : "no"),
-            ("priority", r.Priority.ToString(CultureInfo.InvariantCulture)),
-            ("enabled", r.Enabled ? "yes" : "no"),
-        ]);
-        return 0;
-    }
+            var slugs = await UpstreamSlugsAsync(store, ct);
+            return (IEnumerable<(string, string)>)
+            [
+                ("id", r.Id),
+                ("name", r.Name),
+                ("slug", r.Slug),
+                ("description", r.Description),
+                ("host", Host(r)),
+                ("path", r.PathPattern),
+                ("match_type", WireNames.Of(r.MatchType)),
+                ("methods", r.Methods.Count == 0 ? "*" : string.Join(',', r.Methods)),
+                ("headers", string.Join(", ", r.Headers.Select(h => $"{h.Key}={h.Value}"))),
+                ("upstream", UpstreamName(r, slugs)),
+                ("path_rewrite", r.PathRewrite),
+                ("method_override", r.MethodOverride),
+                ("request_transform", r.RequestTransform),
+                ("response_transform", r.ResponseTransform),
+                ("protocol", WireNames.Of(r.Protocol)),
+                ("metering", WireNames.Of(r.MeteringMode) + (r.MeteringExpr.Length > 0 ? $" ({r.MeteringExpr})" : "")),
+                ("auth_required", r.AuthRequired ? "yes" : "no"),
+                ("priority", r.Priority.ToString(CultureInfo.InvariantCulture)),
+                ("enabled", r.Enabled ? "yes" : "no"),
+            ];
+        });
 
     private static string Host(RouteDefinition r) => r.HostPattern.Length == 0 ? "*" : $"{r.HostPattern} ({WireNames.Of(r.HostMatchType)})";
 

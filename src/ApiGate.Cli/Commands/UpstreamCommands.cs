@@ -68,38 +68,23 @@ internal static class UpstreamCommands
         return command;
     }
 
-    private static int Print(CliContext context, ParseResult parse, ManagementResult<UpstreamDefinition> result)
-    {
-        if (!result.Ok)
-        {
-            return context.Fail(result.Error!);
-        }
-
-        var u = result.Value!;
-        if (parse.GetValue(CliApp.JsonOption))
-        {
-            JsonOutput.Write(context.Output, u);
-            return 0;
-        }
-
-        TableWriter.WriteFields(context.Output,
+    private static int Print(CliContext context, ParseResult parse, ManagementResult<UpstreamDefinition> result) =>
+        CliApp.PrintResult(context, parse, result, u =>
         [
-            ("id", u.Id),
-            ("name", u.Name),
-            ("slug", u.Slug),
-            ("description", u.Description),
-            ("url", u.BaseUrl),
-            ("timeout", Timeout(u)),
-            ("max_idle_conns", u.MaxIdleConns.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("idle_conn_timeout_ms", u.IdleConnTimeoutMs.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("max_conns", u.MaxConns == 0 ? "unlimited" : u.MaxConns.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("auth_type", WireNames.Of(u.AuthType)),
-            ("auth_header", u.AuthHeader),
-            ("auth_value", u.AuthConfigured ? "(set, write-only)" : ""),
-            ("enabled", Yes(u.Enabled)),
+                ("id", u.Id),
+                ("name", u.Name),
+                ("slug", u.Slug),
+                ("description", u.Description),
+                ("url", u.BaseUrl),
+                ("timeout", Timeout(u)),
+                ("max_idle_conns", u.MaxIdleConns.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("idle_conn_timeout_ms", u.IdleConnTimeoutMs.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("max_conns", u.MaxConns == 0 ? "unlimited" : u.MaxConns.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("auth_type", WireNames.Of(u.AuthType)),
+                ("auth_header", u.AuthHeader),
+                ("auth_value", u.AuthConfigured ? "(set, write-only)" : ""),
+                ("enabled", Yes(u.Enabled)),
         ]);
-        return 0;
-    }
 
     private static string Timeout(UpstreamDefinition u) => u.TimeoutMs is { } ms ? $"{ms}ms" : "default";
 

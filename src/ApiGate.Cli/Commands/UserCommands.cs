@@ -92,35 +92,23 @@ internal static class UserCommands
         return command;
     }
 
-    private static async Task<int> PrintAsync(CliContext context, ParseResult parse, IGatewayStore store, ManagementResult<UserDefinition> result, CancellationToken ct)
-    {
-        if (!result.Ok)
+    private static Task<int> PrintAsync(CliContext context, ParseResult parse, IGatewayStore store, ManagementResult<UserDefinition> result, CancellationToken ct) =>
+        CliApp.PrintResultAsync(context, parse, result, async u =>
         {
-            return context.Fail(result.Error!);
-        }
-
-        var u = result.Value!;
-        if (parse.GetValue(CliApp.JsonOption))
-        {
-            JsonOutput.Write(context.Output, u);
-            return 0;
-        }
-
-        var plan = await store.FindPlanAsync(u.PlanId, ct);
-        var keys = await store.ListKeysAsync(u.Id, ct);
-        TableWriter.WriteFields(context.Output,
-        [
-            ("id", u.Id),
-            ("email", u.Email),
-            ("name", u.Name),
-            ("plan", plan is null ? u.PlanId : $"{plan.Id} ({plan.Name})"),
-            ("status", WireNames.Of(u.Status)),
-            ("api_keys", keys.Count.ToString(CultureInfo.InvariantCulture)),
-            ("created_at", Time(u.CreatedAt)),
-            ("updated_at", Time(u.UpdatedAt)),
-        ]);
-        return 0;
-    }
+            var plan = await store.FindPlanAsync(u.PlanId, ct);
+            var keys = await store.ListKeysAsync(u.Id, ct);
+            return (IEnumerable<(string, string)>)
+            [
+                ("id", u.Id),
+                ("email", u.Email),
+                ("name", u.Name),
+                ("plan", plan is null ? u.PlanId : $"{plan.Id} ({plan.Name})"),
+                ("status", WireNames.Of(u.Status)),
+                ("api_keys", keys.Count.ToString(CultureInfo.InvariantCulture)),
+                ("created_at", Time(u.CreatedAt)),
+                ("updated_at", Time(u.UpdatedAt)),
+            ];
+        });
 
     /// <summary>The flags shared by create and update.</summary>
     private sealed class Fields
