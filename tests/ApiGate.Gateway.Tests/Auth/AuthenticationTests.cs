@@ -3,37 +3,29 @@ using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Auth;
 
-public sealed class AuthenticationTests : IAsyncLifetime
+public sealed class AuthenticationTests : GatewayTestBase
 {
-    private TestUpstream _upstream = null!;
-    private TestGateway _gateway = null!;
+    private protected override void Configure(GatewayOptions options) => options.AuthAllowQueryKey = true;
 
-    public async Task InitializeAsync()
+    private protected override async Task SetUpAsync()
     {
-        _upstream = await TestUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync(o => o.AuthAllowQueryKey = true);
-        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, reload: false);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "public", Path = "/public/*", Upstream = "backend", AuthRequired = false });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "public", Path = "/public/*", Upstream = "backend", AuthRequired = false });
     }
 
     [Fact]
     public async Task NoCredential_Returns401MissingApiKey()
     {
-        var response = await _gateway.Client.GetAsync(_gateway.Url + "/private/x");
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/private/x");
 
         await AssertErrorAsync(response, HttpStatusCode.Unauthorized, "missing_api_key");
-        Assert.Empty(_upstream.Received);
+        Assert.Empty(Upstream.Received);
     }
 
     [Theory]
@@ -51,9 +43,9 @@ public sealed class AuthenticationTests : IAsyncLifetime
     [Fact]
     public async Task ExpiredKey_Returns401KeyExpired()
     {
-        var (_, user, _) = await _gateway.CreateKeyAsync("expired@example.com");
+        var (_, user, _) = await Gateway.CreateKeyAsync("expired@example.com");
         var fullKey = ApiKeys.Generate("ak_");
-        await _gateway.Store.CreateKeyAsync(new ApiKeyDefinition
+        await Gateway.Store.CreateKeyAsync(new ApiKeyDefinition
         {
             Id = "key_expired",
             UserId = user.Id,
@@ -62,7 +54,7 @@ public sealed class AuthenticationTests : IAsyncLifetime
             ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(-1),
             CreatedAt = DateTimeOffset.UtcNow.AddDays(-1),
         }, CancellationToken.None);
-        await _gateway.ReloadAsync();
+        await Gateway.ReloadAsync();
 
         await AssertErrorAsync(await SendAsync("/private/x", fullKey), HttpStatusCode.Unauthorized, "key_expired");
     }
@@ -70,13 +62,13 @@ public sealed class AuthenticationTests : IAsyncLifetime
     [Fact]
     public async Task RevokedKey_Returns401KeyRevoked_AndSuspendedUser403()
     {
-        var (key, user, record) = await _gateway.CreateKeyAsync("revoke@example.com");
+        var (key, user, record) = await Gateway.CreateKeyAsync("revoke@example.com");
         Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", key)).StatusCode);
-        var (otherKey, other, _) = await _gateway.CreateKeyAsync("suspend@example.com");
+        var (otherKey, other, _) = await Gateway.CreateKeyAsync("suspend@example.com");
 
-        await _gateway.Identity.RevokeKeyAsync(record.Id, CancellationToken.None);
-        await _gateway.Identity.UpdateUserAsync(other.Email, new UserInput { Status = "suspended" }, CancellationToken.None);
-        await _gateway.ReloadAsync();
+        await Gateway.Identity.RevokeKeyAsync(record.Id, CancellationToken.None);
+        await Gateway.Identity.UpdateUserAsync(other.Email, new UserInput { Status = "suspended" }, CancellationToken.None);
+        await Gateway.ReloadAsync();
 
         await AssertErrorAsync(await SendAsync("/private/x", key), HttpStatusCode.Unauthorized, "key_revoked");
         await AssertErrorAsync(await SendAsync("/private/x", otherKey), HttpStatusCode.Forbidden, "user_suspended");
@@ -89,13 +81,13 @@ public sealed class AuthenticationTests : IAsyncLifetime
     [InlineData("query")]
     public async Task ValidKey_InjectsIdentityAndEntitlementHeaders_AndStripsCredential(string where)
     {
-        await _gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, CancellationToken.None);
-        await _gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "max_api_keys", ValueType = "number", DefaultValue = "2" }, CancellationToken.None);
-        await _gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "tier", ValueType = "string", DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None);
-        var (key, user, record) = await _gateway.CreateKeyAsync("headers@example.com", new PlanInput { Id = "pro", Name = "Pro", RateLimitPerMinute = 600 }, reload: false);
-        await _gateway.Identity.CreatePlanEntitlementAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = "webhooks", Value = "true" }, CancellationToken.None);
-        await _gateway.ReloadAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/private/x" + (where == "query" ? "?api_key=" + key + "&keep=1" : "?keep=1"));
+        await Gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, CancellationToken.None);
+        await Gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "max_api_keys", ValueType = "number", DefaultValue = "2" }, CancellationToken.None);
+        await Gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "tier", ValueType = "string", DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None);
+        var (key, user, record) = await Gateway.CreateKeyAsync("headers@example.com", new PlanInput { Id = "pro", Name = "Pro", RateLimitPerMinute = 600 }, reload: false);
+        await Gateway.Identity.CreatePlanEntitlementAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = "webhooks", Value = "true" }, CancellationToken.None);
+        await Gateway.ReloadAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/x" + (where == "query" ? "?api_key=" + key + "&keep=1" : "?keep=1"));
         if (where == "bearer")
         {
             request.Headers.Add("Authorization", "Bearer " + key);
@@ -108,10 +100,10 @@ public sealed class AuthenticationTests : IAsyncLifetime
         request.Headers.Add("X-User-ID", "spoofed");
         request.Headers.Add("X-Entitlement-Webhooks", "spoofed");
 
-        var response = await _gateway.Client.SendAsync(request);
+        var response = await Gateway.Client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var received = _upstream.Received.Last();
+        var received = Upstream.Received.Last();
         Assert.Equal([user.Id], received.Headers["X-User-ID"]);
         Assert.Equal([record.Id], received.Headers["X-Key-ID"]);
         Assert.Equal(["pro"], received.Headers["X-Plan-ID"]);
@@ -129,14 +121,14 @@ public sealed class AuthenticationTests : IAsyncLifetime
     [Fact]
     public async Task PublicRoute_SkipsAuth_StripsSpoofedIdentity_AndKeepsNoLimitHeaders()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/public/x");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/public/x");
         request.Headers.Add("X-User-ID", "spoofed");
         request.Headers.Add("X-API-Key", "ak_whatever");
 
-        var response = await _gateway.Client.SendAsync(request);
+        var response = await Gateway.Client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var received = _upstream.Received.Last();
+        var received = Upstream.Received.Last();
         Assert.False(received.Headers.ContainsKey("X-User-ID"));
         Assert.False(received.Headers.ContainsKey("X-API-Key"));
         Assert.False(response.Headers.Contains("X-RateLimit-Limit"));
@@ -145,8 +137,8 @@ public sealed class AuthenticationTests : IAsyncLifetime
     [Fact]
     public async Task KnownKey_IsServedFromCache_WithoutDatabaseLookups()
     {
-        var (key, _, _) = await _gateway.CreateKeyAsync("cache@example.com");
-        var authenticator = _gateway.Service<Identity.ApiKeyAuthenticator>();
+        var (key, _, _) = await Gateway.CreateKeyAsync("cache@example.com");
+        var authenticator = Gateway.Service<Identity.ApiKeyAuthenticator>();
         await SendAsync("/private/x", key);
         var before = Interlocked.Read(ref authenticator.Lookups);
 
@@ -161,47 +153,55 @@ public sealed class AuthenticationTests : IAsyncLifetime
     [Fact]
     public async Task RevocationAndSuspensionByCli_WhileTrafficFlows_AreObservedWithinOneSecond()
     {
-        var (key, _, record) = await _gateway.CreateKeyAsync("live@example.com");
-        var (otherKey, other, _) = await _gateway.CreateKeyAsync("live2@example.com");
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var revokedSeen = Stopwatch.StartNew();
-        var suspendedSeen = Stopwatch.StartNew();
-        var traffic = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested && (await SendAsync("/private/x", key)).StatusCode == HttpStatusCode.OK)
-            {
-            }
+        // An unlimited plan, so the only refusals the traffic can see are the ones under test.
+        var (key, _, record) = await Gateway.CreateKeyAsync("live@example.com", new PlanInput { Id = "unlimited", Name = "Unlimited" });
+        var (otherKey, other, _) = await Gateway.CreateKeyAsync("live2@example.com", new PlanInput { Id = "unlimited2", Name = "Unlimited 2" });
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", key)).StatusCode);
 
-            revokedSeen.Stop();
-            while (!stop.IsCancellationRequested && (await SendAsync("/private/x", otherKey)).StatusCode == HttpStatusCode.OK)
-            {
-            }
-
-            suspendedSeen.Stop();
-        });
-
-        await Task.Delay(200);
-        revokedSeen.Restart();
-        Assert.Equal(0, (await _gateway.CliAsync("keys", "revoke", record.Id)).ExitCode);
-        revokedSeen.Restart();
-        await Task.Delay(1500);
-        suspendedSeen.Restart();
-        Assert.Equal(0, (await _gateway.CliAsync("users", "deactivate", other.Email)).ExitCode);
-        suspendedSeen.Restart();
-        await traffic;
+        var revokedAfter = await ChangeWhileTrafficFlowsAsync(key, () => Gateway.CliAsync("keys", "revoke", record.Id), HttpStatusCode.Unauthorized);
+        var suspendedAfter = await ChangeWhileTrafficFlowsAsync(otherKey, () => Gateway.CliAsync("users", "deactivate", other.Email), HttpStatusCode.Forbidden);
 
         // The gateway polls every 100 ms here (250 ms by default); the bound leaves slack for a loaded CI machine.
-        Assert.True(revokedSeen.Elapsed < TimeSpan.FromSeconds(2.5), $"revocation seen after {revokedSeen.ElapsedMilliseconds} ms");
-        Assert.True(suspendedSeen.Elapsed < TimeSpan.FromSeconds(2.5), $"suspension seen after {suspendedSeen.ElapsedMilliseconds} ms");
+        Assert.True(revokedAfter < TimeSpan.FromSeconds(2.5), $"revocation seen after {revokedAfter.TotalMilliseconds} ms");
+        Assert.True(suspendedAfter < TimeSpan.FromSeconds(2.5), $"suspension seen after {suspendedAfter.TotalMilliseconds} ms");
         await AssertErrorAsync(await SendAsync("/private/x", key), HttpStatusCode.Unauthorized, "key_revoked");
         await AssertErrorAsync(await SendAsync("/private/x", otherKey), HttpStatusCode.Forbidden, "user_suspended");
     }
 
+    /// <summary>Sends requests with <paramref name="key"/> until the first refusal; returns how long after the change it came.</summary>
+    private async Task<TimeSpan> ChangeWhileTrafficFlowsAsync(string key, Func<Task<CliResult>> change, HttpStatusCode expected)
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var watch = new Stopwatch();
+        var changing = 0;
+        var traffic = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var status = (await SendAsync("/private/x", key)).StatusCode;
+                if (status != HttpStatusCode.OK)
+                {
+                    Assert.True(Volatile.Read(ref changing) == 1, $"refused with {status} before the change was made");
+                    Assert.Equal(expected, status);
+                    return watch.Elapsed;
+                }
+            }
+
+            return TimeSpan.MaxValue;
+        });
+
+        await Task.Delay(100);
+        watch.Start(); // from just before the CLI writes: the bound includes the CLI's own run time
+        Volatile.Write(ref changing, 1);
+        Assert.Equal(0, (await change()).ExitCode);
+        return await traffic;
+    }
+
     private Task<HttpResponseMessage> SendAsync(string path, string key)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + path);
+        var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + path);
         request.Headers.TryAddWithoutValidation("X-API-Key", key);
-        return _gateway.Client.SendAsync(request);
+        return Gateway.Client.SendAsync(request);
     }
 
     internal static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string code)

@@ -1,34 +1,26 @@
 using System.Net;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Auth;
 
-public sealed class LimitTests : IAsyncLifetime
+public sealed class LimitTests : GatewayTestBase
 {
-    private TestUpstream _upstream = null!;
-    private TestGateway _gateway = null!;
+    private protected override void Configure(GatewayOptions options) => options.RateLimitBurst = 5;
 
-    public async Task InitializeAsync()
+    private protected override async Task SetUpAsync()
     {
-        _upstream = await TestUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync(o => o.RateLimitBurst = 5);
-        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true });
     }
 
     [Fact]
     public async Task ConcurrentBurst_AdmitsExactlyTheBucketCapacity()
     {
         // 60/min + burst 5 = 65 tokens; refill is 1/s, so a burst that ends within a second admits 65, at most 66.
-        var (key, _, _) = await _gateway.CreateKeyAsync("burst@example.com", new PlanInput { Id = "sixty", Name = "Sixty", RateLimitPerMinute = 60 });
+        var (key, _, _) = await Gateway.CreateKeyAsync("burst@example.com", new PlanInput { Id = "sixty", Name = "Sixty", RateLimitPerMinute = 60 });
         using var start = new ManualResetEventSlim();
         var tasks = Enumerable.Range(0, 100).Select(_ => Task.Run(async () =>
         {
@@ -43,7 +35,7 @@ public sealed class LimitTests : IAsyncLifetime
         var limited = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
         Assert.InRange(admitted, 65, 66);
         Assert.Equal(100 - admitted, limited.Count);
-        Assert.Equal(admitted, _upstream.Received.Count);
+        Assert.Equal(admitted, Upstream.Received.Count);
         var sample = limited[0];
         Assert.True(sample.Headers.RetryAfter!.Delta!.Value.TotalSeconds >= 1);
         Assert.Equal("65", sample.Headers.GetValues("X-RateLimit-Limit").Single());
@@ -54,7 +46,7 @@ public sealed class LimitTests : IAsyncLifetime
     [Fact]
     public async Task Quota_AtLimitMinusOneLimitAndPlusOne_Returns200Then402()
     {
-        var (key, _, _) = await _gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "three", Name = "Three", RequestsPerMonth = 3 });
+        var (key, _, _) = await Gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "three", Name = "Three", RequestsPerMonth = 3 });
 
         var responses = new List<HttpResponseMessage>();
         for (var i = 0; i < 4; i++)
@@ -69,13 +61,13 @@ public sealed class LimitTests : IAsyncLifetime
         var reset = DateTimeOffset.Parse(responses[0].Headers.GetValues("X-Quota-Reset").Single(), System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(1, reset.Day);
         await AuthenticationTests.AssertErrorAsync(responses[3], HttpStatusCode.PaymentRequired, "quota_exceeded");
-        Assert.Equal(3, _upstream.Received.Count);
+        Assert.Equal(3, Upstream.Received.Count);
     }
 
     [Fact]
     public async Task OveragePlan_KeepsServingPastQuota_AndCountsOverage()
     {
-        var (key, user, _) = await _gateway.CreateKeyAsync("overage@example.com", new PlanInput { Id = "metered", Name = "Metered", RequestsPerMonth = 2, OveragePrice = 1 });
+        var (key, user, _) = await Gateway.CreateKeyAsync("overage@example.com", new PlanInput { Id = "metered", Name = "Metered", RequestsPerMonth = 2, OveragePrice = 1 });
 
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 5; i++)
@@ -83,8 +75,8 @@ public sealed class LimitTests : IAsyncLifetime
             statuses.Add((await SendAsync(key)).StatusCode);
         }
 
-        await _gateway.Service<UsageFlusher>().FlushAsync(CancellationToken.None);
-        var stored = (await _gateway.Store.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(DateTimeOffset.UtcNow), CancellationToken.None)).Single(u => u.UserId == user.Id);
+        await Gateway.Service<UsageFlusher>().FlushAsync(CancellationToken.None);
+        var stored = (await Gateway.Store.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(DateTimeOffset.UtcNow), CancellationToken.None)).Single(u => u.UserId == user.Id);
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
         Assert.Equal(5, stored.Used);
         Assert.Equal(3, stored.Overage);
@@ -93,8 +85,8 @@ public sealed class LimitTests : IAsyncLifetime
     [Fact]
     public async Task RateLimitedRequest_DoesNotConsumeQuota()
     {
-        var (key, user, _) = await _gateway.CreateKeyAsync("both@example.com", new PlanInput { Id = "tiny", Name = "Tiny", RateLimitPerMinute = 1, RequestsPerMonth = 100 });
-        var counters = _gateway.Service<QuotaCounters>();
+        var (key, user, _) = await Gateway.CreateKeyAsync("both@example.com", new PlanInput { Id = "tiny", Name = "Tiny", RateLimitPerMinute = 1, RequestsPerMonth = 100 });
+        var counters = Gateway.Service<QuotaCounters>();
 
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 10; i++)
@@ -110,14 +102,14 @@ public sealed class LimitTests : IAsyncLifetime
     [Fact]
     public async Task QuotaCounters_SurviveAGracefulRestart()
     {
-        var (key, user, _) = await _gateway.CreateKeyAsync("restart@example.com", new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 });
+        var (key, user, _) = await Gateway.CreateKeyAsync("restart@example.com", new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 });
         for (var i = 0; i < 4; i++)
         {
             Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
         }
 
-        await _gateway.StopAsync(); // graceful: flushes the counters
-        await using var restarted = await TestGateway.StartAsync(directory: _gateway.Directory);
+        await Gateway.StopAsync(); // graceful: flushes the counters
+        await using var restarted = await TestGateway.StartAsync(directory: Gateway.Directory);
         using var request = new HttpRequestMessage(HttpMethod.Get, restarted.Url + "/private/x");
         request.Headers.Add("X-API-Key", key);
         var response = await restarted.Client.SendAsync(request);
@@ -130,24 +122,24 @@ public sealed class LimitTests : IAsyncLifetime
     [Fact]
     public async Task PlanChange_AppliesOnNextRequest()
     {
-        var (key, user, _) = await _gateway.CreateKeyAsync("upgrade@example.com", new PlanInput { Id = "small", Name = "Small", RequestsPerMonth = 1 });
-        await _gateway.Identity.CreatePlanAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100 }, CancellationToken.None);
+        var (key, user, _) = await Gateway.CreateKeyAsync("upgrade@example.com", new PlanInput { Id = "small", Name = "Small", RequestsPerMonth = 1 });
+        await Gateway.Identity.CreatePlanAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100 }, CancellationToken.None);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
         Assert.Equal(HttpStatusCode.PaymentRequired, (await SendAsync(key)).StatusCode);
 
-        await _gateway.Identity.UpdateUserAsync(user.Email, new UserInput { Plan = "big" }, CancellationToken.None);
-        await _gateway.ReloadAsync();
+        await Gateway.Identity.UpdateUserAsync(user.Email, new UserInput { Plan = "big" }, CancellationToken.None);
+        await Gateway.ReloadAsync();
         var response = await SendAsync(key);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("100", response.Headers.GetValues("X-Quota-Limit").Single());
-        Assert.Equal("big", _upstream.Received.Last().Headers["X-Plan-ID"].Single());
+        Assert.Equal("big", Upstream.Received.Last().Headers["X-Plan-ID"].Single());
     }
 
     private Task<HttpResponseMessage> SendAsync(string key)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/private/x");
+        var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/x");
         request.Headers.Add("Authorization", "Bearer " + key);
-        return _gateway.Client.SendAsync(request);
+        return Gateway.Client.SendAsync(request);
     }
 }

@@ -7,42 +7,31 @@ using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Protocols;
 
-public sealed class StreamingTests : IAsyncLifetime
+public sealed class StreamingTests : GatewayTestBase
 {
-    private TestUpstream _upstream = null!;
-    private TestGateway _gateway = null!;
-
-    public async Task InitializeAsync()
+    private protected override async Task SetUpAsync()
     {
-        _upstream = await TestUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync();
-        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "http", Path = "/http/*", Upstream = "backend" }, reload: false);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", Protocol = "http_stream" }, reload: false);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse" }, reload: false);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket" });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "http", Path = "/http/*", Upstream = "backend" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", Protocol = "http_stream" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket" });
     }
 
     [Fact]
     public async Task Sse_FirstEvent_ReachesClientBeforeSecondIsSent()
     {
-        using var response = await _gateway.Client.GetAsync(_gateway.Url + "/events/sse", HttpCompletionOption.ResponseHeadersRead);
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/events/sse", HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
         await using var body = await response.Content.ReadAsStreamAsync();
         using var reader = new StreamReader(body);
 
         // The upstream holds its second event until the gate opens; the first must arrive without it.
         var firstEvent = await ReadEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.False(_upstream.SecondEventGate.Task.IsCompleted);
+        Assert.False(Upstream.SecondEventGate.Task.IsCompleted);
         Assert.Contains("data: one", firstEvent);
 
-        _upstream.SecondEventGate.SetResult();
+        Upstream.SecondEventGate.SetResult();
         var secondEvent = await ReadEventAsync(reader).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Contains("data: two", secondEvent);
     }
@@ -51,7 +40,7 @@ public sealed class StreamingTests : IAsyncLifetime
     public async Task WebSocket_Messages_TravelBothWaysThroughGateway()
     {
         using var socket = new ClientWebSocket();
-        await socket.ConnectAsync(new Uri(_gateway.Url.Replace("http://", "ws://") + "/socket/ws"), CancellationToken.None);
+        await socket.ConnectAsync(new Uri(Gateway.Url.Replace("http://", "ws://") + "/socket/ws"), CancellationToken.None);
         var buffer = new byte[1024];
 
         foreach (var message in new[] { "hello", "second message", new string('z', 500) })
@@ -68,10 +57,10 @@ public sealed class StreamingTests : IAsyncLifetime
     [Fact]
     public async Task Http_SlowResponseHeaders_Returns504UpstreamTimeout()
     {
-        await _gateway.AddUpstreamAsync("slow", _upstream.Url, new UpstreamInput { Timeout = "300ms" });
-        await _gateway.AddRouteAsync(new RouteInput { Name = "slow", Path = "/slow/*", Upstream = "slow" });
+        await Gateway.AddUpstreamAsync("slow", Upstream.Url, new UpstreamInput { Timeout = "300ms" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "slow", Path = "/slow/*", Upstream = "slow" });
 
-        var response = await _gateway.Client.GetAsync(_gateway.Url + "/slow/slow-headers?ms=5000");
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/slow/slow-headers?ms=5000");
 
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         Assert.Contains("upstream_timeout", await response.Content.ReadAsStringAsync());
@@ -81,13 +70,13 @@ public sealed class StreamingTests : IAsyncLifetime
     public async Task Timeout_TotalForHttp_IdleForStreams()
     {
         // Each chunk arrives well within the 600 ms timeout, but the whole response takes ~2 s.
-        await _gateway.AddUpstreamAsync("tight", _upstream.Url, new UpstreamInput { Timeout = "600ms" });
-        await _gateway.AddRouteAsync(new RouteInput { Name = "tight-http", Path = "/tight-http/*", Upstream = "tight" }, reload: false);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "tight-stream", Path = "/tight-stream/*", Upstream = "tight", Protocol = "http_stream" });
+        await Gateway.AddUpstreamAsync("tight", Upstream.Url, new UpstreamInput { Timeout = "600ms" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "tight-http", Path = "/tight-http/*", Upstream = "tight" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "tight-stream", Path = "/tight-stream/*", Upstream = "tight", Protocol = "http_stream" });
         const string query = "trickle?chunks=20&interval=100";
 
-        var streamed = await _gateway.Client.GetStringAsync(_gateway.Url + "/tight-stream/" + query);
-        var httpFailure = await Record.ExceptionAsync(() => _gateway.Client.GetStringAsync(_gateway.Url + "/tight-http/" + query));
+        var streamed = await Gateway.Client.GetStringAsync(Gateway.Url + "/tight-stream/" + query);
+        var httpFailure = await Record.ExceptionAsync(() => Gateway.Client.GetStringAsync(Gateway.Url + "/tight-http/" + query));
 
         Assert.Equal(20, streamed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.NotNull(httpFailure); // headers were sent, so the total timeout aborts the body mid-stream
@@ -96,10 +85,10 @@ public sealed class StreamingTests : IAsyncLifetime
     [Fact]
     public async Task Timeout_StreamIdleTooLong_IsAborted()
     {
-        await _gateway.AddUpstreamAsync("idle", _upstream.Url, new UpstreamInput { Timeout = "300ms" });
-        await _gateway.AddRouteAsync(new RouteInput { Name = "idle-stream", Path = "/idle-stream/*", Upstream = "idle", Protocol = "http_stream" });
+        await Gateway.AddUpstreamAsync("idle", Upstream.Url, new UpstreamInput { Timeout = "300ms" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "idle-stream", Path = "/idle-stream/*", Upstream = "idle", Protocol = "http_stream" });
 
-        var failure = await Record.ExceptionAsync(() => _gateway.Client.GetStringAsync(_gateway.Url + "/idle-stream/trickle?chunks=3&interval=1500"));
+        var failure = await Record.ExceptionAsync(() => Gateway.Client.GetStringAsync(Gateway.Url + "/idle-stream/trickle?chunks=3&interval=1500"));
 
         Assert.NotNull(failure);
     }
@@ -120,8 +109,8 @@ public sealed class StreamingTests : IAsyncLifetime
             }
         });
 
-        var upload = await _gateway.Client.PostAsync(_gateway.Url + "/stream/upload", new StreamContent(new GeneratedStream(size)) { Headers = { ContentLength = size } });
-        using var download = await _gateway.Client.GetAsync(_gateway.Url + "/stream/download?bytes=" + size, HttpCompletionOption.ResponseHeadersRead);
+        var upload = await Gateway.Client.PostAsync(Gateway.Url + "/stream/upload", new StreamContent(new GeneratedStream(size)) { Headers = { ContentLength = size } });
+        using var download = await Gateway.Client.GetAsync(Gateway.Url + "/stream/download?bytes=" + size, HttpCompletionOption.ResponseHeadersRead);
         long received = 0;
         await using (var body = await download.Content.ReadAsStreamAsync())
         {

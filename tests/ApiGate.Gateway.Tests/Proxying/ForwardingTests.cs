@@ -6,29 +6,18 @@ using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Proxying;
 
-public sealed class ForwardingTests : IAsyncLifetime
+public sealed class ForwardingTests : GatewayTestBase
 {
-    private TestUpstream _upstream = null!;
-    private TestGateway _gateway = null!;
-
-    public async Task InitializeAsync()
+    private protected override async Task SetUpAsync()
     {
-        _upstream = await TestUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync();
-        await _gateway.AddUpstreamAsync("Users API", _upstream.Url + "/v2");
-        await _gateway.AddRouteAsync(new RouteInput { Name = "users", Path = "/users/*", Upstream = "users-api" });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
+        await Gateway.AddUpstreamAsync("Users API", Upstream.Url + "/v2");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "users", Path = "/users/*", Upstream = "users-api" });
     }
 
     [Fact]
     public async Task Forward_PathAndQuery_KeepsUpstreamBasePathAndQuery()
     {
-        var response = await _gateway.Client.GetAsync(_gateway.Url + "/users/42?expand=orders&x=%20y");
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/users/42?expand=orders&x=%20y");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
@@ -41,7 +30,7 @@ public sealed class ForwardingTests : IAsyncLifetime
     {
         var body = new string('x', 100_000);
 
-        var response = await _gateway.Client.PostAsync(_gateway.Url + "/users", new StringContent(body, Encoding.UTF8, "text/plain"));
+        var response = await Gateway.Client.PostAsync(Gateway.Url + "/users", new StringContent(body, Encoding.UTF8, "text/plain"));
 
         var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("POST", echo.GetProperty("method").GetString());
@@ -51,7 +40,7 @@ public sealed class ForwardingTests : IAsyncLifetime
     [Fact]
     public async Task Forward_SpoofedIdentityHeaders_AreStrippedOnPublicRoutes()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/1");
         request.Headers.Add("X-User-ID", "admin");
         request.Headers.Add("X-Key-ID", "key_1");
         request.Headers.Add("X-Plan-ID", "enterprise");
@@ -59,9 +48,9 @@ public sealed class ForwardingTests : IAsyncLifetime
         request.Headers.Add("x-entitlement-max-api-keys", "1000");
         request.Headers.Add("X-Keep-Me", "yes");
 
-        await _gateway.Client.SendAsync(request);
+        await Gateway.Client.SendAsync(request);
 
-        var received = _upstream.Received.Last();
+        var received = Upstream.Received.Last();
         Assert.False(received.Headers.ContainsKey("X-User-ID"));
         Assert.False(received.Headers.ContainsKey("X-Key-ID"));
         Assert.False(received.Headers.ContainsKey("X-Plan-ID"));
@@ -72,14 +61,14 @@ public sealed class ForwardingTests : IAsyncLifetime
     [Fact]
     public async Task Forward_ForwardedHeaders_AreAppendedNotOverwritten()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/1");
         request.Headers.Add("X-Forwarded-For", "203.0.113.7");
         request.Headers.Add("X-Forwarded-Proto", "https");
         request.Headers.Host = "api.example.com";
 
-        await _gateway.Client.SendAsync(request);
+        await Gateway.Client.SendAsync(request);
 
-        var received = _upstream.Received.Last();
+        var received = Upstream.Received.Last();
         Assert.Equal("203.0.113.7, 127.0.0.1", string.Join(",", received.Headers["X-Forwarded-For"]));
         Assert.Equal("https, http", string.Join(",", received.Headers["X-Forwarded-Proto"]));
         Assert.Equal("api.example.com", string.Join(",", received.Headers["X-Forwarded-Host"]));
@@ -89,13 +78,13 @@ public sealed class ForwardingTests : IAsyncLifetime
     [Fact]
     public async Task Forward_SaneClientRequestId_IsKeptAndEchoed()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/1");
         request.Headers.Add("X-Request-ID", "trace-abc-123");
 
-        var response = await _gateway.Client.SendAsync(request);
+        var response = await Gateway.Client.SendAsync(request);
 
         Assert.Equal("trace-abc-123", response.Headers.GetValues("X-Request-ID").Single());
-        Assert.Equal(["trace-abc-123"], _upstream.Received.Last().Headers["X-Request-ID"]);
+        Assert.Equal(["trace-abc-123"], Upstream.Received.Last().Headers["X-Request-ID"]);
     }
 
     [Theory]
@@ -103,40 +92,40 @@ public sealed class ForwardingTests : IAsyncLifetime
     [InlineData(0)]
     public async Task Forward_InsaneClientRequestId_IsReplaced(int length)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/1");
         request.Headers.TryAddWithoutValidation("X-Request-ID", length == 0 ? "has space" : new string('a', length));
 
-        var response = await _gateway.Client.SendAsync(request);
+        var response = await Gateway.Client.SendAsync(request);
 
         var id = response.Headers.GetValues("X-Request-ID").Single();
         Assert.Matches("^[0-9a-f]{32}$", id);
-        Assert.Equal([id], _upstream.Received.Last().Headers["X-Request-ID"]);
+        Assert.Equal([id], Upstream.Received.Last().Headers["X-Request-ID"]);
     }
 
     [Fact]
     public async Task Forward_MultiValuedHeaders_PassIntactBothWays()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/cookies");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/cookies");
         request.Headers.TryAddWithoutValidation("X-Multi", ["one", "two"]);
 
-        var response = await _gateway.Client.SendAsync(request);
+        var response = await Gateway.Client.SendAsync(request);
 
         Assert.Equal(["a=1; Path=/", "b=2; Path=/"], response.Headers.GetValues("Set-Cookie"));
-        Assert.Equal("one, two", string.Join(", ", _upstream.Received.Last().Headers["X-Multi"]));
+        Assert.Equal("one, two", string.Join(", ", Upstream.Received.Last().Headers["X-Multi"]));
     }
 
     [Fact]
     public async Task Forward_HopByHopHeaders_AreNotForwarded()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/users/1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/1");
         request.Headers.TryAddWithoutValidation("Connection", "X-Hop");
         request.Headers.TryAddWithoutValidation("X-Hop", "secret-hop");
         request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
         request.Headers.TryAddWithoutValidation("Proxy-Authorization", "Basic Zm9vOmJhcg==");
 
-        await _gateway.Client.SendAsync(request);
+        await Gateway.Client.SendAsync(request);
 
-        var received = _upstream.Received.Last();
+        var received = Upstream.Received.Last();
         Assert.False(received.Headers.ContainsKey("X-Hop"));
         Assert.False(received.Headers.ContainsKey("Keep-Alive"));
         Assert.False(received.Headers.ContainsKey("Proxy-Authorization"));
@@ -145,7 +134,7 @@ public sealed class ForwardingTests : IAsyncLifetime
     [Fact]
     public async Task Forward_UpstreamErrorStatus_IsPassedThroughUntouched()
     {
-        var response = await _gateway.Client.GetAsync(_gateway.Url + "/users/status?code=418");
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/users/status?code=418");
 
         Assert.Equal((HttpStatusCode)418, response.StatusCode);
         Assert.Equal("upstream says 418", await response.Content.ReadAsStringAsync());
@@ -157,20 +146,20 @@ public sealed class ForwardingTests : IAsyncLifetime
     [InlineData("header", "X-Api-Secret", "s3cr3t", "X-Api-Secret", "s3cr3t")]
     public async Task Forward_UpstreamAuth_IsInjected(string type, string header, string value, string expectedHeader, string expectedValue)
     {
-        await _gateway.AddUpstreamAsync("Secured", _upstream.Url, new UpstreamInput { AuthType = type, AuthHeader = header, AuthValue = value });
-        await _gateway.AddRouteAsync(new RouteInput { Name = "secured", Path = "/secured/*", Upstream = "secured" });
-        using var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/secured/x");
+        await Gateway.AddUpstreamAsync("Secured", Upstream.Url, new UpstreamInput { AuthType = type, AuthHeader = header, AuthValue = value });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "secured", Path = "/secured/*", Upstream = "secured" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/secured/x");
         request.Headers.TryAddWithoutValidation(expectedHeader, "client-value");
 
-        await _gateway.Client.SendAsync(request);
+        await Gateway.Client.SendAsync(request);
 
-        Assert.Equal([expectedValue], _upstream.Received.Last().Headers[expectedHeader]);
+        Assert.Equal([expectedValue], Upstream.Received.Last().Headers[expectedHeader]);
     }
 
     [Fact]
     public async Task Forward_NoRouteMatches_Returns404JsonApiError()
     {
-        var response = await _gateway.Client.GetAsync(_gateway.Url + "/nothing/here");
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/nothing/here");
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/vnd.api+json", response.Content.Headers.ContentType!.MediaType);
@@ -184,10 +173,10 @@ public sealed class ForwardingTests : IAsyncLifetime
     public async Task Forward_UpstreamRefusesConnection_Returns502UpstreamError()
     {
         var closedPort = FreePort();
-        await _gateway.AddUpstreamAsync("Dead", $"http://127.0.0.1:{closedPort}");
-        await _gateway.AddRouteAsync(new RouteInput { Name = "dead", Path = "/dead/*", Upstream = "dead" });
+        await Gateway.AddUpstreamAsync("Dead", $"http://127.0.0.1:{closedPort}");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "dead", Path = "/dead/*", Upstream = "dead" });
 
-        var response = await _gateway.Client.GetAsync(_gateway.Url + "/dead/x");
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/dead/x");
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Contains("upstream_error", await response.Content.ReadAsStringAsync());
@@ -196,10 +185,10 @@ public sealed class ForwardingTests : IAsyncLifetime
     [Fact]
     public async Task Forward_DisabledUpstream_Returns503()
     {
-        await _gateway.AddUpstreamAsync("Off", _upstream.Url, new UpstreamInput { Enabled = false });
-        await _gateway.AddRouteAsync(new RouteInput { Name = "off", Path = "/off/*", Upstream = "off" });
+        await Gateway.AddUpstreamAsync("Off", Upstream.Url, new UpstreamInput { Enabled = false });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "off", Path = "/off/*", Upstream = "off" });
 
-        var response = await _gateway.Client.GetAsync(_gateway.Url + "/off/x");
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/off/x");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("upstream_unavailable", await response.Content.ReadAsStringAsync());
@@ -208,11 +197,11 @@ public sealed class ForwardingTests : IAsyncLifetime
     [Fact]
     public async Task Forward_MethodOverride_ChangesForwardedMethod()
     {
-        await _gateway.AddRouteAsync(new RouteInput { Name = "override", Path = "/override/*", Upstream = "users-api", MethodOverride = "PUT" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "override", Path = "/override/*", Upstream = "users-api", MethodOverride = "PUT" });
 
-        await _gateway.Client.PostAsync(_gateway.Url + "/override/x", new StringContent("{}"));
+        await Gateway.Client.PostAsync(Gateway.Url + "/override/x", new StringContent("{}"));
 
-        Assert.Equal("PUT", _upstream.Received.Last().Method);
+        Assert.Equal("PUT", Upstream.Received.Last().Method);
     }
 
     internal static int FreePort()

@@ -6,35 +6,24 @@ using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Reload;
 
-public sealed class HotReloadTests : IAsyncLifetime
+public sealed class HotReloadTests : GatewayTestBase
 {
-    private TestUpstream _upstream = null!;
-    private TestGateway _gateway = null!;
-
-    public async Task InitializeAsync()
+    private protected override async Task SetUpAsync()
     {
-        _upstream = await TestUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync();
-        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
-        await _gateway.AddRouteAsync(new RouteInput { Name = "stable", Path = "/stable/*", Upstream = "backend" });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _upstream.DisposeAsync();
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "stable", Path = "/stable/*", Upstream = "backend" });
     }
 
     [Fact]
     public async Task CliChange_WhileServing_TakesEffectWithinOneSecond()
     {
-        Assert.Equal(HttpStatusCode.NotFound, (await _gateway.Client.GetAsync(_gateway.Url + "/fresh/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync(Gateway.Url + "/fresh/x")).StatusCode);
 
-        var created = await _gateway.CliAsync("routes", "create", "--name", "fresh", "--path", "/fresh/*", "--upstream", "backend", "--auth=false");
+        var created = await Gateway.CliAsync("routes", "create", "--name", "fresh", "--path", "/fresh/*", "--upstream", "backend", "--auth=false");
         Assert.Equal(0, created.ExitCode);
         var appearedAfter = await WaitForStatusAsync("/fresh/x", HttpStatusCode.OK);
 
-        var disabled = await _gateway.CliAsync("routes", "disable", "fresh");
+        var disabled = await Gateway.CliAsync("routes", "disable", "fresh");
         Assert.Equal(0, disabled.ExitCode);
         var disappearedAfter = await WaitForStatusAsync("/fresh/x", HttpStatusCode.NotFound);
 
@@ -54,7 +43,7 @@ public sealed class HotReloadTests : IAsyncLifetime
         {
             while (!stop.IsCancellationRequested)
             {
-                var response = await _gateway.Client.GetAsync(_gateway.Url + "/stable/ping");
+                var response = await Gateway.Client.GetAsync(Gateway.Url + "/stable/ping");
                 Interlocked.Increment(ref completed);
                 if (response.StatusCode != HttpStatusCode.OK)
                 {
@@ -65,9 +54,9 @@ public sealed class HotReloadTests : IAsyncLifetime
 
         for (var i = 0; i < 20 && !stop.IsCancellationRequested; i++)
         {
-            var result = await _gateway.Config.UpdateRouteAsync("stable", new RouteInput { Priority = i, Description = "rev " + i }, CancellationToken.None);
+            var result = await Gateway.Config.UpdateRouteAsync("stable", new RouteInput { Priority = i, Description = "rev " + i }, CancellationToken.None);
             Assert.True(result.Ok);
-            await _gateway.ReloadAsync();
+            await Gateway.ReloadAsync();
             await Task.Delay(50);
         }
 
@@ -79,9 +68,9 @@ public sealed class HotReloadTests : IAsyncLifetime
     [Fact]
     public async Task BrokenSnapshot_KeepsPreviousServing()
     {
-        var before = _gateway.Snapshots.Current!.Version;
+        var before = Gateway.Snapshots.Current!.Version;
         // Bypass validation to store a route that cannot compile, as a damaged or hand-edited database would.
-        await _gateway.Store.CreateRouteAsync(new RouteDefinition
+        await Gateway.Store.CreateRouteAsync(new RouteDefinition
         {
             Id = "rt_broken",
             Name = "broken",
@@ -92,11 +81,11 @@ public sealed class HotReloadTests : IAsyncLifetime
             UpdatedAt = DateTimeOffset.UtcNow,
         }, CancellationToken.None);
 
-        await _gateway.ReloadAsync();
+        await Gateway.ReloadAsync();
 
-        Assert.Equal(before, _gateway.Snapshots.Current!.Version);
-        Assert.Equal(1, _gateway.Snapshots.ReloadFailures);
-        Assert.Equal(HttpStatusCode.OK, (await _gateway.Client.GetAsync(_gateway.Url + "/stable/x")).StatusCode);
+        Assert.Equal(before, Gateway.Snapshots.Current!.Version);
+        Assert.Equal(1, Gateway.Snapshots.ReloadFailures);
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/stable/x")).StatusCode);
     }
 
     private async Task<TimeSpan> WaitForStatusAsync(string path, HttpStatusCode expected)
@@ -104,7 +93,7 @@ public sealed class HotReloadTests : IAsyncLifetime
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < TimeSpan.FromSeconds(5))
         {
-            if ((await _gateway.Client.GetAsync(_gateway.Url + path)).StatusCode == expected)
+            if ((await Gateway.Client.GetAsync(Gateway.Url + path)).StatusCode == expected)
             {
                 return watch.Elapsed;
             }

@@ -1,0 +1,32 @@
+using ApiGate.Gateway.Hosting;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>A test class with one real upstream and one real gateway, started before each test and stopped after.</summary>
+public abstract class GatewayTestBase : IAsyncLifetime
+{
+    internal TestUpstream Upstream { get; private set; } = null!;
+
+    internal TestGateway Gateway { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Upstream = await TestUpstream.StartAsync();
+        Gateway = await TestGateway.StartAsync(Configure);
+        await SetUpAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await Upstream.DisposeAsync();
+    }
+
+    /// <summary>Gateway settings for this class (defaults: loopback, port 0, temp SQLite file).</summary>
+    private protected virtual void Configure(GatewayOptions options)
+    {
+    }
+
+    /// <summary>Upstreams and routes every test of the class uses.</summary>
+    private protected abstract Task SetUpAsync();
+}
