@@ -69,16 +69,16 @@ public sealed class StreamingTests : GatewayTestBase
     [Fact]
     public async Task Timeout_TotalForHttp_IdleForStreams()
     {
-        // Each chunk arrives well within the 600 ms timeout, but the whole response takes ~2 s.
-        await Gateway.AddUpstreamAsync("tight", Upstream.Url, new UpstreamInput { Timeout = "600ms" });
+        // Each chunk arrives well within the 1 s timeout, but the whole response takes ~2.5 s.
+        await Gateway.AddUpstreamAsync("tight", Upstream.Url, new UpstreamInput { Timeout = "1s" });
         await Gateway.AddRouteAsync(new RouteInput { Name = "tight-http", Path = "/tight-http/*", Upstream = "tight" }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "tight-stream", Path = "/tight-stream/*", Upstream = "tight", Protocol = "http_stream" });
-        const string query = "trickle?chunks=20&interval=100";
+        const string query = "trickle?chunks=25&interval=100";
 
         var streamed = await Gateway.Client.GetStringAsync(Gateway.Url + "/tight-stream/" + query);
         var httpFailure = await Record.ExceptionAsync(() => Gateway.Client.GetStringAsync(Gateway.Url + "/tight-http/" + query));
 
-        Assert.Equal(20, streamed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(25, streamed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
         Assert.NotNull(httpFailure); // headers were sent, so the total timeout aborts the body mid-stream
     }
 
