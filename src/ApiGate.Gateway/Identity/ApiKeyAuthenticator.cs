@@ -121,7 +121,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
     /// <summary>The SPEC §1.2 authentication errors.</summary>
     public static class Errors
     {
-        public static readonly GatewayError Missing = new(401, "missing_api_key", "Unauthorized", "An API key is required: send Authorization: Bearer <key> or X-API-Key.");
+        public static readonly GatewayError Missing = new(401, "missing_api_key", "Unauthorized", "An API key is required: send it as Authorization: Bearer KEY or in the X-API-Key header.");
         public static readonly GatewayError Invalid = new(401, "invalid_api_key", "Unauthorized", "The API key is malformed or unknown.");
         public static readonly GatewayError Expired = new(401, "key_expired", "Unauthorized", "The API key has expired.");
         public static readonly GatewayError Revoked = new(401, "key_revoked", "Unauthorized", "The API key has been revoked.");
