@@ -43,6 +43,7 @@ internal sealed class SettingsLoader
         ("redis.url", "APIGATE_REDIS_URL", true, (o, v) => o.RedisUrl = v),
         ("secret_key", "APIGATE_SECRET_KEY", true, (o, v) => o.SecretKey = v),
         ("transform.env_allow", "APIGATE_TRANSFORM_ENV_ALLOW", false, (o, v) => o.TransformEnvAllow = v),
+        ("transform.max_body_bytes", "APIGATE_TRANSFORM_MAX_BODY_BYTES", false, (o, v) => o.TransformMaxBodyBytes = Int(v, "transform.max_body_bytes")),
         ("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", false, (o, v) => o.ConfigPollInterval = Duration(v, "config.poll_interval")),
     ];
 
@@ -128,6 +129,7 @@ internal sealed class SettingsLoader
         "log.level" => d.LogLevel,
         "log.format" => d.LogFormat,
         "metrics.enabled" => d.MetricsEnabled ? "true" : "false",
+        "transform.max_body_bytes" => d.TransformMaxBodyBytes.ToString(CultureInfo.InvariantCulture),
         "config.poll_interval" => $"{d.ConfigPollInterval.TotalMilliseconds}ms",
         _ => "",
     };

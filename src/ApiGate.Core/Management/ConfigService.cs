@@ -1,4 +1,3 @@
-using System.Text.Json;
 using ApiGate.Core.Expressions;
 using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
@@ -215,12 +214,12 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             yield return new ManagementError(ManagementErrorKind.Validation, "method_override", $"'{route.MethodOverride}' is not an HTTP method");
         }
 
-        if (ValidateJsonObject(route.RequestTransform) is { } requestProblem)
+        if (route.RequestTransform.Length > 0 && TransformProblem(() => Transforms.RequestTransform.Parse(route.RequestTransform)) is { } requestProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "request_transform", requestProblem);
         }
 
-        if (ValidateJsonObject(route.ResponseTransform) is { } responseProblem)
+        if (route.ResponseTransform.Length > 0 && TransformProblem(() => Transforms.ResponseTransform.Parse(route.ResponseTransform)) is { } responseProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
         }
@@ -551,21 +550,16 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
         return slug.Length == 0 ? "root" : slug;
     }
 
-    private static string? ValidateJsonObject(string json)
+    private static string? TransformProblem(Func<object> parse)
     {
-        if (json.Length == 0)
-        {
-            return null;
-        }
-
         try
         {
-            using var document = JsonDocument.Parse(json);
-            return document.RootElement.ValueKind == JsonValueKind.Object ? null : "must be a JSON object";
+            _ = parse();
+            return null;
         }
-        catch (JsonException ex)
+        catch (FormatException ex)
         {
-            return "is not valid JSON: " + ex.Message;
+            return ex.Message;
         }
     }
 

@@ -1,6 +1,8 @@
 using System.Net.Http.Headers;
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Identity;
+using ApiGate.Gateway.Transforms;
+using Microsoft.AspNetCore.WebUtilities;
 using ApiGate.Gateway.Pipeline;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
@@ -48,6 +50,25 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
         // The credential never travels upstream; a key in X-API-Key is dropped on every route.
         headers.Remove("X-API-Key");
         string? query = incoming.QueryString.Value;
+        if (request.RequestOperations is { } operations)
+        {
+            List<KeyValuePair<string, StringValues>>? queryParameters = null;
+            foreach (var operation in operations)
+            {
+                operation.Headers.Apply(new UpstreamRequestHeaders(headers), request);
+                if (!operation.Query.IsEmpty)
+                {
+                    queryParameters ??= QueryHelpers.ParseQuery(query).SelectMany(p => p.Value.Select(v => new KeyValuePair<string, StringValues>(p.Key, v))).ToList();
+                    operation.Query.Apply(new QueryParameters(queryParameters), request);
+                }
+            }
+
+            if (queryParameters is not null)
+            {
+                query = new QueryParameters(queryParameters).ToQueryString();
+            }
+        }
+
         if (request.Caller is { } caller)
         {
             if (request.CredentialSource == CredentialSource.AuthorizationBearer)
@@ -88,7 +109,11 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
             headers.Remove("Accept-Encoding");
         }
 
-        if (route.MethodOverride.Length > 0)
+        if (request.Snapshot.PoliciesFor(request.Route).Request?.MethodOverride is { } transformMethod)
+        {
+            proxyRequest.Method = HttpMethod.Parse(transformMethod);
+        }
+        else if (route.MethodOverride.Length > 0)
         {
             proxyRequest.Method = HttpMethod.Parse(route.MethodOverride);
         }
@@ -106,8 +131,17 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
     {
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var responseHeaders = httpContext.Response.Headers;
+        var transform = proxyResponse is null ? null : request.Snapshot.PoliciesFor(request.Route).Response;
+        transform?.ApplyHeaders(new ClientResponseHeaders(responseHeaders), request);
         responseHeaders["X-Request-ID"] = request.RequestId;
         ClientHeaders.Apply(responseHeaders, request);
+
+        // Headers are final from here: a body transform starts the response.
+        if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http)
+        {
+            proceed = !await request.Environment.ResponseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request, cancellationToken);
+        }
+
         return proceed;
     }
 

@@ -6,6 +6,7 @@ using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Transforms;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -45,9 +46,11 @@ public static class GatewayHost
         services.AddSingleton(options);
         services.AddSingleton(store);
         services.AddSingleton(timeProvider ?? TimeProvider.System);
+        services.AddSingleton<ResponseBodyTransformer>();
         services.AddSingleton(sp => new GatewayEnvironment(
             sp.GetRequiredService<TimeProvider>(),
-            options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
+            options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            sp.GetRequiredService<ResponseBodyTransformer>()));
         services.AddSingleton<UpstreamClientPool>();
         services.AddSingleton<SnapshotBuilder>();
         services.AddSingleton<SnapshotManager>();
@@ -62,10 +65,11 @@ public static class GatewayHost
         services.AddSingleton<UsageFlusher>();
         services.AddHostedService(sp => sp.GetRequiredService<UsageFlusher>());
 
-        // SPEC §1 order: authenticate, quota, rate limit (entitlements are resolved per plan in the snapshot), rewrite.
+        // SPEC §1 order: authenticate, quota, rate limit (entitlements are resolved per plan in the snapshot), transform, rewrite.
         services.AddSingleton<IRequestStep, AuthenticationStep>();
         services.AddSingleton<IRequestStep, QuotaStep>();
         services.AddSingleton<IRequestStep, RateLimitStep>();
+        services.AddSingleton<IRequestStep, RequestTransformStep>();
         services.AddSingleton<IRequestStep, PathRewriteStep>();
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<GatewayPipeline>();

@@ -62,6 +62,12 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_TRANSFORM_ENV_ALLOW</c>: comma-separated environment variable names readable as <c>${env.NAME}</c>.</summary>
     public string TransformEnvAllow { get; set; } = "";
 
+    /// <summary>
+    /// <c>APIGATE_TRANSFORM_MAX_BODY_BYTES</c>: the largest JSON body a body transform buffers; default 1 MiB. A larger
+    /// request gets <c>413 request_too_large</c>; a larger response passes through untransformed.
+    /// </summary>
+    public long TransformMaxBodyBytes { get; set; } = 1024 * 1024;
+
     /// <summary><c>APIGATE_CONFIG_POLL_INTERVAL</c>: how often the store is checked for config changes; default 250 ms.</summary>
     public TimeSpan ConfigPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
@@ -101,6 +107,11 @@ public sealed class GatewayOptions
         if (LogFormat is not ("json" or "console"))
         {
             throw new ArgumentException($"log format '{LogFormat}' is not json or console");
+        }
+
+        if (TransformMaxBodyBytes is < 1 or > 1024L * 1024 * 1024)
+        {
+            throw new ArgumentException("transform max body bytes must be between 1 and 1 GiB");
         }
 
         if (ConfigPollInterval <= TimeSpan.Zero)

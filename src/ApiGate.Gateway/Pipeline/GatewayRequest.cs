@@ -53,6 +53,9 @@ internal sealed class GatewayRequest : IRewriteRequest
     /// <summary>The quota decision taken for this request, if any (for X-Quota-* headers).</summary>
     public QuotaDecision? Quota { get; set; }
 
+    /// <summary>The request-transform blocks that apply to this request (null: none), for the transformer.</summary>
+    public Core.Transforms.RequestOperations[]? RequestOperations { get; set; }
+
     /// <summary>Path sent to the upstream (before its base path is prepended), set by the rewrite step; null = the request path.</summary>
     public string? UpstreamPath { get; set; }
 

@@ -15,15 +15,22 @@ internal sealed class ConfigSnapshot
         UpstreamBinding?[] routeUpstreams,
         UpstreamBinding? defaultUpstream,
         CompiledRoute? defaultRoute,
-        FrozenDictionary<string, PlanRuntime> plans)
+        FrozenDictionary<string, PlanRuntime> plans,
+        RoutePolicies[] routePolicies)
     {
         Plans = plans;
+        RoutePolicies = routePolicies;
         Version = version;
         Routes = routes;
         RouteUpstreams = routeUpstreams;
         DefaultUpstream = defaultUpstream;
         DefaultRoute = defaultRoute;
     }
+
+    /// <summary>Each route's compiled transforms, indexed by <see cref="CompiledRoute.Index"/>.</summary>
+    public RoutePolicies[] RoutePolicies { get; }
+
+    public RoutePolicies PoliciesFor(CompiledRoute route) => route.Index >= 0 ? RoutePolicies[route.Index] : Snapshots.RoutePolicies.None;
 
     /// <summary>Plans by id, with bucket shapes and entitlement headers resolved.</summary>
     public FrozenDictionary<string, PlanRuntime> Plans { get; }

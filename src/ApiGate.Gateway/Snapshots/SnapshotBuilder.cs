@@ -68,7 +68,8 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
                 TokenBucketPolicy.FromPlan(p.RateLimitPerMinute, options.RateLimitBurst),
                 EntitlementResolver.Resolve(p.Id, data.Entitlements, data.PlanEntitlements)),
             StringComparer.Ordinal);
-        return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute, plans);
+        var policies = table.Routes.Select(r => RoutePolicies.Compile(r.Definition)).ToArray();
+        return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute, plans, policies);
     }
 
     private UpstreamBinding Bind(UpstreamDefinition upstream)

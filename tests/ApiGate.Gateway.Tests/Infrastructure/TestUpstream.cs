@@ -101,6 +101,17 @@ internal sealed class TestUpstream : IAsyncDisposable
                 context.Response.Headers.Append("Set-Cookie", "b=2; Path=/");
                 await context.Response.WriteAsync("cookies");
                 return;
+            case "echo-body":
+                await EchoBodyAsync(context);
+                return;
+            case "json":
+                context.Response.ContentType = "application/json; charset=utf-8";
+                await context.Response.WriteAsync(SampleJson);
+                return;
+            case "big-json":
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync("{\"pad\":\"" + new string('x', int.Parse(request.Query["bytes"]!)) + "\",\"secret\":\"s\"}");
+                return;
             case "status":
                 context.Response.StatusCode = int.Parse(request.Query["code"]!);
                 await context.Response.WriteAsync("upstream says " + context.Response.StatusCode);
@@ -129,6 +140,26 @@ internal sealed class TestUpstream : IAsyncDisposable
             path = request.Path.Value,
             query = request.QueryString.Value,
             body_length = bodyLength,
+        }));
+    }
+
+    /// <summary>The body <c>/json</c> answers with, for response transform tests.</summary>
+    public const string SampleJson =
+        "{\"_id\":\"42\",\"email\":\"user@domain.com\",\"_links\":{\"internal\":\"/admin/42\",\"self\":\"/users/42\"},\"items\":[{\"name\":\"a\",\"secret\":\"s1\"},{\"name\":\"b\",\"secret\":\"s2\"}]}";
+
+    /// <summary>Answers with the request's body, its Content-Length header and its Content-Type.</summary>
+    private static async Task EchoBodyAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body);
+        var body = await reader.ReadToEndAsync(context.RequestAborted);
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(JsonSerializer.Serialize(new
+        {
+            body,
+            content_length = context.Request.ContentLength,
+            content_type = context.Request.ContentType,
+            method = context.Request.Method,
+            query = context.Request.QueryString.Value,
         }));
     }
 

@@ -1,0 +1,118 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApiGate.Core.Rewriting;
+
+namespace ApiGate.Core.Transforms;
+
+/// <summary>
+/// A route's <c>response_transform</c> (SPEC §5.2): header operations, and JSON body <c>remove</c> (dotted paths),
+/// <c>rename</c> (<c>{"_id":"id"}</c>; the key may be a dotted path, the new name stays in the same object) and
+/// <c>mask</c> (dotted paths whose string values are masked).
+/// </summary>
+public sealed class ResponseTransform
+{
+    public required NameValueOperations Headers { get; init; }
+    public IReadOnlyList<string[]> RemovePaths { get; init; } = [];
+    public IReadOnlyList<(string[] Path, string NewName)> Renames { get; init; } = [];
+    public IReadOnlyList<string[]> MaskPaths { get; init; } = [];
+
+    public bool NeedsBody => RemovePaths.Count > 0 || Renames.Count > 0 || MaskPaths.Count > 0;
+
+    public void ApplyBody(JsonNode body)
+    {
+        foreach (var path in RemovePaths)
+        {
+            JsonPaths.ForEachParent(body, path, static (parent, name) => parent.Remove(name));
+        }
+
+        foreach (var (path, newName) in Renames)
+        {
+            JsonPaths.ForEachParent(body, path, (parent, name) =>
+            {
+                if (parent.TryGetPropertyValue(name, out var value))
+                {
+                    parent.Remove(name);
+                    parent[newName] = value;
+                }
+            });
+        }
+
+        foreach (var path in MaskPaths)
+        {
+            JsonPaths.ForEachParent(body, path, static (parent, name) =>
+            {
+                if (parent[name] is JsonValue value && value.GetValueKind() == JsonValueKind.String)
+                {
+                    parent[name] = Masking.Mask(value.GetValue<string>());
+                }
+            });
+        }
+    }
+
+    public static ResponseTransform Parse(string json)
+    {
+        var root = RequestTransform.ParseObject(json, "response_transform");
+        var remove = new List<string[]>();
+        var renames = new List<(string[], string)>();
+        var mask = new List<string[]>();
+        foreach (var (key, _) in root)
+        {
+            if (key is not ("headers" or "body"))
+            {
+                throw new FormatException($"response_transform: unknown key '{key}' (use headers, body)");
+            }
+        }
+
+        if (root["body"] is { } bodyNode)
+        {
+            var body = bodyNode as JsonObject ?? throw new FormatException("response_transform.body must be an object");
+            var json2 = body["json"] as JsonObject ?? body;
+            foreach (var (key, value) in json2)
+            {
+                switch (key)
+                {
+                    case "remove":
+                        remove.AddRange(Paths(value, "response_transform.body.remove"));
+                        break;
+                    case "mask":
+                        mask.AddRange(Paths(value, "response_transform.body.mask"));
+                        break;
+                    case "rename":
+                        foreach (var (from, to) in value as JsonObject ?? throw new FormatException("response_transform.body.rename must be an object of old: new"))
+                        {
+                            var newName = to is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : "";
+                            if (newName.Length == 0 || newName.Contains('.'))
+                            {
+                                throw new FormatException($"response_transform.body.rename.{from} must be a new field name");
+                            }
+
+                            renames.Add((JsonPaths.Parse(from), newName));
+                        }
+
+                        break;
+                    default:
+                        throw new FormatException($"response_transform.body: unknown operation '{key}' (use remove, rename, mask)");
+                }
+            }
+        }
+
+        return new ResponseTransform
+        {
+            Headers = NameValueOperations.Parse(root["headers"], "response_transform.headers", headerNames: true),
+            RemovePaths = remove,
+            Renames = renames,
+            MaskPaths = mask,
+        };
+
+        static IEnumerable<string[]> Paths(JsonNode? node, string field)
+        {
+            foreach (var path in node as JsonArray ?? throw new FormatException($"{field} must be an array of dotted paths"))
+            {
+                yield return JsonPaths.Parse(path is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : "");
+            }
+        }
+    }
+
+    /// <summary>Header operations need request variables too (<c>${request_id}</c>).</summary>
+    public void ApplyHeaders(IHeaderTarget target, IRewriteRequest request) => Headers.Apply(target, request);
+}

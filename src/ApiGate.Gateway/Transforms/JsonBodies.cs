@@ -1,0 +1,67 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ApiGate.Gateway.Transforms;
+
+/// <summary>Reading bounded JSON bodies for body transforms.</summary>
+internal static class JsonBodies
+{
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary><c>application/json</c> or any <c>+json</c> type.</summary>
+    public static bool IsJson(string? contentType)
+    {
+        if (string.IsNullOrEmpty(contentType))
+        {
+            return false;
+        }
+
+        var media = contentType.AsSpan();
+        var semicolon = media.IndexOf(';');
+        if (semicolon >= 0)
+        {
+            media = media[..semicolon];
+        }
+
+        media = media.Trim();
+        return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Reads at most <paramref name="limit"/> bytes; returns null (with what was read) when the stream holds more.</summary>
+    public static async Task<(byte[]? Body, ArrayBufferWriter<byte> Read)> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)
+    {
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        while (true)
+        {
+            var memory = buffer.GetMemory(16 * 1024);
+            var read = await stream.ReadAsync(memory, cancellationToken);
+            if (read == 0)
+            {
+                return (buffer.WrittenSpan.ToArray(), buffer);
+            }
+
+            buffer.Advance(read);
+            if (buffer.WrittenCount > limit)
+            {
+                return (null, buffer);
+            }
+        }
+    }
+
+    public static JsonNode? TryParse(byte[] body, out string? error)
+    {
+        try
+        {
+            error = null;
+            return JsonNode.Parse(body);
+        }
+        catch (JsonException ex)
+        {
+            error = ex.Message;
+            return null;
+        }
+    }
+
+    public static byte[] Serialize(JsonNode node) => JsonSerializer.SerializeToUtf8Bytes(node, Compact);
+}

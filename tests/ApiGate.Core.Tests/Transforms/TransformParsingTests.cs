@@ -1,0 +1,103 @@
+using System.Text.Json.Nodes;
+using ApiGate.Core.Transforms;
+
+namespace ApiGate.Core.Tests.Transforms;
+
+public sealed class TransformParsingTests
+{
+    [Theory]
+    [InlineData("user@domain.com", "u***@d***.com")]
+    [InlineData("a@b.co.uk", "a***@b***.uk")]
+    [InlineData("secret", "s***t")]
+    [InlineData("ab", "***")]
+    [InlineData("", "***")]
+    [InlineData("4111111111111111", "4***1")]
+    public void Mask_Value_KeepsFirstAndLastOfEachPart(string value, string expected)
+    {
+        // Act
+        var masked = Masking.Mask(value);
+
+        // Assert
+        Assert.Equal(expected, masked);
+    }
+
+    [Theory]
+    [InlineData("not json", "not valid JSON")]
+    [InlineData("[]", "must be a JSON object")]
+    [InlineData("""{"headers":{"add":{"X":1}}}""", null)]
+    [InlineData("""{"headers":{"add":{"X":{"a":1}}}}""", "request_transform.headers.add.X must be a string")]
+    [InlineData("""{"headers":{"append":{}}}""", "unknown operation 'append'")]
+    [InlineData("""{"headers":{"remove":"Cookie"}}""", "remove must be an array")]
+    [InlineData("""{"headers":{"add":{"Bad Name":"x"}}}""", "'Bad Name' is not a valid header name")]
+    [InlineData("""{"headers":{"add":{"X":"a\r\nb"}}}""", "line breaks")]
+    [InlineData("""{"body":{"json":{"remove":["a..b"]}}}""", "not a dotted path")]
+    [InlineData("""{"conditions":[{"headers":{}}]}""", "conditions[0].when is required")]
+    [InlineData("""{"conditions":[{"when":{"weekday":"mon"}}]}""", "unknown test 'weekday'")]
+    [InlineData("""{"method_override":"P0ST"}""", "method_override must be an HTTP method")]
+    [InlineData("""{"headerz":{}}""", "unknown key 'headerz'")]
+    [InlineData("""{"headers":{"add":{"X":"${unterminated"}}}""", "unterminated")]
+    public void RequestTransformParse_BadInput_NamesTheProblem(string json, string? expected)
+    {
+        // Act
+        var error = Record.Exception(() => RequestTransform.Parse(json));
+
+        // Assert
+        if (expected is null)
+        {
+            Assert.Null(error);
+        }
+        else
+        {
+            Assert.IsType<FormatException>(error);
+            Assert.Contains(expected, error.Message);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"body":{"rename":{"_id":"a.b"}}}""", "must be a new field name")]
+    [InlineData("""{"body":{"mask":"email"}}""", "must be an array")]
+    [InlineData("""{"body":{"json":{"remove":["x"]}}}""", null)]
+    [InlineData("""{"footer":{}}""", "unknown key 'footer'")]
+    public void ResponseTransformParse_BadInput_NamesTheProblem(string json, string? expected)
+    {
+        // Act
+        var error = Record.Exception(() => ResponseTransform.Parse(json));
+
+        // Assert
+        if (expected is null)
+        {
+            Assert.Null(error);
+        }
+        else
+        {
+            Assert.Contains(expected, Assert.IsType<FormatException>(error).Message);
+        }
+    }
+
+    [Fact]
+    public void ApplyBody_ArrayInPath_ReachesEveryElement()
+    {
+        // Arrange
+        var transform = ResponseTransform.Parse("""{"body":{"remove":["data.items.secret"],"rename":{"data.items.n":"name"},"mask":["data.owner"]}}""");
+        var body = JsonNode.Parse("""{"data":{"owner":"someone","items":[{"n":"a","secret":1},{"n":"b","secret":2}]}}""")!;
+
+        // Act
+        transform.ApplyBody(body);
+
+        // Assert
+        Assert.Equal("""{"data":{"owner":"s***e","items":[{"name":"a"},{"name":"b"}]}}""", body.ToJsonString());
+    }
+
+    [Fact]
+    public void Glob_StarAndQuestionMark_AnchoredBothEnds()
+    {
+        // Arrange
+        var glob = TransformCondition.Glob("/api/*/item?");
+
+        // Act / Assert
+        Assert.Matches(glob, "/api/v1/items");
+        Assert.Matches(glob, "/api/v1/deep/itemX");
+        Assert.DoesNotMatch(glob, "/api/v1/items/extra");
+        Assert.DoesNotMatch(glob, "/other/api/v1/items");
+    }
+}

@@ -1,0 +1,181 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Transforms;
+
+public sealed class TransformTests : GatewayTestBase
+{
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.TransformMaxBodyBytes = 64 * 1024;
+        options.TransformEnvAllow = "APIGATE_TEST_REGION";
+        Environment.SetEnvironmentVariable("APIGATE_TEST_REGION", "eu-west");
+        Environment.SetEnvironmentVariable("APIGATE_TEST_SECRET", "must-not-leak");
+    }
+
+    private protected override Task SetUpAsync() => Gateway.AddUpstreamAsync("backend", Upstream.Url);
+
+    [Fact]
+    public async Task RequestHeaders_AddSetRemove_WithVariables()
+    {
+        await AddRouteAsync("""
+            {"headers":{"add":{"X-Source":"apigate","X-Trace":"${request_id}","X-Region":"${env.APIGATE_TEST_REGION}","X-Leak":"${env.APIGATE_TEST_SECRET}","X-Copy":"${header.X-Original}"},
+                        "set":{"Accept":"application/json"},"remove":["Cookie"]}}
+            """);
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/t/x");
+        request.Headers.Add("Cookie", "session=1");
+        request.Headers.Add("Accept", "text/html");
+        request.Headers.Add("X-Original", "copied");
+        request.Headers.Add("X-Request-ID", "rid-1");
+
+        await Gateway.Client.SendAsync(request);
+
+        var received = Upstream.Received.Last().Headers;
+        Assert.Equal(["apigate"], received["X-Source"]);
+        Assert.Equal(["rid-1"], received["X-Trace"]);
+        Assert.Equal(["eu-west"], received["X-Region"]);
+        Assert.Equal([""], received["X-Leak"]); // not on the allow-list: empty, never the value
+        Assert.Equal(["copied"], received["X-Copy"]);
+        Assert.Equal(["application/json"], received["Accept"]);
+        Assert.False(received.ContainsKey("Cookie"));
+    }
+
+    [Fact]
+    public async Task Query_AddAndRemove()
+    {
+        await AddRouteAsync("""{"query":{"add":{"format":"json"},"remove":["debug"]}}""");
+
+        await Gateway.Client.GetAsync(Gateway.Url + "/t/x?debug=1&keep=2");
+
+        Assert.Equal("?keep=2&format=json", Upstream.Received.Last().Query);
+    }
+
+    [Fact]
+    public async Task Conditions_ApplyOnlyWhenTheirTestsHold()
+    {
+        await AddRouteAsync("""
+            {"conditions":[
+              {"when":{"method":"POST"},"headers":{"add":{"X-Idempotency-Key":"${uuid}"}}},
+              {"when":{"path_matches":"/t/admin/*"},"headers":{"add":{"X-Admin":"yes"}}},
+              {"when":{"header_exists":"X-Beta"},"headers":{"set":{"X-Channel":"beta"}}}]}
+            """);
+
+        await Gateway.Client.PostAsync(Gateway.Url + "/t/orders", new StringContent("x"));
+        var post = Upstream.Received.Last().Headers;
+        await Gateway.Client.GetAsync(Gateway.Url + "/t/admin/users/1");
+        var admin = Upstream.Received.Last().Headers;
+        using var beta = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/t/x");
+        beta.Headers.Add("X-Beta", "1");
+        await Gateway.Client.SendAsync(beta);
+        var betaHeaders = Upstream.Received.Last().Headers;
+
+        Assert.Matches("^[0-9a-f-]{36}$", post["X-Idempotency-Key"].Single());
+        Assert.False(post.ContainsKey("X-Admin"));
+        Assert.Equal(["yes"], admin["X-Admin"]);
+        Assert.False(admin.ContainsKey("X-Idempotency-Key"));
+        Assert.Equal(["beta"], betaHeaders["X-Channel"]);
+    }
+
+    [Fact]
+    public async Task JsonBody_InjectAndRemove_FixContentLength()
+    {
+        await AddRouteAsync("""{"body":{"json":{"inject":{"metadata":{"source":"apigate","method":"${method}"},"version":2},"remove":["internal_field","nested.secret"]}}}""");
+
+        var response = await Gateway.Client.PostAsync(Gateway.Url + "/t/echo-body",
+            new StringContent("""{"name":"n","internal_field":1,"nested":{"secret":"s","keep":true},"metadata":{"client":"c"}}""", Encoding.UTF8, "application/json"));
+
+        var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var body = echo.GetProperty("body").GetString()!;
+        var sent = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(Encoding.UTF8.GetByteCount(body), echo.GetProperty("content_length").GetInt64());
+        Assert.False(sent.TryGetProperty("internal_field", out _));
+        Assert.False(sent.GetProperty("nested").TryGetProperty("secret", out _));
+        Assert.True(sent.GetProperty("nested").GetProperty("keep").GetBoolean());
+        Assert.Equal("c", sent.GetProperty("metadata").GetProperty("client").GetString()); // deep merge keeps it
+        Assert.Equal("apigate", sent.GetProperty("metadata").GetProperty("source").GetString());
+        Assert.Equal("POST", sent.GetProperty("metadata").GetProperty("method").GetString());
+        Assert.Equal(2, sent.GetProperty("version").GetInt32());
+    }
+
+    [Fact]
+    public async Task JsonBody_OverLimit_Returns413_InvalidJson_Returns400_NonJson_PassesThrough()
+    {
+        await AddRouteAsync("""{"body":{"json":{"remove":["x"]}}}""");
+
+        var tooLarge = await Gateway.Client.PostAsync(Gateway.Url + "/t/echo-body",
+            new StringContent("{\"x\":\"" + new string('a', 70 * 1024) + "\"}", Encoding.UTF8, "application/json"));
+        var invalid = await Gateway.Client.PostAsync(Gateway.Url + "/t/echo-body", new StringContent("{not json", Encoding.UTF8, "application/json"));
+        var text = await Gateway.Client.PostAsync(Gateway.Url + "/t/echo-body", new StringContent("{\"x\":1}", Encoding.UTF8, "text/plain"));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        Assert.Contains("request_too_large", await tooLarge.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Contains("bad_request", await invalid.Content.ReadAsStringAsync());
+        Assert.Equal("{\"x\":1}", JsonDocument.Parse(await text.Content.ReadAsStringAsync()).RootElement.GetProperty("body").GetString());
+    }
+
+    [Fact]
+    public async Task MethodOverride_InTransform_ChangesForwardedMethod()
+    {
+        await AddRouteAsync("""{"method_override":"PATCH"}""");
+
+        await Gateway.Client.PostAsync(Gateway.Url + "/t/x", new StringContent("{}"));
+
+        Assert.Equal("PATCH", Upstream.Received.Last().Method);
+    }
+
+    [Fact]
+    public async Task ResponseHeaders_AndJsonBody_RemoveRenameMask_FixContentLength()
+    {
+        await AddRouteAsync(null, """
+            {"headers":{"add":{"X-Served-By":"apigate"},"set":{"Cache-Control":"no-store"},"remove":["X-Powered-By"]},
+             "body":{"remove":["_links.internal","items.secret"],"rename":{"_id":"id"},"mask":["email"]}}
+            """);
+
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/t/json");
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        var body = JsonDocument.Parse(bytes).RootElement;
+
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
+        Assert.Equal(["apigate"], response.Headers.GetValues("X-Served-By"));
+        Assert.Equal("no-store", response.Headers.CacheControl!.ToString());
+        Assert.Equal("42", body.GetProperty("id").GetString());
+        Assert.False(body.TryGetProperty("_id", out _));
+        Assert.Equal("u***@d***.com", body.GetProperty("email").GetString());
+        Assert.False(body.GetProperty("_links").TryGetProperty("internal", out _));
+        Assert.Equal("/users/42", body.GetProperty("_links").GetProperty("self").GetString());
+        Assert.All(body.GetProperty("items").EnumerateArray(), item => Assert.False(item.TryGetProperty("secret", out _)));
+    }
+
+    [Fact]
+    public async Task ResponseBody_OverLimit_PassesThroughUntouched()
+    {
+        await AddRouteAsync(null, """{"body":{"remove":["secret"]}}""");
+
+        var body = await Gateway.Client.GetStringAsync(Gateway.Url + "/t/big-json?bytes=" + (80 * 1024));
+
+        Assert.Contains("\"secret\":\"s\"", body);
+        Assert.Equal(80 * 1024 + 23, body.Length);
+    }
+
+    [Fact]
+    public async Task InvalidTransform_IsRefusedByTheCli_NamingTheField()
+    {
+        var result = await Gateway.CliAsync("routes", "create", "--name", "bad", "--path", "/bad/*", "--upstream", "backend",
+            "--request-transform", """{"headers":{"add":{"X-A":{"nested":1}}}}""");
+        var response = await Gateway.CliAsync("routes", "create", "--name", "bad2", "--path", "/bad2/*", "--upstream", "backend",
+            "--response-transform", """{"body":{"scramble":["a"]}}""");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("request_transform: request_transform.headers.add.X-A must be a string", result.Error);
+        Assert.Equal(2, response.ExitCode);
+        Assert.Contains("response_transform", response.Error);
+    }
+
+    private Task AddRouteAsync(string? request, string? response = null) =>
+        Gateway.AddRouteAsync(new RouteInput { Name = "t", Path = "/t/*", Upstream = "backend", RequestTransform = request, ResponseTransform = response });
+}
