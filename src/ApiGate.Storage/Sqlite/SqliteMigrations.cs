@@ -134,5 +134,27 @@ internal static class SqliteMigrations
                 PRIMARY KEY (user_id, period_start)
             );
             """),
+        // No foreign keys: usage is a billing record and outlives deleted users, keys and routes. Timestamps are
+        // ISO 8601 UTC text of fixed width, so text order is time order and range queries use the index.
+        (3, "usage events", """
+            CREATE TABLE usage_events (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                route_id TEXT NOT NULL,
+                upstream_id TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                latency_ms REAL NOT NULL,
+                request_bytes INTEGER NOT NULL,
+                response_bytes INTEGER NOT NULL,
+                units INTEGER NOT NULL,
+                client_ip TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                timestamp TEXT NOT NULL
+            );
+            CREATE INDEX usage_events_user_time ON usage_events (user_id, timestamp);
+            """),
     ];
 }

@@ -1,0 +1,49 @@
+namespace ApiGate.Core.Usage;
+
+/// <summary>
+/// One proxied request as recorded for billing and analytics (SPEC §8). Immutable; built by the forwarder after the
+/// response has been sent and written to the store off the request path.
+/// </summary>
+public sealed record UsageEvent
+{
+    /// <summary>What <see cref="UserId"/> and <see cref="KeyId"/> hold for requests on public routes.</summary>
+    public const string Anonymous = "anonymous";
+
+    /// <summary>The key owner's id, or <see cref="Anonymous"/>.</summary>
+    public required string UserId { get; init; }
+
+    /// <summary>The key's id (never the key itself), or <see cref="Anonymous"/>.</summary>
+    public required string KeyId { get; init; }
+
+    /// <summary>The matched route's id; empty when the request went to the default upstream without a route.</summary>
+    public required string RouteId { get; init; }
+
+    /// <summary>The upstream the request was forwarded to; empty for the default upstream.</summary>
+    public required string UpstreamId { get; init; }
+
+    public required string Method { get; init; }
+
+    /// <summary>The path the client asked for (before any rewrite), without the query string.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>The status code sent to the client.</summary>
+    public int Status { get; init; }
+
+    /// <summary>From the request's arrival to the end of the response, in milliseconds.</summary>
+    public double LatencyMs { get; init; }
+
+    public long RequestBytes { get; init; }
+
+    public long ResponseBytes { get; init; }
+
+    /// <summary>Metered units (see <see cref="Metering.Meter"/>); what the monthly quota counts.</summary>
+    public long Units { get; init; }
+
+    public required string ClientIp { get; init; }
+
+    /// <summary>The <c>X-Request-ID</c> returned to the client.</summary>
+    public required string RequestId { get; init; }
+
+    /// <summary>When the request arrived.</summary>
+    public DateTimeOffset Timestamp { get; init; }
+}
