@@ -1,0 +1,167 @@
+using System.Globalization;
+using ApiGate.Core.Expressions;
+using ApiGate.Core.Routing;
+using Jint;
+using Jint.Native;
+using Jint.Native.Json;
+using Jint.Runtime;
+
+namespace ApiGate.Core.Metering;
+
+/// <summary>What metering may read about one finished request (SPEC §8); a value, so measuring allocates nothing for it.</summary>
+public readonly record struct MeteringInput
+{
+    /// <summary>The status code sent to the client: <c>status</c>.</summary>
+    public int Status { get; init; }
+
+    /// <summary>Request body bytes received from the client: <c>requestBytes</c>.</summary>
+    public long RequestBytes { get; init; }
+
+    /// <summary>Response body bytes sent to the client: <c>responseBytes</c>.</summary>
+    public long ResponseBytes { get; init; }
+
+    /// <summary>Time from arrival to the end of the response: <c>durationMs</c>.</summary>
+    public double DurationMs { get; init; }
+
+    /// <summary>Server-sent events relayed on an <c>sse</c> route: <c>sseEvents</c>.</summary>
+    public long SseEvents { get; init; }
+
+    /// <summary>WebSocket messages relayed (both directions) on a <c>websocket</c> route: <c>wsMessages</c>.</summary>
+    public long WsMessages { get; init; }
+
+    /// <summary>The request body as UTF-8 JSON, when <see cref="MeteringRule.NeedsRequestBody"/>; empty or not JSON → <c>request.body</c> is null.</summary>
+    public ReadOnlyMemory<byte> RequestBody { get; init; }
+
+    /// <summary>The response body as UTF-8 JSON, when <see cref="MeteringRule.NeedsResponseBody"/>; empty or not JSON → <c>response.body</c> is null.</summary>
+    public ReadOnlyMemory<byte> ResponseBody { get; init; }
+}
+
+/// <summary>The units to record for a request. <see cref="Error"/> is set when an expression failed and 1 unit was used instead.</summary>
+public readonly record struct MeterResult(long Units, string? Error);
+
+/// <summary>
+/// Turns a finished request into usage units by its route's metering mode (SPEC §8): <c>request</c> = 1;
+/// <c>bytes</c> = (request + response bytes) / 1024 rounded up, at least 1; <c>response_field</c> and <c>custom</c> =
+/// the expression's result, a finite number ≥ 0 rounded to the nearest whole unit (halves away from zero). An
+/// expression that throws, times out or yields anything else costs 1 unit and reports why; measuring never throws.
+/// </summary>
+public static class Meter
+{
+    /// <summary>The largest unit count an expression may yield: past 2^53 a double no longer holds whole numbers exactly.</summary>
+    public const long MaxExpressionUnits = 9_007_199_254_740_991;
+
+    /// <summary>The globals a metering expression reads; every evaluation sets them all.</summary>
+    internal static readonly string[] MeteringNames =
+        ["status", "requestBytes", "responseBytes", "request", "response", "sseEvents", "wsMessages", "durationMs"];
+
+    /// <summary>The path-rewrite globals: left undefined for metering, so nothing from another request on this thread shows through.</summary>
+    internal static readonly string[] OtherContextNames = [.. ExpressionEngine.ContextNames.Where(n => !MeteringNames.Contains(n))];
+
+    public static MeterResult Measure(MeteringRule rule, in MeteringInput input) => rule.Mode switch
+    {
+        MeteringMode.Request => new MeterResult(1, null),
+        MeteringMode.Bytes => new MeterResult(Bytes(input.RequestBytes, input.ResponseBytes), null),
+        _ => Evaluate(rule, input),
+    };
+
+    /// <summary>
+    /// Whole kibibytes started: 1 for 0–1024 bytes, 2 for 1025–2048, … Rounding up (and the minimum of 1) keeps
+    /// a stream of small requests from being free, which rounding down would make them.
+    /// </summary>
+    public static long Bytes(long requestBytes, long responseBytes)
+    {
+        var total = Math.Max(0, requestBytes) + Math.Max(0, responseBytes);
+        return Math.Max(1, total / 1024 + (total % 1024 == 0 ? 0 : 1));
+    }
+
+    /// <summary>Converts an expression's result to units, or 1 unit and the reason it is not a usable count.</summary>
+    internal static MeterResult ToUnits(JsValue value)
+    {
+        if (!value.IsNumber())
+        {
+            return new MeterResult(1, $"metering expression returned {Describe(value)}, not a number");
+        }
+
+        var number = value.AsNumber();
+        if (!double.IsFinite(number))
+        {
+            return new MeterResult(1, $"metering expression returned {number.ToString(CultureInfo.InvariantCulture)}, not a finite number");
+        }
+
+        if (number < 0)
+        {
+            return new MeterResult(1, $"metering expression returned a negative number ({number.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        var rounded = Math.Round(number, MidpointRounding.AwayFromZero);
+        return rounded > MaxExpressionUnits
+            ? new MeterResult(1, $"metering expression returned {number.ToString(CultureInfo.InvariantCulture)}, more than {MaxExpressionUnits} units")
+            : new MeterResult((long)rounded, null);
+    }
+
+    private static MeterResult Evaluate(MeteringRule rule, in MeteringInput input)
+    {
+        if (rule.Expression is not { } expression)
+        {
+            return new MeterResult(1, "route has no metering expression");
+        }
+
+        try
+        {
+            var engine = ExpressionEngine.CurrentEngine;
+            engine.SetValue("status", input.Status);
+            engine.SetValue("requestBytes", (double)input.RequestBytes);
+            engine.SetValue("responseBytes", (double)input.ResponseBytes);
+            engine.SetValue("durationMs", input.DurationMs);
+            engine.SetValue("sseEvents", (double)input.SseEvents);
+            engine.SetValue("wsMessages", (double)input.WsMessages);
+            engine.SetValue("request", rule.NeedsRequestBody ? Message(engine, input.RequestBody.Span) : JsValue.Undefined);
+            engine.SetValue("response", rule.NeedsResponseBody ? Message(engine, input.ResponseBody.Span) : JsValue.Undefined);
+            if (rule.ReadsOtherContext)
+            {
+                foreach (var name in OtherContextNames)
+                {
+                    engine.SetValue(name, JsValue.Undefined);
+                }
+            }
+
+            return ToUnits(ExpressionEngine.Evaluate(engine, expression.Script));
+        }
+        catch (ExpressionException ex)
+        {
+            return new MeterResult(1, ex.Message);
+        }
+    }
+
+    /// <summary><c>{ body }</c> with the body parsed from JSON; null when there is none or it is not JSON.</summary>
+    private static JsObject Message(Engine engine, ReadOnlySpan<byte> utf8Json)
+    {
+        var message = new JsObject(engine);
+        JsValue body = JsValue.Null;
+        if (!utf8Json.IsEmpty)
+        {
+            try
+            {
+                body = new JsonParser(engine).Parse(utf8Json);
+            }
+            catch (JintException)
+            {
+                // Not JSON (or nested past the parser's depth limit): the expression sees null and can test for it.
+            }
+        }
+
+        message.Set("body", body);
+        return message;
+    }
+
+    private static string Describe(JsValue value) => value.Type switch
+    {
+        Types.Undefined => "undefined",
+        Types.Null => "null",
+        Types.String => "a string",
+        Types.Boolean => "a boolean",
+        Types.BigInt => "a BigInt",
+        Types.Symbol => "a symbol",
+        _ => "an object",
+    };
+}

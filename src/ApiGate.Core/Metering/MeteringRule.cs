@@ -1,0 +1,79 @@
+using ApiGate.Core.Expressions;
+using ApiGate.Core.Routing;
+using Jint;
+
+namespace ApiGate.Core.Metering;
+
+/// <summary>
+/// A route's <c>metering_mode</c> and <c>metering_expr</c> compiled once per config snapshot (SPEC §8). Shareable
+/// between threads; <see cref="Meter.Measure"/> turns one finished request into units with it.
+/// </summary>
+public sealed class MeteringRule
+{
+    /// <summary>The default rule: one unit per request.</summary>
+    public static readonly MeteringRule PerRequest = new(MeteringMode.Request, null, false, false, false);
+
+    private MeteringRule(MeteringMode mode, CompiledExpression? expression, bool needsRequestBody, bool needsResponseBody, bool readsOtherContext)
+    {
+        Mode = mode;
+        Expression = expression;
+        NeedsRequestBody = needsRequestBody;
+        NeedsResponseBody = needsResponseBody;
+        ReadsOtherContext = readsOtherContext;
+    }
+
+    public MeteringMode Mode { get; }
+
+    /// <summary>The compiled <c>metering_expr</c> for <see cref="MeteringMode.ResponseField"/> and <see cref="MeteringMode.Custom"/>; else null.</summary>
+    public CompiledExpression? Expression { get; }
+
+    /// <summary>
+    /// True when the expression reads <c>request</c>: only then does the forwarder need to keep a copy of the request
+    /// body for <see cref="MeteringInput.RequestBody"/>.
+    /// </summary>
+    public bool NeedsRequestBody { get; }
+
+    /// <summary>True when the expression reads <c>response</c>: only then must the response body be kept for metering.</summary>
+    public bool NeedsResponseBody { get; }
+
+    /// <summary>True when the expression names a path-rewrite global (<c>path</c>, <c>headers</c>, …), which metering leaves undefined.</summary>
+    internal bool ReadsOtherContext { get; }
+
+    /// <summary>
+    /// Compiles a route's metering settings. <paramref name="expression"/> is ignored by <c>request</c> and
+    /// <c>bytes</c>; the expression modes throw <see cref="ExpressionException"/> when it is empty or does not parse.
+    /// </summary>
+    public static MeteringRule Compile(MeteringMode mode, string expression)
+    {
+        if (mode is not (MeteringMode.ResponseField or MeteringMode.Custom))
+        {
+            return mode == MeteringMode.Request ? PerRequest : new MeteringRule(mode, null, false, false, false);
+        }
+
+        var compiled = ExpressionEngine.Compile(expression);
+
+        // Parsed a second time, once per snapshot, only to learn which globals the expression reads: bodies are
+        // buffered and parsed for the routes whose expressions look at them, not for every metered request. Whatever
+        // can reach globals indirectly (eval, Function, globalThis, a top-level this) counts as reading everything.
+        var globals = Engine.PrepareScript(expression, options: new ScriptPreparationOptions { CollectReferencedGlobals = true }).ReferencedGlobals;
+        var indirect = globals is null || globals.HasDirectEvalCall || globals.Contains("eval") || globals.Contains("Function")
+                       || globals.Contains("globalThis") || expression.Contains("this", StringComparison.Ordinal);
+        bool Reads(string name) => indirect || globals!.Contains(name);
+
+        return new MeteringRule(mode, compiled, Reads("request"), Reads("response"), Meter.OtherContextNames.Any(Reads));
+    }
+
+    /// <summary>Null when <see cref="Compile"/> would succeed; else the reason, for <c>metering_expr</c> validation.</summary>
+    public static string? Validate(MeteringMode mode, string expression)
+    {
+        try
+        {
+            _ = Compile(mode, expression);
+            return null;
+        }
+        catch (ExpressionException ex)
+        {
+            return ex.Message;
+        }
+    }
+}
