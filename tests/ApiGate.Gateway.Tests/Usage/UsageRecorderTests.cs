@@ -1,0 +1,340 @@
+using System.Collections.Concurrent;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Usage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ApiGate.Gateway.Tests.Usage;
+
+/// <summary>SPEC §8: usage is recorded off the request path — bounded queue, batched writes, nothing lost on a graceful stop.</summary>
+public sealed class UsageRecorderTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Start = new(2026, 5, 10, 0, 0, 0, TimeSpan.Zero);
+
+    private readonly FakeTimeProvider _clock = new(Start);
+    private readonly RecordingLogger _logger = new();
+    private TempStore _temp = null!;
+
+    public async Task InitializeAsync() => _temp = await TempStore.CreateAsync();
+
+    public async Task DisposeAsync() => await _temp.DisposeAsync();
+
+    [Fact]
+    public async Task StopAsync_EventsRecordedJustBefore_StoresExactlyThoseEvents()
+    {
+        // Arrange
+        const int count = 2_345;
+        var recorder = new UsageRecorder(_temp.Store, _clock, _logger);
+        await recorder.StartAsync(CancellationToken.None);
+
+        // Act
+        var accepted = Enumerable.Range(0, count).Count(i => recorder.TryRecord(Event(i)));
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert
+        Assert.Equal(count, accepted);
+        Assert.Equal(count, await StoredCountAsync());
+        Assert.Equal(count, recorder.Written);
+        Assert.Equal(0, recorder.Dropped);
+        Assert.Equal(0, recorder.QueueDepth);
+    }
+
+    [Fact]
+    public async Task StopAsync_NeverStarted_StillWritesWhatWasQueued()
+    {
+        // Arrange
+        var recorder = new UsageRecorder(_temp.Store, _clock, _logger);
+        for (var i = 0; i < 10; i++)
+        {
+            recorder.TryRecord(Event(i));
+        }
+
+        // Act
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert
+        Assert.Equal(10, await StoredCountAsync());
+        Assert.Equal(10, recorder.Written);
+    }
+
+    [Fact]
+    public async Task TryRecord_QueueFull_DropsCountsAndWarnsOncePerSecond()
+    {
+        // Arrange: not started, so nothing drains the queue
+        var recorder = new UsageRecorder(_temp.Store, _clock, _logger, capacity: 3);
+
+        // Act
+        var results = Enumerable.Range(0, 6).Select(i => recorder.TryRecord(Event(i))).ToList();
+        var warningsAtFirst = _logger.Count(5001);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var later = recorder.TryRecord(Event(6));
+        var warningsAfterASecond = _logger.Count(5001);
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert
+        Assert.Equal([true, true, true, false, false, false], results);
+        Assert.False(later);
+        Assert.Equal(4, recorder.Dropped);
+        Assert.Equal(1, warningsAtFirst);
+        Assert.Equal(2, warningsAfterASecond);
+        Assert.Equal(3, await StoredCountAsync());
+    }
+
+    [Fact]
+    public async Task TryRecord_QueueFull_ReportsDepthAtCapacity()
+    {
+        // Arrange
+        var recorder = new UsageRecorder(_temp.Store, _clock, _logger, capacity: 5);
+
+        // Act
+        for (var i = 0; i < 8; i++)
+        {
+            recorder.TryRecord(Event(i));
+        }
+
+        // Assert
+        Assert.Equal(5, recorder.QueueDepth);
+        Assert.Equal(3, recorder.Dropped);
+        await recorder.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task TryRecord_AfterStop_DropsAndCounts()
+    {
+        // Arrange
+        var recorder = new UsageRecorder(_temp.Store, _clock, _logger);
+        await recorder.StartAsync(CancellationToken.None);
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Act
+        var accepted = recorder.TryRecord(Event(0));
+
+        // Assert
+        Assert.False(accepted);
+        Assert.Equal(1, recorder.Dropped);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_ManyQueued_WritesBatchesOfAtMost500()
+    {
+        // Arrange
+        var store = new ScriptedStore(_temp.Store);
+        var recorder = new UsageRecorder(store, _clock, _logger);
+        for (var i = 0; i < 1_200; i++)
+        {
+            recorder.TryRecord(Event(i));
+        }
+
+        // Act
+        await recorder.StartAsync(CancellationToken.None);
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert
+        Assert.Equal([500, 500, 200], store.Batches);
+        Assert.Equal(1_200, await StoredCountAsync());
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_EventsArriveWithinTheWindow_WritesThemTogether()
+    {
+        // Arrange: the fake clock never closes the window, so only the stop ends the batch
+        var store = new ScriptedStore(_temp.Store);
+        var recorder = new UsageRecorder(store, _clock, _logger);
+        recorder.TryRecord(Event(0));
+        recorder.TryRecord(Event(1));
+        await recorder.StartAsync(CancellationToken.None);
+
+        // Act
+        recorder.TryRecord(Event(2));
+        recorder.TryRecord(Event(3));
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert
+        Assert.Equal([4], store.Batches);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_WindowCloses_WritesWithoutWaitingForStop()
+    {
+        // Arrange
+        var store = new ScriptedStore(_temp.Store);
+        var recorder = new UsageRecorder(store, TimeProvider.System, _logger);
+        recorder.TryRecord(Event(0));
+        recorder.TryRecord(Event(1));
+        recorder.TryRecord(Event(2));
+
+        // Act
+        await recorder.StartAsync(CancellationToken.None);
+        var first = await store.FirstBatch.Task.WaitAsync(TimeSpan.FromSeconds(30)); // hang guard only
+
+        // Assert
+        Assert.Equal(3, first);
+        Assert.Equal(3, await StoredCountAsync());
+        await recorder.StopAsync(CancellationToken.None);
+        Assert.Equal(3, recorder.Written);
+    }
+
+    [Fact]
+    public async Task WriteAsync_StoreFailsTwice_RetriesAfterOneSecondAndStoresAll()
+    {
+        // Arrange
+        var timers = new InstantTimers();
+        var store = new ScriptedStore(_temp.Store, failures: 2);
+        var recorder = new UsageRecorder(store, timers, _logger);
+        for (var i = 0; i < 10; i++)
+        {
+            recorder.TryRecord(Event(i));
+        }
+
+        // Act
+        await recorder.StartAsync(CancellationToken.None);
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert
+        Assert.Equal(3, store.Attempts);
+        Assert.Equal(10, await StoredCountAsync());
+        Assert.Equal(10, recorder.Written);
+        Assert.Equal(0, recorder.Dropped);
+        Assert.Equal(2, timers.Requested.Count(d => d == UsageRecorder.RetryDelay));
+        Assert.Equal(2, _logger.Count(5002));
+    }
+
+    [Fact]
+    public async Task WriteAsync_StoreKeepsFailing_DropsTheBatchAfterThreeAttempts()
+    {
+        // Arrange
+        var store = new ScriptedStore(_temp.Store, failures: int.MaxValue);
+        var recorder = new UsageRecorder(store, new InstantTimers(), _logger);
+        for (var i = 0; i < 10; i++)
+        {
+            recorder.TryRecord(Event(i));
+        }
+
+        // Act
+        await recorder.StartAsync(CancellationToken.None);
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert
+        Assert.Equal(UsageRecorder.MaxAttempts, store.Attempts);
+        Assert.Equal(0, await StoredCountAsync());
+        Assert.Equal(0, recorder.Written);
+        Assert.Equal(10, recorder.Dropped);
+        Assert.Equal(1, _logger.Count(5003));
+    }
+
+    [Fact]
+    public async Task StopAsync_ShutdownTimeoutExpires_ReturnsAndCountsTheRestAsDropped()
+    {
+        // Arrange: a store that never finishes a write until cancelled
+        var store = new ScriptedStore(_temp.Store, hang: true);
+        var recorder = new UsageRecorder(store, new InstantTimers(), _logger);
+        for (var i = 0; i < 10; i++)
+        {
+            recorder.TryRecord(Event(i));
+        }
+
+        await recorder.StartAsync(CancellationToken.None);
+        await store.Entered.Task;
+
+        // Act
+        await recorder.StopAsync(new CancellationToken(canceled: true));
+        await recorder.ExecuteTask!;
+
+        // Assert
+        Assert.Equal(10, recorder.Dropped);
+        Assert.Equal(0, recorder.Written);
+        Assert.Equal(1, _logger.Count(5004));
+    }
+
+    private static UsageEvent Event(int i) => new()
+    {
+        UserId = "usr_1",
+        KeyId = "key_1",
+        RouteId = "rte_1",
+        UpstreamId = "ups_1",
+        Method = "GET",
+        Path = "/items/" + i,
+        Status = 200,
+        LatencyMs = 1.5,
+        RequestBytes = 10,
+        ResponseBytes = 20,
+        Units = 1,
+        ClientIp = "127.0.0.1",
+        RequestId = "req-" + i,
+        Timestamp = Start.AddMilliseconds(i),
+    };
+
+    private async Task<long> StoredCountAsync() =>
+        (await _temp.Store.GetUsageSummaryAsync("usr_1", Start.AddDays(-1), Start.AddDays(1), CancellationToken.None)).Requests;
+
+    /// <summary>Passes writes to the real store, recording batch sizes; can fail the first writes or hang until cancelled.</summary>
+    private sealed class ScriptedStore(IUsageStore inner, int failures = 0, bool hang = false) : IUsageStore
+    {
+        private int _attempts;
+
+        public ConcurrentQueue<int> Batches { get; } = new();
+
+        public TaskCompletionSource<int> FirstBatch { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
+        {
+            Entered.TrySetResult();
+            if (hang)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            if (Interlocked.Increment(ref _attempts) <= failures)
+            {
+                throw new IOException("disk on fire");
+            }
+
+            await inner.AddUsageEventsAsync(events, cancellationToken);
+            Batches.Enqueue(events.Count);
+            FirstBatch.TrySetResult(events.Count);
+        }
+
+        public Task<UsageSummary> GetUsageSummaryAsync(string userId, DateTimeOffset periodStart, DateTimeOffset periodEnd, CancellationToken cancellationToken) =>
+            inner.GetUsageSummaryAsync(userId, periodStart, periodEnd, cancellationToken);
+
+        public Task<IReadOnlyList<UsageSummary>> GetUsageHistoryAsync(string userId, int months, DateTimeOffset now, CancellationToken cancellationToken) =>
+            inner.GetUsageHistoryAsync(userId, months, now, cancellationToken);
+
+        public Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken) =>
+            inner.GetRecentUsageAsync(userId, limit, cancellationToken);
+    }
+
+    /// <summary>A clock whose timers fire at once, remembering the delays they were asked for: retries without waiting.</summary>
+    private sealed class InstantTimers : TimeProvider
+    {
+        public ConcurrentQueue<TimeSpan> Requested { get; } = new();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Requested.Enqueue(dueTime);
+            return System.CreateTimer(callback, state, dueTime == Timeout.InfiniteTimeSpan ? dueTime : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Keeps the event id and level of every log entry.</summary>
+    private sealed class RecordingLogger : ILogger<UsageRecorder>
+    {
+        private readonly ConcurrentQueue<(int EventId, LogLevel Level)> _entries = new();
+
+        public int Count(int eventId) => _entries.Count(e => e.EventId == eventId);
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _entries.Enqueue((eventId.Id, logLevel));
+    }
+}
