@@ -33,6 +33,7 @@ internal static class CliApp
         root.Subcommands.Add(KeyCommands.Create(context));
         root.Subcommands.Add(EntitlementCommands.Create(context));
         root.Subcommands.Add(PlanEntitlementCommands.Create(context));
+        root.Subcommands.Add(UsageCommands.Create(context));
         root.Subcommands.Add(ConfigCommands.Create(context));
         root.Subcommands.Add(VersionCommand.Create(context));
 
