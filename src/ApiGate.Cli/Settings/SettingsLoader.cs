@@ -44,6 +44,7 @@ internal sealed class SettingsLoader
         ("secret_key", "APIGATE_SECRET_KEY", true, (o, v) => o.SecretKey = v),
         ("transform.env_allow", "APIGATE_TRANSFORM_ENV_ALLOW", false, (o, v) => o.TransformEnvAllow = v),
         ("transform.max_body_bytes", "APIGATE_TRANSFORM_MAX_BODY_BYTES", false, (o, v) => o.TransformMaxBodyBytes = Int(v, "transform.max_body_bytes")),
+        ("usage.queue_capacity", "APIGATE_USAGE_QUEUE_CAPACITY", false, (o, v) => o.UsageQueueCapacity = Int(v, "usage.queue_capacity")),
         ("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", false, (o, v) => o.ConfigPollInterval = Duration(v, "config.poll_interval")),
     ];
 
@@ -130,6 +131,7 @@ internal sealed class SettingsLoader
         "log.format" => d.LogFormat,
         "metrics.enabled" => d.MetricsEnabled ? "true" : "false",
         "transform.max_body_bytes" => d.TransformMaxBodyBytes.ToString(CultureInfo.InvariantCulture),
+        "usage.queue_capacity" => d.UsageQueueCapacity.ToString(CultureInfo.InvariantCulture),
         "config.poll_interval" => $"{d.ConfigPollInterval.TotalMilliseconds}ms",
         _ => "",
     };

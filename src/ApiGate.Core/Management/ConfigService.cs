@@ -224,22 +224,9 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
         }
 
-        if (route.MeteringMode is MeteringMode.Custom or MeteringMode.ResponseField)
+        if (Metering.MeteringRule.Validate(route.MeteringMode, route.MeteringExpr) is { } meteringProblem)
         {
-            string? problem = null;
-            try
-            {
-                _ = ExpressionEngine.Compile(route.MeteringExpr);
-            }
-            catch (ExpressionException ex)
-            {
-                problem = ex.Message;
-            }
-
-            if (problem is not null)
-            {
-                yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr", problem);
-            }
+            yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr", meteringProblem);
         }
     }
 

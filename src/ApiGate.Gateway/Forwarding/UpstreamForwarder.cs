@@ -1,6 +1,14 @@
+using System.Diagnostics;
+using ApiGate.Core.Metering;
 using ApiGate.Core.Routing;
+using ApiGate.Core.Usage;
 using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Metering;
 using ApiGate.Gateway.Pipeline;
+using ApiGate.Gateway.Usage;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -8,10 +16,21 @@ namespace ApiGate.Gateway.Forwarding;
 
 /// <summary>
 /// Sends a <see cref="GatewayRequest"/> to its upstream through YARP's <see cref="IHttpForwarder"/> (streaming both
-/// ways, WebSocket upgrades, hop-by-hop handling) and maps forwarding failures to SPEC §1.2 errors.
+/// ways, WebSocket upgrades, hop-by-hop handling), maps forwarding failures to SPEC §1.2 errors, and meters the
+/// exchange (SPEC §8): bytes both ways, SSE events and WebSocket messages are counted as they pass, units are computed
+/// when the exchange ends, and a usage event is queued off the request path.
 /// </summary>
-internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogger<UpstreamForwarder> logger)
+internal sealed partial class UpstreamForwarder(
+    IHttpForwarder forwarder,
+    UsageRecorder recorder,
+    QuotaCounters quotas,
+    GatewayOptions options,
+    TimeProvider timeProvider,
+    ILogger<UpstreamForwarder> logger)
 {
+    /// <summary>Metering expressions that failed (the request was billed 1 unit instead).</summary>
+    public long MeteringFailures;
+
     public async ValueTask ForwardAsync(GatewayRequest request)
     {
         var upstream = request.Upstream;
@@ -22,32 +41,105 @@ internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogge
             return;
         }
 
+        var started = Stopwatch.GetTimestamp();
         var protocol = request.Route.Definition.Protocol;
+        var rule = request.Snapshot.PoliciesFor(request.Route).Metering;
+        var captureLimit = (int)Math.Min(options.TransformMaxBodyBytes, int.MaxValue);
 
-        // http: the timeout bounds the whole exchange. Streaming protocols only get YARP's activity (idle) timeout,
-        // which is set to the same value, so long-lived streams are not cut while bytes flow.
-        using var total = protocol == RouteProtocol.Http ? new CancellationTokenSource(upstream.Timeout) : null;
-        var error = await forwarder.SendAsync(
-            context, upstream.Origin, upstream.Client, upstream.RequestConfig(protocol), new ForwardingTransformer(request), total?.Token ?? default);
-
-        if (error == ForwarderError.None)
+        // Count what crosses the gateway without holding it: wrappers pass every byte straight on.
+        var requestBody = context.Request.Body;
+        var responseBody = context.Response.Body;
+        var requestMeter = new MeteredStream(requestBody, countEvents: false, rule.NeedsRequestBody ? captureLimit : 0);
+        var responseMeter = new MeteredStream(responseBody, countEvents: protocol == RouteProtocol.Sse, rule.NeedsResponseBody ? captureLimit : 0);
+        context.Request.Body = requestMeter;
+        context.Response.Body = responseMeter;
+        CountingUpgradeFeature? upgrade = null;
+        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgradeFeature)
         {
-            return;
+            upgrade = new CountingUpgradeFeature(upgradeFeature);
+            context.Features.Set<IHttpUpgradeFeature>(upgrade);
         }
 
-        if (context.RequestAborted.IsCancellationRequested)
+        try
         {
-            return; // the client left; nothing to answer
+            // http: the timeout bounds the whole exchange. Streaming protocols only get YARP's activity (idle) timeout,
+            // which is set to the same value, so long-lived streams are not cut while bytes flow.
+            using var total = protocol == RouteProtocol.Http ? new CancellationTokenSource(upstream.Timeout) : null;
+            var error = await forwarder.SendAsync(
+                context, upstream.Origin, upstream.Client, upstream.RequestConfig(protocol), new ForwardingTransformer(request), total?.Token ?? default);
+
+            if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested)
+            {
+                var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
+                LogForwardFailed(request.Route.Definition.Id, upstream.Definition.Id, request.RequestId, error, timedOut,
+                    context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
+                ClientHeaders.Apply(context.Response.Headers, request);
+                await GatewayErrorWriter.WriteAsync(context, timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
+            }
+        }
+        finally
+        {
+            context.Request.Body = requestBody;
+            context.Response.Body = responseBody;
+            Record(request, rule, started, requestMeter, responseMeter, upgrade?.Stream);
+        }
+    }
+
+    private void Record(GatewayRequest request, MeteringRule rule, long started, MeteredStream requestMeter, MeteredStream responseMeter, WebSocketCountingStream? socket)
+    {
+        var context = request.HttpContext;
+        var durationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var requestBytes = requestMeter.Bytes + (socket?.BytesFromClient ?? 0);
+        var responseBytes = responseMeter.Bytes + (socket?.BytesToClient ?? 0);
+        var input = new MeteringInput
+        {
+            Status = context.Response.StatusCode,
+            RequestBytes = requestBytes,
+            ResponseBytes = responseBytes,
+            DurationMs = durationMs,
+            SseEvents = responseMeter.Events,
+            WsMessages = socket?.Messages ?? 0,
+            RequestBody = requestMeter.Captured ?? default,
+            ResponseBody = responseMeter.Captured ?? default,
+        };
+        var (units, failure) = Meter.Measure(rule, input);
+        if (failure is not null)
+        {
+            Interlocked.Increment(ref MeteringFailures);
+            LogMeteringFailed(request.Route.Definition.Id, request.RequestId, failure);
         }
 
-        var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
-        LogForwardFailed(request.Route.Definition.Id, upstream.Definition.Id, request.RequestId, error, timedOut,
-            context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
-        ClientHeaders.Apply(context.Response.Headers, request);
-        await GatewayErrorWriter.WriteAsync(context, timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
+        var caller = request.Caller;
+        if (caller is not null && units != 1 && request.Quota is { Allowed: true })
+        {
+            // Admission took one unit; the metered count replaces it.
+            quotas.Adjust(caller.User.Id, units - 1, caller.Plan.Definition.RequestsPerMonth);
+        }
+
+        var recorded = recorder.TryRecord(new UsageEvent
+        {
+            UserId = caller?.User.Id ?? UsageEvent.Anonymous,
+            KeyId = caller?.Key.Id ?? UsageEvent.Anonymous,
+            RouteId = request.Route.Definition.Id,
+            UpstreamId = request.Upstream.Definition.Id,
+            Method = context.Request.Method,
+            Path = request.Path,
+            Status = context.Response.StatusCode,
+            LatencyMs = durationMs,
+            RequestBytes = requestBytes,
+            ResponseBytes = responseBytes,
+            Units = units,
+            ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
+            RequestId = request.RequestId,
+            Timestamp = timeProvider.GetUtcNow(),
+        });
+        _ = recorded; // a full queue is counted and logged by the recorder; the request is never slowed
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
         Message = "Forwarding request {RequestId} of route {RouteId} to upstream {UpstreamId} failed: {Error} (timed out: {TimedOut}) {Reason}")]
     private partial void LogForwardFailed(string routeId, string upstreamId, string requestId, ForwarderError error, bool timedOut, string reason);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Metering expression of route {RouteId} failed for request {RequestId}; billed 1 unit: {Reason}")]
+    private partial void LogMeteringFailed(string routeId, string requestId, string reason);
 }

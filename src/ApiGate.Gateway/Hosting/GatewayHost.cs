@@ -7,11 +7,13 @@ using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
 using ApiGate.Gateway.Transforms;
+using ApiGate.Gateway.Usage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Hosting;
@@ -63,7 +65,8 @@ public static class GatewayHost
         services.AddSingleton<IQuotaStore>(store);
         services.AddSingleton<IIdentityStore>(store);
         services.AddSingleton<UsageFlusher>();
-        services.AddHostedService(sp => sp.GetRequiredService<UsageFlusher>());
+        services.AddSingleton(sp => new UsageRecorder(
+            sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity));
 
         // SPEC §1 order: authenticate, quota, rate limit (entitlements are resolved per plan in the snapshot), transform, rewrite.
         services.AddSingleton<IRequestStep, AuthenticationStep>();
@@ -76,6 +79,16 @@ public static class GatewayHost
         services.AddHttpForwarder();
 
         var app = builder.Build();
+
+        // The usage queue and the quota flusher stop after the server has drained in-flight requests (hosted services
+        // may stop before the server does), so the last requests' events and counts are written too.
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopped.Register(() =>
+        {
+            app.Services.GetRequiredService<UsageRecorder>().StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+            app.Services.GetRequiredService<UsageFlusher>().StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+        });
+
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
         app.Run(pipeline.InvokeAsync);
         return app;
@@ -87,6 +100,8 @@ public static class GatewayHost
         await app.Services.GetRequiredService<IGatewayStore>().InitializeAsync(cancellationToken);
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
         await app.Services.GetRequiredService<QuotaCounters>().InitializeAsync(cancellationToken);
+        await app.Services.GetRequiredService<UsageRecorder>().StartAsync(cancellationToken);
+        await app.Services.GetRequiredService<UsageFlusher>().StartAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
     }
 

@@ -68,6 +68,9 @@ public sealed class GatewayOptions
     /// </summary>
     public long TransformMaxBodyBytes { get; set; } = 1024 * 1024;
 
+    /// <summary><c>APIGATE_USAGE_QUEUE_CAPACITY</c>: usage events waiting to be written; past it events are dropped (counted). Default 10,000.</summary>
+    public int UsageQueueCapacity { get; set; } = 10_000;
+
     /// <summary><c>APIGATE_CONFIG_POLL_INTERVAL</c>: how often the store is checked for config changes; default 250 ms.</summary>
     public TimeSpan ConfigPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
@@ -112,6 +115,11 @@ public sealed class GatewayOptions
         if (TransformMaxBodyBytes is < 1 or > 1024L * 1024 * 1024)
         {
             throw new ArgumentException("transform max body bytes must be between 1 and 1 GiB");
+        }
+
+        if (UsageQueueCapacity < 1)
+        {
+            throw new ArgumentException("usage queue capacity must be at least 1");
         }
 
         if (ConfigPollInterval <= TimeSpan.Zero)

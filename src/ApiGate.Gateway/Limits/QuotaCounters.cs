@@ -58,6 +58,29 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
         }
     }
 
+    /// <summary>
+    /// Adds <paramref name="delta"/> units after the fact (metered units beyond the one taken at admission, or fewer);
+    /// units past <paramref name="limit"/> count as overage. The next request sees the new total.
+    /// </summary>
+    public void Adjust(string userId, long delta, long limit)
+    {
+        if (delta == 0)
+        {
+            return;
+        }
+
+        var period = QuotaPeriod.StartOf(timeProvider.GetUtcNow());
+        var counter = _counters.GetOrAdd((userId, period), static _ => new Counter());
+        var after = Interlocked.Add(ref counter.Used, delta);
+        Interlocked.Add(ref counter.PendingUsed, delta);
+        if (limit > 0 && delta > 0 && after > limit)
+        {
+            var overage = Math.Min(delta, after - limit);
+            Interlocked.Add(ref counter.Overage, overage);
+            Interlocked.Add(ref counter.PendingOverage, overage);
+        }
+    }
+
     /// <summary>Gives units back (the request was refused later, e.g. by the rate limit).</summary>
     public void Refund(string userId, DateTimeOffset periodReset, bool overage, long units = 1)
     {

@@ -1,21 +1,25 @@
+using ApiGate.Core.Expressions;
+using ApiGate.Core.Metering;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Transforms;
 
 namespace ApiGate.Gateway.Snapshots;
 
-/// <summary>What a route needs at request time beyond matching: its compiled transforms.</summary>
-internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform? response)
+/// <summary>What a route needs at request time beyond matching: its compiled transforms and metering rule.</summary>
+internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform? response, MeteringRule metering)
 {
-    public static readonly RoutePolicies None = new(null, null);
+    public static readonly RoutePolicies None = new(null, null, MeteringRule.PerRequest);
 
     public RequestTransform? Request { get; } = request;
 
     public ResponseTransform? Response { get; } = response;
 
-    /// <summary>Compiles a route's transforms; throws <see cref="ArgumentException"/> naming the route when one is invalid.</summary>
+    public MeteringRule Metering { get; } = metering;
+
+    /// <summary>Compiles a route's transforms and metering; throws <see cref="ArgumentException"/> naming the route when one is invalid.</summary>
     public static RoutePolicies Compile(RouteDefinition route)
     {
-        if (route.RequestTransform.Length == 0 && route.ResponseTransform.Length == 0)
+        if (route.RequestTransform.Length == 0 && route.ResponseTransform.Length == 0 && route.MeteringMode == MeteringMode.Request)
         {
             return None;
         }
@@ -24,9 +28,10 @@ internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform
         {
             return new RoutePolicies(
                 route.RequestTransform.Length == 0 ? null : RequestTransform.Parse(route.RequestTransform),
-                route.ResponseTransform.Length == 0 ? null : ResponseTransform.Parse(route.ResponseTransform));
+                route.ResponseTransform.Length == 0 ? null : ResponseTransform.Parse(route.ResponseTransform),
+                MeteringRule.Compile(route.MeteringMode, route.MeteringExpr));
         }
-        catch (FormatException ex)
+        catch (Exception ex) when (ex is FormatException or ExpressionException)
         {
             throw new ArgumentException($"route '{route.Slug}' ({route.Id}): {ex.Message}", ex);
         }

@@ -19,7 +19,7 @@ public sealed class ValidateRouteTests
         { "template rewrite", Valid with { PathRewrite = "/internal/$1/{id}/${uuid}" } },
         { "expression rewrite", Valid with { PathRewrite = "'/users/' + pathParams.id" } },
         { "methods and headers", Valid with { Methods = ["GET", "POST"], Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme" } } },
-        { "transforms", Valid with { RequestTransform = "{\"add_headers\":{}}", ResponseTransform = "{}" } },
+        { "transforms", Valid with { RequestTransform = "{\"headers\":{\"add\":{}}}", ResponseTransform = "{}" } },
         { "custom metering", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = "response.body.items.length" } },
     };
 

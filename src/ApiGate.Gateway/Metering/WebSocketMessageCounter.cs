@@ -1,0 +1,152 @@
+namespace ApiGate.Gateway.Metering;
+
+/// <summary>
+/// Counts complete WebSocket data messages in one direction of a tunnelled connection by following the RFC 6455 frame
+/// headers as bytes pass (payloads are skipped, never copied): a message ends at a text, binary or continuation
+/// frame with the FIN bit; control frames (close, ping, pong) are not messages.
+/// </summary>
+internal sealed class WebSocketMessageCounter
+{
+    private int _headerNeeded = 2;
+    private int _headerRead;
+    private readonly byte[] _header = new byte[14];
+    private long _payloadLeft;
+
+    public long Messages { get; private set; }
+
+    public void Observe(ReadOnlySpan<byte> data)
+    {
+        var i = 0;
+        while (i < data.Length)
+        {
+            if (_payloadLeft > 0)
+            {
+                var skip = (int)Math.Min(_payloadLeft, data.Length - i);
+                _payloadLeft -= skip;
+                i += skip;
+                continue;
+            }
+
+            _header[_headerRead++] = data[i++];
+            if (_headerRead == 2)
+            {
+                var length7 = _header[1] & 0x7F;
+                var masked = (_header[1] & 0x80) != 0;
+                _headerNeeded = 2 + (length7 == 126 ? 2 : length7 == 127 ? 8 : 0) + (masked ? 4 : 0);
+            }
+
+            if (_headerRead >= 2 && _headerRead == _headerNeeded)
+            {
+                CompleteHeader();
+            }
+        }
+    }
+
+    private void CompleteHeader()
+    {
+        var fin = (_header[0] & 0x80) != 0;
+        var opcode = _header[0] & 0x0F;
+        var length7 = _header[1] & 0x7F;
+        long length = length7 switch
+        {
+            126 => (_header[2] << 8) | _header[3],
+            127 => (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(2, 8)),
+            _ => length7,
+        };
+
+        if (fin && opcode is 0x0 or 0x1 or 0x2)
+        {
+            Messages++;
+        }
+
+        _payloadLeft = length;
+        _headerRead = 0;
+        _headerNeeded = 2;
+    }
+}
+
+/// <summary>A duplex stream wrapper (the upgraded client connection) that counts messages read from and written to it.</summary>
+internal sealed class WebSocketCountingStream(Stream inner) : Stream
+{
+    private readonly WebSocketMessageCounter _fromClient = new();
+    private readonly WebSocketMessageCounter _toClient = new();
+
+    /// <summary>Data messages in both directions.</summary>
+    public long Messages => _fromClient.Messages + _toClient.Messages;
+
+    public long BytesFromClient { get; private set; }
+
+    public long BytesToClient { get; private set; }
+
+    public override bool CanRead => inner.CanRead;
+    public override bool CanSeek => false;
+    public override bool CanWrite => inner.CanWrite;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        var read = inner.Read(buffer, offset, count);
+        Count(buffer.AsSpan(offset, read), fromClient: true);
+        return read;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken);
+        Count(buffer.Span[..read], fromClient: true);
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        Count(buffer.AsSpan(offset, count), fromClient: false);
+        inner.Write(buffer, offset, count);
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Count(buffer.Span, fromClient: false);
+        return inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    private void Count(ReadOnlySpan<byte> data, bool fromClient)
+    {
+        if (fromClient)
+        {
+            BytesFromClient += data.Length;
+            _fromClient.Observe(data);
+        }
+        else
+        {
+            BytesToClient += data.Length;
+            _toClient.Observe(data);
+        }
+    }
+}

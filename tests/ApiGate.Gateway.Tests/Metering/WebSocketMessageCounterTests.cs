@@ -1,0 +1,66 @@
+using ApiGate.Gateway.Metering;
+
+namespace ApiGate.Gateway.Tests.Metering;
+
+public sealed class WebSocketMessageCounterTests
+{
+    [Fact]
+    public void Observe_FramesSplitAnywhere_CountsDataMessagesOnly()
+    {
+        // Arrange: a masked text message, a ping, a fragmented binary message (2 frames), a 300-byte and a 70 KB message.
+        var stream = Concat(
+            Frame(fin: true, opcode: 1, payload: 5, masked: true),
+            Frame(fin: true, opcode: 9, payload: 0, masked: true),
+            Frame(fin: false, opcode: 2, payload: 10, masked: false),
+            Frame(fin: true, opcode: 0, payload: 10, masked: false),
+            Frame(fin: true, opcode: 1, payload: 300, masked: false),
+            Frame(fin: true, opcode: 2, payload: 70_000, masked: true),
+            Frame(fin: true, opcode: 8, payload: 2, masked: false));
+        var whole = new WebSocketMessageCounter();
+        var byteByByte = new WebSocketMessageCounter();
+
+        // Act
+        whole.Observe(stream);
+        foreach (var b in stream)
+        {
+            byteByByte.Observe([b]);
+        }
+
+        // Assert
+        Assert.Equal(4, whole.Messages);
+        Assert.Equal(4, byteByByte.Messages);
+    }
+
+    private static byte[] Frame(bool fin, int opcode, int payload, bool masked)
+    {
+        var header = new List<byte> { (byte)((fin ? 0x80 : 0) | opcode) };
+        var mask = masked ? 0x80 : 0;
+        if (payload < 126)
+        {
+            header.Add((byte)(mask | payload));
+        }
+        else if (payload <= ushort.MaxValue)
+        {
+            header.Add((byte)(mask | 126));
+            header.Add((byte)(payload >> 8));
+            header.Add((byte)payload);
+        }
+        else
+        {
+            header.Add((byte)(mask | 127));
+            for (var shift = 56; shift >= 0; shift -= 8)
+            {
+                header.Add((byte)((long)payload >> shift));
+            }
+        }
+
+        if (masked)
+        {
+            header.AddRange([1, 2, 3, 4]);
+        }
+
+        return [.. header, .. new byte[payload]];
+    }
+
+    private static byte[] Concat(params byte[][] parts) => [.. parts.SelectMany(p => p)];
+}
