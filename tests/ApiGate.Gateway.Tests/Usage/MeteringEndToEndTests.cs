@@ -1,0 +1,142 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using ApiGate.Core.Management;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Usage;
+
+public sealed class MeteringEndToEndTests : GatewayTestBase
+{
+    private protected override Task SetUpAsync() => Gateway.AddUpstreamAsync("backend", Upstream.Url);
+
+    [Fact]
+    public async Task RequestsJustBeforeAGracefulStop_AreAllRecorded()
+    {
+        await Gateway.AddRouteAsync(new RouteInput { Name = "plain", Path = "/plain/*", Upstream = "backend" });
+        const int count = 200;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, count).Select(i => Gateway.Client.GetAsync(Gateway.Url + "/plain/" + i)));
+        await Gateway.StopAsync();
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        var events = await EventsAsync(UsageEvent.Anonymous, count + 10);
+        Assert.Equal(count, events.Count);
+        Assert.All(events, e => Assert.Equal(1, e.Units));
+    }
+
+    [Fact]
+    public async Task UsageEvent_HasEveryField()
+    {
+        var (key, user, record) = await Gateway.CreateKeyAsync("fields@example.com");
+        var route = await Gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true });
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/private/echo-body") { Content = new StringContent("0123456789") };
+        request.Headers.Add("X-API-Key", key);
+        request.Headers.Add("X-Request-ID", "req-fields-1");
+
+        var response = await Gateway.Client.SendAsync(request);
+        var body = await response.Content.ReadAsByteArrayAsync();
+        await Gateway.StopAsync();
+
+        var e = Assert.Single(await EventsAsync(user.Id, 10));
+        Assert.Equal(record.Id, e.KeyId);
+        Assert.Equal(route.Id, e.RouteId);
+        Assert.StartsWith("up_", e.UpstreamId);
+        Assert.Equal("POST", e.Method);
+        Assert.Equal("/private/echo-body", e.Path);
+        Assert.Equal(200, e.Status);
+        Assert.Equal(10, e.RequestBytes);
+        Assert.Equal(body.Length, e.ResponseBytes);
+        Assert.Equal("127.0.0.1", e.ClientIp);
+        Assert.Equal("req-fields-1", e.RequestId);
+        Assert.True(e.LatencyMs > 0);
+    }
+
+    [Fact]
+    public async Task MeteringModes_BytesAndResponseField_AndFailingExpressionBillsOne()
+    {
+        await Gateway.AddRouteAsync(new RouteInput { Name = "bytes", Path = "/bytes/*", Upstream = "backend", MeteringMode = "bytes" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "field", Path = "/field/*", Upstream = "backend", MeteringMode = "response_field", MeteringExpr = "response.body.items.length" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "broken", Path = "/broken/*", Upstream = "backend", MeteringMode = "custom", MeteringExpr = "response.body.nothing.here" });
+
+        await Gateway.Client.GetAsync(Gateway.Url + "/bytes/download?bytes=" + (5 * 1024));
+        await Gateway.Client.GetAsync(Gateway.Url + "/field/json");
+        var broken = await Gateway.Client.GetAsync(Gateway.Url + "/broken/json");
+        await Gateway.StopAsync();
+
+        var events = await EventsAsync(UsageEvent.Anonymous, 10);
+        Assert.Equal(HttpStatusCode.OK, broken.StatusCode);
+        Assert.Equal(5, events.Single(e => e.Path.StartsWith("/bytes", StringComparison.Ordinal)).Units);
+        Assert.Equal(2, events.Single(e => e.Path.StartsWith("/field", StringComparison.Ordinal)).Units);
+        Assert.Equal(1, events.Single(e => e.Path.StartsWith("/broken", StringComparison.Ordinal)).Units);
+    }
+
+    [Fact]
+    public async Task SseEventsAndWebSocketMessages_AreCounted()
+    {
+        await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse", MeteringMode = "custom", MeteringExpr = "sseEvents" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket", MeteringMode = "custom", MeteringExpr = "wsMessages" });
+        Upstream.SecondEventGate.SetResult();
+
+        var stream = await Gateway.Client.GetStringAsync(Gateway.Url + "/events/sse");
+        using (var socket = new ClientWebSocket())
+        {
+            await socket.ConnectAsync(new Uri(Gateway.Url.Replace("http://", "ws://") + "/socket/ws"), CancellationToken.None);
+            var buffer = new byte[256];
+            for (var i = 0; i < 3; i++)
+            {
+                await socket.SendAsync(Encoding.UTF8.GetBytes("message " + i), WebSocketMessageType.Text, true, CancellationToken.None);
+                await socket.ReceiveAsync(buffer, CancellationToken.None);
+            }
+
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+        }
+
+        await WaitForEventsAsync(2);
+        await Gateway.StopAsync();
+
+        var events = await EventsAsync(UsageEvent.Anonymous, 10);
+        Assert.Contains("data: two", stream);
+        Assert.Equal(2, events.Single(e => e.Path.StartsWith("/events", StringComparison.Ordinal)).Units);
+        Assert.Equal(6, events.Single(e => e.Path.StartsWith("/socket", StringComparison.Ordinal)).Units); // 3 sent + 3 echoed
+    }
+
+    [Fact]
+    public async Task MeteredUnits_FeedTheQuota()
+    {
+        var (key, user, _) = await Gateway.CreateKeyAsync("units@example.com", new PlanInput { Id = "hundred", Name = "Hundred", RequestsPerMonth = 100 });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "five", Path = "/five/*", Upstream = "backend", AuthRequired = true, MeteringMode = "custom", MeteringExpr = "5" });
+
+        var first = await SendAsync("/five/x", key);
+        var second = await SendAsync("/five/x", key);
+
+        Assert.Equal("1", first.Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal("6", second.Headers.GetValues("X-Quota-Used").Single()); // 5 metered for the first + 1 admitted
+        await Gateway.StopAsync();
+        Assert.Equal([5L, 5L], (await EventsAsync(user.Id, 10)).Select(e => e.Units));
+    }
+
+    private Task<HttpResponseMessage> SendAsync(string path, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + path);
+        request.Headers.Add("X-API-Key", key);
+        return Gateway.Client.SendAsync(request);
+    }
+
+    /// <summary>Streams end a moment after the client sees them; wait until the gateway has queued their events.</summary>
+    private async Task WaitForEventsAsync(int count)
+    {
+        var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+        for (var i = 0; i < 100 && recorder.Written + recorder.QueueDepth < count; i++)
+        {
+            await Task.Delay(50);
+        }
+    }
+
+    private async Task<IReadOnlyList<UsageEvent>> EventsAsync(string userId, int limit)
+    {
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        return await store.GetRecentUsageAsync(userId, limit, CancellationToken.None);
+    }
+}
