@@ -42,6 +42,7 @@ internal sealed partial class UpstreamForwarder(
         }
 
         var started = Stopwatch.GetTimestamp();
+        var startedAt = timeProvider.GetUtcNow();
         var protocol = request.Route.Definition.Protocol;
         var rule = request.Snapshot.PoliciesFor(request.Route).Metering;
         var captureLimit = (int)Math.Min(options.TransformMaxBodyBytes, int.MaxValue);
@@ -81,11 +82,11 @@ internal sealed partial class UpstreamForwarder(
         {
             context.Request.Body = requestBody;
             context.Response.Body = responseBody;
-            Record(request, rule, started, requestMeter, responseMeter, upgrade?.Stream);
+            Record(request, rule, started, startedAt, requestMeter, responseMeter, upgrade?.Stream);
         }
     }
 
-    private void Record(GatewayRequest request, MeteringRule rule, long started, MeteredStream requestMeter, MeteredStream responseMeter, WebSocketCountingStream? socket)
+    private void Record(GatewayRequest request, MeteringRule rule, long started, DateTimeOffset startedAt, MeteredStream requestMeter, MeteredStream responseMeter, WebSocketCountingStream? socket)
     {
         var context = request.HttpContext;
         var durationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -131,7 +132,7 @@ internal sealed partial class UpstreamForwarder(
             Units = units,
             ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
             RequestId = request.RequestId,
-            Timestamp = timeProvider.GetUtcNow(),
+            Timestamp = startedAt,
         });
         _ = recorded; // a full queue is counted and logged by the recorder; the request is never slowed
     }

@@ -101,12 +101,24 @@ internal sealed class GatewayRequest : IRewriteRequest
 
         if (name.StartsWith("header.", StringComparison.Ordinal))
         {
-            var values = HttpContext.Request.Headers[name[7..]];
+            var header = name[7..];
+            if (header.Equals("X-API-Key", StringComparison.OrdinalIgnoreCase)
+                || (header.Equals("Authorization", StringComparison.OrdinalIgnoreCase) && Caller is not null && CredentialSource == CredentialSource.AuthorizationBearer))
+            {
+                return null; // the credential is never copied anywhere
+            }
+
+            var values = HttpContext.Request.Headers[header];
             return values.Count == 0 ? null : values.ToString();
         }
 
         if (name.StartsWith("query.", StringComparison.Ordinal))
         {
+            if (name == "query.api_key" && Caller is not null && CredentialSource == CredentialSource.QueryParameter)
+            {
+                return null;
+            }
+
             var values = HttpContext.Request.Query[name[6..]];
             return values.Count == 0 ? null : values[0];
         }

@@ -176,6 +176,32 @@ public sealed class TransformTests : GatewayTestBase
         Assert.Contains("response_transform", response.Error);
     }
 
+    [Fact]
+    public async Task Variables_NeverExposeTheCredential()
+    {
+        var (key, _, _) = await Gateway.CreateKeyAsync("copy@example.com");
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "copy",
+            Path = "/copy/*",
+            Upstream = "backend",
+            AuthRequired = true,
+            RequestTransform = """{"headers":{"set":{"X-Copy-Header":"${header.X-API-Key}","X-Copy-Auth":"${header.Authorization}"}}}""",
+        });
+        using var viaHeader = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/copy/x");
+        viaHeader.Headers.Add("X-API-Key", key);
+        using var viaBearer = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/copy/x");
+        viaBearer.Headers.Add("Authorization", "Bearer " + key);
+
+        await Gateway.Client.SendAsync(viaHeader);
+        var first = Upstream.Received.Last().Headers;
+        await Gateway.Client.SendAsync(viaBearer);
+        var second = Upstream.Received.Last().Headers;
+
+        Assert.Equal([""], first["X-Copy-Header"]);
+        Assert.DoesNotContain(key, string.Join("|", first.Concat(second).SelectMany(h => h.Value)));
+    }
+
     private Task AddRouteAsync(string? request, string? response = null) =>
         Gateway.AddRouteAsync(new RouteInput { Name = "t", Path = "/t/*", Upstream = "backend", RequestTransform = request, ResponseTransform = response });
 }
