@@ -4,7 +4,7 @@
 #
 # Usage:  bench/run.sh
 # Knobs (environment variables, defaults in brackets):
-#   TARGETS              targets to run, space separated  [direct nginx yarp apigate-public apigate-auth]
+#   TARGETS              targets to run, space separated  [direct nginx yarp apigate-public apigate-auth apigate-transform]
 #   ROUNDS               measured rounds                  [3]
 #   DURATION             seconds per measured wrk run     [10]
 #   CONNECTIONS          wrk -c                           [32]
@@ -32,7 +32,7 @@ THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-2}
 WARMUP=${WARMUP%s}
 COOLDOWN=${COOLDOWN:-1}
-TARGETS=${TARGETS:-"direct nginx yarp apigate-public apigate-auth"}
+TARGETS=${TARGETS:-"direct nginx yarp apigate-public apigate-auth apigate-transform"}
 GATEWAY_ENV=${GATEWAY_ENV:-}
 NGINX_PROXY_WORKERS=${NGINX_PROXY_WORKERS:-1}
 NGINX_UPSTREAM_WORKERS=${NGINX_UPSTREAM_WORKERS:-1}
@@ -89,6 +89,7 @@ add_target nginx          "http://127.0.0.1:$NGINX_PORT/"              nginx
 add_target yarp           "http://127.0.0.1:$YARP_PORT/"               yarp
 add_target apigate-public "http://127.0.0.1:$APIGATE_PORT/bench/hello" apigate
 add_target apigate-auth   "http://127.0.0.1:$APIGATE_PORT/private/hello" apigate
+add_target apigate-transform "http://127.0.0.1:$APIGATE_PORT/xform/hello" apigate
 
 # APIGate configuration (only run when an apigate target is selected), through
 # the gateway CLI against a fresh database in the temp dir.
@@ -97,6 +98,10 @@ setup_apigate_config() {
     apigate_cli routes create --name bench-public --path "/bench/*" --upstream bench-upstream --auth=false
     # Authenticated, rate-limited and quota-counted route: limits high enough never to reject during a run.
     apigate_cli routes create --name bench-private --path "/private/*" --upstream bench-upstream --auth=true
+    # The authenticated route plus two header transforms and a JavaScript path-rewrite expression.
+    apigate_cli routes create --name bench-transform --path "/xform/*" --upstream bench-upstream --auth=true \
+        --request-transform '{"headers":{"add":{"X-Source":"apigate"},"set":{"X-Trace":"${request_id}"}}}' \
+        --path-rewrite "'/rewritten' + path"
     apigate_cli plans create --id bench --name Bench --rate-limit 100000000 --requests 0
     apigate_cli entitlements create --name webhooks --value-type boolean --default-value true
     apigate_cli users create --email bench@example.com --plan bench
@@ -105,6 +110,7 @@ setup_apigate_config() {
         | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
     [[ -n $key ]] || die "could not create a benchmark API key"
     set_target_args apigate-auth -H "Authorization: Bearer $key"
+    set_target_args apigate-transform -H "Authorization: Bearer $key"
 }
 # apigate_cli ARGS...: run one CLI command (with APIGATE_* and GATEWAY_ENV), die on failure
 apigate_cli() {
@@ -381,6 +387,7 @@ for t in "${SELECTED[@]}"; do
     [[ $t == apigate* ]] || continue
     refs="nginx yarp direct"
     [[ $t == apigate-public ]] || refs="apigate-public $refs"
+    [[ $t != apigate-transform ]] || refs="apigate-auth $refs"
     for ref in $refs; do
         [[ -n ${M_RPS[$ref]:-} ]] || continue
         RATIOS+=$(awk -v t="$t" -v ref="$ref" -v a="${M_RPS[$t]}" -v b="${M_RPS[$ref]}" \

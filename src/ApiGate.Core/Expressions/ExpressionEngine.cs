@@ -49,7 +49,13 @@ public static class ExpressionEngine
                 "must be a single expression; wrap statements in a function: (() => { ...; return value; })()");
         }
 
-        return new CompiledExpression(source, prepared);
+        // Which context globals it reads, so callers only build what it uses (headers and query objects are costly).
+        // Anything that can reach globals indirectly (eval, Function, globalThis, this) counts as reading everything.
+        var globals = Engine.PrepareScript(source, options: new ScriptPreparationOptions { CollectReferencedGlobals = true }).ReferencedGlobals;
+        var indirect = globals is null || globals.HasDirectEvalCall || globals.Contains("eval") || globals.Contains("Function")
+                       || globals.Contains("globalThis") || source.Contains("this", StringComparison.Ordinal);
+        var reads = ContextNames.Where(name => indirect || globals!.Contains(name)).ToHashSet(StringComparer.Ordinal);
+        return new CompiledExpression(source, prepared, reads);
     }
 
     /// <summary>Globals every evaluation context sets; defined once per engine before the global object is sealed.</summary>
@@ -98,11 +104,17 @@ public static class ExpressionEngine
 /// <summary>A parsed expression, shareable between threads.</summary>
 public sealed class CompiledExpression
 {
-    internal CompiledExpression(string source, Prepared<Script> script)
+    internal CompiledExpression(string source, Prepared<Script> script, IReadOnlySet<string> reads)
     {
         Source = source;
         Script = script;
+        _reads = reads;
     }
+
+    private readonly IReadOnlySet<string> _reads;
+
+    /// <summary>True when the expression may read the context global <paramref name="name"/>.</summary>
+    public bool Reads(string name) => _reads.Contains(name);
 
     /// <summary>The expression as written.</summary>
     public string Source { get; }

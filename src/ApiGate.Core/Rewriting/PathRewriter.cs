@@ -211,33 +211,50 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
     private protected override string Produce(in RouteMatch match, IRewriteRequest request)
     {
         var engine = ExpressionEngine.CurrentEngine;
-        var pathParams = new JsObject(engine);
-        foreach (var (name, value) in match.NamedCaptures())
+        if (expression.Reads("pathParams"))
         {
-            pathParams.Set(name, value);
+            var pathParams = new JsObject(engine);
+            foreach (var (name, value) in match.NamedCaptures())
+            {
+                pathParams.Set(name, value);
+            }
+
+            engine.SetValue("pathParams", pathParams);
         }
 
-        var headers = new JsObject(engine);
-        foreach (var (name, value) in request.Headers())
+        if (expression.Reads("headers"))
         {
-            headers.Set(name, value);
+            var headers = new JsObject(engine);
+            foreach (var (name, value) in request.Headers())
+            {
+                headers.Set(name, value);
+            }
+
+            engine.SetValue("headers", headers);
         }
 
-        var query = new JsObject(engine);
-        foreach (var (name, value) in request.Query())
+        if (expression.Reads("query"))
         {
-            query.Set(name, value);
+            var query = new JsObject(engine);
+            foreach (var (name, value) in request.Query())
+            {
+                query.Set(name, value);
+            }
+
+            engine.SetValue("query", query);
         }
 
-        engine.SetValue("path", request.Path);
-        engine.SetValue("method", request.Method);
-        engine.SetValue("host", request.Host);
-        engine.SetValue("pathParams", pathParams);
-        engine.SetValue("headers", headers);
-        engine.SetValue("query", query);
-        engine.SetValue("user", ToJs(engine, request.Identity("user")));
-        engine.SetValue("key", ToJs(engine, request.Identity("key")));
-        engine.SetValue("plan", ToJs(engine, request.Identity("plan")));
+        // Only what the expression reads is built; the rest keeps whatever the engine's last use left, unread.
+        SetIfRead(engine, "path", request.Path);
+        SetIfRead(engine, "method", request.Method);
+        SetIfRead(engine, "host", request.Host);
+        foreach (var kind in IdentityKinds)
+        {
+            if (expression.Reads(kind))
+            {
+                engine.SetValue(kind, ToJs(engine, request.Identity(kind)));
+            }
+        }
 
         JsValue result;
         try
@@ -250,6 +267,16 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
         }
 
         return result.IsString() ? result.AsString() : throw new RewriteException("path rewrite expression did not return a string");
+    }
+
+    private static readonly string[] IdentityKinds = ["user", "key", "plan"];
+
+    private void SetIfRead(Jint.Engine engine, string name, string value)
+    {
+        if (expression.Reads(name))
+        {
+            engine.SetValue(name, value);
+        }
     }
 
     private static JsValue ToJs(Jint.Engine engine, IReadOnlyDictionary<string, string>? values)
