@@ -104,17 +104,26 @@ public sealed class RequestTransform
     /// <summary>True when some operation edits the JSON body, so the gateway must buffer it.</summary>
     public bool NeedsBody => Always.HasBodyOperations || Conditions.Any(c => c.Operations.HasBodyOperations);
 
-    /// <summary>The operations that apply to this request, in order.</summary>
-    public IEnumerable<RequestOperations> Applicable(IRewriteRequest request)
+    private RequestOperations[]? _alwaysOnly;
+
+    /// <summary>The operations that apply to this request, in order (no allocation when there are no conditions).</summary>
+    public RequestOperations[] Applicable(IRewriteRequest request)
     {
-        yield return Always;
+        if (Conditions.Count == 0)
+        {
+            return _alwaysOnly ??= [Always];
+        }
+
+        var applicable = new List<RequestOperations>(Conditions.Count + 1) { Always };
         foreach (var condition in Conditions)
         {
             if (condition.Matches(request))
             {
-                yield return condition.Operations;
+                applicable.Add(condition.Operations);
             }
         }
+
+        return [.. applicable];
     }
 
     /// <summary>Parses the JSON; throws <see cref="FormatException"/> naming the offending key.</summary>

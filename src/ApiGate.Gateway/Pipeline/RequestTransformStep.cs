@@ -25,7 +25,7 @@ internal sealed class RequestTransformStep(GatewayOptions options) : IRequestSte
             return ValueTask.FromResult(true);
         }
 
-        var operations = transform.Applicable(request).ToArray();
+        var operations = transform.Applicable(request);
         request.RequestOperations = operations;
         if (!operations.Any(o => o.HasBodyOperations) || !JsonBodies.IsJson(request.HttpContext.Request.ContentType))
         {

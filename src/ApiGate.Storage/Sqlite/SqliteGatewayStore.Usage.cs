@@ -23,6 +23,8 @@ public sealed partial class SqliteGatewayStore
         }
 
         await using var connection = await OpenAsync(cancellationToken);
+        // WAL + synchronous=NORMAL: commits are ordered and crash-safe; only an OS crash can lose the last batch.
+        await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
         // One statement, prepared once; its parameters are created once and only their values change per event, so a
         // batch of 500 costs one transaction and no per-row statement or parameter objects.
