@@ -3,6 +3,7 @@ using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace ApiGate.Storage.Sqlite;
 
@@ -26,19 +27,28 @@ public sealed partial class SqliteGatewayStore
         // WAL + synchronous=NORMAL: commits are ordered and crash-safe; only an OS crash can lose the last batch.
         await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
-        // One statement, prepared once; its parameters are created once and only their values change per event, so a
-        // batch of 500 costs one transaction and no per-row statement or parameter objects.
-        var columns = UsageColumns.Split(", ");
-        await using (var command = Command(connection, transaction,
-            $"INSERT INTO usage_events ({UsageColumns}) VALUES ({string.Join(", ", columns.Select(c => "$" + c))})"))
+
+        // The hottest write in the product (one row per proxied request): one statement prepared per batch and bound by
+        // position through SQLite's own API. ADO.NET parameters, bound by name per row, cost twice as much here.
+        var db = connection.Handle!;
+        Check(db, raw.sqlite3_prepare_v2(db, $"INSERT INTO usage_events ({UsageColumns}) VALUES ({string.Join(", ", UsageColumns.Split(", ").Select(_ => "?"))})", out sqlite3_stmt statement));
+        try
         {
-            var parameters = columns.Select(c => command.Parameters.Add(new SqliteParameter { ParameterName = "$" + c })).ToArray();
-            command.Prepare();
             foreach (var e in events)
             {
-                SetUsageValues(parameters, e);
-                await command.ExecuteNonQueryAsync(cancellationToken);
+                BindUsage(statement, e);
+                var step = raw.sqlite3_step(statement);
+                if (step != raw.SQLITE_DONE)
+                {
+                    Check(db, step);
+                }
+
+                raw.sqlite3_reset(statement);
             }
+        }
+        finally
+        {
+            raw.sqlite3_finalize(statement);
         }
 
         await transaction.CommitAsync(cancellationToken); // no version bump: usage is not configuration
@@ -91,23 +101,31 @@ public sealed partial class SqliteGatewayStore
             ReadUsage, cancellationToken, ("$user", userId), ("$limit", limit));
     }
 
-    /// <summary>Values in <see cref="UsageColumns"/> order.</summary>
-    private static void SetUsageValues(SqliteParameter[] p, UsageEvent e)
+    /// <summary>Binds one event in <see cref="UsageColumns"/> order (SQLite parameters are 1-based).</summary>
+    private static void BindUsage(sqlite3_stmt s, UsageEvent e)
     {
-        p[0].Value = e.UserId;
-        p[1].Value = e.KeyId;
-        p[2].Value = e.RouteId;
-        p[3].Value = e.UpstreamId;
-        p[4].Value = e.Method;
-        p[5].Value = e.Path;
-        p[6].Value = e.Status;
-        p[7].Value = e.LatencyMs;
-        p[8].Value = e.RequestBytes;
-        p[9].Value = e.ResponseBytes;
-        p[10].Value = e.Units;
-        p[11].Value = e.ClientIp;
-        p[12].Value = e.RequestId;
-        p[13].Value = Timestamp(e.Timestamp);
+        raw.sqlite3_bind_text(s, 1, e.UserId);
+        raw.sqlite3_bind_text(s, 2, e.KeyId);
+        raw.sqlite3_bind_text(s, 3, e.RouteId);
+        raw.sqlite3_bind_text(s, 4, e.UpstreamId);
+        raw.sqlite3_bind_text(s, 5, e.Method);
+        raw.sqlite3_bind_text(s, 6, e.Path);
+        raw.sqlite3_bind_int(s, 7, e.Status);
+        raw.sqlite3_bind_double(s, 8, e.LatencyMs);
+        raw.sqlite3_bind_int64(s, 9, e.RequestBytes);
+        raw.sqlite3_bind_int64(s, 10, e.ResponseBytes);
+        raw.sqlite3_bind_int64(s, 11, e.Units);
+        raw.sqlite3_bind_text(s, 12, e.ClientIp);
+        raw.sqlite3_bind_text(s, 13, e.RequestId);
+        raw.sqlite3_bind_text(s, 14, Timestamp(e.Timestamp));
+    }
+
+    private static void Check(sqlite3 db, int result)
+    {
+        if (result != raw.SQLITE_OK)
+        {
+            throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), result);
+        }
     }
 
 
