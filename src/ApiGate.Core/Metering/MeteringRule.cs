@@ -50,15 +50,10 @@ public sealed class MeteringRule
             return mode == MeteringMode.Request ? PerRequest : new MeteringRule(mode, null, false, false, false);
         }
 
+        // Bodies are buffered and parsed only for routes whose expressions read them (the compiled expression knows
+        // which context globals it may read; anything indirect counts as reading everything).
         var compiled = ExpressionEngine.Compile(expression);
-
-        // Parsed a second time, once per snapshot, only to learn which globals the expression reads: bodies are
-        // buffered and parsed for the routes whose expressions look at them, not for every metered request. Whatever
-        // can reach globals indirectly (eval, Function, globalThis, a top-level this) counts as reading everything.
-        var globals = Engine.PrepareScript(expression, options: new ScriptPreparationOptions { CollectReferencedGlobals = true }).ReferencedGlobals;
-        var indirect = globals is null || globals.HasDirectEvalCall || globals.Contains("eval") || globals.Contains("Function")
-                       || globals.Contains("globalThis") || expression.Contains("this", StringComparison.Ordinal);
-        bool Reads(string name) => indirect || globals!.Contains(name);
+        bool Reads(string name) => compiled.Reads(name);
 
         return new MeteringRule(mode, compiled, Reads("request"), Reads("response"), Meter.OtherContextNames.Any(Reads));
     }

@@ -7,7 +7,7 @@ namespace ApiGate.Gateway.Metering;
 /// and optionally keeps the first bytes (for metering expressions that read <c>request.body</c>/<c>response.body</c>).
 /// It never delays or buffers the data it passes on.
 /// </summary>
-internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit) : Stream
+internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit) : ObservingStream(inner)
 {
     private ArrayBufferWriter<byte>? _capture;
     private bool _captureOverflow;
@@ -20,51 +20,9 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
     /// <summary>The captured body, or null when nothing was captured or it exceeded the limit.</summary>
     public ReadOnlyMemory<byte>? Captured => _capture is null || _captureOverflow ? null : _capture.WrittenMemory;
 
-    public override bool CanRead => inner.CanRead;
-    public override bool CanSeek => false;
-    public override bool CanWrite => inner.CanWrite;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    protected override void OnRead(ReadOnlySpan<byte> data) => Observe(data);
 
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count)
-    {
-        var read = inner.Read(buffer, offset, count);
-        Observe(buffer.AsSpan(offset, read));
-        return read;
-    }
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        var read = await inner.ReadAsync(buffer, cancellationToken);
-        Observe(buffer.Span[..read]);
-        return read;
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count)
-    {
-        Observe(buffer.AsSpan(offset, count));
-        inner.Write(buffer, offset, count);
-    }
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        Observe(buffer.Span);
-        return inner.WriteAsync(buffer, cancellationToken);
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
+    protected override void OnWrite(ReadOnlySpan<byte> data) => Observe(data);
 
     private void Observe(ReadOnlySpan<byte> data)
     {

@@ -66,7 +66,7 @@ internal sealed class WebSocketMessageCounter
 }
 
 /// <summary>A duplex stream wrapper (the upgraded client connection) that counts messages read from and written to it.</summary>
-internal sealed class WebSocketCountingStream(Stream inner) : Stream
+internal sealed class WebSocketCountingStream(Stream stream) : ObservingStream(stream)
 {
     private readonly WebSocketMessageCounter _fromClient = new();
     private readonly WebSocketMessageCounter _toClient = new();
@@ -78,63 +78,21 @@ internal sealed class WebSocketCountingStream(Stream inner) : Stream
 
     public long BytesToClient { get; private set; }
 
-    public override bool CanRead => inner.CanRead;
-    public override bool CanSeek => false;
-    public override bool CanWrite => inner.CanWrite;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    protected override void OnRead(ReadOnlySpan<byte> data) => Count(data, fromClient: true);
 
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count)
-    {
-        var read = inner.Read(buffer, offset, count);
-        Count(buffer.AsSpan(offset, read), fromClient: true);
-        return read;
-    }
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        var read = await inner.ReadAsync(buffer, cancellationToken);
-        Count(buffer.Span[..read], fromClient: true);
-        return read;
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count)
-    {
-        Count(buffer.AsSpan(offset, count), fromClient: false);
-        inner.Write(buffer, offset, count);
-    }
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        Count(buffer.Span, fromClient: false);
-        return inner.WriteAsync(buffer, cancellationToken);
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
+    protected override void OnWrite(ReadOnlySpan<byte> data) => Count(data, fromClient: false);
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            inner.Dispose();
+            Inner.Dispose();
         }
 
         base.Dispose(disposing);
     }
 
-    public override ValueTask DisposeAsync() => inner.DisposeAsync();
+    public override ValueTask DisposeAsync() => Inner.DisposeAsync();
 
     private void Count(ReadOnlySpan<byte> data, bool fromClient)
     {

@@ -1,0 +1,63 @@
+namespace ApiGate.Gateway.Metering;
+
+/// <summary>
+/// A stream that passes every read and write straight to <paramref name="inner"/> and shows the bytes to the subclass
+/// on the way (nothing is buffered or delayed).
+/// </summary>
+internal abstract class ObservingStream(Stream inner) : Stream
+{
+    /// <summary>The wrapped stream.</summary>
+    protected Stream Inner { get; } = inner;
+
+    public override bool CanRead => Inner.CanRead;
+    public override bool CanSeek => false;
+    public override bool CanWrite => Inner.CanWrite;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() => Inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        var read = Inner.Read(buffer, offset, count);
+        OnRead(buffer.AsSpan(offset, read));
+        return read;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await Inner.ReadAsync(buffer, cancellationToken);
+        OnRead(buffer.Span[..read]);
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        OnWrite(buffer.AsSpan(offset, count));
+        Inner.Write(buffer, offset, count);
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        OnWrite(buffer.Span);
+        return Inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <summary>Bytes read from the inner stream.</summary>
+    protected abstract void OnRead(ReadOnlySpan<byte> data);
+
+    /// <summary>Bytes about to be written to the inner stream.</summary>
+    protected abstract void OnWrite(ReadOnlySpan<byte> data);
+}
