@@ -34,7 +34,9 @@ public sealed class NameValueOperations
 
     public bool IsEmpty => AddValues.Count == 0 && SetValues.Count == 0 && RemoveNames.Count == 0;
 
-    public void Apply(IHeaderTarget target, IRewriteRequest request)
+    /// <summary>Applies the operations; generic so struct targets are not boxed per request.</summary>
+    public void Apply<TTarget>(TTarget target, IRewriteRequest request)
+        where TTarget : IHeaderTarget
     {
         foreach (var name in RemoveNames)
         {

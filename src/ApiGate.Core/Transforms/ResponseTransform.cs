@@ -114,5 +114,6 @@ public sealed class ResponseTransform
     }
 
     /// <summary>Header operations need request variables too (<c>${request_id}</c>).</summary>
-    public void ApplyHeaders(IHeaderTarget target, IRewriteRequest request) => Headers.Apply(target, request);
+    public void ApplyHeaders<TTarget>(TTarget target, IRewriteRequest request)
+        where TTarget : IHeaderTarget => Headers.Apply(target, request);
 }
