@@ -3,23 +3,8 @@ using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Cli;
 
-public sealed class CliTests : IDisposable
+public sealed class CliTests : CliTestBase
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-cli-tests", Guid.NewGuid().ToString("N"));
-    private readonly Dictionary<string, string> _environment;
-
-    public CliTests()
-    {
-        Directory.CreateDirectory(_directory);
-        _environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = Path.Combine(_directory, "cli.db") };
-    }
-
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
-
     [Fact]
     public async Task UpstreamsAndRoutes_CreateListGetUpdateDelete_RoundTrip()
     {
@@ -113,12 +98,12 @@ public sealed class CliTests : IDisposable
     public async Task SecretKey_EncryptsCredentialAtRest()
     {
         const string secret = "plaintext-credential";
-        _environment["APIGATE_SECRET_KEY"] = "k3y";
+        Environment["APIGATE_SECRET_KEY"] = "k3y";
         await RunAsync("upstreams", "create", "--name", "enc", "--url", "http://127.0.0.1:1", "--auth-type", "header", "--auth-header", "X-S", "--auth-value", secret);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
 
-        var bytes = await File.ReadAllBytesAsync(_environment["APIGATE_DATABASE_DSN"]);
-        var wal = _environment["APIGATE_DATABASE_DSN"] + "-wal";
+        var bytes = await File.ReadAllBytesAsync(Environment["APIGATE_DATABASE_DSN"]);
+        var wal = Environment["APIGATE_DATABASE_DSN"] + "-wal";
         var walBytes = File.Exists(wal) ? await File.ReadAllBytesAsync(wal) : [];
 
         Assert.DoesNotContain(secret, System.Text.Encoding.UTF8.GetString(bytes) + System.Text.Encoding.UTF8.GetString(walBytes));
@@ -127,18 +112,18 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task Settings_FlagBeatsEnvironmentBeatsFileBeatsDefault()
     {
-        var file = Path.Combine(_directory, "apigate.yaml");
+        var file = Path.Combine(TestDirectory, "apigate.yaml");
         await File.WriteAllTextAsync(file, "server:\n  port: 7001\n  host: 127.0.0.2\nupstream:\n  timeout: 12s\nlog:\n  level: debug\n");
-        _environment["APIGATE_SERVER_PORT"] = "7002";
+        Environment["APIGATE_SERVER_PORT"] = "7002";
 
-        var shown = await RunAsync("config", "show", "--json", "--config", file, "--database", Path.Combine(_directory, "flag.db"));
+        var shown = await RunAsync("config", "show", "--json", "--config", file, "--database", Path.Combine(TestDirectory, "flag.db"));
 
         Assert.Equal(0, shown.ExitCode);
         var settings = JsonDocument.Parse(shown.Output).RootElement;
         Assert.Equal(("7002", "environment"), Setting(settings, "server.port"));
         Assert.Equal(("127.0.0.2", "file"), Setting(settings, "server.host"));
         Assert.Equal(("12s", "file"), Setting(settings, "upstream.timeout"));
-        Assert.Equal(("flag", Path.Combine(_directory, "flag.db")), (Setting(settings, "database.dsn").Source, Setting(settings, "database.dsn").Value));
+        Assert.Equal(("flag", Path.Combine(TestDirectory, "flag.db")), (Setting(settings, "database.dsn").Source, Setting(settings, "database.dsn").Value));
         Assert.Equal(("ak_", "default"), Setting(settings, "auth.key_prefix"));
     }
 
@@ -149,7 +134,7 @@ public sealed class CliTests : IDisposable
     [InlineData("APIGATE_LOG_FORMAT", "xml", "log format")]
     public async Task Settings_BadValue_IsRejectedWithItsName(string variable, string value, string expected)
     {
-        _environment[variable] = value;
+        Environment[variable] = value;
 
         var result = await RunAsync("config", "show");
 
@@ -182,5 +167,4 @@ public sealed class CliTests : IDisposable
         return upstreams.Output + routes.Output;
     }
 
-    private Task<CliResult> RunAsync(params string[] args) => CliRunner.RunAsync(_environment, args);
 }

@@ -5,23 +5,8 @@ using ApiGate.Gateway.Tests.Infrastructure;
 namespace ApiGate.Gateway.Tests.Cli;
 
 /// <summary><c>apigate plans|users|keys|entitlements|plan-entitlements</c> against a real store in a temp directory.</summary>
-public sealed partial class IdentityCliTests : IDisposable
+public sealed partial class IdentityCliTests : CliTestBase
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-cli-tests", Guid.NewGuid().ToString("N"));
-    private readonly Dictionary<string, string> _environment;
-
-    public IdentityCliTests()
-    {
-        Directory.CreateDirectory(_directory);
-        _environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = Path.Combine(_directory, "cli.db") };
-    }
-
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
-
     [Fact]
     public async Task Plans_CreateListGetUpdateDelete_RoundTrip()
     {
@@ -215,7 +200,7 @@ public sealed partial class IdentityCliTests : IDisposable
     [Fact]
     public async Task KeysCreate_ConfiguredPrefix_StartsTheKey()
     {
-        _environment["APIGATE_AUTH_KEY_PREFIX"] = "sk_";
+        Environment["APIGATE_AUTH_KEY_PREFIX"] = "sk_";
         await RunAsync("users", "create", "--email", "ann@example.com");
 
         var created = await RunAsync("keys", "create", "--user", "ann@example.com", "--json");
@@ -403,5 +388,4 @@ public sealed partial class IdentityCliTests : IDisposable
         return string.Concat(outputs.Select(o => o.Output));
     }
 
-    private Task<CliResult> RunAsync(params string[] args) => CliRunner.RunAsync(_environment, args);
 }

@@ -214,23 +214,8 @@ public sealed class UsageCliTests : IAsyncLifetime
         Assert.StartsWith("error: ", result.Error);
     }
 
-    private static UsageEvent Event(string userId, DateTimeOffset at, string path, long units, int status = 200) => new()
-    {
-        UserId = userId,
-        KeyId = "key_1",
-        RouteId = "rte_1",
-        UpstreamId = "ups_1",
-        Method = "GET",
-        Path = path,
-        Status = status,
-        LatencyMs = 12.5,
-        RequestBytes = 100,
-        ResponseBytes = 2048,
-        Units = units,
-        ClientIp = "10.0.0.7",
-        RequestId = "req-" + path,
-        Timestamp = at,
-    };
+    private static UsageEvent Event(string userId, DateTimeOffset at, string path, long units, int status = 200) =>
+        Storage.UsageStoreTests.Event(userId, at, units, status, path) with { ClientIp = "10.0.0.7", RequestId = "req-" + path };
 
     private static Dictionary<string, string> Fields(string output) =>
         output.TrimEnd().Split('\n').Select(l => l.Split("  ", 2, StringSplitOptions.None)).ToDictionary(p => p[0].Trim(), p => p[1].Trim());
