@@ -76,7 +76,6 @@ public class RouteMatchingBenchmarks
     {
         public bool HasValue(string name, string value) => false;
 
-        public string? Get(string name) => null;
     }
 
     private sealed class Request : IRewriteRequest

@@ -5,7 +5,4 @@ public interface IRequestHeaders
 {
     /// <summary>True when the header is present with a value equal (ordinal) to <paramref name="value"/>.</summary>
     bool HasValue(string name, string value);
-
-    /// <summary>The header's values joined by commas, or null when absent.</summary>
-    string? Get(string name);
 }

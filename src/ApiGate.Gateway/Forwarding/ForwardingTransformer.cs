@@ -109,7 +109,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
             headers.Remove("Accept-Encoding");
         }
 
-        if (request.Snapshot.PoliciesFor(request.Route).Request?.MethodOverride is { } transformMethod)
+        if (request.Policies.Request?.MethodOverride is { } transformMethod)
         {
             proxyRequest.Method = HttpMethod.Parse(transformMethod);
         }
@@ -131,7 +131,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
     {
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var responseHeaders = httpContext.Response.Headers;
-        var transform = proxyResponse is null ? null : request.Snapshot.PoliciesFor(request.Route).Response;
+        var transform = proxyResponse is null ? null : request.Policies.Response;
         transform?.ApplyHeaders(new ClientResponseHeaders(responseHeaders), request);
         responseHeaders["X-Request-ID"] = request.RequestId;
         ClientHeaders.Apply(responseHeaders, request);

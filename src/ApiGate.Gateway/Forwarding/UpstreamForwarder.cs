@@ -44,7 +44,7 @@ internal sealed partial class UpstreamForwarder(
         var started = Stopwatch.GetTimestamp();
         var startedAt = timeProvider.GetUtcNow();
         var protocol = request.Route.Definition.Protocol;
-        var rule = request.Snapshot.PoliciesFor(request.Route).Metering;
+        var rule = request.Policies.Metering;
         var captureLimit = (int)Math.Min(options.TransformMaxBodyBytes, int.MaxValue);
 
         // Count what crosses the gateway without holding it: wrappers pass every byte straight on.
@@ -67,15 +67,14 @@ internal sealed partial class UpstreamForwarder(
             // which is set to the same value, so long-lived streams are not cut while bytes flow.
             using var total = protocol == RouteProtocol.Http ? new CancellationTokenSource(upstream.Timeout) : null;
             var error = await forwarder.SendAsync(
-                context, upstream.Origin, upstream.Client, upstream.RequestConfig(protocol), new ForwardingTransformer(request), total?.Token ?? default);
+                context, upstream.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request), total?.Token ?? default);
 
             if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested)
             {
                 var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
                 LogForwardFailed(request.Route.Definition.Id, upstream.Definition.Id, request.RequestId, error, timedOut,
                     context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
-                ClientHeaders.Apply(context.Response.Headers, request);
-                await GatewayErrorWriter.WriteAsync(context, timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
+                await request.RejectAsync(timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
             }
         }
         finally

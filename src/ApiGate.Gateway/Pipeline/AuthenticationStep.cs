@@ -21,7 +21,7 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
         var (presented, source) = Extract(request.HttpContext.Request, options.AuthAllowQueryKey);
         if (presented is null)
         {
-            return FailAsync(request, ApiKeyAuthenticator.Errors.Missing);
+            return request.RejectAsync(ApiKeyAuthenticator.Errors.Missing);
         }
 
         request.CredentialSource = source;
@@ -36,7 +36,7 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
     {
         if (result.Error is { } error)
         {
-            return FailAsync(request, error);
+            return request.RejectAsync(error);
         }
 
         request.Caller = result.Identity;
@@ -66,9 +66,4 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
         return (null, default);
     }
 
-    private static async ValueTask<bool> FailAsync(GatewayRequest request, GatewayError error)
-    {
-        await GatewayErrorWriter.WriteAsync(request.HttpContext, error);
-        return false;
-    }
 }

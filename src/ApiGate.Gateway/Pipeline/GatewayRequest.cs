@@ -3,6 +3,7 @@ using ApiGate.Core.Quotas;
 using ApiGate.Core.RateLimiting;
 using ApiGate.Core.Rewriting;
 using ApiGate.Core.Text;
+using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Identity;
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Snapshots;
@@ -60,6 +61,22 @@ internal sealed class GatewayRequest : IRewriteRequest
     public string? UpstreamPath { get; set; }
 
     public string Path => Match.Path;
+
+    /// <summary>The route's compiled transforms and metering rule for this snapshot.</summary>
+    public RoutePolicies Policies => _policies ??= Snapshot.PoliciesFor(Match.Route);
+
+    private RoutePolicies? _policies;
+
+    /// <summary>
+    /// Answers the request with a gateway error (keeping any limit headers already decided) and returns false, so a
+    /// step can end the pipeline with <c>return request.RejectAsync(error);</c>.
+    /// </summary>
+    public async ValueTask<bool> RejectAsync(GatewayError error)
+    {
+        ClientHeaders.Apply(HttpContext.Response.Headers, this);
+        await GatewayErrorWriter.WriteAsync(HttpContext, error);
+        return false;
+    }
 
     public string Method => HttpContext.Request.Method;
 

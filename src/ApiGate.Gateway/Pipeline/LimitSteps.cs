@@ -23,7 +23,7 @@ internal sealed class QuotaStep(QuotaCounters quotas) : IRequestStep
             return ValueTask.FromResult(true);
         }
 
-        return LimitErrors.WriteAsync(request, new GatewayError(402, "quota_exceeded", "Payment Required",
+        return request.RejectAsync(new GatewayError(402, "quota_exceeded", "Payment Required",
             $"Monthly quota of {decision.Limit} used up; it resets at {decision.ResetAt.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}."));
     }
 }
@@ -54,17 +54,7 @@ internal sealed class RateLimitStep(InProcessRateLimiter limiter, QuotaCounters 
         var headers = request.HttpContext.Response.Headers;
         var seconds = (long)Math.Max(1, Math.Ceiling(decision.RetryAfter.TotalSeconds));
         headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return LimitErrors.WriteAsync(request, new GatewayError(429, "rate_limit_exceeded", "Too Many Requests",
+        return request.RejectAsync(new GatewayError(429, "rate_limit_exceeded", "Too Many Requests",
             $"Rate limit exceeded. Retry after {seconds} seconds."));
-    }
-}
-
-internal static class LimitErrors
-{
-    public static async ValueTask<bool> WriteAsync(GatewayRequest request, GatewayError error)
-    {
-        ClientHeaders.Apply(request.HttpContext.Response.Headers, request);
-        await GatewayErrorWriter.WriteAsync(request.HttpContext, error);
-        return false;
     }
 }

@@ -23,16 +23,10 @@ internal sealed partial class PathRewriteStep(ILogger<PathRewriteStep> logger) :
         catch (RewriteException ex)
         {
             LogRewriteFailed(request.Route.Definition.Id, request.RequestId, ex.Message);
-            return FailAsync(request, ex.Message);
+            return request.RejectAsync(GatewayError.TransformError("Path rewrite failed: " + ex.Message));
         }
     }
 
-    private static async ValueTask<bool> FailAsync(GatewayRequest request, string detail)
-    {
-        ClientHeaders.Apply(request.HttpContext.Response.Headers, request);
-        await GatewayErrorWriter.WriteAsync(request.HttpContext, GatewayError.TransformError("Path rewrite failed: " + detail));
-        return false;
-    }
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Path rewrite of route {RouteId} failed for request {RequestId}: {Reason}")]
     private partial void LogRewriteFailed(string routeId, string requestId, string reason);

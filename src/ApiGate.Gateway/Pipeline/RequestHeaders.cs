@@ -18,10 +18,4 @@ internal readonly struct RequestHeaders(IHeaderDictionary headers) : IRequestHea
 
         return false;
     }
-
-    public string? Get(string name)
-    {
-        var values = headers[name];
-        return values.Count == 0 ? null : values.ToString();
-    }
 }

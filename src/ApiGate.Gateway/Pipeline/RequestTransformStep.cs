@@ -19,7 +19,7 @@ internal sealed class RequestTransformStep(GatewayOptions options) : IRequestSte
 
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
-        var transform = request.Snapshot.PoliciesFor(request.Route).Request;
+        var transform = request.Policies.Request;
         if (transform is null)
         {
             return ValueTask.FromResult(true);
@@ -40,19 +40,19 @@ internal sealed class RequestTransformStep(GatewayOptions options) : IRequestSte
         var http = request.HttpContext.Request;
         if (http.ContentLength > options.TransformMaxBodyBytes)
         {
-            return await FailAsync(request, TooLarge);
+            return await request.RejectAsync(TooLarge);
         }
 
         var (body, _) = await JsonBodies.ReadBoundedAsync(http.Body, options.TransformMaxBodyBytes, request.HttpContext.RequestAborted);
         if (body is null)
         {
-            return await FailAsync(request, TooLarge);
+            return await request.RejectAsync(TooLarge);
         }
 
         var node = body.Length == 0 ? new JsonObject() : JsonBodies.TryParse(body, out var error);
         if (node is not JsonObject json)
         {
-            return await FailAsync(request, new GatewayError(400, "bad_request", "Bad Request",
+            return await request.RejectAsync(new GatewayError(400, "bad_request", "Bad Request",
                 node is null && body.Length > 0 ? "The request body is not valid JSON." : "The request body must be a JSON object for this route's body transform."));
         }
 
@@ -68,10 +68,4 @@ internal sealed class RequestTransformStep(GatewayOptions options) : IRequestSte
         return true;
     }
 
-    private static async ValueTask<bool> FailAsync(GatewayRequest request, GatewayError error)
-    {
-        ClientHeaders.Apply(request.HttpContext.Response.Headers, request);
-        await GatewayErrorWriter.WriteAsync(request.HttpContext, error);
-        return false;
-    }
 }

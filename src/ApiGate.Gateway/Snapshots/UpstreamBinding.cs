@@ -54,5 +54,6 @@ internal sealed class UpstreamBinding
     /// <summary>Precomputed credential header value. Never logged.</summary>
     public string? AuthHeaderValue { get; }
 
-    public ForwarderRequestConfig RequestConfig(RouteProtocol protocol) => _requestConfig;
+    /// <summary>The same for every protocol: the activity timeout is the idle bound; http's total bound is added per request.</summary>
+    public ForwarderRequestConfig RequestConfig => _requestConfig;
 }

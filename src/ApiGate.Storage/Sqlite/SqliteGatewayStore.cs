@@ -92,13 +92,6 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         }
     }
 
-    /// <summary>The highest applied migration.</summary>
-    public async Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return (int)await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", cancellationToken);
-    }
-
     public async Task<bool> PingAsync(CancellationToken cancellationToken)
     {
         try

@@ -14,6 +14,4 @@ internal sealed class FakeHeaders(IReadOnlyDictionary<string, string>? values = 
 
     public bool HasValue(string name, string value) =>
         _values.TryGetValue(name, out var actual) && string.Equals(actual, value, StringComparison.Ordinal);
-
-    public string? Get(string name) => _values.TryGetValue(name, out var actual) ? actual : null;
 }
