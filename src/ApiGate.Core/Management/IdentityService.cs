@@ -154,6 +154,9 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
         return written.Error ?? new ManagementResult<CreatedKey>(new CreatedKey(key, fullKey), null);
     }
 
+    public async Task<ManagementResult<ApiKeyDefinition>> GetKeyAsync(string id, CancellationToken ct) =>
+        await store.FindKeyAsync(id, ct) is { } key ? key : NotFound("key", id);
+
     public async Task<ManagementResult<ApiKeyDefinition>> RevokeKeyAsync(string id, CancellationToken ct)
     {
         var existing = await store.FindKeyAsync(id, ct);
@@ -260,6 +263,9 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
         };
         return await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
     }
+
+    public async Task<ManagementResult<PlanEntitlement>> GetPlanEntitlementAsync(string id, CancellationToken ct) =>
+        await store.FindPlanEntitlementAsync(id, ct) is { } assignment ? assignment : NotFound("plan entitlement", id);
 
     public async Task<ManagementResult<PlanEntitlement>> DeletePlanEntitlementAsync(string id, CancellationToken ct)
     {
