@@ -222,9 +222,10 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
 
     // ---- plan entitlements ----
 
-    public async Task<ManagementResult<IReadOnlyList<PlanEntitlement>>> ListPlanEntitlementsAsync(string planId, CancellationToken ct)
+    /// <summary>A plan's assignments; every plan's when <paramref name="planId"/> is null.</summary>
+    public async Task<ManagementResult<IReadOnlyList<PlanEntitlement>>> ListPlanEntitlementsAsync(string? planId, CancellationToken ct)
     {
-        if (await store.FindPlanAsync(planId, ct) is null)
+        if (planId is not null && await store.FindPlanAsync(planId, ct) is null)
         {
             return NotFound("plan", planId);
         }
