@@ -71,7 +71,7 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
         if (match is null || match.RevokedAt is not null)
         {
             _trustedUntil.TryRemove(hash, out _);
-            return await NoneConfiguredAsync(ct) ?? (match is null ? "the admin token is not valid" : "the admin token has been revoked");
+            return match is null ? await NoneConfiguredAsync(ct) ?? "the admin token is not valid" : "the admin token has been revoked";
         }
 
         if (_trustedUntil.Count >= MaxCached)
