@@ -72,6 +72,7 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("{\"name\": ")]
     [InlineData("[1, 2]")]
     [InlineData("\"text\"")]
+    [InlineData("{\"name\": \"a\", \"name\": \"b\"}")]
     public async Task Create_MalformedJson_Returns400(string body)
     {
         AssertError(await SendAsync(HttpMethod.Post, "/plans", body), HttpStatusCode.BadRequest, "bad_request");

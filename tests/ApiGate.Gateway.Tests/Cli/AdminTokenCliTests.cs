@@ -76,6 +76,21 @@ public sealed class AdminTokenCliTests : CliTestBase
         Assert.All(listed.EnumerateArray(), t => Assert.NotEqual(JsonValueKind.Null, t.GetProperty("revoked_at").ValueKind));
     }
 
+    [Fact]
+    public async Task AdminBasePathSetting_FromEnvironment_IsResolvedAndValidated()
+    {
+        Environment["APIGATE_ADMIN_BASE_PATH"] = "/ops/gateway";
+        var shown = await RunAsync("config", "show", "--json");
+        Environment["APIGATE_ADMIN_BASE_PATH"] = "/health/admin";
+        var refused = await RunAsync("config", "show");
+
+        var setting = JsonDocument.Parse(shown.Output).RootElement.GetProperty("admin.base_path");
+        Assert.Equal("/ops/gateway", setting.GetProperty("value").GetString());
+        Assert.Equal("environment", setting.GetProperty("source").GetString());
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("admin base path", refused.Error);
+    }
+
     private static string TokenFrom(string output) =>
         output.Split('\n').Single(l => l.StartsWith("token: ", StringComparison.Ordinal))["token: ".Length..].Trim();
 }
