@@ -55,6 +55,7 @@ internal static partial class AdminApi
         var admin = new ApplicationBuilder(app.Services);
         admin.Use(HandleFailuresAsync);
         admin.Use(authenticator.InvokeAsync);
+        admin.Use(DescribeMethodNotAllowedAsync);
         admin.UseRouting();
         admin.UseEndpoints(AdminEndpoints.Map);
         admin.Run(AdminErrors.UnknownPathAsync);
@@ -112,12 +113,27 @@ internal static partial class AdminApi
     }
 
     /// <summary>
-    /// Request bodies are read by <see cref="AdminBody"/> (not bound by the framework, whose content-type matching
-    /// would answer 415 without an error document), so their schema is added here from <see cref="AdminRequestBody"/>.
+    /// Request bodies and query parameters are read by the endpoints themselves (the framework's binding would answer
+    /// 415 or 400 without an error document), so they are described here from <see cref="AdminRequestBody"/> and
+    /// <see cref="AdminQueryParameter"/> metadata.
     /// </summary>
     private static async Task DescribeBodyAsync(OpenApiOperation operation, Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext context, CancellationToken ct)
     {
-        if (context.Description.ActionDescriptor.EndpointMetadata.OfType<AdminRequestBody>().FirstOrDefault() is not { } body)
+        var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+        foreach (var query in metadata.OfType<AdminQueryParameter>())
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = query.Name,
+                In = ParameterLocation.Query,
+                Required = query.Required,
+                Description = query.Description,
+                Schema = new OpenApiSchema { Type = query.Integer ? JsonSchemaType.Integer : JsonSchemaType.String },
+            });
+        }
+
+        if (metadata.OfType<AdminRequestBody>().FirstOrDefault() is not { } body)
         {
             return;
         }
@@ -133,6 +149,17 @@ internal static partial class AdminApi
                 ["application/vnd.api+json"] = new() { Schema = schema },
             },
         };
+    }
+
+    /// <summary>Endpoint routing answers a known path with the wrong method by a bare 405; give it an error document.</summary>
+    private static async Task DescribeMethodNotAllowedAsync(HttpContext context, RequestDelegate next)
+    {
+        await next(context);
+        if (context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed && !context.Response.HasStarted)
+        {
+            await AdminErrors.Write(StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "Method not allowed",
+                $"{context.Request.Method} is not allowed here (allowed: {context.Response.Headers.Allow})", null).ExecuteAsync(context);
+        }
     }
 
     private static async Task HandleFailuresAsync(HttpContext context, RequestDelegate next)

@@ -29,7 +29,7 @@ internal static partial class AdminEndpoints
                 var result = await identity.ListPlanEntitlementsAsync(id, ct);
                 return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.From(result.Error!);
             })
-            .WithName("List_plan_entitlements_of_plan").WithTags("plan-entitlements").Produces<ListDocument<PlanEntitlement>>().Describe(StatusCodes.Status404NotFound);
+            .WithName("List_plan_entitlements_of_plan").WithTags("plan-entitlements").Produces<ListDocument<PlanEntitlement>>().Paged().Describe(StatusCodes.Status404NotFound);
 
         MapKeys(e, identity, writes);
 
@@ -47,7 +47,8 @@ internal static partial class AdminEndpoints
                     ? result
                     : new ManagementError(ManagementErrorKind.NotFound, "plan", result.Error.Message);
             },
-            identity.GetPlanEntitlementAsync, identity.CreatePlanEntitlementAsync, update: null, identity.DeletePlanEntitlementAsync);
+            identity.GetPlanEntitlementAsync, identity.CreatePlanEntitlementAsync, update: null, identity.DeletePlanEntitlementAsync,
+            new AdminQueryParameter("plan", Integer: false, Required: false, "only this plan's values (plan id)"));
     }
 
     /// <summary>Keys are created and revoked, never edited; the full key is in the create response's <c>meta.key</c> only.</summary>
@@ -69,7 +70,8 @@ internal static partial class AdminEndpoints
 
                 return AdminPaging.Page(context, await identity.ListKeysAsync(userId, ct));
             })
-            .WithName("List_keys").WithTags("keys").Produces<ListDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);
+            .WithName("List_keys").WithTags("keys").Produces<ListDocument<ApiKeyDefinition>>().Paged()
+            .Query("user", "only this user's keys (id or email)").Describe(StatusCodes.Status404NotFound);
 
         e.MapGet("/keys/{id}", async (string id, CancellationToken ct) => Single(await identity.GetKeyAsync(id, ct)))
             .WithName("Get_keys").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);

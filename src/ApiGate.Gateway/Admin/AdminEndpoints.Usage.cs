@@ -14,6 +14,8 @@ namespace ApiGate.Gateway.Admin;
 /// <summary>Usage queries (the queries <c>apigate usage</c> runs) and the effective settings.</summary>
 internal static partial class AdminEndpoints
 {
+    private const string UserParameter = "the user's id or email";
+
     private static void MapUsage(IEndpointRouteBuilder e, IdentityService identity, UsageService usage)
     {
         e.MapGet("/usage/summary", async (HttpContext context, CancellationToken ct) =>
@@ -21,7 +23,7 @@ internal static partial class AdminEndpoints
                 var (user, error) = await UserOfAsync(context, identity, ct);
                 return error ?? Results.Json(new DataDocument<UsageReport>(await usage.SummaryAsync(user!, ct)), WireJson.Options, AdminApi.JsonContentType);
             })
-            .WithName("Usage_summary").WithTags("usage").Produces<DataDocument<UsageReport>>().Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+            .WithName("Usage_summary").WithTags("usage").Produces<DataDocument<UsageReport>>().Query("user", UserParameter, required: true).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
 
         e.MapGet("/usage/history", async (HttpContext context, CancellationToken ct) =>
             {
@@ -34,7 +36,8 @@ internal static partial class AdminEndpoints
                 var result = await usage.HistoryAsync(user!, months, ct);
                 return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
             })
-            .WithName("Usage_history").WithTags("usage").Produces<ListDocument<UsageSummary>>()
+            .WithName("Usage_history").WithTags("usage").Produces<ListDocument<UsageSummary>>().Paged().Query("user", UserParameter, required: true)
+            .Query("months", $"calendar months, this one included (default {UsageService.DefaultMonths}, 1 to {UsageService.MaxMonths})", integer: true)
             .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
 
         e.MapGet("/usage/recent", async (HttpContext context, CancellationToken ct) =>
@@ -48,7 +51,8 @@ internal static partial class AdminEndpoints
                 var result = await usage.RecentAsync(user!, limit, ct);
                 return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
             })
-            .WithName("Usage_recent").WithTags("usage").Produces<ListDocument<UsageEvent>>()
+            .WithName("Usage_recent").WithTags("usage").Produces<ListDocument<UsageEvent>>().Paged().Query("user", UserParameter, required: true)
+            .Query("limit", $"how many events (default {UsageService.DefaultLimit}, 1 to {UsageService.MaxLimit})", integer: true)
             .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
     }
 

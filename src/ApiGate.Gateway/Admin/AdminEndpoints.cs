@@ -57,7 +57,8 @@ internal static partial class AdminEndpoints
         Func<string, CancellationToken, Task<ManagementResult<TDef>>> get,
         Func<TInput, CancellationToken, Task<ManagementResult<TDef>>>? create,
         Func<string, TInput, CancellationToken, Task<ManagementResult<TDef>>>? update,
-        Func<string, CancellationToken, Task<ManagementResult<TDef>>>? delete)
+        Func<string, CancellationToken, Task<ManagementResult<TDef>>>? delete,
+        AdminQueryParameter? listFilter = null)
         where TInput : class
     {
         var collection = "/" + resource;
@@ -67,7 +68,7 @@ internal static partial class AdminEndpoints
                 var result = await list(context, ct);
                 return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
             })
-            .WithName("List_" + resource).WithTags(resource).Produces<ListDocument<TDef>>().Describe();
+            .WithName("List_" + resource).WithTags(resource).Produces<ListDocument<TDef>>().Paged().WithMetadata(listFilter is null ? [] : [listFilter]).Describe();
 
         e.MapGet(item, async (string id, CancellationToken ct) => Single(await get(id, ct)))
             .WithName("Get_" + resource).WithTags(resource).Produces<DataDocument<TDef>>().Describe(StatusCodes.Status404NotFound);
@@ -146,6 +147,16 @@ internal static partial class AdminEndpoints
 
         return builder;
     }
+
+    /// <summary>Marks a collection endpoint as paged (<c>page[number]</c>, <c>page[size]</c>) for openapi.json.</summary>
+    private static RouteHandlerBuilder Paged(this RouteHandlerBuilder builder) =>
+        builder.WithMetadata(
+            new AdminQueryParameter(AdminPaging.NumberParameter, Integer: true, Required: false, "1-based page number (default 1)"),
+            new AdminQueryParameter(AdminPaging.SizeParameter, Integer: true, Required: false, $"items per page (default {AdminPaging.DefaultSize}, at most {AdminPaging.MaxSize})"));
+
+    /// <summary>Describes a query parameter the handler reads, for openapi.json.</summary>
+    private static RouteHandlerBuilder Query(this RouteHandlerBuilder builder, string name, string description, bool required = false, bool integer = false) =>
+        builder.WithMetadata(new AdminQueryParameter(name, integer, required, description));
 
     /// <summary>After a successful write, applies it to this instance's snapshot before answering.</summary>
     private sealed class Writes(SnapshotManager snapshots)

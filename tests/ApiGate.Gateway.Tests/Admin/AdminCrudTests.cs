@@ -238,7 +238,8 @@ public sealed class AdminCrudTests : AdminTestBase
         Assert.Equal("ak_", settings.GetProperty("auth_key_prefix").GetString());
         Assert.Equal("(set)", settings.GetProperty("secret_key").GetString());
         Assert.DoesNotContain(SecretKey, settings.GetRawText());
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await PatchAsync("/settings", new { log_level = "debug" })).Status);
+        var patched = AssertError(await PatchAsync("/settings", new { log_level = "debug" }), HttpStatusCode.MethodNotAllowed, "method_not_allowed");
+        Assert.Contains("GET", patched.GetProperty("detail").GetString());
     }
 
     private const string SecretKey = "test-secret-key-for-settings";

@@ -34,6 +34,12 @@ public sealed class AdminOpenApiTests : AdminTestBase
         var created = paths.GetProperty("/keys").GetProperty("post").GetProperty("responses").GetProperty("201");
         Assert.Contains("CreatedKeyDocument", created.GetRawText());
 
+        var keyParameters = paths.GetProperty("/keys").GetProperty("get").GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["page[number]", "page[size]", "user"], keyParameters);
+        var summaryUser = paths.GetProperty("/usage/summary").GetProperty("get").GetProperty("parameters")[0];
+        Assert.Equal("user", summaryUser.GetProperty("name").GetString());
+        Assert.True(summaryUser.GetProperty("required").GetBoolean());
+
         var schemas = document.GetProperty("components").GetProperty("schemas");
         var upstream = schemas.EnumerateObject().Single(s => s.Name == "UpstreamDefinition").Value;
         Assert.True(upstream.GetProperty("properties").TryGetProperty("base_url", out _));
