@@ -16,7 +16,7 @@ namespace ApiGate.Gateway.Admin;
 /// and no route can shadow it. Every request needs an admin token (<see cref="AdminAuthenticator"/>); the endpoints
 /// call the same management services as the CLI.
 /// </summary>
-internal static partial class AdminApi
+internal static class AdminApi
 {
     /// <summary>The content type of every admin API response.</summary>
     public const string JsonContentType = "application/json";

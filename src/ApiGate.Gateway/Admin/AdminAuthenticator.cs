@@ -80,7 +80,15 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
         }
 
         _trustedUntil[hash] = now + TrustFor.Ticks;
-        await store.TouchAdminTokenAsync(match.Id, timeProvider.GetUtcNow(), ct);
+        try
+        {
+            await store.TouchAdminTokenAsync(match.Id, timeProvider.GetUtcNow(), ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogTouchFailed(match.Id, ex); // bookkeeping only: the token is valid, so the request goes on
+        }
+
         return null;
     }
 
@@ -88,6 +96,9 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
         await store.CountActiveAdminTokensAsync(ct) == 0
             ? "no admin token exists, so the admin API refuses every request; create one with: apigate admin tokens create --name <name>"
             : null;
+
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Recording the use of admin token {TokenId} failed")]
+    private partial void LogTouchFailed(string tokenId, Exception exception);
 
     [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Admin API request {Method} {Path} from {RemoteIp} refused: {Reason}")]
     private partial void LogRefused(string method, string path, string remoteIp, string reason);

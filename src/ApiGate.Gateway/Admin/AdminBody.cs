@@ -42,7 +42,8 @@ internal sealed class AdminBody
     }
 
     /// <summary>The JSON pointer for a field a service named, in the shape and under the name the client used.</summary>
-    public string PointerFor(string field) => _prefix + "/" + (_sentAs.TryGetValue(field, out var sent) ? sent : field);
+    public string PointerFor(string field) =>
+        _prefix + "/" + (_sentAs.TryGetValue(field, out var sent) ? sent : field).Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 
     /// <summary>Reads the body as <typeparamref name="T"/>; on failure returns the error response instead.</summary>
     public static async Task<(T? Input, AdminBody? Body, IResult? Error)> ReadAsync<T>(HttpContext context, CancellationToken ct)

@@ -57,6 +57,7 @@ public sealed class AdminErrorTests : AdminTestBase
     [Theory]
     [InlineData("""{"name": "x", "colour": "red"}""", "/colour")]
     [InlineData("""{"name": "x", "Name": "y"}""", "/Name")]
+    [InlineData("""{"name": "x", "a/b~c": 1}""", "/a~1b~0c")]
     [InlineData("""{"name": "x", "rate_limit_per_minute": "fast"}""", "/rate_limit_per_minute")]
     [InlineData("""{"name": "x", "enabled": "yes"}""", "/enabled")]
     [InlineData("""{"name": ["x"], "id": {"a": 1}}""", "/id")]
