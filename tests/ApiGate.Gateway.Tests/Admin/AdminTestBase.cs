@@ -7,10 +7,10 @@ using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
-/// <summary>A gateway with one admin token, and helpers to call its admin API over HTTP.</summary>
+/// <summary>A gateway with one admin token, and methods that call its admin API over HTTP.</summary>
 public abstract class AdminTestBase : GatewayTestBase
 {
-    /// <summary>The admin token the helpers send.</summary>
+    /// <summary>The admin token those methods send.</summary>
     private protected string Token { get; private set; } = "";
 
     private protected override async Task SetUpAsync()
