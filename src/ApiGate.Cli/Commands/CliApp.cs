@@ -35,6 +35,7 @@ internal static class CliApp
         root.Subcommands.Add(PlanEntitlementCommands.Create(context));
         root.Subcommands.Add(UsageCommands.Create(context));
         root.Subcommands.Add(ConfigCommands.Create(context));
+        root.Subcommands.Add(AdminCommands.Create(context));
         root.Subcommands.Add(VersionCommand.Create(context));
 
         var configuration = new InvocationConfiguration

@@ -3,7 +3,6 @@ using System.Globalization;
 using ApiGate.Cli.Output;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
-using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 
 namespace ApiGate.Cli.Commands;
@@ -14,10 +13,10 @@ namespace ApiGate.Cli.Commands;
 /// </summary>
 internal static class UsageCommands
 {
-    public const int DefaultMonths = 6;
-    public const int MaxMonths = 120;
-    public const int DefaultLimit = 20;
-    public const int MaxLimit = 10_000;
+    private const int DefaultMonths = UsageService.DefaultMonths;
+    private const int MaxMonths = UsageService.MaxMonths;
+    private const int DefaultLimit = UsageService.DefaultLimit;
+    private const int MaxLimit = UsageService.MaxLimit;
 
     public static Command Create(CliContext context)
     {
@@ -34,35 +33,29 @@ internal static class UsageCommands
             }
 
             var u = user.Value!;
-            var now = TimeProvider.System.GetUtcNow();
-            var start = QuotaPeriod.StartOf(now);
-            var totals = await store.GetUsageSummaryAsync(u.Id, start, QuotaPeriod.ResetOf(now), ct);
-            var plan = await store.FindPlanAsync(u.PlanId, ct);
-            var counter = (await store.LoadQuotaUsageAsync(start, ct)).FirstOrDefault(q => q.UserId == u.Id);
-            var limit = plan?.RequestsPerMonth ?? 0;
-            var remaining = limit <= 0 ? -1 : Math.Max(0, limit - counter.Used);
+            var report = await new UsageService(store, TimeProvider.System).SummaryAsync(u, ct);
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, new SummaryJson(
-                    u.Id, u.Email, u.PlanId, totals.PeriodStart, totals.PeriodEnd, totals.Requests, totals.Units, totals.RequestBytes, totals.ResponseBytes,
-                    totals.Errors, limit, counter.Used, counter.Overage, remaining));
+                JsonOutput.Write(context.Output, report);
                 return 0;
             }
 
+            var plan = await store.FindPlanAsync(u.PlanId, ct);
+            var (limit, used, remaining) = (report.QuotaLimit, report.QuotaUsed, report.QuotaRemaining);
             TableWriter.WriteFields(context.Output,
             [
                 ("user", $"{u.Email} ({u.Id})"),
                 ("plan", plan is null ? u.PlanId : $"{plan.Id} ({plan.Name})"),
-                ("period", $"{Month(totals.PeriodStart)} ({UserCommands.Time(totals.PeriodStart)} to {UserCommands.Time(totals.PeriodEnd)})"),
-                ("requests", Number(totals.Requests)),
-                ("units", Number(totals.Units)),
-                ("request_bytes", Number(totals.RequestBytes)),
-                ("response_bytes", Number(totals.ResponseBytes)),
-                ("errors", Number(totals.Errors) + " (status 5xx)"),
+                ("period", $"{Month(report.PeriodStart)} ({UserCommands.Time(report.PeriodStart)} to {UserCommands.Time(report.PeriodEnd)})"),
+                ("requests", Number(report.Requests)),
+                ("units", Number(report.Units)),
+                ("request_bytes", Number(report.RequestBytes)),
+                ("response_bytes", Number(report.ResponseBytes)),
+                ("errors", Number(report.Errors) + " (status 5xx)"),
                 ("quota_limit", limit <= 0 ? "unlimited" : Number(limit) + " units/month"),
-                ("quota_used", Number(counter.Used) + (limit <= 0 ? "" : $" ({Percent(counter.Used, limit)} of the quota)")),
+                ("quota_used", Number(used) + (limit <= 0 ? "" : $" ({Percent(used, limit)} of the quota)")),
                 ("quota_remaining", remaining < 0 ? "unlimited" : Number(remaining)),
-                ("quota_overage", Number(counter.Overage)),
+                ("quota_overage", Number(report.QuotaOverage)),
             ]);
             return 0;
         });
@@ -72,19 +65,19 @@ internal static class UsageCommands
         var history = historyUser.AddTo(new Command("history", "Totals per calendar month (UTC), newest first") { months });
         CliApp.SetServiceHandler(history, context, async (parse, service, store, ct) =>
         {
-            var count = parse.GetValue(months) ?? DefaultMonths;
-            if (count is < 1 or > MaxMonths)
-            {
-                return context.Fail(new ManagementError(ManagementErrorKind.Validation, "months", $"must be between 1 and {MaxMonths}"));
-            }
-
             var user = await historyUser.ResolveAsync(parse, store, ct);
             if (!user.Ok)
             {
                 return context.Fail(user.Error!);
             }
 
-            var rows = await store.GetUsageHistoryAsync(user.Value!.Id, count, TimeProvider.System.GetUtcNow(), ct);
+            var monthly = await new UsageService(store, TimeProvider.System).HistoryAsync(user.Value!, parse.GetValue(months), ct);
+            if (!monthly.Ok)
+            {
+                return context.Fail(monthly.Error!);
+            }
+
+            var rows = monthly.Value!;
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, rows);
@@ -104,19 +97,19 @@ internal static class UsageCommands
         var recent = recentUser.AddTo(new Command("recent", "The user's latest requests, newest first") { limitOption });
         CliApp.SetServiceHandler(recent, context, async (parse, service, store, ct) =>
         {
-            var limit = parse.GetValue(limitOption) ?? DefaultLimit;
-            if (limit is < 1 or > MaxLimit)
-            {
-                return context.Fail(new ManagementError(ManagementErrorKind.Validation, "limit", $"must be between 1 and {MaxLimit}"));
-            }
-
             var user = await recentUser.ResolveAsync(parse, store, ct);
             if (!user.Ok)
             {
                 return context.Fail(user.Error!);
             }
 
-            var events = await store.GetRecentUsageAsync(user.Value!.Id, limit, ct);
+            var recentEvents = await new UsageService(store, TimeProvider.System).RecentAsync(user.Value!, parse.GetValue(limitOption), ct);
+            if (!recentEvents.Ok)
+            {
+                return context.Fail(recentEvents.Error!);
+            }
+
+            var events = recentEvents.Value!;
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, events);
@@ -179,9 +172,4 @@ internal static class UsageCommands
                 : new ManagementError(ManagementErrorKind.NotFound, "", id is not null ? $"no user with id '{reference}'" : $"no user with email '{reference}'");
         }
     }
-
-    /// <summary>The summary as JSON: the month's totals, the plan's quota (0 = unlimited) and the enforced counter (remaining -1 = unlimited).</summary>
-    private sealed record SummaryJson(
-        string UserId, string Email, string PlanId, DateTimeOffset PeriodStart, DateTimeOffset PeriodEnd, long Requests, long Units, long RequestBytes,
-        long ResponseBytes, long Errors, long QuotaLimit, long QuotaUsed, long QuotaOverage, long QuotaRemaining);
 }

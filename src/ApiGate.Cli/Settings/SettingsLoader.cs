@@ -46,6 +46,7 @@ internal sealed class SettingsLoader
         ("transform.max_body_bytes", "APIGATE_TRANSFORM_MAX_BODY_BYTES", false, (o, v) => o.TransformMaxBodyBytes = Int(v, "transform.max_body_bytes")),
         ("usage.queue_capacity", "APIGATE_USAGE_QUEUE_CAPACITY", false, (o, v) => o.UsageQueueCapacity = Int(v, "usage.queue_capacity")),
         ("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", false, (o, v) => o.ConfigPollInterval = Duration(v, "config.poll_interval")),
+        ("admin.base_path", "APIGATE_ADMIN_BASE_PATH", false, (o, v) => o.AdminBasePath = v.Trim()),
     ];
 
     private readonly Func<string, string?> _environment;
@@ -133,6 +134,7 @@ internal sealed class SettingsLoader
         "transform.max_body_bytes" => d.TransformMaxBodyBytes.ToString(CultureInfo.InvariantCulture),
         "usage.queue_capacity" => d.UsageQueueCapacity.ToString(CultureInfo.InvariantCulture),
         "config.poll_interval" => $"{d.ConfigPollInterval.TotalMilliseconds}ms",
+        "admin.base_path" => d.AdminBasePath,
         _ => "",
     };
 

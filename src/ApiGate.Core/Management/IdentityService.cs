@@ -154,6 +154,9 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
         return written.Error ?? new ManagementResult<CreatedKey>(new CreatedKey(key, fullKey), null);
     }
 
+    public async Task<ManagementResult<ApiKeyDefinition>> GetKeyAsync(string id, CancellationToken ct) =>
+        await store.FindKeyAsync(id, ct) is { } key ? key : NotFound("key", id);
+
     public async Task<ManagementResult<ApiKeyDefinition>> RevokeKeyAsync(string id, CancellationToken ct)
     {
         var existing = await store.FindKeyAsync(id, ct);
@@ -219,9 +222,10 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
 
     // ---- plan entitlements ----
 
-    public async Task<ManagementResult<IReadOnlyList<PlanEntitlement>>> ListPlanEntitlementsAsync(string planId, CancellationToken ct)
+    /// <summary>A plan's assignments; every plan's when <paramref name="planId"/> is null.</summary>
+    public async Task<ManagementResult<IReadOnlyList<PlanEntitlement>>> ListPlanEntitlementsAsync(string? planId, CancellationToken ct)
     {
-        if (await store.FindPlanAsync(planId, ct) is null)
+        if (planId is not null && await store.FindPlanAsync(planId, ct) is null)
         {
             return NotFound("plan", planId);
         }
@@ -260,6 +264,9 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
         };
         return await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
     }
+
+    public async Task<ManagementResult<PlanEntitlement>> GetPlanEntitlementAsync(string id, CancellationToken ct) =>
+        await store.FindPlanEntitlementAsync(id, ct) is { } assignment ? assignment : NotFound("plan entitlement", id);
 
     public async Task<ManagementResult<PlanEntitlement>> DeletePlanEntitlementAsync(string id, CancellationToken ct)
     {

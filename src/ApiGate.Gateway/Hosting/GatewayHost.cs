@@ -1,5 +1,6 @@
 using System.Net;
 using ApiGate.Core.Storage;
+using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
@@ -77,6 +78,7 @@ public static class GatewayHost
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<GatewayPipeline>();
         services.AddHttpForwarder();
+        services.AddAdminApi(options);
 
         var app = builder.Build();
 
@@ -89,6 +91,7 @@ public static class GatewayHost
             app.Services.GetRequiredService<UsageFlusher>().StopAsync(CancellationToken.None).GetAwaiter().GetResult();
         });
 
+        app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
         app.Run(pipeline.InvokeAsync);
         return app;

@@ -74,6 +74,12 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_CONFIG_POLL_INTERVAL</c>: how often the store is checked for config changes; default 250 ms.</summary>
     public TimeSpan ConfigPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// <c>APIGATE_ADMIN_BASE_PATH</c>: where the admin REST API is served; default <c>/admin</c>. Requests under it never
+    /// reach the routes.
+    /// </summary>
+    public string AdminBasePath { get; set; } = "/admin";
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -100,6 +106,16 @@ public sealed class GatewayOptions
         if (!System.Text.RegularExpressions.Regex.IsMatch(AuthKeyPrefix, "^[A-Za-z0-9_-]{1,8}$"))
         {
             throw new ArgumentException($"auth key prefix '{AuthKeyPrefix}' must be 1-8 letters, digits, '_' or '-'");
+        }
+
+        if (AuthKeyPrefix == Core.Identity.AdminTokens.TokenPrefix)
+        {
+            throw new ArgumentException($"auth key prefix '{AuthKeyPrefix}' is reserved for admin tokens");
+        }
+
+        if (Admin.AdminApi.ValidateBasePath(AdminBasePath) is { } basePathProblem)
+        {
+            throw new ArgumentException("admin base path: " + basePathProblem);
         }
 
         if (RateLimitBurst < 0)

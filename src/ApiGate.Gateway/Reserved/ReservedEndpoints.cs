@@ -9,7 +9,9 @@ namespace ApiGate.Gateway.Reserved;
 
 /// <summary>
 /// Paths the gateway always serves itself, whatever routes exist (SPEC §2.5): <c>/health</c>, <c>/health/ready</c>,
-/// <c>/version</c>; <c>/metrics</c> and <c>/admin/*</c> are reserved too and answer 404 until those features ship.
+/// <c>/version</c>; <c>/metrics</c> is reserved too and answers 404 until that feature ships. The admin API is served
+/// before this pipeline under its base path (default <c>/admin</c>, see Admin/AdminApi); <c>/admin/*</c> stays
+/// reserved here when the base path is moved elsewhere.
 /// </summary>
 internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore store)
 {

@@ -19,6 +19,7 @@ internal sealed partial class SnapshotManager(
     ILogger<SnapshotManager> logger) : BackgroundService
 {
     private ConfigSnapshot? _current;
+    private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private long _failedVersion = -1;
 
     /// <summary>The snapshot requests use; null until the first successful load.</summary>
@@ -32,6 +33,21 @@ internal sealed partial class SnapshotManager(
 
     /// <summary>Reloads now if the stored version differs from the current snapshot's.</summary>
     public async Task RefreshAsync(bool force, CancellationToken cancellationToken)
+    {
+        // One refresh at a time (the poll loop and writes through the admin API): a slower, older load must not
+        // replace a newer snapshot or retire the clients it uses.
+        await _refreshLock.WaitAsync(cancellationToken);
+        try
+        {
+            await RefreshLockedAsync(force, cancellationToken);
+        }
+        finally
+        {
+            _refreshLock.Release();
+        }
+    }
+
+    private async Task RefreshLockedAsync(bool force, CancellationToken cancellationToken)
     {
         var version = await store.GetConfigVersionAsync(cancellationToken);
         var current = Current;

@@ -156,5 +156,18 @@ internal static class SqliteMigrations
             );
             CREATE INDEX usage_events_user_time ON usage_events (user_id, timestamp);
             """),
+        // Admin API credentials; only a hash is stored. Not configuration: writes do not bump config_version.
+        (4, "admin tokens", """
+            CREATE TABLE admin_tokens (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                prefix TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                last_used_at TEXT NULL,
+                revoked_at TEXT NULL
+            );
+            CREATE INDEX admin_tokens_prefix ON admin_tokens (prefix);
+            """),
     ];
 }

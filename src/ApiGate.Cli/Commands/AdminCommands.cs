@@ -1,0 +1,101 @@
+using System.CommandLine;
+using ApiGate.Cli.Output;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary>
+/// <c>apigate admin tokens create|list|revoke</c>: credentials for the admin REST API. A token is printed once, by
+/// <c>create</c>; the store keeps only its hash.
+/// </summary>
+internal static class AdminCommands
+{
+    public static Command Create(CliContext context)
+    {
+        var command = new Command("admin", "Manage access to the admin REST API");
+        var tokens = new Command("tokens", "Manage admin tokens (Authorization: Bearer <token> for the admin API)");
+        tokens.Aliases.Add("token");
+
+        var name = new Option<string?>("--name") { Description = "A unique label for the token, e.g. the tool that uses it", Required = true };
+        var create = new Command("create", "Create an admin token (shown once)") { name };
+        CliApp.SetServiceHandler(create, context, async (parse, _, store, ct) =>
+        {
+            var result = await new AdminTokenService(store, TimeProvider.System).CreateAsync(parse.GetValue(name), ct);
+            if (!result.Ok)
+            {
+                return context.Fail(result.Error!);
+            }
+
+            var (record, token) = result.Value!;
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, new { data = record, meta = new { token } });
+                return 0;
+            }
+
+            Fields(context, record);
+            context.Output.WriteLine();
+            context.Output.WriteLine("token: " + token);
+            context.Output.WriteLine("warning: store this token now; it is not saved anywhere and will not be shown again");
+            return 0;
+        });
+
+        var list = new Command("list", "List admin tokens, newest first (prefixes only)");
+        CliApp.SetServiceHandler(list, context, async (parse, _, store, ct) =>
+        {
+            var all = await new AdminTokenService(store, TimeProvider.System).ListAsync(ct);
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, all);
+                return 0;
+            }
+
+            TableWriter.Write(context.Output, ["ID", "NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED"],
+                all.Select(t => (IReadOnlyList<string>)
+                [
+                    t.Id, t.Name, t.Prefix + "…", UserCommands.Time(t.CreatedAt), t.LastUsedAt is null ? "never" : UserCommands.Time(t.LastUsedAt),
+                    t.RevokedAt is null ? "no" : UserCommands.Time(t.RevokedAt),
+                ]));
+            return 0;
+        });
+
+        var reference = new Argument<string>("token") { Description = "Token id or name" };
+        var revoke = new Command("revoke", "Revoke an admin token (permanent; running servers refuse it within a second)") { reference };
+        CliApp.SetServiceHandler(revoke, context, async (parse, _, store, ct) =>
+        {
+            var result = await new AdminTokenService(store, TimeProvider.System).RevokeAsync(parse.GetRequiredValue(reference), ct);
+            if (!result.Ok)
+            {
+                return context.Fail(result.Error!);
+            }
+
+            var revoked = result.Value!;
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, revoked);
+            }
+            else
+            {
+                context.Output.WriteLine($"revoked admin token {revoked.Name} ({revoked.Id}, {revoked.Prefix}…) at {UserCommands.Time(revoked.RevokedAt)}");
+            }
+
+            return 0;
+        });
+
+        tokens.Subcommands.Add(create);
+        tokens.Subcommands.Add(list);
+        tokens.Subcommands.Add(revoke);
+        command.Subcommands.Add(tokens);
+        return command;
+    }
+
+    private static void Fields(CliContext context, AdminTokenDefinition t) =>
+        TableWriter.WriteFields(context.Output,
+        [
+            ("id", t.Id),
+            ("name", t.Name),
+            ("prefix", t.Prefix),
+            ("created_at", UserCommands.Time(t.CreatedAt)),
+        ]);
+}

@@ -1,0 +1,180 @@
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Reserved;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.OpenApi;
+
+namespace ApiGate.Gateway.Admin;
+
+/// <summary>
+/// The admin REST API (docs/admin-api.md): a branch of the server for requests under
+/// <see cref="GatewayOptions.AdminBasePath"/>, with its own endpoint routing, so proxied requests never pay for it
+/// and no route can shadow it. Every request needs an admin token (<see cref="AdminAuthenticator"/>); the endpoints
+/// call the same management services as the CLI.
+/// </summary>
+internal static class AdminApi
+{
+    /// <summary>The content type of every admin API response.</summary>
+    public const string JsonContentType = "application/json";
+
+    /// <summary>Registers the admin API's services. Call <see cref="MapAdminApi"/> on the built app.</summary>
+    public static IServiceCollection AddAdminApi(this IServiceCollection services, GatewayOptions options)
+    {
+        services.AddRouting();
+        services.ConfigureHttpJsonOptions(json => WireJson.Configure(json.SerializerOptions)); // schema names in openapi.json
+        services.AddOpenApi(openApi =>
+        {
+            openApi.AddDocumentTransformer((document, _, _) =>
+            {
+                Describe(document);
+                return Task.CompletedTask;
+            });
+            openApi.AddOperationTransformer(DescribeBodyAsync);
+        });
+        services.AddSingleton(sp => new ConfigService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new IdentityService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>(), options.AuthKeyPrefix));
+        services.AddSingleton(sp => new UsageService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<AdminAuthenticator>();
+        services.AddHostedService<AdminTokenStartupCheck>();
+        return services;
+    }
+
+    /// <summary>Serves the admin API under the base path; must run before the proxy pipeline is added.</summary>
+    public static void MapAdminApi(this WebApplication app, GatewayOptions options)
+    {
+        if (app.Services.GetService<AdminAuthenticator>() is not { } authenticator)
+        {
+            throw new InvalidOperationException("call services.AddAdminApi(options) before app.MapAdminApi(options)");
+        }
+
+        // A builder of its own: endpoint routing stays inside the branch instead of running for every proxied request.
+        var admin = new ApplicationBuilder(app.Services);
+        admin.Use(HandleFailuresAsync);
+        admin.Use(authenticator.InvokeAsync);
+        admin.Use(DescribeMethodNotAllowedAsync);
+        admin.UseRouting();
+        admin.UseEndpoints(AdminEndpoints.Map);
+        admin.Run(AdminErrors.UnknownPathAsync);
+        var handler = admin.Build();
+        ((IApplicationBuilder)app).Map(options.AdminBasePath, branch => branch.Run(handler));
+    }
+
+    /// <summary>Null when the path can be the admin base path; else why not.</summary>
+    public static string? ValidateBasePath(string path)
+    {
+        if (path.Length < 2 || path[0] != '/' || path[^1] == '/')
+        {
+            return $"'{path}' must start with '/', name at least one segment and not end with '/' (e.g. /admin)";
+        }
+
+        foreach (var segment in path[1..].Split('/'))
+        {
+            if (segment.Length == 0 || !segment.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                return $"'{path}' may only contain segments of letters, digits, '-', '_' and '.'";
+            }
+        }
+
+        foreach (var reserved in new[] { "/health", "/version", "/metrics" })
+        {
+            if (path.Equals(reserved, StringComparison.OrdinalIgnoreCase) || path.StartsWith(reserved + "/", StringComparison.OrdinalIgnoreCase))
+            {
+                return $"'{path}' overlaps the reserved path {reserved}";
+            }
+        }
+
+        return null;
+    }
+
+    private static void Describe(OpenApiDocument document)
+    {
+        document.Info = new OpenApiInfo
+        {
+            Title = "APIGate admin API",
+            Version = ReservedEndpoints.Version,
+            Description = "Manage upstreams, routes, users, plans, API keys, entitlements and usage. Every request needs "
+                + "Authorization: Bearer <admin token> (create one with `apigate admin tokens create --name <name>`).",
+        };
+        document.Components ??= new OpenApiComponents();
+        document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        document.Components.SecuritySchemes["admin_token"] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "bearer",
+            BearerFormat = "agt_ + 64 hex",
+            Description = "An admin token created with `apigate admin tokens create --name <name>`. API keys are not accepted.",
+        };
+        document.Security ??= [];
+        document.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("admin_token", document)] = [] });
+    }
+
+    /// <summary>
+    /// Request bodies and query parameters are read by the endpoints themselves (the framework's binding would answer
+    /// 415 or 400 without an error document), so they are described here from <see cref="AdminRequestBody"/> and
+    /// <see cref="AdminQueryParameter"/> metadata.
+    /// </summary>
+    private static async Task DescribeBodyAsync(OpenApiOperation operation, Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext context, CancellationToken ct)
+    {
+        var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+        foreach (var query in metadata.OfType<AdminQueryParameter>())
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = query.Name,
+                In = ParameterLocation.Query,
+                Required = query.Required,
+                Description = query.Description,
+                Schema = new OpenApiSchema { Type = query.Integer ? JsonSchemaType.Integer : JsonSchemaType.String },
+            });
+        }
+
+        if (metadata.OfType<AdminRequestBody>().FirstOrDefault() is not { } body)
+        {
+            return;
+        }
+
+        var schema = await context.GetOrCreateSchemaAsync(body.InputType, null, ct);
+        operation.RequestBody = new OpenApiRequestBody
+        {
+            Required = true,
+            Description = "The fields to set (absent or null = unchanged on update). May also be wrapped as {\"data\": {...}}.",
+            Content = new Dictionary<string, OpenApiMediaType>
+            {
+                [JsonContentType] = new() { Schema = schema },
+                ["application/vnd.api+json"] = new() { Schema = schema },
+            },
+        };
+    }
+
+    /// <summary>Endpoint routing answers a known path with the wrong method by a bare 405; give it an error document.</summary>
+    private static async Task DescribeMethodNotAllowedAsync(HttpContext context, RequestDelegate next)
+    {
+        await next(context);
+        if (context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed && !context.Response.HasStarted)
+        {
+            await AdminErrors.Write(StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "Method not allowed",
+                $"{context.Request.Method} is not allowed here (allowed: {context.Response.Headers.Allow})", null).ExecuteAsync(context);
+        }
+    }
+
+    private static async Task HandleFailuresAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminApi)).LogError(
+                new EventId(7002, "AdminRequestFailed"), ex, "Admin API request {Method} {Path} failed", context.Request.Method, context.Request.Path.Value);
+            context.Response.Clear();
+            await AdminErrors.Write(StatusCodes.Status500InternalServerError, "internal_error", "Internal error",
+                "the request failed; the server log has the details", null).ExecuteAsync(context);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Admin;
+
+/// <summary>
+/// Admits a request to the admin API only with <c>Authorization: Bearer &lt;admin token&gt;</c>. The token must have
+/// the admin token shape (<c>agt_</c> + 64 hex; an API key never qualifies) and match a stored, unrevoked token by
+/// SHA-256, compared in constant time. A verified token is trusted for at most <see cref="TrustFor"/> before the
+/// store is asked again, so a revocation (from any process sharing the store) applies within a second.
+/// </summary>
+internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvider timeProvider, ILogger<AdminAuthenticator> logger)
+{
+    /// <summary>How long a verified token is trusted without asking the store again.</summary>
+    public static readonly TimeSpan TrustFor = TimeSpan.FromSeconds(1);
+
+    private const int MaxCached = 1024;
+
+    private readonly ConcurrentDictionary<KeyHash, long> _trustedUntil = new();
+
+    /// <summary>Middleware: answers 401 unless the request carries a valid admin token.</summary>
+    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        var refusal = await VerifyAsync(context.Request.Headers.Authorization.ToString(), context.RequestAborted);
+        if (refusal is null)
+        {
+            await next(context);
+            return;
+        }
+
+        LogRefused(context.Request.Method, context.Request.Path.Value ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "", refusal);
+        context.Response.Headers.WWWAuthenticate = "Bearer realm=\"apigate-admin\"";
+        await AdminErrors.Write(StatusCodes.Status401Unauthorized, "unauthorized", "Unauthorized", refusal, null).ExecuteAsync(context);
+    }
+
+    /// <summary>Null when the header carries a valid admin token; else why not (never containing the credential).</summary>
+    public async Task<string?> VerifyAsync(string authorization, CancellationToken ct)
+    {
+        const string scheme = "Bearer ";
+        if (!authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return await NoneConfiguredAsync(ct) ?? "send an admin token as Authorization: Bearer <token>";
+        }
+
+        var token = authorization[scheme.Length..].Trim();
+        if (!AdminTokens.IsWellFormed(token))
+        {
+            return await NoneConfiguredAsync(ct) ?? "the credential is not an admin token (admin tokens start with " + AdminTokens.TokenPrefix + "; API keys do not open the admin API)";
+        }
+
+        var hash = ApiKeys.HashValue(token);
+        var now = timeProvider.GetUtcNow().UtcTicks;
+        if (_trustedUntil.TryGetValue(hash, out var until) && now < until)
+        {
+            return null;
+        }
+
+        var hex = hash.ToHex();
+        AdminTokenDefinition? match = null;
+        foreach (var candidate in await store.FindAdminTokensByPrefixAsync(AdminTokens.PrefixOf(token), ct))
+        {
+            if (ApiKeys.HashesEqual(candidate.Hash, hex))
+            {
+                match = candidate;
+            }
+        }
+
+        if (match is null || match.RevokedAt is not null)
+        {
+            _trustedUntil.TryRemove(hash, out _);
+            return match is null ? await NoneConfiguredAsync(ct) ?? "the admin token is not valid" : "the admin token has been revoked";
+        }
+
+        if (_trustedUntil.Count >= MaxCached)
+        {
+            _trustedUntil.Clear();
+        }
+
+        _trustedUntil[hash] = now + TrustFor.Ticks;
+        try
+        {
+            await store.TouchAdminTokenAsync(match.Id, timeProvider.GetUtcNow(), ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogTouchFailed(match.Id, ex); // bookkeeping only: the token is valid, so the request goes on
+        }
+
+        return null;
+    }
+
+    private async Task<string?> NoneConfiguredAsync(CancellationToken ct) =>
+        await store.CountActiveAdminTokensAsync(ct) == 0
+            ? "no admin token exists, so the admin API refuses every request; create one with: apigate admin tokens create --name <name>"
+            : null;
+
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Recording the use of admin token {TokenId} failed")]
+    private partial void LogTouchFailed(string tokenId, Exception exception);
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Admin API request {Method} {Path} from {RemoteIp} refused: {Reason}")]
+    private partial void LogRefused(string method, string path, string remoteIp, string reason);
+}

@@ -1,0 +1,109 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace ApiGate.Gateway.Admin;
+
+/// <summary>Users, plans, API keys, entitlements and plan entitlements.</summary>
+internal static partial class AdminEndpoints
+{
+    private static void MapIdentity(IEndpointRouteBuilder e, IdentityService identity, Writes writes)
+    {
+        MapCrud<UserDefinition, UserInput>(e, "users", writes, u => u.Id,
+            async (_, ct) => Listed(await identity.ListUsersAsync(ct)),
+            identity.GetUserAsync, identity.CreateUserAsync, identity.UpdateUserAsync, identity.DeleteUserAsync);
+        MapAction(e, "users", "activate", writes, (id, ct) => identity.UpdateUserAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Active) }, ct));
+        MapAction(e, "users", "deactivate", writes, (id, ct) => identity.UpdateUserAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Suspended) }, ct));
+
+        MapCrud<PlanDefinition, PlanInput>(e, "plans", writes, p => p.Id,
+            async (_, ct) => Listed(await identity.ListPlansAsync(ct)),
+            identity.GetPlanAsync, identity.CreatePlanAsync, identity.UpdatePlanAsync, identity.DeletePlanAsync);
+        MapAction(e, "plans", "enable", writes, (id, ct) => identity.UpdatePlanAsync(id, new PlanInput { Enabled = true }, ct));
+        MapAction(e, "plans", "disable", writes, (id, ct) => identity.UpdatePlanAsync(id, new PlanInput { Enabled = false }, ct));
+        e.MapGet("/plans/{id}/entitlements", async (HttpContext context, string id, CancellationToken ct) =>
+            {
+                var result = await identity.ListPlanEntitlementsAsync(id, ct);
+                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.From(result.Error!);
+            })
+            .WithName("List_plan_entitlements_of_plan").WithTags("plan-entitlements").Produces<ListDocument<PlanEntitlement>>().Paged().Describe(StatusCodes.Status404NotFound);
+
+        MapKeys(e, identity, writes);
+
+        MapCrud<EntitlementDefinition, EntitlementInput>(e, "entitlements", writes, x => x.Id,
+            async (_, ct) => Listed(await identity.ListEntitlementsAsync(ct)),
+            identity.GetEntitlementAsync, identity.CreateEntitlementAsync, identity.UpdateEntitlementAsync, identity.DeleteEntitlementAsync);
+
+        // No update: a plan's value is changed by deleting the assignment and creating it again (as with the CLI).
+        MapCrud<PlanEntitlement, PlanEntitlementInput>(e, "plan-entitlements", writes, a => a.Id,
+            async (context, ct) =>
+            {
+                var plan = context.Request.Query["plan"].ToString();
+                var result = await identity.ListPlanEntitlementsAsync(plan.Length == 0 ? null : plan, ct);
+                return result.Ok || result.Error!.Kind != ManagementErrorKind.NotFound
+                    ? result
+                    : new ManagementError(ManagementErrorKind.NotFound, "plan", result.Error.Message);
+            },
+            identity.GetPlanEntitlementAsync, identity.CreatePlanEntitlementAsync, update: null, identity.DeletePlanEntitlementAsync,
+            new AdminQueryParameter("plan", Integer: false, Required: false, "only this plan's values (plan id)"));
+    }
+
+    /// <summary>Keys are created and revoked, never edited; the full key is in the create response's <c>meta.key</c> only.</summary>
+    private static void MapKeys(IEndpointRouteBuilder e, IdentityService identity, Writes writes)
+    {
+        e.MapGet("/keys", async (HttpContext context, CancellationToken ct) =>
+            {
+                string? userId = null;
+                if (context.Request.Query["user"].ToString() is { Length: > 0 } reference)
+                {
+                    var owner = await identity.GetUserAsync(reference, ct);
+                    if (!owner.Ok)
+                    {
+                        return AdminErrors.From(owner.Error!, new ErrorSource(Parameter: "user"));
+                    }
+
+                    userId = owner.Value!.Id;
+                }
+
+                return AdminPaging.Page(context, await identity.ListKeysAsync(userId, ct));
+            })
+            .WithName("List_keys").WithTags("keys").Produces<ListDocument<ApiKeyDefinition>>().Paged()
+            .Query("user", "only this user's keys (id or email)").Describe(StatusCodes.Status404NotFound);
+
+        e.MapGet("/keys/{id}", async (string id, CancellationToken ct) => Single(await identity.GetKeyAsync(id, ct)))
+            .WithName("Get_keys").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);
+
+        e.MapPost("/keys", async (HttpContext context, CancellationToken ct) =>
+            {
+                var (input, body, error) = await AdminBody.ReadAsync<KeyInput>(context, ct);
+                if (error is not null)
+                {
+                    return error;
+                }
+
+                var result = await writes.DoneAsync(await identity.CreateKeyAsync(input!, ct), ct);
+                if (!result.Ok)
+                {
+                    return AdminErrors.FromBody(result.Error!, body!);
+                }
+
+                var (key, fullKey) = result.Value!;
+                context.Response.Headers.Location = $"{context.Request.PathBase}/keys/{Uri.EscapeDataString(key.Id)}";
+                context.Response.Headers.CacheControl = "no-store";
+                return Results.Json(new CreatedKeyDocument<ApiKeyDefinition>(key, new CreatedKeyMeta(fullKey)), WireJson.Options, AdminApi.JsonContentType,
+                    StatusCodes.Status201Created);
+            })
+            .WithName("Create_keys").WithTags("keys").WithMetadata(new AdminRequestBody(typeof(KeyInput)))
+            .Produces<CreatedKeyDocument<ApiKeyDefinition>>(StatusCodes.Status201Created).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status422UnprocessableEntity);
+
+        // Revoking is permanent; DELETE and POST .../revoke are the same operation and answer the revoked key.
+        async Task<IResult> RevokeAsync(string id, CancellationToken ct) => Single(await writes.DoneAsync(await identity.RevokeKeyAsync(id, ct), ct));
+        e.MapDelete("/keys/{id}", RevokeAsync)
+            .WithName("Delete_keys").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);
+        e.MapPost("/keys/{id}/revoke", RevokeAsync)
+            .WithName("revoke_keys_action").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);
+    }
+}

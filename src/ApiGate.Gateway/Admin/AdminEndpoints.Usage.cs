@@ -1,0 +1,99 @@
+using System.Globalization;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApiGate.Gateway.Admin;
+
+/// <summary>Usage queries (the queries <c>apigate usage</c> runs) and the effective settings.</summary>
+internal static partial class AdminEndpoints
+{
+    private const string UserParameter = "the user's id or email";
+
+    private static void MapUsage(IEndpointRouteBuilder e, IdentityService identity, UsageService usage)
+    {
+        e.MapGet("/usage/summary", async (HttpContext context, CancellationToken ct) =>
+            {
+                var (user, error) = await UserOfAsync(context, identity, ct);
+                return error ?? Results.Json(new DataDocument<UsageReport>(await usage.SummaryAsync(user!, ct)), WireJson.Options, AdminApi.JsonContentType);
+            })
+            .WithName("Usage_summary").WithTags("usage").Produces<DataDocument<UsageReport>>().Query("user", UserParameter, required: true).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+
+        e.MapGet("/usage/history", async (HttpContext context, CancellationToken ct) =>
+            {
+                var (user, error) = await UserOfAsync(context, identity, ct);
+                if (error is not null || !TryInt(context, "months", out var months, out error))
+                {
+                    return error!;
+                }
+
+                var result = await usage.HistoryAsync(user!, months, ct);
+                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
+            })
+            .WithName("Usage_history").WithTags("usage").Produces<ListDocument<UsageSummary>>().Paged().Query("user", UserParameter, required: true)
+            .Query("months", $"calendar months, this one included (default {UsageService.DefaultMonths}, 1 to {UsageService.MaxMonths})", integer: true)
+            .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+
+        e.MapGet("/usage/recent", async (HttpContext context, CancellationToken ct) =>
+            {
+                var (user, error) = await UserOfAsync(context, identity, ct);
+                if (error is not null || !TryInt(context, "limit", out var limit, out error))
+                {
+                    return error!;
+                }
+
+                var result = await usage.RecentAsync(user!, limit, ct);
+                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
+            })
+            .WithName("Usage_recent").WithTags("usage").Produces<ListDocument<UsageEvent>>().Paged().Query("user", UserParameter, required: true)
+            .Query("limit", $"how many events (default {UsageService.DefaultLimit}, 1 to {UsageService.MaxLimit})", integer: true)
+            .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+    }
+
+    /// <summary><c>GET /settings</c>: read-only, because settings come from flags, environment and the config file at start.</summary>
+    private static void MapSettings(IEndpointRouteBuilder e)
+    {
+        var options = e.ServiceProvider.GetRequiredService<GatewayOptions>();
+        e.MapGet("/settings", () => Results.Json(new DataDocument<IReadOnlyDictionary<string, object?>>(AdminSettings.Of(options)), WireJson.Options, AdminApi.JsonContentType))
+            .WithName("Get_settings").WithTags("settings").Produces<DataDocument<IReadOnlyDictionary<string, object?>>>().Describe();
+    }
+
+    /// <summary>The user named by <c>?user=</c> (id or email).</summary>
+    private static async Task<(UserDefinition? User, IResult? Error)> UserOfAsync(HttpContext context, IdentityService identity, CancellationToken ct)
+    {
+        var reference = context.Request.Query["user"].ToString().Trim();
+        if (reference.Length == 0)
+        {
+            return (null, AdminErrors.InvalidParameter("user", "give the user's id or email as ?user="));
+        }
+
+        var user = await identity.GetUserAsync(reference, ct);
+        return user.Ok ? (user.Value, null) : (null, AdminErrors.From(user.Error!, new ErrorSource(Parameter: "user")));
+    }
+
+    private static bool TryInt(HttpContext context, string name, out int? value, out IResult? error)
+    {
+        value = null;
+        error = null;
+        var raw = context.Request.Query[name];
+        if (raw.Count == 0)
+        {
+            return true;
+        }
+
+        if (raw.Count == 1 && int.TryParse(raw[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        error = AdminErrors.InvalidParameter(name, $"{name} must be a whole number");
+        return false;
+    }
+}

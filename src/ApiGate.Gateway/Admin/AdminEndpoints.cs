@@ -1,0 +1,181 @@
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Snapshots;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApiGate.Gateway.Admin;
+
+/// <summary>
+/// The admin API's endpoints, relative to the base path. Each one reads its input, calls the management service the
+/// CLI calls, and answers with a document; after a successful write the config snapshot is refreshed at once, so
+/// the change applies to the next proxied request on this instance (other instances see it on their next poll).
+/// </summary>
+internal static partial class AdminEndpoints
+{
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        var services = endpoints.ServiceProvider;
+        var writes = new Writes(services.GetRequiredService<SnapshotManager>());
+        MapConfig(endpoints, services.GetRequiredService<ConfigService>(), writes);
+        MapIdentity(endpoints, services.GetRequiredService<IdentityService>(), writes);
+        MapUsage(endpoints, services.GetRequiredService<IdentityService>(), services.GetRequiredService<UsageService>());
+        MapSettings(endpoints);
+        endpoints.MapOpenApi("/openapi.json").WithTags("openapi");
+    }
+
+    private static void MapConfig(IEndpointRouteBuilder e, ConfigService config, Writes writes)
+    {
+        MapCrud<Core.Upstreams.UpstreamDefinition, UpstreamInput>(e, "upstreams", writes, u => u.Id,
+            async (_, ct) => Listed(await config.ListUpstreamsAsync(ct)),
+            config.GetUpstreamAsync, config.CreateUpstreamAsync, config.UpdateUpstreamAsync, config.DeleteUpstreamAsync);
+
+        MapCrud<Core.Routing.RouteDefinition, RouteInput>(e, "routes", writes, r => r.Id,
+            async (_, ct) =>
+            {
+                var routes = (await config.ListRoutesAsync(ct)).ToList();
+                routes.Sort(Core.Routing.CompiledRoute.ComparePrecedence); // the order the CLI lists them in: precedence
+                return Listed(routes);
+            },
+            config.GetRouteAsync, config.CreateRouteAsync, config.UpdateRouteAsync, config.DeleteRouteAsync);
+        MapAction(e, "routes", "enable", writes, (id, ct) => config.UpdateRouteAsync(id, new RouteInput { Enabled = true }, ct));
+        MapAction(e, "routes", "disable", writes, (id, ct) => config.UpdateRouteAsync(id, new RouteInput { Enabled = false }, ct));
+    }
+
+    // ---- shapes shared by every resource ----
+
+    private static ManagementResult<IReadOnlyList<T>> Listed<T>(IReadOnlyList<T> items) => new(items, null);
+
+    /// <summary>List, get, create, update (PATCH and PUT, both partial) and delete for one resource; null operations are not mapped.</summary>
+    private static void MapCrud<TDef, TInput>(
+        IEndpointRouteBuilder e,
+        string resource,
+        Writes writes,
+        Func<TDef, string> idOf,
+        Func<HttpContext, CancellationToken, Task<ManagementResult<IReadOnlyList<TDef>>>> list,
+        Func<string, CancellationToken, Task<ManagementResult<TDef>>> get,
+        Func<TInput, CancellationToken, Task<ManagementResult<TDef>>>? create,
+        Func<string, TInput, CancellationToken, Task<ManagementResult<TDef>>>? update,
+        Func<string, CancellationToken, Task<ManagementResult<TDef>>>? delete,
+        AdminQueryParameter? listFilter = null)
+        where TInput : class
+    {
+        var collection = "/" + resource;
+        var item = collection + "/{id}";
+        e.MapGet(collection, async (HttpContext context, CancellationToken ct) =>
+            {
+                var result = await list(context, ct);
+                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
+            })
+            .WithName("List_" + resource).WithTags(resource).Produces<ListDocument<TDef>>().Paged().WithMetadata(listFilter is null ? [] : [listFilter]).Describe();
+
+        e.MapGet(item, async (string id, CancellationToken ct) => Single(await get(id, ct)))
+            .WithName("Get_" + resource).WithTags(resource).Produces<DataDocument<TDef>>().Describe(StatusCodes.Status404NotFound);
+
+        if (create is not null)
+        {
+            e.MapPost(collection, async (HttpContext context, CancellationToken ct) =>
+                {
+                    var (input, body, error) = await AdminBody.ReadAsync<TInput>(context, ct);
+                    if (error is not null)
+                    {
+                        return error;
+                    }
+
+                    var result = await writes.DoneAsync(await create(input!, ct), ct);
+                    if (!result.Ok)
+                    {
+                        return AdminErrors.FromBody(result.Error!, body!);
+                    }
+
+                    context.Response.Headers.Location = $"{context.Request.PathBase}{collection}/{Uri.EscapeDataString(idOf(result.Value!))}";
+                    return Results.Json(new DataDocument<TDef>(result.Value!), Core.Management.WireJson.Options, AdminApi.JsonContentType, StatusCodes.Status201Created);
+                })
+                .WithName("Create_" + resource).WithTags(resource).WithMetadata(new AdminRequestBody(typeof(TInput)))
+                .Produces<DataDocument<TDef>>(StatusCodes.Status201Created).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
+        }
+
+        if (update is not null)
+        {
+            e.MapMethods(item, [HttpMethods.Patch, HttpMethods.Put], async (HttpContext context, string id, CancellationToken ct) =>
+                {
+                    var (input, body, error) = await AdminBody.ReadAsync<TInput>(context, ct);
+                    if (error is not null)
+                    {
+                        return error;
+                    }
+
+                    var result = await writes.DoneAsync(await update(id, input!, ct), ct);
+                    return result.Ok ? Single(result) : AdminErrors.FromBody(result.Error!, body!);
+                })
+                .WithName("Update_" + resource).WithTags(resource).WithMetadata(new AdminRequestBody(typeof(TInput)))
+                .Produces<DataDocument<TDef>>().Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
+        }
+
+        if (delete is not null)
+        {
+            e.MapDelete(item, async (string id, CancellationToken ct) =>
+                {
+                    var result = await writes.DoneAsync(await delete(id, ct), ct);
+                    return result.Ok ? Results.NoContent() : AdminErrors.From(result.Error!);
+                })
+                .WithName("Delete_" + resource).WithTags(resource).Produces(StatusCodes.Status204NoContent).Describe(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+        }
+    }
+
+    /// <summary><c>POST /{resource}/{id}/{verb}</c>: a one-word change such as enable or disable; answers the changed resource.</summary>
+    private static void MapAction<TDef>(IEndpointRouteBuilder e, string resource, string verb, Writes writes, Func<string, CancellationToken, Task<ManagementResult<TDef>>> action) =>
+        e.MapPost($"/{resource}/{{id}}/{verb}", async (string id, CancellationToken ct) =>
+            {
+                var result = await writes.DoneAsync(await action(id, ct), ct);
+                return result.Ok ? Single(result) : AdminErrors.From(result.Error!);
+            })
+            .WithName($"{verb}_{resource}").WithTags(resource).Produces<DataDocument<TDef>>().Describe(StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+
+    private static IResult Single<T>(ManagementResult<T> result) =>
+        result.Ok ? Results.Json(new DataDocument<T>(result.Value!), Core.Management.WireJson.Options, AdminApi.JsonContentType) : AdminErrors.From(result.Error!);
+
+    /// <summary>The error responses an endpoint can give besides 401 (which every endpoint can), for openapi.json.</summary>
+    private static RouteHandlerBuilder Describe(this RouteHandlerBuilder builder, params int[] statuses)
+    {
+        builder.Produces<ErrorDocument>(StatusCodes.Status401Unauthorized, AdminApi.JsonContentType);
+        foreach (var status in statuses)
+        {
+            builder.Produces<ErrorDocument>(status, AdminApi.JsonContentType);
+        }
+
+        return builder;
+    }
+
+    /// <summary>Marks a collection endpoint as paged (<c>page[number]</c>, <c>page[size]</c>) for openapi.json.</summary>
+    private static RouteHandlerBuilder Paged(this RouteHandlerBuilder builder) =>
+        builder.WithMetadata(
+            new AdminQueryParameter(AdminPaging.NumberParameter, Integer: true, Required: false, "1-based page number (default 1)"),
+            new AdminQueryParameter(AdminPaging.SizeParameter, Integer: true, Required: false, $"items per page (default {AdminPaging.DefaultSize}, at most {AdminPaging.MaxSize})"));
+
+    /// <summary>Describes a query parameter the handler reads, for openapi.json.</summary>
+    private static RouteHandlerBuilder Query(this RouteHandlerBuilder builder, string name, string description, bool required = false, bool integer = false) =>
+        builder.WithMetadata(new AdminQueryParameter(name, integer, required, description));
+
+    /// <summary>After a successful write, applies it to this instance's snapshot before answering.</summary>
+    private sealed class Writes(SnapshotManager snapshots)
+    {
+        public async Task<ManagementResult<T>> DoneAsync<T>(ManagementResult<T> result, CancellationToken ct)
+        {
+            if (result.Ok)
+            {
+                try
+                {
+                    await snapshots.RefreshAsync(force: false, ct);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The write is stored; the next poll applies it (and reports a failure to build the snapshot).
+                }
+            }
+
+            return result;
+        }
+    }
+}

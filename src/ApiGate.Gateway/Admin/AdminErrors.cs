@@ -1,0 +1,54 @@
+using ApiGate.Core.Management;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Gateway.Admin;
+
+/// <summary>
+/// Every error the admin API answers with, as an <see cref="ErrorDocument"/>. The mapping from a refused management
+/// operation (<see cref="ManagementErrorKind"/>) to an HTTP status lives here and only here.
+/// </summary>
+internal static class AdminErrors
+{
+    /// <summary>The HTTP status and code of a refused management operation.</summary>
+    public static (int Status, string Code, string Title) Of(ManagementErrorKind kind) => kind switch
+    {
+        ManagementErrorKind.Validation => (StatusCodes.Status422UnprocessableEntity, "validation_error", "Validation failed"),
+        ManagementErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found", "Not found"),
+        ManagementErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict", "Conflict"),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    /// <summary>A refused operation whose fields came from the request body: the field becomes a JSON pointer.</summary>
+    public static IResult FromBody(ManagementError error, AdminBody body) =>
+        From(error, error.Field.Length == 0 ? null : new ErrorSource(Pointer: body.PointerFor(error.Field)));
+
+    /// <summary>A refused operation whose fields came from the query string: the field names the parameter.</summary>
+    public static IResult FromQuery(ManagementError error) =>
+        From(error, error.Field.Length == 0 ? null : new ErrorSource(Parameter: error.Field));
+
+    /// <summary>A refused operation without a body or parameters (e.g. an unknown id in the path).</summary>
+    public static IResult From(ManagementError error) => From(error, null);
+
+    public static IResult From(ManagementError error, ErrorSource? source)
+    {
+        var (status, code, title) = Of(error.Kind);
+        return Write(status, code, title, error.Message, source);
+    }
+
+    /// <summary>A query parameter that cannot be used (not a number, out of range): 400 naming it.</summary>
+    public static IResult InvalidParameter(string parameter, string detail) =>
+        Write(StatusCodes.Status400BadRequest, "invalid_parameter", "Invalid query parameter", detail, new ErrorSource(Parameter: parameter));
+
+    public static IResult BadRequest(string detail) => Write(StatusCodes.Status400BadRequest, "bad_request", "Bad request", detail, null);
+
+    public static IResult NotFound(string detail) => Write(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
+
+    public static IResult Write(int status, string code, string title, string detail, ErrorSource? source) =>
+        Results.Json(
+            new ErrorDocument([new ErrorObject(status.ToString(System.Globalization.CultureInfo.InvariantCulture), code, title, detail, source)]),
+            WireJson.Options, AdminApi.JsonContentType, status);
+
+    /// <summary>The answer for a path under the base path that no endpoint serves.</summary>
+    public static Task UnknownPathAsync(HttpContext context) =>
+        NotFound($"no admin endpoint at {context.Request.Method} {context.Request.PathBase}{context.Request.Path}").ExecuteAsync(context);
+}

@@ -1,0 +1,199 @@
+using System.Net;
+
+namespace ApiGate.Gateway.Tests.Admin;
+
+/// <summary>Refused requests: 422 with a pointer naming the field, 404 for unknown ids, 409 for conflicts, 400 for unreadable input.</summary>
+public sealed class AdminErrorTests : AdminTestBase
+{
+    [Theory]
+    [InlineData("/upstreams", """{"name": "bad", "url": "ftp://example.com"}""", "/url")]
+    [InlineData("/upstreams", """{"url": "http://127.0.0.1:1"}""", "/name")]
+    [InlineData("/upstreams", """{"name": "s", "base_url": "http://127.0.0.1:1", "auth_type": "bearer"}""", "/auth_value")]
+    [InlineData("/upstreams", """{"name": "s", "base_url": "not a url"}""", "/base_url")]
+    [InlineData("/routes", """{"name": "r", "path": "/a", "match_type": "fuzzy"}""", "/match_type")]
+    [InlineData("/routes", """{"name": "r", "path": "/a", "upstream": "missing"}""", "/upstream")]
+    [InlineData("/routes", """{"name": "r", "path_pattern": "/a", "upstream_id": "missing"}""", "/upstream_id")]
+    [InlineData("/routes", """{"name": "r", "path": "/a", "path_rewrite": "'/x' +"}""", "/path_rewrite")]
+    [InlineData("/routes", """{"name": "r", "path": "/a", "methods": ["GE T"]}""", "/methods")]
+    [InlineData("/routes", """{"name": "r"}""", "/path")]
+    [InlineData("/users", """{"email": "not-an-email"}""", "/email")]
+    [InlineData("/users", """{"email": "a@example.com", "plan_id": "missing"}""", "/plan_id")]
+    [InlineData("/users", """{"email": "a@example.com", "status": "sleeping"}""", "/status")]
+    [InlineData("/plans", """{"id": "Not A Slug", "name": "x"}""", "/id")]
+    [InlineData("/plans", """{"name": "x", "rate_limit_per_minute": -1}""", "/rate_limit_per_minute")]
+    [InlineData("/keys", """{"user": "nobody@example.com"}""", "/user")]
+    [InlineData("/keys", """{"user_id": "nobody@example.com"}""", "/user_id")]
+    [InlineData("/entitlements", """{"name": "Bad Name"}""", "/name")]
+    [InlineData("/entitlements", """{"name": "flag", "value_type": "colour"}""", "/value_type")]
+    [InlineData("/plan-entitlements", """{"plan": "missing", "entitlement": "x", "value": "1"}""", "/plan")]
+    [InlineData("/plan-entitlements", """{"plan_id": "free", "entitlement_id": "missing", "value": "1"}""", "/entitlement_id")]
+    public async Task Create_InvalidField_Returns422WithPointerToTheField(string path, string body, string pointer)
+    {
+        var response = await SendAsync(HttpMethod.Post, path, body);
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer);
+    }
+
+    [Fact]
+    public async Task Create_BodyWrappedInData_PointersIncludeData()
+    {
+        var response = await SendAsync(HttpMethod.Post, "/users", """{"data": {"email": "nope"}}""");
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/data/email");
+    }
+
+    [Fact]
+    public async Task Update_InvalidField_Returns422AndChangesNothing()
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        await PostAsync("/routes", new { name = "r", path = "/a", upstream = "backend" });
+
+        var response = await PatchAsync("/routes/r", new { protocol = "gopher", priority = 9 });
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/protocol");
+        Assert.Equal(0, AssertData(await GetAsync("/routes/r")).GetProperty("priority").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("""{"name": "x", "colour": "red"}""", "/colour")]
+    [InlineData("""{"name": "x", "Name": "y"}""", "/Name")]
+    [InlineData("""{"name": "x", "a/b~c": 1}""", "/a~1b~0c")]
+    [InlineData("""{"name": "x", "rate_limit_per_minute": "fast"}""", "/rate_limit_per_minute")]
+    [InlineData("""{"name": "x", "enabled": "yes"}""", "/enabled")]
+    [InlineData("""{"name": ["x"], "id": {"a": 1}}""", "/id")]
+    public async Task Create_UnknownMemberOrWrongType_Returns422NamingTheMember(string body, string pointer)
+    {
+        var response = await SendAsync(HttpMethod.Post, "/plans", body);
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer);
+        Assert.Single(AssertData(await GetAsync("/plans")).EnumerateArray().ToList()); // only the built-in free plan
+    }
+
+    [Theory]
+    [InlineData("{\"name\": ")]
+    [InlineData("[1, 2]")]
+    [InlineData("\"text\"")]
+    [InlineData("{\"name\": \"a\", \"name\": \"b\"}")]
+    public async Task Create_MalformedJson_Returns400(string body)
+    {
+        AssertError(await SendAsync(HttpMethod.Post, "/plans", body), HttpStatusCode.BadRequest, "bad_request");
+    }
+
+    [Fact]
+    public async Task Create_NotJsonContentType_Returns415()
+    {
+        var response = await SendAsync(HttpMethod.Post, "/plans", "name=x", contentType: "application/x-www-form-urlencoded");
+
+        AssertError(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+    }
+
+    [Fact]
+    public async Task Create_JsonApiContentType_IsAccepted()
+    {
+        var response = await SendAsync(HttpMethod.Post, "/plans", """{"id": "team", "name": "Team"}""", contentType: "application/vnd.api+json");
+
+        Assert.Equal("team", AssertData(response, HttpStatusCode.Created).GetProperty("id").GetString());
+    }
+
+    [Theory]
+    [InlineData("/upstreams/nope")]
+    [InlineData("/routes/nope")]
+    [InlineData("/users/nobody@example.com")]
+    [InlineData("/plans/nope")]
+    [InlineData("/keys/nope")]
+    [InlineData("/entitlements/nope")]
+    [InlineData("/plan-entitlements/nope")]
+    [InlineData("/plans/nope/entitlements")]
+    public async Task Get_UnknownId_Returns404(string path)
+    {
+        AssertError(await GetAsync(path), HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Theory]
+    [InlineData("PATCH", "/upstreams/nope")]
+    [InlineData("PUT", "/routes/nope")]
+    [InlineData("PATCH", "/users/nope")]
+    [InlineData("DELETE", "/plans/nope")]
+    [InlineData("DELETE", "/entitlements/nope")]
+    [InlineData("DELETE", "/plan-entitlements/nope")]
+    [InlineData("POST", "/routes/nope/enable")]
+    [InlineData("POST", "/users/nope/deactivate")]
+    [InlineData("POST", "/plans/nope/disable")]
+    [InlineData("POST", "/keys/nope/revoke")]
+    public async Task Change_UnknownId_Returns404(string method, string path)
+    {
+        var response = await SendAsync(new HttpMethod(method), path, method is "PATCH" or "PUT" ? new { name = "x" } : null);
+
+        AssertError(response, HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
+    public async Task UnknownPath_Returns404Document()
+    {
+        AssertError(await GetAsync("/widgets"), HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
+    public async Task Create_DuplicateNames_Return409()
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        await PostAsync("/routes", new { name = "r", path = "/a" });
+        await PostAsync("/users", new { email = "taken@example.com" });
+        await PostAsync("/entitlements", new { name = "flag" });
+
+        AssertError(await PostAsync("/upstreams", new { name = "Backend", url = Upstream.Url }), HttpStatusCode.Conflict, "conflict", "/name");
+        AssertError(await PostAsync("/routes", new { name = "r", path = "/b" }), HttpStatusCode.Conflict, "conflict", "/name");
+        AssertError(await PostAsync("/users", new { email = "TAKEN@example.com" }), HttpStatusCode.Conflict, "conflict", "/email");
+        AssertError(await PostAsync("/plans", new { id = "free", name = "Again" }), HttpStatusCode.Conflict, "conflict");
+        AssertError(await PostAsync("/entitlements", new { name = "flag" }), HttpStatusCode.Conflict, "conflict", "/name");
+        await PostAsync("/plan-entitlements", new { plan = "free", entitlement = "flag", value = "true" });
+        AssertError(await PostAsync("/plan-entitlements", new { plan = "free", entitlement = "flag", value = "false" }), HttpStatusCode.Conflict, "conflict");
+    }
+
+    [Fact]
+    public async Task Update_ToDuplicateEmail_Returns409()
+    {
+        await PostAsync("/users", new { email = "one@example.com" });
+        await PostAsync("/users", new { email = "two@example.com" });
+
+        AssertError(await PatchAsync("/users/two@example.com", new { email = "one@example.com" }), HttpStatusCode.Conflict, "conflict", "/email");
+    }
+
+    [Fact]
+    public async Task Delete_PlanInUse_Returns409AndKeepsThePlan()
+    {
+        await PostAsync("/plans", new { id = "pro", name = "Pro" });
+        await PostAsync("/users", new { email = "user@example.com", plan = "pro" });
+
+        AssertError(await DeleteAsync("/plans/pro"), HttpStatusCode.Conflict, "conflict");
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/plans/pro")).Status);
+    }
+
+    [Fact]
+    public async Task Delete_UpstreamUsedByRoute_Returns409AndKeepsTheUpstream()
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        await PostAsync("/routes", new { name = "r", path = "/a", upstream = "backend" });
+
+        var response = await DeleteAsync("/upstreams/backend");
+
+        var error = AssertError(response, HttpStatusCode.Conflict, "conflict");
+        Assert.Contains("r", error.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/upstreams/backend")).Status);
+    }
+
+    [Theory]
+    [InlineData("/usage/summary", "user", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/usage/summary?user=ghost@example.com", "user", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("/usage/history?user=u@example.com&months=abc", "months", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/usage/history?user=u@example.com&months=0", "months", HttpStatusCode.UnprocessableEntity, "validation_error")]
+    [InlineData("/usage/recent?user=u@example.com&limit=10001", "limit", HttpStatusCode.UnprocessableEntity, "validation_error")]
+    [InlineData("/keys?user=ghost@example.com", "user", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("/plan-entitlements?plan=ghost", "plan", HttpStatusCode.NotFound, "not_found")]
+    public async Task Query_BadParameter_NamesTheParameter(string path, string parameter, HttpStatusCode status, string code)
+    {
+        await PostAsync("/users", new { email = "u@example.com" });
+
+        AssertError(await GetAsync(path), status, code, parameter: parameter);
+    }
+}

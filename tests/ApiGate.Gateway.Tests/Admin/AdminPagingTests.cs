@@ -1,0 +1,93 @@
+using System.Net;
+using System.Text.Json;
+
+namespace ApiGate.Gateway.Tests.Admin;
+
+/// <summary>Collections page with <c>page[number]</c>/<c>page[size]</c> and link to their other pages.</summary>
+public sealed class AdminPagingTests : AdminTestBase
+{
+    [Fact]
+    public async Task List_PageOfMany_ReturnsThatPageAndLinks()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await PostAsync("/users", new { email = $"user{i}@example.com" })).Status);
+        }
+
+        var first = await GetAsync("/users?page[size]=2");
+        var second = await GetAsync("/users?page%5Bnumber%5D=2&page%5Bsize%5D=2");
+        var last = await GetAsync("/users?page[number]=3&page[size]=2");
+        var beyond = await GetAsync("/users?page[number]=9&page[size]=2");
+
+        Assert.Equal(2, AssertData(first).GetArrayLength());
+        Assert.Equal(5, first.Json.GetProperty("meta").GetProperty("total").GetInt32());
+        var links = first.Json.GetProperty("links");
+        Assert.Equal(JsonValueKind.Null, links.GetProperty("prev").ValueKind);
+        Assert.Equal("/admin/users?page%5Bnumber%5D=2&page%5Bsize%5D=2", links.GetProperty("next").GetString());
+        Assert.Equal("/admin/users?page%5Bnumber%5D=3&page%5Bsize%5D=2", links.GetProperty("last").GetString());
+        Assert.Equal("/admin/users?page%5Bnumber%5D=1&page%5Bsize%5D=2", links.GetProperty("first").GetString());
+
+        var secondEmails = AssertData(second).EnumerateArray().Select(u => u.GetProperty("email").GetString()).ToList();
+        Assert.Equal(2, secondEmails.Count);
+        Assert.DoesNotContain(AssertData(first)[0].GetProperty("email").GetString(), secondEmails);
+        Assert.Equal("/admin/users?page%5Bnumber%5D=1&page%5Bsize%5D=2", second.Json.GetProperty("links").GetProperty("prev").GetString());
+
+        Assert.Single(AssertData(last).EnumerateArray().ToList());
+        Assert.Equal(JsonValueKind.Null, last.Json.GetProperty("links").GetProperty("next").ValueKind);
+        Assert.Equal(0, AssertData(beyond).GetArrayLength());
+        Assert.Equal(5, beyond.Json.GetProperty("meta").GetProperty("total").GetInt32());
+    }
+
+    [Fact]
+    public async Task List_FollowingNextLinks_VisitsEveryItemOnce()
+    {
+        for (var i = 0; i < 7; i++)
+        {
+            await PostAsync("/entitlements", new { name = $"flag_{i}" });
+        }
+
+        var seen = new List<string>();
+        string? next = "/entitlements?page[size]=3";
+        for (var page = 0; next is not null && page < 10; page++)
+        {
+            var response = await GetAsync(next);
+            seen.AddRange(AssertData(response).EnumerateArray().Select(e => e.GetProperty("name").GetString()!));
+            next = response.Json.GetProperty("links").GetProperty("next").GetString()?["/admin".Length..];
+        }
+
+        Assert.Equal(7, seen.Distinct().Count());
+        Assert.Equal(7, seen.Count);
+    }
+
+    [Fact]
+    public async Task List_OtherQueryParameters_AreKeptInLinks()
+    {
+        await PostAsync("/users", new { email = "dev@example.com" });
+        await PostAsync("/keys", new { user = "dev@example.com" });
+
+        var response = await GetAsync("/keys?user=dev%40example.com&page[size]=1");
+
+        Assert.Equal("/admin/keys?user=dev@example.com&page%5Bnumber%5D=1&page%5Bsize%5D=1", response.Json.GetProperty("links").GetProperty("self").GetString());
+    }
+
+    [Theory]
+    [InlineData("page[size]=0", "page[size]")]
+    [InlineData("page[size]=501", "page[size]")]
+    [InlineData("page[size]=ten", "page[size]")]
+    [InlineData("page[number]=0", "page[number]")]
+    [InlineData("page[number]=-1", "page[number]")]
+    [InlineData("page[number]=1&page[number]=2", "page[number]")]
+    public async Task List_BadPageParameter_Returns400NamingIt(string query, string parameter)
+    {
+        AssertError(await GetAsync("/plans?" + query), HttpStatusCode.BadRequest, "invalid_parameter", parameter: parameter);
+    }
+
+    [Fact]
+    public async Task List_DefaultPage_Is50()
+    {
+        var response = await GetAsync("/plans");
+
+        Assert.Equal(50, response.Json.GetProperty("meta").GetProperty("page_size").GetInt32());
+        Assert.Equal(1, response.Json.GetProperty("meta").GetProperty("page_number").GetInt32());
+    }
+}

@@ -1,0 +1,121 @@
+using ApiGate.Core.Identity;
+using ApiGate.Gateway.Admin;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Tests.Admin;
+
+/// <summary>The admin API's pure parts: base path rules, settings redaction, token format; and the startup warning.</summary>
+public sealed class AdminUnitTests
+{
+    [Theory]
+    [InlineData("/admin", null)]
+    [InlineData("/ops/gateway", null)]
+    [InlineData("/_admin-v2", null)]
+    [InlineData("admin", "must start with '/'")]
+    [InlineData("/admin/", "not end with '/'")]
+    [InlineData("/", "at least one segment")]
+    [InlineData("/a//b", "segments")]
+    [InlineData("/ad min", "segments")]
+    [InlineData("/health", "reserved path /health")]
+    [InlineData("/metrics/admin", "reserved path /metrics")]
+    public void ValidateBasePath_Paths_AcceptsOrExplains(string path, string? problem)
+    {
+        var result = AdminApi.ValidateBasePath(path);
+
+        if (problem is null)
+        {
+            Assert.Null(result);
+        }
+        else
+        {
+            Assert.Contains(problem, result);
+        }
+    }
+
+    [Fact]
+    public void GatewayOptions_AdminTokenPrefixAsKeyPrefix_IsRefused()
+    {
+        var options = new GatewayOptions { AuthKeyPrefix = AdminTokens.TokenPrefix };
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Contains("reserved for admin tokens", error.Message);
+    }
+
+    [Fact]
+    public void SettingsOf_Secrets_AreRedacted()
+    {
+        var options = new GatewayOptions
+        {
+            SecretKey = "top-secret",
+            RedisUrl = "redis://user:redis-pass@cache:6379",
+            DatabaseDsn = "Data Source=/var/lib/apigate.db;Password=db-pass",
+            UpstreamUrl = "http://127.0.0.1:8081",
+        };
+
+        var settings = AdminSettings.Of(options);
+        var text = string.Join(";", settings.Select(s => $"{s.Key}={s.Value}"));
+
+        Assert.Equal("(set)", settings["secret_key"]);
+        Assert.Equal("redis://user:***@cache:6379", settings["redis_url"]);
+        Assert.Equal("Data Source=/var/lib/apigate.db;Password=***", settings["database_dsn"]);
+        Assert.Equal("http://127.0.0.1:8081", settings["upstream_url"]);
+        Assert.Equal("30000ms", settings["upstream_timeout"]);
+        Assert.Equal(8080, settings["port"]);
+        Assert.DoesNotContain("top-secret", text);
+        Assert.DoesNotContain("redis-pass", text);
+        Assert.DoesNotContain("db-pass", text);
+    }
+
+    [Fact]
+    public void AdminTokens_Format_IsDistinctFromApiKeys()
+    {
+        var token = AdminTokens.Generate();
+        var key = ApiKeys.Generate("ak_");
+
+        Assert.True(AdminTokens.IsWellFormed(token));
+        Assert.False(AdminTokens.IsWellFormed(key));
+        Assert.Equal(68, token.Length);
+        Assert.Equal("agt_", AdminTokens.PrefixOf(token)[..4]);
+        Assert.NotEqual(AdminTokens.Generate(), token);
+    }
+
+    [Fact]
+    public async Task StartupCheck_NoToken_LogsAWarningWithTheCommand()
+    {
+        await using var temp = await TempStore.CreateAsync();
+        var logger = new ListLogger();
+
+        await new AdminTokenStartupCheck(temp.Store, new GatewayOptions(), logger).StartAsync(CancellationToken.None);
+
+        var (level, message) = Assert.Single(logger.Entries);
+        Assert.Equal(LogLevel.Warning, level);
+        Assert.Contains("apigate admin tokens create --name <name>", message);
+    }
+
+    [Fact]
+    public async Task StartupCheck_WithToken_LogsNoWarning()
+    {
+        await using var temp = await TempStore.CreateAsync();
+        await new Core.Management.AdminTokenService(temp.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None);
+        var logger = new ListLogger();
+
+        await new AdminTokenStartupCheck(temp.Store, new GatewayOptions(), logger).StartAsync(CancellationToken.None);
+
+        Assert.DoesNotContain(logger.Entries, e => e.Level >= LogLevel.Warning);
+    }
+
+    private sealed class ListLogger : ILogger<AdminTokenStartupCheck>
+    {
+        public List<(LogLevel Level, string Message)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Add((logLevel, formatter(state, exception)));
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text.Json;
+using ApiGate.Core.Identity;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+/// <summary><c>apigate admin tokens create|list|revoke</c> against a real store in a temp directory.</summary>
+public sealed class AdminTokenCliTests : CliTestBase
+{
+    [Fact]
+    public async Task Create_PrintsTheTokenOnceAndStoresOnlyItsHash()
+    {
+        var created = await RunAsync("admin", "tokens", "create", "--name", "deploy-bot");
+        var token = TokenFrom(created.Output);
+        var listed = await RunAsync("admin", "tokens", "list");
+        var listedJson = await RunAsync("--json", "admin", "tokens", "list");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.True(AdminTokens.IsWellFormed(token), token);
+        Assert.Contains("will not be shown again", created.Output);
+        Assert.Contains("deploy-bot", listed.Output);
+        Assert.Contains(token[..12], listed.Output);
+        Assert.DoesNotContain(token, listed.Output);
+        Assert.DoesNotContain(token, listedJson.Output);
+        var row = Assert.Single(JsonDocument.Parse(listedJson.Output).RootElement.EnumerateArray().ToList());
+        Assert.Equal("deploy-bot", row.GetProperty("name").GetString());
+        Assert.False(row.TryGetProperty("hash", out _));
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("revoked_at").ValueKind);
+        Assert.DoesNotContain(token, await File.ReadAllTextAsync(Path.Combine(TestDirectory, "cli.db")));
+    }
+
+    [Fact]
+    public async Task CreateJson_PutsTheTokenInMeta()
+    {
+        var created = await RunAsync("admin", "tokens", "create", "--name", "ci", "--json");
+
+        var root = JsonDocument.Parse(created.Output).RootElement;
+        Assert.Equal("ci", root.GetProperty("data").GetProperty("name").GetString());
+        Assert.True(AdminTokens.IsWellFormed(root.GetProperty("meta").GetProperty("token").GetString()));
+    }
+
+    [Fact]
+    public async Task Create_WithoutOrWithDuplicateName_Fails()
+    {
+        await RunAsync("admin", "tokens", "create", "--name", "ci");
+
+        var missing = await RunAsync("admin", "tokens", "create");
+        var blank = await RunAsync("admin", "tokens", "create", "--name", " ");
+        var duplicate = await RunAsync("admin", "tokens", "create", "--name", "CI");
+
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Equal(2, blank.ExitCode);
+        Assert.Contains("name", blank.Error);
+        Assert.Equal(4, duplicate.ExitCode);
+        Assert.Contains("already exists", duplicate.Error);
+    }
+
+    [Fact]
+    public async Task Revoke_ByNameOrId_MarksItRevoked()
+    {
+        await RunAsync("admin", "tokens", "create", "--name", "one");
+        await RunAsync("admin", "tokens", "create", "--name", "two");
+        var two = JsonDocument.Parse((await RunAsync("admin", "tokens", "list", "--json")).Output).RootElement.EnumerateArray()
+            .Single(t => t.GetProperty("name").GetString() == "two").GetProperty("id").GetString()!;
+
+        var byName = await RunAsync("admin", "tokens", "revoke", "one");
+        var byId = await RunAsync("admin", "tokens", "revoke", two, "--json");
+        var unknown = await RunAsync("admin", "tokens", "revoke", "three");
+        var listed = JsonDocument.Parse((await RunAsync("admin", "tokens", "list", "--json")).Output).RootElement;
+
+        Assert.Equal(0, byName.ExitCode);
+        Assert.Contains("revoked admin token one", byName.Output);
+        Assert.Equal(0, byId.ExitCode);
+        Assert.NotEqual(JsonValueKind.Null, JsonDocument.Parse(byId.Output).RootElement.GetProperty("revoked_at").ValueKind);
+        Assert.Equal(3, unknown.ExitCode);
+        Assert.All(listed.EnumerateArray(), t => Assert.NotEqual(JsonValueKind.Null, t.GetProperty("revoked_at").ValueKind));
+    }
+
+    [Fact]
+    public async Task AdminBasePathSetting_FromEnvironment_IsResolvedAndValidated()
+    {
+        Environment["APIGATE_ADMIN_BASE_PATH"] = "/ops/gateway";
+        var shown = await RunAsync("config", "show", "--json");
+        Environment["APIGATE_ADMIN_BASE_PATH"] = "/health/admin";
+        var refused = await RunAsync("config", "show");
+
+        var setting = JsonDocument.Parse(shown.Output).RootElement.GetProperty("admin.base_path");
+        Assert.Equal("/ops/gateway", setting.GetProperty("value").GetString());
+        Assert.Equal("environment", setting.GetProperty("source").GetString());
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("admin base path", refused.Error);
+    }
+
+    private static string TokenFrom(string output) =>
+        output.Split('\n').Single(l => l.StartsWith("token: ", StringComparison.Ordinal))["token: ".Length..].Trim();
+}
