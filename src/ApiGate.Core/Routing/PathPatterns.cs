@@ -6,8 +6,11 @@ namespace ApiGate.Core.Routing;
 /// <summary>Compiles path patterns (SPEC §2.3) into matchers.</summary>
 public static partial class PathPatterns
 {
-    /// <summary>Upper bound on one regex evaluation, so a pathological pattern cannot stall a request thread.</summary>
-    public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(50);
+    /// <summary>
+    /// Upper bound on one regex evaluation, so a pathological pattern cannot stall a request thread. Generous enough that
+    /// a first evaluation (which JIT-compiles the regex) on a loaded machine does not trip it and turn a match into a 404.
+    /// </summary>
+    public static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(200);
 
     [GeneratedRegex(@"\{([A-Za-z_][A-Za-z0-9_]*)\}")]
     private static partial Regex ParameterSyntax();
