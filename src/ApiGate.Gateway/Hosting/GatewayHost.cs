@@ -3,6 +3,7 @@ using ApiGate.Core.Storage;
 using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
@@ -77,6 +78,7 @@ public static class GatewayHost
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<GatewayPipeline>();
         services.AddHttpForwarder();
+        services.AddGatewayTelemetry(options, builder.Configuration);
 
         var app = builder.Build();
 
@@ -159,6 +161,7 @@ public static class GatewayHost
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Yarp", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        logging.AddGatewayLogging(options);
     }
 
     /// <summary>Maps <c>APIGATE_LOG_LEVEL</c> names (trace, debug, info, warn, error) to log levels.</summary>

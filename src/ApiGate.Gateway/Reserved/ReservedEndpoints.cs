@@ -9,9 +9,9 @@ namespace ApiGate.Gateway.Reserved;
 
 /// <summary>
 /// Paths the gateway always serves itself, whatever routes exist (SPEC §2.5): <c>/health</c>, <c>/health/ready</c>,
-/// <c>/version</c>; <c>/metrics</c> and <c>/admin/*</c> are reserved too and answer 404 until those features ship.
+/// <c>/version</c>, <c>/metrics</c> (404 when metrics are disabled); <c>/admin/*</c> is reserved too.
 /// </summary>
-internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore store)
+internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore store, Observability.MetricsEndpoint metrics)
 {
     /// <summary>The product version, from the assembly's informational version.</summary>
     public static readonly string Version =
@@ -34,6 +34,7 @@ internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore
             "/health" => HealthAsync,
             "/health/ready" => ReadyAsync,
             "/version" => VersionAsync,
+            "/metrics" when metrics.Handler is { } scrape => scrape,
             _ when IsUnder(path, "/health") || IsUnder(path, "/admin") || path == "/metrics" => NotFoundAsync,
             _ => null,
         };

@@ -1,0 +1,91 @@
+using ApiGate.Gateway.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace ApiGate.Gateway.Observability;
+
+/// <summary>Registers metrics, tracing and the logging settings of the gateway (docs/observability.md).</summary>
+internal static class TelemetryServiceCollectionExtensions
+{
+    /// <summary>Console log messages waiting for the writer thread; past it messages are dropped, never requests slowed.</summary>
+    public const int LogQueueLength = 10_000;
+
+    /// <summary>
+    /// Metrics instruments and the <c>/metrics</c> exporter (when <see cref="GatewayOptions.MetricsEnabled"/>), the
+    /// request span source with OTLP export (when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or
+    /// <c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c> is set; the standard <c>OTEL_*</c> variables configure the exporter).
+    /// </summary>
+    public static IServiceCollection AddGatewayTelemetry(this IServiceCollection services, GatewayOptions options, IConfiguration configuration)
+    {
+        services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<RequestTelemetry>();
+        services.AddSingleton<MetricsEndpoint>();
+
+        var tracing = TracingConfigured(configuration);
+        if (!options.MetricsEnabled && !tracing)
+        {
+            return services;
+        }
+
+        var telemetry = services.AddOpenTelemetry().ConfigureResource(resource =>
+        {
+            if (string.IsNullOrEmpty(configuration["OTEL_SERVICE_NAME"]))
+            {
+                resource.AddService("apigate", serviceVersion: Reserved.ReservedEndpoints.Version);
+            }
+        });
+        if (options.MetricsEnabled)
+        {
+            telemetry.WithMetrics(metrics => metrics
+                .AddMeter(GatewayMetrics.MeterName)
+                .AddPrometheusExporter(exporter =>
+                {
+                    // Every scrape sees current values (the default caches a response for 300 ms).
+                    exporter.ScrapeResponseCacheDurationMilliseconds = 0;
+                    exporter.ScopeInfoEnabled = false;
+                }));
+        }
+
+        if (tracing)
+        {
+            telemetry.WithTracing(traces => traces.AddSource(GatewayTracing.SourceName).AddOtlpExporter());
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// Console logger queue (bounded, drops when full so a slow stdout never stalls requests), the
+    /// <c>APIGATE_ACCESS_LOG</c> switch and the optional <see cref="GatewayOptions.LogWriter"/> copy.
+    /// </summary>
+    public static ILoggingBuilder AddGatewayLogging(this ILoggingBuilder logging, GatewayOptions options)
+    {
+        logging.Services.Configure<ConsoleLoggerOptions>(console =>
+        {
+            console.MaxQueueLength = LogQueueLength;
+            console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite;
+        });
+        if (!options.AccessLog)
+        {
+            logging.AddFilter(AccessLog.Category, LogLevel.None);
+        }
+
+        if (options.LogWriter is { } writer)
+        {
+            var formatterName = options.LogFormat == "console" ? ConsoleFormatterNames.Simple : ConsoleFormatterNames.Json;
+            logging.Services.AddSingleton<ILoggerProvider>(sp => new TextWriterLoggerProvider(
+                writer, sp.GetServices<ConsoleFormatter>().First(f => f.Name == formatterName)));
+        }
+
+        return logging;
+    }
+
+    private static bool TracingConfigured(IConfiguration configuration) =>
+        !string.Equals(configuration["OTEL_SDK_DISABLED"], "true", StringComparison.OrdinalIgnoreCase)
+        && (!string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) || !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]));
+}
