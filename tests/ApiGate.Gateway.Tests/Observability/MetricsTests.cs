@@ -40,7 +40,7 @@ public sealed class MetricsTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", quotaKey)).StatusCode);
         Assert.Equal(HttpStatusCode.PaymentRequired, (await SendAsync("/private/x", quotaKey)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.PostAsync(Gateway.Url + "/nowhere", null)).StatusCode);
-        var metrics = await ScrapeAsync();
+        var metrics = await ScrapeAfterAsync(requests: 14);
 
         // Assert
         Assert.Equal(5, metrics.Sum("apigate_requests_total", ("route", "alpha"), ("method", "GET"), ("status_class", "2xx"), ("upstream", "backend")));
@@ -122,6 +122,23 @@ public sealed class MetricsTests : GatewayTestBase
         }
 
         return await Gateway.Client.SendAsync(request);
+    }
+
+    /// <summary>
+    /// Scrapes once <paramref name="requests"/> requests are recorded: a request is recorded just after its response
+    /// is written, so the client can see the last response a moment before it counts (waits at most 5 s).
+    /// </summary>
+    private async Task<PrometheusText> ScrapeAfterAsync(int requests)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        var metrics = await ScrapeAsync();
+        while (metrics.Sum("apigate_requests_total") < requests && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+            metrics = await ScrapeAsync();
+        }
+
+        return metrics;
     }
 
     private async Task<PrometheusText> ScrapeAsync()
