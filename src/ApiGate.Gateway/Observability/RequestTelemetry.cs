@@ -29,8 +29,8 @@ internal sealed class RequestTelemetry
     /// <summary>Notes the start time and starts the span (null when tracing is off).</summary>
     public RequestScope Begin(HttpContext context) => new(Stopwatch.GetTimestamp(), GatewayTracing.StartRequest(context));
 
-    /// <summary>Records the finished request.</summary>
-    public void End(HttpContext context, in RequestScope scope)
+    /// <summary>Records the finished request; <paramref name="completed"/> is false when the pipeline threw.</summary>
+    public void End(HttpContext context, in RequestScope scope, bool completed)
     {
         var totalSeconds = Stopwatch.GetElapsedTime(scope.Started).TotalSeconds;
         var request = context.Features.Get<GatewayRequest>();
@@ -40,7 +40,8 @@ internal sealed class RequestTelemetry
             request?.Route.Definition.Slug ?? "",
             request?.Upstream.Definition.Slug ?? "",
             context.Request.Method,
-            context.Response.StatusCode,
+            // An exception before the response started becomes a 500 once it leaves the pipeline.
+            completed || context.Response.HasStarted ? context.Response.StatusCode : StatusCodes.Status500InternalServerError,
             totalSeconds,
             (exchange?.DurationMs ?? 0) / 1000,
             error?.Code);

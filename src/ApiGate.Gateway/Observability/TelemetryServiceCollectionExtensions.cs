@@ -1,3 +1,4 @@
+using System.Text;
 using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,9 +13,6 @@ namespace ApiGate.Gateway.Observability;
 /// <summary>Registers metrics, tracing and the logging settings of the gateway (docs/observability.md).</summary>
 internal static class TelemetryServiceCollectionExtensions
 {
-    /// <summary>Console log messages waiting for the writer thread; past it messages are dropped, never requests slowed.</summary>
-    public const int LogQueueLength = 10_000;
-
     /// <summary>
     /// Metrics instruments and the <c>/metrics</c> exporter (when <see cref="GatewayOptions.MetricsEnabled"/>), the
     /// request span source with OTLP export (when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> or
@@ -60,30 +58,36 @@ internal static class TelemetryServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Console logger queue (bounded, drops when full so a slow stdout never stalls requests), the
-    /// <c>APIGATE_ACCESS_LOG</c> switch and the optional <see cref="GatewayOptions.LogWriter"/> copy.
+    /// Replaces the stock console logger with <see cref="BufferedLoggerProvider"/> (same formatter, so the same json or
+    /// console lines on stdout, written in batches), applies <c>APIGATE_ACCESS_LOG</c>, and adds the optional
+    /// <see cref="GatewayOptions.LogWriter"/> copy. Call after the console formatter is configured.
     /// </summary>
     public static ILoggingBuilder AddGatewayLogging(this ILoggingBuilder logging, GatewayOptions options)
     {
-        logging.Services.Configure<ConsoleLoggerOptions>(console =>
+        var services = logging.Services;
+        foreach (var stock in services.Where(d => d.ServiceType == typeof(ILoggerProvider) && d.ImplementationType == typeof(ConsoleLoggerProvider)).ToList())
         {
-            console.MaxQueueLength = LogQueueLength;
-            console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite;
-        });
+            services.Remove(stock);
+        }
+
+        var formatterName = options.LogFormat == "console" ? ConsoleFormatterNames.Simple : ConsoleFormatterNames.Json;
+        services.AddSingleton<ILoggerProvider>(sp => new BufferedLoggerProvider(
+            Formatter(sp, formatterName), new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024)));
+        if (options.LogWriter is { } writer)
+        {
+            services.AddSingleton<ILoggerProvider>(sp => new BufferedLoggerProvider(Formatter(sp, formatterName), writer));
+        }
+
         if (!options.AccessLog)
         {
             logging.AddFilter(AccessLog.Category, LogLevel.None);
         }
 
-        if (options.LogWriter is { } writer)
-        {
-            var formatterName = options.LogFormat == "console" ? ConsoleFormatterNames.Simple : ConsoleFormatterNames.Json;
-            logging.Services.AddSingleton<ILoggerProvider>(sp => new TextWriterLoggerProvider(
-                writer, sp.GetServices<ConsoleFormatter>().First(f => f.Name == formatterName)));
-        }
-
         return logging;
     }
+
+    private static ConsoleFormatter Formatter(IServiceProvider services, string name) =>
+        services.GetServices<ConsoleFormatter>().First(f => f.Name == name);
 
     private static bool TracingConfigured(IConfiguration configuration) =>
         !string.Equals(configuration["OTEL_SDK_DISABLED"], "true", StringComparison.OrdinalIgnoreCase)

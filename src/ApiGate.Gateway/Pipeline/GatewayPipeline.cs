@@ -40,13 +40,15 @@ internal sealed partial class GatewayPipeline(
 
         // Everything past the reserved endpoints is measured, logged and traced once, whatever answers it.
         var scope = telemetry.Begin(context);
+        var completed = false;
         try
         {
             await ProxyAsync(context, path);
+            completed = true;
         }
         finally
         {
-            telemetry.End(context, scope);
+            telemetry.End(context, scope, completed);
         }
     }
 
