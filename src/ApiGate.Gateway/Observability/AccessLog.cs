@@ -14,7 +14,7 @@ internal static partial class AccessLog
 
     [LoggerMessage(EventId = 9001, Level = LogLevel.Information, EventName = "Access",
         Message = "{Method} {Path} {Status} {DurationMs} ms request_id={RequestId} route={Route} upstream={Upstream} user_id={UserId} key_id={KeyId} "
-                  + "bytes_in={BytesIn} bytes_out={BytesOut} upstream_ms={UpstreamMs} client_ip={ClientIp} error={Error}")]
+                  + "bytes_in={BytesIn} bytes_out={BytesOut} upstream_ms={UpstreamMs} client_ip={ClientIp} error={Error} trace_id={TraceId}")]
     public static partial void Write(
         ILogger logger,
         string requestId,
@@ -30,5 +30,6 @@ internal static partial class AccessLog
         double durationMs,
         double upstreamMs,
         string clientIp,
-        string error);
+        string error,
+        string traceId);
 }

@@ -66,7 +66,8 @@ internal sealed class RequestTelemetry
                 Math.Round(totalSeconds * 1000, 3),
                 Math.Round(exchange?.DurationMs ?? 0, 3),
                 context.Connection.RemoteIpAddress?.ToString() ?? "",
-                outcome.ErrorCode ?? "");
+                outcome.ErrorCode ?? "",
+                scope.Activity?.TraceId.ToHexString() ?? "");
         }
 
         if (scope.Activity is { } activity)

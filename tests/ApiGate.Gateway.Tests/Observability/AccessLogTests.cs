@@ -86,6 +86,7 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.InRange(first.GetProperty("UpstreamMs").GetDouble(), 0.000001, first.GetProperty("DurationMs").GetDouble());
         Assert.Equal("127.0.0.1", first.GetProperty("ClientIp").GetString());
         Assert.Equal("", first.GetProperty("Error").GetString());
+        Assert.Equal("", first.GetProperty("TraceId").GetString()); // tracing is off
 
         var query = access.Single(a => a.GetProperty("Path").GetString() == "/private/q");
         Assert.Equal(record.Id, query.GetProperty("KeyId").GetString());

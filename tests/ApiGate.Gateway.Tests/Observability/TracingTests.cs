@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Tests.Infrastructure;
 
@@ -13,6 +14,15 @@ public sealed class TracingTests : GatewayTestBase
     private const string ClientTraceId = "0af7651916cd43dd8448eb211c80319c";
     private const string ClientSpanId = "b7ad6b7169203331";
     private const string ClientTraceParent = "00-" + ClientTraceId + "-" + ClientSpanId + "-01";
+
+    private readonly StringWriter _log = new();
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.LogFormat = "json";
+        options.LogLevel = "info";
+        options.LogWriter = TextWriter.Synchronized(_log);
+    }
 
     private protected override async Task SetUpAsync()
     {
@@ -48,6 +58,10 @@ public sealed class TracingTests : GatewayTestBase
         var received = Upstream.Received.Single().Headers;
         Assert.Equal($"00-{ClientTraceId}-{span.SpanId.ToHexString()}-01", received["traceparent"].Single());
         Assert.Equal("vendor=abc,other=1", received["tracestate"].Single());
+
+        await Gateway.StopAsync();
+        var access = Assert.Single(AccessLogTests.AccessLines(_log.ToString()));
+        Assert.Equal(ClientTraceId, access.GetProperty("TraceId").GetString());
     }
 
     [Fact]
