@@ -13,6 +13,9 @@ internal sealed class BufferedLogWriter : IDisposable
     /// <summary>How often waiting text is written.</summary>
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>How long disposing waits for the last batch to be written.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Default bound on characters waiting to be written (~4 MB of log text).</summary>
     public const int DefaultCapacity = 4 * 1024 * 1024;
 
@@ -70,8 +73,11 @@ internal sealed class BufferedLogWriter : IDisposable
         }
 
         _stopping.Set();
-        _thread.Join();
-        _stopping.Dispose();
+        // Bounded: a stdout nobody reads must not keep the process from exiting.
+        if (_thread.Join(ShutdownTimeout))
+        {
+            _stopping.Dispose();
+        }
     }
 
     private void Run()
