@@ -11,6 +11,7 @@ internal static class GatewayErrorWriter
     /// <summary>Writes the error unless the response has already started (then the connection is aborted instead).</summary>
     public static async ValueTask WriteAsync(HttpContext context, GatewayError error)
     {
+        context.Features.Set(error); // for metrics and the access log
         var response = context.Response;
         if (response.HasStarted)
         {

@@ -46,6 +46,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
 
         headers.Remove("X-Request-ID");
         headers.TryAddWithoutValidation("X-Request-ID", request.RequestId);
+        Observability.GatewayTracing.Propagate(headers);
 
         // The credential never travels upstream; a key in X-API-Key is dropped on every route.
         headers.Remove("X-API-Key");

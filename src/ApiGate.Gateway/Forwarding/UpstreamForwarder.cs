@@ -91,6 +91,7 @@ internal sealed partial class UpstreamForwarder(
         var durationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var requestBytes = requestMeter.Bytes + (socket?.BytesFromClient ?? 0);
         var responseBytes = responseMeter.Bytes + (socket?.BytesToClient ?? 0);
+        request.Exchange = new Observability.UpstreamExchange(durationMs, requestBytes, responseBytes);
         var input = new MeteringInput
         {
             Status = context.Response.StatusCode,

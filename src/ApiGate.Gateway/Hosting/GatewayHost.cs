@@ -4,6 +4,7 @@ using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
@@ -79,6 +80,7 @@ public static class GatewayHost
         services.AddSingleton<GatewayPipeline>();
         services.AddHttpForwarder();
         services.AddAdminApi(options);
+        services.AddGatewayTelemetry(options, builder.Configuration);
 
         var app = builder.Build();
 
@@ -162,6 +164,7 @@ public static class GatewayHost
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Yarp", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        logging.AddGatewayLogging(options);
     }
 
     /// <summary>Maps <c>APIGATE_LOG_LEVEL</c> names (trace, debug, info, warn, error) to log levels.</summary>

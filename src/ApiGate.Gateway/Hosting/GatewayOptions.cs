@@ -56,6 +56,13 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_METRICS_ENABLED</c>; default true.</summary>
     public bool MetricsEnabled { get; set; } = true;
 
+    /// <summary><c>APIGATE_ACCESS_LOG</c>: one access-log line per request (category <c>ApiGate.Access</c>); default true.</summary>
+    public bool AccessLog { get; set; } = true;
+
+    /// <summary>Also write every log line, formatted as on stdout, to this writer (embedding and tests; no setting). Written from a
+    /// background thread every 20 ms; complete once the server is disposed.</summary>
+    public TextWriter? LogWriter { get; set; }
+
     /// <summary><c>APIGATE_REDIS_URL</c>: shared limit state for several instances (not used by this release).</summary>
     public string RedisUrl { get; set; } = "";
 

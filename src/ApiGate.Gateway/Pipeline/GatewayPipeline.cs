@@ -1,6 +1,7 @@
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Forwarding;
+using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.AspNetCore.Http;
@@ -18,6 +19,7 @@ internal sealed partial class GatewayPipeline(
     IEnumerable<IRequestStep> steps,
     UpstreamForwarder forwarder,
     GatewayEnvironment environment,
+    RequestTelemetry telemetry,
     ILogger<GatewayPipeline> logger)
 {
     private readonly IRequestStep[] _steps = [.. steps];
@@ -36,6 +38,22 @@ internal sealed partial class GatewayPipeline(
             return;
         }
 
+        // Everything past the reserved endpoints is measured, logged and traced once, whatever answers it.
+        var scope = telemetry.Begin(context);
+        var completed = false;
+        try
+        {
+            await ProxyAsync(context, path);
+            completed = true;
+        }
+        finally
+        {
+            telemetry.End(context, scope, completed);
+        }
+    }
+
+    private async Task ProxyAsync(HttpContext context, string path)
+    {
         var requestId = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"]);
         context.Response.Headers["X-Request-ID"] = requestId;
 
@@ -75,6 +93,7 @@ internal sealed partial class GatewayPipeline(
         }
 
         var request = new GatewayRequest(context, snapshot, match, upstream, requestId, environment);
+        context.Features.Set(request);
         foreach (var step in _steps)
         {
             var next = step.InvokeAsync(request);

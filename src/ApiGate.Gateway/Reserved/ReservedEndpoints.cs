@@ -9,11 +9,11 @@ namespace ApiGate.Gateway.Reserved;
 
 /// <summary>
 /// Paths the gateway always serves itself, whatever routes exist (SPEC §2.5): <c>/health</c>, <c>/health/ready</c>,
-/// <c>/version</c>; <c>/metrics</c> is reserved too and answers 404 until that feature ships. The admin API is served
-/// before this pipeline under its base path (default <c>/admin</c>, see Admin/AdminApi); <c>/admin/*</c> stays
-/// reserved here when the base path is moved elsewhere.
+/// <c>/version</c>, <c>/metrics</c> (404 when metrics are disabled). The admin API is served before this pipeline
+/// under its base path (default <c>/admin</c>, see Admin/AdminApi); <c>/admin/*</c> stays reserved here when the base
+/// path is moved elsewhere.
 /// </summary>
-internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore store)
+internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore store, Observability.MetricsEndpoint metrics)
 {
     /// <summary>The product version, from the assembly's informational version.</summary>
     public static readonly string Version =
@@ -36,6 +36,7 @@ internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore
             "/health" => HealthAsync,
             "/health/ready" => ReadyAsync,
             "/version" => VersionAsync,
+            "/metrics" when metrics.Handler is { } scrape => scrape,
             _ when IsUnder(path, "/health") || IsUnder(path, "/admin") || path == "/metrics" => NotFoundAsync,
             _ => null,
         };

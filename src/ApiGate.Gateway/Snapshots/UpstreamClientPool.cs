@@ -52,7 +52,7 @@ internal sealed class UpstreamClientPool : IDisposable
         ConnectTimeout = key.Timeout < TimeSpan.FromSeconds(10) ? key.Timeout : TimeSpan.FromSeconds(10),
         PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(key.IdleConnTimeoutMs),
         MaxConnectionsPerServer = key.MaxConns > 0 ? key.MaxConns : int.MaxValue,
-        // Trace headers are passed through as the client sent them; the gateway adds none of its own yet.
+        // Trace headers are set by the forwarding transformer (the gateway's span when tracing, else the client's as sent).
         ActivityHeadersPropagator = null,
     }, disposeHandler: true);
 

@@ -1,0 +1,139 @@
+using System.Text;
+
+namespace ApiGate.Gateway.Observability;
+
+/// <summary>
+/// Collects formatted log text from any thread and writes it to a <see cref="TextWriter"/> from one background
+/// thread in batches (every <see cref="FlushInterval"/>, one write and flush per batch instead of one per line).
+/// Bounded: past <see cref="Capacity"/> characters waiting, lines are dropped and counted, so a stalled stdout never
+/// blocks a request; the count is reported by <c>onDropped</c> on the next flush. Disposing writes what is left.
+/// </summary>
+internal sealed class BufferedLogWriter : IDisposable
+{
+    /// <summary>How often waiting text is written.</summary>
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>How long disposing waits for the last batch to be written.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Default bound on characters waiting to be written (~4 MB of log text).</summary>
+    public const int DefaultCapacity = 4 * 1024 * 1024;
+
+    private readonly TextWriter _target;
+    private readonly Func<long, string>? _droppedNotice;
+    private readonly Lock _lock = new();
+    private readonly ManualResetEventSlim _stopping = new();
+    private readonly Thread _thread;
+    private StringBuilder _pending = new(16 * 1024);
+    private StringBuilder _writing = new(16 * 1024);
+    private long _dropped;
+    private bool _disposed;
+
+    /// <param name="target">Written by the background thread only.</param>
+    /// <param name="droppedNotice">Formats the line reporting dropped lines (in the log's own format).</param>
+    public BufferedLogWriter(TextWriter target, Func<long, string>? droppedNotice = null, int capacity = DefaultCapacity)
+    {
+        _target = target;
+        _droppedNotice = droppedNotice;
+        Capacity = capacity;
+        _thread = new Thread(Run) { IsBackground = true, Name = "ApiGate log writer" };
+        _thread.Start();
+    }
+
+    public int Capacity { get; }
+
+    /// <summary>Lines dropped since start because the buffer was full.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Queues <paramref name="text"/> (one or more whole lines); drops it when the buffer is full.</summary>
+    public void Append(StringBuilder text)
+    {
+        lock (_lock)
+        {
+            if (_pending.Length + text.Length > Capacity || _disposed)
+            {
+                _dropped++;
+                return;
+            }
+
+            _pending.Append(text);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
+        _stopping.Set();
+        // Bounded: a stdout nobody reads must not keep the process from exiting.
+        if (_thread.Join(ShutdownTimeout))
+        {
+            _stopping.Dispose();
+        }
+    }
+
+    private void Run()
+    {
+        long reported = 0;
+        while (true)
+        {
+            var stopping = _stopping.Wait(FlushInterval);
+            lock (_lock)
+            {
+                (_pending, _writing) = (_writing, _pending);
+            }
+
+            try
+            {
+                if (_writing.Length > 0)
+                {
+                    foreach (var chunk in _writing.GetChunks())
+                    {
+                        _target.Write(chunk.Span);
+                    }
+                }
+
+                var dropped = Dropped;
+                if (dropped != reported && _droppedNotice is not null)
+                {
+                    _target.Write(_droppedNotice(dropped - reported));
+                    reported = dropped;
+                }
+
+                if (_writing.Length > 0 || dropped != reported)
+                {
+                    _target.Flush();
+                }
+            }
+            catch (IOException)
+            {
+                // stdout closed or broken: nothing better to do with log text than to lose it
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            if (_writing.Capacity > 1024 * 1024)
+            {
+                _writing = new StringBuilder(16 * 1024); // do not hold on to a burst's memory
+            }
+            else
+            {
+                _writing.Clear();
+            }
+
+            if (stopping)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Gateway.Observability;
+
+/// <summary>
+/// One server span per proxied request on the <c>ApiGate.Gateway</c> activity source, continuing the client's W3C
+/// trace context. ASP.NET Core's own hosting activity is not used: it exists whenever hosting diagnostics are
+/// logged, is not exported (its source is not subscribed), and its parent is not the client's span when the client
+/// sent none — so the gateway's span takes its parent straight from <c>traceparent</c>/<c>tracestate</c> instead.
+/// </summary>
+internal static class GatewayTracing
+{
+    public const string SourceName = "ApiGate.Gateway";
+
+    public static readonly ActivitySource Source = new(SourceName, Reserved.ReservedEndpoints.Version);
+
+    /// <summary>
+    /// Starts the request's span, or returns null at the cost of one check when nothing listens (tracing off).
+    /// </summary>
+    public static Activity? StartRequest(HttpContext context)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        var headers = context.Request.Headers;
+        var parent = default(ActivityContext);
+        var hasParent = headers.TraceParent.Count == 1
+                        && ActivityContext.TryParse(headers.TraceParent[0], headers.TraceState.Count > 0 ? headers.TraceState.ToString() : null, isRemote: true, out parent);
+        if (!hasParent)
+        {
+            // No client context: a new root span, not a child of the (unexported) hosting activity.
+            Activity.Current = null;
+        }
+
+        var activity = Source.StartActivity(ActivityKind.Server, parent, name: "HTTP " + HttpMethodNames.Normalize(context.Request.Method));
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("http.request.method", context.Request.Method);
+            activity.SetTag("url.path", context.Request.Path.Value);
+        }
+
+        return activity;
+    }
+
+    /// <summary>Adds the outcome's attributes and ends the span.</summary>
+    public static void StopRequest(Activity activity, in RequestOutcome outcome, string? requestId)
+    {
+        if (activity.IsAllDataRequested)
+        {
+            activity.SetTag("apigate.route", outcome.Route);
+            activity.SetTag("apigate.upstream", outcome.Upstream);
+            activity.SetTag("http.response.status_code", outcome.Status);
+            activity.SetTag("apigate.request_id", requestId);
+            if (outcome.ErrorCode is { } code)
+            {
+                activity.SetTag("error.type", code);
+            }
+
+            if (outcome.Status >= 500)
+            {
+                activity.SetStatus(ActivityStatusCode.Error, outcome.ErrorCode);
+            }
+
+            if (outcome.Route.Length > 0)
+            {
+                activity.DisplayName = HttpMethodNames.Normalize(outcome.Method) + " " + outcome.Route;
+            }
+        }
+
+        activity.Stop();
+    }
+
+    /// <summary>
+    /// Points the upstream request's <c>traceparent</c> at the gateway's span (same trace id) when the request has one.
+    /// Without it (tracing off) the client's headers pass through as YARP copied them. <c>tracestate</c> is the
+    /// client's and was copied already.
+    /// </summary>
+    public static void Propagate(HttpRequestHeaders headers)
+    {
+        if (Activity.Current is { } activity && ReferenceEquals(activity.Source, Source) && activity.IdFormat == ActivityIdFormat.W3C)
+        {
+            headers.Remove("traceparent");
+            headers.TryAddWithoutValidation("traceparent", activity.Id);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Pipeline;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Observability;
+
+/// <summary>
+/// Instruments every request the pipeline handles (not the reserved endpoints) in one place: <see cref="Begin"/> when
+/// it enters, <see cref="End"/> in a <c>finally</c> when it leaves — metrics, the access-log line and the span end.
+/// It reads what the pipeline left on the context: the <see cref="GatewayRequest"/> (route, upstream, caller, the
+/// forwarder's <see cref="UpstreamExchange"/>) and the <see cref="GatewayError"/> the gateway answered with, if any.
+/// </summary>
+internal sealed class RequestTelemetry
+{
+    private readonly GatewayMetrics _metrics;
+    private readonly ILogger _accessLog;
+    private readonly bool _accessLogEnabled;
+
+    public RequestTelemetry(GatewayMetrics metrics, ILoggerFactory loggerFactory, GatewayOptions options)
+    {
+        _metrics = metrics;
+        _accessLog = loggerFactory.CreateLogger(AccessLog.Category);
+        _accessLogEnabled = options.AccessLog;
+    }
+
+    /// <summary>Notes the start time and starts the span (null when tracing is off).</summary>
+    public RequestScope Begin(HttpContext context) => new(Stopwatch.GetTimestamp(), GatewayTracing.StartRequest(context));
+
+    /// <summary>Records the finished request; <paramref name="completed"/> is false when the pipeline threw.</summary>
+    public void End(HttpContext context, in RequestScope scope, bool completed)
+    {
+        var totalSeconds = Stopwatch.GetElapsedTime(scope.Started).TotalSeconds;
+        var request = context.Features.Get<GatewayRequest>();
+        var error = context.Features.Get<GatewayError>();
+        var exchange = request?.Exchange;
+        var outcome = new RequestOutcome(
+            request?.Route.Definition.Slug ?? "",
+            request?.Upstream.Definition.Slug ?? "",
+            context.Request.Method,
+            // An exception before the response started becomes a 500 once it leaves the pipeline.
+            completed || context.Response.HasStarted ? context.Response.StatusCode : StatusCodes.Status500InternalServerError,
+            totalSeconds,
+            (exchange?.DurationMs ?? 0) / 1000,
+            error?.Code);
+
+        _metrics.RecordRequest(outcome);
+        var requestId = request?.RequestId ?? context.Response.Headers["X-Request-ID"].ToString();
+        if (_accessLogEnabled && _accessLog.IsEnabled(LogLevel.Information))
+        {
+            var caller = request?.Caller;
+            AccessLog.Write(
+                _accessLog,
+                requestId,
+                context.Request.Method,
+                context.Request.Path.Value ?? "/",
+                outcome.Route,
+                outcome.Upstream,
+                caller?.User.Id ?? "",
+                caller?.Key.Id ?? "",
+                outcome.Status,
+                exchange?.BytesIn ?? 0,
+                exchange?.BytesOut ?? context.Response.ContentLength ?? 0,
+                Math.Round(totalSeconds * 1000, 3),
+                Math.Round(exchange?.DurationMs ?? 0, 3),
+                context.Connection.RemoteIpAddress?.ToString() ?? "",
+                outcome.ErrorCode ?? "",
+                scope.Activity?.TraceId.ToHexString() ?? "");
+        }
+
+        if (scope.Activity is { } activity)
+        {
+            GatewayTracing.StopRequest(activity, outcome, requestId);
+        }
+    }
+}
+
+/// <summary>What <see cref="RequestTelemetry.Begin"/> hands back for <see cref="RequestTelemetry.End"/>.</summary>
+internal readonly record struct RequestScope(long Started, Activity? Activity);

@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Observability;
+
+public sealed class AccessLogTests : GatewayTestBase
+{
+    private const string UpstreamSecret = "upstream-secret-6f1d0c2a9b";
+    private readonly StringWriter _log = new();
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.LogFormat = "json";
+        options.LogLevel = "trace"; // everything the gateway logs at all
+        options.AuthAllowQueryKey = true;
+        options.LogWriter = TextWriter.Synchronized(_log);
+    }
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url, new UpstreamInput { AuthType = "header", AuthHeader = "X-Backend-Token", AuthValue = UpstreamSecret });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "public", Path = "/public/*", Upstream = "backend" });
+    }
+
+    [Fact]
+    public async Task Traffic_WithKeysAndUpstreamCredential_LogsAccessLinesWithoutSecrets()
+    {
+        // Arrange
+        var (key, user, record) = await Gateway.CreateKeyAsync("logged@example.com");
+        var wrongKey = "ak_" + new string('z', 40);
+
+        // Act: the key in each place it may come from, a wrong key, a public route and an unmatched path.
+        using (var bearer = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/private/orders?page=2"))
+        {
+            bearer.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            bearer.Headers.Add("X-Request-ID", "req-bearer-1");
+            bearer.Content = new StringContent("hello body");
+            Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.SendAsync(bearer)).StatusCode);
+        }
+
+        using (var header = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/items"))
+        {
+            header.Headers.Add("X-API-Key", key);
+            Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.SendAsync(header)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/private/q?api_key=" + key)).StatusCode);
+        using (var wrong = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/x"))
+        {
+            wrong.Headers.Add("X-Request-ID", "req-wrong-1");
+            wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", wrongKey);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Gateway.Client.SendAsync(wrong)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/public/p")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync(Gateway.Url + "/nowhere")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/health")).StatusCode);
+        Assert.All(Upstream.Received, r => Assert.Equal(UpstreamSecret, r.Headers["X-Backend-Token"].Single())); // the secret was in use
+        await Gateway.StopAsync(); // everything flushed, shutdown logged too
+
+        // Assert
+        var output = _log.ToString();
+        Assert.DoesNotContain(key, output);
+        Assert.DoesNotContain(key[..20], output);
+        Assert.DoesNotContain(wrongKey, output);
+        Assert.DoesNotContain(UpstreamSecret, output);
+
+        var access = AccessLines(output);
+        Assert.Equal(6, access.Count); // not /health
+        var first = access.Single(a => a.GetProperty("RequestId").GetString() == "req-bearer-1");
+        Assert.Equal("POST", first.GetProperty("Method").GetString());
+        Assert.Equal("/private/orders", first.GetProperty("Path").GetString());
+        Assert.Equal("private", first.GetProperty("Route").GetString());
+        Assert.Equal("backend", first.GetProperty("Upstream").GetString());
+        Assert.Equal(user.Id, first.GetProperty("UserId").GetString());
+        Assert.Equal(record.Id, first.GetProperty("KeyId").GetString());
+        Assert.Equal(200, first.GetProperty("Status").GetInt32());
+        Assert.Equal(10, first.GetProperty("BytesIn").GetInt64());
+        Assert.True(first.GetProperty("BytesOut").GetInt64() > 0);
+        Assert.True(first.GetProperty("DurationMs").GetDouble() > 0);
+        Assert.InRange(first.GetProperty("UpstreamMs").GetDouble(), 0.000001, first.GetProperty("DurationMs").GetDouble());
+        Assert.Equal("127.0.0.1", first.GetProperty("ClientIp").GetString());
+        Assert.Equal("", first.GetProperty("Error").GetString());
+        Assert.Equal("", first.GetProperty("TraceId").GetString()); // tracing is off
+
+        var query = access.Single(a => a.GetProperty("Path").GetString() == "/private/q");
+        Assert.Equal(record.Id, query.GetProperty("KeyId").GetString());
+
+        var rejected = access.Single(a => a.GetProperty("RequestId").GetString() == "req-wrong-1");
+        Assert.Equal(401, rejected.GetProperty("Status").GetInt32());
+        Assert.Equal("invalid_api_key", rejected.GetProperty("Error").GetString());
+        Assert.Equal("", rejected.GetProperty("KeyId").GetString());
+        Assert.Equal(0, rejected.GetProperty("UpstreamMs").GetDouble());
+
+        var anonymous = access.Single(a => a.GetProperty("Path").GetString() == "/public/p");
+        Assert.Equal("", anonymous.GetProperty("UserId").GetString());
+        Assert.Equal("public", anonymous.GetProperty("Route").GetString());
+
+        var notFound = access.Single(a => a.GetProperty("Path").GetString() == "/nowhere");
+        Assert.Equal(404, notFound.GetProperty("Status").GetInt32());
+        Assert.Equal("route_not_found", notFound.GetProperty("Error").GetString());
+        Assert.Equal("", notFound.GetProperty("Route").GetString());
+        Assert.False(string.IsNullOrEmpty(notFound.GetProperty("RequestId").GetString()));
+    }
+
+    /// <summary>The <c>State</c> of each JSON line in the access-log category.</summary>
+    internal static List<JsonElement> AccessLines(string output)
+    {
+        var lines = new List<JsonElement>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            using var document = JsonDocument.Parse(line); // every line is one JSON object
+            var root = document.RootElement;
+            if (root.GetProperty("Category").GetString() == "ApiGate.Access")
+            {
+                Assert.Equal("Information", root.GetProperty("LogLevel").GetString());
+                lines.Add(root.GetProperty("State").Clone());
+            }
+        }
+
+        return lines;
+    }
+}
+
+public sealed class AccessLogDisabledTests : GatewayTestBase
+{
+    private readonly StringWriter _log = new();
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.LogFormat = "json";
+        options.LogLevel = "info";
+        options.AccessLog = false;
+        options.LogWriter = TextWriter.Synchronized(_log);
+    }
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "public", Path = "/public/*", Upstream = "backend" });
+    }
+
+    [Fact]
+    public async Task AccessLogOff_NoAccessLines_OtherLogsStill()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/public/p")).StatusCode);
+        await Gateway.StopAsync();
+
+        var output = _log.ToString();
+        Assert.Empty(AccessLogTests.AccessLines(output));
+        Assert.Contains("Config snapshot", output);
+    }
+}

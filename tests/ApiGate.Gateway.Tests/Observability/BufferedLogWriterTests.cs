@@ -1,0 +1,98 @@
+using System.Text;
+using ApiGate.Gateway.Observability;
+
+namespace ApiGate.Gateway.Tests.Observability;
+
+public sealed class BufferedLogWriterTests
+{
+    [Fact]
+    public void Append_ThenDispose_WritesEveryLineInOrder()
+    {
+        var target = new StringWriter();
+        var writer = new BufferedLogWriter(target);
+
+        for (var i = 0; i < 1000; i++)
+        {
+            writer.Append(new StringBuilder($"line {i}\n"));
+        }
+
+        writer.Dispose();
+
+        var lines = target.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => $"line {i}"), lines);
+        Assert.Equal(0, writer.Dropped);
+    }
+
+    [Fact]
+    public void Append_ManyThreads_LinesStayWhole()
+    {
+        var target = new StringWriter();
+        var writer = new BufferedLogWriter(target);
+
+        Parallel.For(0, 8, thread =>
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                writer.Append(new StringBuilder($"{thread}:{i}:{new string('x', 50)}\n"));
+            }
+        });
+        writer.Dispose();
+
+        var lines = target.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4000, lines.Length);
+        Assert.All(lines, l => Assert.Matches("^[0-7]:[0-9]+:x{50}$", l));
+        Assert.Equal(4000, lines.Distinct().Count());
+    }
+
+    [Fact]
+    public void Append_PastCapacity_DropsWholeLinesAndReportsTheCount()
+    {
+        var target = new BlockingWriter();
+        var writer = new BufferedLogWriter(target, dropped => $"dropped {dropped}\n", capacity: 90);
+
+        // The writer thread takes the first line and blocks writing it; then 10 lines of 9 characters fill the
+        // buffer and 5 more are dropped.
+        writer.Append(new StringBuilder("first\n"));
+        Assert.True(target.Entered.Wait(TimeSpan.FromSeconds(10)));
+        for (var i = 0; i < 15; i++)
+        {
+            writer.Append(new StringBuilder($"line-{i:D3}\n"));
+        }
+
+        target.Release.Set();
+        writer.Dispose();
+
+        var text = target.ToString();
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(5, writer.Dropped);
+        Assert.Equal("first", lines[0]);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"line-{i:D3}"), lines.Where(l => l.StartsWith("line-", StringComparison.Ordinal)));
+        Assert.Equal("dropped 5", Assert.Single(lines, l => l.StartsWith("dropped", StringComparison.Ordinal)));
+    }
+
+    /// <summary>A writer whose first write waits until released (bounded), like a stalled stdout.</summary>
+    private sealed class BlockingWriter : StringWriter
+    {
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public override void Write(ReadOnlySpan<char> buffer)
+        {
+            Wait();
+            base.Write(buffer);
+        }
+
+        public override void Write(string? value)
+        {
+            Wait();
+            base.Write(value);
+        }
+
+        private void Wait()
+        {
+            Entered.Set();
+            Release.Wait(TimeSpan.FromSeconds(10));
+        }
+    }
+}

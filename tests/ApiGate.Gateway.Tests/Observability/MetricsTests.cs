@@ -1,0 +1,171 @@
+using System.Net;
+using System.Net.Http.Headers;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Observability;
+
+[Collection(TelemetryCollection.Name)]
+public sealed class MetricsTests : GatewayTestBase
+{
+    private protected override void Configure(GatewayOptions options) => options.RateLimitBurst = 0;
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "alpha", Path = "/alpha/*", Upstream = "backend" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true });
+    }
+
+    [Fact]
+    public async Task Scrape_AfterKnownTraffic_CountsRequestsRejectionsAndLatencies()
+    {
+        // Arrange: one request per minute and no burst, so the second and third request of that key are limited.
+        var (limitedKey, _, _) = await Gateway.CreateKeyAsync("limited@example.com", new PlanInput { Id = "one-per-minute", Name = "One", RateLimitPerMinute = 1 }, reload: false);
+        var (quotaKey, _, _) = await Gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "one-per-month", Name = "Quota", RequestsPerMonth = 1 });
+
+        // Act
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/alpha/" + i)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync("/private/x", key: null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync("/private/x", "ak_wrong")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync("/private/x", "ak_wrong2")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", limitedKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await SendAsync("/private/x", limitedKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await SendAsync("/private/x", limitedKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", quotaKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.PaymentRequired, (await SendAsync("/private/x", quotaKey)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.PostAsync(Gateway.Url + "/nowhere", null)).StatusCode);
+        var metrics = await ScrapeAfterAsync(requests: 14);
+
+        // Assert
+        Assert.Equal(5, metrics.Sum("apigate_requests_total", ("route", "alpha"), ("method", "GET"), ("status_class", "2xx"), ("upstream", "backend")));
+        Assert.Equal(5, metrics.Sum("apigate_requests_total", ("route", "alpha")));
+        Assert.Equal(2, metrics.Sum("apigate_requests_total", ("route", "private"), ("status_class", "2xx"), ("upstream", "backend")));
+        Assert.Equal(6, metrics.Sum("apigate_requests_total", ("route", "private"), ("status_class", "4xx"), ("upstream", "backend")));
+        Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", ""), ("method", "POST"), ("status_class", "4xx"), ("upstream", "")));
+        Assert.Equal(14, metrics.Sum("apigate_requests_total"));
+
+        Assert.Equal(1, metrics.Sum("apigate_auth_failures_total", ("code", "missing_api_key")));
+        Assert.Equal(2, metrics.Sum("apigate_auth_failures_total", ("code", "invalid_api_key")));
+        Assert.Equal(3, metrics.Sum("apigate_auth_failures_total"));
+        Assert.Equal(2, metrics.Sum("apigate_rate_limit_rejections_total", ("route", "private")));
+        Assert.Equal(1, metrics.Sum("apigate_quota_rejections_total", ("route", "private")));
+
+        Assert.Equal("histogram", metrics.Types["apigate_request_duration_seconds"]);
+        Assert.Equal("histogram", metrics.Types["apigate_gateway_duration_seconds"]);
+        Assert.Equal(5, metrics.Sum("apigate_request_duration_seconds_count", ("route", "alpha"), ("status_class", "2xx"), ("upstream", "backend")));
+        Assert.Equal(5, metrics.Sum("apigate_request_duration_seconds_bucket", ("route", "alpha"), ("le", "+Inf")));
+        Assert.Equal(5, metrics.Sum("apigate_gateway_duration_seconds_count", ("route", "alpha")));
+        Assert.Equal(14, metrics.Sum("apigate_gateway_duration_seconds_count"));
+        var total = metrics.Sum("apigate_request_duration_seconds_sum", ("route", "alpha"));
+        var gatewayOnly = metrics.Sum("apigate_gateway_duration_seconds_sum", ("route", "alpha"));
+        Assert.True(total > 0, "total latency recorded");
+        Assert.InRange(gatewayOnly, 0, total);
+
+        // Buckets are cumulative: counts never decrease with le.
+        var buckets = metrics.Find("apigate_request_duration_seconds_bucket", ("route", "alpha"))
+            .OrderBy(s => double.Parse(s.Labels["le"].Replace("+Inf", "Infinity"), System.Globalization.CultureInfo.InvariantCulture)).Select(s => s.Value).ToList();
+        Assert.True(buckets.Count > 10, "sensible bucket count");
+        Assert.Equal(buckets.OrderBy(v => v), buckets);
+
+        Assert.Equal(0, metrics.Sum("apigate_usage_events_dropped_total"));
+        Assert.Single(metrics.Find("apigate_usage_queue_depth"));
+        Assert.Equal(Gateway.Snapshots.Current!.Version, metrics.Sum("apigate_config_version"));
+        Assert.Equal(0, metrics.Sum("apigate_config_reload_failures_total"));
+    }
+
+    [Fact]
+    public async Task ConfigVersionGauge_FollowsAReload()
+    {
+        var before = (await ScrapeAsync()).Sum("apigate_config_version");
+        Assert.Equal(Gateway.Snapshots.Current!.Version, before);
+
+        await Gateway.AddRouteAsync(new RouteInput { Name = "beta", Path = "/beta/*", Upstream = "backend" });
+        var after = (await ScrapeAsync()).Sum("apigate_config_version");
+
+        Assert.True(after > before, $"version {after} after the reload, {before} before");
+        Assert.Equal(Gateway.Snapshots.Current!.Version, after);
+    }
+
+    [Fact]
+    public async Task MetricsPath_IsNotShadowedByACatchAllRoute()
+    {
+        await Gateway.AddRouteAsync(new RouteInput { Name = "everything", Path = "/*", Upstream = "backend" });
+
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/metrics");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.MediaType);
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Fact]
+    public async Task Scrape_IsNotCountedAsAProxiedRequest()
+    {
+        await ScrapeAsync();
+        var metrics = await ScrapeAsync();
+
+        Assert.Equal(0, metrics.Sum("apigate_requests_total"));
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(string path, string? key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + path);
+        if (key is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        return await Gateway.Client.SendAsync(request);
+    }
+
+    /// <summary>
+    /// Scrapes once <paramref name="requests"/> requests are recorded: a request is recorded just after its response
+    /// is written, so the client can see the last response a moment before it counts (waits at most 5 s).
+    /// </summary>
+    private async Task<PrometheusText> ScrapeAfterAsync(int requests)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        var metrics = await ScrapeAsync();
+        while (metrics.Sum("apigate_requests_total") < requests && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+            metrics = await ScrapeAsync();
+        }
+
+        return metrics;
+    }
+
+    private async Task<PrometheusText> ScrapeAsync()
+    {
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return PrometheusText.Parse(await response.Content.ReadAsStringAsync());
+    }
+}
+
+public sealed class MetricsDisabledTests : GatewayTestBase
+{
+    private protected override void Configure(GatewayOptions options) => options.MetricsEnabled = false;
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "everything", Path = "/*", Upstream = "backend" });
+    }
+
+    [Fact]
+    public async Task MetricsDisabled_MetricsAnswers404_AndIsNotProxied()
+    {
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/metrics");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("\"not_found\"", await response.Content.ReadAsStringAsync());
+        Assert.Empty(Upstream.Received);
+    }
+}

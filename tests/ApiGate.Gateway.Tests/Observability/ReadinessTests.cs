@@ -1,0 +1,103 @@
+using System.Net;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace ApiGate.Gateway.Tests.Observability;
+
+public sealed class ReadinessTests : GatewayTestBase
+{
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "everything", Path = "/*", Upstream = "backend" });
+    }
+
+    [Fact]
+    public async Task Ready_StoreReachableAndConfigLoaded_Returns200()
+    {
+        var (status, body) = await ReadyAsync(Gateway.Client, Gateway.Url);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("ready", body.GetProperty("status").GetString());
+        Assert.Equal("ok", body.GetProperty("checks").GetProperty("store").GetString());
+        Assert.Equal("loaded", body.GetProperty("checks").GetProperty("config").GetString());
+        Assert.Equal(Gateway.Snapshots.Current!.Version, body.GetProperty("checks").GetProperty("config_version").GetInt64());
+        Assert.Empty(Upstream.Received); // a catch-all route does not hide it
+    }
+
+    [Fact]
+    public async Task Ready_StoreFileUnreachable_Returns503_AndRecoversWhenItIsBack()
+    {
+        // Arrange: move the database's directory away; idle pooled connections are closed so the next open fails.
+        var moved = Gateway.Directory + "-away";
+        Directory.Move(Gateway.Directory, moved);
+        try
+        {
+            SqliteConnection.ClearAllPools();
+
+            // Act
+            var (status, body) = await ReadyAsync(Gateway.Client, Gateway.Url);
+
+            // Assert
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+            Assert.Equal("not_ready", body.GetProperty("status").GetString());
+            Assert.Equal("unreachable", body.GetProperty("checks").GetProperty("store").GetString());
+            Assert.Equal("loaded", body.GetProperty("checks").GetProperty("config").GetString()); // still serving the last snapshot
+        }
+        finally
+        {
+            Directory.Move(moved, Gateway.Directory);
+            SqliteConnection.ClearAllPools();
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await ReadyAsync(Gateway.Client, Gateway.Url)).Status);
+    }
+
+    [Fact]
+    public async Task Ready_NoConfigSnapshotLoaded_Returns503()
+    {
+        // Arrange: a server started without the store being set up, so no snapshot can load.
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var options = new GatewayOptions { Host = "127.0.0.1", Port = 0, DatabaseDsn = Path.Combine(directory, "apigate.db"), LogLevel = "error", LogFormat = "console" };
+        await using var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(""));
+        var app = GatewayHost.Build(options, store);
+        await app.StartAsync();
+        try
+        {
+            using var client = TestGateway.CreateClient();
+            var url = GatewayHost.Addresses(app).First();
+
+            // Act
+            var (status, body) = await ReadyAsync(client, url);
+            var proxied = await client.GetAsync(url + "/anything");
+
+            // Assert
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+            Assert.Equal("not_loaded", body.GetProperty("checks").GetProperty("config").GetString());
+            Assert.Equal(0, body.GetProperty("checks").GetProperty("config_version").GetInt64());
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, proxied.StatusCode);
+            Assert.Contains("\"not_ready\"", await proxied.Content.ReadAsStringAsync());
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(url + "/health")).StatusCode); // alive, just not ready
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonElement Body)> ReadyAsync(HttpClient client, string url)
+    {
+        var response = await client.GetAsync(url + "/health/ready");
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, document.RootElement.Clone());
+    }
+}

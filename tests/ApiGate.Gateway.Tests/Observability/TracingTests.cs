@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Observability;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Observability;
+
+[Collection(TelemetryCollection.Name)]
+public sealed class TracingTests : GatewayTestBase
+{
+    private const string ClientTraceId = "0af7651916cd43dd8448eb211c80319c";
+    private const string ClientSpanId = "b7ad6b7169203331";
+    private const string ClientTraceParent = "00-" + ClientTraceId + "-" + ClientSpanId + "-01";
+
+    private readonly StringWriter _log = new();
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.LogFormat = "json";
+        options.LogLevel = "info";
+        options.LogWriter = TextWriter.Synchronized(_log);
+    }
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "traced", Path = "/traced/*", Upstream = "backend" });
+    }
+
+    [Fact]
+    public async Task TracingOn_ClientTraceparent_UpstreamGetsSameTraceWithGatewaySpanAsParent()
+    {
+        // Arrange
+        using var spans = new SpanRecorder();
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/traced/a");
+        request.Headers.Add("traceparent", ClientTraceParent);
+        request.Headers.Add("tracestate", "vendor=abc,other=1");
+        request.Headers.Add("X-Request-ID", "trace-req-1");
+
+        // Act
+        var response = await Gateway.Client.SendAsync(request);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var span = spans.Single("trace-req-1");
+        Assert.Equal(ActivityKind.Server, span.Kind);
+        Assert.Equal(ClientTraceId, span.TraceId.ToHexString());
+        Assert.Equal(ClientSpanId, span.ParentSpanId.ToHexString());
+        Assert.Equal("vendor=abc,other=1", span.TraceStateString);
+        Assert.Equal("traced", span.GetTagItem("apigate.route"));
+        Assert.Equal("backend", span.GetTagItem("apigate.upstream"));
+        Assert.Equal(200, span.GetTagItem("http.response.status_code"));
+        Assert.Equal("GET traced", span.DisplayName);
+
+        var received = Upstream.Received.Single().Headers;
+        Assert.Equal($"00-{ClientTraceId}-{span.SpanId.ToHexString()}-01", received["traceparent"].Single());
+        Assert.Equal("vendor=abc,other=1", received["tracestate"].Single());
+
+        await Gateway.StopAsync();
+        var access = Assert.Single(AccessLogTests.AccessLines(_log.ToString()));
+        Assert.Equal(ClientTraceId, access.GetProperty("TraceId").GetString());
+    }
+
+    [Fact]
+    public async Task TracingOn_NoClientContext_SpanIsARootAndUpstreamGetsItsTrace()
+    {
+        using var spans = new SpanRecorder();
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/traced/b");
+        request.Headers.Add("X-Request-ID", "trace-req-2");
+
+        await Gateway.Client.SendAsync(request);
+
+        var span = spans.Single("trace-req-2");
+        Assert.Equal(default, span.ParentSpanId);
+        var received = Upstream.Received.Single().Headers;
+        Assert.Equal(span.Id, received["traceparent"].Single());
+    }
+
+    [Fact]
+    public async Task TracingOn_RejectedRequest_SpanCarriesStatusAndErrorCode()
+    {
+        using var spans = new SpanRecorder();
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/untraced");
+        request.Headers.Add("X-Request-ID", "trace-req-3");
+
+        var response = await Gateway.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var span = spans.Single("trace-req-3");
+        Assert.Equal(404, span.GetTagItem("http.response.status_code"));
+        Assert.Equal("route_not_found", span.GetTagItem("error.type"));
+        Assert.Equal("", span.GetTagItem("apigate.route"));
+    }
+
+    [Fact]
+    public async Task TracingOff_TraceHeadersPassThroughUnchanged()
+    {
+        Assert.False(GatewayTracing.Source.HasListeners());
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/traced/c");
+        request.Headers.Add("traceparent", ClientTraceParent);
+        request.Headers.Add("tracestate", "vendor=abc");
+
+        await Gateway.Client.SendAsync(request);
+
+        var received = Upstream.Received.Single().Headers;
+        Assert.Equal(ClientTraceParent, received["traceparent"].Single());
+        Assert.Equal("vendor=abc", received["tracestate"].Single());
+    }
+
+    /// <summary>Listens to the gateway's activity source and keeps the spans that ended.</summary>
+    private sealed class SpanRecorder : IDisposable
+    {
+        private readonly ActivityListener _listener;
+        private readonly ConcurrentQueue<Activity> _stopped = new();
+
+        public SpanRecorder()
+        {
+            _listener = new ActivityListener
+            {
+                ShouldListenTo = source => source.Name == GatewayTracing.SourceName,
+                Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+                ActivityStopped = _stopped.Enqueue,
+            };
+            ActivitySource.AddActivityListener(_listener);
+        }
+
+        /// <summary>
+        /// The one span of the request with this X-Request-ID. The span ends just after the response is written, so
+        /// the client may see the response first: wait for it (bounded).
+        /// </summary>
+        public Activity Single(string requestId)
+        {
+            var deadline = Stopwatch.StartNew();
+            while (!_stopped.Any(Matches) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                Thread.Sleep(10);
+            }
+
+            return Assert.Single(_stopped, Matches);
+
+            bool Matches(Activity a) => (a.GetTagItem("apigate.request_id") as string) == requestId;
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
