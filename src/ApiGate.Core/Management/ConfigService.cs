@@ -151,6 +151,11 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             {
                 problems.Add($"upstream '{upstream.Slug}': url: {urlProblem}");
             }
+
+            foreach (var error in UpstreamBalancing.Validate(upstream))
+            {
+                problems.Add($"upstream '{upstream.Slug}': {error}");
+            }
         }
 
         var upstreamIds = data.Upstreams.Select(u => u.Id).ToHashSet(StringComparer.Ordinal);
@@ -267,14 +272,26 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
 
         if (input.Url is not null)
         {
+            if (input.Targets is not null)
+            {
+                return Invalid("url", "give either url (one target) or targets, not both");
+            }
+
             var url = input.Url.Trim();
             if (ValidateUrl(url) is { } problem)
             {
                 return Invalid("url", problem);
             }
 
-            u = u with { BaseUrl = url.TrimEnd('/') };
+            u = u with { BaseUrl = url.TrimEnd('/'), Targets = [new UpstreamTarget(url.TrimEnd('/'))] };
         }
+
+        if (UpstreamBalancing.Apply(u, input) is var balanced && balanced.Error is not null)
+        {
+            return balanced.Error;
+        }
+
+        u = balanced.Value!;
 
         if (input.Timeout is not null)
         {

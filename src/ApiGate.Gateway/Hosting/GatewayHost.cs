@@ -1,5 +1,6 @@
 using System.Net;
 using ApiGate.Core.Storage;
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
@@ -54,6 +55,7 @@ public static class GatewayHost
             options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             sp.GetRequiredService<ResponseBodyTransformer>()));
         services.AddSingleton<UpstreamClientPool>();
+        services.AddLoadBalancing();
         services.AddSingleton<SnapshotBuilder>();
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());

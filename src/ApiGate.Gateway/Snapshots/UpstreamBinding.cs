@@ -2,6 +2,8 @@ using System.Net;
 using System.Text;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Pipeline;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace ApiGate.Gateway.Snapshots;
@@ -11,14 +13,17 @@ internal sealed class UpstreamBinding
 {
     private readonly ForwarderRequestConfig _requestConfig;
 
-    public UpstreamBinding(UpstreamDefinition definition, HttpMessageInvoker client, TimeSpan defaultTimeout)
+    public UpstreamBinding(UpstreamDefinition definition, HttpMessageInvoker client, TimeSpan defaultTimeout, TargetRegistry registry, TimeProvider timeProvider)
     {
         Definition = definition;
         Client = client;
         Timeout = definition.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : defaultTimeout;
-        var uri = new Uri(definition.BaseUrl);
-        Origin = uri.GetLeftPart(UriPartial.Authority);
-        BasePath = uri.AbsolutePath.TrimEnd('/');
+        var targets = definition.EffectiveTargets;
+        Targets = [.. targets.Select(t => new TargetBinding(t.Url, t.Weight, registry.Get(definition.Id, t.Url, t.Weight)))];
+        Health = new TargetHealthPolicy(definition.HealthCheck, targets.Count);
+        Balancer = new LoadBalancer(Targets, definition.LbPolicy, definition.HashOn, Health, timeProvider);
+        Origin = Targets[0].Origin;
+        BasePath = Targets[0].BasePath;
         _requestConfig = new ForwarderRequestConfig
         {
             ActivityTimeout = Timeout,
@@ -38,15 +43,24 @@ internal sealed class UpstreamBinding
 
     public UpstreamDefinition Definition { get; }
 
+    /// <summary>The upstream's targets in configured order, each with its long-lived state.</summary>
+    public TargetBinding[] Targets { get; }
+
+    /// <summary>Picks a target per request (docs/load-balancing.md).</summary>
+    public LoadBalancer Balancer { get; }
+
+    /// <summary>Health-check settings in runtime form.</summary>
+    public TargetHealthPolicy Health { get; }
+
     public HttpMessageInvoker Client { get; }
 
     /// <summary>Total timeout for <c>http</c>; idle timeout for the streaming protocols.</summary>
     public TimeSpan Timeout { get; }
 
-    /// <summary><c>scheme://host:port</c>.</summary>
+    /// <summary>The first target's <c>scheme://host:port</c>; requests go to <see cref="GatewayRequest.Target"/>'s.</summary>
     public string Origin { get; }
 
-    /// <summary>The base URL's path without a trailing slash (<c>/v2</c>), prepended to every forwarded path.</summary>
+    /// <summary>The first target's base path; requests use <see cref="GatewayRequest.Target"/>'s.</summary>
     public string BasePath { get; }
 
     public string? AuthHeaderName { get; }
