@@ -37,9 +37,9 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             return Invalid("name", "name is required");
         }
 
-        if (input.Url is null)
+        if (input.Url is null && input.Targets is null)
         {
-            return Invalid("url", "url is required");
+            return Invalid("url", "url (or targets) is required");
         }
 
         var built = ApplyUpstream(draft, input);
