@@ -1,6 +1,7 @@
 using ApiGate.Core.Balancing;
 using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Pipeline;
+using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Gateway.Balancing;
 
@@ -44,7 +45,13 @@ internal sealed class LoadBalancer
     public LoadBalancingPolicy Policy => _policy;
 
     /// <summary>A target for <paramref name="request"/> other than <paramref name="exclude"/>; null when none is available.</summary>
-    public TargetBinding? Pick(GatewayRequest request, TargetBinding? exclude = null)
+    public TargetBinding? Pick(GatewayRequest request, TargetBinding? exclude = null) => Pick(request.HttpContext, request.Caller?.Key.Id, exclude);
+
+    /// <summary>
+    /// A target for a request (<paramref name="keyId"/> = the caller's API key id, for <c>hash</c> by key) other than
+    /// <paramref name="exclude"/>; null when none is available.
+    /// </summary>
+    public TargetBinding? Pick(HttpContext context, string? keyId, TargetBinding? exclude = null)
     {
         if (_trials && TryTrial(exclude) is { } trial)
         {
@@ -63,7 +70,7 @@ internal sealed class LoadBalancer
             LoadBalancingPolicy.PowerOfTwo => PowerOfTwo(exclude),
             LoadBalancingPolicy.Random => RandomAvailable(exclude, null),
             LoadBalancingPolicy.FirstHealthy => FirstHealthy(exclude),
-            LoadBalancingPolicy.Hash => Hash(request, exclude),
+            LoadBalancingPolicy.Hash => Hash(context, keyId, exclude),
             _ => RoundRobin(exclude),
         };
     }
@@ -180,9 +187,9 @@ internal sealed class LoadBalancer
         return null;
     }
 
-    private TargetBinding? Hash(GatewayRequest request, TargetBinding? exclude)
+    private TargetBinding? Hash(HttpContext context, string? keyId, TargetBinding? exclude)
     {
-        if (!TryHashKey(request, out var hash))
+        if (!TryHashKey(context, keyId, out var hash))
         {
             return RoundRobin(exclude); // no key (no header, anonymous caller): spread like round robin
         }
@@ -208,13 +215,13 @@ internal sealed class LoadBalancer
         return null;
     }
 
-    private bool TryHashKey(GatewayRequest request, out ulong hash)
+    private bool TryHashKey(HttpContext context, string? keyId, out ulong hash)
     {
         hash = 0;
         switch (_hashOn.Kind)
         {
             case HashSourceKind.Header:
-                var value = request.HttpContext.Request.Headers[_hashOn.HeaderName] is { Count: > 0 } values ? values[0] : null;
+                var value = context.Request.Headers[_hashOn.HeaderName] is { Count: > 0 } values ? values[0] : null;
                 if (string.IsNullOrEmpty(value))
                 {
                     return false;
@@ -223,7 +230,7 @@ internal sealed class LoadBalancer
                 hash = StableHash.Of(value.AsSpan());
                 return true;
             case HashSourceKind.Key:
-                if (request.Caller?.Key.Id is not { } keyId)
+                if (keyId is null)
                 {
                     return false;
                 }
@@ -232,7 +239,7 @@ internal sealed class LoadBalancer
                 return true;
             case HashSourceKind.ClientIp:
                 Span<byte> address = stackalloc byte[16];
-                if (request.HttpContext.Connection.RemoteIpAddress is not { } ip || !ip.TryWriteBytes(address, out var written))
+                if (context.Connection.RemoteIpAddress is not { } ip || !ip.TryWriteBytes(address, out var written))
                 {
                     return false;
                 }

@@ -78,14 +78,15 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
                     continue;
                 }
 
+                var status = state.Status();
                 reports.Add(new TargetHealthReport
                 {
                     InstanceId = InstanceId,
-                    UpstreamId = state.UpstreamId,
-                    TargetUrl = state.Url,
-                    State = WireNames.Of(state.Health),
-                    Since = state.Since,
-                    Reason = state.Reason,
+                    UpstreamId = status.UpstreamId,
+                    TargetUrl = status.Url,
+                    State = WireNames.Of(status.Health),
+                    Since = status.Since,
+                    Reason = status.Reason,
                     ReportedAt = now,
                 });
             }

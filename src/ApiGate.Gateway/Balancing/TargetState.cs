@@ -50,8 +50,20 @@ internal sealed class TargetState
     /// <summary>True for a healthy target (the hot path's check: one volatile read).</summary>
     public bool IsHealthy => Volatile.Read(ref _health) == (int)TargetHealth.Healthy;
 
-    public TargetStatus Status() => new(UpstreamId, Url, Weight, Health, Since, Reason, Volatile.Read(ref _consecutiveFailures), InFlight,
-        Interlocked.Read(ref _requestsTotal), Interlocked.Read(ref _failuresTotal));
+    /// <summary>A consistent copy of the state (health, since and reason are read together).</summary>
+    public TargetStatus Status()
+    {
+        TargetHealth health;
+        DateTimeOffset since;
+        string reason;
+        lock (_transitionLock)
+        {
+            (health, since, reason) = (Health, Since, Reason);
+        }
+
+        return new TargetStatus(UpstreamId, Url, Weight, health, since, reason, Volatile.Read(ref _consecutiveFailures), InFlight,
+            Interlocked.Read(ref _requestsTotal), Interlocked.Read(ref _failuresTotal));
+    }
 
     /// <summary>A request starts on this target.</summary>
     public void Begin()

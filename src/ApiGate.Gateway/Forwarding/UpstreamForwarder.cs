@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using ApiGate.Core.Metering;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Usage;
@@ -106,6 +107,7 @@ internal sealed partial class UpstreamForwarder(
     }
 
     /// <summary>One forwarding attempt to one target, counted in its in-flight and health state.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
     private async ValueTask<ForwarderError> SendToAsync(GatewayRequest request, TargetBinding target, CancellationTokenSource? total)
     {
         var context = request.HttpContext;
