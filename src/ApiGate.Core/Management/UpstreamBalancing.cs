@@ -12,6 +12,7 @@ internal static class UpstreamBalancing
 {
     private const int MinIntervalMs = 1_000;
     private const int MinTimeoutMs = 100;
+    private const int MaxTimeoutMs = 60_000;
     private const int MaxThreshold = 100;
     private const int MaxPassiveFailures = 1_000;
     private const int MinCooldownMs = 1_000;
@@ -128,9 +129,10 @@ internal static class UpstreamBalancing
             yield return Invalid("health_check.interval", "must be at least 1s");
         }
 
-        if (h.TimeoutMs < MinTimeoutMs || h.TimeoutMs > h.IntervalMs)
+        // A timeout longer than the interval is allowed: a target has at most one probe running, the next waits for it.
+        if (h.TimeoutMs is < MinTimeoutMs or > MaxTimeoutMs)
         {
-            yield return Invalid("health_check.timeout", $"must be between 100ms and the interval ({h.IntervalMs}ms)");
+            yield return Invalid("health_check.timeout", "must be between 100ms and 60s");
         }
 
         if (h.HealthyThreshold is < 1 or > MaxThreshold)

@@ -128,8 +128,9 @@ internal sealed partial class UpstreamForwarder(
         }
     }
 
-    private static string FailureReason(ForwarderError error, HttpContext context) =>
-        error == ForwarderError.None ? "status " + context.Response.StatusCode.ToString(CultureInfo.InvariantCulture) : error.ToString();
+    private static string FailureReason(ForwarderError error, HttpContext context) => error == ForwarderError.None
+        ? "status " + context.Response.StatusCode.ToString(CultureInfo.InvariantCulture)
+        : context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message is { } message ? $"{error}: {message}" : error.ToString();
 
     /// <summary>Undoes what the failed attempt set on the response (YARP's 502 status, headers) so the next one starts clean.</summary>
     private static void ResetForRetry(GatewayRequest request)

@@ -160,6 +160,8 @@ public static class GatewayHost
         // Per-request framework logs would drown the gateway's own; keep them at warnings.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Yarp", LogLevel.Warning);
+        // A failed attempt may be retried on another target; the gateway logs what the client finally got (event 3001).
+        logging.AddFilter("Yarp.ReverseProxy.Forwarder.HttpForwarder", LogLevel.Error);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
     }
 
