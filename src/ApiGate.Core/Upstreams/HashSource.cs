@@ -26,12 +26,12 @@ public readonly record struct HashSource(HashSourceKind Kind, string HeaderName)
             return default;
         }
 
-        if (value.Equals("key", StringComparison.OrdinalIgnoreCase) || value.Equals("api_key", StringComparison.OrdinalIgnoreCase))
+        if (value.Equals("key", StringComparison.OrdinalIgnoreCase))
         {
             return new HashSource(HashSourceKind.Key, "");
         }
 
-        if (value.Equals("client_ip", StringComparison.OrdinalIgnoreCase) || value.Equals("ip", StringComparison.OrdinalIgnoreCase))
+        if (value.Equals("client_ip", StringComparison.OrdinalIgnoreCase))
         {
             return new HashSource(HashSourceKind.ClientIp, "");
         }

@@ -56,7 +56,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
                 Enabled = r.GetBoolean(12),
                 CreatedAt = Time(r.GetString(13)),
                 UpdatedAt = Time(r.GetString(14)),
-                Targets = UpstreamColumns.Targets(r.GetString(15)),
+                Targets = UpstreamColumns.Targets(r.GetString(15), r.GetString(4)),
                 LbPolicy = Enum<LoadBalancingPolicy>(r.GetString(16)),
                 HashOn = r.GetString(17),
                 HealthCheck = UpstreamColumns.HealthCheck(r.GetString(18)),

@@ -24,8 +24,8 @@ internal static class UpstreamColumns
     }
 
     /// <summary>Rows written before migration 5 hold <c>[]</c>: the upstream is then its <c>base_url</c> alone.</summary>
-    public static IReadOnlyList<UpstreamTarget> Targets(string json) =>
-        JsonSerializer.Deserialize<List<UpstreamTarget>>(json, Json) ?? [];
+    public static IReadOnlyList<UpstreamTarget> Targets(string json, string baseUrl) =>
+        JsonSerializer.Deserialize<List<UpstreamTarget>>(json, Json) is { Count: > 0 } targets ? targets : [new UpstreamTarget(baseUrl)];
 
     public static HealthCheckSettings HealthCheck(string json) =>
         JsonSerializer.Deserialize<HealthCheckSettings>(json, Json) ?? HealthCheckSettings.Default;

@@ -101,8 +101,9 @@ public sealed class PolicyDistributionTests : BalancingTestBase
         Assert.All(results.SelectMany(r => r), s => Assert.Equal(200, s));
         var served = Served();
         Assert.Equal(32, served.Sum());
-        Assert.True(served[0] <= 6, $"slow target got {served[0]} of 32 ({string.Join(",", served)})");
-        Assert.True(served[1] >= 10 && served[2] >= 10, string.Join(",", served));
+        // Round robin would give each target about 11; the slow one only gets requests while it is idle.
+        Assert.True(served[0] <= 8, $"slow target got {served[0]} of 32 ({string.Join(",", served)})");
+        Assert.True(served[0] < served[1] && served[0] < served[2], string.Join(",", served));
     }
 
     [Fact]

@@ -58,6 +58,7 @@ public sealed class RetryTests : BalancingTestBase
             using var response = await Gateway.Client.PostAsync(Gateway.Url + "/refused/echo-body", new StringContent("payload-" + i, Encoding.UTF8, "text/plain"));
             statuses.Add(response.StatusCode);
             Assert.Contains("payload-" + i, await response.Content.ReadAsStringAsync());
+            Assert.Single(response.Headers.GetValues("X-Request-ID")); // the failed attempt left nothing behind
         }
 
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
