@@ -220,6 +220,33 @@ public sealed class LoadBalancerTests
         Assert.Null(balancer.Pick(new DefaultHttpContext(), "k"));
     }
 
+    [Theory]
+    [InlineData(LoadBalancingPolicy.RoundRobin, "")]
+    [InlineData(LoadBalancingPolicy.LeastRequests, "")]
+    [InlineData(LoadBalancingPolicy.PowerOfTwo, "")]
+    [InlineData(LoadBalancingPolicy.Random, "")]
+    [InlineData(LoadBalancingPolicy.FirstHealthy, "")]
+    [InlineData(LoadBalancingPolicy.Hash, "header:X-Session")]
+    [InlineData(LoadBalancingPolicy.Hash, "client_ip")]
+    [InlineData(LoadBalancingPolicy.Hash, "key")]
+    public void Pick_HotPath_AllocatesNothing(LoadBalancingPolicy policy, string hashOn)
+    {
+        var (balancer, targets, _) = Build(policy, weights: [3, 1, 2], passiveFailures: 1, hashOn: hashOn);
+        Fail(targets[1]); // one target out, so the fallback paths run too
+        var context = new DefaultHttpContext();
+        context.Request.Headers["X-Session"] = "0b6f5c1e-4a8d-4f8e-9a51-3c2d7e9f0a11";
+        context.Connection.RemoteIpAddress = System.Net.IPAddress.Parse("2001:db8::17");
+        balancer.Pick(context, "key_abc"); // warm up lazily created features
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            balancer.Pick(context, "key_abc");
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void Registry_SameUpstreamAndUrl_SameStateAcrossBuilds()
     {
