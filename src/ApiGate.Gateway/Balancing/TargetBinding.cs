@@ -8,7 +8,11 @@ internal sealed class TargetBinding
         Url = url;
         Weight = weight;
         State = state;
-        var uri = new Uri(url);
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            throw new ArgumentException($"target '{url}' is not an absolute URL"); // a snapshot with it is refused
+        }
+
         Origin = uri.GetLeftPart(UriPartial.Authority);
         BasePath = uri.AbsolutePath.TrimEnd('/');
     }

@@ -3,12 +3,11 @@ using System.Text;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Balancing;
-using ApiGate.Gateway.Pipeline;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace ApiGate.Gateway.Snapshots;
 
-/// <summary>Everything the forwarder needs about one upstream, computed once per snapshot.</summary>
+/// <summary>Everything the forwarder needs about one upstream, computed once per snapshot: client, timeouts, credential, targets and how to pick one.</summary>
 internal sealed class UpstreamBinding
 {
     private readonly ForwarderRequestConfig _requestConfig;
@@ -22,8 +21,6 @@ internal sealed class UpstreamBinding
         Targets = [.. targets.Select(t => new TargetBinding(t.Url, t.Weight, registry.Get(definition.Id, t.Url, t.Weight)))];
         Health = new TargetHealthPolicy(definition.HealthCheck, targets.Count);
         Balancer = new LoadBalancer(Targets, definition.LbPolicy, definition.HashOn, Health, timeProvider);
-        Origin = Targets[0].Origin;
-        BasePath = Targets[0].BasePath;
         _requestConfig = new ForwarderRequestConfig
         {
             ActivityTimeout = Timeout,
@@ -56,12 +53,6 @@ internal sealed class UpstreamBinding
 
     /// <summary>Total timeout for <c>http</c>; idle timeout for the streaming protocols.</summary>
     public TimeSpan Timeout { get; }
-
-    /// <summary>The first target's <c>scheme://host:port</c>; requests go to <see cref="GatewayRequest.Target"/>'s.</summary>
-    public string Origin { get; }
-
-    /// <summary>The first target's base path; requests use <see cref="GatewayRequest.Target"/>'s.</summary>
-    public string BasePath { get; }
 
     public string? AuthHeaderName { get; }
 
