@@ -45,10 +45,17 @@ internal sealed partial class UpstreamForwarder(
             return;
         }
 
-        // Every target ejected or failing its checks: answer at once instead of waiting on a dead backend.
+        // Every target ejected or failing its checks: answer at once instead of waiting on a dead backend. Nothing
+        // reached a backend, so (like a rate-limit rejection) the quota unit is given back and no usage is recorded.
         var target = upstream.Balancer.Pick(request);
         if (target is null)
         {
+            if (request.Caller is { } caller && request.Quota is { Allowed: true } quota)
+            {
+                quotas.Refund(caller.User.Id, quota.ResetAt, quota.Overage);
+                request.Quota = quota with { Used = quota.Used - 1 };
+            }
+
             await request.RejectAsync(GatewayError.UpstreamUnavailable);
             return;
         }

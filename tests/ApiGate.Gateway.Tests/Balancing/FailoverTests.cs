@@ -129,6 +129,37 @@ public sealed class FailoverTests : BalancingTestBase
     }
 
     [Fact]
+    public async Task AllTargetsDown_AuthenticatedRequest_QuotaUnitGivenBack()
+    {
+        await CreateAsync("metered", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1 } });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "metered-auth", Path = "/auth/*", Upstream = "metered", AuthRequired = true });
+        var (key, _, _) = await Gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "small", Name = "Small", RequestsPerMonth = 100, RateLimitPerMinute = 0 });
+        for (var i = 0; i < 3; i++)
+        {
+            await StopAsync(i);
+        }
+
+        async Task<(HttpStatusCode Status, string Used)> SendAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/auth/x");
+            request.Headers.Add("X-API-Key", key);
+            using var response = await Gateway.Client.SendAsync(request);
+            return (response.StatusCode, response.Headers.GetValues("X-Quota-Used").Single());
+        }
+
+        var first = await SendAsync(); // refused twice (a retry), ejects two targets; billed as a 502
+        var second = await SendAsync(); // ejects the third
+        var unavailable = await SendAsync();
+        var again = await SendAsync();
+
+        Assert.Equal(HttpStatusCode.BadGateway, first.Status);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unavailable.Status);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, again.Status);
+        Assert.Equal(second.Used, unavailable.Used); // 503s cost nothing
+        Assert.Equal(second.Used, again.Used);
+    }
+
+    [Fact]
     public async Task EjectedTarget_AfterCooldownWithoutActiveChecks_GetsOneTrialAndRejoins()
     {
         await CreateAsync("trial", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1, PassiveCooldown = "1s" } });
