@@ -104,6 +104,10 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
             {
                 reason = ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : ex.HttpRequestError.ToString();
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                reason = ex.GetType().Name + ": " + ex.Message; // e.g. a client retired by a reload mid-probe; the next probe uses the new one
+            }
         }
         catch (OperationCanceledException)
         {
