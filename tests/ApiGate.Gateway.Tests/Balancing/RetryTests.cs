@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Text;
 using ApiGate.Core.Management;
 
@@ -64,6 +65,24 @@ public sealed class RetryTests : BalancingTestBase
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
         Assert.Equal(5, Backend(1).Received.Count(r => r.Method == "POST"));
         Assert.Equal(0, Backend(2).Served);
+    }
+
+    [Fact]
+    public async Task ConnectionRefused_WebSocketHandshake_RetriedAndTunnelWorks()
+    {
+        await CreateAsync("sockets", "first_healthy", NoEjection);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "sockets-ws", Path = "/ws-lb/*", Upstream = "sockets", Protocol = "websocket" });
+        await StopAsync(0);
+
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(Gateway.Url.Replace("http://", "ws://") + "/ws-lb/ws"), CancellationToken.None);
+        await socket.SendAsync(Encoding.UTF8.GetBytes("ping"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        var buffer = new byte[64];
+        var result = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+
+        Assert.Equal("ping", Encoding.UTF8.GetString(buffer, 0, result.Count));
+        Assert.Single(Backend(1).Received, r => r.Path == "/ws-lb/ws");
     }
 
     [Fact]
