@@ -44,18 +44,27 @@ internal sealed class LoadBalancer
 
     public LoadBalancingPolicy Policy => _policy;
 
-    /// <summary>A target for <paramref name="request"/> other than <paramref name="exclude"/>; null when none is available.</summary>
-    public TargetBinding? Pick(GatewayRequest request, TargetBinding? exclude = null) => Pick(request.HttpContext, request.Caller?.Key.Id, exclude);
+    /// <summary>
+    /// A target for <paramref name="request"/> other than <paramref name="exclude"/>; null when none is available.
+    /// <paramref name="trial"/> is true when this request is a recovering target's single trial request: only its
+    /// outcome decides whether the target rejoins.
+    /// </summary>
+    public TargetBinding? Pick(GatewayRequest request, TargetBinding? exclude, out bool trial) => Pick(request.HttpContext, request.Caller?.Key.Id, exclude, out trial);
 
     /// <summary>
     /// A target for a request (<paramref name="keyId"/> = the caller's API key id, for <c>hash</c> by key) other than
     /// <paramref name="exclude"/>; null when none is available.
     /// </summary>
-    public TargetBinding? Pick(HttpContext context, string? keyId, TargetBinding? exclude = null)
+    public TargetBinding? Pick(HttpContext context, string? keyId, TargetBinding? exclude = null) => Pick(context, keyId, exclude, out _);
+
+    /// <inheritdoc cref="Pick(HttpContext, string?, TargetBinding?)"/>
+    public TargetBinding? Pick(HttpContext context, string? keyId, TargetBinding? exclude, out bool trial)
     {
-        if (_trials && TryTrial(exclude) is { } trial)
+        trial = false;
+        if (_trials && TryTrial(exclude) is { } trialTarget)
         {
-            return trial;
+            trial = true;
+            return trialTarget;
         }
 
         if (_targets.Length == 1)

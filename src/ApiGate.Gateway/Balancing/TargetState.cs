@@ -72,8 +72,11 @@ internal sealed class TargetState
         Interlocked.Increment(ref _requestsTotal);
     }
 
-    /// <summary>A request on this target ended with <paramref name="outcome"/>; passive health checking happens here.</summary>
-    public void End(TargetOutcome outcome, TargetHealthPolicy policy, string reason)
+    /// <summary>
+    /// A request on this target ended with <paramref name="outcome"/>; passive health checking happens here. Only the
+    /// trial request itself (<paramref name="trial"/>) ends a trial; requests that started before it do not.
+    /// </summary>
+    public void End(TargetOutcome outcome, TargetHealthPolicy policy, string reason, bool trial = false)
     {
         Interlocked.Decrement(ref _inFlight);
         switch (outcome)
@@ -84,7 +87,7 @@ internal sealed class TargetState
                     Interlocked.Exchange(ref _consecutiveFailures, 0);
                 }
 
-                if (Health == TargetHealth.Trial)
+                if (trial)
                 {
                     Transition(TargetHealth.Trial, TargetHealth.Healthy, "trial request succeeded");
                 }
@@ -93,19 +96,18 @@ internal sealed class TargetState
             case TargetOutcome.Failure:
                 Interlocked.Increment(ref _failuresTotal);
                 var failures = Interlocked.Increment(ref _consecutiveFailures);
-                var health = Health;
-                if (health == TargetHealth.Trial)
+                if (trial)
                 {
                     Eject(TargetHealth.Trial, policy, "trial request failed: " + reason);
                 }
-                else if (health == TargetHealth.Healthy && policy.PassiveFailures > 0 && failures >= policy.PassiveFailures)
+                else if (Health == TargetHealth.Healthy && policy.PassiveFailures > 0 && failures >= policy.PassiveFailures)
                 {
                     Eject(TargetHealth.Healthy, policy, $"{failures} consecutive failed requests, last: {reason}");
                 }
 
                 break;
             default:
-                if (Health == TargetHealth.Trial)
+                if (trial)
                 {
                     // The trial proved nothing (client gone): let the next request try again at once.
                     lock (_transitionLock)

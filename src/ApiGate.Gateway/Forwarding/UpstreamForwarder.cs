@@ -47,7 +47,7 @@ internal sealed partial class UpstreamForwarder(
 
         // Every target ejected or failing its checks: answer at once instead of waiting on a dead backend. Nothing
         // reached a backend, so (like a rate-limit rejection) the quota unit is given back and no usage is recorded.
-        var target = upstream.Balancer.Pick(request);
+        var target = upstream.Balancer.Pick(request, exclude: null, out var trial);
         if (target is null)
         {
             if (request.Caller is { } caller && request.Quota is { Allowed: true } quota)
@@ -85,16 +85,16 @@ internal sealed partial class UpstreamForwarder(
             // http: the timeout bounds the whole exchange, a retry included. Streaming protocols only get YARP's
             // activity (idle) timeout, which is set to the same value, so long-lived streams are not cut while bytes flow.
             using var total = protocol == RouteProtocol.Http ? new CancellationTokenSource(upstream.Timeout) : null;
-            var error = await SendToAsync(request, target, total);
+            var error = await SendToAsync(request, target, trial, total);
             if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested
                 && RetryRules.CanRetry(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, context.Request.Method, requestMeter.Bytes,
                     context.Response.HasStarted, upgrade is not null)
                 && total?.IsCancellationRequested != true
-                && upstream.Balancer.Pick(request, exclude: target) is { } next)
+                && upstream.Balancer.Pick(request, exclude: target, out trial) is { } next)
             {
                 LogRetrying(request.RequestId, upstream.Definition.Id, target.Url, next.Url, error);
                 ResetForRetry(request);
-                error = await SendToAsync(request, next, total);
+                error = await SendToAsync(request, next, trial, total);
             }
 
             if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested)
@@ -115,7 +115,7 @@ internal sealed partial class UpstreamForwarder(
 
     /// <summary>One forwarding attempt to one target, counted in its in-flight and health state.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
-    private async ValueTask<ForwarderError> SendToAsync(GatewayRequest request, TargetBinding target, CancellationTokenSource? total)
+    private async ValueTask<ForwarderError> SendToAsync(GatewayRequest request, TargetBinding target, bool trial, CancellationTokenSource? total)
     {
         var context = request.HttpContext;
         var upstream = request.Upstream;
@@ -131,7 +131,7 @@ internal sealed partial class UpstreamForwarder(
         }
         finally
         {
-            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "");
+            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trial);
         }
     }
 

@@ -51,7 +51,7 @@ public sealed class LoadBalancerTests
         Assert.Same(targets[0], trial);
         Assert.Equal(TargetHealth.Trial, targets[0].State.Health);
         Assert.All(duringTrial, t => Assert.Same(targets[1], t)); // exactly one trial request at a time
-        trial!.State.End(TargetOutcome.Success, Policy(2, "10s"), "");
+        trial!.State.End(TargetOutcome.Success, Policy(2, "10s"), "", trial: true);
         Assert.Equal(TargetHealth.Healthy, targets[0].State.Health);
     }
 
@@ -64,7 +64,7 @@ public sealed class LoadBalancerTests
         var trial = balancer.Pick(new DefaultHttpContext(), null)!;
         trial.State.Begin();
 
-        trial.State.End(TargetOutcome.Failure, policy, "Request");
+        trial.State.End(TargetOutcome.Failure, policy, "Request", trial: true);
         _time.Advance(TimeSpan.FromSeconds(4));
 
         Assert.Equal(TargetHealth.Ejected, targets[0].State.Health);
@@ -80,9 +80,25 @@ public sealed class LoadBalancerTests
         var trial = balancer.Pick(new DefaultHttpContext(), null)!;
         trial.State.Begin();
 
-        trial.State.End(TargetOutcome.Neutral, policy, "");
+        trial.State.End(TargetOutcome.Neutral, policy, "", trial: true);
 
         Assert.Same(targets[0], balancer.Pick(new DefaultHttpContext(), null));
+    }
+
+    [Fact]
+    public void PassiveCheck_RequestFromBeforeEjectionEndsDuringTrial_DoesNotDecideIt()
+    {
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 1, cooldown: "5s");
+        targets[0].State.Begin(); // a slow request, started while the target was healthy
+        Fail(targets[0]);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var trialTarget = balancer.Pick(new DefaultHttpContext(), null, null, out var trial)!;
+
+        targets[0].State.End(TargetOutcome.Success, policy, ""); // the old request finishes first
+
+        Assert.True(trial);
+        Assert.Same(targets[0], trialTarget);
+        Assert.Equal(TargetHealth.Trial, targets[0].State.Health);
     }
 
     [Fact]
@@ -184,7 +200,9 @@ public sealed class LoadBalancerTests
         }
 
         _time.Advance(TimeSpan.FromSeconds(5));
-        balancer.Pick(contexts[0], null)!.State.End(TargetOutcome.Success, policy, ""); // the trial request succeeds
+        var trialTarget = balancer.Pick(contexts[0], null, null, out var isTrial)!;
+        Assert.True(isTrial);
+        trialTarget.State.End(TargetOutcome.Success, policy, "", isTrial); // the trial request succeeds
         Assert.Equal(before, contexts.Select(c => balancer.Pick(c, null)).ToList());
     }
 
