@@ -1,6 +1,7 @@
 using System.CommandLine;
 using ApiGate.Cli.Output;
 using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
 using ApiGate.Core.Upstreams;
 
@@ -19,7 +20,7 @@ internal static class UpstreamCommands
         CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
         {
             var result = await service.CreateUpstreamAsync(createFields.Read(parse), ct);
-            return Print(context, parse, result);
+            return await PrintAsync(context, parse, result, store, ct);
         });
 
         var list = new Command("list", "List upstreams");
@@ -32,8 +33,9 @@ internal static class UpstreamCommands
             }
             else
             {
-                TableWriter.Write(context.Output, ["ID", "SLUG", "NAME", "URL", "TIMEOUT", "AUTH", "ENABLED"],
-                    upstreams.Select(u => (IReadOnlyList<string>)[u.Id, u.Slug, u.Name, u.BaseUrl, Timeout(u), WireNames.Of(u.AuthType), Yes(u.Enabled)]));
+                TableWriter.Write(context.Output, ["ID", "SLUG", "NAME", "URL", "TARGETS", "POLICY", "TIMEOUT", "AUTH", "ENABLED"],
+                    upstreams.Select(u => (IReadOnlyList<string>)[u.Id, u.Slug, u.Name, u.BaseUrl, UpstreamTargetOutput.Count(u), WireNames.Of(u.LbPolicy),
+                        Timeout(u), WireNames.Of(u.AuthType), Yes(u.Enabled)]));
             }
 
             return 0;
@@ -43,7 +45,7 @@ internal static class UpstreamCommands
         var get = new Command("get", "Show one upstream") { reference };
         CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
         {
-            return Print(context, parse, await service.GetUpstreamAsync(parse.GetRequiredValue(reference), ct));
+            return await PrintAsync(context, parse, await service.GetUpstreamAsync(parse.GetRequiredValue(reference), ct), store, ct);
         });
 
         var update = new Command("update", "Change an upstream (only the flags given)") { reference };
@@ -51,7 +53,7 @@ internal static class UpstreamCommands
         CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
         {
             var result = await service.UpdateUpstreamAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
-            return Print(context, parse, result);
+            return await PrintAsync(context, parse, result, store, ct);
         });
 
         var delete = new Command("delete", "Delete an upstream no route uses") { reference };
@@ -68,9 +70,11 @@ internal static class UpstreamCommands
         return command;
     }
 
-    private static int Print(CliContext context, ParseResult parse, ManagementResult<UpstreamDefinition> result) =>
-        CliApp.PrintResult(context, parse, result, u =>
-        [
+    private static Task<int> PrintAsync(CliContext context, ParseResult parse, ManagementResult<UpstreamDefinition> result, IGatewayStore store, CancellationToken ct) =>
+        CliApp.PrintResultAsync(context, parse, result, async u =>
+        {
+            IEnumerable<(string, string)> fields =
+            [
                 ("id", u.Id),
                 ("name", u.Name),
                 ("slug", u.Slug),
@@ -84,7 +88,9 @@ internal static class UpstreamCommands
                 ("auth_header", u.AuthHeader),
                 ("auth_value", u.AuthConfigured ? "(set, write-only)" : ""),
                 ("enabled", Yes(u.Enabled)),
-        ]);
+            ];
+            return fields.Concat(UpstreamTargetOutput.Fields(u, await store.ListTargetHealthAsync(u.Id, ct)));
+        });
 
     private static string Timeout(UpstreamDefinition u) => u.TimeoutMs is { } ms ? $"{ms}ms" : "default";
 
@@ -104,10 +110,24 @@ internal static class UpstreamCommands
         private readonly Option<string?> _authHeader = new("--auth-header") { Description = "Header name for --auth-type header" };
         private readonly Option<string?> _authValue = new("--auth-value") { Description = "Credential (write-only; never printed). @file reads it from a file" };
         private readonly Option<bool?> _enabled = new("--enabled") { Description = "true | false" };
+        private readonly Option<string[]> _targets = new("--target") { Description = "Target URL[,weight=N]; repeat for several (replaces the whole list)", Arity = ArgumentArity.ZeroOrMore };
+        private readonly Option<string?> _lbPolicy = new("--lb-policy") { Description = "round_robin | least_requests | power_of_two | random | first_healthy | hash" };
+        private readonly Option<string?> _hashOn = new("--hash-on") { Description = "For hash: header:<name> | key | client_ip" };
+        private readonly Option<string?> _healthPath = new("--health-path") { Description = "Path probed on each target, e.g. /healthz; none = no active checks" };
+        private readonly Option<string?> _healthInterval = new("--health-interval") { Description = "Time between probes (default 10s, at least 1s)" };
+        private readonly Option<string?> _healthTimeout = new("--health-timeout") { Description = "Probe timeout (default 2s)" };
+        private readonly Option<int?> _healthyThreshold = new("--healthy-threshold") { Description = "Passing probes that bring a target back (default 2)" };
+        private readonly Option<int?> _unhealthyThreshold = new("--unhealthy-threshold") { Description = "Failing probes that take a target out (default 3)" };
+        private readonly Option<string?> _passiveFailures = new("--passive-failures") { Description = "Consecutive failed requests that eject a target; 0 = off; default = 5 with several targets" };
+        private readonly Option<string?> _passiveCooldown = new("--passive-cooldown") { Description = "How long an ejected target stays out (default 30s)" };
 
         public Fields(Command command)
         {
-            foreach (var option in new Option[] { _name, _description, _url, _timeout, _maxIdle, _idleTimeout, _maxConns, _authType, _authHeader, _authValue, _enabled })
+            foreach (var option in new Option[]
+            {
+                _name, _description, _url, _timeout, _maxIdle, _idleTimeout, _maxConns, _authType, _authHeader, _authValue, _enabled,
+                _targets, _lbPolicy, _hashOn, _healthPath, _healthInterval, _healthTimeout, _healthyThreshold, _unhealthyThreshold, _passiveFailures, _passiveCooldown,
+            })
             {
                 command.Options.Add(option);
             }
@@ -126,6 +146,25 @@ internal static class UpstreamCommands
             AuthHeader = parse.GetValue(_authHeader),
             AuthValue = CliApp.ValueOrFile(parse.GetValue(_authValue), "auth_value")?.TrimEnd('\r', '\n'),
             Enabled = parse.GetValue(_enabled),
+            Targets = parse.GetValue(_targets) is { Length: > 0 } targets ? UpstreamTargetOutput.ParseTargets(targets) : null,
+            LbPolicy = parse.GetValue(_lbPolicy),
+            HashOn = parse.GetValue(_hashOn),
+            HealthCheck = ReadHealth(parse),
         };
+
+        private HealthCheckInput? ReadHealth(ParseResult parse)
+        {
+            var input = new HealthCheckInput
+            {
+                Path = parse.GetValue(_healthPath),
+                Interval = parse.GetValue(_healthInterval),
+                Timeout = parse.GetValue(_healthTimeout),
+                HealthyThreshold = parse.GetValue(_healthyThreshold),
+                UnhealthyThreshold = parse.GetValue(_unhealthyThreshold),
+                PassiveFailures = UpstreamTargetOutput.ParsePassiveFailures(parse.GetValue(_passiveFailures)),
+                PassiveCooldown = parse.GetValue(_passiveCooldown),
+            };
+            return input == new HealthCheckInput() ? null : input;
+        }
     }
 }

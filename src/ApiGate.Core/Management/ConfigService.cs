@@ -37,9 +37,9 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             return Invalid("name", "name is required");
         }
 
-        if (input.Url is null)
+        if (input.Url is null && input.Targets is null)
         {
-            return Invalid("url", "url is required");
+            return Invalid("url", "url (or targets) is required");
         }
 
         var built = ApplyUpstream(draft, input);
@@ -150,6 +150,11 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             if (ValidateUrl(upstream.BaseUrl) is { } urlProblem)
             {
                 problems.Add($"upstream '{upstream.Slug}': url: {urlProblem}");
+            }
+
+            foreach (var error in UpstreamBalancing.Validate(upstream))
+            {
+                problems.Add($"upstream '{upstream.Slug}': {error}");
             }
         }
 
@@ -267,14 +272,26 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
 
         if (input.Url is not null)
         {
+            if (input.Targets is not null)
+            {
+                return Invalid("url", "give either url (one target) or targets, not both");
+            }
+
             var url = input.Url.Trim();
             if (ValidateUrl(url) is { } problem)
             {
                 return Invalid("url", problem);
             }
 
-            u = u with { BaseUrl = url.TrimEnd('/') };
+            u = u with { BaseUrl = url.TrimEnd('/'), Targets = [new UpstreamTarget(url.TrimEnd('/'))] };
         }
+
+        if (UpstreamBalancing.Apply(u, input) is var balanced && balanced.Error is not null)
+        {
+            return balanced.Error;
+        }
+
+        u = balanced.Value!;
 
         if (input.Timeout is not null)
         {

@@ -30,7 +30,24 @@ public sealed record UpstreamDefinition
     public required string Name { get; init; }
     public required string Slug { get; init; }
     public string Description { get; init; } = "";
+    /// <summary>The first target's URL: the one-target shorthand, kept for readers that know only one URL.</summary>
     public required string BaseUrl { get; init; }
+
+    /// <summary>The backend instances requests are balanced over; empty means one target, <see cref="BaseUrl"/>, of weight 1.</summary>
+    public IReadOnlyList<UpstreamTarget> Targets { get; init; } = [];
+
+    /// <summary>How a request picks a target.</summary>
+    public LoadBalancingPolicy LbPolicy { get; init; } = LoadBalancingPolicy.RoundRobin;
+
+    /// <summary>What the <c>hash</c> policy hashes: <c>header:&lt;name&gt;</c>, <c>key</c> or <c>client_ip</c>; empty otherwise.</summary>
+    public string HashOn { get; init; } = "";
+
+    /// <summary>Active and passive health checking of the targets.</summary>
+    public HealthCheckSettings HealthCheck { get; init; } = HealthCheckSettings.Default;
+
+    /// <summary><see cref="Targets"/>, or the single <see cref="BaseUrl"/> target when none are listed.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<UpstreamTarget> EffectiveTargets => Targets.Count > 0 ? Targets : [new UpstreamTarget(BaseUrl)];
 
     /// <summary>Request timeout in milliseconds; null means the gateway default (<c>APIGATE_UPSTREAM_TIMEOUT</c>).</summary>
     public int? TimeoutMs { get; init; }

@@ -125,7 +125,8 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
             path = "/";
         }
 
-        proxyRequest.RequestUri = new Uri(string.Concat(upstream.Origin, upstream.BasePath, path, query), UriKind.Absolute);
+        var target = request.Target!;
+        proxyRequest.RequestUri = new Uri(string.Concat(target.Origin, target.BasePath, path, query), UriKind.Absolute);
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

@@ -1,13 +1,17 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
 using ApiGate.Core.Metering;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Usage;
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Metering;
 using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Usage;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
@@ -41,6 +45,21 @@ internal sealed partial class UpstreamForwarder(
             return;
         }
 
+        // Every target ejected or failing its checks: answer at once instead of waiting on a dead backend. Nothing
+        // reached a backend, so (like a rate-limit rejection) the quota unit is given back and no usage is recorded.
+        var target = upstream.Balancer.Pick(request, exclude: null, out var trial);
+        if (target is null)
+        {
+            if (request.Caller is { } caller && request.Quota is { Allowed: true } quota)
+            {
+                quotas.Refund(caller.User.Id, quota.ResetAt, quota.Overage);
+                request.Quota = quota with { Used = quota.Used - 1 };
+            }
+
+            await request.RejectAsync(GatewayError.UpstreamUnavailable);
+            return;
+        }
+
         var started = Stopwatch.GetTimestamp();
         var startedAt = timeProvider.GetUtcNow();
         var protocol = request.Route.Definition.Protocol;
@@ -63,11 +82,20 @@ internal sealed partial class UpstreamForwarder(
 
         try
         {
-            // http: the timeout bounds the whole exchange. Streaming protocols only get YARP's activity (idle) timeout,
-            // which is set to the same value, so long-lived streams are not cut while bytes flow.
+            // http: the timeout bounds the whole exchange, a retry included. Streaming protocols only get YARP's
+            // activity (idle) timeout, which is set to the same value, so long-lived streams are not cut while bytes flow.
             using var total = protocol == RouteProtocol.Http ? new CancellationTokenSource(upstream.Timeout) : null;
-            var error = await forwarder.SendAsync(
-                context, upstream.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request), total?.Token ?? default);
+            var error = await SendToAsync(request, target, trial, total);
+            if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested
+                && RetryRules.CanRetry(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, context.Request.Method, requestMeter.Bytes,
+                    context.Response.HasStarted, upgrade is not null)
+                && total?.IsCancellationRequested != true
+                && upstream.Balancer.Pick(request, exclude: target, out trial) is { } next)
+            {
+                LogRetrying(request.RequestId, upstream.Definition.Id, target.Url, next.Url, error);
+                ResetForRetry(request);
+                error = await SendToAsync(request, next, trial, total);
+            }
 
             if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested)
             {
@@ -83,6 +111,41 @@ internal sealed partial class UpstreamForwarder(
             context.Response.Body = responseBody;
             Record(request, rule, started, startedAt, requestMeter, responseMeter, upgrade?.Stream);
         }
+    }
+
+    /// <summary>One forwarding attempt to one target, counted in its in-flight and health state.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
+    private async ValueTask<ForwarderError> SendToAsync(GatewayRequest request, TargetBinding target, bool trial, CancellationTokenSource? total)
+    {
+        var context = request.HttpContext;
+        var upstream = request.Upstream;
+        request.Target = target;
+        target.State.Begin();
+        var outcome = TargetOutcome.Neutral;
+        var error = ForwarderError.None;
+        try
+        {
+            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request), total?.Token ?? default);
+            outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested, total?.IsCancellationRequested == true);
+            return error;
+        }
+        finally
+        {
+            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trial);
+        }
+    }
+
+    private static string FailureReason(ForwarderError error, HttpContext context) => error == ForwarderError.None
+        ? "status " + context.Response.StatusCode.ToString(CultureInfo.InvariantCulture)
+        : context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message is { } message ? $"{error}: {message}" : error.ToString();
+
+    /// <summary>Undoes what the failed attempt set on the response (YARP's 502 status, headers) so the next one starts clean.</summary>
+    private static void ResetForRetry(GatewayRequest request)
+    {
+        var context = request.HttpContext;
+        context.Response.Clear();
+        context.Response.Headers["X-Request-ID"] = request.RequestId;
+        context.Features.Set<IForwarderErrorFeature>(null);
     }
 
     private void Record(GatewayRequest request, MeteringRule rule, long started, DateTimeOffset startedAt, MeteredStream requestMeter, MeteredStream responseMeter, WebSocketCountingStream? socket)
@@ -140,6 +203,9 @@ internal sealed partial class UpstreamForwarder(
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
         Message = "Forwarding request {RequestId} of route {RouteId} to upstream {UpstreamId} failed: {Error} (timed out: {TimedOut}) {Reason}")]
     private partial void LogForwardFailed(string routeId, string upstreamId, string requestId, ForwarderError error, bool timedOut, string reason);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Debug, Message = "Request {RequestId} to upstream {UpstreamId}: target {Target} failed ({Error}); retrying on {NextTarget}")]
+    private partial void LogRetrying(string requestId, string upstreamId, string target, string nextTarget, ForwarderError error);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Metering expression of route {RouteId} failed for request {RequestId}; billed 1 unit: {Reason}")]
     private partial void LogMeteringFailed(string routeId, string requestId, string reason);

@@ -1,6 +1,7 @@
 using System.Net;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Admin;
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
@@ -56,6 +57,7 @@ public static class GatewayHost
             options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             sp.GetRequiredService<ResponseBodyTransformer>()));
         services.AddSingleton<UpstreamClientPool>();
+        services.AddLoadBalancing();
         services.AddSingleton<SnapshotBuilder>();
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
@@ -163,6 +165,8 @@ public static class GatewayHost
         // Per-request framework logs would drown the gateway's own; keep them at warnings.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Yarp", LogLevel.Warning);
+        // A failed attempt may be retried on another target; the gateway logs what the client finally got (event 3001).
+        logging.AddFilter("Yarp.ReverseProxy.Forwarder.HttpForwarder", LogLevel.Error);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         logging.AddGatewayLogging(options);
     }

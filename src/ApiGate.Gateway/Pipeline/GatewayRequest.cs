@@ -37,6 +37,9 @@ internal sealed class GatewayRequest : IRewriteRequest
 
     public UpstreamBinding Upstream { get; }
 
+    /// <summary>The upstream target this request is (or was last) sent to; null until the forwarder picks one.</summary>
+    public Balancing.TargetBinding? Target { get; set; }
+
     /// <summary>The <c>X-Request-ID</c> sent upstream and returned to the client.</summary>
     public string RequestId { get; }
 

@@ -5,12 +5,13 @@ using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Hosting;
 
 namespace ApiGate.Gateway.Snapshots;
 
 /// <summary>Compiles stored configuration into a <see cref="ConfigSnapshot"/>: route table, rewrites, upstream clients.</summary>
-internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool clients)
+internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool clients, TargetRegistry targets, TimeProvider timeProvider)
 {
     /// <summary>The id of the implicit upstream built from <c>APIGATE_UPSTREAM_URL</c>.</summary>
     public const string DefaultUpstreamId = "default";
@@ -75,7 +76,7 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
     private UpstreamBinding Bind(UpstreamDefinition upstream)
     {
         var timeout = upstream.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : options.UpstreamTimeout;
-        return new UpstreamBinding(upstream, clients.Get(upstream, timeout), options.UpstreamTimeout);
+        return new UpstreamBinding(upstream, clients.Get(upstream, timeout), options.UpstreamTimeout, targets, timeProvider);
     }
 
     private static PathRewriter? CompileRewrite(RouteDefinition route) =>

@@ -1,4 +1,5 @@
 using ApiGate.Core.Storage;
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,6 +15,7 @@ internal sealed partial class SnapshotManager(
     IGatewayStore store,
     SnapshotBuilder builder,
     UpstreamClientPool clients,
+    TargetRegistry targets,
     GatewayOptions options,
     TimeProvider timeProvider,
     ILogger<SnapshotManager> logger) : BackgroundService
@@ -76,7 +78,9 @@ internal sealed partial class SnapshotManager(
         }
 
         Volatile.Write(ref _current, next);
-        clients.RetireAllExcept(next.RouteUpstreams.Concat([next.DefaultUpstream]).OfType<UpstreamBinding>().Select(b => b.Client).ToHashSet());
+        var live = next.RouteUpstreams.Concat([next.DefaultUpstream]).OfType<UpstreamBinding>().ToList();
+        clients.RetireAllExcept(live.Select(b => b.Client).ToHashSet());
+        targets.Retain(live);
         LogReloaded(next.Version, next.Routes.Routes.Count);
     }
 

@@ -2,23 +2,25 @@ using System.Net;
 using System.Text;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Balancing;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace ApiGate.Gateway.Snapshots;
 
-/// <summary>Everything the forwarder needs about one upstream, computed once per snapshot.</summary>
+/// <summary>Everything the forwarder needs about one upstream, computed once per snapshot: client, timeouts, credential, targets and how to pick one.</summary>
 internal sealed class UpstreamBinding
 {
     private readonly ForwarderRequestConfig _requestConfig;
 
-    public UpstreamBinding(UpstreamDefinition definition, HttpMessageInvoker client, TimeSpan defaultTimeout)
+    public UpstreamBinding(UpstreamDefinition definition, HttpMessageInvoker client, TimeSpan defaultTimeout, TargetRegistry registry, TimeProvider timeProvider)
     {
         Definition = definition;
         Client = client;
         Timeout = definition.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : defaultTimeout;
-        var uri = new Uri(definition.BaseUrl);
-        Origin = uri.GetLeftPart(UriPartial.Authority);
-        BasePath = uri.AbsolutePath.TrimEnd('/');
+        var targets = definition.EffectiveTargets;
+        Targets = [.. targets.Select(t => new TargetBinding(t.Url, t.Weight, registry.Get(definition.Id, t.Url, t.Weight)))];
+        Health = new TargetHealthPolicy(definition.HealthCheck, targets.Count);
+        Balancer = new LoadBalancer(Targets, definition.LbPolicy, definition.HashOn, Health, timeProvider);
         _requestConfig = new ForwarderRequestConfig
         {
             ActivityTimeout = Timeout,
@@ -38,16 +40,19 @@ internal sealed class UpstreamBinding
 
     public UpstreamDefinition Definition { get; }
 
+    /// <summary>The upstream's targets in configured order, each with its long-lived state.</summary>
+    public TargetBinding[] Targets { get; }
+
+    /// <summary>Picks a target per request (docs/load-balancing.md).</summary>
+    public LoadBalancer Balancer { get; }
+
+    /// <summary>Health-check settings in runtime form.</summary>
+    public TargetHealthPolicy Health { get; }
+
     public HttpMessageInvoker Client { get; }
 
     /// <summary>Total timeout for <c>http</c>; idle timeout for the streaming protocols.</summary>
     public TimeSpan Timeout { get; }
-
-    /// <summary><c>scheme://host:port</c>.</summary>
-    public string Origin { get; }
-
-    /// <summary>The base URL's path without a trailing slash (<c>/v2</c>), prepended to every forwarded path.</summary>
-    public string BasePath { get; }
 
     public string? AuthHeaderName { get; }
 

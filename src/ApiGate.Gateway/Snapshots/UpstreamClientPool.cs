@@ -12,6 +12,7 @@ namespace ApiGate.Gateway.Snapshots;
 internal sealed class UpstreamClientPool : IDisposable
 {
     private static readonly TimeSpan RetireDelay = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan MaxConnectTimeout = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<ClientKey, HttpMessageInvoker> _clients = new();
     private readonly TimeProvider _timeProvider;
 
@@ -49,7 +50,8 @@ internal sealed class UpstreamClientPool : IDisposable
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,
         EnableMultipleHttp2Connections = true,
-        ConnectTimeout = key.Timeout < TimeSpan.FromSeconds(10) ? key.Timeout : TimeSpan.FromSeconds(10),
+        // Half the request timeout (at most 5 s): an unreachable target then leaves time to retry on another one.
+        ConnectTimeout = key.Timeout / 2 < MaxConnectTimeout ? key.Timeout / 2 : MaxConnectTimeout,
         PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(key.IdleConnTimeoutMs),
         MaxConnectionsPerServer = key.MaxConns > 0 ? key.MaxConns : int.MaxValue,
         // Trace headers are set by the forwarding transformer (the gateway's span when tracing, else the client's as sent).

@@ -35,7 +35,8 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         _secrets = secrets;
         _upstreams = new SqliteTable<UpstreamDefinition>(
             "upstreams",
-            "id, name, slug, description, base_url, timeout_ms, max_idle_conns, idle_conn_timeout_ms, max_conns, auth_type, auth_header, auth_value, enabled, created_at, updated_at",
+            "id, name, slug, description, base_url, timeout_ms, max_idle_conns, idle_conn_timeout_ms, max_conns, auth_type, auth_header, auth_value, enabled, created_at, updated_at, " +
+            "targets, lb_policy, hash_on, health_check",
             "slug",
             BindUpstream,
             r => new UpstreamDefinition
@@ -55,6 +56,10 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
                 Enabled = r.GetBoolean(12),
                 CreatedAt = Time(r.GetString(13)),
                 UpdatedAt = Time(r.GetString(14)),
+                Targets = UpstreamColumns.Targets(r.GetString(15), r.GetString(4)),
+                LbPolicy = Enum<LoadBalancingPolicy>(r.GetString(16)),
+                HashOn = r.GetString(17),
+                HealthCheck = UpstreamColumns.HealthCheck(r.GetString(18)),
             });
     }
 
@@ -238,6 +243,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         p.AddWithValue("$enabled", u.Enabled);
         p.AddWithValue("$created_at", Timestamp(u.CreatedAt));
         p.AddWithValue("$updated_at", Timestamp(u.UpdatedAt));
+        UpstreamColumns.Bind(p, u);
     }
 
     // ---- plumbing shared by every table ----

@@ -169,5 +169,26 @@ internal static class SqliteMigrations
             );
             CREATE INDEX admin_tokens_prefix ON admin_tokens (prefix);
             """),
+
+        // Targets and health settings are JSON (read and written whole with their upstream). target_health is runtime
+        // state reported by running gateways, not configuration: no foreign key, and writing it does not bump the version.
+        (5, "upstream targets, load balancing, target health", """
+            ALTER TABLE upstreams ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';
+            ALTER TABLE upstreams ADD COLUMN lb_policy TEXT NOT NULL DEFAULT 'round_robin';
+            ALTER TABLE upstreams ADD COLUMN hash_on TEXT NOT NULL DEFAULT '';
+            ALTER TABLE upstreams ADD COLUMN health_check TEXT NOT NULL DEFAULT '{}';
+
+            CREATE TABLE target_health (
+                instance_id TEXT NOT NULL,
+                upstream_id TEXT NOT NULL,
+                target_url TEXT NOT NULL,
+                state TEXT NOT NULL,
+                since TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                reported_at TEXT NOT NULL,
+                PRIMARY KEY (instance_id, upstream_id, target_url)
+            );
+            CREATE INDEX target_health_upstream ON target_health (upstream_id);
+            """),
     ];
 }

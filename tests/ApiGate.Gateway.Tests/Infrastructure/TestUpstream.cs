@@ -17,7 +17,8 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, status.
+/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, status, healthz, reset.
+/// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
 {
@@ -41,13 +42,25 @@ internal sealed class TestUpstream : IAsyncDisposable
 
     public long UploadedBytes;
 
-    public static async Task<TestUpstream> StartAsync()
+    /// <summary>What <c>/healthz</c> answers: 200 when true, 503 when false.</summary>
+    public volatile bool Healthy = true;
+
+    /// <summary>Milliseconds every echo request waits before answering (a slow backend).</summary>
+    public volatile int DelayMs;
+
+    /// <summary>The loopback port the server listens on.</summary>
+    public int Port => new Uri(Url).Port;
+
+    /// <summary>Requests received other than health probes.</summary>
+    public int Served => Received.Count(r => !r.Path.EndsWith("/healthz", StringComparison.Ordinal));
+
+    public static async Task<TestUpstream> StartAsync(int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(IPAddress.Loopback, 0);
+            k.Listen(IPAddress.Loopback, port);
             k.Limits.MaxRequestBodySize = null;
         });
         var app = builder.Build();
@@ -112,17 +125,30 @@ internal sealed class TestUpstream : IAsyncDisposable
                 context.Response.ContentType = "application/json";
                 await context.Response.WriteAsync("{\"pad\":\"" + new string('x', int.Parse(request.Query["bytes"]!)) + "\",\"secret\":\"s\"}");
                 return;
+            case "healthz":
+                context.Response.StatusCode = Healthy ? 200 : 503;
+                await context.Response.WriteAsync(Healthy ? "ok" : "down");
+                return;
+            case "reset":
+                // Drop the connection without answering: the client sees a reset before any response byte.
+                context.Abort();
+                return;
             case "status":
                 context.Response.StatusCode = int.Parse(request.Query["code"]!);
                 await context.Response.WriteAsync("upstream says " + context.Response.StatusCode);
                 return;
             default:
-                await EchoAsync(context);
+                if (DelayMs > 0)
+                {
+                    await Task.Delay(DelayMs, context.RequestAborted);
+                }
+
+                await EchoAsync(context, Port);
                 return;
         }
     }
 
-    private static async Task EchoAsync(HttpContext context)
+    private static async Task EchoAsync(HttpContext context, int port)
     {
         var request = context.Request;
         long bodyLength = 0;
@@ -140,6 +166,7 @@ internal sealed class TestUpstream : IAsyncDisposable
             path = request.Path.Value,
             query = request.QueryString.Value,
             body_length = bodyLength,
+            port,
         }));
     }
 

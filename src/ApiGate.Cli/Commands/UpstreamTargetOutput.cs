@@ -1,0 +1,75 @@
+using System.Globalization;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
+using ApiGate.Core.Upstreams;
+
+namespace ApiGate.Cli.Commands;
+
+/// <summary>The load-balancing part of <c>apigate upstreams</c>: reading <c>--target</c> flags and showing targets with their health.</summary>
+internal static class UpstreamTargetOutput
+{
+    /// <summary>Parses repeated <c>--target URL[,weight=N]</c> values.</summary>
+    public static IReadOnlyList<TargetInput> ParseTargets(IEnumerable<string> values)
+    {
+        try
+        {
+            return [.. values.Select(TargetInput.Parse)];
+        }
+        catch (FormatException ex)
+        {
+            throw new ArgumentException("targets: " + ex.Message);
+        }
+    }
+
+    /// <summary><c>--passive-failures</c>: a number (0 = off) or <c>default</c>.</summary>
+    public static int? ParsePassiveFailures(string? value) => value switch
+    {
+        null => null,
+        _ when value.Trim().Equals("default", StringComparison.OrdinalIgnoreCase) => -1,
+        _ when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0 => n,
+        _ => throw new ArgumentException($"health_check.passive_failures: '{value}' is not a whole number or 'default'"),
+    };
+
+    /// <summary>The TARGETS column of <c>upstreams list</c>.</summary>
+    public static string Count(UpstreamDefinition u) => u.EffectiveTargets.Count.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Field/value rows for <c>upstreams get</c>: policy, health checks, and one row per target with its reported state.</summary>
+    public static IEnumerable<(string Field, string Value)> Fields(UpstreamDefinition u, IReadOnlyList<TargetHealthReport> reports)
+    {
+        yield return ("lb_policy", WireNames.Of(u.LbPolicy));
+        if (u.HashOn.Length > 0)
+        {
+            yield return ("hash_on", u.HashOn);
+        }
+
+        var h = u.HealthCheck;
+        yield return ("health_check", h.ActiveEnabled
+            ? $"GET {h.Path} every {h.IntervalMs}ms, timeout {h.TimeoutMs}ms, healthy after {h.HealthyThreshold}, unhealthy after {h.UnhealthyThreshold}"
+            : "off");
+        var targets = u.EffectiveTargets;
+        var passive = h.EffectivePassiveFailures(targets.Count);
+        yield return ("passive_check", passive > 0 ? $"eject after {passive} consecutive failures for {h.PassiveCooldownMs}ms" : "off");
+
+        for (var i = 0; i < targets.Count; i++)
+        {
+            var target = targets[i];
+            var label = $"target {i + 1}";
+            yield return (label, $"{target.Url} (weight {target.Weight.ToString(CultureInfo.InvariantCulture)})");
+            var states = reports.Where(r => r.TargetUrl == target.Url).ToList();
+            if (states.Count == 0)
+            {
+                yield return ("  state", "unknown (no running gateway has reported it)");
+                continue;
+            }
+
+            foreach (var report in states)
+            {
+                var reason = report.Reason.Length > 0 ? $" ({report.Reason})" : "";
+                yield return ("  state", $"{report.State} since {Time(report.Since)}{reason}; reported {Time(report.ReportedAt)} by {report.InstanceId}");
+            }
+        }
+    }
+
+    private static string Time(DateTimeOffset value) => value.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Net;
+using ApiGate.Gateway.Snapshots;
+using Microsoft.Extensions.Hosting;
+
+namespace ApiGate.Gateway.Balancing;
+
+/// <summary>
+/// Active health checks: probes every target of each live upstream that has a health-check path, once per interval,
+/// with a GET through the upstream's own client (its credential included) and the configured timeout. A 2xx or 3xx
+/// answer is a pass. Thresholds of consecutive results flip a target between healthy and unhealthy
+/// (<see cref="TargetState.ProbeCompleted"/>). Also ends the passive cool-down of ejected targets of those upstreams,
+/// after which probes decide when they rejoin. Runs beside the request path, never on it.
+/// </summary>
+internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeProvider) : BackgroundService
+{
+    /// <summary>How often due probes are looked for; intervals are whole seconds or more, so this is precise enough.</summary>
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Tick, timeProvider);
+        try
+        {
+            do
+            {
+                RunDueProbes(stoppingToken);
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    /// <summary>Starts the probes that are due (each runs on its own; one probe per target at a time).</summary>
+    internal void RunDueProbes(CancellationToken stoppingToken)
+    {
+        if (snapshots.Current is not { } snapshot)
+        {
+            return;
+        }
+
+        var now = timeProvider.GetTimestamp();
+        var seen = new HashSet<TargetState>(ReferenceEqualityComparer.Instance);
+        foreach (var upstream in snapshot.RouteUpstreams.Append(snapshot.DefaultUpstream))
+        {
+            if (upstream is null || !upstream.Health.ActiveChecks || !upstream.Definition.Enabled)
+            {
+                continue;
+            }
+
+            foreach (var target in upstream.Targets)
+            {
+                var state = target.State;
+                if (!seen.Add(state))
+                {
+                    continue;
+                }
+
+                state.EndCooldown(now);
+                if (now >= state.NextProbeAt && state.TryStartProbe())
+                {
+                    state.NextProbeAt = now + (long)(upstream.Health.Interval.TotalSeconds * timeProvider.TimestampFrequency);
+                    _ = ProbeAsync(upstream, target, stoppingToken);
+                }
+            }
+        }
+    }
+
+    private async Task ProbeAsync(UpstreamBinding upstream, TargetBinding target, CancellationToken stoppingToken)
+    {
+        var policy = upstream.Health;
+        var success = false;
+        var reason = "";
+        try
+        {
+            using var timeout = new CancellationTokenSource(policy.Timeout, timeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
+            using var probe = new HttpRequestMessage(HttpMethod.Get, target.Origin + target.BasePath + policy.Settings.Path)
+            {
+                Version = HttpVersion.Version11,
+                VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            };
+            probe.Headers.TryAddWithoutValidation("User-Agent", "apigate-health-check");
+            if (upstream.AuthHeaderName is { } authName)
+            {
+                probe.Headers.TryAddWithoutValidation(authName, upstream.AuthHeaderValue);
+            }
+
+            try
+            {
+                using var response = await upstream.Client.SendAsync(probe, linked.Token);
+                var status = (int)response.StatusCode;
+                success = status is >= 200 and < 400;
+                reason = "status " + status.ToString(CultureInfo.InvariantCulture);
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                reason = $"no answer within {policy.Settings.TimeoutMs}ms";
+            }
+            catch (HttpRequestException ex)
+            {
+                reason = ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : ex.HttpRequestError.ToString();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                reason = ex.GetType().Name + ": " + ex.Message; // e.g. a client retired by a reload mid-probe; the next probe uses the new one
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return; // stopping: leave the state as it is
+        }
+        finally
+        {
+            if (!stoppingToken.IsCancellationRequested)
+            {
+                target.State.ProbeCompleted(success, policy, reason);
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using ApiGate.Core.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApiGate.Gateway.Balancing;
+
+/// <summary>Registers the load-balancing runtime: target registry, active health checks, health publishing.</summary>
+internal static class LoadBalancingServices
+{
+    public static IServiceCollection AddLoadBalancing(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<TargetHealthReporter>(sp, (ITargetHealthStore)sp.GetRequiredService<IGatewayStore>()));
+        services.AddHostedService(sp => sp.GetRequiredService<TargetHealthReporter>());
+        services.AddSingleton<TargetRegistry>();
+        services.AddSingleton<HealthProber>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthProber>());
+        return services;
+    }
+}

@@ -1,0 +1,75 @@
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace ApiGate.Gateway.Balancing;
+
+/// <summary>
+/// When a failed forwarding attempt may be repeated on another target (SPEC §6.4), and what a result says about the
+/// target's health. Based on what YARP reports (tests in Balancing/ForwarderErrorTests pin these down):
+/// <list type="bullet">
+/// <item>connection refused: <see cref="ForwarderError.Request"/> with an <see cref="HttpRequestException"/> whose
+/// <see cref="HttpRequestException.HttpRequestError"/> is <see cref="HttpRequestError.ConnectionError"/>;</item>
+/// <item>connect timeout: <see cref="ForwarderError.RequestTimedOut"/> with an <see cref="OperationCanceledException"/>
+/// wrapping a <see cref="TimeoutException"/>;</item>
+/// <item>connection reset or closed before the response headers: <see cref="ForwarderError.Request"/> with another
+/// <see cref="HttpRequestError"/> (<see cref="HttpRequestError.ResponseEnded"/>) — the request may have reached the
+/// backend.</item>
+/// </list>
+/// </summary>
+internal static class RetryRules
+{
+    /// <summary>
+    /// True when the attempt can be repeated once elsewhere: nothing reached the client, no request body byte was
+    /// consumed (a body is never replayed), and either the connection was never established (any method), or the
+    /// method is idempotent and the connection failed before any response (never for upgrades).
+    /// </summary>
+    public static bool CanRetry(ForwarderError error, Exception? exception, string method, long requestBodyBytesRead, bool responseStarted, bool isUpgrade)
+    {
+        if (responseStarted || requestBodyBytesRead > 0)
+        {
+            return false;
+        }
+
+        if (IsConnectFailure(error, exception))
+        {
+            return true;
+        }
+
+        return error == ForwarderError.Request && !isUpgrade && IsIdempotent(method);
+    }
+
+    /// <summary>The connection to the target could not be established, so nothing was sent.</summary>
+    public static bool IsConnectFailure(ForwarderError error, Exception? exception) => error switch
+    {
+        ForwarderError.Request => exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError },
+        ForwarderError.RequestTimedOut => exception is OperationCanceledException { InnerException: TimeoutException },
+        _ => false,
+    };
+
+    /// <summary>RFC 9110 §9.2.2 idempotent methods the gateway retries (TRACE is never forwarded a second time).</summary>
+    public static bool IsIdempotent(string method) =>
+        HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method);
+
+    /// <summary>What an attempt says about the target: failures toward it and 5xx count; the client's own failures do not.</summary>
+    public static TargetOutcome Classify(ForwarderError error, int status, bool clientAborted, bool timedOut)
+    {
+        if (clientAborted)
+        {
+            return TargetOutcome.Neutral;
+        }
+
+        if (timedOut)
+        {
+            return TargetOutcome.Failure;
+        }
+
+        return error switch
+        {
+            ForwarderError.None => status >= 500 ? TargetOutcome.Failure : TargetOutcome.Success,
+            ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders or ForwarderError.RequestBodyDestination
+                or ForwarderError.ResponseBodyDestination or ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination
+                => TargetOutcome.Failure,
+            _ => TargetOutcome.Neutral,
+        };
+    }
+}

@@ -1,0 +1,240 @@
+namespace ApiGate.Gateway.Balancing;
+
+/// <summary>
+/// The runtime state of one target (upstream id + URL). Lives in <see cref="TargetRegistry"/> across config snapshots,
+/// so a reload keeps health, counters and requests in flight. Counters are updated with <see cref="Interlocked"/>;
+/// state changes take a short lock (they are rare) and are reported to the registry, which logs and publishes them.
+/// </summary>
+internal sealed class TargetState
+{
+    private readonly TargetRegistry _owner;
+    private readonly object _transitionLock = new();
+    private int _health; // TargetHealth
+    private long _ejectedUntil; // TimeProvider timestamp
+    private int _consecutiveFailures;
+    private int _inFlight;
+    private long _requestsTotal;
+    private long _failuresTotal;
+    private int _probeStreak; // successes while unhealthy, failures while healthy (prober only)
+    private int _probing;
+
+    public TargetState(TargetRegistry owner, string upstreamId, string url, DateTimeOffset now)
+    {
+        _owner = owner;
+        UpstreamId = upstreamId;
+        Url = url;
+        Since = now;
+    }
+
+    public string UpstreamId { get; }
+
+    public string Url { get; }
+
+    /// <summary>The weight in the current snapshot (for status output only).</summary>
+    public int Weight { get; set; } = 1;
+
+    public TargetHealth Health => (TargetHealth)Volatile.Read(ref _health);
+
+    public DateTimeOffset Since { get; private set; }
+
+    public string Reason { get; private set; } = "";
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>When the probe of this target is next due (prober only).</summary>
+    public long NextProbeAt { get; set; }
+
+    /// <summary>Set when the target's row has been published to the store.</summary>
+    public bool Published { get; set; }
+
+    /// <summary>True for a healthy target (the hot path's check: one volatile read).</summary>
+    public bool IsHealthy => Volatile.Read(ref _health) == (int)TargetHealth.Healthy;
+
+    /// <summary>A consistent copy of the state (health, since and reason are read together).</summary>
+    public TargetStatus Status()
+    {
+        TargetHealth health;
+        DateTimeOffset since;
+        string reason;
+        lock (_transitionLock)
+        {
+            (health, since, reason) = (Health, Since, Reason);
+        }
+
+        return new TargetStatus(UpstreamId, Url, Weight, health, since, reason, Volatile.Read(ref _consecutiveFailures), InFlight,
+            Interlocked.Read(ref _requestsTotal), Interlocked.Read(ref _failuresTotal));
+    }
+
+    /// <summary>A request starts on this target.</summary>
+    public void Begin()
+    {
+        Interlocked.Increment(ref _inFlight);
+        Interlocked.Increment(ref _requestsTotal);
+    }
+
+    /// <summary>
+    /// A request on this target ended with <paramref name="outcome"/>; passive health checking happens here. Only the
+    /// trial request itself (<paramref name="trial"/>) ends a trial; requests that started before it do not.
+    /// </summary>
+    public void End(TargetOutcome outcome, TargetHealthPolicy policy, string reason, bool trial = false)
+    {
+        Interlocked.Decrement(ref _inFlight);
+        switch (outcome)
+        {
+            case TargetOutcome.Success:
+                if (Volatile.Read(ref _consecutiveFailures) != 0)
+                {
+                    Interlocked.Exchange(ref _consecutiveFailures, 0);
+                }
+
+                if (trial)
+                {
+                    Transition(TargetHealth.Trial, TargetHealth.Healthy, "trial request succeeded");
+                }
+
+                break;
+            case TargetOutcome.Failure:
+                Interlocked.Increment(ref _failuresTotal);
+                var failures = Interlocked.Increment(ref _consecutiveFailures);
+                if (trial)
+                {
+                    Eject(TargetHealth.Trial, policy, "trial request failed: " + reason);
+                }
+                else if (Health == TargetHealth.Healthy && policy.PassiveFailures > 0 && failures >= policy.PassiveFailures)
+                {
+                    Eject(TargetHealth.Healthy, policy, $"{failures} consecutive failed requests, last: {reason}");
+                }
+
+                break;
+            default:
+                if (trial)
+                {
+                    // The trial proved nothing (client gone): let the next request try again at once.
+                    lock (_transitionLock)
+                    {
+                        if (Health == TargetHealth.Trial)
+                        {
+                            Volatile.Write(ref _ejectedUntil, 0);
+                            Volatile.Write(ref _health, (int)TargetHealth.Ejected);
+                        }
+                    }
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
+    /// For an ejected target whose cool-down is over and that has no active checks: claims the single trial request.
+    /// True for exactly one caller.
+    /// </summary>
+    public bool TryBeginTrial(long now)
+    {
+        if (Health != TargetHealth.Ejected || now < Volatile.Read(ref _ejectedUntil))
+        {
+            return false;
+        }
+
+        return Transition(TargetHealth.Ejected, TargetHealth.Trial, "cool-down over; trying one request");
+    }
+
+    /// <summary>With active checks: an ejected target whose cool-down ended waits for probes (prober only).</summary>
+    public void EndCooldown(long now)
+    {
+        if (Health == TargetHealth.Ejected && now >= Volatile.Read(ref _ejectedUntil))
+        {
+            _probeStreak = 0;
+            Transition(TargetHealth.Ejected, TargetHealth.Unhealthy, "cool-down over; waiting for health checks to pass");
+        }
+    }
+
+    /// <summary>Active checks were turned off: nothing would ever bring an unhealthy target back.</summary>
+    public void ForgetActiveResult()
+    {
+        Transition(TargetHealth.Unhealthy, TargetHealth.Healthy, "active health checks turned off");
+    }
+
+    /// <summary>Claims the right to run a probe now; false while one is still running.</summary>
+    public bool TryStartProbe() => Interlocked.CompareExchange(ref _probing, 1, 0) == 0;
+
+    /// <summary>Applies one probe result (prober only) and releases the probe claim.</summary>
+    public void ProbeCompleted(bool success, TargetHealthPolicy policy, string reason)
+    {
+        try
+        {
+            var settings = policy.Settings;
+            switch (Health)
+            {
+                case TargetHealth.Healthy:
+                    _probeStreak = success ? 0 : _probeStreak + 1;
+                    if (_probeStreak >= settings.UnhealthyThreshold)
+                    {
+                        _probeStreak = 0;
+                        Transition(TargetHealth.Healthy, TargetHealth.Unhealthy, $"{settings.UnhealthyThreshold} failed health checks, last: {reason}");
+                    }
+
+                    break;
+                case TargetHealth.Unhealthy:
+                    _probeStreak = success ? _probeStreak + 1 : 0;
+                    if (_probeStreak >= settings.HealthyThreshold)
+                    {
+                        _probeStreak = 0;
+                        Interlocked.Exchange(ref _consecutiveFailures, 0);
+                        Transition(TargetHealth.Unhealthy, TargetHealth.Healthy, $"{settings.HealthyThreshold} health checks passed");
+                    }
+
+                    break;
+                default:
+                    // Ejected by real traffic: probes count only once the cool-down is over.
+                    _probeStreak = 0;
+                    break;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _probing, 0);
+        }
+    }
+
+    private void Eject(TargetHealth from, TargetHealthPolicy policy, string reason)
+    {
+        lock (_transitionLock)
+        {
+            if (Health != from)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _ejectedUntil, _owner.Timestamp() + (long)(policy.Cooldown.TotalSeconds * _owner.TimestampFrequency));
+            _probeStreak = 0;
+            Apply(from, TargetHealth.Ejected, reason);
+        }
+    }
+
+    private bool Transition(TargetHealth from, TargetHealth to, string reason)
+    {
+        lock (_transitionLock)
+        {
+            if (Health != from)
+            {
+                return false;
+            }
+
+            Apply(from, to, reason);
+            return true;
+        }
+    }
+
+    private void Apply(TargetHealth from, TargetHealth to, string reason)
+    {
+        Since = _owner.Now();
+        Reason = reason;
+        Volatile.Write(ref _health, (int)to);
+        if (to == TargetHealth.Healthy)
+        {
+            Interlocked.Exchange(ref _consecutiveFailures, 0);
+        }
+
+        _owner.OnTransition(this, from, to);
+    }
+}

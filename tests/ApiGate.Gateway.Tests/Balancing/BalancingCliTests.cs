@@ -1,0 +1,128 @@
+using System.Text.Json;
+using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Balancing;
+
+/// <summary><c>apigate upstreams</c> with targets, policies and health checks, and the target state it shows.</summary>
+public sealed class BalancingCliTests : BalancingTestBase
+{
+    [Fact]
+    public async Task CreateUpdateGet_WithTargets_RoundTripsAndListShowsCountAndPolicy()
+    {
+        var created = await Gateway.CliAsync("upstreams", "create", "--name", "Pool", "--target", Url(0) + "/v1,weight=3", "--target", Url(1),
+            "--lb-policy", "hash", "--hash-on", "header:X-Session", "--health-path", "/healthz", "--health-interval", "5s", "--health-timeout", "1s",
+            "--healthy-threshold", "2", "--unhealthy-threshold", "4", "--passive-failures", "7", "--passive-cooldown", "45s");
+        var updated = await Gateway.CliAsync("upstreams", "update", "pool", "--target", Url(2), "--target", Url(0), "--lb-policy", "least_requests");
+        var got = await Gateway.CliAsync("--json", "upstreams", "get", "pool");
+        var listed = await Gateway.CliAsync("upstreams", "list");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.Contains("target 1", created.Output);
+        Assert.Contains(Url(0) + "/v1 (weight 3)", created.Output);
+        Assert.Equal(0, updated.ExitCode);
+        var u = JsonDocument.Parse(got.Output).RootElement;
+        Assert.Equal(Url(2), u.GetProperty("base_url").GetString()); // the first target
+        Assert.Equal([Url(2), Url(0)], u.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("url").GetString()));
+        Assert.Equal("least_requests", u.GetProperty("lb_policy").GetString());
+        Assert.Equal("header:X-Session", u.GetProperty("hash_on").GetString());
+        var health = u.GetProperty("health_check");
+        Assert.Equal("/healthz", health.GetProperty("path").GetString());
+        Assert.Equal(5000, health.GetProperty("interval_ms").GetInt32());
+        Assert.Equal(1000, health.GetProperty("timeout_ms").GetInt32());
+        Assert.Equal(4, health.GetProperty("unhealthy_threshold").GetInt32());
+        Assert.Equal(7, health.GetProperty("passive_failures").GetInt32());
+        Assert.Equal(45000, health.GetProperty("passive_cooldown_ms").GetInt32());
+        Assert.Contains("least_requests", listed.Output);
+        Assert.Contains("TARGETS", listed.Output);
+    }
+
+    [Fact]
+    public async Task Get_RunningGateway_ShowsEachTargetsReportedState()
+    {
+        await CreateAsync("shown", "round_robin", new Core.Management.UpstreamInput
+        {
+            HealthCheck = new Core.Management.HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "500ms", UnhealthyThreshold = 1 },
+        });
+        var unused = await Gateway.CliAsync("upstreams", "create", "--name", "Unused", "--target", Url(0));
+        Backend(1).Healthy = false;
+        Assert.True(await EventuallyAsync(() => States("shown").Single(s => s.Url == Url(1)).Health == TargetHealth.Unhealthy, TimeSpan.FromSeconds(10)));
+
+        CliResult got = null!;
+        var shown = await EventuallyAsync(() =>
+        {
+            got = Gateway.CliAsync("upstreams", "get", "shown").GetAwaiter().GetResult();
+            return got.Output.Contains("unhealthy since", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(10));
+        var unusedGet = await Gateway.CliAsync("upstreams", "get", "unused");
+
+        Assert.True(shown, got.Output);
+        Assert.Equal(2, got.Output.Split('\n').Count(l => l.Contains("healthy since", StringComparison.Ordinal) && !l.Contains("unhealthy", StringComparison.Ordinal)));
+        Assert.Contains("status 503", got.Output);
+        Assert.Contains("reported", got.Output);
+        Assert.Equal(0, unused.ExitCode);
+        Assert.Contains("unknown", unusedGet.Output);
+    }
+
+    [Fact]
+    public async Task Stop_GracefulShutdown_RemovesThisInstancesReports()
+    {
+        await CreateAsync("bye", "round_robin");
+        Assert.True(await EventuallyAsync(() => Gateway.Store.ListTargetHealthAsync(States("bye")[0].UpstreamId, CancellationToken.None).GetAwaiter().GetResult().Count == 3,
+            TimeSpan.FromSeconds(10)));
+        var id = States("bye")[0].UpstreamId;
+
+        await Gateway.StopAsync();
+        await using var store = await TempStoreAt(Gateway.DatabasePath);
+
+        Assert.Empty(await store.ListTargetHealthAsync(id, CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("targets", "--target", "ftp://x")]
+    [InlineData("targets", "--target", "http://127.0.0.1:1,weight=0")]
+    [InlineData("targets", "--target", "http://127.0.0.1:1,weight=1001")]
+    [InlineData("targets", "--target", "http://127.0.0.1:1,heavy=2")]
+    [InlineData("targets", "--target", "http://127.0.0.1:1", "--target", "http://127.0.0.1:1/")]
+    [InlineData("url", "--url", "http://127.0.0.1:1", "--target", "http://127.0.0.1:2")]
+    [InlineData("lb_policy", "--target", "http://127.0.0.1:1", "--lb-policy", "fastest")]
+    [InlineData("hash_on", "--target", "http://127.0.0.1:1", "--lb-policy", "hash")]
+    [InlineData("hash_on", "--target", "http://127.0.0.1:1", "--lb-policy", "hash", "--hash-on", "cookie:x")]
+    [InlineData("health_check.interval", "--target", "http://127.0.0.1:1", "--health-path", "/h", "--health-interval", "500ms")]
+    [InlineData("health_check.timeout", "--target", "http://127.0.0.1:1", "--health-timeout", "50ms")]
+    [InlineData("health_check.timeout", "--target", "http://127.0.0.1:1", "--health-timeout", "2m")]
+    [InlineData("health_check.path", "--target", "http://127.0.0.1:1", "--health-path", "healthz")]
+    [InlineData("health_check.healthy_threshold", "--target", "http://127.0.0.1:1", "--healthy-threshold", "0")]
+    [InlineData("health_check.passive_failures", "--target", "http://127.0.0.1:1", "--passive-failures", "many")]
+    [InlineData("health_check.passive_cooldown", "--target", "http://127.0.0.1:1", "--passive-cooldown", "10ms")]
+    public async Task Create_InvalidBalancingInput_NamesTheFieldAndWritesNothing(string field, params string[] flags)
+    {
+        var versionBefore = await Gateway.Store.GetConfigVersionAsync(CancellationToken.None);
+
+        var result = await Gateway.CliAsync(["upstreams", "create", "--name", "bad", .. flags]);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(field + ":", result.Error);
+        Assert.Equal(versionBefore, await Gateway.Store.GetConfigVersionAsync(CancellationToken.None));
+        Assert.Null(await Gateway.Store.FindUpstreamAsync("bad", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Update_InvalidWeight_LeavesTheTargetsAsTheyWere()
+    {
+        Assert.Equal(0, (await Gateway.CliAsync("upstreams", "create", "--name", "Kept", "--target", Url(0), "--target", Url(1))).ExitCode);
+
+        var result = await Gateway.CliAsync("upstreams", "update", "kept", "--target", Url(2) + ",weight=5000");
+
+        Assert.Equal(2, result.ExitCode);
+        var stored = await Gateway.Store.FindUpstreamAsync("kept", CancellationToken.None);
+        Assert.Equal([Url(0), Url(1)], stored!.Targets.Select(t => t.Url));
+    }
+
+    private static async Task<ApiGate.Storage.Sqlite.SqliteGatewayStore> TempStoreAt(string path)
+    {
+        var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(path, new ApiGate.Storage.Secrets.SecretProtector(null));
+        await store.InitializeAsync(CancellationToken.None);
+        return store;
+    }
+}

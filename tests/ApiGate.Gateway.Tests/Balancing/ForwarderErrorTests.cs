@@ -1,0 +1,112 @@
+using System.Net;
+using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace ApiGate.Gateway.Tests.Balancing;
+
+/// <summary>
+/// Pins down what YARP's forwarder reports for the failures the retry rules depend on, with a real socket each time.
+/// </summary>
+public sealed class ForwarderErrorTests
+{
+    [Fact]
+    public async Task ConnectionRefused_IsRequestErrorWithConnectionError_AndRetryable()
+    {
+        var port = await ClosedPortAsync();
+
+        var (error, exception) = await ForwardAsync($"http://127.0.0.1:{port}", "GET", "/x");
+
+        Assert.Equal(ForwarderError.Request, error);
+        Assert.Equal(HttpRequestError.ConnectionError, Assert.IsType<HttpRequestException>(exception).HttpRequestError);
+        Assert.True(RetryRules.IsConnectFailure(error, exception));
+        Assert.True(RetryRules.CanRetry(error, exception, "POST", requestBodyBytesRead: 0, responseStarted: false, isUpgrade: false));
+    }
+
+    [Fact]
+    public async Task ResetBeforeResponse_IsRequestErrorButNotAConnectFailure()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+
+        var (error, exception) = await ForwardAsync(upstream.Url, "GET", "/reset");
+
+        Assert.Equal(ForwarderError.Request, error);
+        Assert.False(RetryRules.IsConnectFailure(error, exception));
+        Assert.True(RetryRules.CanRetry(error, exception, "GET", 0, false, false));
+        Assert.False(RetryRules.CanRetry(error, exception, "POST", 0, false, false));
+        Assert.False(RetryRules.CanRetry(error, exception, "GET", 0, false, isUpgrade: true));
+    }
+
+    [Theory]
+    [InlineData("GET", true)]
+    [InlineData("HEAD", true)]
+    [InlineData("OPTIONS", true)]
+    [InlineData("PUT", true)]
+    [InlineData("DELETE", true)]
+    [InlineData("POST", false)]
+    [InlineData("PATCH", false)]
+    public void CanRetry_ResetBeforeResponse_OnlyIdempotentMethods(string method, bool expected)
+    {
+        var reset = new HttpRequestException(HttpRequestError.ResponseEnded, "ended");
+
+        Assert.Equal(expected, RetryRules.CanRetry(ForwarderError.Request, reset, method, 0, false, false));
+    }
+
+    [Fact]
+    public void CanRetry_BodyStartedOrResponseStarted_Never()
+    {
+        var refused = new HttpRequestException(HttpRequestError.ConnectionError, "refused");
+
+        Assert.False(RetryRules.CanRetry(ForwarderError.Request, refused, "GET", requestBodyBytesRead: 1, responseStarted: false, isUpgrade: false));
+        Assert.False(RetryRules.CanRetry(ForwarderError.ResponseBodyDestination, null, "GET", 0, responseStarted: true, isUpgrade: false));
+    }
+
+    [Fact]
+    public void CanRetry_ConnectTimeout_Retryable()
+    {
+        var timeout = new TaskCanceledException("connect", new TimeoutException());
+
+        Assert.True(RetryRules.CanRetry(ForwarderError.RequestTimedOut, timeout, "POST", 0, false, false));
+        Assert.False(RetryRules.CanRetry(ForwarderError.RequestTimedOut, new TaskCanceledException(), "POST", 0, false, false));
+    }
+
+    [Theory]
+    [InlineData(ForwarderError.None, 200, false, false, "success")]
+    [InlineData(ForwarderError.None, 404, false, false, "success")]
+    [InlineData(ForwarderError.None, 500, false, false, "failure")]
+    [InlineData(ForwarderError.Request, 502, false, false, "failure")]
+    [InlineData(ForwarderError.RequestCanceled, 502, false, true, "failure")]
+    [InlineData(ForwarderError.RequestBodyClient, 400, false, false, "neutral")]
+    [InlineData(ForwarderError.Request, 502, true, false, "neutral")]
+    public void Classify_Results_CountOnlyTheTargetsFailures(ForwarderError error, int status, bool clientAborted, bool timedOut, string expected)
+    {
+        Assert.Equal(expected, RetryRules.Classify(error, status, clientAborted, timedOut).ToString().ToLowerInvariant());
+    }
+
+    private static async Task<(ForwarderError Error, Exception? Exception)> ForwardAsync(string destination, string method, string path)
+    {
+        var services = new ServiceCollection().AddLogging().AddHttpForwarder().BuildServiceProvider();
+        var forwarder = services.GetRequiredService<IHttpForwarder>();
+        var context = new DefaultHttpContext { RequestServices = services };
+        context.Request.Method = method;
+        context.Request.Path = path;
+        context.Response.Body = new MemoryStream();
+        using var client = new HttpMessageInvoker(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(5) });
+
+        var error = await forwarder.SendAsync(context, destination, client, ForwarderRequestConfig.Empty, HttpTransformer.Empty);
+
+        return (error, context.Features.Get<IForwarderErrorFeature>()?.Exception);
+    }
+
+    private static Task<int> ClosedPortAsync()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return Task.FromResult(port);
+    }
+}

@@ -1,0 +1,329 @@
+using ApiGate.Core.Storage;
+using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Balancing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ApiGate.Gateway.Tests.Balancing;
+
+/// <summary>Target selection and health state transitions, with a fake clock and no network.</summary>
+public sealed class LoadBalancerTests
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly TargetRegistry _registry;
+    private readonly Dictionary<string, TargetHealthPolicy> _policies = []; // by upstream id, for Fail()
+
+    public LoadBalancerTests()
+    {
+        _registry = new TargetRegistry(_time, new TargetHealthReporter(new NoStore(), _time, NullLogger<TargetHealthReporter>.Instance), NullLogger<TargetRegistry>.Instance);
+    }
+
+    [Fact]
+    public void RoundRobin_OneTargetDown_OthersShareInProportionToWeight()
+    {
+        var (balancer, targets, _) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1, 2], passiveFailures: 1);
+        Fail(targets[0]);
+
+        var counts = Count(balancer, 400);
+
+        Assert.Equal(0, counts[0]);
+        Assert.InRange(counts[1], 120, 147);
+        Assert.InRange(counts[2], 253, 280);
+    }
+
+    [Fact]
+    public void PassiveCheck_ConsecutiveFailures_EjectUntilCooldownThenOneTrial()
+    {
+        var (balancer, targets, _) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 2, cooldown: "10s");
+        var context = new DefaultHttpContext();
+
+        Fail(targets[0]);
+        Assert.Equal(TargetHealth.Healthy, targets[0].State.Health); // one failure is not enough
+        Fail(targets[0]);
+        Assert.Equal(TargetHealth.Ejected, targets[0].State.Health);
+        Assert.All(Enumerable.Range(0, 20), _ => Assert.Same(targets[1], balancer.Pick(context, null)));
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var trial = balancer.Pick(context, null);
+        var duringTrial = Enumerable.Range(0, 10).Select(_ => balancer.Pick(context, null)).ToList();
+
+        Assert.Same(targets[0], trial);
+        Assert.Equal(TargetHealth.Trial, targets[0].State.Health);
+        Assert.All(duringTrial, t => Assert.Same(targets[1], t)); // exactly one trial request at a time
+        trial!.State.End(TargetOutcome.Success, Policy(2, "10s"), "", trial: true);
+        Assert.Equal(TargetHealth.Healthy, targets[0].State.Health);
+    }
+
+    [Fact]
+    public void PassiveCheck_TrialFails_EjectedForAnotherCooldown()
+    {
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 1, cooldown: "5s");
+        Fail(targets[0]);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var trial = balancer.Pick(new DefaultHttpContext(), null)!;
+        trial.State.Begin();
+
+        trial.State.End(TargetOutcome.Failure, policy, "Request", trial: true);
+        _time.Advance(TimeSpan.FromSeconds(4));
+
+        Assert.Equal(TargetHealth.Ejected, targets[0].State.Health);
+        Assert.Same(targets[1], balancer.Pick(new DefaultHttpContext(), null));
+    }
+
+    [Fact]
+    public void PassiveCheck_TrialClientGone_NextRequestTriesAgain()
+    {
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 1, cooldown: "5s");
+        Fail(targets[0]);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var trial = balancer.Pick(new DefaultHttpContext(), null)!;
+        trial.State.Begin();
+
+        trial.State.End(TargetOutcome.Neutral, policy, "", trial: true);
+
+        Assert.Same(targets[0], balancer.Pick(new DefaultHttpContext(), null));
+    }
+
+    [Fact]
+    public void PassiveCheck_RequestFromBeforeEjectionEndsDuringTrial_DoesNotDecideIt()
+    {
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 1, cooldown: "5s");
+        targets[0].State.Begin(); // a slow request, started while the target was healthy
+        Fail(targets[0]);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var trialTarget = balancer.Pick(new DefaultHttpContext(), null, null, out var trial)!;
+
+        targets[0].State.End(TargetOutcome.Success, policy, ""); // the old request finishes first
+
+        Assert.True(trial);
+        Assert.Same(targets[0], trialTarget);
+        Assert.Equal(TargetHealth.Trial, targets[0].State.Health);
+    }
+
+    [Fact]
+    public void PassiveCheck_Off_FailuresNeverEject()
+    {
+        var (_, targets, _) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 0);
+
+        for (var i = 0; i < 50; i++)
+        {
+            Fail(targets[0]);
+        }
+
+        Assert.Equal(TargetHealth.Healthy, targets[0].State.Health);
+        Assert.Equal(50, targets[0].State.Status().FailuresTotal);
+    }
+
+    [Fact]
+    public void ActiveCheck_Thresholds_FlipHealthBothWays()
+    {
+        var policy = new TargetHealthPolicy(new HealthCheckSettings { Path = "/healthz", HealthyThreshold = 2, UnhealthyThreshold = 3 }, 2);
+        var state = _registry.Get("up", "http://10.0.0.1", 1);
+
+        Probe(state, false, policy);
+        Probe(state, false, policy);
+        Probe(state, true, policy); // a pass resets the failure streak
+        Probe(state, false, policy);
+        Probe(state, false, policy);
+        Assert.Equal(TargetHealth.Healthy, state.Health);
+        Probe(state, false, policy);
+        Assert.Equal(TargetHealth.Unhealthy, state.Health);
+
+        Probe(state, true, policy);
+        Assert.Equal(TargetHealth.Unhealthy, state.Health);
+        Probe(state, true, policy);
+        Assert.Equal(TargetHealth.Healthy, state.Health);
+    }
+
+    [Fact]
+    public void ActiveCheck_EjectedTarget_WaitsForCooldownThenForPassingProbes()
+    {
+        var settings = new HealthCheckSettings { Path = "/healthz", HealthyThreshold = 1, PassiveFailures = 1, PassiveCooldownMs = 10_000 };
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], settings: settings);
+        Fail(targets[0]);
+
+        Probe(targets[0].State, true, policy); // during the cool-down, probes do not bring it back
+        targets[0].State.EndCooldown(_time.GetTimestamp());
+        Assert.Equal(TargetHealth.Ejected, targets[0].State.Health);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        targets[0].State.EndCooldown(_time.GetTimestamp());
+        Assert.Equal(TargetHealth.Unhealthy, targets[0].State.Health);
+        Assert.Same(targets[1], balancer.Pick(new DefaultHttpContext(), null)); // no trial request with active checks
+        Probe(targets[0].State, true, policy);
+
+        Assert.Equal(TargetHealth.Healthy, targets[0].State.Health);
+    }
+
+    [Fact]
+    public void LeastRequests_InFlightPerWeight_PicksTheLeastLoaded()
+    {
+        var (balancer, targets, _) = Build(LoadBalancingPolicy.LeastRequests, weights: [1, 1, 4]);
+        targets[0].State.Begin();
+        targets[1].State.Begin();
+        targets[1].State.Begin();
+        for (var i = 0; i < 3; i++)
+        {
+            targets[2].State.Begin();
+        }
+
+        // In flight per weight: 1, 2, 0.75.
+        Assert.Same(targets[2], balancer.Pick(new DefaultHttpContext(), null));
+        Assert.Same(targets[0], balancer.Pick(new DefaultHttpContext(), null, exclude: targets[2]));
+    }
+
+    [Fact]
+    public void Hash_OwnerDown_KeysMoveToNeighbourAndComeBack()
+    {
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.Hash, weights: [1, 1, 1], passiveFailures: 1, cooldown: "5s", hashOn: "header:X-User");
+        var contexts = Enumerable.Range(0, 200).Select(i =>
+        {
+            var c = new DefaultHttpContext();
+            c.Request.Headers["X-User"] = "user-" + i;
+            return c;
+        }).ToList();
+        var before = contexts.Select(c => balancer.Pick(c, null)).ToList();
+
+        Fail(targets[1]);
+        var during = contexts.Select(c => balancer.Pick(c, null)).ToList();
+
+        for (var i = 0; i < contexts.Count; i++)
+        {
+            if (before[i] == targets[1])
+            {
+                Assert.NotSame(targets[1], during[i]);
+            }
+            else
+            {
+                Assert.Same(before[i], during[i]); // keys of healthy targets do not move
+            }
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var trialTarget = balancer.Pick(contexts[0], null, null, out var isTrial)!;
+        Assert.True(isTrial);
+        trialTarget.State.End(TargetOutcome.Success, policy, "", isTrial); // the trial request succeeds
+        Assert.Equal(before, contexts.Select(c => balancer.Pick(c, null)).ToList());
+    }
+
+    [Fact]
+    public void Hash_RetryExcludingOwner_GoesElsewhere()
+    {
+        var (balancer, _, _) = Build(LoadBalancingPolicy.Hash, weights: [1, 1, 1], hashOn: "key");
+        var context = new DefaultHttpContext();
+
+        var first = balancer.Pick(context, "key_1")!;
+        var retry = balancer.Pick(context, "key_1", exclude: first);
+
+        Assert.Same(first, balancer.Pick(context, "key_1"));
+        Assert.NotNull(retry);
+        Assert.NotSame(first, retry);
+    }
+
+    [Theory]
+    [InlineData(LoadBalancingPolicy.RoundRobin)]
+    [InlineData(LoadBalancingPolicy.LeastRequests)]
+    [InlineData(LoadBalancingPolicy.PowerOfTwo)]
+    [InlineData(LoadBalancingPolicy.Random)]
+    [InlineData(LoadBalancingPolicy.FirstHealthy)]
+    [InlineData(LoadBalancingPolicy.Hash)]
+    public void Pick_AllTargetsEjected_ReturnsNull(LoadBalancingPolicy policy)
+    {
+        var (balancer, targets, _) = Build(policy, weights: [1, 2, 3], passiveFailures: 1, hashOn: "client_ip");
+        foreach (var target in targets)
+        {
+            Fail(target);
+        }
+
+        Assert.Null(balancer.Pick(new DefaultHttpContext(), "k"));
+    }
+
+    [Theory]
+    [InlineData(LoadBalancingPolicy.RoundRobin, "")]
+    [InlineData(LoadBalancingPolicy.LeastRequests, "")]
+    [InlineData(LoadBalancingPolicy.PowerOfTwo, "")]
+    [InlineData(LoadBalancingPolicy.Random, "")]
+    [InlineData(LoadBalancingPolicy.FirstHealthy, "")]
+    [InlineData(LoadBalancingPolicy.Hash, "header:X-Session")]
+    [InlineData(LoadBalancingPolicy.Hash, "client_ip")]
+    [InlineData(LoadBalancingPolicy.Hash, "key")]
+    public void Pick_HotPath_AllocatesNothing(LoadBalancingPolicy policy, string hashOn)
+    {
+        var (balancer, targets, _) = Build(policy, weights: [3, 1, 2], passiveFailures: 1, hashOn: hashOn);
+        Fail(targets[1]); // one target out, so the fallback paths run too
+        var context = new DefaultHttpContext();
+        context.Request.Headers["X-Session"] = "0b6f5c1e-4a8d-4f8e-9a51-3c2d7e9f0a11";
+        context.Connection.RemoteIpAddress = System.Net.IPAddress.Parse("2001:db8::17");
+        balancer.Pick(context, "key_abc"); // warm up lazily created features
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            balancer.Pick(context, "key_abc");
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Registry_SameUpstreamAndUrl_SameStateAcrossBuilds()
+    {
+        var a = _registry.Get("up", "http://10.0.0.1", 1);
+        var b = _registry.Get("up", "http://10.0.0.1", 5);
+
+        Assert.Same(a, b);
+        Assert.Equal(5, b.Weight);
+        Assert.NotSame(a, _registry.Get("other", "http://10.0.0.1", 1));
+    }
+
+    private (LoadBalancer Balancer, TargetBinding[] Targets, TargetHealthPolicy Policy) Build(
+        LoadBalancingPolicy policy, int[] weights, int? passiveFailures = null, string cooldown = "30s", string hashOn = "", HealthCheckSettings? settings = null)
+    {
+        var upstreamId = "up_" + Guid.NewGuid().ToString("N")[..8];
+        var targets = weights.Select((w, i) => new TargetBinding($"http://10.0.0.{i + 1}:8080", w, _registry.Get(upstreamId, $"http://10.0.0.{i + 1}:8080", w))).ToArray();
+        var health = settings is null ? Policy(passiveFailures, cooldown, weights.Length) : new TargetHealthPolicy(settings, weights.Length);
+        _policies[targets[0].State.UpstreamId] = health;
+        return (new LoadBalancer(targets, policy, hashOn, health, _time, new Random(42)), targets, health);
+    }
+
+    private static TargetHealthPolicy Policy(int? passiveFailures, string cooldown, int targets = 2)
+    {
+        Core.Text.Durations.TryParse(cooldown, out var value);
+        return new TargetHealthPolicy(new HealthCheckSettings { PassiveFailures = passiveFailures, PassiveCooldownMs = (int)value.TotalMilliseconds }, targets);
+    }
+
+    private void Fail(TargetBinding target)
+    {
+        target.State.Begin();
+        target.State.End(TargetOutcome.Failure, _policies[target.State.UpstreamId], "Request");
+    }
+
+    private static void Probe(TargetState state, bool success, TargetHealthPolicy policy)
+    {
+        Assert.True(state.TryStartProbe());
+        state.ProbeCompleted(success, policy, success ? "status 200" : "status 503");
+    }
+
+    private static int[] Count(LoadBalancer balancer, int requests)
+    {
+        var counts = new int[balancer.Targets.Count];
+        var context = new DefaultHttpContext();
+        for (var i = 0; i < requests; i++)
+        {
+            var target = balancer.Pick(context, null)!;
+            counts[balancer.Targets.ToList().IndexOf(target)]++;
+        }
+
+        return counts;
+    }
+
+    private sealed class NoStore : ITargetHealthStore
+    {
+        public Task ReportTargetHealthAsync(IReadOnlyList<TargetHealthReport> reports, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task DeleteTargetHealthAsync(string instanceId, string? upstreamId, string? targetUrl, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<IReadOnlyList<TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<TargetHealthReport>>([]);
+    }
+}

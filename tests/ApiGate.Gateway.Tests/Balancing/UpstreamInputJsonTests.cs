@@ -1,0 +1,70 @@
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Balancing;
+
+/// <summary>The balancing fields as a JSON client (the admin API) sends them: snake_case, nullable, validated by ConfigService.</summary>
+public sealed class UpstreamInputJsonTests
+{
+    private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    [Fact]
+    public async Task CreateUpstream_SnakeCaseJsonBody_StoredAndReadBack()
+    {
+        await using var temp = await TempStore.CreateAsync();
+        var service = new ConfigService(temp.Store, TimeProvider.System);
+        var input = JsonSerializer.Deserialize<UpstreamInput>("""
+            {"name": "Pool", "targets": [{"url": "http://10.0.0.1:8080/v1", "weight": 3}, {"url": "http://10.0.0.2:8080"}],
+             "lb_policy": "hash", "hash_on": "header:X-Tenant",
+             "health_check": {"path": "/healthz", "interval": "5s", "timeout": "750", "healthy_threshold": 1, "passive_failures": 0, "passive_cooldown": "1m"}}
+            """, SnakeCase)!;
+
+        var created = await service.CreateUpstreamAsync(input, CancellationToken.None);
+        var stored = await temp.Store.FindUpstreamAsync("pool", CancellationToken.None);
+
+        Assert.True(created.Ok, created.Error?.ToString());
+        Assert.NotNull(stored);
+        Assert.Equal("http://10.0.0.1:8080/v1", stored.BaseUrl);
+        Assert.Equal([new UpstreamTarget("http://10.0.0.1:8080/v1", 3), new UpstreamTarget("http://10.0.0.2:8080", 1)], stored.Targets);
+        Assert.Equal(LoadBalancingPolicy.Hash, stored.LbPolicy);
+        Assert.Equal("header:X-Tenant", stored.HashOn);
+        Assert.Equal(new HealthCheckSettings { Path = "/healthz", IntervalMs = 5000, TimeoutMs = 750, HealthyThreshold = 1, PassiveFailures = 0, PassiveCooldownMs = 60_000 },
+            stored.HealthCheck);
+    }
+
+    [Fact]
+    public async Task UpdateUpstream_UrlOnly_BecomesTheSingleTarget()
+    {
+        await using var temp = await TempStore.CreateAsync();
+        var service = new ConfigService(temp.Store, TimeProvider.System);
+        await service.CreateUpstreamAsync(new UpstreamInput
+        {
+            Name = "Two", Targets = [new TargetInput { Url = "http://10.0.0.1" }, new TargetInput { Url = "http://10.0.0.2" }],
+        }, CancellationToken.None);
+
+        var updated = await service.UpdateUpstreamAsync("two", new UpstreamInput { Url = "http://10.0.0.9/" }, CancellationToken.None);
+
+        Assert.True(updated.Ok, updated.Error?.ToString());
+        var stored = await temp.Store.FindUpstreamAsync("two", CancellationToken.None);
+        Assert.Equal("http://10.0.0.9", stored!.BaseUrl);
+        Assert.Equal([new UpstreamTarget("http://10.0.0.9")], stored.Targets);
+    }
+
+    [Fact]
+    public async Task ConfigValidate_StoredUpstreamWithBadBalancing_IsReported()
+    {
+        await using var temp = await TempStore.CreateAsync();
+        await temp.Store.CreateUpstreamAsync(new UpstreamDefinition
+        {
+            Id = "up_1", Name = "Broken", Slug = "broken", BaseUrl = "http://10.0.0.1",
+            Targets = [new UpstreamTarget("http://10.0.0.1", 0)], LbPolicy = LoadBalancingPolicy.Hash,
+        }, CancellationToken.None);
+
+        var problems = await new ConfigService(temp.Store, TimeProvider.System).ValidateStoredAsync(CancellationToken.None);
+
+        Assert.Contains(problems, p => p.StartsWith("upstream 'broken': targets:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("upstream 'broken': hash_on:", StringComparison.Ordinal));
+    }
+}
