@@ -13,22 +13,8 @@ ROUNDS=${ROUNDS:-10}
 DURATION=${DURATION:-3}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18181}
 GATEWAY_PORT=${GATEWAY_PORT:-18184}
-APIGATE_BIN=$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate
-TMP_DIR=$(mktemp -d /tmp/apigate-ab.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP_DIR"
-}
-trap cleanup EXIT
-
-[[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/src/ApiGate.Cli" -c Release >/dev/null
-
-mkdir -p "$TMP_DIR/up/tmp"
-sed -E "s/listen[[:space:]]+127\.0\.0\.1:[0-9]+/listen 127.0.0.1:$UPSTREAM_PORT/" "$REPO_DIR/bench/nginx/upstream.conf" >"$TMP_DIR/up/nginx.conf"
-nginx -c "$TMP_DIR/up/nginx.conf" -p "$TMP_DIR/up/" -e "$TMP_DIR/up/error.log" -g 'daemon off;' >/dev/null 2>&1 &
-PIDS+=("$!")
+# shellcheck source=bench/ab-common.sh
+source "$REPO_DIR/bench/ab-common.sh"
 
 export APIGATE_DATABASE_DSN=$TMP_DIR/ab.db APIGATE_SERVER_HOST=127.0.0.1 APIGATE_SERVER_PORT=$GATEWAY_PORT APIGATE_LOG_LEVEL=warn
 cli() { "$APIGATE_BIN" "$@" >>"$TMP_DIR/setup.log" 2>&1; }

@@ -13,22 +13,8 @@ ROUNDS=${ROUNDS:-8}
 DURATION=${DURATION:-3}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18191}
 FIRST_PORT=${FIRST_PORT:-18192}
-APIGATE_BIN=$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate
-TMP_DIR=$(mktemp -d /tmp/apigate-abt.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP_DIR"
-}
-trap cleanup EXIT
-
-[[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/src/ApiGate.Cli" -c Release >/dev/null
-
-mkdir -p "$TMP_DIR/up/tmp"
-sed -E "s/listen[[:space:]]+127\.0\.0\.1:[0-9]+/listen 127.0.0.1:$UPSTREAM_PORT/" "$REPO_DIR/bench/nginx/upstream.conf" >"$TMP_DIR/up/nginx.conf"
-nginx -c "$TMP_DIR/up/nginx.conf" -p "$TMP_DIR/up/" -e "$TMP_DIR/up/error.log" -g 'daemon off;' >/dev/null 2>&1 &
-PIDS+=("$!")
+# shellcheck source=bench/ab-common.sh
+source "$REPO_DIR/bench/ab-common.sh"
 
 # name | binary | settings
 VARIANTS=("off|$APIGATE_BIN|APIGATE_METRICS_ENABLED=false APIGATE_ACCESS_LOG=false"

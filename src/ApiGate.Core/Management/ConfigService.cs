@@ -195,7 +195,7 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
 
         foreach (var method in route.Methods)
         {
-            if (!IsToken(method))
+            if (!HttpTokens.IsToken(method))
             {
                 yield return new ManagementError(ManagementErrorKind.Validation, "methods", $"'{method}' is not an HTTP method");
             }
@@ -203,7 +203,7 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
 
         foreach (var (name, _) in route.Headers)
         {
-            if (!IsToken(name))
+            if (!HttpTokens.IsToken(name))
             {
                 yield return new ManagementError(ManagementErrorKind.Validation, "headers", $"'{name}' is not a valid header name");
             }
@@ -214,7 +214,7 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             yield return new ManagementError(ManagementErrorKind.Validation, "path_rewrite", rewriteProblem);
         }
 
-        if (route.MethodOverride.Length > 0 && !IsToken(route.MethodOverride))
+        if (route.MethodOverride.Length > 0 && !HttpTokens.IsToken(route.MethodOverride))
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "method_override", $"'{route.MethodOverride}' is not an HTTP method");
         }
@@ -380,7 +380,7 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
                 return Invalid("auth_value", "auth value cannot contain line breaks");
             }
 
-            if (u.AuthType == UpstreamAuthType.Header && !IsToken(u.AuthHeader))
+            if (u.AuthType == UpstreamAuthType.Header && !HttpTokens.IsToken(u.AuthHeader))
             {
                 return Invalid("auth_header", "auth_type header needs a valid header name in auth_header");
             }
@@ -565,23 +565,5 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
         {
             return ex.Message;
         }
-    }
-
-    private static bool IsToken(string value)
-    {
-        if (value.Length == 0)
-        {
-            return false;
-        }
-
-        foreach (var c in value)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

@@ -113,7 +113,7 @@ public sealed class NameValueOperations
 
     private static string CheckName(string? name, string field, bool headerName)
     {
-        if (string.IsNullOrEmpty(name) || (headerName && !name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c))))
+        if (string.IsNullOrEmpty(name) || (headerName && !Text.HttpTokens.IsToken(name)))
         {
             throw new FormatException($"{field}: '{name}' is not a valid {(headerName ? "header" : "parameter")} name");
         }

@@ -1,3 +1,5 @@
+using ApiGate.Core.Text;
+
 namespace ApiGate.Core.Upstreams;
 
 /// <summary>What the <c>hash</c> policy hashes.</summary>
@@ -39,7 +41,7 @@ public readonly record struct HashSource(HashSourceKind Kind, string HeaderName)
         if (value.StartsWith("header:", StringComparison.OrdinalIgnoreCase))
         {
             var name = value[7..].Trim();
-            if (!IsToken(name))
+            if (!HttpTokens.IsToken(name))
             {
                 error = $"'{name}' is not a valid header name";
                 return default;
@@ -60,22 +62,4 @@ public readonly record struct HashSource(HashSourceKind Kind, string HeaderName)
         HashSourceKind.ClientIp => "client_ip",
         _ => "",
     };
-
-    private static bool IsToken(string value)
-    {
-        if (value.Length == 0)
-        {
-            return false;
-        }
-
-        foreach (var c in value)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
 }
