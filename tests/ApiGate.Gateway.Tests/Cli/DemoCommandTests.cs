@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.RegularExpressions;
+using ApiGate.Cli.Commands;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+/// <summary>The README's quick start: <c>apigate demo</c> leaves a working gateway and prints credentials that work.</summary>
+public sealed partial class DemoCommandTests : CliTestBase
+{
+    [Fact]
+    public async Task Demo_Running_PrintedCurlsWork()
+    {
+        // Arrange: the demo on a free port, stopped by cancellation like Ctrl+C.
+        var output = new StringWriter();
+        var synchronizedOutput = TextWriter.Synchronized(output);
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var run = CliApp.RunAsync(["demo", "--port", "0"], synchronizedOutput, TextWriter.Null, name => Environment.GetValueOrDefault(name), stop.Token);
+        var printed = await WaitForAsync(output, synchronizedOutput, "Press Ctrl+C", run);
+
+        var gateway = GatewayLine().Match(printed).Groups[1].Value;
+        var key = KeyLine().Match(printed).Groups[1].Value;
+        var adminToken = AdminLine().Match(printed).Groups[1].Value;
+        using var client = TestGateway.CreateClient();
+
+        // Act
+        using var anonymous = await client.GetAsync(gateway + "/api/hello");
+        using var authenticated = await SendAsync(client, gateway + "/api/hello", key);
+        using var publicRoute = await client.GetAsync(gateway + "/demo/hello");
+        using var admin = await SendAsync(client, gateway + "/admin/routes", adminToken);
+        using var metrics = await client.GetAsync(gateway + "/metrics");
+        await stop.CancelAsync();
+        var exitCode = await run;
+
+        // Assert
+        Assert.StartsWith("http://127.0.0.1:", gateway);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, authenticated.StatusCode);
+        Assert.Contains("x-entitlement-webhooks", (await authenticated.Content.ReadAsStringAsync()).ToLowerInvariant());
+        Assert.Equal(HttpStatusCode.OK, publicRoute.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
+        Assert.Contains("\"demo-api\"", await admin.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        Assert.Contains("apigate_requests_total", await metrics.Content.ReadAsStringAsync());
+        Assert.Equal(0, exitCode);
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string url, string bearer)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        return await client.SendAsync(request);
+    }
+
+    private static async Task<string> WaitForAsync(StringWriter output, TextWriter writer, string marker, Task<int> run)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            string text;
+            lock (writer) // TextWriter.Synchronized locks on the wrapper
+            {
+                text = output.ToString();
+            }
+
+            if (text.Contains(marker, StringComparison.Ordinal))
+            {
+                return text;
+            }
+
+            Assert.False(run.IsCompleted, "demo exited early: " + text);
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("demo did not print its instructions within 60 s");
+    }
+
+    [GeneratedRegex(@"running at (http://\S+)")]
+    private static partial Regex GatewayLine();
+
+    [GeneratedRegex(@"with a new API key: (\S+)")]
+    private static partial Regex KeyLine();
+
+    [GeneratedRegex(@"admin token for \S+: (\S+)")]
+    private static partial Regex AdminLine();
+}
