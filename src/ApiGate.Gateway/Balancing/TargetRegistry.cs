@@ -76,15 +76,15 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
     {
         if (to == TargetHealth.Healthy)
         {
-            LogRecovered(state.UpstreamId, state.Url, from, state.Reason);
+            LogRecovered(state.UpstreamId, state.Label, from, state.Reason);
         }
         else if (to == TargetHealth.Trial)
         {
-            LogTrial(state.UpstreamId, state.Url);
+            LogTrial(state.UpstreamId, state.Label);
         }
         else
         {
-            LogDown(state.UpstreamId, state.Url, to, state.Reason);
+            LogDown(state.UpstreamId, state.Label, to, state.Reason);
         }
 
         if (state.Published)
