@@ -61,8 +61,9 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
     }
 
     /// <summary>
-    /// Every known target's state, for metrics (<c>apigate_upstream_target_healthy{upstream,target}</c> from
-    /// <see cref="TargetStatus.HealthyValue"/>, per-target request and failure counts) and diagnostics.
+    /// Every known target's state, for diagnostics and tests. The <c>/metrics</c> instruments
+    /// (<see cref="Observability.TargetMetrics"/>) read the states through the current snapshot instead, which also
+    /// knows each upstream's slug (the registry only knows ids).
     /// </summary>
     public IReadOnlyList<TargetStatus> Statuses() => [.. _states.Values.Select(s => s.Status()).OrderBy(s => s.UpstreamId, StringComparer.Ordinal).ThenBy(s => s.Url, StringComparer.Ordinal)];
 
