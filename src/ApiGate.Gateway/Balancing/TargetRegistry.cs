@@ -61,8 +61,9 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
     }
 
     /// <summary>
-    /// Every known target's state, for metrics (<c>apigate_upstream_target_healthy{upstream,target}</c> from
-    /// <see cref="TargetStatus.HealthyValue"/>, per-target request and failure counts) and diagnostics.
+    /// Every known target's state, for diagnostics and tests. The <c>/metrics</c> instruments
+    /// (<see cref="Observability.TargetMetrics"/>) read the states through the current snapshot instead, which also
+    /// knows each upstream's slug (the registry only knows ids).
     /// </summary>
     public IReadOnlyList<TargetStatus> Statuses() => [.. _states.Values.Select(s => s.Status()).OrderBy(s => s.UpstreamId, StringComparer.Ordinal).ThenBy(s => s.Url, StringComparer.Ordinal)];
 
@@ -76,15 +77,15 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
     {
         if (to == TargetHealth.Healthy)
         {
-            LogRecovered(state.UpstreamId, state.Url, from, state.Reason);
+            LogRecovered(state.UpstreamId, state.Label, from, state.Reason);
         }
         else if (to == TargetHealth.Trial)
         {
-            LogTrial(state.UpstreamId, state.Url);
+            LogTrial(state.UpstreamId, state.Label);
         }
         else
         {
-            LogDown(state.UpstreamId, state.Url, to, state.Reason);
+            LogDown(state.UpstreamId, state.Label, to, state.Reason);
         }
 
         if (state.Published)

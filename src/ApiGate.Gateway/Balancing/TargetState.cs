@@ -23,12 +23,16 @@ internal sealed class TargetState
         _owner = owner;
         UpstreamId = upstreamId;
         Url = url;
+        Label = Observability.TargetLabel.For(url);
         Since = now;
     }
 
     public string UpstreamId { get; }
 
     public string Url { get; }
+
+    /// <summary>The URL without credentials: the <c>target</c> label of metrics, logs and spans.</summary>
+    public string Label { get; }
 
     /// <summary>The weight in the current snapshot (for status output only).</summary>
     public int Weight { get; set; } = 1;
@@ -40,6 +44,12 @@ internal sealed class TargetState
     public string Reason { get; private set; } = "";
 
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Requests (attempts, a retry included) sent to this target since it was first configured.</summary>
+    public long RequestsTotal => Interlocked.Read(ref _requestsTotal);
+
+    /// <summary>Of those, the ones that failed (transport failure or 5xx; see <see cref="TargetOutcome"/>).</summary>
+    public long FailuresTotal => Interlocked.Read(ref _failuresTotal);
 
     /// <summary>When the probe of this target is next due (prober only).</summary>
     public long NextProbeAt { get; set; }
@@ -62,7 +72,7 @@ internal sealed class TargetState
         }
 
         return new TargetStatus(UpstreamId, Url, Weight, health, since, reason, Volatile.Read(ref _consecutiveFailures), InFlight,
-            Interlocked.Read(ref _requestsTotal), Interlocked.Read(ref _failuresTotal));
+            RequestsTotal, FailuresTotal);
     }
 
     /// <summary>A request starts on this target.</summary>

@@ -1,8 +1,8 @@
 namespace ApiGate.Gateway.Balancing;
 
 /// <summary>
-/// A point-in-time copy of one target's runtime state, for metrics (<c>apigate_upstream_target_healthy</c>, per-target
-/// request counts) and diagnostics. See <see cref="TargetRegistry.Statuses"/>.
+/// A point-in-time copy of one target's runtime state, for diagnostics and the store's target-health rows. See
+/// <see cref="TargetRegistry.Statuses"/>.
 /// </summary>
 internal sealed record TargetStatus(
     string UpstreamId,
@@ -16,6 +16,6 @@ internal sealed record TargetStatus(
     long RequestsTotal,
     long FailuresTotal)
 {
-    /// <summary>1 when the target takes ordinary traffic, else 0 (the gauge's value).</summary>
+    /// <summary>1 when the target takes ordinary traffic, else 0 (as <c>apigate_upstream_target_healthy</c> reports it).</summary>
     public int HealthyValue => Health == TargetHealth.Healthy ? 1 : 0;
 }

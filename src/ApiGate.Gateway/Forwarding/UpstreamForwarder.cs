@@ -120,6 +120,7 @@ internal sealed partial class UpstreamForwarder(
         var context = request.HttpContext;
         var upstream = request.Upstream;
         request.Target = target;
+        request.Attempts++;
         target.State.Begin();
         var outcome = TargetOutcome.Neutral;
         var error = ForwarderError.None;

@@ -13,7 +13,7 @@ internal static partial class AccessLog
     public const string Category = "ApiGate.Access";
 
     [LoggerMessage(EventId = 9001, Level = LogLevel.Information, EventName = "Access",
-        Message = "{Method} {Path} {Status} {DurationMs} ms request_id={RequestId} route={Route} upstream={Upstream} user_id={UserId} key_id={KeyId} "
+        Message = "{Method} {Path} {Status} {DurationMs} ms request_id={RequestId} route={Route} upstream={Upstream} target={Target} attempts={Attempts} user_id={UserId} key_id={KeyId} "
                   + "bytes_in={BytesIn} bytes_out={BytesOut} upstream_ms={UpstreamMs} client_ip={ClientIp} error={Error} trace_id={TraceId}")]
     public static partial void Write(
         ILogger logger,
@@ -22,6 +22,8 @@ internal static partial class AccessLog
         string path,
         string route,
         string upstream,
+        string target,
+        int attempts,
         string userId,
         string keyId,
         int status,

@@ -45,10 +45,14 @@ internal sealed class GatewayMetrics
         Meter.CreateObservableCounter("apigate.usage.events.dropped", () => usage.Dropped, description: "Usage events dropped (queue full or store writes failing).");
         Meter.CreateObservableGauge("apigate.config.version", () => snapshots.Current?.Version ?? 0, description: "Config version of the snapshot being served (0 = none loaded).");
         Meter.CreateObservableCounter("apigate.config.reload.failures", () => snapshots.ReloadFailures, description: "Config versions that failed to compile (the previous snapshot kept serving).");
+        Targets = new TargetMetrics(Meter, snapshots);
     }
 
     /// <summary>The <c>ApiGate</c> meter; features register further instruments here (e.g. per upstream target).</summary>
     public Meter Meter { get; }
+
+    /// <summary>Per upstream target: health, requests, failures, in flight, and retries per upstream.</summary>
+    public TargetMetrics Targets { get; }
 
     /// <summary>Records one finished request. Tag values are existing strings; nothing is allocated.</summary>
     public void RecordRequest(in RequestOutcome outcome)
@@ -77,6 +81,8 @@ internal sealed class GatewayMetrics
         {
             RecordRejection(code, outcome.Route);
         }
+
+        Targets.RecordRetries(outcome.Upstream, outcome.Attempts);
     }
 
     private void RecordRejection(string code, string route)

@@ -53,6 +53,13 @@ internal static class GatewayTracing
         {
             activity.SetTag("apigate.route", outcome.Route);
             activity.SetTag("apigate.upstream", outcome.Upstream);
+            if (outcome.Attempts > 0)
+            {
+                // Custom names: on a server span, OTel's server.address/server.port describe the gateway itself.
+                activity.SetTag("apigate.target", outcome.Target);
+                activity.SetTag("apigate.attempts", outcome.Attempts);
+            }
+
             activity.SetTag("http.response.status_code", outcome.Status);
             activity.SetTag("apigate.request_id", requestId);
             if (outcome.ErrorCode is { } code)

@@ -4,6 +4,8 @@ namespace ApiGate.Gateway.Observability;
 /// <param name="Route">Route slug; empty when no route matched.</param>
 /// <param name="Upstream">Upstream slug; empty when the request never got one.</param>
 /// <param name="ErrorCode">The SPEC §1.2 code when the gateway answered with its own error, else null.</param>
+/// <param name="Target">The URL (without credentials) of the upstream target last tried; empty when none was.</param>
+/// <param name="Attempts">Forwarding attempts: 0 when the request never reached the forwarder's send, 2 after a retry.</param>
 internal readonly record struct RequestOutcome(
     string Route,
     string Upstream,
@@ -11,4 +13,6 @@ internal readonly record struct RequestOutcome(
     int Status,
     double TotalSeconds,
     double UpstreamSeconds,
-    string? ErrorCode);
+    string? ErrorCode,
+    string Target,
+    int Attempts);

@@ -44,7 +44,9 @@ internal sealed class RequestTelemetry
             completed || context.Response.HasStarted ? context.Response.StatusCode : StatusCodes.Status500InternalServerError,
             totalSeconds,
             (exchange?.DurationMs ?? 0) / 1000,
-            error?.Code);
+            error?.Code,
+            request?.Target?.State.Label ?? "",
+            request?.Attempts ?? 0);
 
         _metrics.RecordRequest(outcome);
         var requestId = request?.RequestId ?? context.Response.Headers["X-Request-ID"].ToString();
@@ -58,6 +60,8 @@ internal sealed class RequestTelemetry
                 context.Request.Path.Value ?? "/",
                 outcome.Route,
                 outcome.Upstream,
+                outcome.Target,
+                outcome.Attempts,
                 caller?.User.Id ?? "",
                 caller?.Key.Id ?? "",
                 outcome.Status,

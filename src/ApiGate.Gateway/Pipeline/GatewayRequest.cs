@@ -40,6 +40,9 @@ internal sealed class GatewayRequest : IRewriteRequest
     /// <summary>The upstream target this request is (or was last) sent to; null until the forwarder picks one.</summary>
     public Balancing.TargetBinding? Target { get; set; }
 
+    /// <summary>Forwarding attempts made (0 before the forwarder sends, 2 after a retry on another target).</summary>
+    public int Attempts { get; set; }
+
     /// <summary>The <c>X-Request-ID</c> sent upstream and returned to the client.</summary>
     public string RequestId { get; }
 

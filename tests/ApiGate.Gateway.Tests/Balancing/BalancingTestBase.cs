@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Balancing;
@@ -27,7 +28,12 @@ public abstract class BalancingTestBase : IAsyncLifetime
             _ports[i] = _upstreams[i]!.Port;
         }
 
-        Gateway = await TestGateway.StartAsync();
+        Gateway = await TestGateway.StartAsync(Configure);
+    }
+
+    /// <summary>Gateway options a test class needs (log capture, …); none by default.</summary>
+    private protected virtual void Configure(GatewayOptions options)
+    {
     }
 
     public async Task DisposeAsync()

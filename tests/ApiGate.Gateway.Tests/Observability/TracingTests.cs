@@ -52,6 +52,8 @@ public sealed class TracingTests : GatewayTestBase
         Assert.Equal("vendor=abc,other=1", span.TraceStateString);
         Assert.Equal("traced", span.GetTagItem("apigate.route"));
         Assert.Equal("backend", span.GetTagItem("apigate.upstream"));
+        Assert.Equal(Upstream.Url, span.GetTagItem("apigate.target"));
+        Assert.Equal(1, span.GetTagItem("apigate.attempts"));
         Assert.Equal(200, span.GetTagItem("http.response.status_code"));
         Assert.Equal("GET traced", span.DisplayName);
 
@@ -93,6 +95,7 @@ public sealed class TracingTests : GatewayTestBase
         Assert.Equal(404, span.GetTagItem("http.response.status_code"));
         Assert.Equal("route_not_found", span.GetTagItem("error.type"));
         Assert.Equal("", span.GetTagItem("apigate.route"));
+        Assert.Null(span.GetTagItem("apigate.target")); // never forwarded
     }
 
     [Fact]

@@ -1,0 +1,24 @@
+namespace ApiGate.Gateway.Observability;
+
+/// <summary>
+/// How a target URL appears in metrics labels, access-log lines and span attributes: as configured (origin and path),
+/// with any <c>user:password@</c> removed. The store refuses credentials in URLs, but <c>APIGATE_UPSTREAM_URL</c> or an
+/// older row may still carry them, and a label is published to every scraper.
+/// </summary>
+internal static class TargetLabel
+{
+    /// <summary><paramref name="url"/> without its userinfo; the same string when it has none.</summary>
+    public static string For(string url)
+    {
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        var authorityStart = scheme < 0 ? 0 : scheme + 3;
+        var authorityEnd = url.IndexOfAny(['/', '?', '#'], authorityStart);
+        if (authorityEnd < 0)
+        {
+            authorityEnd = url.Length;
+        }
+
+        var at = url.LastIndexOf('@', authorityEnd - 1, authorityEnd - authorityStart);
+        return at < 0 ? url : string.Concat(url.AsSpan(0, authorityStart), url.AsSpan(at + 1));
+    }
+}
