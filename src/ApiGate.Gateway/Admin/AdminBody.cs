@@ -43,12 +43,12 @@ internal sealed class AdminBody
 
     /// <summary>The JSON pointer for a field a service named, in the shape and under the name the client used.</summary>
     /// <remarks>A nested field is named with dots (<c>health_check.interval</c> → <c>/health_check/interval</c>, <c>targets.0.url</c> → <c>/targets/0/url</c>).</remarks>
-    public string PointerFor(string field)
-    {
-        var segments = field.Split('.');
-        segments[0] = _sentAs.TryGetValue(segments[0], out var sent) ? sent : segments[0];
-        return _prefix + string.Concat(segments.Select(s => "/" + s.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)));
-    }
+    public string PointerFor(string field) => PointerFor(field.Split('.'));
+
+    /// <summary>The JSON pointer for a member given as its path of names (which may contain dots) and indexes.</summary>
+    private string PointerFor(IReadOnlyList<string> segments) =>
+        _prefix + string.Concat(segments.Select((s, i) =>
+            "/" + (i == 0 && _sentAs.TryGetValue(s, out var sent) ? sent : s).Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)));
 
     /// <summary>Reads the body as <typeparamref name="T"/>; on failure returns the error response instead.</summary>
     public static async Task<(T? Input, AdminBody? Body, IResult? Error)> ReadAsync<T>(HttpContext context, CancellationToken ct)
@@ -123,9 +123,10 @@ internal sealed class AdminBody
         }
 
         var typeInfo = (JsonTypeInfo<T>)WireJson.Options.GetTypeInfo(typeof(T));
-        if (CheckMembers(fields, typeInfo, "") is { } refused)
+        if (CheckMembers(fields, typeInfo, []) is { } refused)
         {
-            return (null, null, Invalid(body, refused.Field, refused.Message));
+            var error = new ManagementError(ManagementErrorKind.Validation, string.Join('.', refused.Path), refused.Message);
+            return (null, null, AdminErrors.From(error, new ErrorSource(Pointer: body.PointerFor(refused.Path))));
         }
 
         try
@@ -144,13 +145,13 @@ internal sealed class AdminBody
     /// <summary>
     /// Refuses members that are not fields and values that can never fit, and converts natural shapes to the record's,
     /// inside nested objects (<c>health_check</c>) and lists of objects (<c>targets</c>) too. Nested fields are named
-    /// with dots (<c>health_check.interval</c>, <c>targets.0.url</c>); <see cref="PointerFor"/> turns them into pointers.
+    /// by their path (<c>health_check</c>, <c>interval</c>), which becomes the pointer (<c>/health_check/interval</c>).
     /// </summary>
-    private static (string Field, string Message)? CheckMembers(JsonObject fields, JsonTypeInfo typeInfo, string prefix)
+    private static (string[] Path, string Message)? CheckMembers(JsonObject fields, JsonTypeInfo typeInfo, string[] parent)
     {
         foreach (var name in fields.Select(p => p.Key).ToList())
         {
-            var field = prefix + name;
+            string[] field = [.. parent, name];
             var property = typeInfo.Properties.FirstOrDefault(p => p.Name == name);
             if (property is null)
             {
@@ -169,7 +170,7 @@ internal sealed class AdminBody
                 fields[name] = converted;
             }
 
-            if (fields[name] is JsonObject nested && ObjectInfo(type) is { } nestedInfo && CheckMembers(nested, nestedInfo, field + ".") is { } inObject)
+            if (fields[name] is JsonObject nested && ObjectInfo(type) is { } nestedInfo && CheckMembers(nested, nestedInfo, field) is { } inObject)
             {
                 return inObject;
             }
@@ -178,7 +179,7 @@ internal sealed class AdminBody
             {
                 for (var i = 0; i < items.Count; i++)
                 {
-                    var itemField = field + "." + i.ToString(CultureInfo.InvariantCulture);
+                    string[] itemField = [.. field, i.ToString(CultureInfo.InvariantCulture)];
                     if (elementType == typeof(TargetInput) && items[i] is JsonValue text && text.GetValueKind() == JsonValueKind.String)
                     {
                         // The CLI's form of a target, "URL[,weight=N]", is accepted as a string item.
@@ -192,7 +193,7 @@ internal sealed class AdminBody
                             return (itemField, ex.Message);
                         }
                     }
-                    else if (items[i] is JsonObject item && CheckMembers(item, elementInfo, itemField + ".") is { } inItem)
+                    else if (items[i] is JsonObject item && CheckMembers(item, elementInfo, itemField) is { } inItem)
                     {
                         return inItem;
                     }
