@@ -9,7 +9,7 @@ namespace ApiGate.Core.Upstreams;
 /// </summary>
 /// <param name="Url">The target's base URL.</param>
 /// <param name="Weight">Its weight.</param>
-/// <param name="Reports">One per reporting gateway instance, in instance order; empty when none reported it.</param>
+/// <param name="Reports">One per reporting gateway instance, in the order given (the store lists the newest first); empty when none reported it.</param>
 public sealed record ReportedTargetHealth(string Url, int Weight, IReadOnlyList<TargetHealthReport> Reports)
 {
     /// <summary>What is shown for a target no running gateway has reported.</summary>
@@ -27,7 +27,7 @@ public sealed record ReportedTargetHealth(string Url, int Weight, IReadOnlyList<
         {
             var target = targets[i];
             merged[i] = new ReportedTargetHealth(target.Url, target.Weight,
-                [.. reports.Where(r => r.TargetUrl == target.Url).OrderBy(r => r.InstanceId, StringComparer.Ordinal)]);
+                [.. reports.Where(r => r.TargetUrl == target.Url)]);
         }
 
         return merged;

@@ -32,7 +32,7 @@ public sealed class ReportedTargetHealthTests
 
         Assert.Equal(["http://b:1", "http://a:1", "http://c:1"], merged.Select(t => t.Url));
         Assert.Equal(2, merged[0].Weight);
-        Assert.Equal(["gw1", "gw2"], merged[1].Reports.Select(r => r.InstanceId));
+        Assert.Equal(["gw2", "gw1"], merged[1].Reports.Select(r => r.InstanceId)); // as the store listed them
         Assert.Empty(merged[2].Reports);
         Assert.DoesNotContain(merged, t => t.Reports.Any(r => r.TargetUrl == "http://gone:1"));
     }
