@@ -45,7 +45,14 @@ internal static class UpstreamCommands
         var get = new Command("get", "Show one upstream") { reference };
         CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
         {
-            return await PrintAsync(context, parse, await service.GetUpstreamAsync(parse.GetRequiredValue(reference), ct), store, ct);
+            var result = await service.GetUpstreamAsync(parse.GetRequiredValue(reference), ct);
+            if (result.Ok && parse.GetValue(CliApp.JsonOption))
+            {
+                context.Output.WriteLine(UpstreamTargetOutput.GetJson(result.Value!, await store.ListTargetHealthAsync(result.Value!.Id, ct)));
+                return 0;
+            }
+
+            return await PrintAsync(context, parse, result, store, ct);
         });
 
         var update = new Command("update", "Change an upstream (only the flags given)") { reference };

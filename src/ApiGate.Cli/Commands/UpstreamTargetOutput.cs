@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
@@ -47,29 +49,33 @@ internal static class UpstreamTargetOutput
         yield return ("health_check", h.ActiveEnabled
             ? $"GET {h.Path} every {h.IntervalMs}ms, timeout {h.TimeoutMs}ms, healthy after {h.HealthyThreshold}, unhealthy after {h.UnhealthyThreshold}"
             : "off");
-        var targets = u.EffectiveTargets;
-        var passive = h.EffectivePassiveFailures(targets.Count);
+        var passive = h.EffectivePassiveFailures(u.EffectiveTargets.Count);
         yield return ("passive_check", passive > 0 ? $"eject after {passive} consecutive failures for {h.PassiveCooldownMs}ms" : "off");
 
-        for (var i = 0; i < targets.Count; i++)
+        var i = 0;
+        foreach (var target in ReportedTargetHealth.Merge(u, reports))
         {
-            var target = targets[i];
-            var label = $"target {i + 1}";
-            yield return (label, $"{target.Url} (weight {target.Weight.ToString(CultureInfo.InvariantCulture)})");
-            var states = reports.Where(r => r.TargetUrl == target.Url).ToList();
-            if (states.Count == 0)
+            yield return ($"target {++i}", $"{target.Url} (weight {target.Weight.ToString(CultureInfo.InvariantCulture)})");
+            if (target.Reports.Count == 0)
             {
-                yield return ("  state", "unknown (no running gateway has reported it)");
-                continue;
+                yield return ("  state", ReportedTargetHealth.Unknown);
             }
 
-            foreach (var report in states)
+            foreach (var report in target.Reports)
             {
-                var reason = report.Reason.Length > 0 ? $" ({report.Reason})" : "";
-                yield return ("  state", $"{report.State} since {Time(report.Since)}{reason}; reported {Time(report.ReportedAt)} by {report.InstanceId}");
+                yield return ("  state", ReportedTargetHealth.Describe(report));
             }
         }
     }
 
-    private static string Time(DateTimeOffset value) => value.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// <c>upstreams get --json</c>: the definition exactly as everywhere else, plus one member, <c>target_health</c>,
+    /// with each target's reported states (the same objects as the admin API's <c>reports</c>).
+    /// </summary>
+    public static string GetJson(UpstreamDefinition u, IReadOnlyList<TargetHealthReport> reports)
+    {
+        var json = JsonSerializer.SerializeToNode(u, WireJson.Indented)!.AsObject();
+        json["target_health"] = JsonSerializer.SerializeToNode(ReportedTargetHealth.Merge(u, reports), WireJson.Indented);
+        return json.ToJsonString(WireJson.Indented);
+    }
 }

@@ -39,6 +39,7 @@ internal static class AdminApi
         services.AddSingleton(sp => new IdentityService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>(), options.AuthKeyPrefix));
         services.AddSingleton(sp => new UsageService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AdminAuthenticator>();
+        services.AddSingleton<AdminAuditLog>();
         services.AddHostedService<AdminTokenStartupCheck>();
         return services;
     }
@@ -53,6 +54,7 @@ internal static class AdminApi
 
         // A builder of its own: endpoint routing stays inside the branch instead of running for every proxied request.
         var admin = new ApplicationBuilder(app.Services);
+        admin.Use(app.Services.GetRequiredService<AdminAuditLog>().InvokeAsync); // outermost: sees the final status
         admin.Use(HandleFailuresAsync);
         admin.Use(authenticator.InvokeAsync);
         admin.Use(DescribeMethodNotAllowedAsync);

@@ -19,43 +19,45 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
 
     private const int MaxCached = 1024;
 
-    private readonly ConcurrentDictionary<KeyHash, long> _trustedUntil = new();
+    private readonly ConcurrentDictionary<KeyHash, (long Until, AdminCaller Caller)> _trusted = new();
 
-    /// <summary>Middleware: answers 401 unless the request carries a valid admin token.</summary>
+    /// <summary>Middleware: answers 401 unless the request carries a valid admin token; else sets <see cref="AdminCaller"/>.</summary>
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        var refusal = await VerifyAsync(context.Request.Headers.Authorization.ToString(), context.RequestAborted);
-        if (refusal is null)
+        var (refusal, caller) = await VerifyAsync(context.Request.Headers.Authorization.ToString(), context.RequestAborted);
+        if (caller is not null)
         {
+            context.Features.Set(caller);
             await next(context);
             return;
         }
 
+        refusal ??= "the admin token is not valid";
         LogRefused(context.Request.Method, context.Request.Path.Value ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "", refusal);
         context.Response.Headers.WWWAuthenticate = "Bearer realm=\"apigate-admin\"";
         await AdminErrors.Write(StatusCodes.Status401Unauthorized, "unauthorized", "Unauthorized", refusal, null).ExecuteAsync(context);
     }
 
-    /// <summary>Null when the header carries a valid admin token; else why not (never containing the credential).</summary>
-    public async Task<string?> VerifyAsync(string authorization, CancellationToken ct)
+    /// <summary>The token's id and name when the header carries a valid admin token; else why not (never containing the credential).</summary>
+    public async Task<(string? Refusal, AdminCaller? Caller)> VerifyAsync(string authorization, CancellationToken ct)
     {
         const string scheme = "Bearer ";
         if (!authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
         {
-            return await NoneConfiguredAsync(ct) ?? "send an admin token as Authorization: Bearer <token>";
+            return (await NoneConfiguredAsync(ct) ?? "send an admin token as Authorization: Bearer <token>", null);
         }
 
         var token = authorization[scheme.Length..].Trim();
         if (!AdminTokens.IsWellFormed(token))
         {
-            return await NoneConfiguredAsync(ct) ?? "the credential is not an admin token (admin tokens start with " + AdminTokens.TokenPrefix + "; API keys do not open the admin API)";
+            return (await NoneConfiguredAsync(ct) ?? "the credential is not an admin token (admin tokens start with " + AdminTokens.TokenPrefix + "; API keys do not open the admin API)", null);
         }
 
         var hash = ApiKeys.HashValue(token);
         var now = timeProvider.GetUtcNow().UtcTicks;
-        if (_trustedUntil.TryGetValue(hash, out var until) && now < until)
+        if (_trusted.TryGetValue(hash, out var trusted) && now < trusted.Until)
         {
-            return null;
+            return (null, trusted.Caller);
         }
 
         var hex = hash.ToHex();
@@ -70,16 +72,17 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
 
         if (match is null || match.RevokedAt is not null)
         {
-            _trustedUntil.TryRemove(hash, out _);
-            return match is null ? await NoneConfiguredAsync(ct) ?? "the admin token is not valid" : "the admin token has been revoked";
+            _trusted.TryRemove(hash, out _);
+            return (match is null ? await NoneConfiguredAsync(ct) ?? "the admin token is not valid" : "the admin token has been revoked", null);
         }
 
-        if (_trustedUntil.Count >= MaxCached)
+        if (_trusted.Count >= MaxCached)
         {
-            _trustedUntil.Clear();
+            _trusted.Clear();
         }
 
-        _trustedUntil[hash] = now + TrustFor.Ticks;
+        var caller = new AdminCaller(match.Id, match.Name);
+        _trusted[hash] = (now + TrustFor.Ticks, caller);
         try
         {
             await store.TouchAdminTokenAsync(match.Id, timeProvider.GetUtcNow(), ct);
@@ -89,7 +92,7 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
             LogTouchFailed(match.Id, ex); // bookkeeping only: the token is valid, so the request goes on
         }
 
-        return null;
+        return (null, caller);
     }
 
     private async Task<string?> NoneConfiguredAsync(CancellationToken ct) =>

@@ -42,8 +42,13 @@ internal sealed class AdminBody
     }
 
     /// <summary>The JSON pointer for a field a service named, in the shape and under the name the client used.</summary>
-    public string PointerFor(string field) =>
-        _prefix + "/" + (_sentAs.TryGetValue(field, out var sent) ? sent : field).Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
+    /// <remarks>A nested field is named with dots (<c>health_check.interval</c> → <c>/health_check/interval</c>, <c>targets.0.url</c> → <c>/targets/0/url</c>).</remarks>
+    public string PointerFor(string field) => PointerFor(field.Split('.'));
+
+    /// <summary>The JSON pointer for a member given as its path of names (which may contain dots) and indexes.</summary>
+    private string PointerFor(IReadOnlyList<string> segments) =>
+        _prefix + string.Concat(segments.Select((s, i) =>
+            "/" + (i == 0 && _sentAs.TryGetValue(s, out var sent) ? sent : s).Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal)));
 
     /// <summary>Reads the body as <typeparamref name="T"/>; on failure returns the error response instead.</summary>
     public static async Task<(T? Input, AdminBody? Body, IResult? Error)> ReadAsync<T>(HttpContext context, CancellationToken ct)
@@ -118,24 +123,10 @@ internal sealed class AdminBody
         }
 
         var typeInfo = (JsonTypeInfo<T>)WireJson.Options.GetTypeInfo(typeof(T));
-        foreach (var name in fields.Select(p => p.Key).ToList())
+        if (CheckMembers(fields, typeInfo, []) is { } refused)
         {
-            var property = typeInfo.Properties.FirstOrDefault(p => p.Name == name);
-            if (property is null)
-            {
-                var known = string.Join(", ", typeInfo.Properties.Select(p => p.Name));
-                return (null, null, Invalid(body, name, $"'{name}' is not a field here (fields: {known})"));
-            }
-
-            if (Coerce(fields[name], property.PropertyType) is { } problem)
-            {
-                return (null, null, Invalid(body, name, problem));
-            }
-
-            if (Converted(fields[name], property.PropertyType) is { } converted)
-            {
-                fields[name] = converted;
-            }
+            var error = new ManagementError(ManagementErrorKind.Validation, string.Join('.', refused.Path), refused.Message);
+            return (null, null, AdminErrors.From(error, new ErrorSource(Pointer: body.PointerFor(refused.Path))));
         }
 
         try
@@ -144,10 +135,123 @@ internal sealed class AdminBody
         }
         catch (JsonException ex)
         {
-            var name = ex.Path is { Length: > 2 } path ? path[2..].Split('.', '[')[0] : "";
-            var property = typeInfo.Properties.FirstOrDefault(p => p.Name == name);
-            return (null, null, Invalid(body, name, property is null ? "cannot be read" : "must be " + Expected(property.PropertyType)));
+            // "$.health_check.interval" or "$.targets[0].weight" → health_check.interval, targets.0.weight
+            var field = ex.Path is { Length: > 2 } path ? path[2..].Replace("[", ".", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal) : "";
+            var type = TypeOf(typeInfo, field);
+            return (null, null, Invalid(body, field, type is null ? "cannot be read" : "must be " + Expected(type)));
         }
+    }
+
+    /// <summary>
+    /// Refuses members that are not fields and values that can never fit, and converts natural shapes to the record's,
+    /// inside nested objects (<c>health_check</c>) and lists of objects (<c>targets</c>) too. Nested fields are named
+    /// by their path (<c>health_check</c>, <c>interval</c>), which becomes the pointer (<c>/health_check/interval</c>).
+    /// </summary>
+    private static (string[] Path, string Message)? CheckMembers(JsonObject fields, JsonTypeInfo typeInfo, string[] parent)
+    {
+        foreach (var name in fields.Select(p => p.Key).ToList())
+        {
+            string[] field = [.. parent, name];
+            var property = typeInfo.Properties.FirstOrDefault(p => p.Name == name);
+            if (property is null)
+            {
+                var known = string.Join(", ", typeInfo.Properties.Select(p => p.Name));
+                return (field, $"'{name}' is not a field here (fields: {known})");
+            }
+
+            var type = property.PropertyType;
+            if (Coerce(fields[name], type) is { } problem)
+            {
+                return (field, problem);
+            }
+
+            if (Converted(fields[name], type) is { } converted)
+            {
+                fields[name] = converted;
+            }
+
+            if (fields[name] is JsonObject nested && ObjectInfo(type) is { } nestedInfo && CheckMembers(nested, nestedInfo, field) is { } inObject)
+            {
+                return inObject;
+            }
+
+            if (fields[name] is JsonArray items && ElementType(type) is { } elementType && ObjectInfo(elementType) is { } elementInfo)
+            {
+                for (var i = 0; i < items.Count; i++)
+                {
+                    string[] itemField = [.. field, i.ToString(CultureInfo.InvariantCulture)];
+                    if (elementType == typeof(TargetInput) && items[i] is JsonValue text && text.GetValueKind() == JsonValueKind.String)
+                    {
+                        // The CLI's form of a target, "URL[,weight=N]", is accepted as a string item.
+                        try
+                        {
+                            var target = TargetInput.Parse(text.GetValue<string>());
+                            items[i] = new JsonObject { ["url"] = target.Url, ["weight"] = target.Weight };
+                        }
+                        catch (FormatException ex)
+                        {
+                            return (itemField, ex.Message);
+                        }
+                    }
+                    else if (items[i] is JsonObject item && CheckMembers(item, elementInfo, itemField) is { } inItem)
+                    {
+                        return inItem;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The type info of a record type read from a JSON object (not text, numbers, lists or maps); else null.</summary>
+    private static JsonTypeInfo? ObjectInfo(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(string) || type.IsPrimitive || type.IsEnum)
+        {
+            return null;
+        }
+
+        var info = WireJson.Options.GetTypeInfo(type);
+        return info.Kind == JsonTypeInfoKind.Object ? info : null;
+    }
+
+    /// <summary>The item type of a list property (<c>IReadOnlyList&lt;T&gt;</c>, <c>List&lt;T&gt;</c>, <c>T[]</c>); else null.</summary>
+    private static Type? ElementType(Type type) =>
+        type.IsArray ? type.GetElementType()
+        : type.IsGenericType && type.GetGenericArguments() is [var item] && typeof(IEnumerable<>).MakeGenericType(item).IsAssignableFrom(type) ? item
+        : null;
+
+    /// <summary>The type of a (possibly nested, dotted) field, or null when the path does not name one.</summary>
+    private static Type? TypeOf(JsonTypeInfo typeInfo, string field)
+    {
+        Type? type = null;
+        var info = typeInfo;
+        foreach (var segment in field.Split('.'))
+        {
+            if (info is null)
+            {
+                return null;
+            }
+
+            if (type is not null && ElementType(type) is { } element && int.TryParse(segment, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            {
+                type = element;
+                info = ObjectInfo(element);
+                continue;
+            }
+
+            type = info.Properties.FirstOrDefault(p => p.Name == segment)?.PropertyType;
+            if (type is null)
+            {
+                return null;
+            }
+
+            info = ObjectInfo(type) ?? (ElementType(type) is { } listed ? ObjectInfo(listed) : null);
+        }
+
+        return type;
     }
 
     private static IResult Invalid(AdminBody body, string field, string message) =>
@@ -228,6 +332,8 @@ internal sealed class AdminBody
             : type == typeof(bool) ? "true or false"
             : type == typeof(int) || type == typeof(long) ? "a whole number" + (type == typeof(int) ? $" (at most {int.MaxValue.ToString(CultureInfo.InvariantCulture)})" : "")
             : IsTextList(type) ? "an array of strings"
+            : ElementType(type) is not null ? "an array"
+            : ObjectInfo(type) is not null ? "a JSON object"
             : "a " + type.Name;
     }
 }

@@ -21,6 +21,8 @@ internal static partial class AdminEndpoints
         MapConfig(endpoints, services.GetRequiredService<ConfigService>(), writes);
         MapIdentity(endpoints, services.GetRequiredService<IdentityService>(), writes);
         MapUsage(endpoints, services.GetRequiredService<IdentityService>(), services.GetRequiredService<UsageService>());
+        MapTargets(endpoints, services.GetRequiredService<ConfigService>(), services.GetRequiredService<Core.Storage.IGatewayStore>(),
+            services.GetRequiredService<Balancing.TargetRegistry>(), services.GetRequiredService<Balancing.TargetHealthReporter>());
         MapSettings(endpoints);
         endpoints.MapOpenApi("/openapi.json").WithTags("openapi");
     }

@@ -58,6 +58,7 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("""{"name": "x", "colour": "red"}""", "/colour")]
     [InlineData("""{"name": "x", "Name": "y"}""", "/Name")]
     [InlineData("""{"name": "x", "a/b~c": 1}""", "/a~1b~0c")]
+    [InlineData("""{"name": "x", "a.b": 1}""", "/a.b")]
     [InlineData("""{"name": "x", "rate_limit_per_minute": "fast"}""", "/rate_limit_per_minute")]
     [InlineData("""{"name": "x", "enabled": "yes"}""", "/enabled")]
     [InlineData("""{"name": ["x"], "id": {"a": 1}}""", "/id")]

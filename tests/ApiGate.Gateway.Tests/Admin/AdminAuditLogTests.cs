@@ -1,0 +1,97 @@
+using System.Net;
+using System.Text.Json;
+using ApiGate.Gateway.Hosting;
+
+namespace ApiGate.Gateway.Tests.Admin;
+
+/// <summary>One <c>ApiGate.Admin</c> log line per admin API request, without the admin token or any created secret.</summary>
+public sealed class AdminAuditLogTests : AdminTestBase
+{
+    private readonly StringWriter _log = new();
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.LogFormat = "json";
+        options.LogLevel = "trace"; // everything the gateway logs at all
+        options.LogWriter = TextWriter.Synchronized(_log);
+    }
+
+    [Fact]
+    public async Task AdminRequests_EachLoggedOnceWithTokenIdentity_NeverASecret()
+    {
+        // Arrange
+        var token = (await Gateway.Store.FindAdminTokenAsync("tests", CancellationToken.None))!;
+        var (apiKey, _, _) = await Gateway.CreateKeyAsync("existing@example.com");
+
+        // Act: a write that returns a secret, a read with a query, refusals with no token, a wrong token and an API key.
+        AssertData(await PostAsync("/users", new { email = "audited@example.com" }), HttpStatusCode.Created);
+        var created = await PostAsync("/keys", new { user = "audited@example.com", name = "ci" });
+        var newKey = created.Json.GetProperty("meta").GetProperty("key").GetString()!;
+        AssertData(await GetAsync("/keys?user=audited@example.com&page[size]=1"));
+        AssertError(await GetAsync("/upstreams/missing"), HttpStatusCode.NotFound, "not_found");
+        var wrongToken = "agt_" + new string('0', 64);
+        AssertError(await SendAsync(HttpMethod.Get, "/plans", token: wrongToken), HttpStatusCode.Unauthorized, "unauthorized");
+        AssertError(await SendAsync(HttpMethod.Get, "/plans", token: apiKey), HttpStatusCode.Unauthorized, "unauthorized");
+        using (var anonymous = new HttpRequestMessage(HttpMethod.Delete, Gateway.Url + "/admin/plans/free"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Gateway.Client.SendAsync(anonymous)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/health")).StatusCode); // not an admin request
+        await Gateway.StopAsync();
+
+        // Assert
+        var output = _log.ToString();
+        Assert.DoesNotContain(Token, output);
+        Assert.DoesNotContain(Token[..20], output);
+        Assert.DoesNotContain(newKey, output);
+        Assert.DoesNotContain(newKey[..20], output);
+        Assert.DoesNotContain(apiKey, output);
+        Assert.DoesNotContain(wrongToken, output);
+
+        var lines = AuditLines(output);
+        Assert.Equal(7, lines.Count);
+        var keyCreate = lines.Single(l => l.GetProperty("Method").GetString() == "POST" && l.GetProperty("Path").GetString() == "/admin/keys");
+        Assert.Equal(201, keyCreate.GetProperty("Status").GetInt32());
+        Assert.Equal(token.Id, keyCreate.GetProperty("TokenId").GetString());
+        Assert.Equal("tests", keyCreate.GetProperty("TokenName").GetString());
+        Assert.Equal("127.0.0.1", keyCreate.GetProperty("ClientIp").GetString());
+        Assert.True(keyCreate.GetProperty("DurationMs").GetDouble() > 0);
+
+        var listed = lines.Single(l => l.GetProperty("Method").GetString() == "GET" && l.GetProperty("Path").GetString() == "/admin/keys");
+        Assert.Equal(200, listed.GetProperty("Status").GetInt32());
+        Assert.DoesNotContain(lines, l => l.GetProperty("Path").GetString()!.Contains('?', StringComparison.Ordinal));
+        Assert.DoesNotContain("audited@example.com&", output);
+
+        Assert.Equal(404, lines.Single(l => l.GetProperty("Path").GetString() == "/admin/upstreams/missing").GetProperty("Status").GetInt32());
+
+        var refused = lines.Where(l => l.GetProperty("Status").GetInt32() == 401).ToList();
+        Assert.Equal(3, refused.Count);
+        Assert.All(refused, l =>
+        {
+            Assert.Equal("", l.GetProperty("TokenId").GetString());
+            Assert.Equal("", l.GetProperty("TokenName").GetString());
+            Assert.Equal("127.0.0.1", l.GetProperty("ClientIp").GetString());
+        });
+        Assert.Contains(refused, l => l.GetProperty("Method").GetString() == "DELETE" && l.GetProperty("Path").GetString() == "/admin/plans/free");
+    }
+
+    /// <summary>The <c>State</c> of each JSON line in the admin category.</summary>
+    private static List<JsonElement> AuditLines(string output)
+    {
+        var lines = new List<JsonElement>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            using var document = JsonDocument.Parse(line);
+            var root = document.RootElement;
+            if (root.GetProperty("Category").GetString() == "ApiGate.Admin")
+            {
+                Assert.Equal("Information", root.GetProperty("LogLevel").GetString());
+                Assert.Equal(7020, root.GetProperty("EventId").GetInt32());
+                lines.Add(root.GetProperty("State").Clone());
+            }
+        }
+
+        return lines;
+    }
+}
