@@ -7,6 +7,7 @@ using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Protocols;
 
+[Collection(ProcessWideCollection.Name)] // the large-body test measures the whole process's heap
 public sealed class StreamingTests : GatewayTestBase
 {
     private protected override async Task SetUpAsync()
