@@ -148,7 +148,7 @@ public static class GatewayHost
             logging.AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.TimestampFormat = Observability.AccessLogFormatter.TimestampFormat + " ";
                 o.UseUtcTimestamp = true;
             });
         }
@@ -156,7 +156,7 @@ public static class GatewayHost
         {
             logging.AddJsonConsole(o =>
             {
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.TimestampFormat = Observability.AccessLogFormatter.TimestampFormat;
                 o.UseUtcTimestamp = true;
             });
         }

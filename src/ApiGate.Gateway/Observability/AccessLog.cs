@@ -8,30 +8,14 @@ namespace ApiGate.Gateway.Observability;
 /// field is its own property in the JSON output. Never carries a credential: the path is logged without its query
 /// string, the caller by user and key id.
 /// </summary>
-internal static partial class AccessLog
+internal static class AccessLog
 {
     public const string Category = "ApiGate.Access";
 
-    [LoggerMessage(EventId = 9001, Level = LogLevel.Information, EventName = "Access",
-        Message = "{Method} {Path} {Status} {DurationMs} ms request_id={RequestId} route={Route} upstream={Upstream} target={Target} attempts={Attempts} user_id={UserId} key_id={KeyId} "
-                  + "bytes_in={BytesIn} bytes_out={BytesOut} upstream_ms={UpstreamMs} client_ip={ClientIp} error={Error} trace_id={TraceId}")]
-    public static partial void Write(
-        ILogger logger,
-        string requestId,
-        string method,
-        string path,
-        string route,
-        string upstream,
-        string target,
-        int attempts,
-        string userId,
-        string keyId,
-        int status,
-        long bytesIn,
-        long bytesOut,
-        double durationMs,
-        double upstreamMs,
-        string clientIp,
-        string error,
-        string traceId);
+    public const int EventId = 9001;
+
+    private static readonly EventId Event = new(EventId, "Access");
+
+    public static void Write(ILogger logger, in AccessLogEntry entry) =>
+        logger.Log(LogLevel.Information, Event, entry, null, static (state, _) => state.ToString());
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -18,11 +19,13 @@ internal sealed class BufferedLoggerProvider : ILoggerProvider
     private static StringWriter? t_line;
 
     private readonly ConsoleFormatter _formatter;
+    private readonly bool _json;
     private readonly BufferedLogWriter _writer;
 
     public BufferedLoggerProvider(ConsoleFormatter formatter, TextWriter target)
     {
         _formatter = formatter;
+        _json = formatter.Name == ConsoleFormatterNames.Json;
         _writer = new BufferedLogWriter(target, DroppedNotice);
     }
 
@@ -35,7 +38,24 @@ internal sealed class BufferedLoggerProvider : ILoggerProvider
         var line = t_line ??= new StringWriter(new StringBuilder(1024), System.Globalization.CultureInfo.InvariantCulture);
         var text = line.GetStringBuilder();
         text.Clear();
-        _formatter.Write(new LogEntry<TState>(level, category, eventId, state, exception, format), null, line);
+        if (typeof(TState) == typeof(AccessLogEntry))
+        {
+            // The one line written per request: formatted directly (same shape, a fraction of the cost).
+            ref var entry = ref Unsafe.As<TState, AccessLogEntry>(ref state);
+            if (_json)
+            {
+                AccessLogFormatter.WriteJson(entry, DateTimeOffset.UtcNow, text);
+            }
+            else
+            {
+                AccessLogFormatter.WriteConsole(entry, DateTimeOffset.UtcNow, text);
+            }
+        }
+        else
+        {
+            _formatter.Write(new LogEntry<TState>(level, category, eventId, state, exception, format), null, line);
+        }
+
         if (text.Length > 0)
         {
             _writer.Append(text);

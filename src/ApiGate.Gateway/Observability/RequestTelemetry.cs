@@ -53,25 +53,26 @@ internal sealed class RequestTelemetry
         if (_accessLogEnabled && _accessLog.IsEnabled(LogLevel.Information))
         {
             var caller = request?.Caller;
-            AccessLog.Write(
-                _accessLog,
-                requestId,
-                context.Request.Method,
-                context.Request.Path.Value ?? "/",
-                outcome.Route,
-                outcome.Upstream,
-                outcome.Target,
-                outcome.Attempts,
-                caller?.User.Id ?? "",
-                caller?.Key.Id ?? "",
-                outcome.Status,
-                exchange?.BytesIn ?? 0,
-                exchange?.BytesOut ?? context.Response.ContentLength ?? 0,
-                Math.Round(totalSeconds * 1000, 3),
-                Math.Round(exchange?.DurationMs ?? 0, 3),
-                context.Connection.RemoteIpAddress?.ToString() ?? "",
-                outcome.ErrorCode ?? "",
-                scope.Activity?.TraceId.ToHexString() ?? "");
+            AccessLog.Write(_accessLog, new AccessLogEntry
+            {
+                RequestId = requestId,
+                Method = context.Request.Method,
+                Path = context.Request.Path.Value ?? "/",
+                Route = outcome.Route,
+                Upstream = outcome.Upstream,
+                Target = outcome.Target,
+                Attempts = outcome.Attempts,
+                UserId = caller?.User.Id ?? "",
+                KeyId = caller?.Key.Id ?? "",
+                Status = outcome.Status,
+                BytesIn = exchange?.BytesIn ?? 0,
+                BytesOut = exchange?.BytesOut ?? context.Response.ContentLength ?? 0,
+                DurationMs = Math.Round(totalSeconds * 1000, 3),
+                UpstreamMs = Math.Round(exchange?.DurationMs ?? 0, 3),
+                ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
+                Error = outcome.ErrorCode ?? "",
+                TraceId = scope.Activity?.TraceId.ToHexString() ?? "",
+            });
         }
 
         if (scope.Activity is { } activity)

@@ -1,0 +1,94 @@
+using System.Text;
+using System.Text.Json;
+using ApiGate.Gateway.Observability;
+
+namespace ApiGate.Gateway.Tests.Observability;
+
+public sealed class AccessLogFormatterTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 29, 12, 43, 56, 301, TimeSpan.Zero);
+
+    [Fact]
+    public void WriteJson_Entry_OneParsableLineWithEveryField()
+    {
+        // Arrange: a path that needs escaping
+        var entry = Entry("/orders/\"quoted\"/ünïcode\\x");
+        var output = new StringBuilder();
+
+        // Act
+        AccessLogFormatter.WriteJson(entry, Now, output);
+
+        // Assert
+        var text = output.ToString();
+        Assert.EndsWith("\n", text);
+        Assert.Single(text.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        using var document = JsonDocument.Parse(text);
+        var root = document.RootElement;
+        Assert.Equal("2026-11-29T12:43:56.301Z", root.GetProperty("Timestamp").GetString());
+        Assert.Equal(9001, root.GetProperty("EventId").GetInt32());
+        Assert.Equal("Information", root.GetProperty("LogLevel").GetString());
+        Assert.Equal("ApiGate.Access", root.GetProperty("Category").GetString());
+        Assert.Equal("POST /orders/\"quoted\"/ünïcode\\x 201 3.112 ms", root.GetProperty("Message").GetString());
+        var state = root.GetProperty("State");
+        Assert.Equal(AccessLogEntry.Names, state.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("/orders/\"quoted\"/ünïcode\\x", state.GetProperty("Path").GetString());
+        Assert.Equal(2, state.GetProperty("Attempts").GetInt32());
+        Assert.Equal(201, state.GetProperty("Status").GetInt32());
+        Assert.Equal(10, state.GetProperty("BytesIn").GetInt64());
+        Assert.Equal(3.112, state.GetProperty("DurationMs").GetDouble());
+        Assert.Equal("usr_1", state.GetProperty("UserId").GetString());
+    }
+
+    [Fact]
+    public void WriteConsole_Entry_OneLineWithLevelCategoryAndFields()
+    {
+        // Arrange
+        var output = new StringBuilder();
+
+        // Act
+        AccessLogFormatter.WriteConsole(Entry("/orders"), Now, output);
+
+        // Assert
+        Assert.Equal(
+            "2026-11-29T12:43:56.301Z info: ApiGate.Access[9001] POST /orders 201 3.112 ms RequestId=req-1 Method=POST Path=/orders "
+            + "Route=orders Upstream=backend Target=http://127.0.0.1:9000 Attempts=2 UserId=usr_1 KeyId=key_1 Status=201 BytesIn=10 "
+            + "BytesOut=74 DurationMs=3.112 UpstreamMs=2.481 ClientIp=127.0.0.1 Error= TraceId=\n",
+            output.ToString());
+    }
+
+    [Fact]
+    public void Entry_AsStructuredState_ListsTheSameNamesAndValues()
+    {
+        // Arrange
+        var entry = Entry("/orders");
+
+        // Act
+        var pairs = entry.ToList();
+
+        // Assert
+        Assert.Equal(AccessLogEntry.Names, pairs.Select(p => p.Key));
+        Assert.Equal("req-1", pairs[0].Value);
+        Assert.Equal(201, pairs[9].Value);
+    }
+
+    private static AccessLogEntry Entry(string path) => new()
+    {
+        RequestId = "req-1",
+        Method = "POST",
+        Path = path,
+        Route = "orders",
+        Upstream = "backend",
+        Target = "http://127.0.0.1:9000",
+        Attempts = 2,
+        UserId = "usr_1",
+        KeyId = "key_1",
+        Status = 201,
+        BytesIn = 10,
+        BytesOut = 74,
+        DurationMs = 3.112,
+        UpstreamMs = 2.481,
+        ClientIp = "127.0.0.1",
+        Error = "",
+        TraceId = "",
+    };
+}
