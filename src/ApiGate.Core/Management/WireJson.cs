@@ -20,6 +20,9 @@ public static class WireJson
     public static void Configure(JsonSerializerOptions options)
     {
         options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        // Readable output ('/users/' + id, not \u0027/users/\u0027 \u002B id): it is only ever printed to a terminal or
+        // served as application/json with nosniff, never embedded in HTML, so HTML-sensitive characters need no escaping.
+        options.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
     }
