@@ -26,7 +26,8 @@ internal sealed record AdminListenAddress(IPAddress? Address, int Port)
     {
         address = null;
         problem = null;
-        var colon = value.LastIndexOf(':');
+        // A bracketed IPv6 host holds colons of its own: the port separator is the one after ']'.
+        var colon = value.StartsWith('[') ? value.IndexOf("]:", StringComparison.Ordinal) + 1 : value.LastIndexOf(':');
         if (colon <= 0 || colon == value.Length - 1)
         {
             problem = $"'{value}' is not HOST:PORT ({Example})";

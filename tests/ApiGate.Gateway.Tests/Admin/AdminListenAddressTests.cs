@@ -33,6 +33,8 @@ public sealed class AdminListenAddressTests
     [InlineData("127.0.0.1:65536", "port '65536' is not a number")]
     [InlineData("127.0.0.1: 80", "port ' 80' is not a number")]
     [InlineData("::1:9091", "IPv6 address in brackets")]
+    [InlineData("[::1]", "is not HOST:PORT")]
+    [InlineData("[::1]9091", "is not HOST:PORT")]
     [InlineData("[127.0.0.1]:9091", "not an IPv6 address in brackets")]
     [InlineData("[nope]:9091", "not an IPv6 address in brackets")]
     [InlineData("admin.internal:9091", "host 'admin.internal' is not an IP address or localhost")]
