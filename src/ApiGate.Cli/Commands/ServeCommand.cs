@@ -14,7 +14,8 @@ internal static class ServeCommand
         var port = new Option<int?>("--port") { Description = "Listen port (APIGATE_SERVER_PORT, default 8080)" };
         var logLevel = new Option<string?>("--log-level") { Description = "trace | debug | info | warn | error" };
         var upstreamUrl = new Option<string?>("--upstream-url") { Description = "Default upstream for unmatched requests (APIGATE_UPSTREAM_URL)" };
-        var command = new Command("serve", "Run the gateway") { host, port, logLevel, upstreamUrl };
+        var adminListen = new Option<string?>("--admin-listen") { Description = "HOST:PORT serving only the admin API and /metrics (APIGATE_ADMIN_LISTEN, default: the main port)" };
+        var command = new Command("serve", "Run the gateway") { host, port, logLevel, upstreamUrl, adminListen };
         CliApp.SetHandler(command, context, async (parse, ct) =>
         {
             var flags = CliApp.StoreFlags(parse);
@@ -22,6 +23,7 @@ internal static class ServeCommand
             flags["server.port"] = parse.GetValue(port)?.ToString(CultureInfo.InvariantCulture);
             flags["log.level"] = parse.GetValue(logLevel);
             flags["upstream.url"] = parse.GetValue(upstreamUrl);
+            flags["admin.listen"] = parse.GetValue(adminListen);
             var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
             await using var store = await CliContext.OpenStoreAsync(options, ct);
             await using var app = GatewayHost.Build(options, store);

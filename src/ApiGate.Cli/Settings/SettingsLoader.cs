@@ -48,6 +48,7 @@ internal sealed class SettingsLoader
         ("usage.queue_capacity", "APIGATE_USAGE_QUEUE_CAPACITY", false, (o, v) => o.UsageQueueCapacity = Int(v, "usage.queue_capacity")),
         ("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", false, (o, v) => o.ConfigPollInterval = Duration(v, "config.poll_interval")),
         ("admin.base_path", "APIGATE_ADMIN_BASE_PATH", false, (o, v) => o.AdminBasePath = v.Trim()),
+        ("admin.listen", "APIGATE_ADMIN_LISTEN", false, (o, v) => o.AdminListen = v.Trim()),
     ];
 
     private readonly Func<string, string?> _environment;

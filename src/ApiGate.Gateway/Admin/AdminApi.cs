@@ -44,7 +44,7 @@ internal static class AdminApi
         return services;
     }
 
-    /// <summary>Serves the admin API under the base path; must run before the proxy pipeline is added.</summary>
+    /// <summary>Serves the admin API under the base path (where: <see cref="AdminListener"/>); must run before the proxy pipeline is added.</summary>
     public static void MapAdminApi(this WebApplication app, GatewayOptions options)
     {
         if (app.Services.GetService<AdminAuthenticator>() is not { } authenticator)
@@ -61,8 +61,7 @@ internal static class AdminApi
         admin.UseRouting();
         admin.UseEndpoints(AdminEndpoints.Map);
         admin.Run(AdminErrors.UnknownPathAsync);
-        var handler = admin.Build();
-        ((IApplicationBuilder)app).Map(options.AdminBasePath, branch => branch.Run(handler));
+        app.Services.GetRequiredService<AdminListener>().Map(app, admin.Build()); // on the main port or a listener of its own
     }
 
     /// <summary>Null when the path can be the admin base path; else why not.</summary>

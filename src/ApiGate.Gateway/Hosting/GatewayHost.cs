@@ -36,12 +36,14 @@ public static class GatewayHost
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
         }
 
+        var adminListener = new AdminListener(options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // bodies are streamed to the upstream, not held
             Listen(kestrel, options.Host, options.Port);
+            adminListener.Listen(kestrel); // after the main endpoint: Addresses(app) lists the main address first
         });
 
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineScheduling);
@@ -49,6 +51,7 @@ public static class GatewayHost
 
         var services = builder.Services;
         services.AddSingleton(options);
+        services.AddSingleton(adminListener);
         services.AddSingleton(store);
         services.AddSingleton(timeProvider ?? TimeProvider.System);
         services.AddSingleton<ResponseBodyTransformer>();
@@ -112,9 +115,14 @@ public static class GatewayHost
         await app.StartAsync(cancellationToken);
     }
 
-    /// <summary>The addresses Kestrel is listening on (with the real port when 0 was asked for).</summary>
+    /// <summary>The addresses Kestrel is listening on (with the real port when 0 was asked for); the main listener's first,
+    /// then the admin listener's (see <see cref="AdminAddress"/>).</summary>
     public static IReadOnlyCollection<string> Addresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+
+    /// <summary>The admin listener's address (<c>APIGATE_ADMIN_LISTEN</c>, with the real port once started), or null when the
+    /// admin API and metrics are served on the main port.</summary>
+    public static string? AdminAddress(WebApplication app) => app.Services.GetRequiredService<AdminListener>().Url;
 
     private static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, string host, int port)
     {

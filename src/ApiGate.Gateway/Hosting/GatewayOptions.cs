@@ -87,6 +87,13 @@ public sealed class GatewayOptions
     /// </summary>
     public string AdminBasePath { get; set; } = "/admin";
 
+    /// <summary>
+    /// <c>APIGATE_ADMIN_LISTEN</c>: <c>HOST:PORT</c> of a second listener that alone serves the admin API and
+    /// <c>/metrics</c> (e.g. <c>127.0.0.1:9091</c>, <c>[::1]:9091</c>; port 0 picks a free one), so management stays
+    /// off the public port. Empty (default): both are served on the main port.
+    /// </summary>
+    public string AdminListen { get; set; } = "";
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -123,6 +130,11 @@ public sealed class GatewayOptions
         if (Admin.AdminApi.ValidateBasePath(AdminBasePath) is { } basePathProblem)
         {
             throw new ArgumentException("admin base path: " + basePathProblem);
+        }
+
+        if (AdminListen.Length > 0 && AdminListenAddress.Validate(AdminListen, Port) is { } listenProblem)
+        {
+            throw new ArgumentException("admin listen (admin.listen, APIGATE_ADMIN_LISTEN): " + listenProblem);
         }
 
         if (RateLimitBurst < 0)

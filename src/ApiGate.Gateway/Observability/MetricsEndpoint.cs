@@ -24,10 +24,14 @@ internal sealed class MetricsEndpoint
             branch.UseOpenTelemetryPrometheusScrapingEndpoint(
                 services.GetRequiredService<MeterProvider>(), predicate: static _ => true, path: null, configureBranchedPipeline: null, optionsName: null);
             branch.Run(static context => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask());
-            Handler = branch.Build();
+            ScrapeHandler = branch.Build();
+            Handler = options.AdminListen.Length == 0 ? ScrapeHandler : null; // else served on the admin listener only
         }
     }
 
-    /// <summary>The scrape handler, or null when metrics are disabled.</summary>
+    /// <summary>The scrape handler on the main port, or null when metrics are disabled or served on the admin listener.</summary>
     public RequestDelegate? Handler { get; }
+
+    /// <summary>The scrape handler, or null when metrics are disabled.</summary>
+    public RequestDelegate? ScrapeHandler { get; }
 }

@@ -31,6 +31,9 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public string Url { get; }
 
+    /// <summary>The admin listener's URL (<see cref="GatewayOptions.AdminListen"/>), or null when there is none.</summary>
+    public string? AdminUrl => GatewayHost.AdminAddress(_app);
+
     public string Directory { get; }
 
     public string DatabasePath => Path.Combine(Directory, "apigate.db");

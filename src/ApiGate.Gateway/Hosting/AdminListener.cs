@@ -1,0 +1,133 @@
+using System.Net;
+using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Observability;
+using ApiGate.Gateway.Reserved;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Hosting;
+
+/// <summary>
+/// The management listener (<c>APIGATE_ADMIN_LISTEN</c>). When set, Kestrel also listens there and that listener
+/// serves only the admin API, <c>/metrics</c> and the health and version endpoints; the main port answers the admin
+/// base path and <c>/metrics</c> with 404 and nothing else changes for it. Requests are told apart by the local port
+/// they arrived on: one integer compare per proxied request. When not set, everything is served on the main port.
+/// </summary>
+internal sealed partial class AdminListener
+{
+    private readonly GatewayOptions _options;
+    private readonly List<ListenOptions> _listeners = [];
+    private int _port;
+
+    public AdminListener(GatewayOptions options)
+    {
+        _options = options;
+        if (options.AdminListen.Length > 0)
+        {
+            if (!AdminListenAddress.TryParse(options.AdminListen, out var address, out var problem))
+            {
+                throw new ArgumentException("admin listen: " + problem);
+            }
+
+            Address = address;
+            _port = address!.Port;
+        }
+    }
+
+    /// <summary>Where the admin listener binds, or null when the admin API is served on the main port.</summary>
+    public AdminListenAddress? Address { get; }
+
+    /// <summary>The admin listener's URL with the bound port, once the server has started; null when there is none.</summary>
+    public string? Url => Address is null ? null : Address.Url(_listeners.Count > 0 && _listeners[0].IPEndPoint is { Port: > 0 } bound ? bound.Port : Volatile.Read(ref _port));
+
+    /// <summary>Adds the admin endpoint to Kestrel (after the main one, so the main address stays first).</summary>
+    public void Listen(KestrelServerOptions kestrel)
+    {
+        if (Address is null)
+        {
+            return;
+        }
+
+        if (Address.Address is null)
+        {
+            kestrel.ListenLocalhost(Address.Port, Configure);
+        }
+        else
+        {
+            kestrel.Listen(Address.Address, Address.Port, Configure);
+        }
+
+        void Configure(ListenOptions listen)
+        {
+            _listeners.Add(listen);
+
+            // With port 0 the real port is only known once bound; every connection reports it before its first request.
+            listen.Use(next => connection =>
+            {
+                if (connection.LocalEndPoint is IPEndPoint local && Volatile.Read(ref _port) != local.Port)
+                {
+                    Volatile.Write(ref _port, local.Port);
+                }
+
+                return next(connection);
+            });
+        }
+    }
+
+    /// <summary>
+    /// Serves the admin API at the base path: on the main port when there is no admin listener; otherwise only on the
+    /// admin listener, while the main port answers the base path with 404 (still reserved: no route shadows it).
+    /// Must run before the proxy pipeline is added.
+    /// </summary>
+    public void Map(WebApplication app, RequestDelegate adminApi)
+    {
+        var logger = app.Services.GetRequiredService<ILogger<AdminListener>>();
+        var metrics = _options.MetricsEnabled ? "/metrics" : "no /metrics (metrics disabled)";
+        app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
+        {
+            if (Url is { } url)
+            {
+                LogSeparate(logger, _options.AdminBasePath, metrics, url);
+            }
+            else
+            {
+                LogShared(logger, _options.AdminBasePath, metrics);
+            }
+        });
+
+        if (Address is null)
+        {
+            ((IApplicationBuilder)app).Map(_options.AdminBasePath, branch => branch.Run(adminApi));
+            return;
+        }
+
+        var reserved = app.Services.GetRequiredService<ReservedEndpoints>();
+        var scrape = app.Services.GetRequiredService<MetricsEndpoint>().ScrapeHandler;
+        var management = new ApplicationBuilder(app.Services);
+        management.Map(_options.AdminBasePath, branch => branch.Run(adminApi));
+        management.Run(context =>
+        {
+            var path = context.Request.Path.Value ?? "";
+            var handler = path == "/metrics" ? scrape : reserved.TryGetHandler(path);
+            return handler is null ? NotFoundAsync(context) : handler(context);
+        });
+        var serveManagement = management.Build();
+
+        app.Use(next => context => context.Connection.LocalPort == _port ? serveManagement(context) : next(context));
+        ((IApplicationBuilder)app).Map(_options.AdminBasePath, branch => branch.Run(NotFoundAsync));
+    }
+
+    private static Task NotFoundAsync(HttpContext context) => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask();
+
+    [LoggerMessage(EventId = 7030, Level = LogLevel.Information,
+        Message = "Admin API at {BasePath} and {Metrics} served only on the admin listener {AdminUrl}; the main port answers them with 404")]
+    private static partial void LogSeparate(ILogger logger, string basePath, string metrics, string adminUrl);
+
+    [LoggerMessage(EventId = 7031, Level = LogLevel.Information,
+        Message = "Admin API at {BasePath} and {Metrics} served on the main port (set APIGATE_ADMIN_LISTEN to move them to a management address)")]
+    private static partial void LogShared(ILogger logger, string basePath, string metrics);
+}
