@@ -55,6 +55,7 @@ internal static class AdminApi
         // A builder of its own: endpoint routing stays inside the branch instead of running for every proxied request.
         var admin = new ApplicationBuilder(app.Services);
         admin.Use(app.Services.GetRequiredService<AdminAuditLog>().InvokeAsync); // outermost: sees the final status
+        admin.Use(SetResponseHeaders);
         admin.Use(HandleFailuresAsync);
         admin.Use(authenticator.InvokeAsync);
         admin.Use(DescribeMethodNotAllowedAsync);
@@ -161,6 +162,18 @@ internal static class AdminApi
             await AdminErrors.Write(StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "Method not allowed",
                 $"{context.Request.Method} is not allowed here (allowed: {context.Response.Headers.Allow})", null).ExecuteAsync(context);
         }
+    }
+
+    /// <summary>
+    /// Every admin response describes configuration (or refuses to): never cached by a browser or proxy, and never
+    /// content-sniffed into something other than the JSON it is.
+    /// </summary>
+    private static Task SetResponseHeaders(HttpContext context, RequestDelegate next)
+    {
+        var headers = context.Response.Headers;
+        headers.CacheControl = "no-store";
+        headers.XContentTypeOptions = "nosniff";
+        return next(context);
     }
 
     private static async Task HandleFailuresAsync(HttpContext context, RequestDelegate next)
