@@ -23,7 +23,7 @@ public sealed class AdminListenerMetricsTests : GatewayTestBase
     {
         Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/counted")).StatusCode);
 
-        var scraped = await ScrapeAfterAsync(requests: 1);
+        var scraped = await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.AdminUrl + "/metrics", requests: 1);
         using var onMain = await Gateway.Client.GetAsync(Gateway.Url + "/metrics");
 
         Assert.Equal(1, scraped.Sum("apigate_requests_total", ("route", "everything"), ("status_class", "2xx")));
@@ -32,23 +32,5 @@ public sealed class AdminListenerMetricsTests : GatewayTestBase
         Assert.DoesNotContain(Upstream.Received, r => r.Path == "/metrics");
     }
 
-    private async Task<PrometheusText> ScrapeAfterAsync(int requests)
-    {
-        var deadline = System.Diagnostics.Stopwatch.StartNew();
-        var metrics = await ScrapeAsync();
-        while (metrics.Sum("apigate_requests_total") < requests && deadline.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            await Task.Delay(20);
-            metrics = await ScrapeAsync();
-        }
 
-        return metrics;
-    }
-
-    private async Task<PrometheusText> ScrapeAsync()
-    {
-        using var response = await Gateway.Client.GetAsync(Gateway.AdminUrl + "/metrics");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return PrometheusText.Parse(await response.Content.ReadAsStringAsync());
-    }
 }

@@ -40,7 +40,7 @@ public sealed class MetricsTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", quotaKey)).StatusCode);
         Assert.Equal(HttpStatusCode.PaymentRequired, (await SendAsync("/private/x", quotaKey)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.PostAsync(Gateway.Url + "/nowhere", null)).StatusCode);
-        var metrics = await ScrapeAfterAsync(requests: 14);
+        var metrics = await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.Url + "/metrics", requests: 14);
 
         // Assert
         Assert.Equal(5, metrics.Sum("apigate_requests_total", ("route", "alpha"), ("method", "GET"), ("status_class", "2xx"), ("upstream", "backend")));
@@ -82,11 +82,11 @@ public sealed class MetricsTests : GatewayTestBase
     [Fact]
     public async Task ConfigVersionGauge_FollowsAReload()
     {
-        var before = (await ScrapeAsync()).Sum("apigate_config_version");
+        var before = (await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics")).Sum("apigate_config_version");
         Assert.Equal(Gateway.Snapshots.Current!.Version, before);
 
         await Gateway.AddRouteAsync(new RouteInput { Name = "beta", Path = "/beta/*", Upstream = "backend" });
-        var after = (await ScrapeAsync()).Sum("apigate_config_version");
+        var after = (await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics")).Sum("apigate_config_version");
 
         Assert.True(after > before, $"version {after} after the reload, {before} before");
         Assert.Equal(Gateway.Snapshots.Current!.Version, after);
@@ -107,8 +107,8 @@ public sealed class MetricsTests : GatewayTestBase
     [Fact]
     public async Task Scrape_IsNotCountedAsAProxiedRequest()
     {
-        await ScrapeAsync();
-        var metrics = await ScrapeAsync();
+        await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics");
+        var metrics = await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics");
 
         Assert.Equal(0, metrics.Sum("apigate_requests_total"));
     }
@@ -124,29 +124,7 @@ public sealed class MetricsTests : GatewayTestBase
         return await Gateway.Client.SendAsync(request);
     }
 
-    /// <summary>
-    /// Scrapes once <paramref name="requests"/> requests are recorded: a request is recorded just after its response
-    /// is written, so the client can see the last response a moment before it counts (waits at most 5 s).
-    /// </summary>
-    private async Task<PrometheusText> ScrapeAfterAsync(int requests)
-    {
-        var deadline = System.Diagnostics.Stopwatch.StartNew();
-        var metrics = await ScrapeAsync();
-        while (metrics.Sum("apigate_requests_total") < requests && deadline.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            await Task.Delay(20);
-            metrics = await ScrapeAsync();
-        }
 
-        return metrics;
-    }
-
-    private async Task<PrometheusText> ScrapeAsync()
-    {
-        var response = await Gateway.Client.GetAsync(Gateway.Url + "/metrics");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return PrometheusText.Parse(await response.Content.ReadAsStringAsync());
-    }
 }
 
 public sealed class MetricsDisabledTests : GatewayTestBase

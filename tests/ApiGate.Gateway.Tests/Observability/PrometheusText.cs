@@ -20,6 +20,32 @@ internal sealed class PrometheusText
     /// <summary>Metric family name → type from the <c># TYPE</c> lines.</summary>
     public IReadOnlyDictionary<string, string> Types { get; }
 
+    /// <summary>GETs <paramref name="metricsUrl"/> (must answer 200) and parses it.</summary>
+    public static async Task<PrometheusText> ScrapeAsync(HttpClient client, string metricsUrl)
+    {
+        using var response = await client.GetAsync(metricsUrl);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        return Parse(await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>
+    /// Scrapes once <c>apigate_requests_total</c> (filtered by <paramref name="labels"/>) reaches <paramref name="requests"/>:
+    /// a request is recorded just after its response is written, so a client can see the last response a moment
+    /// before it counts (waits at most 5 s, then returns the last scrape).
+    /// </summary>
+    public static async Task<PrometheusText> ScrapeAfterAsync(HttpClient client, string metricsUrl, int requests, params (string Name, string Value)[] labels)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        var metrics = await ScrapeAsync(client, metricsUrl);
+        while (metrics.Sum("apigate_requests_total", labels) < requests && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+            metrics = await ScrapeAsync(client, metricsUrl);
+        }
+
+        return metrics;
+    }
+
     public static PrometheusText Parse(string text)
     {
         var samples = new List<PrometheusSample>();

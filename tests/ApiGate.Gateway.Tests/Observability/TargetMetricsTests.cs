@@ -28,7 +28,7 @@ public sealed class TargetMetricsTests : BalancingTestBase
 
         // Act
         var statuses = await SendManyAsync("/trio/x", 30);
-        var metrics = await ScrapeAfterAsync("trio", requests: 30);
+        var metrics = await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.Url + "/metrics", requests: 30, ("upstream", "trio"));
 
         // Assert
         Assert.All(statuses, s => Assert.Equal(200, s));
@@ -51,7 +51,7 @@ public sealed class TargetMetricsTests : BalancingTestBase
         for (var i = 0; i < 250 && metrics.Sum("apigate_upstream_target_in_flight") != 0; i++)
         {
             await Task.Delay(20);
-            metrics = await ScrapeAsync();
+            metrics = await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics");
         }
 
         Assert.Equal(0, metrics.Sum("apigate_upstream_target_in_flight"));
@@ -74,7 +74,7 @@ public sealed class TargetMetricsTests : BalancingTestBase
 
         // Act
         var statuses = await SendManyAsync("/flaky/x", 30);
-        var metrics = await ScrapeAfterAsync("flaky", requests: 33);
+        var metrics = await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.Url + "/metrics", requests: 33, ("upstream", "flaky"));
 
         // Assert
         Assert.All(statuses, s => Assert.Equal(200, s));
@@ -102,13 +102,13 @@ public sealed class TargetMetricsTests : BalancingTestBase
         // Arrange
         await CreateAsync("shrink", "round_robin");
         await SendManyAsync("/shrink/x", 6);
-        Assert.Equal(3, (await ScrapeAfterAsync("shrink", requests: 6)).Find("apigate_upstream_target_requests_total", ("upstream", "shrink")).Count);
+        Assert.Equal(3, (await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.Url + "/metrics", requests: 6, ("upstream", "shrink"))).Find("apigate_upstream_target_requests_total", ("upstream", "shrink")).Count);
 
         // Act
         var updated = await Gateway.Config.UpdateUpstreamAsync("shrink", new UpstreamInput { Targets = [new TargetInput { Url = Url(0) }, new TargetInput { Url = Url(2) }] }, CancellationToken.None);
         Assert.True(updated.Ok, updated.Error?.ToString());
         await Gateway.ReloadAsync();
-        var metrics = await ScrapeAsync();
+        var metrics = await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics");
 
         // Assert
         foreach (var family in new[] { "apigate_upstream_target_requests_total", "apigate_upstream_target_failures_total", "apigate_upstream_target_healthy", "apigate_upstream_target_in_flight" })
@@ -120,26 +120,7 @@ public sealed class TargetMetricsTests : BalancingTestBase
         Assert.Equal(2, metrics.Sum("apigate_upstream_target_requests_total", ("upstream", "shrink"), ("target", Url(0)))); // kept across the reload
     }
 
-    /// <summary>Scrapes once the per-target request counters of <paramref name="upstream"/> reach <paramref name="requests"/> (at most 5 s).</summary>
-    private async Task<PrometheusText> ScrapeAfterAsync(string upstream, int requests)
-    {
-        var deadline = Stopwatch.StartNew();
-        var metrics = await ScrapeAsync();
-        while (metrics.Sum("apigate_requests_total", ("upstream", upstream)) < requests && deadline.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            await Task.Delay(20);
-            metrics = await ScrapeAsync();
-        }
 
-        return metrics;
-    }
-
-    private async Task<PrometheusText> ScrapeAsync()
-    {
-        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/metrics");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return PrometheusText.Parse(await response.Content.ReadAsStringAsync());
-    }
 
     /// <summary>The access lines, once <paramref name="count"/> are written (lines reach the writer in batches; at most 5 s).</summary>
     private async Task<List<System.Text.Json.JsonElement>> AccessLinesAsync(int count)
