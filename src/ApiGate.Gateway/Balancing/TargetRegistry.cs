@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ApiGate.Core.Text;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.Extensions.Logging;
 
@@ -77,7 +78,7 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
     {
         if (to == TargetHealth.Healthy)
         {
-            LogRecovered(state.UpstreamId, state.Label, from, state.Reason);
+            LogRecovered(state.UpstreamId, state.Label, WireNames.Of(from), state.Reason);
         }
         else if (to == TargetHealth.Trial)
         {
@@ -85,7 +86,7 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
         }
         else
         {
-            LogDown(state.UpstreamId, state.Label, to, state.Reason);
+            LogDown(state.UpstreamId, state.Label, WireNames.Of(to), state.Reason);
         }
 
         if (state.Published)
@@ -95,10 +96,10 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Upstream {UpstreamId} target {Target} is healthy again (was {From}): {Reason}")]
-    private partial void LogRecovered(string upstreamId, string target, TargetHealth from, string reason);
+    private partial void LogRecovered(string upstreamId, string target, string from, string reason);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Upstream {UpstreamId} target {Target} is now {State}: {Reason}")]
-    private partial void LogDown(string upstreamId, string target, TargetHealth state, string reason);
+    private partial void LogDown(string upstreamId, string target, string state, string reason);
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "Upstream {UpstreamId} target {Target}: cool-down over, sending one trial request")]
     private partial void LogTrial(string upstreamId, string target);
