@@ -172,6 +172,10 @@ public static class GatewayHost
         logging.SetMinimumLevel(ParseLevel(options.LogLevel));
         // Per-request framework logs would drown the gateway's own; keep them at warnings.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Hosting diagnostics only log request start/finish (Information/Debug), but while any level of the category is
+        // enabled ASP.NET Core creates an Activity and a log scope for every request. Off: requests cost less, and the
+        // gateway's own span and access line cover the same ground.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         logging.AddFilter("Yarp", LogLevel.Warning);
         // A failed attempt may be retried on another target; the gateway logs what the client finally got (event 3001).
         logging.AddFilter("Yarp.ReverseProxy.Forwarder.HttpForwarder", LogLevel.Error);

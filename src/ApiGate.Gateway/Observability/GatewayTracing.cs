@@ -6,9 +6,9 @@ namespace ApiGate.Gateway.Observability;
 
 /// <summary>
 /// One server span per proxied request on the <c>ApiGate.Gateway</c> activity source, continuing the client's W3C
-/// trace context. ASP.NET Core's own hosting activity is not used: it exists whenever hosting diagnostics are
-/// logged, is not exported (its source is not subscribed), and its parent is not the client's span when the client
-/// sent none — so the gateway's span takes its parent straight from <c>traceparent</c>/<c>tracestate</c> instead.
+/// trace context. ASP.NET Core's own hosting activity is not used (the gateway turns hosting diagnostics off, so it
+/// is normally not even created; when it is, it is not exported and its parent is not the client's span when the
+/// client sent none) — the gateway's span takes its parent straight from <c>traceparent</c>/<c>tracestate</c>.
 /// </summary>
 internal static class GatewayTracing
 {
