@@ -6,9 +6,10 @@ namespace ApiGate.Gateway.Admin;
 /// <summary>
 /// One Information line per admin API request — admitted or refused — in the <c>ApiGate.Admin</c> category: method,
 /// path (without the query string), status, duration, the admin token's id and name (empty when refused) and the
-/// client address. Never the token or any other credential.
+/// client address. Never the token or any other credential. Also counts the request in
+/// <c>apigate_admin_requests_total</c>.
 /// </summary>
-internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, TimeProvider timeProvider)
+internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, TimeProvider timeProvider, Observability.GatewayMetrics metrics)
 {
     /// <summary>The log category of admin API request lines.</summary>
     public const string Category = "ApiGate.Admin";
@@ -25,6 +26,7 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, TimePr
         }
         finally
         {
+            metrics.RecordAdminRequest(context.Request.Method, context.Response.StatusCode);
             if (_logger.IsEnabled(LogLevel.Information))
             {
                 var caller = context.Features.Get<AdminCaller>();

@@ -29,6 +29,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _authFailures;
     private readonly Counter<long> _rateLimitRejections;
     private readonly Counter<long> _quotaRejections;
+    private readonly Counter<long> _adminRequests;
 
     public GatewayMetrics(IMeterFactory meterFactory, UsageRecorder usage, SnapshotManager snapshots)
     {
@@ -41,6 +42,7 @@ internal sealed class GatewayMetrics
         _authFailures = Meter.CreateCounter<long>("apigate.auth.failures", description: "Requests refused by authentication, by error code.");
         _rateLimitRejections = Meter.CreateCounter<long>("apigate.rate_limit.rejections", description: "Requests refused with 429 rate_limit_exceeded, by route.");
         _quotaRejections = Meter.CreateCounter<long>("apigate.quota.rejections", description: "Requests refused with 402 quota_exceeded, by route.");
+        _adminRequests = Meter.CreateCounter<long>("apigate.admin.requests", description: "Admin API requests, by method and status class (401s show refused credentials).");
         Meter.CreateObservableGauge("apigate.usage.queue.depth", () => (long)usage.QueueDepth, description: "Usage events waiting to be written to the store.");
         Meter.CreateObservableCounter("apigate.usage.events.dropped", () => usage.Dropped, description: "Usage events dropped (queue full or store writes failing).");
         Meter.CreateObservableGauge("apigate.config.version", () => snapshots.Current?.Version ?? 0, description: "Config version of the snapshot being served (0 = none loaded).");
@@ -83,6 +85,15 @@ internal sealed class GatewayMetrics
         }
 
         Targets.RecordRetries(outcome.Upstream, outcome.Attempts);
+    }
+
+    /// <summary>Records one admin API request (admitted or refused).</summary>
+    public void RecordAdminRequest(string method, int status)
+    {
+        if (_adminRequests.Enabled)
+        {
+            _adminRequests.Add(1, new TagList { { "method", HttpMethodNames.Normalize(method) }, { "status_class", StatusClasses.Of(status) } });
+        }
     }
 
     private void RecordRejection(string code, string route)

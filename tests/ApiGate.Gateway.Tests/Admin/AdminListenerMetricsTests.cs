@@ -31,6 +31,4 @@ public sealed class AdminListenerMetricsTests : GatewayTestBase
         Assert.Contains("\"not_found\"", await onMain.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.DoesNotContain(Upstream.Received, r => r.Path == "/metrics");
     }
-
-
 }

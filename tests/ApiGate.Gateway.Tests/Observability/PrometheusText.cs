@@ -33,11 +33,15 @@ internal sealed class PrometheusText
     /// a request is recorded just after its response is written, so a client can see the last response a moment
     /// before it counts (waits at most 5 s, then returns the last scrape).
     /// </summary>
-    public static async Task<PrometheusText> ScrapeAfterAsync(HttpClient client, string metricsUrl, int requests, params (string Name, string Value)[] labels)
+    public static Task<PrometheusText> ScrapeAfterAsync(HttpClient client, string metricsUrl, int requests, params (string Name, string Value)[] labels) =>
+        ScrapeUntilAsync(client, metricsUrl, "apigate_requests_total", requests, labels);
+
+    /// <summary>Scrapes until the sum of <paramref name="metric"/> (filtered by <paramref name="labels"/>) reaches <paramref name="count"/> (at most 5 s).</summary>
+    public static async Task<PrometheusText> ScrapeUntilAsync(HttpClient client, string metricsUrl, string metric, int count, params (string Name, string Value)[] labels)
     {
         var deadline = System.Diagnostics.Stopwatch.StartNew();
         var metrics = await ScrapeAsync(client, metricsUrl);
-        while (metrics.Sum("apigate_requests_total", labels) < requests && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        while (metrics.Sum(metric, labels) < count && deadline.Elapsed < TimeSpan.FromSeconds(5))
         {
             await Task.Delay(20);
             metrics = await ScrapeAsync(client, metricsUrl);
