@@ -100,7 +100,7 @@ internal sealed partial class UpstreamForwarder(
             if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested)
             {
                 var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
-                LogForwardFailed(request.Route.Definition.Id, upstream.Definition.Id, request.RequestId, error, timedOut,
+                LogForwardFailed(request.Route.Definition.Slug, upstream.Definition.Slug, request.Target?.State.Label ?? "", request.RequestId, error, timedOut,
                     context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
                 await request.RejectAsync(timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
             }
@@ -202,8 +202,8 @@ internal sealed partial class UpstreamForwarder(
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
-        Message = "Forwarding request {RequestId} of route {RouteId} to upstream {UpstreamId} failed: {Error} (timed out: {TimedOut}) {Reason}")]
-    private partial void LogForwardFailed(string routeId, string upstreamId, string requestId, ForwarderError error, bool timedOut, string reason);
+        Message = "Forwarding request {RequestId} of route {Route} to upstream {Upstream} target {Target} failed: {Error} (timed out: {TimedOut}) {Reason}")]
+    private partial void LogForwardFailed(string route, string upstream, string target, string requestId, ForwarderError error, bool timedOut, string reason);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Debug, Message = "Request {RequestId} to upstream {UpstreamId}: target {Target} failed ({Error}); retrying on {NextTarget}")]
     private partial void LogRetrying(string requestId, string upstreamId, string target, string nextTarget, ForwarderError error);
