@@ -21,6 +21,11 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
 
     private readonly ConcurrentDictionary<KeyHash, (long Until, AdminCaller Caller)> _trusted = new();
 
+    // "Are there any tokens?" only words the refusal; answered from the store at most once per TrustFor, so callers
+    // without a credential cannot make every request a store query.
+    private long _noneConfiguredCheckedAt = long.MinValue / 2;
+    private bool _noneConfigured;
+
     /// <summary>Middleware: answers 401 unless the request carries a valid admin token; else sets <see cref="AdminCaller"/>.</summary>
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
@@ -95,10 +100,19 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
         return (null, caller);
     }
 
-    private async Task<string?> NoneConfiguredAsync(CancellationToken ct) =>
-        await store.CountActiveAdminTokensAsync(ct) == 0
+    private async Task<string?> NoneConfiguredAsync(CancellationToken ct)
+    {
+        var now = timeProvider.GetUtcNow().UtcTicks;
+        if (now - Volatile.Read(ref _noneConfiguredCheckedAt) >= TrustFor.Ticks)
+        {
+            _noneConfigured = await store.CountActiveAdminTokensAsync(ct) == 0;
+            Volatile.Write(ref _noneConfiguredCheckedAt, now);
+        }
+
+        return _noneConfigured
             ? "no admin token exists, so the admin API refuses every request; create one with: apigate admin tokens create --name <name>"
             : null;
+    }
 
     [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Recording the use of admin token {TokenId} failed")]
     private partial void LogTouchFailed(string tokenId, Exception exception);

@@ -40,12 +40,15 @@ internal static partial class AdminSettings
         return settings;
     }
 
-    /// <summary>Masks passwords in connection strings (<c>Password=…</c>) and URLs (<c>user:…@</c>).</summary>
-    private static string Mask(string value) => UrlPassword().Replace(DsnPassword().Replace(value, "$1=***"), "://$1:***@");
+    /// <summary>
+    /// Masks passwords in connection strings (<c>Password=…</c>) and the whole user info of URLs (<c>user:pw@</c>,
+    /// <c>:pw@</c>, a password containing <c>@</c>): everything between <c>://</c> and the last <c>@</c> before the path.
+    /// </summary>
+    private static string Mask(string value) => UrlUserInfo().Replace(DsnPassword().Replace(value, "$1=***"), "://***@");
 
     [GeneratedRegex("(?i)(password|pwd)=[^;]*")]
     private static partial Regex DsnPassword();
 
-    [GeneratedRegex("://([^:/@]+):[^@]*@")]
-    private static partial Regex UrlPassword();
+    [GeneratedRegex("://[^/]*@")]
+    private static partial Regex UrlUserInfo();
 }

@@ -64,17 +64,38 @@ internal readonly struct AccessLogEntry : IReadOnlyList<KeyValuePair<string, obj
     /// <summary>The human part of the line: <c>POST /orders 200 3.112 ms</c>.</summary>
     public string Summary() => string.Create(CultureInfo.InvariantCulture, $"{Method} {Path} {Status} {DurationMs} ms");
 
-    /// <summary>The whole line as text, for providers other than the gateway's own writer.</summary>
+    /// <summary>
+    /// The whole line as one line of text (console format, and providers other than the gateway's own writer). Control
+    /// characters in values are escaped (<c>\n</c> → <c>\u000A</c>): the path comes from the client, and a decoded
+    /// <c>%0A</c> must not start a forged log line.
+    /// </summary>
     public override string ToString()
     {
-        var text = new System.Text.StringBuilder(256).Append(Summary());
+        var text = new System.Text.StringBuilder(256);
+        AppendEscaped(text, Summary());
         for (var i = 0; i < Names.Length; i++)
         {
             var (name, value) = this[i];
-            text.Append(' ').Append(name).Append('=').Append(CultureInfo.InvariantCulture, $"{value}");
+            text.Append(' ').Append(name).Append('=');
+            AppendEscaped(text, value as string ?? string.Create(CultureInfo.InvariantCulture, $"{value}"));
         }
 
         return text.ToString();
+    }
+
+    private static void AppendEscaped(System.Text.StringBuilder text, string value)
+    {
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+            }
+            else
+            {
+                text.Append(c);
+            }
+        }
     }
 
     public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()

@@ -58,7 +58,7 @@ public sealed class AdminUnitTests
         var text = string.Join(";", settings.Select(s => $"{s.Key}={s.Value}"));
 
         Assert.Equal("(set)", settings["secret_key"]);
-        Assert.Equal("redis://user:***@cache:6379", settings["redis_url"]);
+        Assert.Equal("redis://***@cache:6379", settings["redis_url"]);
         Assert.Equal("Data Source=/var/lib/apigate.db;Password=***", settings["database_dsn"]);
         Assert.Equal("http://127.0.0.1:8081", settings["upstream_url"]);
         Assert.Equal("30000ms", settings["upstream_timeout"]);
@@ -66,6 +66,18 @@ public sealed class AdminUnitTests
         Assert.DoesNotContain("top-secret", text);
         Assert.DoesNotContain("redis-pass", text);
         Assert.DoesNotContain("db-pass", text);
+    }
+
+    [Theory]
+    [InlineData("redis://:s3cretpw@cache:6379", "redis://***@cache:6379")]
+    [InlineData("redis://default:p@ss@cache:6379/0", "redis://***@cache:6379/0")]
+    [InlineData("rediss://s3cretpw@cache", "rediss://***@cache")]
+    [InlineData("redis://cache:6379", "redis://cache:6379")]
+    public void SettingsOf_RedisUrlUserInfo_IsMaskedWhole(string url, string shown)
+    {
+        var settings = AdminSettings.Of(new GatewayOptions { RedisUrl = url });
+
+        Assert.Equal(shown, settings["redis_url"]);
     }
 
     [Fact]

@@ -57,6 +57,23 @@ public sealed class AccessLogFormatterTests
     }
 
     [Fact]
+    public void WriteConsole_PathWithNewline_StaysOneLine()
+    {
+        // Arrange: a decoded %0A in the path trying to start a forged audit line
+        var output = new StringBuilder();
+        var forged = "/hello\n2026-11-29T14:00:00.000Z info: ApiGate.Admin[7020] DELETE /admin/users/x 204\r";
+
+        // Act
+        AccessLogFormatter.WriteConsole(Entry(forged), Now, output);
+
+        // Assert
+        var text = output.ToString();
+        Assert.Single(text.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain('\r', text);
+        Assert.Contains("/hello\\u000A2026-11-29T14:00:00.000Z info: ApiGate.Admin", text);
+    }
+
+    [Fact]
     public void Entry_AsStructuredState_ListsTheSameNamesAndValues()
     {
         // Arrange
