@@ -33,6 +33,7 @@ internal static class AdminApi
                 Describe(document);
                 return Task.CompletedTask;
             });
+            openApi.AddSchemaTransformer(AdminBodySchema.TransformAsync);
             openApi.AddOperationTransformer(DescribeBodyAsync);
         });
         services.AddSingleton(sp => new ConfigService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
@@ -140,7 +141,22 @@ internal static class AdminApi
             return;
         }
 
-        var schema = await context.GetOrCreateSchemaAsync(body.InputType, null, ct);
+        var fields = await SharedSchemaAsync(context, body.InputType, ct); // once in components, not four times per operation
+        IOpenApiSchema schema = new OpenApiSchema
+        {
+            AnyOf =
+            [
+                fields,
+                new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Object,
+                    Properties = new Dictionary<string, IOpenApiSchema> { ["data"] = fields },
+                    Required = new HashSet<string>(StringComparer.Ordinal) { "data" },
+                    AdditionalPropertiesAllowed = false,
+                    Description = "The fields wrapped as {\"data\": {...}}.",
+                },
+            ],
+        };
         operation.RequestBody = new OpenApiRequestBody
         {
             Required = true,
@@ -151,6 +167,43 @@ internal static class AdminApi
                 ["application/vnd.api+json"] = new() { Schema = schema },
             },
         };
+
+        // What AdminBody answers before the endpoint sees the fields.
+        var error = await SharedSchemaAsync(context, typeof(ErrorDocument), ct);
+        operation.Responses ??= [];
+        foreach (var (status, description) in new[]
+                 {
+                     ("400", "The body is not a JSON object."),
+                     ("413", $"The body is larger than {AdminBody.MaxBytes} bytes (payload_too_large)."),
+                     ("415", "The body is not JSON: send Content-Type: application/json (unsupported_media_type)."),
+                 })
+        {
+            if (!operation.Responses.ContainsKey(status))
+            {
+                operation.Responses[status] = new OpenApiResponse
+                {
+                    Description = description,
+                    Content = new Dictionary<string, OpenApiMediaType> { [JsonContentType] = new() { Schema = error } },
+                };
+            }
+        }
+    }
+
+    /// <summary>A reference to the schema of <paramref name="type"/> in the document's components, added there if missing.</summary>
+    private static async Task<IOpenApiSchema> SharedSchemaAsync(Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext context, Type type, CancellationToken ct)
+    {
+        var schema = await context.GetOrCreateSchemaAsync(type, null, ct);
+        if (context.Document is not { } document)
+        {
+            return schema;
+        }
+
+        if (document.Components?.Schemas?.ContainsKey(type.Name) != true)
+        {
+            document.AddComponent(type.Name, schema);
+        }
+
+        return new OpenApiSchemaReference(type.Name, document);
     }
 
     /// <summary>Endpoint routing answers a known path with the wrong method by a bare 405; give it an error document.</summary>

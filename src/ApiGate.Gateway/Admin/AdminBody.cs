@@ -32,6 +32,27 @@ internal sealed class AdminBody
         [typeof(PlanEntitlementInput)] = [("plan_id", "plan"), ("entitlement_id", "entitlement")],
     };
 
+    /// <summary>The response field names accepted for fields of <paramref name="input"/> (alias → field); none for other types.</summary>
+    public static IReadOnlyList<(string Alias, string Field)> AliasesOf(Type input) => Aliases.GetValueOrDefault(input, []);
+
+    /// <summary>
+    /// The JSON shapes accepted for a field of CLR type <paramref name="type"/> (null aside, which means absent), the
+    /// record's own included; <see cref="AcceptedShapes.None"/> when only the record's own shape is read: what <see cref="Coerce"/> lets through and <see cref="Converted"/> turns into the record's shape.
+    /// openapi.json derives its request schemas from this, so the document and the reader cannot disagree.
+    /// </summary>
+    public static AcceptedShapes ShapesFor(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type == typeof(string) ? AcceptedShapes.String | AcceptedShapes.Number | AcceptedShapes.Boolean | AcceptedShapes.StringArray
+            : IsTextList(type) ? AcceptedShapes.StringArray | AcceptedShapes.NameValueObject
+            : type == typeof(TargetInput) ? AcceptedShapes.Object | AcceptedShapes.TargetString
+            : AcceptedShapes.None;
+    }
+
+    /// <summary>Whether <paramref name="type"/> is a management input record this reads bodies into (<c>…Input</c> in <c>ApiGate.Core.Management</c>), or nested in one.</summary>
+    public static bool IsInputRecord(Type type) =>
+        type.Namespace == typeof(UpstreamInput).Namespace && type.Name.EndsWith("Input", StringComparison.Ordinal) && ObjectInfo(type) is not null;
+
     private readonly string _prefix;
     private readonly Dictionary<string, string> _sentAs;
 
@@ -103,7 +124,7 @@ internal sealed class AdminBody
 
         var sentAs = new Dictionary<string, string>(StringComparer.Ordinal);
         var body = new AdminBody(prefix, sentAs);
-        foreach (var (alias, field) in Aliases.GetValueOrDefault(typeof(T), []))
+        foreach (var (alias, field) in AliasesOf(typeof(T)))
         {
             if (!fields.ContainsKey(alias))
             {
@@ -180,7 +201,7 @@ internal sealed class AdminBody
                 for (var i = 0; i < items.Count; i++)
                 {
                     string[] itemField = [.. field, i.ToString(CultureInfo.InvariantCulture)];
-                    if (elementType == typeof(TargetInput) && items[i] is JsonValue text && text.GetValueKind() == JsonValueKind.String)
+                    if (ShapesFor(elementType).HasFlag(AcceptedShapes.TargetString) && items[i] is JsonValue text && text.GetValueKind() == JsonValueKind.String)
                     {
                         // The CLI's form of a target, "URL[,weight=N]", is accepted as a string item.
                         try
@@ -218,7 +239,7 @@ internal sealed class AdminBody
     }
 
     /// <summary>The item type of a list property (<c>IReadOnlyList&lt;T&gt;</c>, <c>List&lt;T&gt;</c>, <c>T[]</c>); else null.</summary>
-    private static Type? ElementType(Type type) =>
+    public static Type? ElementType(Type type) =>
         type.IsArray ? type.GetElementType()
         : type.IsGenericType && type.GetGenericArguments() is [var item] && typeof(IEnumerable<>).MakeGenericType(item).IsAssignableFrom(type) ? item
         : null;
@@ -269,7 +290,7 @@ internal sealed class AdminBody
     /// <summary>A reason the value can never fit the field, or null (it fits, or it can be converted).</summary>
     private static string? Coerce(JsonNode? value, Type target)
     {
-        if (value is JsonObject map && IsTextList(target))
+        if (value is JsonObject map && ShapesFor(target).HasFlag(AcceptedShapes.NameValueObject))
         {
             foreach (var (_, item) in map)
             {
@@ -280,7 +301,7 @@ internal sealed class AdminBody
             }
         }
 
-        if (value is JsonArray list && target == typeof(string))
+        if (value is JsonArray list && ShapesFor(target).HasFlag(AcceptedShapes.String | AcceptedShapes.StringArray))
         {
             foreach (var item in list)
             {
@@ -297,18 +318,19 @@ internal sealed class AdminBody
     /// <summary>The value in the shape the input record takes, when the natural JSON shape differs; else null.</summary>
     private static JsonNode? Converted(JsonNode? value, Type target)
     {
-        if (target == typeof(string))
+        var shapes = ShapesFor(target);
+        if (shapes.HasFlag(AcceptedShapes.String))
         {
             return value switch
             {
-                JsonArray list => JsonValue.Create(string.Join(',', list.Select(i => i!.GetValue<string>()))),
-                JsonValue v when v.GetValueKind() is JsonValueKind.Number => JsonValue.Create(v.ToJsonString()),
-                JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => JsonValue.Create(v.ToJsonString()),
+                JsonArray list when shapes.HasFlag(AcceptedShapes.StringArray) => JsonValue.Create(string.Join(',', list.Select(i => i!.GetValue<string>()))),
+                JsonValue v when v.GetValueKind() is JsonValueKind.Number && shapes.HasFlag(AcceptedShapes.Number) => JsonValue.Create(v.ToJsonString()),
+                JsonValue v when v.GetValueKind() is (JsonValueKind.True or JsonValueKind.False) && shapes.HasFlag(AcceptedShapes.Boolean) => JsonValue.Create(v.ToJsonString()),
                 _ => null,
             };
         }
 
-        if (value is JsonObject map && IsTextList(target))
+        if (value is JsonObject map && shapes.HasFlag(AcceptedShapes.NameValueObject))
         {
             var pairs = new JsonArray();
             foreach (var (name, item) in map)
