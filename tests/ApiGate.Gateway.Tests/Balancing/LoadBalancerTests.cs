@@ -325,5 +325,9 @@ public sealed class LoadBalancerTests
 
         public Task<IReadOnlyList<TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<TargetHealthReport>>([]);
+
+        public Task<int> TouchTargetHealthAsync(string instanceId, DateTimeOffset reportedAt, CancellationToken cancellationToken) => Task.FromResult(0);
+
+        public Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) => Task.FromResult(0);
     }
 }
