@@ -24,7 +24,7 @@ internal sealed class ProbeClients(TimeProvider timeProvider) : IDisposable
         var key = new ProbeClientKey(upstream.Definition.Id, upstream.Health.Timeout, upstream.Health.Interval);
         if (!_clients.TryGetValue(key, out var client))
         {
-            var handler = UpstreamClientPool.CreateHandler(key.Timeout);
+            var handler = UpstreamClientPool.CreateHandler(Timeout.InfiniteTimeSpan); // the probe timeout bounds the connect too
             // A connection idle for longer than two intervals is not worth keeping; none lives longer than a minute.
             handler.PooledConnectionIdleTimeout = key.Interval * 2 < MaxLifetime ? key.Interval * 2 : MaxLifetime;
             handler.PooledConnectionLifetime = MaxLifetime;
