@@ -20,9 +20,6 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
     private readonly ProbeClients _clients = new(timeProvider);
     private readonly object _runLock = new();
 
-    /// <summary>The probe clients (for tests).</summary>
-    internal ProbeClients Clients => _clients;
-
     public override void Dispose()
     {
         base.Dispose();
@@ -64,7 +61,6 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
 
     private void RunDueProbes(ConfigSnapshot snapshot, CancellationToken stoppingToken)
     {
-
         var now = timeProvider.GetTimestamp();
         var seen = new HashSet<TargetState>(ReferenceEqualityComparer.Instance);
         foreach (var upstream in snapshot.RouteUpstreams.Append(snapshot.DefaultUpstream))

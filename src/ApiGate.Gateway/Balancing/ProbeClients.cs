@@ -51,9 +51,6 @@ internal sealed class ProbeClients(TimeProvider timeProvider) : IDisposable
         _seen.Clear();
     }
 
-    /// <summary>How many probe clients are kept (for tests).</summary>
-    public int Count => _clients.Count;
-
     public void Dispose()
     {
         _disposed = true;

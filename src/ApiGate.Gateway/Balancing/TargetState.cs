@@ -162,8 +162,8 @@ internal sealed class TargetState
     }
 
     /// <summary>
-    /// For an ejected target whose cool-down is over and that has no active checks: claims the single trial request.
-    /// True for exactly one caller.
+    /// For an ejected target whose cool-down is over, or an unhealthy one, of an upstream without active checks: claims
+    /// the single trial request. True for exactly one caller.
     /// </summary>
     public bool TryBeginTrial(long now)
     {
