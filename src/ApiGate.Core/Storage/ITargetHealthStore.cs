@@ -13,6 +13,15 @@ public interface ITargetHealthStore
     /// <summary>Deletes one instance's reports: all of them, or those of one target when both are given.</summary>
     Task DeleteTargetHealthAsync(string instanceId, string? upstreamId, string? targetUrl, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The heartbeat of a running instance: sets <c>reported_at</c> of all its rows to <paramref name="reportedAt"/> in
+    /// one statement. Returns how many rows it has.
+    /// </summary>
+    Task<int> TouchTargetHealthAsync(string instanceId, DateTimeOffset reportedAt, CancellationToken cancellationToken);
+
+    /// <summary>Deletes every instance's rows not refreshed since <paramref name="cutoff"/> (left by stopped or crashed instances).</summary>
+    Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
+
     /// <summary>Every instance's reports about one upstream's targets.</summary>
     Task<IReadOnlyList<TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken);
 }
@@ -34,6 +43,16 @@ public sealed record TargetHealthReport
     /// <summary>Why (the last probe's or request's failure, or how it recovered).</summary>
     public string Reason { get; init; } = "";
 
-    /// <summary>When the instance wrote this row; an old value with a stopped instance means the row is stale.</summary>
+    /// <summary>
+    /// When the instance last wrote or refreshed this row: a running instance refreshes it every
+    /// <see cref="Upstreams.ReportedTargetHealth.HeartbeatInterval"/>, so an old value means the instance is gone.
+    /// </summary>
     public DateTimeOffset ReportedAt { get; init; }
+
+    /// <summary>
+    /// Set by readers (<see cref="Upstreams.ReportedTargetHealth.Merge"/>) when <see cref="ReportedAt"/> is older than
+    /// <see cref="Upstreams.ReportedTargetHealth.StaleAfter"/>: the instance stopped refreshing the row (it probably
+    /// crashed), so the state shown may no longer hold. Not stored.
+    /// </summary>
+    public bool Stale { get; init; }
 }

@@ -7,7 +7,8 @@ namespace ApiGate.Gateway.Balancing;
 
 /// <summary>
 /// Active health checks: probes every target of each live upstream that has a health-check path, once per interval,
-/// with a GET through the upstream's own client (its credential included) and the configured timeout. A 2xx or 3xx
+/// with a GET (the upstream's credential included) through the upstream's probe client (<see cref="ProbeClients"/>, not
+/// the traffic client, so probes never wait for a <c>max_conns</c> slot) and the configured timeout. A 2xx or 3xx
 /// answer is a pass. Thresholds of consecutive results flip a target between healthy and unhealthy
 /// (<see cref="TargetState.ProbeCompleted"/>). Also ends the passive cool-down of ejected targets of those upstreams,
 /// after which probes decide when they rejoin. Runs beside the request path, never on it.
@@ -16,6 +17,17 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
 {
     /// <summary>How often due probes are looked for; intervals are whole seconds or more, so this is precise enough.</summary>
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
+    private readonly ProbeClients _clients = new(timeProvider);
+    private readonly object _runLock = new();
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        lock (_runLock)
+        {
+            _clients.Dispose();
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -37,11 +49,18 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
     /// <summary>Starts the probes that are due (each runs on its own; one probe per target at a time).</summary>
     internal void RunDueProbes(CancellationToken stoppingToken)
     {
-        if (snapshots.Current is not { } snapshot)
+        lock (_runLock)
         {
-            return;
+            if (!stoppingToken.IsCancellationRequested && snapshots.Current is { } snapshot)
+            {
+                RunDueProbes(snapshot, stoppingToken);
+                _clients.RetireUnused();
+            }
         }
+    }
 
+    private void RunDueProbes(ConfigSnapshot snapshot, CancellationToken stoppingToken)
+    {
         var now = timeProvider.GetTimestamp();
         var seen = new HashSet<TargetState>(ReferenceEqualityComparer.Instance);
         foreach (var upstream in snapshot.RouteUpstreams.Append(snapshot.DefaultUpstream))
@@ -51,6 +70,7 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
                 continue;
             }
 
+            var client = _clients.Get(upstream); // every pass: marks the client as still in use
             foreach (var target in upstream.Targets)
             {
                 var state = target.State;
@@ -63,13 +83,13 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
                 if (now >= state.NextProbeAt && state.TryStartProbe())
                 {
                     state.NextProbeAt = now + (long)(upstream.Health.Interval.TotalSeconds * timeProvider.TimestampFrequency);
-                    _ = ProbeAsync(upstream, target, stoppingToken);
+                    _ = ProbeAsync(upstream, client, target, stoppingToken);
                 }
             }
         }
     }
 
-    private async Task ProbeAsync(UpstreamBinding upstream, TargetBinding target, CancellationToken stoppingToken)
+    private async Task ProbeAsync(UpstreamBinding upstream, HttpMessageInvoker client, TargetBinding target, CancellationToken stoppingToken)
     {
         var policy = upstream.Health;
         var success = false;
@@ -91,7 +111,7 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
 
             try
             {
-                using var response = await upstream.Client.SendAsync(probe, linked.Token);
+                using var response = await client.SendAsync(probe, linked.Token);
                 var status = (int)response.StatusCode;
                 success = status is >= 200 and < 400;
                 reason = "status " + status.ToString(CultureInfo.InvariantCulture);

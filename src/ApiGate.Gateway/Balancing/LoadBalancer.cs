@@ -91,7 +91,8 @@ internal sealed class LoadBalancer
         long now = 0;
         foreach (var target in _targets)
         {
-            if (target != exclude && target.State.Health == TargetHealth.Ejected)
+            // Unhealthy too: without active checks nothing else would bring such a target back (TryBeginTrial).
+            if (target != exclude && target.State.Health is TargetHealth.Ejected or TargetHealth.Unhealthy)
             {
                 if (now == 0)
                 {

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
+using ApiGate.Core.Upstreams;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -10,15 +11,28 @@ namespace ApiGate.Gateway.Balancing;
 /// Publishes target health to the store (<c>target_health</c>) so <c>apigate upstreams get</c> in another process can
 /// show it. Fed only on state changes (and when a target comes into or goes out of use), through a channel drained by
 /// a background writer: the request path never waits for it. Rows are keyed by this process's instance id; a graceful
-/// stop deletes them, and every row carries <c>reported_at</c> so one left by a crashed instance is recognisable.
+/// stop deletes them. A failed write is retried with the latest state of each target. Every
+/// <see cref="ReportedTargetHealth.HeartbeatInterval"/> one UPDATE refreshes <c>reported_at</c> of this instance's
+/// rows, so readers can tell the rows of a crashed instance (shown as stale) from live ones; rows not refreshed for
+/// <see cref="ReportedTargetHealth.ExpireAfter"/> are deleted by whichever instance sweeps first.
 /// </summary>
 internal sealed partial class TargetHealthReporter(ITargetHealthStore store, TimeProvider timeProvider, ILogger<TargetHealthReporter> logger)
     : BackgroundService
 {
     private const int Capacity = 10_000;
 
+    /// <summary>How long after a failed write it is tried again.</summary>
+    internal static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often expired rows are looked for.</summary>
+    internal static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(5);
+
     private readonly Channel<(TargetState State, bool Removed)> _changes =
         Channel.CreateBounded<(TargetState, bool)>(new BoundedChannelOptions(Capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
+
+    // Writer loop only: changes not yet written (latest per target; true = delete the row) and the rows written.
+    private readonly Dictionary<TargetState, bool> _pending = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<TargetState> _rows = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>Identifies this gateway process in <c>target_health</c>.</summary>
     public string InstanceId { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..6]}";
@@ -31,11 +45,34 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var nextHeartbeat = timeProvider.GetUtcNow() + ReportedTargetHealth.HeartbeatInterval;
+        var nextSweep = timeProvider.GetUtcNow();
         try
         {
-            while (await _changes.Reader.WaitToReadAsync(stoppingToken))
+            while (!stoppingToken.IsCancellationRequested)
             {
-                await WriteAvailableAsync(stoppingToken);
+                var written = await WriteAvailableAsync(stoppingToken);
+                var now = timeProvider.GetUtcNow();
+                if (now >= nextHeartbeat)
+                {
+                    nextHeartbeat = now + ReportedTargetHealth.HeartbeatInterval;
+                    await HeartbeatAsync(now, stoppingToken);
+                }
+
+                if (now >= nextSweep)
+                {
+                    nextSweep = now + SweepInterval;
+                    await SweepAsync(now, stoppingToken);
+                }
+
+                // Wake up for the next change, the next heartbeat, or (after a failed write) the retry.
+                var wait = nextHeartbeat - timeProvider.GetUtcNow();
+                if (!written && wait > RetryDelay)
+                {
+                    wait = RetryDelay;
+                }
+
+                await WaitAsync(wait, waitForChanges: written, stoppingToken);
             }
         }
         catch (OperationCanceledException)
@@ -58,19 +95,50 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
         }
     }
 
-    private async Task WriteAvailableAsync(CancellationToken cancellationToken)
+    private async Task WaitAsync(TimeSpan wait, bool waitForChanges, CancellationToken stoppingToken)
     {
-        var latest = new Dictionary<TargetState, bool>(ReferenceEqualityComparer.Instance);
+        if (wait <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(wait, timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
+        try
+        {
+            if (waitForChanges)
+            {
+                await _changes.Reader.WaitToReadAsync(linked.Token);
+            }
+            else
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, timeProvider, linked.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            // the wait is over
+        }
+    }
+
+    /// <summary>Writes the queued changes (and any left from a failed write); false when the write failed (they stay queued).</summary>
+    private async Task<bool> WriteAvailableAsync(CancellationToken cancellationToken)
+    {
         while (_changes.Reader.TryRead(out var change))
         {
-            latest[change.State] = change.Removed;
+            _pending[change.State] = change.Removed;
+        }
+
+        if (_pending.Count == 0)
+        {
+            return true;
         }
 
         try
         {
             var now = timeProvider.GetUtcNow();
             var reports = new List<TargetHealthReport>();
-            foreach (var (state, removed) in latest)
+            foreach (var (state, removed) in _pending)
             {
                 if (removed)
                 {
@@ -78,7 +146,7 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
                     continue;
                 }
 
-                var status = state.Status();
+                var status = state.Status(); // the latest state, whatever was queued
                 reports.Add(new TargetHealthReport
                 {
                     InstanceId = InstanceId,
@@ -92,12 +160,66 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
             }
 
             await store.ReportTargetHealthAsync(reports, cancellationToken);
+            foreach (var (state, removed) in _pending)
+            {
+                if (removed)
+                {
+                    _rows.Remove(state);
+                }
+                else
+                {
+                    _rows.Add(state);
+                }
+            }
+
+            _pending.Clear();
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogWriteFailed(ex);
+            return false;
+        }
+    }
+
+    private async Task HeartbeatAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var touched = await store.TouchTargetHealthAsync(InstanceId, now, cancellationToken);
+            if (touched < _rows.Count)
+            {
+                // Rows are missing (e.g. swept while this instance could not reach the store): write them again.
+                foreach (var state in _rows)
+                {
+                    _pending.TryAdd(state, false);
+                }
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogWriteFailed(ex);
         }
     }
+
+    private async Task SweepAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var deleted = await store.DeleteTargetHealthReportedBeforeAsync(now - ReportedTargetHealth.ExpireAfter, cancellationToken);
+            if (deleted > 0)
+            {
+                LogSwept(deleted);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogWriteFailed(ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 3111, Level = LogLevel.Information, Message = "Deleted {Count} target health rows no gateway has refreshed for an hour")]
+    private partial void LogSwept(int count);
 
     [LoggerMessage(EventId = 3110, Level = LogLevel.Warning, Message = "Writing target health to the store failed")]
     private partial void LogWriteFailed(Exception exception);

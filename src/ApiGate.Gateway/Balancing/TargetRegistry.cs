@@ -39,10 +39,7 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
                     continue;
                 }
 
-                if (!upstream.Health.ActiveChecks && target.State.Health == TargetHealth.Unhealthy)
-                {
-                    target.State.ForgetActiveResult();
-                }
+                target.State.Rebind(upstream.Health);
 
                 if (!target.State.Published)
                 {

@@ -17,6 +17,7 @@ internal sealed class TargetState
     private long _failuresTotal;
     private int _probeStreak; // successes while unhealthy, failures while healthy (prober only)
     private int _probing;
+    private TargetHealthPolicy? _policy; // the current snapshot's; null until the first reload that uses the target
 
     public TargetState(TargetRegistry owner, string upstreamId, string url, DateTimeOffset now)
     {
@@ -119,15 +120,7 @@ internal sealed class TargetState
             default:
                 if (trial)
                 {
-                    // The trial proved nothing (client gone): let the next request try again at once.
-                    lock (_transitionLock)
-                    {
-                        if (Health == TargetHealth.Trial)
-                        {
-                            Volatile.Write(ref _ejectedUntil, 0);
-                            Volatile.Write(ref _health, (int)TargetHealth.Ejected);
-                        }
-                    }
+                    AbandonTrial();
                 }
 
                 break;
@@ -135,12 +128,54 @@ internal sealed class TargetState
     }
 
     /// <summary>
-    /// For an ejected target whose cool-down is over and that has no active checks: claims the single trial request.
-    /// True for exactly one caller.
+    /// Decides the trial as soon as its outcome is known (the response headers arrived, or the attempt failed), not
+    /// when the response has been streamed to the end: the target is back in service, or ejected again, at once. The
+    /// request's <see cref="End"/> then passes <c>trial: false</c>.
+    /// </summary>
+    public void SettleTrial(TargetOutcome outcome, TargetHealthPolicy policy, string reason)
+    {
+        switch (outcome)
+        {
+            case TargetOutcome.Success:
+                Transition(TargetHealth.Trial, TargetHealth.Healthy, "trial request succeeded");
+                break;
+            case TargetOutcome.Failure:
+                Eject(TargetHealth.Trial, policy, "trial request failed: " + reason);
+                break;
+            default:
+                AbandonTrial();
+                break;
+        }
+    }
+
+    /// <summary>The trial proved nothing (client gone): back to ejected with the cool-down over, so the next request tries again.</summary>
+    private void AbandonTrial()
+    {
+        lock (_transitionLock)
+        {
+            if (Health == TargetHealth.Trial)
+            {
+                Volatile.Write(ref _ejectedUntil, 0);
+                Apply(TargetHealth.Trial, TargetHealth.Ejected, "trial request abandoned by the client");
+            }
+        }
+    }
+
+    /// <summary>
+    /// For an ejected target whose cool-down is over, or an unhealthy one, of an upstream without active checks: claims
+    /// the single trial request. True for exactly one caller.
     /// </summary>
     public bool TryBeginTrial(long now)
     {
-        if (Health != TargetHealth.Ejected || now < Volatile.Read(ref _ejectedUntil))
+        var health = Health;
+        if (health == TargetHealth.Unhealthy)
+        {
+            // Only active checks bring an unhealthy target back; this upstream has none (the caller checks), so it is
+            // treated like an ejected target whose cool-down is over rather than left out of service for good.
+            return Transition(TargetHealth.Unhealthy, TargetHealth.Trial, "active health checks are off; trying one request");
+        }
+
+        if (health != TargetHealth.Ejected || now < Volatile.Read(ref _ejectedUntil))
         {
             return false;
         }
@@ -158,10 +193,21 @@ internal sealed class TargetState
         }
     }
 
-    /// <summary>Active checks were turned off: nothing would ever bring an unhealthy target back.</summary>
-    public void ForgetActiveResult()
+    /// <summary>
+    /// The policy of the snapshot now in use (set at every reload). Probe results are applied only while it has active
+    /// checks: a probe started under an older policy that finishes after checks were turned off is ignored.
+    /// </summary>
+    public void Rebind(TargetHealthPolicy policy)
     {
-        Transition(TargetHealth.Unhealthy, TargetHealth.Healthy, "active health checks turned off");
+        lock (_transitionLock)
+        {
+            _policy = policy;
+            if (!policy.ActiveChecks && Health == TargetHealth.Unhealthy)
+            {
+                // Active checks were turned off: nothing would ever bring an unhealthy target back.
+                Apply(TargetHealth.Unhealthy, TargetHealth.Healthy, "active health checks turned off");
+            }
+        }
     }
 
     /// <summary>Claims the right to run a probe now; false while one is still running.</summary>
@@ -180,7 +226,7 @@ internal sealed class TargetState
                     if (_probeStreak >= settings.UnhealthyThreshold)
                     {
                         _probeStreak = 0;
-                        Transition(TargetHealth.Healthy, TargetHealth.Unhealthy, $"{settings.UnhealthyThreshold} failed health checks, last: {reason}");
+                        ProbeTransition(TargetHealth.Healthy, TargetHealth.Unhealthy, $"{settings.UnhealthyThreshold} failed health checks, last: {reason}");
                     }
 
                     break;
@@ -190,7 +236,7 @@ internal sealed class TargetState
                     {
                         _probeStreak = 0;
                         Interlocked.Exchange(ref _consecutiveFailures, 0);
-                        Transition(TargetHealth.Unhealthy, TargetHealth.Healthy, $"{settings.HealthyThreshold} health checks passed");
+                        ProbeTransition(TargetHealth.Unhealthy, TargetHealth.Healthy, $"{settings.HealthyThreshold} health checks passed");
                     }
 
                     break;
@@ -203,6 +249,18 @@ internal sealed class TargetState
         finally
         {
             Volatile.Write(ref _probing, 0);
+        }
+    }
+
+    /// <summary>A transition decided by probes: refused when the current policy no longer has active checks.</summary>
+    private void ProbeTransition(TargetHealth from, TargetHealth to, string reason)
+    {
+        lock (_transitionLock)
+        {
+            if (Health == from && _policy?.ActiveChecks != false)
+            {
+                Apply(from, to, reason);
+            }
         }
     }
 

@@ -15,7 +15,7 @@ namespace ApiGate.Gateway.Forwarding;
 /// hop-by-hop ones); on top of that the destination URI (upstream base path + rewritten path + query), identity-header
 /// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
 /// </summary>
-internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransformer
+internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.TrialRequest? trial = null) : HttpTransformer
 {
     private const string EntitlementPrefix = "X-Entitlement-";
 
@@ -131,6 +131,11 @@ internal sealed class ForwardingTransformer(GatewayRequest request) : HttpTransf
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        if (proxyResponse is not null)
+        {
+            trial?.OnResponseHeaders((int)proxyResponse.StatusCode); // the trial's outcome is known now, not when the body ends
+        }
+
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var responseHeaders = httpContext.Response.Headers;
         var transform = proxyResponse is null ? null : request.Policies.Response;

@@ -124,15 +124,16 @@ internal sealed partial class UpstreamForwarder(
         target.State.Begin();
         var outcome = TargetOutcome.Neutral;
         var error = ForwarderError.None;
+        var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
         try
         {
-            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request), total?.Token ?? default);
+            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request, trialRequest), total?.Token ?? default);
             outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested, total?.IsCancellationRequested == true);
             return error;
         }
         finally
         {
-            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trial);
+            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trial && trialRequest?.Settled != true);
         }
     }
 

@@ -43,20 +43,30 @@ internal sealed class UpstreamClientPool : IDisposable
         _clients.Clear();
     }
 
-    private static HttpMessageInvoker Create(ClientKey key) => new(new SocketsHttpHandler
+    private static HttpMessageInvoker Create(ClientKey key)
+    {
+        // Half the request timeout (at most 5 s): an unreachable target then leaves time to retry on another one.
+        var handler = CreateHandler(key.Timeout / 2 < MaxConnectTimeout ? key.Timeout / 2 : MaxConnectTimeout);
+        handler.PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(key.IdleConnTimeoutMs);
+        handler.MaxConnectionsPerServer = key.MaxConns > 0 ? key.MaxConns : int.MaxValue;
+        return new HttpMessageInvoker(handler, disposeHandler: true);
+    }
+
+    /// <summary>
+    /// A handler with the connection settings every upstream connection shares (no proxy, no redirects, no
+    /// decompression, no cookies, TLS defaults): the traffic clients here and the health checks' own clients.
+    /// </summary>
+    internal static SocketsHttpHandler CreateHandler(TimeSpan connectTimeout) => new()
     {
         UseProxy = false,
         AllowAutoRedirect = false,
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,
         EnableMultipleHttp2Connections = true,
-        // Half the request timeout (at most 5 s): an unreachable target then leaves time to retry on another one.
-        ConnectTimeout = key.Timeout / 2 < MaxConnectTimeout ? key.Timeout / 2 : MaxConnectTimeout,
-        PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(key.IdleConnTimeoutMs),
-        MaxConnectionsPerServer = key.MaxConns > 0 ? key.MaxConns : int.MaxValue,
+        ConnectTimeout = connectTimeout,
         // Trace headers are set by the forwarding transformer (the gateway's span when tracing, else the client's as sent).
         ActivityHeadersPropagator = null,
-    }, disposeHandler: true);
+    };
 
     private readonly record struct ClientKey(string UpstreamId, int IdleConnTimeoutMs, int MaxConns, TimeSpan Timeout);
 }

@@ -42,6 +42,19 @@ public sealed partial class SqliteGatewayStore
             cancellationToken, ("$instance", instanceId), ("$upstream", upstreamId), ("$target", targetUrl));
     }
 
+    public async Task<int> TouchTargetHealthAsync(string instanceId, DateTimeOffset reportedAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, null, "UPDATE target_health SET reported_at = $reported WHERE instance_id = $instance", cancellationToken,
+            ("$instance", instanceId), ("$reported", Timestamp(reportedAt)));
+    }
+
+    public async Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, null, "DELETE FROM target_health WHERE reported_at < $cutoff", cancellationToken, ("$cutoff", Timestamp(cutoff)));
+    }
+
     public async Task<IReadOnlyList<TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);

@@ -54,4 +54,21 @@ public sealed class ReportedTargetHealthTests
 
         Assert.Equal("ejected since 2026-11-29T12:58:26Z (5 consecutive failed requests); reported 2026-11-29T12:58:27Z by gw1/17871/267c43", text);
     }
+
+    [Fact]
+    public void Merge_ReportNotRefreshedForThreeHeartbeats_MarkedStaleAndLabelled()
+    {
+        var upstream = new UpstreamDefinition { Id = "up_1", Name = "One", Slug = "one", BaseUrl = "http://a:1", Targets = [new UpstreamTarget("http://a:1")] };
+        var reportedAt = Since.AddSeconds(1);
+
+        var fresh = ReportedTargetHealth.Merge(upstream, [Report("gw1", "http://a:1", "healthy")], reportedAt + ReportedTargetHealth.StaleAfter);
+        var stale = ReportedTargetHealth.Merge(upstream, [Report("gw1", "http://a:1", "healthy")], reportedAt + ReportedTargetHealth.StaleAfter + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(TimeSpan.FromSeconds(30), ReportedTargetHealth.StaleAfter);
+        Assert.False(fresh[0].Reports[0].Stale);
+        var report = Assert.Single(stale[0].Reports);
+        Assert.True(report.Stale);
+        Assert.StartsWith("STALE (no heartbeat from that gateway; it has probably stopped): healthy since 2026-11-29T12:58:26Z", ReportedTargetHealth.Describe(report),
+            StringComparison.Ordinal);
+    }
 }

@@ -57,11 +57,36 @@ public sealed class BalancingCliTests : BalancingTestBase
         var unusedGet = await Gateway.CliAsync("upstreams", "get", "unused");
 
         Assert.True(shown, got.Output);
-        Assert.Equal(2, got.Output.Split('\n').Count(l => l.Contains("healthy since", StringComparison.Ordinal) && !l.Contains("unhealthy", StringComparison.Ordinal)));
+        Assert.True(2 == got.Output.Split('\n').Count(l => l.Contains("healthy since", StringComparison.Ordinal) && !l.Contains("unhealthy", StringComparison.Ordinal)), got.Output);
         Assert.Contains("status 503", got.Output);
         Assert.Contains("reported", got.Output);
         Assert.Equal(0, unused.ExitCode);
         Assert.Contains("unknown", unusedGet.Output);
+    }
+
+    [Fact]
+    public async Task Get_RowOfACrashedInstance_ShownAsStaleBesideTheLiveOne()
+    {
+        await CreateAsync("crashed", "round_robin", targets: [new Core.Management.TargetInput { Url = Url(0) }]);
+        var id = States("crashed")[0].UpstreamId;
+        Assert.True(await EventuallyAsync(() => Gateway.Store.ListTargetHealthAsync(id, CancellationToken.None).GetAwaiter().GetResult().Count == 1, TimeSpan.FromSeconds(10)));
+        var longAgo = DateTimeOffset.UtcNow.AddMinutes(-5);
+        await Gateway.Store.ReportTargetHealthAsync(
+        [
+            new Core.Storage.TargetHealthReport
+            {
+                InstanceId = "gone-host/4242/abcdef", UpstreamId = id, TargetUrl = Url(0), State = "ejected", Since = longAgo, ReportedAt = longAgo,
+            },
+        ], CancellationToken.None);
+
+        var text = await Gateway.CliAsync("upstreams", "get", "crashed");
+        var json = await Gateway.CliAsync("--json", "upstreams", "get", "crashed");
+
+        var lines = text.Output.Split('\n');
+        Assert.Contains(lines, l => l.Contains("STALE", StringComparison.Ordinal) && l.Contains("ejected since", StringComparison.Ordinal) && l.Contains("gone-host/4242/abcdef", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("healthy since", StringComparison.Ordinal) && !l.Contains("STALE", StringComparison.Ordinal));
+        var reports = JsonDocument.Parse(json.Output).RootElement.GetProperty("target_health")[0].GetProperty("reports").EnumerateArray().ToList();
+        Assert.Equal([false, true], reports.OrderBy(r => r.GetProperty("instance_id").GetString() == "gone-host/4242/abcdef").Select(r => r.GetProperty("stale").GetBoolean()));
     }
 
     [Fact]

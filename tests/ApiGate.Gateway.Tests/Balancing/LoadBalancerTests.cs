@@ -1,6 +1,7 @@
 using ApiGate.Core.Storage;
 using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Snapshots;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -14,9 +15,11 @@ public sealed class LoadBalancerTests
     private readonly TargetRegistry _registry;
     private readonly Dictionary<string, TargetHealthPolicy> _policies = []; // by upstream id, for Fail()
 
+    private readonly ListLogger<TargetRegistry> _log = new();
+
     public LoadBalancerTests()
     {
-        _registry = new TargetRegistry(_time, new TargetHealthReporter(new NoStore(), _time, NullLogger<TargetHealthReporter>.Instance), NullLogger<TargetRegistry>.Instance);
+        _registry = new TargetRegistry(_time, new TargetHealthReporter(new NoStore(), _time, NullLogger<TargetHealthReporter>.Instance), _log);
     }
 
     [Fact]
@@ -83,6 +86,103 @@ public sealed class LoadBalancerTests
         trial.State.End(TargetOutcome.Neutral, policy, "", trial: true);
 
         Assert.Same(targets[0], balancer.Pick(new DefaultHttpContext(), null));
+    }
+
+    [Fact]
+    public void PassiveCheck_TrialClientGone_LoggedAsATransitionBackToEjected()
+    {
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 1, cooldown: "5s");
+        Fail(targets[0]);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var trial = balancer.Pick(new DefaultHttpContext(), null)!;
+        trial.State.Begin();
+        _log.Messages.Clear();
+
+        trial.State.End(TargetOutcome.Neutral, policy, "", trial: true);
+
+        var status = targets[0].State.Status();
+        Assert.Equal(TargetHealth.Ejected, status.Health);
+        Assert.Equal("trial request abandoned by the client", status.Reason);
+        Assert.Contains(_log.Messages, m => m.Contains("is now ejected: trial request abandoned by the client", StringComparison.Ordinal));
+        Assert.Same(targets[0], balancer.Pick(new DefaultHttpContext(), null, null, out var again)); // the cool-down is over
+        Assert.True(again);
+    }
+
+    [Fact]
+    public void PassiveCheck_TrialSettledAtResponseHeaders_TargetServesOthersWhileTheTrialStreams()
+    {
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1], passiveFailures: 1, cooldown: "5s");
+        Fail(targets[0]);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var trialTarget = balancer.Pick(new DefaultHttpContext(), null, null, out var trial)!;
+        Assert.True(trial);
+        trialTarget.State.Begin();
+        Assert.Null(balancer.Pick(new DefaultHttpContext(), null)); // the single target is on trial
+
+        var settle = new TrialRequest(trialTarget.State, policy);
+        settle.OnResponseHeaders(200); // headers arrived; the body (an SSE stream, say) is still flowing
+
+        Assert.True(settle.Settled);
+        Assert.Equal(TargetHealth.Healthy, targets[0].State.Health);
+        Assert.Same(targets[0], balancer.Pick(new DefaultHttpContext(), null, null, out var secondIsTrial));
+        Assert.False(secondIsTrial);
+        trialTarget.State.End(TargetOutcome.Success, policy, "", trial: false);
+        Assert.Equal(0, targets[0].State.InFlight);
+    }
+
+    [Fact]
+    public void PassiveCheck_TrialAnswers5xxHeaders_EjectedAgainAtOnce()
+    {
+        var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 1, cooldown: "5s");
+        Fail(targets[0]);
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var trialTarget = balancer.Pick(new DefaultHttpContext(), null)!;
+        trialTarget.State.Begin();
+
+        new TrialRequest(trialTarget.State, policy).OnResponseHeaders(503);
+
+        var status = targets[0].State.Status();
+        Assert.Equal(TargetHealth.Ejected, status.Health);
+        Assert.Equal("trial request failed: status 503", status.Reason);
+        _time.Advance(TimeSpan.FromSeconds(4));
+        Assert.Same(targets[1], balancer.Pick(new DefaultHttpContext(), null)); // a new cool-down started
+    }
+
+    [Fact]
+    public void ActiveCheck_ProbeInFlightWhenChecksTurnedOff_ItsResultIsIgnored()
+    {
+        var upstreamId = "up_" + Guid.NewGuid().ToString("N")[..8];
+        var active = new HealthCheckSettings { Path = "/healthz", UnhealthyThreshold = 1 };
+        using var client = new HttpMessageInvoker(new SocketsHttpHandler());
+        _registry.Retain([Binding(upstreamId, active, client)]);
+        var state = _registry.Get(upstreamId, "http://10.0.0.1:8080", 1);
+        var oldPolicy = new TargetHealthPolicy(active, 1);
+        Assert.True(state.TryStartProbe()); // a probe starts under the old policy …
+
+        _registry.Retain([Binding(upstreamId, new HealthCheckSettings(), client)]); // … checks are turned off …
+        state.ProbeCompleted(false, oldPolicy, "no answer within 2000ms"); // … and then it fails
+
+        Assert.Equal(TargetHealth.Healthy, state.Health);
+        Assert.True(state.TryStartProbe()); // the probe claim was released all the same
+    }
+
+    [Fact]
+    public void NoActiveChecks_UnhealthyTarget_IsGivenATrialInsteadOfStayingOut()
+    {
+        var upstreamId = "up_" + Guid.NewGuid().ToString("N")[..8];
+        var state = _registry.Get(upstreamId, "http://10.0.0.1:8080", 1);
+        Probe(state, false, new TargetHealthPolicy(new HealthCheckSettings { Path = "/healthz", UnhealthyThreshold = 1 }, 1));
+        Assert.Equal(TargetHealth.Unhealthy, state.Health);
+        var balancer = new LoadBalancer([new TargetBinding("http://10.0.0.1:8080", 1, state)], LoadBalancingPolicy.RoundRobin, "", Policy(1, "5s", 1), _time);
+
+        var picked = balancer.Pick(new DefaultHttpContext(), null, null, out var trial);
+
+        Assert.Same(state, picked?.State);
+        Assert.True(trial);
+        Assert.Equal(TargetHealth.Trial, state.Health);
+        state.Begin();
+        state.End(TargetOutcome.Success, Policy(1, "5s", 1), "", trial: true);
+        Assert.Equal(TargetHealth.Healthy, state.Health);
     }
 
     [Fact]
@@ -317,6 +417,23 @@ public sealed class LoadBalancerTests
         return counts;
     }
 
+    private UpstreamBinding Binding(string upstreamId, HealthCheckSettings health, HttpMessageInvoker client) =>
+        new(new UpstreamDefinition { Id = upstreamId, Name = upstreamId, Slug = upstreamId, BaseUrl = "http://10.0.0.1:8080", HealthCheck = health },
+            client, TimeSpan.FromSeconds(30), _registry, _time);
+
+    /// <summary>Collects formatted log messages.</summary>
+    private sealed class ListLogger<T> : Microsoft.Extensions.Logging.ILogger<T>
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter) => Messages.Enqueue(formatter(state, exception));
+    }
+
     private sealed class NoStore : ITargetHealthStore
     {
         public Task ReportTargetHealthAsync(IReadOnlyList<TargetHealthReport> reports, CancellationToken cancellationToken) => Task.CompletedTask;
@@ -325,5 +442,9 @@ public sealed class LoadBalancerTests
 
         public Task<IReadOnlyList<TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<TargetHealthReport>>([]);
+
+        public Task<int> TouchTargetHealthAsync(string instanceId, DateTimeOffset reportedAt, CancellationToken cancellationToken) => Task.FromResult(0);
+
+        public Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) => Task.FromResult(0);
     }
 }

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Balancing;
+
+namespace ApiGate.Gateway.Tests.Balancing;
+
+/// <summary>End to end on loopback: a long trial request does not hold its target out of service; probes do not queue behind traffic.</summary>
+public sealed class TrialAndProbeTests : BalancingTestBase
+{
+    [Fact]
+    public async Task SingleTarget_TrialIsAStream_OtherRequestsAreServedWhileItFlows()
+    {
+        await CreateAsync("stream", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1, PassiveCooldown = "1s" } },
+            targets: [new TargetInput { Url = Url(0) }]);
+        using (var failing = await Gateway.Client.GetAsync(Gateway.Url + "/stream/status?code=500"))
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, failing.StatusCode);
+        }
+
+        Assert.Equal(TargetHealth.Ejected, States("stream")[0].Health);
+        await Task.Delay(TimeSpan.FromMilliseconds(1_100)); // the cool-down (1 s) is over: the next request is the trial
+
+        using var sse = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/stream/sse");
+        using var stream = await Gateway.Client.SendAsync(sse, HttpCompletionOption.ResponseHeadersRead);
+        await Backend(0).FirstEventSent.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var whileStreaming = await SendManyAsync("/stream/x", 3);
+        var health = States("stream")[0].Health;
+        Backend(0).SecondEventGate.TrySetResult();
+        var body = await stream.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        Assert.Equal([200, 200, 200], whileStreaming); // settled when the stream's headers arrived, not when it ended
+        Assert.Equal(TargetHealth.Healthy, health);
+        Assert.Contains("data: two", body, StringComparison.Ordinal);
+        Assert.Equal(0, States("stream")[0].InFlight);
+    }
+
+    [Fact]
+    public async Task MaxConnsBusy_ProbesStillReachTheTargetAndItStaysHealthy()
+    {
+        await CreateAsync("busy", "round_robin", new UpstreamInput
+        {
+            MaxConns = 1,
+            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "500ms", UnhealthyThreshold = 1 },
+        }, targets: [new TargetInput { Url = Url(0) }]);
+        var slow = Gateway.Client.GetAsync(Gateway.Url + "/busy/slow-headers?ms=8000"); // holds the only traffic connection
+        Assert.True(await EventuallyAsync(() => Backend(0).Received.Any(r => r.Path.EndsWith("/slow-headers", StringComparison.Ordinal)), TimeSpan.FromSeconds(5)));
+        var probesBefore = Probes();
+        var clock = Stopwatch.StartNew();
+
+        var probed = await EventuallyAsync(() => Probes() >= probesBefore + 2, TimeSpan.FromSeconds(6));
+        var stillBusy = !slow.IsCompleted;
+        var health = States("busy")[0].Health;
+        using var response = await slow;
+
+        Assert.True(probed, $"probes reaching the target while its connection slot was busy: {Probes() - probesBefore} in {clock.Elapsed}");
+        Assert.True(stillBusy, "the slow request ended before the probes were seen");
+        Assert.Equal(TargetHealth.Healthy, health);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    private int Probes() => Backend(0).Received.Count(r => r.Path.EndsWith("/healthz", StringComparison.Ordinal));
+}
