@@ -20,7 +20,7 @@ internal static class UpstreamCommands
         CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
         {
             var result = await service.CreateUpstreamAsync(createFields.Read(parse), ct);
-            return await PrintAsync(context, parse, result, store, ct);
+            return await PrintAsync(context, parse, result, store, withState: false, ct);
         });
 
         var list = new Command("list", "List upstreams");
@@ -52,7 +52,7 @@ internal static class UpstreamCommands
                 return 0;
             }
 
-            return await PrintAsync(context, parse, result, store, ct);
+            return await PrintAsync(context, parse, result, store, withState: true, ct);
         });
 
         var update = new Command("update", "Change an upstream (only the flags given)") { reference };
@@ -60,7 +60,7 @@ internal static class UpstreamCommands
         CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
         {
             var result = await service.UpdateUpstreamAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
-            return await PrintAsync(context, parse, result, store, ct);
+            return await PrintAsync(context, parse, result, store, withState: true, ct);
         });
 
         var delete = new Command("delete", "Delete an upstream no route uses") { reference };
@@ -77,7 +77,8 @@ internal static class UpstreamCommands
         return command;
     }
 
-    private static Task<int> PrintAsync(CliContext context, ParseResult parse, ManagementResult<UpstreamDefinition> result, IGatewayStore store, CancellationToken ct) =>
+    /// <param name="withState">Show each target's reported state (not after create: nothing can have reported it yet).</param>
+    private static Task<int> PrintAsync(CliContext context, ParseResult parse, ManagementResult<UpstreamDefinition> result, IGatewayStore store, bool withState, CancellationToken ct) =>
         CliApp.PrintResultAsync(context, parse, result, async u =>
         {
             IEnumerable<(string, string)> fields =
@@ -96,7 +97,7 @@ internal static class UpstreamCommands
                 ("auth_value", u.AuthConfigured ? "(set, write-only)" : ""),
                 ("enabled", Yes(u.Enabled)),
             ];
-            return fields.Concat(UpstreamTargetOutput.Fields(u, await store.ListTargetHealthAsync(u.Id, ct)));
+            return fields.Concat(UpstreamTargetOutput.Fields(u, withState ? await store.ListTargetHealthAsync(u.Id, ct) : null));
         });
 
     private static string Timeout(UpstreamDefinition u) => u.TimeoutMs is { } ms ? $"{ms}ms" : "default";

@@ -37,7 +37,8 @@ internal static class UpstreamTargetOutput
     public static string Count(UpstreamDefinition u) => u.EffectiveTargets.Count.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Field/value rows for <c>upstreams get</c>: policy, health checks, and one row per target with its reported state.</summary>
-    public static IEnumerable<(string Field, string Value)> Fields(UpstreamDefinition u, IReadOnlyList<TargetHealthReport> reports)
+    /// <param name="reports">Reported target states; null for a just-created upstream, which no gateway can have reported yet.</param>
+    public static IEnumerable<(string Field, string Value)> Fields(UpstreamDefinition u, IReadOnlyList<TargetHealthReport>? reports)
     {
         yield return ("lb_policy", WireNames.Of(u.LbPolicy));
         if (u.HashOn.Length > 0)
@@ -53,9 +54,14 @@ internal static class UpstreamTargetOutput
         yield return ("passive_check", passive > 0 ? $"eject after {passive} consecutive failures for {h.PassiveCooldownMs}ms" : "off");
 
         var i = 0;
-        foreach (var target in ReportedTargetHealth.Merge(u, reports))
+        foreach (var target in ReportedTargetHealth.Merge(u, reports ?? []))
         {
             yield return ($"target {++i}", $"{target.Url} (weight {target.Weight.ToString(CultureInfo.InvariantCulture)})");
+            if (reports is null)
+            {
+                continue;
+            }
+
             if (target.Reports.Count == 0)
             {
                 yield return ("  state", ReportedTargetHealth.Unknown);

@@ -20,6 +20,7 @@ public sealed class BalancingCliTests : BalancingTestBase
         Assert.Equal(0, created.ExitCode);
         Assert.Contains("target 1", created.Output);
         Assert.Contains(Url(0) + "/v1 (weight 3)", created.Output);
+        Assert.DoesNotContain("state", created.Output); // nothing can have reported a just-created upstream
         Assert.Equal(0, updated.ExitCode);
         var u = JsonDocument.Parse(got.Output).RootElement;
         Assert.Equal(Url(2), u.GetProperty("base_url").GetString()); // the first target
