@@ -50,12 +50,7 @@ internal sealed partial class UpstreamForwarder(
         var target = upstream.Balancer.Pick(request, exclude: null, out var trial);
         if (target is null)
         {
-            if (request.Caller is { } caller && request.Quota is { Allowed: true } quota)
-            {
-                quotas.Refund(caller.User.Id, quota.ResetAt, quota.Overage);
-                request.Quota = quota with { Used = quota.Used - 1 };
-            }
-
+            request.RefundQuota(quotas);
             await request.RejectAsync(GatewayError.UpstreamUnavailable);
             return;
         }
@@ -133,7 +128,7 @@ internal sealed partial class UpstreamForwarder(
         }
         finally
         {
-            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trial && trialRequest?.Settled != true);
+            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trialRequest is { Settled: false });
         }
     }
 

@@ -62,7 +62,26 @@ internal readonly struct AccessLogEntry : IReadOnlyList<KeyValuePair<string, obj
     });
 
     /// <summary>The human part of the line: <c>POST /orders 200 3.112 ms</c>.</summary>
-    public string Summary() => string.Create(CultureInfo.InvariantCulture, $"{Method} {Path} {Status} {DurationMs} ms");
+    public string Summary()
+    {
+        Span<char> buffer = SummaryFits ? stackalloc char[SummaryBuffer] : new char[SummaryLength];
+        return new string(buffer[..FormatSummary(buffer)]);
+    }
+
+    /// <summary>Writes <see cref="Summary"/> into <paramref name="destination"/> (at least <see cref="SummaryLength"/> long); returns its length.</summary>
+    public int FormatSummary(Span<char> destination) =>
+        destination.TryWrite(CultureInfo.InvariantCulture, $"{Method} {Path} {Status} {DurationMs} ms", out var written)
+            ? written
+            : throw new ArgumentException("destination is shorter than SummaryLength", nameof(destination));
+
+    /// <summary>Room <see cref="FormatSummary"/> needs: method, path and 64 characters for the numbers and spaces.</summary>
+    public int SummaryLength => Method.Length + Path.Length + 64;
+
+    /// <summary>True when the summary fits a stack buffer of <see cref="SummaryBuffer"/> characters.</summary>
+    public bool SummaryFits => SummaryLength <= SummaryBuffer;
+
+    /// <summary>Stack buffer size for the summary of an ordinary request.</summary>
+    public const int SummaryBuffer = 512;
 
     /// <summary>
     /// The whole line as one line of text (console format, and providers other than the gateway's own writer). Control

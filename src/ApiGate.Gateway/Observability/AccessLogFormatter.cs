@@ -39,7 +39,8 @@ internal static class AccessLogFormatter
         json.WriteNumber("EventId"u8, AccessLog.EventId);
         json.WriteString("LogLevel"u8, "Information"u8);
         json.WriteString("Category"u8, AccessLog.Category);
-        json.WriteString("Message"u8, entry.Summary());
+        Span<char> summary = entry.SummaryFits ? stackalloc char[AccessLogEntry.SummaryBuffer] : new char[entry.SummaryLength];
+        json.WriteString("Message"u8, summary[..entry.FormatSummary(summary)]); // no string per line
         json.WriteStartObject("State"u8);
         json.WriteString("RequestId"u8, entry.RequestId);
         json.WriteString("Method"u8, entry.Method);

@@ -60,6 +60,19 @@ internal sealed class GatewayRequest : IRewriteRequest
     /// <summary>The quota decision taken for this request, if any (for X-Quota-* headers).</summary>
     public QuotaDecision? Quota { get; set; }
 
+    /// <summary>
+    /// Gives back the unit the quota step took, when the request is refused later (rate limit, no healthy target):
+    /// a request that reached no backend is not billed, and the X-Quota-* headers say so.
+    /// </summary>
+    public void RefundQuota(Limits.QuotaCounters quotas)
+    {
+        if (Caller is { } caller && Quota is { Allowed: true } quota)
+        {
+            quotas.Refund(caller.User.Id, quota.ResetAt, quota.Overage);
+            Quota = quota with { Used = quota.Used - 1 };
+        }
+    }
+
     /// <summary>The request-transform blocks that apply to this request (null: none), for the transformer.</summary>
     public Core.Transforms.RequestOperations[]? RequestOperations { get; set; }
 

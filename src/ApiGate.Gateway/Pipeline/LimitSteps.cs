@@ -45,12 +45,7 @@ internal sealed class RateLimitStep(InProcessRateLimiter limiter, QuotaCounters 
             return ValueTask.FromResult(true);
         }
 
-        if (request.Quota is { Allowed: true } quota)
-        {
-            quotas.Refund(caller.User.Id, quota.ResetAt, quota.Overage);
-            request.Quota = quota with { Used = quota.Used - 1 };
-        }
-
+        request.RefundQuota(quotas);
         var headers = request.HttpContext.Response.Headers;
         var seconds = (long)Math.Max(1, Math.Ceiling(decision.RetryAfter.TotalSeconds));
         headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);

@@ -44,20 +44,9 @@ public sealed partial class SqliteGatewayStore
         return (int)await ScalarAsync(connection, null, "SELECT COUNT(*) FROM admin_tokens WHERE revoked_at IS NULL", cancellationToken);
     }
 
-    public async Task CreateAdminTokenAsync(AdminTokenDefinition token, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        try
-        {
-            await ExecuteAsync(connection, null, AdminTokenTable.Insert, cancellationToken,
-                ("$id", token.Id), ("$name", token.Name), ("$prefix", token.Prefix), ("$hash", token.Hash), ("$created_at", Timestamp(token.CreatedAt)),
-                ("$last_used_at", TimestampOrNull(token.LastUsedAt)), ("$revoked_at", TimestampOrNull(token.RevokedAt)));
-        }
-        catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT */)
-        {
-            throw new StoreConflictException("name", $"an admin token named '{token.Name}' already exists");
-        }
-    }
+    public Task CreateAdminTokenAsync(AdminTokenDefinition token, CancellationToken cancellationToken) =>
+        WriteAsync(AdminTokenTable.Insert, p => AdminTokenTable.Bind(p, token), Duplicate("name", $"an admin token named '{token.Name}' already exists"),
+            cancellationToken, configuration: false);
 
     public async Task<bool> RevokeAdminTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
     {

@@ -283,7 +283,11 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
     }
 
     /// <summary>One statement in a write transaction that also bumps the config version; a constraint violation becomes a conflict.</summary>
-    private async Task WriteAsync(string sql, Action<SqliteParameterCollection> bind, StoreConflictException? onConstraint, CancellationToken cancellationToken)
+    /// <param name="configuration">
+    /// True for configuration rows (the write bumps <c>config_version</c> in the same transaction, so running gateways
+    /// reload); false for credentials and bookkeeping that snapshots do not contain.
+    /// </param>
+    private async Task WriteAsync(string sql, Action<SqliteParameterCollection> bind, StoreConflictException? onConstraint, CancellationToken cancellationToken, bool configuration = true)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
@@ -300,7 +304,11 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
             }
         }
 
-        await BumpVersionAsync(connection, transaction, cancellationToken);
+        if (configuration)
+        {
+            await BumpVersionAsync(connection, transaction, cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
     }
 
