@@ -85,11 +85,7 @@ internal static class DemoCommand
                 Enabled = true,
             }, ct);
             var key = await EnsureDemoIdentityAsync(new IdentityService(store, TimeProvider.System, options.AuthKeyPrefix), ct);
-            var adminToken = await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct);
-            if (!adminToken.Ok)
-            {
-                throw new InvalidOperationException("demo admin token: " + adminToken.Error);
-            }
+            var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
 
             await using var app = GatewayHost.Build(options, store);
             await GatewayHost.StartAsync(app, ct);
@@ -102,7 +98,7 @@ internal static class DemoCommand
             output.WriteLine("  route     demo-api    /api/*            -> /echo/$1                      (API key required)");
             output.WriteLine($"  plan      {DemoPlan} (60 requests/minute + burst, 1000/month, entitlement webhooks=true)");
             output.WriteLine($"  user      {DemoEmail}, with a new API key: {key}");
-            output.WriteLine($"  admin     a new admin token for {options.AdminBasePath}: {adminToken.Value!.Token}");
+            output.WriteLine($"  admin     a new admin token for {options.AdminBasePath}: {adminToken.Token}");
             output.WriteLine();
             output.WriteLine("Try:");
             output.WriteLine($"  curl -i -H 'Authorization: Bearer {key}' {gateway}/api/hello");
@@ -112,7 +108,7 @@ internal static class DemoCommand
             output.WriteLine($"  curl -i {gateway}/demo-users/42");
             output.WriteLine($"  curl -i {gateway}/nowhere          # 404 route_not_found");
             output.WriteLine($"  curl {gateway}/health");
-            output.WriteLine($"  curl -H 'Authorization: Bearer {adminToken.Value.Token}' {gateway}{options.AdminBasePath}/routes   # the admin API");
+            output.WriteLine($"  curl -H 'Authorization: Bearer {adminToken.Token}' {gateway}{options.AdminBasePath}/routes   # the admin API");
             output.WriteLine($"  curl {gateway}/metrics              # Prometheus metrics");
             output.WriteLine();
             output.WriteLine($"Manage it while it runs (changes apply within a second), e.g.:");
@@ -146,18 +142,12 @@ internal static class DemoCommand
             Check(await identity.CreateUserAsync(new UserInput { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
         }
 
-        var key = await identity.CreateKeyAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct);
-        Check(key);
-        return key.Value!.FullKey;
-
-        static void Check<T>(ManagementResult<T> result)
-        {
-            if (!result.Ok)
-            {
-                throw new InvalidOperationException("demo setup: " + result.Error);
-            }
-        }
+        return Check(await identity.CreateKeyAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
     }
+
+    /// <summary>The created value; a refused demo setup step stops the demo with its reason.</summary>
+    private static T Check<T>(ManagementResult<T> result) =>
+        result.Ok ? result.Value! : throw new InvalidOperationException("demo setup: " + result.Error);
 
     /// <summary>Names the demo's credentials after the run that made them (admin token names are unique).</summary>
     private static string Stamp() => DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
