@@ -30,50 +30,40 @@ public abstract class PathRewriter
         }
     }
 
-    /// <summary>The new path. Throws <see cref="RewriteException"/> when the result is not a safe absolute path.</summary>
+    /// <summary>
+    /// The new path, decoded (the forwarder encodes it for the wire). Throws <see cref="RewriteException"/> when the
+    /// result is not a safe absolute path.
+    /// </summary>
     public string Rewrite(in RouteMatch match, IRewriteRequest request)
     {
         var result = Produce(match, request);
-        var problem = CheckPath(result);
-        return problem is null ? result : throw new RewriteException(problem);
+        var problem = CheckPath(result, out var decoded);
+        return problem is null ? decoded : throw new RewriteException(problem);
     }
 
     private protected abstract string Produce(in RouteMatch match, IRewriteRequest request);
 
     /// <summary>Null when <paramref name="path"/> is an absolute path that stays inside the upstream's base; else why not.</summary>
-    public static string? CheckPath(string path)
+    public static string? CheckPath(string path) => CheckPath(path, out _);
+
+    /// <summary>
+    /// The rewrite result is held to the rule for client paths (<see cref="RequestPaths"/>): percent escapes in it are
+    /// decoded once, and no dot segment, encoded slash, backslash, control character or second encoding may remain.
+    /// </summary>
+    private static string? CheckPath(string path, out string decoded)
     {
+        decoded = "";
         if (path.Length == 0 || path[0] != '/')
         {
             return "rewritten path must start with '/'";
         }
 
-        foreach (var c in path)
+        if (path.AsSpan().IndexOfAny('?', '#') >= 0)
         {
-            if (c is '?' or '#')
-            {
-                return "rewritten path contains a character not allowed in a path";
-            }
+            return "rewritten path contains a character not allowed in a path";
         }
 
-        var decoded = Uri.UnescapeDataString(path);
-        foreach (var c in decoded)
-        {
-            if (char.IsControl(c) || c == '\\')
-            {
-                return "rewritten path contains a control character or backslash";
-            }
-        }
-
-        foreach (var segment in decoded.Split('/'))
-        {
-            if (segment == "..")
-            {
-                return "rewritten path escapes with '..'";
-            }
-        }
-
-        return null;
+        return RequestPaths.TryDecodeProduced(path, out decoded) is { } problem ? "rewritten path refused: " + problem : null;
     }
 }
 
