@@ -14,7 +14,10 @@ namespace ApiGate.Gateway.Pipeline;
 internal static class RequestGuard
 {
     public static readonly GatewayError MethodNotAllowed = new(405, "method_not_allowed", "Method Not Allowed",
-        "TRACE and TRACK are not forwarded (APIGATE_SERVER_ALLOW_TRACE).");
+        "TRACE and TRACK are not forwarded (APIGATE_SERVER_ALLOW_TRACE).")
+    {
+        Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+    };
 
     /// <summary>Null when the request may go on (with <paramref name="path"/> set to the decoded path), else the refusal.</summary>
     public static GatewayError? Check(HttpContext context, GatewayOptions options, ref string path)
@@ -22,7 +25,6 @@ internal static class RequestGuard
         var method = context.Request.Method;
         if (!options.AllowTrace && (HttpMethods.IsTrace(method) || method.Equals("TRACK", StringComparison.OrdinalIgnoreCase)))
         {
-            context.Response.Headers.Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
             return MethodNotAllowed;
         }
 
