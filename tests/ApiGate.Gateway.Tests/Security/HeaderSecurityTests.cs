@@ -217,6 +217,32 @@ public sealed class HeaderSecurityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ContentLengthAndChunkedTogether_SmuggledRequestIsAuthenticatedOnItsOwn()
+    {
+        // Arrange: a public request whose body, read by Content-Length, would hide a second, key-less request.
+        var smuggled = "GET /priv/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
+        var request = "POST /pub/x HTTP/1.1\r\nHost: gw\r\nContent-Length: " + (5 + smuggled.Length) + "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled;
+
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, Encoding.ASCII.GetBytes(request), holdOpen: TimeSpan.FromMilliseconds(300));
+
+        // Assert: whatever the server made of it, no key-less request reached the protected path.
+        Assert.True(response.Status is 200 or 400, $"status {response.Status}");
+        Assert.DoesNotContain(_upstream.Received, r => r.Path.StartsWith("/priv", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DuplicatedHost_Returns400()
+    {
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, Encoding.ASCII.GetBytes("GET /pub/x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Empty(_upstream.Received);
+    }
+
+    [Fact]
     public async Task CrlfRequest_StillServed()
     {
         // Act: the control for the bare-LF cases above.
