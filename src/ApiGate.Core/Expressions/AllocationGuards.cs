@@ -9,7 +9,7 @@ namespace ApiGate.Core.Expressions;
 
 /// <summary>
 /// Wraps the built-ins that can build a string far larger than their inputs in one call (<c>repeat</c>,
-/// <c>concat</c>, <c>join</c>, <c>toLocaleString</c>, <c>replace</c>/<c>replaceAll</c> with <c>$</c> patterns,
+/// <c>padStart</c>/<c>padEnd</c>, <c>concat</c>, <c>join</c>, <c>toLocaleString</c>, <c>replace</c>/<c>replaceAll</c> with <c>$</c> patterns,
 /// <c>JSON.stringify</c>, <c>String.raw</c>, <c>encodeURIComponent</c>) so that the size of what they are about to build is charged to the evaluation's memory limit
 /// first. Jint's own memory constraint runs between statements: by then one <c>'x'.repeat(2**28)</c> has allocated
 /// half a gigabyte. Only what is known without running script is counted (strings held in arrays and plain
@@ -47,6 +47,22 @@ internal static class AllocationGuards
 
             return sandbox.Engine.Call(original, text, [count]);
         });
+
+        foreach (var name in (ReadOnlySpan<string>)["padStart", "padEnd"])
+        {
+            Wrap(sandbox, stringPrototype, name, 1, (original, thisObj, args) =>
+            {
+                if (IsNullOrUndefined(thisObj))
+                {
+                    return sandbox.Engine.Call(original, thisObj, args);
+                }
+
+                var text = TypeConverter.ToString(thisObj);
+                var maxLength = (double)TypeConverter.ToLength(Arg(args, 0));
+                sandbox.Charge(maxLength);
+                return sandbox.Engine.Call(original, text, [maxLength, .. args.Length > 1 ? args[1..2] : []]);
+            });
+        }
 
         Wrap(sandbox, stringPrototype, "concat", 1, (original, thisObj, args) =>
         {
