@@ -200,7 +200,8 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
 {
     private protected override string Produce(in RouteMatch match, IRewriteRequest request)
     {
-        var engine = ExpressionEngine.CurrentEngine;
+        var sandbox = ExpressionEngine.CurrentSandbox;
+        var engine = sandbox.Engine;
         if (expression.Reads("pathParams"))
         {
             var pathParams = new JsObject(engine);
@@ -209,7 +210,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
                 pathParams.Set(name, value);
             }
 
-            engine.SetValue("pathParams", pathParams);
+            sandbox.Set("pathParams", pathParams);
         }
 
         if (expression.Reads("headers"))
@@ -220,7 +221,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
                 headers.Set(name, value);
             }
 
-            engine.SetValue("headers", headers);
+            sandbox.Set("headers", headers);
         }
 
         if (expression.Reads("query"))
@@ -231,25 +232,25 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
                 query.Set(name, value);
             }
 
-            engine.SetValue("query", query);
+            sandbox.Set("query", query);
         }
 
-        // Only what the expression reads is built; the rest keeps whatever the engine's last use left, unread.
-        SetIfRead(engine, "path", request.Path);
-        SetIfRead(engine, "method", request.Method);
-        SetIfRead(engine, "host", request.Host);
+        // Only what the expression reads is built; the rest stays undefined (the sandbox clears every value after use).
+        SetIfRead(sandbox, "path", request.Path);
+        SetIfRead(sandbox, "method", request.Method);
+        SetIfRead(sandbox, "host", request.Host);
         foreach (var kind in IdentityKinds)
         {
             if (expression.Reads(kind))
             {
-                engine.SetValue(kind, ToJs(engine, request.Identity(kind)));
+                sandbox.Set(kind, ToJs(engine, request.Identity(kind)));
             }
         }
 
         JsValue result;
         try
         {
-            result = ExpressionEngine.Evaluate(engine, expression.Script);
+            result = sandbox.Evaluate(expression);
         }
         catch (ExpressionException ex)
         {
@@ -261,11 +262,11 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
 
     private static readonly string[] IdentityKinds = ["user", "key", "plan"];
 
-    private void SetIfRead(Jint.Engine engine, string name, string value)
+    private void SetIfRead(ExpressionSandbox sandbox, string name, string value)
     {
         if (expression.Reads(name))
         {
-            engine.SetValue(name, value);
+            sandbox.Set(name, value);
         }
     }
 
