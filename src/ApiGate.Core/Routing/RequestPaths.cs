@@ -30,17 +30,18 @@ public static class RequestPaths
         }
 
         var segmentStart = 1;
+        var nameEnd = -1; // the first ';' of the segment: what follows is a path parameter (Tomcat, Jetty, Spring)
         for (var i = 1; i <= raw.Length; i++)
         {
             if (i == raw.Length || raw[i] == '/')
             {
-                var length = i - segmentStart;
-                if (length is 1 or 2 && raw[segmentStart] == '.' && (length == 1 || raw[segmentStart + 1] == '.'))
+                if (IsDotSegment(raw[segmentStart..(nameEnd < 0 ? i : nameEnd)]))
                 {
                     return false;
                 }
 
                 segmentStart = i + 1;
+                nameEnd = -1;
                 continue;
             }
 
@@ -48,6 +49,11 @@ public static class RequestPaths
             if (c <= ' ' || c >= 0x7F || c is '%' or '\\')
             {
                 return false;
+            }
+
+            if (c == ';' && nameEnd < 0)
+            {
+                nameEnd = i;
             }
         }
 
@@ -189,7 +195,9 @@ public static class RequestPaths
                 return "the path contains a backslash";
             }
 
-            if (c == '%' && i + 2 < path.Length && IsHex(path[i + 1]) && IsHex(path[i + 2]))
+            // %XX, and IIS's %uXXXX: a backend that decodes again would read either as another character.
+            if (c == '%' && ((i + 2 < path.Length && IsHex(path[i + 1]) && IsHex(path[i + 2]))
+                || (i + 5 < path.Length && path[i + 1] is 'u' or 'U' && IsHex(path[i + 2]) && IsHex(path[i + 3]) && IsHex(path[i + 4]) && IsHex(path[i + 5]))))
             {
                 return "the path is encoded more than once (a percent escape remains after decoding)";
             }
@@ -198,9 +206,10 @@ public static class RequestPaths
         foreach (var range in path.Split('/'))
         {
             var segment = path[range];
-            if (segment is "." or "..")
+            var parameters = segment.IndexOf(';');
+            if (IsDotSegment(parameters < 0 ? segment : segment[..parameters]))
             {
-                return "the path contains a dot segment ('.' or '..')";
+                return "the path contains a dot segment ('.' or '..', also with ';' parameters)";
             }
         }
 
@@ -250,6 +259,12 @@ public static class RequestPaths
 
         return builder.ToString();
     }
+
+    /// <summary>
+    /// <c>.</c> or <c>..</c>: the segment's name, before any <c>;</c> parameters, since Tomcat, Jetty and Spring resolve
+    /// <c>/a/..;x=1/b</c> to <c>/b</c>.
+    /// </summary>
+    private static bool IsDotSegment(ReadOnlySpan<char> name) => name is "." or "..";
 
     private static bool IsHex(char c) => char.IsAsciiHexDigit(c);
 

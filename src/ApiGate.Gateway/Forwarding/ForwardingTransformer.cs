@@ -59,9 +59,15 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
         // The credential never travels upstream, on any route: X-API-Key, a key in Authorization, a key in ?api_key.
         headers.Remove(Credentials.ApiKeyHeader);
-        if (incoming.Headers.Authorization.Count > 0 && request.Environment.IsKeyAuthorization(incoming.Headers.Authorization.ToString()))
+        // Each Authorization line on its own: with two (a backend token and a key) the joined value starts with the
+        // other scheme, yet the key is in it, and the authentication step reads every line.
+        foreach (var value in incoming.Headers.Authorization)
         {
-            headers.Authorization = null;
+            if (request.Environment.IsKeyAuthorization(value))
+            {
+                headers.Authorization = null;
+                break;
+            }
         }
 
         string? query = incoming.QueryString.Value;
@@ -173,7 +179,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         foreach (var header in outgoing.NonValidated)
         {
             var name = header.Key;
-            if (name.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase)
+            if (name.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(name)
                 || (name.Contains('_') && (!allowUnderscoreHeaders || ReadsAsProtected(name))))
             {
                 (found ??= []).Add(name);
@@ -192,7 +198,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     private bool ReadsAsProtected(string name)
     {
         var dashed = name.Replace('_', '-');
-        if (dashed.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase)
+        if (dashed.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(dashed)
             || (request.Upstream.AuthHeaderName is { } authName && dashed.Equals(authName, StringComparison.OrdinalIgnoreCase)))
         {
             return true;
@@ -214,6 +220,23 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
                 {
                     return true;
                 }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A custom entitlement header name (<c>--header-name X-Tier</c>) of any entitlement, enabled or not: the gateway
+    /// owns it on every route, so a client cannot send it where the gateway sets none (public routes, disabled ones).
+    /// </summary>
+    private bool IsCustomEntitlementHeader(string name)
+    {
+        foreach (var custom in request.Snapshot.CustomEntitlementHeaders)
+        {
+            if (name.Equals(custom, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
             }
         }
 

@@ -2,6 +2,7 @@ using System.Net;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
@@ -104,6 +105,11 @@ public static class GatewayHost
             app.Services.GetRequiredService<UsageFlusher>().StopAsync(CancellationToken.None).GetAwaiter().GetResult();
         });
 
+        // The admin base path only as sent: '/pub/%2e%2e/admin/x' is Kestrel's '/admin/x' after its own decoding and
+        // dot-segment removal, but to the path rule (docs/routing.md) it is a refused path.
+        app.Use(next => context => !context.Request.Path.StartsWithSegments(options.AdminBasePath) || RequestGuard.NamesPathAsSent(context, context.Request.Path.Value!)
+            ? next(context)
+            : GatewayErrorWriter.WriteAsync(context, RequestGuard.InvalidPath("it names the admin API only after dot segments are removed")).AsTask());
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
         app.Run(pipeline.InvokeAsync);

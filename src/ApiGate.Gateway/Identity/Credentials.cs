@@ -13,9 +13,12 @@ internal static class Credentials
     /// <summary>The query parameter a key may be sent in (<c>APIGATE_AUTH_ALLOW_QUERY_KEY</c>).</summary>
     public const string QueryParameter = "api_key";
 
-    /// <summary>True for <c>Authorization: Bearer &lt;prefix&gt;…</c>, an API key (well formed or not) in the bearer slot.</summary>
+    /// <summary>
+    /// True for <c>Authorization: Bearer &lt;prefix&gt;…</c>, an API key (well formed or not) in the bearer slot, however
+    /// the scheme is cased and whether a space or a tab follows it (lenient backends accept both).
+    /// </summary>
     public static bool IsApiKeyAuthorization(string? value, string keyPrefix) =>
-        value is { Length: > 7 } && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+        value is { Length: > 7 } && value.StartsWith("Bearer", StringComparison.OrdinalIgnoreCase) && value[6] is ' ' or '\t'
         && value.AsSpan(7).TrimStart().StartsWith(keyPrefix, StringComparison.Ordinal);
 
     /// <summary>

@@ -34,7 +34,9 @@ internal sealed partial class GatewayPipeline(
             path = "/";
         }
 
-        if (reserved.TryGetHandler(path) is { } handler)
+        // Only when the request names the reserved path as sent: '/pub/%2e%2e/metrics' is Kestrel's '/metrics' after
+        // its own decoding and dot-segment removal, but to the path rule it is a refused path (RequestGuard).
+        if (reserved.TryGetHandler(path) is { } handler && RequestGuard.NamesPathAsSent(context, path))
         {
             await handler(context);
             return;

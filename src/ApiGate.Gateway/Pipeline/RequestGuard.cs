@@ -44,6 +44,18 @@ internal static class RequestGuard
         return null;
     }
 
+    /// <summary>
+    /// True when <paramref name="path"/> (Kestrel's, which has had dot segments removed) is what the raw request target
+    /// decodes to under the path rule; false when the target is refused by it or reads as another path.
+    /// </summary>
+    public static bool NamesPathAsSent(HttpContext context, string path)
+    {
+        var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path);
+        return RequestPaths.IsPlain(raw)
+            ? raw.SequenceEqual(path)
+            : RequestPaths.TryDecode(raw, out var decoded) is null && decoded == path;
+    }
+
     /// <summary>The JSON:API error for a refused path; the detail says what was wrong, never echoing the path.</summary>
     public static GatewayError InvalidPath(string problem) =>
         new(400, "invalid_path", "Bad Request", $"The request path was refused: {problem}. See docs/routing.md, \"Path safety\".");

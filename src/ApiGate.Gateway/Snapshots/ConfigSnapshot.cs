@@ -32,6 +32,12 @@ internal sealed class ConfigSnapshot
 
     public RoutePolicies PoliciesFor(CompiledRoute route) => route.Index >= 0 ? RoutePolicies[route.Index] : Snapshots.RoutePolicies.None;
 
+    /// <summary>
+    /// The custom header names of all entitlements, enabled or not (<c>X-Entitlement-*</c> ones are covered by their
+    /// prefix): never taken from a client (docs/forwarding.md, "Headers").
+    /// </summary>
+    public string[] CustomEntitlementHeaders { get; init; } = [];
+
     /// <summary>Plans by id, with bucket shapes and entitlement headers resolved.</summary>
     public FrozenDictionary<string, PlanRuntime> Plans { get; }
 

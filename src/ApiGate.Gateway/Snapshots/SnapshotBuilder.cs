@@ -70,7 +70,15 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
                 EntitlementResolver.Resolve(p.Id, data.Entitlements, data.PlanEntitlements)),
             StringComparer.Ordinal);
         var policies = table.Routes.Select(r => RoutePolicies.Compile(r.Definition)).ToArray();
-        return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute, plans, policies);
+        var customEntitlementHeaders = data.Entitlements
+            .Select(e => e.HeaderName.Trim())
+            .Where(name => name.Length > 0 && !name.StartsWith("X-Entitlement-", StringComparison.OrdinalIgnoreCase))
+            .Distinct(StringComparer.OrdinalIgnoreCase)
+            .ToArray();
+        return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute, plans, policies)
+        {
+            CustomEntitlementHeaders = customEntitlementHeaders,
+        };
     }
 
     private UpstreamBinding Bind(UpstreamDefinition upstream)

@@ -18,6 +18,9 @@ public sealed class RequestPathsTests
     [InlineData("/50%25off", "/50%off")]
     [InlineData("/a//b", "/a//b")]
     [InlineData("/a:b@c!$&'()*+,;=", "/a:b@c!$&'()*+,;=")]
+    [InlineData("/a/x;v=1/b", "/a/x;v=1/b")]
+    [InlineData("/a/..x;/b", "/a/..x;/b")]
+    [InlineData("/a/%25uzzzz", "/a/%uzzzz")]
     public void TryDecode_SafePath_ReturnsDecodedPath(string raw, string expected)
     {
         // Act
@@ -37,6 +40,13 @@ public sealed class RequestPathsTests
     [InlineData("/pub/.%2e/priv/x", "dot segment")]
     [InlineData("/pub/%2e./priv/x", "dot segment")]
     [InlineData("/pub/%2e/x", "dot segment")]
+    [InlineData("/pub/..;/priv/x", "dot segment")]
+    [InlineData("/pub/..;jsessionid=1/priv/x", "dot segment")]
+    [InlineData("/pub/.;x/priv", "dot segment")]
+    [InlineData("/pub/%2e%2e;/priv/x", "dot segment")]
+    [InlineData("/pub/%2e%2e%3b/priv/x", "dot segment")]
+    [InlineData("/pub/%25u002e%25u002e/priv/x", "encoded more than once")]
+    [InlineData("/pub/%25U002E/x", "encoded more than once")]
     [InlineData("/pub/%252e%252e/priv/x", "encoded more than once")]
     [InlineData("/pub/%252E%252E/priv/x", "encoded more than once")]
     [InlineData("/pub/%252e./priv/x", "encoded more than once")]
