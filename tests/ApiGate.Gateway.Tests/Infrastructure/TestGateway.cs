@@ -60,7 +60,7 @@ internal sealed class TestGateway : IAsyncDisposable
             ConfigPollInterval = TimeSpan.FromMilliseconds(100),
         };
         configure?.Invoke(options);
-        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey));
+        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey), options.StoreBusyTimeout);
         var app = GatewayHost.Build(options, store, timeProvider);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();
