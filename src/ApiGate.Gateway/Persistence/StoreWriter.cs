@@ -68,7 +68,13 @@ internal sealed partial class StoreWriter : IDisposable
     }
 
     /// <summary>Stops taking writes; the thread finishes the ones queued and ends.</summary>
-    public void Dispose() => _jobs.CompleteAdding();
+    public void Dispose()
+    {
+        if (!_jobs.IsAddingCompleted)
+        {
+            _jobs.CompleteAdding();
+        }
+    }
 
     private void Loop()
     {
@@ -76,8 +82,6 @@ internal sealed partial class StoreWriter : IDisposable
         {
             job.Execute(this);
         }
-
-        _jobs.Dispose();
     }
 
     /// <summary>Runs one write on this thread, again and again while the store is locked.</summary>

@@ -447,7 +447,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
     {
         try
         {
-            return BeginWrite(connection);
+            return connection.BeginTransaction(deferred: false);
         }
         catch (SqliteException ex) when (IsBusy(ex))
         {

@@ -75,7 +75,7 @@ public sealed class LimitTests : GatewayTestBase
             statuses.Add((await SendAsync(key)).StatusCode);
         }
 
-        await Gateway.Service<UsageFlusher>().FlushAsync(CancellationToken.None);
+        await WaitForStoredEventsAsync(5); // quota units are stored with the usage events
         var stored = (await Gateway.Store.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(DateTimeOffset.UtcNow), CancellationToken.None)).Single(u => u.UserId == user.Id);
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
         Assert.Equal(5, stored.Used);
@@ -141,5 +141,17 @@ public sealed class LimitTests : GatewayTestBase
         var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/x");
         request.Headers.Add("Authorization", "Bearer " + key);
         return Gateway.Client.SendAsync(request);
+    }
+
+    /// <summary>Waits (bounded) until the usage recorder has stored <paramref name="count"/> events.</summary>
+    private async Task WaitForStoredEventsAsync(long count)
+    {
+        var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+        for (var i = 0; i < 400 && recorder.Written < count; i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.Equal(count, recorder.Written);
     }
 }
