@@ -15,7 +15,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
 
     private readonly FakeTimeProvider _clock = new(Start);
     private readonly RecordingLogger _logger = new();
-    private readonly Persistence.StoreWriter _writer = TestStoreWriter.Create();
+    private readonly ApiGate.Gateway.Persistence.StoreWriter _writer = TestStoreWriter.Create();
     private TempStore _temp = null!;
 
     public async Task InitializeAsync() => _temp = await TempStore.CreateAsync();
