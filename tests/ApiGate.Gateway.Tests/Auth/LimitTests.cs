@@ -100,6 +100,56 @@ public sealed class LimitTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task ConcurrentRequests_BucketEmptyAndQuotaUsedUp_AllAnswer429NotQuotaExceeded()
+    {
+        // Arrange: 1/min + burst 5 = 6 tokens and a quota of 6: six requests empty both.
+        var (key, user, _) = await Gateway.CreateKeyAsync("order@example.com", new PlanInput { Id = "six", Name = "Six", RateLimitPerMinute = 1, RequestsPerMonth = 6 });
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
+        }
+
+        // Act: a concurrent burst against an empty bucket.
+        using var start = new ManualResetEventSlim();
+        var tasks = Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+        {
+            start.Wait();
+            return await SendAsync(key);
+        })).ToList();
+        start.Set();
+        var responses = await Task.WhenAll(tasks);
+
+        // Assert: the rate limit decides first, so every one is 429 and none took (or was refused for) a quota unit.
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode));
+        await AuthenticationTests.AssertErrorAsync(responses[0], HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        Assert.Equal(6, Gateway.Service<QuotaCounters>().Used(user.Id));
+        Assert.Equal(6, Upstream.Received.Count);
+    }
+
+    [Fact]
+    public async Task ConcurrentRequests_TokensLeftButQuotaShort_RateLimitThenQuotaDecide()
+    {
+        // Arrange: 6 tokens, a quota of 3.
+        var (key, user, _) = await Gateway.CreateKeyAsync("mixed@example.com", new PlanInput { Id = "three-six", Name = "ThreeSix", RateLimitPerMinute = 1, RequestsPerMonth = 3 });
+        using var start = new ManualResetEventSlim();
+        var tasks = Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+        {
+            start.Wait();
+            return await SendAsync(key);
+        })).ToList();
+
+        // Act
+        start.Set();
+        var statuses = (await Task.WhenAll(tasks)).Select(r => r.StatusCode).ToList();
+
+        // Assert: 14 over the rate (429), of the 6 within it 3 fit the quota (200) and 3 do not (402).
+        Assert.Equal(14, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        Assert.Equal(3, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(3, statuses.Count(s => s == HttpStatusCode.PaymentRequired));
+        Assert.Equal(3, Gateway.Service<QuotaCounters>().Used(user.Id));
+    }
+
+    [Fact]
     public async Task QuotaCounters_SurviveAGracefulRestart()
     {
         var (key, user, _) = await Gateway.CreateKeyAsync("restart@example.com", new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 });
