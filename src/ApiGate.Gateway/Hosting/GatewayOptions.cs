@@ -160,6 +160,11 @@ public sealed class GatewayOptions
             throw new ArgumentException("transform max body bytes must be between 1 and 1 GiB");
         }
 
+        if (StoreBusyTimeout < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentException("the store busy timeout must be at least 1 second");
+        }
+
         if (UsageQueueCapacity < 1)
         {
             throw new ArgumentException("usage queue capacity must be at least 1");

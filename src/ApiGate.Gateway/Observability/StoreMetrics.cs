@@ -13,6 +13,7 @@ internal sealed class StoreMetrics
 
     private readonly Counter<long> _busy;
     private readonly Histogram<double> _lockWait;
+    private long _busyTotal;
 
     public StoreMetrics(IMeterFactory meterFactory)
     {
@@ -26,8 +27,6 @@ internal sealed class StoreMetrics
 
     /// <summary>Busy attempts so far (also readable without a metrics listener, for tests).</summary>
     public long BusyTotal => Interlocked.Read(ref _busyTotal);
-
-    private long _busyTotal;
 
     public void RecordBusy()
     {

@@ -91,6 +91,34 @@ public sealed class StoreLockTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task AdminWrite_WhileAnotherConnectionHoldsTheWriteLock_Answers503StoreBusyNamingTheStore()
+    {
+        // Arrange
+        var admin = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
+        await using var holder = new SqliteConnection($"Data Source={Gateway.DatabasePath};Pooling=False");
+        await holder.OpenAsync();
+        await using (var exclusive = holder.CreateCommand())
+        {
+            exclusive.CommandText = "BEGIN EXCLUSIVE";
+            await exclusive.ExecuteNonQueryAsync();
+        }
+
+        // Act: the write waits the busy timeout (2 s) on its request, then gives up with the reason.
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans")
+        {
+            Content = new StringContent("""{"id":"late","name":"Late"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+        using var response = await Gateway.Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("store_busy", body);
+        Assert.Contains(Gateway.DatabasePath, body);
+    }
+
+    [Fact]
     public async Task RunAsync_StoreCalls_RunOnTheWriterThreadNotTheCaller()
     {
         var writer = Gateway.Service<StoreWriter>();
