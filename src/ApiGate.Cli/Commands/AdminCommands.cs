@@ -34,10 +34,10 @@ internal static class AdminCommands
                 return 0;
             }
 
-            Fields(context, record);
-            context.Output.WriteLine();
-            context.Output.WriteLine("token: " + token);
-            context.Output.WriteLine("warning: store this token now; it is not saved anywhere and will not be shown again");
+            // Only the token goes to stdout, so `TOKEN=$(apigate admin tokens create ...)` captures exactly the token.
+            Fields(context.Error, record);
+            context.Error.WriteLine("warning: store this token now; it is not saved anywhere and will not be shown again");
+            context.Output.WriteLine(token);
             return 0;
         });
 
@@ -90,8 +90,8 @@ internal static class AdminCommands
         return command;
     }
 
-    private static void Fields(CliContext context, AdminTokenDefinition t) =>
-        TableWriter.WriteFields(context.Output,
+    private static void Fields(TextWriter output, AdminTokenDefinition t) =>
+        TableWriter.WriteFields(output,
         [
             ("id", t.Id),
             ("name", t.Name),

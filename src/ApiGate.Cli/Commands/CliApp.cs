@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using Microsoft.Data.Sqlite;
@@ -17,9 +18,13 @@ internal static class CliApp
     /// <summary>Global <c>--database</c>: the SQLite file (overrides APIGATE_DATABASE_DSN).</summary>
     public static readonly Option<string?> DatabaseOption = new("--database") { Description = "Database DSN (SQLite file path)", Recursive = true };
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken = default)
+    /// <summary>Runs the command line.</summary>
+    /// <param name="environmentNames">The names of the environment's variables, so unknown <c>APIGATE_*</c> names can be warned about; null = not checked.</param>
+    public static async Task<int> RunAsync(
+        string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken = default,
+        IEnumerable<string>? environmentNames = null)
     {
-        var context = new CliContext(output, error, environment);
+        var context = new CliContext(output, error, environment, environmentNames);
         var root = new RootCommand("APIGate: an API gateway with keys, limits, routing and metering.");
         root.Options.Add(ConfigOption);
         root.Options.Add(JsonOption);
@@ -38,6 +43,15 @@ internal static class CliApp
         root.Subcommands.Add(AdminCommands.Create(context));
         root.Subcommands.Add(VersionCommand.Create(context));
 
+        // No response files: `--auth-value @secret.txt` and `--response-transform @file.json` are read by the
+        // commands themselves (ValueOrFile); the parser must hand `@file` over unchanged.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parse.Errors.Count > 0)
+        {
+            await error.WriteLineAsync($"error: {DescribeParseError(parse)}; see '{CommandPath(parse.CommandResult)} --help'");
+            return 2;
+        }
+
         var configuration = new InvocationConfiguration
         {
             Output = output,
@@ -45,7 +59,37 @@ internal static class CliApp
             // `serve` stops through the web host's own SIGINT/SIGTERM handling, which drains requests first.
             ProcessTerminationTimeout = null,
         };
-        return await root.Parse(args).InvokeAsync(configuration, cancellationToken);
+        return await parse.InvokeAsync(configuration, cancellationToken);
+    }
+
+    /// <summary>One line for what the parser refused: the first unknown token, else its first error.</summary>
+    private static string DescribeParseError(ParseResult parse)
+    {
+        if (parse.UnmatchedTokens.Count > 0)
+        {
+            var token = parse.UnmatchedTokens[0];
+            return token.StartsWith('-') ? $"unknown option {token}" : $"unexpected argument '{token}'";
+        }
+
+        var message = parse.Errors[0].Message.Trim();
+        return message.EndsWith('.') ? message[..^1] : message;
+    }
+
+    /// <summary><c>apigate routes create</c>: the command the user was typing, for the help hint.</summary>
+    private static string CommandPath(CommandResult result)
+    {
+        var names = new List<string>();
+        for (SymbolResult? current = result; current is not null; current = current.Parent)
+        {
+            if (current is CommandResult command && command.Command is not RootCommand)
+            {
+                names.Add(command.Command.Name);
+            }
+        }
+
+        names.Add("apigate");
+        names.Reverse();
+        return string.Join(' ', names);
     }
 
     /// <summary>Wraps a command body: resolves settings and maps expected failures to messages and exit codes.</summary>

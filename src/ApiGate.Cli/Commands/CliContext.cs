@@ -8,8 +8,10 @@ using ApiGate.Storage.Sqlite;
 namespace ApiGate.Cli.Commands;
 
 /// <summary>What every command needs: output streams, the environment, and the resolved settings and store.</summary>
-internal sealed class CliContext(TextWriter output, TextWriter error, Func<string, string?> environment)
+internal sealed class CliContext(TextWriter output, TextWriter error, Func<string, string?> environment, IEnumerable<string>? environmentNames = null)
 {
+    private bool _warnedAboutVariables;
+
     public TextWriter Output { get; } = output;
 
     public TextWriter Error { get; } = error;
@@ -17,8 +19,20 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     public Func<string, string?> Environment { get; } = environment;
 
     /// <summary>Resolves settings (flags &gt; env &gt; file &gt; defaults).</summary>
-    public (GatewayOptions Options, IReadOnlyList<ResolvedSetting> Settings) LoadSettings(string? configPath, IReadOnlyDictionary<string, string?>? flags = null) =>
-        new SettingsLoader(Environment).Load(configPath, flags ?? new Dictionary<string, string?>());
+    /// <remarks>The first call also warns on stderr about <c>APIGATE_*</c> variables no setting reads.</remarks>
+    public (GatewayOptions Options, IReadOnlyList<ResolvedSetting> Settings) LoadSettings(string? configPath, IReadOnlyDictionary<string, string?>? flags = null)
+    {
+        if (!_warnedAboutVariables && environmentNames is not null)
+        {
+            _warnedAboutVariables = true;
+            foreach (var warning in SettingsLoader.UnknownVariables(environmentNames))
+            {
+                Error.WriteLine(warning);
+            }
+        }
+
+        return new SettingsLoader(Environment).Load(configPath, flags ?? new Dictionary<string, string?>());
+    }
 
     /// <summary>
     /// Opens (and migrates) the configured store and says which on stderr (stdout stays clean for <c>--json</c> and
@@ -41,7 +55,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// <summary>Prints a refused operation and returns the exit code for it.</summary>
     public int Fail(ManagementError error)
     {
-        Error.WriteLine($"error: {error}");
+        Error.WriteLine("error: " + Cli.Output.TableWriter.Escape(error.ToString()));
         return error.Kind switch
         {
             ManagementErrorKind.NotFound => 3,

@@ -84,11 +84,25 @@ internal static class DemoCommand
                 AuthRequired = true,
                 Enabled = true,
             }, ct);
-            var key = await EnsureDemoIdentityAsync(new IdentityService(store, TimeProvider.System, options.AuthKeyPrefix), ct);
-            var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
+            var identity = new IdentityService(store, TimeProvider.System, options.AuthKeyPrefix);
+            await EnsureDemoIdentityAsync(identity, ct);
 
+            // Listen first, then make the credentials: a demo that cannot bind its port leaves no key or token behind.
             await using var app = GatewayHost.Build(options, store);
-            await GatewayHost.StartAsync(app, ct);
+            try
+            {
+                await GatewayHost.StartAsync(app, ct);
+            }
+            catch (IOException ex)
+            {
+                await context.Error.WriteLineAsync(
+                    $"error: the demo cannot listen on {options.Host}:{options.Port} ({ex.Message}); no key or admin token was created. " +
+                    $"Pick a free port with --port, e.g. apigate demo --port {(options.Port is > 0 and < 65535 ? options.Port + 1 : 8081)}");
+                return 1;
+            }
+
+            var key = Check(await identity.CreateKeyAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
+            var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
             var gateway = GatewayHost.Addresses(app).First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
             var output = context.Output;
             output.WriteLine($"APIGate demo is running at {gateway}  (database: {options.DatabaseDsn})");
@@ -123,8 +137,8 @@ internal static class DemoCommand
     private const string DemoPlan = "demo";
     private const string DemoEmail = "demo@example.com";
 
-    /// <summary>A plan with an entitlement, a user on it, and a fresh key (the full key is only known at creation).</summary>
-    private static async Task<string> EnsureDemoIdentityAsync(IdentityService identity, CancellationToken ct)
+    /// <summary>A plan with an entitlement and a user on it (the key is made once the gateway listens).</summary>
+    private static async Task EnsureDemoIdentityAsync(IdentityService identity, CancellationToken ct)
     {
         if (!(await identity.GetPlanAsync(DemoPlan, ct)).Ok)
         {
@@ -141,8 +155,6 @@ internal static class DemoCommand
         {
             Check(await identity.CreateUserAsync(new UserInput { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
         }
-
-        return Check(await identity.CreateKeyAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
     }
 
     /// <summary>The created value; a refused demo setup step stops the demo with its reason.</summary>

@@ -35,11 +35,12 @@ internal static class KeyCommands
                 return 0;
             }
 
+            // Only the key goes to stdout, so `KEY=$(apigate keys create ...)` captures exactly the key; the
+            // details and the warning are for the person at the terminal.
             var owner = await store.FindUserAsync(key.UserId, ct);
-            Fields(context, key, owner);
-            context.Output.WriteLine();
-            context.Output.WriteLine("key: " + fullKey);
-            context.Output.WriteLine("warning: store this key now; it is not saved anywhere and will not be shown again");
+            Fields(context.Error, key, owner);
+            context.Error.WriteLine("warning: store this key now; it is not saved anywhere and will not be shown again");
+            context.Output.WriteLine(fullKey);
             return 0;
         });
 
@@ -107,8 +108,8 @@ internal static class KeyCommands
         return command;
     }
 
-    private static void Fields(CliContext context, ApiKeyDefinition k, UserDefinition? owner) =>
-        TableWriter.WriteFields(context.Output,
+    private static void Fields(TextWriter output, ApiKeyDefinition k, UserDefinition? owner) =>
+        TableWriter.WriteFields(output,
         [
             ("id", k.Id),
             ("name", k.Name),

@@ -8,7 +8,7 @@ using ApiGate.Core.Storage;
 namespace ApiGate.Cli.Commands;
 
 /// <summary>
-/// <c>apigate usage summary|history|recent --user &lt;id&gt; | --email &lt;e&gt;</c>: what a user has used, from the
+/// <c>apigate usage summary|history|recent --user &lt;id|email&gt; | --email &lt;e&gt;</c>: what a user has used, from the
 /// recorded usage events (SPEC §8), beside their plan's quota and the quota counter the gateway enforces.
 /// </summary>
 internal static class UsageCommands
@@ -139,10 +139,10 @@ internal static class UsageCommands
 
     private static string Percent(long used, long limit) => (100.0 * used / limit).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
-    /// <summary><c>--user &lt;id&gt;</c> or <c>--email &lt;e&gt;</c>: exactly one names the user.</summary>
+    /// <summary><c>--user &lt;id|email&gt;</c> (as everywhere else) or <c>--email &lt;e&gt;</c>: exactly one names the user.</summary>
     private sealed class UserOptions
     {
-        private readonly Option<string?> _user = new("--user") { Description = "User id" };
+        private readonly Option<string?> _user = new("--user") { Description = "User id or email" };
         private readonly Option<string?> _email = new("--email") { Description = "User email" };
 
         public Command AddTo(Command command)
@@ -158,18 +158,16 @@ internal static class UsageCommands
             var email = parse.GetValue(_email);
             if (string.IsNullOrWhiteSpace(id) == string.IsNullOrWhiteSpace(email))
             {
-                return new ManagementError(ManagementErrorKind.Validation, "user", "give exactly one of --user <id> or --email <address>");
+                return new ManagementError(ManagementErrorKind.Validation, "user", "give exactly one of --user <id or email> or --email <address>");
             }
 
-            // Each flag matches only its own field: an email given to --user (or an id to --email) is not found.
+            // --user takes an id or an email, like every other --user; --email matches only an email.
             var reference = (id ?? email)!.Trim();
             var user = await store.FindUserAsync(reference, ct);
-            var matches = user is not null && (id is not null
-                ? string.Equals(user.Id, reference, StringComparison.Ordinal)
-                : string.Equals(user.Email, reference, StringComparison.OrdinalIgnoreCase));
+            var matches = user is not null && (id is not null || string.Equals(user.Email, reference, StringComparison.OrdinalIgnoreCase));
             return matches
                 ? user!
-                : new ManagementError(ManagementErrorKind.NotFound, "", id is not null ? $"no user with id '{reference}'" : $"no user with email '{reference}'");
+                : new ManagementError(ManagementErrorKind.NotFound, "", id is not null ? $"no user with id or email '{reference}'" : $"no user with email '{reference}'");
         }
     }
 }

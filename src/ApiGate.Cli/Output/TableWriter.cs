@@ -1,11 +1,21 @@
+using System.Globalization;
+using System.Text;
+
 namespace ApiGate.Cli.Output;
 
-/// <summary>Plain, column-aligned tables for humans (use <c>--json</c> for scripts).</summary>
+/// <summary>
+/// Plain, column-aligned tables for humans (use <c>--json</c> for scripts). Every cell is escaped: a control
+/// character in a stored value (names written before they were refused, usage paths) is shown as <c>\x1b</c> and can
+/// neither move the cursor nor recolour or erase the terminal.
+/// </summary>
 internal static class TableWriter
 {
+    private static readonly System.Buffers.SearchValues<char> Escaped = System.Buffers.SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i)]);
+
     public static void Write(TextWriter output, IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows)
     {
-        var all = rows.ToList();
+        var all = rows.Select(r => (IReadOnlyList<string>)[.. r.Select(Escape)]).ToList();
         if (all.Count == 0)
         {
             output.WriteLine("(none)");
@@ -32,7 +42,7 @@ internal static class TableWriter
     /// <summary>Two columns: field and value, for a single resource.</summary>
     public static void WriteFields(TextWriter output, IEnumerable<(string Field, string Value)> fields)
     {
-        var list = fields.ToList();
+        var list = fields.Select(f => (f.Field, Value: Escape(f.Value))).ToList();
         var width = list.Max(f => f.Field.Length);
         foreach (var (field, value) in list)
         {
@@ -49,5 +59,30 @@ internal static class TableWriter
         }
 
         output.WriteLine(string.Join("  ", parts).TrimEnd());
+    }
+
+    /// <summary>The text with control characters (C0, DEL, C1) written as escapes: <c>\n</c>, <c>\t</c>, <c>\x1b</c>, <c>\u0085</c>.</summary>
+    public static string Escape(string? text)
+    {
+        if (string.IsNullOrEmpty(text) || !text.AsSpan().ContainsAny(Escaped))
+        {
+            return text ?? "";
+        }
+
+        var builder = new StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            _ = c switch
+            {
+                '\n' => builder.Append(@"\n"),
+                '\r' => builder.Append(@"\r"),
+                '\t' => builder.Append(@"\t"),
+                _ when c < 0x80 && char.IsControl(c) => builder.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}"),
+                _ when char.IsControl(c) => builder.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ => builder.Append(c),
+            };
+        }
+
+        return builder.ToString();
     }
 }

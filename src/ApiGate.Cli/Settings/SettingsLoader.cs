@@ -29,6 +29,8 @@ internal sealed class SettingsLoader
         ("server.host", "APIGATE_SERVER_HOST", false, (o, v) => o.Host = v),
         ("server.port", "APIGATE_SERVER_PORT", false, (o, v) => o.Port = Int(v, "server.port")),
         ("server.inline_scheduling", "APIGATE_SERVER_INLINE_SCHEDULING", false, (o, v) => o.InlineScheduling = Bool(v, "server.inline_scheduling")),
+        ("server.allow_underscore_headers", "APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS", false, (o, v) => o.AllowUnderscoreHeaders = Bool(v, "server.allow_underscore_headers")),
+        ("server.allow_trace", "APIGATE_SERVER_ALLOW_TRACE", false, (o, v) => o.AllowTrace = Bool(v, "server.allow_trace")),
         ("database.driver", "APIGATE_DATABASE_DRIVER", false, (o, v) => o.DatabaseDriver = v.ToLowerInvariant()),
         ("database.dsn", "APIGATE_DATABASE_DSN", true, (o, v) => o.DatabaseDsn = v),
         ("upstream.url", "APIGATE_UPSTREAM_URL", false, (o, v) => o.UpstreamUrl = v),
@@ -51,6 +53,9 @@ internal sealed class SettingsLoader
         ("admin.listen", "APIGATE_ADMIN_LISTEN", false, (o, v) => o.AdminListen = v.Trim()),
     ];
 
+    /// <summary>The config file's path, when <c>--config</c> is not given.</summary>
+    private const string ConfigVariable = "APIGATE_CONFIG";
+
     private readonly Func<string, string?> _environment;
 
     public SettingsLoader(Func<string, string?> environment) => _environment = environment;
@@ -60,7 +65,7 @@ internal sealed class SettingsLoader
     /// <param name="flags">Values given as command-line flags, by dotted key.</param>
     public (GatewayOptions Options, IReadOnlyList<ResolvedSetting> Settings) Load(string? configPath, IReadOnlyDictionary<string, string?> flags)
     {
-        var file = ReadFile(configPath ?? _environment("APIGATE_CONFIG"));
+        var file = ReadFile(configPath ?? _environment(ConfigVariable));
         var options = new GatewayOptions();
         var defaults = new GatewayOptions();
         var resolved = new List<ResolvedSetting>();
@@ -122,6 +127,8 @@ internal sealed class SettingsLoader
         "server.host" => d.Host,
         "server.port" => d.Port.ToString(CultureInfo.InvariantCulture),
         "server.inline_scheduling" => d.InlineScheduling ? "true" : "false",
+        "server.allow_underscore_headers" => d.AllowUnderscoreHeaders ? "true" : "false",
+        "server.allow_trace" => d.AllowTrace ? "true" : "false",
         "database.driver" => d.DatabaseDriver,
         "database.dsn" => d.DatabaseDsn,
         "upstream.url" => d.UpstreamUrl,
@@ -207,6 +214,62 @@ internal sealed class SettingsLoader
         _ => throw new ArgumentException($"'{value}' is not true or false"),
     };
 
-    private static TimeSpan Duration(string value, string key) =>
-        Durations.TryParse(value, out var d) && d > TimeSpan.Zero ? d : throw new ArgumentException($"'{value}' is not a duration such as 30s or 1500ms");
+    /// <summary>A duration setting needs its unit: <c>APIGATE_UPSTREAM_TIMEOUT=30</c> would otherwise quietly mean 30 ms.</summary>
+    private static TimeSpan Duration(string value, string key)
+    {
+        var text = value.Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+        {
+            throw new ArgumentException($"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
+        }
+
+        return Durations.TryParse(text, out var d) && d > TimeSpan.Zero ? d : throw new ArgumentException($"'{value}' is not a duration such as 30s or 1500ms");
+    }
+
+    /// <summary>
+    /// One warning per <c>APIGATE_*</c> variable that no setting reads (a typo would otherwise be silently ignored),
+    /// naming the closest known variable.
+    /// </summary>
+    public static IReadOnlyList<string> UnknownVariables(IEnumerable<string> names)
+    {
+        var known = Table.Select(t => t.Env).Append(ConfigVariable).ToArray();
+        var warnings = new List<string>();
+        foreach (var name in names.Order(StringComparer.Ordinal))
+        {
+            if (!name.StartsWith("APIGATE_", StringComparison.OrdinalIgnoreCase) || known.Contains(name, StringComparer.Ordinal))
+            {
+                continue;
+            }
+
+            var closest = known.MinBy(k => EditDistance(name.ToUpperInvariant(), k))!;
+            warnings.Add($"warning: unknown environment variable {name} is ignored (did you mean {closest}?)");
+        }
+
+        return warnings;
+    }
+
+    /// <summary>Levenshtein distance: the fewest single-character insertions, deletions and substitutions.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j], current[j - 1]) + 1);
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
 }

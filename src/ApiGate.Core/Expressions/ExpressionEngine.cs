@@ -1,22 +1,34 @@
 using Acornima.Ast;
 using Jint;
-using Jint.Native;
-using Jint.Runtime;
 
 namespace ApiGate.Core.Expressions;
 
 /// <summary>
-/// Sandboxed JavaScript expressions (SPEC §9) on Jint. Scripts are parsed once (<see cref="Compile"/>) and evaluated on
-/// an engine reused per thread: engines are not thread-safe and cost microseconds to create, so one is never made per
-/// request. No CLR access is configured, and every evaluation is bounded in time, statements, memory and recursion.
+/// Sandboxed JavaScript expressions (SPEC §9) on Jint. Scripts are parsed once (<see cref="Compile"/>) and evaluated in
+/// a <see cref="ExpressionSandbox"/> reused per thread: engines are not thread-safe and cost far more to create than to
+/// reuse, so one is never made per request, and a per-thread engine means no lock between evaluations. No CLR access
+/// is configured, every built-in is frozen, and every evaluation is bounded in time (regular expressions included),
+/// statements, memory (single built-in calls included), array size and recursion.
 /// </summary>
 public static class ExpressionEngine
 {
-    /// <summary>Wall-clock bound on one evaluation.</summary>
+    /// <summary>Wall-clock bound on one evaluation, and on any one regular-expression match inside it.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>Bytes one evaluation may allocate, counting what a single built-in call is about to build.</summary>
+    public const long MemoryLimit = 8_000_000;
+
+    /// <summary>Statements one evaluation may run.</summary>
+    public const int StatementLimit = 10_000;
+
+    /// <summary>Nested calls one evaluation may make.</summary>
+    public const int RecursionLimit = 64;
+
+    /// <summary>Largest array an expression may create (one million elements: 8 MB of references, the memory limit).</summary>
+    public const uint MaxArraySize = 1_000_000;
+
     [ThreadStatic]
-    private static Engine? t_engine;
+    private static ExpressionSandbox? t_sandbox;
 
     /// <summary>Parses the expression. Throws <see cref="ExpressionException"/> with the parser's message when it does not parse.</summary>
     public static CompiledExpression Compile(string source)
@@ -29,9 +41,11 @@ public static class ExpressionEngine
         Prepared<Script> prepared;
         try
         {
+            // Regular-expression literals are built when the script is prepared, with this timeout; the engine's own
+            // setting only reaches `new RegExp(...)`. Without it a literal would run for Jint's default 10 s.
             prepared = Engine.PrepareScript(source, options: new ScriptPreparationOptions
             {
-                ParsingOptions = ScriptParsingOptions.Default with { Tolerant = false },
+                ParsingOptions = ScriptParsingOptions.Default with { Tolerant = false, RegexTimeout = Timeout },
             });
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -58,47 +72,15 @@ public static class ExpressionEngine
         return new CompiledExpression(source, prepared, reads);
     }
 
-    /// <summary>Globals every evaluation context sets; defined once per engine before the global object is sealed.</summary>
+    /// <summary>The context globals: read-only to expressions, set by the host before and cleared after every evaluation.</summary>
     internal static readonly string[] ContextNames =
     [
         "path", "method", "host", "pathParams", "headers", "query", "user", "key", "plan",
         "status", "requestBytes", "responseBytes", "request", "response", "sseEvents", "wsMessages", "durationMs",
     ];
 
-    /// <summary>The engine of the current thread, created on first use. Callers set their context values before evaluating.</summary>
-    internal static Engine CurrentEngine => t_engine ??= CreateEngine();
-
-    internal static JsValue Evaluate(Engine engine, in Prepared<Script> script)
-    {
-        try
-        {
-            return engine.Evaluate(script);
-        }
-        catch (Exception ex) when (ex is JavaScriptException or ExecutionCanceledException or StatementsCountOverflowException
-                                       or MemoryLimitExceededException or RecursionDepthOverflowException or TimeoutException
-                                       or JintException)
-        {
-            throw new ExpressionException("expression failed: " + ex.Message, ex);
-        }
-    }
-
-    private static Engine CreateEngine()
-    {
-        var engine = new Engine(options => options
-            .Strict()
-            .TimeoutInterval(Timeout)
-            .MaxStatements(10_000)
-            .LimitMemory(8_000_000)
-            .LimitRecursion(64));
-        foreach (var name in ContextNames)
-        {
-            engine.SetValue(name, JsValue.Undefined);
-        }
-
-        // No expression may add globals: nothing one request computes can be seen by the next on this thread.
-        engine.Execute("Object.preventExtensions(globalThis);");
-        return engine;
-    }
+    /// <summary>The sandbox of the current thread, created on first use.</summary>
+    internal static ExpressionSandbox CurrentSandbox => t_sandbox ??= new ExpressionSandbox();
 }
 
 /// <summary>A parsed expression, shareable between threads.</summary>
@@ -132,4 +114,12 @@ public sealed class ExpressionException : Exception
     public ExpressionException(string message, Exception inner) : base(message, inner)
     {
     }
+
+    internal ExpressionException(ExpressionFailure failure, string message, Exception inner) : base(message, inner)
+    {
+        Failure = failure;
+    }
+
+    /// <summary>Why evaluation stopped; <see cref="ExpressionFailure.Invalid"/> for an expression that does not compile.</summary>
+    public ExpressionFailure Failure { get; }
 }

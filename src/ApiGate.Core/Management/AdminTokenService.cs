@@ -15,6 +15,11 @@ public sealed class AdminTokenService(IAdminTokenStore store, TimeProvider timeP
 
     public async Task<ManagementResult<CreatedAdminToken>> CreateAsync(string? name, CancellationToken ct)
     {
+        if (TextFields.Check("name", name) is { } nameProblem)
+        {
+            return nameProblem;
+        }
+
         var trimmed = name?.Trim() ?? "";
         if (trimmed.Length == 0)
         {

@@ -183,6 +183,11 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             yield return new ManagementError(ManagementErrorKind.Validation, "name", "name must contain at least one letter or digit");
         }
 
+        if (TextFields.Check(("name", route.Name), ("description", route.Description), ("path", route.PathPattern), ("host_pattern", route.HostPattern)) is { } textProblem)
+        {
+            yield return textProblem;
+        }
+
         if (PathPatterns.Validate(route.PathPattern, route.MatchType) is { } pathProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "path", pathProblem);
@@ -195,28 +200,36 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
 
         foreach (var method in route.Methods)
         {
-            if (!HttpTokens.IsToken(method))
+            if (RouteMethods.Validate(method) is { } methodProblem)
             {
-                yield return new ManagementError(ManagementErrorKind.Validation, "methods", $"'{method}' is not an HTTP method");
+                yield return new ManagementError(ManagementErrorKind.Validation, "methods", methodProblem);
+                break;
             }
         }
 
-        foreach (var (name, _) in route.Headers)
+        foreach (var (name, value) in route.Headers)
         {
             if (!HttpTokens.IsToken(name))
             {
                 yield return new ManagementError(ManagementErrorKind.Validation, "headers", $"'{name}' is not a valid header name");
+                break;
+            }
+
+            if (TextFields.Check("headers", value) is { } headerProblem)
+            {
+                yield return headerProblem;
+                break;
             }
         }
 
-        if (route.PathRewrite.Length > 0 && PathRewriter.Validate(route.PathRewrite) is { } rewriteProblem)
+        if (route.PathRewrite.Length > 0 && (PathRewriter.Validate(route.PathRewrite) ?? RewriteSegments.Validate(route.PathRewrite)) is { } rewriteProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "path_rewrite", rewriteProblem);
         }
 
-        if (route.MethodOverride.Length > 0 && !HttpTokens.IsToken(route.MethodOverride))
+        if (route.MethodOverride.Length > 0 && RouteMethods.Validate(route.MethodOverride) is { } overrideProblem)
         {
-            yield return new ManagementError(ManagementErrorKind.Validation, "method_override", $"'{route.MethodOverride}' is not an HTTP method");
+            yield return new ManagementError(ManagementErrorKind.Validation, "method_override", overrideProblem);
         }
 
         if (route.RequestTransform.Length > 0 && TransformProblem(() => Transforms.RequestTransform.Parse(route.RequestTransform)) is { } requestProblem)
@@ -253,6 +266,11 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
 
     private static ManagementResult<UpstreamDefinition> ApplyUpstream(UpstreamDefinition u, UpstreamInput input)
     {
+        if (TextFields.Check(("name", input.Name), ("description", input.Description), ("auth_header", input.AuthHeader)) is { } textProblem)
+        {
+            return textProblem;
+        }
+
         if (input.Name is not null)
         {
             var name = input.Name.Trim();
@@ -378,6 +396,11 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             if (u.AuthValue.AsSpan().ContainsAny('\r', '\n'))
             {
                 return Invalid("auth_value", "auth value cannot contain line breaks");
+            }
+
+            if (TextFields.Check("auth_value", u.AuthValue) is { } credentialProblem)
+            {
+                return credentialProblem;
             }
 
             if (u.AuthType == UpstreamAuthType.Header && !HttpTokens.IsToken(u.AuthHeader))

@@ -116,6 +116,11 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
             return Invalid("user", "user is required (id or email)");
         }
 
+        if (TextFields.Check("name", input.Name) is { } nameProblem)
+        {
+            return nameProblem;
+        }
+
         var user = await store.FindUserAsync(input.User, ct);
         if (user is null)
         {
@@ -247,6 +252,11 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
             return Invalid("entitlement_id", string.IsNullOrWhiteSpace(input.Entitlement) ? "entitlement is required" : $"unknown entitlement '{input.Entitlement}'");
         }
 
+        if (TextFields.Check("value", input.Value) is { } valueProblem)
+        {
+            return valueProblem;
+        }
+
         var value = input.Value?.Trim() ?? "";
         if (EntitlementResolver.ValidateValue(entitlement.ValueType, value) is { } problem)
         {
@@ -310,6 +320,11 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
 
     private static ManagementResult<PlanDefinition> ApplyPlan(PlanDefinition p, PlanInput input)
     {
+        if (TextFields.Check(("name", input.Name), ("description", input.Description)) is { } textProblem)
+        {
+            return textProblem;
+        }
+
         if (input.Name is not null)
         {
             if (input.Name.Trim().Length == 0)
@@ -380,6 +395,11 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
 
     private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserInput input, CancellationToken ct)
     {
+        if (TextFields.Check(("email", input.Email), ("name", input.Name)) is { } textProblem)
+        {
+            return textProblem;
+        }
+
         if (input.Email is not null)
         {
             var email = input.Email.Trim();
@@ -428,6 +448,13 @@ public sealed class IdentityService(IIdentityStore store, TimeProvider timeProvi
 
     private static ManagementResult<EntitlementDefinition> ApplyEntitlement(EntitlementDefinition e, EntitlementInput input, bool creating)
     {
+        if (TextFields.Check(
+                ("name", input.Name), ("display_name", input.DisplayName), ("description", input.Description), ("category", input.Category),
+                ("default_value", input.DefaultValue), ("header_name", input.HeaderName)) is { } textProblem)
+        {
+            return textProblem;
+        }
+
         if (input.Name is not null)
         {
             var name = input.Name.Trim();

@@ -50,13 +50,6 @@ public static class Meter
     /// <summary>The largest unit count an expression may yield: past 2^53 a double no longer holds whole numbers exactly.</summary>
     public const long MaxExpressionUnits = 9_007_199_254_740_991;
 
-    /// <summary>The globals a metering expression reads; every evaluation sets them all.</summary>
-    internal static readonly string[] MeteringNames =
-        ["status", "requestBytes", "responseBytes", "request", "response", "sseEvents", "wsMessages", "durationMs"];
-
-    /// <summary>The path-rewrite globals: left undefined for metering, so nothing from another request on this thread shows through.</summary>
-    internal static readonly string[] OtherContextNames = [.. ExpressionEngine.ContextNames.Where(n => !MeteringNames.Contains(n))];
-
     public static MeterResult Measure(MeteringRule rule, in MeteringInput input) => rule.Mode switch
     {
         MeteringMode.Request => new MeterResult(1, null),
@@ -108,24 +101,18 @@ public static class Meter
 
         try
         {
-            var engine = ExpressionEngine.CurrentEngine;
-            engine.SetValue("status", input.Status);
-            engine.SetValue("requestBytes", (double)input.RequestBytes);
-            engine.SetValue("responseBytes", (double)input.ResponseBytes);
-            engine.SetValue("durationMs", input.DurationMs);
-            engine.SetValue("sseEvents", (double)input.SseEvents);
-            engine.SetValue("wsMessages", (double)input.WsMessages);
-            engine.SetValue("request", rule.NeedsRequestBody ? Message(engine, input.RequestBody.Span) : JsValue.Undefined);
-            engine.SetValue("response", rule.NeedsResponseBody ? Message(engine, input.ResponseBody.Span) : JsValue.Undefined);
-            if (rule.ReadsOtherContext)
-            {
-                foreach (var name in OtherContextNames)
-                {
-                    engine.SetValue(name, JsValue.Undefined);
-                }
-            }
-
-            return ToUnits(ExpressionEngine.Evaluate(engine, expression.Script));
+            // The path-rewrite names stay undefined: the sandbox clears every context value after each evaluation.
+            var sandbox = ExpressionEngine.CurrentSandbox;
+            var engine = sandbox.Engine;
+            sandbox.Set("status", input.Status);
+            sandbox.Set("requestBytes", (double)input.RequestBytes);
+            sandbox.Set("responseBytes", (double)input.ResponseBytes);
+            sandbox.Set("durationMs", input.DurationMs);
+            sandbox.Set("sseEvents", (double)input.SseEvents);
+            sandbox.Set("wsMessages", (double)input.WsMessages);
+            sandbox.Set("request", rule.NeedsRequestBody ? Message(engine, input.RequestBody.Span) : JsValue.Undefined);
+            sandbox.Set("response", rule.NeedsResponseBody ? Message(engine, input.ResponseBody.Span) : JsValue.Undefined);
+            return ToUnits(sandbox.Evaluate(expression));
         }
         catch (ExpressionException ex)
         {

@@ -11,15 +11,14 @@ namespace ApiGate.Core.Metering;
 public sealed class MeteringRule
 {
     /// <summary>The default rule: one unit per request.</summary>
-    public static readonly MeteringRule PerRequest = new(MeteringMode.Request, null, false, false, false);
+    public static readonly MeteringRule PerRequest = new(MeteringMode.Request, null, false, false);
 
-    private MeteringRule(MeteringMode mode, CompiledExpression? expression, bool needsRequestBody, bool needsResponseBody, bool readsOtherContext)
+    private MeteringRule(MeteringMode mode, CompiledExpression? expression, bool needsRequestBody, bool needsResponseBody)
     {
         Mode = mode;
         Expression = expression;
         NeedsRequestBody = needsRequestBody;
         NeedsResponseBody = needsResponseBody;
-        ReadsOtherContext = readsOtherContext;
     }
 
     public MeteringMode Mode { get; }
@@ -36,9 +35,6 @@ public sealed class MeteringRule
     /// <summary>True when the expression reads <c>response</c>: only then must the response body be kept for metering.</summary>
     public bool NeedsResponseBody { get; }
 
-    /// <summary>True when the expression names a path-rewrite global (<c>path</c>, <c>headers</c>, …), which metering leaves undefined.</summary>
-    internal bool ReadsOtherContext { get; }
-
     /// <summary>
     /// Compiles a route's metering settings. <paramref name="expression"/> is ignored by <c>request</c> and
     /// <c>bytes</c>; the expression modes throw <see cref="ExpressionException"/> when it is empty or does not parse.
@@ -47,7 +43,7 @@ public sealed class MeteringRule
     {
         if (mode is not (MeteringMode.ResponseField or MeteringMode.Custom))
         {
-            return mode == MeteringMode.Request ? PerRequest : new MeteringRule(mode, null, false, false, false);
+            return mode == MeteringMode.Request ? PerRequest : new MeteringRule(mode, null, false, false);
         }
 
         // Bodies are buffered and parsed only for routes whose expressions read them (the compiled expression knows
@@ -55,7 +51,7 @@ public sealed class MeteringRule
         var compiled = ExpressionEngine.Compile(expression);
         bool Reads(string name) => compiled.Reads(name);
 
-        return new MeteringRule(mode, compiled, Reads("request"), Reads("response"), Meter.OtherContextNames.Any(Reads));
+        return new MeteringRule(mode, compiled, Reads("request"), Reads("response"));
     }
 
     /// <summary>Null when <see cref="Compile"/> would succeed; else the reason, for <c>metering_expr</c> validation.</summary>

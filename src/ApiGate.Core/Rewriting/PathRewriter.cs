@@ -30,50 +30,40 @@ public abstract class PathRewriter
         }
     }
 
-    /// <summary>The new path. Throws <see cref="RewriteException"/> when the result is not a safe absolute path.</summary>
+    /// <summary>
+    /// The new path, decoded (the forwarder encodes it for the wire). Throws <see cref="RewriteException"/> when the
+    /// result is not a safe absolute path.
+    /// </summary>
     public string Rewrite(in RouteMatch match, IRewriteRequest request)
     {
         var result = Produce(match, request);
-        var problem = CheckPath(result);
-        return problem is null ? result : throw new RewriteException(problem);
+        var problem = CheckPath(result, out var decoded);
+        return problem is null ? decoded : throw new RewriteException(problem);
     }
 
     private protected abstract string Produce(in RouteMatch match, IRewriteRequest request);
 
     /// <summary>Null when <paramref name="path"/> is an absolute path that stays inside the upstream's base; else why not.</summary>
-    public static string? CheckPath(string path)
+    public static string? CheckPath(string path) => CheckPath(path, out _);
+
+    /// <summary>
+    /// The rewrite result is held to the rule for client paths (<see cref="RequestPaths"/>): percent escapes in it are
+    /// decoded once, and no dot segment, encoded slash, backslash, control character or second encoding may remain.
+    /// </summary>
+    private static string? CheckPath(string path, out string decoded)
     {
+        decoded = "";
         if (path.Length == 0 || path[0] != '/')
         {
             return "rewritten path must start with '/'";
         }
 
-        foreach (var c in path)
+        if (path.AsSpan().IndexOfAny('?', '#') >= 0)
         {
-            if (c is '?' or '#')
-            {
-                return "rewritten path contains a character not allowed in a path";
-            }
+            return "rewritten path contains a character not allowed in a path";
         }
 
-        var decoded = Uri.UnescapeDataString(path);
-        foreach (var c in decoded)
-        {
-            if (char.IsControl(c) || c == '\\')
-            {
-                return "rewritten path contains a control character or backslash";
-            }
-        }
-
-        foreach (var segment in decoded.Split('/'))
-        {
-            if (segment == "..")
-            {
-                return "rewritten path escapes with '..'";
-            }
-        }
-
-        return null;
+        return RequestPaths.TryDecodeProduced(path, out decoded) is { } problem ? "rewritten path refused: " + problem : null;
     }
 }
 
@@ -210,7 +200,8 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
 {
     private protected override string Produce(in RouteMatch match, IRewriteRequest request)
     {
-        var engine = ExpressionEngine.CurrentEngine;
+        var sandbox = ExpressionEngine.CurrentSandbox;
+        var engine = sandbox.Engine;
         if (expression.Reads("pathParams"))
         {
             var pathParams = new JsObject(engine);
@@ -219,7 +210,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
                 pathParams.Set(name, value);
             }
 
-            engine.SetValue("pathParams", pathParams);
+            sandbox.Set("pathParams", pathParams);
         }
 
         if (expression.Reads("headers"))
@@ -230,7 +221,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
                 headers.Set(name, value);
             }
 
-            engine.SetValue("headers", headers);
+            sandbox.Set("headers", headers);
         }
 
         if (expression.Reads("query"))
@@ -241,25 +232,25 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
                 query.Set(name, value);
             }
 
-            engine.SetValue("query", query);
+            sandbox.Set("query", query);
         }
 
-        // Only what the expression reads is built; the rest keeps whatever the engine's last use left, unread.
-        SetIfRead(engine, "path", request.Path);
-        SetIfRead(engine, "method", request.Method);
-        SetIfRead(engine, "host", request.Host);
+        // Only what the expression reads is built; the rest stays undefined (the sandbox clears every value after use).
+        SetIfRead(sandbox, "path", request.Path);
+        SetIfRead(sandbox, "method", request.Method);
+        SetIfRead(sandbox, "host", request.Host);
         foreach (var kind in IdentityKinds)
         {
             if (expression.Reads(kind))
             {
-                engine.SetValue(kind, ToJs(engine, request.Identity(kind)));
+                sandbox.Set(kind, ToJs(engine, request.Identity(kind)));
             }
         }
 
         JsValue result;
         try
         {
-            result = ExpressionEngine.Evaluate(engine, expression.Script);
+            result = sandbox.Evaluate(expression);
         }
         catch (ExpressionException ex)
         {
@@ -271,11 +262,11 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
 
     private static readonly string[] IdentityKinds = ["user", "key", "plan"];
 
-    private void SetIfRead(Jint.Engine engine, string name, string value)
+    private void SetIfRead(ExpressionSandbox sandbox, string name, string value)
     {
         if (expression.Reads(name))
         {
-            engine.SetValue(name, value);
+            sandbox.Set(name, value);
         }
     }
 

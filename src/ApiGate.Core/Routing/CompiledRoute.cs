@@ -87,7 +87,10 @@ public sealed class CompiledRoute
         return true;
     }
 
-    /// <summary>Precedence (SPEC §2.1): priority desc, host specificity, path type, longer pattern; then name for a stable order.</summary>
+    /// <summary>
+    /// Precedence (SPEC §2.1, docs/routing.md): priority desc, host specificity, path type, longer pattern, more
+    /// conditions (required headers, a method list); then longer host pattern and name for a stable order.
+    /// </summary>
     public static int ComparePrecedence(RouteDefinition a, RouteDefinition b)
     {
         var c = b.Priority.CompareTo(a.Priority);
@@ -114,9 +117,18 @@ public sealed class CompiledRoute
             return c;
         }
 
+        c = Conditions(b).CompareTo(Conditions(a));
+        if (c != 0)
+        {
+            return c;
+        }
+
         c = b.HostPattern.Length.CompareTo(a.HostPattern.Length);
         return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
 
         static int Specificity(RouteDefinition r) => r.HostPattern.Length == 0 ? 3 : (int)r.HostMatchType;
+
+        // Each required header is one condition, a method list one more: the route that asks more of a request wins.
+        static int Conditions(RouteDefinition r) => r.Headers.Count + (r.Methods.Count > 0 ? 1 : 0);
     }
 }

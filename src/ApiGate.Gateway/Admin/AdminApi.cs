@@ -42,6 +42,7 @@ internal static class AdminApi
         services.AddSingleton<AdminAuthenticator>();
         services.AddSingleton<AdminAuditLog>();
         services.AddHostedService<AdminTokenStartupCheck>();
+        services.AddHostedService<CredentialStorageStartupCheck>();
         return services;
     }
 

@@ -76,10 +76,14 @@ internal sealed class AdminBody
         where T : class
     {
         var request = context.Request;
-        if (!string.IsNullOrEmpty(request.ContentType) && !IsJson(request.ContentType))
+        // A body without a JSON content type is refused even when empty: a cross-site form post (text/plain,
+        // form-urlencoded, no type at all) can never reach a handler that changes something.
+        if (string.IsNullOrEmpty(request.ContentType) || !IsJson(request.ContentType))
         {
             return (null, null, AdminErrors.Write(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
-                $"send the body as application/json (got {request.ContentType})", null));
+                string.IsNullOrEmpty(request.ContentType)
+                    ? "send the body with Content-Type: application/json (the request had no Content-Type)"
+                    : $"send the body as application/json (got {request.ContentType})", null));
         }
 
         if (request.ContentLength > MaxBytes)

@@ -3,6 +3,9 @@ namespace ApiGate.Gateway.Errors;
 /// <summary>An error the gateway itself answers with (SPEC §1.2), written as a JSON:API error document.</summary>
 internal sealed record GatewayError(int Status, string Code, string Title, string Detail)
 {
+    /// <summary>The <c>Allow</c> header sent with a 405, listing the methods that are served.</summary>
+    public string? Allow { get; init; }
+
     public static readonly GatewayError RouteNotFound = new(404, "route_not_found", "Not Found", "No route matches this request.");
     public static readonly GatewayError UpstreamError = new(502, "upstream_error", "Bad Gateway", "The upstream refused, reset or could not be reached.");
     public static readonly GatewayError UpstreamTimeout = new(504, "upstream_timeout", "Gateway Timeout", "The upstream did not answer within its timeout.");

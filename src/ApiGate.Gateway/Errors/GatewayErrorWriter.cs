@@ -39,6 +39,11 @@ internal static class GatewayErrorWriter
         }
 
         response.StatusCode = error.Status;
+        if (error.Allow is { } allow)
+        {
+            response.Headers.Allow = allow;
+        }
+
         response.ContentType = ContentType;
         response.Headers.CacheControl = "no-store";
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);

@@ -15,12 +15,21 @@ namespace ApiGate.Gateway.Forwarding;
 /// hop-by-hop ones); on top of that the destination URI (upstream base path + rewritten path + query), identity-header
 /// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
 /// </summary>
-internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.TrialRequest? trial = null) : HttpTransformer
+internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUnderscoreHeaders, Balancing.TrialRequest? trial = null) : HttpTransformer
 {
     private const string EntitlementPrefix = "X-Entitlement-";
 
     /// <summary>Identity headers only the gateway may set (SPEC §1.1); removed from every client request.</summary>
     private static readonly string[] IdentityHeaders = ["X-User-ID", "X-Key-ID", "X-Plan-ID"];
+
+    /// <summary>
+    /// Headers the gateway sets or that carry a credential. A client header that names one of these once '_' is read as
+    /// '-' (as CGI and WSGI backends do) is never forwarded, even when underscores are allowed.
+    /// </summary>
+    private static readonly string[] ProtectedHeaders =
+        ["X-User-ID", "X-Key-ID", "X-Plan-ID", "X-API-Key", "Authorization", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-ID"];
+
+    private static readonly UriCreationOptions VerbatimUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
@@ -37,7 +46,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.Tr
             }
         }
 
-        StripEntitlementHeaders(headers);
+        StripSpoofableHeaders(headers);
         StripConnectionNominated(incoming.Headers, headers);
 
         Append(headers, "X-Forwarded-For", incoming.Headers["X-Forwarded-For"], httpContext.Connection.RemoteIpAddress?.ToString());
@@ -48,9 +57,21 @@ internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.Tr
         headers.TryAddWithoutValidation("X-Request-ID", request.RequestId);
         Observability.GatewayTracing.Propagate(headers);
 
-        // The credential never travels upstream; a key in X-API-Key is dropped on every route.
-        headers.Remove("X-API-Key");
+        // The credential never travels upstream, on any route: X-API-Key, a key in Authorization, a key in ?api_key.
+        headers.Remove(Credentials.ApiKeyHeader);
+        if (incoming.Headers.Authorization.Count > 0 && request.Environment.IsKeyAuthorization(incoming.Headers.Authorization.ToString()))
+        {
+            headers.Authorization = null;
+        }
+
         string? query = incoming.QueryString.Value;
+        // Parameter names are matched ignoring case and after decoding ("API_KEY", "api%5Fkey"), as the query collection does.
+        if (query is { Length: > 0 } && (query.Contains(Credentials.QueryParameter, StringComparison.OrdinalIgnoreCase) || query.Contains('%'))
+            && HasKeyInQuery(incoming.Query))
+        {
+            query = WithoutApiKey(incoming.Query);
+        }
+
         if (request.RequestOperations is { } operations)
         {
             List<KeyValuePair<string, StringValues>>? queryParameters = null;
@@ -72,15 +93,6 @@ internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.Tr
 
         if (request.Caller is { } caller)
         {
-            if (request.CredentialSource == CredentialSource.AuthorizationBearer)
-            {
-                headers.Authorization = null;
-            }
-            else if (request.CredentialSource == CredentialSource.QueryParameter)
-            {
-                query = WithoutApiKey(incoming.Query);
-            }
-
             // Client copies of these were removed above, so plain adds suffice; only custom entitlement names can collide.
             headers.TryAddWithoutValidation("X-User-ID", caller.User.Id);
             headers.TryAddWithoutValidation("X-Key-ID", caller.Key.Id);
@@ -119,14 +131,11 @@ internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.Tr
             proxyRequest.Method = HttpMethod.Parse(route.MethodOverride);
         }
 
-        var path = request.UpstreamPath is { } rewritten ? new PathString(rewritten).ToUriComponent() : incoming.Path.ToUriComponent();
-        if (path.Length == 0)
-        {
-            path = "/";
-        }
-
+        // The decoded path that was matched (or the rewrite's), encoded so one decode upstream yields it exactly; the URI
+        // is taken verbatim, so nothing on the way out unescapes or removes dot segments again (docs/routing.md).
+        var path = RequestPaths.Encode(request.UpstreamPath ?? request.Path);
         var target = request.Target!;
-        proxyRequest.RequestUri = new Uri(string.Concat(target.Origin, target.BasePath, path, query), UriKind.Absolute);
+        proxyRequest.RequestUri = new Uri(string.Concat(target.Origin, target.BasePath, path, query), in VerbatimUri);
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
@@ -152,15 +161,22 @@ internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.Tr
         return proceed;
     }
 
-    private static void StripEntitlementHeaders(HttpRequestHeaders outgoing)
+    /// <summary>
+    /// Removes client headers a backend could take for the gateway's: any <c>X-Entitlement-*</c>, and every name with '_'
+    /// (unless <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>; then only those that read as a protected header, an
+    /// entitlement header or the upstream's credential header once '_' is '-').
+    /// </summary>
+    private void StripSpoofableHeaders(HttpRequestHeaders outgoing)
     {
         // NonValidated enumerates without allocating (an IHeaderDictionary enumerator would be boxed per request).
         List<string>? found = null;
         foreach (var header in outgoing.NonValidated)
         {
-            if (header.Key.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase))
+            var name = header.Key;
+            if (name.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase)
+                || (name.Contains('_') && (!allowUnderscoreHeaders || ReadsAsProtected(name))))
             {
-                (found ??= []).Add(header.Key);
+                (found ??= []).Add(name);
             }
         }
 
@@ -171,6 +187,37 @@ internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.Tr
                 outgoing.Remove(name);
             }
         }
+    }
+
+    private bool ReadsAsProtected(string name)
+    {
+        var dashed = name.Replace('_', '-');
+        if (dashed.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase)
+            || (request.Upstream.AuthHeaderName is { } authName && dashed.Equals(authName, StringComparison.OrdinalIgnoreCase)))
+        {
+            return true;
+        }
+
+        foreach (var candidate in ProtectedHeaders)
+        {
+            if (dashed.Equals(candidate, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        if (request.Caller is { } caller)
+        {
+            foreach (var entitlement in caller.Plan.EntitlementHeaders)
+            {
+                if (dashed.Equals(entitlement.Name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>RFC 9110 §7.6.1: headers named in <c>Connection</c> are hop-by-hop and must not be forwarded.</summary>
@@ -197,12 +244,25 @@ internal sealed class ForwardingTransformer(GatewayRequest request, Balancing.Tr
     }
 
 
+    private bool HasKeyInQuery(IQueryCollection query)
+    {
+        foreach (var value in query[Credentials.QueryParameter])
+        {
+            if (request.Environment.IsKeyQueryValue(value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static string WithoutApiKey(IQueryCollection query)
     {
         var builder = new Microsoft.AspNetCore.Http.Extensions.QueryBuilder();
         foreach (var (name, values) in query)
         {
-            if (!name.Equals("api_key", StringComparison.Ordinal))
+            if (!name.Equals(Credentials.QueryParameter, StringComparison.OrdinalIgnoreCase))
             {
                 builder.Add(name, (IEnumerable<string>)values!);
             }

@@ -92,7 +92,15 @@ internal sealed partial class UpstreamForwarder(
                 error = await SendToAsync(request, next, trial, total);
             }
 
-            if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested)
+            if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested
+                && ClientFaults.Classify(error, context.Features.Get<IForwarderErrorFeature>()?.Exception) is { } clientFault)
+            {
+                // The client's own request failed (a malformed or stalled body): its error, not the upstream's; the
+                // attempt was not counted against the target and is not retried.
+                LogClientFault(request.Route.Definition.Slug, request.RequestId, clientFault.Code, error);
+                await request.RejectAsync(clientFault);
+            }
+            else if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested)
             {
                 var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
                 LogForwardFailed(request.Route.Definition.Slug, upstream.Definition.Slug, request.Target?.State.Label ?? "", request.RequestId, error, timedOut,
@@ -122,7 +130,7 @@ internal sealed partial class UpstreamForwarder(
         var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
         try
         {
-            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request, trialRequest), total?.Token ?? default);
+            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request, options.AllowUnderscoreHeaders, trialRequest), total?.Token ?? default);
             outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested, total?.IsCancellationRequested == true);
             return error;
         }
@@ -202,6 +210,9 @@ internal sealed partial class UpstreamForwarder(
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
         Message = "Forwarding request {RequestId} of route {Route} to upstream {Upstream} target {Target} failed: {Error} (timed out: {TimedOut}) {Reason}")]
     private partial void LogForwardFailed(string route, string upstream, string target, string requestId, ForwarderError error, bool timedOut, string reason);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Request {RequestId} on route {Route} failed on the client's side ({Code}, {Error}); not counted against the upstream")]
+    private partial void LogClientFault(string route, string requestId, string code, ForwarderError error);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Debug, Message = "Request {RequestId} to upstream {UpstreamId}: target {Target} failed ({Error}); retrying on {NextTarget}")]
     private partial void LogRetrying(string requestId, string upstreamId, string target, string nextTarget, ForwarderError error);

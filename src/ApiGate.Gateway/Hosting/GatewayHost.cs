@@ -40,6 +40,10 @@ public static class GatewayHost
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
         }
 
+        // A bare LF ending a header line lets two HTTP parsers disagree on where a header ends (header injection,
+        // smuggling past a stricter proxy in front); only CRLF is accepted. Read by Kestrel when it starts parsing.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
+
         var adminListener = new AdminListener(options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -62,7 +66,9 @@ public static class GatewayHost
         services.AddSingleton(sp => new GatewayEnvironment(
             sp.GetRequiredService<TimeProvider>(),
             options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            sp.GetRequiredService<ResponseBodyTransformer>()));
+            sp.GetRequiredService<ResponseBodyTransformer>(),
+            options.AuthKeyPrefix,
+            options.AuthAllowQueryKey));
         services.AddSingleton<UpstreamClientPool>();
         services.AddLoadBalancing();
         services.AddSingleton<SnapshotBuilder>();

@@ -47,6 +47,16 @@ public sealed class GatewayOptions
     /// (query strings end up in access logs and browser history).</summary>
     public bool AuthAllowQueryKey { get; set; }
 
+    /// <summary>
+    /// <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>: forward client headers whose names contain '_'; default false (they
+    /// are dropped, since CGI-style backends read <c>X_User_ID</c> as <c>X-User-ID</c>). Even when allowed, a header that
+    /// names a gateway-set or credential header once '_' is read as '-' is always dropped.
+    /// </summary>
+    public bool AllowUnderscoreHeaders { get; set; }
+
+    /// <summary><c>APIGATE_SERVER_ALLOW_TRACE</c>: forward TRACE and TRACK requests; default false (405 method_not_allowed).</summary>
+    public bool AllowTrace { get; set; }
+
     /// <summary><c>APIGATE_RATELIMIT_ENABLED</c>; default true.</summary>
     public bool RateLimitEnabled { get; set; } = true;
 

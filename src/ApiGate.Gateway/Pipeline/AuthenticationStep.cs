@@ -18,7 +18,12 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
             return ValueTask.FromResult(true);
         }
 
-        var (presented, source) = Extract(request.HttpContext.Request, options.AuthAllowQueryKey);
+        var (presented, source, ambiguous) = Extract(request.HttpContext.Request, options.AuthAllowQueryKey);
+        if (ambiguous)
+        {
+            return request.RejectAsync(AmbiguousCredentials);
+        }
+
         if (presented is null)
         {
             return request.RejectAsync(ApiKeyAuthenticator.Errors.Missing);
@@ -44,26 +49,60 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
         return ValueTask.FromResult(true);
     }
 
-    private static (string? Key, CredentialSource Source) Extract(HttpRequest request, bool allowQuery)
+    /// <summary>
+    /// The presented key and where it came from. Every place a key can be sent is read; two different keys (in two
+    /// places, or one header or parameter repeated) are ambiguous and refused rather than resolved by an order the client
+    /// may not expect. The same key sent twice is fine.
+    /// </summary>
+    private static (string? Key, CredentialSource Source, bool Ambiguous) Extract(HttpRequest request, bool allowQuery)
     {
-        var authorization = request.Headers.Authorization;
-        if (authorization.Count == 1 && authorization[0] is { Length: > 7 } value && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        string? key = null;
+        CredentialSource source = default;
+        var ambiguous = false;
+
+        void Offer(string? value, CredentialSource from)
         {
-            return (value[7..].Trim(), CredentialSource.AuthorizationBearer);
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                return;
+            }
+
+            value = value.Trim();
+            if (key is null)
+            {
+                (key, source) = (value, from);
+            }
+            else if (!string.Equals(key, value, StringComparison.Ordinal))
+            {
+                ambiguous = true;
+            }
         }
 
-        var header = request.Headers["X-API-Key"];
-        if (header.Count == 1 && !string.IsNullOrWhiteSpace(header[0]))
+        foreach (var value in request.Headers.Authorization)
         {
-            return (header[0]!.Trim(), CredentialSource.ApiKeyHeader);
+            if (value is { Length: > 7 } && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            {
+                Offer(value[7..], CredentialSource.AuthorizationBearer);
+            }
         }
 
-        if (allowQuery && request.Query["api_key"] is { Count: 1 } query && !string.IsNullOrWhiteSpace(query[0]))
+        foreach (var value in request.Headers[Credentials.ApiKeyHeader])
         {
-            return (query[0]!.Trim(), CredentialSource.QueryParameter);
+            Offer(value, CredentialSource.ApiKeyHeader);
         }
 
-        return (null, default);
+        if (allowQuery)
+        {
+            foreach (var value in request.Query[Credentials.QueryParameter])
+            {
+                Offer(value, CredentialSource.QueryParameter);
+            }
+        }
+
+        return (key, source, ambiguous);
     }
 
+    /// <summary>400 when a request carries two different keys.</summary>
+    public static readonly GatewayError AmbiguousCredentials = new(400, "ambiguous_credentials", "Bad Request",
+        "The request carries more than one different API key (Authorization, X-API-Key, api_key): send exactly one.");
 }

@@ -1,6 +1,7 @@
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Forwarding;
+using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
@@ -20,6 +21,7 @@ internal sealed partial class GatewayPipeline(
     UpstreamForwarder forwarder,
     GatewayEnvironment environment,
     RequestTelemetry telemetry,
+    GatewayOptions options,
     ILogger<GatewayPipeline> logger)
 {
     private readonly IRequestStep[] _steps = [.. steps];
@@ -52,10 +54,18 @@ internal sealed partial class GatewayPipeline(
         }
     }
 
+    /// <param name="path">Kestrel's decoded path, used for reserved endpoints; replaced by the path the gateway decoded
+    /// itself from the raw request target (<see cref="RequestGuard"/>), which is what is matched and forwarded.</param>
     private async Task ProxyAsync(HttpContext context, string path)
     {
         var requestId = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"]);
         context.Response.Headers["X-Request-ID"] = requestId;
+
+        if (RequestGuard.Check(context, options, ref path) is { } refusal)
+        {
+            await GatewayErrorWriter.WriteAsync(context, refusal);
+            return;
+        }
 
         var snapshot = snapshots.Current;
         if (snapshot is null)

@@ -141,25 +141,15 @@ internal sealed class GatewayRequest : IRewriteRequest
         if (name.StartsWith("header.", StringComparison.Ordinal))
         {
             var header = name[7..];
-            if (header.Equals("X-API-Key", StringComparison.OrdinalIgnoreCase)
-                || (header.Equals("Authorization", StringComparison.OrdinalIgnoreCase) && Caller is not null && CredentialSource == CredentialSource.AuthorizationBearer))
-            {
-                return null; // the credential is never copied anywhere
-            }
-
             var values = HttpContext.Request.Headers[header];
-            return values.Count == 0 ? null : values.ToString();
+            return values.Count == 0 || IsCredentialHeader(header, values) ? null : values.ToString(); // the credential is never copied anywhere
         }
 
         if (name.StartsWith("query.", StringComparison.Ordinal))
         {
-            if (name == "query.api_key" && Caller is not null && CredentialSource == CredentialSource.QueryParameter)
-            {
-                return null;
-            }
-
-            var values = HttpContext.Request.Query[name[6..]];
-            return values.Count == 0 ? null : values[0];
+            var parameter = name[6..];
+            var values = HttpContext.Request.Query[parameter];
+            return values.Count == 0 || IsCredentialQuery(parameter, values) ? null : values[0];
         }
 
         if (name.StartsWith("env.", StringComparison.Ordinal))
@@ -170,20 +160,69 @@ internal sealed class GatewayRequest : IRewriteRequest
         return null;
     }
 
+    /// <summary>The request headers for expressions, lower-cased, without the API key (X-API-Key, a key in Authorization).</summary>
     public IEnumerable<KeyValuePair<string, string>> Headers()
     {
         foreach (var (name, values) in HttpContext.Request.Headers)
         {
-            yield return new KeyValuePair<string, string>(name.ToLowerInvariant(), values.ToString());
+            if (!IsCredentialHeader(name, values))
+            {
+                yield return new KeyValuePair<string, string>(name.ToLowerInvariant(), values.ToString());
+            }
         }
     }
 
+    /// <summary>The query parameters for expressions (first value of each), without an <c>api_key</c> credential.</summary>
     public IEnumerable<KeyValuePair<string, string>> Query()
     {
         foreach (var (name, values) in HttpContext.Request.Query)
         {
-            yield return new KeyValuePair<string, string>(name, values.Count > 0 ? values[0] ?? "" : "");
+            if (!IsCredentialQuery(name, values))
+            {
+                yield return new KeyValuePair<string, string>(name, values.Count > 0 ? values[0] ?? "" : "");
+            }
         }
+    }
+
+    private bool IsCredentialHeader(string name, Microsoft.Extensions.Primitives.StringValues values)
+    {
+        if (name.Equals(Credentials.ApiKeyHeader, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        if (!name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        foreach (var value in values)
+        {
+            if (Environment.IsKeyAuthorization(value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool IsCredentialQuery(string name, Microsoft.Extensions.Primitives.StringValues values)
+    {
+        if (!name.Equals(Credentials.QueryParameter, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        foreach (var value in values)
+        {
+            if (Environment.IsKeyQueryValue(value))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public IReadOnlyDictionary<string, string>? Identity(string kind) => (Caller, kind) switch

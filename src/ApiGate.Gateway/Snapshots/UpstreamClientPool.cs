@@ -66,6 +66,9 @@ internal sealed class UpstreamClientPool : IDisposable
         ConnectTimeout = connectTimeout,
         // Trace headers are set by the forwarding transformer (the gateway's span when tracing, else the client's as sent).
         ActivityHeadersPropagator = null,
+        // Kestrel decodes request header values as UTF-8; sending them as UTF-8 forwards the client's bytes unchanged.
+        // Without it the client refuses any non-ASCII value, and that refusal would be taken for a target failure.
+        RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
     };
 
     private readonly record struct ClientKey(string UpstreamId, int IdleConnTimeoutMs, int MaxConns, TimeSpan Timeout);

@@ -40,8 +40,7 @@ public sealed class ValidateValueTests
         var error = EntitlementResolver.ValidateValue(EntitlementValueType.Boolean, value);
 
         // Assert
-        Assert.NotNull(error);
-        Assert.Contains("true or false", error);
+        Assert.Equal($"'{value}' is not true or false", error);
     }
 
     [Theory]
@@ -57,21 +56,20 @@ public sealed class ValidateValueTests
         var error = EntitlementResolver.ValidateValue(EntitlementValueType.Number, value);
 
         // Assert
-        Assert.NotNull(error);
-        Assert.Contains("not a number", error);
+        Assert.Equal($"'{value}' is not a number", error);
     }
 
     [Theory]
     [InlineData("NaN")]
     [InlineData("Infinity")]
     [InlineData("-Infinity")]
-    public void ValidateValue_NumberNotFinite_ReturnsError(string value)
+    public void ValidateValue_NumberNotFinite_ReturnsNotANumberError(string value)
     {
         // Act
         var error = EntitlementResolver.ValidateValue(EntitlementValueType.Number, value);
 
         // Assert
-        Assert.NotNull(error);
+        Assert.Equal($"'{value}' is not a number", error);
     }
 
     [Theory]
@@ -82,24 +80,24 @@ public sealed class ValidateValueTests
     [InlineData(EntitlementValueType.Number, "42\n")]
     [InlineData(EntitlementValueType.Number, "42\r\n")]
     [InlineData(EntitlementValueType.Number, "\r42")]
-    public void ValidateValue_ContainsLineBreak_ReturnsError(EntitlementValueType type, string value)
+    public void ValidateValue_ContainsLineBreak_ReturnsLineBreakError(EntitlementValueType type, string value)
     {
         // Act
         var error = EntitlementResolver.ValidateValue(type, value);
 
         // Assert
-        Assert.NotNull(error);
+        Assert.Equal("values cannot contain line breaks", error);
     }
 
     [Theory]
     [InlineData("true\n")]
     [InlineData("false\r\n")]
-    public void ValidateValue_BooleanWithLineBreak_ReturnsError(string value)
+    public void ValidateValue_BooleanWithLineBreak_ReturnsNotTrueOrFalseError(string value)
     {
         // Act
         var error = EntitlementResolver.ValidateValue(EntitlementValueType.Boolean, value);
 
         // Assert
-        Assert.NotNull(error);
+        Assert.Equal($"'{value}' is not true or false", error);
     }
 }

@@ -21,6 +21,10 @@ public sealed class ValidateRouteTests
         { "methods and headers", Valid with { Methods = ["GET", "POST"], Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme" } } },
         { "transforms", Valid with { RequestTransform = "{\"headers\":{\"add\":{}}}", ResponseTransform = "{}" } },
         { "custom metering", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = "response.body.items.length" } },
+        { "every known method", Valid with { Methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY", "PROPFIND"] } },
+        { "dots inside a segment", Valid with { PathRewrite = "/files/$1..bak/v1.2" } },
+        { "expression splitting on dots", Valid with { PathRewrite = "'/v/' + path.split('..').join('-')" } },
+        { "unicode name and description", Valid with { Name = "Nutzer-API ü", Description = "Benutzer – alle Endpunkte ✓" } },
     };
 
     [Theory]
@@ -59,6 +63,22 @@ public sealed class ValidateRouteTests
         { "response_transform", Valid with { ResponseTransform = "\"text\"" } },
         { "metering_expr", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = "" } },
         { "metering_expr", Valid with { MeteringMode = MeteringMode.ResponseField, MeteringExpr = "response.body." } },
+        { "methods", Valid with { Methods = ["GETT"] } },
+        { "methods", Valid with { Methods = ["GET", "TRACE"] } },
+        { "methods", Valid with { Methods = ["CONNECT"] } },
+        { "method_override", Valid with { MethodOverride = "PSOT" } },
+        { "path_rewrite", Valid with { PathRewrite = "/internal/../admin/$1" } },
+        { "path_rewrite", Valid with { PathRewrite = "/internal/%2e%2E/$1" } },
+        { "path_rewrite", Valid with { PathRewrite = "/internal/./$1" } },
+        { "path_rewrite", Valid with { PathRewrite = "/internal/$1/.." } },
+        { "path_rewrite", Valid with { PathRewrite = "'/a/../' + pathParams.id" } },
+        { "path_rewrite", Valid with { PathRewrite = "'../' + path" } },
+        { "name", Valid with { Name = "Users\u001b[2J" } },
+        { "name", Valid with { Name = "Users\0" } },
+        { "description", Valid with { Description = "line\nbreak" } },
+        { "description", Valid with { Description = "c1\u0085" } },
+        { "description", Valid with { Description = "del\u007f" } },
+        { "headers", Valid with { Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme\u0000" } } },
     };
 
     [Theory]

@@ -179,6 +179,69 @@ public sealed class PrecedenceTests
         Assert.True(expected == name, $"{scenario}: expected {expected ?? "<none>"}, got {name ?? "<none>"}");
     }
 
+    private static readonly Dictionary<string, string> BetaHeader = new() { ["X-Beta"] = "1" };
+
+    // Names are chosen so that the name tie-break alone would pick the route without conditions ("a-…" < "z-…").
+    public static TheoryData<string, RouteDefinition[], string, (string, string)[], string?> ConditionCases => new()
+    {
+        {
+            "a header condition beats an otherwise equal route without one",
+            [Route("a-plain", "/api/*"), Route("z-header", "/api/*") with { Headers = BetaHeader }],
+            "GET", [("X-Beta", "1")], "z-header"
+        },
+        {
+            "without the header the route without conditions serves",
+            [Route("a-plain", "/api/*"), Route("z-header", "/api/*") with { Headers = BetaHeader }],
+            "GET", [], "a-plain"
+        },
+        {
+            "a method list beats an otherwise equal route for all methods",
+            [Route("a-any", "/api/*"), Route("z-post", "/api/*") with { Methods = ["POST"] }],
+            "POST", [], "z-post"
+        },
+        {
+            "two header conditions beat one",
+            [
+                Route("a-one", "/api/*") with { Headers = BetaHeader },
+                Route("z-two", "/api/*") with { Headers = new Dictionary<string, string> { ["X-Beta"] = "1", ["X-Tenant"] = "acme" } },
+            ],
+            "GET", [("X-Beta", "1"), ("X-Tenant", "acme")], "z-two"
+        },
+        {
+            "a header and a method list beat a header alone",
+            [Route("a-header", "/api/*") with { Headers = BetaHeader }, Route("z-both", "/api/*") with { Headers = BetaHeader, Methods = ["GET"] }],
+            "GET", [("X-Beta", "1")], "z-both"
+        },
+        {
+            "priority still beats conditions",
+            [Route("z-plain", "/api/*", priority: 1), Route("a-header", "/api/*") with { Headers = BetaHeader }],
+            "GET", [("X-Beta", "1")], "z-plain"
+        },
+        {
+            "a longer path still beats conditions",
+            [Route("z-long", "/api/v1/*"), Route("a-header", "/api/*") with { Headers = BetaHeader }],
+            "GET", [("X-Beta", "1")], "z-long"
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(ConditionCases))]
+    public void TryMatch_EqualRoutesWithAndWithoutConditions_MoreConditionsWin(
+        string scenario, RouteDefinition[] routes, string method, (string, string)[] headers, string? expected)
+    {
+        // Arrange
+        var table = Table(routes);
+        var reversed = Table([.. routes.Reverse()]);
+
+        // Act
+        var name = table.MatchName("/api/v1/x", method: method, headers: FakeHeaders.Of(headers));
+        var reversedName = reversed.MatchName("/api/v1/x", method: method, headers: FakeHeaders.Of(headers));
+
+        // Assert
+        Assert.True(expected == name, $"{scenario}: expected {expected ?? "<none>"}, got {name ?? "<none>"}");
+        Assert.True(expected == reversedName, $"{scenario} (reversed input): expected {expected ?? "<none>"}, got {reversedName ?? "<none>"}");
+    }
+
     [Fact]
     public void Build_MixedRoutes_OrdersByPrecedenceAndDropsDisabled()
     {

@@ -27,6 +27,19 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("/entitlements", """{"name": "flag", "value_type": "colour"}""", "/value_type")]
     [InlineData("/plan-entitlements", """{"plan": "missing", "entitlement": "x", "value": "1"}""", "/plan")]
     [InlineData("/plan-entitlements", """{"plan_id": "free", "entitlement_id": "missing", "value": "1"}""", "/entitlement_id")]
+    [InlineData("/routes", """{"name": "r", "path": "/a", "methods": ["GETT"]}""", "/methods")]
+    [InlineData("/routes", """{"name": "r", "path": "/a/*", "path_rewrite": "/b/../c/$1"}""", "/path_rewrite")]
+    [InlineData("/upstreams", """{"name": "evil\u001b[2Jname", "url": "http://127.0.0.1:1"}""", "/name")]
+    [InlineData("/upstreams", """{"name": "u", "url": "http://127.0.0.1:1", "description": "nul\u0000"}""", "/description")]
+    [InlineData("/routes", """{"name": "r\u0007", "path": "/a"}""", "/name")]
+    [InlineData("/routes", """{"name": "r", "path": "/a", "description": "c1\u009b"}""", "/description")]
+    [InlineData("/plans", """{"name": "Pro\u007f"}""", "/name")]
+    [InlineData("/plans", """{"name": "Pro", "description": "two\nlines"}""", "/description")]
+    [InlineData("/users", """{"email": "a\u001b@example.com"}""", "/email")]
+    [InlineData("/users", """{"email": "a@example.com", "name": "Ann\u0000"}""", "/name")]
+    [InlineData("/keys", """{"user": "ann@example.com", "name": "ci\u001b"}""", "/name")]
+    [InlineData("/entitlements", """{"name": "flag", "display_name": "Flag\u0000"}""", "/display_name")]
+    [InlineData("/entitlements", """{"name": "flag", "description": "d\u0085"}""", "/description")]
     public async Task Create_InvalidField_Returns422WithPointerToTheField(string path, string body, string pointer)
     {
         var response = await SendAsync(HttpMethod.Post, path, body);
@@ -78,6 +91,39 @@ public sealed class AdminErrorTests : AdminTestBase
     public async Task Create_MalformedJson_Returns400(string body)
     {
         AssertError(await SendAsync(HttpMethod.Post, "/plans", body), HttpStatusCode.BadRequest, "bad_request");
+    }
+
+    [Theory]
+    [InlineData("/upstreams", """{"name": "u", "url": "http://127.0.0.1:1"}""")]
+    [InlineData("/plans", """{"id": "team", "name": "Team"}""")]
+    [InlineData("/plans", "")]
+    public async Task Create_NoContentType_Returns415AndWritesNothing(string path, string body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin" + path) { Content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(body)) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        Assert.Null(request.Content.Headers.ContentType);
+
+        using var response = await Gateway.Client.SendAsync(request);
+        var raw = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        var error = System.Text.Json.JsonDocument.Parse(raw).RootElement.GetProperty("errors")[0];
+        Assert.Equal("unsupported_media_type", error.GetProperty("code").GetString());
+        Assert.Contains("Content-Type: application/json", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, AssertData(await GetAsync("/upstreams")).GetArrayLength());
+        Assert.DoesNotContain("\"team\"", (await GetAsync("/plans")).Raw, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Update_TextPlainContentType_Returns415()
+    {
+        var created = AssertData(await PostAsync("/plans", new { id = "team", name = "Team" }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Patch, "/plans/team", """{"name": "Renamed"}""", contentType: "text/plain");
+
+        Assert.Equal("team", created.GetProperty("id").GetString());
+        AssertError(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        Assert.Equal("Team", AssertData(await GetAsync("/plans/team")).GetProperty("name").GetString());
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using ApiGate.Cli.Commands;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -44,6 +45,33 @@ public sealed partial class DemoCommandTests : CliTestBase
         Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
         Assert.Contains("apigate_requests_total", await metrics.Content.ReadAsStringAsync());
         Assert.Equal(0, exitCode);
+    }
+
+    [Fact]
+    public async Task Demo_PortInUse_ExitsWithoutWritingKeyOrAdminTokenAndSuggestsPort()
+    {
+        // Arrange: something already listens on the port the demo is asked to use.
+        using var occupant = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        occupant.Start();
+        var port = ((IPEndPoint)occupant.LocalEndpoint).Port;
+        var error = new StringWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+
+        // Act
+        var exitCode = await CliApp.RunAsync(["demo", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            TextWriter.Null, error, name => Environment.GetValueOrDefault(name), stop.Token);
+        var keys = await RunAsync("keys", "list", "--json");
+        var tokens = await RunAsync("admin", "tokens", "list", "--json");
+
+        // Assert
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("no key or admin token was created", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("--port", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, keys.ExitCode);
+        Assert.Equal(0, JsonDocument.Parse(keys.Output).RootElement.GetArrayLength());
+        Assert.Equal(0, tokens.ExitCode);
+        Assert.Equal(0, JsonDocument.Parse(tokens.Output).RootElement.GetArrayLength());
     }
 
     private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string url, string bearer)

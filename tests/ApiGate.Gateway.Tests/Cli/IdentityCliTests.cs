@@ -159,8 +159,9 @@ public sealed partial class IdentityCliTests : CliTestBase
         var matches = AnyKey().Matches(created.Output);
         var key = Assert.Single(matches).Value;
         Assert.Matches("^ak_[0-9a-f]{64}$", key);
-        Assert.Contains("key: " + key, created.Output);
-        Assert.Contains("not be shown again", created.Output);
+        Assert.Equal(key + "\n", created.Output.ReplaceLineEndings("\n")); // only the key: KEY=$(apigate keys create ...)
+        Assert.Contains("not be shown again", created.Error);
+        Assert.Contains("ann@example.com", created.Error);
         var later = new List<CliResult>
         {
             await RunAsync("keys", "list"),

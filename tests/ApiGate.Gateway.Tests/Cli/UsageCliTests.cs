@@ -186,7 +186,8 @@ public sealed class UsageCliTests : IAsyncLifetime
     [Theory]
     [InlineData("summary", "--user", "usr_missing")]
     [InlineData("history", "--email", "nobody@example.com")]
-    [InlineData("recent", "--user", "ann@example.com")]
+    [InlineData("recent", "--user", "nobody@example.com")]
+    [InlineData("summary", "--email", "usr_missing")]
     public async Task Usage_UnknownUser_ExitsWithNotFound(params string[] args)
     {
         // Act
@@ -195,6 +196,24 @@ public sealed class UsageCliTests : IAsyncLifetime
         // Assert
         Assert.Equal(3, result.ExitCode);
         Assert.StartsWith("error: no user with", result.Diagnostics);
+    }
+
+    [Theory]
+    [InlineData("summary")]
+    [InlineData("history")]
+    [InlineData("recent")]
+    public async Task Usage_UserFlagWithAnEmail_ShowsThatUsersUsage(string verb)
+    {
+        // Act: --user takes an email like every other --user.
+        var byEmail = await _temp.CliAsync("usage", verb, "--user", "ann@example.com", "--json");
+        var byId = await _temp.CliAsync("usage", verb, "--user", _ann.Id, "--json");
+
+        // Assert
+        Assert.Equal(0, byEmail.ExitCode);
+        Assert.Equal("", byEmail.Diagnostics);
+        Assert.Equal(0, byId.ExitCode);
+        Assert.Equal(byId.Output, byEmail.Output);
+        Assert.DoesNotContain("/bob", byEmail.Output, StringComparison.Ordinal);
     }
 
     [Theory]

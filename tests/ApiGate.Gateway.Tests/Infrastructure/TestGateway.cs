@@ -180,7 +180,7 @@ internal static class CliRunner
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = await CliApp.RunAsync(args, output, error, name => environment.GetValueOrDefault(name));
+        var code = await CliApp.RunAsync(args, output, error, name => environment.GetValueOrDefault(name), environmentNames: environment.Keys);
         return new CliResult(code, output.ToString(), error.ToString());
     }
 }

@@ -13,7 +13,8 @@ using Microsoft.Extensions.Logging;
 namespace ApiGate.Gateway.Tests.Infrastructure;
 
 /// <summary>What the upstream saw of one request.</summary>
-internal sealed record ReceivedRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string[]> Headers);
+/// <param name="RawTarget">The request target exactly as it arrived on the wire (before Kestrel decodes or normalises it).</param>
+internal sealed record ReceivedRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string[]> Headers, string RawTarget = "");
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
@@ -85,7 +86,8 @@ internal sealed class TestUpstream : IAsyncDisposable
         var path = request.Path.Value ?? "/";
         Received.Enqueue(new ReceivedRequest(
             request.Method, path, request.QueryString.Value ?? "",
-            request.Headers.ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray(), StringComparer.OrdinalIgnoreCase)));
+            request.Headers.ToDictionary(h => h.Key, h => h.Value.Select(v => v ?? "").ToArray(), StringComparer.OrdinalIgnoreCase),
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? ""));
 
         var last = path[(path.LastIndexOf('/') + 1)..];
         switch (last)

@@ -32,6 +32,7 @@ public sealed class ForwardingTests : GatewayTestBase
 
         var response = await Gateway.Client.PostAsync(Gateway.Url + "/users", new StringContent(body, Encoding.UTF8, "text/plain"));
 
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("POST", echo.GetProperty("method").GetString());
         Assert.Equal(100_000, echo.GetProperty("body_length").GetInt64());
@@ -48,8 +49,9 @@ public sealed class ForwardingTests : GatewayTestBase
         request.Headers.Add("x-entitlement-max-api-keys", "1000");
         request.Headers.Add("X-Keep-Me", "yes");
 
-        await Gateway.Client.SendAsync(request);
+        using var response = await Gateway.Client.SendAsync(request);
 
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode); // forwarded, so the upstream's view below is this request's
         var received = Upstream.Received.Last();
         Assert.False(received.Headers.ContainsKey("X-User-ID"));
         Assert.False(received.Headers.ContainsKey("X-Key-ID"));
@@ -66,8 +68,9 @@ public sealed class ForwardingTests : GatewayTestBase
         request.Headers.Add("X-Forwarded-Proto", "https");
         request.Headers.Host = "api.example.com";
 
-        await Gateway.Client.SendAsync(request);
+        using var response = await Gateway.Client.SendAsync(request);
 
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var received = Upstream.Received.Last();
         Assert.Equal("203.0.113.7, 127.0.0.1", string.Join(",", received.Headers["X-Forwarded-For"]));
         Assert.Equal("https, http", string.Join(",", received.Headers["X-Forwarded-Proto"]));
@@ -123,8 +126,9 @@ public sealed class ForwardingTests : GatewayTestBase
         request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
         request.Headers.TryAddWithoutValidation("Proxy-Authorization", "Basic Zm9vOmJhcg==");
 
-        await Gateway.Client.SendAsync(request);
+        using var response = await Gateway.Client.SendAsync(request);
 
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode); // forwarded, so the upstream's view below is this request's
         var received = Upstream.Received.Last();
         Assert.False(received.Headers.ContainsKey("X-Hop"));
         Assert.False(received.Headers.ContainsKey("Keep-Alive"));
@@ -151,8 +155,9 @@ public sealed class ForwardingTests : GatewayTestBase
         using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/secured/x");
         request.Headers.TryAddWithoutValidation(expectedHeader, "client-value");
 
-        await Gateway.Client.SendAsync(request);
+        using var response = await Gateway.Client.SendAsync(request);
 
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal([expectedValue], Upstream.Received.Last().Headers[expectedHeader]);
     }
 

@@ -55,6 +55,28 @@ public sealed class TransformTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task Query_KeyInQueryOnAuthenticatedRoute_TransformKeptAndKeyRemoved()
+    {
+        // Arrange: the key travels in ?api_key; the route also transforms the query.
+        await Gateway.StopAsync();
+        await using var gateway = await TestGateway.StartAsync(o => o.AuthAllowQueryKey = true);
+        await gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "t", Path = "/t/*", Upstream = "backend", AuthRequired = true,
+            RequestTransform = """{"query":{"add":{"format":"json"},"remove":["debug"]}}""",
+        });
+        var (key, _, _) = await gateway.CreateKeyAsync("query@example.com");
+
+        // Act
+        var response = await gateway.Client.GetAsync(gateway.Url + "/t/x?debug=1&api_key=" + key + "&keep=2");
+
+        // Assert: both the transform's changes and the key's removal reach the upstream.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("?keep=2&format=json", Upstream.Received.Last().Query);
+    }
+
+    [Fact]
     public async Task Conditions_ApplyOnlyWhenTheirTestsHold()
     {
         await AddRouteAsync("""

@@ -1,0 +1,331 @@
+using Jint;
+using Jint.Native;
+using Jint.Native.Object;
+using Jint.Runtime;
+using Jint.Runtime.Descriptors;
+using Jint.Runtime.Interop;
+
+namespace ApiGate.Core.Expressions;
+
+/// <summary>
+/// Wraps the built-ins that can build a string far larger than their inputs in one call (<c>repeat</c>,
+/// <c>padStart</c>/<c>padEnd</c>, <c>concat</c>, <c>join</c>, <c>toLocaleString</c>, <c>replace</c>/<c>replaceAll</c> with <c>$</c> patterns,
+/// <c>JSON.stringify</c>, <c>String.raw</c>, <c>encodeURIComponent</c>) so that the size of what they are about to build is charged to the evaluation's memory limit
+/// first. Jint's own memory constraint runs between statements: by then one <c>'x'.repeat(2**28)</c> has allocated
+/// half a gigabyte. Only what is known without running script is counted (strings held in arrays and plain
+/// objects); whatever script a call runs (a callback, a getter, <c>toString</c>) is checked statement by statement.
+/// </summary>
+internal static class AllocationGuards
+{
+    /// <summary>Array elements and object properties inspected per call before giving up on projecting a size.</summary>
+    private const int MaxInspected = (int)ExpressionEngine.MaxArraySize;
+
+    private const int MaxDepth = 64;
+
+    internal static void Install(ExpressionSandbox sandbox)
+    {
+        var engine = sandbox.Engine;
+        var stringConstructor = engine.Global.Get("String").AsObject();
+        var stringPrototype = Prototype(stringConstructor);
+        var arrayPrototype = Prototype(engine.Intrinsics.Array);
+        var regExpPrototype = Prototype(engine.Intrinsics.RegExp);
+        var json = engine.Global.Get("JSON").AsObject();
+
+        Wrap(sandbox, stringPrototype, "repeat", 1, (original, thisObj, args) =>
+        {
+            if (IsNullOrUndefined(thisObj))
+            {
+                return sandbox.Engine.Call(original, thisObj, args);
+            }
+
+            var text = TypeConverter.ToString(thisObj);
+            var count = TypeConverter.ToIntegerOrInfinity(Arg(args, 0));
+            if (count > 0 && text.Length > 0)
+            {
+                sandbox.Charge(text.Length * count);
+            }
+
+            return sandbox.Engine.Call(original, text, [count]);
+        });
+
+        foreach (var name in (ReadOnlySpan<string>)["padStart", "padEnd"])
+        {
+            Wrap(sandbox, stringPrototype, name, 1, (original, thisObj, args) =>
+            {
+                if (IsNullOrUndefined(thisObj))
+                {
+                    return sandbox.Engine.Call(original, thisObj, args);
+                }
+
+                var text = TypeConverter.ToString(thisObj);
+                var maxLength = (double)TypeConverter.ToLength(Arg(args, 0));
+                sandbox.Charge(maxLength);
+                return sandbox.Engine.Call(original, text, [maxLength, .. args.Length > 1 ? args[1..2] : []]);
+            });
+        }
+
+        Wrap(sandbox, stringPrototype, "concat", 1, (original, thisObj, args) =>
+        {
+            if (IsNullOrUndefined(thisObj))
+            {
+                return sandbox.Engine.Call(original, thisObj, args);
+            }
+
+            var text = TypeConverter.ToString(thisObj);
+            double total = text.Length;
+            var parts = new JsValue[args.Length];
+            for (var i = 0; i < args.Length; i++)
+            {
+                var part = TypeConverter.ToString(args[i]);
+                total += part.Length;
+                parts[i] = part;
+            }
+
+            sandbox.Charge(total);
+            return sandbox.Engine.Call(original, text, parts);
+        });
+
+        Wrap(sandbox, stringPrototype, "replace", 2, (original, thisObj, args) => Replace(sandbox, original, thisObj, args, all: false));
+        Wrap(sandbox, stringPrototype, "replaceAll", 2, (original, thisObj, args) => Replace(sandbox, original, thisObj, args, all: true));
+
+        Wrap(sandbox, regExpPrototype, Jint.Native.Symbol.GlobalSymbolRegistry.Replace, "[Symbol.replace]", 2, (original, thisObj, args) =>
+        {
+            var replacement = Arg(args, 1);
+            if (thisObj is not ObjectInstance regExp || replacement.IsCallable())
+            {
+                return sandbox.Engine.Call(original, thisObj, args);
+            }
+
+            var text = TypeConverter.ToString(Arg(args, 0));
+            var pattern = TypeConverter.ToString(replacement);
+            var global = TypeConverter.ToString(regExp.Get("flags")).Contains('g', StringComparison.Ordinal);
+            sandbox.Charge(text.Length + (global ? text.Length + 1.0 : 1.0) * PerMatch(pattern, text));
+            return sandbox.Engine.Call(original, regExp, [text, pattern]);
+        });
+
+        Wrap(sandbox, arrayPrototype, "join", 1, (original, thisObj, args) =>
+        {
+            if (thisObj is not ObjectInstance list)
+            {
+                return sandbox.Engine.Call(original, thisObj, args);
+            }
+
+            var separatorArg = Arg(args, 0);
+            var separator = separatorArg.IsUndefined() ? "," : TypeConverter.ToString(separatorArg);
+            ChargeJoin(sandbox, list, separator.Length);
+            return sandbox.Engine.Call(original, list, [separator]);
+        });
+
+        Wrap(sandbox, arrayPrototype, "toLocaleString", 0, (original, thisObj, args) =>
+        {
+            if (thisObj is ObjectInstance list)
+            {
+                ChargeJoin(sandbox, list, 1);
+            }
+
+            return sandbox.Engine.Call(original, thisObj, args);
+        });
+
+        foreach (var name in (ReadOnlySpan<string>)["encodeURI", "encodeURIComponent", "escape"])
+        {
+            Wrap(sandbox, engine.Global, name, 1, (original, thisObj, args) =>
+            {
+                var text = TypeConverter.ToString(Arg(args, 0));
+                var wide = 0;
+                foreach (var c in text)
+                {
+                    if (c >= 0x80)
+                    {
+                        wide++;
+                    }
+                }
+
+                // At most %XX per ASCII character and three of them (or one %uXXXX) per other UTF-16 unit.
+                sandbox.Charge(3.0 * text.Length + 6.0 * wide);
+                return sandbox.Engine.Call(original, thisObj, [text]);
+            });
+        }
+
+        Wrap(sandbox, stringConstructor, "raw", 1, (original, thisObj, args) =>
+        {
+            if (Arg(args, 0) is ObjectInstance template && template.Get("raw") is ObjectInstance raw)
+            {
+                var total = ElementChars(raw, Math.Min(TypeConverter.ToLength(raw.Get("length")), (ulong)MaxInspected), sandbox.RemainingChars);
+                var parts = new JsValue[args.Length];
+                parts[0] = template;
+                for (var i = 1; i < args.Length; i++)
+                {
+                    var part = TypeConverter.ToString(args[i]);
+                    total += part.Length;
+                    parts[i] = part;
+                }
+
+                sandbox.Charge(total);
+                return sandbox.Engine.Call(original, thisObj, parts);
+            }
+
+            return sandbox.Engine.Call(original, thisObj, args);
+        });
+
+        Wrap(sandbox, json, "stringify", 3, (original, thisObj, args) =>
+        {
+            if (!Arg(args, 1).IsCallable())
+            {
+                var space = Arg(args, 2);
+                var indent = space.IsNumber() ? Math.Clamp(TypeConverter.ToIntegerOrInfinity(space), 0, 10) : space.IsString() ? Math.Min(space.AsString().Length, 10) : 0;
+                var inspected = 0;
+                sandbox.Charge(JsonChars(Arg(args, 0), 1, indent, sandbox.RemainingChars, ref inspected));
+            }
+
+            return sandbox.Engine.Call(original, thisObj, args);
+        });
+    }
+
+    private static JsValue Replace(ExpressionSandbox sandbox, JsValue original, JsValue thisObj, JsValue[] args, bool all)
+    {
+        var search = Arg(args, 0);
+        var replacement = Arg(args, 1);
+
+        // A regular expression (any object) dispatches to its [Symbol.replace], which is guarded itself; a callback's
+        // results are built by script, statement by statement.
+        if (IsNullOrUndefined(thisObj) || search is ObjectInstance || replacement.IsCallable())
+        {
+            return sandbox.Engine.Call(original, thisObj, args);
+        }
+
+        var text = TypeConverter.ToString(thisObj);
+        var needle = TypeConverter.ToString(search);
+        var pattern = TypeConverter.ToString(replacement);
+        var matches = all ? Occurrences(text, needle) : text.Contains(needle, StringComparison.Ordinal) ? 1 : 0;
+        sandbox.Charge(text.Length + matches * PerMatch(pattern, text));
+        return sandbox.Engine.Call(original, text, [needle, pattern]);
+    }
+
+    private static void ChargeJoin(ExpressionSandbox sandbox, ObjectInstance list, int separatorLength)
+    {
+        var length = TypeConverter.ToLength(list.Get("length"));
+        var total = length > 0 ? (length - 1) * (double)separatorLength : 0;
+        sandbox.Charge(total);
+        sandbox.Charge(total + ElementChars(list, Math.Min(length, (ulong)MaxInspected), sandbox.RemainingChars - total));
+    }
+
+    /// <summary>The most one match's replacement can add: every <c>$</c> may insert up to the whole subject ($&amp;, $`, $').</summary>
+    private static double PerMatch(string pattern, string text)
+    {
+        var dollars = 0;
+        foreach (var c in pattern)
+        {
+            if (c == '$')
+            {
+                dollars++;
+            }
+        }
+
+        return pattern.Length + (double)dollars * text.Length;
+    }
+
+    private static double Occurrences(string text, string needle)
+    {
+        if (needle.Length == 0)
+        {
+            return text.Length + 1.0;
+        }
+
+        var count = 0;
+        for (var at = text.IndexOf(needle, StringComparison.Ordinal); at >= 0; at = text.IndexOf(needle, at + needle.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>Characters of the strings among the first <paramref name="count"/> elements; stops once past <paramref name="limit"/>.</summary>
+    private static double ElementChars(ObjectInstance list, ulong count, double limit)
+    {
+        double total = 0;
+        if (list is JsArray array)
+        {
+            for (uint i = 0; i < count && total <= limit; i++)
+            {
+                if (array.TryGetValue(i, out var element) && element is JsString text)
+                {
+                    total += text.Length;
+                }
+            }
+
+            return total;
+        }
+
+        for (ulong i = 0; i < count && total <= limit; i++)
+        {
+            if (list.Get(i) is JsString text)
+            {
+                total += text.Length;
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// A lower bound on the JSON text of arrays, plain objects and strings; other values (numbers, objects with
+    /// getters or <c>toJSON</c>, proxies) are left to the statement-level checks. Stops once past <paramref name="limit"/>.
+    /// </summary>
+    private static double JsonChars(JsValue value, int depth, double indent, double limit, ref int inspected)
+    {
+        if (value is JsString text)
+        {
+            return text.Length + 2;
+        }
+
+        if (depth > MaxDepth || inspected > MaxInspected)
+        {
+            return 0;
+        }
+
+        double total = 0;
+        var layout = indent * depth + 1;
+        if (value is JsArray array)
+        {
+            var length = array.Length;
+            for (uint i = 0; i < length && total <= limit && inspected <= MaxInspected; i++, inspected++)
+            {
+                total += layout + (array.TryGetValue(i, out var element) ? JsonChars(element, depth + 1, indent, limit - total, ref inspected) : 4);
+            }
+        }
+        else if (value is JsObject plain)
+        {
+            foreach (var (key, descriptor) in plain.GetOwnProperties())
+            {
+                if (total > limit || inspected++ > MaxInspected)
+                {
+                    break;
+                }
+
+                if (key is JsString name && descriptor.Enumerable && descriptor.IsDataDescriptor())
+                {
+                    total += layout + name.Length + 3 + JsonChars(descriptor.Value, depth + 1, indent, limit - total, ref inspected);
+                }
+            }
+        }
+
+        return total;
+    }
+
+    private static ObjectInstance Prototype(ObjectInstance constructor) => constructor.Get("prototype").AsObject();
+
+    private static bool IsNullOrUndefined(JsValue value) => value.IsNull() || value.IsUndefined();
+
+    private static JsValue Arg(JsValue[] args, int index) => index < args.Length ? args[index] : JsValue.Undefined;
+
+    private static void Wrap(ExpressionSandbox sandbox, ObjectInstance target, string name, int length, Func<JsValue, JsValue, JsValue[], JsValue> guarded) =>
+        Wrap(sandbox, target, name, name, length, guarded);
+
+    private static void Wrap(ExpressionSandbox sandbox, ObjectInstance target, JsValue key, string name, int length, Func<JsValue, JsValue, JsValue[], JsValue> guarded)
+    {
+        var original = target.Get(key);
+        var wrapper = new ClrFunction(sandbox.Engine, name, (thisObj, args) => guarded(original, thisObj, args), length);
+        target.DefineOwnProperty(key, new PropertyDescriptor(wrapper, writable: true, enumerable: false, configurable: true));
+    }
+}

@@ -1,0 +1,196 @@
+using System.Collections.Frozen;
+using Acornima.Ast;
+using Jint;
+using Jint.Native;
+using Jint.Native.Object;
+using Jint.Runtime;
+using Jint.Runtime.Descriptors;
+using Jint.Constraints;
+using Jint.Runtime.Interop;
+
+namespace ApiGate.Core.Expressions;
+
+/// <summary>
+/// One thread's Jint engine, hardened once so that evaluations cannot affect each other: every object reachable from
+/// the global object (constructors, prototypes, their functions, the hidden iterator and generator prototypes) is
+/// frozen, so <c>Object.prototype.x = 1</c> or <c>JSON = …</c> throws in the strict mode expressions run in; the
+/// context names are read-only accessors over values the host sets before and clears after each evaluation; and
+/// globals that could hold or defer state (<c>FinalizationRegistry</c>, <c>WeakRef</c>, <c>ShadowRealm</c>) or
+/// allocate unbounded memory in one call (<c>ArrayBuffer</c>, typed arrays) are removed.
+/// </summary>
+internal sealed class ExpressionSandbox
+{
+    private static readonly FrozenDictionary<string, int> Slots =
+        ExpressionEngine.ContextNames.Select((name, index) => KeyValuePair.Create(name, index)).ToFrozenDictionary(StringComparer.Ordinal);
+
+    private static readonly string[] RemovedGlobals =
+    [
+        "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "TypedArray", "Int8Array", "Uint8Array", "Uint8ClampedArray",
+        "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array", "Float16Array",
+        "Float32Array", "Float64Array", "ShadowRealm", "FinalizationRegistry", "WeakRef", "Intl", "Temporal",
+    ];
+
+    // Intrinsics no global property leads to; instances are enough, the walk follows their prototype chains.
+    private const string HiddenIntrinsics = """
+        (() => {
+            const found = [];
+            const add = make => { try { found.push(make()); } catch (e) { } };
+            add(() => function* () { });
+            add(() => (function* () { })());
+            add(() => async function () { });
+            add(() => async function* () { });
+            add(() => (async function* () { })());
+            add(() => [][Symbol.iterator]());
+            add(() => ''[Symbol.iterator]());
+            add(() => new Map()[Symbol.iterator]());
+            add(() => new Set()[Symbol.iterator]());
+            add(() => 'a'.matchAll(/a/g));
+            add(() => [].values().map(x => x));
+            add(() => Iterator.from({ next() { return { done: true }; } }));
+            add(() => (function () { return arguments; })());
+            return found;
+        })()
+        """;
+
+    private readonly JsValue[] _values;
+
+    // One budget per evaluation, armed only around it: hardening the engine at creation runs unbounded, so a cold
+    // start (JIT, lazily built intrinsics) cannot fail it the way a per-entry timeout would.
+    private readonly OperationDeadlineConstraint _deadline = new();
+    private long _allocationBaseline;
+
+    internal ExpressionSandbox()
+    {
+        Engine = new Engine(options =>
+        {
+            options.Strict()
+                .Constraint(_deadline)
+                .RegexTimeoutInterval(ExpressionEngine.Timeout)
+                .MaxStatements(ExpressionEngine.StatementLimit)
+                .LimitMemory(ExpressionEngine.MemoryLimit)
+                .LimitRecursion(ExpressionEngine.RecursionLimit)
+                .MaxArraySize(ExpressionEngine.MaxArraySize);
+            options.Constraints.StackOverflowGuard = true;
+        });
+
+        _values = new JsValue[ExpressionEngine.ContextNames.Length];
+        Array.Fill(_values, JsValue.Undefined);
+
+        var global = Engine.Global;
+        foreach (var name in RemovedGlobals)
+        {
+            global.Delete(name);
+        }
+
+        AllocationGuards.Install(this);
+        for (var i = 0; i < ExpressionEngine.ContextNames.Length; i++)
+        {
+            var slot = i;
+            var getter = new ClrFunction(Engine, "get " + ExpressionEngine.ContextNames[i], (_, _) => _values[slot]);
+            global.DefineOwnProperty(ExpressionEngine.ContextNames[i], new GetSetPropertyDescriptor(getter, JsValue.Undefined, enumerable: true, configurable: false));
+        }
+
+        FreezeReachable(global, Engine.Evaluate(HiddenIntrinsics).AsObject());
+    }
+
+    internal Engine Engine { get; }
+
+    /// <summary>Sets a context value for the next evaluation. <paramref name="name"/> is one of <see cref="ExpressionEngine.ContextNames"/>.</summary>
+    internal void Set(string name, JsValue value) => _values[Slots[name]] = value;
+
+    /// <summary>
+    /// Evaluates with the context values set since the last evaluation, then clears them, so nothing of this request
+    /// is visible to, or kept alive for, the next one. Throws <see cref="ExpressionException"/> when it fails.
+    /// </summary>
+    internal JsValue Evaluate(CompiledExpression expression)
+    {
+        var script = expression.Script;
+        _allocationBaseline = GC.GetAllocatedBytesForCurrentThread();
+        _deadline.Begin(ExpressionEngine.Timeout, CancellationToken.None);
+        try
+        {
+            var result = Engine.Evaluate(script);
+
+            // Jint checks allocation before each statement, so the last one's is checked here.
+            Charge(0);
+            return result;
+        }
+        catch (Exception ex) when (ex is JintException or TimeoutException)
+        {
+            throw Failure(ex);
+        }
+        finally
+        {
+            _deadline.End();
+            Array.Fill(_values, JsValue.Undefined);
+        }
+    }
+
+    /// <summary>Characters the current evaluation may still build before it reaches the memory limit.</summary>
+    internal double RemainingChars =>
+        (ExpressionEngine.MemoryLimit - (GC.GetAllocatedBytesForCurrentThread() - _allocationBaseline)) / (double)sizeof(char);
+
+    /// <summary>
+    /// Fails the evaluation before a built-in call builds <paramref name="chars"/> characters the memory limit has no
+    /// room for: Jint measures allocation only between statements, after one call may already have taken gigabytes.
+    /// </summary>
+    internal void Charge(double chars)
+    {
+        if (chars > RemainingChars || RemainingChars < 0)
+        {
+            throw new MemoryLimitExceededException($"a built-in call would build {chars:0} characters");
+        }
+    }
+
+    private static ExpressionException Failure(Exception ex) => ex switch
+    {
+        TimeoutException or ExecutionCanceledException => new ExpressionException(ExpressionFailure.Timeout,
+            $"expression failed: time limit of {ExpressionEngine.Timeout.TotalMilliseconds:0} ms exceeded", ex),
+        MemoryLimitExceededException => new ExpressionException(ExpressionFailure.MemoryLimit,
+            $"expression failed: memory limit of {ExpressionEngine.MemoryLimit} bytes exceeded", ex),
+        StatementsCountOverflowException => new ExpressionException(ExpressionFailure.StatementLimit,
+            $"expression failed: statement limit of {ExpressionEngine.StatementLimit} exceeded", ex),
+        RecursionDepthOverflowException => new ExpressionException(ExpressionFailure.RecursionLimit,
+            $"expression failed: recursion limit of {ExpressionEngine.RecursionLimit} exceeded", ex),
+        _ => new ExpressionException(ExpressionFailure.Error,
+            "expression failed: " + (ex.Message.Length > 0 ? ex.Message : "an error without a message (such as assigning to a read-only global)"), ex),
+    };
+
+    private void FreezeReachable(ObjectInstance global, ObjectInstance hidden)
+    {
+        var seen = new HashSet<ObjectInstance>(ReferenceEqualityComparer.Instance);
+        var pending = new Stack<ObjectInstance>();
+        pending.Push(global);
+        pending.Push(hidden);
+        while (pending.TryPop(out var current))
+        {
+            if (!seen.Add(current))
+            {
+                continue;
+            }
+
+            if (current.Prototype is { } prototype)
+            {
+                pending.Push(prototype);
+            }
+
+            foreach (var key in current.GetOwnPropertyKeys(Types.String | Types.Symbol))
+            {
+                var descriptor = current.GetOwnProperty(key);
+                foreach (var value in (ReadOnlySpan<JsValue?>)[descriptor.Value, descriptor.Get, descriptor.Set])
+                {
+                    if (value is ObjectInstance reachable)
+                    {
+                        pending.Push(reachable);
+                    }
+                }
+            }
+        }
+
+        var freeze = Engine.Intrinsics.Object.Get("freeze");
+        foreach (var target in seen)
+        {
+            Engine.Call(freeze, target);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using System.Buffers;
+using System.Globalization;
+
+namespace ApiGate.Core.Management;
+
+/// <summary>
+/// The rule for names and free-text fields (names, descriptions, emails, labels): no control characters — C0
+/// (NUL, ESC, tab, line breaks, …), DEL and C1. Such a character has no business in a name, breaks log lines and
+/// tables, and can drive a terminal that prints it. Every management service checks its fields here, so the CLI and
+/// the admin API refuse the same values.
+/// </summary>
+public static class TextFields
+{
+    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i)]);
+
+    /// <summary>Null when <paramref name="value"/> (null = not given) holds no control character; else a validation error naming the field.</summary>
+    /// <remarks>The message names the character and its position, never the value (the field may be a credential).</remarks>
+    public static ManagementError? Check(string field, string? value)
+    {
+        var at = value is null ? -1 : value.AsSpan().IndexOfAny(ControlCharacters);
+        return at < 0
+            ? null
+            : new ManagementError(ManagementErrorKind.Validation, field,
+                string.Create(CultureInfo.InvariantCulture, $"must not contain control characters (U+{(int)value![at]:X4} at position {at + 1})"));
+    }
+
+    /// <summary>The first field of <paramref name="fields"/> that fails <see cref="Check"/>, or null.</summary>
+    public static ManagementError? Check(params ReadOnlySpan<(string Field, string? Value)> fields)
+    {
+        foreach (var (field, value) in fields)
+        {
+            if (Check(field, value) is { } error)
+            {
+                return error;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,47 @@
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Hosting;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Admin;
+
+/// <summary>
+/// At start, warns when upstream credentials (<c>auth_value</c>) sit in the store in plaintext: some upstream has one
+/// and <c>APIGATE_SECRET_KEY</c> is not set, so anyone who can read the database file can read them.
+/// </summary>
+internal sealed partial class CredentialStorageStartupCheck(IGatewayStore store, GatewayOptions options, ILogger<CredentialStorageStartupCheck> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(options.SecretKey))
+        {
+            return;
+        }
+
+        int withCredentials;
+        try
+        {
+            withCredentials = (await store.ListUpstreamsAsync(cancellationToken)).Count(u => u.AuthConfigured);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Readiness reports an unreachable store; an encrypted credential without a key is reported when it is used.
+            LogCheckFailed(ex.Message);
+            return;
+        }
+
+        if (withCredentials > 0)
+        {
+            LogPlaintext(withCredentials);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 7013, Level = LogLevel.Warning,
+        Message = "{Count} upstream credentials (auth_value) are stored in plaintext because APIGATE_SECRET_KEY is not set; set it and rewrite them (apigate upstreams update <id> --auth-value ...) to encrypt them at rest")]
+    private partial void LogPlaintext(int count);
+
+    [LoggerMessage(EventId = 7014, Level = LogLevel.Warning, Message = "Could not check how upstream credentials are stored: {Reason}")]
+    private partial void LogCheckFailed(string reason);
+}

@@ -1,0 +1,52 @@
+using ApiGate.Gateway.Errors;
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace ApiGate.Gateway.Forwarding;
+
+/// <summary>
+/// Forwarding failures the client caused (docs/forwarding.md, "Client faults"): a request body that is malformed
+/// (bad chunk framing), too slow or too large. They are answered as the client's error, never retried, and never count
+/// against the target (<see cref="Balancing.RetryRules.Classify"/> treats the YARP errors as neutral).
+/// </summary>
+internal static class ClientFaults
+{
+    public static readonly GatewayError InvalidBody = new(400, "invalid_request_body", "Bad Request",
+        "The request body could not be read: it is malformed or ended early.");
+
+    public static readonly GatewayError BodyTimeout = new(408, "request_timeout", "Request Timeout",
+        "The request body arrived too slowly.");
+
+    public static readonly GatewayError BodyTooLarge = new(413, "request_too_large", "Content Too Large",
+        "The request body is larger than the gateway accepts.");
+
+    /// <summary>The client's error for a failed exchange, or null when the failure was on the upstream's side.</summary>
+    public static GatewayError? Classify(ForwarderError error, Exception? exception)
+    {
+        if (error is not (ForwarderError.RequestBodyClient or ForwarderError.UpgradeRequestClient))
+        {
+            return null;
+        }
+
+        return Find<BadHttpRequestException>(exception)?.StatusCode switch
+        {
+            StatusCodes.Status408RequestTimeout => BodyTimeout,
+            StatusCodes.Status413PayloadTooLarge => BodyTooLarge,
+            _ => InvalidBody,
+        };
+    }
+
+    private static T? Find<T>(Exception? exception)
+        where T : Exception
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is T found)
+            {
+                return found;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,69 @@
+using ApiGate.Core.Routing;
+using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace ApiGate.Gateway.Pipeline;
+
+/// <summary>
+/// What every proxied request must pass before it is matched (docs/routing.md, "Path safety"): a method the gateway
+/// forwards, and a path that has one meaning. The path is decoded here, once, from the raw request target; that decoded
+/// path is what the routes match and what the forwarder sends, so no later decoder can read it differently.
+/// </summary>
+internal static class RequestGuard
+{
+    public static readonly GatewayError MethodNotAllowed = new(405, "method_not_allowed", "Method Not Allowed",
+        "TRACE and TRACK are not forwarded (APIGATE_SERVER_ALLOW_TRACE).")
+    {
+        Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+    };
+
+    /// <summary>Null when the request may go on (with <paramref name="path"/> set to the decoded path), else the refusal.</summary>
+    public static GatewayError? Check(HttpContext context, GatewayOptions options, ref string path)
+    {
+        var method = context.Request.Method;
+        if (!options.AllowTrace && (HttpMethods.IsTrace(method) || method.Equals("TRACK", StringComparison.OrdinalIgnoreCase)))
+        {
+            return MethodNotAllowed;
+        }
+
+        var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path);
+        if (RequestPaths.IsPlain(raw))
+        {
+            // Nothing to decode: Kestrel's path is the raw path, already allocated.
+            return null;
+        }
+
+        if (RequestPaths.TryDecode(raw, out var decoded) is { } problem)
+        {
+            return InvalidPath(problem);
+        }
+
+        path = decoded;
+        return null;
+    }
+
+    /// <summary>The JSON:API error for a refused path; the detail says what was wrong, never echoing the path.</summary>
+    public static GatewayError InvalidPath(string problem) =>
+        new(400, "invalid_path", "Bad Request", $"The request path was refused: {problem}. See docs/routing.md, \"Path safety\".");
+
+    /// <summary>The path part of a request target: origin form (<c>/p?q</c>) or absolute form (<c>http://h/p?q</c>).</summary>
+    private static ReadOnlySpan<char> RawPath(string target)
+    {
+        var span = target.AsSpan();
+        if (span.Length > 0 && span[0] != '/')
+        {
+            var scheme = span.IndexOf("://", StringComparison.Ordinal);
+            if (scheme > 0)
+            {
+                var rest = span[(scheme + 3)..];
+                var slash = rest.IndexOfAny('/', '?');
+                span = slash < 0 || rest[slash] == '?' ? "/" : rest[slash..];
+            }
+        }
+
+        var query = span.IndexOf('?');
+        return query < 0 ? span : span[..query];
+    }
+}

@@ -1,0 +1,177 @@
+using ApiGate.Core.Expressions;
+using ApiGate.Core.Metering;
+using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
+using ApiGate.Core.Tests.Rewriting;
+using ApiGate.Core.Tests.TestSupport;
+using Jint;
+
+namespace ApiGate.Core.Tests.Expressions;
+
+/// <summary>
+/// Issue 10: the memory limit holds for single built-in calls that build large strings or arrays, and the 100 ms time
+/// limit holds inside regular-expression matches. Failures are reported as the expression error every caller handles.
+/// </summary>
+public sealed class ExpressionLimitsTests
+{
+    private const string MemoryLimitMessage = "expression failed: memory limit of 8000000 bytes exceeded";
+    private const string TimeLimitMessage = "expression failed: time limit of 100 ms exceeded";
+
+    public static TheoryData<string> Amplifiers =>
+    [
+        "'x'.repeat(2**28)",
+        "'x'.padEnd(2**28)",
+        "'x'.padStart(2**28, 'ab')",
+        "(() => { let s = 'x'; for (let i = 0; i < 40; i++) s += s; return s.length; })()",
+        "(() => { let s = 'xxxxxxxxxxxxxxxx'; for (let i = 0; i < 5000; i++) s = s.concat(s.slice(0, 4096)); return s.length; })()",
+        "Array(1e8).join('x')",
+        "new Array(1e7).fill(0).length",
+        "Array.from({ length: 2e6 }).length",
+        "'x'.repeat(3e6).split('').length",
+        "Array(1000).join('x'.repeat(1e6))",
+        "Array(300).fill('x'.repeat(1e6)).join('')",
+        "Array(300).fill('x'.repeat(1e6)).toString()",
+        "Array(300).fill('x'.repeat(1e6)).toLocaleString()",
+        "'x'.concat(...Array(1000).fill('x'.repeat(1e6)))",
+        "JSON.stringify(Array(300).fill('x'.repeat(1e6)))",
+        "JSON.stringify({ a: Array(300).fill({ b: 'x'.repeat(1e6) }) })",
+        "String.raw({ raw: Array(300).fill('x'.repeat(1e6)) })",
+        "'x'.repeat(1e5).replaceAll('x', \"$'\")",
+        "'x'.repeat(1e5).replace(/x/g, \"$'\")",
+        "/x/g[Symbol.replace]('x'.repeat(1e5), '$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&')",
+        "'x'.repeat(1e6).replaceAll('x', 'y'.repeat(100))",
+        "encodeURIComponent('\\u00ff'.repeat(3e6))",
+    ];
+
+    [Theory]
+    [MemberData(nameof(Amplifiers))]
+    public void Evaluate_LargeStringOrArray_FailsWithMemoryLimit(string expression)
+    {
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => ExpressionEngine.CurrentSandbox.Evaluate(ExpressionEngine.Compile(expression)));
+
+        // Assert
+        Assert.Equal(ExpressionFailure.MemoryLimit, ex.Failure);
+        Assert.Equal(MemoryLimitMessage, ex.Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(Amplifiers))]
+    public void Evaluate_LargeStringOrArray_AllocatesAFewTimesTheLimitAtMost(string expression)
+    {
+        // Arrange: the sandbox exists and the expression is compiled, so only the evaluation is measured.
+        var sandbox = ExpressionEngine.CurrentSandbox;
+        var compiled = ExpressionEngine.Compile(expression);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+
+        // Act
+        Assert.Throws<ExpressionException>(() => sandbox.Evaluate(compiled));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // Assert: before the guards, the first of these allocated 512 MB and others several GB.
+        Assert.InRange(allocated, 0, 4 * ExpressionEngine.MemoryLimit);
+    }
+
+    [Theory]
+    [InlineData("'/' + 'ab'.repeat(3)", "/ababab")]
+    [InlineData("'/' + 'ab'.padEnd(5, '-') + 'x'.padStart(3, '0')", "/ab---00x")]
+    [InlineData("'/'.concat('a', 1, null)", "/a1null")]
+    [InlineData("'/' + [1, 'b', null, [2, 3]].join('-')", "/1-b--2,3")]
+    [InlineData("'/' + ['a', 'b'].toString()", "/a,b")]
+    [InlineData("'/a/b/a'.replace('a', '$&$&').replaceAll('b', '[$`]')", "/aa/[/aa/]/a")]
+    [InlineData("'/a1b2'.replace(/\\d/g, '<$&>')", "/a<1>b<2>")]
+    [InlineData("'/' + JSON.stringify({ a: [1, 'x'], b: { c: null } }, null, 2).length", "/59")]
+    [InlineData("String.raw`/a${1}b\\n`", "/a1b\\n")]
+    [InlineData("'/' + encodeURIComponent('a b/é')", "/a%20b%2F%C3%A9")]
+    [InlineData("'/' + 'xyz'.repeat(0) + 'q'.repeat(1e5).length", "/100000")]
+    public void Evaluate_GuardedBuiltInsWithinLimits_BehaveAsUsual(string expression, string expected)
+    {
+        // Act
+        var result = ExpressionEngine.CurrentSandbox.Evaluate(ExpressionEngine.Compile(expression));
+
+        // Assert
+        Assert.Equal(expected, result.AsString());
+    }
+
+    [Theory]
+    [InlineData("/^(a+)+$/.test('a'.repeat(40) + 'b')")]
+    [InlineData("new RegExp('^(a+)+$').test('a'.repeat(40) + 'b')")]
+    [InlineData("'a'.repeat(40).replace(/^(a+)+b/, 'x')")]
+    [InlineData("('a'.repeat(40) + '!').match(/^(a|aa)+$/)")]
+    [InlineData("'a'.repeat(40).split(/(a+)+b/)")]
+    public void Evaluate_CatastrophicRegex_FailsWithTimeLimit(string expression)
+    {
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => ExpressionEngine.CurrentSandbox.Evaluate(ExpressionEngine.Compile(expression)));
+
+        // Assert
+        Assert.Equal(ExpressionFailure.Timeout, ex.Failure);
+        Assert.Equal(TimeLimitMessage, ex.Message);
+    }
+
+    [Fact]
+    public void Evaluate_ManyRegexMatchesTogetherPastTheLimit_FailsWithTimeLimit()
+    {
+        // Each match stays under 100 ms; their sum does not.
+        const string expression = "(() => { let n = 0; for (let i = 0; i < 40; i++) n += /^(a+)+$/.test('a'.repeat(21) + 'b') ? 1 : 0; return n; })()";
+
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => ExpressionEngine.CurrentSandbox.Evaluate(ExpressionEngine.Compile(expression)));
+
+        // Assert
+        Assert.Equal(ExpressionFailure.Timeout, ex.Failure);
+    }
+
+    [Fact]
+    public void Rewrite_CatastrophicRegex_ThrowsRewriteExceptionWithTimeLimit()
+    {
+        // Act
+        var ex = Assert.Throws<RewriteException>(() => RewriteHarness.Rewrite(
+            "/u/{id}", PathMatchType.Exact, "(/^(a+)+$/.test('a'.repeat(40) + pathParams.id)) ? '/yes' : '/no'", new FakeRewriteRequest { Path = "/u/b" }));
+
+        // Assert
+        Assert.Equal(TimeLimitMessage, ex.Message);
+    }
+
+    [Fact]
+    public void Rewrite_Repeat2To28_ThrowsRewriteExceptionWithMemoryLimit()
+    {
+        // Act
+        var ex = Assert.Throws<RewriteException>(() => RewriteHarness.Rewrite(
+            "/u/{id}", PathMatchType.Exact, "'/' + pathParams.id.repeat(2**28)", new FakeRewriteRequest { Path = "/u/x" }));
+
+        // Assert
+        Assert.Equal(MemoryLimitMessage, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("response.body.text.repeat(2**28).length", MemoryLimitMessage)]
+    [InlineData("/^(a+)+$/.test(response.body.text) ? 1 : 2", TimeLimitMessage)]
+    public void Measure_ExpressionPastALimit_CountsOneUnitWithTheLimitError(string expression, string expectedError)
+    {
+        // Arrange
+        var rule = MeteringRule.Compile(MeteringMode.ResponseField, expression);
+        var input = new MeteringInput { Status = 200, ResponseBody = """{"text":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"}"""u8.ToArray() };
+
+        // Act
+        var result = Meter.Measure(rule, input);
+
+        // Assert
+        Assert.Equal(new MeterResult(1, expectedError), result);
+    }
+
+    [Fact]
+    public void Evaluate_AfterALimitFailure_NextEvaluationRunsNormally()
+    {
+        // Arrange
+        var sandbox = ExpressionEngine.CurrentSandbox;
+        Assert.Throws<ExpressionException>(() => sandbox.Evaluate(ExpressionEngine.Compile("/^(a+)+$/.test('a'.repeat(40) + 'b')")));
+        Assert.Throws<ExpressionException>(() => sandbox.Evaluate(ExpressionEngine.Compile("'x'.repeat(2**28)")));
+
+        // Act
+        var result = sandbox.Evaluate(ExpressionEngine.Compile("'/ok/' + 'x'.repeat(1000).length"));
+
+        // Assert
+        Assert.Equal("/ok/1000", result.AsString());
+    }
+}

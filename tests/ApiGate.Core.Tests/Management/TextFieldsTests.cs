@@ -1,0 +1,63 @@
+using ApiGate.Core.Management;
+
+namespace ApiGate.Core.Tests.Management;
+
+public sealed class TextFieldsTests
+{
+    [Theory]
+    [InlineData("nul\0", 0x00, 4)]
+    [InlineData("\u001b[31mred", 0x1B, 1)]
+    [InlineData("tab\there", 0x09, 4)]
+    [InlineData("line\nbreak", 0x0A, 5)]
+    [InlineData("del\u007f", 0x7F, 4)]
+    [InlineData("c1\u0085", 0x85, 3)]
+    [InlineData("csi\u009b", 0x9B, 4)]
+    public void Check_ControlCharacter_ReturnsValidationErrorNamingFieldAndCharacter(string value, int code, int position)
+    {
+        // Act
+        var error = TextFields.Check("description", value);
+
+        // Assert
+        Assert.NotNull(error);
+        Assert.Equal(ManagementErrorKind.Validation, error.Kind);
+        Assert.Equal("description", error.Field);
+        Assert.Equal($"must not contain control characters (U+{code:X4} at position {position})", error.Message);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("Users API")]
+    [InlineData("Ünïcödé – ✓ 名前")]
+    [InlineData("ann+tag@example.com")]
+    public void Check_PrintableText_ReturnsNull(string? value)
+    {
+        // Act
+        var error = TextFields.Check("name", value);
+
+        // Assert
+        Assert.Null(error);
+    }
+
+    [Fact]
+    public void Check_SeveralFields_NamesTheFirstBadOne()
+    {
+        // Act
+        var error = TextFields.Check(("name", "ok"), ("description", "bad\u0007"), ("email", "bad\0"));
+
+        // Assert
+        Assert.NotNull(error);
+        Assert.Equal("description", error.Field);
+    }
+
+    [Fact]
+    public void Check_CredentialField_MessageDoesNotEchoTheValue()
+    {
+        // Act
+        var error = TextFields.Check("auth_value", "secret-token\u0001");
+
+        // Assert
+        Assert.NotNull(error);
+        Assert.DoesNotContain("secret-token", error.Message, StringComparison.Ordinal);
+    }
+}

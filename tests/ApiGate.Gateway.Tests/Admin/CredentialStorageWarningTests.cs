@@ -1,0 +1,124 @@
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Tests.Admin;
+
+/// <summary>At start the gateway says when upstream credentials sit in the store in plaintext (no <c>APIGATE_SECRET_KEY</c>).</summary>
+public sealed class CredentialStorageWarningTests
+{
+    private const string Warning = "upstream credentials (auth_value) are stored in plaintext because APIGATE_SECRET_KEY is not set";
+
+    [Fact]
+    public async Task Start_CredentialsWithoutSecretKey_WarnsTheyAreStoredInPlaintext()
+    {
+        // Arrange
+        var directory = await StoreWithUpstreamsAsync(secretKey: null, withCredentials: 2);
+        var log = new Log();
+
+        // Act
+        await using var gateway = await StartAsync(directory, secretKey: null, log);
+        var written = await LogUpToMarkerAsync(gateway, log);
+
+        // Assert
+        Assert.Contains("2 " + Warning, written, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", written, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_CredentialsWithSecretKey_DoesNotWarn()
+    {
+        // Arrange
+        var directory = await StoreWithUpstreamsAsync(secretKey: "k3y", withCredentials: 1);
+        var log = new Log();
+
+        // Act
+        await using var gateway = await StartAsync(directory, secretKey: "k3y", log);
+        var written = await LogUpToMarkerAsync(gateway, log);
+
+        // Assert
+        Assert.DoesNotContain(Warning, written, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_NoCredentialsWithoutSecretKey_DoesNotWarn()
+    {
+        // Arrange
+        var directory = await StoreWithUpstreamsAsync(secretKey: null, withCredentials: 0);
+        var log = new Log();
+
+        // Act
+        await using var gateway = await StartAsync(directory, secretKey: null, log);
+        var written = await LogUpToMarkerAsync(gateway, log);
+
+        // Assert
+        Assert.DoesNotContain(Warning, written, StringComparison.Ordinal);
+    }
+
+    /// <summary>A store with one upstream without credentials and <paramref name="withCredentials"/> with a bearer credential.</summary>
+    private static async Task<string> StoreWithUpstreamsAsync(string? secretKey, int withCredentials)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        await using (var store = new SqliteGatewayStore(Path.Combine(directory, "apigate.db"), new SecretProtector(secretKey)))
+        {
+            await store.InitializeAsync(CancellationToken.None);
+            var config = new ConfigService(store, TimeProvider.System);
+            Assert.True((await config.CreateUpstreamAsync(new UpstreamInput { Name = "open", Url = "http://127.0.0.1:1" }, CancellationToken.None)).Ok);
+            for (var i = 0; i < withCredentials; i++)
+            {
+                var created = await config.CreateUpstreamAsync(
+                    new UpstreamInput { Name = "secured-" + i, Url = "http://127.0.0.1:1", AuthType = "bearer", AuthValue = "s3cret" }, CancellationToken.None);
+                Assert.True(created.Ok, created.Error?.ToString());
+            }
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        return directory;
+    }
+
+    private static Task<TestGateway> StartAsync(string directory, string? secretKey, Log log) =>
+        TestGateway.StartAsync(options =>
+        {
+            options.SecretKey = secretKey ?? "";
+            options.LogWriter = log.Writer;
+        }, directory);
+
+    /// <summary>Logs a marker after start and waits for it: everything logged during start (the check included) is written before it.</summary>
+    private static async Task<string> LogUpToMarkerAsync(TestGateway gateway, Log log)
+    {
+        var marker = "test-marker-" + Guid.NewGuid().ToString("N");
+        gateway.Service<ILoggerFactory>().CreateLogger("Test").LogWarning("{Marker}", marker);
+        for (var i = 0; i < 250 && !log.Text.Contains(marker, StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(20);
+        }
+
+        var written = log.Text;
+        Assert.Contains(marker, written, StringComparison.Ordinal);
+        return written;
+    }
+
+    /// <summary>The gateway's log output, written and read under one lock.</summary>
+    private sealed class Log
+    {
+        private readonly StringWriter _inner = new();
+
+        public Log() => Writer = TextWriter.Synchronized(_inner);
+
+        public TextWriter Writer { get; }
+
+        public string Text
+        {
+            get
+            {
+                lock (Writer) // TextWriter.Synchronized locks on the wrapper
+                {
+                    return _inner.ToString();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+using System.Text.Json;
+using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+/// <summary>Issue 10, the CLI as a new user meets it: <c>@file</c> values, settings, parse errors, control characters.</summary>
+public sealed class CliHardeningTests : CliTestBase
+{
+    [Fact]
+    public async Task RoutesCreate_ResponseTransformAtFile_StoresTheFileContent()
+    {
+        // Arrange
+        var file = Path.Combine(TestDirectory, "transform.json");
+        const string transform = """{"headers":{"add":{"X-From-File":"yes"}}}""";
+        await File.WriteAllTextAsync(file, transform + "\n");
+        Assert.Equal(0, (await RunAsync("upstreams", "create", "--name", "base", "--url", "http://127.0.0.1:1")).ExitCode);
+
+        // Act
+        var created = await RunAsync("routes", "create", "--name", "t", "--path", "/t/*", "--upstream", "base", "--response-transform", "@" + file);
+        var got = await RunAsync("routes", "get", "t", "--json");
+
+        // Assert
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal(transform, JsonDocument.Parse(got.Output).RootElement.GetProperty("response_transform").GetString());
+    }
+
+    [Fact]
+    public async Task UpstreamsCreate_AuthValueAtFileWithSecretKey_StoresItEncryptedInTheColumn()
+    {
+        // Arrange
+        const string secret = "credential-from-a-file";
+        const string key = "test-secret-key";
+        var file = Path.Combine(TestDirectory, "secret.txt");
+        await File.WriteAllTextAsync(file, secret + "\n");
+        Environment["APIGATE_SECRET_KEY"] = key;
+
+        // Act
+        var created = await RunAsync("upstreams", "create", "--name", "enc", "--url", "http://127.0.0.1:1", "--auth-type", "bearer", "--auth-value", "@" + file);
+        var raw = await ReadAuthValueColumnAsync("enc");
+
+        // Assert
+        Assert.Equal(0, created.ExitCode);
+        Assert.StartsWith("enc:v1:", raw, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, raw, StringComparison.Ordinal);
+        Assert.Equal(secret, new SecretProtector(key).Unprotect(raw));
+    }
+
+    [Fact]
+    public async Task UpstreamsCreate_AuthValueWithoutSecretKey_StoresItInPlaintext()
+    {
+        // Act
+        var created = await RunAsync("upstreams", "create", "--name", "plain", "--url", "http://127.0.0.1:1", "--auth-type", "bearer", "--auth-value", "s3cret");
+
+        // Assert
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal("s3cret", await ReadAuthValueColumnAsync("plain"));
+    }
+
+    [Fact]
+    public async Task UpstreamsCreate_AuthValueAtMissingFile_NamesTheFieldAndWritesNothing()
+    {
+        // Act
+        var result = await RunAsync("upstreams", "create", "--name", "u", "--url", "http://127.0.0.1:1", "--auth-type", "bearer", "--auth-value", "@" + Path.Combine(TestDirectory, "missing.txt"));
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: auth_value: file '", result.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains("(none)", (await RunAsync("upstreams", "list")).Output);
+    }
+
+    [Theory]
+    [InlineData("APIGATE_UPSTREAM_TIMEOUT", "30", "upstream.timeout (from APIGATE_UPSTREAM_TIMEOUT): '30' has no unit")]
+    [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "250", "config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): '250' has no unit")]
+    public async Task Settings_DurationWithoutUnit_IsRefusedNamingTheVariable(string variable, string value, string expected)
+    {
+        // Arrange
+        Environment[variable] = value;
+
+        // Act
+        var result = await RunAsync("config", "show");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: " + expected, result.Error, StringComparison.Ordinal);
+        Assert.Contains($"{value}s (seconds) or {value}ms (milliseconds)", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Settings_DurationWithoutUnitInConfigFile_IsRefusedNamingTheSetting()
+    {
+        // Arrange
+        var file = Path.Combine(TestDirectory, "apigate.yaml");
+        await File.WriteAllTextAsync(file, "upstream:\n  timeout: 30\n");
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: upstream.timeout (from the config file): '30' has no unit", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("30s", 30_000)]
+    [InlineData("1500ms", 1_500)]
+    public async Task Settings_DurationWithUnit_IsAccepted(string value, int expectedMs)
+    {
+        // Arrange
+        Environment["APIGATE_UPSTREAM_TIMEOUT"] = value;
+
+        // Act
+        var result = await RunAsync("config", "show", "--json");
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(value, JsonDocument.Parse(result.Output).RootElement.GetProperty("upstream.timeout").GetProperty("value").GetString());
+        Assert.True(Core.Text.Durations.TryParse(value, out var parsed));
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), parsed);
+    }
+
+    [Theory]
+    [InlineData("APIGATE_UPSTREAM_TIMOUT", "APIGATE_UPSTREAM_TIMEOUT")]
+    [InlineData("APIGATE_DATABASE_PATH", "APIGATE_DATABASE_DSN")]
+    [InlineData("APIGATE_SERVER_PROT", "APIGATE_SERVER_PORT")]
+    public async Task UnknownApigateVariable_IsWarnedAboutWithTheClosestKnownName(string unknown, string closest)
+    {
+        // Arrange
+        Environment[unknown] = "1";
+        Environment["HOME_NOT_OURS"] = "ignored";
+
+        // Act
+        var result = await RunAsync("config", "show");
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(
+            $"warning: unknown environment variable {unknown} is ignored (did you mean {closest}?)\n",
+            result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task KnownVariablesOnly_NoWarning()
+    {
+        // Arrange
+        Environment["APIGATE_SERVER_PORT"] = "9000";
+
+        // Act
+        var result = await RunAsync("config", "show");
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("", result.Error);
+    }
+
+    [Theory]
+    [InlineData("unknown option --foo; see 'apigate routes create --help'", "routes", "create", "--path", "/x", "--foo")]
+    [InlineData("unknown option --nope; see 'apigate upstreams list --help'", "upstreams", "list", "--nope")]
+    [InlineData("unknown option --verbose; see 'apigate --help'", "--verbose")]
+    public async Task UnknownOption_ExitsTwoWithAOneLineHint(string expected, params string[] args)
+    {
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: " + expected + "\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal("", result.Output);
+    }
+
+    [Fact]
+    public async Task OptionWithBadValue_ExitsTwoWithAOneLineHint()
+    {
+        // Act
+        var result = await RunAsync("routes", "create", "--path", "/x", "--priority", "high");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Error.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains("high", line, StringComparison.Ordinal);
+        Assert.EndsWith("; see 'apigate routes create --help'", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Lists_StoredControlCharacters_AreEscapedInTables()
+    {
+        // Arrange: a row written before control characters were refused (straight into the store).
+        var now = DateTimeOffset.UtcNow;
+        await using (var store = new SqliteGatewayStore(Environment["APIGATE_DATABASE_DSN"], new SecretProtector(null)))
+        {
+            await store.InitializeAsync(CancellationToken.None);
+            await store.CreateUpstreamAsync(new UpstreamDefinition
+            {
+                Id = "up_legacy",
+                Name = "evil\u001b[2J\u0007name\u009b",
+                Slug = "evil-name",
+                Description = "line1\nline2",
+                BaseUrl = "http://127.0.0.1:1",
+                Targets = [new UpstreamTarget("http://127.0.0.1:1")],
+                CreatedAt = now,
+                UpdatedAt = now,
+            }, CancellationToken.None);
+        }
+
+        SqliteConnection.ClearAllPools();
+
+        // Act
+        var listed = await RunAsync("upstreams", "list");
+        var got = await RunAsync("upstreams", "get", "evil-name");
+
+        // Assert
+        Assert.Equal(0, listed.ExitCode);
+        Assert.Equal(0, got.ExitCode);
+        foreach (var output in new[] { listed.Output, got.Output })
+        {
+            Assert.DoesNotContain('\u001b', output);
+            Assert.DoesNotContain('\u0007', output);
+            Assert.DoesNotContain('\u009b', output);
+            Assert.Contains(@"evil\x1b[2J\x07name\u009b", output, StringComparison.Ordinal);
+        }
+
+        Assert.Contains(@"line1\nline2", got.Output, StringComparison.Ordinal);
+    }
+
+    private async Task<string> ReadAuthValueColumnAsync(string slug)
+    {
+        SqliteConnection.ClearAllPools();
+        await using var connection = new SqliteConnection($"Data Source={Environment["APIGATE_DATABASE_DSN"]};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT auth_value FROM upstreams WHERE slug = $slug";
+        command.Parameters.AddWithValue("$slug", slug);
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+}

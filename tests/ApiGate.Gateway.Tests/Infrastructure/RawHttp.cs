@@ -1,0 +1,117 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>A response read off a raw socket: status, headers (last value wins) and body text.</summary>
+internal sealed record RawResponse(int Status, IReadOnlyDictionary<string, string> Headers, string Body)
+{
+    /// <summary>The JSON:API error code in the body, or null when the body is not a gateway error.</summary>
+    public string? ErrorCode => Body.Contains("\"errors\"", StringComparison.Ordinal)
+        ? System.Text.Json.JsonDocument.Parse(Body).RootElement.GetProperty("errors")[0].GetProperty("code").GetString()
+        : null;
+}
+
+/// <summary>
+/// Sends bytes exactly as written over a loopback TCP connection, for requests an HTTP client would refuse or
+/// normalise (encoded dot segments, bare LF, raw non-ASCII header values, broken chunking).
+/// </summary>
+internal static class RawHttp
+{
+    /// <summary>A GET for <paramref name="target"/> sent verbatim, with extra header lines (each without CRLF).</summary>
+    public static Task<RawResponse> GetAsync(string baseUrl, string target, params string[] headerLines)
+    {
+        var uri = new Uri(baseUrl);
+        var text = new StringBuilder();
+        text.Append("GET ").Append(target).Append(" HTTP/1.1\r\nHost: ").Append(uri.Authority).Append("\r\nConnection: close\r\n");
+        foreach (var line in headerLines)
+        {
+            text.Append(line).Append("\r\n");
+        }
+
+        text.Append("\r\n");
+        return SendAsync(baseUrl, Encoding.UTF8.GetBytes(text.ToString()));
+    }
+
+    /// <summary>Sends <paramref name="request"/>, optionally waits, and reads the response until the server closes.</summary>
+    public static async Task<RawResponse> SendAsync(string baseUrl, byte[] request, TimeSpan? holdOpen = null)
+    {
+        var uri = new Uri(baseUrl);
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await client.ConnectAsync(uri.Host, uri.Port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(request, timeout.Token);
+        if (holdOpen is { } wait)
+        {
+            await Task.Delay(wait, timeout.Token);
+        }
+
+        var buffer = new MemoryStream();
+        try
+        {
+            await stream.CopyToAsync(buffer, timeout.Token);
+        }
+        catch (IOException)
+        {
+            // A reset after the response was written still leaves the response in the buffer.
+        }
+
+        return Parse(Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    private static RawResponse Parse(string text)
+    {
+        if (text.Length == 0)
+        {
+            return new RawResponse(0, new Dictionary<string, string>(), "");
+        }
+
+        var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var head = headEnd < 0 ? text : text[..headEnd];
+        var body = headEnd < 0 ? "" : text[(headEnd + 4)..];
+        var lines = head.Split("\r\n");
+        var status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var line in lines.Skip(1))
+        {
+            var colon = line.IndexOf(':');
+            if (colon > 0)
+            {
+                headers[line[..colon].Trim()] = line[(colon + 1)..].Trim();
+            }
+        }
+
+        if (headers.TryGetValue("Transfer-Encoding", out var encoding) && encoding.Contains("chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            body = Dechunk(body);
+        }
+
+        return new RawResponse(status, headers, body);
+    }
+
+    private static string Dechunk(string body)
+    {
+        var result = new StringBuilder();
+        var position = 0;
+        while (position < body.Length)
+        {
+            var lineEnd = body.IndexOf("\r\n", position, StringComparison.Ordinal);
+            if (lineEnd < 0)
+            {
+                break;
+            }
+
+            var size = Convert.ToInt32(body[position..lineEnd].Split(';')[0], 16);
+            if (size == 0)
+            {
+                break;
+            }
+
+            result.Append(body, lineEnd + 2, Math.Min(size, body.Length - lineEnd - 2));
+            position = lineEnd + 2 + size + 2;
+        }
+
+        return result.ToString();
+    }
+}

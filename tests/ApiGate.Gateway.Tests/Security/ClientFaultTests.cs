@@ -1,0 +1,119 @@
+using System.Text;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Tests.Balancing;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Security;
+
+/// <summary>
+/// docs/forwarding.md "Client faults": what a client does wrong is answered as its own error, never retried and never
+/// counted against a target — so no client can take healthy targets out of rotation for everyone.
+/// </summary>
+public sealed class ClientFaultTests : BalancingTestBase
+{
+    private Task CreateStrictAsync() =>
+        CreateAsync("strict", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1 } });
+
+    private void AssertAllTargetsHealthy()
+    {
+        var states = States("strict");
+        Assert.Equal(3, states.Length);
+        Assert.All(states, s => Assert.Equal(TargetHealth.Healthy, s.Health));
+        Assert.All(states, s => Assert.Equal(0, s.FailuresTotal));
+    }
+
+    [Fact]
+    public async Task NonAsciiHeaderValue_IsForwardedAsSentAndNoTargetIsEjected()
+    {
+        // Arrange
+        await CreateStrictAsync();
+
+        // Act: more requests than targets, each with raw UTF-8 in a header value.
+        var statuses = new List<int>();
+        for (var i = 0; i < 6; i++)
+        {
+            var response = await RawHttp.SendAsync(Gateway.Url, Encoding.UTF8.GetBytes(
+                $"GET /strict/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nX-A: café {i}\r\n\r\n"));
+            statuses.Add(response.Status);
+        }
+
+        // Assert
+        Assert.All(statuses, s => Assert.Equal(200, s));
+        var received = Enumerable.Range(0, 3).SelectMany(i => Backend(i).Received).ToList();
+        Assert.Equal(6, received.Count);
+        Assert.All(received, r => Assert.StartsWith("café ", r.Headers["X-A"][0], StringComparison.Ordinal));
+        AssertAllTargetsHealthy();
+    }
+
+    [Fact]
+    public async Task MalformedChunkedBody_Returns400InvalidRequestBodyAndNoTargetIsEjected()
+    {
+        // Arrange
+        await CreateStrictAsync();
+
+        // Act: a chunk size that is not hex, for every target in turn.
+        var responses = new List<RawResponse>();
+        for (var i = 0; i < 3; i++)
+        {
+            responses.Add(await RawHttp.SendAsync(Gateway.Url, Encoding.ASCII.GetBytes(
+                "POST /strict/upload HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")));
+        }
+
+        // Assert
+        Assert.All(responses, r => Assert.Equal(400, r.Status));
+        Assert.All(responses, r => Assert.Equal("invalid_request_body", r.ErrorCode));
+        AssertAllTargetsHealthy();
+        Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
+    }
+
+    [Fact]
+    public async Task BodyShorterThanContentLength_ClientGivesUp_NoTargetIsEjected()
+    {
+        // Arrange
+        await CreateStrictAsync();
+
+        // Act: promise 1,000 bytes, send 10, then close the sending side.
+        for (var i = 0; i < 3; i++)
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            var uri = new Uri(Gateway.Url);
+            await client.ConnectAsync(uri.Host, uri.Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /strict/upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000\r\n\r\n0123456789"));
+            client.Client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            var buffer = new byte[4096];
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            try
+            {
+                while (await stream.ReadAsync(buffer, timeout.Token) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        // Assert: the upstream side was not blamed, and ordinary traffic still reaches every target.
+        Assert.True(await EventuallyAsync(() => States("strict").All(s => s.InFlight == 0), TimeSpan.FromSeconds(10)));
+        AssertAllTargetsHealthy();
+        Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
+    }
+
+    [Fact]
+    public async Task StalledBody_Returns408RequestTimeoutAndNoTargetIsEjected()
+    {
+        // Arrange
+        await CreateStrictAsync();
+
+        // Act: headers promise a body that never comes; Kestrel's minimum body data rate (after its grace period) ends it.
+        var response = await RawHttp.SendAsync(Gateway.Url, Encoding.ASCII.GetBytes(
+            "POST /strict/upload HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nContent-Length: 100000\r\n\r\n0123456789"));
+
+        // Assert
+        Assert.Equal(408, response.Status);
+        Assert.Equal("request_timeout", response.ErrorCode);
+        AssertAllTargetsHealthy();
+    }
+}

@@ -1,0 +1,255 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Security;
+
+/// <summary>
+/// Headers and credentials from a hostile client: identity headers smuggled with underscores to a real WSGI backend,
+/// API keys on public routes and in expressions, two different keys, TRACE, bare-LF line endings.
+/// </summary>
+public sealed class HeaderSecurityTests : IAsyncLifetime
+{
+    private TestUpstream _upstream = null!;
+    private WsgiUpstream _wsgi = null!;
+    private TestGateway _gateway = null!;
+    private string _key = "";
+    private string _userId = "";
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _wsgi = await WsgiUpstream.StartAsync();
+        _gateway = await StartGatewayAsync(allowUnderscores: false);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _wsgi.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    private async Task<TestGateway> StartGatewayAsync(bool allowUnderscores)
+    {
+        var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.AuthAllowQueryKey = true;
+            o.AllowUnderscoreHeaders = allowUnderscores;
+        });
+        await gateway.AddUpstreamAsync("echo", _upstream.Url);
+        await gateway.AddUpstreamAsync("wsgi", _wsgi.Url, new UpstreamInput { AuthType = "header", AuthHeader = "X-Backend-Secret", AuthValue = "s3cret" });
+        await gateway.AddRouteAsync(new RouteInput { Name = "wsgi", Path = "/wsgi/*", Upstream = "wsgi", AuthRequired = true }, reload: false);
+        await gateway.AddRouteAsync(new RouteInput { Name = "pub", Path = "/pub/*", Upstream = "echo" }, reload: false);
+        await gateway.AddRouteAsync(new RouteInput { Name = "priv", Path = "/priv/*", Upstream = "echo", AuthRequired = true }, reload: false);
+        await gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "seen",
+            Path = "/seen/*",
+            Upstream = "echo",
+            PathRewrite = "'/seen/' + (headers['x-api-key'] || 'none') + '/' + (headers['authorization'] || 'none') + '/' + (query.api_key || 'none')",
+        }, reload: false);
+        var created = await gateway.CreateKeyAsync("caller@example.com");
+        (_key, _userId) = (created.Key, created.User.Id);
+        return gateway;
+    }
+
+    private async Task<JsonElement> WsgiAsync(params string[] headers)
+    {
+        var response = await RawHttp.GetAsync(_gateway.Url, "/wsgi/x", ["Authorization: Bearer " + _key, .. headers]);
+        Assert.Equal(200, response.Status);
+        return JsonDocument.Parse(response.Body).RootElement.Clone();
+    }
+
+    [Fact]
+    public async Task UnderscoreIdentityHeaders_NeverReachACgiBackend()
+    {
+        // Act
+        var seen = await WsgiAsync("X_User_ID: spoofed", "x_plan_id: enterprise", "X_Entitlement_Foo: on", "X_API_Key: ak_stolen",
+            "X_Backend_Secret: forged", "X_Custom: 1");
+
+        // Assert: the backend sees the gateway's values only, and no underscore header at all by default.
+        Assert.Equal(_userId, seen.GetProperty("HTTP_X_USER_ID").GetString());
+        Assert.Equal("free", seen.GetProperty("HTTP_X_PLAN_ID").GetString());
+        Assert.Equal("s3cret", seen.GetProperty("HTTP_X_BACKEND_SECRET").GetString());
+        Assert.False(seen.TryGetProperty("HTTP_X_ENTITLEMENT_FOO", out _));
+        Assert.False(seen.TryGetProperty("HTTP_X_API_KEY", out _));
+        Assert.False(seen.TryGetProperty("HTTP_X_CUSTOM", out _));
+        Assert.False(seen.TryGetProperty("HTTP_AUTHORIZATION", out _));
+    }
+
+    [Fact]
+    public async Task UnderscoreHeadersAllowed_OrdinaryOnesPassButProtectedNamesStillDropped()
+    {
+        // Arrange
+        await _gateway.DisposeAsync();
+        _gateway = await StartGatewayAsync(allowUnderscores: true);
+
+        // Act
+        var seen = await WsgiAsync("X_User_ID: spoofed", "X_Plan_Id: enterprise", "X_Entitlement_Foo: on", "X_API_Key: ak_stolen",
+            "X_Backend_Secret: forged", "X_Forwarded_For: 10.9.9.9", "X_Custom: 1");
+
+        // Assert
+        Assert.Equal("1", seen.GetProperty("HTTP_X_CUSTOM").GetString());
+        Assert.Equal(_userId, seen.GetProperty("HTTP_X_USER_ID").GetString());
+        Assert.Equal("free", seen.GetProperty("HTTP_X_PLAN_ID").GetString());
+        Assert.Equal("s3cret", seen.GetProperty("HTTP_X_BACKEND_SECRET").GetString());
+        Assert.Equal("127.0.0.1", seen.GetProperty("HTTP_X_FORWARDED_FOR").GetString());
+        Assert.False(seen.TryGetProperty("HTTP_X_ENTITLEMENT_FOO", out _));
+        Assert.False(seen.TryGetProperty("HTTP_X_API_KEY", out _));
+    }
+
+    [Theory]
+    [InlineData("Authorization: Bearer {key}", "")]
+    [InlineData("X-API-Key: {key}", "")]
+    [InlineData("", "?api_key={key}&q=1")]
+    [InlineData("", "?API_KEY={key}&q=1")]
+    [InlineData("", "?api%5Fkey={key}&q=1")]
+    public async Task KeyOnPublicRoute_IsNotForwarded(string header, string query)
+    {
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, "/pub/x" + query.Replace("{key}", _key, StringComparison.Ordinal),
+            header.Length == 0 ? [] : [header.Replace("{key}", _key, StringComparison.Ordinal)]);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(_upstream.Received);
+        Assert.DoesNotContain(_key, received.RawTarget, StringComparison.Ordinal);
+        Assert.DoesNotContain(received.Headers, h => h.Value.Any(v => v.Contains(_key, StringComparison.Ordinal)));
+        Assert.False(received.Headers.ContainsKey("Authorization"));
+        if (query.Length > 0)
+        {
+            Assert.Equal("?q=1", received.Query);
+        }
+    }
+
+    [Fact]
+    public async Task OtherBearerTokenOnPublicRoute_IsForwarded()
+    {
+        // Act: a backend's own token is not an API key and is none of the gateway's business.
+        var response = await RawHttp.GetAsync(_gateway.Url, "/pub/x", "Authorization: Bearer backend-token-123");
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Equal("Bearer backend-token-123", Assert.Single(_upstream.Received).Headers["Authorization"][0]);
+    }
+
+    [Theory]
+    [InlineData("Authorization: Bearer {key}", "X-API-Key: {other}", "")]
+    [InlineData("X-API-Key: {key}", "X-API-Key: {other}", "")]
+    [InlineData("X-API-Key: {key}", "", "?api_key={other}")]
+    [InlineData("Authorization: Bearer {key}", "Authorization: Bearer {other}", "")]
+    public async Task TwoDifferentKeys_Returns400AmbiguousCredentials(string first, string second, string query)
+    {
+        // Arrange
+        var other = (await _gateway.CreateKeyAsync("second@example.com")).Key;
+        string Fill(string text) => text.Replace("{key}", _key, StringComparison.Ordinal).Replace("{other}", other, StringComparison.Ordinal);
+        string[] headers = second.Length == 0 ? [Fill(first)] : [Fill(first), Fill(second)];
+
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, "/priv/x" + Fill(query), headers);
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Equal("ambiguous_credentials", response.ErrorCode);
+        Assert.Empty(_upstream.Received);
+    }
+
+    [Fact]
+    public async Task SameKeyInTwoPlaces_IsAccepted()
+    {
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, "/priv/x?api_key=" + _key, "Authorization: Bearer " + _key, "X-API-Key: " + _key);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(_upstream.Received);
+        Assert.Equal(_userId, received.Headers["X-User-ID"][0]);
+        Assert.DoesNotContain(_key, received.RawTarget, StringComparison.Ordinal);
+        Assert.False(received.Headers.ContainsKey("X-API-Key"));
+        Assert.False(received.Headers.ContainsKey("Authorization"));
+    }
+
+    [Theory]
+    [InlineData("Authorization: Bearer {key}", "")]
+    [InlineData("X-API-Key: {key}", "")]
+    [InlineData("", "?api_key={key}")]
+    public async Task Expressions_DoNotSeeTheKey(string header, string query)
+    {
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, "/seen/x" + query.Replace("{key}", _key, StringComparison.Ordinal),
+            header.Length == 0 ? [] : [header.Replace("{key}", _key, StringComparison.Ordinal)]);
+
+        // Assert: the rewrite read headers and query; every credential slot was empty to it.
+        Assert.Equal(200, response.Status);
+        Assert.Equal("/seen/none/none/none", Assert.Single(_upstream.Received).Path);
+    }
+
+    [Theory]
+    [InlineData("TRACE")]
+    [InlineData("TRACK")]
+    public async Task TraceAndTrack_Return405AndAreNotForwarded(string method)
+    {
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, Encoding.ASCII.GetBytes($"{method} /pub/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(405, response.Status);
+        Assert.Equal("method_not_allowed", response.ErrorCode);
+        Assert.Contains("GET", response.Headers["Allow"], StringComparison.Ordinal);
+        Assert.Empty(_upstream.Received);
+    }
+
+    [Theory]
+    [InlineData("GET /pub/x HTTP/1.1\r\nHost: gw\nX-Injected: 1\r\nConnection: close\r\n\r\n")]
+    [InlineData("GET /pub/x HTTP/1.1\nHost: gw\nConnection: close\n\n")]
+    public async Task BareLineFeedTerminator_Returns400(string request)
+    {
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, Encoding.ASCII.GetBytes(request));
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Empty(_upstream.Received);
+    }
+
+    [Fact]
+    public async Task ContentLengthAndChunkedTogether_SmuggledRequestIsAuthenticatedOnItsOwn()
+    {
+        // Arrange: a public request whose body, read by Content-Length, would hide a second, key-less request.
+        var smuggled = "GET /priv/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
+        var request = "POST /pub/x HTTP/1.1\r\nHost: gw\r\nContent-Length: " + (5 + smuggled.Length) + "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled;
+
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, Encoding.ASCII.GetBytes(request), holdOpen: TimeSpan.FromMilliseconds(300));
+
+        // Assert: whatever the server made of it, no key-less request reached the protected path.
+        Assert.True(response.Status is 200 or 400, $"status {response.Status}");
+        Assert.DoesNotContain(_upstream.Received, r => r.Path.StartsWith("/priv", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DuplicatedHost_Returns400()
+    {
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, Encoding.ASCII.GetBytes("GET /pub/x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Empty(_upstream.Received);
+    }
+
+    [Fact]
+    public async Task CrlfRequest_StillServed()
+    {
+        // Act: the control for the bare-LF cases above.
+        var response = await RawHttp.GetAsync(_gateway.Url, "/pub/x");
+
+        // Assert
+        Assert.Equal((int)HttpStatusCode.OK, response.Status);
+        Assert.Single(_upstream.Received);
+    }
+}
