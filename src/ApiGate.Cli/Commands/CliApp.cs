@@ -173,7 +173,7 @@ internal static class CliApp
     public static async Task<IGatewayStore> OpenStoreAsync(CliContext context, ParseResult parseResult, CancellationToken cancellationToken)
     {
         var (options, _) = context.LoadSettings(parseResult.GetValue(ConfigOption), StoreFlags(parseResult));
-        return await CliContext.OpenStoreAsync(options, cancellationToken);
+        return await context.OpenStoreAsync(options, cancellationToken);
     }
 
     /// <summary>Reads <c>@file</c> arguments; returns other values unchanged.</summary>

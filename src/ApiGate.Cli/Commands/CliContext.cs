@@ -34,11 +34,21 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         return new SettingsLoader(Environment).Load(configPath, flags ?? new Dictionary<string, string?>());
     }
 
-    /// <summary>Opens (and migrates) the configured store.</summary>
-    public static async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens (and migrates) the configured store and says which on stderr (stdout stays clean for <c>--json</c> and
+    /// <c>KEY=$(apigate keys create …)</c>): <c>created a new store at …</c> when nothing was there, so a mistyped path or
+    /// a deleted file does not pass silently. <paramref name="serving"/>: for <c>serve</c>, which logs it instead and
+    /// waits <see cref="GatewayOptions.StoreBusyTimeout"/> (not 30 s) for the database lock.
+    /// </summary>
+    public async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken, bool serving = false)
     {
-        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey));
+        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey), serving ? options.StoreBusyTimeout : null);
         await store.InitializeAsync(cancellationToken);
+        if (!serving)
+        {
+            await Error.WriteLineAsync(store.Created ? $"created a new store at {store.Location}" : $"store: {store.Location}");
+        }
+
         return store;
     }
 

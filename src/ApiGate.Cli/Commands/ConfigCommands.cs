@@ -34,7 +34,7 @@ internal static class ConfigCommands
         CliApp.SetHandler(validate, context, async (parse, ct) =>
         {
             var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
-            await using var store = await CliContext.OpenStoreAsync(options, ct);
+            await using var store = await context.OpenStoreAsync(options, ct);
             var problems = await new ConfigService(store, TimeProvider.System).ValidateStoredAsync(ct);
             if (parse.GetValue(CliApp.JsonOption))
             {

@@ -48,7 +48,7 @@ internal static class DemoCommand
             await echo.StartAsync(ct);
             var echoUrl = GatewayHost.Addresses(echo).First().Replace("[::1]", "127.0.0.1", StringComparison.Ordinal);
 
-            await using var store = await CliContext.OpenStoreAsync(options, ct);
+            await using var store = await context.OpenStoreAsync(options, ct);
             var service = new ConfigService(store, TimeProvider.System);
             await EnsureUpstreamAsync(service, store, echoUrl, ct);
             await EnsureRouteAsync(service, store, new RouteInput

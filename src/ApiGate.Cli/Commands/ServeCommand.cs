@@ -25,7 +25,7 @@ internal static class ServeCommand
             flags["upstream.url"] = parse.GetValue(upstreamUrl);
             flags["admin.listen"] = parse.GetValue(adminListen);
             var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
-            await using var store = await CliContext.OpenStoreAsync(options, ct);
+            await using var store = await context.OpenStoreAsync(options, ct, serving: true);
             await using var app = GatewayHost.Build(options, store);
             await GatewayHost.StartAsync(app, ct);
             await app.WaitForShutdownAsync(ct);

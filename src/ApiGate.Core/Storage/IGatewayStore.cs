@@ -15,8 +15,17 @@ public interface IGatewayStore : IIdentityStore, IQuotaStore, IUsageStore, IAdmi
     /// <summary>Creates or migrates the schema to the current version.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 
-    /// <summary>True when the store answers a trivial query.</summary>
-    Task<bool> PingAsync(CancellationToken cancellationToken);
+    /// <summary>Where the store lives, for messages: the database file's full path.</summary>
+    string Location { get; }
+
+    /// <summary>True when <see cref="InitializeAsync"/> created a new, empty store because none existed at <see cref="Location"/>.</summary>
+    bool Created { get; }
+
+    /// <summary>
+    /// Readiness: the store answers a trivial query, and the store being served is still the one at
+    /// <see cref="Location"/> (not deleted, moved or replaced since <see cref="InitializeAsync"/>).
+    /// </summary>
+    Task<StoreCheck> CheckAsync(CancellationToken cancellationToken);
 
     /// <summary>A number that changes whenever routes or upstreams change.</summary>
     Task<long> GetConfigVersionAsync(CancellationToken cancellationToken);
@@ -58,6 +67,16 @@ public sealed record ConfigData(
     IReadOnlyList<PlanDefinition> Plans,
     IReadOnlyList<EntitlementDefinition> Entitlements,
     IReadOnlyList<PlanEntitlement> PlanEntitlements);
+
+/// <summary>The outcome of <see cref="IGatewayStore.CheckAsync"/>.</summary>
+/// <param name="State"><c>ok</c>, <c>unreachable</c> (no file at the path, or it cannot be opened) or <c>replaced</c> (another file is at the path).</param>
+/// <param name="Reason">Why it is not ok, naming the path; empty when ok.</param>
+public sealed record StoreCheck(string State, string Reason)
+{
+    public static readonly StoreCheck Ok = new("ok", "");
+
+    public bool IsOk => State == "ok";
+}
 
 /// <summary>A write refused by a uniqueness or reference rule; <see cref="Field"/> names the offending field.</summary>
 public sealed class StoreConflictException(string field, string message) : Exception(message)

@@ -8,7 +8,11 @@ namespace ApiGate.Core.Storage;
 /// </summary>
 public interface IUsageStore
 {
-    /// <summary>Appends the events in one transaction: all of them are stored, or none.</summary>
+    /// <summary>
+    /// Appends the events and, in the same transaction, adds each authenticated event's <see cref="UsageEvent.Units"/>
+    /// (and <see cref="UsageEvent.OverageUnits"/>) to its user's quota counter for the calendar month of its timestamp:
+    /// all of it is stored, or none, so stored usage and stored quota units always agree.
+    /// </summary>
     Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken);
 
     /// <summary>The user's totals for events with <paramref name="periodStart"/> ≤ timestamp &lt; <paramref name="periodEnd"/>.</summary>

@@ -39,6 +39,12 @@ public sealed record UsageEvent
     /// <summary>Metered units (see <see cref="Metering.Meter"/>); what the monthly quota counts.</summary>
     public long Units { get; init; }
 
+    /// <summary>
+    /// How many of <see cref="Units"/> were past the user's monthly quota (billed as overage). Not a column of the
+    /// event: the store adds it to the user's quota counter in the same transaction as the event.
+    /// </summary>
+    public long OverageUnits { get; init; }
+
     public required string ClientIp { get; init; }
 
     /// <summary>The <c>X-Request-ID</c> returned to the client.</summary>

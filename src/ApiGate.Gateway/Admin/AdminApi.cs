@@ -236,6 +236,13 @@ internal static class AdminApi
         {
             await next(context);
         }
+        catch (Core.Storage.StoreUnavailableException ex) when (!context.Response.HasStarted)
+        {
+            // Locked by another process past the busy timeout, or the file is gone: the caller can retry; the message names the store.
+            context.Response.Clear();
+            await AdminErrors.Write(StatusCodes.Status503ServiceUnavailable, ex is Core.Storage.StoreBusyException ? "store_busy" : "store_unavailable",
+                "Service Unavailable", ex.Message, null).ExecuteAsync(context);
+        }
         catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
         {
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminApi)).LogError(

@@ -12,7 +12,12 @@ namespace ApiGate.Gateway.Admin;
 /// SHA-256, compared in constant time. A verified token is trusted for at most <see cref="TrustFor"/> before the
 /// store is asked again, so a revocation (from any process sharing the store) applies within a second.
 /// </summary>
-internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvider timeProvider, ILogger<AdminAuthenticator> logger)
+/// <remarks>
+/// Verifying only reads the store: the token's <c>last_used_at</c> is recorded in memory and written by
+/// <see cref="Limits.UsageFlusher"/> on the store writer thread, so an admin GET never writes and never waits for the
+/// database lock.
+/// </remarks>
+internal sealed partial class AdminAuthenticator(IGatewayStore store, Identity.KeyUsageTracker usage, TimeProvider timeProvider, ILogger<AdminAuthenticator> logger)
 {
     /// <summary>How long a verified token is trusted without asking the store again.</summary>
     public static readonly TimeSpan TrustFor = TimeSpan.FromSeconds(1);
@@ -88,15 +93,7 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
 
         var caller = new AdminCaller(match.Id, match.Name);
         _trusted[hash] = (now + TrustFor.Ticks, caller);
-        try
-        {
-            await store.TouchAdminTokenAsync(match.Id, timeProvider.GetUtcNow(), ct);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogTouchFailed(match.Id, ex); // bookkeeping only: the token is valid, so the request goes on
-        }
-
+        usage.TouchAdminToken(match.Id, timeProvider.GetUtcNow());
         return (null, caller);
     }
 
@@ -113,9 +110,6 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, TimeProvid
             ? "no admin token exists, so the admin API refuses every request; create one with: apigate admin tokens create --name <name>"
             : null;
     }
-
-    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Recording the use of admin token {TokenId} failed")]
-    private partial void LogTouchFailed(string tokenId, Exception exception);
 
     [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Admin API request {Method} {Path} from {RemoteIp} refused: {Reason}")]
     private partial void LogRefused(string method, string path, string remoteIp, string reason);

@@ -8,7 +8,9 @@ internal static class LoadBalancingServices
 {
     public static IServiceCollection AddLoadBalancing(this IServiceCollection services)
     {
-        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<TargetHealthReporter>(sp, (ITargetHealthStore)sp.GetRequiredService<IGatewayStore>()));
+        // Health writes go through the store writer thread (see Persistence/StoreWriter).
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<TargetHealthReporter>(sp, (ITargetHealthStore)new Persistence.WriterTargetHealthStore(
+            sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<Persistence.StoreWriter>())));
         services.AddHostedService(sp => sp.GetRequiredService<TargetHealthReporter>());
         services.AddSingleton<TargetRegistry>();
         services.AddSingleton<HealthProber>();

@@ -179,10 +179,11 @@ internal sealed partial class UpstreamForwarder(
         }
 
         var caller = request.Caller;
-        if (caller is not null && units != 1 && request.Quota is { Allowed: true })
+        var overage = 0L;
+        if (caller is not null && request.Quota is { Allowed: true } admitted)
         {
-            // Admission took one unit; the metered count replaces it.
-            quotas.Adjust(caller.User.Id, units - 1, caller.Plan.Definition.RequestsPerMonth);
+            // Admission took one unit; the metered count replaces it. The event carries the units to the stored quota.
+            overage = quotas.Settle(caller.User.Id, admitted, units, caller.Plan.Definition.RequestsPerMonth);
         }
 
         var recorded = recorder.TryRecord(new UsageEvent
@@ -198,6 +199,7 @@ internal sealed partial class UpstreamForwarder(
             RequestBytes = requestBytes,
             ResponseBytes = responseBytes,
             Units = units,
+            OverageUnits = overage,
             ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
             RequestId = request.RequestId,
             Timestamp = startedAt,

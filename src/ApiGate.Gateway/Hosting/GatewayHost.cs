@@ -7,6 +7,7 @@ using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Observability;
+using ApiGate.Gateway.Persistence;
 using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
@@ -26,6 +27,9 @@ namespace ApiGate.Gateway.Hosting;
 public static class GatewayHost
 {
     private const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>How long a stopping gateway keeps trying to write the last usage events and last-use times.</summary>
+    public static readonly TimeSpan FinalWriteTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Builds the server. The store must outlive it; call <see cref="StartAsync"/> to serve.</summary>
     public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null)
@@ -78,14 +82,18 @@ public static class GatewayHost
         services.AddSingleton<QuotaCounters>();
         services.AddSingleton<IQuotaStore>(store);
         services.AddSingleton<IIdentityStore>(store);
+        services.AddSingleton<StoreMetrics>();
+        services.AddSingleton<StoreWriter>();
         services.AddSingleton<UsageFlusher>();
         services.AddSingleton(sp => new UsageRecorder(
-            sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity));
+            sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity));
 
-        // SPEC §1 order: authenticate, quota, rate limit (entitlements are resolved per plan in the snapshot), transform, rewrite.
+        // Order: authenticate, rate limit, quota (a request over its rate gets 429 and takes no quota unit; entitlements
+        // are resolved per plan in the snapshot), transform, rewrite.
         services.AddSingleton<IRequestStep, AuthenticationStep>();
-        services.AddSingleton<IRequestStep, QuotaStep>();
         services.AddSingleton<IRequestStep, RateLimitStep>();
+        services.AddSingleton<IRequestStep, QuotaStep>();
         services.AddSingleton<IRequestStep, RequestTransformStep>();
         services.AddSingleton<IRequestStep, PathRewriteStep>();
         services.AddSingleton<UpstreamForwarder>();
@@ -99,10 +107,13 @@ public static class GatewayHost
         // The usage queue and the quota flusher stop after the server has drained in-flight requests (hosted services
         // may stop before the server does), so the last requests' events and counts are written too.
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        // Bounded: a store locked by another process must not hold the process forever (what is left is dropped and counted).
         lifetime.ApplicationStopped.Register(() =>
         {
-            app.Services.GetRequiredService<UsageRecorder>().StopAsync(CancellationToken.None).GetAwaiter().GetResult();
-            app.Services.GetRequiredService<UsageFlusher>().StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+            using var drain = new CancellationTokenSource(FinalWriteTimeout);
+            app.Services.GetRequiredService<UsageRecorder>().StopAsync(drain.Token).GetAwaiter().GetResult();
+            app.Services.GetRequiredService<UsageFlusher>().StopAsync(drain.Token).GetAwaiter().GetResult();
+            app.Services.GetRequiredService<StoreWriter>().Dispose();
         });
 
         // The admin base path only as sent: '/pub/%2e%2e/admin/x' is Kestrel's '/admin/x' after its own decoding and
@@ -119,7 +130,10 @@ public static class GatewayHost
     /// <summary>Migrates the store, loads the first config snapshot, then starts listening.</summary>
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken = default)
     {
-        await app.Services.GetRequiredService<IGatewayStore>().InitializeAsync(cancellationToken);
+        var store = app.Services.GetRequiredService<IGatewayStore>();
+        await store.InitializeAsync(cancellationToken);
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayHost).FullName!);
+        GatewayHostLog.StoreOpened(log, store.Created ? "Created a new store" : "Opened the store", store.Location);
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
         await app.Services.GetRequiredService<QuotaCounters>().InitializeAsync(cancellationToken);
         await app.Services.GetRequiredService<UsageRecorder>().StartAsync(cancellationToken);
@@ -207,4 +221,11 @@ public static class GatewayHost
         "none" or "off" => LogLevel.None,
         _ => throw new ArgumentException($"log level '{level}' is not one of trace, debug, info, warn, error"),
     };
+}
+
+/// <summary>Start-up log lines of <see cref="GatewayHost"/>.</summary>
+internal static partial class GatewayHostLog
+{
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{What} at {Location}")]
+    public static partial void StoreOpened(ILogger logger, string what, string location);
 }

@@ -88,6 +88,14 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_USAGE_QUEUE_CAPACITY</c>: usage events waiting to be written; past it events are dropped (counted). Default 10,000.</summary>
     public int UsageQueueCapacity { get; set; } = 10_000;
 
+    /// <summary>
+    /// How long one store write of the running gateway waits for SQLite's database lock (held by another process, a
+    /// CLI or a backup) before the attempt counts as busy (<c>apigate_store_busy_total</c>) and is tried again; default
+    /// 2 s. Background writes retry until the lock is released; admin API writes fail with the reason instead of
+    /// holding a request thread longer. CLI verbs wait 30 s.
+    /// </summary>
+    public TimeSpan StoreBusyTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary><c>APIGATE_CONFIG_POLL_INTERVAL</c>: how often the store is checked for config changes; default 250 ms.</summary>
     public TimeSpan ConfigPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
@@ -160,6 +168,11 @@ public sealed class GatewayOptions
         if (TransformMaxBodyBytes is < 1 or > 1024L * 1024 * 1024)
         {
             throw new ArgumentException("transform max body bytes must be between 1 and 1 GiB");
+        }
+
+        if (StoreBusyTimeout < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentException("the store busy timeout must be at least 1 second");
         }
 
         if (UsageQueueCapacity < 1)

@@ -4,34 +4,51 @@ using System.Runtime.CompilerServices;
 namespace ApiGate.Gateway.Identity;
 
 /// <summary>
-/// Remembers when each key was last used, in memory (one word per key, written without allocating);
-/// <see cref="Limits.UsageFlusher"/> writes the times that changed in batches.
+/// Remembers when each API key and each admin token was last used, in memory (one word per credential, written
+/// without allocating); <see cref="Limits.UsageFlusher"/> writes the times that changed in batches, through the
+/// store writer thread. Requests (admin reads included) never write <c>last_used_at</c> themselves.
 /// </summary>
 internal sealed class KeyUsageTracker
 {
-    private readonly ConcurrentDictionary<string, StrongBox<long>> _lastUsed = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, long> _flushed = new(StringComparer.Ordinal);
+    private readonly LastUse _keys = new();
+    private readonly LastUse _adminTokens = new();
 
-    public void Touch(string keyId, DateTimeOffset at)
-    {
-        var box = _lastUsed.GetOrAdd(keyId, static _ => new StrongBox<long>());
-        Volatile.Write(ref box.Value, at.UtcTicks);
-    }
+    public void Touch(string keyId, DateTimeOffset at) => _keys.Touch(keyId, at);
+
+    /// <summary>Records the use of an admin token (by id).</summary>
+    public void TouchAdminToken(string tokenId, DateTimeOffset at) => _adminTokens.Touch(tokenId, at);
 
     /// <summary>The keys used since the last call, with their latest use.</summary>
-    public IReadOnlyDictionary<string, DateTimeOffset> Drain()
+    public IReadOnlyDictionary<string, DateTimeOffset> Drain() => _keys.Drain();
+
+    /// <summary>The admin tokens used since the last call, with their latest use.</summary>
+    public IReadOnlyDictionary<string, DateTimeOffset> DrainAdminTokens() => _adminTokens.Drain();
+
+    private sealed class LastUse
     {
-        var changed = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
-        foreach (var (keyId, box) in _lastUsed)
+        private readonly ConcurrentDictionary<string, StrongBox<long>> _lastUsed = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, long> _flushed = new(StringComparer.Ordinal);
+
+        public void Touch(string id, DateTimeOffset at)
         {
-            var ticks = Volatile.Read(ref box.Value);
-            if (_flushed.GetValueOrDefault(keyId) != ticks)
-            {
-                _flushed[keyId] = ticks;
-                changed[keyId] = new DateTimeOffset(ticks, TimeSpan.Zero);
-            }
+            var box = _lastUsed.GetOrAdd(id, static _ => new StrongBox<long>());
+            Volatile.Write(ref box.Value, at.UtcTicks);
         }
 
-        return changed;
+        public IReadOnlyDictionary<string, DateTimeOffset> Drain()
+        {
+            var changed = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+            foreach (var (id, box) in _lastUsed)
+            {
+                var ticks = Volatile.Read(ref box.Value);
+                if (_flushed.GetValueOrDefault(id) != ticks)
+                {
+                    _flushed[id] = ticks;
+                    changed[id] = new DateTimeOffset(ticks, TimeSpan.Zero);
+                }
+            }
+
+            return changed;
+        }
     }
 }

@@ -6,8 +6,10 @@ namespace ApiGate.Gateway.Limits;
 
 /// <summary>
 /// Monthly usage per user (SPEC §4.2), counted in memory with atomic compare-and-swap so concurrent requests never
-/// overshoot a quota or double count, and persisted as deltas in batches by <see cref="UsageFlusher"/>. Counters
-/// for the current month are loaded from the store at start, so a restart does not reset them.
+/// overshoot a quota or double count. The store is not written from here: every forwarded request's units travel
+/// with its usage event, and the store adds them to the persisted counter in the same transaction as the event
+/// (<see cref="IUsageStore.AddUsageEventsAsync"/>), so stored usage and stored quota always agree. Counters for the
+/// current month are loaded from the store at start, so a restart does not reset them.
 /// </summary>
 internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider)
 {
@@ -20,7 +22,6 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
         {
             var counter = _counters.GetOrAdd((usage.UserId, period), static _ => new Counter());
             Interlocked.Add(ref counter.Used, usage.Used);
-            Interlocked.Add(ref counter.Overage, usage.Overage);
         }
     }
 
@@ -45,54 +46,34 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
 
             if (Interlocked.CompareExchange(ref counter.Used, used + units, used) == used)
             {
-                Interlocked.Add(ref counter.PendingUsed, units);
-                if (over)
-                {
-                    var overageUnits = Math.Min(units, used + units - limit);
-                    Interlocked.Add(ref counter.Overage, overageUnits);
-                    Interlocked.Add(ref counter.PendingOverage, overageUnits);
-                }
-
                 return new QuotaDecision(true, over, limit, used + units, reset);
             }
         }
     }
 
     /// <summary>
-    /// Adds <paramref name="delta"/> units after the fact (metered units beyond the one taken at admission, or fewer);
-    /// units past <paramref name="limit"/> count as overage. The next request sees the new total.
+    /// Settles a forwarded request that was admitted with one unit (<paramref name="admitted"/>) and metered at
+    /// <paramref name="units"/>: the difference is added (or given back), and the next request sees the new total.
+    /// Returns how many of the request's units are past <paramref name="limit"/> (overage), for its usage event.
     /// </summary>
-    public void Adjust(string userId, long delta, long limit)
+    public long Settle(string userId, QuotaDecision admitted, long units, long limit)
     {
-        if (delta == 0)
+        var after = admitted.Used;
+        var delta = units - 1;
+        if (delta != 0 && _counters.TryGetValue((userId, admitted.ResetAt.AddMonths(-1)), out var counter))
         {
-            return;
+            after = Interlocked.Add(ref counter.Used, delta);
         }
 
-        var period = QuotaPeriod.StartOf(timeProvider.GetUtcNow());
-        var counter = _counters.GetOrAdd((userId, period), static _ => new Counter());
-        var after = Interlocked.Add(ref counter.Used, delta);
-        Interlocked.Add(ref counter.PendingUsed, delta);
-        if (limit > 0 && delta > 0 && after > limit)
-        {
-            var overage = Math.Min(delta, after - limit);
-            Interlocked.Add(ref counter.Overage, overage);
-            Interlocked.Add(ref counter.PendingOverage, overage);
-        }
+        return limit > 0 && units > 0 ? Math.Clamp(after - limit, 0, units) : 0;
     }
 
-    /// <summary>Gives units back (the request was refused later, e.g. by the rate limit).</summary>
-    public void Refund(string userId, DateTimeOffset periodReset, bool overage, long units = 1)
+    /// <summary>Gives units back (the request was refused later, e.g. no healthy target).</summary>
+    public void Refund(string userId, DateTimeOffset periodReset, long units = 1)
     {
         if (_counters.TryGetValue((userId, periodReset.AddMonths(-1)), out var counter))
         {
             Interlocked.Add(ref counter.Used, -units);
-            Interlocked.Add(ref counter.PendingUsed, -units);
-            if (overage)
-            {
-                Interlocked.Add(ref counter.Overage, -units);
-                Interlocked.Add(ref counter.PendingOverage, -units);
-            }
         }
     }
 
@@ -100,39 +81,8 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
     public long Used(string userId) =>
         _counters.TryGetValue((userId, QuotaPeriod.StartOf(timeProvider.GetUtcNow())), out var c) ? Volatile.Read(ref c.Used) : 0;
 
-    /// <summary>Takes the deltas not yet persisted.</summary>
-    public List<QuotaUsage> DrainPending()
-    {
-        var deltas = new List<QuotaUsage>();
-        foreach (var ((userId, period), counter) in _counters)
-        {
-            var used = Interlocked.Exchange(ref counter.PendingUsed, 0);
-            var overage = Interlocked.Exchange(ref counter.PendingOverage, 0);
-            if (used != 0 || overage != 0)
-            {
-                deltas.Add(new QuotaUsage(userId, period, used, overage));
-            }
-        }
-
-        return deltas;
-    }
-
-    /// <summary>Puts deltas back after a failed write, so the next flush retries them.</summary>
-    public void Restore(IEnumerable<QuotaUsage> deltas)
-    {
-        foreach (var delta in deltas)
-        {
-            var counter = _counters.GetOrAdd((delta.UserId, delta.PeriodStart), static _ => new Counter());
-            Interlocked.Add(ref counter.PendingUsed, delta.Used);
-            Interlocked.Add(ref counter.PendingOverage, delta.Overage);
-        }
-    }
-
     private sealed class Counter
     {
         public long Used;
-        public long Overage;
-        public long PendingUsed;
-        public long PendingOverage;
     }
 }

@@ -1,18 +1,21 @@
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Identity;
+using ApiGate.Gateway.Persistence;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Limits;
 
 /// <summary>
-/// Writes quota deltas and key <c>last_used_at</c> times to the store every second, off the request path, and once
-/// more on a graceful stop, so a SIGTERM loses nothing (a crash loses at most the last second).
+/// Writes the <c>last_used_at</c> times of API keys and admin tokens to the store every second, through the
+/// <see cref="StoreWriter"/> thread (never on a request thread), and once more on a graceful stop. While the store is
+/// locked the write waits on the writer thread; the times that changed meanwhile go in the next write. (Quota units
+/// are not written here: they travel with the usage events, see <see cref="Usage.UsageRecorder"/>.)
 /// </summary>
 internal sealed partial class UsageFlusher(
-    QuotaCounters quotas,
     KeyUsageTracker keys,
     IGatewayStore store,
+    StoreWriter writer,
     TimeProvider timeProvider,
     ILogger<UsageFlusher> logger) : BackgroundService
 {
@@ -20,20 +23,23 @@ internal sealed partial class UsageFlusher(
 
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
-        var deltas = quotas.DrainPending();
-        try
+        var used = keys.Drain();
+        var adminTokens = keys.DrainAdminTokens();
+        if (used.Count == 0 && adminTokens.Count == 0)
         {
-            await store.AddQuotaUsageAsync(deltas, cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            quotas.Restore(deltas);
-            LogFlushFailed(ex);
+            return;
         }
 
         try
         {
-            await store.TouchKeysAsync(keys.Drain(), cancellationToken);
+            await writer.RunAsync(async ct =>
+            {
+                await store.TouchKeysAsync(used, ct);
+                foreach (var (id, at) in adminTokens)
+                {
+                    await store.TouchAdminTokenAsync(id, at, ct);
+                }
+            }, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -44,7 +50,7 @@ internal sealed partial class UsageFlusher(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await FlushAsync(CancellationToken.None);
+        await FlushAsync(cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -63,6 +69,6 @@ internal sealed partial class UsageFlusher(
         }
     }
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Writing usage counters to the store failed; they will be retried")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Writing last-use times of keys and admin tokens to the store failed")]
     private partial void LogFlushFailed(Exception exception);
 }

@@ -61,14 +61,14 @@ internal sealed class GatewayRequest : IRewriteRequest
     public QuotaDecision? Quota { get; set; }
 
     /// <summary>
-    /// Gives back the unit the quota step took, when the request is refused later (rate limit, no healthy target):
+    /// Gives back the unit the quota step took, when the request is refused later (no healthy target):
     /// a request that reached no backend is not billed, and the X-Quota-* headers say so.
     /// </summary>
     public void RefundQuota(Limits.QuotaCounters quotas)
     {
         if (Caller is { } caller && Quota is { Allowed: true } quota)
         {
-            quotas.Refund(caller.User.Id, quota.ResetAt, quota.Overage);
+            quotas.Refund(caller.User.Id, quota.ResetAt);
             Quota = quota with { Used = quota.Used - 1 };
         }
     }

@@ -5,7 +5,10 @@ using ApiGate.Gateway.Limits;
 
 namespace ApiGate.Gateway.Pipeline;
 
-/// <summary>SPEC §1 step 2.3: the monthly quota (per user). Over it → 402, unless the plan bills overage.</summary>
+/// <summary>
+/// SPEC §1 step 2.4: the monthly quota (per user). Over it → 402, unless the plan bills overage. Runs after the rate
+/// limit, so a request the rate limit refuses never takes (or is refused for) a quota unit.
+/// </summary>
 internal sealed class QuotaStep(QuotaCounters quotas) : IRequestStep
 {
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
@@ -28,8 +31,11 @@ internal sealed class QuotaStep(QuotaCounters quotas) : IRequestStep
     }
 }
 
-/// <summary>SPEC §1 step 2.4: the token bucket (per key). Empty → 429 with Retry-After; the quota unit is given back.</summary>
-internal sealed class RateLimitStep(InProcessRateLimiter limiter, QuotaCounters quotas, GatewayOptions options) : IRequestStep
+/// <summary>
+/// SPEC §1 step 2.3: the token bucket (per key). Empty → 429 with Retry-After. Decides before the quota: a client
+/// over its rate is told to slow down (429) even when its quota is also used up, and takes no quota unit.
+/// </summary>
+internal sealed class RateLimitStep(InProcessRateLimiter limiter, GatewayOptions options) : IRequestStep
 {
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
@@ -45,7 +51,6 @@ internal sealed class RateLimitStep(InProcessRateLimiter limiter, QuotaCounters 
             return ValueTask.FromResult(true);
         }
 
-        request.RefundQuota(quotas);
         var headers = request.HttpContext.Response.Headers;
         var seconds = (long)Math.Max(1, Math.Ceiling(decision.RetryAfter.TotalSeconds));
         headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);

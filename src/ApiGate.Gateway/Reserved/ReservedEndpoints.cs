@@ -49,23 +49,31 @@ internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore
 
     private static Task VersionAsync(HttpContext context) => WriteJsonAsync(context, 200, VersionBody);
 
+    /// <summary>
+    /// Ready when a config snapshot is loaded and the store answers and is still the file at the configured path (not
+    /// deleted, moved or replaced under the running gateway); otherwise 503 with the reason.
+    /// </summary>
     private async Task ReadyAsync(HttpContext context)
     {
         var snapshot = snapshots.Current;
-        var storeOk = await store.PingAsync(context.RequestAborted);
-        var ready = snapshot is not null && storeOk;
+        var check = await store.CheckAsync(context.RequestAborted);
+        var ready = snapshot is not null && check.IsOk;
         var body = JsonSerializer.SerializeToUtf8Bytes(new
         {
             status = ready ? "ready" : "not_ready",
             checks = new
             {
-                store = storeOk ? "ok" : "unreachable",
+                store = check.State,
+                store_path = store.Location,
+                store_reason = check.IsOk ? null : check.Reason,
                 config = snapshot is null ? "not_loaded" : "loaded",
                 config_version = snapshot?.Version ?? 0,
             },
-        });
+        }, ReadyJson);
         await WriteJsonAsync(context, ready ? 200 : 503, body);
     }
+
+    private static readonly JsonSerializerOptions ReadyJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     private static Task NotFoundAsync(HttpContext context) => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask();
 

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
+using ApiGate.Gateway.Persistence;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -10,8 +11,10 @@ namespace ApiGate.Gateway.Usage;
 /// Records usage events off the request path (SPEC §8). <see cref="TryRecord"/> only offers the event to a bounded
 /// in-memory queue: it never waits and never throws, and when the queue is full the event is dropped, counted in
 /// <see cref="Dropped"/> and reported in a warning at most once per second. A background loop writes the queue to
-/// the store in batches (up to <see cref="MaxBatchSize"/> events, or what arrived within <see cref="BatchWindow"/>),
-/// retrying a failed batch <see cref="MaxAttempts"/> times, <see cref="RetryDelay"/> apart. <see cref="StopAsync"/>
+/// the store in batches (up to <see cref="MaxBatchSize"/> events, or what arrived within <see cref="BatchWindow"/>)
+/// through the <see cref="StoreWriter"/> thread, each batch in one transaction with the quota units it carries. A
+/// batch that finds the store locked waits there until the lock is released (nothing is dropped for that); a batch
+/// that fails otherwise is retried <see cref="MaxAttempts"/> times, <see cref="RetryDelay"/> apart. <see cref="StopAsync"/>
 /// closes the queue and returns only when everything in it has been written, so a graceful stop loses nothing;
 /// only if the host's shutdown timeout expires first are the remaining events dropped (and counted).
 /// </summary>
@@ -37,6 +40,7 @@ internal sealed partial class UsageRecorder : BackgroundService
 
     private readonly Channel<UsageEvent> _queue;
     private readonly IUsageStore _store;
+    private readonly StoreWriter _writer;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<UsageRecorder> _logger;
     private readonly CancellationTokenSource _abort = new();
@@ -45,10 +49,11 @@ internal sealed partial class UsageRecorder : BackgroundService
     private long _lastDropWarning = long.MinValue;
 
     /// <param name="capacity">Events the queue holds before new ones are dropped; default <see cref="DefaultCapacity"/>.</param>
-    public UsageRecorder(IUsageStore store, TimeProvider timeProvider, ILogger<UsageRecorder> logger, int capacity = DefaultCapacity)
+    public UsageRecorder(IUsageStore store, StoreWriter writer, TimeProvider timeProvider, ILogger<UsageRecorder> logger, int capacity = DefaultCapacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _store = store;
+        _writer = writer;
         _timeProvider = timeProvider;
         _logger = logger;
         Capacity = capacity;
@@ -172,7 +177,7 @@ internal sealed partial class UsageRecorder : BackgroundService
         {
             try
             {
-                await _store.AddUsageEventsAsync(batch, _abort.Token);
+                await _writer.RunAsync(ct => _store.AddUsageEventsAsync(batch, ct), _abort.Token);
                 Interlocked.Add(ref _written, batch.Count);
                 return;
             }

@@ -13,7 +13,7 @@ public sealed partial class SqliteGatewayStore
         }
 
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = BeginWrite(connection);
         foreach (var r in reports)
         {
             await ExecuteAsync(connection, transaction, """
@@ -29,30 +29,27 @@ public sealed partial class SqliteGatewayStore
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task DeleteTargetHealthAsync(string instanceId, string? upstreamId, string? targetUrl, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        if (upstreamId is null || targetUrl is null)
-        {
-            await ExecuteAsync(connection, null, "DELETE FROM target_health WHERE instance_id = $instance", cancellationToken, ("$instance", instanceId));
-            return;
-        }
+    public Task DeleteTargetHealthAsync(string instanceId, string? upstreamId, string? targetUrl, CancellationToken cancellationToken) =>
+        upstreamId is null || targetUrl is null
+            ? WriteOneAsync("DELETE FROM target_health WHERE instance_id = $instance", cancellationToken, ("$instance", instanceId))
+            : WriteOneAsync("DELETE FROM target_health WHERE instance_id = $instance AND upstream_id = $upstream AND target_url = $target",
+                cancellationToken, ("$instance", instanceId), ("$upstream", upstreamId), ("$target", targetUrl));
 
-        await ExecuteAsync(connection, null, "DELETE FROM target_health WHERE instance_id = $instance AND upstream_id = $upstream AND target_url = $target",
-            cancellationToken, ("$instance", instanceId), ("$upstream", upstreamId), ("$target", targetUrl));
-    }
-
-    public async Task<int> TouchTargetHealthAsync(string instanceId, DateTimeOffset reportedAt, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null, "UPDATE target_health SET reported_at = $reported WHERE instance_id = $instance", cancellationToken,
+    public Task<int> TouchTargetHealthAsync(string instanceId, DateTimeOffset reportedAt, CancellationToken cancellationToken) =>
+        WriteOneAsync("UPDATE target_health SET reported_at = $reported WHERE instance_id = $instance", cancellationToken,
             ("$instance", instanceId), ("$reported", Timestamp(reportedAt)));
-    }
 
-    public async Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    public Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) =>
+        WriteOneAsync("DELETE FROM target_health WHERE reported_at < $cutoff", cancellationToken, ("$cutoff", Timestamp(cutoff)));
+
+    /// <summary>One bookkeeping statement in its own write transaction (so a held lock surfaces as <see cref="Core.Storage.StoreBusyException"/>).</summary>
+    private async Task<int> WriteOneAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null, "DELETE FROM target_health WHERE reported_at < $cutoff", cancellationToken, ("$cutoff", Timestamp(cutoff)));
+        await using var transaction = BeginWrite(connection);
+        var changed = await ExecuteAsync(connection, transaction, sql, cancellationToken, parameters);
+        await transaction.CommitAsync(cancellationToken);
+        return changed;
     }
 
     public async Task<IReadOnlyList<TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken)

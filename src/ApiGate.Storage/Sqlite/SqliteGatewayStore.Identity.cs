@@ -169,7 +169,7 @@ public sealed partial class SqliteGatewayStore
     public async Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = BeginWrite(connection);
         var changed = await ExecuteAsync(connection, transaction, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $at) WHERE id = $id", cancellationToken,
             ("$id", id), ("$at", Timestamp(at)));
         await BumpVersionAsync(connection, transaction, cancellationToken);
@@ -192,7 +192,7 @@ public sealed partial class SqliteGatewayStore
         }
 
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = BeginWrite(connection);
         foreach (var (id, at) in lastUsed)
         {
             await ExecuteAsync(connection, transaction, "UPDATE api_keys SET last_used_at = $at WHERE id = $id", cancellationToken, ("$id", id), ("$at", Timestamp(at)));
@@ -244,22 +244,25 @@ public sealed partial class SqliteGatewayStore
         }
 
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = BeginWrite(connection);
         foreach (var delta in deltas)
         {
-            await ExecuteAsync(connection, transaction,
-                "INSERT INTO quota_usage (user_id, period_start, used, overage) VALUES ($u, $p, $used, $over) " +
-                "ON CONFLICT (user_id, period_start) DO UPDATE SET used = used + excluded.used, overage = overage + excluded.overage",
-                cancellationToken, ("$u", delta.UserId), ("$p", Timestamp(delta.PeriodStart)), ("$used", delta.Used), ("$over", delta.Overage));
+            await AddQuotaAsync(connection, transaction, delta, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
     }
 
+    private static Task<int> AddQuotaAsync(SqliteConnection connection, SqliteTransaction transaction, QuotaUsage delta, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction,
+            "INSERT INTO quota_usage (user_id, period_start, used, overage) VALUES ($u, $p, $used, $over) " +
+            "ON CONFLICT (user_id, period_start) DO UPDATE SET used = used + excluded.used, overage = overage + excluded.overage",
+            cancellationToken, ("$u", delta.UserId), ("$p", Timestamp(delta.PeriodStart)), ("$used", delta.Used), ("$over", delta.Overage));
+
     private async Task WritePlanAsync(string sql, PlanDefinition plan, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = BeginWrite(connection);
         if (plan.IsDefault)
         {
             await ExecuteAsync(connection, transaction, "UPDATE plans SET is_default = 0 WHERE id <> $id", cancellationToken, ("$id", plan.Id));

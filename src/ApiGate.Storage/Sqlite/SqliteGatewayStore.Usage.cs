@@ -26,7 +26,7 @@ public sealed partial class SqliteGatewayStore
         await using var connection = await OpenAsync(cancellationToken);
         // WAL + synchronous=NORMAL: commits are ordered and crash-safe; only an OS crash can lose the last batch.
         await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = BeginWrite(connection);
 
         // The hottest write in the product (one row per proxied request): one statement prepared per batch and bound by
         // position through SQLite's own API. ADO.NET parameters, bound by name per row, cost twice as much here.
@@ -49,6 +49,26 @@ public sealed partial class SqliteGatewayStore
         finally
         {
             raw.sqlite3_finalize(statement);
+        }
+
+        // The quota counters in the same transaction: stored usage and stored quota units can never disagree, whenever
+        // the process stops. Each event counts in the calendar month (UTC) of its timestamp, like usage summaries.
+        var quota = new Dictionary<(string UserId, DateTimeOffset Period), (long Used, long Overage)>();
+        foreach (var e in events)
+        {
+            if (e.UserId == UsageEvent.Anonymous || (e.Units == 0 && e.OverageUnits == 0))
+            {
+                continue;
+            }
+
+            var period = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
+            var sum = quota.GetValueOrDefault(period);
+            quota[period] = (sum.Used + e.Units, sum.Overage + e.OverageUnits);
+        }
+
+        foreach (var ((userId, period), (used, overage)) in quota)
+        {
+            await AddQuotaAsync(connection, transaction, new QuotaUsage(userId, period, used, overage), cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken); // no version bump: usage is not configuration

@@ -17,21 +17,46 @@ namespace ApiGate.Storage.Sqlite;
 /// </summary>
 public sealed partial class SqliteGatewayStore : IGatewayStore
 {
+    /// <summary>How long a write waits for the database lock by default (the CLI's patience with a busy gateway or another CLI).</summary>
+    public static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The settings that choose the store, named in error messages.</summary>
+    public const string Setting = "APIGATE_DATABASE_DSN / --database";
+
     private readonly string _connectionString;
+    private readonly string _createConnectionString;
+    private readonly bool _inMemory;
     private readonly SecretProtector _secrets;
     private readonly SqliteTable<UpstreamDefinition> _upstreams;
+    private FileIdentity? _opened;
 
     /// <param name="dsn">A file path (<c>apigate.db</c>) or a full SQLite connection string (<c>Data Source=…</c>).</param>
-    public SqliteGatewayStore(string dsn, SecretProtector secrets)
+    /// <param name="secrets">Encrypts upstream credentials at rest.</param>
+    /// <param name="busyTimeout">
+    /// How long a write waits for the database lock before it fails with <see cref="StoreBusyException"/> (whole
+    /// seconds, at least one); default <see cref="DefaultBusyTimeout"/>.
+    /// </param>
+    public SqliteGatewayStore(string dsn, SecretProtector secrets, TimeSpan? busyTimeout = null)
     {
         var builder = dsn.Contains('=', StringComparison.Ordinal)
             ? new SqliteConnectionStringBuilder(dsn)
             : new SqliteConnectionStringBuilder { DataSource = dsn };
         builder.ForeignKeys = true;
-        builder.DefaultTimeout = 30;
+        builder.DefaultTimeout = (int)Math.Max(1, Math.Ceiling((busyTimeout ?? DefaultBusyTimeout).TotalSeconds));
         builder.Pooling = true;
+        BusyTimeout = TimeSpan.FromSeconds(builder.DefaultTimeout);
+        _inMemory = builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:";
+        _createConnectionString = builder.ToString();
+        if (!_inMemory && builder.Mode == SqliteOpenMode.ReadWriteCreate)
+        {
+            // Only InitializeAsync creates the file. Afterwards a missing file is an error, not a new empty store
+            // that would split the gateway's data in two (old connections on the deleted file, new ones on a fresh one).
+            builder.Mode = SqliteOpenMode.ReadWrite;
+        }
+
         _connectionString = builder.ToString();
         DataSource = builder.DataSource;
+        Location = _inMemory ? builder.DataSource : Path.GetFullPath(builder.DataSource);
         _secrets = secrets;
         _upstreams = new SqliteTable<UpstreamDefinition>(
             "upstreams",
@@ -63,18 +88,52 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
             });
     }
 
-    /// <summary>The database file.</summary>
+    /// <summary>The database file, as configured.</summary>
     public string DataSource { get; }
+
+    public string Location { get; }
+
+    public bool Created { get; private set; }
+
+    /// <summary>How long a write waits for the database lock (the connection's default timeout).</summary>
+    public TimeSpan BusyTimeout { get; }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(DataSource));
-        if (!string.IsNullOrEmpty(directory))
+        var existed = _inMemory || File.Exists(Location);
+        if (!_inMemory)
         {
-            Directory.CreateDirectory(directory);
+            try
+            {
+                var directory = Path.GetDirectoryName(Location);
+                if (!string.IsNullOrEmpty(directory))
+                {
+                    Directory.CreateDirectory(directory);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new StoreUnavailableException($"cannot create the directory of the store at {Location} ({Setting}): {ex.Message}", ex);
+            }
         }
 
-        await using var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await MigrateAsync(cancellationToken);
+        }
+        catch (SqliteException ex) when (!IsBusy(ex))
+        {
+            throw CannotOpen(ex);
+        }
+
+        Created = !existed;
+        _opened = _inMemory ? null : StoreFile.Identify(Location);
+    }
+
+    private async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new SqliteConnection(_createConnectionString);
+        await connection.OpenAsync(cancellationToken);
         await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
         await ExecuteAsync(connection, null,
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);",
@@ -83,7 +142,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         foreach (var (version, name, sql) in SqliteMigrations.All)
         {
             // BEGIN IMMEDIATE: two processes starting together must not both apply a migration.
-            await using var transaction = connection.BeginTransaction(deferred: false);
+            await using var transaction = BeginWrite(connection);
             if (await ScalarAsync(connection, transaction, "SELECT COUNT(*) FROM schema_migrations WHERE version = $v", cancellationToken, ("$v", version)) > 0)
             {
                 await transaction.RollbackAsync(cancellationToken);
@@ -97,16 +156,40 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         }
     }
 
-    public async Task<bool> PingAsync(CancellationToken cancellationToken)
+    public async Task<StoreCheck> CheckAsync(CancellationToken cancellationToken)
     {
+        if (!_inMemory && _opened is { } opened)
+        {
+            var current = StoreFile.Identify(Location);
+            if (current is null)
+            {
+                return new StoreCheck("unreachable",
+                    $"no store file at {Location} any more ({Setting}): it was deleted or moved after the gateway opened it, and the gateway " +
+                    "is still running on the old file; put it back, or restart the gateway to open the store at that path");
+            }
+
+            if (opened.IsKnown && current.Value.IsKnown && current.Value != opened)
+            {
+                return new StoreCheck("replaced",
+                    $"the file at {Location} ({Setting}) is not the store the gateway opened: it was replaced after start, and the gateway " +
+                    "is still running on the old file; restart the gateway to serve the new one");
+            }
+        }
+
         try
         {
             await using var connection = await OpenAsync(cancellationToken);
-            return await ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", cancellationToken) > 0;
+            return await ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", cancellationToken) > 0
+                ? StoreCheck.Ok
+                : new StoreCheck("unreachable", $"the store at {Location} ({Setting}) has no config version row");
         }
-        catch (SqliteException)
+        catch (StoreUnavailableException ex)
         {
-            return false;
+            return new StoreCheck("unreachable", ex.Message);
+        }
+        catch (SqliteException ex)
+        {
+            return new StoreCheck("unreachable", $"the store at {Location} ({Setting}) does not answer: {Reason(ex)}");
         }
     }
 
@@ -290,7 +373,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
     private async Task WriteAsync(string sql, Action<SqliteParameterCollection> bind, StoreConflictException? onConstraint, CancellationToken cancellationToken, bool configuration = true)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = BeginWrite(connection);
         await using (var command = Command(connection, transaction, sql))
         {
             bind(command.Parameters);
@@ -320,7 +403,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         string table, string id, string? guardSql, Func<List<string>, StoreConflictException>? conflict, string[] cascade, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = BeginWrite(connection);
         if (guardSql is not null)
         {
             var dependents = await QueryAsync(connection, transaction, guardSql, r => r.GetString(0), cancellationToken, ("$ref", id));
@@ -343,8 +426,48 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+        }
+        catch (SqliteException ex)
+        {
+            await connection.DisposeAsync();
+            throw CannotOpen(ex);
+        }
+
         return connection;
+    }
+
+    /// <summary>
+    /// BEGIN IMMEDIATE: takes the write lock now, waiting up to <see cref="BusyTimeout"/> for it. In WAL mode a write
+    /// transaction needs no other lock, so this is the only place a write waits for another writer.
+    /// </summary>
+    private SqliteTransaction BeginWrite(SqliteConnection connection)
+    {
+        try
+        {
+            return connection.BeginTransaction(deferred: false);
+        }
+        catch (SqliteException ex) when (IsBusy(ex))
+        {
+            throw new StoreBusyException(
+                $"the store at {Location} ({Setting}) is locked by another connection or process: gave up after waiting {BusyTimeout.TotalSeconds:0} s for it ({Reason(ex)})", ex);
+        }
+    }
+
+    private static bool IsBusy(SqliteException ex) => ex.SqliteErrorCode is 5 /* SQLITE_BUSY */ or 6 /* SQLITE_LOCKED */;
+
+    private StoreUnavailableException CannotOpen(SqliteException ex) =>
+        new($"cannot open the store at {Location} ({Setting}): {Reason(ex)}", ex);
+
+    /// <summary>SQLite's own words without the driver's "SQLite Error 14: '…'" wrapping.</summary>
+    private static string Reason(SqliteException ex)
+    {
+        var message = ex.Message;
+        var first = message.IndexOf('\'');
+        var last = message.LastIndexOf('\'');
+        return first >= 0 && last > first ? message[(first + 1)..last] : message;
     }
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)

@@ -75,7 +75,7 @@ public sealed class LimitTests : GatewayTestBase
             statuses.Add((await SendAsync(key)).StatusCode);
         }
 
-        await Gateway.Service<UsageFlusher>().FlushAsync(CancellationToken.None);
+        await WaitForStoredEventsAsync(5); // quota units are stored with the usage events
         var stored = (await Gateway.Store.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(DateTimeOffset.UtcNow), CancellationToken.None)).Single(u => u.UserId == user.Id);
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
         Assert.Equal(5, stored.Used);
@@ -97,6 +97,56 @@ public sealed class LimitTests : GatewayTestBase
         // 1/min + burst 5 = 6 admitted; the 4 refused by the rate limit are not billed.
         Assert.Equal(6, statuses.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(6, counters.Used(user.Id));
+    }
+
+    [Fact]
+    public async Task ConcurrentRequests_BucketEmptyAndQuotaUsedUp_AllAnswer429NotQuotaExceeded()
+    {
+        // Arrange: 1/min + burst 5 = 6 tokens and a quota of 6: six requests empty both.
+        var (key, user, _) = await Gateway.CreateKeyAsync("order@example.com", new PlanInput { Id = "six", Name = "Six", RateLimitPerMinute = 1, RequestsPerMonth = 6 });
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
+        }
+
+        // Act: a concurrent burst against an empty bucket.
+        using var start = new ManualResetEventSlim();
+        var tasks = Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+        {
+            start.Wait();
+            return await SendAsync(key);
+        })).ToList();
+        start.Set();
+        var responses = await Task.WhenAll(tasks);
+
+        // Assert: the rate limit decides first, so every one is 429 and none took (or was refused for) a quota unit.
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.TooManyRequests, r.StatusCode));
+        await AuthenticationTests.AssertErrorAsync(responses[0], HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        Assert.Equal(6, Gateway.Service<QuotaCounters>().Used(user.Id));
+        Assert.Equal(6, Upstream.Received.Count);
+    }
+
+    [Fact]
+    public async Task ConcurrentRequests_TokensLeftButQuotaShort_RateLimitThenQuotaDecide()
+    {
+        // Arrange: 6 tokens, a quota of 3.
+        var (key, user, _) = await Gateway.CreateKeyAsync("mixed@example.com", new PlanInput { Id = "three-six", Name = "ThreeSix", RateLimitPerMinute = 1, RequestsPerMonth = 3 });
+        using var start = new ManualResetEventSlim();
+        var tasks = Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+        {
+            start.Wait();
+            return await SendAsync(key);
+        })).ToList();
+
+        // Act
+        start.Set();
+        var statuses = (await Task.WhenAll(tasks)).Select(r => r.StatusCode).ToList();
+
+        // Assert: 14 over the rate (429), of the 6 within it 3 fit the quota (200) and 3 do not (402).
+        Assert.Equal(14, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        Assert.Equal(3, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(3, statuses.Count(s => s == HttpStatusCode.PaymentRequired));
+        Assert.Equal(3, Gateway.Service<QuotaCounters>().Used(user.Id));
     }
 
     [Fact]
@@ -141,5 +191,17 @@ public sealed class LimitTests : GatewayTestBase
         var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/x");
         request.Headers.Add("Authorization", "Bearer " + key);
         return Gateway.Client.SendAsync(request);
+    }
+
+    /// <summary>Waits (bounded) until the usage recorder has stored <paramref name="count"/> events.</summary>
+    private async Task WaitForStoredEventsAsync(long count)
+    {
+        var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+        for (var i = 0; i < 400 && recorder.Written < count; i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.Equal(count, recorder.Written);
     }
 }

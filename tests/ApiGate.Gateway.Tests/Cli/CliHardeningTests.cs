@@ -68,7 +68,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: auth_value: file '", result.Error, StringComparison.Ordinal);
+        Assert.StartsWith("error: auth_value: file '", result.Diagnostics, StringComparison.Ordinal);
         Assert.Contains("(none)", (await RunAsync("upstreams", "list")).Output);
     }
 

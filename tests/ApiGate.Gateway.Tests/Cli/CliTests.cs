@@ -72,7 +72,7 @@ public sealed class CliTests : CliTestBase
         var result = await RunAsync(args);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: " + field + ":", result.Error, StringComparison.Ordinal);
+        Assert.StartsWith("error: " + field + ":", result.Diagnostics, StringComparison.Ordinal);
         Assert.Equal(before, await SnapshotAsync());
     }
 

@@ -365,7 +365,7 @@ public sealed partial class IdentityCliTests : CliTestBase
         var result = await RunAsync(args);
 
         Assert.Equal(3, result.ExitCode);
-        Assert.StartsWith("error: ", result.Error);
+        Assert.StartsWith("error: ", result.Diagnostics);
     }
 
     [GeneratedRegex("[a-z]{2}_[0-9a-f]{64}")]

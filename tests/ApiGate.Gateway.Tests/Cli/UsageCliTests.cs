@@ -35,8 +35,7 @@ public sealed class UsageCliTests : IAsyncLifetime
             Event(_ann.Id, ThisMonth.AddMonths(-3), "/three-months-ago", units: 20, status: 500),
             Event(_ann.Id, ThisMonth.AddMonths(-7), "/too-old", units: 1000),
             Event(bob.Id, ThisMonth.AddHours(1), "/bob", units: 500),
-        ], CancellationToken.None);
-        await _temp.Store.AddQuotaUsageAsync([new QuotaUsage(_ann.Id, ThisMonth, 11, 0)], CancellationToken.None);
+        ], CancellationToken.None); // the store adds each event's units to its user's quota counter for that month
     }
 
     public async Task DisposeAsync() => await _temp.DisposeAsync();
@@ -60,8 +59,8 @@ public sealed class UsageCliTests : IAsyncLifetime
         Assert.Equal(3 * 2048, s.GetProperty("response_bytes").GetInt64());
         Assert.Equal(1, s.GetProperty("errors").GetInt64());
         Assert.Equal(1000, s.GetProperty("quota_limit").GetInt64());
-        Assert.Equal(11, s.GetProperty("quota_used").GetInt64());
-        Assert.Equal(989, s.GetProperty("quota_remaining").GetInt64());
+        Assert.Equal(12, s.GetProperty("quota_used").GetInt64());
+        Assert.Equal(988, s.GetProperty("quota_remaining").GetInt64());
     }
 
     [Fact]
@@ -80,8 +79,8 @@ public sealed class UsageCliTests : IAsyncLifetime
         Assert.Equal("12", fields["units"]);
         Assert.StartsWith("1 ", fields["errors"]);
         Assert.Equal("1000 units/month", fields["quota_limit"]);
-        Assert.Equal("11 (1.1% of the quota)", fields["quota_used"]);
-        Assert.Equal("989", fields["quota_remaining"]);
+        Assert.Equal("12 (1.2% of the quota)", fields["quota_used"]);
+        Assert.Equal("988", fields["quota_remaining"]);
     }
 
     [Fact]
@@ -196,7 +195,7 @@ public sealed class UsageCliTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(3, result.ExitCode);
-        Assert.StartsWith("error: no user with", result.Error);
+        Assert.StartsWith("error: no user with", result.Diagnostics);
     }
 
     [Theory]
@@ -211,7 +210,7 @@ public sealed class UsageCliTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(0, byEmail.ExitCode);
-        Assert.Equal("", byEmail.Error);
+        Assert.Equal("", byEmail.Diagnostics);
         Assert.Equal(0, byId.ExitCode);
         Assert.Equal(byId.Output, byEmail.Output);
         Assert.DoesNotContain("/bob", byEmail.Output, StringComparison.Ordinal);
@@ -230,7 +229,7 @@ public sealed class UsageCliTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: ", result.Error);
+        Assert.StartsWith("error: ", result.Diagnostics);
     }
 
     private static UsageEvent Event(string userId, DateTimeOffset at, string path, long units, int status = 200) =>

@@ -60,7 +60,7 @@ internal sealed class TestGateway : IAsyncDisposable
             ConfigPollInterval = TimeSpan.FromMilliseconds(100),
         };
         configure?.Invoke(options);
-        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey));
+        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey), options.StoreBusyTimeout);
         var app = GatewayHost.Build(options, store, timeProvider);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();
@@ -161,7 +161,17 @@ internal sealed class TestGateway : IAsyncDisposable
 }
 
 /// <summary>Exit code and output of one CLI invocation.</summary>
-internal sealed record CliResult(int ExitCode, string Output, string Error);
+internal sealed record CliResult(int ExitCode, string Output, string Error)
+{
+    /// <summary>
+    /// stderr after the line every verb that opens the store starts with ("store: PATH" or "created a new store at
+    /// PATH"): the command's own errors and warnings.
+    /// </summary>
+    public string Diagnostics =>
+        Error.StartsWith("store: ", StringComparison.Ordinal) || Error.StartsWith("created a new store at ", StringComparison.Ordinal)
+            ? Error[(Error.IndexOf('\n', StringComparison.Ordinal) + 1)..]
+            : Error;
+}
 
 /// <summary>Runs the real command tree in-process with a controlled environment.</summary>
 internal static class CliRunner

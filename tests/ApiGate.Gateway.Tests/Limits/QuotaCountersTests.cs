@@ -44,12 +44,30 @@ public sealed class QuotaCountersTests
                 }
             }
         })));
-        await store.AddQuotaUsageAsync(counters.DrainPending(), CancellationToken.None);
 
         Assert.Equal(5000, admitted);
         Assert.Equal(5000, counters.Used("u1"));
-        Assert.Equal(5000, store.Rows.Single().Used);
-        Assert.Empty(counters.DrainPending());
+        Assert.Empty(store.Rows); // the store gets quota units with the usage events, never from here
+    }
+
+    [Fact]
+    public void Settle_MeteredUnitsCrossTheLimit_ReturnsOnlyTheUnitsPastIt()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));
+        var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
+        var first = counters.TryConsume("u1", limit: 10, allowOverage: true);   // used 1
+
+        var overFirst = counters.Settle("u1", first, units: 8, limit: 10);      // used 8: within the quota
+        var second = counters.TryConsume("u1", limit: 10, allowOverage: true);  // used 9
+        var overSecond = counters.Settle("u1", second, units: 5, limit: 10);    // used 13: 3 of its 5 units past 10
+        var third = counters.TryConsume("u1", limit: 10, allowOverage: true);   // used 14, over
+        var overThird = counters.Settle("u1", third, units: 0, limit: 10);      // metered 0: the unit is given back
+
+        Assert.Equal(0, overFirst);
+        Assert.Equal(3, overSecond);
+        Assert.True(third.Overage);
+        Assert.Equal(0, overThird);
+        Assert.Equal(13, counters.Used("u1"));
     }
 
     [Fact]

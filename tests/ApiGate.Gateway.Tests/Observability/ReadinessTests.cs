@@ -59,6 +59,50 @@ public sealed class ReadinessTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task Ready_StoreFileDeletedWhileServing_Returns503NamingThePath_AndNoNewStoreIsCreated()
+    {
+        // Arrange: the gateway keeps its pooled connections on the deleted file (that is what it would serve from).
+        var (before, _) = await ReadyAsync(Gateway.Client, Gateway.Url);
+        File.Delete(Gateway.DatabasePath);
+
+        // Act
+        var (status, body) = await ReadyAsync(Gateway.Client, Gateway.Url);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, before);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        var checks = body.GetProperty("checks");
+        Assert.Equal("unreachable", checks.GetProperty("store").GetString());
+        Assert.Equal(Gateway.DatabasePath, checks.GetProperty("store_path").GetString());
+        Assert.Contains(Gateway.DatabasePath, checks.GetProperty("store_reason").GetString());
+        Assert.Contains("deleted or moved", checks.GetProperty("store_reason").GetString());
+        SqliteConnection.ClearAllPools();
+        var reload = await Assert.ThrowsAsync<ApiGate.Core.Storage.StoreUnavailableException>(Gateway.ReloadAsync); // a fresh connection fails
+        Assert.Contains($"cannot open the store at {Gateway.DatabasePath}", reload.Message);
+        Assert.False(File.Exists(Gateway.DatabasePath)); // rather than creating an empty store at the path
+    }
+
+    [Fact]
+    public async Task Ready_StoreFileReplacedByAnotherStore_Returns503Replaced()
+    {
+        // Arrange: another store created at the same path (a restore, or a CLI that found no file).
+        var aside = Gateway.DatabasePath + ".old";
+        File.Move(Gateway.DatabasePath, aside);
+        await using (var other = new SqliteGatewayStore(Gateway.DatabasePath, new SecretProtector(null)))
+        {
+            await other.InitializeAsync(CancellationToken.None);
+        }
+
+        // Act
+        var (status, body) = await ReadyAsync(Gateway.Client, Gateway.Url);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("replaced", body.GetProperty("checks").GetProperty("store").GetString());
+        Assert.Contains(Gateway.DatabasePath, body.GetProperty("checks").GetProperty("store_reason").GetString());
+    }
+
+    [Fact]
     public async Task Ready_NoConfigSnapshotLoaded_Returns503()
     {
         // Arrange: a server started without the store being set up, so no snapshot can load.

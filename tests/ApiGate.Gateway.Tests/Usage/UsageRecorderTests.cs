@@ -15,18 +15,23 @@ public sealed class UsageRecorderTests : IAsyncLifetime
 
     private readonly FakeTimeProvider _clock = new(Start);
     private readonly RecordingLogger _logger = new();
+    private readonly ApiGate.Gateway.Persistence.StoreWriter _writer = TestStoreWriter.Create();
     private TempStore _temp = null!;
 
     public async Task InitializeAsync() => _temp = await TempStore.CreateAsync();
 
-    public async Task DisposeAsync() => await _temp.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        _writer.Dispose();
+        await _temp.DisposeAsync();
+    }
 
     [Fact]
     public async Task StopAsync_EventsRecordedJustBefore_StoresExactlyThoseEvents()
     {
         // Arrange
         const int count = 2_345;
-        var recorder = new UsageRecorder(_temp.Store, _clock, _logger);
+        var recorder = new UsageRecorder(_temp.Store, _writer, _clock, _logger);
         await recorder.StartAsync(CancellationToken.None);
 
         // Act
@@ -45,7 +50,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     public async Task StopAsync_NeverStarted_StillWritesWhatWasQueued()
     {
         // Arrange
-        var recorder = new UsageRecorder(_temp.Store, _clock, _logger);
+        var recorder = new UsageRecorder(_temp.Store, _writer, _clock, _logger);
         for (var i = 0; i < 10; i++)
         {
             recorder.TryRecord(Event(i));
@@ -63,7 +68,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     public async Task TryRecord_QueueFull_DropsCountsAndWarnsOncePerSecond()
     {
         // Arrange: not started, so nothing drains the queue
-        var recorder = new UsageRecorder(_temp.Store, _clock, _logger, capacity: 3);
+        var recorder = new UsageRecorder(_temp.Store, _writer, _clock, _logger, capacity: 3);
 
         // Act
         var results = Enumerable.Range(0, 6).Select(i => recorder.TryRecord(Event(i))).ToList();
@@ -86,7 +91,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     public async Task TryRecord_QueueFull_ReportsDepthAtCapacity()
     {
         // Arrange
-        var recorder = new UsageRecorder(_temp.Store, _clock, _logger, capacity: 5);
+        var recorder = new UsageRecorder(_temp.Store, _writer, _clock, _logger, capacity: 5);
 
         // Act
         for (var i = 0; i < 8; i++)
@@ -104,7 +109,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     public async Task TryRecord_AfterStop_DropsAndCounts()
     {
         // Arrange
-        var recorder = new UsageRecorder(_temp.Store, _clock, _logger);
+        var recorder = new UsageRecorder(_temp.Store, _writer, _clock, _logger);
         await recorder.StartAsync(CancellationToken.None);
         await recorder.StopAsync(CancellationToken.None);
 
@@ -121,7 +126,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     {
         // Arrange
         var store = new ScriptedStore(_temp.Store);
-        var recorder = new UsageRecorder(store, _clock, _logger);
+        var recorder = new UsageRecorder(store, _writer, _clock, _logger);
         for (var i = 0; i < 1_200; i++)
         {
             recorder.TryRecord(Event(i));
@@ -141,7 +146,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     {
         // Arrange: the fake clock never closes the window, so only the stop ends the batch
         var store = new ScriptedStore(_temp.Store);
-        var recorder = new UsageRecorder(store, _clock, _logger);
+        var recorder = new UsageRecorder(store, _writer, _clock, _logger);
         recorder.TryRecord(Event(0));
         recorder.TryRecord(Event(1));
         await recorder.StartAsync(CancellationToken.None);
@@ -160,7 +165,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     {
         // Arrange
         var store = new ScriptedStore(_temp.Store);
-        var recorder = new UsageRecorder(store, TimeProvider.System, _logger);
+        var recorder = new UsageRecorder(store, _writer, TimeProvider.System, _logger);
         recorder.TryRecord(Event(0));
         recorder.TryRecord(Event(1));
         recorder.TryRecord(Event(2));
@@ -182,7 +187,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         // Arrange
         var timers = new InstantTimers();
         var store = new ScriptedStore(_temp.Store, failures: 2);
-        var recorder = new UsageRecorder(store, timers, _logger);
+        var recorder = new UsageRecorder(store, _writer, timers, _logger);
         for (var i = 0; i < 10; i++)
         {
             recorder.TryRecord(Event(i));
@@ -206,7 +211,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     {
         // Arrange
         var store = new ScriptedStore(_temp.Store, failures: int.MaxValue);
-        var recorder = new UsageRecorder(store, new InstantTimers(), _logger);
+        var recorder = new UsageRecorder(store, _writer, new InstantTimers(), _logger);
         for (var i = 0; i < 10; i++)
         {
             recorder.TryRecord(Event(i));
@@ -229,7 +234,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     {
         // Arrange: a store that never finishes a write until cancelled
         var store = new ScriptedStore(_temp.Store, hang: true);
-        var recorder = new UsageRecorder(store, new InstantTimers(), _logger);
+        var recorder = new UsageRecorder(store, _writer, new InstantTimers(), _logger);
         for (var i = 0; i < 10; i++)
         {
             recorder.TryRecord(Event(i));

@@ -1,0 +1,159 @@
+using System.Collections.Concurrent;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Observability;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Persistence;
+
+/// <summary>
+/// The one thread on which the gateway's background writes reach the store: usage events with their quota units,
+/// keys' and admin tokens' last use, target health. SQLite calls block their thread while they wait for the database
+/// lock (another process, a CLI, a backup holding it), so none of them may run on the thread pool that serves
+/// requests: callers queue a write here and await it without holding a thread. A write that finds the lock held
+/// waits the store's busy timeout, is counted (<see cref="StoreMetrics"/>), and is tried again until the lock is
+/// released or the caller gives up, so nothing queued while the store is locked is lost.
+/// </summary>
+internal sealed partial class StoreWriter : IDisposable
+{
+    /// <summary>Pause between two attempts of a write that found the store locked (each attempt already waited the busy timeout).</summary>
+    public static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(50);
+
+    // Unbounded: every producer bounds itself (the usage queue's capacity, one flush per second, health changes).
+    private readonly BlockingCollection<Job> _jobs = [];
+    private readonly Thread _thread;
+    private readonly StoreMetrics _metrics;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<StoreWriter> _logger;
+
+    public StoreWriter(StoreMetrics metrics, TimeProvider timeProvider, ILogger<StoreWriter> logger)
+    {
+        _metrics = metrics;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _thread = new Thread(Loop) { IsBackground = true, Name = "apigate-store-writer" };
+        _thread.Start();
+    }
+
+    /// <summary>The writer thread's managed id (tests check that store writes run there).</summary>
+    public int ThreadId => _thread.ManagedThreadId;
+
+    /// <summary>Writes queued and not yet finished.</summary>
+    public int QueueDepth => _jobs.Count;
+
+    /// <summary>Queues <paramref name="write"/> for the writer thread; completes when it has run (or failed, or was cancelled).</summary>
+    public Task RunAsync(Func<CancellationToken, Task> write, CancellationToken cancellationToken) =>
+        RunAsync(async ct =>
+        {
+            await write(ct);
+            return true;
+        }, cancellationToken);
+
+    /// <inheritdoc cref="RunAsync(Func{CancellationToken, Task}, CancellationToken)"/>
+    public Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> write, CancellationToken cancellationToken)
+    {
+        var job = new Job<T>(write, cancellationToken);
+        try
+        {
+            if (_jobs.TryAdd(job))
+            {
+                return job.Completion.Task;
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // completed for adding: the gateway is shutting down
+        }
+
+        return Task.FromException<T>(new ObjectDisposedException(nameof(StoreWriter), "the store writer has stopped"));
+    }
+
+    /// <summary>Stops taking writes; the thread finishes the ones queued and ends.</summary>
+    public void Dispose()
+    {
+        if (!_jobs.IsAddingCompleted)
+        {
+            _jobs.CompleteAdding();
+        }
+    }
+
+    private void Loop()
+    {
+        foreach (var job in _jobs.GetConsumingEnumerable())
+        {
+            job.Execute(this);
+        }
+    }
+
+    /// <summary>Runs one write on this thread, again and again while the store is locked.</summary>
+    private void Execute<T>(Job<T> job)
+    {
+        var token = job.CancellationToken;
+        long? waitingSince = null;
+        try
+        {
+            while (true)
+            {
+                token.ThrowIfCancellationRequested();
+                var attemptStarted = _timeProvider.GetTimestamp();
+                try
+                {
+                    // The store's calls complete synchronously (SQLite has no asynchronous I/O): waiting here blocks only this thread.
+                    job.Completion.TrySetResult(job.Write(token).GetAwaiter().GetResult());
+                    return;
+                }
+                catch (StoreBusyException ex)
+                {
+                    _metrics.RecordBusy();
+                    if (waitingSince is null)
+                    {
+                        waitingSince = attemptStarted;
+                        LogLocked(ex.Message);
+                    }
+
+                    token.WaitHandle.WaitOne(RetryPause);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            job.Completion.TrySetCanceled(token);
+        }
+        catch (Exception ex)
+        {
+            job.Completion.TrySetException(ex);
+        }
+        finally
+        {
+            if (waitingSince is { } since)
+            {
+                var waited = _timeProvider.GetElapsedTime(since);
+                _metrics.RecordLockWait(waited);
+                LogLockReleased(waited.TotalSeconds);
+            }
+        }
+    }
+
+    private abstract class Job
+    {
+        public abstract void Execute(StoreWriter writer);
+    }
+
+    private sealed class Job<T>(Func<CancellationToken, Task<T>> write, CancellationToken cancellationToken) : Job
+    {
+        public Func<CancellationToken, Task<T>> Write { get; } = write;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        // Continuations must not run on the writer thread: it has other writes to do.
+        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Execute(StoreWriter writer) => writer.Execute(this);
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning,
+        Message = "Store writes are waiting: {Reason}. Requests are still served; usage, quota units and last-use times are kept in memory and written when the lock is released")]
+    private partial void LogLocked(string reason);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Information, Message = "Store write went through after waiting {Seconds:0.0} s for the database lock")]
+    private partial void LogLockReleased(double seconds);
+}

@@ -1,0 +1,47 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace ApiGate.Storage.Sqlite;
+
+/// <summary>
+/// Which file is at a path, so a running gateway can tell that the database it has open is still the one at its
+/// configured path: a deleted, moved or replaced file keeps serving through open handles while the path names
+/// nothing, or another store (split brain). On Linux the identity is the device and inode numbers; elsewhere only
+/// whether a file exists at the path.
+/// </summary>
+internal static partial class StoreFile
+{
+    /// <summary>The identity of the file at <paramref name="path"/>, or null when there is none.</summary>
+    public static FileIdentity? Identify(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        if (OperatingSystem.IsLinux() && (RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64))
+        {
+            // struct stat on x86-64 and aarch64 Linux starts with st_dev and st_ino, both 64-bit (glibc and musl alike).
+            var buffer = new byte[256];
+            if (Stat(path, buffer) == 0)
+            {
+                return new FileIdentity(BinaryPrimitives.ReadUInt64LittleEndian(buffer), BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(8)));
+            }
+
+            return File.Exists(path) ? FileIdentity.Unknown : null;
+        }
+
+        return FileIdentity.Unknown;
+    }
+
+    [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
+    private static extern int Stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [Out] byte[] buffer);
+}
+
+/// <summary>A file's device and inode numbers (both 0 where they cannot be read: then only existence is compared).</summary>
+internal readonly record struct FileIdentity(ulong Device, ulong Inode)
+{
+    public static readonly FileIdentity Unknown = new(0, 0);
+
+    public bool IsKnown => Device != 0 || Inode != 0;
+}

@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Http.Headers;
+using ApiGate.Core.Management;
+using ApiGate.Core.Quotas;
+using ApiGate.Gateway.Observability;
+using ApiGate.Gateway.Persistence;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Usage;
+using Microsoft.Data.Sqlite;
+
+namespace ApiGate.Gateway.Tests.Persistence;
+
+/// <summary>
+/// Issue 10 item 6: another connection holding SQLite's write lock must not stall traffic. Store writes wait on the
+/// writer thread (counted as busy), requests and admin reads keep completing, and what was written meanwhile lands
+/// once the lock is released.
+/// </summary>
+public sealed class StoreLockTests : GatewayTestBase
+{
+    private const int RequestsDuringLock = 30;
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true });
+    }
+
+    [Fact]
+    public async Task ProxiedAndAdminRequests_WhileAnotherConnectionHoldsTheWriteLock_AllComplete_AndTheirUsageIsStoredAfterwards()
+    {
+        // Arrange: a known (cached) key, an admin token, and one request of each before the lock.
+        var (key, user, record) = await Gateway.CreateKeyAsync("locked@example.com", new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 1000 });
+        var admin = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
+        Assert.Equal(HttpStatusCode.OK, await ProxyAsync(key));
+        Assert.Equal(HttpStatusCode.OK, await AdminGetAsync(admin));
+        var recorder = Gateway.Service<UsageRecorder>();
+        await WaitUntilAsync(() => recorder.Written >= 1);
+        var metrics = Gateway.Service<StoreMetrics>();
+        var busyBefore = metrics.BusyTotal;
+
+        // Act: another connection takes the write lock and keeps it while the requests run.
+        var completedDuringLock = 0;
+        var adminDuringLock = HttpStatusCode.InternalServerError;
+        long busyDuringLock;
+        await using (var holder = new SqliteConnection($"Data Source={Gateway.DatabasePath};Pooling=False"))
+        {
+            await holder.OpenAsync();
+            await using (var exclusive = holder.CreateCommand())
+            {
+                exclusive.CommandText = "BEGIN EXCLUSIVE";
+                await exclusive.ExecuteNonQueryAsync();
+            }
+
+            for (var i = 0; i < RequestsDuringLock; i++)
+            {
+                if (await ProxyAsync(key) == HttpStatusCode.OK)
+                {
+                    completedDuringLock++;
+                }
+            }
+
+            adminDuringLock = await AdminGetAsync(admin);
+
+            // Keep the lock until the writer has met it (its usage batch waited out at least one busy timeout).
+            await WaitUntilAsync(() => metrics.BusyTotal > busyBefore);
+            busyDuringLock = metrics.BusyTotal - busyBefore;
+            Assert.True(recorder.Written < 1 + RequestsDuringLock, "nothing can be written while the lock is held");
+
+            await using var rollback = holder.CreateCommand();
+            rollback.CommandText = "ROLLBACK";
+            await rollback.ExecuteNonQueryAsync();
+        }
+
+        await WaitUntilAsync(() => recorder.Written >= 1 + RequestsDuringLock);
+        // The periodic flush that met the lock is still retrying on the writer thread; a flush queued now runs after it.
+        await Gateway.Service<ApiGate.Gateway.Limits.UsageFlusher>().FlushAsync(CancellationToken.None);
+        await Gateway.Service<StoreWriter>().RunAsync(_ => Task.CompletedTask, CancellationToken.None);
+
+        // Assert: every request completed while the lock was held, and nothing written meanwhile was lost.
+        Assert.Equal(RequestsDuringLock, completedDuringLock);
+        Assert.Equal(HttpStatusCode.OK, adminDuringLock);
+        Assert.True(busyDuringLock > 0);
+        Assert.Equal(0, recorder.Dropped);
+        var period = QuotaPeriod.StartOf(DateTimeOffset.UtcNow);
+        var usage = await Gateway.Store.GetUsageSummaryAsync(user.Id, period, period.AddMonths(1), CancellationToken.None);
+        var quota = (await Gateway.Store.LoadQuotaUsageAsync(period, CancellationToken.None)).Single(q => q.UserId == user.Id);
+        Assert.Equal(1 + RequestsDuringLock, usage.Requests);
+        Assert.Equal(1 + RequestsDuringLock, quota.Used);
+        Assert.NotNull((await Gateway.Store.FindKeyAsync(record.Id, CancellationToken.None))!.LastUsedAt);
+        var scrape = await Gateway.Client.GetStringAsync(Gateway.Url + "/metrics");
+        Assert.Contains("apigate_store_busy_total", scrape);
+        Assert.Contains("apigate_store_lock_wait_seconds_count", scrape);
+    }
+
+    [Fact]
+    public async Task AdminWrite_WhileAnotherConnectionHoldsTheWriteLock_Answers503StoreBusyNamingTheStore()
+    {
+        // Arrange
+        var admin = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
+        await using var holder = new SqliteConnection($"Data Source={Gateway.DatabasePath};Pooling=False");
+        await holder.OpenAsync();
+        await using (var exclusive = holder.CreateCommand())
+        {
+            exclusive.CommandText = "BEGIN EXCLUSIVE";
+            await exclusive.ExecuteNonQueryAsync();
+        }
+
+        // Act: the write waits the busy timeout (2 s) on its request, then gives up with the reason.
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans")
+        {
+            Content = new StringContent("""{"id":"late","name":"Late"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+        using var response = await Gateway.Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("store_busy", body);
+        Assert.Contains(Gateway.DatabasePath, body);
+    }
+
+    [Fact]
+    public async Task RunAsync_StoreCalls_RunOnTheWriterThreadNotTheCaller()
+    {
+        var writer = Gateway.Service<StoreWriter>();
+
+        var threadId = await writer.RunAsync(_ => Task.FromResult(Environment.CurrentManagedThreadId), CancellationToken.None);
+
+        Assert.Equal(writer.ThreadId, threadId);
+        Assert.NotEqual(Environment.CurrentManagedThreadId, threadId);
+    }
+
+    private async Task<HttpStatusCode> ProxyAsync(string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/x");
+        request.Headers.Add("X-API-Key", key);
+        using var response = await Gateway.Client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    private async Task<HttpStatusCode> AdminGetAsync(string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/admin/plans");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await Gateway.Client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    /// <summary>Polls a condition, at most 30 s (a bound for a stuck test, not a timing assertion).</summary>
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 600 && !condition(); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(condition());
+    }
+}

@@ -1,0 +1,31 @@
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Persistence;
+
+/// <summary>Issue 10 item 8: <c>serve</c> logs which store it opened, so a wrong path shows at start.</summary>
+public sealed class StoreStartupLogTests : GatewayTestBase
+{
+    private readonly StringWriter _log = new();
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.LogLevel = "info";
+        options.LogWriter = TextWriter.Synchronized(_log);
+    }
+
+    private protected override Task SetUpAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Start_NewStoreFile_LogsThatItCreatedTheStoreAtItsFullPath()
+    {
+        var expected = $"Created a new store at {Gateway.DatabasePath}";
+
+        for (var i = 0; i < 200 && !_log.ToString().Contains(expected, StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(25); // the log is written in batches
+        }
+
+        Assert.Contains(expected, _log.ToString());
+    }
+}
