@@ -29,6 +29,9 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     private static readonly string[] ProtectedHeaders =
         ["X-User-ID", "X-Key-ID", "X-Plan-ID", "X-API-Key", "Authorization", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-ID"];
 
+    /// <summary>Headers some frameworks take as the real method (Rails, Express, Spring, ASP.NET with middleware).</summary>
+    private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
+
     private static readonly UriCreationOptions VerbatimUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
@@ -48,6 +51,14 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
         StripSpoofableHeaders(headers);
         StripConnectionNominated(incoming.Headers, headers);
+        if (request.Route.Definition.Methods.Count > 0)
+        {
+            // The route admits only some methods; a backend that honours an override header would run another one.
+            foreach (var name in MethodOverrideHeaders)
+            {
+                headers.Remove(name);
+            }
+        }
 
         Append(headers, "X-Forwarded-For", incoming.Headers["X-Forwarded-For"], httpContext.Connection.RemoteIpAddress?.ToString());
         Append(headers, "X-Forwarded-Proto", incoming.Headers["X-Forwarded-Proto"], incoming.Scheme);
@@ -168,9 +179,10 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     }
 
     /// <summary>
-    /// Removes client headers a backend could take for the gateway's: any <c>X-Entitlement-*</c>, and every name with '_'
-    /// (unless <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>; then only those that read as a protected header, an
-    /// entitlement header or the upstream's credential header once '_' is '-').
+    /// Removes client headers a backend could take for the gateway's: any <c>X-Entitlement-*</c> or custom entitlement
+    /// header, and every name with a character other than a letter, digit or '-' (unless
+    /// <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>; then only those that read as a protected header, an entitlement
+    /// header or the upstream's credential header once each such character is '-').
     /// </summary>
     private void StripSpoofableHeaders(HttpRequestHeaders outgoing)
     {
@@ -180,7 +192,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         {
             var name = header.Key;
             if (name.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(name)
-                || (name.Contains('_') && (!allowUnderscoreHeaders || ReadsAsProtected(name))))
+                || (HasUnusualCharacter(name) && (!allowUnderscoreHeaders || ReadsAsProtected(name))))
             {
                 (found ??= []).Add(name);
             }
@@ -195,9 +207,24 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         }
     }
 
+    /// <summary>
+    /// A name with a character other than a letter, digit or '-' ('_', '.', '~', …): CGI-style bridges map every such
+    /// character to '_', so <c>X.User.ID</c> and <c>X_User_ID</c> both read as <c>HTTP_X_USER_ID</c>.
+    /// </summary>
+    private static bool HasUnusualCharacter(string name) => name.AsSpan().IndexOfAnyExcept(NameCharacters) >= 0;
+
+    private static readonly System.Buffers.SearchValues<char> NameCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-");
+
     private bool ReadsAsProtected(string name)
     {
-        var dashed = name.Replace('_', '-');
+        var dashed = string.Create(name.Length, name, static (span, source) =>
+        {
+            for (var i = 0; i < span.Length; i++)
+            {
+                span[i] = NameCharacters.Contains(source[i]) ? source[i] : '-';
+            }
+        });
         if (dashed.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(dashed)
             || (request.Upstream.AuthHeaderName is { } authName && dashed.Equals(authName, StringComparison.OrdinalIgnoreCase)))
         {

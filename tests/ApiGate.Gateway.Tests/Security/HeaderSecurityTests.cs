@@ -102,6 +102,57 @@ public sealed class HeaderSecurityTests : IAsyncLifetime
         Assert.False(seen.TryGetProperty("HTTP_X_API_KEY", out _));
     }
 
+    [Fact]
+    public async Task HeaderNamesWithOtherPunctuation_DroppedByDefault()
+    {
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, "/pub/x", "X.User.ID: spoofed", "X~Plan~ID: gold", "X.Custom: 1", "X-Plain: 2");
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        var headers = Assert.Single(_upstream.Received).Headers;
+        Assert.False(headers.ContainsKey("X.User.ID"));
+        Assert.False(headers.ContainsKey("X~Plan~ID"));
+        Assert.False(headers.ContainsKey("X.Custom"));
+        Assert.Equal("2", headers["X-Plain"][0]);
+    }
+
+    [Fact]
+    public async Task HeaderNamesWithOtherPunctuation_Allowed_OnlyProtectedLookalikesDropped()
+    {
+        // Arrange
+        await _gateway.DisposeAsync();
+        _gateway = await StartGatewayAsync(allowUnderscores: true);
+
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, "/pub/x", "X.User.ID: spoofed", "X.Custom: 1");
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        var headers = Assert.Single(_upstream.Received).Headers;
+        Assert.False(headers.ContainsKey("X.User.ID"));
+        Assert.Equal("1", headers["X.Custom"][0]);
+    }
+
+    [Fact]
+    public async Task MethodOverrideHeaders_OnMethodRestrictedRoute_AreRemoved()
+    {
+        // Arrange
+        await _gateway.AddRouteAsync(new RouteInput { Name = "getonly", Path = "/getonly/*", Upstream = "echo", Methods = "GET" });
+
+        // Act
+        var restricted = await RawHttp.GetAsync(_gateway.Url, "/getonly/x", "X-HTTP-Method-Override: DELETE", "X-HTTP-Method: DELETE", "X-Method-Override: DELETE");
+        var open = await RawHttp.GetAsync(_gateway.Url, "/pub/x", "X-HTTP-Method-Override: DELETE");
+
+        // Assert
+        Assert.Equal(200, restricted.Status);
+        Assert.Equal(200, open.Status);
+        var received = _upstream.Received.ToArray();
+        Assert.Equal(2, received.Length);
+        Assert.DoesNotContain(received[0].Headers.Keys, k => k.Contains("Method", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal("DELETE", received[1].Headers["X-HTTP-Method-Override"][0]);
+    }
+
     [Theory]
     [InlineData("Authorization: Bearer {key}", "")]
     [InlineData("X-API-Key: {key}", "")]
