@@ -89,7 +89,7 @@ public sealed class GatewayOptions
     public int UsageQueueCapacity { get; set; } = 10_000;
 
     /// <summary>
-    /// How long one store write of the running gateway waits for SQLite's database lock (held by another process, a
+    /// <c>APIGATE_DATABASE_BUSY_TIMEOUT</c>: how long one store write of the running gateway waits for SQLite's database lock (held by another process, a
     /// CLI or a backup) before the attempt counts as busy (<c>apigate_store_busy_total</c>) and is tried again; default
     /// 2 s. Background writes retry until the lock is released; admin API writes fail with the reason instead of
     /// holding a request thread longer. CLI verbs wait 30 s.
@@ -172,7 +172,7 @@ public sealed class GatewayOptions
 
         if (StoreBusyTimeout < TimeSpan.FromSeconds(1))
         {
-            throw new ArgumentException("the store busy timeout must be at least 1 second");
+            throw new ArgumentException("the store busy timeout (database.busy_timeout, APIGATE_DATABASE_BUSY_TIMEOUT) must be at least 1s");
         }
 
         if (UsageQueueCapacity < 1)

@@ -75,6 +75,7 @@ public sealed class CliHardeningTests : CliTestBase
     [Theory]
     [InlineData("APIGATE_UPSTREAM_TIMEOUT", "30", "upstream.timeout (from APIGATE_UPSTREAM_TIMEOUT): '30' has no unit")]
     [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "250", "config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): '250' has no unit")]
+    [InlineData("APIGATE_DATABASE_BUSY_TIMEOUT", "5", "database.busy_timeout (from APIGATE_DATABASE_BUSY_TIMEOUT): '5' has no unit")]
     public async Task Settings_DurationWithoutUnit_IsRefusedNamingTheVariable(string variable, string value, string expected)
     {
         // Arrange
