@@ -27,7 +27,11 @@ public static class GatewayHost
     private const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>Builds the server. The store must outlive it; call <see cref="StartAsync"/> to serve.</summary>
-    public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null)
+    public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null) =>
+        Build(options, store, timeProvider, replaceServices: null);
+
+    /// <summary>The same, with registrations that replace the gateway's own (tests: e.g. <see cref="UpstreamTlsTrust"/>).</summary>
+    internal static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider, Action<IServiceCollection>? replaceServices)
     {
         options.Validate();
         if (options.InlineScheduling && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
@@ -65,6 +69,7 @@ public static class GatewayHost
             sp.GetRequiredService<ResponseBodyTransformer>(),
             options.AuthKeyPrefix,
             options.AuthAllowQueryKey));
+        services.AddSingleton(UpstreamTlsTrust.SystemRoots);
         services.AddSingleton<UpstreamClientPool>();
         services.AddLoadBalancing();
         services.AddSingleton<SnapshotBuilder>();
@@ -92,6 +97,7 @@ public static class GatewayHost
         services.AddHttpForwarder();
         services.AddAdminApi(options);
         services.AddGatewayTelemetry(options, builder.Configuration);
+        replaceServices?.Invoke(services); // last: a later registration of a service is the one resolved
 
         var app = builder.Build();
 

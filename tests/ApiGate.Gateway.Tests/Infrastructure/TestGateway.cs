@@ -46,7 +46,9 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null, string? directory = null, TimeProvider? timeProvider = null)
+    /// <param name="services">Registrations that replace the gateway's own (e.g. an <see cref="UpstreamTlsTrust"/> for a test certificate).</param>
+    public static async Task<TestGateway> StartAsync(
+        Action<GatewayOptions>? configure = null, string? directory = null, TimeProvider? timeProvider = null, Action<IServiceCollection>? services = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -61,7 +63,7 @@ internal sealed class TestGateway : IAsyncDisposable
         };
         configure?.Invoke(options);
         var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey));
-        var app = GatewayHost.Build(options, store, timeProvider);
+        var app = GatewayHost.Build(options, store, timeProvider, services);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();
         return new TestGateway(app, store, directory, url);
