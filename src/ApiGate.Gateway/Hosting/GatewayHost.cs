@@ -51,6 +51,12 @@ public static class GatewayHost
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // bodies are streamed to the upstream, not held
             Listen(kestrel, options.Host, options.Port);
+            if (options.H2cPort is { } h2cPort)
+            {
+                // Prior-knowledge HTTP/2 needs a port that expects nothing else: on an HTTP/1.1 + HTTP/2 cleartext port,
+                // Kestrel answers the HTTP/2 preface with HTTP_1_1_REQUIRED.
+                Listen(kestrel, options.Host, h2cPort, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+            }
             adminListener.Listen(kestrel); // after the main endpoint: Addresses(app) lists the main address first
         });
 
@@ -128,7 +134,7 @@ public static class GatewayHost
     }
 
     /// <summary>The addresses Kestrel is listening on (with the real port when 0 was asked for); the main listener's first,
-    /// then the admin listener's (see <see cref="AdminAddress"/>).</summary>
+    /// then the h2c listener's (<see cref="GatewayOptions.H2cPort"/>) if any, then the admin listener's (see <see cref="AdminAddress"/>).</summary>
     public static IReadOnlyCollection<string> Addresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
 
@@ -136,23 +142,25 @@ public static class GatewayHost
     /// admin API and metrics are served on the main port.</summary>
     public static string? AdminAddress(WebApplication app) => app.Services.GetRequiredService<AdminListener>().Url;
 
-    private static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, string host, int port)
+    private static void Listen(
+        Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, string host, int port, Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions>? configure = null)
     {
+        configure ??= static _ => { };
         if (host is "0.0.0.0" or "*" or "")
         {
-            kestrel.Listen(IPAddress.Any, port);
+            kestrel.Listen(IPAddress.Any, port, configure);
         }
         else if (host is "::" or "[::]")
         {
-            kestrel.Listen(IPAddress.IPv6Any, port);
+            kestrel.Listen(IPAddress.IPv6Any, port, configure);
         }
         else if (host == "localhost")
         {
-            kestrel.ListenLocalhost(port);
+            kestrel.ListenLocalhost(port, configure);
         }
         else if (IPAddress.TryParse(host.Trim('[', ']'), out var address))
         {
-            kestrel.Listen(address, port);
+            kestrel.Listen(address, port, configure);
         }
         else
         {

@@ -36,6 +36,9 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public string Directory { get; }
 
+    /// <summary>Every address the gateway listens on: the main one first, then the h2c one (<see cref="GatewayOptions.H2cPort"/>), then the admin one.</summary>
+    public IReadOnlyCollection<string> Addresses => GatewayHost.Addresses(_app);
+
     public string DatabasePath => Path.Combine(Directory, "apigate.db");
 
     public SqliteGatewayStore Store { get; }
