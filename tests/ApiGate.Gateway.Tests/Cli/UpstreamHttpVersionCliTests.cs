@@ -37,4 +37,27 @@ public sealed class UpstreamHttpVersionCliTests : CliTestBase
         Assert.Contains($"http_version: '{value}' is not one of 1.1, 2", result.Error);
         Assert.Equal(0, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
     }
+
+    [Fact]
+    public async Task H2cPortSetting_FromEnvironment_IsResolved()
+    {
+        Environment["APIGATE_SERVER_H2C_PORT"] = "8081";
+
+        var shown = await RunAsync("config", "show", "--json");
+
+        var setting = JsonDocument.Parse(shown.Output).RootElement.GetProperty("server.h2c_port");
+        Assert.Equal(0, shown.ExitCode);
+        Assert.Equal("8081", setting.GetProperty("value").GetString());
+        Assert.Equal("environment", setting.GetProperty("source").GetString());
+    }
+
+    [Fact]
+    public void H2cPort_SameAsMainPort_RefusedAtStart()
+    {
+        var options = new Hosting.GatewayOptions { Port = 8080, H2cPort = 8080 };
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+
+        Assert.Contains("h2c port 8080", error.Message);
+    }
 }
