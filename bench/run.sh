@@ -45,6 +45,7 @@ UPSTREAM_PORT=18081
 NGINX_PORT=18082
 YARP_PORT=18083
 APIGATE_PORT=18084
+UPSTREAM_H2C_PORT=18085 # the static upstream's second server: the same answer over h2c (bench/nginx/upstream.conf)
 
 BAREYARP_BIN=$BENCH_DIR/BareYarp/bin/Release/net10.0/BareYarp
 APIGATE_BIN=$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate
@@ -90,12 +91,17 @@ add_target yarp           "http://127.0.0.1:$YARP_PORT/"               yarp
 add_target apigate-public "http://127.0.0.1:$APIGATE_PORT/bench/hello" apigate
 add_target apigate-auth   "http://127.0.0.1:$APIGATE_PORT/private/hello" apigate
 add_target apigate-transform "http://127.0.0.1:$APIGATE_PORT/xform/hello" apigate
+# The public route to the same nginx over cleartext HTTP/2 (upstream http_version 2); not in the default TARGETS:
+#   TARGETS="apigate-public apigate-h2c" bench/run.sh
+add_target apigate-h2c    "http://127.0.0.1:$APIGATE_PORT/h2c/hello"  apigate
 
 # APIGate configuration (only run when an apigate target is selected), through
 # the gateway CLI against a fresh database in the temp dir.
 setup_apigate_config() {
     apigate_cli upstreams create --name bench-upstream --url "http://127.0.0.1:$UPSTREAM_PORT"
     apigate_cli routes create --name bench-public --path "/bench/*" --upstream bench-upstream --auth=false
+    apigate_cli upstreams create --name bench-upstream-h2c --url "http://127.0.0.1:$UPSTREAM_H2C_PORT" --http-version 2
+    apigate_cli routes create --name bench-h2c --path "/h2c/*" --upstream bench-upstream-h2c --auth=false
     # Authenticated, rate-limited and quota-counted route: limits high enough never to reject during a run.
     apigate_cli routes create --name bench-private --path "/private/*" --upstream bench-upstream --auth=true
     # The authenticated route plus two header transforms and a JavaScript path-rewrite expression.

@@ -92,6 +92,7 @@ internal static class UpstreamCommands
                 ("max_idle_conns", u.MaxIdleConns.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 ("idle_conn_timeout_ms", u.IdleConnTimeoutMs.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 ("max_conns", u.MaxConns == 0 ? "unlimited" : u.MaxConns.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("http_version", UpstreamHttpVersionConverter.ToText(u.HttpVersion)),
                 ("auth_type", WireNames.Of(u.AuthType)),
                 ("auth_header", u.AuthHeader),
                 ("auth_value", u.AuthConfigured ? "(set, write-only)" : ""),
@@ -114,6 +115,7 @@ internal static class UpstreamCommands
         private readonly Option<int?> _maxIdle = new("--max-idle-conns") { Description = "Idle connections to keep (default 100)" };
         private readonly Option<int?> _idleTimeout = new("--idle-conn-timeout") { Description = "Idle connection lifetime in ms (default 90000)" };
         private readonly Option<int?> _maxConns = new("--max-conns") { Description = "Max concurrent connections (0 = unlimited)" };
+        private readonly Option<string?> _httpVersion = new("--http-version") { Description = "HTTP version to the targets: 1.1 (default) | 2 (h2c for http://, HTTP/2 by ALPN for https://)" };
         private readonly Option<string?> _authType = new("--auth-type") { Description = "none | bearer | header | basic" };
         private readonly Option<string?> _authHeader = new("--auth-header") { Description = "Header name for --auth-type header" };
         private readonly Option<string?> _authValue = new("--auth-value") { Description = "Credential (write-only; never printed). @file reads it from a file" };
@@ -133,7 +135,7 @@ internal static class UpstreamCommands
         {
             foreach (var option in new Option[]
             {
-                _name, _description, _url, _timeout, _maxIdle, _idleTimeout, _maxConns, _authType, _authHeader, _authValue, _enabled,
+                _name, _description, _url, _timeout, _maxIdle, _idleTimeout, _maxConns, _httpVersion, _authType, _authHeader, _authValue, _enabled,
                 _targets, _lbPolicy, _hashOn, _healthPath, _healthInterval, _healthTimeout, _healthyThreshold, _unhealthyThreshold, _passiveFailures, _passiveCooldown,
             })
             {
@@ -150,6 +152,7 @@ internal static class UpstreamCommands
             MaxIdleConns = parse.GetValue(_maxIdle),
             IdleConnTimeoutMs = parse.GetValue(_idleTimeout),
             MaxConns = parse.GetValue(_maxConns),
+            HttpVersion = parse.GetValue(_httpVersion),
             AuthType = parse.GetValue(_authType),
             AuthHeader = parse.GetValue(_authHeader),
             AuthValue = CliApp.ValueOrFile(parse.GetValue(_authValue), "auth_value")?.TrimEnd('\r', '\n'),

@@ -28,6 +28,7 @@ internal sealed class SettingsLoader
     [
         ("server.host", "APIGATE_SERVER_HOST", false, (o, v) => o.Host = v),
         ("server.port", "APIGATE_SERVER_PORT", false, (o, v) => o.Port = Int(v, "server.port")),
+        ("server.h2c_port", "APIGATE_SERVER_H2C_PORT", false, (o, v) => o.H2cPort = Int(v, "server.h2c_port")),
         ("server.inline_scheduling", "APIGATE_SERVER_INLINE_SCHEDULING", false, (o, v) => o.InlineScheduling = Bool(v, "server.inline_scheduling")),
         ("server.allow_underscore_headers", "APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS", false, (o, v) => o.AllowUnderscoreHeaders = Bool(v, "server.allow_underscore_headers")),
         ("server.allow_trace", "APIGATE_SERVER_ALLOW_TRACE", false, (o, v) => o.AllowTrace = Bool(v, "server.allow_trace")),

@@ -357,6 +357,16 @@ public sealed class ConfigService(IGatewayStore store, TimeProvider timeProvider
             u = u with { MaxConns = maxConns };
         }
 
+        if (input.HttpVersion is not null)
+        {
+            if (!UpstreamHttpVersionConverter.TryParse(input.HttpVersion, out var httpVersion))
+            {
+                return Invalid("http_version", $"'{input.HttpVersion}' is not one of {UpstreamHttpVersionConverter.Allowed}");
+            }
+
+            u = u with { HttpVersion = httpVersion };
+        }
+
         if (input.AuthType is not null)
         {
             if (!WireNames.TryParse<UpstreamAuthType>(input.AuthType, out var authType))

@@ -13,6 +13,9 @@ public sealed record UpstreamInput
     public int? MaxIdleConns { get; init; }
     public int? IdleConnTimeoutMs { get; init; }
     public int? MaxConns { get; init; }
+
+    /// <summary>HTTP version spoken to the targets: <c>1.1</c> (default) or <c>2</c> (h2c for http://, ALPN h2 for https://).</summary>
+    public string? HttpVersion { get; init; }
     public string? AuthType { get; init; }
     public string? AuthHeader { get; init; }
     public string? AuthValue { get; init; }

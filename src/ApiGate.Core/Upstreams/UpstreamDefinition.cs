@@ -61,6 +61,10 @@ public sealed record UpstreamDefinition
     /// <summary>Cap on concurrent connections to this upstream; 0 = unlimited.</summary>
     public int MaxConns { get; init; }
 
+    /// <summary>HTTP version spoken to the targets (traffic and health probes alike); <c>"1.1"</c> or <c>"2"</c> on the wire.</summary>
+    [JsonConverter(typeof(UpstreamHttpVersionConverter))]
+    public UpstreamHttpVersion HttpVersion { get; init; } = UpstreamHttpVersion.Http11;
+
     public UpstreamAuthType AuthType { get; init; } = UpstreamAuthType.None;
     public string AuthHeader { get; init; } = "";
 

@@ -13,11 +13,11 @@ namespace ApiGate.Gateway.Balancing;
 /// (<see cref="TargetState.ProbeCompleted"/>). Also ends the passive cool-down of ejected targets of those upstreams,
 /// after which probes decide when they rejoin. Runs beside the request path, never on it.
 /// </summary>
-internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeProvider) : BackgroundService
+internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool pool, TimeProvider timeProvider) : BackgroundService
 {
     /// <summary>How often due probes are looked for; intervals are whole seconds or more, so this is precise enough.</summary>
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
-    private readonly ProbeClients _clients = new(timeProvider);
+    private readonly ProbeClients _clients = new(pool, timeProvider);
     private readonly object _runLock = new();
 
     public override void Dispose()
@@ -100,8 +100,9 @@ internal sealed class HealthProber(SnapshotManager snapshots, TimeProvider timeP
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
             using var probe = new HttpRequestMessage(HttpMethod.Get, target.Origin + target.BasePath + policy.Settings.Path)
             {
-                Version = HttpVersion.Version11,
-                VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+                // The version requests use: a probe over HTTP/1.1 would pass on a target traffic cannot reach over HTTP/2.
+                Version = upstream.RequestConfig.Version!,
+                VersionPolicy = upstream.RequestConfig.VersionPolicy!.Value,
             };
             probe.Headers.TryAddWithoutValidation("User-Agent", "apigate-health-check");
             if (upstream.AuthHeaderName is { } authName)

@@ -9,7 +9,7 @@ namespace ApiGate.Gateway.Balancing;
 /// (<see cref="UpstreamClientPool.CreateHandler"/>). Kept while the upstream's probe settings are unchanged; clients
 /// the current snapshot no longer uses are disposed after a grace period, the rest when the prober stops.
 /// </summary>
-internal sealed class ProbeClients(TimeProvider timeProvider) : IDisposable
+internal sealed class ProbeClients(UpstreamClientPool pool, TimeProvider timeProvider) : IDisposable
 {
     private static readonly TimeSpan RetireDelay = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(1);
@@ -24,7 +24,7 @@ internal sealed class ProbeClients(TimeProvider timeProvider) : IDisposable
         var key = new ProbeClientKey(upstream.Definition.Id, upstream.Health.Timeout, upstream.Health.Interval);
         if (!_clients.TryGetValue(key, out var client))
         {
-            var handler = UpstreamClientPool.CreateHandler(Timeout.InfiniteTimeSpan); // the probe timeout bounds the connect too
+            var handler = pool.CreateHandler(Timeout.InfiniteTimeSpan); // the probe timeout bounds the connect too
             // A connection idle for longer than two intervals is not worth keeping; none lives longer than a minute.
             handler.PooledConnectionIdleTimeout = key.Interval * 2 < MaxLifetime ? key.Interval * 2 : MaxLifetime;
             handler.PooledConnectionLifetime = MaxLifetime;

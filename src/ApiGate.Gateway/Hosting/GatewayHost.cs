@@ -32,7 +32,11 @@ public static class GatewayHost
     public static readonly TimeSpan FinalWriteTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Builds the server. The store must outlive it; call <see cref="StartAsync"/> to serve.</summary>
-    public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null)
+    public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null) =>
+        Build(options, store, timeProvider, replaceServices: null);
+
+    /// <summary>The same, with registrations that replace the gateway's own (tests: e.g. <see cref="UpstreamTlsTrust"/>).</summary>
+    internal static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider, Action<IServiceCollection>? replaceServices)
     {
         options.Validate();
         if (options.InlineScheduling && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
@@ -52,6 +56,12 @@ public static class GatewayHost
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // bodies are streamed to the upstream, not held
             Listen(kestrel, options.Host, options.Port);
+            if (options.H2cPort is { } h2cPort)
+            {
+                // Prior-knowledge HTTP/2 needs a port that expects nothing else: on an HTTP/1.1 + HTTP/2 cleartext port,
+                // Kestrel answers the HTTP/2 preface with HTTP_1_1_REQUIRED.
+                Listen(kestrel, options.Host, h2cPort, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+            }
             adminListener.Listen(kestrel); // after the main endpoint: Addresses(app) lists the main address first
         });
 
@@ -70,6 +80,7 @@ public static class GatewayHost
             sp.GetRequiredService<ResponseBodyTransformer>(),
             options.AuthKeyPrefix,
             options.AuthAllowQueryKey));
+        services.AddSingleton(UpstreamTlsTrust.SystemRoots);
         services.AddSingleton<UpstreamClientPool>();
         services.AddLoadBalancing();
         services.AddSingleton<SnapshotBuilder>();
@@ -101,6 +112,7 @@ public static class GatewayHost
         services.AddHttpForwarder();
         services.AddAdminApi(options);
         services.AddGatewayTelemetry(options, builder.Configuration);
+        replaceServices?.Invoke(services); // last: a later registration of a service is the one resolved
 
         var app = builder.Build();
 
@@ -142,7 +154,7 @@ public static class GatewayHost
     }
 
     /// <summary>The addresses Kestrel is listening on (with the real port when 0 was asked for); the main listener's first,
-    /// then the admin listener's (see <see cref="AdminAddress"/>).</summary>
+    /// then the h2c listener's (<see cref="GatewayOptions.H2cPort"/>) if any, then the admin listener's (see <see cref="AdminAddress"/>).</summary>
     public static IReadOnlyCollection<string> Addresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
 
@@ -150,23 +162,25 @@ public static class GatewayHost
     /// admin API and metrics are served on the main port.</summary>
     public static string? AdminAddress(WebApplication app) => app.Services.GetRequiredService<AdminListener>().Url;
 
-    private static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, string host, int port)
+    private static void Listen(
+        Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, string host, int port, Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions>? configure = null)
     {
+        configure ??= static _ => { };
         if (host is "0.0.0.0" or "*" or "")
         {
-            kestrel.Listen(IPAddress.Any, port);
+            kestrel.Listen(IPAddress.Any, port, configure);
         }
         else if (host is "::" or "[::]")
         {
-            kestrel.Listen(IPAddress.IPv6Any, port);
+            kestrel.Listen(IPAddress.IPv6Any, port, configure);
         }
         else if (host == "localhost")
         {
-            kestrel.ListenLocalhost(port);
+            kestrel.ListenLocalhost(port, configure);
         }
         else if (IPAddress.TryParse(host.Trim('[', ']'), out var address))
         {
-            kestrel.Listen(address, port);
+            kestrel.Listen(address, port, configure);
         }
         else
         {

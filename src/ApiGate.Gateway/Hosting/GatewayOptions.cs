@@ -12,6 +12,14 @@ public sealed class GatewayOptions
     public int Port { get; set; } = 8080;
 
     /// <summary>
+    /// <c>APIGATE_SERVER_H2C_PORT</c>: a second port on <see cref="Host"/> that speaks cleartext HTTP/2 with prior
+    /// knowledge only (h2c), for gRPC and other HTTP/2 clients without TLS; it serves exactly what the main port serves.
+    /// Unset (default): none. The main port speaks HTTP/1.1 and cannot take prior-knowledge HTTP/2 (docs/forwarding.md).
+    /// 0 picks a free port.
+    /// </summary>
+    public int? H2cPort { get; set; }
+
+    /// <summary>
     /// <c>APIGATE_SERVER_INLINE_SCHEDULING</c>: run request continuations on the socket I/O threads instead of hopping
     /// to the thread pool. Fewer context switches per request (see docs/performance.md); safe because nothing on the
     /// request path blocks. Default true; also turns on inline socket completions for upstream connections unless
@@ -118,6 +126,11 @@ public sealed class GatewayOptions
         if (Port is < 0 or > 65535)
         {
             throw new ArgumentException($"server port {Port} is out of range (0-65535)");
+        }
+
+        if (H2cPort is { } h2cPort && (h2cPort is < 0 or > 65535 || (h2cPort != 0 && h2cPort == Port)))
+        {
+            throw new ArgumentException($"server h2c port {h2cPort} is out of range (0-65535) or the same as the main port");
         }
 
         if (DatabaseDriver != "sqlite")

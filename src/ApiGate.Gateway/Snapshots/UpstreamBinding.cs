@@ -24,8 +24,11 @@ internal sealed class UpstreamBinding
         _requestConfig = new ForwarderRequestConfig
         {
             ActivityTimeout = Timeout,
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            // 1.1: HTTP/1.1, or lower if a TLS upstream says so. 2: HTTP/2 exactly, prior-knowledge h2c on http:// and
+            // ALPN h2 on https://; a target that cannot speak it fails (502) rather than being silently downgraded,
+            // since what needs HTTP/2 (gRPC, its trailers) would then break in less obvious ways.
+            Version = definition.HttpVersion == UpstreamHttpVersion.Http2 ? HttpVersion.Version20 : HttpVersion.Version11,
+            VersionPolicy = definition.HttpVersion == UpstreamHttpVersion.Http2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
             AllowResponseBuffering = false,
         };
 

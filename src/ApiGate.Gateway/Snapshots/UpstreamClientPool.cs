@@ -15,11 +15,16 @@ internal sealed class UpstreamClientPool : IDisposable
     private static readonly TimeSpan MaxConnectTimeout = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<ClientKey, HttpMessageInvoker> _clients = new();
     private readonly TimeProvider _timeProvider;
+    private readonly UpstreamTlsTrust _tlsTrust;
 
-    public UpstreamClientPool(TimeProvider timeProvider) => _timeProvider = timeProvider;
+    public UpstreamClientPool(TimeProvider timeProvider, UpstreamTlsTrust tlsTrust)
+    {
+        _timeProvider = timeProvider;
+        _tlsTrust = tlsTrust;
+    }
 
     public HttpMessageInvoker Get(UpstreamDefinition upstream, TimeSpan timeout) =>
-        _clients.GetOrAdd(new ClientKey(upstream.Id, upstream.IdleConnTimeoutMs, upstream.MaxConns, timeout), static key => Create(key));
+        _clients.GetOrAdd(new ClientKey(upstream.Id, upstream.IdleConnTimeoutMs, upstream.MaxConns, timeout), Create);
 
     /// <summary>Schedules disposal of clients whose key is not in <paramref name="inUse"/>.</summary>
     public void RetireAllExcept(IReadOnlySet<HttpMessageInvoker> inUse)
@@ -43,7 +48,7 @@ internal sealed class UpstreamClientPool : IDisposable
         _clients.Clear();
     }
 
-    private static HttpMessageInvoker Create(ClientKey key)
+    private HttpMessageInvoker Create(ClientKey key)
     {
         // Half the request timeout (at most 5 s): an unreachable target then leaves time to retry on another one.
         var handler = CreateHandler(key.Timeout / 2 < MaxConnectTimeout ? key.Timeout / 2 : MaxConnectTimeout);
@@ -54,9 +59,18 @@ internal sealed class UpstreamClientPool : IDisposable
 
     /// <summary>
     /// A handler with the connection settings every upstream connection shares (no proxy, no redirects, no
-    /// decompression, no cookies, TLS defaults): the traffic clients here and the health checks' own clients.
+    /// decompression, no cookies, certificates checked against <see cref="UpstreamTlsTrust"/>): the traffic clients
+    /// here and the health checks' own clients. One handler serves HTTP/1.1 and HTTP/2 (h2c or ALPN): the version is
+    /// chosen per request (<see cref="UpstreamBinding.RequestConfig"/>), so a change of <c>http_version</c> needs no new client.
     /// </summary>
-    internal static SocketsHttpHandler CreateHandler(TimeSpan connectTimeout) => new()
+    internal SocketsHttpHandler CreateHandler(TimeSpan connectTimeout)
+    {
+        var handler = NewHandler(connectTimeout);
+        _tlsTrust.Apply(handler);
+        return handler;
+    }
+
+    private static SocketsHttpHandler NewHandler(TimeSpan connectTimeout) => new()
     {
         UseProxy = false,
         AllowAutoRedirect = false,

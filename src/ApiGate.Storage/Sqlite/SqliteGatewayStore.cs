@@ -61,7 +61,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         _upstreams = new SqliteTable<UpstreamDefinition>(
             "upstreams",
             "id, name, slug, description, base_url, timeout_ms, max_idle_conns, idle_conn_timeout_ms, max_conns, auth_type, auth_header, auth_value, enabled, created_at, updated_at, " +
-            "targets, lb_policy, hash_on, health_check",
+            "targets, lb_policy, hash_on, health_check, http_version",
             "slug",
             BindUpstream,
             r => new UpstreamDefinition
@@ -85,6 +85,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
                 LbPolicy = Enum<LoadBalancingPolicy>(r.GetString(16)),
                 HashOn = r.GetString(17),
                 HealthCheck = UpstreamColumns.HealthCheck(r.GetString(18)),
+                HttpVersion = UpstreamColumns.HttpVersion(r.GetString(19)),
             });
     }
 

@@ -190,5 +190,10 @@ internal static class SqliteMigrations
             );
             CREATE INDEX target_health_upstream ON target_health (upstream_id);
             """),
+
+        // The HTTP version spoken to the upstream's targets: '1.1' (what every upstream spoke before) or '2'.
+        (6, "upstream http version", """
+            ALTER TABLE upstreams ADD COLUMN http_version TEXT NOT NULL DEFAULT '1.1';
+            """),
     ];
 }

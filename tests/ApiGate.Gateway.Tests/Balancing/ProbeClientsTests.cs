@@ -22,7 +22,8 @@ public sealed class ProbeClientsTests : IDisposable
     [Fact]
     public async Task Get_SameSettingsKeptNotTheTrafficClient_UnusedRetiredAfterGrace()
     {
-        using var clients = new ProbeClients(_time);
+        using var pool = new UpstreamClientPool(_time, UpstreamTlsTrust.SystemRoots);
+        using var clients = new ProbeClients(pool, _time);
         var first = clients.Get(Binding("2s"));
         clients.RetireUnused();
         var again = clients.Get(Binding("2s")); // a reload with the same probe settings

@@ -36,6 +36,9 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public string Directory { get; }
 
+    /// <summary>Every address the gateway listens on: the main one first, then the h2c one (<see cref="GatewayOptions.H2cPort"/>), then the admin one.</summary>
+    public IReadOnlyCollection<string> Addresses => GatewayHost.Addresses(_app);
+
     public string DatabasePath => Path.Combine(Directory, "apigate.db");
 
     public SqliteGatewayStore Store { get; }
@@ -46,7 +49,9 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null, string? directory = null, TimeProvider? timeProvider = null)
+    /// <param name="services">Registrations that replace the gateway's own (e.g. an <see cref="UpstreamTlsTrust"/> for a test certificate).</param>
+    public static async Task<TestGateway> StartAsync(
+        Action<GatewayOptions>? configure = null, string? directory = null, TimeProvider? timeProvider = null, Action<IServiceCollection>? services = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -61,7 +66,7 @@ internal sealed class TestGateway : IAsyncDisposable
         };
         configure?.Invoke(options);
         var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey), options.StoreBusyTimeout);
-        var app = GatewayHost.Build(options, store, timeProvider);
+        var app = GatewayHost.Build(options, store, timeProvider, services);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();
         return new TestGateway(app, store, directory, url);

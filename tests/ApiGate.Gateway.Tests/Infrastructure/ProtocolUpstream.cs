@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// A loopback backend listening with chosen HTTP protocols (e.g. HTTP/2 only, cleartext) and optionally TLS. Every
+/// request is read whole and answered 200 with the protocol it arrived on as the body (<c>HTTP/2</c>, <c>HTTP/1.1</c>) and recorded.
+/// </summary>
+internal sealed class ProtocolUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private ProtocolUpstream(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public string Url { get; }
+
+    /// <summary>Path and protocol of every request received, health probes included.</summary>
+    public ConcurrentQueue<(string Path, string Protocol)> Received { get; } = new();
+
+    public static async Task<ProtocolUpstream> StartAsync(HttpProtocols protocols, X509Certificate2? certificate = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            listen.Protocols = protocols;
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+        }));
+        var app = builder.Build();
+        ProtocolUpstream? self = null;
+        app.Run(async context =>
+        {
+            // The body is read before answering: an HTTP/2 server that answers first resets the unread request stream.
+            await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+            self!.Received.Enqueue((context.Request.Path.Value ?? "", context.Request.Protocol));
+            context.Response.ContentType = "text/plain";
+            await context.Response.WriteAsync(context.Request.Protocol, context.RequestAborted);
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        self = new ProtocolUpstream(app, address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        return self;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        await _app.StopAsync(stop.Token);
+        await _app.DisposeAsync();
+    }
+}

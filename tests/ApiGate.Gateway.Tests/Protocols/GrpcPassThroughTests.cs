@@ -1,0 +1,121 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Tests.Protocols.GrpcTest;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Tests.Protocols;
+
+/// <summary>
+/// gRPC through a plain <c>http</c> route to an upstream with <c>http_version</c> 2: a real ASP.NET Core gRPC service
+/// on loopback (HTTP/2 only, cleartext), a real gRPC client speaking prior-knowledge h2c to the gateway's h2c port
+/// (<c>APIGATE_SERVER_H2C_PORT</c>; the main port answers the HTTP/2 preface with HTTP_1_1_REQUIRED).
+/// </summary>
+public sealed class GrpcPassThroughTests : IAsyncLifetime
+{
+    private WebApplication _service = null!;
+    private TestGateway _gateway = null!;
+    private GrpcChannel _channel = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        _service = builder.Build();
+        _service.MapGrpcService<GreeterService>();
+        await _service.StartAsync();
+        var serviceUrl = _service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+        _gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
+        await _gateway.AddUpstreamAsync("grpc", serviceUrl, new UpstreamInput { HttpVersion = "2" });
+        await _gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
+        _channel = GrpcChannel.ForAddress(_gateway.Addresses.ElementAt(1), new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        await _gateway.DisposeAsync();
+        await _service.StopAsync();
+        await _service.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task UnaryCall_ThroughHttpRoute_ReplyTrailersAndUsageEvent()
+    {
+        var client = new Greeter.GreeterClient(_channel);
+
+        using var call = client.SayHelloAsync(new HelloRequest { Name = "Ada" });
+        var reply = await call.ResponseAsync;
+        var trailers = call.GetTrailers();
+        await _gateway.StopAsync();
+
+        Assert.Equal("Hello Ada", reply.Message);
+        Assert.Equal("HTTP/2", reply.Protocol); // gateway → service
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+        Assert.Equal("Ada", trailers.GetValue("x-greeted"));
+        var e = Assert.Single(await EventsAsync());
+        Assert.Equal("POST", e.Method);
+        Assert.Equal("/apigate.tests.Greeter/SayHello", e.Path);
+        Assert.Equal(200, e.Status);
+        Assert.Equal(1, e.Units);
+        Assert.True(e.RequestBytes > 0);
+        Assert.True(e.ResponseBytes > 0);
+    }
+
+    [Fact]
+    public async Task ServerStreamingCall_ThroughHttpRoute_EveryMessageArrivesInOrder()
+    {
+        var client = new Greeter.GreeterClient(_channel);
+
+        using var call = client.Count(new CountRequest { To = 25 });
+        var values = new List<int>();
+        await foreach (var reply in call.ResponseStream.ReadAllAsync())
+        {
+            values.Add(reply.Value);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 25), values);
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+    }
+
+    [Fact]
+    public async Task UnaryCall_ToTheMainPort_RefusedWithHttp11Required()
+    {
+        using var mainPort = GrpcChannel.ForAddress(_gateway.Url, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+        var client = new Greeter.GreeterClient(mainPort);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.SayHelloAsync(new HelloRequest { Name = "Ada" }).ResponseAsync);
+
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Contains("HTTP_1_1_REQUIRED", error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task UnaryCall_ServiceReturnsError_StatusAndDetailReachClient()
+    {
+        var client = new Greeter.GreeterClient(_channel);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.SayHelloAsync(new HelloRequest { Name = GreeterService.Unknown }).ResponseAsync);
+
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+        Assert.Equal("no such person: " + GreeterService.Unknown, error.Status.Detail);
+    }
+
+    private async Task<IReadOnlyList<UsageEvent>> EventsAsync()
+    {
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(_gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        return await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None);
+    }
+}

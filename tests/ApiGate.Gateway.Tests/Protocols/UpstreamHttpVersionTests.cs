@@ -1,0 +1,139 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApiGate.Gateway.Tests.Protocols;
+
+/// <summary>
+/// <c>http_version</c>: the HTTP version the gateway speaks to an upstream, against real loopback backends that listen
+/// HTTP/2-only in cleartext (h2c) or over TLS with a certificate made in the test.
+/// </summary>
+public sealed class UpstreamHttpVersionTests
+{
+    [Fact]
+    public async Task Http2Version_CleartextHttp2OnlyUpstream_UpstreamSeesHttp2()
+    {
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2);
+        await using var gateway = await TestGateway.StartAsync();
+        await AddRouteAsync(gateway, upstream.Url, "2");
+
+        var responses = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await gateway.Client.PostAsync(gateway.Url + "/h2/echo?i=" + i, new StringContent("payload"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            responses.Add(await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.All(responses, body => Assert.Equal("HTTP/2", body));
+        Assert.Equal(3, upstream.Received.Count(r => r is { Path: "/h2/echo", Protocol: "HTTP/2" }));
+    }
+
+    [Fact]
+    public async Task Http11Version_CleartextHttp2OnlyUpstream_UpstreamServersRefusalPassesThrough()
+    {
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2);
+        await using var gateway = await TestGateway.StartAsync();
+        await AddRouteAsync(gateway, upstream.Url, "1.1");
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/h2/echo");
+
+        // Kestrel answers an HTTP/1.1 request on an HTTP/2-only port itself, with a 400, before any application code runs;
+        // it is a valid HTTP/1.1 response, so the gateway passes it on (a server that just closes the connection gives 502).
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("An HTTP/1.x request was sent to an HTTP/2 only endpoint.", await response.Content.ReadAsStringAsync());
+        Assert.Empty(upstream.Received);
+    }
+
+    [Fact]
+    public async Task Http2Version_Http11OnlyUpstream_Returns502NotDowngraded()
+    {
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http1);
+        await using var gateway = await TestGateway.StartAsync();
+        await AddRouteAsync(gateway, upstream.Url, "2");
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/h2/echo");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Empty(upstream.Received);
+    }
+
+    [Theory]
+    [InlineData("2", "HTTP/2")]
+    [InlineData("1.1", "HTTP/1.1")]
+    public async Task TlsUpstream_TrustedCertificate_SpeaksTheChosenVersionByAlpn(string version, string expected)
+    {
+        using var certificate = TestCertificates.CreateLoopbackServer();
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http1AndHttp2, certificate);
+        await using var gateway = await StartTrustingAsync(certificate);
+        await AddRouteAsync(gateway, upstream.Url, version);
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/h2/echo");
+
+        Assert.StartsWith("https://127.0.0.1:", upstream.Url);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task TlsUpstream_Http2OnlyOverTls_UpstreamSeesHttp2()
+    {
+        using var certificate = TestCertificates.CreateLoopbackServer();
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2, certificate);
+        await using var gateway = await StartTrustingAsync(certificate);
+        await AddRouteAsync(gateway, upstream.Url, "2");
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/h2/echo");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("HTTP/2", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task TlsUpstream_CertificateNotTrustedBySystemRoots_Returns502()
+    {
+        using var certificate = TestCertificates.CreateLoopbackServer();
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http1AndHttp2, certificate);
+        await using var gateway = await TestGateway.StartAsync(); // the default trust: system roots only
+        await AddRouteAsync(gateway, upstream.Url, "2");
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/h2/echo");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Empty(upstream.Received);
+    }
+
+    [Fact]
+    public async Task HealthProbe_Http2Version_ProbesOverHttp2AndTargetStaysIn()
+    {
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2);
+        await using var gateway = await TestGateway.StartAsync();
+        await AddRouteAsync(gateway, upstream.Url, "2", new HealthCheckInput { Path = "/healthz", Interval = "1s", UnhealthyThreshold = 1 });
+
+        // Bounded wait for two probes (one second apart); a failed probe would take the only target out (503).
+        for (var i = 0; i < 100 && upstream.Received.Count(r => r.Path == "/healthz") < 2; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/h2/echo");
+
+        var probes = upstream.Received.Where(r => r.Path == "/healthz").ToList();
+        Assert.True(probes.Count >= 2, $"{probes.Count} probes arrived");
+        Assert.All(probes, p => Assert.Equal("HTTP/2", p.Protocol));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    private static Task<TestGateway> StartTrustingAsync(X509Certificate2 certificate) =>
+        TestGateway.StartAsync(services: s => s.AddSingleton(UpstreamTlsTrust.Only(X509CertificateLoader.LoadCertificate(certificate.RawData))));
+
+    private static async Task AddRouteAsync(TestGateway gateway, string url, string httpVersion, HealthCheckInput? health = null)
+    {
+        await gateway.AddUpstreamAsync("backend", url, new UpstreamInput { HttpVersion = httpVersion, HealthCheck = health });
+        await gateway.AddRouteAsync(new RouteInput { Name = "h2", Path = "/h2/*", Upstream = "backend" });
+    }
+}
