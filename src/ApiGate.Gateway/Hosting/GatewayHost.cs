@@ -100,14 +100,12 @@ public static class GatewayHost
             sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity));
 
-        // Order: authenticate, rate limit, quota (a request over its rate gets 429 and takes no quota unit; entitlements
-        // are resolved per plan in the snapshot), transform, rewrite.
+        // The row of steps (docs/architecture.md), in order; the forwarder is the last.
         services.AddSingleton<IRequestStep, AuthenticationStep>();
-        services.AddSingleton<IRequestStep, RateLimitStep>();
-        services.AddSingleton<IRequestStep, QuotaStep>();
+        services.AddSingleton<IRequestStep, AdmissionStep>();
         services.AddSingleton<IRequestStep, RequestTransformStep>();
-        services.AddSingleton<IRequestStep, PathRewriteStep>();
-        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<IRequestStep, MeterStep>();
+        services.AddSingleton<IRequestStep, ForwardStep>();
         services.AddSingleton<GatewayPipeline>();
         services.AddHttpForwarder();
         services.AddAdminApi(options);

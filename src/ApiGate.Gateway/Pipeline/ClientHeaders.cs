@@ -41,6 +41,12 @@ internal static class ClientHeaders
 
         if (request.Quota is { } quota)
         {
+            if (request.Lease is { Settled: false } && request.Attempts == 0)
+            {
+                // Answered before any backend saw it: the admitted unit is given back as the request unwinds (QuotaLease).
+                quota = quota with { Used = quota.Used - 1 };
+            }
+
             if (quota.Limit > 0)
             {
                 headers["X-Quota-Limit"] = request.Caller?.Plan.QuotaLimitHeader ?? quota.Limit.ToString(CultureInfo.InvariantCulture);

@@ -1,6 +1,5 @@
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Reserved;
@@ -11,14 +10,15 @@ using Microsoft.Extensions.Logging;
 namespace ApiGate.Gateway.Pipeline;
 
 /// <summary>
-/// The request path (SPEC §1): reserved endpoints first, then match a route against the current snapshot, run the
-/// steps in order, forward. One code path for every protocol.
+/// The request path (docs/architecture.md): reserved endpoints first; then the path rule, the snapshot and the route
+/// match; then the row of steps, in order — authenticate, admit (rate limit + quota lease), transform the request,
+/// meter, forward — and, once the exchange is over, the completing steps in reverse order (meter and settle, release
+/// an unused lease). One code path for every protocol.
 /// </summary>
 internal sealed partial class GatewayPipeline(
     SnapshotManager snapshots,
     ReservedEndpoints reserved,
     IEnumerable<IRequestStep> steps,
-    UpstreamForwarder forwarder,
     GatewayEnvironment environment,
     RequestTelemetry telemetry,
     GatewayOptions options,
@@ -106,16 +106,30 @@ internal sealed partial class GatewayPipeline(
 
         var request = new GatewayRequest(context, snapshot, match, upstream, requestId, environment);
         context.Features.Set(request);
-        foreach (var step in _steps)
+        var invoked = 0;
+        try
         {
-            var next = step.InvokeAsync(request);
-            if (!(next.IsCompletedSuccessfully ? next.Result : await next))
+            while (invoked < _steps.Length)
             {
-                return;
+                var next = _steps[invoked++].InvokeAsync(request);
+                if (!(next.IsCompletedSuccessfully ? next.Result : await next))
+                {
+                    return;
+                }
             }
         }
-
-        await forwarder.ForwardAsync(request);
+        finally
+        {
+            // After the exchange, last step first: each completing step settles what it started (the meter commits the
+            // quota lease with the metered units, admission releases a lease nobody committed).
+            while (invoked > 0)
+            {
+                if (_steps[--invoked] is ICompletingStep completing)
+                {
+                    completing.OnCompleted(request);
+                }
+            }
+        }
     }
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Route pattern {Pattern} timed out matching request {RequestId}")]
