@@ -5,6 +5,7 @@ using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Pipeline;
+using ApiGate.Gateway.Transforms;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -18,7 +19,7 @@ namespace ApiGate.Gateway.Forwarding;
 /// target when nothing can have been done twice, and maps forwarding failures to SPEC §1.2 errors — nothing else.
 /// Metering, the quota lease and the usage event are <see cref="MeterStep"/>'s, after the exchange.
 /// </summary>
-internal sealed partial class ForwardStep(IHttpForwarder forwarder, GatewayOptions options, ILogger<ForwardStep> logger) : IRequestStep
+internal sealed partial class ForwardStep(IHttpForwarder forwarder, ResponseBodyTransformer responseBodies, GatewayOptions options, ILogger<ForwardStep> logger) : IRequestStep
 {
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
     public async ValueTask<bool> InvokeAsync(GatewayRequest request)
@@ -32,7 +33,7 @@ internal sealed partial class ForwardStep(IHttpForwarder forwarder, GatewayOptio
 
         // Every target ejected or failing its checks: answer at once instead of waiting on a dead backend. Nothing
         // reached a backend, so (like a rate-limit rejection) nothing is billed or recorded.
-        var target = upstream.Balancer.Pick(request, exclude: null, out var trial);
+        var target = upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: null, out var trial);
         if (target is null)
         {
             return await request.RejectAsync(GatewayError.UpstreamUnavailable);
@@ -46,7 +47,7 @@ internal sealed partial class ForwardStep(IHttpForwarder forwarder, GatewayOptio
             && RetryRules.CanRetry(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, context.Request.Method, request.Meter?.RequestBytesRead ?? 0,
                 context.Response.HasStarted, request.Meter?.Upgrade is not null)
             && total?.IsCancellationRequested != true
-            && upstream.Balancer.Pick(request, exclude: target, out trial) is { } next)
+            && upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: target, out trial) is { } next)
         {
             LogRetrying(request.RequestId, upstream.Definition.Id, target.Url, next.Url, error);
             ResetForRetry(request);
@@ -86,7 +87,7 @@ internal sealed partial class ForwardStep(IHttpForwarder forwarder, GatewayOptio
         var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
         try
         {
-            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request, options.AllowUnderscoreHeaders, trialRequest), total?.Token ?? default);
+            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
             outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested, total?.IsCancellationRequested == true);
             return error;
         }

@@ -2,6 +2,7 @@ using System.Net;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Probing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Identity;
@@ -77,7 +78,6 @@ public static class GatewayHost
         services.AddSingleton(sp => new GatewayEnvironment(
             sp.GetRequiredService<TimeProvider>(),
             options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            sp.GetRequiredService<ResponseBodyTransformer>(),
             options.AuthKeyPrefix,
             options.AuthAllowQueryKey));
         services.AddSingleton(UpstreamTlsTrust.SystemRoots);
@@ -133,6 +133,8 @@ public static class GatewayHost
             : GatewayErrorWriter.WriteAsync(context, RequestGuard.InvalidPath("it names the admin API only after dot segments are removed")).AsTask());
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
+        app.Use(app.Services.GetRequiredService<ReservedEndpoints>().InvokeAsync);
+        app.Use(app.Services.GetRequiredService<RequestTelemetry>().InvokeAsync);
         app.Run(pipeline.InvokeAsync);
         return app;
     }

@@ -6,11 +6,6 @@ namespace ApiGate.Gateway.Pipeline;
 /// <summary>The limit headers returned to clients on authenticated routes (SPEC §1.1).</summary>
 internal static class ClientHeaders
 {
-    /// <summary>Headers the gateway sets on responses; error documents keep them.</summary>
-    public static bool IsGatewayHeader(string name) =>
-        name.StartsWith("X-RateLimit-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Quota-", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("Retry-After", StringComparison.OrdinalIgnoreCase) || name.Equals("X-Request-ID", StringComparison.OrdinalIgnoreCase);
-
     private static FormattedReset? s_lastReset;
 
     /// <summary>ISO 8601 reset time; it only changes once a month, so the last one is kept (swapped as one reference).</summary>

@@ -75,7 +75,7 @@ internal sealed class GatewayRequest : IRewriteRequest
     public string Path => Match.Path;
 
     /// <summary>Duration and bytes of the upstream exchange, set by the forwarder when it ends (null: not forwarded).</summary>
-    public Observability.UpstreamExchange? Exchange { get; set; }
+    public Metering.UpstreamExchange? Exchange { get; set; }
 
     /// <summary>The route's compiled transforms and metering rule for this snapshot.</summary>
     public RoutePolicies Policies => _policies ??= Snapshot.PoliciesFor(Match.Route);

@@ -41,7 +41,7 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
             return;
         }
 
-        request.Exchange = new Observability.UpstreamExchange(input.DurationMs, input.RequestBytes, input.ResponseBytes);
+        request.Exchange = new Metering.UpstreamExchange(input.DurationMs, input.RequestBytes, input.ResponseBytes);
         var (units, failure) = Meter.Measure(request.Policies.Metering, input);
         if (failure is not null)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Tests.Balancing;
 
