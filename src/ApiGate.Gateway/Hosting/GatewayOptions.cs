@@ -143,7 +143,7 @@ public sealed class GatewayOptions
             throw new ArgumentException("upstream timeout must be positive");
         }
 
-        if (UpstreamUrl.Length > 0 && Core.Management.ConfigService.ValidateUrl(UpstreamUrl) is { } problem)
+        if (UpstreamUrl.Length > 0 && Core.Management.UpstreamService.ValidateUrl(UpstreamUrl) is { } problem)
         {
             throw new ArgumentException("upstream url: " + problem);
         }
