@@ -90,12 +90,12 @@ public sealed class LeaseSettlementTests : GatewayTestBase
         closed.Start();
         var deadPort = ((IPEndPoint)closed.LocalEndpoint).Port;
         closed.Stop();
-        var created = await Gateway.Config.CreateUpstreamAsync(new UpstreamInput
+        var created = await Gateway.Upstreams.CreateAsync(new UpstreamInput
         {
             Name = "pair",
             LbPolicy = "first_healthy",
             Targets = [new TargetInput { Url = $"http://127.0.0.1:{deadPort}" }, new TargetInput { Url = Upstream.Url }],
-        }, CancellationToken.None);
+        }.Parsed(), CancellationToken.None);
         Assert.True(created.Ok, created.Error?.ToString());
         await Gateway.AddRouteAsync(new RouteInput { Name = "pair", Path = "/pair/*", Upstream = "pair", AuthRequired = true });
 
