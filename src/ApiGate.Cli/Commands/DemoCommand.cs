@@ -89,22 +89,20 @@ internal static class DemoCommand
             var keys = new KeyService(store, TimeProvider.System, options.AuthKeyPrefix);
             await EnsureDemoIdentityAsync(store, ct);
 
-            // Listen first, then make the credentials: a demo that cannot bind its port leaves no key or token behind.
-            await using var app = GatewayHost.Build(options, store);
-            try
-            {
-                await GatewayHost.StartAsync(app, ct);
-            }
-            catch (IOException ex)
+            // Try the port before making the credentials: a demo that cannot bind leaves no key or token behind. The
+            // credentials exist before the gateway starts, so its admin-token check at start sees the token.
+            if (PortProblem(options.Host, options.Port) is { } problem)
             {
                 await context.Error.WriteLineAsync(
-                    $"error: the demo cannot listen on {options.Host}:{options.Port} ({ex.Message}); no key or admin token was created. " +
+                    $"error: the demo cannot listen on {options.Host}:{options.Port} ({problem}); no key or admin token was created. " +
                     $"Pick a free port with --port, e.g. apigate demo --port {(options.Port is > 0 and < 65535 ? options.Port + 1 : 8081)}");
                 return 1;
             }
 
             var key = Check(await keys.CreateAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
             var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
+            await using var app = GatewayHost.Build(options, store);
+            await GatewayHost.StartAsync(app, ct);
             var gateway = GatewayHost.Addresses(app).First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
             var output = context.Output;
             output.WriteLine($"APIGate demo is running at {gateway}  (database: {options.DatabaseDsn})");
@@ -165,6 +163,38 @@ internal static class DemoCommand
     /// <summary>The created value; a refused demo setup step stops the demo with its reason.</summary>
     private static T Check<T>(ManagementResult<T> result) =>
         result.Ok ? result.Value! : throw new InvalidOperationException("demo setup: " + result.Error);
+
+    /// <summary>Null when the demo's address can be bound now (port 0 always can), else why not.</summary>
+    private static string? PortProblem(string host, int port)
+    {
+        if (port == 0)
+        {
+            return null;
+        }
+
+        var address = host switch
+        {
+            "0.0.0.0" or "*" or "" => System.Net.IPAddress.Any,
+            "localhost" => System.Net.IPAddress.Loopback,
+            _ => System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed : null,
+        };
+        if (address is null)
+        {
+            return null; // the gateway's own start reports an unusable host
+        }
+
+        try
+        {
+            var probe = new System.Net.Sockets.TcpListener(address, port);
+            probe.Start();
+            probe.Stop();
+            return null;
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            return ex.Message;
+        }
+    }
 
     /// <summary>Names the demo's credentials after the run that made them (admin token names are unique).</summary>
     private static string Stamp() => DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);

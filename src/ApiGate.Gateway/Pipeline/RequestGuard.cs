@@ -58,7 +58,7 @@ internal static class RequestGuard
 
     /// <summary>The JSON:API error for a refused path; the detail says what was wrong, never echoing the path.</summary>
     public static GatewayError InvalidPath(string problem) =>
-        new(400, "invalid_path", "Bad Request", $"The request path was refused: {problem}. See docs/routing.md, \"Path safety\".");
+        new(400, "invalid_path", "Bad Request", $"The request path was refused: {problem}. See Path safety in docs/routing.md.");
 
     /// <summary>The path part of a request target: origin form (<c>/p?q</c>) or absolute form (<c>http://h/p?q</c>).</summary>
     private static ReadOnlySpan<char> RawPath(string target)
