@@ -4,6 +4,7 @@ using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Forwarding;
+using ApiGate.Gateway.Health;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Observability;
@@ -95,6 +96,7 @@ public static class GatewayHost
         services.AddSingleton<SnapshotBuilder>();
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
+        services.AddGatewayHealthChecks();
         services.AddSingleton<ReservedEndpoints>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<KeyUsageTracker>();
