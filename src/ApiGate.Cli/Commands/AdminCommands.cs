@@ -19,7 +19,7 @@ internal static class AdminCommands
 
         var name = new Option<string?>("--name") { Description = "A unique label for the token, e.g. the tool that uses it", Required = true };
         var create = new Command("create", "Create an admin token (shown once)") { name };
-        CliApp.SetServiceHandler(create, context, async (parse, _, store, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
             var result = await new AdminTokenService(store, TimeProvider.System).CreateAsync(parse.GetValue(name), ct);
             if (!result.Ok)
@@ -42,7 +42,7 @@ internal static class AdminCommands
         });
 
         var list = new Command("list", "List admin tokens, newest first (prefixes only)");
-        CliApp.SetServiceHandler(list, context, async (parse, _, store, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
             var all = await new AdminTokenService(store, TimeProvider.System).ListAsync(ct);
             if (parse.GetValue(CliApp.JsonOption))
@@ -62,7 +62,7 @@ internal static class AdminCommands
 
         var reference = new Argument<string>("token") { Description = "Token id or name" };
         var revoke = new Command("revoke", "Revoke an admin token (permanent; running servers refuse it within a second)") { reference };
-        CliApp.SetServiceHandler(revoke, context, async (parse, _, store, ct) =>
+        CliApp.SetServiceHandler(revoke, context, async (parse, store, ct) =>
         {
             var result = await new AdminTokenService(store, TimeProvider.System).RevokeAsync(parse.GetRequiredValue(reference), ct);
             if (!result.Ok)

@@ -114,12 +114,12 @@ internal static class CliApp
         });
     }
 
-    /// <summary>Like <see cref="SetHandler"/> for management verbs: opens the store and hands the body a <see cref="ConfigService"/>.</summary>
-    public static void SetServiceHandler(Command command, CliContext context, Func<ParseResult, ConfigService, IGatewayStore, CancellationToken, Task<int>> body) =>
+    /// <summary>Like <see cref="SetHandler"/> for management verbs: opens the store for the body (which makes the service it needs from it).</summary>
+    public static void SetServiceHandler(Command command, CliContext context, Func<ParseResult, IGatewayStore, CancellationToken, Task<int>> body) =>
         SetHandler(command, context, async (parse, ct) =>
         {
             await using var store = await OpenStoreAsync(context, parse, ct);
-            return await body(parse, new ConfigService(store, TimeProvider.System), store, ct);
+            return await body(parse, store, ct);
         });
 
     /// <summary>Prints the outcome of a delete: the error, or what was deleted.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using ApiGate.Cli.Demo;
 using ApiGate.Cli.Settings;
 using ApiGate.Core.Management;
+using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -49,9 +50,10 @@ internal static class DemoCommand
             var echoUrl = GatewayHost.Addresses(echo).First().Replace("[::1]", "127.0.0.1", StringComparison.Ordinal);
 
             await using var store = await context.OpenStoreAsync(options, ct);
-            var service = new ConfigService(store, TimeProvider.System);
-            await EnsureUpstreamAsync(service, store, echoUrl, ct);
-            await EnsureRouteAsync(service, store, new RouteInput
+            var upstreams = new UpstreamService(store, TimeProvider.System);
+            var routes = new RouteService(store, TimeProvider.System);
+            await EnsureUpstreamAsync(upstreams, store, echoUrl, ct);
+            await EnsureRouteAsync(routes, store, new RouteChanges
             {
                 Name = "demo",
                 Description = "Demo: everything under /demo/ goes to the echo upstream's /echo/",
@@ -61,20 +63,20 @@ internal static class DemoCommand
                 AuthRequired = false,
                 Enabled = true,
             }, ct);
-            await EnsureRouteAsync(service, store, new RouteInput
+            await EnsureRouteAsync(routes, store, new RouteChanges
             {
                 Name = "demo-users",
                 Description = "Demo: a path parameter and an expression rewrite",
                 Path = "/demo-users/{id}",
-                MatchType = "exact",
-                Methods = "GET",
+                MatchType = PathMatchType.Exact,
+                Methods = ["GET"],
                 Upstream = UpstreamName,
                 PathRewrite = "'/users/' + pathParams.id",
                 AuthRequired = false,
                 Enabled = true,
             }, ct);
 
-            await EnsureRouteAsync(service, store, new RouteInput
+            await EnsureRouteAsync(routes, store, new RouteChanges
             {
                 Name = "demo-api",
                 Description = "Demo: an authenticated route; the echo shows the identity and entitlement headers it received",
@@ -84,8 +86,8 @@ internal static class DemoCommand
                 AuthRequired = true,
                 Enabled = true,
             }, ct);
-            var identity = new IdentityService(store, TimeProvider.System, options.AuthKeyPrefix);
-            await EnsureDemoIdentityAsync(identity, ct);
+            var keys = new KeyService(store, TimeProvider.System, options.AuthKeyPrefix);
+            await EnsureDemoIdentityAsync(store, ct);
 
             // Listen first, then make the credentials: a demo that cannot bind its port leaves no key or token behind.
             await using var app = GatewayHost.Build(options, store);
@@ -101,7 +103,7 @@ internal static class DemoCommand
                 return 1;
             }
 
-            var key = Check(await identity.CreateKeyAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
+            var key = Check(await keys.CreateAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
             var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
             var gateway = GatewayHost.Addresses(app).First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
             var output = context.Output;
@@ -138,22 +140,25 @@ internal static class DemoCommand
     private const string DemoEmail = "demo@example.com";
 
     /// <summary>A plan with an entitlement and a user on it (the key is made once the gateway listens).</summary>
-    private static async Task EnsureDemoIdentityAsync(IdentityService identity, CancellationToken ct)
+    private static async Task EnsureDemoIdentityAsync(IGatewayStore store, CancellationToken ct)
     {
-        if (!(await identity.GetPlanAsync(DemoPlan, ct)).Ok)
+        var plans = new PlanService(store, TimeProvider.System);
+        var entitlements = new EntitlementService(store, TimeProvider.System);
+        var users = new UserService(store, TimeProvider.System);
+        if (!(await plans.GetAsync(DemoPlan, ct)).Ok)
         {
-            Check(await identity.CreatePlanAsync(new PlanInput { Id = DemoPlan, Name = "Demo", RateLimitPerMinute = 60, RequestsPerMonth = 1000 }, ct));
+            Check(await plans.CreateAsync(new PlanInput { Id = DemoPlan, Name = "Demo", RateLimitPerMinute = 60, RequestsPerMonth = 1000 }, ct));
         }
 
-        if (!(await identity.GetEntitlementAsync("webhooks", ct)).Ok)
+        if (!(await entitlements.GetAsync("webhooks", ct)).Ok)
         {
-            Check(await identity.CreateEntitlementAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, ct));
-            Check(await identity.CreatePlanEntitlementAsync(new PlanEntitlementInput { Plan = DemoPlan, Entitlement = "webhooks", Value = "true" }, ct));
+            Check(await entitlements.CreateAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, ct));
+            Check(await new PlanEntitlementService(store, TimeProvider.System).CreateAsync(new PlanEntitlementInput { Plan = DemoPlan, Entitlement = "webhooks", Value = "true" }, ct));
         }
 
-        if (!(await identity.GetUserAsync(DemoEmail, ct)).Ok)
+        if (!(await users.GetAsync(DemoEmail, ct)).Ok)
         {
-            Check(await identity.CreateUserAsync(new UserInput { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
+            Check(await users.CreateAsync(new UserInput { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
         }
     }
 
@@ -164,23 +169,23 @@ internal static class DemoCommand
     /// <summary>Names the demo's credentials after the run that made them (admin token names are unique).</summary>
     private static string Stamp() => DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
 
-    private static async Task EnsureUpstreamAsync(ConfigService service, IGatewayStore store, string url, CancellationToken ct)
+    private static async Task EnsureUpstreamAsync(UpstreamService service, IGatewayStore store, string url, CancellationToken ct)
     {
-        var input = new UpstreamInput { Name = UpstreamName, Url = url, Description = "Built-in echo server of `apigate demo`", Enabled = true };
+        var input = new UpstreamChanges { Name = UpstreamName, Url = new Uri(url), Description = "Built-in echo server of `apigate demo`", Enabled = true };
         var result = await store.FindUpstreamAsync(UpstreamName, ct) is null
-            ? await service.CreateUpstreamAsync(input, ct)
-            : await service.UpdateUpstreamAsync(UpstreamName, input, ct);
+            ? await service.CreateAsync(input, ct)
+            : await service.UpdateAsync(UpstreamName, input, ct);
         if (!result.Ok)
         {
             throw new InvalidOperationException("demo upstream: " + result.Error);
         }
     }
 
-    private static async Task EnsureRouteAsync(ConfigService service, IGatewayStore store, RouteInput input, CancellationToken ct)
+    private static async Task EnsureRouteAsync(RouteService service, IGatewayStore store, RouteChanges input, CancellationToken ct)
     {
         var result = await store.FindRouteAsync(input.Name!, ct) is null
-            ? await service.CreateRouteAsync(input, ct)
-            : await service.UpdateRouteAsync(input.Name!, input, ct);
+            ? await service.CreateAsync(input, ct)
+            : await service.UpdateAsync(input.Name!, input, ct);
         if (!result.Ok)
         {
             throw new InvalidOperationException($"demo route {input.Name}: {result.Error}");

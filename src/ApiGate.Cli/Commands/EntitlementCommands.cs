@@ -17,16 +17,16 @@ internal static class EntitlementCommands
 
         var create = new Command("create", "Create an entitlement");
         var createFields = new Fields(create);
-        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).CreateEntitlementAsync(createFields.Read(parse), ct);
+            var result = await Entitlements(store).CreateAsync(createFields.Read(parse), ct);
             return Print(context, parse, result);
         });
 
         var list = new Command("list", "List entitlements");
-        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
-            var entitlements = await Identity(store).ListEntitlementsAsync(ct);
+            var entitlements = await Entitlements(store).ListAsync(ct);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, entitlements);
@@ -45,23 +45,23 @@ internal static class EntitlementCommands
 
         var reference = new Argument<string>("entitlement") { Description = "Entitlement id or name" };
         var get = new Command("get", "Show one entitlement") { reference };
-        CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(get, context, async (parse, store, ct) =>
         {
-            return Print(context, parse, await Identity(store).GetEntitlementAsync(parse.GetRequiredValue(reference), ct));
+            return Print(context, parse, await Entitlements(store).GetAsync(parse.GetRequiredValue(reference), ct));
         });
 
         var update = new Command("update", "Change an entitlement (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).UpdateEntitlementAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var result = await Entitlements(store).UpdateAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
             return Print(context, parse, result);
         });
 
         var delete = new Command("delete", "Delete an entitlement and every plan's value for it") { reference };
-        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
-            return CliApp.PrintDeleted(context, await Identity(store).DeleteEntitlementAsync(parse.GetRequiredValue(reference), ct), "entitlement", v => $"{v.Name} ({v.Id})");
+            return CliApp.PrintDeleted(context, await Entitlements(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "entitlement", v => $"{v.Name} ({v.Id})");
         });
 
         command.Subcommands.Add(create);
@@ -72,7 +72,7 @@ internal static class EntitlementCommands
         return command;
     }
 
-    private static IdentityService Identity(IGatewayStore store) => new(store, TimeProvider.System);
+    private static EntitlementService Entitlements(IGatewayStore store) => new(store, TimeProvider.System);
 
     private static int Print(CliContext context, ParseResult parse, ManagementResult<EntitlementDefinition> result) =>
         CliApp.PrintResult(context, parse, result, e =>

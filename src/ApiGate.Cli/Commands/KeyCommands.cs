@@ -18,11 +18,11 @@ internal static class KeyCommands
         var name = new Option<string?>("--name") { Description = "A label for the key" };
         var expires = new Option<string?>("--expires") { Description = "Expiry: 2027-01-31, 2027-01-31T12:00:00Z, or a duration such as 30d or 12h (default: never)" };
         var create = new Command("create", "Create an API key (the key is shown once)") { user, name, expires };
-        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
             var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
-            var identity = new IdentityService(store, TimeProvider.System, options.AuthKeyPrefix);
-            var result = await identity.CreateKeyAsync(new KeyInput { User = parse.GetValue(user), Name = parse.GetValue(name), Expires = parse.GetValue(expires) }, ct);
+            var keys = new KeyService(store, TimeProvider.System, options.AuthKeyPrefix);
+            var result = await keys.CreateAsync(new KeyInput { User = parse.GetValue(user), Name = parse.GetValue(name), Expires = parse.GetValue(expires) }, ct);
             if (!result.Ok)
             {
                 return context.Fail(result.Error!);
@@ -46,13 +46,13 @@ internal static class KeyCommands
 
         var listUser = new Option<string?>("--user") { Description = "Only this user's keys (id or email)" };
         var list = new Command("list", "List API keys, newest first (prefixes only)") { listUser };
-        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
-            var identity = new IdentityService(store, TimeProvider.System);
+            var users = new UserService(store, TimeProvider.System);
             string? userId = null;
             if (parse.GetValue(listUser) is { } reference)
             {
-                var owner = await identity.GetUserAsync(reference, ct);
+                var owner = await users.GetAsync(reference, ct);
                 if (!owner.Ok)
                 {
                     return context.Fail(owner.Error!);
@@ -61,7 +61,7 @@ internal static class KeyCommands
                 userId = owner.Value!.Id;
             }
 
-            var keys = await identity.ListKeysAsync(userId, ct);
+            var keys = await new KeyService(store, TimeProvider.System).ListAsync(userId, ct);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, keys.Select(k => KeyJson.Of(k)).ToList());
@@ -81,9 +81,9 @@ internal static class KeyCommands
 
         var id = new Argument<string>("key") { Description = "Key id" };
         var revoke = new Command("revoke", "Revoke an API key (immediate and permanent)") { id };
-        CliApp.SetServiceHandler(revoke, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(revoke, context, async (parse, store, ct) =>
         {
-            var result = await new IdentityService(store, TimeProvider.System).RevokeKeyAsync(parse.GetRequiredValue(id), ct);
+            var result = await new KeyService(store, TimeProvider.System).RevokeAsync(parse.GetRequiredValue(id), ct);
             if (!result.Ok)
             {
                 return context.Fail(result.Error!);

@@ -18,16 +18,16 @@ internal static class PlanCommands
         var id = new Option<string?>("--id") { Description = "Plan id, e.g. pro (default: derived from the name)" };
         create.Options.Add(id);
         var createFields = new Fields(create);
-        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).CreatePlanAsync(createFields.Read(parse) with { Id = parse.GetValue(id) }, ct);
+            var result = await Plans(store).CreateAsync(createFields.Read(parse) with { Id = parse.GetValue(id) }, ct);
             return Print(context, parse, result);
         });
 
         var list = new Command("list", "List plans");
-        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
-            var plans = await Identity(store).ListPlansAsync(ct);
+            var plans = await Plans(store).ListAsync(ct);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, plans);
@@ -47,23 +47,23 @@ internal static class PlanCommands
 
         var reference = new Argument<string>("plan") { Description = "Plan id" };
         var get = new Command("get", "Show one plan") { reference };
-        CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(get, context, async (parse, store, ct) =>
         {
-            return Print(context, parse, await Identity(store).GetPlanAsync(parse.GetRequiredValue(reference), ct));
+            return Print(context, parse, await Plans(store).GetAsync(parse.GetRequiredValue(reference), ct));
         });
 
         var update = new Command("update", "Change a plan (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).UpdatePlanAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var result = await Plans(store).UpdateAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
             return Print(context, parse, result);
         });
 
         var delete = new Command("delete", "Delete a plan no user is on") { reference };
-        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
-            return CliApp.PrintDeleted(context, await Identity(store).DeletePlanAsync(parse.GetRequiredValue(reference), ct), "plan", v => $"{v.Id} ({v.Name})");
+            return CliApp.PrintDeleted(context, await Plans(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "plan", v => $"{v.Id} ({v.Name})");
         });
 
         command.Subcommands.Add(create);
@@ -76,15 +76,15 @@ internal static class PlanCommands
         return command;
     }
 
-    private static IdentityService Identity(Core.Storage.IGatewayStore store) => new(store, TimeProvider.System);
+    private static PlanService Plans(Core.Storage.IGatewayStore store) => new(store, TimeProvider.System);
 
     private static Command Toggle(CliContext context, string verb, bool enabled)
     {
         var reference = new Argument<string>("plan") { Description = "Plan id" };
         var command = new Command(verb, enabled ? "Enable a plan" : "Disable a plan") { reference };
-        CliApp.SetServiceHandler(command, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(command, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).UpdatePlanAsync(parse.GetRequiredValue(reference), new PlanInput { Enabled = enabled }, ct);
+            var result = await Plans(store).UpdateAsync(parse.GetRequiredValue(reference), new PlanInput { Enabled = enabled }, ct);
             return Print(context, parse, result);
         });
         return command;

@@ -18,7 +18,7 @@ internal static class PlanEntitlementCommands
         var value = new Option<string?>("--value") { Description = "The plan's value; must fit the entitlement's type (true/false, a number, or text)" };
         var enabled = new Option<bool?>("--enabled") { Description = "true (default) | false: when false the entitlement's default applies" };
         var create = new Command("create", "Give a plan a value for an entitlement") { plan, entitlement, value, enabled };
-        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
             var input = new PlanEntitlementInput
             {
@@ -27,7 +27,7 @@ internal static class PlanEntitlementCommands
                 Value = parse.GetValue(value),
                 Enabled = parse.GetValue(enabled),
             };
-            var result = await Identity(store).CreatePlanEntitlementAsync(input, ct);
+            var result = await PlanEntitlements(store).CreateAsync(input, ct);
             if (!result.Ok)
             {
                 return context.Fail(result.Error!);
@@ -54,9 +54,9 @@ internal static class PlanEntitlementCommands
 
         var planReference = new Argument<string>("plan") { Description = "Plan id" };
         var listByPlan = new Command("list-by-plan", "List a plan's entitlement values") { planReference };
-        CliApp.SetServiceHandler(listByPlan, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(listByPlan, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).ListPlanEntitlementsAsync(parse.GetRequiredValue(planReference), ct);
+            var result = await PlanEntitlements(store).ListAsync(parse.GetRequiredValue(planReference), ct);
             if (!result.Ok)
             {
                 return context.Fail(result.Error!);
@@ -79,10 +79,10 @@ internal static class PlanEntitlementCommands
 
         var id = new Argument<string>("id") { Description = "Plan entitlement id" };
         var delete = new Command("delete", "Remove a plan's value (the entitlement's default applies again)") { id };
-        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
             var names = await EntitlementNamesAsync(store, ct);
-            return CliApp.PrintDeleted(context, await Identity(store).DeletePlanEntitlementAsync(parse.GetRequiredValue(id), ct), "plan entitlement",
+            return CliApp.PrintDeleted(context, await PlanEntitlements(store).DeleteAsync(parse.GetRequiredValue(id), ct), "plan entitlement",
                 v => $"{v.Id} (plan {v.PlanId}, entitlement {names.GetValueOrDefault(v.EntitlementId, v.EntitlementId)})");
         });
 
@@ -92,7 +92,7 @@ internal static class PlanEntitlementCommands
         return command;
     }
 
-    private static IdentityService Identity(IGatewayStore store) => new(store, TimeProvider.System);
+    private static PlanEntitlementService PlanEntitlements(IGatewayStore store) => new(store, TimeProvider.System);
 
     private static async Task<IReadOnlyDictionary<string, string>> EntitlementNamesAsync(IGatewayStore store, CancellationToken ct) =>
         (await store.ListEntitlementsAsync(ct)).ToDictionary(e => e.Id, e => e.Name);

@@ -18,14 +18,20 @@ internal static class RouteCommands
 
         var create = new Command("create", "Create a route");
         var createFields = new Fields(create);
-        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
-            var result = await service.CreateRouteAsync(createFields.Read(parse), ct);
+            var changes = createFields.Read(parse).ToChanges();
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await Routes(store).CreateAsync(changes.Value!, ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
         var list = new Command("list", "List routes in precedence order");
-        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
             var routes = (await store.ListRoutesAsync(ct)).ToList();
             routes.Sort(CompiledRoute.ComparePrecedence);
@@ -48,17 +54,23 @@ internal static class RouteCommands
 
         var reference = new Argument<string>("route") { Description = "Route id or slug" };
         var get = new Command("get", "Show one route") { reference };
-        CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(get, context, async (parse, store, ct) =>
         {
-            var result = await service.GetRouteAsync(parse.GetRequiredValue(reference), ct);
+            var result = await Routes(store).GetAsync(parse.GetRequiredValue(reference), ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
         var update = new Command("update", "Change a route (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
         {
-            var result = await service.UpdateRouteAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var changes = updateFields.Read(parse).ToChanges();
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await Routes(store).UpdateAsync(parse.GetRequiredValue(reference), changes.Value!, ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
@@ -70,9 +82,9 @@ internal static class RouteCommands
         command.Subcommands.Add(Toggle(context, "disable", false));
 
         var delete = new Command("delete", "Delete a route") { reference };
-        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
-            return CliApp.PrintDeleted(context, await service.DeleteRouteAsync(parse.GetRequiredValue(reference), ct), "route", v => $"{v.Slug} ({v.Id})");
+            return CliApp.PrintDeleted(context, await Routes(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "route", v => $"{v.Slug} ({v.Id})");
         });
         command.Subcommands.Add(delete);
         return command;
@@ -82,9 +94,9 @@ internal static class RouteCommands
     {
         var reference = new Argument<string>("route") { Description = "Route id or slug" };
         var command = new Command(verb, enabled ? "Enable a route" : "Disable a route (it never matches)") { reference };
-        CliApp.SetServiceHandler(command, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(command, context, async (parse, store, ct) =>
         {
-            var result = await service.UpdateRouteAsync(parse.GetRequiredValue(reference), new RouteInput { Enabled = enabled }, ct);
+            var result = await Routes(store).UpdateAsync(parse.GetRequiredValue(reference), new RouteChanges { Enabled = enabled }, ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
         return command;
@@ -117,6 +129,8 @@ internal static class RouteCommands
                 ("enabled", r.Enabled ? "yes" : "no"),
             ];
         });
+
+    private static RouteService Routes(IGatewayStore store) => new(store, TimeProvider.System);
 
     private static string Host(RouteDefinition r) => r.HostPattern.Length == 0 ? "*" : $"{r.HostPattern} ({WireNames.Of(r.HostMatchType)})";
 

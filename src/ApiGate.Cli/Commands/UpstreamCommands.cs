@@ -17,14 +17,20 @@ internal static class UpstreamCommands
 
         var create = new Command("create", "Create an upstream");
         var createFields = new Fields(create);
-        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
-            var result = await service.CreateUpstreamAsync(createFields.Read(parse), ct);
+            var changes = createFields.Read(parse).ToChanges();
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await Upstreams(store).CreateAsync(changes.Value!, ct);
             return await PrintAsync(context, parse, result, store, withState: false, ct);
         });
 
         var list = new Command("list", "List upstreams");
-        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
             var upstreams = await store.ListUpstreamsAsync(ct);
             if (parse.GetValue(CliApp.JsonOption))
@@ -43,9 +49,9 @@ internal static class UpstreamCommands
 
         var reference = new Argument<string>("upstream") { Description = "Upstream id or slug" };
         var get = new Command("get", "Show one upstream") { reference };
-        CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(get, context, async (parse, store, ct) =>
         {
-            var result = await service.GetUpstreamAsync(parse.GetRequiredValue(reference), ct);
+            var result = await Upstreams(store).GetAsync(parse.GetRequiredValue(reference), ct);
             if (result.Ok && parse.GetValue(CliApp.JsonOption))
             {
                 context.Output.WriteLine(UpstreamTargetOutput.GetJson(result.Value!, await store.ListTargetHealthAsync(result.Value!.Id, ct)));
@@ -57,16 +63,22 @@ internal static class UpstreamCommands
 
         var update = new Command("update", "Change an upstream (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
         {
-            var result = await service.UpdateUpstreamAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var changes = updateFields.Read(parse).ToChanges();
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await Upstreams(store).UpdateAsync(parse.GetRequiredValue(reference), changes.Value!, ct);
             return await PrintAsync(context, parse, result, store, withState: true, ct);
         });
 
         var delete = new Command("delete", "Delete an upstream no route uses") { reference };
-        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
-            return CliApp.PrintDeleted(context, await service.DeleteUpstreamAsync(parse.GetRequiredValue(reference), ct), "upstream", v => $"{v.Slug} ({v.Id})");
+            return CliApp.PrintDeleted(context, await Upstreams(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "upstream", v => $"{v.Slug} ({v.Id})");
         });
 
         command.Subcommands.Add(create);
@@ -100,6 +112,8 @@ internal static class UpstreamCommands
             ];
             return fields.Concat(UpstreamTargetOutput.Fields(u, withState ? await store.ListTargetHealthAsync(u.Id, ct) : null));
         });
+
+    private static UpstreamService Upstreams(IGatewayStore store) => new(store, TimeProvider.System);
 
     private static string Timeout(UpstreamDefinition u) => u.TimeoutMs is { } ms ? $"{ms}ms" : "default";
 

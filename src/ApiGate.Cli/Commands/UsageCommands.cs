@@ -24,7 +24,7 @@ internal static class UsageCommands
 
         var summaryUser = new UserOptions();
         var summary = summaryUser.AddTo(new Command("summary", "This calendar month (UTC): totals, the plan's quota and the quota counter"));
-        CliApp.SetServiceHandler(summary, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(summary, context, async (parse, store, ct) =>
         {
             var user = await summaryUser.ResolveAsync(parse, store, ct);
             if (!user.Ok)
@@ -63,7 +63,7 @@ internal static class UsageCommands
         var historyUser = new UserOptions();
         var months = new Option<int?>("--months") { Description = $"How many calendar months, this one included (default {DefaultMonths}, at most {MaxMonths})" };
         var history = historyUser.AddTo(new Command("history", "Totals per calendar month (UTC), newest first") { months });
-        CliApp.SetServiceHandler(history, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(history, context, async (parse, store, ct) =>
         {
             var user = await historyUser.ResolveAsync(parse, store, ct);
             if (!user.Ok)
@@ -95,7 +95,7 @@ internal static class UsageCommands
         var recentUser = new UserOptions();
         var limitOption = new Option<int?>("--limit") { Description = $"How many events (default {DefaultLimit}, at most {MaxLimit})" };
         var recent = recentUser.AddTo(new Command("recent", "The user's latest requests, newest first") { limitOption });
-        CliApp.SetServiceHandler(recent, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(recent, context, async (parse, store, ct) =>
         {
             var user = await recentUser.ResolveAsync(parse, store, ct);
             if (!user.Ok)

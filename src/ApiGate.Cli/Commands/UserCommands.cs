@@ -18,16 +18,16 @@ internal static class UserCommands
 
         var create = new Command("create", "Create a user");
         var createFields = new Fields(create);
-        CliApp.SetServiceHandler(create, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).CreateUserAsync(createFields.Read(parse), ct);
+            var result = await Users(store).CreateAsync(createFields.Read(parse), ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
         var list = new Command("list", "List users");
-        CliApp.SetServiceHandler(list, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
-            var users = await Identity(store).ListUsersAsync(ct);
+            var users = await Users(store).ListAsync(ct);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, users);
@@ -43,25 +43,25 @@ internal static class UserCommands
 
         var reference = new Argument<string>("user") { Description = "User id or email" };
         var get = new Command("get", "Show one user") { reference };
-        CliApp.SetServiceHandler(get, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(get, context, async (parse, store, ct) =>
         {
-            return await PrintAsync(context, parse, store, await Identity(store).GetUserAsync(parse.GetRequiredValue(reference), ct), ct);
+            return await PrintAsync(context, parse, store, await Users(store).GetAsync(parse.GetRequiredValue(reference), ct), ct);
         });
 
         var update = new Command("update", "Change a user (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetServiceHandler(update, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).UpdateUserAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var result = await Users(store).UpdateAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
         var delete = new Command("delete", "Delete a user and all of their API keys") { reference };
-        CliApp.SetServiceHandler(delete, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
             var target = parse.GetRequiredValue(reference);
             var keys = await store.FindUserAsync(target, ct) is { } user ? (await store.ListKeysAsync(user.Id, ct)).Count : 0;
-            return CliApp.PrintDeleted(context, await Identity(store).DeleteUserAsync(target, ct), "user",
+            return CliApp.PrintDeleted(context, await Users(store).DeleteAsync(target, ct), "user",
                 v => $"{v.Email} ({v.Id}) and their {keys} API key{(keys == 1 ? "" : "s")}");
         });
 
@@ -78,15 +78,15 @@ internal static class UserCommands
     /// <summary>A timestamp for tables: UTC, to the second.</summary>
     internal static string Time(DateTimeOffset? at) => at is { } t ? t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "";
 
-    private static IdentityService Identity(IGatewayStore store) => new(store, TimeProvider.System);
+    private static UserService Users(IGatewayStore store) => new(store, TimeProvider.System);
 
     private static Command Status(CliContext context, string verb, UserStatus status, string description)
     {
         var reference = new Argument<string>("user") { Description = "User id or email" };
         var command = new Command(verb, description) { reference };
-        CliApp.SetServiceHandler(command, context, async (parse, service, store, ct) =>
+        CliApp.SetServiceHandler(command, context, async (parse, store, ct) =>
         {
-            var result = await Identity(store).UpdateUserAsync(parse.GetRequiredValue(reference), new UserInput { Status = WireNames.Of(status) }, ct);
+            var result = await Users(store).UpdateAsync(parse.GetRequiredValue(reference), new UserInput { Status = WireNames.Of(status) }, ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
         return command;

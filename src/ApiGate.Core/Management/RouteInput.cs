@@ -1,6 +1,13 @@
+using ApiGate.Core.Routing;
+using ApiGate.Core.Text;
+using static ApiGate.Core.Management.Outcomes;
+
 namespace ApiGate.Core.Management;
 
-/// <summary>Fields for creating or updating a route; null means "not given" (keep on update, default on create).</summary>
+/// <summary>
+/// The text form of a route change, as the admin API's JSON body and the CLI's options carry it; null means "not
+/// given". <see cref="ToChanges"/> parses it once, at the edge, into <see cref="RouteChanges"/>.
+/// </summary>
 public sealed record RouteInput
 {
     public string? Name { get; init; }
@@ -29,4 +36,94 @@ public sealed record RouteInput
     public bool? AuthRequired { get; init; }
     public int? Priority { get; init; }
     public bool? Enabled { get; init; }
+
+    /// <summary>Parses every given field into its type; a field that cannot be read is an error naming it.</summary>
+    public ManagementResult<RouteChanges> ToChanges()
+    {
+        PathMatchType? matchType = null;
+        if (MatchType is not null)
+        {
+            if (!WireNames.TryParse<PathMatchType>(MatchType, out var parsed))
+            {
+                return Invalid("match_type", $"'{MatchType}' is not one of {WireNames.List<PathMatchType>()}");
+            }
+
+            matchType = parsed;
+        }
+
+        HostMatchType? hostMatchType = null;
+        if (!string.IsNullOrEmpty(HostMatchType))
+        {
+            if (!WireNames.TryParse<HostMatchType>(HostMatchType, out var parsed))
+            {
+                return Invalid("host_match_type", $"'{HostMatchType}' is not one of {WireNames.List<HostMatchType>()}");
+            }
+
+            hostMatchType = parsed;
+        }
+
+        Dictionary<string, string>? headers = null;
+        if (Headers is not null)
+        {
+            headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var pair in Headers)
+            {
+                var eq = pair.IndexOf('=');
+                if (eq <= 0)
+                {
+                    return Invalid("headers", $"'{pair}' is not name=value");
+                }
+
+                headers[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+            }
+        }
+
+        RouteProtocol? protocol = null;
+        if (Protocol is not null)
+        {
+            if (!WireNames.TryParse<RouteProtocol>(Protocol, out var parsed))
+            {
+                return Invalid("protocol", $"'{Protocol}' is not one of {WireNames.List<RouteProtocol>()}");
+            }
+
+            protocol = parsed;
+        }
+
+        MeteringMode? meteringMode = null;
+        if (MeteringMode is not null)
+        {
+            if (!WireNames.TryParse<MeteringMode>(MeteringMode, out var parsed))
+            {
+                return Invalid("metering_mode", $"'{MeteringMode}' is not one of {WireNames.List<MeteringMode>()}");
+            }
+
+            meteringMode = parsed;
+        }
+
+        return new RouteChanges
+        {
+            Name = Name,
+            Description = Description,
+            HostPattern = HostPattern,
+            HostMatchType = hostMatchType,
+            Path = Path,
+            MatchType = matchType,
+            Methods = Methods is null
+                ? null
+                : [.. Methods.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(m => m.ToUpperInvariant()).Distinct(StringComparer.Ordinal)],
+            Headers = headers,
+            Upstream = Upstream is null ? default : new Optional<string?>(Upstream.Length == 0 ? null : Upstream),
+            PathRewrite = PathRewrite,
+            MethodOverride = MethodOverride,
+            RequestTransform = RequestTransform,
+            ResponseTransform = ResponseTransform,
+            Protocol = protocol,
+            MeteringMode = meteringMode,
+            MeteringExpr = MeteringExpr,
+            AuthRequired = AuthRequired,
+            Priority = Priority,
+            Enabled = Enabled,
+        };
+    }
 }

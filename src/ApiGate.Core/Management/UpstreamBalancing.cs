@@ -6,7 +6,7 @@ namespace ApiGate.Core.Management;
 
 /// <summary>
 /// Validation of an upstream's targets, load-balancing policy and health checks: the part of
-/// <see cref="ConfigService"/>'s upstream checks that belongs to load balancing. Errors name the input field.
+/// <see cref="UpstreamService"/>'s checks that belongs to load balancing. Errors name the input field.
 /// </summary>
 internal static class UpstreamBalancing
 {
@@ -18,59 +18,31 @@ internal static class UpstreamBalancing
     private const int MinCooldownMs = 1_000;
 
     /// <summary>Applies the balancing fields of <paramref name="input"/> to <paramref name="u"/> and validates the result.</summary>
-    public static ManagementResult<UpstreamDefinition> Apply(UpstreamDefinition u, UpstreamInput input)
+    public static ManagementResult<UpstreamDefinition> Apply(UpstreamDefinition u, UpstreamChanges input)
     {
-        if (input.Targets is not null)
+        if (input.Targets is { } targets)
         {
-            if (input.Targets.Count == 0)
+            if (targets.Count == 0)
             {
                 return Invalid("targets", "at least one target is needed");
             }
 
-            var targets = new List<UpstreamTarget>(input.Targets.Count);
-            foreach (var target in input.Targets)
-            {
-                if (target is null || string.IsNullOrWhiteSpace(target.Url))
-                {
-                    return Invalid("targets", "every target needs a url");
-                }
-
-                targets.Add(new UpstreamTarget(target.Url.Trim().TrimEnd('/'), target.Weight ?? UpstreamTarget.DefaultWeight));
-            }
-
-            u = u with { Targets = targets, BaseUrl = targets[0].Url };
+            u = u with { Targets = [.. targets], BaseUrl = targets[0].Url };
         }
 
-        if (input.LbPolicy is not null)
+        if (input.LbPolicy is { } policy)
         {
-            if (!WireNames.TryParse<LoadBalancingPolicy>(input.LbPolicy, out var policy))
-            {
-                return Invalid("lb_policy", $"'{input.LbPolicy}' is not one of {WireNames.List<LoadBalancingPolicy>()}");
-            }
-
             u = u with { LbPolicy = policy };
         }
 
-        if (input.HashOn is not null)
+        if (input.HashOn is { } source)
         {
-            var source = HashSource.Parse(input.HashOn, out var error);
-            if (error is not null)
-            {
-                return Invalid("hash_on", error);
-            }
-
             u = u with { HashOn = source.ToString() };
         }
 
         if (input.HealthCheck is { } health)
         {
-            var applied = ApplyHealth(u.HealthCheck, health);
-            if (applied.Error is not null)
-            {
-                return applied.Error;
-            }
-
-            u = u with { HealthCheck = applied.Value! };
+            u = u with { HealthCheck = ApplyHealth(u.HealthCheck, health) };
         }
 
         foreach (var error in Validate(u))
@@ -93,7 +65,7 @@ internal static class UpstreamBalancing
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var target in targets)
         {
-            if (ConfigService.ValidateUrl(target.Url) is { } problem)
+            if (UpstreamService.ValidateUrl(target.Url) is { } problem)
             {
                 yield return Invalid("targets", problem);
             }
@@ -156,32 +128,21 @@ internal static class UpstreamBalancing
         }
     }
 
-    private static ManagementResult<HealthCheckSettings> ApplyHealth(HealthCheckSettings h, HealthCheckInput input)
+    private static HealthCheckSettings ApplyHealth(HealthCheckSettings h, HealthCheckChanges input)
     {
-        if (input.Path is not null)
+        if (input.Path is { } path)
         {
-            var path = input.Path.Trim();
-            h = h with { Path = path.Equals("none", StringComparison.OrdinalIgnoreCase) ? "" : path };
+            h = h with { Path = path };
         }
 
-        if (input.Interval is not null)
+        if (input.Interval is { } interval)
         {
-            if (!TryMilliseconds(input.Interval, out var ms))
-            {
-                return Invalid("health_check.interval", $"'{input.Interval}' is not a duration (milliseconds, or e.g. 5s)");
-            }
-
-            h = h with { IntervalMs = ms };
+            h = h with { IntervalMs = (int)interval.TotalMilliseconds };
         }
 
-        if (input.Timeout is not null)
+        if (input.Timeout is { } timeout)
         {
-            if (!TryMilliseconds(input.Timeout, out var ms))
-            {
-                return Invalid("health_check.timeout", $"'{input.Timeout}' is not a duration (milliseconds, or e.g. 2s)");
-            }
-
-            h = h with { TimeoutMs = ms };
+            h = h with { TimeoutMs = (int)timeout.TotalMilliseconds };
         }
 
         if (input.HealthyThreshold is { } healthy)
@@ -194,33 +155,16 @@ internal static class UpstreamBalancing
             h = h with { UnhealthyThreshold = unhealthy };
         }
 
-        if (input.PassiveFailures is { } failures)
+        if (input.PassiveFailures.HasValue)
         {
-            h = h with { PassiveFailures = failures < 0 ? null : failures };
+            h = h with { PassiveFailures = input.PassiveFailures.Value };
         }
 
-        if (input.PassiveCooldown is not null)
+        if (input.PassiveCooldown is { } cooldown)
         {
-            if (!TryMilliseconds(input.PassiveCooldown, out var ms))
-            {
-                return Invalid("health_check.passive_cooldown", $"'{input.PassiveCooldown}' is not a duration (milliseconds, or e.g. 30s)");
-            }
-
-            h = h with { PassiveCooldownMs = ms };
+            h = h with { PassiveCooldownMs = (int)cooldown.TotalMilliseconds };
         }
 
         return h;
-    }
-
-    private static bool TryMilliseconds(string text, out int milliseconds)
-    {
-        milliseconds = 0;
-        if (!Durations.TryParse(text, out var value))
-        {
-            return false;
-        }
-
-        milliseconds = (int)value.TotalMilliseconds;
-        return true;
     }
 }

@@ -1,6 +1,13 @@
+using ApiGate.Core.Text;
+using ApiGate.Core.Upstreams;
+using static ApiGate.Core.Management.Outcomes;
+
 namespace ApiGate.Core.Management;
 
-/// <summary>Fields for creating or updating an upstream; null means "not given" (keep on update, default on create).</summary>
+/// <summary>
+/// The text form of an upstream change, as the admin API's JSON body and the CLI's options carry it; null means "not
+/// given". <see cref="ToChanges"/> parses it once, at the edge, into <see cref="UpstreamChanges"/>.
+/// </summary>
 public sealed record UpstreamInput
 {
     public string? Name { get; init; }
@@ -32,6 +39,119 @@ public sealed record UpstreamInput
 
     /// <summary>Health-check changes; members left null keep their value.</summary>
     public HealthCheckInput? HealthCheck { get; init; }
+
+    /// <summary>Parses every given field into its type; a field that cannot be read is an error naming it.</summary>
+    public ManagementResult<UpstreamChanges> ToChanges()
+    {
+        Uri? url = null;
+        if (Url is not null && !Uri.TryCreate(Url.Trim(), UriKind.Absolute, out url))
+        {
+            return Invalid("url", $"'{Url.Trim()}' is not an absolute http:// or https:// URL");
+        }
+
+        List<UpstreamTarget>? targets = null;
+        if (Targets is not null)
+        {
+            targets = new List<UpstreamTarget>(Targets.Count);
+            foreach (var target in Targets)
+            {
+                if (target is null || string.IsNullOrWhiteSpace(target.Url))
+                {
+                    return Invalid("targets", "every target needs a url");
+                }
+
+                targets.Add(new UpstreamTarget(target.Url.Trim().TrimEnd('/'), target.Weight ?? UpstreamTarget.DefaultWeight));
+            }
+        }
+
+        LoadBalancingPolicy? policy = null;
+        if (LbPolicy is not null)
+        {
+            if (!WireNames.TryParse<LoadBalancingPolicy>(LbPolicy, out var parsed))
+            {
+                return Invalid("lb_policy", $"'{LbPolicy}' is not one of {WireNames.List<LoadBalancingPolicy>()}");
+            }
+
+            policy = parsed;
+        }
+
+        HashSource? hashOn = null;
+        if (HashOn is not null)
+        {
+            var source = HashSource.Parse(HashOn, out var error);
+            if (error is not null)
+            {
+                return Invalid("hash_on", error);
+            }
+
+            hashOn = source;
+        }
+
+        var health = HealthCheck?.ToChanges();
+        if (health is { Error: { } healthError })
+        {
+            return healthError;
+        }
+
+        var timeout = default(Optional<TimeSpan?>);
+        if (Timeout is not null)
+        {
+            if (Timeout is "0" or "default")
+            {
+                timeout = new Optional<TimeSpan?>(null);
+            }
+            else if (Durations.TryParse(Timeout, out var value) && value > TimeSpan.Zero)
+            {
+                timeout = value;
+            }
+            else
+            {
+                return Invalid("timeout", $"'{Timeout}' is not a positive duration (milliseconds, or e.g. 30s)");
+            }
+        }
+
+        UpstreamHttpVersion? httpVersion = null;
+        if (HttpVersion is not null)
+        {
+            if (!UpstreamHttpVersionConverter.TryParse(HttpVersion, out var version))
+            {
+                return Invalid("http_version", $"'{HttpVersion}' is not one of {UpstreamHttpVersionConverter.Allowed}");
+            }
+
+            httpVersion = version;
+        }
+
+        UpstreamAuthType? authType = null;
+        if (AuthType is not null)
+        {
+            if (!WireNames.TryParse<UpstreamAuthType>(AuthType, out var type))
+            {
+                return Invalid("auth_type", $"'{AuthType}' is not one of {WireNames.List<UpstreamAuthType>()}");
+            }
+
+            authType = type;
+        }
+
+        return new UpstreamChanges
+        {
+            Name = Name,
+            Description = Description,
+            Url = url,
+            Timeout = timeout,
+            MaxIdleConns = MaxIdleConns,
+            IdleConnTimeoutMs = IdleConnTimeoutMs,
+            MaxConns = MaxConns,
+            HttpVersion = httpVersion,
+            AuthType = authType,
+            AuthHeader = AuthHeader,
+            AuthValue = AuthValue,
+            Enabled = Enabled,
+            Targets = targets,
+            LbPolicy = policy,
+            HashOn = hashOn,
+            HealthCheck = health?.Value,
+        };
+    }
 }
 
 /// <summary>One target of an upstream: a base URL and a weight (1..1000, default 1).</summary>
@@ -78,4 +198,53 @@ public sealed record HealthCheckInput
     /// <summary>Consecutive failures that eject a target; 0 = off; negative = back to the default.</summary>
     public int? PassiveFailures { get; init; }
     public string? PassiveCooldown { get; init; }
+
+    /// <summary>Parses the durations; a negative <see cref="PassiveFailures"/> becomes "given null" (the default).</summary>
+    public ManagementResult<HealthCheckChanges> ToChanges()
+    {
+        if (!TryDuration(Interval, out var interval))
+        {
+            return Invalid("health_check.interval", $"'{Interval}' is not a duration (milliseconds, or e.g. 5s)");
+        }
+
+        if (!TryDuration(Timeout, out var timeout))
+        {
+            return Invalid("health_check.timeout", $"'{Timeout}' is not a duration (milliseconds, or e.g. 2s)");
+        }
+
+        if (!TryDuration(PassiveCooldown, out var cooldown))
+        {
+            return Invalid("health_check.passive_cooldown", $"'{PassiveCooldown}' is not a duration (milliseconds, or e.g. 30s)");
+        }
+
+        var path = Path?.Trim();
+        return new HealthCheckChanges
+        {
+            Path = path is not null && path.Equals("none", StringComparison.OrdinalIgnoreCase) ? "" : path,
+            Interval = interval,
+            Timeout = timeout,
+            HealthyThreshold = HealthyThreshold,
+            UnhealthyThreshold = UnhealthyThreshold,
+            PassiveFailures = PassiveFailures is { } failures ? new Optional<int?>(failures < 0 ? null : failures) : default,
+            PassiveCooldown = cooldown,
+        };
+    }
+
+    /// <summary>Null text is "not given" and parses; otherwise it must be a duration.</summary>
+    private static bool TryDuration(string? text, out TimeSpan? value)
+    {
+        value = null;
+        if (text is null)
+        {
+            return true;
+        }
+
+        if (!Durations.TryParse(text, out var parsed))
+        {
+            return false;
+        }
+
+        value = parsed;
+        return true;
+    }
 }

@@ -36,8 +36,13 @@ internal static class AdminApi
             openApi.AddSchemaTransformer(AdminBodySchema.TransformAsync);
             openApi.AddOperationTransformer(DescribeBodyAsync);
         });
-        services.AddSingleton(sp => new ConfigService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(sp => new IdentityService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>(), options.AuthKeyPrefix));
+        services.AddSingleton(sp => new UpstreamService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new RouteService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new PlanService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new UserService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new KeyService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>(), options.AuthKeyPrefix));
+        services.AddSingleton(sp => new EntitlementService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new PlanEntitlementService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new UsageService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AdminAuthenticator>();
         services.AddSingleton<AdminAuditLog>();

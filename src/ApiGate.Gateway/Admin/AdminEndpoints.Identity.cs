@@ -5,61 +5,66 @@ using ApiGate.Core.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApiGate.Gateway.Admin;
 
 /// <summary>Users, plans, API keys, entitlements and plan entitlements.</summary>
 internal static partial class AdminEndpoints
 {
-    private static void MapIdentity(IEndpointRouteBuilder e, IdentityService identity, Writes writes)
+    private static void MapIdentity(IEndpointRouteBuilder e, IServiceProvider services, Writes writes)
     {
+        var users = services.GetRequiredService<UserService>();
+        var plans = services.GetRequiredService<PlanService>();
+        var entitlements = services.GetRequiredService<EntitlementService>();
+        var planEntitlements = services.GetRequiredService<PlanEntitlementService>();
         MapCrud<UserDefinition, UserInput>(e, "users", writes, u => u.Id,
-            async (_, ct) => Listed(await identity.ListUsersAsync(ct)),
-            identity.GetUserAsync, identity.CreateUserAsync, identity.UpdateUserAsync, identity.DeleteUserAsync);
-        MapAction(e, "users", "activate", writes, (id, ct) => identity.UpdateUserAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Active) }, ct));
-        MapAction(e, "users", "deactivate", writes, (id, ct) => identity.UpdateUserAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Suspended) }, ct));
+            async (_, ct) => Listed(await users.ListAsync(ct)),
+            users.GetAsync, users.CreateAsync, users.UpdateAsync, users.DeleteAsync);
+        MapAction(e, "users", "activate", writes, (id, ct) => users.UpdateAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Active) }, ct));
+        MapAction(e, "users", "deactivate", writes, (id, ct) => users.UpdateAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Suspended) }, ct));
 
         MapCrud<PlanDefinition, PlanInput>(e, "plans", writes, p => p.Id,
-            async (_, ct) => Listed(await identity.ListPlansAsync(ct)),
-            identity.GetPlanAsync, identity.CreatePlanAsync, identity.UpdatePlanAsync, identity.DeletePlanAsync);
-        MapAction(e, "plans", "enable", writes, (id, ct) => identity.UpdatePlanAsync(id, new PlanInput { Enabled = true }, ct));
-        MapAction(e, "plans", "disable", writes, (id, ct) => identity.UpdatePlanAsync(id, new PlanInput { Enabled = false }, ct));
+            async (_, ct) => Listed(await plans.ListAsync(ct)),
+            plans.GetAsync, plans.CreateAsync, plans.UpdateAsync, plans.DeleteAsync);
+        MapAction(e, "plans", "enable", writes, (id, ct) => plans.UpdateAsync(id, new PlanInput { Enabled = true }, ct));
+        MapAction(e, "plans", "disable", writes, (id, ct) => plans.UpdateAsync(id, new PlanInput { Enabled = false }, ct));
         e.MapGet("/plans/{id}/entitlements", async (HttpContext context, string id, CancellationToken ct) =>
             {
-                var result = await identity.ListPlanEntitlementsAsync(id, ct);
+                var result = await planEntitlements.ListAsync(id, ct);
                 return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.From(result.Error!);
             })
             .WithName("List_plan_entitlements_of_plan").WithTags("plan-entitlements").Produces<ListDocument<PlanEntitlement>>().Paged().Describe(StatusCodes.Status404NotFound);
 
-        MapKeys(e, identity, writes);
+        MapKeys(e, services.GetRequiredService<KeyService>(), users, writes);
 
         MapCrud<EntitlementDefinition, EntitlementInput>(e, "entitlements", writes, x => x.Id,
-            async (_, ct) => Listed(await identity.ListEntitlementsAsync(ct)),
-            identity.GetEntitlementAsync, identity.CreateEntitlementAsync, identity.UpdateEntitlementAsync, identity.DeleteEntitlementAsync);
+            async (_, ct) => Listed(await entitlements.ListAsync(ct)),
+            entitlements.GetAsync, entitlements.CreateAsync, entitlements.UpdateAsync, entitlements.DeleteAsync);
 
         // No update: a plan's value is changed by deleting the assignment and creating it again (as with the CLI).
         MapCrud<PlanEntitlement, PlanEntitlementInput>(e, "plan-entitlements", writes, a => a.Id,
             async (context, ct) =>
             {
                 var plan = context.Request.Query["plan"].ToString();
-                var result = await identity.ListPlanEntitlementsAsync(plan.Length == 0 ? null : plan, ct);
+                var result = await planEntitlements.ListAsync(plan.Length == 0 ? null : plan, ct);
                 return result.Ok || result.Error!.Kind != ManagementErrorKind.NotFound
                     ? result
                     : new ManagementError(ManagementErrorKind.NotFound, "plan", result.Error.Message);
             },
-            identity.GetPlanEntitlementAsync, identity.CreatePlanEntitlementAsync, update: null, identity.DeletePlanEntitlementAsync,
+            planEntitlements.GetAsync, planEntitlements.CreateAsync, update: null, planEntitlements.DeleteAsync,
             new AdminQueryParameter("plan", Integer: false, Required: false, "only this plan's values (plan id)"));
     }
 
     /// <summary>Keys are created and revoked, never edited; the full key is in the create response's <c>meta.key</c> only.</summary>
-    private static void MapKeys(IEndpointRouteBuilder e, IdentityService identity, Writes writes)
+    private static void MapKeys(IEndpointRouteBuilder e, KeyService keys, UserService users, Writes writes)
     {
         e.MapGet("/keys", async (HttpContext context, CancellationToken ct) =>
             {
                 string? userId = null;
                 if (context.Request.Query["user"].ToString() is { Length: > 0 } reference)
                 {
-                    var owner = await identity.GetUserAsync(reference, ct);
+                    var owner = await users.GetAsync(reference, ct);
                     if (!owner.Ok)
                     {
                         return AdminErrors.From(owner.Error!, new ErrorSource(Parameter: "user"));
@@ -68,12 +73,12 @@ internal static partial class AdminEndpoints
                     userId = owner.Value!.Id;
                 }
 
-                return AdminPaging.Page(context, await identity.ListKeysAsync(userId, ct));
+                return AdminPaging.Page(context, await keys.ListAsync(userId, ct));
             })
             .WithName("List_keys").WithTags("keys").Produces<ListDocument<ApiKeyDefinition>>().Paged()
             .Query("user", "only this user's keys (id or email)").Describe(StatusCodes.Status404NotFound);
 
-        e.MapGet("/keys/{id}", async (string id, CancellationToken ct) => Single(await identity.GetKeyAsync(id, ct)))
+        e.MapGet("/keys/{id}", async (string id, CancellationToken ct) => Single(await keys.GetAsync(id, ct)))
             .WithName("Get_keys").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);
 
         e.MapPost("/keys", async (HttpContext context, CancellationToken ct) =>
@@ -84,7 +89,7 @@ internal static partial class AdminEndpoints
                     return error;
                 }
 
-                var result = await writes.DoneAsync(await identity.CreateKeyAsync(input!, ct), ct);
+                var result = await writes.DoneAsync(await keys.CreateAsync(input!, ct), ct);
                 if (!result.Ok)
                 {
                     return AdminErrors.FromBody(result.Error!, body!);
@@ -100,7 +105,7 @@ internal static partial class AdminEndpoints
             .Produces<CreatedKeyDocument<ApiKeyDefinition>>(StatusCodes.Status201Created).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status422UnprocessableEntity);
 
         // Revoking is permanent; DELETE and POST .../revoke are the same operation and answer the revoked key.
-        async Task<IResult> RevokeAsync(string id, CancellationToken ct) => Single(await writes.DoneAsync(await identity.RevokeKeyAsync(id, ct), ct));
+        async Task<IResult> RevokeAsync(string id, CancellationToken ct) => Single(await writes.DoneAsync(await keys.RevokeAsync(id, ct), ct));
         e.MapDelete("/keys/{id}", RevokeAsync)
             .WithName("Delete_keys").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);
         e.MapPost("/keys/{id}/revoke", RevokeAsync)

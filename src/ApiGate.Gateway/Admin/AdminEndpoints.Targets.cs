@@ -16,10 +16,10 @@ internal static partial class AdminEndpoints
     /// beside what every gateway reported to the store — the same reports, merged the same way, as
     /// <c>apigate upstreams get</c> shows (<see cref="ReportedTargetHealth"/>).
     /// </summary>
-    private static void MapTargets(IEndpointRouteBuilder e, ConfigService config, ITargetHealthStore reports, TargetRegistry registry, TargetHealthReporter reporter) =>
+    private static void MapTargets(IEndpointRouteBuilder e, UpstreamService upstreams, ITargetHealthStore reports, TargetRegistry registry, TargetHealthReporter reporter) =>
         e.MapGet("/upstreams/{id}/targets", async (string id, CancellationToken ct) =>
             {
-                var found = await config.GetUpstreamAsync(id, ct);
+                var found = await upstreams.GetAsync(id, ct);
                 if (!found.Ok)
                 {
                     return AdminErrors.From(found.Error!);

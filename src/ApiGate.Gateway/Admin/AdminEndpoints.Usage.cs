@@ -16,18 +16,18 @@ internal static partial class AdminEndpoints
 {
     private const string UserParameter = "the user's id or email";
 
-    private static void MapUsage(IEndpointRouteBuilder e, IdentityService identity, UsageService usage)
+    private static void MapUsage(IEndpointRouteBuilder e, UserService users, UsageService usage)
     {
         e.MapGet("/usage/summary", async (HttpContext context, CancellationToken ct) =>
             {
-                var (user, error) = await UserOfAsync(context, identity, ct);
+                var (user, error) = await UserOfAsync(context, users, ct);
                 return error ?? Results.Json(new DataDocument<UsageReport>(await usage.SummaryAsync(user!, ct)), WireJson.Options, AdminApi.JsonContentType);
             })
             .WithName("Usage_summary").WithTags("usage").Produces<DataDocument<UsageReport>>().Query("user", UserParameter, required: true).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
 
         e.MapGet("/usage/history", async (HttpContext context, CancellationToken ct) =>
             {
-                var (user, error) = await UserOfAsync(context, identity, ct);
+                var (user, error) = await UserOfAsync(context, users, ct);
                 if (error is not null || !TryInt(context, "months", out var months, out error))
                 {
                     return error!;
@@ -42,7 +42,7 @@ internal static partial class AdminEndpoints
 
         e.MapGet("/usage/recent", async (HttpContext context, CancellationToken ct) =>
             {
-                var (user, error) = await UserOfAsync(context, identity, ct);
+                var (user, error) = await UserOfAsync(context, users, ct);
                 if (error is not null || !TryInt(context, "limit", out var limit, out error))
                 {
                     return error!;
@@ -65,7 +65,7 @@ internal static partial class AdminEndpoints
     }
 
     /// <summary>The user named by <c>?user=</c> (id or email).</summary>
-    private static async Task<(UserDefinition? User, IResult? Error)> UserOfAsync(HttpContext context, IdentityService identity, CancellationToken ct)
+    private static async Task<(UserDefinition? User, IResult? Error)> UserOfAsync(HttpContext context, UserService users, CancellationToken ct)
     {
         var reference = context.Request.Query["user"].ToString().Trim();
         if (reference.Length == 0)
@@ -73,7 +73,7 @@ internal static partial class AdminEndpoints
             return (null, AdminErrors.InvalidParameter("user", "give the user's id or email as ?user="));
         }
 
-        var user = await identity.GetUserAsync(reference, ct);
+        var user = await users.GetAsync(reference, ct);
         return user.Ok ? (user.Value, null) : (null, AdminErrors.From(user.Error!, new ErrorSource(Parameter: "user")));
     }
 

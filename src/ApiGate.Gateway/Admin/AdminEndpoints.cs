@@ -18,38 +18,40 @@ internal static partial class AdminEndpoints
     {
         var services = endpoints.ServiceProvider;
         var writes = new Writes(services.GetRequiredService<SnapshotManager>());
-        MapConfig(endpoints, services.GetRequiredService<ConfigService>(), writes);
-        MapIdentity(endpoints, services.GetRequiredService<IdentityService>(), writes);
-        MapUsage(endpoints, services.GetRequiredService<IdentityService>(), services.GetRequiredService<UsageService>());
-        MapTargets(endpoints, services.GetRequiredService<ConfigService>(), services.GetRequiredService<Core.Storage.IGatewayStore>(),
+        MapUpstreams(endpoints, services.GetRequiredService<UpstreamService>(), writes);
+        MapRoutes(endpoints, services.GetRequiredService<RouteService>(), writes);
+        MapIdentity(endpoints, services, writes);
+        MapUsage(endpoints, services.GetRequiredService<UserService>(), services.GetRequiredService<UsageService>());
+        MapTargets(endpoints, services.GetRequiredService<UpstreamService>(), services.GetRequiredService<Core.Storage.IGatewayStore>(),
             services.GetRequiredService<Balancing.TargetRegistry>(), services.GetRequiredService<Balancing.TargetHealthReporter>());
         MapSettings(endpoints);
         endpoints.MapOpenApi("/openapi.json").WithTags("openapi");
     }
 
-    private static void MapConfig(IEndpointRouteBuilder e, ConfigService config, Writes writes)
-    {
-        MapCrud<Core.Upstreams.UpstreamDefinition, UpstreamInput>(e, "upstreams", writes, u => u.Id,
-            async (_, ct) => Listed(await config.ListUpstreamsAsync(ct)),
-            config.GetUpstreamAsync, config.CreateUpstreamAsync, config.UpdateUpstreamAsync, config.DeleteUpstreamAsync);
+    private static void MapUpstreams(IEndpointRouteBuilder e, UpstreamService upstreams, Writes writes) =>
+        MapCrud<Core.Upstreams.UpstreamDefinition, UpstreamInput, UpstreamChanges>(e, "upstreams", writes, u => u.Id, input => input.ToChanges(),
+            async (_, ct) => Listed(await upstreams.ListAsync(ct)),
+            upstreams.GetAsync, upstreams.CreateAsync, upstreams.UpdateAsync, upstreams.DeleteAsync);
 
-        MapCrud<Core.Routing.RouteDefinition, RouteInput>(e, "routes", writes, r => r.Id,
+    private static void MapRoutes(IEndpointRouteBuilder e, RouteService routeService, Writes writes)
+    {
+        MapCrud<Core.Routing.RouteDefinition, RouteInput, RouteChanges>(e, "routes", writes, r => r.Id, input => input.ToChanges(),
             async (_, ct) =>
             {
-                var routes = (await config.ListRoutesAsync(ct)).ToList();
+                var routes = (await routeService.ListAsync(ct)).ToList();
                 routes.Sort(Core.Routing.CompiledRoute.ComparePrecedence); // the order the CLI lists them in: precedence
                 return Listed(routes);
             },
-            config.GetRouteAsync, config.CreateRouteAsync, config.UpdateRouteAsync, config.DeleteRouteAsync);
-        MapAction(e, "routes", "enable", writes, (id, ct) => config.UpdateRouteAsync(id, new RouteInput { Enabled = true }, ct));
-        MapAction(e, "routes", "disable", writes, (id, ct) => config.UpdateRouteAsync(id, new RouteInput { Enabled = false }, ct));
+            routeService.GetAsync, routeService.CreateAsync, routeService.UpdateAsync, routeService.DeleteAsync);
+        MapAction(e, "routes", "enable", writes, (id, ct) => routeService.UpdateAsync(id, new RouteChanges { Enabled = true }, ct));
+        MapAction(e, "routes", "disable", writes, (id, ct) => routeService.UpdateAsync(id, new RouteChanges { Enabled = false }, ct));
     }
 
     // ---- shapes shared by every resource ----
 
     private static ManagementResult<IReadOnlyList<T>> Listed<T>(IReadOnlyList<T> items) => new(items, null);
 
-    /// <summary>List, get, create, update (PATCH and PUT, both partial) and delete for one resource; null operations are not mapped.</summary>
+    /// <summary><see cref="MapCrud{TDef, TInput, TChanges}"/> for a resource whose service takes the body record itself.</summary>
     private static void MapCrud<TDef, TInput>(
         IEndpointRouteBuilder e,
         string resource,
@@ -59,6 +61,26 @@ internal static partial class AdminEndpoints
         Func<string, CancellationToken, Task<ManagementResult<TDef>>> get,
         Func<TInput, CancellationToken, Task<ManagementResult<TDef>>>? create,
         Func<string, TInput, CancellationToken, Task<ManagementResult<TDef>>>? update,
+        Func<string, CancellationToken, Task<ManagementResult<TDef>>>? delete,
+        AdminQueryParameter? listFilter = null)
+        where TInput : class =>
+        MapCrud<TDef, TInput, TInput>(e, resource, writes, idOf, input => new ManagementResult<TInput>(input, null), list, get, create, update, delete, listFilter);
+
+    /// <summary>
+    /// List, get, create, update (PATCH and PUT, both partial) and delete for one resource; null operations are not
+    /// mapped. The body is read as <typeparamref name="TInput"/> and parsed once, by <paramref name="parse"/>, into the
+    /// typed change the service takes; a field that cannot be parsed is a 422 pointing at it, like the service's refusals.
+    /// </summary>
+    private static void MapCrud<TDef, TInput, TChanges>(
+        IEndpointRouteBuilder e,
+        string resource,
+        Writes writes,
+        Func<TDef, string> idOf,
+        Func<TInput, ManagementResult<TChanges>> parse,
+        Func<HttpContext, CancellationToken, Task<ManagementResult<IReadOnlyList<TDef>>>> list,
+        Func<string, CancellationToken, Task<ManagementResult<TDef>>> get,
+        Func<TChanges, CancellationToken, Task<ManagementResult<TDef>>>? create,
+        Func<string, TChanges, CancellationToken, Task<ManagementResult<TDef>>>? update,
         Func<string, CancellationToken, Task<ManagementResult<TDef>>>? delete,
         AdminQueryParameter? listFilter = null)
         where TInput : class
@@ -85,7 +107,13 @@ internal static partial class AdminEndpoints
                         return error;
                     }
 
-                    var result = await writes.DoneAsync(await create(input!, ct), ct);
+                    var changes = parse(input!);
+                    if (!changes.Ok)
+                    {
+                        return AdminErrors.FromBody(changes.Error!, body!);
+                    }
+
+                    var result = await writes.DoneAsync(await create(changes.Value!, ct), ct);
                     if (!result.Ok)
                     {
                         return AdminErrors.FromBody(result.Error!, body!);
@@ -108,7 +136,13 @@ internal static partial class AdminEndpoints
                         return error;
                     }
 
-                    var result = await writes.DoneAsync(await update(id, input!, ct), ct);
+                    var changes = parse(input!);
+                    if (!changes.Ok)
+                    {
+                        return AdminErrors.FromBody(changes.Error!, body!);
+                    }
+
+                    var result = await writes.DoneAsync(await update(id, changes.Value!, ct), ct);
                     return result.Ok ? Single(result) : AdminErrors.FromBody(result.Error!, body!);
                 })
                 .WithName("Update_" + resource).WithTags(resource).WithMetadata(new AdminRequestBody(typeof(TInput)))

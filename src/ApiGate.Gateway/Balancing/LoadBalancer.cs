@@ -1,6 +1,5 @@
 using ApiGate.Core.Balancing;
 using ApiGate.Core.Upstreams;
-using ApiGate.Gateway.Pipeline;
 using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Gateway.Balancing;
@@ -44,12 +43,6 @@ internal sealed class LoadBalancer
 
     public LoadBalancingPolicy Policy => _policy;
 
-    /// <summary>
-    /// A target for <paramref name="request"/> other than <paramref name="exclude"/>; null when none is available.
-    /// <paramref name="trial"/> is true when this request is a recovering target's single trial request: only its
-    /// outcome decides whether the target rejoins.
-    /// </summary>
-    public TargetBinding? Pick(GatewayRequest request, TargetBinding? exclude, out bool trial) => Pick(request.HttpContext, request.Caller?.Key.Id, exclude, out trial);
 
     /// <summary>
     /// A target for a request (<paramref name="keyId"/> = the caller's API key id, for <c>hash</c> by key) other than

@@ -1,13 +1,12 @@
 using System.Collections.Concurrent;
 using ApiGate.Core.Text;
-using ApiGate.Gateway.Snapshots;
 using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Balancing;
 
 /// <summary>
 /// Every target's long-lived runtime state, keyed by (upstream id, target URL), the way
-/// <see cref="UpstreamClientPool"/> keeps clients: snapshots reference the states, so health, counters and in-flight
+/// the connection pool keeps clients: snapshots reference the states, so health, counters and in-flight
 /// requests survive config reloads. Health transitions are logged here and handed to <see cref="TargetHealthReporter"/>;
 /// nothing here runs per request except the state's own counters.
 /// </summary>
@@ -27,7 +26,8 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
     /// After a snapshot swap: forgets targets the snapshot no longer uses, publishes the ones it newly uses, and puts
     /// targets of upstreams whose active checks were turned off back in service.
     /// </summary>
-    public void Retain(IEnumerable<UpstreamBinding> live)
+    /// <param name="live">Each upstream of the new snapshot: its targets and its health policy.</param>
+    public void Retain(IEnumerable<(IReadOnlyList<TargetBinding> Targets, TargetHealthPolicy Health)> live)
     {
         var inUse = new HashSet<TargetState>(ReferenceEqualityComparer.Instance);
         foreach (var upstream in live)

@@ -24,7 +24,7 @@ internal sealed class TargetState
         _owner = owner;
         UpstreamId = upstreamId;
         Url = url;
-        Label = Observability.TargetLabel.For(url);
+        Label = TargetLabel.For(url);
         Since = now;
     }
 

@@ -23,7 +23,7 @@ internal static class GatewayErrorWriter
         List<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>>? kept = null;
         foreach (var header in response.Headers)
         {
-            if (Pipeline.ClientHeaders.IsGatewayHeader(header.Key))
+            if (GatewayHeaders.IsGatewayHeader(header.Key))
             {
                 (kept ??= []).Add(header);
             }

@@ -15,7 +15,7 @@ namespace ApiGate.Gateway.Forwarding;
 /// hop-by-hop ones); on top of that the destination URI (upstream base path + rewritten path + query), identity-header
 /// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
 /// </summary>
-internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUnderscoreHeaders, Balancing.TrialRequest? trial = null) : HttpTransformer
+internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null) : HttpTransformer
 {
     private const string EntitlementPrefix = "X-Entitlement-";
 
@@ -172,7 +172,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         // Headers are final from here: a body transform starts the response.
         if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http)
         {
-            proceed = !await request.Environment.ResponseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request, cancellationToken);
+            proceed = !await responseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request.Route.Definition.Id, request.RequestId, cancellationToken);
         }
 
         return proceed;

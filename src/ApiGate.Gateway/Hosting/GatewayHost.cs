@@ -2,6 +2,7 @@ using System.Net;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Probing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Health;
@@ -87,7 +88,6 @@ public static class GatewayHost
         services.AddSingleton(sp => new GatewayEnvironment(
             sp.GetRequiredService<TimeProvider>(),
             options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            sp.GetRequiredService<ResponseBodyTransformer>(),
             options.AuthKeyPrefix,
             options.AuthAllowQueryKey));
         services.AddSingleton(UpstreamTlsTrust.SystemRoots);
@@ -111,14 +111,12 @@ public static class GatewayHost
             sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity));
 
-        // Order: authenticate, rate limit, quota (a request over its rate gets 429 and takes no quota unit; entitlements
-        // are resolved per plan in the snapshot), transform, rewrite.
+        // The row of steps (docs/architecture.md), in order; the forwarder is the last.
         services.AddSingleton<IRequestStep, AuthenticationStep>();
-        services.AddSingleton<IRequestStep, RateLimitStep>();
-        services.AddSingleton<IRequestStep, QuotaStep>();
+        services.AddSingleton<IRequestStep, AdmissionStep>();
         services.AddSingleton<IRequestStep, RequestTransformStep>();
-        services.AddSingleton<IRequestStep, PathRewriteStep>();
-        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<IRequestStep, MeterStep>();
+        services.AddSingleton<IRequestStep, ForwardStep>();
         services.AddSingleton<GatewayPipeline>();
         services.AddHttpForwarder();
         services.AddAdminApi(options);
@@ -146,6 +144,8 @@ public static class GatewayHost
             : GatewayErrorWriter.WriteAsync(context, RequestGuard.InvalidPath("it names the admin API only after dot segments are removed")).AsTask());
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
+        app.Use(app.Services.GetRequiredService<ReservedEndpoints>().InvokeAsync);
+        app.Use(app.Services.GetRequiredService<RequestTelemetry>().InvokeAsync);
         app.Run(pipeline.InvokeAsync);
         return app;
     }

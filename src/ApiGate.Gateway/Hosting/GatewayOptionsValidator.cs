@@ -67,7 +67,7 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("database.busy_timeout", "must be at least 1s");
         }
 
-        if (o.UpstreamUrl.Length > 0 && Core.Management.ConfigService.ValidateUrl(o.UpstreamUrl) is { } url)
+        if (o.UpstreamUrl.Length > 0 && Core.Management.UpstreamService.ValidateUrl(o.UpstreamUrl) is { } url)
         {
             yield return ("upstream.url", url);
         }

@@ -14,7 +14,7 @@ internal static class GatewayTracing
 {
     public const string SourceName = "ApiGate.Gateway";
 
-    public static readonly ActivitySource Source = new(SourceName, Reserved.ReservedEndpoints.Version);
+    public static readonly ActivitySource Source = new(SourceName, ProductVersion.Value);
 
     /// <summary>
     /// Starts the request's span, or returns null at the cost of one check when nothing listens (tracing off).

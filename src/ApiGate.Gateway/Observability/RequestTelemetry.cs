@@ -27,6 +27,22 @@ internal sealed class RequestTelemetry
     }
 
     /// <summary>Notes the start time and starts the span (null when tracing is off).</summary>
+    /// <summary>Middleware: everything past the reserved endpoints is measured, logged and traced once, whatever answers it.</summary>
+    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        var scope = Begin(context);
+        var completed = false;
+        try
+        {
+            await next(context);
+            completed = true;
+        }
+        finally
+        {
+            End(context, scope, completed);
+        }
+    }
+
     public RequestScope Begin(HttpContext context) => new(Stopwatch.GetTimestamp(), GatewayTracing.StartRequest(context));
 
     /// <summary>Records the finished request; <paramref name="completed"/> is false when the pipeline threw.</summary>

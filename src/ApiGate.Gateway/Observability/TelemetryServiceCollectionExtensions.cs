@@ -34,7 +34,7 @@ internal static class TelemetryServiceCollectionExtensions
         {
             if (string.IsNullOrEmpty(configuration["OTEL_SERVICE_NAME"]))
             {
-                resource.AddService("apigate", serviceVersion: Reserved.ReservedEndpoints.Version);
+                resource.AddService("apigate", serviceVersion: ProductVersion.Value);
             }
         });
         if (options.MetricsEnabled)

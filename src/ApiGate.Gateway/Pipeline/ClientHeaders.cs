@@ -6,11 +6,6 @@ namespace ApiGate.Gateway.Pipeline;
 /// <summary>The limit headers returned to clients on authenticated routes (SPEC §1.1).</summary>
 internal static class ClientHeaders
 {
-    /// <summary>Headers the gateway sets on responses; error documents keep them.</summary>
-    public static bool IsGatewayHeader(string name) =>
-        name.StartsWith("X-RateLimit-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Quota-", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("Retry-After", StringComparison.OrdinalIgnoreCase) || name.Equals("X-Request-ID", StringComparison.OrdinalIgnoreCase);
-
     private static FormattedReset? s_lastReset;
 
     /// <summary>ISO 8601 reset time; it only changes once a month, so the last one is kept (swapped as one reference).</summary>
@@ -41,6 +36,12 @@ internal static class ClientHeaders
 
         if (request.Quota is { } quota)
         {
+            if (request.Lease is { Settled: false } && request.Attempts == 0)
+            {
+                // Answered before any backend saw it: the admitted unit is given back as the request unwinds (QuotaLease).
+                quota = quota with { Used = quota.Used - 1 };
+            }
+
             if (quota.Limit > 0)
             {
                 headers["X-Quota-Limit"] = request.Caller?.Plan.QuotaLimitHeader ?? quota.Limit.ToString(CultureInfo.InvariantCulture);

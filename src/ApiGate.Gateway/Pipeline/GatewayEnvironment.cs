@@ -10,13 +10,12 @@ internal sealed class GatewayEnvironment
     /// <param name="allowList">Names from <c>APIGATE_TRANSFORM_ENV_ALLOW</c>; only these are ever readable as <c>${env.NAME}</c>.</param>
     /// <param name="keyPrefix"><c>APIGATE_AUTH_KEY_PREFIX</c>: how an API key is recognised wherever it appears.</param>
     /// <param name="queryKeysAllowed"><c>APIGATE_AUTH_ALLOW_QUERY_KEY</c>.</param>
-    public GatewayEnvironment(TimeProvider timeProvider, IEnumerable<string> allowList, Transforms.ResponseBodyTransformer responseBodies,
+    public GatewayEnvironment(TimeProvider timeProvider, IEnumerable<string> allowList,
         string keyPrefix = "ak_", bool queryKeysAllowed = false)
     {
         TimeProvider = timeProvider;
         KeyPrefix = keyPrefix;
         QueryKeysAllowed = queryKeysAllowed;
-        ResponseBodies = responseBodies;
         _allowedVariables = allowList
             .Select(name => (name, value: System.Environment.GetEnvironmentVariable(name)))
             .Where(p => p.value is not null)
@@ -37,8 +36,6 @@ internal sealed class GatewayEnvironment
     /// <summary>True when an <c>api_key</c> query value is a credential.</summary>
     public bool IsKeyQueryValue(string? value) => Identity.Credentials.IsApiKeyQueryValue(value, KeyPrefix, QueryKeysAllowed);
 
-    /// <summary>Response body transforms (per-request transformers reach shared services through here).</summary>
-    public Transforms.ResponseBodyTransformer ResponseBodies { get; }
 
     public string? GetAllowedEnvironmentVariable(string name) => _allowedVariables.GetValueOrDefault(name);
 }

@@ -1,9 +1,6 @@
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Hosting;
-using ApiGate.Gateway.Observability;
-using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -11,55 +8,31 @@ using Microsoft.Extensions.Logging;
 namespace ApiGate.Gateway.Pipeline;
 
 /// <summary>
-/// The request path (SPEC §1): reserved endpoints first, then match a route against the current snapshot, run the
-/// steps in order, forward. One code path for every protocol.
+/// The request path (docs/architecture.md), after the reserved endpoints and inside the telemetry scope: the path
+/// rule, the snapshot and the route match; then the row of steps, in order — authenticate, admit (rate limit + quota lease), transform the request,
+/// meter, forward — and, once the exchange is over, the completing steps in reverse order (meter and settle, release
+/// an unused lease). One code path for every protocol.
 /// </summary>
 internal sealed partial class GatewayPipeline(
     SnapshotManager snapshots,
-    ReservedEndpoints reserved,
     IEnumerable<IRequestStep> steps,
-    UpstreamForwarder forwarder,
     GatewayEnvironment environment,
-    RequestTelemetry telemetry,
     GatewayOptions options,
     ILogger<GatewayPipeline> logger)
 {
     private readonly IRequestStep[] _steps = [.. steps];
 
+    /// <summary>Answers one proxied request (reserved endpoints and telemetry wrap it; see GatewayHost).</summary>
     public async Task InvokeAsync(HttpContext context)
     {
+        // Kestrel's decoded path, replaced below by the path the gateway decodes itself from the raw request target
+        // (RequestGuard): that one is what is matched and forwarded.
         var path = context.Request.Path.Value;
         if (string.IsNullOrEmpty(path))
         {
             path = "/";
         }
 
-        // Only when the request names the reserved path as sent: '/pub/%2e%2e/metrics' is Kestrel's '/metrics' after
-        // its own decoding and dot-segment removal, but to the path rule it is a refused path (RequestGuard).
-        if (reserved.TryGetHandler(path) is { } handler && RequestGuard.NamesPathAsSent(context, path))
-        {
-            await handler(context);
-            return;
-        }
-
-        // Everything past the reserved endpoints is measured, logged and traced once, whatever answers it.
-        var scope = telemetry.Begin(context);
-        var completed = false;
-        try
-        {
-            await ProxyAsync(context, path);
-            completed = true;
-        }
-        finally
-        {
-            telemetry.End(context, scope, completed);
-        }
-    }
-
-    /// <param name="path">Kestrel's decoded path, used for reserved endpoints; replaced by the path the gateway decoded
-    /// itself from the raw request target (<see cref="RequestGuard"/>), which is what is matched and forwarded.</param>
-    private async Task ProxyAsync(HttpContext context, string path)
-    {
         var requestId = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"]);
         context.Response.Headers["X-Request-ID"] = requestId;
 
@@ -106,16 +79,30 @@ internal sealed partial class GatewayPipeline(
 
         var request = new GatewayRequest(context, snapshot, match, upstream, requestId, environment);
         context.Features.Set(request);
-        foreach (var step in _steps)
+        var invoked = 0;
+        try
         {
-            var next = step.InvokeAsync(request);
-            if (!(next.IsCompletedSuccessfully ? next.Result : await next))
+            while (invoked < _steps.Length)
             {
-                return;
+                var next = _steps[invoked++].InvokeAsync(request);
+                if (!(next.IsCompletedSuccessfully ? next.Result : await next))
+                {
+                    return;
+                }
             }
         }
-
-        await forwarder.ForwardAsync(request);
+        finally
+        {
+            // After the exchange, last step first: each completing step settles what it started (the meter commits the
+            // quota lease with the metered units, admission releases a lease nobody committed).
+            while (invoked > 0)
+            {
+                if (_steps[--invoked] is ICompletingStep completing)
+                {
+                    completing.OnCompleted(request);
+                }
+            }
+        }
     }
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Route pattern {Pattern} timed out matching request {RequestId}")]

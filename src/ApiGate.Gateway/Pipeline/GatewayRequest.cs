@@ -60,18 +60,11 @@ internal sealed class GatewayRequest : IRewriteRequest
     /// <summary>The quota decision taken for this request, if any (for X-Quota-* headers).</summary>
     public QuotaDecision? Quota { get; set; }
 
-    /// <summary>
-    /// Gives back the unit the quota step took, when the request is refused later (no healthy target):
-    /// a request that reached no backend is not billed, and the X-Quota-* headers say so.
-    /// </summary>
-    public void RefundQuota(Limits.QuotaCounters quotas)
-    {
-        if (Caller is { } caller && Quota is { Allowed: true } quota)
-        {
-            quotas.Refund(caller.User.Id, quota.ResetAt);
-            Quota = quota with { Used = quota.Used - 1 };
-        }
-    }
+    /// <summary>The hold on the caller's monthly quota taken at admission; settled once after the exchange (null: none taken).</summary>
+    public Limits.QuotaLease? Lease { get; set; }
+
+    /// <summary>Counts the exchange while it runs (set by the meter step just before forwarding).</summary>
+    public Metering.ExchangeMeter? Meter { get; set; }
 
     /// <summary>The request-transform blocks that apply to this request (null: none), for the transformer.</summary>
     public Core.Transforms.RequestOperations[]? RequestOperations { get; set; }
@@ -82,7 +75,7 @@ internal sealed class GatewayRequest : IRewriteRequest
     public string Path => Match.Path;
 
     /// <summary>Duration and bytes of the upstream exchange, set by the forwarder when it ends (null: not forwarded).</summary>
-    public Observability.UpstreamExchange? Exchange { get; set; }
+    public Metering.UpstreamExchange? Exchange { get; set; }
 
     /// <summary>The route's compiled transforms and metering rule for this snapshot.</summary>
     public RoutePolicies Policies => _policies ??= Snapshot.PoliciesFor(Match.Route);

@@ -3,22 +3,39 @@ using ApiGate.Core.Transforms;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Transforms;
+using ApiGate.Core.Rewriting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Pipeline;
 
 /// <summary>
-/// SPEC §1 step 3: decides which of the route's request-transform blocks apply (conditions are evaluated once) and,
-/// when one edits the JSON body, buffers the body (up to <see cref="GatewayOptions.TransformMaxBodyBytes"/>),
-/// edits it and replaces it with a correct Content-Length. Header and query operations are applied by the
-/// forwarding transformer; requests without body operations are never buffered.
+/// Transform the request (SPEC §1 step 3, §2.4): everything the route changes about the request is decided here, once.
+/// The path rewrite gives the upstream path; the request-transform blocks that apply are chosen (conditions evaluated
+/// once) — their header and query operations are written onto the outgoing request by the forwarding transformer,
+/// after the gateway's own header rules; a JSON body edit buffers the body (up to
+/// <see cref="GatewayOptions.TransformMaxBodyBytes"/>), edits it and replaces it with a correct Content-Length.
+/// Requests without body operations are never buffered.
 /// </summary>
-internal sealed class RequestTransformStep(GatewayOptions options) : IRequestStep
+internal sealed partial class RequestTransformStep(GatewayOptions options, ILogger<RequestTransformStep> logger) : IRequestStep
 {
     public static readonly GatewayError TooLarge = new(413, "request_too_large", "Content Too Large", "The request body is larger than the gateway buffers for a body transform.");
 
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
+        if (request.Route.Rewriter is { } rewriter)
+        {
+            try
+            {
+                request.UpstreamPath = rewriter.Rewrite(request.Match, request);
+            }
+            catch (RewriteException ex)
+            {
+                LogRewriteFailed(request.Route.Definition.Id, request.RequestId, ex.Message);
+                return request.RejectAsync(GatewayError.TransformError("Path rewrite failed: " + ex.Message));
+            }
+        }
+
         var transform = request.Policies.Request;
         if (transform is null)
         {
@@ -68,4 +85,6 @@ internal sealed class RequestTransformStep(GatewayOptions options) : IRequestSte
         return true;
     }
 
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Path rewrite of route {RouteId} failed for request {RequestId}: {Reason}")]
+    private partial void LogRewriteFailed(string routeId, string requestId, string reason);
 }

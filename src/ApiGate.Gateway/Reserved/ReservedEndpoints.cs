@@ -16,11 +16,26 @@ namespace ApiGate.Gateway.Reserved;
 internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observability.MetricsEndpoint metrics)
 {
     /// <summary>The product version, from the assembly's informational version.</summary>
-    public static readonly string Version =
-        typeof(ReservedEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+    public static string Version => Observability.ProductVersion.Value;
 
     private static readonly byte[] HealthBody = JsonSerializer.SerializeToUtf8Bytes(new { status = "ok" });
     private static readonly byte[] VersionBody = JsonSerializer.SerializeToUtf8Bytes(new { version = Version, runtime = Environment.Version.ToString() });
+
+    /// <summary>
+    /// Middleware in front of the proxy: answers a reserved path — only when the request names it as sent:
+    /// '/pub/%2e%2e/metrics' is Kestrel's '/metrics' after its own decoding and dot-segment removal, but to the path rule
+    /// it is a refused path (<see cref="Pipeline.RequestGuard"/>) — and passes everything else on.
+    /// </summary>
+    public Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        var path = context.Request.Path.Value;
+        if (string.IsNullOrEmpty(path))
+        {
+            path = "/";
+        }
+
+        return TryGetHandler(path) is { } handler && Pipeline.RequestGuard.NamesPathAsSent(context, path) ? handler(context) : next(context);
+    }
 
     /// <summary>The handler for a reserved path, or null when the path belongs to the routes.</summary>
     public RequestDelegate? TryGetHandler(string path)

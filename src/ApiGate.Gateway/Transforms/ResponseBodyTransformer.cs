@@ -1,6 +1,5 @@
 using ApiGate.Core.Transforms;
 using ApiGate.Gateway.Hosting;
-using ApiGate.Gateway.Pipeline;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +13,7 @@ namespace ApiGate.Gateway.Transforms;
 internal sealed partial class ResponseBodyTransformer(GatewayOptions options, ILogger<ResponseBodyTransformer> logger)
 {
     /// <summary>Writes the (transformed or original) body itself and returns true; false = let YARP stream it.</summary>
-    public async Task<bool> TryTransformAsync(HttpContext context, HttpResponseMessage upstream, ResponseTransform transform, GatewayRequest request, CancellationToken cancellationToken)
+    public async Task<bool> TryTransformAsync(HttpContext context, HttpResponseMessage upstream, ResponseTransform transform, string routeId, string requestId, CancellationToken cancellationToken)
     {
         var content = upstream.Content;
         if (!JsonBodies.IsJson(content.Headers.ContentType?.ToString())
@@ -23,7 +22,7 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, IL
         {
             if (content.Headers.ContentLength > options.TransformMaxBodyBytes)
             {
-                LogPassedThrough(request.Route.Definition.Id, request.RequestId, "larger than the transform body limit");
+                LogPassedThrough(routeId, requestId, "larger than the transform body limit");
             }
 
             return false;
@@ -35,7 +34,7 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, IL
         if (body is null)
         {
             // Chunked and over the limit: send what was read, then the rest, untouched.
-            LogPassedThrough(request.Route.Definition.Id, request.RequestId, "larger than the transform body limit");
+            LogPassedThrough(routeId, requestId, "larger than the transform body limit");
             response.Headers.ContentLength = null;
             await response.Body.WriteAsync(read.WrittenMemory, cancellationToken);
             await stream.CopyToAsync(response.Body, cancellationToken);
@@ -47,7 +46,7 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, IL
         {
             if (body.Length > 0)
             {
-                LogPassedThrough(request.Route.Definition.Id, request.RequestId, "not valid JSON");
+                LogPassedThrough(routeId, requestId, "not valid JSON");
             }
 
             await WriteAsync(response, body, cancellationToken);

@@ -1,4 +1,5 @@
 using ApiGate.Core.Storage;
+using ApiGate.Storage.Rows;
 
 namespace ApiGate.Storage.Sqlite;
 
@@ -18,12 +19,10 @@ public sealed partial class SqliteGatewayStore
         {
             await ExecuteAsync(connection, transaction, """
                 INSERT INTO target_health (instance_id, upstream_id, target_url, state, since, reason, reported_at)
-                VALUES ($instance, $upstream, $target, $state, $since, $reason, $reported)
+                VALUES (@InstanceId, @UpstreamId, @TargetUrl, @State, @Since, @Reason, @ReportedAt)
                 ON CONFLICT (instance_id, upstream_id, target_url) DO UPDATE SET
                     state = excluded.state, since = excluded.since, reason = excluded.reason, reported_at = excluded.reported_at
-                """, cancellationToken,
-                ("$instance", r.InstanceId), ("$upstream", r.UpstreamId), ("$target", r.TargetUrl), ("$state", r.State),
-                ("$since", Timestamp(r.Since)), ("$reason", r.Reason), ("$reported", Timestamp(r.ReportedAt)));
+                """, cancellationToken, TargetHealthRow.From(r));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -31,19 +30,19 @@ public sealed partial class SqliteGatewayStore
 
     public Task DeleteTargetHealthAsync(string instanceId, string? upstreamId, string? targetUrl, CancellationToken cancellationToken) =>
         upstreamId is null || targetUrl is null
-            ? WriteOneAsync("DELETE FROM target_health WHERE instance_id = $instance", cancellationToken, ("$instance", instanceId))
-            : WriteOneAsync("DELETE FROM target_health WHERE instance_id = $instance AND upstream_id = $upstream AND target_url = $target",
-                cancellationToken, ("$instance", instanceId), ("$upstream", upstreamId), ("$target", targetUrl));
+            ? WriteOneAsync("DELETE FROM target_health WHERE instance_id = @Instance", cancellationToken, new { Instance = instanceId })
+            : WriteOneAsync("DELETE FROM target_health WHERE instance_id = @Instance AND upstream_id = @Upstream AND target_url = @Target",
+                cancellationToken, new { Instance = instanceId, Upstream = upstreamId, Target = targetUrl });
 
     public Task<int> TouchTargetHealthAsync(string instanceId, DateTimeOffset reportedAt, CancellationToken cancellationToken) =>
-        WriteOneAsync("UPDATE target_health SET reported_at = $reported WHERE instance_id = $instance", cancellationToken,
-            ("$instance", instanceId), ("$reported", Timestamp(reportedAt)));
+        WriteOneAsync("UPDATE target_health SET reported_at = @Reported WHERE instance_id = @Instance", cancellationToken,
+            new { Instance = instanceId, Reported = StoredValues.Time(reportedAt) });
 
     public Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) =>
-        WriteOneAsync("DELETE FROM target_health WHERE reported_at < $cutoff", cancellationToken, ("$cutoff", Timestamp(cutoff)));
+        WriteOneAsync("DELETE FROM target_health WHERE reported_at < @Cutoff", cancellationToken, new { Cutoff = StoredValues.Time(cutoff) });
 
     /// <summary>One bookkeeping statement in its own write transaction (so a held lock surfaces as <see cref="Core.Storage.StoreBusyException"/>).</summary>
-    private async Task<int> WriteOneAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    private async Task<int> WriteOneAsync(string sql, CancellationToken cancellationToken, object parameters)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = BeginWrite(connection);
@@ -55,18 +54,9 @@ public sealed partial class SqliteGatewayStore
     public async Task<IReadOnlyList<TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await QueryAsync(connection, null,
-            "SELECT instance_id, upstream_id, target_url, state, since, reason, reported_at FROM target_health WHERE upstream_id = $upstream ORDER BY target_url, reported_at DESC",
-            r => new TargetHealthReport
-            {
-                InstanceId = r.GetString(0),
-                UpstreamId = r.GetString(1),
-                TargetUrl = r.GetString(2),
-                State = r.GetString(3),
-                Since = Time(r.GetString(4)),
-                Reason = r.GetString(5),
-                ReportedAt = Time(r.GetString(6)),
-            },
-            cancellationToken, ("$upstream", upstreamId));
+        var rows = await QueryAsync<TargetHealthRow>(connection, null,
+            "SELECT instance_id, upstream_id, target_url, state, since, reason, reported_at FROM target_health WHERE upstream_id = @Upstream ORDER BY target_url, reported_at DESC",
+            new { Upstream = upstreamId }, cancellationToken);
+        return rows.Select(r => r.ToDefinition()).ToList();
     }
 }

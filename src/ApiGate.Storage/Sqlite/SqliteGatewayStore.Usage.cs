@@ -2,6 +2,7 @@ using System.Globalization;
 using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
+using ApiGate.Storage.Rows;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -12,9 +13,6 @@ public sealed partial class SqliteGatewayStore
 {
     private const string UsageColumns =
         "user_id, key_id, route_id, upstream_id, method, path, status, latency_ms, request_bytes, response_bytes, units, client_ip, request_id, timestamp";
-
-    private const string UsageTotals =
-        "COUNT(*), COALESCE(SUM(units), 0), COALESCE(SUM(request_bytes), 0), COALESCE(SUM(response_bytes), 0), COALESCE(SUM(status >= 500), 0)";
 
     public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
     {
@@ -77,11 +75,10 @@ public sealed partial class SqliteGatewayStore
     public async Task<UsageSummary> GetUsageSummaryAsync(string userId, DateTimeOffset periodStart, DateTimeOffset periodEnd, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        var rows = await QueryAsync(connection, null,
-            $"SELECT {UsageTotals} FROM usage_events WHERE user_id = $user AND timestamp >= $from AND timestamp < $to",
-            r => ReadTotals(r, 0, periodStart, periodEnd), cancellationToken,
-            ("$user", userId), ("$from", Timestamp(periodStart)), ("$to", Timestamp(periodEnd)));
-        return rows[0];
+        var rows = await QueryAsync<UsageTotalsRow>(connection, null,
+            $"SELECT {UsageTotalsRow.Sql} FROM usage_events WHERE user_id = @User AND timestamp >= @From AND timestamp < @To",
+            new { User = userId, From = StoredValues.Time(periodStart), To = StoredValues.Time(periodEnd) }, cancellationToken);
+        return rows[0].ToSummary(periodStart, periodEnd);
     }
 
     public async Task<IReadOnlyList<UsageSummary>> GetUsageHistoryAsync(string userId, int months, DateTimeOffset now, CancellationToken cancellationToken)
@@ -93,19 +90,18 @@ public sealed partial class SqliteGatewayStore
 
         await using var connection = await OpenAsync(cancellationToken);
         // substr(timestamp, 1, 7) is the 'yyyy-MM' of a UTC timestamp: the calendar month it belongs to.
-        var found = await QueryAsync(connection, null,
-            $"SELECT substr(timestamp, 1, 7), {UsageTotals} FROM usage_events " +
-            "WHERE user_id = $user AND timestamp >= $from AND timestamp < $to GROUP BY substr(timestamp, 1, 7)",
-            r => (Month: r.GetString(0), Totals: ReadTotals(r, 1, default, default)), cancellationToken,
-            ("$user", userId), ("$from", Timestamp(oldest)), ("$to", Timestamp(end)));
-        var byMonth = found.ToDictionary(f => f.Month, f => f.Totals, StringComparer.Ordinal);
+        var found = await QueryAsync<UsageTotalsRow>(connection, null,
+            $"SELECT substr(timestamp, 1, 7) AS month, {UsageTotalsRow.Sql} FROM usage_events " +
+            "WHERE user_id = @User AND timestamp >= @From AND timestamp < @To GROUP BY substr(timestamp, 1, 7)",
+            new { User = userId, From = StoredValues.Time(oldest), To = StoredValues.Time(end) }, cancellationToken);
+        var byMonth = found.ToDictionary(f => f.Month, StringComparer.Ordinal);
 
         var history = new List<UsageSummary>(months);
         for (var start = newest; start >= oldest; start = start.AddMonths(-1))
         {
             var key = start.ToString("yyyy-MM", CultureInfo.InvariantCulture);
             history.Add(byMonth.TryGetValue(key, out var totals)
-                ? totals with { PeriodStart = start, PeriodEnd = start.AddMonths(1) }
+                ? totals.ToSummary(start, start.AddMonths(1))
                 : new UsageSummary(start, start.AddMonths(1), 0, 0, 0, 0, 0));
         }
 
@@ -116,9 +112,10 @@ public sealed partial class SqliteGatewayStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await using var connection = await OpenAsync(cancellationToken);
-        return await QueryAsync(connection, null,
-            $"SELECT {UsageColumns} FROM usage_events WHERE user_id = $user ORDER BY timestamp DESC, id DESC LIMIT $limit",
-            ReadUsage, cancellationToken, ("$user", userId), ("$limit", limit));
+        var rows = await QueryAsync<UsageEventRow>(connection, null,
+            $"SELECT {UsageColumns} FROM usage_events WHERE user_id = @User ORDER BY timestamp DESC, id DESC LIMIT @Limit",
+            new { User = userId, Limit = limit }, cancellationToken);
+        return rows.Select(r => r.ToDefinition()).ToList();
     }
 
     /// <summary>Binds one event in <see cref="UsageColumns"/> order (SQLite parameters are 1-based).</summary>
@@ -137,7 +134,7 @@ public sealed partial class SqliteGatewayStore
         raw.sqlite3_bind_int64(s, 11, e.Units);
         raw.sqlite3_bind_text(s, 12, e.ClientIp);
         raw.sqlite3_bind_text(s, 13, e.RequestId);
-        raw.sqlite3_bind_text(s, 14, Timestamp(e.Timestamp));
+        raw.sqlite3_bind_text(s, 14, StoredValues.Time(e.Timestamp));
     }
 
     private static void Check(sqlite3 db, int result)
@@ -147,26 +144,4 @@ public sealed partial class SqliteGatewayStore
             throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), result);
         }
     }
-
-
-    private static UsageEvent ReadUsage(SqliteDataReader r) => new()
-    {
-        UserId = r.GetString(0),
-        KeyId = r.GetString(1),
-        RouteId = r.GetString(2),
-        UpstreamId = r.GetString(3),
-        Method = r.GetString(4),
-        Path = r.GetString(5),
-        Status = r.GetInt32(6),
-        LatencyMs = r.GetDouble(7),
-        RequestBytes = r.GetInt64(8),
-        ResponseBytes = r.GetInt64(9),
-        Units = r.GetInt64(10),
-        ClientIp = r.GetString(11),
-        RequestId = r.GetString(12),
-        Timestamp = Time(r.GetString(13)),
-    };
-
-    private static UsageSummary ReadTotals(SqliteDataReader r, int o, DateTimeOffset periodStart, DateTimeOffset periodEnd) =>
-        new(periodStart, periodEnd, r.GetInt64(o), r.GetInt64(o + 1), r.GetInt64(o + 2), r.GetInt64(o + 3), r.GetInt64(o + 4));
 }

@@ -2,7 +2,7 @@ using ApiGate.Core.Management;
 
 namespace ApiGate.Core.Tests.Identity;
 
-/// <summary>IdentityService.TryParseExpiry: a key's expiry as a duration from now or an absolute date.</summary>
+/// <summary>KeyService.TryParseExpiry: a key's expiry as a duration from now or an absolute date.</summary>
 public sealed class TryParseExpiryTests
 {
     private static readonly DateTimeOffset Now = new(2026, 3, 15, 9, 30, 0, TimeSpan.Zero);
@@ -24,7 +24,7 @@ public sealed class TryParseExpiryTests
     public void TryParseExpiry_Duration_ReturnsNowPlusDuration(string text, DateTimeOffset expected)
     {
         // Act
-        var ok = IdentityService.TryParseExpiry(text, Now, out var at);
+        var ok = KeyService.TryParseExpiry(text, Now, out var at);
 
         // Assert
         Assert.True(ok);
@@ -46,7 +46,7 @@ public sealed class TryParseExpiryTests
     public void TryParseExpiry_AbsoluteDate_ReturnsThatInstantInUtc(string text, DateTimeOffset expected)
     {
         // Act
-        var ok = IdentityService.TryParseExpiry(text, Now, out var at);
+        var ok = KeyService.TryParseExpiry(text, Now, out var at);
 
         // Assert
         Assert.True(ok);
@@ -71,7 +71,7 @@ public sealed class TryParseExpiryTests
     public void TryParseExpiry_Garbage_ReturnsFalse(string text)
     {
         // Act
-        var ok = IdentityService.TryParseExpiry(text, Now, out _);
+        var ok = KeyService.TryParseExpiry(text, Now, out _);
 
         // Assert
         Assert.False(ok);
@@ -81,7 +81,7 @@ public sealed class TryParseExpiryTests
     public void TryParseExpiry_DaysBeyondCalendar_ReturnsFalseWithoutThrowing()
     {
         // Act
-        var ok = IdentityService.TryParseExpiry("9999999d", Now, out _);
+        var ok = KeyService.TryParseExpiry("9999999d", Now, out _);
 
         // Assert
         Assert.False(ok);
@@ -91,7 +91,7 @@ public sealed class TryParseExpiryTests
     public void TryParseExpiry_HoursBeyond24Days_ReturnsNowPlusHours()
     {
         // Act
-        var ok = IdentityService.TryParseExpiry("720h", Now, out var at);
+        var ok = KeyService.TryParseExpiry("720h", Now, out var at);
 
         // Assert
         Assert.True(ok);

@@ -4,7 +4,7 @@ using static ApiGate.Core.Tests.TestSupport.TestRoutes;
 
 namespace ApiGate.Core.Tests.Management;
 
-/// <summary>ConfigService.ValidateRoute: the static checks a route must pass before it is written.</summary>
+/// <summary>RouteService.Validate: the static checks a route must pass before it is written.</summary>
 public sealed class ValidateRouteTests
 {
     private static readonly RouteDefinition Valid = Route("Users API", "/users/*");
@@ -32,7 +32,7 @@ public sealed class ValidateRouteTests
     public void ValidateRoute_ValidRoute_ReturnsNoErrors(string scenario, RouteDefinition route)
     {
         // Act
-        var errors = ConfigService.ValidateRoute(route).ToList();
+        var errors = RouteService.Validate(route).ToList();
 
         // Assert
         Assert.True(errors.Count == 0, scenario + ": " + string.Join("; ", errors));
@@ -86,7 +86,7 @@ public sealed class ValidateRouteTests
     public void ValidateRoute_InvalidField_ReturnsValidationErrorNamingField(string field, RouteDefinition route)
     {
         // Act
-        var errors = ConfigService.ValidateRoute(route).ToList();
+        var errors = RouteService.Validate(route).ToList();
 
         // Assert
         var error = Assert.Single(errors);
@@ -102,7 +102,7 @@ public sealed class ValidateRouteTests
         var route = Valid with { PathPattern = "users", PathRewrite = "(", Methods = ["G T"] };
 
         // Act
-        var fields = ConfigService.ValidateRoute(route).Select(e => e.Field);
+        var fields = RouteService.Validate(route).Select(e => e.Field);
 
         // Assert
         Assert.Equal(["path", "methods", "path_rewrite"], fields);

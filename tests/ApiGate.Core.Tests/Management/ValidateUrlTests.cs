@@ -2,7 +2,7 @@ using ApiGate.Core.Management;
 
 namespace ApiGate.Core.Tests.Management;
 
-/// <summary>ConfigService.ValidateUrl: what can be an upstream base URL.</summary>
+/// <summary>UpstreamService.ValidateUrl: what can be an upstream base URL.</summary>
 public sealed class ValidateUrlTests
 {
     [Theory]
@@ -16,7 +16,7 @@ public sealed class ValidateUrlTests
     public void ValidateUrl_AbsoluteHttpUrl_ReturnsNull(string url)
     {
         // Act
-        var problem = ConfigService.ValidateUrl(url);
+        var problem = UpstreamService.ValidateUrl(url);
 
         // Assert
         Assert.Null(problem);
@@ -41,7 +41,7 @@ public sealed class ValidateUrlTests
     public void ValidateUrl_NotAUsableBaseUrl_ReturnsProblem(string url)
     {
         // Act
-        var problem = ConfigService.ValidateUrl(url);
+        var problem = UpstreamService.ValidateUrl(url);
 
         // Assert
         Assert.False(string.IsNullOrEmpty(problem));

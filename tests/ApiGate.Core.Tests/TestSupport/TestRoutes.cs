@@ -4,7 +4,7 @@ using ApiGate.Core.Text;
 
 namespace ApiGate.Core.Tests.TestSupport;
 
-/// <summary>Builds route definitions the way ConfigService stores them (canonical host pattern, inferred host type).</summary>
+/// <summary>Builds route definitions the way RouteService stores them (canonical host pattern, inferred host type).</summary>
 internal static class TestRoutes
 {
     public static RouteDefinition Route(

@@ -65,12 +65,12 @@ public sealed class CredentialStorageWarningTests
         await using (var store = new SqliteGatewayStore(Path.Combine(directory, "apigate.db"), new SecretProtector(secretKey)))
         {
             await store.InitializeAsync(CancellationToken.None);
-            var config = new ConfigService(store, TimeProvider.System);
-            Assert.True((await config.CreateUpstreamAsync(new UpstreamInput { Name = "open", Url = "http://127.0.0.1:1" }, CancellationToken.None)).Ok);
+            var config = new UpstreamService(store, TimeProvider.System);
+            Assert.True((await config.CreateAsync((new UpstreamInput { Name = "open", Url = "http://127.0.0.1:1" }).Parsed(), CancellationToken.None)).Ok);
             for (var i = 0; i < withCredentials; i++)
             {
-                var created = await config.CreateUpstreamAsync(
-                    new UpstreamInput { Name = "secured-" + i, Url = "http://127.0.0.1:1", AuthType = "bearer", AuthValue = "s3cret" }, CancellationToken.None);
+                var created = await config.CreateAsync(
+                    (new UpstreamInput { Name = "secured-" + i, Url = "http://127.0.0.1:1", AuthType = "bearer", AuthValue = "s3cret" }).Parsed(), CancellationToken.None);
                 Assert.True(created.Ok, created.Error?.ToString());
             }
         }

@@ -66,8 +66,8 @@ public sealed class AuthenticationTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", key)).StatusCode);
         var (otherKey, other, _) = await Gateway.CreateKeyAsync("suspend@example.com");
 
-        await Gateway.Identity.RevokeKeyAsync(record.Id, CancellationToken.None);
-        await Gateway.Identity.UpdateUserAsync(other.Email, new UserInput { Status = "suspended" }, CancellationToken.None);
+        await Gateway.Keys.RevokeAsync(record.Id, CancellationToken.None);
+        await Gateway.Users.UpdateAsync(other.Email, new UserInput { Status = "suspended" }, CancellationToken.None);
         await Gateway.ReloadAsync();
 
         await AssertErrorAsync(await SendAsync("/private/x", key), HttpStatusCode.Unauthorized, "key_revoked");
@@ -81,11 +81,11 @@ public sealed class AuthenticationTests : GatewayTestBase
     [InlineData("query")]
     public async Task ValidKey_InjectsIdentityAndEntitlementHeaders_AndStripsCredential(string where)
     {
-        await Gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, CancellationToken.None);
-        await Gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "max_api_keys", ValueType = "number", DefaultValue = "2" }, CancellationToken.None);
-        await Gateway.Identity.CreateEntitlementAsync(new EntitlementInput { Name = "tier", ValueType = "string", DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None);
+        await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, CancellationToken.None);
+        await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "max_api_keys", ValueType = "number", DefaultValue = "2" }, CancellationToken.None);
+        await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "tier", ValueType = "string", DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None);
         var (key, user, record) = await Gateway.CreateKeyAsync("headers@example.com", new PlanInput { Id = "pro", Name = "Pro", RateLimitPerMinute = 600 }, reload: false);
-        await Gateway.Identity.CreatePlanEntitlementAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = "webhooks", Value = "true" }, CancellationToken.None);
+        await Gateway.PlanEntitlements.CreateAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = "webhooks", Value = "true" }, CancellationToken.None);
         await Gateway.ReloadAsync();
         using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/x" + (where == "query" ? "?api_key=" + key + "&keep=1" : "?keep=1"));
         if (where == "bearer")

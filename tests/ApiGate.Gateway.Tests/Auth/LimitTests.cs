@@ -173,11 +173,11 @@ public sealed class LimitTests : GatewayTestBase
     public async Task PlanChange_AppliesOnNextRequest()
     {
         var (key, user, _) = await Gateway.CreateKeyAsync("upgrade@example.com", new PlanInput { Id = "small", Name = "Small", RequestsPerMonth = 1 });
-        await Gateway.Identity.CreatePlanAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100 }, CancellationToken.None);
+        await Gateway.Plans.CreateAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100 }, CancellationToken.None);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
         Assert.Equal(HttpStatusCode.PaymentRequired, (await SendAsync(key)).StatusCode);
 
-        await Gateway.Identity.UpdateUserAsync(user.Email, new UserInput { Plan = "big" }, CancellationToken.None);
+        await Gateway.Users.UpdateAsync(user.Email, new UserInput { Plan = "big" }, CancellationToken.None);
         await Gateway.ReloadAsync();
         var response = await SendAsync(key);
 

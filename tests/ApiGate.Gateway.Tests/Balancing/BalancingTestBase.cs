@@ -78,7 +78,7 @@ public abstract class BalancingTestBase : IAsyncLifetime
             LbPolicy = policy,
             Targets = targets ?? [.. Enumerable.Range(0, 3).Select(i => new TargetInput { Url = Url(i) })],
         };
-        var created = await Gateway.Config.CreateUpstreamAsync(input, CancellationToken.None);
+        var created = await Gateway.Upstreams.CreateAsync(input.Parsed(), CancellationToken.None);
         Assert.True(created.Ok, created.Error?.ToString());
         await Gateway.AddRouteAsync(new RouteInput { Name = name, Path = $"/{name}/*", Upstream = name });
     }

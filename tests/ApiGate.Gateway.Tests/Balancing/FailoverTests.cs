@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Balancing;
 
 namespace ApiGate.Gateway.Tests.Balancing;
@@ -184,7 +185,7 @@ public sealed class FailoverTests : BalancingTestBase
         await SendManyAsync("/keep/x", 6);
         Assert.Equal(TargetHealth.Ejected, States("keep").Single(s => s.Url == Url(1)).Health);
 
-        var updated = await Gateway.Config.UpdateUpstreamAsync("keep", new UpstreamInput { Description = "changed" }, CancellationToken.None);
+        var updated = await Gateway.Upstreams.UpdateAsync("keep", new UpstreamChanges { Description = "changed" }, CancellationToken.None);
         Assert.True(updated.Ok);
         await Gateway.ReloadAsync();
 

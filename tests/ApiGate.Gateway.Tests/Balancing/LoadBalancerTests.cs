@@ -154,12 +154,12 @@ public sealed class LoadBalancerTests
         var upstreamId = "up_" + Guid.NewGuid().ToString("N")[..8];
         var active = new HealthCheckSettings { Path = "/healthz", UnhealthyThreshold = 1 };
         using var client = new HttpMessageInvoker(new SocketsHttpHandler());
-        _registry.Retain([Binding(upstreamId, active, client)]);
+        _registry.Retain([Live(Binding(upstreamId, active, client))]);
         var state = _registry.Get(upstreamId, "http://10.0.0.1:8080", 1);
         var oldPolicy = new TargetHealthPolicy(active, 1);
         Assert.True(state.TryStartProbe()); // a probe starts under the old policy …
 
-        _registry.Retain([Binding(upstreamId, new HealthCheckSettings(), client)]); // … checks are turned off …
+        _registry.Retain([Live(Binding(upstreamId, new HealthCheckSettings(), client))]); // … checks are turned off …
         state.ProbeCompleted(false, oldPolicy, "no answer within 2000ms"); // … and then it fails
 
         Assert.Equal(TargetHealth.Healthy, state.Health);
@@ -447,4 +447,6 @@ public sealed class LoadBalancerTests
 
         public Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) => Task.FromResult(0);
     }
+
+    private static (IReadOnlyList<TargetBinding> Targets, TargetHealthPolicy Health) Live(ApiGate.Gateway.Snapshots.UpstreamBinding binding) => (binding.Targets, binding.Health);
 }

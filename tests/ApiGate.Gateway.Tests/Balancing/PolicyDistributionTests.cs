@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Balancing;
 
@@ -56,11 +57,11 @@ public sealed class PolicyDistributionTests : BalancingTestBase
     [Fact]
     public async Task Hash_ByKey_EachKeySticksToOneTarget()
     {
-        var created = await Gateway.Config.CreateUpstreamAsync(new UpstreamInput
+        var created = await Gateway.Upstreams.CreateAsync((new UpstreamInput
         {
             Name = "by-key", LbPolicy = "hash", HashOn = "key",
             Targets = [.. Enumerable.Range(0, 3).Select(i => new TargetInput { Url = Url(i) })],
-        }, CancellationToken.None);
+        }).Parsed(), CancellationToken.None);
         Assert.True(created.Ok, created.Error?.ToString());
         await Gateway.AddRouteAsync(new RouteInput { Name = "by-key", Path = "/by-key/*", Upstream = "by-key", AuthRequired = true });
         var keys = new List<string>();

@@ -1,5 +1,6 @@
 using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Probing;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;

@@ -5,7 +5,7 @@ using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Balancing;
 
-/// <summary>The balancing fields as a JSON client (the admin API) sends them: snake_case, nullable, validated by ConfigService.</summary>
+/// <summary>The balancing fields as a JSON client (the admin API) sends them: snake_case, nullable, validated by UpstreamService.</summary>
 public sealed class UpstreamInputJsonTests
 {
     private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -14,14 +14,14 @@ public sealed class UpstreamInputJsonTests
     public async Task CreateUpstream_SnakeCaseJsonBody_StoredAndReadBack()
     {
         await using var temp = await TempStore.CreateAsync();
-        var service = new ConfigService(temp.Store, TimeProvider.System);
+        var service = new UpstreamService(temp.Store, TimeProvider.System);
         var input = JsonSerializer.Deserialize<UpstreamInput>("""
             {"name": "Pool", "targets": [{"url": "http://10.0.0.1:8080/v1", "weight": 3}, {"url": "http://10.0.0.2:8080"}],
              "lb_policy": "hash", "hash_on": "header:X-Tenant",
              "health_check": {"path": "/healthz", "interval": "5s", "timeout": "750", "healthy_threshold": 1, "passive_failures": 0, "passive_cooldown": "1m"}}
             """, SnakeCase)!;
 
-        var created = await service.CreateUpstreamAsync(input, CancellationToken.None);
+        var created = await service.CreateAsync(input.Parsed(), CancellationToken.None);
         var stored = await temp.Store.FindUpstreamAsync("pool", CancellationToken.None);
 
         Assert.True(created.Ok, created.Error?.ToString());
@@ -38,13 +38,13 @@ public sealed class UpstreamInputJsonTests
     public async Task UpdateUpstream_UrlOnly_BecomesTheSingleTarget()
     {
         await using var temp = await TempStore.CreateAsync();
-        var service = new ConfigService(temp.Store, TimeProvider.System);
-        await service.CreateUpstreamAsync(new UpstreamInput
+        var service = new UpstreamService(temp.Store, TimeProvider.System);
+        await service.CreateAsync((new UpstreamInput
         {
             Name = "Two", Targets = [new TargetInput { Url = "http://10.0.0.1" }, new TargetInput { Url = "http://10.0.0.2" }],
-        }, CancellationToken.None);
+        }).Parsed(), CancellationToken.None);
 
-        var updated = await service.UpdateUpstreamAsync("two", new UpstreamInput { Url = "http://10.0.0.9/" }, CancellationToken.None);
+        var updated = await service.UpdateAsync("two", (new UpstreamInput { Url = "http://10.0.0.9/" }).Parsed(), CancellationToken.None);
 
         Assert.True(updated.Ok, updated.Error?.ToString());
         var stored = await temp.Store.FindUpstreamAsync("two", CancellationToken.None);
@@ -62,7 +62,7 @@ public sealed class UpstreamInputJsonTests
             Targets = [new UpstreamTarget("http://10.0.0.1", 0)], LbPolicy = LoadBalancingPolicy.Hash,
         }, CancellationToken.None);
 
-        var problems = await new ConfigService(temp.Store, TimeProvider.System).ValidateStoredAsync(CancellationToken.None);
+        var problems = await StoredConfigCheck.ValidateStoredAsync(temp.Store, CancellationToken.None);
 
         Assert.Contains(problems, p => p.StartsWith("upstream 'broken': targets:", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("upstream 'broken': hash_on:", StringComparison.Ordinal));

@@ -21,10 +21,11 @@ public sealed class UsageCliTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _temp = await TempStore.CreateAsync();
-        var identity = new IdentityService(_temp.Store, TimeProvider.System);
-        Assert.True((await identity.CreatePlanAsync(new PlanInput { Id = "pro", Name = "Pro", RequestsPerMonth = 1000 }, CancellationToken.None)).Ok);
-        _ann = (await identity.CreateUserAsync(new UserInput { Email = "ann@example.com", Plan = "pro" }, CancellationToken.None)).Value!;
-        var bob = (await identity.CreateUserAsync(new UserInput { Email = "bob@example.com" }, CancellationToken.None)).Value!;
+        var plans = new PlanService(_temp.Store, TimeProvider.System);
+        var users = new UserService(_temp.Store, TimeProvider.System);
+        Assert.True((await plans.CreateAsync(new PlanInput { Id = "pro", Name = "Pro", RequestsPerMonth = 1000 }, CancellationToken.None)).Ok);
+        _ann = (await users.CreateAsync(new UserInput { Email = "ann@example.com", Plan = "pro" }, CancellationToken.None)).Value!;
+        var bob = (await users.CreateAsync(new UserInput { Email = "bob@example.com" }, CancellationToken.None)).Value!;
 
         await _temp.Store.AddUsageEventsAsync(
         [
@@ -87,9 +88,10 @@ public sealed class UsageCliTests : IAsyncLifetime
     public async Task UsageSummary_UnlimitedPlanWithoutEvents_ReportsZerosAndUnlimited()
     {
         // Arrange
-        var identity = new IdentityService(_temp.Store, TimeProvider.System);
-        Assert.True((await identity.CreatePlanAsync(new PlanInput { Id = "max", Name = "Max", RequestsPerMonth = 0 }, CancellationToken.None)).Ok);
-        Assert.True((await identity.CreateUserAsync(new UserInput { Email = "cy@example.com", Plan = "max" }, CancellationToken.None)).Ok);
+        var plans = new PlanService(_temp.Store, TimeProvider.System);
+        var users = new UserService(_temp.Store, TimeProvider.System);
+        Assert.True((await plans.CreateAsync(new PlanInput { Id = "max", Name = "Max", RequestsPerMonth = 0 }, CancellationToken.None)).Ok);
+        Assert.True((await users.CreateAsync(new UserInput { Email = "cy@example.com", Plan = "max" }, CancellationToken.None)).Ok);
 
         // Act
         var json = await _temp.CliAsync("usage", "summary", "--email", "cy@example.com", "--json");

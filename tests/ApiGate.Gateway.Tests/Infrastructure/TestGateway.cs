@@ -24,8 +24,13 @@ internal sealed class TestGateway : IAsyncDisposable
         Store = store;
         Directory = directory;
         Url = url;
-        Config = new ConfigService(store, TimeProvider.System);
-        Identity = new IdentityService(store, TimeProvider.System);
+        Upstreams = new UpstreamService(store, TimeProvider.System);
+        Routes = new RouteService(store, TimeProvider.System);
+        Plans = new PlanService(store, TimeProvider.System);
+        Users = new UserService(store, TimeProvider.System);
+        Keys = new KeyService(store, TimeProvider.System);
+        Entitlements = new EntitlementService(store, TimeProvider.System);
+        PlanEntitlements = new PlanEntitlementService(store, TimeProvider.System);
         Client = CreateClient();
     }
 
@@ -43,9 +48,19 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public SqliteGatewayStore Store { get; }
 
-    public ConfigService Config { get; }
+    public UpstreamService Upstreams { get; }
 
-    public IdentityService Identity { get; }
+    public RouteService Routes { get; }
+
+    public PlanService Plans { get; }
+
+    public UserService Users { get; }
+
+    public KeyService Keys { get; }
+
+    public EntitlementService Entitlements { get; }
+
+    public PlanEntitlementService PlanEntitlements { get; }
 
     public HttpClient Client { get; }
 
@@ -86,14 +101,14 @@ internal sealed class TestGateway : IAsyncDisposable
     public async Task<UpstreamDefinition> AddUpstreamAsync(string name, string url, UpstreamInput? extra = null)
     {
         var input = (extra ?? new UpstreamInput()) with { Name = name, Url = url };
-        var result = await Config.CreateUpstreamAsync(input, CancellationToken.None);
+        var result = await Upstreams.CreateAsync(input.Parsed(), CancellationToken.None);
         Assert.True(result.Ok, result.Error?.ToString());
         return result.Value!;
     }
 
     public async Task<RouteDefinition> AddRouteAsync(RouteInput input, bool reload = true)
     {
-        var result = await Config.CreateRouteAsync(input with { AuthRequired = input.AuthRequired ?? false }, CancellationToken.None);
+        var result = await Routes.CreateAsync((input with { AuthRequired = input.AuthRequired ?? false }).Parsed(), CancellationToken.None);
         Assert.True(result.Ok, result.Error?.ToString());
         if (reload)
         {
@@ -109,13 +124,13 @@ internal sealed class TestGateway : IAsyncDisposable
     {
         if (plan is not null)
         {
-            var createdPlan = await Identity.CreatePlanAsync(plan, CancellationToken.None);
+            var createdPlan = await Plans.CreateAsync(plan, CancellationToken.None);
             Assert.True(createdPlan.Ok, createdPlan.Error?.ToString());
         }
 
-        var user = await Identity.CreateUserAsync(new UserInput { Email = email, Plan = plan?.Id }, CancellationToken.None);
+        var user = await Users.CreateAsync(new UserInput { Email = email, Plan = plan?.Id }, CancellationToken.None);
         Assert.True(user.Ok, user.Error?.ToString());
-        var key = await Identity.CreateKeyAsync(new KeyInput { User = email }, CancellationToken.None);
+        var key = await Keys.CreateAsync(new KeyInput { User = email }, CancellationToken.None);
         Assert.True(key.Ok, key.Error?.ToString());
         if (reload)
         {

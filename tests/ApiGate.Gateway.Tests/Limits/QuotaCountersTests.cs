@@ -27,6 +27,46 @@ public sealed class QuotaCountersTests
     }
 
     [Fact]
+    public void Lease_AdmittedBeforeRolloverCommittedAfter_SettlesTheMonthItWasAdmittedIn()
+    {
+        // Arrange: admitted on the last second of January with 1 unit, the exchange ends in February.
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 31, 23, 59, 59, TimeSpan.Zero));
+        var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
+        var admitted = counters.TryConsume("u1", limit: 3, allowOverage: true);
+        var lease = new QuotaLease(counters, "u1", 3, admitted);
+        clock.Advance(TimeSpan.FromSeconds(2));
+
+        // Act: metered at 5 units; a second settle must change nothing.
+        var overage = lease.Commit(5);
+        var again = lease.Commit(5);
+        lease.Release();
+
+        // Assert: January's counter went to 5 (2 past its limit of 3); February's is untouched.
+        Assert.Equal(2, overage);
+        Assert.Equal(0, again);
+        Assert.True(lease.Settled);
+        Assert.Equal(0, counters.Used("u1"));
+    }
+
+    [Fact]
+    public void Lease_ReleasedTwice_GivesBackOneUnit()
+    {
+        // Arrange
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 12, 0, 0, TimeSpan.Zero));
+        var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
+        counters.TryConsume("u1", limit: 0, allowOverage: false);
+        var lease = new QuotaLease(counters, "u1", 0, counters.TryConsume("u1", limit: 0, allowOverage: false));
+
+        // Act
+        lease.Release();
+        lease.Release();
+        lease.Commit(7);
+
+        // Assert
+        Assert.Equal(1, counters.Used("u1"));
+    }
+
+    [Fact]
     public async Task TryConsume_ManyThreads_NeverOvershootsOrDoubleCounts()
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));

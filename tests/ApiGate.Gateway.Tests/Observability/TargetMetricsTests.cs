@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Tests.Balancing;
 
@@ -105,7 +107,7 @@ public sealed class TargetMetricsTests : BalancingTestBase
         Assert.Equal(3, (await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.Url + "/metrics", requests: 6, ("upstream", "shrink"))).Find("apigate_upstream_target_requests_total", ("upstream", "shrink")).Count);
 
         // Act
-        var updated = await Gateway.Config.UpdateUpstreamAsync("shrink", new UpstreamInput { Targets = [new TargetInput { Url = Url(0) }, new TargetInput { Url = Url(2) }] }, CancellationToken.None);
+        var updated = await Gateway.Upstreams.UpdateAsync("shrink", (new UpstreamInput { Targets = [new TargetInput { Url = Url(0) }, new TargetInput { Url = Url(2) }] }).Parsed(), CancellationToken.None);
         Assert.True(updated.Ok, updated.Error?.ToString());
         await Gateway.ReloadAsync();
         var metrics = await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics");

@@ -42,13 +42,16 @@ public sealed class CrashConsistencyTests : IAsyncLifetime
     public async Task Serve_KilledWithSigkillAfterTraffic_StoredUsageEventsEqualStoredQuotaUnits()
     {
         // Arrange: a key on a protected route, in the store the process will serve.
-        var config = new ConfigService(_temp.Store, TimeProvider.System);
-        var identity = new IdentityService(_temp.Store, TimeProvider.System);
-        Assert.True((await config.CreateUpstreamAsync(new UpstreamInput { Name = "backend", Url = _upstream.Url }, CancellationToken.None)).Ok);
-        Assert.True((await config.CreateRouteAsync(new RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, CancellationToken.None)).Ok);
-        Assert.True((await identity.CreatePlanAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100_000 }, CancellationToken.None)).Ok);
-        var user = (await identity.CreateUserAsync(new UserInput { Email = "crash@example.com", Plan = "big" }, CancellationToken.None)).Value!;
-        var key = (await identity.CreateKeyAsync(new KeyInput { User = "crash@example.com" }, CancellationToken.None)).Value!.FullKey;
+        var upstreams = new UpstreamService(_temp.Store, TimeProvider.System);
+        var routes = new RouteService(_temp.Store, TimeProvider.System);
+        var plans = new PlanService(_temp.Store, TimeProvider.System);
+        var users = new UserService(_temp.Store, TimeProvider.System);
+        var keys = new KeyService(_temp.Store, TimeProvider.System);
+        Assert.True((await upstreams.CreateAsync((new UpstreamInput { Name = "backend", Url = _upstream.Url }).Parsed(), CancellationToken.None)).Ok);
+        Assert.True((await routes.CreateAsync(new RouteChanges { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, CancellationToken.None)).Ok);
+        Assert.True((await plans.CreateAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100_000 }, CancellationToken.None)).Ok);
+        var user = (await users.CreateAsync(new UserInput { Email = "crash@example.com", Plan = "big" }, CancellationToken.None)).Value!;
+        var key = (await keys.CreateAsync(new KeyInput { User = "crash@example.com" }, CancellationToken.None)).Value!.FullKey;
         SqliteConnection.ClearAllPools();
 
         var port = FreePort();

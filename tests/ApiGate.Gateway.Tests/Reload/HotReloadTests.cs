@@ -53,7 +53,7 @@ public sealed class HotReloadTests : GatewayTestBase
 
         for (var i = 0; i < 20 && !stop.IsCancellationRequested; i++)
         {
-            var result = await Gateway.Config.UpdateRouteAsync("stable", new RouteInput { Priority = i, Description = "rev " + i }, CancellationToken.None);
+            var result = await Gateway.Routes.UpdateAsync("stable", new RouteChanges { Priority = i, Description = "rev " + i }, CancellationToken.None);
             Assert.True(result.Ok);
             await Gateway.ReloadAsync();
             await Task.Delay(50);

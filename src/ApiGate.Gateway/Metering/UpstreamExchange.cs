@@ -1,4 +1,4 @@
-namespace ApiGate.Gateway.Observability;
+namespace ApiGate.Gateway.Metering;
 
 /// <summary>
 /// What the forwarder measured of the upstream exchange (from sending the request to the end of the response body):

@@ -1,6 +1,7 @@
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Snapshots;
 
-namespace ApiGate.Gateway.Balancing;
+namespace ApiGate.Gateway.Probing;
 
 /// <summary>
 /// The health checks' own HTTP clients, one per upstream, separate from the traffic client: a probe never waits for

@@ -1,7 +1,9 @@
 using ApiGate.Core.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Balancing;
+
+namespace ApiGate.Gateway.Probing;
 
 /// <summary>Registers the load-balancing runtime: target registry, active health checks, health publishing.</summary>
 internal static class LoadBalancingServices

@@ -3,7 +3,9 @@ using System.Net;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.Extensions.Hosting;
 
-namespace ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Balancing;
+
+namespace ApiGate.Gateway.Probing;
 
 /// <summary>
 /// Active health checks: probes every target of each live upstream that has a health-check path, once per interval,

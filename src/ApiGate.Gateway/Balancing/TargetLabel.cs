@@ -1,4 +1,4 @@
-namespace ApiGate.Gateway.Observability;
+namespace ApiGate.Gateway.Balancing;
 
 /// <summary>
 /// How a target URL appears in metrics labels, access-log lines and span attributes: as configured (origin and path),

@@ -1,0 +1,137 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Text;
+using ApiGate.Core.Storage;
+using static ApiGate.Core.Management.Outcomes;
+
+namespace ApiGate.Core.Management;
+
+/// <summary>Entitlements (features a plan grants, with a default value): validated and written here for the CLI and the admin API alike.</summary>
+public sealed class EntitlementService(IIdentityStore store, TimeProvider timeProvider)
+{
+    public Task<IReadOnlyList<EntitlementDefinition>> ListAsync(CancellationToken ct) => store.ListEntitlementsAsync(ct);
+
+    public async Task<ManagementResult<EntitlementDefinition>> GetAsync(string idOrName, CancellationToken ct) =>
+        await store.FindEntitlementAsync(idOrName, ct) is { } e ? e : NotFound("entitlement", idOrName);
+
+    public async Task<ManagementResult<EntitlementDefinition>> CreateAsync(EntitlementInput input, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(input.Name))
+        {
+            return Invalid("name", "name is required");
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var built = ApplyEntitlement(new EntitlementDefinition { Id = Ids.New("ent"), Name = "", CreatedAt = now, UpdatedAt = now }, input, creating: true);
+        return built.Error ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
+    }
+
+    public async Task<ManagementResult<EntitlementDefinition>> UpdateAsync(string idOrName, EntitlementInput input, CancellationToken ct)
+    {
+        var existing = await store.FindEntitlementAsync(idOrName, ct);
+        if (existing is null)
+        {
+            return NotFound("entitlement", idOrName);
+        }
+
+        var built = ApplyEntitlement(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input, creating: false);
+        if (built.Error is not null)
+        {
+            return built.Error;
+        }
+
+        // A type change must not strand plan values that no longer fit.
+        foreach (var assignment in await store.ListPlanEntitlementsAsync(null, ct))
+        {
+            if (assignment.EntitlementId == existing.Id && EntitlementResolver.ValidateValue(built.Value!.ValueType, assignment.Value) is { } problem)
+            {
+                return Invalid("value_type", $"plan '{assignment.PlanId}' has value {problem}; change or delete it first");
+            }
+        }
+
+        return await WriteAsync(built.Value!, store.UpdateEntitlementAsync, ct);
+    }
+
+    public async Task<ManagementResult<EntitlementDefinition>> DeleteAsync(string idOrName, CancellationToken ct)
+    {
+        var existing = await store.FindEntitlementAsync(idOrName, ct);
+        return existing is null ? NotFound("entitlement", idOrName) : await WriteAsync(existing, (e, c) => store.DeleteEntitlementAsync(e.Id, c), ct);
+    }
+
+    private static ManagementResult<EntitlementDefinition> ApplyEntitlement(EntitlementDefinition e, EntitlementInput input, bool creating)
+    {
+        if (TextFields.Check(
+                ("name", input.Name), ("display_name", input.DisplayName), ("description", input.Description), ("category", input.Category),
+                ("default_value", input.DefaultValue), ("header_name", input.HeaderName)) is { } textProblem)
+        {
+            return textProblem;
+        }
+
+        if (input.Name is not null)
+        {
+            var name = input.Name.Trim();
+            if (name.Length == 0 || !name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_'))
+            {
+                return Invalid("name", $"'{input.Name}' is not a valid name (lower-case letters, digits and '_', e.g. max_api_keys)");
+            }
+
+            e = e with { Name = name };
+        }
+
+        if (input.DisplayName is not null)
+        {
+            e = e with { DisplayName = input.DisplayName };
+        }
+
+        if (input.Description is not null)
+        {
+            e = e with { Description = input.Description };
+        }
+
+        if (input.Category is not null)
+        {
+            e = e with { Category = input.Category };
+        }
+
+        if (input.ValueType is not null)
+        {
+            if (!WireNames.TryParse<EntitlementValueType>(input.ValueType, out var type))
+            {
+                return Invalid("value_type", $"'{input.ValueType}' is not one of {WireNames.List<EntitlementValueType>()}");
+            }
+
+            e = e with { ValueType = type };
+        }
+
+        if (input.DefaultValue is not null)
+        {
+            e = e with { DefaultValue = input.DefaultValue.Trim() };
+        }
+        else if (creating)
+        {
+            e = e with { DefaultValue = e.ValueType switch { EntitlementValueType.Boolean => "false", EntitlementValueType.Number => "0", _ => "" } };
+        }
+
+        if (EntitlementResolver.ValidateValue(e.ValueType, e.DefaultValue) is { } problem)
+        {
+            return Invalid("default_value", problem);
+        }
+
+        if (input.HeaderName is not null)
+        {
+            var header = input.HeaderName.Trim();
+            if (header.Length > 0 && !header.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                return Invalid("header_name", $"'{input.HeaderName}' is not a valid header name");
+            }
+
+            e = e with { HeaderName = header };
+        }
+
+        if (input.Enabled is { } enabled)
+        {
+            e = e with { Enabled = enabled };
+        }
+
+        return e;
+    }
+}

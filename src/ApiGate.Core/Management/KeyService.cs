@@ -1,0 +1,110 @@
+using System.Globalization;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Text;
+using ApiGate.Core.Storage;
+using static ApiGate.Core.Management.Outcomes;
+
+namespace ApiGate.Core.Management;
+
+/// <summary>API keys: created (the full key returned once), listed and revoked; never edited.</summary>
+public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, string keyPrefix = "ak_")
+{
+    public Task<IReadOnlyList<ApiKeyDefinition>> ListAsync(string? userId, CancellationToken ct) => store.ListKeysAsync(userId, ct);
+
+    public async Task<ManagementResult<CreatedKey>> CreateAsync(KeyInput input, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(input.User))
+        {
+            return Invalid("user", "user is required (id or email)");
+        }
+
+        if (TextFields.Check("name", input.Name) is { } nameProblem)
+        {
+            return nameProblem;
+        }
+
+        var user = await store.FindUserAsync(input.User, ct);
+        if (user is null)
+        {
+            return Invalid("user", $"unknown user '{input.User}'");
+        }
+
+        var now = timeProvider.GetUtcNow();
+        DateTimeOffset? expires = null;
+        if (!string.IsNullOrWhiteSpace(input.Expires))
+        {
+            if (!TryParseExpiry(input.Expires, now, out var at))
+            {
+                return Invalid("expires", $"'{input.Expires}' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)");
+            }
+
+            if (at <= now)
+            {
+                return Invalid("expires", "expiry must be in the future");
+            }
+
+            expires = at;
+        }
+
+        var fullKey = ApiKeys.Generate(keyPrefix);
+        var key = new ApiKeyDefinition
+        {
+            Id = Ids.New("key"),
+            Name = input.Name?.Trim() ?? "",
+            UserId = user.Id,
+            Prefix = ApiKeys.PrefixOf(fullKey),
+            Hash = ApiKeys.Hash(fullKey),
+            ExpiresAt = expires,
+            CreatedAt = now,
+        };
+        var written = await WriteAsync(key, store.CreateKeyAsync, ct);
+        return written.Error ?? new ManagementResult<CreatedKey>(new CreatedKey(key, fullKey), null);
+    }
+
+    public async Task<ManagementResult<ApiKeyDefinition>> GetAsync(string id, CancellationToken ct) =>
+        await store.FindKeyAsync(id, ct) is { } key ? key : NotFound("key", id);
+
+    public async Task<ManagementResult<ApiKeyDefinition>> RevokeAsync(string id, CancellationToken ct)
+    {
+        var existing = await store.FindKeyAsync(id, ct);
+        if (existing is null)
+        {
+            return NotFound("key", id);
+        }
+
+        await store.RevokeKeyAsync(id, timeProvider.GetUtcNow(), ct);
+        return (await store.FindKeyAsync(id, ct))!;
+    }
+
+    /// <summary>Parses an expiry: ISO 8601 date/date-time (UTC unless an offset is given) or a duration from now (<c>30d</c>, <c>12h</c>).</summary>
+    public static bool TryParseExpiry(string text, DateTimeOffset now, out DateTimeOffset at)
+    {
+        try
+        {
+            return TryParseExpiryCore(text.Trim(), now, out at);
+        }
+        catch (Exception ex) when (ex is ArgumentOutOfRangeException or OverflowException)
+        {
+            at = default; // e.g. 99999999d: past the calendar's end
+            return false;
+        }
+    }
+
+    private static bool TryParseExpiryCore(string text, DateTimeOffset now, out DateTimeOffset at)
+    {
+        if (text.EndsWith('d') && int.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var days))
+        {
+            at = now.AddDays(days);
+            return true;
+        }
+
+        if (text.Length > 1 && text[^1] is 'h' or 'm' or 's'
+            && double.TryParse(text[..^1], NumberStyles.None | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount))
+        {
+            at = now + (text[^1] switch { 'h' => TimeSpan.FromHours(amount), 'm' => TimeSpan.FromMinutes(amount), _ => TimeSpan.FromSeconds(amount) });
+            return true;
+        }
+
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at);
+    }
+}

@@ -1,0 +1,67 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Text;
+using ApiGate.Core.Storage;
+using static ApiGate.Core.Management.Outcomes;
+
+namespace ApiGate.Core.Management;
+
+/// <summary>A plan's value for an entitlement: assigned and removed (never edited: delete and assign again).</summary>
+public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider timeProvider)
+{
+    /// <summary>A plan's assignments; every plan's when <paramref name="planId"/> is null.</summary>
+    public async Task<ManagementResult<IReadOnlyList<PlanEntitlement>>> ListAsync(string? planId, CancellationToken ct)
+    {
+        if (planId is not null && await store.FindPlanAsync(planId, ct) is null)
+        {
+            return NotFound("plan", planId);
+        }
+
+        return new ManagementResult<IReadOnlyList<PlanEntitlement>>(await store.ListPlanEntitlementsAsync(planId, ct), null);
+    }
+
+    public async Task<ManagementResult<PlanEntitlement>> CreateAsync(PlanEntitlementInput input, CancellationToken ct)
+    {
+        var plan = string.IsNullOrWhiteSpace(input.Plan) ? null : await store.FindPlanAsync(input.Plan, ct);
+        if (plan is null)
+        {
+            return Invalid("plan_id", string.IsNullOrWhiteSpace(input.Plan) ? "plan is required" : $"unknown plan '{input.Plan}'");
+        }
+
+        var entitlement = string.IsNullOrWhiteSpace(input.Entitlement) ? null : await store.FindEntitlementAsync(input.Entitlement, ct);
+        if (entitlement is null)
+        {
+            return Invalid("entitlement_id", string.IsNullOrWhiteSpace(input.Entitlement) ? "entitlement is required" : $"unknown entitlement '{input.Entitlement}'");
+        }
+
+        if (TextFields.Check("value", input.Value) is { } valueProblem)
+        {
+            return valueProblem;
+        }
+
+        var value = input.Value?.Trim() ?? "";
+        if (EntitlementResolver.ValidateValue(entitlement.ValueType, value) is { } problem)
+        {
+            return Invalid("value", $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)})");
+        }
+
+        var assignment = new PlanEntitlement
+        {
+            Id = Ids.New("pe"),
+            PlanId = plan.Id,
+            EntitlementId = entitlement.Id,
+            Value = value,
+            Enabled = input.Enabled ?? true,
+            CreatedAt = timeProvider.GetUtcNow(),
+        };
+        return await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
+    }
+
+    public async Task<ManagementResult<PlanEntitlement>> GetAsync(string id, CancellationToken ct) =>
+        await store.FindPlanEntitlementAsync(id, ct) is { } assignment ? assignment : NotFound("plan entitlement", id);
+
+    public async Task<ManagementResult<PlanEntitlement>> DeleteAsync(string id, CancellationToken ct)
+    {
+        var existing = await store.FindPlanEntitlementAsync(id, ct);
+        return existing is null ? NotFound("plan entitlement", id) : await WriteAsync(existing, (p, c) => store.DeletePlanEntitlementAsync(p.Id, c), ct);
+    }
+}

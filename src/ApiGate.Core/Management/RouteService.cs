@@ -1,0 +1,291 @@
+using ApiGate.Core.Expressions;
+using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
+using static ApiGate.Core.Management.Outcomes;
+
+namespace ApiGate.Core.Management;
+
+/// <summary>
+/// The one place where routes are validated and written (the CLI and the admin API call it); a refused change
+/// returns an error naming the field and writes nothing.
+/// </summary>
+public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
+{
+    public Task<IReadOnlyList<RouteDefinition>> ListAsync(CancellationToken cancellationToken) =>
+        store.ListRoutesAsync(cancellationToken);
+
+    public async Task<ManagementResult<RouteDefinition>> GetAsync(string idOrSlug, CancellationToken cancellationToken) =>
+        await store.FindRouteAsync(idOrSlug, cancellationToken) is { } route ? route : NotFound("route", idOrSlug);
+
+    public async Task<ManagementResult<RouteDefinition>> CreateAsync(RouteChanges input, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(input.Path))
+        {
+            return Invalid("path", "path is required");
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var name = string.IsNullOrWhiteSpace(input.Name) ? DefaultRouteName(input) : input.Name;
+        var draft = new RouteDefinition
+        {
+            Id = Ids.New("rt"),
+            Name = "",
+            Slug = "",
+            PathPattern = "",
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        var built = await ApplyRouteAsync(draft, input with { Name = name }, cancellationToken);
+        if (built.Error is not null)
+        {
+            return built.Error;
+        }
+
+        return await WriteAsync(built.Value!, store.CreateRouteAsync, cancellationToken);
+    }
+
+    public async Task<ManagementResult<RouteDefinition>> UpdateAsync(string idOrSlug, RouteChanges input, CancellationToken cancellationToken)
+    {
+        var existing = await store.FindRouteAsync(idOrSlug, cancellationToken);
+        if (existing is null)
+        {
+            return NotFound("route", idOrSlug);
+        }
+
+        var built = await ApplyRouteAsync(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input, cancellationToken);
+        if (built.Error is not null)
+        {
+            return built.Error;
+        }
+
+        return await WriteAsync(built.Value!, store.UpdateRouteAsync, cancellationToken);
+    }
+
+    public async Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken)
+    {
+        var existing = await store.FindRouteAsync(idOrSlug, cancellationToken);
+        if (existing is null)
+        {
+            return NotFound("route", idOrSlug);
+        }
+
+        return await WriteAsync(existing, (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
+    }
+
+    /// <summary>Static checks of one route definition (everything but references), as "field: message".</summary>
+    public static IEnumerable<ManagementError> Validate(RouteDefinition route)
+    {
+        if (route.Slug.Length == 0)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "name", "name must contain at least one letter or digit");
+        }
+
+        if (TextFields.Check(("name", route.Name), ("description", route.Description), ("path", route.PathPattern), ("host_pattern", route.HostPattern)) is { } textProblem)
+        {
+            yield return textProblem;
+        }
+
+        if (PathPatterns.Validate(route.PathPattern, route.MatchType) is { } pathProblem)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "path", pathProblem);
+        }
+
+        if (HostPattern.Validate(route.HostPattern, route.HostMatchType) is { } hostProblem)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "host_pattern", hostProblem);
+        }
+
+        foreach (var method in route.Methods)
+        {
+            if (RouteMethods.Validate(method) is { } methodProblem)
+            {
+                yield return new ManagementError(ManagementErrorKind.Validation, "methods", methodProblem);
+                break;
+            }
+        }
+
+        foreach (var (name, value) in route.Headers)
+        {
+            if (!HttpTokens.IsToken(name))
+            {
+                yield return new ManagementError(ManagementErrorKind.Validation, "headers", $"'{name}' is not a valid header name");
+                break;
+            }
+
+            if (TextFields.Check("headers", value) is { } headerProblem)
+            {
+                yield return headerProblem;
+                break;
+            }
+        }
+
+        if (route.PathRewrite.Length > 0 && (PathRewriter.Validate(route.PathRewrite) ?? RewriteSegments.Validate(route.PathRewrite)) is { } rewriteProblem)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "path_rewrite", rewriteProblem);
+        }
+
+        if (route.MethodOverride.Length > 0 && RouteMethods.Validate(route.MethodOverride) is { } overrideProblem)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "method_override", overrideProblem);
+        }
+
+        if (route.RequestTransform.Length > 0 && TransformProblem(() => Transforms.RequestTransform.Parse(route.RequestTransform)) is { } requestProblem)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "request_transform", requestProblem);
+        }
+
+        if (route.ResponseTransform.Length > 0 && TransformProblem(() => Transforms.ResponseTransform.Parse(route.ResponseTransform)) is { } responseProblem)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
+        }
+
+        if (Metering.MeteringRule.Validate(route.MeteringMode, route.MeteringExpr) is { } meteringProblem)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr", meteringProblem);
+        }
+    }
+
+    private async Task<ManagementResult<RouteDefinition>> ApplyRouteAsync(RouteDefinition r, RouteChanges input, CancellationToken cancellationToken)
+    {
+        if (input.Name is not null)
+        {
+            var name = input.Name.Trim();
+            r = r with { Name = name, Slug = Slug.From(name) };
+        }
+
+        if (input.Description is not null)
+        {
+            r = r with { Description = input.Description };
+        }
+
+        if (input.MatchType is { } matchType)
+        {
+            r = r with { MatchType = matchType };
+        }
+
+        if (input.Path is not null)
+        {
+            r = r with { PathPattern = input.Path.Trim() };
+        }
+
+        if (input.HostMatchType is { } hostType)
+        {
+            r = r with { HostMatchType = hostType };
+        }
+
+        if (input.HostPattern is not null)
+        {
+            var pattern = input.HostPattern.Trim();
+            var type = input.HostMatchType ?? HostPattern.InferType(pattern);
+            r = r with { HostPattern = HostPattern.Canonicalize(pattern, type), HostMatchType = type };
+        }
+
+        if (input.Methods is { } methods)
+        {
+            r = r with { Methods = methods };
+        }
+
+        if (input.Headers is { } headers)
+        {
+            r = r with { Headers = new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase) };
+        }
+
+        if (input.Upstream.HasValue)
+        {
+            if (input.Upstream.Value is not { } reference)
+            {
+                r = r with { UpstreamId = null };
+            }
+            else
+            {
+                var upstream = await store.FindUpstreamAsync(reference, cancellationToken);
+                if (upstream is null)
+                {
+                    return Invalid("upstream", $"unknown upstream '{reference}'");
+                }
+
+                r = r with { UpstreamId = upstream.Id };
+            }
+        }
+
+        if (input.PathRewrite is not null)
+        {
+            r = r with { PathRewrite = input.PathRewrite.Trim() };
+        }
+
+        if (input.MethodOverride is not null)
+        {
+            r = r with { MethodOverride = input.MethodOverride.Trim().ToUpperInvariant() };
+        }
+
+        if (input.RequestTransform is not null)
+        {
+            r = r with { RequestTransform = input.RequestTransform.Trim() };
+        }
+
+        if (input.ResponseTransform is not null)
+        {
+            r = r with { ResponseTransform = input.ResponseTransform.Trim() };
+        }
+
+        if (input.Protocol is { } protocol)
+        {
+            r = r with { Protocol = protocol };
+        }
+
+        if (input.MeteringMode is { } mode)
+        {
+            r = r with { MeteringMode = mode };
+        }
+
+        if (input.MeteringExpr is not null)
+        {
+            r = r with { MeteringExpr = input.MeteringExpr.Trim() };
+        }
+
+        if (input.AuthRequired is { } auth)
+        {
+            r = r with { AuthRequired = auth };
+        }
+
+        if (input.Priority is { } priority)
+        {
+            r = r with { Priority = priority };
+        }
+
+        if (input.Enabled is { } enabled)
+        {
+            r = r with { Enabled = enabled };
+        }
+
+        foreach (var error in Validate(r))
+        {
+            return error;
+        }
+
+        return r;
+    }
+
+    private static string DefaultRouteName(RouteChanges input)
+    {
+        // `routes create --path "/users/*" --upstream users-api` without a name (the user's page does this).
+        var basis = (input.HostPattern ?? "") + " " + (input.Path ?? "");
+        var slug = Slug.From(basis);
+        return slug.Length == 0 ? "root" : slug;
+    }
+
+    private static string? TransformProblem(Func<object> parse)
+    {
+        try
+        {
+            _ = parse();
+            return null;
+        }
+        catch (FormatException ex)
+        {
+            return ex.Message;
+        }
+    }
+}

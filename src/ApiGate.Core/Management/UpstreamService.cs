@@ -1,0 +1,231 @@
+using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
+using ApiGate.Core.Upstreams;
+using static ApiGate.Core.Management.Outcomes;
+
+namespace ApiGate.Core.Management;
+
+/// <summary>
+/// The one place where upstreams are validated and written (the CLI and the admin API call it); a refused change
+/// returns an error naming the field and writes nothing. The load-balancing part of the rules is <see cref="UpstreamBalancing"/>.
+/// </summary>
+public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvider)
+{
+    public Task<IReadOnlyList<UpstreamDefinition>> ListAsync(CancellationToken cancellationToken) =>
+        store.ListUpstreamsAsync(cancellationToken);
+
+    public async Task<ManagementResult<UpstreamDefinition>> GetAsync(string idOrSlug, CancellationToken cancellationToken) =>
+        await store.FindUpstreamAsync(idOrSlug, cancellationToken) is { } upstream ? upstream : NotFound("upstream", idOrSlug);
+
+    public async Task<ManagementResult<UpstreamDefinition>> CreateAsync(UpstreamChanges input, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        var draft = new UpstreamDefinition
+        {
+            Id = Ids.New("up"),
+            Name = "",
+            Slug = "",
+            BaseUrl = "",
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        if (input.Name is null)
+        {
+            return Invalid("name", "name is required");
+        }
+
+        if (input.Url is null && input.Targets is null)
+        {
+            return Invalid("url", "url (or targets) is required");
+        }
+
+        var built = ApplyUpstream(draft, input);
+        if (built.Error is not null)
+        {
+            return built.Error;
+        }
+
+        return await WriteAsync(built.Value!, store.CreateUpstreamAsync, cancellationToken);
+    }
+
+    public async Task<ManagementResult<UpstreamDefinition>> UpdateAsync(string idOrSlug, UpstreamChanges input, CancellationToken cancellationToken)
+    {
+        var existing = await store.FindUpstreamAsync(idOrSlug, cancellationToken);
+        if (existing is null)
+        {
+            return NotFound("upstream", idOrSlug);
+        }
+
+        var built = ApplyUpstream(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input);
+        if (built.Error is not null)
+        {
+            return built.Error;
+        }
+
+        return await WriteAsync(built.Value!, store.UpdateUpstreamAsync, cancellationToken);
+    }
+
+    public async Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken)
+    {
+        var existing = await store.FindUpstreamAsync(idOrSlug, cancellationToken);
+        if (existing is null)
+        {
+            return NotFound("upstream", idOrSlug);
+        }
+
+        return await WriteAsync(existing, (u, ct) => store.DeleteUpstreamAsync(u.Id, ct), cancellationToken);
+    }
+
+    /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
+    public static string? ValidateUrl(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+        {
+            return $"'{url}' is not an absolute http:// or https:// URL";
+        }
+
+        if (uri.Query.Length > 0 || uri.Fragment.Length > 0)
+        {
+            return "a base URL cannot carry a query or fragment";
+        }
+
+        return uri.UserInfo.Length > 0 ? "put credentials in --auth-type/--auth-value, not in the URL" : null;
+    }
+
+    private static ManagementResult<UpstreamDefinition> ApplyUpstream(UpstreamDefinition u, UpstreamChanges input)
+    {
+        if (TextFields.Check(("name", input.Name), ("description", input.Description), ("auth_header", input.AuthHeader)) is { } textProblem)
+        {
+            return textProblem;
+        }
+
+        if (input.Name is not null)
+        {
+            var name = input.Name.Trim();
+            var slug = Slug.From(name);
+            if (slug.Length == 0)
+            {
+                return Invalid("name", "name must contain at least one letter or digit");
+            }
+
+            u = u with { Name = name, Slug = slug };
+        }
+
+        if (input.Description is not null)
+        {
+            u = u with { Description = input.Description };
+        }
+
+        if (input.Url is not null)
+        {
+            if (input.Targets is not null)
+            {
+                return Invalid("url", "give either url (one target) or targets, not both");
+            }
+
+            var url = input.Url.OriginalString;
+            if (ValidateUrl(url) is { } problem)
+            {
+                return Invalid("url", problem);
+            }
+
+            u = u with { BaseUrl = url.TrimEnd('/'), Targets = [new UpstreamTarget(url.TrimEnd('/'))] };
+        }
+
+        if (UpstreamBalancing.Apply(u, input) is var balanced && balanced.Error is not null)
+        {
+            return balanced.Error;
+        }
+
+        u = balanced.Value!;
+
+        if (input.Timeout.HasValue)
+        {
+            u = u with { TimeoutMs = input.Timeout.Value is { } timeout ? (int)timeout.TotalMilliseconds : null };
+        }
+
+        if (input.MaxIdleConns is { } maxIdle)
+        {
+            if (maxIdle < 0)
+            {
+                return Invalid("max_idle_conns", "must be 0 or more");
+            }
+
+            u = u with { MaxIdleConns = maxIdle };
+        }
+
+        if (input.IdleConnTimeoutMs is { } idleTimeout)
+        {
+            if (idleTimeout < 0)
+            {
+                return Invalid("idle_conn_timeout_ms", "must be 0 or more");
+            }
+
+            u = u with { IdleConnTimeoutMs = idleTimeout };
+        }
+
+        if (input.MaxConns is { } maxConns)
+        {
+            if (maxConns < 0)
+            {
+                return Invalid("max_conns", "must be 0 (unlimited) or more");
+            }
+
+            u = u with { MaxConns = maxConns };
+        }
+
+        if (input.HttpVersion is { } httpVersion)
+        {
+            u = u with { HttpVersion = httpVersion };
+        }
+
+        if (input.AuthType is { } authType)
+        {
+            u = u with { AuthType = authType };
+        }
+
+        if (input.AuthHeader is not null)
+        {
+            u = u with { AuthHeader = input.AuthHeader.Trim() };
+        }
+
+        if (input.AuthValue is not null)
+        {
+            u = u with { AuthValue = input.AuthValue };
+        }
+
+        if (input.Enabled is { } enabled)
+        {
+            u = u with { Enabled = enabled };
+        }
+
+        if (u.AuthType == UpstreamAuthType.None)
+        {
+            u = u with { AuthValue = "", AuthHeader = "" };
+        }
+        else
+        {
+            if (u.AuthValue.Length == 0)
+            {
+                return Invalid("auth_value", $"auth_type {WireNames.Of(u.AuthType)} needs an auth value");
+            }
+
+            if (u.AuthValue.AsSpan().ContainsAny('\r', '\n'))
+            {
+                return Invalid("auth_value", "auth value cannot contain line breaks");
+            }
+
+            if (TextFields.Check("auth_value", u.AuthValue) is { } credentialProblem)
+            {
+                return credentialProblem;
+            }
+
+            if (u.AuthType == UpstreamAuthType.Header && !HttpTokens.IsToken(u.AuthHeader))
+            {
+                return Invalid("auth_header", "auth_type header needs a valid header name in auth_header");
+            }
+        }
+
+        return u;
+    }
+}

@@ -1,0 +1,110 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Text;
+using ApiGate.Core.Storage;
+using static ApiGate.Core.Management.Outcomes;
+
+namespace ApiGate.Core.Management;
+
+/// <summary>Users (API consumers) and the plan each is on: validated and written here for the CLI and the admin API alike.</summary>
+public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
+{
+    public Task<IReadOnlyList<UserDefinition>> ListAsync(CancellationToken ct) => store.ListUsersAsync(ct);
+
+    public async Task<ManagementResult<UserDefinition>> GetAsync(string idOrEmail, CancellationToken ct) =>
+        await store.FindUserAsync(idOrEmail, ct) is { } user ? user : NotFound("user", idOrEmail);
+
+    public async Task<ManagementResult<UserDefinition>> CreateAsync(UserInput input, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(input.Email))
+        {
+            return Invalid("email", "email is required");
+        }
+
+        var planId = input.Plan;
+        if (string.IsNullOrWhiteSpace(planId))
+        {
+            var plans = await store.ListPlansAsync(ct);
+            planId = plans.FirstOrDefault(p => p.IsDefault)?.Id;
+            if (planId is null)
+            {
+                return Invalid("plan", "no plan given and no default plan exists (create one with --default)");
+            }
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var built = await ApplyUserAsync(new UserDefinition { Id = Ids.New("usr"), Email = "", PlanId = "", CreatedAt = now, UpdatedAt = now },
+            input with { Plan = planId }, ct);
+        return built.Error ?? await WriteAsync(built.Value!, store.CreateUserAsync, ct);
+    }
+
+    public async Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserInput input, CancellationToken ct)
+    {
+        var existing = await store.FindUserAsync(idOrEmail, ct);
+        if (existing is null)
+        {
+            return NotFound("user", idOrEmail);
+        }
+
+        var built = await ApplyUserAsync(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input, ct);
+        return built.Error ?? await WriteAsync(built.Value!, store.UpdateUserAsync, ct);
+    }
+
+    public async Task<ManagementResult<UserDefinition>> DeleteAsync(string idOrEmail, CancellationToken ct)
+    {
+        var existing = await store.FindUserAsync(idOrEmail, ct);
+        return existing is null ? NotFound("user", idOrEmail) : await WriteAsync(existing, (u, c) => store.DeleteUserAsync(u.Id, c), ct);
+    }
+
+    private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserInput input, CancellationToken ct)
+    {
+        if (TextFields.Check(("email", input.Email), ("name", input.Name)) is { } textProblem)
+        {
+            return textProblem;
+        }
+
+        if (input.Email is not null)
+        {
+            var email = input.Email.Trim();
+            var at = email.IndexOf('@');
+            if (at <= 0 || at == email.Length - 1 || email.IndexOf('@', at + 1) >= 0 || email.Any(char.IsWhiteSpace) || email.Length > 254)
+            {
+                return Invalid("email", $"'{input.Email}' is not an email address");
+            }
+
+            u = u with { Email = email };
+        }
+
+        if (input.Name is not null)
+        {
+            u = u with { Name = input.Name.Trim() };
+        }
+
+        if (input.Plan is not null)
+        {
+            var plan = await store.FindPlanAsync(input.Plan.Trim(), ct);
+            if (plan is null)
+            {
+                return Invalid("plan", $"unknown plan '{input.Plan}'");
+            }
+
+            if (!plan.Enabled && plan.Id != u.PlanId)
+            {
+                return Invalid("plan", $"plan '{plan.Id}' is disabled; enable it or choose another");
+            }
+
+            u = u with { PlanId = plan.Id };
+        }
+
+        if (input.Status is not null)
+        {
+            if (!WireNames.TryParse<UserStatus>(input.Status, out var status))
+            {
+                return Invalid("status", $"'{input.Status}' is not one of {WireNames.List<UserStatus>()}");
+            }
+
+            u = u with { Status = status };
+        }
+
+        return u;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using ApiGate.Core.Routing;
+using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Pipeline;
+using ApiGate.Gateway.Transforms;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace ApiGate.Gateway.Forwarding;
+
+/// <summary>
+/// The last step of the request path: picks a healthy target, sends the request through YARP's
+/// <see cref="IHttpForwarder"/> (streaming both ways, WebSocket upgrades, hop-by-hop handling), retries once on another
+/// target when nothing can have been done twice, and maps forwarding failures to SPEC §1.2 errors — nothing else.
+/// Metering, the quota lease and the usage event are <see cref="MeterStep"/>'s, after the exchange.
+/// </summary>
+internal sealed partial class ForwardStep(IHttpForwarder forwarder, ResponseBodyTransformer responseBodies, GatewayOptions options, ILogger<ForwardStep> logger) : IRequestStep
+{
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
+    public async ValueTask<bool> InvokeAsync(GatewayRequest request)
+    {
+        var upstream = request.Upstream;
+        var context = request.HttpContext;
+        if (!upstream.Definition.Enabled)
+        {
+            return await request.RejectAsync(GatewayError.UpstreamUnavailable);
+        }
+
+        // Every target ejected or failing its checks: answer at once instead of waiting on a dead backend. Nothing
+        // reached a backend, so (like a rate-limit rejection) nothing is billed or recorded.
+        var target = upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: null, out var trial);
+        if (target is null)
+        {
+            return await request.RejectAsync(GatewayError.UpstreamUnavailable);
+        }
+
+        // http: the timeout bounds the whole exchange, a retry included. Streaming protocols only get YARP's
+        // activity (idle) timeout, which is set to the same value, so long-lived streams are not cut while bytes flow.
+        using var total = request.Route.Definition.Protocol == RouteProtocol.Http ? new CancellationTokenSource(upstream.Timeout) : null;
+        var error = await SendToAsync(request, target, trial, total);
+        if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested
+            && RetryRules.CanRetry(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, context.Request.Method, request.Meter?.RequestBytesRead ?? 0,
+                context.Response.HasStarted, request.Meter?.Upgrade is not null)
+            && total?.IsCancellationRequested != true
+            && upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: target, out trial) is { } next)
+        {
+            LogRetrying(request.RequestId, upstream.Definition.Id, target.Url, next.Url, error);
+            ResetForRetry(request);
+            error = await SendToAsync(request, next, trial, total);
+        }
+
+        if (error == ForwarderError.None || context.RequestAborted.IsCancellationRequested)
+        {
+            return true;
+        }
+
+        if (ClientFaults.Classify(error, context.Features.Get<IForwarderErrorFeature>()?.Exception) is { } clientFault)
+        {
+            // The client's own request failed (a malformed or stalled body): its error, not the upstream's; the
+            // attempt was not counted against the target and is not retried.
+            LogClientFault(request.Route.Definition.Slug, request.RequestId, clientFault.Code, error);
+            return await request.RejectAsync(clientFault);
+        }
+
+        var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
+        LogForwardFailed(request.Route.Definition.Slug, upstream.Definition.Slug, request.Target?.State.Label ?? "", request.RequestId, error, timedOut,
+            context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
+        return await request.RejectAsync(timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
+    }
+
+    /// <summary>One forwarding attempt to one target, counted in its in-flight and health state.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
+    private async ValueTask<ForwarderError> SendToAsync(GatewayRequest request, TargetBinding target, bool trial, CancellationTokenSource? total)
+    {
+        var context = request.HttpContext;
+        var upstream = request.Upstream;
+        request.Target = target;
+        request.Attempts++;
+        target.State.Begin();
+        var outcome = TargetOutcome.Neutral;
+        var error = ForwarderError.None;
+        var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
+        try
+        {
+            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
+            outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested, total?.IsCancellationRequested == true);
+            return error;
+        }
+        finally
+        {
+            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trialRequest is { Settled: false });
+        }
+    }
+
+    private static string FailureReason(ForwarderError error, HttpContext context) => error == ForwarderError.None
+        ? "status " + context.Response.StatusCode.ToString(CultureInfo.InvariantCulture)
+        : context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message is { } message ? $"{error}: {message}" : error.ToString();
+
+    /// <summary>Undoes what the failed attempt set on the response (YARP's 502 status, headers) so the next one starts clean.</summary>
+    private static void ResetForRetry(GatewayRequest request)
+    {
+        var context = request.HttpContext;
+        context.Response.Clear();
+        context.Response.Headers["X-Request-ID"] = request.RequestId;
+        context.Features.Set<IForwarderErrorFeature>(null);
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,
+        Message = "Forwarding request {RequestId} of route {Route} to upstream {Upstream} target {Target} failed: {Error} (timed out: {TimedOut}) {Reason}")]
+    private partial void LogForwardFailed(string route, string upstream, string target, string requestId, ForwarderError error, bool timedOut, string reason);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Request {RequestId} on route {Route} failed on the client's side ({Code}, {Error}); not counted against the upstream")]
+    private partial void LogClientFault(string route, string requestId, string code, ForwarderError error);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Debug, Message = "Request {RequestId} to upstream {UpstreamId}: target {Target} failed ({Error}); retrying on {NextTarget}")]
+    private partial void LogRetrying(string requestId, string upstreamId, string target, string nextTarget, ForwarderError error);
+}

@@ -1,0 +1,36 @@
+using ApiGate.Core.Quotas;
+
+namespace ApiGate.Gateway.Limits;
+
+/// <summary>
+/// One request's hold on its user's monthly quota: taken at admission with one unit, settled exactly once when the
+/// exchange is over — committed with the units the request was metered at, or released when it reached no backend.
+/// Settling twice is a no-op, so every path (success, upstream error, retry, timeout, client abort, a refusal after
+/// admission) ends with the counter right.
+/// </summary>
+internal sealed class QuotaLease(QuotaCounters counters, string userId, long limit, QuotaDecision admitted)
+{
+    private int _settled;
+
+    /// <summary>The admission decision (what the X-Quota-* headers report).</summary>
+    public QuotaDecision Admitted { get; } = admitted;
+
+    /// <summary>True once committed or released.</summary>
+    public bool Settled => Volatile.Read(ref _settled) != 0;
+
+    /// <summary>
+    /// Replaces the admitted unit by the metered <paramref name="units"/>; returns how many of them are past the limit
+    /// (overage, carried by the usage event to the stored quota). 0 when already settled.
+    /// </summary>
+    public long Commit(long units) =>
+        Interlocked.Exchange(ref _settled, 1) == 0 ? counters.Settle(userId, Admitted, units, limit) : 0;
+
+    /// <summary>Gives the admitted unit back: nothing reached a backend, nothing is billed.</summary>
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _settled, 1) == 0)
+        {
+            counters.Refund(userId, Admitted.ResetAt);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using ApiGate.Core.Metering;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace ApiGate.Gateway.Metering;
+
+/// <summary>
+/// Counts one exchange as it crosses the gateway without holding it: the request and response bodies pass through
+/// <see cref="MeteredStream"/>s (bytes, SSE events, a bounded capture when the metering rule reads a body) and an
+/// upgraded connection through a <see cref="CountingUpgradeFeature"/> (bytes and WebSocket messages both ways).
+/// </summary>
+internal sealed class ExchangeMeter
+{
+    private readonly Stream _requestBody;
+    private readonly Stream _responseBody;
+    private readonly IHttpUpgradeFeature? _upgradeFeature;
+    private readonly long _started;
+
+    private ExchangeMeter(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt)
+    {
+        _started = Stopwatch.GetTimestamp();
+        StartedAt = startedAt;
+        _requestBody = context.Request.Body;
+        _responseBody = context.Response.Body;
+        Request = new MeteredStream(_requestBody, countEvents: false, rule.NeedsRequestBody ? captureLimit : 0);
+        Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0);
+        context.Request.Body = Request;
+        context.Response.Body = Response;
+        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+        {
+            _upgradeFeature = upgrade;
+            Upgrade = new CountingUpgradeFeature(upgrade);
+            context.Features.Set<IHttpUpgradeFeature>(Upgrade);
+        }
+    }
+
+    /// <summary>When counting began (the usage event's timestamp).</summary>
+    public DateTimeOffset StartedAt { get; }
+
+    public MeteredStream Request { get; }
+
+    public MeteredStream Response { get; }
+
+    /// <summary>Set when the request can be upgraded (WebSocket); counts the tunnelled bytes and messages.</summary>
+    public CountingUpgradeFeature? Upgrade { get; }
+
+    /// <summary>Request body bytes read so far (a body that was read even in part is never replayed on a retry).</summary>
+    public long RequestBytesRead => Request.Bytes;
+
+    /// <summary>Wraps the exchange's streams; <see cref="Stop"/> puts the originals back.</summary>
+    public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt) =>
+        new(context, rule, countEvents, captureLimit, startedAt);
+
+    /// <summary>Restores the original streams and returns what crossed, for the metering rule.</summary>
+    public MeteringInput Stop(HttpContext context)
+    {
+        context.Request.Body = _requestBody;
+        context.Response.Body = _responseBody;
+        if (_upgradeFeature is not null)
+        {
+            context.Features.Set(_upgradeFeature);
+        }
+
+        var socket = Upgrade?.Stream;
+        return new MeteringInput
+        {
+            Status = context.Response.StatusCode,
+            RequestBytes = Request.Bytes + (socket?.BytesFromClient ?? 0),
+            ResponseBytes = Response.Bytes + (socket?.BytesToClient ?? 0),
+            DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
+            SseEvents = Response.Events,
+            WsMessages = socket?.Messages ?? 0,
+            RequestBody = Request.Captured ?? default,
+            ResponseBody = Response.Captured ?? default,
+        };
+    }
+}

@@ -1,0 +1,75 @@
+using ApiGate.Core.Metering;
+using ApiGate.Core.Routing;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Metering;
+using ApiGate.Gateway.Usage;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Pipeline;
+
+/// <summary>
+/// Meter and settle (SPEC §8): before forwarding, wraps the exchange in an <see cref="ExchangeMeter"/>; after it,
+/// measures the units with the route's metering rule, settles the quota lease — committed with those units when the
+/// request reached a backend, released when it reached none — and queues the usage event (off the request path). The
+/// one place that decides what a request costs.
+/// </summary>
+internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions options, TimeProvider timeProvider, ILogger<MeterStep> logger) : ICompletingStep
+{
+    private readonly int _captureLimit = (int)Math.Min(options.TransformMaxBodyBytes, int.MaxValue);
+
+    public ValueTask<bool> InvokeAsync(GatewayRequest request)
+    {
+        request.Meter = ExchangeMeter.Start(request.HttpContext, request.Policies.Metering,
+            countEvents: request.Route.Definition.Protocol == RouteProtocol.Sse, _captureLimit, timeProvider.GetUtcNow());
+        return ValueTask.FromResult(true);
+    }
+
+    public void OnCompleted(GatewayRequest request)
+    {
+        if (request.Meter is not { } meter)
+        {
+            return;
+        }
+
+        var context = request.HttpContext;
+        var input = meter.Stop(context);
+        if (request.Attempts == 0)
+        {
+            // Refused before any backend saw it (upstream disabled, no healthy target): not billed, not recorded.
+            request.Lease?.Release();
+            return;
+        }
+
+        request.Exchange = new Metering.UpstreamExchange(input.DurationMs, input.RequestBytes, input.ResponseBytes);
+        var (units, failure) = Meter.Measure(request.Policies.Metering, input);
+        if (failure is not null)
+        {
+            LogMeteringFailed(request.Route.Definition.Id, request.RequestId, failure);
+        }
+
+        var overage = request.Lease?.Commit(units) ?? 0;
+        var caller = request.Caller;
+        _ = recorder.TryRecord(new UsageEvent
+        {
+            UserId = caller?.User.Id ?? UsageEvent.Anonymous,
+            KeyId = caller?.Key.Id ?? UsageEvent.Anonymous,
+            RouteId = request.Route.Definition.Id,
+            UpstreamId = request.Upstream.Definition.Id,
+            Method = context.Request.Method,
+            Path = request.Path,
+            Status = input.Status,
+            LatencyMs = input.DurationMs,
+            RequestBytes = input.RequestBytes,
+            ResponseBytes = input.ResponseBytes,
+            Units = units,
+            OverageUnits = overage,
+            ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
+            RequestId = request.RequestId,
+            Timestamp = meter.StartedAt,
+        }); // a full queue is counted and logged by the recorder; the request is never slowed
+    }
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Metering expression of route {RouteId} failed for request {RequestId}; billed 1 unit: {Reason}")]
+    private partial void LogMeteringFailed(string routeId, string requestId, string reason);
+}

@@ -1,0 +1,40 @@
+using ApiGate.Core.Usage;
+
+namespace ApiGate.Storage.Rows;
+
+/// <summary>A row of <c>usage_events</c> as read back (the hot insert binds the event itself, see the SQLite store).</summary>
+internal sealed record UsageEventRow
+{
+    public string UserId { get; init; } = "";
+    public string KeyId { get; init; } = "";
+    public string RouteId { get; init; } = "";
+    public string UpstreamId { get; init; } = "";
+    public string Method { get; init; } = "";
+    public string Path { get; init; } = "";
+    public int Status { get; init; }
+    public double LatencyMs { get; init; }
+    public long RequestBytes { get; init; }
+    public long ResponseBytes { get; init; }
+    public long Units { get; init; }
+    public string ClientIp { get; init; } = "";
+    public string RequestId { get; init; } = "";
+    public string Timestamp { get; init; } = "";
+
+    public UsageEvent ToDefinition() => new()
+    {
+        UserId = UserId,
+        KeyId = KeyId,
+        RouteId = RouteId,
+        UpstreamId = UpstreamId,
+        Method = Method,
+        Path = Path,
+        Status = Status,
+        LatencyMs = LatencyMs,
+        RequestBytes = RequestBytes,
+        ResponseBytes = ResponseBytes,
+        Units = Units,
+        ClientIp = ClientIp,
+        RequestId = RequestId,
+        Timestamp = StoredValues.Time(Timestamp),
+    };
+}
