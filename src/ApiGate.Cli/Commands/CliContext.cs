@@ -20,12 +20,12 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     /// <summary>Resolves settings (flags &gt; env &gt; file &gt; defaults).</summary>
     /// <remarks>The first call also warns on stderr about <c>APIGATE_*</c> variables no setting reads.</remarks>
-    public (GatewayOptions Options, IReadOnlyList<ResolvedSetting> Settings) LoadSettings(string? configPath, IReadOnlyDictionary<string, string?>? flags = null)
+    public LoadedSettings LoadSettings(string? configPath, IReadOnlyDictionary<string, string?>? flags = null)
     {
         if (!_warnedAboutVariables && environmentNames is not null)
         {
             _warnedAboutVariables = true;
-            foreach (var warning in SettingsLoader.UnknownVariables(environmentNames))
+            foreach (var warning in GatewaySettings.UnknownVariables(environmentNames))
             {
                 Error.WriteLine(warning);
             }

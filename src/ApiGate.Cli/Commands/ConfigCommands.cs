@@ -15,16 +15,21 @@ internal static class ConfigCommands
         var show = new Command("show", "Print the resolved settings and where each comes from (secrets redacted)");
         CliApp.SetHandler(show, context, (parse, _) =>
         {
-            var (_, settings) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
-            var shown = settings.Select(s => s with { Value = Redact(s) }).ToList();
+            var settings = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse)).Settings;
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, shown.ToDictionary(s => s.Key, s => new { value = s.Value, source = s.Source.ToString().ToLowerInvariant(), env = s.EnvironmentVariable }));
+                JsonOutput.Write(context.Output, settings.ToDictionary(s => s.Key, s => new
+                {
+                    value = s.Setting.Redact(s.Value),
+                    source = Source(s),
+                    env = s.Setting.EnvironmentVariable,
+                    note = s.Setting.Note,
+                }));
             }
             else
             {
-                TableWriter.Write(context.Output, ["SETTING", "VALUE", "SOURCE", "ENV"],
-                    shown.Select(s => (IReadOnlyList<string>)[s.Key, s.Value, s.Source.ToString().ToLowerInvariant(), s.EnvironmentVariable]));
+                TableWriter.Write(context.Output, ["SETTING", "VALUE", "SOURCE", "ENV", "NOTE"],
+                    settings.Select(s => (IReadOnlyList<string>)[s.Key, s.Setting.Redact(s.Value), Source(s), s.Setting.EnvironmentVariable, s.Setting.Note ?? ""]));
             }
 
             return Task.FromResult(0);
@@ -60,15 +65,5 @@ internal static class ConfigCommands
         return command;
     }
 
-    /// <summary>Secrets are shown as "(set)"; a DSN keeps its shape but loses any password.</summary>
-    private static string Redact(ResolvedSetting setting)
-    {
-        if (setting.Key == "database.dsn")
-        {
-            var value = System.Text.RegularExpressions.Regex.Replace(setting.Value, "(?i)(password|pwd)=[^;]*", "$1=***");
-            return System.Text.RegularExpressions.Regex.Replace(value, "://([^:/@]+):[^@]*@", "://$1:***@");
-        }
-
-        return setting.Secret && setting.Value.Length > 0 ? "(set)" : setting.Value;
-    }
+    private static string Source(ResolvedSetting setting) => setting.Source.ToString().ToLowerInvariant();
 }

@@ -24,9 +24,11 @@ internal static class ServeCommand
             flags["log.level"] = parse.GetValue(logLevel);
             flags["upstream.url"] = parse.GetValue(upstreamUrl);
             flags["admin.listen"] = parse.GetValue(adminListen);
-            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
-            await using var store = await context.OpenStoreAsync(options, ct, serving: true);
-            await using var app = GatewayHost.Build(options, store);
+            // Bound and validated before the store is opened or a port is bound: a bad value fails here, naming the
+            // setting and where it came from.
+            var settings = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
+            await using var store = await context.OpenStoreAsync(settings.Options, ct, serving: true);
+            await using var app = GatewayHost.Build(settings.Options, store, settings: settings.Configuration);
             await GatewayHost.StartAsync(app, ct);
             await app.WaitForShutdownAsync(ct);
             return 0;

@@ -5,6 +5,7 @@ using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Probing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Forwarding;
+using ApiGate.Gateway.Health;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Observability;
@@ -18,6 +19,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -33,13 +35,21 @@ public static class GatewayHost
     public static readonly TimeSpan FinalWriteTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Builds the server. The store must outlive it; call <see cref="StartAsync"/> to serve.</summary>
-    public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null) =>
-        Build(options, store, timeProvider, replaceServices: null);
+    /// <param name="options">The resolved options; checked by <see cref="GatewayOptionsValidator"/> before anything is built.</param>
+    /// <param name="store">The store; must outlive the server.</param>
+    /// <param name="timeProvider">The clock; the system clock when null.</param>
+    /// <param name="settings">The configuration <paramref name="options"/> were resolved from (<see cref="GatewaySettings.Resolve"/>),
+    /// so problems name where a value came from; null for options built in code.</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message names every bad setting.</exception>
+    public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null, IConfiguration? settings = null) =>
+        Build(options, store, timeProvider, replaceServices: null, settings);
 
     /// <summary>The same, with registrations that replace the gateway's own (tests: e.g. <see cref="UpstreamTlsTrust"/>).</summary>
-    internal static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider, Action<IServiceCollection>? replaceServices)
+    internal static WebApplication Build(
+        GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider, Action<IServiceCollection>? replaceServices, IConfiguration? settings = null)
     {
-        options.Validate();
+        // Checked here, before Kestrel's endpoints, the logging providers and the admin listener are set up from them.
+        new GatewayOptionsValidator(settings).ThrowIfInvalid(options);
         if (options.InlineScheduling && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
         {
             // Read once when the process first uses sockets; must be set before Kestrel or HttpClient start.
@@ -86,6 +96,7 @@ public static class GatewayHost
         services.AddSingleton<SnapshotBuilder>();
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
+        services.AddGatewayHealthChecks();
         services.AddSingleton<ReservedEndpoints>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<KeyUsageTracker>();
@@ -224,17 +235,25 @@ public static class GatewayHost
     }
 
     /// <summary>Maps <c>APIGATE_LOG_LEVEL</c> names (trace, debug, info, warn, error) to log levels.</summary>
-    public static LogLevel ParseLevel(string level) => level.Trim().ToLowerInvariant() switch
+    public static LogLevel ParseLevel(string level) =>
+        TryParseLevel(level, out var parsed) ? parsed : throw new ArgumentException($"log level '{level}' is not one of trace, debug, info, warn, error");
+
+    /// <summary>Maps <c>APIGATE_LOG_LEVEL</c> names to log levels; false for a name that is not one.</summary>
+    public static bool TryParseLevel(string level, out LogLevel parsed)
     {
-        "trace" => LogLevel.Trace,
-        "debug" => LogLevel.Debug,
-        "info" or "information" => LogLevel.Information,
-        "warn" or "warning" => LogLevel.Warning,
-        "error" => LogLevel.Error,
-        "critical" or "fatal" => LogLevel.Critical,
-        "none" or "off" => LogLevel.None,
-        _ => throw new ArgumentException($"log level '{level}' is not one of trace, debug, info, warn, error"),
-    };
+        parsed = level.Trim().ToLowerInvariant() switch
+        {
+            "trace" => LogLevel.Trace,
+            "debug" => LogLevel.Debug,
+            "info" or "information" => LogLevel.Information,
+            "warn" or "warning" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            "critical" or "fatal" => LogLevel.Critical,
+            "none" or "off" => LogLevel.None,
+            _ => (LogLevel)(-1),
+        };
+        return parsed >= 0;
+    }
 }
 
 /// <summary>Start-up log lines of <see cref="GatewayHost"/>.</summary>

@@ -1,7 +1,9 @@
 namespace ApiGate.Gateway.Hosting;
 
 /// <summary>
-/// Settings of a running gateway, resolved from flags &gt; environment (<c>APIGATE_*</c>) &gt; <c>apigate.yaml</c> &gt; these defaults.
+/// Settings of a running gateway, resolved from flags &gt; environment (<c>APIGATE_*</c>) &gt; <c>apigate.yaml</c> &gt; these
+/// defaults. Each option with a setting is listed once in <see cref="GatewaySettings.All"/> (its key, variable and how it
+/// is shown); <see cref="GatewayOptionsValidator"/> checks the values before the server starts.
 /// </summary>
 public sealed class GatewayOptions
 {
@@ -81,7 +83,10 @@ public sealed class GatewayOptions
     /// background thread every 20 ms; complete once the server is disposed.</summary>
     public TextWriter? LogWriter { get; set; }
 
-    /// <summary><c>APIGATE_REDIS_URL</c>: shared limit state for several instances (not used by this release).</summary>
+    /// <summary>
+    /// <c>APIGATE_REDIS_URL</c>: shared limit state for several instances. Accepted so deployments can set it ahead of
+    /// the release that reads it; nothing reads it yet (<c>apigate config show</c> says so).
+    /// </summary>
     public string RedisUrl { get; set; } = "";
 
     /// <summary><c>APIGATE_TRANSFORM_ENV_ALLOW</c>: comma-separated environment variable names readable as <c>${env.NAME}</c>.</summary>
@@ -119,83 +124,4 @@ public sealed class GatewayOptions
     /// off the public port. Empty (default): both are served on the main port.
     /// </summary>
     public string AdminListen { get; set; } = "";
-
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
-    public void Validate()
-    {
-        if (Port is < 0 or > 65535)
-        {
-            throw new ArgumentException($"server port {Port} is out of range (0-65535)");
-        }
-
-        if (H2cPort is { } h2cPort && (h2cPort is < 0 or > 65535 || (h2cPort != 0 && h2cPort == Port)))
-        {
-            throw new ArgumentException($"server h2c port {h2cPort} is out of range (0-65535) or the same as the main port");
-        }
-
-        if (DatabaseDriver != "sqlite")
-        {
-            throw new ArgumentException($"database driver '{DatabaseDriver}' is not supported by this release (use sqlite)");
-        }
-
-        if (UpstreamTimeout <= TimeSpan.Zero)
-        {
-            throw new ArgumentException("upstream timeout must be positive");
-        }
-
-        if (UpstreamUrl.Length > 0 && Core.Management.UpstreamService.ValidateUrl(UpstreamUrl) is { } problem)
-        {
-            throw new ArgumentException("upstream url: " + problem);
-        }
-
-        if (!System.Text.RegularExpressions.Regex.IsMatch(AuthKeyPrefix, "^[A-Za-z0-9_-]{1,8}$"))
-        {
-            throw new ArgumentException($"auth key prefix '{AuthKeyPrefix}' must be 1-8 letters, digits, '_' or '-'");
-        }
-
-        if (AuthKeyPrefix == Core.Identity.AdminTokens.TokenPrefix)
-        {
-            throw new ArgumentException($"auth key prefix '{AuthKeyPrefix}' is reserved for admin tokens");
-        }
-
-        if (Admin.AdminApi.ValidateBasePath(AdminBasePath) is { } basePathProblem)
-        {
-            throw new ArgumentException("admin base path: " + basePathProblem);
-        }
-
-        if (AdminListen.Length > 0 && AdminListenAddress.Validate(AdminListen, Port) is { } listenProblem)
-        {
-            throw new ArgumentException("admin listen (admin.listen, APIGATE_ADMIN_LISTEN): " + listenProblem);
-        }
-
-        if (RateLimitBurst < 0)
-        {
-            throw new ArgumentException("rate limit burst must be 0 or more");
-        }
-
-        if (LogFormat is not ("json" or "console"))
-        {
-            throw new ArgumentException($"log format '{LogFormat}' is not json or console");
-        }
-
-        if (TransformMaxBodyBytes is < 1 or > 1024L * 1024 * 1024)
-        {
-            throw new ArgumentException("transform max body bytes must be between 1 and 1 GiB");
-        }
-
-        if (StoreBusyTimeout < TimeSpan.FromSeconds(1))
-        {
-            throw new ArgumentException("the store busy timeout (database.busy_timeout, APIGATE_DATABASE_BUSY_TIMEOUT) must be at least 1s");
-        }
-
-        if (UsageQueueCapacity < 1)
-        {
-            throw new ArgumentException("usage queue capacity must be at least 1");
-        }
-
-        if (ConfigPollInterval <= TimeSpan.Zero)
-        {
-            throw new ArgumentException("config poll interval must be positive");
-        }
-    }
 }

@@ -1,19 +1,19 @@
 using System.Reflection;
 using System.Text.Json;
-using ApiGate.Core.Storage;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Health;
 using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Gateway.Reserved;
 
 /// <summary>
-/// Paths the gateway always serves itself, whatever routes exist (SPEC §2.5): <c>/health</c>, <c>/health/ready</c>,
+/// Paths the gateway always serves itself, whatever routes exist (SPEC §2.5): <c>/health</c> (liveness: a constant
+/// answer, no checks), <c>/health/ready</c> (the readiness health checks, <see cref="ReadinessEndpoint"/>),
 /// <c>/version</c>, <c>/metrics</c> (404 when metrics are disabled). The admin API is served before this pipeline
 /// under its base path (default <c>/admin</c>, see Admin/AdminApi); <c>/admin/*</c> stays reserved here when the base
 /// path is moved elsewhere.
 /// </summary>
-internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore store, Observability.MetricsEndpoint metrics)
+internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observability.MetricsEndpoint metrics)
 {
     /// <summary>The product version, from the assembly's informational version.</summary>
     public static string Version => Observability.ProductVersion.Value;
@@ -49,7 +49,7 @@ internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore
         return path switch
         {
             "/health" => HealthAsync,
-            "/health/ready" => ReadyAsync,
+            "/health/ready" => readiness.Handler,
             "/version" => VersionAsync,
             "/metrics" when metrics.Handler is { } scrape => scrape,
             _ when IsUnder(path, "/health") || IsUnder(path, "/admin") || path == "/metrics" => NotFoundAsync,
@@ -63,32 +63,6 @@ internal sealed class ReservedEndpoints(SnapshotManager snapshots, IGatewayStore
     private static Task HealthAsync(HttpContext context) => WriteJsonAsync(context, 200, HealthBody);
 
     private static Task VersionAsync(HttpContext context) => WriteJsonAsync(context, 200, VersionBody);
-
-    /// <summary>
-    /// Ready when a config snapshot is loaded and the store answers and is still the file at the configured path (not
-    /// deleted, moved or replaced under the running gateway); otherwise 503 with the reason.
-    /// </summary>
-    private async Task ReadyAsync(HttpContext context)
-    {
-        var snapshot = snapshots.Current;
-        var check = await store.CheckAsync(context.RequestAborted);
-        var ready = snapshot is not null && check.IsOk;
-        var body = JsonSerializer.SerializeToUtf8Bytes(new
-        {
-            status = ready ? "ready" : "not_ready",
-            checks = new
-            {
-                store = check.State,
-                store_path = store.Location,
-                store_reason = check.IsOk ? null : check.Reason,
-                config = snapshot is null ? "not_loaded" : "loaded",
-                config_version = snapshot?.Version ?? 0,
-            },
-        }, ReadyJson);
-        await WriteJsonAsync(context, ready ? 200 : 503, body);
-    }
-
-    private static readonly JsonSerializerOptions ReadyJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     private static Task NotFoundAsync(HttpContext context) => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask();
 

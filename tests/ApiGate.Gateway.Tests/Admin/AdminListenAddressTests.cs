@@ -53,9 +53,9 @@ public sealed class AdminListenAddressTests
     {
         var options = new GatewayOptions { Port = 8080, AdminListen = "127.0.0.1:8080" };
 
-        var error = Assert.Throws<ArgumentException>(options.Validate);
+        var error = Assert.Throws<ArgumentException>(() => new GatewayOptionsValidator().ThrowIfInvalid(options));
 
-        Assert.Contains("admin listen (admin.listen, APIGATE_ADMIN_LISTEN)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("admin.listen (APIGATE_ADMIN_LISTEN): ", error.Message, StringComparison.Ordinal);
         Assert.Contains("port 8080 is the server port", error.Message, StringComparison.Ordinal);
     }
 
@@ -67,7 +67,7 @@ public sealed class AdminListenAddressTests
     {
         var options = new GatewayOptions { Port = 0, AdminListen = value };
 
-        options.Validate();
+        new GatewayOptionsValidator().ThrowIfInvalid(options);
 
         Assert.Equal(value, options.AdminListen);
     }
@@ -77,8 +77,8 @@ public sealed class AdminListenAddressTests
     {
         var options = new GatewayOptions { AdminListen = "internal" };
 
-        var error = Assert.Throws<ArgumentException>(options.Validate);
+        var error = Assert.Throws<ArgumentException>(() => new GatewayOptionsValidator().ThrowIfInvalid(options));
 
-        Assert.StartsWith("admin listen (admin.listen, APIGATE_ADMIN_LISTEN): 'internal' is not HOST:PORT", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("invalid configuration: admin.listen (APIGATE_ADMIN_LISTEN): 'internal' is not HOST:PORT", error.Message, StringComparison.Ordinal);
     }
 }

@@ -39,8 +39,8 @@ public sealed class AdminUnitTests
     {
         var options = new GatewayOptions { AuthKeyPrefix = AdminTokens.TokenPrefix };
 
-        var error = Assert.Throws<ArgumentException>(options.Validate);
-        Assert.Contains("reserved for admin tokens", error.Message);
+        var error = Assert.Throws<ArgumentException>(() => new GatewayOptionsValidator().ThrowIfInvalid(options));
+        Assert.Contains("auth.key_prefix (APIGATE_AUTH_KEY_PREFIX): 'agt_' is reserved for admin tokens", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

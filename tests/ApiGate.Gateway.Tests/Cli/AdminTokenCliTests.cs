@@ -90,7 +90,7 @@ public sealed class AdminTokenCliTests : CliTestBase
         Assert.Equal("/ops/gateway", setting.GetProperty("value").GetString());
         Assert.Equal("environment", setting.GetProperty("source").GetString());
         Assert.NotEqual(0, refused.ExitCode);
-        Assert.Contains("admin base path", refused.Error);
+        Assert.Contains("admin.base_path (from APIGATE_ADMIN_BASE_PATH): ", refused.Error, StringComparison.Ordinal);
     }
 
     private static string TokenFrom(string output) => output.Trim();

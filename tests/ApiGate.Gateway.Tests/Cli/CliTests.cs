@@ -142,10 +142,10 @@ public sealed class CliTests : CliTestBase
     }
 
     [Theory]
-    [InlineData("APIGATE_SERVER_PORT", "eighty", "server.port")]
+    [InlineData("APIGATE_SERVER_PORT", "eighty", "server.port (from APIGATE_SERVER_PORT): 'eighty' is not a whole number")]
     [InlineData("APIGATE_UPSTREAM_TIMEOUT", "forever", "upstream.timeout")]
-    [InlineData("APIGATE_UPSTREAM_URL", "not a url", "upstream url")]
-    [InlineData("APIGATE_LOG_FORMAT", "xml", "log format")]
+    [InlineData("APIGATE_UPSTREAM_URL", "not a url", "upstream.url (from APIGATE_UPSTREAM_URL)")]
+    [InlineData("APIGATE_LOG_FORMAT", "xml", "log.format (from APIGATE_LOG_FORMAT): 'xml' is not json or console")]
     public async Task Settings_BadValue_IsRejectedWithItsName(string variable, string value, string expected)
     {
         Environment[variable] = value;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Cli;
@@ -56,8 +57,8 @@ public sealed class UpstreamHttpVersionCliTests : CliTestBase
     {
         var options = new Hosting.GatewayOptions { Port = 8080, H2cPort = 8080 };
 
-        var error = Assert.Throws<ArgumentException>(options.Validate);
+        var error = Assert.Throws<ArgumentException>(() => new GatewayOptionsValidator().ThrowIfInvalid(options));
 
-        Assert.Contains("h2c port 8080", error.Message);
+        Assert.Contains("server.h2c_port (APIGATE_SERVER_H2C_PORT): 8080 is the same as the main port", error.Message, StringComparison.Ordinal);
     }
 }

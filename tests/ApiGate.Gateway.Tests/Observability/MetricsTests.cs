@@ -80,6 +80,27 @@ public sealed class MetricsTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task KeyLookups_OneCacheMissPerKey_AreExported()
+    {
+        // Arrange
+        var (key, _, _) = await Gateway.CreateKeyAsync("lookups@example.com");
+        var lookups = Gateway.Service<Identity.ApiKeyAuthenticator>();
+        var before = (await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics")).Sum("apigate_auth_key_lookups_total");
+
+        // Act: the first request misses the cache; the next two are served from it.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", key)).StatusCode);
+        }
+
+        var after = (await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics")).Sum("apigate_auth_key_lookups_total");
+
+        // Assert
+        Assert.Equal(1, after - before);
+        Assert.Equal(Interlocked.Read(ref lookups.Lookups), after);
+    }
+
+    [Fact]
     public async Task ConfigVersionGauge_FollowsAReload()
     {
         var before = (await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics")).Sum("apigate_config_version");

@@ -1,11 +1,13 @@
 using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Health;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace ApiGate.Gateway.Tests.Observability;
 
@@ -28,6 +30,66 @@ public sealed class ReadinessTests : GatewayTestBase
         Assert.Equal("loaded", body.GetProperty("checks").GetProperty("config").GetString());
         Assert.Equal(Gateway.Snapshots.Current!.Version, body.GetProperty("checks").GetProperty("config_version").GetInt64());
         Assert.Empty(Upstream.Received); // a catch-all route does not hide it
+    }
+
+    [Fact]
+    public async Task Ready_AllChecksHealthy_BodyHasExactlyTheDocumentedFieldsAndIsNotCached()
+    {
+        // Act
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/health/ready");
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
+        Assert.True(response.Headers.CacheControl!.NoStore);
+        Assert.Equal(["checks", "status"], document.RootElement.EnumerateObject().Select(p => p.Name).Order());
+        var checks = document.RootElement.GetProperty("checks");
+        Assert.Equal(["config", "config_version", "store", "store_path"], checks.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(Gateway.DatabasePath, checks.GetProperty("store_path").GetString());
+    }
+
+    [Fact]
+    public async Task HealthCheckService_ReadyTag_RunsTheStoreAndConfigChecksWithTheirData()
+    {
+        // Arrange
+        var health = Gateway.Service<HealthCheckService>();
+
+        // Act
+        var report = await health.CheckHealthAsync(r => r.Tags.Contains(ReadinessEndpoint.Tag));
+
+        // Assert
+        Assert.Equal(HealthStatus.Healthy, report.Status);
+        Assert.Equal(["config", "store"], report.Entries.Keys.Order());
+        Assert.Equal("ok", report.Entries["store"].Data["state"]);
+        Assert.Equal(Gateway.DatabasePath, report.Entries["store"].Data["path"]);
+        Assert.Equal(Gateway.Snapshots.Current!.Version, report.Entries["config"].Data["version"]);
+    }
+
+    [Fact]
+    public async Task Health_Liveness_RunsNoChecks_AndAnswers200WhileTheStoreIsGone()
+    {
+        // Arrange: with the store's directory gone, readiness fails but liveness does not look at the store.
+        var moved = Gateway.Directory + "-away";
+        Directory.Move(Gateway.Directory, moved);
+        try
+        {
+            SqliteConnection.ClearAllPools();
+
+            // Act
+            var live = await Gateway.Client.GetAsync(Gateway.Url + "/health");
+            var (ready, _) = await ReadyAsync(Gateway.Client, Gateway.Url);
+
+            // Assert
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+            Assert.Equal("{\"status\":\"ok\"}", await live.Content.ReadAsStringAsync());
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready);
+        }
+        finally
+        {
+            Directory.Move(moved, Gateway.Directory);
+            SqliteConnection.ClearAllPools();
+        }
     }
 
     [Fact]

@@ -1,0 +1,136 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace ApiGate.Gateway.Hosting;
+
+/// <summary>
+/// Checks <see cref="GatewayOptions"/> before anything listens or opens the store. Every problem names its setting and,
+/// when the options came from a configuration, where the value came from:
+/// <c>ratelimit.burst (from APIGATE_RATELIMIT_BURST): must be 0 or more</c>. Options built in code (embedding, tests)
+/// name the setting's environment variable instead: <c>ratelimit.burst (APIGATE_RATELIMIT_BURST): …</c>.
+/// </summary>
+internal sealed partial class GatewayOptionsValidator(IConfiguration? configuration = null) : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var failures = Problems(options).Select(p => $"{Name(p.Key)}: {p.Problem}").ToList();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> listing every problem (<c>invalid configuration: …</c>).</summary>
+    public void ThrowIfInvalid(GatewayOptions options)
+    {
+        if (Validate(Options.DefaultName, options) is { Failed: true } result)
+        {
+            throw new ArgumentException("invalid configuration: " + string.Join("; ", result.Failures!));
+        }
+    }
+
+    private string Name(string key)
+    {
+        var setting = GatewaySettings.Get(key);
+        return configuration is null
+            ? $"{key} ({setting.EnvironmentVariable})"
+            : $"{key} (from {GatewaySettings.Describe(setting, GatewaySettings.SourceOf(configuration, setting))})";
+    }
+
+    private static IEnumerable<(string Key, string Problem)> Problems(GatewayOptions o)
+    {
+        if (!IsListenHost(o.Host))
+        {
+            yield return ("server.host", $"'{o.Host}' is not an IP address, localhost or 0.0.0.0");
+        }
+
+        if (o.Port is < 0 or > 65535)
+        {
+            yield return ("server.port", $"{o.Port} is out of range (0-65535)");
+        }
+
+        if (o.H2cPort is < 0 or > 65535)
+        {
+            yield return ("server.h2c_port", $"{o.H2cPort} is out of range (0-65535)");
+        }
+        else if (o.H2cPort is { } h2cPort and not 0 && h2cPort == o.Port)
+        {
+            yield return ("server.h2c_port", $"{h2cPort} is the same as the main port (server.port)");
+        }
+
+        if (o.DatabaseDriver != "sqlite")
+        {
+            yield return ("database.driver", $"'{o.DatabaseDriver}' is not supported by this release (use sqlite)");
+        }
+
+        if (o.StoreBusyTimeout < TimeSpan.FromSeconds(1))
+        {
+            yield return ("database.busy_timeout", "must be at least 1s");
+        }
+
+        if (o.UpstreamUrl.Length > 0 && Core.Management.UpstreamService.ValidateUrl(o.UpstreamUrl) is { } url)
+        {
+            yield return ("upstream.url", url);
+        }
+
+        if (o.UpstreamTimeout <= TimeSpan.Zero)
+        {
+            yield return ("upstream.timeout", "must be positive");
+        }
+
+        if (!KeyPrefix().IsMatch(o.AuthKeyPrefix))
+        {
+            yield return ("auth.key_prefix", $"'{o.AuthKeyPrefix}' must be 1-8 letters, digits, '_' or '-'");
+        }
+        else if (o.AuthKeyPrefix == Core.Identity.AdminTokens.TokenPrefix)
+        {
+            yield return ("auth.key_prefix", $"'{o.AuthKeyPrefix}' is reserved for admin tokens");
+        }
+
+        if (o.RateLimitBurst < 0)
+        {
+            yield return ("ratelimit.burst", "must be 0 or more");
+        }
+
+        if (!GatewayHost.TryParseLevel(o.LogLevel, out _))
+        {
+            yield return ("log.level", $"'{o.LogLevel}' is not one of trace, debug, info, warn, error");
+        }
+
+        if (o.LogFormat is not ("json" or "console"))
+        {
+            yield return ("log.format", $"'{o.LogFormat}' is not json or console");
+        }
+
+        if (o.TransformMaxBodyBytes is < 1 or > 1024L * 1024 * 1024)
+        {
+            yield return ("transform.max_body_bytes", "must be between 1 and 1 GiB");
+        }
+
+        if (o.UsageQueueCapacity < 1)
+        {
+            yield return ("usage.queue_capacity", "must be at least 1");
+        }
+
+        if (o.ConfigPollInterval <= TimeSpan.Zero)
+        {
+            yield return ("config.poll_interval", "must be positive");
+        }
+
+        if (Admin.AdminApi.ValidateBasePath(o.AdminBasePath) is { } basePath)
+        {
+            yield return ("admin.base_path", basePath);
+        }
+
+        if (o.AdminListen.Length > 0 && AdminListenAddress.Validate(o.AdminListen, o.Port) is { } listen)
+        {
+            yield return ("admin.listen", listen);
+        }
+    }
+
+    /// <summary>What <see cref="GatewayHost"/> can bind the main listener to.</summary>
+    private static bool IsListenHost(string host) =>
+        host is "0.0.0.0" or "*" or "" or "::" or "[::]" or "localhost" || IPAddress.TryParse(host.Trim('[', ']'), out _);
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,8}$")]
+    private static partial Regex KeyPrefix();
+}

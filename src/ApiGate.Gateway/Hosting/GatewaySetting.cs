@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ApiGate.Core.Text;
+
+namespace ApiGate.Gateway.Hosting;
+
+/// <summary>
+/// One setting of <see cref="GatewayOptions"/>: its dotted key (the path in <c>apigate.yaml</c>), its environment
+/// variable and the option it sets. The value's type is the option's: text, whole number, true/false or a duration
+/// (which must carry its unit). Listed once in <see cref="GatewaySettings.All"/>.
+/// </summary>
+internal sealed partial class GatewaySetting
+{
+    private readonly PropertyInfo _property;
+    private readonly Func<string, string>? _normalize;
+
+    public GatewaySetting(string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null)
+    {
+        _property = typeof(GatewayOptions).GetProperty(option) ?? throw new ArgumentException($"GatewayOptions has no option {option}", nameof(option));
+        _normalize = normalize;
+        Key = key;
+        ConfigurationKey = key.Replace('.', ':');
+        EnvironmentVariable = environmentVariable;
+        AdminName = JsonNamingPolicy.SnakeCaseLower.ConvertName(option);
+        Secret = secret;
+        Note = note;
+    }
+
+    /// <summary>The dotted key, e.g. <c>server.port</c>: the YAML path and the name in messages and <c>config show</c>.</summary>
+    public string Key { get; }
+
+    /// <summary>The key in the <see cref="Microsoft.Extensions.Configuration.IConfiguration"/> (<c>server:port</c>).</summary>
+    public string ConfigurationKey { get; }
+
+    /// <summary>The environment variable, e.g. <c>APIGATE_SERVER_PORT</c>.</summary>
+    public string EnvironmentVariable { get; }
+
+    /// <summary>The member name in the admin API's <c>GET /settings</c>: the option's snake_case name (<c>port</c>).</summary>
+    public string AdminName { get; }
+
+    /// <summary>Shown only as <c>(set)</c> or empty.</summary>
+    public bool Secret { get; }
+
+    /// <summary>A remark for <c>config show</c>, e.g. that nothing reads the setting yet; null when there is none.</summary>
+    public string? Note { get; }
+
+    /// <summary>The option's current value.</summary>
+    public object? Get(GatewayOptions options) => _property.GetValue(options);
+
+    /// <summary>Parses <paramref name="text"/> strictly for the option's type and sets it.</summary>
+    /// <exception cref="ArgumentException">The text is not a value of the setting's type; the message says why, without the key.</exception>
+    public void Apply(GatewayOptions options, string text)
+    {
+        var value = _normalize is null ? text : _normalize(text);
+        var type = Nullable.GetUnderlyingType(_property.PropertyType) ?? _property.PropertyType;
+        object parsed = type == typeof(string) ? value
+            : type == typeof(int) ? checked((int)WholeNumber(value, int.MinValue, int.MaxValue))
+            : type == typeof(long) ? WholeNumber(value, long.MinValue, long.MaxValue)
+            : type == typeof(bool) ? Boolean(value)
+            : type == typeof(TimeSpan) ? Duration(value)
+            : throw new InvalidOperationException($"setting {Key} has an option of unsupported type {type.Name}");
+        _property.SetValue(options, parsed);
+    }
+
+    /// <summary>The option's value as it would be written in a setting (<c>30s</c>, <c>250ms</c>, <c>true</c>, <c>8080</c>).</summary>
+    public string Format(GatewayOptions options) => Get(options) switch
+    {
+        TimeSpan span => FormatDuration(span),
+        bool flag => flag ? "true" : "false",
+        IFormattable number => number.ToString(null, CultureInfo.InvariantCulture),
+        var other => other?.ToString() ?? "",
+    };
+
+    /// <summary>
+    /// The value as it may be shown (<c>config show</c>, <c>GET /settings</c>): a secret reads <c>(set)</c> or empty;
+    /// in any other text, passwords in connection strings (<c>Password=…</c>) and the whole user info of URLs
+    /// (<c>user:pw@</c>, <c>:pw@</c>, a password containing <c>@</c>) read <c>***</c>.
+    /// </summary>
+    public string Redact(string value) =>
+        Secret ? (value.Length > 0 ? "(set)" : "") : UrlUserInfo().Replace(DsnPassword().Replace(value, "$1=***"), "://***@");
+
+    private static string FormatDuration(TimeSpan span) =>
+        span.Ticks % TimeSpan.TicksPerSecond == 0
+            ? (span.Ticks / TimeSpan.TicksPerSecond).ToString(CultureInfo.InvariantCulture) + "s"
+            : span.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
+
+    private static long WholeNumber(string value, long min, long max) =>
+        long.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+            ? n
+            : throw new ArgumentException($"'{value}' is not a whole number");
+
+    private static bool Boolean(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "true" or "1" or "yes" or "on" => true,
+        "false" or "0" or "no" or "off" => false,
+        _ => throw new ArgumentException($"'{value}' is not true or false"),
+    };
+
+    /// <summary>A duration needs its unit: <c>APIGATE_UPSTREAM_TIMEOUT=30</c> would otherwise quietly mean 30 ms or 30 days.</summary>
+    private static TimeSpan Duration(string value)
+    {
+        var text = value.Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+        {
+            throw new ArgumentException($"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
+        }
+
+        return Durations.TryParse(text, out var d) && d > TimeSpan.Zero ? d : throw new ArgumentException($"'{value}' is not a duration such as 30s or 1500ms");
+    }
+
+    [GeneratedRegex("(?i)(password|pwd)=[^;]*")]
+    private static partial Regex DsnPassword();
+
+    [GeneratedRegex("://[^/]*@")]
+    private static partial Regex UrlUserInfo();
+}

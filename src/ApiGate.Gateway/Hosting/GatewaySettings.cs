@@ -1,0 +1,211 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace ApiGate.Gateway.Hosting;
+
+/// <summary>
+/// The one list of settings and how they reach <see cref="GatewayOptions"/>: an <see cref="IConfiguration"/> built
+/// from the config file &lt; <c>APIGATE_*</c> environment variables &lt; command-line flags (each a
+/// <see cref="SettingsConfigurationProvider"/>), bound through the options pattern and checked by
+/// <see cref="GatewayOptionsValidator"/>. The same list drives <c>apigate config show</c>, the warning about unknown
+/// <c>APIGATE_*</c> variables and the admin API's <c>GET /settings</c>.
+/// </summary>
+internal static class GatewaySettings
+{
+    /// <summary>The environment variable naming the config file when <c>--config</c> is not given.</summary>
+    public const string ConfigFileVariable = "APIGATE_CONFIG";
+
+    /// <summary>Every setting, in the order <c>config show</c> prints them.</summary>
+    public static readonly IReadOnlyList<GatewaySetting> All =
+    [
+        new("server.host", "APIGATE_SERVER_HOST", nameof(GatewayOptions.Host), normalize: Trim),
+        new("server.port", "APIGATE_SERVER_PORT", nameof(GatewayOptions.Port)),
+        new("server.h2c_port", "APIGATE_SERVER_H2C_PORT", nameof(GatewayOptions.H2cPort)),
+        new("server.inline_scheduling", "APIGATE_SERVER_INLINE_SCHEDULING", nameof(GatewayOptions.InlineScheduling)),
+        new("server.allow_underscore_headers", "APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS", nameof(GatewayOptions.AllowUnderscoreHeaders)),
+        new("server.allow_trace", "APIGATE_SERVER_ALLOW_TRACE", nameof(GatewayOptions.AllowTrace)),
+        new("database.driver", "APIGATE_DATABASE_DRIVER", nameof(GatewayOptions.DatabaseDriver), normalize: Lower),
+        new("database.dsn", "APIGATE_DATABASE_DSN", nameof(GatewayOptions.DatabaseDsn)),
+        new("database.busy_timeout", "APIGATE_DATABASE_BUSY_TIMEOUT", nameof(GatewayOptions.StoreBusyTimeout)),
+        new("upstream.url", "APIGATE_UPSTREAM_URL", nameof(GatewayOptions.UpstreamUrl)),
+        new("upstream.timeout", "APIGATE_UPSTREAM_TIMEOUT", nameof(GatewayOptions.UpstreamTimeout)),
+        new("auth.key_prefix", "APIGATE_AUTH_KEY_PREFIX", nameof(GatewayOptions.AuthKeyPrefix)),
+        new("auth.allow_query_key", "APIGATE_AUTH_ALLOW_QUERY_KEY", nameof(GatewayOptions.AuthAllowQueryKey)),
+        new("ratelimit.enabled", "APIGATE_RATELIMIT_ENABLED", nameof(GatewayOptions.RateLimitEnabled)),
+        new("ratelimit.burst", "APIGATE_RATELIMIT_BURST", nameof(GatewayOptions.RateLimitBurst)),
+        new("log.level", "APIGATE_LOG_LEVEL", nameof(GatewayOptions.LogLevel)),
+        new("log.format", "APIGATE_LOG_FORMAT", nameof(GatewayOptions.LogFormat), normalize: Lower),
+        new("log.access", "APIGATE_ACCESS_LOG", nameof(GatewayOptions.AccessLog)),
+        new("metrics.enabled", "APIGATE_METRICS_ENABLED", nameof(GatewayOptions.MetricsEnabled)),
+        new("redis.url", "APIGATE_REDIS_URL", nameof(GatewayOptions.RedisUrl), note: "not used yet: read by the shared (Redis) limit state of a later release"),
+        new("secret_key", "APIGATE_SECRET_KEY", nameof(GatewayOptions.SecretKey), secret: true),
+        new("transform.env_allow", "APIGATE_TRANSFORM_ENV_ALLOW", nameof(GatewayOptions.TransformEnvAllow)),
+        new("transform.max_body_bytes", "APIGATE_TRANSFORM_MAX_BODY_BYTES", nameof(GatewayOptions.TransformMaxBodyBytes)),
+        new("usage.queue_capacity", "APIGATE_USAGE_QUEUE_CAPACITY", nameof(GatewayOptions.UsageQueueCapacity)),
+        new("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", nameof(GatewayOptions.ConfigPollInterval)),
+        new("admin.base_path", "APIGATE_ADMIN_BASE_PATH", nameof(GatewayOptions.AdminBasePath), normalize: Trim),
+        new("admin.listen", "APIGATE_ADMIN_LISTEN", nameof(GatewayOptions.AdminListen), normalize: Trim),
+    ];
+
+    private static readonly Dictionary<string, GatewaySetting> ByKey = All.ToDictionary(s => s.Key, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The setting with this dotted key (<c>server.port</c>, any case), or null.</summary>
+    public static GatewaySetting? Find(string key) => ByKey.GetValueOrDefault(key);
+
+    /// <summary>The setting with this dotted key; throws for a key that is not in <see cref="All"/> (a bug).</summary>
+    public static GatewaySetting Get(string key) => ByKey[key];
+
+    /// <summary>
+    /// The configuration of a gateway: <paramref name="file"/> (null: none) &lt; the <c>APIGATE_*</c> variables read
+    /// through <paramref name="environment"/> &lt; <paramref name="flags"/> (by dotted key; null values are not given).
+    /// </summary>
+    public static IConfigurationRoot Build(IConfigurationSource? file, Func<string, string?> environment, IReadOnlyDictionary<string, string?> flags)
+    {
+        var builder = new ConfigurationBuilder();
+        if (file is not null)
+        {
+            builder.Add(file);
+        }
+
+        return builder
+            .Add(SettingsConfigurationProvider.Environment(environment))
+            .Add(SettingsConfigurationProvider.Flags(flags))
+            .Build();
+    }
+
+    /// <summary>Registers <see cref="GatewayOptions"/> bound from <paramref name="configuration"/>, checked by <see cref="GatewayOptionsValidator"/> when first read.</summary>
+    public static OptionsBuilder<GatewayOptions> AddGatewayOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>>(new GatewayOptionsValidator(configuration)));
+        return services.AddOptions<GatewayOptions>().BindSettings(configuration);
+    }
+
+    /// <summary>
+    /// Binds every setting of <see cref="All"/> found in <paramref name="configuration"/>. Not
+    /// <c>ConfigurationBinder</c>: durations must carry a unit (it would read <c>30</c> as 30 days), true/false also
+    /// reads yes/no/on/off/1/0, and a bad value is refused naming the setting and where it came from.
+    /// </summary>
+    public static OptionsBuilder<GatewayOptions> BindSettings(this OptionsBuilder<GatewayOptions> builder, IConfiguration configuration) =>
+        builder.Configure(options => Bind(configuration, options));
+
+    /// <summary>
+    /// The options the configuration resolves to, through the options pattern (binding, then every
+    /// <see cref="IValidateOptions{TOptions}"/>). Throws <see cref="ArgumentException"/>: for a value that does not parse,
+    /// <c>server.port (from APIGATE_SERVER_PORT): 'eighty' is not a whole number</c>; for values that parse but are
+    /// refused, <c>invalid configuration: </c> followed by every problem, each naming its setting and source.
+    /// </summary>
+    public static GatewayOptions Resolve(IConfiguration configuration)
+    {
+        var services = new ServiceCollection();
+        services.AddGatewayOptions(configuration);
+        using var provider = services.BuildServiceProvider();
+        try
+        {
+            return provider.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        }
+        catch (OptionsValidationException ex)
+        {
+            throw new ArgumentException("invalid configuration: " + string.Join("; ", ex.Failures), ex);
+        }
+    }
+
+    /// <summary>Sets each option whose setting has a value in <paramref name="configuration"/>.</summary>
+    public static void Bind(IConfiguration configuration, GatewayOptions options)
+    {
+        foreach (var setting in All)
+        {
+            if (configuration[setting.ConfigurationKey] is not { } value)
+            {
+                continue;
+            }
+
+            try
+            {
+                setting.Apply(options, value);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ArgumentException($"{setting.Key} (from {Describe(setting, SourceOf(configuration, setting))}): {ex.Message}", ex);
+            }
+        }
+    }
+
+    /// <summary>Which source supplied the setting's value: the last provider that has it wins, as in the configuration itself.</summary>
+    public static SettingSource SourceOf(IConfiguration configuration, GatewaySetting setting)
+    {
+        if (configuration is IConfigurationRoot root)
+        {
+            foreach (var provider in root.Providers.Reverse())
+            {
+                if (provider.TryGet(setting.ConfigurationKey, out _))
+                {
+                    return provider is SettingsConfigurationProvider known ? known.Source : SettingSource.File;
+                }
+            }
+        }
+
+        return SettingSource.Default;
+    }
+
+    /// <summary>Where a value came from, as messages say it: <c>APIGATE_SERVER_PORT</c>, <c>the config file</c>, …</summary>
+    public static string Describe(GatewaySetting setting, SettingSource source) => source switch
+    {
+        SettingSource.Flag => "a command-line flag",
+        SettingSource.Environment => setting.EnvironmentVariable,
+        SettingSource.File => "the config file",
+        _ => "the default",
+    };
+
+    /// <summary>
+    /// One warning per <c>APIGATE_*</c> variable that no setting reads (a typo would otherwise be silently ignored),
+    /// naming the closest known variable.
+    /// </summary>
+    public static IReadOnlyList<string> UnknownVariables(IEnumerable<string> names)
+    {
+        var known = All.Select(s => s.EnvironmentVariable).Append(ConfigFileVariable).ToArray();
+        var warnings = new List<string>();
+        foreach (var name in names.Order(StringComparer.Ordinal))
+        {
+            if (!name.StartsWith("APIGATE_", StringComparison.OrdinalIgnoreCase) || known.Contains(name, StringComparer.Ordinal))
+            {
+                continue;
+            }
+
+            var closest = known.MinBy(k => EditDistance(name.ToUpperInvariant(), k))!;
+            warnings.Add($"warning: unknown environment variable {name} is ignored (did you mean {closest}?)");
+        }
+
+        return warnings;
+    }
+
+    private static string Trim(string value) => value.Trim();
+
+    private static string Lower(string value) => value.ToLowerInvariant();
+
+    /// <summary>Levenshtein distance: the fewest single-character insertions, deletions and substitutions.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j], current[j - 1]) + 1);
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
+}

@@ -1,0 +1,17 @@
+namespace ApiGate.Gateway.Hosting;
+
+/// <summary>Where a setting's value came from, lowest precedence first.</summary>
+internal enum SettingSource
+{
+    /// <summary>Not set anywhere: the <see cref="GatewayOptions"/> default.</summary>
+    Default,
+
+    /// <summary>The config file (<c>apigate.yaml</c>, <c>--config</c> or <c>APIGATE_CONFIG</c>).</summary>
+    File,
+
+    /// <summary>An <c>APIGATE_*</c> environment variable.</summary>
+    Environment,
+
+    /// <summary>A command-line flag.</summary>
+    Flag,
+}

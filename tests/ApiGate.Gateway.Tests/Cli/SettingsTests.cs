@@ -1,0 +1,218 @@
+using System.Text.Json;
+using ApiGate.Gateway.Admin;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+/// <summary>
+/// Settings through Microsoft.Extensions.Configuration (issue 11): one list of settings, file &lt; environment &lt; flags
+/// as configuration providers, the options pattern with validation before <c>serve</c> opens the store or a port.
+/// </summary>
+public sealed class SettingsTests : CliTestBase
+{
+    [Fact]
+    public async Task ConfigShow_OneSettingInEverySource_FlagBeatsEnvironmentBeatsFileBeatsDefault()
+    {
+        // Arrange: database.dsn in the file, the environment and as --database; then take them away one by one.
+        var file = Path.Combine(TestDirectory, "apigate.yaml");
+        var fromFile = Path.Combine(TestDirectory, "file.db");
+        var fromEnvironment = Path.Combine(TestDirectory, "env.db");
+        var fromFlag = Path.Combine(TestDirectory, "flag.db");
+        await File.WriteAllTextAsync(file, $"database:\n  dsn: {fromFile}\n");
+        Environment["APIGATE_DATABASE_DSN"] = fromEnvironment;
+
+        // Act
+        var all = await ShowAsync("--config", file, "--database", fromFlag);
+        var noFlag = await ShowAsync("--config", file);
+        Environment.Remove("APIGATE_DATABASE_DSN");
+        var fileOnly = await ShowAsync("--config", file);
+        var nothing = await ShowAsync();
+
+        // Assert
+        Assert.Equal((fromFlag, "flag"), Setting(all, "database.dsn"));
+        Assert.Equal((fromEnvironment, "environment"), Setting(noFlag, "database.dsn"));
+        Assert.Equal((fromFile, "file"), Setting(fileOnly, "database.dsn"));
+        Assert.Equal(("apigate.db", "default"), Setting(nothing, "database.dsn"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_ConfigFileFromApigateConfigVariable_IsReadAsTheFileSource()
+    {
+        // Arrange
+        var file = Path.Combine(TestDirectory, "elsewhere.yaml");
+        await File.WriteAllTextAsync(file, "ratelimit:\n  burst: 9\nlog:\n  access: off\n");
+        Environment["APIGATE_CONFIG"] = file;
+
+        // Act
+        var shown = await ShowAsync();
+        Environment.Remove("APIGATE_CONFIG");
+        var withoutFile = await ShowAsync();
+
+        // Assert
+        Assert.Equal(("9", "file"), Setting(shown, "ratelimit.burst"));
+        Assert.Equal(("off", "file"), Setting(shown, "log.access"));
+        Assert.Equal(("5", "default"), Setting(withoutFile, "ratelimit.burst"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_EverySettingOfTheList_IsShownWithItsVariableAndDefault()
+    {
+        // Act
+        var shown = await ShowAsync();
+
+        // Assert: the list drives config show; defaults are written as a setting would be (durations with their unit).
+        Assert.Equal(GatewaySettings.All.Select(s => s.Key), shown.EnumerateObject().Select(p => p.Name));
+        Assert.All(GatewaySettings.All, s => Assert.Equal(s.EnvironmentVariable, shown.GetProperty(s.Key).GetProperty("env").GetString()));
+        Assert.Equal(("2s", "default"), Setting(shown, "database.busy_timeout"));
+        Assert.Equal(("30s", "default"), Setting(shown, "upstream.timeout"));
+        Assert.Equal(("250ms", "default"), Setting(shown, "config.poll_interval"));
+        Assert.Equal(("true", "default"), Setting(shown, "server.inline_scheduling"));
+        Assert.Equal(("", "default"), Setting(shown, "server.h2c_port"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_Secrets_AreRedactedAndRedisUrlSaysItIsNotUsedYet()
+    {
+        // Arrange
+        Environment["APIGATE_SECRET_KEY"] = "top-secret-key";
+        Environment["APIGATE_REDIS_URL"] = "redis://default:redis-pass@127.0.0.1:6379";
+
+        // Act
+        var json = await RunAsync("config", "show", "--json");
+        var table = await RunAsync("config", "show");
+
+        // Assert
+        var shown = JsonDocument.Parse(json.Output).RootElement;
+        Assert.Equal(("(set)", "environment"), Setting(shown, "secret_key"));
+        Assert.Equal(("redis://***@127.0.0.1:6379", "environment"), Setting(shown, "redis.url"));
+        Assert.StartsWith("not used yet", shown.GetProperty("redis.url").GetProperty("note").GetString(), StringComparison.Ordinal);
+        var redisLine = table.Output.Split('\n').Single(l => l.StartsWith("redis.url", StringComparison.Ordinal));
+        Assert.Contains("not used yet", redisLine, StringComparison.Ordinal);
+        Assert.DoesNotContain("top-secret-key", json.Output + table.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("redis-pass", json.Output + table.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("APIGATE_RATELIMIT_BURST", "-1", "ratelimit.burst (from APIGATE_RATELIMIT_BURST): must be 0 or more")]
+    [InlineData("APIGATE_AUTH_KEY_PREFIX", "agt_", "auth.key_prefix (from APIGATE_AUTH_KEY_PREFIX): 'agt_' is reserved for admin tokens")]
+    [InlineData("APIGATE_SERVER_HOST", "gateway.internal", "server.host (from APIGATE_SERVER_HOST): 'gateway.internal' is not an IP address, localhost or 0.0.0.0")]
+    [InlineData("APIGATE_LOG_LEVEL", "loud", "log.level (from APIGATE_LOG_LEVEL): 'loud' is not one of trace, debug, info, warn, error")]
+    public async Task Serve_InvalidSettingFromEnvironment_FailsAtStartNamingSettingAndVariable_BeforeOpeningTheStore(string variable, string value, string expected)
+    {
+        // Arrange
+        var database = Path.Combine(TestDirectory, "never.db");
+        Environment["APIGATE_DATABASE_DSN"] = database;
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1"; // loopback, should the check ever let it start
+        Environment[variable] = value;
+
+        // Act
+        var result = await RunAsync("serve", "--port", "0");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: invalid configuration: " + expected + "\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.False(File.Exists(database)); // refused before the store was opened (or created)
+    }
+
+    [Fact]
+    public async Task Serve_InvalidSettingInConfigFile_FailsAtStartNamingSettingAndTheFile()
+    {
+        // Arrange
+        var file = Path.Combine(TestDirectory, "apigate.yaml");
+        await File.WriteAllTextAsync(file, "usage:\n  queue_capacity: 0\n");
+
+        // Act
+        var result = await RunAsync("serve", "--config", file, "--host", "127.0.0.1", "--port", "0");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: invalid configuration: usage.queue_capacity (from the config file): must be at least 1", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_InvalidFlag_FailsAtStartNamingSettingAndTheFlag()
+    {
+        // Act
+        var result = await RunAsync("serve", "--host", "127.0.0.1", "--port", "70000");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: invalid configuration: server.port (from a command-line flag): 70000 is out of range (0-65535)", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConfigShow_SeveralInvalidSettings_NamesEachWithItsSource()
+    {
+        // Arrange
+        var file = Path.Combine(TestDirectory, "apigate.yaml");
+        await File.WriteAllTextAsync(file, "log:\n  format: xml\n");
+        Environment["APIGATE_RATELIMIT_BURST"] = "-2";
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            "error: invalid configuration: ratelimit.burst (from APIGATE_RATELIMIT_BURST): must be 0 or more; "
+            + "log.format (from the config file): 'xml' is not json or console\n",
+            result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Theory]
+    [InlineData("yes", true)]
+    [InlineData("off", false)]
+    [InlineData("1", true)]
+    public async Task ConfigShow_BooleanSpellings_AreAccepted(string value, bool expected)
+    {
+        // Arrange
+        Environment["APIGATE_AUTH_ALLOW_QUERY_KEY"] = value;
+
+        // Act
+        var settings = new ApiGate.Cli.Settings.SettingsLoader(name => Environment.GetValueOrDefault(name)).Load(null, new Dictionary<string, string?>());
+        var shown = await ShowAsync();
+
+        // Assert
+        Assert.Equal(expected, settings.Options.AuthAllowQueryKey);
+        Assert.Equal((value, "environment"), Setting(shown, "auth.allow_query_key"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_UnknownKeyInConfigFile_IsRefusedListingTheKnownOnes()
+    {
+        // Arrange
+        var file = Path.Combine(TestDirectory, "apigate.yaml");
+        await File.WriteAllTextAsync(file, "server:\n  prot: 80\n");
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith($"error: config file '{file}': unknown setting 'server.prot' (known: server.host, server.port, ", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AdminSettings_Members_AreExactlyTheListsSettingsByOptionName()
+    {
+        // Act
+        var settings = AdminSettings.Of(new GatewayOptions { LogWriter = TextWriter.Null });
+
+        // Assert: the list is the source (no log_writer, which is no setting); names stay the options' snake_case names.
+        Assert.Equal(GatewaySettings.All.Select(s => s.AdminName).Order(StringComparer.Ordinal), settings.Keys);
+        Assert.Equal(8080, settings["port"]);
+        Assert.Equal("2000ms", settings["store_busy_timeout"]);
+        Assert.Null(settings["h2c_port"]);
+    }
+
+    private async Task<JsonElement> ShowAsync(params string[] args)
+    {
+        var result = await RunAsync(["config", "show", "--json", .. args]);
+        Assert.Equal(0, result.ExitCode);
+        return JsonDocument.Parse(result.Output).RootElement.Clone();
+    }
+
+    private static (string Value, string Source) Setting(JsonElement settings, string key) =>
+        (settings.GetProperty(key).GetProperty("value").GetString()!, settings.GetProperty(key).GetProperty("source").GetString()!);
+}
