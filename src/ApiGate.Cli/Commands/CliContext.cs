@@ -4,6 +4,7 @@ using ApiGate.Core.Storage;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sqlite;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Cli.Commands;
 

@@ -7,6 +7,7 @@ using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Cli.Commands;
 

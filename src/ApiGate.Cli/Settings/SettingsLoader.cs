@@ -1,5 +1,6 @@
 using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Cli.Settings;
 

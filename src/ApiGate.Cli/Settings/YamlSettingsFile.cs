@@ -1,5 +1,6 @@
 using ApiGate.Gateway.Hosting;
 using YamlDotNet.RepresentationModel;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Cli.Settings;
 

@@ -1,12 +1,12 @@
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
-using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Reserved;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.OpenApi;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Admin;
 
@@ -73,31 +73,7 @@ internal static class AdminApi
     }
 
     /// <summary>Null when the path can be the admin base path; else why not.</summary>
-    public static string? ValidateBasePath(string path)
-    {
-        if (path.Length < 2 || path[0] != '/' || path[^1] == '/')
-        {
-            return $"'{path}' must start with '/', name at least one segment and not end with '/' (e.g. /admin)";
-        }
-
-        foreach (var segment in path[1..].Split('/'))
-        {
-            if (segment.Length == 0 || !segment.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-            {
-                return $"'{path}' may only contain segments of letters, digits, '-', '_' and '.'";
-            }
-        }
-
-        foreach (var reserved in new[] { "/health", "/version", "/metrics" })
-        {
-            if (path.Equals(reserved, StringComparison.OrdinalIgnoreCase) || path.StartsWith(reserved + "/", StringComparison.OrdinalIgnoreCase))
-            {
-                return $"'{path}' overlaps the reserved path {reserved}";
-            }
-        }
-
-        return null;
-    }
+    public static string? ValidateBasePath(string path) => Configuration.AdminBasePath.Validate(path);
 
     private static void Describe(OpenApiDocument document)
     {

@@ -3,11 +3,11 @@ using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
-using ApiGate.Gateway.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Admin;
 

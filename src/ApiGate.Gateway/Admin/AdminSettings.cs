@@ -1,5 +1,5 @@
 using System.Globalization;
-using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Admin;
 

@@ -1,7 +1,7 @@
 using ApiGate.Core.Storage;
-using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Admin;
 

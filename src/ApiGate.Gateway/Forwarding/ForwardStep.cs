@@ -3,13 +3,13 @@ using System.Runtime.CompilerServices;
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Transforms;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Forwarding;
 

@@ -23,6 +23,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Hosting;
 
@@ -239,21 +240,7 @@ public static class GatewayHost
         TryParseLevel(level, out var parsed) ? parsed : throw new ArgumentException($"log level '{level}' is not one of trace, debug, info, warn, error");
 
     /// <summary>Maps <c>APIGATE_LOG_LEVEL</c> names to log levels; false for a name that is not one.</summary>
-    public static bool TryParseLevel(string level, out LogLevel parsed)
-    {
-        parsed = level.Trim().ToLowerInvariant() switch
-        {
-            "trace" => LogLevel.Trace,
-            "debug" => LogLevel.Debug,
-            "info" or "information" => LogLevel.Information,
-            "warn" or "warning" => LogLevel.Warning,
-            "error" => LogLevel.Error,
-            "critical" or "fatal" => LogLevel.Critical,
-            "none" or "off" => LogLevel.None,
-            _ => (LogLevel)(-1),
-        };
-        return parsed >= 0;
-    }
+    public static bool TryParseLevel(string level, out LogLevel parsed) => LogLevels.TryParse(level, out parsed);
 }
 
 /// <summary>Start-up log lines of <see cref="GatewayHost"/>.</summary>

@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Identity;
 

@@ -1,9 +1,9 @@
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
 using OpenTelemetry.Metrics;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Observability;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Pipeline;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Observability;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -7,6 +6,7 @@ using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Observability;
 

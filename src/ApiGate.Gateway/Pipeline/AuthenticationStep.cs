@@ -1,7 +1,7 @@
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Identity;
 using Microsoft.AspNetCore.Http;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Pipeline;
 

@@ -1,9 +1,9 @@
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Pipeline;
 

@@ -1,10 +1,10 @@
 using ApiGate.Core.Metering;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Usage;
-using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Metering;
 using ApiGate.Gateway.Usage;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Pipeline;
 

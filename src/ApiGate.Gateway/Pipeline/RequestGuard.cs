@@ -1,8 +1,8 @@
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Pipeline;
 

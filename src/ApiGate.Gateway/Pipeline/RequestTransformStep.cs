@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
 using ApiGate.Core.Transforms;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Transforms;
 using ApiGate.Core.Rewriting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Pipeline;
 

@@ -6,7 +6,7 @@ using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Balancing;
-using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Snapshots;
 

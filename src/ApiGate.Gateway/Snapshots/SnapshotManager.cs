@@ -1,8 +1,8 @@
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Balancing;
-using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Snapshots;
 

@@ -1,7 +1,7 @@
 using ApiGate.Core.Transforms;
-using ApiGate.Gateway.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Transforms;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Admin;
 

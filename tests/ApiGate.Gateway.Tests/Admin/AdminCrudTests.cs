@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Usage;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
@@ -244,7 +245,7 @@ public sealed class AdminCrudTests : AdminTestBase
 
     private const string SecretKey = "test-secret-key-for-settings";
 
-    private protected override void Configure(Hosting.GatewayOptions options) => options.SecretKey = SecretKey;
+    private protected override void Configure(Configuration.GatewayOptions options) => options.SecretKey = SecretKey;
 
     private async Task<HttpResponseMessage> ProxyAsync(string path, string key)
     {

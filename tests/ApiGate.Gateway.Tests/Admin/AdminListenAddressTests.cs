@@ -1,5 +1,6 @@
 using System.Net;
 using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Admin;
 

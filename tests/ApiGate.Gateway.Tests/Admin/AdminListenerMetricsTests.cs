@@ -3,6 +3,7 @@ using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Tests.Observability;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Admin;
 

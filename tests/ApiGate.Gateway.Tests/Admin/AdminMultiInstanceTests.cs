@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
@@ -10,7 +11,7 @@ namespace ApiGate.Gateway.Tests.Admin;
 /// </summary>
 public sealed class AdminMultiInstanceTests : AdminTestBase
 {
-    private protected override void Configure(Hosting.GatewayOptions options) => options.ConfigPollInterval = TimeSpan.FromMilliseconds(250);
+    private protected override void Configure(Configuration.GatewayOptions options) => options.ConfigPollInterval = TimeSpan.FromMilliseconds(250);
 
     [Fact]
     public async Task ChangeThroughOneInstance_OtherInstanceSharingTheStore_AppliesItWithinASecond()

@@ -1,4 +1,5 @@
 using System.Net;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
@@ -8,7 +9,7 @@ namespace ApiGate.Gateway.Tests.Admin;
 /// </summary>
 public sealed class AdminProxyEffectTests : AdminTestBase
 {
-    private protected override void Configure(Hosting.GatewayOptions options) => options.ConfigPollInterval = TimeSpan.FromHours(1);
+    private protected override void Configure(Configuration.GatewayOptions options) => options.ConfigPollInterval = TimeSpan.FromHours(1);
 
     [Fact]
     public async Task CreateUpstreamAndRoute_ThenProxy_SucceedsWithoutWaiting()
@@ -56,7 +57,7 @@ public sealed class AdminProxyEffectTests : AdminTestBase
 /// <summary><c>APIGATE_ADMIN_BASE_PATH</c> moves the admin API; the old path stays reserved.</summary>
 public sealed class AdminBasePathTests : AdminTestBase
 {
-    private protected override void Configure(Hosting.GatewayOptions options) => options.AdminBasePath = "/ops/gateway";
+    private protected override void Configure(Configuration.GatewayOptions options) => options.AdminBasePath = "/ops/gateway";
 
     [Fact]
     public async Task CustomBasePath_ServesTheApiThere()

@@ -3,6 +3,7 @@ using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Admin;
 

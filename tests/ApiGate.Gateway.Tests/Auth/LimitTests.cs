@@ -3,6 +3,7 @@ using ApiGate.Core.Management;
 using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Auth;
 

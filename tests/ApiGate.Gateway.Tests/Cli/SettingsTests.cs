@@ -2,6 +2,7 @@ using System.Text.Json;
 using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Cli;
 

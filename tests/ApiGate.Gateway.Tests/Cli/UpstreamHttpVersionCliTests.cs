@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Cli;
 
@@ -55,7 +56,7 @@ public sealed class UpstreamHttpVersionCliTests : CliTestBase
     [Fact]
     public void H2cPort_SameAsMainPort_RefusedAtStart()
     {
-        var options = new Hosting.GatewayOptions { Port = 8080, H2cPort = 8080 };
+        var options = new Configuration.GatewayOptions { Port = 8080, H2cPort = 8080 };
 
         var error = Assert.Throws<ArgumentException>(() => new GatewayOptionsValidator().ThrowIfInvalid(options));
 

@@ -1,4 +1,5 @@
 using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Infrastructure;
 

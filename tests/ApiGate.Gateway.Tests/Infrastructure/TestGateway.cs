@@ -9,6 +9,7 @@ using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sqlite;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Infrastructure;
 

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Observability;
 

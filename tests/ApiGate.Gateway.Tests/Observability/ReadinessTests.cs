@@ -8,6 +8,7 @@ using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Observability;
 

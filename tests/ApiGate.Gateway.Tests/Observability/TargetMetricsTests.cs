@@ -6,6 +6,7 @@ using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Tests.Balancing;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Observability;
 

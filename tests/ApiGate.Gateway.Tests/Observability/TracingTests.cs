@@ -5,6 +5,7 @@ using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Observability;
 

@@ -1,5 +1,6 @@
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Persistence;
 

@@ -2,6 +2,7 @@ using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 using CsCheck;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Security;
 

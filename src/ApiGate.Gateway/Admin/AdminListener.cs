@@ -8,8 +8,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
-namespace ApiGate.Gateway.Hosting;
+namespace ApiGate.Gateway.Admin;
 
 /// <summary>
 /// The management listener (<c>APIGATE_ADMIN_LISTEN</c>). When set, Kestrel also listens there and that listener

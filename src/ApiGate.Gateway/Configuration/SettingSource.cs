@@ -1,4 +1,4 @@
-namespace ApiGate.Gateway.Hosting;
+namespace ApiGate.Gateway.Configuration;
 
 /// <summary>Where a setting's value came from, lowest precedence first.</summary>
 internal enum SettingSource

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 
-namespace ApiGate.Gateway.Hosting;
+namespace ApiGate.Gateway.Configuration;
 
 /// <summary>
 /// A configuration provider that knows which kind of <see cref="SettingSource"/> it is, so a setting's value can be

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace ApiGate.Gateway.Hosting;
+namespace ApiGate.Gateway.Configuration;
 
 /// <summary>
 /// The one list of settings and how they reach <see cref="GatewayOptions"/>: an <see cref="IConfiguration"/> built

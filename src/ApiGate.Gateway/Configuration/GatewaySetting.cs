@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using ApiGate.Core.Text;
 
-namespace ApiGate.Gateway.Hosting;
+namespace ApiGate.Gateway.Configuration;
 
 /// <summary>
 /// One setting of <see cref="GatewayOptions"/>: its dotted key (the path in <c>apigate.yaml</c>), its environment

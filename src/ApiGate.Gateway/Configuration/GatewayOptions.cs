@@ -1,4 +1,4 @@
-namespace ApiGate.Gateway.Hosting;
+namespace ApiGate.Gateway.Configuration;
 
 /// <summary>
 /// Settings of a running gateway, resolved from flags &gt; environment (<c>APIGATE_*</c>) &gt; <c>apigate.yaml</c> &gt; these

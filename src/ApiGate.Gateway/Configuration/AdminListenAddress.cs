@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 
-namespace ApiGate.Gateway.Hosting;
+namespace ApiGate.Gateway.Configuration;
 
 /// <summary>
 /// A parsed <c>APIGATE_ADMIN_LISTEN</c> value: <c>HOST:PORT</c> where HOST is an IPv4 address, a bracketed IPv6

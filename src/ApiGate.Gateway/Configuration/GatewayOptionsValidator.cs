@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace ApiGate.Gateway.Hosting;
+namespace ApiGate.Gateway.Configuration;
 
 /// <summary>
 /// Checks <see cref="GatewayOptions"/> before anything listens or opens the store. Every problem names its setting and,
@@ -91,7 +91,7 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("ratelimit.burst", "must be 0 or more");
         }
 
-        if (!GatewayHost.TryParseLevel(o.LogLevel, out _))
+        if (!LogLevels.TryParse(o.LogLevel, out _))
         {
             yield return ("log.level", $"'{o.LogLevel}' is not one of trace, debug, info, warn, error");
         }
@@ -116,7 +116,7 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("config.poll_interval", "must be positive");
         }
 
-        if (Admin.AdminApi.ValidateBasePath(o.AdminBasePath) is { } basePath)
+        if (AdminBasePath.Validate(o.AdminBasePath) is { } basePath)
         {
             yield return ("admin.base_path", basePath);
         }
@@ -127,7 +127,7 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         }
     }
 
-    /// <summary>What <see cref="GatewayHost"/> can bind the main listener to.</summary>
+    /// <summary>What the gateway host can bind the main listener to.</summary>
     private static bool IsListenHost(string host) =>
         host is "0.0.0.0" or "*" or "" or "::" or "[::]" or "localhost" || IPAddress.TryParse(host.Trim('[', ']'), out _);
 
