@@ -108,6 +108,7 @@ public static class GatewayHost
         services.AddSingleton<StoreMetrics>();
         services.AddSingleton<StoreWriter>();
         services.AddSingleton<UsageFlusher>();
+        services.AddSingleton<UsageMetrics>();
         services.AddSingleton(sp => new UsageRecorder(
             sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity));
@@ -161,6 +162,7 @@ public static class GatewayHost
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
         await app.Services.GetRequiredService<QuotaCounters>().InitializeAsync(cancellationToken);
         await app.Services.GetRequiredService<UsageRecorder>().StartAsync(cancellationToken);
+        app.Services.GetRequiredService<UsageMetrics>(); // its instruments exist from the start
         await app.Services.GetRequiredService<UsageFlusher>().StartAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
     }

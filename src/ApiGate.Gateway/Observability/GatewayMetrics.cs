@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Snapshots;
-using ApiGate.Gateway.Usage;
 
 namespace ApiGate.Gateway.Observability;
 
@@ -32,7 +31,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _quotaRejections;
     private readonly Counter<long> _adminRequests;
 
-    public GatewayMetrics(IMeterFactory meterFactory, UsageRecorder usage, SnapshotManager snapshots, ApiKeyAuthenticator keys)
+    public GatewayMetrics(IMeterFactory meterFactory, SnapshotManager snapshots, ApiKeyAuthenticator keys)
     {
         Meter = meterFactory.Create(MeterName);
         _requests = Meter.CreateCounter<long>("apigate.requests", description: "Requests handled by the gateway (proxied or rejected by it), by route, method, status class and upstream.");
@@ -46,8 +45,6 @@ internal sealed class GatewayMetrics
         _adminRequests = Meter.CreateCounter<long>("apigate.admin.requests", description: "Admin API requests, by method and status class (401s show refused credentials).");
         Meter.CreateObservableCounter("apigate.auth.key_lookups", () => Interlocked.Read(ref keys.Lookups),
             description: "API keys looked up in the store: cache misses (a key not seen since the last config change, or an unknown key).");
-        Meter.CreateObservableGauge("apigate.usage.queue.depth", () => (long)usage.QueueDepth, description: "Usage events waiting to be written to the store.");
-        Meter.CreateObservableCounter("apigate.usage.events.dropped", () => usage.Dropped, description: "Usage events dropped (queue full or store writes failing).");
         Meter.CreateObservableGauge("apigate.config.version", () => snapshots.Current?.Version ?? 0, description: "Config version of the snapshot being served (0 = none loaded).");
         Meter.CreateObservableCounter("apigate.config.reload.failures", () => snapshots.ReloadFailures, description: "Config versions that failed to compile (the previous snapshot kept serving).");
         Targets = new TargetMetrics(Meter, snapshots);

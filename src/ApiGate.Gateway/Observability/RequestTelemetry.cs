@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Pipeline;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ApiGate.Gateway.Configuration;
@@ -10,7 +9,7 @@ namespace ApiGate.Gateway.Observability;
 /// <summary>
 /// Instruments every request the pipeline handles (not the reserved endpoints) in one place: <see cref="Begin"/> when
 /// it enters, <see cref="End"/> in a <c>finally</c> when it leaves — metrics, the access-log line and the span end.
-/// It reads what the pipeline left on the context: the <see cref="GatewayRequest"/> (route, upstream, caller, the
+/// It reads what the pipeline left on the context: the <see cref="IObservedRequest"/> (route, upstream, caller, the
 /// forwarder's <see cref="UpstreamExchange"/>) and the <see cref="GatewayError"/> the gateway answered with, if any.
 /// </summary>
 internal sealed class RequestTelemetry
@@ -49,26 +48,25 @@ internal sealed class RequestTelemetry
     public void End(HttpContext context, in RequestScope scope, bool completed)
     {
         var totalSeconds = Stopwatch.GetElapsedTime(scope.Started).TotalSeconds;
-        var request = context.Features.Get<GatewayRequest>();
+        var request = context.Features.Get<IObservedRequest>();
         var error = context.Features.Get<GatewayError>();
         var exchange = request?.Exchange;
         var outcome = new RequestOutcome(
-            request?.Route.Definition.Slug ?? "",
-            request?.Upstream.Definition.Slug ?? "",
+            request?.RouteSlug ?? "",
+            request?.UpstreamSlug ?? "",
             context.Request.Method,
             // An exception before the response started becomes a 500 once it leaves the pipeline.
             completed || context.Response.HasStarted ? context.Response.StatusCode : StatusCodes.Status500InternalServerError,
             totalSeconds,
             (exchange?.DurationMs ?? 0) / 1000,
             error?.Code,
-            request?.Target?.State.Label ?? "",
+            request?.TargetLabel ?? "",
             request?.Attempts ?? 0);
 
         _metrics.RecordRequest(outcome);
         var requestId = request?.RequestId ?? context.Response.Headers["X-Request-ID"].ToString();
         if (_accessLogEnabled && _accessLog.IsEnabled(LogLevel.Information))
         {
-            var caller = request?.Caller;
             AccessLog.Write(_accessLog, new AccessLogEntry
             {
                 RequestId = requestId,
@@ -78,8 +76,8 @@ internal sealed class RequestTelemetry
                 Upstream = outcome.Upstream,
                 Target = outcome.Target,
                 Attempts = outcome.Attempts,
-                UserId = caller?.User.Id ?? "",
-                KeyId = caller?.Key.Id ?? "",
+                UserId = request?.UserId ?? "",
+                KeyId = request?.KeyId ?? "",
                 Status = outcome.Status,
                 BytesIn = exchange?.BytesIn ?? 0,
                 BytesOut = exchange?.BytesOut ?? context.Response.ContentLength ?? 0,

@@ -1,6 +1,6 @@
+using ApiGate.Gateway.Observability;
 using System.Collections.Concurrent;
 using ApiGate.Core.Storage;
-using ApiGate.Gateway.Observability;
 using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Persistence;

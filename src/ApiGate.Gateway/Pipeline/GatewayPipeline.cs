@@ -78,7 +78,7 @@ internal sealed partial class GatewayPipeline(
         }
 
         var request = new GatewayRequest(context, snapshot, match, upstream, requestId, environment);
-        context.Features.Set(request);
+        context.Features.Set<Observability.IObservedRequest>(request); // what telemetry reads when the request is over
         var invoked = 0;
         try
         {

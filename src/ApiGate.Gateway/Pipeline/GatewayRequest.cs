@@ -15,7 +15,7 @@ namespace ApiGate.Gateway.Pipeline;
 /// The state of one proxied request as it moves through the pipeline steps. Created once per request after a route
 /// matched; steps read and fill it (identity, limits, the upstream path) and the forwarder consumes it.
 /// </summary>
-internal sealed class GatewayRequest : IRewriteRequest
+internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedRequest
 {
     public GatewayRequest(HttpContext httpContext, ConfigSnapshot snapshot, RouteMatch match, UpstreamBinding upstream, string requestId, GatewayEnvironment environment)
     {
@@ -92,6 +92,16 @@ internal sealed class GatewayRequest : IRewriteRequest
         await GatewayErrorWriter.WriteAsync(HttpContext, error);
         return false;
     }
+
+    string Observability.IObservedRequest.RouteSlug => Match.Route.Definition.Slug;
+
+    string Observability.IObservedRequest.UpstreamSlug => Upstream.Definition.Slug;
+
+    string Observability.IObservedRequest.TargetLabel => Target?.State.Label ?? "";
+
+    string Observability.IObservedRequest.UserId => Caller?.User.Id ?? "";
+
+    string Observability.IObservedRequest.KeyId => Caller?.Key.Id ?? "";
 
     public string Method => HttpContext.Request.Method;
 
