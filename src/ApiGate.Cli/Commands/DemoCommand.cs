@@ -157,7 +157,7 @@ internal static class DemoCommand
 
         if (!(await users.GetAsync(DemoEmail, ct)).Ok)
         {
-            Check(await users.CreateAsync(new UserInput { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
+            Check(await users.CreateAsync(new UserChanges { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
         }
     }
 

@@ -1,3 +1,7 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Text;
+using static ApiGate.Core.Management.Outcomes;
+
 namespace ApiGate.Core.Management;
 
 /// <summary>Fields for creating or updating a plan; null = not given.</summary>
@@ -15,7 +19,10 @@ public sealed record PlanInput
     public bool? Enabled { get; init; }
 }
 
-/// <summary>Fields for creating or updating a user; null = not given.</summary>
+/// <summary>
+/// The text form of a user change, as the admin API's JSON body and the CLI's options carry it; null = not given.
+/// <see cref="ToChanges"/> parses it once, at the edge, into <see cref="UserChanges"/>.
+/// </summary>
 public sealed record UserInput
 {
     public string? Email { get; init; }
@@ -26,6 +33,38 @@ public sealed record UserInput
 
     /// <summary><c>active</c> (default), <c>pending</c>, <c>suspended</c>, <c>cancelled</c>.</summary>
     public string? Status { get; init; }
+
+    /// <summary>Parses every given field into its type; a field that cannot be read is an error naming it.</summary>
+    public ManagementResult<UserChanges> ToChanges()
+    {
+        UserStatus? status = null;
+        if (Status is not null)
+        {
+            if (!WireNames.TryParse<UserStatus>(Status, out var parsed))
+            {
+                return Invalid("status", $"'{Status}' is not one of {WireNames.List<UserStatus>()}");
+            }
+
+            status = parsed;
+        }
+
+        return new UserChanges { Email = Email, Name = Name, Plan = Plan, Status = status };
+    }
+}
+
+/// <summary>
+/// A typed change to a user, as the edge parsed it: null = not given (keep on update, default on create).
+/// <see cref="UserService"/> checks the domain rules only (email shape, plan exists and is enabled).
+/// </summary>
+public sealed record UserChanges
+{
+    public string? Email { get; init; }
+    public string? Name { get; init; }
+
+    /// <summary>Plan id; the default plan when omitted on create.</summary>
+    public string? Plan { get; init; }
+
+    public UserStatus? Status { get; init; }
 }
 
 /// <summary>Fields for creating an API key.</summary>

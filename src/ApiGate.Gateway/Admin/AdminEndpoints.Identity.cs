@@ -1,7 +1,6 @@
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
-using ApiGate.Core.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -18,11 +17,11 @@ internal static partial class AdminEndpoints
         var plans = services.GetRequiredService<PlanService>();
         var entitlements = services.GetRequiredService<EntitlementService>();
         var planEntitlements = services.GetRequiredService<PlanEntitlementService>();
-        MapCrud<UserDefinition, UserInput>(e, "users", writes, u => u.Id,
+        MapCrud<UserDefinition, UserInput, UserChanges>(e, "users", writes, u => u.Id, input => input.ToChanges(),
             async (_, ct) => Listed(await users.ListAsync(ct)),
             users.GetAsync, users.CreateAsync, users.UpdateAsync, users.DeleteAsync);
-        MapAction(e, "users", "activate", writes, (id, ct) => users.UpdateAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Active) }, ct));
-        MapAction(e, "users", "deactivate", writes, (id, ct) => users.UpdateAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Suspended) }, ct));
+        MapAction(e, "users", "activate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Active }, ct));
+        MapAction(e, "users", "deactivate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Suspended }, ct));
 
         MapCrud<PlanDefinition, PlanInput>(e, "plans", writes, p => p.Id,
             async (_, ct) => Listed(await plans.ListAsync(ct)),

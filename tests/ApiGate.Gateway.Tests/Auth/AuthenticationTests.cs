@@ -68,7 +68,7 @@ public sealed class AuthenticationTests : GatewayTestBase
         var (otherKey, other, _) = await Gateway.CreateKeyAsync("suspend@example.com");
 
         await Gateway.Keys.RevokeAsync(record.Id, CancellationToken.None);
-        await Gateway.Users.UpdateAsync(other.Email, new UserInput { Status = "suspended" }, CancellationToken.None);
+        await Gateway.Users.UpdateAsync(other.Email, new UserChanges { Status = UserStatus.Suspended }, CancellationToken.None);
         await Gateway.ReloadAsync();
 
         await AssertErrorAsync(await SendAsync("/private/x", key), HttpStatusCode.Unauthorized, "key_revoked");
