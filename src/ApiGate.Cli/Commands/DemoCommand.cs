@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ApiGate.Cli.Demo;
 using ApiGate.Cli.Settings;
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
@@ -151,7 +152,7 @@ internal static class DemoCommand
 
         if (!(await entitlements.GetAsync("webhooks", ct)).Ok)
         {
-            Check(await entitlements.CreateAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, ct));
+            Check(await entitlements.CreateAsync(new EntitlementChanges { Name = "webhooks", ValueType = EntitlementValueType.Boolean, DefaultValue = "false" }, ct));
             Check(await new PlanEntitlementService(store, TimeProvider.System).CreateAsync(new PlanEntitlementInput { Plan = DemoPlan, Entitlement = "webhooks", Value = "true" }, ct));
         }
 

@@ -1,3 +1,4 @@
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Text;
 using static ApiGate.Core.Management.Outcomes;
@@ -78,16 +79,70 @@ public sealed record KeyInput
     public string? Expires { get; init; }
 }
 
-/// <summary>Fields for creating or updating an entitlement; null = not given.</summary>
+/// <summary>
+/// The text form of an entitlement change, as the admin API's JSON body and the CLI's options carry it; null = not
+/// given. <see cref="ToChanges"/> parses it once, at the edge, into <see cref="EntitlementChanges"/>.
+/// </summary>
 public sealed record EntitlementInput
 {
     public string? Name { get; init; }
     public string? DisplayName { get; init; }
     public string? Description { get; init; }
     public string? Category { get; init; }
+
+    /// <summary><c>boolean</c> (default), <c>number</c>, <c>string</c>.</summary>
     public string? ValueType { get; init; }
+
     public string? DefaultValue { get; init; }
     public string? HeaderName { get; init; }
+    public bool? Enabled { get; init; }
+
+    /// <summary>Parses every given field into its type; a field that cannot be read is an error naming it.</summary>
+    public ManagementResult<EntitlementChanges> ToChanges()
+    {
+        EntitlementValueType? valueType = null;
+        if (ValueType is not null)
+        {
+            if (!WireNames.TryParse<EntitlementValueType>(ValueType, out var parsed))
+            {
+                return Invalid("value_type", $"'{ValueType}' is not one of {WireNames.List<EntitlementValueType>()}");
+            }
+
+            valueType = parsed;
+        }
+
+        return new EntitlementChanges
+        {
+            Name = Name,
+            DisplayName = DisplayName,
+            Description = Description,
+            Category = Category,
+            ValueType = valueType,
+            DefaultValue = DefaultValue,
+            HeaderName = HeaderName,
+            Enabled = Enabled,
+        };
+    }
+}
+
+/// <summary>
+/// A typed change to an entitlement, as the edge parsed it: null = not given (keep on update, default on create).
+/// <see cref="EntitlementService"/> checks the domain rules only (name shape, default value fits the type, header name).
+/// </summary>
+public sealed record EntitlementChanges
+{
+    public string? Name { get; init; }
+    public string? DisplayName { get; init; }
+    public string? Description { get; init; }
+    public string? Category { get; init; }
+    public EntitlementValueType? ValueType { get; init; }
+
+    /// <summary>Checked against the value type; on create, omitted = <c>false</c>, <c>0</c> or empty by type.</summary>
+    public string? DefaultValue { get; init; }
+
+    /// <summary>Header to send instead of <c>X-Entitlement-&lt;Name&gt;</c>; empty = derived.</summary>
+    public string? HeaderName { get; init; }
+
     public bool? Enabled { get; init; }
 }
 

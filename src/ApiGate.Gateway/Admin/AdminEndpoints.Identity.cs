@@ -37,7 +37,7 @@ internal static partial class AdminEndpoints
 
         MapKeys(e, services.GetRequiredService<KeyService>(), users, writes);
 
-        MapCrud<EntitlementDefinition, EntitlementInput>(e, "entitlements", writes, x => x.Id,
+        MapCrud<EntitlementDefinition, EntitlementInput, EntitlementChanges>(e, "entitlements", writes, x => x.Id, input => input.ToChanges(),
             async (_, ct) => Listed(await entitlements.ListAsync(ct)),
             entitlements.GetAsync, entitlements.CreateAsync, entitlements.UpdateAsync, entitlements.DeleteAsync);
 
