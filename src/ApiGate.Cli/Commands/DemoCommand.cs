@@ -101,7 +101,7 @@ internal static class DemoCommand
                 return 1;
             }
 
-            var key = Check(await keys.CreateAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
+            var key = Check(await keys.CreateAsync(new KeyChanges { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
             var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
             await using var app = GatewayHost.Build(options, store);
             await GatewayHost.StartAsync(app, ct);

@@ -68,7 +68,10 @@ public sealed record UserChanges
     public UserStatus? Status { get; init; }
 }
 
-/// <summary>Fields for creating an API key.</summary>
+/// <summary>
+/// The text form of a new API key, as the admin API's JSON body and the CLI's options carry it; null = not given.
+/// <see cref="ToChanges"/> parses it once, at the edge, into <see cref="KeyChanges"/>.
+/// </summary>
 public sealed record KeyInput
 {
     /// <summary>Owner: user id or email.</summary>
@@ -77,6 +80,37 @@ public sealed record KeyInput
 
     /// <summary>ISO 8601 date or date-time (UTC when no offset is given), or a duration from now such as <c>30d</c>; must be in the future.</summary>
     public string? Expires { get; init; }
+
+    /// <summary>
+    /// Parses the expiry into an instant; a duration counts from <paramref name="clock"/>'s now. Blank = never.
+    /// Whether the instant is in the future is the service's rule, checked against its own clock.
+    /// </summary>
+    public ManagementResult<KeyChanges> ToChanges(TimeProvider clock)
+    {
+        DateTimeOffset? expiresAt = null;
+        if (!string.IsNullOrWhiteSpace(Expires))
+        {
+            if (!KeyService.TryParseExpiry(Expires, clock.GetUtcNow(), out var at))
+            {
+                return Invalid("expires", $"'{Expires}' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)");
+            }
+
+            expiresAt = at;
+        }
+
+        return new KeyChanges { User = User, Name = Name, ExpiresAt = expiresAt };
+    }
+}
+
+/// <summary>A new API key, as the edge parsed it; <see cref="KeyService"/> checks the owner, the name and that the expiry is in the future.</summary>
+public sealed record KeyChanges
+{
+    /// <summary>Owner: user id or email.</summary>
+    public string? User { get; init; }
+    public string? Name { get; init; }
+
+    /// <summary>When the key stops working; null = never.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
 }
 
 /// <summary>

@@ -35,7 +35,7 @@ internal static partial class AdminEndpoints
             })
             .WithName("List_plan_entitlements_of_plan").WithTags("plan-entitlements").Produces<ListDocument<PlanEntitlement>>().Paged().Describe(StatusCodes.Status404NotFound);
 
-        MapKeys(e, services.GetRequiredService<KeyService>(), users, writes);
+        MapKeys(e, services.GetRequiredService<KeyService>(), users, writes, services.GetRequiredService<TimeProvider>());
 
         MapCrud<EntitlementDefinition, EntitlementInput, EntitlementChanges>(e, "entitlements", writes, x => x.Id, input => input.ToChanges(),
             async (_, ct) => Listed(await entitlements.ListAsync(ct)),
@@ -56,7 +56,7 @@ internal static partial class AdminEndpoints
     }
 
     /// <summary>Keys are created and revoked, never edited; the full key is in the create response's <c>meta.key</c> only.</summary>
-    private static void MapKeys(IEndpointRouteBuilder e, KeyService keys, UserService users, Writes writes)
+    private static void MapKeys(IEndpointRouteBuilder e, KeyService keys, UserService users, Writes writes, TimeProvider clock)
     {
         e.MapGet("/keys", async (HttpContext context, CancellationToken ct) =>
             {
@@ -88,7 +88,13 @@ internal static partial class AdminEndpoints
                     return error;
                 }
 
-                var result = await writes.DoneAsync(await keys.CreateAsync(input!, ct), ct);
+                var changes = input!.ToChanges(clock);
+                if (!changes.Ok)
+                {
+                    return AdminErrors.FromBody(changes.Error!, body!);
+                }
+
+                var result = await writes.DoneAsync(await keys.CreateAsync(changes.Value!, ct), ct);
                 if (!result.Ok)
                 {
                     return AdminErrors.FromBody(result.Error!, body!);

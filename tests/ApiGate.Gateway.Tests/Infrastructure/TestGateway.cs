@@ -131,7 +131,7 @@ internal sealed class TestGateway : IAsyncDisposable
 
         var user = await Users.CreateAsync(new UserChanges { Email = email, Plan = plan?.Id }, CancellationToken.None);
         Assert.True(user.Ok, user.Error?.ToString());
-        var key = await Keys.CreateAsync(new KeyInput { User = email }, CancellationToken.None);
+        var key = await Keys.CreateAsync(new KeyChanges { User = email }, CancellationToken.None);
         Assert.True(key.Ok, key.Error?.ToString());
         if (reload)
         {
