@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ApiGate.Cli.Demo;
 using ApiGate.Cli.Settings;
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
@@ -100,7 +101,7 @@ internal static class DemoCommand
                 return 1;
             }
 
-            var key = Check(await keys.CreateAsync(new KeyInput { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
+            var key = Check(await keys.CreateAsync(new KeyChanges { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
             var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
             await using var app = GatewayHost.Build(options, store);
             await GatewayHost.StartAsync(app, ct);
@@ -151,13 +152,13 @@ internal static class DemoCommand
 
         if (!(await entitlements.GetAsync("webhooks", ct)).Ok)
         {
-            Check(await entitlements.CreateAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, ct));
+            Check(await entitlements.CreateAsync(new EntitlementChanges { Name = "webhooks", ValueType = EntitlementValueType.Boolean, DefaultValue = "false" }, ct));
             Check(await new PlanEntitlementService(store, TimeProvider.System).CreateAsync(new PlanEntitlementInput { Plan = DemoPlan, Entitlement = "webhooks", Value = "true" }, ct));
         }
 
         if (!(await users.GetAsync(DemoEmail, ct)).Ok)
         {
-            Check(await users.CreateAsync(new UserInput { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
+            Check(await users.CreateAsync(new UserChanges { Email = DemoEmail, Name = "Demo User", Plan = DemoPlan }, ct));
         }
     }
 

@@ -19,7 +19,13 @@ internal static class EntitlementCommands
         var createFields = new Fields(create);
         CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
-            var result = await Entitlements(store).CreateAsync(createFields.Read(parse), ct);
+            var changes = createFields.Read(parse).ToChanges();
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await Entitlements(store).CreateAsync(changes.Value!, ct);
             return Print(context, parse, result);
         });
 
@@ -54,7 +60,13 @@ internal static class EntitlementCommands
         var updateFields = new Fields(update);
         CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
         {
-            var result = await Entitlements(store).UpdateAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var changes = updateFields.Read(parse).ToChanges();
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await Entitlements(store).UpdateAsync(parse.GetRequiredValue(reference), changes.Value!, ct);
             return Print(context, parse, result);
         });
 

@@ -22,7 +22,13 @@ internal static class KeyCommands
         {
             var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
             var keys = new KeyService(store, TimeProvider.System, options.AuthKeyPrefix);
-            var result = await keys.CreateAsync(new KeyInput { User = parse.GetValue(user), Name = parse.GetValue(name), Expires = parse.GetValue(expires) }, ct);
+            var changes = new KeyInput { User = parse.GetValue(user), Name = parse.GetValue(name), Expires = parse.GetValue(expires) }.ToChanges(TimeProvider.System);
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await keys.CreateAsync(changes.Value!, ct);
             if (!result.Ok)
             {
                 return context.Fail(result.Error!);

@@ -20,7 +20,13 @@ internal static class UserCommands
         var createFields = new Fields(create);
         CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
-            var result = await Users(store).CreateAsync(createFields.Read(parse), ct);
+            var changes = createFields.Read(parse).ToChanges();
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await Users(store).CreateAsync(changes.Value!, ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
@@ -52,7 +58,13 @@ internal static class UserCommands
         var updateFields = new Fields(update);
         CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
         {
-            var result = await Users(store).UpdateAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
+            var changes = updateFields.Read(parse).ToChanges();
+            if (!changes.Ok)
+            {
+                return context.Fail(changes.Error!);
+            }
+
+            var result = await Users(store).UpdateAsync(parse.GetRequiredValue(reference), changes.Value!, ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
 
@@ -86,7 +98,7 @@ internal static class UserCommands
         var command = new Command(verb, description) { reference };
         CliApp.SetServiceHandler(command, context, async (parse, store, ct) =>
         {
-            var result = await Users(store).UpdateAsync(parse.GetRequiredValue(reference), new UserInput { Status = WireNames.Of(status) }, ct);
+            var result = await Users(store).UpdateAsync(parse.GetRequiredValue(reference), new UserChanges { Status = status }, ct);
             return await PrintAsync(context, parse, store, result, ct);
         });
         return command;

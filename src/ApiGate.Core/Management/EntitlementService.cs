@@ -13,7 +13,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
     public async Task<ManagementResult<EntitlementDefinition>> GetAsync(string idOrName, CancellationToken ct) =>
         await store.FindEntitlementAsync(idOrName, ct) is { } e ? e : NotFound("entitlement", idOrName);
 
-    public async Task<ManagementResult<EntitlementDefinition>> CreateAsync(EntitlementInput input, CancellationToken ct)
+    public async Task<ManagementResult<EntitlementDefinition>> CreateAsync(EntitlementChanges input, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(input.Name))
         {
@@ -25,7 +25,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
         return built.Error ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
     }
 
-    public async Task<ManagementResult<EntitlementDefinition>> UpdateAsync(string idOrName, EntitlementInput input, CancellationToken ct)
+    public async Task<ManagementResult<EntitlementDefinition>> UpdateAsync(string idOrName, EntitlementChanges input, CancellationToken ct)
     {
         var existing = await store.FindEntitlementAsync(idOrName, ct);
         if (existing is null)
@@ -57,7 +57,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
         return existing is null ? NotFound("entitlement", idOrName) : await WriteAsync(existing, (e, c) => store.DeleteEntitlementAsync(e.Id, c), ct);
     }
 
-    private static ManagementResult<EntitlementDefinition> ApplyEntitlement(EntitlementDefinition e, EntitlementInput input, bool creating)
+    private static ManagementResult<EntitlementDefinition> ApplyEntitlement(EntitlementDefinition e, EntitlementChanges input, bool creating)
     {
         if (TextFields.Check(
                 ("name", input.Name), ("display_name", input.DisplayName), ("description", input.Description), ("category", input.Category),
@@ -92,13 +92,8 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
             e = e with { Category = input.Category };
         }
 
-        if (input.ValueType is not null)
+        if (input.ValueType is { } type)
         {
-            if (!WireNames.TryParse<EntitlementValueType>(input.ValueType, out var type))
-            {
-                return Invalid("value_type", $"'{input.ValueType}' is not one of {WireNames.List<EntitlementValueType>()}");
-            }
-
             e = e with { ValueType = type };
         }
 

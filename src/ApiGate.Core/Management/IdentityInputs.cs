@@ -1,3 +1,8 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Text;
+using static ApiGate.Core.Management.Outcomes;
+
 namespace ApiGate.Core.Management;
 
 /// <summary>Fields for creating or updating a plan; null = not given.</summary>
@@ -15,7 +20,10 @@ public sealed record PlanInput
     public bool? Enabled { get; init; }
 }
 
-/// <summary>Fields for creating or updating a user; null = not given.</summary>
+/// <summary>
+/// The text form of a user change, as the admin API's JSON body and the CLI's options carry it; null = not given.
+/// <see cref="ToChanges"/> parses it once, at the edge, into <see cref="UserChanges"/>.
+/// </summary>
 public sealed record UserInput
 {
     public string? Email { get; init; }
@@ -26,9 +34,44 @@ public sealed record UserInput
 
     /// <summary><c>active</c> (default), <c>pending</c>, <c>suspended</c>, <c>cancelled</c>.</summary>
     public string? Status { get; init; }
+
+    /// <summary>Parses every given field into its type; a field that cannot be read is an error naming it.</summary>
+    public ManagementResult<UserChanges> ToChanges()
+    {
+        UserStatus? status = null;
+        if (Status is not null)
+        {
+            if (!WireNames.TryParse<UserStatus>(Status, out var parsed))
+            {
+                return Invalid("status", $"'{Status}' is not one of {WireNames.List<UserStatus>()}");
+            }
+
+            status = parsed;
+        }
+
+        return new UserChanges { Email = Email, Name = Name, Plan = Plan, Status = status };
+    }
 }
 
-/// <summary>Fields for creating an API key.</summary>
+/// <summary>
+/// A typed change to a user, as the edge parsed it: null = not given (keep on update, default on create).
+/// <see cref="UserService"/> checks the domain rules only (email shape, plan exists and is enabled).
+/// </summary>
+public sealed record UserChanges
+{
+    public string? Email { get; init; }
+    public string? Name { get; init; }
+
+    /// <summary>Plan id; the default plan when omitted on create.</summary>
+    public string? Plan { get; init; }
+
+    public UserStatus? Status { get; init; }
+}
+
+/// <summary>
+/// The text form of a new API key, as the admin API's JSON body and the CLI's options carry it; null = not given.
+/// <see cref="ToChanges"/> parses it once, at the edge, into <see cref="KeyChanges"/>.
+/// </summary>
 public sealed record KeyInput
 {
     /// <summary>Owner: user id or email.</summary>
@@ -37,18 +80,103 @@ public sealed record KeyInput
 
     /// <summary>ISO 8601 date or date-time (UTC when no offset is given), or a duration from now such as <c>30d</c>; must be in the future.</summary>
     public string? Expires { get; init; }
+
+    /// <summary>
+    /// Parses the expiry into an instant; a duration counts from <paramref name="clock"/>'s now. Blank = never.
+    /// Whether the instant is in the future is the service's rule, checked against its own clock.
+    /// </summary>
+    public ManagementResult<KeyChanges> ToChanges(TimeProvider clock)
+    {
+        DateTimeOffset? expiresAt = null;
+        if (!string.IsNullOrWhiteSpace(Expires))
+        {
+            if (!KeyService.TryParseExpiry(Expires, clock.GetUtcNow(), out var at))
+            {
+                return Invalid("expires", $"'{Expires}' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)");
+            }
+
+            expiresAt = at;
+        }
+
+        return new KeyChanges { User = User, Name = Name, ExpiresAt = expiresAt };
+    }
 }
 
-/// <summary>Fields for creating or updating an entitlement; null = not given.</summary>
+/// <summary>A new API key, as the edge parsed it; <see cref="KeyService"/> checks the owner, the name and that the expiry is in the future.</summary>
+public sealed record KeyChanges
+{
+    /// <summary>Owner: user id or email.</summary>
+    public string? User { get; init; }
+    public string? Name { get; init; }
+
+    /// <summary>When the key stops working; null = never.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+}
+
+/// <summary>
+/// The text form of an entitlement change, as the admin API's JSON body and the CLI's options carry it; null = not
+/// given. <see cref="ToChanges"/> parses it once, at the edge, into <see cref="EntitlementChanges"/>.
+/// </summary>
 public sealed record EntitlementInput
 {
     public string? Name { get; init; }
     public string? DisplayName { get; init; }
     public string? Description { get; init; }
     public string? Category { get; init; }
+
+    /// <summary><c>boolean</c> (default), <c>number</c>, <c>string</c>.</summary>
     public string? ValueType { get; init; }
+
     public string? DefaultValue { get; init; }
     public string? HeaderName { get; init; }
+    public bool? Enabled { get; init; }
+
+    /// <summary>Parses every given field into its type; a field that cannot be read is an error naming it.</summary>
+    public ManagementResult<EntitlementChanges> ToChanges()
+    {
+        EntitlementValueType? valueType = null;
+        if (ValueType is not null)
+        {
+            if (!WireNames.TryParse<EntitlementValueType>(ValueType, out var parsed))
+            {
+                return Invalid("value_type", $"'{ValueType}' is not one of {WireNames.List<EntitlementValueType>()}");
+            }
+
+            valueType = parsed;
+        }
+
+        return new EntitlementChanges
+        {
+            Name = Name,
+            DisplayName = DisplayName,
+            Description = Description,
+            Category = Category,
+            ValueType = valueType,
+            DefaultValue = DefaultValue,
+            HeaderName = HeaderName,
+            Enabled = Enabled,
+        };
+    }
+}
+
+/// <summary>
+/// A typed change to an entitlement, as the edge parsed it: null = not given (keep on update, default on create).
+/// <see cref="EntitlementService"/> checks the domain rules only (name shape, default value fits the type, header name).
+/// </summary>
+public sealed record EntitlementChanges
+{
+    public string? Name { get; init; }
+    public string? DisplayName { get; init; }
+    public string? Description { get; init; }
+    public string? Category { get; init; }
+    public EntitlementValueType? ValueType { get; init; }
+
+    /// <summary>Checked against the value type; on create, omitted = <c>false</c>, <c>0</c> or empty by type.</summary>
+    public string? DefaultValue { get; init; }
+
+    /// <summary>Header to send instead of <c>X-Entitlement-&lt;Name&gt;</c>; empty = derived.</summary>
+    public string? HeaderName { get; init; }
+
     public bool? Enabled { get; init; }
 }
 

@@ -11,7 +11,7 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
 {
     public Task<IReadOnlyList<ApiKeyDefinition>> ListAsync(string? userId, CancellationToken ct) => store.ListKeysAsync(userId, ct);
 
-    public async Task<ManagementResult<CreatedKey>> CreateAsync(KeyInput input, CancellationToken ct)
+    public async Task<ManagementResult<CreatedKey>> CreateAsync(KeyChanges input, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(input.User))
         {
@@ -30,20 +30,9 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
         }
 
         var now = timeProvider.GetUtcNow();
-        DateTimeOffset? expires = null;
-        if (!string.IsNullOrWhiteSpace(input.Expires))
+        if (input.ExpiresAt <= now)
         {
-            if (!TryParseExpiry(input.Expires, now, out var at))
-            {
-                return Invalid("expires", $"'{input.Expires}' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)");
-            }
-
-            if (at <= now)
-            {
-                return Invalid("expires", "expiry must be in the future");
-            }
-
-            expires = at;
+            return Invalid("expires", "expiry must be in the future");
         }
 
         var fullKey = ApiKeys.Generate(keyPrefix);
@@ -54,7 +43,7 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
             UserId = user.Id,
             Prefix = ApiKeys.PrefixOf(fullKey),
             Hash = ApiKeys.Hash(fullKey),
-            ExpiresAt = expires,
+            ExpiresAt = input.ExpiresAt,
             CreatedAt = now,
         };
         var written = await WriteAsync(key, store.CreateKeyAsync, ct);

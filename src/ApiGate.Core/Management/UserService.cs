@@ -1,6 +1,6 @@
 using ApiGate.Core.Identity;
-using ApiGate.Core.Text;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
 using static ApiGate.Core.Management.Outcomes;
 
 namespace ApiGate.Core.Management;
@@ -13,7 +13,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
     public async Task<ManagementResult<UserDefinition>> GetAsync(string idOrEmail, CancellationToken ct) =>
         await store.FindUserAsync(idOrEmail, ct) is { } user ? user : NotFound("user", idOrEmail);
 
-    public async Task<ManagementResult<UserDefinition>> CreateAsync(UserInput input, CancellationToken ct)
+    public async Task<ManagementResult<UserDefinition>> CreateAsync(UserChanges input, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(input.Email))
         {
@@ -37,7 +37,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
         return built.Error ?? await WriteAsync(built.Value!, store.CreateUserAsync, ct);
     }
 
-    public async Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserInput input, CancellationToken ct)
+    public async Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserChanges input, CancellationToken ct)
     {
         var existing = await store.FindUserAsync(idOrEmail, ct);
         if (existing is null)
@@ -55,7 +55,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
         return existing is null ? NotFound("user", idOrEmail) : await WriteAsync(existing, (u, c) => store.DeleteUserAsync(u.Id, c), ct);
     }
 
-    private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserInput input, CancellationToken ct)
+    private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserChanges input, CancellationToken ct)
     {
         if (TextFields.Check(("email", input.Email), ("name", input.Name)) is { } textProblem)
         {
@@ -95,13 +95,8 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
             u = u with { PlanId = plan.Id };
         }
 
-        if (input.Status is not null)
+        if (input.Status is { } status)
         {
-            if (!WireNames.TryParse<UserStatus>(input.Status, out var status))
-            {
-                return Invalid("status", $"'{input.Status}' is not one of {WireNames.List<UserStatus>()}");
-            }
-
             u = u with { Status = status };
         }
 

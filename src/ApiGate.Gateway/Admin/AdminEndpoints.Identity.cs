@@ -1,7 +1,6 @@
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
-using ApiGate.Core.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -18,11 +17,11 @@ internal static partial class AdminEndpoints
         var plans = services.GetRequiredService<PlanService>();
         var entitlements = services.GetRequiredService<EntitlementService>();
         var planEntitlements = services.GetRequiredService<PlanEntitlementService>();
-        MapCrud<UserDefinition, UserInput>(e, "users", writes, u => u.Id,
+        MapCrud<UserDefinition, UserInput, UserChanges>(e, "users", writes, u => u.Id, input => input.ToChanges(),
             async (_, ct) => Listed(await users.ListAsync(ct)),
             users.GetAsync, users.CreateAsync, users.UpdateAsync, users.DeleteAsync);
-        MapAction(e, "users", "activate", writes, (id, ct) => users.UpdateAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Active) }, ct));
-        MapAction(e, "users", "deactivate", writes, (id, ct) => users.UpdateAsync(id, new UserInput { Status = WireNames.Of(UserStatus.Suspended) }, ct));
+        MapAction(e, "users", "activate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Active }, ct));
+        MapAction(e, "users", "deactivate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Suspended }, ct));
 
         MapCrud<PlanDefinition, PlanInput>(e, "plans", writes, p => p.Id,
             async (_, ct) => Listed(await plans.ListAsync(ct)),
@@ -36,9 +35,9 @@ internal static partial class AdminEndpoints
             })
             .WithName("List_plan_entitlements_of_plan").WithTags("plan-entitlements").Produces<ListDocument<PlanEntitlement>>().Paged().Describe(StatusCodes.Status404NotFound);
 
-        MapKeys(e, services.GetRequiredService<KeyService>(), users, writes);
+        MapKeys(e, services.GetRequiredService<KeyService>(), users, writes, services.GetRequiredService<TimeProvider>());
 
-        MapCrud<EntitlementDefinition, EntitlementInput>(e, "entitlements", writes, x => x.Id,
+        MapCrud<EntitlementDefinition, EntitlementInput, EntitlementChanges>(e, "entitlements", writes, x => x.Id, input => input.ToChanges(),
             async (_, ct) => Listed(await entitlements.ListAsync(ct)),
             entitlements.GetAsync, entitlements.CreateAsync, entitlements.UpdateAsync, entitlements.DeleteAsync);
 
@@ -57,7 +56,7 @@ internal static partial class AdminEndpoints
     }
 
     /// <summary>Keys are created and revoked, never edited; the full key is in the create response's <c>meta.key</c> only.</summary>
-    private static void MapKeys(IEndpointRouteBuilder e, KeyService keys, UserService users, Writes writes)
+    private static void MapKeys(IEndpointRouteBuilder e, KeyService keys, UserService users, Writes writes, TimeProvider clock)
     {
         e.MapGet("/keys", async (HttpContext context, CancellationToken ct) =>
             {
@@ -89,7 +88,13 @@ internal static partial class AdminEndpoints
                     return error;
                 }
 
-                var result = await writes.DoneAsync(await keys.CreateAsync(input!, ct), ct);
+                var changes = input!.ToChanges(clock);
+                if (!changes.Ok)
+                {
+                    return AdminErrors.FromBody(changes.Error!, body!);
+                }
+
+                var result = await writes.DoneAsync(await keys.CreateAsync(changes.Value!, ct), ct);
                 if (!result.Ok)
                 {
                     return AdminErrors.FromBody(result.Error!, body!);

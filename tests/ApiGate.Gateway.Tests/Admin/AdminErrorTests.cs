@@ -23,6 +23,8 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("/plans", """{"name": "x", "rate_limit_per_minute": -1}""", "/rate_limit_per_minute")]
     [InlineData("/keys", """{"user": "nobody@example.com"}""", "/user")]
     [InlineData("/keys", """{"user_id": "nobody@example.com"}""", "/user_id")]
+    [InlineData("/keys", """{"user": "ann@example.com", "expires": "soon"}""", "/expires")]
+    [InlineData("/keys", """{"user": "ann@example.com", "expires_at": "soon"}""", "/expires_at")]
     [InlineData("/entitlements", """{"name": "Bad Name"}""", "/name")]
     [InlineData("/entitlements", """{"name": "flag", "value_type": "colour"}""", "/value_type")]
     [InlineData("/plan-entitlements", """{"plan": "missing", "entitlement": "x", "value": "1"}""", "/plan")]
@@ -45,6 +47,22 @@ public sealed class AdminErrorTests : AdminTestBase
         var response = await SendAsync(HttpMethod.Post, path, body);
 
         AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer);
+    }
+
+    [Theory]
+    [InlineData("expires", "soon", "'soon' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)")]
+    [InlineData("expires_at", "2001-01-01", "expiry must be in the future")]
+    [InlineData("expires", "0s", "expiry must be in the future")]
+    public async Task CreateKey_UnusableExpiry_Returns422NamingTheFieldAndCreatesNoKey(string field, string value, string detail)
+    {
+        AssertData(await PostAsync("/users", new { email = "ann@example.com" }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Post, "/keys", $$"""{"user": "ann@example.com", "{{field}}": "{{value}}"}""");
+        var keys = await GetAsync("/keys");
+
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/" + field);
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
+        Assert.Equal(0, AssertData(keys).GetArrayLength());
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Identity;
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -68,7 +69,7 @@ public sealed class AuthenticationTests : GatewayTestBase
         var (otherKey, other, _) = await Gateway.CreateKeyAsync("suspend@example.com");
 
         await Gateway.Keys.RevokeAsync(record.Id, CancellationToken.None);
-        await Gateway.Users.UpdateAsync(other.Email, new UserInput { Status = "suspended" }, CancellationToken.None);
+        await Gateway.Users.UpdateAsync(other.Email, new UserChanges { Status = UserStatus.Suspended }, CancellationToken.None);
         await Gateway.ReloadAsync();
 
         await AssertErrorAsync(await SendAsync("/private/x", key), HttpStatusCode.Unauthorized, "key_revoked");
@@ -82,9 +83,9 @@ public sealed class AuthenticationTests : GatewayTestBase
     [InlineData("query")]
     public async Task ValidKey_InjectsIdentityAndEntitlementHeaders_AndStripsCredential(string where)
     {
-        await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "webhooks", ValueType = "boolean", DefaultValue = "false" }, CancellationToken.None);
-        await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "max_api_keys", ValueType = "number", DefaultValue = "2" }, CancellationToken.None);
-        await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "tier", ValueType = "string", DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None);
+        await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "webhooks", ValueType = EntitlementValueType.Boolean, DefaultValue = "false" }, CancellationToken.None);
+        await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "max_api_keys", ValueType = EntitlementValueType.Number, DefaultValue = "2" }, CancellationToken.None);
+        await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String, DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None);
         var (key, user, record) = await Gateway.CreateKeyAsync("headers@example.com", new PlanInput { Id = "pro", Name = "Pro", RateLimitPerMinute = 600 }, reload: false);
         await Gateway.PlanEntitlements.CreateAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = "webhooks", Value = "true" }, CancellationToken.None);
         await Gateway.ReloadAsync();

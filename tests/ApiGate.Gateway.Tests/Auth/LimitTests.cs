@@ -178,7 +178,7 @@ public sealed class LimitTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
         Assert.Equal(HttpStatusCode.PaymentRequired, (await SendAsync(key)).StatusCode);
 
-        await Gateway.Users.UpdateAsync(user.Email, new UserInput { Plan = "big" }, CancellationToken.None);
+        await Gateway.Users.UpdateAsync(user.Email, new UserChanges { Plan = "big" }, CancellationToken.None);
         await Gateway.ReloadAsync();
         var response = await SendAsync(key);
 

@@ -122,6 +122,23 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersCreateAndUpdate_UnknownStatus_RefusedNamingTheFieldAndNothingChanges()
+    {
+        var created = await RunAsync("users", "create", "--email", "ann@example.com", "--status", "sleeping");
+        await RunAsync("users", "create", "--email", "bob@example.com");
+        var updated = await RunAsync("users", "update", "bob@example.com", "--status", "sleeping");
+        var listed = await RunAsync("users", "list", "--json");
+
+        Assert.Equal(2, created.ExitCode);
+        Assert.Contains("status: 'sleeping' is not one of active, cancelled, pending, suspended", created.Error);
+        Assert.Equal(2, updated.ExitCode);
+        Assert.Contains("status: 'sleeping' is not one of active, cancelled, pending, suspended", updated.Error);
+        var user = Assert.Single(JsonDocument.Parse(listed.Output).RootElement.EnumerateArray());
+        Assert.Equal("bob@example.com", user.GetProperty("email").GetString());
+        Assert.Equal("active", user.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task UsersCreate_WithoutPlan_GetsTheMigrationsDefaultFreePlan()
     {
         var created = await RunAsync("users", "create", "--email", "ann@example.com", "--json");

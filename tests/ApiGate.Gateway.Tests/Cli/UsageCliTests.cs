@@ -24,8 +24,8 @@ public sealed class UsageCliTests : IAsyncLifetime
         var plans = new PlanService(_temp.Store, TimeProvider.System);
         var users = new UserService(_temp.Store, TimeProvider.System);
         Assert.True((await plans.CreateAsync(new PlanInput { Id = "pro", Name = "Pro", RequestsPerMonth = 1000 }, CancellationToken.None)).Ok);
-        _ann = (await users.CreateAsync(new UserInput { Email = "ann@example.com", Plan = "pro" }, CancellationToken.None)).Value!;
-        var bob = (await users.CreateAsync(new UserInput { Email = "bob@example.com" }, CancellationToken.None)).Value!;
+        _ann = (await users.CreateAsync(new UserChanges { Email = "ann@example.com", Plan = "pro" }, CancellationToken.None)).Value!;
+        var bob = (await users.CreateAsync(new UserChanges { Email = "bob@example.com" }, CancellationToken.None)).Value!;
 
         await _temp.Store.AddUsageEventsAsync(
         [
@@ -91,7 +91,7 @@ public sealed class UsageCliTests : IAsyncLifetime
         var plans = new PlanService(_temp.Store, TimeProvider.System);
         var users = new UserService(_temp.Store, TimeProvider.System);
         Assert.True((await plans.CreateAsync(new PlanInput { Id = "max", Name = "Max", RequestsPerMonth = 0 }, CancellationToken.None)).Ok);
-        Assert.True((await users.CreateAsync(new UserInput { Email = "cy@example.com", Plan = "max" }, CancellationToken.None)).Ok);
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "cy@example.com", Plan = "max" }, CancellationToken.None)).Ok);
 
         // Act
         var json = await _temp.CliAsync("usage", "summary", "--email", "cy@example.com", "--json");

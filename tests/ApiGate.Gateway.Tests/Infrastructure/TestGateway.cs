@@ -129,9 +129,9 @@ internal sealed class TestGateway : IAsyncDisposable
             Assert.True(createdPlan.Ok, createdPlan.Error?.ToString());
         }
 
-        var user = await Users.CreateAsync(new UserInput { Email = email, Plan = plan?.Id }, CancellationToken.None);
+        var user = await Users.CreateAsync(new UserChanges { Email = email, Plan = plan?.Id }, CancellationToken.None);
         Assert.True(user.Ok, user.Error?.ToString());
-        var key = await Keys.CreateAsync(new KeyInput { User = email }, CancellationToken.None);
+        var key = await Keys.CreateAsync(new KeyChanges { User = email }, CancellationToken.None);
         Assert.True(key.Ok, key.Error?.ToString());
         if (reload)
         {

@@ -50,8 +50,8 @@ public sealed class CrashConsistencyTests : IAsyncLifetime
         Assert.True((await upstreams.CreateAsync((new UpstreamInput { Name = "backend", Url = _upstream.Url }).Parsed(), CancellationToken.None)).Ok);
         Assert.True((await routes.CreateAsync(new RouteChanges { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, CancellationToken.None)).Ok);
         Assert.True((await plans.CreateAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100_000 }, CancellationToken.None)).Ok);
-        var user = (await users.CreateAsync(new UserInput { Email = "crash@example.com", Plan = "big" }, CancellationToken.None)).Value!;
-        var key = (await keys.CreateAsync(new KeyInput { User = "crash@example.com" }, CancellationToken.None)).Value!.FullKey;
+        var user = (await users.CreateAsync(new UserChanges { Email = "crash@example.com", Plan = "big" }, CancellationToken.None)).Value!;
+        var key = (await keys.CreateAsync(new KeyChanges { User = "crash@example.com" }, CancellationToken.None)).Value!.FullKey;
         SqliteConnection.ClearAllPools();
 
         var port = FreePort();

@@ -1,3 +1,4 @@
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -25,8 +26,8 @@ public sealed class SecondAttackRunTests : GatewayTestBase
         await Gateway.AddRouteAsync(new RouteInput { Name = "rx", Path = "/rx/.+", MatchType = "regex", Upstream = "backend" }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "tpl", Path = "/tpl/*", PathRewrite = "/v2/$1", Upstream = "backend" }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "expr", Path = "/expr/*", PathRewrite = "'/v3' + path.substring(5)", Upstream = "backend" }, reload: false);
-        await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "tier", ValueType = "string", DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None);
-        await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "beta", ValueType = "boolean", DefaultValue = "false", HeaderName = "X-Beta", Enabled = false }, CancellationToken.None);
+        await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String, DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None);
+        await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "beta", ValueType = EntitlementValueType.Boolean, DefaultValue = "false", HeaderName = "X-Beta", Enabled = false }, CancellationToken.None);
         var created = await Gateway.CreateKeyAsync("owner@example.com");
         (_key, _userId) = (created.Key, created.User.Id);
     }
