@@ -3,13 +3,5 @@ using ApiGate.Gateway.Snapshots;
 
 namespace ApiGate.Gateway.Identity;
 
-/// <summary>Where the client put its API key; decides what is stripped before forwarding.</summary>
-internal enum CredentialSource
-{
-    AuthorizationBearer,
-    ApiKeyHeader,
-    QueryParameter,
-}
-
 /// <summary>Who is calling: the authenticated key, its owner and the owner's plan (for one snapshot; cached with the key).</summary>
 internal sealed record RequestIdentity(ApiKeyDefinition Key, UserDefinition User, PlanRuntime Plan);

@@ -18,7 +18,7 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
             return ValueTask.FromResult(true);
         }
 
-        var (presented, source, ambiguous) = Extract(request.HttpContext.Request, options.AuthAllowQueryKey);
+        var (presented, ambiguous) = Extract(request.HttpContext.Request, options.AuthAllowQueryKey);
         if (ambiguous)
         {
             return request.RejectAsync(AmbiguousCredentials);
@@ -29,7 +29,6 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
             return request.RejectAsync(ApiKeyAuthenticator.Errors.Missing);
         }
 
-        request.CredentialSource = source;
         var pending = authenticator.AuthenticateAsync(presented, request.Snapshot, request.HttpContext.RequestAborted);
         return pending.IsCompletedSuccessfully ? Complete(request, pending.Result) : AwaitAsync(request, pending);
     }
@@ -50,17 +49,16 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
     }
 
     /// <summary>
-    /// The presented key and where it came from. Every place a key can be sent is read; two different keys (in two
+    /// The presented key. Every place a key can be sent is read; two different keys (in two
     /// places, or one header or parameter repeated) are ambiguous and refused rather than resolved by an order the client
     /// may not expect. The same key sent twice is fine.
     /// </summary>
-    private static (string? Key, CredentialSource Source, bool Ambiguous) Extract(HttpRequest request, bool allowQuery)
+    private static (string? Key, bool Ambiguous) Extract(HttpRequest request, bool allowQuery)
     {
         string? key = null;
-        CredentialSource source = default;
         var ambiguous = false;
 
-        void Offer(string? value, CredentialSource from)
+        void Offer(string? value)
         {
             if (string.IsNullOrWhiteSpace(value))
             {
@@ -70,7 +68,7 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
             value = value.Trim();
             if (key is null)
             {
-                (key, source) = (value, from);
+                key = value;
             }
             else if (!string.Equals(key, value, StringComparison.Ordinal))
             {
@@ -82,24 +80,24 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
         {
             if (value is { Length: > 7 } && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             {
-                Offer(value[7..], CredentialSource.AuthorizationBearer);
+                Offer(value[7..]);
             }
         }
 
         foreach (var value in request.Headers[Credentials.ApiKeyHeader])
         {
-            Offer(value, CredentialSource.ApiKeyHeader);
+            Offer(value);
         }
 
         if (allowQuery)
         {
             foreach (var value in request.Query[Credentials.QueryParameter])
             {
-                Offer(value, CredentialSource.QueryParameter);
+                Offer(value);
             }
         }
 
-        return (key, source, ambiguous);
+        return (key, ambiguous);
     }
 
     /// <summary>400 when a request carries two different keys.</summary>

@@ -11,7 +11,7 @@ internal sealed class GatewayEnvironment
     /// <param name="keyPrefix"><c>APIGATE_AUTH_KEY_PREFIX</c>: how an API key is recognised wherever it appears.</param>
     /// <param name="queryKeysAllowed"><c>APIGATE_AUTH_ALLOW_QUERY_KEY</c>.</param>
     public GatewayEnvironment(TimeProvider timeProvider, IEnumerable<string> allowList,
-        string keyPrefix = "ak_", bool queryKeysAllowed = false)
+        string keyPrefix, bool queryKeysAllowed)
     {
         TimeProvider = timeProvider;
         KeyPrefix = keyPrefix;

@@ -51,9 +51,6 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// <summary>The authenticated caller; null on public routes.</summary>
     public RequestIdentity? Caller { get; set; }
 
-    /// <summary>Where the caller's key came from (meaningful when <see cref="Caller"/> is set).</summary>
-    public CredentialSource CredentialSource { get; set; }
-
     /// <summary>The rate-limit decision taken for this request, if any (for X-RateLimit-* headers).</summary>
     public RateLimitDecision? RateLimit { get; set; }
 

@@ -46,11 +46,13 @@ public sealed class PathSafetyTests : GatewayTestBase
         "%c0%ae%c0%ae", "%e0%80%ae%e0%80%ae", "%2f", "%2F", "%252f", "%5c", "%5C", "%255c", "%00", "%1b", "%7f",
     ];
 
+    /// <summary>One path per kind of route: prefix, exact, regex, rewrite template, rewrite expression, default upstream.</summary>
+    public static TheoryData<string> RouteKinds => new() { "/pub", "/exact/x", "/rx", "/tpl", "/expr", "/nomatch" };
+
     [Theory]
-    [MemberData(nameof(Routes))]
-    public async Task EncodedTraversal_AnyRouteKind_Returns400InvalidPathAndNothingReachesTheUpstream(string route, string expectedPrefix)
+    [MemberData(nameof(RouteKinds))]
+    public async Task EncodedTraversal_AnyRouteKind_Returns400InvalidPathAndNothingReachesTheUpstream(string route)
     {
-        _ = expectedPrefix;
         foreach (var attack in Attacks)
         {
             // Arrange
