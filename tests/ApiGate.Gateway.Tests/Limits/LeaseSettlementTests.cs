@@ -20,7 +20,7 @@ public sealed class LeaseSettlementTests : GatewayTestBase
 
     private protected override async Task SetUpAsync()
     {
-        await Gateway.AddUpstreamAsync("backend", Upstream.Url, new UpstreamInput { Timeout = "300ms" });
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url, new UpstreamInput { Timeout = "2s" });
         await Gateway.AddUpstreamAsync("off", Upstream.Url, new UpstreamInput { Enabled = false });
         await Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", AuthRequired = true, Protocol = "http_stream" }, reload: false);

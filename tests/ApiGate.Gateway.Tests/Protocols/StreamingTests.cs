@@ -58,7 +58,7 @@ public sealed class StreamingTests : GatewayTestBase
     [Fact]
     public async Task Http_SlowResponseHeaders_Returns504UpstreamTimeout()
     {
-        await Gateway.AddUpstreamAsync("slow", Upstream.Url, new UpstreamInput { Timeout = "300ms" });
+        await Gateway.AddUpstreamAsync("slow", Upstream.Url, new UpstreamInput { Timeout = "1s" });
         await Gateway.AddRouteAsync(new RouteInput { Name = "slow", Path = "/slow/*", Upstream = "slow" });
 
         var response = await Gateway.Client.GetAsync(Gateway.Url + "/slow/slow-headers?ms=5000");
@@ -90,12 +90,12 @@ public sealed class StreamingTests : GatewayTestBase
     [Fact]
     public async Task Timeout_StreamIdleTooLong_IsAborted()
     {
-        await Gateway.AddUpstreamAsync("idle", Upstream.Url, new UpstreamInput { Timeout = "300ms" });
+        await Gateway.AddUpstreamAsync("idle", Upstream.Url, new UpstreamInput { Timeout = "1s" });
         await Gateway.AddRouteAsync(new RouteInput { Name = "idle-stream", Path = "/idle-stream/*", Upstream = "idle", Protocol = "http_stream" });
 
-        var (status, lines, failure) = await ReadLinesAsync("/idle-stream/trickle?chunks=3&interval=1500");
+        var (status, lines, failure) = await ReadLinesAsync("/idle-stream/trickle?chunks=3&interval=4000");
 
-        // The first chunk arrives, then nothing for 1.5 s > the 300 ms idle timeout: the stream is cut mid-body.
+        // The first chunk arrives, then nothing for 4 s > the 1 s idle timeout: the stream is cut mid-body.
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.IsAssignableFrom<IOException>(failure);
         Assert.InRange(lines, 1, 2);
