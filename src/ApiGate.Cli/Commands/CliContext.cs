@@ -3,7 +3,7 @@ using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Storage.Secrets;
-using ApiGate.Storage.Sqlite;
+using ApiGate.Storage;
 using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Cli.Commands;
@@ -43,8 +43,17 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// </summary>
     public async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken, bool serving = false)
     {
-        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey), serving ? options.StoreBusyTimeout : null);
-        await store.InitializeAsync(cancellationToken);
+        var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey), serving ? options.StoreBusyTimeout : null);
+        try
+        {
+            await store.InitializeAsync(cancellationToken);
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+
         if (!serving)
         {
             await Error.WriteLineAsync(store.Created ? $"created a new store at {store.Location}" : $"store: {store.Location}");

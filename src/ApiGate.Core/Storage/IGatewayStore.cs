@@ -69,11 +69,17 @@ public sealed record ConfigData(
     IReadOnlyList<PlanEntitlement> PlanEntitlements);
 
 /// <summary>The outcome of <see cref="IGatewayStore.CheckAsync"/>.</summary>
-/// <param name="State"><c>ok</c>, <c>unreachable</c> (no file at the path, or it cannot be opened) or <c>replaced</c> (another file is at the path).</param>
+/// <param name="State">
+/// <c>ok</c>, <c>unreachable</c> (no file at the path, or it cannot be opened), <c>replaced</c> (another file is at the
+/// path) or <see cref="Down"/> (a database server does not answer: the gateway keeps serving from its snapshot).
+/// </param>
 /// <param name="Reason">Why it is not ok, naming the path; empty when ok.</param>
 public sealed record StoreCheck(string State, string Reason)
 {
     public static readonly StoreCheck Ok = new("ok", "");
+
+    /// <summary>The state of a database server that does not answer for now (PostgreSQL): degraded, not failed.</summary>
+    public const string Down = "down";
 
     public bool IsOk => State == "ok";
 }

@@ -29,7 +29,7 @@ public sealed class GatewayOptions
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
 
-    /// <summary><c>APIGATE_DATABASE_DRIVER</c>: <c>sqlite</c> (default; <c>postgres</c> is reserved for a later release).</summary>
+    /// <summary><c>APIGATE_DATABASE_DRIVER</c>: <c>sqlite</c> (default) or <c>postgres</c> (several instances on one database, docs/scaling.md).</summary>
     public string DatabaseDriver { get; set; } = "sqlite";
 
     /// <summary><c>APIGATE_DATABASE_DSN</c>; default <c>apigate.db</c>.</summary>

@@ -57,9 +57,9 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("server.h2c_port", $"{h2cPort} is the same as the main port (server.port)");
         }
 
-        if (o.DatabaseDriver != "sqlite")
+        if (!Storage.GatewayStores.IsKnown(o.DatabaseDriver))
         {
-            yield return ("database.driver", $"'{o.DatabaseDriver}' is not supported by this release (use sqlite)");
+            yield return ("database.driver", $"'{o.DatabaseDriver}' is not one of {Storage.GatewayStores.Drivers}");
         }
 
         if (o.StoreBusyTimeout < TimeSpan.FromSeconds(1))

@@ -10,8 +10,8 @@ namespace ApiGate.Gateway.Health;
 
 /// <summary>
 /// <c>GET /health/ready</c>: ASP.NET Core's health check middleware running the checks tagged <see cref="Tag"/>
-/// (<see cref="StoreHealthCheck"/>, <see cref="ConfigSnapshotHealthCheck"/>): 200 when all are healthy, 503 otherwise,
-/// never cached. The body keeps the gateway's shape (docs/observability.md):
+/// (<see cref="StoreHealthCheck"/>, <see cref="ConfigSnapshotHealthCheck"/>): 200 when all are healthy, 200 with
+/// status <c>degraded</c> when the worst is degraded (a database server down: still serving), 503 otherwise, never cached. The body keeps the gateway's shape (docs/observability.md):
 /// <c>{"status":"ready"|"not_ready","checks":{"store","store_path","store_reason"?,"config","config_version"}}</c>.
 /// Built as a one-branch pipeline outside the server's own, so the reserved endpoints answer it before any route and
 /// on whichever listener they serve.
@@ -43,9 +43,15 @@ internal sealed class ReadinessEndpoint
         var store = report.Entries.GetValueOrDefault(StoreHealthCheck.Name);
         var config = report.Entries.GetValueOrDefault(ConfigSnapshotHealthCheck.Name);
         var storeOk = store.Status == HealthStatus.Healthy;
+        // store_reason is shown for a degraded store too: it says which server does not answer.
         var body = JsonSerializer.SerializeToUtf8Bytes(new
         {
-            status = report.Status == HealthStatus.Healthy ? "ready" : "not_ready",
+            status = report.Status switch
+            {
+                HealthStatus.Healthy => "ready",
+                HealthStatus.Degraded => "degraded",
+                _ => "not_ready",
+            },
             checks = new
             {
                 // A check that threw (or timed out) has no data: it could not show the store answering.

@@ -97,6 +97,7 @@ public static class GatewayHost
         services.AddSingleton<SnapshotBuilder>();
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
+        services.AddHostedService<ConfigChangeListener>();
         services.AddGatewayHealthChecks();
         services.AddSingleton<ReservedEndpoints>();
         services.AddSingleton<ApiKeyAuthenticator>();

@@ -5,10 +5,13 @@ namespace ApiGate.Storage.Rows;
 /// <summary>Usage totals of a period as an aggregate query returns them (<see cref="Sql"/>), optionally per <see cref="Month"/>.</summary>
 internal sealed record UsageTotalsRow
 {
-    /// <summary>The aggregate columns, named for this record.</summary>
+    /// <summary>
+    /// The aggregate columns, named for this record; the same SQL for SQLite and PostgreSQL (whose SUM of bigint is
+    /// numeric, hence the casts, and which does not add booleans).
+    /// </summary>
     public const string Sql =
-        "COUNT(*) AS requests, COALESCE(SUM(units), 0) AS units, COALESCE(SUM(request_bytes), 0) AS request_bytes, " +
-        "COALESCE(SUM(response_bytes), 0) AS response_bytes, COALESCE(SUM(status >= 500), 0) AS errors";
+        "COUNT(*) AS requests, CAST(COALESCE(SUM(units), 0) AS BIGINT) AS units, CAST(COALESCE(SUM(request_bytes), 0) AS BIGINT) AS request_bytes, " +
+        "CAST(COALESCE(SUM(response_bytes), 0) AS BIGINT) AS response_bytes, COUNT(CASE WHEN status >= 500 THEN 1 END) AS errors";
 
     /// <summary>The calendar month (<c>yyyy-MM</c>) of a per-month query; empty otherwise.</summary>
     public string Month { get; init; } = "";

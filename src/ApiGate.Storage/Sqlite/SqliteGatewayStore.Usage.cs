@@ -1,6 +1,3 @@
-using System.Globalization;
-using ApiGate.Core.Quotas;
-using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Storage.Rows;
 using Microsoft.Data.Sqlite;
@@ -8,13 +5,10 @@ using SQLitePCL;
 
 namespace ApiGate.Storage.Sqlite;
 
-/// <summary>Usage events (SPEC §8): appended in batches, summed per period for <c>apigate usage</c>.</summary>
+/// <summary>Usage events (SPEC §8): appended in batches through SQLite's own API (the reads are shared, see <see cref="SqlGatewayStore"/>).</summary>
 public sealed partial class SqliteGatewayStore
 {
-    private const string UsageColumns =
-        "user_id, key_id, route_id, upstream_id, method, path, status, latency_ms, request_bytes, response_bytes, units, client_ip, request_id, timestamp";
-
-    public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
+    public override async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
     {
         if (events.Count == 0)
         {
@@ -50,72 +44,13 @@ public sealed partial class SqliteGatewayStore
         }
 
         // The quota counters in the same transaction: stored usage and stored quota units can never disagree, whenever
-        // the process stops. Each event counts in the calendar month (UTC) of its timestamp, like usage summaries.
-        var quota = new Dictionary<(string UserId, DateTimeOffset Period), (long Used, long Overage)>();
-        foreach (var e in events)
+        // the process stops.
+        foreach (var delta in QuotaDeltas(events))
         {
-            if (e.UserId == UsageEvent.Anonymous || (e.Units == 0 && e.OverageUnits == 0))
-            {
-                continue;
-            }
-
-            var period = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
-            var sum = quota.GetValueOrDefault(period);
-            quota[period] = (sum.Used + e.Units, sum.Overage + e.OverageUnits);
-        }
-
-        foreach (var ((userId, period), (used, overage)) in quota)
-        {
-            await AddQuotaAsync(connection, transaction, new QuotaUsage(userId, period, used, overage), cancellationToken);
+            await AddQuotaAsync(connection, transaction, delta, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken); // no version bump: usage is not configuration
-    }
-
-    public async Task<UsageSummary> GetUsageSummaryAsync(string userId, DateTimeOffset periodStart, DateTimeOffset periodEnd, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await QueryAsync<UsageTotalsRow>(connection, null,
-            $"SELECT {UsageTotalsRow.Sql} FROM usage_events WHERE user_id = @User AND timestamp >= @From AND timestamp < @To",
-            new { User = userId, From = StoredValues.Time(periodStart), To = StoredValues.Time(periodEnd) }, cancellationToken);
-        return rows[0].ToSummary(periodStart, periodEnd);
-    }
-
-    public async Task<IReadOnlyList<UsageSummary>> GetUsageHistoryAsync(string userId, int months, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(months, 1);
-        var newest = QuotaPeriod.StartOf(now);
-        var oldest = newest.AddMonths(-(months - 1));
-        var end = newest.AddMonths(1);
-
-        await using var connection = await OpenAsync(cancellationToken);
-        // substr(timestamp, 1, 7) is the 'yyyy-MM' of a UTC timestamp: the calendar month it belongs to.
-        var found = await QueryAsync<UsageTotalsRow>(connection, null,
-            $"SELECT substr(timestamp, 1, 7) AS month, {UsageTotalsRow.Sql} FROM usage_events " +
-            "WHERE user_id = @User AND timestamp >= @From AND timestamp < @To GROUP BY substr(timestamp, 1, 7)",
-            new { User = userId, From = StoredValues.Time(oldest), To = StoredValues.Time(end) }, cancellationToken);
-        var byMonth = found.ToDictionary(f => f.Month, StringComparer.Ordinal);
-
-        var history = new List<UsageSummary>(months);
-        for (var start = newest; start >= oldest; start = start.AddMonths(-1))
-        {
-            var key = start.ToString("yyyy-MM", CultureInfo.InvariantCulture);
-            history.Add(byMonth.TryGetValue(key, out var totals)
-                ? totals.ToSummary(start, start.AddMonths(1))
-                : new UsageSummary(start, start.AddMonths(1), 0, 0, 0, 0, 0));
-        }
-
-        return history;
-    }
-
-    public async Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await QueryAsync<UsageEventRow>(connection, null,
-            $"SELECT {UsageColumns} FROM usage_events WHERE user_id = @User ORDER BY timestamp DESC, id DESC LIMIT @Limit",
-            new { User = userId, Limit = limit }, cancellationToken);
-        return rows.Select(r => r.ToDefinition()).ToList();
     }
 
     /// <summary>Binds one event in <see cref="UsageColumns"/> order (SQLite parameters are 1-based).</summary>

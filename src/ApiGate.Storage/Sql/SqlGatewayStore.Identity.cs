@@ -2,13 +2,13 @@ using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Storage;
 using ApiGate.Storage.Rows;
+using System.Data.Common;
 using Dapper;
-using Microsoft.Data.Sqlite;
 
-namespace ApiGate.Storage.Sqlite;
+namespace ApiGate.Storage.Sql;
 
 /// <summary>Plans, users, API keys, entitlements and quota usage.</summary>
-public sealed partial class SqliteGatewayStore
+public abstract partial class SqlGatewayStore
 {
     private static readonly RowTable<PlanRow> Plans = new("plans", "id");
 
@@ -38,7 +38,7 @@ public sealed partial class SqliteGatewayStore
     public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => ListAsync(Users, r => r.ToDefinition(), "", null, cancellationToken);
 
     public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>
-        FindAsync(Users, r => r.ToDefinition(), "WHERE id = @Ref OR email = @Ref COLLATE NOCASE", idOrEmail, cancellationToken);
+        FindAsync(Users, r => r.ToDefinition(), "WHERE id = @Ref OR lower(email) = lower(@Ref)", idOrEmail, cancellationToken);
 
     public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
         WriteAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"), cancellationToken);
@@ -59,43 +59,37 @@ public sealed partial class SqliteGatewayStore
     public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken) =>
         WriteAsync(Keys.Insert, ApiKeyRow.From(key), Duplicate("key", "key collision; create it again"), cancellationToken);
 
-    public async Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = BeginWrite(connection);
-        var changed = await ExecuteAsync(connection, transaction, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, @At) WHERE id = @Id", cancellationToken,
-            new { Id = id, At = StoredValues.Time(at) });
-        await BumpVersionAsync(connection, transaction, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return changed > 0;
-    }
-
-    public async Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        // Key columns, then user columns from the user's id on (Dapper splits the row at the second "id").
-        var sql = $"SELECT {Keys.ColumnsOf("k")}, {Users.ColumnsOf("u")} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = @Prefix";
-        var rows = await connection.QueryAsync<ApiKeyRow, UserRow, (ApiKeyDefinition, UserDefinition)>(
-            new CommandDefinition(sql, new { Prefix = prefix }, cancellationToken: cancellationToken), (k, u) => (k.ToDefinition(), u.ToDefinition()), splitOn: "id");
-        return rows.AsList();
-    }
-
-    public async Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken)
-    {
-        if (lastUsed.Count == 0)
+    public Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
         {
-            return;
-        }
+            var changed = await ExecuteAsync(connection, transaction, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, @At) WHERE id = @Id", ct,
+                new { Id = id, At = StoredValues.Time(at) });
+            await BumpVersionAsync(connection, transaction, ct);
+            return changed > 0;
+        }, cancellationToken);
 
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = BeginWrite(connection);
-        foreach (var (id, at) in lastUsed)
+    public Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) =>
+        UseAsync<IReadOnlyList<(ApiKeyDefinition, UserDefinition)>>(async (connection, ct) =>
         {
-            await ExecuteAsync(connection, transaction, "UPDATE api_keys SET last_used_at = @At WHERE id = @Id", cancellationToken, new { Id = id, At = StoredValues.Time(at) });
-        }
+            // Key columns, then user columns from the user's id on (Dapper splits the row at the second "id").
+            var sql = $"SELECT {Keys.ColumnsOf("k")}, {Users.ColumnsOf("u")} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = @Prefix";
+            var rows = await connection.QueryAsync<ApiKeyRow, UserRow, (ApiKeyDefinition, UserDefinition)>(
+                new CommandDefinition(sql, new { Prefix = prefix }, cancellationToken: ct), (k, u) => (k.ToDefinition(), u.ToDefinition()), splitOn: "id");
+            return rows.AsList();
+        }, cancellationToken);
 
-        await transaction.CommitAsync(cancellationToken); // no version bump: usage is not configuration
-    }
+    public Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken) =>
+        lastUsed.Count == 0
+            ? Task.CompletedTask
+            : WriteTransactionAsync(async (connection, transaction, ct) =>
+            {
+                foreach (var (id, at) in lastUsed)
+                {
+                    await ExecuteAsync(connection, transaction, "UPDATE api_keys SET last_used_at = @At WHERE id = @Id", ct, new { Id = id, At = StoredValues.Time(at) });
+                }
+
+                return true; // no version bump: usage is not configuration
+            }, cancellationToken);
 
     public Task<IReadOnlyList<EntitlementDefinition>> ListEntitlementsAsync(CancellationToken cancellationToken) => ListAsync(Entitlements, r => r.ToDefinition(), "", null, cancellationToken);
 
@@ -126,56 +120,48 @@ public sealed partial class SqliteGatewayStore
     public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) =>
         WriteAsync("DELETE FROM plan_entitlements WHERE id = @Id", new { Id = id }, null, cancellationToken);
 
-    public async Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await QueryAsync<QuotaUsageRow>(connection, null, "SELECT user_id, used, overage FROM quota_usage WHERE period_start = @Period",
-            new { Period = StoredValues.Time(periodStart) }, cancellationToken);
-        return rows.Select(r => new QuotaUsage(r.UserId, periodStart, r.Used, r.Overage)).ToList();
-    }
+    public Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken) =>
+        UseAsync<IReadOnlyList<QuotaUsage>>(async (connection, ct) =>
+            (await QueryAsync<QuotaUsageRow>(connection, null, "SELECT user_id, used, overage FROM quota_usage WHERE period_start = @Period",
+                new { Period = StoredValues.Time(periodStart) }, ct)).Select(r => new QuotaUsage(r.UserId, periodStart, r.Used, r.Overage)).ToList(), cancellationToken);
 
-    public async Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken)
-    {
-        if (deltas.Count == 0)
-        {
-            return;
-        }
+    public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken) =>
+        deltas.Count == 0
+            ? Task.CompletedTask
+            : WriteTransactionAsync(async (connection, transaction, ct) =>
+            {
+                foreach (var delta in deltas)
+                {
+                    await AddQuotaAsync(connection, transaction, delta, ct);
+                }
 
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = BeginWrite(connection);
-        foreach (var delta in deltas)
-        {
-            await AddQuotaAsync(connection, transaction, delta, cancellationToken);
-        }
+                return true;
+            }, cancellationToken);
 
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    private static Task<int> AddQuotaAsync(SqliteConnection connection, SqliteTransaction transaction, QuotaUsage delta, CancellationToken cancellationToken) =>
+    private protected static Task<int> AddQuotaAsync(DbConnection connection, DbTransaction transaction, QuotaUsage delta, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction,
             "INSERT INTO quota_usage (user_id, period_start, used, overage) VALUES (@UserId, @Period, @Used, @Overage) " +
-            "ON CONFLICT (user_id, period_start) DO UPDATE SET used = used + excluded.used, overage = overage + excluded.overage",
+            "ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used + excluded.used, overage = quota_usage.overage + excluded.overage",
             cancellationToken, new { delta.UserId, Period = StoredValues.Time(delta.PeriodStart), delta.Used, delta.Overage });
 
-    private async Task WritePlanAsync(string sql, PlanDefinition plan, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = BeginWrite(connection);
-        if (plan.IsDefault)
+    private Task WritePlanAsync(string sql, PlanDefinition plan, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
         {
-            await ExecuteAsync(connection, transaction, "UPDATE plans SET is_default = 0 WHERE id <> @Id", cancellationToken, new { plan.Id });
-        }
+            if (plan.IsDefault)
+            {
+                await ExecuteAsync(connection, transaction, "UPDATE plans SET is_default = FALSE WHERE id <> @Id", ct, new { plan.Id });
+            }
 
-        try
-        {
-            await ExecuteAsync(connection, transaction, sql, cancellationToken, PlanRow.From(plan));
-        }
-        catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
-        {
-            throw new StoreConflictException("id", $"a plan with id '{plan.Id}' already exists");
-        }
+            try
+            {
+                await ExecuteAsync(connection, transaction, sql, ct, PlanRow.From(plan));
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw new StoreConflictException("id", $"a plan with id '{plan.Id}' already exists");
+            }
 
-        await BumpVersionAsync(connection, transaction, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-    }
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
 }

@@ -1,0 +1,146 @@
+using System.Globalization;
+using ApiGate.Core.Storage;
+using Npgsql;
+
+namespace ApiGate.Storage.Postgres;
+
+/// <summary>
+/// <c>APIGATE_DATABASE_DSN</c> for PostgreSQL: an Npgsql connection string (<c>Host=db;Username=apigate;…</c>) or a
+/// URL, <c>postgres://user:password@host:port/database?sslmode=require</c> (also <c>postgresql://</c>; user and
+/// password percent-decoded). Messages name the host, port and database, never the password.
+/// </summary>
+internal static class PostgresDsn
+{
+    /// <summary>The settings named in messages.</summary>
+    public const string Setting = "APIGATE_DATABASE_DSN / --database";
+
+    /// <summary>Connect timeout when the DSN sets none: a gateway starting against a dead host should say so soon.</summary>
+    public const int DefaultTimeoutSeconds = 5;
+
+    /// <summary>Parses <paramref name="dsn"/>; <see cref="StoreUnavailableException"/> naming the setting when it is not one.</summary>
+    public static NpgsqlConnectionStringBuilder Parse(string dsn)
+    {
+        NpgsqlConnectionStringBuilder builder;
+        bool timeoutGiven;
+        try
+        {
+            if (dsn.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || dsn.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
+            {
+                builder = FromUrl(dsn, out timeoutGiven);
+            }
+            else
+            {
+                builder = new NpgsqlConnectionStringBuilder(dsn);
+                timeoutGiven = dsn.Contains("timeout", StringComparison.OrdinalIgnoreCase);
+            }
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or UriFormatException or KeyNotFoundException)
+        {
+            // The driver's message may quote the string back, password included: say only what is wrong with it.
+            throw new StoreUnavailableException(
+                $"{Setting} is not a PostgreSQL connection string or postgres://user:password@host:port/database URL ({Redact(ex.Message, dsn)})", ex);
+        }
+
+        if (string.IsNullOrWhiteSpace(builder.Host))
+        {
+            throw new StoreUnavailableException($"{Setting} names no PostgreSQL host (Host=… or postgres://user@host/database)");
+        }
+
+        if (!timeoutGiven)
+        {
+            builder.Timeout = DefaultTimeoutSeconds;
+        }
+
+        return builder;
+    }
+
+    /// <summary>Where a connection string points, for messages: <c>postgres://user@host:port/database</c>, no password.</summary>
+    public static string Describe(NpgsqlConnectionStringBuilder builder) =>
+        $"postgres://{(string.IsNullOrEmpty(builder.Username) ? "" : builder.Username + "@")}{builder.Host}:{builder.Port}/{builder.Database}";
+
+    /// <summary>The host and port alone, as failures name them.</summary>
+    public static string HostOf(NpgsqlConnectionStringBuilder builder) => $"{builder.Host}:{builder.Port}";
+
+    private static NpgsqlConnectionStringBuilder FromUrl(string dsn, out bool timeoutGiven)
+    {
+        var uri = new Uri(dsn);
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = uri.Host.Trim('[', ']'),
+            Port = uri.Port > 0 ? uri.Port : 5432,
+        };
+        var userInfo = uri.UserInfo;
+        if (userInfo.Length > 0)
+        {
+            var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+            builder.Username = Uri.UnescapeDataString(colon < 0 ? userInfo : userInfo[..colon]);
+            if (colon >= 0)
+            {
+                builder.Password = Uri.UnescapeDataString(userInfo[(colon + 1)..]);
+            }
+        }
+
+        var database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
+        if (database.Length > 0)
+        {
+            builder.Database = database;
+        }
+
+        timeoutGiven = false;
+        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var name = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]);
+            var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
+            switch (name.ToLowerInvariant())
+            {
+                case "sslmode":
+                    builder.SslMode = Enum.Parse<SslMode>(value.Replace("-", "", StringComparison.Ordinal), ignoreCase: true);
+                    break;
+                case "connect_timeout":
+                    builder.Timeout = int.Parse(value, CultureInfo.InvariantCulture);
+                    timeoutGiven = true;
+                    break;
+                case "application_name":
+                    builder.ApplicationName = value;
+                    break;
+                default:
+                    // Anything else by its Npgsql name (e.g. "Maximum Pool Size=50" as maximum%20pool%20size=50).
+                    builder[name] = value;
+                    timeoutGiven |= name.Contains("timeout", StringComparison.OrdinalIgnoreCase) && !name.Contains("command", StringComparison.OrdinalIgnoreCase);
+                    break;
+            }
+        }
+
+        return builder;
+    }
+
+    private static string Redact(string message, string dsn)
+    {
+        var password = PasswordIn(dsn);
+        return password.Length > 0 ? message.Replace(password, "***", StringComparison.Ordinal) : message;
+    }
+
+    private static string PasswordIn(string dsn)
+    {
+        var at = dsn.IndexOf('@', StringComparison.Ordinal);
+        var scheme = dsn.IndexOf("://", StringComparison.Ordinal);
+        if (scheme > 0 && at > scheme)
+        {
+            var userInfo = dsn[(scheme + 3)..at];
+            var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+            return colon < 0 ? "" : userInfo[(colon + 1)..];
+        }
+
+        foreach (var part in dsn.Split(';'))
+        {
+            var equals = part.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0 && part[..equals].Trim().Equals("password", StringComparison.OrdinalIgnoreCase))
+            {
+                return part[(equals + 1)..].Trim();
+            }
+        }
+
+        return "";
+    }
+}

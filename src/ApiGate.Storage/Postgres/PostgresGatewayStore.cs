@@ -1,0 +1,206 @@
+using System.Data;
+using System.Data.Common;
+using ApiGate.Core.Storage;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sql;
+using Dapper;
+using Npgsql;
+
+namespace ApiGate.Storage.Postgres;
+
+/// <summary>
+/// The store for several gateway instances (SPEC §12): one PostgreSQL database shared by every gateway and CLI.
+/// Same tables, SQL and behaviour as the SQLite store (<see cref="SqlGatewayStore"/>); connections come from one
+/// <see cref="NpgsqlDataSource"/> pool and every call is asynchronous. Every config write bumps <c>config_version</c>
+/// and NOTIFYs <see cref="ConfigChannel"/> in the same transaction, so listening gateways reload at once
+/// (<see cref="ListenAsync"/>). Migrations run under an advisory lock, so instances may start together.
+/// </summary>
+public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChangeSignal
+{
+    /// <summary>The channel config changes are notified on (payload: the new config version).</summary>
+    public const string ConfigChannel = "apigate_config";
+
+    /// <summary>The advisory lock key migrations run under ("apigate" in ASCII): one migrating process at a time.</summary>
+    private const long MigrationLock = 0x61_70_69_67_61_74_65;
+
+    private readonly NpgsqlConnectionStringBuilder _settings;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource _listenSource;
+
+    /// <param name="dsn">An Npgsql connection string or a <c>postgres://user:password@host:port/database</c> URL.</param>
+    /// <param name="secrets">Encrypts upstream credentials at rest.</param>
+    /// <exception cref="StoreUnavailableException">The DSN cannot be parsed (the message names the setting, never the password).</exception>
+    public PostgresGatewayStore(string dsn, SecretProtector secrets)
+        : base(secrets)
+    {
+        _settings = PostgresDsn.Parse(dsn);
+        Location = PostgresDsn.Describe(_settings);
+        _dataSource = NpgsqlDataSource.Create(_settings);
+        // The listening connection is long-lived and outside the pool; keepalive queries notice a dead server while it waits.
+        _listenSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(_settings.ConnectionString) { Pooling = false, KeepAlive = 5 });
+    }
+
+    /// <summary><c>postgres://user@host:port/database</c> (no password).</summary>
+    public override string Location { get; }
+
+    public override async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken, starting: true);
+        try
+        {
+            await ExecuteAsync(connection, null, "SELECT pg_advisory_lock(@Key)", cancellationToken, new { Key = MigrationLock });
+            try
+            {
+                Created = !await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                    "SELECT to_regclass('schema_migrations') IS NOT NULL", cancellationToken: cancellationToken));
+                await ExecuteAsync(connection, null,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)", cancellationToken);
+                var done = (await QueryAsync<int>(connection, null, "SELECT version FROM schema_migrations", null, cancellationToken)).ToHashSet();
+                var applied = new List<(int, string)>();
+                foreach (var (version, name, sql) in PostgresMigrations.All)
+                {
+                    if (done.Contains(version))
+                    {
+                        continue;
+                    }
+
+                    await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                    await ExecuteAsync(connection, transaction, sql, cancellationToken);
+                    await ExecuteAsync(connection, transaction, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Version, @Name, @At)", cancellationToken,
+                        new { Version = version, Name = name, At = Rows.StoredValues.Time(DateTimeOffset.UtcNow) });
+                    await transaction.CommitAsync(cancellationToken);
+                    applied.Add((version, name));
+                }
+
+                MigrationsApplied = applied;
+                SchemaVersion = PostgresMigrations.All[^1].Version;
+            }
+            finally
+            {
+                await ExecuteAsync(connection, null, "SELECT pg_advisory_unlock(@Key)", CancellationToken.None, new { Key = MigrationLock });
+            }
+        }
+        catch (Exception ex) when (Translate(ex) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    public override async Task<StoreCheck> CheckAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GetConfigVersionAsync(cancellationToken) > 0
+                ? StoreCheck.Ok
+                : new StoreCheck("unreachable", $"the store at {Location} ({PostgresDsn.Setting}) has no config version row");
+        }
+        catch (StoreBusyException ex)
+        {
+            return new StoreCheck(StoreCheck.Down, ex.Message);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            return new StoreCheck("unreachable", ex.Message);
+        }
+    }
+
+    public async Task ListenAsync(Func<CancellationToken, Task> onChange, CancellationToken cancellationToken)
+    {
+        NpgsqlConnection connection;
+        try
+        {
+            connection = await _listenSource.OpenConnectionAsync(cancellationToken);
+        }
+        catch (Exception ex) when (Translate(ex) is { } translated)
+        {
+            throw translated;
+        }
+
+        await using (connection)
+        {
+            await using (var listen = new NpgsqlCommand($"LISTEN {ConfigChannel}", connection))
+            {
+                await listen.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await onChange(cancellationToken); // whatever changed while nobody listened
+            while (true)
+            {
+                // Returns after a notification was received (several queued ones are all consumed by one reload).
+                await connection.WaitAsync(cancellationToken);
+                await onChange(cancellationToken);
+            }
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await _dataSource.DisposeAsync();
+        await _listenSource.DisposeAsync();
+    }
+
+    private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => await OpenAsync(cancellationToken);
+
+    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken, bool starting = false)
+    {
+        try
+        {
+            return await _dataSource.OpenConnectionAsync(cancellationToken);
+        }
+        catch (Exception ex) when (starting && ex is NpgsqlException or TimeoutException)
+        {
+            // At start a dead or wrong server is not something to wait for: say where and why, once.
+            throw new StoreUnavailableException($"cannot connect to PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}): {Reason(ex)}", ex);
+        }
+    }
+
+    private protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(cancellationToken);
+
+    private protected override async Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+
+    /// <summary>Class 23: integrity constraint violation (unique, foreign key, not null, check).</summary>
+    private protected override bool IsConstraintViolation(Exception exception) =>
+        exception is PostgresException { SqlState: [ '2', '3', _, _, _ ] };
+
+    private protected override Task BumpVersionAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        // NOTIFY is delivered when (and only if) the transaction commits, so listeners never reload a change that did not happen.
+        ExecuteAsync(connection, transaction,
+            $"WITH bumped AS (UPDATE config_version SET version = version + 1 WHERE id = 1 RETURNING version) SELECT pg_notify('{ConfigChannel}', version::text) FROM bumped",
+            cancellationToken);
+
+    /// <summary>
+    /// A server that does not answer (refused, reset, timed out, shutting down) is <see cref="StoreBusyException"/>:
+    /// nothing was written and the same call may succeed later, which is how the gateway's background writer knows to
+    /// keep the usage it holds and try again. Anything else the server refused is <see cref="StoreUnavailableException"/>.
+    /// </summary>
+    private protected override Exception? Translate(Exception exception)
+    {
+        switch (exception)
+        {
+            case StoreUnavailableException or OperationCanceledException:
+                return null;
+            case NpgsqlException { IsTransient: true } or TimeoutException:
+                // Pooled connections to a server that went away are dead too: open fresh ones next time.
+                _dataSource.Clear();
+                return new StoreBusyException(
+                    $"the PostgreSQL server at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) does not answer: {Reason(exception)}", exception);
+            case PostgresException postgres:
+                return new StoreUnavailableException(
+                    $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) refused: {postgres.MessageText} ({postgres.SqlState})", exception);
+            case NpgsqlException:
+                return new StoreUnavailableException($"cannot use PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}): {Reason(exception)}", exception);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The innermost useful words: "Connection refused" rather than "Failed to connect to 127.0.0.1:5432".</summary>
+    private static string Reason(Exception ex) => ex switch
+    {
+        PostgresException postgres => $"{postgres.MessageText} ({postgres.SqlState})",
+        { InnerException: { } inner } when inner is not PostgresException => $"{ex.Message.TrimEnd('.')}: {inner.Message}",
+        _ => ex.Message,
+    };
+}

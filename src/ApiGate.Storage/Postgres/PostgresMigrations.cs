@@ -1,0 +1,199 @@
+namespace ApiGate.Storage.Postgres;
+
+/// <summary>
+/// The PostgreSQL schema as an ordered list of migrations, numbered like SQLite's (same tables, same columns, same
+/// row records): timestamps stay ISO 8601 UTC text of fixed width (text order is time order) so both engines share
+/// one mapping; flags are booleans; case-insensitive uniqueness is a unique index on <c>lower(…)</c>. Each runs once,
+/// in a transaction, under an advisory lock, recorded in <c>schema_migrations</c>; never edit a released migration.
+/// </summary>
+internal static class PostgresMigrations
+{
+    public static readonly (int Version, string Name, string Sql)[] All =
+    [
+        (1, "upstreams and routes", """
+            CREATE TABLE config_version (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                version BIGINT NOT NULL
+            );
+            INSERT INTO config_version (id, version) VALUES (1, 1);
+
+            CREATE TABLE upstreams (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                slug TEXT NOT NULL UNIQUE,
+                description TEXT NOT NULL DEFAULT '',
+                base_url TEXT NOT NULL,
+                timeout_ms INTEGER NULL,
+                max_idle_conns INTEGER NOT NULL DEFAULT 100,
+                idle_conn_timeout_ms INTEGER NOT NULL DEFAULT 90000,
+                max_conns INTEGER NOT NULL DEFAULT 0,
+                auth_type TEXT NOT NULL DEFAULT 'none',
+                auth_header TEXT NOT NULL DEFAULT '',
+                auth_value TEXT NOT NULL DEFAULT '',
+                enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX upstreams_name ON upstreams (lower(name));
+
+            CREATE TABLE routes (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                slug TEXT NOT NULL UNIQUE,
+                description TEXT NOT NULL DEFAULT '',
+                host_pattern TEXT NOT NULL DEFAULT '',
+                host_match_type TEXT NOT NULL DEFAULT 'exact',
+                path_pattern TEXT NOT NULL,
+                match_type TEXT NOT NULL DEFAULT 'prefix',
+                methods TEXT NOT NULL DEFAULT '',
+                headers TEXT NOT NULL DEFAULT '{}',
+                upstream_id TEXT NULL REFERENCES upstreams (id),
+                path_rewrite TEXT NOT NULL DEFAULT '',
+                method_override TEXT NOT NULL DEFAULT '',
+                request_transform TEXT NOT NULL DEFAULT '',
+                response_transform TEXT NOT NULL DEFAULT '',
+                protocol TEXT NOT NULL DEFAULT 'http',
+                metering_mode TEXT NOT NULL DEFAULT 'request',
+                metering_expr TEXT NOT NULL DEFAULT '',
+                auth_required BOOLEAN NOT NULL DEFAULT TRUE,
+                priority INTEGER NOT NULL DEFAULT 0,
+                enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX routes_name ON routes (lower(name));
+            CREATE INDEX routes_upstream ON routes (upstream_id);
+            """),
+        (2, "plans, users, api keys, entitlements, quota usage", """
+            CREATE TABLE plans (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                rate_limit_per_minute INTEGER NOT NULL DEFAULT 0,
+                requests_per_month BIGINT NOT NULL DEFAULT 0,
+                price_monthly BIGINT NOT NULL DEFAULT 0,
+                overage_price BIGINT NOT NULL DEFAULT 0,
+                is_default BOOLEAN NOT NULL DEFAULT FALSE,
+                enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            INSERT INTO plans (id, name, description, rate_limit_per_minute, requests_per_month, is_default, created_at, updated_at)
+            VALUES ('free', 'Free', 'Default plan for new users', 60, 1000, TRUE,
+                to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
+                plan_id TEXT NOT NULL REFERENCES plans (id),
+                status TEXT NOT NULL DEFAULT 'active',
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX users_email ON users (lower(email));
+            CREATE INDEX users_plan ON users (plan_id);
+
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL DEFAULT '',
+                user_id TEXT NOT NULL REFERENCES users (id),
+                prefix TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                expires_at TEXT NULL,
+                revoked_at TEXT NULL,
+                last_used_at TEXT NULL,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX api_keys_prefix ON api_keys (prefix);
+            CREATE INDEX api_keys_user ON api_keys (user_id);
+
+            CREATE TABLE entitlements (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                display_name TEXT NOT NULL DEFAULT '',
+                description TEXT NOT NULL DEFAULT '',
+                category TEXT NOT NULL DEFAULT '',
+                value_type TEXT NOT NULL DEFAULT 'boolean',
+                default_value TEXT NOT NULL DEFAULT '',
+                header_name TEXT NOT NULL DEFAULT '',
+                enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+
+            CREATE TABLE plan_entitlements (
+                id TEXT PRIMARY KEY,
+                plan_id TEXT NOT NULL REFERENCES plans (id),
+                entitlement_id TEXT NOT NULL REFERENCES entitlements (id),
+                value TEXT NOT NULL,
+                enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                created_at TEXT NOT NULL,
+                UNIQUE (plan_id, entitlement_id)
+            );
+
+            CREATE TABLE quota_usage (
+                user_id TEXT NOT NULL,
+                period_start TEXT NOT NULL,
+                used BIGINT NOT NULL DEFAULT 0,
+                overage BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (user_id, period_start)
+            );
+            """),
+        // No foreign keys: usage is a billing record and outlives deleted users, keys and routes.
+        (3, "usage events", """
+            CREATE TABLE usage_events (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                route_id TEXT NOT NULL,
+                upstream_id TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                latency_ms DOUBLE PRECISION NOT NULL,
+                request_bytes BIGINT NOT NULL,
+                response_bytes BIGINT NOT NULL,
+                units BIGINT NOT NULL,
+                client_ip TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                timestamp TEXT NOT NULL
+            );
+            CREATE INDEX usage_events_user_time ON usage_events (user_id, timestamp);
+            """),
+        (4, "admin tokens", """
+            CREATE TABLE admin_tokens (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                prefix TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                last_used_at TEXT NULL,
+                revoked_at TEXT NULL
+            );
+            CREATE UNIQUE INDEX admin_tokens_name ON admin_tokens (lower(name));
+            CREATE INDEX admin_tokens_prefix ON admin_tokens (prefix);
+            """),
+        (5, "upstream targets, load balancing, target health", """
+            ALTER TABLE upstreams ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';
+            ALTER TABLE upstreams ADD COLUMN lb_policy TEXT NOT NULL DEFAULT 'round_robin';
+            ALTER TABLE upstreams ADD COLUMN hash_on TEXT NOT NULL DEFAULT '';
+            ALTER TABLE upstreams ADD COLUMN health_check TEXT NOT NULL DEFAULT '{}';
+
+            CREATE TABLE target_health (
+                instance_id TEXT NOT NULL,
+                upstream_id TEXT NOT NULL,
+                target_url TEXT NOT NULL,
+                state TEXT NOT NULL,
+                since TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                reported_at TEXT NOT NULL,
+                PRIMARY KEY (instance_id, upstream_id, target_url)
+            );
+            CREATE INDEX target_health_upstream ON target_health (upstream_id);
+            """),
+        (6, "upstream http version", """
+            ALTER TABLE upstreams ADD COLUMN http_version TEXT NOT NULL DEFAULT '1.1';
+            """),
+    ];
+}

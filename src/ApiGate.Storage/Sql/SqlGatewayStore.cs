@@ -1,0 +1,235 @@
+using System.Data.Common;
+using ApiGate.Core.Routing;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Upstreams;
+using ApiGate.Storage.Rows;
+using ApiGate.Storage.Secrets;
+using Dapper;
+
+namespace ApiGate.Storage.Sql;
+
+/// <summary>
+/// What the SQLite and PostgreSQL stores share: every table's SQL (built from the row records in
+/// <see cref="Rows"/>), the Dapper mapping, the validation and conflict errors, and the rule that every config write
+/// bumps <c>config_version</c> in its own transaction. An engine supplies connections, transactions, its migrations,
+/// how it recognises a constraint violation and how it reports an unusable database; usage, the hottest write, is
+/// written by each engine its own fastest way.
+/// </summary>
+public abstract partial class SqlGatewayStore : IGatewayStore
+{
+    private readonly SecretProtector _secrets;
+
+    private protected SqlGatewayStore(SecretProtector secrets)
+    {
+        _secrets = secrets;
+        RowMapping.Register();
+    }
+
+    /// <summary>Where the store lives, for messages (never a password).</summary>
+    public abstract string Location { get; }
+
+    public abstract Task InitializeAsync(CancellationToken cancellationToken);
+
+    public abstract Task<StoreCheck> CheckAsync(CancellationToken cancellationToken);
+
+    public abstract ValueTask DisposeAsync();
+
+    public abstract Task AddUsageEventsAsync(IReadOnlyList<Core.Usage.UsageEvent> events, CancellationToken cancellationToken);
+
+    /// <summary>True when <c>InitializeAsync</c> created a new, empty store.</summary>
+    public bool Created { get; private protected set; }
+
+    /// <summary>The migrations <c>InitializeAsync</c> applied (empty when the schema was current).</summary>
+    public IReadOnlyList<(int Version, string Name)> MigrationsApplied { get; private protected set; } = [];
+
+    /// <summary>The schema version after <c>InitializeAsync</c>: the newest migration this build knows.</summary>
+    public int SchemaVersion { get; private protected set; }
+
+    public Task<long> GetConfigVersionAsync(CancellationToken cancellationToken) =>
+        UseAsync((connection, ct) => ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", ct), cancellationToken);
+
+    public Task<ConfigData> LoadConfigAsync(CancellationToken cancellationToken) => UseAsync(async (connection, ct) =>
+    {
+        await using var transaction = await BeginReadAsync(connection, ct);
+        var version = await ScalarAsync(connection, transaction, "SELECT version FROM config_version WHERE id = 1", ct);
+        var data = new ConfigData(
+            version,
+            (await QueryAsync<UpstreamRow>(connection, transaction, Upstreams.Select(""), null, ct)).Select(ToUpstream).ToList(),
+            (await QueryAsync<RouteRow>(connection, transaction, Routes.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
+            (await QueryAsync<PlanRow>(connection, transaction, Plans.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
+            (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
+            (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList());
+        await transaction.CommitAsync(ct);
+        return data;
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<UpstreamDefinition>> ListUpstreamsAsync(CancellationToken cancellationToken) =>
+        ListAsync(Upstreams, ToUpstream, "", null, cancellationToken);
+
+    public Task<UpstreamDefinition?> FindUpstreamAsync(string idOrSlug, CancellationToken cancellationToken) =>
+        FindAsync(Upstreams, ToUpstream, "WHERE id = @Ref OR slug = @Ref", idOrSlug, cancellationToken);
+
+    public Task CreateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken) =>
+        WriteAsync(Upstreams.Insert, UpstreamRow.From(upstream, _secrets.Protect), Duplicate("name", $"an upstream named '{upstream.Name}' already exists"), cancellationToken);
+
+    public Task UpdateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken) =>
+        WriteAsync(Upstreams.Update, UpstreamRow.From(upstream, _secrets.Protect), Duplicate("name", $"an upstream named '{upstream.Name}' already exists"), cancellationToken);
+
+    public Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken) =>
+        DeleteGuardedAsync("upstreams", id, "SELECT slug FROM routes WHERE upstream_id = @Ref ORDER BY slug",
+            users => new StoreConflictException("upstream", $"upstream is used by route(s) {string.Join(", ", users)}: delete or re-point them first"),
+            [], cancellationToken);
+
+    public Task<IReadOnlyList<RouteDefinition>> ListRoutesAsync(CancellationToken cancellationToken) => ListAsync(Routes, r => r.ToDefinition(), "", null, cancellationToken);
+
+    public Task<RouteDefinition?> FindRouteAsync(string idOrSlug, CancellationToken cancellationToken) =>
+        FindAsync(Routes, r => r.ToDefinition(), "WHERE id = @Ref OR slug = @Ref", idOrSlug, cancellationToken);
+
+    public Task CreateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
+        WriteAsync(Routes.Insert, RouteRow.From(route), Duplicate("name", $"a route named '{route.Name}' already exists"), cancellationToken);
+
+    public Task UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
+        WriteAsync(Routes.Update, RouteRow.From(route), Duplicate("name", $"a route named '{route.Name}' already exists"), cancellationToken);
+
+    public Task DeleteRouteAsync(string id, CancellationToken cancellationToken) =>
+        WriteAsync("DELETE FROM routes WHERE id = @Id", new { Id = id }, null, cancellationToken);
+
+    private static readonly RowTable<UpstreamRow> Upstreams = new("upstreams", "slug");
+
+    private static readonly RowTable<RouteRow> Routes = new("routes", "priority DESC, slug");
+
+    private UpstreamDefinition ToUpstream(UpstreamRow row) => row.ToDefinition(_secrets.Unprotect);
+
+    // ---- what an engine provides ----
+
+    /// <summary>An open connection; a database that cannot be reached or opened surfaces as <see cref="StoreUnavailableException"/>.</summary>
+    private protected abstract Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
+
+    /// <summary>A transaction that may write; returns once this connection may write (SQLite: holds the write lock).</summary>
+    private protected abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>A transaction whose reads see one consistent state of the database.</summary>
+    private protected abstract Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>True when <paramref name="exception"/> is the engine refusing a write for a UNIQUE or foreign key rule.</summary>
+    private protected abstract bool IsConstraintViolation(Exception exception);
+
+    /// <summary>
+    /// The engine's exception as the store reports it (<see cref="StoreUnavailableException"/>,
+    /// <see cref="StoreBusyException"/>), or null to let it propagate as it is.
+    /// </summary>
+    private protected virtual Exception? Translate(Exception exception) => null;
+
+    /// <summary>Bumps <c>config_version</c> inside a config write's transaction (PostgreSQL also notifies listeners there).</summary>
+    private protected virtual Task BumpVersionAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "UPDATE config_version SET version = version + 1 WHERE id = 1", cancellationToken);
+
+    // ---- plumbing shared by every table ----
+
+    /// <summary>Runs <paramref name="work"/> on a connection of its own; engine failures become the store's exceptions (<see cref="Translate"/>).</summary>
+    private protected async Task<T> UseAsync<T>(Func<DbConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await OpenConnectionAsync(cancellationToken);
+            return await work(connection, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not StoreConflictException && Translate(ex) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> in a write transaction and commits it.</summary>
+    private protected Task<T> WriteTransactionAsync<T>(Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+        {
+            await using var transaction = await BeginWriteAsync(connection, ct);
+            var result = await work(connection, transaction, ct);
+            await transaction.CommitAsync(ct);
+            return result;
+        }, cancellationToken);
+
+    /// <summary>The rows of <paramref name="table"/> that <paramref name="where"/> selects, converted.</summary>
+    private protected Task<IReadOnlyList<T>> ListAsync<TRow, T>(
+        RowTable<TRow> table, Func<TRow, T> convert, string where, object? parameters, CancellationToken cancellationToken)
+        where TRow : class =>
+        UseAsync<IReadOnlyList<T>>(async (connection, ct) =>
+            (await QueryAsync<TRow>(connection, null, table.Select(where), parameters, ct)).Select(convert).ToList(), cancellationToken);
+
+    /// <summary>The first row <paramref name="where"/> selects with <c>@Ref</c> = <paramref name="reference"/>, or null.</summary>
+    private protected async Task<T?> FindAsync<TRow, T>(RowTable<TRow> table, Func<TRow, T> convert, string where, string reference, CancellationToken cancellationToken)
+        where TRow : class
+        where T : class
+    {
+        var found = await ListAsync(table, convert, where, new { Ref = reference }, cancellationToken);
+        return found.Count > 0 ? found[0] : null;
+    }
+
+    /// <summary>Runs a SELECT; Dapper maps each row to <typeparamref name="TRow"/> by column name.</summary>
+    private protected static async Task<IReadOnlyList<TRow>> QueryAsync<TRow>(
+        DbConnection connection, DbTransaction? transaction, string sql, object? parameters, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<TRow>(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken))).AsList();
+
+    /// <summary>One statement in a write transaction that also bumps the config version; a constraint violation becomes a conflict.</summary>
+    /// <param name="configuration">
+    /// True for configuration rows (the write bumps <c>config_version</c> in the same transaction, so running gateways
+    /// reload); false for credentials and bookkeeping that snapshots do not contain.
+    /// </param>
+    private protected Task WriteAsync(string sql, object parameters, StoreConflictException? onConstraint, CancellationToken cancellationToken, bool configuration = true) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            try
+            {
+                await ExecuteAsync(connection, transaction, sql, ct, parameters);
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw onConstraint ?? new StoreConflictException("", ex.Message);
+            }
+
+            if (configuration)
+            {
+                await BumpVersionAsync(connection, transaction, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Deletes a row unless <paramref name="guardSql"/> (with <c>@Ref</c> = id) finds dependents, after running
+    /// <paramref name="cascade"/> statements (with <c>@Id</c>) in the same transaction.
+    /// </summary>
+    private protected Task DeleteGuardedAsync(
+        string table, string id, string? guardSql, Func<List<string>, StoreConflictException>? conflict, string[] cascade, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            if (guardSql is not null)
+            {
+                var dependents = (await QueryAsync<string>(connection, transaction, guardSql, new { Ref = id }, ct)).ToList();
+                if (dependents.Count > 0)
+                {
+                    throw conflict!(dependents);
+                }
+            }
+
+            foreach (var sql in cascade)
+            {
+                await ExecuteAsync(connection, transaction, sql, ct, new { Id = id });
+            }
+
+            await ExecuteAsync(connection, transaction, $"DELETE FROM {table} WHERE id = @Id", ct, new { Id = id });
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
+
+    private protected static Task<int> ExecuteAsync(
+        DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, object? parameters = null) =>
+        connection.ExecuteAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
+
+    private protected static Task<long> ScalarAsync(
+        DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, object? parameters = null) =>
+        connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
+
+    private protected static StoreConflictException Duplicate(string field, string message) => new(field, message);
+}
