@@ -6,7 +6,8 @@ using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Snapshots;
 using ApiGate.Storage.Secrets;
-using ApiGate.Storage.Sqlite;
+using ApiGate.Storage;
+using ApiGate.Storage.Sql;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using ApiGate.Gateway.Configuration;
@@ -19,10 +20,11 @@ internal sealed class TestGateway : IAsyncDisposable
     private readonly WebApplication _app;
     private bool _stopped;
 
-    private TestGateway(WebApplication app, SqliteGatewayStore store, string directory, string url)
+    private TestGateway(WebApplication app, SqlGatewayStore store, GatewayOptions options, string directory, string url)
     {
         _app = app;
         Store = store;
+        Options = options;
         Directory = directory;
         Url = url;
         Upstreams = new UpstreamService(store, TimeProvider.System);
@@ -47,7 +49,11 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public string DatabasePath => Path.Combine(Directory, "apigate.db");
 
-    public SqliteGatewayStore Store { get; }
+    /// <summary>The gateway's store: SQLite in <see cref="Directory"/> unless the options chose another driver.</summary>
+    public SqlGatewayStore Store { get; }
+
+    /// <summary>The options the gateway runs with.</summary>
+    public GatewayOptions Options { get; }
 
     public UpstreamService Upstreams { get; }
 
@@ -81,11 +87,11 @@ internal sealed class TestGateway : IAsyncDisposable
             ConfigPollInterval = TimeSpan.FromMilliseconds(100),
         };
         configure?.Invoke(options);
-        var store = new SqliteGatewayStore(options.DatabaseDsn, new SecretProtector(options.SecretKey), options.StoreBusyTimeout);
+        var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey), options.StoreBusyTimeout);
         var app = GatewayHost.Build(options, store, timeProvider, services);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();
-        return new TestGateway(app, store, directory, url);
+        return new TestGateway(app, store, options, directory, url);
     }
 
     public static HttpClient CreateClient() => new(new SocketsHttpHandler
@@ -150,7 +156,8 @@ internal sealed class TestGateway : IAsyncDisposable
     internal SnapshotManager Snapshots => _app.Services.GetRequiredService<SnapshotManager>();
 
     /// <summary>Runs the apigate CLI in-process against this gateway's database.</summary>
-    public Task<CliResult> CliAsync(params string[] args) => CliRunner.RunAsync(new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = DatabasePath }, args);
+    public Task<CliResult> CliAsync(params string[] args) =>
+        CliRunner.RunAsync(new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = Options.DatabaseDriver, ["APIGATE_DATABASE_DSN"] = Options.DatabaseDsn }, args);
 
     /// <summary>Stops the server gracefully (flushing counters) but keeps its directory, for restart tests.</summary>
     public async Task StopAsync()

@@ -1,17 +1,13 @@
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
 
 namespace ApiGate.Gateway.Tests.Storage;
 
-/// <summary>SPEC §8: usage events in the SQLite store — every field kept, periods half-open, months in UTC.</summary>
-public sealed class UsageStoreTests : IAsyncLifetime
+/// <summary>SPEC §8: usage events in every store (SQLite, PostgreSQL) — every field kept, periods half-open, months in UTC.</summary>
+public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreEngines>
 {
-    private TempStore _temp = null!;
-
-    public async Task InitializeAsync() => _temp = await TempStore.CreateAsync();
-
-    public async Task DisposeAsync() => await _temp.DisposeAsync();
 
     internal static UsageEvent Event(string userId, DateTimeOffset at, long units = 1, int status = 200, string path = "/items") => new()
     {
@@ -31,9 +27,10 @@ public sealed class UsageStoreTests : IAsyncLifetime
         Timestamp = at,
     };
 
-    [Fact]
-    public async Task AddUsageEventsAsync_ThenGetRecent_RoundTripsEveryField()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddUsageEventsAsync_ThenGetRecent_RoundTripsEveryField(string engine)
     {
+        var store = (await engines.CreateAsync(engine)).Store;
         // Arrange
         var stored = Event("usr_1", new DateTimeOffset(2026, 5, 10, 8, 30, 15, 123, TimeSpan.FromHours(2))) with
         {
@@ -48,8 +45,8 @@ public sealed class UsageStoreTests : IAsyncLifetime
         };
 
         // Act
-        await _temp.Store.AddUsageEventsAsync([stored], CancellationToken.None);
-        var read = await _temp.Store.GetRecentUsageAsync("usr_1", 10, CancellationToken.None);
+        await store.AddUsageEventsAsync([stored], CancellationToken.None);
+        var read = await store.GetRecentUsageAsync("usr_1", 10, CancellationToken.None);
 
         // Assert
         var e = Assert.Single(read);
@@ -57,13 +54,14 @@ public sealed class UsageStoreTests : IAsyncLifetime
         Assert.Equal(TimeSpan.Zero, e.Timestamp.Offset);
     }
 
-    [Fact]
-    public async Task GetUsageSummaryAsync_PeriodIsHalfOpen_CountsOnlyEventsInside()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GetUsageSummaryAsync_PeriodIsHalfOpen_CountsOnlyEventsInside(string engine)
     {
+        var store = (await engines.CreateAsync(engine)).Store;
         // Arrange
         var start = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
         var end = start.AddMonths(1);
-        await _temp.Store.AddUsageEventsAsync(
+        await store.AddUsageEventsAsync(
         [
             Event("usr_1", start.AddTicks(-1), units: 1000),
             Event("usr_1", start, units: 3),
@@ -75,51 +73,54 @@ public sealed class UsageStoreTests : IAsyncLifetime
         ], CancellationToken.None);
 
         // Act
-        var summary = await _temp.Store.GetUsageSummaryAsync("usr_1", start, end, CancellationToken.None);
+        var summary = await store.GetUsageSummaryAsync("usr_1", start, end, CancellationToken.None);
 
         // Assert
         Assert.Equal(new UsageSummary(start, end, Requests: 4, Units: 18, RequestBytes: 400, ResponseBytes: 4 * 2048, Errors: 2), summary);
     }
 
-    [Fact]
-    public async Task GetUsageSummaryAsync_TimestampsWithOffsets_ComparedAsUtc()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GetUsageSummaryAsync_TimestampsWithOffsets_ComparedAsUtc(string engine)
     {
+        var store = (await engines.CreateAsync(engine)).Store;
         // Arrange: 01:30 at +02:00 is 23:30 UTC on the previous day, in April
         var start = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
-        await _temp.Store.AddUsageEventsAsync(
+        await store.AddUsageEventsAsync(
         [
             Event("usr_1", new DateTimeOffset(2026, 5, 1, 1, 30, 0, TimeSpan.FromHours(2)), units: 7),
             Event("usr_1", new DateTimeOffset(2026, 4, 30, 23, 30, 0, TimeSpan.FromHours(-5)), units: 11),
         ], CancellationToken.None);
 
         // Act
-        var may = await _temp.Store.GetUsageSummaryAsync("usr_1", start, start.AddMonths(1), CancellationToken.None);
-        var april = await _temp.Store.GetUsageSummaryAsync("usr_1", start.AddMonths(-1), start, CancellationToken.None);
+        var may = await store.GetUsageSummaryAsync("usr_1", start, start.AddMonths(1), CancellationToken.None);
+        var april = await store.GetUsageSummaryAsync("usr_1", start.AddMonths(-1), start, CancellationToken.None);
 
         // Assert
         Assert.Equal(11, may.Units);
         Assert.Equal(7, april.Units);
     }
 
-    [Fact]
-    public async Task GetUsageSummaryAsync_NoEvents_ReturnsZeros()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GetUsageSummaryAsync_NoEvents_ReturnsZeros(string engine)
     {
+        var store = (await engines.CreateAsync(engine)).Store;
         // Arrange
         var start = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
 
         // Act
-        var summary = await _temp.Store.GetUsageSummaryAsync("usr_none", start, start.AddMonths(1), CancellationToken.None);
+        var summary = await store.GetUsageSummaryAsync("usr_none", start, start.AddMonths(1), CancellationToken.None);
 
         // Assert
         Assert.Equal(new UsageSummary(start, start.AddMonths(1), 0, 0, 0, 0, 0), summary);
     }
 
-    [Fact]
-    public async Task GetUsageHistoryAsync_SomeMonthsEmpty_ReturnsEveryMonthNewestFirst()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GetUsageHistoryAsync_SomeMonthsEmpty_ReturnsEveryMonthNewestFirst(string engine)
     {
+        var store = (await engines.CreateAsync(engine)).Store;
         // Arrange
         var now = new DateTimeOffset(2026, 3, 15, 12, 0, 0, TimeSpan.Zero);
-        await _temp.Store.AddUsageEventsAsync(
+        await store.AddUsageEventsAsync(
         [
             Event("usr_1", new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero), units: 2),
             Event("usr_1", new DateTimeOffset(2026, 3, 20, 0, 0, 0, TimeSpan.Zero), units: 3),
@@ -130,7 +131,7 @@ public sealed class UsageStoreTests : IAsyncLifetime
         ], CancellationToken.None);
 
         // Act
-        var history = await _temp.Store.GetUsageHistoryAsync("usr_1", 4, now, CancellationToken.None);
+        var history = await store.GetUsageHistoryAsync("usr_1", 4, now, CancellationToken.None);
 
         // Assert
         Assert.Equal(
@@ -143,12 +144,13 @@ public sealed class UsageStoreTests : IAsyncLifetime
         Assert.All(history, m => Assert.Equal(m.PeriodStart.AddMonths(1), m.PeriodEnd));
     }
 
-    [Fact]
-    public async Task GetRecentUsageAsync_Limit_ReturnsNewestFirst()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GetRecentUsageAsync_Limit_ReturnsNewestFirst(string engine)
     {
+        var store = (await engines.CreateAsync(engine)).Store;
         // Arrange
         var t = new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero);
-        await _temp.Store.AddUsageEventsAsync(
+        await store.AddUsageEventsAsync(
         [
             Event("usr_1", t.AddSeconds(1), path: "/b"),
             Event("usr_1", t.AddSeconds(3), path: "/d"),
@@ -158,22 +160,23 @@ public sealed class UsageStoreTests : IAsyncLifetime
         ], CancellationToken.None);
 
         // Act
-        var recent = await _temp.Store.GetRecentUsageAsync("usr_1", 3, CancellationToken.None);
+        var recent = await store.GetRecentUsageAsync("usr_1", 3, CancellationToken.None);
 
         // Assert
         Assert.Equal(["/d", "/c", "/b"], recent.Select(e => e.Path));
     }
 
-    [Fact]
-    public async Task AddUsageEventsAsync_OneEventFails_StoresNoneOfTheBatch()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddUsageEventsAsync_OneEventFails_StoresNoneOfTheBatch(string engine)
     {
+        var store = (await engines.CreateAsync(engine)).Store;
         // Arrange: a null column violates NOT NULL halfway through the batch
         var t = new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero);
         var bad = Event("usr_1", t.AddSeconds(1)) with { Path = null! };
 
         // Act
-        var failure = await Record.ExceptionAsync(() => _temp.Store.AddUsageEventsAsync([Event("usr_1", t), bad, Event("usr_1", t.AddSeconds(2))], CancellationToken.None));
-        var summary = await _temp.Store.GetUsageSummaryAsync("usr_1", t.AddDays(-1), t.AddDays(1), CancellationToken.None);
+        var failure = await Record.ExceptionAsync(() => store.AddUsageEventsAsync([Event("usr_1", t), bad, Event("usr_1", t.AddSeconds(2))], CancellationToken.None));
+        var summary = await store.GetUsageSummaryAsync("usr_1", t.AddDays(-1), t.AddDays(1), CancellationToken.None);
 
         // Assert
         Assert.NotNull(failure);

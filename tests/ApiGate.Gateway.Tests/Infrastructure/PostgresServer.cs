@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// A throwaway PostgreSQL server for tests: <c>initdb</c> + <c>pg_ctl</c> from Debian's <c>postgresql</c> package
+/// (<c>/usr/lib/postgresql/*/bin</c>), in a temp directory, on a free loopback port, with <c>fsync=off</c>. PostgreSQL
+/// refuses to run as root, so as root (CI) the binaries run as the <c>postgres</c> user through <c>runuser</c> in a
+/// directory that user owns. <see cref="Shared"/> is started once per test run and stopped by its PID when the
+/// process exits; tests that stop the server (outage tests) start their own with <see cref="StartAsync"/>.
+/// Without the binaries the tests that need them are skipped with <see cref="MissingReason"/> — except under
+/// <c>CI=true</c>, where they run and fail: CI installs the package (.ci/run).
+/// </summary>
+internal sealed class PostgresServer : IAsyncDisposable
+{
+    /// <summary>What to install, as the skip line says it.</summary>
+    public const string Packages = "apt-get install postgresql (Debian/Ubuntu: provides /usr/lib/postgresql/<version>/bin/initdb and pg_ctl)";
+
+    private static readonly Lazy<Task<PostgresServer>> SharedServer = new(async () =>
+    {
+        var server = await StartAsync();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
+        return server;
+    });
+
+    private static int _databases;
+
+    private readonly string _bin;
+    private readonly string _directory;
+    private int _pid;
+
+    private PostgresServer(string bin, string directory, int port)
+    {
+        _bin = bin;
+        _directory = directory;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>The superuser on the server's maintenance database (trust authentication on loopback).</summary>
+    public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false;Timeout=10";
+
+    /// <summary>Where the binaries are, or null.</summary>
+    public static string? BinDirectory { get; } = FindBin();
+
+    /// <summary>Null when PostgreSQL tests can run; otherwise the one line a skipped test shows.</summary>
+    public static string? MissingReason =>
+        BinDirectory is null && !IsCi ? $"PostgreSQL not installed, PostgreSQL tests skipped: {Packages}" : null;
+
+    private static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The server shared by the whole test run (started on first use).</summary>
+    public static Task<PostgresServer> Shared() => SharedServer.Value;
+
+    /// <summary>A server of its own (stopped by disposing it), for tests that stop and start it.</summary>
+    public static async Task<PostgresServer> StartAsync()
+    {
+        var bin = BinDirectory ?? throw new InvalidOperationException($"PostgreSQL binaries not found under /usr/lib/postgresql/*/bin: {Packages}");
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(directory);
+        if (IsRoot)
+        {
+            await RunAsync("chown", ["postgres:postgres", directory]);
+        }
+
+        await RunAsync(Path.Combine(bin, "initdb"), ["-D", Path.Combine(directory, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres: true);
+        var server = new PostgresServer(bin, directory, FreePort());
+        await server.StartServerAsync();
+        return server;
+    }
+
+    /// <summary>Starts the (stopped) server again on the same port and data.</summary>
+    public async Task StartServerAsync()
+    {
+        var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={_directory} -c fsync=off -c synchronous_commit=off " +
+                      "-c full_page_writes=off -c max_connections=300";
+        await RunAsync(Path.Combine(_bin, "pg_ctl"),
+            ["-D", Path.Combine(_directory, "data"), "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "60", "-o", options, "start"], asPostgres: true);
+        var pidFile = await File.ReadAllLinesAsync(Path.Combine(_directory, "data", "postmaster.pid"));
+        _pid = int.Parse(pidFile[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Stops the server (fast shutdown: open connections are cut, as when a database host goes away).</summary>
+    public async Task StopServerAsync()
+    {
+        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_directory, "data"), "-m", "fast", "-w", "stop"], asPostgres: true);
+        _pid = 0;
+    }
+
+    /// <summary>A new, empty database; returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync()
+    {
+        var name = $"apigate_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}";
+        await using (var connection = new NpgsqlConnection(AdminConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        return $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name}";
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Stop();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Stops the server by its PID (SIGINT: fast shutdown) and deletes its directory.</summary>
+    private void Stop()
+    {
+        if (_pid != 0)
+        {
+            try
+            {
+                using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", _pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+                kill.WaitForExit(TimeSpan.FromSeconds(10));
+                // The postmaster is not our child: its pid file disappearing is the sign it has finished (bounded wait).
+                var pidFile = Path.Combine(_directory, "data", "postmaster.pid");
+                for (var i = 0; i < 200 && File.Exists(pidFile); i++)
+                {
+                    Thread.Sleep(100);
+                }
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                // no kill binary: the directory is removed anyway
+            }
+
+            _pid = 0;
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static bool IsRoot => Environment.UserName == "root";
+
+    private static string? FindBin()
+    {
+        if (!Directory.Exists("/usr/lib/postgresql"))
+        {
+            return null;
+        }
+
+        return Directory.GetDirectories("/usr/lib/postgresql")
+            .Select(d => Path.Combine(d, "bin"))
+            .Where(b => File.Exists(Path.Combine(b, "initdb")) && File.Exists(Path.Combine(b, "pg_ctl")))
+            .OrderByDescending(b => int.TryParse(Path.GetFileName(Path.GetDirectoryName(b)), out var v) ? v : 0)
+            .FirstOrDefault();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task RunAsync(string file, IReadOnlyList<string> arguments, bool asPostgres = false)
+    {
+        var start = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (asPostgres && IsRoot)
+        {
+            start.FileName = "runuser";
+            foreach (var a in (string[])["-u", "postgres", "--", file])
+            {
+                start.ArgumentList.Add(a);
+            }
+        }
+        else
+        {
+            start.FileName = file;
+        }
+
+        foreach (var a in arguments)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{Path.GetFileName(file)} failed ({process.ExitCode}): {await error}{await output}");
+        }
+    }
+}

@@ -1,0 +1,107 @@
+using System.Reflection;
+using ApiGate.Storage;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sql;
+using Npgsql;
+using Xunit.Sdk;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// The store test suite runs once per engine: a theory with <c>[EngineData(GatewayStores.Sqlite)]</c> and
+/// <c>[EngineData(GatewayStores.Postgres)]</c> gets the engine's name and asks the class fixture
+/// (<see cref="StoreEngines"/>) for a fresh, migrated store of it. The PostgreSQL case is skipped with one line naming
+/// the package when PostgreSQL is not installed (never under <c>CI=true</c>, see <see cref="PostgresServer"/>).
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+public sealed class EngineDataAttribute : DataAttribute
+{
+    private readonly string _engine;
+
+    public EngineDataAttribute(string engine)
+    {
+        _engine = engine;
+        Skip = engine == GatewayStores.Postgres ? PostgresServer.MissingReason : null;
+    }
+
+    public override IEnumerable<object[]> GetData(MethodInfo testMethod) => [[_engine]];
+}
+
+/// <summary>A <c>[Fact]</c> that needs PostgreSQL: skipped with one clear line when it is not installed (not under CI).</summary>
+public sealed class PostgresFactAttribute : FactAttribute
+{
+    public PostgresFactAttribute()
+    {
+        Skip = PostgresServer.MissingReason;
+    }
+}
+
+/// <summary>
+/// Class fixture: one PostgreSQL database per test class (CREATE DATABASE on the shared server, on first use), and
+/// in it one schema per store, so every test starts from an empty, freshly migrated store; SQLite stores are files
+/// in temp directories.
+/// </summary>
+public sealed class StoreEngines : IAsyncLifetime
+{
+    private readonly Lazy<Task<string>> _database = new(async () => await (await PostgresServer.Shared()).CreateDatabaseAsync());
+    private readonly List<EngineStore> _stores = [];
+    private int _schemas;
+
+    /// <summary>A connection string to this class's PostgreSQL database (created on first use).</summary>
+    internal Task<string> DatabaseAsync() => _database.Value;
+
+    /// <summary>A DSN for a new, empty place to keep a store of <paramref name="engine"/> (not yet migrated).</summary>
+    internal async Task<string> NewDsnAsync(string engine)
+    {
+        if (engine == GatewayStores.Sqlite)
+        {
+            var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(directory);
+            return Path.Combine(directory, "apigate.db");
+        }
+
+        var database = await DatabaseAsync();
+        var schema = $"t{Interlocked.Increment(ref _schemas)}";
+        await using (var connection = new NpgsqlConnection(database))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        return $"{database};Search Path={schema}";
+    }
+
+    /// <summary>A fresh, migrated store of <paramref name="engine"/>, disposed with the fixture.</summary>
+    internal async Task<EngineStore> CreateAsync(string engine)
+    {
+        var dsn = await NewDsnAsync(engine);
+        var store = GatewayStores.Create(engine, dsn, new SecretProtector(null));
+        await store.InitializeAsync(CancellationToken.None);
+        var created = new EngineStore(engine, dsn, store);
+        _stores.Add(created);
+        return created;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.Store.DisposeAsync();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+}
+
+/// <summary>A migrated store of one engine and the settings that open it (for the CLI).</summary>
+internal sealed record EngineStore(string Driver, string Dsn, SqlGatewayStore Store)
+{
+    /// <summary>The environment a CLI run needs to open this store.</summary>
+    public Dictionary<string, string> Environment => new() { ["APIGATE_DATABASE_DRIVER"] = Driver, ["APIGATE_DATABASE_DSN"] = Dsn };
+
+    /// <summary>Runs the apigate CLI in-process against this store.</summary>
+    public Task<CliResult> CliAsync(params string[] args) => CliRunner.RunAsync(Environment, args);
+}

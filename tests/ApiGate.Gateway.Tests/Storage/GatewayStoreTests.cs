@@ -1,0 +1,311 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using ApiGate.Storage.Secrets;
+
+namespace ApiGate.Gateway.Tests.Storage;
+
+/// <summary>
+/// The store contract, run against every engine (SQLite, PostgreSQL): migrations, config and identity round trips,
+/// the conflicts the management services turn into errors naming the field, the config version rule, admin tokens,
+/// target health and quota counters. Written through the management services where they exist, as the CLI and the
+/// admin API use the store.
+/// </summary>
+public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task InitializeAsync_SecondTime_AppliesNoMigrationAndIsNotCreated(string engine)
+    {
+        // Arrange
+        var first = await engines.CreateAsync(engine);
+        await using var again = GatewayStores.Create(engine, first.Dsn, new SecretProtector(null));
+
+        // Act
+        await again.InitializeAsync(None);
+
+        // Assert
+        Assert.True(first.Store.Created);
+        Assert.Equal([1, 2, 3, 4, 5, 6], first.Store.MigrationsApplied.Select(m => m.Version));
+        Assert.False(again.Created);
+        Assert.Empty(again.MigrationsApplied);
+        Assert.Equal(6, again.SchemaVersion);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task InitializeAsync_FourInstancesAtOnce_EachMigrationAppliedOnce(string engine)
+    {
+        // Arrange
+        var dsn = await engines.NewDsnAsync(engine);
+        var stores = Enumerable.Range(0, 4).Select(_ => GatewayStores.Create(engine, dsn, new SecretProtector(null))).ToList();
+
+        // Act
+        await Task.WhenAll(stores.Select(s => s.InitializeAsync(None)));
+
+        // Assert
+        Assert.Equal(6, stores.Sum(s => s.MigrationsApplied.Count));
+        Assert.Equal([1, 2, 3, 4, 5, 6], stores.SelectMany(s => s.MigrationsApplied).Select(m => m.Version).Order());
+        Assert.Equal(1, await stores[0].GetConfigVersionAsync(None));
+        foreach (var store in stores)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CheckAsync_Migrated_Ok(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+
+        // Act
+        var check = await store.CheckAsync(None);
+
+        // Assert
+        Assert.Equal(StoreCheck.Ok, check);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateUpstream_ThenLoadConfig_RoundTripsEveryFieldAndCredential(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var upstreams = new UpstreamService(store, TimeProvider.System);
+        var routes = new RouteService(store, TimeProvider.System);
+        var created = await upstreams.CreateAsync(new UpstreamInput
+        {
+            Name = "Users API", Timeout = "2500", AuthType = "bearer", AuthValue = "s3cret", HttpVersion = "2",
+            Targets = [new TargetInput { Url = "http://127.0.0.1:9001", Weight = 3 }, new TargetInput { Url = "http://127.0.0.1:9002", Weight = 1 }],
+            LbPolicy = "least_requests",
+        }.Parsed(), None);
+        Assert.True(created.Ok, created.Error?.ToString());
+        var route = await routes.CreateAsync(new RouteInput
+        {
+            Name = "Users", Path = "/users/*", MatchType = "prefix", Upstream = "users-api", Methods = "GET,POST", Headers = ["x-tenant=a"], Priority = 7, PathRewrite = "/v2/$1",
+        }.Parsed(), None);
+        Assert.True(route.Ok, route.Error?.ToString());
+
+        // Act
+        var config = await store.LoadConfigAsync(None);
+
+        // Assert
+        var upstream = Assert.Single(config.Upstreams);
+        var expected = created.Value!;
+        Assert.Equal((expected.Id, expected.Name, expected.TimeoutMs, expected.AuthType, expected.HttpVersion, expected.LbPolicy, expected.CreatedAt),
+            (upstream.Id, upstream.Name, upstream.TimeoutMs, upstream.AuthType, upstream.HttpVersion, upstream.LbPolicy, upstream.CreatedAt));
+        Assert.Equal("s3cret", upstream.AuthValue);
+        Assert.Equal(expected.EffectiveTargets, upstream.EffectiveTargets);
+        var stored = Assert.Single(config.Routes);
+        Assert.Equal((route.Value!.Id, route.Value.Slug, route.Value.UpstreamId, route.Value.Priority, route.Value.PathRewrite, route.Value.UpdatedAt),
+            (stored.Id, stored.Slug, stored.UpstreamId, stored.Priority, stored.PathRewrite, stored.UpdatedAt));
+        Assert.Equal(["GET", "POST"], stored.Methods);
+        Assert.Equal(route.Value.Headers, stored.Headers);
+        Assert.Equal("free", Assert.Single(config.Plans).Id);
+        Assert.Equal(3, config.Version);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateUpstream_SameNameOtherCase_ConflictOnName(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var upstreams = new UpstreamService(store, TimeProvider.System);
+        Assert.True((await upstreams.CreateAsync(new UpstreamInput { Name = "Billing", Url = "http://127.0.0.1:9001" }.Parsed(), None)).Ok);
+
+        // Act
+        var second = await upstreams.CreateAsync(new UpstreamInput { Name = "BILLING ", Url = "http://127.0.0.1:9002" }.Parsed(), None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, second.Error?.Kind);
+        Assert.Equal("name", second.Error?.Field);
+        Assert.Single(await store.ListUpstreamsAsync(None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task DeleteUpstream_UsedByRoute_ConflictNamingTheRoute(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var upstreams = new UpstreamService(store, TimeProvider.System);
+        await upstreams.CreateAsync(new UpstreamInput { Name = "Orders", Url = "http://127.0.0.1:9001" }.Parsed(), None);
+        await new RouteService(store, TimeProvider.System).CreateAsync(new RouteInput { Name = "Orders route", Path = "/orders", Upstream = "orders" }.Parsed(), None);
+
+        // Act
+        var deleted = await upstreams.DeleteAsync("orders", None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, deleted.Error?.Kind);
+        Assert.Equal("upstream", deleted.Error?.Field);
+        Assert.Contains("orders-route", deleted.Error?.Message, StringComparison.Ordinal);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateUser_EmailOtherCase_ConflictOnEmail_AndFoundByEitherCase(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        var first = await users.CreateAsync(new UserChanges { Email = "Ada@Example.com" }, None);
+        Assert.True(first.Ok, first.Error?.ToString());
+
+        // Act
+        var second = await users.CreateAsync(new UserChanges { Email = "ada@example.COM" }, None);
+        var found = await store.FindUserAsync("ADA@example.com", None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, second.Error?.Kind);
+        Assert.Equal("email", second.Error?.Field);
+        Assert.Equal(first.Value!.Id, found?.Id);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task DeletePlan_WithUsers_ConflictOnPlan(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var plans = new PlanService(store, TimeProvider.System);
+        await plans.CreateAsync(new PlanInput { Id = "pro", Name = "Pro", RateLimitPerMinute = 600, RequestsPerMonth = 100_000 }, None);
+        await new UserService(store, TimeProvider.System).CreateAsync(new UserChanges { Email = "p@example.com", Plan = "pro" }, None);
+
+        // Act
+        var deleted = await plans.DeleteAsync("pro", None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, deleted.Error?.Kind);
+        Assert.Equal("plan", deleted.Error?.Field);
+        Assert.Contains("p@example.com", deleted.Error?.Message, StringComparison.Ordinal);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePlan_Default_ClearsTheFlagOnEveryOtherPlan(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var plans = new PlanService(store, TimeProvider.System);
+
+        // Act
+        var created = await plans.CreateAsync(new PlanInput { Id = "starter", Name = "Starter", IsDefault = true, RequestsPerMonth = 9_000_000_000 }, None);
+        var duplicate = await plans.CreateAsync(new PlanInput { Id = "starter", Name = "Again" }, None);
+
+        // Assert
+        Assert.True(created.Ok, created.Error?.ToString());
+        Assert.Equal(["starter"], (await store.ListPlansAsync(None)).Where(p => p.IsDefault).Select(p => p.Id));
+        Assert.Equal(9_000_000_000, (await store.FindPlanAsync("starter", None))!.RequestsPerMonth);
+        Assert.Equal(ManagementErrorKind.Conflict, duplicate.Error?.Kind);
+        Assert.Equal("id", duplicate.Error?.Field);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RevokeKey_BumpsConfigVersion_TouchKeysDoesNot(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        await new UserService(store, TimeProvider.System).CreateAsync(new UserChanges { Email = "k@example.com" }, None);
+        var keys = new KeyService(store, TimeProvider.System);
+        var key = (await keys.CreateAsync(new KeyChanges { User = "k@example.com" }, None)).Value!;
+        var before = await store.GetConfigVersionAsync(None);
+        var usedAt = new DateTimeOffset(2026, 5, 1, 12, 0, 0, TimeSpan.Zero);
+
+        // Act
+        await store.TouchKeysAsync(new Dictionary<string, DateTimeOffset> { [key.Key.Id] = usedAt }, None);
+        var afterTouch = await store.GetConfigVersionAsync(None);
+        var revoked = await keys.RevokeAsync(key.Key.Id, None);
+        var afterRevoke = await store.GetConfigVersionAsync(None);
+        var found = Assert.Single(await store.FindKeysByPrefixAsync(key.Key.Prefix, None));
+
+        // Assert
+        Assert.True(revoked.Ok, revoked.Error?.ToString());
+        Assert.Equal(before, afterTouch);
+        Assert.Equal(before + 1, afterRevoke);
+        Assert.Equal(usedAt, found.Key.LastUsedAt);
+        Assert.NotNull(found.Key.RevokedAt);
+        Assert.Equal("k@example.com", found.User.Email);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePlanEntitlement_SecondForSamePlanAndEntitlement_ConflictOnEntitlement(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var entitlement = await new EntitlementService(store, TimeProvider.System).CreateAsync(
+            new EntitlementChanges { Name = "webhooks", ValueType = EntitlementValueType.Boolean, DefaultValue = "false" }, None);
+        Assert.True(entitlement.Ok, entitlement.Error?.ToString());
+        var assignments = new PlanEntitlementService(store, TimeProvider.System);
+        Assert.True((await assignments.CreateAsync(new PlanEntitlementInput { Plan = "free", Entitlement = "webhooks", Value = "true" }, None)).Ok);
+
+        // Act
+        var second = await assignments.CreateAsync(new PlanEntitlementInput { Plan = "free", Entitlement = "webhooks", Value = "false" }, None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, second.Error?.Kind);
+        Assert.Equal("entitlement_id", second.Error?.Field);
+        Assert.Equal("true", Assert.Single(await store.ListPlanEntitlementsAsync("free", None)).Value);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AdminTokens_CreateDuplicateRevoke_CountsActiveAndKeepsConfigVersion(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var tokens = new AdminTokenService(store, TimeProvider.System);
+        var version = await store.GetConfigVersionAsync(None);
+
+        // Act
+        var ops = await tokens.CreateAsync("ops", None);
+        var duplicate = await tokens.CreateAsync("OPS", None);
+        await tokens.CreateAsync("ci", None);
+        var revoked = await tokens.RevokeAsync("Ops", None);
+
+        // Assert
+        Assert.True(ops.Ok, ops.Error?.ToString());
+        Assert.Equal(ManagementErrorKind.Conflict, duplicate.Error?.Kind);
+        Assert.Equal("name", duplicate.Error?.Field);
+        Assert.True(revoked.Ok, revoked.Error?.ToString());
+        Assert.Equal(1, await store.CountActiveAdminTokensAsync(None));
+        Assert.Equal(2, (await store.ListAdminTokensAsync(None)).Count);
+        Assert.Single(await store.FindAdminTokensByPrefixAsync(ops.Value!.Record.Prefix, None));
+        Assert.Equal(version, await store.GetConfigVersionAsync(None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task TargetHealth_ReportTwiceTouchAndExpire_KeepsOneRowPerTarget(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var t = new DateTimeOffset(2026, 5, 1, 12, 0, 0, TimeSpan.Zero);
+        TargetHealthReport Report(string instance, string state, DateTimeOffset at) =>
+            new() { InstanceId = instance, UpstreamId = "ups_1", TargetUrl = "http://127.0.0.1:9001", State = state, Since = at, Reason = "probe", ReportedAt = at };
+
+        // Act
+        await store.ReportTargetHealthAsync([Report("gw-a", "healthy", t), Report("gw-b", "healthy", t)], None);
+        await store.ReportTargetHealthAsync([Report("gw-a", "unhealthy", t.AddSeconds(5))], None);
+        var touched = await store.TouchTargetHealthAsync("gw-a", t.AddMinutes(5), None);
+        var expired = await store.DeleteTargetHealthReportedBeforeAsync(t.AddMinutes(1), None);
+        var left = await store.ListTargetHealthAsync("ups_1", None);
+
+        // Assert
+        Assert.Equal(1, touched);
+        Assert.Equal(1, expired);
+        var row = Assert.Single(left);
+        Assert.Equal(("gw-a", "unhealthy", t.AddMinutes(5)), (row.InstanceId, row.State, row.ReportedAt));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddQuotaUsage_Twice_AddsPerUserAndPeriod(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var may = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
+
+        // Act
+        await store.AddQuotaUsageAsync([new("usr_1", may, 5, 0), new("usr_2", may, 1, 0), new("usr_1", may.AddMonths(1), 100, 0)], None);
+        await store.AddQuotaUsageAsync([new("usr_1", may, 7, 2)], None);
+        var loaded = await store.LoadQuotaUsageAsync(may, None);
+
+        // Assert
+        Assert.Equal([new("usr_1", may, 12, 2), new("usr_2", may, 1, 0)], loaded.OrderBy(q => q.UserId));
+    }
+}
