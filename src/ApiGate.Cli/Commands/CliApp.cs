@@ -16,7 +16,7 @@ internal static class CliApp
     public static readonly Option<bool> JsonOption = new("--json") { Description = "Print JSON instead of tables", Recursive = true };
 
     /// <summary>Global <c>--database</c>: the SQLite file (overrides APIGATE_DATABASE_DSN).</summary>
-    public static readonly Option<string?> DatabaseOption = new("--database") { Description = "Database DSN (SQLite file path)", Recursive = true };
+    public static readonly Option<string?> DatabaseOption = new("--database") { Description = "Database DSN: a SQLite file path, or for APIGATE_DATABASE_DRIVER=postgres a connection string or postgres:// URL", Recursive = true };
 
     /// <summary>Runs the command line.</summary>
     /// <param name="environmentNames">The names of the environment's variables, so unknown <c>APIGATE_*</c> names can be warned about; null = not checked.</param>
@@ -42,6 +42,8 @@ internal static class CliApp
         root.Subcommands.Add(ConfigCommands.Create(context));
         root.Subcommands.Add(AdminCommands.Create(context));
         root.Subcommands.Add(VersionCommand.Create(context));
+        root.Subcommands.Add(MigrateCommand.Create(context));
+        root.Subcommands.Add(StoreCommands.Create(context));
 
         // No response files: `--auth-value @secret.txt` and `--response-transform @file.json` are read by the
         // commands themselves (ValueOrFile); the parser must hand `@file` over unchanged.

@@ -17,15 +17,7 @@ public sealed partial class PostgresGatewayStore
             {
                 // The hottest write in the product (one row per proxied request): binary COPY sends the rows as one
                 // stream with no per-row statement, parse or parameter binding on either side.
-                await using (var copy = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(CopyUsage, ct))
-                {
-                    foreach (var e in events)
-                    {
-                        await WriteRowAsync(copy, e, ct);
-                    }
-
-                    await copy.CompleteAsync(ct);
-                }
+                await CopyEventsAsync((NpgsqlConnection)connection, events, ct);
 
                 foreach (var delta in QuotaDeltas(events))
                 {
@@ -34,6 +26,21 @@ public sealed partial class PostgresGatewayStore
 
                 return true; // no version bump: usage is not configuration
             }, cancellationToken);
+
+    private protected override Task AppendUsageRowsAsync(
+        System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken) =>
+        CopyEventsAsync((NpgsqlConnection)connection, rows.Select(r => r.ToDefinition()).ToList(), cancellationToken);
+
+    private static async Task CopyEventsAsync(NpgsqlConnection connection, IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
+    {
+        await using var copy = await connection.BeginBinaryImportAsync(CopyUsage, cancellationToken);
+        foreach (var e in events)
+        {
+            await WriteRowAsync(copy, e, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
 
     /// <summary>One event in <see cref="Sql.SqlGatewayStore.UsageColumns"/> order.</summary>
     private static async Task WriteRowAsync(NpgsqlBinaryImporter copy, UsageEvent e, CancellationToken cancellationToken)

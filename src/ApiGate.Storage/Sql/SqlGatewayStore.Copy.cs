@@ -1,0 +1,106 @@
+using System.Data.Common;
+using ApiGate.Core.Storage;
+using ApiGate.Storage.Rows;
+using Dapper;
+
+namespace ApiGate.Storage.Sql;
+
+/// <summary>
+/// Moving an install (<c>apigate store copy</c>): every table a store holds, copied row for row into another,
+/// empty store — SQLite to PostgreSQL is the way up to several instances. Rows are copied as stored (upstream
+/// credentials stay encrypted with the same <c>APIGATE_SECRET_KEY</c>); target health is not copied (each running
+/// instance reports its own).
+/// </summary>
+public abstract partial class SqlGatewayStore
+{
+    /// <summary>Usage events are read and written this many at a time (bounded memory for any size of history).</summary>
+    private const int CopyBatch = 5_000;
+
+    private static readonly RowTable<QuotaUsageRow> QuotaTable = new("quota_usage", "user_id, period_start");
+
+    private static readonly RowTable<UsageEventRow> UsageTable = new("usage_events", "id");
+
+    /// <summary>
+    /// Copies everything into <paramref name="target"/> (initialized, and empty but for what its migrations seed) in
+    /// one transaction on each side: the target gets all of it or, on any failure, nothing.
+    /// </summary>
+    /// <returns>Rows copied per table, in copy order.</returns>
+    /// <exception cref="StoreConflictException">The target already holds data (field <c>to-dsn</c>).</exception>
+    public Task<IReadOnlyList<(string Table, long Rows)>> CopyToAsync(SqlGatewayStore target, CancellationToken cancellationToken) =>
+        UseAsync(async (source, ct) =>
+        {
+            await using var read = await BeginReadAsync(source, ct);
+            var copied = await target.WriteTransactionAsync(async (to, write, ct2) =>
+            {
+                var existing = await ScalarAsync(to, write,
+                    "SELECT (SELECT COUNT(*) FROM upstreams) + (SELECT COUNT(*) FROM routes) + (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM api_keys) + " +
+                    "(SELECT COUNT(*) FROM entitlements) + (SELECT COUNT(*) FROM admin_tokens) + (SELECT COUNT(*) FROM usage_events) + (SELECT COUNT(*) FROM quota_usage)", ct2);
+                if (existing > 0)
+                {
+                    throw new StoreConflictException("to-dsn",
+                        $"the store at {target.Location} already holds data ({existing} rows): copy only into a new, empty database");
+                }
+
+                // The plans its migrations seeded give way to the source's.
+                await ExecuteAsync(to, write, "DELETE FROM plans", ct2);
+                var counts = new List<(string, long)>
+                {
+                    await CopyRowsAsync(Upstreams, source, read, to, write, ct2),
+                    await CopyRowsAsync(Routes, source, read, to, write, ct2),
+                    await CopyRowsAsync(Plans, source, read, to, write, ct2),
+                    await CopyRowsAsync(Users, source, read, to, write, ct2),
+                    await CopyRowsAsync(Keys, source, read, to, write, ct2),
+                    await CopyRowsAsync(Entitlements, source, read, to, write, ct2),
+                    await CopyRowsAsync(PlanEntitlements, source, read, to, write, ct2),
+                    await CopyRowsAsync(AdminTokenTable, source, read, to, write, ct2),
+                    await CopyRowsAsync(QuotaTable, source, read, to, write, ct2),
+                };
+
+                long events = 0;
+                var batch = new List<UsageEventRow>(CopyBatch);
+                await foreach (var row in source.QueryUnbufferedAsync<UsageEventRow>($"SELECT {UsageColumns} FROM usage_events ORDER BY id", transaction: read).WithCancellation(ct2))
+                {
+                    batch.Add(row);
+                    if (batch.Count == CopyBatch)
+                    {
+                        await target.AppendUsageRowsAsync(to, write, batch, ct2);
+                        events += batch.Count;
+                        batch.Clear();
+                    }
+                }
+
+                await target.AppendUsageRowsAsync(to, write, batch, ct2);
+                counts.Add((UsageTable.Name, events + batch.Count));
+
+                // Past the source's version, so gateways already on the target reload whatever they had.
+                var version = await ScalarAsync(source, read, "SELECT version FROM config_version WHERE id = 1", ct2);
+                await ExecuteAsync(to, write, "UPDATE config_version SET version = CASE WHEN version < @Version THEN @Version ELSE version END WHERE id = 1", ct2, new { Version = version });
+                await target.BumpVersionAsync(to, write, ct2);
+                return (IReadOnlyList<(string, long)>)counts;
+            }, ct);
+            await read.CommitAsync(ct);
+            return copied;
+        }, cancellationToken);
+
+    /// <summary>Appends usage rows as stored (no quota units: <c>quota_usage</c> is copied as it is). PostgreSQL uses COPY.</summary>
+    private protected virtual async Task AppendUsageRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(UsageTable.Insert, rows, transaction, cancellationToken: cancellationToken));
+        }
+    }
+
+    private static async Task<(string, long)> CopyRowsAsync<TRow>(
+        RowTable<TRow> table, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken)
+        where TRow : class
+    {
+        var rows = await QueryAsync<TRow>(from, read, table.Select(""), null, cancellationToken);
+        if (rows.Count > 0)
+        {
+            await to.ExecuteAsync(new CommandDefinition(table.Insert, rows, write, cancellationToken: cancellationToken));
+        }
+
+        return (table.Name, rows.Count);
+    }
+}

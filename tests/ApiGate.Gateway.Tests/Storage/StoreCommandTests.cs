@@ -1,0 +1,137 @@
+using ApiGate.Core.Management;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using ApiGate.Storage.Secrets;
+
+namespace ApiGate.Gateway.Tests.Storage;
+
+/// <summary>
+/// The CLI on either engine: <c>apigate migrate</c>, <c>apigate store copy</c> (SQLite to PostgreSQL, docs/scaling.md)
+/// and the one-line start errors for a bad or unreachable PostgreSQL DSN.
+/// </summary>
+public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Migrate_NewStoreThenAgain_AppliesEveryMigrationThenNone(string engine)
+    {
+        // Arrange
+        var dsn = await engines.NewDsnAsync(engine);
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = engine, ["APIGATE_DATABASE_DSN"] = dsn };
+
+        // Act
+        var first = await CliRunner.RunAsync(environment, "migrate");
+        var second = await CliRunner.RunAsync(environment, "migrate");
+
+        // Assert
+        Assert.Equal(0, first.ExitCode);
+        Assert.Contains("applied migration 1: upstreams and routes", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 6: upstream http version", first.Output, StringComparison.Ordinal);
+        Assert.Contains("schema is now at version 6", first.Output, StringComparison.Ordinal);
+        Assert.Equal(0, second.ExitCode);
+        Assert.Equal("schema is up to date at version 6" + Environment.NewLine, second.Output);
+    }
+
+    [PostgresFact]
+    public async Task StoreCopy_SqliteToEmptyPostgres_CopiesEveryTable()
+    {
+        // Arrange: a SQLite install with one of everything, and usage
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        var store = source.Store;
+        await new UpstreamService(store, TimeProvider.System).CreateAsync(new UpstreamInput { Name = "Billing", Url = "http://127.0.0.1:9001", AuthType = "bearer", AuthValue = "upstream-secret" }.Parsed(), None);
+        await new RouteService(store, TimeProvider.System).CreateAsync(new RouteInput { Name = "bill", Path = "/bill/*", Upstream = "billing" }.Parsed(), None);
+        await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro", RateLimitPerMinute = 600, RequestsPerMonth = 50_000 }, None);
+        var user = (await new UserService(store, TimeProvider.System).CreateAsync(new UserChanges { Email = "move@example.com", Plan = "pro" }, None)).Value!;
+        var key = (await new KeyService(store, TimeProvider.System).CreateAsync(new KeyChanges { User = user.Id }, None)).Value!;
+        await new EntitlementService(store, TimeProvider.System).CreateAsync(new EntitlementChanges { Name = "webhooks", ValueType = Core.Entitlements.EntitlementValueType.Boolean, DefaultValue = "false" }, None);
+        await new PlanEntitlementService(store, TimeProvider.System).CreateAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = "webhooks", Value = "true" }, None);
+        await new AdminTokenService(store, TimeProvider.System).CreateAsync("ops", None);
+        var now = DateTimeOffset.UtcNow;
+        var events = Enumerable.Range(0, 12_000).Select(i => UsageStoreTests.Event(user.Id, now.AddMilliseconds(-i), units: 2) with { RequestId = $"req-{i}" }).ToList();
+        await store.AddUsageEventsAsync(events, None);
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+
+        // Act
+        var copied = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", targetDsn, "--json");
+        var again = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(0, copied.ExitCode);
+        var rows = System.Text.Json.JsonDocument.Parse(copied.Output).RootElement.GetProperty("rows");
+        Assert.Equal(12_000, rows.GetProperty("usage_events").GetInt64());
+        Assert.Equal(2, rows.GetProperty("plans").GetInt64());
+        Assert.Equal(1, rows.GetProperty("api_keys").GetInt64());
+        await using var target = GatewayStores.Create(GatewayStores.Postgres, targetDsn, new SecretProtector(null));
+        await target.InitializeAsync(None);
+        var config = await target.LoadConfigAsync(None);
+        Assert.Equal("upstream-secret", Assert.Single(config.Upstreams).AuthValue);
+        Assert.Equal("bill", Assert.Single(config.Routes).Slug);
+        Assert.Equal(["free", "pro"], config.Plans.Select(p => p.Id));
+        Assert.Equal("true", Assert.Single(config.PlanEntitlements).Value);
+        Assert.True(config.Version > await store.GetConfigVersionAsync(None));
+        var (foundKey, foundUser) = Assert.Single(await target.FindKeysByPrefixAsync(key.Key.Prefix, None));
+        Assert.Equal((key.Key.Hash, user.Email), (foundKey.Hash, foundUser.Email));
+        Assert.Equal(1, await target.CountActiveAdminTokensAsync(None));
+        Assert.Equal(
+            await store.GetUsageSummaryAsync(user.Id, now.AddDays(-1), now.AddDays(1), None),
+            await target.GetUsageSummaryAsync(user.Id, now.AddDays(-1), now.AddDays(1), None));
+        Assert.Equal(await store.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(now), None), await target.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(now), None));
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("already holds data", again.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("postgres://apigate:hunter2@127.0.0.1:1/apigate")]
+    [InlineData("Host=127.0.0.1;Port=1;Username=apigate;Password=hunter2;Database=apigate")]
+    public async Task UsersList_PostgresUnreachable_OneLineNamingSettingAndHostNotPassword(string dsn)
+    {
+        // Arrange
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = "postgres", ["APIGATE_DATABASE_DSN"] = dsn };
+
+        // Act
+        var listed = await CliRunner.RunAsync(environment, "users", "list");
+        var served = await CliRunner.RunAsync(environment, "serve", "--port", "0", "--host", "127.0.0.1");
+
+        // Assert
+        foreach (var result in new[] { listed, served })
+        {
+            Assert.Equal(1, result.ExitCode);
+            var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("error: cannot connect to PostgreSQL at 127.0.0.1:1 (APIGATE_DATABASE_DSN", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("hunter2", result.Error + result.Output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task UsersList_PostgresDsnMalformed_OneLineNamingSettingNotPassword()
+    {
+        // Arrange
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = "postgres", ["APIGATE_DATABASE_DSN"] = "Host=127.0.0.1;Password=hunter2;Bogus Key=1" };
+
+        // Act
+        var result = await CliRunner.RunAsync(environment, "users", "list");
+
+        // Assert
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: APIGATE_DATABASE_DSN / --database is not a PostgreSQL connection string", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UsersList_UnknownDriver_NamesTheSettingAndTheDrivers()
+    {
+        // Arrange
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = "mysql", ["APIGATE_DATABASE_DSN"] = "x" };
+
+        // Act
+        var result = await CliRunner.RunAsync(environment, "users", "list");
+
+        // Assert
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("database.driver", result.Error, StringComparison.Ordinal);
+        Assert.Contains("'mysql' is not one of sqlite, postgres", result.Error, StringComparison.Ordinal);
+    }
+}
