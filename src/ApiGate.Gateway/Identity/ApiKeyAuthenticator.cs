@@ -40,7 +40,18 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
 
     private async ValueTask<(RequestIdentity?, GatewayError?)> LookupAndDecideAsync(string presented, KeyHash hash, ConfigSnapshot snapshot, CancellationToken cancellationToken)
     {
-        var cached = await LookupAsync(presented, hash, snapshot, cancellationToken);
+        CachedKey cached;
+        try
+        {
+            cached = await LookupAsync(presented, hash, snapshot, cancellationToken);
+        }
+        catch (Core.Storage.StoreUnavailableException)
+        {
+            // The database is down (PostgreSQL, SPEC §12): keys already cached keep working; this one cannot be checked
+            // now, and nothing is cached, so it works as soon as the database answers again.
+            return (null, Errors.StoreUnavailable);
+        }
+
         if (_cache.Count >= MaxEntries)
         {
             _cache.Clear();
@@ -126,5 +137,6 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
         public static readonly GatewayError Expired = new(401, "key_expired", "Unauthorized", "The API key has expired.");
         public static readonly GatewayError Revoked = new(401, "key_revoked", "Unauthorized", "The API key has been revoked.");
         public static readonly GatewayError Suspended = new(403, "user_suspended", "Forbidden", "The account that owns this API key is not active.");
+        public static readonly GatewayError StoreUnavailable = new(503, "store_unavailable", "Service Unavailable", "The API key cannot be checked now: the gateway's database does not answer. Retry later.");
     }
 }

@@ -95,14 +95,17 @@ internal sealed class PostgresServer : IAsyncDisposable
     public async Task<string> CreateDatabaseAsync()
     {
         var name = $"apigate_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}";
-        await using (var connection = new NpgsqlConnection(AdminConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
-            await command.ExecuteNonQueryAsync();
-        }
-
+        await ExecuteAsync(AdminConnectionString, $"CREATE DATABASE {name}");
         return $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name}";
+    }
+
+    /// <summary>Runs one statement on a connection of its own (outside any pool the stores use).</summary>
+    public static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     public ValueTask DisposeAsync()

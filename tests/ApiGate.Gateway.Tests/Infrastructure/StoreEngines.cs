@@ -2,7 +2,6 @@ using System.Reflection;
 using ApiGate.Storage;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sql;
-using Npgsql;
 using Xunit.Sdk;
 
 namespace ApiGate.Gateway.Tests.Infrastructure;
@@ -62,13 +61,7 @@ public sealed class StoreEngines : IAsyncLifetime
 
         var database = await DatabaseAsync();
         var schema = $"t{Interlocked.Increment(ref _schemas)}";
-        await using (var connection = new NpgsqlConnection(database))
-        {
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
-            await command.ExecuteNonQueryAsync();
-        }
-
+        await PostgresServer.ExecuteAsync(database, $"CREATE SCHEMA {schema}");
         return $"{database};Search Path={schema}";
     }
 

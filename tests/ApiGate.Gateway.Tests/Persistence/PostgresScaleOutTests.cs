@@ -62,6 +62,7 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
         await gateway.AddUpstreamAsync("backend", upstream.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "backend", AuthRequired = true });
         var (key, user, _) = await gateway.CreateKeyAsync("outage@example.com");
+        var (unseen, _, _) = await gateway.CreateKeyAsync("unseen@example.com");
         Assert.Equal(HttpStatusCode.OK, await SendAsync(gateway, "/items/warm", key));
         var recorder = gateway.Service<UsageRecorder>();
         Assert.True(await EventuallyAsync(() => Task.FromResult(recorder.Written == 1)), "the warm-up event was not written");
@@ -74,6 +75,7 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
             statuses.Add(await SendAsync(gateway, $"/items/{i}", key));
         }
 
+        var unseenStatus = await SendAsync(gateway, "/items/unseen", unseen);
         var ready = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
         var readyBody = await ready.Content.ReadAsStringAsync();
         var cli = await gateway.CliAsync("users", "list");
@@ -82,6 +84,7 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
 
         // Assert
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unseenStatus);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Contains("\"status\":\"degraded\"", readyBody, StringComparison.Ordinal);
         Assert.Contains("\"store\":\"down\"", readyBody, StringComparison.Ordinal);
