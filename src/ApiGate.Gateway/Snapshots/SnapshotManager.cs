@@ -87,6 +87,7 @@ internal sealed partial class SnapshotManager(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.ConfigPollInterval, timeProvider);
+        var failing = false;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -94,10 +95,20 @@ internal sealed partial class SnapshotManager(
                 try
                 {
                     await RefreshAsync(force: false, stoppingToken);
+                    if (failing)
+                    {
+                        failing = false;
+                        LogPollRecovered();
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    LogPollFailed(ex);
+                    // Once per outage (a database server down fails every poll until it is back), not every interval.
+                    if (!failing)
+                    {
+                        failing = true;
+                        LogPollFailed(ex);
+                    }
                 }
             }
         }
@@ -113,6 +124,9 @@ internal sealed partial class SnapshotManager(
     [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Config version {Version} cannot be compiled; still serving version {ServingVersion}: {Reason}")]
     private partial void LogReloadFailed(long version, long servingVersion, string reason);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Checking the store for config changes failed")]
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Checking the store for config changes failed; serving the current snapshot until it answers")]
     private partial void LogPollFailed(Exception exception);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Checking the store for config changes works again")]
+    private partial void LogPollRecovered();
 }
