@@ -44,6 +44,7 @@ public sealed class StoreEngines : IAsyncLifetime
 {
     private readonly Lazy<Task<string>> _database = new(async () => await (await PostgresServer.Shared()).CreateDatabaseAsync());
     private readonly List<EngineStore> _stores = [];
+    private readonly List<string> _directories = [];
     private int _schemas;
 
     /// <summary>A connection string to this class's PostgreSQL database (created on first use).</summary>
@@ -56,6 +57,7 @@ public sealed class StoreEngines : IAsyncLifetime
         {
             var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(directory);
+            _directories.Add(directory);
             return Path.Combine(directory, "apigate.db");
         }
 
@@ -86,6 +88,16 @@ public sealed class StoreEngines : IAsyncLifetime
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var directory in _directories)
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 }
 
