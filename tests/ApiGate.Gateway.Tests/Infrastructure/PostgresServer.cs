@@ -22,7 +22,9 @@ internal sealed class PostgresServer : IAsyncDisposable
     private static readonly Lazy<Task<PostgresServer>> SharedServer = new(async () =>
     {
         var server = await StartAsync();
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
+        // The test host may be ended soon after its exit event: signal the server and remove its files without waiting
+        // (the postmaster finishes its fast shutdown by itself; its files are already unlinked).
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop(wait: false);
         return server;
     });
 
@@ -110,12 +112,13 @@ internal sealed class PostgresServer : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        Stop();
+        Stop(wait: true);
         return ValueTask.CompletedTask;
     }
 
     /// <summary>Stops the server by its PID (SIGINT: fast shutdown) and deletes its directory.</summary>
-    private void Stop()
+    /// <param name="wait">Wait (bounded) until the server has gone before deleting its directory.</param>
+    private void Stop(bool wait)
     {
         if (_pid != 0)
         {
@@ -125,7 +128,7 @@ internal sealed class PostgresServer : IAsyncDisposable
                 kill.WaitForExit(TimeSpan.FromSeconds(10));
                 // The postmaster is not our child: its pid file disappearing is the sign it has finished (bounded wait).
                 var pidFile = Path.Combine(_directory, "data", "postmaster.pid");
-                for (var i = 0; i < 200 && File.Exists(pidFile); i++)
+                for (var i = 0; wait && i < 200 && File.Exists(pidFile); i++)
                 {
                     Thread.Sleep(100);
                 }
@@ -138,15 +141,18 @@ internal sealed class PostgresServer : IAsyncDisposable
             _pid = 0;
         }
 
-        try
+        // The postmaster may still be closing its log as its pid file goes: a few bounded attempts.
+        for (var attempt = 0; attempt < 10 && Directory.Exists(_directory); attempt++)
         {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
+            try
+            {
+                Directory.Delete(_directory, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"PostgresServer: removing {_directory} failed ({ex.Message}); trying again");
+                Thread.Sleep(200);
+            }
         }
     }
 
