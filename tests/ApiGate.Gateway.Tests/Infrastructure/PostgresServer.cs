@@ -10,7 +10,7 @@ namespace ApiGate.Gateway.Tests.Infrastructure;
 /// (<c>/usr/lib/postgresql/*/bin</c>), in a temp directory, on a free loopback port, with <c>fsync=off</c>. PostgreSQL
 /// refuses to run as root, so as root (CI) the binaries run as the <c>postgres</c> user through <c>runuser</c> in a
 /// directory that user owns. <see cref="Shared"/> is started once per test run and stopped by its PID when the
-/// process exits; tests that stop the server (outage tests) start their own with <see cref="StartAsync"/>.
+/// process exits (by a detached shell, so the test host ending does not cut the clean-up short); tests that stop the server (outage tests) start their own with <see cref="StartAsync"/>.
 /// Without the binaries the tests that need them are skipped with <see cref="MissingReason"/> — except under
 /// <c>CI=true</c>, where they run and fail: CI installs the package (.ci/run).
 /// </summary>
@@ -22,9 +22,9 @@ internal sealed class PostgresServer : IAsyncDisposable
     private static readonly Lazy<Task<PostgresServer>> SharedServer = new(async () =>
     {
         var server = await StartAsync();
-        // The test host may be ended soon after its exit event: signal the server and remove its files without waiting
-        // (the postmaster finishes its fast shutdown by itself; its files are already unlinked).
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop(wait: false);
+        // The test host may be ended soon after its exit event, in the middle of deleting a large data directory: a
+        // detached shell stops the server by its PID, waits (bounded) for it to finish, and removes the directory.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.StopDetached();
         return server;
     });
 
@@ -112,13 +112,21 @@ internal sealed class PostgresServer : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        Stop(wait: true);
+        Stop();
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Stops the server by its PID (SIGINT: fast shutdown) and deletes its directory.</summary>
-    /// <param name="wait">Wait (bounded) until the server has gone before deleting its directory.</param>
-    private void Stop(bool wait)
+    /// <summary><see cref="Stop"/> in a detached <c>sh</c> that outlives this process.</summary>
+    private void StopDetached()
+    {
+        var pidFile = Path.Combine(_directory, "data", "postmaster.pid");
+        var script = $"kill -INT {_pid}; i=0; while [ -f '{pidFile}' ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; rm -rf '{_directory}'";
+        var start = new ProcessStartInfo("setsid", ["sh", "-c", script]) { UseShellExecute = false };
+        using var _ = Process.Start(start);
+    }
+
+    /// <summary>Stops the server by its PID (SIGINT: fast shutdown), waits (bounded) for it to finish, deletes its directory.</summary>
+    private void Stop()
     {
         if (_pid != 0)
         {
@@ -128,7 +136,7 @@ internal sealed class PostgresServer : IAsyncDisposable
                 kill.WaitForExit(TimeSpan.FromSeconds(10));
                 // The postmaster is not our child: its pid file disappearing is the sign it has finished (bounded wait).
                 var pidFile = Path.Combine(_directory, "data", "postmaster.pid");
-                for (var i = 0; wait && i < 200 && File.Exists(pidFile); i++)
+                for (var i = 0; i < 200 && File.Exists(pidFile); i++)
                 {
                     Thread.Sleep(100);
                 }
