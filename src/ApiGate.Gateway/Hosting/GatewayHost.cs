@@ -86,6 +86,7 @@ public static class GatewayHost
         services.AddSingleton(store);
         services.AddSingleton(timeProvider ?? TimeProvider.System);
         services.AddSingleton<ResponseBodyTransformer>();
+        services.AddSingleton<TimeoutSources>();
         services.AddSingleton(sp => new GatewayEnvironment(
             sp.GetRequiredService<TimeProvider>(),
             options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
@@ -147,7 +148,6 @@ public static class GatewayHost
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
         app.Use(app.Services.GetRequiredService<ReservedEndpoints>().InvokeAsync);
-        app.Use(app.Services.GetRequiredService<RequestTelemetry>().InvokeAsync);
         app.Run(pipeline.InvokeAsync);
         return app;
     }
