@@ -55,7 +55,7 @@ declare -A bytes=() cpu=() requests=()
 for round in $(seq 1 "$ROUNDS"); do
     for route in "${ROUTES[@]}"; do
         csv=$TMP_DIR/counters-$round-$route.csv
-        timeout $((DURATION + 30)) "$COUNTERS" collect -p "$gateway" --counters 'System.Runtime[dotnet.gc.heap.total_allocated]' \
+        timeout $((DURATION + 30)) "$COUNTERS" collect -p "$gateway" --counters 'System.Runtime[dotnet.gc.heap.total_allocated,dotnet.gc.collections]' \
             --duration "00:00:00:$(printf '%02d' $((DURATION + 6)))" --format csv -o "$csv" </dev/null >/dev/null 2>&1 &
         session=$!
         sleep 3 # the session is attached
@@ -91,3 +91,5 @@ for route in "${ROUTES[@]}"; do
     awk -v b="${bytes[$route]}" -v c="${cpu[$route]}" -v n="${requests[$route]}" -v hz="$hz" -v r="$route" -v d="$DURATION" -v k="$ROUNDS" \
         'BEGIN { printf "| %s | %d | %.0f | %.1f | %.0f |\n", r, n, b / n, c / hz * 1e6 / n, n / (d * k) }'
 done
+gen2=$(cat "$TMP_DIR"/counters-*.csv | awk -F, '$3 ~ /dotnet.gc.collections/ && /gen2/ { s += $NF } END { printf "%d", s }')
+echo "gateway peak RSS (VmHWM): $(awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$gateway/status"); gen2 collections during the measured runs: $gen2"
