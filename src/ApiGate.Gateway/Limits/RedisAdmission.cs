@@ -54,6 +54,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private int _pendingUnits;
     private long _outages;
     private long _fallbackAdmissions;
+    private int _disposed;
 
     public RedisAdmission(GatewayOptions options, QuotaSeeds seeds, TimeProvider timeProvider, ILogger<RedisAdmission> logger)
     {
@@ -157,6 +158,11 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return; // registered as itself and as IAdmission: the container disposes it twice
+        }
+
         await _stopping.CancelAsync();
         if (_probe is not null)
         {
@@ -203,8 +209,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
+            // A script that was sent but not answered may still run (a stalled server runs what it was sent once it
+            // resumes): its unit is left to Redis. Only one that never left this process is counted here. Never twice.
             MarkUnavailable(ex);
-            return Fallback(caller, rateLimited);
+            return Fallback(caller, rateLimited, countLocally: NeverSent(ex));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -237,7 +245,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// The per-instance decision while Redis is unavailable (open mode): a local bucket per key and, per user, the last
     /// usage Redis reported plus the units counted here since.
     /// </summary>
-    private AdmissionResult Fallback(RequestIdentity caller, bool rateLimited, bool evenWhenClosed = false)
+    private AdmissionResult Fallback(RequestIdentity caller, bool rateLimited, bool evenWhenClosed = false, bool countLocally = true)
     {
         if (!_failOpen && !evenWhenClosed)
         {
@@ -271,7 +279,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 return new AdmissionResult(AdmissionVerdict.QuotaExceeded, rate, new QuotaDecision(false, false, limit, used, reset), null);
             }
 
-            if (Interlocked.CompareExchange(ref local.Pending, pending + 1, pending) == pending)
+            if (!countLocally || Interlocked.CompareExchange(ref local.Pending, pending + 1, pending) == pending)
             {
                 Volatile.Write(ref _pendingUnits, 1);
                 var quota = new QuotaDecision(true, over, limit, used + 1, reset);
@@ -300,7 +308,11 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            AddPending(userId, period, delta);
+            if (NeverSent(ex))
+            {
+                AddPending(userId, period, delta); // else sent: Redis adds it when it gets to it
+            }
+
             MarkUnavailable(ex);
         }
     }
@@ -410,7 +422,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
                 added += units;
             }
-            catch
+            catch (Exception ex) when (NeverSent(ex)) // else sent: Redis adds it when it gets to it
             {
                 Interlocked.Add(ref local.Pending, units);
                 Volatile.Write(ref _pendingUnits, 1);
@@ -420,6 +432,15 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
         return added;
     }
+
+    /// <summary>True when the command failed before it was written to Redis (so Redis cannot have applied it).</summary>
+    private static bool NeverSent(Exception ex) => ex switch
+    {
+        RedisConnectionException c => c.CommandStatus is CommandStatus.WaitingToBeSent or CommandStatus.WaitingInBacklog,
+        RedisTimeoutException t => t.Commandstatus is CommandStatus.WaitingToBeSent or CommandStatus.WaitingInBacklog,
+        RedisServerException => true, // answered with an error: nothing was applied
+        _ => false,
+    };
 
     private static string Format(double milliseconds) => milliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms";
 
