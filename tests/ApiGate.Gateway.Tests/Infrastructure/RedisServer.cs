@@ -146,9 +146,25 @@ internal sealed class RedisServer : IAsyncDisposable
             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--logfile", Path.Combine(_directory, "redis.log"),
             .. _password is null ? Array.Empty<string>() : ["--requirepass", _password],
         ];
-        var process = Process.Start(new ProcessStartInfo(Binary, args) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true })
-            ?? throw new InvalidOperationException("redis-server could not be started");
-        _process = process;
+        // Through a small watchdog shell: it prints redis-server's PID (which every stop and signal targets) and kills it
+        // should the test process end without stopping it (a killed test host runs no clean-up of its own).
+        const string Watchdog = "\"$0\" \"$@\" >/dev/null 2>&1 & child=$!; echo $child; " +
+            "while kill -0 \"$APIGATE_TEST_PARENT\" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child";
+        var start = new ProcessStartInfo("bash", ["-c", Watchdog, Binary, .. args])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["APIGATE_TEST_PARENT"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var watchdog = Process.Start(start) ?? throw new InvalidOperationException("redis-server could not be started");
+        using (var read = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            var pidLine = await watchdog.StandardOutput.ReadLineAsync(read.Token);
+            _process = Process.GetProcessById(int.Parse(pidLine!, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var process = _process;
         for (var attempt = 0; attempt < 200; attempt++) // bounded: 10 s
         {
             if (process.HasExited)
