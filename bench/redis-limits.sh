@@ -15,10 +15,10 @@ ROUNDS=${ROUNDS:-8}
 DURATION=${DURATION:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18281}
-LOCAL_PORT=${LOCAL_PORT:-18284}
-REDIS_GATEWAY_PORT=${REDIS_GATEWAY_PORT:-18285}
-SECOND_GATEWAY_PORT=${SECOND_GATEWAY_PORT:-18286}
-REDIS_PORT=${REDIS_PORT:-18287}
+LOCAL_PORT=${LOCAL_PORT:-18290}
+REDIS_GATEWAY_PORT=${REDIS_GATEWAY_PORT:-18291}
+SECOND_GATEWAY_PORT=${SECOND_GATEWAY_PORT:-18292}
+REDIS_PORT=${REDIS_PORT:-18293}
 command -v redis-server >/dev/null || { echo "redis-server not installed (apt-get install -y redis-server)" >&2; exit 1; }
 # shellcheck source=bench/ab-common.sh
 source "$REPO_DIR/bench/ab-common.sh"
@@ -38,20 +38,20 @@ cli plans create --id bench --name Bench --rate-limit 100000000 --requests 10000
 cli users create --email ab@example.com --plan bench
 key=$("$APIGATE_BIN" keys create --user ab@example.com --json | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
 
-start() { # PORT [KEY=VALUE...] -> PID of the gateway
+start() { # PORT [KEY=VALUE...]: starts a gateway in the background, its PID in $started (recorded for cleanup)
     local port=$1
     shift
     env APIGATE_SERVER_PORT="$port" "$@" "$APIGATE_BIN" serve >"$TMP_DIR/serve-$port.log" 2>&1 &
-    local pid=$!
+    started=$!
+    PIDS+=("$started")
     for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
-    curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:$port/private/x" >/dev/null || { echo "pre-flight to port $port failed" >&2; tail -n 5 "$TMP_DIR/serve-$port.log" >&2; exit 1; }
-    echo "$pid"
+    curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:$port/private/x" >/dev/null \
+        || { echo "pre-flight to port $port failed" >&2; tail -n 5 "$TMP_DIR/serve-$port.log" >&2; exit 1; }
 }
-# start runs in a subshell ($(...)): each PID is recorded here, where cleanup sees it
-local_gw=$(start "$LOCAL_PORT")
-PIDS+=("$local_gw")
-redis_gw=$(start "$REDIS_GATEWAY_PORT" APIGATE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0")
-PIDS+=("$redis_gw")
+start "$LOCAL_PORT"
+local_gw=$started
+start "$REDIS_GATEWAY_PORT" APIGATE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+redis_gw=$started
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wrk_run() { # PORT -> requests completed (non-2xx would mean a limit fired: reported)
@@ -90,8 +90,8 @@ awk -v a="${cpu[local]}" -v na="${reqs[local]}" -v b="${cpu[redis]}" -v nb="${re
     'BEGIN { printf "\nRedis admission costs %+.2f µs of gateway CPU per request over in-process.\n", (b / nb - a / na) / hz * 1e6 }'
 
 # Two gateways sharing the Redis (and the SQLite file), driven at once.
-second_gw=$(start "$SECOND_GATEWAY_PORT" APIGATE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0")
-PIDS+=("$second_gw")
+start "$SECOND_GATEWAY_PORT" APIGATE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+second_gw=$started
 b1=$(ticks "$redis_gw"); b2=$(ticks "$second_gw"); rb=$(ticks "$redis")
 wrk_run "$REDIS_GATEWAY_PORT" >"$TMP_DIR/n1" &
 w1=$!
