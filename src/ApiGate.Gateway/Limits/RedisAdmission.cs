@@ -36,6 +36,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>A bucket idle this much longer than it takes to refill completely expires (it would be full anyway).</summary>
     private const long BucketIdleMarginMs = 60_000;
 
+    private static readonly byte[] AdmitHash = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(RedisLimitScripts.Admit));
+    private static readonly byte[] AddHash = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(RedisLimitScripts.Add));
+
     private readonly RedisUrl _url;
     private readonly string _prefix;
     private readonly TimeSpan _timeout;
@@ -200,11 +203,11 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         RedisResult[] reply;
         try
         {
-            reply = (RedisResult[])(await _database!.ScriptEvaluateAsync(RedisLimitScripts.Admit, keys.Keys, args))!;
+            reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
             if ((long)reply[0] == RedisLimitScripts.NeedsSeed)
             {
                 args[6] = await _seeds.GetAsync(caller.User.Id, period, cancellationToken);
-                reply = (RedisResult[])(await _database.ScriptEvaluateAsync(RedisLimitScripts.Admit, keys.Keys, args))!;
+                reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
             }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -304,7 +307,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     {
         try
         {
-            await _database!.ScriptEvaluateAsync(RedisLimitScripts.Add, [QuotaKey(userId, period)], [delta]);
+            await EvaluateAsync(RedisLimitScripts.Add, AddHash, [QuotaKey(userId, period)], [delta]);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -414,7 +417,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
             try
             {
-                var total = await _database!.ScriptEvaluateAsync(RedisLimitScripts.Add, [QuotaKey(userId, period)], [units]);
+                var total = await EvaluateAsync(RedisLimitScripts.Add, AddHash, [QuotaKey(userId, period)], [units]);
                 if (!total.IsNull)
                 {
                     local.Observe((long)total);
@@ -431,6 +434,22 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
 
         return added;
+    }
+
+    /// <summary>
+    /// Runs a script by its SHA1 (EVALSHA: the script's text is neither hashed nor sent per request); a server that
+    /// does not know it yet (first use, restarted, SCRIPT FLUSH) gets the text once (EVAL, which also caches it).
+    /// </summary>
+    private async Task<RedisResult> EvaluateAsync(string script, byte[] hash, RedisKey[] keys, RedisValue[] args)
+    {
+        try
+        {
+            return await _database!.ScriptEvaluateAsync(hash, keys, args);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            return await _database!.ScriptEvaluateAsync(script, keys, args);
+        }
     }
 
     /// <summary>True when the command failed before it was written to Redis (so Redis cannot have applied it).</summary>
