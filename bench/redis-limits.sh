@@ -57,7 +57,10 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wrk_run() { # PORT -> requests completed (non-2xx would mean a limit fired: reported)
     local out
     out=$(timeout $((DURATION + 10)) wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -H "Authorization: Bearer $key" "http://127.0.0.1:$1/private/x")
-    grep -q "Non-2xx" <<<"$out" && echo "warning: non-2xx answers on port $1" >&2
+    if grep -q "Non-2xx" <<<"$out"; then
+        echo "warning: port $1: $(grep "Non-2xx" <<<"$out")" >&2
+        grep -h '"LogLevel":"\(Warning\|Error\)"' "$TMP_DIR"/serve-*.log | grep -v AdminTokenStartupCheck | tail -n 3 | cut -c1-400 >&2 || true
+    fi
     awk '/requests in/ {print $1}' <<<"$out"
 }
 declare -A cpu=() reqs=() secs=()
