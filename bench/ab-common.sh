@@ -14,9 +14,6 @@ trap cleanup EXIT
 [[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/src/ApiGate.Cli" -c Release >/dev/null
 
 mkdir -p "$TMP_DIR/up/tmp"
-# The static upstream's two servers (HTTP/1.1 on 18081, h2c on 18085) move to $UPSTREAM_PORT and $UPSTREAM_PORT + 4:
-# one port for both is refused by nginx (duplicate listen options).
-sed -E -e "s/listen[[:space:]]+127\.0\.0\.1:18081/listen 127.0.0.1:$UPSTREAM_PORT/" \
-    -e "s/listen[[:space:]]+127\.0\.0\.1:18085/listen 127.0.0.1:$((UPSTREAM_PORT + 4))/" "$REPO_DIR/bench/nginx/upstream.conf" >"$TMP_DIR/up/nginx.conf"
+sed -E "s/listen[[:space:]]+127\.0\.0\.1:[0-9]+/listen 127.0.0.1:$UPSTREAM_PORT/" "$REPO_DIR/bench/nginx/upstream.conf" >"$TMP_DIR/up/nginx.conf"
 nginx -c "$TMP_DIR/up/nginx.conf" -p "$TMP_DIR/up/" -e "$TMP_DIR/up/error.log" -g 'daemon off;' >/dev/null 2>&1 &
 PIDS+=("$!")
