@@ -84,10 +84,26 @@ public sealed class GatewayOptions
     public TextWriter? LogWriter { get; set; }
 
     /// <summary>
-    /// <c>APIGATE_REDIS_URL</c>: shared limit state for several instances. Accepted so deployments can set it ahead of
-    /// the release that reads it; nothing reads it yet (<c>apigate config show</c> says so).
+    /// <c>APIGATE_REDIS_URL</c>: <c>redis://[[user]:password@]host[:port][/db]</c> or <c>rediss://…</c> (TLS). When set,
+    /// token buckets and monthly quota counters live in Redis, so several instances enforce one limit
+    /// (docs/scaling.md). Empty (default): in-process limits. Unreachable at start: the gateway does not start.
     /// </summary>
     public string RedisUrl { get; set; } = "";
+
+    /// <summary><c>APIGATE_REDIS_PREFIX</c>: prefix of every Redis key the gateway writes; default <c>apigate:</c>.</summary>
+    public string RedisPrefix { get; set; } = "apigate:";
+
+    /// <summary>
+    /// <c>APIGATE_REDIS_TIMEOUT</c>: how long one Redis call may take before Redis counts as unavailable; default
+    /// 500ms. Bounds the wait of the requests in flight when Redis stops answering.
+    /// </summary>
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// <c>APIGATE_LIMITS_ON_REDIS_FAILURE</c>: <c>open</c> (default: per-instance fallback buckets and counters, the
+    /// local units added to Redis when it is back) or <c>closed</c> (<c>503 limits_unavailable</c> until it is back).
+    /// </summary>
+    public string LimitsOnRedisFailure { get; set; } = "open";
 
     /// <summary><c>APIGATE_TRANSFORM_ENV_ALLOW</c>: comma-separated environment variable names readable as <c>${env.NAME}</c>.</summary>
     public string TransformEnvAllow { get; set; } = "";

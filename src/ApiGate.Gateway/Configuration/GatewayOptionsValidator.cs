@@ -116,6 +116,26 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("config.poll_interval", "must be positive");
         }
 
+        if (o.RedisUrl.Length > 0 && Limits.RedisUrl.Validate(o.RedisUrl) is { } redis)
+        {
+            yield return ("redis.url", redis);
+        }
+
+        if (o.RedisPrefix.Length > 64 || o.RedisPrefix.Contains('{') || o.RedisPrefix.Contains('}'))
+        {
+            yield return ("redis.prefix", "must be at most 64 characters without '{' or '}' (the user id is the key's hash tag)");
+        }
+
+        if (o.RedisTimeout < TimeSpan.FromMilliseconds(10) || o.RedisTimeout > TimeSpan.FromSeconds(60))
+        {
+            yield return ("redis.timeout", "must be between 10ms and 60s");
+        }
+
+        if (o.LimitsOnRedisFailure is not ("open" or "closed"))
+        {
+            yield return ("limits.on_redis_failure", $"'{o.LimitsOnRedisFailure}' is not open or closed");
+        }
+
         if (AdminBasePath.Validate(o.AdminBasePath) is { } basePath)
         {
             yield return ("admin.base_path", basePath);

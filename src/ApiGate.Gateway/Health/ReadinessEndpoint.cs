@@ -12,7 +12,8 @@ namespace ApiGate.Gateway.Health;
 /// <c>GET /health/ready</c>: ASP.NET Core's health check middleware running the checks tagged <see cref="Tag"/>
 /// (<see cref="StoreHealthCheck"/>, <see cref="ConfigSnapshotHealthCheck"/>): 200 when all are healthy, 503 otherwise,
 /// never cached. The body keeps the gateway's shape (docs/observability.md):
-/// <c>{"status":"ready"|"not_ready","checks":{"store","store_path","store_reason"?,"config","config_version"}}</c>.
+/// <c>{"status":"ready"|"degraded"|"not_ready","checks":{"store","store_path","store_reason"?,"config","config_version","limits"?}}</c>;
+/// degraded (still 200) only while shared limits in Redis are unavailable (<see cref="LimitsHealthCheck"/>).
 /// Built as a one-branch pipeline outside the server's own, so the reserved endpoints answer it before any route and
 /// on whichever listener they serve.
 /// </summary>
@@ -43,9 +44,10 @@ internal sealed class ReadinessEndpoint
         var store = report.Entries.GetValueOrDefault(StoreHealthCheck.Name);
         var config = report.Entries.GetValueOrDefault(ConfigSnapshotHealthCheck.Name);
         var storeOk = store.Status == HealthStatus.Healthy;
+        var limits = report.Entries.TryGetValue(LimitsHealthCheck.Name, out var limitsEntry) ? Data(limitsEntry, "state") : null;
         var body = JsonSerializer.SerializeToUtf8Bytes(new
         {
-            status = report.Status == HealthStatus.Healthy ? "ready" : "not_ready",
+            status = report.Status switch { HealthStatus.Healthy => "ready", HealthStatus.Degraded => "degraded", _ => "not_ready" },
             checks = new
             {
                 // A check that threw (or timed out) has no data: it could not show the store answering.
@@ -54,6 +56,7 @@ internal sealed class ReadinessEndpoint
                 store_reason = storeOk ? null : Data(store, "reason") ?? store.Description ?? store.Exception?.Message,
                 config = config.Status == HealthStatus.Healthy ? "loaded" : "not_loaded",
                 config_version = config.Data?.GetValueOrDefault("version") as long? ?? 0,
+                limits, // only with APIGATE_REDIS_URL: redis, fallback (open) or unavailable (closed)
             },
         }, Json);
         context.Response.ContentType = "application/json";

@@ -98,12 +98,24 @@ public static class GatewayHost
         services.AddSingleton<SnapshotBuilder>();
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
-        services.AddGatewayHealthChecks();
+        services.AddGatewayHealthChecks(sharedLimits: options.RedisUrl.Length > 0);
         services.AddSingleton<ReservedEndpoints>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<KeyUsageTracker>();
         services.AddSingleton<InProcessRateLimiter>();
         services.AddSingleton<QuotaCounters>();
+        if (options.RedisUrl.Length > 0)
+        {
+            services.AddSingleton<QuotaSeeds>();
+            services.AddSingleton<RedisAdmission>();
+            services.AddSingleton<LimitsMetrics>();
+            services.AddSingleton<IAdmission>(sp => sp.GetRequiredService<RedisAdmission>());
+        }
+        else
+        {
+            services.AddSingleton<IAdmission, InProcessAdmission>();
+        }
+
         services.AddSingleton<IQuotaStore>(store);
         services.AddSingleton<IIdentityStore>(store);
         services.AddSingleton<StoreMetrics>();
@@ -160,7 +172,17 @@ public static class GatewayHost
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayHost).FullName!);
         GatewayHostLog.StoreOpened(log, store.Created ? "Created a new store" : "Opened the store", store.Location);
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
-        await app.Services.GetRequiredService<QuotaCounters>().InitializeAsync(cancellationToken);
+        if (app.Services.GetService<RedisAdmission>() is { } redis)
+        {
+            // Unreachable at start stops the start (docs/scaling.md); the in-process counters are not used.
+            await redis.ConnectAsync(cancellationToken);
+            app.Services.GetRequiredService<LimitsMetrics>(); // its instruments exist from the start
+        }
+        else
+        {
+            await app.Services.GetRequiredService<QuotaCounters>().InitializeAsync(cancellationToken);
+        }
+
         await app.Services.GetRequiredService<UsageRecorder>().StartAsync(cancellationToken);
         app.Services.GetRequiredService<UsageMetrics>(); // its instruments exist from the start
         await app.Services.GetRequiredService<UsageFlusher>().StartAsync(cancellationToken);
