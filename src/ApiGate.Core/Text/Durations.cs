@@ -2,10 +2,14 @@ using System.Globalization;
 
 namespace ApiGate.Core.Text;
 
-/// <summary>Durations as operators write them: <c>30s</c>, <c>1500ms</c>, <c>2m</c>, <c>1h</c>, or a bare number of milliseconds.</summary>
+/// <summary>Durations as operators write them: <c>30s</c>, <c>1500ms</c>, <c>2m</c>, <c>1h</c>, <c>7d</c>, or a bare number of milliseconds.</summary>
 public static class Durations
 {
-    public static bool TryParse(string? text, out TimeSpan value)
+    /// <summary>Parses a duration of at most <see cref="int.MaxValue"/> milliseconds (about 24 days: what timers accept).</summary>
+    public static bool TryParse(string? text, out TimeSpan value) => TryParse(text, TimeSpan.FromMilliseconds(int.MaxValue), out value);
+
+    /// <summary>Parses a duration of at most <paramref name="max"/> (retention periods: days and weeks).</summary>
+    public static bool TryParse(string? text, TimeSpan max, out TimeSpan value)
     {
         value = default;
         text = text?.Trim();
@@ -20,6 +24,7 @@ public static class Durations
             _ when text.EndsWith('s') || text.EndsWith('S') => (text[..^1], 1000.0),
             _ when text.EndsWith('m') || text.EndsWith('M') => (text[..^1], 60_000.0),
             _ when text.EndsWith('h') || text.EndsWith('H') => (text[..^1], 3_600_000.0),
+            _ when text.EndsWith('d') || text.EndsWith('D') => (text[..^1], 86_400_000.0),
             _ => (text, 1.0),
         };
 
@@ -29,7 +34,7 @@ public static class Durations
         }
 
         var ms = amount * unit;
-        if (ms > int.MaxValue)
+        if (ms > max.TotalMilliseconds)
         {
             return false;
         }
