@@ -92,9 +92,10 @@ internal sealed partial class UsageMaintenance(
         {
             var done = await writer.RunAsync(async ct =>
             {
-                var started = timeProvider.GetTimestamp();
+                // Real time even under a test clock: this is a measurement, not a schedule.
+                var started = TimeProvider.System.GetTimestamp();
                 var n = await step(ct);
-                var took = timeProvider.GetElapsedTime(started).Ticks;
+                var took = TimeProvider.System.GetElapsedTime(started).Ticks;
                 for (var longest = Interlocked.Read(ref _longestTicks); took > longest; longest = Interlocked.Read(ref _longestTicks))
                 {
                     Interlocked.CompareExchange(ref _longestTicks, took, longest);
