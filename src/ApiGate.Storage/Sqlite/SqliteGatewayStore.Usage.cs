@@ -175,7 +175,7 @@ public sealed partial class SqliteGatewayStore
         if (data == UsageData.RawEvents)
         {
             deleted = await ExecuteAsync(connection, transaction, UsageSql.PruneEvents, cancellationToken,
-                new { Before = StoredValues.Time(before), Max = maxRows });
+                new { Before = UsageTime.ToUnixMicroseconds(before), Max = maxRows });
         }
         else
         {

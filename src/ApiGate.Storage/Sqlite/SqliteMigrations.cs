@@ -196,10 +196,37 @@ internal static class SqliteMigrations
             ALTER TABLE upstreams ADD COLUMN http_version TEXT NOT NULL DEFAULT '1.1';
             """),
 
-        // Usage at volume (docs/usage.md): rollups per (bucket, user, key, route, status class) at minute (60), hour (3600)
-        // and day (86400) granularity, bucket starts in Unix seconds; the compaction watermarks; an index to prune raw
-        // events by age. Existing raw events are rolled up into minute rows so history reads stay the same.
+        // Usage at volume (docs/usage.md): raw events keep their time as Unix microseconds (8 bytes instead of 33 characters
+        // in the table and each index), indexed for pruning by age; rollups per (bucket, user, key, route, status class) at
+        // minute (60), hour (3600) and day (86400) granularity with bucket starts in Unix seconds; the compaction
+        // watermarks. Existing raw events are converted and rolled up into minute rows, so usage reads stay the same.
         (7, "usage rollups, compaction, retention", $"""
+            CREATE TABLE usage_events_v7 (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                route_id TEXT NOT NULL,
+                upstream_id TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                latency_ms REAL NOT NULL,
+                request_bytes INTEGER NOT NULL,
+                response_bytes INTEGER NOT NULL,
+                units INTEGER NOT NULL,
+                client_ip TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                timestamp INTEGER NOT NULL
+            );
+            INSERT INTO usage_events_v7 (id, user_id, key_id, route_id, upstream_id, method, path, status, latency_ms, request_bytes, response_bytes, units, client_ip, request_id, timestamp)
+            SELECT id, user_id, key_id, route_id, upstream_id, method, path, status, latency_ms, request_bytes, response_bytes, units, client_ip, request_id,
+                CAST(strftime('%s', substr(timestamp, 1, 19)) AS INTEGER) * 1000000 + CAST(substr(timestamp || '.000000', 21, 6) AS INTEGER)
+            FROM usage_events;
+            DROP TABLE usage_events;
+            ALTER TABLE usage_events_v7 RENAME TO usage_events;
+            CREATE INDEX usage_events_user_time ON usage_events (user_id, timestamp);
+            CREATE INDEX usage_events_time ON usage_events (timestamp);
+
             CREATE TABLE usage_rollups (
                 id INTEGER PRIMARY KEY,
                 granularity INTEGER NOT NULL,
@@ -224,10 +251,8 @@ internal static class SqliteMigrations
             );
             INSERT INTO usage_compaction (granularity, compacted_until) VALUES (3600, 0), (86400, 0);
 
-            CREATE INDEX usage_events_time ON usage_events (timestamp);
-
             INSERT INTO usage_rollups ({ApiGate.Storage.Usage.UsageSql.RollupColumns})
-            SELECT 60, CAST(strftime('%s', substr(timestamp, 1, 19)) AS INTEGER) / 60 * 60, user_id, key_id, route_id,
+            SELECT 60, timestamp / 60000000 * 60, user_id, key_id, route_id,
                 CASE WHEN status BETWEEN 0 AND 999 THEN status / 100 ELSE 9 END,
                 COUNT(*), SUM(units), SUM(request_bytes), SUM(response_bytes), SUM(latency_ms),
                 {LatencyHistogramSql("latency_ms")}

@@ -158,7 +158,7 @@ internal sealed class SqliteUsageWriter : IDisposable
         raw.sqlite3_bind_int64(s, 11, e.Units);
         raw.sqlite3_bind_text(s, 12, e.ClientIp);
         raw.sqlite3_bind_text(s, 13, e.RequestId);
-        raw.sqlite3_bind_text(s, 14, StoredValues.Time(e.Timestamp));
+        raw.sqlite3_bind_int64(s, 14, UsageTime.ToUnixMicroseconds(e.Timestamp));
     }
 
     private sqlite3_stmt Prepare(string sql)

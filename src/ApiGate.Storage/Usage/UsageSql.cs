@@ -5,8 +5,8 @@ namespace ApiGate.Storage.Usage;
 /// <summary>
 /// The usage statements every store engine runs (SPEC §8), in portable SQL: named parameters (<c>@Name</c>; SQLite binds
 /// them by position in order of first appearance, Npgsql by name), integer time buckets in Unix seconds computed in C#,
-/// rollups as <c>INSERT … ON CONFLICT DO UPDATE</c>, grouping by column position. Only the raw events' timestamp column
-/// differs in type between engines (ISO 8601 text in SQLite).
+/// raw event times in Unix microseconds (<see cref="UsageTime"/>), rollups as <c>INSERT … ON CONFLICT DO UPDATE</c>,
+/// grouping by column position.
 /// </summary>
 internal static class UsageSql
 {
