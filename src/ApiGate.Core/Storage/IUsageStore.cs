@@ -50,8 +50,8 @@ public interface IUsageStore
     /// <summary>
     /// Compacts, in one transaction, the next at most <paramref name="maxBuckets"/> whole buckets of <paramref name="into"/>
     /// (<see cref="UsageGranularity.Hour"/> from minute rows, <see cref="UsageGranularity.Day"/> from hour rows) that end at
-    /// or before <paramref name="before"/> (and, for days, before the hour watermark), and advances the watermark. Returns
-    /// how many buckets the watermark advanced; 0 when there is nothing left to compact.
+    /// or before <paramref name="before"/> (and, for days, before the hour watermark), and advances the watermark (past empty
+    /// stretches at once). Returns how many buckets were compacted; 0 when there is nothing left to compact.
     /// </summary>
     Task<int> CompactUsageAsync(UsageGranularity into, DateTimeOffset before, int maxBuckets, CancellationToken cancellationToken);
 

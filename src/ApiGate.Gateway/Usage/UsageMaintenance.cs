@@ -24,9 +24,9 @@ internal sealed partial class UsageMaintenance(
     public const int PruneBatchRows = 1000;
 
     /// <summary>Hours compacted per transaction (days: <see cref="CompactDaysPerStep"/>).</summary>
-    public const int CompactHoursPerStep = 6;
+    public const int CompactHoursPerStep = 1;
 
-    public const int CompactDaysPerStep = 7;
+    public const int CompactDaysPerStep = 1;
 
     private long _longestTicks;
     private long _pruned;

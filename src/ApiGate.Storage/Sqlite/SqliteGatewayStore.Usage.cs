@@ -163,7 +163,7 @@ public sealed partial class SqliteGatewayStore
 
         await ExecuteAsync(connection, transaction, UsageSql.SetWatermark, cancellationToken, new { Until = end, Granularity = width });
         await transaction.CommitAsync(cancellationToken);
-        return (int)((end - current) / width);
+        return (int)((end - start) / width);
     }
 
     public async Task<int> PruneUsageAsync(UsageData data, DateTimeOffset before, int maxRows, CancellationToken cancellationToken)

@@ -51,15 +51,19 @@ internal static class UsageSql
         "SUM(latency_ms_sum), " + string.Join(", ", Enumerable.Range(0, UsageLatencyBuckets.Count).Select(i => $"SUM(lat_{i})")) + " " +
         "FROM usage_rollups WHERE granularity = @From AND bucket >= @Start AND bucket < @End GROUP BY 1, 2, 3, 4, 5, 6 " + RollupConflict;
 
-    /// <summary>A user's totals per stored bucket over three disjoint ranges: day rows, hour rows, minute rows.</summary>
-    public const string Totals =
+    /// <summary>
+    /// A user's totals per stored bucket over three disjoint ranges: day rows, hour rows, minute rows. Three index range
+    /// scans joined by <c>UNION ALL</c> (one <c>OR</c> of the three made SQLite scan every row of the user).
+    /// </summary>
+    public static readonly string Totals = string.Join(" UNION ALL ",
+        TotalsOf(UsageGranularity.Day, "@DayFrom", "@DayTo"),
+        TotalsOf(UsageGranularity.Hour, "@HourFrom", "@HourTo"),
+        TotalsOf(UsageGranularity.Minute, "@MinuteFrom", "@MinuteTo"));
+
+    private static string TotalsOf(UsageGranularity granularity, string from, string to) =>
         "SELECT granularity, bucket, SUM(requests) AS requests, SUM(units) AS units, SUM(request_bytes) AS request_bytes, " +
         "SUM(response_bytes) AS response_bytes, SUM(CASE WHEN status_class >= 5 THEN requests ELSE 0 END) AS errors " +
-        "FROM usage_rollups WHERE user_id = @User AND (" +
-        "(granularity = 86400 AND bucket >= @DayFrom AND bucket < @DayTo) OR " +
-        "(granularity = 3600 AND bucket >= @HourFrom AND bucket < @HourTo) OR " +
-        "(granularity = 60 AND bucket >= @MinuteFrom AND bucket < @MinuteTo)) " +
-        "GROUP BY granularity, bucket";
+        $"FROM usage_rollups WHERE user_id = @User AND granularity = {(int)granularity} AND bucket >= {from} AND bucket < {to} GROUP BY granularity, bucket";
 
     public static readonly string Rollups =
         "SELECT granularity, bucket, user_id, key_id, route_id, status_class, requests, units, request_bytes, response_bytes, latency_ms_sum, " +
