@@ -17,7 +17,7 @@ internal sealed partial class GatewaySetting
     private readonly Func<string, string>? _normalize;
     private readonly bool _longDuration;
 
-    /// <param name="longDuration">A duration that may exceed the ~24 days timers accept (retention periods, up to 100 years).</param>
+    /// <param name="longDuration">A retention period: days allowed (<c>7d</c>), beyond the ~24 days timers accept.</param>
     public GatewaySetting(
         string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null, bool longDuration = false)
     {
@@ -113,8 +113,7 @@ internal sealed partial class GatewaySetting
             throw new ArgumentException($"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
         }
 
-        var max = longDuration ? TimeSpan.FromDays(36_500) : TimeSpan.FromMilliseconds(int.MaxValue);
-        return Durations.TryParse(text, max, out var d) && d > TimeSpan.Zero
+        return (longDuration ? Durations.TryParseRetention(text, out var d) : Durations.TryParse(text, out d)) && d > TimeSpan.Zero
             ? d
             : throw new ArgumentException(longDuration ? $"'{value}' is not a duration such as 7d or 12h" : $"'{value}' is not a duration such as 30s or 1500ms");
     }
