@@ -117,6 +117,27 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_USAGE_QUEUE_CAPACITY</c>: usage events waiting to be written; past it events are dropped (counted). Default 10,000.</summary>
     public int UsageQueueCapacity { get; set; } = 10_000;
 
+    /// <summary><c>APIGATE_USAGE_RAW_EVENTS</c>: store one row per request for <c>usage recent</c>; false keeps only rollups and quota (both exact). Default true.</summary>
+    public bool UsageRawEvents { get; set; } = true;
+
+    /// <summary><c>APIGATE_USAGE_RETENTION</c>: how long raw usage events are kept; default 7 days.</summary>
+    public TimeSpan UsageRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary><c>APIGATE_USAGE_ROLLUP_RETENTION</c>: how long per-minute rollups are kept; default 30 days.</summary>
+    public TimeSpan UsageRollupRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary><c>APIGATE_USAGE_HOURLY_RETENTION</c>: how long hourly rollups are kept; default 400 days. Daily rollups are kept.</summary>
+    public TimeSpan UsageHourlyRetention { get; set; } = TimeSpan.FromDays(400);
+
+    /// <summary><c>APIGATE_USAGE_COMPACT_AFTER</c>: minute rollups older than this are compacted into hours, hours into days; default 1 h.</summary>
+    public TimeSpan UsageCompactAfter { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary><c>APIGATE_USAGE_EXPORT</c>: also write raw events as JSON lines to this file (rotated by size) or to <c>stdout</c>; empty: off.</summary>
+    public string UsageExport { get; set; } = "";
+
+    /// <summary><c>APIGATE_USAGE_EXPORT_MAX_BYTES</c>: the export file's size before it is rotated; default 100 MiB.</summary>
+    public long UsageExportMaxBytes { get; set; } = 100L * 1024 * 1024;
+
     /// <summary>
     /// <c>APIGATE_DATABASE_BUSY_TIMEOUT</c>: how long one store write of the running gateway waits for SQLite's database lock (held by another process, a
     /// CLI or a backup) before the attempt counts as busy (<c>apigate_store_busy_total</c>) and is tried again; default

@@ -111,6 +111,21 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("usage.queue_capacity", "must be at least 1");
         }
 
+        if (o.UsageCompactAfter >= o.UsageRollupRetention)
+        {
+            yield return ("usage.compact_after", "must be shorter than usage.rollup_retention (minute rollups are compacted before they are deleted)");
+        }
+
+        if (o.UsageHourlyRetention < o.UsageRollupRetention)
+        {
+            yield return ("usage.hourly_retention", "must be at least usage.rollup_retention");
+        }
+
+        if (o.UsageExportMaxBytes < 1024)
+        {
+            yield return ("usage.export_max_bytes", "must be at least 1024");
+        }
+
         if (o.ConfigPollInterval <= TimeSpan.Zero)
         {
             yield return ("config.poll_interval", "must be positive");

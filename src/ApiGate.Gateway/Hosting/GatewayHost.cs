@@ -124,7 +124,12 @@ public static class GatewayHost
         services.AddSingleton<UsageMetrics>();
         services.AddSingleton(sp => new UsageRecorder(
             sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity));
+            sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity, options.UsageRawEvents,
+            options.UsageExport.Length == 0 ? null : new UsageExport(options.UsageExport, options.UsageExportMaxBytes)));
+        services.AddSingleton(new UsageRetention(options.UsageRetention, options.UsageRollupRetention, options.UsageHourlyRetention, options.UsageCompactAfter));
+        services.AddSingleton(sp => new UsageMaintenance(
+            sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<UsageRetention>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UsageMaintenance>>()));
 
         // The row of steps (docs/architecture.md), in order; the forwarder is the last.
         services.AddSingleton<IRequestStep, AuthenticationStep>();
@@ -147,6 +152,7 @@ public static class GatewayHost
         lifetime.ApplicationStopped.Register(() =>
         {
             using var drain = new CancellationTokenSource(FinalWriteTimeout);
+            app.Services.GetRequiredService<UsageMaintenance>().StopAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<UsageRecorder>().StopAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<UsageFlusher>().StopAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<StoreWriter>().Dispose();
@@ -185,6 +191,7 @@ public static class GatewayHost
 
         await app.Services.GetRequiredService<UsageRecorder>().StartAsync(cancellationToken);
         app.Services.GetRequiredService<UsageMetrics>(); // its instruments exist from the start
+        await app.Services.GetRequiredService<UsageMaintenance>().StartAsync(cancellationToken);
         await app.Services.GetRequiredService<UsageFlusher>().StartAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
     }

@@ -1,84 +1,71 @@
-using System.Globalization;
 using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Storage.Rows;
+using ApiGate.Storage.Usage;
+using Dapper;
 using Microsoft.Data.Sqlite;
-using SQLitePCL;
 
 namespace ApiGate.Storage.Sqlite;
 
-/// <summary>Usage events (SPEC §8): appended in batches, summed per period for <c>apigate usage</c>.</summary>
+/// <summary>
+/// Usage (SPEC §8): events, minute rollups and quota units written together in batches; reads from rollups (see
+/// <see cref="IUsageStore"/>); compaction and pruning in short transactions. The SQL is <see cref="UsageSql"/>'s.
+/// </summary>
 public sealed partial class SqliteGatewayStore
 {
-    private const string UsageColumns =
-        "user_id, key_id, route_id, upstream_id, method, path, status, latency_ms, request_bytes, response_bytes, units, client_ip, request_id, timestamp";
+    private readonly SemaphoreSlim _usageWriterLock = new(1, 1);
+    private SqliteUsageWriter? _usageWriter;
 
-    public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
+    public Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken) =>
+        AddUsageEventsAsync(events, storeRawEvents: true, cancellationToken);
+
+    public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken)
     {
         if (events.Count == 0)
         {
             return;
         }
 
-        await using var connection = await OpenAsync(cancellationToken);
-        // WAL + synchronous=NORMAL: commits are ordered and crash-safe; only an OS crash can lose the last batch.
-        await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken);
-        await using var transaction = BeginWrite(connection);
-
-        // The hottest write in the product (one row per proxied request): one statement prepared per batch and bound by
-        // position through SQLite's own API. ADO.NET parameters, bound by name per row, cost twice as much here.
-        var db = connection.Handle!;
-        Check(db, raw.sqlite3_prepare_v2(db, $"INSERT INTO usage_events ({UsageColumns}) VALUES ({string.Join(", ", UsageColumns.Split(", ").Select(_ => "?"))})", out sqlite3_stmt statement));
+        await _usageWriterLock.WaitAsync(cancellationToken);
         try
         {
-            foreach (var e in events)
+            _usageWriter ??= new SqliteUsageWriter(await OpenAsync(cancellationToken));
+            var connection = _usageWriter.Connection;
+            using var transaction = BeginWrite(connection);
+            try
             {
-                BindUsage(statement, e);
-                var step = raw.sqlite3_step(statement);
-                if (step != raw.SQLITE_DONE)
-                {
-                    Check(db, step);
-                }
-
-                raw.sqlite3_reset(statement);
+                _usageWriter.Write(events, storeRawEvents);
             }
+            catch
+            {
+                // The connection may be unusable (disk error, file replaced): start the next batch on a fresh one.
+                transaction.Rollback();
+                DisposeUsageWriter();
+                throw;
+            }
+
+            transaction.Commit(); // no version bump: usage is not configuration
         }
         finally
         {
-            raw.sqlite3_finalize(statement);
+            _usageWriterLock.Release();
         }
-
-        // The quota counters in the same transaction: stored usage and stored quota units can never disagree, whenever
-        // the process stops. Each event counts in the calendar month (UTC) of its timestamp, like usage summaries.
-        var quota = new Dictionary<(string UserId, DateTimeOffset Period), (long Used, long Overage)>();
-        foreach (var e in events)
-        {
-            if (e.UserId == UsageEvent.Anonymous || (e.Units == 0 && e.OverageUnits == 0))
-            {
-                continue;
-            }
-
-            var period = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
-            var sum = quota.GetValueOrDefault(period);
-            quota[period] = (sum.Used + e.Units, sum.Overage + e.OverageUnits);
-        }
-
-        foreach (var ((userId, period), (used, overage)) in quota)
-        {
-            await AddQuotaAsync(connection, transaction, new QuotaUsage(userId, period, used, overage), cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken); // no version bump: usage is not configuration
     }
 
     public async Task<UsageSummary> GetUsageSummaryAsync(string userId, DateTimeOffset periodStart, DateTimeOffset periodEnd, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await QueryAsync<UsageTotalsRow>(connection, null,
-            $"SELECT {UsageTotalsRow.Sql} FROM usage_events WHERE user_id = @User AND timestamp >= @From AND timestamp < @To",
-            new { User = userId, From = StoredValues.Time(periodStart), To = StoredValues.Time(periodEnd) }, cancellationToken);
-        return rows[0].ToSummary(periodStart, periodEnd);
+        long requests = 0, units = 0, requestBytes = 0, responseBytes = 0, errors = 0;
+        foreach (var row in await ReadTotalsAsync(userId, periodStart, periodEnd, cancellationToken))
+        {
+            requests += row.Requests;
+            units += row.Units;
+            requestBytes += row.RequestBytes;
+            responseBytes += row.ResponseBytes;
+            errors += row.Errors;
+        }
+
+        return new UsageSummary(periodStart, periodEnd, requests, units, requestBytes, responseBytes, errors);
     }
 
     public async Task<IReadOnlyList<UsageSummary>> GetUsageHistoryAsync(string userId, int months, DateTimeOffset now, CancellationToken cancellationToken)
@@ -86,23 +73,26 @@ public sealed partial class SqliteGatewayStore
         ArgumentOutOfRangeException.ThrowIfLessThan(months, 1);
         var newest = QuotaPeriod.StartOf(now);
         var oldest = newest.AddMonths(-(months - 1));
-        var end = newest.AddMonths(1);
-
-        await using var connection = await OpenAsync(cancellationToken);
-        // substr(timestamp, 1, 7) is the 'yyyy-MM' of a UTC timestamp: the calendar month it belongs to.
-        var found = await QueryAsync<UsageTotalsRow>(connection, null,
-            $"SELECT substr(timestamp, 1, 7) AS month, {UsageTotalsRow.Sql} FROM usage_events " +
-            "WHERE user_id = @User AND timestamp >= @From AND timestamp < @To GROUP BY substr(timestamp, 1, 7)",
-            new { User = userId, From = StoredValues.Time(oldest), To = StoredValues.Time(end) }, cancellationToken);
-        var byMonth = found.ToDictionary(f => f.Month, StringComparer.Ordinal);
+        var rows = await ReadTotalsAsync(userId, oldest, newest.AddMonths(1), cancellationToken);
 
         var history = new List<UsageSummary>(months);
         for (var start = newest; start >= oldest; start = start.AddMonths(-1))
         {
-            var key = start.ToString("yyyy-MM", CultureInfo.InvariantCulture);
-            history.Add(byMonth.TryGetValue(key, out var totals)
-                ? totals.ToSummary(start, start.AddMonths(1))
-                : new UsageSummary(start, start.AddMonths(1), 0, 0, 0, 0, 0));
+            long from = start.ToUnixTimeSeconds(), to = start.AddMonths(1).ToUnixTimeSeconds();
+            long requests = 0, units = 0, requestBytes = 0, responseBytes = 0, errors = 0;
+            foreach (var row in rows)
+            {
+                if (row.Bucket >= from && row.Bucket < to)
+                {
+                    requests += row.Requests;
+                    units += row.Units;
+                    requestBytes += row.RequestBytes;
+                    responseBytes += row.ResponseBytes;
+                    errors += row.Errors;
+                }
+            }
+
+            history.Add(new UsageSummary(start, start.AddMonths(1), requests, units, requestBytes, responseBytes, errors));
         }
 
         return history;
@@ -113,35 +103,138 @@ public sealed partial class SqliteGatewayStore
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await QueryAsync<UsageEventRow>(connection, null,
-            $"SELECT {UsageColumns} FROM usage_events WHERE user_id = @User ORDER BY timestamp DESC, id DESC LIMIT @Limit",
+            $"SELECT {UsageSql.EventColumns} FROM usage_events WHERE user_id = @User ORDER BY timestamp DESC, id DESC LIMIT @Limit",
             new { User = userId, Limit = limit }, cancellationToken);
         return rows.Select(r => r.ToDefinition()).ToList();
     }
 
-    /// <summary>Binds one event in <see cref="UsageColumns"/> order (SQLite parameters are 1-based).</summary>
-    private static void BindUsage(sqlite3_stmt s, UsageEvent e)
+    public async Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
+        string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        raw.sqlite3_bind_text(s, 1, e.UserId);
-        raw.sqlite3_bind_text(s, 2, e.KeyId);
-        raw.sqlite3_bind_text(s, 3, e.RouteId);
-        raw.sqlite3_bind_text(s, 4, e.UpstreamId);
-        raw.sqlite3_bind_text(s, 5, e.Method);
-        raw.sqlite3_bind_text(s, 6, e.Path);
-        raw.sqlite3_bind_int(s, 7, e.Status);
-        raw.sqlite3_bind_double(s, 8, e.LatencyMs);
-        raw.sqlite3_bind_int64(s, 9, e.RequestBytes);
-        raw.sqlite3_bind_int64(s, 10, e.ResponseBytes);
-        raw.sqlite3_bind_int64(s, 11, e.Units);
-        raw.sqlite3_bind_text(s, 12, e.ClientIp);
-        raw.sqlite3_bind_text(s, 13, e.RequestId);
-        raw.sqlite3_bind_text(s, 14, StoredValues.Time(e.Timestamp));
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await QueryAsync<UsageRollupRow>(connection, null, UsageSql.Rollups,
+            new { User = userId, Granularity = (long)granularity, From = from.ToUnixTimeSeconds(), To = to.ToUnixTimeSeconds() }, cancellationToken);
+        return rows.Select(r => r.ToDefinition()).ToList();
     }
 
-    private static void Check(sqlite3 db, int result)
+    public async Task<UsageWatermarks> GetUsageWatermarksAsync(CancellationToken cancellationToken)
     {
-        if (result != raw.SQLITE_OK)
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadWatermarksAsync(connection, null, cancellationToken);
+    }
+
+    public async Task<int> CompactUsageAsync(UsageGranularity into, DateTimeOffset before, int maxBuckets, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBuckets, 1);
+        var source = into switch
         {
-            throw new SqliteException(raw.sqlite3_errmsg(db).utf8_to_string(), result);
+            UsageGranularity.Hour => UsageGranularity.Minute,
+            UsageGranularity.Day => UsageGranularity.Hour,
+            _ => throw new ArgumentOutOfRangeException(nameof(into), into, "compaction goes into hours or days"),
+        };
+        var width = (long)into;
+
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = BeginWrite(connection);
+        var watermarks = await ReadWatermarksAsync(connection, transaction, cancellationToken);
+        var current = (into == UsageGranularity.Hour ? watermarks.Hours : watermarks.Days).ToUnixTimeSeconds();
+        // Whole buckets only; days only as far as their hours are complete.
+        var limit = UsageAggregate.BucketOf(before.ToUnixTimeSeconds(), into);
+        if (into == UsageGranularity.Day)
+        {
+            limit = Math.Min(limit, UsageAggregate.BucketOf(watermarks.Hours.ToUnixTimeSeconds(), into));
         }
+
+        if (limit <= current)
+        {
+            return 0;
+        }
+
+        // Skip empty stretches (the first run on a store with old data, a gateway stopped for a month) in one step.
+        var first = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(UsageSql.FirstBucket,
+            new { Granularity = (long)source, From = current }, transaction, cancellationToken: cancellationToken));
+        var start = first is { } f && f < limit ? Math.Max(current, UsageAggregate.BucketOf(f, into)) : limit;
+        var end = Math.Min(limit, start + maxBuckets * width);
+        if (end > start)
+        {
+            await ExecuteAsync(connection, transaction, UsageSql.Compact, cancellationToken,
+                new { Into = width, From = (long)source, Start = start, End = end });
+        }
+
+        await ExecuteAsync(connection, transaction, UsageSql.SetWatermark, cancellationToken, new { Until = end, Granularity = width });
+        await transaction.CommitAsync(cancellationToken);
+        return (int)((end - start) / width);
+    }
+
+    public async Task<int> PruneUsageAsync(UsageData data, DateTimeOffset before, int maxRows, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = BeginWrite(connection);
+        int deleted;
+        if (data == UsageData.RawEvents)
+        {
+            deleted = await ExecuteAsync(connection, transaction, UsageSql.PruneEvents, cancellationToken,
+                new { Before = UsageTime.ToUnixMicroseconds(before), Max = maxRows });
+        }
+        else
+        {
+            var watermarks = await ReadWatermarksAsync(connection, transaction, cancellationToken);
+            var (granularity, keepFrom) = data switch
+            {
+                UsageData.MinuteRollups => (UsageGranularity.Minute, watermarks.Hours.ToUnixTimeSeconds()),
+                UsageData.HourRollups => (UsageGranularity.Hour, watermarks.Days.ToUnixTimeSeconds()),
+                UsageData.DayRollups => (UsageGranularity.Day, long.MaxValue),
+                _ => throw new ArgumentOutOfRangeException(nameof(data), data, null),
+            };
+            deleted = await ExecuteAsync(connection, transaction, UsageSql.PruneRollups, cancellationToken,
+                new { Granularity = (long)granularity, Before = Math.Min(before.ToUnixTimeSeconds(), keepFrom), Max = maxRows });
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
+    }
+
+    private async Task<IReadOnlyList<UsageTotalsRow>> ReadTotalsAsync(string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        // One read transaction: the watermarks and the rows they select are the same snapshot, even while compaction runs.
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        var ranges = UsageRanges.Of(from, to, await ReadWatermarksAsync(connection, transaction, cancellationToken));
+        return await QueryAsync<UsageTotalsRow>(connection, transaction, UsageSql.Totals, new
+        {
+            User = userId,
+            ranges.DayFrom,
+            ranges.DayTo,
+            ranges.HourFrom,
+            ranges.HourTo,
+            ranges.MinuteFrom,
+            ranges.MinuteTo,
+        }, cancellationToken);
+    }
+
+    private static async Task<UsageWatermarks> ReadWatermarksAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync<(long Granularity, long CompactedUntil)>(connection, transaction, UsageSql.SelectWatermarks, null, cancellationToken);
+        long hours = 0, days = 0;
+        foreach (var (granularity, until) in rows)
+        {
+            if (granularity == (long)UsageGranularity.Hour)
+            {
+                hours = until;
+            }
+            else if (granularity == (long)UsageGranularity.Day)
+            {
+                days = until;
+            }
+        }
+
+        return new UsageWatermarks(DateTimeOffset.FromUnixTimeSeconds(hours), DateTimeOffset.FromUnixTimeSeconds(days));
+    }
+
+    private void DisposeUsageWriter()
+    {
+        _usageWriter?.Dispose();
+        _usageWriter = null;
     }
 }

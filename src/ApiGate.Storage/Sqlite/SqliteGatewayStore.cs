@@ -215,7 +215,11 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
     public Task DeleteRouteAsync(string id, CancellationToken cancellationToken) =>
         WriteAsync("DELETE FROM routes WHERE id = @Id", new { Id = id }, null, cancellationToken);
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        DisposeUsageWriter();
+        return ValueTask.CompletedTask;
+    }
 
     private static readonly RowTable<UpstreamRow> Upstreams = new("upstreams", "slug");
 
