@@ -1,7 +1,7 @@
 # Shared set-up of the A/B CPU scripts (bench/ab-cpu.sh, bench/ab-telemetry.sh); sourced, not run.
 # Needs REPO_DIR and UPSTREAM_PORT. Gives TMP_DIR, APIGATE_BIN, PIDS (stopped by PID on exit), a Release build of the
 # CLI (unless SKIP_BUILD=1) and a static nginx upstream on 127.0.0.1:$UPSTREAM_PORT.
-APIGATE_BIN=$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate
+APIGATE_BIN=${APIGATE_BIN:-$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate} # another build: set APIGATE_BIN (and SKIP_BUILD=1)
 TMP_DIR=$(mktemp -d /tmp/apigate-ab.XXXXXX)
 PIDS=()
 cleanup() {
@@ -14,6 +14,10 @@ trap cleanup EXIT
 [[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/src/ApiGate.Cli" -c Release >/dev/null
 
 mkdir -p "$TMP_DIR/up/tmp"
-sed -E "s/listen[[:space:]]+127\.0\.0\.1:[0-9]+/listen 127.0.0.1:$UPSTREAM_PORT/" "$REPO_DIR/bench/nginx/upstream.conf" >"$TMP_DIR/up/nginx.conf"
+# The HTTP/1.1 server on UPSTREAM_PORT, the h2c one (18085 in upstream.conf) on UPSTREAM_PORT+4: two servers on one
+# port would stop nginx from starting.
+sed -E -e "s/listen[[:space:]]+127\.0\.0\.1:18081/listen 127.0.0.1:$UPSTREAM_PORT/" \
+    -e "s/listen[[:space:]]+127\.0\.0\.1:18085/listen 127.0.0.1:$((UPSTREAM_PORT + 4))/" \
+    "$REPO_DIR/bench/nginx/upstream.conf" >"$TMP_DIR/up/nginx.conf"
 nginx -c "$TMP_DIR/up/nginx.conf" -p "$TMP_DIR/up/" -e "$TMP_DIR/up/error.log" -g 'daemon off;' >/dev/null 2>&1 &
 PIDS+=("$!")

@@ -3,30 +3,80 @@ using ApiGate.Core.Usage;
 namespace ApiGate.Core.Storage;
 
 /// <summary>
-/// Recorded usage events (SPEC §8): written in batches by the gateway, read by <c>apigate usage</c> and the admin API.
-/// Periods are half-open, <c>[start, end)</c>; months are calendar months in UTC, like quota periods.
+/// Recorded usage (SPEC §8): raw events (kept for a retention period, or not at all) and rollups per (bucket, user, key,
+/// route, status class) at minute, hour and day granularity. The gateway writes batches; <c>apigate usage</c>, the admin
+/// API, charts and bills read rollups; only <see cref="GetRecentUsageAsync"/> reads raw events. Periods are half-open,
+/// <c>[start, end)</c>; months are calendar months in UTC, like quota periods; rollup buckets are aligned in UTC and a
+/// bucket counts in a period when its start does.
 /// </summary>
+/// <remarks>
+/// Compaction keeps one <em>watermark</em> per coarser granularity: hour rows are complete for every hour before the hour
+/// watermark, day rows for every day before the day watermark. Reads take day rows before the day watermark, hour rows
+/// between the two and minute rows after the hour watermark, so no request is counted twice; pruning never deletes minute
+/// rows at or after the hour watermark nor hour rows at or after the day watermark.
+/// </remarks>
 public interface IUsageStore
 {
     /// <summary>
-    /// Appends the events and, in the same transaction, adds each authenticated event's <see cref="UsageEvent.Units"/>
-    /// (and <see cref="UsageEvent.OverageUnits"/>) to its user's quota counter for the calendar month of its timestamp:
-    /// all of it is stored, or none, so stored usage and stored quota units always agree.
+    /// In one transaction: appends the events (unless <paramref name="storeRawEvents"/> is false), adds them to the minute
+    /// rollups (and to the hour and day rollups of buckets already compacted, for late events), and adds each
+    /// authenticated event's <see cref="UsageEvent.Units"/> (and <see cref="UsageEvent.OverageUnits"/>) to its user's quota
+    /// counter for the calendar month of its timestamp: all of it is stored, or none, so events, rollups and quota agree.
     /// </summary>
-    Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken);
+    Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken);
 
-    /// <summary>The user's totals for events with <paramref name="periodStart"/> ≤ timestamp &lt; <paramref name="periodEnd"/>.</summary>
+    /// <summary>Stores the events with their raw rows (see <see cref="AddUsageEventsAsync(IReadOnlyList{UsageEvent}, bool, CancellationToken)"/>).</summary>
+    Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken) =>
+        AddUsageEventsAsync(events, storeRawEvents: true, cancellationToken);
+
+    /// <summary>The user's totals for buckets with <paramref name="periodStart"/> ≤ bucket start &lt; <paramref name="periodEnd"/>, from rollups.</summary>
     Task<UsageSummary> GetUsageSummaryAsync(string userId, DateTimeOffset periodStart, DateTimeOffset periodEnd, CancellationToken cancellationToken);
 
     /// <summary>
     /// One summary per calendar month (UTC), newest first: the month containing <paramref name="now"/> and the
-    /// <paramref name="months"/> - 1 before it. Months without events are included with zero totals.
+    /// <paramref name="months"/> - 1 before it, from rollups. Months without usage are included with zero totals.
     /// </summary>
     Task<IReadOnlyList<UsageSummary>> GetUsageHistoryAsync(string userId, int months, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>The user's last <paramref name="limit"/> events, newest first.</summary>
+    /// <summary>The user's last <paramref name="limit"/> raw events, newest first (only what retention has kept).</summary>
     Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The user's stored rollup rows of one granularity with <paramref name="from"/> ≤ bucket start &lt; <paramref name="to"/>,
+    /// oldest first (for charts). Rows of a granularity exist only where it has been written or compacted and not pruned.
+    /// </summary>
+    Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Compacts, in one transaction, the next at most <paramref name="maxBuckets"/> whole buckets of <paramref name="into"/>
+    /// (<see cref="UsageGranularity.Hour"/> from minute rows, <see cref="UsageGranularity.Day"/> from hour rows) that end at
+    /// or before <paramref name="before"/> (and, for days, before the hour watermark), and advances the watermark (past empty
+    /// stretches at once). Returns how many buckets were compacted; 0 when there is nothing left to compact.
+    /// </summary>
+    Task<int> CompactUsageAsync(UsageGranularity into, DateTimeOffset before, int maxBuckets, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes, in one short transaction, at most <paramref name="maxRows"/> rows of <paramref name="data"/> older than
+    /// <paramref name="before"/> (raw events by timestamp, rollups by bucket start; rollups never at or after the watermark
+    /// that makes them the ones read). Returns how many were deleted; fewer than <paramref name="maxRows"/> means done.
+    /// </summary>
+    Task<int> PruneUsageAsync(UsageData data, DateTimeOffset before, int maxRows, CancellationToken cancellationToken);
+
+    /// <summary>The compaction watermarks: hour rows are complete before <see cref="UsageWatermarks.Hours"/>, day rows before <see cref="UsageWatermarks.Days"/>.</summary>
+    Task<UsageWatermarks> GetUsageWatermarksAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>What <see cref="IUsageStore.PruneUsageAsync"/> deletes.</summary>
+public enum UsageData
+{
+    RawEvents,
+    MinuteRollups,
+    HourRollups,
+    DayRollups,
+}
+
+/// <summary>Where compaction has got to (see <see cref="IUsageStore"/>); the Unix epoch when nothing has been compacted yet.</summary>
+public readonly record struct UsageWatermarks(DateTimeOffset Hours, DateTimeOffset Days);
 
 /// <summary>
 /// A user's usage totals over a period. <see cref="Errors"/> counts responses with status ≥ 500 (the upstream or the

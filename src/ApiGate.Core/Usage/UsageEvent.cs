@@ -1,10 +1,11 @@
 namespace ApiGate.Core.Usage;
 
 /// <summary>
-/// One proxied request as recorded for billing and analytics (SPEC §8). Immutable; built by the forwarder after the
-/// response has been sent and written to the store off the request path.
+/// One proxied request as recorded for billing and analytics (SPEC §8). Immutable; built when the exchange ends and
+/// written to the store off the request path. A struct so the request path can copy it into the recorder's
+/// preallocated ring without allocating; its strings are ones the request already holds.
 /// </summary>
-public sealed record UsageEvent
+public readonly record struct UsageEvent
 {
     /// <summary>What <see cref="UserId"/> and <see cref="KeyId"/> hold for requests on public routes.</summary>
     public const string Anonymous = "anonymous";

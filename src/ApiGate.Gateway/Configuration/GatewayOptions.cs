@@ -84,10 +84,26 @@ public sealed class GatewayOptions
     public TextWriter? LogWriter { get; set; }
 
     /// <summary>
-    /// <c>APIGATE_REDIS_URL</c>: shared limit state for several instances. Accepted so deployments can set it ahead of
-    /// the release that reads it; nothing reads it yet (<c>apigate config show</c> says so).
+    /// <c>APIGATE_REDIS_URL</c>: <c>redis://[[user]:password@]host[:port][/db]</c> or <c>rediss://…</c> (TLS). When set,
+    /// token buckets and monthly quota counters live in Redis, so several instances enforce one limit
+    /// (docs/scaling.md). Empty (default): in-process limits. Unreachable at start: the gateway does not start.
     /// </summary>
     public string RedisUrl { get; set; } = "";
+
+    /// <summary><c>APIGATE_REDIS_PREFIX</c>: prefix of every Redis key the gateway writes; default <c>apigate:</c>.</summary>
+    public string RedisPrefix { get; set; } = "apigate:";
+
+    /// <summary>
+    /// <c>APIGATE_REDIS_TIMEOUT</c>: how long one Redis call may take before Redis counts as unavailable; default
+    /// 500ms. Bounds the wait of the requests in flight when Redis stops answering.
+    /// </summary>
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// <c>APIGATE_LIMITS_ON_REDIS_FAILURE</c>: <c>open</c> (default: per-instance fallback buckets and counters, the
+    /// local units added to Redis when it is back) or <c>closed</c> (<c>503 limits_unavailable</c> until it is back).
+    /// </summary>
+    public string LimitsOnRedisFailure { get; set; } = "open";
 
     /// <summary><c>APIGATE_TRANSFORM_ENV_ALLOW</c>: comma-separated environment variable names readable as <c>${env.NAME}</c>.</summary>
     public string TransformEnvAllow { get; set; } = "";
@@ -100,6 +116,27 @@ public sealed class GatewayOptions
 
     /// <summary><c>APIGATE_USAGE_QUEUE_CAPACITY</c>: usage events waiting to be written; past it events are dropped (counted). Default 10,000.</summary>
     public int UsageQueueCapacity { get; set; } = 10_000;
+
+    /// <summary><c>APIGATE_USAGE_RAW_EVENTS</c>: store one row per request for <c>usage recent</c>; false keeps only rollups and quota (both exact). Default true.</summary>
+    public bool UsageRawEvents { get; set; } = true;
+
+    /// <summary><c>APIGATE_USAGE_RETENTION</c>: how long raw usage events are kept; default 7 days.</summary>
+    public TimeSpan UsageRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary><c>APIGATE_USAGE_ROLLUP_RETENTION</c>: how long per-minute rollups are kept; default 30 days.</summary>
+    public TimeSpan UsageRollupRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary><c>APIGATE_USAGE_HOURLY_RETENTION</c>: how long hourly rollups are kept; default 400 days. Daily rollups are kept.</summary>
+    public TimeSpan UsageHourlyRetention { get; set; } = TimeSpan.FromDays(400);
+
+    /// <summary><c>APIGATE_USAGE_COMPACT_AFTER</c>: minute rollups older than this are compacted into hours, hours into days; default 1 h.</summary>
+    public TimeSpan UsageCompactAfter { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary><c>APIGATE_USAGE_EXPORT</c>: also write raw events as JSON lines to this file (rotated by size) or to <c>stdout</c>; empty: off.</summary>
+    public string UsageExport { get; set; } = "";
+
+    /// <summary><c>APIGATE_USAGE_EXPORT_MAX_BYTES</c>: the export file's size before it is rotated; default 100 MiB.</summary>
+    public long UsageExportMaxBytes { get; set; } = 100L * 1024 * 1024;
 
     /// <summary>
     /// <c>APIGATE_DATABASE_BUSY_TIMEOUT</c>: how long one store write of the running gateway waits for SQLite's database lock (held by another process, a

@@ -111,9 +111,44 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("usage.queue_capacity", "must be at least 1");
         }
 
+        if (o.UsageCompactAfter >= o.UsageRollupRetention)
+        {
+            yield return ("usage.compact_after", "must be shorter than usage.rollup_retention (minute rollups are compacted before they are deleted)");
+        }
+
+        if (o.UsageHourlyRetention < o.UsageRollupRetention)
+        {
+            yield return ("usage.hourly_retention", "must be at least usage.rollup_retention");
+        }
+
+        if (o.UsageExportMaxBytes < 1024)
+        {
+            yield return ("usage.export_max_bytes", "must be at least 1024");
+        }
+
         if (o.ConfigPollInterval <= TimeSpan.Zero)
         {
             yield return ("config.poll_interval", "must be positive");
+        }
+
+        if (o.RedisUrl.Length > 0 && Limits.RedisUrl.Validate(o.RedisUrl) is { } redis)
+        {
+            yield return ("redis.url", redis);
+        }
+
+        if (o.RedisPrefix.Length > 64 || o.RedisPrefix.Contains('{') || o.RedisPrefix.Contains('}'))
+        {
+            yield return ("redis.prefix", "must be at most 64 characters without '{' or '}' (the user id is the key's hash tag)");
+        }
+
+        if (o.RedisTimeout < TimeSpan.FromMilliseconds(10) || o.RedisTimeout > TimeSpan.FromSeconds(60))
+        {
+            yield return ("redis.timeout", "must be between 10ms and 60s");
+        }
+
+        if (o.LimitsOnRedisFailure is not ("open" or "closed"))
+        {
+            yield return ("limits.on_redis_failure", $"'{o.LimitsOnRedisFailure}' is not open or closed");
         }
 
         if (AdminBasePath.Validate(o.AdminBasePath) is { } basePath)

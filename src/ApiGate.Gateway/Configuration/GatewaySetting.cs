@@ -15,9 +15,13 @@ internal sealed partial class GatewaySetting
 {
     private readonly PropertyInfo _property;
     private readonly Func<string, string>? _normalize;
+    private readonly bool _longDuration;
 
-    public GatewaySetting(string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null)
+    /// <param name="longDuration">A retention period: days allowed (<c>7d</c>), beyond the ~24 days timers accept.</param>
+    public GatewaySetting(
+        string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null, bool longDuration = false)
     {
+        _longDuration = longDuration;
         _property = typeof(GatewayOptions).GetProperty(option) ?? throw new ArgumentException($"GatewayOptions has no option {option}", nameof(option));
         _normalize = normalize;
         Key = key;
@@ -59,7 +63,7 @@ internal sealed partial class GatewaySetting
             : type == typeof(int) ? checked((int)WholeNumber(value, int.MinValue, int.MaxValue))
             : type == typeof(long) ? WholeNumber(value, long.MinValue, long.MaxValue)
             : type == typeof(bool) ? Boolean(value)
-            : type == typeof(TimeSpan) ? Duration(value)
+            : type == typeof(TimeSpan) ? Duration(value, _longDuration)
             : throw new InvalidOperationException($"setting {Key} has an option of unsupported type {type.Name}");
         _property.SetValue(options, parsed);
     }
@@ -82,7 +86,9 @@ internal sealed partial class GatewaySetting
         Secret ? (value.Length > 0 ? "(set)" : "") : UrlUserInfo().Replace(DsnPassword().Replace(value, "$1=***"), "://***@");
 
     private static string FormatDuration(TimeSpan span) =>
-        span.Ticks % TimeSpan.TicksPerSecond == 0
+        span >= TimeSpan.FromDays(1) && span.Ticks % TimeSpan.TicksPerDay == 0
+            ? (span.Ticks / TimeSpan.TicksPerDay).ToString(CultureInfo.InvariantCulture) + "d"
+            : span.Ticks % TimeSpan.TicksPerSecond == 0
             ? (span.Ticks / TimeSpan.TicksPerSecond).ToString(CultureInfo.InvariantCulture) + "s"
             : span.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
 
@@ -99,7 +105,7 @@ internal sealed partial class GatewaySetting
     };
 
     /// <summary>A duration needs its unit: <c>APIGATE_UPSTREAM_TIMEOUT=30</c> would otherwise quietly mean 30 ms or 30 days.</summary>
-    private static TimeSpan Duration(string value)
+    private static TimeSpan Duration(string value, bool longDuration)
     {
         var text = value.Trim();
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
@@ -107,7 +113,9 @@ internal sealed partial class GatewaySetting
             throw new ArgumentException($"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
         }
 
-        return Durations.TryParse(text, out var d) && d > TimeSpan.Zero ? d : throw new ArgumentException($"'{value}' is not a duration such as 30s or 1500ms");
+        return (longDuration ? Durations.TryParseRetention(text, out var d) : Durations.TryParse(text, out d)) && d > TimeSpan.Zero
+            ? d
+            : throw new ArgumentException(longDuration ? $"'{value}' is not a duration such as 7d or 12h" : $"'{value}' is not a duration such as 30s or 1500ms");
     }
 
     [GeneratedRegex("(?i)(password|pwd)=[^;]*")]

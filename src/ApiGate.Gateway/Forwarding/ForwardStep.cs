@@ -19,7 +19,8 @@ namespace ApiGate.Gateway.Forwarding;
 /// target when nothing can have been done twice, and maps forwarding failures to SPEC §1.2 errors — nothing else.
 /// Metering, the quota lease and the usage event are <see cref="MeterStep"/>'s, after the exchange.
 /// </summary>
-internal sealed partial class ForwardStep(IHttpForwarder forwarder, ResponseBodyTransformer responseBodies, GatewayOptions options, ILogger<ForwardStep> logger) : IRequestStep
+internal sealed partial class ForwardStep(
+    IHttpForwarder forwarder, ResponseBodyTransformer responseBodies, TimeoutSources timeouts, GatewayOptions options, ILogger<ForwardStep> logger) : IRequestStep
 {
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
     public async ValueTask<bool> InvokeAsync(GatewayRequest request)
@@ -41,59 +42,71 @@ internal sealed partial class ForwardStep(IHttpForwarder forwarder, ResponseBody
 
         // http: the timeout bounds the whole exchange, a retry included. Streaming protocols only get YARP's
         // activity (idle) timeout, which is set to the same value, so long-lived streams are not cut while bytes flow.
-        using var total = request.Route.Definition.Protocol == RouteProtocol.Http ? new CancellationTokenSource(upstream.Timeout) : null;
-        var error = await SendToAsync(request, target, trial, total);
-        if (error != ForwarderError.None && !context.RequestAborted.IsCancellationRequested
-            && RetryRules.CanRetry(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, context.Request.Method, request.Meter?.RequestBytesRead ?? 0,
-                context.Response.HasStarted, request.Meter?.Upgrade is not null)
-            && total?.IsCancellationRequested != true
-            && upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: target, out trial) is { } next)
-        {
-            LogRetrying(request.RequestId, upstream.Definition.Id, target.Url, next.Url, error);
-            ResetForRetry(request);
-            error = await SendToAsync(request, next, trial, total);
-        }
-
-        if (error == ForwarderError.None || context.RequestAborted.IsCancellationRequested)
-        {
-            return true;
-        }
-
-        if (ClientFaults.Classify(error, context.Features.Get<IForwarderErrorFeature>()?.Exception) is { } clientFault)
-        {
-            // The client's own request failed (a malformed or stalled body): its error, not the upstream's; the
-            // attempt was not counted against the target and is not retried.
-            LogClientFault(request.Route.Definition.Slug, request.RequestId, clientFault.Code, error);
-            return await request.RejectAsync(clientFault);
-        }
-
-        var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
-        LogForwardFailed(request.Route.Definition.Slug, upstream.Definition.Slug, request.Target?.State.Label ?? "", request.RequestId, error, timedOut,
-            context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
-        return await request.RejectAsync(timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
-    }
-
-    /// <summary>One forwarding attempt to one target, counted in its in-flight and health state.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
-    private async ValueTask<ForwarderError> SendToAsync(GatewayRequest request, TargetBinding target, bool trial, CancellationTokenSource? total)
-    {
-        var context = request.HttpContext;
-        var upstream = request.Upstream;
-        request.Target = target;
-        request.Attempts++;
-        target.State.Begin();
-        var outcome = TargetOutcome.Neutral;
-        var error = ForwarderError.None;
-        var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
+        // The source is pooled: it goes back (reset) once the exchange is over.
+        var total = request.Route.Definition.Protocol == RouteProtocol.Http ? timeouts.Rent(upstream.Timeout) : null;
         try
         {
-            error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig, new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
-            outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested, total?.IsCancellationRequested == true);
-            return error;
+            ForwarderError error;
+            while (true)
+            {
+                // One attempt to one target, counted in its in-flight and health state (in this method rather than a
+                // helper: one async state machine per request instead of two).
+                request.Target = target;
+                request.Attempts++;
+                target.State.Begin();
+                var outcome = TargetOutcome.Neutral;
+                error = ForwarderError.None;
+                var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
+                try
+                {
+                    error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig,
+                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
+                    outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested, total?.IsCancellationRequested == true);
+                }
+                finally
+                {
+                    target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trialRequest is { Settled: false });
+                }
+
+                // At most one retry, on another target, when nothing can have been done twice.
+                if (request.Attempts > 1 || error == ForwarderError.None || context.RequestAborted.IsCancellationRequested
+                    || !RetryRules.CanRetry(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, context.Request.Method, request.Meter?.RequestBytesRead ?? 0,
+                        context.Response.HasStarted, request.Meter?.Upgrade is not null)
+                    || total?.IsCancellationRequested == true
+                    || upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: target, out trial) is not { } next)
+                {
+                    break;
+                }
+
+                LogRetrying(request.RequestId, upstream.Definition.Id, target.Url, next.Url, error);
+                ResetForRetry(request);
+                target = next;
+            }
+
+            if (error == ForwarderError.None || context.RequestAborted.IsCancellationRequested)
+            {
+                return true;
+            }
+
+            if (ClientFaults.Classify(error, context.Features.Get<IForwarderErrorFeature>()?.Exception) is { } clientFault)
+            {
+                // The client's own request failed (a malformed or stalled body): its error, not the upstream's; the
+                // attempt was not counted against the target and is not retried.
+                LogClientFault(request.Route.Definition.Slug, request.RequestId, clientFault.Code, error);
+                return await request.RejectAsync(clientFault);
+            }
+
+            var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
+            LogForwardFailed(request.Route.Definition.Slug, upstream.Definition.Slug, request.Target?.State.Label ?? "", request.RequestId, error, timedOut,
+                context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
+            return await request.RejectAsync(timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
         }
         finally
         {
-            target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trialRequest is { Settled: false });
+            if (total is not null)
+            {
+                timeouts.Return(total);
+            }
         }
     }
 

@@ -32,8 +32,6 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     /// <summary>Headers some frameworks take as the real method (Rails, Express, Spring, ASP.NET with middleware).</summary>
     private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
 
-    private static readonly UriCreationOptions VerbatimUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
-
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
@@ -150,9 +148,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
         // The decoded path that was matched (or the rewrite's), encoded so one decode upstream yields it exactly; the URI
         // is taken verbatim, so nothing on the way out unescapes or removes dot segments again (docs/routing.md).
-        var path = RequestPaths.Encode(request.UpstreamPath ?? request.Path);
-        var target = request.Target!;
-        proxyRequest.RequestUri = new Uri(string.Concat(target.Origin, target.BasePath, path, query), in VerbatimUri);
+        proxyRequest.RequestUri = request.Target!.UriFor(RequestPaths.Encode(request.UpstreamPath ?? request.Path), query);
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

@@ -5,11 +5,15 @@ namespace ApiGate.Gateway.Health;
 /// <summary>Registers the readiness checks and <c>/health/ready</c> (docs/observability.md).</summary>
 internal static class HealthServiceCollectionExtensions
 {
-    public static IServiceCollection AddGatewayHealthChecks(this IServiceCollection services)
+    public static IServiceCollection AddGatewayHealthChecks(this IServiceCollection services, bool sharedLimits = false)
     {
-        services.AddHealthChecks()
+        var checks = services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>(StoreHealthCheck.Name, tags: [ReadinessEndpoint.Tag])
             .AddCheck<ConfigSnapshotHealthCheck>(ConfigSnapshotHealthCheck.Name, tags: [ReadinessEndpoint.Tag]);
+        if (sharedLimits)
+        {
+            checks.AddCheck<LimitsHealthCheck>(LimitsHealthCheck.Name, tags: [ReadinessEndpoint.Tag]);
+        }
         services.AddSingleton<ReadinessEndpoint>();
         return services;
     }

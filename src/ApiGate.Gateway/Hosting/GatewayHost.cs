@@ -86,6 +86,7 @@ public static class GatewayHost
         services.AddSingleton(store);
         services.AddSingleton(timeProvider ?? TimeProvider.System);
         services.AddSingleton<ResponseBodyTransformer>();
+        services.AddSingleton<TimeoutSources>();
         services.AddSingleton(sp => new GatewayEnvironment(
             sp.GetRequiredService<TimeProvider>(),
             options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
@@ -98,12 +99,24 @@ public static class GatewayHost
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
         services.AddHostedService<ConfigChangeListener>();
-        services.AddGatewayHealthChecks();
+        services.AddGatewayHealthChecks(sharedLimits: options.RedisUrl.Length > 0);
         services.AddSingleton<ReservedEndpoints>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<KeyUsageTracker>();
         services.AddSingleton<InProcessRateLimiter>();
         services.AddSingleton<QuotaCounters>();
+        if (options.RedisUrl.Length > 0)
+        {
+            services.AddSingleton<QuotaSeeds>();
+            services.AddSingleton<RedisAdmission>();
+            services.AddSingleton<LimitsMetrics>();
+            services.AddSingleton<IAdmission>(sp => sp.GetRequiredService<RedisAdmission>());
+        }
+        else
+        {
+            services.AddSingleton<IAdmission, InProcessAdmission>();
+        }
+
         services.AddSingleton<IQuotaStore>(store);
         services.AddSingleton<IIdentityStore>(store);
         services.AddSingleton<StoreMetrics>();
@@ -112,7 +125,12 @@ public static class GatewayHost
         services.AddSingleton<UsageMetrics>();
         services.AddSingleton(sp => new UsageRecorder(
             sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity));
+            sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity, options.UsageRawEvents,
+            options.UsageExport.Length == 0 ? null : new UsageExport(options.UsageExport, options.UsageExportMaxBytes)));
+        services.AddSingleton(new UsageRetention(options.UsageRetention, options.UsageRollupRetention, options.UsageHourlyRetention, options.UsageCompactAfter));
+        services.AddSingleton(sp => new UsageMaintenance(
+            sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<UsageRetention>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UsageMaintenance>>()));
 
         // The row of steps (docs/architecture.md), in order; the forwarder is the last.
         services.AddSingleton<IRequestStep, AuthenticationStep>();
@@ -135,6 +153,7 @@ public static class GatewayHost
         lifetime.ApplicationStopped.Register(() =>
         {
             using var drain = new CancellationTokenSource(FinalWriteTimeout);
+            app.Services.GetRequiredService<UsageMaintenance>().StopAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<UsageRecorder>().StopAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<UsageFlusher>().StopAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<StoreWriter>().Dispose();
@@ -148,7 +167,6 @@ public static class GatewayHost
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
         app.Use(app.Services.GetRequiredService<ReservedEndpoints>().InvokeAsync);
-        app.Use(app.Services.GetRequiredService<RequestTelemetry>().InvokeAsync);
         app.Run(pipeline.InvokeAsync);
         return app;
     }
@@ -161,9 +179,20 @@ public static class GatewayHost
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayHost).FullName!);
         GatewayHostLog.StoreOpened(log, store.Created ? "Created a new store" : "Opened the store", store.Location);
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
-        await app.Services.GetRequiredService<QuotaCounters>().InitializeAsync(cancellationToken);
+        if (app.Services.GetService<RedisAdmission>() is { } redis)
+        {
+            // Unreachable at start stops the start (docs/scaling.md); the in-process counters are not used.
+            await redis.ConnectAsync(cancellationToken);
+            app.Services.GetRequiredService<LimitsMetrics>(); // its instruments exist from the start
+        }
+        else
+        {
+            await app.Services.GetRequiredService<QuotaCounters>().InitializeAsync(cancellationToken);
+        }
+
         await app.Services.GetRequiredService<UsageRecorder>().StartAsync(cancellationToken);
         app.Services.GetRequiredService<UsageMetrics>(); // its instruments exist from the start
+        await app.Services.GetRequiredService<UsageMaintenance>().StartAsync(cancellationToken);
         await app.Services.GetRequiredService<UsageFlusher>().StartAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
     }

@@ -11,7 +11,7 @@ namespace ApiGate.Gateway.Limits;
 /// (<see cref="IUsageStore.AddUsageEventsAsync"/>), so stored usage and stored quota always agree. Counters for the
 /// current month are loaded from the store at start, so a restart does not reset them.
 /// </summary>
-internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider)
+internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider) : IQuotaLedger
 {
     private readonly ConcurrentDictionary<(string UserId, DateTimeOffset Period), Counter> _counters = new();
 

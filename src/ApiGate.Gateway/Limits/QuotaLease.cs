@@ -8,7 +8,7 @@ namespace ApiGate.Gateway.Limits;
 /// Settling twice is a no-op, so every path (success, upstream error, retry, timeout, client abort, a refusal after
 /// admission) ends with the counter right.
 /// </summary>
-internal sealed class QuotaLease(QuotaCounters counters, string userId, long limit, QuotaDecision admitted)
+internal sealed class QuotaLease(IQuotaLedger counters, string userId, long limit, QuotaDecision admitted)
 {
     private int _settled;
 

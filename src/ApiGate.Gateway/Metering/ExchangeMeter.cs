@@ -23,9 +23,15 @@ internal sealed class ExchangeMeter
         StartedAt = startedAt;
         _requestBody = context.Request.Body;
         _responseBody = context.Response.Body;
-        Request = new MeteredStream(_requestBody, countEvents: false, rule.NeedsRequestBody ? captureLimit : 0);
+        // A request that cannot have a body (a GET without Content-Length or Transfer-Encoding, an HTTP/2 request that
+        // ended with its headers) reads as empty: nothing to count or capture, so its stream is not wrapped.
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true)
+        {
+            Request = new MeteredStream(_requestBody, countEvents: false, rule.NeedsRequestBody ? captureLimit : 0);
+            context.Request.Body = Request;
+        }
+
         Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0);
-        context.Request.Body = Request;
         context.Response.Body = Response;
         if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
         {
@@ -38,7 +44,8 @@ internal sealed class ExchangeMeter
     /// <summary>When counting began (the usage event's timestamp).</summary>
     public DateTimeOffset StartedAt { get; }
 
-    public MeteredStream Request { get; }
+    /// <summary>The request body as counted; null when the request cannot have one.</summary>
+    public MeteredStream? Request { get; }
 
     public MeteredStream Response { get; }
 
@@ -46,7 +53,7 @@ internal sealed class ExchangeMeter
     public CountingUpgradeFeature? Upgrade { get; }
 
     /// <summary>Request body bytes read so far (a body that was read even in part is never replayed on a retry).</summary>
-    public long RequestBytesRead => Request.Bytes;
+    public long RequestBytesRead => Request?.Bytes ?? 0;
 
     /// <summary>Wraps the exchange's streams; <see cref="Stop"/> puts the originals back.</summary>
     public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt) =>
@@ -55,7 +62,11 @@ internal sealed class ExchangeMeter
     /// <summary>Restores the original streams and returns what crossed, for the metering rule.</summary>
     public MeteringInput Stop(HttpContext context)
     {
-        context.Request.Body = _requestBody;
+        if (Request is not null)
+        {
+            context.Request.Body = _requestBody;
+        }
+
         context.Response.Body = _responseBody;
         if (_upgradeFeature is not null)
         {
@@ -66,12 +77,12 @@ internal sealed class ExchangeMeter
         return new MeteringInput
         {
             Status = context.Response.StatusCode,
-            RequestBytes = Request.Bytes + (socket?.BytesFromClient ?? 0),
+            RequestBytes = RequestBytesRead + (socket?.BytesFromClient ?? 0),
             ResponseBytes = Response.Bytes + (socket?.BytesToClient ?? 0),
             DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
             SseEvents = Response.Events,
             WsMessages = socket?.Messages ?? 0,
-            RequestBody = Request.Captured ?? default,
+            RequestBody = Request?.Captured ?? default,
             ResponseBody = Response.Captured ?? default,
         };
     }

@@ -24,8 +24,9 @@ internal sealed class BufferedLogWriter : IDisposable
     private readonly Lock _lock = new();
     private readonly ManualResetEventSlim _stopping = new();
     private readonly Thread _thread;
-    private StringBuilder _pending = new(16 * 1024);
-    private StringBuilder _writing = new(16 * 1024);
+    private TextChunks _pending = new();
+    private TextChunks _writing = new();
+    private readonly Stack<char[]> _free = new(); // chunks written and kept for reuse, guarded by _lock
     private long _dropped;
     private bool _disposed;
 
@@ -56,7 +57,10 @@ internal sealed class BufferedLogWriter : IDisposable
                 return;
             }
 
-            _pending.Append(text);
+            foreach (var chunk in text.GetChunks())
+            {
+                _pending.Append(chunk.Span, _free);
+            }
         }
     }
 
@@ -93,13 +97,7 @@ internal sealed class BufferedLogWriter : IDisposable
 
             try
             {
-                if (_writing.Length > 0)
-                {
-                    foreach (var chunk in _writing.GetChunks())
-                    {
-                        _target.Write(chunk.Span);
-                    }
-                }
+                _writing.WriteTo(_target);
 
                 var dropped = Dropped;
                 if (dropped != reported && _droppedNotice is not null)
@@ -121,19 +119,75 @@ internal sealed class BufferedLogWriter : IDisposable
             {
             }
 
-            if (_writing.Capacity > 1024 * 1024)
+            lock (_lock)
             {
-                _writing = new StringBuilder(16 * 1024); // do not hold on to a burst's memory
-            }
-            else
-            {
-                _writing.Clear();
+                _writing.Clear(_free);
             }
 
             if (stopping)
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Text waiting to be written, in fixed-size character chunks that are reused once written: appending never
+    /// grows or copies a buffer, and a batch allocates nothing in a steady state (a <see cref="StringBuilder"/> cleared
+    /// after a batch of many chunks allocates one array of its whole capacity, often on the large object heap).
+    /// </summary>
+    private sealed class TextChunks
+    {
+        private const int ChunkSize = 16 * 1024;
+
+        /// <summary>At most this many written chunks (~1 MB of text) are kept; a burst's extra memory is let go.</summary>
+        private const int MaxFree = 32;
+
+        private readonly List<char[]> _chunks = [];
+        private int _lastUsed;
+
+        public int Length { get; private set; }
+
+        public void Append(ReadOnlySpan<char> text, Stack<char[]> free)
+        {
+            Length += text.Length;
+            while (!text.IsEmpty)
+            {
+                if (_chunks.Count == 0 || _lastUsed == ChunkSize)
+                {
+                    _chunks.Add(free.TryPop(out var reused) ? reused : new char[ChunkSize]);
+                    _lastUsed = 0;
+                }
+
+                var chunk = _chunks[^1];
+                var count = Math.Min(text.Length, ChunkSize - _lastUsed);
+                text[..count].CopyTo(chunk.AsSpan(_lastUsed));
+                _lastUsed += count;
+                text = text[count..];
+            }
+        }
+
+        public void WriteTo(TextWriter target)
+        {
+            for (var i = 0; i < _chunks.Count; i++)
+            {
+                target.Write(_chunks[i].AsSpan(0, i == _chunks.Count - 1 ? _lastUsed : ChunkSize));
+            }
+        }
+
+        public void Clear(Stack<char[]> free)
+        {
+            foreach (var chunk in _chunks)
+            {
+                if (free.Count < MaxFree)
+                {
+                    free.Push(chunk);
+                }
+            }
+
+            _chunks.Clear();
+            _lastUsed = 0;
+            Length = 0;
         }
     }
 }

@@ -7,8 +7,8 @@ using ApiGate.Gateway.Configuration;
 namespace ApiGate.Gateway.Observability;
 
 /// <summary>
-/// Instruments every request the pipeline handles (not the reserved endpoints) in one place: <see cref="Begin"/> when
-/// it enters, <see cref="End"/> in a <c>finally</c> when it leaves — metrics, the access-log line and the span end.
+/// Instruments every request the pipeline handles (not the reserved endpoints) in one place: the pipeline calls
+/// <see cref="Begin"/> when a request enters and <see cref="End"/> in a <c>finally</c> when it leaves — metrics, the access-log line and the span end.
 /// It reads what the pipeline left on the context: the <see cref="IObservedRequest"/> (route, upstream, caller, the
 /// forwarder's <see cref="UpstreamExchange"/>) and the <see cref="GatewayError"/> the gateway answered with, if any.
 /// </summary>
@@ -26,22 +26,6 @@ internal sealed class RequestTelemetry
     }
 
     /// <summary>Notes the start time and starts the span (null when tracing is off).</summary>
-    /// <summary>Middleware: everything past the reserved endpoints is measured, logged and traced once, whatever answers it.</summary>
-    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
-    {
-        var scope = Begin(context);
-        var completed = false;
-        try
-        {
-            await next(context);
-            completed = true;
-        }
-        finally
-        {
-            End(context, scope, completed);
-        }
-    }
-
     public RequestScope Begin(HttpContext context) => new(Stopwatch.GetTimestamp(), GatewayTracing.StartRequest(context));
 
     /// <summary>Records the finished request; <paramref name="completed"/> is false when the pipeline threw.</summary>

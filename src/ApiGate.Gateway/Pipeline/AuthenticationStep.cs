@@ -18,13 +18,13 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
             return ValueTask.FromResult(true);
         }
 
-        var (presented, ambiguous) = Extract(request.HttpContext.Request, options.AuthAllowQueryKey);
+        var (presented, found, ambiguous) = Extract(request.HttpContext.Request, options.AuthAllowQueryKey);
         if (ambiguous)
         {
             return request.RejectAsync(AmbiguousCredentials);
         }
 
-        if (presented is null)
+        if (!found)
         {
             return request.RejectAsync(ApiKeyAuthenticator.Errors.Missing);
         }
@@ -51,53 +51,60 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
     /// <summary>
     /// The presented key. Every place a key can be sent is read; two different keys (in two
     /// places, or one header or parameter repeated) are ambiguous and refused rather than resolved by an order the client
-    /// may not expect. The same key sent twice is fine.
+    /// may not expect. The same key sent twice is fine. The key is a slice of the header (or parameter) value: no copy.
     /// </summary>
-    private static (string? Key, bool Ambiguous) Extract(HttpRequest request, bool allowQuery)
+    private static (ReadOnlyMemory<char> Key, bool Found, bool Ambiguous) Extract(HttpRequest request, bool allowQuery)
     {
-        string? key = null;
-        var ambiguous = false;
-
-        void Offer(string? value)
-        {
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                return;
-            }
-
-            value = value.Trim();
-            if (key is null)
-            {
-                key = value;
-            }
-            else if (!string.Equals(key, value, StringComparison.Ordinal))
-            {
-                ambiguous = true;
-            }
-        }
-
+        var key = new KeySlot();
         foreach (var value in request.Headers.Authorization)
         {
             if (value is { Length: > 7 } && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             {
-                Offer(value[7..]);
+                key.Offer(value.AsMemory(7));
             }
         }
 
         foreach (var value in request.Headers[Credentials.ApiKeyHeader])
         {
-            Offer(value);
+            key.Offer(value.AsMemory());
         }
 
         if (allowQuery)
         {
             foreach (var value in request.Query[Credentials.QueryParameter])
             {
-                Offer(value);
+                key.Offer(value.AsMemory());
             }
         }
 
-        return (key, ambiguous);
+        return (key.Key, key.Found, key.Ambiguous);
+    }
+
+    /// <summary>The first non-blank key offered (trimmed), and whether a different one followed.</summary>
+    private struct KeySlot
+    {
+        public ReadOnlyMemory<char> Key;
+        public bool Found;
+        public bool Ambiguous;
+
+        public void Offer(ReadOnlyMemory<char> value)
+        {
+            value = value.Trim();
+            if (value.IsEmpty)
+            {
+                return;
+            }
+
+            if (!Found)
+            {
+                Key = value;
+                Found = true;
+            }
+            else if (!Key.Span.SequenceEqual(value.Span))
+            {
+                Ambiguous = true;
+            }
+        }
     }
 
     /// <summary>400 when a request carries two different keys.</summary>

@@ -24,6 +24,24 @@ internal static class ClientHeaders
 
     private sealed record FormattedReset(DateTimeOffset At, string Text);
 
+    private static FormattedSeconds? s_lastRateReset;
+
+    /// <summary>Unix seconds of a bucket's reset; the same for every request within a second, so the last one is kept.</summary>
+    private static string FormatSeconds(long seconds)
+    {
+        var last = Volatile.Read(ref s_lastRateReset);
+        if (last is not null && last.Seconds == seconds)
+        {
+            return last.Text;
+        }
+
+        var text = seconds.ToString(CultureInfo.InvariantCulture);
+        Volatile.Write(ref s_lastRateReset, new FormattedSeconds(seconds, text));
+        return text;
+    }
+
+    private sealed record FormattedSeconds(long Seconds, string Text);
+
     /// <summary>Writes X-RateLimit-* and X-Quota-* for the decisions taken (overwriting any upstream values).</summary>
     public static void Apply(IHeaderDictionary headers, GatewayRequest request)
     {
@@ -31,7 +49,7 @@ internal static class ClientHeaders
         {
             headers["X-RateLimit-Limit"] = request.Caller?.Plan.RateLimitHeader ?? rate.Limit.ToString(CultureInfo.InvariantCulture);
             headers["X-RateLimit-Remaining"] = rate.Remaining.ToString(CultureInfo.InvariantCulture);
-            headers["X-RateLimit-Reset"] = rate.ResetAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Reset"] = FormatSeconds(rate.ResetAt.ToUnixTimeSeconds());
         }
 
         if (request.Quota is { } quota)

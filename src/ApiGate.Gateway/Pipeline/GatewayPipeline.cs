@@ -8,7 +8,7 @@ using ApiGate.Gateway.Configuration;
 namespace ApiGate.Gateway.Pipeline;
 
 /// <summary>
-/// The request path (docs/architecture.md), after the reserved endpoints and inside the telemetry scope: the path
+/// The request path (docs/architecture.md), after the reserved endpoints, inside the telemetry scope it opens: the path
 /// rule, the snapshot and the route match; then the row of steps, in order — authenticate, admit (rate limit + quota lease), transform the request,
 /// meter, forward — and, once the exchange is over, the completing steps in reverse order (meter and settle, release
 /// an unused lease). One code path for every protocol.
@@ -18,90 +18,109 @@ internal sealed partial class GatewayPipeline(
     IEnumerable<IRequestStep> steps,
     GatewayEnvironment environment,
     GatewayOptions options,
+    Observability.RequestTelemetry telemetry,
     ILogger<GatewayPipeline> logger)
 {
     private readonly IRequestStep[] _steps = [.. steps];
 
-    /// <summary>Answers one proxied request (reserved endpoints and telemetry wrap it; see GatewayHost).</summary>
+    /// <summary>
+    /// Answers one proxied request (the reserved endpoints run before it), measured, logged and traced once whatever
+    /// answers it: the telemetry scope wraps the whole of it here rather than as a middleware of its own, so a request
+    /// costs one async state machine less.
+    /// </summary>
     public async Task InvokeAsync(HttpContext context)
     {
-        // Kestrel's decoded path, replaced below by the path the gateway decodes itself from the raw request target
-        // (RequestGuard): that one is what is matched and forwarded.
-        var path = context.Request.Path.Value;
-        if (string.IsNullOrEmpty(path))
-        {
-            path = "/";
-        }
-
-        var requestId = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"]);
-        context.Response.Headers["X-Request-ID"] = requestId;
-
-        if (RequestGuard.Check(context, options, ref path) is { } refusal)
-        {
-            await GatewayErrorWriter.WriteAsync(context, refusal);
-            return;
-        }
-
-        var snapshot = snapshots.Current;
-        if (snapshot is null)
-        {
-            await GatewayErrorWriter.WriteAsync(context, GatewayError.NotReady);
-            return;
-        }
-
-        RouteMatch match;
+        var scope = telemetry.Begin(context);
+        var completed = true;
         try
         {
-            if (!snapshot.Routes.TryMatch(context.Request.Host.Value, context.Request.Method, path, new RequestHeaders(context.Request.Headers), out match)
-                && !(snapshot.DefaultRoute is { } defaultRoute && defaultRoute.TryMatchPath(path, out match)))
+            // Kestrel's decoded path, replaced below by the path the gateway decodes itself from the raw request target
+            // (RequestGuard): that one is what is matched and forwarded.
+            var path = context.Request.Path.Value;
+            if (string.IsNullOrEmpty(path))
             {
-                await GatewayErrorWriter.WriteAsync(context, GatewayError.RouteNotFound);
+                path = "/";
+            }
+
+            var requestId = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"]);
+            context.Response.Headers["X-Request-ID"] = requestId;
+
+            if (RequestGuard.Check(context, options, ref path) is { } refusal)
+            {
+                await GatewayErrorWriter.WriteAsync(context, refusal);
                 return;
             }
-        }
-        catch (System.Text.RegularExpressions.RegexMatchTimeoutException ex)
-        {
-            LogMatchTimedOut(ex.Pattern, requestId);
-            await GatewayErrorWriter.WriteAsync(context, GatewayError.RouteNotFound);
-            return;
-        }
 
-        var upstream = snapshot.UpstreamFor(match.Route);
-        if (upstream is null)
-        {
-            // A route without an upstream relies on APIGATE_UPSTREAM_URL, which is not set.
-            await GatewayErrorWriter.WriteAsync(context, GatewayError.UpstreamUnavailable with
+            var snapshot = snapshots.Current;
+            if (snapshot is null)
             {
-                Detail = "The route has no upstream and no default upstream (APIGATE_UPSTREAM_URL) is configured.",
-            });
-            return;
-        }
+                await GatewayErrorWriter.WriteAsync(context, GatewayError.NotReady);
+                return;
+            }
 
-        var request = new GatewayRequest(context, snapshot, match, upstream, requestId, environment);
-        context.Features.Set<Observability.IObservedRequest>(request); // what telemetry reads when the request is over
-        var invoked = 0;
-        try
-        {
-            while (invoked < _steps.Length)
+            RouteMatch match;
+            try
             {
-                var next = _steps[invoked++].InvokeAsync(request);
-                if (!(next.IsCompletedSuccessfully ? next.Result : await next))
+                if (!snapshot.Routes.TryMatch(context.Request.Host.Value, context.Request.Method, path, new RequestHeaders(context.Request.Headers), out match)
+                    && !(snapshot.DefaultRoute is { } defaultRoute && defaultRoute.TryMatchPath(path, out match)))
                 {
+                    await GatewayErrorWriter.WriteAsync(context, GatewayError.RouteNotFound);
                     return;
                 }
             }
+            catch (System.Text.RegularExpressions.RegexMatchTimeoutException ex)
+            {
+                LogMatchTimedOut(ex.Pattern, requestId);
+                await GatewayErrorWriter.WriteAsync(context, GatewayError.RouteNotFound);
+                return;
+            }
+
+            var upstream = snapshot.UpstreamFor(match.Route);
+            if (upstream is null)
+            {
+                // A route without an upstream relies on APIGATE_UPSTREAM_URL, which is not set.
+                await GatewayErrorWriter.WriteAsync(context, GatewayError.UpstreamUnavailable with
+                {
+                    Detail = "The route has no upstream and no default upstream (APIGATE_UPSTREAM_URL) is configured.",
+                });
+                return;
+            }
+
+            var request = new GatewayRequest(context, snapshot, match, upstream, requestId, environment);
+            context.Features.Set<Observability.IObservedRequest>(request); // what telemetry reads when the request is over
+            var invoked = 0;
+            try
+            {
+                while (invoked < _steps.Length)
+                {
+                    var next = _steps[invoked++].InvokeAsync(request);
+                    if (!(next.IsCompletedSuccessfully ? next.Result : await next))
+                    {
+                        return;
+                    }
+                }
+            }
+            finally
+            {
+                // After the exchange, last step first: each completing step settles what it started (the meter commits the
+                // quota lease with the metered units, admission releases a lease nobody committed).
+                while (invoked > 0)
+                {
+                    if (_steps[--invoked] is ICompletingStep completing)
+                    {
+                        completing.OnCompleted(request);
+                    }
+                }
+            }
+        }
+        catch
+        {
+            completed = false;
+            throw;
         }
         finally
         {
-            // After the exchange, last step first: each completing step settles what it started (the meter commits the
-            // quota lease with the metered units, admission releases a lease nobody committed).
-            while (invoked > 0)
-            {
-                if (_steps[--invoked] is ICompletingStep completing)
-                {
-                    completing.OnCompleted(request);
-                }
-            }
+            telemetry.End(context, scope, completed);
         }
     }
 

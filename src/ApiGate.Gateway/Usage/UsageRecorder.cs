@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Persistence;
@@ -8,19 +7,20 @@ using Microsoft.Extensions.Logging;
 namespace ApiGate.Gateway.Usage;
 
 /// <summary>
-/// Records usage events off the request path (SPEC §8). <see cref="TryRecord"/> only offers the event to a bounded
-/// in-memory queue: it never waits and never throws, and when the queue is full the event is dropped, counted in
-/// <see cref="Dropped"/> and reported in a warning at most once per second. A background loop writes the queue to
-/// the store in batches (up to <see cref="MaxBatchSize"/> events, or what arrived within <see cref="BatchWindow"/>)
-/// through the <see cref="StoreWriter"/> thread, each batch in one transaction with the quota units it carries. A
+/// Records usage events off the request path (SPEC §8). <see cref="TryRecord"/> copies the event into a preallocated
+/// ring of structs (<see cref="UsageRing"/>): it allocates nothing, never waits and never throws; when the ring is full
+/// the event is dropped, counted in <see cref="Dropped"/> and reported in a warning at most once per second. One
+/// writer loop drains the ring in batches (up to <see cref="MaxBatchSize"/> events, or what arrived within
+/// <see cref="BatchWindow"/>) into a reused array and writes each batch through the <see cref="StoreWriter"/> thread in
+/// one transaction with its rollups and quota units (raw events only when enabled), then to the export if any. A
 /// batch that finds the store locked waits there until the lock is released (nothing is dropped for that); a batch
 /// that fails otherwise is retried <see cref="MaxAttempts"/> times, <see cref="RetryDelay"/> apart. <see cref="StopAsync"/>
-/// closes the queue and returns only when everything in it has been written, so a graceful stop loses nothing;
-/// only if the host's shutdown timeout expires first are the remaining events dropped (and counted).
+/// refuses new events and returns only when everything taken has been written, so a graceful stop loses nothing; only
+/// if the host's shutdown timeout expires first are the remaining events dropped (and counted).
 /// </summary>
 internal sealed partial class UsageRecorder : BackgroundService
 {
-    /// <summary>Default queue capacity: about 10 s of traffic at 1,000 requests per second, a few MB of memory.</summary>
+    /// <summary>Default ring capacity: about 10 s of traffic at 1,000 requests per second, a few MB of memory.</summary>
     public const int DefaultCapacity = 10_000;
 
     /// <summary>The most events one store transaction carries.</summary>
@@ -38,50 +38,66 @@ internal sealed partial class UsageRecorder : BackgroundService
     /// <summary>At most one queue-full warning per interval, however many events are dropped.</summary>
     public static readonly TimeSpan DropWarningInterval = TimeSpan.FromSeconds(1);
 
-    private readonly Channel<UsageEvent> _queue;
+    private readonly UsageRing _ring;
+    private readonly UsageEvent[] _batch = new UsageEvent[MaxBatchSize];
     private readonly IUsageStore _store;
     private readonly StoreWriter _writer;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<UsageRecorder> _logger;
+    private readonly bool _storeRawEvents;
+    private readonly UsageExport? _export;
     private readonly CancellationTokenSource _abort = new();
+    private readonly Lock _wakeLock = new();
+    private TaskCompletionSource? _wake;
+    private int _wakeAt; // 0: the writer is not waiting; n: wake it when n events are in the ring
+    private int _completed;
+    private int _producers;
     private long _written;
     private long _dropped;
     private long _lastDropWarning = long.MinValue;
 
-    /// <param name="capacity">Events the queue holds before new ones are dropped; default <see cref="DefaultCapacity"/>.</param>
-    public UsageRecorder(IUsageStore store, StoreWriter writer, TimeProvider timeProvider, ILogger<UsageRecorder> logger, int capacity = DefaultCapacity)
+    /// <param name="capacity">Events the ring holds before new ones are dropped; default <see cref="DefaultCapacity"/>.</param>
+    /// <param name="storeRawEvents">False: only rollups and quota units are stored (<c>APIGATE_USAGE_RAW_EVENTS=false</c>).</param>
+    /// <param name="export">Where raw events are also written as JSON lines, or null.</param>
+    public UsageRecorder(
+        IUsageStore store, StoreWriter writer, TimeProvider timeProvider, ILogger<UsageRecorder> logger, int capacity = DefaultCapacity,
+        bool storeRawEvents = true, UsageExport? export = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _ring = new UsageRing(capacity);
         _store = store;
         _writer = writer;
         _timeProvider = timeProvider;
         _logger = logger;
-        Capacity = capacity;
-        // FullMode.Wait makes TryWrite refuse (rather than silently discard) when full, so every drop is counted.
-        _queue = Channel.CreateBounded<UsageEvent>(new BoundedChannelOptions(capacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-            SingleWriter = false,
-        });
+        _storeRawEvents = storeRawEvents;
+        _export = export;
     }
 
-    public int Capacity { get; }
+    public int Capacity => _ring.Capacity;
 
     /// <summary>Events stored so far.</summary>
     public long Written => Interlocked.Read(ref _written);
 
-    /// <summary>Events lost so far: refused by a full (or closed) queue, or in a batch the store refused <see cref="MaxAttempts"/> times.</summary>
+    /// <summary>Events lost so far: refused by a full ring or a stopped recorder, or in a batch the store refused <see cref="MaxAttempts"/> times.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>Events waiting in the queue (not counting a batch being written).</summary>
-    public int QueueDepth => _queue.Reader.Count;
+    /// <summary>Events waiting in the ring (not counting a batch being written).</summary>
+    public int QueueDepth => _ring.Count;
 
-    /// <summary>Queues the event for writing. False when it was dropped because the queue is full or the recorder has stopped.</summary>
-    public bool TryRecord(UsageEvent usageEvent)
+    /// <summary>Queues the event for writing. False when it was dropped because the ring is full or the recorder has stopped.</summary>
+    public bool TryRecord(in UsageEvent usageEvent)
     {
-        if (_queue.Writer.TryWrite(usageEvent))
+        // The producer count lets a stopping writer wait for an enqueue that saw the recorder still open.
+        Interlocked.Increment(ref _producers);
+        var accepted = Volatile.Read(ref _completed) == 0 && _ring.TryEnqueue(usageEvent);
+        Interlocked.Decrement(ref _producers);
+        if (accepted)
         {
+            var wakeAt = Volatile.Read(ref _wakeAt);
+            if (wakeAt != 0 && _ring.Count >= wakeAt)
+            {
+                Wake();
+            }
+
             return true;
         }
 
@@ -99,7 +115,8 @@ internal sealed partial class UsageRecorder : BackgroundService
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        _queue.Writer.TryComplete();
+        Volatile.Write(ref _completed, 1);
+        Wake();
         // The host's shutdown timeout is the only thing that may cut the drain short.
         await using var abort = cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _abort);
         await base.StopAsync(cancellationToken);
@@ -110,6 +127,8 @@ internal sealed partial class UsageRecorder : BackgroundService
         {
             await DrainAsync();
         }
+
+        _export?.Dispose();
     }
 
     public override void Dispose()
@@ -118,83 +137,129 @@ internal sealed partial class UsageRecorder : BackgroundService
         _abort.Dispose();
     }
 
-    // The stopping token is not used: the loop ends when StopAsync has closed the queue and it is empty.
+    // The stopping token is not used: the loop ends when StopAsync has closed the ring and it is empty.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => DrainAsync();
+
+    private bool Completed => Volatile.Read(ref _completed) != 0;
 
     private async Task DrainAsync()
     {
-        var reader = _queue.Reader;
-        var batch = new List<UsageEvent>(MaxBatchSize);
-        while (await reader.WaitToReadAsync())
+        while (true)
         {
+            var count = Take(0);
+            if (count == 0)
+            {
+                if (Completed)
+                {
+                    if (Volatile.Read(ref _producers) == 0 && _ring.Count == 0)
+                    {
+                        return;
+                    }
+
+                    await Task.Yield(); // an enqueue that saw the recorder open is finishing
+                    continue;
+                }
+
+                await WaitAsync(1, null);
+                continue;
+            }
+
             if (_abort.IsCancellationRequested)
             {
-                DropRemaining(reader);
+                DropRemaining(count);
                 return;
             }
 
-            await FillAsync(reader, batch);
-            await WriteAsync(batch);
-            batch.Clear();
-        }
-    }
-
-    /// <summary>Takes what is queued, then keeps taking what arrives until the batch is full or the window closes.</summary>
-    private async Task FillAsync(ChannelReader<UsageEvent> reader, List<UsageEvent> batch)
-    {
-        Take(reader, batch);
-        if (batch.Count >= MaxBatchSize)
-        {
-            return;
-        }
-
-        using var window = new CancellationTokenSource(BatchWindow, _timeProvider);
-        try
-        {
-            // False once the queue is closed and empty: a stopping recorder writes at once instead of waiting.
-            while (batch.Count < MaxBatchSize && await reader.WaitToReadAsync(window.Token))
+            if (count < MaxBatchSize && !Completed)
             {
-                Take(reader, batch);
+                count = await FillAsync(count);
             }
-        }
-        catch (OperationCanceledException) when (window.IsCancellationRequested)
-        {
-            // window closed
+
+            await WriteAsync(count);
         }
     }
 
-    private static void Take(ChannelReader<UsageEvent> reader, List<UsageEvent> batch)
+    /// <summary>Keeps taking what arrives until the batch is full, the window closes or the recorder stops.</summary>
+    private async Task<int> FillAsync(int count)
     {
-        while (batch.Count < MaxBatchSize && reader.TryRead(out var usageEvent))
+        var window = Task.Delay(BatchWindow, _timeProvider);
+        while (count < MaxBatchSize && !Completed && !window.IsCompleted)
         {
-            batch.Add(usageEvent);
+            await WaitAsync(MaxBatchSize - count, window);
+            count = Take(count);
         }
+
+        return count;
     }
 
-    private async Task WriteAsync(List<UsageEvent> batch)
+    private int Take(int count)
     {
+        while (count < MaxBatchSize && _ring.TryDequeue(out _batch[count]))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>Waits until <paramref name="events"/> are in the ring, the recorder stops, or <paramref name="timeout"/> completes.</summary>
+    private async Task WaitAsync(int events, Task? timeout)
+    {
+        TaskCompletionSource wake;
+        lock (_wakeLock)
+        {
+            wake = _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _wakeAt, events);
+        }
+
+        // Checked after arming: an event enqueued before the producer could see _wakeAt is not missed.
+        if (_ring.Count < events && !Completed)
+        {
+            await (timeout is null ? wake.Task : Task.WhenAny(wake.Task, timeout));
+        }
+
+        Volatile.Write(ref _wakeAt, 0);
+    }
+
+    private void Wake()
+    {
+        TaskCompletionSource? wake;
+        lock (_wakeLock)
+        {
+            wake = _wake;
+            _wake = null;
+            Volatile.Write(ref _wakeAt, 0);
+        }
+
+        wake?.TrySetResult();
+    }
+
+    private async Task WriteAsync(int count)
+    {
+        var batch = new ArraySegment<UsageEvent>(_batch, 0, count);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await _writer.RunAsync(ct => _store.AddUsageEventsAsync(batch, ct), _abort.Token);
-                Interlocked.Add(ref _written, batch.Count);
+                await _writer.RunAsync(ct => _store.AddUsageEventsAsync(batch, _storeRawEvents, ct), _abort.Token);
+                Interlocked.Add(ref _written, count);
+                Export(batch);
                 return;
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
-                Interlocked.Add(ref _dropped, batch.Count);
-                LogStopAborted(batch.Count);
+                Interlocked.Add(ref _dropped, count);
+                LogStopAborted(count);
                 return;
             }
             catch (Exception ex) when (attempt < MaxAttempts)
             {
-                LogWriteFailed(ex, batch.Count, attempt, MaxAttempts);
+                LogWriteFailed(ex, count, attempt, MaxAttempts);
             }
             catch (Exception ex)
             {
-                Interlocked.Add(ref _dropped, batch.Count);
-                LogBatchDropped(ex, batch.Count, attempt);
+                Interlocked.Add(ref _dropped, count);
+                LogBatchDropped(ex, count, attempt);
                 return;
             }
 
@@ -204,17 +269,34 @@ internal sealed partial class UsageRecorder : BackgroundService
             }
             catch (OperationCanceledException)
             {
-                Interlocked.Add(ref _dropped, batch.Count);
-                LogStopAborted(batch.Count);
+                Interlocked.Add(ref _dropped, count);
+                LogStopAborted(count);
                 return;
             }
         }
     }
 
-    private void DropRemaining(ChannelReader<UsageEvent> reader)
+    private void Export(ArraySegment<UsageEvent> batch)
     {
-        var count = 0;
-        while (reader.TryRead(out _))
+        if (_export is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _export.Write(batch);
+        }
+        catch (IOException ex)
+        {
+            LogExportFailed(ex, batch.Count);
+        }
+    }
+
+    private void DropRemaining(int taken)
+    {
+        var count = taken;
+        while (_ring.TryDequeue(out _))
         {
             count++;
         }
@@ -235,4 +317,7 @@ internal sealed partial class UsageRecorder : BackgroundService
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Error, Message = "Shutdown timed out while writing usage events; dropped {Count} of them")]
     private partial void LogStopAborted(int count);
+
+    [LoggerMessage(EventId = 5005, Level = LogLevel.Warning, Message = "Exporting {Count} usage events failed; they are stored but not exported")]
+    private partial void LogExportFailed(Exception exception, int count);
 }

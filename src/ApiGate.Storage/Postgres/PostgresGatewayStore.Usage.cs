@@ -1,48 +1,126 @@
+using System.Data.Common;
 using ApiGate.Core.Usage;
 using ApiGate.Storage.Rows;
+using ApiGate.Storage.Usage;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace ApiGate.Storage.Postgres;
 
-/// <summary>Usage events (SPEC §8): a batch is one binary COPY plus its quota units, in one transaction.</summary>
+/// <summary>
+/// Usage batches (SPEC §8) in one transaction: the raw events as one binary COPY, then every rollup and quota upsert
+/// of the batch in one round trip (<see cref="NpgsqlBatch"/>). Reads, compaction and pruning are shared
+/// (<see cref="Sql.SqlGatewayStore"/>).
+/// </summary>
 public sealed partial class PostgresGatewayStore
 {
-    private const string CopyUsage = $"COPY usage_events ({UsageColumns}) FROM STDIN (FORMAT BINARY)";
+    private const string CopyUsage = $"COPY usage_events ({UsageSql.EventColumns}) FROM STDIN (FORMAT BINARY)";
 
-    public override Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken) =>
+    private const string WatermarksForShare = UsageSql.SelectWatermarks + " FOR SHARE";
+
+    private const string WatermarksForUpdate = UsageSql.SelectWatermarks + " FOR UPDATE";
+
+    private protected override string LockedWatermarks(bool exclusive) => exclusive ? WatermarksForUpdate : WatermarksForShare;
+
+    public override Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken) =>
         events.Count == 0
             ? Task.CompletedTask
             : WriteTransactionAsync(async (connection, transaction, ct) =>
             {
-                // The hottest write in the product (one row per proxied request): binary COPY sends the rows as one
-                // stream with no per-row statement, parse or parameter binding on either side.
-                await CopyEventsAsync((NpgsqlConnection)connection, events, ct);
-
-                foreach (var delta in QuotaDeltas(events))
+                var npgsql = (NpgsqlConnection)connection;
+                if (storeRawEvents)
                 {
-                    await AddQuotaAsync(connection, transaction, delta, ct);
+                    // The hottest write in the product (one row per proxied request): binary COPY sends the rows as one
+                    // stream with no per-row statement, parse or parameter binding on either side.
+                    await CopyEventsAsync(npgsql, events, ct);
                 }
 
+                var aggregate = new UsageAggregate();
+                aggregate.AddRange(events);
+                // FOR SHARE: a compaction (FOR UPDATE) cannot move a watermark between this read and the commit, so a late
+                // event lands in every granularity a read may take it from.
+                var watermarks = await ReadWatermarksAsync(connection, transaction, WatermarksForShare, ct);
+                long hours = watermarks.Hours.ToUnixTimeSeconds(), days = watermarks.Days.ToUnixTimeSeconds();
+
+                await using var batch = new NpgsqlBatch(npgsql, (NpgsqlTransaction)transaction);
+                foreach (var delta in aggregate.Rollups)
+                {
+                    batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Minute, delta.Key.Bucket));
+                    var hour = UsageAggregate.BucketOf(delta.Key.Bucket, UsageGranularity.Hour);
+                    if (delta.Key.Bucket < hours)
+                    {
+                        batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Hour, hour));
+                    }
+
+                    if (hour < days)
+                    {
+                        batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Day, UsageAggregate.BucketOf(delta.Key.Bucket, UsageGranularity.Day)));
+                    }
+                }
+
+                // The quota counters in the same transaction: stored usage and stored quota units can never disagree.
+                foreach (var quota in aggregate.Quota)
+                {
+                    batch.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.UpsertQuota)
+                    {
+                        Parameters =
+                        {
+                            new NpgsqlParameter<string>("UserId", quota.UserId),
+                            new NpgsqlParameter<string>("Period", StoredValues.Time(quota.PeriodStart)),
+                            new NpgsqlParameter<long>("Used", quota.Used),
+                            new NpgsqlParameter<long>("Overage", quota.Overage),
+                        },
+                    });
+                }
+
+                await batch.ExecuteNonQueryAsync(ct);
                 return true; // no version bump: usage is not configuration
             }, cancellationToken);
 
-    private protected override Task AppendUsageRowsAsync(
-        System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken) =>
+    private protected override Task AppendUsageRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken) =>
         CopyEventsAsync((NpgsqlConnection)connection, rows.Select(r => r.ToDefinition()).ToList(), cancellationToken);
+
+    private static NpgsqlBatchCommand UpsertRollup(UsageAggregate.RollupDelta delta, UsageGranularity granularity, long bucket)
+    {
+        var command = new NpgsqlBatchCommand(UsageSql.UpsertRollup)
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<long>("Granularity", (long)granularity),
+                new NpgsqlParameter<long>("Bucket", bucket),
+                new NpgsqlParameter<string>("UserId", delta.Key.UserId),
+                new NpgsqlParameter<string>("KeyId", delta.Key.KeyId),
+                new NpgsqlParameter<string>("RouteId", delta.Key.RouteId),
+                new NpgsqlParameter<long>("StatusClass", delta.Key.StatusClass),
+                new NpgsqlParameter<long>("Requests", delta.Requests),
+                new NpgsqlParameter<long>("Units", delta.Units),
+                new NpgsqlParameter<long>("RequestBytes", delta.RequestBytes),
+                new NpgsqlParameter<long>("ResponseBytes", delta.ResponseBytes),
+                new NpgsqlParameter<double>("LatencyMsSum", delta.LatencyMsSum),
+            },
+        };
+        for (var i = 0; i < UsageLatencyBuckets.Count; i++)
+        {
+            command.Parameters.Add(new NpgsqlParameter<long>(LatencyParameters[i], delta.LatencyBuckets[i]));
+        }
+
+        return command;
+    }
+
+    private static readonly string[] LatencyParameters = Enumerable.Range(0, UsageLatencyBuckets.Count).Select(i => $"Lat{i}").ToArray();
 
     private static async Task CopyEventsAsync(NpgsqlConnection connection, IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
     {
         await using var copy = await connection.BeginBinaryImportAsync(CopyUsage, cancellationToken);
-        foreach (var e in events)
+        for (var i = 0; i < events.Count; i++)
         {
-            await WriteRowAsync(copy, e, cancellationToken);
+            await WriteRowAsync(copy, events[i], cancellationToken);
         }
 
         await copy.CompleteAsync(cancellationToken);
     }
 
-    /// <summary>One event in <see cref="Sql.SqlGatewayStore.UsageColumns"/> order.</summary>
+    /// <summary>One event in <see cref="UsageSql.EventColumns"/> order; the time as Unix microseconds (<see cref="UsageTime"/>).</summary>
     private static async Task WriteRowAsync(NpgsqlBinaryImporter copy, UsageEvent e, CancellationToken cancellationToken)
     {
         await copy.StartRowAsync(cancellationToken);
@@ -59,6 +137,6 @@ public sealed partial class PostgresGatewayStore
         await copy.WriteAsync(e.Units, NpgsqlDbType.Bigint, cancellationToken);
         await copy.WriteAsync(e.ClientIp, NpgsqlDbType.Text, cancellationToken);
         await copy.WriteAsync(e.RequestId, NpgsqlDbType.Text, cancellationToken);
-        await copy.WriteAsync(StoredValues.Time(e.Timestamp), NpgsqlDbType.Text, cancellationToken);
+        await copy.WriteAsync(UsageTime.ToUnixMicroseconds(e.Timestamp), NpgsqlDbType.Bigint, cancellationToken);
     }
 }

@@ -3,7 +3,7 @@ namespace ApiGate.Storage.Postgres;
 /// <summary>
 /// The PostgreSQL schema as an ordered list of migrations, numbered like SQLite's (same tables, same columns, same
 /// row records): timestamps stay ISO 8601 UTC text of fixed width (text order is time order) so both engines share
-/// one mapping; flags are booleans; case-insensitive uniqueness is a unique index on <c>lower(…)</c>. Each runs once,
+/// one mapping, except raw usage event times and rollup buckets, integers from migration 7 on as in SQLite; flags are booleans; case-insensitive uniqueness is a unique index on <c>lower(…)</c>. Each runs once,
 /// in a transaction, under an advisory lock, recorded in <c>schema_migrations</c>; never edit a released migration.
 /// </summary>
 internal static class PostgresMigrations
@@ -194,6 +194,48 @@ internal static class PostgresMigrations
             """),
         (6, "upstream http version", """
             ALTER TABLE upstreams ADD COLUMN http_version TEXT NOT NULL DEFAULT '1.1';
+            """),
+
+        // Usage at volume (docs/usage.md), as SQLite's migration 7: raw events keep their time as Unix microseconds (the
+        // text column converted in place, digits past the sixth dropped as SQLite's conversion drops them), indexed for
+        // pruning by age; rollups per (bucket, user, key, route, status class) at minute (60), hour (3600) and day (86400)
+        // granularity with bucket starts in Unix seconds; the compaction watermarks. Existing raw events are rolled up
+        // into minute rows, so usage reads stay the same.
+        (7, "usage rollups, compaction, retention", $"""
+            ALTER TABLE usage_events ALTER COLUMN timestamp TYPE BIGINT USING
+                CAST(EXTRACT(EPOCH FROM CAST(substr(timestamp, 1, 19) AS TIMESTAMP)) AS BIGINT) * 1000000 + CAST(substr(timestamp, 21, 6) AS BIGINT);
+            CREATE INDEX usage_events_time ON usage_events (timestamp);
+
+            CREATE TABLE usage_rollups (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                granularity BIGINT NOT NULL,
+                bucket BIGINT NOT NULL,
+                user_id TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                route_id TEXT NOT NULL,
+                status_class BIGINT NOT NULL,
+                requests BIGINT NOT NULL,
+                units BIGINT NOT NULL,
+                request_bytes BIGINT NOT NULL,
+                response_bytes BIGINT NOT NULL,
+                latency_ms_sum DOUBLE PRECISION NOT NULL,
+                {string.Join(",\n    ", Enumerable.Range(0, ApiGate.Core.Usage.UsageLatencyBuckets.Count).Select(i => $"lat_{i} BIGINT NOT NULL"))},
+                UNIQUE (user_id, granularity, bucket, key_id, route_id, status_class)
+            );
+            CREATE INDEX usage_rollups_age ON usage_rollups (granularity, bucket);
+
+            CREATE TABLE usage_compaction (
+                granularity BIGINT PRIMARY KEY,
+                compacted_until BIGINT NOT NULL
+            );
+            INSERT INTO usage_compaction (granularity, compacted_until) VALUES (3600, 0), (86400, 0);
+
+            INSERT INTO usage_rollups ({ApiGate.Storage.Usage.UsageSql.RollupColumns})
+            SELECT 60, timestamp / 60000000 * 60, user_id, key_id, route_id,
+                CASE WHEN status BETWEEN 0 AND 999 THEN status / 100 ELSE 9 END,
+                COUNT(*), SUM(units), SUM(request_bytes), SUM(response_bytes), SUM(latency_ms),
+                {ApiGate.Storage.Usage.UsageSql.LatencyHistogram("latency_ms")}
+            FROM usage_events GROUP BY 2, 3, 4, 5, 6;
             """),
     ];
 }

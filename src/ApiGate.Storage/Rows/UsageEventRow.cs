@@ -18,7 +18,8 @@ internal sealed record UsageEventRow
     public long Units { get; init; }
     public string ClientIp { get; init; } = "";
     public string RequestId { get; init; } = "";
-    public string Timestamp { get; init; } = "";
+    /// <summary>Unix microseconds (<see cref="UsageTime"/>).</summary>
+    public long Timestamp { get; init; }
 
     public UsageEvent ToDefinition() => new()
     {
@@ -35,6 +36,6 @@ internal sealed record UsageEventRow
         Units = Units,
         ClientIp = ClientIp,
         RequestId = RequestId,
-        Timestamp = StoredValues.Time(Timestamp),
+        Timestamp = UsageTime.FromUnixMicroseconds(Timestamp),
     };
 }

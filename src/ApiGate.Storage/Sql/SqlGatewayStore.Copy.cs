@@ -1,6 +1,7 @@
 using System.Data.Common;
 using ApiGate.Core.Storage;
 using ApiGate.Storage.Rows;
+using ApiGate.Storage.Usage;
 using Dapper;
 
 namespace ApiGate.Storage.Sql;
@@ -34,7 +35,8 @@ public abstract partial class SqlGatewayStore
             {
                 var existing = await ScalarAsync(to, write,
                     "SELECT (SELECT COUNT(*) FROM upstreams) + (SELECT COUNT(*) FROM routes) + (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM api_keys) + " +
-                    "(SELECT COUNT(*) FROM entitlements) + (SELECT COUNT(*) FROM admin_tokens) + (SELECT COUNT(*) FROM usage_events) + (SELECT COUNT(*) FROM quota_usage)", ct2);
+                    "(SELECT COUNT(*) FROM entitlements) + (SELECT COUNT(*) FROM admin_tokens) + (SELECT COUNT(*) FROM usage_events) + (SELECT COUNT(*) FROM quota_usage) + " +
+                    "(SELECT COUNT(*) FROM usage_rollups)", ct2);
                 if (existing > 0)
                 {
                     throw new StoreConflictException("to-dsn",
@@ -58,7 +60,7 @@ public abstract partial class SqlGatewayStore
 
                 long events = 0;
                 var batch = new List<UsageEventRow>(CopyBatch);
-                await foreach (var row in source.QueryUnbufferedAsync<UsageEventRow>($"SELECT {UsageColumns} FROM usage_events ORDER BY id", transaction: read).WithCancellation(ct2))
+                await foreach (var row in source.QueryUnbufferedAsync<UsageEventRow>($"SELECT {UsageSql.EventColumns} FROM usage_events ORDER BY id", transaction: read).WithCancellation(ct2))
                 {
                     batch.Add(row);
                     if (batch.Count == CopyBatch)
@@ -71,6 +73,34 @@ public abstract partial class SqlGatewayStore
 
                 await target.AppendUsageRowsAsync(to, write, batch, ct2);
                 counts.Add((UsageTable.Name, events + batch.Count));
+
+                // Rollups as stored (every granularity), and how far they were compacted: the target reads what the source read.
+                long rollups = 0;
+                var rollupBatch = new List<UsageRollupRow>(CopyBatch);
+                await foreach (var row in source.QueryUnbufferedAsync<UsageRollupRow>(UsageSql.AllRollups, transaction: read).WithCancellation(ct2))
+                {
+                    rollupBatch.Add(row);
+                    if (rollupBatch.Count == CopyBatch)
+                    {
+                        await to.ExecuteAsync(new CommandDefinition(UsageSql.UpsertRollup, rollupBatch, write, cancellationToken: ct2));
+                        rollups += rollupBatch.Count;
+                        rollupBatch.Clear();
+                    }
+                }
+
+                if (rollupBatch.Count > 0)
+                {
+                    await to.ExecuteAsync(new CommandDefinition(UsageSql.UpsertRollup, rollupBatch, write, cancellationToken: ct2));
+                }
+
+                counts.Add(("usage_rollups", rollups + rollupBatch.Count));
+                var watermarks = await QueryAsync<(long Granularity, long CompactedUntil)>(source, read, UsageSql.SelectWatermarks, null, ct2);
+                foreach (var (granularity, until) in watermarks)
+                {
+                    await ExecuteAsync(to, write, UsageSql.SetWatermark, ct2, new { Until = until, Granularity = granularity });
+                }
+
+                counts.Add(("usage_compaction", watermarks.Count));
 
                 // Past the source's version, so gateways already on the target reload whatever they had.
                 var version = await ScalarAsync(source, read, "SELECT version FROM config_version WHERE id = 1", ct2);

@@ -1,51 +1,78 @@
-using System.Globalization;
+using System.Data.Common;
 using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Storage.Rows;
+using ApiGate.Storage.Usage;
+using Dapper;
 
 namespace ApiGate.Storage.Sql;
 
 /// <summary>
-/// Usage events (SPEC §8): each engine appends them its own fastest way (SQLite's statement API, PostgreSQL's binary
-/// COPY) together with <see cref="QuotaDeltas"/>; the reads below are the same SQL for both.
+/// Usage (SPEC §8): events, minute rollups and quota units are written together in batches, each engine its own
+/// fastest way (SQLite's statement API on a prepared writer connection, PostgreSQL's binary COPY and one batched round
+/// trip), from the same <see cref="UsageAggregate"/> deltas and <see cref="UsageSql"/> upserts. Reads from rollups (see
+/// <see cref="IUsageStore"/>), compaction and pruning are the same SQL for both engines, here.
 /// </summary>
 public abstract partial class SqlGatewayStore
 {
-    /// <summary>The columns of <c>usage_events</c> an event fills, in the order the engines bind them.</summary>
-    private protected const string UsageColumns =
-        "user_id, key_id, route_id, upstream_id, method, path, status, latency_ms, request_bytes, response_bytes, units, client_ip, request_id, timestamp";
+    /// <summary>
+    /// In one transaction: the raw events (unless <paramref name="storeRawEvents"/> is false), their minute rollups (and
+    /// the hour and day rows of buckets already compacted) and their quota units. <paramref name="events"/> may be a
+    /// segment of a reused buffer: an engine must not keep it after the call.
+    /// </summary>
+    public abstract Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken);
 
-    public Task<UsageSummary> GetUsageSummaryAsync(string userId, DateTimeOffset periodStart, DateTimeOffset periodEnd, CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) =>
+    public Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken) =>
+        AddUsageEventsAsync(events, storeRawEvents: true, cancellationToken);
+
+    /// <summary>
+    /// Reads the compaction watermarks inside a transaction that writes rollups: PostgreSQL appends <c>FOR SHARE</c>
+    /// (a batch) or <c>FOR UPDATE</c> (compaction) so a batch and a compaction never interleave; SQLite's write
+    /// transaction already excludes every other writer.
+    /// </summary>
+    private protected virtual string LockedWatermarks(bool exclusive) => UsageSql.SelectWatermarks;
+
+    public async Task<UsageSummary> GetUsageSummaryAsync(string userId, DateTimeOffset periodStart, DateTimeOffset periodEnd, CancellationToken cancellationToken)
+    {
+        long requests = 0, units = 0, requestBytes = 0, responseBytes = 0, errors = 0;
+        foreach (var row in await ReadTotalsAsync(userId, periodStart, periodEnd, cancellationToken))
         {
-            var rows = await QueryAsync<UsageTotalsRow>(connection, null,
-                $"SELECT {UsageTotalsRow.Sql} FROM usage_events WHERE user_id = @User AND timestamp >= @From AND timestamp < @To",
-                new { User = userId, From = StoredValues.Time(periodStart), To = StoredValues.Time(periodEnd) }, ct);
-            return rows[0].ToSummary(periodStart, periodEnd);
-        }, cancellationToken);
+            requests += row.Requests;
+            units += row.Units;
+            requestBytes += row.RequestBytes;
+            responseBytes += row.ResponseBytes;
+            errors += row.Errors;
+        }
+
+        return new UsageSummary(periodStart, periodEnd, requests, units, requestBytes, responseBytes, errors);
+    }
 
     public async Task<IReadOnlyList<UsageSummary>> GetUsageHistoryAsync(string userId, int months, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(months, 1);
         var newest = QuotaPeriod.StartOf(now);
         var oldest = newest.AddMonths(-(months - 1));
-        var end = newest.AddMonths(1);
-
-        // substr(timestamp, 1, 7) is the 'yyyy-MM' of a UTC timestamp: the calendar month it belongs to.
-        var found = await UseAsync((connection, ct) => QueryAsync<UsageTotalsRow>(connection, null,
-            $"SELECT substr(timestamp, 1, 7) AS month, {UsageTotalsRow.Sql} FROM usage_events " +
-            "WHERE user_id = @User AND timestamp >= @From AND timestamp < @To GROUP BY substr(timestamp, 1, 7)",
-            new { User = userId, From = StoredValues.Time(oldest), To = StoredValues.Time(end) }, ct), cancellationToken);
-        var byMonth = found.ToDictionary(f => f.Month, StringComparer.Ordinal);
+        var rows = await ReadTotalsAsync(userId, oldest, newest.AddMonths(1), cancellationToken);
 
         var history = new List<UsageSummary>(months);
         for (var start = newest; start >= oldest; start = start.AddMonths(-1))
         {
-            var key = start.ToString("yyyy-MM", CultureInfo.InvariantCulture);
-            history.Add(byMonth.TryGetValue(key, out var totals)
-                ? totals.ToSummary(start, start.AddMonths(1))
-                : new UsageSummary(start, start.AddMonths(1), 0, 0, 0, 0, 0));
+            long from = start.ToUnixTimeSeconds(), to = start.AddMonths(1).ToUnixTimeSeconds();
+            long requests = 0, units = 0, requestBytes = 0, responseBytes = 0, errors = 0;
+            foreach (var row in rows)
+            {
+                if (row.Bucket >= from && row.Bucket < to)
+                {
+                    requests += row.Requests;
+                    units += row.Units;
+                    requestBytes += row.RequestBytes;
+                    responseBytes += row.ResponseBytes;
+                    errors += row.Errors;
+                }
+            }
+
+            history.Add(new UsageSummary(start, start.AddMonths(1), requests, units, requestBytes, responseBytes, errors));
         }
 
         return history;
@@ -55,31 +82,127 @@ public abstract partial class SqlGatewayStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         var rows = await UseAsync((connection, ct) => QueryAsync<UsageEventRow>(connection, null,
-            $"SELECT {UsageColumns} FROM usage_events WHERE user_id = @User ORDER BY timestamp DESC, id DESC LIMIT @Limit",
+            $"SELECT {UsageSql.EventColumns} FROM usage_events WHERE user_id = @User ORDER BY timestamp DESC, id DESC LIMIT @Limit",
             new { User = userId, Limit = limit }, ct), cancellationToken);
         return rows.Select(r => r.ToDefinition()).ToList();
     }
 
-    /// <summary>
-    /// The quota units a batch of events adds, per user and calendar month (UTC) of each event's timestamp, like usage
-    /// summaries; anonymous events and events of no units count nowhere. Written in the events' transaction, so stored
-    /// usage and stored quota units never disagree, whenever the process stops.
-    /// </summary>
-    private protected static IEnumerable<QuotaUsage> QuotaDeltas(IReadOnlyList<UsageEvent> events)
+    public async Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
+        string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        var quota = new Dictionary<(string UserId, DateTimeOffset Period), (long Used, long Overage)>();
-        foreach (var e in events)
+        var rows = await UseAsync((connection, ct) => QueryAsync<UsageRollupRow>(connection, null, UsageSql.Rollups,
+            new { User = userId, Granularity = (long)granularity, From = from.ToUnixTimeSeconds(), To = to.ToUnixTimeSeconds() }, ct), cancellationToken);
+        return rows.Select(r => r.ToDefinition()).ToList();
+    }
+
+    public Task<UsageWatermarks> GetUsageWatermarksAsync(CancellationToken cancellationToken) =>
+        UseAsync((connection, ct) => ReadWatermarksAsync(connection, null, UsageSql.SelectWatermarks, ct), cancellationToken);
+
+    public Task<int> CompactUsageAsync(UsageGranularity into, DateTimeOffset before, int maxBuckets, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBuckets, 1);
+        var source = into switch
         {
-            if (e.UserId == UsageEvent.Anonymous || (e.Units == 0 && e.OverageUnits == 0))
+            UsageGranularity.Hour => UsageGranularity.Minute,
+            UsageGranularity.Day => UsageGranularity.Hour,
+            _ => throw new ArgumentOutOfRangeException(nameof(into), into, "compaction goes into hours or days"),
+        };
+        var width = (long)into;
+
+        return WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            // The watermark row locked first: batches (which read it to route late events) wait until this commits.
+            var watermarks = await ReadWatermarksAsync(connection, transaction, LockedWatermarks(exclusive: true), ct);
+            var current = (into == UsageGranularity.Hour ? watermarks.Hours : watermarks.Days).ToUnixTimeSeconds();
+            // Whole buckets only; days only as far as their hours are complete.
+            var limit = UsageAggregate.BucketOf(before.ToUnixTimeSeconds(), into);
+            if (into == UsageGranularity.Day)
             {
-                continue;
+                limit = Math.Min(limit, UsageAggregate.BucketOf(watermarks.Hours.ToUnixTimeSeconds(), into));
             }
 
-            var period = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
-            var sum = quota.GetValueOrDefault(period);
-            quota[period] = (sum.Used + e.Units, sum.Overage + e.OverageUnits);
+            if (limit <= current)
+            {
+                return 0;
+            }
+
+            // Skip empty stretches (the first run on a store with old data, a gateway stopped for a month) in one step.
+            var first = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(UsageSql.FirstBucket,
+                new { Granularity = (long)source, From = current }, transaction, cancellationToken: ct));
+            var start = first is { } f && f < limit ? Math.Max(current, UsageAggregate.BucketOf(f, into)) : limit;
+            var end = Math.Min(limit, start + maxBuckets * width);
+            if (end > start)
+            {
+                await ExecuteAsync(connection, transaction, UsageSql.Compact, ct, new { Into = width, From = (long)source, Start = start, End = end });
+            }
+
+            await ExecuteAsync(connection, transaction, UsageSql.SetWatermark, ct, new { Until = end, Granularity = width });
+            return (int)((end - start) / width);
+        }, cancellationToken);
+    }
+
+    public Task<int> PruneUsageAsync(UsageData data, DateTimeOffset before, int maxRows, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        return WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            if (data == UsageData.RawEvents)
+            {
+                return await ExecuteAsync(connection, transaction, UsageSql.PruneEvents, ct,
+                    new { Before = UsageTime.ToUnixMicroseconds(before), Max = maxRows });
+            }
+
+            // Never the rows a read takes: minute rows from the hour watermark on, hour rows from the day watermark on.
+            var watermarks = await ReadWatermarksAsync(connection, transaction, LockedWatermarks(exclusive: false), ct);
+            var (granularity, keepFrom) = data switch
+            {
+                UsageData.MinuteRollups => (UsageGranularity.Minute, watermarks.Hours.ToUnixTimeSeconds()),
+                UsageData.HourRollups => (UsageGranularity.Hour, watermarks.Days.ToUnixTimeSeconds()),
+                UsageData.DayRollups => (UsageGranularity.Day, long.MaxValue),
+                _ => throw new ArgumentOutOfRangeException(nameof(data), data, null),
+            };
+            return await ExecuteAsync(connection, transaction, UsageSql.PruneRollups, ct,
+                new { Granularity = (long)granularity, Before = Math.Min(before.ToUnixTimeSeconds(), keepFrom), Max = maxRows });
+        }, cancellationToken);
+    }
+
+    private Task<IReadOnlyList<UsageTotalsRow>> ReadTotalsAsync(string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+        {
+            // One read transaction: the watermarks and the rows they select are the same snapshot, even while compaction runs.
+            await using var transaction = await BeginReadAsync(connection, ct);
+            var ranges = UsageRanges.Of(from, to, await ReadWatermarksAsync(connection, transaction, UsageSql.SelectWatermarks, ct));
+            var rows = await QueryAsync<UsageTotalsRow>(connection, transaction, UsageSql.Totals, new
+            {
+                User = userId,
+                ranges.DayFrom,
+                ranges.DayTo,
+                ranges.HourFrom,
+                ranges.HourTo,
+                ranges.MinuteFrom,
+                ranges.MinuteTo,
+            }, ct);
+            await transaction.CommitAsync(ct);
+            return rows;
+        }, cancellationToken);
+
+    /// <summary>The hour and day watermarks in Unix seconds (0 when nothing has been compacted), read with <paramref name="sql"/>.</summary>
+    private protected static async Task<UsageWatermarks> ReadWatermarksAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync<(long Granularity, long CompactedUntil)>(connection, transaction, sql, null, cancellationToken);
+        long hours = 0, days = 0;
+        foreach (var (granularity, until) in rows)
+        {
+            if (granularity == (long)UsageGranularity.Hour)
+            {
+                hours = until;
+            }
+            else if (granularity == (long)UsageGranularity.Day)
+            {
+                days = until;
+            }
         }
 
-        return quota.Select(q => new QuotaUsage(q.Key.UserId, q.Key.Period, q.Value.Used, q.Value.Overage));
+        return new UsageWatermarks(DateTimeOffset.FromUnixTimeSeconds(hours), DateTimeOffset.FromUnixTimeSeconds(days));
     }
 }

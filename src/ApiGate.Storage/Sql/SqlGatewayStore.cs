@@ -34,8 +34,6 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
     public abstract ValueTask DisposeAsync();
 
-    public abstract Task AddUsageEventsAsync(IReadOnlyList<Core.Usage.UsageEvent> events, CancellationToken cancellationToken);
-
     /// <summary>True when <c>InitializeAsync</c> created a new, empty store.</summary>
     public bool Created { get; private protected set; }
 

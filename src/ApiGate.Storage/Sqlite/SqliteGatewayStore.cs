@@ -162,7 +162,11 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         }
     }
 
-    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public override ValueTask DisposeAsync()
+    {
+        DisposeUsageWriter();
+        return ValueTask.CompletedTask;
+    }
 
     private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => await OpenAsync(cancellationToken);
 

@@ -195,5 +195,68 @@ internal static class SqliteMigrations
         (6, "upstream http version", """
             ALTER TABLE upstreams ADD COLUMN http_version TEXT NOT NULL DEFAULT '1.1';
             """),
+
+        // Usage at volume (docs/usage.md): raw events keep their time as Unix microseconds (8 bytes instead of 33 characters
+        // in the table and each index), indexed for pruning by age; rollups per (bucket, user, key, route, status class) at
+        // minute (60), hour (3600) and day (86400) granularity with bucket starts in Unix seconds; the compaction
+        // watermarks. Existing raw events are converted and rolled up into minute rows, so usage reads stay the same.
+        (7, "usage rollups, compaction, retention", $"""
+            CREATE TABLE usage_events_v7 (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                route_id TEXT NOT NULL,
+                upstream_id TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                latency_ms REAL NOT NULL,
+                request_bytes INTEGER NOT NULL,
+                response_bytes INTEGER NOT NULL,
+                units INTEGER NOT NULL,
+                client_ip TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                timestamp INTEGER NOT NULL
+            );
+            INSERT INTO usage_events_v7 (id, user_id, key_id, route_id, upstream_id, method, path, status, latency_ms, request_bytes, response_bytes, units, client_ip, request_id, timestamp)
+            SELECT id, user_id, key_id, route_id, upstream_id, method, path, status, latency_ms, request_bytes, response_bytes, units, client_ip, request_id,
+                CAST(strftime('%s', substr(timestamp, 1, 19)) AS INTEGER) * 1000000 + CAST(substr(timestamp || '.000000', 21, 6) AS INTEGER)
+            FROM usage_events;
+            DROP TABLE usage_events;
+            ALTER TABLE usage_events_v7 RENAME TO usage_events;
+            CREATE INDEX usage_events_user_time ON usage_events (user_id, timestamp);
+            CREATE INDEX usage_events_time ON usage_events (timestamp);
+
+            CREATE TABLE usage_rollups (
+                id INTEGER PRIMARY KEY,
+                granularity INTEGER NOT NULL,
+                bucket INTEGER NOT NULL,
+                user_id TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                route_id TEXT NOT NULL,
+                status_class INTEGER NOT NULL,
+                requests INTEGER NOT NULL,
+                units INTEGER NOT NULL,
+                request_bytes INTEGER NOT NULL,
+                response_bytes INTEGER NOT NULL,
+                latency_ms_sum REAL NOT NULL,
+                {string.Join(",\n    ", Enumerable.Range(0, ApiGate.Core.Usage.UsageLatencyBuckets.Count).Select(i => $"lat_{i} INTEGER NOT NULL"))},
+                UNIQUE (user_id, granularity, bucket, key_id, route_id, status_class)
+            );
+            CREATE INDEX usage_rollups_age ON usage_rollups (granularity, bucket);
+
+            CREATE TABLE usage_compaction (
+                granularity INTEGER PRIMARY KEY,
+                compacted_until INTEGER NOT NULL
+            );
+            INSERT INTO usage_compaction (granularity, compacted_until) VALUES (3600, 0), (86400, 0);
+
+            INSERT INTO usage_rollups ({ApiGate.Storage.Usage.UsageSql.RollupColumns})
+            SELECT 60, timestamp / 60000000 * 60, user_id, key_id, route_id,
+                CASE WHEN status BETWEEN 0 AND 999 THEN status / 100 ELSE 9 END,
+                COUNT(*), SUM(units), SUM(request_bytes), SUM(response_bytes), SUM(latency_ms),
+                {ApiGate.Storage.Usage.UsageSql.LatencyHistogram("latency_ms")}
+            FROM usage_events GROUP BY 2, 3, 4, 5, 6;
+            """),
     ];
 }

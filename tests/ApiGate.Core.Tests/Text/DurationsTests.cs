@@ -64,4 +64,32 @@ public sealed class DurationsTests
         // Assert
         Assert.False(ok);
     }
+
+    [Theory]
+    [InlineData("7d", 7 * 24)]
+    [InlineData("30D", 30 * 24)]
+    [InlineData("36h", 36)]
+    [InlineData("400d", 400 * 24)]
+    public void TryParseRetention_DaysAndHours_Parsed(string text, int hours)
+    {
+        // Act
+        var ok = Durations.TryParseRetention(text, out var value);
+
+        // Assert
+        Assert.True(ok);
+        Assert.Equal(TimeSpan.FromHours(hours), value);
+    }
+
+    [Theory]
+    [InlineData("36501d")]
+    [InlineData("-1d")]
+    [InlineData("d")]
+    public void TryParseRetention_OutOfRange_ReturnsFalse(string text)
+    {
+        // Act
+        var ok = Durations.TryParseRetention(text, out _);
+
+        // Assert
+        Assert.False(ok);
+    }
 }

@@ -422,6 +422,34 @@ public sealed class LoadBalancerTests
             client, TimeSpan.FromSeconds(30), _registry, _time);
 
     /// <summary>Collects formatted log messages.</summary>
+    [Fact]
+    public void UriFor_SamePathAndQueryAgain_ReturnsTheSameUri()
+    {
+        var target = new TargetBinding("http://10.0.0.1:8080/v2/", 1, _registry.Get("up_uri", "http://10.0.0.1:8080/v2/", 1));
+
+        var first = target.UriFor("/orders/7", "?a=1");
+        var again = target.UriFor(new string("/orders/7".AsSpan()), "?a=1"); // equal text, another string
+
+        Assert.Equal("http://10.0.0.1:8080/v2/orders/7?a=1", first.OriginalString);
+        Assert.Same(first, again);
+    }
+
+    [Fact]
+    public void UriFor_OtherPathOrQuery_BuildsItsOwnUriVerbatim()
+    {
+        var target = new TargetBinding("http://10.0.0.1:8080", 1, _registry.Get("up_uri2", "http://10.0.0.1:8080", 1));
+
+        var first = target.UriFor("/a/%2E%2E/b", null);
+        var otherQuery = target.UriFor("/a/%2E%2E/b", "?x=%41");
+        var otherPath = target.UriFor("/c", "?x=%41");
+
+        Assert.Equal("http://10.0.0.1:8080/a/%2E%2E/b", first.OriginalString);
+        Assert.Equal("/a/%2E%2E/b", first.AbsolutePath); // taken verbatim: no unescaping, no dot-segment removal
+        Assert.Equal("http://10.0.0.1:8080/a/%2E%2E/b?x=%41", otherQuery.OriginalString);
+        Assert.Equal("http://10.0.0.1:8080/c?x=%41", otherPath.OriginalString);
+        Assert.NotSame(first, otherQuery);
+    }
+
     private sealed class ListLogger<T> : Microsoft.Extensions.Logging.ILogger<T>
     {
         public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();

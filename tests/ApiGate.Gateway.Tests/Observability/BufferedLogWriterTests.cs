@@ -45,6 +45,32 @@ public sealed class BufferedLogWriterTests
     }
 
     [Fact]
+    public void Append_LinesAcrossManyChunksAndBatches_WrittenWholeInOrder()
+    {
+        var target = new StringWriter();
+        var writer = new BufferedLogWriter(target);
+        var longLine = new string('y', 40_000); // longer than one 16 K-character chunk
+
+        for (var i = 0; i < 300; i++)
+        {
+            writer.Append(new StringBuilder(i % 100 == 0 ? $"{i}:{longLine}\n" : $"{i}:{new string('x', 700)}\n"));
+            if (i % 50 == 0)
+            {
+                Thread.Sleep(25); // let the writer thread take a batch, so chunks are written and reused
+            }
+        }
+
+        writer.Dispose();
+
+        var lines = target.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(300, lines.Length);
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.Equal(i % 100 == 0 ? $"{i}:{longLine}" : $"{i}:{new string('x', 700)}", lines[i]);
+        }
+    }
+
+    [Fact]
     public void Append_PastCapacity_DropsWholeLinesAndReportsTheCount()
     {
         var target = new BlockingWriter();

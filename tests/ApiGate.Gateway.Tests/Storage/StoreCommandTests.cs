@@ -29,9 +29,10 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(0, first.ExitCode);
         Assert.Contains("applied migration 1: upstreams and routes", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 6: upstream http version", first.Output, StringComparison.Ordinal);
-        Assert.Contains("schema is now at version 6", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 7: usage rollups, compaction, retention", first.Output, StringComparison.Ordinal);
+        Assert.Contains("schema is now at version 7", first.Output, StringComparison.Ordinal);
         Assert.Equal(0, second.ExitCode);
-        Assert.Equal("schema is up to date at version 6" + Environment.NewLine, second.Output);
+        Assert.Equal("schema is up to date at version 7" + Environment.NewLine, second.Output);
     }
 
     [PostgresFact]
@@ -49,8 +50,12 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         await new PlanEntitlementService(store, TimeProvider.System).CreateAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = "webhooks", Value = "true" }, None);
         await new AdminTokenService(store, TimeProvider.System).CreateAsync("ops", None);
         var now = DateTimeOffset.UtcNow;
-        var events = Enumerable.Range(0, 12_000).Select(i => UsageStoreTests.Event(user.Id, now.AddMilliseconds(-i), units: 2) with { RequestId = $"req-{i}" }).ToList();
+        // ~0.9 s apart over three hours, with microseconds in every timestamp; the hours before the last compacted
+        var events = Enumerable.Range(0, 12_000).Select(i => UsageStoreTests.Event(user.Id, now.AddTicks(-i * 9_000_013L), units: 2, status: i % 7 == 0 ? 502 : 200) with { RequestId = $"req-{i}" }).ToList();
         await store.AddUsageEventsAsync(events, None);
+        for (var i = 0; i < 10 && await store.CompactUsageAsync(UsageGranularity.Hour, now.AddHours(-1), 100, None) > 0; i++)
+        {
+        }
         var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres);
 
         // Act
@@ -61,6 +66,12 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(0, copied.ExitCode);
         var rows = System.Text.Json.JsonDocument.Parse(copied.Output).RootElement.GetProperty("rows");
         Assert.Equal(12_000, rows.GetProperty("usage_events").GetInt64());
+        var from = now.AddDays(-1);
+        var minutes = await store.GetUsageRollupsAsync(user.Id, UsageGranularity.Minute, from, now.AddDays(1), None);
+        var hours = await store.GetUsageRollupsAsync(user.Id, UsageGranularity.Hour, from, now.AddDays(1), None);
+        Assert.NotEmpty(hours);
+        Assert.Equal(minutes.Count + hours.Count, rows.GetProperty("usage_rollups").GetInt64());
+        Assert.Equal(2, rows.GetProperty("usage_compaction").GetInt64());
         Assert.Equal(2, rows.GetProperty("plans").GetInt64());
         Assert.Equal(1, rows.GetProperty("api_keys").GetInt64());
         await using var target = GatewayStores.Create(GatewayStores.Postgres, targetDsn, new SecretProtector(null));
@@ -77,10 +88,21 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(
             await store.GetUsageSummaryAsync(user.Id, now.AddDays(-1), now.AddDays(1), None),
             await target.GetUsageSummaryAsync(user.Id, now.AddDays(-1), now.AddDays(1), None));
+        Assert.Equal(await store.GetUsageWatermarksAsync(None), await target.GetUsageWatermarksAsync(None));
+        Assert.NotEqual(DateTimeOffset.UnixEpoch, (await target.GetUsageWatermarksAsync(None)).Hours);
+        Assert.Equal(ToTuples(minutes), ToTuples(await target.GetUsageRollupsAsync(user.Id, UsageGranularity.Minute, from, now.AddDays(1), None)));
+        Assert.Equal(ToTuples(hours), ToTuples(await target.GetUsageRollupsAsync(user.Id, UsageGranularity.Hour, from, now.AddDays(1), None)));
+        var recent = await target.GetRecentUsageAsync(user.Id, 3, None);
+        Assert.Equal(await store.GetRecentUsageAsync(user.Id, 3, None), recent);
+        Assert.Equal(UsageTime.FromUnixMicroseconds(UsageTime.ToUnixMicroseconds(events[1].Timestamp)), recent[1].Timestamp);
+        Assert.NotEqual(0, recent[1].Timestamp.UtcTicks % TimeSpan.TicksPerMillisecond);
         Assert.Equal(await store.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(now), None), await target.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(now), None));
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("already holds data", again.Error, StringComparison.Ordinal);
     }
+
+    private static List<(DateTimeOffset, string, int, long, long, long, double, string)> ToTuples(IReadOnlyList<UsageRollup> rollups) =>
+        rollups.Select(r => (r.BucketStart, r.KeyId, r.StatusClass, r.Requests, r.Units, r.ResponseBytes, r.LatencyMsSum, string.Join(",", r.LatencyBuckets))).ToList();
 
     [Theory]
     [InlineData("postgres://apigate:hunter2@127.0.0.1:1/apigate")]

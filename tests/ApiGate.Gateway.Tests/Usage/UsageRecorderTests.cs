@@ -287,7 +287,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
 
         public int Attempts => Volatile.Read(ref _attempts);
 
-        public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
+        public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken)
         {
             Entered.TrySetResult();
             if (hang)
@@ -300,7 +300,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
                 throw new IOException("disk on fire");
             }
 
-            await inner.AddUsageEventsAsync(events, cancellationToken);
+            await inner.AddUsageEventsAsync(events, storeRawEvents, cancellationToken);
             Batches.Enqueue(events.Count);
             FirstBatch.TrySetResult(events.Count);
         }
@@ -313,6 +313,18 @@ public sealed class UsageRecorderTests : IAsyncLifetime
 
         public Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken) =>
             inner.GetRecentUsageAsync(userId, limit, cancellationToken);
+
+        public Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
+            string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+            inner.GetUsageRollupsAsync(userId, granularity, from, to, cancellationToken);
+
+        public Task<int> CompactUsageAsync(UsageGranularity into, DateTimeOffset before, int maxBuckets, CancellationToken cancellationToken) =>
+            inner.CompactUsageAsync(into, before, maxBuckets, cancellationToken);
+
+        public Task<int> PruneUsageAsync(UsageData data, DateTimeOffset before, int maxRows, CancellationToken cancellationToken) =>
+            inner.PruneUsageAsync(data, before, maxRows, cancellationToken);
+
+        public Task<UsageWatermarks> GetUsageWatermarksAsync(CancellationToken cancellationToken) => inner.GetUsageWatermarksAsync(cancellationToken);
     }
 
     /// <summary>A clock whose timers fire at once, remembering the delays they were asked for: retries without waiting.</summary>

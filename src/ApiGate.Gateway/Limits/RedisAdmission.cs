@@ -1,0 +1,509 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using ApiGate.Core.Quotas;
+using ApiGate.Core.RateLimiting;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Identity;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace ApiGate.Gateway.Limits;
+
+/// <summary>
+/// Admission with the buckets and quota counters in Redis (SPEC §12), shared by every instance: one atomic script per
+/// request does bucket + quota (<see cref="RedisLimitScripts.Admit"/>) on the multiplexed connection; settling a lease
+/// sends a script only when the metered units differ from the admitted one, without waiting for it.
+/// <para>
+/// Reconciliation: the store is the record (every unit travels with its usage event); Redis is the fast path. A
+/// counter missing in Redis is seeded from the store's counter inside the admission script, so concurrent instances
+/// never seed it twice.
+/// </para>
+/// <para>
+/// When a Redis call fails or times out (<see cref="GatewayOptions.RedisTimeout"/>), Redis counts as unavailable until
+/// a probe answers: in <c>open</c> mode requests are admitted by per-instance buckets and counters (last known Redis
+/// usage + the units counted here), and those units are added to Redis before it counts as available again; in
+/// <c>closed</c> mode they get <c>503 limits_unavailable</c>. Each change is logged once.
+/// </para>
+/// </summary>
+internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncDisposable
+{
+    /// <summary>How often an unavailable Redis is probed (and a connection loss noticed without traffic).</summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Quota counters outlive their month by this much (late settlements of the month's last requests still land).</summary>
+    public static readonly TimeSpan QuotaRetention = TimeSpan.FromDays(7);
+
+    /// <summary>A bucket idle this much longer than it takes to refill completely expires (it would be full anyway).</summary>
+    private const long BucketIdleMarginMs = 60_000;
+
+    private static readonly byte[] AdmitHash = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(RedisLimitScripts.Admit));
+    private static readonly byte[] AddHash = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(RedisLimitScripts.Add));
+
+    private readonly RedisUrl _url;
+    private readonly string _prefix;
+    private readonly TimeSpan _timeout;
+    private readonly bool _failOpen;
+    private readonly QuotaSeeds _seeds;
+    private readonly TimeProvider _time;
+    private readonly ILogger<RedisAdmission> _logger;
+    private readonly InProcessRateLimiter _fallbackBuckets;
+    private readonly ConcurrentDictionary<string, KeyNames> _keyNames = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string UserId, DateTimeOffset Period), LocalQuota> _local = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private ConnectionMultiplexer? _connection;
+    private IDatabase? _database;
+    private Task? _probe;
+    private int _available;
+    private int _pendingUnits;
+    private long _outages;
+    private long _fallbackAdmissions;
+    private int _disposed;
+
+    public RedisAdmission(GatewayOptions options, QuotaSeeds seeds, TimeProvider timeProvider, ILogger<RedisAdmission> logger)
+    {
+        _url = RedisUrl.Parse(options.RedisUrl);
+        _prefix = options.RedisPrefix;
+        _timeout = options.RedisTimeout;
+        _failOpen = options.LimitsOnRedisFailure != "closed";
+        _seeds = seeds;
+        _time = timeProvider;
+        _logger = logger;
+        _fallbackBuckets = new InProcessRateLimiter(timeProvider);
+    }
+
+    /// <summary>True while Redis answers; false while the fallback (open) or 503 (closed) applies.</summary>
+    public bool Available => Volatile.Read(ref _available) != 0;
+
+    /// <summary>True in <c>open</c> mode (<see cref="GatewayOptions.LimitsOnRedisFailure"/>).</summary>
+    public bool FailsOpen => _failOpen;
+
+    /// <summary>How many times Redis became unavailable since start.</summary>
+    public long Outages => Interlocked.Read(ref _outages);
+
+    /// <summary>Requests admitted by the per-instance fallback since start.</summary>
+    public long FallbackAdmissions => Interlocked.Read(ref _fallbackAdmissions);
+
+    /// <summary>Where Redis is, as messages name it (host:port, never the password).</summary>
+    public string Endpoint => _url.ToString();
+
+    /// <summary>
+    /// Connects and checks that Redis answers (and accepts the password). Unreachable at start is an error, in both
+    /// modes: a gateway that never reached Redis has no shared limits to fall back from, and a typo in the URL should
+    /// stop the deploy, not degrade it silently.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Redis cannot be reached; the message names the setting and the host.</exception>
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        var connection = await ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout));
+        try
+        {
+            if (!connection.IsConnected)
+            {
+                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(Math.Max(_timeout.TotalMilliseconds, 1000))})");
+            }
+
+            var database = connection.GetDatabase();
+            await database.PingAsync().WaitAsync(cancellationToken);
+            _connection = connection;
+            _database = database;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            await connection.DisposeAsync();
+            throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): Redis at {_url} refused the gateway: {FirstLine(ex.Message)}", ex);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+
+        // What the fallback starts from if Redis fails before this instance has seen a user's counter: the store's.
+        var period = QuotaPeriod.StartOf(_time.GetUtcNow());
+        foreach (var (userId, used) in await _seeds.GetAllAsync(period, cancellationToken))
+        {
+            Local(userId, period).Observe(used);
+        }
+
+        Volatile.Write(ref _available, 1);
+        LogConnected(_url.ToString(), _failOpen ? "open" : "closed");
+        _probe = ProbeAsync(_stopping.Token);
+    }
+
+    public ValueTask<AdmissionResult> AdmitAsync(RequestIdentity caller, bool rateLimited, CancellationToken cancellationToken) =>
+        Available ? AdmitInRedisAsync(caller, rateLimited, cancellationToken) : ValueTask.FromResult(Fallback(caller, rateLimited));
+
+    public long Settle(string userId, QuotaDecision admitted, long units, long limit)
+    {
+        var delta = units - 1;
+        if (delta != 0)
+        {
+            Add(userId, admitted.ResetAt.AddMonths(-1), delta);
+        }
+
+        // The overage of this request as seen from its admission (settling does not wait for Redis).
+        var after = admitted.Used + delta;
+        return limit > 0 && units > 0 ? Math.Clamp(after - limit, 0, units) : 0;
+    }
+
+    public void Refund(string userId, DateTimeOffset periodReset, long units = 1) => Add(userId, periodReset.AddMonths(-1), -units);
+
+    /// <summary>Units counted here and not yet in Redis (tests, diagnostics).</summary>
+    public long PendingUnits(string userId) =>
+        _local.TryGetValue((userId, QuotaPeriod.StartOf(_time.GetUtcNow())), out var local) ? Interlocked.Read(ref local.Pending) : 0;
+
+    /// <summary>The Redis key of a user's quota counter for the period starting at <paramref name="period"/>.</summary>
+    public string QuotaKey(string userId, DateTimeOffset period) =>
+        $"{_prefix}{{{userId}}}:q:{period.ToString("yyyy-MM", CultureInfo.InvariantCulture)}";
+
+    /// <summary>The Redis key of an API key's token bucket (hash-tagged by its owner).</summary>
+    public string BucketKey(string userId, string keyId) => $"{_prefix}{{{userId}}}:rl:{keyId}";
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return; // registered as itself and as IAdmission: the container disposes it twice
+        }
+
+        await _stopping.CancelAsync();
+        if (_probe is not null)
+        {
+            await _probe.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
+
+        _stopping.Dispose();
+    }
+
+    private async ValueTask<AdmissionResult> AdmitInRedisAsync(RequestIdentity caller, bool rateLimited, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var period = QuotaPeriod.StartOf(now);
+        var keys = KeysFor(caller, period);
+        var plan = caller.Plan;
+        var bucket = plan.Bucket;
+        var limit = plan.Definition.RequestsPerMonth;
+        var args = new RedisValue[]
+        {
+            now.ToUnixTimeMilliseconds(),
+            bucket.TokensPerSecond,
+            rateLimited ? bucket.Capacity : 0,
+            rateLimited && bucket.TokensPerSecond > 0 ? (long)Math.Ceiling(bucket.Capacity / bucket.TokensPerSecond * 1000) + BucketIdleMarginMs : BucketIdleMarginMs,
+            limit,
+            plan.AllowsOverage ? 1 : 0,
+            -1,
+            period.AddMonths(1).Add(QuotaRetention).ToUnixTimeSeconds(),
+        };
+
+        RedisResult[] reply;
+        try
+        {
+            reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
+            if ((long)reply[0] == RedisLimitScripts.NeedsSeed)
+            {
+                args[6] = await _seeds.GetAsync(caller.User.Id, period, cancellationToken);
+                reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // A script that was sent but not answered may still run (a stalled server runs what it was sent once it
+            // resumes): its unit is left to Redis. Only one that never left this process is counted here. Never twice.
+            MarkUnavailable(ex);
+            return Fallback(caller, rateLimited, countLocally: NeverSent(ex));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The store could not seed a missing counter: this request is decided locally; the next one asks again.
+            LogSeedFailed(caller.User.Id, ex);
+            return Fallback(caller, rateLimited, evenWhenClosed: true);
+        }
+
+        var status = (long)reply[0];
+        var tokens = double.Parse((string)reply[1]!, CultureInfo.InvariantCulture);
+        var used = (long)reply[2];
+        RateLimitDecision? rate = rateLimited ? Decision(tokens >= 0 ? tokens : 0, bucket, status != RedisLimitScripts.RateLimited, now) : null;
+        if (status == RedisLimitScripts.RateLimited)
+        {
+            return new AdmissionResult(AdmissionVerdict.RateLimited, rate, null, null);
+        }
+
+        Local(caller.User.Id, period).Observe(used);
+        var reset = period.AddMonths(1);
+        if (status == RedisLimitScripts.QuotaExceeded)
+        {
+            return new AdmissionResult(AdmissionVerdict.QuotaExceeded, rate, new QuotaDecision(false, false, limit, used, reset), null);
+        }
+
+        var quota = new QuotaDecision(true, (long)reply[3] == 1, limit, used, reset);
+        return new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(this, caller.User.Id, limit, quota));
+    }
+
+    /// <summary>
+    /// The per-instance decision while Redis is unavailable (open mode): a local bucket per key and, per user, the last
+    /// usage Redis reported plus the units counted here since.
+    /// </summary>
+    private AdmissionResult Fallback(RequestIdentity caller, bool rateLimited, bool evenWhenClosed = false, bool countLocally = true)
+    {
+        if (!_failOpen && !evenWhenClosed)
+        {
+            return AdmissionResult.LimitsUnavailable;
+        }
+
+        Interlocked.Increment(ref _fallbackAdmissions);
+        var plan = caller.Plan;
+        RateLimitDecision? rate = null;
+        if (rateLimited)
+        {
+            var taken = _fallbackBuckets.TryTake(caller.Key.Id, plan.Bucket);
+            rate = taken;
+            if (!taken.Allowed)
+            {
+                return new AdmissionResult(AdmissionVerdict.RateLimited, rate, null, null);
+            }
+        }
+
+        var period = QuotaPeriod.StartOf(_time.GetUtcNow());
+        var reset = period.AddMonths(1);
+        var limit = plan.Definition.RequestsPerMonth;
+        var local = Local(caller.User.Id, period);
+        while (true)
+        {
+            var pending = Interlocked.Read(ref local.Pending);
+            var used = Interlocked.Read(ref local.Known) + pending;
+            var over = limit > 0 && used + 1 > limit;
+            if (over && !plan.AllowsOverage)
+            {
+                return new AdmissionResult(AdmissionVerdict.QuotaExceeded, rate, new QuotaDecision(false, false, limit, used, reset), null);
+            }
+
+            if (!countLocally || Interlocked.CompareExchange(ref local.Pending, pending + 1, pending) == pending)
+            {
+                Volatile.Write(ref _pendingUnits, 1);
+                var quota = new QuotaDecision(true, over, limit, used + 1, reset);
+                return new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(this, caller.User.Id, limit, quota));
+            }
+        }
+    }
+
+    private void Add(string userId, DateTimeOffset period, long delta)
+    {
+        if (Available)
+        {
+            _ = AddInRedisAsync(userId, period, delta); // the result is not needed; a failure keeps the units locally
+        }
+        else
+        {
+            AddPending(userId, period, delta);
+        }
+    }
+
+    private async Task AddInRedisAsync(string userId, DateTimeOffset period, long delta)
+    {
+        try
+        {
+            await EvaluateAsync(RedisLimitScripts.Add, AddHash, [QuotaKey(userId, period)], [delta]);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            if (NeverSent(ex))
+            {
+                AddPending(userId, period, delta); // else sent: Redis adds it when it gets to it
+            }
+
+            MarkUnavailable(ex);
+        }
+    }
+
+    private void AddPending(string userId, DateTimeOffset period, long delta)
+    {
+        Interlocked.Add(ref Local(userId, period).Pending, delta);
+        Volatile.Write(ref _pendingUnits, 1);
+    }
+
+    private LocalQuota Local(string userId, DateTimeOffset period) => _local.GetOrAdd((userId, period), static _ => new LocalQuota());
+
+    private KeyNames KeysFor(RequestIdentity caller, DateTimeOffset period)
+    {
+        if (_keyNames.TryGetValue(caller.Key.Id, out var names) && names.Period == period && string.Equals(names.UserId, caller.User.Id, StringComparison.Ordinal))
+        {
+            return names;
+        }
+
+        names = new KeyNames(caller.User.Id, period, [BucketKey(caller.User.Id, caller.Key.Id), QuotaKey(caller.User.Id, period)]);
+        _keyNames[caller.Key.Id] = names;
+        return names;
+    }
+
+    /// <summary>The same decision <see cref="TokenBucket.TryTake"/> reports, from the tokens the script left.</summary>
+    private static RateLimitDecision Decision(double tokens, TokenBucketPolicy policy, bool allowed, DateTimeOffset now)
+    {
+        var retryAfter = TimeSpan.Zero;
+        if (!allowed)
+        {
+            var seconds = policy.TokensPerSecond > 0 ? Math.Ceiling((1 - tokens) / policy.TokensPerSecond) : 60;
+            retryAfter = TimeSpan.FromSeconds(Math.Max(1, seconds));
+        }
+
+        var untilFull = policy.TokensPerSecond > 0 ? (policy.Capacity - tokens) / policy.TokensPerSecond : 0;
+        return new RateLimitDecision(allowed, (long)policy.Capacity, (long)Math.Floor(tokens), retryAfter, now.AddSeconds(Math.Ceiling(untilFull)));
+    }
+
+    private void MarkUnavailable(Exception? cause)
+    {
+        if (Interlocked.CompareExchange(ref _available, 0, 1) == 1)
+        {
+            Interlocked.Increment(ref _outages);
+            LogUnavailable(_url.ToString(), _failOpen ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)",
+                cause is null ? "connection lost" : FirstLine(cause.Message));
+        }
+    }
+
+    /// <summary>Probes an unavailable Redis; once it answers, adds the units counted here, then uses it again.</summary>
+    private async Task ProbeAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(ProbeInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    if (!Available)
+                    {
+                        await _database!.PingAsync();
+                        var added = await FlushPendingAsync();
+                        Volatile.Write(ref _available, 1);
+                        LogRecovered(_url.ToString(), added);
+                    }
+                    else if (!_connection!.IsConnected)
+                    {
+                        MarkUnavailable(null);
+                    }
+                    else if (Volatile.Read(ref _pendingUnits) != 0)
+                    {
+                        await FlushPendingAsync(); // units counted locally while the state changed back
+                    }
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    MarkUnavailable(ex); // still down (or down again): try on the next tick
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    /// <summary>Adds every locally counted unit to its Redis counter; what cannot be sent stays pending. Returns the units added.</summary>
+    private async Task<long> FlushPendingAsync()
+    {
+        Volatile.Write(ref _pendingUnits, 0);
+        long added = 0;
+        foreach (var ((userId, period), local) in _local)
+        {
+            var units = Interlocked.Exchange(ref local.Pending, 0);
+            if (units == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                var total = await EvaluateAsync(RedisLimitScripts.Add, AddHash, [QuotaKey(userId, period)], [units]);
+                if (!total.IsNull)
+                {
+                    local.Observe((long)total);
+                }
+
+                added += units;
+            }
+            catch (Exception ex) when (NeverSent(ex)) // else sent: Redis adds it when it gets to it
+            {
+                Interlocked.Add(ref local.Pending, units);
+                Volatile.Write(ref _pendingUnits, 1);
+                throw;
+            }
+        }
+
+        return added;
+    }
+
+    /// <summary>
+    /// Runs a script by its SHA1 (EVALSHA: the script's text is neither hashed nor sent per request); a server that
+    /// does not know it yet (first use, restarted, SCRIPT FLUSH) gets the text once (EVAL, which also caches it).
+    /// </summary>
+    private async Task<RedisResult> EvaluateAsync(string script, byte[] hash, RedisKey[] keys, RedisValue[] args)
+    {
+        try
+        {
+            return await _database!.ScriptEvaluateAsync(hash, keys, args);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            return await _database!.ScriptEvaluateAsync(script, keys, args);
+        }
+    }
+
+    /// <summary>True when the command failed before it was written to Redis (so Redis cannot have applied it).</summary>
+    private static bool NeverSent(Exception ex) => ex switch
+    {
+        RedisConnectionException c => c.CommandStatus is CommandStatus.WaitingToBeSent or CommandStatus.WaitingInBacklog,
+        RedisTimeoutException t => t.Commandstatus is CommandStatus.WaitingToBeSent or CommandStatus.WaitingInBacklog,
+        RedisServerException => true, // answered with an error: nothing was applied
+        _ => false,
+    };
+
+    private static string Format(double milliseconds) => milliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms";
+
+    private static string FirstLine(string message)
+    {
+        var end = message.IndexOfAny(['\r', '\n']);
+        return end < 0 ? message : message[..end];
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Limits are shared through Redis at {Endpoint}; on Redis failure: {Mode}")]
+    private partial void LogConnected(string endpoint, string mode);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "Redis at {Endpoint} is unavailable; {Behaviour} until it answers again: {Reason}")]
+    private partial void LogUnavailable(string endpoint, string behaviour, string reason);
+
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Redis at {Endpoint} answers again; shared limits resumed, {Units} locally counted quota units added")]
+    private partial void LogRecovered(string endpoint, long units);
+
+    [LoggerMessage(EventId = 4104, Level = LogLevel.Warning, Message = "Could not load the stored quota counter to seed Redis for user {UserId}; the request was decided locally")]
+    private partial void LogSeedFailed(string userId, Exception exception);
+
+    /// <summary>The Redis keys of one API key for one month, built once (not per request).</summary>
+    private sealed record KeyNames(string UserId, DateTimeOffset Period, RedisKey[] Keys);
+
+    /// <summary>A user's usage as this instance knows it: the last total Redis reported, and units not yet in Redis.</summary>
+    private sealed class LocalQuota
+    {
+        public long Known;
+        public long Pending;
+
+        public void Observe(long used)
+        {
+            // Replies arrive out of order under concurrency; the counter only grows within a month (but releases), so keep the largest.
+            var known = Interlocked.Read(ref Known);
+            while (used > known)
+            {
+                var seen = Interlocked.CompareExchange(ref Known, used, known);
+                if (seen == known)
+                {
+                    return;
+                }
+
+                known = seen;
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace ApiGate.Gateway.Limits;
+
+/// <summary>
+/// <c>APIGATE_REDIS_URL</c> parsed once at start: <c>redis://[[user]:password@]host[:port][/db]</c>, or <c>rediss://</c>
+/// for TLS. A user info without a colon is the password (Redis before ACLs has no user names). The password is never
+/// part of a message: problems and <see cref="ToString"/> name the host and port only.
+/// </summary>
+internal sealed class RedisUrl
+{
+    private RedisUrl(string host, int port, bool tls, string? user, string? password, int database)
+    {
+        Host = host;
+        Port = port;
+        Tls = tls;
+        User = user;
+        Password = password;
+        Database = database;
+    }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    public bool Tls { get; }
+
+    public string? User { get; }
+
+    public string? Password { get; }
+
+    public int Database { get; }
+
+    /// <summary>What messages name: <c>host:port</c>, never the user info.</summary>
+    public override string ToString() => Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+
+    /// <summary>Null when <paramref name="text"/> is a usable Redis URL, else why not (without the password).</summary>
+    public static string? Validate(string text) => TryParse(text, out _, out var problem) ? null : problem;
+
+    /// <summary>Parses a URL that <see cref="Validate"/> accepted.</summary>
+    public static RedisUrl Parse(string text) =>
+        TryParse(text, out var url, out var problem) ? url : throw new ArgumentException($"redis.url (APIGATE_REDIS_URL): {problem}");
+
+    public static bool TryParse(string text, out RedisUrl url, out string problem)
+    {
+        url = null!;
+        var schemeEnd = text.IndexOf("://", StringComparison.Ordinal);
+        var scheme = schemeEnd < 0 ? "" : text[..schemeEnd].ToLowerInvariant();
+        if (scheme is not ("redis" or "rediss"))
+        {
+            problem = schemeEnd < 0
+                ? "is not a URL; write it as redis://[:password@]host[:port][/db] or rediss://… for TLS"
+                : $"scheme '{text[..schemeEnd]}' is not redis:// or rediss://";
+            return false;
+        }
+
+        var rest = text[(schemeEnd + 3)..];
+        string? user = null;
+        string? password = null;
+        var at = rest.LastIndexOf('@'); // a password may itself contain '@'
+        if (at >= 0)
+        {
+            var info = rest[..at];
+            rest = rest[(at + 1)..];
+            var colon = info.IndexOf(':', StringComparison.Ordinal);
+            if (colon < 0)
+            {
+                password = Uri.UnescapeDataString(info);
+            }
+            else
+            {
+                user = colon == 0 ? null : Uri.UnescapeDataString(info[..colon]);
+                password = Uri.UnescapeDataString(info[(colon + 1)..]);
+            }
+        }
+
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var authority = slash < 0 ? rest : rest[..slash];
+        var path = slash < 0 ? "" : rest[(slash + 1)..].TrimEnd('/');
+        string host;
+        var portText = "";
+        if (authority.StartsWith('['))
+        {
+            var close = authority.IndexOf(']', StringComparison.Ordinal);
+            host = close < 0 ? "" : authority[1..close];
+            portText = close >= 0 && close + 1 < authority.Length && authority[close + 1] == ':' ? authority[(close + 2)..] : "";
+        }
+        else
+        {
+            var colon = authority.LastIndexOf(':');
+            host = colon < 0 ? authority : authority[..colon];
+            portText = colon < 0 ? "" : authority[(colon + 1)..];
+        }
+
+        if (host.Length == 0 || host.Contains(' ', StringComparison.Ordinal))
+        {
+            problem = "has no host; write it as redis://[:password@]host[:port][/db]";
+            return false;
+        }
+
+        var port = 6379;
+        if (portText.Length > 0 && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+        {
+            problem = $"port '{portText}' of host {host} is not a number between 1 and 65535";
+            return false;
+        }
+
+        var database = 0;
+        if (path.Length > 0 && (!int.TryParse(path, NumberStyles.None, CultureInfo.InvariantCulture, out database) || database > 10_000))
+        {
+            problem = $"database '{path}' of host {host} is not a database number (e.g. /0)";
+            return false;
+        }
+
+        url = new RedisUrl(host, port, scheme == "rediss", user, password, database);
+        problem = "";
+        return true;
+    }
+
+    /// <summary>
+    /// Client options: bounded timeouts on every call, commands fail at once while disconnected (the gateway falls back
+    /// instead of queueing requests behind a dead connection), reconnection in the background.
+    /// </summary>
+    public ConfigurationOptions ToOptions(TimeSpan timeout)
+    {
+        var milliseconds = (int)Math.Ceiling(timeout.TotalMilliseconds);
+        var options = new ConfigurationOptions
+        {
+            User = User,
+            Password = Password,
+            Ssl = Tls,
+            SslHost = Tls ? Host : null,
+            DefaultDatabase = Database,
+            AbortOnConnectFail = false,
+            ConnectTimeout = Math.Max(milliseconds, 1000),
+            SyncTimeout = milliseconds,
+            AsyncTimeout = milliseconds,
+            // Timeouts are checked on each heartbeat: a short one keeps the wait of a stuck call close to the timeout.
+            HeartbeatInterval = TimeSpan.FromMilliseconds(Math.Clamp(milliseconds / 2, 100, 1000)),
+            BacklogPolicy = BacklogPolicy.FailFast,
+            ReconnectRetryPolicy = new LinearRetry(500),
+            ClientName = "apigate",
+            ConnectRetry = 1,
+        };
+        options.EndPoints.Add(Host, Port);
+        return options;
+    }
+}

@@ -1,0 +1,130 @@
+using System.Buffers;
+using System.Text.Json;
+using ApiGate.Core.Usage;
+
+namespace ApiGate.Gateway.Usage;
+
+/// <summary>
+/// Raw usage events as JSON lines for the operator's own warehouse (<c>APIGATE_USAGE_EXPORT</c>): to stdout, or appended
+/// to a file that is rotated by size — when the next batch would take it past <see cref="MaxBytes"/>, <c>usage.jsonl</c>
+/// becomes <c>usage.jsonl.1</c> (the older ones shift up to <see cref="KeptFiles"/>, the oldest is deleted) and a new
+/// file starts. Written by the usage writer after each stored batch; one caller at a time.
+/// </summary>
+internal sealed class UsageExport : IDisposable
+{
+    /// <summary>The <c>APIGATE_USAGE_EXPORT</c> value that selects standard output.</summary>
+    public const string StandardOutput = "stdout";
+
+    /// <summary>Rotated files kept besides the current one.</summary>
+    public const int KeptFiles = 5;
+
+    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+    private readonly Utf8JsonWriter _json;
+    private readonly string? _path;
+    private Stream? _stream;
+    private long _length;
+
+    /// <param name="target"><see cref="StandardOutput"/> or a file path.</param>
+    /// <param name="maxBytes">The size at which a file is rotated (ignored for stdout).</param>
+    public UsageExport(string target, long maxBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        MaxBytes = maxBytes;
+        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
+        if (string.Equals(target, StandardOutput, StringComparison.OrdinalIgnoreCase))
+        {
+            _stream = Console.OpenStandardOutput();
+        }
+        else
+        {
+            _path = System.IO.Path.GetFullPath(target);
+            var directory = System.IO.Path.GetDirectoryName(_path);
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+
+            Open();
+        }
+    }
+
+    public long MaxBytes { get; }
+
+    /// <summary>The file written to, or null for stdout.</summary>
+    public string? FilePath => _path;
+
+    public void Write(IReadOnlyList<UsageEvent> events)
+    {
+        if (_stream is null)
+        {
+            return;
+        }
+
+        _buffer.ResetWrittenCount();
+        for (var i = 0; i < events.Count; i++)
+        {
+            WriteLine(events[i]);
+        }
+
+        if (_path is not null && _length > 0 && _length + _buffer.WrittenCount > MaxBytes)
+        {
+            Rotate();
+        }
+
+        _stream.Write(_buffer.WrittenSpan);
+        _stream.Flush();
+        _length += _buffer.WrittenCount;
+    }
+
+    public void Dispose()
+    {
+        _stream?.Dispose();
+        _stream = null;
+        _json.Dispose();
+    }
+
+    private void WriteLine(in UsageEvent e)
+    {
+        _json.Reset(_buffer);
+        _json.WriteStartObject();
+        _json.WriteString("timestamp", e.Timestamp.ToUniversalTime());
+        _json.WriteString("user_id", e.UserId);
+        _json.WriteString("key_id", e.KeyId);
+        _json.WriteString("route_id", e.RouteId);
+        _json.WriteString("upstream_id", e.UpstreamId);
+        _json.WriteString("method", e.Method);
+        _json.WriteString("path", e.Path);
+        _json.WriteNumber("status", e.Status);
+        _json.WriteNumber("latency_ms", double.IsFinite(e.LatencyMs) ? e.LatencyMs : 0);
+        _json.WriteNumber("request_bytes", e.RequestBytes);
+        _json.WriteNumber("response_bytes", e.ResponseBytes);
+        _json.WriteNumber("units", e.Units);
+        _json.WriteString("client_ip", e.ClientIp);
+        _json.WriteString("request_id", e.RequestId);
+        _json.WriteEndObject();
+        _json.Flush();
+        _buffer.Write("\n"u8);
+    }
+
+    private void Open()
+    {
+        _stream = new FileStream(_path!, FileMode.Append, FileAccess.Write, FileShare.Read);
+        _length = _stream.Length;
+    }
+
+    private void Rotate()
+    {
+        _stream!.Dispose();
+        File.Delete($"{_path}.{KeptFiles}");
+        for (var i = KeptFiles - 1; i >= 1; i--)
+        {
+            if (File.Exists($"{_path}.{i}"))
+            {
+                File.Move($"{_path}.{i}", $"{_path}.{i + 1}");
+            }
+        }
+
+        File.Move(_path!, $"{_path}.1");
+        Open();
+    }
+}

@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// A throwaway <c>redis-server</c> (Debian's <c>redis-server</c> package) on a free loopback port, in a temp directory,
+/// without persistence: <see cref="Shared"/> is started once per test run; outage tests start their own and stop,
+/// pause or restart it. Always stopped by its PID.
+/// </summary>
+internal sealed class RedisServer : IAsyncDisposable
+{
+    /// <summary>Why Redis tests are skipped on a developer machine without the binary (under CI=true they run and fail).</summary>
+    public const string MissingMessage = "redis-server not found: install Debian's redis-server package (apt-get install redis-server) to run the Redis limit tests";
+
+    private static readonly Lazy<Task<RedisServer>> SharedServer = new(() => StartSharedAsync());
+
+    private readonly string _directory;
+    private readonly string? _password;
+    private Process? _process;
+
+    private RedisServer(int port, string directory, string? password)
+    {
+        Port = port;
+        _directory = directory;
+        _password = password;
+    }
+
+    /// <summary>The binary, or null when it is not installed.</summary>
+    public static string? Binary { get; } = FindBinary();
+
+    /// <summary>True when the tests must run even without the binary (and then fail saying so).</summary>
+    public static bool Required => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    public int Port { get; }
+
+    /// <summary>The server's PID while it runs (for CPU measurements and tests).</summary>
+    public int? Pid => _process is { HasExited: false } p ? p.Id : null;
+
+    /// <summary><c>redis://[:password@]127.0.0.1:port</c>, optionally with a database number.</summary>
+    public string Url(int database = 0) =>
+        $"redis://{(_password is null ? "" : ":" + Uri.EscapeDataString(_password) + "@")}127.0.0.1:{Port}/{database}";
+
+    /// <summary>One server for the whole run (each test uses its own key prefix or database).</summary>
+    public static Task<RedisServer> Shared => SharedServer.Value;
+
+    /// <summary>A server of one's own (for stopping and restarting it).</summary>
+    public static async Task<RedisServer> StartAsync(string? password = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-redis", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var server = new RedisServer(FreePort(), directory, password);
+        await server.RunAsync();
+        return server;
+    }
+
+    /// <summary>Kills the server (SIGKILL by PID): connections drop at once and its data is gone.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
+            _process = null;
+            if (!process.HasExited)
+            {
+                process.Kill();
+                await process.WaitForExitAsync();
+            }
+
+            process.Dispose();
+        }
+    }
+
+    /// <summary>Starts it again on the same port, empty (it keeps nothing on disk).</summary>
+    public Task RestartAsync() => RunAsync();
+
+    /// <summary>Freezes the server (SIGSTOP): connections stay open but nothing answers, as with a hung host.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Lets a paused server go on (SIGCONT), with its data.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    /// <summary>Sends one command over a fresh connection and returns the raw RESP reply (tests inspect keys with it).</summary>
+    public async Task<string> CommandAsync(params string[] args)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, Port);
+        var stream = client.GetStream();
+        var request = new StringBuilder();
+        if (_password is not null)
+        {
+            Append(request, ["AUTH", _password]);
+        }
+
+        Append(request, args);
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()));
+        var buffer = new byte[64 * 1024];
+        var text = new StringBuilder();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var expected = _password is null ? 1 : 2;
+        while (Lines(text.ToString()) < expected)
+        {
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            if (read == 0)
+            {
+                break;
+            }
+
+            text.Append(Encoding.UTF8.GetString(buffer, 0, read));
+        }
+
+        var reply = text.ToString();
+        return _password is null ? reply.TrimEnd() : reply[(reply.IndexOf('\n', StringComparison.Ordinal) + 1)..].TrimEnd();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static async Task<RedisServer> StartSharedAsync()
+    {
+        var server = await StartAsync();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.StopAsync().GetAwaiter().GetResult();
+        return server;
+    }
+
+    private async Task RunAsync()
+    {
+        if (Binary is null)
+        {
+            throw new InvalidOperationException(MissingMessage);
+        }
+
+        string[] args =
+        [
+            "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", _directory,
+            "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--logfile", Path.Combine(_directory, "redis.log"),
+            .. _password is null ? Array.Empty<string>() : ["--requirepass", _password],
+        ];
+        // Through a small watchdog shell: it prints redis-server's PID (which every stop and signal targets) and kills it
+        // should the test process end without stopping it (a killed test host runs no clean-up of its own).
+        const string Watchdog = "\"$0\" \"$@\" >/dev/null 2>&1 & child=$!; echo $child; " +
+            "while kill -0 \"$APIGATE_TEST_PARENT\" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child";
+        var start = new ProcessStartInfo("bash", ["-c", Watchdog, Binary, .. args])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["APIGATE_TEST_PARENT"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var watchdog = Process.Start(start) ?? throw new InvalidOperationException("redis-server could not be started");
+        using (var read = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            var pidLine = await watchdog.StandardOutput.ReadLineAsync(read.Token);
+            _process = Process.GetProcessById(int.Parse(pidLine!, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        var process = _process;
+        for (var attempt = 0; attempt < 200; attempt++) // bounded: 10 s
+        {
+            if (process.HasExited)
+            {
+                var log = Path.Combine(_directory, "redis.log");
+                throw new InvalidOperationException("redis-server exited at start: " + (File.Exists(log) ? await File.ReadAllTextAsync(log) : ""));
+            }
+
+            try
+            {
+                if ((await CommandAsync("PING")).Contains("PONG", StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+            catch (SocketException)
+            {
+            }
+
+            await Task.Delay(50);
+        }
+
+        await StopAsync();
+        throw new InvalidOperationException($"redis-server did not answer on port {Port} within 10 s");
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        var pid = Pid ?? throw new InvalidOperationException("redis-server is not running");
+        using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        await kill.WaitForExitAsync();
+    }
+
+    private static void Append(StringBuilder request, string[] args)
+    {
+        request.Append('*').Append(args.Length).Append("\r\n");
+        foreach (var arg in args)
+        {
+            request.Append('$').Append(Encoding.UTF8.GetByteCount(arg)).Append("\r\n").Append(arg).Append("\r\n");
+        }
+    }
+
+    /// <summary>Complete top-level replies in <paramref name="text"/> (simple, integer, bulk and error replies; enough for the commands tests send).</summary>
+    private static int Lines(string text)
+    {
+        var count = 0;
+        var i = 0;
+        while (i < text.Length)
+        {
+            var end = text.IndexOf("\r\n", i, StringComparison.Ordinal);
+            if (end < 0)
+            {
+                break;
+            }
+
+            if (text[i] == '$' && int.TryParse(text.AsSpan(i + 1, end - i - 1), out var length) && length >= 0)
+            {
+                end = text.IndexOf("\r\n", end + 2 + length, StringComparison.Ordinal);
+                if (end < 0)
+                {
+                    break;
+                }
+            }
+
+            count++;
+            i = end + 2;
+        }
+
+        return count;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string? FindBinary()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/bin").Append("/usr/sbin"))
+        {
+            var path = Path.Combine(dir, "redis-server");
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>
+/// A test that needs <c>redis-server</c>: skipped with <see cref="RedisServer.MissingMessage"/> on a machine without it,
+/// run (and failing with that message) under <c>CI=true</c>.
+/// </summary>
+internal sealed class RedisFactAttribute : FactAttribute
+{
+    public RedisFactAttribute()
+    {
+        if (RedisServer.Binary is null && !RedisServer.Required)
+        {
+            Skip = RedisServer.MissingMessage;
+        }
+    }
+}

@@ -1,0 +1,271 @@
+using System.Globalization;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Quotas;
+using ApiGate.Core.RateLimiting;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Identity;
+using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ApiGate.Gateway.Tests.Limits;
+
+/// <summary>
+/// The admission script against a real redis-server, with a fake clock: refill, capacity, quota at the limit, overage,
+/// settlement, expiry, seeding from the store. Each test uses its own key prefix on the run's shared server.
+/// </summary>
+public sealed class RedisAdmissionTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 10, 12, 0, 0, TimeSpan.Zero);
+    private readonly FakeTimeProvider _clock = new(Start);
+    private readonly StubQuotaStore _store = new();
+    private readonly List<RedisAdmission> _admissions = [];
+    private readonly string _prefix = $"t{Guid.NewGuid():N}:";
+    private RedisServer _redis = null!;
+
+    public async Task InitializeAsync()
+    {
+        if (RedisServer.Binary is not null || RedisServer.Required)
+        {
+            _redis = await RedisServer.Shared;
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var admission in _admissions)
+        {
+            await admission.DisposeAsync();
+        }
+    }
+
+    [RedisFact]
+    public async Task AdmitAsync_BucketEmptied_RefusesUntilATokenRefills()
+    {
+        var redis = await StartAsync();
+        var caller = Caller(ratePerMinute: 60, burst: 0); // capacity 60, one token a second
+
+        var admitted = new List<AdmissionResult>();
+        for (var i = 0; i < 60; i++)
+        {
+            admitted.Add(await redis.AdmitAsync(caller, rateLimited: true, CancellationToken.None));
+        }
+
+        var refused = await redis.AdmitAsync(caller, rateLimited: true, CancellationToken.None);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var refilled = await redis.AdmitAsync(caller, rateLimited: true, CancellationToken.None);
+        var emptyAgain = await redis.AdmitAsync(caller, rateLimited: true, CancellationToken.None);
+
+        Assert.All(admitted, a => Assert.Equal(AdmissionVerdict.Admitted, a.Verdict));
+        Assert.Equal(59, admitted[0].RateLimit!.Value.Remaining);
+        Assert.Equal(0, admitted[59].RateLimit!.Value.Remaining);
+        Assert.Equal(60, admitted[0].RateLimit!.Value.Limit);
+        Assert.Equal(AdmissionVerdict.RateLimited, refused.Verdict);
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.RateLimit!.Value.RetryAfter);
+        Assert.Null(refused.Lease);
+        Assert.Equal(AdmissionVerdict.Admitted, refilled.Verdict);
+        Assert.Equal(AdmissionVerdict.RateLimited, emptyAgain.Verdict);
+        Assert.Equal(61, refilled.Quota!.Value.Used); // the refused request took no quota unit
+    }
+
+    [RedisFact]
+    public async Task AdmitAsync_LongIdle_RefillsOnlyToCapacity()
+    {
+        var redis = await StartAsync();
+        var caller = Caller(ratePerMinute: 6, burst: 2); // capacity 8, one token per 10 s
+
+        for (var i = 0; i < 8; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, (await redis.AdmitAsync(caller, true, CancellationToken.None)).Verdict);
+        }
+
+        _clock.Advance(TimeSpan.FromHours(1));
+        var verdicts = new List<AdmissionVerdict>();
+        for (var i = 0; i < 9; i++)
+        {
+            verdicts.Add((await redis.AdmitAsync(caller, true, CancellationToken.None)).Verdict);
+        }
+
+        Assert.Equal(8, verdicts.Count(v => v == AdmissionVerdict.Admitted));
+        Assert.Equal(AdmissionVerdict.RateLimited, verdicts[8]);
+    }
+
+    [RedisFact]
+    public async Task AdmitAsync_QuotaAtLimit_RefusesWithQuotaExceeded()
+    {
+        var redis = await StartAsync();
+        var caller = Caller(requestsPerMonth: 3);
+
+        var results = new List<AdmissionResult>();
+        for (var i = 0; i < 4; i++)
+        {
+            results.Add(await redis.AdmitAsync(caller, rateLimited: false, CancellationToken.None));
+        }
+
+        Assert.Equal([AdmissionVerdict.Admitted, AdmissionVerdict.Admitted, AdmissionVerdict.Admitted, AdmissionVerdict.QuotaExceeded], results.Select(r => r.Verdict));
+        Assert.Equal([1L, 2L, 3L, 3L], results.Select(r => r.Quota!.Value.Used));
+        Assert.Equal(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), results[3].Quota!.Value.ResetAt);
+        Assert.Null(results[0].RateLimit);
+        Assert.Equal(3, Integer(await _redis.CommandAsync("GET", redis.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start)))));
+    }
+
+    [RedisFact]
+    public async Task AdmitAsync_OveragePlan_AdmitsPastTheLimitAsOverage()
+    {
+        var redis = await StartAsync();
+        var caller = Caller(requestsPerMonth: 2, overagePrice: 1);
+
+        var results = new List<AdmissionResult>();
+        for (var i = 0; i < 4; i++)
+        {
+            results.Add(await redis.AdmitAsync(caller, rateLimited: false, CancellationToken.None));
+        }
+
+        Assert.All(results, r => Assert.Equal(AdmissionVerdict.Admitted, r.Verdict));
+        Assert.Equal([false, false, true, true], results.Select(r => r.Quota!.Value.Overage));
+        Assert.Equal([1L, 2L, 3L, 4L], results.Select(r => r.Quota!.Value.Used));
+    }
+
+    [RedisFact]
+    public async Task LeaseSettled_CommitAndRelease_AdjustTheSharedCounter()
+    {
+        var redis = await StartAsync();
+        var caller = Caller(requestsPerMonth: 100);
+        var key = redis.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start));
+
+        var first = await redis.AdmitAsync(caller, false, CancellationToken.None);
+        var second = await redis.AdmitAsync(caller, false, CancellationToken.None);
+        var overage = first.Lease!.Commit(5); // 1 admitted + 4
+        second.Lease!.Release();               // -1
+        second.Lease.Release();                // settled already: no effect
+
+        Assert.Equal(0, overage);
+        Assert.Equal(5, await WaitForCounterAsync(key, 5));
+        var third = await redis.AdmitAsync(caller, false, CancellationToken.None);
+        Assert.Equal(6, third.Quota!.Value.Used);
+    }
+
+    [RedisFact]
+    public async Task AdmitAsync_NewKeys_ExpireOnTheirOwn()
+    {
+        var redis = await StartAsync();
+        var caller = Caller(ratePerMinute: 60, burst: 0, requestsPerMonth: 10);
+
+        await redis.AdmitAsync(caller, true, CancellationToken.None);
+
+        // The bucket: refill time from empty (60 s) + a minute of margin. The counter: the month's end + 7 days.
+        var bucketTtl = Integer(await _redis.CommandAsync("PTTL", redis.BucketKey(caller.User.Id, caller.Key.Id)));
+        Assert.InRange(bucketTtl, 110_000, 120_000);
+        var expiresAt = Integer(await _redis.CommandAsync("EXPIRETIME", redis.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start))));
+        Assert.Equal(new DateTimeOffset(2026, 12, 8, 0, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), expiresAt);
+    }
+
+    [RedisFact]
+    public async Task AdmitAsync_CounterMissing_SeededOnceFromTheStoreByConcurrentInstances()
+    {
+        var caller = Caller(requestsPerMonth: 1000);
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, QuotaPeriod.StartOf(Start), 40, 0));
+        var one = await StartAsync();
+        var two = await StartAsync();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            (i % 2 == 0 ? one : two).AdmitAsync(caller, false, CancellationToken.None).AsTask()));
+
+        Assert.All(results, r => Assert.Equal(AdmissionVerdict.Admitted, r.Verdict));
+        Assert.Equal(Enumerable.Range(41, 20).Select(n => (long)n), results.Select(r => r.Quota!.Value.Used).Order());
+        Assert.Equal(60, Integer(await _redis.CommandAsync("GET", one.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start)))));
+    }
+
+    [RedisFact]
+    public async Task ConnectAsync_NothingListening_ThrowsNamingTheSettingAndHostButNotThePassword()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // nothing listens there now
+        var admission = Create($"redis://:s3cret-pw@127.0.0.1:{port}/0");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => admission.ConnectAsync(CancellationToken.None));
+
+        Assert.Contains("APIGATE_REDIS_URL", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [RedisFact]
+    public async Task ConnectAsync_PasswordAndDatabaseInUrl_UsesThem()
+    {
+        await using var secured = await RedisServer.StartAsync(password: "p@ss:word");
+        var good = Create(secured.Url(database: 3));
+        var bad = Create(secured.Url(database: 3).Replace("p%40ss%3Aword", "not-the-pw-123", StringComparison.Ordinal));
+
+        await good.ConnectAsync(CancellationToken.None);
+        await good.AdmitAsync(Caller(requestsPerMonth: 5), false, CancellationToken.None);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => bad.ConnectAsync(CancellationToken.None));
+
+        Assert.Contains("db3:keys=1,", await secured.CommandAsync("INFO", "keyspace"), StringComparison.Ordinal);
+        Assert.Contains("APIGATE_REDIS_URL", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{secured.Port}", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-pw-123", error.ToString(), StringComparison.Ordinal);
+    }
+
+    private async Task<RedisAdmission> StartAsync()
+    {
+        var admission = Create(_redis.Url());
+        await admission.ConnectAsync(CancellationToken.None);
+        return admission;
+    }
+
+    private RedisAdmission Create(string url)
+    {
+        var options = new GatewayOptions { RedisUrl = url, RedisPrefix = _prefix, RedisTimeout = TimeSpan.FromSeconds(2) };
+        var admission = new RedisAdmission(options, new QuotaSeeds(_store, _clock), _clock, NullLogger<RedisAdmission>.Instance);
+        _admissions.Add(admission);
+        return admission;
+    }
+
+    private async Task<long> WaitForCounterAsync(string key, long expected)
+    {
+        long value = 0;
+        for (var i = 0; i < 100; i++) // settlement does not wait for Redis: poll, bounded
+        {
+            value = Integer(await _redis.CommandAsync("GET", key));
+            if (value == expected)
+            {
+                break;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return value;
+    }
+
+    /// <summary>The number in an integer (<c>:5</c>) or bulk string (<c>$1\r\n5</c>) reply.</summary>
+    private static long Integer(string reply) =>
+        long.Parse(reply.StartsWith('$') ? reply.Split("\r\n")[1] : reply.TrimStart(':'), CultureInfo.InvariantCulture);
+
+    internal static RequestIdentity Caller(int ratePerMinute = 0, int burst = 5, long requestsPerMonth = 0, long overagePrice = 0)
+    {
+        var id = "usr_" + Guid.NewGuid().ToString("N")[..12];
+        var plan = new PlanDefinition { Id = "p", Name = "P", RateLimitPerMinute = ratePerMinute, RequestsPerMonth = requestsPerMonth, OveragePrice = overagePrice };
+        return new RequestIdentity(
+            new ApiKeyDefinition { Id = "key_" + id[4..], UserId = id, Prefix = "ak_00000000" },
+            new UserDefinition { Id = id, Email = id + "@example.com", PlanId = "p" },
+            new PlanRuntime(plan, TokenBucketPolicy.FromPlan(ratePerMinute, burst), []));
+    }
+
+    private sealed class StubQuotaStore : IQuotaStore
+    {
+        public List<QuotaUsage> Rows { get; } = [];
+
+        public Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<QuotaUsage>>(Rows.Where(r => r.PeriodStart == periodStart).ToList());
+
+        public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

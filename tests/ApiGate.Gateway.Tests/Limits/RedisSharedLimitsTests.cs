@@ -1,0 +1,302 @@
+using System.Net;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Core.Quotas;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Tests.Auth;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ApiGate.Gateway.Tests.Limits;
+
+/// <summary>
+/// Two real gateways on loopback sharing one SQLite file and one redis-server: together they admit exactly what one
+/// would; when Redis stops under traffic they behave as configured (open: served and counted locally; closed: 503
+/// limits_unavailable), nothing hangs, and once Redis is back the exact limits resume with the local units added.
+/// </summary>
+public sealed class RedisSharedLimitsTests : IAsyncLifetime
+{
+    private readonly string _prefix = $"t{Guid.NewGuid():N}:";
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+    private readonly List<TestGateway> _gateways = [];
+    private readonly List<RedisServer> _ownServers = [];
+    private TestUpstream _upstream = null!;
+
+    public async Task InitializeAsync() => _upstream = await TestUpstream.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var gateway in _gateways)
+        {
+            await gateway.StopAsync(); // stopped, not disposed: they share one directory
+        }
+
+        foreach (var server in _ownServers)
+        {
+            await server.DisposeAsync();
+        }
+
+        await _upstream.DisposeAsync();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [RedisFact]
+    public async Task TwoInstances_200ParallelRequestsOnA20PerMinutePlan_AdmitExactlyTheBucketCapacity()
+    {
+        // Arrange: one frozen clock for both instances, so no token refills during the burst: capacity = 20 + burst 5.
+        var redis = await RedisServer.Shared;
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (one, two) = await StartPairAsync(redis.Url(), "open", clock);
+        var key = await CreateKeyAsync(one, two, new PlanInput { Id = "twenty", Name = "Twenty", RateLimitPerMinute = 20 });
+
+        // Act
+        var responses = await SendSplitAsync(one, two, key, 200);
+
+        // Assert
+        Assert.Equal(25, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        Assert.Equal(175, responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests));
+        Assert.Equal(25, _upstream.Received.Count);
+        await AuthenticationTests.AssertErrorAsync(responses.First(r => r.StatusCode == HttpStatusCode.TooManyRequests), HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+    }
+
+    [RedisFact]
+    public async Task TwoInstances_50UnitMonthlyQuota_AdmitExactly50AcrossBoth()
+    {
+        var redis = await RedisServer.Shared;
+        var (one, two) = await StartPairAsync(redis.Url(), "open");
+        var key = await CreateKeyAsync(one, two, new PlanInput { Id = "fifty", Name = "Fifty", RequestsPerMonth = 50 });
+
+        var responses = await SendSplitAsync(one, two, key, 200);
+
+        Assert.Equal(50, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        Assert.Equal(150, responses.Count(r => r.StatusCode == HttpStatusCode.PaymentRequired));
+        Assert.Equal(50, _upstream.Received.Count);
+        Assert.Equal(50, responses.Where(r => r.StatusCode == HttpStatusCode.OK).Select(r => r.Headers.GetValues("X-Quota-Used").Single()).Distinct().Count());
+        await AuthenticationTests.AssertErrorAsync(responses.First(r => r.StatusCode == HttpStatusCode.PaymentRequired), HttpStatusCode.PaymentRequired, "quota_exceeded");
+    }
+
+    [RedisFact]
+    public async Task RedisHangsUnderTraffic_OpenMode_ServesCountsLocallyThenAddsTheUnitsWhenBack()
+    {
+        // Arrange
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "open");
+        var (key, userId) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        Assert.All(await SendSplitAsync(one, two, key, 6), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+
+        // Act: Redis stops answering (connections stay open) while 20 requests arrive at both instances.
+        await redis.PauseAsync();
+        HttpResponseMessage[] during;
+        JsonElement ready;
+        try
+        {
+            during = await SendSplitAsync(one, two, key, 20);
+            ready = await ReadyAsync(one);
+        }
+        finally
+        {
+            await redis.ResumeAsync();
+        }
+
+        await WaitUntilAvailableAsync(one, two);
+        await WaitForCounterAsync(redis, userId, 26);
+        var counted = Counter(await redis.CommandAsync("GET", QuotaKey(userId)));
+        var after = await SendAsync(one, key);
+
+        // Assert: all served, none hung; degraded readiness; the 20 local units are in the shared counter.
+        Assert.All(during, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal("degraded", ready.GetProperty("status").GetString());
+        Assert.Equal("fallback", ready.GetProperty("checks").GetProperty("limits").GetString());
+        Assert.Equal(1, one.Service<RedisAdmission>().Outages);
+        Assert.Equal(26, counted);
+        Assert.Equal("27", after.Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal("ready", (await ReadyAsync(one)).GetProperty("status").GetString());
+        var metrics = await Observability.PrometheusText.ScrapeAsync(one.Client, one.Url + "/metrics");
+        Assert.Equal(1, metrics.Sum("apigate_limits_redis_available"));
+        Assert.Equal(1, metrics.Sum("apigate_limits_redis_outages_total"));
+        Assert.True(metrics.Sum("apigate_limits_fallback_admissions_total") >= 1);
+    }
+
+    [RedisFact]
+    public async Task RedisKilledAndRestartedEmpty_ClosedMode_Answers503ThenResumesExactLimitsFromTheStore()
+    {
+        // Arrange: a 6-unit quota, 3 used and recorded in the store.
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "closed");
+        var (key, userId) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "six", Name = "Six", RequestsPerMonth = 6 });
+        Assert.All(await SendSplitAsync(one, two, key, 3), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        await WaitForStoredUnitsAsync(one, userId, 3);
+
+        // Act: Redis dies (its data with it), requests arrive, then it comes back empty.
+        await redis.StopAsync();
+        var during = await SendSplitAsync(one, two, key, 4);
+        var ready = await ReadyAsync(two);
+        var metrics = await Observability.PrometheusText.ScrapeAsync(one.Client, one.Url + "/metrics");
+        await redis.RestartAsync();
+        await WaitUntilAvailableAsync(one, two);
+        var after = new List<HttpResponseMessage>();
+        for (var i = 0; i < 5; i++)
+        {
+            after.Add(await SendAsync(i % 2 == 0 ? one : two, key));
+        }
+
+        // Assert: 503 limits_unavailable while down (never forwarded); then the counter is seeded from the store (3), so
+        // exactly 3 more are admitted.
+        Assert.All(during, r => Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode));
+        await AuthenticationTests.AssertErrorAsync(during[0], HttpStatusCode.ServiceUnavailable, "limits_unavailable");
+        Assert.Equal("degraded", ready.GetProperty("status").GetString());
+        Assert.Equal("unavailable", ready.GetProperty("checks").GetProperty("limits").GetString());
+        Assert.Equal(0, metrics.Sum("apigate_limits_redis_available"));
+        Assert.Equal(
+            [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.PaymentRequired, HttpStatusCode.PaymentRequired],
+            after.Select(r => r.StatusCode));
+        Assert.Equal(6, _upstream.Received.Count);
+        Assert.Equal(6, Counter(await redis.CommandAsync("GET", QuotaKey(userId))));
+    }
+
+    [RedisFact]
+    public async Task RedisKilledUnderTraffic_OpenMode_ServesThenReseedsEveryUnitFromTheStore()
+    {
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "open");
+        var (key, userId) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "hundred", Name = "Hundred", RequestsPerMonth = 100, RateLimitPerMinute = 600 });
+
+        // Traffic in flight while Redis dies.
+        var first = SendSplitAsync(one, two, key, 40);
+        await redis.StopAsync();
+        var second = await SendSplitAsync(one, two, key, 40);
+        var responses = (await first).Concat(second).ToList();
+        await redis.RestartAsync();
+        await WaitUntilAvailableAsync(one, two);
+        await WaitForStoredUnitsAsync(one, userId, 80); // both instances' usage events, with their units
+        await Task.Delay(QuotaSeeds.MaxAge);             // no seed answered from a load older than the last events
+        var after = await SendAsync(two, key);
+
+        // Assert: served throughout; Redis came back empty, so the counter was seeded from the store, which holds all
+        // 80 units (those counted in Redis before it died and those counted locally during the outage): none lost.
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.Equal("81", after.Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal(81, _upstream.Received.Count);
+        Assert.True(one.Service<RedisAdmission>().FallbackAdmissions + two.Service<RedisAdmission>().FallbackAdmissions >= 40);
+        Assert.Equal("ready", (await ReadyAsync(one)).GetProperty("status").GetString());
+    }
+
+    private async Task<RedisServer> OwnServerAsync()
+    {
+        var server = await RedisServer.StartAsync();
+        _ownServers.Add(server);
+        return server;
+    }
+
+    private string QuotaKey(string userId) =>
+        $"{_prefix}{{{userId}}}:q:{QuotaPeriod.StartOf(DateTimeOffset.UtcNow):yyyy-MM}";
+
+    private async Task<(TestGateway One, TestGateway Two)> StartPairAsync(string url, string mode, TimeProvider? clock = null)
+    {
+        void Configure(GatewayOptions o)
+        {
+            o.RedisUrl = url;
+            o.RedisPrefix = _prefix;
+            o.LimitsOnRedisFailure = mode;
+            o.RedisTimeout = TimeSpan.FromMilliseconds(300);
+        }
+
+        var one = await TestGateway.StartAsync(Configure, _directory, clock);
+        _gateways.Add(one);
+        var two = await TestGateway.StartAsync(Configure, _directory, clock);
+        _gateways.Add(two);
+        return (one, two);
+    }
+
+    private async Task<string> CreateKeyAsync(TestGateway one, TestGateway two, PlanInput plan) => (await CreateKeyWithUserAsync(one, two, plan)).Key;
+
+    private async Task<(string Key, string UserId)> CreateKeyWithUserAsync(TestGateway one, TestGateway two, PlanInput plan)
+    {
+        await one.AddUpstreamAsync("backend", _upstream.Url);
+        await one.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true }, reload: false);
+        var (key, user, _) = await one.CreateKeyAsync("shared@example.com", plan);
+        await two.ReloadAsync();
+        return (key, user.Id);
+    }
+
+    private static async Task<HttpResponseMessage[]> SendSplitAsync(TestGateway one, TestGateway two, string key, int count)
+    {
+        using var start = new ManualResetEventSlim();
+        var tasks = Enumerable.Range(0, count).Select(i => Task.Run(async () =>
+        {
+            start.Wait();
+            return await SendAsync(i % 2 == 0 ? one : two, key);
+        })).ToList();
+        start.Set();
+        return await Task.WhenAll(tasks);
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(TestGateway gateway, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/api/x");
+        request.Headers.Add("X-API-Key", key);
+        // Bounded: a request that hangs fails the test instead of holding it.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var response = await gateway.Client.SendAsync(request, timeout.Token);
+        await response.Content.LoadIntoBufferAsync(timeout.Token);
+        return response;
+    }
+
+    private static async Task<JsonElement> ReadyAsync(TestGateway gateway)
+    {
+        var response = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode); // degraded still serves
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
+    private static async Task WaitUntilAvailableAsync(params TestGateway[] gateways)
+    {
+        for (var i = 0; i < 400 && !gateways.All(g => g.Service<RedisAdmission>().Available); i++) // bounded: 20 s
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.All(gateways, g => Assert.True(g.Service<RedisAdmission>().Available, "Redis never became available again"));
+    }
+
+    private async Task WaitForCounterAsync(RedisServer redis, string userId, long expected)
+    {
+        for (var i = 0; i < 200; i++) // bounded: 10 s
+        {
+            var reply = await redis.CommandAsync("GET", QuotaKey(userId));
+            if (reply.StartsWith('$') && !reply.StartsWith("$-1", StringComparison.Ordinal) && Counter(reply) == expected)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task WaitForStoredUnitsAsync(TestGateway gateway, string userId, long units)
+    {
+        long stored = 0;
+        for (var i = 0; i < 400 && stored < units; i++) // bounded: 10 s
+        {
+            var usage = await gateway.Store.LoadQuotaUsageAsync(QuotaPeriod.StartOf(DateTimeOffset.UtcNow), CancellationToken.None);
+            stored = usage.Where(u => u.UserId == userId).Sum(u => u.Used);
+            if (stored < units)
+            {
+                await Task.Delay(25);
+            }
+        }
+
+        Assert.Equal(units, stored);
+    }
+
+    private static long Counter(string reply) =>
+        long.Parse(reply.StartsWith('$') ? reply.Split("\r\n")[1] : reply.TrimStart(':'), System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,101 @@
+using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Limits;
+
+/// <summary>
+/// Bad Redis settings stop <c>apigate serve</c> with one line naming the setting and the host, never the password, and
+/// a non-zero exit code: a URL with a bad scheme (exit 2, before the store is opened) and a Redis that cannot be
+/// reached at start (exit 1; fatal in both failure modes, see docs/scaling.md).
+/// </summary>
+public sealed class RedisStartupTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+
+    public RedisStartupTests() => Directory.CreateDirectory(_directory);
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Theory]
+    [InlineData("http://:pw-123@cache.example:6379", "scheme 'http' is not redis:// or rediss://")]
+    [InlineData("cache.example:6379", "is not a URL")]
+    [InlineData("redis://:pw-123@cache.example:99999", "port '99999' of host cache.example")]
+    [InlineData("redis://:pw-123@cache.example/abc", "database 'abc' of host cache.example")]
+    public async Task Serve_InvalidRedisUrl_ExitsWithOneLineNamingTheSetting(string url, string problem)
+    {
+        var result = await ServeAsync(url, "open");
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("redis.url (from APIGATE_REDIS_URL)", line, StringComparison.Ordinal);
+        Assert.Contains(problem, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("pw-123", result.Output + result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("open")]
+    [InlineData("closed")]
+    public async Task Serve_RedisUnreachableAtStart_ExitsNonZeroNamingSettingAndHost(string mode)
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // nothing listens there now
+
+        var result = await ServeAsync($"redis://:pw-123@127.0.0.1:{port}/0", mode);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Diagnostics.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("APIGATE_REDIS_URL", line, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{port}", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("pw-123", result.Output + result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_RedissWithUserPasswordAndDatabase_ParsesEveryPart()
+    {
+        var url = RedisUrl.Parse("rediss://app:p%40ss@cache.example:6380/4");
+
+        Assert.Equal(("cache.example", 6380, true, "app", "p@ss", 4), (url.Host, url.Port, url.Tls, url.User, url.Password, url.Database));
+        Assert.Equal("cache.example:6380", url.ToString());
+    }
+
+    [Fact]
+    public void Validate_PasswordOnlyAndDefaults_UsesPort6379AndDatabase0()
+    {
+        var url = RedisUrl.Parse("redis://:s3cret@10.0.0.5");
+
+        Assert.Equal(("10.0.0.5", 6379, false, (string?)null, "s3cret", 0), (url.Host, url.Port, url.Tls, url.User, url.Password, url.Database));
+    }
+
+    [Fact]
+    public void Validate_InvalidFailureMode_IsRefusedNamingTheSetting()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Hosting.GatewayHost.Build(
+            new Configuration.GatewayOptions { LimitsOnRedisFailure = "maybe", DatabaseDsn = Path.Combine(_directory, "x.db") }, null!));
+
+        Assert.Contains("limits.on_redis_failure (APIGATE_LIMITS_ON_REDIS_FAILURE): 'maybe' is not open or closed", error.Message, StringComparison.Ordinal);
+    }
+
+    private Task<CliResult> ServeAsync(string url, string mode) => CliRunner.RunAsync(
+        new Dictionary<string, string>
+        {
+            ["APIGATE_DATABASE_DSN"] = Path.Combine(_directory, "apigate.db"),
+            ["APIGATE_REDIS_URL"] = url,
+            ["APIGATE_LIMITS_ON_REDIS_FAILURE"] = mode,
+            ["APIGATE_SERVER_HOST"] = "127.0.0.1",
+            ["APIGATE_SERVER_PORT"] = "0",
+            ["APIGATE_LOG_LEVEL"] = "error",
+        },
+        "serve");
+}

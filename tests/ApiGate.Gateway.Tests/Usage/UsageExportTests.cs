@@ -1,0 +1,79 @@
+using System.Text.Json;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Usage;
+
+namespace ApiGate.Gateway.Tests.Usage;
+
+/// <summary>Raw events as JSON lines: every field, one line per event, files rotated by size keeping <see cref="UsageExport.KeptFiles"/>.</summary>
+public sealed class UsageExportTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public void Write_OneBatch_OneJsonLinePerEventWithEveryField()
+    {
+        // Arrange
+        var path = Path.Combine(_directory, "usage.jsonl");
+        using var export = new UsageExport(path, 1024 * 1024);
+        var e = Storage.UsageStoreTests.Event("usr_1", new DateTimeOffset(2026, 5, 10, 8, 30, 15, 123, TimeSpan.Zero), units: 3, status: 502);
+
+        // Act
+        export.Write([e, e with { Path = "/second" }]);
+        var lines = File.ReadAllLines(path);
+
+        // Assert
+        Assert.Equal(2, lines.Length);
+        var first = JsonDocument.Parse(lines[0]).RootElement;
+        Assert.Equal("2026-05-10T08:30:15.123+00:00", first.GetProperty("timestamp").GetString());
+        Assert.Equal("usr_1", first.GetProperty("user_id").GetString());
+        Assert.Equal("key_1", first.GetProperty("key_id").GetString());
+        Assert.Equal("rte_1", first.GetProperty("route_id").GetString());
+        Assert.Equal("ups_1", first.GetProperty("upstream_id").GetString());
+        Assert.Equal("GET", first.GetProperty("method").GetString());
+        Assert.Equal("/items", first.GetProperty("path").GetString());
+        Assert.Equal(502, first.GetProperty("status").GetInt32());
+        Assert.Equal(12.5, first.GetProperty("latency_ms").GetDouble());
+        Assert.Equal(100, first.GetProperty("request_bytes").GetInt64());
+        Assert.Equal(2048, first.GetProperty("response_bytes").GetInt64());
+        Assert.Equal(3, first.GetProperty("units").GetInt64());
+        Assert.Equal("127.0.0.1", first.GetProperty("client_ip").GetString());
+        Assert.Equal(e.RequestId, first.GetProperty("request_id").GetString());
+        Assert.Equal("/second", JsonDocument.Parse(lines[1]).RootElement.GetProperty("path").GetString());
+    }
+
+    [Fact]
+    public void Write_PastMaxBytes_RotatesAndKeepsFiveOldFiles()
+    {
+        // Arrange: each batch is one ~330-byte line; the limit holds two
+        var path = Path.Combine(_directory, "usage.jsonl");
+        using var export = new UsageExport(path, 700);
+        var e = Storage.UsageStoreTests.Event("usr_1", new DateTimeOffset(2026, 5, 10, 8, 30, 0, TimeSpan.Zero));
+
+        // Act
+        for (var i = 0; i < 20; i++)
+        {
+            export.Write([e with { Path = "/" + i }]);
+        }
+
+        // Assert: 20 lines, 2 per file: the current file has 18-19, .1 has 16-17, ... .5 has 8-9; older ones are gone
+        Assert.Equal(["/18", "/19"], Paths(path));
+        Assert.Equal(["/16", "/17"], Paths(path + ".1"));
+        Assert.Equal(["/8", "/9"], Paths(path + ".5"));
+        Assert.False(File.Exists(path + ".6"));
+        Assert.All(Directory.GetFiles(_directory), f => Assert.True(new FileInfo(f).Length <= 700));
+    }
+
+    private static string[] Paths(string file) =>
+        [.. File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("path").GetString()!)];
+}
