@@ -35,6 +35,15 @@ public sealed class PostgresFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A <c>[Fact]</c> that needs PostgreSQL and redis-server: skipped with one line naming what is missing (not under CI).</summary>
+public sealed class PostgresAndRedisFactAttribute : FactAttribute
+{
+    public PostgresAndRedisFactAttribute()
+    {
+        Skip = PostgresServer.MissingReason ?? (RedisServer.Binary is null && !RedisServer.Required ? RedisServer.MissingMessage : null);
+    }
+}
+
 /// <summary>
 /// Class fixture: one PostgreSQL database per test class (CREATE DATABASE on the shared server, on first use), and
 /// in it one schema per store, so every test starts from an empty, freshly migrated store; SQLite stores are files

@@ -113,6 +113,7 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         // Assert: all served, none hung; degraded readiness; the 20 local units are in the shared counter.
         Assert.All(during, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         Assert.Equal("degraded", ready.GetProperty("status").GetString());
+        Assert.Equal(["limits"], ready.GetProperty("degraded").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("fallback", ready.GetProperty("checks").GetProperty("limits").GetString());
         Assert.Equal(1, one.Service<RedisAdmission>().Outages);
         Assert.Equal(26, counted);
@@ -152,6 +153,7 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         Assert.All(during, r => Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode));
         await AuthenticationTests.AssertErrorAsync(during[0], HttpStatusCode.ServiceUnavailable, "limits_unavailable");
         Assert.Equal("degraded", ready.GetProperty("status").GetString());
+        Assert.Equal(["limits"], ready.GetProperty("degraded").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("unavailable", ready.GetProperty("checks").GetProperty("limits").GetString());
         Assert.Equal(0, metrics.Sum("apigate_limits_redis_available"));
         Assert.Equal(

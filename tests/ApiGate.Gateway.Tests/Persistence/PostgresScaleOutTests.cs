@@ -93,7 +93,7 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, unseenStatus);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Contains("\"status\":\"degraded\"", readyBody, StringComparison.Ordinal);
+        Assert.Contains("\"status\":\"degraded\",\"degraded\":[\"store\"]", readyBody, StringComparison.Ordinal);
         Assert.Contains("\"store\":\"down\"", readyBody, StringComparison.Ordinal);
         Assert.Equal(1, cli.ExitCode);
         Assert.Contains($"cannot connect to PostgreSQL at 127.0.0.1:{server.Port} (APIGATE_DATABASE_DSN", cli.Error, StringComparison.Ordinal);
@@ -105,6 +105,49 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
         var readyAgain = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
         Assert.Equal(HttpStatusCode.OK, readyAgain.StatusCode);
         Assert.Contains("\"status\":\"ready\"", await readyAgain.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [PostgresAndRedisFact]
+    public async Task PostgresAndRedisStopped_Readiness_DegradedNamingBothThenReadyAgain()
+    {
+        // Arrange: a gateway on a PostgreSQL server and a Redis server of its own (this test stops both), a key it has seen
+        await using var server = await PostgresServer.StartAsync();
+        var dsn = await server.CreateDatabaseAsync();
+        await using var redis = await RedisServer.StartAsync();
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.DatabaseDriver = GatewayStores.Postgres;
+            o.DatabaseDsn = dsn;
+            o.RedisUrl = redis.Url();
+            o.RedisTimeout = TimeSpan.FromMilliseconds(300);
+        });
+        await gateway.AddUpstreamAsync("backend", upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "backend", AuthRequired = true });
+        var (key, _, _) = await gateway.CreateKeyAsync("both@example.com");
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(gateway, "/items/warm", key));
+
+        // Act: both stopped; one request makes the gateway notice Redis is gone (open mode serves it locally)
+        await server.StopServerAsync();
+        await redis.StopAsync();
+        var during = await SendAsync(gateway, "/items/during", key);
+        var ready = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
+        var body = await ready.Content.ReadAsStringAsync();
+        await server.StartServerAsync();
+        await redis.RestartAsync();
+        var recovered = await EventuallyAsync(async () =>
+        {
+            using var again = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
+            return (await again.Content.ReadAsStringAsync()).StartsWith("{\"status\":\"ready\"", StringComparison.Ordinal);
+        }, attempts: 300);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, during);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.StartsWith("{\"status\":\"degraded\",\"degraded\":[\"store\",\"limits\"],", body, StringComparison.Ordinal);
+        Assert.Contains("\"store\":\"down\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"limits\":\"fallback\"", body, StringComparison.Ordinal);
+        Assert.True(recovered, "readiness did not return to ready after PostgreSQL and Redis came back");
     }
 
     private static Task<TestGateway> StartAsync(string dsn, TimeSpan poll) => TestGateway.StartAsync(o =>
