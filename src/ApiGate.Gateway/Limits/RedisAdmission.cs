@@ -469,16 +469,16 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         return end < 0 ? message : message[..end];
     }
 
-    [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Limits are shared through Redis at {Endpoint}; on Redis failure: {Mode}")]
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Information, Message = "Limits are shared through Redis at {Endpoint}; on Redis failure: {Mode}")]
     private partial void LogConnected(string endpoint, string mode);
 
-    [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "Redis at {Endpoint} is unavailable; {Behaviour} until it answers again: {Reason}")]
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Error, Message = "Redis at {Endpoint} is unavailable; {Behaviour} until it answers again: {Reason}")]
     private partial void LogUnavailable(string endpoint, string behaviour, string reason);
 
-    [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Redis at {Endpoint} answers again; shared limits resumed, {Units} locally counted quota units added")]
+    [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Redis at {Endpoint} answers again; shared limits resumed, {Units} locally counted quota units added")]
     private partial void LogRecovered(string endpoint, long units);
 
-    [LoggerMessage(EventId = 4104, Level = LogLevel.Warning, Message = "Could not load the stored quota counter to seed Redis for user {UserId}; the request was decided locally")]
+    [LoggerMessage(EventId = 4204, Level = LogLevel.Warning, Message = "Could not load the stored quota counter to seed Redis for user {UserId}; the request was decided locally")]
     private partial void LogSeedFailed(string userId, Exception exception);
 
     /// <summary>The Redis keys of one API key for one month, built once (not per request).</summary>

@@ -46,9 +46,14 @@ internal sealed class RedisServer : IAsyncDisposable
     /// <summary>One server for the whole run (each test uses its own key prefix or database).</summary>
     public static Task<RedisServer> Shared => SharedServer.Value;
 
-    /// <summary>A server of one's own (for stopping and restarting it).</summary>
+    /// <summary>
+    /// A server of one's own (for stopping and restarting it). It always has a password (a random one unless given):
+    /// while it is stopped its port is free, and another test's server may take it; the password keeps a gateway
+    /// from mistaking that server for this one.
+    /// </summary>
     public static async Task<RedisServer> StartAsync(string? password = null)
     {
+        password ??= Guid.NewGuid().ToString("N");
         var directory = Path.Combine(Path.GetTempPath(), "apigate-redis", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         var server = new RedisServer(FreePort(), directory, password);

@@ -14,7 +14,10 @@ namespace ApiGate.Gateway.Tests.Limits;
 /// Two real gateways on loopback sharing one SQLite file and one redis-server: together they admit exactly what one
 /// would; when Redis stops under traffic they behave as configured (open: served and counted locally; closed: 503
 /// limits_unavailable), nothing hangs, and once Redis is back the exact limits resume with the local units added.
+/// Runs alone: the Redis gauges it reads are process-wide instruments, so another test's gateways running at the same
+/// time would be summed into them.
 /// </summary>
+[Collection(ProcessWideCollection.Name)]
 public sealed class RedisSharedLimitsTests : IAsyncLifetime
 {
     private readonly string _prefix = $"t{Guid.NewGuid():N}:";
