@@ -90,6 +90,13 @@ public sealed class GatewayOptions
     /// </summary>
     public string RedisUrl { get; set; } = "";
 
+    /// <summary>
+    /// <c>APIGATE_REDIS_CA_FILE</c>: a PEM file with the certificate(s) of a private CA that a <c>rediss://</c> server's
+    /// certificate must chain to (instead of the system's trusted roots); the host name is checked either way. Empty
+    /// (default): the system's trusted roots. Only with a <c>rediss://</c> URL.
+    /// </summary>
+    public string RedisCaFile { get; set; } = "";
+
     /// <summary><c>APIGATE_REDIS_PREFIX</c>: prefix of every Redis key the gateway writes; default <c>apigate:</c>.</summary>
     public string RedisPrefix { get; set; } = "apigate:";
 

@@ -136,6 +136,18 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("redis.url", redis);
         }
 
+        if (o.RedisCaFile.Length > 0)
+        {
+            if (!o.RedisUrl.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
+            {
+                yield return ("redis.ca_file", "is set but redis.url is not a rediss:// (TLS) URL");
+            }
+            else if (Limits.RedisTlsTrust.Validate(o.RedisCaFile) is { } ca)
+            {
+                yield return ("redis.ca_file", ca);
+            }
+        }
+
         if (o.RedisPrefix.Length > 64 || o.RedisPrefix.Contains('{') || o.RedisPrefix.Contains('}'))
         {
             yield return ("redis.prefix", "must be at most 64 characters without '{' or '}' (the user id is the key's hash tag)");

@@ -40,6 +40,7 @@ internal static class GatewaySettings
         new("log.access", "APIGATE_ACCESS_LOG", nameof(GatewayOptions.AccessLog)),
         new("metrics.enabled", "APIGATE_METRICS_ENABLED", nameof(GatewayOptions.MetricsEnabled)),
         new("redis.url", "APIGATE_REDIS_URL", nameof(GatewayOptions.RedisUrl), normalize: Trim),
+        new("redis.ca_file", "APIGATE_REDIS_CA_FILE", nameof(GatewayOptions.RedisCaFile), normalize: Trim),
         new("redis.prefix", "APIGATE_REDIS_PREFIX", nameof(GatewayOptions.RedisPrefix)),
         new("redis.timeout", "APIGATE_REDIS_TIMEOUT", nameof(GatewayOptions.RedisTimeout)),
         new("limits.on_redis_failure", "APIGATE_LIMITS_ON_REDIS_FAILURE", nameof(GatewayOptions.LimitsOnRedisFailure), normalize: Lower),

@@ -40,6 +40,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private static readonly byte[] AddHash = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(RedisLimitScripts.Add));
 
     private readonly RedisUrl _url;
+    private readonly RedisTlsTrust _trust;
     private readonly string _prefix;
     private readonly TimeSpan _timeout;
     private readonly bool _failOpen;
@@ -62,6 +63,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     public RedisAdmission(GatewayOptions options, QuotaSeeds seeds, TimeProvider timeProvider, ILogger<RedisAdmission> logger)
     {
         _url = RedisUrl.Parse(options.RedisUrl);
+        _trust = RedisTlsTrust.Create(options.RedisCaFile);
         _prefix = options.RedisPrefix;
         _timeout = options.RedisTimeout;
         _failOpen = options.LimitsOnRedisFailure != "closed";
@@ -94,12 +96,17 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <exception cref="InvalidOperationException">Redis cannot be reached; the message names the setting and the host.</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        var connection = await ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout));
+        var connection = await ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust));
         try
         {
+            if (!connection.IsConnected && _trust.LastFailure is { } refused)
+            {
+                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: {refused}");
+            }
+
             if (!connection.IsConnected)
             {
-                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(Math.Max(_timeout.TotalMilliseconds, 1000))})");
+                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(Math.Max(_timeout.TotalMilliseconds, 1000))}{(_url.Tls ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
             }
 
             var database = connection.GetDatabase();

@@ -120,9 +120,10 @@ internal sealed class RedisUrl
 
     /// <summary>
     /// Client options: bounded timeouts on every call, commands fail at once while disconnected (the gateway falls back
-    /// instead of queueing requests behind a dead connection), reconnection in the background.
+    /// instead of queueing requests behind a dead connection), reconnection in the background. For <c>rediss://</c>
+    /// the server's certificate is checked by <paramref name="trust"/>.
     /// </summary>
-    public ConfigurationOptions ToOptions(TimeSpan timeout)
+    public ConfigurationOptions ToOptions(TimeSpan timeout, RedisTlsTrust trust)
     {
         var milliseconds = (int)Math.Ceiling(timeout.TotalMilliseconds);
         var options = new ConfigurationOptions
@@ -143,6 +144,11 @@ internal sealed class RedisUrl
             ClientName = "apigate",
             ConnectRetry = 1,
         };
+        if (Tls)
+        {
+            options.CertificateValidation += trust.Check;
+        }
+
         options.EndPoints.Add(Host, Port);
         return options;
     }

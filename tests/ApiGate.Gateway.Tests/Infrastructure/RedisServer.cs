@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace ApiGate.Gateway.Tests.Infrastructure;
@@ -8,7 +10,8 @@ namespace ApiGate.Gateway.Tests.Infrastructure;
 /// <summary>
 /// A throwaway <c>redis-server</c> (Debian's <c>redis-server</c> package) on a free loopback port, in a temp directory,
 /// without persistence: <see cref="Shared"/> is started once per test run; outage tests start their own and stop,
-/// pause or restart it. Always stopped by its PID.
+/// pause or restart it. Always stopped by its PID. <see cref="StartTlsAsync"/> starts a TLS-only one whose certificate
+/// is signed by a private CA made by the test (<see cref="CaFile"/>).
 /// </summary>
 internal sealed class RedisServer : IAsyncDisposable
 {
@@ -19,13 +22,15 @@ internal sealed class RedisServer : IAsyncDisposable
 
     private readonly string _directory;
     private readonly string? _password;
+    private readonly X509Certificate2? _authority;
     private Process? _process;
 
-    private RedisServer(int port, string directory, string? password)
+    private RedisServer(int port, string directory, string? password, X509Certificate2? authority = null)
     {
         Port = port;
         _directory = directory;
         _password = password;
+        _authority = authority;
     }
 
     /// <summary>The binary, or null when it is not installed.</summary>
@@ -39,9 +44,12 @@ internal sealed class RedisServer : IAsyncDisposable
     /// <summary>The server's PID while it runs (for CPU measurements and tests).</summary>
     public int? Pid => _process is { HasExited: false } p ? p.Id : null;
 
-    /// <summary><c>redis://[:password@]127.0.0.1:port</c>, optionally with a database number.</summary>
+    /// <summary>The PEM file of the private CA that signed a TLS server's certificate (<see cref="StartTlsAsync"/>); null otherwise.</summary>
+    public string? CaFile => _authority is null ? null : Path.Combine(_directory, "ca.pem");
+
+    /// <summary><c>redis://[:password@]127.0.0.1:port</c> (<c>rediss://</c> for a TLS server), optionally with a database number.</summary>
     public string Url(int database = 0) =>
-        $"redis://{(_password is null ? "" : ":" + Uri.EscapeDataString(_password) + "@")}127.0.0.1:{Port}/{database}";
+        $"{(_authority is null ? "redis" : "rediss")}://{(_password is null ? "" : ":" + Uri.EscapeDataString(_password) + "@")}127.0.0.1:{Port}/{database}";
 
     /// <summary>One server for the whole run (each test uses its own key prefix or database).</summary>
     public static Task<RedisServer> Shared => SharedServer.Value;
@@ -57,6 +65,28 @@ internal sealed class RedisServer : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), "apigate-redis", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         var server = new RedisServer(FreePort(), directory, password);
+        await server.RunAsync();
+        return server;
+    }
+
+    /// <summary>
+    /// A TLS-only server of one's own (<c>--port 0 --tls-port</c>, clients need no certificate) with a password, its
+    /// certificate for 127.0.0.1 signed by a private CA whose PEM file is <see cref="CaFile"/>.
+    /// </summary>
+    public static async Task<RedisServer> StartTlsAsync()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-redis", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var (authority, certificate) = TestCertificates.CreateAuthorityAndLoopbackServer();
+        using (certificate)
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "ca.pem"), authority.ExportCertificatePem());
+            await File.WriteAllTextAsync(Path.Combine(directory, "server.pem"), certificate.ExportCertificatePem());
+            using var key = certificate.GetRSAPrivateKey()!;
+            await File.WriteAllTextAsync(Path.Combine(directory, "server.key"), key.ExportPkcs8PrivateKeyPem());
+        }
+
+        var server = new RedisServer(FreePort(), directory, Guid.NewGuid().ToString("N"), authority);
         await server.RunAsync();
         return server;
     }
@@ -91,7 +121,17 @@ internal sealed class RedisServer : IAsyncDisposable
     {
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, Port);
-        var stream = client.GetStream();
+        Stream stream = client.GetStream();
+        if (_authority is { } authority)
+        {
+            var tls = new SslStream(stream);
+            stream = tls;
+            var trust = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            trust.CustomTrustStore.Add(authority);
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "127.0.0.1", CertificateChainPolicy = trust });
+        }
+
+        await using var _ = stream;
         var request = new StringBuilder();
         if (_password is not null)
         {
@@ -122,6 +162,7 @@ internal sealed class RedisServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
+        _authority?.Dispose();
         try
         {
             Directory.Delete(_directory, recursive: true);
@@ -145,9 +186,18 @@ internal sealed class RedisServer : IAsyncDisposable
             throw new InvalidOperationException(MissingMessage);
         }
 
+        var port = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] listen = _authority is null
+            ? ["--port", port]
+            :
+            [
+                "--port", "0", "--tls-port", port, "--tls-auth-clients", "no",
+                "--tls-cert-file", Path.Combine(_directory, "server.pem"), "--tls-key-file", Path.Combine(_directory, "server.key"),
+                "--tls-ca-cert-file", Path.Combine(_directory, "ca.pem"),
+            ];
         string[] args =
         [
-            "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", _directory,
+            .. listen, "--bind", "127.0.0.1", "--dir", _directory,
             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--logfile", Path.Combine(_directory, "redis.log"),
             .. _password is null ? Array.Empty<string>() : ["--requirepass", _password],
         ];
@@ -185,7 +235,7 @@ internal sealed class RedisServer : IAsyncDisposable
                     return;
                 }
             }
-            catch (SocketException)
+            catch (Exception ex) when (ex is SocketException or IOException)
             {
             }
 
