@@ -117,6 +117,21 @@ public sealed class RedisTlsTests : IAsyncLifetime
         Assert.Contains(missing, line, StringComparison.Ordinal);
     }
 
+    [RedisFact]
+    public async Task Serve_CaFileWithPlainRedisUrl_ExitsWithOneLineNamingBothSettings()
+    {
+        // The CA file would be silently ignored on a plain connection: refused instead.
+        var url = Redis.Url().Replace("rediss://", "redis://", StringComparison.Ordinal);
+
+        var result = await ServeAsync(url, Redis.CaFile!);
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("redis.ca_file (from APIGATE_REDIS_CA_FILE)", line, StringComparison.Ordinal);
+        Assert.Contains("is set but redis.url is not a rediss:// (TLS) URL", line, StringComparison.Ordinal);
+        AssertNoPassword(url, result);
+    }
+
     private static void AssertNoPassword(string url, CliResult result)
     {
         var password = url[(url.IndexOf("//:", StringComparison.Ordinal) + 3)..url.IndexOf('@', StringComparison.Ordinal)];
