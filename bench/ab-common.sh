@@ -1,6 +1,6 @@
-# Shared set-up of the A/B CPU scripts (bench/ab-cpu.sh, bench/ab-telemetry.sh); sourced, not run.
+# Shared set-up of the A/B scripts (ab-cpu, ab-telemetry, ab-variants, alloc, failover, redis-limits); sourced, not run.
 # Needs REPO_DIR and UPSTREAM_PORT. Gives TMP_DIR, APIGATE_BIN, PIDS (stopped by PID on exit), a Release build of the
-# CLI (unless SKIP_BUILD=1) and a static nginx upstream on 127.0.0.1:$UPSTREAM_PORT.
+# CLI (unless SKIP_BUILD=1), a static nginx upstream on 127.0.0.1:$UPSTREAM_PORT, and the helpers below.
 APIGATE_BIN=${APIGATE_BIN:-$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate} # another build: set APIGATE_BIN (and SKIP_BUILD=1)
 TMP_DIR=$(mktemp -d /tmp/apigate-ab.XXXXXX)
 PIDS=()
@@ -21,3 +21,11 @@ sed -E -e "s/listen[[:space:]]+127\.0\.0\.1:18081/listen 127.0.0.1:$UPSTREAM_POR
     "$REPO_DIR/bench/nginx/upstream.conf" >"$TMP_DIR/up/nginx.conf"
 nginx -c "$TMP_DIR/up/nginx.conf" -p "$TMP_DIR/up/" -e "$TMP_DIR/up/error.log" -g 'daemon off;' >/dev/null 2>&1 &
 PIDS+=("$!")
+
+# wait_healthy PORT: waits (at most 30 s) until a gateway on PORT answers /health.
+wait_healthy() {
+    for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$1/health" >/dev/null && break; sleep 0.5; done
+}
+
+# ticks PID: CPU time (user + system, in clock ticks) the process has used so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -29,16 +29,15 @@ key=$("$APIGATE_BIN" keys create --user ab@example.com --json | grep -o '"key": 
 "$APIGATE_BIN" serve >"$TMP_DIR/serve.log" 2>&1 &
 gateway=$!
 PIDS+=("$gateway")
-for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null && break; sleep 0.5; done
+wait_healthy "$GATEWAY_PORT"
 
 ROUTES=(${ROUTES:-public private xform})
 declare -A cpu=() requests=()
-ticks() { awk '{print $14 + $15}' "/proc/$gateway/stat"; }
 run() { timeout $((DURATION + 10)) wrk -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer $key" "http://127.0.0.1:$GATEWAY_PORT/$1/x" | awk '/requests in/ {print $1}'; }
 for route in "${ROUTES[@]}"; do run "$route" >/dev/null; done # warm-up
 for round in $(seq 1 "$ROUNDS"); do
     for route in "${ROUTES[@]}"; do
-        before=$(ticks); n=$(run "$route"); after=$(ticks)
+        before=$(ticks "$gateway"); n=$(run "$route"); after=$(ticks "$gateway")
         cpu[$route]=$(( ${cpu[$route]:-0} + after - before ))
         requests[$route]=$(( ${requests[$route]:-0} + n ))
     done

@@ -36,13 +36,12 @@ for variant in "${VARIANTS[@]}"; do
     PIDS+=("$!")
     pid_of[$name]=$!
     port_of[$name]=$port
-    for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
+    wait_healthy "$port"
     port=$((port + 1))
 done
 
 names=()
 for variant in "${VARIANTS[@]}"; do names+=("${variant%%|*}"); done
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { timeout $((DURATION + 10)) wrk -t2 -c32 -d"${DURATION}s" "http://127.0.0.1:$1/public/x" | awk '/requests in/ {print $1}'; }
 for name in "${names[@]}"; do run "${port_of[$name]}" >/dev/null; done # warm-up
 for round in $(seq 1 "$ROUNDS"); do

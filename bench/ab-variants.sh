@@ -47,13 +47,12 @@ for variant in "${variants[@]}"; do
     PIDS+=("$!")
     pid_of[$name]=$!
     port_of[$name]=$port
-    for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
+    wait_healthy "$port"
     port=$((port + 1))
 done
 
 names=()
 for variant in "${variants[@]}"; do names+=("${variant%%|*}"); done
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # run NAME ROUTE: requests served
     timeout $((DURATION + 10)) wrk -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer ${key_of[$1]}" "http://127.0.0.1:${port_of[$1]}/$2/x" \
         | awk '/requests in/ {print $1}'

@@ -39,10 +39,9 @@ key=$("$APIGATE_BIN" keys create --user alloc@example.com --json | grep -o '"key
 "$APIGATE_BIN" serve >/dev/null 2>"$TMP_DIR/serve.err" &
 gateway=$!
 PIDS+=("$gateway")
-for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null && break; sleep 0.5; done
+wait_healthy "$GATEWAY_PORT"
 
 ROUTES=(${ROUTES:-public private})
-ticks() { awk '{print $14 + $15}' "/proc/$gateway/stat"; }
 run() {
     timeout $((DURATION + 10)) wrk -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer $key" "http://127.0.0.1:$GATEWAY_PORT/$1/x" \
         | awk '/requests in/ {print $1} /Non-2xx/ {print "non2xx " $NF > "/dev/stderr"}'
@@ -59,9 +58,9 @@ for round in $(seq 1 "$ROUNDS"); do
             --duration "00:00:00:$(printf '%02d' $((DURATION + 6)))" --format csv -o "$csv" </dev/null >/dev/null 2>&1 &
         session=$!
         sleep 3 # the session is attached
-        t0=$(ticks)
+        t0=$(ticks "$gateway")
         n=$(run "$route")
-        t1=$(ticks)
+        t1=$(ticks "$gateway")
         wait "$session"
         b=$(awk -F, 'NR > 1 && $3 ~ /total_allocated/ { s += $NF } END { printf "%.0f", s }' "$csv")
         bytes[$route]=$(( ${bytes[$route]:-0} + b ))

@@ -40,7 +40,7 @@ cli upstreams create --name trio --lb-policy round_robin \
 cli routes create --name lb --path "/lb/*" --upstream trio --auth=false
 "$APIGATE_BIN" serve >"$TMP_DIR/gateway.log" 2>&1 &
 PIDS+=("$!")
-for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null && break; sleep 0.5; done
+wait_healthy "$GATEWAY_PORT"
 curl -fs "http://127.0.0.1:$GATEWAY_PORT/lb/warm" >/dev/null
 
 echo "wrk -t2 -c32 -d${DURATION}s; target 2 killed at ${KILL_AT}s, restarted at ${RESTART_AT}s"

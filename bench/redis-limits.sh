@@ -44,7 +44,7 @@ start() { # PORT [KEY=VALUE...]: starts a gateway in the background, its PID in 
     env APIGATE_SERVER_PORT="$port" "$@" "$APIGATE_BIN" serve >"$TMP_DIR/serve-$port.log" 2>&1 &
     started=$!
     PIDS+=("$started")
-    for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
+    wait_healthy "$port"
     curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:$port/private/x" >/dev/null \
         || { echo "pre-flight to port $port failed" >&2; tail -n 5 "$TMP_DIR/serve-$port.log" >&2; exit 1; }
 }
@@ -53,7 +53,6 @@ local_gw=$started
 start "$REDIS_GATEWAY_PORT" APIGATE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 redis_gw=$started
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wrk_run() { # PORT -> requests completed (non-2xx would mean a limit fired: reported)
     local out
     out=$(timeout $((DURATION + 10)) wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -H "Authorization: Bearer $key" "http://127.0.0.1:$1/private/x")
