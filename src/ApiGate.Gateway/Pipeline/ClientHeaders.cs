@@ -6,41 +6,37 @@ namespace ApiGate.Gateway.Pipeline;
 /// <summary>The limit headers returned to clients on authenticated routes (SPEC §1.1).</summary>
 internal static class ClientHeaders
 {
-    private static FormattedReset? s_lastReset;
+    /// <summary>ISO 8601 quota reset time: it changes once a month.</summary>
+    private static readonly LastFormatted<DateTimeOffset> QuotaReset =
+        new(static at => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
 
-    /// <summary>ISO 8601 reset time; it only changes once a month, so the last one is kept (swapped as one reference).</summary>
-    private static string FormatReset(DateTimeOffset at)
+    /// <summary>Unix seconds of a bucket's reset: the same for every request within a second.</summary>
+    private static readonly LastFormatted<long> RateReset = new(static seconds => seconds.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// The text of the last value formatted, kept because consecutive requests nearly always ask for the same one;
+    /// value and text are swapped as one reference, so readers never see a mismatched pair.
+    /// </summary>
+    private sealed class LastFormatted<T>(Func<T, string> format)
+        where T : IEquatable<T>
     {
-        var last = Volatile.Read(ref s_lastReset);
-        if (last is not null && last.At == at)
+        private Entry? _last;
+
+        public string Get(T value)
         {
-            return last.Text;
+            var last = Volatile.Read(ref _last);
+            if (last is not null && last.Value.Equals(value))
+            {
+                return last.Text;
+            }
+
+            var text = format(value);
+            Volatile.Write(ref _last, new Entry(value, text));
+            return text;
         }
 
-        var text = at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
-        Volatile.Write(ref s_lastReset, new FormattedReset(at, text));
-        return text;
+        private sealed record Entry(T Value, string Text);
     }
-
-    private sealed record FormattedReset(DateTimeOffset At, string Text);
-
-    private static FormattedSeconds? s_lastRateReset;
-
-    /// <summary>Unix seconds of a bucket's reset; the same for every request within a second, so the last one is kept.</summary>
-    private static string FormatSeconds(long seconds)
-    {
-        var last = Volatile.Read(ref s_lastRateReset);
-        if (last is not null && last.Seconds == seconds)
-        {
-            return last.Text;
-        }
-
-        var text = seconds.ToString(CultureInfo.InvariantCulture);
-        Volatile.Write(ref s_lastRateReset, new FormattedSeconds(seconds, text));
-        return text;
-    }
-
-    private sealed record FormattedSeconds(long Seconds, string Text);
 
     /// <summary>Writes X-RateLimit-* and X-Quota-* for the decisions taken (overwriting any upstream values).</summary>
     public static void Apply(IHeaderDictionary headers, GatewayRequest request)
@@ -49,7 +45,7 @@ internal static class ClientHeaders
         {
             headers["X-RateLimit-Limit"] = request.Caller?.Plan.RateLimitHeader ?? rate.Limit.ToString(CultureInfo.InvariantCulture);
             headers["X-RateLimit-Remaining"] = rate.Remaining.ToString(CultureInfo.InvariantCulture);
-            headers["X-RateLimit-Reset"] = FormatSeconds(rate.ResetAt.ToUnixTimeSeconds());
+            headers["X-RateLimit-Reset"] = RateReset.Get(rate.ResetAt.ToUnixTimeSeconds());
         }
 
         if (request.Quota is { } quota)
@@ -67,7 +63,7 @@ internal static class ClientHeaders
             }
 
             headers["X-Quota-Used"] = quota.Used.ToString(CultureInfo.InvariantCulture);
-            headers["X-Quota-Reset"] = FormatReset(quota.ResetAt);
+            headers["X-Quota-Reset"] = QuotaReset.Get(quota.ResetAt);
         }
     }
 }
