@@ -34,11 +34,11 @@ internal static class PlanCommands
             }
             else
             {
-                TableWriter.Write(context.Output, ["ID", "NAME", "RATE/MIN", "REQUESTS/MONTH", "PRICE", "OVERAGE", "DEFAULT", "ENABLED"],
+                TableWriter.Write(context.Output, ["ID", "NAME", "RATE/MIN", "REQUESTS/MONTH", "PRICE", "OVERAGE", "DEFAULT", "ENABLED", "VISIBLE"],
                     plans.Select(p => (IReadOnlyList<string>)
                     [
                         p.Id, p.Name, Unlimited(p.RateLimitPerMinute), Unlimited(p.RequestsPerMonth), Money(p.PriceMonthly), Overage(p),
-                        Yes(p.IsDefault), Yes(p.Enabled),
+                        Yes(p.IsDefault), Yes(p.Enabled), Yes(p.Visible),
                     ]));
             }
 
@@ -102,6 +102,7 @@ internal static class PlanCommands
                 ("overage_price", Overage(p)),
                 ("is_default", Yes(p.IsDefault)),
                 ("enabled", Yes(p.Enabled)),
+                ("visible", Yes(p.Visible)),
         ]);
 
     private static string Unlimited(long value) => value == 0 ? "unlimited" : value.ToString(CultureInfo.InvariantCulture);
@@ -124,10 +125,11 @@ internal static class PlanCommands
         private readonly Option<long?> _overage = new("--overage", "--overage-price") { Description = "Cents per unit past the quota (0 = refuse with 402 instead)" };
         private readonly Option<bool?> _default = new("--default", "--is-default") { Description = "The plan new users get; clears the flag on the others (--default=false to unset)" };
         private readonly Option<bool?> _enabled = new("--enabled") { Description = "true | false" };
+        private readonly Option<bool?> _visible = new("--visible") { Description = "true | false: offered on the customer portal's plan page" };
 
         public Fields(Command command)
         {
-            foreach (var option in new Option[] { _name, _description, _rateLimit, _requests, _price, _overage, _default, _enabled })
+            foreach (var option in new Option[] { _name, _description, _rateLimit, _requests, _price, _overage, _default, _enabled, _visible })
             {
                 command.Options.Add(option);
             }
@@ -143,6 +145,7 @@ internal static class PlanCommands
             OveragePrice = parse.GetValue(_overage),
             IsDefault = parse.GetValue(_default),
             Enabled = parse.GetValue(_enabled),
+            Visible = parse.GetValue(_visible),
         };
     }
 }

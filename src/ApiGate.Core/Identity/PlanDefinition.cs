@@ -23,6 +23,10 @@ public sealed record PlanDefinition
     public bool IsDefault { get; init; }
 
     public bool Enabled { get; init; } = true;
+
+    /// <summary>Offered on the customer portal's plan page (docs/portal.md); false by default.</summary>
+    public bool Visible { get; init; }
+
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
 }

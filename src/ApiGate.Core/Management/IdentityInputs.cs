@@ -18,6 +18,9 @@ public sealed record PlanInput
     public long? OveragePrice { get; init; }
     public bool? IsDefault { get; init; }
     public bool? Enabled { get; init; }
+
+    /// <summary>Offered on the customer portal's plan page.</summary>
+    public bool? Visible { get; init; }
 }
 
 /// <summary>

@@ -121,6 +121,11 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
             p = p with { Enabled = enabled };
         }
 
+        if (input.Visible is { } visible)
+        {
+            p = p with { Visible = visible };
+        }
+
         return p;
     }
 }

@@ -14,6 +14,7 @@ internal sealed record PlanRow
     public long OveragePrice { get; init; }
     public bool IsDefault { get; init; }
     public bool Enabled { get; init; }
+    public bool Visible { get; init; }
     public string CreatedAt { get; init; } = "";
     public string UpdatedAt { get; init; } = "";
 
@@ -28,6 +29,7 @@ internal sealed record PlanRow
         OveragePrice = p.OveragePrice,
         IsDefault = p.IsDefault,
         Enabled = p.Enabled,
+        Visible = p.Visible,
         CreatedAt = StoredValues.Time(p.CreatedAt),
         UpdatedAt = StoredValues.Time(p.UpdatedAt),
     };
@@ -43,6 +45,7 @@ internal sealed record PlanRow
         OveragePrice = OveragePrice,
         IsDefault = IsDefault,
         Enabled = Enabled,
+        Visible = Visible,
         CreatedAt = StoredValues.Time(CreatedAt),
         UpdatedAt = StoredValues.Time(UpdatedAt),
     };

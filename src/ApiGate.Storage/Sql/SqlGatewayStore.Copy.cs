@@ -56,6 +56,8 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(PlanEntitlements, source, read, to, write, ct2),
                     await CopyRowsAsync(AdminTokenTable, source, read, to, write, ct2),
                     await CopyRowsAsync(QuotaTable, source, read, to, write, ct2),
+                    await CopyRowsAsync(PortalAccounts, source, read, to, write, ct2),
+                    await CopyRowsAsync(PortalTokens, source, read, to, write, ct2),
                 };
 
                 long events = 0;

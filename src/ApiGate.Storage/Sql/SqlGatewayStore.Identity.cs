@@ -47,7 +47,8 @@ public abstract partial class SqlGatewayStore
         WriteAsync(Users.Update, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"), cancellationToken);
 
     public Task DeleteUserAsync(string id, CancellationToken cancellationToken) =>
-        DeleteGuardedAsync("users", id, null, null, ["DELETE FROM api_keys WHERE user_id = @Id"], cancellationToken);
+        DeleteGuardedAsync("users", id, null, null,
+            ["DELETE FROM api_keys WHERE user_id = @Id", "DELETE FROM portal_tokens WHERE user_id = @Id", "DELETE FROM portal_accounts WHERE user_id = @Id"], cancellationToken);
 
     public Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken) =>
         userId is null

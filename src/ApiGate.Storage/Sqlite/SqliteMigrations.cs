@@ -258,5 +258,31 @@ internal static class SqliteMigrations
                 {ApiGate.Storage.Usage.UsageSql.LatencyHistogram("latency_ms")}
             FROM usage_events GROUP BY 2, 3, 4, 5, 6;
             """),
+
+        // The customer portal (docs/portal.md): a password hash and verification time per portal user (users who
+        // signed up; the user row itself is an ordinary user), one-time link tokens stored as hashes only, and the
+        // plans' visible flag (which plans the portal offers).
+        (8, "portal accounts, one-time tokens, visible plans", """
+            CREATE TABLE portal_accounts (
+                user_id TEXT PRIMARY KEY REFERENCES users (id),
+                password_hash TEXT NOT NULL,
+                email_verified_at TEXT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+
+            CREATE TABLE portal_tokens (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users (id),
+                purpose TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                used_at TEXT NULL
+            );
+            CREATE INDEX portal_tokens_user ON portal_tokens (user_id);
+
+            ALTER TABLE plans ADD COLUMN visible INTEGER NOT NULL DEFAULT 0;
+            """),
     ];
 }

@@ -1,0 +1,31 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Portal;
+
+namespace ApiGate.Core.Storage;
+
+/// <summary>
+/// Portal accounts and their one-time link tokens (SPEC §14). A portal user is an ordinary user: it is created with
+/// its account in one transaction, so a failed sign-up leaves neither behind. Account and token writes are not
+/// configuration and do not bump the config version (the user row does, as any user write).
+/// </summary>
+public interface IPortalStore
+{
+    /// <summary>Inserts the user and its portal account in one transaction; <see cref="StoreConflictException"/> on a duplicate email.</summary>
+    Task CreatePortalUserAsync(UserDefinition user, PortalAccount account, CancellationToken cancellationToken);
+
+    Task<PortalAccount?> FindPortalAccountAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the password hash. False when the user has no portal account.</summary>
+    Task<bool> SetPortalPasswordAsync(string userId, string passwordHash, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Records the verification time (an earlier one is kept). False when the user has no portal account.</summary>
+    Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Uses up the token with this hash and purpose if it is unused and not expired at <paramref name="now"/>, in one
+    /// statement (two concurrent uses: one wins); returns it, or null when there is no such usable token.
+    /// </summary>
+    Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken);
+}

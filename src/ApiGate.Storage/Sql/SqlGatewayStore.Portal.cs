@@ -1,0 +1,57 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Portal;
+using ApiGate.Core.Storage;
+using ApiGate.Storage.Rows;
+
+namespace ApiGate.Storage.Sql;
+
+/// <summary>Portal accounts (password hashes, verification) and one-time link tokens (hashes only).</summary>
+public abstract partial class SqlGatewayStore
+{
+    private static readonly RowTable<PortalAccountRow> PortalAccounts = new("portal_accounts", "user_id");
+
+    private static readonly RowTable<PortalTokenRow> PortalTokens = new("portal_tokens", "created_at, id");
+
+    public Task CreatePortalUserAsync(UserDefinition user, PortalAccount account, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            try
+            {
+                await ExecuteAsync(connection, transaction, Users.Insert, ct, UserRow.From(user));
+                await ExecuteAsync(connection, transaction, PortalAccounts.Insert, ct, PortalAccountRow.From(account with { UserId = user.Id }));
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw Duplicate("email", $"a user with email '{user.Email}' already exists");
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
+
+    public Task<PortalAccount?> FindPortalAccountAsync(string userId, CancellationToken cancellationToken) =>
+        FindAsync(PortalAccounts, r => r.ToDefinition(), "WHERE user_id = @Ref", userId, cancellationToken);
+
+    public Task<bool> SetPortalPasswordAsync(string userId, string passwordHash, DateTimeOffset at, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) => await ExecuteAsync(connection, null,
+            "UPDATE portal_accounts SET password_hash = @Hash, updated_at = @At WHERE user_id = @UserId", ct,
+            new { UserId = userId, Hash = passwordHash, At = StoredValues.Time(at) }) > 0, cancellationToken);
+
+    public Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) => await ExecuteAsync(connection, null,
+            "UPDATE portal_accounts SET email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId", ct,
+            new { UserId = userId, At = StoredValues.Time(at) }) > 0, cancellationToken);
+
+    public Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken) =>
+        WriteAsync(PortalTokens.Insert, PortalTokenRow.From(token), Duplicate("token", "token collision; create it again"), cancellationToken, configuration: false);
+
+    public Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+        {
+            // One statement: of two concurrent uses, only the one whose UPDATE matched the unused row gets it back.
+            var rows = await QueryAsync<PortalTokenRow>(connection, null,
+                $"UPDATE portal_tokens SET used_at = @Now WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now RETURNING {PortalTokens.Columns}",
+                new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }, ct);
+            return rows.Count > 0 ? rows[0].ToDefinition() : null;
+        }, cancellationToken);
+}
