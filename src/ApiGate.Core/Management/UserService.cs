@@ -15,6 +15,16 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
 
     public async Task<ManagementResult<UserDefinition>> CreateAsync(UserChanges input, CancellationToken ct)
     {
+        var built = await BuildNewAsync(input, ct);
+        return built.Error ?? await WriteAsync(built.Value!, store.CreateUserAsync, ct);
+    }
+
+    /// <summary>
+    /// The user <see cref="CreateAsync"/> would write, checked by the same rules (email, default plan), without writing
+    /// it: for callers that store the user together with rows of their own in one transaction (portal sign-up).
+    /// </summary>
+    public async Task<ManagementResult<UserDefinition>> BuildNewAsync(UserChanges input, CancellationToken ct)
+    {
         if (string.IsNullOrWhiteSpace(input.Email))
         {
             return Invalid("email", "email is required");
@@ -32,9 +42,8 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
         }
 
         var now = timeProvider.GetUtcNow();
-        var built = await ApplyUserAsync(new UserDefinition { Id = Ids.New("usr"), Email = "", PlanId = "", CreatedAt = now, UpdatedAt = now },
+        return await ApplyUserAsync(new UserDefinition { Id = Ids.New("usr"), Email = "", PlanId = "", CreatedAt = now, UpdatedAt = now },
             input with { Plan = planId }, ct);
-        return built.Error ?? await WriteAsync(built.Value!, store.CreateUserAsync, ct);
     }
 
     public async Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserChanges input, CancellationToken ct)

@@ -19,7 +19,7 @@ internal static class AdminBasePath
             }
         }
 
-        foreach (var reserved in new[] { "/health", "/version", "/metrics" })
+        foreach (var reserved in new[] { "/health", "/version", "/metrics", Portal.PortalOptions.BasePath })
         {
             if (path.Equals(reserved, StringComparison.OrdinalIgnoreCase) || path.StartsWith(reserved + "/", StringComparison.OrdinalIgnoreCase))
             {

@@ -168,4 +168,35 @@ public sealed class GatewayOptions
     /// off the public port. Empty (default): both are served on the main port.
     /// </summary>
     public string AdminListen { get; set; } = "";
+
+    /// <summary><c>APIGATE_PORTAL_ENABLED</c>: serve the customer portal at <c>/portal</c> on the public listener (docs/portal.md); default false.</summary>
+    public bool PortalEnabled { get; set; }
+
+    /// <summary><c>APIGATE_PORTAL_APP_NAME</c>: the product name the portal and its emails show; default <c>APIGate</c>.</summary>
+    public string PortalAppName { get; set; } = "APIGate";
+
+    /// <summary>
+    /// <c>APIGATE_PORTAL_BASE_URL</c>: the portal's public address as customers reach it (e.g.
+    /// <c>https://developers.example.com</c>), used for the links in emails. Empty: the address of the request that
+    /// triggered the email.
+    /// </summary>
+    public string PortalBaseUrl { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_PORTAL_REQUIRE_VERIFICATION</c>: a new account must follow the emailed link before it can log in;
+    /// default true. Without SMTP (<c>APIGATE_SMTP_URL</c>) sign-up is refused unless this is false.
+    /// </summary>
+    public bool PortalRequireVerification { get; set; } = true;
+
+    /// <summary>
+    /// <c>APIGATE_PORTAL_PLAN_CHANGE</c>: what a customer may change to on the plan page when no billing provider is
+    /// configured: <c>free</c> (default: visible plans priced 0) or <c>none</c>.
+    /// </summary>
+    public string PortalPlanChange { get; set; } = "free";
+
+    /// <summary><c>APIGATE_SMTP_URL</c>: <c>smtp://user:pass@host:port</c> (STARTTLS when the server offers it) or <c>smtps://…</c> (TLS from the start); empty: no email.</summary>
+    public string SmtpUrl { get; set; } = "";
+
+    /// <summary><c>APIGATE_SMTP_FROM</c>: the sender of portal emails, e.g. <c>API &lt;no-reply@example.com&gt;</c>.</summary>
+    public string SmtpFrom { get; set; } = "";
 }

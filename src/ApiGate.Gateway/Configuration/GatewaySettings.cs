@@ -58,6 +58,13 @@ internal static class GatewaySettings
         new("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", nameof(GatewayOptions.ConfigPollInterval)),
         new("admin.base_path", "APIGATE_ADMIN_BASE_PATH", nameof(GatewayOptions.AdminBasePath), normalize: Trim),
         new("admin.listen", "APIGATE_ADMIN_LISTEN", nameof(GatewayOptions.AdminListen), normalize: Trim),
+        new("portal.enabled", "APIGATE_PORTAL_ENABLED", nameof(GatewayOptions.PortalEnabled)),
+        new("portal.app_name", "APIGATE_PORTAL_APP_NAME", nameof(GatewayOptions.PortalAppName), normalize: Trim),
+        new("portal.base_url", "APIGATE_PORTAL_BASE_URL", nameof(GatewayOptions.PortalBaseUrl), normalize: Trim),
+        new("portal.require_verification", "APIGATE_PORTAL_REQUIRE_VERIFICATION", nameof(GatewayOptions.PortalRequireVerification)),
+        new("portal.plan_change", "APIGATE_PORTAL_PLAN_CHANGE", nameof(GatewayOptions.PortalPlanChange), normalize: Lower),
+        new("smtp.url", "APIGATE_SMTP_URL", nameof(GatewayOptions.SmtpUrl), secret: true, normalize: Trim),
+        new("smtp.from", "APIGATE_SMTP_FROM", nameof(GatewayOptions.SmtpFrom), normalize: Trim),
     ];
 
     private static readonly Dictionary<string, GatewaySetting> ByKey = All.ToDictionary(s => s.Key, StringComparer.OrdinalIgnoreCase);

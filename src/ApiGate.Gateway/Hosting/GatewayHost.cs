@@ -11,6 +11,7 @@ using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Persistence;
 using ApiGate.Gateway.Pipeline;
+using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
 using ApiGate.Gateway.Transforms;
@@ -142,6 +143,7 @@ public static class GatewayHost
         services.AddHttpForwarder();
         services.AddAdminApi(options);
         services.AddGatewayTelemetry(options, builder.Configuration);
+        services.AddPortal(options);
         replaceServices?.Invoke(services); // last: a later registration of a service is the one resolved
 
         var app = builder.Build();

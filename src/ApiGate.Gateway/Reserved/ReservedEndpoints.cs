@@ -11,10 +11,14 @@ namespace ApiGate.Gateway.Reserved;
 /// answer, no checks), <c>/health/ready</c> (the readiness health checks, <see cref="ReadinessEndpoint"/>),
 /// <c>/version</c>, <c>/metrics</c> (404 when metrics are disabled). The admin API is served before this pipeline
 /// under its base path (default <c>/admin</c>, see Admin/AdminApi); <c>/admin/*</c> stays reserved here when the base
-/// path is moved elsewhere.
+/// path is moved elsewhere. While the customer portal is on (<c>APIGATE_PORTAL_ENABLED</c>), <c>/portal</c> and
+/// everything under it are the portal's: its pages are mapped before this middleware, and any other path under it
+/// answers 404 here instead of reaching a route.
 /// </summary>
-internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observability.MetricsEndpoint metrics)
+internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observability.MetricsEndpoint metrics, Configuration.GatewayOptions options)
 {
+    private readonly bool _portal = options.PortalEnabled;
+
     /// <summary>The product version, from the assembly's informational version.</summary>
     public static string Version => Observability.ProductVersion.Value;
 
@@ -41,7 +45,8 @@ internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observabili
     public RequestDelegate? TryGetHandler(string path)
     {
         if (!(path.StartsWith("/health", StringComparison.Ordinal) || path.StartsWith("/version", StringComparison.Ordinal)
-              || path.StartsWith("/metrics", StringComparison.Ordinal) || path.StartsWith("/admin", StringComparison.Ordinal)))
+              || path.StartsWith("/metrics", StringComparison.Ordinal) || path.StartsWith("/admin", StringComparison.Ordinal)
+              || (_portal && path.StartsWith(Portal.PortalOptions.BasePath, StringComparison.Ordinal))))
         {
             return null;
         }
@@ -53,6 +58,7 @@ internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observabili
             "/version" => VersionAsync,
             "/metrics" when metrics.Handler is { } scrape => scrape,
             _ when IsUnder(path, "/health") || IsUnder(path, "/admin") || path == "/metrics" => NotFoundAsync,
+            _ when _portal && IsUnder(path, Portal.PortalOptions.BasePath) => NotFoundAsync,
             _ => null,
         };
     }

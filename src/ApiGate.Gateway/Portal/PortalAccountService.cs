@@ -1,0 +1,336 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Portal;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Portal;
+
+/// <summary>
+/// Portal accounts (SPEC §14): sign-up (an ordinary user on the default plan, created with its account in one
+/// transaction), email verification and password reset by one-time links, login with the per-account and per-address
+/// limiter, password change. The answers to sign-up, login and reset are worded so they never reveal whether an
+/// address has an account.
+/// </summary>
+internal sealed partial class PortalAccountService(
+    IGatewayStore store, PortalOptions options, PortalMailQueue mail, LoginLimiter limiter, TimeProvider timeProvider, ILogger<PortalAccountService> logger)
+{
+    /// <summary>Longest email address accepted (RFC 5321's path limit).</summary>
+    public const int MaxEmailLength = 254;
+
+    public const string LoginFailed = "Email or password is incorrect.";
+
+    public const string LinkUnusable = "This link has expired or was already used. Ask for a new one.";
+
+    private readonly UserService _users = new(store, timeProvider);
+
+    /// <summary>
+    /// Creates the account, or (for an address that already has one) sends its owner a note instead: both answer with
+    /// the same message. Without email, verification must be off, and the message then says so plainly.
+    /// </summary>
+    /// <param name="origin">The address of the request (<c>https://host</c>), used for links when no base URL is set.</param>
+    public async Task<PortalResult> SignUpAsync(string? email, string? password, string origin, CancellationToken ct)
+    {
+        if (!options.SignUpAvailable)
+        {
+            return PortalResult.Refused("Sign-up is not available: this portal cannot send email yet. Please contact the operator.");
+        }
+
+        email = email?.Trim() ?? "";
+        if (EmailProblem(email) is { } emailProblem)
+        {
+            return PortalResult.Refused(emailProblem);
+        }
+
+        if (PortalPasswords.Problem(password) is { } passwordProblem)
+        {
+            return PortalResult.Refused(passwordProblem);
+        }
+
+        var sent = options.RequireVerification
+            ? $"We sent a link to {email}. Follow it within 24 hours to confirm your address, then log in."
+            : $"If {email} was not registered yet, its account is ready: log in with your password.";
+        var built = await _users.BuildNewAsync(new UserChanges
+        {
+            Email = email,
+            Status = options.RequireVerification ? UserStatus.Pending : UserStatus.Active,
+        }, ct);
+        if (built.Error is { } error)
+        {
+            return PortalResult.Refused(error.Kind == ManagementErrorKind.Validation && error.Field == "email"
+                ? $"'{email}' is not an email address."
+                : "Sign-up is not available right now: the portal has no default plan. Please contact the operator.");
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var user = built.Value!;
+        var account = new PortalAccount
+        {
+            UserId = user.Id,
+            PasswordHash = PortalPasswords.Hash(password!),
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        try
+        {
+            await store.CreatePortalUserAsync(user, account, ct);
+        }
+        catch (StoreConflictException)
+        {
+            // The address has an account already: tell its owner, tell the visitor nothing new.
+            if (mail.CanSend)
+            {
+                mail.Enqueue(new PortalEmail(email, $"{options.AppName}: sign-up attempt",
+                    $"Someone (perhaps you) tried to sign up for {options.AppName} with this address, which already has an account.\n\n" +
+                    $"Log in at {BaseOf(origin)}{PortalOptions.BasePath}/login, or reset your password at {BaseOf(origin)}{PortalOptions.BasePath}/forgot.\n"));
+            }
+
+            return PortalResult.Success(sent);
+        }
+
+        LogSignedUp(logger, user.Id);
+        if (options.RequireVerification)
+        {
+            await SendVerificationAsync(user, origin, ct);
+        }
+
+        return PortalResult.Success(sent);
+    }
+
+    /// <summary>Follows a verification link: marks the address verified and a pending user active.</summary>
+    public async Task<PortalResult> VerifyAsync(string? token, CancellationToken ct)
+    {
+        if (await ConsumeAsync(token, PortalTokenPurpose.Verify, ct) is not { } used)
+        {
+            return PortalResult.Refused(LinkUnusable);
+        }
+
+        var now = timeProvider.GetUtcNow();
+        await store.MarkPortalEmailVerifiedAsync(used.UserId, now, ct);
+        if (await store.FindUserAsync(used.UserId, ct) is { Status: UserStatus.Pending } pending)
+        {
+            await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = now }, ct);
+        }
+
+        return PortalResult.Success("Your email address is confirmed. You can log in now.");
+    }
+
+    /// <summary>Checks a login: limiter first (no hashing for a refused attempt), then the password, then the account's state.</summary>
+    public async Task<PortalResult> LoginAsync(string? email, string? password, string clientAddress, CancellationToken ct)
+    {
+        email = email?.Trim() ?? "";
+        password ??= "";
+        if (email.Length > MaxEmailLength || password.Length > PortalPasswords.MaxLength)
+        {
+            return PortalResult.Refused(LoginFailed);
+        }
+
+        if (limiter.Check(email, clientAddress) is { } wait)
+        {
+            return PortalResult.Refused($"Too many login attempts. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).");
+        }
+
+        var user = email.Length == 0 ? null : await store.FindUserAsync(email, ct);
+        var account = user is null || !string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase) ? null : await store.FindPortalAccountAsync(user.Id, ct);
+        if (account is null)
+        {
+            PortalPasswords.VerifyNothing(password);
+            limiter.RecordFailure(email, clientAddress);
+            return PortalResult.Refused(LoginFailed);
+        }
+
+        if (!PortalPasswords.Verify(account.PasswordHash, password, out var rehash))
+        {
+            limiter.RecordFailure(email, clientAddress);
+            return PortalResult.Refused(LoginFailed);
+        }
+
+        limiter.RecordSuccess(email);
+        if (rehash)
+        {
+            await store.SetPortalPasswordAsync(user!.Id, PortalPasswords.Hash(password), timeProvider.GetUtcNow(), ct);
+        }
+
+        // The password is proven from here on, so saying why the login stops reveals nothing to a stranger.
+        return user!.Status switch
+        {
+            UserStatus.Suspended => PortalResult.Refused("This account is suspended. Please contact the operator."),
+            UserStatus.Cancelled => PortalResult.Refused("This account is closed. Please contact the operator."),
+            _ when options.RequireVerification && account.EmailVerifiedAt is null =>
+                PortalResult.Refused("Confirm your email address first: follow the link we sent you (log in again after, or ask for a new link below)."),
+            UserStatus.Pending => PortalResult.Refused("This account is not active yet. Please contact the operator."),
+            _ => PortalResult.Success("Logged in.", user),
+        };
+    }
+
+    /// <summary>Sends a reset link if the address has an account; answers the same either way.</summary>
+    public async Task<PortalResult> RequestResetAsync(string? email, string origin, CancellationToken ct)
+    {
+        email = email?.Trim() ?? "";
+        if (EmailProblem(email) is { } problem)
+        {
+            return PortalResult.Refused(problem);
+        }
+
+        if (!mail.CanSend)
+        {
+            return PortalResult.Refused("Password reset is not available: this portal cannot send email. Please contact the operator.");
+        }
+
+        if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
+            && await store.FindPortalAccountAsync(user.Id, ct) is not null)
+        {
+            var token = await IssueAsync(user.Id, PortalTokenPurpose.Reset, PortalOptions.ResetLifetime, ct);
+            mail.Enqueue(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
+                $"To choose a new password for {options.AppName}, follow this link within one hour:\n\n" +
+                $"{BaseOf(origin)}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"));
+        }
+
+        return PortalResult.Success($"If {email} has an account, we sent it a link to reset the password. It works for one hour.");
+    }
+
+    /// <summary>Follows a reset link: sets the new password (which also proves the address) and uses the link up.</summary>
+    public async Task<PortalResult> ResetAsync(string? token, string? password, CancellationToken ct)
+    {
+        // The password first: a too-short one must not use the link up.
+        if (PortalPasswords.Problem(password) is { } problem)
+        {
+            return PortalResult.Refused(problem);
+        }
+
+        if (await ConsumeAsync(token, PortalTokenPurpose.Reset, ct) is not { } used)
+        {
+            return PortalResult.Refused(LinkUnusable);
+        }
+
+        var now = timeProvider.GetUtcNow();
+        await store.SetPortalPasswordAsync(used.UserId, PortalPasswords.Hash(password!), now, ct);
+        await store.MarkPortalEmailVerifiedAsync(used.UserId, now, ct);
+        if (await store.FindUserAsync(used.UserId, ct) is { Status: UserStatus.Pending } pending && options.RequireVerification)
+        {
+            await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = now }, ct);
+        }
+
+        LogPasswordReset(logger, used.UserId);
+        return PortalResult.Success("Your password is changed. Log in with the new one.");
+    }
+
+    /// <summary>Changes the password of a logged-in user who knows the current one.</summary>
+    public async Task<PortalResult> ChangePasswordAsync(string userId, string? current, string? replacement, CancellationToken ct)
+    {
+        if (await store.FindPortalAccountAsync(userId, ct) is not { } account
+            || current is null || current.Length > PortalPasswords.MaxLength || !PortalPasswords.Verify(account.PasswordHash, current, out _))
+        {
+            return PortalResult.Refused("The current password is incorrect.");
+        }
+
+        if (PortalPasswords.Problem(replacement) is { } problem)
+        {
+            return PortalResult.Refused(problem);
+        }
+
+        await store.SetPortalPasswordAsync(userId, PortalPasswords.Hash(replacement!), timeProvider.GetUtcNow(), ct);
+        return PortalResult.Success("Your password is changed.");
+    }
+
+    /// <summary>Sends a new verification link to a user whose address is not verified yet.</summary>
+    public async Task<PortalResult> ResendVerificationAsync(string userId, string origin, CancellationToken ct)
+    {
+        if (await store.FindUserAsync(userId, ct) is not { } user || await store.FindPortalAccountAsync(userId, ct) is not { } account)
+        {
+            return PortalResult.Refused("No portal account.");
+        }
+
+        if (account.EmailVerifiedAt is not null)
+        {
+            return PortalResult.Success("Your email address is already confirmed.");
+        }
+
+        if (!mail.CanSend)
+        {
+            return PortalResult.Refused("This portal cannot send email. Please contact the operator.");
+        }
+
+        await SendVerificationAsync(user, origin, ct);
+        return PortalResult.Success($"We sent a new link to {user.Email}.");
+    }
+
+    /// <summary>Sends a verification link to the owner of an email address (a login refused for want of verification).</summary>
+    public async Task<PortalResult> ResendVerificationByEmailAsync(string? email, string origin, CancellationToken ct)
+    {
+        email = email?.Trim() ?? "";
+        if (EmailProblem(email) is { } problem)
+        {
+            return PortalResult.Refused(problem);
+        }
+
+        if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
+            && await store.FindPortalAccountAsync(user.Id, ct) is { EmailVerifiedAt: null } && mail.CanSend)
+        {
+            await SendVerificationAsync(user, origin, ct);
+        }
+
+        return PortalResult.Success($"If {email} has an unconfirmed account, we sent it a new link.");
+    }
+
+    /// <summary>The portal account of a user, or null for users the operator created.</summary>
+    public Task<PortalAccount?> FindAccountAsync(string userId, CancellationToken ct) => store.FindPortalAccountAsync(userId, ct);
+
+    private static string? EmailProblem(string email) => email switch
+    {
+        { Length: 0 } => "Enter your email address.",
+        { Length: > MaxEmailLength } => $"Email address must be at most {MaxEmailLength} characters.",
+        _ when !LooksLikeEmail(email) => $"'{email}' is not an email address.",
+        _ => null,
+    };
+
+    private static bool LooksLikeEmail(string email)
+    {
+        var at = email.IndexOf('@');
+        return at > 0 && at < email.Length - 1 && email.IndexOf('@', at + 1) < 0 && email.IndexOf('.', at) > at + 1 && !email.EndsWith('.')
+               && !email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or '"' or ',' or ';');
+    }
+
+    private async Task SendVerificationAsync(UserDefinition user, string origin, CancellationToken ct)
+    {
+        if (!mail.CanSend)
+        {
+            return;
+        }
+
+        var token = await IssueAsync(user.Id, PortalTokenPurpose.Verify, PortalOptions.VerifyLifetime, ct);
+        mail.Enqueue(new PortalEmail(user.Email, $"{options.AppName}: confirm your email address",
+            $"Welcome to {options.AppName}. To confirm this address, follow this link within 24 hours:\n\n" +
+            $"{BaseOf(origin)}{PortalOptions.BasePath}/verify?token={token}\n\nIf you did not sign up, ignore this email.\n"));
+    }
+
+    private async Task<string> IssueAsync(string userId, PortalTokenPurpose purpose, TimeSpan lifetime, CancellationToken ct)
+    {
+        var token = OneTimeTokens.Generate();
+        var now = timeProvider.GetUtcNow();
+        await store.CreatePortalTokenAsync(new PortalToken
+        {
+            Id = Ids.New("ptk"),
+            UserId = userId,
+            Purpose = purpose,
+            Hash = OneTimeTokens.Hash(token),
+            CreatedAt = now,
+            ExpiresAt = now + lifetime,
+        }, ct);
+        return token;
+    }
+
+    private Task<PortalToken?> ConsumeAsync(string? token, PortalTokenPurpose purpose, CancellationToken ct) =>
+        OneTimeTokens.IsWellFormed(token)
+            ? store.ConsumePortalTokenAsync(OneTimeTokens.Hash(token!), purpose, timeProvider.GetUtcNow(), ct)
+            : Task.FromResult<PortalToken?>(null);
+
+    private string BaseOf(string origin) => options.BaseUrl.Length > 0 ? options.BaseUrl : origin.TrimEnd('/');
+
+    [LoggerMessage(EventId = 8010, Level = LogLevel.Information, Message = "Portal sign-up created user {UserId}")]
+    private static partial void LogSignedUp(ILogger logger, string userId);
+
+    [LoggerMessage(EventId = 8011, Level = LogLevel.Information, Message = "Portal password reset for user {UserId}")]
+    private static partial void LogPasswordReset(ILogger logger, string userId);
+}

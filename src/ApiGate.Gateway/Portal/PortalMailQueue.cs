@@ -1,0 +1,119 @@
+using System.Threading.Channels;
+using MailKit.Net.Smtp;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MimeKit;
+
+namespace ApiGate.Gateway.Portal;
+
+/// <summary>
+/// Sends portal email from a background queue, so a sign-up or reset request never waits on (or reveals anything
+/// through the timing of) the SMTP server. One connection per batch of queued messages; a failed send is logged (the
+/// recipient's domain and the reason, never the SMTP credentials) and the message dropped — the customer can ask
+/// for a new link. Without <c>APIGATE_SMTP_URL</c> nothing is queued.
+/// </summary>
+internal sealed partial class PortalMailQueue(PortalOptions options, ILogger<PortalMailQueue> logger) : BackgroundService
+{
+    /// <summary>Messages waiting beyond this are refused (logged) rather than held without bound.</summary>
+    public const int Capacity = 1_000;
+
+    private readonly Channel<PortalEmail> _queue = Channel.CreateBounded<PortalEmail>(new BoundedChannelOptions(Capacity)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.DropWrite,
+    });
+
+    /// <summary>True when an SMTP server is configured.</summary>
+    public bool CanSend => options.Smtp is not null;
+
+    /// <summary>Queues the message; false when there is no SMTP server or the queue is full.</summary>
+    public bool Enqueue(PortalEmail email)
+    {
+        if (options.Smtp is null)
+        {
+            return false;
+        }
+
+        if (!_queue.Writer.TryWrite(email))
+        {
+            LogQueueFull(logger, Capacity);
+            return false;
+        }
+
+        return true;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.Smtp is not { } smtp)
+        {
+            return;
+        }
+
+        var from = MailboxAddress.Parse(options.Sender);
+        while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+        {
+            try
+            {
+                using var client = new SmtpClient();
+                await client.ConnectAsync(smtp.Host, smtp.Port, smtp.Security, stoppingToken);
+                if (smtp.User is { Length: > 0 } user)
+                {
+                    await client.AuthenticateAsync(user, smtp.Password ?? "", stoppingToken);
+                }
+
+                while (_queue.Reader.TryRead(out var email))
+                {
+                    await SendOneAsync(client, from, email, stoppingToken);
+                }
+
+                await client.DisconnectAsync(true, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is MailKit.ServiceNotConnectedException or MailKit.Security.AuthenticationException or MailKit.ProtocolException
+                                           or System.Net.Sockets.SocketException or IOException or SmtpCommandException or SmtpProtocolException
+                                           or System.Security.Authentication.AuthenticationException)
+            {
+                LogServerFailed(logger, smtp.ToString(), ex.Message);
+                // Whatever is still queued waits for the next message's attempt; do not spin against a server that is down.
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
+    }
+
+    private async Task SendOneAsync(SmtpClient client, MailboxAddress from, PortalEmail email, CancellationToken cancellationToken)
+    {
+        var message = new MimeMessage();
+        message.From.Add(from);
+        message.To.Add(MailboxAddress.Parse(email.To));
+        message.Subject = email.Subject;
+        message.Body = new TextPart("plain") { Text = email.Body };
+        try
+        {
+            await client.SendAsync(message, cancellationToken);
+            LogSent(logger, DomainOf(email.To));
+        }
+        catch (SmtpCommandException ex)
+        {
+            // The server refused this message (say, the recipient): the others still go.
+            LogRefused(logger, DomainOf(email.To), ex.Message);
+        }
+    }
+
+    private static string DomainOf(string address) => address[(address.LastIndexOf('@') + 1)..];
+
+    [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "Portal email sent to an address at {Domain}")]
+    private static partial void LogSent(ILogger logger, string domain);
+
+    [LoggerMessage(EventId = 8002, Level = LogLevel.Warning, Message = "Portal email to an address at {Domain} refused by the SMTP server: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string domain, string reason);
+
+    [LoggerMessage(EventId = 8003, Level = LogLevel.Error, Message = "Portal email could not be sent through {Server}: {Reason}")]
+    private static partial void LogServerFailed(ILogger logger, string server, string reason);
+
+    [LoggerMessage(EventId = 8004, Level = LogLevel.Error, Message = "Portal email queue is full ({Capacity} messages waiting); a message was dropped")]
+    private static partial void LogQueueFull(ILogger logger, int capacity);
+}

@@ -1,0 +1,27 @@
+using ApiGate.Gateway.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace ApiGate.Gateway.Portal;
+
+/// <summary>Registers the customer portal's services (docs/portal.md).</summary>
+internal static class PortalServiceCollectionExtensions
+{
+    /// <summary>The portal's options, accounts, plans, login limiter and mail queue; the billing seam defaults to none.</summary>
+    public static IServiceCollection AddPortal(this IServiceCollection services, GatewayOptions options)
+    {
+        services.AddSingleton(PortalOptions.From(options));
+        services.TryAddSingleton<IPortalBilling, NoPortalBilling>();
+        if (!options.PortalEnabled)
+        {
+            return services;
+        }
+
+        services.AddSingleton(sp => new LoginLimiter(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<PortalMailQueue>();
+        services.AddHostedService(sp => sp.GetRequiredService<PortalMailQueue>());
+        services.AddSingleton<PortalAccountService>();
+        services.AddSingleton<PortalPlanService>();
+        return services;
+    }
+}

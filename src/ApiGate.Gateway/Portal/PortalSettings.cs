@@ -1,0 +1,43 @@
+using ApiGate.Gateway.Configuration;
+using MimeKit;
+
+namespace ApiGate.Gateway.Portal;
+
+/// <summary>The checks on the portal and SMTP settings that <see cref="GatewayOptionsValidator"/> runs at start.</summary>
+internal static class PortalSettings
+{
+    /// <summary>Each refused portal or SMTP setting with the reason (never the SMTP URL's text: it may hold a password).</summary>
+    public static IEnumerable<(string Key, string Problem)> Problems(GatewayOptions o)
+    {
+        if (o.PortalPlanChange is not ("free" or "none"))
+        {
+            yield return ("portal.plan_change", $"'{o.PortalPlanChange}' is not free or none");
+        }
+
+        if (o.PortalBaseUrl.Length > 0
+            && (!Uri.TryCreate(o.PortalBaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https") || baseUrl.Query.Length > 0))
+        {
+            yield return ("portal.base_url", $"'{o.PortalBaseUrl}' is not an http:// or https:// address");
+        }
+
+        if (o.PortalAppName.Length is 0 or > 80)
+        {
+            yield return ("portal.app_name", "must be 1 to 80 characters");
+        }
+
+        if (o.SmtpUrl.Length > 0)
+        {
+            if (!SmtpEndpoint.TryParse(o.SmtpUrl, out _, out var problem))
+            {
+                yield return ("smtp.url", problem);
+            }
+
+            if (!MailboxAddress.TryParse(o.SmtpFrom, out _))
+            {
+                yield return ("smtp.from", o.SmtpFrom.Length == 0
+                    ? "is required when smtp.url is set (the sender of portal emails, e.g. no-reply@example.com)"
+                    : $"'{o.SmtpFrom}' is not an email address");
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using MailKit.Security;
+
+namespace ApiGate.Gateway.Portal;
+
+/// <summary>
+/// Where portal email goes, parsed once from <c>APIGATE_SMTP_URL</c>: <c>smtp://user:pass@host:port</c> (port 587 by
+/// default; STARTTLS whenever the server offers it) or <c>smtps://…</c> (TLS from the first byte, port 465 by default).
+/// User and password are optional and percent-decoded. <see cref="ToString"/> never shows the password.
+/// </summary>
+internal sealed record SmtpEndpoint(string Host, int Port, SecureSocketOptions Security, string? User, string? Password)
+{
+    /// <summary>Parses the URL; on failure <paramref name="problem"/> says why without repeating the URL (it may hold a password).</summary>
+    public static bool TryParse(string url, out SmtpEndpoint? endpoint, out string problem)
+    {
+        endpoint = null;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("smtp" or "smtps"))
+        {
+            problem = "must look like smtp://user:pass@host:port or smtps://user:pass@host:port";
+            return false;
+        }
+
+        if (uri.Host.Length == 0)
+        {
+            problem = "names no host";
+            return false;
+        }
+
+        if (uri.AbsolutePath is not ("" or "/") || uri.Query.Length > 0)
+        {
+            problem = "must not have a path or query";
+            return false;
+        }
+
+        string? user = null;
+        string? password = null;
+        if (uri.UserInfo.Length > 0)
+        {
+            var colon = uri.UserInfo.IndexOf(':');
+            user = Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]);
+            password = colon < 0 ? "" : Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
+        }
+
+        var tls = uri.Scheme == "smtps";
+        var port = uri.IsDefaultPort || uri.Port < 0 ? (tls ? 465 : 587) : uri.Port;
+        endpoint = new SmtpEndpoint(uri.Host, port, tls ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable, user, password);
+        problem = "";
+        return true;
+    }
+
+    public override string ToString() => $"{(Security == SecureSocketOptions.SslOnConnect ? "smtps" : "smtp")}://{(User is null ? "" : User + ":***@")}{Host}:{Port}";
+}
