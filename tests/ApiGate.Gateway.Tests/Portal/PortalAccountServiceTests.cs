@@ -1,0 +1,347 @@
+using ApiGate.Core.Identity;
+using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using ApiGate.Storage.Sql;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>
+/// Portal accounts end to end below the pages: a real store, a real SMTP server on loopback receiving the emails the
+/// background queue sends with MailKit, a fake clock for link expiry and the login limiter.
+/// </summary>
+public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixture<StoreEngines>, IAsyncLifetime
+{
+    private const string Origin = "http://127.0.0.1:1";
+    private const string Address = "203.0.113.7";
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 30, 9, 0, 0, TimeSpan.Zero));
+    private readonly TestSmtpServer _smtp = TestSmtpServer.Start();
+    private readonly List<PortalMailQueue> _queues = [];
+    private SqlGatewayStore _store = null!;
+
+    public async Task InitializeAsync() => _store = (await engines.CreateAsync(GatewayStores.Sqlite)).Store;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var queue in _queues)
+        {
+            await queue.StopAsync(None);
+            queue.Dispose();
+        }
+
+        await _smtp.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SignUpAsync_NewEmail_PendingUserOnDefaultPlanAndVerificationEmailSent()
+    {
+        // Arrange
+        var portal = await PortalAsync();
+
+        // Act
+        var result = await portal.SignUpAsync("new@example.com", "correct horse battery", Origin, None);
+        var email = await _smtp.NextToAsync("new@example.com");
+
+        // Assert
+        Assert.True(result.Ok);
+        Assert.Equal("We sent a link to new@example.com. Follow it within 24 hours to confirm your address, then log in.", result.Message);
+        var user = await _store.FindUserAsync("new@example.com", None);
+        Assert.Equal(("free", UserStatus.Pending), (user!.PlanId, user.Status));
+        Assert.Equal("Portal Test: confirm your email address", email.Subject);
+        Assert.Equal("no-reply@example.com", email.From.Mailboxes.Single().Address);
+        Assert.StartsWith("https://developers.example.com/portal/verify?token=", TestSmtpServer.LinkIn(email, "/portal/verify"));
+        var account = await _store.FindPortalAccountAsync(user.Id, None);
+        Assert.DoesNotContain("correct horse", account!.PasswordHash);
+        Assert.StartsWith("AQAAAA", account.PasswordHash); // ASP.NET Core Identity's v3 format
+    }
+
+    [Fact]
+    public async Task VerifyAsync_LinkFromEmail_ActivatesOnceAndReuseRefused()
+    {
+        // Arrange
+        var portal = await PortalAsync();
+        await portal.SignUpAsync("verify@example.com", "correct horse battery", Origin, None);
+        var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("verify@example.com"), "/portal/verify"));
+        var before = await portal.LoginAsync("verify@example.com", "correct horse battery", Address, None);
+
+        // Act
+        var verified = await portal.VerifyAsync(token, None);
+        var reused = await portal.VerifyAsync(token, None);
+        var login = await portal.LoginAsync("verify@example.com", "correct horse battery", Address, None);
+
+        // Assert
+        Assert.False(before.Ok);
+        Assert.StartsWith("Confirm your email address first", before.Message);
+        Assert.True(verified.Ok);
+        Assert.Equal((false, PortalAccountService.LinkUnusable), (reused.Ok, reused.Message));
+        Assert.True(login.Ok, login.Message);
+        Assert.Equal(UserStatus.Active, login.User!.Status);
+    }
+
+    [Fact]
+    public async Task VerifyAsync_After24Hours_Refused()
+    {
+        // Arrange
+        var portal = await PortalAsync();
+        await portal.SignUpAsync("late@example.com", "correct horse battery", Origin, None);
+        var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("late@example.com"), "/portal/verify"));
+        _clock.Advance(TimeSpan.FromHours(24));
+
+        // Act
+        var result = await portal.VerifyAsync(token, None);
+
+        // Assert
+        Assert.Equal((false, PortalAccountService.LinkUnusable), (result.Ok, result.Message));
+        Assert.Equal(UserStatus.Pending, (await _store.FindUserAsync("late@example.com", None))!.Status);
+    }
+
+    [Fact]
+    public async Task SignUpAsync_DuplicateEmail_SameAnswerNothingCreatedOwnerTold()
+    {
+        // Arrange
+        var portal = await PortalAsync();
+        var first = await portal.SignUpAsync("dup@example.com", "correct horse battery", Origin, None);
+        await _smtp.NextToAsync("dup@example.com");
+
+        // Act
+        var second = await portal.SignUpAsync("Dup@Example.com", "another password!", Origin, None);
+        var note = await _smtp.NextToAsync("dup@example.com");
+
+        // Assert
+        Assert.Equal(first with { Message = first.Message.Replace("dup@example.com", "Dup@Example.com") }, second);
+        Assert.Equal("Portal Test: sign-up attempt", note.Subject);
+        Assert.Single(await _store.ListUsersAsync(None));
+    }
+
+    [Theory]
+    [InlineData("not-an-email", "correct horse battery", "'not-an-email' is not an email address.")]
+    [InlineData("a@b", "correct horse battery", "'a@b' is not an email address.")]
+    [InlineData("two@@example.com", "correct horse battery", "'two@@example.com' is not an email address.")]
+    [InlineData("", "correct horse battery", "Enter your email address.")]
+    [InlineData("short@example.com", "short", "Password must be at least 10 characters.")]
+    [InlineData("short@example.com", "", "Enter a password.")]
+    public async Task SignUpAsync_BadInput_ClearMessageAndNoUser(string email, string password, string message)
+    {
+        // Arrange
+        var portal = await PortalAsync();
+
+        // Act
+        var result = await portal.SignUpAsync(email, password, Origin, None);
+
+        // Assert
+        Assert.Equal((false, message), (result.Ok, result.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
+    [Fact]
+    public async Task SignUpAsync_HugeFields_ClearMessageAndNoUser()
+    {
+        // Arrange
+        var portal = await PortalAsync();
+        var hugeEmail = new string('a', 100_000) + "@example.com";
+        var hugePassword = new string('p', 100_000);
+
+        // Act
+        var email = await portal.SignUpAsync(hugeEmail, "correct horse battery", Origin, None);
+        var password = await portal.SignUpAsync("huge@example.com", hugePassword, Origin, None);
+
+        // Assert
+        Assert.Equal((false, "Email address must be at most 254 characters."), (email.Ok, email.Message));
+        Assert.Equal((false, "Password must be at most 256 characters."), (password.Ok, password.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
+    [Fact]
+    public async Task LoginAsync_UnknownEmailAndWrongPassword_SameMessage()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("known@example.com", "correct horse battery", Origin, None);
+
+        // Act
+        var unknown = await portal.LoginAsync("unknown@example.com", "correct horse battery", Address, None);
+        var wrong = await portal.LoginAsync("known@example.com", "wrong password here", Address, None);
+
+        // Assert
+        Assert.Equal(PortalResult.Refused(PortalAccountService.LoginFailed), unknown);
+        Assert.Equal(PortalResult.Refused(PortalAccountService.LoginFailed), wrong);
+    }
+
+    [Fact]
+    public async Task LoginAsync_SixthWrongPassword_RefusedEvenWithRightPasswordUntilWindowEnds()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("limited@example.com", "correct horse battery", Origin, None);
+        for (var i = 0; i < 5; i++)
+        {
+            await portal.LoginAsync("limited@example.com", "guess number " + i, Address, None);
+        }
+
+        // Act
+        var limited = await portal.LoginAsync("limited@example.com", "correct horse battery", Address, None);
+        _clock.Advance(TimeSpan.FromMinutes(15));
+        var later = await portal.LoginAsync("limited@example.com", "correct horse battery", Address, None);
+
+        // Assert
+        Assert.Equal((false, "Too many login attempts. Try again in 15 minute(s)."), (limited.Ok, limited.Message));
+        Assert.True(later.Ok, later.Message);
+    }
+
+    [Fact]
+    public async Task LoginAsync_SuspendedUser_Refused()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("suspended@example.com", "correct horse battery", Origin, None);
+        var user = (await _store.FindUserAsync("suspended@example.com", None))!;
+        await _store.UpdateUserAsync(user with { Status = UserStatus.Suspended }, None);
+
+        // Act
+        var result = await portal.LoginAsync("suspended@example.com", "correct horse battery", Address, None);
+
+        // Assert
+        Assert.Equal((false, "This account is suspended. Please contact the operator."), (result.Ok, result.Message));
+    }
+
+    [Fact]
+    public async Task ResetAsync_LinkFromEmail_NewPasswordWorksOldDoesNotLinkSingleUse()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("reset@example.com", "the old password", Origin, None);
+        var asked = await portal.RequestResetAsync("reset@example.com", Origin, None);
+        var email = await _smtp.NextToAsync("reset@example.com");
+        var token = TokenOf(TestSmtpServer.LinkIn(email, "/portal/reset"));
+
+        // Act
+        var tooShort = await portal.ResetAsync(token, "short", None);
+        var reset = await portal.ResetAsync(token, "the new password", None);
+        var reused = await portal.ResetAsync(token, "a third password", None);
+        var withOld = await portal.LoginAsync("reset@example.com", "the old password", Address, None);
+        var withNew = await portal.LoginAsync("reset@example.com", "the new password", Address, None);
+
+        // Assert
+        Assert.Equal("If reset@example.com has an account, we sent it a link to reset the password. It works for one hour.", asked.Message);
+        Assert.Equal("Portal Test: reset your password", email.Subject);
+        Assert.Equal((false, "Password must be at least 10 characters."), (tooShort.Ok, tooShort.Message));
+        Assert.True(reset.Ok);
+        Assert.Equal((false, PortalAccountService.LinkUnusable), (reused.Ok, reused.Message));
+        Assert.False(withOld.Ok);
+        Assert.True(withNew.Ok, withNew.Message);
+    }
+
+    [Fact]
+    public async Task ResetAsync_AfterOneHour_Refused()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("hour@example.com", "the old password", Origin, None);
+        await portal.RequestResetAsync("hour@example.com", Origin, None);
+        var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("hour@example.com"), "/portal/reset"));
+        _clock.Advance(TimeSpan.FromHours(1));
+
+        // Act
+        var result = await portal.ResetAsync(token, "the new password", None);
+
+        // Assert
+        Assert.Equal((false, PortalAccountService.LinkUnusable), (result.Ok, result.Message));
+        Assert.True((await portal.LoginAsync("hour@example.com", "the old password", Address, None)).Ok);
+    }
+
+    [Fact]
+    public async Task RequestResetAsync_UnknownEmail_SameMessageAndNoEmail()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("someone@example.com", "correct horse battery", Origin, None);
+
+        // Act
+        var unknown = await portal.RequestResetAsync("nobody@example.com", Origin, None);
+        var known = await portal.RequestResetAsync("someone@example.com", Origin, None);
+        var first = await _smtp.NextToAsync("someone@example.com");
+
+        // Assert
+        Assert.Equal(unknown.Message.Replace("nobody@", "someone@"), known.Message);
+        Assert.True(unknown.Ok && known.Ok);
+        Assert.Equal("Portal Test: reset your password", first.Subject);
+        Assert.DoesNotContain(_smtp.Messages, m => m.To.Mailboxes.Any(a => a.Address == "nobody@example.com"));
+    }
+
+    [Fact]
+    public async Task SignUpAsync_NoSmtpVerificationRequired_RefusedNothingCreated()
+    {
+        // Arrange
+        var portal = await PortalAsync(smtp: false);
+
+        // Act
+        var result = await portal.SignUpAsync("nosmtp@example.com", "correct horse battery", Origin, None);
+
+        // Assert
+        Assert.Equal((false, "Sign-up is not available: this portal cannot send email yet. Please contact the operator."), (result.Ok, result.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
+    [Fact]
+    public async Task SignUpAsync_NoSmtpVerificationOff_ActiveUserCanLogIn()
+    {
+        // Arrange
+        var portal = await PortalAsync(smtp: false, requireVerification: false);
+
+        // Act
+        var signUp = await portal.SignUpAsync("open@example.com", "correct horse battery", Origin, None);
+        var login = await portal.LoginAsync("open@example.com", "correct horse battery", Address, None);
+
+        // Assert
+        Assert.True(signUp.Ok);
+        Assert.True(login.Ok, login.Message);
+        Assert.Equal(UserStatus.Active, login.User!.Status);
+    }
+
+    [Fact]
+    public async Task ChangePasswordAsync_WrongCurrent_RefusedRightCurrent_Changed()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("change@example.com", "the old password", Origin, None);
+        var user = (await _store.FindUserAsync("change@example.com", None))!;
+
+        // Act
+        var wrong = await portal.ChangePasswordAsync(user.Id, "not the password", "the new password", None);
+        var changed = await portal.ChangePasswordAsync(user.Id, "the old password", "the new password", None);
+
+        // Assert
+        Assert.Equal((false, "The current password is incorrect."), (wrong.Ok, wrong.Message));
+        Assert.True(changed.Ok);
+        Assert.True((await portal.LoginAsync("change@example.com", "the new password", Address, None)).Ok);
+    }
+
+    private static string TokenOf(string link) => link[(link.IndexOf("token=", StringComparison.Ordinal) + "token=".Length)..];
+
+    private async Task<PortalAccountService> PortalAsync(bool smtp = true, bool requireVerification = true)
+    {
+        SmtpEndpoint? endpoint = null;
+        if (smtp)
+        {
+            Assert.True(SmtpEndpoint.TryParse(_smtp.Url, out endpoint, out var problem), problem);
+        }
+
+        var options = new PortalOptions
+        {
+            Enabled = true,
+            AppName = "Portal Test",
+            BaseUrl = "https://developers.example.com",
+            RequireVerification = requireVerification,
+            Smtp = endpoint,
+            Sender = "no-reply@example.com",
+        };
+        var queue = new PortalMailQueue(options, NullLogger<PortalMailQueue>.Instance);
+        _queues.Add(queue);
+        await queue.StartAsync(None);
+        return new PortalAccountService(_store, options, queue, new LoginLimiter(_clock), _clock, NullLogger<PortalAccountService>.Instance);
+    }
+}

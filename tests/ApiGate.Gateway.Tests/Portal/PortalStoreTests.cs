@@ -1,0 +1,179 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Portal;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>The portal's part of the store contract (migration 8), on every engine: accounts, one-time tokens, visible plans.</summary>
+public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private static readonly DateTimeOffset Now = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePortalUserAsync_NewEmail_StoresUserAndAccountTogether(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await NewUserAsync(store, "new@example.com");
+
+        // Act
+        await store.CreatePortalUserAsync(user, Account(user.Id), None);
+
+        // Assert
+        Assert.Equal("new@example.com", (await store.FindUserAsync("new@example.com", None))!.Email);
+        var account = await store.FindPortalAccountAsync(user.Id, None);
+        Assert.Equal("hash-1", account!.PasswordHash);
+        Assert.Null(account.EmailVerifiedAt);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePortalUserAsync_DuplicateEmail_ConflictAndNoSecondAccount(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var first = await NewUserAsync(store, "dup@example.com");
+        await store.CreatePortalUserAsync(first, Account(first.Id), None);
+        var second = await NewUserAsync(store, "DUP@example.com");
+
+        // Act
+        var error = await Assert.ThrowsAsync<StoreConflictException>(() => store.CreatePortalUserAsync(second, Account(second.Id), None));
+
+        // Assert
+        Assert.Equal("email", error.Field);
+        Assert.Null(await store.FindPortalAccountAsync(second.Id, None));
+        Assert.Single(await store.ListUsersAsync(None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConsumePortalTokenAsync_SecondUse_ReturnsNull(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "once@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "h1", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+
+        // Act
+        var first = await store.ConsumePortalTokenAsync("h1", PortalTokenPurpose.Verify, Now, None);
+        var second = await store.ConsumePortalTokenAsync("h1", PortalTokenPurpose.Verify, Now.AddMinutes(1), None);
+
+        // Assert
+        Assert.Equal(user.Id, first!.UserId);
+        Assert.Equal(Now, first.UsedAt);
+        Assert.Null(second);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConsumePortalTokenAsync_ExpiredOrOtherPurpose_ReturnsNull(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "late@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset-1", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+
+        // Act
+        var asVerify = await store.ConsumePortalTokenAsync("reset-1", PortalTokenPurpose.Verify, Now, None);
+        var expired = await store.ConsumePortalTokenAsync("reset-1", PortalTokenPurpose.Reset, Now.AddHours(1), None);
+        var inTime = await store.ConsumePortalTokenAsync("reset-1", PortalTokenPurpose.Reset, Now.AddMinutes(59), None);
+
+        // Assert
+        Assert.Null(asVerify);
+        Assert.Null(expired);
+        Assert.NotNull(inTime);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConsumePortalTokenAsync_TenConcurrentUses_ExactlyOneSucceeds(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "race@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "race", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+
+        // Act
+        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => store.ConsumePortalTokenAsync("race", PortalTokenPurpose.Reset, Now, None)));
+
+        // Assert
+        Assert.Single(results, r => r is not null);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task SetPasswordAndMarkVerified_Account_Updated(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "upd@example.com");
+
+        // Act
+        var set = await store.SetPortalPasswordAsync(user.Id, "hash-2", Now, None);
+        var verified = await store.MarkPortalEmailVerifiedAsync(user.Id, Now, None);
+        var again = await store.MarkPortalEmailVerifiedAsync(user.Id, Now.AddDays(1), None);
+        var unknown = await store.SetPortalPasswordAsync("usr_none", "x", Now, None);
+
+        // Assert
+        var account = await store.FindPortalAccountAsync(user.Id, None);
+        Assert.True(set && verified && again);
+        Assert.False(unknown);
+        Assert.Equal("hash-2", account!.PasswordHash);
+        Assert.Equal(Now, account.EmailVerifiedAt);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task DeleteUserAsync_PortalUser_AccountAndTokensGone(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "gone@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "gone", PortalTokenPurpose.Verify, Now.AddHours(1)), None);
+
+        // Act
+        var deleted = await new UserService(store, TimeProvider.System).DeleteAsync(user.Id, None);
+
+        // Assert
+        Assert.True(deleted.Ok, deleted.Error?.ToString());
+        Assert.Null(await store.FindPortalAccountAsync(user.Id, None));
+        Assert.Null(await store.ConsumePortalTokenAsync("gone", PortalTokenPurpose.Verify, Now, None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdatePlan_Visible_RoundTrips(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var plans = new PlanService(store, TimeProvider.System);
+        await plans.CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+
+        // Act
+        var shown = await plans.UpdateAsync("pro", new PlanInput { Visible = true }, None);
+        var reread = await store.FindPlanAsync("pro", None);
+        var hidden = await plans.UpdateAsync("pro", new PlanInput { Visible = false }, None);
+
+        // Assert
+        Assert.True(shown.Value!.Visible);
+        Assert.True(reread!.Visible);
+        Assert.False(hidden.Value!.Visible);
+        Assert.False((await store.FindPlanAsync("pro", None))!.Visible);
+    }
+
+    private static async Task<UserDefinition> NewUserAsync(IGatewayStore store, string email)
+    {
+        var built = await new UserService(store, TimeProvider.System).BuildNewAsync(new UserChanges { Email = email }, None);
+        Assert.True(built.Ok, built.Error?.ToString());
+        return built.Value!;
+    }
+
+    private static async Task<UserDefinition> PortalUserAsync(IGatewayStore store, string email)
+    {
+        var user = await NewUserAsync(store, email);
+        await store.CreatePortalUserAsync(user, Account(user.Id), None);
+        return user;
+    }
+
+    private static PortalAccount Account(string userId) => new() { UserId = userId, PasswordHash = "hash-1", CreatedAt = Now, UpdatedAt = Now };
+
+    private static PortalToken Token(string userId, string hash, PortalTokenPurpose purpose, DateTimeOffset expires) =>
+        new() { Id = Core.Text.Ids.New("ptk"), UserId = userId, Purpose = purpose, Hash = hash, CreatedAt = Now, ExpiresAt = expires };
+}
