@@ -173,6 +173,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("admin.listen", listen);
         }
 
+        if (o.AdminUiSessionIdle < TimeSpan.FromMinutes(1) || o.AdminUiSessionIdle > TimeSpan.FromDays(7))
+        {
+            yield return ("admin.ui_session_idle", "must be between 1m and 168h");
+        }
+
         foreach (var problem in Portal.PortalSettings.Problems(o))
         {
             yield return problem;
