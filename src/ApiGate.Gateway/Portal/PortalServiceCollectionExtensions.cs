@@ -22,6 +22,8 @@ internal static class PortalServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<PortalMailQueue>());
         services.AddSingleton<PortalAccountService>();
         services.AddSingleton<PortalPlanService>();
+        services.AddSingleton<PortalUsage>();
+        services.AddSingleton<PortalKeyService>();
         return services;
     }
 }

@@ -1,0 +1,67 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+
+namespace ApiGate.Gateway.Portal;
+
+/// <summary>
+/// A customer's own API keys, through the same <see cref="KeyService"/> as the CLI and the admin API: a name is
+/// required, at most <see cref="MaxActiveKeys"/> unrevoked keys, and only the customer's own keys can be revoked.
+/// </summary>
+internal sealed class PortalKeyService(IGatewayStore store, Configuration.GatewayOptions options, TimeProvider timeProvider)
+{
+    /// <summary>Unrevoked keys a customer may hold.</summary>
+    public const int MaxActiveKeys = 20;
+
+    /// <summary>Longest key name accepted.</summary>
+    public const int MaxNameLength = 100;
+
+    private readonly KeyService _keys = new(store, timeProvider, options.AuthKeyPrefix);
+
+    /// <summary>The customer's keys, newest first.</summary>
+    public Task<IReadOnlyList<ApiKeyDefinition>> ListAsync(UserDefinition user, CancellationToken ct) => _keys.ListAsync(user.Id, ct);
+
+    /// <summary>Creates a key; the full key is in the result, to be shown once.</summary>
+    public async Task<(PortalResult Result, CreatedKey? Key)> CreateAsync(UserDefinition user, string? name, CancellationToken ct)
+    {
+        name = name?.Trim() ?? "";
+        if (name.Length == 0)
+        {
+            return (PortalResult.Refused("Give the key a name (say, where it will be used)."), null);
+        }
+
+        if (name.Length > MaxNameLength)
+        {
+            return (PortalResult.Refused($"The name must be at most {MaxNameLength} characters."), null);
+        }
+
+        var active = (await _keys.ListAsync(user.Id, ct)).Count(k => k.RevokedAt is null);
+        if (active >= MaxActiveKeys)
+        {
+            return (PortalResult.Refused($"You have {MaxActiveKeys} keys already: revoke one you no longer use first."), null);
+        }
+
+        var created = await _keys.CreateAsync(new KeyChanges { User = user.Id, Name = name }, ct);
+        return created.Ok
+            ? (PortalResult.Success($"Key '{name}' created. Copy it now: it is not shown again."), created.Value)
+            : (PortalResult.Refused(created.Error!.Message), null);
+    }
+
+    /// <summary>Revokes one of the customer's keys (another user's key is "not found", as if it did not exist).</summary>
+    public async Task<PortalResult> RevokeAsync(UserDefinition user, string? keyId, CancellationToken ct)
+    {
+        var key = string.IsNullOrEmpty(keyId) || keyId.Length > 100 ? null : await store.FindKeyAsync(keyId, ct);
+        if (key is null || key.UserId != user.Id)
+        {
+            return PortalResult.Refused("No such key.");
+        }
+
+        if (key.RevokedAt is not null)
+        {
+            return PortalResult.Success($"Key {key.Prefix}… was already revoked.");
+        }
+
+        var revoked = await _keys.RevokeAsync(key.Id, ct);
+        return revoked.Ok ? PortalResult.Success($"Key {key.Prefix}… is revoked: requests with it are refused from now on.") : PortalResult.Refused(revoked.Error!.Message);
+    }
+}

@@ -1,0 +1,89 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Portal;
+using ApiGate.Web.Shared;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Web.Portal;
+
+/// <summary>
+/// The first step of every portal request: serves the embedded assets under <c>/portal/_assets</c> (the portal is on
+/// the public listener, the console's copies may not be), sets the page headers, lets the public pages (login,
+/// sign-up, links from emails) through, and sends a browser without a live session to the login page. A session
+/// whose user is no longer active, or whose password has changed since, ends here.
+/// </summary>
+internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore store, PortalOptions options)
+{
+    public const string LoginPath = PortalOptions.BasePath + "/login";
+
+    /// <summary>Where the assets are served on the portal.</summary>
+    public const string AssetsPath = PortalOptions.BasePath + "/_assets";
+
+    /// <summary>Where the session's user is kept for the page being rendered.</summary>
+    public static readonly object UserItem = new();
+
+    private static readonly string[] PublicPages = ["/login", "/signup", "/verify", "/forgot", "/reset"];
+
+    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        var request = context.Request;
+        if (request.Path.StartsWithSegments(AssetsPath, out var asset))
+        {
+            request.Path = new PathString(EmbeddedAssets.BasePath).Add(asset);
+            await EmbeddedAssets.ServeAsync(context);
+            return;
+        }
+
+        SecurityHeaders.Apply(context.Response);
+        var path = request.Path.Value ?? "";
+        var page = path.Length > PortalOptions.BasePath.Length ? path[PortalOptions.BasePath.Length..] : "";
+        if (Array.IndexOf(PublicPages, page) >= 0)
+        {
+            await next(context);
+            return;
+        }
+
+        var session = sessions.Find(request.Cookies[PortalSessions.CookieName]);
+        UserDefinition? user = null;
+        if (session is not null)
+        {
+            user = await store.FindUserAsync(session.UserId, context.RequestAborted);
+            var account = user is null ? null : await store.FindPortalAccountAsync(user.Id, context.RequestAborted);
+            if (user is not { Status: UserStatus.Active } || account is null || account.PasswordHash != session.PasswordHash)
+            {
+                sessions.Close(session);
+                session = null;
+            }
+        }
+
+        if (session is null)
+        {
+            var expired = request.Cookies.ContainsKey(PortalSessions.CookieName);
+            DeleteCookie(context, options);
+            var back = request.Path.Add(request.QueryString);
+            context.Response.StatusCode = HttpMethods.IsPost(request.Method) ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
+            context.Response.Headers.Location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
+            return;
+        }
+
+        context.Items[UserItem] = user;
+        await next(context);
+    }
+
+    /// <summary>Sets the session cookie: HttpOnly, SameSite=Lax, Secure under TLS (or when the portal's base URL is https), portal paths only.</summary>
+    public static void SetCookie(HttpContext context, PortalOptions options, string value) =>
+        context.Response.Cookies.Append(PortalSessions.CookieName, value, CookieOptions(context, options));
+
+    public static void DeleteCookie(HttpContext context, PortalOptions options) =>
+        context.Response.Cookies.Delete(PortalSessions.CookieName, CookieOptions(context, options));
+
+    private static CookieOptions CookieOptions(HttpContext context, PortalOptions options) => new()
+    {
+        HttpOnly = true,
+        SameSite = SameSiteMode.Lax,
+        // Behind a proxy that ends TLS the request arrives as http; an https base URL says the browser sees TLS.
+        Secure = context.Request.IsHttps || options.BaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
+        Path = PortalOptions.BasePath,
+        IsEssential = true,
+    };
+}
