@@ -8,6 +8,7 @@ using ApiGate.Gateway.Forwarding;
 using ApiGate.Gateway.Health;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
+using ApiGate.Gateway.Memory;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Persistence;
 using ApiGate.Gateway.Pipeline;
@@ -103,6 +104,7 @@ public static class GatewayHost
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
         services.AddHostedService<ConfigChangeListener>();
+        services.AddHostedService<IdleMemoryTrimmer>();
         services.AddGatewayHealthChecks(sharedLimits: options.RedisUrl.Length > 0);
         services.AddSingleton<ReservedEndpoints>();
         services.AddSingleton<ApiKeyAuthenticator>();

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace ApiGate.Gateway.Metering;
 
 /// <summary>
@@ -26,6 +28,9 @@ internal abstract class ObservingStream(Stream inner) : Stream
         return read;
     }
 
+    // Pooled: a read that has to wait (every idle moment of a stream, zero-byte reads included) would otherwise
+    // allocate its state machine each time, i.e. once per event or message on long-lived streams.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var read = await Inner.ReadAsync(buffer, cancellationToken);
