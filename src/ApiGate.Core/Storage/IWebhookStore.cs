@@ -49,4 +49,11 @@ public interface IWebhookStore
 
     /// <summary>Makes a delivery pending again, due at <paramref name="now"/>, its age counted from then. False when there is none.</summary>
     Task<bool> RedeliverWebhookAsync(long id, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// From now on, every usage batch this store writes also records <c>usage.threshold</c> (the stored total reached
+    /// <paramref name="threshold"/> of the plan's quota) and <c>usage.limit</c> (all of it), once per user and quota
+    /// period, in the batch's own transaction.
+    /// </summary>
+    void EnableUsageAlerts(double threshold);
 }

@@ -58,6 +58,11 @@ internal static class GatewaySettings
         new("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", nameof(GatewayOptions.ConfigPollInterval)),
         new("admin.base_path", "APIGATE_ADMIN_BASE_PATH", nameof(GatewayOptions.AdminBasePath), normalize: Trim),
         new("admin.listen", "APIGATE_ADMIN_LISTEN", nameof(GatewayOptions.AdminListen), normalize: Trim),
+        new("webhook.timeout", "APIGATE_WEBHOOK_TIMEOUT", nameof(GatewayOptions.WebhookTimeout)),
+        new("webhook.max_age", "APIGATE_WEBHOOK_MAX_AGE", nameof(GatewayOptions.WebhookMaxAge), longDuration: true),
+        new("webhook.retry_base", "APIGATE_WEBHOOK_RETRY_BASE", nameof(GatewayOptions.WebhookRetryBase)),
+        new("webhook.poll_interval", "APIGATE_WEBHOOK_POLL_INTERVAL", nameof(GatewayOptions.WebhookPollInterval)),
+        new("webhook.usage_threshold", "APIGATE_WEBHOOK_USAGE_THRESHOLD", nameof(GatewayOptions.WebhookUsageThreshold)),
     ];
 
     private static readonly Dictionary<string, GatewaySetting> ByKey = All.ToDictionary(s => s.Key, StringComparer.OrdinalIgnoreCase);

@@ -13,6 +13,8 @@ internal static class WebhookServiceCollectionExtensions
         services.AddSingleton<IWebhookStore>(sp => sp.GetRequiredService<IGatewayStore>());
         services.AddSingleton<WebhookSignal>();
         services.AddSingleton<IWebhookPublisher, OutboxWebhookPublisher>();
+        services.AddSingleton<WebhookDeliveryWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<WebhookDeliveryWorker>());
         return services;
     }
 }

@@ -1,4 +1,6 @@
 using System.Data.Common;
+using ApiGate.Core.Quotas;
+using ApiGate.Core.Usage;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Webhooks;
 using ApiGate.Storage.Rows;
@@ -168,6 +170,86 @@ public abstract partial class SqlGatewayStore : IWebhookStore
 
             return true;
         }, cancellationToken);
+
+    private double? _usageAlertShare;
+
+    public void EnableUsageAlerts(double threshold)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threshold);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(threshold, 1);
+        _usageAlertShare = threshold;
+    }
+
+    /// <summary>
+    /// Inside a usage batch's transaction, after its quota units were added: for each user and month the batch touched,
+    /// records <c>usage.threshold</c> / <c>usage.limit</c> when the stored total has reached the share of the plan's
+    /// quota, at most once per user, month and kind. The mark's primary key makes that hold across instances: of two
+    /// batches that both see the crossing, the second's insert finds the first's row (PostgreSQL waits for it to
+    /// commit) and records nothing.
+    /// </summary>
+    private protected async Task RecordUsageCrossingsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEvent> events, CancellationToken ct)
+    {
+        if (_usageAlertShare is not { } share)
+        {
+            return;
+        }
+
+        Dictionary<(string UserId, DateTimeOffset Period), DateTimeOffset>? touched = null;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            if (e.UserId == UsageEvent.Anonymous || e.Units <= 0)
+            {
+                continue;
+            }
+
+            touched ??= [];
+            var key = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
+            touched[key] = touched.TryGetValue(key, out var at) && at > e.Timestamp ? at : e.Timestamp;
+        }
+
+        if (touched is null)
+        {
+            return;
+        }
+
+        foreach (var ((userId, period), at) in touched)
+        {
+            foreach (var (kind, type, fraction) in UsageAlertKinds(share))
+            {
+                var crossed = (await QueryAsync<UsageCrossingRow>(connection, transaction, """
+                    SELECT u.plan_id AS PlanId, p.requests_per_month AS Quota, q.used AS Used FROM quota_usage q
+                    JOIN users u ON u.id = q.user_id JOIN plans p ON p.id = u.plan_id
+                    WHERE q.user_id = @UserId AND q.period_start = @Period AND p.requests_per_month > 0 AND q.used >= @Share * p.requests_per_month
+                      AND NOT EXISTS (SELECT 1 FROM webhook_usage_marks m WHERE m.user_id = q.user_id AND m.period_start = q.period_start AND m.kind = @Kind)
+                    """, new { UserId = userId, Period = StoredValues.Time(period), Share = fraction, Kind = kind }, ct)).FirstOrDefault();
+                if (crossed is null)
+                {
+                    continue;
+                }
+
+                var marked = await ExecuteAsync(connection, transaction, """
+                    INSERT INTO webhook_usage_marks (user_id, period_start, kind, created_at) VALUES (@UserId, @Period, @Kind, @At)
+                    ON CONFLICT (user_id, period_start, kind) DO NOTHING
+                    """, ct, new { UserId = userId, Period = StoredValues.Time(period), Kind = kind, At = StoredValues.Time(at) });
+                if (marked == 1)
+                {
+                    await AppendWebhookEventAsync(connection, transaction,
+                        WebhookPayloads.Usage(type, userId, crossed.PlanId, period, crossed.Quota, crossed.Used, kind == "threshold" ? fraction : null, at), null, ct);
+                }
+            }
+        }
+    }
+
+    private static (string Kind, string Type, double Share)[] UsageAlertKinds(double share) =>
+        [("threshold", WebhookEventTypes.UsageThreshold, share), ("limit", WebhookEventTypes.UsageLimit, 1.0)];
+
+    private sealed class UsageCrossingRow
+    {
+        public string PlanId { get; init; } = "";
+        public long Quota { get; init; }
+        public long Used { get; init; }
+    }
 
     private static async Task<IReadOnlyList<WebhookDelivery>> WithAttemptsAsync(DbConnection connection, IReadOnlyList<WebhookDeliveryRow> rows, CancellationToken ct)
     {
