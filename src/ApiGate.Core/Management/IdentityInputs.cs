@@ -18,6 +18,15 @@ public sealed record PlanInput
     public long? OveragePrice { get; init; }
     public bool? IsDefault { get; init; }
     public bool? Enabled { get; init; }
+
+    /// <summary>Stripe price of the subscription (<c>price_…</c>); empty text clears it.</summary>
+    public string? StripePriceId { get; init; }
+
+    /// <summary>Stripe metered price for overage (<c>price_…</c>); empty text clears it.</summary>
+    public string? StripeOveragePriceId { get; init; }
+
+    /// <summary>Event name of the Stripe meter overage is reported to; empty text clears it.</summary>
+    public string? StripeMeterEvent { get; init; }
 }
 
 /// <summary>

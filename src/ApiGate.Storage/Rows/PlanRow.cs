@@ -16,6 +16,9 @@ internal sealed record PlanRow
     public bool Enabled { get; init; }
     public string CreatedAt { get; init; } = "";
     public string UpdatedAt { get; init; } = "";
+    public string StripePriceId { get; init; } = "";
+    public string StripeOveragePriceId { get; init; } = "";
+    public string StripeMeterEvent { get; init; } = "";
 
     public static PlanRow From(PlanDefinition p) => new()
     {
@@ -30,6 +33,9 @@ internal sealed record PlanRow
         Enabled = p.Enabled,
         CreatedAt = StoredValues.Time(p.CreatedAt),
         UpdatedAt = StoredValues.Time(p.UpdatedAt),
+        StripePriceId = p.StripePriceId,
+        StripeOveragePriceId = p.StripeOveragePriceId,
+        StripeMeterEvent = p.StripeMeterEvent,
     };
 
     public PlanDefinition ToDefinition() => new()
@@ -45,5 +51,8 @@ internal sealed record PlanRow
         Enabled = Enabled,
         CreatedAt = StoredValues.Time(CreatedAt),
         UpdatedAt = StoredValues.Time(UpdatedAt),
+        StripePriceId = StripePriceId,
+        StripeOveragePriceId = StripeOveragePriceId,
+        StripeMeterEvent = StripeMeterEvent,
     };
 }
