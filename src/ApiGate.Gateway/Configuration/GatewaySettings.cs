@@ -58,6 +58,11 @@ internal static class GatewaySettings
         new("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", nameof(GatewayOptions.ConfigPollInterval)),
         new("admin.base_path", "APIGATE_ADMIN_BASE_PATH", nameof(GatewayOptions.AdminBasePath), normalize: Trim),
         new("admin.listen", "APIGATE_ADMIN_LISTEN", nameof(GatewayOptions.AdminListen), normalize: Trim),
+        new("billing.provider", "APIGATE_BILLING_PROVIDER", nameof(GatewayOptions.BillingProvider), normalize: Lower),
+        new("billing.payment_failed", "APIGATE_BILLING_PAYMENT_FAILED", nameof(GatewayOptions.BillingPaymentFailed), normalize: Lower),
+        new("stripe.secret_key", "APIGATE_STRIPE_SECRET_KEY", nameof(GatewayOptions.StripeSecretKey), secret: true, normalize: Trim),
+        new("stripe.webhook_secret", "APIGATE_STRIPE_WEBHOOK_SECRET", nameof(GatewayOptions.StripeWebhookSecret), secret: true, normalize: Trim),
+        new("stripe.api_base", "APIGATE_STRIPE_API_BASE", nameof(GatewayOptions.StripeApiBase), normalize: Trim),
     ];
 
     private static readonly Dictionary<string, GatewaySetting> ByKey = All.ToDictionary(s => s.Key, StringComparer.OrdinalIgnoreCase);

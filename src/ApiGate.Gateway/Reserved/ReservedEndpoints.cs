@@ -9,11 +9,11 @@ namespace ApiGate.Gateway.Reserved;
 /// <summary>
 /// Paths the gateway always serves itself, whatever routes exist (SPEC §2.5): <c>/health</c> (liveness: a constant
 /// answer, no checks), <c>/health/ready</c> (the readiness health checks, <see cref="ReadinessEndpoint"/>),
-/// <c>/version</c>, <c>/metrics</c> (404 when metrics are disabled). The admin API is served before this pipeline
+/// <c>/version</c>, <c>/metrics</c> (404 when metrics are disabled), <c>/billing/stripe/webhook</c> (while billing is on). The admin API is served before this pipeline
 /// under its base path (default <c>/admin</c>, see Admin/AdminApi); <c>/admin/*</c> stays reserved here when the base
 /// path is moved elsewhere.
 /// </summary>
-internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observability.MetricsEndpoint metrics)
+internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observability.MetricsEndpoint metrics, Billing.BillingWebhookEndpoint billingWebhook)
 {
     /// <summary>The product version, from the assembly's informational version.</summary>
     public static string Version => Observability.ProductVersion.Value;
@@ -41,7 +41,8 @@ internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observabili
     public RequestDelegate? TryGetHandler(string path)
     {
         if (!(path.StartsWith("/health", StringComparison.Ordinal) || path.StartsWith("/version", StringComparison.Ordinal)
-              || path.StartsWith("/metrics", StringComparison.Ordinal) || path.StartsWith("/admin", StringComparison.Ordinal)))
+              || path.StartsWith("/metrics", StringComparison.Ordinal) || path.StartsWith("/admin", StringComparison.Ordinal)
+              || path.StartsWith(Billing.BillingWebhookEndpoint.Path, StringComparison.Ordinal)))
         {
             return null;
         }
@@ -52,6 +53,7 @@ internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observabili
             "/health/ready" => readiness.Handler,
             "/version" => VersionAsync,
             "/metrics" when metrics.Handler is { } scrape => scrape,
+            Billing.BillingWebhookEndpoint.Path when billingWebhook.Handler is { } hook => hook,
             _ when IsUnder(path, "/health") || IsUnder(path, "/admin") || path == "/metrics" => NotFoundAsync,
             _ => null,
         };
