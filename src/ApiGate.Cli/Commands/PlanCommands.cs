@@ -102,6 +102,9 @@ internal static class PlanCommands
                 ("overage_price", Overage(p)),
                 ("is_default", Yes(p.IsDefault)),
                 ("enabled", Yes(p.Enabled)),
+                ("stripe_price_id", p.StripePriceId),
+                ("stripe_overage_price_id", p.StripeOveragePriceId),
+                ("stripe_meter_event", p.StripeMeterEvent),
         ]);
 
     private static string Unlimited(long value) => value == 0 ? "unlimited" : value.ToString(CultureInfo.InvariantCulture);
@@ -124,10 +127,13 @@ internal static class PlanCommands
         private readonly Option<long?> _overage = new("--overage", "--overage-price") { Description = "Cents per unit past the quota (0 = refuse with 402 instead)" };
         private readonly Option<bool?> _default = new("--default", "--is-default") { Description = "The plan new users get; clears the flag on the others (--default=false to unset)" };
         private readonly Option<bool?> _enabled = new("--enabled") { Description = "true | false" };
+        private readonly Option<string?> _stripePrice = new("--stripe-price-id") { Description = "Stripe price of the subscription, price_… (empty to clear); see docs/billing.md" };
+        private readonly Option<string?> _stripeOveragePrice = new("--stripe-overage-price-id") { Description = "Stripe metered price for overage, price_… (empty to clear)" };
+        private readonly Option<string?> _stripeMeter = new("--stripe-meter-event") { Description = "Event name of the Stripe meter overage units are reported to (empty to clear)" };
 
         public Fields(Command command)
         {
-            foreach (var option in new Option[] { _name, _description, _rateLimit, _requests, _price, _overage, _default, _enabled })
+            foreach (var option in new Option[] { _name, _description, _rateLimit, _requests, _price, _overage, _default, _enabled, _stripePrice, _stripeOveragePrice, _stripeMeter })
             {
                 command.Options.Add(option);
             }
@@ -143,6 +149,9 @@ internal static class PlanCommands
             OveragePrice = parse.GetValue(_overage),
             IsDefault = parse.GetValue(_default),
             Enabled = parse.GetValue(_enabled),
+            StripePriceId = parse.GetValue(_stripePrice),
+            StripeOveragePriceId = parse.GetValue(_stripeOveragePrice),
+            StripeMeterEvent = parse.GetValue(_stripeMeter),
         };
     }
 }
