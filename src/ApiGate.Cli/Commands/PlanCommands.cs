@@ -103,6 +103,9 @@ internal static class PlanCommands
                 ("is_default", Yes(p.IsDefault)),
                 ("enabled", Yes(p.Enabled)),
                 ("visible", Yes(p.Visible)),
+                ("stripe_price_id", p.StripePriceId),
+                ("stripe_overage_price_id", p.StripeOveragePriceId),
+                ("stripe_meter_event", p.StripeMeterEvent),
         ]);
 
     private static string Unlimited(long value) => value == 0 ? "unlimited" : value.ToString(CultureInfo.InvariantCulture);
@@ -127,9 +130,13 @@ internal static class PlanCommands
         private readonly Option<bool?> _enabled = new("--enabled") { Description = "true | false" };
         private readonly Option<bool?> _visible = new("--visible") { Description = "true | false: offered on the customer portal's plan page" };
 
+        private readonly Option<string?> _stripePrice = new("--stripe-price-id") { Description = "Stripe price of the subscription, price_… (empty to clear); see docs/billing.md" };
+        private readonly Option<string?> _stripeOveragePrice = new("--stripe-overage-price-id") { Description = "Stripe metered price for overage, price_… (empty to clear)" };
+        private readonly Option<string?> _stripeMeter = new("--stripe-meter-event") { Description = "Event name of the Stripe meter overage units are reported to (empty to clear)" };
+
         public Fields(Command command)
         {
-            foreach (var option in new Option[] { _name, _description, _rateLimit, _requests, _price, _overage, _default, _enabled, _visible })
+            foreach (var option in new Option[] { _name, _description, _rateLimit, _requests, _price, _overage, _default, _enabled, _visible, _stripePrice, _stripeOveragePrice, _stripeMeter })
             {
                 command.Options.Add(option);
             }
@@ -146,6 +153,9 @@ internal static class PlanCommands
             IsDefault = parse.GetValue(_default),
             Enabled = parse.GetValue(_enabled),
             Visible = parse.GetValue(_visible),
+            StripePriceId = parse.GetValue(_stripePrice),
+            StripeOveragePriceId = parse.GetValue(_stripeOveragePrice),
+            StripeMeterEvent = parse.GetValue(_stripeMeter),
         };
     }
 }

@@ -27,6 +27,14 @@ public sealed record PlanDefinition
     /// <summary>Offered on the customer portal's plan page (docs/portal.md); false by default.</summary>
     public bool Visible { get; init; }
 
+    /// <summary>The billing provider's recurring price of the subscription (Stripe: <c>price_…</c>); empty when the plan is not sold through billing.</summary>
+    public string StripePriceId { get; init; } = "";
+
+    /// <summary>The metered price added to the subscription for overage (Stripe: <c>price_…</c>, attached to a meter); empty for none.</summary>
+    public string StripeOveragePriceId { get; init; } = "";
+
+    /// <summary>The event name of the Stripe meter that overage units are reported to; empty for none (docs/billing.md).</summary>
+    public string StripeMeterEvent { get; init; } = "";
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
 }

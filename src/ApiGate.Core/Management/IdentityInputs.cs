@@ -21,6 +21,14 @@ public sealed record PlanInput
 
     /// <summary>Offered on the customer portal's plan page.</summary>
     public bool? Visible { get; init; }
+    /// <summary>Stripe price of the subscription (<c>price_…</c>); empty text clears it.</summary>
+    public string? StripePriceId { get; init; }
+
+    /// <summary>Stripe metered price for overage (<c>price_…</c>); empty text clears it.</summary>
+    public string? StripeOveragePriceId { get; init; }
+
+    /// <summary>Event name of the Stripe meter overage is reported to; empty text clears it.</summary>
+    public string? StripeMeterEvent { get; init; }
 }
 
 /// <summary>

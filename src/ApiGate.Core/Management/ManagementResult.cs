@@ -9,6 +9,8 @@ public enum ManagementErrorKind
     NotFound,
     /// <summary>A uniqueness or in-use rule.</summary>
     Conflict,
+    /// <summary>An outside service the operation needs (the billing provider) failed; nothing was written, try again.</summary>
+    Unavailable,
 }
 
 /// <summary>A refused operation: nothing was written.</summary>

@@ -126,6 +126,72 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
             p = p with { Visible = visible };
         }
 
+        return ApplyBilling(p, input);
+    }
+
+    /// <summary>The Stripe fields: ids of the shape Stripe gives them, and a meter only with a metered price and an overage price.</summary>
+    private static ManagementResult<PlanDefinition> ApplyBilling(PlanDefinition p, PlanInput input)
+    {
+        if (input.StripePriceId is { } price)
+        {
+            if (BadStripeId(price, "price_") is { } problem)
+            {
+                return Invalid("stripe_price_id", problem);
+            }
+
+            p = p with { StripePriceId = price.Trim() };
+        }
+
+        if (input.StripeOveragePriceId is { } overagePrice)
+        {
+            if (BadStripeId(overagePrice, "price_") is { } problem)
+            {
+                return Invalid("stripe_overage_price_id", problem);
+            }
+
+            p = p with { StripeOveragePriceId = overagePrice.Trim() };
+        }
+
+        if (input.StripeMeterEvent is { } meter)
+        {
+            meter = meter.Trim();
+            if (meter.Length > 100 || meter.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
+            {
+                return Invalid("stripe_meter_event", $"'{meter}' is not a meter event name (letters, digits, '_', '-', '.'; at most 100)");
+            }
+
+            p = p with { StripeMeterEvent = meter };
+        }
+
+        if ((p.StripeOveragePriceId.Length > 0 || p.StripeMeterEvent.Length > 0) && p.StripePriceId.Length == 0)
+        {
+            return Invalid("stripe_price_id", "a plan billed for overage needs its subscription price (stripe_price_id) too");
+        }
+
+        if ((p.StripeOveragePriceId.Length > 0) != (p.StripeMeterEvent.Length > 0))
+        {
+            return Invalid(p.StripeMeterEvent.Length == 0 ? "stripe_meter_event" : "stripe_overage_price_id",
+                "overage is billed with both a metered price (stripe_overage_price_id) and its meter's event name (stripe_meter_event)");
+        }
+
+        if (p.StripeMeterEvent.Length > 0 && p.OveragePrice <= 0)
+        {
+            return Invalid("overage_price", "a plan that reports overage to Stripe must allow overage (overage_price above 0), or no unit is ever over the quota");
+        }
+
         return p;
+    }
+
+    private static string? BadStripeId(string value, string prefix)
+    {
+        var trimmed = value.Trim();
+        if (trimmed.Length == 0)
+        {
+            return null; // clears the field
+        }
+
+        return trimmed.StartsWith(prefix, StringComparison.Ordinal) && trimmed.Length <= 255 && trimmed.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')
+            ? null
+            : $"'{value}' is not a Stripe price id (starts with '{prefix}', letters, digits and '_')";
     }
 }

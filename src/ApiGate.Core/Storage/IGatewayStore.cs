@@ -18,6 +18,7 @@ public interface IGatewayStore :
     ITargetHealthStore,
     IPortalStore,
     IWebhookStore,
+    IBillingStore,
     IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema to the current version.</summary>

@@ -26,6 +26,7 @@ internal static partial class AdminEndpoints
             services.GetRequiredService<Balancing.TargetRegistry>(), services.GetRequiredService<Balancing.TargetHealthReporter>());
         MapSettings(endpoints);
         MapWebhooks(endpoints, services, writes);
+        MapBilling(endpoints, services);
         endpoints.MapOpenApi("/openapi.json").WithTags("openapi");
     }
 

@@ -15,6 +15,7 @@ internal static class AdminErrors
         ManagementErrorKind.Validation => (StatusCodes.Status422UnprocessableEntity, "validation_error", "Validation failed"),
         ManagementErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found", "Not found"),
         ManagementErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict", "Conflict"),
+        ManagementErrorKind.Unavailable => (StatusCodes.Status502BadGateway, "provider_error", "Provider failed"),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 

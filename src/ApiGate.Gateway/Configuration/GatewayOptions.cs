@@ -230,4 +230,21 @@ public sealed class GatewayOptions
     /// (once per user and quota period); between 0 and 1 exclusive, default 0.8.
     /// </summary>
     public double WebhookUsageThreshold { get; set; } = 0.8;
+    /// <summary><c>APIGATE_BILLING_PROVIDER</c>: <c>none</c> (default: no billing) or <c>stripe</c> (docs/billing.md).</summary>
+    public string BillingProvider { get; set; } = "none";
+
+    /// <summary><c>APIGATE_STRIPE_SECRET_KEY</c>: the Stripe secret (or restricted) API key; required with <c>stripe</c>. Never logged or shown.</summary>
+    public string StripeSecretKey { get; set; } = "";
+
+    /// <summary><c>APIGATE_STRIPE_WEBHOOK_SECRET</c>: the signing secret (<c>whsec_…</c>) of the Stripe webhook endpoint; required with <c>stripe</c>.</summary>
+    public string StripeWebhookSecret { get; set; } = "";
+
+    /// <summary><c>APIGATE_STRIPE_API_BASE</c>: the Stripe API's base URL; empty (default) for Stripe's own. For tests and proxies.</summary>
+    public string StripeApiBase { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_BILLING_PAYMENT_FAILED</c>: what <c>invoice.payment_failed</c> does: <c>suspend</c> (default: the user's keys
+    /// stop working until a paid subscription event), <c>default-plan</c> (moved to the default plan) or <c>none</c>.
+    /// </summary>
+    public string BillingPaymentFailed { get; set; } = "suspend";
 }

@@ -207,6 +207,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return problem;
         }
+
+        foreach (var problem in Billing.BillingSetup.Problems(o))
+        {
+            yield return problem;
+        }
     }
 
     /// <summary>What the gateway host can bind the main listener to.</summary>

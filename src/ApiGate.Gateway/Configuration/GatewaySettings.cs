@@ -72,6 +72,11 @@ internal static class GatewaySettings
         new("webhook.retry_base", "APIGATE_WEBHOOK_RETRY_BASE", nameof(GatewayOptions.WebhookRetryBase)),
         new("webhook.poll_interval", "APIGATE_WEBHOOK_POLL_INTERVAL", nameof(GatewayOptions.WebhookPollInterval)),
         new("webhook.usage_threshold", "APIGATE_WEBHOOK_USAGE_THRESHOLD", nameof(GatewayOptions.WebhookUsageThreshold)),
+        new("billing.provider", "APIGATE_BILLING_PROVIDER", nameof(GatewayOptions.BillingProvider), normalize: Lower),
+        new("billing.payment_failed", "APIGATE_BILLING_PAYMENT_FAILED", nameof(GatewayOptions.BillingPaymentFailed), normalize: Lower),
+        new("stripe.secret_key", "APIGATE_STRIPE_SECRET_KEY", nameof(GatewayOptions.StripeSecretKey), secret: true, normalize: Trim),
+        new("stripe.webhook_secret", "APIGATE_STRIPE_WEBHOOK_SECRET", nameof(GatewayOptions.StripeWebhookSecret), secret: true, normalize: Trim),
+        new("stripe.api_base", "APIGATE_STRIPE_API_BASE", nameof(GatewayOptions.StripeApiBase), normalize: Trim),
     ];
 
     private static readonly Dictionary<string, GatewaySetting> ByKey = All.ToDictionary(s => s.Key, StringComparer.OrdinalIgnoreCase);

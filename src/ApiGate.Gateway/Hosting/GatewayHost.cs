@@ -2,6 +2,7 @@ using System.Net;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Billing;
 using ApiGate.Gateway.Probing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Forwarding;
@@ -148,6 +149,7 @@ public static class GatewayHost
         services.AddSingleton<GatewayPipeline>();
         services.AddHttpForwarder();
         services.AddAdminApi(options);
+        services.AddBilling(options);
         services.AddGatewayTelemetry(options, builder.Configuration);
         webModules ??= [];
         foreach (var module in webModules)

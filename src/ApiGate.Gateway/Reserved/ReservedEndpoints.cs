@@ -9,13 +9,13 @@ namespace ApiGate.Gateway.Reserved;
 /// <summary>
 /// Paths the gateway always serves itself, whatever routes exist (SPEC §2.5): <c>/health</c> (liveness: a constant
 /// answer, no checks), <c>/health/ready</c> (the readiness health checks, <see cref="ReadinessEndpoint"/>),
-/// <c>/version</c>, <c>/metrics</c> (404 when metrics are disabled). The admin API is served before this pipeline
+/// <c>/version</c>, <c>/metrics</c> (404 when metrics are disabled), <c>/billing/stripe/webhook</c> (while billing is on). The admin API is served before this pipeline
 /// under its base path (default <c>/admin</c>, see Admin/AdminApi); <c>/admin/*</c> stays reserved here when the base
 /// path is moved elsewhere. While the customer portal is on (<c>APIGATE_PORTAL_ENABLED</c>), <c>/portal</c> and
 /// everything under it are the portal's: its pages are mapped before this middleware, and any other path under it
 /// answers 404 here instead of reaching a route.
 /// </summary>
-internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observability.MetricsEndpoint metrics, Configuration.GatewayOptions options)
+internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observability.MetricsEndpoint metrics, Configuration.GatewayOptions options, Billing.BillingWebhookEndpoint billingWebhook)
 {
     private readonly bool _portal = options.PortalEnabled;
 
@@ -46,7 +46,8 @@ internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observabili
     {
         if (!(path.StartsWith("/health", StringComparison.Ordinal) || path.StartsWith("/version", StringComparison.Ordinal)
               || path.StartsWith("/metrics", StringComparison.Ordinal) || path.StartsWith("/admin", StringComparison.Ordinal)
-              || (_portal && path.StartsWith(Portal.PortalOptions.BasePath, StringComparison.Ordinal))))
+              || (_portal && path.StartsWith(Portal.PortalOptions.BasePath, StringComparison.Ordinal))
+              || path.StartsWith(Billing.BillingWebhookEndpoint.Path, StringComparison.Ordinal)))
         {
             return null;
         }
@@ -57,6 +58,7 @@ internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observabili
             "/health/ready" => readiness.Handler,
             "/version" => VersionAsync,
             "/metrics" when metrics.Handler is { } scrape => scrape,
+            Billing.BillingWebhookEndpoint.Path when billingWebhook.Handler is { } hook => hook,
             _ when IsUnder(path, "/health") || IsUnder(path, "/admin") || path == "/metrics" => NotFoundAsync,
             _ when _portal && IsUnder(path, Portal.PortalOptions.BasePath) => NotFoundAsync,
             _ => null,

@@ -71,6 +71,21 @@ public sealed partial class PostgresGatewayStore
                             new NpgsqlParameter<long>("Overage", quota.Overage),
                         },
                     });
+                    if (quota.Overage > 0)
+                    {
+                        // Overage for billing, in the same transaction: billed exactly for what is stored (docs/billing.md).
+                        batch.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.InsertOverage)
+                        {
+                            Parameters =
+                            {
+                                new NpgsqlParameter<string>("Id", UsageSql.NewOverageId()),
+                                new NpgsqlParameter<long>("Units", quota.Overage),
+                                new NpgsqlParameter<string>("Period", StoredValues.Time(quota.PeriodStart)),
+                                new NpgsqlParameter<long>("UsageAt", UsageSql.OverageTime(UsageSql.Newest(events), quota.PeriodStart)),
+                                new NpgsqlParameter<string>("UserId", quota.UserId),
+                            },
+                        });
+                    }
                 }
 
                 await batch.ExecuteNonQueryAsync(ct);

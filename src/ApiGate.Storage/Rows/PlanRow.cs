@@ -17,6 +17,9 @@ internal sealed record PlanRow
     public bool Visible { get; init; }
     public string CreatedAt { get; init; } = "";
     public string UpdatedAt { get; init; } = "";
+    public string StripePriceId { get; init; } = "";
+    public string StripeOveragePriceId { get; init; } = "";
+    public string StripeMeterEvent { get; init; } = "";
 
     public static PlanRow From(PlanDefinition p) => new()
     {
@@ -32,6 +35,9 @@ internal sealed record PlanRow
         Visible = p.Visible,
         CreatedAt = StoredValues.Time(p.CreatedAt),
         UpdatedAt = StoredValues.Time(p.UpdatedAt),
+        StripePriceId = p.StripePriceId,
+        StripeOveragePriceId = p.StripeOveragePriceId,
+        StripeMeterEvent = p.StripeMeterEvent,
     };
 
     public PlanDefinition ToDefinition() => new()
@@ -48,5 +54,8 @@ internal sealed record PlanRow
         Visible = Visible,
         CreatedAt = StoredValues.Time(CreatedAt),
         UpdatedAt = StoredValues.Time(UpdatedAt),
+        StripePriceId = StripePriceId,
+        StripeOveragePriceId = StripeOveragePriceId,
+        StripeMeterEvent = StripeMeterEvent,
     };
 }

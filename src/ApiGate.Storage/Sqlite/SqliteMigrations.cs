@@ -338,5 +338,52 @@ internal static class SqliteMigrations
                 PRIMARY KEY (user_id, period_start, kind)
             );
             """),
+
+        // Billing (docs/billing.md): the Stripe prices and meter of a plan; the billing customer and subscription state of
+        // a user; the provider events already processed (by event id, so a replay changes nothing); the overage outbox,
+        // written in the usage batch's transaction and reported by the billing worker with the row id as idempotency key.
+        // Times the worker compares are Unix seconds.
+        (10, "billing: stripe prices, customers, events, overage outbox", """
+            ALTER TABLE plans ADD COLUMN stripe_price_id TEXT NOT NULL DEFAULT '';
+            ALTER TABLE plans ADD COLUMN stripe_overage_price_id TEXT NOT NULL DEFAULT '';
+            ALTER TABLE plans ADD COLUMN stripe_meter_event TEXT NOT NULL DEFAULT '';
+
+            CREATE TABLE billing_customers (
+                user_id TEXT PRIMARY KEY,
+                provider TEXT NOT NULL,
+                customer_id TEXT NOT NULL UNIQUE,
+                subscription_id TEXT NOT NULL DEFAULT '',
+                subscription_status TEXT NOT NULL DEFAULT '',
+                subscription_created BIGINT NOT NULL DEFAULT 0,
+                last_event_created BIGINT NOT NULL DEFAULT 0,
+                suspended_by_billing INTEGER NOT NULL DEFAULT 0,
+                updated_at TEXT NOT NULL
+            );
+
+            CREATE TABLE billing_events (
+                event_id TEXT PRIMARY KEY,
+                type TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                received_at TEXT NOT NULL
+            );
+
+            CREATE TABLE billing_usage_outbox (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                customer_id TEXT NOT NULL,
+                meter_event TEXT NOT NULL,
+                units BIGINT NOT NULL,
+                period_start TEXT NOT NULL,
+                usage_at BIGINT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT NOT NULL DEFAULT 0,
+                lease_owner TEXT NOT NULL DEFAULT '',
+                lease_until BIGINT NOT NULL DEFAULT 0,
+                last_error TEXT NOT NULL DEFAULT '',
+                sent_at BIGINT NULL
+            );
+            CREATE INDEX billing_usage_outbox_pending ON billing_usage_outbox (sent_at, next_attempt_at);
+            """),
     ];
 }

@@ -20,6 +20,7 @@ internal sealed class SqliteUsageWriter : IDisposable
     private readonly sqlite3_stmt _upsertRollup;
     private readonly sqlite3_stmt _upsertQuota;
     private readonly sqlite3_stmt _watermarks;
+    private readonly sqlite3_stmt _insertOverage;
     private readonly UsageAggregate _aggregate = new();
 
     public SqliteUsageWriter(SqliteConnection connection)
@@ -37,6 +38,7 @@ internal sealed class SqliteUsageWriter : IDisposable
         _upsertRollup = Prepare(UsageSql.UpsertRollup);
         _upsertQuota = Prepare(UsageSql.UpsertQuota);
         _watermarks = Prepare(UsageSql.SelectWatermarks);
+        _insertOverage = Prepare(UsageSql.InsertOverage);
     }
 
     /// <summary>The writer's own connection: the caller opens the batch's write transaction on it.</summary>
@@ -81,6 +83,16 @@ internal sealed class SqliteUsageWriter : IDisposable
             raw.sqlite3_bind_int64(_upsertQuota, 3, quota.Used);
             raw.sqlite3_bind_int64(_upsertQuota, 4, quota.Overage);
             Step(_upsertQuota);
+            if (quota.Overage > 0)
+            {
+                // Overage for billing, in the same transaction: billed exactly for what is stored (docs/billing.md).
+                raw.sqlite3_bind_text(_insertOverage, 1, UsageSql.NewOverageId());
+                raw.sqlite3_bind_int64(_insertOverage, 2, quota.Overage);
+                raw.sqlite3_bind_text(_insertOverage, 3, StoredValues.Time(quota.PeriodStart));
+                raw.sqlite3_bind_int64(_insertOverage, 4, UsageSql.OverageTime(UsageSql.Newest(events), quota.PeriodStart));
+                raw.sqlite3_bind_text(_insertOverage, 5, quota.UserId);
+                Step(_insertOverage);
+            }
         }
     }
 
@@ -90,6 +102,7 @@ internal sealed class SqliteUsageWriter : IDisposable
         raw.sqlite3_finalize(_upsertRollup);
         raw.sqlite3_finalize(_upsertQuota);
         raw.sqlite3_finalize(_watermarks);
+        raw.sqlite3_finalize(_insertOverage);
         _connection.Dispose();
     }
 

@@ -39,6 +39,41 @@ internal static class UsageSql
         "INSERT INTO quota_usage (user_id, period_start, used, overage) VALUES (@UserId, @Period, @Used, @Overage) " +
         "ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used + excluded.used, overage = quota_usage.overage + excluded.overage";
 
+    /// <summary>
+    /// Queues a user's overage units of one batch for billing (docs/billing.md), in the batch's transaction: only when the
+    /// user's plan has a Stripe meter and the user is a billing customer (else nothing is inserted). The id is the row's
+    /// idempotency key at the provider.
+    /// </summary>
+    public const string InsertOverage =
+        "INSERT INTO billing_usage_outbox (id, user_id, customer_id, meter_event, units, period_start, usage_at) " +
+        "SELECT @Id, u.id, c.customer_id, p.stripe_meter_event, @Units, @Period, @UsageAt FROM users u " +
+        "JOIN plans p ON p.id = u.plan_id JOIN billing_customers c ON c.user_id = u.id WHERE u.id = @UserId AND p.stripe_meter_event <> ''";
+
+    /// <summary>A new outbox row id: random, so ids never repeat across stores that bill the same Stripe account.</summary>
+    public static string NewOverageId() => ApiGate.Core.Text.Ids.New("apigate_overage");
+
+    /// <summary>
+    /// The time overage units are reported at (Unix seconds): the batch's newest event, kept inside the units' calendar
+    /// month so they are billed in the period they were used in.
+    /// </summary>
+    public static long OverageTime(DateTimeOffset newestEvent, DateTimeOffset periodStart) =>
+        Math.Min(newestEvent.ToUnixTimeSeconds(), periodStart.AddMonths(1).ToUnixTimeSeconds() - 1);
+
+    /// <summary>The newest timestamp of a batch.</summary>
+    public static DateTimeOffset Newest(IReadOnlyList<UsageEvent> events)
+    {
+        var newest = DateTimeOffset.MinValue;
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i].Timestamp > newest)
+            {
+                newest = events[i].Timestamp;
+            }
+        }
+
+        return newest;
+    }
+
     public const string SelectWatermarks = "SELECT granularity, compacted_until FROM usage_compaction";
 
     public const string SetWatermark = "UPDATE usage_compaction SET compacted_until = @Until WHERE granularity = @Granularity";

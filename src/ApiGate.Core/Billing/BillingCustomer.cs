@@ -1,0 +1,38 @@
+namespace ApiGate.Core.Billing;
+
+/// <summary>A user's customer record at the billing provider and the state of their subscription as last applied.</summary>
+/// <param name="SubscriptionCreated">When the provider created the subscription (Unix seconds); a newer subscription supersedes an older one.</param>
+/// <param name="LastEventCreated">The creation time (Unix seconds) of the newest subscription event applied; older ones are stale.</param>
+/// <param name="SuspendedByBilling">The user was suspended for a failed payment, so a paid subscription may reactivate them.</param>
+public sealed record BillingCustomer(
+    string UserId,
+    string Provider,
+    string CustomerId,
+    string SubscriptionId,
+    string SubscriptionStatus,
+    long SubscriptionCreated,
+    long LastEventCreated,
+    bool SuspendedByBilling,
+    DateTimeOffset UpdatedAt);
+
+/// <summary>A processed provider event, as recorded (<see cref="Outcome"/> says what it did).</summary>
+public sealed record BillingEventRecord(string EventId, string Type, string UserId, string Outcome, DateTimeOffset ReceivedAt);
+
+/// <summary>The plan and status a billing event gives a user.</summary>
+public sealed record BillingUserChange(string UserId, string PlanId, Identity.UserStatus Status, DateTimeOffset At);
+
+/// <summary>One overage outbox row: units over the quota to report as metered usage, identified for idempotency by <see cref="Id"/>.</summary>
+public sealed record OverageReport(
+    string Id,
+    string UserId,
+    string CustomerId,
+    string MeterEvent,
+    long Units,
+    DateTimeOffset PeriodStart,
+    DateTimeOffset UsageAt,
+    int Attempts,
+    string LastError,
+    DateTimeOffset? SentAt);
+
+/// <summary>Outbox totals for <c>apigate billing status</c>.</summary>
+public sealed record OverageTotals(long PendingRows, long PendingUnits, long SentRows, long SentUnits, long FailingRows);

@@ -1,0 +1,365 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
+
+namespace ApiGate.Core.Billing;
+
+/// <summary>
+/// Billing (SPEC §15, docs/billing.md): starts a checkout for a user and a plan, opens the provider's billing portal, and
+/// applies the provider's verified webhooks. The plan changes only on the provider's confirmation (a webhook), in one
+/// store transaction with the event's id, so a replayed event changes nothing. The admin API and the portal call this.
+/// </summary>
+public sealed class BillingService(
+    IBillingProvider? provider, IIdentityStore identity, IBillingStore billing, TimeProvider timeProvider, PaymentFailedAction paymentFailed)
+{
+    /// <summary>True when a provider is configured (<c>APIGATE_BILLING_PROVIDER</c> is not <c>none</c>).</summary>
+    public bool Enabled => provider is not null;
+
+    /// <summary>
+    /// A checkout page where the user subscribes to the plan (creating their billing customer first, once). The user's plan
+    /// does not change here: it changes when the provider's <c>checkout.session.completed</c> webhook arrives.
+    /// </summary>
+    public async Task<ManagementResult<BillingRedirect>> StartCheckoutAsync(string userRef, string planId, string successUrl, string cancelUrl, CancellationToken ct)
+    {
+        if (provider is null)
+        {
+            return Off();
+        }
+
+        if ((BadReturnUrl("success_url", successUrl) ?? BadReturnUrl("cancel_url", cancelUrl)) is { } urlProblem)
+        {
+            return urlProblem;
+        }
+
+        var user = await identity.FindUserAsync(userRef.Trim(), ct);
+        if (user is null)
+        {
+            return new ManagementError(ManagementErrorKind.NotFound, "user", $"no user with id or email '{userRef}'");
+        }
+
+        var plan = await identity.FindPlanAsync(planId.Trim(), ct);
+        if (plan is null)
+        {
+            return new ManagementError(ManagementErrorKind.Validation, "plan", $"unknown plan '{planId}'");
+        }
+
+        if (!plan.Enabled)
+        {
+            return new ManagementError(ManagementErrorKind.Validation, "plan", $"plan '{plan.Id}' is disabled");
+        }
+
+        if (plan.StripePriceId.Length == 0)
+        {
+            return new ManagementError(ManagementErrorKind.Validation, "plan", $"plan '{plan.Id}' has no stripe_price_id: it cannot be bought through billing");
+        }
+
+        try
+        {
+            var customer = await EnsureCustomerAsync(user, ct);
+            return await provider.CreateCheckoutAsync(
+                new CheckoutRequest(customer.CustomerId, user.Id, plan.Id, plan.StripePriceId, plan.StripeOveragePriceId, successUrl, cancelUrl, Ids.New("apigate_checkout")), ct);
+        }
+        catch (BillingProviderException ex)
+        {
+            return ProviderError(ex, plan);
+        }
+    }
+
+    /// <summary>A session of the provider's billing portal (payment methods, invoices) for a user who is a billing customer.</summary>
+    public async Task<ManagementResult<BillingRedirect>> StartPortalAsync(string userRef, string returnUrl, CancellationToken ct)
+    {
+        if (provider is null)
+        {
+            return Off();
+        }
+
+        if (BadReturnUrl("return_url", returnUrl) is { } urlProblem)
+        {
+            return urlProblem;
+        }
+
+        var user = await identity.FindUserAsync(userRef.Trim(), ct);
+        if (user is null)
+        {
+            return new ManagementError(ManagementErrorKind.NotFound, "user", $"no user with id or email '{userRef}'");
+        }
+
+        var customer = await billing.FindBillingCustomerAsync(user.Id, ct);
+        if (customer is null)
+        {
+            return new ManagementError(ManagementErrorKind.Validation, "user", $"user '{user.Email}' is not a billing customer yet (no checkout was started)");
+        }
+
+        try
+        {
+            return await provider.CreatePortalSessionAsync(customer.CustomerId, returnUrl, ct);
+        }
+        catch (BillingProviderException ex)
+        {
+            return ProviderError(ex, null);
+        }
+    }
+
+    /// <summary>The user's billing customer record, or null.</summary>
+    public Task<BillingCustomer?> FindCustomerAsync(string userId, CancellationToken ct) => billing.FindBillingCustomerAsync(userId, ct);
+
+    /// <summary>Verifies and applies one webhook request. Nothing changes unless the outcome is <see cref="WebhookStatus.Processed"/>.</summary>
+    public async Task<WebhookOutcome> HandleWebhookAsync(string payload, string signatureHeader, CancellationToken ct)
+    {
+        if (provider is null)
+        {
+            return WebhookOutcome.Of(WebhookStatus.Off, "billing is not configured");
+        }
+
+        BillingEvent e;
+        try
+        {
+            e = provider.ReadWebhook(payload, signatureHeader);
+        }
+        catch (BillingWebhookException ex)
+        {
+            return WebhookOutcome.Of(WebhookStatus.Invalid, ex.Message);
+        }
+
+        if (await billing.IsBillingEventProcessedAsync(e.Id, ct))
+        {
+            return WebhookOutcome.Of(WebhookStatus.Duplicate, "already processed", e);
+        }
+
+        var plan = await PlanOfAsync(e, ct);
+        if (plan.Error is { } planError)
+        {
+            return WebhookOutcome.Of(WebhookStatus.Rejected, planError, e);
+        }
+
+        return e.Kind switch
+        {
+            BillingEventKind.CheckoutCompleted or BillingEventKind.SubscriptionUpdated or BillingEventKind.SubscriptionDeleted =>
+                await ApplySubscriptionAsync(e, plan.Plan, ct),
+            BillingEventKind.PaymentFailed => await ApplyPaymentFailedAsync(e, ct),
+            _ => await RecordAsync(e, "", "ignored: not an event billing acts on", ct),
+        };
+    }
+
+    private async Task<WebhookOutcome> ApplySubscriptionAsync(BillingEvent e, PlanDefinition? plan, CancellationToken ct)
+    {
+        var (user, customer) = await OwnerOfAsync(e, ct);
+        if (user is null)
+        {
+            return await RecordAsync(e, "", $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+        }
+
+        var subscriptionCreated = e.SubscriptionCreated > 0 ? e.SubscriptionCreated : e.Created;
+        if (SubscriptionOrdering.WhyIgnored(customer, e.SubscriptionId, subscriptionCreated, e.Created) is { } why)
+        {
+            return await RecordAsync(e, user.Id, "ignored: " + why, ct);
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var status = e.Kind == BillingEventKind.SubscriptionDeleted ? "canceled" : e.Kind == BillingEventKind.CheckoutCompleted ? "active" : e.SubscriptionStatus;
+        var wasPaying = customer is not null && customer.SubscriptionId == e.SubscriptionId && SubscriptionOrdering.IsPaying(customer.SubscriptionStatus);
+        var next = (customer ?? NewCustomer(user.Id, e.CustomerId, now)) with
+        {
+            CustomerId = e.CustomerId.Length > 0 ? e.CustomerId : customer!.CustomerId,
+            SubscriptionId = e.SubscriptionId,
+            SubscriptionStatus = status,
+            SubscriptionCreated = subscriptionCreated,
+            LastEventCreated = Math.Max(e.Created, customer?.SubscriptionId == e.SubscriptionId ? customer.LastEventCreated : 0),
+            UpdatedAt = now,
+        };
+
+        var notifications = new List<BillingNotification>();
+        BillingUserChange? change = null;
+        string outcome;
+        if (SubscriptionOrdering.IsPaying(status))
+        {
+            var target = plan!;
+            var reactivate = customer?.SuspendedByBilling == true && user.Status == UserStatus.Suspended;
+            next = next with { SuspendedByBilling = false };
+            if (target.Id != user.PlanId || reactivate)
+            {
+                change = new BillingUserChange(user.Id, target.Id, reactivate ? UserStatus.Active : user.Status, now);
+            }
+
+            if (!wasPaying)
+            {
+                notifications.Add(new BillingNotification("subscription.started", user.Id, target.Id, user.PlanId, e.SubscriptionId));
+            }
+
+            outcome = $"plan {target.Id}" + (reactivate ? ", reactivated" : "");
+        }
+        else if (SubscriptionOrdering.IsEnded(status))
+        {
+            var fallback = await DefaultPlanAsync(ct);
+            if (fallback is null)
+            {
+                return WebhookOutcome.Of(WebhookStatus.Rejected, "the subscription ended but there is no default plan to move the user to: mark a plan as default", e);
+            }
+
+            if (fallback.Id != user.PlanId)
+            {
+                change = new BillingUserChange(user.Id, fallback.Id, user.Status, now);
+            }
+
+            notifications.Add(new BillingNotification("subscription.ended", user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
+            outcome = $"subscription ended: plan {fallback.Id}";
+        }
+        else
+        {
+            // past_due, unpaid, incomplete, paused: the plan stays until the provider confirms payment or ends it.
+            outcome = $"subscription {status}: plan unchanged";
+        }
+
+        if (change is not null && change.PlanId != user.PlanId)
+        {
+            notifications.Add(new BillingNotification("plan.changed", user.Id, change.PlanId, user.PlanId, e.SubscriptionId));
+        }
+
+        return await CommitAsync(e, user.Id, outcome, next, change, notifications, ct);
+    }
+
+    private async Task<WebhookOutcome> ApplyPaymentFailedAsync(BillingEvent e, CancellationToken ct)
+    {
+        var (user, customer) = await OwnerOfAsync(e, ct);
+        if (user is null || customer is null)
+        {
+            return await RecordAsync(e, "", $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var notifications = new List<BillingNotification> { new("payment.failed", user.Id, user.PlanId, user.PlanId, e.SubscriptionId) };
+        switch (paymentFailed)
+        {
+            case PaymentFailedAction.Suspend when user.Status != UserStatus.Suspended:
+                return await CommitAsync(e, user.Id, "payment failed: user suspended", customer with { SuspendedByBilling = true, UpdatedAt = now },
+                    new BillingUserChange(user.Id, user.PlanId, UserStatus.Suspended, now), notifications, ct);
+            case PaymentFailedAction.DefaultPlan:
+                var fallback = await DefaultPlanAsync(ct);
+                if (fallback is null)
+                {
+                    return WebhookOutcome.Of(WebhookStatus.Rejected, "payment failed but there is no default plan to move the user to: mark a plan as default", e);
+                }
+
+                if (fallback.Id == user.PlanId)
+                {
+                    return await CommitAsync(e, user.Id, "payment failed: already on the default plan", null, null, notifications, ct);
+                }
+
+                notifications.Add(new BillingNotification("plan.changed", user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
+                return await CommitAsync(e, user.Id, $"payment failed: plan {fallback.Id}", null,
+                    new BillingUserChange(user.Id, fallback.Id, user.Status, now), notifications, ct);
+            default:
+                return await CommitAsync(e, user.Id, "payment failed: recorded", null, null, notifications, ct);
+        }
+    }
+
+    /// <summary>The plan an event names: by price for subscription updates, by the checkout's metadata for a completed checkout.</summary>
+    private async Task<(PlanDefinition? Plan, string? Error)> PlanOfAsync(BillingEvent e, CancellationToken ct)
+    {
+        if (e.Kind == BillingEventKind.CheckoutCompleted)
+        {
+            if (e.PlanId.Length == 0)
+            {
+                return (null, "the checkout session carries no apigate_plan metadata: it was not started by this gateway");
+            }
+
+            var named = await identity.FindPlanAsync(e.PlanId, ct);
+            return named is null ? (null, $"the checkout names plan '{e.PlanId}', which does not exist") : (named, null);
+        }
+
+        if (e.Kind != BillingEventKind.SubscriptionUpdated || !SubscriptionOrdering.IsPaying(e.SubscriptionStatus))
+        {
+            return (null, null);
+        }
+
+        var plans = await identity.ListPlansAsync(ct);
+        foreach (var price in e.PriceIds)
+        {
+            foreach (var plan in plans)
+            {
+                if (plan.StripePriceId.Length > 0 && string.Equals(plan.StripePriceId, price, StringComparison.Ordinal))
+                {
+                    return (plan, null);
+                }
+            }
+        }
+
+        return (null, $"unknown price id(s) {string.Join(", ", e.PriceIds)}: no plan has this stripe_price_id (set it with apigate plans update --stripe-price-id)");
+    }
+
+    /// <summary>The user an event is about: by the provider's customer id, else by the user id the checkout carried.</summary>
+    private async Task<(UserDefinition? User, BillingCustomer? Customer)> OwnerOfAsync(BillingEvent e, CancellationToken ct)
+    {
+        var customer = e.CustomerId.Length > 0 ? await billing.FindBillingCustomerByProviderIdAsync(e.CustomerId, ct) : null;
+        var userId = customer?.UserId ?? e.UserId;
+        if (userId.Length == 0)
+        {
+            return (null, null);
+        }
+
+        var user = await identity.FindUserAsync(userId, ct);
+        if (user is not null && customer is null)
+        {
+            customer = await billing.FindBillingCustomerAsync(user.Id, ct);
+        }
+
+        return (user, customer);
+    }
+
+    private async Task<BillingCustomer> EnsureCustomerAsync(UserDefinition user, CancellationToken ct)
+    {
+        if (await billing.FindBillingCustomerAsync(user.Id, ct) is { } existing)
+        {
+            return existing;
+        }
+
+        // The key is derived from the user: two racing checkouts (or a retry after a lost answer) get one customer.
+        var customerId = await provider!.CreateCustomerAsync(user.Id, user.Email, user.Name, "apigate_customer_" + user.Id, ct);
+        return await billing.AddBillingCustomerAsync(NewCustomer(user.Id, customerId, timeProvider.GetUtcNow()), ct);
+    }
+
+    private BillingCustomer NewCustomer(string userId, string customerId, DateTimeOffset now) =>
+        new(userId, provider!.Name, customerId, "", "", 0, 0, false, now);
+
+    private async Task<PlanDefinition?> DefaultPlanAsync(CancellationToken ct)
+    {
+        foreach (var plan in await identity.ListPlansAsync(ct))
+        {
+            if (plan.IsDefault)
+            {
+                return plan;
+            }
+        }
+
+        return null;
+    }
+
+    private Task<WebhookOutcome> RecordAsync(BillingEvent e, string userId, string outcome, CancellationToken ct) =>
+        CommitAsync(e, userId, outcome, null, null, [], ct);
+
+    private async Task<WebhookOutcome> CommitAsync(
+        BillingEvent e, string userId, string outcome, BillingCustomer? customer, BillingUserChange? change, IReadOnlyList<BillingNotification> notifications, CancellationToken ct)
+    {
+        var record = new BillingEventRecord(e.Id, e.Type, userId, outcome, timeProvider.GetUtcNow());
+        return await billing.ApplyBillingEventAsync(record, customer, change, ct)
+            ? new WebhookOutcome(WebhookStatus.Processed, outcome, e.Id, e.Type, notifications)
+            : WebhookOutcome.Of(WebhookStatus.Duplicate, "already processed", e);
+    }
+
+    private static ManagementError Off() =>
+        new(ManagementErrorKind.Validation, "billing", "billing is not configured: set APIGATE_BILLING_PROVIDER=stripe and APIGATE_STRIPE_SECRET_KEY");
+
+    private static ManagementError? BadReturnUrl(string field, string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https"
+            ? null
+            : new ManagementError(ManagementErrorKind.Validation, field, $"'{url}' is not an absolute http(s) URL");
+
+    private static ManagementError ProviderError(BillingProviderException ex, PlanDefinition? plan) => ex.Failure switch
+    {
+        BillingFailure.InvalidRequest => new(ManagementErrorKind.Validation, plan is null ? "" : "plan",
+            plan is null ? ex.Message : $"the billing provider refused plan '{plan.Id}' (stripe_price_id {plan.StripePriceId}): {ex.Message}"),
+        BillingFailure.Declined => new(ManagementErrorKind.Validation, "payment", "the payment was declined: " + ex.Message),
+        _ => new(ManagementErrorKind.Unavailable, "", "the billing provider failed, nothing was changed; try again: " + ex.Message),
+    };
+}

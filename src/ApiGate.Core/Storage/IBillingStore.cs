@@ -1,0 +1,46 @@
+using ApiGate.Core.Billing;
+
+namespace ApiGate.Core.Storage;
+
+/// <summary>
+/// Billing state (docs/billing.md): the billing customer of each user, the provider events already processed, and the
+/// overage outbox. The outbox rows are written by <see cref="IUsageStore.AddUsageEventsAsync(IReadOnlyList{Usage.UsageEvent}, bool, CancellationToken)"/>
+/// in the usage batch's own transaction, for users whose plan has a meter and who are billing customers.
+/// </summary>
+public interface IBillingStore
+{
+    Task<BillingCustomer?> FindBillingCustomerAsync(string userId, CancellationToken cancellationToken);
+
+    Task<BillingCustomer?> FindBillingCustomerByProviderIdAsync(string customerId, CancellationToken cancellationToken);
+
+    /// <summary>Inserts the customer unless the user already has one; returns the one stored (an existing one wins).</summary>
+    Task<BillingCustomer> AddBillingCustomerAsync(BillingCustomer customer, CancellationToken cancellationToken);
+
+    /// <summary>True when an event with this id was processed before.</summary>
+    Task<bool> IsBillingEventProcessedAsync(string eventId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// In one transaction: records the event (insert-if-absent by id) and, only when it was not recorded before, stores
+    /// <paramref name="customer"/> (upsert by user) and applies <paramref name="userChange"/> (which bumps the config
+    /// version, so gateways reload the user's plan). False, and nothing changed, when the event was already processed.
+    /// </summary>
+    Task<bool> ApplyBillingEventAsync(BillingEventRecord record, BillingCustomer? customer, BillingUserChange? userChange, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims up to <paramref name="max"/> unsent outbox rows that are due and not leased by a live claim, for
+    /// <paramref name="lease"/>, as <paramref name="owner"/>; oldest first. Two instances never hold the same row.
+    /// </summary>
+    Task<IReadOnlyList<OverageReport>> ClaimOverageAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Marks a claimed row sent; false when the claim was lost (the row stays for whoever holds it).</summary>
+    Task<bool> MarkOverageSentAsync(string id, string owner, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Releases a claimed row for another attempt at <paramref name="retryAt"/>, recording why this one failed.</summary>
+    Task MarkOverageFailedAsync(string id, string owner, DateTimeOffset retryAt, string error, CancellationToken cancellationToken);
+
+    /// <summary>Counts of pending and sent rows and units.</summary>
+    Task<OverageTotals> GetOverageTotalsAsync(CancellationToken cancellationToken);
+
+    /// <summary>The newest <paramref name="limit"/> outbox rows, pending or sent.</summary>
+    Task<IReadOnlyList<OverageReport>> ListOverageAsync(bool sent, int limit, CancellationToken cancellationToken);
+}

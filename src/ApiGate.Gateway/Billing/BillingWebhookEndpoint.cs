@@ -1,0 +1,104 @@
+using System.Text;
+using System.Text.Json;
+using ApiGate.Core.Billing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Billing;
+
+/// <summary>
+/// <c>POST /billing/stripe/webhook</c> on the public listener, a reserved path while billing is on (SPEC §2.5,
+/// docs/billing.md): the body (at most <see cref="MaxBodyBytes"/>) and its <c>Stripe-Signature</c> go to
+/// <see cref="BillingService.HandleWebhookAsync"/>. 200 when processed or already processed; 400 when the signature or
+/// timestamp is not valid; 422 when the event cannot be mapped (an unknown price id): nothing changes and Stripe retries.
+/// </summary>
+internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNotifier notifier, ILogger<BillingWebhookEndpoint> logger)
+{
+    /// <summary>The reserved path.</summary>
+    public const string Path = "/billing/stripe/webhook";
+
+    /// <summary>Stripe's event payloads are a few KiB; anything past this is not one.</summary>
+    public const int MaxBodyBytes = 256 * 1024;
+
+    /// <summary>The handler, or null when billing is off (the path then belongs to the routes).</summary>
+    public RequestDelegate? Handler => billing.Enabled ? InvokeAsync : null;
+
+    private async Task InvokeAsync(HttpContext context)
+    {
+        if (!HttpMethods.IsPost(context.Request.Method))
+        {
+            context.Response.Headers.Allow = "POST";
+            await WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "use POST");
+            return;
+        }
+
+        var body = await ReadBodyAsync(context);
+        if (body is null)
+        {
+            BillingLog.WebhookRefused(logger, "too large", $"body over {MaxBodyBytes} bytes");
+            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "request_too_large", $"the body is over {MaxBodyBytes} bytes");
+            return;
+        }
+
+        var outcome = await billing.HandleWebhookAsync(body, context.Request.Headers["Stripe-Signature"].ToString(), context.RequestAborted);
+        switch (outcome.Status)
+        {
+            case WebhookStatus.Processed or WebhookStatus.Duplicate:
+                BillingLog.Webhook(logger, outcome.EventId, outcome.EventType, outcome.Status == WebhookStatus.Processed ? "processed" : "duplicate", outcome.Message);
+                if (outcome.Notifications.Count > 0)
+                {
+                    await notifier.NotifyAsync(outcome.Notifications, context.RequestAborted);
+                }
+
+                await WriteAsync(context, StatusCodes.Status200OK, outcome.Status == WebhookStatus.Processed ? "processed" : "duplicate", outcome.Message);
+                break;
+            case WebhookStatus.Invalid:
+                BillingLog.WebhookRefused(logger, "invalid", outcome.Message);
+                await WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_signature", outcome.Message);
+                break;
+            case WebhookStatus.Rejected:
+                BillingLog.WebhookRefused(logger, $"rejected {outcome.EventId} {outcome.EventType}", outcome.Message);
+                await WriteAsync(context, StatusCodes.Status422UnprocessableEntity, "unprocessable_event", outcome.Message);
+                break;
+            default:
+                await WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "billing is not configured");
+                break;
+        }
+    }
+
+    /// <summary>The body as text, or null when it is larger than <see cref="MaxBodyBytes"/>.</summary>
+    private static async Task<string?> ReadBodyAsync(HttpContext context)
+    {
+        if (context.Request.ContentLength > MaxBodyBytes)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        // The signature covers the exact bytes: decoded as UTF-8 without any normalisation, as Stripe.net expects.
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static Task WriteAsync(HttpContext context, int status, string result, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        var body = status < 300
+            ? JsonSerializer.SerializeToUtf8Bytes(new { received = true, result, message })
+            : JsonSerializer.SerializeToUtf8Bytes(new { error = new { code = result, message } });
+        return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+    }
+}

@@ -1,0 +1,84 @@
+using ApiGate.Core.Billing;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Billing;
+
+/// <summary>
+/// Reports the overage outbox to the billing provider as metered usage, exactly once (docs/billing.md): rows are claimed
+/// with a lease (several instances never send the same row at once), sent with the row id as idempotency key, then
+/// marked sent. A crash between send and mark leaves the row unsent; whoever claims it after the lease expires sends it
+/// again with the same key, and the provider bills it once. Failures are retried with exponential back-off.
+/// </summary>
+internal sealed class OverageReporter(
+    IBillingStore store, IBillingProvider provider, OverageReporterOptions options, TimeProvider timeProvider, ILogger<OverageReporter> logger) : BackgroundService
+{
+    /// <summary>This instance's claim owner name.</summary>
+    public string Owner { get; } = Ids.New("reporter");
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var sent = 0;
+            try
+            {
+                sent = await RunOnceAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                BillingLog.ReporterFailed(logger, ex);
+            }
+
+            if (sent == 0)
+            {
+                try
+                {
+                    await Task.Delay(options.PollInterval, timeProvider, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>One pass: claims due rows and reports each. Returns how many were claimed.</summary>
+    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var claimed = await store.ClaimOverageAsync(Owner, options.BatchSize, timeProvider.GetUtcNow(), options.Lease, cancellationToken);
+        foreach (var row in claimed)
+        {
+            try
+            {
+                await provider.ReportUsageAsync(new UsageReport(row.CustomerId, row.MeterEvent, row.Units, row.UsageAt, row.Id), cancellationToken);
+            }
+            catch (BillingProviderException ex)
+            {
+                var retryAt = timeProvider.GetUtcNow() + options.BackoffAfter(row.Attempts);
+                await store.MarkOverageFailedAsync(row.Id, Owner, retryAt, ex.Message, cancellationToken);
+                BillingLog.OverageFailed(logger, row.Id, row.Attempts, retryAt, ex.Message);
+                continue;
+            }
+
+            // Not cancellable: once the provider has the units, recording that is worth finishing.
+            if (await store.MarkOverageSentAsync(row.Id, Owner, timeProvider.GetUtcNow(), CancellationToken.None))
+            {
+                BillingLog.OverageReported(logger, row.Id, row.Units, row.UserId, row.MeterEvent);
+            }
+            else
+            {
+                BillingLog.OverageClaimLost(logger, row.Id);
+            }
+        }
+
+        return claimed.Count;
+    }
+}

@@ -1,0 +1,183 @@
+using System.Net;
+using ApiGate.Core.Billing;
+using Stripe;
+
+namespace ApiGate.Gateway.Billing;
+
+/// <summary>
+/// <see cref="IBillingProvider"/> through Stripe.net: customers, Checkout Sessions in subscription mode, Billing Portal
+/// sessions, webhooks verified with <see cref="EventUtility.ConstructEvent(string, string, string, long, long, bool)"/>
+/// (HMAC-SHA256 over <c>timestamp.payload</c>, 5 minutes' tolerance, against the injected clock), and overage as Billing
+/// Meter Events. Stripe.net's own network retries are off: the overage reporter and the caller retry, with the same
+/// idempotency keys.
+/// </summary>
+internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
+{
+    /// <summary>Stripe's default signature tolerance: a webhook signed longer ago than this is refused (replay protection).</summary>
+    public const long ToleranceSeconds = 300;
+
+    private readonly HttpClient _http;
+    private readonly StripeClient _client;
+    private readonly string _webhookSecret;
+    private readonly TimeProvider _timeProvider;
+
+    public StripeBillingProvider(string secretKey, string webhookSecret, string apiBase, TimeProvider timeProvider)
+    {
+        _http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        var http = new SystemNetHttpClient(_http, maxNetworkRetries: 0);
+        var baseUrl = apiBase.Length == 0 ? null : apiBase.TrimEnd('/');
+        _client = new StripeClient(secretKey, null, http, baseUrl, null, null, baseUrl);
+        _webhookSecret = webhookSecret;
+        _timeProvider = timeProvider;
+    }
+
+    public string Name => BillingSetup.Stripe;
+
+    public Task<string> CreateCustomerAsync(string userId, string email, string name, string idempotencyKey, CancellationToken cancellationToken) =>
+        CallAsync(async () =>
+        {
+            var options = new CustomerCreateOptions
+            {
+                Email = email,
+                Name = name.Length == 0 ? null : name,
+                Metadata = new Dictionary<string, string> { ["apigate_user"] = userId },
+            };
+            var customer = await new CustomerService(_client).CreateAsync(options, new RequestOptions { IdempotencyKey = idempotencyKey }, cancellationToken);
+            return customer.Id;
+        });
+
+    public Task<BillingRedirect> CreateCheckoutAsync(CheckoutRequest request, CancellationToken cancellationToken) =>
+        CallAsync(async () =>
+        {
+            var metadata = new Dictionary<string, string> { ["apigate_user"] = request.UserId, ["apigate_plan"] = request.PlanId };
+            var items = new List<Stripe.Checkout.SessionLineItemOptions> { new() { Price = request.PriceId, Quantity = 1 } };
+            if (request.OveragePriceId.Length > 0)
+            {
+                items.Add(new Stripe.Checkout.SessionLineItemOptions { Price = request.OveragePriceId }); // metered: no quantity
+            }
+
+            var options = new Stripe.Checkout.SessionCreateOptions
+            {
+                Mode = "subscription",
+                Customer = request.CustomerId,
+                ClientReferenceId = request.UserId,
+                SuccessUrl = request.SuccessUrl,
+                CancelUrl = request.CancelUrl,
+                LineItems = items,
+                Metadata = metadata,
+                SubscriptionData = new Stripe.Checkout.SessionSubscriptionDataOptions { Metadata = new Dictionary<string, string>(metadata) },
+            };
+            var session = await new Stripe.Checkout.SessionService(_client).CreateAsync(options, new RequestOptions { IdempotencyKey = request.IdempotencyKey }, cancellationToken);
+            return new BillingRedirect(session.Id, session.Url);
+        });
+
+    public Task<BillingRedirect> CreatePortalSessionAsync(string customerId, string returnUrl, CancellationToken cancellationToken) =>
+        CallAsync(async () =>
+        {
+            var session = await new Stripe.BillingPortal.SessionService(_client).CreateAsync(
+                new Stripe.BillingPortal.SessionCreateOptions { Customer = customerId, ReturnUrl = returnUrl }, null, cancellationToken);
+            return new BillingRedirect(session.Id, session.Url);
+        });
+
+    public Task ReportUsageAsync(UsageReport report, CancellationToken cancellationToken) =>
+        CallAsync(async () =>
+        {
+            var options = new Stripe.Billing.MeterEventCreateOptions
+            {
+                EventName = report.MeterEvent,
+                // Stripe also de-duplicates meter events by identifier; the idempotency key covers a retried request.
+                Identifier = report.Identifier,
+                Timestamp = report.Timestamp.UtcDateTime,
+                Payload = new Dictionary<string, string>
+                {
+                    ["stripe_customer_id"] = report.CustomerId,
+                    ["value"] = report.Units.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                },
+            };
+            await new Stripe.Billing.MeterEventService(_client).CreateAsync(options, new RequestOptions { IdempotencyKey = report.Identifier }, cancellationToken);
+            return true;
+        });
+
+    public BillingEvent ReadWebhook(string payload, string signatureHeader)
+    {
+        Event e;
+        try
+        {
+            e = EventUtility.ConstructEvent(payload, signatureHeader, _webhookSecret, ToleranceSeconds, _timeProvider.GetUtcNow().ToUnixTimeSeconds(),
+                throwOnApiVersionMismatch: false);
+        }
+        catch (StripeException ex)
+        {
+            // Stripe.net's messages say which check failed (no signature, bad signature, timestamp outside tolerance) and hold no secret.
+            throw new BillingWebhookException(ex.Message, ex);
+        }
+        catch (Exception ex) when (ex is Newtonsoft.Json.JsonException or ArgumentException or InvalidOperationException)
+        {
+            throw new BillingWebhookException("the body is not a Stripe event", ex);
+        }
+
+        var created = UnixSeconds(e.Created);
+        return e.Data?.Object switch
+        {
+            Stripe.Checkout.Session s when e.Type == EventTypes.CheckoutSessionCompleted && s.Mode == "subscription" =>
+                new BillingEvent(e.Id, e.Type, BillingEventKind.CheckoutCompleted, created, s.CustomerId ?? "", s.SubscriptionId ?? "", "active", 0, [],
+                    s.ClientReferenceId ?? Meta(s.Metadata, "apigate_user"), Meta(s.Metadata, "apigate_plan")),
+            Subscription sub when e.Type is EventTypes.CustomerSubscriptionUpdated or EventTypes.CustomerSubscriptionCreated or EventTypes.CustomerSubscriptionDeleted =>
+                new BillingEvent(e.Id, e.Type, e.Type == EventTypes.CustomerSubscriptionDeleted ? BillingEventKind.SubscriptionDeleted : BillingEventKind.SubscriptionUpdated,
+                    created, sub.CustomerId ?? "", sub.Id, sub.Status ?? "", UnixSeconds(sub.Created), PricesOf(sub), Meta(sub.Metadata, "apigate_user"), Meta(sub.Metadata, "apigate_plan")),
+            Invoice invoice when e.Type == EventTypes.InvoicePaymentFailed =>
+                new BillingEvent(e.Id, e.Type, BillingEventKind.PaymentFailed, created, invoice.CustomerId ?? "", "", "", 0, [], "", ""),
+            _ => new BillingEvent(e.Id, e.Type, BillingEventKind.Other, created, "", "", "", 0, [], "", ""),
+        };
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private static IReadOnlyList<string> PricesOf(Subscription subscription)
+    {
+        var prices = new List<string>();
+        foreach (var item in subscription.Items?.Data ?? [])
+        {
+            if (item.Price?.Id is { Length: > 0 } price)
+            {
+                prices.Add(price);
+            }
+        }
+
+        return prices;
+    }
+
+    private static string Meta(Dictionary<string, string>? metadata, string key) => metadata?.GetValueOrDefault(key) ?? "";
+
+    private static long UnixSeconds(DateTime time) => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)).ToUnixTimeSeconds();
+
+    /// <summary>Runs a Stripe call; its failures become <see cref="BillingProviderException"/> with Stripe's own explanation.</summary>
+    private static async Task<T> CallAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (StripeException ex)
+        {
+            var status = ex.HttpStatusCode;
+            var detail = ex.StripeError?.Message is { Length: > 0 } m ? m : ex.Message;
+            var failure = status switch
+            {
+                HttpStatusCode.PaymentRequired => BillingFailure.Declined,
+                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => BillingFailure.Unauthorized,
+                HttpStatusCode.BadRequest or HttpStatusCode.NotFound or HttpStatusCode.Conflict => BillingFailure.InvalidRequest,
+                _ => BillingFailure.Unavailable,
+            };
+            throw new BillingProviderException(failure, $"Stripe answered {(int)status}: {detail}", ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new BillingProviderException(BillingFailure.Unavailable, "Stripe could not be reached: " + ex.Message, ex);
+        }
+        catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+        {
+            throw new BillingProviderException(BillingFailure.Unavailable, "Stripe did not answer in time", ex);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using ApiGate.Core.Billing;
+using ApiGate.Core.Storage;
+using ApiGate.Storage.Rows;
+
+namespace ApiGate.Storage.Sql;
+
+/// <summary>
+/// Billing (docs/billing.md): customers, processed provider events and the overage outbox. Outbox rows are inserted by
+/// the usage batch (<see cref="Usage.UsageSql.InsertOverage"/>); here they are claimed with a lease, marked sent or
+/// released for a retry. Lease and retry times are Unix seconds so both engines compare plain integers.
+/// </summary>
+public abstract partial class SqlGatewayStore
+{
+    private static readonly RowTable<BillingCustomerRow> BillingCustomers = new("billing_customers", "user_id");
+
+    private static readonly RowTable<OverageOutboxRow> OverageOutbox = new("billing_usage_outbox", "usage_at, id");
+
+    private const string UpsertBillingCustomer =
+        "INSERT INTO billing_customers (user_id, provider, customer_id, subscription_id, subscription_status, subscription_created, last_event_created, suspended_by_billing, updated_at) " +
+        "VALUES (@UserId, @Provider, @CustomerId, @SubscriptionId, @SubscriptionStatus, @SubscriptionCreated, @LastEventCreated, @SuspendedByBilling, @UpdatedAt) " +
+        "ON CONFLICT (user_id) DO UPDATE SET customer_id = excluded.customer_id, subscription_id = excluded.subscription_id, " +
+        "subscription_status = excluded.subscription_status, subscription_created = excluded.subscription_created, " +
+        "last_event_created = excluded.last_event_created, suspended_by_billing = excluded.suspended_by_billing, updated_at = excluded.updated_at";
+
+    public Task<BillingCustomer?> FindBillingCustomerAsync(string userId, CancellationToken cancellationToken) =>
+        FindAsync(BillingCustomers, r => r.ToDefinition(), "WHERE user_id = @Ref", userId, cancellationToken);
+
+    public Task<BillingCustomer?> FindBillingCustomerByProviderIdAsync(string customerId, CancellationToken cancellationToken) =>
+        FindAsync(BillingCustomers, r => r.ToDefinition(), "WHERE customer_id = @Ref", customerId, cancellationToken);
+
+    public async Task<BillingCustomer> AddBillingCustomerAsync(BillingCustomer customer, CancellationToken cancellationToken)
+    {
+        await WriteTransactionAsync(async (connection, transaction, ct) =>
+            await ExecuteAsync(connection, transaction,
+                BillingCustomers.Insert + " ON CONFLICT (user_id) DO NOTHING", ct,
+                BillingCustomerRow.From(customer)), cancellationToken);
+        return await FindBillingCustomerAsync(customer.UserId, cancellationToken) ?? customer;
+    }
+
+    public Task<bool> IsBillingEventProcessedAsync(string eventId, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+            await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_events WHERE event_id = @Id", ct, new { Id = eventId }) > 0, cancellationToken);
+
+    public Task<bool> ApplyBillingEventAsync(BillingEventRecord record, BillingCustomer? customer, BillingUserChange? userChange, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            // Insert-if-absent in the transaction that makes the change: a replayed or concurrent duplicate finds the row
+            // (or waits for the first one's commit and then finds it) and changes nothing.
+            var inserted = await ExecuteAsync(connection, transaction,
+                "INSERT INTO billing_events (event_id, type, user_id, outcome, received_at) VALUES (@EventId, @Type, @UserId, @Outcome, @ReceivedAt) ON CONFLICT (event_id) DO NOTHING",
+                ct, new { record.EventId, record.Type, record.UserId, record.Outcome, ReceivedAt = StoredValues.Time(record.ReceivedAt) });
+            if (inserted == 0)
+            {
+                return false;
+            }
+
+            if (customer is not null)
+            {
+                await ExecuteAsync(connection, transaction, UpsertBillingCustomer, ct, BillingCustomerRow.From(customer));
+            }
+
+            if (userChange is not null)
+            {
+                await ExecuteAsync(connection, transaction, "UPDATE users SET plan_id = @PlanId, status = @Status, updated_at = @At WHERE id = @UserId", ct,
+                    new { userChange.UserId, userChange.PlanId, Status = StoredValues.Enum(userChange.Status), At = StoredValues.Time(userChange.At) });
+                await BumpVersionAsync(connection, transaction, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<OverageReport>> ClaimOverageAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
+        WriteTransactionAsync<IReadOnlyList<OverageReport>>(async (connection, transaction, ct) =>
+        {
+            var at = now.ToUnixTimeSeconds();
+            var until = (now + lease).ToUnixTimeSeconds();
+            // The lease conditions are repeated outside the sub-select: under PostgreSQL's READ COMMITTED a second claimer
+            // blocked on the same rows re-checks them against the first claimer's committed lease and skips the rows.
+            await ExecuteAsync(connection, transaction,
+                "UPDATE billing_usage_outbox SET lease_owner = @Owner, lease_until = @Until, attempts = attempts + 1 " +
+                "WHERE sent_at IS NULL AND next_attempt_at <= @Now AND lease_until < @Now AND id IN (" +
+                "SELECT id FROM billing_usage_outbox WHERE sent_at IS NULL AND next_attempt_at <= @Now AND lease_until < @Now ORDER BY usage_at, id LIMIT @Max)",
+                ct, new { Owner = owner, Until = until, Now = at, Max = max });
+            var rows = await QueryAsync<OverageOutboxRow>(connection, transaction,
+                OverageOutbox.Select("WHERE sent_at IS NULL AND lease_owner = @Owner AND lease_until = @Until"), new { Owner = owner, Until = until }, ct);
+            return rows.Select(r => r.ToDefinition()).ToList();
+        }, cancellationToken);
+
+    public Task<bool> MarkOverageSentAsync(string id, string owner, DateTimeOffset at, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+            await ExecuteAsync(connection, transaction,
+                "UPDATE billing_usage_outbox SET sent_at = @At, lease_owner = '', lease_until = 0, last_error = '' WHERE id = @Id AND lease_owner = @Owner AND sent_at IS NULL",
+                ct, new { Id = id, Owner = owner, At = at.ToUnixTimeSeconds() }) > 0, cancellationToken);
+
+    public Task MarkOverageFailedAsync(string id, string owner, DateTimeOffset retryAt, string error, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+            await ExecuteAsync(connection, transaction,
+                "UPDATE billing_usage_outbox SET next_attempt_at = @RetryAt, lease_owner = '', lease_until = 0, last_error = @Error WHERE id = @Id AND lease_owner = @Owner",
+                ct, new { Id = id, Owner = owner, RetryAt = retryAt.ToUnixTimeSeconds(), Error = error.Length > 500 ? error[..500] : error }), cancellationToken);
+
+    public Task<OverageTotals> GetOverageTotalsAsync(CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+        {
+            var pendingRows = await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_usage_outbox WHERE sent_at IS NULL", ct);
+            var pendingUnits = await ScalarAsync(connection, null, "SELECT CAST(COALESCE(SUM(units), 0) AS BIGINT) FROM billing_usage_outbox WHERE sent_at IS NULL", ct);
+            var sentRows = await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_usage_outbox WHERE sent_at IS NOT NULL", ct);
+            var sentUnits = await ScalarAsync(connection, null, "SELECT CAST(COALESCE(SUM(units), 0) AS BIGINT) FROM billing_usage_outbox WHERE sent_at IS NOT NULL", ct);
+            var failing = await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_usage_outbox WHERE sent_at IS NULL AND last_error <> ''", ct);
+            return new OverageTotals(pendingRows, pendingUnits, sentRows, sentUnits, failing);
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<OverageReport>> ListOverageAsync(bool sent, int limit, CancellationToken cancellationToken) =>
+        UseAsync<IReadOnlyList<OverageReport>>(async (connection, ct) =>
+            (await QueryAsync<OverageOutboxRow>(connection, null,
+                $"SELECT {OverageOutbox.Columns} FROM billing_usage_outbox WHERE sent_at IS {(sent ? "NOT NULL" : "NULL")} ORDER BY usage_at DESC, id DESC LIMIT @Limit",
+                new { Limit = limit }, ct)).Select(r => r.ToDefinition()).ToList(), cancellationToken);
+}

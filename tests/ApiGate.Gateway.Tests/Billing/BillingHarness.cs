@@ -1,0 +1,156 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ApiGate.Core.Billing;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Billing;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApiGate.Gateway.Tests.Billing;
+
+/// <summary>
+/// A gateway with billing on (Stripe.net pointed at a <see cref="FakeStripe"/>), on SQLite or PostgreSQL, with plans
+/// <c>free</c> (the default plan every new store has), <c>pro</c> (<c>price_pro</c>) and <c>team</c> (<c>price_team</c>), and signed webhook posts.
+/// </summary>
+internal sealed class BillingHarness : IAsyncDisposable
+{
+    public const string WebhookSecret = "whsec_test_secret_for_signatures";
+
+    private readonly string _engine;
+    private readonly string _dsn;
+    private readonly string _paymentFailed;
+
+    private BillingHarness(FakeStripe stripe, string engine, string dsn, string paymentFailed)
+    {
+        Stripe = stripe;
+        _engine = engine;
+        _dsn = dsn;
+        _paymentFailed = paymentFailed;
+    }
+
+    public FakeStripe Stripe { get; }
+
+    public TestGateway Gateway { get; private set; } = null!;
+
+    public static async Task<BillingHarness> StartAsync(StoreEngines engines, string engine, string paymentFailed = "suspend")
+    {
+        var stripe = await FakeStripe.StartAsync();
+        stripe.Prices.UnionWith(["price_pro", "price_team", "price_metered"]);
+        var dsn = engine == GatewayStores.Postgres ? await engines.NewDsnAsync(engine) : "";
+        var harness = new BillingHarness(stripe, engine, dsn, paymentFailed);
+        harness.Gateway = await harness.StartGatewayAsync(null);
+        await harness.CreatePlanAsync(new PlanInput { Id = "pro", Name = "Pro", RequestsPerMonth = 1000, PriceMonthly = 2900, StripePriceId = "price_pro" });
+        await harness.CreatePlanAsync(new PlanInput { Id = "team", Name = "Team", RequestsPerMonth = 5000, PriceMonthly = 9900, StripePriceId = "price_team" });
+        return harness;
+    }
+
+    /// <summary>Starts a gateway on this harness's store (the same SQLite directory or PostgreSQL schema each time).</summary>
+    public Task<TestGateway> StartGatewayAsync(string? directory) =>
+        TestGateway.StartAsync(o =>
+        {
+            o.BillingProvider = "stripe";
+            o.StripeSecretKey = FakeStripe.SecretKey;
+            o.StripeWebhookSecret = WebhookSecret;
+            o.StripeApiBase = Stripe.Url;
+            o.BillingPaymentFailed = _paymentFailed;
+            if (_engine == GatewayStores.Postgres)
+            {
+                o.DatabaseDriver = GatewayStores.Postgres;
+                o.DatabaseDsn = _dsn;
+            }
+        }, directory, services: s => s.AddSingleton(new OverageReporterOptions
+        {
+            PollInterval = TimeSpan.FromMilliseconds(100),
+            Lease = TimeSpan.FromSeconds(2),
+            FirstBackoff = TimeSpan.FromMilliseconds(200),
+            MaxBackoff = TimeSpan.FromSeconds(1),
+        }));
+
+    /// <summary>Stops the gateway and starts another on the same store.</summary>
+    public async Task RestartAsync(Task? stopping = null)
+    {
+        if (stopping is not null)
+        {
+            await stopping;
+        }
+
+        await Gateway.StopAsync();
+        Gateway = await StartGatewayAsync(Gateway.Directory);
+    }
+
+    public async Task CreatePlanAsync(PlanInput plan)
+    {
+        var created = await Gateway.Plans.CreateAsync(plan, CancellationToken.None);
+        Assert.True(created.Ok, created.Error?.ToString());
+    }
+
+    /// <summary>A user on the default plan who is billing customer <paramref name="customerId"/>.</summary>
+    public async Task<string> CreateCustomerAsync(string email, string customerId, string plan = "free")
+    {
+        var user = await Gateway.Users.CreateAsync(new UserChanges { Email = email, Plan = plan }, CancellationToken.None);
+        Assert.True(user.Ok, user.Error?.ToString());
+        await Gateway.Store.AddBillingCustomerAsync(new BillingCustomer(user.Value!.Id, "stripe", customerId, "", "", 0, 0, false, DateTimeOffset.UtcNow), CancellationToken.None);
+        return user.Value.Id;
+    }
+
+    public async Task<Core.Identity.UserDefinition> UserAsync(string id) => (await Gateway.Store.FindUserAsync(id, CancellationToken.None))!;
+
+    /// <summary>Posts a webhook body signed with <paramref name="secret"/> at <paramref name="signedAt"/> (now when null).</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Body)> PostWebhookAsync(string payload, string? secret = null, DateTimeOffset? signedAt = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/billing/stripe/webhook")
+        {
+            Content = new StringContent(payload, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Stripe-Signature", StripeSignature.Sign(payload, secret ?? WebhookSecret, (signedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds()));
+        using var response = await Gateway.Client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await Stripe.DisposeAsync();
+    }
+}
+
+/// <summary>Stripe event bodies as Stripe sends them (the fields billing reads, and the envelope Stripe.net parses).</summary>
+internal static class StripeEvents
+{
+    public static string Subscription(string eventId, string type, long created, string subscriptionId, string customer, string status, long subscriptionCreated, params string[] prices) =>
+        Envelope(eventId, type, created, new
+        {
+            id = subscriptionId,
+            @object = "subscription",
+            customer,
+            status,
+            created = subscriptionCreated,
+            metadata = new { },
+            items = new
+            {
+                @object = "list",
+                data = prices.Select((p, i) => new { id = $"si_{i}", @object = "subscription_item", price = new { id = p, @object = "price" } }).ToArray(),
+            },
+        });
+
+    public static string CheckoutCompleted(string eventId, long created, string customer, string subscriptionId, string userId, string planId) =>
+        Envelope(eventId, "checkout.session.completed", created, new
+        {
+            id = "cs_test_" + eventId,
+            @object = "checkout.session",
+            mode = "subscription",
+            customer,
+            subscription = subscriptionId,
+            client_reference_id = userId,
+            metadata = new Dictionary<string, string> { ["apigate_user"] = userId, ["apigate_plan"] = planId },
+        });
+
+    public static string PaymentFailed(string eventId, long created, string customer) =>
+        Envelope(eventId, "invoice.payment_failed", created, new { id = "in_" + eventId, @object = "invoice", customer, status = "open" });
+
+    private static string Envelope(string eventId, string type, long created, object data) =>
+        JsonSerializer.Serialize(new { id = eventId, @object = "event", api_version = "2025-09-30.clover", created, livemode = false, type, data = new { @object = data } });
+}

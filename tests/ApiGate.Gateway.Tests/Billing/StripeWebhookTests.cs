@@ -1,0 +1,220 @@
+using System.Net;
+using ApiGate.Core.Identity;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+
+namespace ApiGate.Gateway.Tests.Billing;
+
+/// <summary><c>POST /billing/stripe/webhook</c>: signed events change plans once, in the subscription's own order; anything else changes nothing.</summary>
+public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task CheckoutCompleted_SignedEvent_MovesUserToThePlanAndReplayChangesNothing(string engine)
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var user = await h.CreateCustomerAsync("ann@example.com", "cus_ann");
+        var payload = StripeEvents.CheckoutCompleted("evt_checkout_1", Now, "cus_ann", "sub_1", user, "pro");
+
+        // Act
+        var first = await h.PostWebhookAsync(payload);
+        var versionAfterFirst = await h.Gateway.Store.GetConfigVersionAsync(CancellationToken.None);
+        var replay = await h.PostWebhookAsync(payload);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal("processed", first.Body.GetProperty("result").GetString());
+        Assert.Equal(HttpStatusCode.OK, replay.Status);
+        Assert.Equal("duplicate", replay.Body.GetProperty("result").GetString());
+        Assert.Equal("pro", (await h.UserAsync(user)).PlanId);
+        Assert.Equal(versionAfterFirst, await h.Gateway.Store.GetConfigVersionAsync(CancellationToken.None));
+        var customer = await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None);
+        Assert.Equal("sub_1", customer!.SubscriptionId);
+        Assert.Equal("active", customer.SubscriptionStatus);
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task Webhook_BadSignature_Answers400AndChangesNothing(string engine)
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var user = await h.CreateCustomerAsync("bob@example.com", "cus_bob");
+        var payload = StripeEvents.CheckoutCompleted("evt_forged", Now, "cus_bob", "sub_2", user, "team");
+
+        // Act
+        var forged = await h.PostWebhookAsync(payload, secret: "whsec_not_the_right_secret");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, forged.Status);
+        Assert.Equal("invalid_signature", forged.Body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+        Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_forged", CancellationToken.None));
+        // The same event genuinely signed is then processed: the forged copy did not use up its id.
+        Assert.Equal(HttpStatusCode.OK, (await h.PostWebhookAsync(payload)).Status);
+        Assert.Equal("team", (await h.UserAsync(user)).PlanId);
+    }
+
+    [Fact]
+    public async Task Webhook_TimestampOutsideTolerance_Answers400AndChangesNothing()
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("cat@example.com", "cus_cat");
+        var payload = StripeEvents.CheckoutCompleted("evt_stale", Now, "cus_cat", "sub_3", user, "pro");
+
+        // Act: a correct signature made ten minutes ago (the tolerance is five), as a captured request replayed later would be
+        var stale = await h.PostWebhookAsync(payload, signedAt: DateTimeOffset.UtcNow.AddMinutes(-10));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, stale.Status);
+        Assert.Contains("tolerance", stale.Body.GetProperty("error").GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task SubscriptionEvents_DeliveredOutOfOrder_TheSubscriptionsNewestStateWins(string engine)
+    {
+        // Arrange: the subscription moved pro → team (t+10) and was then cancelled (t+20); Stripe delivers t+10, t+5, t+20, t+15
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var user = await h.CreateCustomerAsync("dan@example.com", "cus_dan");
+        var t = Now - 100;
+
+        // Act + Assert, step by step
+        Assert.Equal(HttpStatusCode.OK, (await h.PostWebhookAsync(
+            StripeEvents.Subscription("evt_b", "customer.subscription.updated", t + 10, "sub_d", "cus_dan", "active", t, "price_team"))).Status);
+        Assert.Equal("team", (await h.UserAsync(user)).PlanId);
+
+        var older = await h.PostWebhookAsync(StripeEvents.Subscription("evt_a", "customer.subscription.updated", t + 5, "sub_d", "cus_dan", "active", t, "price_pro"));
+        Assert.Equal(HttpStatusCode.OK, older.Status);
+        Assert.StartsWith("ignored: stale", older.Body.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("team", (await h.UserAsync(user)).PlanId);
+
+        Assert.Equal(HttpStatusCode.OK, (await h.PostWebhookAsync(
+            StripeEvents.Subscription("evt_d", "customer.subscription.deleted", t + 20, "sub_d", "cus_dan", "canceled", t, "price_team"))).Status);
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+
+        var late = await h.PostWebhookAsync(StripeEvents.Subscription("evt_c", "customer.subscription.updated", t + 15, "sub_d", "cus_dan", "active", t, "price_team"));
+        Assert.Equal(HttpStatusCode.OK, late.Status);
+        Assert.StartsWith("ignored:", late.Body.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+    }
+
+    [Fact]
+    public async Task SubscriptionUpdated_OlderSubscriptionThanTheCurrentOne_IsIgnored()
+    {
+        // Arrange: the user resubscribed (sub_new, created later); a late event about the old subscription arrives
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("eve@example.com", "cus_eve");
+        var t = Now - 100;
+        await h.PostWebhookAsync(StripeEvents.Subscription("evt_new", "customer.subscription.updated", t + 50, "sub_new", "cus_eve", "active", t + 40, "price_team"));
+
+        // Act
+        var old = await h.PostWebhookAsync(StripeEvents.Subscription("evt_old", "customer.subscription.deleted", t + 60, "sub_old", "cus_eve", "canceled", t, "price_pro"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, old.Status);
+        Assert.Contains("older than the user's current subscription", old.Body.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("team", (await h.UserAsync(user)).PlanId);
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task SubscriptionDeleted_PayingUser_MovesToTheDefaultPlan(string engine)
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var user = await h.CreateCustomerAsync("fay@example.com", "cus_fay");
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_f1", Now - 10, "cus_fay", "sub_f", user, "pro"));
+        Assert.Equal("pro", (await h.UserAsync(user)).PlanId);
+
+        // Act
+        var deleted = await h.PostWebhookAsync(StripeEvents.Subscription("evt_f2", "customer.subscription.deleted", Now, "sub_f", "cus_fay", "canceled", Now - 10, "price_pro"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, deleted.Status);
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+        Assert.Equal("canceled", (await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SubscriptionStatus);
+    }
+
+    [Fact]
+    public async Task SubscriptionUpdated_UnknownPriceId_Answers422NamingThePriceAndChangesNothing()
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("gus@example.com", "cus_gus");
+        var payload = StripeEvents.Subscription("evt_g", "customer.subscription.updated", Now, "sub_g", "cus_gus", "active", Now - 5, "price_nobody_has");
+
+        // Act
+        var response = await h.PostWebhookAsync(payload);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.Status);
+        Assert.Contains("unknown price id(s) price_nobody_has", response.Body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+        Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_g", CancellationToken.None)); // Stripe retries it once the plan exists
+    }
+
+    [Theory]
+    [InlineData("suspend", "pro", UserStatus.Suspended)]
+    [InlineData("default-plan", "free", UserStatus.Active)]
+    [InlineData("none", "pro", UserStatus.Active)]
+    public async Task PaymentFailed_PerSetting_SuspendsMovesOrOnlyRecords(string setting, string expectedPlan, UserStatus expectedStatus)
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite, paymentFailed: setting);
+        var user = await h.CreateCustomerAsync("hal@example.com", "cus_hal");
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_h1", Now - 10, "cus_hal", "sub_h", user, "pro"));
+
+        // Act
+        var failed = await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_h2", Now, "cus_hal"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, failed.Status);
+        var after = await h.UserAsync(user);
+        Assert.Equal(expectedPlan, after.PlanId);
+        Assert.Equal(expectedStatus, after.Status);
+        Assert.True(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_h2", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task PaymentFailedThenSubscriptionActive_SuspendedByBilling_IsReactivated()
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("ida@example.com", "cus_ida");
+        var t = Now - 100;
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_i1", t, "cus_ida", "sub_i", user, "pro"));
+        await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_i2", t + 10, "cus_ida"));
+        Assert.Equal(UserStatus.Suspended, (await h.UserAsync(user)).Status);
+
+        // Act: the card is updated and the invoice paid
+        var paid = await h.PostWebhookAsync(StripeEvents.Subscription("evt_i3", "customer.subscription.updated", t + 20, "sub_i", "cus_ida", "active", t, "price_pro"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, paid.Status);
+        Assert.Equal(UserStatus.Active, (await h.UserAsync(user)).Status);
+    }
+
+    [Fact]
+    public async Task Webhook_BodyOverTheLimit_Answers413()
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var payload = "{\"id\":\"evt_big\",\"pad\":\"" + new string('x', 300 * 1024) + "\"}";
+
+        // Act
+        var response = await h.PostWebhookAsync(payload);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.Status);
+    }
+}
