@@ -92,16 +92,14 @@ internal sealed class TrustedProxies
             return false;
         }
 
-        try
+        var masked = Mask(address, prefix);
+        if (!masked.Equals(address))
         {
-            network = new IPNetwork(address, prefix);
-        }
-        catch (ArgumentException)
-        {
-            problem = $"'{entry}' has bits set after the /{prefix} prefix (write the network's first address, e.g. {new IPNetwork(Mask(address, prefix), prefix)})";
+            problem = $"'{entry}' has bits set after the /{prefix} prefix (write the network's first address, e.g. {masked}/{prefix})";
             return false;
         }
 
+        network = new IPNetwork(address, prefix);
         return true;
     }
 
