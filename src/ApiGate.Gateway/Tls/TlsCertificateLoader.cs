@@ -197,8 +197,9 @@ internal static class TlsCertificateLoader
             // The first certificate of the file is the leaf; the rest are sent as its intermediates.
             leaf = X509Certificate2.CreateFromPem(certText, keyText);
         }
-        catch (CryptographicException)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
+            // ArgumentException: the key parsed but is not the certificate's (thrown by CopyWithPrivateKey).
             throw new TlsConfigurationException(keySetting, $"the private key in '{keyPath}' does not belong to the certificate in '{certPath}'");
         }
 
