@@ -3,6 +3,7 @@ using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Reserved;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,6 +25,7 @@ internal sealed partial class AdminListener
     private readonly List<ListenOptions> _listeners = [];
     private readonly List<Hosting.GatewayWebBranch> _branches = [];
     private int _port;
+    private bool _tls;
 
     public AdminListener(GatewayOptions options)
     {
@@ -44,10 +46,13 @@ internal sealed partial class AdminListener
     public AdminListenAddress? Address { get; }
 
     /// <summary>The admin listener's URL with the bound port, once the server has started; null when there is none.</summary>
-    public string? Url => Address is null ? null : Address.Url(_listeners.Count > 0 && _listeners[0].IPEndPoint is { Port: > 0 } bound ? bound.Port : Volatile.Read(ref _port));
+    public string? Url => Address is null ? null : Address.Url(
+        _listeners.Count > 0 && _listeners[0].IPEndPoint is { Port: > 0 } bound ? bound.Port : Volatile.Read(ref _port), _tls ? "https" : "http");
 
     /// <summary>Adds the admin endpoint to Kestrel (after the main one, so the main address stays first).</summary>
-    public void Listen(KestrelServerOptions kestrel)
+    /// <param name="kestrel">The server's options.</param>
+    /// <param name="tls">The certificates to serve TLS with (<c>APIGATE_ADMIN_TLS</c>), or null for plain HTTP.</param>
+    public void Listen(KestrelServerOptions kestrel, Tls.TlsCertificates? tls = null)
     {
         if (Address is null)
         {
@@ -66,6 +71,11 @@ internal sealed partial class AdminListener
         void Configure(ListenOptions listen)
         {
             _listeners.Add(listen);
+            if (tls is not null)
+            {
+                _tls = true;
+                listen.UseHttps(tls.HandshakeOptions(listen.Protocols));
+            }
 
             // With port 0 the real port is only known once bound; every connection reports it before its first request.
             listen.Use(next => connection =>

@@ -14,7 +14,7 @@ internal sealed record AdminListenAddress(IPAddress? Address, int Port)
     private const string Example = "e.g. 127.0.0.1:9091 or [::1]:9091";
 
     /// <summary>The address as a URL, with the port as configured (0 until bound).</summary>
-    public string Url(int port) => "http://" + (Address switch
+    public string Url(int port, string scheme = "http") => scheme + "://" + (Address switch
     {
         null => "localhost",
         { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } v6 => "[" + v6 + "]",

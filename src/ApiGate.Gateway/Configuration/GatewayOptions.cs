@@ -247,4 +247,44 @@ public sealed class GatewayOptions
     /// stop working until a paid subscription event), <c>default-plan</c> (moved to the default plan) or <c>none</c>.
     /// </summary>
     public string BillingPaymentFailed { get; set; } = "suspend";
+    /// <c>APIGATE_TRUSTED_PROXIES</c>: comma-separated CIDRs and addresses (IPv4, IPv6) of proxies in front of the
+    /// gateway. From a peer in them the client address is the right-most address of <c>X-Forwarded-For</c> (else
+    /// <c>Forwarded</c>, else <c>X-Real-IP</c>) that is not itself trusted; from any other peer those headers are ignored
+    /// and the peer is the client. Empty (default): no proxy is trusted. See docs/routing.md.
+    /// </summary>
+    public string TrustedProxies { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_TLS_CERT_FILE</c>: a PEM certificate (leaf first, then intermediates) the main listener serves over TLS,
+    /// with <see cref="TlsKeyFile"/>. Empty (default): plain HTTP unless <see cref="TlsCertDir"/> is set. See docs/tls.md.
+    /// </summary>
+    public string TlsCertFile { get; set; } = "";
+
+    /// <summary><c>APIGATE_TLS_KEY_FILE</c>: the unencrypted PEM private key of <see cref="TlsCertFile"/>.</summary>
+    public string TlsKeyFile { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_TLS_CERT_DIR</c>: a directory of certificates chosen by the client's server name (SNI):
+    /// <c>NAME.crt</c> + <c>NAME.key</c>, <c>NAME.pem</c>, or certbot's <c>NAME/fullchain.pem</c> + <c>NAME/privkey.pem</c>.
+    /// Empty (default): none. See docs/tls.md.
+    /// </summary>
+    public string TlsCertDir { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_TLS_REDIRECT_LISTEN</c>: <c>HOST:PORT</c> of a plain-HTTP listener that answers every request with a
+    /// 308 redirect to https on the main port (e.g. <c>0.0.0.0:80</c>). Empty (default): none. Needs TLS.
+    /// </summary>
+    public string TlsRedirectListen { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_TLS_RELOAD_INTERVAL</c>: how often the certificate files are checked for changes in addition to
+    /// file-system notifications; default 1 minute.
+    /// </summary>
+    public TimeSpan TlsReloadInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// <c>APIGATE_ADMIN_TLS</c>: when TLS is on, the admin listener (<see cref="AdminListen"/>) serves TLS too, with the
+    /// same certificates; default true. False keeps it plain HTTP (e.g. on 127.0.0.1 for a local scraper).
+    /// </summary>
+    public bool AdminTls { get; set; } = true;
 }

@@ -212,6 +212,63 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return problem;
         }
+
+        if (Proxies.TrustedProxies.Validate(o.TrustedProxies) is { } proxies)
+        {
+            yield return ("server.trusted_proxies", proxies);
+        }
+
+        foreach (var problem in TlsProblems(o))
+        {
+            yield return problem;
+        }
+    }
+
+    private static IEnumerable<(string Key, string Problem)> TlsProblems(GatewayOptions o)
+    {
+        if (o.TlsReloadInterval < TimeSpan.FromMilliseconds(100))
+        {
+            yield return ("tls.reload_interval", "must be at least 100ms");
+        }
+
+        var sources = Tls.TlsSources.From(o);
+        if (o.TlsRedirectListen.Length > 0)
+        {
+            if (sources is null)
+            {
+                yield return ("tls.redirect_listen", "is set but TLS is not (set tls.cert_file and tls.key_file, or tls.cert_dir)");
+            }
+            else if (AdminListenAddress.Validate(o.TlsRedirectListen, o.Port) is { } redirect)
+            {
+                yield return ("tls.redirect_listen", redirect.Replace("the admin listener", "the redirect listener", StringComparison.Ordinal));
+            }
+            else if (AdminListenAddress.TryParse(o.TlsRedirectListen, out var at, out _) && at!.Port != 0
+                && AdminListenAddress.TryParse(o.AdminListen, out var admin, out _) && admin!.Port == at.Port)
+            {
+                yield return ("tls.redirect_listen", $"port {at.Port} is the admin listener's (admin.listen)");
+            }
+        }
+
+        if (sources is null)
+        {
+            yield break;
+        }
+
+        string? failure = null;
+        string? setting = null;
+        try
+        {
+            Tls.TlsCertificateLoader.Load(sources, TimeProvider.System.GetUtcNow(), []); // expiry only warns, at start
+        }
+        catch (Tls.TlsConfigurationException ex)
+        {
+            (setting, failure) = (ex.Setting, ex.Message);
+        }
+
+        if (failure is not null)
+        {
+            yield return (setting!, failure);
+        }
     }
 
     /// <summary>What the gateway host can bind the main listener to.</summary>

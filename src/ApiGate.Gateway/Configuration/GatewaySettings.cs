@@ -77,6 +77,13 @@ internal static class GatewaySettings
         new("stripe.secret_key", "APIGATE_STRIPE_SECRET_KEY", nameof(GatewayOptions.StripeSecretKey), secret: true, normalize: Trim),
         new("stripe.webhook_secret", "APIGATE_STRIPE_WEBHOOK_SECRET", nameof(GatewayOptions.StripeWebhookSecret), secret: true, normalize: Trim),
         new("stripe.api_base", "APIGATE_STRIPE_API_BASE", nameof(GatewayOptions.StripeApiBase), normalize: Trim),
+        new("server.trusted_proxies", "APIGATE_TRUSTED_PROXIES", nameof(GatewayOptions.TrustedProxies), normalize: Trim),
+        new("tls.cert_file", "APIGATE_TLS_CERT_FILE", nameof(GatewayOptions.TlsCertFile), normalize: Trim),
+        new("tls.key_file", "APIGATE_TLS_KEY_FILE", nameof(GatewayOptions.TlsKeyFile), normalize: Trim),
+        new("tls.cert_dir", "APIGATE_TLS_CERT_DIR", nameof(GatewayOptions.TlsCertDir), normalize: Trim),
+        new("tls.redirect_listen", "APIGATE_TLS_REDIRECT_LISTEN", nameof(GatewayOptions.TlsRedirectListen), normalize: Trim),
+        new("tls.reload_interval", "APIGATE_TLS_RELOAD_INTERVAL", nameof(GatewayOptions.TlsReloadInterval)),
+        new("admin.tls", "APIGATE_ADMIN_TLS", nameof(GatewayOptions.AdminTls)),
     ];
 
     private static readonly Dictionary<string, GatewaySetting> ByKey = All.ToDictionary(s => s.Key, StringComparer.OrdinalIgnoreCase);

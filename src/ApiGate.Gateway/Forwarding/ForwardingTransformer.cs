@@ -27,7 +27,10 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     /// '-' (as CGI and WSGI backends do) is never forwarded, even when underscores are allowed.
     /// </summary>
     private static readonly string[] ProtectedHeaders =
-        ["X-User-ID", "X-Key-ID", "X-Plan-ID", "X-API-Key", "Authorization", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-ID"];
+        ["X-User-ID", "X-Key-ID", "X-Plan-ID", "X-API-Key", "Authorization", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-ID", "Forwarded", "X-Real-IP"];
+
+    /// <summary>Headers that say who the client is; replaced by the gateway's own <c>X-Forwarded-For</c>.</summary>
+    private static readonly string[] ClientAddressHeaders = ["X-Forwarded-For", "Forwarded", Proxies.ClientAddressMiddleware.RealIpHeader];
 
     /// <summary>Headers some frameworks take as the real method (Rails, Express, Spring, ASP.NET with middleware).</summary>
     private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
@@ -58,7 +61,21 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             }
         }
 
-        Append(headers, "X-Forwarded-For", incoming.Headers["X-Forwarded-For"], httpContext.Connection.RemoteIpAddress?.ToString());
+        // The client address is decided in one place (Proxies/ClientAddressMiddleware): the verified chain from a trusted
+        // proxy, else the peer alone. A client's own X-Forwarded-For, Forwarded or X-Real-IP never goes upstream.
+        foreach (var name in ClientAddressHeaders)
+        {
+            if (incoming.Headers.ContainsKey(name))
+            {
+                headers.Remove(name);
+            }
+        }
+
+        if (Proxies.ClientAddressMiddleware.ForwardedFor(httpContext) is { } forwardedFor)
+        {
+            headers.TryAddWithoutValidation("X-Forwarded-For", forwardedFor);
+        }
+
         Append(headers, "X-Forwarded-Proto", incoming.Headers["X-Forwarded-Proto"], incoming.Scheme);
         Append(headers, "X-Forwarded-Host", incoming.Headers["X-Forwarded-Host"], incoming.Host.Value);
 

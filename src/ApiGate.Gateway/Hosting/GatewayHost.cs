@@ -16,6 +16,7 @@ using ApiGate.Gateway.Pipeline;
 using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Tls;
 using ApiGate.Gateway.Transforms;
 using ApiGate.Gateway.Usage;
 using ApiGate.Gateway.Webhooks;
@@ -69,19 +70,37 @@ public static class GatewayHost
         AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
 
         var adminListener = new AdminListener(options);
+        var clock = timeProvider ?? TimeProvider.System;
+        var tlsWarnings = new List<string>();
+        var tls = CreateTls(options, clock, tlsWarnings);
+        Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions? mainListen = null;
+        var redirect = tls is not null && AdminListenAddress.TryParse(options.TlsRedirectListen, out var redirectAt, out _)
+            ? new HttpsRedirectListener(redirectAt!, () => mainListen?.IPEndPoint is { Port: > 0 } bound ? bound.Port : options.Port)
+            : null;
+        Proxies.TrustedProxies.TryParse(options.TrustedProxies, out var trustedProxies, out _);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // bodies are streamed to the upstream, not held
-            Listen(kestrel, options.Host, options.Port);
+            Listen(kestrel, options.Host, options.Port, listen =>
+            {
+                mainListen = listen;
+                if (tls is not null)
+                {
+                    // HTTP/1.1 and HTTP/2, chosen per connection by ALPN.
+                    listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(tls.HandshakeOptions(listen.Protocols));
+                }
+            });
             if (options.H2cPort is { } h2cPort)
             {
                 // Prior-knowledge HTTP/2 needs a port that expects nothing else: on an HTTP/1.1 + HTTP/2 cleartext port,
                 // Kestrel answers the HTTP/2 preface with HTTP_1_1_REQUIRED.
                 Listen(kestrel, options.Host, h2cPort, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
             }
-            adminListener.Listen(kestrel); // after the main endpoint: Addresses(app) lists the main address first
+            adminListener.Listen(kestrel, options.AdminTls ? tls : null); // after the main endpoint: Addresses(app) lists the main address first
+            redirect?.Listen(kestrel);
         });
 
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineScheduling);
@@ -91,7 +110,19 @@ public static class GatewayHost
         services.AddSingleton(options);
         services.AddSingleton(adminListener);
         services.AddSingleton(store);
-        services.AddSingleton(timeProvider ?? TimeProvider.System);
+        services.AddSingleton(clock);
+        if (tls is not null)
+        {
+            services.AddSingleton(tls);
+            services.AddSingleton(sp =>
+            {
+                var watcher = new TlsCertificateWatcher(tls, options, clock, sp.GetRequiredService<ILogger<TlsCertificateWatcher>>());
+                watcher.StartWarnings.AddRange(tlsWarnings);
+                return watcher;
+            });
+            services.AddHostedService(sp => sp.GetRequiredService<TlsCertificateWatcher>());
+        }
+
         services.AddSingleton<ResponseBodyTransformer>();
         services.AddSingleton<TimeoutSources>();
         services.AddSingleton(sp => new GatewayEnvironment(
@@ -176,6 +207,18 @@ public static class GatewayHost
             app.Services.GetRequiredService<StoreWriter>().Dispose();
         });
 
+        if (redirect is not null)
+        {
+            app.Use(next => context => redirect.InvokeAsync(context, next)); // first: nothing else is served on that port
+        }
+
+        if (!trustedProxies.IsEmpty)
+        {
+            // Before anything reads the client address; not added at all when no proxy is trusted.
+            var clientAddress = new Proxies.ClientAddressMiddleware(trustedProxies);
+            app.Use(next => context => clientAddress.InvokeAsync(context, next));
+        }
+
         // The admin base path only as sent: '/pub/%2e%2e/admin/x' is Kestrel's '/admin/x' after its own decoding and
         // dot-segment removal, but to the path rule (docs/routing.md) it is a refused path.
         app.Use(next => context => !context.Request.Path.StartsWithSegments(options.AdminBasePath) || RequestGuard.NamesPathAsSent(context, context.Request.Path.Value!)
@@ -229,6 +272,24 @@ public static class GatewayHost
     /// <summary>The admin listener's address (<c>APIGATE_ADMIN_LISTEN</c>, with the real port once started), or null when the
     /// admin API and metrics are served on the main port.</summary>
     public static string? AdminAddress(WebApplication app) => app.Services.GetRequiredService<AdminListener>().Url;
+
+    /// <summary>The certificates when TLS is configured; a file that cannot be used stops the start, naming its setting.</summary>
+    private static TlsCertificates? CreateTls(GatewayOptions options, TimeProvider clock, List<string> warnings)
+    {
+        if (TlsSources.From(options) is not { Enabled: true } sources)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new TlsCertificates(sources, clock, warnings);
+        }
+        catch (TlsConfigurationException ex)
+        {
+            throw new ArgumentException($"invalid configuration: {ex.Setting} ({GatewaySettings.Get(ex.Setting).EnvironmentVariable}): {ex.Message}", ex);
+        }
+    }
 
     private static void Listen(
         Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, string host, int port, Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions>? configure = null)

@@ -1,0 +1,31 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+
+namespace ApiGate.Gateway.Tls;
+
+/// <summary>
+/// One loaded certificate: the leaf with its private key, the intermediates sent with it, and the host names it is
+/// chosen for (its subject alternative DNS names, else its common name; <c>*.example.com</c> covers one label).
+/// Immutable once loaded.
+/// </summary>
+internal sealed class TlsCertificate
+{
+    public TlsCertificate(string source, X509Certificate2 leaf, X509Certificate2Collection intermediates, IReadOnlyList<string> hostNames)
+    {
+        Source = source;
+        Leaf = leaf;
+        HostNames = hostNames;
+        // offline: the chain is what the files hold; nothing is downloaded during a handshake.
+        Context = SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
+    }
+
+    /// <summary>Where it was read from (a file, or the directory entry's name), for messages.</summary>
+    public string Source { get; }
+
+    public X509Certificate2 Leaf { get; }
+
+    /// <summary>What a handshake is given: the leaf and its intermediates.</summary>
+    public SslStreamCertificateContext Context { get; }
+
+    public IReadOnlyList<string> HostNames { get; }
+}

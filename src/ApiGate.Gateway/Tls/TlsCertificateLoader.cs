@@ -1,0 +1,278 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+namespace ApiGate.Gateway.Tls;
+
+/// <summary>
+/// Reads PEM certificates and keys from the configured files into a <see cref="TlsCertificateSet"/>. Every failure is a
+/// <see cref="TlsConfigurationException"/> naming the setting and the file: unreadable, no certificate in it, no or an
+/// encrypted private key, a key that does not belong to the certificate.
+/// <para>
+/// Directory layout (<c>APIGATE_TLS_CERT_DIR</c>), read in ordinal name order: <c>NAME.crt</c> + <c>NAME.key</c>;
+/// <c>NAME.pem</c> + <c>NAME.key</c>; <c>NAME.pem</c> holding certificate and key; a subdirectory <c>NAME/</c> holding
+/// <c>fullchain.pem</c> + <c>privkey.pem</c> (certbot's <c>live/</c> layout). The names a certificate serves come from
+/// the certificate itself, not from NAME. The default certificate is the cert/key file pair when set, else the entry
+/// named <c>default</c>, else the first entry.
+/// </para>
+/// </summary>
+internal static class TlsCertificateLoader
+{
+    private const string CertbotChain = "fullchain.pem";
+    private const string CertbotKey = "privkey.pem";
+
+    /// <summary>Loads every certificate; <paramref name="warnings"/> gets one line per certificate that is expired, not yet valid or expires within 14 days.</summary>
+    /// <exception cref="TlsConfigurationException">A file cannot be used.</exception>
+    public static TlsCertificateSet Load(TlsSources sources, DateTimeOffset now, List<string> warnings)
+    {
+        if (sources.CertFile.Length > 0 && sources.KeyFile.Length == 0)
+        {
+            throw new TlsConfigurationException(TlsSources.KeyFileKey, $"is not set; {TlsSources.CertFileKey} needs the private key that belongs to it");
+        }
+
+        if (sources.KeyFile.Length > 0 && sources.CertFile.Length == 0)
+        {
+            throw new TlsConfigurationException(TlsSources.CertFileKey, $"is not set; {TlsSources.KeyFileKey} is only used with it");
+        }
+
+        var all = new List<TlsCertificate>();
+        TlsCertificate? fallback = null;
+        if (sources.CertFile.Length > 0)
+        {
+            fallback = LoadPair(sources.CertFile, sources.KeyFile, TlsSources.CertFileKey, TlsSources.KeyFileKey, sources.CertFile);
+            all.Add(fallback);
+        }
+
+        if (sources.CertDir.Length > 0)
+        {
+            foreach (var (name, certPath, keyPath) in DirectoryEntries(sources.CertDir))
+            {
+                var certificate = LoadPair(certPath, keyPath, TlsSources.CertDirKey, TlsSources.CertDirKey, name);
+                all.Add(certificate);
+                if (fallback is null && name.Equals("default", StringComparison.OrdinalIgnoreCase))
+                {
+                    fallback = certificate;
+                }
+            }
+
+            if (all.Count == 0)
+            {
+                throw new TlsConfigurationException(TlsSources.CertDirKey,
+                    $"'{sources.CertDir}' holds no certificate (NAME.crt + NAME.key, NAME.pem, or NAME/fullchain.pem + NAME/privkey.pem)");
+            }
+        }
+
+        foreach (var certificate in all)
+        {
+            if (Warning(certificate, now) is { } warning)
+            {
+                warnings.Add(warning);
+            }
+        }
+
+        return new TlsCertificateSet(fallback ?? all[0], all);
+    }
+
+    /// <summary>
+    /// A digest of every file <see cref="Load"/> would read (names and contents, through symbolic links), so a reload
+    /// happens only when something changed. Unreadable files count as their error, which also differs from any content.
+    /// </summary>
+    public static string Fingerprint(TlsSources sources)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void Add(string path)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(path + "\n"));
+            try
+            {
+                hash.AppendData(File.ReadAllBytes(path));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                hash.AppendData(Encoding.UTF8.GetBytes("unreadable: " + ex.GetType().Name));
+            }
+        }
+
+        if (sources.CertFile.Length > 0)
+        {
+            Add(sources.CertFile);
+            Add(sources.KeyFile);
+        }
+
+        if (sources.CertDir.Length > 0)
+        {
+            try
+            {
+                foreach (var (_, certPath, keyPath) in DirectoryEntries(sources.CertDir))
+                {
+                    Add(certPath);
+                    Add(keyPath);
+                }
+            }
+            catch (TlsConfigurationException ex)
+            {
+                hash.AppendData(Encoding.UTF8.GetBytes(ex.Message));
+            }
+        }
+
+        return Convert.ToHexString(hash.GetHashAndReset());
+    }
+
+    /// <summary>The certificate/key pairs of a directory, by entry name in ordinal order.</summary>
+    private static List<(string Name, string CertPath, string KeyPath)> DirectoryEntries(string directory)
+    {
+        string[] files;
+        string[] subdirectories;
+        try
+        {
+            files = Directory.GetFiles(directory);
+            subdirectories = Directory.GetDirectories(directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new TlsConfigurationException(TlsSources.CertDirKey, $"cannot read the directory '{directory}': {ex.Message}");
+        }
+
+        var entries = new List<(string Name, string CertPath, string KeyPath)>();
+        foreach (var file in files)
+        {
+            var extension = Path.GetExtension(file);
+            var name = Path.GetFileNameWithoutExtension(file);
+            var key = Path.ChangeExtension(file, ".key");
+            if (extension.Equals(".crt", StringComparison.OrdinalIgnoreCase))
+            {
+                entries.Add(File.Exists(key)
+                    ? (name, file, key)
+                    : throw new TlsConfigurationException(TlsSources.CertDirKey, $"'{file}' has no private key next to it ({Path.GetFileName(key)})"));
+            }
+            else if (extension.Equals(".pem", StringComparison.OrdinalIgnoreCase))
+            {
+                entries.Add((name, file, File.Exists(key) ? key : file));
+            }
+        }
+
+        foreach (var subdirectory in subdirectories)
+        {
+            var chain = Path.Combine(subdirectory, CertbotChain);
+            var key = Path.Combine(subdirectory, CertbotKey);
+            if (File.Exists(chain) || File.Exists(key))
+            {
+                entries.Add((Path.GetFileName(subdirectory), chain, key));
+            }
+        }
+
+        entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return entries;
+    }
+
+    private static TlsCertificate LoadPair(string certPath, string keyPath, string certSetting, string keySetting, string source)
+    {
+        var certText = Read(certPath, certSetting, "certificate");
+        var keyText = certPath == keyPath ? certText : Read(keyPath, keySetting, "private key");
+        var chain = new X509Certificate2Collection();
+        try
+        {
+            chain.ImportFromPem(certText);
+        }
+        catch (CryptographicException ex)
+        {
+            throw new TlsConfigurationException(certSetting, $"'{certPath}' is not a valid PEM certificate: {ex.Message}");
+        }
+
+        if (chain.Count == 0)
+        {
+            throw new TlsConfigurationException(certSetting, $"'{certPath}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+        }
+
+        if (!HasLabel(keyText, "PRIVATE KEY") && !HasLabel(keyText, "RSA PRIVATE KEY") && !HasLabel(keyText, "EC PRIVATE KEY"))
+        {
+            throw new TlsConfigurationException(keySetting, HasLabel(keyText, "ENCRYPTED PRIVATE KEY")
+                ? $"'{keyPath}' holds an encrypted private key; give the key unencrypted (readable by the gateway's user only)"
+                : $"'{keyPath}' holds no PEM private key (-----BEGIN PRIVATE KEY-----)");
+        }
+
+        X509Certificate2 leaf;
+        try
+        {
+            // The first certificate of the file is the leaf; the rest are sent as its intermediates.
+            leaf = X509Certificate2.CreateFromPem(certText, keyText);
+        }
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+        {
+            // ArgumentException: the key parsed but is not the certificate's (thrown by CopyWithPrivateKey).
+            throw new TlsConfigurationException(keySetting, $"the private key in '{keyPath}' does not belong to the certificate in '{certPath}'");
+        }
+
+        var intermediates = new X509Certificate2Collection();
+        for (var i = 1; i < chain.Count; i++)
+        {
+            intermediates.Add(chain[i]);
+        }
+
+        return new TlsCertificate(source, leaf, intermediates, HostNames(leaf));
+    }
+
+    private static string Read(string path, string setting, string what)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var reason = ex switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => "no such file",
+                UnauthorizedAccessException => "permission denied",
+                _ => ex.Message,
+            };
+            throw new TlsConfigurationException(setting, $"cannot read the {what} file '{path}': {reason}");
+        }
+    }
+
+    private static bool HasLabel(string text, string label)
+    {
+        var rest = text.AsSpan();
+        while (PemEncoding.TryFind(rest, out var fields))
+        {
+            if (rest[fields.Label].SequenceEqual(label))
+            {
+                return true;
+            }
+
+            rest = rest[fields.Location.End..];
+        }
+
+        return false;
+    }
+
+    private static List<string> HostNames(X509Certificate2 leaf)
+    {
+        var names = new List<string>();
+        foreach (var extension in leaf.Extensions)
+        {
+            if (extension is X509SubjectAlternativeNameExtension san)
+            {
+                names.AddRange(san.EnumerateDnsNames());
+            }
+        }
+
+        if (names.Count == 0 && leaf.GetNameInfo(X509NameType.DnsName, forIssuer: false) is { Length: > 0 } commonName)
+        {
+            names.Add(commonName);
+        }
+
+        return names;
+    }
+
+    private static string? Warning(TlsCertificate certificate, DateTimeOffset now)
+    {
+        var leaf = certificate.Leaf;
+        var notAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        var notBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+        return notAfter <= now ? $"the certificate from {certificate.Source} ({leaf.Subject}) expired at {notAfter:u}; clients will refuse it"
+            : notBefore > now ? $"the certificate from {certificate.Source} ({leaf.Subject}) is not valid before {notBefore:u}; clients will refuse it until then"
+            : notAfter - now < TimeSpan.FromDays(14) ? $"the certificate from {certificate.Source} ({leaf.Subject}) expires at {notAfter:u}"
+            : null;
+    }
+}

@@ -1,0 +1,143 @@
+using ApiGate.Gateway.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Tls;
+
+/// <summary>
+/// Reloads <see cref="TlsCertificates"/> when the files change: a <see cref="FileSystemWatcher"/> on their directories
+/// (a burst of events is checked once, 200 ms after the last), and a check every <c>APIGATE_TLS_RELOAD_INTERVAL</c>
+/// as a safety net for changes a watcher misses (network file systems, symbolic links replaced elsewhere). A check
+/// compares a digest of the files, so an unchanged directory costs a few small reads.
+/// </summary>
+internal sealed partial class TlsCertificateWatcher(
+    TlsCertificates certificates, GatewayOptions options, TimeProvider time, ILogger<TlsCertificateWatcher> logger) : IHostedService, IDisposable
+{
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(200);
+
+    private readonly List<FileSystemWatcher> _watchers = [];
+    private ITimer? _settle;
+    private ITimer? _poll;
+
+    /// <summary>Warnings from loading the first set (expiry), logged once the server starts.</summary>
+    public List<string> StartWarnings { get; } = [];
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var certificate in certificates.Current.All)
+        {
+            LogServing(logger, certificate.Source, certificate.Leaf.Subject, string.Join(", ", certificate.HostNames), certificate.Leaf.NotAfter.ToUniversalTime());
+        }
+
+        foreach (var warning in StartWarnings)
+        {
+            LogExpiry(logger, warning);
+        }
+
+        _settle = time.CreateTimer(_ => Check(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _poll = time.CreateTimer(_ => Check(), null, options.TlsReloadInterval, options.TlsReloadInterval);
+        var sources = certificates.Sources;
+        var directories = new HashSet<string>(StringComparer.Ordinal);
+        if (sources.CertFile.Length > 0)
+        {
+            directories.Add(Path.GetDirectoryName(Path.GetFullPath(sources.CertFile))!);
+            directories.Add(Path.GetDirectoryName(Path.GetFullPath(sources.KeyFile))!);
+        }
+
+        foreach (var directory in directories)
+        {
+            Watch(directory, subdirectories: false);
+        }
+
+        if (sources.CertDir.Length > 0)
+        {
+            Watch(Path.GetFullPath(sources.CertDir), subdirectories: true);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        foreach (var watcher in _watchers)
+        {
+            watcher.Dispose();
+        }
+
+        _watchers.Clear();
+        _settle?.Dispose();
+        _poll?.Dispose();
+    }
+
+    /// <summary>Checks the files now (also what the watcher and the timer call).</summary>
+    public void Check()
+    {
+        var warnings = new List<string>();
+        try
+        {
+            switch (certificates.TryReload(warnings, out var problem))
+            {
+                case TlsReload.Reloaded:
+                    foreach (var certificate in certificates.Current.All)
+                    {
+                        LogReloaded(logger, certificate.Source, certificate.Leaf.Subject, certificate.Leaf.NotAfter.ToUniversalTime());
+                    }
+
+                    break;
+                case TlsReload.Refused:
+                    LogRefused(logger, problem!);
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogRefused(logger, ex.Message);
+        }
+
+        foreach (var warning in warnings)
+        {
+            LogExpiry(logger, warning);
+        }
+    }
+
+    private void Watch(string directory, bool subdirectories)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return;
+        }
+
+        var watcher = new FileSystemWatcher(directory)
+        {
+            IncludeSubdirectories = subdirectories,
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+        };
+        watcher.Changed += (_, _) => Schedule();
+        watcher.Created += (_, _) => Schedule();
+        watcher.Deleted += (_, _) => Schedule();
+        watcher.Renamed += (_, _) => Schedule();
+        watcher.Error += (_, _) => Schedule();
+        watcher.EnableRaisingEvents = true;
+        _watchers.Add(watcher);
+    }
+
+    private void Schedule() => _settle?.Change(Settle, Timeout.InfiniteTimeSpan);
+
+    [LoggerMessage(EventId = 7400, Level = LogLevel.Information, Message = "TLS: serving the certificate from {Source} ({Subject}) for {HostNames}, valid until {NotAfter:u}")]
+    private static partial void LogServing(ILogger logger, string source, string subject, string hostNames, DateTime notAfter);
+
+    [LoggerMessage(EventId = 7401, Level = LogLevel.Information, Message = "TLS: certificate files changed; now serving the certificate from {Source} ({Subject}), valid until {NotAfter:u}")]
+    private static partial void LogReloaded(ILogger logger, string source, string subject, DateTime notAfter);
+
+    [LoggerMessage(EventId = 7402, Level = LogLevel.Warning, Message = "TLS: the changed certificate files cannot be used, the previous certificates stay in use: {Problem}")]
+    private static partial void LogRefused(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 7403, Level = LogLevel.Warning, Message = "TLS: {Warning}")]
+    private static partial void LogExpiry(ILogger logger, string warning);
+}

@@ -1,0 +1,436 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Tls;
+
+namespace ApiGate.Gateway.Tests.Tls;
+
+/// <summary>TLS termination end to end: certificates made by the test, real TLS clients, a real upstream behind.</summary>
+public sealed class TlsTests : IAsyncLifetime
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-tls-tests", Guid.NewGuid().ToString("N"));
+    private readonly TestCertificateAuthority _ca = new();
+    private readonly StringWriter _log = new();
+    private TestUpstream _upstream = null!;
+
+    private string CertFile => Path.Combine(_directory, "server.crt");
+
+    private string KeyFile => Path.Combine(_directory, "server.key");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_directory);
+        _upstream = await TestUpstream.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _upstream.DisposeAsync();
+        _ca.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null)
+    {
+        var gateway = await TestGateway.StartAsync(options =>
+        {
+            options.TlsCertFile = CertFile;
+            options.TlsKeyFile = KeyFile;
+            options.TlsReloadInterval = TimeSpan.FromMilliseconds(200);
+            options.LogFormat = "json";
+            options.LogLevel = "info";
+            options.LogWriter = TextWriter.Synchronized(_log);
+            configure?.Invoke(options);
+        }, directory: Path.Combine(_directory, "gateway"));
+        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "echo", Path = "/echo/*", Upstream = "backend" });
+        return gateway;
+    }
+
+    private X509Certificate2 WriteServerCertificate(params string[] names)
+    {
+        var leaf = _ca.Issue(names.Length == 0 ? ["api.test"] : names);
+        _ca.Write(leaf, CertFile, KeyFile);
+        return leaf;
+    }
+
+    private static int Port(string url) => new Uri(url).Port;
+
+    [Fact]
+    public async Task Https_Http2Client_NegotiatesH2OverTls12OrLater()
+    {
+        // Arrange
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+        using var client = _ca.Client(http2: true);
+
+        // Act
+        using var response = await client.GetAsync($"https://api.test:{Port(gateway.Url)}/echo/h2");
+        await using var probe = await _ca.HandshakeAsync(Port(gateway.Url), "api.test", [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11]);
+
+        // Assert
+        Assert.StartsWith("https://", gateway.Url, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpVersion.Version20, response.Version);
+        Assert.Equal("/echo/h2", _upstream.Received.Last().Path);
+        Assert.Equal(SslApplicationProtocol.Http2, probe.NegotiatedApplicationProtocol);
+        Assert.Contains(probe.SslProtocol, new[] { SslProtocols.Tls12, SslProtocols.Tls13 });
+    }
+
+    [Fact]
+    public async Task Https_Http11Client_ServedOverHttp11()
+    {
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+        using var client = _ca.Client();
+
+        using var response = await client.GetAsync($"https://api.test:{Port(gateway.Url)}/echo/one");
+        await using var probe = await _ca.HandshakeAsync(Port(gateway.Url), "api.test", [SslApplicationProtocol.Http11]);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpVersion.Version11, response.Version);
+        Assert.Equal(SslApplicationProtocol.Http11, probe.NegotiatedApplicationProtocol);
+    }
+
+    [Fact]
+    public async Task Handshake_Tls12OnlyClient_Accepted()
+    {
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+
+        await using var probe = await _ca.HandshakeAsync(Port(gateway.Url), "api.test", protocols: SslProtocols.Tls12);
+
+        Assert.Equal(SslProtocols.Tls12, probe.SslProtocol);
+    }
+
+    [Fact]
+    public async Task Handshake_Tls11ClientHello_RefusedWithProtocolVersionAlert()
+    {
+        // Arrange: raw ClientHellos, since the client library on this machine will not speak TLS 1.1 itself
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+
+        // Act
+        var tls11 = await FirstRecordAsync(Port(gateway.Url), TlsClientHello.Build(0x0302));
+        var tls12 = await FirstRecordAsync(Port(gateway.Url), TlsClientHello.Build(0x0303));
+
+        // Assert: TLS 1.1 gets an alert 'protocol_version' (70); the same hello as TLS 1.2 gets a ServerHello
+        Assert.Equal(TlsClientHello.AlertRecord, tls11.Type);
+        Assert.Equal(TlsClientHello.ProtocolVersionAlert, tls11.Description);
+        Assert.Equal(TlsClientHello.HandshakeRecord, tls12.Type);
+    }
+
+    [Fact]
+    public async Task Sni_CertificateDirectory_EachNameGetsItsCertificate()
+    {
+        // Arrange: every layout of the directory
+        var certs = Path.Combine(_directory, "certs");
+        Directory.CreateDirectory(Path.Combine(certs, "c.test"));
+        var a = _ca.Issue(["a.test"]);
+        var wildcard = _ca.Issue(["*.wild.test"]);
+        var certbot = _ca.Issue(["c.test"]);
+        var fallback = _ca.Issue(["default.test"]);
+        _ca.Write(a, Path.Combine(certs, "a.crt"), Path.Combine(certs, "a.key"));
+        _ca.Write(wildcard, Path.Combine(certs, "wild.pem"), keyPath: null);
+        _ca.Write(certbot, Path.Combine(certs, "c.test", "fullchain.pem"), Path.Combine(certs, "c.test", "privkey.pem"));
+        _ca.Write(fallback, Path.Combine(certs, "default.crt"), Path.Combine(certs, "default.key"));
+        await using var gateway = await StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsCertDir) = ("", "", certs));
+        var port = Port(gateway.Url);
+
+        // Act + Assert
+        Assert.Equal(a.SerialNumber, await ServedSerialAsync(port, "a.test"));
+        Assert.Equal(a.SerialNumber, await ServedSerialAsync(port, "A.TEST"));
+        Assert.Equal(wildcard.SerialNumber, await ServedSerialAsync(port, "x.wild.test"));
+        Assert.Equal(fallback.SerialNumber, await ServedSerialAsync(port, "x.y.wild.test")); // a wildcard covers one label
+        Assert.Equal(certbot.SerialNumber, await ServedSerialAsync(port, "c.test"));
+        Assert.Equal(fallback.SerialNumber, await ServedSerialAsync(port, "unknown.test"));
+        Assert.Equal(fallback.SerialNumber, await ServedSerialAsync(port, null));
+        using var client = _ca.Client();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"https://x.wild.test:{port}/echo/sni")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Handshake_CertificateFileWithChain_IntermediateSent()
+    {
+        using var intermediate = _ca.Intermediate("APIGate Test Intermediate");
+        intermediate.Write(intermediate.Issue(["api.test"]), CertFile, KeyFile);
+        await using var gateway = await StartAsync();
+        X509Certificate2Collection? sent = null;
+
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, Port(gateway.Url));
+        await using var ssl = new SslStream(tcp.GetStream());
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "api.test",
+            RemoteCertificateValidationCallback = (_, _, chain, _) =>
+            {
+                sent = chain?.ChainPolicy.ExtraStore;
+                return true;
+            },
+        });
+
+        Assert.NotNull(sent);
+        Assert.Contains(sent, c => c.Thumbprint == intermediate.Certificate.Thumbprint);
+    }
+
+    [Fact]
+    public async Task Rotation_WhileRequestsFlow_NoFailuresAndNewCertificateServed()
+    {
+        // Arrange: one client opening a connection per request, one keeping its HTTP/2 connection
+        var old = WriteServerCertificate();
+        var next = _ca.Issue(["api.test"]);
+        await using var gateway = await StartAsync();
+        var served = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var fresh = _ca.Client(served.Enqueue);
+        using var kept = _ca.Client(http2: true);
+        var url = $"https://api.test:{Port(gateway.Url)}/echo/r";
+        var failures = new List<string>();
+        var requests = 0;
+        var rotated = false;
+
+        // Act: rotate after 20 requests, the way tools do it: the key first, then the certificate, each renamed over the
+        // old file (between the two renames the pair does not match); keep going until the new certificate is served
+        for (var i = 0; i < 600 && !(rotated && served.Contains(next.SerialNumber) && i > 60); i++)
+        {
+            if (i == 20)
+            {
+                TestCertificateAuthority.Replace(KeyFile, next.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem() + "\n");
+                TestCertificateAuthority.Replace(CertFile, next.ExportCertificatePem() + "\n" + _ca.Certificate.ExportCertificatePem() + "\n");
+                rotated = true;
+            }
+
+            foreach (var client in new[] { fresh, kept })
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                request.Headers.ConnectionClose = client == fresh ? true : null;
+                try
+                {
+                    using var response = await client.SendAsync(request);
+                    requests++;
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        failures.Add($"request {i}: {(int)response.StatusCode}");
+                    }
+                }
+                catch (HttpRequestException ex)
+                {
+                    failures.Add($"request {i}: {ex.Message}");
+                }
+            }
+
+            if (rotated)
+            {
+                await Task.Delay(10);
+            }
+        }
+
+        // Assert
+        Assert.Empty(failures);
+        Assert.True(requests > 120);
+        Assert.Contains(old.SerialNumber, served);
+        Assert.Contains(next.SerialNumber, served);
+        Assert.Equal(next.SerialNumber, await ServedSerialAsync(Port(gateway.Url), "api.test"));
+    }
+
+    [Fact]
+    public async Task Reload_HalfWrittenPair_KeepsOldCertificateAndWarnsThenTakesCompletePair()
+    {
+        // Arrange
+        var old = WriteServerCertificate();
+        var next = _ca.Issue(["api.test"]);
+        var gateway = await StartAsync(o => (o.TlsReloadInterval, o.LogFormat) = (TimeSpan.FromHours(1), "console"));
+        var watcher = gateway.Service<TlsCertificateWatcher>();
+        var port = Port(gateway.Url);
+
+        // Act 1: the new certificate is in place, its key not yet
+        TestCertificateAuthority.Replace(CertFile, next.ExportCertificatePem() + "\n");
+        watcher.Check();
+        var duringRotation = await ServedSerialAsync(port, "api.test");
+
+        // Act 2: the key follows
+        TestCertificateAuthority.Replace(KeyFile, next.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem() + "\n");
+        watcher.Check();
+        var afterRotation = await ServedSerialAsync(port, "api.test");
+        await gateway.DisposeAsync();
+
+        // Assert
+        Assert.Equal(old.SerialNumber, duringRotation);
+        Assert.Equal(next.SerialNumber, afterRotation);
+        var log = _log.ToString();
+        Assert.Contains("the previous certificates stay in use", log, StringComparison.Ordinal);
+        Assert.Contains($"tls.key_file: the private key in '{KeyFile}' does not belong to the certificate in '{CertFile}'", log, StringComparison.Ordinal);
+        Assert.Contains("certificate files changed; now serving", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reload_FileChangedOnDisk_WatcherSwapsCertificateWithoutACall()
+    {
+        WriteServerCertificate();
+        var next = _ca.Issue(["api.test"]);
+        await using var gateway = await StartAsync(o => o.TlsReloadInterval = TimeSpan.FromHours(1)); // the watcher alone
+        var port = Port(gateway.Url);
+
+        _ca.Write(next, CertFile + ".new", KeyFile + ".new");
+        File.Move(KeyFile + ".new", KeyFile, overwrite: true);
+        File.Move(CertFile + ".new", CertFile, overwrite: true);
+        string? served = null;
+        for (var attempt = 0; attempt < 100 && served != next.SerialNumber; attempt++)
+        {
+            await Task.Delay(100);
+            served = await ServedSerialAsync(port, "api.test");
+        }
+
+        Assert.Equal(next.SerialNumber, served);
+    }
+
+    [Fact]
+    public async Task Redirect_PlainHttpRequest_308ToHttpsWithSameHostPathAndQuery()
+    {
+        WriteServerCertificate();
+        await using var gateway = await StartAsync(o => o.TlsRedirectListen = "127.0.0.1:0");
+        var redirectUrl = gateway.Addresses.Last();
+        using var plain = TestGateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, redirectUrl + "/echo/a%20b/c?x=1&y=%2F") { Content = new StringContent("body") };
+        request.Headers.Host = "api.test";
+
+        using var response = await plain.SendAsync(request);
+
+        Assert.StartsWith("http://127.0.0.1:", redirectUrl, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.PermanentRedirect, response.StatusCode);
+        Assert.Equal($"https://api.test:{Port(gateway.Url)}/echo/a%20b/c?x=1&y=%2F", response.Headers.Location!.OriginalString);
+        Assert.Empty(_upstream.Received); // nothing was proxied from the redirect port
+    }
+
+    [Fact]
+    public async Task AdminListener_TlsOnByDefault_ServesSameCertificate()
+    {
+        var leaf = WriteServerCertificate();
+        await using var gateway = await StartAsync(o => o.AdminListen = "127.0.0.1:0");
+        using var client = _ca.Client();
+
+        using var response = await client.GetAsync($"https://api.test:{Port(gateway.AdminUrl!)}/health");
+
+        Assert.StartsWith("https://127.0.0.1:", gateway.AdminUrl, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(leaf.SerialNumber, await ServedSerialAsync(Port(gateway.AdminUrl!), "api.test"));
+    }
+
+    [Fact]
+    public async Task AdminListener_AdminTlsOff_ServesPlainHttp()
+    {
+        WriteServerCertificate();
+        await using var gateway = await StartAsync(o => (o.AdminListen, o.AdminTls) = ("127.0.0.1:0", false));
+        using var plain = TestGateway.CreateClient();
+
+        using var response = await plain.GetAsync(gateway.AdminUrl + "/health");
+
+        Assert.StartsWith("http://127.0.0.1:", gateway.AdminUrl, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Start_ExpiredCertificate_StartsAndWarns()
+    {
+        var expired = _ca.Issue(["api.test"], DateTimeOffset.UtcNow.AddDays(-20), DateTimeOffset.UtcNow.AddDays(-1));
+        _ca.Write(expired, CertFile, KeyFile);
+
+        var gateway = await StartAsync();
+        await gateway.DisposeAsync();
+
+        Assert.Contains($"the certificate from {CertFile} (CN=api.test) expired at", _log.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_MissingCertificateFile_RefusedNamingTheSetting()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync());
+
+        Assert.Contains($"tls.cert_file (APIGATE_TLS_CERT_FILE): cannot read the certificate file '{CertFile}': no such file", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_KeyOfAnotherCertificate_RefusedNamingTheKeySetting()
+    {
+        var leaf = _ca.Issue(["api.test"]);
+        var other = _ca.Issue(["other.test"]);
+        _ca.Write(leaf, CertFile, Path.Combine(_directory, "unused.key"));
+        _ca.Write(other, Path.Combine(_directory, "other.crt"), KeyFile);
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync());
+
+        Assert.Contains($"tls.key_file (APIGATE_TLS_KEY_FILE): the private key in '{KeyFile}' does not belong to the certificate in '{CertFile}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", "tls.key_file (APIGATE_TLS_KEY_FILE): is not set; tls.cert_file needs the private key that belongs to it")]
+    [InlineData("cert-as-key", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds no PEM private key")]
+    [InlineData("encrypted", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds an encrypted private key")]
+    public async Task Start_UnusableKeySetting_RefusedSayingWhy(string key, string expected)
+    {
+        var leaf = WriteServerCertificate();
+        if (key == "cert-as-key")
+        {
+            File.Copy(CertFile, KeyFile, overwrite: true);
+        }
+        else if (key == "encrypted")
+        {
+            File.WriteAllText(KeyFile, leaf.GetECDsaPrivateKey()!.ExportEncryptedPkcs8PrivateKeyPem(
+                "secret", new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 1000)));
+        }
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => o.TlsKeyFile = key.Length == 0 ? "" : KeyFile));
+
+        Assert.Contains(expected.Replace("{key}", KeyFile, StringComparison.Ordinal), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_RedirectWithoutTls_RefusedNamingTheSetting()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsRedirectListen) = ("", "", "127.0.0.1:0")));
+
+        Assert.Contains("tls.redirect_listen (APIGATE_TLS_REDIRECT_LISTEN): is set but TLS is not", error.Message, StringComparison.Ordinal);
+    }
+
+    private async Task<string> ServedSerialAsync(int port, string? serverName)
+    {
+        await using var ssl = await _ca.HandshakeAsync(port, serverName);
+        return ssl.RemoteCertificate!.GetSerialNumberString();
+    }
+
+    private static async Task<(byte Type, byte Description)> FirstRecordAsync(int port, byte[] hello)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(hello);
+        var header = new byte[7];
+        var read = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (read < header.Length)
+        {
+            var n = await stream.ReadAsync(header.AsMemory(read), timeout.Token);
+            if (n == 0)
+            {
+                break;
+            }
+
+            read += n;
+        }
+
+        Assert.True(read >= 7, $"the server closed after {read} bytes");
+        return (header[0], header[6]); // record type; for an alert, its description
+    }
+}
