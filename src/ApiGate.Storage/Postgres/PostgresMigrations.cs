@@ -237,5 +237,16 @@ internal static class PostgresMigrations
                 {ApiGate.Storage.Usage.UsageSql.LatencyHistogram("latency_ms")}
             FROM usage_events GROUP BY 2, 3, 4, 5, 6;
             """),
+        (11, "route cors", """
+            CREATE TABLE route_cors (
+                id TEXT PRIMARY KEY REFERENCES routes (id) ON DELETE CASCADE,
+                origins TEXT NOT NULL,
+                methods TEXT NOT NULL DEFAULT '',
+                headers TEXT NOT NULL DEFAULT '',
+                expose_headers TEXT NOT NULL DEFAULT '',
+                credentials BOOLEAN NOT NULL DEFAULT FALSE,
+                max_age INTEGER NOT NULL DEFAULT 0
+            );
+            """),
     ];
 }
