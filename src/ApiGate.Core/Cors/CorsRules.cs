@@ -65,9 +65,14 @@ public static class CorsRules
     {
         foreach (var name in names)
         {
-            if (name == "*" && allowStar)
+            if (name == "*")
             {
-                continue;
+                if (allowStar)
+                {
+                    continue;
+                }
+
+                return "'*' is not accepted here: name the headers";
             }
 
             if (!HttpTokens.IsToken(name))

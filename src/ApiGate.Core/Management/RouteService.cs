@@ -271,7 +271,10 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
                 }
             }
 
-            r = r with { CorsOrigins = canonical };
+            // No origin turns CORS off: the other CORS settings go with it rather than linger unused.
+            r = canonical.Count > 0
+                ? r with { CorsOrigins = canonical }
+                : r with { CorsOrigins = [], CorsMethods = [], CorsHeaders = [], CorsExposeHeaders = [], CorsCredentials = false, CorsMaxAge = 0 };
         }
 
         if (input.CorsMethods is { } corsMethods)
