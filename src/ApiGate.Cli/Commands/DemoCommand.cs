@@ -103,7 +103,7 @@ internal static class DemoCommand
 
             var key = Check(await keys.CreateAsync(new KeyChanges { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
             var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
-            await using var app = GatewayHost.Build(options, store);
+            await using var app = GatewayHost.Build(options, store, webModules: ApiGate.Web.GatewayWebModules.All);
             await GatewayHost.StartAsync(app, ct);
             var gateway = GatewayHost.Addresses(app).First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
             var output = context.Output;

@@ -28,7 +28,7 @@ internal static class ServeCommand
             // setting and where it came from.
             var settings = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
             await using var store = await context.OpenStoreAsync(settings.Options, ct, serving: true);
-            await using var app = GatewayHost.Build(settings.Options, store, settings: settings.Configuration);
+            await using var app = GatewayHost.Build(settings.Options, store, settings: settings.Configuration, webModules: ApiGate.Web.GatewayWebModules.All);
             await GatewayHost.StartAsync(app, ct);
             await app.WaitForShutdownAsync(ct);
             return 0;

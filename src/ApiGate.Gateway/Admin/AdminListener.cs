@@ -22,6 +22,7 @@ internal sealed partial class AdminListener
 {
     private readonly GatewayOptions _options;
     private readonly List<ListenOptions> _listeners = [];
+    private readonly List<Hosting.GatewayWebBranch> _branches = [];
     private int _port;
 
     public AdminListener(GatewayOptions options)
@@ -79,6 +80,13 @@ internal sealed partial class AdminListener
         }
     }
 
+    /// <summary>Web branches served where the admin API is (the admin console); call before <see cref="Map"/>.</summary>
+    public void AddBranches(IEnumerable<Hosting.GatewayWebBranch> branches) => _branches.AddRange(branches);
+
+    /// <summary>Middleware that hands requests under the branch's base path to it and passes the others on.</summary>
+    public static Func<RequestDelegate, RequestDelegate> Branch(Hosting.GatewayWebBranch branch) =>
+        next => context => context.Request.Path.StartsWithSegments(branch.BasePath) ? branch.Handler(context) : next(context);
+
     /// <summary>
     /// Serves the admin API at the base path: on the main port when there is no admin listener; otherwise only on the
     /// admin listener, while the main port answers the base path with 404 (still reserved: no route shadows it).
@@ -103,6 +111,11 @@ internal sealed partial class AdminListener
         if (Address is null)
         {
             ((IApplicationBuilder)app).Map(_options.AdminBasePath, branch => branch.Run(adminApi));
+            foreach (var web in _branches)
+            {
+                app.Use(Branch(web));
+            }
+
             return;
         }
 
@@ -110,6 +123,11 @@ internal sealed partial class AdminListener
         var scrape = app.Services.GetRequiredService<MetricsEndpoint>().ScrapeHandler;
         var management = new ApplicationBuilder(app.Services);
         management.Map(_options.AdminBasePath, branch => branch.Run(adminApi));
+        foreach (var web in _branches)
+        {
+            management.Use(Branch(web));
+        }
+
         management.Run(context =>
         {
             var path = context.Request.Path.Value ?? "";

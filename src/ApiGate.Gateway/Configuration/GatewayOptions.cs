@@ -168,4 +168,15 @@ public sealed class GatewayOptions
     /// off the public port. Empty (default): both are served on the main port.
     /// </summary>
     public string AdminListen { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_ADMIN_UI_ENABLED</c>: serve the admin web console at <c>/ui</c> on the admin listener (on the main port
+    /// when there is no admin listener); default true. Login needs an admin token.
+    /// </summary>
+    public bool AdminUiEnabled { get; set; } = true;
+
+    /// <summary>
+    /// <c>APIGATE_ADMIN_UI_SESSION_IDLE</c>: an admin UI session ends after this long without a request; default 8 hours.
+    /// </summary>
+    public TimeSpan AdminUiSessionIdle { get; set; } = TimeSpan.FromHours(8);
 }

@@ -172,6 +172,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return ("admin.listen", listen);
         }
+
+        if (o.AdminUiSessionIdle < TimeSpan.FromMinutes(1) || o.AdminUiSessionIdle > TimeSpan.FromDays(7))
+        {
+            yield return ("admin.ui_session_idle", "must be between 1m and 168h");
+        }
     }
 
     /// <summary>What the gateway host can bind the main listener to.</summary>

@@ -58,6 +58,8 @@ internal static class GatewaySettings
         new("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", nameof(GatewayOptions.ConfigPollInterval)),
         new("admin.base_path", "APIGATE_ADMIN_BASE_PATH", nameof(GatewayOptions.AdminBasePath), normalize: Trim),
         new("admin.listen", "APIGATE_ADMIN_LISTEN", nameof(GatewayOptions.AdminListen), normalize: Trim),
+        new("admin.ui_enabled", "APIGATE_ADMIN_UI_ENABLED", nameof(GatewayOptions.AdminUiEnabled)),
+        new("admin.ui_session_idle", "APIGATE_ADMIN_UI_SESSION_IDLE", nameof(GatewayOptions.AdminUiSessionIdle)),
     ];
 
     private static readonly Dictionary<string, GatewaySetting> ByKey = All.ToDictionary(s => s.Key, StringComparer.OrdinalIgnoreCase);

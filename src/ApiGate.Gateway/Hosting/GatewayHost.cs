@@ -41,13 +41,16 @@ public static class GatewayHost
     /// <param name="timeProvider">The clock; the system clock when null.</param>
     /// <param name="settings">The configuration <paramref name="options"/> were resolved from (<see cref="GatewaySettings.Resolve"/>),
     /// so problems name where a value came from; null for options built in code.</param>
+    /// <param name="webModules">Web applications served beside the admin API (the admin console, the portal); none when null.</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names every bad setting.</exception>
-    public static WebApplication Build(GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null, IConfiguration? settings = null) =>
-        Build(options, store, timeProvider, replaceServices: null, settings);
+    public static WebApplication Build(
+        GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider = null, IConfiguration? settings = null, IReadOnlyList<IGatewayWebModule>? webModules = null) =>
+        Build(options, store, timeProvider, replaceServices: null, settings, webModules);
 
     /// <summary>The same, with registrations that replace the gateway's own (tests: e.g. <see cref="UpstreamTlsTrust"/>).</summary>
     internal static WebApplication Build(
-        GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider, Action<IServiceCollection>? replaceServices, IConfiguration? settings = null)
+        GatewayOptions options, IGatewayStore store, TimeProvider? timeProvider, Action<IServiceCollection>? replaceServices, IConfiguration? settings = null,
+        IReadOnlyList<IGatewayWebModule>? webModules = null)
     {
         // Checked here, before Kestrel's endpoints, the logging providers and the admin listener are set up from them.
         new GatewayOptionsValidator(settings).ThrowIfInvalid(options);
@@ -143,6 +146,12 @@ public static class GatewayHost
         services.AddHttpForwarder();
         services.AddAdminApi(options);
         services.AddGatewayTelemetry(options, builder.Configuration);
+        webModules ??= [];
+        foreach (var module in webModules)
+        {
+            module.AddServices(services, options);
+        }
+
         replaceServices?.Invoke(services); // last: a later registration of a service is the one resolved
 
         var app = builder.Build();
@@ -165,7 +174,14 @@ public static class GatewayHost
         app.Use(next => context => !context.Request.Path.StartsWithSegments(options.AdminBasePath) || RequestGuard.NamesPathAsSent(context, context.Request.Path.Value!)
             ? next(context)
             : GatewayErrorWriter.WriteAsync(context, RequestGuard.InvalidPath("it names the admin API only after dot segments are removed")).AsTask());
+        var webBranches = webModules.SelectMany(module => module.Build(app.Services, options)).ToArray();
+        adminListener.AddBranches(webBranches.Where(branch => branch.OnAdminSide));
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
+        foreach (var branch in webBranches.Where(branch => !branch.OnAdminSide))
+        {
+            app.Use(AdminListener.Branch(branch));
+        }
+
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
         app.Use(app.Services.GetRequiredService<ReservedEndpoints>().InvokeAsync);
         app.Run(pipeline.InvokeAsync);

@@ -88,7 +88,7 @@ internal sealed class TestGateway : IAsyncDisposable
         };
         configure?.Invoke(options);
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey), options.StoreBusyTimeout);
-        var app = GatewayHost.Build(options, store, timeProvider, services);
+        var app = GatewayHost.Build(options, store, timeProvider, services, webModules: Web.GatewayWebModules.All);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();
         return new TestGateway(app, store, options, directory, url);

@@ -1,0 +1,47 @@
+using ApiGate.Gateway.Admin;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Hosting;
+using ApiGate.Web.Shared;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor.Services;
+
+namespace ApiGate.Web.Admin;
+
+/// <summary>
+/// The admin console at <see cref="BasePath"/>: Razor components rendered on the server (static rendering, no
+/// circuits), with its own endpoint routing inside the branch so proxied requests never run it. Served where the
+/// admin API is (<see cref="AdminListener"/>).
+/// </summary>
+internal sealed class AdminConsoleModule : IGatewayWebModule
+{
+    /// <summary>Where the console is served.</summary>
+    public const string BasePath = "/ui";
+
+    public void AddServices(IServiceCollection services, GatewayOptions options)
+    {
+        if (!options.AdminUiEnabled)
+        {
+            return;
+        }
+
+        WebPages.AddServices(services);
+        services.AddSingleton<AdminSessions>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<AdminSessionGate>();
+    }
+
+    public IReadOnlyList<GatewayWebBranch> Build(IServiceProvider services, GatewayOptions options)
+    {
+        if (!options.AdminUiEnabled)
+        {
+            return [];
+        }
+
+        var console = new ApplicationBuilder(services);
+        console.Use(services.GetRequiredService<AdminSessionGate>().InvokeAsync);
+        WebPages.Map(console);
+        return [new GatewayWebBranch(BasePath, OnAdminSide: true, console.Build())];
+    }
+}

@@ -1,0 +1,80 @@
+using ApiGate.Gateway.Admin;
+using ApiGate.Web.Shared;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Web.Admin;
+
+/// <summary>
+/// The first step of every console request: serves the embedded assets, marks pages as never cached, sends a browser
+/// without a live session to the login page, checks the session's admin token exactly as the admin API does
+/// (<see cref="AdminAuthenticator"/>), and writes every change (a form post) to the admin audit log with the token's
+/// name (<see cref="AdminAuditLog"/>).
+/// </summary>
+internal sealed class AdminSessionGate(AdminSessions sessions, AdminAuthenticator authenticator, AdminAuditLog audit)
+{
+    /// <summary>The login page; the only page served without a session.</summary>
+    public const string LoginPath = "/ui/login";
+
+    /// <summary>Where the session is kept for the page being rendered.</summary>
+    public static readonly object SessionItem = new();
+
+    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        var request = context.Request;
+        if (request.Path.StartsWithSegments(EmbeddedAssets.BasePath))
+        {
+            await EmbeddedAssets.ServeAsync(context);
+            return;
+        }
+
+        SecurityHeaders.Apply(context.Response);
+        var isPost = HttpMethods.IsPost(request.Method);
+        if (request.Path.Equals(LoginPath, StringComparison.Ordinal))
+        {
+            await (isPost ? audit.InvokeAsync(context, next) : next(context));
+            return;
+        }
+
+        var session = sessions.Find(request.Cookies[AdminSessions.CookieName]);
+        if (session is not null)
+        {
+            var (_, caller) = await authenticator.VerifyAsync("Bearer " + session.Token, context.RequestAborted);
+            if (caller is null)
+            {
+                sessions.Close(session); // the token was revoked: its sessions end with it
+                session = null;
+            }
+        }
+
+        if (session is null)
+        {
+            var expired = request.Cookies.ContainsKey(AdminSessions.CookieName);
+            DeleteCookie(context);
+            var back = request.Path.Add(request.QueryString);
+            var location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
+            context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
+            context.Response.Headers.Location = location;
+            return;
+        }
+
+        context.Features.Set(session.Caller);
+        context.Items[SessionItem] = session;
+        await (isPost ? audit.InvokeAsync(context, next) : next(context));
+    }
+
+    /// <summary>Sets the session cookie: HttpOnly, SameSite=Strict, Secure when the request came over TLS, console paths only.</summary>
+    public static void SetCookie(HttpContext context, string value) =>
+        context.Response.Cookies.Append(AdminSessions.CookieName, value, CookieOptions(context));
+
+    public static void DeleteCookie(HttpContext context) =>
+        context.Response.Cookies.Delete(AdminSessions.CookieName, CookieOptions(context));
+
+    private static CookieOptions CookieOptions(HttpContext context) => new()
+    {
+        HttpOnly = true,
+        SameSite = SameSiteMode.Strict,
+        Secure = context.Request.IsHttps,
+        Path = AdminConsoleModule.BasePath,
+        IsEssential = true,
+    };
+}
