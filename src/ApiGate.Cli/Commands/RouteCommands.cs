@@ -125,6 +125,12 @@ internal static class RouteCommands
                 ("protocol", WireNames.Of(r.Protocol)),
                 ("metering", WireNames.Of(r.MeteringMode) + (r.MeteringExpr.Length > 0 ? $" ({r.MeteringExpr})" : "")),
                 ("auth_required", r.AuthRequired ? "yes" : "no"),
+                ("cors_origins", string.Join(',', r.CorsOrigins)),
+                ("cors_methods", string.Join(',', r.CorsMethods)),
+                ("cors_headers", string.Join(',', r.CorsHeaders)),
+                ("cors_expose_headers", string.Join(',', r.CorsExposeHeaders)),
+                ("cors_credentials", r.CorsCredentials ? "yes" : "no"),
+                ("cors_max_age", r.CorsMaxAge.ToString(CultureInfo.InvariantCulture)),
                 ("priority", r.Priority.ToString(CultureInfo.InvariantCulture)),
                 ("enabled", r.Enabled ? "yes" : "no"),
             ];
@@ -160,6 +166,12 @@ internal static class RouteCommands
         private readonly Option<string?> _meteringMode = new("--metering-mode") { Description = "request (default) | bytes | response_field | custom" };
         private readonly Option<string?> _meteringExpr = new("--metering-expr") { Description = "Metering expression for response_field/custom" };
         private readonly Option<bool?> _auth = new("--auth", "--auth-required") { Description = "Require an API key (default true); --auth=false makes the route public" };
+        private readonly Option<string?> _corsOrigins = new("--cors-origins") { Description = "Origins browsers may call from: https://app.example.com, *.example.com, * (comma-separated; empty = CORS off)" };
+        private readonly Option<string?> _corsMethods = new("--cors-methods") { Description = "Methods a preflight may ask for (default: the route's methods, else GET,HEAD,POST,PUT,PATCH,DELETE)" };
+        private readonly Option<string?> _corsHeaders = new("--cors-headers") { Description = "Request headers a preflight may ask for, or * (default: Authorization,Content-Type,X-API-Key)" };
+        private readonly Option<string?> _corsExposeHeaders = new("--cors-expose-headers") { Description = "Response headers scripts may read (default: the request id and limit headers)" };
+        private readonly Option<bool?> _corsCredentials = new("--cors-credentials") { Description = "Allow cookies/HTTP auth from the listed origins (never with *)" };
+        private readonly Option<int?> _corsMaxAge = new("--cors-max-age") { Description = "Seconds a browser may cache a preflight answer (0 = header not sent)" };
         private readonly Option<int?> _priority = new("--priority") { Description = "Higher matches first (default 0)" };
         private readonly Option<bool?> _enabled = new("--enabled") { Description = "true | false" };
 
@@ -170,6 +182,7 @@ internal static class RouteCommands
                      {
                          _name, _description, _path, _match, _methods, _hostPattern, _hostMatchType, _headers, _upstream, _rewrite, _methodOverride,
                          _requestTransform, _responseTransform, _protocol, _meteringMode, _meteringExpr, _auth, _priority, _enabled,
+                         _corsOrigins, _corsMethods, _corsHeaders, _corsExposeHeaders, _corsCredentials, _corsMaxAge,
                      })
             {
                 command.Options.Add(option);
@@ -200,6 +213,12 @@ internal static class RouteCommands
                 MeteringMode = parse.GetValue(_meteringMode),
                 MeteringExpr = parse.GetValue(_meteringExpr),
                 AuthRequired = parse.GetValue(_auth),
+                CorsOrigins = parse.GetValue(_corsOrigins),
+                CorsMethods = parse.GetValue(_corsMethods),
+                CorsHeaders = parse.GetValue(_corsHeaders),
+                CorsExposeHeaders = parse.GetValue(_corsExposeHeaders),
+                CorsCredentials = parse.GetValue(_corsCredentials),
+                CorsMaxAge = parse.GetValue(_corsMaxAge),
                 Priority = parse.GetValue(_priority),
                 Enabled = parse.GetValue(_enabled),
             };

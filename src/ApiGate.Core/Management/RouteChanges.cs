@@ -35,6 +35,17 @@ public sealed record RouteChanges
     public MeteringMode? MeteringMode { get; init; }
     public string? MeteringExpr { get; init; }
     public bool? AuthRequired { get; init; }
+
+    /// <summary>Allowed origins as written (canonicalized by the service); empty turns CORS off.</summary>
+    public IReadOnlyList<string>? CorsOrigins { get; init; }
+
+    /// <summary>Upper-case methods, each once; empty = the default.</summary>
+    public IReadOnlyList<string>? CorsMethods { get; init; }
+
+    public IReadOnlyList<string>? CorsHeaders { get; init; }
+    public IReadOnlyList<string>? CorsExposeHeaders { get; init; }
+    public bool? CorsCredentials { get; init; }
+    public int? CorsMaxAge { get; init; }
     public int? Priority { get; init; }
     public bool? Enabled { get; init; }
 }

@@ -34,6 +34,23 @@ public sealed record RouteInput
     public string? MeteringMode { get; init; }
     public string? MeteringExpr { get; init; }
     public bool? AuthRequired { get; init; }
+
+    /// <summary>Comma-separated allowed origins (<c>https://app.example.com</c>, <c>*.example.com</c>, <c>*</c>); empty = CORS off.</summary>
+    public string? CorsOrigins { get; init; }
+
+    /// <summary>Comma-separated methods a preflight may ask for; empty = the default.</summary>
+    public string? CorsMethods { get; init; }
+
+    /// <summary>Comma-separated request headers a preflight may ask for (<c>*</c> = any); empty = the default.</summary>
+    public string? CorsHeaders { get; init; }
+
+    /// <summary>Comma-separated response headers scripts may read; empty = the default.</summary>
+    public string? CorsExposeHeaders { get; init; }
+
+    public bool? CorsCredentials { get; init; }
+
+    /// <summary>Seconds a preflight answer may be cached; 0 = header not sent.</summary>
+    public int? CorsMaxAge { get; init; }
     public int? Priority { get; init; }
     public bool? Enabled { get; init; }
 
@@ -122,8 +139,17 @@ public sealed record RouteInput
             MeteringMode = meteringMode,
             MeteringExpr = MeteringExpr,
             AuthRequired = AuthRequired,
+            CorsOrigins = List(CorsOrigins),
+            CorsMethods = CorsMethods is null ? null : [.. List(CorsMethods)!.Select(m => m.ToUpperInvariant()).Distinct(StringComparer.Ordinal)],
+            CorsHeaders = List(CorsHeaders),
+            CorsExposeHeaders = List(CorsExposeHeaders),
+            CorsCredentials = CorsCredentials,
+            CorsMaxAge = CorsMaxAge,
             Priority = Priority,
             Enabled = Enabled,
         };
     }
+
+    private static List<string>? List(string? commaSeparated) =>
+        commaSeparated is null ? null : [.. commaSeparated.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 }

@@ -145,6 +145,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr", meteringProblem);
         }
+
+        if (Cors.CorsRules.Validate(route) is { } corsProblem)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, corsProblem.Field, corsProblem.Message);
+        }
     }
 
     private async Task<ManagementResult<RouteDefinition>> ApplyRouteAsync(RouteDefinition r, RouteChanges input, CancellationToken cancellationToken)
@@ -248,6 +253,53 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         if (input.AuthRequired is { } auth)
         {
             r = r with { AuthRequired = auth };
+        }
+
+        if (input.CorsOrigins is { } origins)
+        {
+            var canonical = new List<string>(origins.Count);
+            foreach (var origin in origins)
+            {
+                if (Cors.CorsOrigins.Canonicalize(origin, out var problem) is not { } value)
+                {
+                    return Invalid("cors_origins", problem!);
+                }
+
+                if (!canonical.Contains(value))
+                {
+                    canonical.Add(value);
+                }
+            }
+
+            // No origin turns CORS off: the other CORS settings go with it rather than linger unused.
+            r = canonical.Count > 0
+                ? r with { CorsOrigins = canonical }
+                : r with { CorsOrigins = [], CorsMethods = [], CorsHeaders = [], CorsExposeHeaders = [], CorsCredentials = false, CorsMaxAge = 0 };
+        }
+
+        if (input.CorsMethods is { } corsMethods)
+        {
+            r = r with { CorsMethods = corsMethods };
+        }
+
+        if (input.CorsHeaders is { } corsHeaders)
+        {
+            r = r with { CorsHeaders = corsHeaders };
+        }
+
+        if (input.CorsExposeHeaders is { } exposeHeaders)
+        {
+            r = r with { CorsExposeHeaders = exposeHeaders };
+        }
+
+        if (input.CorsCredentials is { } credentials)
+        {
+            r = r with { CorsCredentials = credentials };
+        }
+
+        if (input.CorsMaxAge is { } maxAge)
+        {
+            r = r with { CorsMaxAge = maxAge };
         }
 
         if (input.Priority is { } priority)

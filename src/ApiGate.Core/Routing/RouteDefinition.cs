@@ -71,6 +71,24 @@ public sealed record RouteDefinition
     public MeteringMode MeteringMode { get; init; } = MeteringMode.Request;
     public string MeteringExpr { get; init; } = "";
     public bool AuthRequired { get; init; } = true;
+
+    /// <summary>Origins allowed to call the route from a browser (canonical, see <see cref="Cors.CorsOrigins"/>); empty = CORS off.</summary>
+    public IReadOnlyList<string> CorsOrigins { get; init; } = [];
+
+    /// <summary>Methods a preflight may ask for; empty = the route's methods, or the common ones.</summary>
+    public IReadOnlyList<string> CorsMethods { get; init; } = [];
+
+    /// <summary>Request headers a preflight may ask for (<c>*</c> = any); empty = Authorization, Content-Type, X-API-Key.</summary>
+    public IReadOnlyList<string> CorsHeaders { get; init; } = [];
+
+    /// <summary>Response headers scripts may read; empty = the gateway's own (request id, limits).</summary>
+    public IReadOnlyList<string> CorsExposeHeaders { get; init; } = [];
+
+    /// <summary>Whether browsers may send cookies / HTTP auth and read the answer (never with origin <c>*</c>).</summary>
+    public bool CorsCredentials { get; init; }
+
+    /// <summary>Seconds a browser may cache a preflight answer; 0 = no <c>Access-Control-Max-Age</c> header.</summary>
+    public int CorsMaxAge { get; init; }
     public int Priority { get; init; }
     public bool Enabled { get; init; } = true;
     public DateTimeOffset CreatedAt { get; init; }

@@ -181,6 +181,11 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         transform?.ApplyHeaders(new ClientResponseHeaders(responseHeaders), request);
         responseHeaders["X-Request-ID"] = request.RequestId;
         ClientHeaders.Apply(responseHeaders, request);
+        if (request.Policies.Cors is { } cors)
+        {
+            // On a route with a CORS policy the gateway's answer wins over the upstream's Access-Control-* headers.
+            Cors.CorsHeaders.ApplyActual(responseHeaders, cors, Cors.CorsHeaders.OriginOf(httpContext.Request));
+        }
 
         // Headers are final from here: a body transform starts the response.
         if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http)

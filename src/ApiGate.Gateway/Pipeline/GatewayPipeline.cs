@@ -9,7 +9,7 @@ namespace ApiGate.Gateway.Pipeline;
 
 /// <summary>
 /// The request path (docs/architecture.md), after the reserved endpoints, inside the telemetry scope it opens: the path
-/// rule, the snapshot and the route match; then the row of steps, in order — authenticate, admit (rate limit + quota lease), transform the request,
+/// rule, the snapshot and the route match; then the row of steps, in order — CORS (preflights answered), authenticate, admit (rate limit + quota lease), transform the request,
 /// meter, forward — and, once the exchange is over, the completing steps in reverse order (meter and settle, release
 /// an unused lease). One code path for every protocol.
 /// </summary>
@@ -61,8 +61,16 @@ internal sealed partial class GatewayPipeline(
             RouteMatch match;
             try
             {
-                if (!snapshot.Routes.TryMatch(context.Request.Host.Value, context.Request.Method, path, new RequestHeaders(context.Request.Headers), out match)
-                    && !(snapshot.DefaultRoute is { } defaultRoute && defaultRoute.TryMatchPath(path, out match)))
+                // A CORS preflight is matched as the request it announces; when that finds no route with a CORS policy,
+                // it is an ordinary OPTIONS request (Cors/CorsStep answers the preflight).
+                var preflight = Cors.CorsHeaders.PreflightMethod(context.Request);
+                var matched = TryMatch(snapshot, context, preflight ?? context.Request.Method, path, out match);
+                if (preflight is not null && (!matched || snapshot.PoliciesFor(match.Route).Cors is null))
+                {
+                    matched = TryMatch(snapshot, context, context.Request.Method, path, out match);
+                }
+
+                if (!matched)
                 {
                     await GatewayErrorWriter.WriteAsync(context, GatewayError.RouteNotFound);
                     return;
@@ -123,6 +131,10 @@ internal sealed partial class GatewayPipeline(
             telemetry.End(context, scope, completed);
         }
     }
+
+    private static bool TryMatch(ConfigSnapshot snapshot, HttpContext context, string method, string path, out RouteMatch match) =>
+        snapshot.Routes.TryMatch(context.Request.Host.Value, method, path, new RequestHeaders(context.Request.Headers), out match)
+        || (snapshot.DefaultRoute is { } defaultRoute && defaultRoute.TryMatchPath(path, out match));
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Route pattern {Pattern} timed out matching request {RequestId}")]
     private partial void LogMatchTimedOut(string pattern, string requestId);

@@ -1,3 +1,4 @@
+using ApiGate.Core.Cors;
 using ApiGate.Core.Expressions;
 using ApiGate.Core.Metering;
 using ApiGate.Core.Routing;
@@ -5,8 +6,8 @@ using ApiGate.Core.Transforms;
 
 namespace ApiGate.Gateway.Snapshots;
 
-/// <summary>What a route needs at request time beyond matching: its compiled transforms and metering rule.</summary>
-internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform? response, MeteringRule metering)
+/// <summary>What a route needs at request time beyond matching: its compiled transforms, metering rule and CORS policy.</summary>
+internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform? response, MeteringRule metering, CorsPolicy? cors = null)
 {
     public static readonly RoutePolicies None = new(null, null, MeteringRule.PerRequest);
 
@@ -16,10 +17,13 @@ internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform
 
     public MeteringRule Metering { get; } = metering;
 
+    /// <summary>The route's CORS policy; null when CORS is off for it.</summary>
+    public CorsPolicy? Cors { get; } = cors;
+
     /// <summary>Compiles a route's transforms and metering; throws <see cref="ArgumentException"/> naming the route when one is invalid.</summary>
     public static RoutePolicies Compile(RouteDefinition route)
     {
-        if (route.RequestTransform.Length == 0 && route.ResponseTransform.Length == 0 && route.MeteringMode == MeteringMode.Request)
+        if (route.RequestTransform.Length == 0 && route.ResponseTransform.Length == 0 && route.MeteringMode == MeteringMode.Request && route.CorsOrigins.Count == 0)
         {
             return None;
         }
@@ -29,7 +33,8 @@ internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform
             return new RoutePolicies(
                 route.RequestTransform.Length == 0 ? null : RequestTransform.Parse(route.RequestTransform),
                 route.ResponseTransform.Length == 0 ? null : ResponseTransform.Parse(route.ResponseTransform),
-                MeteringRule.Compile(route.MeteringMode, route.MeteringExpr));
+                MeteringRule.Compile(route.MeteringMode, route.MeteringExpr),
+                CorsPolicy.Compile(route));
         }
         catch (Exception ex) when (ex is FormatException or ExpressionException)
         {

@@ -364,5 +364,16 @@ internal static class PostgresMigrations
             );
             CREATE INDEX billing_usage_outbox_pending ON billing_usage_outbox (sent_at, next_attempt_at);
             """),
+        (11, "route cors", """
+            CREATE TABLE route_cors (
+                id TEXT PRIMARY KEY REFERENCES routes (id) ON DELETE CASCADE,
+                origins TEXT NOT NULL,
+                methods TEXT NOT NULL DEFAULT '',
+                headers TEXT NOT NULL DEFAULT '',
+                expose_headers TEXT NOT NULL DEFAULT '',
+                credentials BOOLEAN NOT NULL DEFAULT FALSE,
+                max_age INTEGER NOT NULL DEFAULT 0
+            );
+            """),
     ];
 }

@@ -20,6 +20,7 @@ internal static class RowMapping
         typeof(PortalAccountRow), typeof(PortalTokenRow),
         typeof(WebhookEndpointRow), typeof(WebhookDeliveryRow), typeof(WebhookAttemptRow), typeof(WebhookWorkRow),
         typeof(BillingCustomerRow), typeof(OverageOutboxRow),
+        typeof(RouteCorsRow),
     ];
 
     static RowMapping()

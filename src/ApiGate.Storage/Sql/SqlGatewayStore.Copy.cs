@@ -49,6 +49,7 @@ public abstract partial class SqlGatewayStore
                 {
                     await CopyRowsAsync(Upstreams, source, read, to, write, ct2),
                     await CopyRowsAsync(Routes, source, read, to, write, ct2),
+                    await CopyRowsAsync(RouteCors, source, read, to, write, ct2),
                     await CopyRowsAsync(Plans, source, read, to, write, ct2),
                     await CopyRowsAsync(Users, source, read, to, write, ct2),
                     await CopyRowsAsync(Keys, source, read, to, write, ct2),

@@ -53,7 +53,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         var data = new ConfigData(
             version,
             (await QueryAsync<UpstreamRow>(connection, transaction, Upstreams.Select(""), null, ct)).Select(ToUpstream).ToList(),
-            (await QueryAsync<RouteRow>(connection, transaction, Routes.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
+            await RoutesAsync(connection, transaction, "", null, ct),
             (await QueryAsync<PlanRow>(connection, transaction, Plans.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
             (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
             (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList());
@@ -78,23 +78,64 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             users => new StoreConflictException("upstream", $"upstream is used by route(s) {string.Join(", ", users)}: delete or re-point them first"),
             [], cancellationToken);
 
-    public Task<IReadOnlyList<RouteDefinition>> ListRoutesAsync(CancellationToken cancellationToken) => ListAsync(Routes, r => r.ToDefinition(), "", null, cancellationToken);
+    public Task<IReadOnlyList<RouteDefinition>> ListRoutesAsync(CancellationToken cancellationToken) =>
+        UseAsync<IReadOnlyList<RouteDefinition>>(async (connection, ct) => await RoutesAsync(connection, null, "", null, ct), cancellationToken);
 
     public Task<RouteDefinition?> FindRouteAsync(string idOrSlug, CancellationToken cancellationToken) =>
-        FindAsync(Routes, r => r.ToDefinition(), "WHERE id = @Ref OR slug = @Ref", idOrSlug, cancellationToken);
+        UseAsync(async (connection, ct) =>
+            (await RoutesAsync(connection, null, "WHERE id = @Ref OR slug = @Ref", new { Ref = idOrSlug }, ct)) is [var route, ..] ? route : null, cancellationToken);
 
-    public Task CreateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
-        WriteAsync(Routes.Insert, RouteRow.From(route), Duplicate("name", $"a route named '{route.Name}' already exists"), cancellationToken);
+    public Task CreateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) => WriteRouteAsync(Routes.Insert, route, cancellationToken);
 
-    public Task UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) =>
-        WriteAsync(Routes.Update, RouteRow.From(route), Duplicate("name", $"a route named '{route.Name}' already exists"), cancellationToken);
+    public Task UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) => WriteRouteAsync(Routes.Update, route, cancellationToken);
 
     public Task DeleteRouteAsync(string id, CancellationToken cancellationToken) =>
-        WriteAsync("DELETE FROM routes WHERE id = @Id", new { Id = id }, null, cancellationToken);
+        DeleteGuardedAsync("routes", id, null, null, ["DELETE FROM route_cors WHERE id = @Id"], cancellationToken);
+
+    /// <summary>The routes <paramref name="where"/> selects, each with its CORS settings (a row of <c>route_cors</c>, when it has one).</summary>
+    private static async Task<List<RouteDefinition>> RoutesAsync(
+        DbConnection connection, DbTransaction? transaction, string where, object? parameters, CancellationToken ct)
+    {
+        var routes = await QueryAsync<RouteRow>(connection, transaction, Routes.Select(where), parameters, ct);
+        var cors = (await QueryAsync<RouteCorsRow>(connection, transaction, RouteCors.Select(""), null, ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var list = new List<RouteDefinition>(routes.Count);
+        foreach (var row in routes)
+        {
+            var route = row.ToDefinition();
+            list.Add(cors.TryGetValue(route.Id, out var settings) ? settings.ApplyTo(route) : route);
+        }
+
+        return list;
+    }
+
+    /// <summary>Writes the route row and replaces its CORS row in one transaction that also bumps the config version.</summary>
+    private Task WriteRouteAsync(string routeSql, RouteDefinition route, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            try
+            {
+                await ExecuteAsync(connection, transaction, routeSql, ct, RouteRow.From(route));
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw Duplicate("name", $"a route named '{route.Name}' already exists");
+            }
+
+            await ExecuteAsync(connection, transaction, "DELETE FROM route_cors WHERE id = @Id", ct, new { route.Id });
+            if (RouteCorsRow.From(route) is { } cors)
+            {
+                await ExecuteAsync(connection, transaction, RouteCors.Insert, ct, cors);
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
 
     private static readonly RowTable<UpstreamRow> Upstreams = new("upstreams", "slug");
 
     private static readonly RowTable<RouteRow> Routes = new("routes", "priority DESC, slug");
+
+    private static readonly RowTable<RouteCorsRow> RouteCors = new("route_cors", "id");
 
     private UpstreamDefinition ToUpstream(UpstreamRow row) => row.ToDefinition(_secrets.Unprotect);
 

@@ -385,5 +385,16 @@ internal static class SqliteMigrations
             );
             CREATE INDEX billing_usage_outbox_pending ON billing_usage_outbox (sent_at, next_attempt_at);
             """),
+        (11, "route cors", """
+            CREATE TABLE route_cors (
+                id TEXT PRIMARY KEY REFERENCES routes (id) ON DELETE CASCADE,
+                origins TEXT NOT NULL,
+                methods TEXT NOT NULL DEFAULT '',
+                headers TEXT NOT NULL DEFAULT '',
+                expose_headers TEXT NOT NULL DEFAULT '',
+                credentials INTEGER NOT NULL DEFAULT 0,
+                max_age INTEGER NOT NULL DEFAULT 0
+            );
+            """),
     ];
 }

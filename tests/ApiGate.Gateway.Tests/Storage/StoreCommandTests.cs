@@ -30,10 +30,10 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains("applied migration 1: upstreams and routes", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 6: upstream http version", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 7: usage rollups, compaction, retention", first.Output, StringComparison.Ordinal);
-        Assert.Contains("applied migration 10: billing: stripe prices, customers, events, overage outbox", first.Output, StringComparison.Ordinal);
-        Assert.Contains("schema is now at version 10", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 11: ", first.Output, StringComparison.Ordinal);
+        Assert.Contains("schema is now at version 11", first.Output, StringComparison.Ordinal);
         Assert.Equal(0, second.ExitCode);
-        Assert.Equal("schema is up to date at version 10" + Environment.NewLine, second.Output);
+        Assert.Equal("schema is up to date at version 11" + Environment.NewLine, second.Output);
     }
 
     [PostgresFact]
@@ -43,7 +43,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
         var store = source.Store;
         await new UpstreamService(store, TimeProvider.System).CreateAsync(new UpstreamInput { Name = "Billing", Url = "http://127.0.0.1:9001", AuthType = "bearer", AuthValue = "upstream-secret" }.Parsed(), None);
-        await new RouteService(store, TimeProvider.System).CreateAsync(new RouteInput { Name = "bill", Path = "/bill/*", Upstream = "billing" }.Parsed(), None);
+        await new RouteService(store, TimeProvider.System).CreateAsync(new RouteInput { Name = "bill", Path = "/bill/*", Upstream = "billing", CorsOrigins = "https://app.example.com", CorsCredentials = true }.Parsed(), None);
         await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro", RateLimitPerMinute = 600, RequestsPerMonth = 50_000 }, None);
         var user = (await new UserService(store, TimeProvider.System).CreateAsync(new UserChanges { Email = "move@example.com", Plan = "pro" }, None)).Value!;
         var key = (await new KeyService(store, TimeProvider.System).CreateAsync(new KeyChanges { User = user.Id }, None)).Value!;
@@ -80,6 +80,9 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         var config = await target.LoadConfigAsync(None);
         Assert.Equal("upstream-secret", Assert.Single(config.Upstreams).AuthValue);
         Assert.Equal("bill", Assert.Single(config.Routes).Slug);
+        Assert.Equal(["https://app.example.com"], config.Routes[0].CorsOrigins);
+        Assert.True(config.Routes[0].CorsCredentials);
+        Assert.Equal(1, rows.GetProperty("route_cors").GetInt64());
         Assert.Equal(["free", "pro"], config.Plans.Select(p => p.Id));
         Assert.Equal("true", Assert.Single(config.PlanEntitlements).Value);
         Assert.True(config.Version > await store.GetConfigVersionAsync(None));

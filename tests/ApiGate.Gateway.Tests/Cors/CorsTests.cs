@@ -1,0 +1,276 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Auth;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Gateway.Tests.Cors;
+
+/// <summary>
+/// CORS per route over HTTP: preflights answered by the gateway before authentication and limits, the exact
+/// Access-Control-* headers on preflights, actual responses and the gateway's own errors, origin patterns, and the
+/// gateway's policy winning over an upstream's CORS headers.
+/// </summary>
+public sealed class CorsTests : GatewayTestBase
+{
+    private const string App = "https://app.example.com";
+
+    private protected override void Configure(GatewayOptions options) => options.RateLimitBurst = 0;
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true,
+            CorsOrigins = App + ", *.example.org", CorsMethods = "GET,POST", CorsCredentials = true, CorsMaxAge = 600,
+        });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "open", Path = "/open/*", Upstream = "backend", AuthRequired = false, CorsOrigins = "*", CorsHeaders = "*" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "reads", Path = "/reads/*", Methods = "GET", Upstream = "backend", AuthRequired = true, CorsOrigins = App });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "plain", Path = "/plain/*", Upstream = "backend", AuthRequired = true });
+    }
+
+    [Fact]
+    public async Task Preflight_AllowedOriginWithoutKey_Returns204WithExactAllowHeaders()
+    {
+        // Act
+        var response = await PreflightAsync("/api/items", App, "POST", "x-api-key, content-type");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(App, Header(response, "Access-Control-Allow-Origin"));
+        Assert.Equal("GET, POST", Header(response, "Access-Control-Allow-Methods"));
+        Assert.Equal("Authorization, Content-Type, X-API-Key", Header(response, "Access-Control-Allow-Headers"));
+        Assert.Equal("true", Header(response, "Access-Control-Allow-Credentials"));
+        Assert.Equal("600", Header(response, "Access-Control-Max-Age"));
+        Assert.Equal("Origin, Access-Control-Request-Method, Access-Control-Request-Headers", Header(response, "Vary"));
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Fact]
+    public async Task Preflight_ThenKeyedRequests_PreflightsNotCountedInQuotaOrUsage()
+    {
+        // Arrange: a quota of one request
+        var (key, user, _) = await Gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "one", Name = "One", RequestsPerMonth = 1 });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.NoContent, (await PreflightAsync("/api/items", App, "GET", "x-api-key")).StatusCode);
+        }
+
+        // Act
+        var first = await SendAsync(HttpMethod.Get, "/api/items", App, key);
+        var second = await SendAsync(HttpMethod.Get, "/api/items", App, key);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("1", Header(first, "X-Quota-Used"));
+        await AuthenticationTests.AssertErrorAsync(second, HttpStatusCode.PaymentRequired, "quota_exceeded");
+        Assert.Equal(App, Header(second, "Access-Control-Allow-Origin"));
+        Assert.Equal(1, Gateway.Service<ApiGate.Gateway.Limits.QuotaCounters>().Used(user.Id));
+        var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+        await Gateway.StopAsync(); // drains the usage queue
+
+        // The request that was served is the one usage event; the preflights (and the quota refusal) are not recorded.
+        Assert.Equal(1, recorder.Written);
+        Assert.Single(Upstream.Received);
+    }
+
+    [Theory]
+    [InlineData("https://evil.example.com", "GET", "")]
+    [InlineData("http://app.example.com", "GET", "")]
+    [InlineData("https://app.example.com.evil.net", "GET", "")]
+    [InlineData("https://example.org", "GET", "")]
+    [InlineData("http://a.example.org", "GET", "")]
+    [InlineData(App, "DELETE", "")]
+    [InlineData(App, "GET", "x-secret-header")]
+    public async Task Preflight_OriginMethodOrHeaderNotAllowed_Returns403WithoutAllowHeaders(string origin, string method, string headers)
+    {
+        // Act
+        var response = await PreflightAsync("/api/items", origin, method, headers);
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "cors_preflight_refused");
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Methods"));
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Credentials"));
+        Assert.Equal("Origin, Access-Control-Request-Method, Access-Control-Request-Headers", Header(response, "Vary"));
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Theory]
+    [InlineData("https://a.example.org")]
+    [InlineData("https://deep.sub.example.org")]
+    public async Task Preflight_SubdomainOfPattern_AnsweredWithThatOrigin(string origin)
+    {
+        var response = await PreflightAsync("/api/items", origin, "GET", "");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(origin, Header(response, "Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
+    public async Task Preflight_RouteListsOnlyGet_MatchedAsTheAnnouncedMethod()
+    {
+        // The route admits GET only, not OPTIONS: the preflight is matched as the GET it announces.
+        var response = await PreflightAsync("/reads/x", App, "GET", "authorization");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(App, Header(response, "Access-Control-Allow-Origin"));
+        Assert.Equal("GET", Header(response, "Access-Control-Allow-Methods"));
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Credentials"));
+        Assert.False(response.Headers.Contains("Access-Control-Max-Age"));
+    }
+
+    [Fact]
+    public async Task Preflight_RouteWithoutCors_IsAnOrdinaryOptionsRequest401WithoutCorsHeaders()
+    {
+        var response = await PreflightAsync("/plain/x", App, "GET", "x-api-key");
+
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "missing_api_key");
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
+    public async Task Preflight_AnyOriginAndAnyHeaders_AnswersStarAndEchoesRequestedHeaders()
+    {
+        var response = await PreflightAsync("/open/x", "https://anyone.test", "PUT", "x-one, x-two");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("*", Header(response, "Access-Control-Allow-Origin"));
+        Assert.Equal("x-one, x-two", Header(response, "Access-Control-Allow-Headers"));
+        Assert.Equal("GET, HEAD, POST, PUT, PATCH, DELETE", Header(response, "Access-Control-Allow-Methods"));
+    }
+
+    [Fact]
+    public async Task ActualRequest_AllowedOriginWithKey_GetsAllowOriginCredentialsExposeAndVary()
+    {
+        var (key, _, _) = await Gateway.CreateKeyAsync("actual@example.com");
+
+        var response = await SendAsync(HttpMethod.Get, "/api/items", App, key);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(App, Header(response, "Access-Control-Allow-Origin"));
+        Assert.Equal("true", Header(response, "Access-Control-Allow-Credentials"));
+        Assert.Equal("X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Quota-Limit, X-Quota-Remaining, X-Quota-Used, X-Quota-Reset, Retry-After",
+            Header(response, "Access-Control-Expose-Headers"));
+        Assert.Equal("Origin", Header(response, "Vary"));
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Methods"));
+    }
+
+    [Fact]
+    public async Task ActualRequest_NoKey_401CarriesCorsHeadersSoTheBrowserCanReadIt()
+    {
+        var response = await SendAsync(HttpMethod.Get, "/api/items", App, key: null);
+
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "missing_api_key");
+        Assert.Equal(App, Header(response, "Access-Control-Allow-Origin"));
+        Assert.Equal("true", Header(response, "Access-Control-Allow-Credentials"));
+        Assert.Equal("Origin", Header(response, "Vary"));
+    }
+
+    [Fact]
+    public async Task ActualRequest_RateLimited_429CarriesCorsHeaders()
+    {
+        var (key, _, _) = await Gateway.CreateKeyAsync("limited@example.com", new PlanInput { Id = "slow", Name = "Slow", RateLimitPerMinute = 1 });
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, "/api/items", App, key)).StatusCode);
+
+        var response = await SendAsync(HttpMethod.Get, "/api/items", App, key);
+
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        Assert.Equal(App, Header(response, "Access-Control-Allow-Origin"));
+        Assert.Equal("true", Header(response, "Access-Control-Allow-Credentials"));
+        Assert.Contains("Retry-After", Header(response, "Access-Control-Expose-Headers"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ActualRequest_DisallowedOrigin_ServedWithoutAllowOriginButVaryOrigin()
+    {
+        var (key, _, _) = await Gateway.CreateKeyAsync("other@example.com");
+
+        var response = await SendAsync(HttpMethod.Get, "/api/items", "https://evil.example.com", key);
+
+        // The gateway does not refuse it (a non-browser client may send any Origin); a browser will not let the page read it.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Credentials"));
+        Assert.Equal("Origin", Header(response, "Vary"));
+    }
+
+    [Fact]
+    public async Task ActualRequest_UpstreamSendsItsOwnCorsHeaders_GatewayPolicyWinsOnCorsRouteOnly()
+    {
+        // Arrange: an upstream that answers with a permissive CORS policy of its own
+        await using var permissive = await StartCorsUpstreamAsync();
+        await Gateway.AddUpstreamAsync("permissive", permissive.Urls.First());
+        await Gateway.AddRouteAsync(new RouteInput { Name = "guarded", Path = "/guarded/*", Upstream = "permissive", AuthRequired = false, CorsOrigins = App });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "passthrough", Path = "/passthrough/*", Upstream = "permissive", AuthRequired = false });
+
+        // Act
+        var allowed = await SendAsync(HttpMethod.Get, "/guarded/x", App, key: null);
+        var other = await SendAsync(HttpMethod.Get, "/guarded/x", "https://evil.example.com", key: null);
+        var passthrough = await SendAsync(HttpMethod.Get, "/passthrough/x", "https://evil.example.com", key: null);
+
+        // Assert: on the CORS route the gateway's values replace the upstream's; elsewhere the upstream's pass through
+        Assert.Equal(App, Header(allowed, "Access-Control-Allow-Origin"));
+        Assert.False(allowed.Headers.Contains("Access-Control-Allow-Credentials"));
+        Assert.Equal("X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Quota-Limit, X-Quota-Remaining, X-Quota-Used, X-Quota-Reset, Retry-After",
+            Header(allowed, "Access-Control-Expose-Headers"));
+        Assert.Equal("Origin, Accept-Encoding", Header(allowed, "Vary"));
+        Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.False(other.Headers.Contains("Access-Control-Allow-Credentials"));
+        Assert.Equal("*", Header(passthrough, "Access-Control-Allow-Origin"));
+        Assert.Equal("true", Header(passthrough, "Access-Control-Allow-Credentials"));
+        Assert.Equal("Accept-Encoding", Header(passthrough, "Vary"));
+    }
+
+    private static async Task<WebApplication> StartCorsUpstreamAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        app.Run(async context =>
+        {
+            context.Response.Headers.AccessControlAllowOrigin = "*";
+            context.Response.Headers.AccessControlAllowCredentials = "true";
+            context.Response.Headers.AccessControlExposeHeaders = "X-Upstream-Secret";
+            context.Response.Headers.Vary = "Accept-Encoding";
+            await context.Response.WriteAsync("upstream");
+        });
+        await app.StartAsync();
+        return app;
+    }
+
+    private Task<HttpResponseMessage> PreflightAsync(string path, string origin, string method, string headers)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Options, Gateway.Url + path);
+        request.Headers.Add("Origin", origin);
+        request.Headers.Add("Access-Control-Request-Method", method);
+        if (headers.Length > 0)
+        {
+            request.Headers.Add("Access-Control-Request-Headers", headers);
+        }
+
+        return Gateway.Client.SendAsync(request);
+    }
+
+    private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string origin, string? key)
+    {
+        var request = new HttpRequestMessage(method, Gateway.Url + path);
+        request.Headers.Add("Origin", origin);
+        if (key is not null)
+        {
+            request.Headers.Add("X-API-Key", key);
+        }
+
+        return Gateway.Client.SendAsync(request);
+    }
+
+    private static string Header(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) || response.Content.Headers.TryGetValues(name, out values)
+            ? string.Join(", ", values)
+            : throw new Xunit.Sdk.XunitException($"no {name} header in the {(int)response.StatusCode} response");
+}
