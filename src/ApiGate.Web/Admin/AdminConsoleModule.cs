@@ -32,6 +32,7 @@ internal sealed class AdminConsoleModule : IGatewayWebModule
         services.AddSingleton<AdminSessionGate>();
         services.AddSingleton<DashboardData>();
         services.AddSingleton<RouteTrial>();
+        services.AddSingleton<UsageExplorer>();
     }
 
     public IReadOnlyList<GatewayWebBranch> Build(IServiceProvider services, GatewayOptions options)
