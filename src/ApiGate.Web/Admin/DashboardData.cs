@@ -19,7 +19,7 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
     /// <summary>A user is "near" their quota from this share of it.</summary>
     public const double NearQuota = 0.8;
 
-    private static readonly DateTimeOffset ProcessStarted = DateTimeOffset.UtcNow;
+    private static readonly DateTimeOffset ProcessStarted = new(System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime(), TimeSpan.Zero);
 
     public async Task<DashboardView> LoadAsync(CancellationToken ct)
     {
