@@ -16,7 +16,7 @@ public sealed class LoginTests : AdminUiTestBase
         Assert.True(session.HttpOnly);
         Assert.Equal(SameSiteAttribute.Strict, session.SameSite);
         Assert.Equal("/ui", session.Path);
-        await browser.ScreenshotAsync("admin-ui-login-dashboard");
+        await browser.ScreenshotAsync("admin-ui-empty-dashboard");
     }
 
     [BrowserFact]

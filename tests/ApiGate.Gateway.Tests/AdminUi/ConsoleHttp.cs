@@ -1,0 +1,83 @@
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace ApiGate.Gateway.Tests.AdminUi;
+
+/// <summary>The console driven over plain HTTP (no browser): cookies kept by hand, forms posted with or without their antiforgery token.</summary>
+internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
+{
+    private readonly HttpClient _client = Infrastructure.TestGateway.CreateClient();
+    private readonly Dictionary<string, string> _cookies = new(StringComparer.Ordinal);
+
+    public bool HasCookie(string name) => _cookies.ContainsKey(name);
+
+    public async Task<HttpResponseMessage> GetAsync(string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, baseUrl + path);
+        return await SendAsync(request);
+    }
+
+    /// <summary>The antiforgery token in a page's forms (the first one).</summary>
+    public async Task<string> TokenFromAsync(string path)
+    {
+        using var response = await GetAsync(path);
+        var html = await response.Content.ReadAsStringAsync();
+        var match = TokenField().Match(html);
+        Assert.True(match.Success, $"no antiforgery token in {path} ({(int)response.StatusCode})");
+        return WebUtility.HtmlDecode(match.Groups[1].Value);
+    }
+
+    public async Task<HttpResponseMessage> PostAsync(string path, IEnumerable<KeyValuePair<string, string>> fields)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + path) { Content = new FormUrlEncodedContent(fields) };
+        return await SendAsync(request);
+    }
+
+    /// <summary>Signs in through the login form; asserts the redirect to the console.</summary>
+    public async Task SignInAsync(string token)
+    {
+        var antiforgery = await TokenFromAsync("/ui/login");
+        using var response = await PostAsync("/ui/login", [new("_handler", "login"), new("__RequestVerificationToken", antiforgery), new("Token", token), new("Return", "/ui")]);
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("/ui", PathOf(response));
+        Assert.True(HasCookie("apigate_ui_session"));
+    }
+
+    /// <summary>The redirect target's path and query (the console may send absolute URLs).</summary>
+    public string? PathOf(HttpResponseMessage response) =>
+        response.Headers.Location is { } location ? new Uri(new Uri(baseUrl), location).PathAndQuery : null;
+
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request)
+    {
+        if (_cookies.Count > 0)
+        {
+            request.Headers.Add("Cookie", string.Join("; ", _cookies.Select(c => c.Key + "=" + c.Value)));
+        }
+
+        var response = await _client.SendAsync(request);
+        if (response.Headers.TryGetValues("Set-Cookie", out var setCookies))
+        {
+            foreach (var header in setCookies)
+            {
+                var pair = header.Split(';', 2)[0];
+                var eq = pair.IndexOf('=');
+                var (name, value) = (pair[..eq], pair[(eq + 1)..]);
+                if (value.Length == 0 || header.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase))
+                {
+                    _cookies.Remove(name);
+                }
+                else
+                {
+                    _cookies[name] = value;
+                }
+            }
+        }
+
+        return response;
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex TokenField();
+}

@@ -1,0 +1,156 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
+using ApiGate.Gateway.Configuration;
+
+namespace ApiGate.Gateway.Tests.AdminUi;
+
+public sealed class ConsoleHttpTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 30, 9, 0, 0, TimeSpan.Zero));
+    private TestGateway _gateway = null!;
+    private string _token = "";
+
+    public async Task InitializeAsync()
+    {
+        _gateway = await TestGateway.StartAsync(o => o.AdminUiSessionIdle = TimeSpan.FromHours(8), timeProvider: _clock);
+        _token = (await new AdminTokenService(_gateway.Store, TimeProvider.System).CreateAsync("http-tests", CancellationToken.None)).Value!.Token;
+    }
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task Session_IdleLongerThanSetting_RedirectsToLoginAsExpired()
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        _clock.Advance(TimeSpan.FromHours(7));
+        using (var active = await console.GetAsync("/ui"))
+        {
+            Assert.Equal(HttpStatusCode.OK, active.StatusCode); // used within 8 h: the idle clock restarts
+        }
+
+        _clock.Advance(TimeSpan.FromHours(7) + TimeSpan.FromMinutes(59));
+        using (var stillActive = await console.GetAsync("/ui/routes"))
+        {
+            Assert.Equal(HttpStatusCode.OK, stillActive.StatusCode);
+        }
+
+        _clock.Advance(TimeSpan.FromHours(8));
+        using var expired = await console.GetAsync("/ui/routes");
+
+        Assert.Equal(HttpStatusCode.Found, expired.StatusCode);
+        Assert.Equal("/ui/login?return=%2Fui%2Froutes&expired=1", console.PathOf(expired));
+        Assert.False(console.HasCookie("apigate_ui_session"));
+    }
+
+    [Theory]
+    [InlineData("/ui")]
+    [InlineData("/ui/login")]
+    [InlineData("/ui/routes")]
+    [InlineData("/ui/keys")]
+    public async Task Pages_Any_AreNeverCached(string path)
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+
+        using var response = await console.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var cacheControl = response.Headers.CacheControl!;
+        Assert.True(cacheControl.NoStore);
+        Assert.True(cacheControl.NoCache);
+        Assert.True(cacheControl.MustRevalidate);
+        Assert.Equal(TimeSpan.Zero, cacheControl.MaxAge);
+        Assert.False(cacheControl.Public);
+        Assert.Contains("no-cache", response.Headers.Pragma.ToString(), StringComparison.Ordinal);
+        Assert.Equal("0", response.Content.Headers.GetValues("Expires").Single());
+    }
+
+    [Fact]
+    public async Task Pages_NotSignedIn_RedirectAndAreNeverCached()
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+
+        using var response = await console.GetAsync("/ui/keys");
+
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("/ui/login?return=%2Fui%2Fkeys", console.PathOf(response));
+        Assert.Contains("no-store", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Assets_Fingerprinted_CachedForAYear()
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        using var login = await console.GetAsync("/ui/login");
+        var html = await login.Content.ReadAsStringAsync();
+        var css = System.Text.RegularExpressions.Regex.Match(html, "/ui/_assets/mudblazor\\.min\\.[0-9a-f]{12}\\.css").Value;
+
+        using var response = await console.GetAsync(css);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/css; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        Assert.Equal("public, max-age=31536000, immutable", response.Headers.CacheControl?.ToString());
+        Assert.Contains(".mud-appbar", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateRoute_WithoutAntiforgeryToken_RefusedWith400AndNothingWritten()
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var fields = new List<KeyValuePair<string, string>> { new("_handler", "route"), new("name", "sneaky"), new("path", "/sneaky/*"), new("enabled", "true") };
+
+        using var refused = await console.PostAsync("/ui/routes/new", fields);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Empty(await _gateway.Routes.ListAsync(CancellationToken.None));
+
+        // The same post with the page's token goes through: the token was the only thing missing.
+        fields.Add(new("__RequestVerificationToken", await console.TokenFromAsync("/ui/routes/new")));
+        using var accepted = await console.PostAsync("/ui/routes/new", fields);
+        Assert.Equal(HttpStatusCode.Found, accepted.StatusCode);
+        Assert.Equal("sneaky", Assert.Single(await _gateway.Routes.ListAsync(CancellationToken.None)).Name);
+    }
+
+    [Fact]
+    public async Task Logout_WithoutAntiforgeryToken_RefusedAndSessionStays()
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+
+        using var refused = await console.PostAsync("/ui/logout", [new("_handler", "logout")]);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        using var still = await console.GetAsync("/ui");
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+    }
+
+    [Fact]
+    public async Task Login_WrongTokenRepeatedly_ThrottledWith429AfterFiveFailures()
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        var statuses = new List<HttpStatusCode>();
+        for (var attempt = 0; attempt < 6; attempt++)
+        {
+            var antiforgery = await console.TokenFromAsync("/ui/login");
+            using var response = await console.PostAsync("/ui/login",
+                [new("_handler", "login"), new("__RequestVerificationToken", antiforgery), new("Token", "agt_" + new string('1', 64))]);
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.Unauthorized, 5), HttpStatusCode.TooManyRequests], statuses);
+
+        // Even the right token waits until the window has passed.
+        var token = await console.TokenFromAsync("/ui/login");
+        using (var locked = await console.PostAsync("/ui/login", [new("_handler", "login"), new("__RequestVerificationToken", token), new("Token", _token)]))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, locked.StatusCode);
+        }
+
+        _clock.Advance(TimeSpan.FromMinutes(5));
+        await console.SignInAsync(_token);
+    }
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using ApiGate.Core.Management;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace ApiGate.Gateway.Tests.AdminUi;
+
+public sealed class DashboardTests(ITestOutputHelper output) : AdminUiTestBase
+{
+    [BrowserFact]
+    public async Task Dashboard_AfterTraffic_ChartsRenderWithTheRequests()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true });
+        var (key, _, _) = await Gateway.CreateKeyAsync("grace@example.com", new PlanInput { Id = "team", Name = "Team", RequestsPerMonth = 25, IsDefault = true });
+        for (var i = 0; i < 21; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/api/item/" + i);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var response = await Gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        // Usage reaches the store in batches: reload until the 21 requests are there (bounded).
+        for (var attempt = 0; attempt < 50 && (await page.Locator("#stat-requests .ag-stat-value").TextContentAsync())?.Trim() != "21"; attempt++)
+        {
+            await Task.Delay(200);
+            await browser.GoAsync("/ui");
+        }
+
+        await Assertions.Expect(page.Locator("#stat-requests .ag-stat-value")).ToHaveTextAsync("21");
+        await Assertions.Expect(page.Locator("#stat-error-rate .ag-stat-value")).ToHaveTextAsync("0.0%");
+        foreach (var chart in new[] { "#chart-requests", "#chart-status", "#chart-latency", "#chart-top-users", "#chart-top-routes", "#near-quota" })
+        {
+            Assert.True(await page.Locator(chart + " svg path").CountAsync() > 0, chart + " drew no SVG paths");
+        }
+
+        await Assertions.Expect(page.Locator("#chart-top-users")).ToContainTextAsync("grace@example.com");
+        await Assertions.Expect(page.Locator("#chart-top-routes")).ToContainTextAsync("api");
+        await Assertions.Expect(page.Locator("#near-quota table")).ToContainTextAsync("84%");
+        await Assertions.Expect(page.Locator("#this-instance")).ToContainTextAsync("This instance");
+        await browser.ScreenshotAsync("admin-ui-dashboard");
+    }
+
+    [BrowserFact]
+    public async Task Dashboard_100kStoredEvents_RendersAndReportsTheTime()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var batch = new List<UsageEvent>(5000);
+        const int total = 100_000, lastHour = 6_000;
+        for (var i = 0; i < total; i++)
+        {
+            // 6,000 in the last 50 minutes, the rest over this month's past (or the last 25 days).
+            var at = i < lastHour ? now.AddMinutes(-(i % 50)) : now.AddMinutes(-60 - (i % (25 * 24 * 60)));
+            batch.Add(new UsageEvent
+            {
+                UserId = "user-" + (i % 100), KeyId = "key-" + (i % 100), RouteId = "route-" + (i % 20), UpstreamId = "up", Method = "GET",
+                Path = "/p", Status = i % 50 == 0 ? 500 : 200, LatencyMs = i % 97, Units = 1, ClientIp = "127.0.0.1", RequestId = "r" + i, Timestamp = at,
+            });
+            if (batch.Count == batch.Capacity)
+            {
+                await Gateway.Store.AddUsageEventsAsync(batch, CancellationToken.None);
+                batch.Clear();
+            }
+        }
+
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        using (var warm = await console.GetAsync("/ui"))
+        {
+            Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        }
+
+        var watch = Stopwatch.StartNew();
+        using var response = await console.GetAsync("/ui");
+        var html = await response.Content.ReadAsStringAsync();
+        watch.Stop();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("6,000", html, StringComparison.Ordinal);
+        output.WriteLine($"dashboard with {total:N0} stored usage events: {watch.Elapsed.TotalMilliseconds:F0} ms (server render + transfer, SQLite)");
+    }
+}

@@ -1,0 +1,92 @@
+using System.Net;
+
+namespace ApiGate.Gateway.Tests.AdminUi;
+
+public sealed class PagesTests : AdminUiTestBase
+{
+    [Theory]
+    [InlineData("/ui", "Dashboard")]
+    [InlineData("/ui/routes", "Routes")]
+    [InlineData("/ui/routes/new", "New route")]
+    [InlineData("/ui/upstreams", "Upstreams")]
+    [InlineData("/ui/upstreams/new", "New upstream")]
+    [InlineData("/ui/plans", "Plans")]
+    [InlineData("/ui/users", "Users")]
+    [InlineData("/ui/keys", "API keys")]
+    [InlineData("/ui/entitlements", "Entitlements")]
+    [InlineData("/ui/usage", "Usage")]
+    [InlineData("/ui/settings", "Settings")]
+    [InlineData("/ui/audit", "Audit log")]
+    public async Task Page_SignedIn_RendersWithItsHeading(string path, string heading)
+    {
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        using var response = await console.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains(">" + heading + "</h4>", html, StringComparison.Ordinal);
+        Assert.Contains("Signed in as <strong>" + TokenName + "</strong>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Settings_SecretSet_ShownOnlyAsSet()
+    {
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        using var response = await console.GetAsync("/ui/settings");
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains("APIGATE_SECRET_KEY", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(SecretKey, html, StringComparison.Ordinal);
+        Assert.Contains("(set)", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Audit_ChangeInConsole_ListedWithTokenName()
+    {
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/plans");
+        using (var created = await console.PostAsync("/ui/plans", [new("_handler", "plan"), new("__RequestVerificationToken", antiforgery), new("id", "gold"), new("name", "Gold"), new("enabled", "true")]))
+        {
+            Assert.Equal(HttpStatusCode.Found, created.StatusCode);
+        }
+
+        using var response = await console.GetAsync("/ui/audit");
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains("Created plan gold.", html, StringComparison.Ordinal);
+        Assert.Contains("<td>" + TokenName + "</td>", html, StringComparison.Ordinal);
+        Assert.True((await Gateway.Plans.GetAsync("gold", CancellationToken.None)).Ok);
+    }
+
+    [Fact]
+    public async Task Users_MoreThanOnePage_PagerLinksToTheRest()
+    {
+        for (var i = 0; i < 105; i++)
+        {
+            var user = await Gateway.Users.CreateAsync(new Core.Management.UserChanges { Email = $"u{i:D3}@example.com" }, CancellationToken.None);
+            Assert.True(user.Ok, user.Error?.ToString());
+        }
+
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        using var first = await console.GetAsync("/ui/users");
+        using var second = await console.GetAsync("/ui/users?page=2");
+
+        var firstHtml = await first.Content.ReadAsStringAsync();
+        var secondHtml = await second.Content.ReadAsStringAsync();
+        Assert.Contains("Rows 1–100 of 105", firstHtml, StringComparison.Ordinal);
+        Assert.Contains("u099@example.com", firstHtml, StringComparison.Ordinal);
+        Assert.DoesNotContain("u100@example.com", firstHtml, StringComparison.Ordinal);
+        Assert.Contains("Rows 101–105 of 105", secondHtml, StringComparison.Ordinal);
+        Assert.Contains("u104@example.com", secondHtml, StringComparison.Ordinal);
+    }
+
+    private const string SecretKey = "ui-test-secret-key-0123456789abcdef";
+
+    private protected override void Configure(Gateway.Configuration.GatewayOptions options) => options.SecretKey = SecretKey;
+}
