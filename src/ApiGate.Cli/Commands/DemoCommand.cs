@@ -142,6 +142,14 @@ internal static class DemoCommand
             output.WriteLine($"  curl {gateway}/health");
             output.WriteLine($"  curl -H 'Authorization: Bearer {adminToken.Token}' {gateway}{options.AdminBasePath}/routes   # the admin API");
             output.WriteLine($"  curl {gateway}/metrics              # Prometheus metrics");
+            if (options.AdminUiEnabled)
+            {
+                var console = (GatewayHost.AdminAddress(app) ?? gateway).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+                output.WriteLine();
+                output.WriteLine($"Admin console: open {console}/ui in a browser and sign in with the admin token above:");
+                output.WriteLine($"  {adminToken.Token}");
+            }
+
             output.WriteLine();
             output.WriteLine($"Manage it while it runs (changes apply within a second), e.g.:");
             output.WriteLine($"  dotnet run --project src/ApiGate.Cli -- routes list --database {options.DatabaseDsn}");

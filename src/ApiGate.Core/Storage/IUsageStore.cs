@@ -48,6 +48,20 @@ public interface IUsageStore
     Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Every user's rollup rows of one granularity with <paramref name="from"/> ≤ bucket start &lt; <paramref name="to"/>,
+    /// summed per bucket and status class (user, key and route ids empty), oldest first: gateway-wide series for charts
+    /// (requests per minute, errors by class, the latency histogram), right for any number of instances sharing the store.
+    /// </summary>
+    Task<IReadOnlyList<UsageRollup>> GetGatewayUsageSeriesAsync(UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Every user's totals over [<paramref name="from"/>, <paramref name="to"/>) from rollups (each bucket counted once
+    /// across minute, hour and day rows, as in <see cref="GetUsageSummaryAsync"/>), summed per user or per route, the
+    /// <paramref name="limit"/> largest by units first (then by requests, then by id).
+    /// </summary>
+    Task<IReadOnlyList<UsageLeader>> GetUsageLeadersAsync(UsageDimension by, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Compacts, in one transaction, the next at most <paramref name="maxBuckets"/> whole buckets of <paramref name="into"/>
     /// (<see cref="UsageGranularity.Hour"/> from minute rows, <see cref="UsageGranularity.Day"/> from hour rows) that end at
     /// or before <paramref name="before"/> (and, for days, before the hour watermark), and advances the watermark (past empty
@@ -90,3 +104,16 @@ public sealed record UsageSummary(
     long RequestBytes,
     long ResponseBytes,
     long Errors);
+
+/// <summary>What <see cref="IUsageStore.GetUsageLeadersAsync"/> sums usage by.</summary>
+public enum UsageDimension
+{
+    /// <summary>Per user id (empty: requests on public routes).</summary>
+    User,
+
+    /// <summary>Per route id.</summary>
+    Route,
+}
+
+/// <summary>One user's or route's totals over a period (<see cref="IUsageStore.GetUsageLeadersAsync"/>); errors are 5xx answers.</summary>
+public sealed record UsageLeader(string Id, long Requests, long Units, long Errors);

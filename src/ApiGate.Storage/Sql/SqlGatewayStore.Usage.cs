@@ -95,6 +95,40 @@ public abstract partial class SqlGatewayStore
         return rows.Select(r => r.ToDefinition()).ToList();
     }
 
+    public async Task<IReadOnlyList<UsageRollup>> GetGatewayUsageSeriesAsync(
+        UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var rows = await UseAsync((connection, ct) => QueryAsync<UsageRollupRow>(connection, null, UsageSql.GatewaySeries,
+            new { Granularity = (long)granularity, From = from.ToUnixTimeSeconds(), To = to.ToUnixTimeSeconds() }, ct), cancellationToken);
+        return rows.Select(r => r.ToDefinition()).ToList();
+    }
+
+    public async Task<IReadOnlyList<UsageLeader>> GetUsageLeadersAsync(
+        UsageDimension by, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var sql = UsageSql.Leaders(by == UsageDimension.Route ? "route_id" : "user_id");
+        var rows = await UseAsync(async (connection, ct) =>
+        {
+            // One read transaction: the watermarks and the rows they select are the same snapshot, even while compaction runs.
+            await using var transaction = await BeginReadAsync(connection, ct);
+            var ranges = UsageRanges.Of(from, to, await ReadWatermarksAsync(connection, transaction, UsageSql.SelectWatermarks, ct));
+            var rows = await QueryAsync<UsageLeaderRow>(connection, transaction, sql, new
+            {
+                ranges.DayFrom,
+                ranges.DayTo,
+                ranges.HourFrom,
+                ranges.HourTo,
+                ranges.MinuteFrom,
+                ranges.MinuteTo,
+                Limit = limit,
+            }, ct);
+            await transaction.CommitAsync(ct);
+            return rows;
+        }, cancellationToken);
+        return rows.Select(r => r.ToDefinition()).ToList();
+    }
+
     public Task<UsageWatermarks> GetUsageWatermarksAsync(CancellationToken cancellationToken) =>
         UseAsync((connection, ct) => ReadWatermarksAsync(connection, null, UsageSql.SelectWatermarks, ct), cancellationToken);
 

@@ -72,6 +72,27 @@ internal static class UsageSql
         string.Join(", ", Enumerable.Range(0, UsageLatencyBuckets.Count).Select(i => $"lat_{i} AS lat{i}")) + " FROM usage_rollups WHERE user_id = @User AND granularity = @Granularity AND bucket >= @From AND bucket < @To " +
         "ORDER BY bucket, key_id, route_id, status_class";
 
+    /// <summary>Every user's rows of one granularity in [@From, @To), summed per bucket and status class (the dashboard's series).</summary>
+    public static readonly string GatewaySeries =
+        "SELECT granularity, bucket, '' AS user_id, '' AS key_id, '' AS route_id, status_class, CAST(SUM(requests) AS BIGINT) AS requests, " +
+        "CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(request_bytes) AS BIGINT) AS request_bytes, CAST(SUM(response_bytes) AS BIGINT) AS response_bytes, " +
+        "SUM(latency_ms_sum) AS latency_ms_sum, " +
+        string.Join(", ", Enumerable.Range(0, UsageLatencyBuckets.Count).Select(i => $"CAST(SUM(lat_{i}) AS BIGINT) AS lat{i}")) +
+        " FROM usage_rollups WHERE granularity = @Granularity AND bucket >= @From AND bucket < @To GROUP BY granularity, bucket, status_class ORDER BY bucket, status_class";
+
+    /// <summary>Totals per user (or route) over the three disjoint ranges of <see cref="Totals"/>, largest units first.</summary>
+    public static string Leaders(string column) =>
+        "SELECT id, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(errors) AS BIGINT) AS errors FROM (" +
+        string.Join(" UNION ALL ",
+            LeadersOf(column, UsageGranularity.Day, "@DayFrom", "@DayTo"),
+            LeadersOf(column, UsageGranularity.Hour, "@HourFrom", "@HourTo"),
+            LeadersOf(column, UsageGranularity.Minute, "@MinuteFrom", "@MinuteTo")) +
+        ") leaders GROUP BY id ORDER BY units DESC, requests DESC, id LIMIT @Limit";
+
+    private static string LeadersOf(string column, UsageGranularity granularity, string from, string to) =>
+        $"SELECT {column} AS id, requests, units, CASE WHEN status_class >= 5 THEN requests ELSE 0 END AS errors " +
+        $"FROM usage_rollups WHERE granularity = {(int)granularity} AND bucket >= {from} AND bucket < {to}";
+
     /// <summary>Every rollup row of the store, as stored (<c>apigate store copy</c>), in the order they were first written.</summary>
     public static readonly string AllRollups =
         "SELECT granularity, bucket, user_id, key_id, route_id, status_class, requests, units, request_bytes, response_bytes, latency_ms_sum, " +

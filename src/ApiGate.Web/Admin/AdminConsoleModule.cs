@@ -30,6 +30,8 @@ internal sealed class AdminConsoleModule : IGatewayWebModule
         services.AddSingleton<AdminSessions>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<AdminSessionGate>();
+        services.AddSingleton<DashboardData>();
+        services.AddSingleton<RouteTrial>();
     }
 
     public IReadOnlyList<GatewayWebBranch> Build(IServiceProvider services, GatewayOptions options)

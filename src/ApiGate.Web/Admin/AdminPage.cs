@@ -1,5 +1,6 @@
 using ApiGate.Gateway.Admin;
 using Microsoft.AspNetCore.Components;
+using ApiGate.Web.Shared;
 using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Web.Admin;
@@ -26,6 +27,22 @@ public abstract class AdminPage : ComponentBase
             HttpContext.Response.StatusCode = status;
         }
     }
+
+    [Inject]
+    private NavigationManager Navigation { get; set; } = default!;
+
+    /// <summary>The posted form (in a submit handler).</summary>
+    protected FormValues Form => new(HttpContext.Request.Form);
+
+    /// <summary>A change succeeded: says what it did in the audit log and goes to <paramref name="location"/> (post, redirect, get).</summary>
+    protected void Done(string note, string location)
+    {
+        HttpContext.Features.Set(new AdminAuditNote(note));
+        Navigation.NavigateTo(location + (location.Contains('?') ? "&" : "?") + "done=" + Uri.EscapeDataString(note));
+    }
+
+    /// <summary>What the last change did (shown once at the top of the page it led to), or null.</summary>
+    protected string? DoneMessage => Query("done");
 
     /// <summary>A query-string value of the current request, or null.</summary>
     protected string? Query(string name) => HttpContext.Request.Query.TryGetValue(name, out var value) ? value.ToString() : null;

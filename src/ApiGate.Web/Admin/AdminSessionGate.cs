@@ -1,6 +1,7 @@
 using ApiGate.Gateway.Admin;
 using ApiGate.Web.Shared;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Web.Admin;
 
@@ -10,7 +11,7 @@ namespace ApiGate.Web.Admin;
 /// (<see cref="AdminAuthenticator"/>), and writes every change (a form post) to the admin audit log with the token's
 /// name (<see cref="AdminAuditLog"/>).
 /// </summary>
-internal sealed class AdminSessionGate(AdminSessions sessions, AdminAuthenticator authenticator, AdminAuditLog audit)
+internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuthenticator authenticator, AdminAuditLog audit, ILogger<AdminSessionGate> logger)
 {
     /// <summary>The login page; the only page served without a session.</summary>
     public const string LoginPath = "/ui/login";
@@ -19,6 +20,32 @@ internal sealed class AdminSessionGate(AdminSessions sessions, AdminAuthenticato
     public static readonly object SessionItem = new();
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await ServeAsync(context, next);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            // The error state of every page: a short page that says what to do, the details in the log only.
+            LogPageFailed(logger, context.Request.Method, context.Request.Path.Value ?? "", ex);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+                SecurityHeaders.Apply(context.Response);
+                context.Response.StatusCode = ex is Core.Storage.StoreUnavailableException ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
+                context.Response.ContentType = "text/html; charset=utf-8";
+                await context.Response.WriteAsync(
+                    "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>APIGate admin: error</title>"
+                    + $"<link rel=\"stylesheet\" href=\"{EmbeddedAssets.Url("site.css")}\"></head><body><main class=\"ag-login\"><div>"
+                    + "<h1>This page could not be shown</h1><p id=\"page-failed\">"
+                    + (ex is Core.Storage.StoreUnavailableException ? "The store is not reachable right now. " : "Something went wrong on the gateway. ")
+                    + "The gateway's log has the details (event 7101). <a href=\"/ui\">Back to the dashboard</a>, or try again.</p></div></main></body></html>");
+            }
+        }
+    }
+
+    private async Task ServeAsync(HttpContext context, RequestDelegate next)
     {
         var request = context.Request;
         if (request.Path.StartsWithSegments(EmbeddedAssets.BasePath))
@@ -77,4 +104,7 @@ internal sealed class AdminSessionGate(AdminSessions sessions, AdminAuthenticato
         Path = AdminConsoleModule.BasePath,
         IsEssential = true,
     };
+
+    [LoggerMessage(EventId = 7101, Level = LogLevel.Error, Message = "Admin console page {Method} {Path} failed")]
+    private static partial void LogPageFailed(ILogger logger, string method, string path, Exception exception);
 }

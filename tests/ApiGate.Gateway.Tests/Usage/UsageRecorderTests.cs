@@ -318,6 +318,14 @@ public sealed class UsageRecorderTests : IAsyncLifetime
             string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
             inner.GetUsageRollupsAsync(userId, granularity, from, to, cancellationToken);
 
+        public Task<IReadOnlyList<UsageRollup>> GetGatewayUsageSeriesAsync(
+            UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+            inner.GetGatewayUsageSeriesAsync(granularity, from, to, cancellationToken);
+
+        public Task<IReadOnlyList<UsageLeader>> GetUsageLeadersAsync(
+            UsageDimension by, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
+            inner.GetUsageLeadersAsync(by, from, to, limit, cancellationToken);
+
         public Task<int> CompactUsageAsync(UsageGranularity into, DateTimeOffset before, int maxBuckets, CancellationToken cancellationToken) =>
             inner.CompactUsageAsync(into, before, maxBuckets, cancellationToken);
 

@@ -1,0 +1,58 @@
+using ApiGate.Core.Rewriting;
+using ApiGate.Gateway.Snapshots;
+
+namespace ApiGate.Web.Admin;
+
+/// <summary>"Try a path": which route of the live config snapshot a described request matches and the path it would be forwarded with.</summary>
+internal sealed class RouteTrial(SnapshotManager snapshots, TimeProvider timeProvider)
+{
+    public RouteTrialResult Try(string host, string method, string path, IReadOnlyDictionary<string, string> headers)
+    {
+        if (snapshots.Current is not { } snapshot)
+        {
+            return new RouteTrialResult(false, null, null, null, null, "the gateway has not loaded its configuration yet");
+        }
+
+        if (!path.StartsWith('/'))
+        {
+            return new RouteTrialResult(false, null, null, null, null, "a path starts with /");
+        }
+
+        var request = new TrialRequest(host, method.ToUpperInvariant(), path, headers, timeProvider.GetUtcNow());
+        if (!snapshot.Routes.TryMatch(host, request.Method, request.Path, request, out var match)
+            && !(snapshot.DefaultRoute is { } fallback && fallback.TryMatchPath(request.Path, out match)))
+        {
+            return new RouteTrialResult(false, null, null, null, null, "no route matches: the gateway answers 404 route_not_found");
+        }
+
+        var route = match.Route;
+        var upstream = snapshot.UpstreamFor(route);
+        string? rewritten = request.Path;
+        string? problem = null;
+        if (route.Rewriter is { } rewriter)
+        {
+            try
+            {
+                rewritten = rewriter.Rewrite(match, request);
+            }
+            catch (RewriteException ex)
+            {
+                rewritten = null;
+                problem = "the rewrite fails (the gateway answers 500 transform_error): " + ex.Message;
+            }
+        }
+
+        var captures = match.NamedCaptures().ToList();
+        return new RouteTrialResult(true, route.Index >= 0 ? route.Definition : null, captures, rewritten,
+            upstream is null ? null : upstream.Definition.Name + " (" + upstream.Definition.BaseUrl + ")", problem);
+    }
+}
+
+/// <param name="Route">The matching route; null when the implicit default-upstream route matched.</param>
+internal sealed record RouteTrialResult(
+    bool Matched,
+    ApiGate.Core.Routing.RouteDefinition? Route,
+    IReadOnlyList<KeyValuePair<string, string>>? Captures,
+    string? ForwardedPath,
+    string? Upstream,
+    string? Problem);

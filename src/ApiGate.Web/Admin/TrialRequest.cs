@@ -1,0 +1,66 @@
+using System.Globalization;
+using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
+
+namespace ApiGate.Web.Admin;
+
+/// <summary>
+/// A request that is only described ("try a path"): host, method, path with query and headers, given to the gateway's
+/// own route table and path rewriter without any traffic. No caller: identity variables are empty.
+/// </summary>
+internal sealed class TrialRequest : IRewriteRequest, IRequestHeaders
+{
+    private readonly Dictionary<string, string> _headers;
+    private readonly Dictionary<string, string> _query;
+    private readonly DateTimeOffset _now;
+
+    public TrialRequest(string host, string method, string pathAndQuery, IReadOnlyDictionary<string, string> headers, DateTimeOffset now)
+    {
+        Host = host;
+        Method = method;
+        var question = pathAndQuery.IndexOf('?');
+        Path = question < 0 ? pathAndQuery : pathAndQuery[..question];
+        _query = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (question >= 0)
+        {
+            foreach (var pair in pathAndQuery[(question + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var eq = pair.IndexOf('=');
+                var name = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);
+                _query.TryAdd(name, eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]));
+            }
+        }
+
+        _headers = new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
+        _now = now;
+    }
+
+    public string Path { get; }
+
+    public string Method { get; }
+
+    public string Host { get; }
+
+    public bool HasValue(string name, string value) => _headers.TryGetValue(name, out var actual) && string.Equals(actual, value, StringComparison.Ordinal);
+
+    public string? GetVariable(string name) => name switch
+    {
+        "uuid" => Guid.NewGuid().ToString(),
+        "timestamp" => _now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
+        "iso_time" => _now.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+        "path" => Path,
+        "method" => Method,
+        "host" => Host,
+        "client_ip" or "request_id" or "user_id" or "user_email" or "plan_id" or "plan_name" or "api_key_id" or "api_key_prefix" => "",
+        _ when name.StartsWith("header.", StringComparison.Ordinal) => _headers.GetValueOrDefault(name[7..]),
+        _ when name.StartsWith("query.", StringComparison.Ordinal) => _query.GetValueOrDefault(name[6..]),
+        _ => null,
+    };
+
+    public IEnumerable<KeyValuePair<string, string>> Headers() =>
+        _headers.Select(h => new KeyValuePair<string, string>(h.Key.ToLowerInvariant(), h.Value));
+
+    public IEnumerable<KeyValuePair<string, string>> Query() => _query;
+
+    public IReadOnlyDictionary<string, string>? Identity(string kind) => null;
+}

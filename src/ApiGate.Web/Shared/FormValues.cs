@@ -1,0 +1,46 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Web.Shared;
+
+/// <summary>Reads a posted form's fields as text, the way the CLI reads its options: absent = not given.</summary>
+public sealed class FormValues(IFormCollection form)
+{
+    /// <summary>The field's value (the last one when repeated, as a checkbox after its hidden "false"); null when absent.</summary>
+    public string? Text(string name) => form.TryGetValue(name, out var values) && values.Count > 0 ? values[^1] : null;
+
+    /// <summary>The field trimmed; null when absent.</summary>
+    public string? Trimmed(string name) => Text(name)?.Trim();
+
+    /// <summary>The field trimmed; null when absent or blank.</summary>
+    public string? NonBlank(string name) => Trimmed(name) is { Length: > 0 } value ? value : null;
+
+    public bool? Bool(string name) => Text(name) switch
+    {
+        null => null,
+        "true" or "on" => true,
+        _ => false,
+    };
+
+    /// <summary>A whole number; null when blank; an error (naming the field) when not a number.</summary>
+    public long? Number(string name, FormErrors errors)
+    {
+        var text = NonBlank(name);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        errors.Add(name, $"'{text}' is not a whole number");
+        return null;
+    }
+
+    /// <summary>One entry per non-blank line.</summary>
+    public IReadOnlyList<string>? Lines(string name) =>
+        Text(name) is { } text ? text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
+}

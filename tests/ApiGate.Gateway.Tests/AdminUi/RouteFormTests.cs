@@ -1,0 +1,96 @@
+using System.Net;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace ApiGate.Gateway.Tests.AdminUi;
+
+public sealed class RouteFormTests : AdminUiTestBase
+{
+    [BrowserFact]
+    public async Task CreateUpstreamAndRoute_ThroughForms_GatewayForwardsToThem()
+    {
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+
+        await browser.GoAsync("/ui/upstreams/new");
+        await page.FillAsync("#f-name", "backend");
+        await page.FillAsync("#f-targets", Upstream.Url);
+        await page.FillAsync("#f-timeout", "5s");
+        await page.ClickAsync("#save-upstream");
+        await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync("Created upstream backend.");
+        await Assertions.Expect(page.Locator("[data-upstream=backend]")).ToContainTextAsync("timeout 5000 ms");
+
+        await browser.GoAsync("/ui/routes/new");
+        await page.FillAsync("#f-name", "orders");
+        await page.FillAsync("#f-path", "/orders/*");
+        await page.SelectOptionAsync("#f-upstream", new SelectOptionValue { Label = "backend" });
+        await page.FillAsync("#f-path_rewrite", "/internal/$1");
+        await page.UncheckAsync("#f-auth_required");
+        await page.ClickAsync("#save-route");
+        await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync("Created route orders.");
+        await Assertions.Expect(page.Locator("#routes-table tr[data-route=orders]")).ToContainTextAsync("backend");
+        await browser.ScreenshotAsync("admin-ui-routes");
+
+        var status = await WaitForStatusAsync(Gateway.Url + "/orders/42", HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains(Upstream.Received, r => r.Path == "/internal/42");
+    }
+
+    [BrowserFact]
+    public async Task CreateRoute_InvalidPath_ShowsServiceMessageAtPathField()
+    {
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/routes/new");
+
+        await page.FillAsync("#f-name", "broken");
+        await page.FillAsync("#f-path", "orders");
+        await page.ClickAsync("#save-route");
+
+        var expected = (await Gateway.Routes.CreateAsync(new Core.Management.RouteChanges { Name = "broken", Path = "orders" }, CancellationToken.None)).Error!;
+        Assert.Equal("path", expected.Field);
+        await Assertions.Expect(page.Locator("#error-path")).ToHaveTextAsync(expected.Message);
+        await Assertions.Expect(page.Locator("#f-path")).ToHaveValueAsync("orders");
+        await Assertions.Expect(page.Locator("#f-path")).ToHaveAttributeAsync("aria-invalid", "true");
+        Assert.Empty(await Gateway.Routes.ListAsync(CancellationToken.None));
+    }
+
+    [BrowserFact]
+    public async Task TryAPath_MatchingRoute_ShowsRouteAndRewrittenPath()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "users", Path = "/users/{id}", MatchType = "exact", Upstream = "backend", PathRewrite = "/v2/people/{id}" });
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/routes");
+
+        await page.FillAsync("#f-try_path", "/users/7");
+        await page.ClickAsync("#try-submit");
+
+        await Assertions.Expect(page.Locator("#try-route")).ToHaveTextAsync("users");
+        await Assertions.Expect(page.Locator("#try-forwarded")).ToHaveTextAsync("/v2/people/7");
+        await Assertions.Expect(page.Locator("#try-upstream")).ToContainTextAsync("backend");
+        Assert.Equal(0, Upstream.Served);
+    }
+
+    /// <summary>Polls until the gateway answers <paramref name="expected"/> (config changes apply within the poll interval); bounded.</summary>
+    internal static async Task<HttpStatusCode> WaitForStatusAsync(string url, HttpStatusCode expected)
+    {
+        using var client = TestGateway.CreateClient();
+        var status = HttpStatusCode.InternalServerError;
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            using var response = await client.GetAsync(url);
+            status = response.StatusCode;
+            if (status == expected)
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return status;
+    }
+}
