@@ -47,6 +47,17 @@ internal static class DemoCommand
                 options.LogFormat = "console";
             }
 
+            // The customer portal is part of the tour; with no SMTP server to send confirmation links, sign-up skips them.
+            if (settings.First(s => s.Key == "portal.enabled").Source == SettingSource.Default)
+            {
+                options.PortalEnabled = true;
+            }
+
+            if (options.SmtpUrl.Length == 0 && settings.First(s => s.Key == "portal.require_verification").Source == SettingSource.Default)
+            {
+                options.PortalRequireVerification = false;
+            }
+
             await using var echo = EchoUpstream.Build(0);
             await echo.StartAsync(ct);
             var echoUrl = GatewayHost.Addresses(echo).First().Replace("[::1]", "127.0.0.1", StringComparison.Ordinal);
@@ -115,6 +126,11 @@ internal static class DemoCommand
             output.WriteLine($"  plan      {DemoPlan} (60 requests/minute + burst, 1000/month, entitlement webhooks=true)");
             output.WriteLine($"  user      {DemoEmail}, with a new API key: {key}");
             output.WriteLine($"  admin     a new admin token for {options.AdminBasePath}: {adminToken.Token}");
+            if (options.PortalEnabled)
+            {
+                output.WriteLine($"  portal    {gateway}/portal  (customer sign-up, keys, usage; email verification is "
+                    + (options.PortalRequireVerification ? "on)" : "OFF in this demo: anyone can sign up with any address, no email is sent)"));
+            }
             output.WriteLine();
             output.WriteLine("Try:");
             output.WriteLine($"  curl -i -H 'Authorization: Bearer {key}' {gateway}/api/hello");
@@ -155,7 +171,7 @@ internal static class DemoCommand
         var users = new UserService(store, TimeProvider.System);
         if (!(await plans.GetAsync(DemoPlan, ct)).Ok)
         {
-            Check(await plans.CreateAsync(new PlanInput { Id = DemoPlan, Name = "Demo", RateLimitPerMinute = 60, RequestsPerMonth = 1000 }, ct));
+            Check(await plans.CreateAsync(new PlanInput { Id = DemoPlan, Name = "Demo", RateLimitPerMinute = 60, RequestsPerMonth = 1000, Visible = true }, ct));
         }
 
         if (!(await entitlements.GetAsync("webhooks", ct)).Ok)

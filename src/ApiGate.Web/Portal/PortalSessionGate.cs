@@ -2,6 +2,7 @@ using ApiGate.Core.Identity;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Portal;
 using ApiGate.Web.Shared;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Web.Portal;
@@ -12,7 +13,7 @@ namespace ApiGate.Web.Portal;
 /// sign-up, links from emails) through, and sends a browser without a live session to the login page. A session
 /// whose user is no longer active, or whose password has changed since, ends here.
 /// </summary>
-internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore store, PortalOptions options)
+internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore store, PortalOptions options, IAntiforgery antiforgery)
 {
     public const string LoginPath = PortalOptions.BasePath + "/login";
 
@@ -35,6 +36,13 @@ internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore s
         }
 
         SecurityHeaders.Apply(context.Response);
+        if (HttpMethods.IsPost(request.Method) && !await antiforgery.IsRequestValidAsync(context))
+        {
+            // A forged or stale form: say so in a page of its own rather than the framework's bare 400.
+            await WriteFormRefusedAsync(context);
+            return;
+        }
+
         var path = request.Path.Value ?? "";
         var page = path.Length > PortalOptions.BasePath.Length ? path[PortalOptions.BasePath.Length..] : "";
         if (Array.IndexOf(PublicPages, page) >= 0)
@@ -68,6 +76,17 @@ internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore s
 
         context.Items[UserItem] = user;
         await next(context);
+    }
+
+    private static Task WriteFormRefusedAsync(HttpContext context)
+    {
+        var back = System.Net.WebUtility.HtmlEncode(context.Request.Path.Value ?? PortalOptions.BasePath);
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        return context.Response.WriteAsync(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Form refused</title></head><body>" +
+            "<h1>This form was refused</h1><p id=\"form-refused\">The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. " +
+            $"Open <a href=\"{back}\">the page</a> again and resend the form.</p></body></html>");
     }
 
     /// <summary>Sets the session cookie: HttpOnly, SameSite=Lax, Secure under TLS (or when the portal's base URL is https), portal paths only.</summary>

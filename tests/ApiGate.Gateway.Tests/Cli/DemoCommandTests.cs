@@ -31,6 +31,7 @@ public sealed partial class DemoCommandTests : CliTestBase
         using var publicRoute = await client.GetAsync(gateway + "/demo/hello");
         using var admin = await SendAsync(client, gateway + "/admin/routes", adminToken);
         using var metrics = await client.GetAsync(gateway + "/metrics");
+        using var portal = await client.GetAsync(gateway + "/portal/signup");
         await stop.CancelAsync();
         var exitCode = await run;
 
@@ -44,6 +45,9 @@ public sealed partial class DemoCommandTests : CliTestBase
         Assert.Contains("\"demo-api\"", await admin.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
         Assert.Contains("apigate_requests_total", await metrics.Content.ReadAsStringAsync());
+        Assert.Contains($"  portal    {gateway}/portal  (customer sign-up, keys, usage; email verification is OFF in this demo", printed);
+        Assert.Equal(HttpStatusCode.OK, portal.StatusCode);
+        Assert.Contains("id=\"sign-up\"", await portal.Content.ReadAsStringAsync());
         Assert.Equal(0, exitCode);
     }
 

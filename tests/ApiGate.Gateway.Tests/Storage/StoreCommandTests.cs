@@ -30,6 +30,9 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains("applied migration 1: upstreams and routes", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 6: upstream http version", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 7: usage rollups, compaction, retention", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 8: portal accounts, one-time tokens, visible plans", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 9: outgoing webhooks", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 10: billing: stripe prices, customers, events, overage outbox", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 11: ", first.Output, StringComparison.Ordinal);
         Assert.Contains("schema is now at version 11", first.Output, StringComparison.Ordinal);
         Assert.Equal(0, second.ExitCode);

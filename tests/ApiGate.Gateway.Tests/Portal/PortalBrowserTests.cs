@@ -1,0 +1,250 @@
+using System.Net;
+using ApiGate.Core.Portal;
+using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>The portal in headless Chromium, with its emails read from a real SMTP server.</summary>
+public sealed class PortalBrowserTests : PortalTestBase
+{
+    [BrowserFact]
+    public async Task SignUp_VerifyLoginCreateKeyCallRevoke_UsageShownAndKeyRefusedAfter()
+    {
+        // Arrange
+        const string email = "dev@customer.example";
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+
+        // Act + Assert: sign up
+        await browser.GoAsync("/portal/signup");
+        await Assertions.Expect(page.Locator("#app-name")).ToHaveTextAsync("Acme API");
+        await browser.ScreenshotAsync("portal-signup");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", Password);
+        await page.ClickAsync("#sign-up");
+        await Assertions.Expect(page.Locator("#message-ok")).ToHaveTextAsync($"We sent a link to {email}. Follow it within 24 hours to confirm your address, then log in.");
+
+        // the verification email, through SMTP, and its link
+        var message = await Smtp.NextToAsync(email);
+        Assert.Equal("Acme API: confirm your email address", message.Subject);
+        var link = TestSmtpServer.LinkIn(message, "/portal/verify");
+        Assert.StartsWith(Gateway.Url + "/portal/verify?token=", link);
+        await browser.GoAsync(link);
+        await page.ClickAsync("#confirm");
+        await Assertions.Expect(page.Locator("#message-ok")).ToHaveTextAsync("Your email address is confirmed. You can log in now.");
+
+        // log in: the dashboard, on the default plan, no usage yet
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", Password);
+        await page.ClickAsync("#log-in");
+        await page.WaitForURLAsync("**/portal");
+        await Assertions.Expect(page.Locator("#plan-name")).ToHaveTextAsync("Free");
+        await Assertions.Expect(page.Locator("#chart-empty")).ToBeVisibleAsync();
+
+        // create a key: shown once, with a copy button
+        await browser.GoAsync("/portal/keys");
+        await Assertions.Expect(page.Locator("#keys-empty")).ToBeVisibleAsync();
+        await page.FillAsync("#key-name", "ci server");
+        await page.ClickAsync("#create-key");
+        var key = (await page.Locator("#new-key").TextContentAsync())!.Trim();
+        Assert.Matches("^ak_[0-9a-f]{64}$", key);
+        await Assertions.Expect(page.Locator("#copy-key")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator($"tr[data-key='{key[..12]}']")).ToContainTextAsync("ci server");
+        await browser.ScreenshotAsync("portal-keys");
+
+        // call the API through the gateway with it
+        await Gateway.ReloadAsync();
+        using var call = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/api/orders");
+        call.Headers.Add("X-API-Key", key);
+        var accepted = await Gateway.Client.SendAsync(call);
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+
+        // usage on the dashboard (written in the background: bounded wait)
+        var shown = "";
+        for (var i = 0; i < 40 && shown != "1"; i++)
+        {
+            await browser.GoAsync("/portal");
+            shown = (await page.Locator("#month-requests").TextContentAsync())!.Trim();
+            if (shown != "1")
+            {
+                await Task.Delay(250);
+            }
+        }
+
+        Assert.Equal("1", shown);
+        await Assertions.Expect(page.Locator("#quota-text")).ToContainTextAsync("1 of 1,000 used");
+        await Assertions.Expect(page.Locator("#today-requests")).ToHaveTextAsync("today: 1");
+        await Assertions.Expect(page.Locator("#top-routes")).ToContainTextAsync("Orders");
+        await browser.ScreenshotAsync("portal-dashboard");
+
+        // revoke, confirming the dialog
+        await browser.GoAsync("/portal/keys");
+        string? confirm = null;
+        page.Dialog += async (_, dialog) =>
+        {
+            confirm = dialog.Message;
+            await dialog.AcceptAsync();
+        };
+        await page.ClickAsync($"tr[data-key='{key[..12]}'] button");
+        await Assertions.Expect(page.Locator("#message-ok")).ToHaveTextAsync($"Key {key[..12]}… is revoked: requests with it are refused from now on.");
+        Assert.StartsWith($"Revoke {key[..12]}… (ci server)?", confirm);
+        await Assertions.Expect(page.Locator($"tr[data-key='{key[..12]}']")).ToContainTextAsync("revoked");
+
+        // refused from now on
+        await Gateway.ReloadAsync();
+        using var again = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/api/orders");
+        again.Headers.Add("X-API-Key", key);
+        var refused = await Gateway.Client.SendAsync(again);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [BrowserFact]
+    public async Task PasswordReset_LinkFromEmail_NewPasswordLogsInOldDoesNot()
+    {
+        // Arrange
+        const string email = "forgetful@customer.example";
+        await SignedUpAndVerifiedAsync(email);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+
+        // Act
+        await browser.GoAsync("/portal/login");
+        await page.ClickAsync("#forgot-link");
+        await page.FillAsync("#email", email);
+        await page.ClickAsync("#send-link");
+        await Assertions.Expect(page.Locator("#message-ok")).ToHaveTextAsync($"If {email} has an account, we sent it a link to reset the password. It works for one hour.");
+        var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync(email), "/portal/reset");
+        await browser.GoAsync(link);
+        await browser.ScreenshotAsync("portal-reset");
+        await page.FillAsync("#password", "a brand new password");
+        await page.ClickAsync("#set-password");
+        await Assertions.Expect(page.Locator("#message-ok")).ToHaveTextAsync("Your password is changed. Log in with the new one.");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", Password);
+        await page.ClickAsync("#log-in");
+        var oldRefused = await page.Locator("#message-error").TextContentAsync();
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", "a brand new password");
+        await page.ClickAsync("#log-in");
+        await page.WaitForURLAsync("**/portal");
+
+        // Assert
+        Assert.Equal(PortalAccountService.LoginFailed, oldRefused);
+        await Assertions.Expect(page.Locator("#signed-in-as")).ToHaveTextAsync(email);
+    }
+
+    [BrowserFact]
+    public async Task Links_ReusedOrExpired_RefusedWithMessage()
+    {
+        // Arrange: a used verification link, and a reset link already past its hour
+        const string email = "links@customer.example";
+        var verifyLink = await SignedUpAndVerifiedAsync(email);
+        var user = (await Gateway.Store.FindUserAsync(email, CancellationToken.None))!;
+        var token = OneTimeTokens.Generate();
+        await Gateway.Store.CreatePortalTokenAsync(new PortalToken
+        {
+            Id = Core.Text.Ids.New("ptk"),
+            UserId = user.Id,
+            Purpose = PortalTokenPurpose.Reset,
+            Hash = OneTimeTokens.Hash(token),
+            CreatedAt = DateTimeOffset.UtcNow.AddHours(-2),
+            ExpiresAt = DateTimeOffset.UtcNow.AddHours(-1),
+        }, CancellationToken.None);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+
+        // Act
+        await browser.GoAsync(verifyLink);
+        await page.ClickAsync("#confirm");
+        var reused = await page.Locator("#message-error").TextContentAsync();
+        await browser.GoAsync("/portal/reset?token=" + token);
+        await page.FillAsync("#password", "a brand new password");
+        await page.ClickAsync("#set-password");
+        var expired = await page.Locator("#message-error").TextContentAsync();
+        await browser.ScreenshotAsync("portal-link-expired");
+
+        // Assert
+        Assert.Equal(PortalAccountService.LinkUnusable, reused);
+        Assert.Equal(PortalAccountService.LinkUnusable, expired);
+        var account = await Gateway.Store.FindPortalAccountAsync(user.Id, CancellationToken.None);
+        Assert.True(PortalPasswords.Verify(account!.PasswordHash, Password, out _));
+    }
+
+    [BrowserFact]
+    public async Task Login_FiveWrongPasswords_SixthRefusedEvenWithTheRightOne()
+    {
+        // Arrange
+        const string email = "target@customer.example";
+        await SignedUpAndVerifiedAsync(email);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        await browser.GoAsync("/portal/login");
+        for (var i = 0; i < 5; i++)
+        {
+            await page.FillAsync("#email", email);
+            await page.FillAsync("#password", "wrong guess " + i);
+            await page.ClickAsync("#log-in");
+            await Assertions.Expect(page.Locator("#message-error")).ToHaveTextAsync(PortalAccountService.LoginFailed);
+        }
+
+        // Act
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", Password);
+        await page.ClickAsync("#log-in");
+
+        // Assert
+        await Assertions.Expect(page.Locator("#message-error")).ToHaveTextAsync("Too many login attempts. Try again in 15 minute(s).");
+        Assert.Contains("/portal/login", page.Url);
+        Assert.DoesNotContain(await browser.Context.CookiesAsync(), c => c.Name == "apigate_portal_session");
+    }
+
+    [BrowserFact]
+    public async Task Pages_SignedIn_PlansReferenceAccountShowTheirContent()
+    {
+        // Arrange
+        const string email = "tour@customer.example";
+        await SignedUpAndVerifiedAsync(email);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        await LogInAsync(browser, email);
+
+        // Act + Assert
+        await browser.GoAsync("/portal/plans");
+        await Assertions.Expect(page.Locator("[data-plan='free']")).ToContainTextAsync("current");
+        await Assertions.Expect(page.Locator("[data-plan='pro']")).ToContainTextAsync("49.00");
+        await Assertions.Expect(page.Locator("[data-plan='pro']")).ToContainTextAsync("Contact the operator to move to this plan.");
+        await browser.ScreenshotAsync("portal-plans");
+        await browser.GoAsync("/portal/reference");
+        await Assertions.Expect(page.Locator("#curl-orders")).ToHaveTextAsync($"curl -X GET -H 'X-API-Key: ak_…' '{Gateway.Url}/api/example'");
+        await browser.ScreenshotAsync("portal-reference");
+        await browser.GoAsync("/portal/account");
+        await Assertions.Expect(page.Locator("#account-email")).ToHaveTextAsync(email);
+        await page.FillAsync("#current", Password);
+        await page.FillAsync("#new-password", "short");
+        await page.EvaluateAsync("document.getElementById('new-password').removeAttribute('minlength')");
+        await page.ClickAsync("#change-password");
+        await Assertions.Expect(page.Locator("#message-error")).ToHaveTextAsync("Password must be at least 10 characters.");
+        await browser.ScreenshotAsync("portal-account");
+    }
+
+    private async Task LogInAsync(BrowserPage browser, string email)
+    {
+        await browser.GoAsync("/portal/login");
+        await browser.Page.FillAsync("#email", email);
+        await browser.Page.FillAsync("#password", Password);
+        await browser.Page.ClickAsync("#log-in");
+        await browser.Page.WaitForURLAsync("**/portal");
+    }
+
+    /// <summary>Signs up through the pages' service and follows the emailed link; returns the (now used) link.</summary>
+    private async Task<string> SignedUpAndVerifiedAsync(string email)
+    {
+        var accounts = Gateway.Service<PortalAccountService>();
+        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, CancellationToken.None)).Ok);
+        var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync(email), "/portal/verify");
+        Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
+        return link;
+    }
+}

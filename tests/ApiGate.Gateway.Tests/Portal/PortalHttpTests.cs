@@ -1,0 +1,272 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>The portal's pages over plain HTTP: enumeration-safe answers, cookie flags, antiforgery, bad input, reserved paths.</summary>
+public sealed class PortalHttpTests : PortalTestBase
+{
+    [Fact]
+    public async Task Forgot_KnownAndUnknownEmail_SameAnswerAndStatus()
+    {
+        // Arrange
+        await SignUpAsync("known@customer.example");
+        using var client = CookieClient();
+
+        // Act
+        var known = await PostFormAsync(client, "/portal/forgot", "forgot", ("Email", "known@customer.example"));
+        var unknown = await PostFormAsync(client, "/portal/forgot", "forgot", ("Email", "unknown@customer.example"));
+
+        // Assert
+        Assert.Equal(known.StatusCode, unknown.StatusCode);
+        Assert.Equal("If known@customer.example has an account, we sent it a link to reset the password. It works for one hour.",
+            TextOf(await known.Content.ReadAsStringAsync(), "message-ok"));
+        Assert.Equal("If unknown@customer.example has an account, we sent it a link to reset the password. It works for one hour.",
+            TextOf(await unknown.Content.ReadAsStringAsync(), "message-ok"));
+    }
+
+    [Fact]
+    public async Task Login_UnknownEmailAndWrongPassword_SameAnswerAndStatus()
+    {
+        // Arrange
+        await SignUpAsync("known@customer.example", verify: true);
+        using var client = CookieClient();
+
+        // Act
+        var unknown = await PostFormAsync(client, "/portal/login", "login", ("Email", "nobody@customer.example"), ("Password", Password));
+        var wrong = await PostFormAsync(client, "/portal/login", "login", ("Email", "known@customer.example"), ("Password", "not the password"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(PortalAccountService.LoginFailed, TextOf(await unknown.Content.ReadAsStringAsync(), "message-error"));
+        Assert.Equal(PortalAccountService.LoginFailed, TextOf(await wrong.Content.ReadAsStringAsync(), "message-error"));
+    }
+
+    [Fact]
+    public async Task SignUp_ExistingEmail_SameAnswerAsNewOneAndNothingCreated()
+    {
+        // Arrange
+        await SignUpAsync("taken@customer.example");
+        using var client = CookieClient();
+
+        // Act
+        var taken = await PostFormAsync(client, "/portal/signup", "signup", ("Email", "taken@customer.example"), ("Password", Password));
+        var fresh = await PostFormAsync(client, "/portal/signup", "signup", ("Email", "fresh@customer.example"), ("Password", Password));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);
+        Assert.Equal(TextOf(await fresh.Content.ReadAsStringAsync(), "message-ok").Replace("fresh@", "taken@"), TextOf(await taken.Content.ReadAsStringAsync(), "message-ok"));
+        Assert.Equal(2, (await Gateway.Store.ListUsersAsync(CancellationToken.None)).Count);
+    }
+
+    [Fact]
+    public async Task Login_Success_SessionCookieHttpOnlyLaxPortalPathNotSecureOverHttp()
+    {
+        // Arrange
+        await SignUpAsync("cookie@customer.example", verify: true);
+        using var client = CookieClient();
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/login", "login", ("Email", "cookie@customer.example"), ("Password", Password));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/portal", new Uri(new Uri(Gateway.Url), response.Headers.Location!).PathAndQuery);
+        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("apigate_portal_session=", StringComparison.Ordinal));
+        var attributes = cookie.Split(';', StringSplitOptions.TrimEntries).Skip(1).Select(a => a.ToLowerInvariant()).ToList();
+        Assert.Contains("httponly", attributes);
+        Assert.Contains("samesite=lax", attributes);
+        Assert.Contains("path=/portal", attributes);
+        Assert.DoesNotContain("secure", attributes);
+        var dashboard = await client.GetAsync("/portal");
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+    }
+
+    [Fact]
+    public async Task Login_MissingAntiforgeryToken_RefusedNoSession()
+    {
+        // Arrange
+        await SignUpAsync("csrf@customer.example", verify: true);
+        using var client = CookieClient();
+
+        // Act
+        var response = await client.PostAsync("/portal/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "login",
+            ["Email"] = "csrf@customer.example",
+            ["Password"] = Password,
+        }));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.StartsWith("The form's security token (antiforgery) was missing or no longer valid, so nothing was changed.",
+            TextOf(await response.Content.ReadAsStringAsync(), "form-refused"));
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("apigate_portal_session=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task SignUp_MissingAntiforgeryToken_RefusedNothingCreated()
+    {
+        // Arrange
+        using var client = CookieClient();
+
+        // Act
+        var response = await client.PostAsync("/portal/signup", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "signup",
+            ["Email"] = "forged@customer.example",
+            ["Password"] = Password,
+        }));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("not-an-email", Password, "'not-an-email' is not an email address.")]
+    [InlineData("short@customer.example", "short", "Password must be at least 10 characters.")]
+    public async Task SignUp_BadInput_MessageOnPageNothingCreated(string email, string password, string message)
+    {
+        // Arrange
+        using var client = CookieClient();
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/signup", "signup", ("Email", email), ("Password", password));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(message, TextOf(await response.Content.ReadAsStringAsync(), "message-error"));
+        Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task SignUp_HugeFields_MessageOnPageNothingCreated()
+    {
+        // Arrange
+        using var client = CookieClient();
+
+        // Act
+        var email = await PostFormAsync(client, "/portal/signup", "signup", ("Email", new string('a', 20_000) + "@customer.example"), ("Password", Password));
+        var password = await PostFormAsync(client, "/portal/signup", "signup", ("Email", "huge@customer.example"), ("Password", new string('p', 20_000)));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, email.StatusCode);
+        Assert.Equal("Email address must be at most 254 characters.", TextOf(await email.Content.ReadAsStringAsync(), "message-error"));
+        Assert.Equal(HttpStatusCode.BadRequest, password.StatusCode);
+        Assert.Equal("Password must be at most 256 characters.", TextOf(await password.Content.ReadAsStringAsync(), "message-error"));
+        Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task SignedInPage_NoSession_RedirectsToLogin()
+    {
+        // Arrange
+        using var client = CookieClient();
+
+        // Act
+        var response = await client.GetAsync("/portal/keys");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/portal/login?return=%2Fportal%2Fkeys", new Uri(new Uri(Gateway.Url), response.Headers.Location!).PathAndQuery);
+    }
+
+    [Fact]
+    public async Task PortalPath_CatchAllRouteExists_ServedByPortalNotUpstream()
+    {
+        // Arrange
+        await Gateway.AddRouteAsync(new RouteInput { Name = "everything", Path = "/*", Upstream = "backend", AuthRequired = false, Priority = 1000 });
+        using var client = CookieClient();
+
+        // Act
+        var login = await client.GetAsync("/portal/login");
+        var unknown = await client.GetAsync("/portal/nothing-here");
+        var other = await client.GetAsync("/portalx");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+        Assert.Contains("Acme API", await login.Content.ReadAsStringAsync());
+        Assert.NotEqual(HttpStatusCode.OK, unknown.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode); // not the portal's: the catch-all route forwards it
+        Assert.Single(Upstream.Received);
+    }
+
+    [Fact]
+    public async Task Assets_OnPortalPath_Served()
+    {
+        // Arrange
+        using var client = CookieClient();
+        var page = await client.GetStringAsync("/portal/login");
+        var css = System.Text.RegularExpressions.Regex.Match(page, "href=\"(/portal/_assets/site\\.[^\"]+\\.css)\"").Groups[1].Value;
+
+        // Act
+        var response = await client.GetAsync(css);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/css", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    private async Task SignUpAsync(string email, bool verify = false)
+    {
+        var accounts = Gateway.Service<PortalAccountService>();
+        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, CancellationToken.None)).Ok);
+        var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync(email), "/portal/verify");
+        if (verify)
+        {
+            Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
+        }
+    }
+}
+
+/// <summary>Without <c>APIGATE_PORTAL_ENABLED</c>: /portal is an ordinary path for the routes.</summary>
+public sealed class PortalDisabledTests : GatewayTestBase
+{
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "everything", Path = "/*", Upstream = "backend", AuthRequired = false });
+    }
+
+    [Fact]
+    public async Task PortalPath_PortalOff_ForwardedToRoute()
+    {
+        // Act
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/portal/login");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("/portal/login", Assert.Single(Upstream.Received).Path);
+    }
+}
+
+/// <summary>The portal's base URL says https (TLS ends at a proxy in front): the session cookie is Secure even over http.</summary>
+public sealed class PortalBehindTlsProxyTests : PortalTestBase
+{
+    private protected override void ConfigurePortal(GatewayOptions options) => options.PortalBaseUrl = "https://developers.acme.example";
+
+    [Fact]
+    public async Task Login_HttpsBaseUrl_SessionCookieSecureAndEmailLinksUseBaseUrl()
+    {
+        // Arrange
+        var accounts = Gateway.Service<PortalAccountService>();
+        Assert.True((await accounts.SignUpAsync("tls@customer.example", Password, Gateway.Url, CancellationToken.None)).Ok);
+        var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync("tls@customer.example"), "/portal/verify");
+        Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
+        using var client = CookieClient();
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/login", "login", ("Email", "tls@customer.example"), ("Password", Password));
+
+        // Assert
+        Assert.StartsWith("https://developers.acme.example/portal/verify?token=", link);
+        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("apigate_portal_session=", StringComparison.Ordinal));
+        Assert.Contains("secure", cookie.Split(';', StringSplitOptions.TrimEntries).Select(a => a.ToLowerInvariant()));
+    }
+}

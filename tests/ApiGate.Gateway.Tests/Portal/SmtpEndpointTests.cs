@@ -1,0 +1,47 @@
+using ApiGate.Gateway.Portal;
+using MailKit.Security;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>How <c>APIGATE_SMTP_URL</c> is read.</summary>
+public sealed class SmtpEndpointTests
+{
+    [Fact]
+    public void TryParse_SmtpWithEncodedPassword_StartTlsWhenOfferedAndPasswordMaskedInText()
+    {
+        // Act
+        var ok = SmtpEndpoint.TryParse("smtp://mailer:p%40ss%3Aword@mail.example.com:2525", out var endpoint, out _);
+
+        // Assert
+        Assert.True(ok);
+        Assert.Equal(new SmtpEndpoint("mail.example.com", 2525, SecureSocketOptions.StartTlsWhenAvailable, "mailer", "p@ss:word"), endpoint);
+        Assert.Equal("smtp://mailer:***@mail.example.com:2525", endpoint!.ToString());
+    }
+
+    [Theory]
+    [InlineData("smtp://mail.example.com", 587, SecureSocketOptions.StartTlsWhenAvailable)]
+    [InlineData("smtps://mail.example.com", 465, SecureSocketOptions.SslOnConnect)]
+    public void TryParse_NoPort_DefaultPortForScheme(string url, int port, SecureSocketOptions security)
+    {
+        // Act
+        var ok = SmtpEndpoint.TryParse(url, out var endpoint, out _);
+
+        // Assert
+        Assert.True(ok);
+        Assert.Equal((port, security, (string?)null), (endpoint!.Port, endpoint.Security, endpoint.User));
+    }
+
+    [Theory]
+    [InlineData("http://mail.example.com", "must look like smtp://user:pass@host:port or smtps://user:pass@host:port")]
+    [InlineData("mail.example.com:25", "must look like smtp://user:pass@host:port or smtps://user:pass@host:port")]
+    [InlineData("smtp://u:secret@mail.example.com/inbox", "must not have a path or query")]
+    public void TryParse_NotAnSmtpUrl_ProblemWithoutTheUrl(string url, string expected)
+    {
+        // Act
+        var ok = SmtpEndpoint.TryParse(url, out _, out var problem);
+
+        // Assert
+        Assert.False(ok);
+        Assert.Equal(expected, problem);
+    }
+}
