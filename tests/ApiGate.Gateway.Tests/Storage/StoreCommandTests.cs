@@ -30,9 +30,9 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains("applied migration 1: upstreams and routes", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 6: upstream http version", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 7: usage rollups, compaction, retention", first.Output, StringComparison.Ordinal);
-        Assert.Contains("schema is now at version 7", first.Output, StringComparison.Ordinal);
+        Assert.Contains("schema is now at version 9", first.Output, StringComparison.Ordinal);
         Assert.Equal(0, second.ExitCode);
-        Assert.Equal("schema is up to date at version 7" + Environment.NewLine, second.Output);
+        Assert.Equal("schema is up to date at version 9" + Environment.NewLine, second.Output);
     }
 
     [PostgresFact]
