@@ -245,7 +245,31 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal(test.Body, receiver.Accepted.Last().Body);
     }
 
-    private async Task<TestGateway> StartGatewayAsync(string engine)
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ReceiverRedirectsThenStallsPastTheTimeout_NeitherCountsAsDelivered_ThirdAttemptDelivers(string engine)
+    {
+        // Arrange
+        var gateway = await StartGatewayAsync(engine, TimeSpan.FromMilliseconds(500));
+        var receiver = await StartReceiverAsync();
+        var (id, _) = await CreateEndpointAsync(gateway, receiver, "key.created");
+        receiver.RedirectNext = 1;
+        receiver.StallNextMs = 3000;
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await receiver.WaitForAsync("test");
+        await WaitForStatusAsync(gateway, id, WebhookDeliveryStatus.Delivered);
+
+        // Assert
+        var attempts = Assert.Single(await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Attempts.Reverse().ToList();
+        Assert.Equal([0, 307, 204], attempts.Select(a => a.StatusCode)); // stalled, redirected, delivered
+        Assert.Equal("timed out after 0.5s", attempts[0].Error);
+        Assert.Equal("endpoint answered 307", attempts[1].Error);
+        Assert.Equal("", attempts[2].Error);
+        Assert.Equal(0, receiver.Elsewhere); // the redirect was not followed
+    }
+
+    private async Task<TestGateway> StartGatewayAsync(string engine, TimeSpan? timeout = null)
     {
         if (_dsn.Length == 0)
         {
@@ -258,6 +282,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
             o.DatabaseDsn = _dsn;
             o.WebhookRetryBase = TimeSpan.FromMilliseconds(100);
             o.WebhookPollInterval = TimeSpan.FromMilliseconds(100);
+            o.WebhookTimeout = timeout ?? o.WebhookTimeout;
         }, _directory);
         _gateways.Add(gateway);
         return gateway;
