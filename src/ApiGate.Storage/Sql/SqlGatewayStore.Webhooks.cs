@@ -12,6 +12,9 @@ public abstract partial class SqlGatewayStore : IWebhookStore
 {
     private static readonly RowTable<WebhookEndpointRow> WebhookEndpoints = new("webhook_endpoints", "created_at, id");
 
+    /// <summary>Set by <see cref="EnableUsageAlerts"/> (the serving gateway); null: usage batches record no crossings.</summary>
+    private double? _usageAlertShare;
+
     private const string DeliveryColumns = """
         d.id, d.endpoint_id, d.event_id, v.type AS event_type, d.status, d.attempt_count, d.next_attempt_at, d.started_at, d.updated_at
         FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id
@@ -170,8 +173,6 @@ public abstract partial class SqlGatewayStore : IWebhookStore
 
             return true;
         }, cancellationToken);
-
-    private double? _usageAlertShare;
 
     public void EnableUsageAlerts(double threshold)
     {
