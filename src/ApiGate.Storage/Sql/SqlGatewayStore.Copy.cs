@@ -59,6 +59,7 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(QuotaTable, source, read, to, write, ct2),
                     await CopyRowsAsync(PortalAccounts, source, read, to, write, ct2),
                     await CopyRowsAsync(PortalTokens, source, read, to, write, ct2),
+                    await CopyRowsAsync(WebhookEndpoints, source, read, to, write, ct2),
                 };
 
                 long events = 0;

@@ -24,6 +24,7 @@ public sealed class AdminOpenApiTests : AdminTestBase
                      "/users/{id}/activate", "/users/{id}/deactivate", "/plans", "/plans/{id}", "/plans/{id}/enable", "/plans/{id}/entitlements", "/keys",
                      "/keys/{id}", "/keys/{id}/revoke", "/entitlements", "/entitlements/{id}", "/plan-entitlements", "/plan-entitlements/{id}",
                      "/usage/summary", "/usage/history", "/usage/recent", "/settings",
+                     "/webhooks", "/webhooks/{id}", "/webhooks/{id}/test", "/webhooks/{id}/deliveries", "/webhooks/deliveries/{id}/redeliver",
                  })
         {
             Assert.True(paths.TryGetProperty(path, out _), $"openapi.json lacks {path}");
@@ -68,6 +69,7 @@ public sealed class AdminOpenApiTests : AdminTestBase
     [InlineData("post", "/users", """{"email": "ada@example.com", "plan_id": "pro"}""")]
     [InlineData("post", "/keys", """{"user_id": "ada@example.com", "name": "ci", "expires_at": "2099-01-31"}""")]
     [InlineData("post", "/entitlements", """{"name": "max_projects", "value_type": "number", "default_value": 1}""")]
+    [InlineData("post", "/webhooks", """{"url": "https://crm.example.com/hooks", "events": ["key.created", "plan.changed"], "description": "crm"}""")]
     [InlineData("post", "/plan-entitlements", """{"plan_id": "pro", "entitlement_id": "max_projects", "value": 10}""")]
     public async Task DocumentedBodies_TheApiAccepts_MatchTheRequestBodySchema(string method, string path, string body)
     {

@@ -24,6 +24,7 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     private int _failNext;
     private int _requests;
     private int _rejected;
+    private int _elsewhere;
 
     private WebhookReceiver(WebApplication app, int port)
     {
@@ -49,6 +50,15 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>Requests whose signature did not verify.</summary>
     public int Rejected => Volatile.Read(ref _rejected);
 
+    /// <summary>Answers <c>307</c> to <c>/elsewhere</c> to this many of the next requests.</summary>
+    public int RedirectNext;
+
+    /// <summary>Waits this long before answering the next request (once).</summary>
+    public int StallNextMs;
+
+    /// <summary>Requests that arrived at <c>/elsewhere</c> (a client that followed a redirect).</summary>
+    public int Elsewhere => Volatile.Read(ref _elsewhere);
+
     /// <summary>Answers 503 to this many of the next verified requests.</summary>
     public void FailNext(int count) => Volatile.Write(ref _failNext, count);
 
@@ -69,6 +79,11 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         var app = builder.Build();
         var receiver = new WebhookReceiver(app, chosen);
         app.MapPost("/hooks", (Func<HttpContext, Task<IResult>>)receiver.HandleAsync);
+        app.MapPost("/elsewhere", () =>
+        {
+            Interlocked.Increment(ref receiver._elsewhere);
+            return Results.NoContent();
+        });
         await app.StartAsync();
         return receiver;
     }
@@ -105,6 +120,19 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     private async Task<IResult> HandleAsync(HttpContext context)
     {
         Interlocked.Increment(ref _requests);
+        if (Interlocked.Exchange(ref StallNextMs, 0) is > 0 and var stall)
+        {
+            await Task.Delay(stall); // the sender has given up by now: whatever is answered, nobody reads it
+            return Results.StatusCode(StatusCodes.Status504GatewayTimeout);
+        }
+
+        if (Interlocked.Decrement(ref RedirectNext) >= 0)
+        {
+            context.Response.Headers.Location = "/elsewhere";
+            return Results.StatusCode(StatusCodes.Status307TemporaryRedirect);
+        }
+
+        Interlocked.Exchange(ref RedirectNext, 0);
         using var reader = new StreamReader(context.Request.Body);
         var body = await reader.ReadToEndAsync();
         try
