@@ -44,6 +44,7 @@ internal static class CliApp
         root.Subcommands.Add(VersionCommand.Create(context));
         root.Subcommands.Add(MigrateCommand.Create(context));
         root.Subcommands.Add(StoreCommands.Create(context));
+        root.Subcommands.Add(WebhookCommands.Create(context));
         root.Subcommands.Add(BillingCommands.Create(context));
 
         // No response files: `--auth-value @secret.txt` and `--response-transform @file.json` are read by the

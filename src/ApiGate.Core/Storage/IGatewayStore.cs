@@ -10,7 +10,7 @@ namespace ApiGate.Core.Storage;
 /// PostgreSQL later) bump the config version in the same transaction as every config write, which is how running
 /// gateways notice changes made by other processes.
 /// </summary>
-public interface IGatewayStore : IIdentityStore, IQuotaStore, IUsageStore, IAdminTokenStore, ITargetHealthStore, IBillingStore, IAsyncDisposable
+public interface IGatewayStore : IIdentityStore, IQuotaStore, IUsageStore, IAdminTokenStore, ITargetHealthStore, IWebhookStore, IBillingStore, IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema to the current version.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);

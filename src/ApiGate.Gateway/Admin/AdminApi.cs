@@ -44,6 +44,7 @@ internal static class AdminApi
         services.AddSingleton(sp => new EntitlementService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new PlanEntitlementService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new UsageService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new WebhookService(sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AdminAuthenticator>();
         services.AddSingleton<AdminAuditLog>();
         services.AddHostedService<AdminTokenStartupCheck>();

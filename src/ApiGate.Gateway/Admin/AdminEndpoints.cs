@@ -25,6 +25,7 @@ internal static partial class AdminEndpoints
         MapTargets(endpoints, services.GetRequiredService<UpstreamService>(), services.GetRequiredService<Core.Storage.IGatewayStore>(),
             services.GetRequiredService<Balancing.TargetRegistry>(), services.GetRequiredService<Balancing.TargetHealthReporter>());
         MapSettings(endpoints);
+        MapWebhooks(endpoints, services, writes);
         MapBilling(endpoints, services);
         endpoints.MapOpenApi("/openapi.json").WithTags("openapi");
     }

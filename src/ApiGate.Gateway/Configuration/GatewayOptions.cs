@@ -169,6 +169,26 @@ public sealed class GatewayOptions
     /// </summary>
     public string AdminListen { get; set; } = "";
 
+    /// <summary><c>APIGATE_WEBHOOK_TIMEOUT</c>: how long one webhook delivery attempt may take (connect to response headers); default 10 s.</summary>
+    public TimeSpan WebhookTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// <c>APIGATE_WEBHOOK_MAX_AGE</c>: how long a webhook delivery is retried (exponential back-off from
+    /// <see cref="WebhookRetryBase"/>) before it is marked failed; default 24 h.
+    /// </summary>
+    public TimeSpan WebhookMaxAge { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary><c>APIGATE_WEBHOOK_RETRY_BASE</c>: the wait after a webhook delivery's first failed attempt, doubled after each further one (at most 1 h); default 5 s.</summary>
+    public TimeSpan WebhookRetryBase { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary><c>APIGATE_WEBHOOK_POLL_INTERVAL</c>: how often the delivery worker looks for events recorded by other processes (CLI, other instances); default 1 s.</summary>
+    public TimeSpan WebhookPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// <c>APIGATE_WEBHOOK_USAGE_THRESHOLD</c>: the share of a user's quota whose crossing sends <c>usage.threshold</c>
+    /// (once per user and quota period); between 0 and 1 exclusive, default 0.8.
+    /// </summary>
+    public double WebhookUsageThreshold { get; set; } = 0.8;
     /// <summary><c>APIGATE_BILLING_PROVIDER</c>: <c>none</c> (default: no billing) or <c>stripe</c> (docs/billing.md).</summary>
     public string BillingProvider { get; set; } = "none";
 

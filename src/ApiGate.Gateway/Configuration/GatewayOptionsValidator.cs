@@ -163,6 +163,31 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("limits.on_redis_failure", $"'{o.LimitsOnRedisFailure}' is not open or closed");
         }
 
+        if (o.WebhookTimeout < TimeSpan.FromMilliseconds(100) || o.WebhookTimeout > TimeSpan.FromMinutes(5))
+        {
+            yield return ("webhook.timeout", "must be between 100ms and 5m");
+        }
+
+        if (o.WebhookRetryBase < TimeSpan.FromMilliseconds(10) || o.WebhookRetryBase > TimeSpan.FromHours(1))
+        {
+            yield return ("webhook.retry_base", "must be between 10ms and 1h");
+        }
+
+        if (o.WebhookMaxAge < o.WebhookRetryBase)
+        {
+            yield return ("webhook.max_age", "must be at least webhook.retry_base");
+        }
+
+        if (o.WebhookPollInterval <= TimeSpan.Zero)
+        {
+            yield return ("webhook.poll_interval", "must be positive");
+        }
+
+        if (!(o.WebhookUsageThreshold > 0 && o.WebhookUsageThreshold < 1))
+        {
+            yield return ("webhook.usage_threshold", "must be between 0 and 1 (exclusive), e.g. 0.8 for 80% of the quota");
+        }
+
         if (AdminBasePath.Validate(o.AdminBasePath) is { } basePath)
         {
             yield return ("admin.base_path", basePath);

@@ -64,6 +64,7 @@ internal sealed partial class GatewaySetting
             : type == typeof(long) ? WholeNumber(value, long.MinValue, long.MaxValue)
             : type == typeof(bool) ? Boolean(value)
             : type == typeof(TimeSpan) ? Duration(value, _longDuration)
+            : type == typeof(double) ? Fraction(value)
             : throw new InvalidOperationException($"setting {Key} has an option of unsupported type {type.Name}");
         _property.SetValue(options, parsed);
     }
@@ -96,6 +97,11 @@ internal sealed partial class GatewaySetting
         long.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
             ? n
             : throw new ArgumentException($"'{value}' is not a whole number");
+
+    private static double Fraction(string value) =>
+        double.TryParse(value.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n)
+            ? n
+            : throw new ArgumentException($"'{value}' is not a number");
 
     private static bool Boolean(string value) => value.Trim().ToLowerInvariant() switch
     {

@@ -16,6 +16,7 @@ using ApiGate.Gateway.Reserved;
 using ApiGate.Gateway.Snapshots;
 using ApiGate.Gateway.Transforms;
 using ApiGate.Gateway.Usage;
+using ApiGate.Gateway.Webhooks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -144,6 +145,7 @@ public static class GatewayHost
         services.AddAdminApi(options);
         services.AddBilling(options);
         services.AddGatewayTelemetry(options, builder.Configuration);
+        services.AddWebhooks(options);
         replaceServices?.Invoke(services); // last: a later registration of a service is the one resolved
 
         var app = builder.Build();

@@ -89,6 +89,7 @@ public sealed partial class PostgresGatewayStore
                 }
 
                 await batch.ExecuteNonQueryAsync(ct);
+                await RecordUsageCrossingsAsync(connection, transaction, events, ct);
                 return true; // no version bump: usage is not configuration
             }, cancellationToken);
 

@@ -237,6 +237,60 @@ internal static class PostgresMigrations
                 {ApiGate.Storage.Usage.UsageSql.LatencyHistogram("latency_ms")}
             FROM usage_events GROUP BY 2, 3, 4, 5, 6;
             """),
+        (9, "outgoing webhooks", """
+            CREATE TABLE webhook_endpoints (
+                id TEXT PRIMARY KEY,
+                url TEXT NOT NULL,
+                events TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                enabled BOOLEAN NOT NULL DEFAULT TRUE,
+                secret TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+
+            CREATE TABLE webhook_events (
+                seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                type TEXT NOT NULL,
+                user_id TEXT NULL,
+                body TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            );
+
+            CREATE TABLE webhook_deliveries (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                endpoint_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                attempt_count INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                lease_owner TEXT NOT NULL DEFAULT '',
+                lease_until TEXT NOT NULL DEFAULT '',
+                started_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, status, id);
+            CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+
+            CREATE TABLE webhook_attempts (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                delivery_id BIGINT NOT NULL,
+                attempted_at TEXT NOT NULL,
+                status_code INTEGER NOT NULL,
+                latency_ms DOUBLE PRECISION NOT NULL,
+                error TEXT NOT NULL DEFAULT ''
+            );
+            CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id);
+
+            CREATE TABLE webhook_usage_marks (
+                user_id TEXT NOT NULL,
+                period_start TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, period_start, kind)
+            );
+            """),
 
         // Billing (docs/billing.md): the Stripe prices and meter of a plan; the billing customer and subscription state of
         // a user; the provider events already processed (by event id, so a replay changes nothing); the overage outbox,

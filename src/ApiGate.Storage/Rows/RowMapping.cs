@@ -16,7 +16,9 @@ internal static class RowMapping
     [
         typeof(UpstreamRow), typeof(RouteRow), typeof(PlanRow), typeof(UserRow), typeof(ApiKeyRow), typeof(EntitlementRow),
         typeof(PlanEntitlementRow), typeof(AdminTokenRow), typeof(TargetHealthRow), typeof(UsageEventRow), typeof(UsageTotalsRow),
-        typeof(QuotaUsageRow), typeof(UsageRollupRow), typeof(BillingCustomerRow), typeof(OverageOutboxRow),
+        typeof(QuotaUsageRow), typeof(UsageRollupRow),
+        typeof(WebhookEndpointRow), typeof(WebhookDeliveryRow), typeof(WebhookAttemptRow), typeof(WebhookWorkRow),
+        typeof(BillingCustomerRow), typeof(OverageOutboxRow),
     ];
 
     static RowMapping()

@@ -1,6 +1,7 @@
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Webhooks;
 using ApiGate.Storage.Rows;
 using System.Data.Common;
 using Dapper;
@@ -41,10 +42,17 @@ public abstract partial class SqlGatewayStore
         FindAsync(Users, r => r.ToDefinition(), "WHERE id = @Ref OR lower(email) = lower(@Ref)", idOrEmail, cancellationToken);
 
     public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
-        WriteAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"), cancellationToken);
+        WriteConfigWithEventAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
+            (_, _, _) => Task.FromResult<WebhookEvent?>(WebhookPayloads.UserCreated(user)), cancellationToken);
 
     public Task UpdateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
-        WriteAsync(Users.Update, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"), cancellationToken);
+        WriteConfigWithEventAsync(Users.Update, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
+            async (connection, transaction, ct) =>
+            {
+                // Read before the UPDATE runs (the callback runs first): the plan the user was on.
+                var previous = (await QueryAsync<string>(connection, transaction, "SELECT plan_id FROM users WHERE id = @Id", new { user.Id }, ct)).FirstOrDefault();
+                return previous is not null && previous != user.PlanId ? WebhookPayloads.PlanChanged(user, previous, user.UpdatedAt) : null;
+            }, cancellationToken);
 
     public Task DeleteUserAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("users", id, null, null, ["DELETE FROM api_keys WHERE user_id = @Id"], cancellationToken);
@@ -57,14 +65,22 @@ public abstract partial class SqlGatewayStore
     public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => FindAsync(Keys, r => r.ToDefinition(), "WHERE id = @Ref", id, cancellationToken);
 
     public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken) =>
-        WriteAsync(Keys.Insert, ApiKeyRow.From(key), Duplicate("key", "key collision; create it again"), cancellationToken);
+        WriteConfigWithEventAsync(Keys.Insert, ApiKeyRow.From(key), Duplicate("key", "key collision; create it again"),
+            (_, _, _) => Task.FromResult<WebhookEvent?>(WebhookPayloads.KeyCreated(key)), cancellationToken);
 
     public Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
+            var before = (await QueryAsync<ApiKeyRow>(connection, transaction, Keys.Select("WHERE id = @Id"), new { Id = id }, ct)).FirstOrDefault();
             var changed = await ExecuteAsync(connection, transaction, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, @At) WHERE id = @Id", ct,
                 new { Id = id, At = StoredValues.Time(at) });
             await BumpVersionAsync(connection, transaction, ct);
+            if (before is { RevokedAt: null })
+            {
+                // Only the revocation that took effect is an event; revoking a revoked key again changes nothing.
+                await AppendWebhookEventAsync(connection, transaction, WebhookPayloads.KeyRevoked(before.ToDefinition(), at), null, ct);
+            }
+
             return changed > 0;
         }, cancellationToken);
 

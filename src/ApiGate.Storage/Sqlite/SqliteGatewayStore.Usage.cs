@@ -28,6 +28,7 @@ public sealed partial class SqliteGatewayStore
             try
             {
                 _usageWriter.Write(events, storeRawEvents);
+                await RecordUsageCrossingsAsync(connection, transaction, events, cancellationToken);
             }
             catch
             {

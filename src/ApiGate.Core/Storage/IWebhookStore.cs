@@ -1,0 +1,59 @@
+using ApiGate.Core.Webhooks;
+
+namespace ApiGate.Core.Storage;
+
+/// <summary>
+/// Outgoing webhooks: endpoints (secrets stored encrypted), the event outbox, one delivery per event and endpoint,
+/// and every attempt. None of it is configuration: writes do not bump the config version.
+/// </summary>
+public interface IWebhookStore
+{
+    /// <summary>Endpoints, oldest first.</summary>
+    Task<IReadOnlyList<WebhookEndpointDefinition>> ListWebhookEndpointsAsync(CancellationToken cancellationToken);
+
+    Task<WebhookEndpointDefinition?> FindWebhookEndpointAsync(string id, CancellationToken cancellationToken);
+
+    Task CreateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken);
+
+    /// <summary>Replaces by id (the secret too: pass the stored one to keep it).</summary>
+    Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the endpoint with its deliveries and their attempts.</summary>
+    Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends the event and, in the same transaction, a pending delivery for every enabled endpoint subscribed to its
+    /// type, or only for <paramref name="endpointId"/> when given (the <c>test</c> event). Returns the deliveries queued.
+    /// </summary>
+    Task<int> AddWebhookEventAsync(WebhookEvent webhookEvent, string? endpointId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Leases up to <paramref name="max"/> due deliveries to <paramref name="owner"/> until <paramref name="leaseUntil"/>:
+    /// per endpoint only its oldest pending delivery (so events arrive in order), never one another owner holds
+    /// an unexpired lease on, and only for enabled endpoints.
+    /// </summary>
+    Task<IReadOnlyList<WebhookDeliveryWork>> ClaimWebhookDeliveriesAsync(
+        string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records an attempt and the delivery's new state (<see cref="WebhookDeliveryStatus"/>, next attempt time), and
+    /// releases the lease; the state is only changed while <paramref name="owner"/> still holds the lease (false otherwise).
+    /// </summary>
+    Task<bool> RecordWebhookAttemptAsync(
+        WebhookAttempt attempt, string owner, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken);
+
+    /// <summary>The endpoint's newest deliveries (up to <paramref name="limit"/>), each with its attempts.</summary>
+    Task<IReadOnlyList<WebhookDelivery>> ListWebhookDeliveriesAsync(string endpointId, int limit, CancellationToken cancellationToken);
+
+    Task<WebhookDelivery?> FindWebhookDeliveryAsync(long id, CancellationToken cancellationToken);
+
+    /// <summary>Makes a delivery pending again, due at <paramref name="now"/>, its age counted from then. False when there is none.</summary>
+    Task<bool> RedeliverWebhookAsync(long id, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// From now on, every usage batch this store writes also records <c>usage.threshold</c> (the stored total reached
+    /// <paramref name="threshold"/> of the plan's quota) and <c>usage.limit</c> (all of it), once per user and quota
+    /// period, in the batch's own transaction.
+    /// </summary>
+    void EnableUsageAlerts(double threshold);
+}

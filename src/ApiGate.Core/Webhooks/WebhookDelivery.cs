@@ -1,0 +1,46 @@
+namespace ApiGate.Core.Webhooks;
+
+/// <summary>The states of a delivery: waiting for its (next) attempt, received by the endpoint, or given up.</summary>
+public static class WebhookDeliveryStatus
+{
+    public const string Pending = "pending";
+    public const string Delivered = "delivered";
+    public const string Failed = "failed";
+}
+
+/// <summary>One event on its way to one endpoint, with its attempts (newest first).</summary>
+public sealed record WebhookDelivery
+{
+    public required long Id { get; init; }
+    public required string EndpointId { get; init; }
+    public required string EventId { get; init; }
+    public required string EventType { get; init; }
+
+    /// <summary>One of <see cref="WebhookDeliveryStatus"/>.</summary>
+    public required string Status { get; init; }
+
+    public int AttemptCount { get; init; }
+
+    /// <summary>When the next attempt is due (pending deliveries).</summary>
+    public DateTimeOffset NextAttemptAt { get; init; }
+
+    /// <summary>When it was queued, or redelivered: retries stop once it is older than the maximum age.</summary>
+    public DateTimeOffset StartedAt { get; init; }
+
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    public IReadOnlyList<WebhookAttempt> Attempts { get; init; } = [];
+}
+
+/// <summary>One HTTP attempt of a delivery.</summary>
+/// <param name="StatusCode">The endpoint's status code; 0 when there was no response (refused, timed out).</param>
+/// <param name="LatencyMs">From sending to the response's headers (or the failure).</param>
+/// <param name="Error">Why it did not count as delivered; empty for a 2xx.</param>
+public sealed record WebhookAttempt(long DeliveryId, DateTimeOffset AttemptedAt, int StatusCode, double LatencyMs, string Error);
+
+/// <summary>A claimed delivery, with what sending it needs (the endpoint's secret in clear, for signing only).</summary>
+public sealed record WebhookDeliveryWork(
+    long DeliveryId, string EndpointId, string Url, string Secret, string EventId, string Body, int AttemptCount, DateTimeOffset StartedAt)
+{
+    public override string ToString() => $"WebhookDeliveryWork {{ DeliveryId = {DeliveryId}, EndpointId = {EndpointId}, EventId = {EventId} }}";
+}

@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Webhooks;
+using ApiGate.Gateway.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Webhooks;
+
+/// <summary>
+/// Delivers the outbox: leases due deliveries from the store (so several gateway instances never send the same one
+/// at the same time), signs and POSTs each, records the attempt, and schedules a retry or marks it failed. Runs
+/// off the request path; requests only ever append to the outbox.
+/// </summary>
+internal sealed partial class WebhookDeliveryWorker(
+    IWebhookStore store,
+    WebhookSignal signal,
+    GatewayOptions options,
+    TimeProvider timeProvider,
+    ILogger<WebhookDeliveryWorker> logger) : BackgroundService
+{
+    /// <summary>Deliveries leased per round (at most one per endpoint, sent in parallel).</summary>
+    private const int Batch = 16;
+
+    /// <summary>How much of a non-2xx response body is read (and how much of it is kept in the attempt's error).</summary>
+    private const int MaxBodyRead = 4096;
+    private const int MaxErrorBody = 200;
+
+    private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    private readonly WebhookRetrySchedule _schedule = new(options.WebhookRetryBase, options.WebhookMaxAge);
+
+    private readonly HttpClient _client = new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false, // a redirect is the endpoint's answer (3xx: not delivered), never followed
+        UseProxy = false,
+        UseCookies = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        ConnectTimeout = options.WebhookTimeout,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        MaxResponseHeadersLength = 64,
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan, // each attempt has its own timeout
+    };
+
+    /// <summary>One round: lease what is due, send it, record the outcomes. Returns how many were sent.</summary>
+    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        // The lease outlives the attempt (timeout) with a margin; a crashed instance's lease expires and another sends it.
+        var work = await store.ClaimWebhookDeliveriesAsync(_owner, now, now + options.WebhookTimeout * 2 + TimeSpan.FromSeconds(30), Batch, cancellationToken);
+        if (work.Count == 0)
+        {
+            return 0;
+        }
+
+        await Task.WhenAll(work.Select(w => DeliverAsync(w, cancellationToken)));
+        return work.Count;
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Before the server takes requests: every usage batch from now on records threshold and limit crossings.
+        store.EnableUsageAlerts(options.WebhookUsageThreshold);
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await RunOnceAsync(stoppingToken) > 0)
+                {
+                    continue; // more may be due: the next of each endpoint
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // The store is down or locked: the outbox is still there, try again after the interval.
+                Log.RoundFailed(logger, ex.GetType().Name, ex.Message);
+            }
+
+            try
+            {
+                await signal.WaitAsync(options.WebhookPollInterval, timeProvider, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _client.Dispose();
+        base.Dispose();
+    }
+
+    private async Task DeliverAsync(WebhookDeliveryWork work, CancellationToken cancellationToken)
+    {
+        var attemptedAt = timeProvider.GetUtcNow();
+        var (statusCode, error, latency) = await SendAsync(work, attemptedAt, cancellationToken);
+        var delivered = error.Length == 0;
+        var failedAttempts = work.AttemptCount + 1;
+        var next = delivered ? null : _schedule.NextAttempt(failedAttempts, work.StartedAt, timeProvider.GetUtcNow());
+        var status = delivered ? WebhookDeliveryStatus.Delivered : next is null ? WebhookDeliveryStatus.Failed : WebhookDeliveryStatus.Pending;
+        var attempt = new WebhookAttempt(work.DeliveryId, attemptedAt, statusCode, latency, error);
+        try
+        {
+            // Recorded even when the worker is stopping: the endpoint may have received it.
+            await store.RecordWebhookAttemptAsync(attempt, _owner, status, next ?? attemptedAt, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // Not recorded: the lease expires and the delivery is sent again (at least once).
+            Log.RecordFailed(logger, work.DeliveryId, ex.GetType().Name, ex.Message);
+            return;
+        }
+
+        if (status == WebhookDeliveryStatus.Failed)
+        {
+            Log.GaveUp(logger, work.DeliveryId, work.EndpointId, work.EventId, failedAttempts, error);
+        }
+        else if (!delivered)
+        {
+            Log.AttemptFailed(logger, work.DeliveryId, work.EndpointId, work.EventId, error, next!.Value);
+        }
+    }
+
+    private async Task<(int StatusCode, string Error, double LatencyMs)> SendAsync(WebhookDeliveryWork work, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var timestamp = at.ToUnixTimeSeconds();
+        using var request = new HttpRequestMessage(HttpMethod.Post, work.Url)
+        {
+            Content = new StringContent(work.Body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.TryAddWithoutValidation("webhook-id", work.EventId);
+        request.Headers.TryAddWithoutValidation("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.TryAddWithoutValidation("webhook-signature", WebhookSignature.Sign(work.Secret, work.EventId, timestamp, work.Body));
+        request.Headers.TryAddWithoutValidation("User-Agent", "APIGate-Webhooks");
+
+        using var timeout = new CancellationTokenSource(options.WebhookTimeout, timeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+            var latency = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var code = (int)response.StatusCode;
+            if (code is >= 200 and < 300)
+            {
+                return (code, "", latency);
+            }
+
+            var body = await ReadBoundedAsync(response, linked.Token);
+            return (code, $"endpoint answered {code}{(body.Length > 0 ? ": " + body : "")}", latency);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return (0, $"timed out after {options.WebhookTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (HttpRequestException ex)
+        {
+            return (0, ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : $"{ex.HttpRequestError}: {ex.Message}", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return (0, "gateway stopping", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>The start of a refusal's body, for the attempt's error: one line, bounded, read no further than <see cref="MaxBodyRead"/>.</summary>
+    private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+            var buffer = new byte[MaxBodyRead];
+            var read = 0;
+            int n;
+            while (read < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken)) > 0)
+            {
+                read += n;
+            }
+
+            var text = Encoding.UTF8.GetString(buffer, 0, read);
+            var line = new StringBuilder(Math.Min(text.Length, MaxErrorBody));
+            foreach (var c in text)
+            {
+                if (line.Length == MaxErrorBody)
+                {
+                    break;
+                }
+
+                line.Append(char.IsControl(c) ? ' ' : c);
+            }
+
+            return line.ToString().Trim();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            return "";
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 9601, Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} (event {EventId}) failed: {Error}; next attempt at {NextAttempt:O}")]
+        public static partial void AttemptFailed(ILogger logger, long deliveryId, string endpointId, string eventId, string error, DateTimeOffset nextAttempt);
+
+        [LoggerMessage(EventId = 9602, Level = LogLevel.Error, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} (event {EventId}) failed after {Attempts} attempts, giving up: {Error}")]
+        public static partial void GaveUp(ILogger logger, long deliveryId, string endpointId, string eventId, int attempts, string error);
+
+        [LoggerMessage(EventId = 9603, Level = LogLevel.Warning, Message = "Webhook deliveries could not be read from the store ({Type}: {Reason}); retrying")]
+        public static partial void RoundFailed(ILogger logger, string type, string reason);
+
+        [LoggerMessage(EventId = 9604, Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId}: the attempt could not be recorded ({Type}: {Reason}); it will be sent again")]
+        public static partial void RecordFailed(ILogger logger, long deliveryId, string type, string reason);
+    }
+}

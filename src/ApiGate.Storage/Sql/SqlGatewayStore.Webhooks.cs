@@ -1,0 +1,270 @@
+using System.Data.Common;
+using ApiGate.Core.Quotas;
+using ApiGate.Core.Usage;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Webhooks;
+using ApiGate.Storage.Rows;
+
+namespace ApiGate.Storage.Sql;
+
+/// <summary>Outgoing webhooks: endpoints, the event outbox, deliveries (leased to one worker at a time) and attempts.</summary>
+public abstract partial class SqlGatewayStore : IWebhookStore
+{
+    private static readonly RowTable<WebhookEndpointRow> WebhookEndpoints = new("webhook_endpoints", "created_at, id");
+
+    private const string DeliveryColumns = """
+        d.id, d.endpoint_id, d.event_id, v.type AS event_type, d.status, d.attempt_count, d.next_attempt_at, d.started_at, d.updated_at
+        FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id
+        """;
+
+    public Task<IReadOnlyList<WebhookEndpointDefinition>> ListWebhookEndpointsAsync(CancellationToken cancellationToken) =>
+        ListAsync(WebhookEndpoints, ToWebhookEndpoint, "", null, cancellationToken);
+
+    public Task<WebhookEndpointDefinition?> FindWebhookEndpointAsync(string id, CancellationToken cancellationToken) =>
+        FindAsync(WebhookEndpoints, ToWebhookEndpoint, "WHERE id = @Ref", id, cancellationToken);
+
+    public Task CreateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken) =>
+        WriteAsync(WebhookEndpoints.Insert, WebhookEndpointRow.From(endpoint, _secrets.Protect), null, cancellationToken, configuration: false);
+
+    public Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken) =>
+        WriteAsync(WebhookEndpoints.Update, WebhookEndpointRow.From(endpoint, _secrets.Protect), null, cancellationToken, configuration: false);
+
+    public Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            await ExecuteAsync(connection, transaction,
+                "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = @Id)", ct, new { Id = id });
+            await ExecuteAsync(connection, transaction, "DELETE FROM webhook_deliveries WHERE endpoint_id = @Id", ct, new { Id = id });
+            await ExecuteAsync(connection, transaction, "DELETE FROM webhook_endpoints WHERE id = @Id", ct, new { Id = id });
+            return true;
+        }, cancellationToken);
+
+    public Task<int> AddWebhookEventAsync(WebhookEvent webhookEvent, string? endpointId, CancellationToken cancellationToken) =>
+        WriteTransactionAsync((connection, transaction, ct) => AppendWebhookEventAsync(connection, transaction, webhookEvent, endpointId, ct), cancellationToken);
+
+    public Task<IReadOnlyList<WebhookDeliveryWork>> ClaimWebhookDeliveriesAsync(
+        string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken) =>
+        WriteTransactionAsync<IReadOnlyList<WebhookDeliveryWork>>(async (connection, transaction, ct) =>
+        {
+            var at = StoredValues.Time(now);
+            // Per endpoint only the oldest pending delivery is a candidate: a later event waits for an earlier one's
+            // retries, so each endpoint receives events in the order they were recorded.
+            var candidates = await QueryAsync<long>(connection, transaction, """
+                SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                WHERE e.enabled AND d.status = 'pending' AND d.next_attempt_at <= @Now AND d.lease_until <= @Now
+                  AND d.id = (SELECT MIN(x.id) FROM webhook_deliveries x WHERE x.endpoint_id = d.endpoint_id AND x.status = 'pending')
+                ORDER BY d.id LIMIT @Max
+                """, new { Now = at, Max = max }, ct);
+            var claimed = new List<long>(candidates.Count);
+            foreach (var id in candidates)
+            {
+                // The lease condition is checked again by the UPDATE itself: of two instances that picked the same row,
+                // the second finds it leased (PostgreSQL re-reads the row once the first commits) and skips it.
+                if (await ExecuteAsync(connection, transaction, """
+                    UPDATE webhook_deliveries SET lease_owner = @Owner, lease_until = @Until
+                    WHERE id = @Id AND status = 'pending' AND lease_until <= @Now
+                    """, ct, new { Id = id, Owner = owner, Until = StoredValues.Time(leaseUntil), Now = at }) == 1)
+                {
+                    claimed.Add(id);
+                }
+            }
+
+            if (claimed.Count == 0)
+            {
+                return [];
+            }
+
+            var rows = await QueryAsync<WebhookWorkRow>(connection, transaction, """
+                SELECT d.id, d.endpoint_id, e.url, e.secret, d.event_id, v.body, d.attempt_count, d.started_at
+                FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
+                WHERE d.id IN @Ids ORDER BY d.id
+                """, new { Ids = claimed }, ct);
+            return rows.Select(r => new WebhookDeliveryWork(
+                r.Id, r.EndpointId, r.Url, _secrets.Unprotect(r.Secret), r.EventId, r.Body, (int)r.AttemptCount, StoredValues.Time(r.StartedAt))).ToList();
+        }, cancellationToken);
+
+    public Task<bool> RecordWebhookAttemptAsync(
+        WebhookAttempt attempt, string owner, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            var at = StoredValues.Time(attempt.AttemptedAt);
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
+                VALUES (@DeliveryId, @At, @StatusCode, @LatencyMs, @Error)
+                """, ct, new { attempt.DeliveryId, At = at, attempt.StatusCode, attempt.LatencyMs, attempt.Error });
+            return await ExecuteAsync(connection, transaction, """
+                UPDATE webhook_deliveries SET status = @Status, attempt_count = attempt_count + 1, next_attempt_at = @Next,
+                    lease_owner = '', lease_until = '', updated_at = @At
+                WHERE id = @Id AND lease_owner = @Owner AND status = 'pending'
+                """, ct, new { Id = attempt.DeliveryId, Status = status, Next = StoredValues.Time(nextAttemptAt), At = at, Owner = owner }) == 1;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<WebhookDelivery>> ListWebhookDeliveriesAsync(string endpointId, int limit, CancellationToken cancellationToken) =>
+        UseAsync<IReadOnlyList<WebhookDelivery>>(async (connection, ct) =>
+        {
+            var rows = await QueryAsync<WebhookDeliveryRow>(connection, null,
+                $"SELECT {DeliveryColumns} WHERE d.endpoint_id = @EndpointId ORDER BY d.id DESC LIMIT @Limit", new { EndpointId = endpointId, Limit = limit }, ct);
+            return await WithAttemptsAsync(connection, rows, ct);
+        }, cancellationToken);
+
+    public Task<WebhookDelivery?> FindWebhookDeliveryAsync(long id, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+        {
+            var rows = await QueryAsync<WebhookDeliveryRow>(connection, null, $"SELECT {DeliveryColumns} WHERE d.id = @Id", new { Id = id }, ct);
+            var found = await WithAttemptsAsync(connection, rows, ct);
+            return found.Count > 0 ? found[0] : null;
+        }, cancellationToken);
+
+    public Task<bool> RedeliverWebhookAsync(long id, DateTimeOffset now, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            var at = StoredValues.Time(now);
+            return await ExecuteAsync(connection, transaction,
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = @At, started_at = @At, updated_at = @At WHERE id = @Id", ct,
+                new { Id = id, At = at }) == 1;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Appends an event to the outbox inside <paramref name="transaction"/>, with a pending delivery for every enabled
+    /// endpoint subscribed to its type (or only for <paramref name="endpointId"/>): a change and its event commit together.
+    /// </summary>
+    private protected static async Task<int> AppendWebhookEventAsync(
+        DbConnection connection, DbTransaction transaction, WebhookEvent webhookEvent, string? endpointId, CancellationToken cancellationToken)
+    {
+        var at = StoredValues.Time(webhookEvent.CreatedAt);
+        await ExecuteAsync(connection, transaction, "INSERT INTO webhook_events (id, type, user_id, body, created_at) VALUES (@Id, @Type, @UserId, @Body, @At)",
+            cancellationToken, new { webhookEvent.Id, webhookEvent.Type, webhookEvent.UserId, webhookEvent.Body, At = at });
+        var which = endpointId is null
+            ? "WHERE enabled AND (',' || events || ',') LIKE ('%,' || @Type || ',%')"
+            : "WHERE id = @EndpointId";
+        return await ExecuteAsync(connection, transaction, $"""
+            INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempt_count, next_attempt_at, lease_owner, lease_until, started_at, updated_at)
+            SELECT id, @EventId, 'pending', 0, @At, '', '', @At, @At FROM webhook_endpoints {which} ORDER BY created_at, id
+            """, cancellationToken, new { EventId = webhookEvent.Id, webhookEvent.Type, EndpointId = endpointId, At = at });
+    }
+
+    /// <summary>
+    /// A configuration write (bumping the config version) and the event it causes, in one transaction.
+    /// <paramref name="eventOf"/> runs before the statement, so it can read the row as it was; null = no event.
+    /// </summary>
+    private Task WriteConfigWithEventAsync(
+        string sql, object parameters, StoreConflictException onConstraint,
+        Func<DbConnection, DbTransaction, CancellationToken, Task<WebhookEvent?>> eventOf, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            var webhookEvent = await eventOf(connection, transaction, ct);
+            try
+            {
+                await ExecuteAsync(connection, transaction, sql, ct, parameters);
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw onConstraint;
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            if (webhookEvent is not null)
+            {
+                await AppendWebhookEventAsync(connection, transaction, webhookEvent, null, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+
+    private double? _usageAlertShare;
+
+    public void EnableUsageAlerts(double threshold)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threshold);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(threshold, 1);
+        _usageAlertShare = threshold;
+    }
+
+    /// <summary>
+    /// Inside a usage batch's transaction, after its quota units were added: for each user and month the batch touched,
+    /// records <c>usage.threshold</c> / <c>usage.limit</c> when the stored total has reached the share of the plan's
+    /// quota, at most once per user, month and kind. The mark's primary key makes that hold across instances: of two
+    /// batches that both see the crossing, the second's insert finds the first's row (PostgreSQL waits for it to
+    /// commit) and records nothing.
+    /// </summary>
+    private protected async Task RecordUsageCrossingsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEvent> events, CancellationToken ct)
+    {
+        if (_usageAlertShare is not { } share)
+        {
+            return;
+        }
+
+        Dictionary<(string UserId, DateTimeOffset Period), DateTimeOffset>? touched = null;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            if (e.UserId == UsageEvent.Anonymous || e.Units <= 0)
+            {
+                continue;
+            }
+
+            touched ??= [];
+            var key = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
+            touched[key] = touched.TryGetValue(key, out var at) && at > e.Timestamp ? at : e.Timestamp;
+        }
+
+        if (touched is null)
+        {
+            return;
+        }
+
+        foreach (var ((userId, period), at) in touched)
+        {
+            foreach (var (kind, type, fraction) in UsageAlertKinds(share))
+            {
+                var crossed = (await QueryAsync<UsageCrossingRow>(connection, transaction, """
+                    SELECT u.plan_id AS PlanId, p.requests_per_month AS Quota, q.used AS Used FROM quota_usage q
+                    JOIN users u ON u.id = q.user_id JOIN plans p ON p.id = u.plan_id
+                    WHERE q.user_id = @UserId AND q.period_start = @Period AND p.requests_per_month > 0 AND q.used >= @Share * p.requests_per_month
+                      AND NOT EXISTS (SELECT 1 FROM webhook_usage_marks m WHERE m.user_id = q.user_id AND m.period_start = q.period_start AND m.kind = @Kind)
+                    """, new { UserId = userId, Period = StoredValues.Time(period), Share = fraction, Kind = kind }, ct)).FirstOrDefault();
+                if (crossed is null)
+                {
+                    continue;
+                }
+
+                var marked = await ExecuteAsync(connection, transaction, """
+                    INSERT INTO webhook_usage_marks (user_id, period_start, kind, created_at) VALUES (@UserId, @Period, @Kind, @At)
+                    ON CONFLICT (user_id, period_start, kind) DO NOTHING
+                    """, ct, new { UserId = userId, Period = StoredValues.Time(period), Kind = kind, At = StoredValues.Time(at) });
+                if (marked == 1)
+                {
+                    await AppendWebhookEventAsync(connection, transaction,
+                        WebhookPayloads.Usage(type, userId, crossed.PlanId, period, crossed.Quota, crossed.Used, kind == "threshold" ? fraction : null, at), null, ct);
+                }
+            }
+        }
+    }
+
+    private static (string Kind, string Type, double Share)[] UsageAlertKinds(double share) =>
+        [("threshold", WebhookEventTypes.UsageThreshold, share), ("limit", WebhookEventTypes.UsageLimit, 1.0)];
+
+    private sealed class UsageCrossingRow
+    {
+        public string PlanId { get; init; } = "";
+        public long Quota { get; init; }
+        public long Used { get; init; }
+    }
+
+    private static async Task<IReadOnlyList<WebhookDelivery>> WithAttemptsAsync(DbConnection connection, IReadOnlyList<WebhookDeliveryRow> rows, CancellationToken ct)
+    {
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+
+        var attempts = (await QueryAsync<WebhookAttemptRow>(connection, null,
+                "SELECT id, delivery_id, attempted_at, status_code, latency_ms, error FROM webhook_attempts WHERE delivery_id IN @Ids ORDER BY id DESC",
+                new { Ids = rows.Select(r => r.Id).ToList() }, ct))
+            .GroupBy(a => a.DeliveryId)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<WebhookAttempt>)g.Select(a => a.ToAttempt()).ToList());
+        return rows.Select(r => r.ToDelivery(attempts.GetValueOrDefault(r.Id, []))).ToList();
+    }
+
+    private WebhookEndpointDefinition ToWebhookEndpoint(WebhookEndpointRow row) => row.ToDefinition(_secrets.Unprotect);
+}

@@ -1,0 +1,69 @@
+using ApiGate.Core.Webhooks;
+
+namespace ApiGate.Core.Tests.Webhooks;
+
+public sealed class WebhookRetryScheduleTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 30, 0, 0, 0, TimeSpan.Zero);
+    private readonly WebhookRetrySchedule _schedule = new(TimeSpan.FromSeconds(5), TimeSpan.FromHours(24));
+
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(2, 10)]
+    [InlineData(3, 20)]
+    [InlineData(10, 2560)]
+    [InlineData(11, 3600)]
+    [InlineData(40, 3600)]
+    public void DelayAfter_NthFailure_DoublesUpToOneHour(int failures, int seconds)
+    {
+        // Act
+        var delay = _schedule.DelayAfter(failures);
+
+        // Assert
+        Assert.Equal(TimeSpan.FromSeconds(seconds), delay);
+    }
+
+    [Fact]
+    public void NextAttempt_WithinMaxAge_IsNowPlusTheDelay()
+    {
+        // Act
+        var next = _schedule.NextAttempt(3, Start, Start.AddMinutes(1));
+
+        // Assert
+        Assert.Equal(Start.AddMinutes(1).AddSeconds(20), next);
+    }
+
+    [Fact]
+    public void NextAttempt_PastMaxAge_IsNullSoTheDeliveryFails()
+    {
+        // Act
+        var lastInside = _schedule.NextAttempt(30, Start, Start.AddHours(23));
+        var pastIt = _schedule.NextAttempt(31, Start, Start.AddHours(23).AddMinutes(1));
+
+        // Assert
+        Assert.Equal(Start.AddHours(24), lastInside);
+        Assert.Null(pastIt);
+    }
+
+    [Fact]
+    public void Create_UnknownType_Throws()
+    {
+        // Act
+        var error = Assert.Throws<ArgumentException>(() => WebhookEvent.Create("key.deleted", [], null, Start));
+
+        // Assert
+        Assert.Contains("'key.deleted' is not a webhook event type", error.Message);
+    }
+
+    [Fact]
+    public void Create_KnownType_BodyIsTheEnvelopeAroundTheData()
+    {
+        // Act
+        var created = WebhookEvent.Create(WebhookEventTypes.KeyCreated, new System.Text.Json.Nodes.JsonObject { ["key_id"] = "key_1" }, "usr_1", Start);
+
+        // Assert
+        Assert.StartsWith("msg_", created.Id);
+        Assert.Equal("""{"type":"key.created","timestamp":"2026-11-30T00:00:00.000Z","data":{"key_id":"key_1"}}""", created.Body);
+        Assert.Equal("usr_1", created.UserId);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Net;
+using ApiGate.Gateway.Tests.Admin;
+
+namespace ApiGate.Gateway.Tests.Webhooks;
+
+/// <summary><c>/admin/webhooks</c>: the same rules as the CLI, the secret only in the create response.</summary>
+public sealed class AdminWebhookTests : AdminTestBase
+{
+    [Fact]
+    public async Task Post_ValidEndpoint_SecretOnlyInCreateResponseMeta()
+    {
+        // Act
+        var created = await PostAsync("/webhooks", new { url = "https://example.com/hooks", events = new[] { "key.created", "plan.changed" }, description = "crm" });
+        var id = created.Json.GetProperty("data").GetProperty("id").GetString();
+        var list = await GetAsync("/webhooks");
+        var one = await GetAsync($"/webhooks/{id}");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        var secret = created.Json.GetProperty("meta").GetProperty("secret").GetString()!;
+        Assert.StartsWith("whsec_", secret);
+        Assert.Equal("no-store", created.Headers["Cache-Control"]);
+        Assert.False(created.Json.GetProperty("data").TryGetProperty("secret", out _));
+        Assert.Equal(HttpStatusCode.OK, list.Status);
+        Assert.Equal(id, list.Json.GetProperty("data")[0].GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.OK, one.Status);
+        Assert.DoesNotContain(secret, list.Raw);
+        Assert.DoesNotContain(secret, one.Raw);
+        Assert.DoesNotContain("whsec_", list.Raw + one.Raw);
+    }
+
+    [Fact]
+    public async Task Post_FileUrl_422PointingAtUrl()
+    {
+        // Act
+        var response = await PostAsync("/webhooks", new { url = "file:///etc/passwd", events = new[] { "key.created" } });
+
+        // Assert
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/url");
+    }
+
+    [Fact]
+    public async Task Post_UnknownEvent_422PointingAtEvents()
+    {
+        // Act
+        var response = await PostAsync("/webhooks", new { url = "https://example.com/hooks", events = new[] { "everything" } });
+
+        // Assert
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/events");
+    }
+
+    [Fact]
+    public async Task PostTest_UnknownEndpoint_404()
+    {
+        // Act
+        var response = await PostAsync("/webhooks/wh_missing/test");
+
+        // Assert
+        AssertError(response, HttpStatusCode.NotFound, "not_found");
+    }
+}

@@ -1,0 +1,89 @@
+using System.Text.Json;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+
+namespace ApiGate.Gateway.Tests.Webhooks;
+
+/// <summary><c>apigate webhooks</c> as an operator runs it: refusals name the option, the secret is printed once.</summary>
+public sealed class WebhookCommandTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Create_FtpUrl_FailsNamingUrlOptionAndStoresNothing(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+
+        // Act
+        var result = await store.CliAsync("webhooks", "create", "--url", "ftp://example.com/hooks", "--events", "key.created");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error: --url: 'ftp://example.com/hooks' is not an http or https URL", result.Diagnostics);
+        Assert.Empty(await store.Store.ListWebhookEndpointsAsync(CancellationToken.None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Create_UnknownEventType_FailsNamingEventsOptionAndTheKnownTypes(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+
+        // Act
+        var result = await store.CliAsync("webhooks", "create", "--url", "https://example.com/hooks", "--events", "key.created,key.deleted");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error: --events: 'key.deleted' is not an event type; one of user.created, key.created", result.Diagnostics);
+        Assert.Empty(await store.Store.ListWebhookEndpointsAsync(CancellationToken.None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Create_ValidEndpoint_SecretPrintedOnceAndNeverInListGetOrJson(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+
+        // Act
+        var created = await store.CliAsync("webhooks", "create", "--url", "https://example.com/hooks", "--events", "key.created, usage.threshold", "--description", "billing");
+        var secret = created.Output.Trim();
+        var id = (await store.Store.ListWebhookEndpointsAsync(CancellationToken.None)).Single().Id;
+        var outputs = new[]
+        {
+            await store.CliAsync("webhooks", "list"),
+            await store.CliAsync("webhooks", "list", "--json"),
+            await store.CliAsync("webhooks", "get", id),
+            await store.CliAsync("webhooks", "get", id, "--json"),
+            await store.CliAsync("webhooks", "update", id, "--description", "billing system", "--json"),
+        };
+
+        // Assert
+        Assert.Equal(0, created.ExitCode);
+        Assert.Matches("^whsec_[A-Za-z0-9+/]{43}=$", secret);
+        Assert.Contains("not shown again", created.Diagnostics);
+        Assert.DoesNotContain(secret, created.Error);
+        Assert.All(outputs, o => Assert.Equal(0, o.ExitCode));
+        Assert.All(outputs, o => Assert.DoesNotContain(secret[6..], o.Output + o.Error));
+        Assert.All(outputs, o => Assert.DoesNotContain("whsec_", o.Output + o.Error));
+        var updated = JsonDocument.Parse(outputs[4].Output).RootElement;
+        Assert.Equal("billing system", updated.GetProperty("description").GetString());
+        Assert.Equal(["key.created", "usage.threshold"], updated.GetProperty("events").EnumerateArray().Select(e => e.GetString()));
+        Assert.False(updated.TryGetProperty("secret", out _));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Redeliver_UnknownDelivery_FailsWithNotFound(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+
+        // Act
+        var missing = await store.CliAsync("webhooks", "redeliver", "4711");
+        var notANumber = await store.CliAsync("webhooks", "redeliver", "abc");
+
+        // Assert
+        Assert.Equal(3, missing.ExitCode);
+        Assert.Contains("no webhook delivery with id '4711'", missing.Diagnostics);
+        Assert.Equal(2, notANumber.ExitCode);
+        Assert.Contains("'abc' is not a delivery id", notANumber.Diagnostics);
+    }
+}

@@ -1,0 +1,327 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Core.Webhooks;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+
+namespace ApiGate.Gateway.Tests.Webhooks;
+
+/// <summary>
+/// Outgoing webhooks end to end, on SQLite and PostgreSQL: a real gateway, the real action (CLI, admin API, proxied
+/// traffic) and a receiver on loopback that verifies every signature with the Standard Webhooks library.
+/// </summary>
+public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<StoreEngines>, IAsyncLifetime
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+    private readonly List<TestGateway> _gateways = [];
+    private readonly List<WebhookReceiver> _receivers = [];
+    private string _dsn = "";
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var gateway in _gateways)
+        {
+            await gateway.StopAsync();
+        }
+
+        foreach (var receiver in _receivers)
+        {
+            await receiver.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CliCreatesUserAndKey_ReceiverVerifiesSignatures_UserCreatedAndKeyCreatedDelivered(string engine)
+    {
+        // Arrange
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        await CreateEndpointAsync(gateway, receiver, "user.created,key.created");
+        await gateway.Plans.CreateAsync(new PlanInput { Id = "free", Name = "Free", IsDefault = true }, None);
+
+        // Act
+        var user = await gateway.CliAsync("users", "create", "--email", "ada@example.com", "--json");
+        var userId = JsonDocument.Parse(user.Output).RootElement.GetProperty("id").GetString();
+        var key = await gateway.CliAsync("keys", "create", "--user", "ada@example.com", "--json");
+        var keyJson = JsonDocument.Parse(key.Output).RootElement;
+
+        // Assert
+        var keyCreated = await receiver.WaitForAsync("key.created");
+        var userCreated = await receiver.WaitForAsync("user.created");
+        Assert.Equal(userId, userCreated.Data.GetProperty("user_id").GetString());
+        Assert.Equal("ada@example.com", userCreated.Data.GetProperty("email").GetString());
+        Assert.Equal("free", userCreated.Data.GetProperty("plan_id").GetString());
+        Assert.Equal(keyJson.GetProperty("id").GetString(), keyCreated.Data.GetProperty("key_id").GetString());
+        Assert.Equal(userId, keyCreated.Data.GetProperty("user_id").GetString());
+        Assert.Equal(keyJson.GetProperty("prefix").GetString(), keyCreated.Data.GetProperty("prefix").GetString());
+        Assert.DoesNotContain(keyJson.GetProperty("key").GetString()!, keyCreated.Body); // the key itself never leaves
+        Assert.Equal(["user.created", "key.created"], receiver.Accepted.Select(w => w.Type));
+        Assert.Equal(0, receiver.Rejected);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AdminApiRevokesKeyAndChangesPlan_KeyRevokedAndPlanChangedDeliveredInOrder(string engine)
+    {
+        // Arrange
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        await CreateEndpointAsync(gateway, receiver, "key.revoked,plan.changed");
+        await gateway.Plans.CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var (_, user, key) = await gateway.CreateKeyAsync("grace@example.com", new PlanInput { Id = "free", Name = "Free" });
+        var token = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("tests", None)).Value!.Token;
+
+        // Act
+        var revoked = await AdminAsync(gateway, token, HttpMethod.Post, $"/keys/{key.Id}/revoke", "{}");
+        var changed = await AdminAsync(gateway, token, HttpMethod.Patch, $"/users/{user.Id}", """{"plan":"pro"}""");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, revoked);
+        Assert.Equal(HttpStatusCode.OK, changed);
+        var plan = await receiver.WaitForAsync("plan.changed");
+        var revocation = receiver.Accepted.Single(w => w.Type == "key.revoked");
+        Assert.Equal(key.Id, revocation.Data.GetProperty("key_id").GetString());
+        Assert.Equal(user.Id, plan.Data.GetProperty("user_id").GetString());
+        Assert.Equal("free", plan.Data.GetProperty("previous_plan_id").GetString());
+        Assert.Equal("pro", plan.Data.GetProperty("plan_id").GetString());
+        Assert.Equal(["key.revoked", "plan.changed"], receiver.Accepted.Select(w => w.Type));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ReceiverDownAtFirst_AttemptsRetriedWithBackOff_DeliveredOnceItIsUp(string engine)
+    {
+        // Arrange: the endpoint's port has no listener yet
+        var gateway = await StartGatewayAsync(engine);
+        var port = WebhookReceiver.FreePort();
+        var (id, secret) = await CreateEndpointAsync(gateway, null, "key.created", $"http://127.0.0.1:{port}/hooks");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 2);
+        var receiver = await StartReceiverAsync(port);
+        receiver.Secret = secret;
+        var test = await receiver.WaitForAsync("test");
+        await WaitForStatusAsync(gateway, id, WebhookDeliveryStatus.Delivered);
+        var deliveries = await gateway.CliAsync("webhooks", "deliveries", id);
+
+        // Assert
+        var delivery = Assert.Single(await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None));
+        Assert.Equal(test.Id, delivery.EventId);
+        Assert.True(delivery.Attempts.Count >= 3, $"{delivery.Attempts.Count} attempts");
+        Assert.Equal(204, delivery.Attempts[0].StatusCode); // newest first
+        Assert.All(delivery.Attempts.Skip(1), a => Assert.Equal(0, a.StatusCode));
+        Assert.All(delivery.Attempts.Skip(1), a => Assert.Contains("ConnectionError", a.Error));
+        Assert.Equal(id, test.Data.GetProperty("endpoint_id").GetString());
+        Assert.Equal(0, deliveries.ExitCode);
+        Assert.Contains("delivered", deliveries.Output);
+        Assert.Contains("204", deliveries.Output);
+        Assert.Contains("ConnectionError", deliveries.Output);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task EventsRecordedWhileGatewayStopped_GatewayRestarts_EachDeliveredExactlyOnce(string engine)
+    {
+        // Arrange
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        var (id, _) = await CreateEndpointAsync(gateway, receiver, "user.created,key.created");
+        await gateway.Plans.CreateAsync(new PlanInput { Id = "free", Name = "Free", IsDefault = true }, None);
+        await gateway.StopAsync();
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = engine, ["APIGATE_DATABASE_DSN"] = _dsn };
+        Assert.Equal(0, (await CliRunner.RunAsync(environment, "users", "create", "--email", "lin@example.com")).ExitCode);
+        Assert.Equal(0, (await CliRunner.RunAsync(environment, "keys", "create", "--user", "lin@example.com")).ExitCode);
+
+        // Act
+        var restarted = await StartGatewayAsync(engine);
+        await receiver.WaitForAsync("key.created");
+        Assert.Equal(0, (await restarted.CliAsync("webhooks", "test", id)).ExitCode);
+        await receiver.WaitForAsync("test"); // recorded after the others: once it is in, nothing else is on its way
+
+        // Assert
+        Assert.Equal(["user.created", "key.created", "test"], receiver.Received.Select(w => w.Type));
+        Assert.Equal(3, receiver.Received.Select(w => w.Id).Distinct().Count());
+        Assert.All(await restarted.Store.ListWebhookDeliveriesAsync(id, 10, None), d => Assert.Equal(WebhookDeliveryStatus.Delivered, d.Status));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task TenKeysWhileReceiverFails_RetriedAndDelivered_InTheOrderTheyWereCreated(string engine)
+    {
+        // Arrange
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        await CreateEndpointAsync(gateway, receiver, "key.created");
+        var (_, user, first) = await gateway.CreateKeyAsync("ord@example.com", new PlanInput { Id = "free", Name = "Free" });
+        receiver.FailNext(3);
+
+        // Act
+        var created = new List<string> { first.Id };
+        for (var i = 0; i < 9; i++)
+        {
+            created.Add((await gateway.Keys.CreateAsync(new KeyChanges { User = user.Id }, None)).Value!.Key.Id);
+        }
+
+        await receiver.WaitUntilAsync(list => list.Count == 10, "ten key.created");
+
+        // Assert
+        Assert.Equal(created, receiver.Accepted.Select(w => w.Data.GetProperty("key_id").GetString()));
+        Assert.True(receiver.Received.Count >= 11, $"{receiver.Received.Count} requests"); // the refused ones were sent again
+        Assert.Equal(0, receiver.Rejected);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task FortyParallelRequestsOnATwentyUnitQuota_UsageThresholdAndUsageLimitDeliveredOnceEach(string engine)
+    {
+        // Arrange
+        await using var upstream = await TestUpstream.StartAsync();
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        var (id, _) = await CreateEndpointAsync(gateway, receiver, "usage.threshold,usage.limit");
+        await gateway.AddUpstreamAsync("backend", upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true }, reload: false);
+        var (key, user, _) = await gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "twenty", Name = "Twenty", RequestsPerMonth = 20 });
+
+        // Act
+        using var start = new ManualResetEventSlim();
+        var requests = Enumerable.Range(0, 40).Select(_ => Task.Run(async () =>
+        {
+            start.Wait();
+            using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/api/items");
+            request.Headers.Add("X-API-Key", key);
+            using var response = await gateway.Client.SendAsync(request);
+            return response.StatusCode;
+        })).ToList();
+        start.Set();
+        var statuses = await Task.WhenAll(requests);
+        await receiver.WaitForAsync("usage.limit");
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await receiver.WaitForAsync("test"); // recorded after every usage batch of the burst
+
+        // Assert
+        Assert.Equal(20, statuses.Count(s => s == HttpStatusCode.OK));
+        var threshold = Assert.Single(receiver.Received, w => w.Type == "usage.threshold");
+        var limit = Assert.Single(receiver.Received, w => w.Type == "usage.limit");
+        Assert.Equal(user.Id, threshold.Data.GetProperty("user_id").GetString());
+        Assert.Equal(20, threshold.Data.GetProperty("quota").GetInt64());
+        Assert.InRange(threshold.Data.GetProperty("used").GetInt64(), 16, 20);
+        Assert.Equal(0.8, threshold.Data.GetProperty("threshold").GetDouble());
+        Assert.Equal(20, limit.Data.GetProperty("used").GetInt64());
+        Assert.Equal("twenty", limit.Data.GetProperty("plan_id").GetString());
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RedeliverADeliveredTest_SentAgainWithTheSameWebhookId(string engine)
+    {
+        // Arrange
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        var (id, _) = await CreateEndpointAsync(gateway, receiver, "key.created");
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        var test = await receiver.WaitForAsync("test");
+        await WaitForStatusAsync(gateway, id, WebhookDeliveryStatus.Delivered);
+        var deliveryId = Assert.Single(await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Id;
+
+        // Act
+        var redeliver = await gateway.CliAsync("webhooks", "redeliver", deliveryId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await receiver.WaitUntilAsync(list => list.Count(w => w.Id == test.Id) == 2, "the redelivery");
+
+        // Assert
+        Assert.Equal(0, redeliver.ExitCode);
+        Assert.Contains("pending again", redeliver.Output);
+        Assert.Equal([test.Id, test.Id], receiver.Accepted.Select(w => w.Id));
+        Assert.Equal(test.Body, receiver.Accepted.Last().Body);
+    }
+
+    private async Task<TestGateway> StartGatewayAsync(string engine)
+    {
+        if (_dsn.Length == 0)
+        {
+            _dsn = engine == GatewayStores.Sqlite ? Path.Combine(_directory, "apigate.db") : await engines.NewDsnAsync(engine);
+        }
+
+        var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.DatabaseDriver = engine;
+            o.DatabaseDsn = _dsn;
+            o.WebhookRetryBase = TimeSpan.FromMilliseconds(100);
+            o.WebhookPollInterval = TimeSpan.FromMilliseconds(100);
+        }, _directory);
+        _gateways.Add(gateway);
+        return gateway;
+    }
+
+    private async Task<WebhookReceiver> StartReceiverAsync(int? port = null)
+    {
+        var receiver = await WebhookReceiver.StartAsync(port);
+        _receivers.Add(receiver);
+        return receiver;
+    }
+
+    /// <summary>Creates the endpoint with the CLI, as an operator does, and gives the receiver its secret.</summary>
+    private static async Task<(string Id, string Secret)> CreateEndpointAsync(TestGateway gateway, WebhookReceiver? receiver, string events, string? url = null)
+    {
+        var created = await gateway.CliAsync("webhooks", "create", "--url", url ?? receiver!.Url, "--events", events, "--json");
+        Assert.True(created.ExitCode == 0, created.Error);
+        var json = JsonDocument.Parse(created.Output).RootElement;
+        var secret = json.GetProperty("secret").GetString()!;
+        if (receiver is not null)
+        {
+            receiver.Secret = secret;
+        }
+
+        return (json.GetProperty("id").GetString()!, secret);
+    }
+
+    private static async Task<HttpStatusCode> AdminAsync(TestGateway gateway, string token, HttpMethod method, string path, string body)
+    {
+        using var request = new HttpRequestMessage(method, gateway.Url + "/admin" + path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await gateway.Client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    private static async Task WaitForAttemptsAsync(TestGateway gateway, string endpointId, int attempts)
+    {
+        for (var i = 0; i < 600; i++) // bounded: 30 s
+        {
+            var deliveries = await gateway.Store.ListWebhookDeliveriesAsync(endpointId, 10, None);
+            if (deliveries.Sum(d => d.Attempts.Count) >= attempts)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"fewer than {attempts} attempts were recorded");
+    }
+
+    private static async Task WaitForStatusAsync(TestGateway gateway, string endpointId, string status)
+    {
+        for (var i = 0; i < 600; i++) // bounded: 30 s
+        {
+            var deliveries = await gateway.Store.ListWebhookDeliveriesAsync(endpointId, 10, None);
+            if (deliveries.Count > 0 && deliveries.All(d => d.Status == status))
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"the deliveries never were all {status}");
+    }
+}

@@ -1,0 +1,178 @@
+using ApiGate.Core.Management;
+using ApiGate.Core.Usage;
+using ApiGate.Core.Webhooks;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sql;
+
+namespace ApiGate.Gateway.Tests.Webhooks;
+
+/// <summary>The webhook outbox in the store, on every engine: fan-out, leases across instances, per-endpoint order, usage crossings, encrypted secrets.</summary>
+public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private static readonly DateTimeOffset Now = new(2026, 11, 30, 6, 0, 0, TimeSpan.Zero);
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddWebhookEventAsync_SubscribedDisabledAndOtherEndpoints_QueuesOnlyForTheEnabledSubscriber(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var subscribed = await CreateEndpointAsync(store, "key.created,key.revoked");
+        var disabled = await CreateEndpointAsync(store, "key.created", enabled: false);
+        var other = await CreateEndpointAsync(store, "user.created");
+
+        // Act
+        var queued = await store.AddWebhookEventAsync(WebhookPayloads.Test("x", Now) with { Type = WebhookEventTypes.KeyCreated }, null, None);
+
+        // Assert
+        Assert.Equal(1, queued);
+        Assert.Single(await store.ListWebhookDeliveriesAsync(subscribed, 10, None));
+        Assert.Empty(await store.ListWebhookDeliveriesAsync(disabled, 10, None));
+        Assert.Empty(await store.ListWebhookDeliveriesAsync(other, 10, None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ClaimWebhookDeliveriesAsync_TwoInstancesAtOnce_NoDeliveryLeasedTwice(string engine)
+    {
+        // Arrange: four endpoints with three events each, claimed by two instances of the store in parallel
+        var created = await engines.CreateAsync(engine);
+        await using var second = GatewayStores.Create(engine, created.Dsn, new SecretProtector(null));
+        await second.InitializeAsync(None);
+        for (var i = 0; i < 4; i++)
+        {
+            await CreateEndpointAsync(created.Store, "user.created");
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            await created.Store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        }
+
+        // Act
+        var claims = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            (i % 2 == 0 ? created.Store : second).ClaimWebhookDeliveriesAsync($"owner{i}", Now, Now.AddMinutes(1), 16, None)));
+
+        // Assert: each endpoint's oldest delivery, each leased to exactly one claimer
+        var leased = claims.SelectMany(c => c).ToList();
+        Assert.Equal(4, leased.Count);
+        Assert.Equal(4, leased.Select(w => w.EndpointId).Distinct().Count());
+        Assert.Equal(4, leased.Select(w => w.DeliveryId).Distinct().Count());
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ClaimWebhookDeliveriesAsync_OldestWaitingForRetry_LaterEventsOfThatEndpointWait(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var endpoint = await CreateEndpointAsync(store, "user.created");
+        var first = Event(WebhookEventTypes.UserCreated);
+        var second = Event(WebhookEventTypes.UserCreated);
+        await store.AddWebhookEventAsync(first, null, None);
+        await store.AddWebhookEventAsync(second, null, None);
+        var claimed = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 16, None));
+        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(claimed.DeliveryId, Now, 500, 3, "endpoint answered 500"), "a",
+            WebhookDeliveryStatus.Pending, Now.AddSeconds(10), None));
+
+        // Act
+        var duringBackOff = await store.ClaimWebhookDeliveriesAsync("a", Now.AddSeconds(5), Now.AddMinutes(1), 16, None);
+        var afterBackOff = await store.ClaimWebhookDeliveriesAsync("a", Now.AddSeconds(10), Now.AddMinutes(1), 16, None);
+
+        // Assert
+        Assert.Equal(first.Id, claimed.EventId);
+        Assert.Empty(duringBackOff);
+        var retried = Assert.Single(afterBackOff);
+        Assert.Equal(first.Id, retried.EventId);
+        Assert.Equal(1, retried.AttemptCount);
+        Assert.Equal(endpoint, retried.EndpointId);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RecordWebhookAttemptAsync_LeaseTakenOverAfterExpiry_OldOwnerChangesNothing(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var endpoint = await CreateEndpointAsync(store, "user.created");
+        await store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        var first = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddSeconds(30), 16, None));
+        var takenOver = Assert.Single(await store.ClaimWebhookDeliveriesAsync("b", Now.AddSeconds(31), Now.AddSeconds(60), 16, None));
+
+        // Act
+        var late = await store.RecordWebhookAttemptAsync(new WebhookAttempt(first.DeliveryId, Now.AddSeconds(40), 204, 5, ""), "a", WebhookDeliveryStatus.Delivered, Now, None);
+
+        // Assert
+        Assert.Equal(first.DeliveryId, takenOver.DeliveryId);
+        Assert.False(late);
+        var delivery = Assert.Single(await store.ListWebhookDeliveriesAsync(endpoint, 10, None));
+        Assert.Equal(WebhookDeliveryStatus.Pending, delivery.Status);
+        Assert.Single(delivery.Attempts); // the attempt itself is still recorded
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddUsageEventsAsync_TwoInstancesCrossTheQuotaInParallel_OneThresholdAndOneLimitEvent(string engine)
+    {
+        // Arrange: a 20-unit plan, two store instances (two gateways) each writing ten one-unit batches at once
+        var created = await engines.CreateAsync(engine);
+        await using var second = GatewayStores.Create(engine, created.Dsn, new SecretProtector(null));
+        await second.InitializeAsync(None);
+        var endpoint = await CreateEndpointAsync(created.Store, "usage.threshold,usage.limit");
+        await new PlanService(created.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "twenty", Name = "Twenty", RequestsPerMonth = 20 }, None);
+        var user = (await new UserService(created.Store, TimeProvider.System).CreateAsync(new UserChanges { Email = "u@example.com", Plan = "twenty" }, None)).Value!;
+        created.Store.EnableUsageAlerts(0.8);
+        second.EnableUsageAlerts(0.8);
+
+        // Act
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() =>
+            (i % 2 == 0 ? created.Store : second).AddUsageEventsAsync([Usage(user.Id, i)], None))));
+
+        // Assert
+        var deliveries = await created.Store.ListWebhookDeliveriesAsync(endpoint, 100, None);
+        Assert.Equal(["usage.limit", "usage.threshold"], deliveries.Select(d => d.EventType).Order());
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateWebhookEndpointAsync_WithASecretKey_SecretReadableOnlyWithThatKey(string engine)
+    {
+        // Arrange
+        var created = await engines.CreateAsync(engine);
+        await using var keyed = GatewayStores.Create(engine, created.Dsn, new SecretProtector("store key"));
+        await keyed.InitializeAsync(None);
+        var endpoint = (await new WebhookService(keyed, TimeProvider.System).CreateAsync(
+            new WebhookInput { Url = "https://example.com/hooks", Events = ["key.created"] }, None)).Value!;
+
+        // Act
+        var readWithKey = await keyed.FindWebhookEndpointAsync(endpoint.Endpoint.Id, None);
+        var readWithout = await Assert.ThrowsAsync<InvalidOperationException>(() => created.Store.FindWebhookEndpointAsync(endpoint.Endpoint.Id, None));
+
+        // Assert
+        Assert.Equal(endpoint.Secret, readWithKey!.Secret);
+        Assert.StartsWith("whsec_", endpoint.Secret);
+        Assert.Contains("APIGATE_SECRET_KEY", readWithout.Message);
+    }
+
+    private static async Task<string> CreateEndpointAsync(SqlGatewayStore store, string events, bool enabled = true)
+    {
+        var result = await new WebhookService(store, TimeProvider.System).CreateAsync(
+            new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = events.Split(','), Enabled = enabled }, None);
+        Assert.True(result.Ok, result.Error?.ToString());
+        return result.Value!.Endpoint.Id;
+    }
+
+    private static WebhookEvent Event(string type) => WebhookEvent.Create(type, new System.Text.Json.Nodes.JsonObject { ["n"] = 1 }, null, Now);
+
+    private static UsageEvent Usage(string userId, int i) => new()
+    {
+        UserId = userId,
+        KeyId = "key_1",
+        RouteId = "rt_1",
+        UpstreamId = "up_1",
+        Method = "GET",
+        Path = "/api",
+        Status = 200,
+        Units = 1,
+        ClientIp = "127.0.0.1",
+        RequestId = $"req{i}",
+        Timestamp = DateTimeOffset.UtcNow,
+    };
+}
