@@ -56,6 +56,7 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(PlanEntitlements, source, read, to, write, ct2),
                     await CopyRowsAsync(AdminTokenTable, source, read, to, write, ct2),
                     await CopyRowsAsync(QuotaTable, source, read, to, write, ct2),
+                    await CopyRowsAsync(WebhookEndpoints, source, read, to, write, ct2),
                 };
 
                 long events = 0;

@@ -74,11 +74,11 @@ public abstract partial class SqlGatewayStore : IWebhookStore
                 return [];
             }
 
-            var rows = await QueryAsync<WebhookWorkRow>(connection, transaction, """
+            var rows = await QueryAsync<WebhookWorkRow>(connection, transaction, $"""
                 SELECT d.id, d.endpoint_id, e.url, e.secret, d.event_id, v.body, d.attempt_count, d.started_at
                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
-                WHERE d.id IN @Ids ORDER BY d.id
-                """, new { Ids = claimed }, ct);
+                WHERE d.id IN ({IdList(claimed)}) ORDER BY d.id
+                """, null, ct);
             return rows.Select(r => new WebhookDeliveryWork(
                 r.Id, r.EndpointId, r.Url, _secrets.Unprotect(r.Secret), r.EventId, r.Body, (int)r.AttemptCount, StoredValues.Time(r.StartedAt))).ToList();
         }, cancellationToken);
@@ -259,12 +259,18 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         }
 
         var attempts = (await QueryAsync<WebhookAttemptRow>(connection, null,
-                "SELECT id, delivery_id, attempted_at, status_code, latency_ms, error FROM webhook_attempts WHERE delivery_id IN @Ids ORDER BY id DESC",
-                new { Ids = rows.Select(r => r.Id).ToList() }, ct))
+                $"SELECT id, delivery_id, attempted_at, status_code, latency_ms, error FROM webhook_attempts WHERE delivery_id IN ({IdList(rows.Select(r => r.Id))}) ORDER BY id DESC",
+                null, ct))
             .GroupBy(a => a.DeliveryId)
             .ToDictionary(g => g.Key, g => (IReadOnlyList<WebhookAttempt>)g.Select(a => a.ToAttempt()).ToList());
         return rows.Select(r => r.ToDelivery(attempts.GetValueOrDefault(r.Id, []))).ToList();
     }
+
+    /// <summary>
+    /// Delivery ids written into an <c>IN (…)</c> list: they are numbers from the store itself, and a list parameter is
+    /// expanded by Dapper on SQLite but sent as one array on PostgreSQL, so neither engine's syntax fits both.
+    /// </summary>
+    private static string IdList(IEnumerable<long> ids) => string.Join(", ", ids.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     private WebhookEndpointDefinition ToWebhookEndpoint(WebhookEndpointRow row) => row.ToDefinition(_secrets.Unprotect);
 }

@@ -52,7 +52,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var gateway = await StartGatewayAsync(engine);
         var receiver = await StartReceiverAsync();
         await CreateEndpointAsync(gateway, receiver, "user.created,key.created");
-        await gateway.Plans.CreateAsync(new PlanInput { Id = "free", Name = "Free", IsDefault = true }, None);
+        await gateway.Plans.CreateAsync(new PlanInput { Id = "basic", Name = "Basic", IsDefault = true }, None);
 
         // Act
         var user = await gateway.CliAsync("users", "create", "--email", "ada@example.com", "--json");
@@ -65,7 +65,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var userCreated = await receiver.WaitForAsync("user.created");
         Assert.Equal(userId, userCreated.Data.GetProperty("user_id").GetString());
         Assert.Equal("ada@example.com", userCreated.Data.GetProperty("email").GetString());
-        Assert.Equal("free", userCreated.Data.GetProperty("plan_id").GetString());
+        Assert.Equal("basic", userCreated.Data.GetProperty("plan_id").GetString());
         Assert.Equal(keyJson.GetProperty("id").GetString(), keyCreated.Data.GetProperty("key_id").GetString());
         Assert.Equal(userId, keyCreated.Data.GetProperty("user_id").GetString());
         Assert.Equal(keyJson.GetProperty("prefix").GetString(), keyCreated.Data.GetProperty("prefix").GetString());
@@ -82,7 +82,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var receiver = await StartReceiverAsync();
         await CreateEndpointAsync(gateway, receiver, "key.revoked,plan.changed");
         await gateway.Plans.CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
-        var (_, user, key) = await gateway.CreateKeyAsync("grace@example.com", new PlanInput { Id = "free", Name = "Free" });
+        var (_, user, key) = await gateway.CreateKeyAsync("grace@example.com", new PlanInput { Id = "basic", Name = "Basic" });
         var token = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("tests", None)).Value!.Token;
 
         // Act
@@ -96,7 +96,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var revocation = receiver.Accepted.Single(w => w.Type == "key.revoked");
         Assert.Equal(key.Id, revocation.Data.GetProperty("key_id").GetString());
         Assert.Equal(user.Id, plan.Data.GetProperty("user_id").GetString());
-        Assert.Equal("free", plan.Data.GetProperty("previous_plan_id").GetString());
+        Assert.Equal("basic", plan.Data.GetProperty("previous_plan_id").GetString());
         Assert.Equal("pro", plan.Data.GetProperty("plan_id").GetString());
         Assert.Equal(["key.revoked", "plan.changed"], receiver.Accepted.Select(w => w.Type));
     }
@@ -139,7 +139,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var gateway = await StartGatewayAsync(engine);
         var receiver = await StartReceiverAsync();
         var (id, _) = await CreateEndpointAsync(gateway, receiver, "user.created,key.created");
-        await gateway.Plans.CreateAsync(new PlanInput { Id = "free", Name = "Free", IsDefault = true }, None);
+        await gateway.Plans.CreateAsync(new PlanInput { Id = "basic", Name = "Basic", IsDefault = true }, None);
         await gateway.StopAsync();
         var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = engine, ["APIGATE_DATABASE_DSN"] = _dsn };
         Assert.Equal(0, (await CliRunner.RunAsync(environment, "users", "create", "--email", "lin@example.com")).ExitCode);
@@ -164,7 +164,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var gateway = await StartGatewayAsync(engine);
         var receiver = await StartReceiverAsync();
         await CreateEndpointAsync(gateway, receiver, "key.created");
-        var (_, user, first) = await gateway.CreateKeyAsync("ord@example.com", new PlanInput { Id = "free", Name = "Free" });
+        var (_, user, first) = await gateway.CreateKeyAsync("ord@example.com", new PlanInput { Id = "basic", Name = "Basic" });
         receiver.FailNext(3);
 
         // Act
