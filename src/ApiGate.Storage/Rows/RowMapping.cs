@@ -18,7 +18,7 @@ internal static class RowMapping
         typeof(PlanEntitlementRow), typeof(AdminTokenRow), typeof(TargetHealthRow), typeof(UsageEventRow), typeof(UsageTotalsRow),
         typeof(QuotaUsageRow), typeof(UsageRollupRow),
         typeof(WebhookEndpointRow), typeof(WebhookDeliveryRow), typeof(WebhookAttemptRow), typeof(WebhookWorkRow),
-        typeof(BillingCustomerRow), typeof(OverageOutboxRow),
+        typeof(BillingCustomerRow), typeof(OverageOutboxRow), typeof(BillingEventRow),
     ];
 
     static RowMapping()

@@ -13,6 +13,8 @@ public abstract partial class SqlGatewayStore
 {
     private static readonly RowTable<BillingCustomerRow> BillingCustomers = new("billing_customers", "user_id");
 
+    private static readonly RowTable<BillingEventRow> BillingEvents = new("billing_events", "received_at, event_id");
+
     private static readonly RowTable<OverageOutboxRow> OverageOutbox = new("billing_usage_outbox", "usage_at, id");
 
     private const string UpsertBillingCustomer =
