@@ -184,7 +184,7 @@ public sealed class BillingService(
 
             if (!wasPaying)
             {
-                notifications.Add(new BillingNotification("subscription.started", user.Id, target.Id, user.PlanId, e.SubscriptionId));
+                notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.SubscriptionStarted, user.Id, target.Id, user.PlanId, e.SubscriptionId));
             }
 
             outcome = $"plan {target.Id}" + (reactivate ? ", reactivated" : "");
@@ -202,7 +202,7 @@ public sealed class BillingService(
                 change = new BillingUserChange(user.Id, fallback.Id, user.Status, now);
             }
 
-            notifications.Add(new BillingNotification("subscription.ended", user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
+            notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.SubscriptionEnded, user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
             outcome = $"subscription ended: plan {fallback.Id}";
         }
         else
@@ -213,10 +213,10 @@ public sealed class BillingService(
 
         if (change is not null && change.PlanId != user.PlanId)
         {
-            notifications.Add(new BillingNotification("plan.changed", user.Id, change.PlanId, user.PlanId, e.SubscriptionId));
+            notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.PlanChanged, user.Id, change.PlanId, user.PlanId, e.SubscriptionId));
         }
 
-        return await CommitAsync(e, user.Id, outcome, next, change, notifications, ct);
+        return await CommitAsync(e, user, user.Id, outcome, next, change, notifications, ct);
     }
 
     private async Task<WebhookOutcome> ApplyPaymentFailedAsync(BillingEvent e, CancellationToken ct)
@@ -228,11 +228,11 @@ public sealed class BillingService(
         }
 
         var now = timeProvider.GetUtcNow();
-        var notifications = new List<BillingNotification> { new("payment.failed", user.Id, user.PlanId, user.PlanId, e.SubscriptionId) };
+        var notifications = new List<BillingNotification> { new(Webhooks.WebhookEventTypes.PaymentFailed, user.Id, user.PlanId, user.PlanId, e.SubscriptionId) };
         switch (paymentFailed)
         {
             case PaymentFailedAction.Suspend when user.Status != UserStatus.Suspended:
-                return await CommitAsync(e, user.Id, "payment failed: user suspended", customer with { SuspendedByBilling = true, UpdatedAt = now },
+                return await CommitAsync(e, user, user.Id, "payment failed: user suspended", customer with { SuspendedByBilling = true, UpdatedAt = now },
                     new BillingUserChange(user.Id, user.PlanId, UserStatus.Suspended, now), notifications, ct);
             case PaymentFailedAction.DefaultPlan:
                 var fallback = await DefaultPlanAsync(ct);
@@ -243,14 +243,14 @@ public sealed class BillingService(
 
                 if (fallback.Id == user.PlanId)
                 {
-                    return await CommitAsync(e, user.Id, "payment failed: already on the default plan", null, null, notifications, ct);
+                    return await CommitAsync(e, user, user.Id, "payment failed: already on the default plan", null, null, notifications, ct);
                 }
 
-                notifications.Add(new BillingNotification("plan.changed", user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
-                return await CommitAsync(e, user.Id, $"payment failed: plan {fallback.Id}", null,
+                notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.PlanChanged, user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
+                return await CommitAsync(e, user, user.Id, $"payment failed: plan {fallback.Id}", null,
                     new BillingUserChange(user.Id, fallback.Id, user.Status, now), notifications, ct);
             default:
-                return await CommitAsync(e, user.Id, "payment failed: recorded", null, null, notifications, ct);
+                return await CommitAsync(e, user, user.Id, "payment failed: recorded", null, null, notifications, ct);
         }
     }
 
@@ -336,13 +336,21 @@ public sealed class BillingService(
     }
 
     private Task<WebhookOutcome> RecordAsync(BillingEvent e, string userId, string outcome, CancellationToken ct) =>
-        CommitAsync(e, userId, outcome, null, null, [], ct);
+        CommitAsync(e, null, userId, outcome, null, null, [], ct);
 
     private async Task<WebhookOutcome> CommitAsync(
-        BillingEvent e, string userId, string outcome, BillingCustomer? customer, BillingUserChange? change, IReadOnlyList<BillingNotification> notifications, CancellationToken ct)
+        BillingEvent e, UserDefinition? user, string userId, string outcome, BillingCustomer? customer, BillingUserChange? change,
+        IReadOnlyList<BillingNotification> notifications, CancellationToken ct)
     {
-        var record = new BillingEventRecord(e.Id, e.Type, userId, outcome, timeProvider.GetUtcNow());
-        return await billing.ApplyBillingEventAsync(record, customer, change, ct)
+        var now = timeProvider.GetUtcNow();
+        var record = new BillingEventRecord(e.Id, e.Type, userId, outcome, now);
+        var events = new List<Webhooks.WebhookEvent>(notifications.Count);
+        foreach (var notification in notifications)
+        {
+            events.Add(BillingWebhookPayloads.From(notification, user!, provider!.Name, now));
+        }
+
+        return await billing.ApplyBillingEventAsync(record, customer, change, events, ct)
             ? new WebhookOutcome(WebhookStatus.Processed, outcome, e.Id, e.Type, notifications)
             : WebhookOutcome.Of(WebhookStatus.Duplicate, "already processed", e);
     }

@@ -22,9 +22,11 @@ public interface IBillingStore
     /// <summary>
     /// In one transaction: records the event (insert-if-absent by id) and, only when it was not recorded before, stores
     /// <paramref name="customer"/> (upsert by user) and applies <paramref name="userChange"/> (which bumps the config
-    /// version, so gateways reload the user's plan). False, and nothing changed, when the event was already processed.
+    /// version, so gateways reload the user's plan) and appends <paramref name="webhookEvents"/> to the outgoing webhook
+    /// outbox. False, and nothing changed, when the event was already processed.
     /// </summary>
-    Task<bool> ApplyBillingEventAsync(BillingEventRecord record, BillingCustomer? customer, BillingUserChange? userChange, CancellationToken cancellationToken);
+    Task<bool> ApplyBillingEventAsync(
+        BillingEventRecord record, BillingCustomer? customer, BillingUserChange? userChange, IReadOnlyList<Webhooks.WebhookEvent> webhookEvents, CancellationToken cancellationToken);
 
     /// <summary>
     /// Claims up to <paramref name="max"/> unsent outbox rows that are due and not leased by a live claim, for

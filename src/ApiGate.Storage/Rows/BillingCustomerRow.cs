@@ -52,3 +52,13 @@ internal sealed record OverageOutboxRow
     public OverageReport ToDefinition() => new(Id, UserId, CustomerId, MeterEvent, Units, StoredValues.Time(PeriodStart),
         DateTimeOffset.FromUnixTimeSeconds(UsageAt), Attempts, LastError, SentAt is { } sent ? DateTimeOffset.FromUnixTimeSeconds(sent) : null);
 }
+
+/// <summary>A row of <c>billing_events</c>: a provider event already processed.</summary>
+internal sealed record BillingEventRow
+{
+    public string EventId { get; init; } = "";
+    public string Type { get; init; } = "";
+    public string UserId { get; init; } = "";
+    public string Outcome { get; init; } = "";
+    public string ReceivedAt { get; init; } = "";
+}

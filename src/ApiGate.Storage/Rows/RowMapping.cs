@@ -19,7 +19,7 @@ internal static class RowMapping
         typeof(QuotaUsageRow), typeof(UsageRollupRow),
         typeof(PortalAccountRow), typeof(PortalTokenRow),
         typeof(WebhookEndpointRow), typeof(WebhookDeliveryRow), typeof(WebhookAttemptRow), typeof(WebhookWorkRow),
-        typeof(BillingCustomerRow), typeof(OverageOutboxRow),
+        typeof(BillingCustomerRow), typeof(OverageOutboxRow), typeof(BillingEventRow),
         typeof(RouteCorsRow),
     ];
 

@@ -13,6 +13,8 @@ public abstract partial class SqlGatewayStore
 {
     private static readonly RowTable<BillingCustomerRow> BillingCustomers = new("billing_customers", "user_id");
 
+    private static readonly RowTable<BillingEventRow> BillingEvents = new("billing_events", "received_at, event_id");
+
     private static readonly RowTable<OverageOutboxRow> OverageOutbox = new("billing_usage_outbox", "usage_at, id");
 
     private const string UpsertBillingCustomer =
@@ -41,7 +43,8 @@ public abstract partial class SqlGatewayStore
         UseAsync(async (connection, ct) =>
             await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_events WHERE event_id = @Id", ct, new { Id = eventId }) > 0, cancellationToken);
 
-    public Task<bool> ApplyBillingEventAsync(BillingEventRecord record, BillingCustomer? customer, BillingUserChange? userChange, CancellationToken cancellationToken) =>
+    public Task<bool> ApplyBillingEventAsync(
+        BillingEventRecord record, BillingCustomer? customer, BillingUserChange? userChange, IReadOnlyList<Core.Webhooks.WebhookEvent> webhookEvents, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             // Insert-if-absent in the transaction that makes the change: a replayed or concurrent duplicate finds the row
@@ -64,6 +67,12 @@ public abstract partial class SqlGatewayStore
                 await ExecuteAsync(connection, transaction, "UPDATE users SET plan_id = @PlanId, status = @Status, updated_at = @At WHERE id = @UserId", ct,
                     new { userChange.UserId, userChange.PlanId, Status = StoredValues.Enum(userChange.Status), At = StoredValues.Time(userChange.At) });
                 await BumpVersionAsync(connection, transaction, ct);
+            }
+
+            // The operator's webhooks (plan.changed included: this UPDATE bypasses UpdateUserAsync) commit with the change.
+            foreach (var webhookEvent in webhookEvents)
+            {
+                await AppendWebhookEventAsync(connection, transaction, webhookEvent, null, ct);
             }
 
             return true;

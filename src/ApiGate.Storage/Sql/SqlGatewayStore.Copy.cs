@@ -60,6 +60,9 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(PortalAccounts, source, read, to, write, ct2),
                     await CopyRowsAsync(PortalTokens, source, read, to, write, ct2),
                     await CopyRowsAsync(WebhookEndpoints, source, read, to, write, ct2),
+                    await CopyRowsAsync(BillingCustomers, source, read, to, write, ct2),
+                    await CopyRowsAsync(BillingEvents, source, read, to, write, ct2),
+                    await CopyRowsAsync(OverageOutbox, source, read, to, write, ct2),
                 };
 
                 long events = 0;

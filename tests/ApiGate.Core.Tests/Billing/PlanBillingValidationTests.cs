@@ -1,0 +1,81 @@
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Entitlements;
+
+namespace ApiGate.Core.Tests.Billing;
+
+public sealed class PlanBillingValidationTests
+{
+    [Theory]
+    [InlineData("prod_123", null, null, 0, "stripe_price_id")]
+    [InlineData("price_1", "price_2", null, 1, "stripe_meter_event")]
+    [InlineData("price_1", null, "api_overage", 1, "stripe_overage_price_id")]
+    [InlineData(null, "price_2", "api_overage", 1, "stripe_price_id")]
+    [InlineData("price_1", "price_2", "api_overage", 0, "overage_price")]
+    [InlineData("price_1", "price_2", "bad name!", 1, "stripe_meter_event")]
+    public async Task CreateAsync_InconsistentStripeFields_RefusedNamingTheField(string? price, string? overagePrice, string? meter, long overage, string field)
+    {
+        var service = new PlanService(new PlansOnly(), TimeProvider.System);
+
+        var result = await service.CreateAsync(new PlanInput
+        {
+            Id = "p", Name = "P", OveragePrice = overage, StripePriceId = price, StripeOveragePriceId = overagePrice, StripeMeterEvent = meter,
+        }, CancellationToken.None);
+
+        Assert.False(result.Ok);
+        Assert.Equal(field, result.Error!.Field);
+    }
+
+    [Fact]
+    public async Task CreateAsync_CompleteStripeFields_Stored()
+    {
+        var store = new PlansOnly();
+        var service = new PlanService(store, TimeProvider.System);
+
+        var result = await service.CreateAsync(new PlanInput
+        {
+            Id = "p", Name = "P", OveragePrice = 1, StripePriceId = " price_1 ", StripeOveragePriceId = "price_2", StripeMeterEvent = "api_overage",
+        }, CancellationToken.None);
+
+        Assert.True(result.Ok, result.Error?.ToString());
+        Assert.Equal(("price_1", "price_2", "api_overage"), (store.Created!.StripePriceId, store.Created.StripeOveragePriceId, store.Created.StripeMeterEvent));
+    }
+
+    /// <summary>Only what <see cref="PlanService.CreateAsync"/> touches.</summary>
+    private sealed class PlansOnly : IIdentityStore
+    {
+        public PlanDefinition? Created { get; private set; }
+
+        public Task CreatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken)
+        {
+            Created = plan;
+            return Task.CompletedTask;
+        }
+
+        public Task<IReadOnlyList<PlanDefinition>> ListPlansAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<PlanDefinition?> FindPlanAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task UpdatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task DeletePlanAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task UpdateUserAsync(UserDefinition user, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task DeleteUserAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<EntitlementDefinition>> ListEntitlementsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<EntitlementDefinition?> FindEntitlementAsync(string idOrName, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<PlanEntitlement>> ListPlanEntitlementsAsync(string? planId, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<PlanEntitlement?> FindPlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,39 @@
+using ApiGate.Core.Billing;
+
+namespace ApiGate.Core.Tests.Billing;
+
+public sealed class SubscriptionOrderingTests
+{
+    private static BillingCustomer Current(string subscription, string status, long created, long lastEvent) =>
+        new("usr_1", "stripe", "cus_1", subscription, status, created, lastEvent, false, DateTimeOffset.UnixEpoch);
+
+    [Fact]
+    public void WhyIgnored_NoSubscriptionYet_Applies() =>
+        Assert.Null(SubscriptionOrdering.WhyIgnored(null, "sub_1", 100, 100));
+
+    [Fact]
+    public void WhyIgnored_SameSubscriptionNewerEvent_Applies() =>
+        Assert.Null(SubscriptionOrdering.WhyIgnored(Current("sub_1", "active", 100, 110), "sub_1", 100, 120));
+
+    [Fact]
+    public void WhyIgnored_SameSubscriptionSameSecond_Applies() =>
+        Assert.Null(SubscriptionOrdering.WhyIgnored(Current("sub_1", "active", 100, 110), "sub_1", 100, 110));
+
+    [Fact]
+    public void WhyIgnored_SameSubscriptionOlderEvent_IsStale() =>
+        Assert.StartsWith("stale", SubscriptionOrdering.WhyIgnored(Current("sub_1", "active", 100, 110), "sub_1", 100, 105), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("canceled")]
+    [InlineData("incomplete_expired")]
+    public void WhyIgnored_SameSubscriptionAlreadyEnded_IsIgnoredEvenIfNewer(string ended) =>
+        Assert.Contains("already ended", SubscriptionOrdering.WhyIgnored(Current("sub_1", ended, 100, 110), "sub_1", 100, 200), StringComparison.Ordinal);
+
+    [Fact]
+    public void WhyIgnored_NewerSubscription_Supersedes() =>
+        Assert.Null(SubscriptionOrdering.WhyIgnored(Current("sub_1", "canceled", 100, 110), "sub_2", 150, 150));
+
+    [Fact]
+    public void WhyIgnored_OlderSubscription_IsIgnored() =>
+        Assert.Contains("older than", SubscriptionOrdering.WhyIgnored(Current("sub_2", "active", 150, 160), "sub_1", 100, 300), StringComparison.Ordinal);
+}

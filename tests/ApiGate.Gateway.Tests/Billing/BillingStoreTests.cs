@@ -1,0 +1,109 @@
+using ApiGate.Core.Billing;
+using ApiGate.Core.Management;
+using ApiGate.Core.Quotas;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+
+namespace ApiGate.Gateway.Tests.Billing;
+
+/// <summary>The billing store contract on every engine: the overage outbox is written by the usage batch, claimed under a lease, marked once.</summary>
+public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 15, 12, 0, 0, TimeSpan.Zero);
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task UsageBatch_OverageOfMeteredCustomer_QueuesOneRowAndNoneForOthers(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var (billed, unbilled) = await SetUpAsync(store);
+
+        // Act
+        await store.AddUsageEventsAsync([Event(billed, 1, 0), Event(billed, 1, 2), Event(billed, 0, 1), Event(unbilled, 1, 1)], CancellationToken.None);
+
+        // Assert
+        var row = Assert.Single(await store.ListOverageAsync(sent: false, 10, CancellationToken.None));
+        Assert.Equal((billed, "cus_store", "api_overage", 2L), (row.UserId, row.CustomerId, row.MeterEvent, row.Units));
+        Assert.Equal(QuotaPeriod.StartOf(Now), row.PeriodStart);
+        Assert.Equal(Now.AddSeconds(2), row.UsageAt);
+        Assert.StartsWith("apigate_overage_", row.Id, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task ClaimOverage_SecondInstanceWhileLeased_GetsNothingUntilTheLeaseExpires(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var (billed, _) = await SetUpAsync(store);
+        await store.AddUsageEventsAsync([Event(billed, 3, 0)], CancellationToken.None);
+        var lease = TimeSpan.FromMinutes(5);
+
+        // Act
+        var first = await store.ClaimOverageAsync("a", 10, Now, lease, CancellationToken.None);
+        var second = await store.ClaimOverageAsync("b", 10, Now.AddMinutes(1), lease, CancellationToken.None);
+        var afterExpiry = await store.ClaimOverageAsync("b", 10, Now.AddMinutes(6), lease, CancellationToken.None);
+        var lateMarkByA = await store.MarkOverageSentAsync(first[0].Id, "a", Now.AddMinutes(6), CancellationToken.None);
+        var markByB = await store.MarkOverageSentAsync(afterExpiry[0].Id, "b", Now.AddMinutes(7), CancellationToken.None);
+        var afterSent = await store.ClaimOverageAsync("c", 10, Now.AddHours(1), lease, CancellationToken.None);
+
+        // Assert
+        Assert.Single(first);
+        Assert.Empty(second);
+        Assert.Equal(first[0].Id, Assert.Single(afterExpiry).Id);
+        Assert.Equal(2, afterExpiry[0].Attempts);
+        Assert.False(lateMarkByA);
+        Assert.True(markByB);
+        Assert.Empty(afterSent);
+        var totals = await store.GetOverageTotalsAsync(CancellationToken.None);
+        Assert.Equal((0L, 0L, 1L, 3L), (totals.PendingRows, totals.PendingUnits, totals.SentRows, totals.SentUnits));
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task ApplyBillingEvent_SameEventTwice_AppliesOnce(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var (billed, _) = await SetUpAsync(store);
+        var record = new BillingEventRecord("evt_once", "customer.subscription.updated", billed, "plan free", Now);
+        var change = new BillingUserChange(billed, "free", Core.Identity.UserStatus.Active, Now);
+
+        // Act
+        var first = await store.ApplyBillingEventAsync(record, null, change, [], CancellationToken.None);
+        var version = await store.GetConfigVersionAsync(CancellationToken.None);
+        var second = await store.ApplyBillingEventAsync(record, null, change, [], CancellationToken.None);
+
+        // Assert
+        Assert.True(first);
+        Assert.False(second);
+        Assert.Equal(version, await store.GetConfigVersionAsync(CancellationToken.None));
+        Assert.Equal("free", (await store.FindUserAsync(billed, CancellationToken.None))!.PlanId);
+    }
+
+    private static async Task<(string Billed, string Unbilled)> SetUpAsync(ApiGate.Storage.Sql.SqlGatewayStore store)
+    {
+        var plans = new PlanService(store, TimeProvider.System);
+        Assert.True((await plans.CreateAsync(new PlanInput
+        {
+            Id = "metered", Name = "Metered", RequestsPerMonth = 2, OveragePrice = 1,
+            StripePriceId = "price_pro", StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+        }, CancellationToken.None)).Ok);
+        var users = new UserService(store, TimeProvider.System);
+        var billed = (await users.CreateAsync(new UserChanges { Email = "billed@example.com", Plan = "metered" }, CancellationToken.None)).Value!.Id;
+        var unbilled = (await users.CreateAsync(new UserChanges { Email = "unbilled@example.com", Plan = "metered" }, CancellationToken.None)).Value!.Id;
+        await store.AddBillingCustomerAsync(new BillingCustomer(billed, "stripe", "cus_store", "", "", 0, 0, false, Now), CancellationToken.None);
+        return (billed, unbilled);
+    }
+
+    private static UsageEvent Event(string userId, long overage, int second) => new()
+    {
+        UserId = userId, KeyId = "key_1", RouteId = "route_1", UpstreamId = "up_1", Method = "GET", Path = "/x", Status = 200,
+        Units = 1, OverageUnits = overage, ClientIp = "127.0.0.1", RequestId = "req", Timestamp = Now.AddSeconds(second),
+    };
+}
