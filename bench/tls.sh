@@ -15,11 +15,12 @@ REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-3}
 CONNECTIONS=${CONNECTIONS:-32}
-UPSTREAM_PORT=${UPSTREAM_PORT:-18281}
-APIGATE_HTTP_PORT=${APIGATE_HTTP_PORT:-18284}
-APIGATE_HTTPS_PORT=${APIGATE_HTTPS_PORT:-18285}
-NGINX_HTTP_PORT=${NGINX_HTTP_PORT:-18286}
-NGINX_HTTPS_PORT=${NGINX_HTTPS_PORT:-18287}
+UPSTREAM_PORT=${UPSTREAM_PORT:-28281}
+# Not UPSTREAM_PORT+4: ab-common.sh puts the upstream's h2c server there.
+APIGATE_HTTP_PORT=${APIGATE_HTTP_PORT:-28291}
+APIGATE_HTTPS_PORT=${APIGATE_HTTPS_PORT:-28292}
+NGINX_HTTP_PORT=${NGINX_HTTP_PORT:-28293}
+NGINX_HTTPS_PORT=${NGINX_HTTPS_PORT:-28294}
 # shellcheck source=bench/ab-common.sh
 source "$REPO_DIR/bench/ab-common.sh"
 
@@ -50,6 +51,10 @@ PIDS+=("$apigate_https")
 wait_healthy "$APIGATE_HTTP_PORT"
 for _ in $(seq 1 60); do curl -fsk "https://127.0.0.1:$APIGATE_HTTPS_PORT/health" >/dev/null && break; sleep 0.5; done
 for _ in $(seq 1 20); do curl -fsk "https://127.0.0.1:$NGINX_HTTPS_PORT/x" >/dev/null && break; sleep 0.25; done
+for check in "http://127.0.0.1:$APIGATE_HTTP_PORT/health" "https://127.0.0.1:$APIGATE_HTTPS_PORT/health" \
+    "http://127.0.0.1:$NGINX_HTTP_PORT/x" "https://127.0.0.1:$NGINX_HTTPS_PORT/x"; do
+    curl -fsk "$check" >/dev/null || { echo "not answering: $check (logs in $TMP_DIR)" >&2; cat "$TMP_DIR"/*.log "$TMP_DIR/nginx/error.log" >&2; exit 1; }
+done
 
 # proc_ticks PID: CPU ticks of PID and its direct children (nginx's worker).
 proc_ticks() {

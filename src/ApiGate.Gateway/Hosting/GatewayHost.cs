@@ -266,7 +266,8 @@ public static class GatewayHost
     }
 
     /// <summary>The addresses Kestrel is listening on (with the real port when 0 was asked for); the main listener's first,
-    /// then the h2c listener's (<see cref="GatewayOptions.H2cPort"/>) if any, then the admin listener's (see <see cref="AdminAddress"/>).</summary>
+    /// then the h2c listener's (<see cref="GatewayOptions.H2cPort"/>) if any, then the admin listener's (see <see cref="AdminAddress"/>),
+    /// then the HTTPS redirect listener's (<see cref="GatewayOptions.TlsRedirectListen"/>).</summary>
     public static IReadOnlyCollection<string> Addresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
 

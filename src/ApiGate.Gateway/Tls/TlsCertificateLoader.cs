@@ -209,7 +209,14 @@ internal static class TlsCertificateLoader
             intermediates.Add(chain[i]);
         }
 
-        return new TlsCertificate(source, leaf, intermediates, HostNames(leaf));
+        try
+        {
+            return new TlsCertificate(source, leaf, intermediates, HostNames(leaf));
+        }
+        catch (CryptographicException ex)
+        {
+            throw new TlsConfigurationException(certSetting, $"the certificate in '{certPath}' cannot be served: {ex.Message}");
+        }
     }
 
     private static string Read(string path, string setting, string what)

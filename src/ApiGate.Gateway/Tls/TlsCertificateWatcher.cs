@@ -113,18 +113,28 @@ internal sealed partial class TlsCertificateWatcher(
             return;
         }
 
-        var watcher = new FileSystemWatcher(directory)
+        FileSystemWatcher? watcher = null;
+        try
         {
-            IncludeSubdirectories = subdirectories,
-            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
-        };
-        watcher.Changed += (_, _) => Schedule();
-        watcher.Created += (_, _) => Schedule();
-        watcher.Deleted += (_, _) => Schedule();
-        watcher.Renamed += (_, _) => Schedule();
-        watcher.Error += (_, _) => Schedule();
-        watcher.EnableRaisingEvents = true;
-        _watchers.Add(watcher);
+            watcher = new FileSystemWatcher(directory)
+            {
+                IncludeSubdirectories = subdirectories,
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+            };
+            watcher.Changed += (_, _) => Schedule();
+            watcher.Created += (_, _) => Schedule();
+            watcher.Deleted += (_, _) => Schedule();
+            watcher.Renamed += (_, _) => Schedule();
+            watcher.Error += (_, _) => Schedule();
+            watcher.EnableRaisingEvents = true;
+            _watchers.Add(watcher);
+        }
+        catch (IOException ex)
+        {
+            // E.g. the system's inotify limit is reached: the periodic check still picks changes up.
+            watcher?.Dispose();
+            LogNotWatched(logger, directory, ex.Message, options.TlsReloadInterval);
+        }
     }
 
     private void Schedule() => _settle?.Change(Settle, Timeout.InfiniteTimeSpan);
@@ -137,6 +147,10 @@ internal sealed partial class TlsCertificateWatcher(
 
     [LoggerMessage(EventId = 7402, Level = LogLevel.Warning, Message = "TLS: the changed certificate files cannot be used, the previous certificates stay in use: {Problem}")]
     private static partial void LogRefused(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 7404, Level = LogLevel.Warning,
+        Message = "TLS: cannot watch {Directory} for changes ({Reason}); certificate files are checked every {Interval} instead")]
+    private static partial void LogNotWatched(ILogger logger, string directory, string reason, TimeSpan interval);
 
     [LoggerMessage(EventId = 7403, Level = LogLevel.Warning, Message = "TLS: {Warning}")]
     private static partial void LogExpiry(ILogger logger, string warning);

@@ -94,6 +94,27 @@ public sealed class TrustedProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Request_KeptAliveConnectionFromProxy_EachRequestResolvedOnItsOwn()
+    {
+        // Arrange: one keep-alive connection carrying two requests, only the first with a chain
+        await using var gateway = await StartAsync("127.0.0.1");
+        using var first = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/echo/1");
+        first.Headers.Add("X-Forwarded-For", "203.0.113.7");
+        using var second = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/echo/2");
+
+        // Act
+        using var firstResponse = await gateway.Client.SendAsync(first);
+        using var secondResponse = await gateway.Client.SendAsync(second);
+
+        // Assert: the second request is the proxy's own, not the previous request's client
+        var received = _upstream.Received.ToArray();
+        Assert.Equal(HttpStatusCode.OK, secondResponse.StatusCode);
+        Assert.Equal(["203.0.113.7"], received[^2].Headers["X-Seen-Client"]);
+        Assert.Equal(["127.0.0.1"], received[^1].Headers["X-Seen-Client"]);
+        Assert.Equal(["127.0.0.1"], received[^1].Headers["X-Forwarded-For"]);
+    }
+
+    [Fact]
     public async Task Request_TrustedProxyWithGarbageHop_StopsAtLastTrustedHop()
     {
         await using var gateway = await StartAsync("127.0.0.1, 10.0.0.0/8");
