@@ -237,7 +237,7 @@ internal static class PostgresMigrations
                 {ApiGate.Storage.Usage.UsageSql.LatencyHistogram("latency_ms")}
             FROM usage_events GROUP BY 2, 3, 4, 5, 6;
             """),
-        (11, "route cors", """
+        (11, "route cors, route auth scheme, external identities", """
             CREATE TABLE route_cors (
                 id TEXT PRIMARY KEY REFERENCES routes (id) ON DELETE CASCADE,
                 origins TEXT NOT NULL,
@@ -247,6 +247,20 @@ internal static class PostgresMigrations
                 credentials BOOLEAN NOT NULL DEFAULT FALSE,
                 max_age INTEGER NOT NULL DEFAULT 0
             );
+
+            CREATE TABLE route_auth (
+                id TEXT PRIMARY KEY REFERENCES routes (id) ON DELETE CASCADE,
+                scheme TEXT NOT NULL
+            );
+
+            CREATE TABLE user_identities (
+                issuer TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (issuer, subject)
+            );
+            CREATE INDEX user_identities_user ON user_identities (user_id);
             """),
     ];
 }

@@ -17,7 +17,7 @@ internal static class RowMapping
         typeof(UpstreamRow), typeof(RouteRow), typeof(PlanRow), typeof(UserRow), typeof(ApiKeyRow), typeof(EntitlementRow),
         typeof(PlanEntitlementRow), typeof(AdminTokenRow), typeof(TargetHealthRow), typeof(UsageEventRow), typeof(UsageTotalsRow),
         typeof(QuotaUsageRow), typeof(UsageRollupRow),
-        typeof(RouteCorsRow),
+        typeof(RouteCorsRow), typeof(RouteAuthRow), typeof(UserIdentityRow),
     ];
 
     static RowMapping()
