@@ -125,6 +125,7 @@ internal static class RouteCommands
                 ("protocol", WireNames.Of(r.Protocol)),
                 ("metering", WireNames.Of(r.MeteringMode) + (r.MeteringExpr.Length > 0 ? $" ({r.MeteringExpr})" : "")),
                 ("auth_required", r.AuthRequired ? "yes" : "no"),
+                ("auth_scheme", WireNames.Of(r.AuthScheme)),
                 ("cors_origins", string.Join(',', r.CorsOrigins)),
                 ("cors_methods", string.Join(',', r.CorsMethods)),
                 ("cors_headers", string.Join(',', r.CorsHeaders)),
@@ -166,6 +167,7 @@ internal static class RouteCommands
         private readonly Option<string?> _meteringMode = new("--metering-mode") { Description = "request (default) | bytes | response_field | custom" };
         private readonly Option<string?> _meteringExpr = new("--metering-expr") { Description = "Metering expression for response_field/custom" };
         private readonly Option<bool?> _auth = new("--auth", "--auth-required") { Description = "Require an API key (default true); --auth=false makes the route public" };
+        private readonly Option<string?> _authScheme = new("--auth-scheme") { Description = "Credential an authenticated route accepts: key (default) | jwt | key_or_jwt" };
         private readonly Option<string?> _corsOrigins = new("--cors-origins") { Description = "Origins browsers may call from: https://app.example.com, *.example.com, * (comma-separated; empty = CORS off)" };
         private readonly Option<string?> _corsMethods = new("--cors-methods") { Description = "Methods a preflight may ask for (default: the route's methods, else GET,HEAD,POST,PUT,PATCH,DELETE)" };
         private readonly Option<string?> _corsHeaders = new("--cors-headers") { Description = "Request headers a preflight may ask for, or * (default: Authorization,Content-Type,X-API-Key)" };
@@ -182,7 +184,7 @@ internal static class RouteCommands
                      {
                          _name, _description, _path, _match, _methods, _hostPattern, _hostMatchType, _headers, _upstream, _rewrite, _methodOverride,
                          _requestTransform, _responseTransform, _protocol, _meteringMode, _meteringExpr, _auth, _priority, _enabled,
-                         _corsOrigins, _corsMethods, _corsHeaders, _corsExposeHeaders, _corsCredentials, _corsMaxAge,
+                         _authScheme, _corsOrigins, _corsMethods, _corsHeaders, _corsExposeHeaders, _corsCredentials, _corsMaxAge,
                      })
             {
                 command.Options.Add(option);
@@ -213,6 +215,7 @@ internal static class RouteCommands
                 MeteringMode = parse.GetValue(_meteringMode),
                 MeteringExpr = parse.GetValue(_meteringExpr),
                 AuthRequired = parse.GetValue(_auth),
+                AuthScheme = parse.GetValue(_authScheme),
                 CorsOrigins = parse.GetValue(_corsOrigins),
                 CorsMethods = parse.GetValue(_corsMethods),
                 CorsHeaders = parse.GetValue(_corsHeaders),

@@ -35,6 +35,7 @@ public sealed record RouteChanges
     public MeteringMode? MeteringMode { get; init; }
     public string? MeteringExpr { get; init; }
     public bool? AuthRequired { get; init; }
+    public AuthScheme? AuthScheme { get; init; }
 
     /// <summary>Allowed origins as written (canonicalized by the service); empty turns CORS off.</summary>
     public IReadOnlyList<string>? CorsOrigins { get; init; }

@@ -35,6 +35,9 @@ public sealed record RouteInput
     public string? MeteringExpr { get; init; }
     public bool? AuthRequired { get; init; }
 
+    /// <summary><c>key</c> (default), <c>jwt</c> or <c>key_or_jwt</c>.</summary>
+    public string? AuthScheme { get; init; }
+
     /// <summary>Comma-separated allowed origins (<c>https://app.example.com</c>, <c>*.example.com</c>, <c>*</c>); empty = CORS off.</summary>
     public string? CorsOrigins { get; init; }
 
@@ -117,6 +120,17 @@ public sealed record RouteInput
             meteringMode = parsed;
         }
 
+        AuthScheme? authScheme = null;
+        if (AuthScheme is not null)
+        {
+            if (!WireNames.TryParse<AuthScheme>(AuthScheme.Replace('-', '_'), out var parsed))
+            {
+                return Invalid("auth_scheme", $"'{AuthScheme}' is not one of {WireNames.List<AuthScheme>()}");
+            }
+
+            authScheme = parsed;
+        }
+
         return new RouteChanges
         {
             Name = Name,
@@ -139,6 +153,7 @@ public sealed record RouteInput
             MeteringMode = meteringMode,
             MeteringExpr = MeteringExpr,
             AuthRequired = AuthRequired,
+            AuthScheme = authScheme,
             CorsOrigins = List(CorsOrigins),
             CorsMethods = CorsMethods is null ? null : [.. List(CorsMethods)!.Select(m => m.ToUpperInvariant()).Distinct(StringComparer.Ordinal)],
             CorsHeaders = List(CorsHeaders),

@@ -255,6 +255,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             r = r with { AuthRequired = auth };
         }
 
+        if (input.AuthScheme is { } scheme)
+        {
+            r = r with { AuthScheme = scheme };
+        }
+
         if (input.CorsOrigins is { } origins)
         {
             var canonical = new List<string>(origins.Count);

@@ -35,6 +35,17 @@ public enum RouteProtocol
     Websocket,
 }
 
+/// <summary>Which credential a route with <c>auth_required</c> accepts.</summary>
+public enum AuthScheme
+{
+    /// <summary>An API key (Authorization: Bearer, X-API-Key, ?api_key).</summary>
+    Key,
+    /// <summary>A JWT from the configured issuer (Authorization: Bearer).</summary>
+    Jwt,
+    /// <summary>Either: a bearer value shaped as a JWT is checked as one, anything else as an API key.</summary>
+    KeyOrJwt,
+}
+
 /// <summary>How a request is turned into usage units.</summary>
 public enum MeteringMode
 {
@@ -71,6 +82,9 @@ public sealed record RouteDefinition
     public MeteringMode MeteringMode { get; init; } = MeteringMode.Request;
     public string MeteringExpr { get; init; } = "";
     public bool AuthRequired { get; init; } = true;
+
+    /// <summary>The credential an <see cref="AuthRequired"/> route accepts; default an API key.</summary>
+    public AuthScheme AuthScheme { get; init; } = AuthScheme.Key;
 
     /// <summary>Origins allowed to call the route from a browser (canonical, see <see cref="Cors.CorsOrigins"/>); empty = CORS off.</summary>
     public IReadOnlyList<string> CorsOrigins { get; init; } = [];

@@ -34,6 +34,15 @@ public interface IIdentityStore
     Task DeleteUserAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>Keys, newest first; all users' when <paramref name="userId"/> is null.</summary>
+    /// <summary>The user an identity provider's subject is linked to (<c>user_identities</c>), or null.</summary>
+    Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Links an identity provider's subject to a user; <see cref="StoreConflictException"/> when the subject is already
+    /// linked (another instance or request linked it first).
+    /// </summary>
+    Task LinkIdentityAsync(string issuer, string subject, string userId, DateTimeOffset at, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken);
 
     Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken);

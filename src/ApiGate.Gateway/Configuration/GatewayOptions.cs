@@ -67,6 +67,37 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_SERVER_ALLOW_TRACE</c>: forward TRACE and TRACK requests; default false (405 method_not_allowed).</summary>
     public bool AllowTrace { get; set; }
 
+    /// <summary>
+    /// <c>APIGATE_JWT_ISSUER</c>: the OIDC issuer whose JWTs routes with <c>auth_scheme</c> <c>jwt</c> or
+    /// <c>key_or_jwt</c> accept (its discovery document is <c>{issuer}/.well-known/openid-configuration</c>); empty
+    /// (default): JWTs are not accepted.
+    /// </summary>
+    public string JwtIssuer { get; set; } = "";
+
+    /// <summary><c>APIGATE_JWT_AUDIENCE</c>: the <c>aud</c> a token must carry; required with an issuer.</summary>
+    public string JwtAudience { get; set; } = "";
+
+    /// <summary><c>APIGATE_JWT_ALGORITHMS</c>: the signing algorithms accepted (comma-separated); default <c>RS256,ES256</c>.</summary>
+    public string JwtAlgorithms { get; set; } = "RS256,ES256";
+
+    /// <summary><c>APIGATE_JWT_USER_CLAIM</c>: the claim that identifies the caller; default <c>sub</c>.</summary>
+    public string JwtUserClaim { get; set; } = "sub";
+
+    /// <summary><c>APIGATE_JWT_EMAIL_CLAIM</c>: the claim a user created on first sight takes its email from; default <c>email</c>.</summary>
+    public string JwtEmailClaim { get; set; } = "email";
+
+    /// <summary><c>APIGATE_JWT_UNKNOWN_USER</c>: <c>create</c> (default: a new user on the default plan) or <c>refuse</c> (403).</summary>
+    public string JwtUnknownUser { get; set; } = "create";
+
+    /// <summary><c>APIGATE_JWT_CLOCK_SKEW</c>: tolerance on <c>exp</c> and <c>nbf</c>; default 60 s.</summary>
+    public TimeSpan JwtClockSkew { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// <c>APIGATE_JWT_REFRESH_INTERVAL</c>: the least time between two fetches of the issuer's keys caused by tokens
+    /// with an unknown <c>kid</c>; default 5 min (at least 1 s).
+    /// </summary>
+    public TimeSpan JwtRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary><c>APIGATE_RATELIMIT_ENABLED</c>; default true.</summary>
     public bool RateLimitEnabled { get; set; } = true;
 

@@ -86,6 +86,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("auth.key_prefix", $"'{o.AuthKeyPrefix}' is reserved for admin tokens");
         }
 
+        foreach (var problem in Identity.Jwt.JwtSettings.Validate(o))
+        {
+            yield return problem;
+        }
+
         if (o.RateLimitBurst < 0)
         {
             yield return ("ratelimit.burst", "must be 0 or more");

@@ -6,6 +6,9 @@ internal sealed record GatewayError(int Status, string Code, string Title, strin
     /// <summary>The <c>Allow</c> header sent with a 405, listing the methods that are served.</summary>
     public string? Allow { get; init; }
 
+    /// <summary>The <c>WWW-Authenticate</c> challenge sent with a 401 for a bearer token (RFC 6750).</summary>
+    public string? WwwAuthenticate { get; init; }
+
     public static readonly GatewayError RouteNotFound = new(404, "route_not_found", "Not Found", "No route matches this request.");
     public static readonly GatewayError UpstreamError = new(502, "upstream_error", "Bad Gateway", "The upstream refused, reset or could not be reached.");
     public static readonly GatewayError UpstreamTimeout = new(504, "upstream_timeout", "Gateway Timeout", "The upstream did not answer within its timeout.");

@@ -44,6 +44,11 @@ internal static class GatewayErrorWriter
             response.Headers.Allow = allow;
         }
 
+        if (error.WwwAuthenticate is { } challenge)
+        {
+            response.Headers.WWWAuthenticate = challenge;
+        }
+
         response.ContentType = ContentType;
         response.Headers.CacheControl = "no-store";
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);

@@ -172,6 +172,7 @@ public static class GatewayHost
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UsageMaintenance>>()));
 
         // The row of steps (docs/architecture.md), in order; the forwarder is the last.
+        services.AddSingleton<Identity.Jwt.JwtAuthenticator>();
         services.AddSingleton<IRequestStep, Cors.CorsStep>();
         services.AddSingleton<IRequestStep, AuthenticationStep>();
         services.AddSingleton<IRequestStep, AdmissionStep>();

@@ -7,15 +7,28 @@ namespace ApiGate.Gateway.Pipeline;
 
 /// <summary>
 /// SPEC §1 steps 2.1–2.2 for routes with <c>auth_required</c>: take the key from <c>Authorization: Bearer</c>, else
-/// <c>X-API-Key</c>, else (when enabled) the <c>api_key</c> query parameter, and authenticate it.
+/// <c>X-API-Key</c>, else (when enabled) the <c>api_key</c> query parameter, and authenticate it. On a route whose
+/// <c>auth_scheme</c> is <c>jwt</c> the bearer value is a JWT instead; with <c>key_or_jwt</c> a bearer value shaped as a
+/// JWT is checked as one and anything else as a key.
 /// </summary>
-internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyUsageTracker usage, GatewayOptions options, TimeProvider timeProvider) : IRequestStep
+internal sealed class AuthenticationStep(
+    ApiKeyAuthenticator authenticator, Identity.Jwt.JwtAuthenticator jwt, KeyUsageTracker usage, GatewayOptions options, TimeProvider timeProvider) : IRequestStep
 {
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
         if (!request.Route.Definition.AuthRequired)
         {
             return ValueTask.FromResult(true);
+        }
+
+        var scheme = request.Route.Definition.AuthScheme;
+        if (scheme != Core.Routing.AuthScheme.Key)
+        {
+            var bearer = BearerToken(request.HttpContext.Request);
+            if (scheme == Core.Routing.AuthScheme.Jwt || (bearer is not null && LooksLikeJwt(bearer)))
+            {
+                return bearer is null ? request.RejectAsync(Identity.Jwt.JwtAuthenticator.Errors.Missing) : AuthenticateJwtAsync(request, bearer);
+            }
         }
 
         var (presented, found, ambiguous) = Extract(request.HttpContext.Request, options.AuthAllowQueryKey);
@@ -32,6 +45,31 @@ internal sealed class AuthenticationStep(ApiKeyAuthenticator authenticator, KeyU
         var pending = authenticator.AuthenticateAsync(presented, request.Snapshot, request.HttpContext.RequestAborted);
         return pending.IsCompletedSuccessfully ? Complete(request, pending.Result) : AwaitAsync(request, pending);
     }
+
+    private async ValueTask<bool> AuthenticateJwtAsync(GatewayRequest request, string token)
+    {
+        var (identity, error) = await jwt.AuthenticateAsync(token, request.Snapshot);
+        if (error is not null)
+        {
+            return await request.RejectAsync(error);
+        }
+
+        request.Caller = identity;
+        return true;
+    }
+
+    /// <summary>The one <c>Authorization: Bearer</c> value, or null (none, or more than one).</summary>
+    private static string? BearerToken(HttpRequest request)
+    {
+        var values = request.Headers.Authorization;
+        return values.Count == 1 && values[0] is { Length: > 7 } value && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? value[7..].Trim()
+            : null;
+    }
+
+    /// <summary>A compact JWS: three base64url parts, the header starting <c>eyJ</c> (<c>{"</c>); API keys never look like this.</summary>
+    private static bool LooksLikeJwt(string value) =>
+        value.StartsWith("eyJ", StringComparison.Ordinal) && value.AsSpan().Count('.') == 2;
 
     private async ValueTask<bool> AwaitAsync(GatewayRequest request, ValueTask<(RequestIdentity?, GatewayError?)> pending) =>
         await Complete(request, await pending);

@@ -364,7 +364,7 @@ internal static class PostgresMigrations
             );
             CREATE INDEX billing_usage_outbox_pending ON billing_usage_outbox (sent_at, next_attempt_at);
             """),
-        (11, "route cors", """
+        (11, "route cors, route auth scheme, external identities", """
             CREATE TABLE route_cors (
                 id TEXT PRIMARY KEY REFERENCES routes (id) ON DELETE CASCADE,
                 origins TEXT NOT NULL,
@@ -374,6 +374,20 @@ internal static class PostgresMigrations
                 credentials BOOLEAN NOT NULL DEFAULT FALSE,
                 max_age INTEGER NOT NULL DEFAULT 0
             );
+
+            CREATE TABLE route_auth (
+                id TEXT PRIMARY KEY REFERENCES routes (id) ON DELETE CASCADE,
+                scheme TEXT NOT NULL
+            );
+
+            CREATE TABLE user_identities (
+                issuer TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (issuer, subject)
+            );
+            CREATE INDEX user_identities_user ON user_identities (user_id);
             """),
     ];
 }

@@ -20,7 +20,7 @@ internal static class RowMapping
         typeof(PortalAccountRow), typeof(PortalTokenRow),
         typeof(WebhookEndpointRow), typeof(WebhookDeliveryRow), typeof(WebhookAttemptRow), typeof(WebhookWorkRow),
         typeof(BillingCustomerRow), typeof(OverageOutboxRow), typeof(BillingEventRow),
-        typeof(RouteCorsRow),
+        typeof(RouteCorsRow), typeof(RouteAuthRow), typeof(UserIdentityRow),
     ];
 
     static RowMapping()

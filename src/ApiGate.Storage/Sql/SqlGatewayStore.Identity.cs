@@ -15,6 +15,8 @@ public abstract partial class SqlGatewayStore
 
     private static readonly RowTable<UserRow> Users = new("users", "email");
 
+    private static readonly RowTable<UserIdentityRow> UserIdentities = new("user_identities", "issuer, subject");
+
     private static readonly RowTable<ApiKeyRow> Keys = new("api_keys", "created_at DESC, id");
 
     private static readonly RowTable<EntitlementRow> Entitlements = new("entitlements", "name");
@@ -56,7 +58,18 @@ public abstract partial class SqlGatewayStore
 
     public Task DeleteUserAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("users", id, null, null,
-            ["DELETE FROM api_keys WHERE user_id = @Id", "DELETE FROM portal_tokens WHERE user_id = @Id", "DELETE FROM portal_accounts WHERE user_id = @Id"], cancellationToken);
+            ["DELETE FROM api_keys WHERE user_id = @Id", "DELETE FROM portal_tokens WHERE user_id = @Id", "DELETE FROM portal_accounts WHERE user_id = @Id",
+             "DELETE FROM user_identities WHERE user_id = @Id"], cancellationToken);
+
+    public Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+            (await QueryAsync<UserRow>(connection, null,
+                $"SELECT {Users.ColumnsOf("u")} FROM user_identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = @Issuer AND i.subject = @Subject",
+                new { Issuer = issuer, Subject = subject }, ct)) is [var row, ..] ? row.ToDefinition() : null, cancellationToken);
+
+    public Task LinkIdentityAsync(string issuer, string subject, string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        WriteAsync(UserIdentities.Insert, new UserIdentityRow { Issuer = issuer, Subject = subject, UserId = userId, CreatedAt = StoredValues.Time(at) },
+            Duplicate("subject", "this identity is already linked to a user"), cancellationToken, configuration: false);
 
     public Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken) =>
         userId is null

@@ -90,7 +90,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     public Task UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) => WriteRouteAsync(Routes.Update, route, cancellationToken);
 
     public Task DeleteRouteAsync(string id, CancellationToken cancellationToken) =>
-        DeleteGuardedAsync("routes", id, null, null, ["DELETE FROM route_cors WHERE id = @Id"], cancellationToken);
+        DeleteGuardedAsync("routes", id, null, null, ["DELETE FROM route_cors WHERE id = @Id", "DELETE FROM route_auth WHERE id = @Id"], cancellationToken);
 
     /// <summary>The routes <paramref name="where"/> selects, each with its CORS settings (a row of <c>route_cors</c>, when it has one).</summary>
     private static async Task<List<RouteDefinition>> RoutesAsync(
@@ -98,11 +98,22 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     {
         var routes = await QueryAsync<RouteRow>(connection, transaction, Routes.Select(where), parameters, ct);
         var cors = (await QueryAsync<RouteCorsRow>(connection, transaction, RouteCors.Select(""), null, ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var auth = (await QueryAsync<RouteAuthRow>(connection, transaction, RouteAuth.Select(""), null, ct)).ToDictionary(a => a.Id, StringComparer.Ordinal);
         var list = new List<RouteDefinition>(routes.Count);
         foreach (var row in routes)
         {
             var route = row.ToDefinition();
-            list.Add(cors.TryGetValue(route.Id, out var settings) ? settings.ApplyTo(route) : route);
+            if (cors.TryGetValue(route.Id, out var settings))
+            {
+                route = settings.ApplyTo(route);
+            }
+
+            if (auth.TryGetValue(route.Id, out var scheme))
+            {
+                route = route with { AuthScheme = StoredValues.Enum<AuthScheme>(scheme.Scheme) };
+            }
+
+            list.Add(route);
         }
 
         return list;
@@ -127,6 +138,12 @@ public abstract partial class SqlGatewayStore : IGatewayStore
                 await ExecuteAsync(connection, transaction, RouteCors.Insert, ct, cors);
             }
 
+            await ExecuteAsync(connection, transaction, "DELETE FROM route_auth WHERE id = @Id", ct, new { route.Id });
+            if (route.AuthScheme != AuthScheme.Key)
+            {
+                await ExecuteAsync(connection, transaction, RouteAuth.Insert, ct, new RouteAuthRow { Id = route.Id, Scheme = StoredValues.Enum(route.AuthScheme) });
+            }
+
             await BumpVersionAsync(connection, transaction, ct);
             return true;
         }, cancellationToken);
@@ -136,6 +153,8 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     private static readonly RowTable<RouteRow> Routes = new("routes", "priority DESC, slug");
 
     private static readonly RowTable<RouteCorsRow> RouteCors = new("route_cors", "id");
+
+    private static readonly RowTable<RouteAuthRow> RouteAuth = new("route_auth", "id");
 
     private UpstreamDefinition ToUpstream(UpstreamRow row) => row.ToDefinition(_secrets.Unprotect);
 

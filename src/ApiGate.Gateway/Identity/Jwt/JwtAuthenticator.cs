@@ -1,0 +1,291 @@
+using System.Collections.Concurrent;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Snapshots;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Microsoft.IdentityModel.Tokens;
+
+namespace ApiGate.Gateway.Identity.Jwt;
+
+/// <summary>
+/// Bearer JWTs from the configured OIDC issuer (docs/keys-and-limits.md, JWT): the signature is checked against the
+/// issuer's JWKS (from its discovery document, cached; fetched again for an unknown <c>kid</c>, at most once per
+/// <see cref="GatewayOptions.JwtRefreshInterval"/>), then issuer, audience, expiry, not-before and the algorithm
+/// allow-list. The subject is mapped to an APIGate user like a key to its owner: from memory for a subject seen in this
+/// config version, else one store read (and, when allowed, one user created) shared by every concurrent request for
+/// that subject, so N parallel first requests create one user.
+/// </summary>
+internal sealed partial class JwtAuthenticator : IDisposable
+{
+    /// <summary>Upper bound on cached subjects; past it the cache starts over.</summary>
+    public const int MaxEntries = 100_000;
+
+    private readonly IGatewayStore _store;
+    private readonly GatewayOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<JwtAuthenticator> _logger;
+    private readonly HttpClient? _http;
+    private readonly TokenValidationParameters? _parameters;
+    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
+    private readonly ConcurrentDictionary<string, Resolved> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<Resolved>>> _pending = new(StringComparer.Ordinal);
+    private long _version = -1;
+
+    /// <summary>Store reads made for subjects not in memory; for tests.</summary>
+    public long Lookups;
+
+    public JwtAuthenticator(IGatewayStore store, GatewayOptions options, TimeProvider timeProvider, ILogger<JwtAuthenticator> logger)
+    {
+        _store = store;
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        if (options.JwtIssuer.Length == 0)
+        {
+            return;
+        }
+
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(10) };
+        var issuer = new Uri(options.JwtIssuer);
+        var configuration = new ConfigurationManager<OpenIdConnectConfiguration>(
+            options.JwtIssuer.TrimEnd('/') + "/.well-known/openid-configuration",
+            new OpenIdConnectConfigurationRetriever(),
+            new HttpDocumentRetriever(_http) { RequireHttps = issuer.Scheme == Uri.UriSchemeHttps })
+        {
+            RefreshInterval = options.JwtRefreshInterval,
+            AutomaticRefreshInterval = TimeSpan.FromHours(12),
+        };
+        _parameters = new TokenValidationParameters
+        {
+            ValidIssuer = options.JwtIssuer,
+            ValidAudience = options.JwtAudience,
+            ValidAlgorithms = JwtSettings.Algorithms(options),
+            ClockSkew = options.JwtClockSkew,
+            ConfigurationManager = configuration,
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            TryAllIssuerSigningKeys = false,
+        };
+    }
+
+    /// <summary>Whether an issuer is configured (else no JWT is accepted).</summary>
+    public bool Enabled => _parameters is not null;
+
+    /// <summary>Validates <paramref name="token"/> and resolves its caller for <paramref name="snapshot"/>.</summary>
+    public async ValueTask<(RequestIdentity? Identity, GatewayError? Error)> AuthenticateAsync(string token, ConfigSnapshot snapshot)
+    {
+        if (_parameters is null)
+        {
+            return (null, Errors.Invalid("this gateway accepts no JWTs (APIGATE_JWT_ISSUER is not set)"));
+        }
+
+        TokenValidationResult result;
+        try
+        {
+            result = await _handler.ValidateTokenAsync(token, _parameters);
+        }
+        catch (Exception ex) when (ex is ArgumentException or SecurityTokenException)
+        {
+            return (null, Errors.Invalid("the token is malformed"));
+        }
+
+        if (!result.IsValid)
+        {
+            return (null, Refusal(result.Exception));
+        }
+
+        if (!result.Claims.TryGetValue(_options.JwtUserClaim, out var subjectValue) || subjectValue?.ToString() is not { Length: > 0 } subject)
+        {
+            return (null, Errors.Invalid($"the token has no '{_options.JwtUserClaim}' claim"));
+        }
+
+        var email = result.Claims.TryGetValue(_options.JwtEmailClaim, out var emailValue) ? emailValue?.ToString() : null;
+        SyncVersion(snapshot.Version);
+        if (!_cache.TryGetValue(subject, out var resolved))
+        {
+            var lazy = _pending.GetOrAdd(subject, s => new Lazy<Task<Resolved>>(() => ResolveAsync(s, email)));
+            try
+            {
+                resolved = await lazy.Value;
+            }
+            finally
+            {
+                _pending.TryRemove(new KeyValuePair<string, Lazy<Task<Resolved>>>(subject, lazy));
+            }
+
+            if (resolved.Cacheable)
+            {
+                if (_cache.Count >= MaxEntries)
+                {
+                    _cache.Clear();
+                }
+
+                _cache[subject] = resolved;
+            }
+        }
+
+        return Decide(resolved, snapshot);
+    }
+
+    private static (RequestIdentity?, GatewayError?) Decide(Resolved resolved, ConfigSnapshot snapshot)
+    {
+        if (resolved.User is not { } user)
+        {
+            return (null, resolved.Error);
+        }
+
+        if (user.Status != UserStatus.Active)
+        {
+            return (null, Errors.Suspended);
+        }
+
+        if (!snapshot.Plans.TryGetValue(user.PlanId, out var plan))
+        {
+            return (null, Errors.Suspended with { Detail = "The account's plan no longer exists." });
+        }
+
+        return (new RequestIdentity(resolved.Credential!, user, plan), null);
+    }
+
+    /// <summary>The user linked to <paramref name="subject"/>; created on the default plan first when allowed.</summary>
+    private async Task<Resolved> ResolveAsync(string subject, string? email)
+    {
+        Interlocked.Increment(ref Lookups);
+        var issuer = _options.JwtIssuer;
+        try
+        {
+            if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } linked)
+            {
+                return Resolved.For(linked);
+            }
+
+            if (_options.JwtUnknownUser != "create")
+            {
+                return new Resolved(null, null, Errors.UnknownUser, Cacheable: true);
+            }
+
+            if (string.IsNullOrWhiteSpace(email))
+            {
+                return new Resolved(null, null, Errors.UnknownUser with
+                {
+                    Detail = $"No APIGate user is linked to this token's subject, and the token has no '{_options.JwtEmailClaim}' claim to create one with.",
+                }, Cacheable: true);
+            }
+
+            var now = _timeProvider.GetUtcNow();
+            var created = await new UserService(_store, _timeProvider).CreateAsync(new UserChanges { Email = email }, CancellationToken.None);
+            if (!created.Ok)
+            {
+                // Another instance may have created and linked it a moment ago; otherwise the email belongs to someone else.
+                if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } raced)
+                {
+                    return Resolved.For(raced);
+                }
+
+                LogUserNotCreated(created.Error!.Message);
+                return new Resolved(null, null, Errors.UnknownUser with
+                {
+                    Detail = "No APIGate user is linked to this token's subject, and one cannot be created: " + created.Error.Message + ".",
+                }, Cacheable: false);
+            }
+
+            try
+            {
+                await _store.LinkIdentityAsync(issuer, subject, created.Value!.Id, now, CancellationToken.None);
+            }
+            catch (StoreConflictException)
+            {
+                // Linked by another instance first: theirs stands, ours goes.
+                await _store.DeleteUserAsync(created.Value!.Id, CancellationToken.None);
+                return await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } other
+                    ? Resolved.For(other)
+                    : new Resolved(null, null, Errors.Unavailable, Cacheable: false);
+            }
+
+            LogUserCreated(created.Value!.Id);
+            return Resolved.For(created.Value!);
+        }
+        catch (StoreUnavailableException)
+        {
+            return new Resolved(null, null, Errors.Unavailable, Cacheable: false);
+        }
+    }
+
+    private void SyncVersion(long version)
+    {
+        if (Volatile.Read(ref _version) == version)
+        {
+            return;
+        }
+
+        lock (_cache)
+        {
+            if (_version != version)
+            {
+                _cache.Clear();
+                Volatile.Write(ref _version, version);
+            }
+        }
+    }
+
+    /// <summary>The 401 for a token that failed validation, with a reason the client can act on (never the token).</summary>
+    private static GatewayError Refusal(Exception? exception) => exception switch
+    {
+        SecurityTokenExpiredException => Errors.Invalid("the token has expired"),
+        SecurityTokenNotYetValidException => Errors.Invalid("the token is not valid yet (nbf)"),
+        SecurityTokenInvalidAudienceException => Errors.Invalid("the token's audience is not accepted"),
+        SecurityTokenInvalidIssuerException => Errors.Invalid("the token's issuer is not accepted"),
+        SecurityTokenInvalidAlgorithmException => Errors.Invalid("the token's signing algorithm is not accepted"),
+        SecurityTokenSignatureKeyNotFoundException => Errors.Invalid("the token is signed with a key the issuer does not publish"),
+        SecurityTokenInvalidSignatureException => Errors.Invalid("the token's signature is not valid"),
+        SecurityTokenNoExpirationException => Errors.Invalid("the token has no expiry"),
+        SecurityTokenMalformedException or ArgumentException => Errors.Invalid("the token is malformed"),
+        SecurityTokenException => Errors.Invalid("the token is not valid"),
+        _ => Errors.Unavailable,
+    };
+
+    public void Dispose() => _http?.Dispose();
+
+    [LoggerMessage(EventId = 2401, Level = LogLevel.Information, Message = "Created user {UserId} for a JWT subject seen for the first time")]
+    private partial void LogUserCreated(string userId);
+
+    [LoggerMessage(EventId = 2402, Level = LogLevel.Warning, Message = "No user created for a new JWT subject: {Reason}")]
+    private partial void LogUserNotCreated(string reason);
+
+    /// <summary>A subject's outcome for one config version.</summary>
+    private sealed record Resolved(UserDefinition? User, ApiKeyDefinition? Credential, GatewayError? Error, bool Cacheable)
+    {
+        /// <summary>
+        /// A linked user, with the credential record JWT callers carry where key callers carry their key: id
+        /// <c>jwt_{user id}</c>, so rate limits, usage and <c>X-Key-ID</c> work per user.
+        /// </summary>
+        public static Resolved For(UserDefinition user) =>
+            new(user, new ApiKeyDefinition { Id = "jwt_" + user.Id, UserId = user.Id, Prefix = "jwt", Name = "JWT bearer token" }, null, Cacheable: true);
+    }
+
+    /// <summary>The JWT errors (RFC 6750 challenges on the 401s).</summary>
+    public static class Errors
+    {
+        public static GatewayError Invalid(string reason) => new(401, "invalid_token", "Unauthorized", "The bearer token was refused: " + reason + ".")
+        {
+            WwwAuthenticate = $"Bearer error=\"invalid_token\", error_description=\"{reason}\"",
+        };
+
+        public static readonly GatewayError Missing = new(401, "missing_token", "Unauthorized", "A bearer token is required: send it as Authorization: Bearer TOKEN.")
+        {
+            WwwAuthenticate = "Bearer",
+        };
+
+        public static readonly GatewayError UnknownUser = new(403, "unknown_user", "Forbidden", "No APIGate user is linked to this token's subject.");
+
+        public static readonly GatewayError Suspended = ApiKeyAuthenticator.Errors.Suspended with { Detail = "The account this token maps to is not active." };
+
+        public static readonly GatewayError Unavailable = new(503, "jwt_unavailable", "Service Unavailable", "The token cannot be checked now (the issuer's keys or the gateway's database do not answer). Retry later.");
+    }
+}

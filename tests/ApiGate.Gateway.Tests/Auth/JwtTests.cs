@@ -1,0 +1,241 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Identity.Jwt;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.IdentityModel.Tokens;
+
+namespace ApiGate.Gateway.Tests.Auth;
+
+/// <summary>
+/// JWT bearer tokens on routes with <c>auth_scheme</c> jwt / key_or_jwt, against a real discovery document and JWKS
+/// served on loopback, with tokens signed by keys generated here.
+/// </summary>
+public sealed class JwtTests : IAsyncLifetime
+{
+    private TestUpstream _upstream = null!;
+    private TestIssuer _issuer = null!;
+    private TestGateway _gateway = null!;
+    private RsaSecurityKey _rsa = null!;
+    private ECDsaSecurityKey _ec = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _issuer = await TestIssuer.StartAsync();
+        _rsa = TestIssuer.NewRsaKey("rsa-1");
+        _ec = TestIssuer.NewEcKey("ec-1");
+        _issuer.Publish(_rsa, _ec);
+        _gateway = await StartGatewayAsync("create");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _issuer.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    private async Task<TestGateway> StartGatewayAsync(string unknownUser)
+    {
+        var gateway = await TestGateway.StartAsync(o => Configure(o, unknownUser));
+        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        await gateway.AddRouteAsync(new RouteInput { Name = "either", Path = "/either/*", Upstream = "backend", AuthRequired = true, AuthScheme = "key_or_jwt" });
+        return gateway;
+    }
+
+    private void Configure(GatewayOptions options, string unknownUser)
+    {
+        options.JwtIssuer = _issuer.Url;
+        options.JwtAudience = TestIssuer.Audience;
+        options.JwtUnknownUser = unknownUser;
+        options.JwtRefreshInterval = TimeSpan.FromHours(1); // only the first unknown kid may cause a fetch within a test
+    }
+
+    [Fact]
+    public async Task ValidRsaToken_NewSubject_Returns200AndCreatesUserOnDefaultPlan()
+    {
+        var token = _issuer.Token(_rsa, "subject-rsa", "rsa@example.com");
+
+        var response = await SendAsync(_gateway, "/jwt/items", token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var user = (await _gateway.Users.GetAsync("rsa@example.com", CancellationToken.None)).Value!;
+        Assert.Equal("free", user.PlanId);
+        var received = Assert.Single(_upstream.Received);
+        Assert.Equal(user.Id, received.Headers["X-User-ID"].Single());
+        Assert.Equal("jwt_" + user.Id, received.Headers["X-Key-ID"].Single());
+        Assert.Equal(user.Id, (await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "subject-rsa", CancellationToken.None))!.Id);
+    }
+
+    [Fact]
+    public async Task ValidEcToken_Returns200()
+    {
+        var response = await SendAsync(_gateway, "/jwt/items", _issuer.Token(_ec, "subject-ec", "ec@example.com"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("expired", "the token has expired")]
+    [InlineData("not-yet", "the token is not valid yet (nbf)")]
+    [InlineData("audience", "the token's audience is not accepted")]
+    [InlineData("issuer", "the token's issuer is not accepted")]
+    [InlineData("none", "")]
+    [InlineData("hs256-public-key", "")]
+    [InlineData("garbage", "the token is malformed")]
+    public async Task InvalidToken_401InvalidTokenWithChallengeAndReason_NeverEchoesToken(string kind, string reason)
+    {
+        var now = DateTime.UtcNow;
+        var token = kind switch
+        {
+            "expired" => _issuer.Token(_rsa, "s", "s@example.com", notBefore: now.AddHours(-2), expires: now.AddHours(-1)),
+            "not-yet" => _issuer.Token(_rsa, "s", "s@example.com", notBefore: now.AddHours(1), expires: now.AddHours(2)),
+            "audience" => _issuer.Token(_rsa, "s", "s@example.com", audience: "someone-else"),
+            "issuer" => _issuer.Token(_rsa, "s", "s@example.com", issuer: "http://127.0.0.1:1/other"),
+            "none" => _issuer.UnsignedToken("s"),
+            "hs256-public-key" => _issuer.HmacWithPublicKeyToken(_rsa, "s"),
+            _ => "eyJhbGciOiJSUzI1NiJ9.not-json.sig",
+        };
+
+        var response = await SendAsync(_gateway, "/jwt/items", token);
+
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+        var challenge = response.Headers.WwwAuthenticate.ToString();
+        Assert.StartsWith("Bearer error=\"invalid_token\"", challenge, StringComparison.Ordinal);
+        Assert.Contains(reason, challenge, StringComparison.Ordinal);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(token.Split('.')[1], body, StringComparison.Ordinal);
+        Assert.DoesNotContain(token.Split('.')[1], challenge, StringComparison.Ordinal);
+        Assert.Empty(_upstream.Received);
+        Assert.Empty(await _gateway.Users.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task UnknownKid_AfterIssuerRotatesKeys_NewKeyFetchedAndTokenAccepted()
+    {
+        // Arrange: the gateway has the issuer's first key set cached
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(_gateway, "/jwt/a", _issuer.Token(_rsa, "rotating", "rotating@example.com"))).StatusCode);
+        Assert.Equal(1, _issuer.JwksFetches);
+        var next = TestIssuer.NewRsaKey("rsa-2");
+        _issuer.Publish(_rsa, next);
+        var token = _issuer.Token(next, "rotating", "rotating@example.com");
+
+        // Act: the unknown kid makes the gateway fetch the keys again (in the background: a few tries, bounded)
+        var status = HttpStatusCode.Unauthorized;
+        for (var i = 0; i < 50 && status != HttpStatusCode.OK; i++)
+        {
+            status = (await SendAsync(_gateway, "/jwt/b", token)).StatusCode;
+            if (status != HttpStatusCode.OK)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(2, _issuer.JwksFetches);
+    }
+
+    [Fact]
+    public async Task FloodOfUnknownKids_AllRefused_IssuerKeysFetchedAtMostOnceMore()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(_gateway, "/jwt/a", _issuer.Token(_rsa, "s1", "s1@example.com"))).StatusCode);
+
+        var bogus = TestIssuer.NewRsaKey("bogus");
+        for (var i = 0; i < 30; i++)
+        {
+            var response = await SendAsync(_gateway, "/jwt/a", _issuer.Token(new RsaSecurityKey(bogus.Rsa) { KeyId = "bogus-" + i }, "s1", "s1@example.com"));
+            await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+        }
+
+        Assert.InRange(_issuer.JwksFetches, 1, 2);
+    }
+
+    [Fact]
+    public async Task UnknownUser_RefuseMode_403AndNoUserCreated()
+    {
+        await using var refusing = await StartGatewayAsync("refuse");
+
+        var response = await SendAsync(refusing, "/jwt/items", _issuer.Token(_rsa, "stranger", "stranger@example.com"));
+
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "unknown_user");
+        Assert.Empty(await refusing.Users.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ParallelFirstRequests_SameNewSubject_CreateExactlyOneUser()
+    {
+        var token = _issuer.Token(_rsa, "crowd", "crowd@example.com");
+        using var start = new ManualResetEventSlim();
+        var tasks = Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+        {
+            start.Wait();
+            return (await SendAsync(_gateway, "/jwt/items", token)).StatusCode;
+        })).ToList();
+
+        start.Set();
+        var statuses = await Task.WhenAll(tasks);
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Single(await _gateway.Users.ListAsync(CancellationToken.None));
+        Assert.Equal(1, _gateway.Service<JwtAuthenticator>().Lookups);
+    }
+
+    [Fact]
+    public async Task LinkedUser_QuotaAndUsageCountedAsForKeys()
+    {
+        // Arrange: a user on a plan of two requests a month, linked to the token's subject
+        Assert.True((await _gateway.Plans.CreateAsync(new PlanInput { Id = "two", Name = "Two", RequestsPerMonth = 2 }, CancellationToken.None)).Ok);
+        var user = (await _gateway.Users.CreateAsync(new UserChanges { Email = "linked@example.com", Plan = "two" }, CancellationToken.None)).Value!;
+        await _gateway.Store.LinkIdentityAsync(_issuer.Url, "linked-subject", user.Id, DateTimeOffset.UtcNow, CancellationToken.None);
+        await _gateway.ReloadAsync();
+        var token = _issuer.Token(_rsa, "linked-subject");
+
+        // Act
+        var responses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 3; i++)
+        {
+            responses.Add(await SendAsync(_gateway, "/jwt/items", token));
+        }
+
+        var recorder = _gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+        await _gateway.StopAsync(); // drains the usage queue
+
+        // Assert
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.PaymentRequired], responses.Select(r => r.StatusCode));
+        Assert.Equal(["1", "2", "2"], responses.Select(r => r.Headers.GetValues("X-Quota-Used").Single()));
+        Assert.Equal(2, recorder.Written);
+        Assert.Single(await _gateway.Users.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task KeyOrJwtRoute_AcceptsBoth_JwtRouteRefusesAnApiKey()
+    {
+        var (key, _, _) = await _gateway.CreateKeyAsync("keyed@example.com");
+        var token = _issuer.Token(_rsa, "either", "either@example.com");
+
+        var byKey = await SendAsync(_gateway, "/either/x", key);
+        var byToken = await SendAsync(_gateway, "/either/x", token);
+        var keyOnJwtRoute = await SendAsync(_gateway, "/jwt/x", key);
+        var nothing = await SendAsync(_gateway, "/jwt/x", null);
+
+        Assert.Equal(HttpStatusCode.OK, byKey.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, byToken.StatusCode);
+        await AuthenticationTests.AssertErrorAsync(keyOnJwtRoute, HttpStatusCode.Unauthorized, "invalid_token");
+        await AuthenticationTests.AssertErrorAsync(nothing, HttpStatusCode.Unauthorized, "missing_token");
+        Assert.Equal("Bearer", nothing.Headers.WwwAuthenticate.ToString());
+    }
+
+    private static Task<HttpResponseMessage> SendAsync(TestGateway gateway, string path, string? bearer)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + path);
+        if (bearer is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + bearer);
+        }
+
+        return gateway.Client.SendAsync(request);
+    }
+}

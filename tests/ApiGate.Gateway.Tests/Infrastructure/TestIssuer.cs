@@ -1,0 +1,132 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// A real OIDC issuer on loopback for JWT tests: a discovery document and a JWKS of keys the test generates (RSA and
+/// EC), which the test can rotate, and tokens signed with them. Counts JWKS fetches.
+/// </summary>
+internal sealed class TestIssuer : IAsyncDisposable
+{
+    public const string Audience = "apigate-tests";
+
+    private readonly WebApplication _app;
+    private volatile SecurityKey[] _published = [];
+    private int _jwksFetches;
+
+    private TestIssuer(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    /// <summary>The issuer URL (<c>iss</c>), also the base of its discovery document.</summary>
+    public string Url { get; }
+
+    /// <summary>How many times the JWKS was served.</summary>
+    public int JwksFetches => Volatile.Read(ref _jwksFetches);
+
+    /// <summary>A new RSA key (kid <paramref name="kid"/>).</summary>
+    public static RsaSecurityKey NewRsaKey(string kid) => new(RSA.Create(2048)) { KeyId = kid };
+
+    /// <summary>A new P-256 key (kid <paramref name="kid"/>).</summary>
+    public static ECDsaSecurityKey NewEcKey(string kid) => new(ECDsa.Create(ECCurve.NamedCurves.nistP256)) { KeyId = kid };
+
+    /// <summary>Replaces the published key set (rotation).</summary>
+    public void Publish(params SecurityKey[] keys) => _published = keys;
+
+    /// <summary>A signed token; defaults: this issuer, <see cref="Audience"/>, valid for an hour from now.</summary>
+    public string Token(SecurityKey key, string subject, string? email = null, string? issuer = null, string? audience = null,
+        DateTime? notBefore = null, DateTime? expires = null)
+    {
+        var now = DateTime.UtcNow;
+        var claims = new Dictionary<string, object> { ["sub"] = subject };
+        if (email is not null)
+        {
+            claims["email"] = email;
+        }
+
+        var algorithm = key switch
+        {
+            RsaSecurityKey => SecurityAlgorithms.RsaSha256,
+            ECDsaSecurityKey => SecurityAlgorithms.EcdsaSha256,
+            _ => SecurityAlgorithms.HmacSha256,
+        };
+        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer ?? Url,
+            Audience = audience ?? Audience,
+            Claims = claims,
+            IssuedAt = notBefore ?? now,
+            NotBefore = notBefore ?? now.AddMinutes(-1),
+            Expires = expires ?? now.AddHours(1),
+            SigningCredentials = new SigningCredentials(key, algorithm),
+        });
+    }
+
+    /// <summary>An unsigned token (<c>alg: none</c>) with valid claims.</summary>
+    public string UnsignedToken(string subject)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var header = Base64UrlEncoder.Encode("""{"alg":"none","typ":"JWT"}""");
+        var payload = Base64UrlEncoder.Encode(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["iss"] = Url, ["aud"] = Audience, ["sub"] = subject, ["email"] = subject + "@example.com", ["nbf"] = now - 60, ["exp"] = now + 3600,
+        }));
+        return header + "." + payload + ".";
+    }
+
+    /// <summary>An HS256 token whose secret is the RSA public key's bytes, under that key's kid (algorithm confusion).</summary>
+    public string HmacWithPublicKeyToken(RsaSecurityKey rsa, string subject)
+    {
+        var publicKey = Encoding.ASCII.GetBytes(rsa.Rsa.ExportSubjectPublicKeyInfoPem());
+        return Token(new SymmetricSecurityKey(publicKey) { KeyId = rsa.KeyId }, subject, subject + "@example.com");
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    /// <summary>Starts an issuer whose endpoints serve the published keys.</summary>
+    public static async Task<TestIssuer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        TestIssuer? issuer = null;
+        app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
+        {
+            ["issuer"] = issuer!.Url,
+            ["jwks_uri"] = issuer.Url + "/jwks",
+            ["id_token_signing_alg_values_supported"] = new[] { "RS256", "ES256" },
+        }));
+        app.MapGet("/jwks", () =>
+        {
+            Interlocked.Increment(ref issuer!._jwksFetches);
+            return Results.Json(new { keys = issuer._published.Select(Jwk).ToArray() });
+        });
+        await app.StartAsync();
+        issuer = new TestIssuer(app, app.Urls.First());
+        return issuer;
+    }
+
+    private static Dictionary<string, string> Jwk(SecurityKey key)
+    {
+        switch (key)
+        {
+            case RsaSecurityKey rsa:
+                var p = rsa.Rsa.ExportParameters(false);
+                return new() { ["kty"] = "RSA", ["use"] = "sig", ["kid"] = rsa.KeyId, ["n"] = Base64UrlEncoder.Encode(p.Modulus), ["e"] = Base64UrlEncoder.Encode(p.Exponent) };
+            case ECDsaSecurityKey ec:
+                var q = ec.ECDsa.ExportParameters(false);
+                return new() { ["kty"] = "EC", ["use"] = "sig", ["crv"] = "P-256", ["kid"] = ec.KeyId, ["x"] = Base64UrlEncoder.Encode(q.Q.X), ["y"] = Base64UrlEncoder.Encode(q.Q.Y) };
+            default:
+                throw new ArgumentException("only RSA and EC keys are published", nameof(key));
+        }
+    }
+}
