@@ -4,7 +4,7 @@
 # (proxy_buffering off, bench/nginx/streams.conf) and through APIGate (a public and a key-protected route, metering
 # on: units = sseEvents / wsMessages), one after the other in the same run. For each: RSS (VmRSS of the proxy
 # process; nginx's single worker) idle, during, right after and AFTER seconds after the streams end, the per-stream
-# difference, the gateway's managed heap (dotnet_gc_last_collection_heap_size_bytes from /metrics) at the same
+# difference ("during" is the median of one sample a second over the middle half of the hold), the gateway's managed heap (dotnet_gc_last_collection_heap_size_bytes from /metrics) at the same
 # moments, and whether every stream opened and every event arrived.
 #
 #   bench/streams.sh                                   # N=3000 HOLD=20 AFTER=60, all six scenarios
@@ -90,8 +90,17 @@ run_client() {
     local client=$!
     PIDS+=("$client")
     for _ in $(seq 1 $((2 * (90 + N / 100)))); do grep -q '^OPEN' "$out" && break; sleep 0.5; done
-    sleep "$(awk -v h="$HOLD" 'BEGIN {print h / 2}')"
-    during_rss=$(rss_kib "$pid"); during_heap=$(heap_kib "$kind")
+    # "During": the median of one RSS sample a second over the middle half of the hold (a single sample lands at a
+    # random point of the GC cycle), and the heap halfway through.
+    sleep "$(awk -v h="$HOLD" 'BEGIN {print h / 4}')"
+    local samples=() i
+    during_heap=-
+    for ((i = 0; i < (HOLD + 1) / 2; i++)); do
+        samples+=("$(rss_kib "$pid")")
+        (( i == HOLD / 4 )) && during_heap=$(heap_kib "$kind")
+        sleep 1
+    done
+    during_rss=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
     for _ in $(seq 1 $((2 * (HOLD + 120)))); do kill -0 "$client" 2>/dev/null || break; sleep 0.5; done
     kill "$client" 2>/dev/null || true
     wait "$client" 2>/dev/null || true
