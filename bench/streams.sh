@@ -109,7 +109,7 @@ run_client() {
 
 printf '\nN=%s streams, HOLD=%ss, one event/message every %ss, AFTER=%ss, ulimit -n %s, GATEWAY_ENV=%s\n' \
     "$N" "$HOLD" "$INTERVAL" "$AFTER" "$fds" "${GATEWAY_ENV:-(none)}"
-printf '| scenario | open at hold | received (ws: /sent) | gaps | dropped | RSS idle MiB | during | after 0 s | after %s s | KiB/stream | heap idle MiB | during | after %s s |\n' "$AFTER" "$AFTER"
+printf '| scenario | open at hold (+opened later) | received (ws: /sent) | gaps | dropped | RSS idle MiB | during | after 0 s | after %s s | KiB/stream | heap idle MiB | during | after %s s |\n' "$AFTER" "$AFTER"
 echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 for scenario in "${SCENARIOS[@]}"; do
     case $scenario in
@@ -147,7 +147,7 @@ for scenario in "${SCENARIOS[@]}"; do
     after0_rss=$(rss_kib "$pid")
     sleep "$AFTER"
     after_rss=$(rss_kib "$pid"); after_heap=$(heap_kib "$kind")
-    fields=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(str(r["open_at_hold"]) + ("" if r["opened"] == r["open_at_hold"] else "(+%d late)" % (r["opened"] - r["open_at_hold"])), str(r["received"]) + ("/%d" % r["sent"] if r["mode"] == "ws" else ""), r["gaps"], r["dropped"], r["failed"])' "$result" 2>/dev/null || echo "? ? ? ? ?")
+    fields=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(str(r["open_at_hold"]) + ("" if r["opened"] == r["open_at_hold"] else "+%d_late" % (r["opened"] - r["open_at_hold"])), str(r["received"]) + ("/%d" % r["sent"] if r["mode"] == "ws" else ""), r["gaps"], r["dropped"], r["failed"])' "$result" 2>/dev/null || echo "? ? ? ? ?")
     read -r opened received gaps dropped failed <<<"$fields"
     per_stream=$(awk -v d="$during_rss" -v i="$idle_rss" -v n="$N" 'BEGIN {printf "%.1f", (d - i) / n}')
     printf '| %s | %s/%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$scenario" "$opened" "$N" "$received" \
