@@ -12,9 +12,9 @@ namespace ApiGate.Gateway.Memory;
 /// <see cref="IdleAllocation"/> since the last check (so it is close to idle and a collection costs nobody anything)
 /// while the managed heap (live objects plus garbage not yet collected, <see cref="GC.GetTotalMemory(bool)"/>) has
 /// grown well past what it was after the last trim; then it runs one aggressive, compacting collection, which
-/// decommits the free space. (The GC's own figures, <see cref="GC.GetGCMemoryInfo()"/>, describe the last collection,
-/// which on a quiet gateway may be from before the streams even opened.) Under load (requests, or streams carrying events) the
-/// process allocates more than that and this never fires.
+/// decommits the free space. (The GC's own figures, <see cref="GC.GetGCMemoryInfo()"/>, describe the last
+/// collection, which on a quiet gateway may be from before the streams even opened.) Under load (requests, or streams
+/// carrying events) the process allocates more than that and this never fires.
 /// </summary>
 internal sealed partial class IdleMemoryTrimmer(TimeProvider time, ILogger<IdleMemoryTrimmer> logger) : BackgroundService
 {
