@@ -4,7 +4,7 @@
 # (proxy_buffering off, bench/nginx/streams.conf) and through APIGate (a public and a key-protected route, metering
 # on: units = sseEvents / wsMessages), one after the other in the same run. For each: RSS (VmRSS of the proxy
 # process; nginx's single worker) idle, during, right after and AFTER seconds after the streams end, the per-stream
-# difference, the gateway's managed heap (dotnet_gc_last_collection_heap_size_bytes from /metrics) at the same
+# difference ("during" is the median of one sample a second over the middle half of the hold), the gateway's managed heap (dotnet_gc_last_collection_heap_size_bytes from /metrics) at the same
 # moments, and whether every stream opened and every event arrived.
 #
 #   bench/streams.sh                                   # N=3000 HOLD=20 AFTER=60, all six scenarios
@@ -57,9 +57,6 @@ sed -e "s/127\.0\.0\.1:18283/127.0.0.1:$NGINX_PORT/" -e "s/127\.0\.0\.1:18281/12
     -e "s/127\.0\.0\.1:18282/127.0.0.1:$WS_PORT/" -e "s/worker_rlimit_nofile .*/worker_rlimit_nofile $fds;/" \
     -e "s/worker_connections .*/worker_connections $((fds - 100));/" \
     "$REPO_DIR/bench/nginx/streams.conf" >"$TMP_DIR/nginx/nginx.conf"
-nginx -c "$TMP_DIR/nginx/nginx.conf" -p "$TMP_DIR/nginx/" -e "$TMP_DIR/nginx/error.log" -g 'daemon off;' >/dev/null 2>&1 &
-nginx_master=$!
-PIDS+=("$nginx_master")
 
 export APIGATE_DATABASE_DSN=$TMP_DIR/streams.db APIGATE_SERVER_HOST=127.0.0.1 APIGATE_SERVER_PORT=$GATEWAY_PORT APIGATE_LOG_LEVEL=warn
 cli() { "$APIGATE_BIN" "$@" >>"$TMP_DIR/setup.log" 2>&1; }
@@ -73,7 +70,10 @@ cli plans create --id streams --name Streams --rate-limit 0 --requests 0
 cli users create --email streams@example.com --plan streams
 key=$("$APIGATE_BIN" keys create --user streams@example.com --json | grep -o '"key": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
 
-wait_port() { for _ in $(seq 1 60); do curl -fs -o /dev/null "$1" && return 0; sleep 0.5; done; echo "not answering: $1" >&2; return 1; }
+wait_port() { # any HTTP answer
+    for _ in $(seq 1 60); do [[ $(curl -s -o /dev/null -w '%{http_code}' "$1") != 000 ]] && return 0; sleep 0.5; done
+    echo "not answering: $1" >&2; return 1
+}
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 heap_kib() { # the gateway's managed heap after its last GC (every generation), or - for nginx
     [[ $1 == nginx ]] && { echo -; return; }
@@ -89,9 +89,18 @@ run_client() {
         --interval "$INTERVAL" >"$out" 2>"$TMP_DIR/client.err" &
     local client=$!
     PIDS+=("$client")
-    for _ in $(seq 1 $((2 * (90 + N / 100)))); do grep -q '^OPEN' "$out" && break; sleep 0.5; done
-    sleep "$(awk -v h="$HOLD" 'BEGIN {print h / 2}')"
-    during_rss=$(rss_kib "$pid"); during_heap=$(heap_kib "$kind")
+    for _ in $(seq 1 $((2 * (150 + N / 20)))); do grep -q '^OPEN' "$out" && break; sleep 0.5; done
+    # "During": the median of one RSS sample a second over the middle half of the hold (a single sample lands at a
+    # random point of the GC cycle), and the heap halfway through.
+    sleep "$(awk -v h="$HOLD" 'BEGIN {print h / 4}')"
+    local samples=() i
+    during_heap=-
+    for ((i = 0; i < (HOLD + 1) / 2; i++)); do
+        samples+=("$(rss_kib "$pid")")
+        (( i == HOLD / 4 )) && during_heap=$(heap_kib "$kind")
+        sleep 1
+    done
+    during_rss=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
     for _ in $(seq 1 $((2 * (HOLD + 120)))); do kill -0 "$client" 2>/dev/null || break; sleep 0.5; done
     kill "$client" 2>/dev/null || true
     wait "$client" 2>/dev/null || true
@@ -100,7 +109,7 @@ run_client() {
 
 printf '\nN=%s streams, HOLD=%ss, one event/message every %ss, AFTER=%ss, ulimit -n %s, GATEWAY_ENV=%s\n' \
     "$N" "$HOLD" "$INTERVAL" "$AFTER" "$fds" "${GATEWAY_ENV:-(none)}"
-printf '| scenario | opened | received (ws: /sent) | gaps | dropped | RSS idle MiB | during | after 0 s | after %s s | KiB/stream | heap idle MiB | during | after %s s |\n' "$AFTER" "$AFTER"
+printf '| scenario | open at hold (+opened later) | received (ws: /sent) | gaps | dropped | RSS idle MiB | during | after 0 s | after %s s | KiB/stream | heap idle MiB | during | after %s s |\n' "$AFTER" "$AFTER"
 echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 for scenario in "${SCENARIOS[@]}"; do
     case $scenario in
@@ -114,8 +123,13 @@ for scenario in "${SCENARIOS[@]}"; do
     esac
     gateway=
     if [[ $kind == nginx ]]; then
+        # A fresh nginx per scenario, like the gateway: a worker that served earlier streams reuses that memory.
         port=$NGINX_PORT
-        pid=$(pgrep -P "$nginx_master" | head -n 1)
+        nginx -c "$TMP_DIR/nginx/nginx.conf" -p "$TMP_DIR/nginx/" -e "$TMP_DIR/nginx/error.log" -g 'daemon off;' >/dev/null 2>&1 &
+        gateway=$!
+        PIDS+=("$gateway")
+        wait_port "http://127.0.0.1:$NGINX_PORT/" || true
+        pid=$(pgrep -P "$gateway" | head -n 1)
     else
         port=$GATEWAY_PORT
         env $GATEWAY_ENV "$APIGATE_BIN" serve >"$TMP_DIR/serve-$scenario.log" 2>&1 &
@@ -133,7 +147,7 @@ for scenario in "${SCENARIOS[@]}"; do
     after0_rss=$(rss_kib "$pid")
     sleep "$AFTER"
     after_rss=$(rss_kib "$pid"); after_heap=$(heap_kib "$kind")
-    fields=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["opened"], str(r["received"]) + ("/%d" % r["sent"] if r["mode"] == "ws" else ""), r["gaps"], r["dropped"], r["failed"])' "$result" 2>/dev/null || echo "? ? ? ? ?")
+    fields=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(str(r["open_at_hold"]) + ("" if r["opened"] == r["open_at_hold"] else "+%d_late" % (r["opened"] - r["open_at_hold"])), str(r["received"]) + ("/%d" % r["sent"] if r["mode"] == "ws" else ""), r["gaps"], r["dropped"], r["failed"])' "$result" 2>/dev/null || echo "? ? ? ? ?")
     read -r opened received gaps dropped failed <<<"$fields"
     per_stream=$(awk -v d="$during_rss" -v i="$idle_rss" -v n="$N" 'BEGIN {printf "%.1f", (d - i) / n}')
     printf '| %s | %s/%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$scenario" "$opened" "$N" "$received" \
