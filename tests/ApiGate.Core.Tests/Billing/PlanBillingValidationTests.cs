@@ -77,5 +77,7 @@ public sealed class PlanBillingValidationTests
         public Task<PlanEntitlement?> FindPlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task LinkIdentityAsync(string issuer, string subject, string userId, DateTimeOffset at, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }
