@@ -29,10 +29,10 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
 
         // Assert
         Assert.True(first.Store.Created);
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 9], first.Store.MigrationsApplied.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 9, 10], first.Store.MigrationsApplied.Select(m => m.Version));
         Assert.False(again.Created);
         Assert.Empty(again.MigrationsApplied);
-        Assert.Equal(9, again.SchemaVersion);
+        Assert.Equal(10, again.SchemaVersion);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -46,8 +46,8 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
         await Task.WhenAll(stores.Select(s => s.InitializeAsync(None)));
 
         // Assert
-        Assert.Equal(8, stores.Sum(s => s.MigrationsApplied.Count));
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 9], stores.SelectMany(s => s.MigrationsApplied).Select(m => m.Version).Order());
+        Assert.Equal(9, stores.Sum(s => s.MigrationsApplied.Count));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 9, 10], stores.SelectMany(s => s.MigrationsApplied).Select(m => m.Version).Order());
         Assert.Equal(1, await stores[0].GetConfigVersionAsync(None));
         foreach (var store in stores)
         {

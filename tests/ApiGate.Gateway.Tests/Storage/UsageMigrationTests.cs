@@ -68,7 +68,7 @@ public sealed class UsageMigrationTests(StoreEngines engines) : IClassFixture<St
         var watermarks = await upgraded.GetUsageWatermarksAsync(CancellationToken.None);
 
         // Assert
-        Assert.Equal([(7, "usage rollups, compaction, retention"), (9, "outgoing webhooks")], upgraded.MigrationsApplied);
+        Assert.Equal([(7, "usage rollups, compaction, retention")], upgraded.MigrationsApplied);
         Assert.Equal(new UsageSummary(may, may.AddMonths(1), 2, 7, 20, 40, 1), summary);
         Assert.Equal((1L, 5L), (april.Requests, april.Units));
         Assert.Equal([(2, 1L, 1L), (5, 1L, 0L)], minute.Select(r => (r.StatusClass, r.Requests, r.LatencyBuckets[1])));
