@@ -33,8 +33,7 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
 
         // Assert
         Assert.Equal(sqlite, postgres);
-        Assert.Equal(versions.Order().Distinct(), versions);
-        Assert.Equal(1, versions[0]);
+        Assert.Equal(Enumerable.Range(1, 11), versions);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
