@@ -7,9 +7,9 @@ namespace ApiGate.Gateway.Portal;
 /// <summary>
 /// The plans a customer sees (enabled and marked visible) and the plan changes the portal makes itself: without a
 /// billing provider, only to a free plan (price 0) and only when <c>APIGATE_PORTAL_PLAN_CHANGE=free</c>; with one, none
-/// (the change goes through <see cref="IPortalBilling.CheckoutPath"/>).
+/// (paid plans go through the provider's checkout, and leaving one through its billing portal — docs/billing.md).
 /// </summary>
-internal sealed class PortalPlanService(IGatewayStore store, PortalOptions options, IPortalBilling billing, TimeProvider timeProvider)
+internal sealed class PortalPlanService(IGatewayStore store, PortalOptions options, ApiGate.Core.Billing.BillingService billing, TimeProvider timeProvider)
 {
     /// <summary>Plans offered on the plan page: enabled and visible, cheapest first.</summary>
     public async Task<IReadOnlyList<PlanDefinition>> VisiblePlansAsync(CancellationToken ct) =>
@@ -17,7 +17,7 @@ internal sealed class PortalPlanService(IGatewayStore store, PortalOptions optio
 
     /// <summary>Whether the portal itself may move a user to <paramref name="plan"/> (the page shows the button only then).</summary>
     public bool CanChangeDirectly(PlanDefinition plan) =>
-        !billing.IsConfigured && options.PlanChange == PortalPlanChange.Free && plan.PriceMonthly == 0 && plan.Enabled && plan.Visible;
+        !billing.Enabled && options.PlanChange == PortalPlanChange.Free && plan.PriceMonthly == 0 && plan.Enabled && plan.Visible;
 
     /// <summary>Moves the user to the plan if <see cref="CanChangeDirectly"/> allows it.</summary>
     public async Task<PortalResult> ChangeAsync(UserDefinition user, string? planId, CancellationToken ct)
@@ -35,12 +35,45 @@ internal sealed class PortalPlanService(IGatewayStore store, PortalOptions optio
 
         if (!CanChangeDirectly(plan))
         {
-            return PortalResult.Refused(billing.IsConfigured
-                ? "Paid plans are changed through checkout."
+            return PortalResult.Refused(billing.Enabled
+                ? "Plans are changed through checkout, and a subscription is cancelled under Manage billing."
                 : $"{plan.Name} cannot be chosen here. Please contact the operator to change plans.");
         }
 
         var result = await new UserService(store, timeProvider).UpdateAsync(user.Id, new UserChanges { Plan = plan.Id }, ct);
         return result.Ok ? PortalResult.Success($"You are now on {plan.Name}.") : PortalResult.Refused(result.Error!.Message);
     }
+
+    /// <summary>True when plan changes go through the billing provider (<c>APIGATE_BILLING_PROVIDER</c>).</summary>
+    public bool BillingEnabled => billing.Enabled;
+
+    /// <summary>Whether the user is the billing provider's customer already (then "Manage billing" is offered).</summary>
+    public async Task<bool> IsBillingCustomerAsync(UserDefinition user, CancellationToken ct) =>
+        billing.Enabled && await billing.FindCustomerAsync(user.Id, ct) is not null;
+
+    /// <summary>
+    /// The provider's checkout page for a visible paid plan; the plan itself changes only when the provider's webhook
+    /// confirms the subscription. <paramref name="origin"/> is the request's, used when no base URL is set.
+    /// </summary>
+    public async Task<(string? Url, string? Error)> CheckoutAsync(UserDefinition user, string? planId, string origin, CancellationToken ct)
+    {
+        var plan = string.IsNullOrWhiteSpace(planId) || planId.Length > 100 ? null : await store.FindPlanAsync(planId.Trim(), ct);
+        if (!billing.Enabled || plan is null || !plan.Enabled || !plan.Visible || plan.PriceMonthly == 0)
+        {
+            return (null, "That plan is not offered through checkout.");
+        }
+
+        var home = BaseOf(origin) + PortalOptions.BasePath;
+        var result = await billing.StartCheckoutAsync(user.Id, plan.Id, home + "/plans?checkout=done", home + "/plans", ct);
+        return result.Ok ? (result.Value!.Url, null) : (null, "Checkout cannot start right now: " + result.Error!.Message);
+    }
+
+    /// <summary>The provider's billing portal (payment methods, invoices, cancelling) for a billing customer.</summary>
+    public async Task<(string? Url, string? Error)> ManageBillingAsync(UserDefinition user, string origin, CancellationToken ct)
+    {
+        var result = await billing.StartPortalAsync(user.Id, BaseOf(origin) + PortalOptions.BasePath + "/plans", ct);
+        return result.Ok ? (result.Value!.Url, null) : (null, "Billing cannot be opened right now: " + result.Error!.Message);
+    }
+
+    private string BaseOf(string origin) => options.BaseUrl.Length > 0 ? options.BaseUrl : origin.TrimEnd('/');
 }

@@ -11,7 +11,6 @@ internal static class PortalServiceCollectionExtensions
     public static IServiceCollection AddPortal(this IServiceCollection services, GatewayOptions options)
     {
         services.AddSingleton(PortalOptions.From(options));
-        services.TryAddSingleton<IPortalBilling, NoPortalBilling>();
         if (!options.PortalEnabled)
         {
             return services;

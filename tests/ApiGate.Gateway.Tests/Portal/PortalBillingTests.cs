@@ -1,0 +1,117 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Tests.Billing;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>
+/// The portal's plan page with billing on (Stripe.net pointed at a <see cref="FakeStripe"/>): paid plans go through
+/// Stripe Checkout, a billing customer gets Stripe's billing portal, and the plan never changes on the page itself.
+/// </summary>
+public sealed class PortalBillingTests : PortalTestBase, IDisposable
+{
+    private readonly FakeStripe _stripe = FakeStripe.StartAsync().GetAwaiter().GetResult();
+
+    private protected override void ConfigurePortal(GatewayOptions options)
+    {
+        options.BillingProvider = "stripe";
+        options.StripeSecretKey = FakeStripe.SecretKey;
+        options.StripeWebhookSecret = BillingHarness.WebhookSecret;
+        options.StripeApiBase = _stripe.Url;
+    }
+
+    private protected override async Task SetUpAsync()
+    {
+        await base.SetUpAsync();
+        _stripe.Prices.Add("price_pro");
+        Assert.True((await Gateway.Plans.UpdateAsync("pro", new PlanInput { StripePriceId = "price_pro" }, CancellationToken.None)).Ok);
+    }
+
+    [Fact]
+    public async Task Subscribe_PaidPlan_RedirectsToStripeCheckoutWithPortalReturnUrlsAndPlanUnchanged()
+    {
+        // Arrange
+        using var client = await SignedInAsync("buyer@customer.example");
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/plans", "subscribe-pro");
+        var plans = await client.GetStringAsync("/portal/plans");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("https://checkout.stripe.com/c/pay/cs_test_fake", response.Headers.Location!.ToString(), StringComparison.Ordinal);
+        var session = Assert.Single(_stripe.To("/v1/checkout/sessions"));
+        Assert.Equal("subscription", session.Form["mode"]);
+        Assert.Equal("price_pro", session.Form["line_items[0][price]"]);
+        Assert.Equal(Gateway.Url.TrimEnd('/') + "/portal/plans?checkout=done", session.Form["success_url"]);
+        Assert.Equal(Gateway.Url.TrimEnd('/') + "/portal/plans", session.Form["cancel_url"]);
+        Assert.Equal("free", (await Gateway.Users.GetAsync("buyer@customer.example", CancellationToken.None)).Value!.PlanId);
+        Assert.Contains("id=\"manage-billing\"", plans, StringComparison.Ordinal); // now a Stripe customer
+    }
+
+    [Fact]
+    public async Task ManageBilling_BillingCustomer_RedirectsToStripesBillingPortal()
+    {
+        // Arrange
+        using var client = await SignedInAsync("payer@customer.example");
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/plans", "subscribe-pro")).StatusCode);
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/plans", "manage-billing");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("https://billing.stripe.com/p/session/test_fake", response.Headers.Location!.ToString(), StringComparison.Ordinal);
+        var session = Assert.Single(_stripe.To("/v1/billing_portal/sessions"));
+        Assert.Equal(Gateway.Url.TrimEnd('/') + "/portal/plans", session.Form["return_url"]);
+    }
+
+    [Fact]
+    public async Task Subscribe_StripeDown_MessageOnPageAndPlanUnchanged()
+    {
+        // Arrange
+        using var client = await SignedInAsync("unlucky@customer.example");
+        _stripe.FailNext = ("/v1/customers", 500);
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/plans", "subscribe-pro");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.StartsWith("Checkout cannot start right now: ", TextOf(await response.Content.ReadAsStringAsync(), "message-error"), StringComparison.Ordinal);
+        Assert.Empty(_stripe.To("/v1/checkout/sessions"));
+        Assert.Equal("free", (await Gateway.Users.GetAsync("unlucky@customer.example", CancellationToken.None)).Value!.PlanId);
+    }
+
+    [Fact]
+    public async Task Subscribe_MissingAntiforgeryToken_RefusedAndNothingSentToStripe()
+    {
+        // Arrange
+        using var client = await SignedInAsync("forged@customer.example");
+
+        // Act
+        var response = await client.PostAsync("/portal/plans", new FormUrlEncodedContent(new Dictionary<string, string> { ["_handler"] = "subscribe-pro" }));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(_stripe.To("/v1/checkout/sessions"));
+    }
+
+    /// <summary>A verified portal account, logged in over HTTP (cookie kept by the client).</summary>
+    private async Task<HttpClient> SignedInAsync(string email)
+    {
+        var accounts = Gateway.Service<PortalAccountService>();
+        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, CancellationToken.None)).Ok);
+        var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync(email), "/portal/verify");
+        Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
+        var client = CookieClient();
+        var login = await PostFormAsync(client, "/portal/login", "login", ("Email", email), ("Password", Password));
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        return client;
+    }
+
+    public void Dispose() => _stripe.DisposeAsync().AsTask().GetAwaiter().GetResult();
+}
