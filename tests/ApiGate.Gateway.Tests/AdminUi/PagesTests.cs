@@ -17,6 +17,7 @@ public sealed class PagesTests : AdminUiTestBase
     [InlineData("/ui/usage", "Usage")]
     [InlineData("/ui/settings", "Settings")]
     [InlineData("/ui/audit", "Audit log")]
+    [InlineData("/ui/webhooks", "Webhooks")]
     public async Task Page_SignedIn_RendersWithItsHeading(string path, string heading)
     {
         using var console = new ConsoleHttp(ConsoleUrl);

@@ -1,0 +1,113 @@
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace ApiGate.Gateway.Tests.AdminUi;
+
+/// <summary>The console's plan fields for the portal and billing, and its webhook endpoints page, over HTTP.</summary>
+public sealed partial class BillingAndWebhookPagesTests : AdminUiTestBase
+{
+    [Fact]
+    public async Task PlanForm_VisibleAndStripeFields_StoredOnThePlan()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/plans");
+
+        // Act
+        using var created = await console.PostAsync("/ui/plans", [new("_handler", "plan"), new("__RequestVerificationToken", antiforgery), new("id", "gold"), new("name", "Gold"),
+            new("enabled", "true"), new("visible", "true"), new("price_monthly", "4900"), new("overage_price", "2"), new("stripe_price_id", "price_gold"),
+            new("stripe_overage_price_id", "price_gold_overage"), new("stripe_meter_event", "api_overage")]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, created.StatusCode);
+        var plan = (await Gateway.Plans.GetAsync("gold", CancellationToken.None)).Value!;
+        Assert.Equal((true, "price_gold", "price_gold_overage", "api_overage"), (plan.Visible, plan.StripePriceId, plan.StripeOveragePriceId, plan.StripeMeterEvent));
+    }
+
+    [Fact]
+    public async Task PlanForm_StripeIdOfTheWrongShape_ErrorAtTheFieldAndNothingStored()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/plans");
+
+        // Act
+        using var refused = await console.PostAsync("/ui/plans", [new("_handler", "plan"), new("__RequestVerificationToken", antiforgery), new("id", "silver"), new("name", "Silver"),
+            new("enabled", "true"), new("stripe_price_id", "prod_123")]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Matches("id=\"error-stripe_price_id\"[^>]*>[^<]*price_", await refused.Content.ReadAsStringAsync());
+        Assert.False((await Gateway.Plans.GetAsync("silver", CancellationToken.None)).Ok);
+    }
+
+    [Fact]
+    public async Task Webhooks_CreateEndpoint_SecretShownOnceThenOnlyTheEndpointListed()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/webhooks");
+
+        // Act
+        using var created = await console.PostAsync("/ui/webhooks", [new("_handler", "create-webhook"), new("__RequestVerificationToken", antiforgery),
+            new("url", "https://crm.example.com/hooks"), new("events", "key.created, usage.threshold")]);
+        var page = await created.Content.ReadAsStringAsync();
+        using var list = await console.GetAsync("/ui/webhooks");
+        var listed = await list.Content.ReadAsStringAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        var secret = SecretShown().Match(page);
+        Assert.True(secret.Success, "no signing secret in the response");
+        var endpoint = Assert.Single(await Gateway.Service<ApiGate.Core.Management.WebhookService>().ListAsync(CancellationToken.None));
+        Assert.Equal("https://crm.example.com/hooks", endpoint.Url);
+        Assert.Equal(["key.created", "usage.threshold"], endpoint.Events);
+        Assert.Contains(endpoint.Id, listed, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret.Groups[1].Value, listed, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Webhooks_UrlNotHttp_ErrorAtTheUrlFieldAndNothingStored()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/webhooks");
+
+        // Act
+        using var refused = await console.PostAsync("/ui/webhooks", [new("_handler", "create-webhook"), new("__RequestVerificationToken", antiforgery),
+            new("url", "ftp://crm.example.com/hooks"), new("events", "key.created")]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("id=\"error-url\"", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(await Gateway.Service<ApiGate.Core.Management.WebhookService>().ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Webhooks_SendTest_TestDeliveryListedForTheEndpoint()
+    {
+        // Arrange
+        var service = Gateway.Service<ApiGate.Core.Management.WebhookService>();
+        var endpoint = (await service.CreateAsync(new ApiGate.Core.Management.WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, CancellationToken.None)).Value!.Endpoint;
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/webhooks");
+
+        // Act
+        using var sent = await console.PostAsync("/ui/webhooks", [new("_handler", "t" + endpoint.Id), new("__RequestVerificationToken", antiforgery), new("id", endpoint.Id)]);
+        using var deliveries = await console.GetAsync(console.PathOf(sent)!);
+        var html = await deliveries.Content.ReadAsStringAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, sent.StatusCode);
+        Assert.StartsWith("/ui/webhooks?deliveries=" + endpoint.Id, console.PathOf(sent), StringComparison.Ordinal);
+        Assert.Matches("<td>test</td>", html);
+    }
+
+    [GeneratedRegex("id=\"new-secret\"[^>]*>([^<]+)<")]
+    private static partial Regex SecretShown();
+}
