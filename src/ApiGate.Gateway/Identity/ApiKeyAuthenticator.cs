@@ -18,8 +18,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
     /// <summary>Upper bound on cached keys (found and unknown); past it the cache starts over.</summary>
     public const int MaxEntries = 100_000;
 
-    private readonly ConcurrentDictionary<KeyHash, CachedKey> _cache = new();
-    private long _version = -1;
+    private readonly ConfigScopedCache<KeyHash, CachedKey> _cache = new(MaxEntries);
 
     /// <summary>Number of database lookups made (cache misses); for tests and metrics.</summary>
     public long Lookups;
@@ -35,9 +34,8 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
             return ValueTask.FromResult<(RequestIdentity?, GatewayError?)>((null, Errors.Invalid));
         }
 
-        SyncVersion(snapshot.Version);
         var hash = ApiKeys.HashValue(presented.Span);
-        return _cache.TryGetValue(hash, out var cached)
+        return _cache.TryGet(snapshot.Version, hash, out var cached)
             ? ValueTask.FromResult(Decide(cached))
             : LookupAndDecideAsync(presented.ToString(), hash, snapshot, cancellationToken);
     }
@@ -56,12 +54,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
             return (null, Errors.StoreUnavailable);
         }
 
-        if (_cache.Count >= MaxEntries)
-        {
-            _cache.Clear();
-        }
-
-        _cache[hash] = cached;
+        _cache.Set(hash, cached);
         return Decide(cached);
     }
 
@@ -78,23 +71,6 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
         }
 
         return (identity, null);
-    }
-
-    private void SyncVersion(long version)
-    {
-        if (Volatile.Read(ref _version) == version)
-        {
-            return;
-        }
-
-        lock (_cache)
-        {
-            if (_version != version)
-            {
-                _cache.Clear();
-                Volatile.Write(ref _version, version);
-            }
-        }
     }
 
     /// <summary>Loads the key and its owner and settles everything that only a config change can alter.</summary>

@@ -6,27 +6,12 @@ using Microsoft.AspNetCore.Http;
 namespace ApiGate.Web.Admin;
 
 /// <summary>The base of every console page: the request, its session and the caller it acts as.</summary>
-public abstract class AdminPage : ComponentBase
+public abstract class AdminPage : ServerPage
 {
-    [CascadingParameter]
-    private HttpContext? HttpContextValue { get; set; }
-
-    /// <summary>The request being rendered (pages render on the server only).</summary>
-    protected HttpContext HttpContext => HttpContextValue ?? throw new InvalidOperationException("console pages render on the server only");
-
     /// <summary>The admin token's name the page acts for.</summary>
     protected string TokenName => Session.Caller.TokenName;
 
     internal AdminSession Session => (AdminSession)HttpContext.Items[AdminSessionGate.SessionItem]!;
-
-    /// <summary>Marks the response as a refused change (the form is shown again with the errors) for the audit log.</summary>
-    protected void Refused(int status = StatusCodes.Status400BadRequest)
-    {
-        if (!HttpContext.Response.HasStarted)
-        {
-            HttpContext.Response.StatusCode = status;
-        }
-    }
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
@@ -43,7 +28,4 @@ public abstract class AdminPage : ComponentBase
 
     /// <summary>What the last change did (shown once at the top of the page it led to), or null.</summary>
     protected string? DoneMessage => Query("done");
-
-    /// <summary>A query-string value of the current request, or null.</summary>
-    protected string? Query(string name) => HttpContext.Request.Query.TryGetValue(name, out var value) ? value.ToString() : null;
 }

@@ -5,14 +5,8 @@ using Microsoft.AspNetCore.Http;
 namespace ApiGate.Web.Portal;
 
 /// <summary>The base of every portal page: the request, and for signed-in pages the customer.</summary>
-public abstract class PortalPage : ComponentBase
+public abstract class PortalPage : ApiGate.Web.Shared.ServerPage
 {
-    [CascadingParameter]
-    private HttpContext? HttpContextValue { get; set; }
-
-    /// <summary>The request being rendered (pages render on the server only).</summary>
-    protected HttpContext HttpContext => HttpContextValue ?? throw new InvalidOperationException("portal pages render on the server only");
-
     /// <summary>The signed-in customer (pages behind the session gate only).</summary>
     protected UserDefinition Customer => (UserDefinition)HttpContext.Items[PortalSessionGate.UserItem]!;
 
@@ -21,16 +15,4 @@ public abstract class PortalPage : ComponentBase
 
     /// <summary>The client's address, for the login limiter.</summary>
     protected string ClientAddress => HttpContext.Connection.RemoteIpAddress?.ToString() ?? "";
-
-    /// <summary>Marks the response as refused (the form is shown again with the message).</summary>
-    protected void Refused(int status = StatusCodes.Status400BadRequest)
-    {
-        if (!HttpContext.Response.HasStarted)
-        {
-            HttpContext.Response.StatusCode = status;
-        }
-    }
-
-    /// <summary>A query-string value of the current request, or null.</summary>
-    protected string? Query(string name) => HttpContext.Request.Query.TryGetValue(name, out var value) ? value.ToString() : null;
 }

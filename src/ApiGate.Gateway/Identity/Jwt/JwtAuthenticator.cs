@@ -33,9 +33,8 @@ internal sealed partial class JwtAuthenticator : IDisposable
     private readonly HttpClient? _http;
     private readonly TokenValidationParameters? _parameters;
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
-    private readonly ConcurrentDictionary<string, Resolved> _cache = new(StringComparer.Ordinal);
+    private readonly ConfigScopedCache<string, Resolved> _cache = new(MaxEntries, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<Resolved>>> _pending = new(StringComparer.Ordinal);
-    private long _version = -1;
 
     /// <summary>Store reads made for subjects not in memory; for tests.</summary>
     public long Lookups;
@@ -106,8 +105,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
         }
 
         var email = result.Claims.TryGetValue(_options.JwtEmailClaim, out var emailValue) ? emailValue?.ToString() : null;
-        SyncVersion(snapshot.Version);
-        if (!_cache.TryGetValue(subject, out var resolved))
+        if (!_cache.TryGet(snapshot.Version, subject, out var resolved))
         {
             var lazy = _pending.GetOrAdd(subject, s => new Lazy<Task<Resolved>>(() => ResolveAsync(s, email)));
             try
@@ -121,12 +119,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
             if (resolved.Cacheable)
             {
-                if (_cache.Count >= MaxEntries)
-                {
-                    _cache.Clear();
-                }
-
-                _cache[subject] = resolved;
+                _cache.Set(subject, resolved);
             }
         }
 
@@ -214,23 +207,6 @@ internal sealed partial class JwtAuthenticator : IDisposable
         catch (StoreUnavailableException)
         {
             return new Resolved(null, null, Errors.Unavailable, Cacheable: false);
-        }
-    }
-
-    private void SyncVersion(long version)
-    {
-        if (Volatile.Read(ref _version) == version)
-        {
-            return;
-        }
-
-        lock (_cache)
-        {
-            if (_version != version)
-            {
-                _cache.Clear();
-                Volatile.Write(ref _version, version);
-            }
         }
     }
 
