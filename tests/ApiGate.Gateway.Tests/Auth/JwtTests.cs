@@ -70,6 +70,24 @@ public sealed class JwtTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoBearerTokens_Refused401AndNoUserCreated()
+    {
+        // Arrange: a valid token and a second Authorization header, so which one counts would be ambiguous
+        var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/jwt/items");
+        request.Headers.TryAddWithoutValidation("Authorization",
+            ["Bearer " + _issuer.Token(_rsa, "subject-twice", "twice@example.com"), "Bearer " + _issuer.Token(_rsa, "subject-other", "other@example.com")]);
+
+        // Act
+        var response = await _gateway.Client.SendAsync(request);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Empty(_upstream.Received);
+        Assert.False((await _gateway.Users.GetAsync("twice@example.com", CancellationToken.None)).Ok);
+        Assert.False((await _gateway.Users.GetAsync("other@example.com", CancellationToken.None)).Ok);
+    }
+
+    [Fact]
     public async Task ValidEcToken_Returns200()
     {
         var response = await SendAsync(_gateway, "/jwt/items", _issuer.Token(_ec, "subject-ec", "ec@example.com"));

@@ -244,6 +244,39 @@ public sealed class CorsTests : GatewayTestBase
         return app;
     }
 
+    [Fact]
+    public async Task Preflight_OriginSentTwice_NoAllowHeadersAndNothingForwarded()
+    {
+        // Arrange: an allowed origin next to another one, as a confused or hostile client might send them
+        var request = new HttpRequestMessage(HttpMethod.Options, Gateway.Url + "/api/items");
+        request.Headers.TryAddWithoutValidation("Origin", [App, "https://evil.example.net"]);
+        request.Headers.Add("Access-Control-Request-Method", "GET");
+
+        // Act
+        var response = await Gateway.Client.SendAsync(request);
+
+        // Assert: refused like an origin that is not listed (no single Origin to allow)
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "cors_preflight_refused");
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Theory]
+    [InlineData("https://app.example.com%2e.evil.net")]
+    [InlineData("https://app.example.com.evil.net")]
+    [InlineData("https://app_example.com")]
+    [InlineData("https://APP.EXAMPLE.COM:443/path")]
+    public async Task Preflight_LookalikeOrMalformedOrigin_Refused403WithoutAllowHeaders(string origin)
+    {
+        // Act
+        var response = await PreflightAsync("/api/items", origin, "GET", "");
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "cors_preflight_refused");
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.Empty(Upstream.Received);
+    }
+
     private Task<HttpResponseMessage> PreflightAsync(string path, string origin, string method, string headers)
     {
         var request = new HttpRequestMessage(HttpMethod.Options, Gateway.Url + path);
