@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Playwright;
 
 namespace ApiGate.Gateway.Tests.AdminUi;
 
@@ -106,6 +108,32 @@ public sealed partial class BillingAndWebhookPagesTests : AdminUiTestBase
         Assert.Equal(HttpStatusCode.Found, sent.StatusCode);
         Assert.StartsWith("/ui/webhooks?deliveries=" + endpoint.Id, console.PathOf(sent), StringComparison.Ordinal);
         Assert.Matches("<td>test</td>", html);
+    }
+
+    [BrowserFact]
+    public async Task Webhooks_AddEndpointInTheBrowser_SecretShownOnceWithCopyThenGone()
+    {
+        // Arrange
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/webhooks");
+
+        // Act
+        await page.FillAsync("#f-url", "https://crm.example.com/hooks");
+        await page.FillAsync("#f-events", "key.created,usage.threshold");
+        await page.FillAsync("#f-description", "CRM sync");
+        await page.ClickAsync("#create-webhook");
+
+        // Assert
+        var secret = (await page.Locator("#new-secret").TextContentAsync())!.Trim();
+        Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
+        await page.ClickAsync("#copy-secret");
+        await Assertions.Expect(page.Locator("#copy-secret")).ToHaveAttributeAsync("data-copied", "true");
+        await Assertions.Expect(page.Locator("#webhooks-table tbody tr")).ToHaveCountAsync(1);
+        await browser.ScreenshotAsync("admin-ui-webhooks");
+        await browser.GoAsync("/ui/webhooks");
+        Assert.Equal(0, await page.Locator("#new-secret").CountAsync());
+        Assert.DoesNotContain(secret, await page.ContentAsync(), StringComparison.Ordinal);
     }
 
     [GeneratedRegex("id=\"new-secret\"[^>]*>([^<]+)<")]
