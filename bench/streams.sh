@@ -11,6 +11,10 @@
 #   N=10000 bench/streams.sh                           # needs `ulimit -n` > 2 x N (+ slack) for the gateway
 #   SCENARIOS="nginx-sse apigate-sse-public" AFTER=10 bench/streams.sh
 #   GATEWAY_ENV="DOTNET_gcServer=0" bench/streams.sh    # another GC configuration for the gateway
+#   UPSTREAM_HTTP=2 N=9000 SCENARIOS=apigate-sse-public bench/streams.sh
+#                                                      # the gateway speaks HTTP/2 (h2c) to the SSE and WebSocket
+#                                                      # upstreams (bench/StreamUpstream; nginx reaches the same
+#                                                      # program over HTTP/1.1): one descriptor per stream, not two
 #
 # Upstreams and client: bench/streams.py (Python 3 stdlib). Everything on 127.0.0.1; everything started is stopped
 # by PID on exit; every wait is bounded. The file-descriptor limit is raised for this script only (soft to hard).
@@ -26,14 +30,20 @@ WS_PORT=${WS_PORT:-18292}
 NGINX_PORT=${NGINX_PORT:-18293}
 GATEWAY_PORT=${GATEWAY_PORT:-18294}
 GATEWAY_ENV=${GATEWAY_ENV:-}
+UPSTREAM_HTTP=${UPSTREAM_HTTP:-1.1} # 2: the SSE upstream is bench/StreamUpstream and the gateway reaches it over h2c
+H2_PORT=${H2_PORT:-18295}
+WS_H2_PORT=${WS_H2_PORT:-18296}
 APIGATE_BIN=${APIGATE_BIN:-$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate}
 STREAMS_PY="$REPO_DIR/bench/streams.py"
 
-# Each proxied stream holds two sockets (client and upstream); raised here only, never by the product.
+# Each proxied stream holds two sockets (client and upstream) with HTTP/1.1 upstreams, one (plus one per 100 streams)
+# with HTTP/2; raised here only, never by the product.
 ulimit -n "$(ulimit -Hn)"
 fds=$(ulimit -n)
-if (( fds < 2 * N + 500 )); then
-    echo "warning: ulimit -n is $fds (hard limit); $N streams need about $((2 * N + 500)) descriptors in each proxy" >&2
+per_stream=2
+[[ $UPSTREAM_HTTP == 2 ]] && per_stream=1
+if (( fds < per_stream * N + 500 )); then
+    echo "warning: ulimit -n is $fds (hard limit); $N streams need about $((per_stream * N + 500)) descriptors in each proxy" >&2
 fi
 
 TMP_DIR=$(mktemp -d /tmp/apigate-streams.XXXXXX)
@@ -47,10 +57,29 @@ trap cleanup EXIT
 
 [[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/src/ApiGate.Cli" -c Release >/dev/null
 
-python3 "$STREAMS_PY" sse-upstream --port "$SSE_PORT" --interval "$INTERVAL" >"$TMP_DIR/sse-upstream.log" 2>&1 &
-PIDS+=("$!")
-python3 "$STREAMS_PY" ws-upstream --port "$WS_PORT" >"$TMP_DIR/ws-upstream.log" 2>&1 &
-PIDS+=("$!")
+if [[ $UPSTREAM_HTTP == 2 ]]; then
+    [[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/bench/StreamUpstream" -c Release >/dev/null
+    dotnet "$REPO_DIR/bench/StreamUpstream/bin/Release/net10.0/StreamUpstream.dll" --h1-port "$SSE_PORT" --h2-port "$H2_PORT" \
+        --interval "$INTERVAL" >"$TMP_DIR/sse-upstream.log" 2>&1 &
+    PIDS+=("$!")
+    sse_upstream_url="http://127.0.0.1:$H2_PORT" sse_http_version=2
+else
+    python3 "$STREAMS_PY" sse-upstream --port "$SSE_PORT" --interval "$INTERVAL" >"$TMP_DIR/sse-upstream.log" 2>&1 &
+    PIDS+=("$!")
+    sse_upstream_url="http://127.0.0.1:$SSE_PORT" sse_http_version=1.1
+fi
+if [[ $UPSTREAM_HTTP == 2 ]]; then
+    # The same program echoes WebSocket messages: nginx reaches it over HTTP/1.1 on WS_PORT, the gateway over h2c
+    # (RFC 8441 extended CONNECT) on WS_H2_PORT.
+    dotnet "$REPO_DIR/bench/StreamUpstream/bin/Release/net10.0/StreamUpstream.dll" --h1-port "$WS_PORT" --h2-port "$WS_H2_PORT" \
+        >"$TMP_DIR/ws-upstream.log" 2>&1 &
+    PIDS+=("$!")
+    ws_upstream_url="http://127.0.0.1:$WS_H2_PORT"
+else
+    python3 "$STREAMS_PY" ws-upstream --port "$WS_PORT" >"$TMP_DIR/ws-upstream.log" 2>&1 &
+    PIDS+=("$!")
+    ws_upstream_url="http://127.0.0.1:$WS_PORT"
+fi
 
 mkdir -p "$TMP_DIR/nginx/tmp"
 sed -e "s/127\.0\.0\.1:18283/127.0.0.1:$NGINX_PORT/" -e "s/127\.0\.0\.1:18281/127.0.0.1:$SSE_PORT/" \
@@ -60,8 +89,8 @@ sed -e "s/127\.0\.0\.1:18283/127.0.0.1:$NGINX_PORT/" -e "s/127\.0\.0\.1:18281/12
 
 export APIGATE_DATABASE_DSN=$TMP_DIR/streams.db APIGATE_SERVER_HOST=127.0.0.1 APIGATE_SERVER_PORT=$GATEWAY_PORT APIGATE_LOG_LEVEL=warn
 cli() { "$APIGATE_BIN" "$@" >>"$TMP_DIR/setup.log" 2>&1; }
-cli upstreams create --name sse --url "http://127.0.0.1:$SSE_PORT"
-cli upstreams create --name ws --url "http://127.0.0.1:$WS_PORT"
+cli upstreams create --name sse --url "$sse_upstream_url" --http-version "$sse_http_version"
+cli upstreams create --name ws --url "$ws_upstream_url" --http-version "$sse_http_version"
 cli routes create --name sse-public --path "/sse/*" --upstream sse --protocol sse --auth=false --metering-mode custom --metering-expr sseEvents
 cli routes create --name sse-key --path "/sse-key/*" --upstream sse --protocol sse --metering-mode custom --metering-expr sseEvents
 cli routes create --name ws-public --path "/ws/*" --upstream ws --protocol websocket --auth=false --metering-mode custom --metering-expr wsMessages
@@ -107,8 +136,8 @@ run_client() {
     result=$(tail -n 1 "$out")
 }
 
-printf '\nN=%s streams, HOLD=%ss, one event/message every %ss, AFTER=%ss, ulimit -n %s, GATEWAY_ENV=%s\n' \
-    "$N" "$HOLD" "$INTERVAL" "$AFTER" "$fds" "${GATEWAY_ENV:-(none)}"
+printf '\nN=%s streams, HOLD=%ss, one event/message every %ss, AFTER=%ss, ulimit -n %s, GATEWAY_ENV=%s, gateway to upstreams: HTTP/%s\n' \
+    "$N" "$HOLD" "$INTERVAL" "$AFTER" "$fds" "${GATEWAY_ENV:-(none)}" "$sse_http_version"
 printf '| scenario | open at hold (+opened later) | received (ws: /sent) | gaps | dropped | RSS idle MiB | during | after 0 s | after %s s | KiB/stream | heap idle MiB | during | after %s s |\n' "$AFTER" "$AFTER"
 echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 for scenario in "${SCENARIOS[@]}"; do

@@ -137,7 +137,8 @@ public static class GatewayHost
         services.AddSingleton<SnapshotManager>();
         services.AddHostedService(sp => sp.GetRequiredService<SnapshotManager>());
         services.AddHostedService<ConfigChangeListener>();
-        services.AddHostedService<IdleMemoryTrimmer>();
+        services.AddSingleton<IdleMemoryTrimmer>();
+        services.AddHostedService(sp => sp.GetRequiredService<IdleMemoryTrimmer>());
         services.AddGatewayHealthChecks(sharedLimits: options.RedisUrl.Length > 0);
         services.AddSingleton<ReservedEndpoints>();
         services.AddSingleton<ApiKeyAuthenticator>();

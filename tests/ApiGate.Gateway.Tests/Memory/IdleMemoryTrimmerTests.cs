@@ -29,4 +29,28 @@ public sealed class IdleMemoryTrimmerTests
     [Fact]
     public void ShouldTrim_GrowthAboveAQuarterOfALargeBaseline_True() =>
         Assert.True(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 501 * MiB, heapAfterLastTrim: 400 * MiB));
+
+    [Fact]
+    public void ShouldTrim_IdleAndMostConnectionsSinceTheLastTrimClosed_TrueEvenWithoutHeapGrowth() =>
+        Assert.True(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 2, connectionsHigh: 3000));
+
+    [Fact]
+    public void ShouldTrim_ConnectionsClosedButStillAllocating_False() =>
+        Assert.False(IdleMemoryTrimmer.ShouldTrim(4 * MiB, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 0, connectionsHigh: 3000));
+
+    [Fact]
+    public void ShouldTrim_FewerThan256ConnectionsClosed_False() =>
+        Assert.False(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 0, connectionsHigh: 255));
+
+    [Fact]
+    public void ShouldTrim_256ConnectionsClosed_True() =>
+        Assert.True(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 0, connectionsHigh: 256));
+
+    [Fact]
+    public void ShouldTrim_LessThanAQuarterOfManyConnectionsClosed_False() =>
+        Assert.False(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 7501, connectionsHigh: 10_000));
+
+    [Fact]
+    public void ShouldTrim_AQuarterOfManyConnectionsClosed_True() =>
+        Assert.True(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 7500, connectionsHigh: 10_000));
 }
