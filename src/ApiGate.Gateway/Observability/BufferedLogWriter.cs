@@ -22,7 +22,8 @@ internal sealed class BufferedLogWriter : IDisposable
     private readonly TextWriter _target;
     private readonly Func<long, string>? _droppedNotice;
     private readonly Lock _lock = new();
-    private readonly ManualResetEventSlim _stopping = new();
+    // No spinning before each 20 ms sleep: a spin-wait is sched_yield calls on a box whose cores serve requests.
+    private readonly ManualResetEventSlim _stopping = new(initialState: false, spinCount: 0);
     private readonly Thread _thread;
     private TextChunks _pending = new();
     private TextChunks _writing = new();
