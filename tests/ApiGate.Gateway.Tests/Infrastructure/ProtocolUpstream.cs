@@ -14,7 +14,8 @@ namespace ApiGate.Gateway.Tests.Infrastructure;
 
 /// <summary>
 /// A loopback backend listening with chosen HTTP protocols (e.g. HTTP/2 only, cleartext) and optionally TLS. Every
-/// request is read whole and answered 200 with the protocol it arrived on as the body (<c>HTTP/2</c>, <c>HTTP/1.1</c>) and recorded.
+/// request is read whole and answered 200 with the protocol it arrived on as the body (<c>HTTP/2</c>, <c>HTTP/1.1</c>) and recorded;
+/// a WebSocket request (an HTTP/1.1 upgrade, or an HTTP/2 extended CONNECT) is accepted and every message echoed.
 /// </summary>
 internal sealed class ProtocolUpstream : IAsyncDisposable
 {
@@ -45,8 +46,16 @@ internal sealed class ProtocolUpstream : IAsyncDisposable
         }));
         var app = builder.Build();
         ProtocolUpstream? self = null;
+        app.UseWebSockets();
         app.Run(async context =>
         {
+            if (context.WebSockets.IsWebSocketRequest)
+            {
+                self!.Received.Enqueue((context.Request.Path.Value ?? "", context.Request.Protocol));
+                await EchoAsync(context);
+                return;
+            }
+
             // The body is read before answering: an HTTP/2 server that answers first resets the unread request stream.
             await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
             self!.Received.Enqueue((context.Request.Path.Value ?? "", context.Request.Protocol));
@@ -57,6 +66,23 @@ internal sealed class ProtocolUpstream : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         self = new ProtocolUpstream(app, address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
         return self;
+    }
+
+    private static async Task EchoAsync(HttpContext context)
+    {
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+            if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+            {
+                await socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
+                return;
+            }
+
+            await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
+        }
     }
 
     public async ValueTask DisposeAsync()

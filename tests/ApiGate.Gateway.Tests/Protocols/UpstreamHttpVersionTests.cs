@@ -34,6 +34,35 @@ public sealed class UpstreamHttpVersionTests
     }
 
     [Fact]
+    public async Task Http2Version_WebSocketRouteToCleartextHttp2OnlyUpstream_TunnelledOverExtendedConnectAndEchoed()
+    {
+        // Arrange: the client upgrades over HTTP/1.1; the gateway reaches the upstream with an HTTP/2 extended CONNECT.
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2);
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", upstream.Url, new UpstreamInput { HttpVersion = "2" });
+        await gateway.AddRouteAsync(new RouteInput { Name = "ws", Path = "/ws/*", Upstream = "backend", Protocol = "websocket" });
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+
+        // Act
+        await socket.ConnectAsync(new Uri(gateway.Url.Replace("http://", "ws://", StringComparison.Ordinal) + "/ws/echo"), CancellationToken.None);
+        var echoes = new List<string>();
+        var buffer = new byte[256];
+        for (var i = 0; i < 5; i++)
+        {
+            await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes("message " + i), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+            var received = await socket.ReceiveAsync(buffer, CancellationToken.None);
+            echoes.Add(System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count));
+        }
+
+        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+
+        // Assert
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => "message " + i), echoes);
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+        Assert.Equal([("/ws/echo", "HTTP/2")], upstream.Received.ToArray());
+    }
+
+    [Fact]
     public async Task Http11Version_CleartextHttp2OnlyUpstream_UpstreamServersRefusalPassesThrough()
     {
         await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2);
