@@ -25,6 +25,8 @@ internal sealed class PostgresServer : IAsyncDisposable
         // The test host may be ended soon after its exit event, in the middle of deleting a large data directory: a
         // detached shell stops the server by its PID, waits (bounded) for it to finish, and removes the directory.
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.StopDetached();
+        // A test host that is killed runs no exit event: a watchdog stops the server once this process is gone.
+        server.StartWatchdog(Environment.ProcessId);
         return server;
     });
 
@@ -114,6 +116,19 @@ internal sealed class PostgresServer : IAsyncDisposable
     {
         Stop();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// A detached <c>sh</c> that polls <paramref name="parent"/> once a second and, when it is gone without having stopped
+    /// the server (its pid file still there), stops the server by its PID and removes its directory, as
+    /// <see cref="StopDetached"/> does. After a normal stop the directory is gone and the watchdog just ends.
+    /// </summary>
+    private void StartWatchdog(int parent)
+    {
+        var pidFile = Path.Combine(_directory, "data", "postmaster.pid");
+        var script = $"exec </dev/null >/dev/null 2>&1; while kill -0 {parent} 2>/dev/null; do sleep 1; done; " +
+                     $"[ -f '{pidFile}' ] || exit 0; kill -INT {_pid}; i=0; while [ -f '{pidFile}' ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; rm -rf '{_directory}'";
+        using var _ = Process.Start(new ProcessStartInfo("setsid", ["sh", "-c", script]) { UseShellExecute = false });
     }
 
     /// <summary><see cref="Stop"/> in a detached <c>sh</c> that outlives this process.</summary>
