@@ -30,27 +30,13 @@ public sealed class IdleMemoryTrimmerTests
     public void ShouldTrim_GrowthAboveAQuarterOfALargeBaseline_True() =>
         Assert.True(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 501 * MiB, heapAfterLastTrim: 400 * MiB));
 
-    [Fact]
-    public void ShouldTrim_IdleAndMostConnectionsSinceTheLastTrimClosed_TrueEvenWithoutHeapGrowth() =>
-        Assert.True(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 2, connectionsHigh: 3000));
-
-    [Fact]
-    public void ShouldTrim_ConnectionsClosedButStillAllocating_False() =>
-        Assert.False(IdleMemoryTrimmer.ShouldTrim(4 * MiB, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 0, connectionsHigh: 3000));
-
-    [Fact]
-    public void ShouldTrim_FewerThan256ConnectionsClosed_False() =>
-        Assert.False(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 0, connectionsHigh: 255));
-
-    [Fact]
-    public void ShouldTrim_256ConnectionsClosed_True() =>
-        Assert.True(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 0, connectionsHigh: 256));
-
-    [Fact]
-    public void ShouldTrim_LessThanAQuarterOfManyConnectionsClosed_False() =>
-        Assert.False(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 7501, connectionsHigh: 10_000));
-
-    [Fact]
-    public void ShouldTrim_AQuarterOfManyConnectionsClosed_True() =>
-        Assert.True(IdleMemoryTrimmer.ShouldTrim(0, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow: 7500, connectionsHigh: 10_000));
+    [Theory]
+    [InlineData(0L, 2L, 3000L, true)] // idle, nearly every connection since the last trim closed: trim without heap growth
+    [InlineData(4 * MiB, 0L, 3000L, false)] // connections closed, but still allocating
+    [InlineData(0L, 0L, 255L, false)] // fewer than 256 closed
+    [InlineData(0L, 0L, 256L, true)] // 256 closed
+    [InlineData(0L, 7501L, 10_000L, false)] // less than a quarter of many closed
+    [InlineData(0L, 7500L, 10_000L, true)] // a quarter of many closed
+    public void ShouldTrim_ConnectionsClosedSinceTheLastTrim_TrimsWhenIdleAndEnoughClosed(long allocated, long connectionsNow, long connectionsHigh, bool expected) =>
+        Assert.Equal(expected, IdleMemoryTrimmer.ShouldTrim(allocated, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow, connectionsHigh));
 }
