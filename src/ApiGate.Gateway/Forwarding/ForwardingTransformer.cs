@@ -76,8 +76,12 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             headers.TryAddWithoutValidation("X-Forwarded-For", forwardedFor);
         }
 
-        Append(headers, "X-Forwarded-Proto", incoming.Headers["X-Forwarded-Proto"], incoming.Scheme);
-        Append(headers, "X-Forwarded-Host", incoming.Headers["X-Forwarded-Host"], incoming.Host.Value);
+        // A client's own X-Forwarded-Proto / -Host would tell the backend the request came over https, or for another
+        // host (redirects, cookies, links in e-mails): only a trusted proxy's values are kept and appended to; anyone
+        // else's are replaced by what the gateway itself received.
+        var fromTrustedProxy = httpContext.Features.Get<Proxies.ForwardedClientFeature>() is not null;
+        Append(headers, "X-Forwarded-Proto", fromTrustedProxy ? incoming.Headers["X-Forwarded-Proto"] : default, incoming.Scheme);
+        Append(headers, "X-Forwarded-Host", fromTrustedProxy ? incoming.Headers["X-Forwarded-Host"] : default, incoming.Host.Value);
 
         headers.Remove("X-Request-ID");
         headers.TryAddWithoutValidation("X-Request-ID", request.RequestId);

@@ -72,6 +72,33 @@ public sealed class TrustedProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Request_ForwardedProtoAndHost_AppendedFromATrustedProxyReplacedFromAnyoneElse()
+    {
+        // Arrange: the same request through a gateway that trusts loopback and one that does not
+        await using var trusting = await StartAsync("127.0.0.1");
+        await using var untrusting = await StartAsync("10.0.0.0/8");
+
+        // Act
+        foreach (var gateway in new[] { trusting, untrusting })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/echo/x");
+            request.Headers.Add("X-Forwarded-Proto", "https");
+            request.Headers.Add("X-Forwarded-Host", "api.example.com");
+            request.Headers.Host = "gateway.internal";
+            using var response = await gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // Assert: the proxy's values kept with the gateway's own appended; the client's replaced
+        var received = _upstream.Received.ToArray();
+        var (fromProxy, fromClient) = (received[^2], received[^1]);
+        Assert.Equal("https, http", string.Join(", ", fromProxy.Headers["X-Forwarded-Proto"]));
+        Assert.Equal("api.example.com, gateway.internal", string.Join(", ", fromProxy.Headers["X-Forwarded-Host"]));
+        Assert.Equal(["http"], fromClient.Headers["X-Forwarded-Proto"]);
+        Assert.Equal(["gateway.internal"], fromClient.Headers["X-Forwarded-Host"]);
+    }
+
+    [Fact]
     public async Task Request_ThroughTrustedProxies_RightMostUntrustedHopIsClientEverywhere()
     {
         // Arrange: loopback and 10/8 are proxies; 203.0.113.7 is the first untrusted hop from the right

@@ -61,11 +61,12 @@ public sealed class ForwardingTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task Forward_ForwardedHeaders_ClientForwardedForReplacedProtoAndHostAppended()
+    public async Task Forward_ForwardedHeadersFromAClient_ReplacedByWhatTheGatewayReceived()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/1");
         request.Headers.Add("X-Forwarded-For", "203.0.113.7");
         request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-Host", "evil.example");
         request.Headers.Host = "api.example.com";
 
         using var response = await Gateway.Client.SendAsync(request);
@@ -73,8 +74,8 @@ public sealed class ForwardingTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var received = Upstream.Received.Last();
         Assert.Equal("127.0.0.1", string.Join(",", received.Headers["X-Forwarded-For"])); // no trusted proxy: the client's value is not passed on
-        Assert.Equal("https, http", string.Join(",", received.Headers["X-Forwarded-Proto"]));
-        Assert.Equal("api.example.com", string.Join(",", received.Headers["X-Forwarded-Host"]));
+        Assert.Equal(["http"], received.Headers["X-Forwarded-Proto"]); // not the client's "https": it came over plain HTTP
+        Assert.Equal(["api.example.com"], received.Headers["X-Forwarded-Host"]);
         Assert.StartsWith("127.0.0.1:", received.Headers["Host"][0]); // the upstream's own authority
     }
 
