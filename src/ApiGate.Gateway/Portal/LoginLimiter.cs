@@ -17,18 +17,71 @@ internal readonly record struct LoginFailures(int Count, DateTimeOffset WindowSt
 }
 
 /// <summary>
+/// Counts per key, each in a window that starts at the key's first count (<see cref="LoginFailures"/>), in bounded
+/// memory: past <see cref="MaxEntries"/> keys, expired ones are dropped, then the oldest half. Not thread-safe: its
+/// owner locks.
+/// </summary>
+internal sealed class WindowedCounts(TimeSpan window)
+{
+    /// <summary>Keys kept before pruning.</summary>
+    public const int MaxEntries = 50_000;
+
+    private readonly Dictionary<string, LoginFailures> _counts = new(StringComparer.Ordinal);
+
+    public TimeSpan Window => window;
+
+    /// <summary>Null when <paramref name="key"/> is under <paramref name="limit"/> in its window at <paramref name="now"/>; else how long until it is.</summary>
+    public TimeSpan? RetryAfter(string key, int limit, DateTimeOffset now) => LoginFailures.RetryAfter(Find(key), limit, window, now);
+
+    /// <summary>Counts one more for <paramref name="key"/> at <paramref name="now"/>.</summary>
+    public void Add(string key, DateTimeOffset now)
+    {
+        PruneIfFull(now);
+        _counts[key] = LoginFailures.After(Find(key), window, now);
+    }
+
+    public void Remove(string key) => _counts.Remove(key);
+
+    private LoginFailures? Find(string key) => _counts.TryGetValue(key, out var state) ? state : null;
+
+    private void PruneIfFull(DateTimeOffset now)
+    {
+        if (_counts.Count < MaxEntries)
+        {
+            return;
+        }
+
+        foreach (var (key, state) in _counts)
+        {
+            if (now - state.WindowStart >= window)
+            {
+                _counts.Remove(key);
+            }
+        }
+
+        if (_counts.Count >= MaxEntries)
+        {
+            // Still full of live entries (a flood of made-up emails): forget the oldest half rather than grow without bound.
+            var cutoff = _counts.Values.Select(s => s.WindowStart).Order().ElementAt(_counts.Count / 2);
+            foreach (var (key, state) in _counts)
+            {
+                if (state.WindowStart <= cutoff)
+                {
+                    _counts.Remove(key);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
 /// Limits portal login attempts per account (the email as typed, whether or not an account exists, so the limit
 /// reveals nothing) and per client address. Attempts are checked before the password is, so a refused attempt costs
-/// no hashing and tells nothing. Memory is bounded: past <see cref="MaxEntries"/> entries, expired ones are dropped,
-/// then the oldest.
+/// no hashing and tells nothing. Memory is bounded (<see cref="WindowedCounts"/>).
 /// </summary>
 internal sealed class LoginLimiter(TimeProvider timeProvider, int accountLimit = 5, int addressLimit = 20, TimeSpan? window = null)
 {
-    /// <summary>Entries kept before pruning.</summary>
-    public const int MaxEntries = 50_000;
-
-    private readonly TimeSpan _window = window ?? TimeSpan.FromMinutes(15);
-    private readonly Dictionary<string, LoginFailures> _failures = new(StringComparer.Ordinal);
+    private readonly WindowedCounts _failures = new(window ?? TimeSpan.FromMinutes(15));
     private readonly Lock _lock = new();
 
     /// <summary>Null when an attempt for this account from this address may go ahead; else how long until it may.</summary>
@@ -37,8 +90,8 @@ internal sealed class LoginLimiter(TimeProvider timeProvider, int accountLimit =
         var now = timeProvider.GetUtcNow();
         lock (_lock)
         {
-            var byAccount = LoginFailures.RetryAfter(Find(AccountKey(account)), accountLimit, _window, now);
-            var byAddress = LoginFailures.RetryAfter(Find(AddressKey(address)), addressLimit, _window, now);
+            var byAccount = _failures.RetryAfter(AccountKey(account), accountLimit, now);
+            var byAddress = _failures.RetryAfter(AddressKey(address), addressLimit, now);
             return byAccount is null ? byAddress : byAddress is null ? byAccount : (byAccount > byAddress ? byAccount : byAddress);
         }
     }
@@ -49,11 +102,8 @@ internal sealed class LoginLimiter(TimeProvider timeProvider, int accountLimit =
         var now = timeProvider.GetUtcNow();
         lock (_lock)
         {
-            PruneIfFullLocked(now);
-            var accountKey = AccountKey(account);
-            var addressKey = AddressKey(address);
-            _failures[accountKey] = LoginFailures.After(Find(accountKey), _window, now);
-            _failures[addressKey] = LoginFailures.After(Find(addressKey), _window, now);
+            _failures.Add(AccountKey(account), now);
+            _failures.Add(AddressKey(address), now);
         }
     }
 
@@ -66,38 +116,7 @@ internal sealed class LoginLimiter(TimeProvider timeProvider, int accountLimit =
         }
     }
 
-    private LoginFailures? Find(string key) => _failures.TryGetValue(key, out var state) ? state : null;
-
     private static string AccountKey(string account) => "a:" + account.Trim().ToLowerInvariant();
 
     private static string AddressKey(string address) => "i:" + address;
-
-    private void PruneIfFullLocked(DateTimeOffset now)
-    {
-        if (_failures.Count < MaxEntries)
-        {
-            return;
-        }
-
-        foreach (var (key, state) in _failures)
-        {
-            if (now - state.WindowStart >= _window)
-            {
-                _failures.Remove(key);
-            }
-        }
-
-        if (_failures.Count >= MaxEntries)
-        {
-            // Still full of live entries (a flood of made-up emails): forget the oldest half rather than grow without bound.
-            var cutoff = _failures.Values.Select(s => s.WindowStart).Order().ElementAt(_failures.Count / 2);
-            foreach (var (key, state) in _failures)
-            {
-                if (state.WindowStart <= cutoff)
-                {
-                    _failures.Remove(key);
-                }
-            }
-        }
-    }
 }

@@ -12,10 +12,22 @@ namespace ApiGate.Gateway.Portal;
 /// recipient's domain and the reason, never the SMTP credentials) and the message dropped — the customer can ask
 /// for a new link. Without <c>APIGATE_SMTP_URL</c> nothing is queued.
 /// </summary>
-internal sealed partial class PortalMailQueue(PortalOptions options, ILogger<PortalMailQueue> logger) : BackgroundService
+internal sealed partial class PortalMailQueue(PortalOptions options, TimeProvider timeProvider, ILogger<PortalMailQueue> logger) : BackgroundService
 {
     /// <summary>Messages waiting beyond this are refused (logged) rather than held without bound.</summary>
     public const int Capacity = 1_000;
+
+    /// <summary>
+    /// Messages to one address per <see cref="RecipientWindow"/> (verification, resends and resets together): enough
+    /// for a person, while a form submitted in a loop cannot flood somebody's mailbox from this portal.
+    /// </summary>
+    public const int PerRecipient = 5;
+
+    /// <summary>The window of <see cref="PerRecipient"/>.</summary>
+    public static readonly TimeSpan RecipientWindow = TimeSpan.FromHours(1);
+
+    private readonly WindowedCounts _sentTo = new(RecipientWindow);
+    private readonly Lock _sentToLock = new();
 
     private readonly Channel<PortalEmail> _queue = Channel.CreateBounded<PortalEmail>(new BoundedChannelOptions(Capacity)
     {
@@ -32,6 +44,20 @@ internal sealed partial class PortalMailQueue(PortalOptions options, ILogger<Por
         if (options.Smtp is null)
         {
             return false;
+        }
+
+        var recipient = email.To.Trim().ToLowerInvariant();
+        lock (_sentToLock)
+        {
+            var now = timeProvider.GetUtcNow();
+            if (_sentTo.RetryAfter(recipient, PerRecipient, now) is not null)
+            {
+                // The form's answer stays the same (it never says whether mail went out): only the log knows.
+                LogRecipientLimited(logger, DomainOf(recipient), PerRecipient, RecipientWindow.TotalMinutes);
+                return false;
+            }
+
+            _sentTo.Add(recipient, now);
         }
 
         if (!_queue.Writer.TryWrite(email))
@@ -113,6 +139,9 @@ internal sealed partial class PortalMailQueue(PortalOptions options, ILogger<Por
 
     [LoggerMessage(EventId = 8003, Level = LogLevel.Error, Message = "Portal email could not be sent through {Server}: {Reason}")]
     private static partial void LogServerFailed(ILogger logger, string server, string reason);
+
+    [LoggerMessage(EventId = 8005, Level = LogLevel.Warning, Message = "Portal email to an address at {Domain} not sent: it already had {Limit} in the last {Minutes} minutes")]
+    private static partial void LogRecipientLimited(ILogger logger, string domain, int limit, double minutes);
 
     [LoggerMessage(EventId = 8004, Level = LogLevel.Error, Message = "Portal email queue is full ({Capacity} messages waiting); a message was dropped")]
     private static partial void LogQueueFull(ILogger logger, int capacity);

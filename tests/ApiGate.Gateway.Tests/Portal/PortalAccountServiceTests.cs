@@ -254,6 +254,40 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Fact]
+    public async Task RequestResetAsync_SixTimesInAnHour_FiveEmailsSameAnswerThenOneMoreAfterTheHour()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("flooded@example.com", "correct horse battery", Origin, None);
+        await portal.SignUpAsync("marker@example.com", "correct horse battery", Origin, None);
+
+        // Act: six requests for one address, then one for another (mail leaves in order: once the marker's has
+        // arrived, a sixth to the first address would have arrived before it)
+        var answers = new List<string>();
+        for (var i = 0; i < PortalMailQueue.PerRecipient + 1; i++)
+        {
+            answers.Add((await portal.RequestResetAsync("flooded@example.com", Origin, None)).Message);
+        }
+
+        await portal.RequestResetAsync("marker@example.com", Origin, None);
+        for (var i = 0; i < PortalMailQueue.PerRecipient; i++)
+        {
+            await _smtp.NextToAsync("flooded@example.com");
+        }
+
+        await _smtp.NextToAsync("marker@example.com");
+        var withinTheHour = _smtp.Messages.Count(m => m.To.Mailboxes.Any(a => a.Address == "flooded@example.com"));
+        _clock.Advance(PortalMailQueue.RecipientWindow);
+        await portal.RequestResetAsync("FLOODED@example.com ", Origin, None);
+        await _smtp.NextToAsync("flooded@example.com");
+
+        // Assert: the same answer every time (nothing tells the requester that mail stopped)
+        Assert.Single(answers.Distinct());
+        Assert.Equal(PortalMailQueue.PerRecipient, withinTheHour);
+        Assert.Equal(PortalMailQueue.PerRecipient + 1, _smtp.Messages.Count(m => m.To.Mailboxes.Any(a => a.Address == "flooded@example.com")));
+    }
+
+    [Fact]
     public async Task RequestResetAsync_UnknownEmail_SameMessageAndNoEmail()
     {
         // Arrange
@@ -339,7 +373,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
             Smtp = endpoint,
             Sender = "no-reply@example.com",
         };
-        var queue = new PortalMailQueue(options, NullLogger<PortalMailQueue>.Instance);
+        var queue = new PortalMailQueue(options, _clock, NullLogger<PortalMailQueue>.Instance);
         _queues.Add(queue);
         await queue.StartAsync(None);
         return new PortalAccountService(_store, options, queue, new LoginLimiter(_clock), _clock, NullLogger<PortalAccountService>.Instance);
