@@ -28,8 +28,6 @@ internal sealed class WindowedCounts(TimeSpan window)
 
     private readonly Dictionary<string, LoginFailures> _counts = new(StringComparer.Ordinal);
 
-    public TimeSpan Window => window;
-
     /// <summary>Null when <paramref name="key"/> is under <paramref name="limit"/> in its window at <paramref name="now"/>; else how long until it is.</summary>
     public TimeSpan? RetryAfter(string key, int limit, DateTimeOffset now) => LoginFailures.RetryAfter(Find(key), limit, window, now);
 
