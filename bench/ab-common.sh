@@ -1,17 +1,9 @@
 # Shared set-up of the A/B scripts (ab-cpu, ab-telemetry, ab-variants, alloc, failover, redis-limits); sourced, not run.
 # Needs REPO_DIR and UPSTREAM_PORT. Gives TMP_DIR, APIGATE_BIN, PIDS (stopped by PID on exit), a Release build of the
 # CLI (unless SKIP_BUILD=1), a static nginx upstream on 127.0.0.1:$UPSTREAM_PORT, and the helpers below.
-APIGATE_BIN=${APIGATE_BIN:-$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate} # another build: set APIGATE_BIN (and SKIP_BUILD=1)
-TMP_DIR=$(mktemp -d /tmp/apigate-ab.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP_DIR"
-}
-trap cleanup EXIT
-
-[[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/src/ApiGate.Cli" -c Release >/dev/null
+TMP_PREFIX=apigate-ab
+# shellcheck source=bench/prelude.sh
+source "$REPO_DIR/bench/prelude.sh"
 
 mkdir -p "$TMP_DIR/up/tmp"
 # The HTTP/1.1 server on UPSTREAM_PORT, the h2c one (18085 in upstream.conf) on UPSTREAM_PORT+4: two servers on one

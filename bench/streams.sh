@@ -33,7 +33,6 @@ GATEWAY_ENV=${GATEWAY_ENV:-}
 UPSTREAM_HTTP=${UPSTREAM_HTTP:-1.1} # 2: the SSE upstream is bench/StreamUpstream and the gateway reaches it over h2c
 H2_PORT=${H2_PORT:-18295}
 WS_H2_PORT=${WS_H2_PORT:-18296}
-APIGATE_BIN=${APIGATE_BIN:-$REPO_DIR/src/ApiGate.Cli/bin/Release/net10.0/apigate}
 STREAMS_PY="$REPO_DIR/bench/streams.py"
 
 # Each proxied stream holds two sockets (client and upstream) with HTTP/1.1 upstreams, one (plus one per 100 streams)
@@ -46,16 +45,9 @@ if (( fds < per_stream * N + 500 )); then
     echo "warning: ulimit -n is $fds (hard limit); $N streams need about $((per_stream * N + 500)) descriptors in each proxy" >&2
 fi
 
-TMP_DIR=$(mktemp -d /tmp/apigate-streams.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP_DIR"
-}
-trap cleanup EXIT
-
-[[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/src/ApiGate.Cli" -c Release >/dev/null
+TMP_PREFIX=apigate-streams
+# shellcheck source=bench/prelude.sh
+source "$REPO_DIR/bench/prelude.sh"
 
 if [[ $UPSTREAM_HTTP == 2 ]]; then
     [[ ${SKIP_BUILD:-0} == 1 ]] || dotnet build "$REPO_DIR/bench/StreamUpstream" -c Release >/dev/null

@@ -71,7 +71,8 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             }
         }
 
-        if (Proxies.ClientAddressMiddleware.ForwardedFor(httpContext) is { } forwardedFor)
+        var viaProxy = httpContext.Features.Get<Proxies.ForwardedClientFeature>(); // set only for a trusted proxy's request
+        if (Proxies.ClientAddressMiddleware.ForwardedFor(httpContext, viaProxy) is { } forwardedFor)
         {
             headers.TryAddWithoutValidation("X-Forwarded-For", forwardedFor);
         }
@@ -79,7 +80,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         // A client's own X-Forwarded-Proto / -Host would tell the backend the request came over https, or for another
         // host (redirects, cookies, links in e-mails): only a trusted proxy's values are kept and appended to; anyone
         // else's are replaced by what the gateway itself received.
-        var fromTrustedProxy = httpContext.Features.Get<Proxies.ForwardedClientFeature>() is not null;
+        var fromTrustedProxy = viaProxy is not null;
         Append(headers, "X-Forwarded-Proto", fromTrustedProxy ? incoming.Headers["X-Forwarded-Proto"] : default, incoming.Scheme);
         Append(headers, "X-Forwarded-Host", fromTrustedProxy ? incoming.Headers["X-Forwarded-Host"] : default, incoming.Host.Value);
 

@@ -30,7 +30,10 @@ internal sealed class ClientAddressMiddleware(TrustedProxies trusted)
         return next(context);
     }
 
-    /// <summary>The <c>X-Forwarded-For</c> value the upstream gets: the verified chain, or the peer alone.</summary>
-    public static string? ForwardedFor(HttpContext context) =>
-        context.Features.Get<ForwardedClientFeature>()?.ForwardedFor ?? context.Connection.RemoteIpAddress?.ToString();
+    /// <summary>
+    /// The <c>X-Forwarded-For</c> value the upstream gets: the verified chain when the request came through a trusted
+    /// proxy (<paramref name="viaProxy"/>, the request's <see cref="ForwardedClientFeature"/>), or the peer alone.
+    /// </summary>
+    public static string? ForwardedFor(HttpContext context, ForwardedClientFeature? viaProxy) =>
+        viaProxy?.ForwardedFor ?? context.Connection.RemoteIpAddress?.ToString();
 }
