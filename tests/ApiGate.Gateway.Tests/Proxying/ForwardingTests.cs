@@ -106,6 +106,27 @@ public sealed class ForwardingTests : GatewayTestBase
         Assert.Equal([id], Upstream.Received.Last().Headers["X-Request-ID"]);
     }
 
+    [Theory]
+    [InlineData("X-Forwarded-Proto: https", "X-Forwarded-Proto: https")] // sent twice
+    [InlineData("X_Forwarded_Proto: https", "X-Forwarded-Host: evil.example")] // underscore spelling, read as the same by CGI
+    [InlineData("X-Forwarded-Proto: h\u00e9ttps", "X-Forwarded-Host: \u00e9vil.example")] // non-ASCII
+    public async Task Forward_ClientForwardedProtoAndHostAttacks_OnlyTheGatewaysOwnValuesArrive(string first, string second)
+    {
+        // Arrange: raw request lines, so nothing in the client library normalises them
+        var lines = new[] { first, second }.Select(l => System.Text.RegularExpressions.Regex.Unescape(l)).ToArray();
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/users/1", lines);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        var received = Upstream.Received.Last();
+        Assert.Equal(["http"], received.Headers["X-Forwarded-Proto"]);
+        Assert.Single(received.Headers["X-Forwarded-Host"]);
+        Assert.StartsWith("127.0.0.1:", received.Headers["X-Forwarded-Host"][0]);
+        Assert.DoesNotContain(received.Headers.Keys, k => k.Contains('_'));
+    }
+
     [Fact]
     public async Task Forward_MultiValuedHeaders_PassIntactBothWays()
     {
