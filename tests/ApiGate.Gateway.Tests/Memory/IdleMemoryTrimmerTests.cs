@@ -39,4 +39,23 @@ public sealed class IdleMemoryTrimmerTests
     [InlineData(0L, 7500L, 10_000L, true)] // a quarter of many closed
     public void ShouldTrim_ConnectionsClosedSinceTheLastTrim_TrimsWhenIdleAndEnoughClosed(long allocated, long connectionsNow, long connectionsHigh, bool expected) =>
         Assert.Equal(expected, IdleMemoryTrimmer.ShouldTrim(allocated, heapNow: 90 * MiB, heapAfterLastTrim: 90 * MiB, connectionsNow, connectionsHigh));
+
+    [Theory]
+    [InlineData(false, 8 * MiB + 1, true)] // the GC let more than 8 MiB of young objects pile up: collect them
+    [InlineData(false, 8 * MiB, false)] // not past the limit
+    [InlineData(true, 500 * MiB, false)] // the GC collected on its own since the last look (request load): leave it be
+    public void ShouldCollectYoung_OnlyWhenTheGcLetsYoungGarbagePileUp(bool collectedSinceLastLook, long allocatedSinceLastCollection, bool expected) =>
+        Assert.Equal(expected, IdleMemoryTrimmer.ShouldCollectYoung(collectedSinceLastLook, allocatedSinceLastCollection));
+
+    [Theory]
+    [InlineData(3000L, 2990L, 0L, true)] // 3,000 streams opened and the count stood still: their handshakes are garbage
+    [InlineData(3000L, 2000L, 0L, false)] // still opening
+    [InlineData(255L, 255L, 0L, false)] // fewer than 256 new connections
+    [InlineData(256L, 256L, 0L, true)]
+    [InlineData(12_000L, 12_000L, 10_000L, false)] // 2,000 more than at the last trim: less than a quarter
+    [InlineData(12_500L, 12_500L, 10_000L, true)] // a quarter more
+    [InlineData(1000L, 930L, 0L, false)] // moved by 70: past the floor of 64 (a twentieth of 1,000 is 50)
+    [InlineData(2000L, 1901L, 0L, true)] // moved by 99 of 2,000: less than a twentieth (100)
+    public void ConnectionsSettled_TrueOnceAWaveOfNewConnectionsStopsGrowing(long now, long atLastLook, long low, bool expected) =>
+        Assert.Equal(expected, IdleMemoryTrimmer.ConnectionsSettled(now, atLastLook, low));
 }
