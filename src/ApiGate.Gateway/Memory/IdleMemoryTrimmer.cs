@@ -106,11 +106,12 @@ internal sealed partial class IdleMemoryTrimmer : BackgroundService
 
     /// <summary>
     /// Whether a wave of new connections has settled: at least a quarter more (and at least <see cref="MinimumClosed"/>
-    /// more) connections are open than at the last trim (or the fewest since), and the count moved by less than a twentieth (at least 64)
-    /// since the last look — the streams are open and idle, and what their handshakes allocated is garbage now.
+    /// more) connections are open than the fewest since the last trim, and the count moved by less than a twentieth
+    /// (at least 64) since the last look — the streams are open and idle, and what their handshakes allocated is
+    /// garbage now.
     /// </summary>
-    internal static bool ConnectionsSettled(long connectionsNow, long connectionsAtLastLook, long connectionsAtLastTrim) =>
-        connectionsNow - connectionsAtLastTrim >= Math.Max(MinimumClosed, connectionsAtLastTrim / 4)
+    internal static bool ConnectionsSettled(long connectionsNow, long connectionsAtLastLook, long fewestSinceLastTrim) =>
+        connectionsNow - fewestSinceLastTrim >= Math.Max(MinimumClosed, fewestSinceLastTrim / 4)
         && Math.Abs(connectionsNow - connectionsAtLastLook) < Math.Max(64, connectionsNow / 20);
 
     /// <summary>
@@ -132,7 +133,7 @@ internal sealed partial class IdleMemoryTrimmer : BackgroundService
         var connectionsAtLook = connectionsHigh;
         var collections = GC.CollectionCount(0);
         var allocatedAtCollection = allocated;
-        var settledTrimAt = _time.GetTimestamp() - (long)(SettledSpacing.TotalSeconds * _time.TimestampFrequency);
+        long? settledTrimAt = null;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -144,7 +145,7 @@ internal sealed partial class IdleMemoryTrimmer : BackgroundService
                 connectionsLow = Math.Min(connectionsLow, connections);
                 var idleCheck = ++look == looksPerIdleCheck;
                 var settled = ConnectionsSettled(connections, connectionsAtLook, connectionsLow)
-                    && _time.GetElapsedTime(settledTrimAt) >= SettledSpacing;
+                    && (settledTrimAt is not { } last || _time.GetElapsedTime(last) >= SettledSpacing);
                 if (settled || (idleCheck && ShouldTrim(allocatedNow - allocated, heap, baseline, connections, connectionsHigh)))
                 {
                     if (settled)
