@@ -6,6 +6,7 @@
 #
 #   bench/redis-limits.sh                      # 8 rounds x 3 s per side
 #   ROUNDS=12 DURATION=3 bench/redis-limits.sh
+#   GATEWAY_ENV="DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0" bench/redis-limits.sh   # extra environment, both gateways
 #
 # Needs wrk, nginx, redis-server (apt-get install -y wrk nginx redis-server). Everything runs on 127.0.0.1; every
 # process started is stopped by PID on exit; every wrk run is bounded.
@@ -41,7 +42,8 @@ key=$("$APIGATE_BIN" keys create --user ab@example.com --json | grep -o '"key": 
 start() { # PORT [KEY=VALUE...]: starts a gateway in the background, its PID in $started (recorded for cleanup)
     local port=$1
     shift
-    env APIGATE_SERVER_PORT="$port" "$@" "$APIGATE_BIN" serve >"$TMP_DIR/serve-$port.log" 2>&1 &
+    # shellcheck disable=SC2086 # GATEWAY_ENV is a list of KEY=VALUE words
+    env APIGATE_SERVER_PORT="$port" ${GATEWAY_ENV:-} "$@" "$APIGATE_BIN" serve >"$TMP_DIR/serve-$port.log" 2>&1 &
     started=$!
     PIDS+=("$started")
     wait_healthy "$port"
