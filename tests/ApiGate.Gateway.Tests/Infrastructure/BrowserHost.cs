@@ -81,7 +81,9 @@ internal static class BrowserHost
             ViewportSize = new ViewportSize { Width = width, Height = height },
             IgnoreHTTPSErrors = true,
         });
-        context.SetDefaultTimeout(15_000);
+        // How long a step may wait for the page (a navigation, an element) before the test fails. Generous: under the
+        // full parallel suite on two cores a first render of a page can take seconds; a passing step never waits it out.
+        context.SetDefaultTimeout(45_000);
         var page = await context.NewPageAsync();
         return new BrowserPage(context, page);
     }
