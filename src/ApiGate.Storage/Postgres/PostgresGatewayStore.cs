@@ -160,6 +160,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     private protected override async Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
 
+    private protected override string ExplicitIdClause => "OVERRIDING SYSTEM VALUE";
+
+    private protected override Task ContinueIdsAfterAsync(DbConnection connection, DbTransaction transaction, string table, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, $"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))", cancellationToken);
+
     /// <summary>Class 23: integrity constraint violation (unique, foreign key, not null, check).</summary>
     private protected override bool IsConstraintViolation(Exception exception) =>
         exception is PostgresException { SqlState: [ '2', '3', _, _, _ ] };

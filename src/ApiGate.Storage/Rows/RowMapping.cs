@@ -19,6 +19,7 @@ internal static class RowMapping
         typeof(QuotaUsageRow), typeof(UsageRollupRow),
         typeof(PortalAccountRow), typeof(PortalTokenRow),
         typeof(WebhookEndpointRow), typeof(WebhookDeliveryRow), typeof(WebhookAttemptRow), typeof(WebhookWorkRow),
+        typeof(WebhookEventRow), typeof(WebhookDeliveryStateRow), typeof(WebhookUsageMarkRow),
         typeof(BillingCustomerRow), typeof(OverageOutboxRow), typeof(BillingEventRow),
         typeof(RouteCorsRow), typeof(RouteAuthRow), typeof(UserIdentityRow),
     ];

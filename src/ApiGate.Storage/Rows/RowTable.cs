@@ -32,6 +32,12 @@ internal sealed class RowTable<TRow>
     /// <summary><c>INSERT</c> of every column, bound from a row's properties.</summary>
     public string Insert { get; }
 
+    /// <summary>
+    /// <see cref="Insert"/> with <paramref name="clause"/> before <c>VALUES</c>: PostgreSQL's <c>OVERRIDING SYSTEM
+    /// VALUE</c>, to keep the ids of an identity column when rows are copied.
+    /// </summary>
+    public string InsertWith(string clause) => clause.Length == 0 ? Insert : Insert.Replace(") VALUES (", $") {clause} VALUES (", StringComparison.Ordinal);
+
     /// <summary><c>UPDATE</c> of every column but <c>id</c>, for the row whose <c>id</c> is the row's <c>Id</c>.</summary>
     public string Update { get; }
 

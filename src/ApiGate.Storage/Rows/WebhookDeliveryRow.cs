@@ -55,3 +55,37 @@ internal sealed record WebhookWorkRow
     public long AttemptCount { get; init; }
     public string StartedAt { get; init; } = "";
 }
+
+/// <summary>A row of <c>webhook_events</c> as stored (<c>apigate store copy</c>; the target numbers <c>seq</c> in the same order).</summary>
+internal sealed record WebhookEventRow
+{
+    public string Id { get; init; } = "";
+    public string Type { get; init; } = "";
+    public string? UserId { get; init; }
+    public string Body { get; init; } = "";
+    public string CreatedAt { get; init; } = "";
+}
+
+/// <summary>A row of <c>webhook_deliveries</c> as stored, lease included (<c>apigate store copy</c>).</summary>
+internal sealed record WebhookDeliveryStateRow
+{
+    public long Id { get; init; }
+    public string EndpointId { get; init; } = "";
+    public string EventId { get; init; } = "";
+    public string Status { get; init; } = "";
+    public long AttemptCount { get; init; }
+    public string NextAttemptAt { get; init; } = "";
+    public string LeaseOwner { get; init; } = "";
+    public string LeaseUntil { get; init; } = "";
+    public string StartedAt { get; init; } = "";
+    public string UpdatedAt { get; init; } = "";
+}
+
+/// <summary>A row of <c>webhook_usage_marks</c>: a usage notification already sent for a user's period (never sent twice).</summary>
+internal sealed record WebhookUsageMarkRow
+{
+    public string UserId { get; init; } = "";
+    public string PeriodStart { get; init; } = "";
+    public string Kind { get; init; } = "";
+    public string CreatedAt { get; init; } = "";
+}

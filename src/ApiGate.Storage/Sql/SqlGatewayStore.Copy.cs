@@ -9,8 +9,8 @@ namespace ApiGate.Storage.Sql;
 /// <summary>
 /// Moving an install (<c>apigate store copy</c>): every table a store holds, copied row for row into another,
 /// empty store — SQLite to PostgreSQL is the way up to several instances. Rows are copied as stored (upstream
-/// credentials stay encrypted with the same <c>APIGATE_SECRET_KEY</c>); target health is not copied (each running
-/// instance reports its own).
+/// credentials stay encrypted with the same <c>APIGATE_SECRET_KEY</c>; webhook delivery ids are kept); target health
+/// is not copied (each running instance reports its own).
 /// </summary>
 public abstract partial class SqlGatewayStore
 {
@@ -20,6 +20,14 @@ public abstract partial class SqlGatewayStore
     private static readonly RowTable<QuotaUsageRow> QuotaTable = new("quota_usage", "user_id, period_start");
 
     private static readonly RowTable<UsageEventRow> UsageTable = new("usage_events", "id");
+
+    private static readonly RowTable<WebhookEventRow> WebhookEventTable = new("webhook_events", "seq");
+
+    private static readonly RowTable<WebhookDeliveryStateRow> WebhookDeliveryTable = new("webhook_deliveries", "id");
+
+    private static readonly RowTable<WebhookAttemptRow> WebhookAttemptTable = new("webhook_attempts", "id");
+
+    private static readonly RowTable<WebhookUsageMarkRow> WebhookUsageMarkTable = new("webhook_usage_marks", "user_id, period_start, kind");
 
     /// <summary>
     /// Copies everything into <paramref name="target"/> (initialized, and empty but for what its migrations seed) in
@@ -62,6 +70,12 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(PortalAccounts, source, read, to, write, ct2),
                     await CopyRowsAsync(PortalTokens, source, read, to, write, ct2),
                     await CopyRowsAsync(WebhookEndpoints, source, read, to, write, ct2),
+                    // The outbox as it stands: pending deliveries go on from the target, the history stays readable
+                    // under the same delivery ids (`webhooks redeliver ID`), and no usage notification is sent twice.
+                    await CopyRowsAsync(WebhookEventTable, source, read, to, write, ct2),
+                    await target.CopyRowsKeepingIdsAsync(WebhookDeliveryTable, source, read, to, write, ct2),
+                    await target.CopyRowsKeepingIdsAsync(WebhookAttemptTable, source, read, to, write, ct2),
+                    await CopyRowsAsync(WebhookUsageMarkTable, source, read, to, write, ct2),
                     await CopyRowsAsync(BillingCustomers, source, read, to, write, ct2),
                     await CopyRowsAsync(BillingEvents, source, read, to, write, ct2),
                     await CopyRowsAsync(OverageOutbox, source, read, to, write, ct2),
@@ -128,6 +142,28 @@ public abstract partial class SqlGatewayStore
         {
             await connection.ExecuteAsync(new CommandDefinition(UsageTable.Insert, rows, transaction, cancellationToken: cancellationToken));
         }
+    }
+
+    /// <summary>What goes before <c>VALUES</c> to insert chosen ids into an identity column (PostgreSQL: <c>OVERRIDING SYSTEM VALUE</c>).</summary>
+    private protected virtual string ExplicitIdClause => "";
+
+    /// <summary>After rows were inserted with their ids: the next generated id of <paramref name="table"/> follows the largest one.</summary>
+    private protected virtual Task ContinueIdsAfterAsync(DbConnection connection, DbTransaction transaction, string table, CancellationToken cancellationToken) =>
+        Task.CompletedTask; // SQLite: AUTOINCREMENT already continues after the largest id inserted
+
+    /// <summary>Copies a table whose integer ids other rows or users refer to (webhook delivery ids), keeping them.</summary>
+    private async Task<(string, long)> CopyRowsKeepingIdsAsync<TRow>(
+        RowTable<TRow> table, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken)
+        where TRow : class
+    {
+        var rows = await QueryAsync<TRow>(from, read, table.Select(""), null, cancellationToken);
+        if (rows.Count > 0)
+        {
+            await to.ExecuteAsync(new CommandDefinition(table.InsertWith(ExplicitIdClause), rows, write, cancellationToken: cancellationToken));
+            await ContinueIdsAfterAsync(to, write, table.Name, cancellationToken);
+        }
+
+        return (table.Name, rows.Count);
     }
 
     private static async Task<(string, long)> CopyRowsAsync<TRow>(

@@ -1,4 +1,5 @@
 using ApiGate.Core.Management;
+using ApiGate.Core.Webhooks;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
@@ -107,6 +108,66 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("already holds data", again.Error, StringComparison.Ordinal);
     }
+
+    [PostgresFact]
+    public Task StoreCopy_WebhookOutboxSqliteToPostgres_KeepsDeliveriesAttemptsAndMarksAndNewIdsFollow() =>
+        CopyWebhookOutboxAsync(GatewayStores.Sqlite, GatewayStores.Postgres);
+
+    [PostgresFact]
+    public Task StoreCopy_WebhookOutboxPostgresToSqlite_KeepsDeliveriesAttemptsAndMarksAndNewIdsFollow() =>
+        CopyWebhookOutboxAsync(GatewayStores.Postgres, GatewayStores.Sqlite);
+
+    private async Task CopyWebhookOutboxAsync(string from, string to)
+    {
+        // Arrange: an endpoint with deliveries (user and key events, usage crossings), a gap in the delivery ids (an
+        // endpoint deleted with its deliveries), one recorded attempt, and the usage marks of a crossed quota
+        var origin = await engines.CreateAsync(from);
+        var source = origin.Store;
+        var webhooks = new WebhookService(source, TimeProvider.System);
+        var dropped = (await webhooks.CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/old", Events = ["user.created"] }, None)).Value!.Endpoint.Id;
+        var endpoint = (await webhooks.CreateAsync(new WebhookInput
+        {
+            Url = "http://127.0.0.1:9/hooks", Events = ["user.created", "key.created", "usage.threshold", "usage.limit"],
+        }, None)).Value!.Endpoint.Id;
+        await new PlanService(source, TimeProvider.System).CreateAsync(new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 }, None);
+        var user = (await new UserService(source, TimeProvider.System).CreateAsync(new UserChanges { Email = "hooks@example.com", Plan = "ten" }, None)).Value!;
+        await new KeyService(source, TimeProvider.System).CreateAsync(new KeyChanges { User = user.Id }, None);
+        await webhooks.DeleteAsync(dropped, None);
+        source.EnableUsageAlerts(0.8);
+        var now = DateTimeOffset.UtcNow;
+        await source.AddUsageEventsAsync(Enumerable.Range(0, 10).Select(i => UsageStoreTests.Event(user.Id, now, units: 1) with { RequestId = $"r{i}" }).ToList(), None);
+        var claimed = await source.ClaimWebhookDeliveriesAsync("test", now, now.AddMinutes(1), 1, None);
+        await source.RecordWebhookAttemptAsync(new WebhookAttempt(claimed[0].DeliveryId, now, 503, 12.5, "HTTP 503"), "test", "pending", now.AddMinutes(1), None);
+        var before = await source.ListWebhookDeliveriesAsync(endpoint, 100, None);
+        var targetDsn = await engines.NewDsnAsync(to);
+
+        // Act
+        var copied = await origin.CliAsync("store", "copy", "--to-driver", to, "--to-dsn", targetDsn, "--json");
+
+        // Assert: the same deliveries under the same ids, with their attempt; new ids continue after the largest
+        Assert.Equal(0, copied.ExitCode);
+        var rows = System.Text.Json.JsonDocument.Parse(copied.Output).RootElement.GetProperty("rows");
+        Assert.Equal(4, before.Count);
+        Assert.Equal(before.Count, rows.GetProperty("webhook_deliveries").GetInt64());
+        Assert.Equal(1, rows.GetProperty("webhook_attempts").GetInt64());
+        Assert.Equal(2, rows.GetProperty("webhook_usage_marks").GetInt64());
+        Assert.Equal(4, rows.GetProperty("webhook_events").GetInt64()); // user.created went to both endpoints: one event
+        await using var target = GatewayStores.Create(to, targetDsn, new SecretProtector(null));
+        await target.InitializeAsync(None);
+        var after = await target.ListWebhookDeliveriesAsync(endpoint, 100, None);
+        Assert.Equal(Shape(before), Shape(after));
+        Assert.Equal("HTTP 503", Assert.Single(after.Single(d => d.Id == claimed[0].DeliveryId).Attempts).Error);
+        await target.AddWebhookEventAsync(WebhookEvent.Create(WebhookEventTypes.Test, new System.Text.Json.Nodes.JsonObject(), null, now), endpoint, None);
+        Assert.Equal(before.Max(d => d.Id) + 1, (await target.ListWebhookDeliveriesAsync(endpoint, 1, None))[0].Id);
+
+        // ...and the quota crossings already notified are not notified again
+        target.EnableUsageAlerts(0.8);
+        await target.AddUsageEventsAsync([UsageStoreTests.Event(user.Id, now, units: 1) with { RequestId = "r10" }], None);
+        Assert.Equal(before.Count + 1, (await target.ListWebhookDeliveriesAsync(endpoint, 100, None)).Count);
+    }
+
+    private static List<(long, string, string, string, int, string)> Shape(IReadOnlyList<WebhookDelivery> deliveries) =>
+        deliveries.Select(d => (d.Id, d.EventId, d.EventType, d.Status, d.AttemptCount, string.Join(",", d.Attempts.Select(a => $"{a.StatusCode}:{a.Error}")))).ToList();
 
     private static List<(DateTimeOffset, string, int, long, long, long, double, string)> ToTuples(IReadOnlyList<UsageRollup> rollups) =>
         rollups.Select(r => (r.BucketStart, r.KeyId, r.StatusClass, r.Requests, r.Units, r.ResponseBytes, r.LatencyMsSum, string.Join(",", r.LatencyBuckets))).ToList();
