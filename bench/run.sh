@@ -13,6 +13,7 @@
 #   COOLDOWN             seconds of pause between runs    [1]
 #   GATEWAY_ENV          extra KEY=VALUE pairs (space separated) for BOTH .NET
 #                        proxies (BareYarp and APIGate)  []
+#   APIGATE_ENV          extra KEY=VALUE pairs for APIGate only (after GATEWAY_ENV) []
 #   NGINX_PROXY_WORKERS  worker_processes of the nginx proxy  [1]  (e.g. auto)
 #   NGINX_UPSTREAM_WORKERS worker_processes of the upstream   [1]
 #   SKIP_BUILD           1 = don't run dotnet build      [0]
@@ -34,6 +35,7 @@ WARMUP=${WARMUP%s}
 COOLDOWN=${COOLDOWN:-1}
 TARGETS=${TARGETS:-"direct nginx yarp apigate-public apigate-auth apigate-transform"}
 GATEWAY_ENV=${GATEWAY_ENV:-}
+APIGATE_ENV=${APIGATE_ENV:-}
 NGINX_PROXY_WORKERS=${NGINX_PROXY_WORKERS:-1}
 NGINX_UPSTREAM_WORKERS=${NGINX_UPSTREAM_WORKERS:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -182,8 +184,9 @@ wait_ready() {
 
 # GATEWAY_ENV as an array of KEY=VALUE words (passed via env(1))
 read -r -a GATEWAY_ENV_ARR <<<"$GATEWAY_ENV"
-for kv in "${GATEWAY_ENV_ARR[@]}"; do
-    [[ $kv == *=* ]] || die "GATEWAY_ENV entry '$kv' is not KEY=VALUE"
+read -r -a APIGATE_ENV_ARR <<<"$APIGATE_ENV"
+for kv in "${GATEWAY_ENV_ARR[@]}" "${APIGATE_ENV_ARR[@]}"; do
+    [[ $kv == *=* ]] || die "GATEWAY_ENV/APIGATE_ENV entry '$kv' is not KEY=VALUE"
 done
 
 start_nginx_instance() { # NAME CONF WORKERS PORT
@@ -225,7 +228,7 @@ start_apigate() {
     export APIGATE_SERVER_PORT=$APIGATE_PORT
     export APIGATE_LOG_LEVEL=warning
     setup_apigate_config
-    env "${GATEWAY_ENV_ARR[@]}" "$APIGATE_BIN" serve >"$TMP_DIR/apigate.log" 2>&1 &
+    env "${GATEWAY_ENV_ARR[@]}" "${APIGATE_ENV_ARR[@]}" "$APIGATE_BIN" serve >"$TMP_DIR/apigate.log" 2>&1 &
     SERVER_PID[apigate]=$!
     STARTED_PIDS+=("$!")
     wait_ready apigate "$!" "http://127.0.0.1:$APIGATE_PORT/health"

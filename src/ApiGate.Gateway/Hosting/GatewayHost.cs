@@ -59,7 +59,7 @@ public static class GatewayHost
     {
         // Checked here, before Kestrel's endpoints, the logging providers and the admin listener are set up from them.
         new GatewayOptionsValidator(settings).ThrowIfInvalid(options);
-        if (options.InlineScheduling && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
         {
             // Read once when the process first uses sockets; must be set before Kestrel or HttpClient start.
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");

@@ -68,7 +68,7 @@ public sealed class SettingsTests : CliTestBase
         Assert.Equal(("2s", "default"), Setting(shown, "database.busy_timeout"));
         Assert.Equal(("30s", "default"), Setting(shown, "upstream.timeout"));
         Assert.Equal(("250ms", "default"), Setting(shown, "config.poll_interval"));
-        Assert.Equal(("true", "default"), Setting(shown, "server.inline_scheduling"));
+        Assert.Equal(("false", "default"), Setting(shown, "server.inline_scheduling"));
         Assert.Equal(("", "default"), Setting(shown, "server.h2c_port"));
     }
 
