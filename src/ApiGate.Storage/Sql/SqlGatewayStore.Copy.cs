@@ -72,7 +72,7 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(WebhookEndpoints, source, read, to, write, ct2),
                     // The outbox as it stands: pending deliveries go on from the target, the history stays readable
                     // under the same delivery ids (`webhooks redeliver ID`), and no usage notification is sent twice.
-                    await CopyRowsAsync(WebhookEventTable, source, read, to, write, ct2),
+                    await CopyRowsInBatchesAsync(WebhookEventTable, "", source, read, to, write, ct2),
                     await target.CopyRowsKeepingIdsAsync(WebhookDeliveryTable, source, read, to, write, ct2),
                     await target.CopyRowsKeepingIdsAsync(WebhookAttemptTable, source, read, to, write, ct2),
                     await CopyRowsAsync(WebhookUsageMarkTable, source, read, to, write, ct2),
@@ -156,14 +156,40 @@ public abstract partial class SqlGatewayStore
         RowTable<TRow> table, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken)
         where TRow : class
     {
-        var rows = await QueryAsync<TRow>(from, read, table.Select(""), null, cancellationToken);
-        if (rows.Count > 0)
+        var copied = await CopyRowsInBatchesAsync(table, ExplicitIdClause, from, read, to, write, cancellationToken);
+        if (copied.Rows > 0)
         {
-            await to.ExecuteAsync(new CommandDefinition(table.InsertWith(ExplicitIdClause), rows, write, cancellationToken: cancellationToken));
             await ContinueIdsAfterAsync(to, write, table.Name, cancellationToken);
         }
 
-        return (table.Name, rows.Count);
+        return copied;
+    }
+
+    /// <summary>Copies a table that can be long (webhook history) <see cref="CopyBatch"/> rows at a time: bounded memory.</summary>
+    private static async Task<(string Table, long Rows)> CopyRowsInBatchesAsync<TRow>(
+        RowTable<TRow> table, string insertClause, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken)
+        where TRow : class
+    {
+        var insert = table.InsertWith(insertClause);
+        long copied = 0;
+        var batch = new List<TRow>(CopyBatch);
+        await foreach (var row in from.QueryUnbufferedAsync<TRow>(table.Select(""), transaction: read).WithCancellation(cancellationToken))
+        {
+            batch.Add(row);
+            if (batch.Count == CopyBatch)
+            {
+                await to.ExecuteAsync(new CommandDefinition(insert, batch, write, cancellationToken: cancellationToken));
+                copied += batch.Count;
+                batch.Clear();
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            await to.ExecuteAsync(new CommandDefinition(insert, batch, write, cancellationToken: cancellationToken));
+        }
+
+        return (table.Name, copied + batch.Count);
     }
 
     private static async Task<(string, long)> CopyRowsAsync<TRow>(

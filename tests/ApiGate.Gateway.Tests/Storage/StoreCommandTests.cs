@@ -137,8 +137,14 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         var now = DateTimeOffset.UtcNow;
         await source.AddUsageEventsAsync(Enumerable.Range(0, 10).Select(i => UsageStoreTests.Event(user.Id, now, units: 1) with { RequestId = $"r{i}" }).ToList(), None);
         var claimed = await source.ClaimWebhookDeliveriesAsync("test", now, now.AddMinutes(1), 1, None);
+        for (var i = 0; i < 5_000; i++)
+        {
+            // Past one copy batch (5,000 rows): the history is copied in batches and nothing falls between them.
+            await source.AddWebhookEventAsync(WebhookEvent.Create(WebhookEventTypes.Test, new System.Text.Json.Nodes.JsonObject { ["n"] = i }, null, now), endpoint, None);
+        }
+
         await source.RecordWebhookAttemptAsync(new WebhookAttempt(claimed[0].DeliveryId, now, 503, 12.5, "HTTP 503"), "test", "pending", now.AddMinutes(1), None);
-        var before = await source.ListWebhookDeliveriesAsync(endpoint, 100, None);
+        var before = await source.ListWebhookDeliveriesAsync(endpoint, 10_000, None);
         var targetDsn = await engines.NewDsnAsync(to);
 
         // Act
@@ -147,14 +153,14 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // Assert: the same deliveries under the same ids, with their attempt; new ids continue after the largest
         Assert.Equal(0, copied.ExitCode);
         var rows = System.Text.Json.JsonDocument.Parse(copied.Output).RootElement.GetProperty("rows");
-        Assert.Equal(4, before.Count);
+        Assert.Equal(5_004, before.Count);
         Assert.Equal(before.Count, rows.GetProperty("webhook_deliveries").GetInt64());
         Assert.Equal(1, rows.GetProperty("webhook_attempts").GetInt64());
         Assert.Equal(2, rows.GetProperty("webhook_usage_marks").GetInt64());
-        Assert.Equal(4, rows.GetProperty("webhook_events").GetInt64()); // user.created went to both endpoints: one event
+        Assert.Equal(5_004, rows.GetProperty("webhook_events").GetInt64()); // user.created went to both endpoints: one event
         await using var target = GatewayStores.Create(to, targetDsn, new SecretProtector(null));
         await target.InitializeAsync(None);
-        var after = await target.ListWebhookDeliveriesAsync(endpoint, 100, None);
+        var after = await target.ListWebhookDeliveriesAsync(endpoint, 10_000, None);
         Assert.Equal(Shape(before), Shape(after));
         Assert.Equal("HTTP 503", Assert.Single(after.Single(d => d.Id == claimed[0].DeliveryId).Attempts).Error);
         await target.AddWebhookEventAsync(WebhookEvent.Create(WebhookEventTypes.Test, new System.Text.Json.Nodes.JsonObject(), null, now), endpoint, None);
@@ -163,7 +169,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // ...and the quota crossings already notified are not notified again
         target.EnableUsageAlerts(0.8);
         await target.AddUsageEventsAsync([UsageStoreTests.Event(user.Id, now, units: 1) with { RequestId = "r10" }], None);
-        Assert.Equal(before.Count + 1, (await target.ListWebhookDeliveriesAsync(endpoint, 100, None)).Count);
+        Assert.Equal(before.Count + 1, (await target.ListWebhookDeliveriesAsync(endpoint, 10_000, None)).Count);
     }
 
     private static List<(long, string, string, string, int, string)> Shape(IReadOnlyList<WebhookDelivery> deliveries) =>
