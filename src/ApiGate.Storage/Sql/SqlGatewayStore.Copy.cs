@@ -72,7 +72,7 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(WebhookEndpoints, source, read, to, write, ct2),
                     // The outbox as it stands: pending deliveries go on from the target, the history stays readable
                     // under the same delivery ids (`webhooks redeliver ID`), and no usage notification is sent twice.
-                    await CopyRowsInBatchesAsync(WebhookEventTable, "", source, read, to, write, ct2),
+                    await CopyRowsAsync(WebhookEventTable, source, read, to, write, ct2),
                     await target.CopyRowsKeepingIdsAsync(WebhookDeliveryTable, source, read, to, write, ct2),
                     await target.CopyRowsKeepingIdsAsync(WebhookAttemptTable, source, read, to, write, ct2),
                     await CopyRowsAsync(WebhookUsageMarkTable, source, read, to, write, ct2),
@@ -156,7 +156,7 @@ public abstract partial class SqlGatewayStore
         RowTable<TRow> table, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken)
         where TRow : class
     {
-        var copied = await CopyRowsInBatchesAsync(table, ExplicitIdClause, from, read, to, write, cancellationToken);
+        var copied = await CopyRowsAsync(table, from, read, to, write, cancellationToken, ExplicitIdClause);
         if (copied.Rows > 0)
         {
             await ContinueIdsAfterAsync(to, write, table.Name, cancellationToken);
@@ -165,9 +165,13 @@ public abstract partial class SqlGatewayStore
         return copied;
     }
 
-    /// <summary>Copies a table that can be long (webhook history) <see cref="CopyBatch"/> rows at a time: bounded memory.</summary>
-    private static async Task<(string Table, long Rows)> CopyRowsInBatchesAsync<TRow>(
-        RowTable<TRow> table, string insertClause, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies a table as stored, <see cref="CopyBatch"/> rows at a time (bounded memory however long its history);
+    /// <paramref name="insertClause"/> goes before <c>VALUES</c> (<see cref="ExplicitIdClause"/>).
+    /// </summary>
+    private static async Task<(string Table, long Rows)> CopyRowsAsync<TRow>(
+        RowTable<TRow> table, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken,
+        string insertClause = "")
         where TRow : class
     {
         var insert = table.InsertWith(insertClause);
@@ -190,18 +194,5 @@ public abstract partial class SqlGatewayStore
         }
 
         return (table.Name, copied + batch.Count);
-    }
-
-    private static async Task<(string, long)> CopyRowsAsync<TRow>(
-        RowTable<TRow> table, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken)
-        where TRow : class
-    {
-        var rows = await QueryAsync<TRow>(from, read, table.Select(""), null, cancellationToken);
-        if (rows.Count > 0)
-        {
-            await to.ExecuteAsync(new CommandDefinition(table.Insert, rows, write, cancellationToken: cancellationToken));
-        }
-
-        return (table.Name, rows.Count);
     }
 }
