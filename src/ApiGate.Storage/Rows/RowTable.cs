@@ -18,11 +18,14 @@ internal sealed class RowTable<TRow>
         Name = name;
         _orderBy = orderBy;
         Columns = string.Join(", ", Properties.Select(p => ColumnOf(p.Name)));
-        Insert = $"INSERT INTO {name} ({Columns}) VALUES ({string.Join(", ", Properties.Select(p => "@" + p.Name))})";
+        _values = $"VALUES ({string.Join(", ", Properties.Select(p => "@" + p.Name))})";
+        Insert = InsertWith("");
         Update = $"UPDATE {name} SET {string.Join(", ", Properties.Skip(1).Select(p => ColumnOf(p.Name) + " = @" + p.Name))} WHERE id = @Id";
     }
 
     private readonly string _orderBy;
+
+    private readonly string _values;
 
     public string Name { get; }
 
@@ -36,7 +39,7 @@ internal sealed class RowTable<TRow>
     /// <see cref="Insert"/> with <paramref name="clause"/> before <c>VALUES</c>: PostgreSQL's <c>OVERRIDING SYSTEM
     /// VALUE</c>, to keep the ids of an identity column when rows are copied.
     /// </summary>
-    public string InsertWith(string clause) => clause.Length == 0 ? Insert : Insert.Replace(") VALUES (", $") {clause} VALUES (", StringComparison.Ordinal);
+    public string InsertWith(string clause) => $"INSERT INTO {Name} ({Columns}) {(clause.Length == 0 ? "" : clause + " ")}{_values}";
 
     /// <summary><c>UPDATE</c> of every column but <c>id</c>, for the row whose <c>id</c> is the row's <c>Id</c>.</summary>
     public string Update { get; }

@@ -81,42 +81,14 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(OverageOutbox, source, read, to, write, ct2),
                 };
 
-                long events = 0;
-                var batch = new List<UsageEventRow>(CopyBatch);
-                await foreach (var row in source.QueryUnbufferedAsync<UsageEventRow>($"SELECT {UsageSql.EventColumns} FROM usage_events ORDER BY id", transaction: read).WithCancellation(ct2))
-                {
-                    batch.Add(row);
-                    if (batch.Count == CopyBatch)
-                    {
-                        await target.AppendUsageRowsAsync(to, write, batch, ct2);
-                        events += batch.Count;
-                        batch.Clear();
-                    }
-                }
-
-                await target.AppendUsageRowsAsync(to, write, batch, ct2);
-                counts.Add((UsageTable.Name, events + batch.Count));
+                var events = await CopyInBatchesAsync<UsageEventRow>(source, read, $"SELECT {UsageSql.EventColumns} FROM usage_events ORDER BY id",
+                    rows => target.AppendUsageRowsAsync(to, write, rows, ct2), ct2);
+                counts.Add((UsageTable.Name, events));
 
                 // Rollups as stored (every granularity), and how far they were compacted: the target reads what the source read.
-                long rollups = 0;
-                var rollupBatch = new List<UsageRollupRow>(CopyBatch);
-                await foreach (var row in source.QueryUnbufferedAsync<UsageRollupRow>(UsageSql.AllRollups, transaction: read).WithCancellation(ct2))
-                {
-                    rollupBatch.Add(row);
-                    if (rollupBatch.Count == CopyBatch)
-                    {
-                        await to.ExecuteAsync(new CommandDefinition(UsageSql.UpsertRollup, rollupBatch, write, cancellationToken: ct2));
-                        rollups += rollupBatch.Count;
-                        rollupBatch.Clear();
-                    }
-                }
-
-                if (rollupBatch.Count > 0)
-                {
-                    await to.ExecuteAsync(new CommandDefinition(UsageSql.UpsertRollup, rollupBatch, write, cancellationToken: ct2));
-                }
-
-                counts.Add(("usage_rollups", rollups + rollupBatch.Count));
+                var rollups = await CopyInBatchesAsync<UsageRollupRow>(source, read, UsageSql.AllRollups,
+                    rows => to.ExecuteAsync(new CommandDefinition(UsageSql.UpsertRollup, rows, write, cancellationToken: ct2)), ct2);
+                counts.Add(("usage_rollups", rollups));
                 var watermarks = await QueryAsync<(long Granularity, long CompactedUntil)>(source, read, UsageSql.SelectWatermarks, null, ct2);
                 foreach (var (granularity, until) in watermarks)
                 {
@@ -165,24 +137,33 @@ public abstract partial class SqlGatewayStore
         return copied;
     }
 
-    /// <summary>
-    /// Copies a table as stored, <see cref="CopyBatch"/> rows at a time (bounded memory however long its history);
-    /// <paramref name="insertClause"/> goes before <c>VALUES</c> (<see cref="ExplicitIdClause"/>).
-    /// </summary>
+    /// <summary>Copies a table as stored; <paramref name="insertClause"/> goes before <c>VALUES</c> (<see cref="ExplicitIdClause"/>).</summary>
     private static async Task<(string Table, long Rows)> CopyRowsAsync<TRow>(
         RowTable<TRow> table, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken,
         string insertClause = "")
         where TRow : class
     {
         var insert = table.InsertWith(insertClause);
+        var rows = await CopyInBatchesAsync<TRow>(from, read, table.Select(""),
+            batch => to.ExecuteAsync(new CommandDefinition(insert, batch, write, cancellationToken: cancellationToken)), cancellationToken);
+        return (table.Name, rows);
+    }
+
+    /// <summary>
+    /// Streams what <paramref name="select"/> reads and hands it to <paramref name="write"/> <see cref="CopyBatch"/> rows at
+    /// a time (never an empty batch): bounded memory however long a table's history is. Returns the rows copied.
+    /// </summary>
+    private static async Task<long> CopyInBatchesAsync<TRow>(
+        DbConnection from, DbTransaction read, string select, Func<IReadOnlyList<TRow>, Task> write, CancellationToken cancellationToken)
+    {
         long copied = 0;
         var batch = new List<TRow>(CopyBatch);
-        await foreach (var row in from.QueryUnbufferedAsync<TRow>(table.Select(""), transaction: read).WithCancellation(cancellationToken))
+        await foreach (var row in from.QueryUnbufferedAsync<TRow>(select, transaction: read).WithCancellation(cancellationToken))
         {
             batch.Add(row);
             if (batch.Count == CopyBatch)
             {
-                await to.ExecuteAsync(new CommandDefinition(insert, batch, write, cancellationToken: cancellationToken));
+                await write(batch);
                 copied += batch.Count;
                 batch.Clear();
             }
@@ -190,9 +171,9 @@ public abstract partial class SqlGatewayStore
 
         if (batch.Count > 0)
         {
-            await to.ExecuteAsync(new CommandDefinition(insert, batch, write, cancellationToken: cancellationToken));
+            await write(batch);
         }
 
-        return (table.Name, copied + batch.Count);
+        return copied + batch.Count;
     }
 }
