@@ -19,6 +19,7 @@ public interface IGatewayStore :
     IPortalStore,
     IWebhookStore,
     IBillingStore,
+    IWebSessionStore,
     IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema to the current version.</summary>

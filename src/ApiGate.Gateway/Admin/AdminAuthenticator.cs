@@ -26,6 +26,8 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, Identity.K
 
     private readonly ConcurrentDictionary<KeyHash, (long Until, AdminCaller Caller)> _trusted = new();
 
+    private readonly ConcurrentDictionary<string, (long Until, AdminCaller Caller)> _trustedIds = new(StringComparer.Ordinal);
+
     // "Are there any tokens?" only words the refusal; answered from the store at most once per TrustFor, so callers
     // without a credential cannot make every request a store query.
     private long _noneConfiguredCheckedAt = long.MinValue / 2;
@@ -95,6 +97,42 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, Identity.K
         _trusted[hash] = (now + TrustFor.Ticks, caller);
         usage.TouchAdminToken(match.Id, timeProvider.GetUtcNow());
         return (null, caller);
+    }
+
+    /// <summary>
+    /// The caller for a stored admin token id while that token is unrevoked (the admin console's sessions keep the id,
+    /// never the token); null once it is revoked or gone. Trusted for <see cref="TrustFor"/> like a verified token.
+    /// </summary>
+    public async Task<AdminCaller?> VerifyTokenIdAsync(string tokenId, CancellationToken ct)
+    {
+        var now = timeProvider.GetUtcNow().UtcTicks;
+        if (_trustedIds.TryGetValue(tokenId, out var trusted) && now < trusted.Until)
+        {
+            return trusted.Caller;
+        }
+
+        // Looked up by id or name: a name that happens to equal another token's id must not stand in for it.
+        var match = await store.FindAdminTokenAsync(tokenId, ct);
+        if (match is not null && match.Id != tokenId)
+        {
+            match = (await store.ListAdminTokensAsync(ct)).FirstOrDefault(t => t.Id == tokenId);
+        }
+
+        if (match is null || match.RevokedAt is not null)
+        {
+            _trustedIds.TryRemove(tokenId, out _);
+            return null;
+        }
+
+        if (_trustedIds.Count >= MaxCached)
+        {
+            _trustedIds.Clear();
+        }
+
+        var caller = new AdminCaller(match.Id, match.Name);
+        _trustedIds[tokenId] = (now + TrustFor.Ticks, caller);
+        usage.TouchAdminToken(match.Id, timeProvider.GetUtcNow());
+        return caller;
     }
 
     private async Task<string?> NoneConfiguredAsync(CancellationToken ct)

@@ -389,5 +389,22 @@ internal static class PostgresMigrations
             );
             CREATE INDEX user_identities_user ON user_identities (user_id);
             """),
+        (12, "console and portal sessions, the forms' protection key", """
+            CREATE TABLE web_sessions (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                subject_id TEXT NOT NULL,
+                binding TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL,
+                last_seen_at TEXT NOT NULL
+            );
+            CREATE INDEX web_sessions_idle ON web_sessions (kind, last_seen_at);
+
+            CREATE TABLE web_keys (
+                slot TEXT PRIMARY KEY,
+                xml TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            );
+            """),
     ];
 }

@@ -4,7 +4,7 @@ using System.Text;
 namespace ApiGate.Storage.Secrets;
 
 /// <summary>
-/// Encrypts stored secrets (upstream credentials, webhook signing secrets) with AES-GCM when <c>APIGATE_SECRET_KEY</c> is set. Values written
+/// Encrypts stored secrets (upstream credentials, webhook signing secrets, the console's and portal's forms key) with AES-GCM when <c>APIGATE_SECRET_KEY</c> is set. Values written
 /// without a key stay readable; values encrypted with a key cannot be read without it (a clear error, never garbage).
 /// </summary>
 public sealed class SecretProtector
@@ -43,7 +43,7 @@ public sealed class SecretProtector
 
         if (_key is null)
         {
-            throw new InvalidOperationException("a stored secret (upstream credential or webhook signing secret) is encrypted: set APIGATE_SECRET_KEY to the key it was written with");
+            throw new InvalidOperationException("a stored secret (upstream credential, webhook signing secret or the forms key) is encrypted: set APIGATE_SECRET_KEY to the key it was written with");
         }
 
         var input = Convert.FromBase64String(stored[Marker.Length..]);
@@ -57,7 +57,7 @@ public sealed class SecretProtector
         }
         catch (AuthenticationTagMismatchException)
         {
-            throw new InvalidOperationException("a stored secret (upstream credential or webhook signing secret) cannot be decrypted: APIGATE_SECRET_KEY differs from the key it was written with");
+            throw new InvalidOperationException("a stored secret (upstream credential, webhook signing secret or the forms key) cannot be decrypted: APIGATE_SECRET_KEY differs from the key it was written with");
         }
 
         return Encoding.UTF8.GetString(plain);

@@ -7,8 +7,8 @@ namespace ApiGate.Web.Admin;
 
 /// <summary>
 /// The first step of every console request: serves the embedded assets, marks pages as never cached, sends a browser
-/// without a live session to the login page, checks the session's admin token exactly as the admin API does
-/// (<see cref="AdminAuthenticator"/>), and writes every change (a form post) to the admin audit log with the token's
+/// without a live session to the login page, checks the session's admin token (by its id: the session never holds the token) is
+/// still unrevoked (<see cref="AdminAuthenticator"/>), and writes every change (a form post) to the admin audit log with the token's
 /// name (<see cref="AdminAuditLog"/>).
 /// </summary>
 internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuthenticator authenticator, AdminAuditLog audit, ILogger<AdminSessionGate> logger)
@@ -62,14 +62,16 @@ internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuth
             return;
         }
 
-        var session = sessions.Find(request.Cookies[AdminSessions.CookieName]);
-        if (session is not null)
+        AdminSession? session = null;
+        if (await sessions.FindAsync(request.Cookies[AdminSessions.CookieName], context.RequestAborted) is { } stored)
         {
-            var (_, caller) = await authenticator.VerifyAsync("Bearer " + session.Token, context.RequestAborted);
-            if (caller is null)
+            if (await authenticator.VerifyTokenIdAsync(stored.SubjectId, context.RequestAborted) is { } caller)
             {
-                sessions.Close(session); // the token was revoked: its sessions end with it
-                session = null;
+                session = new AdminSession(stored, caller);
+            }
+            else
+            {
+                await sessions.CloseAsync(stored, context.RequestAborted); // the token was revoked: its sessions end with it
             }
         }
 

@@ -35,6 +35,7 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
         var users = (await store.ListUsersAsync(ct)).ToDictionary(u => u.Id, StringComparer.Ordinal);
         var plans = (await store.ListPlansAsync(ct)).ToDictionary(p => p.Id, StringComparer.Ordinal);
         var routes = (await store.ListRoutesAsync(ct)).ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal);
+        var openSessions = await sessions.CountAsync(ct);
 
         var minutes = new MinutePoint[60];
         for (var i = 0; i < minutes.Length; i++)
@@ -90,7 +91,7 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
             [.. topRoutes.Select(l => new Leader(l.Id.Length == 0 ? "(default upstream)" : routes.GetValueOrDefault(l.Id, l.Id), l))],
             nearQuota,
             new InstanceState(ProcessStarted, snapshot?.Version ?? 0, snapshot?.Routes.Routes.Count ?? 0, snapshots.ReloadFailures,
-                statuses.Count(s => s.Health == TargetHealth.Healthy), statuses.Count, sessions.Count));
+                statuses.Count(s => s.Health == TargetHealth.Healthy), statuses.Count, openSessions));
     }
 }
 

@@ -23,6 +23,9 @@ internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore s
     /// <summary>Where the session's user is kept for the page being rendered.</summary>
     public static readonly object UserItem = new();
 
+    /// <summary>Where the session itself is kept for the page being rendered (logout, password change).</summary>
+    public static readonly object SessionItem = new();
+
     private static readonly string[] PublicPages = ["/login", "/signup", "/verify", "/forgot", "/reset"];
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
@@ -51,15 +54,15 @@ internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore s
             return;
         }
 
-        var session = sessions.Find(request.Cookies[PortalSessions.CookieName]);
+        var session = await sessions.FindAsync(request.Cookies[PortalSessions.CookieName], context.RequestAborted);
         UserDefinition? user = null;
         if (session is not null)
         {
-            user = await store.FindUserAsync(session.UserId, context.RequestAborted);
+            user = await store.FindUserAsync(session.SubjectId, context.RequestAborted);
             var account = user is null ? null : await store.FindPortalAccountAsync(user.Id, context.RequestAborted);
-            if (user is not { Status: UserStatus.Active } || account is null || account.PasswordHash != session.PasswordHash)
+            if (user is not { Status: UserStatus.Active } || account is null || !PortalSessions.OpenedUnder(session, account.PasswordHash))
             {
-                sessions.Close(session);
+                await sessions.CloseAsync(session, context.RequestAborted);
                 session = null;
             }
         }
@@ -75,6 +78,7 @@ internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore s
         }
 
         context.Items[UserItem] = user;
+        context.Items[SessionItem] = session;
         await next(context);
     }
 

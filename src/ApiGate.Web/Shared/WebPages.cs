@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using MudBlazor.Services;
 
 namespace ApiGate.Web.Shared;
@@ -23,9 +25,20 @@ public static class WebPages
 
         services.AddSingleton<WebPagesMarker>();
         services.AddRazorComponents();
-        // Sessions are held in memory by the process that created them, so the keys protecting antiforgery tokens can
-        // live there too: nothing is written to disk, and a restart ends sessions and tokens together.
-        services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        // Sessions live in the store (StoredSessions), and so does the one key protecting antiforgery tokens, so any
+        // instance sharing the store accepts a form another rendered. A fixed application name: instances installed in
+        // different directories must derive the same protectors.
+        services.AddDataProtection().SetApplicationName("apigate");
+        services.AddSingleton<StoredFormKeyRepository>();
+        services.AddOptions<KeyManagementOptions>().Configure<StoredFormKeyRepository>((o, repository) =>
+        {
+            o.XmlRepository = repository;
+            o.AutoGenerateKeys = false; // StoredFormKeyStartup creates the one key; no instance makes one of its own
+        });
+        services.AddHostedService<StoredFormKeyStartup>();
+        // The key manager warns that it has no XML encryptor; the store encrypts the key with APIGATE_SECRET_KEY
+        // when it is set, as it does every stored secret (docs/scaling.md).
+        services.Configure<LoggerFilterOptions>(o => o.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error));
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "apigate_af";

@@ -1,0 +1,81 @@
+using System.Security.Cryptography;
+using System.Text;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Storage;
+
+namespace ApiGate.Web.Shared;
+
+/// <summary>
+/// Sessions of one web application kept in the store, so every instance sharing it honours them: a random 256-bit
+/// cookie value maps (by its SHA-256) to a <see cref="WebSession"/>. A session ends at logout, after
+/// <see cref="IdleTimeout"/> without a request, or when its application ends it (<see cref="CloseAsync"/>).
+/// </summary>
+/// <remarks>
+/// Every page reads the session from the store (one indexed lookup); a use is written at most once per
+/// <see cref="TouchInterval"/>, so browsing does not turn into a write per page.
+/// </remarks>
+internal abstract class StoredSessions(IGatewayStore store, TimeProvider timeProvider, WebSessionKind kind)
+{
+    private long _lastPurgeTicks;
+
+    /// <summary>A session ends after this long without a request.</summary>
+    public abstract TimeSpan IdleTimeout { get; }
+
+    /// <summary>How stale the stored last use may get: a minute, or a twentieth of the idle timeout if that is shorter.</summary>
+    public TimeSpan TouchInterval => IdleTimeout / 20 < TimeSpan.FromMinutes(1) ? IdleTimeout / 20 : TimeSpan.FromMinutes(1);
+
+    /// <summary>Opens a session for <paramref name="subjectId"/>; returns the cookie value (shown to nobody but the browser).</summary>
+    protected async Task<string> OpenSessionAsync(string subjectId, string binding, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        if (now.UtcTicks - Interlocked.Read(ref _lastPurgeTicks) >= TimeSpan.TicksPerMinute)
+        {
+            // Sessions nobody logged out of stay in the table until their idle time is up; sweep them at sign-in.
+            Interlocked.Exchange(ref _lastPurgeTicks, now.UtcTicks);
+            await store.DeleteWebSessionsIdleSinceAsync(kind, now - IdleTimeout, cancellationToken);
+        }
+
+        var value = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        await store.CreateWebSessionAsync(new WebSession(IdOf(value), kind, subjectId, binding, now, now), cancellationToken);
+        return value;
+    }
+
+    /// <summary>The live session for a cookie value, its use recorded; null when there is none or it was idle too long.</summary>
+    public async Task<WebSession?> FindAsync(string? cookie, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(cookie) || cookie.Length > 100)
+        {
+            return null;
+        }
+
+        var session = await store.FindWebSessionAsync(IdOf(cookie), cancellationToken);
+        if (session is null || session.Kind != kind)
+        {
+            return null;
+        }
+
+        var now = timeProvider.GetUtcNow();
+        if (now - session.LastSeenAt >= IdleTimeout)
+        {
+            await store.DeleteWebSessionAsync(session.Id, cancellationToken);
+            return null;
+        }
+
+        if (now - session.LastSeenAt >= TouchInterval)
+        {
+            await store.TouchWebSessionAsync(session.Id, now, cancellationToken);
+            session = session with { LastSeenAt = now };
+        }
+
+        return session;
+    }
+
+    /// <summary>Ends a session on every instance (logout, or what it was opened under no longer holds).</summary>
+    public Task CloseAsync(WebSession session, CancellationToken cancellationToken) => store.DeleteWebSessionAsync(session.Id, cancellationToken);
+
+    /// <summary>How many sessions are live, on every instance sharing the store.</summary>
+    public Task<int> CountAsync(CancellationToken cancellationToken) =>
+        store.CountWebSessionsAsync(kind, timeProvider.GetUtcNow() - IdleTimeout, cancellationToken);
+
+    private static string IdOf(string cookie) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(cookie)));
+}
