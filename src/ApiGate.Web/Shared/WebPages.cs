@@ -24,6 +24,9 @@ public static class WebPages
         }
 
         services.AddSingleton<WebPagesMarker>();
+        // First of all hosted services: the data protection system loads its key ring when it starts, and must find
+        // the key there rather than log that there is none.
+        services.AddHostedService<StoredFormKeyStartup>();
         services.AddRazorComponents();
         // Sessions live in the store (StoredSessions), and so does the one key protecting antiforgery tokens, so any
         // instance sharing the store accepts a form another rendered. A fixed application name: instances installed in
@@ -35,7 +38,6 @@ public static class WebPages
             o.XmlRepository = repository;
             o.AutoGenerateKeys = false; // StoredFormKeyStartup creates the one key; no instance makes one of its own
         });
-        services.AddHostedService<StoredFormKeyStartup>();
         // The key manager warns that it has no XML encryptor; the store encrypts the key with APIGATE_SECRET_KEY
         // when it is set, as it does every stored secret (docs/scaling.md).
         services.Configure<LoggerFilterOptions>(o => o.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error));

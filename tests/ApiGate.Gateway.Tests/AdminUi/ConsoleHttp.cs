@@ -6,6 +6,9 @@ namespace ApiGate.Gateway.Tests.AdminUi;
 /// <summary>The console driven over plain HTTP (no browser): cookies kept by hand, forms posted with or without their antiforgery token.</summary>
 internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
 {
+    /// <summary>The instance the next requests go to (a test of several instances switches it, as a load balancer would).</summary>
+    public string BaseUrl { get; set; } = baseUrl;
+
     private readonly HttpClient _client = Infrastructure.TestGateway.CreateClient();
     private readonly Dictionary<string, string> _cookies = new(StringComparer.Ordinal);
 
@@ -13,7 +16,7 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
 
     public async Task<HttpResponseMessage> GetAsync(string path)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, baseUrl + path);
+        using var request = new HttpRequestMessage(HttpMethod.Get, BaseUrl + path);
         return await SendAsync(request);
     }
 
@@ -29,7 +32,7 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
 
     public async Task<HttpResponseMessage> PostAsync(string path, IEnumerable<KeyValuePair<string, string>> fields)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + path) { Content = new FormUrlEncodedContent(fields) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, BaseUrl + path) { Content = new FormUrlEncodedContent(fields) };
         return await SendAsync(request);
     }
 
@@ -45,7 +48,7 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
 
     /// <summary>The redirect target's path and query (the console may send absolute URLs).</summary>
     public string? PathOf(HttpResponseMessage response) =>
-        response.Headers.Location is { } location ? new Uri(new Uri(baseUrl), location).PathAndQuery : null;
+        response.Headers.Location is { } location ? new Uri(new Uri(BaseUrl), location).PathAndQuery : null;
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request)
     {

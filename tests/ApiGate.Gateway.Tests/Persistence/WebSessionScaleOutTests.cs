@@ -1,0 +1,203 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Tests.AdminUi;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+
+namespace ApiGate.Gateway.Tests.Persistence;
+
+/// <summary>
+/// Console and portal sessions behind a load balancer without sticky sessions: two gateways on one PostgreSQL
+/// database, a browser whose requests alternate between them. A sign-in on one instance is honoured by the other, a
+/// form rendered by one is accepted by the other (one shared antiforgery key), and a logout or a revoked admin token
+/// ends the session on both. On SQLite the same store makes sessions and open forms outlive a restart.
+/// </summary>
+public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private const string Password = "correct horse battery";
+
+    [PostgresFact]
+    public async Task Console_SignedInThroughOneInstance_PagesFormsAndLogoutWorkThroughTheOther()
+    {
+        // Arrange: two instances started at once on a new database (both find no forms key and race to make it);
+        // the browser signs in through instance one
+        var dsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        var started = await Task.WhenAll(StartAsync(dsn), StartAsync(dsn));
+        await using var one = started[0];
+        await using var two = started[1];
+        var token = (await new AdminTokenService(one.Store, TimeProvider.System).CreateAsync("lb-console", CancellationToken.None)).Value!.Token;
+        using var browser = new ConsoleHttp(one.Url);
+        await browser.SignInAsync(token);
+        var formFromOne = await browser.TokenFromAsync("/ui/routes/new");
+
+        // Act: the next requests land on instance two
+        browser.BaseUrl = two.Url;
+        using var page = await browser.GetAsync("/ui/routes");
+        using var created = await browser.PostAsync("/ui/routes/new",
+            [new("_handler", "route"), new("name", "balanced"), new("path", "/balanced/*"), new("enabled", "true"), new("__RequestVerificationToken", formFromOne)]);
+        var formFromTwo = await browser.TokenFromAsync("/ui/logout");
+        browser.BaseUrl = one.Url;
+        using var loggedOut = await browser.PostAsync("/ui/logout", [new("_handler", "logout"), new("__RequestVerificationToken", formFromTwo)]);
+        var cookieAfterLogout = browser.HasCookie("apigate_ui_session");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal(HttpStatusCode.Found, created.StatusCode);
+        Assert.Equal("balanced", Assert.Single(await one.Routes.ListAsync(CancellationToken.None)).Name);
+        Assert.Equal(HttpStatusCode.Found, loggedOut.StatusCode);
+        Assert.Equal("/ui/login?logged_out=1", browser.PathOf(loggedOut));
+        Assert.False(cookieAfterLogout);
+        Assert.Equal(0, await one.Store.CountWebSessionsAsync(Core.Identity.WebSessionKind.Admin, DateTimeOffset.UnixEpoch, CancellationToken.None));
+    }
+
+    [PostgresFact]
+    public async Task Console_TokenRevokedThroughOneInstance_OtherInstanceEndsTheSessionWithinASecond()
+    {
+        // Arrange
+        var dsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        await using var one = await StartAsync(dsn);
+        await using var two = await StartAsync(dsn);
+        var tokens = new AdminTokenService(one.Store, TimeProvider.System);
+        var token = (await tokens.CreateAsync("to-revoke", CancellationToken.None)).Value!.Token;
+        using var browser = new ConsoleHttp(two.Url);
+        await browser.SignInAsync(token);
+        using (var before = await browser.GetAsync("/ui"))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        // Act: revoke through instance one's side of the store, then keep browsing on instance two
+        Assert.True((await tokens.RevokeAsync("to-revoke", CancellationToken.None)).Ok);
+        var revokedAt = System.Diagnostics.Stopwatch.StartNew();
+        HttpStatusCode status;
+        do
+        {
+            await Task.Delay(50);
+            using var response = await browser.GetAsync("/ui");
+            status = response.StatusCode;
+        }
+        while (status == HttpStatusCode.OK && revokedAt.Elapsed < TimeSpan.FromSeconds(10));
+
+        // Assert: the 1 s trust of a verified token, then the login page (generous slack for a loaded machine)
+        Assert.Equal(HttpStatusCode.Found, status);
+        Assert.True(revokedAt.Elapsed < TimeSpan.FromSeconds(5), $"the revoked token's session lasted {revokedAt.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.Equal(0, await one.Store.CountWebSessionsAsync(Core.Identity.WebSessionKind.Admin, DateTimeOffset.UnixEpoch, CancellationToken.None));
+    }
+
+    [PostgresFact]
+    public async Task Portal_LoggedInThroughOneInstance_DashboardAndLogoutThroughTheOther()
+    {
+        // Arrange: a customer signs up and logs in through instance one
+        var dsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        await using var one = await StartAsync(dsn, portal: true);
+        await using var two = await StartAsync(dsn, portal: true);
+        Assert.True((await one.Service<PortalAccountService>().SignUpAsync("lb@customer.example", Password, one.Url, CancellationToken.None)).Ok);
+        using var browser = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
+        using var login = await PostFormAsync(browser, one.Url + "/portal/login", "login", ("Email", "lb@customer.example"), ("Password", Password));
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+
+        // Act: the dashboard through instance two, then a logout form rendered by two posted to one
+        using var dashboard = await browser.GetAsync(two.Url + "/portal");
+        var logoutPage = await browser.GetStringAsync(two.Url + "/portal/logout");
+        using var logout = await browser.PostAsync(one.Url + "/portal/logout", new FormUrlEncodedContent(
+            [new("_handler", "logout"), new("__RequestVerificationToken", WebUtility.HtmlDecode(AntiforgeryField().Match(logoutPage).Groups[1].Value))]));
+        using var afterLogout = await browser.GetAsync(two.Url + "/portal");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        Assert.StartsWith("/portal/login?logged_out=1", new Uri(new Uri(one.Url), logout.Headers.Location!).PathAndQuery, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Redirect, afterLogout.StatusCode);
+        Assert.StartsWith("/portal/login", new Uri(new Uri(two.Url), afterLogout.Headers.Location!).PathAndQuery, StringComparison.Ordinal);
+        Assert.Equal(0, await one.Store.CountWebSessionsAsync(Core.Identity.WebSessionKind.Portal, DateTimeOffset.UnixEpoch, CancellationToken.None));
+    }
+
+    [PostgresFact]
+    public async Task EveryPage_StoreOnPostgres_RendersWithStatus200()
+    {
+        // Arrange: a store whose calls complete asynchronously (SQLite's complete at once), so every page renders once
+        // before its data has arrived
+        var dsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        await using var gateway = await StartAsync(dsn, portal: true);
+        await using var upstream = await TestUpstream.StartAsync();
+        var backend = await gateway.AddUpstreamAsync("backend", upstream.Url);
+        var route = await gateway.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "backend", AuthRequired = true });
+        var token = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("pages", CancellationToken.None)).Value!.Token;
+        using var console = new ConsoleHttp(gateway.Url);
+        await console.SignInAsync(token);
+        Assert.True((await gateway.Service<PortalAccountService>().SignUpAsync("pages@customer.example", Password, gateway.Url, CancellationToken.None)).Ok);
+        using var customer = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
+        using var login = await PostFormAsync(customer, gateway.Url + "/portal/login", "login", ("Email", "pages@customer.example"), ("Password", Password));
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        string[] consolePages =
+        [
+            "/ui", "/ui/audit", "/ui/entitlements", "/ui/keys", "/ui/logout", "/ui/plans", "/ui/routes", "/ui/routes/new", $"/ui/routes/{route.Id}/edit",
+            "/ui/settings", "/ui/upstreams", "/ui/upstreams/new", $"/ui/upstreams/{backend.Id}/edit", "/ui/usage", "/ui/users", "/ui/webhooks",
+        ];
+        string[] portalPages = ["/portal", "/portal/account", "/portal/keys", "/portal/plans", "/portal/reference", "/portal/logout", "/portal/forgot", "/portal/signup"];
+
+        // Act
+        var statuses = new List<string>();
+        foreach (var path in consolePages)
+        {
+            using var response = await console.GetAsync(path);
+            statuses.Add($"{path} {(int)response.StatusCode}");
+        }
+
+        foreach (var path in portalPages)
+        {
+            using var response = await customer.GetAsync(gateway.Url + path);
+            statuses.Add($"{path} {(int)response.StatusCode}");
+        }
+
+        // Assert
+        Assert.Equal(string.Join("\n", consolePages.Concat(portalPages).Select(p => p + " 200")), string.Join("\n", statuses));
+    }
+
+    [Fact]
+    public async Task Console_GatewayRestartedOnTheSameSqliteFile_SessionAndOpenFormStillAccepted()
+    {
+        // Arrange: signed in, a form open in the browser
+        var first = await TestGateway.StartAsync();
+        var token = (await new AdminTokenService(first.Store, TimeProvider.System).CreateAsync("restart", CancellationToken.None)).Value!.Token;
+        using var browser = new ConsoleHttp(first.Url);
+        await browser.SignInAsync(token);
+        var openForm = await browser.TokenFromAsync("/ui/routes/new");
+
+        // Act: the gateway restarts (new process state, same store), the browser carries on
+        await first.StopAsync();
+        await using var second = await TestGateway.StartAsync(directory: first.Directory);
+        browser.BaseUrl = second.Url;
+        using var page = await browser.GetAsync("/ui");
+        using var created = await browser.PostAsync("/ui/routes/new",
+            [new("_handler", "route"), new("name", "after-restart"), new("path", "/after/*"), new("enabled", "true"), new("__RequestVerificationToken", openForm)]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal(HttpStatusCode.Found, created.StatusCode);
+        Assert.Equal("after-restart", Assert.Single(await second.Routes.ListAsync(CancellationToken.None)).Name);
+    }
+
+    private static Task<TestGateway> StartAsync(string dsn, bool portal = false) => TestGateway.StartAsync(o =>
+    {
+        o.DatabaseDriver = GatewayStores.Postgres;
+        o.DatabaseDsn = dsn;
+        o.PortalEnabled = portal;
+        o.PortalRequireVerification = false;
+    });
+
+    private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string url, string form, params (string Name, string Value)[] fields)
+    {
+        var page = await client.GetStringAsync(url);
+        var token = AntiforgeryField().Match(page);
+        Assert.True(token.Success, "no antiforgery token on " + url);
+        var values = new List<KeyValuePair<string, string>> { new("__RequestVerificationToken", WebUtility.HtmlDecode(token.Groups[1].Value)), new("_handler", form) };
+        values.AddRange(fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)));
+        return await client.PostAsync(url, new FormUrlEncodedContent(values));
+    }
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
+}
