@@ -20,6 +20,7 @@ public interface IGatewayStore :
     IWebhookStore,
     IBillingStore,
     IWebSessionStore,
+    IAttemptCountStore,
     IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema to the current version.</summary>

@@ -81,9 +81,9 @@ internal sealed partial class PortalAccountService(
             // The address has an account already: tell its owner, tell the visitor nothing new.
             if (mail.CanSend)
             {
-                mail.Enqueue(new PortalEmail(email, $"{options.AppName}: sign-up attempt",
+                await mail.EnqueueAsync(new PortalEmail(email, $"{options.AppName}: sign-up attempt",
                     $"Someone (perhaps you) tried to sign up for {options.AppName} with this address, which already has an account.\n\n" +
-                    $"Log in at {BaseOf(origin)}{PortalOptions.BasePath}/login, or reset your password at {BaseOf(origin)}{PortalOptions.BasePath}/forgot.\n"));
+                    $"Log in at {BaseOf(origin)}{PortalOptions.BasePath}/login, or reset your password at {BaseOf(origin)}{PortalOptions.BasePath}/forgot.\n"), ct);
             }
 
             return PortalResult.Success(sent);
@@ -126,7 +126,7 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(LoginFailed);
         }
 
-        if (limiter.Check(email, clientAddress) is { } wait)
+        if (await limiter.CheckAsync(email, clientAddress, ct) is { } wait)
         {
             return PortalResult.Refused($"Too many login attempts. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).");
         }
@@ -136,17 +136,17 @@ internal sealed partial class PortalAccountService(
         if (account is null)
         {
             PortalPasswords.VerifyNothing(password);
-            limiter.RecordFailure(email, clientAddress);
+            await limiter.RecordFailureAsync(email, clientAddress, ct);
             return PortalResult.Refused(LoginFailed);
         }
 
         if (!PortalPasswords.Verify(account.PasswordHash, password, out var rehash))
         {
-            limiter.RecordFailure(email, clientAddress);
+            await limiter.RecordFailureAsync(email, clientAddress, ct);
             return PortalResult.Refused(LoginFailed);
         }
 
-        limiter.RecordSuccess(email);
+        await limiter.RecordSuccessAsync(email, ct);
         if (rehash)
         {
             await store.SetPortalPasswordAsync(user!.Id, PortalPasswords.Hash(password), timeProvider.GetUtcNow(), ct);
@@ -182,9 +182,9 @@ internal sealed partial class PortalAccountService(
             && await store.FindPortalAccountAsync(user.Id, ct) is not null)
         {
             var token = await IssueAsync(user.Id, PortalTokenPurpose.Reset, PortalOptions.ResetLifetime, ct);
-            mail.Enqueue(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
+            await mail.EnqueueAsync(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
                 $"To choose a new password for {options.AppName}, follow this link within one hour:\n\n" +
-                $"{BaseOf(origin)}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"));
+                $"{BaseOf(origin)}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"), ct);
         }
 
         return PortalResult.Success($"If {email} has an account, we sent it a link to reset the password. It works for one hour.");
@@ -300,9 +300,9 @@ internal sealed partial class PortalAccountService(
         }
 
         var token = await IssueAsync(user.Id, PortalTokenPurpose.Verify, PortalOptions.VerifyLifetime, ct);
-        mail.Enqueue(new PortalEmail(user.Email, $"{options.AppName}: confirm your email address",
+        await mail.EnqueueAsync(new PortalEmail(user.Email, $"{options.AppName}: confirm your email address",
             $"Welcome to {options.AppName}. To confirm this address, follow this link within 24 hours:\n\n" +
-            $"{BaseOf(origin)}{PortalOptions.BasePath}/verify?token={token}\n\nIf you did not sign up, ignore this email.\n"));
+            $"{BaseOf(origin)}{PortalOptions.BasePath}/verify?token={token}\n\nIf you did not sign up, ignore this email.\n"), ct);
     }
 
     private async Task<string> IssueAsync(string userId, PortalTokenPurpose purpose, TimeSpan lifetime, CancellationToken ct)

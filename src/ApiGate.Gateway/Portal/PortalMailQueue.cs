@@ -12,7 +12,7 @@ namespace ApiGate.Gateway.Portal;
 /// recipient's domain and the reason, never the SMTP credentials) and the message dropped — the customer can ask
 /// for a new link. Without <c>APIGATE_SMTP_URL</c> nothing is queued.
 /// </summary>
-internal sealed partial class PortalMailQueue(PortalOptions options, TimeProvider timeProvider, ILogger<PortalMailQueue> logger) : BackgroundService
+internal sealed partial class PortalMailQueue(PortalOptions options, Identity.AttemptCounter counter, ILogger<PortalMailQueue> logger) : BackgroundService
 {
     /// <summary>Messages waiting beyond this are refused (logged) rather than held without bound.</summary>
     public const int Capacity = 1_000;
@@ -26,8 +26,6 @@ internal sealed partial class PortalMailQueue(PortalOptions options, TimeProvide
     /// <summary>The window of <see cref="PerRecipient"/>.</summary>
     public static readonly TimeSpan RecipientWindow = TimeSpan.FromHours(1);
 
-    private readonly WindowedCounts _sentTo = new(RecipientWindow);
-    private readonly Lock _sentToLock = new();
 
     private readonly Channel<PortalEmail> _queue = Channel.CreateBounded<PortalEmail>(new BoundedChannelOptions(Capacity)
     {
@@ -38,8 +36,11 @@ internal sealed partial class PortalMailQueue(PortalOptions options, TimeProvide
     /// <summary>True when an SMTP server is configured.</summary>
     public bool CanSend => options.Smtp is not null;
 
-    /// <summary>Queues the message; false when there is no SMTP server or the queue is full.</summary>
-    public bool Enqueue(PortalEmail email)
+    /// <summary>
+    /// Queues the message; false when there is no SMTP server, the recipient has had <see cref="PerRecipient"/> messages
+    /// within <see cref="RecipientWindow"/> (counted in the store, by every instance together), or the queue is full.
+    /// </summary>
+    public async Task<bool> EnqueueAsync(PortalEmail email, CancellationToken ct)
     {
         if (options.Smtp is null)
         {
@@ -47,17 +48,12 @@ internal sealed partial class PortalMailQueue(PortalOptions options, TimeProvide
         }
 
         var recipient = email.To.Trim().ToLowerInvariant();
-        lock (_sentToLock)
+        // One statement counts and answers, so two instances sending at once cannot both take the last slot.
+        if ((await counter.AddAsync("portal-mail:" + recipient, RecipientWindow, ct)).Count > PerRecipient)
         {
-            var now = timeProvider.GetUtcNow();
-            if (_sentTo.RetryAfter(recipient, PerRecipient, now) is not null)
-            {
-                // The form's answer stays the same (it never says whether mail went out): only the log knows.
-                LogRecipientLimited(logger, DomainOf(recipient), PerRecipient, RecipientWindow.TotalMinutes);
-                return false;
-            }
-
-            _sentTo.Add(recipient, now);
+            // The form's answer stays the same (it never says whether mail went out): only the log knows.
+            LogRecipientLimited(logger, DomainOf(recipient), PerRecipient, RecipientWindow.TotalMinutes);
+            return false;
         }
 
         if (!_queue.Writer.TryWrite(email))

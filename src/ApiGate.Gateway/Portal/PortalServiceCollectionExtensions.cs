@@ -16,7 +16,8 @@ internal static class PortalServiceCollectionExtensions
             return services;
         }
 
-        services.AddSingleton(sp => new LoginLimiter(sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<Identity.AttemptCounter>();
+        services.AddSingleton(sp => new LoginLimiter(sp.GetRequiredService<Identity.AttemptCounter>()));
         services.AddSingleton<PortalMailQueue>();
         services.AddHostedService(sp => sp.GetRequiredService<PortalMailQueue>());
         services.AddSingleton<PortalAccountService>();

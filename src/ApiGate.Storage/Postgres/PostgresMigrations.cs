@@ -389,7 +389,7 @@ internal static class PostgresMigrations
             );
             CREATE INDEX user_identities_user ON user_identities (user_id);
             """),
-        (12, "console and portal sessions, the forms' protection key", """
+        (12, "console and portal sessions, the forms' protection key, attempt counts", """
             CREATE TABLE web_sessions (
                 id TEXT PRIMARY KEY,
                 kind TEXT NOT NULL,
@@ -405,6 +405,13 @@ internal static class PostgresMigrations
                 xml TEXT NOT NULL,
                 created_at TEXT NOT NULL
             );
+
+            CREATE TABLE attempt_counts (
+                name TEXT PRIMARY KEY,
+                window_start TEXT NOT NULL,
+                attempts INTEGER NOT NULL
+            );
+            CREATE INDEX attempt_counts_window ON attempt_counts (window_start);
             """),
     ];
 }

@@ -5,6 +5,7 @@ using ApiGate.Web.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using MudBlazor.Services;
 
 namespace ApiGate.Web.Admin;
@@ -28,6 +29,7 @@ internal sealed class AdminConsoleModule : IGatewayWebModule
 
         WebPages.AddServices(services);
         services.AddSingleton<AdminSessions>();
+        services.TryAddSingleton<Gateway.Identity.AttemptCounter>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<AdminSessionGate>();
         services.AddSingleton<DashboardData>();

@@ -1,13 +1,14 @@
-using System.Collections.Concurrent;
+using ApiGate.Gateway.Identity;
 
 namespace ApiGate.Web.Admin;
 
 /// <summary>
 /// Limits wrong admin-token attempts at the login form per client address: <see cref="MaxFailures"/> failures within
-/// <see cref="Window"/> lock the address out until the oldest of them is <see cref="Window"/> old. A success does not
-/// reset the count (it would let a guesser interleave a known token).
+/// a <see cref="Window"/> that starts at the first of them lock the address out until that window ends. A success does
+/// not reset the count (it would let a guesser interleave a known token). Counted in the store
+/// (<see cref="AttemptCounter"/>), so every instance sharing it counts together.
 /// </summary>
-internal sealed class LoginThrottle(TimeProvider timeProvider)
+internal sealed class LoginThrottle(AttemptCounter counter)
 {
     /// <summary>Failed attempts allowed per address within <see cref="Window"/>.</summary>
     public const int MaxFailures = 5;
@@ -15,53 +16,12 @@ internal sealed class LoginThrottle(TimeProvider timeProvider)
     /// <summary>The period failures are counted over.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
 
-    private const int MaxAddresses = 10_000;
-
-    private readonly ConcurrentDictionary<string, Failures> _byAddress = new(StringComparer.Ordinal);
-
     /// <summary>How long the address must wait before trying again; zero when it may try now.</summary>
-    public TimeSpan RetryAfter(string address)
-    {
-        if (!_byAddress.TryGetValue(address, out var failures))
-        {
-            return TimeSpan.Zero;
-        }
-
-        lock (failures)
-        {
-            var now = timeProvider.GetUtcNow();
-            failures.Prune(now);
-            return failures.Times.Count < MaxFailures ? TimeSpan.Zero : failures.Times.Peek() + Window - now;
-        }
-    }
+    public async Task<TimeSpan> RetryAfterAsync(string address, CancellationToken ct) =>
+        await counter.RetryAfterAsync(KeyOf(address), MaxFailures, Window, ct) ?? TimeSpan.Zero;
 
     /// <summary>Counts a failed attempt from the address.</summary>
-    public void Failed(string address)
-    {
-        if (_byAddress.Count >= MaxAddresses)
-        {
-            _byAddress.Clear(); // bounded memory under a spray of addresses; the lockout restarts, the limit per address stays
-        }
+    public Task FailedAsync(string address, CancellationToken ct) => counter.AddAsync(KeyOf(address), Window, ct);
 
-        var failures = _byAddress.GetOrAdd(address, static _ => new Failures());
-        lock (failures)
-        {
-            var now = timeProvider.GetUtcNow();
-            failures.Prune(now);
-            failures.Times.Enqueue(now);
-        }
-    }
-
-    private sealed class Failures
-    {
-        public Queue<DateTimeOffset> Times { get; } = new();
-
-        public void Prune(DateTimeOffset now)
-        {
-            while (Times.Count > 0 && now - Times.Peek() >= Window)
-            {
-                Times.Dequeue();
-            }
-        }
-    }
+    private static string KeyOf(string address) => "console-login:address:" + address;
 }

@@ -12,7 +12,8 @@ namespace ApiGate.Gateway.Tests.Persistence;
 /// Console and portal sessions behind a load balancer without sticky sessions: two gateways on one PostgreSQL
 /// database, a browser whose requests alternate between them. A sign-in on one instance is honoured by the other, a
 /// form rendered by one is accepted by the other (one shared antiforgery key), and a logout or a revoked admin token
-/// ends the session on both. On SQLite the same store makes sessions and open forms outlive a restart.
+/// ends the session on both; wrong admin tokens are counted across both. On SQLite the same store makes sessions and
+/// open forms outlive a restart.
 /// </summary>
 public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : IClassFixture<StoreEngines>
 {
@@ -84,6 +85,30 @@ public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : ICla
         Assert.Equal(HttpStatusCode.Found, status);
         Assert.True(revokedAt.Elapsed < TimeSpan.FromSeconds(5), $"the revoked token's session lasted {revokedAt.Elapsed.TotalMilliseconds:F0} ms");
         Assert.Equal(0, await one.Store.CountWebSessionsAsync(Core.Identity.WebSessionKind.Admin, DateTimeOffset.UnixEpoch, CancellationToken.None));
+    }
+
+    [PostgresFact]
+    public async Task Console_WrongTokensSpreadOverBothInstances_LockedOutOnBothAfterFive()
+    {
+        // Arrange
+        var dsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        await using var one = await StartAsync(dsn);
+        await using var two = await StartAsync(dsn);
+        using var browser = new ConsoleHttp(one.Url);
+
+        // Act: a guesser alternating between the instances
+        var statuses = new List<HttpStatusCode>();
+        for (var attempt = 0; attempt < 7; attempt++)
+        {
+            browser.BaseUrl = attempt % 2 == 0 ? one.Url : two.Url;
+            var antiforgery = await browser.TokenFromAsync("/ui/login");
+            using var response = await browser.PostAsync("/ui/login",
+                [new("_handler", "login"), new("__RequestVerificationToken", antiforgery), new("Token", "agt_" + new string('2', 64))]);
+            statuses.Add(response.StatusCode);
+        }
+
+        // Assert: five tries in all, not five per instance
+        Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.Unauthorized, 5), HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
     }
 
     [PostgresFact]

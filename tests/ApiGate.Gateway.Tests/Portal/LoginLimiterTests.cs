@@ -1,91 +1,151 @@
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using ApiGate.Storage.Secrets;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ApiGate.Gateway.Tests.Portal;
 
-/// <summary>The portal's login limiter: per account and per client address, on a fake clock.</summary>
-public sealed class LoginLimiterTests
+/// <summary>
+/// The portal's login limiter and the attempt counts under it: per account and per client address, in the store (both
+/// engines), on a fake clock; two limiters on one database stand in for two instances.
+/// </summary>
+public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<StoreEngines>
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(15);
+    private static readonly CancellationToken None = CancellationToken.None;
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero));
 
-    [Fact]
-    public void Check_FiveFailuresForOneAccount_RefusedUntilWindowEnds()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Check_FiveFailuresForOneAccountSpreadOverTwoInstances_RefusedOnBothUntilWindowEnds(string engine)
     {
-        // Arrange
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero));
-        var limiter = new LoginLimiter(clock, accountLimit: 5, addressLimit: 100, Window);
+        // Arrange: two instances (limiters on their own store objects, one database)
+        var first = await engines.CreateAsync(engine);
+        await using var secondStore = GatewayStores.Create(engine, first.Dsn, new SecretProtector(null));
+        await secondStore.InitializeAsync(None);
+        var one = Limiter(first.Store, accountLimit: 5, addressLimit: 100);
+        var two = Limiter(secondStore, accountLimit: 5, addressLimit: 100);
         for (var i = 0; i < 4; i++)
         {
-            limiter.RecordFailure("a@example.com", "10.0.0." + i);
+            await (i % 2 == 0 ? one : two).RecordFailureAsync("a@example.com", "10.0.0." + i, None);
         }
 
-        var afterFour = limiter.Check("a@example.com", "10.0.0.9");
-        limiter.RecordFailure("A@Example.com ", "10.0.0.5");
+        var afterFour = await one.CheckAsync("a@example.com", "10.0.0.9", None);
+        await two.RecordFailureAsync("A@Example.com ", "10.0.0.5", None);
 
         // Act
-        var refused = limiter.Check("a@example.com", "10.0.0.9");
-        clock.Advance(Window);
-        var later = limiter.Check("a@example.com", "10.0.0.9");
+        var refusedByOne = await one.CheckAsync("a@example.com", "10.0.0.9", None);
+        var refusedByTwo = await two.CheckAsync("a@example.com", "10.0.0.9", None);
+        _clock.Advance(Window);
+        var later = await one.CheckAsync("a@example.com", "10.0.0.9", None);
 
         // Assert
         Assert.Null(afterFour);
-        Assert.Equal(Window, refused);
+        Assert.Equal(Window, refusedByOne);
+        Assert.Equal(Window, refusedByTwo);
         Assert.Null(later);
     }
 
-    [Fact]
-    public void Check_TwentyFailuresFromOneAddress_RefusedForAnyAccount()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Check_TwentyFailuresFromOneAddress_RefusedForAnyAccount(string engine)
     {
         // Arrange
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero));
-        var limiter = new LoginLimiter(clock, accountLimit: 5, addressLimit: 20, Window);
+        var limiter = Limiter((await engines.CreateAsync(engine)).Store, accountLimit: 5, addressLimit: 20);
         for (var i = 0; i < 20; i++)
         {
-            limiter.RecordFailure($"user{i}@example.com", "192.0.2.1");
-            clock.Advance(TimeSpan.FromSeconds(10));
+            await limiter.RecordFailureAsync($"user{i}@example.com", "192.0.2.1", None);
+            _clock.Advance(TimeSpan.FromSeconds(10));
         }
 
         // Act
-        var sameAddress = limiter.Check("fresh@example.com", "192.0.2.1");
-        var otherAddress = limiter.Check("fresh@example.com", "192.0.2.2");
+        var sameAddress = await limiter.CheckAsync("fresh@example.com", "192.0.2.1", None);
+        var otherAddress = await limiter.CheckAsync("fresh@example.com", "192.0.2.2", None);
 
         // Assert
         Assert.Equal(Window - TimeSpan.FromSeconds(200), sameAddress);
         Assert.Null(otherAddress);
     }
 
-    [Fact]
-    public void RecordSuccess_AfterFailures_ClearsAccountButNotAddress()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RecordSuccess_AfterFailures_ClearsAccountButNotAddress(string engine)
     {
         // Arrange
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero));
-        var limiter = new LoginLimiter(clock, accountLimit: 2, addressLimit: 2, Window);
-        limiter.RecordFailure("b@example.com", "198.51.100.1");
-        limiter.RecordFailure("b@example.com", "198.51.100.1");
+        var limiter = Limiter((await engines.CreateAsync(engine)).Store, accountLimit: 2, addressLimit: 2);
+        await limiter.RecordFailureAsync("b@example.com", "198.51.100.1", None);
+        await limiter.RecordFailureAsync("b@example.com", "198.51.100.1", None);
 
         // Act
-        limiter.RecordSuccess("b@example.com");
-        var sameAddress = limiter.Check("b@example.com", "198.51.100.1");
-        var otherAddress = limiter.Check("b@example.com", "198.51.100.2");
+        await limiter.RecordSuccessAsync("b@example.com", None);
+        var sameAddress = await limiter.CheckAsync("b@example.com", "198.51.100.1", None);
+        var otherAddress = await limiter.CheckAsync("b@example.com", "198.51.100.2", None);
 
         // Assert
         Assert.Equal(Window, sameAddress);
         Assert.Null(otherAddress);
     }
 
-    [Fact]
-    public void After_FailureOutsideWindow_StartsNewWindow()
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddAttempt_InsideAndAfterTheWindow_CountsOnThenStartsANewWindow(string engine)
     {
         // Arrange
-        var start = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero);
-        var state = new LoginFailures(7, start);
+        var store = (await engines.CreateAsync(engine)).Store;
+        var start = _clock.GetUtcNow();
+        for (var i = 0; i < 7; i++)
+        {
+            await store.AddAttemptAsync("k", start.AddMinutes(i), Window, None);
+        }
 
         // Act
-        var inside = LoginFailures.After(state, Window, start.AddMinutes(14));
-        var outside = LoginFailures.After(state, Window, start.AddMinutes(15));
+        var inside = await store.AddAttemptAsync("k", start.AddMinutes(14).AddSeconds(59), Window, None);
+        var outside = await store.AddAttemptAsync("k", start.AddMinutes(15), Window, None);
 
         // Assert
-        Assert.Equal(new LoginFailures(8, start), inside);
-        Assert.Equal(new LoginFailures(1, start.AddMinutes(15)), outside);
+        Assert.Equal(new AttemptCount(8, start), inside);
+        Assert.Equal(new AttemptCount(1, start.AddMinutes(15)), outside);
+        Assert.Equal(outside, await store.GetAttemptCountAsync("k", None));
     }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddAttempt_FiftyAtOnceFromFourStores_EveryOneCounted(string engine)
+    {
+        // Arrange
+        var dsn = (await engines.CreateAsync(engine)).Dsn;
+        var stores = Enumerable.Range(0, 4).Select(_ => GatewayStores.Create(engine, dsn, new SecretProtector(null))).ToList();
+        await Task.WhenAll(stores.Select(s => s.InitializeAsync(None)));
+        var now = _clock.GetUtcNow();
+
+        // Act
+        var counts = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => stores[i % 4].AddAttemptAsync("burst", now, Window, None)));
+
+        // Assert: every add saw its own count, 1 to 50, none lost and none repeated
+        Assert.Equal(Enumerable.Range(1, 50), counts.Select(c => c.Count).Order());
+        Assert.Equal(50, (await stores[0].GetAttemptCountAsync("burst", None))!.Value.Count);
+        foreach (var store in stores)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task DeleteAttemptCountsBefore_OldAndNewWindows_RemovesOnlyTheOld(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var now = _clock.GetUtcNow();
+        await store.AddAttemptAsync("old", now.AddDays(-2), Window, None);
+        await store.AddAttemptAsync("new", now, Window, None);
+
+        // Act
+        var removed = await store.DeleteAttemptCountsBeforeAsync(now.AddDays(-1), None);
+
+        // Assert
+        Assert.Equal(1, removed);
+        Assert.Null(await store.GetAttemptCountAsync("old", None));
+        Assert.NotNull(await store.GetAttemptCountAsync("new", None));
+    }
+
+    private LoginLimiter Limiter(IGatewayStore store, int accountLimit, int addressLimit) =>
+        new(new AttemptCounter(store, _clock), accountLimit, addressLimit, Window);
 }

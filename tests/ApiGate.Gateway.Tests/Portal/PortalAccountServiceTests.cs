@@ -373,9 +373,10 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
             Smtp = endpoint,
             Sender = "no-reply@example.com",
         };
-        var queue = new PortalMailQueue(options, _clock, NullLogger<PortalMailQueue>.Instance);
+        var counter = new Gateway.Identity.AttemptCounter(_store, _clock);
+        var queue = new PortalMailQueue(options, counter, NullLogger<PortalMailQueue>.Instance);
         _queues.Add(queue);
         await queue.StartAsync(None);
-        return new PortalAccountService(_store, options, queue, new LoginLimiter(_clock), _clock, NullLogger<PortalAccountService>.Instance);
+        return new PortalAccountService(_store, options, queue, new LoginLimiter(counter), _clock, NullLogger<PortalAccountService>.Instance);
     }
 }

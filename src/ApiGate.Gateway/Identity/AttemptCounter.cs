@@ -1,0 +1,39 @@
+using ApiGate.Core.Storage;
+
+namespace ApiGate.Gateway.Identity;
+
+/// <summary>
+/// Counts attempts per key in windows that start at a key's first attempt (<see cref="AttemptCount"/>), in the store:
+/// every instance sharing it counts together, so N instances behind a load balancer allow what one would (failed
+/// logins, emails per recipient). The key's purpose is its prefix. Counts whose window ended a day ago are swept at
+/// most once an hour, by whichever add comes then.
+/// </summary>
+internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvider)
+{
+    private static readonly TimeSpan SweepEvery = TimeSpan.FromHours(1);
+
+    /// <summary>Counts older than this are swept (longer than any window in use).</summary>
+    private static readonly TimeSpan KeepFor = TimeSpan.FromDays(1);
+
+    private long _lastSweepTicks;
+
+    /// <summary>Null when <paramref name="key"/> is under <paramref name="limit"/> in its window now; else how long until it is.</summary>
+    public async Task<TimeSpan?> RetryAfterAsync(string key, int limit, TimeSpan window, CancellationToken ct) =>
+        AttemptCount.RetryAfter(await store.GetAttemptCountAsync(key, ct), limit, window, timeProvider.GetUtcNow());
+
+    /// <summary>Counts one attempt for <paramref name="key"/> now; returns the count in its window, this one included.</summary>
+    public async Task<AttemptCount> AddAsync(string key, TimeSpan window, CancellationToken ct)
+    {
+        var now = timeProvider.GetUtcNow();
+        var last = Interlocked.Read(ref _lastSweepTicks);
+        if (now.UtcTicks - last >= SweepEvery.Ticks && Interlocked.CompareExchange(ref _lastSweepTicks, now.UtcTicks, last) == last)
+        {
+            await store.DeleteAttemptCountsBeforeAsync(now - KeepFor, ct);
+        }
+
+        return await store.AddAttemptAsync(key, now, window, ct);
+    }
+
+    /// <summary>Forgets <paramref name="key"/>'s count.</summary>
+    public Task RemoveAsync(string key, CancellationToken ct) => store.RemoveAttemptCountAsync(key, ct);
+}
