@@ -14,6 +14,9 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
 
     public bool HasCookie(string name) => _cookies.ContainsKey(name);
 
+    /// <summary>Sends <paramref name="value"/> as the cookie from now on, as a tampering browser would.</summary>
+    public void SetCookie(string name, string value) => _cookies[name] = value;
+
     public async Task<HttpResponseMessage> GetAsync(string path)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, BaseUrl + path);

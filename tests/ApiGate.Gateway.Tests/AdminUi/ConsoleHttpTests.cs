@@ -46,6 +46,24 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("not-a-session")]
+    [InlineData("' OR 1=1 --")]
+    [InlineData("%2e%2e%2f%00")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    public async Task Session_ForgedCookieValue_RedirectsToLogin(string value)
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token); // a real session exists in the store; the forged value must not reach it
+        console.SetCookie("apigate_ui_session", value);
+
+        using var response = await console.GetAsync("/ui/routes");
+
+        // (A value that is not a valid cookie value at all is dropped by the server's cookie parser: no "expired" hint then.)
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.StartsWith("/ui/login?return=%2Fui%2Froutes", console.PathOf(response), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("/ui")]
     [InlineData("/ui/login")]
     [InlineData("/ui/routes")]
