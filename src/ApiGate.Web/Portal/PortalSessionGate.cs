@@ -4,6 +4,7 @@ using ApiGate.Gateway.Portal;
 using ApiGate.Web.Shared;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Web.Portal;
 
@@ -13,7 +14,7 @@ namespace ApiGate.Web.Portal;
 /// sign-up, links from emails) through, and sends a browser without a live session to the login page. A session
 /// whose user is no longer active, or whose password has changed since, ends here.
 /// </summary>
-internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore store, PortalOptions options, IAntiforgery antiforgery)
+internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewayStore store, PortalOptions options, IAntiforgery antiforgery, ILogger<PortalSessionGate> logger)
 {
     public const string LoginPath = PortalOptions.BasePath + "/login";
 
@@ -29,6 +30,32 @@ internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore s
     private static readonly string[] PublicPages = ["/login", "/signup", "/verify", "/forgot", "/reset"];
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await ServeAsync(context, next);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            // A short page that says what to do (the store down on PostgreSQL: try again shortly); details in the log only.
+            LogPageFailed(logger, context.Request.Method, context.Request.Path.Value ?? "", ex);
+            if (!context.Response.HasStarted)
+            {
+                var unavailable = ex is StoreUnavailableException;
+                context.Response.Clear();
+                SecurityHeaders.Apply(context.Response);
+                context.Response.StatusCode = unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
+                context.Response.ContentType = "text/html; charset=utf-8";
+                await context.Response.WriteAsync(
+                    $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{System.Net.WebUtility.HtmlEncode(options.AppName)}</title></head><body>"
+                    + "<h1>This page could not be shown</h1><p id=\"page-failed\">"
+                    + (unavailable ? "The service is briefly unavailable. " : "Something went wrong on our side. ")
+                    + $"Please try again in a moment. <a href=\"{PortalOptions.BasePath}\">Back to the start</a>.</p></body></html>");
+            }
+        }
+    }
+
+    private async Task ServeAsync(HttpContext context, RequestDelegate next)
     {
         var request = context.Request;
         if (request.Path.StartsWithSegments(AssetsPath, out var asset))
@@ -92,6 +119,9 @@ internal sealed class PortalSessionGate(PortalSessions sessions, IGatewayStore s
             "<h1>This form was refused</h1><p id=\"form-refused\">The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. " +
             $"Open <a href=\"{back}\">the page</a> again and resend the form.</p></body></html>");
     }
+
+    [LoggerMessage(EventId = 8101, Level = LogLevel.Error, Message = "Portal page {Method} {Path} failed")]
+    private static partial void LogPageFailed(ILogger logger, string method, string path, Exception exception);
 
     /// <summary>Sets the session cookie: HttpOnly, SameSite=Lax, Secure under TLS (or when the portal's base URL is https), portal paths only.</summary>
     public static void SetCookie(HttpContext context, PortalOptions options, string value) =>

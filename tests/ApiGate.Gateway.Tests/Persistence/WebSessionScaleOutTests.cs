@@ -181,6 +181,58 @@ public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : ICla
         Assert.Equal(string.Join("\n", consolePages.Concat(portalPages).Select(p => p + " 200")), string.Join("\n", statuses));
     }
 
+    [PostgresFact]
+    public async Task SignedInPages_PostgresStoppedThenStarted_503PageMeanwhileThenTheSameSessionsWork()
+    {
+        // Arrange: a server of its own (this test stops it); signed in to the console and the portal
+        await using var server = await PostgresServer.StartAsync();
+        var dsn = await server.CreateDatabaseAsync();
+        await using var gateway = await StartAsync(dsn, portal: true);
+        var token = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("outage", CancellationToken.None)).Value!.Token;
+        using var console = new ConsoleHttp(gateway.Url);
+        await console.SignInAsync(token);
+        Assert.True((await gateway.Service<PortalAccountService>().SignUpAsync("outage@customer.example", Password, gateway.Url, CancellationToken.None)).Ok);
+        using var customer = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
+        using var login = await PostFormAsync(customer, gateway.Url + "/portal/login", "login", ("Email", "outage@customer.example"), ("Password", Password));
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+
+        // Act
+        await server.StopServerAsync();
+        using var consoleDown = await console.GetAsync("/ui/routes");
+        using var portalDown = await customer.GetAsync(gateway.Url + "/portal/keys");
+        var consolePage = await consoleDown.Content.ReadAsStringAsync();
+        var portalPage = await portalDown.Content.ReadAsStringAsync();
+        await server.StartServerAsync();
+        // A pooled connection from before the restart may fail once more; the pages come back within a few tries.
+        var consoleBack = await EventuallyOkAsync(() => console.GetAsync("/ui/routes"));
+        var portalBack = await EventuallyOkAsync(() => customer.GetAsync(gateway.Url + "/portal/keys"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, consoleDown.StatusCode);
+        Assert.Contains("The store is not reachable right now.", consolePage, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, portalDown.StatusCode);
+        Assert.Contains("The service is briefly unavailable.", portalPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("Npgsql", portalPage, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, consoleBack);
+        Assert.Equal(HttpStatusCode.OK, portalBack);
+    }
+
+    private static async Task<HttpStatusCode> EventuallyOkAsync(Func<Task<HttpResponseMessage>> send)
+    {
+        var status = HttpStatusCode.ServiceUnavailable;
+        for (var attempt = 0; attempt < 20 && status != HttpStatusCode.OK; attempt++)
+        {
+            using var response = await send();
+            status = response.StatusCode;
+            if (status != HttpStatusCode.OK)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        return status;
+    }
+
     [Fact]
     public async Task Console_GatewayRestartedOnTheSameSqliteFile_SessionAndOpenFormStillAccepted()
     {
