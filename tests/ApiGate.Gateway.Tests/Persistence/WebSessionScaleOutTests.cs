@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Tests.AdminUi;
@@ -15,7 +14,7 @@ namespace ApiGate.Gateway.Tests.Persistence;
 /// ends the session on both; wrong admin tokens are counted across both. On SQLite the same store makes sessions and
 /// open forms outlive a restart.
 /// </summary>
-public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : IClassFixture<StoreEngines>
+public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixture<StoreEngines>
 {
     private const string Password = "correct horse battery";
 
@@ -120,14 +119,14 @@ public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : ICla
         await using var two = await StartAsync(dsn, portal: true);
         Assert.True((await one.Service<PortalAccountService>().SignUpAsync("lb@customer.example", Password, one.Url, CancellationToken.None)).Ok);
         using var browser = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
-        using var login = await PostFormAsync(browser, one.Url + "/portal/login", "login", ("Email", "lb@customer.example"), ("Password", Password));
+        using var login = await FormPosts.PostAsync(browser, one.Url + "/portal/login", "login", ("Email", "lb@customer.example"), ("Password", Password));
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
 
         // Act: the dashboard through instance two, then a logout form rendered by two posted to one
         using var dashboard = await browser.GetAsync(two.Url + "/portal");
         var logoutPage = await browser.GetStringAsync(two.Url + "/portal/logout");
         using var logout = await browser.PostAsync(one.Url + "/portal/logout", new FormUrlEncodedContent(
-            [new("_handler", "logout"), new("__RequestVerificationToken", WebUtility.HtmlDecode(AntiforgeryField().Match(logoutPage).Groups[1].Value))]));
+            [new("_handler", "logout"), new("__RequestVerificationToken", FormPosts.TokenIn(logoutPage, "/portal/logout"))]));
         using var afterLogout = await browser.GetAsync(two.Url + "/portal");
 
         // Assert
@@ -154,7 +153,7 @@ public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : ICla
         await console.SignInAsync(token);
         Assert.True((await gateway.Service<PortalAccountService>().SignUpAsync("pages@customer.example", Password, gateway.Url, CancellationToken.None)).Ok);
         using var customer = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
-        using var login = await PostFormAsync(customer, gateway.Url + "/portal/login", "login", ("Email", "pages@customer.example"), ("Password", Password));
+        using var login = await FormPosts.PostAsync(customer, gateway.Url + "/portal/login", "login", ("Email", "pages@customer.example"), ("Password", Password));
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         string[] consolePages =
         [
@@ -193,7 +192,7 @@ public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : ICla
         await console.SignInAsync(token);
         Assert.True((await gateway.Service<PortalAccountService>().SignUpAsync("outage@customer.example", Password, gateway.Url, CancellationToken.None)).Ok);
         using var customer = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
-        using var login = await PostFormAsync(customer, gateway.Url + "/portal/login", "login", ("Email", "outage@customer.example"), ("Password", Password));
+        using var login = await FormPosts.PostAsync(customer, gateway.Url + "/portal/login", "login", ("Email", "outage@customer.example"), ("Password", Password));
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
 
         // Act
@@ -264,17 +263,4 @@ public sealed partial class WebSessionScaleOutTests(StoreEngines engines) : ICla
         o.PortalEnabled = portal;
         o.PortalRequireVerification = false;
     });
-
-    private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string url, string form, params (string Name, string Value)[] fields)
-    {
-        var page = await client.GetStringAsync(url);
-        var token = AntiforgeryField().Match(page);
-        Assert.True(token.Success, "no antiforgery token on " + url);
-        var values = new List<KeyValuePair<string, string>> { new("__RequestVerificationToken", WebUtility.HtmlDecode(token.Groups[1].Value)), new("_handler", form) };
-        values.AddRange(fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)));
-        return await client.PostAsync(url, new FormUrlEncodedContent(values));
-    }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
 }

@@ -53,15 +53,8 @@ public abstract partial class PortalTestBase : GatewayTestBase, IAsyncLifetime
     };
 
     /// <summary>Gets the page, then posts its form <paramref name="form"/> with the antiforgery token and <paramref name="fields"/>.</summary>
-    private protected static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string form, params (string Name, string Value)[] fields)
-    {
-        var page = await client.GetStringAsync(path);
-        var token = AntiforgeryField().Match(page);
-        Assert.True(token.Success, "no antiforgery token on " + path);
-        var values = new List<KeyValuePair<string, string>> { new("__RequestVerificationToken", WebUtility.HtmlDecode(token.Groups[1].Value)), new("_handler", form) };
-        values.AddRange(fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)));
-        return await client.PostAsync(path, new FormUrlEncodedContent(values));
-    }
+    private protected static Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string form, params (string Name, string Value)[] fields) =>
+        FormPosts.PostAsync(client, path, form, fields);
 
     /// <summary>The text of the element with this id in a page (its nested elements included, tags stripped, entities decoded).</summary>
     private protected static string TextOf(string html, string id)
@@ -98,7 +91,4 @@ public abstract partial class PortalTestBase : GatewayTestBase, IAsyncLifetime
         var inner = html[(html.IndexOf('>', open) + 1)..at];
         return WebUtility.HtmlDecode(Regex.Replace(Regex.Replace(inner, "<[^>]+>", ""), "\\s+", " ")).Trim();
     }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryField();
 }
