@@ -9,7 +9,12 @@ namespace ApiGate.Core.Storage;
 /// </summary>
 public interface IWebSessionStore
 {
-    Task CreateWebSessionAsync(WebSession session, CancellationToken cancellationToken);
+    /// <summary>
+    /// Inserts the session and, in the same transaction, ends its subject's sessions of that kind beyond the
+    /// <paramref name="keepPerSubject"/> used most recently (the new one included), so sign-ins in a loop cannot grow
+    /// the table without bound.
+    /// </summary>
+    Task CreateWebSessionAsync(WebSession session, int keepPerSubject, CancellationToken cancellationToken);
 
     /// <summary>The session with this id (the cookie value's hash), or null.</summary>
     Task<WebSession?> FindWebSessionAsync(string id, CancellationToken cancellationToken);

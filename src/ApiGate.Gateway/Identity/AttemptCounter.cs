@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using ApiGate.Core.Storage;
 
 namespace ApiGate.Gateway.Identity;
@@ -5,8 +7,9 @@ namespace ApiGate.Gateway.Identity;
 /// <summary>
 /// Counts attempts per key in windows that start at a key's first attempt (<see cref="AttemptCount"/>), in the store:
 /// every instance sharing it counts together, so N instances behind a load balancer allow what one would (failed
-/// logins, emails per recipient). The key's purpose is its prefix. Counts whose window ended a day ago are swept at
-/// most once an hour, by whichever add comes then.
+/// logins, emails per recipient). What is counted (an email as typed, a client address) is stored only as its SHA-256
+/// behind the purpose (<c>portal-login-account:3F…</c>), so the table holds no addresses and no mistyped passwords.
+/// Counts whose window started a day ago are swept at most once an hour, by whichever add comes then.
 /// </summary>
 internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvider)
 {
@@ -17,12 +20,12 @@ internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvi
 
     private long _lastSweepTicks;
 
-    /// <summary>Null when <paramref name="key"/> is under <paramref name="limit"/> in its window now; else how long until it is.</summary>
-    public async Task<TimeSpan?> RetryAfterAsync(string key, int limit, TimeSpan window, CancellationToken ct) =>
-        AttemptCount.RetryAfter(await store.GetAttemptCountAsync(key, ct), limit, window, timeProvider.GetUtcNow());
+    /// <summary>Null when <paramref name="what"/> is under <paramref name="limit"/> in its window now; else how long until it is.</summary>
+    public async Task<TimeSpan?> RetryAfterAsync(string purpose, string what, int limit, TimeSpan window, CancellationToken ct) =>
+        AttemptCount.RetryAfter(await store.GetAttemptCountAsync(KeyOf(purpose, what), ct), limit, window, timeProvider.GetUtcNow());
 
-    /// <summary>Counts one attempt for <paramref name="key"/> now; returns the count in its window, this one included.</summary>
-    public async Task<AttemptCount> AddAsync(string key, TimeSpan window, CancellationToken ct)
+    /// <summary>Counts one attempt for <paramref name="what"/> now; returns the count in its window, this one included.</summary>
+    public async Task<AttemptCount> AddAsync(string purpose, string what, TimeSpan window, CancellationToken ct)
     {
         var now = timeProvider.GetUtcNow();
         var last = Interlocked.Read(ref _lastSweepTicks);
@@ -31,9 +34,11 @@ internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvi
             await store.DeleteAttemptCountsBeforeAsync(now - KeepFor, ct);
         }
 
-        return await store.AddAttemptAsync(key, now, window, ct);
+        return await store.AddAttemptAsync(KeyOf(purpose, what), now, window, ct);
     }
 
-    /// <summary>Forgets <paramref name="key"/>'s count.</summary>
-    public Task RemoveAsync(string key, CancellationToken ct) => store.RemoveAttemptCountAsync(key, ct);
+    /// <summary>Forgets <paramref name="what"/>'s count.</summary>
+    public Task RemoveAsync(string purpose, string what, CancellationToken ct) => store.RemoveAttemptCountAsync(KeyOf(purpose, what), ct);
+
+    private static string KeyOf(string purpose, string what) => purpose + ":" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(what)));
 }

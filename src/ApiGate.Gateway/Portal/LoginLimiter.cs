@@ -15,22 +15,24 @@ internal sealed class LoginLimiter(AttemptCounter counter, int accountLimit = 5,
     /// <summary>Null when an attempt for this account from this address may go ahead; else how long until it may.</summary>
     public async Task<TimeSpan?> CheckAsync(string account, string address, CancellationToken ct)
     {
-        var byAccount = await counter.RetryAfterAsync(AccountKey(account), accountLimit, _window, ct);
-        var byAddress = await counter.RetryAfterAsync(AddressKey(address), addressLimit, _window, ct);
+        var byAccount = await counter.RetryAfterAsync(ByAccount, Normalized(account), accountLimit, _window, ct);
+        var byAddress = await counter.RetryAfterAsync(ByAddress, address, addressLimit, _window, ct);
         return byAccount is null ? byAddress : byAddress is null ? byAccount : (byAccount > byAddress ? byAccount : byAddress);
     }
 
     /// <summary>Counts a failed attempt against the account and the address.</summary>
     public async Task RecordFailureAsync(string account, string address, CancellationToken ct)
     {
-        await counter.AddAsync(AccountKey(account), _window, ct);
-        await counter.AddAsync(AddressKey(address), _window, ct);
+        await counter.AddAsync(ByAccount, Normalized(account), _window, ct);
+        await counter.AddAsync(ByAddress, address, _window, ct);
     }
 
     /// <summary>A successful login clears the account's count (not the address's: one good password does not excuse guessing others).</summary>
-    public Task RecordSuccessAsync(string account, CancellationToken ct) => counter.RemoveAsync(AccountKey(account), ct);
+    public Task RecordSuccessAsync(string account, CancellationToken ct) => counter.RemoveAsync(ByAccount, Normalized(account), ct);
 
-    private static string AccountKey(string account) => "portal-login:account:" + account.Trim().ToLowerInvariant();
+    private const string ByAccount = "portal-login-account";
 
-    private static string AddressKey(string address) => "portal-login:address:" + address;
+    private const string ByAddress = "portal-login-address";
+
+    private static string Normalized(string account) => account.Trim().ToLowerInvariant();
 }

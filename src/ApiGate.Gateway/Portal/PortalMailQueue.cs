@@ -49,7 +49,7 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
 
         var recipient = email.To.Trim().ToLowerInvariant();
         // One statement counts and answers, so two instances sending at once cannot both take the last slot.
-        if ((await counter.AddAsync("portal-mail:" + recipient, RecipientWindow, ct)).Count > PerRecipient)
+        if ((await counter.AddAsync("portal-mail-recipient", recipient, RecipientWindow, ct)).Count > PerRecipient)
         {
             // The form's answer stays the same (it never says whether mail went out): only the log knows.
             LogRecipientLimited(logger, DomainOf(recipient), PerRecipient, RecipientWindow.TotalMinutes);

@@ -399,6 +399,7 @@ internal static class PostgresMigrations
                 last_seen_at TEXT NOT NULL
             );
             CREATE INDEX web_sessions_idle ON web_sessions (kind, last_seen_at);
+            CREATE INDEX web_sessions_subject ON web_sessions (kind, subject_id);
 
             CREATE TABLE web_keys (
                 slot TEXT PRIMARY KEY,

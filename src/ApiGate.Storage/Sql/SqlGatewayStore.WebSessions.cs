@@ -12,8 +12,25 @@ public abstract partial class SqlGatewayStore
     /// <summary>The one row of <c>web_keys</c>: the gateway keeps exactly one forms key.</summary>
     private const string WebKeySlot = "forms";
 
-    public Task CreateWebSessionAsync(WebSession session, CancellationToken cancellationToken) =>
-        WriteAsync(WebSessions.Insert, WebSessionRow.From(session), Duplicate("session", "session id collision; sign in again"), cancellationToken, configuration: false);
+    public Task CreateWebSessionAsync(WebSession session, int keepPerSubject, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            var row = WebSessionRow.From(session);
+            try
+            {
+                await ExecuteAsync(connection, transaction, WebSessions.Insert, ct, row);
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw Duplicate("session", "session id collision; sign in again");
+            }
+
+            await ExecuteAsync(connection, transaction, """
+                DELETE FROM web_sessions WHERE kind = @Kind AND subject_id = @SubjectId AND id NOT IN (
+                    SELECT id FROM web_sessions WHERE kind = @Kind AND subject_id = @SubjectId ORDER BY last_seen_at DESC, id LIMIT @Keep)
+                """, ct, new { row.Kind, row.SubjectId, Keep = keepPerSubject });
+            return true;
+        }, cancellationToken);
 
     public Task<WebSession?> FindWebSessionAsync(string id, CancellationToken cancellationToken) =>
         FindAsync(WebSessions, r => r.ToDefinition(), "WHERE id = @Ref", id, cancellationToken);

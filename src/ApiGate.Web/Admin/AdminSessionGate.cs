@@ -25,6 +25,13 @@ internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuth
         {
             await ServeAsync(context, next);
         }
+        catch (Exception ex) when (FormPosts.IsClientError(ex) && !context.Response.HasStarted)
+        {
+            // A malformed or oversized form is the client's error: 400 (or the limit's own status), not a logged failure.
+            context.Response.Clear();
+            SecurityHeaders.Apply(context.Response);
+            context.Response.StatusCode = FormPosts.StatusOf(ex);
+        }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             // The error state of every page: a short page that says what to do, the details in the log only.

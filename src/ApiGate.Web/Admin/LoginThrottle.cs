@@ -18,10 +18,10 @@ internal sealed class LoginThrottle(AttemptCounter counter)
 
     /// <summary>How long the address must wait before trying again; zero when it may try now.</summary>
     public async Task<TimeSpan> RetryAfterAsync(string address, CancellationToken ct) =>
-        await counter.RetryAfterAsync(KeyOf(address), MaxFailures, Window, ct) ?? TimeSpan.Zero;
+        await counter.RetryAfterAsync(Purpose, address, MaxFailures, Window, ct) ?? TimeSpan.Zero;
 
     /// <summary>Counts a failed attempt from the address.</summary>
-    public Task FailedAsync(string address, CancellationToken ct) => counter.AddAsync(KeyOf(address), Window, ct);
+    public Task FailedAsync(string address, CancellationToken ct) => counter.AddAsync(Purpose, address, Window, ct);
 
-    private static string KeyOf(string address) => "console-login:address:" + address;
+    private const string Purpose = "console-login-address";
 }

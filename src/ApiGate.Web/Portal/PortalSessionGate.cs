@@ -35,6 +35,13 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         {
             await ServeAsync(context, next);
         }
+        catch (Exception ex) when (FormPosts.IsClientError(ex) && !context.Response.HasStarted)
+        {
+            // A malformed or oversized form is the client's error: 400 (or the limit's own status), not a logged failure.
+            context.Response.Clear();
+            SecurityHeaders.Apply(context.Response);
+            context.Response.StatusCode = FormPosts.StatusOf(ex);
+        }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             // A short page that says what to do (the store down on PostgreSQL: try again shortly); details in the log only.

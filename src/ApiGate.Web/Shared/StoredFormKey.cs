@@ -18,8 +18,32 @@ namespace ApiGate.Web.Shared;
 /// </remarks>
 internal sealed class StoredFormKeyRepository(IGatewayStore store, TimeProvider timeProvider) : IXmlRepository
 {
-    public IReadOnlyCollection<XElement> GetAllElements() =>
-        store.GetWebKeyAsync(CancellationToken.None).GetAwaiter().GetResult() is { } xml ? [XElement.Parse(xml)] : [];
+    public IReadOnlyCollection<XElement> GetAllElements()
+    {
+        string? xml;
+        try
+        {
+            xml = store.GetWebKeyAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidOperationException(ex.Message + " (the console's and portal's forms key, table web_keys)", ex);
+        }
+
+        if (xml is null)
+        {
+            return [];
+        }
+
+        try
+        {
+            return [XElement.Parse(xml)];
+        }
+        catch (System.Xml.XmlException)
+        {
+            throw new InvalidOperationException(StoredFormKeyStartup.Unusable);
+        }
+    }
 
     public void StoreElement(XElement element, string friendlyName) =>
         store.AddWebKeyAsync(element.ToString(SaveOptions.DisableFormatting), timeProvider.GetUtcNow(), CancellationToken.None).GetAwaiter().GetResult();
@@ -36,16 +60,30 @@ internal sealed class StoredFormKeyStartup(IKeyManager keys) : IHostedService
     /// <summary>How long the created key is valid.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromDays(365 * 50);
 
+    /// <summary>The start error when the stored key cannot be used (it names the table and the remedy).</summary>
+    public const string Unusable =
+        "the console's and portal's forms key in the store (table web_keys) is not a usable key; stop every instance, delete that row, and start them again (a new key is made)";
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.Run(() =>
     {
         // The key manager compares with the system clock, so the key is dated by it too (a day back, so an instance
         // whose clock runs a little behind already finds it active).
         var now = DateTimeOffset.UtcNow;
-        if (!keys.GetAllKeys().Any(key => !key.IsRevoked && key.ActivationDate <= now && key.ExpirationDate > now.AddYears(1)))
+        if (HasUsable(now))
         {
-            keys.CreateNewKey(now.AddDays(-1), now.Add(Lifetime));
+            return;
+        }
+
+        // Another instance may store its key first: then this one is dropped and the stored one read back.
+        keys.CreateNewKey(now.AddDays(-1), now.Add(Lifetime));
+        if (!HasUsable(now))
+        {
+            throw new InvalidOperationException(Unusable);
         }
     }, cancellationToken);
+
+    private bool HasUsable(DateTimeOffset now) =>
+        keys.GetAllKeys().Any(key => !key.IsRevoked && key.ActivationDate <= now && key.ExpirationDate > now.AddYears(1));
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -16,6 +16,9 @@ namespace ApiGate.Web.Shared;
 /// </remarks>
 internal abstract class StoredSessions(IGatewayStore store, TimeProvider timeProvider, WebSessionKind kind)
 {
+    /// <summary>Sessions kept per admin token or per user: signing in once more ends the one used least recently.</summary>
+    public const int MaxPerSubject = 20;
+
     private long _lastPurgeTicks;
 
     /// <summary>A session ends after this long without a request.</summary>
@@ -36,7 +39,7 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
         }
 
         var value = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        await store.CreateWebSessionAsync(new WebSession(IdOf(value), kind, subjectId, binding, now, now), cancellationToken);
+        await store.CreateWebSessionAsync(new WebSession(IdOf(value), kind, subjectId, binding, now, now), MaxPerSubject, cancellationToken);
         return value;
     }
 

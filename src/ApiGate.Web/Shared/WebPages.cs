@@ -24,8 +24,8 @@ public static class WebPages
         }
 
         services.AddSingleton<WebPagesMarker>();
-        // First of all hosted services: the data protection system loads its key ring when it starts, and must find
-        // the key there rather than log that there is none.
+        // Before the data protection system's own hosted service (registered below, with Razor components): it loads
+        // the key ring when it starts, and must find the key there rather than log that there is none.
         services.AddHostedService<StoredFormKeyStartup>();
         services.AddRazorComponents();
         // Sessions live in the store (StoredSessions), and so does the one key protecting antiforgery tokens, so any

@@ -232,6 +232,51 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
         return status;
     }
 
+    [Theory]
+    [InlineData("/ui/login")]
+    [InlineData("/portal/login")]
+    public async Task LoginForm_MalformedOrOversizedPosts_ClientErrorNotServerError(string path)
+    {
+        // Arrange
+        await using var gateway = await TestGateway.StartAsync(o => o.PortalEnabled = true);
+        using var client = TestGateway.CreateClient();
+        var tooManyFields = string.Join("&", Enumerable.Range(0, 5000).Select(i => $"f{i}=x"));
+
+        // Act
+        using var fields = await client.PostAsync(gateway.Url + path, new StringContent(tooManyFields, System.Text.Encoding.ASCII, "application/x-www-form-urlencoded"));
+        using var multipart = new StringContent("--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated");
+        multipart.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
+        using var truncated = await client.PostAsync(gateway.Url + path, multipart);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, fields.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, truncated.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("<garbage />", null, "is not a usable key; stop every instance, delete that row, and start them again")]
+    [InlineData("<key />", "the key it was written with", "set APIGATE_SECRET_KEY to the key it was written with (the console's and portal's forms key, table web_keys)")]
+    public async Task Start_StoredFormsKeyUnusable_StartRefusedNamingTheTableAndTheRemedy(string storedXml, string? writtenWithSecret, string expected)
+    {
+        // Arrange: a store whose forms key is not valid XML for a key, or was encrypted with a secret this instance lacks
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        await using (var store = GatewayStores.Create(GatewayStores.Sqlite, Path.Combine(directory, "apigate.db"), new ApiGate.Storage.Secrets.SecretProtector(writtenWithSecret)))
+        {
+            await store.InitializeAsync(CancellationToken.None);
+            await store.AddWebKeyAsync(storedXml, DateTimeOffset.UtcNow, CancellationToken.None);
+        }
+
+        // Act
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestGateway.StartAsync(directory: directory));
+
+        // Assert
+        Assert.Contains("table web_keys", error.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+    }
+
     [Fact]
     public async Task Console_GatewayRestartedOnTheSameSqliteFile_SessionAndOpenFormStillAccepted()
     {

@@ -146,6 +146,35 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
         Assert.NotNull(await store.GetAttemptCountAsync("new", None));
     }
 
+    [Fact]
+    public async Task RecordFailure_EmailAndAddress_StoredOnlyAsDigests()
+    {
+        // Arrange: a password pasted into the email field by mistake must not land in the database
+        var stored = await engines.CreateAsync(GatewayStores.Sqlite);
+        var limiter = Limiter(stored.Store, accountLimit: 5, addressLimit: 20);
+
+        // Act
+        await limiter.RecordFailureAsync("Hunter2-Secret-Password", "203.0.113.9", None);
+
+        // Assert
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + stored.Dsn);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM attempt_counts ORDER BY name";
+        var names = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(2, names.Count);
+        Assert.All(names, n => Assert.Matches("^portal-login-(account|address):[0-9A-F]{64}$", n));
+        Assert.DoesNotContain(names, n => n.Contains("hunter2", StringComparison.OrdinalIgnoreCase) || n.Contains("203.0.113.9", StringComparison.Ordinal));
+    }
+
     private LoginLimiter Limiter(IGatewayStore store, int accountLimit, int addressLimit) =>
         new(new AttemptCounter(store, _clock), accountLimit, addressLimit, Window);
 }

@@ -22,7 +22,7 @@ public sealed class WebSessionStoreTests(StoreEngines engines) : IClassFixture<S
         var session = new WebSession("A1B2", WebSessionKind.Portal, "usr_1", "FINGERPRINT", T0, T0.AddSeconds(5));
 
         // Act
-        await store.CreateWebSessionAsync(session, None);
+        await store.CreateWebSessionAsync(session, 20, None);
         var found = await store.FindWebSessionAsync("A1B2", None);
         var missing = await store.FindWebSessionAsync("a1b2", None);
 
@@ -36,7 +36,7 @@ public sealed class WebSessionStoreTests(StoreEngines engines) : IClassFixture<S
     {
         // Arrange: two instances touch the same session, the later one's write arriving first.
         var store = (await engines.CreateAsync(engine)).Store;
-        await store.CreateWebSessionAsync(new WebSession("S", WebSessionKind.Admin, "adt_1", "", T0, T0), None);
+        await store.CreateWebSessionAsync(new WebSession("S", WebSessionKind.Admin, "adt_1", "", T0, T0), 20, None);
 
         // Act
         await store.TouchWebSessionAsync("S", T0.AddMinutes(10), None);
@@ -51,9 +51,9 @@ public sealed class WebSessionStoreTests(StoreEngines engines) : IClassFixture<S
     {
         // Arrange
         var store = (await engines.CreateAsync(engine)).Store;
-        await store.CreateWebSessionAsync(new WebSession("old-admin", WebSessionKind.Admin, "adt_1", "", T0, T0), None);
-        await store.CreateWebSessionAsync(new WebSession("new-admin", WebSessionKind.Admin, "adt_1", "", T0, T0.AddHours(2)), None);
-        await store.CreateWebSessionAsync(new WebSession("old-portal", WebSessionKind.Portal, "usr_1", "F", T0, T0), None);
+        await store.CreateWebSessionAsync(new WebSession("old-admin", WebSessionKind.Admin, "adt_1", "", T0, T0), 20, None);
+        await store.CreateWebSessionAsync(new WebSession("new-admin", WebSessionKind.Admin, "adt_1", "", T0, T0.AddHours(2)), 20, None);
+        await store.CreateWebSessionAsync(new WebSession("old-portal", WebSessionKind.Portal, "usr_1", "F", T0, T0), 20, None);
 
         // Act
         var removed = await store.DeleteWebSessionsIdleSinceAsync(WebSessionKind.Admin, T0.AddHours(1), None);
@@ -74,7 +74,7 @@ public sealed class WebSessionStoreTests(StoreEngines engines) : IClassFixture<S
         var first = await engines.CreateAsync(engine);
         await using var other = GatewayStores.Create(engine, first.Dsn, new SecretProtector(null));
         await other.InitializeAsync(None);
-        await first.Store.CreateWebSessionAsync(new WebSession("S", WebSessionKind.Admin, "adt_1", "", T0, T0), None);
+        await first.Store.CreateWebSessionAsync(new WebSession("S", WebSessionKind.Admin, "adt_1", "", T0, T0), 20, None);
         Assert.NotNull(await other.FindWebSessionAsync("S", None));
 
         // Act
@@ -82,6 +82,36 @@ public sealed class WebSessionStoreTests(StoreEngines engines) : IClassFixture<S
 
         // Assert
         Assert.Null(await other.FindWebSessionAsync("S", None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateWebSession_BeyondTheLimitForOneSubject_EndsTheLeastRecentlyUsedOfThatSubjectOnly(string engine)
+    {
+        // Arrange: four sessions of one user (the second used last), one of another user, one admin session
+        var store = (await engines.CreateAsync(engine)).Store;
+        for (var i = 0; i < 4; i++)
+        {
+            await store.CreateWebSessionAsync(new WebSession($"u1-{i}", WebSessionKind.Portal, "usr_1", "F", T0, T0.AddMinutes(i == 1 ? 10 : i)), 4, None);
+        }
+
+        await store.CreateWebSessionAsync(new WebSession("u2-0", WebSessionKind.Portal, "usr_2", "F", T0, T0), 4, None);
+        await store.CreateWebSessionAsync(new WebSession("admin", WebSessionKind.Admin, "usr_1", "", T0, T0), 4, None);
+
+        // Act: a fifth sign-in of usr_1, keeping three
+        await store.CreateWebSessionAsync(new WebSession("u1-new", WebSessionKind.Portal, "usr_1", "F", T0, T0.AddMinutes(20)), 3, None);
+
+        // Assert: the new one and the two used most recently before it stay
+        string[] ids = ["u1-0", "u1-1", "u1-2", "u1-3", "u1-new", "u2-0", "admin"];
+        var kept = new List<string>();
+        foreach (var id in ids)
+        {
+            if (await store.FindWebSessionAsync(id, None) is not null)
+            {
+                kept.Add(id);
+            }
+        }
+
+        Assert.Equal(["u1-1", "u1-3", "u1-new", "u2-0", "admin"], kept);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
