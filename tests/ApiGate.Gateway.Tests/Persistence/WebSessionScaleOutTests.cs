@@ -157,10 +157,11 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
         string[] consolePages =
         [
-            "/ui", "/ui/audit", "/ui/entitlements", "/ui/keys", "/ui/logout", "/ui/plans", "/ui/routes", "/ui/routes/new", $"/ui/routes/{route.Id}/edit",
+            "/ui", "/ui/login", "/ui/audit", "/ui/entitlements", "/ui/keys", "/ui/logout", "/ui/plans", "/ui/routes", "/ui/routes/new", $"/ui/routes/{route.Id}/edit",
             "/ui/settings", "/ui/upstreams", "/ui/upstreams/new", $"/ui/upstreams/{backend.Id}/edit", "/ui/usage", "/ui/users", "/ui/webhooks",
         ];
-        string[] portalPages = ["/portal", "/portal/account", "/portal/keys", "/portal/plans", "/portal/reference", "/portal/logout", "/portal/forgot", "/portal/signup"];
+        string[] portalPages = ["/portal", "/portal/account", "/portal/keys", "/portal/plans", "/portal/reference", "/portal/logout", "/portal/forgot", "/portal/signup",
+            "/portal/login", "/portal/reset?token=unknown", "/portal/verify?token=unknown"];
 
         // Act
         var statuses = new List<string>();
