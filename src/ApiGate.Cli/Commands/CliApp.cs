@@ -41,6 +41,7 @@ internal static class CliApp
         root.Subcommands.Add(UsageCommands.Create(context));
         root.Subcommands.Add(ConfigCommands.Create(context));
         root.Subcommands.Add(AdminCommands.Create(context));
+        root.Subcommands.Add(SessionCommands.Create(context));
         root.Subcommands.Add(VersionCommand.Create(context));
         root.Subcommands.Add(MigrateCommand.Create(context));
         root.Subcommands.Add(StoreCommands.Create(context));
