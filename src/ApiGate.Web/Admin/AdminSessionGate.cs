@@ -54,6 +54,7 @@ internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuth
 
     private async Task ServeAsync(HttpContext context, RequestDelegate next)
     {
+        BrowserTls.Apply(context);
         var request = context.Request;
         if (request.Path.StartsWithSegments(EmbeddedAssets.BasePath))
         {
@@ -98,7 +99,7 @@ internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuth
         await (isPost ? audit.InvokeAsync(context, next) : next(context));
     }
 
-    /// <summary>Sets the session cookie: HttpOnly, SameSite=Strict, Secure when the request came over TLS, console paths only.</summary>
+    /// <summary>Sets the session cookie: HttpOnly, SameSite=Strict, Secure when the browser used TLS (<see cref="BrowserTls"/>), console paths only.</summary>
     public static void SetCookie(HttpContext context, string value) =>
         context.Response.Cookies.Append(AdminSessions.CookieName, value, CookieOptions(context));
 
@@ -109,7 +110,7 @@ internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuth
     {
         HttpOnly = true,
         SameSite = SameSiteMode.Strict,
-        Secure = context.Request.IsHttps,
+        Secure = context.Request.IsHttps, // https also behind a trusted proxy that ended TLS (BrowserTls)
         Path = AdminConsoleModule.BasePath,
         IsEssential = true,
     };

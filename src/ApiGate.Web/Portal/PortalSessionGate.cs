@@ -64,6 +64,7 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
 
     private async Task ServeAsync(HttpContext context, RequestDelegate next)
     {
+        BrowserTls.Apply(context);
         var request = context.Request;
         if (request.Path.StartsWithSegments(AssetsPath, out var asset))
         {
