@@ -19,38 +19,16 @@ internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuth
     /// <summary>Where the session is kept for the page being rendered.</summary>
     public static readonly object SessionItem = new();
 
-    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
-    {
-        try
-        {
-            await ServeAsync(context, next);
-        }
-        catch (Exception ex) when (FormPosts.IsClientError(ex) && !context.Response.HasStarted)
-        {
-            // A malformed or oversized form is the client's error: 400 (or the limit's own status), not a logged failure.
-            context.Response.Clear();
-            SecurityHeaders.Apply(context.Response);
-            context.Response.StatusCode = FormPosts.StatusOf(ex);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
-        {
-            // The error state of every page: a short page that says what to do, the details in the log only.
-            LogPageFailed(logger, context.Request.Method, context.Request.Path.Value ?? "", ex);
-            if (!context.Response.HasStarted)
-            {
-                context.Response.Clear();
-                SecurityHeaders.Apply(context.Response);
-                context.Response.StatusCode = ex is Core.Storage.StoreUnavailableException ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
-                context.Response.ContentType = "text/html; charset=utf-8";
-                await context.Response.WriteAsync(
-                    "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>APIGate admin: error</title>"
-                    + $"<link rel=\"stylesheet\" href=\"{EmbeddedAssets.Url("site.css")}\"></head><body><main class=\"ag-login\"><div>"
-                    + "<h1>This page could not be shown</h1><p id=\"page-failed\">"
-                    + (ex is Core.Storage.StoreUnavailableException ? "The store is not reachable right now. " : "Something went wrong on the gateway. ")
-                    + "The gateway's log has the details (event 7101). <a href=\"/ui\">Back to the dashboard</a>, or try again.</p></div></main></body></html>");
-            }
-        }
-    }
+    public Task InvokeAsync(HttpContext context, RequestDelegate next) => PageFailures.RunAsync(
+        context,
+        () => ServeAsync(context, next),
+        ex => LogPageFailed(logger, context.Request.Method, context.Request.Path.Value ?? "", ex),
+        // The error state of every page: a short page that says what to do.
+        unavailable => "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>APIGate admin: error</title>"
+            + $"<link rel=\"stylesheet\" href=\"{EmbeddedAssets.Url("site.css")}\"></head><body><main class=\"ag-login\"><div>"
+            + "<h1>This page could not be shown</h1><p id=\"page-failed\">"
+            + (unavailable ? "The store is not reachable right now. " : "Something went wrong on the gateway. ")
+            + "The gateway's log has the details (event 7101). <a href=\"/ui\">Back to the dashboard</a>, or try again.</p></div></main></body></html>");
 
     private async Task ServeAsync(HttpContext context, RequestDelegate next)
     {

@@ -29,38 +29,15 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
 
     private static readonly string[] PublicPages = ["/login", "/signup", "/verify", "/forgot", "/reset"];
 
-    public async Task InvokeAsync(HttpContext context, RequestDelegate next)
-    {
-        try
-        {
-            await ServeAsync(context, next);
-        }
-        catch (Exception ex) when (FormPosts.IsClientError(ex) && !context.Response.HasStarted)
-        {
-            // A malformed or oversized form is the client's error: 400 (or the limit's own status), not a logged failure.
-            context.Response.Clear();
-            SecurityHeaders.Apply(context.Response);
-            context.Response.StatusCode = FormPosts.StatusOf(ex);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
-        {
-            // A short page that says what to do (the store down on PostgreSQL: try again shortly); details in the log only.
-            LogPageFailed(logger, context.Request.Method, context.Request.Path.Value ?? "", ex);
-            if (!context.Response.HasStarted)
-            {
-                var unavailable = ex is StoreUnavailableException;
-                context.Response.Clear();
-                SecurityHeaders.Apply(context.Response);
-                context.Response.StatusCode = unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
-                context.Response.ContentType = "text/html; charset=utf-8";
-                await context.Response.WriteAsync(
-                    $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{System.Net.WebUtility.HtmlEncode(options.AppName)}</title></head><body>"
-                    + "<h1>This page could not be shown</h1><p id=\"page-failed\">"
-                    + (unavailable ? "The service is briefly unavailable. " : "Something went wrong on our side. ")
-                    + $"Please try again in a moment. <a href=\"{PortalOptions.BasePath}\">Back to the start</a>.</p></body></html>");
-            }
-        }
-    }
+    public Task InvokeAsync(HttpContext context, RequestDelegate next) => PageFailures.RunAsync(
+        context,
+        () => ServeAsync(context, next),
+        ex => LogPageFailed(logger, context.Request.Method, context.Request.Path.Value ?? "", ex),
+        // A short page that says what to do (the store down on PostgreSQL: try again shortly).
+        unavailable => $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{System.Net.WebUtility.HtmlEncode(options.AppName)}</title></head><body>"
+            + "<h1>This page could not be shown</h1><p id=\"page-failed\">"
+            + (unavailable ? "The service is briefly unavailable. " : "Something went wrong on our side. ")
+            + $"Please try again in a moment. <a href=\"{PortalOptions.BasePath}\">Back to the start</a>.</p></body></html>");
 
     private async Task ServeAsync(HttpContext context, RequestDelegate next)
     {

@@ -1,0 +1,58 @@
+using ApiGate.Core.Storage;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Web.Shared;
+
+/// <summary>How a page of the console or the portal fails: the same rules for both, each with its own page.</summary>
+internal static class PageFailures
+{
+    /// <summary>
+    /// Runs <paramref name="serve"/>. A form the client sent that cannot be read answers its 4xx, unlogged
+    /// (<see cref="FormPosts.IsClientError"/>); any other failure (but the client going away) is handed to
+    /// <paramref name="log"/> and answered with <paramref name="page"/>'s HTML — 503 when the store is unreachable
+    /// (its argument is then true), else 500 — the details in the log only.
+    /// </summary>
+    public static async Task RunAsync(HttpContext context, Func<Task> serve, Action<Exception> log, Func<bool, string> page)
+    {
+        try
+        {
+            await serve();
+        }
+        catch (Exception ex) when (FormPosts.IsClientError(ex) && !context.Response.HasStarted)
+        {
+            context.Response.Clear();
+            SecurityHeaders.Apply(context.Response);
+            context.Response.StatusCode = FormPosts.StatusOf(ex);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            log(ex);
+            if (!context.Response.HasStarted)
+            {
+                var unavailable = ex is StoreUnavailableException;
+                context.Response.Clear();
+                SecurityHeaders.Apply(context.Response);
+                context.Response.StatusCode = unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status500InternalServerError;
+                context.Response.ContentType = "text/html; charset=utf-8";
+                await context.Response.WriteAsync(page(unavailable));
+            }
+        }
+    }
+}
+
+/// <summary>What a form post that cannot be read is: the client's error, answered without an error in the log.</summary>
+internal static class FormPosts
+{
+    /// <summary>
+    /// True for a body the server could not read (a request limit) or whose form could not be read for its antiforgery
+    /// token (malformed, over a form limit). Not for a plain <see cref="InvalidDataException"/>: the store raises that
+    /// for a bad stored value, which is the server's error.
+    /// </summary>
+    public static bool IsClientError(Exception exception) =>
+        exception is BadHttpRequestException or AntiforgeryValidationException || exception.InnerException is BadHttpRequestException;
+
+    /// <summary>The status for <paramref name="exception"/>: the request limit's own (e.g. 413) or 400.</summary>
+    public static int StatusOf(Exception exception) =>
+        (exception as BadHttpRequestException ?? exception.InnerException as BadHttpRequestException)?.StatusCode ?? StatusCodes.Status400BadRequest;
+}
