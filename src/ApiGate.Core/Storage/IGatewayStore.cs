@@ -21,6 +21,7 @@ public interface IGatewayStore :
     IBillingStore,
     IWebSessionStore,
     IAttemptCountStore,
+    IAdminAuditStore,
     IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema to the current version.</summary>

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using ApiGate.Core.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -8,24 +8,23 @@ namespace ApiGate.Gateway.Admin;
 /// One Information line per admin API request — admitted or refused — in the <c>ApiGate.Admin</c> category: method,
 /// path (without the query string), status, duration, the admin token's id and name (empty when refused) and the
 /// client address. Never the token or any other credential. Also counts the request in
-/// <c>apigate_admin_requests_total</c>.
+/// <c>apigate_admin_requests_total</c>. Every admitted change (a request other than GET and HEAD made with a valid
+/// admin token or console session) is also written to the store's audit trail (<see cref="IAdminAuditStore"/>), which
+/// the console's audit page reads for every instance; changes older than <see cref="KeepFor"/> are deleted from it.
 /// </summary>
-internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, TimeProvider timeProvider, Observability.GatewayMetrics metrics)
+internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatewayStore store, TimeProvider timeProvider, Observability.GatewayMetrics metrics)
 {
     /// <summary>The log category of admin API request lines.</summary>
     public const string Category = "ApiGate.Admin";
 
-    /// <summary>How many changes <see cref="RecentChanges"/> keeps.</summary>
+    /// <summary>How many changes the console's audit page shows.</summary>
     public const int RecentCapacity = 500;
 
-    private readonly ILogger _logger = loggerFactory.CreateLogger(Category);
-    private readonly ConcurrentQueue<AdminAuditEntry> _recent = new();
+    /// <summary>How long the store keeps a change (the log lines are kept as long as the operator keeps logs).</summary>
+    public static readonly TimeSpan KeepFor = TimeSpan.FromDays(365);
 
-    /// <summary>
-    /// The last <see cref="RecentCapacity"/> changes (requests other than GET and HEAD) this process admitted or refused,
-    /// newest first: what the admin console's audit page shows. The log lines are the complete record.
-    /// </summary>
-    public IReadOnlyList<AdminAuditEntry> RecentChanges() => [.. _recent.Reverse()];
+    private readonly ILogger _logger = loggerFactory.CreateLogger(Category);
+    private long _lastPruneTicks;
 
     /// <summary>Middleware: runs the rest of the admin pipeline, then writes the line.</summary>
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
@@ -38,16 +37,6 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, TimePr
         finally
         {
             metrics.RecordAdminRequest(context.Request.Method, context.Response.StatusCode);
-            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
-            {
-                var changer = context.Features.Get<AdminCaller>();
-                _recent.Enqueue(new AdminAuditEntry(timeProvider.GetUtcNow(), context.Request.Method, context.Request.PathBase.Add(context.Request.Path).Value ?? "",
-                    context.Response.StatusCode, changer?.TokenName ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "", context.Features.Get<AdminAuditNote>()?.Text ?? ""));
-                while (_recent.Count > RecentCapacity && _recent.TryDequeue(out _))
-                {
-                }
-            }
-
             if (_logger.IsEnabled(LogLevel.Information))
             {
                 var caller = context.Features.Get<AdminCaller>();
@@ -56,16 +45,44 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, TimePr
                     Math.Round(timeProvider.GetElapsedTime(started).TotalMilliseconds, 3),
                     caller?.TokenId ?? "", caller?.TokenName ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "");
             }
+
+            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method) && context.Features.Get<AdminCaller>() is { } changer)
+            {
+                await StoreAsync(context, changer);
+            }
         }
     }
+
+    // Only admitted changes reach the store: a refused request (no valid token) is in the log alone, so nobody without
+    // a credential can make the gateway write rows.
+    private async Task StoreAsync(HttpContext context, AdminCaller changer)
+    {
+        var now = timeProvider.GetUtcNow();
+        try
+        {
+            await store.AddAdminAuditAsync(new AdminAuditRecord(0, now, context.Request.Method, context.Request.PathBase.Add(context.Request.Path).Value ?? "",
+                context.Response.StatusCode, changer.TokenId, changer.TokenName, context.Connection.RemoteIpAddress?.ToString() ?? "",
+                context.Features.Get<AdminAuditNote>()?.Text ?? ""), CancellationToken.None);
+            var last = Interlocked.Read(ref _lastPruneTicks);
+            if (now.UtcTicks - last >= TimeSpan.TicksPerDay && Interlocked.CompareExchange(ref _lastPruneTicks, now.UtcTicks, last) == last)
+            {
+                await store.DeleteAdminAuditBeforeAsync(now - KeepFor, CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (ex is Core.Storage.StoreUnavailableException or System.Data.Common.DbException or InvalidOperationException)
+        {
+            // The change itself is done (or was refused by the store already); its log line above is the record.
+            LogNotStored(_logger, context.Request.Method, context.Request.Path.Value ?? "", ex.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 7021, Level = LogLevel.Warning, Message = "Admin change {Method} {Path} is in the log but could not be added to the store's audit trail: {Reason}")]
+    private static partial void LogNotStored(ILogger logger, string method, string path, string reason);
 
     [LoggerMessage(EventId = 7020, Level = LogLevel.Information, EventName = "AdminRequest",
         Message = "{Method} {Path} {Status} {DurationMs} ms token_id={TokenId} token_name={TokenName} client_ip={ClientIp}")]
     private static partial void Write(ILogger logger, string method, string path, int status, double durationMs, string tokenId, string tokenName, string clientIp);
 }
-
-/// <summary>One change in <see cref="AdminAuditLog.RecentChanges"/>: never a credential.</summary>
-internal sealed record AdminAuditEntry(DateTimeOffset At, string Method, string Path, int Status, string TokenName, string ClientIp, string Note);
 
 /// <summary>A request feature a change handler may set to say what it did in words (the admin console: "created route orders").</summary>
 internal sealed record AdminAuditNote(string Text);

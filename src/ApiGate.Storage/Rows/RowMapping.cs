@@ -21,7 +21,7 @@ internal static class RowMapping
         typeof(WebhookEndpointRow), typeof(WebhookDeliveryRow), typeof(WebhookAttemptRow), typeof(WebhookWorkRow),
         typeof(WebhookEventRow), typeof(WebhookDeliveryStateRow), typeof(WebhookUsageMarkRow),
         typeof(BillingCustomerRow), typeof(OverageOutboxRow), typeof(BillingEventRow),
-        typeof(RouteCorsRow), typeof(RouteAuthRow), typeof(UserIdentityRow), typeof(WebSessionRow), typeof(AttemptCountRow),
+        typeof(RouteCorsRow), typeof(RouteAuthRow), typeof(UserIdentityRow), typeof(WebSessionRow), typeof(AttemptCountRow), typeof(AdminAuditRow),
     ];
 
     static RowMapping()

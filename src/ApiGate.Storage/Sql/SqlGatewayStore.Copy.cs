@@ -79,6 +79,7 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(BillingCustomers, source, read, to, write, ct2),
                     await CopyRowsAsync(BillingEvents, source, read, to, write, ct2),
                     await CopyRowsAsync(OverageOutbox, source, read, to, write, ct2),
+                    await target.CopyRowsKeepingIdsAsync(AdminAuditTable, source, read, to, write, ct2),
                 };
 
                 var events = await CopyInBatchesAsync<UsageEventRow>(source, read, $"SELECT {UsageSql.EventColumns} FROM usage_events ORDER BY id",

@@ -410,7 +410,7 @@ internal static class SqliteMigrations
             );
             CREATE INDEX user_identities_user ON user_identities (user_id);
             """),
-        (12, "console and portal sessions, the forms' protection key, attempt counts", """
+        (12, "console and portal sessions, the forms' protection key, attempt counts, admin audit", """
             CREATE TABLE web_sessions (
                 id TEXT PRIMARY KEY,
                 kind TEXT NOT NULL,
@@ -434,6 +434,19 @@ internal static class SqliteMigrations
                 attempts INTEGER NOT NULL
             );
             CREATE INDEX attempt_counts_window ON attempt_counts (window_start);
+
+            CREATE TABLE admin_audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                token_id TEXT NOT NULL,
+                token_name TEXT NOT NULL,
+                client_ip TEXT NOT NULL,
+                note TEXT NOT NULL
+            );
+            CREATE INDEX admin_audit_at ON admin_audit (at);
             """),
     ];
 }

@@ -53,6 +53,39 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
     }
 
     [PostgresFact]
+    public async Task AuditPage_ChangesThroughEitherInstance_ListedOnBothRefusedOnesNowhere()
+    {
+        // Arrange
+        var dsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        await using var one = await StartAsync(dsn);
+        await using var two = await StartAsync(dsn);
+        var token = (await new AdminTokenService(one.Store, TimeProvider.System).CreateAsync("auditor", CancellationToken.None)).Value!.Token;
+        using var api = TestGateway.CreateClient();
+
+        // Act: a change through instance one's admin API, one refused there (no token), one through instance two's console
+        using var created = await SendAdminAsync(api, one.Url + "/admin/plans", token, """{"id":"gold","name":"Gold"}""");
+        using var refused = await SendAdminAsync(api, one.Url + "/admin/plans", null, """{"id":"silver","name":"Silver"}""");
+        using var browser = new ConsoleHttp(two.Url);
+        await browser.SignInAsync(token);
+        var form = await browser.TokenFromAsync("/ui/plans");
+        using var viaConsole = await browser.PostAsync("/ui/plans", [new("_handler", "plan"), new("__RequestVerificationToken", form), new("id", "bronze"), new("name", "Bronze"), new("enabled", "true")]);
+        browser.BaseUrl = one.Url;
+        using var auditOnOne = await browser.GetAsync("/ui/audit");
+        var html = await auditOnOne.Content.ReadAsStringAsync();
+        var stored = await two.Store.ListAdminAuditAsync(10, CancellationToken.None);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.Found, viaConsole.StatusCode);
+        Assert.Equal(["POST /ui/plans", "POST /ui/login", "POST /admin/plans"], stored.Select(r => r.Method + " " + r.Path));
+        Assert.All(stored, r => Assert.Equal("auditor", r.TokenName));
+        Assert.Contains("Created plan bronze.", html, StringComparison.Ordinal);
+        Assert.Contains("<code>POST /admin/plans</code>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("silver", html, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [PostgresFact]
     public async Task Console_TokenRevokedThroughOneInstance_OtherInstanceEndsTheSessionWithinASecond()
     {
         // Arrange
@@ -300,6 +333,17 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal(HttpStatusCode.Found, created.StatusCode);
         Assert.Equal("after-restart", Assert.Single(await second.Routes.ListAsync(CancellationToken.None)).Name);
+    }
+
+    private static async Task<HttpResponseMessage> SendAdminAsync(HttpClient client, string url, string? token, string json)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        if (token is not null)
+        {
+            request.Headers.Add("Authorization", "Bearer " + token);
+        }
+
+        return await client.SendAsync(request);
     }
 
     private static Task<TestGateway> StartAsync(string dsn, bool portal = false) => TestGateway.StartAsync(o =>

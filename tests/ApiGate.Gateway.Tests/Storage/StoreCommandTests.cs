@@ -1,3 +1,4 @@
+using ApiGate.Core.Storage;
 using ApiGate.Core.Management;
 using ApiGate.Core.Webhooks;
 using ApiGate.Core.Usage;
@@ -55,6 +56,11 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         await new PlanEntitlementService(store, TimeProvider.System).CreateAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = "webhooks", Value = "true" }, None);
         await new AdminTokenService(store, TimeProvider.System).CreateAsync("ops", None);
         var now = DateTimeOffset.UtcNow;
+        for (var i = 0; i < 3; i++)
+        {
+            await store.AddAdminAuditAsync(new AdminAuditRecord(0, now.AddMinutes(i), "POST", "/admin/routes", 201, "adt_1", "ops", "127.0.0.1", $"change {i}"), None);
+        }
+
         // ~0.9 s apart over three hours, with microseconds in every timestamp; the hours before the last compacted
         var events = Enumerable.Range(0, 12_000).Select(i => UsageStoreTests.Event(user.Id, now.AddTicks(-i * 9_000_013L), units: 2, status: i % 7 == 0 ? 502 : 200) with { RequestId = $"req-{i}" }).ToList();
         await store.AddUsageEventsAsync(events, None);
@@ -105,6 +111,10 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(UsageTime.FromUnixMicroseconds(UsageTime.ToUnixMicroseconds(events[1].Timestamp)), recent[1].Timestamp);
         Assert.NotEqual(0, recent[1].Timestamp.UtcTicks % TimeSpan.TicksPerMillisecond);
         Assert.Equal(await store.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(now), None), await target.LoadQuotaUsageAsync(Core.Quotas.QuotaPeriod.StartOf(now), None));
+        Assert.Equal(3, rows.GetProperty("admin_audit").GetInt64());
+        Assert.Equal(await store.ListAdminAuditAsync(10, None), await target.ListAdminAuditAsync(10, None));
+        await target.AddAdminAuditAsync(new AdminAuditRecord(0, now, "DELETE", "/admin/routes/bill", 200, "adt_1", "ops", "127.0.0.1", ""), None);
+        Assert.Equal(4, (await target.ListAdminAuditAsync(1, None))[0].Id); // new ids follow the copied ones
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("already holds data", again.Error, StringComparison.Ordinal);
     }

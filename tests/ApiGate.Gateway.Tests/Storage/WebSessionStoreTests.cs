@@ -1,4 +1,5 @@
 using ApiGate.Core.Identity;
+using ApiGate.Core.Storage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 using ApiGate.Storage.Secrets;
@@ -112,6 +113,30 @@ public sealed class WebSessionStoreTests(StoreEngines engines) : IClassFixture<S
         }
 
         Assert.Equal(["u1-1", "u1-3", "u1-new", "u2-0", "admin"], kept);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AdminAudit_AddListDelete_NewestFirstWithIncreasingIdsAndEveryField(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        for (var i = 0; i < 3; i++)
+        {
+            await store.AddAdminAuditAsync(new AdminAuditRecord(99, T0.AddDays(i), "PATCH", $"/admin/routes/r{i}", 200 + i, "adt_1", "ops", "127.0.0.1", $"Changed route r{i}."), None);
+        }
+
+        // Act
+        var newest = await store.ListAdminAuditAsync(2, None);
+        var removed = await store.DeleteAdminAuditBeforeAsync(T0.AddDays(1), None);
+        var left = await store.ListAdminAuditAsync(10, None);
+
+        // Assert: ids are the store's (the 99 given is ignored), newest first
+        Assert.Equal(
+            [new AdminAuditRecord(3, T0.AddDays(2), "PATCH", "/admin/routes/r2", 202, "adt_1", "ops", "127.0.0.1", "Changed route r2."),
+             new AdminAuditRecord(2, T0.AddDays(1), "PATCH", "/admin/routes/r1", 201, "adt_1", "ops", "127.0.0.1", "Changed route r1.")],
+            newest);
+        Assert.Equal(1, removed);
+        Assert.Equal([3L, 2L], left.Select(r => r.Id));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
