@@ -33,6 +33,9 @@ public interface IAttemptCountStore
     /// <summary>Forgets <paramref name="key"/>'s count.</summary>
     Task RemoveAttemptCountAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>Takes back one count of <paramref name="key"/> (never below zero): an attempt counted up front that turned out to succeed.</summary>
+    Task RefundAttemptAsync(string key, CancellationToken cancellationToken);
+
     /// <summary>Forgets every count whose window started before <paramref name="before"/>; returns how many.</summary>
     Task<int> DeleteAttemptCountsBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken);
 }

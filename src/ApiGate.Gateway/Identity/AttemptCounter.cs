@@ -20,10 +20,6 @@ internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvi
 
     private long _lastSweepTicks;
 
-    /// <summary>Null when <paramref name="what"/> is under <paramref name="limit"/> in its window now; else how long until it is.</summary>
-    public async Task<TimeSpan?> RetryAfterAsync(string purpose, string what, int limit, TimeSpan window, CancellationToken ct) =>
-        AttemptCount.RetryAfter(await store.GetAttemptCountAsync(KeyOf(purpose, what), ct), limit, window, timeProvider.GetUtcNow());
-
     /// <summary>Counts one attempt for <paramref name="what"/> now; returns the count in its window, this one included.</summary>
     public async Task<AttemptCount> AddAsync(string purpose, string what, TimeSpan window, CancellationToken ct)
     {
@@ -36,6 +32,21 @@ internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvi
 
         return await store.AddAttemptAsync(KeyOf(purpose, what), now, window, ct);
     }
+
+    /// <summary>
+    /// Counts an attempt for <paramref name="what"/> before it is made, so attempts sent at once (to one instance or
+    /// several) cannot all slip under the limit: null when it is within <paramref name="limit"/> in its window (go
+    /// ahead), else how long until the window ends (refuse). Take the count back (<see cref="RefundAsync"/>) when the
+    /// attempt should not have counted, e.g. a successful login.
+    /// </summary>
+    public async Task<TimeSpan?> TakeAsync(string purpose, string what, int limit, TimeSpan window, CancellationToken ct)
+    {
+        var taken = await AddAsync(purpose, what, window, ct);
+        return AttemptCount.RetryAfter(taken with { Count = taken.Count - 1 }, limit, window, timeProvider.GetUtcNow());
+    }
+
+    /// <summary>Takes back one count of <paramref name="what"/> (<see cref="TakeAsync"/>).</summary>
+    public Task RefundAsync(string purpose, string what, CancellationToken ct) => store.RefundAttemptAsync(KeyOf(purpose, what), ct);
 
     /// <summary>Forgets <paramref name="what"/>'s count.</summary>
     public Task RemoveAsync(string purpose, string what, CancellationToken ct) => store.RemoveAttemptCountAsync(KeyOf(purpose, what), ct);

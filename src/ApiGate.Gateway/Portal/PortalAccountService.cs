@@ -126,7 +126,7 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(LoginFailed);
         }
 
-        if (await limiter.CheckAsync(email, clientAddress, ct) is { } wait)
+        if (await limiter.TakeAsync(email, clientAddress, ct) is { } wait)
         {
             return PortalResult.Refused($"Too many login attempts. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).");
         }
@@ -136,17 +136,15 @@ internal sealed partial class PortalAccountService(
         if (account is null)
         {
             PortalPasswords.VerifyNothing(password);
-            await limiter.RecordFailureAsync(email, clientAddress, ct);
-            return PortalResult.Refused(LoginFailed);
+            return PortalResult.Refused(LoginFailed); // counted already (TakeAsync)
         }
 
         if (!PortalPasswords.Verify(account.PasswordHash, password, out var rehash))
         {
-            await limiter.RecordFailureAsync(email, clientAddress, ct);
             return PortalResult.Refused(LoginFailed);
         }
 
-        await limiter.RecordSuccessAsync(email, ct);
+        await limiter.SucceededAsync(email, clientAddress, ct);
         if (rehash)
         {
             await store.SetPortalPasswordAsync(user!.Id, PortalPasswords.Hash(password), timeProvider.GetUtcNow(), ct);

@@ -31,6 +31,10 @@ public abstract partial class SqlGatewayStore
     public Task RemoveAttemptCountAsync(string key, CancellationToken cancellationToken) =>
         UseAsync((connection, ct) => ExecuteAsync(connection, null, "DELETE FROM attempt_counts WHERE name = @Key", ct, new { Key = key }), cancellationToken);
 
+    public Task RefundAttemptAsync(string key, CancellationToken cancellationToken) =>
+        UseAsync((connection, ct) => ExecuteAsync(connection, null, "UPDATE attempt_counts SET attempts = attempts - 1 WHERE name = @Key AND attempts > 0", ct,
+            new { Key = key }), cancellationToken);
+
     public Task<int> DeleteAttemptCountsBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
         UseAsync((connection, ct) => ExecuteAsync(connection, null, "DELETE FROM attempt_counts WHERE window_start < @Before", ct,
             new { Before = StoredValues.Time(before) }), cancellationToken);

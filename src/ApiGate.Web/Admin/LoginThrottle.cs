@@ -16,12 +16,15 @@ internal sealed class LoginThrottle(AttemptCounter counter)
     /// <summary>The period failures are counted over.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long the address must wait before trying again; zero when it may try now.</summary>
-    public async Task<TimeSpan> RetryAfterAsync(string address, CancellationToken ct) =>
-        await counter.RetryAfterAsync(Purpose, address, MaxFailures, Window, ct) ?? TimeSpan.Zero;
+    /// <summary>
+    /// Counts an attempt from the address before the token is checked (so attempts sent at once cannot all pass): how
+    /// long the address must wait; zero when it may try now.
+    /// </summary>
+    public async Task<TimeSpan> TakeAsync(string address, CancellationToken ct) =>
+        await counter.TakeAsync(Purpose, address, MaxFailures, Window, ct) ?? TimeSpan.Zero;
 
-    /// <summary>Counts a failed attempt from the address.</summary>
-    public Task FailedAsync(string address, CancellationToken ct) => counter.AddAsync(Purpose, address, Window, ct);
+    /// <summary>The token was right: the attempt is taken back (only wrong tokens count).</summary>
+    public Task SucceededAsync(string address, CancellationToken ct) => counter.RefundAsync(Purpose, address, ct);
 
     private const string Purpose = "console-login-address";
 }

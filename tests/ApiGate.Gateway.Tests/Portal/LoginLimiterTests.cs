@@ -19,7 +19,7 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.Zero));
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
-    public async Task Check_FiveFailuresForOneAccountSpreadOverTwoInstances_RefusedOnBothUntilWindowEnds(string engine)
+    public async Task Take_FiveForOneAccountSpreadOverTwoInstances_SixthRefusedOnBothUntilWindowEnds(string engine)
     {
         // Arrange: two instances (limiters on their own store objects, one database)
         var first = await engines.CreateAsync(engine);
@@ -27,41 +27,56 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
         await secondStore.InitializeAsync(None);
         var one = Limiter(first.Store, accountLimit: 5, addressLimit: 100);
         var two = Limiter(secondStore, accountLimit: 5, addressLimit: 100);
-        for (var i = 0; i < 4; i++)
+        var allowed = new List<TimeSpan?>();
+        for (var i = 0; i < 5; i++)
         {
-            await (i % 2 == 0 ? one : two).RecordFailureAsync("a@example.com", "10.0.0." + i, None);
+            allowed.Add(await (i % 2 == 0 ? one : two).TakeAsync(i == 4 ? "A@Example.com " : "a@example.com", "10.0.0." + i, None));
         }
 
-        var afterFour = await one.CheckAsync("a@example.com", "10.0.0.9", None);
-        await two.RecordFailureAsync("A@Example.com ", "10.0.0.5", None);
-
         // Act
-        var refusedByOne = await one.CheckAsync("a@example.com", "10.0.0.9", None);
-        var refusedByTwo = await two.CheckAsync("a@example.com", "10.0.0.9", None);
+        var refusedByOne = await one.TakeAsync("a@example.com", "10.0.0.9", None);
+        var refusedByTwo = await two.TakeAsync("a@example.com", "10.0.0.9", None);
         _clock.Advance(Window);
-        var later = await one.CheckAsync("a@example.com", "10.0.0.9", None);
+        var later = await one.TakeAsync("a@example.com", "10.0.0.9", None);
 
         // Assert
-        Assert.Null(afterFour);
+        Assert.All(allowed, Assert.Null);
         Assert.Equal(Window, refusedByOne);
         Assert.Equal(Window, refusedByTwo);
         Assert.Null(later);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
-    public async Task Check_TwentyFailuresFromOneAddress_RefusedForAnyAccount(string engine)
+    public async Task Take_TwentyAtOnceForOneAccountFromTwoInstances_ExactlyTheLimitGoAhead(string engine)
+    {
+        // Arrange
+        var first = await engines.CreateAsync(engine);
+        await using var secondStore = GatewayStores.Create(engine, first.Dsn, new SecretProtector(null));
+        await secondStore.InitializeAsync(None);
+        var limiters = new[] { Limiter(first.Store, accountLimit: 5, addressLimit: 100), Limiter(secondStore, accountLimit: 5, addressLimit: 100) };
+
+        // Act: a burst of guesses that all arrive before any password check could have finished
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => limiters[i % 2].TakeAsync("burst@example.com", $"198.51.100.{i}", None)));
+
+        // Assert
+        Assert.Equal(5, answers.Count(a => a is null));
+        Assert.Equal(15, answers.Count(a => a == Window));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Take_TwentyFromOneAddress_RefusedForAnyAccount(string engine)
     {
         // Arrange
         var limiter = Limiter((await engines.CreateAsync(engine)).Store, accountLimit: 5, addressLimit: 20);
         for (var i = 0; i < 20; i++)
         {
-            await limiter.RecordFailureAsync($"user{i}@example.com", "192.0.2.1", None);
+            Assert.Null(await limiter.TakeAsync($"user{i}@example.com", "192.0.2.1", None));
             _clock.Advance(TimeSpan.FromSeconds(10));
         }
 
         // Act
-        var sameAddress = await limiter.CheckAsync("fresh@example.com", "192.0.2.1", None);
-        var otherAddress = await limiter.CheckAsync("fresh@example.com", "192.0.2.2", None);
+        var sameAddress = await limiter.TakeAsync("fresh@example.com", "192.0.2.1", None);
+        var otherAddress = await limiter.TakeAsync("fresh@example.com", "192.0.2.2", None);
 
         // Assert
         Assert.Equal(Window - TimeSpan.FromSeconds(200), sameAddress);
@@ -69,21 +84,24 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
-    public async Task RecordSuccess_AfterFailures_ClearsAccountButNotAddress(string engine)
+    public async Task Succeeded_AfterFailures_ClearsAccountAndTakesTheAttemptBackFromTheAddress(string engine)
     {
-        // Arrange
-        var limiter = Limiter((await engines.CreateAsync(engine)).Store, accountLimit: 2, addressLimit: 2);
-        await limiter.RecordFailureAsync("b@example.com", "198.51.100.1", None);
-        await limiter.RecordFailureAsync("b@example.com", "198.51.100.1", None);
+        // Arrange: two wrong passwords, then the right one, from one address (limits 3 and 3)
+        var limiter = Limiter((await engines.CreateAsync(engine)).Store, accountLimit: 3, addressLimit: 3);
+        await limiter.TakeAsync("b@example.com", "198.51.100.1", None);
+        await limiter.TakeAsync("b@example.com", "198.51.100.1", None);
+        await limiter.TakeAsync("b@example.com", "198.51.100.1", None);
 
         // Act
-        await limiter.RecordSuccessAsync("b@example.com", None);
-        var sameAddress = await limiter.CheckAsync("b@example.com", "198.51.100.1", None);
-        var otherAddress = await limiter.CheckAsync("b@example.com", "198.51.100.2", None);
+        await limiter.SucceededAsync("b@example.com", "198.51.100.1", None);
+        var sameAccount = await limiter.TakeAsync("b@example.com", "198.51.100.2", None);
+        var thirdOnAddress = await limiter.TakeAsync("c@example.com", "198.51.100.1", None);
+        var fourthOnAddress = await limiter.TakeAsync("d@example.com", "198.51.100.1", None);
 
-        // Assert
-        Assert.Equal(Window, sameAddress);
-        Assert.Null(otherAddress);
+        // Assert: the two failures still count against the address, the success does not
+        Assert.Null(sameAccount);
+        Assert.Null(thirdOnAddress);
+        Assert.Equal(Window, fourthOnAddress);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -154,7 +172,7 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
         var limiter = Limiter(stored.Store, accountLimit: 5, addressLimit: 20);
 
         // Act
-        await limiter.RecordFailureAsync("Hunter2-Secret-Password", "203.0.113.9", None);
+        await limiter.TakeAsync("Hunter2-Secret-Password", "203.0.113.9", None);
 
         // Assert
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + stored.Dsn);
