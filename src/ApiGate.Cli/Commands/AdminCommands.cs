@@ -7,7 +7,7 @@ namespace ApiGate.Cli.Commands;
 
 /// <summary>
 /// <c>apigate admin tokens create|list|revoke</c>: credentials for the admin REST API. A token is printed once, by
-/// <c>create</c>; the store keeps only its hash.
+/// <c>create</c>; the store keeps only its hash. <c>apigate admin audit</c>: the changes made with them.
 /// </summary>
 internal static class AdminCommands
 {
@@ -87,7 +87,39 @@ internal static class AdminCommands
         tokens.Subcommands.Add(list);
         tokens.Subcommands.Add(revoke);
         command.Subcommands.Add(tokens);
+        command.Subcommands.Add(Audit(context));
         return command;
+    }
+
+    /// <summary><c>apigate admin audit [--limit N]</c>: the store's audit trail, newest first (every instance's changes).</summary>
+    private static Command Audit(CliContext context)
+    {
+        const int defaultLimit = 50, maxLimit = 10_000;
+        var limit = new Option<int?>("--limit") { Description = $"How many changes (default {defaultLimit}, at most {maxLimit})" };
+        var audit = new Command("audit", "Admitted changes through the admin API and the console, from every instance, newest first") { limit };
+        CliApp.SetServiceHandler(audit, context, async (parse, store, ct) =>
+        {
+            var count = parse.GetValue(limit) ?? defaultLimit;
+            if (count is < 1 or > maxLimit)
+            {
+                return context.Fail(new ManagementError(ManagementErrorKind.Validation, "limit", $"must be between 1 and {maxLimit}"));
+            }
+
+            var changes = await store.ListAdminAuditAsync(count, ct);
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, changes);
+                return 0;
+            }
+
+            TableWriter.Write(context.Output, ["TIME", "TOKEN", "REQUEST", "STATUS", "CLIENT IP", "CHANGE"],
+                changes.Select(c => (IReadOnlyList<string>)
+                [
+                    UserCommands.Time(c.At), c.TokenName, c.Method + " " + c.Path, c.Status.ToString(System.Globalization.CultureInfo.InvariantCulture), c.ClientIp, c.Note,
+                ]));
+            return 0;
+        });
+        return audit;
     }
 
     private static void Fields(TextWriter output, AdminTokenDefinition t) =>

@@ -6,7 +6,10 @@ using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Cli;
 
-/// <summary><c>apigate sessions end</c> against a running gateway's store: everybody signed out at the next page.</summary>
+/// <summary>
+/// <c>apigate sessions end</c> and <c>apigate admin audit</c> against a running gateway's store: everybody signed out at
+/// the next page; the changes made through the gateway listed.
+/// </summary>
 public sealed class SessionCliTests : IAsyncLifetime
 {
     private TestGateway _gateway = null!;
@@ -58,5 +61,40 @@ public sealed class SessionCliTests : IAsyncLifetime
         var ended = JsonDocument.Parse(result.Output).RootElement.GetProperty("data").GetProperty("ended");
         Assert.Equal(1, ended.GetProperty("console").GetInt32());
         Assert.Equal(0, ended.GetProperty("portal").GetInt32());
+    }
+
+    [Fact]
+    public async Task AdminAudit_AfterChangesThroughTheApi_ListsThemNewestFirstAndRefusesABadLimit()
+    {
+        // Arrange: two changes through the admin API
+        using var client = TestGateway.CreateClient();
+        foreach (var plan in new[] { "gold", "silver" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, _gateway.Url + "/admin/plans")
+            {
+                Content = new StringContent($$"""{"id":"{{plan}}","name":"{{plan}}"}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("Authorization", "Bearer " + _token);
+            using var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        // Act
+        var table = await _gateway.CliAsync("admin", "audit");
+        var json = await _gateway.CliAsync("--json", "admin", "audit", "--limit", "1");
+        var bad = await _gateway.CliAsync("admin", "audit", "--limit", "0");
+
+        // Assert
+        Assert.Equal(0, table.ExitCode);
+        var changes = table.Output.Split('\n').Where(l => l.Contains("POST /admin/plans", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, changes.Count);
+        Assert.All(changes, l => Assert.Contains("cli-sessions", l, StringComparison.Ordinal));
+        Assert.StartsWith("TIME", table.Output, StringComparison.Ordinal);
+        var newest = Assert.Single(JsonDocument.Parse(json.Output).RootElement.EnumerateArray().ToList());
+        Assert.Equal(201, newest.GetProperty("status").GetInt32());
+        Assert.DoesNotContain(_token, table.Output + json.Output, StringComparison.Ordinal);
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("limit", bad.Error, StringComparison.Ordinal);
+        Assert.Contains("must be between 1 and 10000", bad.Error, StringComparison.Ordinal);
     }
 }
