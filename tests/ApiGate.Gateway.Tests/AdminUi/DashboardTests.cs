@@ -49,6 +49,40 @@ public sealed class DashboardTests(ITestOutputHelper output) : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task AuditPage_ChangesThroughTheApiAndTheConsole_ListedNewestFirstWithTheTokenName()
+    {
+        // Arrange: one change through the admin API, one through the console
+        using (var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans") { Content = new StringContent("""{"id":"gold","name":"Gold"}""", System.Text.Encoding.UTF8, "application/json") })
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+            using var response = await Gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/routes/new");
+        await page.FillAsync("#f-name", "orders");
+        await page.FillAsync("#f-path", "/orders/*");
+        await page.ClickAsync("#save-route");
+        await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync("Created route orders.");
+
+        // Act
+        await browser.GoAsync("/ui/audit");
+
+        // Assert: newest first — the route, the sign-in, the plan
+        var rows = page.Locator("#audit-table tbody tr");
+        await Assertions.Expect(rows).ToHaveCountAsync(3);
+        await Assertions.Expect(rows.Nth(0)).ToContainTextAsync("POST /ui/routes/new");
+        await Assertions.Expect(rows.Nth(0)).ToContainTextAsync("Created route orders.");
+        await Assertions.Expect(rows.Nth(0)).ToContainTextAsync(TokenName);
+        await Assertions.Expect(rows.Nth(1)).ToContainTextAsync("POST /ui/login");
+        await Assertions.Expect(rows.Nth(1)).ToContainTextAsync("Signed in to the console.");
+        await Assertions.Expect(rows.Nth(2)).ToContainTextAsync("POST /admin/plans");
+        await browser.ScreenshotAsync("admin-ui-audit");
+    }
+
+    [BrowserFact]
     public async Task Dashboard_100kStoredEvents_RendersAndReportsTheTime()
     {
         var now = DateTimeOffset.UtcNow;
