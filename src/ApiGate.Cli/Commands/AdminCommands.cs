@@ -94,18 +94,17 @@ internal static class AdminCommands
     /// <summary><c>apigate admin audit [--limit N]</c>: the store's audit trail, newest first (every instance's changes).</summary>
     private static Command Audit(CliContext context)
     {
-        const int defaultLimit = 50, maxLimit = 10_000;
-        var limit = new Option<int?>("--limit") { Description = $"How many changes (default {defaultLimit}, at most {maxLimit})" };
+        var limit = new Option<int?>("--limit") { Description = $"How many changes (default {AdminAuditService.DefaultLimit}, at most {AdminAuditService.MaxLimit})" };
         var audit = new Command("audit", "Admitted changes through the admin API and the console, from every instance, newest first") { limit };
         CliApp.SetServiceHandler(audit, context, async (parse, store, ct) =>
         {
-            var count = parse.GetValue(limit) ?? defaultLimit;
-            if (count is < 1 or > maxLimit)
+            var result = await new AdminAuditService(store).RecentAsync(parse.GetValue(limit), ct);
+            if (!result.Ok)
             {
-                return context.Fail(new ManagementError(ManagementErrorKind.Validation, "limit", $"must be between 1 and {maxLimit}"));
+                return context.Fail(result.Error!);
             }
 
-            var changes = await store.ListAdminAuditAsync(count, ct);
+            var changes = result.Value!;
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, changes);

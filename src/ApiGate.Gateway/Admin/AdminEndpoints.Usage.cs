@@ -56,6 +56,24 @@ internal static partial class AdminEndpoints
             .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
     }
 
+    /// <summary><c>GET /audit</c>: the store's audit trail, every instance's admitted changes, newest first.</summary>
+    private static void MapAudit(IEndpointRouteBuilder e, AdminAuditService audit)
+    {
+        e.MapGet("/audit", async (HttpContext context, CancellationToken ct) =>
+            {
+                if (!TryInt(context, "limit", out var limit, out var error))
+                {
+                    return error!;
+                }
+
+                var result = await audit.RecentAsync(limit, ct);
+                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
+            })
+            .WithName("Audit_recent").WithTags("audit").Produces<ListDocument<AdminAuditRecord>>().Paged()
+            .Query("limit", $"how many changes (default {AdminAuditService.DefaultLimit}, 1 to {AdminAuditService.MaxLimit})", integer: true)
+            .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status422UnprocessableEntity);
+    }
+
     /// <summary><c>GET /settings</c>: read-only, because settings come from flags, environment and the config file at start.</summary>
     private static void MapSettings(IEndpointRouteBuilder e)
     {

@@ -1,4 +1,5 @@
 using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -25,6 +26,7 @@ internal static partial class AdminEndpoints
         MapTargets(endpoints, services.GetRequiredService<UpstreamService>(), services.GetRequiredService<Core.Storage.IGatewayStore>(),
             services.GetRequiredService<Balancing.TargetRegistry>(), services.GetRequiredService<Balancing.TargetHealthReporter>());
         MapSettings(endpoints);
+        MapAudit(endpoints, new AdminAuditService(services.GetRequiredService<IGatewayStore>()));
         MapWebhooks(endpoints, services, writes);
         MapBilling(endpoints, services);
         endpoints.MapOpenApi("/openapi.json").WithTags("openapi");

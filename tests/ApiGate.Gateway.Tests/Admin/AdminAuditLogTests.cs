@@ -18,6 +18,32 @@ public sealed class AdminAuditLogTests : AdminTestBase
     }
 
     [Fact]
+    public async Task AuditEndpoint_AfterChangesAndARefusal_ListsTheAdmittedChangesNewestFirstWithoutSecrets()
+    {
+        // Arrange: two admitted changes (one returns a secret), a read, and a refused change
+        AssertData(await PostAsync("/users", new { email = "trail@example.com" }), HttpStatusCode.Created);
+        var created = await PostAsync("/keys", new { user = "trail@example.com", name = "ci" });
+        var newKey = created.Json.GetProperty("meta").GetProperty("key").GetString()!;
+        AssertData(await GetAsync("/users"));
+        using (var anonymous = new HttpRequestMessage(HttpMethod.Delete, Gateway.Url + "/admin/plans/free"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Gateway.Client.SendAsync(anonymous)).StatusCode);
+        }
+
+        // Act
+        var all = await GetAsync("/audit");
+        var newest = await GetAsync("/audit?limit=1");
+
+        // Assert
+        var rows = AssertData(all).EnumerateArray().ToList();
+        Assert.Equal(["POST /admin/keys", "POST /admin/users"], rows.Select(r => r.GetProperty("method").GetString() + " " + r.GetProperty("path").GetString()));
+        Assert.All(rows, r => Assert.Equal("tests", r.GetProperty("token_name").GetString()));
+        Assert.Equal(201, rows[0].GetProperty("status").GetInt32());
+        Assert.Single(AssertData(newest).EnumerateArray());
+        Assert.DoesNotContain(newKey, all.Json.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AdminRequests_EachLoggedOnceWithTokenIdentity_NeverASecret()
     {
         // Arrange

@@ -23,7 +23,7 @@ public sealed class AdminOpenApiTests : AdminTestBase
                      "/upstreams", "/upstreams/{id}", "/routes", "/routes/{id}", "/routes/{id}/enable", "/routes/{id}/disable", "/users", "/users/{id}",
                      "/users/{id}/activate", "/users/{id}/deactivate", "/plans", "/plans/{id}", "/plans/{id}/enable", "/plans/{id}/entitlements", "/keys",
                      "/keys/{id}", "/keys/{id}/revoke", "/entitlements", "/entitlements/{id}", "/plan-entitlements", "/plan-entitlements/{id}",
-                     "/usage/summary", "/usage/history", "/usage/recent", "/settings",
+                     "/usage/summary", "/usage/history", "/usage/recent", "/settings", "/audit",
                      "/webhooks", "/webhooks/{id}", "/webhooks/{id}/test", "/webhooks/{id}/deliveries", "/webhooks/deliveries/{id}/redeliver",
                  })
         {
