@@ -24,7 +24,7 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
     public static readonly TimeSpan KeepFor = TimeSpan.FromDays(365);
 
     private readonly ILogger _logger = loggerFactory.CreateLogger(Category);
-    private long _lastPruneTicks;
+    private readonly Core.Timing.OncePer _prune = new(TimeSpan.FromDays(1));
 
     /// <summary>Middleware: runs the rest of the admin pipeline, then writes the line.</summary>
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
@@ -63,8 +63,7 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
             await store.AddAdminAuditAsync(new AdminAuditRecord(0, now, context.Request.Method, context.Request.PathBase.Add(context.Request.Path).Value ?? "",
                 context.Response.StatusCode, changer.TokenId, changer.TokenName, context.Connection.RemoteIpAddress?.ToString() ?? "",
                 context.Features.Get<AdminAuditNote>()?.Text ?? ""), CancellationToken.None);
-            var last = Interlocked.Read(ref _lastPruneTicks);
-            if (now.UtcTicks - last >= TimeSpan.TicksPerDay && Interlocked.CompareExchange(ref _lastPruneTicks, now.UtcTicks, last) == last)
+            if (_prune.Due(now))
             {
                 await store.DeleteAdminAuditBeforeAsync(now - KeepFor, CancellationToken.None);
             }

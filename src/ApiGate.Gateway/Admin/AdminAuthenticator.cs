@@ -88,15 +88,7 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, Identity.K
             return (match is null ? await NoneConfiguredAsync(ct) ?? "the admin token is not valid" : "the admin token has been revoked", null);
         }
 
-        if (_trusted.Count >= MaxCached)
-        {
-            _trusted.Clear();
-        }
-
-        var caller = new AdminCaller(match.Id, match.Name);
-        _trusted[hash] = (now + TrustFor.Ticks, caller);
-        usage.TouchAdminToken(match.Id, timeProvider.GetUtcNow());
-        return (null, caller);
+        return (null, Trust(_trusted, hash, match, now));
     }
 
     /// <summary>
@@ -124,13 +116,20 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, Identity.K
             return null;
         }
 
-        if (_trustedIds.Count >= MaxCached)
+        return Trust(_trustedIds, tokenId, match, now);
+    }
+
+    /// <summary>Remembers a verified, unrevoked token for <see cref="TrustFor"/> (in bounded memory) and records its use.</summary>
+    private AdminCaller Trust<TKey>(ConcurrentDictionary<TKey, (long Until, AdminCaller Caller)> trusted, TKey key, AdminTokenDefinition match, long now)
+        where TKey : notnull
+    {
+        if (trusted.Count >= MaxCached)
         {
-            _trustedIds.Clear();
+            trusted.Clear();
         }
 
         var caller = new AdminCaller(match.Id, match.Name);
-        _trustedIds[tokenId] = (now + TrustFor.Ticks, caller);
+        trusted[key] = (now + TrustFor.Ticks, caller);
         usage.TouchAdminToken(match.Id, timeProvider.GetUtcNow());
         return caller;
     }

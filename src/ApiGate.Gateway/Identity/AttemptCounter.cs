@@ -13,19 +13,16 @@ namespace ApiGate.Gateway.Identity;
 /// </summary>
 internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvider)
 {
-    private static readonly TimeSpan SweepEvery = TimeSpan.FromHours(1);
-
     /// <summary>Counts older than this are swept (longer than any window in use).</summary>
     private static readonly TimeSpan KeepFor = TimeSpan.FromDays(1);
 
-    private long _lastSweepTicks;
+    private readonly Core.Timing.OncePer _sweep = new(TimeSpan.FromHours(1));
 
     /// <summary>Counts one attempt for <paramref name="what"/> now; returns the count in its window, this one included.</summary>
     public async Task<AttemptCount> AddAsync(string purpose, string what, TimeSpan window, CancellationToken ct)
     {
         var now = timeProvider.GetUtcNow();
-        var last = Interlocked.Read(ref _lastSweepTicks);
-        if (now.UtcTicks - last >= SweepEvery.Ticks && Interlocked.CompareExchange(ref _lastSweepTicks, now.UtcTicks, last) == last)
+        if (_sweep.Due(now))
         {
             await store.DeleteAttemptCountsBeforeAsync(now - KeepFor, ct);
         }

@@ -19,7 +19,7 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
     /// <summary>Sessions kept per admin token or per user: signing in once more ends the one used least recently.</summary>
     public const int MaxPerSubject = 20;
 
-    private long _lastPurgeTicks;
+    private readonly Core.Timing.OncePer _purge = new(TimeSpan.FromMinutes(1));
 
     /// <summary>A session ends after this long without a request.</summary>
     public abstract TimeSpan IdleTimeout { get; }
@@ -31,10 +31,9 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
     protected async Task<string> OpenSessionAsync(string subjectId, string binding, CancellationToken cancellationToken)
     {
         var now = timeProvider.GetUtcNow();
-        if (now.UtcTicks - Interlocked.Read(ref _lastPurgeTicks) >= TimeSpan.TicksPerMinute)
+        if (_purge.Due(now))
         {
             // Sessions nobody logged out of stay in the table until their idle time is up; sweep them at sign-in.
-            Interlocked.Exchange(ref _lastPurgeTicks, now.UtcTicks);
             await store.DeleteWebSessionsIdleSinceAsync(kind, now - IdleTimeout, cancellationToken);
         }
 
