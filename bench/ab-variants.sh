@@ -29,7 +29,7 @@ else
 fi
 ROUTES=(${ROUTES:-public private})
 
-declare -A pid_of=() port_of=() key_of=() cpu=() requests=()
+declare -A pid_of=() port_of=() key_of=() cpu=() requests=() p99s=()
 port=$FIRST_PORT
 for variant in "${variants[@]}"; do
     IFS='|' read -r name bin settings <<<"$variant"
@@ -53,9 +53,10 @@ done
 
 names=()
 for variant in "${variants[@]}"; do names+=("${variant%%|*}"); done
-run() { # run NAME ROUTE: requests served
-    timeout $((DURATION + 10)) wrk -t2 -c32 -d"${DURATION}s" -H "Authorization: Bearer ${key_of[$1]}" "http://127.0.0.1:${port_of[$1]}/$2/x" \
-        | awk '/requests in/ {print $1}'
+run() { # run NAME ROUTE: requests served and the p99 latency in ms
+    timeout $((DURATION + 10)) wrk -t2 -c32 -d"${DURATION}s" --latency -H "Authorization: Bearer ${key_of[$1]}" "http://127.0.0.1:${port_of[$1]}/$2/x" \
+        | awk '/^ *99%/ { v = $2; m = (v ~ /us$/) ? 0.001 : (v ~ /ms$/) ? 1 : 1000; sub(/[a-z]+$/, "", v); p99 = v * m }
+               /requests in/ { n = $1 } END { printf "%d %.2f\n", n, p99 }'
 }
 for name in "${names[@]}"; do for route in "${ROUTES[@]}"; do run "$name" "$route" >/dev/null; run "$name" "$route" >/dev/null; done; done # warm-up
 for round in $(seq 1 "$ROUNDS"); do
@@ -63,18 +64,20 @@ for round in $(seq 1 "$ROUNDS"); do
         # rotate the starting variant each round so drift spreads evenly
         for i in "${!names[@]}"; do
             name=${names[$(( (i + round) % ${#names[@]} ))]}
-            before=$(ticks "${pid_of[$name]}"); n=$(run "$name" "$route"); after=$(ticks "${pid_of[$name]}")
+            before=$(ticks "${pid_of[$name]}"); read -r n p99 < <(run "$name" "$route"); after=$(ticks "${pid_of[$name]}")
+            p99s[$name/$route]="${p99s[$name/$route]:-} $p99"
             cpu[$name/$route]=$(( ${cpu[$name/$route]:-0} + after - before ))
             requests[$name/$route]=$(( ${requests[$name/$route]:-0} + n ))
         done
     done
 done
 hz=$(getconf CLK_TCK)
-echo "| variant | route | µs CPU / request | req/s | requests |"
-echo "|---|---|---:|---:|---:|"
+echo "| variant | route | µs CPU / request | req/s | requests | p99 ms (median of rounds) |"
+echo "|---|---|---:|---:|---:|---:|"
 for route in "${ROUTES[@]}"; do
     for name in "${names[@]}"; do
-        awk -v c="${cpu[$name/$route]}" -v n="${requests[$name/$route]}" -v hz="$hz" -v v="$name" -v r="$route" -v d="$DURATION" -v k="$ROUNDS" \
-            'BEGIN { printf "| %s | %s | %.1f | %.0f | %d |\n", v, r, c / hz * 1e6 / n, n / (d * k), n }'
+        p99=$(tr ' ' '\n' <<<"${p99s[$name/$route]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        awk -v c="${cpu[$name/$route]}" -v n="${requests[$name/$route]}" -v hz="$hz" -v v="$name" -v r="$route" -v d="$DURATION" -v k="$ROUNDS" -v p="$p99" \
+            'BEGIN { printf "| %s | %s | %.1f | %.0f | %d | %s |\n", v, r, c / hz * 1e6 / n, n / (d * k), n, p }'
     done
 done
