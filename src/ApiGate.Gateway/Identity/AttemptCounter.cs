@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using ApiGate.Core.Storage;
@@ -9,14 +11,15 @@ namespace ApiGate.Gateway.Identity;
 /// every instance sharing it counts together, so N instances behind a load balancer allow what one would (failed
 /// logins, emails per recipient). What is counted (an email as typed, a client address) is stored only as its SHA-256
 /// behind the purpose (<c>portal-login-account:3F…</c>), so the table holds no addresses and no mistyped passwords.
-/// Counts whose window started a day ago are swept at most once an hour, by whichever add comes then.
+/// Counts whose window started longer ago than the longest window in use are swept at most every five minutes, by
+/// whichever add comes then, so the table holds about one window's worth of keys.
 /// </summary>
 internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvider)
 {
-    /// <summary>Counts older than this are swept (longer than any window in use).</summary>
-    private static readonly TimeSpan KeepFor = TimeSpan.FromDays(1);
+    /// <summary>Counts whose window started this long ago are swept: the longest window in use (the portal's mail cap, one hour).</summary>
+    public static readonly TimeSpan KeepFor = TimeSpan.FromHours(1);
 
-    private readonly Core.Timing.OncePer _sweep = new(TimeSpan.FromHours(1));
+    private readonly Core.Timing.OncePer _sweep = new(TimeSpan.FromMinutes(5));
 
     /// <summary>Counts one attempt for <paramref name="what"/> now; returns the count in its window, this one included.</summary>
     public async Task<AttemptCount> AddAsync(string purpose, string what, TimeSpan window, CancellationToken ct)
@@ -47,6 +50,34 @@ internal sealed class AttemptCounter(IGatewayStore store, TimeProvider timeProvi
 
     /// <summary>Forgets <paramref name="what"/>'s count.</summary>
     public Task RemoveAsync(string purpose, string what, CancellationToken ct) => store.RemoveAttemptCountAsync(KeyOf(purpose, what), ct);
+
+    /// <summary>
+    /// The client a per-address count belongs to: an IPv4 address as it is (also when it arrives IPv4-mapped on a
+    /// dual-stack listener), an IPv6 address by its /64 prefix — one subscriber usually holds a whole /64, so counting
+    /// single IPv6 addresses would give a guesser 2⁶⁴ fresh budgets. Anything that is not an address counts as given.
+    /// </summary>
+    public static string AddressKey(string address)
+    {
+        if (!IPAddress.TryParse(address, out var ip))
+        {
+            return address;
+        }
+
+        if (ip.IsIPv4MappedToIPv6)
+        {
+            return ip.MapToIPv4().ToString();
+        }
+
+        if (ip.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return ip.ToString();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        ip.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes).ToString() + "/64";
+    }
 
     private static string KeyOf(string purpose, string what) => purpose + ":" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(what)));
 }

@@ -9,7 +9,7 @@ namespace ApiGate.Web.Portal;
 /// <summary>
 /// Portal sessions, kept in the store (every instance sharing it knows them): the cookie's hash maps to the user it
 /// was opened for and a fingerprint of the password hash at login. A session ends at logout, after
-/// <see cref="IdleTimeout"/> without a request, when the password changes, or when the user is no longer active
+/// <see cref="IdleTimeout"/> without a request, <see cref="MaxLifetime"/> after login, when the password changes, or when the user is no longer active
 /// (checked on every page by <see cref="PortalSessionGate"/>).
 /// </summary>
 internal sealed class PortalSessions(IGatewayStore store, TimeProvider timeProvider)
@@ -21,7 +21,12 @@ internal sealed class PortalSessions(IGatewayStore store, TimeProvider timeProvi
     /// <summary>A session ends after this long without a request.</summary>
     public static readonly TimeSpan Idle = TimeSpan.FromHours(12);
 
+    /// <summary>A session ends this long after login, however often it is used.</summary>
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(7);
+
     public override TimeSpan IdleTimeout => Idle;
+
+    public override TimeSpan Lifetime => MaxLifetime;
 
     /// <summary>Opens a session for the user under the password hash they logged in with; returns the cookie value.</summary>
     public Task<string> OpenAsync(string userId, string passwordHash, CancellationToken cancellationToken) =>

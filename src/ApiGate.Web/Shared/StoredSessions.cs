@@ -8,7 +8,9 @@ namespace ApiGate.Web.Shared;
 /// <summary>
 /// Sessions of one web application kept in the store, so every instance sharing it honours them: a random 256-bit
 /// cookie value maps (by its SHA-256) to a <see cref="WebSession"/>. A session ends at logout, after
-/// <see cref="IdleTimeout"/> without a request, or when its application ends it (<see cref="CloseAsync"/>).
+/// <see cref="IdleTimeout"/> without a request, <see cref="Lifetime"/> after it was opened however much it is used
+/// (sessions outlive restarts, so a stolen cookie kept in use must still run out), or when its application ends it
+/// (<see cref="CloseAsync"/>).
 /// </summary>
 /// <remarks>
 /// Every page reads the session from the store (one indexed lookup); a use is written at most once per
@@ -23,6 +25,9 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
 
     /// <summary>A session ends after this long without a request.</summary>
     public abstract TimeSpan IdleTimeout { get; }
+
+    /// <summary>A session ends this long after it was opened, however recently it was used; then its user signs in again.</summary>
+    public abstract TimeSpan Lifetime { get; }
 
     /// <summary>How stale the stored last use may get: a minute, or a twentieth of the idle timeout if that is shorter.</summary>
     public TimeSpan TouchInterval => IdleTimeout / 20 < TimeSpan.FromMinutes(1) ? IdleTimeout / 20 : TimeSpan.FromMinutes(1);
@@ -57,7 +62,7 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
         }
 
         var now = timeProvider.GetUtcNow();
-        if (now - session.LastSeenAt >= IdleTimeout)
+        if (now - session.LastSeenAt >= IdleTimeout || now - session.CreatedAt >= Lifetime)
         {
             await store.DeleteWebSessionAsync(session.Id, cancellationToken);
             return null;

@@ -74,4 +74,71 @@ public sealed class StoredSessionsTests : IAsyncLifetime
         Assert.False(PortalSessions.OpenedUnder(session!, "new-hash"));
         Assert.DoesNotContain("old-hash", session!.Binding, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Find_ConsoleSessionUsedEverySixHours_EndsADayAfterSignIn()
+    {
+        // Arrange: a console session (8 h idle) kept in use, as a stolen cookie would be
+        var admin = new AdminSessions(_store.Store, new GatewayOptions { AdminUiSessionIdle = TimeSpan.FromHours(8) }, _clock);
+        var cookie = await admin.OpenAsync(new AdminCaller("adt_1", "ops"), None);
+        var alive = new List<bool>();
+
+        // Act
+        for (var i = 0; i < 3; i++)
+        {
+            _clock.Advance(TimeSpan.FromHours(6));
+            alive.Add(await admin.FindAsync(cookie, None) is not null);
+        }
+
+        _clock.Advance(TimeSpan.FromHours(6));
+        var afterADay = await admin.FindAsync(cookie, None);
+
+        // Assert: alive at 6, 12 and 18 hours, gone at 24 — and gone from the store, not just refused
+        Assert.Equal([true, true, true], alive);
+        Assert.Null(afterADay);
+        Assert.Equal(0, await admin.CountAsync(None));
+    }
+
+    [Fact]
+    public async Task Lifetime_ConsoleIdleSetLongerThanADay_LastsAsLongAsTheIdleTimeout()
+    {
+        // Arrange
+        var admin = new AdminSessions(_store.Store, new GatewayOptions { AdminUiSessionIdle = TimeSpan.FromDays(3) }, _clock);
+        var cookie = await admin.OpenAsync(new AdminCaller("adt_1", "ops"), None);
+
+        // Act
+        _clock.Advance(TimeSpan.FromDays(2));
+        var afterTwoDays = await admin.FindAsync(cookie, None);
+        _clock.Advance(TimeSpan.FromDays(1));
+        var afterThreeDays = await admin.FindAsync(cookie, None);
+
+        // Assert
+        Assert.Equal(TimeSpan.FromDays(3), admin.Lifetime);
+        Assert.NotNull(afterTwoDays);
+        Assert.Null(afterThreeDays);
+    }
+
+    [Fact]
+    public async Task Find_PortalSessionUsedEveryTenHours_EndsSevenDaysAfterLogin()
+    {
+        // Arrange
+        var portal = new PortalSessions(_store.Store, _clock);
+        var cookie = await portal.OpenAsync("usr_1", "hash", None);
+        var lastAlive = TimeSpan.Zero;
+
+        // Act: used every 10 hours (inside the 12-hour idle timeout) until it is refused
+        for (var used = TimeSpan.FromHours(10); used <= TimeSpan.FromDays(8); used += TimeSpan.FromHours(10))
+        {
+            _clock.Advance(TimeSpan.FromHours(10));
+            if (await portal.FindAsync(cookie, None) is null)
+            {
+                break;
+            }
+
+            lastAlive = used;
+        }
+
+        // Assert: the last use that worked was the last one before 7 days (160 h); the one at 170 h was refused
+        Assert.Equal(TimeSpan.FromHours(160), lastAlive);
+    }
 }

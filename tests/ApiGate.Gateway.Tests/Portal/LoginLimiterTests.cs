@@ -84,6 +84,52 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Take_FromAnAddressAlreadyRefused_CountsNothingAgainstTheAccountsItNames(string engine)
+    {
+        // Arrange: a guesser spends its address's 20 attempts on made-up accounts
+        var store = (await engines.CreateAsync(engine)).Store;
+        var limiter = Limiter(store, accountLimit: 5, addressLimit: 20);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Null(await limiter.TakeAsync($"guess{i}@example.com", "203.0.113.7", None));
+        }
+
+        // Act: then names a real customer's account five times more, and that customer logs in from their own address
+        var refused = new List<TimeSpan?>();
+        for (var i = 0; i < 5; i++)
+        {
+            refused.Add(await limiter.TakeAsync("victim@example.com", "203.0.113.7", None));
+        }
+
+        var victim = await limiter.TakeAsync("victim@example.com", "198.51.100.1", None);
+
+        // Assert: the guesser is refused for its address, the customer is not locked out, and no count was stored
+        // for an account named only from the refused address
+        Assert.All(refused, r => Assert.Equal(Window, r));
+        Assert.Null(victim);
+        Assert.Equal(1, (await store.GetAttemptCountAsync(KeyOf("portal-login-account", "victim@example.com"), None))!.Value.Count);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Take_TwoAddressesOfOneIpv6Slash64_ShareOneBudget(string engine)
+    {
+        // Arrange: 20 attempts from one IPv6 address
+        var limiter = Limiter((await engines.CreateAsync(engine)).Store, accountLimit: 100, addressLimit: 20);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Null(await limiter.TakeAsync($"user{i}@example.com", "2001:db8:1:2::10", None));
+        }
+
+        // Act
+        var sameSlash64 = await limiter.TakeAsync("next@example.com", "2001:db8:1:2:ffff:eeee:dddd:cccc", None);
+        var otherSlash64 = await limiter.TakeAsync("next@example.com", "2001:db8:1:3::10", None);
+
+        // Assert
+        Assert.Equal(Window, sameSlash64);
+        Assert.Null(otherSlash64);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Succeeded_AfterFailures_ClearsAccountAndTakesTheAttemptBackFromTheAddress(string engine)
     {
         // Arrange: two wrong passwords, then the right one, from one address (limits 3 and 3)
@@ -164,6 +210,17 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
         Assert.NotNull(await store.GetAttemptCountAsync("new", None));
     }
 
+    [Theory]
+    [InlineData("192.0.2.1", "192.0.2.1")]
+    [InlineData("::ffff:192.0.2.1", "192.0.2.1")]
+    [InlineData("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64")]
+    [InlineData("2001:DB8:1:2::", "2001:db8:1:2::/64")]
+    [InlineData("::1", "::/64")]
+    [InlineData("fe80::1%2", "fe80::/64")]
+    [InlineData("not an address", "not an address")]
+    public void AddressKey_Addresses_IPv4AsItIsAndIPv6ByItsSlash64(string address, string expected) =>
+        Assert.Equal(expected, AttemptCounter.AddressKey(address));
+
     [Fact]
     public async Task RecordFailure_EmailAndAddress_StoredOnlyAsDigests()
     {
@@ -192,6 +249,9 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
         Assert.All(names, n => Assert.Matches("^portal-login-(account|address):[0-9A-F]{64}$", n));
         Assert.DoesNotContain(names, n => n.Contains("hunter2", StringComparison.OrdinalIgnoreCase) || n.Contains("203.0.113.9", StringComparison.Ordinal));
     }
+
+    private static string KeyOf(string purpose, string what) =>
+        purpose + ":" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(what)));
 
     private LoginLimiter Limiter(IGatewayStore store, int accountLimit, int addressLimit) =>
         new(new AttemptCounter(store, _clock), accountLimit, addressLimit, Window);
