@@ -7,7 +7,7 @@ using Microsoft.Data.Sqlite;
 namespace ApiGate.Cli.Commands;
 
 /// <summary>The <c>apigate</c> command tree. One binary serves and manages; management verbs work on the store directly.</summary>
-internal static class CliApp
+internal static partial class CliApp
 {
     /// <summary>Global <c>--config</c>: the YAML config file (default: <c>apigate.yaml</c> if present).</summary>
     public static readonly Option<string?> ConfigOption = new("--config") { Description = "Config file (default: ./apigate.yaml if present)", Recursive = true };
@@ -77,8 +77,28 @@ internal static class CliApp
         }
 
         var message = parse.Errors[0].Message.Trim();
-        return message.EndsWith('.') ? message[..^1] : message;
+        message = message.EndsWith('.') ? message[..^1] : message;
+        // The parser names .NET types ("as expected type 'System.Nullable`1[System.Int32]'"); say what was expected.
+        var typed = UnparsableValue().Match(message);
+        if (typed.Success)
+        {
+            var type = typed.Groups["type"].Value;
+            var expected = type.Contains("Int", StringComparison.Ordinal) ? "a whole number"
+                : type.Contains("Double", StringComparison.Ordinal) || type.Contains("Decimal", StringComparison.Ordinal) ? "a number"
+                : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
+                : "a valid value";
+            var value = typed.Groups["value"].Value;
+            var digits = value.TrimStart('-', '+');
+            return expected == "a whole number" && digits.Length > 0 && digits.All(char.IsAsciiDigit)
+                ? $"{typed.Groups["option"].Value}: '{value}' is out of range"
+                : $"{typed.Groups["option"].Value}: '{value}' is not {expected}";
+        }
+
+        return message;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^Cannot parse argument '(?<value>.*)' for (?:option|argument) '(?<option>[^']*)' as expected type '(?<type>[^']*)'$")]
+    private static partial System.Text.RegularExpressions.Regex UnparsableValue();
 
     /// <summary><c>apigate routes create</c>: the command the user was typing, for the help hint.</summary>
     private static string CommandPath(CommandResult result)

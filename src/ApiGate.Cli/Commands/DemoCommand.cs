@@ -58,6 +58,16 @@ internal static class DemoCommand
                 options.PortalRequireVerification = false;
             }
 
+            // Try the port before touching the store: a demo that cannot bind changes nothing — no key or token left
+            // behind, and the demo upstream still points at the echo server of the demo that may be holding the port.
+            if (PortProblem(options.Host, options.Port) is { } problem)
+            {
+                await context.Error.WriteLineAsync(
+                    $"error: the demo cannot listen on {options.Host}:{options.Port} ({problem}); nothing in the store was changed. " +
+                    $"Pick a free port with --port, e.g. apigate demo --port {(options.Port is > 0 and < 65535 ? options.Port + 1 : 8081)}");
+                return 1;
+            }
+
             await using var echo = EchoUpstream.Build(0);
             await echo.StartAsync(ct);
             var echoUrl = GatewayHost.Addresses(echo).First().Replace("[::1]", "127.0.0.1", StringComparison.Ordinal);
@@ -102,16 +112,7 @@ internal static class DemoCommand
             var keys = new KeyService(store, TimeProvider.System, options.AuthKeyPrefix);
             await EnsureDemoIdentityAsync(store, ct);
 
-            // Try the port before making the credentials: a demo that cannot bind leaves no key or token behind. The
-            // credentials exist before the gateway starts, so its admin-token check at start sees the token.
-            if (PortProblem(options.Host, options.Port) is { } problem)
-            {
-                await context.Error.WriteLineAsync(
-                    $"error: the demo cannot listen on {options.Host}:{options.Port} ({problem}); no key or admin token was created. " +
-                    $"Pick a free port with --port, e.g. apigate demo --port {(options.Port is > 0 and < 65535 ? options.Port + 1 : 8081)}");
-                return 1;
-            }
-
+            // The credentials exist before the gateway starts, so its admin-token check at start sees the token.
             var key = Check(await keys.CreateAsync(new KeyChanges { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
             var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
             await using var app = GatewayHost.Build(options, store, webModules: ApiGate.Web.GatewayWebModules.All);

@@ -111,6 +111,14 @@ internal static partial class AdminEndpoints
             return true;
         }
 
+        if (raw.Count == 1 && System.Numerics.BigInteger.TryParse(raw[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var huge))
+        {
+            // A whole number too large for the range check to see: it is out of every allowed range, so let that
+            // check say which range (not "must be a whole number", which it is).
+            value = huge.Sign < 0 ? int.MinValue : int.MaxValue;
+            return true;
+        }
+
         error = AdminErrors.InvalidParameter(name, $"{name} must be a whole number");
         return false;
     }

@@ -159,6 +159,7 @@ internal static class GatewaySettings
     /// <summary>Sets each option whose setting has a value in <paramref name="configuration"/>.</summary>
     public static void Bind(IConfiguration configuration, GatewayOptions options)
     {
+        List<ArgumentException>? unparsable = null;
         foreach (var setting in All)
         {
             if (configuration[setting.ConfigurationKey] is not { } value)
@@ -172,8 +173,16 @@ internal static class GatewaySettings
             }
             catch (ArgumentException ex)
             {
-                throw new ArgumentException($"{setting.Key} (from {Describe(setting, SourceOf(configuration, setting))}): {ex.Message}", ex);
+                (unparsable ??= []).Add(new ArgumentException($"{setting.Key} (from {Describe(setting, SourceOf(configuration, setting))}): {ex.Message}", ex));
             }
+        }
+
+        // Every value that does not parse, at once (checking what the values mean needs them all parsed first).
+        if (unparsable is not null)
+        {
+            throw unparsable.Count == 1
+                ? unparsable[0]
+                : new ArgumentException(string.Join("; ", unparsable.Select(e => e.Message)), new AggregateException(unparsable));
         }
     }
 

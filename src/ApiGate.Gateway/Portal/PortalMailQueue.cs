@@ -69,6 +69,12 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
     {
         if (options.Smtp is not { } smtp)
         {
+            if (!options.SignUpAvailable)
+            {
+                // Otherwise only a visitor of the sign-up page would find out.
+                LogSignUpUnavailable(logger);
+            }
+
             return;
         }
 
@@ -126,6 +132,9 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
     }
 
     private static string DomainOf(string address) => address[(address.LastIndexOf('@') + 1)..];
+
+    [LoggerMessage(EventId = 8006, Level = LogLevel.Warning, Message = "Portal sign-up is unavailable: email verification is required (APIGATE_PORTAL_REQUIRE_VERIFICATION) and no SMTP server is set (APIGATE_SMTP_URL); set one, or turn verification off")]
+    private static partial void LogSignUpUnavailable(ILogger logger);
 
     [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "Portal email sent to an address at {Domain}")]
     private static partial void LogSent(ILogger logger, string domain);

@@ -1,5 +1,6 @@
 using ApiGate.Gateway.Admin;
 using ApiGate.Web.Shared;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +12,8 @@ namespace ApiGate.Web.Admin;
 /// still unrevoked (<see cref="AdminAuthenticator"/>), and writes every change (a form post) to the admin audit log with the token's
 /// name (<see cref="AdminAuditLog"/>).
 /// </summary>
-internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuthenticator authenticator, AdminAuditLog audit, ILogger<AdminSessionGate> logger)
+internal sealed partial class AdminSessionGate(
+    AdminSessions sessions, AdminAuthenticator authenticator, AdminAuditLog audit, IAntiforgery antiforgery, ILogger<AdminSessionGate> logger)
 {
     /// <summary>The login page; the only page served without a session.</summary>
     public const string LoginPath = "/ui/login";
@@ -42,6 +44,13 @@ internal sealed partial class AdminSessionGate(AdminSessions sessions, AdminAuth
 
         SecurityHeaders.Apply(context.Response);
         var isPost = HttpMethods.IsPost(request.Method);
+        if (isPost && !await antiforgery.IsRequestValidAsync(context))
+        {
+            // A forged or stale form changes nothing: a page that says so rather than the framework's bare 400.
+            await PageFailures.WriteFormRefusedAsync(context, "/ui");
+            return;
+        }
+
         if (request.Path.Equals(LoginPath, StringComparison.Ordinal))
         {
             await (isPost ? audit.InvokeAsync(context, next) : next(context));

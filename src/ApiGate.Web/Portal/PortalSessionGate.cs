@@ -54,7 +54,7 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         if (HttpMethods.IsPost(request.Method) && !await antiforgery.IsRequestValidAsync(context))
         {
             // A forged or stale form: say so in a page of its own rather than the framework's bare 400.
-            await WriteFormRefusedAsync(context);
+            await PageFailures.WriteFormRefusedAsync(context, PortalOptions.BasePath);
             return;
         }
 
@@ -92,17 +92,6 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         context.Items[UserItem] = user;
         context.Items[SessionItem] = session;
         await next(context);
-    }
-
-    private static Task WriteFormRefusedAsync(HttpContext context)
-    {
-        var back = System.Net.WebUtility.HtmlEncode(context.Request.Path.Value ?? PortalOptions.BasePath);
-        context.Response.StatusCode = StatusCodes.Status400BadRequest;
-        context.Response.ContentType = "text/html; charset=utf-8";
-        return context.Response.WriteAsync(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Form refused</title></head><body>" +
-            "<h1>This form was refused</h1><p id=\"form-refused\">The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. " +
-            $"Open <a href=\"{back}\">the page</a> again and resend the form.</p></body></html>");
     }
 
     [LoggerMessage(EventId = 8101, Level = LogLevel.Error, Message = "Portal page {Method} {Path} failed")]

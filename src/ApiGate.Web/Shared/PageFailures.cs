@@ -39,6 +39,21 @@ internal static class PageFailures
             }
         }
     }
+
+    /// <summary>
+    /// Answers a form post whose antiforgery token is missing or no longer valid (forged, or rendered under a key or
+    /// session that has since changed): 400 and a page saying nothing was changed, instead of the framework's empty 400.
+    /// </summary>
+    public static Task WriteFormRefusedAsync(HttpContext context, string fallbackPath)
+    {
+        var back = System.Net.WebUtility.HtmlEncode(context.Request.Path.HasValue ? context.Request.Path.Value : fallbackPath);
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        return context.Response.WriteAsync(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Form refused</title></head><body>" +
+            "<h1>This form was refused</h1><p id=\"form-refused\">The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. " +
+            $"Open <a href=\"{back}\">the page</a> again and resend the form.</p></body></html>");
+    }
 }
 
 /// <summary>What a form post that cannot be read is: the client's error, answered without an error in the log.</summary>

@@ -27,7 +27,9 @@ internal sealed class StoredFormKeyRepository(IGatewayStore store, TimeProvider 
         }
         catch (InvalidOperationException ex)
         {
-            throw new InvalidOperationException(ex.Message + " (the console's and portal's forms key, table web_keys)", ex);
+            throw new InvalidOperationException(
+                ex.Message + " (the console's and portal's forms key, table web_keys); or, to replace that key, stop every instance, " +
+                "delete the row and start them again (a new key is made; open forms must be reloaded)", ex);
         }
 
         if (xml is null)

@@ -255,6 +255,8 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("/usage/recent?user=u@example.com&limit=10001", "limit", HttpStatusCode.UnprocessableEntity, "validation_error")]
     [InlineData("/audit?limit=0", "limit", HttpStatusCode.UnprocessableEntity, "validation_error")]
     [InlineData("/audit?limit=many", "limit", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/audit?limit=99999999999", "limit", HttpStatusCode.UnprocessableEntity, "validation_error")]
+    [InlineData("/usage/history?user=u@example.com&months=-99999999999", "months", HttpStatusCode.UnprocessableEntity, "validation_error")]
     [InlineData("/keys?user=ghost@example.com", "user", HttpStatusCode.NotFound, "not_found")]
     [InlineData("/plan-entitlements?plan=ghost", "plan", HttpStatusCode.NotFound, "not_found")]
     public async Task Query_BadParameter_NamesTheParameter(string path, string parameter, HttpStatusCode status, string code)

@@ -124,6 +124,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         using var refused = await console.PostAsync("/ui/routes/new", fields);
 
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("id=\"form-refused\"", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Empty(await _gateway.Routes.ListAsync(CancellationToken.None));
 
         // The same post with the page's token goes through: the token was the only thing missing.

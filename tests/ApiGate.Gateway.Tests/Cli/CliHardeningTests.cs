@@ -186,6 +186,22 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.EndsWith("; see 'apigate routes create --help'", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("error: --limit: 'abc' is not a whole number; see 'apigate admin audit --help'", "admin", "audit", "--limit", "abc")]
+    [InlineData("error: --limit: '99999999999' is out of range; see 'apigate admin audit --help'", "admin", "audit", "--limit", "99999999999")]
+    [InlineData("error: --limit: '1.5' is not a whole number; see 'apigate usage recent --help'", "usage", "recent", "--user", "u@example.com", "--limit", "1.5")]
+    [InlineData("error: --priority: 'high' is not a whole number; see 'apigate routes create --help'", "routes", "create", "--path", "/x", "--priority", "high")]
+    public async Task NumericOptionWithBadValue_SaysWhatWasExpectedWithoutDotNetTypeNames(string expected, params string[] args)
+    {
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(expected + "\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("System.", result.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Lists_StoredControlCharacters_AreEscapedInTables()
     {

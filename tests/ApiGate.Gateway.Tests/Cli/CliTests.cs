@@ -157,6 +157,20 @@ public sealed class CliTests : CliTestBase
     }
 
     [Fact]
+    public async Task Settings_TwoValuesThatDoNotParse_BothReportedOnOneLine()
+    {
+        Environment["APIGATE_SERVER_PORT"] = "eighty";
+        Environment["APIGATE_UPSTREAM_TIMEOUT"] = "30";
+
+        var result = await RunAsync("config", "show");
+
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Error.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'));
+        Assert.Contains("server.port (from APIGATE_SERVER_PORT): 'eighty' is not a whole number; ", line, StringComparison.Ordinal);
+        Assert.Contains("upstream.timeout (from APIGATE_UPSTREAM_TIMEOUT): '30' has no unit", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ConfigValidate_ReportsStoredProblems()
     {
         Assert.Equal(0, (await RunAsync("config", "validate")).ExitCode);

@@ -52,7 +52,7 @@ public sealed partial class DemoCommandTests : CliTestBase
     }
 
     [Fact]
-    public async Task Demo_PortInUse_ExitsWithoutWritingKeyOrAdminTokenAndSuggestsPort()
+    public async Task Demo_PortInUse_ExitsWithoutChangingTheStoreAndSuggestsPort()
     {
         // Arrange: something already listens on the port the demo is asked to use.
         using var occupant = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
@@ -66,11 +66,18 @@ public sealed partial class DemoCommandTests : CliTestBase
             TextWriter.Null, error, name => Environment.GetValueOrDefault(name), stop.Token);
         var keys = await RunAsync("keys", "list", "--json");
         var tokens = await RunAsync("admin", "tokens", "list", "--json");
+        var upstreams = await RunAsync("upstreams", "list", "--json");
+        var routes = await RunAsync("routes", "list", "--json");
 
-        // Assert
+        // Assert: nothing written — in particular no demo upstream pointed at an echo server that exits with this
+        // process (a demo already running on the port would have lost its backend)
         Assert.Equal(1, exitCode);
         Assert.Contains($"cannot listen on 127.0.0.1:{port}", error.ToString(), StringComparison.Ordinal);
-        Assert.Contains("no key or admin token was created", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("nothing in the store was changed", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, upstreams.ExitCode);
+        Assert.Equal(0, JsonDocument.Parse(upstreams.Output).RootElement.GetArrayLength());
+        Assert.Equal(0, routes.ExitCode);
+        Assert.Equal(0, JsonDocument.Parse(routes.Output).RootElement.GetArrayLength());
         Assert.Contains("--port", error.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, keys.ExitCode);
         Assert.Equal(0, JsonDocument.Parse(keys.Output).RootElement.GetArrayLength());

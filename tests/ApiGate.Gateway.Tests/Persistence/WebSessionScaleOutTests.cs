@@ -289,7 +289,7 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
 
     [Theory]
     [InlineData("<garbage />", null, "is not a usable key; stop every instance, delete that row, and start them again")]
-    [InlineData("<key />", "the key it was written with", "set APIGATE_SECRET_KEY to the key it was written with (the console's and portal's forms key, table web_keys)")]
+    [InlineData("<key />", "the key it was written with", "set APIGATE_SECRET_KEY to the key it was written with (the console's and portal's forms key, table web_keys); or, to replace that key, stop every instance, delete the row")]
     public async Task Start_StoredFormsKeyUnusable_StartRefusedNamingTheTableAndTheRemedy(string storedXml, string? writtenWithSecret, string expected)
     {
         // Arrange: a store whose forms key is not valid XML for a key, or was encrypted with a secret this instance lacks

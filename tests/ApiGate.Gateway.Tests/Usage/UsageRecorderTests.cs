@@ -14,7 +14,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     private static readonly DateTimeOffset Start = new(2026, 5, 10, 0, 0, 0, TimeSpan.Zero);
 
     private readonly FakeTimeProvider _clock = new(Start);
-    private readonly RecordingLogger _logger = new();
+    private readonly RecordingLogger<UsageRecorder> _logger = new();
     private readonly ApiGate.Gateway.Persistence.StoreWriter _writer = TestStoreWriter.Create();
     private TempStore _temp = null!;
 
@@ -345,21 +345,5 @@ public sealed class UsageRecorderTests : IAsyncLifetime
             Requested.Enqueue(dueTime);
             return System.CreateTimer(callback, state, dueTime == Timeout.InfiniteTimeSpan ? dueTime : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
-    }
-
-    /// <summary>Keeps the event id and level of every log entry.</summary>
-    private sealed class RecordingLogger : ILogger<UsageRecorder>
-    {
-        private readonly ConcurrentQueue<(int EventId, LogLevel Level)> _entries = new();
-
-        public int Count(int eventId) => _entries.Count(e => e.EventId == eventId);
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _entries.Enqueue((eventId.Id, logLevel));
     }
 }
