@@ -98,11 +98,11 @@ public sealed class AdminUnitTests
     public async Task StartupCheck_NoToken_LogsAWarningWithTheCommand()
     {
         await using var temp = await TempStore.CreateAsync();
-        var logger = new ListLogger();
+        var logger = new RecordingLogger<AdminTokenStartupCheck>();
 
         await new AdminTokenStartupCheck(temp.Store, new GatewayOptions(), logger).StartAsync(CancellationToken.None);
 
-        var (level, message) = Assert.Single(logger.Entries);
+        var (_, level, message) = Assert.Single(logger.Entries);
         Assert.Equal(LogLevel.Warning, level);
         Assert.Contains("apigate admin tokens create --name <name>", message);
     }
@@ -112,23 +112,10 @@ public sealed class AdminUnitTests
     {
         await using var temp = await TempStore.CreateAsync();
         await new Core.Management.AdminTokenService(temp.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None);
-        var logger = new ListLogger();
+        var logger = new RecordingLogger<AdminTokenStartupCheck>();
 
         await new AdminTokenStartupCheck(temp.Store, new GatewayOptions(), logger).StartAsync(CancellationToken.None);
 
         Assert.DoesNotContain(logger.Entries, e => e.Level >= LogLevel.Warning);
-    }
-
-    private sealed class ListLogger : ILogger<AdminTokenStartupCheck>
-    {
-        public List<(LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Add((logLevel, formatter(state, exception)));
     }
 }

@@ -2,6 +2,7 @@ using ApiGate.Core.Storage;
 using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -15,7 +16,7 @@ public sealed class LoadBalancerTests
     private readonly TargetRegistry _registry;
     private readonly Dictionary<string, TargetHealthPolicy> _policies = []; // by upstream id, for Fail()
 
-    private readonly ListLogger<TargetRegistry> _log = new();
+    private readonly RecordingLogger<TargetRegistry> _log = new();
 
     public LoadBalancerTests()
     {
@@ -96,7 +97,7 @@ public sealed class LoadBalancerTests
         _time.Advance(TimeSpan.FromSeconds(5));
         var trial = balancer.Pick(new DefaultHttpContext(), null)!;
         trial.State.Begin();
-        _log.Messages.Clear();
+        _log.Clear();
 
         trial.State.End(TargetOutcome.Neutral, policy, "", trial: true);
 
@@ -448,18 +449,6 @@ public sealed class LoadBalancerTests
         Assert.Equal("http://10.0.0.1:8080/a/%2E%2E/b?x=%41", otherQuery.OriginalString);
         Assert.Equal("http://10.0.0.1:8080/c?x=%41", otherPath.OriginalString);
         Assert.NotSame(first, otherQuery);
-    }
-
-    private sealed class ListLogger<T> : Microsoft.Extensions.Logging.ILogger<T>
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-
-        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
-            Func<TState, Exception?, string> formatter) => Messages.Enqueue(formatter(state, exception));
     }
 
     private sealed class NoStore : ITargetHealthStore

@@ -146,10 +146,12 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     {
         // Arrange: the fake clock never closes the window, so only the stop ends the batch
         var store = new ScriptedStore(_temp.Store);
-        var recorder = new UsageRecorder(store, _writer, _clock, _logger);
+        var clock = new WindowWatch(Start);
+        var recorder = new UsageRecorder(store, _writer, clock, _logger);
         recorder.TryRecord(Event(0));
         recorder.TryRecord(Event(1));
         await recorder.StartAsync(CancellationToken.None);
+        await clock.WindowOpened.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the first two taken, the batch open (hang guard only)
 
         // Act
         recorder.TryRecord(Event(2));
@@ -333,6 +335,23 @@ public sealed class UsageRecorderTests : IAsyncLifetime
             inner.PruneUsageAsync(data, before, maxRows, cancellationToken);
 
         public Task<UsageWatermarks> GetUsageWatermarksAsync(CancellationToken cancellationToken) => inner.GetUsageWatermarksAsync(cancellationToken);
+    }
+
+    /// <summary>A fake clock that says when the recorder opens a batch window (asks for a timer of <see cref="UsageRecorder.BatchWindow"/>).</summary>
+    private sealed class WindowWatch(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        public TaskCompletionSource WindowOpened { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            if (dueTime == UsageRecorder.BatchWindow)
+            {
+                WindowOpened.TrySetResult();
+            }
+
+            return timer;
+        }
     }
 
     /// <summary>A clock whose timers fire at once, remembering the delays they were asked for: retries without waiting.</summary>
