@@ -79,11 +79,11 @@ internal sealed partial class PortalAccountService(
         catch (StoreConflictException)
         {
             // The address has an account already: tell its owner, tell the visitor nothing new.
-            if (mail.CanSend)
+            if (mail.CanSend && LinkBase(origin) is { } links)
             {
                 await mail.EnqueueAsync(new PortalEmail(email, $"{options.AppName}: sign-up attempt",
                     $"Someone (perhaps you) tried to sign up for {options.AppName} with this address, which already has an account.\n\n" +
-                    $"Log in at {BaseOf(origin)}{PortalOptions.BasePath}/login, or reset your password at {BaseOf(origin)}{PortalOptions.BasePath}/forgot.\n"), ct);
+                    $"Log in at {links}{PortalOptions.BasePath}/login, or reset your password at {links}{PortalOptions.BasePath}/forgot.\n"), ct);
             }
 
             return PortalResult.Success(sent);
@@ -177,12 +177,12 @@ internal sealed partial class PortalAccountService(
         }
 
         if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
-            && await store.FindPortalAccountAsync(user.Id, ct) is not null)
+            && await store.FindPortalAccountAsync(user.Id, ct) is not null && LinkBase(origin) is { } links)
         {
             var token = await IssueAsync(user.Id, PortalTokenPurpose.Reset, PortalOptions.ResetLifetime, ct);
             await mail.EnqueueAsync(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
                 $"To choose a new password for {options.AppName}, follow this link within one hour:\n\n" +
-                $"{BaseOf(origin)}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"), ct);
+                $"{links}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"), ct);
         }
 
         return PortalResult.Success($"If {email} has an account, we sent it a link to reset the password. It works for one hour.");
@@ -287,12 +287,14 @@ internal sealed partial class PortalAccountService(
     {
         var at = email.IndexOf('@');
         return at > 0 && at < email.Length - 1 && email.IndexOf('@', at + 1) < 0 && email.IndexOf('.', at) > at + 1 && !email.EndsWith('.')
-               && !email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or '"' or ',' or ';');
+               && !email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or '"' or ',' or ';')
+               // and the mail library reads it as this very address (not a group, a comment or a different mailbox)
+               && MimeKit.MailboxAddress.TryParse(email, out var parsed) && string.Equals(parsed.Address, email, StringComparison.OrdinalIgnoreCase);
     }
 
     private async Task SendVerificationAsync(UserDefinition user, string origin, CancellationToken ct)
     {
-        if (!mail.CanSend)
+        if (!mail.CanSend || LinkBase(origin) is not { } links)
         {
             return;
         }
@@ -300,7 +302,7 @@ internal sealed partial class PortalAccountService(
         var token = await IssueAsync(user.Id, PortalTokenPurpose.Verify, PortalOptions.VerifyLifetime, ct);
         await mail.EnqueueAsync(new PortalEmail(user.Email, $"{options.AppName}: confirm your email address",
             $"Welcome to {options.AppName}. To confirm this address, follow this link within 24 hours:\n\n" +
-            $"{BaseOf(origin)}{PortalOptions.BasePath}/verify?token={token}\n\nIf you did not sign up, ignore this email.\n"), ct);
+            $"{links}{PortalOptions.BasePath}/verify?token={token}\n\nIf you did not sign up, ignore this email.\n"), ct);
     }
 
     private async Task<string> IssueAsync(string userId, PortalTokenPurpose purpose, TimeSpan lifetime, CancellationToken ct)
@@ -324,7 +326,31 @@ internal sealed partial class PortalAccountService(
             ? store.ConsumePortalTokenAsync(OneTimeTokens.Hash(token!), purpose, timeProvider.GetUtcNow(), ct)
             : Task.FromResult<PortalToken?>(null);
 
-    private string BaseOf(string origin) => options.BaseUrl.Length > 0 ? options.BaseUrl : origin.TrimEnd('/');
+    /// <summary>
+    /// Where links in emails point: <c>APIGATE_PORTAL_BASE_URL</c>, else the request's own address — but only when that
+    /// is a loopback address (a local trial). The request's Host header is the client's to choose: a reset link built
+    /// from <c>Host: attacker.example</c> would hand the victim's token to whoever owns that host. Null (and a warning)
+    /// when no link may be made, and then no email with a link is sent.
+    /// </summary>
+    private string? LinkBase(string origin)
+    {
+        if (options.BaseUrl.Length > 0)
+        {
+            return options.BaseUrl.TrimEnd('/');
+        }
+
+        if (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.IsLoopback)
+        {
+            return origin.TrimEnd('/');
+        }
+
+        LogNoLinkBase(logger, uri?.Host ?? "");
+        return null;
+    }
+
+    [LoggerMessage(EventId = 8007, Level = LogLevel.Warning,
+        Message = "Portal email not sent: set APIGATE_PORTAL_BASE_URL for the links in it; without it links are made only for requests to a loopback address, and this one named host {Host} (the Host header, which any client can set)")]
+    private static partial void LogNoLinkBase(ILogger logger, string host);
 
     [LoggerMessage(EventId = 8010, Level = LogLevel.Information, Message = "Portal sign-up created user {UserId}")]
     private static partial void LogSignedUp(ILogger logger, string userId);

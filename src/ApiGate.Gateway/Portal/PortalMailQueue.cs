@@ -78,6 +78,11 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
             return;
         }
 
+        if (options.BaseUrl.Length == 0)
+        {
+            LogNoBaseUrl(logger);
+        }
+
         var from = MailboxAddress.Parse(options.Sender);
         while (await _queue.Reader.WaitToReadAsync(stoppingToken))
         {
@@ -109,14 +114,29 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
                 // Whatever is still queued waits for the next message's attempt; do not spin against a server that is down.
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Anything else (a message the library cannot build, say) must not end this loop: an exception escaping a
+                // background service stops the whole gateway.
+                LogServerFailed(logger, smtp.ToString(), ex.GetType().Name + ": " + ex.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
         }
     }
 
     private async Task SendOneAsync(SmtpClient client, MailboxAddress from, PortalEmail email, CancellationToken cancellationToken)
     {
+        if (!MailboxAddress.TryParse(email.To, out var to) || !string.Equals(to.Address, email.To, StringComparison.OrdinalIgnoreCase))
+        {
+            // An address stored before sign-up checked it the mail library's way (or made by an operator): skipped,
+            // never allowed to stop the queue — or, through it, the gateway.
+            LogRefused(logger, DomainOf(email.To), "not an address this gateway can send to");
+            return;
+        }
+
         var message = new MimeMessage();
         message.From.Add(from);
-        message.To.Add(MailboxAddress.Parse(email.To));
+        message.To.Add(to);
         message.Subject = email.Subject;
         message.Body = new TextPart("plain") { Text = email.Body };
         try
@@ -135,6 +155,9 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
 
     [LoggerMessage(EventId = 8006, Level = LogLevel.Warning, Message = "Portal sign-up is unavailable: email verification is required (APIGATE_PORTAL_REQUIRE_VERIFICATION) and no SMTP server is set (APIGATE_SMTP_URL); set one, or turn verification off")]
     private static partial void LogSignUpUnavailable(ILogger logger);
+
+    [LoggerMessage(EventId = 8008, Level = LogLevel.Warning, Message = "APIGATE_PORTAL_BASE_URL is not set: portal emails with links (confirmation, password reset) are sent only for requests made to a loopback address; set it to the portal's public address")]
+    private static partial void LogNoBaseUrl(ILogger logger);
 
     [LoggerMessage(EventId = 8001, Level = LogLevel.Information, Message = "Portal email sent to an address at {Domain}")]
     private static partial void LogSent(ILogger logger, string domain);

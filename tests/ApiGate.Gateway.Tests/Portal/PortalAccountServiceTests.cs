@@ -356,7 +356,59 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
 
     private static string TokenOf(string link) => link[(link.IndexOf("token=", StringComparison.Ordinal) + "token=".Length)..];
 
-    private async Task<PortalAccountService> PortalAsync(bool smtp = true, bool requireVerification = true)
+    [Fact]
+    public async Task RequestResetAsync_NoBaseUrlAndAHostThatIsNotLoopback_NoLinkMailedNoTokenIssued()
+    {
+        // Arrange: no APIGATE_PORTAL_BASE_URL; an active customer
+        var portal = await PortalAsync(requireVerification: false, baseUrl: "");
+        Assert.True((await portal.SignUpAsync("victim@example.com", "correct horse battery", Origin, None)).Ok);
+
+        // Act: a reset asked for through a request naming another host (the Host header is the client's), then one
+        // made to the gateway's loopback address
+        var poisoned = await portal.RequestResetAsync("victim@example.com", "http://attacker.example", None);
+        var local = await portal.RequestResetAsync("victim@example.com", Origin, None);
+        var email = await _smtp.NextToAsync("victim@example.com");
+
+        // Assert: both answer alike, but the first mail the victim gets is the loopback one — none carried the other host
+        Assert.Equal(poisoned.Message, local.Message);
+        Assert.StartsWith(Origin + "/portal/reset?token=", TestSmtpServer.LinkIn(email, "/portal/reset"));
+        Assert.DoesNotContain(_smtp.Messages, m => (m.TextBody ?? "").Contains("attacker.example", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("a:b@example.com")]
+    [InlineData("x(1)@example.com")]
+    [InlineData("a[b@example.com")]
+    [InlineData("a\\b@example.com")]
+    public async Task SignUpAsync_AddressTheMailLibraryReadsDifferently_Refused(string email)
+    {
+        var portal = await PortalAsync();
+
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, None);
+
+        Assert.False(result.Ok);
+        Assert.Equal($"'{email}' is not an email address.", result.Message);
+        Assert.Null(await _store.FindUserAsync(email, None));
+    }
+
+    [Fact]
+    public async Task MailQueue_RecipientTheMailLibraryCannotRead_SkippedAndTheNextMessageStillSent()
+    {
+        // Arrange: an address stored before sign-up checked it this way (or made by an operator)
+        await PortalAsync();
+        var queue = _queues[^1];
+
+        // Act
+        Assert.True(await queue.EnqueueAsync(new PortalEmail("a:b@example.com", "first", "body"), None));
+        Assert.True(await queue.EnqueueAsync(new PortalEmail("ok@example.com", "second", "body"), None));
+        var delivered = await _smtp.NextToAsync("ok@example.com");
+
+        // Assert: the queue (a background service: an exception escaping it stops the gateway) kept going
+        Assert.Equal("second", delivered.Subject);
+        Assert.False(queue.ExecuteTask!.IsCompleted);
+    }
+
+    private async Task<PortalAccountService> PortalAsync(bool smtp = true, bool requireVerification = true, string baseUrl = "https://developers.example.com")
     {
         SmtpEndpoint? endpoint = null;
         if (smtp)
@@ -368,7 +420,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         {
             Enabled = true,
             AppName = "Portal Test",
-            BaseUrl = "https://developers.example.com",
+            BaseUrl = baseUrl,
             RequireVerification = requireVerification,
             Smtp = endpoint,
             Sender = "no-reply@example.com",
