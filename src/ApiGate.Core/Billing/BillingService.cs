@@ -197,13 +197,17 @@ public sealed class BillingService(
                 return WebhookOutcome.Of(WebhookStatus.Rejected, "the subscription ended but there is no default plan to move the user to: mark a plan as default", e);
             }
 
-            if (fallback.Id != user.PlanId)
+            // A suspension for a failed payment was about the paid plan; on the default plan nothing is owed, so the user
+            // is active again (else they could not even sign in to subscribe anew).
+            var reactivate = customer?.SuspendedByBilling == true && user.Status == UserStatus.Suspended;
+            next = next with { SuspendedByBilling = false };
+            if (fallback.Id != user.PlanId || reactivate)
             {
-                change = new BillingUserChange(user.Id, fallback.Id, user.Status, now);
+                change = new BillingUserChange(user.Id, fallback.Id, reactivate ? UserStatus.Active : user.Status, now);
             }
 
             notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.SubscriptionEnded, user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
-            outcome = $"subscription ended: plan {fallback.Id}";
+            outcome = $"subscription ended: plan {fallback.Id}" + (reactivate ? ", reactivated" : "");
         }
         else
         {
@@ -225,6 +229,11 @@ public sealed class BillingService(
         if (user is null || customer is null)
         {
             return await RecordAsync(e, "", $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+        }
+
+        if (SubscriptionOrdering.WhyPaymentFailureIgnored(customer, e.SubscriptionId, e.Created) is { } why)
+        {
+            return await RecordAsync(e, user.Id, "ignored: " + why, ct);
         }
 
         var now = timeProvider.GetUtcNow();

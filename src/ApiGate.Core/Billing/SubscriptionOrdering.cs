@@ -41,4 +41,33 @@ public static class SubscriptionOrdering
 
         return eventCreated < current.LastEventCreated ? $"stale: a newer event about subscription {subscriptionId} was applied" : null;
     }
+
+    /// <summary>
+    /// Null when a failed payment should be applied; otherwise why it is ignored: it names a subscription other than the
+    /// recorded one (an old or a parallel subscription's invoice), the recorded subscription has ended (the user is on
+    /// the default plan and owes nothing more), or the recorded subscription is paying and an event
+    /// newer than the failure said so (the provider redelivers for days, so a failure can arrive after the payment that
+    /// settled it).
+    /// </summary>
+    public static string? WhyPaymentFailureIgnored(BillingCustomer? current, string subscriptionId, long eventCreated)
+    {
+        if (current is null || current.SubscriptionId.Length == 0)
+        {
+            return null;
+        }
+
+        if (subscriptionId.Length > 0 && !string.Equals(current.SubscriptionId, subscriptionId, StringComparison.Ordinal))
+        {
+            return $"the failed invoice is for subscription {subscriptionId}, not the user's current subscription {current.SubscriptionId}";
+        }
+
+        if (IsEnded(current.SubscriptionStatus))
+        {
+            return $"subscription {current.SubscriptionId} has already ended";
+        }
+
+        return IsPaying(current.SubscriptionStatus) && eventCreated < current.LastEventCreated
+            ? $"stale: subscription {current.SubscriptionId} was confirmed {current.SubscriptionStatus} by a newer event"
+            : null;
+    }
 }

@@ -111,7 +111,8 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
             // Stripe.net's messages say which check failed (no signature, bad signature, timestamp outside tolerance) and hold no secret.
             throw new BillingWebhookException(ex.Message, ex);
         }
-        catch (Exception ex) when (ex is Newtonsoft.Json.JsonException or ArgumentException or InvalidOperationException)
+        catch (Exception ex) when (ex is Newtonsoft.Json.JsonException or System.Text.Json.JsonException or FormatException or ArgumentException
+                                       or InvalidOperationException or OverflowException)
         {
             throw new BillingWebhookException("the body is not a Stripe event", ex);
         }
@@ -126,7 +127,8 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
                 new BillingEvent(e.Id, e.Type, e.Type == EventTypes.CustomerSubscriptionDeleted ? BillingEventKind.SubscriptionDeleted : BillingEventKind.SubscriptionUpdated,
                     created, sub.CustomerId ?? "", sub.Id, sub.Status ?? "", UnixSeconds(sub.Created), PricesOf(sub), Meta(sub.Metadata, "apigate_user"), Meta(sub.Metadata, "apigate_plan")),
             Invoice invoice when e.Type == EventTypes.InvoicePaymentFailed =>
-                new BillingEvent(e.Id, e.Type, BillingEventKind.PaymentFailed, created, invoice.CustomerId ?? "", "", "", 0, [], "", ""),
+                new BillingEvent(e.Id, e.Type, BillingEventKind.PaymentFailed, created, invoice.CustomerId ?? "",
+                    invoice.Parent?.SubscriptionDetails?.SubscriptionId ?? "", "", 0, [], "", ""),
             _ => new BillingEvent(e.Id, e.Type, BillingEventKind.Other, created, "", "", "", 0, [], "", ""),
         };
     }

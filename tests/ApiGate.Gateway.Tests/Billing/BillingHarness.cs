@@ -148,8 +148,17 @@ internal static class StripeEvents
             metadata = new Dictionary<string, string> { ["apigate_user"] = userId, ["apigate_plan"] = planId },
         });
 
-    public static string PaymentFailed(string eventId, long created, string customer) =>
-        Envelope(eventId, "invoice.payment_failed", created, new { id = "in_" + eventId, @object = "invoice", customer, status = "open" });
+    public static string PaymentFailed(string eventId, long created, string customer, string? subscriptionId = null) =>
+        Envelope(eventId, "invoice.payment_failed", created, subscriptionId is null
+            ? new { id = "in_" + eventId, @object = "invoice", customer, status = "open" }
+            : new
+            {
+                id = "in_" + eventId,
+                @object = "invoice",
+                customer,
+                status = "open",
+                parent = new { type = "subscription_details", subscription_details = new { subscription = subscriptionId } },
+            });
 
     private static string Envelope(string eventId, string type, long created, object data) =>
         JsonSerializer.Serialize(new { id = eventId, @object = "event", api_version = "2025-09-30.clover", created, livemode = false, type, data = new { @object = data } });

@@ -205,6 +205,79 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
     }
 
     [Fact]
+    public async Task PaymentFailed_OlderThanTheActiveConfirmation_IgnoredAndUserStaysActive()
+    {
+        // Arrange: paid at t+100; the failure it settled (created at t+50) is redelivered after that
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("lee@example.com", "cus_lee");
+        var t = Now - 200;
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_l1", t, "cus_lee", "sub_l", user, "pro"));
+        await h.PostWebhookAsync(StripeEvents.Subscription("evt_l2", "customer.subscription.updated", t + 100, "sub_l", "cus_lee", "active", t, "price_pro"));
+
+        // Act
+        var late = await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_l3", t + 50, "cus_lee", "sub_l"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, late.Status);
+        Assert.StartsWith("ignored: stale", late.Body.GetProperty("message").GetString());
+        var after = await h.UserAsync(user);
+        Assert.Equal(("pro", UserStatus.Active), (after.PlanId, after.Status));
+    }
+
+    [Fact]
+    public async Task PaymentFailed_ForAnotherSubscriptionThanTheCurrent_Ignored()
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("max@example.com", "cus_max");
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_m1", Now - 10, "cus_max", "sub_m2", user, "pro"));
+
+        // Act: an invoice of an older subscription of the same customer fails
+        var other = await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_m2", Now, "cus_max", "sub_m1"));
+
+        // Assert
+        Assert.StartsWith("ignored: the failed invoice is for subscription sub_m1", other.Body.GetProperty("message").GetString());
+        Assert.Equal(UserStatus.Active, (await h.UserAsync(user)).Status);
+    }
+
+    [Fact]
+    public async Task PaymentFailedThenSubscriptionDeleted_UserOnTheDefaultPlanAndActiveAgain()
+    {
+        // Arrange: the card fails (suspended), Stripe's retries fail, the subscription is cancelled
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("ned@example.com", "cus_ned");
+        var t = Now - 100;
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_n1", t, "cus_ned", "sub_n", user, "pro"));
+        await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_n2", t + 10, "cus_ned", "sub_n"));
+        Assert.Equal(UserStatus.Suspended, (await h.UserAsync(user)).Status);
+
+        // Act
+        var deleted = await h.PostWebhookAsync(StripeEvents.Subscription("evt_n3", "customer.subscription.deleted", t + 20, "sub_n", "cus_ned", "canceled", t, "price_pro"));
+        var lateFailure = await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_n4", t + 15, "cus_ned", "sub_n"));
+
+        // Assert: on the default plan, able to sign in and subscribe again; a late failure of the ended one changes nothing
+        Assert.Equal("subscription ended: plan free, reactivated", deleted.Body.GetProperty("message").GetString());
+        Assert.StartsWith("ignored: subscription sub_n has already ended", lateFailure.Body.GetProperty("message").GetString());
+        var after = await h.UserAsync(user);
+        Assert.Equal(("free", UserStatus.Active), (after.PlanId, after.Status));
+    }
+
+    [Theory]
+    [InlineData("{\"id\":\"evt_bad\",\"object\":\"event\",\"created\":")]
+    [InlineData("{\"id\":\"evt_big\",\"object\":\"event\",\"created\":99999999999999999999999,\"type\":\"invoice.payment_failed\"}")]
+    public async Task Webhook_SignedButNotAStripeEvent_Answers400(string payload)
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+
+        // Act: correctly signed (only Stripe or a holder of the secret could send it), but not an event
+        var response = await h.PostWebhookAsync(payload);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+    }
+
+    [Fact]
     public async Task Webhook_BodyOverTheLimit_Answers413()
     {
         // Arrange
