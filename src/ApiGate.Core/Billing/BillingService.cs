@@ -54,6 +54,13 @@ public sealed class BillingService(
             return new ManagementError(ManagementErrorKind.Validation, "plan", $"plan '{plan.Id}' has no stripe_price_id: it cannot be bought through billing");
         }
 
+        if (await billing.FindBillingCustomerAsync(user.Id, ct) is { SubscriptionId.Length: > 0 } current && !SubscriptionOrdering.IsEnded(current.SubscriptionStatus))
+        {
+            // A second checkout would start a second subscription: the customer would pay for both.
+            return new ManagementError(ManagementErrorKind.Conflict, "user",
+                $"user '{user.Email}' has a subscription already ({current.SubscriptionId}, {current.SubscriptionStatus}): change its plan or cancel it in the billing portal instead of starting another checkout");
+        }
+
         try
         {
             var customer = await EnsureCustomerAsync(user, ct);

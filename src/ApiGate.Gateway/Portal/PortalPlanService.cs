@@ -51,6 +51,11 @@ internal sealed class PortalPlanService(IGatewayStore store, PortalOptions optio
     public async Task<bool> IsBillingCustomerAsync(UserDefinition user, CancellationToken ct) =>
         billing.Enabled && await billing.FindCustomerAsync(user.Id, ct) is not null;
 
+    /// <summary>Whether the user has a subscription that has not ended (then plans change under "Manage billing", not by a second checkout).</summary>
+    public async Task<bool> HasSubscriptionAsync(UserDefinition user, CancellationToken ct) =>
+        billing.Enabled && await billing.FindCustomerAsync(user.Id, ct) is { SubscriptionId.Length: > 0 } customer
+                        && !Core.Billing.SubscriptionOrdering.IsEnded(customer.SubscriptionStatus);
+
     /// <summary>
     /// The provider's checkout page for a visible paid plan; the plan itself changes only when the provider's webhook
     /// confirms the subscription. <paramref name="origin"/> is the request's, used when no base URL is set.

@@ -53,6 +53,41 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [Fact]
+    public async Task Subscribe_WhileASubscriptionIsLive_NotOfferedAndRefusedSoNoSecondSubscriptionIsBilled()
+    {
+        // Arrange: checkout completed (Stripe's signed webhook), so the customer pays for pro
+        using var client = await SignedInAsync("subscriber@customer.example");
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/plans", "subscribe-pro")).StatusCode);
+        var user = (await Gateway.Users.GetAsync("subscriber@customer.example", CancellationToken.None)).Value!;
+        var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
+        var completed = StripeEvents.CheckoutCompleted("evt_sub1", DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 5, customer, "sub_live", user.Id, "pro");
+        using var webhook = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/billing/stripe/webhook")
+        {
+            Content = new StringContent(completed, System.Text.Encoding.UTF8, "application/json"),
+        };
+        webhook.Headers.Add("Stripe-Signature", StripeSignature.Sign(completed, BillingHarness.WebhookSecret, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+        using (var applied = await Gateway.Client.SendAsync(webhook))
+        {
+            Assert.Equal(HttpStatusCode.OK, applied.StatusCode);
+        }
+
+        Assert.True((await Gateway.Plans.UpdateAsync("free", new PlanInput { StripePriceId = "price_free_tier" }, CancellationToken.None)).Ok);
+        var sessionsBefore = _stripe.To("/v1/checkout/sessions").Count();
+
+        // Act: the plans page, and a checkout for another plan posted anyway (an old tab, a crafted form)
+        var plans = await client.GetStringAsync("/portal/plans");
+        var second = await Gateway.Service<ApiGate.Core.Billing.BillingService>().StartCheckoutAsync(user.Id, "free", Gateway.Url + "/portal/plans", Gateway.Url + "/portal/plans", CancellationToken.None);
+
+        // Assert
+        Assert.Contains("id=\"change-under-billing-free\"", plans, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"subscribe-", plans, StringComparison.Ordinal);
+        Assert.False(second.Ok);
+        Assert.Equal(ManagementErrorKind.Conflict, second.Error!.Kind);
+        Assert.Contains("has a subscription already (sub_live, active)", second.Error.Message, StringComparison.Ordinal);
+        Assert.Equal(sessionsBefore, _stripe.To("/v1/checkout/sessions").Count());
+    }
+
+    [Fact]
     public async Task ManageBilling_BillingCustomer_RedirectsToStripesBillingPortal()
     {
         // Arrange
