@@ -78,7 +78,8 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             }
 
             var rows = await QueryAsync<WebhookWorkRow>(connection, transaction, $"""
-                SELECT d.id, d.endpoint_id, e.url, e.secret, d.event_id, v.body, d.attempt_count, d.started_at
+                SELECT d.id, d.endpoint_id, e.url, e.secret, d.event_id, v.body,
+                    (SELECT COUNT(*) FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.attempted_at >= d.started_at) AS attempt_count, d.started_at
                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
                 WHERE d.id IN ({IdList(claimed)}) ORDER BY d.id
                 """, null, ct);

@@ -89,6 +89,33 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RedeliverWebhookAsync_AfterFailedAttempts_BackOffStartsAgainButTheHistoryStays(string engine)
+    {
+        // Arrange: three failed attempts, then given up
+        var store = (await engines.CreateAsync(engine)).Store;
+        var endpoint = await CreateEndpointAsync(store, "user.created");
+        await store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        long id = 0;
+        for (var i = 0; i < 3; i++)
+        {
+            var work = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now.AddMinutes(i), Now.AddMinutes(i).AddSeconds(30), 16, None));
+            Assert.Equal(i, work.AttemptCount);
+            id = work.DeliveryId;
+            Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(id, Now.AddMinutes(i), 500, 3, "endpoint answered 500"), "a",
+                i < 2 ? WebhookDeliveryStatus.Pending : WebhookDeliveryStatus.Failed, Now.AddMinutes(i + 1), None));
+        }
+
+        // Act
+        Assert.True(await store.RedeliverWebhookAsync(id, Now.AddHours(1), None));
+        var redelivered = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now.AddHours(1), Now.AddHours(1).AddSeconds(30), 16, None));
+
+        // Assert: counted from the redelivery (its back-off starts at the first step again), the attempts still listed
+        Assert.Equal(0, redelivered.AttemptCount);
+        Assert.Equal(Now.AddHours(1), redelivered.StartedAt);
+        Assert.Equal(3, Assert.Single(await store.ListWebhookDeliveriesAsync(endpoint, 10, None)).Attempts.Count);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RecordWebhookAttemptAsync_LeaseTakenOverAfterExpiry_OldOwnerChangesNothing(string engine)
     {
         // Arrange
