@@ -53,7 +53,8 @@ public sealed class PlanBillingValidationTests
             return Task.CompletedTask;
         }
 
-        public Task<IReadOnlyList<PlanDefinition>> ListPlansAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<PlanDefinition>> ListPlansAsync(CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<PlanDefinition>>(Created is null ? [] : [Created]);
         public Task<PlanDefinition?> FindPlanAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task UpdatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeletePlanAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -37,7 +37,7 @@ internal sealed class BillingHarness : IAsyncDisposable
     public static async Task<BillingHarness> StartAsync(StoreEngines engines, string engine, string paymentFailed = "suspend")
     {
         var stripe = await FakeStripe.StartAsync();
-        stripe.Prices.UnionWith(["price_pro", "price_team", "price_metered"]);
+        stripe.Prices.UnionWith(["price_pro", "price_team", "price_metered", "price_metered_base"]);
         var dsn = engine == GatewayStores.Postgres ? await engines.NewDsnAsync(engine) : "";
         var harness = new BillingHarness(stripe, engine, dsn, paymentFailed);
         harness.Gateway = await harness.StartGatewayAsync(null);

@@ -98,7 +98,7 @@ public sealed class OverageBillingTests(StoreEngines engines) : IClassFixture<St
         await h.CreatePlanAsync(new PlanInput
         {
             Id = "metered", Name = "Metered", RequestsPerMonth = 2, OveragePrice = 1,
-            StripePriceId = "price_pro", StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+            StripePriceId = "price_metered_base", StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
         });
         await h.CreateCustomerAsync(email, customerId, plan: "metered");
         var key = await h.Gateway.Keys.CreateAsync(new KeyChanges { User = email }, CancellationToken.None);

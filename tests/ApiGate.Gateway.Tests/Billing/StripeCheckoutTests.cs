@@ -22,7 +22,7 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         await h.CreatePlanAsync(new PlanInput
         {
             Id = "metered", Name = "Metered", RequestsPerMonth = 10, OveragePrice = 1,
-            StripePriceId = "price_pro", StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+            StripePriceId = "price_metered_base", StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
         });
         var user = await h.Gateway.Users.CreateAsync(new UserChanges { Email = "kim@example.com" }, CancellationToken.None);
         var token = await TokenAsync(h);
@@ -45,7 +45,7 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         Assert.Equal("subscription", session.Form["mode"]);
         Assert.Equal("cus_fake1", session.Form["customer"]);
         Assert.Equal(user.Value.Id, session.Form["client_reference_id"]);
-        Assert.Equal("price_pro", session.Form["line_items[0][price]"]);
+        Assert.Equal("price_metered_base", session.Form["line_items[0][price]"]);
         Assert.Equal("1", session.Form["line_items[0][quantity]"]);
         Assert.Equal("price_metered", session.Form["line_items[1][price]"]);
         Assert.False(session.Form.ContainsKey("line_items[1][quantity]"));

@@ -1,3 +1,4 @@
+using ApiGate.Core.Management;
 using System.Net;
 using ApiGate.Core.Identity;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -275,6 +276,25 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
 
         // Assert
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+    }
+
+    [Fact]
+    public async Task PlanWithAStripePriceAnotherPlanHas_RefusedWith409NamingThatPlan()
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+
+        // Act: a second plan on pro's price (a renewal of it would move the subscriber to whichever plan is found first)
+        var created = await h.Gateway.Plans.CreateAsync(new PlanInput { Id = "partner", Name = "Partner", StripePriceId = "price_pro" }, CancellationToken.None);
+        var updated = await h.Gateway.Plans.UpdateAsync("team", new PlanInput { StripePriceId = "price_pro" }, CancellationToken.None);
+        var same = await h.Gateway.Plans.UpdateAsync("pro", new PlanInput { StripePriceId = "price_pro", Name = "Pro 2" }, CancellationToken.None);
+
+        // Assert
+        Assert.Equal((ManagementErrorKind.Conflict, "stripe_price_id"), (created.Error!.Kind, created.Error.Field));
+        Assert.Contains("is plan 'pro''s already", created.Error.Message, StringComparison.Ordinal);
+        Assert.Equal(ManagementErrorKind.Conflict, updated.Error!.Kind);
+        Assert.Equal("price_team", (await h.Gateway.Plans.GetAsync("team", CancellationToken.None)).Value!.StripePriceId);
+        Assert.True(same.Ok); // its own price again is fine
     }
 
     [Fact]
