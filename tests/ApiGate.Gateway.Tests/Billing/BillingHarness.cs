@@ -98,14 +98,18 @@ internal sealed class BillingHarness : IAsyncDisposable
     public async Task<Core.Identity.UserDefinition> UserAsync(string id) => (await Gateway.Store.FindUserAsync(id, CancellationToken.None))!;
 
     /// <summary>Posts a webhook body signed with <paramref name="secret"/> at <paramref name="signedAt"/> (now when null).</summary>
-    public async Task<(HttpStatusCode Status, JsonElement Body)> PostWebhookAsync(string payload, string? secret = null, DateTimeOffset? signedAt = null)
+    public Task<(HttpStatusCode Status, JsonElement Body)> PostWebhookAsync(string payload, string? secret = null, DateTimeOffset? signedAt = null) =>
+        PostWebhookAsync(Gateway, payload, secret, signedAt);
+
+    /// <summary>Posts a webhook body to <paramref name="gateway"/>'s Stripe endpoint, signed as Stripe would (with <see cref="WebhookSecret"/> unless given).</summary>
+    public static async Task<(HttpStatusCode Status, JsonElement Body)> PostWebhookAsync(TestGateway gateway, string payload, string? secret = null, DateTimeOffset? signedAt = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/billing/stripe/webhook")
+        using var request = new HttpRequestMessage(HttpMethod.Post, gateway.Url + "/billing/stripe/webhook")
         {
             Content = new StringContent(payload, Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("Stripe-Signature", StripeSignature.Sign(payload, secret ?? WebhookSecret, (signedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds()));
-        using var response = await Gateway.Client.SendAsync(request);
+        using var response = await gateway.Client.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }

@@ -61,15 +61,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         var user = (await Gateway.Users.GetAsync("subscriber@customer.example", CancellationToken.None)).Value!;
         var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
         var completed = StripeEvents.CheckoutCompleted("evt_sub1", DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 5, customer, "sub_live", user.Id, "pro");
-        using var webhook = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/billing/stripe/webhook")
-        {
-            Content = new StringContent(completed, System.Text.Encoding.UTF8, "application/json"),
-        };
-        webhook.Headers.Add("Stripe-Signature", StripeSignature.Sign(completed, BillingHarness.WebhookSecret, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
-        using (var applied = await Gateway.Client.SendAsync(webhook))
-        {
-            Assert.Equal(HttpStatusCode.OK, applied.StatusCode);
-        }
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, completed)).Status);
 
         Assert.True((await Gateway.Plans.UpdateAsync("free", new PlanInput { StripePriceId = "price_free_tier" }, CancellationToken.None)).Ok);
         var sessionsBefore = _stripe.To("/v1/checkout/sessions").Count();
