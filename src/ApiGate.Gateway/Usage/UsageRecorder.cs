@@ -237,14 +237,16 @@ internal sealed partial class UsageRecorder : BackgroundService
     private async Task WriteAsync(int count)
     {
         var batch = new ArraySegment<UsageEvent>(_batch, 0, count);
+        var stored = false;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 await _writer.RunAsync(ct => _store.AddUsageEventsAsync(batch, _storeRawEvents, ct), _abort.Token);
                 Interlocked.Add(ref _written, count);
-                Export(batch);
-                return;
+                // The export only once the batch is stored, and outside this retried part: a failing export must never
+                // make the batch be stored again (its quota units would count twice).
+                stored = true;
             }
             catch (OperationCanceledException) when (_abort.IsCancellationRequested)
             {
@@ -260,6 +262,12 @@ internal sealed partial class UsageRecorder : BackgroundService
             {
                 Interlocked.Add(ref _dropped, count);
                 LogBatchDropped(ex, count, attempt);
+                return;
+            }
+
+            if (stored)
+            {
+                Export(batch);
                 return;
             }
 
@@ -287,8 +295,10 @@ internal sealed partial class UsageRecorder : BackgroundService
         {
             _export.Write(batch);
         }
-        catch (IOException ex)
+        catch (Exception ex)
         {
+            // Whatever the file system says (a full disk, a directory made read-only): the batch is stored, only its
+            // copy in the export is missing — logged, and the recorder goes on.
             LogExportFailed(ex, batch.Count);
         }
     }

@@ -141,13 +141,28 @@ internal sealed partial class WebhookDeliveryWorker(
     private async Task<(int StatusCode, string Error, double LatencyMs)> SendAsync(WebhookDeliveryWork work, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var timestamp = at.ToUnixTimeSeconds();
-        using var request = new HttpRequestMessage(HttpMethod.Post, work.Url)
+        string signature;
+        Uri url;
+        try
+        {
+            signature = WebhookSignature.Sign(work.Secret, work.EventId, timestamp, work.Body);
+            url = new Uri(work.Url, UriKind.Absolute);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        {
+            // A stored URL or secret the request cannot be made from (a damaged or hand-edited row): this attempt's
+            // failure, recorded like any other — left unrecorded, the delivery would be claimed again at every lease
+            // expiry, forever. The message never holds the secret.
+            return (0, $"{ex.GetType().Name}: the endpoint's stored URL or signing secret is not usable ({ex.Message})", 0);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
             Content = new StringContent(work.Body, Encoding.UTF8, "application/json"),
         };
         request.Headers.TryAddWithoutValidation("webhook-id", work.EventId);
         request.Headers.TryAddWithoutValidation("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
-        request.Headers.TryAddWithoutValidation("webhook-signature", WebhookSignature.Sign(work.Secret, work.EventId, timestamp, work.Body));
+        request.Headers.TryAddWithoutValidation("webhook-signature", signature);
         request.Headers.TryAddWithoutValidation("User-Agent", "APIGate-Webhooks");
 
         using var timeout = new CancellationTokenSource(options.WebhookTimeout, timeProvider);
@@ -177,6 +192,12 @@ internal sealed partial class WebhookDeliveryWorker(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return (0, "gateway stopping", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Anything else (a URL or secret the request cannot be built from, say) is this attempt's failure, recorded like
+            // any other: left unrecorded, the delivery would be claimed and sent again at every lease expiry, forever.
+            return (0, $"{ex.GetType().Name}: {ex.Message}", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 

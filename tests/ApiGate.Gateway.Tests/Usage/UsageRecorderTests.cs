@@ -163,6 +163,38 @@ public sealed class UsageRecorderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Export_FailsWhileRotating_EveryBatchStoredOnceAndRecordingGoesOn()
+    {
+        // Arrange: an export that must rotate at its second batch and cannot (a directory stands where the rotated file goes)
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(directory, "usage.jsonl");
+        Directory.CreateDirectory(path + ".1");
+        File.WriteAllText(Path.Combine(path + ".1", "occupied"), "x");
+        using var export = new UsageExport(path, maxBytes: 1);
+        var recorder = new UsageRecorder(_temp.Store, _writer, TimeProvider.System, _logger, export: export);
+        await recorder.StartAsync(CancellationToken.None);
+
+        // Act: three batches, one after the other
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(recorder.TryRecord(Event(i)));
+            for (var wait = 0; wait < 300 && await StoredCountAsync() < i + 1; wait++)
+            {
+                await Task.Delay(100); // hang guard only: each batch closes within its window
+            }
+        }
+
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert: stored once each — a failed export is never a reason to write the batch again (its quota units would
+        // count twice) — and the failures are logged, not fatal
+        Assert.Equal(3, await StoredCountAsync());
+        Assert.Equal((3L, 0L), (recorder.Written, recorder.Dropped));
+        Assert.True(_logger.Count(5005) >= 1);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
     public async Task ExecuteAsync_WindowCloses_WritesWithoutWaitingForStop()
     {
         // Arrange

@@ -270,6 +270,30 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal(0, receiver.Elsewhere); // the redirect was not followed
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task EndpointWhoseSecretCannotSign_AttemptRecordedAsFailedNotResentForever(string engine)
+    {
+        // Arrange: an endpoint row whose secret is not base64 (written around the service's checks, as a damaged or
+        // hand-edited store would hold it)
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        var now = DateTimeOffset.UtcNow;
+        await gateway.Store.CreateWebhookEndpointAsync(new WebhookEndpointDefinition
+        {
+            Id = "wh_damaged", Url = receiver.Url, Events = [WebhookEventTypes.Test], Secret = "whsec_not*base64!", CreatedAt = now, UpdatedAt = now,
+        }, None);
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", "wh_damaged")).ExitCode);
+        await WaitForAttemptsAsync(gateway, "wh_damaged", 1);
+
+        // Assert: the attempt is recorded with why it failed (before, the round failed and the delivery was claimed
+        // again at every lease expiry, never recorded and never given up on); nothing reached the receiver
+        var attempt = Assert.Single(await gateway.Store.ListWebhookDeliveriesAsync("wh_damaged", 10, None)).Attempts.Last();
+        Assert.StartsWith("FormatException: ", attempt.Error, StringComparison.Ordinal);
+        Assert.Empty(receiver.Received);
+    }
+
     private async Task<TestGateway> StartGatewayAsync(string engine, TimeSpan? timeout = null)
     {
         if (_dsn.Length == 0)
