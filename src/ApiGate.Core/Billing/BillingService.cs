@@ -54,7 +54,7 @@ public sealed class BillingService(
             return new ManagementError(ManagementErrorKind.Validation, "plan", $"plan '{plan.Id}' has no stripe_price_id: it cannot be bought through billing");
         }
 
-        if (await billing.FindBillingCustomerAsync(user.Id, ct) is { SubscriptionId.Length: > 0 } current && !SubscriptionOrdering.IsEnded(current.SubscriptionStatus))
+        if (await billing.FindBillingCustomerAsync(user.Id, ct) is { } current && SubscriptionOrdering.HasLiveSubscription(current))
         {
             // A second checkout would start a second subscription: the customer would pay for both.
             return new ManagementError(ManagementErrorKind.Conflict, "user",

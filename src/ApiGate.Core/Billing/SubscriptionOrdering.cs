@@ -9,6 +9,10 @@ public static class SubscriptionOrdering
     /// <summary>Subscription states that never come back: an event saying otherwise about the same subscription is stale.</summary>
     public static bool IsEnded(string status) => status is "canceled" or "incomplete_expired";
 
+    /// <summary>Whether <paramref name="customer"/> has a subscription that has not ended (paying, or past due and the like).</summary>
+    public static bool HasLiveSubscription(BillingCustomer? customer) =>
+        customer is { SubscriptionId.Length: > 0 } && !IsEnded(customer.SubscriptionStatus);
+
     /// <summary>Statuses in which the subscriber has paid for the plan.</summary>
     public static bool IsPaying(string status) => status is "active" or "trialing";
 

@@ -336,7 +336,7 @@ internal sealed partial class PortalAccountService(
     {
         if (options.BaseUrl.Length > 0)
         {
-            return options.BaseUrl.TrimEnd('/');
+            return options.BaseUrl;
         }
 
         if (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.IsLoopback)

@@ -28,6 +28,12 @@ internal sealed record PortalOptions
     /// <summary>The public address of the gateway for links in emails, without a trailing slash; empty: the request's.</summary>
     public string BaseUrl { get; init; } = "";
 
+    /// <summary>
+    /// Where the customer's own browser is sent back to (checkout and billing-portal return URLs): the base URL, else
+    /// the request's address. Not for links in emails, which go to someone else (<c>PortalAccountService</c>).
+    /// </summary>
+    public string ReturnBase(string origin) => BaseUrl.Length > 0 ? BaseUrl : origin.TrimEnd('/');
+
     public bool RequireVerification { get; init; } = true;
     public PortalPlanChange PlanChange { get; init; } = PortalPlanChange.Free;
 

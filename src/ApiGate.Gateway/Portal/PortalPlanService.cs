@@ -53,8 +53,7 @@ internal sealed class PortalPlanService(IGatewayStore store, PortalOptions optio
 
     /// <summary>Whether the user has a subscription that has not ended (then plans change under "Manage billing", not by a second checkout).</summary>
     public async Task<bool> HasSubscriptionAsync(UserDefinition user, CancellationToken ct) =>
-        billing.Enabled && await billing.FindCustomerAsync(user.Id, ct) is { SubscriptionId.Length: > 0 } customer
-                        && !Core.Billing.SubscriptionOrdering.IsEnded(customer.SubscriptionStatus);
+        billing.Enabled && Core.Billing.SubscriptionOrdering.HasLiveSubscription(await billing.FindCustomerAsync(user.Id, ct));
 
     /// <summary>
     /// The provider's checkout page for a visible paid plan; the plan itself changes only when the provider's webhook
@@ -68,7 +67,7 @@ internal sealed class PortalPlanService(IGatewayStore store, PortalOptions optio
             return (null, "That plan is not offered through checkout.");
         }
 
-        var home = BaseOf(origin) + PortalOptions.BasePath;
+        var home = options.ReturnBase(origin) + PortalOptions.BasePath;
         var result = await billing.StartCheckoutAsync(user.Id, plan.Id, home + "/plans?checkout=done", home + "/plans", ct);
         return result.Ok ? (result.Value!.Url, null) : (null, "Checkout cannot start right now: " + result.Error!.Message);
     }
@@ -76,9 +75,8 @@ internal sealed class PortalPlanService(IGatewayStore store, PortalOptions optio
     /// <summary>The provider's billing portal (payment methods, invoices, cancelling) for a billing customer.</summary>
     public async Task<(string? Url, string? Error)> ManageBillingAsync(UserDefinition user, string origin, CancellationToken ct)
     {
-        var result = await billing.StartPortalAsync(user.Id, BaseOf(origin) + PortalOptions.BasePath + "/plans", ct);
+        var result = await billing.StartPortalAsync(user.Id, options.ReturnBase(origin) + PortalOptions.BasePath + "/plans", ct);
         return result.Ok ? (result.Value!.Url, null) : (null, "Billing cannot be opened right now: " + result.Error!.Message);
     }
 
-    private string BaseOf(string origin) => options.BaseUrl.Length > 0 ? options.BaseUrl : origin.TrimEnd('/');
 }

@@ -195,8 +195,8 @@ internal sealed partial class WebhookDeliveryWorker(
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Anything else (a URL or secret the request cannot be built from, say) is this attempt's failure, recorded like
-            // any other: left unrecorded, the delivery would be claimed and sent again at every lease expiry, forever.
+            // Anything else the client throws (a scheme it cannot send to, say) is this attempt's failure, recorded like any
+            // other: left unrecorded, the delivery would be claimed and sent again at every lease expiry, forever.
             return (0, $"{ex.GetType().Name}: {ex.Message}", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
