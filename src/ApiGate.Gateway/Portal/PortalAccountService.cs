@@ -341,7 +341,9 @@ internal sealed partial class PortalAccountService(
 
         if (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.IsLoopback)
         {
-            return origin.TrimEnd('/');
+            // Rebuilt from what was parsed (scheme, host, port), never the text itself: no user-info or trailing junk
+            // can ride along into a link.
+            return uri.Scheme + "://" + uri.Authority;
         }
 
         LogNoLinkBase(logger, uri?.Host ?? "");

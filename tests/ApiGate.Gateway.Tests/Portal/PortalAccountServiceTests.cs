@@ -376,6 +376,45 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Theory]
+    [InlineData("http://localhost.attacker.example")]
+    [InlineData("http://127.0.0.1.attacker.example")]
+    [InlineData("http://attacker.example:80@127.0.0.1")]
+    [InlineData("http://[::1].attacker.example")]
+    [InlineData("http://xn--attacker-example")]
+    public async Task RequestResetAsync_NoBaseUrlAndAHostThatOnlyLooksLocal_NoMailedLinkLeavesTheMachine(string origin)
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false, baseUrl: "");
+        Assert.True((await portal.SignUpAsync("victim@example.com", "correct horse battery", Origin, None)).Ok);
+
+        // Act: the hostile reset first, then a loopback one as a marker
+        await portal.RequestResetAsync("victim@example.com", origin, None);
+        await portal.RequestResetAsync("victim@example.com", Origin, None);
+        var first = await _smtp.NextToAsync("victim@example.com");
+
+        // Assert: the first link the victim gets points at a loopback address (the hostile request either sent none or,
+        // where the address really is loopback, one rebuilt from the parsed host alone) and names no other host
+        var link = new Uri(TestSmtpServer.LinkIn(first, "/portal/reset"));
+        Assert.True(link.IsLoopback, link.ToString());
+        Assert.Empty(link.UserInfo);
+        Assert.DoesNotContain(_smtp.Messages, m => (m.TextBody ?? "").Contains("attacker", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("jürgen@example.com")]
+    [InlineData("josé.garcía@example.es")]
+    [InlineData("first.last+tag@sub.example.co.uk")]
+    public async Task SignUpAsync_OrdinaryAndNonAsciiAddresses_StillAccepted(string email)
+    {
+        var portal = await PortalAsync();
+
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, None);
+
+        Assert.True(result.Ok, result.Message);
+        Assert.NotNull(await _store.FindUserAsync(email, None));
+    }
+
+    [Theory]
     [InlineData("a:b@example.com")]
     [InlineData("x(1)@example.com")]
     [InlineData("a[b@example.com")]
