@@ -47,7 +47,7 @@ internal sealed partial class AdminSessionGate(
         if (isPost && !await antiforgery.IsRequestValidAsync(context))
         {
             // A forged or stale form changes nothing: a page that says so rather than the framework's bare 400.
-            await PageFailures.WriteFormRefusedAsync(context, "/ui");
+            await PageFailures.WriteFormRefusedAsync(context, "/ui", EmbeddedAssets.Url("site.css"));
             return;
         }
 

@@ -44,15 +44,17 @@ internal static class PageFailures
     /// Answers a form post whose antiforgery token is missing or no longer valid (forged, or rendered under a key or
     /// session that has since changed): 400 and a page saying nothing was changed, instead of the framework's empty 400.
     /// </summary>
-    public static Task WriteFormRefusedAsync(HttpContext context, string fallbackPath)
+    /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
+    public static Task WriteFormRefusedAsync(HttpContext context, string fallbackPath, string stylesheet)
     {
         var back = System.Net.WebUtility.HtmlEncode(context.Request.Path.HasValue ? context.Request.Path.Value : fallbackPath);
         context.Response.StatusCode = StatusCodes.Status400BadRequest;
         context.Response.ContentType = "text/html; charset=utf-8";
         return context.Response.WriteAsync(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Form refused</title></head><body>" +
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Form refused</title>" +
+            $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
             "<h1>This form was refused</h1><p id=\"form-refused\">The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. " +
-            $"Open <a href=\"{back}\">the page</a> again and resend the form.</p></body></html>");
+            $"Open <a href=\"{back}\">the page</a> again and resend the form.</p></div></main></body></html>");
     }
 }
 

@@ -79,6 +79,40 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.Equal(sessionsBefore, _stripe.To("/v1/checkout/sessions").Count());
     }
 
+    [BrowserFact]
+    public async Task PlansPage_InABrowserWhileSubscribed_PointsToManageBillingAndAStaleFormGetsTheRefusedPage()
+    {
+        // Arrange: a customer with a live pro subscription (checkout, then Stripe's signed webhook)
+        const string email = "viewer@customer.example";
+        using var client = await SignedInAsync(email);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/plans", "subscribe-pro")).StatusCode);
+        var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
+        var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
+        var completed = StripeEvents.CheckoutCompleted("evt_view1", DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 5, customer, "sub_view", user.Id, "pro");
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, completed)).Status);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        await browser.GoAsync("/portal/login");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", Password);
+        await page.ClickAsync("#log-in");
+        await page.WaitForURLAsync("**/portal");
+
+        // Act + Assert: the plans page
+        await browser.GoAsync("/portal/plans");
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("#change-under-billing-free")).ToHaveTextAsync("Change to this plan, or cancel, under Manage billing.");
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("#manage-billing")).ToBeVisibleAsync();
+        Assert.Equal(0, await page.Locator("[id^='subscribe-']").CountAsync());
+        await browser.ScreenshotAsync("portal-plans-subscribed");
+
+        // a form posted without its antiforgery token (a forged page elsewhere): the refused page, nothing changed
+        await page.SetContentAsync($"<form id='f' method='post' action='{Gateway.Url}/portal/plans'><input name='_handler' value='subscribe-team'></form>");
+        await page.EvaluateAsync("document.getElementById('f').submit()");
+        await page.WaitForURLAsync("**/portal/plans");
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("#form-refused")).ToContainTextAsync("nothing was changed");
+        await browser.ScreenshotAsync("portal-form-refused");
+    }
+
     [Fact]
     public async Task ManageBilling_BillingCustomer_RedirectsToStripesBillingPortal()
     {
