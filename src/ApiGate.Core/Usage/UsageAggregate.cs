@@ -12,6 +12,7 @@ public sealed class UsageAggregate
 {
     private readonly Dictionary<RollupKey, RollupDelta> _rollups = [];
     private readonly Dictionary<(string UserId, DateTimeOffset Period), QuotaDelta> _quota = [];
+    private readonly Dictionary<(string UserId, DateTimeOffset Period, string Meter), long> _billedOverage = [];
 
     /// <summary>The rollup deltas of the events added since the last <see cref="Clear"/>, at minute granularity.</summary>
     public IReadOnlyCollection<RollupDelta> Rollups => _rollups.Values;
@@ -28,10 +29,26 @@ public sealed class UsageAggregate
         }
     }
 
+    /// <summary>
+    /// Overage units to bill per (user, calendar month, meter of the plan each request was admitted on), for events whose
+    /// plan reports overage to a billing meter (<see cref="UsageEvent.OverageMeter"/>).
+    /// </summary>
+    public IEnumerable<BilledOverage> BilledOverage
+    {
+        get
+        {
+            foreach (var ((userId, period, meter), units) in _billedOverage)
+            {
+                yield return new BilledOverage(userId, period, meter, units);
+            }
+        }
+    }
+
     public void Clear()
     {
         _rollups.Clear();
         _quota.Clear();
+        _billedOverage.Clear();
     }
 
     public void AddRange(IReadOnlyList<UsageEvent> events)
@@ -63,6 +80,11 @@ public sealed class UsageAggregate
             var period = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
             var sum = _quota.GetValueOrDefault(period);
             _quota[period] = new QuotaDelta(sum.Used + e.Units, sum.Overage + e.OverageUnits);
+            if (e.OverageUnits > 0 && e.OverageMeter.Length > 0)
+            {
+                var billed = (e.UserId, period.Item2, e.OverageMeter);
+                _billedOverage[billed] = _billedOverage.GetValueOrDefault(billed) + e.OverageUnits;
+            }
         }
     }
 
@@ -93,3 +115,6 @@ public sealed class UsageAggregate
         public long[] LatencyBuckets { get; } = new long[UsageLatencyBuckets.Count];
     }
 }
+
+/// <summary>Overage units of one batch to report to one billing meter for one user and calendar month.</summary>
+public readonly record struct BilledOverage(string UserId, DateTimeOffset PeriodStart, string Meter, long Units);

@@ -46,6 +46,19 @@ public readonly record struct UsageEvent
     /// </summary>
     public long OverageUnits { get; init; }
 
+    /// <summary>
+    /// The billing meter <see cref="OverageUnits"/> are reported to: the Stripe meter event name of the plan the request
+    /// was admitted on (empty when that plan bills no overage through Stripe). Carried with the event so a plan change
+    /// between the request and the batch's write bills the units where they were used.
+    /// </summary>
+    public string OverageMeter
+    {
+        get => _overageMeter ?? "";
+        init => _overageMeter = value;
+    }
+
+    private readonly string? _overageMeter;
+
     public required string ClientIp { get; init; }
 
     /// <summary>The <c>X-Request-ID</c> returned to the client.</summary>

@@ -64,6 +64,7 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
             ResponseBytes = input.ResponseBytes,
             Units = units,
             OverageUnits = overage,
+            OverageMeter = overage > 0 ? caller?.Plan.Definition.StripeMeterEvent ?? "" : "",
             ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
             RequestId = request.RequestId,
             Timestamp = meter.StartedAt,

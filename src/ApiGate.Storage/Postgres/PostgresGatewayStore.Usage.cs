@@ -71,21 +71,23 @@ public sealed partial class PostgresGatewayStore
                             new NpgsqlParameter<long>("Overage", quota.Overage),
                         },
                     });
-                    if (quota.Overage > 0)
+                }
+
+                // Overage for billing, in the same transaction: billed exactly for what is stored (docs/billing.md).
+                foreach (var overage in aggregate.BilledOverage)
+                {
+                    batch.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.InsertOverage)
                     {
-                        // Overage for billing, in the same transaction: billed exactly for what is stored (docs/billing.md).
-                        batch.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.InsertOverage)
+                        Parameters =
                         {
-                            Parameters =
-                            {
-                                new NpgsqlParameter<string>("Id", UsageSql.NewOverageId()),
-                                new NpgsqlParameter<long>("Units", quota.Overage),
-                                new NpgsqlParameter<string>("Period", StoredValues.Time(quota.PeriodStart)),
-                                new NpgsqlParameter<long>("UsageAt", UsageSql.OverageTime(UsageSql.Newest(events), quota.PeriodStart)),
-                                new NpgsqlParameter<string>("UserId", quota.UserId),
-                            },
-                        });
-                    }
+                            new NpgsqlParameter<string>("Id", UsageSql.NewOverageId()),
+                            new NpgsqlParameter<string>("Meter", overage.Meter),
+                            new NpgsqlParameter<long>("Units", overage.Units),
+                            new NpgsqlParameter<string>("Period", StoredValues.Time(overage.PeriodStart)),
+                            new NpgsqlParameter<long>("UsageAt", UsageSql.OverageTime(UsageSql.Newest(events), overage.PeriodStart)),
+                            new NpgsqlParameter<string>("UserId", overage.UserId),
+                        },
+                    });
                 }
 
                 await batch.ExecuteNonQueryAsync(ct);

@@ -83,16 +83,18 @@ internal sealed class SqliteUsageWriter : IDisposable
             raw.sqlite3_bind_int64(_upsertQuota, 3, quota.Used);
             raw.sqlite3_bind_int64(_upsertQuota, 4, quota.Overage);
             Step(_upsertQuota);
-            if (quota.Overage > 0)
-            {
-                // Overage for billing, in the same transaction: billed exactly for what is stored (docs/billing.md).
-                raw.sqlite3_bind_text(_insertOverage, 1, UsageSql.NewOverageId());
-                raw.sqlite3_bind_int64(_insertOverage, 2, quota.Overage);
-                raw.sqlite3_bind_text(_insertOverage, 3, StoredValues.Time(quota.PeriodStart));
-                raw.sqlite3_bind_int64(_insertOverage, 4, UsageSql.OverageTime(UsageSql.Newest(events), quota.PeriodStart));
-                raw.sqlite3_bind_text(_insertOverage, 5, quota.UserId);
-                Step(_insertOverage);
-            }
+        }
+
+        // Overage for billing, in the same transaction: billed exactly for what is stored (docs/billing.md).
+        foreach (var overage in _aggregate.BilledOverage)
+        {
+            raw.sqlite3_bind_text(_insertOverage, 1, UsageSql.NewOverageId());
+            raw.sqlite3_bind_text(_insertOverage, 2, overage.Meter);
+            raw.sqlite3_bind_int64(_insertOverage, 3, overage.Units);
+            raw.sqlite3_bind_text(_insertOverage, 4, StoredValues.Time(overage.PeriodStart));
+            raw.sqlite3_bind_int64(_insertOverage, 5, UsageSql.OverageTime(UsageSql.Newest(events), overage.PeriodStart));
+            raw.sqlite3_bind_text(_insertOverage, 6, overage.UserId);
+            Step(_insertOverage);
         }
     }
 

@@ -40,14 +40,14 @@ internal static class UsageSql
         "ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used + excluded.used, overage = quota_usage.overage + excluded.overage";
 
     /// <summary>
-    /// Queues a user's overage units of one batch for billing (docs/billing.md), in the batch's transaction: only when the
-    /// user's plan has a Stripe meter and the user is a billing customer (else nothing is inserted). The id is the row's
-    /// idempotency key at the provider.
+    /// Queues a user's overage units of one batch for billing (docs/billing.md), in the batch's transaction, to the meter
+    /// of the plan the requests were admitted on (carried by each event, not read from the user's plan now: a plan change
+    /// between the requests and this write must not move or drop them); only when the user is a billing customer (else
+    /// nothing is inserted). The id is the row's idempotency key at the provider.
     /// </summary>
     public const string InsertOverage =
         "INSERT INTO billing_usage_outbox (id, user_id, customer_id, meter_event, units, period_start, usage_at) " +
-        "SELECT @Id, u.id, c.customer_id, p.stripe_meter_event, @Units, @Period, @UsageAt FROM users u " +
-        "JOIN plans p ON p.id = u.plan_id JOIN billing_customers c ON c.user_id = u.id WHERE u.id = @UserId AND p.stripe_meter_event <> ''";
+        "SELECT @Id, c.user_id, c.customer_id, @Meter, @Units, @Period, @UsageAt FROM billing_customers c WHERE c.user_id = @UserId";
 
     /// <summary>A new outbox row id: random, so ids never repeat across stores that bill the same Stripe account.</summary>
     public static string NewOverageId() => ApiGate.Core.Text.Ids.New("apigate_overage");

@@ -35,6 +35,30 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
     [Theory]
     [EngineData(GatewayStores.Sqlite)]
     [EngineData(GatewayStores.Postgres)]
+    public async Task UsageBatch_PlanChangedBeforeTheBatchIsWritten_BillsEachRequestToThePlanItWasAdmittedOn(string engine)
+    {
+        // Arrange: the requests were admitted on the metered plan; the user moved to an unmetered plan before the batch
+        // reached the store. Later requests on the new plan carry no meter; one on another metered plan carries its own.
+        var store = (await engines.CreateAsync(engine)).Store;
+        var (billed, _) = await SetUpAsync(store);
+        Assert.True((await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Id = "basic", Name = "Basic", RequestsPerMonth = 2 }, CancellationToken.None)).Ok);
+        Assert.True((await new UserService(store, TimeProvider.System).UpdateAsync(billed, new UserChanges { Plan = "basic" }, CancellationToken.None)).Ok);
+
+        // Act
+        await store.AddUsageEventsAsync(
+            [Event(billed, 2, 0), Event(billed, 1, 1), Event(billed, 1, 2, meter: ""), Event(billed, 4, 3, meter: "api_overage_eu")],
+            CancellationToken.None);
+
+        // Assert: 3 units on the plan's meter, 4 on the other, none for the request made without one
+        var rows = (await store.ListOverageAsync(sent: false, 10, CancellationToken.None)).OrderBy(r => r.MeterEvent, StringComparer.Ordinal).ToList();
+        Assert.Equal([("api_overage", 3L), ("api_overage_eu", 4L)], rows.Select(r => (r.MeterEvent, r.Units)));
+        Assert.All(rows, r => Assert.Equal((billed, "cus_store"), (r.UserId, r.CustomerId)));
+        Assert.Equal(8, (await store.LoadQuotaUsageAsync(QuotaPeriod.StartOf(Now), CancellationToken.None)).Single(q => q.UserId == billed).Overage);
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
     public async Task ClaimOverage_SecondInstanceWhileLeased_GetsNothingUntilTheLeaseExpires(string engine)
     {
         // Arrange
@@ -101,9 +125,10 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
         return (billed, unbilled);
     }
 
-    private static UsageEvent Event(string userId, long overage, int second) => new()
+    private static UsageEvent Event(string userId, long overage, int second, string meter = "api_overage") => new()
     {
         UserId = userId, KeyId = "key_1", RouteId = "route_1", UpstreamId = "up_1", Method = "GET", Path = "/x", Status = 200,
-        Units = 1, OverageUnits = overage, ClientIp = "127.0.0.1", RequestId = "req", Timestamp = Now.AddSeconds(second),
+        Units = 1, OverageUnits = overage, OverageMeter = overage > 0 ? meter : "", ClientIp = "127.0.0.1", RequestId = "req",
+        Timestamp = Now.AddSeconds(second),
     };
 }
