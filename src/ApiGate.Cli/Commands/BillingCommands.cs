@@ -2,10 +2,14 @@ using System.CommandLine;
 using System.Globalization;
 using ApiGate.Cli.Output;
 using ApiGate.Core.Billing;
+using ApiGate.Core.Management;
 
 namespace ApiGate.Cli.Commands;
 
-/// <summary><c>apigate billing status</c>: the overage outbox (docs/billing.md), pending and sent.</summary>
+/// <summary>
+/// <c>apigate billing status</c>: the overage outbox (docs/billing.md), pending and sent; <c>apigate billing resolve</c>:
+/// an operator's decision about a row held past the provider's de-duplication window.
+/// </summary>
 internal static class BillingCommands
 {
     public static Command Create(CliContext context)
@@ -28,7 +32,8 @@ internal static class BillingCommands
             TableWriter.WriteFields(context.Output,
             [
                 ("pending", $"{Number(totals.PendingUnits)} unit(s) in {Number(totals.PendingRows)} row(s)"
-                    + (totals.FailingRows > 0 ? $", {Number(totals.FailingRows)} failing (see LAST ERROR)" : "")),
+                    + (totals.FailingRows > 0 ? $", {Number(totals.FailingRows)} failing (see LAST ERROR)" : "")
+                    + (totals.HeldRows > 0 ? $", {Number(totals.HeldRows)} held (see HELD; decide each with 'apigate billing resolve')" : "")),
                 ("sent", $"{Number(totals.SentUnits)} unit(s) in {Number(totals.SentRows)} row(s)"),
             ]);
             context.Output.WriteLine();
@@ -41,15 +46,43 @@ internal static class BillingCommands
         });
 
         command.Subcommands.Add(status);
+        command.Subcommands.Add(Resolve(context));
         return command;
     }
 
+    private static Command Resolve(CliContext context)
+    {
+        var id = new Argument<string>("id") { Description = "The held outbox row's id (apigate_overage_…)" };
+        var sent = new Option<bool>("--sent") { Description = "Stripe has the units (checked on the customer's meter): mark the row sent" };
+        var resend = new Option<bool>("--resend") { Description = "Stripe does not have them: send the row again, with the same id" };
+        var resolve = new Command("resolve", "Decide an overage row held because its first attempt is older than Stripe's de-duplication window") { id, sent, resend };
+        CliApp.SetServiceHandler(resolve, context, async (parse, store, ct) =>
+        {
+            var (isSent, isResend) = (parse.GetValue(sent), parse.GetValue(resend));
+            if (isSent == isResend)
+            {
+                return context.Fail(new ManagementError(ManagementErrorKind.Validation, "", "give exactly one of --sent or --resend"));
+            }
+
+            var rowId = parse.GetValue(id)!;
+            var resolution = isSent ? OverageResolution.Sent : OverageResolution.Resend;
+            if (!await store.ResolveHeldOverageAsync(rowId, resolution, TimeProvider.System.GetUtcNow(), ct))
+            {
+                return context.Fail(new ManagementError(ManagementErrorKind.NotFound, "id", $"no held overage row '{rowId}' (see 'apigate billing status')"));
+            }
+
+            context.Output.WriteLine(isSent ? $"marked {rowId} sent; it will not be reported again" : $"released {rowId}; it will be reported again with the same id");
+            return 0;
+        });
+        return resolve;
+    }
+
     private static void Table(CliContext context, IReadOnlyList<OverageReport> rows) =>
-        TableWriter.Write(context.Output, ["ID", "USER", "CUSTOMER", "METER", "UNITS", "USED AT", "ATTEMPTS", "SENT AT", "LAST ERROR"],
+        TableWriter.Write(context.Output, ["ID", "USER", "CUSTOMER", "METER", "UNITS", "USED AT", "ATTEMPTS", "SENT AT", "HELD", "LAST ERROR"],
             rows.Select(r => (IReadOnlyList<string>)
             [
                 r.Id, r.UserId, r.CustomerId, r.MeterEvent, Number(r.Units), UserCommands.Time(r.UsageAt), Number(r.Attempts),
-                r.SentAt is { } at ? UserCommands.Time(at) : "", r.LastError,
+                r.SentAt is { } at ? UserCommands.Time(at) : "", r.HeldAt is { } held ? UserCommands.Time(held) : "", r.LastError,
             ]));
 
     private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);

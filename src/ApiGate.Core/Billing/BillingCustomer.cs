@@ -32,7 +32,22 @@ public sealed record OverageReport(
     DateTimeOffset UsageAt,
     int Attempts,
     string LastError,
-    DateTimeOffset? SentAt);
+    DateTimeOffset? SentAt,
+    DateTimeOffset? FirstAttemptAt = null,
+    DateTimeOffset? HeldAt = null);
 
-/// <summary>Outbox totals for <c>apigate billing status</c>.</summary>
-public sealed record OverageTotals(long PendingRows, long PendingUnits, long SentRows, long SentUnits, long FailingRows);
+/// <summary>
+/// Outbox totals for <c>apigate billing status</c>. <see cref="HeldRows"/>: pending rows no longer sent on their own
+/// because their first attempt is older than the provider's de-duplication window (an operator decides them).
+/// </summary>
+public sealed record OverageTotals(long PendingRows, long PendingUnits, long SentRows, long SentUnits, long FailingRows, long HeldRows = 0);
+
+/// <summary>What an operator decided about a held overage row (<c>apigate billing resolve</c>).</summary>
+public enum OverageResolution
+{
+    /// <summary>The provider has the units (checked there): mark the row sent, never send it again.</summary>
+    Sent,
+
+    /// <summary>The provider does not have them: send the row again, with the same id.</summary>
+    Resend,
+}

@@ -34,6 +34,16 @@ public interface IBillingStore
     /// </summary>
     Task<IReadOnlyList<OverageReport>> ClaimOverageAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Holds every unsent row, not leased by a live claim, whose first attempt was at or before <paramref name="firstAttemptBefore"/>:
+    /// a resend would come after the provider forgot its idempotency key and could bill it twice, so it is no longer
+    /// claimed until <see cref="ResolveHeldOverageAsync"/>. Returns the rows held by this call.
+    /// </summary>
+    Task<IReadOnlyList<OverageReport>> HoldStaleOverageAsync(DateTimeOffset now, DateTimeOffset firstAttemptBefore, CancellationToken cancellationToken);
+
+    /// <summary>Decides a held row: marked sent, or released to be sent again. False when no held row has that id.</summary>
+    Task<bool> ResolveHeldOverageAsync(string id, OverageResolution resolution, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Marks a claimed row sent; false when the claim was lost (the row stays for whoever holds it).</summary>
     Task<bool> MarkOverageSentAsync(string id, string owner, DateTimeOffset at, CancellationToken cancellationToken);
 

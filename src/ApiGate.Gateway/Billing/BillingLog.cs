@@ -32,4 +32,8 @@ internal static partial class BillingLog
     [LoggerMessage(EventId = 9123, Level = LogLevel.Error, EventName = "OverageReporterFailed",
         Message = "Overage reporter pass failed; retrying")]
     public static partial void ReporterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 9124, Level = LogLevel.Error, EventName = "OverageHeld",
+        Message = "Overage {OutboxId} ({Units} unit(s) of user {UserId}, meter {MeterEvent}) was first sent at {FirstAttempt:O}, longer ago than the provider keeps its idempotency key; it is held, not sent again: check the customer's meter in Stripe, then run 'apigate billing resolve {OutboxId} --sent' or '--resend'")]
+    public static partial void OverageHeld(ILogger logger, string outboxId, long units, string userId, string meterEvent, DateTimeOffset firstAttempt);
 }

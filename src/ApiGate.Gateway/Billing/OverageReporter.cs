@@ -53,7 +53,13 @@ internal sealed class OverageReporter(
     /// <summary>One pass: claims due rows and reports each. Returns how many were claimed.</summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var claimed = await store.ClaimOverageAsync(Owner, options.BatchSize, timeProvider.GetUtcNow(), options.Lease, cancellationToken);
+        var now = timeProvider.GetUtcNow();
+        foreach (var held in await store.HoldStaleOverageAsync(now, now - options.ResendWindow, cancellationToken))
+        {
+            BillingLog.OverageHeld(logger, held.Id, held.Units, held.UserId, held.MeterEvent, held.FirstAttemptAt ?? now);
+        }
+
+        var claimed = await store.ClaimOverageAsync(Owner, options.BatchSize, now, options.Lease, cancellationToken);
         foreach (var row in claimed)
         {
             try

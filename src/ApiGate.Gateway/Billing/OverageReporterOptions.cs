@@ -12,6 +12,13 @@ internal sealed class OverageReporterOptions
     /// </summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long after a row's first attempt it may still be sent again on its own; default 23 h. Stripe keeps an
+    /// idempotency key (and a meter event's identifier) for at least 24 hours: a resend after that could be counted
+    /// twice, so an older row that is still unsent (its instance was down, or the provider failed) is held for an operator.
+    /// </summary>
+    public TimeSpan ResendWindow { get; set; } = TimeSpan.FromHours(23);
+
     /// <summary>Rows claimed per pass; default 50.</summary>
     public int BatchSize { get; set; } = 50;
 

@@ -427,5 +427,9 @@ internal static class PostgresMigrations
             );
             CREATE INDEX admin_audit_at ON admin_audit (at);
             """),
+        (13, "overage rows held past the provider's de-duplication window", """
+            ALTER TABLE billing_usage_outbox ADD COLUMN first_attempt_at BIGINT NOT NULL DEFAULT 0;
+            ALTER TABLE billing_usage_outbox ADD COLUMN held_at BIGINT NOT NULL DEFAULT 0;
+            """),
     ];
 }

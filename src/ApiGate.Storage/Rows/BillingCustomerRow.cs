@@ -48,9 +48,12 @@ internal sealed record OverageOutboxRow
     public long LeaseUntil { get; init; }
     public string LastError { get; init; } = "";
     public long? SentAt { get; init; }
+    public long FirstAttemptAt { get; init; }
+    public long HeldAt { get; init; }
 
     public OverageReport ToDefinition() => new(Id, UserId, CustomerId, MeterEvent, Units, StoredValues.Time(PeriodStart),
-        DateTimeOffset.FromUnixTimeSeconds(UsageAt), Attempts, LastError, SentAt is { } sent ? DateTimeOffset.FromUnixTimeSeconds(sent) : null);
+        DateTimeOffset.FromUnixTimeSeconds(UsageAt), Attempts, LastError, SentAt is { } sent ? DateTimeOffset.FromUnixTimeSeconds(sent) : null,
+        FirstAttemptAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(FirstAttemptAt) : null, HeldAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(HeldAt) : null);
 }
 
 /// <summary>A row of <c>billing_events</c>: a provider event already processed.</summary>

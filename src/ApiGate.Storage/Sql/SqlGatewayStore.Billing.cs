@@ -86,14 +86,43 @@ public abstract partial class SqlGatewayStore
             // The lease conditions are repeated outside the sub-select: under PostgreSQL's READ COMMITTED a second claimer
             // blocked on the same rows re-checks them against the first claimer's committed lease and skips the rows.
             await ExecuteAsync(connection, transaction,
-                "UPDATE billing_usage_outbox SET lease_owner = @Owner, lease_until = @Until, attempts = attempts + 1 " +
-                "WHERE sent_at IS NULL AND next_attempt_at <= @Now AND lease_until < @Now AND id IN (" +
-                "SELECT id FROM billing_usage_outbox WHERE sent_at IS NULL AND next_attempt_at <= @Now AND lease_until < @Now ORDER BY usage_at, id LIMIT @Max)",
+                "UPDATE billing_usage_outbox SET lease_owner = @Owner, lease_until = @Until, attempts = attempts + 1, " +
+                "first_attempt_at = CASE WHEN first_attempt_at = 0 THEN @Now ELSE first_attempt_at END " +
+                "WHERE sent_at IS NULL AND held_at = 0 AND next_attempt_at <= @Now AND lease_until < @Now AND id IN (" +
+                "SELECT id FROM billing_usage_outbox WHERE sent_at IS NULL AND held_at = 0 AND next_attempt_at <= @Now AND lease_until < @Now ORDER BY usage_at, id LIMIT @Max)",
                 ct, new { Owner = owner, Until = until, Now = at, Max = max });
             var rows = await QueryAsync<OverageOutboxRow>(connection, transaction,
                 OverageOutbox.Select("WHERE sent_at IS NULL AND lease_owner = @Owner AND lease_until = @Until"), new { Owner = owner, Until = until }, ct);
             return rows.Select(r => r.ToDefinition()).ToList();
         }, cancellationToken);
+
+    public Task<IReadOnlyList<OverageReport>> HoldStaleOverageAsync(DateTimeOffset now, DateTimeOffset firstAttemptBefore, CancellationToken cancellationToken) =>
+        WriteTransactionAsync<IReadOnlyList<OverageReport>>(async (connection, transaction, ct) =>
+        {
+            var at = now.ToUnixTimeSeconds();
+            var stale = await QueryAsync<OverageOutboxRow>(connection, transaction,
+                OverageOutbox.Select("WHERE sent_at IS NULL AND held_at = 0 AND first_attempt_at > 0 AND first_attempt_at <= @Before AND lease_until < @Now"),
+                new { Before = firstAttemptBefore.ToUnixTimeSeconds(), Now = at }, ct);
+            var held = new List<OverageReport>(stale.Count);
+            foreach (var row in stale)
+            {
+                if (await ExecuteAsync(connection, transaction,
+                        "UPDATE billing_usage_outbox SET held_at = @Now WHERE id = @Id AND sent_at IS NULL AND held_at = 0 AND lease_until < @Now",
+                        ct, new { row.Id, Now = at }) > 0)
+                {
+                    held.Add((row with { HeldAt = at }).ToDefinition());
+                }
+            }
+
+            return held;
+        }, cancellationToken);
+
+    public Task<bool> ResolveHeldOverageAsync(string id, OverageResolution resolution, DateTimeOffset now, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+            await ExecuteAsync(connection, transaction, resolution == OverageResolution.Sent
+                    ? "UPDATE billing_usage_outbox SET sent_at = @Now, held_at = 0, lease_owner = '', lease_until = 0 WHERE id = @Id AND sent_at IS NULL AND held_at > 0"
+                    : "UPDATE billing_usage_outbox SET held_at = 0, first_attempt_at = 0, next_attempt_at = 0, lease_owner = '', lease_until = 0 WHERE id = @Id AND sent_at IS NULL AND held_at > 0",
+                ct, new { Id = id, Now = now.ToUnixTimeSeconds() }) > 0, cancellationToken);
 
     public Task<bool> MarkOverageSentAsync(string id, string owner, DateTimeOffset at, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
@@ -115,7 +144,8 @@ public abstract partial class SqlGatewayStore
             var sentRows = await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_usage_outbox WHERE sent_at IS NOT NULL", ct);
             var sentUnits = await ScalarAsync(connection, null, "SELECT CAST(COALESCE(SUM(units), 0) AS BIGINT) FROM billing_usage_outbox WHERE sent_at IS NOT NULL", ct);
             var failing = await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_usage_outbox WHERE sent_at IS NULL AND last_error <> ''", ct);
-            return new OverageTotals(pendingRows, pendingUnits, sentRows, sentUnits, failing);
+            var held = await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_usage_outbox WHERE sent_at IS NULL AND held_at > 0", ct);
+            return new OverageTotals(pendingRows, pendingUnits, sentRows, sentUnits, failing, held);
         }, cancellationToken);
 
     public Task<IReadOnlyList<OverageReport>> ListOverageAsync(bool sent, int limit, CancellationToken cancellationToken) =>

@@ -10,7 +10,7 @@ namespace ApiGate.Gateway.Tests.Billing;
 /// <summary>The billing store contract on every engine: the overage outbox is written by the usage batch, claimed under a lease, marked once.</summary>
 public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<StoreEngines>
 {
-    private static readonly DateTimeOffset Now = new(2026, 11, 15, 12, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset Now = new(2026, 11, 15, 12, 0, 0, TimeSpan.Zero);
 
     [Theory]
     [EngineData(GatewayStores.Sqlite)]
@@ -110,7 +110,7 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal("free", (await store.FindUserAsync(billed, CancellationToken.None))!.PlanId);
     }
 
-    private static async Task<(string Billed, string Unbilled)> SetUpAsync(ApiGate.Storage.Sql.SqlGatewayStore store)
+    internal static async Task<(string Billed, string Unbilled)> SetUpAsync(ApiGate.Storage.Sql.SqlGatewayStore store)
     {
         var plans = new PlanService(store, TimeProvider.System);
         Assert.True((await plans.CreateAsync(new PlanInput
@@ -125,7 +125,7 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
         return (billed, unbilled);
     }
 
-    private static UsageEvent Event(string userId, long overage, int second, string meter = "api_overage") => new()
+    internal static UsageEvent Event(string userId, long overage, int second, string meter = "api_overage") => new()
     {
         UserId = userId, KeyId = "key_1", RouteId = "route_1", UpstreamId = "up_1", Method = "GET", Path = "/x", Status = 200,
         Units = 1, OverageUnits = overage, OverageMeter = overage > 0 ? meter : "", ClientIp = "127.0.0.1", RequestId = "req",
