@@ -20,8 +20,8 @@ public sealed class UsageReadsAfterRetentionTests : AdminTestBase
             CancellationToken.None);
         var before = await ReadAllAsync(user);
 
-        // Act: retention removes every raw event
-        while (await Gateway.Store.PruneUsageAsync(UsageData.RawEvents, DateTimeOffset.UtcNow.AddDays(1), 7, CancellationToken.None) == 7)
+        // Act: retention removes every raw event (the newest is 39 h into this month: ahead of the clock on its first day)
+        while (await Gateway.Store.PruneUsageAsync(UsageData.RawEvents, month.AddDays(2), 7, CancellationToken.None) == 7)
         {
         }
 
