@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ApiGate.Core.Text;
 
 namespace ApiGate.Core.Entitlements;
 
@@ -32,8 +33,14 @@ public static class EntitlementResolver
                 continue;
             }
 
+            var name = HeaderNameOf(entitlement);
+            if (ReservedHeaders.Problem(name, credential: false) is not null)
+            {
+                continue; // stored before the rule existed: never sent in place of the gateway's own header
+            }
+
             var value = values.TryGetValue(entitlement.Id, out var assigned) ? assigned : entitlement.DefaultValue;
-            headers.Add(new EntitlementHeader(HeaderNameOf(entitlement), value));
+            headers.Add(new EntitlementHeader(name, value));
         }
 
         return [.. headers];

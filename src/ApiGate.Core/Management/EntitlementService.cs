@@ -119,6 +119,11 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
                 return Invalid("header_name", $"'{input.HeaderName}' is not a valid header name");
             }
 
+            if (header.Length > 0 && ReservedHeaders.Problem(header, credential: false) is { } reserved)
+            {
+                return Invalid("header_name", reserved);
+            }
+
             e = e with { HeaderName = header };
         }
 

@@ -224,6 +224,11 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             {
                 return Invalid("auth_header", "auth_type header needs a valid header name in auth_header");
             }
+
+            if (u.AuthType == UpstreamAuthType.Header && ReservedHeaders.Problem(u.AuthHeader, credential: true) is { } reserved)
+            {
+                return Invalid("auth_header", reserved);
+            }
         }
 
         return u;

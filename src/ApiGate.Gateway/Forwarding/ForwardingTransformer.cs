@@ -32,6 +32,23 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     /// <summary>Headers that say who the client is; replaced by the gateway's own <c>X-Forwarded-For</c>.</summary>
     private static readonly string[] ClientAddressHeaders = ["X-Forwarded-For", "Forwarded", Proxies.ClientAddressMiddleware.RealIpHeader];
 
+    /// <summary>
+    /// Headers a backend may read as the request's real target or outbound proxy, never forwarded: <c>Proxy</c> becomes
+    /// <c>HTTP_PROXY</c> in CGI-style backends ("httpoxy"); IIS and Symfony take <c>X-Original-URL</c> /
+    /// <c>X-Rewrite-URL</c> as the path, past the route that matched.
+    /// </summary>
+    private static readonly System.Collections.Frozen.FrozenSet<string> NeverForwarded =
+        System.Collections.Frozen.FrozenSet.ToFrozenSet(["Proxy", "X-Original-URL", "X-Rewrite-URL"], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// What proxies in front tell a backend about the client and the original request (its address, port, path prefix,
+    /// scheme): forwarded only from a trusted proxy (APIGATE_TRUSTED_PROXIES); anyone else could choose them.
+    /// </summary>
+    private static readonly System.Collections.Frozen.FrozenSet<string> FromTrustedProxyOnly = System.Collections.Frozen.FrozenSet.ToFrozenSet(
+        ["X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "Front-End-Https", "X-Url-Scheme",
+         "True-Client-IP", "X-Client-IP", "Client-IP", "CF-Connecting-IP", "Fastly-Client-IP", "X-Cluster-Client-IP", "X-Original-Forwarded-For"],
+        StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Headers some frameworks take as the real method (Rails, Express, Spring, ASP.NET with middleware).</summary>
     private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
 
@@ -50,7 +67,8 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             }
         }
 
-        StripSpoofableHeaders(headers);
+        var viaProxy = httpContext.Features.Get<Proxies.ForwardedClientFeature>(); // set only for a trusted proxy's request
+        StripSpoofableHeaders(headers, fromTrustedProxy: viaProxy is not null);
         StripConnectionNominated(incoming.Headers, headers);
         if (request.Route.Definition.Methods.Count > 0)
         {
@@ -71,7 +89,6 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             }
         }
 
-        var viaProxy = httpContext.Features.Get<Proxies.ForwardedClientFeature>(); // set only for a trusted proxy's request
         if (Proxies.ClientAddressMiddleware.ForwardedFor(httpContext, viaProxy) is { } forwardedFor)
         {
             headers.TryAddWithoutValidation("X-Forwarded-For", forwardedFor);
@@ -203,11 +220,12 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
     /// <summary>
     /// Removes client headers a backend could take for the gateway's: any <c>X-Entitlement-*</c> or custom entitlement
-    /// header, and every name with a character other than a letter, digit or '-' (unless
+    /// header, <see cref="NeverForwarded"/>, <see cref="FromTrustedProxyOnly"/> unless a trusted proxy sent the request,
+    /// and every name with a character other than a letter, digit or '-' (unless
     /// <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>; then only those that read as a protected header, an entitlement
     /// header or the upstream's credential header once each such character is '-').
     /// </summary>
-    private void StripSpoofableHeaders(HttpRequestHeaders outgoing)
+    private void StripSpoofableHeaders(HttpRequestHeaders outgoing, bool fromTrustedProxy)
     {
         // NonValidated enumerates without allocating (an IHeaderDictionary enumerator would be boxed per request).
         List<string>? found = null;
@@ -215,6 +233,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         {
             var name = header.Key;
             if (name.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(name)
+                || NeverForwarded.Contains(name) || (!fromTrustedProxy && FromTrustedProxyOnly.Contains(name))
                 || (HasUnusualCharacter(name) && (!allowUnderscoreHeaders || ReadsAsProtected(name))))
             {
                 (found ??= []).Add(name);

@@ -121,6 +121,31 @@ public sealed class TrustedProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Request_FromTrustedProxy_ItsPortPrefixAndClientAddressHeadersPassButNeverProxyOrPathOverrides()
+    {
+        // Arrange
+        await using var gateway = await StartAsync("127.0.0.1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/echo/x");
+        request.Headers.Add("X-Forwarded-Port", "443");
+        request.Headers.Add("X-Forwarded-Prefix", "/api");
+        request.Headers.Add("True-Client-IP", "203.0.113.7");
+        request.Headers.Add("Proxy", "http://127.0.0.1:9/");
+        request.Headers.Add("X-Original-URL", "/admin");
+
+        // Act
+        using var response = await gateway.Client.SendAsync(request);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var received = _upstream.Received.Last().Headers;
+        Assert.Equal(["443"], received["X-Forwarded-Port"]);
+        Assert.Equal(["/api"], received["X-Forwarded-Prefix"]);
+        Assert.Equal(["203.0.113.7"], received["True-Client-IP"]);
+        Assert.False(received.ContainsKey("Proxy"));
+        Assert.False(received.ContainsKey("X-Original-URL"));
+    }
+
+    [Fact]
     public async Task Request_KeptAliveConnectionFromProxy_EachRequestResolvedOnItsOwn()
     {
         // Arrange: one keep-alive connection carrying two requests, only the first with a chain

@@ -1,0 +1,125 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Management;
+using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Security;
+
+/// <summary>
+/// What a third attack run found, kept so it cannot come back: an entitlement or upstream credential header named like
+/// a header the gateway sets or one that frames the message, the "httpoxy" <c>Proxy</c> header and path-override
+/// headers reaching the backend, and client-address and forwarding headers other than <c>X-Forwarded-For</c> passed
+/// through from clients that are not trusted proxies.
+/// </summary>
+public sealed class ThirdAttackRunTests : GatewayTestBase
+{
+    private string _key = "";
+    private string _userId = "";
+
+    private protected override void Configure(GatewayOptions options) => options.TrustedProxies = "10.0.0.0/8"; // the test client is not one
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "priv", Path = "/priv/*", Upstream = "backend", AuthRequired = true }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "pub", Path = "/pub/*", Upstream = "backend" }, reload: false);
+        var created = await Gateway.CreateKeyAsync("owner@example.com");
+        (_key, _userId) = (created.Key, created.User.Id);
+    }
+
+    [Theory]
+    [InlineData("X-User-ID")]
+    [InlineData("x_user_id")]
+    [InlineData("X-Plan-ID")]
+    [InlineData("X-Forwarded-For")]
+    [InlineData("Host")]
+    [InlineData("Content-Length")]
+    [InlineData("Transfer-Encoding")]
+    [InlineData("Connection")]
+    [InlineData("Authorization")]
+    [InlineData("X-API-Key")]
+    public async Task EntitlementHeaderName_ReservedName_RefusedNamingTheField(string name)
+    {
+        // Act
+        var result = await Gateway.Entitlements.CreateAsync(
+            new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String, DefaultValue = "gold", HeaderName = name }, CancellationToken.None);
+
+        // Assert
+        Assert.False(result.Ok);
+        Assert.Equal((ManagementErrorKind.Validation, "header_name"), (result.Error!.Kind, result.Error.Field));
+        Assert.Contains($"'{name}'", result.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("X-User-ID", false)]
+    [InlineData("Content-Length", false)]
+    [InlineData("Host", false)]
+    [InlineData("X_Forwarded_Host", false)]
+    [InlineData("Authorization", true)]
+    [InlineData("X-API-Key", true)]
+    [InlineData("X-Backend-Token", true)]
+    public async Task UpstreamAuthHeader_ReservedNameRefused_CredentialHeadersAllowed(string name, bool allowed)
+    {
+        // Act
+        var result = await Gateway.Upstreams.CreateAsync(new UpstreamChanges
+        {
+            Name = "auth-" + name.ToLowerInvariant().Replace('_', '-'), Url = new Uri(Upstream.Url),
+            AuthType = UpstreamAuthType.Header, AuthHeader = name, AuthValue = "s3cret-value",
+        }, CancellationToken.None);
+
+        // Assert
+        Assert.Equal(allowed, result.Ok);
+        if (!allowed)
+        {
+            Assert.Equal("auth_header", result.Error!.Field);
+            Assert.DoesNotContain("s3cret-value", result.Error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task EntitlementStoredWithAReservedName_NeverReplacesTheGatewaysIdentityHeader()
+    {
+        // Arrange: written straight to the store, as a store from before the rule would hold it
+        await Gateway.Store.CreateEntitlementAsync(new EntitlementDefinition
+        {
+            Id = "ent_legacy", Name = "legacy", ValueType = EntitlementValueType.String, DefaultValue = "usr_forged", HeaderName = "X-User-ID", Enabled = true,
+        }, CancellationToken.None);
+        await Gateway.ReloadAsync();
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/priv/x", "X-API-Key: " + _key);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Equal([_userId], Assert.Single(Upstream.Received).Headers["X-User-ID"]);
+    }
+
+    [Theory]
+    [InlineData("/pub/x")]
+    [InlineData("/priv/x")]
+    public async Task ProxyAndPathOverrideAndClientAddressHeaders_FromAnUntrustedClient_NeverReachTheBackend(string path)
+    {
+        // Arrange
+        string[] sent =
+        [
+            "Proxy: http://127.0.0.1:9/", "X-Original-URL: /admin", "X-Rewrite-URL: /admin", "X-Forwarded-Port: 443",
+            "X-Forwarded-Prefix: /evil", "X-Forwarded-Server: evil.example", "X-Forwarded-Ssl: on", "Front-End-Https: on",
+            "True-Client-IP: 192.0.2.1", "X-Client-IP: 192.0.2.2", "Client-IP: 192.0.2.3", "CF-Connecting-IP: 192.0.2.4",
+            "Fastly-Client-IP: 192.0.2.5", "X-Cluster-Client-IP: 192.0.2.6", "X-Original-Forwarded-For: 192.0.2.7", "X-Kept: yes",
+        ];
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, path, [.. sent, "X-API-Key: " + _key]);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(Upstream.Received).Headers;
+        Assert.Equal(["yes"], received["X-Kept"]);
+        foreach (var line in sent[..^1])
+        {
+            var name = line[..line.IndexOf(':', StringComparison.Ordinal)];
+            Assert.False(received.ContainsKey(name), $"{name} reached the backend");
+        }
+    }
+}
