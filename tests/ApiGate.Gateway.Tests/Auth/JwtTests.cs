@@ -246,7 +246,7 @@ public sealed class JwtTests : IAsyncLifetime
         Assert.Equal("Bearer", nothing.Headers.WwwAuthenticate.ToString());
     }
 
-    private static Task<HttpResponseMessage> SendAsync(TestGateway gateway, string path, string? bearer)
+    internal static Task<HttpResponseMessage> SendAsync(TestGateway gateway, string path, string? bearer)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + path);
         if (bearer is not null)

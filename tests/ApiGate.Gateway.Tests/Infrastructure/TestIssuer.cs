@@ -20,6 +20,7 @@ internal sealed class TestIssuer : IAsyncDisposable
     private readonly WebApplication _app;
     private volatile SecurityKey[] _published = [];
     private int _jwksFetches;
+    private int _discoveryFetches;
 
     private TestIssuer(WebApplication app, string url)
     {
@@ -32,6 +33,12 @@ internal sealed class TestIssuer : IAsyncDisposable
 
     /// <summary>How many times the JWKS was served.</summary>
     public int JwksFetches => Volatile.Read(ref _jwksFetches);
+
+    /// <summary>How many times the discovery document was asked for (whatever the answer).</summary>
+    public int DiscoveryFetches => Volatile.Read(ref _discoveryFetches);
+
+    /// <summary>How the discovery document is answered: <see cref="IssuerMode.Ok"/>, a 500, text that is not JSON, or after 15 s.</summary>
+    public IssuerMode Mode { get; set; }
 
     /// <summary>A new RSA key (kid <paramref name="kid"/>).</summary>
     public static RsaSecurityKey NewRsaKey(string kid) => new(RSA.Create(2048)) { KeyId = kid };
@@ -99,12 +106,27 @@ internal sealed class TestIssuer : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
         TestIssuer? issuer = null;
-        app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
+        app.MapGet("/.well-known/openid-configuration", async (CancellationToken aborted) =>
         {
-            ["issuer"] = issuer!.Url,
-            ["jwks_uri"] = issuer.Url + "/jwks",
-            ["id_token_signing_alg_values_supported"] = new[] { "RS256", "ES256" },
-        }));
+            Interlocked.Increment(ref issuer!._discoveryFetches);
+            switch (issuer.Mode)
+            {
+                case IssuerMode.Failing:
+                    return Results.StatusCode(500);
+                case IssuerMode.Garbage:
+                    return Results.Text("<html>maintenance</html>", "application/json");
+                case IssuerMode.Slow:
+                    await Task.Delay(TimeSpan.FromSeconds(15), aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    break;
+            }
+
+            return Results.Json(new Dictionary<string, object>
+            {
+                ["issuer"] = issuer.Url,
+                ["jwks_uri"] = issuer.Url + "/jwks",
+                ["id_token_signing_alg_values_supported"] = new[] { "RS256", "ES256" },
+            });
+        });
         app.MapGet("/jwks", () =>
         {
             Interlocked.Increment(ref issuer!._jwksFetches);
@@ -129,4 +151,13 @@ internal sealed class TestIssuer : IAsyncDisposable
                 throw new ArgumentException("only RSA and EC keys are published", nameof(key));
         }
     }
+}
+
+/// <summary>How a <see cref="TestIssuer"/> answers for its discovery document.</summary>
+public enum IssuerMode
+{
+    Ok,
+    Failing,
+    Garbage,
+    Slow,
 }

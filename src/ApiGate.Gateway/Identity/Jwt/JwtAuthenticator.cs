@@ -31,7 +31,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<JwtAuthenticator> _logger;
     private readonly HttpClient? _http;
-    private readonly TokenValidationParameters? _parameters;
+    private readonly IssuerKeys? _keys;
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
     private readonly ConfigScopedCache<string, Resolved> _cache = new(MaxEntries, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<Resolved>>> _pending = new(StringComparer.Ordinal);
@@ -52,42 +52,45 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
         _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(10) };
         var issuer = new Uri(options.JwtIssuer);
-        var configuration = new ConfigurationManager<OpenIdConnectConfiguration>(
-            options.JwtIssuer.TrimEnd('/') + "/.well-known/openid-configuration",
-            new OpenIdConnectConfigurationRetriever(),
-            new HttpDocumentRetriever(_http) { RequireHttps = issuer.Scheme == Uri.UriSchemeHttps })
-        {
-            RefreshInterval = options.JwtRefreshInterval,
-            AutomaticRefreshInterval = TimeSpan.FromHours(12),
-        };
-        _parameters = new TokenValidationParameters
+        var template = new TokenValidationParameters
         {
             ValidIssuer = options.JwtIssuer,
             ValidAudience = options.JwtAudience,
             ValidAlgorithms = JwtSettings.Algorithms(options),
             ClockSkew = options.JwtClockSkew,
-            ConfigurationManager = configuration,
             RequireSignedTokens = true,
             RequireExpirationTime = true,
             TryAllIssuerSigningKeys = false,
         };
+        _keys = new IssuerKeys(
+            options.JwtIssuer.TrimEnd('/') + "/.well-known/openid-configuration",
+            new HttpDocumentRetriever(_http) { RequireHttps = issuer.Scheme == Uri.UriSchemeHttps },
+            template, options.JwtRefreshInterval, timeProvider, logger);
     }
 
     /// <summary>Whether an issuer is configured (else no JWT is accepted).</summary>
-    public bool Enabled => _parameters is not null;
+    public bool Enabled => _keys is not null;
+
+    /// <summary>Fetches of the issuer's keys so far (tests, diagnostics).</summary>
+    public long KeyFetches => _keys is null ? 0 : Interlocked.Read(ref _keys.Fetches);
 
     /// <summary>Validates <paramref name="token"/> and resolves its caller for <paramref name="snapshot"/>.</summary>
     public async ValueTask<(RequestIdentity? Identity, GatewayError? Error)> AuthenticateAsync(string token, ConfigSnapshot snapshot)
     {
-        if (_parameters is null)
+        if (_keys is null)
         {
             return (null, Errors.Invalid("this gateway accepts no JWTs (APIGATE_JWT_ISSUER is not set)"));
+        }
+
+        if (await _keys.GetAsync() is not { } parameters)
+        {
+            return (null, Errors.Unavailable); // the issuer's keys were never read: nothing to check the token against
         }
 
         TokenValidationResult result;
         try
         {
-            result = await _handler.ValidateTokenAsync(token, _parameters);
+            result = await _handler.ValidateTokenAsync(token, parameters);
         }
         catch (Exception ex) when (ex is ArgumentException or SecurityTokenException)
         {
@@ -96,6 +99,11 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
         if (!result.IsValid)
         {
+            if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
+            {
+                _keys.KeyNotFound(); // the issuer may have rotated its keys: read them again, in the background
+            }
+
             return (null, Refusal(result.Exception));
         }
 
@@ -111,15 +119,14 @@ internal sealed partial class JwtAuthenticator : IDisposable
             try
             {
                 resolved = await lazy.Value;
+                if (resolved.Cacheable)
+                {
+                    _cache.Set(subject, resolved); // before the pending entry goes: a request arriving in between finds one or the other
+                }
             }
             finally
             {
                 _pending.TryRemove(new KeyValuePair<string, Lazy<Task<Resolved>>>(subject, lazy));
-            }
-
-            if (resolved.Cacheable)
-            {
-                _cache.Set(subject, resolved);
             }
         }
 
