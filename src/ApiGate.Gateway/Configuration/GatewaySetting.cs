@@ -84,7 +84,7 @@ internal sealed partial class GatewaySetting
     /// (<c>user:pw@</c>, <c>:pw@</c>, a password containing <c>@</c>) read <c>***</c>.
     /// </summary>
     public string Redact(string value) =>
-        Secret ? (value.Length > 0 ? "(set)" : "") : UrlUserInfo().Replace(DsnPassword().Replace(value, "$1=***"), "://***@");
+        Secret ? (value.Length > 0 ? "(set)" : "") : UrlUserInfo().Replace(DsnPassword().Replace(value, "${key}=***"), "://***@");
 
     private static string FormatDuration(TimeSpan span) =>
         span >= TimeSpan.FromDays(1) && span.Ticks % TimeSpan.TicksPerDay == 0
@@ -124,7 +124,9 @@ internal sealed partial class GatewaySetting
             : throw new ArgumentException(longDuration ? $"'{value}' is not a duration such as 7d or 12h" : $"'{value}' is not a duration such as 30s or 1500ms");
     }
 
-    [GeneratedRegex("(?i)(password|pwd)=[^;]*")]
+    // A connection-string password as Npgsql reads it: any case, spaces around the key and '=', and a value that may be
+    // quoted ("…" or '…', a doubled quote inside) and then hold ';'.
+    [GeneratedRegex("""(?i)(?<=^|;)\s*(?<key>password|pwd|psw)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)""")]
     private static partial Regex DsnPassword();
 
     [GeneratedRegex("://[^/]*@")]

@@ -13,7 +13,7 @@ public abstract partial class SqlGatewayStore
         ListAsync(AdminTokenTable, r => r.ToDefinition(), "", null, cancellationToken);
 
     public Task<AdminTokenDefinition?> FindAdminTokenAsync(string idOrName, CancellationToken cancellationToken) =>
-        FindAsync(AdminTokenTable, r => r.ToDefinition(), "WHERE id = @Ref OR lower(name) = lower(@Ref)", idOrName, cancellationToken);
+        FindByIdOrNameAsync(AdminTokenTable, r => r.ToDefinition(), "WHERE lower(name) = lower(@Ref)", idOrName, cancellationToken);
 
     public Task<IReadOnlyList<AdminTokenDefinition>> FindAdminTokensByPrefixAsync(string prefix, CancellationToken cancellationToken) =>
         ListAsync(AdminTokenTable, r => r.ToDefinition(), "WHERE prefix = @Ref", new { Ref = prefix }, cancellationToken);

@@ -41,7 +41,7 @@ public abstract partial class SqlGatewayStore
     public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => ListAsync(Users, r => r.ToDefinition(), "", null, cancellationToken);
 
     public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>
-        FindAsync(Users, r => r.ToDefinition(), "WHERE id = @Ref OR lower(email) = lower(@Ref)", idOrEmail, cancellationToken);
+        FindByIdOrNameAsync(Users, r => r.ToDefinition(), "WHERE lower(email) = lower(@Ref)", idOrEmail, cancellationToken);
 
     public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
@@ -124,7 +124,7 @@ public abstract partial class SqlGatewayStore
     public Task<IReadOnlyList<EntitlementDefinition>> ListEntitlementsAsync(CancellationToken cancellationToken) => ListAsync(Entitlements, r => r.ToDefinition(), "", null, cancellationToken);
 
     public Task<EntitlementDefinition?> FindEntitlementAsync(string idOrName, CancellationToken cancellationToken) =>
-        FindAsync(Entitlements, r => r.ToDefinition(), "WHERE id = @Ref OR name = @Ref", idOrName, cancellationToken);
+        FindByIdOrNameAsync(Entitlements, r => r.ToDefinition(), "WHERE name = @Ref", idOrName, cancellationToken);
 
     public Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) =>
         WriteAsync(Entitlements.Insert, EntitlementRow.From(entitlement), Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"), cancellationToken);

@@ -65,7 +65,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         ListAsync(Upstreams, ToUpstream, "", null, cancellationToken);
 
     public Task<UpstreamDefinition?> FindUpstreamAsync(string idOrSlug, CancellationToken cancellationToken) =>
-        FindAsync(Upstreams, ToUpstream, "WHERE id = @Ref OR slug = @Ref", idOrSlug, cancellationToken);
+        FindByIdOrNameAsync(Upstreams, ToUpstream, "WHERE slug = @Ref", idOrSlug, cancellationToken);
 
     public Task CreateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken) =>
         WriteAsync(Upstreams.Insert, UpstreamRow.From(upstream, _secrets.Protect), Duplicate("name", $"an upstream named '{upstream.Name}' already exists"), cancellationToken);
@@ -83,7 +83,8 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
     public Task<RouteDefinition?> FindRouteAsync(string idOrSlug, CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) =>
-            (await RoutesAsync(connection, null, "WHERE id = @Ref OR slug = @Ref", new { Ref = idOrSlug }, ct)) is [var route, ..] ? route : null, cancellationToken);
+            (await RoutesAsync(connection, null, "WHERE id = @Ref", new { Ref = idOrSlug }, ct)) is [var route, ..] ? route
+            : (await RoutesAsync(connection, null, "WHERE slug = @Ref", new { Ref = idOrSlug }, ct)) is [var bySlug, ..] ? bySlug : null, cancellationToken);
 
     public Task CreateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) => WriteRouteAsync(Routes.Insert, route, cancellationToken);
 
@@ -216,6 +217,15 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             (await QueryAsync<TRow>(connection, null, table.Select(where), parameters, ct)).Select(convert).ToList(), cancellationToken);
 
     /// <summary>The first row <paramref name="where"/> selects with <c>@Ref</c> = <paramref name="reference"/>, or null.</summary>
+    /// <summary>
+    /// The row whose id is <paramref name="reference"/>, else the one <paramref name="byName"/> (a WHERE clause on
+    /// <c>@Ref</c>) finds: an exact id always wins, so a name chosen to look like another row's id never stands in for it.
+    /// </summary>
+    private protected async Task<T?> FindByIdOrNameAsync<TRow, T>(RowTable<TRow> table, Func<TRow, T> convert, string byName, string reference, CancellationToken cancellationToken)
+        where TRow : class
+        where T : class =>
+        await FindAsync(table, convert, "WHERE id = @Ref", reference, cancellationToken) ?? await FindAsync(table, convert, byName, reference, cancellationToken);
+
     private protected async Task<T?> FindAsync<TRow, T>(RowTable<TRow> table, Func<TRow, T> convert, string where, string reference, CancellationToken cancellationToken)
         where TRow : class
         where T : class

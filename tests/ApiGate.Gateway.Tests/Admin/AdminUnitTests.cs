@@ -81,6 +81,20 @@ public sealed class AdminUnitTests
         Assert.Equal(shown, settings["redis_url"]);
     }
 
+    [Theory]
+    [InlineData("Host=db; Password = pgpw2 ;Database=d", "Host=db;Password=***;Database=d")]
+    [InlineData("Host=db;PASSWORD=\"pg;pw3\";Database=d", "Host=db;PASSWORD=***;Database=d")]
+    [InlineData("Host=db;Pwd='it''s;here';Database=d", "Host=db;Pwd=***;Database=d")]
+    [InlineData("Host=db;psw=plain", "Host=db;psw=***")]
+    [InlineData("Password=first;Host=db", "Password=***;Host=db")]
+    [InlineData("Host=db;Passfile=/etc/pgpass", "Host=db;Passfile=/etc/pgpass")]
+    public void SettingsOf_DsnPasswordInAnyNpgsqlSpelling_IsMaskedWhole(string dsn, string shown)
+    {
+        var settings = AdminSettings.Of(new GatewayOptions { DatabaseDsn = dsn });
+
+        Assert.Equal(shown, settings["database_dsn"]);
+    }
+
     [Fact]
     public void AdminTokens_Format_IsDistinctFromApiKeys()
     {

@@ -37,6 +37,30 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task FindByIdOrName_ANameThatIsAnotherRowsId_TheRowWithThatIdWins(string engine)
+    {
+        // Arrange: a decoy admin token and entitlement, each named with the real one's id
+        var store = (await engines.CreateAsync(engine)).Store;
+        var tokens = new ApiGate.Core.Management.AdminTokenService(store, TimeProvider.System);
+        var real = (await tokens.CreateAsync("ops", None)).Value!.Record;
+        var decoy = (await tokens.CreateAsync(real.Id, None)).Value!.Record;
+        var entitlements = new ApiGate.Core.Management.EntitlementService(store, TimeProvider.System);
+        var realEntitlement = (await entitlements.CreateAsync(new ApiGate.Core.Management.EntitlementChanges { Name = "seats" }, None)).Value!;
+        var decoyEntitlement = (await entitlements.CreateAsync(new ApiGate.Core.Management.EntitlementChanges { Name = realEntitlement.Id }, None)).Value!;
+
+        // Act
+        var revoked = await tokens.RevokeAsync(real.Id, None);
+        var entitlement = await store.FindEntitlementAsync(realEntitlement.Id, None);
+        var byDecoyName = await store.FindEntitlementAsync(decoyEntitlement.Id, None);
+
+        // Assert
+        Assert.Equal(real.Id, revoked.Value!.Id);
+        Assert.Null((await store.FindAdminTokenAsync(decoy.Id, None))!.RevokedAt);
+        Assert.Equal(realEntitlement.Id, entitlement!.Id);
+        Assert.Equal(decoyEntitlement.Id, byDecoyName!.Id);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task InitializeAsync_SecondTime_AppliesNoMigrationAndIsNotCreated(string engine)
     {
         // Arrange
