@@ -104,7 +104,8 @@ internal sealed class AdminBody
             buffer.Write(chunk, 0, read);
         }
 
-        JsonNode? root;
+        JsonNode? root = null;
+        var text = true;
         try
         {
             root = buffer.Length == 0 ? new JsonObject() : JsonNode.Parse(buffer.ToArray(), documentOptions: new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false });
@@ -112,6 +113,15 @@ internal sealed class AdminBody
         catch (JsonException ex)
         {
             return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: " + ex.Message));
+        }
+        catch (InvalidOperationException)
+        {
+            text = false; // a member name that is not Unicode text
+        }
+
+        if (!text || !AllTextIsUnicode(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)))
+        {
+            return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: a string holds an escape that is not Unicode text (a lone surrogate such as \\ud800)"));
         }
 
         if (root is not JsonObject fields)
@@ -165,6 +175,31 @@ internal sealed class AdminBody
             var type = TypeOf(typeInfo, field);
             return (null, null, Invalid(body, field, type is null ? "cannot be read" : "must be " + Expected(type)));
         }
+    }
+
+    /// <summary>
+    /// True when every name and string in the (well-formed) JSON decodes to text: <c>"\ud800"</c> is valid JSON syntax
+    /// but no string, and reading it later would fail as a server error instead of a client one.
+    /// </summary>
+    private static bool AllTextIsUnicode(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 32 });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.PropertyName or JsonTokenType.String && reader.ValueIsEscaped)
+                {
+                    _ = reader.GetString();
+                }
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -112,6 +112,18 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Theory]
+    [InlineData("/upstreams", """{"name": "\ud800", "url": "http://127.0.0.1:1"}""")]
+    [InlineData("/upstreams", """{"name": "u", "url": "http://127.0.0.1:1", "\udc00": 1}""")]
+    [InlineData("/webhooks", """{"url": "http://127.0.0.1:1/hook", "events": ["\ud83d"]}""")]
+    public async Task Create_LoneSurrogateEscapeAnywhere_Returns400NotAServerError(string path, string body)
+    {
+        var error = AssertError(await SendAsync(HttpMethod.Post, path, body), HttpStatusCode.BadRequest, "bad_request");
+
+        Assert.Contains("lone surrogate", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, AssertData(await GetAsync(path)).GetArrayLength());
+    }
+
+    [Theory]
     [InlineData("/upstreams", """{"name": "u", "url": "http://127.0.0.1:1"}""")]
     [InlineData("/plans", """{"id": "team", "name": "Team"}""")]
     [InlineData("/plans", "")]
