@@ -41,7 +41,7 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
             {
                 var caller = context.Features.Get<AdminCaller>();
                 var request = context.Request;
-                Write(_logger, request.Method, request.PathBase.Add(request.Path).Value ?? "", context.Response.StatusCode,
+                Write(_logger, request.Method, Redacted(request.PathBase.Add(request.Path).Value ?? ""), context.Response.StatusCode,
                     Math.Round(timeProvider.GetElapsedTime(started).TotalMilliseconds, 3),
                     caller?.TokenId ?? "", caller?.TokenName ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "");
             }
@@ -60,7 +60,7 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
         var now = timeProvider.GetUtcNow();
         try
         {
-            await store.AddAdminAuditAsync(new AdminAuditRecord(0, now, context.Request.Method, context.Request.PathBase.Add(context.Request.Path).Value ?? "",
+            await store.AddAdminAuditAsync(new AdminAuditRecord(0, now, context.Request.Method, Redacted(context.Request.PathBase.Add(context.Request.Path).Value ?? ""),
                 context.Response.StatusCode, changer.TokenId, changer.TokenName, context.Connection.RemoteIpAddress?.ToString() ?? "",
                 context.Features.Get<AdminAuditNote>()?.Text ?? ""), CancellationToken.None);
             if (_prune.Due(now))
@@ -71,8 +71,47 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
         catch (Exception ex) when (ex is Core.Storage.StoreUnavailableException or System.Data.Common.DbException or InvalidOperationException)
         {
             // The change itself is done (or was refused by the store already); its log line above is the record.
-            LogNotStored(_logger, context.Request.Method, context.Request.Path.Value ?? "", ex.Message);
+            LogNotStored(_logger, context.Request.Method, Redacted(context.Request.Path.Value ?? ""), ex.Message);
         }
+    }
+
+    /// <summary>
+    /// The path with every segment that holds a credential's secret part (a run of 32 or more hex digits: an API key or
+    /// admin token pasted where an id belongs, e.g. <c>DELETE /admin/keys/ak_…</c>) cut to its first 12 characters, the
+    /// part that is shown anyway, and <c>***</c>. Ids are shorter and stay as they are.
+    /// </summary>
+    internal static string Redacted(string path)
+    {
+        if (!HasSecretRun(path))
+        {
+            return path;
+        }
+
+        var segments = path.Split('/');
+        for (var i = 0; i < segments.Length; i++)
+        {
+            if (HasSecretRun(segments[i]))
+            {
+                segments[i] = Core.Identity.ApiKeys.PrefixOf(segments[i]) + "***";
+            }
+        }
+
+        return string.Join('/', segments);
+    }
+
+    private static bool HasSecretRun(string text)
+    {
+        var run = 0;
+        foreach (var c in text)
+        {
+            run = char.IsAsciiHexDigit(c) ? run + 1 : 0;
+            if (run >= 32)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     [LoggerMessage(EventId = 7021, Level = LogLevel.Warning, Message = "Admin change {Method} {Path} is in the log but could not be added to the store's audit trail: {Reason}")]

@@ -44,6 +44,26 @@ public sealed class AdminAuditLogTests : AdminTestBase
     }
 
     [Fact]
+    public async Task KeyPastedWhereAnIdBelongs_AuditRowAndLogLineHoldOnlyItsShownPrefix()
+    {
+        // Arrange: an operator revokes a key by the key itself instead of its id
+        var (apiKey, _, _) = await Gateway.CreateKeyAsync("pasted@example.com");
+
+        // Act
+        AssertError(await DeleteAsync("/keys/" + apiKey), HttpStatusCode.NotFound, "not_found");
+        var audit = await GetAsync("/audit");
+        await Gateway.StopAsync();
+
+        // Assert
+        var row = Assert.Single(AssertData(audit).EnumerateArray());
+        Assert.Equal("/admin/keys/" + apiKey[..12] + "***", row.GetProperty("path").GetString());
+        Assert.DoesNotContain(apiKey[12..40], audit.Json.GetRawText(), StringComparison.Ordinal);
+        var output = _log.ToString();
+        Assert.Contains("/admin/keys/" + apiKey[..12] + "***", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(apiKey[12..40], output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AdminRequests_EachLoggedOnceWithTokenIdentity_NeverASecret()
     {
         // Arrange
