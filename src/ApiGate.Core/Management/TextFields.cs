@@ -25,6 +25,20 @@ public static class TextFields
                 string.Create(CultureInfo.InvariantCulture, $"must not contain control characters (U+{(int)value![at]:X4} at position {at + 1})"));
     }
 
+    /// <summary>
+    /// Why <paramref name="url"/> cannot be a URL as written, or null: a control character or a space anywhere (the URL
+    /// parser would quietly percent-encode a line break into the path sent upstream). The message names the character and
+    /// its position, not the URL.
+    /// </summary>
+    public static string? UrlProblem(string url)
+    {
+        var at = url.AsSpan().IndexOfAny(ControlCharacters);
+        at = at < 0 ? url.IndexOf(' ', StringComparison.Ordinal) : at;
+        return at < 0
+            ? null
+            : string.Create(CultureInfo.InvariantCulture, $"must not contain control characters or spaces (U+{(int)url[at]:X4} at position {at + 1}); percent-encode them");
+    }
+
     /// <summary>The first field of <paramref name="fields"/> that fails <see cref="Check"/>, or null.</summary>
     public static ManagementError? Check(params ReadOnlySpan<(string Field, string? Value)> fields)
     {

@@ -79,6 +79,11 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
     /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
     public static string? ValidateUrl(string url)
     {
+        if (TextFields.UrlProblem(url) is { } text)
+        {
+            return text;
+        }
+
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
         {
             return $"'{url}' is not an absolute http:// or https:// URL";

@@ -145,6 +145,11 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
             return $"url is longer than {MaxUrlLength} characters";
         }
 
+        if (TextFields.UrlProblem(url) is { } text)
+        {
+            return text;
+        }
+
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
         {
             return $"'{url}' is not an http or https URL (e.g. https://example.com/hooks/apigate)";

@@ -112,6 +112,21 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Theory]
+    [InlineData("/upstreams", "url", "http://127.0.0.1:1/a\r\nb", "U+000D at position 21")]
+    [InlineData("/upstreams", "url", "http://127.0.0.1:1/a b", "U+0020 at position 21")]
+    [InlineData("/upstreams", "url", "http://127.0.0.1:1/a\tb", "U+0009 at position 21")]
+    [InlineData("/webhooks", "url", "http://127.0.0.1:1/hook\nX-Injected: 1", "U+000A at position 24")]
+    public async Task Create_UrlWithControlCharacterOrSpace_Returns422NamingThePosition(string path, string field, string url, string where)
+    {
+        var body = path == "/upstreams" ? (object)new { name = "u", url } : new { url, events = new[] { "test" } };
+
+        var error = AssertError(await PostAsync(path, body), HttpStatusCode.UnprocessableEntity, "validation_error", "/" + field);
+
+        Assert.Contains(where, error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, AssertData(await GetAsync(path)).GetArrayLength());
+    }
+
+    [Theory]
     [InlineData("/upstreams", """{"name": "\ud800", "url": "http://127.0.0.1:1"}""")]
     [InlineData("/upstreams", """{"name": "u", "url": "http://127.0.0.1:1", "\udc00": 1}""")]
     [InlineData("/webhooks", """{"url": "http://127.0.0.1:1/hook", "events": ["\ud83d"]}""")]
