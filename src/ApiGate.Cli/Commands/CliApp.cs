@@ -201,7 +201,10 @@ internal static partial class CliApp
         return await context.OpenStoreAsync(options, cancellationToken);
     }
 
-    /// <summary>Reads <c>@file</c> arguments; returns other values unchanged.</summary>
+    /// <summary>The largest file an <c>@file</c> argument reads: every field it fills is far smaller.</summary>
+    public const long MaxFileBytes = 1024 * 1024;
+
+    /// <summary>Reads <c>@file</c> arguments (a regular file of at most <see cref="MaxFileBytes"/>); returns other values unchanged.</summary>
     public static string? ValueOrFile(string? value, string field)
     {
         if (value is null || !value.StartsWith('@'))
@@ -210,6 +213,31 @@ internal static partial class CliApp
         }
 
         var path = value[1..];
-        return File.Exists(path) ? File.ReadAllText(path) : throw new ArgumentException($"{field}: file '{path}' does not exist");
+        if (Directory.Exists(path))
+        {
+            throw new ArgumentException($"{field}: '{path}' is a directory, not a file");
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new ArgumentException($"{field}: file '{path}' does not exist");
+        }
+
+        // Read through a bounded stream: a device (/dev/zero) or a file still growing reports no useful length.
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var buffer = new byte[MaxFileBytes + 1];
+        var total = 0;
+        int read;
+        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
+        {
+            total += read;
+        }
+
+        if (total > MaxFileBytes)
+        {
+            throw new ArgumentException($"{field}: file '{path}' is larger than {MaxFileBytes / 1024 / 1024} MiB");
+        }
+
+        return new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetString(buffer, 0, total).TrimStart('\uFEFF');
     }
 }

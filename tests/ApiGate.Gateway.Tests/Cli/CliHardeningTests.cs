@@ -73,6 +73,34 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Theory]
+    [InlineData("/dev/zero", "is larger than 1 MiB")]
+    [InlineData("big", "is larger than 1 MiB")]
+    [InlineData("dir", "is a directory, not a file")]
+    public async Task RoutesCreate_TransformAtUnreadableFile_NamesTheFieldAndWritesNothing(string file, string problem)
+    {
+        // Arrange
+        var path = file.StartsWith('/') ? file : Path.Combine(TestDirectory, file);
+        if (file == "big")
+        {
+            await File.WriteAllTextAsync(path, new string('x', 1024 * 1024 + 1));
+        }
+        else if (file == "dir")
+        {
+            Directory.CreateDirectory(path);
+        }
+
+        // Act
+        var result = await RunAsync("routes", "create", "--name", "t", "--path", "/t/*", "--response-transform", "@" + path);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: response_transform: ", result.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains(problem, result.Diagnostics, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", result.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains("(none)", (await RunAsync("routes", "list")).Output);
+    }
+
+    [Theory]
     [InlineData("APIGATE_UPSTREAM_TIMEOUT", "30", "upstream.timeout (from APIGATE_UPSTREAM_TIMEOUT): '30' has no unit")]
     [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "250", "config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): '250' has no unit")]
     [InlineData("APIGATE_DATABASE_BUSY_TIMEOUT", "5", "database.busy_timeout (from APIGATE_DATABASE_BUSY_TIMEOUT): '5' has no unit")]
