@@ -10,6 +10,30 @@ internal static class Outcomes
     public static ManagementError NotFound(string kind, string reference) => new(ManagementErrorKind.NotFound, "", $"no {kind} with id or name '{reference}'");
 
     /// <summary>Runs the store write; a uniqueness or in-use refusal becomes a conflict error.</summary>
+    /// <summary>
+    /// Runs a read-change-write <paramref name="attempt"/> again while another request changes the same row between its
+    /// read and its write (a few times), so concurrent updates of different fields all land; a 409 if it keeps happening.
+    /// </summary>
+    public static async Task<ManagementResult<T>> RetryWhenChangedAsync<T>(Func<Task<ManagementResult<T>>> attempt)
+    {
+        const int Attempts = 5;
+        for (var i = 1; ; i++)
+        {
+            try
+            {
+                return await attempt();
+            }
+            catch (StoreChangedMeanwhileException) when (i < Attempts)
+            {
+                // read it again and apply the change to what is there now
+            }
+            catch (StoreChangedMeanwhileException ex)
+            {
+                return new ManagementError(ManagementErrorKind.Conflict, "", ex.Message + "; try again");
+            }
+        }
+    }
+
     public static async Task<ManagementResult<T>> WriteAsync<T>(T value, Func<T, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         try

@@ -46,22 +46,23 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         return await WriteAsync(built.Value!, store.CreateRouteAsync, cancellationToken);
     }
 
-    public async Task<ManagementResult<RouteDefinition>> UpdateAsync(string idOrSlug, RouteChanges input, CancellationToken cancellationToken)
-    {
-        var existing = await store.FindRouteAsync(idOrSlug, cancellationToken);
-        if (existing is null)
+    public Task<ManagementResult<RouteDefinition>> UpdateAsync(string idOrSlug, RouteChanges input, CancellationToken cancellationToken) =>
+        RetryWhenChangedAsync(async () =>
         {
-            return NotFound("route", idOrSlug);
-        }
+            var existing = await store.FindRouteAsync(idOrSlug, cancellationToken);
+            if (existing is null)
+            {
+                return NotFound("route", idOrSlug);
+            }
 
-        var built = await ApplyRouteAsync(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input, cancellationToken);
-        if (built.Error is not null)
-        {
-            return built.Error;
-        }
+            var built = await ApplyRouteAsync(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input, cancellationToken);
+            if (built.Error is not null)
+            {
+                return built.Error;
+            }
 
-        return await WriteAsync(built.Value!, store.UpdateRouteAsync, cancellationToken);
-    }
+            return await WriteAsync(built.Value!, (route, ct) => store.UpdateRouteAsync(route, existing.UpdatedAt, ct), cancellationToken);
+        });
 
     public async Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken)
     {

@@ -48,22 +48,23 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
         return await WriteAsync(built.Value!, store.CreateUpstreamAsync, cancellationToken);
     }
 
-    public async Task<ManagementResult<UpstreamDefinition>> UpdateAsync(string idOrSlug, UpstreamChanges input, CancellationToken cancellationToken)
-    {
-        var existing = await store.FindUpstreamAsync(idOrSlug, cancellationToken);
-        if (existing is null)
+    public Task<ManagementResult<UpstreamDefinition>> UpdateAsync(string idOrSlug, UpstreamChanges input, CancellationToken cancellationToken) =>
+        RetryWhenChangedAsync(async () =>
         {
-            return NotFound("upstream", idOrSlug);
-        }
+            var existing = await store.FindUpstreamAsync(idOrSlug, cancellationToken);
+            if (existing is null)
+            {
+                return NotFound("upstream", idOrSlug);
+            }
 
-        var built = ApplyUpstream(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input);
-        if (built.Error is not null)
-        {
-            return built.Error;
-        }
+            var built = ApplyUpstream(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input);
+            if (built.Error is not null)
+            {
+                return built.Error;
+            }
 
-        return await WriteAsync(built.Value!, store.UpdateUpstreamAsync, cancellationToken);
-    }
+            return await WriteAsync(built.Value!, (upstream, ct) => store.UpdateUpstreamAsync(upstream, existing.UpdatedAt, ct), cancellationToken);
+        });
 
     public async Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken)
     {

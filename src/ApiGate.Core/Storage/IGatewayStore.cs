@@ -54,7 +54,11 @@ public interface IGatewayStore :
     Task CreateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken);
 
     /// <summary>Replaces by id; throws <see cref="StoreConflictException"/> on a duplicate name.</summary>
-    Task UpdateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken);
+    /// <summary>
+    /// Replaces the upstream, if its stored <c>updated_at</c> is still <paramref name="readAt"/> (else
+    /// <see cref="StoreChangedMeanwhileException"/> and nothing is written).
+    /// </summary>
+    Task UpdateUpstreamAsync(UpstreamDefinition upstream, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes by id; throws <see cref="StoreConflictException"/> while routes still use it.</summary>
     Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken);
@@ -66,7 +70,11 @@ public interface IGatewayStore :
 
     Task CreateRouteAsync(RouteDefinition route, CancellationToken cancellationToken);
 
-    Task UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken);
+    /// <summary>
+    /// Replaces the route, if its stored <c>updated_at</c> is still <paramref name="readAt"/> (else
+    /// <see cref="StoreChangedMeanwhileException"/> and nothing is written).
+    /// </summary>
+    Task UpdateRouteAsync(RouteDefinition route, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     Task DeleteRouteAsync(string id, CancellationToken cancellationToken);
 }
@@ -101,3 +109,9 @@ public sealed class StoreConflictException(string field, string message) : Excep
 {
     public string Field { get; } = field;
 }
+
+/// <summary>
+/// An update of a row that another request changed (or deleted) after it was read: nothing was written. The caller
+/// reads the row again and applies its change to what is there now.
+/// </summary>
+public sealed class StoreChangedMeanwhileException(string message) : Exception(message);

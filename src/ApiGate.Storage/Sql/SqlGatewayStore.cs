@@ -70,8 +70,37 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     public Task CreateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken) =>
         WriteAsync(Upstreams.Insert, UpstreamRow.From(upstream, _secrets.Protect), Duplicate("name", $"an upstream named '{upstream.Name}' already exists"), cancellationToken);
 
-    public Task UpdateUpstreamAsync(UpstreamDefinition upstream, CancellationToken cancellationToken) =>
-        WriteAsync(Upstreams.Update, UpstreamRow.From(upstream, _secrets.Protect), Duplicate("name", $"an upstream named '{upstream.Name}' already exists"), cancellationToken);
+    public Task UpdateUpstreamAsync(UpstreamDefinition upstream, DateTimeOffset readAt, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            try
+            {
+                await UpdateIfUnchangedAsync(connection, transaction, Upstreams.Update, UpstreamRow.From(upstream, _secrets.Protect), readAt, "upstream", upstream.Name, ct);
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw Duplicate("name", $"an upstream named '{upstream.Name}' already exists");
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="updateSql"/> (an update by id) only while the row's <c>updated_at</c> is still
+    /// <paramref name="readAt"/>: a row another request wrote after this one read it is not overwritten with a change
+    /// made to the old copy.
+    /// </summary>
+    private static async Task UpdateIfUnchangedAsync(
+        DbConnection connection, DbTransaction transaction, string updateSql, object row, DateTimeOffset readAt, string kind, string name, CancellationToken ct)
+    {
+        var parameters = new DynamicParameters(row);
+        parameters.Add("ReadAt", StoredValues.Time(readAt));
+        if (await ExecuteAsync(connection, transaction, updateSql + " AND updated_at = @ReadAt", ct, parameters) == 0)
+        {
+            throw new StoreChangedMeanwhileException($"the {kind} '{name}' was changed by another request at the same time");
+        }
+    }
 
     public Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("upstreams", id, "SELECT slug FROM routes WHERE upstream_id = @Ref ORDER BY slug",
@@ -88,7 +117,8 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
     public Task CreateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) => WriteRouteAsync(Routes.Insert, route, cancellationToken);
 
-    public Task UpdateRouteAsync(RouteDefinition route, CancellationToken cancellationToken) => WriteRouteAsync(Routes.Update, route, cancellationToken);
+    public Task UpdateRouteAsync(RouteDefinition route, DateTimeOffset readAt, CancellationToken cancellationToken) =>
+        WriteRouteAsync(Routes.Update, route, cancellationToken, readAt);
 
     public Task DeleteRouteAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("routes", id, null, null, ["DELETE FROM route_cors WHERE id = @Id", "DELETE FROM route_auth WHERE id = @Id"], cancellationToken);
@@ -121,12 +151,19 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     }
 
     /// <summary>Writes the route row and replaces its CORS row in one transaction that also bumps the config version.</summary>
-    private Task WriteRouteAsync(string routeSql, RouteDefinition route, CancellationToken cancellationToken) =>
+    private Task WriteRouteAsync(string routeSql, RouteDefinition route, CancellationToken cancellationToken, DateTimeOffset? readAt = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             try
             {
-                await ExecuteAsync(connection, transaction, routeSql, ct, RouteRow.From(route));
+                if (readAt is { } read)
+                {
+                    await UpdateIfUnchangedAsync(connection, transaction, routeSql, RouteRow.From(route), read, "route", route.Name, ct);
+                }
+                else
+                {
+                    await ExecuteAsync(connection, transaction, routeSql, ct, RouteRow.From(route));
+                }
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
