@@ -27,7 +27,15 @@ internal sealed class AuthenticationStep(
             var bearer = BearerToken(request.HttpContext.Request);
             if (scheme == Core.Routing.AuthScheme.Jwt || (bearer is not null && LooksLikeJwt(bearer)))
             {
-                return bearer is null ? request.RejectAsync(Identity.Jwt.JwtAuthenticator.Errors.Missing) : AuthenticateJwtAsync(request, bearer);
+                if (bearer is null)
+                {
+                    return request.RejectAsync(Identity.Jwt.JwtAuthenticator.Errors.Missing);
+                }
+
+                // Where a key is a credential too, a token and a key are two callers: refused, not resolved by precedence.
+                return scheme == Core.Routing.AuthScheme.KeyOrJwt && HasKeyBesidesAuthorization(request.HttpContext.Request, options.AuthAllowQueryKey)
+                    ? request.RejectAsync(AmbiguousCredentials)
+                    : AuthenticateJwtAsync(request, bearer);
             }
         }
 
@@ -66,6 +74,11 @@ internal sealed class AuthenticationStep(
             ? value[7..].Trim()
             : null;
     }
+
+    /// <summary>True when the request also sends a key in <c>X-API-Key</c> (or <c>?api_key</c> where allowed).</summary>
+    private static bool HasKeyBesidesAuthorization(HttpRequest request, bool allowQuery) =>
+        request.Headers[Credentials.ApiKeyHeader].Any(v => !string.IsNullOrWhiteSpace(v))
+        || (allowQuery && request.Query[Credentials.QueryParameter].Any(v => !string.IsNullOrWhiteSpace(v)));
 
     /// <summary>A compact JWS: three base64url parts, the header starting <c>eyJ</c> (<c>{"</c>); API keys never look like this.</summary>
     private static bool LooksLikeJwt(string value) =>
@@ -147,5 +160,5 @@ internal sealed class AuthenticationStep(
 
     /// <summary>400 when a request carries two different keys.</summary>
     public static readonly GatewayError AmbiguousCredentials = new(400, "ambiguous_credentials", "Bad Request",
-        "The request carries more than one different API key (Authorization, X-API-Key, api_key): send exactly one.");
+        "The request carries more than one different credential (Authorization, X-API-Key, api_key): send exactly one.");
 }

@@ -206,12 +206,14 @@ public sealed class AuthenticationTests : GatewayTestBase
         return Gateway.Client.SendAsync(request);
     }
 
-    internal static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string code)
+    /// <summary>Asserts a JSON:API error with this status and code; returns its detail.</summary>
+    internal static async Task<string> AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string code)
     {
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/vnd.api+json", response.Content.Headers.ContentType?.MediaType);
         var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
         Assert.Equal(code, error.GetProperty("code").GetString());
         Assert.Equal(((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture), error.GetProperty("status").GetString());
+        return error.GetProperty("detail").GetString() ?? "";
     }
 }

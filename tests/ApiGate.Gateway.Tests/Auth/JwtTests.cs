@@ -246,6 +246,59 @@ public sealed class JwtTests : IAsyncLifetime
         Assert.Equal("Bearer", nothing.Headers.WwwAuthenticate.ToString());
     }
 
+    [Fact]
+    public async Task KeyOrJwtRoute_TokenAndADifferentCallersKey_400AmbiguousNothingForwarded()
+    {
+        // Arrange
+        var (key, _, _) = await _gateway.CreateKeyAsync("other@example.com");
+        var request = new HttpRequestMessage(HttpMethod.Get, _gateway.Url + "/either/x");
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + _issuer.Token(_rsa, "both", "both@example.com"));
+        request.Headers.TryAddWithoutValidation("X-API-Key", key);
+
+        // Act
+        var response = await _gateway.Client.SendAsync(request);
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.BadRequest, "ambiguous_credentials");
+        Assert.Empty(_upstream.Received);
+    }
+
+    [Fact]
+    public async Task CriticalHeaderExtension_Refused401()
+    {
+        var token = _issuer.Token(_rsa, "crit", "crit@example.com", extraHeader: new Dictionary<string, object> { ["crit"] = new[] { "exp-ext" }, ["exp-ext"] = 1 });
+
+        var response = await SendAsync(_gateway, "/jwt/x", token);
+
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Contains("crit", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Empty(await _gateway.Users.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task EmailNotVerifiedOrTakenByAnotherUser_403NoUserCreatedAndTheAnswerDoesNotSayWhichAddressesExist()
+    {
+        // Arrange
+        await _gateway.Users.CreateAsync(new UserChanges { Email = "taken@example.com" }, CancellationToken.None);
+        var unverified = _issuer.Token(_rsa, "unverified", "someone@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false });
+        var taken = _issuer.Token(_rsa, "squatter", "TAKEN@example.com");
+        var verified = _issuer.Token(_rsa, "verified", "verified@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = true });
+
+        // Act
+        var unverifiedResponse = await SendAsync(_gateway, "/jwt/x", unverified);
+        var takenResponse = await SendAsync(_gateway, "/jwt/x", taken);
+        var verifiedResponse = await SendAsync(_gateway, "/jwt/x", verified);
+
+        // Assert
+        var unverifiedError = await AuthenticationTests.AssertErrorAsync(unverifiedResponse, HttpStatusCode.Forbidden, "unknown_user");
+        var takenError = await AuthenticationTests.AssertErrorAsync(takenResponse, HttpStatusCode.Forbidden, "unknown_user");
+        Assert.Contains("no verified 'email' claim", unverifiedError, StringComparison.Ordinal);
+        Assert.DoesNotContain("taken@example.com", takenError, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("exists", takenError, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, verifiedResponse.StatusCode);
+        Assert.Equal(["taken@example.com", "verified@example.com"], (await _gateway.Users.ListAsync(CancellationToken.None)).Select(u => u.Email).Order());
+    }
+
     internal static Task<HttpResponseMessage> SendAsync(TestGateway gateway, string path, string? bearer)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + path);

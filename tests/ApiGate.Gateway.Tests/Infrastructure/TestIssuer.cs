@@ -51,10 +51,11 @@ internal sealed class TestIssuer : IAsyncDisposable
 
     /// <summary>A signed token; defaults: this issuer, <see cref="Audience"/>, valid for an hour from now.</summary>
     public string Token(SecurityKey key, string subject, string? email = null, string? issuer = null, string? audience = null,
-        DateTime? notBefore = null, DateTime? expires = null)
+        DateTime? notBefore = null, DateTime? expires = null, IReadOnlyDictionary<string, object>? extraClaims = null,
+        IDictionary<string, object>? extraHeader = null)
     {
         var now = DateTime.UtcNow;
-        var claims = new Dictionary<string, object> { ["sub"] = subject };
+        var claims = new Dictionary<string, object>(extraClaims ?? new Dictionary<string, object>()) { ["sub"] = subject };
         if (email is not null)
         {
             claims["email"] = email;
@@ -75,6 +76,7 @@ internal sealed class TestIssuer : IAsyncDisposable
             NotBefore = notBefore ?? now.AddMinutes(-1),
             Expires = expires ?? now.AddHours(1),
             SigningCredentials = new SigningCredentials(key, algorithm),
+            AdditionalHeaderClaims = extraHeader,
         });
     }
 

@@ -52,6 +52,11 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
         _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(10) };
         var issuer = new Uri(options.JwtIssuer);
+        if (issuer.Scheme == Uri.UriSchemeHttp && !issuer.IsLoopback)
+        {
+            LogPlainHttpIssuer(issuer.Authority);
+        }
+
         var template = new TokenValidationParameters
         {
             ValidIssuer = options.JwtIssuer,
@@ -107,12 +112,23 @@ internal sealed partial class JwtAuthenticator : IDisposable
             return (null, Refusal(result.Exception));
         }
 
+        if (result.SecurityToken is JsonWebToken { } parsed && parsed.TryGetHeaderValue<object>("crit", out _))
+        {
+            // RFC 7515 §4.1.11: a token that names header extensions as critical must be refused by whoever does not
+            // implement them, and this gateway implements none.
+            return (null, Errors.Invalid("the token names critical header extensions (crit) this gateway does not implement"));
+        }
+
         if (!result.Claims.TryGetValue(_options.JwtUserClaim, out var subjectValue) || subjectValue?.ToString() is not { Length: > 0 } subject)
         {
             return (null, Errors.Invalid($"the token has no '{_options.JwtUserClaim}' claim"));
         }
 
         var email = result.Claims.TryGetValue(_options.JwtEmailClaim, out var emailValue) ? emailValue?.ToString() : null;
+        if (result.Claims.TryGetValue("email_verified", out var verified) && !IsTrue(verified))
+        {
+            email = null; // the issuer says nobody proved the address: no user is created with it
+        }
         if (!_cache.TryGet(snapshot.Version, subject, out var resolved))
         {
             var lazy = _pending.GetOrAdd(subject, s => new Lazy<Task<Resolved>>(() => ResolveAsync(s, email)));
@@ -174,7 +190,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             {
                 return new Resolved(null, null, Errors.UnknownUser with
                 {
-                    Detail = $"No APIGate user is linked to this token's subject, and the token has no '{_options.JwtEmailClaim}' claim to create one with.",
+                    Detail = $"No APIGate user is linked to this token's subject, and the token has no verified '{_options.JwtEmailClaim}' claim to create one with.",
                 }, Cacheable: true);
             }
 
@@ -188,10 +204,12 @@ internal sealed partial class JwtAuthenticator : IDisposable
                     return Resolved.For(raced);
                 }
 
+                // The reason (e.g. the email belongs to another user) is for the operator only: told to the caller it
+                // would say which addresses have accounts.
                 LogUserNotCreated(created.Error!.Message);
                 return new Resolved(null, null, Errors.UnknownUser with
                 {
-                    Detail = "No APIGate user is linked to this token's subject, and one cannot be created: " + created.Error.Message + ".",
+                    Detail = "No APIGate user is linked to this token's subject, and none can be created for it; the gateway's log says why.",
                 }, Cacheable: false);
             }
 
@@ -217,6 +235,14 @@ internal sealed partial class JwtAuthenticator : IDisposable
         }
     }
 
+    /// <summary>A boolean claim's value: JSON true, or the text "true" some issuers send.</summary>
+    private static bool IsTrue(object? value) => value switch
+    {
+        bool b => b,
+        string s => string.Equals(s, "true", StringComparison.OrdinalIgnoreCase),
+        _ => false,
+    };
+
     /// <summary>The 401 for a token that failed validation, with a reason the client can act on (never the token).</summary>
     private static GatewayError Refusal(Exception? exception) => exception switch
     {
@@ -240,6 +266,9 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
     [LoggerMessage(EventId = 2402, Level = LogLevel.Warning, Message = "No user created for a new JWT subject: {Reason}")]
     private partial void LogUserNotCreated(string reason);
+
+    [LoggerMessage(EventId = 2405, Level = LogLevel.Warning, Message = "APIGATE_JWT_ISSUER is plain http to {Authority}, which is not this machine: the issuer's signing keys are fetched unencrypted, so anyone on the way can replace them and sign tokens; use https")]
+    private partial void LogPlainHttpIssuer(string authority);
 
     /// <summary>A subject's outcome for one config version.</summary>
     private sealed record Resolved(UserDefinition? User, ApiKeyDefinition? Credential, GatewayError? Error, bool Cacheable)
