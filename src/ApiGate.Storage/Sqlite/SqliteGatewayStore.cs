@@ -127,22 +127,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     public override async Task<StoreCheck> CheckAsync(CancellationToken cancellationToken)
     {
-        if (!_inMemory && _opened is { } opened)
+        if (FileProblem() is { } problem)
         {
-            var current = StoreFile.Identify(Location);
-            if (current is null)
-            {
-                return new StoreCheck("unreachable",
-                    $"no store file at {Location} any more ({Setting}): it was deleted or moved after the gateway opened it, and the gateway " +
-                    "is still running on the old file; put it back, or restart the gateway to open the store at that path");
-            }
-
-            if (opened.IsKnown && current.Value.IsKnown && current.Value != opened)
-            {
-                return new StoreCheck("replaced",
-                    $"the file at {Location} ({Setting}) is not the store the gateway opened: it was replaced after start, and the gateway " +
-                    "is still running on the old file; restart the gateway to serve the new one");
-            }
+            return problem;
         }
 
         try
@@ -200,6 +187,12 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// </summary>
     private SqliteTransaction BeginWrite(SqliteConnection connection)
     {
+        // A write to a file no longer at the configured path would be acknowledged and lost (or go to the wrong store).
+        if (FileProblem() is { } problem)
+        {
+            throw new StoreUnavailableException(problem.Reason);
+        }
+
         try
         {
             return connection.BeginTransaction(deferred: false);
@@ -209,6 +202,35 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             throw new StoreBusyException(
                 $"the store at {Location} ({Setting}) is locked by another connection or process: gave up after waiting {BusyTimeout.TotalSeconds:0} s for it ({Reason(ex)})", ex);
         }
+    }
+
+    /// <summary>
+    /// Whether the file at the configured path is still the one this store opened: null when it is (or for an in-memory
+    /// store); else the readiness check's answer. One <c>stat</c> of the path.
+    /// </summary>
+    private StoreCheck? FileProblem()
+    {
+        if (_inMemory || _opened is not { } opened)
+        {
+            return null;
+        }
+
+        var current = StoreFile.Identify(Location);
+        if (current is null)
+        {
+            return new StoreCheck("unreachable",
+                $"no store file at {Location} any more ({Setting}): it was deleted or moved after the gateway opened it, and the gateway " +
+                "is still running on the old file; put it back, or restart the gateway to open the store at that path");
+        }
+
+        if (opened.IsKnown && current.Value.IsKnown && current.Value != opened)
+        {
+            return new StoreCheck("replaced",
+                $"the file at {Location} ({Setting}) is not the store the gateway opened: it was replaced after start, and the gateway " +
+                "is still running on the old file; restart the gateway to serve the new one");
+        }
+
+        return null;
     }
 
     private static bool IsBusy(SqliteException ex) => ex.SqliteErrorCode is 5 /* SQLITE_BUSY */ or 6 /* SQLITE_LOCKED */;

@@ -146,6 +146,30 @@ public sealed class ReadinessTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task AdminWriteAndUsageBatch_StoreFileDeletedWhileServing_RefusedNotAcknowledged()
+    {
+        // Arrange: an admin token, then the file goes (the open connections still reach the deleted inode)
+        var token = (await new ApiGate.Core.Management.AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
+        File.Delete(Gateway.DatabasePath);
+        using var create = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans")
+        {
+            Content = new StringContent("""{"id":"gone","name":"Gone"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        create.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(create);
+        var usage = await Record.ExceptionAsync(() => Gateway.Store.AddUsageEventsAsync([Storage.UsageStoreTests.Event("usr_1", DateTimeOffset.UtcNow)], CancellationToken.None));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("store_unavailable", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var refused = Assert.IsType<ApiGate.Core.Storage.StoreUnavailableException>(usage);
+        Assert.Contains("deleted or moved", refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Gateway.DatabasePath));
+    }
+
+    [Fact]
     public async Task Ready_StoreFileReplacedByAnotherStore_Returns503Replaced()
     {
         // Arrange: another store created at the same path (a restore, or a CLI that found no file).
