@@ -17,7 +17,8 @@ public static partial class RewriteSegments
         {
             var path = rewrite;
             var end = path.IndexOfAny(['?', '#']);
-            foreach (var segment in (end < 0 ? path : path[..end]).Split('/'))
+            var literal = end < 0 ? path : path[..end];
+            foreach (var segment in literal.Split('/'))
             {
                 if (DotSegment().IsMatch(segment))
                 {
@@ -25,11 +26,18 @@ public static partial class RewriteSegments
                 }
             }
 
-            return null;
+            // What every request would be refused for at run time ('..;', a backslash, a double encoding, an encoded
+            // slash) is refused now, with the placeholders filled by a plain segment.
+            return Rewriting.PathRewriter.CheckPath(Placeholder().Replace(literal, "x")) is { } problem
+                ? $"the template would never produce a path the gateway forwards ({problem.Replace("rewritten path refused: ", "", StringComparison.Ordinal)})"
+                : null;
         }
 
         return DotDotInExpression().IsMatch(rewrite) ? "the expression builds a path with a '..' segment; a rewrite cannot climb out of its path" : null;
     }
+
+    [GeneratedRegex(@"\$(?:\d+|\{[^}]*\})", RegexOptions.CultureInvariant)]
+    private static partial Regex Placeholder();
 
     [GeneratedRegex(@"^(?:\.|%2e){1,2}$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex DotSegment();
