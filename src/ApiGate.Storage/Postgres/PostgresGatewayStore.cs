@@ -169,6 +169,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     private protected override bool IsConstraintViolation(Exception exception) =>
         exception is PostgresException { SqlState: [ '2', '3', _, _, _ ] };
 
+    private protected override bool IsForeignKeyViolation(Exception exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation };
+
     private protected override Task BumpVersionAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         // NOTIFY is delivered when (and only if) the transaction commits, so listeners never reload a change that did not happen.
         ExecuteAsync(connection, transaction,

@@ -22,7 +22,7 @@ public abstract partial class SqlGatewayStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw Duplicate("email", $"a user with email '{user.Email}' already exists");
+                throw ConflictOf(ex, Duplicate("email", $"a user with email '{user.Email}' already exists"));
             }
 
             await BumpVersionAsync(connection, transaction, ct);

@@ -163,7 +163,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw onConstraint;
+                throw ConflictOf(ex, onConstraint);
             }
 
             await BumpVersionAsync(connection, transaction, ct);

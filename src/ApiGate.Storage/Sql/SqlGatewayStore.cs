@@ -79,7 +79,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw Duplicate("name", $"an upstream named '{upstream.Name}' already exists");
+                throw ConflictOf(ex, Duplicate("name", $"an upstream named '{upstream.Name}' already exists"));
             }
 
             await BumpVersionAsync(connection, transaction, ct);
@@ -167,7 +167,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw Duplicate("name", $"a route named '{route.Name}' already exists");
+                throw ConflictOf(ex, Duplicate("name", $"a route named '{route.Name}' already exists"));
             }
 
             await ExecuteAsync(connection, transaction, "DELETE FROM route_cors WHERE id = @Id", ct, new { route.Id });
@@ -209,6 +209,18 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
     /// <summary>True when <paramref name="exception"/> is the engine refusing a write for a UNIQUE or foreign key rule.</summary>
     private protected abstract bool IsConstraintViolation(Exception exception);
+
+    /// <summary>True when <paramref name="exception"/> is a foreign-key violation: a row this write refers to is gone.</summary>
+    private protected abstract bool IsForeignKeyViolation(Exception exception);
+
+    /// <summary>
+    /// The conflict a constraint violation means: a row this write refers to was deleted meanwhile (foreign key), else
+    /// <paramref name="onUnique"/> (a name or email taken).
+    /// </summary>
+    private protected StoreConflictException ConflictOf(Exception exception, StoreConflictException? onUnique) =>
+        IsForeignKeyViolation(exception)
+            ? new StoreConflictException("", "something this change refers to (a plan, user, upstream or entitlement) was deleted at the same time; check it exists and try again")
+            : onUnique ?? new StoreConflictException("", exception.Message);
 
     /// <summary>
     /// The engine's exception as the store reports it (<see cref="StoreUnavailableException"/>,
@@ -290,7 +302,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw onConstraint ?? new StoreConflictException("", ex.Message);
+                throw ConflictOf(ex, onConstraint);
             }
 
             if (configuration)

@@ -165,6 +165,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     private protected override bool IsConstraintViolation(Exception exception) => exception is SqliteException { SqliteErrorCode: 19 /* SQLITE_CONSTRAINT */ };
 
+    private protected override bool IsForeignKeyViolation(Exception exception) =>
+        exception is SqliteException { SqliteExtendedErrorCode: 787 /* SQLITE_CONSTRAINT_FOREIGNKEY */ };
+
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);

@@ -37,6 +37,22 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateUser_PlanDeletedMeanwhile_ConflictSaysSoNotThatTheEmailIsTaken(string engine)
+    {
+        // Arrange: the write a user creation makes when its plan was deleted between the service's check and the insert
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = new ApiGate.Core.Identity.UserDefinition { Id = "usr_race", Email = "race@example.com", PlanId = "deleted-plan" };
+
+        // Act
+        var error = await Assert.ThrowsAsync<ApiGate.Core.Storage.StoreConflictException>(() => store.CreateUserAsync(user, None));
+
+        // Assert
+        Assert.Contains("was deleted at the same time", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("already exists", error.Message, StringComparison.Ordinal);
+        Assert.Null(await store.FindUserAsync("usr_race", None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task FindByIdOrName_ANameThatIsAnotherRowsId_TheRowWithThatIdWins(string engine)
     {
         // Arrange: a decoy admin token and entitlement, each named with the real one's id
