@@ -80,7 +80,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     {
         if (route.Slug.Length == 0)
         {
-            yield return new ManagementError(ManagementErrorKind.Validation, "name", "name must contain at least one letter or digit");
+            yield return new ManagementError(ManagementErrorKind.Validation, "name", "must contain at least one ASCII letter or digit (the id in URLs and the CLI is made from them)");
         }
 
         if (TextFields.Check(("name", route.Name), ("description", route.Description), ("path", route.PathPattern), ("host_pattern", route.HostPattern)) is { } textProblem)

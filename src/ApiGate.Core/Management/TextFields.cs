@@ -5,19 +5,30 @@ namespace ApiGate.Core.Management;
 
 /// <summary>
 /// The rule for names and free-text fields (names, descriptions, emails, labels): no control characters — C0
-/// (NUL, ESC, tab, line breaks, …), DEL and C1. Such a character has no business in a name, breaks log lines and
-/// tables, and can drive a terminal that prints it. Every management service checks its fields here, so the CLI and
-/// the admin API refuse the same values.
+/// (NUL, ESC, tab, line breaks, …), DEL and C1 — nor the Unicode bidirectional overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069), which make a name print as something else in a table or log ("Trojan Source"); and at most
+/// <see cref="MaxLength"/> characters. Such a character has no business in a name, breaks log lines and tables, and
+/// can drive a terminal that prints it. Every management service checks its fields here, so the CLI and the admin API
+/// refuse the same values.
 /// </summary>
 public static class TextFields
 {
+    /// <summary>The longest text field (a credential value included): far beyond any real name, description or token.</summary>
+    public const int MaxLength = 8192;
+
     private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
-        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i)]);
+        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i),
+         .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);
 
     /// <summary>Null when <paramref name="value"/> (null = not given) holds no control character; else a validation error naming the field.</summary>
     /// <remarks>The message names the character and its position, never the value (the field may be a credential).</remarks>
     public static ManagementError? Check(string field, string? value)
     {
+        if (value?.Length > MaxLength)
+        {
+            return new ManagementError(ManagementErrorKind.Validation, field, string.Create(CultureInfo.InvariantCulture, $"is longer than {MaxLength} characters"));
+        }
+
         var at = value is null ? -1 : value.AsSpan().IndexOfAny(ControlCharacters);
         return at < 0
             ? null
@@ -32,6 +43,11 @@ public static class TextFields
     /// </summary>
     public static string? UrlProblem(string url)
     {
+        if (url.Length > MaxLength)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"is longer than {MaxLength} characters");
+        }
+
         var at = url.AsSpan().IndexOfAny(ControlCharacters);
         at = at < 0 ? url.IndexOf(' ', StringComparison.Ordinal) : at;
         return at < 0

@@ -111,7 +111,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             var slug = Slug.From(name);
             if (slug.Length == 0)
             {
-                return Invalid("name", "name must contain at least one letter or digit");
+                return Invalid("name", "must contain at least one ASCII letter or digit (the id in URLs and the CLI is made from them)");
             }
 
             u = u with { Name = name, Slug = slug };

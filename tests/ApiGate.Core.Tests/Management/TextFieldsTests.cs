@@ -12,6 +12,8 @@ public sealed class TextFieldsTests
     [InlineData("del\u007f", 0x7F, 4)]
     [InlineData("c1\u0085", 0x85, 3)]
     [InlineData("csi\u009b", 0x9B, 4)]
+    [InlineData("admin\u202egnp.exe", 0x202E, 6)]
+    [InlineData("\u2066isolate", 0x2066, 1)]
     public void Check_ControlCharacter_ReturnsValidationErrorNamingFieldAndCharacter(string value, int code, int position)
     {
         // Act
@@ -37,6 +39,20 @@ public sealed class TextFieldsTests
 
         // Assert
         Assert.Null(error);
+    }
+
+    [Fact]
+    public void Check_LongerThanTheLimit_RefusedWithoutEchoingIt()
+    {
+        // Act
+        var atLimit = TextFields.Check("name", new string('n', TextFields.MaxLength));
+        var over = TextFields.Check("name", new string('n', TextFields.MaxLength + 1));
+        var url = TextFields.UrlProblem("http://127.0.0.1/" + new string('p', TextFields.MaxLength));
+
+        // Assert
+        Assert.Null(atLimit);
+        Assert.Equal("is longer than 8192 characters", over!.Message);
+        Assert.Equal("is longer than 8192 characters", url);
     }
 
     [Fact]
