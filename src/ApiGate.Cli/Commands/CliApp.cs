@@ -198,7 +198,7 @@ internal static partial class CliApp
     public static async Task<IGatewayStore> OpenStoreAsync(CliContext context, ParseResult parseResult, CancellationToken cancellationToken)
     {
         var (options, _) = context.LoadSettings(parseResult.GetValue(ConfigOption), StoreFlags(parseResult));
-        return await context.OpenStoreAsync(options, cancellationToken);
+        return await context.OpenStoreAsync(options, cancellationToken, managing: true);
     }
 
     /// <summary>The largest file an <c>@file</c> argument reads: every field it fills is far smaller.</summary>

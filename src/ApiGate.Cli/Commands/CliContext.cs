@@ -41,9 +41,19 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// a deleted file does not pass silently. <paramref name="serving"/>: for <c>serve</c>, which logs it instead and
     /// waits <see cref="GatewayOptions.StoreBusyTimeout"/> (not 30 s) for the database lock.
     /// </summary>
-    public async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken, bool serving = false)
+    public async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false)
     {
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey), serving ? options.StoreBusyTimeout : null);
+        if (managing && options.DatabaseDriver == GatewayStores.Sqlite && Path.GetDirectoryName(Path.GetFullPath(store.Location)) is { Length: > 0 } directory
+            && !Directory.Exists(directory))
+        {
+            // A management command on a path whose directory does not exist is a typo far more often than a first run:
+            // it would create the directories and an empty store, and report on that instead of the real one.
+            await store.DisposeAsync();
+            throw new ArgumentException(
+                $"database.dsn (APIGATE_DATABASE_DSN / --database): the directory of {store.Location} does not exist; check the path ('apigate serve' or 'apigate migrate' creates a new store there)");
+        }
+
         try
         {
             await store.InitializeAsync(cancellationToken);

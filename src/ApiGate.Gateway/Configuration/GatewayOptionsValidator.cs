@@ -62,6 +62,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("database.driver", $"'{o.DatabaseDriver}' is not one of {Storage.GatewayStores.Drivers}");
         }
 
+        if (string.IsNullOrWhiteSpace(o.DatabaseDsn))
+        {
+            yield return ("database.dsn", "is empty: name the SQLite file (e.g. apigate.db) or, for postgres, the connection string");
+        }
+
         if (o.StoreBusyTimeout < TimeSpan.FromSeconds(1))
         {
             yield return ("database.busy_timeout", "must be at least 1s");

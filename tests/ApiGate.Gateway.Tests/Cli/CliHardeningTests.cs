@@ -72,6 +72,24 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Contains("(none)", (await RunAsync("upstreams", "list")).Output);
     }
 
+    [Fact]
+    public async Task ManagementCommand_DatabaseInADirectoryThatDoesNotExist_RefusedAndNothingCreated()
+    {
+        // Arrange: a typo in the directory
+        var missing = Path.Combine(TestDirectory, "no-such-dir", "deeper");
+
+        // Act
+        var listed = await RunAsync("--database", Path.Combine(missing, "apigate.db"), "plans", "list");
+        var empty = await RunAsync("--database", "", "plans", "list");
+
+        // Assert
+        Assert.Equal(2, listed.ExitCode);
+        Assert.Contains("database.dsn (APIGATE_DATABASE_DSN / --database): the directory of", listed.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(TestDirectory, "no-such-dir")));
+        Assert.Equal(2, empty.ExitCode);
+        Assert.Contains("database.dsn (from a command-line flag): is empty", empty.Error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/dev/zero", "is larger than 1 MiB")]
     [InlineData("big", "is larger than 1 MiB")]
