@@ -50,8 +50,12 @@ internal static class RetryRules
     public static bool IsIdempotent(string method) =>
         HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method);
 
-    /// <summary>What an attempt says about the target: failures toward it and 5xx count; the client's own failures do not.</summary>
-    public static TargetOutcome Classify(ForwarderError error, int status, bool clientAborted, bool timedOut)
+    /// <summary>
+    /// What an attempt says about the target: failures toward it and 5xx count; the client's own failures do not —
+    /// neither a client that went away nor a timeout that fired while the gateway waited on the client
+    /// (<paramref name="heldUpByClient"/>: a body sent, or a response read, too slowly).
+    /// </summary>
+    public static TargetOutcome Classify(ForwarderError error, int status, bool clientAborted, bool timedOut, bool heldUpByClient = false)
     {
         if (clientAborted)
         {
@@ -60,7 +64,7 @@ internal static class RetryRules
 
         if (timedOut)
         {
-            return TargetOutcome.Failure;
+            return heldUpByClient ? TargetOutcome.Neutral : TargetOutcome.Failure;
         }
 
         return error switch

@@ -6,7 +6,7 @@ namespace ApiGate.Gateway.Forwarding;
 
 /// <summary>
 /// Forwarding failures the client caused (docs/forwarding.md, "Client faults"): a request body that is malformed
-/// (bad chunk framing), too slow or too large. They are answered as the client's error, never retried, and never count
+/// (bad chunk framing), too slow or too large, or an exchange whose timeout fired while the gateway waited on the client. They are answered as the client's error, never retried, and never count
 /// against the target (<see cref="Balancing.RetryRules.Classify"/> treats the YARP errors as neutral).
 /// </summary>
 internal static class ClientFaults
@@ -20,9 +20,21 @@ internal static class ClientFaults
     public static readonly GatewayError BodyTooLarge = new(413, "request_too_large", "Content Too Large",
         "The request body is larger than the gateway accepts.");
 
-    /// <summary>The client's error for a failed exchange, or null when the failure was on the upstream's side.</summary>
-    public static GatewayError? Classify(ForwarderError error, Exception? exception)
+    /// <summary>Recorded (access log, metrics) when the response was cut because the client read it too slowly.</summary>
+    public static readonly GatewayError ReadTimeout = new(408, "request_timeout", "Request Timeout",
+        "The response was read too slowly.");
+
+    /// <summary>
+    /// The client's error for a failed exchange, or null when the failure was on the upstream's side.
+    /// <paramref name="timedOutOnClient"/>: the exchange's timeout fired while a read from or a write to the client waited.
+    /// </summary>
+    public static GatewayError? Classify(ForwarderError error, Exception? exception, bool timedOutOnClient)
     {
+        if (timedOutOnClient)
+        {
+            return error is ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient ? ReadTimeout : BodyTimeout;
+        }
+
         if (error is not (ForwarderError.RequestBodyClient or ForwarderError.UpgradeRequestClient))
         {
             return null;

@@ -61,7 +61,8 @@ internal sealed partial class ForwardStep(
                 {
                     error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig,
                         new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
-                    outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested, total?.IsCancellationRequested == true);
+                    outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested,
+                        total?.IsCancellationRequested == true, request.Meter?.HeldUpByClient == true);
                 }
                 finally
                 {
@@ -88,10 +89,12 @@ internal sealed partial class ForwardStep(
                 return true;
             }
 
-            if (ClientFaults.Classify(error, context.Features.Get<IForwarderErrorFeature>()?.Exception) is { } clientFault)
+            var timedOutOnClient = total?.IsCancellationRequested == true && request.Meter?.HeldUpByClient == true;
+            if (ClientFaults.Classify(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, timedOutOnClient) is { } clientFault)
             {
-                // The client's own request failed (a malformed or stalled body): its error, not the upstream's; the
-                // attempt was not counted against the target and is not retried.
+                // The client's own request failed (a malformed or stalled body, or the timeout fired while the gateway
+                // waited on the client): its error, not the upstream's; the attempt was not counted against the
+                // target and is not retried.
                 LogClientFault(request.Route.Definition.Slug, request.RequestId, clientFault.Code, error);
                 return await request.RejectAsync(clientFault);
             }

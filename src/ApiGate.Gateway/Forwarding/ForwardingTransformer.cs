@@ -199,6 +199,19 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var responseHeaders = httpContext.Response.Headers;
+        if (proxyResponse is not null && proxyResponse.Headers.NonValidated.TryGetValues("Connection", out var nominated))
+        {
+            // Headers the upstream marked hop-by-hop (RFC 9110 §7.6.1) are for the gateway's connection only.
+            foreach (var value in nominated)
+            {
+                var rest = value.AsSpan();
+                while (NextNominated(ref rest, out var name))
+                {
+                    responseHeaders.Remove(name.ToString());
+                }
+            }
+        }
+
         var transform = proxyResponse is null ? null : request.Policies.Response;
         transform?.ApplyHeaders(new ClientResponseHeaders(responseHeaders), request);
         responseHeaders["X-Request-ID"] = request.RequestId;
@@ -323,16 +336,36 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
         foreach (var value in connection)
         {
-            foreach (var token in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            var rest = value.AsSpan();
+            while (NextNominated(ref rest, out var name))
             {
-                // Upgrade is YARP's to handle (WebSocket); close/keep-alive are connection options, not header names.
-                if (!token.Equals("upgrade", StringComparison.OrdinalIgnoreCase) && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
-                    && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase))
-                {
-                    outgoing.Remove(token);
-                }
+                outgoing.Remove(name.ToString());
             }
         }
+    }
+
+    /// <summary>
+    /// The next header name a <c>Connection</c> value nominates, taken off the front of <paramref name="rest"/>: its
+    /// comma-separated tokens, trimmed, except <c>upgrade</c> (YARP's to handle, for WebSocket) and
+    /// <c>close</c>/<c>keep-alive</c> (connection options, not header names). Allocates nothing.
+    /// </summary>
+    private static bool NextNominated(ref ReadOnlySpan<char> rest, out ReadOnlySpan<char> name)
+    {
+        while (!rest.IsEmpty)
+        {
+            var comma = rest.IndexOf(',');
+            var token = (comma < 0 ? rest : rest[..comma]).Trim();
+            rest = comma < 0 ? default : rest[(comma + 1)..];
+            if (!token.IsEmpty && !token.Equals("upgrade", StringComparison.OrdinalIgnoreCase) && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
+                && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase))
+            {
+                name = token;
+                return true;
+            }
+        }
+
+        name = default;
+        return false;
     }
 
 

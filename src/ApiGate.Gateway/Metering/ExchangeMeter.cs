@@ -55,6 +55,12 @@ internal sealed class ExchangeMeter
     /// <summary>Request body bytes read so far (a body that was read even in part is never replayed on a retry).</summary>
     public long RequestBytesRead => Request?.Bytes ?? 0;
 
+    /// <summary>
+    /// True when a read from or a write to the client was cancelled while it waited: a bound on the exchange fired
+    /// while the gateway was held up by the client (sending its body or reading the response too slowly).
+    /// </summary>
+    public bool HeldUpByClient => Request?.CanceledWhileWaiting == true || Response.CanceledWhileWaiting;
+
     /// <summary>Wraps the exchange's streams; <see cref="Stop"/> puts the originals back.</summary>
     public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt) =>
         new(context, rule, countEvents, captureLimit, startedAt);

@@ -19,7 +19,17 @@ internal abstract class ObservingStream(Stream inner) : Stream
 
     public override void Flush() => Inner.Flush();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => Inner.FlushAsync(cancellationToken);
+    /// <summary>
+    /// True once a read, write or flush on the inner stream was cancelled while it waited: the exchange was then held
+    /// up by this side (for the client's streams, a client sending or reading too slowly), not by the other.
+    /// </summary>
+    public bool CanceledWhileWaiting { get; private set; }
+
+    public override Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var flush = Inner.FlushAsync(cancellationToken);
+        return flush.IsCompletedSuccessfully ? flush : ObserveAsync(new ValueTask(flush)).AsTask();
+    }
 
     public override int Read(byte[] buffer, int offset, int count)
     {
@@ -33,7 +43,17 @@ internal abstract class ObservingStream(Stream inner) : Stream
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await Inner.ReadAsync(buffer, cancellationToken);
+        int read;
+        try
+        {
+            read = await Inner.ReadAsync(buffer, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            CanceledWhileWaiting = true;
+            throw;
+        }
+
         OnRead(buffer.Span[..read]);
         return read;
     }
@@ -50,7 +70,23 @@ internal abstract class ObservingStream(Stream inner) : Stream
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         OnWrite(buffer.Span);
-        return Inner.WriteAsync(buffer, cancellationToken);
+        var write = Inner.WriteAsync(buffer, cancellationToken);
+        return write.IsCompletedSuccessfully ? write : ObserveAsync(write);
+    }
+
+    // Only a write or flush that has to wait (the peer is not taking data) gets a state machine, and a pooled one.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ObserveAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending;
+        }
+        catch (OperationCanceledException)
+        {
+            CanceledWhileWaiting = true;
+            throw;
+        }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

@@ -19,6 +19,16 @@ internal static class RequestGuard
         Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
     };
 
+    /// <summary>
+    /// A plain CONNECT asks the gateway to open a TCP tunnel to any host and port: never done. (HTTP/2's extended
+    /// CONNECT, a WebSocket over HTTP/2, is a request to a path like any other and goes on.)
+    /// </summary>
+    public static readonly GatewayError ConnectNotAllowed = new(405, "method_not_allowed", "Method Not Allowed",
+        "CONNECT is not forwarded: the gateway opens no tunnels.")
+    {
+        Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+    };
+
     /// <summary>Null when the request may go on (with <paramref name="path"/> set to the decoded path), else the refusal.</summary>
     public static GatewayError? Check(HttpContext context, GatewayOptions options, ref string path)
     {
@@ -26,6 +36,11 @@ internal static class RequestGuard
         if (!options.AllowTrace && (HttpMethods.IsTrace(method) || method.Equals("TRACK", StringComparison.OrdinalIgnoreCase)))
         {
             return MethodNotAllowed;
+        }
+
+        if (HttpMethods.IsConnect(method) && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
+        {
+            return ConnectNotAllowed;
         }
 
         var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path);

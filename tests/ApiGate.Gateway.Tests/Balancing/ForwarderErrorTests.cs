@@ -74,16 +74,19 @@ public sealed class ForwarderErrorTests
     }
 
     [Theory]
-    [InlineData(ForwarderError.None, 200, false, false, "success")]
-    [InlineData(ForwarderError.None, 404, false, false, "success")]
-    [InlineData(ForwarderError.None, 500, false, false, "failure")]
-    [InlineData(ForwarderError.Request, 502, false, false, "failure")]
-    [InlineData(ForwarderError.RequestCanceled, 502, false, true, "failure")]
-    [InlineData(ForwarderError.RequestBodyClient, 400, false, false, "neutral")]
-    [InlineData(ForwarderError.Request, 502, true, false, "neutral")]
-    public void Classify_Results_CountOnlyTheTargetsFailures(ForwarderError error, int status, bool clientAborted, bool timedOut, string expected)
+    [InlineData(ForwarderError.None, 200, false, false, false, "success")]
+    [InlineData(ForwarderError.None, 404, false, false, false, "success")]
+    [InlineData(ForwarderError.None, 500, false, false, false, "failure")]
+    [InlineData(ForwarderError.Request, 502, false, false, false, "failure")]
+    [InlineData(ForwarderError.RequestCanceled, 502, false, true, false, "failure")]
+    [InlineData(ForwarderError.ResponseBodyCanceled, 200, false, true, false, "failure")]
+    [InlineData(ForwarderError.RequestBodyCanceled, 502, false, true, true, "neutral")]
+    [InlineData(ForwarderError.ResponseBodyCanceled, 200, false, true, true, "neutral")]
+    [InlineData(ForwarderError.RequestBodyClient, 400, false, false, false, "neutral")]
+    [InlineData(ForwarderError.Request, 502, true, false, false, "neutral")]
+    public void Classify_Results_CountOnlyTheTargetsFailures(ForwarderError error, int status, bool clientAborted, bool timedOut, bool heldUpByClient, string expected)
     {
-        Assert.Equal(expected, RetryRules.Classify(error, status, clientAborted, timedOut).ToString().ToLowerInvariant());
+        Assert.Equal(expected, RetryRules.Classify(error, status, clientAborted, timedOut, heldUpByClient).ToString().ToLowerInvariant());
     }
 
     private static async Task<(ForwarderError Error, Exception? Exception)> ForwardAsync(string destination, string method, string path)

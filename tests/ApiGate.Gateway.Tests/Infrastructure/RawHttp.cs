@@ -60,7 +60,7 @@ internal static class RawHttp
         return Parse(Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
-    private static RawResponse Parse(string text)
+    internal static RawResponse Parse(string text)
     {
         if (text.Length == 0)
         {

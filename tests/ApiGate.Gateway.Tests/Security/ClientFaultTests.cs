@@ -101,6 +101,112 @@ public sealed class ClientFaultTests : BalancingTestBase
         Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
     }
 
+    private Task CreateStrictWithTimeoutAsync() => CreateAsync("strict", "round_robin", new UpstreamInput
+    {
+        Timeout = "1s",
+        HealthCheck = new HealthCheckInput { PassiveFailures = 1 },
+    });
+
+    [Fact]
+    public async Task SlowUploadPastTheUpstreamTimeout_Returns408AndNoTargetIsEjected()
+    {
+        // Arrange: a 1 s bound on the whole exchange, and targets ejected on their first failure.
+        await CreateStrictWithTimeoutAsync();
+
+        // Act: for every target in turn, a body trickled in above Kestrel's minimum data rate but slower than the
+        // exchange bound allows, so the bound fires while the gateway waits on the client.
+        var responses = new List<RawResponse>();
+        for (var i = 0; i < 3; i++)
+        {
+            responses.Add(await TrickleUploadAsync(chunks: 15, interval: TimeSpan.FromMilliseconds(200)));
+        }
+
+        // Assert: the client's error, and no target blamed for it.
+        Assert.All(responses, r => Assert.Equal(408, r.Status));
+        Assert.All(responses, r => Assert.Equal("request_timeout", r.ErrorCode));
+        Assert.True(await EventuallyAsync(() => States("strict").All(s => s.InFlight == 0), TimeSpan.FromSeconds(10)));
+        AssertAllTargetsHealthy();
+        Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
+    }
+
+    [Fact]
+    public async Task SlowDownloadPastTheUpstreamTimeout_NoTargetIsEjected()
+    {
+        // Arrange
+        await CreateStrictWithTimeoutAsync();
+
+        // Act: for every target in turn, a large download the client stops reading after the headers, so the bound
+        // fires while the gateway waits to write to the client.
+        for (var i = 0; i < 3; i++)
+        {
+            using var client = new System.Net.Sockets.TcpClient { ReceiveBufferSize = 4096 };
+            var uri = new Uri(Gateway.Url);
+            await client.ConnectAsync(uri.Host, uri.Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("GET /strict/download?bytes=500000000 HTTP/1.1\r\nHost: gw\r\n\r\n"));
+            var head = new byte[1024];
+            Assert.True(await stream.ReadAsync(head) > 0);
+            Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head), StringComparison.Ordinal);
+            await Task.Delay(TimeSpan.FromSeconds(2.5));
+        }
+
+        // Assert
+        Assert.True(await EventuallyAsync(() => States("strict").All(s => s.InFlight == 0), TimeSpan.FromSeconds(10)));
+        AssertAllTargetsHealthy();
+        Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
+    }
+
+    [Fact]
+    public async Task UpstreamSlowerThanTheTimeout_IsStillCountedAgainstTheTarget()
+    {
+        // Arrange
+        await CreateStrictWithTimeoutAsync();
+
+        // Act: the upstream itself is what the exchange waits on (its headers, then its body).
+        var headers = await RawHttp.GetAsync(Gateway.Url, "/strict/slow-headers?ms=5000");
+        var body = await RawHttp.GetAsync(Gateway.Url, "/strict/trickle?chunks=30&interval=200");
+
+        // Assert: a timeout answered 504 and a trickling body cut, each a failure of the target that served it.
+        Assert.Equal(504, headers.Status);
+        Assert.Equal("upstream_timeout", headers.ErrorCode);
+        Assert.Equal(200, body.Status);
+        Assert.True(await EventuallyAsync(() => States("strict").Sum(s => s.FailuresTotal) == 2, TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>A POST whose 1,000-byte body arrives <paramref name="chunks"/> × 10 bytes, one every <paramref name="interval"/>.</summary>
+    private async Task<RawResponse> TrickleUploadAsync(int chunks, TimeSpan interval)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        var uri = new Uri(Gateway.Url);
+        await client.ConnectAsync(uri.Host, uri.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /strict/upload HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n"));
+        try
+        {
+            for (var i = 0; i < chunks; i++)
+            {
+                await stream.WriteAsync("0123456789"u8.ToArray());
+                await Task.Delay(interval);
+            }
+        }
+        catch (IOException)
+        {
+            // The gateway answered and closed while the body was still coming.
+        }
+
+        var buffer = new MemoryStream();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            await stream.CopyToAsync(buffer, timeout.Token);
+        }
+        catch (IOException)
+        {
+        }
+
+        return RawHttp.Parse(Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
     [Fact]
     public async Task StalledBody_Returns408RequestTimeoutAndNoTargetIsEjected()
     {

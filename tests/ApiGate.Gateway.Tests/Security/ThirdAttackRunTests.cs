@@ -1,3 +1,4 @@
+using System.Net;
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Core.Upstreams;
@@ -121,5 +122,59 @@ public sealed class ThirdAttackRunTests : GatewayTestBase
             var name = line[..line.IndexOf(':', StringComparison.Ordinal)];
             Assert.False(received.ContainsKey(name), $"{name} reached the backend");
         }
+    }
+
+    [Fact]
+    public async Task UpstreamResponse_HeadersItsConnectionHeaderNames_AreNotPassedToTheClient()
+    {
+        // Arrange: a backend that marks X-Hop hop-by-hop (RFC 9110 §7.6.1): it is for the next hop only. Written raw,
+        // since Kestrel rewrites a Connection header with other tokens.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var serving = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            using var stream = new System.Net.Sockets.NetworkStream(socket);
+            var buffer = new byte[8192];
+            var head = "";
+            while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
+            {
+                var read = await stream.ReadAsync(buffer);
+                Assert.True(read > 0);
+                head += System.Text.Encoding.ASCII.GetString(buffer, 0, read);
+            }
+
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+                "HTTP/1.1 200 OK\r\nConnection: X-Hop, close\r\nX-Hop: for the gateway\r\nX-Kept: for the client\r\nContent-Length: 3\r\n\r\nhop"));
+        });
+        await Gateway.AddUpstreamAsync("raw", $"http://127.0.0.1:{port}");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "raw", Path = "/raw/*", Upstream = "raw" });
+
+        // Act
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/raw/x");
+        await serving;
+
+        // Assert: the nominated header stays at the gateway, the others arrive.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("X-Hop"));
+        Assert.Equal("for the client", Assert.Single(response.Headers.GetValues("X-Kept")));
+        Assert.Equal("hop", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n")]
+    [InlineData("CONNECT gw:80 HTTP/1.1\r\nHost: gw:80\r\n")]
+    public async Task Connect_Returns405BeforeAnyRouteAndIsNotForwarded(string head)
+    {
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(head + "Connection: close\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(405, response.Status);
+        Assert.Equal("method_not_allowed", response.ErrorCode);
+        Assert.Contains("CONNECT is not forwarded", response.Body, StringComparison.Ordinal);
+        Assert.Contains("GET", response.Headers["Allow"], StringComparison.Ordinal);
+        Assert.Empty(Upstream.Received);
     }
 }
