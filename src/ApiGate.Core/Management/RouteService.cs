@@ -92,6 +92,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "path", pathProblem);
         }
+        else if (ReservedPaths.Covers(route.PathPattern, route.MatchType))
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "path",
+                $"'{route.PathPattern}' is answered by the gateway itself ({ReservedPaths.Listed}); a route there would never be reached");
+        }
 
         if (HostPattern.Validate(route.HostPattern, route.HostMatchType) is { } hostProblem)
         {

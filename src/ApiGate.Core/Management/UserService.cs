@@ -80,7 +80,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
                 return Invalid("email", $"'{input.Email}' is not an email address");
             }
 
-            u = u with { Email = email };
+            u = u with { Email = Emails.Canonical(email) };
         }
 
         if (input.Name is not null)

@@ -55,25 +55,22 @@ internal static class RetryRules
     /// neither a client that went away nor a timeout that fired while the gateway waited on the client
     /// (<paramref name="heldUpByClient"/>: a body sent, or a response read, too slowly).
     /// </summary>
-    public static TargetOutcome Classify(ForwarderError error, int status, bool clientAborted, bool timedOut, bool heldUpByClient = false)
+    /// <remarks>
+    /// The error decides: YARP names the side that failed (…Destination, Request, ResponseHeaders: the upstream;
+    /// …Client: the client). Whether the client connection was aborted cannot decide it: YARP itself aborts it after
+    /// a failure toward the upstream once the response has started, and whether that abort is seen yet is a race.
+    /// A cancellation (…Canceled) is the exchange's timeout (<paramref name="timedOut"/>) — the target's failure
+    /// unless the gateway was waiting on the client — or else the client going away.
+    /// </remarks>
+    public static TargetOutcome Classify(ForwarderError error, int status, bool timedOut, bool heldUpByClient = false) => error switch
     {
-        if (clientAborted)
-        {
-            return TargetOutcome.Neutral;
-        }
-
-        if (timedOut)
-        {
-            return heldUpByClient ? TargetOutcome.Neutral : TargetOutcome.Failure;
-        }
-
-        return error switch
-        {
-            ForwarderError.None => status >= 500 ? TargetOutcome.Failure : TargetOutcome.Success,
-            ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders or ForwarderError.RequestBodyDestination
-                or ForwarderError.ResponseBodyDestination or ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination
-                => TargetOutcome.Failure,
-            _ => TargetOutcome.Neutral,
-        };
-    }
+        ForwarderError.None => status >= 500 ? TargetOutcome.Failure : TargetOutcome.Success,
+        ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders or ForwarderError.RequestBodyDestination
+            or ForwarderError.ResponseBodyDestination or ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination
+            => TargetOutcome.Failure,
+        ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.UpgradeRequestCanceled
+            or ForwarderError.UpgradeResponseCanceled
+            => timedOut && !heldUpByClient ? TargetOutcome.Failure : TargetOutcome.Neutral,
+        _ => TargetOutcome.Neutral,
+    };
 }

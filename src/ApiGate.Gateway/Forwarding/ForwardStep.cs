@@ -61,8 +61,7 @@ internal sealed partial class ForwardStep(
                 {
                     error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig,
                         new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
-                    outcome = RetryRules.Classify(error, context.Response.StatusCode, context.RequestAborted.IsCancellationRequested,
-                        total?.IsCancellationRequested == true, request.Meter?.HeldUpByClient == true);
+                    outcome = RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true, request.Meter?.HeldUpByClient == true);
                 }
                 finally
                 {

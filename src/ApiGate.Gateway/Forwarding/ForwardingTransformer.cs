@@ -212,6 +212,14 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             }
         }
 
+        if (request.Target is { } target && responseHeaders.Location is [{ } location] && ToRelative(location, target.Origin) is { } relative)
+        {
+            // A redirect to the target's own address (a backend that builds absolute URLs from the Host it was sent)
+            // would send the client past the gateway and tell it an internal address: made relative, it resolves
+            // against the URL the client asked for.
+            responseHeaders.Location = relative;
+        }
+
         var transform = proxyResponse is null ? null : request.Policies.Response;
         transform?.ApplyHeaders(new ClientResponseHeaders(responseHeaders), request);
         responseHeaders["X-Request-ID"] = request.RequestId;
@@ -342,6 +350,31 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
                 outgoing.Remove(name.ToString());
             }
         }
+    }
+
+    /// <summary>
+    /// <paramref name="location"/> without its scheme and authority when they are <paramref name="origin"/>'s
+    /// (<c>http://10.0.0.5:8080/a?b</c> → <c>/a?b</c>); null when it points anywhere else or is already relative.
+    /// </summary>
+    internal static string? ToRelative(string location, string origin)
+    {
+        if (!location.StartsWith(origin, StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        if (location.Length == origin.Length)
+        {
+            return "/";
+        }
+
+        return location[origin.Length] switch
+        {
+            // '//host/…' or '/\host/…' would read as another host once relative: left as the upstream wrote it.
+            '/' => location.Length > origin.Length + 1 && location[origin.Length + 1] is '/' or '\\' ? null : location[origin.Length..],
+            '?' or '#' => "/" + location[origin.Length..],
+            _ => null, // http://10.0.0.5:80801/… or http://10.0.0.5.example/…: another authority
+        };
     }
 
     /// <summary>

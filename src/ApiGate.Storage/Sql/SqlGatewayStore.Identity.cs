@@ -1,6 +1,7 @@
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
 using ApiGate.Core.Webhooks;
 using ApiGate.Storage.Rows;
 using System.Data.Common;
@@ -41,7 +42,7 @@ public abstract partial class SqlGatewayStore
     public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => ListAsync(Users, r => r.ToDefinition(), "", null, cancellationToken);
 
     public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>
-        FindByIdOrNameAsync(Users, r => r.ToDefinition(), "WHERE lower(email) = lower(@Ref)", idOrEmail, cancellationToken);
+        FindByIdOrNameAsync(Users, r => r.ToDefinition(), "WHERE lower(email) = lower(@Ref)", Emails.Canonical(idOrEmail), cancellationToken);
 
     public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),

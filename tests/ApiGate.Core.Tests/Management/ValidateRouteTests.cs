@@ -25,6 +25,11 @@ public sealed class ValidateRouteTests
         { "dots inside a segment", Valid with { PathRewrite = "/files/$1..bak/v1.2" } },
         { "expression splitting on dots", Valid with { PathRewrite = "'/v/' + path.split('..').join('-')" } },
         { "unicode name and description", Valid with { Name = "Nutzer-API ü", Description = "Benutzer – alle Endpunkte ✓" } },
+        { "prefix that also reaches paths beside a reserved one", Valid with { PathPattern = "/health*" } },
+        { "path merely starting like a reserved one", Valid with { PathPattern = "/healthz", MatchType = PathMatchType.Exact } },
+        { "below a path reserved only itself", Valid with { PathPattern = "/metrics/*" } },
+        { "catch-all", Valid with { PathPattern = "/*" } },
+        { "portal path (reserved only while the portal is on)", Valid with { PathPattern = "/portal/*" } },
     };
 
     [Theory]
@@ -46,6 +51,11 @@ public sealed class ValidateRouteTests
         { "path", Valid with { PathPattern = "/users/*", MatchType = PathMatchType.Exact } },
         { "path", Valid with { PathPattern = "users", MatchType = PathMatchType.Prefix } },
         { "path", Valid with { PathPattern = "", MatchType = PathMatchType.Prefix } },
+        { "path", Valid with { PathPattern = "/health/*" } },
+        { "path", Valid with { PathPattern = "/admin/users/*" } },
+        { "path", Valid with { PathPattern = "/metrics", MatchType = PathMatchType.Exact } },
+        { "path", Valid with { PathPattern = "/version", MatchType = PathMatchType.Exact } },
+        { "path", Valid with { PathPattern = "/health/ready", MatchType = PathMatchType.Exact } },
         { "host_pattern", Route("w", "/", host: "*example.com", hostType: HostMatchType.Wildcard) },
         { "host_pattern", Route("w", "/", host: "a.*.example.com", hostType: HostMatchType.Wildcard) },
         { "host_pattern", Route("w", "/", host: "*.*.example.com") },

@@ -74,19 +74,23 @@ public sealed class ForwarderErrorTests
     }
 
     [Theory]
-    [InlineData(ForwarderError.None, 200, false, false, false, "success")]
-    [InlineData(ForwarderError.None, 404, false, false, false, "success")]
-    [InlineData(ForwarderError.None, 500, false, false, false, "failure")]
-    [InlineData(ForwarderError.Request, 502, false, false, false, "failure")]
-    [InlineData(ForwarderError.RequestCanceled, 502, false, true, false, "failure")]
-    [InlineData(ForwarderError.ResponseBodyCanceled, 200, false, true, false, "failure")]
-    [InlineData(ForwarderError.RequestBodyCanceled, 502, false, true, true, "neutral")]
-    [InlineData(ForwarderError.ResponseBodyCanceled, 200, false, true, true, "neutral")]
-    [InlineData(ForwarderError.RequestBodyClient, 400, false, false, false, "neutral")]
-    [InlineData(ForwarderError.Request, 502, true, false, false, "neutral")]
-    public void Classify_Results_CountOnlyTheTargetsFailures(ForwarderError error, int status, bool clientAborted, bool timedOut, bool heldUpByClient, string expected)
+    [InlineData(ForwarderError.None, 200, false, false, "success")]
+    [InlineData(ForwarderError.None, 404, false, false, "success")]
+    [InlineData(ForwarderError.None, 500, false, false, "failure")]
+    [InlineData(ForwarderError.Request, 502, false, false, "failure")]
+    [InlineData(ForwarderError.ResponseBodyDestination, 200, false, false, "failure")]
+    [InlineData(ForwarderError.RequestCanceled, 502, true, false, "failure")]
+    [InlineData(ForwarderError.ResponseBodyCanceled, 200, true, false, "failure")]
+    [InlineData(ForwarderError.RequestCanceled, 400, false, false, "neutral")]
+    [InlineData(ForwarderError.ResponseBodyCanceled, 200, false, false, "neutral")]
+    [InlineData(ForwarderError.RequestBodyCanceled, 502, true, true, "neutral")]
+    [InlineData(ForwarderError.ResponseBodyCanceled, 200, true, true, "neutral")]
+    [InlineData(ForwarderError.RequestBodyClient, 400, false, false, "neutral")]
+    [InlineData(ForwarderError.ResponseBodyClient, 200, false, false, "neutral")]
+    [InlineData(ForwarderError.UpgradeActivityTimeout, 101, false, false, "neutral")]
+    public void Classify_Results_CountOnlyTheTargetsFailures(ForwarderError error, int status, bool timedOut, bool heldUpByClient, string expected)
     {
-        Assert.Equal(expected, RetryRules.Classify(error, status, clientAborted, timedOut, heldUpByClient).ToString().ToLowerInvariant());
+        Assert.Equal(expected, RetryRules.Classify(error, status, timedOut, heldUpByClient).ToString().ToLowerInvariant());
     }
 
     private static async Task<(ForwarderError Error, Exception? Exception)> ForwardAsync(string destination, string method, string path)

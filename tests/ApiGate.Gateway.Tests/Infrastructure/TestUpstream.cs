@@ -18,7 +18,7 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, status, healthz, reset.
+/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, status, redirect, healthz, reset.
 /// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
@@ -126,6 +126,11 @@ internal sealed class TestUpstream : IAsyncDisposable
             case "big-json":
                 context.Response.ContentType = "application/json";
                 await context.Response.WriteAsync("{\"pad\":\"" + new string('x', int.Parse(request.Query["bytes"]!)) + "\",\"secret\":\"s\"}");
+                return;
+            case "redirect":
+                // An absolute redirect built from the address the request was sent to (or elsewhere, with ?to=).
+                context.Response.StatusCode = 302;
+                context.Response.Headers.Location = request.Query["to"].FirstOrDefault() ?? $"http://127.0.0.1:{Port}/landing?x=1";
                 return;
             case "healthz":
                 context.Response.StatusCode = Healthy ? 200 : 503;

@@ -237,4 +237,44 @@ public sealed class ForwardingTests : GatewayTestBase
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    [Fact]
+    public async Task Redirect_ToTheTargetsOwnAddress_IsMadeRelative()
+    {
+        // Act: the backend redirects to http://127.0.0.1:<its port>/landing?x=1.
+        var response = await RawHttp.GetAsync(Gateway.Url, "/users/redirect");
+
+        // Assert: the client is not sent past the gateway, nor told the backend's address.
+        Assert.Equal(302, response.Status);
+        Assert.Equal("/landing?x=1", response.Headers["Location"]);
+    }
+
+    [Theory]
+    [InlineData("https://example.com/elsewhere")]
+    [InlineData("/already/relative")]
+    public async Task Redirect_Elsewhere_IsPassedAsWritten(string location)
+    {
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/users/redirect?to=" + Uri.EscapeDataString(location));
+
+        // Assert
+        Assert.Equal(302, response.Status);
+        Assert.Equal(location, response.Headers["Location"]);
+    }
+
+    [Theory]
+    [InlineData("http://10.0.0.5:8080/a?b=1", "/a?b=1")]
+    [InlineData("HTTP://10.0.0.5:8080", "/")]
+    [InlineData("http://10.0.0.5:8080?q", "/?q")]
+    [InlineData("http://10.0.0.5:8080#top", "/#top")]
+    [InlineData("http://10.0.0.5:80801/a", null)]
+    [InlineData("http://10.0.0.5:8080.example/a", null)]
+    [InlineData("http://10.0.0.5:8080//evil.example/a", null)]
+    [InlineData("http://10.0.0.5:8080/\\evil.example/a", null)]
+    [InlineData("https://10.0.0.5:8080/a", null)]
+    [InlineData("/a", null)]
+    public void ToRelative_OnlyTheTargetsOwnOrigin_AndNeverAnotherHost(string location, string? expected)
+    {
+        Assert.Equal(expected, ApiGate.Gateway.Forwarding.ForwardingTransformer.ToRelative(location, "http://10.0.0.5:8080"));
+    }
 }

@@ -177,4 +177,26 @@ public sealed class ThirdAttackRunTests : GatewayTestBase
         Assert.Contains("GET", response.Headers["Allow"], StringComparison.Ordinal);
         Assert.Empty(Upstream.Received);
     }
+
+    [Theory]
+    [InlineData("long-target", 414)]
+    [InlineData("many-headers", 431)]
+    [InlineData("large-headers", 431)]
+    public async Task OversizedRequestHead_RefusedByTheServerAndNotForwarded(string shape, int expected)
+    {
+        // Arrange: the limits docs/forwarding.md states (request line 8 KiB; 100 headers; 32 KiB of headers).
+        var head = shape switch
+        {
+            "long-target" => $"GET /pub/{new string('a', 9 * 1024)} HTTP/1.1\r\nHost: gw\r\n",
+            "many-headers" => "GET /pub/x HTTP/1.1\r\nHost: gw\r\n" + string.Concat(Enumerable.Range(0, 101).Select(i => $"X-H{i}: v\r\n")),
+            _ => "GET /pub/x HTTP/1.1\r\nHost: gw\r\n" + string.Concat(Enumerable.Range(0, 5).Select(i => $"X-Big{i}: {new string('v', 7 * 1024)}\r\n")),
+        };
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(head + "Connection: close\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(expected, response.Status);
+        Assert.Empty(Upstream.Received);
+    }
 }

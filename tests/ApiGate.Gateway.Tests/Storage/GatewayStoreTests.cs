@@ -221,6 +221,28 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateUser_EmailNonAsciiOtherCase_SameUserOnEveryEngine(string engine)
+    {
+        // Arrange: SQLite's NOCASE folds only ASCII, PostgreSQL's lower() follows its locale; both must agree.
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        var first = await users.CreateAsync(new UserChanges { Email = "  ÉLODIE@Exemple.fr " }, None);
+        Assert.True(first.Ok, first.Error?.ToString());
+
+        // Act
+        var second = await users.CreateAsync(new UserChanges { Email = "élodie@exemple.FR" }, None);
+        var byUpper = await store.FindUserAsync("ÉLODIE@EXEMPLE.FR", None);
+        var byLower = await store.FindUserAsync("élodie@exemple.fr", None);
+
+        // Assert: stored with its non-ASCII letters lower-cased (ASCII as typed), one user however it is written.
+        Assert.Equal("éLODIE@Exemple.fr", first.Value!.Email);
+        Assert.Equal(ManagementErrorKind.Conflict, second.Error?.Kind);
+        Assert.Equal("email", second.Error?.Field);
+        Assert.Equal(first.Value.Id, byUpper?.Id);
+        Assert.Equal(first.Value.Id, byLower?.Id);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task DeletePlan_WithUsers_ConflictOnPlan(string engine)
     {
         // Arrange

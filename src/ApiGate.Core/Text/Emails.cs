@@ -1,0 +1,33 @@
+namespace ApiGate.Core.Text;
+
+/// <summary>
+/// The one form an email address is stored and looked up in, so that both store engines compare addresses alike:
+/// trimmed, with every non-ASCII letter lower-cased (<c>Élodie@Example.com</c> → <c>élodie@Example.com</c>). ASCII
+/// letters keep the case they were typed in, for display; the stores compare those without regard to case (SQLite's
+/// <c>NOCASE</c>, PostgreSQL's <c>lower()</c>) — but SQLite folds only ASCII, and PostgreSQL folds the rest by its
+/// locale, so without this one engine would hold <c>Élodie@…</c> and <c>élodie@…</c> as two users and the other as one.
+/// </summary>
+public static class Emails
+{
+    public static string Canonical(string email)
+    {
+        var trimmed = email.Trim();
+        var firstNonAscii = trimmed.AsSpan().IndexOfAnyExceptInRange((char)0, (char)0x7F);
+        if (firstNonAscii < 0)
+        {
+            return trimmed;
+        }
+
+        return string.Create(trimmed.Length, (trimmed, firstNonAscii), static (span, state) =>
+        {
+            state.trimmed.AsSpan().CopyTo(span);
+            for (var i = state.firstNonAscii; i < span.Length; i++)
+            {
+                if (span[i] > 0x7F)
+                {
+                    span[i] = char.ToLowerInvariant(span[i]);
+                }
+            }
+        });
+    }
+}
