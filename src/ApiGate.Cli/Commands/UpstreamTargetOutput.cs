@@ -24,12 +24,12 @@ internal static class UpstreamTargetOutput
         }
     }
 
-    /// <summary><c>--passive-failures</c>: a number (0 = off) or <c>default</c>.</summary>
+    /// <summary><c>--passive-failures</c>: a number (0 = off) or <c>default</c> (also <c>-1</c>, as in the admin API).</summary>
     public static int? ParsePassiveFailures(string? value) => value switch
     {
         null => null,
         _ when value.Trim().Equals("default", StringComparison.OrdinalIgnoreCase) => -1,
-        _ when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0 => n,
+        _ when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= -1 => n,
         _ => throw new ArgumentException($"health_check.passive_failures: '{value}' is not a whole number or 'default'"),
     };
 

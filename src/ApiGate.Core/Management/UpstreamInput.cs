@@ -195,13 +195,18 @@ public sealed record HealthCheckInput
     public int? HealthyThreshold { get; init; }
     public int? UnhealthyThreshold { get; init; }
 
-    /// <summary>Consecutive failures that eject a target; 0 = off; negative = back to the default.</summary>
+    /// <summary>Consecutive failures that eject a target; 0 = off; -1 = back to the default; other negatives are refused.</summary>
     public int? PassiveFailures { get; init; }
     public string? PassiveCooldown { get; init; }
 
-    /// <summary>Parses the durations; a negative <see cref="PassiveFailures"/> becomes "given null" (the default).</summary>
+    /// <summary>Parses the durations; a <see cref="PassiveFailures"/> of -1 becomes "given null" (the default).</summary>
     public ManagementResult<HealthCheckChanges> ToChanges()
     {
+        if (PassiveFailures < -1)
+        {
+            return Invalid("health_check.passive_failures", $"'{PassiveFailures}' is not a number of failures (0 = off, -1 = the default)");
+        }
+
         if (!TryDuration(Interval, out var interval))
         {
             return Invalid("health_check.interval", $"'{Interval}' is not a duration (milliseconds, or e.g. 5s)");

@@ -80,6 +80,13 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
                 return Invalid("email", $"'{input.Email}' is not an email address");
             }
 
+            if (email.IndexOfAny(['/', '\\', '%', '?', '#']) is >= 0 and var bad)
+            {
+                // Legal in a mailbox name, but an address is also how the CLI and the admin API name a user in a URL
+                // path (/admin/users/{email}), where these characters cannot stand for themselves.
+                return Invalid("email", $"'{input.Email}' contains '{email[bad]}', which this gateway does not accept in an email address");
+            }
+
             u = u with { Email = Emails.Canonical(email) };
         }
 

@@ -59,7 +59,7 @@ internal sealed partial class PortalAccountService(
         if (built.Error is { } error)
         {
             return PortalResult.Refused(error.Kind == ManagementErrorKind.Validation && error.Field == "email"
-                ? $"'{email}' is not an email address."
+                ? error.Message.TrimEnd('.') + "."
                 : "Sign-up is not available right now: the portal has no default plan. Please contact the operator.");
         }
 

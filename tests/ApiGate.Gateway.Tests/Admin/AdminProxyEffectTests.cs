@@ -41,14 +41,23 @@ public sealed class AdminProxyEffectTests : AdminTestBase
     }
 
     [Fact]
-    public async Task RouteUnderTheAdminPath_NeverShadowsTheAdminApi()
+    public async Task RouteUnderTheAdminPath_RefusedWhenWrittenAndNeverShadowsTheAdminApi()
     {
         await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
-        AssertData(await PostAsync("/routes", new { name = "sneaky", path = "/admin/*", upstream = "backend", auth_required = false, priority = 1000 }),
-            HttpStatusCode.Created);
+        var refused = await PostAsync("/routes", new { name = "sneaky", path = "/admin/*", upstream = "backend", auth_required = false, priority = 1000 });
+        // One stored before that rule (or written straight into the database) still never takes the admin API's paths.
+        var backend = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
+        await Gateway.Store.CreateRouteAsync(new Core.Routing.RouteDefinition
+        {
+            Id = "rt_sneaky", Name = "sneaky", Slug = "sneaky", PathPattern = "/admin/*", UpstreamId = backend.Id, Priority = 1000,
+            CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+        }, CancellationToken.None);
+        await Gateway.ReloadAsync();
 
         using var response = await Gateway.Client.GetAsync(Gateway.Url + "/admin/plans");
 
+        var error = AssertError(refused, HttpStatusCode.UnprocessableEntity, "validation_error", "/path");
+        Assert.Contains("answered by the gateway itself", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.DoesNotContain(Upstream.Received, r => r.Path.StartsWith("/admin", StringComparison.Ordinal));
     }

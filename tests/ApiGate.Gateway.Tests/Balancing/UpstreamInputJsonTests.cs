@@ -34,6 +34,37 @@ public sealed class UpstreamInputJsonTests
             stored.HealthCheck);
     }
 
+    [Theory]
+    [InlineData(-1, true)]
+    [InlineData(-5, false)]
+    public async Task CreateUpstream_NegativePassiveFailures_MinusOneIsTheDefaultOthersRefused(int value, bool accepted)
+    {
+        // Arrange
+        await using var temp = await TempStore.CreateAsync();
+        var service = new UpstreamService(temp.Store, TimeProvider.System);
+        var input = JsonSerializer.Deserialize<UpstreamInput>(
+            $$$"""{"name": "Pool", "url": "http://10.0.0.1:8080", "health_check": {"passive_failures": {{{value}}} }}""", SnakeCase)!;
+
+        // Act
+        var parsed = input.ToChanges();
+        var created = parsed.Ok ? await service.CreateAsync(parsed.Value!, CancellationToken.None) : parsed.Error!;
+
+        // Assert: what the CLI accepts ('default' or -1) and refuses (other negatives), the same through the API.
+        Assert.Equal(accepted, created.Ok);
+        if (accepted)
+        {
+            Assert.Null((await temp.Store.FindUpstreamAsync("pool", CancellationToken.None))!.HealthCheck.PassiveFailures);
+        }
+        else
+        {
+            Assert.Equal("health_check.passive_failures", created.Error!.Field);
+            Assert.Contains("'-5'", created.Error.Message, StringComparison.Ordinal);
+        }
+
+        var cli = Record.Exception(() => ApiGate.Cli.Commands.UpstreamTargetOutput.ParsePassiveFailures(value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(accepted, cli is null);
+    }
+
     [Fact]
     public async Task UpdateUpstream_UrlOnly_BecomesTheSingleTarget()
     {

@@ -430,6 +430,22 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Null(await _store.FindUserAsync(email, None));
     }
 
+    [Theory]
+    [InlineData("a/b@example.com", '/')]
+    [InlineData("a%b@example.com", '%')]
+    [InlineData("a?b@example.com", '?')]
+    [InlineData("a#b@example.com", '#')]
+    public async Task SignUpAsync_AddressWithACharacterThatCannotNameAUserInAUrl_RefusedSayingWhich(string email, char character)
+    {
+        var portal = await PortalAsync();
+
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, None);
+
+        Assert.False(result.Ok);
+        Assert.Contains($"contains '{character}'", result.Message, StringComparison.Ordinal);
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
     [Fact]
     public async Task MailQueue_RecipientTheMailLibraryCannotRead_SkippedAndTheNextMessageStillSent()
     {
