@@ -47,6 +47,7 @@ internal sealed partial class ForwardStep(
         try
         {
             ForwarderError error;
+            TargetOutcome outcome;
             while (true)
             {
                 // One attempt to one target, counted in its in-flight and health state (in this method rather than a
@@ -54,7 +55,7 @@ internal sealed partial class ForwardStep(
                 request.Target = target;
                 request.Attempts++;
                 target.State.Begin();
-                var outcome = TargetOutcome.Neutral;
+                outcome = TargetOutcome.Neutral;
                 error = ForwarderError.None;
                 var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
                 try
@@ -83,24 +84,33 @@ internal sealed partial class ForwardStep(
                 target = next;
             }
 
-            if (error == ForwarderError.None || context.RequestAborted.IsCancellationRequested)
+            if (error == ForwarderError.None)
             {
                 return true;
             }
 
+            var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+            var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
             var timedOutOnClient = total?.IsCancellationRequested == true && request.Meter?.HeldUpByClient == true;
-            if (ClientFaults.Classify(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, timedOutOnClient) is { } clientFault)
+            if (outcome != TargetOutcome.Failure && !timedOutOnClient
+                && (context.RequestAborted.IsCancellationRequested || error is ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient))
+            {
+                return true; // the client went away: nobody to answer, nothing to blame
+            }
+
+            if (ClientFaults.Classify(error, exception, timedOutOnClient) is { } clientFault)
             {
                 // The client's own request failed (a malformed or stalled body, or the timeout fired while the gateway
                 // waited on the client): its error, not the upstream's; the attempt was not counted against the
-                // target and is not retried.
+                // target and is not retried. Once the response has started this only records the error and aborts.
                 LogClientFault(request.Route.Definition.Slug, request.RequestId, clientFault.Code, error);
                 return await request.RejectAsync(clientFault);
             }
 
-            var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
+            // The upstream failed, before the response started (answered 502/504) or during its body (the client
+            // connection is aborted; the access log and metrics still get the error, not a plain 200).
             LogForwardFailed(request.Route.Definition.Slug, upstream.Definition.Slug, request.Target?.State.Label ?? "", request.RequestId, error, timedOut,
-                context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? "");
+                exception?.Message ?? "");
             return await request.RejectAsync(timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
         }
         finally

@@ -109,6 +109,24 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.False(string.IsNullOrEmpty(notFound.GetProperty("RequestId").GetString()));
     }
 
+    [Fact]
+    public async Task UpstreamTimesOutMidBody_AccessLineCarriesTheErrorNotAPlainSuccess()
+    {
+        // Arrange: a 1 s bound on the exchange and a backend whose body takes 6 s.
+        await Gateway.AddUpstreamAsync("slow", Upstream.Url, new UpstreamInput { Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "slow", Path = "/slow/*", Upstream = "slow" });
+
+        // Act: the headers arrive, then the connection is cut.
+        var response = await RawHttp.GetAsync(Gateway.Url, "/slow/trickle?chunks=30&interval=200");
+        await Gateway.StopAsync();
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.DoesNotContain("chunk29", response.Body, StringComparison.Ordinal);
+        var line = Assert.Single(AccessLines(_log.ToString()), a => a.GetProperty("Path").GetString() == "/slow/trickle");
+        Assert.Equal("upstream_timeout", line.GetProperty("Error").GetString());
+    }
+
     /// <summary>The <c>State</c> of each JSON line in the access-log category.</summary>
     internal static List<JsonElement> AccessLines(string output)
     {
