@@ -23,6 +23,14 @@ public sealed class ClientFaultTests : BalancingTestBase
         Assert.All(states, s => Assert.Equal(0, s.FailuresTotal));
     }
 
+    /// <summary>Every exchange over, every target healthy and never failed, and ordinary traffic reaching each of them.</summary>
+    private async Task AssertTargetsUnharmedAsync()
+    {
+        Assert.True(await EventuallyAsync(() => States("strict").All(s => s.InFlight == 0), TimeSpan.FromSeconds(10)));
+        AssertAllTargetsHealthy();
+        Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
+    }
+
     [Fact]
     public async Task NonAsciiHeaderValue_IsForwardedAsSentAndNoTargetIsEjected()
     {
@@ -96,9 +104,7 @@ public sealed class ClientFaultTests : BalancingTestBase
         }
 
         // Assert: the upstream side was not blamed, and ordinary traffic still reaches every target.
-        Assert.True(await EventuallyAsync(() => States("strict").All(s => s.InFlight == 0), TimeSpan.FromSeconds(10)));
-        AssertAllTargetsHealthy();
-        Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
+        await AssertTargetsUnharmedAsync();
     }
 
     private Task CreateStrictWithTimeoutAsync() => CreateAsync("strict", "round_robin", new UpstreamInput
@@ -124,9 +130,7 @@ public sealed class ClientFaultTests : BalancingTestBase
         // Assert: the client's error, and no target blamed for it.
         Assert.All(responses, r => Assert.Equal(408, r.Status));
         Assert.All(responses, r => Assert.Equal("request_timeout", r.ErrorCode));
-        Assert.True(await EventuallyAsync(() => States("strict").All(s => s.InFlight == 0), TimeSpan.FromSeconds(10)));
-        AssertAllTargetsHealthy();
-        Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
+        await AssertTargetsUnharmedAsync();
     }
 
     [Fact]
@@ -151,9 +155,7 @@ public sealed class ClientFaultTests : BalancingTestBase
         }
 
         // Assert
-        Assert.True(await EventuallyAsync(() => States("strict").All(s => s.InFlight == 0), TimeSpan.FromSeconds(10)));
-        AssertAllTargetsHealthy();
-        Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
+        await AssertTargetsUnharmedAsync();
     }
 
     [Fact]
