@@ -47,8 +47,12 @@ public readonly record struct MeterResult(long Units, string? Error);
 /// </summary>
 public static class Meter
 {
-    /// <summary>The largest unit count an expression may yield: past 2^53 a double no longer holds whole numbers exactly.</summary>
-    public const long MaxExpressionUnits = 9_007_199_254_740_991;
+    /// <summary>
+    /// The most units one request can cost (a billion: a terabyte in <c>bytes</c> mode). An expression yielding more
+    /// costs 1 unit and reports why. The bound keeps every counter that sums units (a user's month, rollups, Redis)
+    /// far from overflowing: a caller whose request sets the count (<c>request.body.n</c>) could otherwise wrap one.
+    /// </summary>
+    public const long MaxExpressionUnits = 1_000_000_000;
 
     public static MeterResult Measure(MeteringRule rule, in MeteringInput input) => rule.Mode switch
     {
@@ -64,7 +68,7 @@ public static class Meter
     public static long Bytes(long requestBytes, long responseBytes)
     {
         var total = Math.Max(0, requestBytes) + Math.Max(0, responseBytes);
-        return Math.Max(1, total / 1024 + (total % 1024 == 0 ? 0 : 1));
+        return Math.Clamp(total / 1024 + (total % 1024 == 0 ? 0 : 1), 1, MaxExpressionUnits);
     }
 
     /// <summary>Converts an expression's result to units, or 1 unit and the reason it is not a usable count.</summary>

@@ -170,9 +170,12 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         }
 
         var route = request.Route.Definition;
-        if (route.Protocol == RouteProtocol.Sse)
+        if (route.Protocol == RouteProtocol.Sse || request.Policies.Metering.NeedsResponseBody
+            || (route.Protocol == RouteProtocol.Http && request.Policies.Response is { NeedsBody: true }))
         {
-            // Events must reach the client as they are produced: ask the upstream for an uncompressed stream.
+            // Ask the upstream for an uncompressed body. SSE: events must reach the client as they are produced. A
+            // metering rule or a response transform that reads the body: a client asking for gzip would otherwise get
+            // a body the gateway cannot read — billed 1 unit instead of its tokens, fields meant to be masked passed on.
             headers.Remove("Accept-Encoding");
         }
 

@@ -22,6 +22,7 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
         {
             var counter = _counters.GetOrAdd((usage.UserId, period), static _ => new Counter());
             Interlocked.Add(ref counter.Used, usage.Used);
+            Interlocked.Add(ref counter.Settled, usage.Used);
         }
     }
 
@@ -56,16 +57,27 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
     /// <paramref name="units"/>: the difference is added (or given back), and the next request sees the new total.
     /// Returns how many of the request's units are past <paramref name="limit"/> (overage), for its usage event.
     /// </summary>
+    /// <remarks>
+    /// The overage is read from the settled total alone, not from the counter that admission uses (which also holds
+    /// the one-unit placeholders of requests still in flight, each of which would otherwise be counted as overage
+    /// again when its own request settles): requests settle in some order, each one's overage is the part of its
+    /// units past the limit in that order, so the overage of all of them is exactly the settled units past the limit.
+    /// </remarks>
     public long Settle(string userId, QuotaDecision admitted, long units, long limit)
     {
-        var after = admitted.Used;
         var delta = units - 1;
-        if (delta != 0 && _counters.TryGetValue((userId, admitted.ResetAt.AddMonths(-1)), out var counter))
+        if (!_counters.TryGetValue((userId, admitted.ResetAt.AddMonths(-1)), out var counter))
         {
-            after = Interlocked.Add(ref counter.Used, delta);
+            return limit > 0 && units > 0 ? Math.Clamp(admitted.Used + delta - limit, 0, units) : 0;
         }
 
-        return limit > 0 && units > 0 ? Math.Clamp(after - limit, 0, units) : 0;
+        if (delta != 0)
+        {
+            Interlocked.Add(ref counter.Used, delta);
+        }
+
+        var settled = Interlocked.Add(ref counter.Settled, units);
+        return limit > 0 && units > 0 ? Math.Clamp(settled - limit, 0, units) : 0;
     }
 
     /// <summary>Gives units back (the request was refused later, e.g. no healthy target).</summary>
@@ -83,6 +95,10 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
 
     private sealed class Counter
     {
+        /// <summary>Settled units plus one unit for each admitted request not settled yet: what admission checks.</summary>
         public long Used;
+
+        /// <summary>Units of settled requests only: what overage is read from.</summary>
+        public long Settled;
     }
 }

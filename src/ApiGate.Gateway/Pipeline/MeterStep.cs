@@ -48,8 +48,15 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
             LogMeteringFailed(request.Route.Definition.Id, request.RequestId, failure);
         }
 
-        var overage = request.Lease?.Commit(units) ?? 0;
         var caller = request.Caller;
+        var overage = request.Lease?.Commit(units) ?? 0;
+        if (caller?.Plan.AllowsOverage != true)
+        {
+            // One metered request can run past the quota (its units are known only after it); on a plan without
+            // overage those units count as used — the next request is refused — but are not overage to bill.
+            overage = 0;
+        }
+
         _ = recorder.TryRecord(new UsageEvent
         {
             UserId = caller?.User.Id ?? UsageEvent.Anonymous,

@@ -107,6 +107,8 @@ public sealed class MeterTests
     [InlineData("response.body", "an object")]
     [InlineData("10n", "a BigInt")]
     [InlineData("1e300", "more than")]
+    [InlineData("1000000001", "more than 1000000000 units")]
+    [InlineData("9007199254740991", "more than 1000000000 units")]
     [InlineData("(() => { while (true) {} })()", "expression failed")]
     public void Measure_ExpressionYieldsNoUsableCount_FallsBackToOneUnitWithError(string expression, string expectedError)
     {

@@ -18,7 +18,7 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, status, redirect, healthz, reset.
+/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, status, redirect, gzip-json, healthz, reset.
 /// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
@@ -121,6 +121,19 @@ internal sealed class TestUpstream : IAsyncDisposable
                 return;
             case "json":
                 context.Response.ContentType = "application/json; charset=utf-8";
+                await context.Response.WriteAsync(SampleJson);
+                return;
+            case "gzip-json":
+                // Compresses when the request allows it, as most frameworks and CDNs do.
+                context.Response.ContentType = "application/json";
+                if (request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+                {
+                    context.Response.Headers.ContentEncoding = "gzip";
+                    await using var gzip = new System.IO.Compression.GZipStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true);
+                    await gzip.WriteAsync(System.Text.Encoding.UTF8.GetBytes(SampleJson));
+                    return;
+                }
+
                 await context.Response.WriteAsync(SampleJson);
                 return;
             case "big-json":

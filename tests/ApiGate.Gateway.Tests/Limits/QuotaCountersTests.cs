@@ -111,6 +111,22 @@ public sealed class QuotaCountersTests
     }
 
     [Fact]
+    public void Settle_OverlappingMeteredRequestsPastTheLimit_OverageAddsUpToExactlyTheUnitsPastIt()
+    {
+        // Arrange: 20 requests admitted together on a 10-unit quota with overage, each metered at 100 units.
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));
+        var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
+        var admitted = Enumerable.Range(0, 20).Select(_ => counters.TryConsume("u1", limit: 10, allowOverage: true)).ToList();
+
+        // Act: they settle while the others still hold their one-unit placeholders.
+        var overage = admitted.Sum(a => counters.Settle("u1", a, units: 100, limit: 10));
+
+        // Assert: 2,000 units, 1,990 of them past the quota — not 1,990 plus the placeholders counted again.
+        Assert.Equal(1_990, overage);
+        Assert.Equal(2_000, counters.Used("u1"));
+    }
+
+    [Fact]
     public async Task InitializeAsync_LoadsOnlyTheCurrentPeriod()
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));

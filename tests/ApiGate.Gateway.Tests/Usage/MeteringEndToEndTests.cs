@@ -73,6 +73,33 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task ResponseFieldMetering_ClientAsksForGzip_StillBilledByTheBody()
+    {
+        // Arrange: the upstream compresses whenever the request allows it.
+        await Gateway.AddRouteAsync(new RouteInput { Name = "field", Path = "/field/*", Upstream = "backend", MeteringMode = "response_field", MeteringExpr = "response.body.items.length" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "plain", Path = "/plain/*", Upstream = "backend" });
+
+        // Act
+        foreach (var path in new[] { "/field/gzip-json", "/plain/gzip-json" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + path);
+            request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip");
+            using var response = await Gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await Gateway.StopAsync();
+
+        // Assert: the metered route's upstream was not offered gzip and its count came from the body; other routes
+        // still pass the client's Accept-Encoding.
+        var received = Upstream.Received.ToList();
+        Assert.False(received.Single(r => r.Path == "/field/gzip-json").Headers.ContainsKey("Accept-Encoding"));
+        Assert.Equal(["gzip"], received.Single(r => r.Path == "/plain/gzip-json").Headers["Accept-Encoding"]);
+        var events = await EventsAsync(UsageEvent.Anonymous, 10);
+        Assert.Equal(2, events.Single(e => e.Path == "/field/gzip-json").Units);
+    }
+
+    [Fact]
     public async Task SseEventsAndWebSocketMessages_AreCounted()
     {
         await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse", MeteringMode = "custom", MeteringExpr = "sseEvents" }, reload: false);
