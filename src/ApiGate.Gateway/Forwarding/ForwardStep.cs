@@ -72,7 +72,7 @@ internal sealed partial class ForwardStep(
                 // At most one retry, on another target, when nothing can have been done twice.
                 if (request.Attempts > 1 || error == ForwarderError.None || context.RequestAborted.IsCancellationRequested
                     || !RetryRules.CanRetry(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, context.Request.Method, request.Meter?.RequestBytesRead ?? 0,
-                        context.Response.HasStarted, request.Meter?.Upgrade is not null)
+                        context.Response.HasStarted, request.Meter?.IsTunnel == true)
                     || total?.IsCancellationRequested == true
                     || upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: target, out trial) is not { } next)
                 {

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace ApiGate.Gateway.Metering;
 
-/// <summary>Wraps the server's upgrade feature so the upgraded (WebSocket) connection is counted as it is tunnelled.</summary>
+/// <summary>Wraps the server's upgrade feature so an HTTP/1.1 upgraded (WebSocket) connection is counted as it is tunnelled.</summary>
 internal sealed class CountingUpgradeFeature(IHttpUpgradeFeature inner) : IHttpUpgradeFeature
 {
     public WebSocketCountingStream? Stream { get; private set; }
@@ -12,6 +12,25 @@ internal sealed class CountingUpgradeFeature(IHttpUpgradeFeature inner) : IHttpU
     public async Task<Stream> UpgradeAsync()
     {
         Stream = new WebSocketCountingStream(await inner.UpgradeAsync());
+        return Stream;
+    }
+}
+
+/// <summary>
+/// The same for a WebSocket over HTTP/2 (RFC 8441 extended CONNECT): the accepted stream carries the same RFC 6455
+/// frames, so it is counted the same way — without this such a session would be metered as 0 bytes and 0 messages.
+/// </summary>
+internal sealed class CountingExtendedConnectFeature(IHttpExtendedConnectFeature inner) : IHttpExtendedConnectFeature
+{
+    public WebSocketCountingStream? Stream { get; private set; }
+
+    public bool IsExtendedConnect => inner.IsExtendedConnect;
+
+    public string? Protocol => inner.Protocol;
+
+    public async ValueTask<Stream> AcceptAsync()
+    {
+        Stream = new WebSocketCountingStream(await inner.AcceptAsync());
         return Stream;
     }
 }

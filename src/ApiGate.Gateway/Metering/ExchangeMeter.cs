@@ -15,6 +15,7 @@ internal sealed class ExchangeMeter
     private readonly Stream _requestBody;
     private readonly Stream _responseBody;
     private readonly IHttpUpgradeFeature? _upgradeFeature;
+    private readonly IHttpExtendedConnectFeature? _connectFeature;
     private readonly long _started;
 
     private ExchangeMeter(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt)
@@ -39,6 +40,12 @@ internal sealed class ExchangeMeter
             Upgrade = new CountingUpgradeFeature(upgrade);
             context.Features.Set<IHttpUpgradeFeature>(Upgrade);
         }
+        else if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
+        {
+            _connectFeature = connect;
+            ExtendedConnect = new CountingExtendedConnectFeature(connect);
+            context.Features.Set<IHttpExtendedConnectFeature>(ExtendedConnect);
+        }
     }
 
     /// <summary>When counting began (the usage event's timestamp).</summary>
@@ -49,8 +56,14 @@ internal sealed class ExchangeMeter
 
     public MeteredStream Response { get; }
 
-    /// <summary>Set when the request can be upgraded (WebSocket); counts the tunnelled bytes and messages.</summary>
+    /// <summary>Set when the request can be upgraded (WebSocket over HTTP/1.1); counts the tunnelled bytes and messages.</summary>
     public CountingUpgradeFeature? Upgrade { get; }
+
+    /// <summary>Set for a WebSocket over HTTP/2 (extended CONNECT); counts the same way.</summary>
+    public CountingExtendedConnectFeature? ExtendedConnect { get; }
+
+    /// <summary>True when the exchange is a tunnel (a WebSocket), which is never retried.</summary>
+    public bool IsTunnel => Upgrade is not null || ExtendedConnect is not null;
 
     /// <summary>Request body bytes read so far (a body that was read even in part is never replayed on a retry).</summary>
     public long RequestBytesRead => Request?.Bytes ?? 0;
@@ -79,7 +92,12 @@ internal sealed class ExchangeMeter
             context.Features.Set(_upgradeFeature);
         }
 
-        var socket = Upgrade?.Stream;
+        if (_connectFeature is not null)
+        {
+            context.Features.Set(_connectFeature);
+        }
+
+        var socket = Upgrade?.Stream ?? ExtendedConnect?.Stream;
         return new MeteringInput
         {
             Status = context.Response.StatusCode,
