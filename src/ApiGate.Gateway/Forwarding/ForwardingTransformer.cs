@@ -67,6 +67,16 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             }
         }
 
+        if (GatewayCookies.Without(incoming.Headers.Cookie) is { } cookies)
+        {
+            // The console's and the portal's cookies (sessions, antiforgery) are the gateway's: never an upstream's.
+            headers.Remove("Cookie");
+            if (cookies.Length > 0)
+            {
+                headers.TryAddWithoutValidation("Cookie", cookies);
+            }
+        }
+
         var viaProxy = httpContext.Features.Get<Proxies.ForwardedClientFeature>(); // set only for a trusted proxy's request
         StripSpoofableHeaders(headers, fromTrustedProxy: viaProxy is not null);
         StripConnectionNominated(incoming.Headers, headers);
@@ -213,6 +223,11 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
                     responseHeaders.Remove(name.ToString());
                 }
             }
+        }
+
+        if (responseHeaders.SetCookie.Count > 0)
+        {
+            GatewayCookies.RemoveSetCookies(responseHeaders);
         }
 
         if (request.Target is { } target && responseHeaders.Location is [{ } location] && ToRelative(location, target.Origin) is { } relative)

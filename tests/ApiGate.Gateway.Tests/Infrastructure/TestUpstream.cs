@@ -18,7 +18,7 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, status, redirect, gzip-json, healthz, reset.
+/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
 /// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
@@ -114,6 +114,12 @@ internal sealed class TestUpstream : IAsyncDisposable
             case "cookies":
                 context.Response.Headers.Append("Set-Cookie", "a=1; Path=/");
                 context.Response.Headers.Append("Set-Cookie", "b=2; Path=/");
+                await context.Response.WriteAsync("cookies");
+                return;
+            case "set-gateway-cookie":
+                // Tries to plant the portal's session cookie next to a cookie of its own.
+                context.Response.Headers.Append("Set-Cookie", "apigate_portal_session=planted; Path=/portal; HttpOnly");
+                context.Response.Headers.Append("Set-Cookie", "own=1; Path=/");
                 await context.Response.WriteAsync("cookies");
                 return;
             case "echo-body":

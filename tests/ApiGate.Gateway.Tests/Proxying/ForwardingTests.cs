@@ -277,4 +277,24 @@ public sealed class ForwardingTests : GatewayTestBase
     {
         Assert.Equal(expected, ApiGate.Gateway.Forwarding.ForwardingTransformer.ToRelative(location, "http://10.0.0.5:8080"));
     }
+
+    [Fact]
+    public async Task GatewayCookies_NeverSentUpstreamNorSetByIt()
+    {
+        // Arrange: a browser signed in to the console and the portal also calls a proxied route.
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/set-gateway-cookie");
+        request.Headers.TryAddWithoutValidation("Cookie", "a=1; apigate_ui_session=operator-session; apigate_af=token; b=2; APIGATE_portal_session=x");
+        using var alone = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/alone");
+        alone.Headers.TryAddWithoutValidation("Cookie", "apigate_portal_session=customer-session");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+        using var second = await Gateway.Client.SendAsync(alone);
+
+        // Assert: the upstream sees only its own cookies, and cannot set the gateway's.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["a=1; b=2"], Upstream.Received.Single(r => r.Path.EndsWith("/set-gateway-cookie", StringComparison.Ordinal)).Headers["Cookie"]);
+        Assert.False(Upstream.Received.Single(r => r.Path.EndsWith("/alone", StringComparison.Ordinal)).Headers.ContainsKey("Cookie"));
+        Assert.Equal(["own=1; Path=/"], response.Headers.GetValues("Set-Cookie"));
+    }
 }
