@@ -33,9 +33,14 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
         return WebUtility.HtmlDecode(match.Groups[1].Value);
     }
 
-    public async Task<HttpResponseMessage> PostAsync(string path, IEnumerable<KeyValuePair<string, string>> fields)
+    public async Task<HttpResponseMessage> PostAsync(string path, IEnumerable<KeyValuePair<string, string>> fields, params (string Name, string Value)[] headers)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, BaseUrl + path) { Content = new FormUrlEncodedContent(fields) };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
         return await SendAsync(request);
     }
 

@@ -134,6 +134,30 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.Equal("sneaky", Assert.Single(await _gateway.Routes.ListAsync(CancellationToken.None)).Name);
     }
 
+    [Theory]
+    [InlineData("Sec-Fetch-Site", "same-site")]   // another port of this host, or a sibling subdomain
+    [InlineData("Sec-Fetch-Site", "cross-site")]
+    [InlineData("Origin", "http://evil.example")]
+    [InlineData("Origin", "null")]
+    public async Task CreateRoute_ValidTokenButPostedFromAnotherOrigin_RefusedAndNothingWritten(string header, string value)
+    {
+        // Arrange: a token pair that is valid (a cookie planted from a sibling site could supply one).
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        List<KeyValuePair<string, string>> fields =
+            [new("_handler", "route"), new("name", "sneaky"), new("path", "/sneaky/*"), new("enabled", "true"), new("__RequestVerificationToken", await console.TokenFromAsync("/ui/routes/new"))];
+
+        // Act
+        using var refused = await console.PostAsync("/ui/routes/new", fields, (header, value));
+        using var sameOrigin = await console.PostAsync("/ui/routes/new", fields, ("Sec-Fetch-Site", "same-origin"), ("Origin", _gateway.Url));
+
+        // Assert: the browser's word on the form's origin decides; the same post from the console's own page is taken.
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("id=\"form-refused\"", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Found, sameOrigin.StatusCode);
+        Assert.Equal("sneaky", Assert.Single(await _gateway.Routes.ListAsync(CancellationToken.None)).Name);
+    }
+
     [Fact]
     public async Task Logout_WithoutAntiforgeryToken_RefusedAndSessionStays()
     {

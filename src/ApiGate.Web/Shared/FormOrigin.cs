@@ -1,0 +1,40 @@
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Web.Shared;
+
+/// <summary>
+/// A second check on every form post of the console and the portal, next to the antiforgery token: the browser's own
+/// word on where the form came from. <c>Sec-Fetch-Site</c> must be <c>same-origin</c> (or <c>none</c>); without it,
+/// an <c>Origin</c> must name this host. A post from a sibling subdomain or from another port of the same host
+/// (<c>same-site</c>: the public port against the admin listener) is refused even when it carries a valid token pair
+/// (which a cookie planted from such a place could supply). Requests with neither header (non-browser clients)
+/// rest on the token alone.
+/// </summary>
+internal static class FormOrigin
+{
+    /// <summary>True when the post may be from this site's own page; <paramref name="alsoAllowed"/> is a configured public origin (or empty).</summary>
+    public static bool IsSameOrigin(HttpRequest request, string alsoAllowed = "")
+    {
+        var fetchSite = request.Headers["Sec-Fetch-Site"].ToString();
+        if (fetchSite.Length > 0)
+        {
+            return fetchSite is "same-origin" or "none";
+        }
+
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0)
+        {
+            return true;
+        }
+
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var from))
+        {
+            return false; // "null" (a sandboxed or privacy-redirected document) or garbage
+        }
+
+        // The authority the browser was talking to; the scheme may differ behind a proxy that terminates TLS.
+        return string.Equals(from.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase)
+            || (alsoAllowed.Length > 0 && Uri.TryCreate(alsoAllowed, UriKind.Absolute, out var allowed)
+                && string.Equals(from.GetLeftPart(UriPartial.Authority), allowed.GetLeftPart(UriPartial.Authority), StringComparison.OrdinalIgnoreCase));
+    }
+}
