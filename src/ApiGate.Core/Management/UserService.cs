@@ -80,10 +80,11 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
                 return Invalid("email", $"'{input.Email}' is not an email address");
             }
 
-            if (email.IndexOfAny(['/', '\\', '%', '?', '#']) is >= 0 and var bad)
+            if (email.IndexOfAny(['/', '\\', '%', '?', '#', '<', '>', '"', ',', ';']) is >= 0 and var bad)
             {
-                // Legal in a mailbox name, but an address is also how the CLI and the admin API name a user in a URL
-                // path (/admin/users/{email}), where these characters cannot stand for themselves.
+                // Some are legal in a quoted mailbox name, but an address is also how the CLI and the admin API name a
+                // user in a URL path (/admin/users/{email}), where / \ % ? # cannot stand for themselves; < > " , ;
+                // make an address that mail software reads as another (or as several), as the portal already refuses.
                 return Invalid("email", $"'{input.Email}' contains '{email[bad]}', which this gateway does not accept in an email address");
             }
 
