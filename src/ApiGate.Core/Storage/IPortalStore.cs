@@ -15,7 +15,7 @@ public interface IPortalStore
 
     Task<PortalAccount?> FindPortalAccountAsync(string userId, CancellationToken cancellationToken);
 
-    /// <summary>Replaces the password hash. False when the user has no portal account.</summary>
+    /// <summary>Replaces the password hash and ends the account's unused reset tokens. False when the user has no portal account.</summary>
     Task<bool> SetPortalPasswordAsync(string userId, string passwordHash, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>Records the verification time (an earlier one is kept). False when the user has no portal account.</summary>

@@ -23,6 +23,16 @@ internal sealed class LoginLimiter(AttemptCounter counter, int accountLimit = 5,
         ?? await counter.TakeAsync(ByAccount, Normalized(account), accountLimit, _window, ct);
 
     /// <summary>
+    /// Counts a check of the current password of a signed-in account (changing the password) against the same per-account
+    /// limit as logins: a stolen session cannot be used to guess the password behind it. Null when it may go ahead.
+    /// </summary>
+    public Task<TimeSpan?> TakeForAccountAsync(string account, CancellationToken ct) =>
+        counter.TakeAsync(ByAccount, Normalized(account), accountLimit, _window, ct);
+
+    /// <summary>The current password was right: the account's count is cleared.</summary>
+    public Task AccountSucceededAsync(string account, CancellationToken ct) => counter.RemoveAsync(ByAccount, Normalized(account), ct);
+
+    /// <summary>
     /// The password was right: the account's count is cleared, and the attempt is taken back from the address's count
     /// (one good password does not excuse guessing others, and does not count as a guess either).
     /// </summary>

@@ -217,11 +217,24 @@ internal sealed partial class PortalAccountService(
     /// <summary>Changes the password of a logged-in user who knows the current one.</summary>
     public async Task<PortalResult> ChangePasswordAsync(string userId, string? current, string? replacement, CancellationToken ct)
     {
-        if (await store.FindPortalAccountAsync(userId, ct) is not { } account
-            || current is null || current.Length > PortalPasswords.MaxLength || !PortalPasswords.Verify(account.PasswordHash, current, out _))
+        if (await store.FindUserAsync(userId, ct) is not { } user || await store.FindPortalAccountAsync(userId, ct) is not { } account)
         {
             return PortalResult.Refused("The current password is incorrect.");
         }
+
+        // Counted like a login for the account (before hashing): a stolen session must not become a way to guess the
+        // password behind it at hashing speed.
+        if (await limiter.TakeForAccountAsync(user.Email, ct) is { } wait)
+        {
+            return PortalResult.Refused($"Too many attempts. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).");
+        }
+
+        if (current is null || current.Length > PortalPasswords.MaxLength || !PortalPasswords.Verify(account.PasswordHash, current, out _))
+        {
+            return PortalResult.Refused("The current password is incorrect.");
+        }
+
+        await limiter.AccountSucceededAsync(user.Email, ct);
 
         if (PortalPasswords.Problem(replacement) is { } problem)
         {

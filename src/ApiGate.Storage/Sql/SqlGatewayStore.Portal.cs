@@ -33,9 +33,20 @@ public abstract partial class SqlGatewayStore
         FindAsync(PortalAccounts, r => r.ToDefinition(), "WHERE user_id = @Ref", userId, cancellationToken);
 
     public Task<bool> SetPortalPasswordAsync(string userId, string passwordHash, DateTimeOffset at, CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) => await ExecuteAsync(connection, null,
-            "UPDATE portal_accounts SET password_hash = @Hash, updated_at = @At WHERE user_id = @UserId", ct,
-            new { UserId = userId, Hash = passwordHash, At = StoredValues.Time(at) }) > 0, cancellationToken);
+        UseAsync(async (connection, ct) =>
+        {
+            if (await ExecuteAsync(connection, null, "UPDATE portal_accounts SET password_hash = @Hash, updated_at = @At WHERE user_id = @UserId", ct,
+                    new { UserId = userId, Hash = passwordHash, At = StoredValues.Time(at) }) == 0)
+            {
+                return false;
+            }
+
+            // A new password ends every reset link still out for the account: one that leaked earlier must not take
+            // it over after its owner has reset or changed the password.
+            await ExecuteAsync(connection, null, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", ct,
+                new { UserId = userId, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), At = StoredValues.Time(at) });
+            return true;
+        }, cancellationToken);
 
     public Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) => await ExecuteAsync(connection, null,

@@ -235,6 +235,32 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.True(withNew.Ok, withNew.Message);
     }
 
+    [Theory]
+    [InlineData("reset")]
+    [InlineData("change")]
+    public async Task ResetAsync_OlderLinkAfterThePasswordWasResetOrChanged_Refused(string how)
+    {
+        // Arrange: two reset links out (say the first one leaked).
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("twice@example.com", "the old password", Origin, None);
+        var user = (await _store.FindUserAsync("twice@example.com", None))!;
+        await portal.RequestResetAsync("twice@example.com", Origin, None);
+        var older = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("twice@example.com"), "/portal/reset"));
+        await portal.RequestResetAsync("twice@example.com", Origin, None);
+        var newer = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("twice@example.com"), "/portal/reset"));
+
+        // Act: the owner sets a new password — through the newer link, or on the account page.
+        var done = how == "reset"
+            ? await portal.ResetAsync(newer, "the owner's new password", None)
+            : await portal.ChangePasswordAsync(user.Id, "the old password", "the owner's new password", None);
+        var withOlder = await portal.ResetAsync(older, "the attacker's password", None);
+
+        // Assert
+        Assert.True(done.Ok, done.Message);
+        Assert.Equal((false, PortalAccountService.LinkUnusable), (withOlder.Ok, withOlder.Message));
+        Assert.True((await portal.LoginAsync("twice@example.com", "the owner's new password", Address, None)).Ok);
+    }
+
     [Fact]
     public async Task ResetAsync_AfterOneHour_Refused()
     {
@@ -352,6 +378,30 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Equal((false, "The current password is incorrect."), (wrong.Ok, wrong.Message));
         Assert.True(changed.Ok);
         Assert.True((await portal.LoginAsync("change@example.com", "the new password", Address, None)).Ok);
+    }
+
+    [Fact]
+    public async Task ChangePasswordAsync_CurrentPasswordGuessedRepeatedly_LimitedLikeALogin()
+    {
+        // Arrange: a signed-in session in the wrong hands, guessing the password behind it.
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("guess@example.com", "the real password", Origin, None);
+        var user = (await _store.FindUserAsync("guess@example.com", None))!;
+
+        // Act
+        var guesses = new List<PortalResult>();
+        for (var i = 0; i < 6; i++)
+        {
+            guesses.Add(await portal.ChangePasswordAsync(user.Id, "guess number " + i, "the attacker's password", None));
+        }
+
+        var right = await portal.ChangePasswordAsync(user.Id, "the real password", "the attacker's password", None);
+
+        // Assert: five wrong answers, then refused before the password is even checked — the right one included.
+        Assert.All(guesses.Take(5), g => Assert.Equal((false, "The current password is incorrect."), (g.Ok, g.Message)));
+        Assert.StartsWith("Too many attempts.", guesses[5].Message, StringComparison.Ordinal);
+        Assert.StartsWith("Too many attempts.", right.Message, StringComparison.Ordinal);
+        Assert.True((await portal.LoginAsync("guess@example.com", "the real password", "203.0.113.9", None)).Ok is false);
     }
 
     private static string TokenOf(string link) => link[(link.IndexOf("token=", StringComparison.Ordinal) + "token=".Length)..];
