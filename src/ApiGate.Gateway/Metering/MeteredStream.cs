@@ -3,15 +3,28 @@ using System.Buffers;
 namespace ApiGate.Gateway.Metering;
 
 /// <summary>
-/// A pass-through stream wrapper that counts bytes, optionally counts server-sent events (blank-line terminators)
-/// and optionally keeps the first bytes (for metering expressions that read <c>request.body</c>/<c>response.body</c>).
-/// It never delays or buffers the data it passes on.
+/// A pass-through stream wrapper that counts bytes, optionally counts server-sent events and optionally keeps the first
+/// bytes (for metering expressions that read <c>request.body</c>/<c>response.body</c>). It never delays or buffers the
+/// data it passes on.
 /// </summary>
+/// <remarks>
+/// An event is counted as a client's EventSource dispatches one (the HTML standard's event stream rules): at the blank
+/// line that ends a block holding at least one <c>data</c> field. Lines end with CRLF, LF or a lone CR; a block of
+/// comments only (<c>: keep-alive</c>), or of <c>event</c>/<c>id</c>/<c>retry</c> fields without data, is not an event.
+/// </remarks>
 internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit) : ObservingStream(inner)
 {
+    private const int NotData = -1;
+
     private ArrayBufferWriter<byte>? _capture;
     private bool _captureOverflow;
-    private int _newlines; // consecutive '\n' seen, ignoring '\r'
+
+    // Event stream parsing state, carried across writes.
+    private bool _lineStarted;   // the current line has at least one character
+    private int _fieldMatch;     // characters of "data" matched at the start of the line, or NotData
+    private bool _lineIsData;    // the current line is a data field ("data" followed by ':' or the line's end)
+    private bool _blockHasData;  // the current block holds a data field
+    private bool _afterCr;       // the last character was a CR (an LF right after it ends no second line)
 
     public long Bytes { get; private set; }
 
@@ -31,17 +44,7 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
         {
             foreach (var b in data)
             {
-                if (b == (byte)'\n')
-                {
-                    if (++_newlines == 2)
-                    {
-                        Events++;
-                    }
-                }
-                else if (b != (byte)'\r')
-                {
-                    _newlines = 0;
-                }
+                CountEvents(b);
             }
         }
 
@@ -56,6 +59,60 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
             {
                 _capture.Write(data);
             }
+        }
+    }
+
+    private void CountEvents(byte b)
+    {
+        if (b == (byte)'\n' && _afterCr)
+        {
+            _afterCr = false; // the LF of a CRLF: the line already ended at the CR
+            return;
+        }
+
+        _afterCr = b == (byte)'\r';
+        if (b is (byte)'\n' or (byte)'\r')
+        {
+            if (!_lineStarted)
+            {
+                // A blank line: the block ends, and it is an event when it held data.
+                if (_blockHasData)
+                {
+                    Events++;
+                }
+
+                _blockHasData = false;
+            }
+            else
+            {
+                _blockHasData |= _lineIsData || _fieldMatch == 4; // "data" alone on its line is a data field too
+            }
+
+            _lineStarted = false;
+            _fieldMatch = 0;
+            _lineIsData = false;
+            return;
+        }
+
+        if (!_lineStarted)
+        {
+            _lineStarted = true;
+            _fieldMatch = 0;
+        }
+
+        if (_fieldMatch == NotData || _lineIsData)
+        {
+            return;
+        }
+
+        if (_fieldMatch < 4)
+        {
+            _fieldMatch = b == "data"u8[_fieldMatch] ? _fieldMatch + 1 : NotData;
+        }
+        else
+        {
+            _lineIsData = b == (byte)':';
+            _fieldMatch = _lineIsData ? 4 : NotData;
         }
     }
 }
