@@ -221,8 +221,17 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         {
             // A script that was sent but not answered may still run (a stalled server runs what it was sent once it
             // resumes): its unit is left to Redis. Only one that never left this process is counted here. Never twice.
+            var sent = !NeverSent(ex);
             MarkUnavailable(ex);
-            return Fallback(caller, rateLimited, countLocally: NeverSent(ex));
+            if (sent && !_failOpen)
+            {
+                // Closed mode refuses this request (503), but the unit its script may still take in Redis would be
+                // charged to the user for nothing: it is given back once Redis answers again (with the units counted
+                // here meanwhile). Should the script not have run after all, the user is one unit short, never over.
+                AddPending(caller.User.Id, period, -1);
+            }
+
+            return Fallback(caller, rateLimited, countLocally: !sent);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -129,6 +129,44 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task RedisHangsUnderTraffic_ClosedMode_RefusedRequestsCostNoQuotaOnceItIsBack()
+    {
+        // Arrange
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "closed");
+        var (key, userId) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        Assert.All(await SendSplitAsync(one, two, key, 6), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+
+        // Act: Redis stops answering while 10 requests arrive; their scripts were sent and run once it resumes.
+        await redis.PauseAsync();
+        HttpResponseMessage[] during;
+        try
+        {
+            during = await SendSplitAsync(one, two, key, 10);
+        }
+        finally
+        {
+            await redis.ResumeAsync();
+        }
+
+        await WaitUntilAvailableAsync(one, two);
+        for (var i = 0; i < 200 && (one.Service<RedisAdmission>().PendingUnits(userId) != 0 || two.Service<RedisAdmission>().PendingUnits(userId) != 0); i++)
+        {
+            await Task.Delay(50); // bounded: 10 s for the given-back units to reach Redis
+        }
+
+        await WaitForCounterAsync(redis, userId, 6);
+        var counted = Counter(await redis.CommandAsync("GET", QuotaKey(userId)));
+        var after = await SendAsync(one, key);
+
+        // Assert: refused (503) and not charged: the units their scripts took were given back.
+        Assert.All(during, r => Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode));
+        Assert.Equal(6, counted);
+        Assert.Equal("7", after.Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal(7, _upstream.Received.Count);
+    }
+
+    [RedisFact]
     public async Task RedisKilledAndRestartedEmpty_ClosedMode_Answers503ThenResumesExactLimitsFromTheStore()
     {
         // Arrange: a 6-unit quota, 3 used and recorded in the store.
