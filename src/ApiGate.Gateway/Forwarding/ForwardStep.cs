@@ -63,6 +63,8 @@ internal sealed partial class ForwardStep(
                     error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig,
                         new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
                     outcome = RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true, request.Meter?.HeldUpByClient == true);
+                    request.ReachedBackend |= error == ForwarderError.None
+                        || !RetryRules.IsConnectFailure(error, context.Features.Get<IForwarderErrorFeature>()?.Exception);
                 }
                 finally
                 {

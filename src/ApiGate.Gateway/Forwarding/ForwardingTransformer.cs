@@ -207,6 +207,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     {
         if (proxyResponse is not null)
         {
+            request.ReachedBackend = true; // before the limit headers below are written from it
             trial?.OnResponseHeaders((int)proxyResponse.StatusCode); // the trial's outcome is known now, not when the body ends
         }
 

@@ -78,6 +78,17 @@ internal sealed class ExchangeMeter
     public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt) =>
         new(context, rule, countEvents, captureLimit, startedAt);
 
+    /// <summary>Status 499 (nginx's "client closed request") stands for a client that went away before any answer.</summary>
+    public const int ClientClosedRequest = 499;
+
+    /// <summary>
+    /// The status the exchange ended with as usage and logs record it: the response's, or
+    /// <see cref="ClientClosedRequest"/> when the client went away before a response started (the forwarder then
+    /// leaves a 400 on a response nobody receives, which would read as the client's malformed request).
+    /// </summary>
+    public static int StatusOf(HttpContext context) =>
+        context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? ClientClosedRequest : context.Response.StatusCode;
+
     /// <summary>Restores the original streams and returns what crossed, for the metering rule.</summary>
     public MeteringInput Stop(HttpContext context)
     {
@@ -100,7 +111,7 @@ internal sealed class ExchangeMeter
         var socket = Upgrade?.Stream ?? ExtendedConnect?.Stream;
         return new MeteringInput
         {
-            Status = context.Response.StatusCode,
+            Status = StatusOf(context),
             RequestBytes = RequestBytesRead + (socket?.BytesFromClient ?? 0),
             ResponseBytes = Response.Bytes + (socket?.BytesToClient ?? 0),
             DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,

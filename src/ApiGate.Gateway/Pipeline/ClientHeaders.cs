@@ -50,9 +50,10 @@ internal static class ClientHeaders
 
         if (request.Quota is { } quota)
         {
-            if (request.Lease is { Settled: false } && request.Attempts == 0)
+            if (request.Lease is { Settled: false } && !request.ReachedBackend)
             {
-                // Answered before any backend saw it: the admitted unit is given back as the request unwinds (QuotaLease).
+                // Answered before any backend saw it (nothing forwarded, or no target took the connection): the
+                // admitted unit is given back as the request unwinds (QuotaLease).
                 quota = quota with { Used = quota.Used - 1 };
             }
 

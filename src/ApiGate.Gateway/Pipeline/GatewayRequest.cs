@@ -63,6 +63,12 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// <summary>Counts the exchange while it runs (set by the meter step just before forwarding).</summary>
     public Metering.ExchangeMeter? Meter { get; set; }
 
+    /// <summary>
+    /// True once an attempt got past connecting to a target (the request may have reached a backend). False when every
+    /// attempt failed to connect: no backend saw the request, so it is neither billed nor recorded.
+    /// </summary>
+    public bool ReachedBackend { get; set; }
+
     /// <summary>The request-transform blocks that apply to this request (null: none), for the transformer.</summary>
     public Core.Transforms.RequestOperations[]? RequestOperations { get; set; }
 

@@ -34,9 +34,10 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
 
         var context = request.HttpContext;
         var input = meter.Stop(context);
-        if (request.Attempts == 0)
+        if (!request.ReachedBackend)
         {
-            // Refused before any backend saw it (upstream disabled, no healthy target): not billed, not recorded.
+            // No backend saw it — refused before forwarding (upstream disabled, no healthy target), or every target
+            // refused the connection: not billed, not recorded.
             request.Lease?.Release();
             return;
         }

@@ -27,6 +27,12 @@ public sealed class LeaseSettlementTests : GatewayTestBase
         await Gateway.AddRouteAsync(new RouteInput { Name = "bytes", Path = "/bytes/*", Upstream = "backend", AuthRequired = true, MeteringMode = "bytes" }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "broken", Path = "/broken/*", Upstream = "backend", AuthRequired = true, PathRewrite = "'/x/' + nothing.here" }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "off", Path = "/off/*", Upstream = "off", AuthRequired = true }, reload: false);
+        var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0); // a port nobody listens on once stopped
+        closed.Start();
+        var deadPort = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await Gateway.AddUpstreamAsync("dead", $"http://127.0.0.1:{deadPort}");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "dead", Path = "/dead/*", Upstream = "dead", AuthRequired = true }, reload: false);
         var created = await Gateway.CreateKeyAsync("lease@example.com", new PlanInput { Id = "lease", Name = "Lease", RequestsPerMonth = 1_000_000, RateLimitPerMinute = 0 });
         (_key, _userId) = (created.Key, created.User.Id);
     }
@@ -128,6 +134,23 @@ public sealed class LeaseSettlementTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task ClientGoesAwayBeforeTheAnswer_CommitsOnceRecordedAs499()
+    {
+        // Arrange
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/api/slow-headers?ms=1500");
+        request.Headers.Add("X-API-Key", _key);
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        // Act
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Gateway.Client.SendAsync(request, giveUp.Token));
+
+        // Assert: the backend had the request, so it is billed — with the status of a client that left, not a 400.
+        await AssertStoredAsync(events: 1, units: 1);
+        var recorded = Assert.Single(await Gateway.Store.GetRecentUsageAsync(_userId, 10, CancellationToken.None));
+        Assert.Equal(499, recorded.Status);
+    }
+
+    [Fact]
     public async Task MeteredByBytes_CommitsTheMeasuredUnits()
     {
         // Act
@@ -152,6 +175,7 @@ public sealed class LeaseSettlementTests : GatewayTestBase
     [Theory]
     [InlineData("/broken/x", HttpStatusCode.InternalServerError)]
     [InlineData("/off/x", HttpStatusCode.ServiceUnavailable)]
+    [InlineData("/dead/x", HttpStatusCode.BadGateway)] // the connection was refused: no backend saw it
     public async Task RefusedAfterAdmission_BeforeAnyBackend_ReleasesTheUnit(string path, HttpStatusCode expected)
     {
         // Arrange: one billed request first, so a wrong release would show as 0.
