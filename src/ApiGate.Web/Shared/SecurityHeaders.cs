@@ -2,7 +2,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Web.Shared;
 
-/// <summary>Headers on every page: never cached (pages show credentials and live state), not framed, only our own scripts.</summary>
+/// <summary>
+/// Headers on every page: never cached (pages show credentials and live state), not framed, only our own scripts,
+/// and over TLS, HSTS.
+/// </summary>
 public static class SecurityHeaders
 {
     /// <summary>The content security policy: scripts and styles from the gateway only (inline styles: MudBlazor's theme).</summary>
@@ -20,5 +23,12 @@ public static class SecurityHeaders
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "no-referrer";
         headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        if (response.HttpContext.Request.IsHttps)
+        {
+            // Reached over TLS (directly, or through a trusted proxy that ended it: BrowserTls): the browser keeps to
+            // https for this host from now on, so a later plain-http link cannot expose a session cookie. Without
+            // includeSubDomains: other hosts of the domain are not the gateway's to decide.
+            headers.StrictTransportSecurity = "max-age=31536000";
+        }
     }
 }

@@ -33,6 +33,7 @@ public sealed class BehindTlsProxyTests
         var session = CookiesOf(signedIn).Single(c => c.StartsWith("apigate_ui_session=", StringComparison.Ordinal));
         var attributes = session.Split(';', StringSplitOptions.TrimEntries).Skip(1).Select(a => a.ToLowerInvariant()).ToList();
         Assert.Equal(expectTls, attributes.Contains("secure"));
+        Assert.Equal(expectTls ? ["max-age=31536000"] : [], loginPage.Headers.TryGetValues("Strict-Transport-Security", out var hsts) ? hsts : []); // HSTS only over TLS
         Assert.Equal(expectTls, CookiesOf(loginPage).Single(c => c.StartsWith("apigate_af=", StringComparison.Ordinal)).Contains("secure", StringComparison.OrdinalIgnoreCase));
         var location = signedIn.Headers.Location!; // absolute: the console redirects with the request's scheme and host
         Assert.True(location.IsAbsoluteUri, location.ToString());

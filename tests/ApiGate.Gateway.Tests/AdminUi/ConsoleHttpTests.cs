@@ -159,6 +159,29 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DoneNote_OnlyTheConsolesOwnIsShown()
+    {
+        // Arrange: a real change, whose redirect carries its note; and a link with a note of someone else's making.
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        using var created = await console.PostAsync("/ui/routes/new",
+            [new("_handler", "route"), new("name", "orders"), new("path", "/orders/*"), new("enabled", "true"), new("__RequestVerificationToken", await console.TokenFromAsync("/ui/routes/new"))]);
+
+        // Act
+        using var followed = await console.GetAsync(console.PathOf(created)!);
+        using var forged = await console.GetAsync("/ui/keys?done=" + Uri.EscapeDataString("Security notice: sign in again at https://evil.example/ui"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, created.StatusCode);
+        Assert.DoesNotContain("Created route", console.PathOf(created), StringComparison.Ordinal); // sealed, not readable in the URL
+        Assert.Contains("Created route orders.", await followed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, forged.StatusCode);
+        var forgedPage = await forged.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("id=\"done\"", forgedPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("Security notice: sign in again", forgedPage, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Logout_WithoutAntiforgeryToken_RefusedAndSessionStays()
     {
         using var console = new ConsoleHttp(_gateway.Url);
