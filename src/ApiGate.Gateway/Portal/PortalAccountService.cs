@@ -177,12 +177,15 @@ internal sealed partial class PortalAccountService(
         }
 
         if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
-            && await store.FindPortalAccountAsync(user.Id, ct) is not null && LinkBase(origin) is { } links)
+            && await store.FindPortalAccountAsync(user.Id, ct) is not null && LinkBase(origin) is { } links
+            && await mail.ReserveAsync(user.Email, ct))
         {
+            // Only a link that will be mailed is issued: past the recipient's mail limit the form still answers the
+            // same, but no reset token is stored either (a form submitted in a loop adds no rows).
             var token = await IssueAsync(user.Id, PortalTokenPurpose.Reset, PortalOptions.ResetLifetime, ct);
-            await mail.EnqueueAsync(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
+            mail.EnqueueReserved(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
                 $"To choose a new password for {options.AppName}, follow this link within one hour:\n\n" +
-                $"{links}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"), ct);
+                $"{links}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"));
         }
 
         return PortalResult.Success($"If {email} has an account, we sent it a link to reset the password. It works for one hour.");

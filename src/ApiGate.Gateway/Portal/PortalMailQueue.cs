@@ -40,14 +40,22 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
     /// Queues the message; false when there is no SMTP server, the recipient has had <see cref="PerRecipient"/> messages
     /// within <see cref="RecipientWindow"/> (counted in the store, by every instance together), or the queue is full.
     /// </summary>
-    public async Task<bool> EnqueueAsync(PortalEmail email, CancellationToken ct)
+    public async Task<bool> EnqueueAsync(PortalEmail email, CancellationToken ct) =>
+        await ReserveAsync(email.To, ct) && EnqueueReserved(email);
+
+    /// <summary>
+    /// Takes one of the recipient's messages for the window before the message is made (so a message that will not go
+    /// out — a reset link — is never issued either); false when there is no SMTP server or the recipient has had
+    /// <see cref="PerRecipient"/> messages. Follow with <see cref="EnqueueReserved"/>.
+    /// </summary>
+    public async Task<bool> ReserveAsync(string to, CancellationToken ct)
     {
         if (options.Smtp is null)
         {
             return false;
         }
 
-        var recipient = email.To.Trim().ToLowerInvariant();
+        var recipient = to.Trim().ToLowerInvariant();
         // One statement counts and answers, so two instances sending at once cannot both take the last slot.
         if ((await counter.AddAsync("portal-mail-recipient", recipient, RecipientWindow, ct)).Count > PerRecipient)
         {
@@ -56,6 +64,12 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
             return false;
         }
 
+        return true;
+    }
+
+    /// <summary>Queues a message whose recipient slot was taken (<see cref="ReserveAsync"/>); false when the queue is full.</summary>
+    public bool EnqueueReserved(PortalEmail email)
+    {
         if (!_queue.Writer.TryWrite(email))
         {
             LogQueueFull(logger, Capacity);

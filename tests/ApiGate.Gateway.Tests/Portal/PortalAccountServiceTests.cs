@@ -303,6 +303,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
 
         await _smtp.NextToAsync("marker@example.com");
         var withinTheHour = _smtp.Messages.Count(m => m.To.Mailboxes.Any(a => a.Address == "flooded@example.com"));
+        var tokensWithinTheHour = await ResetTokenRowsAsync("flooded@example.com");
         _clock.Advance(PortalMailQueue.RecipientWindow);
         await portal.RequestResetAsync("FLOODED@example.com ", Origin, None);
         await _smtp.NextToAsync("flooded@example.com");
@@ -310,6 +311,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         // Assert: the same answer every time (nothing tells the requester that mail stopped)
         Assert.Single(answers.Distinct());
         Assert.Equal(PortalMailQueue.PerRecipient, withinTheHour);
+        Assert.Equal(PortalMailQueue.PerRecipient, tokensWithinTheHour); // no link issued that was not mailed
         Assert.Equal(PortalMailQueue.PerRecipient + 1, _smtp.Messages.Count(m => m.To.Mailboxes.Any(a => a.Address == "flooded@example.com")));
     }
 
@@ -402,6 +404,18 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.StartsWith("Too many attempts.", guesses[5].Message, StringComparison.Ordinal);
         Assert.StartsWith("Too many attempts.", right.Message, StringComparison.Ordinal);
         Assert.True((await portal.LoginAsync("guess@example.com", "the real password", "203.0.113.9", None)).Ok is false);
+    }
+
+    /// <summary>Reset tokens stored for the user with <paramref name="email"/>, used or not.</summary>
+    private async Task<long> ResetTokenRowsAsync(string email)
+    {
+        var user = (await _store.FindUserAsync(email, None))!;
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={((ApiGate.Storage.Sqlite.SqliteGatewayStore)_store).DataSource}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM portal_tokens WHERE user_id = $user AND purpose = 'reset'";
+        command.Parameters.AddWithValue("$user", user.Id);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private static string TokenOf(string link) => link[(link.IndexOf("token=", StringComparison.Ordinal) + "token=".Length)..];
