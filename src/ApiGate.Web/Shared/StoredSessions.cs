@@ -77,6 +77,19 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
         return session;
     }
 
+    /// <summary>
+    /// Ends the session a cookie the browser still sends belongs to, if any: called before a login opens a new one, so
+    /// signing in again does not leave the earlier session alive on the server beside it.
+    /// </summary>
+    public async Task CloseCookieAsync(string? cookie, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(cookie) && cookie.Length <= 100 && await store.FindWebSessionAsync(IdOf(cookie), cancellationToken) is { } session
+            && session.Kind == kind)
+        {
+            await store.DeleteWebSessionAsync(session.Id, cancellationToken);
+        }
+    }
+
     /// <summary>Ends a session on every instance (logout, or what it was opened under no longer holds).</summary>
     public Task CloseAsync(WebSession session, CancellationToken cancellationToken) => store.DeleteWebSessionAsync(session.Id, cancellationToken);
 

@@ -14,6 +14,9 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
 
     public bool HasCookie(string name) => _cookies.ContainsKey(name);
 
+    /// <summary>The value the browser holds for a cookie, or null.</summary>
+    public string? Cookie(string name) => _cookies.GetValueOrDefault(name);
+
     /// <summary>Sends <paramref name="value"/> as the cookie from now on, as a tampering browser would.</summary>
     public void SetCookie(string name, string value) => _cookies[name] = value;
 

@@ -63,6 +63,29 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.StartsWith("/ui/login?return=%2Fui%2Froutes", console.PathOf(response), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task SignInAgain_TheEarlierSessionEnds()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var earlier = console.Cookie("apigate_ui_session")!;
+
+        // Act: a second sign-in from the same browser, then the earlier cookie replayed.
+        await console.SignInAsync(_token);
+        var later = console.Cookie("apigate_ui_session")!;
+        console.SetCookie("apigate_ui_session", earlier);
+        using var replayed = await console.GetAsync("/ui/routes");
+        console.SetCookie("apigate_ui_session", later);
+        using var current = await console.GetAsync("/ui/routes");
+
+        // Assert
+        Assert.NotEqual(earlier, later);
+        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
+        Assert.StartsWith("/ui/login", console.PathOf(replayed), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, current.StatusCode);
+    }
+
     [Theory]
     [InlineData("/ui")]
     [InlineData("/ui/login")]
