@@ -18,6 +18,12 @@ public sealed class ResponseTransform
 
     public bool NeedsBody => RemovePaths.Count > 0 || Renames.Count > 0 || MaskPaths.Count > 0;
 
+    /// <summary>
+    /// The transform keeps fields from the client (<c>remove</c>, <c>mask</c>): a JSON body it cannot read must then be
+    /// withheld rather than passed on as it is.
+    /// </summary>
+    public bool HidesFields => RemovePaths.Count > 0 || MaskPaths.Count > 0;
+
     public void ApplyBody(JsonNode body)
     {
         foreach (var path in RemovePaths)

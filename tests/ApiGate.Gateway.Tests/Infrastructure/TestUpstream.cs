@@ -130,9 +130,9 @@ internal sealed class TestUpstream : IAsyncDisposable
                 await context.Response.WriteAsync(SampleJson);
                 return;
             case "gzip-json":
-                // Compresses when the request allows it, as most frameworks and CDNs do.
+                // Compresses when the request allows it, as most frameworks and CDNs do (with ?always, even unasked).
                 context.Response.ContentType = "application/json";
-                if (request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+                if (request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase) || request.Query.ContainsKey("always"))
                 {
                     context.Response.Headers.ContentEncoding = "gzip";
                     await using var gzip = new System.IO.Compression.GZipStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true);

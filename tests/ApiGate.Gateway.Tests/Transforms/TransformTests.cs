@@ -175,14 +175,49 @@ public sealed class TransformTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task ResponseBody_OverLimit_PassesThroughUntouched()
+    public async Task ResponseBody_OverLimitWithRenamesOnly_PassesThroughUntouched()
     {
-        await AddRouteAsync(null, """{"body":{"remove":["secret"]}}""");
+        await AddRouteAsync(null, """{"body":{"rename":{"pad":"padding"}}}""");
 
         var body = await Gateway.Client.GetStringAsync(Gateway.Url + "/t/big-json?bytes=" + (80 * 1024));
 
-        Assert.Contains("\"secret\":\"s\"", body);
+        Assert.Contains("\"pad\":", body);
         Assert.Equal(80 * 1024 + 23, body.Length);
+    }
+
+    [Fact]
+    public async Task ResponseBody_CompressedByTheUpstreamUnasked_WithheldWhenFieldsAreHidden()
+    {
+        // Arrange: the client asks for gzip; the route drops that, but this upstream compresses anyway.
+        await AddRouteAsync(null, """{"body":{"remove":["items"]}}""");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/t/gzip-json?always=1");
+        request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.False(Upstream.Received.Last().Headers.ContainsKey("Accept-Encoding"));
+        Assert.Contains("response_withheld", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"body":{"remove":["secret"]}}""")]
+    [InlineData("""{"body":{"mask":["secret"]}}""")]
+    public async Task ResponseBody_OverLimitWithFieldsToHide_Withheld502NotPassedOn(string transform)
+    {
+        // Arrange: a client can often choose a large response (a big page): it must not be the way past the transform.
+        await AddRouteAsync(null, transform);
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/t/big-json?bytes=" + (80 * 1024));
+
+        // Assert
+        Assert.Equal(502, response.Status);
+        Assert.Equal("response_withheld", response.ErrorCode);
+        Assert.DoesNotContain("secret", response.Body.Replace("removes or masks", ""), StringComparison.Ordinal);
+        Assert.DoesNotContain("xxxxxxxx", response.Body, StringComparison.Ordinal);
     }
 
     [Fact]
