@@ -217,6 +217,13 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
             }
         }
+        catch (RedisServerException ex) when (IsAboutTheKeys(ex))
+        {
+            // Redis is up and answered, with an error about this user's keys (a key of another type written by
+            // something else, say): not an outage — this request is decided locally, every other user's still in Redis.
+            LogScriptRefused(caller.User.Id, FirstLine(ex.Message));
+            return Fallback(caller, rateLimited, evenWhenClosed: true);
+        }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             // A script that was sent but not answered may still run (a stalled server runs what it was sent once it
@@ -324,6 +331,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         try
         {
             await EvaluateAsync(RedisLimitScripts.Add, AddHash, [QuotaKey(userId, period)], [delta]);
+        }
+        catch (RedisServerException ex) when (IsAboutTheKeys(ex))
+        {
+            LogAddRefused(userId, delta, FirstLine(ex.Message)); // answered with an error: Redis is up, these units cannot be added
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -441,6 +452,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
                 added += units;
             }
+            catch (RedisServerException ex) when (IsAboutTheKeys(ex))
+            {
+                // An error about this counter's key will not go away by sending again: the units are dropped (and
+                // logged), so one broken key cannot keep the shared limits from coming back for everyone.
+                LogAddRefused(userId, units, FirstLine(ex.Message));
+            }
             catch (Exception ex) when (NeverSent(ex)) // else sent: Redis adds it when it gets to it
             {
                 Interlocked.Add(ref local.Pending, units);
@@ -477,6 +494,14 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         _ => false,
     };
 
+    /// <summary>
+    /// An error reply about the keys or the script's arithmetic (WRONGTYPE, ERR …: a key of another type, an overflow),
+    /// which sending again will not cure; unlike the server-wide ones (LOADING, READONLY, OOM, BUSY, …), which are an
+    /// outage like any other.
+    /// </summary>
+    private static bool IsAboutTheKeys(RedisServerException ex) =>
+        ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal) || ex.Message.StartsWith("ERR", StringComparison.Ordinal);
+
     private static string Format(double milliseconds) => milliseconds.ToString("0", CultureInfo.InvariantCulture) + " ms";
 
     private static string FirstLine(string message)
@@ -493,6 +518,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Redis at {Endpoint} answers again; shared limits resumed, {Units} locally counted quota units added")]
     private partial void LogRecovered(string endpoint, long units);
+
+    [LoggerMessage(EventId = 4205, Level = LogLevel.Error, Message = "Redis refused the admission script for user {UserId} (the request was decided locally; Redis stays in use for everyone else): {Reason}")]
+    private partial void LogScriptRefused(string userId, string reason);
+
+    [LoggerMessage(EventId = 4206, Level = LogLevel.Error, Message = "Redis refused to add {Units} quota units for user {UserId}; they are not counted there: {Reason}")]
+    private partial void LogAddRefused(string userId, long units, string reason);
 
     [LoggerMessage(EventId = 4204, Level = LogLevel.Warning, Message = "Could not load the stored quota counter to seed Redis for user {UserId}; the request was decided locally")]
     private partial void LogSeedFailed(string userId, Exception exception);

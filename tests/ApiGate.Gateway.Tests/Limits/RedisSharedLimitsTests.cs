@@ -167,6 +167,29 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task OneUsersCounterKeyBroken_NotAnOutage_OthersStayExactInRedis()
+    {
+        // Arrange: something else wrote a list where one user's quota counter lives.
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "closed");
+        var (broken, brokenUser) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 });
+        var (fine, fineUser) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "other", Name = "Other", RequestsPerMonth = 10 }, "fine@example.com");
+        await redis.CommandAsync("RPUSH", QuotaKey(brokenUser), "not-a-counter");
+
+        // Act
+        var forBroken = await SendSplitAsync(one, two, broken, 4);
+        var forFine = await SendSplitAsync(one, two, fine, 4);
+
+        // Assert: the broken user's requests are decided locally (even in closed mode: Redis is up), nobody else's,
+        // and Redis is not taken for down.
+        Assert.All(forBroken, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.All(forFine, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(0, one.Service<RedisAdmission>().Outages + two.Service<RedisAdmission>().Outages);
+        Assert.Equal(4, Counter(await redis.CommandAsync("GET", QuotaKey(fineUser))));
+        Assert.Equal("ready", (await ReadyAsync(one)).GetProperty("status").GetString());
+    }
+
+    [RedisFact]
     public async Task RedisKilledAndRestartedEmpty_ClosedMode_Answers503ThenResumesExactLimitsFromTheStore()
     {
         // Arrange: a 6-unit quota, 3 used and recorded in the store.
@@ -261,11 +284,15 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
 
     private async Task<string> CreateKeyAsync(TestGateway one, TestGateway two, PlanInput plan) => (await CreateKeyWithUserAsync(one, two, plan)).Key;
 
-    private async Task<(string Key, string UserId)> CreateKeyWithUserAsync(TestGateway one, TestGateway two, PlanInput plan)
+    private async Task<(string Key, string UserId)> CreateKeyWithUserAsync(TestGateway one, TestGateway two, PlanInput plan, string email = "shared@example.com")
     {
-        await one.AddUpstreamAsync("backend", _upstream.Url);
-        await one.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true }, reload: false);
-        var (key, user, _) = await one.CreateKeyAsync("shared@example.com", plan);
+        if (await one.Store.FindUpstreamAsync("backend", CancellationToken.None) is null)
+        {
+            await one.AddUpstreamAsync("backend", _upstream.Url);
+            await one.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true }, reload: false);
+        }
+
+        var (key, user, _) = await one.CreateKeyAsync(email, plan);
         await two.ReloadAsync();
         return (key, user.Id);
     }
