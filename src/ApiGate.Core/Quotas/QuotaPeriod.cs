@@ -19,4 +19,11 @@ public readonly record struct QuotaDecision(bool Allowed, bool Overage, long Lim
 {
     /// <summary>Units left in the period (0 when over, unlimited plans report -1 as their limit).</summary>
     public long Remaining => Limit <= 0 ? -1 : Math.Max(0, Limit - Used);
+
+    /// <summary>
+    /// How many of a request's <paramref name="units"/> lie past <paramref name="limit"/> once the period's total
+    /// including them is <paramref name="totalAfter"/> (0 for an unlimited plan).
+    /// </summary>
+    public static long OverageOf(long totalAfter, long limit, long units) =>
+        limit > 0 && units > 0 ? Math.Clamp(totalAfter - limit, 0, units) : 0;
 }

@@ -6,8 +6,9 @@ namespace ApiGate.Gateway.Forwarding;
 
 /// <summary>
 /// Forwarding failures the client caused (docs/forwarding.md, "Client faults"): a request body that is malformed
-/// (bad chunk framing), too slow or too large, or an exchange whose timeout fired while the gateway waited on the client. They are answered as the client's error, never retried, and never count
-/// against the target (<see cref="Balancing.RetryRules.Classify"/> treats the YARP errors as neutral).
+/// (bad chunk framing), too slow or too large, or an exchange whose timeout fired while the gateway waited on the
+/// client. They are answered as the client's error, never retried, and never count against the target
+/// (<see cref="Balancing.RetryRules.Classify"/> treats them as neutral).
 /// </summary>
 internal static class ClientFaults
 {

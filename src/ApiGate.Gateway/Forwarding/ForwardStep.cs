@@ -47,6 +47,7 @@ internal sealed partial class ForwardStep(
         try
         {
             ForwarderError error;
+            Exception? exception;
             TargetOutcome outcome;
             while (true)
             {
@@ -57,23 +58,32 @@ internal sealed partial class ForwardStep(
                 target.State.Begin();
                 outcome = TargetOutcome.Neutral;
                 error = ForwarderError.None;
+                exception = null;
                 var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
                 try
                 {
                     error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig,
                         new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
+                    if (error == ForwarderError.None)
+                    {
+                        request.ReachedBackend = true;
+                    }
+                    else
+                    {
+                        exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+                        request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception);
+                    }
+
                     outcome = RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true, request.Meter?.HeldUpByClient == true);
-                    request.ReachedBackend |= error == ForwarderError.None
-                        || !RetryRules.IsConnectFailure(error, context.Features.Get<IForwarderErrorFeature>()?.Exception);
                 }
                 finally
                 {
-                    target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, context) : "", trialRequest is { Settled: false });
+                    target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, exception, context) : "", trialRequest is { Settled: false });
                 }
 
                 // At most one retry, on another target, when nothing can have been done twice.
                 if (request.Attempts > 1 || error == ForwarderError.None || context.RequestAborted.IsCancellationRequested
-                    || !RetryRules.CanRetry(error, context.Features.Get<IForwarderErrorFeature>()?.Exception, context.Request.Method, request.Meter?.RequestBytesRead ?? 0,
+                    || !RetryRules.CanRetry(error, exception, context.Request.Method, request.Meter?.RequestBytesRead ?? 0,
                         context.Response.HasStarted, request.Meter?.IsTunnel == true)
                     || total?.IsCancellationRequested == true
                     || upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: target, out trial) is not { } next)
@@ -91,9 +101,9 @@ internal sealed partial class ForwardStep(
                 return true;
             }
 
-            var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
-            var timedOut = error == ForwarderError.RequestTimedOut || total?.IsCancellationRequested == true;
-            var timedOutOnClient = total?.IsCancellationRequested == true && request.Meter?.HeldUpByClient == true;
+            var totalFired = total?.IsCancellationRequested == true;
+            var timedOut = error == ForwarderError.RequestTimedOut || totalFired;
+            var timedOutOnClient = totalFired && request.Meter?.HeldUpByClient == true;
             if (outcome != TargetOutcome.Failure && !timedOutOnClient
                 && (context.RequestAborted.IsCancellationRequested || error is ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient))
             {
@@ -124,9 +134,9 @@ internal sealed partial class ForwardStep(
         }
     }
 
-    private static string FailureReason(ForwarderError error, HttpContext context) => error == ForwarderError.None
+    private static string FailureReason(ForwarderError error, Exception? exception, HttpContext context) => error == ForwarderError.None
         ? "status " + context.Response.StatusCode.ToString(CultureInfo.InvariantCulture)
-        : context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message is { } message ? $"{error}: {message}" : error.ToString();
+        : exception?.Message is { } message ? $"{error}: {message}" : error.ToString();
 
     /// <summary>Undoes what the failed attempt set on the response (YARP's 502 status, headers) so the next one starts clean.</summary>
     private static void ResetForRetry(GatewayRequest request)

@@ -68,7 +68,7 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
         var delta = units - 1;
         if (!_counters.TryGetValue((userId, admitted.ResetAt.AddMonths(-1)), out var counter))
         {
-            return limit > 0 && units > 0 ? Math.Clamp(admitted.Used + delta - limit, 0, units) : 0;
+            return QuotaDecision.OverageOf(admitted.Used + delta, limit, units);
         }
 
         if (delta != 0)
@@ -77,7 +77,7 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
         }
 
         var settled = Interlocked.Add(ref counter.Settled, units);
-        return limit > 0 && units > 0 ? Math.Clamp(settled - limit, 0, units) : 0;
+        return QuotaDecision.OverageOf(settled, limit, units);
     }
 
     /// <summary>Gives units back (the request was refused later, e.g. no healthy target).</summary>

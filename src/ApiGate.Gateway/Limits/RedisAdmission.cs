@@ -149,8 +149,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
 
         // The overage of this request as seen from its admission (settling does not wait for Redis).
-        var after = admitted.Used + delta;
-        return limit > 0 && units > 0 ? Math.Clamp(after - limit, 0, units) : 0;
+        return QuotaDecision.OverageOf(admitted.Used + delta, limit, units);
     }
 
     public void Refund(string userId, DateTimeOffset periodReset, long units = 1) => Add(userId, periodReset.AddMonths(-1), -units);

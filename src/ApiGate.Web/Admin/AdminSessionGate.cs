@@ -44,7 +44,7 @@ internal sealed partial class AdminSessionGate(
 
         SecurityHeaders.Apply(context.Response);
         var isPost = HttpMethods.IsPost(request.Method);
-        if (isPost && (!FormOrigin.IsSameOrigin(request) || !await antiforgery.IsRequestValidAsync(context)))
+        if (isPost && !await FormOrigin.IsGenuinePostAsync(context, antiforgery))
         {
             // A forged or stale form changes nothing: a page that says so rather than the framework's bare 400.
             await PageFailures.WriteFormRefusedAsync(context, "/ui", EmbeddedAssets.Url("site.css"));

@@ -51,7 +51,7 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         }
 
         SecurityHeaders.Apply(context.Response);
-        if (HttpMethods.IsPost(request.Method) && (!FormOrigin.IsSameOrigin(request, options.BaseUrl) || !await antiforgery.IsRequestValidAsync(context)))
+        if (HttpMethods.IsPost(request.Method) && !await FormOrigin.IsGenuinePostAsync(context, antiforgery, options.BaseUrl))
         {
             // A forged or stale form: say so in a page of its own rather than the framework's bare 400.
             await PageFailures.WriteFormRefusedAsync(context, PortalOptions.BasePath, AssetsPath + EmbeddedAssets.Url("site.css")[EmbeddedAssets.BasePath.Length..]);

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Web.Shared;
@@ -12,6 +13,13 @@ namespace ApiGate.Web.Shared;
 /// </summary>
 internal static class FormOrigin
 {
+    /// <summary>
+    /// Whether a form post may change anything: from this site's own page by the browser's word, and carrying a valid
+    /// antiforgery token pair. The one check both the console's and the portal's gates make.
+    /// </summary>
+    public static async Task<bool> IsGenuinePostAsync(HttpContext context, IAntiforgery antiforgery, string alsoAllowed = "") =>
+        IsSameOrigin(context.Request, alsoAllowed) && await antiforgery.IsRequestValidAsync(context);
+
     /// <summary>True when the post may be from this site's own page; <paramref name="alsoAllowed"/> is a configured public origin (or empty).</summary>
     public static bool IsSameOrigin(HttpRequest request, string alsoAllowed = "")
     {

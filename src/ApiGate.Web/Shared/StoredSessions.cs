@@ -50,13 +50,7 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
     /// <summary>The live session for a cookie value, its use recorded; null when there is none or it was idle too long.</summary>
     public async Task<WebSession?> FindAsync(string? cookie, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(cookie) || cookie.Length > 100)
-        {
-            return null;
-        }
-
-        var session = await store.FindWebSessionAsync(IdOf(cookie), cancellationToken);
-        if (session is null || session.Kind != kind)
+        if (await StoredAsync(cookie, cancellationToken) is not { } session)
         {
             return null;
         }
@@ -83,12 +77,18 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
     /// </summary>
     public async Task CloseCookieAsync(string? cookie, CancellationToken cancellationToken)
     {
-        if (!string.IsNullOrEmpty(cookie) && cookie.Length <= 100 && await store.FindWebSessionAsync(IdOf(cookie), cancellationToken) is { } session
-            && session.Kind == kind)
+        if (await StoredAsync(cookie, cancellationToken) is { } session)
         {
             await store.DeleteWebSessionAsync(session.Id, cancellationToken);
         }
     }
+
+    /// <summary>The stored session of this kind a cookie value names, live or not; null for anything else.</summary>
+    private async Task<WebSession?> StoredAsync(string? cookie, CancellationToken cancellationToken) =>
+        string.IsNullOrEmpty(cookie) || cookie.Length > 100 || await store.FindWebSessionAsync(IdOf(cookie), cancellationToken) is not { } session
+            || session.Kind != kind
+            ? null
+            : session;
 
     /// <summary>Ends a session on every instance (logout, or what it was opened under no longer holds).</summary>
     public Task CloseAsync(WebSession session, CancellationToken cancellationToken) => store.DeleteWebSessionAsync(session.Id, cancellationToken);
