@@ -10,6 +10,9 @@
 #   bench/streams.sh                                   # N=3000 HOLD=20 AFTER=60, all six scenarios
 #   N=10000 bench/streams.sh                           # needs `ulimit -n` > 2 x N (+ slack) for the gateway
 #   SCENARIOS="nginx-sse apigate-sse-public" AFTER=10 bench/streams.sh
+#   GCDUMP_DIR=/tmp/dumps SCENARIOS=apigate-sse-public bench/streams.sh
+#                                                      # a dotnet-gcdump of the gateway a quarter into the hold (forces a
+#                                                      # full GC, so the RSS figures of that run are not comparable)
 #   GATEWAY_ENV="DOTNET_gcServer=0" bench/streams.sh    # another GC configuration for the gateway
 #   UPSTREAM_HTTP=2 N=9000 SCENARIOS=apigate-sse-public bench/streams.sh
 #                                                      # the gateway speaks HTTP/2 (h2c) to the SSE and WebSocket
@@ -119,6 +122,10 @@ run_client() {
     for ((i = 0; i < (HOLD + 1) / 2; i++)); do
         samples+=("$(rss_kib "$pid")")
         (( i == HOLD / 4 )) && during_heap=$(heap_kib "$kind")
+        if (( i == HOLD / 4 )) && [[ -n ${GCDUMP_DIR:-} && $kind == apigate ]]; then
+            # A heap snapshot (forces a full GC: the RSS samples after it are not comparable).
+            dotnet-gcdump collect -p "$pid" -o "$GCDUMP_DIR/$scenario.gcdump" >/dev/null 2>&1 || echo "  gcdump of $scenario failed" >&2
+        fi
         sleep 1
     done
     during_rss=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')

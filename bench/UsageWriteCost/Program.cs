@@ -9,8 +9,8 @@ using ApiGate.Storage.Secrets;
 
 var driver = args.Length > 0 ? args[0] : "sqlite";
 var dsn = args.Length > 1 ? args[1] : Path.Combine(Path.GetTempPath(), $"usage-bench-{Guid.NewGuid():N}.db");
-const int batchSize = 500;
-const int batches = 400;
+var batchSize = int.TryParse(Environment.GetEnvironmentVariable("BATCH"), out var b) ? b : 500;
+var batches = 200_000 / batchSize;
 if (driver == GatewayStores.Postgres)
 {
     dsn += ";Maximum Pool Size=1"; // one backend does every write: its CPU is the server's cost

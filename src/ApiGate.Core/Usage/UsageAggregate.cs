@@ -5,19 +5,24 @@ namespace ApiGate.Core.Usage;
 
 /// <summary>
 /// What one batch of usage events adds to the store besides the events themselves: one rollup delta per (minute, user,
-/// key, route, status class) and one quota delta per (user, calendar month). Computed here, in plain C#, so every store
-/// engine writes the same numbers with the same upserts. Reusable: <see cref="Clear"/> keeps the dictionaries' capacity.
+/// key, route, status class) and one quota delta per (user, calendar month), and — once the store has added those units
+/// to its quota counters (<see cref="CountOverage"/>) — the overage. Computed here, in plain C#, so every store engine
+/// writes the same numbers with the same upserts. Reusable: <see cref="Clear"/> keeps the dictionaries' capacity.
 /// </summary>
 public sealed class UsageAggregate
 {
     private readonly Dictionary<RollupKey, RollupDelta> _rollups = [];
     private readonly Dictionary<(string UserId, DateTimeOffset Period), QuotaDelta> _quota = [];
     private readonly Dictionary<(string UserId, DateTimeOffset Period, string Meter), long> _billedOverage = [];
+    private readonly Dictionary<(string UserId, DateTimeOffset Period), long> _counted = [];
 
     /// <summary>The rollup deltas of the events added since the last <see cref="Clear"/>, at minute granularity.</summary>
     public IReadOnlyCollection<RollupDelta> Rollups => _rollups.Values;
 
-    /// <summary>Quota units per (user, calendar month of the event) for authenticated events that cost anything.</summary>
+    /// <summary>
+    /// Quota units per (user, calendar month of the event) for authenticated events that cost anything, with their
+    /// overage once <see cref="CountOverage"/> has run (0 before).
+    /// </summary>
     public IEnumerable<QuotaUsage> Quota
     {
         get
@@ -49,6 +54,53 @@ public sealed class UsageAggregate
         _rollups.Clear();
         _quota.Clear();
         _billedOverage.Clear();
+        _counted.Clear();
+        CountsOverage = false;
+    }
+
+    /// <summary>True when an event of the batch can be billed as overage (<see cref="UsageEvent.OverageAbove"/> &gt; 0).</summary>
+    public bool CountsOverage { get; private set; }
+
+    /// <summary>
+    /// The overage of the batch, read off the store's own counter: <paramref name="storedAfter"/> gives each (user,
+    /// month)'s stored quota units after the batch's units were added, in the batch's transaction. Walking the events in
+    /// the order they were queued, each one's overage is the part of its units past its <see cref="UsageEvent.OverageAbove"/>
+    /// (<see cref="QuotaDecision.OverageOf"/>). Batches commit one after another on that counter, whichever instance
+    /// wrote them, so a month's overage is exactly its stored units past the quota. Call once per batch, after
+    /// <see cref="AddRange"/>.
+    /// </summary>
+    public void CountOverage(IReadOnlyList<UsageEvent> events, Func<string, DateTimeOffset, long> storedAfter)
+    {
+        foreach (var ((userId, period), delta) in _quota)
+        {
+            _counted[(userId, period)] = storedAfter(userId, period) - delta.Used;
+        }
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            if (e.UserId == UsageEvent.Anonymous || e.Units == 0)
+            {
+                continue;
+            }
+
+            var key = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
+            var after = _counted[key] + e.Units;
+            _counted[key] = after;
+            var overage = QuotaDecision.OverageOf(after, e.OverageAbove, e.Units);
+            if (overage <= 0)
+            {
+                continue;
+            }
+
+            var sum = _quota[key];
+            _quota[key] = sum with { Overage = sum.Overage + overage };
+            if (e.OverageMeter.Length > 0)
+            {
+                var billed = (e.UserId, key.Item2, e.OverageMeter);
+                _billedOverage[billed] = _billedOverage.GetValueOrDefault(billed) + overage;
+            }
+        }
     }
 
     public void AddRange(IReadOnlyList<UsageEvent> events)
@@ -75,16 +127,12 @@ public sealed class UsageAggregate
         delta.LatencyMsSum += double.IsFinite(e.LatencyMs) ? e.LatencyMs : 0;
         delta.LatencyBuckets[UsageLatencyBuckets.Of(e.LatencyMs)]++;
 
-        if (e.UserId != UsageEvent.Anonymous && (e.Units != 0 || e.OverageUnits != 0))
+        if (e.UserId != UsageEvent.Anonymous && e.Units != 0)
         {
             var period = (e.UserId, QuotaPeriod.StartOf(e.Timestamp));
             var sum = _quota.GetValueOrDefault(period);
-            _quota[period] = new QuotaDelta(sum.Used + e.Units, sum.Overage + e.OverageUnits);
-            if (e.OverageUnits > 0 && e.OverageMeter.Length > 0)
-            {
-                var billed = (e.UserId, period.Item2, e.OverageMeter);
-                _billedOverage[billed] = _billedOverage.GetValueOrDefault(billed) + e.OverageUnits;
-            }
+            _quota[period] = sum with { Used = sum.Used + e.Units };
+            CountsOverage |= e.OverageAbove > 0;
         }
     }
 

@@ -41,15 +41,18 @@ public readonly record struct UsageEvent
     public long Units { get; init; }
 
     /// <summary>
-    /// How many of <see cref="Units"/> were past the user's monthly quota (billed as overage). Not a column of the
-    /// event: the store adds it to the user's quota counter in the same transaction as the event.
+    /// The monthly quota past which this request's units are overage: the limit of the plan it was admitted on when that
+    /// plan bills overage; 0 when it bills none (no overage price, or unlimited). Not a column of the event: the store
+    /// reads the overage off the user's stored quota counter as it adds the units, in the order it counts them
+    /// (<see cref="UsageAggregate.CountOverage"/>), so the requests of a month — from every instance, overlapping or
+    /// not — add up to exactly the units past the quota.
     /// </summary>
-    public long OverageUnits { get; init; }
+    public long OverageAbove { get; init; }
 
     /// <summary>
-    /// The billing meter <see cref="OverageUnits"/> are reported to: the Stripe meter event name of the plan the request
-    /// was admitted on (empty when that plan bills no overage through Stripe). Carried with the event so a plan change
-    /// between the request and the batch's write bills the units where they were used.
+    /// The billing meter the overage is reported to: the Stripe meter event name of the plan the request was admitted on
+    /// (empty when that plan bills no overage through Stripe). Carried with the event so a plan change between the
+    /// request and the batch's write bills the units where they were used.
     /// </summary>
     public string OverageMeter
     {

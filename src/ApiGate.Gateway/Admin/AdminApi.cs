@@ -67,7 +67,9 @@ internal static class AdminApi
         admin.Use(HandleFailuresAsync);
         admin.Use(authenticator.InvokeAsync);
         admin.Use(DescribeMethodNotAllowedAsync);
+        admin.Use(RouteHeadAsGet);
         admin.UseRouting();
+        admin.Use(AnswerHeadAsHead);
         admin.UseEndpoints(AdminEndpoints.Map);
         admin.Run(AdminErrors.UnknownPathAsync);
         app.Services.GetRequiredService<AdminListener>().Map(app, admin.Build()); // on the main port or a listener of its own
@@ -188,6 +190,33 @@ internal static class AdminApi
 
         return new OpenApiSchemaReference(type.Name, document);
     }
+
+    /// <summary>
+    /// HEAD is a GET without the body (RFC 9110 §9.3.2): it is routed as GET, so every readable resource answers it with
+    /// the GET's status and headers, then answered as HEAD again (<see cref="AnswerHeadAsHead"/>), so the server sends no body.
+    /// </summary>
+    private static Task RouteHeadAsGet(HttpContext context, RequestDelegate next)
+    {
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            context.Request.Method = HttpMethods.Get;
+            context.Items[HeadRequest] = true;
+        }
+
+        return next(context);
+    }
+
+    private static Task AnswerHeadAsHead(HttpContext context, RequestDelegate next)
+    {
+        if (context.Items.ContainsKey(HeadRequest))
+        {
+            context.Request.Method = HttpMethods.Head;
+        }
+
+        return next(context);
+    }
+
+    private static readonly object HeadRequest = new();
 
     /// <summary>Endpoint routing answers a known path with the wrong method by a bare 405; give it an error document.</summary>
     private static async Task DescribeMethodNotAllowedAsync(HttpContext context, RequestDelegate next)

@@ -43,9 +43,9 @@ internal interface IQuotaLedger
 {
     /// <summary>
     /// Settles a request admitted with one unit (<paramref name="admitted"/>) and metered at <paramref name="units"/>:
-    /// the difference is added (or given back). Returns how many of its units are past <paramref name="limit"/> (overage).
+    /// the difference is added (or given back), so the next admission sees it.
     /// </summary>
-    long Settle(string userId, QuotaDecision admitted, long units, long limit);
+    void Settle(string userId, QuotaDecision admitted, long units);
 
     /// <summary>Gives units back (the request reached no backend).</summary>
     void Refund(string userId, DateTimeOffset periodReset, long units = 1);

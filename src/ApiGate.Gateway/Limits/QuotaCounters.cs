@@ -22,7 +22,6 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
         {
             var counter = _counters.GetOrAdd((usage.UserId, period), static _ => new Counter());
             Interlocked.Add(ref counter.Used, usage.Used);
-            Interlocked.Add(ref counter.Settled, usage.Used);
         }
     }
 
@@ -55,29 +54,14 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
     /// <summary>
     /// Settles a forwarded request that was admitted with one unit (<paramref name="admitted"/>) and metered at
     /// <paramref name="units"/>: the difference is added (or given back), and the next request sees the new total.
-    /// Returns how many of the request's units are past <paramref name="limit"/> (overage), for its usage event.
     /// </summary>
-    /// <remarks>
-    /// The overage is read from the settled total alone, not from the counter that admission uses (which also holds
-    /// the one-unit placeholders of requests still in flight, each of which would otherwise be counted as overage
-    /// again when its own request settles): requests settle in some order, each one's overage is the part of its
-    /// units past the limit in that order, so the overage of all of them is exactly the settled units past the limit.
-    /// </remarks>
-    public long Settle(string userId, QuotaDecision admitted, long units, long limit)
+    public void Settle(string userId, QuotaDecision admitted, long units)
     {
         var delta = units - 1;
-        if (!_counters.TryGetValue((userId, admitted.ResetAt.AddMonths(-1)), out var counter))
-        {
-            return QuotaDecision.OverageOf(admitted.Used + delta, limit, units);
-        }
-
-        if (delta != 0)
+        if (delta != 0 && _counters.TryGetValue((userId, admitted.ResetAt.AddMonths(-1)), out var counter))
         {
             Interlocked.Add(ref counter.Used, delta);
         }
-
-        var settled = Interlocked.Add(ref counter.Settled, units);
-        return QuotaDecision.OverageOf(settled, limit, units);
     }
 
     /// <summary>Gives units back (the request was refused later, e.g. no healthy target).</summary>
@@ -90,15 +74,15 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
     }
 
     /// <summary>Current usage, for headers and tests.</summary>
-    public long Used(string userId) =>
-        _counters.TryGetValue((userId, QuotaPeriod.StartOf(timeProvider.GetUtcNow())), out var c) ? Volatile.Read(ref c.Used) : 0;
+    public long Used(string userId) => UsedIn(userId, QuotaPeriod.StartOf(timeProvider.GetUtcNow()));
+
+    /// <summary>Usage in the period starting at <paramref name="period"/> (tests, diagnostics).</summary>
+    public long UsedIn(string userId, DateTimeOffset period) =>
+        _counters.TryGetValue((userId, period), out var c) ? Volatile.Read(ref c.Used) : 0;
 
     private sealed class Counter
     {
         /// <summary>Settled units plus one unit for each admitted request not settled yet: what admission checks.</summary>
         public long Used;
-
-        /// <summary>Units of settled requests only: what overage is read from.</summary>
-        public long Settled;
     }
 }

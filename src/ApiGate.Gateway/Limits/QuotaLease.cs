@@ -15,15 +15,23 @@ internal sealed class QuotaLease(IQuotaLedger counters, string userId, long limi
     /// <summary>The admission decision (what the X-Quota-* headers report).</summary>
     public QuotaDecision Admitted { get; } = admitted;
 
+    /// <summary>The monthly limit the request was admitted against (0 = unlimited).</summary>
+    public long Limit { get; } = limit;
+
     /// <summary>True once committed or released.</summary>
     public bool Settled => Volatile.Read(ref _settled) != 0;
 
     /// <summary>
-    /// Replaces the admitted unit by the metered <paramref name="units"/>; returns how many of them are past the limit
-    /// (overage, carried by the usage event to the stored quota). 0 when already settled.
+    /// Replaces the admitted unit by the metered <paramref name="units"/>. The overage is not decided here: the usage
+    /// event carries the units and the limit, and the store reads the overage off its counter (UsageAggregate.CountOverage).
     /// </summary>
-    public long Commit(long units) =>
-        Interlocked.Exchange(ref _settled, 1) == 0 ? counters.Settle(userId, Admitted, units, limit) : 0;
+    public void Commit(long units)
+    {
+        if (Interlocked.Exchange(ref _settled, 1) == 0)
+        {
+            counters.Settle(userId, Admitted, units);
+        }
+    }
 
     /// <summary>Gives the admitted unit back: nothing reached a backend, nothing is billed.</summary>
     public void Release()

@@ -140,16 +140,13 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     public ValueTask<AdmissionResult> AdmitAsync(RequestIdentity caller, bool rateLimited, CancellationToken cancellationToken) =>
         Available ? AdmitInRedisAsync(caller, rateLimited, cancellationToken) : ValueTask.FromResult(Fallback(caller, rateLimited));
 
-    public long Settle(string userId, QuotaDecision admitted, long units, long limit)
+    public void Settle(string userId, QuotaDecision admitted, long units)
     {
         var delta = units - 1;
         if (delta != 0)
         {
             Add(userId, admitted.ResetAt.AddMonths(-1), delta);
         }
-
-        // The overage of this request as seen from its admission (settling does not wait for Redis).
-        return QuotaDecision.OverageOf(admitted.Used + delta, limit, units);
     }
 
     public void Refund(string userId, DateTimeOffset periodReset, long units = 1) => Add(userId, periodReset.AddMonths(-1), -units);

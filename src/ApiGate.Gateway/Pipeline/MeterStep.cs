@@ -50,13 +50,11 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
         }
 
         var caller = request.Caller;
-        var overage = request.Lease?.Commit(units) ?? 0;
-        if (caller?.Plan.AllowsOverage != true)
-        {
-            // One metered request can run past the quota (its units are known only after it); on a plan without
-            // overage those units count as used — the next request is refused — but are not overage to bill.
-            overage = 0;
-        }
+        request.Lease?.Commit(units);
+        // One metered request can run past the quota (its units are known only after it); on a plan without overage those
+        // units count as used — the next request is refused — but are not overage to bill. On a plan with overage the
+        // store counts the part past the limit as it adds the units (UsageEvent.OverageAbove).
+        var overageAbove = caller?.Plan.AllowsOverage == true ? request.Lease?.Limit ?? 0 : 0;
 
         _ = recorder.TryRecord(new UsageEvent
         {
@@ -71,8 +69,8 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
             RequestBytes = input.RequestBytes,
             ResponseBytes = input.ResponseBytes,
             Units = units,
-            OverageUnits = overage,
-            OverageMeter = overage > 0 ? caller?.Plan.Definition.StripeMeterEvent ?? "" : "",
+            OverageAbove = overageAbove,
+            OverageMeter = overageAbove > 0 ? caller?.Plan.Definition.StripeMeterEvent ?? "" : "",
             ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
             RequestId = request.RequestId,
             Timestamp = meter.StartedAt,

@@ -58,45 +58,104 @@ public sealed partial class PostgresGatewayStore
                     }
                 }
 
-                // The quota counters in the same transaction: stored usage and stored quota units can never disagree.
-                foreach (var quota in aggregate.Quota)
-                {
-                    batch.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.UpsertQuota)
-                    {
-                        Parameters =
-                        {
-                            new NpgsqlParameter<string>("UserId", quota.UserId),
-                            new NpgsqlParameter<string>("Period", StoredValues.Time(quota.PeriodStart)),
-                            new NpgsqlParameter<long>("Used", quota.Used),
-                            new NpgsqlParameter<long>("Overage", quota.Overage),
-                        },
-                    });
-                }
-
-                // Overage for billing, in the same transaction: billed exactly for what is stored (docs/billing.md).
-                foreach (var overage in aggregate.BilledOverage)
-                {
-                    batch.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.InsertOverage)
-                    {
-                        Parameters =
-                        {
-                            new NpgsqlParameter<string>("Id", UsageSql.NewOverageId()),
-                            new NpgsqlParameter<string>("Meter", overage.Meter),
-                            new NpgsqlParameter<long>("Units", overage.Units),
-                            new NpgsqlParameter<string>("Period", StoredValues.Time(overage.PeriodStart)),
-                            new NpgsqlParameter<long>("UsageAt", UsageSql.OverageTime(UsageSql.Newest(events), overage.PeriodStart)),
-                            new NpgsqlParameter<string>("UserId", overage.UserId),
-                        },
-                    });
-                }
-
                 await batch.ExecuteNonQueryAsync(ct);
+                await WriteQuotaAsync(npgsql, (NpgsqlTransaction)transaction, aggregate, events, ct);
                 await RecordUsageCrossingsAsync(connection, transaction, events, ct);
                 return true; // no version bump: usage is not configuration
             }, cancellationToken);
 
     private protected override Task AppendUsageRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken) =>
         CopyEventsAsync((NpgsqlConnection)connection, rows.Select(r => r.ToDefinition()).ToList(), cancellationToken);
+
+    /// <summary>
+    /// The quota counters in the batch's transaction (stored usage and stored quota units can never disagree): one round
+    /// trip adds the units and reads the new totals; when the batch can be billed as overage, a second one adds the overage
+    /// read off those totals and queues it for billing (docs/billing.md) — billed exactly for what is stored.
+    /// </summary>
+    private static async Task WriteQuotaAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, UsageAggregate aggregate,
+        IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
+    {
+        var stored = new Dictionary<(string UserId, DateTimeOffset Period), long>();
+        await using (var upserts = new NpgsqlBatch(connection, transaction))
+        {
+            var keys = new List<(string, DateTimeOffset)>();
+            // In one order on every instance: two batches that lock the same users' rows wait for each other, never deadlock.
+            foreach (var quota in aggregate.Quota.OrderBy(q => q.UserId, StringComparer.Ordinal).ThenBy(q => q.PeriodStart))
+            {
+                keys.Add((quota.UserId, quota.PeriodStart));
+                upserts.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.UpsertQuota)
+                {
+                    Parameters =
+                    {
+                        new NpgsqlParameter<string>("UserId", quota.UserId),
+                        new NpgsqlParameter<string>("Period", StoredValues.Time(quota.PeriodStart)),
+                        new NpgsqlParameter<long>("Used", quota.Used),
+                    },
+                });
+            }
+
+            if (keys.Count == 0)
+            {
+                return;
+            }
+
+            await using var reader = await upserts.ExecuteReaderAsync(cancellationToken);
+            foreach (var key in keys)
+            {
+                if (!await reader.ReadAsync(cancellationToken))
+                {
+                    throw new InvalidOperationException("quota_usage upsert returned no total");
+                }
+
+                stored[key] = reader.GetInt64(0);
+                await reader.NextResultAsync(cancellationToken);
+            }
+        }
+
+        if (!aggregate.CountsOverage)
+        {
+            return;
+        }
+
+        aggregate.CountOverage(events, (userId, period) => stored[(userId, period)]);
+        await using var overage = new NpgsqlBatch(connection, transaction);
+        foreach (var quota in aggregate.Quota)
+        {
+            if (quota.Overage > 0)
+            {
+                overage.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.AddQuotaOverage)
+                {
+                    Parameters =
+                    {
+                        new NpgsqlParameter<long>("Overage", quota.Overage),
+                        new NpgsqlParameter<string>("UserId", quota.UserId),
+                        new NpgsqlParameter<string>("Period", StoredValues.Time(quota.PeriodStart)),
+                    },
+                });
+            }
+        }
+
+        foreach (var billed in aggregate.BilledOverage)
+        {
+            overage.BatchCommands.Add(new NpgsqlBatchCommand(UsageSql.InsertOverage)
+            {
+                Parameters =
+                {
+                    new NpgsqlParameter<string>("Id", UsageSql.NewOverageId()),
+                    new NpgsqlParameter<string>("Meter", billed.Meter),
+                    new NpgsqlParameter<long>("Units", billed.Units),
+                    new NpgsqlParameter<string>("Period", StoredValues.Time(billed.PeriodStart)),
+                    new NpgsqlParameter<long>("UsageAt", UsageSql.OverageTime(UsageSql.Newest(events), billed.PeriodStart)),
+                    new NpgsqlParameter<string>("UserId", billed.UserId),
+                },
+            });
+        }
+
+        if (overage.BatchCommands.Count > 0)
+        {
+            await overage.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
 
     private static NpgsqlBatchCommand UpsertRollup(UsageAggregate.RollupDelta delta, UsageGranularity granularity, long bucket)
     {

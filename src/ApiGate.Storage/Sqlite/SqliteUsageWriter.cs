@@ -21,7 +21,10 @@ internal sealed class SqliteUsageWriter : IDisposable
     private readonly sqlite3_stmt _upsertQuota;
     private readonly sqlite3_stmt _watermarks;
     private readonly sqlite3_stmt _insertOverage;
+    private readonly sqlite3_stmt _addQuotaOverage;
     private readonly UsageAggregate _aggregate = new();
+    private readonly Dictionary<(string UserId, DateTimeOffset Period), long> _storedQuota = [];
+    private readonly Func<string, DateTimeOffset, long> _storedAfter;
 
     public SqliteUsageWriter(SqliteConnection connection)
     {
@@ -39,6 +42,8 @@ internal sealed class SqliteUsageWriter : IDisposable
         _upsertQuota = Prepare(UsageSql.UpsertQuota);
         _watermarks = Prepare(UsageSql.SelectWatermarks);
         _insertOverage = Prepare(UsageSql.InsertOverage);
+        _addQuotaOverage = Prepare(UsageSql.AddQuotaOverage);
+        _storedAfter = (userId, period) => _storedQuota[(userId, period)];
     }
 
     /// <summary>The writer's own connection: the caller opens the batch's write transaction on it.</summary>
@@ -76,13 +81,30 @@ internal sealed class SqliteUsageWriter : IDisposable
         }
 
         // The quota counters in the same transaction: stored usage and stored quota units can never disagree.
+        _storedQuota.Clear();
         foreach (var quota in _aggregate.Quota)
         {
             raw.sqlite3_bind_text(_upsertQuota, 1, quota.UserId);
             raw.sqlite3_bind_text(_upsertQuota, 2, StoredValues.Time(quota.PeriodStart));
             raw.sqlite3_bind_int64(_upsertQuota, 3, quota.Used);
-            raw.sqlite3_bind_int64(_upsertQuota, 4, quota.Overage);
-            Step(_upsertQuota);
+            _storedQuota[(quota.UserId, quota.PeriodStart)] = StepForTotal(_upsertQuota);
+        }
+
+        if (!_aggregate.CountsOverage)
+        {
+            return;
+        }
+
+        _aggregate.CountOverage(events, _storedAfter);
+        foreach (var quota in _aggregate.Quota)
+        {
+            if (quota.Overage > 0)
+            {
+                raw.sqlite3_bind_int64(_addQuotaOverage, 1, quota.Overage);
+                raw.sqlite3_bind_text(_addQuotaOverage, 2, quota.UserId);
+                raw.sqlite3_bind_text(_addQuotaOverage, 3, StoredValues.Time(quota.PeriodStart));
+                Step(_addQuotaOverage);
+            }
         }
 
         // Overage for billing, in the same transaction: billed exactly for what is stored (docs/billing.md).
@@ -105,6 +127,7 @@ internal sealed class SqliteUsageWriter : IDisposable
         raw.sqlite3_finalize(_upsertQuota);
         raw.sqlite3_finalize(_watermarks);
         raw.sqlite3_finalize(_insertOverage);
+        raw.sqlite3_finalize(_addQuotaOverage);
         _connection.Dispose();
     }
 
@@ -180,6 +203,32 @@ internal sealed class SqliteUsageWriter : IDisposable
     {
         Check(raw.sqlite3_prepare_v2(_db, sql, out sqlite3_stmt statement));
         return statement;
+    }
+
+    /// <summary>Runs an upsert that returns the row's new total (<c>RETURNING</c>) and reads it.</summary>
+    private long StepForTotal(sqlite3_stmt statement)
+    {
+        try
+        {
+            var step = raw.sqlite3_step(statement);
+            if (step != raw.SQLITE_ROW)
+            {
+                Check(step == raw.SQLITE_DONE ? raw.SQLITE_ERROR : step);
+            }
+
+            var total = raw.sqlite3_column_int64(statement, 0);
+            step = raw.sqlite3_step(statement);
+            if (step != raw.SQLITE_DONE)
+            {
+                Check(step);
+            }
+
+            return total;
+        }
+        finally
+        {
+            raw.sqlite3_reset(statement);
+        }
     }
 
     private void Step(sqlite3_stmt statement)

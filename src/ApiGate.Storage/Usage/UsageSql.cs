@@ -35,9 +35,18 @@ internal static class UsageSql
         $"INSERT INTO usage_rollups ({RollupColumns}) VALUES (@Granularity, @Bucket, @UserId, @KeyId, @RouteId, @StatusClass, @Requests, @Units, " +
         "@RequestBytes, @ResponseBytes, @LatencyMsSum, " + string.Join(", ", Enumerable.Range(0, UsageLatencyBuckets.Count).Select(i => $"@Lat{i}")) + ") " + RollupConflict;
 
+    /// <summary>
+    /// Adds a batch's units to a user's stored quota counter and returns the new total, which the batch's overage is read
+    /// from (<see cref="Core.Usage.UsageAggregate.CountOverage"/>): the row stays locked until the batch commits, so
+    /// batches from every instance count one after another.
+    /// </summary>
     public const string UpsertQuota =
-        "INSERT INTO quota_usage (user_id, period_start, used, overage) VALUES (@UserId, @Period, @Used, @Overage) " +
-        "ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used + excluded.used, overage = quota_usage.overage + excluded.overage";
+        "INSERT INTO quota_usage (user_id, period_start, used, overage) VALUES (@UserId, @Period, @Used, 0) " +
+        "ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used + excluded.used RETURNING used";
+
+    /// <summary>Adds a batch's overage to the counter <see cref="UpsertQuota"/> wrote in the same transaction.</summary>
+    public const string AddQuotaOverage =
+        "UPDATE quota_usage SET overage = overage + @Overage WHERE user_id = @UserId AND period_start = @Period";
 
     /// <summary>
     /// Queues a user's overage units of one batch for billing (docs/billing.md), in the batch's transaction, to the meter

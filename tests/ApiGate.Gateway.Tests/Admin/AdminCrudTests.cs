@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
@@ -242,6 +243,42 @@ public sealed class AdminCrudTests : AdminTestBase
         var patched = AssertError(await PatchAsync("/settings", new { log_level = "debug" }), HttpStatusCode.MethodNotAllowed, "method_not_allowed");
         Assert.Contains("GET", patched.GetProperty("detail").GetString());
     }
+
+    [Fact]
+    public async Task Head_AnswersLikeGetWithoutABody()
+    {
+        var upstream = AssertData(await PostAsync("/upstreams", new { name = "head-up", url = "http://127.0.0.1:9" }), HttpStatusCode.Created).GetProperty("id").GetString();
+
+        var settings = await HeadAsync("/admin/settings", Token);
+        Assert.Equal(200, settings.Status);
+        Assert.StartsWith((await GetAsync("/settings")).ContentType!, settings.Headers["Content-Type"], StringComparison.Ordinal);
+        Assert.Equal("no-store", settings.Headers["Cache-Control"]);
+        Assert.Equal("", settings.Body);
+
+        var item = await HeadAsync("/admin/upstreams/" + upstream, Token);
+        Assert.Equal(200, item.Status);
+        Assert.Equal("", item.Body);
+
+        var missing = await HeadAsync("/admin/upstreams/ups_missing", Token);
+        Assert.Equal(404, missing.Status);
+        Assert.Equal("", missing.Body);
+
+        var anonymous = await HeadAsync("/admin/settings", token: null);
+        Assert.Equal(401, anonymous.Status);
+        Assert.Equal("", anonymous.Body);
+
+        // HEAD is a read: on a resource that only takes POST it is refused like GET would be, and nothing changes.
+        var key = await HeadAsync("/admin/keys/key_missing/revoke", Token);
+        Assert.Equal(405, key.Status);
+        Assert.Equal("POST", key.Headers["Allow"]);
+        Assert.Equal("", key.Body);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/upstreams/" + upstream)).Status);
+    }
+
+    private Task<RawResponse> HeadAsync(string path, string? token) =>
+        RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"HEAD {path} HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nConnection: close\r\n" +
+            (token is null ? "" : $"Authorization: Bearer {token}\r\n") + "\r\n"));
 
     private const string SecretKey = "test-secret-key-for-settings";
 

@@ -1,6 +1,7 @@
 using ApiGate.Core.Billing;
 using ApiGate.Core.Management;
 using ApiGate.Core.Quotas;
+using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
@@ -54,6 +55,32 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal([("api_overage", 3L), ("api_overage_eu", 4L)], rows.Select(r => (r.MeterEvent, r.Units)));
         Assert.All(rows, r => Assert.Equal((billed, "cus_store"), (r.UserId, r.CustomerId)));
         Assert.Equal(8, (await store.LoadQuotaUsageAsync(QuotaPeriod.StartOf(Now), CancellationToken.None)).Single(q => q.UserId == billed).Overage);
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task UsageBatches_FromTwoInstancesStraddlingTheQuota_OverageIsExactlyTheUnitsPastIt(string engine)
+    {
+        // Arrange: a 10-request plan with overage; on PostgreSQL two stores on one database, as two gateway instances
+        // (SQLite is one instance's store: its batches come from one writer).
+        var created = await engines.CreateAsync(engine);
+        await using var second = GatewayStores.Create(engine, created.Dsn, new ApiGate.Storage.Secrets.SecretProtector(null));
+        await second.InitializeAsync(CancellationToken.None);
+        var stores = engine == GatewayStores.Postgres ? new[] { created.Store, second } : [created.Store, created.Store];
+        Assert.True((await new PlanService(created.Store, TimeProvider.System).CreateAsync(
+            new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10, OveragePrice = 1 }, CancellationToken.None)).Ok);
+        var user = (await new UserService(created.Store, TimeProvider.System).CreateAsync(
+            new UserChanges { Email = "straddle@example.com", Plan = "ten" }, CancellationToken.None)).Value!.Id;
+
+        // Act: 20 requests of 100 units each, all admitted while the quota had room, written as 20 batches at once,
+        // alternating between the instances.
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(i => stores[i % 2].AddUsageEventsAsync(
+            [Event(user, 100, i % 3, meter: "") with { OverageAbove = 10 }], CancellationToken.None)));
+
+        // Assert: 2,000 units stored, 1,990 of them past the quota — whatever order the batches committed in.
+        var quota = (await created.Store.LoadQuotaUsageAsync(QuotaPeriod.StartOf(Now), CancellationToken.None)).Single(q => q.UserId == user);
+        Assert.Equal((2_000L, 1_990L), (quota.Used, quota.Overage));
     }
 
     [Theory]
@@ -122,13 +149,16 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
         var billed = (await users.CreateAsync(new UserChanges { Email = "billed@example.com", Plan = "metered" }, CancellationToken.None)).Value!.Id;
         var unbilled = (await users.CreateAsync(new UserChanges { Email = "unbilled@example.com", Plan = "metered" }, CancellationToken.None)).Value!.Id;
         await store.AddBillingCustomerAsync(new BillingCustomer(billed, "stripe", "cus_store", "", "", 0, 0, false, Now), CancellationToken.None);
+        // Both have used the plan's 2 requests this month: every further unit is overage.
+        await store.AddQuotaUsageAsync([new QuotaUsage(billed, QuotaPeriod.StartOf(Now), 2, 0), new QuotaUsage(unbilled, QuotaPeriod.StartOf(Now), 2, 0)], CancellationToken.None);
         return (billed, unbilled);
     }
 
+    /// <summary>A request of <paramref name="overage"/> units on the metered plan (2 a month), made once the quota is used up.</summary>
     internal static UsageEvent Event(string userId, long overage, int second, string meter = "api_overage") => new()
     {
         UserId = userId, KeyId = "key_1", RouteId = "route_1", UpstreamId = "up_1", Method = "GET", Path = "/x", Status = 200,
-        Units = 1, OverageUnits = overage, OverageMeter = overage > 0 ? meter : "", ClientIp = "127.0.0.1", RequestId = "req",
+        Units = overage, OverageAbove = 2, OverageMeter = meter, ClientIp = "127.0.0.1", RequestId = "req",
         Timestamp = Now.AddSeconds(second),
     };
 }

@@ -37,14 +37,13 @@ public sealed class QuotaCountersTests
         clock.Advance(TimeSpan.FromSeconds(2));
 
         // Act: metered at 5 units; a second settle must change nothing.
-        var overage = lease.Commit(5);
-        var again = lease.Commit(5);
+        lease.Commit(5);
+        lease.Commit(5);
         lease.Release();
 
-        // Assert: January's counter went to 5 (2 past its limit of 3); February's is untouched.
-        Assert.Equal(2, overage);
-        Assert.Equal(0, again);
+        // Assert: January's counter went to 5; February's is untouched.
         Assert.True(lease.Settled);
+        Assert.Equal(5, counters.UsedIn("u1", admitted.ResetAt.AddMonths(-1)));
         Assert.Equal(0, counters.Used("u1"));
     }
 
@@ -91,39 +90,22 @@ public sealed class QuotaCountersTests
     }
 
     [Fact]
-    public void Settle_MeteredUnitsCrossTheLimit_ReturnsOnlyTheUnitsPastIt()
+    public void Settle_MeteredUnits_TheNextAdmissionSeesThem()
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));
         var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
         var first = counters.TryConsume("u1", limit: 10, allowOverage: true);   // used 1
 
-        var overFirst = counters.Settle("u1", first, units: 8, limit: 10);      // used 8: within the quota
+        counters.Settle("u1", first, units: 8);                                  // used 8: within the quota
         var second = counters.TryConsume("u1", limit: 10, allowOverage: true);  // used 9
-        var overSecond = counters.Settle("u1", second, units: 5, limit: 10);    // used 13: 3 of its 5 units past 10
+        counters.Settle("u1", second, units: 5);                                 // used 13
         var third = counters.TryConsume("u1", limit: 10, allowOverage: true);   // used 14, over
-        var overThird = counters.Settle("u1", third, units: 0, limit: 10);      // metered 0: the unit is given back
+        counters.Settle("u1", third, units: 0);                                  // metered 0: the unit is given back
 
-        Assert.Equal(0, overFirst);
-        Assert.Equal(3, overSecond);
+        Assert.False(second.Overage);
         Assert.True(third.Overage);
-        Assert.Equal(0, overThird);
         Assert.Equal(13, counters.Used("u1"));
-    }
-
-    [Fact]
-    public void Settle_OverlappingMeteredRequestsPastTheLimit_OverageAddsUpToExactlyTheUnitsPastIt()
-    {
-        // Arrange: 20 requests admitted together on a 10-unit quota with overage, each metered at 100 units.
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));
-        var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
-        var admitted = Enumerable.Range(0, 20).Select(_ => counters.TryConsume("u1", limit: 10, allowOverage: true)).ToList();
-
-        // Act: they settle while the others still hold their one-unit placeholders.
-        var overage = admitted.Sum(a => counters.Settle("u1", a, units: 100, limit: 10));
-
-        // Assert: 2,000 units, 1,990 of them past the quota — not 1,990 plus the placeholders counted again.
-        Assert.Equal(1_990, overage);
-        Assert.Equal(2_000, counters.Used("u1"));
+        Assert.False(counters.TryConsume("u1", limit: 10, allowOverage: false).Allowed);
     }
 
     [Fact]
