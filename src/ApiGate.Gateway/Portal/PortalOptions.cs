@@ -19,6 +19,12 @@ internal sealed record PortalOptions
     /// <summary>Password reset links stay valid this long.</summary>
     public static readonly TimeSpan ResetLifetime = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long the reset form takes to answer, whatever the address: a registered one costs a token written and a
+    /// message queued inside this time, an unknown one nothing, so the moment of the answer says nothing either.
+    /// </summary>
+    public static readonly TimeSpan ResetAnswerTime = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Where the portal is served on the public listener (reserved while it is on).</summary>
     public const string BasePath = "/portal";
 

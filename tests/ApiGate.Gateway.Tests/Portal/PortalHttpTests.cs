@@ -17,11 +17,18 @@ public sealed class PortalHttpTests : PortalTestBase
         using var client = CookieClient();
 
         // Act
+        var knownTime = System.Diagnostics.Stopwatch.StartNew();
         var known = await PostFormAsync(client, "/portal/forgot", "forgot", ("Email", "known@customer.example"));
+        knownTime.Stop();
+        var unknownTime = System.Diagnostics.Stopwatch.StartNew();
         var unknown = await PostFormAsync(client, "/portal/forgot", "forgot", ("Email", "unknown@customer.example"));
+        unknownTime.Stop();
 
-        // Assert
+        // Assert: the same answer, neither sooner than the fixed answer time (the registered address's token and message
+        // are made inside it)
         Assert.Equal(known.StatusCode, unknown.StatusCode);
+        Assert.True(knownTime.Elapsed >= PortalOptions.ResetAnswerTime, $"registered address answered after {knownTime.Elapsed}");
+        Assert.True(unknownTime.Elapsed >= PortalOptions.ResetAnswerTime, $"unknown address answered after {unknownTime.Elapsed}");
         Assert.Equal("If known@customer.example has an account, we sent it a link to reset the password. It works for one hour.",
             TextOf(await known.Content.ReadAsStringAsync(), "message-ok"));
         Assert.Equal("If unknown@customer.example has an account, we sent it a link to reset the password. It works for one hour.",
