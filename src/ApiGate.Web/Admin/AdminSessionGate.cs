@@ -44,6 +44,21 @@ internal sealed partial class AdminSessionGate(
 
         SecurityHeaders.Apply(context.Response);
         var isPost = HttpMethods.IsPost(request.Method);
+        var isLogin = request.Path.Equals(LoginPath, StringComparison.Ordinal);
+        AdminSession? session = null;
+        if (!isLogin && await sessions.FindAsync(request.Cookies[AdminSessions.CookieName], context.RequestAborted) is { } stored)
+        {
+            if (await authenticator.VerifyTokenIdAsync(stored.SubjectId, context.RequestAborted) is { } caller)
+            {
+                session = new AdminSession(stored, caller);
+                FormOrigin.BindToSession(context, stored); // before the post is checked and before any form is rendered
+            }
+            else
+            {
+                await sessions.CloseAsync(stored, context.RequestAborted); // the token was revoked: its sessions end with it
+            }
+        }
+
         if (isPost && !await FormOrigin.IsGenuinePostAsync(context, antiforgery))
         {
             // A forged or stale form changes nothing: a page that says so rather than the framework's bare 400.
@@ -51,23 +66,10 @@ internal sealed partial class AdminSessionGate(
             return;
         }
 
-        if (request.Path.Equals(LoginPath, StringComparison.Ordinal))
+        if (isLogin)
         {
             await (isPost ? audit.InvokeAsync(context, next) : next(context));
             return;
-        }
-
-        AdminSession? session = null;
-        if (await sessions.FindAsync(request.Cookies[AdminSessions.CookieName], context.RequestAborted) is { } stored)
-        {
-            if (await authenticator.VerifyTokenIdAsync(stored.SubjectId, context.RequestAborted) is { } caller)
-            {
-                session = new AdminSession(stored, caller);
-            }
-            else
-            {
-                await sessions.CloseAsync(stored, context.RequestAborted); // the token was revoked: its sessions end with it
-            }
         }
 
         if (session is null)

@@ -51,6 +51,30 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         }
 
         SecurityHeaders.Apply(context.Response);
+        var path = request.Path.Value ?? "";
+        var page = path.Length > PortalOptions.BasePath.Length ? path[PortalOptions.BasePath.Length..] : "";
+        var isPublic = Array.IndexOf(PublicPages, page) >= 0;
+        WebSession? session = null;
+        UserDefinition? user = null;
+        if (!isPublic)
+        {
+            session = await sessions.FindAsync(request.Cookies[PortalSessions.CookieName], context.RequestAborted);
+            if (session is not null)
+            {
+                user = await store.FindUserAsync(session.SubjectId, context.RequestAborted);
+                var account = user is null ? null : await store.FindPortalAccountAsync(user.Id, context.RequestAborted);
+                if (user is not { Status: UserStatus.Active } || account is null || !PortalSessions.OpenedUnder(session, account.PasswordHash))
+                {
+                    await sessions.CloseAsync(session, context.RequestAborted);
+                    session = null;
+                }
+                else
+                {
+                    FormOrigin.BindToSession(context, session); // before the post is checked and before any form is rendered
+                }
+            }
+        }
+
         if (HttpMethods.IsPost(request.Method) && !await FormOrigin.IsGenuinePostAsync(context, antiforgery, options.BaseUrl))
         {
             // A forged or stale form: say so in a page of its own rather than the framework's bare 400.
@@ -58,25 +82,10 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
             return;
         }
 
-        var path = request.Path.Value ?? "";
-        var page = path.Length > PortalOptions.BasePath.Length ? path[PortalOptions.BasePath.Length..] : "";
-        if (Array.IndexOf(PublicPages, page) >= 0)
+        if (isPublic)
         {
             await next(context);
             return;
-        }
-
-        var session = await sessions.FindAsync(request.Cookies[PortalSessions.CookieName], context.RequestAborted);
-        UserDefinition? user = null;
-        if (session is not null)
-        {
-            user = await store.FindUserAsync(session.SubjectId, context.RequestAborted);
-            var account = user is null ? null : await store.FindPortalAccountAsync(user.Id, context.RequestAborted);
-            if (user is not { Status: UserStatus.Active } || account is null || !PortalSessions.OpenedUnder(session, account.PasswordHash))
-            {
-                await sessions.CloseAsync(session, context.RequestAborted);
-                session = null;
-            }
         }
 
         if (session is null)

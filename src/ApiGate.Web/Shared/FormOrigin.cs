@@ -1,3 +1,5 @@
+using System.Security.Claims;
+using ApiGate.Core.Identity;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
 
@@ -17,6 +19,16 @@ internal static class FormOrigin
     /// Whether a form post may change anything: from this site's own page by the browser's word, and carrying a valid
     /// antiforgery token pair. The one check both the console's and the portal's gates make.
     /// </summary>
+    /// <summary>
+    /// Binds this request's antiforgery tokens to its signed-in session (call before <see cref="IsGenuinePostAsync"/> and
+    /// before the page renders its forms): a token is then valid only in the session it was rendered for, so a cookie and
+    /// token pair an attacker takes from a session of their own — and plants in a victim's browser — is refused in the
+    /// victim's. The session is named by its stored id (a hash of the cookie); the token carries a hash of that.
+    /// </summary>
+    public static void BindToSession(HttpContext context, WebSession session) =>
+        context.User = new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(ClaimTypes.NameIdentifier, $"{session.Kind}:{session.Id}")], authenticationType: "apigate-session"));
+
     public static async Task<bool> IsGenuinePostAsync(HttpContext context, IAntiforgery antiforgery, string alsoAllowed = "") =>
         IsSameOrigin(context.Request, alsoAllowed) && await antiforgery.IsRequestValidAsync(context);
 

@@ -218,6 +218,30 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Logout_WithATokenPairFromAnotherSession_RefusedAndSessionStays()
+    {
+        // Arrange: someone signed in on their own takes the form token and antiforgery cookie of their page, and plants
+        // the cookie in another signed-in browser (from a sibling subdomain, say).
+        using var attacker = new ConsoleHttp(_gateway.Url);
+        await attacker.SignInAsync(_token);
+        var token = await attacker.TokenFromAsync("/ui");
+        using var victim = new ConsoleHttp(_gateway.Url);
+        await victim.SignInAsync(_token);
+        victim.SetCookie("apigate_af", attacker.Cookie("apigate_af")!);
+
+        // Act
+        using var refused = await victim.PostAsync("/ui/logout", [new("_handler", "logout"), new("__RequestVerificationToken", token)]);
+        using var own = await attacker.PostAsync("/ui/logout", [new("_handler", "logout"), new("__RequestVerificationToken", token)]);
+
+        // Assert: the pair is good only in the session it was rendered for
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        using var still = await victim.GetAsync("/ui");
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+        Assert.Equal(HttpStatusCode.Found, own.StatusCode);
+        Assert.False(attacker.HasCookie("apigate_ui_session"));
+    }
+
+    [Fact]
     public async Task Login_WrongTokenRepeatedly_ThrottledWith429AfterFiveFailures()
     {
         using var console = new ConsoleHttp(_gateway.Url);

@@ -36,6 +36,45 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Logout_WithATokenPairFromAnotherSession_RefusedAndSessionStays()
+    {
+        // Arrange: a customer signed in on their own takes the form token and antiforgery cookie of their page, and plants
+        // the cookie in another customer's signed-in browser (from a sibling subdomain, say).
+        await SignUpAsync("attacker@customer.example", verify: true);
+        await SignUpAsync("victim@customer.example", verify: true);
+        var (attacker, attackerCookies) = JarClient();
+        var (victim, victimCookies) = JarClient();
+        using (attacker)
+        using (victim)
+        {
+            Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(attacker, "/portal/login", "login", ("Email", "attacker@customer.example"), ("Password", Password))).StatusCode);
+            Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(victim, "/portal/login", "login", ("Email", "victim@customer.example"), ("Password", Password))).StatusCode);
+            var token = FormPosts.TokenIn(await attacker.GetStringAsync("/portal"), "/portal");
+            var planted = attackerCookies.GetCookies(new Uri(Gateway.Url + "/portal")).Single(c => c.Name == "apigate_af");
+            victimCookies.Add(new Cookie(planted.Name, planted.Value, planted.Path, planted.Domain));
+
+            // Act
+            var refused = await victim.PostAsync("/portal/logout", Form(("_handler", "logout"), ("__RequestVerificationToken", token)));
+            var own = await attacker.PostAsync("/portal/logout", Form(("_handler", "logout"), ("__RequestVerificationToken", token)));
+
+            // Assert: the pair is good only in the session it was rendered for
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await victim.GetAsync("/portal")).StatusCode);
+            Assert.Equal(HttpStatusCode.Redirect, own.StatusCode);
+            Assert.Equal(HttpStatusCode.Redirect, (await attacker.GetAsync("/portal")).StatusCode);
+        }
+    }
+
+    private (HttpClient Client, CookieContainer Cookies) JarClient()
+    {
+        var cookies = new CookieContainer();
+        return (new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = cookies }) { BaseAddress = new Uri(Gateway.Url) }, cookies);
+    }
+
+    private static FormUrlEncodedContent Form(params (string Name, string Value)[] fields) =>
+        new(fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)));
+
+    [Fact]
     public async Task Login_UnknownEmailAndWrongPassword_SameAnswerAndStatus()
     {
         // Arrange
