@@ -9,7 +9,13 @@ using ApiGate.Storage.Secrets;
 
 var driver = args.Length > 0 ? args[0] : "sqlite";
 var dsn = args.Length > 1 ? args[1] : Path.Combine(Path.GetTempPath(), $"usage-bench-{Guid.NewGuid():N}.db");
-var batchSize = int.TryParse(Environment.GetEnvironmentVariable("BATCH"), out var b) ? b : 500;
+var batchSize = int.TryParse(Environment.GetEnvironmentVariable("BATCH"), out var b) ? b : 500; // events per batch (BATCH, 1..200000)
+if (batchSize is < 1 or > 200_000)
+{
+    Console.Error.WriteLine($"BATCH must be between 1 and 200000 (got {batchSize})");
+    return 2;
+}
+
 var batches = 200_000 / batchSize;
 if (driver == GatewayStores.Postgres)
 {
@@ -47,6 +53,8 @@ var clientUs = (process.TotalProcessorTime - cpuBefore).TotalMicroseconds / even
 var serverUs = backend > 0 ? (ProcessCpu(backend) - serverBefore).TotalMicroseconds / events : 0;
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"{driver}: {events:0} events in batches of {batchSize}: gateway CPU {clientUs:0.00} µs/event, server backend CPU {serverUs:0.00} µs/event, {events / wall.Elapsed.TotalSeconds:0} events/s"));
+
+return 0;
 
 static int BackendPid(string dsn)
 {

@@ -20,8 +20,9 @@ public interface IUsageStore
     /// <summary>
     /// In one transaction: appends the events (unless <paramref name="storeRawEvents"/> is false), adds them to the minute
     /// rollups (and to the hour and day rollups of buckets already compacted, for late events), and adds each
-    /// authenticated event's <see cref="UsageEvent.Units"/> (and <see cref="UsageEvent.OverageUnits"/>) to its user's quota
-    /// counter for the calendar month of its timestamp: all of it is stored, or none, so events, rollups and quota agree.
+    /// authenticated event's <see cref="UsageEvent.Units"/> to its user's quota counter for the calendar month of its
+    /// timestamp, with the overage read off that counter (<see cref="UsageAggregate.CountOverage"/>) and queued for billing:
+    /// all of it is stored, or none, so events, rollups, quota and billed overage agree.
     /// </summary>
     Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken);
 

@@ -148,6 +148,16 @@ public sealed class UsageAggregate
 
     private readonly record struct QuotaDelta(long Used, long Overage);
 
+    /// <summary>One order of rollup keys for every writer: bucket, user, key, route, status class.</summary>
+    public static IComparer<RollupKey> RollupOrder { get; } = Comparer<RollupKey>.Create(static (a, b) =>
+    {
+        var order = a.Bucket.CompareTo(b.Bucket);
+        order = order != 0 ? order : string.CompareOrdinal(a.UserId, b.UserId);
+        order = order != 0 ? order : string.CompareOrdinal(a.KeyId, b.KeyId);
+        order = order != 0 ? order : string.CompareOrdinal(a.RouteId, b.RouteId);
+        return order != 0 ? order : a.StatusClass.CompareTo(b.StatusClass);
+    });
+
     /// <summary>The identity of a rollup row at minute granularity: bucket start (Unix seconds), user, key, route, status class.</summary>
     public readonly record struct RollupKey(long Bucket, string UserId, string KeyId, string RouteId, int StatusClass);
 

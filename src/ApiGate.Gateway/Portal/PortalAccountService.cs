@@ -162,6 +162,9 @@ internal sealed partial class PortalAccountService(
         };
     }
 
+    /// <summary>What a successful password change says (also on the page its redirect shows).</summary>
+    public const string PasswordChanged = "Your password is changed.";
+
     /// <summary>Sends a reset link if the address has an account; answers the same either way.</summary>
     public async Task<PortalResult> RequestResetAsync(string? email, string origin, CancellationToken ct)
     {
@@ -245,7 +248,7 @@ internal sealed partial class PortalAccountService(
         }
 
         await store.SetPortalPasswordAsync(userId, PortalPasswords.Hash(replacement!), timeProvider.GetUtcNow(), ct);
-        return PortalResult.Success("Your password is changed.");
+        return PortalResult.Success(PasswordChanged);
     }
 
     /// <summary>Sends a new verification link to a user whose address is not verified yet.</summary>

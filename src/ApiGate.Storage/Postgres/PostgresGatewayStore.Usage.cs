@@ -43,7 +43,10 @@ public sealed partial class PostgresGatewayStore
                 long hours = watermarks.Hours.ToUnixTimeSeconds(), days = watermarks.Days.ToUnixTimeSeconds();
 
                 await using var batch = new NpgsqlBatch(npgsql, (NpgsqlTransaction)transaction);
-                foreach (var delta in aggregate.Rollups)
+                // Rows locked in one order on every instance (rollups here, quota counters below), so two batches that touch
+                // the same rows mostly wait for each other; a deadlock that still happens rolls the batch back whole and the
+                // recorder writes it again.
+                foreach (var delta in aggregate.Rollups.OrderBy(d => d.Key, UsageAggregate.RollupOrder))
                 {
                     batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Minute, delta.Key.Bucket));
                     var hour = UsageAggregate.BucketOf(delta.Key.Bucket, UsageGranularity.Hour);
@@ -79,7 +82,7 @@ public sealed partial class PostgresGatewayStore
         await using (var upserts = new NpgsqlBatch(connection, transaction))
         {
             var keys = new List<(string, DateTimeOffset)>();
-            // In one order on every instance: two batches that lock the same users' rows wait for each other, never deadlock.
+            // In one order on every instance, like the rollups.
             foreach (var quota in aggregate.Quota.OrderBy(q => q.UserId, StringComparer.Ordinal).ThenBy(q => q.PeriodStart))
             {
                 keys.Add((quota.UserId, quota.PeriodStart));

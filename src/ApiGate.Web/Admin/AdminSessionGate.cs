@@ -59,6 +59,19 @@ internal sealed partial class AdminSessionGate(
             }
         }
 
+        if (session is null && !isLogin)
+        {
+            // No live session: to the login page, and back here after it. Before the form check: a form rendered for a
+            // session that has since ended carries a token bound to it, and a redirect runs no handler either way.
+            var expired = request.Cookies.ContainsKey(AdminSessions.CookieName);
+            DeleteCookie(context);
+            var back = request.Path.Add(request.QueryString);
+            var location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
+            context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
+            context.Response.Headers.Location = location;
+            return;
+        }
+
         if (isPost && !await FormOrigin.IsGenuinePostAsync(context, antiforgery))
         {
             // A forged or stale form changes nothing: a page that says so rather than the framework's bare 400.
@@ -72,18 +85,7 @@ internal sealed partial class AdminSessionGate(
             return;
         }
 
-        if (session is null)
-        {
-            var expired = request.Cookies.ContainsKey(AdminSessions.CookieName);
-            DeleteCookie(context);
-            var back = request.Path.Add(request.QueryString);
-            var location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
-            context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
-            context.Response.Headers.Location = location;
-            return;
-        }
-
-        context.Features.Set(session.Caller);
+        context.Features.Set(session!.Caller);
         context.Items[SessionItem] = session;
         await (isPost ? audit.InvokeAsync(context, next) : next(context));
     }

@@ -75,6 +75,18 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
             }
         }
 
+        if (session is null && !isPublic)
+        {
+            // No live session: to the login page, and back here after it. Before the form check: a form rendered for a
+            // session that has since ended carries a token bound to it, and a redirect runs no handler either way.
+            var expired = request.Cookies.ContainsKey(PortalSessions.CookieName);
+            DeleteCookie(context, options);
+            var back = request.Path.Add(request.QueryString);
+            context.Response.StatusCode = HttpMethods.IsPost(request.Method) ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
+            context.Response.Headers.Location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
+            return;
+        }
+
         if (HttpMethods.IsPost(request.Method) && !await FormOrigin.IsGenuinePostAsync(context, antiforgery, options.BaseUrl))
         {
             // A forged or stale form: say so in a page of its own rather than the framework's bare 400.
@@ -85,16 +97,6 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         if (isPublic)
         {
             await next(context);
-            return;
-        }
-
-        if (session is null)
-        {
-            var expired = request.Cookies.ContainsKey(PortalSessions.CookieName);
-            DeleteCookie(context, options);
-            var back = request.Path.Add(request.QueryString);
-            context.Response.StatusCode = HttpMethods.IsPost(request.Method) ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
-            context.Response.Headers.Location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
             return;
         }
 

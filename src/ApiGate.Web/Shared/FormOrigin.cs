@@ -16,10 +16,6 @@ namespace ApiGate.Web.Shared;
 internal static class FormOrigin
 {
     /// <summary>
-    /// Whether a form post may change anything: from this site's own page by the browser's word, and carrying a valid
-    /// antiforgery token pair. The one check both the console's and the portal's gates make.
-    /// </summary>
-    /// <summary>
     /// Binds this request's antiforgery tokens to its signed-in session (call before <see cref="IsGenuinePostAsync"/> and
     /// before the page renders its forms): a token is then valid only in the session it was rendered for, so a cookie and
     /// token pair an attacker takes from a session of their own — and plants in a victim's browser — is refused in the
@@ -29,6 +25,10 @@ internal static class FormOrigin
         context.User = new ClaimsPrincipal(new ClaimsIdentity(
             [new Claim(ClaimTypes.NameIdentifier, $"{session.Kind}:{session.Id}")], authenticationType: "apigate-session"));
 
+    /// <summary>
+    /// Whether a form post may change anything: from this site's own page by the browser's word, and carrying a valid
+    /// antiforgery token pair. The one check both the console's and the portal's gates make.
+    /// </summary>
     public static async Task<bool> IsGenuinePostAsync(HttpContext context, IAntiforgery antiforgery, string alsoAllowed = "") =>
         IsSameOrigin(context.Request, alsoAllowed) && await antiforgery.IsRequestValidAsync(context);
 

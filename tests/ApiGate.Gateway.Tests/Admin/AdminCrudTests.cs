@@ -268,11 +268,14 @@ public sealed class AdminCrudTests : AdminTestBase
         Assert.Equal("", anonymous.Body);
 
         // HEAD is a read: on a resource that only takes POST it is refused like GET would be, and nothing changes.
-        var key = await HeadAsync("/admin/keys/key_missing/revoke", Token);
-        Assert.Equal(405, key.Status);
-        Assert.Equal("POST", key.Headers["Allow"]);
-        Assert.Equal("", key.Body);
-        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/upstreams/" + upstream)).Status);
+        var keyId = (await Gateway.CreateKeyAsync("head@example.com")).Record.Id;
+        var auditBefore = AssertData(await GetAsync("/audit")).GetArrayLength();
+        var revoke = await HeadAsync("/admin/keys/" + keyId + "/revoke", Token);
+        Assert.Equal(405, revoke.Status);
+        Assert.Equal("POST", revoke.Headers["Allow"]);
+        Assert.Equal("", revoke.Body);
+        Assert.Equal(JsonValueKind.Null, AssertData(await GetAsync("/keys/" + keyId)).GetProperty("revoked_at").ValueKind);
+        Assert.Equal(auditBefore, AssertData(await GetAsync("/audit")).GetArrayLength());
     }
 
     private Task<RawResponse> HeadAsync(string path, string? token) =>

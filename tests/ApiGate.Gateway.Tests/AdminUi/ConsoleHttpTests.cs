@@ -242,6 +242,24 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FormPostedAfterTheSessionEnded_SentToLogInWithTheWayBack()
+    {
+        // Arrange: a page rendered while signed in; then the session ends (here: the cookie no longer names one)
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var token = await console.TokenFromAsync("/ui");
+        console.SetCookie("apigate_ui_session", "ended");
+
+        // Act
+        using var posted = await console.PostAsync("/ui/logout", [new("_handler", "logout"), new("__RequestVerificationToken", token)]);
+
+        // Assert: to the login page (not "form refused"), told the session ended; the stale cookie is deleted
+        Assert.Equal(HttpStatusCode.SeeOther, posted.StatusCode);
+        Assert.Equal("/ui/login?return=%2Fui%2Flogout&expired=1", console.PathOf(posted));
+        Assert.False(console.HasCookie("apigate_ui_session"));
+    }
+
+    [Fact]
     public async Task Login_WrongTokenRepeatedly_ThrottledWith429AfterFiveFailures()
     {
         using var console = new ConsoleHttp(_gateway.Url);
