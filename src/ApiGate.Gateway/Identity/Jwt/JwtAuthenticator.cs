@@ -131,7 +131,8 @@ internal sealed partial class JwtAuthenticator : IDisposable
         }
         if (!_cache.TryGet(snapshot.Version, subject, out var resolved))
         {
-            var lazy = _pending.GetOrAdd(subject, s => new Lazy<Task<Resolved>>(() => ResolveAsync(s, email)));
+            var version = snapshot.Version;
+            var lazy = _pending.GetOrAdd(subject, s => new Lazy<Task<Resolved>>(() => ResolveOnceAsync(version, s, email)));
             try
             {
                 resolved = await lazy.Value;
@@ -168,6 +169,13 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
         return (new RequestIdentity(resolved.Credential!, user, plan), null);
     }
+
+    /// <summary>
+    /// The cache once more before the store: a request that missed the cache just before another one for the same subject
+    /// finished (cached its result, then removed its pending entry) finds the result here instead of looking it up again.
+    /// </summary>
+    private Task<Resolved> ResolveOnceAsync(long version, string subject, string? email) =>
+        _cache.TryGet(version, subject, out var cached) ? Task.FromResult(cached) : ResolveAsync(subject, email);
 
     /// <summary>The user linked to <paramref name="subject"/>; created on the default plan first when allowed.</summary>
     private async Task<Resolved> ResolveAsync(string subject, string? email)
