@@ -54,7 +54,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
             return (null, Errors.StoreUnavailable);
         }
 
-        _cache.Set(hash, cached);
+        _cache.Set(snapshot.Version, hash, cached);
         return Decide(cached);
     }
 

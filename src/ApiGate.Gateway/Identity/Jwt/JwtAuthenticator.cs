@@ -136,10 +136,6 @@ internal sealed partial class JwtAuthenticator : IDisposable
             try
             {
                 resolved = await lazy.Value;
-                if (resolved.Cacheable)
-                {
-                    _cache.Set(subject, resolved); // before the pending entry goes: a request arriving in between finds one or the other
-                }
             }
             finally
             {
@@ -174,8 +170,23 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// The cache once more before the store: a request that missed the cache just before another one for the same subject
     /// finished (cached its result, then removed its pending entry) finds the result here instead of looking it up again.
     /// </summary>
-    private Task<Resolved> ResolveOnceAsync(long version, string subject, string? email) =>
-        _cache.TryGet(version, subject, out var cached) ? Task.FromResult(cached) : ResolveAsync(subject, email);
+    private async Task<Resolved> ResolveOnceAsync(long version, string subject, string? email)
+    {
+        if (_cache.TryGet(version, subject, out var cached))
+        {
+            return cached;
+        }
+
+        var resolved = await ResolveAsync(subject, email);
+        if (resolved.Cacheable)
+        {
+            // Under the version the lookup began in (kept only while no newer one has started), and before the pending
+            // entry goes: a request arriving in between finds one or the other.
+            _cache.Set(version, subject, resolved);
+        }
+
+        return resolved;
+    }
 
     /// <summary>The user linked to <paramref name="subject"/>; created on the default plan first when allowed.</summary>
     private async Task<Resolved> ResolveAsync(string subject, string? email)
