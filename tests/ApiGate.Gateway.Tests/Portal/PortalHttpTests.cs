@@ -44,15 +44,11 @@ public sealed class PortalHttpTests : PortalTestBase
     {
         // Arrange: a customer signed in on their own takes the form token and antiforgery cookie of their page, and plants
         // the cookie in another customer's signed-in browser (from a sibling subdomain, say).
-        await SignUpAsync("attacker@customer.example", verify: true);
-        await SignUpAsync("victim@customer.example", verify: true);
-        var (attacker, attackerCookies) = JarClient();
-        var (victim, victimCookies) = JarClient();
+        var (attacker, attackerCookies) = await SignedInAsync("attacker@customer.example");
+        var (victim, victimCookies) = await SignedInAsync("victim@customer.example");
         using (attacker)
         using (victim)
         {
-            Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(attacker, "/portal/login", "login", ("Email", "attacker@customer.example"), ("Password", Password))).StatusCode);
-            Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(victim, "/portal/login", "login", ("Email", "victim@customer.example"), ("Password", Password))).StatusCode);
             var token = FormPosts.TokenIn(await attacker.GetStringAsync("/portal"), "/portal");
             var planted = attackerCookies.GetCookies(new Uri(Gateway.Url + "/portal")).Single(c => c.Name == "apigate_af");
             victimCookies.Add(new Cookie(planted.Name, planted.Value, planted.Path, planted.Domain));
@@ -73,11 +69,9 @@ public sealed class PortalHttpTests : PortalTestBase
     public async Task Logout_FromThePageAPasswordChangeReturned_WorksUnderTheNewSession()
     {
         // Arrange: a password change ends the session the page was posted under and opens a new one
-        await SignUpAsync("changer@customer.example", verify: true);
-        var (client, _) = JarClient();
+        var (client, _) = await SignedInAsync("changer@customer.example");
         using (client)
         {
-            Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/login", "login", ("Email", "changer@customer.example"), ("Password", Password))).StatusCode);
             var changed = await PostFormAsync(client, "/portal/account", "password", ("Current", Password), ("Replacement", "a new horse battery"));
             Assert.Equal(HttpStatusCode.Redirect, changed.StatusCode);
             var after = await client.GetAsync(changed.Headers.Location!);
@@ -98,11 +92,9 @@ public sealed class PortalHttpTests : PortalTestBase
     public async Task FormPostedAfterTheSessionEnded_SentToLogInWithTheWayBack()
     {
         // Arrange: a page rendered while signed in; then the session ends (here: the cookie no longer names one)
-        await SignUpAsync("ended@customer.example", verify: true);
-        var (client, cookies) = JarClient();
+        var (client, cookies) = await SignedInAsync("ended@customer.example");
         using (client)
         {
-            Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/login", "login", ("Email", "ended@customer.example"), ("Password", Password))).StatusCode);
             var token = FormPosts.TokenIn(await client.GetStringAsync("/portal"), "/portal");
             cookies.Add(new Uri(Gateway.Url + "/portal"), new Cookie("apigate_portal_session", "ended", "/portal"));
 
@@ -115,10 +107,14 @@ public sealed class PortalHttpTests : PortalTestBase
         }
     }
 
-    private (HttpClient Client, CookieContainer Cookies) JarClient()
+    /// <summary>A confirmed customer signed in through the login form, in a client whose cookies the test can read and plant.</summary>
+    private async Task<(HttpClient Client, CookieContainer Cookies)> SignedInAsync(string email)
     {
+        await SignUpAsync(email, verify: true);
         var cookies = new CookieContainer();
-        return (new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = cookies }) { BaseAddress = new Uri(Gateway.Url) }, cookies);
+        var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = cookies }) { BaseAddress = new Uri(Gateway.Url) };
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/login", "login", ("Email", email), ("Password", Password))).StatusCode);
+        return (client, cookies);
     }
 
     private static FormUrlEncodedContent Form(params (string Name, string Value)[] fields) =>
