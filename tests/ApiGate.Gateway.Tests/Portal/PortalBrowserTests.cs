@@ -227,6 +227,16 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.ClickAsync("#change-password");
         await Assertions.Expect(page.Locator("#message-error")).ToHaveTextAsync("Password must be at least 10 characters.");
         await browser.ScreenshotAsync("portal-account");
+
+        // a real change: the page comes back under the new session, and its forms work there
+        await page.FillAsync("#current", Password);
+        await page.FillAsync("#new-password", "a new horse battery");
+        await page.ClickAsync("#change-password");
+        await page.WaitForURLAsync("**/portal/account?changed=1");
+        await Assertions.Expect(page.Locator("#message-ok")).ToHaveTextAsync("Your password is changed.");
+        await browser.ScreenshotAsync("portal-account-changed");
+        await page.ClickAsync("#logout");
+        await page.WaitForURLAsync("**/portal/login?logged_out=1");
     }
 
     private async Task LogInAsync(BrowserPage browser, string email)
