@@ -274,6 +274,12 @@ public sealed class AdminCrudTests : AdminTestBase
         Assert.Equal(405, revoke.Status);
         Assert.Equal("POST", revoke.Headers["Allow"]);
         Assert.Equal("", revoke.Body);
+        // nor when a method-override header names a change: the admin API honours none
+        var overridden = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"HEAD /admin/keys/{keyId} HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nConnection: close\r\n" +
+            $"Authorization: Bearer {Token}\r\nX-HTTP-Method-Override: DELETE\r\nX-Method-Override: DELETE\r\n\r\n"));
+        Assert.Equal(200, overridden.Status);
+        Assert.Equal("", overridden.Body);
         Assert.Equal(JsonValueKind.Null, AssertData(await GetAsync("/keys/" + keyId)).GetProperty("revoked_at").ValueKind);
         Assert.Equal(auditBefore, AssertData(await GetAsync("/audit")).GetArrayLength());
     }
