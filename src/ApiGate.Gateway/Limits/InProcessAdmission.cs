@@ -29,7 +29,7 @@ internal sealed class InProcessAdmission(InProcessRateLimiter limiter, QuotaCoun
         var limit = plan.Definition.RequestsPerMonth;
         var quota = quotas.TryConsume(caller.User.Id, limit, plan.AllowsOverage);
         return quota.Allowed
-            ? new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(quotas, caller.User.Id, limit, quota))
+            ? new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(quotas, caller.User.Id, quota))
             : new AdmissionResult(AdmissionVerdict.QuotaExceeded, rate, quota, null);
     }
 }

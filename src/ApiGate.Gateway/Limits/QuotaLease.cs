@@ -8,22 +8,19 @@ namespace ApiGate.Gateway.Limits;
 /// Settling twice is a no-op, so every path (success, upstream error, retry, timeout, client abort, a refusal after
 /// admission) ends with the counter right.
 /// </summary>
-internal sealed class QuotaLease(IQuotaLedger counters, string userId, long limit, QuotaDecision admitted)
+internal sealed class QuotaLease(IQuotaLedger counters, string userId, QuotaDecision admitted)
 {
     private int _settled;
 
     /// <summary>The admission decision (what the X-Quota-* headers report).</summary>
     public QuotaDecision Admitted { get; } = admitted;
 
-    /// <summary>The monthly limit the request was admitted against (0 = unlimited).</summary>
-    public long Limit { get; } = limit;
-
     /// <summary>True once committed or released.</summary>
     public bool Settled => Volatile.Read(ref _settled) != 0;
 
     /// <summary>
     /// Replaces the admitted unit by the metered <paramref name="units"/>. The overage is not decided here: the usage
-    /// event carries the units and the limit, and the store reads the overage off its counter (UsageAggregate.CountOverage).
+    /// event carries the units and the admitted limit, and the store reads the overage off its counter (UsageAggregate.CountOverage).
     /// </summary>
     public void Commit(long units)
     {

@@ -260,7 +260,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
 
         var quota = new QuotaDecision(true, (long)reply[3] == 1, limit, used, reset);
-        return new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(this, caller.User.Id, limit, quota));
+        return new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(this, caller.User.Id, quota));
     }
 
     /// <summary>
@@ -305,7 +305,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             {
                 Volatile.Write(ref _pendingUnits, 1);
                 var quota = new QuotaDecision(true, over, limit, used + 1, reset);
-                return new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(this, caller.User.Id, limit, quota));
+                return new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(this, caller.User.Id, quota));
             }
         }
     }

@@ -33,7 +33,7 @@ public sealed class QuotaCountersTests
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 31, 23, 59, 59, TimeSpan.Zero));
         var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
         var admitted = counters.TryConsume("u1", limit: 3, allowOverage: true);
-        var lease = new QuotaLease(counters, "u1", 3, admitted);
+        var lease = new QuotaLease(counters, "u1", admitted);
         clock.Advance(TimeSpan.FromSeconds(2));
 
         // Act: metered at 5 units; a second settle must change nothing.
@@ -54,7 +54,7 @@ public sealed class QuotaCountersTests
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 12, 0, 0, TimeSpan.Zero));
         var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
         counters.TryConsume("u1", limit: 0, allowOverage: false);
-        var lease = new QuotaLease(counters, "u1", 0, counters.TryConsume("u1", limit: 0, allowOverage: false));
+        var lease = new QuotaLease(counters, "u1", counters.TryConsume("u1", limit: 0, allowOverage: false));
 
         // Act
         lease.Release();
