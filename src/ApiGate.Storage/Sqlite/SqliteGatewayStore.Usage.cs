@@ -1,3 +1,4 @@
+using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Storage.Sql;
 
@@ -22,6 +23,12 @@ public sealed partial class SqliteGatewayStore
         await _usageWriterLock.WaitAsync(cancellationToken);
         try
         {
+            if (_usageWriter is null && FileProblem() is { } problem)
+            {
+                // The first batch after the file went: say why, as every other write does (BeginWrite), not just that it cannot be opened.
+                throw new StoreUnavailableException(problem.Reason);
+            }
+
             _usageWriter ??= new SqliteUsageWriter(await OpenAsync(cancellationToken));
             var connection = _usageWriter.Connection;
             using var transaction = BeginWrite(connection);
