@@ -23,6 +23,41 @@ internal sealed class GatewayMetrics
     public static readonly double[] GatewayDurationBuckets =
         [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
+    /// <summary>
+    /// Series an instrument keeps at most when its tags name routes, upstreams or targets (OpenTelemetry's default):
+    /// measurements past it are counted under one overflow series. Every other instrument has a handful of tag
+    /// combinations and keeps at most <see cref="FewSeriesLimit"/>.
+    /// </summary>
+    public const int ManySeriesLimit = 2000;
+
+    /// <summary>
+    /// Series kept by instruments whose tags are a small fixed set (error codes, methods, GC generations, none at
+    /// all). OpenTelemetry allocates every instrument's series table up front at its limit — ~180 KB per instrument
+    /// at 2,000 — so this keeps ~5 MB of the idle heap that no series would ever use.
+    /// </summary>
+    public const int FewSeriesLimit = 64;
+
+    /// <summary>Instrument name prefixes whose tags carry a route, an upstream or a target (one series per route, target …).</summary>
+    private static readonly string[] ManySeriesPrefixes =
+        ["apigate.requests", "apigate.request.", "apigate.gateway.duration", "apigate.rate_limit.", "apigate.quota.", "apigate.upstream."];
+
+    /// <summary>The most series <paramref name="instrument"/> may keep (see <see cref="ManySeriesLimit"/>, <see cref="FewSeriesLimit"/>).</summary>
+    public static int SeriesLimit(Instrument instrument)
+    {
+        if (instrument.Meter.Name == MeterName)
+        {
+            foreach (var prefix in ManySeriesPrefixes)
+            {
+                if (instrument.Name.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    return ManySeriesLimit;
+                }
+            }
+        }
+
+        return FewSeriesLimit;
+    }
+
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _requestDuration;
     private readonly Histogram<double> _gatewayDuration;

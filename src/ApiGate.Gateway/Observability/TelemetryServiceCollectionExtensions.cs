@@ -42,6 +42,7 @@ internal static class TelemetryServiceCollectionExtensions
             telemetry.WithMetrics(metrics => metrics
                 .AddMeter(GatewayMetrics.MeterName)
                 .AddMeter("System.Runtime") // the runtime's own: GC heap size and committed memory, working set, GC counts
+                .AddView(instrument => new MetricStreamConfiguration { CardinalityLimit = GatewayMetrics.SeriesLimit(instrument) })
                 .AddPrometheusExporter(exporter =>
                 {
                     // Every scrape sees current values (the default caches a response for 300 ms).

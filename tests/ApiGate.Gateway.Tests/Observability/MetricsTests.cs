@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Headers;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Configuration;
 
@@ -133,6 +135,85 @@ public sealed class MetricsTests : GatewayTestBase
         var metrics = await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics");
 
         Assert.Equal(0, metrics.Sum("apigate_requests_total"));
+    }
+
+    [Fact]
+    public async Task ManyRoutes_EachKeepsItsOwnSeries_PastTheLimitOfFewSeriesInstruments()
+    {
+        // Arrange: more routes than an instrument with a small series limit may hold.
+        var routes = GatewayMetrics.FewSeriesLimit + 6;
+        for (var i = 0; i < routes; i++)
+        {
+            await Gateway.AddRouteAsync(new RouteInput { Name = $"r{i}", Path = $"/r{i}/*", Upstream = "backend" }, reload: false);
+        }
+
+        await Gateway.ReloadAsync();
+
+        // Act
+        for (var i = 0; i < routes; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + $"/r{i}/x")).StatusCode);
+        }
+
+        var metrics = await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.Url + "/metrics", requests: routes);
+
+        // Assert: one series per route, none folded into the overflow series.
+        for (var i = 0; i < routes; i++)
+        {
+            Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", $"r{i}")));
+            Assert.Equal(1, metrics.Sum("apigate_request_duration_seconds_count", ("route", $"r{i}")));
+        }
+
+        Assert.Empty(metrics.Find("apigate_requests_total", ("otel_metric_overflow", "true")));
+    }
+
+    [Fact]
+    public async Task SeriesLimits_InstrumentsTaggedByRouteUpstreamOrTarget_KeepManySeries_OthersFew()
+    {
+        // Arrange: record which instruments of the gateway's meter carry which tags while traffic of every kind runs.
+        var (key, _, _) = await Gateway.CreateKeyAsync("series@example.com", new PlanInput { Id = "one-per-minute", Name = "One", RateLimitPerMinute = 1 });
+        var tagged = new System.Collections.Concurrent.ConcurrentDictionary<Instrument, bool>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == GatewayMetrics.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        void Seen(Instrument instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var perRoute = false;
+            foreach (var tag in tags)
+            {
+                perRoute |= tag.Key is "route" or "upstream" or "target";
+            }
+
+            tagged.AddOrUpdate(instrument, perRoute, (_, before) => before | perRoute);
+        }
+
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) => Seen(instrument, tags));
+        listener.SetMeasurementEventCallback<int>((instrument, _, tags, _) => Seen(instrument, tags));
+        listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => Seen(instrument, tags));
+        listener.Start();
+
+        // Act
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/alpha/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync("/private/x", "ak_wrong")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", key)).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await SendAsync("/private/x", key)).StatusCode);
+        listener.RecordObservableInstruments();
+
+        // Assert
+        foreach (var name in new[] { "apigate.requests", "apigate.request.duration", "apigate.auth.failures", "apigate.rate_limit.rejections", "apigate.upstream.target.requests" })
+        {
+            Assert.Contains(tagged.Keys, i => i.Name == name);
+        }
+
+        Assert.All(tagged, seen => Assert.Equal(
+            seen.Value ? GatewayMetrics.ManySeriesLimit : GatewayMetrics.FewSeriesLimit, GatewayMetrics.SeriesLimit(seen.Key)));
     }
 
     private async Task<HttpResponseMessage> SendAsync(string path, string? key)
