@@ -89,11 +89,15 @@ public sealed class CompiledExpression
     internal CompiledExpression(string source, Prepared<Script> script, IReadOnlySet<string> reads)
     {
         Source = source;
-        Script = script;
+        _script = script;
         _reads = reads;
     }
 
     private readonly IReadOnlySet<string> _reads;
+
+    // Boxed, not a field of the engine's struct type: a struct field makes loading this class load the engine's
+    // assemblies, and every gateway loads this class (routes may carry expressions) whether or not any route has one.
+    private readonly object _script;
 
     /// <summary>True when the expression may read the context global <paramref name="name"/>.</summary>
     public bool Reads(string name) => _reads.Contains(name);
@@ -101,7 +105,7 @@ public sealed class CompiledExpression
     /// <summary>The expression as written.</summary>
     public string Source { get; }
 
-    internal Prepared<Script> Script { get; }
+    internal Prepared<Script> Script => (Prepared<Script>)_script;
 }
 
 /// <summary>An expression that does not parse, or failed when evaluated.</summary>

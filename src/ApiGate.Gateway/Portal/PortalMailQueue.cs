@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using MailKit.Net.Smtp;
+using MailKit.Security;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MimeKit;
@@ -103,7 +104,7 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
             try
             {
                 using var client = new SmtpClient();
-                await client.ConnectAsync(smtp.Host, smtp.Port, smtp.Security, stoppingToken);
+                await client.ConnectAsync(smtp.Host, smtp.Port, smtp.ImplicitTls ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable, stoppingToken);
                 if (smtp.User is { Length: > 0 } user)
                 {
                     await client.AuthenticateAsync(user, smtp.Password ?? "", stoppingToken);

@@ -1,5 +1,5 @@
+using System.Runtime.CompilerServices;
 using ApiGate.Gateway.Configuration;
-using MimeKit;
 
 namespace ApiGate.Gateway.Portal;
 
@@ -32,7 +32,7 @@ internal static class PortalSettings
                 yield return ("smtp.url", problem);
             }
 
-            if (!MailboxAddress.TryParse(o.SmtpFrom, out _))
+            if (!IsMailboxAddress(o.SmtpFrom))
             {
                 yield return ("smtp.from", o.SmtpFrom.Length == 0
                     ? "is required when smtp.url is set (the sender of portal emails, e.g. no-reply@example.com)"
@@ -40,4 +40,12 @@ internal static class PortalSettings
             }
         }
     }
+
+    /// <summary>
+    /// In a method of its own (not inlined) so that validating the settings of a gateway without mail does not load the
+    /// mail library: the JIT loads an assembly when it compiles a method that names one of its types.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool IsMailboxAddress(string value) => MimeKit.MailboxAddress.TryParse(value, out _);
+
 }

@@ -1,5 +1,3 @@
-using MailKit.Security;
-
 namespace ApiGate.Gateway.Portal;
 
 /// <summary>
@@ -7,7 +5,11 @@ namespace ApiGate.Gateway.Portal;
 /// default; STARTTLS whenever the server offers it) or <c>smtps://…</c> (TLS from the first byte, port 465 by default).
 /// User and password are optional and percent-decoded. <see cref="ToString"/> never shows the password.
 /// </summary>
-internal sealed record SmtpEndpoint(string Host, int Port, SecureSocketOptions Security, string? User, string? Password)
+/// <remarks>
+/// <paramref name="ImplicitTls"/> rather than the mail library's own option type, so that reading the settings does not
+/// load the mail library into a gateway that never sends mail (<see cref="PortalMailQueue"/> maps it when it connects).
+/// </remarks>
+internal sealed record SmtpEndpoint(string Host, int Port, bool ImplicitTls, string? User, string? Password)
 {
     /// <summary>Parses the URL; on failure <paramref name="problem"/> says why without repeating the URL (it may hold a password).</summary>
     public static bool TryParse(string url, out SmtpEndpoint? endpoint, out string problem)
@@ -42,10 +44,10 @@ internal sealed record SmtpEndpoint(string Host, int Port, SecureSocketOptions S
 
         var tls = uri.Scheme == "smtps";
         var port = uri.IsDefaultPort || uri.Port < 0 ? (tls ? 465 : 587) : uri.Port;
-        endpoint = new SmtpEndpoint(uri.Host, port, tls ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable, user, password);
+        endpoint = new SmtpEndpoint(uri.Host, port, tls, user, password);
         problem = "";
         return true;
     }
 
-    public override string ToString() => $"{(Security == SecureSocketOptions.SslOnConnect ? "smtps" : "smtp")}://{(User is null ? "" : User + ":***@")}{Host}:{Port}";
+    public override string ToString() => $"{(ImplicitTls ? "smtps" : "smtp")}://{(User is null ? "" : User + ":***@")}{Host}:{Port}";
 }

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using ApiGate.Core.Management;
 using ApiGate.Core.Quotas;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -54,13 +52,12 @@ public sealed class CrashConsistencyTests : IAsyncLifetime
         var key = (await keys.CreateAsync(new KeyChanges { User = "crash@example.com" }, CancellationToken.None)).Value!.FullKey;
         SqliteConnection.ClearAllPools();
 
-        var port = FreePort();
-        using var process = StartServe(port);
+        using var serve = ServeProcess.Start(_temp.DatabasePath);
         using var client = TestGateway.CreateClient();
-        var url = $"http://127.0.0.1:{port}";
+        var url = serve.Url;
         try
         {
-            await WaitUntilReadyAsync(client, url, process);
+            await serve.WaitUntilReadyAsync(client);
 
             // Act: traffic that has had the documented window to be written, then traffic killed right after.
             for (var i = 0; i < SettledRequests; i++)
@@ -76,8 +73,7 @@ public sealed class CrashConsistencyTests : IAsyncLifetime
         }
         finally
         {
-            process.Kill(); // SIGKILL: no graceful stop, no final flush
-            await process.WaitForExitAsync();
+            await serve.KillAsync(); // SIGKILL: no graceful stop, no final flush
         }
 
         // Assert: reopen the store the way a restart would.
@@ -92,63 +88,11 @@ public sealed class CrashConsistencyTests : IAsyncLifetime
         Assert.InRange(usage.Requests, SettledRequests, SettledRequests + LastRequests);
     }
 
-    private Process StartServe(int port)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "apigate.dll"));
-        start.ArgumentList.Add("serve");
-        start.Environment["APIGATE_DATABASE_DSN"] = _temp.DatabasePath;
-        start.Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
-        start.Environment["APIGATE_SERVER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["APIGATE_LOG_LEVEL"] = "warn";
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task WaitUntilReadyAsync(HttpClient client, string url, Process process)
-    {
-        for (var i = 0; i < 300 && !process.HasExited; i++)
-        {
-            try
-            {
-                using var response = await client.GetAsync(url + "/health/ready");
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // not listening yet
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail("apigate serve did not become ready");
-    }
-
     private static async Task<HttpStatusCode> SendAsync(HttpClient client, string url, string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url + "/private/x");
         request.Headers.Add("X-API-Key", key);
         using var response = await client.SendAsync(request);
         return response.StatusCode;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

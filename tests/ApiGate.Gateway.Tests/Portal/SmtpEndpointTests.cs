@@ -1,5 +1,4 @@
 using ApiGate.Gateway.Portal;
-using MailKit.Security;
 
 namespace ApiGate.Gateway.Tests.Portal;
 
@@ -14,21 +13,21 @@ public sealed class SmtpEndpointTests
 
         // Assert
         Assert.True(ok);
-        Assert.Equal(new SmtpEndpoint("mail.example.com", 2525, SecureSocketOptions.StartTlsWhenAvailable, "mailer", "p@ss:word"), endpoint);
+        Assert.Equal(new SmtpEndpoint("mail.example.com", 2525, ImplicitTls: false, "mailer", "p@ss:word"), endpoint);
         Assert.Equal("smtp://mailer:***@mail.example.com:2525", endpoint!.ToString());
     }
 
     [Theory]
-    [InlineData("smtp://mail.example.com", 587, SecureSocketOptions.StartTlsWhenAvailable)]
-    [InlineData("smtps://mail.example.com", 465, SecureSocketOptions.SslOnConnect)]
-    public void TryParse_NoPort_DefaultPortForScheme(string url, int port, SecureSocketOptions security)
+    [InlineData("smtp://mail.example.com", 587, false)]
+    [InlineData("smtps://mail.example.com", 465, true)]
+    public void TryParse_NoPort_DefaultPortForScheme(string url, int port, bool implicitTls)
     {
         // Act
         var ok = SmtpEndpoint.TryParse(url, out var endpoint, out _);
 
         // Assert
         Assert.True(ok);
-        Assert.Equal((port, security, (string?)null), (endpoint!.Port, endpoint.Security, endpoint.User));
+        Assert.Equal((port, implicitTls, (string?)null), (endpoint!.Port, endpoint.ImplicitTls, endpoint.User));
     }
 
     [Theory]

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// A real <c>apigate serve</c> process (the test output's <c>apigate.dll</c>) on a free loopback port, serving the store
+/// at <c>databasePath</c>. Disposing kills it (SIGKILL) and waits for it to exit.
+/// </summary>
+internal sealed class ServeProcess : IDisposable
+{
+    private ServeProcess(Process process, int port)
+    {
+        Process = process;
+        Url = $"http://127.0.0.1:{port}";
+    }
+
+    public Process Process { get; }
+
+    public string Url { get; }
+
+    public static ServeProcess Start(string databasePath)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "apigate.dll"));
+        start.ArgumentList.Add("serve");
+        start.Environment["APIGATE_DATABASE_DSN"] = databasePath;
+        start.Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        start.Environment["APIGATE_SERVER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["APIGATE_LOG_LEVEL"] = "warn";
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ServeProcess(process, port);
+    }
+
+    /// <summary>Waits (bounded: 30 s) until <c>/health/ready</c> answers 200; fails the test if the process exits or never does.</summary>
+    public async Task WaitUntilReadyAsync(HttpClient client)
+    {
+        for (var i = 0; i < 300 && !Process.HasExited; i++)
+        {
+            try
+            {
+                using var response = await client.GetAsync(Url + "/health/ready");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("apigate serve did not become ready");
+    }
+
+    /// <summary>Kills the process at once (SIGKILL: no graceful stop, no final flush) and waits for it to exit.</summary>
+    public async Task KillAsync()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill();
+        }
+
+        await Process.WaitForExitAsync();
+    }
+
+    public void Dispose()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill();
+            Process.WaitForExit(10_000);
+        }
+
+        Process.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

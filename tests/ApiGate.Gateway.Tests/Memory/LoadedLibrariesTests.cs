@@ -1,0 +1,74 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+
+namespace ApiGate.Gateway.Tests.Memory;
+
+/// <summary>
+/// A gateway maps only the libraries of the features it uses: one with no expression on any route and no mail set up
+/// never loads the JavaScript engine or the mail libraries (each a megabyte or more of resident memory, plus the
+/// engine's time-zone tables), however much traffic it serves. Checked on a real <c>apigate serve</c> process through
+/// the files it has mapped (<c>/proc/PID/maps</c>).
+/// </summary>
+public sealed class LoadedLibrariesTests : IAsyncLifetime
+{
+    private TestUpstream _upstream = null!;
+    private TempStore _temp = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _temp = await TempStore.CreateAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _temp.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Serve_WithoutExpressionsOrMail_NeverMapsTheScriptEngineOrTheMailLibraries()
+    {
+        // Arrange: a public and a key-protected route, neither with an expression; no SMTP settings.
+        var store = _temp.Store;
+        Assert.True((await new UpstreamService(store, TimeProvider.System).CreateAsync((new UpstreamInput { Name = "backend", Url = _upstream.Url }).Parsed(), CancellationToken.None)).Ok);
+        var routes = new RouteService(store, TimeProvider.System);
+        Assert.True((await routes.CreateAsync(new RouteChanges { Name = "public", Path = "/public/*", Upstream = "backend", AuthRequired = false }, CancellationToken.None)).Ok);
+        Assert.True((await routes.CreateAsync(new RouteChanges { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, CancellationToken.None)).Ok);
+        Assert.True((await new UserService(store, TimeProvider.System).CreateAsync(new UserChanges { Email = "libs@example.com" }, CancellationToken.None)).Ok);
+        var key = (await new KeyService(store, TimeProvider.System).CreateAsync(new KeyChanges { User = "libs@example.com" }, CancellationToken.None)).Value!.FullKey;
+        SqliteConnection.ClearAllPools();
+
+        using var serve = ServeProcess.Start(_temp.DatabasePath);
+        using var client = TestGateway.CreateClient();
+        await serve.WaitUntilReadyAsync(client);
+
+        // Act: every kind of request a plain gateway answers.
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(serve.Url + "/public/x")).StatusCode);
+            using var keyed = new HttpRequestMessage(HttpMethod.Get, serve.Url + "/private/x");
+            keyed.Headers.Add("X-API-Key", key);
+            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(keyed)).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(serve.Url + "/private/x")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(serve.Url + "/nowhere")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(serve.Url + "/metrics")).StatusCode);
+        }
+
+        var mapped = (await File.ReadAllLinesAsync($"/proc/{serve.Process.Id}/maps"))
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length >= 6)
+            .Select(fields => Path.GetFileName(fields[5]))
+            .ToHashSet(StringComparer.Ordinal);
+
+        // Assert: the proxy's own libraries are there (the check sees what it should), the unused ones are not.
+        Assert.Contains("Yarp.ReverseProxy.dll", mapped);
+        Assert.Contains("ApiGate.Core.dll", mapped);
+        Assert.DoesNotContain("Jint.dll", mapped);
+        Assert.DoesNotContain("Acornima.dll", mapped);
+        Assert.DoesNotContain("MailKit.dll", mapped);
+        Assert.DoesNotContain("MimeKit.dll", mapped);
+    }
+}
