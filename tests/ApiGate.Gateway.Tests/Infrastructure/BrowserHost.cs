@@ -84,6 +84,9 @@ internal static class BrowserHost
         // How long a step may wait for the page (a navigation, an element) before the test fails. Generous: under the
         // full parallel suite on two cores a first render of a page can take seconds; a passing step never waits it out.
         context.SetDefaultTimeout(45_000);
+        // The same for web-first assertions (Expect(…).ToHaveTextAsync …), which have a clock of their own (5 s unless
+        // set): a page that takes six seconds to render under load must not fail an assertion it would pass.
+        Assertions.SetDefaultExpectTimeout(45_000);
         var page = await context.NewPageAsync();
         return new BrowserPage(context, page);
     }
