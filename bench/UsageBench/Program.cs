@@ -127,7 +127,7 @@ static async Task WriterAsync(SqliteGatewayStore store, string path, int count, 
 #if LEGACY
         await store.AddUsageEventsAsync(batch, CancellationToken.None);
 #else
-        await store.AddUsageEventsAsync(batch, raw, CancellationToken.None);
+        await store.AddUsageEventsAsync(batch, raw ? RawUsageEvents.All : RawUsageEvents.None, CancellationToken.None);
 #endif
     }
 
@@ -151,7 +151,7 @@ static async Task SteadyAsync(SqliteGatewayStore store, string path, int minutes
     for (var i = 0; i < total; i += 20)
     {
         var batch = Enumerable.Range(i, 20).Select(j => Event(j, start.AddMilliseconds(j * 10))).ToArray();
-        await store.AddUsageEventsAsync(batch, storeRawEvents: false, CancellationToken.None);
+        await store.AddUsageEventsAsync(batch, RawUsageEvents.None, CancellationToken.None);
     }
 
     Checkpoint(path);

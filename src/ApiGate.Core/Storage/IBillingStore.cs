@@ -4,7 +4,7 @@ namespace ApiGate.Core.Storage;
 
 /// <summary>
 /// Billing state (docs/billing.md): the billing customer of each user, the provider events already processed, and the
-/// overage outbox. The outbox rows are written by <see cref="IUsageStore.AddUsageEventsAsync(IReadOnlyList{Usage.UsageEvent}, bool, CancellationToken)"/>
+/// overage outbox. The outbox rows are written by <see cref="IUsageStore.AddUsageEventsAsync(IReadOnlyList{Usage.UsageEvent}, Usage.RawUsageEvents, CancellationToken)"/>
 /// in the usage batch's own transaction, for users whose plan has a meter and who are billing customers.
 /// </summary>
 public interface IBillingStore

@@ -18,17 +18,17 @@ namespace ApiGate.Core.Storage;
 public interface IUsageStore
 {
     /// <summary>
-    /// In one transaction: appends the events (unless <paramref name="storeRawEvents"/> is false), adds them to the minute
+    /// In one transaction: appends the events <paramref name="rawEvents"/> keeps a row for, adds them to the minute
     /// rollups (and to the hour and day rollups of buckets already compacted, for late events), and adds each
     /// authenticated event's <see cref="UsageEvent.Units"/> to its user's quota counter for the calendar month of its
     /// timestamp, with the overage read off that counter (<see cref="UsageAggregate.CountOverage"/>) and queued for billing:
     /// all of it is stored, or none, so events, rollups, quota and billed overage agree.
     /// </summary>
-    Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken);
+    Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken);
 
-    /// <summary>Stores the events with their raw rows (see <see cref="AddUsageEventsAsync(IReadOnlyList{UsageEvent}, bool, CancellationToken)"/>).</summary>
+    /// <summary>Stores the events with the default raw rows, <see cref="RawUsageEvents.Callers"/> (see <see cref="AddUsageEventsAsync(IReadOnlyList{UsageEvent}, RawUsageEvents, CancellationToken)"/>).</summary>
     Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken) =>
-        AddUsageEventsAsync(events, storeRawEvents: true, cancellationToken);
+        AddUsageEventsAsync(events, RawUsageEvents.Callers, cancellationToken);
 
     /// <summary>The user's totals for buckets with <paramref name="periodStart"/> ≤ bucket start &lt; <paramref name="periodEnd"/>, from rollups.</summary>
     Task<UsageSummary> GetUsageSummaryAsync(string userId, DateTimeOffset periodStart, DateTimeOffset periodEnd, CancellationToken cancellationToken);

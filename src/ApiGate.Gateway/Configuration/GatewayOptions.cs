@@ -1,3 +1,5 @@
+using ApiGate.Core.Usage;
+
 namespace ApiGate.Gateway.Configuration;
 
 /// <summary>
@@ -156,8 +158,15 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_USAGE_QUEUE_CAPACITY</c>: usage events waiting to be written; past it events are dropped (counted). Default 10,000.</summary>
     public int UsageQueueCapacity { get; set; } = 10_000;
 
-    /// <summary><c>APIGATE_USAGE_RAW_EVENTS</c>: store one row per request for <c>usage recent</c>; false keeps only rollups and quota (both exact). Default true.</summary>
-    public bool UsageRawEvents { get; set; } = true;
+    /// <summary>
+    /// <c>APIGATE_USAGE_RAW_EVENTS</c>: which requests get a raw row for <c>usage recent</c> — <c>callers</c> (default:
+    /// requests with a known caller; public routes' requests are in the rollups only), <c>all</c> (also <c>true</c>) or
+    /// <c>none</c> (also <c>false</c>: rollups and quota only, both exact). See <see cref="RawUsageEvents"/>.
+    /// </summary>
+    public string UsageRawEvents { get; set; } = "callers";
+
+    /// <summary><see cref="UsageRawEvents"/> as its mode (<see cref="RawUsageEvents.Callers"/> until validated).</summary>
+    public RawUsageEvents UsageRawEventsMode => RawUsageEventsRule.TryParse(UsageRawEvents, out var mode) ? mode : RawUsageEvents.Callers;
 
     /// <summary><c>APIGATE_USAGE_RETENTION</c>: how long raw usage events are kept; default 7 days.</summary>
     public TimeSpan UsageRetention { get; set; } = TimeSpan.FromDays(7);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using ApiGate.Core.Usage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -166,6 +167,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         if (o.RedisTimeout < TimeSpan.FromMilliseconds(10) || o.RedisTimeout > TimeSpan.FromSeconds(60))
         {
             yield return ("redis.timeout", "must be between 10ms and 60s");
+        }
+
+        if (!RawUsageEventsRule.TryParse(o.UsageRawEvents, out _))
+        {
+            yield return ("usage.raw_events", $"'{o.UsageRawEvents}' is not callers, all or none (true and false also work: all and none)");
         }
 
         if (o.LimitsOnRedisFailure is not ("open" or "closed"))

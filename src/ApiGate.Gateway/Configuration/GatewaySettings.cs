@@ -56,7 +56,7 @@ internal static class GatewaySettings
         new("transform.env_allow", "APIGATE_TRANSFORM_ENV_ALLOW", nameof(GatewayOptions.TransformEnvAllow)),
         new("transform.max_body_bytes", "APIGATE_TRANSFORM_MAX_BODY_BYTES", nameof(GatewayOptions.TransformMaxBodyBytes)),
         new("usage.queue_capacity", "APIGATE_USAGE_QUEUE_CAPACITY", nameof(GatewayOptions.UsageQueueCapacity)),
-        new("usage.raw_events", "APIGATE_USAGE_RAW_EVENTS", nameof(GatewayOptions.UsageRawEvents)),
+        new("usage.raw_events", "APIGATE_USAGE_RAW_EVENTS", nameof(GatewayOptions.UsageRawEvents), normalize: TrimLower),
         new("usage.retention", "APIGATE_USAGE_RETENTION", nameof(GatewayOptions.UsageRetention), longDuration: true),
         new("usage.rollup_retention", "APIGATE_USAGE_ROLLUP_RETENTION", nameof(GatewayOptions.UsageRollupRetention), longDuration: true),
         new("usage.hourly_retention", "APIGATE_USAGE_HOURLY_RETENTION", nameof(GatewayOptions.UsageHourlyRetention), longDuration: true),
@@ -237,6 +237,8 @@ internal static class GatewaySettings
     private static string Trim(string value) => value.Trim();
 
     private static string Lower(string value) => value.ToLowerInvariant();
+
+    private static string TrimLower(string value) => value.Trim().ToLowerInvariant();
 
     /// <summary>Levenshtein distance: the fewest single-character insertions, deletions and substitutions.</summary>
     private static int EditDistance(string a, string b)

@@ -165,7 +165,7 @@ public static class GatewayHost
         services.AddSingleton<UsageMetrics>();
         services.AddSingleton(sp => new UsageRecorder(
             sp.GetRequiredService<IGatewayStore>(), sp.GetRequiredService<StoreWriter>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity, options.UsageRawEvents,
+            sp.GetRequiredService<ILogger<UsageRecorder>>(), options.UsageQueueCapacity, options.UsageRawEventsMode,
             options.UsageExport.Length == 0 ? null : new UsageExport(options.UsageExport, options.UsageExportMaxBytes)));
         services.AddSingleton(new UsageRetention(options.UsageRetention, options.UsageRollupRetention, options.UsageHourlyRetention, options.UsageCompactAfter));
         services.AddSingleton(sp => new UsageMaintenance(

@@ -44,7 +44,7 @@ internal sealed partial class UsageRecorder : BackgroundService
     private readonly StoreWriter _writer;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<UsageRecorder> _logger;
-    private readonly bool _storeRawEvents;
+    private readonly RawUsageEvents _rawEvents;
     private readonly UsageExport? _export;
     private readonly CancellationTokenSource _abort = new();
     private readonly Lock _wakeLock = new();
@@ -57,18 +57,18 @@ internal sealed partial class UsageRecorder : BackgroundService
     private long _lastDropWarning = long.MinValue;
 
     /// <param name="capacity">Events the ring holds before new ones are dropped; default <see cref="DefaultCapacity"/>.</param>
-    /// <param name="storeRawEvents">False: only rollups and quota units are stored (<c>APIGATE_USAGE_RAW_EVENTS=false</c>).</param>
+    /// <param name="rawEvents">Which requests get a raw row besides the rollups and quota units (<c>APIGATE_USAGE_RAW_EVENTS</c>).</param>
     /// <param name="export">Where raw events are also written as JSON lines, or null.</param>
     public UsageRecorder(
         IUsageStore store, StoreWriter writer, TimeProvider timeProvider, ILogger<UsageRecorder> logger, int capacity = DefaultCapacity,
-        bool storeRawEvents = true, UsageExport? export = null)
+        RawUsageEvents rawEvents = RawUsageEvents.Callers, UsageExport? export = null)
     {
         _ring = new UsageRing(capacity);
         _store = store;
         _writer = writer;
         _timeProvider = timeProvider;
         _logger = logger;
-        _storeRawEvents = storeRawEvents;
+        _rawEvents = rawEvents;
         _export = export;
     }
 
@@ -242,7 +242,7 @@ internal sealed partial class UsageRecorder : BackgroundService
         {
             try
             {
-                await _writer.RunAsync(ct => _store.AddUsageEventsAsync(batch, _storeRawEvents, ct), _abort.Token);
+                await _writer.RunAsync(ct => _store.AddUsageEventsAsync(batch, _rawEvents, ct), _abort.Token);
                 Interlocked.Add(ref _written, count);
                 // The export only once the batch is stored, and outside this retried part: a failing export must never
                 // make the batch be stored again (its quota units would count twice).

@@ -22,17 +22,17 @@ public sealed partial class PostgresGatewayStore
 
     private protected override string LockedWatermarks(bool exclusive) => exclusive ? WatermarksForUpdate : WatermarksForShare;
 
-    public override Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken) =>
+    public override Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken) =>
         events.Count == 0
             ? Task.CompletedTask
             : WriteTransactionAsync(async (connection, transaction, ct) =>
             {
                 var npgsql = (NpgsqlConnection)connection;
-                if (storeRawEvents)
+                if (rawEvents.KeepsAny(events))
                 {
                     // The hottest write in the product (one row per proxied request): binary COPY sends the rows as one
                     // stream with no per-row statement, parse or parameter binding on either side.
-                    await CopyEventsAsync(npgsql, events, ct);
+                    await CopyEventsAsync(npgsql, events, rawEvents, ct);
                 }
 
                 var aggregate = new UsageAggregate();
@@ -68,7 +68,7 @@ public sealed partial class PostgresGatewayStore
             }, cancellationToken);
 
     private protected override Task AppendUsageRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken) =>
-        CopyEventsAsync((NpgsqlConnection)connection, rows.Select(r => r.ToDefinition()).ToList(), cancellationToken);
+        CopyEventsAsync((NpgsqlConnection)connection, rows.Select(r => r.ToDefinition()).ToList(), RawUsageEvents.All, cancellationToken); // a store copy keeps every row
 
     /// <summary>
     /// The quota counters in the batch's transaction (stored usage and stored quota units can never disagree): one round
@@ -189,12 +189,15 @@ public sealed partial class PostgresGatewayStore
 
     private static readonly string[] LatencyParameters = Enumerable.Range(0, UsageLatencyBuckets.Count).Select(i => $"Lat{i}").ToArray();
 
-    private static async Task CopyEventsAsync(NpgsqlConnection connection, IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken)
+    private static async Task CopyEventsAsync(NpgsqlConnection connection, IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken)
     {
         await using var copy = await connection.BeginBinaryImportAsync(CopyUsage, cancellationToken);
         for (var i = 0; i < events.Count; i++)
         {
-            await WriteRowAsync(copy, events[i], cancellationToken);
+            if (rawEvents.Keeps(events[i]))
+            {
+                await WriteRowAsync(copy, events[i], cancellationToken);
+            }
         }
 
         await copy.CompleteAsync(cancellationToken);

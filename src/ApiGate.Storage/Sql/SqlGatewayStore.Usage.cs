@@ -17,14 +17,14 @@ namespace ApiGate.Storage.Sql;
 public abstract partial class SqlGatewayStore
 {
     /// <summary>
-    /// In one transaction: the raw events (unless <paramref name="storeRawEvents"/> is false), their minute rollups (and
+    /// In one transaction: the raw events (those <paramref name="rawEvents"/> keeps a row for), their minute rollups (and
     /// the hour and day rows of buckets already compacted) and their quota units. <paramref name="events"/> may be a
     /// segment of a reused buffer: an engine must not keep it after the call.
     /// </summary>
-    public abstract Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken);
+    public abstract Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken);
 
     public Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, CancellationToken cancellationToken) =>
-        AddUsageEventsAsync(events, storeRawEvents: true, cancellationToken);
+        AddUsageEventsAsync(events, RawUsageEvents.Callers, cancellationToken);
 
     /// <summary>
     /// Reads the compaction watermarks inside a transaction that writes rollups: PostgreSQL appends <c>FOR SHARE</c>

@@ -13,7 +13,7 @@ public sealed partial class SqliteGatewayStore
     private readonly SemaphoreSlim _usageWriterLock = new(1, 1);
     private SqliteUsageWriter? _usageWriter;
 
-    public override async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken)
+    public override async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken)
     {
         if (events.Count == 0)
         {
@@ -34,7 +34,7 @@ public sealed partial class SqliteGatewayStore
             using var transaction = BeginWrite(connection);
             try
             {
-                _usageWriter.Write(events, storeRawEvents);
+                _usageWriter.Write(events, rawEvents);
                 await RecordUsageCrossingsAsync(connection, transaction, events, cancellationToken);
             }
             catch

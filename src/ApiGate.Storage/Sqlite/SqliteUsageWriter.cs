@@ -50,14 +50,17 @@ internal sealed class SqliteUsageWriter : IDisposable
     public SqliteConnection Connection => _connection;
 
     /// <summary>Writes the batch in the transaction the caller has opened on <see cref="Connection"/>.</summary>
-    public void Write(IReadOnlyList<UsageEvent> events, bool storeRawEvents)
+    public void Write(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents)
     {
-        if (storeRawEvents)
+        if (rawEvents != RawUsageEvents.None)
         {
             for (var i = 0; i < events.Count; i++)
             {
-                BindEvent(_insertEvent, events[i]);
-                Step(_insertEvent);
+                if (rawEvents.Keeps(events[i]))
+                {
+                    BindEvent(_insertEvent, events[i]);
+                    Step(_insertEvent);
+                }
             }
         }
 

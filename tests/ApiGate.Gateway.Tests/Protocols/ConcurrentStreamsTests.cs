@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Protocols;
 
@@ -26,6 +27,9 @@ public sealed class ConcurrentStreamsTests : GatewayTestBase
     private const int MessagesPerSocket = 10;
     private string _key = "";
     private string _userId = "";
+
+    // Raw rows for the public routes' streams too, so each stream's recorded units can be read back.
+    private protected override void Configure(GatewayOptions options) => options.UsageRawEvents = "all";
 
     private protected override async Task SetUpAsync()
     {

@@ -37,7 +37,11 @@ public sealed class GrpcPassThroughTests : IAsyncLifetime
         await _service.StartAsync();
         var serviceUrl = _service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
-        _gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
+        _gateway = await TestGateway.StartAsync(o =>
+        {
+            o.H2cPort = 0;
+            o.UsageRawEvents = "all"; // a raw row for the public route's request, to read its recorded units back
+        });
         await _gateway.AddUpstreamAsync("grpc", serviceUrl, new UpstreamInput { HttpVersion = "2" });
         await _gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
         _channel = GrpcChannel.ForAddress(_gateway.Addresses.ElementAt(1), new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });

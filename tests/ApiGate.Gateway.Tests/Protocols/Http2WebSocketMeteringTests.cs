@@ -20,7 +20,11 @@ public sealed class Http2WebSocketMeteringTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _upstream = await TestUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
+        _gateway = await TestGateway.StartAsync(o =>
+        {
+            o.H2cPort = 0;
+            o.UsageRawEvents = "all"; // a raw row for the public route's request, to read its recorded units back
+        });
         await _gateway.AddUpstreamAsync("backend", _upstream.Url);
         await _gateway.AddRouteAsync(new RouteInput { Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket", MeteringMode = "custom", MeteringExpr = "wsMessages" });
     }

@@ -29,6 +29,7 @@ public sealed class TrustedProxyTests : IAsyncLifetime
             options.LogFormat = "json";
             options.LogLevel = "info";
             options.LogWriter = TextWriter.Synchronized(_log);
+            options.UsageRawEvents = "all"; // a raw row for the public route's requests too: the recorded client_ip is checked
         });
         await gateway.AddUpstreamAsync("backend", _upstream.Url);
         await gateway.AddRouteAsync(new RouteInput

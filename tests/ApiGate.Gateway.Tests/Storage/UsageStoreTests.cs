@@ -231,7 +231,7 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
         var t = new DateTimeOffset(2026, 5, 10, 8, 30, 0, TimeSpan.Zero);
 
         // Act
-        await store.AddUsageEventsAsync([Event("usr_1", t, units: 4), Event("usr_1", t.AddSeconds(5), units: 6, status: 500)], storeRawEvents: false, CancellationToken.None);
+        await store.AddUsageEventsAsync([Event("usr_1", t, units: 4), Event("usr_1", t.AddSeconds(5), units: 6, status: 500)], RawUsageEvents.None, CancellationToken.None);
         var summary = await store.GetUsageSummaryAsync("usr_1", QuotaPeriod.StartOf(t), QuotaPeriod.ResetOf(t), CancellationToken.None);
         var quota = await store.LoadQuotaUsageAsync(QuotaPeriod.StartOf(t), CancellationToken.None);
         var raw = await store.GetRecentUsageAsync("usr_1", 10, CancellationToken.None);
@@ -240,6 +240,36 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
         Assert.Empty(raw);
         Assert.Equal(new UsageSummary(QuotaPeriod.StartOf(t), QuotaPeriod.ResetOf(t), 2, 10, 200, 2 * 2048, 1), summary);
         Assert.Equal(10, Assert.Single(quota, q => q.UserId == "usr_1").Used);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddUsageEventsAsync_AnonymousEvents_InTheRollupsButNoRawRow(string engine)
+    {
+        var store = (await engines.CreateAsync(engine)).Store;
+        // Arrange: a batch mixing a public route's requests with a known caller's
+        var t = new DateTimeOffset(2026, 5, 10, 8, 30, 0, TimeSpan.Zero);
+        UsageEvent[] events =
+        [
+            Event(UsageEvent.Anonymous, t, path: "/public/1") with { KeyId = UsageEvent.Anonymous },
+            Event("usr_1", t.AddSeconds(1), path: "/private/1"),
+            Event(UsageEvent.Anonymous, t.AddSeconds(2), path: "/public/2") with { KeyId = UsageEvent.Anonymous },
+            Event(UsageEvent.Anonymous, t.AddSeconds(3), path: "/public/3") with { KeyId = UsageEvent.Anonymous },
+            Event("usr_1", t.AddSeconds(4), path: "/private/2"),
+        ];
+
+        // Act
+        await store.AddUsageEventsAsync(events, CancellationToken.None);
+        await store.AddUsageEventsAsync([Event(UsageEvent.Anonymous, t.AddSeconds(5)) with { KeyId = UsageEvent.Anonymous }], CancellationToken.None); // nothing raw at all
+        var anonymousRows = await store.GetRecentUsageAsync(UsageEvent.Anonymous, 100, CancellationToken.None);
+        var callerRows = await store.GetRecentUsageAsync("usr_1", 100, CancellationToken.None);
+        var anonymousRollups = await store.GetUsageRollupsAsync(UsageEvent.Anonymous, UsageGranularity.Minute, t, t.AddHours(1), CancellationToken.None);
+        var callerRollups = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Minute, t, t.AddHours(1), CancellationToken.None);
+
+        // Assert
+        Assert.Empty(anonymousRows);
+        Assert.Equal(["/private/2", "/private/1"], callerRows.Select(e => e.Path));
+        Assert.Equal(4, anonymousRollups.Sum(r => r.Requests));
+        Assert.Equal(2, callerRollups.Sum(r => r.Requests));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]

@@ -4,11 +4,15 @@ using System.Text;
 using ApiGate.Core.Management;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Usage;
 
 public sealed class MeteringEndToEndTests : GatewayTestBase
 {
+    // Raw rows for the public routes' requests too, so each one's recorded units can be read back.
+    private protected override void Configure(GatewayOptions options) => options.UsageRawEvents = "all";
+
     private protected override Task SetUpAsync() => Gateway.AddUpstreamAsync("backend", Upstream.Url);
 
     [Fact]

@@ -321,7 +321,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
 
         public int Attempts => Volatile.Read(ref _attempts);
 
-        public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, bool storeRawEvents, CancellationToken cancellationToken)
+        public async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken)
         {
             Entered.TrySetResult();
             if (hang)
@@ -334,7 +334,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
                 throw new IOException("disk on fire");
             }
 
-            await inner.AddUsageEventsAsync(events, storeRawEvents, cancellationToken);
+            await inner.AddUsageEventsAsync(events, rawEvents, cancellationToken);
             Batches.Enqueue(events.Count);
             FirstBatch.TrySetResult(events.Count);
         }

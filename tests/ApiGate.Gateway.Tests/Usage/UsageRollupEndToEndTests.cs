@@ -145,6 +145,7 @@ public sealed class UsageRollupEndToEndTests(StoreEngines engines) : IClassFixtu
     {
         options.DatabaseDriver = engine;
         options.DatabaseDsn = dsn;
+        options.UsageRawEvents = "all"; // raw rows for the public routes' requests too: the tests compare them with the rollups
     }
 
     private static async Task<SqlGatewayStore> OpenStoreAsync(string engine, string dsn)

@@ -1,3 +1,4 @@
+using ApiGate.Core.Usage;
 using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Usage;
@@ -12,7 +13,8 @@ public sealed class UsageSettingsTests
         var options = Resolve([]);
 
         // Assert
-        Assert.True(options.UsageRawEvents);
+        Assert.Equal("callers", options.UsageRawEvents);
+        Assert.Equal(RawUsageEvents.Callers, options.UsageRawEventsMode);
         Assert.Equal(TimeSpan.FromDays(7), options.UsageRetention);
         Assert.Equal(TimeSpan.FromDays(30), options.UsageRollupRetention);
         Assert.Equal(TimeSpan.FromDays(400), options.UsageHourlyRetention);
@@ -38,7 +40,7 @@ public sealed class UsageSettingsTests
         Assert.Equal(TimeSpan.FromHours(36), options.UsageRetention);
         Assert.Equal(TimeSpan.FromDays(90), options.UsageRollupRetention);
         Assert.Equal(TimeSpan.FromDays(730), options.UsageHourlyRetention);
-        Assert.False(options.UsageRawEvents);
+        Assert.Equal(RawUsageEvents.None, options.UsageRawEventsMode);
         Assert.Equal("stdout", options.UsageExport);
     }
 
@@ -47,6 +49,7 @@ public sealed class UsageSettingsTests
     [InlineData("APIGATE_USAGE_RETENTION", "seven days", "is not a duration such as 7d")]
     [InlineData("APIGATE_USAGE_COMPACT_AFTER", "31d", "must be shorter than usage.rollup_retention")]
     [InlineData("APIGATE_USAGE_HOURLY_RETENTION", "10d", "must be at least usage.rollup_retention")]
+    [InlineData("APIGATE_USAGE_RAW_EVENTS", "sometimes", "'sometimes' is not callers, all or none")]
     public void Resolve_BadUsageSetting_RefusedNamingIt(string variable, string value, string reason)
     {
         // Act
@@ -56,6 +59,15 @@ public sealed class UsageSettingsTests
         Assert.Contains(reason, error.Message);
         Assert.Contains(GatewaySettings.All.Single(s => s.EnvironmentVariable == variable).Key, error.Message);
     }
+
+    [Theory]
+    [InlineData("callers", RawUsageEvents.Callers)]
+    [InlineData("ALL", RawUsageEvents.All)]
+    [InlineData("true", RawUsageEvents.All)]
+    [InlineData(" none ", RawUsageEvents.None)]
+    [InlineData("False", RawUsageEvents.None)]
+    public void Resolve_RawEvents_EveryAcceptedSpelling(string value, RawUsageEvents expected) =>
+        Assert.Equal(expected, Resolve(new() { ["APIGATE_USAGE_RAW_EVENTS"] = value }).UsageRawEventsMode);
 
     private static GatewayOptions Resolve(Dictionary<string, string> environment) =>
         GatewaySettings.Resolve(GatewaySettings.Build(null, name => environment.GetValueOrDefault(name), new Dictionary<string, string?>()));
