@@ -11,29 +11,14 @@ namespace ApiGate.Gateway.Tests.Memory;
 /// engine's time-zone tables), however much traffic it serves. Checked on a real <c>apigate serve</c> process through
 /// the files it has mapped (<c>/proc/PID/maps</c>).
 /// </summary>
-public sealed class LoadedLibrariesTests : IAsyncLifetime
+public sealed class LoadedLibrariesTests : ServeProcessTestBase
 {
-    private TestUpstream _upstream = null!;
-    private TempStore _temp = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await TestUpstream.StartAsync();
-        _temp = await TempStore.CreateAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _temp.DisposeAsync();
-        await _upstream.DisposeAsync();
-    }
-
     [Fact]
     public async Task Serve_WithoutExpressionsOrMail_NeverMapsTheScriptEngineOrTheMailLibraries()
     {
         // Arrange: a public and a key-protected route, neither with an expression; no SMTP settings.
-        var store = _temp.Store;
-        Assert.True((await new UpstreamService(store, TimeProvider.System).CreateAsync((new UpstreamInput { Name = "backend", Url = _upstream.Url }).Parsed(), CancellationToken.None)).Ok);
+        var store = Temp.Store;
+        Assert.True((await new UpstreamService(store, TimeProvider.System).CreateAsync((new UpstreamInput { Name = "backend", Url = Upstream.Url }).Parsed(), CancellationToken.None)).Ok);
         var routes = new RouteService(store, TimeProvider.System);
         Assert.True((await routes.CreateAsync(new RouteChanges { Name = "public", Path = "/public/*", Upstream = "backend", AuthRequired = false }, CancellationToken.None)).Ok);
         Assert.True((await routes.CreateAsync(new RouteChanges { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, CancellationToken.None)).Ok);
@@ -41,7 +26,7 @@ public sealed class LoadedLibrariesTests : IAsyncLifetime
         var key = (await new KeyService(store, TimeProvider.System).CreateAsync(new KeyChanges { User = "libs@example.com" }, CancellationToken.None)).Value!.FullKey;
         SqliteConnection.ClearAllPools();
 
-        using var serve = ServeProcess.Start(_temp.DatabasePath);
+        using var serve = ServeProcess.Start(Temp.DatabasePath);
         using var client = TestGateway.CreateClient();
         await serve.WaitUntilReadyAsync(client);
 

@@ -13,7 +13,7 @@ namespace ApiGate.Gateway.Tests.Persistence;
 /// units are written in the same transaction, so afterwards the stored counts agree exactly, and what is lost is at
 /// most what completed within the documented window before the kill (docs/keys-and-limits.md).
 /// </summary>
-public sealed class CrashConsistencyTests : IAsyncLifetime
+public sealed class CrashConsistencyTests : ServeProcessTestBase
 {
     private const int SettledRequests = 40;
     private const int LastRequests = 40;
@@ -21,38 +21,23 @@ public sealed class CrashConsistencyTests : IAsyncLifetime
     /// <summary>The documented bound on how long a completed request's usage waits in memory (one second), doubled for a loaded machine.</summary>
     private static readonly TimeSpan DocumentedWindowTwice = TimeSpan.FromSeconds(2);
 
-    private TestUpstream _upstream = null!;
-    private TempStore _temp = null!;
-
-    public async Task InitializeAsync()
-    {
-        _upstream = await TestUpstream.StartAsync();
-        _temp = await TempStore.CreateAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _temp.DisposeAsync();
-        await _upstream.DisposeAsync();
-    }
-
     [Fact]
     public async Task Serve_KilledWithSigkillAfterTraffic_StoredUsageEventsEqualStoredQuotaUnits()
     {
         // Arrange: a key on a protected route, in the store the process will serve.
-        var upstreams = new UpstreamService(_temp.Store, TimeProvider.System);
-        var routes = new RouteService(_temp.Store, TimeProvider.System);
-        var plans = new PlanService(_temp.Store, TimeProvider.System);
-        var users = new UserService(_temp.Store, TimeProvider.System);
-        var keys = new KeyService(_temp.Store, TimeProvider.System);
-        Assert.True((await upstreams.CreateAsync((new UpstreamInput { Name = "backend", Url = _upstream.Url }).Parsed(), CancellationToken.None)).Ok);
+        var upstreams = new UpstreamService(Temp.Store, TimeProvider.System);
+        var routes = new RouteService(Temp.Store, TimeProvider.System);
+        var plans = new PlanService(Temp.Store, TimeProvider.System);
+        var users = new UserService(Temp.Store, TimeProvider.System);
+        var keys = new KeyService(Temp.Store, TimeProvider.System);
+        Assert.True((await upstreams.CreateAsync((new UpstreamInput { Name = "backend", Url = Upstream.Url }).Parsed(), CancellationToken.None)).Ok);
         Assert.True((await routes.CreateAsync(new RouteChanges { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true }, CancellationToken.None)).Ok);
         Assert.True((await plans.CreateAsync(new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 100_000 }, CancellationToken.None)).Ok);
         var user = (await users.CreateAsync(new UserChanges { Email = "crash@example.com", Plan = "big" }, CancellationToken.None)).Value!;
         var key = (await keys.CreateAsync(new KeyChanges { User = "crash@example.com" }, CancellationToken.None)).Value!.FullKey;
         SqliteConnection.ClearAllPools();
 
-        using var serve = ServeProcess.Start(_temp.DatabasePath);
+        using var serve = ServeProcess.Start(Temp.DatabasePath);
         using var client = TestGateway.CreateClient();
         var url = serve.Url;
         try
@@ -78,7 +63,7 @@ public sealed class CrashConsistencyTests : IAsyncLifetime
 
         // Assert: reopen the store the way a restart would.
         SqliteConnection.ClearAllPools();
-        await using var reopened = new SqliteGatewayStore(_temp.DatabasePath, new SecretProtector(null));
+        await using var reopened = new SqliteGatewayStore(Temp.DatabasePath, new SecretProtector(null));
         await reopened.InitializeAsync(CancellationToken.None);
         var period = QuotaPeriod.StartOf(DateTimeOffset.UtcNow);
         var usage = await reopened.GetUsageSummaryAsync(user.Id, period, period.AddMonths(1), CancellationToken.None);
