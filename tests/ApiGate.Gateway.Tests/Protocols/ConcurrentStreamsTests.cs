@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text;
 using ApiGate.Core.Management;
 using ApiGate.Core.Usage;
+using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -11,7 +12,6 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Protocols;
 

@@ -3,8 +3,8 @@ using System.Net.WebSockets;
 using System.Text;
 using ApiGate.Core.Management;
 using ApiGate.Core.Usage;
-using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Usage;
 
