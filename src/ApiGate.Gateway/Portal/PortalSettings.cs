@@ -47,5 +47,4 @@ internal static class PortalSettings
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool IsMailboxAddress(string value) => MimeKit.MailboxAddress.TryParse(value, out _);
-
 }
