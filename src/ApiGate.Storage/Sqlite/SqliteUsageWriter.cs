@@ -52,15 +52,12 @@ internal sealed class SqliteUsageWriter : IDisposable
     /// <summary>Writes the batch in the transaction the caller has opened on <see cref="Connection"/>.</summary>
     public void Write(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents)
     {
-        if (rawEvents != RawUsageEvents.None)
+        for (var i = 0; i < events.Count; i++)
         {
-            for (var i = 0; i < events.Count; i++)
+            if (rawEvents.Keeps(events[i]))
             {
-                if (rawEvents.Keeps(events[i]))
-                {
-                    BindEvent(_insertEvent, events[i]);
-                    Step(_insertEvent);
-                }
+                BindEvent(_insertEvent, events[i]);
+                Step(_insertEvent);
             }
         }
 
