@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using MudBlazor.Services;
 
 namespace ApiGate.Web.Admin;
 
@@ -27,14 +26,16 @@ internal sealed class AdminConsoleModule : IGatewayWebModule
             return;
         }
 
-        WebPages.AddServices(services);
-        services.AddSingleton<AdminSessions>();
-        services.TryAddSingleton<Gateway.Identity.AttemptCounter>();
-        services.AddSingleton<LoginThrottle>();
-        services.AddSingleton<AdminSessionGate>();
-        services.AddSingleton<DashboardData>();
-        services.AddSingleton<RouteTrial>();
-        services.AddSingleton<UsageExplorer>();
+        services.TryAddSingleton<Gateway.Identity.AttemptCounter>(); // shared with the portal's login limiter
+        WebPages.AddServices(services, pages =>
+        {
+            pages.AddSingleton<AdminSessions>();
+            pages.AddSingleton<LoginThrottle>();
+            pages.AddSingleton<AdminSessionGate>();
+            pages.AddSingleton<DashboardData>();
+            pages.AddSingleton<RouteTrial>();
+            pages.AddSingleton<UsageExplorer>();
+        });
     }
 
     public IReadOnlyList<GatewayWebBranch> Build(IServiceProvider services, GatewayOptions options)
@@ -44,9 +45,7 @@ internal sealed class AdminConsoleModule : IGatewayWebModule
             return [];
         }
 
-        var console = new ApplicationBuilder(services);
-        console.Use(services.GetRequiredService<AdminSessionGate>().InvokeAsync);
-        WebPages.Map(console);
-        return [new GatewayWebBranch(BasePath, OnAdminSide: true, console.Build())];
+        var console = WebPages.Branch(services, branch => branch.Use(branch.ApplicationServices.GetRequiredService<AdminSessionGate>().InvokeAsync));
+        return [new GatewayWebBranch(BasePath, OnAdminSide: true, console)];
     }
 }

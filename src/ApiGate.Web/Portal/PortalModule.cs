@@ -21,9 +21,11 @@ internal sealed class PortalModule : IGatewayWebModule
             return;
         }
 
-        WebPages.AddServices(services);
-        services.AddSingleton<PortalSessions>();
-        services.AddSingleton<PortalSessionGate>();
+        WebPages.AddServices(services, pages =>
+        {
+            pages.AddSingleton<PortalSessions>();
+            pages.AddSingleton<PortalSessionGate>();
+        });
     }
 
     public IReadOnlyList<GatewayWebBranch> Build(IServiceProvider services, GatewayOptions options)
@@ -33,9 +35,7 @@ internal sealed class PortalModule : IGatewayWebModule
             return [];
         }
 
-        var portal = new ApplicationBuilder(services);
-        portal.Use(services.GetRequiredService<PortalSessionGate>().InvokeAsync);
-        WebPages.Map(portal);
-        return [new GatewayWebBranch(PortalOptions.BasePath, OnAdminSide: false, portal.Build())];
+        var portal = WebPages.Branch(services, branch => branch.Use(branch.ApplicationServices.GetRequiredService<PortalSessionGate>().InvokeAsync));
+        return [new GatewayWebBranch(PortalOptions.BasePath, OnAdminSide: false, portal)];
     }
 }

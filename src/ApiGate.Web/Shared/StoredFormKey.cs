@@ -1,5 +1,6 @@
 using System.Xml.Linq;
 using ApiGate.Core.Storage;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.Extensions.Hosting;
@@ -13,8 +14,10 @@ namespace ApiGate.Web.Shared;
 /// goes to the one slot, and the first writer wins (<see cref="IWebSessionStore.AddWebKeyAsync"/>).
 /// </summary>
 /// <remarks>
-/// The key manager's repository interface is synchronous; it is called at start (<see cref="StoredFormKeyStartup"/>)
-/// and when the key ring is reloaded (once a day), never on the proxy's request path.
+/// The key manager's repository interface is synchronous; it is called before the first page (<see cref="StoredFormKey.Ensure"/>)
+/// and when the key ring is reloaded (once a day, possibly while a page renders), never on the proxy's request path.
+/// Each store call runs on the thread pool and is waited for there, so that its continuations never need the
+/// caller's synchronization context (the page renderer's, which the wait blocks).
 /// </remarks>
 internal sealed class StoredFormKeyRepository(IGatewayStore store, TimeProvider timeProvider) : IXmlRepository
 {
@@ -23,13 +26,11 @@ internal sealed class StoredFormKeyRepository(IGatewayStore store, TimeProvider 
         string? xml;
         try
         {
-            xml = store.GetWebKeyAsync(CancellationToken.None).GetAwaiter().GetResult();
+            xml = Task.Run(() => store.GetWebKeyAsync(CancellationToken.None)).GetAwaiter().GetResult();
         }
         catch (InvalidOperationException ex)
         {
-            throw new InvalidOperationException(
-                ex.Message + " (the console's and portal's forms key, table web_keys); or, to replace that key, stop every instance, " +
-                "delete the row and start them again (a new key is made; open forms must be reloaded)", ex);
+            throw new InvalidOperationException(ex.Message + StoredFormKey.Unreadable, ex);
         }
 
         if (xml is null)
@@ -43,49 +44,76 @@ internal sealed class StoredFormKeyRepository(IGatewayStore store, TimeProvider 
         }
         catch (System.Xml.XmlException)
         {
-            throw new InvalidOperationException(StoredFormKeyStartup.Unusable);
+            throw new InvalidOperationException(StoredFormKey.Unusable);
         }
     }
 
     public void StoreElement(XElement element, string friendlyName) =>
-        store.AddWebKeyAsync(element.ToString(SaveOptions.DisableFormatting), timeProvider.GetUtcNow(), CancellationToken.None).GetAwaiter().GetResult();
+        Task.Run(() => store.AddWebKeyAsync(element.ToString(SaveOptions.DisableFormatting), timeProvider.GetUtcNow(), CancellationToken.None)).GetAwaiter().GetResult();
 }
 
 /// <summary>
-/// Makes sure the forms key exists before the first page is served: the first instance to start on a store creates it
-/// (valid for decades: it is not rotated on a schedule), and every instance then uses whichever key was stored first.
-/// Automatic key generation is off (<see cref="WebPages"/>), so instances starting together cannot end up with keys
-/// of their own.
+/// The forms key's one rule: exactly one key, stored first wins. The first instance to serve a page on a store creates
+/// it (valid for decades: it is not rotated on a schedule), and every instance then uses whichever key was stored
+/// first. Automatic key generation is off (<see cref="WebPages"/>), so instances starting together cannot end up with
+/// keys of their own.
 /// </summary>
-internal sealed class StoredFormKeyStartup(IKeyManager keys) : IHostedService
+internal static class StoredFormKey
 {
     /// <summary>How long the created key is valid.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromDays(365 * 50);
 
-    /// <summary>The start error when the stored key cannot be used (it names the table and the remedy).</summary>
+    /// <summary>The error when the stored key cannot be used (it names the table and the remedy).</summary>
     public const string Unusable =
         "the console's and portal's forms key in the store (table web_keys) is not a usable key; stop every instance, delete that row, and start them again (a new key is made)";
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.Run(() =>
+    /// <summary>The error when the stored key cannot be read, after the store's own reason.</summary>
+    public const string Unreadable =
+        " (the console's and portal's forms key, table web_keys); or, to replace that key, stop every instance, " +
+        "delete the row and start them again (a new key is made; open forms must be reloaded)";
+
+    /// <summary>Makes sure a usable key exists before the first page is served; synchronous, as the key manager is.</summary>
+    public static void Ensure(IKeyManager keys, IDataProtectionProvider protection)
     {
         // The key manager compares with the system clock, so the key is dated by it too (a day back, so an instance
         // whose clock runs a little behind already finds it active).
         var now = DateTimeOffset.UtcNow;
-        if (HasUsable(now))
+        if (!HasUsable(keys, now))
         {
-            return;
+            // Another instance may store its key first: then this one is dropped and the stored one read back.
+            keys.CreateNewKey(now.AddDays(-1), now.Add(Lifetime));
+            if (!HasUsable(keys, now))
+            {
+                throw new InvalidOperationException(Unusable);
+            }
         }
 
-        // Another instance may store its key first: then this one is dropped and the stored one read back.
-        keys.CreateNewKey(now.AddDays(-1), now.Add(Lifetime));
-        if (!HasUsable(now))
-        {
-            throw new InvalidOperationException(Unusable);
-        }
-    }, cancellationToken);
+        // Loads the key ring (what protecting anything needs) now, not in the first page.
+        protection.CreateProtector("apigate.forms-key-check").Protect([]);
+    }
 
-    private bool HasUsable(DateTimeOffset now) =>
+    private static bool HasUsable(IKeyManager keys, DateTimeOffset now) =>
         keys.GetAllKeys().Any(key => !key.IsRevoked && key.ActivationDate <= now && key.ExpirationDate > now.AddYears(1));
+}
+
+/// <summary>
+/// At start, reads the stored forms key the way the pages will: a key written under another <c>APIGATE_SECRET_KEY</c>
+/// refuses the start, naming the table and the remedy. The key itself is parsed, or made, on the first page
+/// (<see cref="WebPagesContainer"/>), so a gateway whose pages are not visited never loads the key ring.
+/// </summary>
+internal sealed class StoredFormKeyCheck(IGatewayStore store) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.GetWebKeyAsync(cancellationToken);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidOperationException(ex.Message + StoredFormKey.Unreadable, ex);
+        }
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

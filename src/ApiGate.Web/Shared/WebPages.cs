@@ -1,9 +1,14 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MudBlazor.Services;
 
@@ -13,20 +18,56 @@ namespace ApiGate.Web.Shared;
 /// The Razor components pipeline shared by the admin console and the portal: static server rendering, antiforgery on
 /// every form post, and endpoint routing of its own inside a branch.
 /// </summary>
+/// <remarks>
+/// The pages run in a service container of their own, built on the first request to a page
+/// (<see cref="WebPagesContainer"/>): a gateway whose console and portal are on but not visited never loads the
+/// component framework, MudBlazor or the data protection key ring (about 8 MiB resident, docs/performance.md).
+/// </remarks>
 public static class WebPages
 {
-    /// <summary>Registers Razor components, antiforgery and MudBlazor once, whichever module asks first.</summary>
-    public static void AddServices(IServiceCollection services)
+    /// <summary>
+    /// Registers the pages' container in the gateway's services (once, whichever module asks first) and adds a
+    /// module's own page services to it; <paramref name="pageServices"/> runs when the container is built.
+    /// </summary>
+    public static void AddServices(IServiceCollection services, Action<IServiceCollection> pageServices)
     {
-        if (services.Any(s => s.ServiceType == typeof(WebPagesMarker)))
+        var container = services
+            .Where(s => s.ServiceType == typeof(WebPagesContainer) && !s.IsKeyedService)
+            .Select(s => s.ImplementationInstance)
+            .OfType<WebPagesContainer>()
+            .FirstOrDefault();
+        if (container is null)
         {
-            return;
+            container = new WebPagesContainer(services);
+            services.AddSingleton(container);
+            services.AddHostedService<StoredFormKeyCheck>();
+            // The key manager warns that it has no XML encryptor; the store encrypts the key with APIGATE_SECRET_KEY
+            // when it is set, as it does every stored secret (docs/scaling.md). The pages log through the gateway's
+            // logger factory, so the filter is the gateway's.
+            services.Configure<LoggerFilterOptions>(o => o.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error));
         }
 
-        services.AddSingleton<WebPagesMarker>();
-        // Before the data protection system's own hosted service (registered below, with Razor components): it loads
-        // the key ring when it starts, and must find the key there rather than log that there is none.
-        services.AddHostedService<StoredFormKeyStartup>();
+        container.Add(pageServices);
+    }
+
+    /// <summary>
+    /// A branch serving the pages: on its first request the pages' container and the branch's pipeline (built by
+    /// <paramref name="configure"/>, then routing, antiforgery and the components' endpoints) are made; every request
+    /// runs with a scope of the pages' container as its services.
+    /// </summary>
+    public static RequestDelegate Branch(IServiceProvider gateway, Action<IApplicationBuilder> configure) =>
+        gateway.GetRequiredService<WebPagesContainer>().Branch(gateway, branch =>
+        {
+            configure(branch);
+            Map(branch);
+        });
+
+    /// <summary>The framework services the pages need: Razor components, antiforgery, data protection, MudBlazor.</summary>
+    internal static void AddFrameworkServices(IServiceCollection services)
+    {
+        // Routing of their own: the pages' endpoints are not added to the gateway's endpoint collection.
+        services.AddSingleton<ICollection<EndpointDataSource>>(new System.Collections.ObjectModel.ObservableCollection<EndpointDataSource>());
+        services.AddRouting();
         services.AddRazorComponents();
         // Sessions live in the store (StoredSessions), and so does the one key protecting antiforgery tokens, so any
         // instance sharing the store accepts a form another rendered. A fixed application name: instances installed in
@@ -36,11 +77,8 @@ public static class WebPages
         services.AddOptions<KeyManagementOptions>().Configure<StoredFormKeyRepository>((o, repository) =>
         {
             o.XmlRepository = repository;
-            o.AutoGenerateKeys = false; // StoredFormKeyStartup creates the one key; no instance makes one of its own
+            o.AutoGenerateKeys = false; // StoredFormKey.Ensure creates the one key; no instance makes one of its own
         });
-        // The key manager warns that it has no XML encryptor; the store encrypts the key with APIGATE_SECRET_KEY
-        // when it is set, as it does every stored secret (docs/scaling.md).
-        services.Configure<LoggerFilterOptions>(o => o.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error));
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "apigate_af";
@@ -53,7 +91,7 @@ public static class WebPages
     }
 
     /// <summary>Adds routing, antiforgery and the components' endpoints to a branch; unknown paths answer 404.</summary>
-    public static void Map(IApplicationBuilder branch)
+    private static void Map(IApplicationBuilder branch)
     {
         branch.UseRouting();
         branch.UseAntiforgery();
@@ -64,6 +102,139 @@ public static class WebPages
             return Task.CompletedTask;
         });
     }
+}
 
-    private sealed class WebPagesMarker;
+/// <summary>
+/// The pages' own service container, built once on the first request to a page. It holds the framework's services
+/// and the modules' page services; every other service a page or a gate asks for is the gateway's own instance
+/// (the store, the clock, the identity and config services), resolved from the gateway's container when first asked.
+/// </summary>
+/// <remarks>
+/// Only the gateway's singletons are reachable from the pages. The container is never disposed: the gateway's
+/// instances it hands out belong to the gateway, which disposes them.
+/// </remarks>
+internal sealed partial class WebPagesContainer(IServiceCollection gatewayServices)
+{
+    /// <summary>Services the gateway decides even where the framework registers its own: one clock, one log, one host.</summary>
+    private static readonly Type[] GatewayWins =
+    [
+        typeof(TimeProvider), typeof(ILoggerFactory), typeof(IConfiguration), typeof(IHostEnvironment),
+        typeof(IWebHostEnvironment), typeof(IHostApplicationLifetime), typeof(System.Diagnostics.DiagnosticListener),
+        typeof(System.Diagnostics.DiagnosticSource),
+    ];
+
+    private readonly List<Action<IServiceCollection>> _pageServices = [];
+    private readonly SemaphoreSlim _building = new(1, 1);
+    private IServiceProvider? _pages;
+
+    public void Add(Action<IServiceCollection> pageServices) => _pageServices.Add(pageServices);
+
+    public RequestDelegate Branch(IServiceProvider gateway, Action<IApplicationBuilder> configure)
+    {
+        RequestDelegate? pipeline = null;
+        return async context =>
+        {
+            IServiceProvider pages;
+            try
+            {
+                pages = Volatile.Read(ref _pages) ?? await BuildAsync(gateway, context.RequestAborted);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+            {
+                LogUnavailable(gateway.GetRequiredService<ILogger<WebPagesContainer>>(), ex.Message, ex);
+                await WriteUnavailableAsync(context);
+                return;
+            }
+
+            if (Volatile.Read(ref pipeline) is not { } run)
+            {
+                var branch = new ApplicationBuilder(pages);
+                configure(branch);
+                run = Interlocked.CompareExchange(ref pipeline, branch.Build(), null) ?? pipeline;
+            }
+
+            var gatewayFeature = context.Features.Get<IServiceProvidersFeature>();
+            await using var scope = pages.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+            context.Features.Set<IServiceProvidersFeature>(new RequestServicesFeature(scope.ServiceProvider));
+            try
+            {
+                await run(context);
+            }
+            finally
+            {
+                context.Features.Set(gatewayFeature);
+            }
+        };
+    }
+
+    /// <summary>Builds the container and makes sure the forms key exists; a failure is not kept (the next page tries again).</summary>
+    private async Task<IServiceProvider> BuildAsync(IServiceProvider gateway, CancellationToken cancellationToken)
+    {
+        await _building.WaitAsync(cancellationToken);
+        try
+        {
+            if (_pages is { } built)
+            {
+                return built;
+            }
+
+            var pages = Compose(gateway).BuildServiceProvider();
+            // The key manager's store access is synchronous: off the request's thread, and the key ring loaded here
+            // rather than by the first page's antiforgery token, inside the page renderer.
+            await Task.Run(() => StoredFormKey.Ensure(pages.GetRequiredService<IKeyManager>(), pages.GetRequiredService<IDataProtectionProvider>()), cancellationToken);
+            Volatile.Write(ref _pages, pages);
+            return pages;
+        }
+        finally
+        {
+            _building.Release();
+        }
+    }
+
+    private ServiceCollection Compose(IServiceProvider gateway)
+    {
+        var pages = new ServiceCollection();
+        pages.AddLogging(); // ILogger<T> of its own, over the gateway's logger factory (below)
+        WebPages.AddFrameworkServices(pages);
+        foreach (var add in _pageServices)
+        {
+            add(pages);
+        }
+
+        foreach (var type in GatewayWins)
+        {
+            pages.RemoveAll(type);
+        }
+
+        var own = pages.Select(s => s.ServiceType).ToHashSet();
+        var forwarded = gatewayServices
+            .Where(s => s.Lifetime == ServiceLifetime.Singleton && !s.IsKeyedService && !s.ServiceType.IsGenericTypeDefinition && !own.Contains(s.ServiceType))
+            .Select(s => s.ServiceType)
+            .Distinct();
+        foreach (var type in forwarded)
+        {
+            pages.AddSingleton(type, _ => gateway.GetRequiredService(type));
+        }
+
+        return pages;
+    }
+
+    private static Task WriteUnavailableAsync(HttpContext context)
+    {
+        SecurityHeaders.Apply(context.Response);
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        return context.Response.WriteAsync(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unavailable</title></head><body>"
+            + "<h1>This page could not be shown</h1><p id=\"pages-unavailable\">The pages could not be started. Please try again in a moment; "
+            + "the gateway's log has the details (event 7102).</p></body></html>");
+    }
+
+    [LoggerMessage(EventId = 7102, Level = LogLevel.Error, Message = "The console and portal pages could not be started: {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, string reason, Exception exception);
+
+    private sealed class RequestServicesFeature(IServiceProvider services) : IServiceProvidersFeature
+    {
+        public IServiceProvider RequestServices { get; set; } = services;
+    }
 }

@@ -20,7 +20,8 @@ internal sealed class ServeProcess : IDisposable
 
     public string Url { get; }
 
-    public static ServeProcess Start(string databasePath)
+    /// <param name="environment">More settings for the process, like <c>APIGATE_PORTAL_ENABLED=true</c>.</param>
+    public static ServeProcess Start(string databasePath, IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -35,6 +36,11 @@ internal sealed class ServeProcess : IDisposable
         start.Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
         start.Environment["APIGATE_SERVER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["APIGATE_LOG_LEVEL"] = "warn";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

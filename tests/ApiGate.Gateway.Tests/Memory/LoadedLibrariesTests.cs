@@ -8,8 +8,9 @@ namespace ApiGate.Gateway.Tests.Memory;
 /// <summary>
 /// A gateway maps only the libraries of the features it uses: one with no expression on any route and no mail set up
 /// never loads the JavaScript engine or the mail libraries (each a megabyte or more of resident memory, plus the
-/// engine's time-zone tables), however much traffic it serves. Checked on a real <c>apigate serve</c> process through
-/// the files it has mapped (<c>/proc/PID/maps</c>).
+/// engine's time-zone tables), however much traffic it serves; one whose console and portal are on maps the page
+/// libraries only once a page is asked for. Checked on a real <c>apigate serve</c> process through the files it has
+/// mapped (<c>/proc/PID/maps</c>).
 /// </summary>
 public sealed class LoadedLibrariesTests : ServeProcessTestBase
 {
@@ -42,11 +43,7 @@ public sealed class LoadedLibrariesTests : ServeProcessTestBase
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(serve.Url + "/metrics")).StatusCode);
         }
 
-        var mapped = (await File.ReadAllLinesAsync($"/proc/{serve.Process.Id}/maps"))
-            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Where(fields => fields.Length >= 6)
-            .Select(fields => Path.GetFileName(fields[5]))
-            .ToHashSet(StringComparer.Ordinal);
+        var mapped = await MappedFilesAsync(serve);
 
         // Assert: the proxy's own libraries are there (the check sees what it should), the unused ones are not.
         Assert.Contains("Yarp.ReverseProxy.dll", mapped);
@@ -56,4 +53,42 @@ public sealed class LoadedLibrariesTests : ServeProcessTestBase
         Assert.DoesNotContain("MailKit.dll", mapped);
         Assert.DoesNotContain("MimeKit.dll", mapped);
     }
+
+    [Fact]
+    public async Task Serve_ConsoleAndPortalOn_MapTheirPageLibrariesOnlyOnceAPageIsServed()
+    {
+        // Arrange: the console (on by default) and the portal on, and proxied traffic only
+        Assert.True((await new UpstreamService(Temp.Store, TimeProvider.System).CreateAsync((new UpstreamInput { Name = "backend", Url = Upstream.Url }).Parsed(), CancellationToken.None)).Ok);
+        Assert.True((await new RouteService(Temp.Store, TimeProvider.System).CreateAsync(new RouteChanges { Name = "public", Path = "/public/*", Upstream = "backend", AuthRequired = false }, CancellationToken.None)).Ok);
+        SqliteConnection.ClearAllPools();
+        using var serve = ServeProcess.Start(Temp.DatabasePath, new Dictionary<string, string> { ["APIGATE_PORTAL_ENABLED"] = "true" });
+        using var client = TestGateway.CreateClient();
+        await serve.WaitUntilReadyAsync(client);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(serve.Url + "/public/x")).StatusCode);
+        }
+
+        // Act
+        var beforeAnyPage = await MappedFilesAsync(serve);
+        using var console = await client.GetAsync(serve.Url + "/ui/login");
+        using var portal = await client.GetAsync(serve.Url + "/portal/login");
+        var afterPages = await MappedFilesAsync(serve);
+
+        // Assert: the page libraries arrive with the first page, and the pages work
+        Assert.Equal(HttpStatusCode.OK, console.StatusCode);
+        Assert.Contains("sign-in", await console.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, portal.StatusCode);
+        string[] pageLibraries = ["MudBlazor.dll", "Microsoft.AspNetCore.Components.dll", "Microsoft.AspNetCore.Components.Endpoints.dll", "Microsoft.AspNetCore.DataProtection.dll", "Microsoft.AspNetCore.Antiforgery.dll"];
+        Assert.Contains("ApiGate.Web.dll", beforeAnyPage);
+        Assert.All(pageLibraries, library => Assert.DoesNotContain(library, beforeAnyPage));
+        Assert.All(pageLibraries, library => Assert.Contains(library, afterPages));
+    }
+
+    private static async Task<HashSet<string>> MappedFilesAsync(ServeProcess serve) =>
+        (await File.ReadAllLinesAsync($"/proc/{serve.Process.Id}/maps"))
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length >= 6)
+            .Select(fields => Path.GetFileName(fields[5]))
+            .ToHashSet(StringComparer.Ordinal);
 }

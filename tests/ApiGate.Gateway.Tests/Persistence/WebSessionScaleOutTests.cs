@@ -4,6 +4,7 @@ using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Tests.AdminUi;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApiGate.Gateway.Tests.Persistence;
 
@@ -287,28 +288,59 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
         Assert.Equal(HttpStatusCode.BadRequest, truncated.StatusCode);
     }
 
-    [Theory]
-    [InlineData("<garbage />", null, "is not a usable key; stop every instance, delete that row, and start them again")]
-    [InlineData("<key />", "the key it was written with", "set APIGATE_SECRET_KEY to the key it was written with (the console's and portal's forms key, table web_keys); or, to replace that key, stop every instance, delete the row")]
-    public async Task Start_StoredFormsKeyUnusable_StartRefusedNamingTheTableAndTheRemedy(string storedXml, string? writtenWithSecret, string expected)
+    [Fact]
+    public async Task Start_StoredFormsKeyWrittenUnderAnotherSecret_StartRefusedNamingTheTableAndTheRemedy()
     {
-        // Arrange: a store whose forms key is not valid XML for a key, or was encrypted with a secret this instance lacks
-        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
-        await using (var store = GatewayStores.Create(GatewayStores.Sqlite, Path.Combine(directory, "apigate.db"), new ApiGate.Storage.Secrets.SecretProtector(writtenWithSecret)))
-        {
-            await store.InitializeAsync(CancellationToken.None);
-            await store.AddWebKeyAsync(storedXml, DateTimeOffset.UtcNow, CancellationToken.None);
-        }
+        // Arrange: a store whose forms key was encrypted with a secret this instance lacks
+        var directory = await StoreWithFormsKeyAsync("<key />", writtenWithSecret: "the key it was written with");
 
         // Act
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestGateway.StartAsync(directory: directory));
 
         // Assert
-        Assert.Contains("table web_keys", error.Message, StringComparison.Ordinal);
-        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.Contains(
+            "set APIGATE_SECRET_KEY to the key it was written with (the console's and portal's forms key, table web_keys); or, to replace that key, stop every instance, delete the row",
+            error.Message,
+            StringComparison.Ordinal);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
+    }
+
+    [Theory]
+    [InlineData("<garbage />")]
+    [InlineData("not xml at all <")]
+    public async Task FirstPage_StoredFormsKeyNotAKey_503AndTheLogNamesTheTableAndTheRemedy_ProxyUnaffected(string storedXml)
+    {
+        // Arrange: the key is read when the first page is served, not at start
+        var directory = await StoreWithFormsKeyAsync(storedXml, writtenWithSecret: null);
+        var log = new RecordingLogger<ApiGate.Web.Shared.WebPagesContainer>();
+        await using var gateway = await TestGateway.StartAsync(directory: directory, services: s => s.AddSingleton<Microsoft.Extensions.Logging.ILogger<ApiGate.Web.Shared.WebPagesContainer>>(log));
+        using var client = TestGateway.CreateClient();
+
+        // Act
+        using var first = await client.GetAsync(gateway.Url + "/ui/login");
+        using var second = await client.GetAsync(gateway.Url + "/ui/login");
+        using var ready = await client.GetAsync(gateway.Url + "/health/ready");
+
+        // Assert: every page answers 503 with a page that points at the log, which says what to do; nothing else stops
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
+        Assert.Contains("pages-unavailable", await first.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(2, log.Count(7102));
+        Assert.All(log.Messages, message => Assert.Contains(
+            "table web_keys) is not a usable key; stop every instance, delete that row, and start them again", message, StringComparison.Ordinal));
+        Assert.Equal(storedXml, await gateway.Store.GetWebKeyAsync(CancellationToken.None));
+    }
+
+    private static async Task<string> StoreWithFormsKeyAsync(string storedXml, string? writtenWithSecret)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        await using var store = GatewayStores.Create(GatewayStores.Sqlite, Path.Combine(directory, "apigate.db"), new ApiGate.Storage.Secrets.SecretProtector(writtenWithSecret));
+        await store.InitializeAsync(CancellationToken.None);
+        await store.AddWebKeyAsync(storedXml, DateTimeOffset.UtcNow, CancellationToken.None);
+        return directory;
     }
 
     [Fact]
