@@ -6,8 +6,8 @@ using Microsoft.Data.Sqlite;
 namespace ApiGate.Gateway.Tests.Memory;
 
 /// <summary>
-/// A gateway maps only the libraries of the features it uses: one with no expression on any route and no mail set up
-/// never loads the JavaScript engine or the mail libraries (each a megabyte or more of resident memory, plus the
+/// A gateway maps only the libraries of the features it uses: one with no expression on any route, no mail set up and
+/// no JWT issuer never loads the JavaScript engine, the mail or the token libraries (each up to a megabyte or more of resident memory, plus the
 /// engine's time-zone tables), however much traffic it serves; one whose console and portal are on maps the page
 /// libraries only once a page is asked for. Checked on a real <c>apigate serve</c> process through the files it has
 /// mapped (<c>/proc/PID/maps</c>).
@@ -15,7 +15,7 @@ namespace ApiGate.Gateway.Tests.Memory;
 public sealed class LoadedLibrariesTests : ServeProcessTestBase
 {
     [Fact]
-    public async Task Serve_WithoutExpressionsOrMail_NeverMapsTheScriptEngineOrTheMailLibraries()
+    public async Task Serve_WithoutExpressionsMailOrJwtIssuer_NeverMapsTheScriptEngineMailOrTokenLibraries()
     {
         // Arrange: a public and a key-protected route, neither with an expression; no SMTP settings.
         var store = Temp.Store;
@@ -52,6 +52,8 @@ public sealed class LoadedLibrariesTests : ServeProcessTestBase
         Assert.DoesNotContain("Acornima.dll", mapped);
         Assert.DoesNotContain("MailKit.dll", mapped);
         Assert.DoesNotContain("MimeKit.dll", mapped);
+        Assert.DoesNotContain("Microsoft.IdentityModel.Tokens.dll", mapped); // no JWT issuer set
+        Assert.DoesNotContain("Microsoft.IdentityModel.JsonWebTokens.dll", mapped);
     }
 
     [Fact]

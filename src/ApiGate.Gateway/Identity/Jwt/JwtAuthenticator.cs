@@ -31,8 +31,8 @@ internal sealed partial class JwtAuthenticator : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<JwtAuthenticator> _logger;
     private readonly HttpClient? _http;
-    private readonly IssuerKeys? _keys;
-    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
+    // Only with an issuer: a gateway without one never loads the token libraries (docs/performance.md).
+    private readonly Validation? _validation;
     private readonly ConfigScopedCache<string, Resolved> _cache = new(MaxEntries, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<Resolved>>> _pending = new(StringComparer.Ordinal);
 
@@ -51,10 +51,17 @@ internal sealed partial class JwtAuthenticator : IDisposable
         }
 
         _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(10) };
+        _validation = CreateValidation(options, _http, timeProvider, logger);
+    }
+
+    /// <summary>The issuer's keys and the token handler; a method of its own so that only a configured issuer loads their libraries.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static Validation CreateValidation(GatewayOptions options, HttpClient http, TimeProvider timeProvider, ILogger<JwtAuthenticator> logger)
+    {
         var issuer = new Uri(options.JwtIssuer);
         if (issuer.Scheme == Uri.UriSchemeHttp && !issuer.IsLoopback)
         {
-            LogPlainHttpIssuer(issuer.Authority);
+            LogPlainHttpIssuer(logger, issuer.Authority);
         }
 
         var template = new TokenValidationParameters
@@ -67,27 +74,28 @@ internal sealed partial class JwtAuthenticator : IDisposable
             RequireExpirationTime = true,
             TryAllIssuerSigningKeys = false,
         };
-        _keys = new IssuerKeys(
+        var keys = new IssuerKeys(
             options.JwtIssuer.TrimEnd('/') + "/.well-known/openid-configuration",
-            new HttpDocumentRetriever(_http) { RequireHttps = issuer.Scheme == Uri.UriSchemeHttps },
+            new HttpDocumentRetriever(http) { RequireHttps = issuer.Scheme == Uri.UriSchemeHttps },
             template, options.JwtRefreshInterval, timeProvider, logger);
+        return new Validation(keys, new JsonWebTokenHandler { MapInboundClaims = false });
     }
 
     /// <summary>Whether an issuer is configured (else no JWT is accepted).</summary>
-    public bool Enabled => _keys is not null;
+    public bool Enabled => _validation is not null;
 
     /// <summary>Fetches of the issuer's keys so far (tests, diagnostics).</summary>
-    public long KeyFetches => _keys is null ? 0 : Interlocked.Read(ref _keys.Fetches);
+    public long KeyFetches => _validation is null ? 0 : Interlocked.Read(ref _validation.Keys.Fetches);
 
     /// <summary>Validates <paramref name="token"/> and resolves its caller for <paramref name="snapshot"/>.</summary>
     public async ValueTask<(RequestIdentity? Identity, GatewayError? Error)> AuthenticateAsync(string token, ConfigSnapshot snapshot)
     {
-        if (_keys is null)
+        if (_validation is not var (keys, handler))
         {
             return (null, Errors.Invalid("this gateway accepts no JWTs (APIGATE_JWT_ISSUER is not set)"));
         }
 
-        if (await _keys.GetAsync() is not { } parameters)
+        if (await keys.GetAsync() is not { } parameters)
         {
             return (null, Errors.Unavailable); // the issuer's keys were never read: nothing to check the token against
         }
@@ -95,7 +103,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
         TokenValidationResult result;
         try
         {
-            result = await _handler.ValidateTokenAsync(token, parameters);
+            result = await handler.ValidateTokenAsync(token, parameters);
         }
         catch (Exception ex) when (ex is ArgumentException or SecurityTokenException)
         {
@@ -106,7 +114,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
         {
             if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
             {
-                _keys.KeyNotFound(); // the issuer may have rotated its keys: read them again, in the background
+                keys.KeyNotFound(); // the issuer may have rotated its keys: read them again, in the background
             }
 
             return (null, Refusal(result.Exception));
@@ -287,7 +295,10 @@ internal sealed partial class JwtAuthenticator : IDisposable
     private partial void LogUserNotCreated(string reason);
 
     [LoggerMessage(EventId = 2405, Level = LogLevel.Warning, Message = "APIGATE_JWT_ISSUER is plain http to {Authority}, which is not this machine: the issuer's signing keys are fetched unencrypted, so anyone on the way can replace them and sign tokens; use https")]
-    private partial void LogPlainHttpIssuer(string authority);
+    private static partial void LogPlainHttpIssuer(ILogger logger, string authority);
+
+    /// <summary>What checks tokens from the configured issuer.</summary>
+    private sealed record Validation(IssuerKeys Keys, JsonWebTokenHandler Handler);
 
     /// <summary>A subject's outcome for one config version.</summary>
     private sealed record Resolved(UserDefinition? User, ApiKeyDefinition? Credential, GatewayError? Error, bool Cacheable)
