@@ -28,7 +28,7 @@ internal sealed class StoredFormKeyRepository(IGatewayStore store, TimeProvider 
         {
             xml = Task.Run(() => store.GetWebKeyAsync(CancellationToken.None)).GetAwaiter().GetResult();
         }
-        catch (InvalidOperationException ex)
+        catch (InvalidOperationException ex) when (ex is not StoreUnavailableException) // an outage is not the key's fault
         {
             throw new InvalidOperationException(ex.Message + StoredFormKey.Unreadable, ex);
         }
@@ -88,8 +88,16 @@ internal static class StoredFormKey
             }
         }
 
-        // Loads the key ring (what protecting anything needs) now, not in the first page.
-        protection.CreateProtector("apigate.forms-key-check").Protect([]);
+        // Loads the key ring (what protecting anything needs) now, not in the first page. A stored key that passes the
+        // checks above but cannot protect (a damaged descriptor) is the same error.
+        try
+        {
+            protection.CreateProtector("apigate.forms-key-check").Protect([]);
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or InvalidOperationException and not StoreUnavailableException)
+        {
+            throw new InvalidOperationException(Unusable, ex);
+        }
     }
 
     private static bool HasUsable(IKeyManager keys, DateTimeOffset now) =>
@@ -109,7 +117,7 @@ internal sealed class StoredFormKeyCheck(IGatewayStore store) : IHostedService
         {
             await store.GetWebKeyAsync(cancellationToken);
         }
-        catch (InvalidOperationException ex)
+        catch (InvalidOperationException ex) when (ex is not StoreUnavailableException) // an outage is not the key's fault
         {
             throw new InvalidOperationException(ex.Message + StoredFormKey.Unreadable, ex);
         }

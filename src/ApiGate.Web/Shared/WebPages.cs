@@ -110,11 +110,17 @@ public static class WebPages
 /// (the store, the clock, the identity and config services), resolved from the gateway's container when first asked.
 /// </summary>
 /// <remarks>
-/// Only the gateway's singletons are reachable from the pages. The container is never disposed: the gateway's
-/// instances it hands out belong to the gateway, which disposes them.
+/// Only the gateway's singletons are reachable from the pages, each as the gateway resolves it (a service the gateway
+/// registers several times is seen once, as its last registration). The container is never disposed: the gateway's
+/// instances it hands out belong to the gateway, which disposes them. A build that fails (the store unreachable, the
+/// forms key unusable) is logged once and answered with 503 for <see cref="RetryAfter"/>; the page after that tries
+/// again. Requests arriving during a build wait for it and share its outcome.
 /// </remarks>
 internal sealed partial class WebPagesContainer(IServiceCollection gatewayServices)
 {
+    /// <summary>How long a failed start is answered from memory before the next page tries again.</summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+
     /// <summary>Services the gateway decides even where the framework registers its own: one clock, one log, one host.</summary>
     private static readonly Type[] GatewayWins =
     [
@@ -126,39 +132,27 @@ internal sealed partial class WebPagesContainer(IServiceCollection gatewayServic
     private readonly List<Action<IServiceCollection>> _pageServices = [];
     private readonly SemaphoreSlim _building = new(1, 1);
     private IServiceProvider? _pages;
+    private DateTimeOffset _failedUntil;
 
     public void Add(Action<IServiceCollection> pageServices) => _pageServices.Add(pageServices);
 
     public RequestDelegate Branch(IServiceProvider gateway, Action<IApplicationBuilder> configure)
     {
-        RequestDelegate? pipeline = null;
+        var branch = new PageBranch(configure);
         return async context =>
         {
-            IServiceProvider pages;
-            try
+            if (Volatile.Read(ref branch.Pipeline) is null && !await StartAsync(gateway, branch, context.RequestAborted))
             {
-                pages = Volatile.Read(ref _pages) ?? await BuildAsync(gateway, context.RequestAborted);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
-            {
-                LogUnavailable(gateway.GetRequiredService<ILogger<WebPagesContainer>>(), ex.Message, ex);
                 await WriteUnavailableAsync(context);
                 return;
             }
 
-            if (Volatile.Read(ref pipeline) is not { } run)
-            {
-                var branch = new ApplicationBuilder(pages);
-                configure(branch);
-                run = Interlocked.CompareExchange(ref pipeline, branch.Build(), null) ?? pipeline;
-            }
-
             var gatewayFeature = context.Features.Get<IServiceProvidersFeature>();
-            await using var scope = pages.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+            await using var scope = _pages!.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
             context.Features.Set<IServiceProvidersFeature>(new RequestServicesFeature(scope.ServiceProvider));
             try
             {
-                await run(context);
+                await branch.Pipeline!(context);
             }
             finally
             {
@@ -167,23 +161,48 @@ internal sealed partial class WebPagesContainer(IServiceCollection gatewayServic
         };
     }
 
-    /// <summary>Builds the container and makes sure the forms key exists; a failure is not kept (the next page tries again).</summary>
-    private async Task<IServiceProvider> BuildAsync(IServiceProvider gateway, CancellationToken cancellationToken)
+    /// <summary>
+    /// Builds the container (once) and the branch's pipeline, one caller at a time; false while a failed start is
+    /// remembered (the failure is logged when it happens, not for every page that sees it).
+    /// </summary>
+    private async Task<bool> StartAsync(IServiceProvider gateway, PageBranch branch, CancellationToken cancellationToken)
     {
         await _building.WaitAsync(cancellationToken);
         try
         {
-            if (_pages is { } built)
+            if (branch.Pipeline is not null)
             {
-                return built;
+                return true;
             }
 
-            var pages = Compose(gateway).BuildServiceProvider();
-            // The key manager's store access is synchronous: off the request's thread, and the key ring loaded here
-            // rather than by the first page's antiforgery token, inside the page renderer.
-            await Task.Run(() => StoredFormKey.Ensure(pages.GetRequiredService<IKeyManager>(), pages.GetRequiredService<IDataProtectionProvider>()), cancellationToken);
-            Volatile.Write(ref _pages, pages);
-            return pages;
+            var clock = gateway.GetRequiredService<TimeProvider>();
+            if (clock.GetUtcNow() < _failedUntil)
+            {
+                return false;
+            }
+
+            try
+            {
+                if (_pages is null)
+                {
+                    var pages = Compose(gateway).BuildServiceProvider();
+                    // The key manager's store access is synchronous: off the request's thread, and the key ring loaded
+                    // here rather than by the first page's antiforgery token, inside the page renderer.
+                    await Task.Run(() => StoredFormKey.Ensure(pages.GetRequiredService<IKeyManager>(), pages.GetRequiredService<IDataProtectionProvider>()), cancellationToken);
+                    _pages = pages;
+                }
+
+                var builder = new ApplicationBuilder(_pages);
+                branch.Configure(builder);
+                Volatile.Write(ref branch.Pipeline, builder.Build());
+                return true;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                _failedUntil = clock.GetUtcNow() + RetryAfter;
+                LogUnavailable(gateway.GetRequiredService<ILogger<WebPagesContainer>>(), ex.Message, ex);
+                return false;
+            }
         }
         finally
         {
@@ -221,8 +240,10 @@ internal sealed partial class WebPagesContainer(IServiceCollection gatewayServic
 
     private static Task WriteUnavailableAsync(HttpContext context)
     {
+        BrowserTls.Apply(context); // HSTS on this page too, behind a trusted proxy that ended TLS
         SecurityHeaders.Apply(context.Response);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = ((int)RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Response.ContentType = "text/html; charset=utf-8";
         return context.Response.WriteAsync(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unavailable</title></head><body>"
@@ -232,6 +253,13 @@ internal sealed partial class WebPagesContainer(IServiceCollection gatewayServic
 
     [LoggerMessage(EventId = 7102, Level = LogLevel.Error, Message = "The console and portal pages could not be started: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string reason, Exception exception);
+
+    /// <summary>One branch (the console, the portal): how its pipeline is made, and the pipeline once made.</summary>
+    private sealed class PageBranch(Action<IApplicationBuilder> configure)
+    {
+        public readonly Action<IApplicationBuilder> Configure = configure;
+        public RequestDelegate? Pipeline;
+    }
 
     private sealed class RequestServicesFeature(IServiceProvider services) : IServiceProvidersFeature
     {

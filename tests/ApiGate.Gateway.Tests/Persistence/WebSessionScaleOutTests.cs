@@ -314,23 +314,51 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
         // Arrange: the key is read when the first page is served, not at start
         var directory = await StoreWithFormsKeyAsync(storedXml, writtenWithSecret: null);
         var log = new RecordingLogger<ApiGate.Web.Shared.WebPagesContainer>();
-        await using var gateway = await TestGateway.StartAsync(directory: directory, services: s => s.AddSingleton<Microsoft.Extensions.Logging.ILogger<ApiGate.Web.Shared.WebPagesContainer>>(log));
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await TestGateway.StartAsync(o => o.PortalEnabled = true, directory: directory, timeProvider: clock, services: s => s.AddSingleton<Microsoft.Extensions.Logging.ILogger<ApiGate.Web.Shared.WebPagesContainer>>(log));
         using var client = TestGateway.CreateClient();
 
-        // Act
+        // Act: a page, another at once (the failure remembered), and one after the retry interval (tried again)
         using var first = await client.GetAsync(gateway.Url + "/ui/login");
-        using var second = await client.GetAsync(gateway.Url + "/ui/login");
+        var logsAfterFirst = log.Count(7102);
+        using var second = await client.GetAsync(gateway.Url + "/portal/login");
+        var logsAfterSecond = log.Count(7102);
         using var ready = await client.GetAsync(gateway.Url + "/health/ready");
+        clock.Advance(ApiGate.Web.Shared.WebPagesContainer.RetryAfter + TimeSpan.FromSeconds(1));
+        using var third = await client.GetAsync(gateway.Url + "/ui/login");
 
         // Assert: every page answers 503 with a page that points at the log, which says what to do; nothing else stops
         Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
         Assert.Contains("pages-unavailable", await first.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("5", first.Headers.RetryAfter?.Delta?.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, third.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Equal(2, log.Count(7102));
+        Assert.Equal((1, 1, 2), (logsAfterFirst, logsAfterSecond, log.Count(7102)));
         Assert.All(log.Messages, message => Assert.Contains(
             "table web_keys) is not a usable key; stop every instance, delete that row, and start them again", message, StringComparison.Ordinal));
         Assert.Equal(storedXml, await gateway.Store.GetWebKeyAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task FirstPage_StoreUnreachable_503AndTheLogGivesTheStoresReasonNotTheKeysRemedy()
+    {
+        // Arrange: the store's file is gone before any page was served (fresh connections fail)
+        var log = new RecordingLogger<ApiGate.Web.Shared.WebPagesContainer>();
+        await using var gateway = await TestGateway.StartAsync(services: s => s.AddSingleton<Microsoft.Extensions.Logging.ILogger<ApiGate.Web.Shared.WebPagesContainer>>(log));
+        using var client = TestGateway.CreateClient();
+        File.Delete(gateway.DatabasePath);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        // Act
+        using var page = await client.GetAsync(gateway.Url + "/ui/login");
+
+        // Assert: an outage is not the key's fault, so the log must not tell the operator to delete the key
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, page.StatusCode);
+        var message = Assert.Single(log.Messages);
+        Assert.Contains($"cannot open the store at {gateway.DatabasePath}", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("web_keys", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("delete the row", message, StringComparison.Ordinal);
     }
 
     private static async Task<string> StoreWithFormsKeyAsync(string storedXml, string? writtenWithSecret)

@@ -31,7 +31,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<JwtAuthenticator> _logger;
     private readonly HttpClient? _http;
-    // Only with an issuer: a gateway without one never loads the token libraries (docs/performance.md).
+    // Only with an issuer: a gateway without one loads the token libraries only if a client sends it a JWT (docs/performance.md).
     private readonly Validation? _validation;
     private readonly ConfigScopedCache<string, Resolved> _cache = new(MaxEntries, StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<Resolved>>> _pending = new(StringComparer.Ordinal);
