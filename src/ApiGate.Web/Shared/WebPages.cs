@@ -134,6 +134,9 @@ internal sealed partial class WebPagesContainer(IServiceCollection gatewayServic
     private IServiceProvider? _pages;
     private DateTimeOffset _failedUntil;
 
+    /// <summary>Containers built so far (one, once pages have been served); for tests.</summary>
+    public int Builds { get; private set; }
+
     public void Add(Action<IServiceCollection> pageServices) => _pageServices.Add(pageServices);
 
     public RequestDelegate Branch(IServiceProvider gateway, Action<IApplicationBuilder> configure)
@@ -190,6 +193,7 @@ internal sealed partial class WebPagesContainer(IServiceCollection gatewayServic
                     // here rather than by the first page's antiforgery token, inside the page renderer.
                     await Task.Run(() => StoredFormKey.Ensure(pages.GetRequiredService<IKeyManager>(), pages.GetRequiredService<IDataProtectionProvider>()), cancellationToken);
                     _pages = pages;
+                    Builds++;
                 }
 
                 var builder = new ApplicationBuilder(_pages);

@@ -341,6 +341,26 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
     }
 
     [Fact]
+    public async Task FirstPages_ManyAtOnceOnBothBranches_OneStartAndEveryPageServed()
+    {
+        // Arrange
+        await using var gateway = await TestGateway.StartAsync(o => o.PortalEnabled = true);
+        using var client = TestGateway.CreateClient();
+
+        // Act: 40 first requests at once, half to the console, half to the portal
+        var pages = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            using var response = await client.GetAsync(gateway.Url + (i % 2 == 0 ? "/ui/login" : "/portal/login"));
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        }));
+
+        // Assert: every page rendered its form, from one container built once
+        Assert.All(pages, page => Assert.Equal(HttpStatusCode.OK, page.StatusCode));
+        Assert.All(pages, page => Assert.Contains("__RequestVerificationToken", page.Body, StringComparison.Ordinal));
+        Assert.Equal(1, gateway.Service<ApiGate.Web.Shared.WebPagesContainer>().Builds);
+    }
+
+    [Fact]
     public async Task FirstPage_StoreUnreachable_503AndTheLogGivesTheStoresReasonNotTheKeysRemedy()
     {
         // Arrange: the store's file is gone before any page was served (fresh connections fail)
