@@ -23,16 +23,7 @@ internal sealed class StoredFormKeyRepository(IGatewayStore store, TimeProvider 
 {
     public IReadOnlyCollection<XElement> GetAllElements()
     {
-        string? xml;
-        try
-        {
-            xml = Task.Run(() => store.GetWebKeyAsync(CancellationToken.None)).GetAwaiter().GetResult();
-        }
-        catch (InvalidOperationException ex) when (ex is not StoreUnavailableException) // an outage is not the key's fault
-        {
-            throw new InvalidOperationException(ex.Message + StoredFormKey.Unreadable, ex);
-        }
-
+        var xml = Task.Run(() => StoredFormKey.ReadAsync(store, CancellationToken.None)).GetAwaiter().GetResult();
         if (xml is null)
         {
             return [];
@@ -67,10 +58,23 @@ internal static class StoredFormKey
     public const string Unusable =
         "the console's and portal's forms key in the store (table web_keys) is not a usable key; stop every instance, delete that row, and start them again (a new key is made)";
 
-    /// <summary>The error when the stored key cannot be read, after the store's own reason.</summary>
-    public const string Unreadable =
-        " (the console's and portal's forms key, table web_keys); or, to replace that key, stop every instance, " +
-        "delete the row and start them again (a new key is made; open forms must be reloaded)";
+    /// <summary>
+    /// The stored key's text, or null when there is none. A key that cannot be decrypted (written under another
+    /// <c>APIGATE_SECRET_KEY</c>) is an error naming the table and the remedy; a store outage is the store's own error.
+    /// </summary>
+    public static async Task<string?> ReadAsync(IGatewayStore store, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.GetWebKeyAsync(cancellationToken);
+        }
+        catch (InvalidOperationException ex) when (ex is not StoreUnavailableException) // an outage is not the key's fault
+        {
+            throw new InvalidOperationException(
+                ex.Message + " (the console's and portal's forms key, table web_keys); or, to replace that key, stop every instance, " +
+                "delete the row and start them again (a new key is made; open forms must be reloaded)", ex);
+        }
+    }
 
     /// <summary>Makes sure a usable key exists before the first page is served; synchronous, as the key manager is.</summary>
     public static void Ensure(IKeyManager keys, IDataProtectionProvider protection)
@@ -111,17 +115,7 @@ internal static class StoredFormKey
 /// </summary>
 internal sealed class StoredFormKeyCheck(IGatewayStore store) : IHostedService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await store.GetWebKeyAsync(cancellationToken);
-        }
-        catch (InvalidOperationException ex) when (ex is not StoreUnavailableException) // an outage is not the key's fault
-        {
-            throw new InvalidOperationException(ex.Message + StoredFormKey.Unreadable, ex);
-        }
-    }
+    public Task StartAsync(CancellationToken cancellationToken) => StoredFormKey.ReadAsync(store, cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
