@@ -377,7 +377,7 @@ public sealed class BillingService(
     private static ManagementError? BadReturnUrl(string field, string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https"
             ? null
-            : new ManagementError(ManagementErrorKind.Validation, field, $"'{url}' is not an absolute http(s) URL");
+            : new ManagementError(ManagementErrorKind.Validation, field, $"'{UrlUserInfo.Mask(url)}' is not an absolute http(s) URL");
 
     private static ManagementError ProviderError(BillingProviderException ex, PlanDefinition? plan) => ex.Failure switch
     {

@@ -46,7 +46,7 @@ public sealed record UpstreamInput
         Uri? url = null;
         if (Url is not null && !Uri.TryCreate(Url.Trim(), UriKind.Absolute, out url))
         {
-            return Invalid("url", $"'{Url.Trim()}' is not an absolute http:// or https:// URL");
+            return Invalid("url", $"'{UrlUserInfo.Mask(Url.Trim())}' is not an absolute http:// or https:// URL");
         }
 
         List<UpstreamTarget>? targets = null;
@@ -170,12 +170,12 @@ public sealed record TargetInput
             var eq = option.IndexOf('=');
             if (eq <= 0 || !option[..eq].Trim().Equals("weight", StringComparison.OrdinalIgnoreCase))
             {
-                throw new FormatException($"'{option}' in '{text}' is not weight=N");
+                throw new FormatException($"'{UrlUserInfo.Mask(option)}' in '{UrlUserInfo.Mask(text)}' is not weight=N");
             }
 
             if (!int.TryParse(option[(eq + 1)..].Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var w))
             {
-                throw new FormatException($"weight '{option[(eq + 1)..]}' in '{text}' is not a whole number");
+                throw new FormatException($"weight '{UrlUserInfo.Mask(option[(eq + 1)..])}' in '{UrlUserInfo.Mask(text)}' is not a whole number");
             }
 
             weight = w;

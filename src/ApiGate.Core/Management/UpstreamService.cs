@@ -87,7 +87,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
 
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
         {
-            return $"'{url}' is not an absolute http:// or https:// URL";
+            return $"'{UrlUserInfo.Mask(url)}' is not an absolute http:// or https:// URL";
         }
 
         if (uri.Query.Length > 0 || uri.Fragment.Length > 0)

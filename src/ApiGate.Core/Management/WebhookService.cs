@@ -152,7 +152,7 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
 
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
         {
-            return $"'{url}' is not an http or https URL (e.g. https://example.com/hooks/apigate)";
+            return $"'{UrlUserInfo.Mask(url)}' is not an http or https URL (e.g. https://example.com/hooks/apigate)";
         }
 
         if (uri.UserInfo.Length > 0)

@@ -104,6 +104,12 @@ internal sealed class AdminBody
             buffer.Write(chunk, 0, read);
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)))
+        {
+            // The JSON reader would read the bytes as U+FFFD and store a changed name without a word.
+            return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: it is not UTF-8 text"));
+        }
+
         JsonNode? root = null;
         var text = true;
         try
@@ -119,7 +125,7 @@ internal sealed class AdminBody
             text = false; // a member name that is not Unicode text
         }
 
-        if (!text || !AllTextIsUnicode(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)))
+        if (!text || (buffer.Length > 0 && !AllTextIsUnicode(buffer.GetBuffer().AsSpan(0, (int)buffer.Length))))
         {
             return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: a string holds an escape that is not Unicode text (a lone surrogate such as \\ud800)"));
         }
@@ -129,7 +135,16 @@ internal sealed class AdminBody
             return (null, null, AdminErrors.BadRequest("the request body must be a JSON object"));
         }
 
+        var typeInfo = (JsonTypeInfo<T>)WireJson.Options.GetTypeInfo(typeof(T));
         var prefix = "";
+        if (fields.Count > 1 && fields["data"] is JsonObject && typeInfo.Properties.All(p => p.Name != "data")
+            && fields.First(p => p.Key != "data").Key is var sibling)
+        {
+            // A body wrapped in "data" (JSON:API style) has nothing beside it: name the member that is in the way.
+            var error = new ManagementError(ManagementErrorKind.Validation, sibling, $"'{sibling}' is not allowed beside data (a body wrapped in data holds every field inside it)");
+            return (null, null, AdminErrors.From(error, new ErrorSource(Pointer: new AdminBody("", []).PointerFor([sibling]))));
+        }
+
         if (fields.Count == 1 && fields["data"] is JsonObject wrapped)
         {
             fields = (JsonObject)wrapped.DeepClone();
@@ -157,7 +172,6 @@ internal sealed class AdminBody
             sentAs[field] = alias;
         }
 
-        var typeInfo = (JsonTypeInfo<T>)WireJson.Options.GetTypeInfo(typeof(T));
         if (CheckMembers(fields, typeInfo, []) is { } refused)
         {
             var error = new ManagementError(ManagementErrorKind.Validation, string.Join('.', refused.Path), refused.Message);

@@ -10,7 +10,7 @@ internal sealed class TargetBinding
         State = state;
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
-            throw new ArgumentException($"target '{url}' is not an absolute URL"); // a snapshot with it is refused
+            throw new ArgumentException($"target '{Core.Text.UrlUserInfo.Mask(url)}' is not an absolute URL"); // a snapshot with it is refused
         }
 
         Origin = uri.GetLeftPart(UriPartial.Authority);

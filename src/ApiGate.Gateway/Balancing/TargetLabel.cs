@@ -8,17 +8,5 @@ namespace ApiGate.Gateway.Balancing;
 internal static class TargetLabel
 {
     /// <summary><paramref name="url"/> without its userinfo; the same string when it has none.</summary>
-    public static string For(string url)
-    {
-        var scheme = url.IndexOf("://", StringComparison.Ordinal);
-        var authorityStart = scheme < 0 ? 0 : scheme + 3;
-        var authorityEnd = url.IndexOfAny(['/', '?', '#'], authorityStart);
-        if (authorityEnd < 0)
-        {
-            authorityEnd = url.Length;
-        }
-
-        var at = url.LastIndexOf('@', authorityEnd - 1, authorityEnd - authorityStart);
-        return at < 0 ? url : string.Concat(url.AsSpan(0, authorityStart), url.AsSpan(at + 1));
-    }
+    public static string For(string url) => Core.Text.UrlUserInfo.Remove(url);
 }

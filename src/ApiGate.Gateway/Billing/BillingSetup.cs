@@ -41,7 +41,7 @@ internal static class BillingSetup
 
         if (o.StripeApiBase.Length > 0 && !(Uri.TryCreate(o.StripeApiBase, UriKind.Absolute, out var apiBase) && apiBase.Scheme is "http" or "https"))
         {
-            yield return ("stripe.api_base", $"'{o.StripeApiBase}' is not an absolute http(s) URL");
+            yield return ("stripe.api_base", $"'{Core.Text.UrlUserInfo.Mask(o.StripeApiBase)}' is not an absolute http(s) URL");
         }
     }
 

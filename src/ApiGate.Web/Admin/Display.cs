@@ -4,8 +4,7 @@ namespace ApiGate.Web.Admin;
 internal static class Display
 {
     /// <summary>A URL without any user:password part (an upstream URL may carry credentials; pages never show them).</summary>
-    public static string Url(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0 ? url.Replace(uri.UserInfo + "@", "***@", StringComparison.Ordinal) : url;
+    public static string Url(string url) => Core.Text.UrlUserInfo.Mask(url);
 
     public static string Time(DateTimeOffset? at) => at is { } value ? value.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture) : "–";
 }
