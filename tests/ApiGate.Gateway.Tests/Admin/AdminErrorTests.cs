@@ -74,6 +74,73 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Create_BodyWrappedInDataWithASibling_Returns422NamingTheSibling()
+    {
+        var response = await SendAsync(HttpMethod.Post, "/upstreams", $$"""{"data": {"name": "m5", "url": "{{Upstream.Url}}"}, "extra": 1}""");
+
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/extra");
+        Assert.Contains("'extra' is not allowed beside data", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, AssertData(await GetAsync("/upstreams")).GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("/upstreams", "/name")]
+    [InlineData("/routes", "/path")]
+    [InlineData("/keys", "/user")]
+    public async Task Create_EmptyBody_ReadsAsAnEmptyObjectAndNamesTheRequiredField(string path, string pointer)
+    {
+        var response = await SendAsync(HttpMethod.Post, path, "");
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer);
+        Assert.Equal(0, AssertData(await GetAsync(path)).GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Update_EmptyBody_ChangesNothingAndIsNotAServerError()
+    {
+        AssertData(await PostAsync("/plans", new { id = "pro", name = "Pro" }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Patch, "/plans/pro", "");
+
+        Assert.Equal(HttpStatusCode.OK, response.Status);
+        Assert.Equal("Pro", AssertData(await GetAsync("/plans/pro")).GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task Create_BodyNotUtf8_Returns400AndStoresNothing()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/upstreams");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        request.Content = new ByteArrayContent([.. "{\"name\":\"m9"u8, 0xFF, .. "\",\"url\":\"http://127.0.0.1:1\"}"u8]);
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        using var response = await Gateway.Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("not UTF-8 text", body, StringComparison.Ordinal);
+        Assert.Equal(0, AssertData(await GetAsync("/upstreams")).GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("/upstreams", """{"name": "x", "url": "http://carol:S3cretPW3@127.0.0.1:99999"}""", "/url")]
+    [InlineData("/upstreams", """{"name": "x", "url": "carol:S3cretPW3@127.0.0.1"}""", "/url")]
+    [InlineData("/upstreams", """{"name": "x", "targets": ["http://u:S3cretPW3@127.0.0.1:99999"]}""", "/targets")]
+    [InlineData("/upstreams", """{"name": "x", "targets": ["http://u:S3cretPW3@127.0.0.1:1,weight=abc"]}""", "/targets/0")]
+    [InlineData("/upstreams", """{"name": "x", "targets": ["http://u:Pa,S3cretPW3@127.0.0.1:1"]}""", "/targets/0")]
+    [InlineData("/webhooks", """{"url": "http://u:S3cretPW3@127.0.0.1:99999/h", "events": ["key.created"]}""", "/url")]
+    [InlineData("/webhooks", """{"url": "gopher://u:S3cretPW3@127.0.0.1/h", "events": ["key.created"]}""", "/url")]
+    public async Task Create_InvalidUrlWithAPassword_ErrorNeverRepeatsThePassword(string path, string body, string pointer)
+    {
+        var response = await SendAsync(HttpMethod.Post, path, body);
+
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer);
+        Assert.DoesNotContain("S3cretPW3", response.Raw, StringComparison.Ordinal);
+        Assert.Contains("***@", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, AssertData(await GetAsync(path)).GetArrayLength());
+    }
+
+    [Fact]
     public async Task Update_InvalidField_Returns422AndChangesNothing()
     {
         await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });

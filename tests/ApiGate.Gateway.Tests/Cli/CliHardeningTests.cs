@@ -72,6 +72,37 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Contains("(none)", (await RunAsync("upstreams", "list")).Output);
     }
 
+    [Theory]
+    [InlineData("upstreams", "create", "--name", "x", "--url", "http://u:CliPw7788@127.0.0.1:99999")]
+    [InlineData("upstreams", "create", "--name", "x", "--target", "http://u:CliPw7788@127.0.0.1:1,weight=abc")]
+    [InlineData("webhooks", "create", "--url", "http://u:CliPw7788@127.0.0.1:99999/h", "--events", "key.created")]
+    public async Task Create_InvalidUrlWithAPassword_RefusedWithoutRepeatingThePassword(params string[] args)
+    {
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: ", result.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains("***@", result.Diagnostics, StringComparison.Ordinal);
+        Assert.DoesNotContain("CliPw7788", result.Diagnostics + result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
+    {
+        // Arrange
+        Environment["APIGATE_UPSTREAM_URL"] = "http://u:EnvPw5566@127.0.0.1:99999";
+
+        // Act
+        var result = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("upstream.url", result.Diagnostics, StringComparison.Ordinal);
+        Assert.DoesNotContain("EnvPw5566", result.Diagnostics + result.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ManagementCommand_DatabaseInADirectoryThatDoesNotExist_RefusedAndNothingCreated()
     {
