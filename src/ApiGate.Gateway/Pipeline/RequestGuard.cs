@@ -43,6 +43,11 @@ internal static class RequestGuard
             return ConnectNotAllowed;
         }
 
+        if (HeaderWithControlCharacter(context.Request.Headers) is { } header)
+        {
+            return InvalidHeader(header);
+        }
+
         var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path);
         if (RequestPaths.IsPlain(raw))
         {
@@ -70,6 +75,37 @@ internal static class RequestGuard
             ? raw.SequenceEqual(path)
             : RequestPaths.TryDecode(raw, out var decoded) is null && decoded == path;
     }
+
+    /// <summary>
+    /// The name of the first request header whose value holds a control character other than a tab — C0 (Kestrel
+    /// already refuses NUL, CR and LF), DEL or C1 (U+0080–U+009F, which a client sends as UTF-8) — or null. RFC 9110
+    /// §5.5 makes such values invalid; forwarded, they would reach a backend's parser and its logs (terminal escapes).
+    /// </summary>
+    internal static string? HeaderWithControlCharacter(IHeaderDictionary headers)
+    {
+        foreach (var header in headers)
+        {
+            foreach (var value in header.Value)
+            {
+                if (value is not null && value.AsSpan().IndexOfAny(ControlCharacters) >= 0)
+                {
+                    return header.Key;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> ControlCharacters = System.Buffers.SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000A\u000B\u000C\u000D\u000E\u000F" +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F\u007F" +
+        "\u0080\u0081\u0082\u0083\u0084\u0085\u0086\u0087\u0088\u0089\u008A\u008B\u008C\u008D\u008E\u008F" +
+        "\u0090\u0091\u0092\u0093\u0094\u0095\u0096\u0097\u0098\u0099\u009A\u009B\u009C\u009D\u009E\u009F");
+
+    /// <summary>The JSON:API error for a header value with a control character; names the header, never its value.</summary>
+    public static GatewayError InvalidHeader(string name) =>
+        new(400, "invalid_header", "Bad Request", $"The request header {name} was refused: its value holds a control character. See Headers in docs/forwarding.md.");
 
     /// <summary>The JSON:API error for a refused path; the detail says what was wrong, never echoing the path.</summary>
     public static GatewayError InvalidPath(string problem) =>

@@ -31,6 +31,43 @@ public sealed class ClientFaultTests : BalancingTestBase
         Assert.All(await SendManyAsync("/strict/x", 3), s => Assert.Equal(200, s));
     }
 
+    [Theory]
+    [InlineData("a\u001b[2Jb")]
+    [InlineData("a\u0007b")]
+    [InlineData("a\u007fb")]
+    [InlineData("a\u0085b")]
+    [InlineData("a\u009bb")]
+    public async Task HeaderValueWithAControlCharacter_Refused400NamingTheHeaderAndNotForwarded(string value)
+    {
+        // Arrange
+        await CreateStrictAsync();
+
+        // Act: the value written as UTF-8 on the wire, as a client would send it.
+        var response = await RawHttp.SendAsync(Gateway.Url, Encoding.UTF8.GetBytes(
+            $"GET /strict/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nX-Log-Me: {value}\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_header", response.ErrorCode);
+        Assert.Contains("X-Log-Me", response.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain(value, response.Body, StringComparison.Ordinal);
+        Assert.Empty(Enumerable.Range(0, 3).SelectMany(i => Backend(i).Received));
+    }
+
+    [Fact]
+    public async Task HeaderValueWithATab_IsForwarded()
+    {
+        // Arrange
+        await CreateStrictAsync();
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, Encoding.ASCII.GetBytes("GET /strict/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nX-A: a\tb\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Equal("a\tb", Assert.Single(Enumerable.Range(0, 3).SelectMany(i => Backend(i).Received)).Headers["X-A"][0]);
+    }
+
     [Fact]
     public async Task NonAsciiHeaderValue_IsForwardedAsSentAndNoTargetIsEjected()
     {
