@@ -261,9 +261,9 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     /// <summary>
     /// Removes client headers a backend could take for the gateway's: any <c>X-Entitlement-*</c> or custom entitlement
     /// header, <see cref="NeverForwarded"/>, <see cref="FromTrustedProxyOnly"/> unless a trusted proxy sent the request,
-    /// and every name with a character other than a letter, digit or '-' (unless
-    /// <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>; then only those that read as a protected header, an entitlement
-    /// header or the upstream's credential header once each such character is '-').
+    /// <c>Proxy-*</c> and <c>Trailer</c>, and every name with a character other than a letter, digit or '-' (unless
+    /// <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>; then only those that read as any of those, a protected header,
+    /// a method override the route would drop, or the upstream's credential header once each such character is '-').
     /// </summary>
     private void StripSpoofableHeaders(HttpRequestHeaders outgoing, bool fromTrustedProxy)
     {
@@ -273,8 +273,8 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         {
             var name = header.Key;
             if (name.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(name)
-                || NeverForwarded.Contains(name) || (!fromTrustedProxy && FromTrustedProxyOnly.Contains(name))
-                || (HasUnusualCharacter(name) && (!allowUnderscoreHeaders || ReadsAsProtected(name))))
+                || IsNeverForwarded(name, fromTrustedProxy)
+                || (HasUnusualCharacter(name) && (!allowUnderscoreHeaders || ReadsAsProtected(name, fromTrustedProxy))))
             {
                 (found ??= []).Add(name);
             }
@@ -298,7 +298,16 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     private static readonly System.Buffers.SearchValues<char> NameCharacters =
         System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-");
 
-    private bool ReadsAsProtected(string name)
+    /// <summary>
+    /// <see cref="NeverForwarded"/>, <see cref="FromTrustedProxyOnly"/> (unless a trusted proxy sent the request) and the
+    /// hop-by-hop names YARP's copy keeps: <c>Proxy-*</c> (<c>Proxy-Authorization</c> is the client's credential for the
+    /// gateway, not the backend's) and <c>Trailer</c> (trailer fields are not forwarded, so announcing them would be false).
+    /// </summary>
+    private static bool IsNeverForwarded(string name, bool fromTrustedProxy) =>
+        NeverForwarded.Contains(name) || (!fromTrustedProxy && FromTrustedProxyOnly.Contains(name))
+        || name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase) || name.Equals("Trailer", StringComparison.OrdinalIgnoreCase);
+
+    private bool ReadsAsProtected(string name, bool fromTrustedProxy)
     {
         var dashed = string.Create(name.Length, name, static (span, source) =>
         {
@@ -308,6 +317,8 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             }
         });
         if (dashed.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(dashed)
+            || IsNeverForwarded(dashed, fromTrustedProxy)
+            || (request.Route.Definition.Methods.Count > 0 && MethodOverrideHeaders.Contains(dashed, StringComparer.OrdinalIgnoreCase))
             || (request.Upstream.AuthHeaderName is { } authName && dashed.Equals(authName, StringComparison.OrdinalIgnoreCase)))
         {
             return true;
@@ -389,8 +400,9 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
         return location[origin.Length] switch
         {
-            // '//host/…' or '/\host/…' would read as another host once relative: left as the upstream wrote it.
-            '/' => location.Length > origin.Length + 1 && location[origin.Length + 1] is '/' or '\\' ? null : location[origin.Length..],
+            // '//host/…' or '/\host/…' would read as another host once relative; '/.' before it keeps the path on this
+            // host ('/.//evil/x' resolves to the path '//evil/x' here) without telling the client the backend's address.
+            '/' => location.Length > origin.Length + 1 && location[origin.Length + 1] is '/' or '\\' ? "/." + location[origin.Length..] : location[origin.Length..],
             '?' or '#' => "/" + location[origin.Length..],
             _ => null, // http://10.0.0.5:80801/… or http://10.0.0.5.example/…: another authority
         };

@@ -91,7 +91,19 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// </summary>
     public async ValueTask<bool> RejectAsync(GatewayError error)
     {
-        ClientHeaders.Apply(HttpContext.Response.Headers, this);
+        var headers = HttpContext.Response.Headers;
+        if (!HttpContext.Response.HasStarted)
+        {
+            // A failed upstream exchange can have cleared what earlier steps set (the forwarder resets the response when
+            // the upstream fails after its headers arrived): the request id and a CORS route's headers are set again.
+            headers["X-Request-ID"] = RequestId;
+            if (Policies.Cors is { } cors)
+            {
+                Cors.CorsHeaders.ApplyActual(headers, cors, Cors.CorsHeaders.OriginOf(HttpContext.Request));
+            }
+        }
+
+        ClientHeaders.Apply(headers, this);
         await GatewayErrorWriter.WriteAsync(HttpContext, error);
         return false;
     }

@@ -269,8 +269,8 @@ public sealed class ForwardingTests : GatewayTestBase
     [InlineData("http://10.0.0.5:8080#top", "/#top")]
     [InlineData("http://10.0.0.5:80801/a", null)]
     [InlineData("http://10.0.0.5:8080.example/a", null)]
-    [InlineData("http://10.0.0.5:8080//evil.example/a", null)]
-    [InlineData("http://10.0.0.5:8080/\\evil.example/a", null)]
+    [InlineData("http://10.0.0.5:8080//evil.example/a", "/.//evil.example/a")]
+    [InlineData("http://10.0.0.5:8080/\\evil.example/a", "/./\\evil.example/a")]
     [InlineData("https://10.0.0.5:8080/a", null)]
     [InlineData("/a", null)]
     public void ToRelative_OnlyTheTargetsOwnOrigin_AndNeverAnotherHost(string location, string? expected)

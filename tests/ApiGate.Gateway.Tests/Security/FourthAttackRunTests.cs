@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Security;
+
+/// <summary>
+/// What a fourth attack run found, kept so it cannot come back: an upstream failing after its headers left the client's
+/// error without its request id and CORS headers; <c>Trailer</c> and <c>Proxy-*</c> request headers reached the backend;
+/// a redirect to the backend's own address with a path starting <c>//</c> told the client that address.
+/// </summary>
+public sealed class FourthAttackRunTests : GatewayTestBase
+{
+    private const string Origin = "https://app.example.com";
+
+    private protected override Task SetUpAsync() => Task.CompletedTask;
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 502, "upstream_error")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 504, "upstream_timeout")]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 504, "upstream_timeout")]
+    public async Task UpstreamFailsAfterItsHeaders_TheErrorCarriesTheRequestIdAndTheCorsHeaders(string upstreamSends, int status, string code)
+    {
+        // Arrange: a backend that answers with headers and then a broken body, or headers and then nothing.
+        await using var backend = await ScriptedBackend.StartAsync(upstreamSends);
+        await Gateway.AddUpstreamAsync("broken", backend.Url, new UpstreamInput { Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "broken", Path = "/broken/*", Upstream = "broken", CorsOrigins = Origin });
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/broken/x", "X-Request-ID: my-trace-1", "Origin: " + Origin);
+
+        // Assert
+        Assert.Equal(status, response.Status);
+        Assert.Equal(code, response.ErrorCode);
+        Assert.Equal("my-trace-1", response.Headers["X-Request-ID"]);
+        Assert.Equal(Origin, response.Headers["Access-Control-Allow-Origin"]);
+    }
+
+    [Fact]
+    public async Task TrailerAndProxyHeaders_NeverReachTheBackend()
+    {
+        // Arrange
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "pub", Path = "/pub/*", Upstream = "backend" });
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/pub/x", "Trailer: X-User-ID", "Proxy-Foo: y", "Proxy-Authorization: Basic Zm9vOmJhcg==",
+            "Proxy-Connection: keep-alive", "X-Kept: yes");
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(Upstream.Received).Headers;
+        Assert.Equal(["yes"], received["X-Kept"]);
+        Assert.DoesNotContain(received.Keys, name => name.Equals("Trailer", StringComparison.OrdinalIgnoreCase) || name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Theory]
+    [InlineData("//evil.example/x", "/.//evil.example/x")]
+    [InlineData("/\\evil.example/x", "/./\\evil.example/x")]
+    public async Task RedirectToTheBackendsOwnAddressWithADoubleSlashPath_StaysOnTheGatewayAndHidesTheAddress(string path, string expected)
+    {
+        // Arrange
+        await using var backend = await ScriptedBackend.StartAsync(port => $"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}{path}\r\nContent-Length: 0\r\n\r\n");
+        await Gateway.AddUpstreamAsync("redirecting", backend.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "redirecting" });
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/r/x");
+
+        // Assert
+        Assert.Equal(302, response.Status);
+        Assert.Equal(expected, response.Headers["Location"]);
+        Assert.Equal("/evil.example/x", new Uri(new Uri("http://gw/"), expected.Replace('\\', '/')).AbsolutePath[1..]);
+    }
+}
+
+/// <summary>With <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>: the underscore forms of headers that are never forwarded stay dropped.</summary>
+public sealed class FourthAttackRunUnderscoreTests : GatewayTestBase
+{
+    private protected override void Configure(GatewayOptions options) => options.AllowUnderscoreHeaders = true;
+
+    private protected override Task SetUpAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task UnderscoreFormsOfHeadersNeverForwarded_AreDropped_OthersPass()
+    {
+        // Arrange
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "get-only", Path = "/g/*", Upstream = "backend", Methods = "GET" });
+        string[] dropped = ["X_Original_URL: /admin", "X_Rewrite_URL: /admin", "X_Forwarded_Port: 443", "True_Client_IP: 192.0.2.1", "X_Client_IP: 192.0.2.2",
+            "X_HTTP_Method_Override: DELETE"];
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/g/x", [.. dropped, "X_Custom_Thing: kept"]);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(Upstream.Received).Headers;
+        Assert.Equal(["kept"], received["X_Custom_Thing"]);
+        foreach (var line in dropped)
+        {
+            var name = line[..line.IndexOf(':', StringComparison.Ordinal)];
+            Assert.False(received.ContainsKey(name), $"{name} reached the backend");
+        }
+    }
+}
+
+/// <summary>A loopback backend that answers every connection with fixed bytes, then holds it open until disposed.</summary>
+internal sealed class ScriptedBackend : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Socket> _held = [];
+    private Task _serving = Task.CompletedTask;
+
+    private ScriptedBackend(TcpListener listener) => _listener = listener;
+
+    public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+
+    public static Task<ScriptedBackend> StartAsync(string response) => StartAsync(_ => response);
+
+    /// <summary>Starts it; <paramref name="response"/> gets the backend's own port (for answers that name its address).</summary>
+    public static Task<ScriptedBackend> StartAsync(Func<int, string> response)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var backend = new ScriptedBackend(listener);
+        var bytes = Encoding.ASCII.GetBytes(response(((IPEndPoint)listener.LocalEndpoint).Port));
+        backend._serving = backend.ServeAsync(bytes);
+        return Task.FromResult(backend);
+    }
+
+    private async Task ServeAsync(byte[] response)
+    {
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var socket = await _listener.AcceptSocketAsync(_stop.Token);
+                lock (_held)
+                {
+                    _held.Add(socket);
+                }
+
+                var buffer = new byte[8192];
+                var head = "";
+                while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    var read = await socket.ReceiveAsync(buffer, _stop.Token);
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    head += Encoding.ASCII.GetString(buffer, 0, read);
+                }
+
+                await socket.SendAsync(response, _stop.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _serving;
+        lock (_held)
+        {
+            _held.ForEach(s => s.Dispose());
+        }
+
+        _stop.Dispose();
+    }
+}
