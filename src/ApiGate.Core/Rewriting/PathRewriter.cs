@@ -38,7 +38,7 @@ public abstract class PathRewriter
     {
         var result = Produce(match, request);
         var problem = CheckPath(result, out var decoded);
-        return problem is null ? decoded : throw new RewriteException(problem);
+        return problem is null ? decoded : throw new RewriteException(problem) { FromRequestValues = this is TemplateRewriter };
     }
 
     private protected abstract string Produce(in RouteMatch match, IRewriteRequest request);
@@ -68,7 +68,15 @@ public abstract class PathRewriter
 }
 
 /// <summary>A rewrite result that must not be forwarded.</summary>
-public sealed class RewriteException(string message) : Exception(message);
+public sealed class RewriteException(string message) : Exception(message)
+{
+    /// <summary>
+    /// True when only the request's own values can have made the result unusable: a template's literal parts are checked
+    /// when it is written, so a template result refused at run time holds something the client sent (a capture, a query
+    /// or header value) — the client's error, not the route's.
+    /// </summary>
+    public bool FromRequestValues { get; init; }
+}
 
 internal sealed class TemplateRewriter : PathRewriter
 {
@@ -155,9 +163,14 @@ internal sealed class TemplateRewriter : PathRewriter
         var builder = new StringBuilder();
         foreach (var part in _parts)
         {
-            builder.Append(part.Kind switch
+            if (part.Kind == PartKind.Literal)
             {
-                PartKind.Literal => part.Text,
+                builder.Append(part.Text); // the operator's text: its percent escapes are decoded once, as written
+                continue;
+            }
+
+            AppendValue(builder, part.Kind switch
+            {
                 PartKind.Numbered => match.GetNumbered(int.Parse(part.Text, System.Globalization.CultureInfo.InvariantCulture)),
                 PartKind.Named => match.GetNamed(part.Text) ?? "",
                 _ => request.GetVariable(part.Text) ?? "",
@@ -165,6 +178,31 @@ internal sealed class TemplateRewriter : PathRewriter
         }
 
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// A substituted value is already decoded text (captures come from the decoded path, variables from decoded query
+    /// and header values): its '%', '?' and '#' are escaped so the result's one decode gives the value back as it was,
+    /// instead of decoding what the client sent a second time (a captured <c>%41</c> must not become <c>A</c>).
+    /// </summary>
+    private static void AppendValue(StringBuilder builder, string value)
+    {
+        if (value.AsSpan().IndexOfAny('%', '?', '#') < 0)
+        {
+            builder.Append(value);
+            return;
+        }
+
+        foreach (var c in value)
+        {
+            builder.Append(c switch
+            {
+                '%' => "%25",
+                '?' => "%3F",
+                '#' => "%23",
+                _ => null,
+            } ?? c.ToString());
+        }
     }
 
     private static bool IsIdentifier(string name)

@@ -29,6 +29,13 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, ILogg
             {
                 request.UpstreamPath = rewriter.Rewrite(request.Match, request);
             }
+            catch (RewriteException ex) when (ex.FromRequestValues)
+            {
+                // What the client sent (a capture, a query or header value) made the path unusable: its error, not the route's.
+                LogRewriteRefused(request.Route.Definition.Id, request.RequestId, ex.Message);
+                return request.RejectAsync(new GatewayError(400, "invalid_path", "Bad Request",
+                    $"The request cannot be forwarded: with the values this request gave it, the route's path rewrite produced a path that is refused ({ex.Message}). See Path safety in docs/routing.md."));
+            }
             catch (RewriteException ex)
             {
                 LogRewriteFailed(request.Route.Definition.Id, request.RequestId, ex.Message);
@@ -87,4 +94,7 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, ILogg
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Path rewrite of route {RouteId} failed for request {RequestId}: {Reason}")]
     private partial void LogRewriteFailed(string routeId, string requestId, string reason);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Debug, Message = "Path rewrite of route {RouteId} refused the values of request {RequestId}: {Reason}")]
+    private partial void LogRewriteRefused(string routeId, string requestId, string reason);
 }

@@ -58,6 +58,52 @@ public sealed class FourthAttackRunTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData("/t/x%3F", "/public/x%3F")]
+    [InlineData("/t/x%23y", "/public/x%23y")]
+    [InlineData("/t/caf%C3%A9", "/public/caf%C3%A9")]
+    [InlineData("/t/100%25", "/public/100%25")]
+    [InlineData("/q/x?q=%C3%A9", "/search/%C3%A9?q=%C3%A9")]
+    [InlineData("/q/x?q=a%3Fb", "/search/a%3Fb?q=a%3Fb")]
+    public async Task TemplateRewrite_SubstitutedValues_ReachTheBackendAsDecodedOnce(string target, string rawTargetUpstream)
+    {
+        // Arrange
+        await AddTemplateRoutesAsync();
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, target);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Equal(rawTargetUpstream, Assert.Single(Upstream.Received).RawTarget);
+    }
+
+    [Theory]
+    [InlineData("/q/x?q=%2541")]
+    [InlineData("/q/x?q=..")]
+    [InlineData("/r/%25/41")]
+    public async Task TemplateRewrite_ValuesThatWouldBeDecodedTwiceOrClimb_Refused400AsTheRequestsFault(string target)
+    {
+        // Arrange
+        await AddTemplateRoutesAsync();
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, target);
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_path", response.ErrorCode);
+        Assert.Empty(Upstream.Received);
+    }
+
+    private async Task AddTemplateRoutesAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "t", Path = "/t/*", Upstream = "backend", PathRewrite = "/public/$1" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "q", Path = "/q/*", Upstream = "backend", PathRewrite = "/search/${query.q}" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/([^/]*)/([^/]*)", MatchType = "regex", Upstream = "backend", PathRewrite = "/c/$1$2" });
+    }
+
+    [Theory]
     [InlineData("//evil.example/x", "/.//evil.example/x")]
     [InlineData("/\\evil.example/x", "/./\\evil.example/x")]
     public async Task RedirectToTheBackendsOwnAddressWithADoubleSlashPath_StaysOnTheGatewayAndHidesTheAddress(string path, string expected)
