@@ -73,6 +73,12 @@ internal static partial class CliApp
         if (parse.UnmatchedTokens.Count > 0)
         {
             var token = parse.UnmatchedTokens[0];
+            if (!token.StartsWith('-') && FlagBefore(parse, token) is { } flag)
+            {
+                // `--enabled maybe`: a flag takes an optional true/false, so the parser left the value over.
+                return $"{flag}: '{token}' is not true or false";
+            }
+
             return token.StartsWith('-') ? $"unknown option {token}" : $"unexpected argument '{token}'";
         }
 
@@ -95,6 +101,23 @@ internal static partial class CliApp
         }
 
         return message;
+    }
+
+    /// <summary>The true/false option written just before <paramref name="token"/> on the command line, if any.</summary>
+    private static string? FlagBefore(ParseResult parse, string token)
+    {
+        var tokens = parse.Tokens;
+        for (var i = 1; i < tokens.Count; i++)
+        {
+            if (tokens[i].Value == token && tokens[i - 1].Type == TokenType.Option)
+            {
+                var name = tokens[i - 1].Value;
+                var option = parse.CommandResult.Command.Options.FirstOrDefault(o => o.Name == name || o.Aliases.Contains(name));
+                return option?.ValueType == typeof(bool) || option?.ValueType == typeof(bool?) ? name : null;
+            }
+        }
+
+        return null;
     }
 
     [System.Text.RegularExpressions.GeneratedRegex("^Cannot parse argument '(?<value>.*)' for (?:option|argument) '(?<option>[^']*)' as expected type '(?<type>[^']*)'$")]

@@ -88,6 +88,20 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.DoesNotContain("CliPw7788", result.Diagnostics + result.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--enabled", "upstreams", "create", "--name", "x", "--url", "http://127.0.0.1:1", "--enabled", "maybe")]
+    [InlineData("--auth", "routes", "create", "--path", "/c1", "--auth=maybe")]
+    [InlineData("--default", "plans", "create", "--id", "c1", "--name", "C1", "--default", "maybe")]
+    public async Task Create_FlagWithAValueThatIsNotTrueOrFalse_RefusedNamingTheFlag(string flag, params string[] args)
+    {
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith($"error: {flag}: 'maybe' is not true or false; see 'apigate ", result.Diagnostics, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
     {
