@@ -14,7 +14,10 @@ public sealed record UpstreamInput
     public string? Description { get; init; }
     public string? Url { get; init; }
 
-    /// <summary>Milliseconds or a duration such as <c>30s</c>; <c>0</c> or <c>default</c> = the gateway default.</summary>
+    /// <summary>
+    /// Milliseconds or a duration such as <c>30s</c>; <c>0</c> or <c>default</c> = the gateway default. Stored in whole
+    /// milliseconds, so a fraction of one (<c>0.4</c>, <c>2.9</c>) is refused, never cut off.
+    /// </summary>
     public string? Timeout { get; init; }
 
     public int? MaxIdleConns { get; init; }
@@ -100,8 +103,13 @@ public sealed record UpstreamInput
             {
                 timeout = new Optional<TimeSpan?>(null);
             }
-            else if (Durations.TryParse(Timeout, out var value) && value > TimeSpan.Zero)
+            else if (Durations.TryParse(Timeout, out var value, out var whole) && value > TimeSpan.Zero)
             {
+                if (!whole)
+                {
+                    return Invalid("timeout", NotWholeMilliseconds(Timeout, "the timeout"));
+                }
+
                 timeout = value;
             }
             else
@@ -152,6 +160,13 @@ public sealed record UpstreamInput
             HealthCheck = health?.Value,
         };
     }
+
+    /// <summary>
+    /// Why a duration kept in whole milliseconds was refused: cutting <c>0.4</c> (0.4 ms, not 0.4 s) to 0 would turn it
+    /// into "the gateway default", and <c>2.9</c> into 2.
+    /// </summary>
+    internal static string NotWholeMilliseconds(string text, string what) =>
+        $"'{text}' has a fraction of a millisecond: {what} must be a whole number of milliseconds (a bare number is milliseconds, e.g. 400) or a duration such as 30s";
 }
 
 /// <summary>One target of an upstream: a base URL and a weight (1..1000, default 1).</summary>
@@ -207,19 +222,19 @@ public sealed record HealthCheckInput
             return Invalid("health_check.passive_failures", $"'{PassiveFailures}' is not a number of failures (0 = off, -1 = the default)");
         }
 
-        if (!TryDuration(Interval, out var interval))
+        if (Duration(Interval, "health_check.interval", "the interval", "5s", out var interval) is { } intervalError)
         {
-            return Invalid("health_check.interval", $"'{Interval}' is not a duration (milliseconds, or e.g. 5s)");
+            return intervalError;
         }
 
-        if (!TryDuration(Timeout, out var timeout))
+        if (Duration(Timeout, "health_check.timeout", "the timeout", "2s", out var timeout) is { } timeoutError)
         {
-            return Invalid("health_check.timeout", $"'{Timeout}' is not a duration (milliseconds, or e.g. 2s)");
+            return timeoutError;
         }
 
-        if (!TryDuration(PassiveCooldown, out var cooldown))
+        if (Duration(PassiveCooldown, "health_check.passive_cooldown", "the cooldown", "30s", out var cooldown) is { } cooldownError)
         {
-            return Invalid("health_check.passive_cooldown", $"'{PassiveCooldown}' is not a duration (milliseconds, or e.g. 30s)");
+            return cooldownError;
         }
 
         var path = Path?.Trim();
@@ -235,21 +250,28 @@ public sealed record HealthCheckInput
         };
     }
 
-    /// <summary>Null text is "not given" and parses; otherwise it must be a duration.</summary>
-    private static bool TryDuration(string? text, out TimeSpan? value)
+    /// <summary>
+    /// Null text is "not given" and parses; otherwise it must be a duration of whole milliseconds (how it is stored).
+    /// </summary>
+    private static ManagementError? Duration(string? text, string field, string what, string example, out TimeSpan? value)
     {
         value = null;
         if (text is null)
         {
-            return true;
+            return null;
         }
 
-        if (!Durations.TryParse(text, out var parsed))
+        if (!Durations.TryParse(text, out var parsed, out var whole))
         {
-            return false;
+            return Invalid(field, $"'{text}' is not a duration (milliseconds, or e.g. {example})");
+        }
+
+        if (!whole)
+        {
+            return Invalid(field, UpstreamInput.NotWholeMilliseconds(text, what));
         }
 
         value = parsed;
-        return true;
+        return null;
     }
 }

@@ -1,6 +1,7 @@
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Storage.Sql;
+using Microsoft.Data.Sqlite;
 
 namespace ApiGate.Storage.Sqlite;
 
@@ -31,21 +32,30 @@ public sealed partial class SqliteGatewayStore
 
             _usageWriter ??= new SqliteUsageWriter(await OpenAsync(cancellationToken));
             var connection = _usageWriter.Connection;
-            using var transaction = BeginWrite(connection);
             try
             {
-                _usageWriter.Write(events, rawEvents);
-                await RecordUsageCrossingsAsync(connection, transaction, events, cancellationToken);
-            }
-            catch
-            {
-                // The connection may be unusable (disk error, file replaced): start the next batch on a fresh one.
-                transaction.Rollback();
-                DisposeUsageWriter();
-                throw;
-            }
+                using var transaction = BeginWrite(connection);
+                try
+                {
+                    _usageWriter.Write(events, rawEvents);
+                    await RecordUsageCrossingsAsync(connection, transaction, events, cancellationToken);
+                }
+                catch
+                {
+                    // The connection may be unusable (disk error, file replaced): start the next batch on a fresh one.
+                    transaction.Rollback();
+                    DisposeUsageWriter();
+                    throw;
+                }
 
-            transaction.Commit(); // no version bump: usage is not configuration
+                transaction.Commit(); // no version bump: usage is not configuration
+            }
+            catch (SqliteException ex) when (IsReadOnly(ex))
+            {
+                // Opened while the file was read-only: the next batch opens it again, so it is written once it is writable.
+                DisposeUsageWriter();
+                throw ReadOnlyStore(ex);
+            }
         }
         finally
         {

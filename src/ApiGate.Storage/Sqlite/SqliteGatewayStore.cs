@@ -4,6 +4,7 @@ using ApiGate.Storage.Rows;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sql;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace ApiGate.Storage.Sqlite;
 
@@ -22,6 +23,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     private readonly string _connectionString;
     private readonly string _createConnectionString;
     private readonly bool _inMemory;
+    private readonly bool _readOnlyMode;
     private FileIdentity? _opened;
 
     /// <param name="dsn">A file path (<c>apigate.db</c>) or a full SQLite connection string (<c>Data Source=…</c>).</param>
@@ -41,6 +43,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         builder.Pooling = true;
         BusyTimeout = TimeSpan.FromSeconds(builder.DefaultTimeout);
         _inMemory = builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:";
+        _readOnlyMode = builder.Mode == SqliteOpenMode.ReadOnly;
         _createConnectionString = builder.ToString();
         if (!_inMemory && builder.Mode == SqliteOpenMode.ReadWriteCreate)
         {
@@ -84,6 +87,10 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         try
         {
             await MigrateAsync(cancellationToken);
+        }
+        catch (SqliteException ex) when (IsReadOnly(ex))
+        {
+            throw ReadOnlyStore(ex);
         }
         catch (SqliteException ex) when (!IsBusy(ex))
         {
@@ -168,7 +175,27 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     private protected override bool IsForeignKeyViolation(Exception exception) =>
         exception is SqliteException { SqliteExtendedErrorCode: 787 /* SQLITE_CONSTRAINT_FOREIGNKEY */ };
 
+    /// <summary>A write the file's permissions refused (SQLITE_READONLY) is the store being unavailable, with the reason.</summary>
+    private protected override Exception? Translate(Exception exception) =>
+        exception is SqliteException ex && IsReadOnly(ex) ? ReadOnlyStore(ex) : null;
+
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = await OpenPooledAsync(cancellationToken);
+        if (!_readOnlyMode && !_inMemory && raw.sqlite3_db_readonly(connection.Handle, utf8z.FromSpan("main\0"u8)) == 1)
+        {
+            // SQLite opens a file it may not write read-only without a word, and the pool would hand that connection
+            // out again after the permissions are fixed: drop the pooled ones and open the file afresh, so writes work
+            // again without a restart (while the file stays read-only, every use opens it anew: slower, still correct).
+            ForgetPooledConnections();
+            await connection.DisposeAsync();
+            connection = await OpenPooledAsync(cancellationToken);
+        }
+
+        return connection;
+    }
+
+    private async Task<SqliteConnection> OpenPooledAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
         try
@@ -178,10 +205,23 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         catch (SqliteException ex)
         {
             await connection.DisposeAsync();
-            throw CannotOpen(ex);
+            throw IsReadOnly(ex) ? ReadOnlyStore(ex) : CannotOpen(ex);
         }
 
         return connection;
+    }
+
+    /// <summary>
+    /// Closes this store's idle pooled connections and keeps the ones in use from going back to the pool, so the next
+    /// use opens the file again (with the permissions it has now).
+    /// </summary>
+    private void ForgetPooledConnections()
+    {
+        foreach (var connectionString in (string[])[_connectionString, _createConnectionString])
+        {
+            using var any = new SqliteConnection(connectionString);
+            SqliteConnection.ClearPool(any);
+        }
     }
 
     /// <summary>
@@ -238,8 +278,29 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     private static bool IsBusy(SqliteException ex) => ex.SqliteErrorCode is 5 /* SQLITE_BUSY */ or 6 /* SQLITE_LOCKED */;
 
+    private static bool IsReadOnly(SqliteException ex) => (ex.SqliteErrorCode & 0xff) == 8; // SQLITE_READONLY and its extended codes
+
     private StoreUnavailableException CannotOpen(SqliteException ex) =>
         new($"cannot open the store at {Location} ({Setting}): {Reason(ex)}", ex);
+
+    /// <summary>
+    /// A write refused because the file, its <c>-wal</c> or <c>-shm</c>, or its directory may not be written by this
+    /// process's user: names them and the user. The connections that met it are not used again.
+    /// </summary>
+    private StoreUnavailableException ReadOnlyStore(SqliteException ex)
+    {
+        ForgetPooledConnections();
+        if (_readOnlyMode)
+        {
+            return new($"the store at {Location} ({Setting}) is opened with Mode=ReadOnly, so nothing can be written to it: remove Mode=ReadOnly from the setting", ex);
+        }
+
+        var user = Environment.UserName;
+        var unwritable = StoreFile.Unwritable(Location);
+        var which = unwritable.Count > 0 ? $"{string.Join(", ", unwritable)} cannot be written by {user}; " : "";
+        return new($"the store at {Location} ({Setting}) is read-only for the user this process runs as, {user}: {which}make the database " +
+                   "file, its -wal and -shm files and its directory writable by that user", ex);
+    }
 
     /// <summary>SQLite's own words without the driver's "SQLite Error 14: '…'" wrapping.</summary>
     private static string Reason(SqliteException ex)

@@ -7,7 +7,7 @@ namespace ApiGate.Storage.Sqlite;
 /// Which file is at a path, so a running gateway can tell that the database it has open is still the one at its
 /// configured path: a deleted, moved or replaced file keeps serving through open handles while the path names
 /// nothing, or another store (split brain). On Linux the identity is the device and inode numbers; elsewhere only
-/// whether a file exists at the path.
+/// whether a file exists at the path. Also which of the store's files a read-only store cannot write.
 /// </summary>
 internal static partial class StoreFile
 {
@@ -34,8 +34,43 @@ internal static partial class StoreFile
         return FileIdentity.Unknown;
     }
 
+    /// <summary>
+    /// Which of the store's files (the database and, when present, its <c>-wal</c> and <c>-shm</c>) and its directory
+    /// this process's user may not write (<c>access(2)</c>, so a read-only mount or an immutable file counts too); empty
+    /// where that cannot be asked (not Linux).
+    /// </summary>
+    public static IReadOnlyList<string> Unwritable(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return [];
+        }
+
+        var unwritable = new List<string>();
+        foreach (var file in (string[])[path, path + "-wal", path + "-shm"])
+        {
+            if (File.Exists(file) && Access(file, WriteAccess) != 0)
+            {
+                unwritable.Add(file);
+            }
+        }
+
+        var directory = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory) && Access(directory, WriteAccess) != 0)
+        {
+            unwritable.Add(directory + "/");
+        }
+
+        return unwritable;
+    }
+
+    private const int WriteAccess = 2; // W_OK
+
     [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
     private static extern int Stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [Out] byte[] buffer);
+
+    [DllImport("libc", EntryPoint = "access", SetLastError = true)]
+    private static extern int Access([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int mode);
 }
 
 /// <summary>A file's device and inode numbers (both 0 where they cannot be read: then only existence is compared).</summary>

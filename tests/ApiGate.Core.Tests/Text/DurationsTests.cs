@@ -66,6 +66,41 @@ public sealed class DurationsTests
     }
 
     [Theory]
+    [InlineData("0.4s", 400)]
+    [InlineData("0.29s", 290)]
+    [InlineData("1.1s", 1_100)]
+    [InlineData("2.0", 2)]
+    [InlineData("0.5m", 30_000)]
+    [InlineData("1e3", 1_000)]
+    public void TryParse_WholeMilliseconds_ExactValueAndWhole(string text, long expectedMs)
+    {
+        // Act
+        var ok = Durations.TryParse(text, out var value, out var whole);
+
+        // Assert
+        Assert.True(ok);
+        Assert.True(whole);
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), value);
+    }
+
+    [Theory]
+    [InlineData("0.4")]
+    [InlineData("2.9")]
+    [InlineData("2.9ms")]
+    [InlineData("1.0005s")]
+    [InlineData("0.00001m")]
+    public void TryParse_FractionOfAMillisecond_ParsesButIsNotWhole(string text)
+    {
+        // Act
+        var ok = Durations.TryParse(text, out var value, out var whole);
+
+        // Assert
+        Assert.True(ok);
+        Assert.False(whole);
+        Assert.NotEqual(TimeSpan.Zero, value);
+    }
+
+    [Theory]
     [InlineData("7d", 7 * 24)]
     [InlineData("30D", 30 * 24)]
     [InlineData("36h", 36)]

@@ -21,16 +21,14 @@ internal sealed class ServeProcess : IDisposable
     public string Url { get; }
 
     /// <param name="environment">More settings for the process, like <c>APIGATE_PORTAL_ENABLED=true</c>.</param>
-    public static ServeProcess Start(string databasePath, IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="asServiceUser">Run it as <see cref="ServiceUser"/>, whom file modes bind (as root: <c>nobody</c>).</param>
+    public static ServeProcess Start(string databasePath, IReadOnlyDictionary<string, string>? environment = null, bool asServiceUser = false)
     {
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "apigate.dll"));
+        var start = asServiceUser
+            ? ServiceUser.StartInfo("dotnet")
+            : new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(asServiceUser ? ServiceUser.AppDirectory : AppContext.BaseDirectory, "apigate.dll"));
         start.ArgumentList.Add("serve");
         start.Environment["APIGATE_DATABASE_DSN"] = databasePath;
         start.Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
