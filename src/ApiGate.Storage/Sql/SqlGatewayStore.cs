@@ -204,6 +204,13 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// <summary>A transaction that may write; returns once this connection may write (SQLite: holds the write lock).</summary>
     private protected abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Waits, without holding a thread, for this process's turn to write; disposing the result ends the turn. None by
+    /// default (PostgreSQL's writers do not exclude each other); an engine with one writer at a time queues its own
+    /// writes here rather than in the database's lock wait.
+    /// </summary>
+    private protected virtual ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable?>(null);
+
     /// <summary>A transaction whose reads see one consistent state of the database.</summary>
     private protected abstract Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken);
 
@@ -252,6 +259,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     private protected Task<T> WriteTransactionAsync<T>(Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) =>
         {
+            using var turn = await EnterWriteAsync(ct);
             await using var transaction = await BeginWriteAsync(connection, ct);
             var result = await work(connection, transaction, ct);
             await transaction.CommitAsync(ct);

@@ -34,6 +34,7 @@ public sealed partial class SqliteGatewayStore
             var connection = _usageWriter.Connection;
             try
             {
+                using var turn = await EnterWriteAsync(cancellationToken);
                 using var transaction = BeginWrite(connection);
                 try
                 {

@@ -175,6 +175,27 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     private protected override bool IsForeignKeyViolation(Exception exception) =>
         exception is SqliteException { SqliteExtendedErrorCode: 787 /* SQLITE_CONSTRAINT_FOREIGNKEY */ };
 
+    /// <summary>
+    /// SQLite lets one writer in at a time; the others wait in its busy handler, a thread each, and give up after
+    /// <see cref="BusyTimeout"/> — so a burst of this process's own writes (90 admin changes at once) failed as
+    /// <c>store_busy</c> although nothing else held the file. They queue here instead, in order and without holding a
+    /// thread; the busy timeout is left to other processes (the CLI, a backup, another instance on the same file).
+    /// </summary>
+    private protected override async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken)
+    {
+        await _writeTurn.WaitAsync(cancellationToken);
+        return new WriteTurn(_writeTurn);
+    }
+
+    private readonly SemaphoreSlim _writeTurn = new(1, 1);
+
+    private sealed class WriteTurn(SemaphoreSlim turn) : IDisposable
+    {
+        private SemaphoreSlim? _turn = turn;
+
+        public void Dispose() => Interlocked.Exchange(ref _turn, null)?.Release();
+    }
+
     /// <summary>A write the file's permissions refused (SQLITE_READONLY) is the store being unavailable, with the reason.</summary>
     private protected override Exception? Translate(Exception exception) =>
         exception is SqliteException ex && IsReadOnly(ex) ? ReadOnlyStore(ex) : null;
