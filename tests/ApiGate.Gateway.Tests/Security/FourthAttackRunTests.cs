@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -151,77 +148,5 @@ public sealed class FourthAttackRunUnderscoreTests : GatewayTestBase
             var name = line[..line.IndexOf(':', StringComparison.Ordinal)];
             Assert.False(received.ContainsKey(name), $"{name} reached the backend");
         }
-    }
-}
-
-/// <summary>A loopback backend that answers every connection with fixed bytes, then holds it open until disposed.</summary>
-internal sealed class ScriptedBackend : IAsyncDisposable
-{
-    private readonly TcpListener _listener;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly List<Socket> _held = [];
-    private Task _serving = Task.CompletedTask;
-
-    private ScriptedBackend(TcpListener listener) => _listener = listener;
-
-    public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
-
-    public static Task<ScriptedBackend> StartAsync(string response) => StartAsync(_ => response);
-
-    /// <summary>Starts it; <paramref name="response"/> gets the backend's own port (for answers that name its address).</summary>
-    public static Task<ScriptedBackend> StartAsync(Func<int, string> response)
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var backend = new ScriptedBackend(listener);
-        var bytes = Encoding.ASCII.GetBytes(response(((IPEndPoint)listener.LocalEndpoint).Port));
-        backend._serving = backend.ServeAsync(bytes);
-        return Task.FromResult(backend);
-    }
-
-    private async Task ServeAsync(byte[] response)
-    {
-        try
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                var socket = await _listener.AcceptSocketAsync(_stop.Token);
-                lock (_held)
-                {
-                    _held.Add(socket);
-                }
-
-                var buffer = new byte[8192];
-                var head = "";
-                while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
-                {
-                    var read = await socket.ReceiveAsync(buffer, _stop.Token);
-                    if (read == 0)
-                    {
-                        break;
-                    }
-
-                    head += Encoding.ASCII.GetString(buffer, 0, read);
-                }
-
-                await socket.SendAsync(response, _stop.Token);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _serving;
-        lock (_held)
-        {
-            _held.ForEach(s => s.Dispose());
-        }
-
-        _stop.Dispose();
     }
 }

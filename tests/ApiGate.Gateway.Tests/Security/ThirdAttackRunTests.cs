@@ -129,31 +129,13 @@ public sealed class ThirdAttackRunTests : GatewayTestBase
     {
         // Arrange: a backend that marks X-Hop hop-by-hop (RFC 9110 §7.6.1): it is for the next hop only. Written raw,
         // since Kestrel rewrites a Connection header with other tokens.
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var serving = Task.Run(async () =>
-        {
-            using var socket = await listener.AcceptSocketAsync();
-            using var stream = new System.Net.Sockets.NetworkStream(socket);
-            var buffer = new byte[8192];
-            var head = "";
-            while (!head.Contains("\r\n\r\n", StringComparison.Ordinal))
-            {
-                var read = await stream.ReadAsync(buffer);
-                Assert.True(read > 0);
-                head += System.Text.Encoding.ASCII.GetString(buffer, 0, read);
-            }
-
-            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
-                "HTTP/1.1 200 OK\r\nConnection: X-Hop, close\r\nX-Hop: for the gateway\r\nX-Kept: for the client\r\nContent-Length: 3\r\n\r\nhop"));
-        });
-        await Gateway.AddUpstreamAsync("raw", $"http://127.0.0.1:{port}");
+        await using var backend = await ScriptedBackend.StartAsync(
+            "HTTP/1.1 200 OK\r\nConnection: X-Hop, close\r\nX-Hop: for the gateway\r\nX-Kept: for the client\r\nContent-Length: 3\r\n\r\nhop");
+        await Gateway.AddUpstreamAsync("raw", backend.Url);
         await Gateway.AddRouteAsync(new RouteInput { Name = "raw", Path = "/raw/*", Upstream = "raw" });
 
         // Act
         using var response = await Gateway.Client.GetAsync(Gateway.Url + "/raw/x");
-        await serving;
 
         // Assert: the nominated header stays at the gateway, the others arrive.
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
