@@ -95,9 +95,10 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
         if (!HttpContext.Response.HasStarted)
         {
             // A failed upstream exchange can have cleared what earlier steps set (the forwarder resets the response when
-            // the upstream fails after its headers arrived): the request id and a CORS route's headers are set again.
+            // the upstream fails after its headers arrived): the request id and a CORS route's headers are set again (not
+            // for a refused preflight, which carries no Access-Control-Allow-* header).
             headers["X-Request-ID"] = RequestId;
-            if (Policies.Cors is { } cors)
+            if (Policies.Cors is { } cors && Cors.CorsHeaders.PreflightMethod(HttpContext.Request) is null)
             {
                 Cors.CorsHeaders.ApplyActual(headers, cors, Cors.CorsHeaders.OriginOf(HttpContext.Request));
             }
