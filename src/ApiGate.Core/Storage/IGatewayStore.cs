@@ -91,7 +91,8 @@ public sealed record ConfigData(
 /// <summary>The outcome of <see cref="IGatewayStore.CheckAsync"/>.</summary>
 /// <param name="State">
 /// <c>ok</c>, <c>unreachable</c> (no file at the path, or it cannot be opened), <c>replaced</c> (another file is at the
-/// path) or <see cref="Down"/> (a database server does not answer: the gateway keeps serving from its snapshot).
+/// path), <see cref="Down"/> (a database server does not answer: the gateway keeps serving from its snapshot) or
+/// <see cref="ReadOnly"/>.
 /// </param>
 /// <param name="Reason">Why it is not ok, naming the path; empty when ok.</param>
 public sealed record StoreCheck(string State, string Reason)
@@ -100,6 +101,12 @@ public sealed record StoreCheck(string State, string Reason)
 
     /// <summary>The state of a database server that does not answer for now (PostgreSQL): degraded, not failed.</summary>
     public const string Down = "down";
+
+    /// <summary>
+    /// A store the gateway can read but not write (SQLite file, its -wal/-shm or directory read-only for its user):
+    /// degraded, not failed — it serves from what it reads, but changes and usage cannot be stored.
+    /// </summary>
+    public const string ReadOnly = "read_only";
 
     public bool IsOk => State == "ok";
 }

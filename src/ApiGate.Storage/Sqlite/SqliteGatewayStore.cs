@@ -142,9 +142,15 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         try
         {
             await using var connection = await OpenAsync(cancellationToken);
-            return await ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", cancellationToken) > 0
-                ? StoreCheck.Ok
-                : new StoreCheck("unreachable", $"the store at {Location} ({Setting}) has no config version row");
+            if (await ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", cancellationToken) <= 0)
+            {
+                return new StoreCheck("unreachable", $"the store at {Location} ({Setting}) has no config version row");
+            }
+
+            // Readable but not writable: serving goes on, changes and usage cannot be stored (one access(2) per file).
+            return !_inMemory && !_readOnlyMode && StoreFile.Unwritable(Location) is { Count: > 0 } unwritable
+                ? new StoreCheck(StoreCheck.ReadOnly, ReadOnlyReason(unwritable))
+                : StoreCheck.Ok;
         }
         catch (StoreUnavailableException ex)
         {
@@ -316,11 +322,16 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             return new($"the store at {Location} ({Setting}) is opened with Mode=ReadOnly, so nothing can be written to it: remove Mode=ReadOnly from the setting", ex);
         }
 
+        return new(ReadOnlyReason(StoreFile.Unwritable(Location)), ex);
+    }
+
+    /// <summary>Why the store cannot be written: the files that cannot be, the user, and the remedy.</summary>
+    private string ReadOnlyReason(IReadOnlyList<string> unwritable)
+    {
         var user = Environment.UserName;
-        var unwritable = StoreFile.Unwritable(Location);
         var which = unwritable.Count > 0 ? $"{string.Join(", ", unwritable)} cannot be written by {user}; " : "";
-        return new($"the store at {Location} ({Setting}) is read-only for the user this process runs as, {user}: {which}make the database " +
-                   "file, its -wal and -shm files and its directory writable by that user", ex);
+        return $"the store at {Location} ({Setting}) is read-only for the user this process runs as, {user}: {which}make the database " +
+               "file, its -wal and -shm files and its directory writable by that user";
     }
 
     /// <summary>SQLite's own words without the driver's "SQLite Error 14: '…'" wrapping.</summary>

@@ -44,7 +44,11 @@ public sealed class ReadOnlyStoreTests : ServeProcessTestBase
             // Act: a write while the file is read-only, then the operator fixes the permissions; the process keeps running.
             var (refusedStatus, refused) = await AdminAsync(client, HttpMethod.Post, serve.Url + "/admin/plans", """{"id":"p1","name":"P1"}""", token);
             var proxiedWhileReadOnly = await ProxyAsync(client, serve.Url, key);
+            using var readyWhileReadOnly = await client.GetAsync(serve.Url + "/health/ready");
+            var readinessWhileReadOnly = JsonDocument.Parse(await readyWhileReadOnly.Content.ReadAsStringAsync()).RootElement;
             SetMode(ReadWrite);
+            using var readyAfter = await client.GetAsync(serve.Url + "/health/ready");
+            var readinessAfter = JsonDocument.Parse(await readyAfter.Content.ReadAsStringAsync()).RootElement;
             var (createdStatus, _) = await AdminAsync(client, HttpMethod.Post, serve.Url + "/admin/plans", """{"id":"p2","name":"P2"}""", token);
             var (firstStatus, _) = await AdminAsync(client, HttpMethod.Get, serve.Url + "/admin/plans/p1", null, token);
             var proxied = await ProxyAsync(client, serve.Url, key);
@@ -59,6 +63,11 @@ public sealed class ReadOnlyStoreTests : ServeProcessTestBase
             Assert.Contains($", {ServiceUser.Name}: {Temp.DatabasePath}", detail, StringComparison.Ordinal); // the files it cannot write, the database first
             Assert.Contains($" cannot be written by {ServiceUser.Name}; make the database file", detail, StringComparison.Ordinal);
             Assert.True(proxiedWhileReadOnly == "200", proxiedWhileReadOnly); // reads still work: keys, routes
+            Assert.Equal(HttpStatusCode.OK, readyWhileReadOnly.StatusCode); // degraded, not failed: keep it in the pool
+            Assert.Equal("degraded", readinessWhileReadOnly.GetProperty("status").GetString());
+            Assert.Equal("read_only", readinessWhileReadOnly.GetProperty("checks").GetProperty("store").GetString());
+            Assert.Contains("is read-only for the user this process runs as", readinessWhileReadOnly.GetProperty("checks").GetProperty("store_reason").GetString(), StringComparison.Ordinal);
+            Assert.Equal("ready", readinessAfter.GetProperty("status").GetString());
             Assert.Equal(HttpStatusCode.Created, createdStatus);
             Assert.Equal(HttpStatusCode.NotFound, firstStatus); // the refused write left nothing behind
             Assert.True(proxied == "200", proxied);
