@@ -4,7 +4,8 @@ namespace ApiGate.Gateway.Tests.Admin;
 
 /// <summary>
 /// A burst of one instance's own admin changes on a SQLite store: they queue for SQLite's single writer inside the
-/// process, so none fails as <c>store_busy</c> (which is for another process holding the file) and none is lost.
+/// process, so none fails as <c>store_busy</c> (which is for another process holding the file), none is lost and
+/// each has its audit row.
 /// </summary>
 public sealed class AdminConcurrentWriteTests : AdminTestBase
 {
@@ -20,5 +21,6 @@ public sealed class AdminConcurrentWriteTests : AdminTestBase
         // Assert
         Assert.All(responses, r => Assert.True(r.Status == HttpStatusCode.Created, $"{(int)r.Status}: {r.Raw}"));
         Assert.Equal(300, (await GetAsync("/upstreams")).Json.GetProperty("meta").GetProperty("total").GetInt32());
+        Assert.Equal(300, (await GetAsync("/audit?limit=1000")).Json.GetProperty("meta").GetProperty("total").GetInt32()); // every change audited
     }
 }
