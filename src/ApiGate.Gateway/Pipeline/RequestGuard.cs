@@ -48,6 +48,11 @@ internal static class RequestGuard
             return InvalidHeader(header);
         }
 
+        if (context.Request.Headers.TransferEncoding is { Count: > 0 } codings && !IsChunkedOnly(codings))
+        {
+            return UnsupportedTransferCoding;
+        }
+
         var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path);
         if (RequestPaths.IsPlain(raw))
         {
@@ -102,6 +107,37 @@ internal static class RequestGuard
         "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F\u007F" +
         "\u0080\u0081\u0082\u0083\u0084\u0085\u0086\u0087\u0088\u0089\u008A\u008B\u008C\u008D\u008E\u008F" +
         "\u0090\u0091\u0092\u0093\u0094\u0095\u0096\u0097\u0098\u0099\u009A\u009B\u009C\u009D\u009E\u009F");
+
+    /// <summary>
+    /// A request body framed with a transfer coding other than <c>chunked</c> alone (<c>gzip, chunked</c>): the server
+    /// removes the chunking but not the other coding, so the upstream would get compressed bytes labelled as none.
+    /// RFC 9112 §6.1: a server that does not understand a transfer coding answers 501.
+    /// </summary>
+    public static readonly GatewayError UnsupportedTransferCoding = new(501, "unsupported_transfer_coding", "Not Implemented",
+        "The request's Transfer-Encoding is not supported: only chunked is. Send a compressed body with Content-Encoding instead.");
+
+    private static bool IsChunkedOnly(Microsoft.Extensions.Primitives.StringValues codings)
+    {
+        var seen = 0;
+        foreach (var value in codings)
+        {
+            foreach (var range in (value ?? "").AsSpan().Split(','))
+            {
+                var coding = (value ?? "").AsSpan()[range].Trim();
+                if (coding.IsEmpty)
+                {
+                    continue;
+                }
+
+                if (!coding.Equals("chunked", StringComparison.OrdinalIgnoreCase) || ++seen > 1)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>The JSON:API error for a header value with a control character; names the header, never its value.</summary>
     public static GatewayError InvalidHeader(string name) =>

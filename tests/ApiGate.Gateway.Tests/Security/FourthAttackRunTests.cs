@@ -101,6 +101,33 @@ public sealed class FourthAttackRunTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData("gzip, chunked", 501)]
+    [InlineData("deflate,chunked", 501)]
+    [InlineData("Chunked", 200)]
+    public async Task RequestBodyWithATransferCodingOtherThanChunked_Refused501AndNotForwarded(string codings, int status)
+    {
+        // Arrange
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "pub", Path = "/pub/*", Upstream = "backend" });
+
+        // Act: the server would strip the chunking and pass the other coding's bytes on unlabelled.
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"POST /pub/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nTransfer-Encoding: {codings}\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+
+        // Assert
+        Assert.Equal(status, response.Status);
+        if (status == 501)
+        {
+            Assert.Equal("unsupported_transfer_coding", response.ErrorCode);
+            Assert.Empty(Upstream.Received);
+        }
+        else
+        {
+            Assert.Single(Upstream.Received);
+        }
+    }
+
+    [Theory]
     [InlineData("//evil.example/x", "/.//evil.example/x")]
     [InlineData("/\\evil.example/x", "/./\\evil.example/x")]
     public async Task RedirectToTheBackendsOwnAddressWithADoubleSlashPath_StaysOnTheGatewayAndHidesTheAddress(string path, string expected)
