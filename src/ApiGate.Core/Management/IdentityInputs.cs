@@ -122,6 +122,12 @@ public sealed record KeyChanges
 
     /// <summary>When the key stops working; null = never.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>
+    /// Refuse (conflict on <c>keys</c>) when the user has this many unrevoked keys already, counted in the write's own
+    /// transaction (the portal's limit); null = no limit (the admin API and the CLI).
+    /// </summary>
+    public int? MaxActiveKeys { get; init; }
 }
 
 /// <summary>

@@ -46,7 +46,7 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
             ExpiresAt = input.ExpiresAt,
             CreatedAt = now,
         };
-        var written = await WriteAsync(key, store.CreateKeyAsync, ct);
+        var written = await WriteAsync(key, (k, c) => store.CreateKeyAsync(k, c, input.MaxActiveKeys), ct);
         return written.Error ?? new ManagementResult<CreatedKey>(new CreatedKey(key, fullKey), null);
     }
 

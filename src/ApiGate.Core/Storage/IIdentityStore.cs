@@ -47,7 +47,12 @@ public interface IIdentityStore
 
     Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken);
 
-    Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stores a new key. With <paramref name="maxActiveForUser"/>, the user's unrevoked keys are counted in the same
+    /// transaction, the user's row locked first, and a <see cref="StoreConflictException"/> on field <c>keys</c> is thrown
+    /// when there are that many already — so concurrent creations cannot pass the limit together.
+    /// </summary>
+    Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken, int? maxActiveForUser = null);
 
     /// <summary>Sets <c>revoked_at</c> (permanent). False when there is no such key.</summary>
     Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);

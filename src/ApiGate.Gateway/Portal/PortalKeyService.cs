@@ -41,9 +41,13 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
             return (PortalResult.Refused($"You have {MaxActiveKeys} keys already: revoke one you no longer use first."), null);
         }
 
-        var created = await _keys.CreateAsync(new KeyChanges { User = user.Id, Name = name }, ct);
+        // The count above answers the usual case with a clear page; the store counts again inside the insert's
+        // transaction, so requests sent at once cannot pass the limit together.
+        var created = await _keys.CreateAsync(new KeyChanges { User = user.Id, Name = name, MaxActiveKeys = MaxActiveKeys }, ct);
         return created.Ok
             ? (PortalResult.Success($"Key '{name}' created. Copy it now: it is not shown again."), created.Value)
+            : created.Error is { Kind: ManagementErrorKind.Conflict, Field: "keys" }
+            ? (PortalResult.Refused($"You have {MaxActiveKeys} keys already: revoke one you no longer use first."), null)
             : (PortalResult.Refused(created.Error!.Message), null);
     }
 

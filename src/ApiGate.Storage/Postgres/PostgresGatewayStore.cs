@@ -162,6 +162,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
     private protected override string ExplicitIdClause => "OVERRIDING SYSTEM VALUE";
 
+    private protected override Task LockUserAsync(DbConnection connection, DbTransaction transaction, string userId, CancellationToken cancellationToken) =>
+        ScalarAsync(connection, transaction, "SELECT COUNT(*) FROM (SELECT id FROM users WHERE id = @UserId FOR UPDATE) locked", cancellationToken, new { UserId = userId });
+
     private protected override Task ContinueIdsAfterAsync(DbConnection connection, DbTransaction transaction, string table, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, $"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))", cancellationToken);
 

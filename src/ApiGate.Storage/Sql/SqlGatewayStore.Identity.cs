@@ -79,9 +79,28 @@ public abstract partial class SqlGatewayStore
 
     public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => FindAsync(Keys, r => r.ToDefinition(), "WHERE id = @Ref", id, cancellationToken);
 
-    public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken) =>
+    public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken, int? maxActiveForUser = null) =>
         WriteConfigWithEventAsync(Keys.Insert, ApiKeyRow.From(key), Duplicate("key", "key collision; create it again"),
-            (_, _, _) => Task.FromResult<WebhookEvent?>(WebhookPayloads.KeyCreated(key)), cancellationToken);
+            async (connection, transaction, ct) =>
+            {
+                if (maxActiveForUser is { } max)
+                {
+                    // The count and the insert in one transaction, the user's row locked first (PostgreSQL; a SQLite write
+                    // transaction excludes every other writer already): two creations at once cannot both see room.
+                    await LockUserAsync(connection, transaction, key.UserId, ct);
+                    if (await ScalarAsync(connection, transaction, "SELECT COUNT(*) FROM api_keys WHERE user_id = @UserId AND revoked_at IS NULL", ct,
+                            new { key.UserId }) >= max)
+                    {
+                        throw new StoreConflictException("keys", $"the user has {max} unrevoked keys already");
+                    }
+                }
+
+                return WebhookPayloads.KeyCreated(key);
+            }, cancellationToken);
+
+    /// <summary>Locks the user's row until the transaction ends, where the engine has row locks; nothing otherwise.</summary>
+    private protected virtual Task LockUserAsync(DbConnection connection, DbTransaction transaction, string userId, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
 
     public Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>

@@ -65,7 +65,7 @@ public sealed class PlanBillingValidationTests
         public Task DeleteUserAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken, int? maxActiveForUser = null) => throw new NotSupportedException();
         public Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -14,6 +14,24 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     private static readonly DateTimeOffset Now = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateKey_ThirtyAtOnceWithALimitOfTwenty_ExactlyTwentyStored(string engine)
+    {
+        // Arrange: the portal's limit, with requests sent at once (an attack run created 30 keys past a limit of 20).
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "keys@example.com");
+        var keys = new KeyService(store, TimeProvider.System);
+
+        // Act
+        var results = await Task.WhenAll(Enumerable.Range(0, 30).Select(i =>
+            Task.Run(() => keys.CreateAsync(new KeyChanges { User = user.Id, Name = $"k{i}", MaxActiveKeys = 20 }, None))));
+
+        // Assert
+        Assert.True(results.Count(r => r.Ok) == 20, string.Join("; ", results.Where(r => !r.Ok).Select(r => r.Error!.ToString()).Distinct()));
+        Assert.All(results.Where(r => !r.Ok), r => Assert.Equal((ManagementErrorKind.Conflict, "keys"), (r.Error!.Kind, r.Error.Field)));
+        Assert.Equal(20, (await store.ListKeysAsync(user.Id, None)).Count(k => k.RevokedAt is null));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task CreatePortalUserAsync_NewEmail_StoresUserAndAccountTogether(string engine)
     {
         // Arrange
