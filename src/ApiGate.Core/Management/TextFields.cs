@@ -20,6 +20,25 @@ public static class TextFields
         [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i),
          .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);
 
+    /// <summary>
+    /// The position of the first invisible formatting character (Unicode category Cf: zero-width space and joiners,
+    /// soft hyphen, word joiner, byte-order mark, …) in <paramref name="value"/>, or -1. Allowed in names, but not in an
+    /// email address: <c>alice@example.test</c> with a zero-width space reads as an existing address while the mail
+    /// goes to another (the domain's punycode form), so it would be confirmed by someone else.
+    /// </summary>
+    public static int IndexOfInvisible(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (CharUnicodeInfo.GetUnicodeCategory(value[i]) == UnicodeCategory.Format)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>Null when <paramref name="value"/> (null = not given) holds no control character; else a validation error naming the field.</summary>
     /// <remarks>The message names the character and its position, never the value (the field may be a credential).</remarks>
     public static ManagementError? Check(string field, string? value)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
@@ -86,6 +87,12 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
                 // user in a URL path (/admin/users/{email}), where / \ % ? # cannot stand for themselves; < > " , ;
                 // make an address that mail software reads as another (or as several), as the portal already refuses.
                 return Invalid("email", $"'{input.Email}' contains '{email[bad]}', which this gateway does not accept in an email address");
+            }
+
+            if (TextFields.IndexOfInvisible(email) is >= 0 and var invisible)
+            {
+                return Invalid("email", string.Create(CultureInfo.InvariantCulture,
+                    $"contains an invisible character (U+{(int)email[invisible]:X4} at position {invisible + 1}): an address must read as the one mail goes to"));
             }
 
             u = u with { Email = Emails.Canonical(email) };

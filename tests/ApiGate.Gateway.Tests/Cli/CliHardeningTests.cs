@@ -103,6 +103,21 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersCreate_EmailWithAZeroWidthSpace_RefusedNamingTheCharacter()
+    {
+        // Arrange: the address it would pass for.
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "alice@example.test")).ExitCode);
+
+        // Act
+        var result = await RunAsync("users", "create", "--email", "alice@example.test\u200b");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: email: contains an invisible character (U+200B at position 19)", result.Diagnostics, StringComparison.Ordinal);
+        Assert.Single((await RunAsync("users", "list", "--json")).Output.Split("alice@example.test", StringSplitOptions.None)[1..]);
+    }
+
+    [Fact]
     public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
     {
         // Arrange

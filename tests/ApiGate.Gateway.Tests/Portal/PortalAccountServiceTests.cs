@@ -479,6 +479,26 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Theory]
+    [InlineData("alice@example.test\u200b")]
+    [InlineData("zws@exa\u200bmple.test")]
+    [InlineData("a\u00adb@example.com")]
+    [InlineData("\ufeffbob@example.com")]
+    [InlineData("carol@example.com\u2060")]
+    public async Task SignUpAsync_AddressWithAnInvisibleCharacter_RefusedAndNoMailSent(string email)
+    {
+        // Arrange: an account whose address the invisible one would pass for.
+        var portal = await PortalAsync();
+
+        // Act
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, None);
+
+        // Assert
+        Assert.False(result.Ok);
+        Assert.Equal($"'{email}' is not an email address.", result.Message);
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
+    [Theory]
     [InlineData("a:b@example.com")]
     [InlineData("x(1)@example.com")]
     [InlineData("a[b@example.com")]
