@@ -53,9 +53,11 @@ public sealed partial class SqliteGatewayStore
             }
             catch (SqliteException ex) when (IsReadOnly(ex))
             {
-                // Opened while the file was read-only: the next batch opens it again, so it is written once it is writable.
+                // Opened while the file was read-only: the next attempt opens it again, so it is written once it is
+                // writable. Busy, not failed: the background writer keeps the batch and tries again (as for a database
+                // server that does not answer) instead of dropping it after a few attempts.
                 DisposeUsageWriter();
-                throw ReadOnlyStore(ex);
+                throw new StoreBusyException(ReadOnlyStore(ex).Message, ex);
             }
         }
         finally
