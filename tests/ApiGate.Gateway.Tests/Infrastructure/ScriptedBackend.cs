@@ -4,26 +4,28 @@ using System.Text;
 
 namespace ApiGate.Gateway.Tests.Infrastructure;
 
-/// <summary>A loopback backend that answers every connection with fixed bytes, then holds it open until disposed.</summary>
+/// <summary>A loopback backend that answers every connection with fixed bytes, then holds it open until disposed (or closes it).</summary>
 internal sealed class ScriptedBackend : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Socket> _held = [];
     private Task _serving = Task.CompletedTask;
+    private bool _thenClose;
 
     private ScriptedBackend(TcpListener listener) => _listener = listener;
 
     public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
-    public static Task<ScriptedBackend> StartAsync(string response) => StartAsync(_ => response);
+    /// <summary>Starts it; with <paramref name="thenClose"/> each connection is closed once the bytes are sent.</summary>
+    public static Task<ScriptedBackend> StartAsync(string response, bool thenClose = false) => StartAsync(_ => response, thenClose);
 
     /// <summary>Starts it; <paramref name="response"/> gets the backend's own port (for answers that name its address).</summary>
-    public static Task<ScriptedBackend> StartAsync(Func<int, string> response)
+    public static Task<ScriptedBackend> StartAsync(Func<int, string> response, bool thenClose = false)
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        var backend = new ScriptedBackend(listener);
+        var backend = new ScriptedBackend(listener) { _thenClose = thenClose };
         var bytes = Encoding.ASCII.GetBytes(response(((IPEndPoint)listener.LocalEndpoint).Port));
         backend._serving = backend.ServeAsync(bytes);
         return Task.FromResult(backend);
@@ -55,6 +57,10 @@ internal sealed class ScriptedBackend : IAsyncDisposable
                 }
 
                 await socket.SendAsync(response, _stop.Token);
+                if (_thenClose)
+                {
+                    socket.Shutdown(SocketShutdown.Both);
+                }
             }
         }
         catch (OperationCanceledException)

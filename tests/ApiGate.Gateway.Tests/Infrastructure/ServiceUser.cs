@@ -43,6 +43,13 @@ internal static class ServiceUser
     public static ProcessStartInfo StartInfo(string file)
     {
         var start = new ProcessStartInfo { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Only the settings the caller gives: the test host's own APIGATE_* variables (set by other tests) would be
+        // warned about as unknown settings.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("APIGATE_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
         if (!SwitchesUser)
         {
             start.FileName = file;
