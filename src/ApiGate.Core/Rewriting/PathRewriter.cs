@@ -195,13 +195,13 @@ internal sealed class TemplateRewriter : PathRewriter
 
         foreach (var c in value)
         {
-            builder.Append(c switch
+            _ = c switch
             {
-                '%' => "%25",
-                '?' => "%3F",
-                '#' => "%23",
-                _ => null,
-            } ?? c.ToString());
+                '%' => builder.Append("%25"),
+                '?' => builder.Append("%3F"),
+                '#' => builder.Append("%23"),
+                _ => builder.Append(c),
+            };
         }
     }
 

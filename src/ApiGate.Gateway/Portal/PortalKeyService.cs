@@ -35,14 +35,7 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
             return (PortalResult.Refused($"The name must be at most {MaxNameLength} characters."), null);
         }
 
-        var active = (await _keys.ListAsync(user.Id, ct)).Count(k => k.RevokedAt is null);
-        if (active >= MaxActiveKeys)
-        {
-            return (PortalResult.Refused($"You have {MaxActiveKeys} keys already: revoke one you no longer use first."), null);
-        }
-
-        // The count above answers the usual case with a clear page; the store counts again inside the insert's
-        // transaction, so requests sent at once cannot pass the limit together.
+        // The limit is counted by the store inside the insert's transaction, so requests sent at once cannot pass it together.
         var created = await _keys.CreateAsync(new KeyChanges { User = user.Id, Name = name, MaxActiveKeys = MaxActiveKeys }, ct);
         return created.Ok
             ? (PortalResult.Success($"Key '{name}' created. Copy it now: it is not shown again."), created.Value)

@@ -32,6 +32,27 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task PortalKeys_TwentyFirstKey_RefusedWithThePortalsWordsAndNotStored(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "limit@example.com");
+        var portal = new ApiGate.Gateway.Portal.PortalKeyService(store, new Configuration.GatewayOptions(), TimeProvider.System);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.NotNull((await portal.CreateAsync(user, $"k{i}", None)).Key);
+        }
+
+        // Act
+        var (result, key) = await portal.CreateAsync(user, "one more", None);
+
+        // Assert
+        Assert.Null(key);
+        Assert.Equal("You have 20 keys already: revoke one you no longer use first.", result.Message);
+        Assert.Equal(20, (await store.ListKeysAsync(user.Id, None)).Count);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task CreatePortalUserAsync_NewEmail_StoresUserAndAccountTogether(string engine)
     {
         // Arrange
