@@ -9,10 +9,10 @@ public abstract partial class SqlGatewayStore
     private static readonly RowTable<AdminAuditRow> AdminAuditTable = new("admin_audit", "id");
 
     public Task AddAdminAuditAsync(AdminAuditRecord record, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null, """
+        WriteOneAsync("""
             INSERT INTO admin_audit (at, method, path, status, token_id, token_name, client_ip, note)
             VALUES (@At, @Method, @Path, @Status, @TokenId, @TokenName, @ClientIp, @Note)
-            """, ct, AdminAuditRow.From(record)), cancellationToken);
+            """, cancellationToken, AdminAuditRow.From(record));
 
     public Task<IReadOnlyList<AdminAuditRecord>> ListAdminAuditAsync(int limit, CancellationToken cancellationToken) =>
         UseAsync<IReadOnlyList<AdminAuditRecord>>(async (connection, ct) =>
@@ -20,6 +20,5 @@ public abstract partial class SqlGatewayStore
                 .Select(r => r.ToRecord()).ToList(), cancellationToken);
 
     public Task<int> DeleteAdminAuditBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null, "DELETE FROM admin_audit WHERE at < @Before", ct,
-            new { Before = StoredValues.Time(before) }), cancellationToken);
+        WriteOneAsync("DELETE FROM admin_audit WHERE at < @Before", cancellationToken, new { Before = StoredValues.Time(before) });
 }

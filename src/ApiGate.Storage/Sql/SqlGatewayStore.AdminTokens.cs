@@ -25,11 +25,10 @@ public abstract partial class SqlGatewayStore
         WriteAsync(AdminTokenTable.Insert, AdminTokenRow.From(token), Duplicate("name", $"an admin token named '{token.Name}' already exists"),
             cancellationToken, configuration: false);
 
-    public Task<bool> RevokeAdminTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) => await ExecuteAsync(connection, null, "UPDATE admin_tokens SET revoked_at = COALESCE(revoked_at, @At) WHERE id = @Id", ct,
-            new { Id = id, At = StoredValues.Time(at) }) > 0, cancellationToken);
+    public async Task<bool> RevokeAdminTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
+        await WriteOneAsync("UPDATE admin_tokens SET revoked_at = COALESCE(revoked_at, @At) WHERE id = @Id", cancellationToken,
+            new { Id = id, At = StoredValues.Time(at) }) > 0;
 
     public Task TouchAdminTokenAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null, "UPDATE admin_tokens SET last_used_at = @At WHERE id = @Id", ct,
-            new { Id = id, At = StoredValues.Time(at) }), cancellationToken);
+        WriteOneAsync("UPDATE admin_tokens SET last_used_at = @At WHERE id = @Id", cancellationToken, new { Id = id, At = StoredValues.Time(at) });
 }

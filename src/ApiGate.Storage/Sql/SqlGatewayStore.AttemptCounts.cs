@@ -14,11 +14,11 @@ public abstract partial class SqlGatewayStore
         }, cancellationToken);
 
     public Task<AttemptCount> AddAttemptAsync(string key, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             // SET expressions read the row as it was, so both columns decide on the old window start. Times are stored
             // in one fixed-width UTC format, so comparing the text compares the times.
-            var rows = await QueryAsync<AttemptCountRow>(connection, null, """
+            var rows = await QueryAsync<AttemptCountRow>(connection, transaction, """
                 INSERT INTO attempt_counts (name, window_start, attempts) VALUES (@Key, @Now, 1)
                 ON CONFLICT (name) DO UPDATE SET
                     attempts = CASE WHEN attempt_counts.window_start > @Floor THEN attempt_counts.attempts + 1 ELSE 1 END,
@@ -29,13 +29,11 @@ public abstract partial class SqlGatewayStore
         }, cancellationToken);
 
     public Task RemoveAttemptCountAsync(string key, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null, "DELETE FROM attempt_counts WHERE name = @Key", ct, new { Key = key }), cancellationToken);
+        WriteOneAsync("DELETE FROM attempt_counts WHERE name = @Key", cancellationToken, new { Key = key });
 
     public Task RefundAttemptAsync(string key, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null, "UPDATE attempt_counts SET attempts = attempts - 1 WHERE name = @Key AND attempts > 0", ct,
-            new { Key = key }), cancellationToken);
+        WriteOneAsync("UPDATE attempt_counts SET attempts = attempts - 1 WHERE name = @Key AND attempts > 0", cancellationToken, new { Key = key });
 
     public Task<int> DeleteAttemptCountsBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null, "DELETE FROM attempt_counts WHERE window_start < @Before", ct,
-            new { Before = StoredValues.Time(before) }), cancellationToken);
+        WriteOneAsync("DELETE FROM attempt_counts WHERE window_start < @Before", cancellationToken, new { Before = StoredValues.Time(before) });
 }

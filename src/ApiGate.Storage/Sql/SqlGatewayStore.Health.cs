@@ -37,10 +37,6 @@ public abstract partial class SqlGatewayStore
     public Task<int> DeleteTargetHealthReportedBeforeAsync(DateTimeOffset cutoff, CancellationToken cancellationToken) =>
         WriteOneAsync("DELETE FROM target_health WHERE reported_at < @Cutoff", cancellationToken, new { Cutoff = StoredValues.Time(cutoff) });
 
-    /// <summary>One bookkeeping statement in its own write transaction (so a held lock surfaces as <see cref="StoreBusyException"/>).</summary>
-    private Task<int> WriteOneAsync(string sql, CancellationToken cancellationToken, object parameters) =>
-        WriteTransactionAsync((connection, transaction, ct) => ExecuteAsync(connection, transaction, sql, ct, parameters), cancellationToken);
-
     public Task<IReadOnlyList<TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken) =>
         UseAsync<IReadOnlyList<TargetHealthReport>>(async (connection, ct) =>
             (await QueryAsync<TargetHealthRow>(connection, null,

@@ -33,34 +33,34 @@ public abstract partial class SqlGatewayStore
         FindAsync(PortalAccounts, r => r.ToDefinition(), "WHERE user_id = @Ref", userId, cancellationToken);
 
     public Task<bool> SetPortalPasswordAsync(string userId, string passwordHash, DateTimeOffset at, CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
         {
-            if (await ExecuteAsync(connection, null, "UPDATE portal_accounts SET password_hash = @Hash, updated_at = @At WHERE user_id = @UserId", ct,
+            if (await ExecuteAsync(connection, transaction, "UPDATE portal_accounts SET password_hash = @Hash, updated_at = @At WHERE user_id = @UserId", ct,
                     new { UserId = userId, Hash = passwordHash, At = StoredValues.Time(at) }) == 0)
             {
                 return false;
             }
 
             // A new password ends every reset link still out for the account: one that leaked earlier must not take
-            // it over after its owner has reset or changed the password.
-            await ExecuteAsync(connection, null, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", ct,
+            // it over after its owner has reset or changed the password. Same transaction: never a new password with
+            // the old links still working.
+            await ExecuteAsync(connection, transaction, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", ct,
                 new { UserId = userId, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), At = StoredValues.Time(at) });
             return true;
         }, cancellationToken);
 
-    public Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) => await ExecuteAsync(connection, null,
-            "UPDATE portal_accounts SET email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId", ct,
-            new { UserId = userId, At = StoredValues.Time(at) }) > 0, cancellationToken);
+    public async Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        await WriteOneAsync("UPDATE portal_accounts SET email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId",
+            cancellationToken, new { UserId = userId, At = StoredValues.Time(at) }) > 0;
 
     public Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken) =>
         WriteAsync(PortalTokens.Insert, PortalTokenRow.From(token), Duplicate("token", "token collision; create it again"), cancellationToken, configuration: false);
 
     public Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             // One statement: of two concurrent uses, only the one whose UPDATE matched the unused row gets it back.
-            var rows = await QueryAsync<PortalTokenRow>(connection, null,
+            var rows = await QueryAsync<PortalTokenRow>(connection, transaction,
                 $"UPDATE portal_tokens SET used_at = @Now WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now RETURNING {PortalTokens.Columns}",
                 new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }, ct);
             return rows.Count > 0 ? rows[0].ToDefinition() : null;

@@ -36,17 +36,15 @@ public abstract partial class SqlGatewayStore
         FindAsync(WebSessions, r => r.ToDefinition(), "WHERE id = @Ref", id, cancellationToken);
 
     public Task TouchWebSessionAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null,
-            "UPDATE web_sessions SET last_seen_at = @At WHERE id = @Id AND last_seen_at < @At", ct,
-            new { Id = id, At = StoredValues.Time(at) }), cancellationToken);
+        WriteOneAsync("UPDATE web_sessions SET last_seen_at = @At WHERE id = @Id AND last_seen_at < @At", cancellationToken,
+            new { Id = id, At = StoredValues.Time(at) });
 
     public Task DeleteWebSessionAsync(string id, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null, "DELETE FROM web_sessions WHERE id = @Id", ct, new { Id = id }), cancellationToken);
+        WriteOneAsync("DELETE FROM web_sessions WHERE id = @Id", cancellationToken, new { Id = id });
 
     public Task<int> DeleteWebSessionsIdleSinceAsync(WebSessionKind kind, DateTimeOffset before, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null,
-            "DELETE FROM web_sessions WHERE kind = @Kind AND last_seen_at < @Before", ct,
-            new { Kind = StoredValues.Enum(kind), Before = StoredValues.Time(before) }), cancellationToken);
+        WriteOneAsync("DELETE FROM web_sessions WHERE kind = @Kind AND last_seen_at < @Before", cancellationToken,
+            new { Kind = StoredValues.Enum(kind), Before = StoredValues.Time(before) });
 
     public Task<int> CountWebSessionsAsync(WebSessionKind kind, DateTimeOffset since, CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) => (int)await ScalarAsync(connection, null,
@@ -61,7 +59,6 @@ public abstract partial class SqlGatewayStore
         }, cancellationToken);
 
     public Task AddWebKeyAsync(string xml, DateTimeOffset at, CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ExecuteAsync(connection, null,
-            "INSERT INTO web_keys (slot, xml, created_at) VALUES (@Slot, @Xml, @At) ON CONFLICT (slot) DO NOTHING", ct,
-            new { Slot = WebKeySlot, Xml = _secrets.Protect(xml), At = StoredValues.Time(at) }), cancellationToken);
+        WriteOneAsync("INSERT INTO web_keys (slot, xml, created_at) VALUES (@Slot, @Xml, @At) ON CONFLICT (slot) DO NOTHING", cancellationToken,
+            new { Slot = WebKeySlot, Xml = _secrets.Protect(xml), At = StoredValues.Time(at) });
 }

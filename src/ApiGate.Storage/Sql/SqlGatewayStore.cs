@@ -266,6 +266,14 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             return result;
         }, cancellationToken);
 
+    /// <summary>
+    /// One statement as a write of its own: in the write turn and the engine's write transaction like every other
+    /// write (so it queues behind this process's writes instead of waiting in SQLite's busy handler, and a lock held
+    /// elsewhere surfaces as <see cref="StoreBusyException"/>). Returns the number of rows it changed.
+    /// </summary>
+    private protected Task<int> WriteOneAsync(string sql, CancellationToken cancellationToken, object parameters) =>
+        WriteTransactionAsync((connection, transaction, ct) => ExecuteAsync(connection, transaction, sql, ct, parameters), cancellationToken);
+
     /// <summary>The rows of <paramref name="table"/> that <paramref name="where"/> selects, converted.</summary>
     private protected Task<IReadOnlyList<T>> ListAsync<TRow, T>(
         RowTable<TRow> table, Func<TRow, T> convert, string where, object? parameters, CancellationToken cancellationToken)

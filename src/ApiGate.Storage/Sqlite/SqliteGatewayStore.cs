@@ -202,9 +202,18 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         public void Dispose() => Interlocked.Exchange(ref _turn, null)?.Release();
     }
 
-    /// <summary>A write the file's permissions refused (SQLITE_READONLY) is the store being unavailable, with the reason.</summary>
+    /// <summary>
+    /// A write the file's permissions refused (SQLITE_READONLY) is the store being unavailable, with the reason; a lock
+    /// held past the busy timeout (by another process: this one's writes queue in the write turn) is the store busy.
+    /// </summary>
     private protected override Exception? Translate(Exception exception) =>
-        exception is SqliteException ex && IsReadOnly(ex) ? ReadOnlyStore(ex) : null;
+        exception is not SqliteException ex ? null
+        : IsReadOnly(ex) ? ReadOnlyStore(ex)
+        : IsBusy(ex) ? Busy(ex)
+        : null;
+
+    private StoreBusyException Busy(SqliteException ex) =>
+        new($"the store at {Location} ({Setting}) is locked by another connection or process: gave up after waiting {BusyTimeout.TotalSeconds:0} s for it ({Reason(ex)})", ex);
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
@@ -269,8 +278,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         }
         catch (SqliteException ex) when (IsBusy(ex))
         {
-            throw new StoreBusyException(
-                $"the store at {Location} ({Setting}) is locked by another connection or process: gave up after waiting {BusyTimeout.TotalSeconds:0} s for it ({Reason(ex)})", ex);
+            throw Busy(ex);
         }
     }
 
