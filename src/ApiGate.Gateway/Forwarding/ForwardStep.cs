@@ -40,10 +40,12 @@ internal sealed partial class ForwardStep(
             return await request.RejectAsync(GatewayError.UpstreamUnavailable);
         }
 
-        // http: the timeout bounds the whole exchange, a retry included. Streaming protocols only get YARP's
-        // activity (idle) timeout, which is set to the same value, so long-lived streams are not cut while bytes flow.
-        // The source is pooled: it goes back (reset) once the exchange is over.
+        // http: the timeout bounds the whole exchange, a retry included (YARP's idle timer is set past it, so this
+        // one decides and the answer is 504). Streaming protocols only get YARP's activity (idle) timeout, set to the
+        // same value, so long-lived streams are not cut while bytes flow. The source is pooled: it goes back (reset)
+        // once the exchange is over.
         var total = request.Route.Definition.Protocol == RouteProtocol.Http ? timeouts.Rent(upstream.Timeout) : null;
+        var requestConfig = total is null ? upstream.RequestConfig : upstream.HttpRequestConfig;
         try
         {
             ForwarderError error;
@@ -62,7 +64,7 @@ internal sealed partial class ForwardStep(
                 var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
                 try
                 {
-                    error = await forwarder.SendAsync(context, target.Origin, upstream.Client, upstream.RequestConfig,
+                    error = await forwarder.SendAsync(context, target.Origin, upstream.Client, requestConfig,
                         new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
                     if (error == ForwarderError.None)
                     {

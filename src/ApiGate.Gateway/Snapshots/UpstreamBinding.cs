@@ -10,6 +10,13 @@ namespace ApiGate.Gateway.Snapshots;
 /// <summary>Everything the forwarder needs about one upstream, computed once per snapshot: client, timeouts, credential, targets and how to pick one.</summary>
 internal sealed class UpstreamBinding
 {
+    /// <summary>
+    /// How far past the timeout YARP's idle timer is set on an <c>http</c> exchange, whose total bound (the gateway's own
+    /// timer) must be the one that fires: the idle timer starts a little later but runs on another timer queue, and
+    /// when it won the race a hung response body was answered 502 instead of 504.
+    /// </summary>
+    internal static readonly TimeSpan HttpIdleMargin = TimeSpan.FromSeconds(5);
+
     private readonly ForwarderRequestConfig _requestConfig;
 
     public UpstreamBinding(UpstreamDefinition definition, HttpMessageInvoker client, TimeSpan defaultTimeout, TargetRegistry registry, TimeProvider timeProvider)
@@ -31,6 +38,7 @@ internal sealed class UpstreamBinding
             VersionPolicy = definition.HttpVersion == UpstreamHttpVersion.Http2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
             AllowResponseBuffering = false,
         };
+        HttpRequestConfig = _requestConfig with { ActivityTimeout = Timeout + HttpIdleMargin };
 
         (AuthHeaderName, AuthHeaderValue) = definition.AuthType switch
         {
@@ -62,6 +70,12 @@ internal sealed class UpstreamBinding
     /// <summary>Precomputed credential header value. Never logged.</summary>
     public string? AuthHeaderValue { get; }
 
-    /// <summary>The same for every protocol: the activity timeout is the idle bound; http's total bound is added per request.</summary>
+    /// <summary>For the streaming protocols (<c>sse</c>, <c>ws</c>): YARP's activity timeout is the idle bound, the upstream's timeout.</summary>
     public ForwarderRequestConfig RequestConfig => _requestConfig;
+
+    /// <summary>
+    /// For <c>http</c>: the timeout bounds the whole exchange (a timer per request, <see cref="Forwarding.ForwardStep"/>),
+    /// so YARP's activity timeout is set past it (<see cref="HttpIdleMargin"/>) and never decides instead.
+    /// </summary>
+    public ForwarderRequestConfig HttpRequestConfig { get; }
 }

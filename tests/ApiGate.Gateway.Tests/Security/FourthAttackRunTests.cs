@@ -37,6 +37,28 @@ public sealed class FourthAttackRunTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task UpstreamHangsAfterItsHeaders_EveryRequestIs504WithItsRequestId()
+    {
+        // Arrange: a backend that sends its headers and then nothing; the route's 1 s timeout is the only bound that
+        // may fire (YARP's idle timer is set past it: when that one won the race the answer was 502).
+        await using var backend = await ScriptedBackend.StartAsync("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+        await Gateway.AddUpstreamAsync("hung", backend.Url, new UpstreamInput { Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "hung", Path = "/hung/*", Upstream = "hung", CorsOrigins = Origin });
+
+        // Act: several at once, so the timers of one exchange compete with the others'.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            RawHttp.GetAsync(Gateway.Url, "/hung/x", $"X-Request-ID: hung-{i}", "Origin: " + Origin)));
+
+        // Assert
+        for (var i = 0; i < responses.Length; i++)
+        {
+            Assert.Equal((504, "upstream_timeout"), (responses[i].Status, responses[i].ErrorCode));
+            Assert.Equal($"hung-{i}", responses[i].Headers["X-Request-ID"]);
+            Assert.Equal(Origin, responses[i].Headers["Access-Control-Allow-Origin"]);
+        }
+    }
+
+    [Fact]
     public async Task TrailerAndProxyHeaders_NeverReachTheBackend()
     {
         // Arrange
