@@ -21,6 +21,26 @@ public sealed record BillingEventRecord(string EventId, string Type, string User
 /// <summary>The plan and status a billing event gives a user.</summary>
 public sealed record BillingUserChange(string UserId, string PlanId, Identity.UserStatus Status, DateTimeOffset At);
 
+/// <summary>
+/// What the decision about a billing event was made on: the user's billing customer (null: none yet) and their plan
+/// and status as read before it. The store applies the event only if they are still so, checked in the transaction
+/// that writes it, so two events about one user decided at the same moment cannot both act on the same old state.
+/// </summary>
+public sealed record BillingBasis(string UserId, BillingCustomer? Customer, string PlanId, Identity.UserStatus Status);
+
+/// <summary>What <see cref="Storage.IBillingStore.ApplyBillingEventAsync"/> did.</summary>
+public enum BillingApplyResult
+{
+    /// <summary>Recorded, and its changes made.</summary>
+    Applied,
+
+    /// <summary>An event with this id was processed before: nothing changed.</summary>
+    Duplicate,
+
+    /// <summary>The user's billing state changed since the decision was made (<see cref="BillingBasis"/>): nothing changed; decide again.</summary>
+    Outdated,
+}
+
 /// <summary>One overage outbox row: units over the quota to report as metered usage, identified for idempotency by <see cref="Id"/>.</summary>
 public sealed record OverageReport(
     string Id,

@@ -140,27 +140,43 @@ public sealed class BillingService(
             return WebhookOutcome.Of(WebhookStatus.Rejected, planError, e);
         }
 
-        return e.Kind switch
+        // Each attempt reads the user's state, decides, and writes only if that state is still the one read (null:
+        // another event about the user was applied meanwhile, so decide again on the new state).
+        for (var attempt = 1; attempt <= MaxDecisions; attempt++)
         {
-            BillingEventKind.CheckoutCompleted or BillingEventKind.SubscriptionUpdated or BillingEventKind.SubscriptionDeleted =>
-                await ApplySubscriptionAsync(e, plan.Plan, ct),
-            BillingEventKind.PaymentFailed => await ApplyPaymentFailedAsync(e, ct),
-            _ => await RecordAsync(e, "", "ignored: not an event billing acts on", ct),
-        };
+            var outcome = e.Kind switch
+            {
+                BillingEventKind.CheckoutCompleted or BillingEventKind.SubscriptionUpdated or BillingEventKind.SubscriptionDeleted =>
+                    await ApplySubscriptionAsync(e, plan.Plan, ct),
+                BillingEventKind.PaymentFailed => await ApplyPaymentFailedAsync(e, ct),
+                _ => await RecordAsync(e, null, "ignored: not an event billing acts on", ct),
+            };
+            if (outcome is not null)
+            {
+                return outcome;
+            }
+        }
+
+        return WebhookOutcome.Of(WebhookStatus.Rejected,
+            $"the user's billing state changed {MaxDecisions} times while this event was being applied; nothing changed, the provider sends it again", e);
     }
 
-    private async Task<WebhookOutcome> ApplySubscriptionAsync(BillingEvent e, PlanDefinition? plan, CancellationToken ct)
+    /// <summary>How many times one event is decided again when other events about the same user keep landing first.</summary>
+    private const int MaxDecisions = 5;
+
+    private async Task<WebhookOutcome?> ApplySubscriptionAsync(BillingEvent e, PlanDefinition? plan, CancellationToken ct)
     {
         var (user, customer) = await OwnerOfAsync(e, ct);
         if (user is null)
         {
-            return await RecordAsync(e, "", $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+            return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
         }
 
+        var basis = new BillingBasis(user.Id, customer, user.PlanId, user.Status);
         var subscriptionCreated = e.SubscriptionCreated > 0 ? e.SubscriptionCreated : e.Created;
         if (SubscriptionOrdering.WhyIgnored(customer, e.SubscriptionId, subscriptionCreated, e.Created) is { } why)
         {
-            return await RecordAsync(e, user.Id, "ignored: " + why, ct);
+            return await RecordAsync(e, basis, "ignored: " + why, ct);
         }
 
         var now = timeProvider.GetUtcNow();
@@ -227,28 +243,32 @@ public sealed class BillingService(
             notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.PlanChanged, user.Id, change.PlanId, user.PlanId, e.SubscriptionId));
         }
 
-        return await CommitAsync(e, user, user.Id, outcome, next, change, notifications, ct);
+        return await CommitAsync(e, user, basis, outcome, next, change, notifications, ct);
     }
 
-    private async Task<WebhookOutcome> ApplyPaymentFailedAsync(BillingEvent e, CancellationToken ct)
+    private async Task<WebhookOutcome?> ApplyPaymentFailedAsync(BillingEvent e, CancellationToken ct)
     {
         var (user, customer) = await OwnerOfAsync(e, ct);
         if (user is null || customer is null)
         {
-            return await RecordAsync(e, "", $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+            return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
         }
 
+        var basis = new BillingBasis(user.Id, customer, user.PlanId, user.Status);
         if (SubscriptionOrdering.WhyPaymentFailureIgnored(customer, e.SubscriptionId, e.Created) is { } why)
         {
-            return await RecordAsync(e, user.Id, "ignored: " + why, ct);
+            return await RecordAsync(e, basis, "ignored: " + why, ct);
         }
 
+        // The failure is the newest thing known about the subscription: a "still active" update created before it but
+        // delivered after it is stale (SubscriptionOrdering.WhyIgnored), so it cannot undo the failure's effect.
         var now = timeProvider.GetUtcNow();
+        var seen = customer with { LastEventCreated = Math.Max(customer.LastEventCreated, e.Created), UpdatedAt = now };
         var notifications = new List<BillingNotification> { new(Webhooks.WebhookEventTypes.PaymentFailed, user.Id, user.PlanId, user.PlanId, e.SubscriptionId) };
         switch (paymentFailed)
         {
             case PaymentFailedAction.Suspend when user.Status != UserStatus.Suspended:
-                return await CommitAsync(e, user, user.Id, "payment failed: user suspended", customer with { SuspendedByBilling = true, UpdatedAt = now },
+                return await CommitAsync(e, user, basis, "payment failed: user suspended", seen with { SuspendedByBilling = true },
                     new BillingUserChange(user.Id, user.PlanId, UserStatus.Suspended, now), notifications, ct);
             case PaymentFailedAction.DefaultPlan:
                 var fallback = await DefaultPlanAsync(ct);
@@ -259,14 +279,14 @@ public sealed class BillingService(
 
                 if (fallback.Id == user.PlanId)
                 {
-                    return await CommitAsync(e, user, user.Id, "payment failed: already on the default plan", null, null, notifications, ct);
+                    return await CommitAsync(e, user, basis, "payment failed: already on the default plan", seen, null, notifications, ct);
                 }
 
                 notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.PlanChanged, user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
-                return await CommitAsync(e, user, user.Id, $"payment failed: plan {fallback.Id}", null,
+                return await CommitAsync(e, user, basis, $"payment failed: plan {fallback.Id}", seen,
                     new BillingUserChange(user.Id, fallback.Id, user.Status, now), notifications, ct);
             default:
-                return await CommitAsync(e, user, user.Id, "payment failed: recorded", null, null, notifications, ct);
+                return await CommitAsync(e, user, basis, "payment failed: recorded", seen, null, notifications, ct);
         }
     }
 
@@ -351,24 +371,29 @@ public sealed class BillingService(
         return null;
     }
 
-    private Task<WebhookOutcome> RecordAsync(BillingEvent e, string userId, string outcome, CancellationToken ct) =>
-        CommitAsync(e, null, userId, outcome, null, null, [], ct);
+    /// <summary>Records an event that changes nothing (ignored, with why), unless the state it was ignored on changed meanwhile (null).</summary>
+    private Task<WebhookOutcome?> RecordAsync(BillingEvent e, BillingBasis? basis, string outcome, CancellationToken ct) =>
+        CommitAsync(e, null, basis, outcome, null, null, [], ct);
 
-    private async Task<WebhookOutcome> CommitAsync(
-        BillingEvent e, UserDefinition? user, string userId, string outcome, BillingCustomer? customer, BillingUserChange? change,
+    /// <summary>Applies the decision, or returns null when <paramref name="basis"/> no longer holds (decide again).</summary>
+    private async Task<WebhookOutcome?> CommitAsync(
+        BillingEvent e, UserDefinition? user, BillingBasis? basis, string outcome, BillingCustomer? customer, BillingUserChange? change,
         IReadOnlyList<BillingNotification> notifications, CancellationToken ct)
     {
         var now = timeProvider.GetUtcNow();
-        var record = new BillingEventRecord(e.Id, e.Type, userId, outcome, now);
+        var record = new BillingEventRecord(e.Id, e.Type, basis?.UserId ?? "", outcome, now);
         var events = new List<Webhooks.WebhookEvent>(notifications.Count);
         foreach (var notification in notifications)
         {
             events.Add(BillingWebhookPayloads.From(notification, user!, provider!.Name, now));
         }
 
-        return await billing.ApplyBillingEventAsync(record, customer, change, events, ct)
-            ? new WebhookOutcome(WebhookStatus.Processed, outcome, e.Id, e.Type, notifications)
-            : WebhookOutcome.Of(WebhookStatus.Duplicate, "already processed", e);
+        return await billing.ApplyBillingEventAsync(record, basis, customer, change, events, ct) switch
+        {
+            BillingApplyResult.Applied => new WebhookOutcome(WebhookStatus.Processed, outcome, e.Id, e.Type, notifications),
+            BillingApplyResult.Duplicate => WebhookOutcome.Of(WebhookStatus.Duplicate, "already processed", e),
+            _ => null,
+        };
     }
 
     private static ManagementError Off() =>

@@ -20,13 +20,17 @@ public interface IBillingStore
     Task<bool> IsBillingEventProcessedAsync(string eventId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// In one transaction: records the event (insert-if-absent by id) and, only when it was not recorded before, stores
+    /// In one transaction: checks that the user's billing state is still <paramref name="basis"/> (the user's row locked
+    /// first where the engine has row locks; <see cref="BillingApplyResult.Outdated"/> and nothing changed otherwise),
+    /// records the event (insert-if-absent by id) and, only when it was not recorded before, stores
     /// <paramref name="customer"/> (upsert by user) and applies <paramref name="userChange"/> (which bumps the config
     /// version, so gateways reload the user's plan) and appends <paramref name="webhookEvents"/> to the outgoing webhook
-    /// outbox. False, and nothing changed, when the event was already processed.
+    /// outbox. <see cref="BillingApplyResult.Duplicate"/>, and nothing changed, when the event was already processed.
     /// </summary>
-    Task<bool> ApplyBillingEventAsync(
-        BillingEventRecord record, BillingCustomer? customer, BillingUserChange? userChange, IReadOnlyList<Webhooks.WebhookEvent> webhookEvents, CancellationToken cancellationToken);
+    /// <param name="basis">What the decision read; null for an event about no user of this gateway (nothing to check).</param>
+    Task<BillingApplyResult> ApplyBillingEventAsync(
+        BillingEventRecord record, BillingBasis? basis, BillingCustomer? customer, BillingUserChange? userChange, IReadOnlyList<Webhooks.WebhookEvent> webhookEvents,
+        CancellationToken cancellationToken);
 
     /// <summary>
     /// Claims up to <paramref name="max"/> unsent outbox rows that are due and not leased by a live claim, for

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using ApiGate.Core.Billing;
 using ApiGate.Core.Storage;
 using ApiGate.Storage.Rows;
@@ -43,10 +44,20 @@ public abstract partial class SqlGatewayStore
         UseAsync(async (connection, ct) =>
             await ScalarAsync(connection, null, "SELECT COUNT(*) FROM billing_events WHERE event_id = @Id", ct, new { Id = eventId }) > 0, cancellationToken);
 
-    public Task<bool> ApplyBillingEventAsync(
-        BillingEventRecord record, BillingCustomer? customer, BillingUserChange? userChange, IReadOnlyList<Core.Webhooks.WebhookEvent> webhookEvents, CancellationToken cancellationToken) =>
+    public Task<BillingApplyResult> ApplyBillingEventAsync(
+        BillingEventRecord record, BillingBasis? basis, BillingCustomer? customer, BillingUserChange? userChange, IReadOnlyList<Core.Webhooks.WebhookEvent> webhookEvents,
+        CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
+            // The decision was made on what was read before this transaction: apply it only if that is still the state
+            // (another event about the same user, e.g. Stripe's checkout.session.completed and customer.subscription.created
+            // sent together, may have been applied meanwhile). On PostgreSQL the user's row is locked first, so the check
+            // and the write see the same state; SQLite's writers take turns.
+            if (basis is not null && !await IsStillAsync(connection, transaction, basis, ct))
+            {
+                return BillingApplyResult.Outdated;
+            }
+
             // Insert-if-absent in the transaction that makes the change: a replayed or concurrent duplicate finds the row
             // (or waits for the first one's commit and then finds it) and changes nothing.
             var inserted = await ExecuteAsync(connection, transaction,
@@ -54,7 +65,7 @@ public abstract partial class SqlGatewayStore
                 ct, new { record.EventId, record.Type, record.UserId, record.Outcome, ReceivedAt = StoredValues.Time(record.ReceivedAt) });
             if (inserted == 0)
             {
-                return false;
+                return BillingApplyResult.Duplicate;
             }
 
             if (customer is not null)
@@ -75,8 +86,22 @@ public abstract partial class SqlGatewayStore
                 await AppendWebhookEventAsync(connection, transaction, webhookEvent, null, ct);
             }
 
-            return true;
+            return BillingApplyResult.Applied;
         }, cancellationToken);
+
+    /// <summary>Whether the user's billing customer, plan and status are still what <paramref name="basis"/> says.</summary>
+    private async Task<bool> IsStillAsync(DbConnection connection, DbTransaction transaction, BillingBasis basis, CancellationToken ct)
+    {
+        await LockUserAsync(connection, transaction, basis.UserId, ct);
+        var user = await QueryAsync<(string PlanId, string Status)>(connection, transaction, "SELECT plan_id, status FROM users WHERE id = @Id", new { Id = basis.UserId }, ct);
+        if (user is not [var (planId, status)] || planId != basis.PlanId || status != StoredValues.Enum(basis.Status))
+        {
+            return false;
+        }
+
+        var customers = await QueryAsync<BillingCustomerRow>(connection, transaction, BillingCustomers.Select("WHERE user_id = @Id"), new { Id = basis.UserId }, ct);
+        return Equals(customers.Count > 0 ? customers[0].ToDefinition() : null, basis.Customer);
+    }
 
     public Task<IReadOnlyList<OverageReport>> ClaimOverageAsync(string owner, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
         WriteTransactionAsync<IReadOnlyList<OverageReport>>(async (connection, transaction, ct) =>

@@ -126,13 +126,13 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
         var change = new BillingUserChange(billed, "free", Core.Identity.UserStatus.Active, Now);
 
         // Act
-        var first = await store.ApplyBillingEventAsync(record, null, change, [], CancellationToken.None);
+        var first = await store.ApplyBillingEventAsync(record, null, null, change, [], CancellationToken.None);
         var version = await store.GetConfigVersionAsync(CancellationToken.None);
-        var second = await store.ApplyBillingEventAsync(record, null, change, [], CancellationToken.None);
+        var second = await store.ApplyBillingEventAsync(record, null, null, change, [], CancellationToken.None);
 
         // Assert
-        Assert.True(first);
-        Assert.False(second);
+        Assert.Equal(BillingApplyResult.Applied, first);
+        Assert.Equal(BillingApplyResult.Duplicate, second);
         Assert.Equal(version, await store.GetConfigVersionAsync(CancellationToken.None));
         Assert.Equal("free", (await store.FindUserAsync(billed, CancellationToken.None))!.PlanId);
     }
