@@ -22,8 +22,12 @@ internal sealed partial class WebhookDeliveryWorker(
     TimeProvider timeProvider,
     ILogger<WebhookDeliveryWorker> logger) : BackgroundService
 {
-    /// <summary>Deliveries leased per round (at most one per endpoint, sent in parallel).</summary>
-    private const int Batch = 16;
+    /// <summary>
+    /// Deliveries sent at once. At most one per endpoint (the claim never hands out an endpoint's next delivery while
+    /// one is leased), and each goes its own way: a slot freed by one endpoint's answer is refilled at once, so an
+    /// endpoint that hangs until the timeout holds up only itself.
+    /// </summary>
+    private const int MaxInFlight = 16;
 
     /// <summary>How much of a non-2xx response body is read (and how much of it is kept in the attempt's error).</summary>
     private const int MaxBodyRead = 4096;
@@ -46,19 +50,54 @@ internal sealed partial class WebhookDeliveryWorker(
         Timeout = Timeout.InfiniteTimeSpan, // each attempt has its own timeout
     };
 
-    /// <summary>One round: lease what is due, send it, record the outcomes. Returns how many were sent.</summary>
-    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
+    private readonly List<Task> _inFlight = [];
+
+    /// <summary>Leases what is due, up to the free slots, and starts sending each (not waiting for them). Returns how many started.</summary>
+    private async Task<int> ClaimAndStartAsync(CancellationToken cancellationToken)
     {
-        var now = timeProvider.GetUtcNow();
-        // The lease outlives the attempt (timeout) with a margin; a crashed instance's lease expires and another sends it.
-        var work = await store.ClaimWebhookDeliveriesAsync(_owner, now, now + options.WebhookTimeout * 2 + TimeSpan.FromSeconds(30), Batch, cancellationToken);
-        if (work.Count == 0)
+        int free;
+        lock (_inFlight)
+        {
+            _inFlight.RemoveAll(t => t.IsCompleted);
+            free = MaxInFlight - _inFlight.Count;
+        }
+
+        if (free <= 0)
         {
             return 0;
         }
 
-        await Task.WhenAll(work.Select(w => DeliverAsync(w, cancellationToken)));
+        var now = timeProvider.GetUtcNow();
+        // The lease outlives the attempt (timeout) with a margin; a crashed instance's lease expires and another sends it.
+        var work = await store.ClaimWebhookDeliveriesAsync(_owner, now, now + options.WebhookTimeout * 2 + TimeSpan.FromSeconds(30), free, cancellationToken);
+        lock (_inFlight)
+        {
+            foreach (var w in work)
+            {
+                _inFlight.Add(DeliverThenWakeAsync(w, cancellationToken));
+            }
+        }
+
         return work.Count;
+    }
+
+    /// <summary>Sends and records one delivery, then wakes the loop: the endpoint's next delivery may be due, and a slot is free.</summary>
+    private async Task DeliverThenWakeAsync(WebhookDeliveryWork work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Yield(); // the claim loop goes on while this one is sent
+            await DeliverAsync(work, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            // Unexpected (a send or record failure is handled inside): the lease expires and the delivery is sent again.
+            Log.RecordFailed(logger, work.DeliveryId, ex.GetType().Name, ex.Message);
+        }
+        finally
+        {
+            signal.Notify();
+        }
     }
 
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -71,33 +110,48 @@ internal sealed partial class WebhookDeliveryWorker(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                if (await RunOnceAsync(stoppingToken) > 0)
+                try
                 {
-                    continue; // more may be due: the next of each endpoint
+                    if (await ClaimAndStartAsync(stoppingToken) > 0)
+                    {
+                        continue; // more may be due, for the endpoints not yet in flight
+                    }
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    // The store is down or locked: the outbox is still there, try again after the interval.
+                    Log.RoundFailed(logger, ex.GetType().Name, ex.Message);
+                }
+
+                try
+                {
+                    await signal.WaitAsync(options.WebhookPollInterval, timeProvider, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
                 }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        }
+        finally
+        {
+            // Stopping: the attempts in flight end now (their token is the stopping one) and are recorded before the
+            // process goes, so none is left leased and unrecorded.
+            Task[] running;
+            lock (_inFlight)
             {
-                return;
-            }
-            catch (Exception ex)
-            {
-                // The store is down or locked: the outbox is still there, try again after the interval.
-                Log.RoundFailed(logger, ex.GetType().Name, ex.Message);
+                running = [.. _inFlight];
             }
 
-            try
-            {
-                await signal.WaitAsync(options.WebhookPollInterval, timeProvider, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await Task.WhenAll(running);
         }
     }
 

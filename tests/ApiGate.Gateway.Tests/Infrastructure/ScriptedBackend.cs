@@ -17,6 +17,18 @@ internal sealed class ScriptedBackend : IAsyncDisposable
 
     public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections
+    {
+        get
+        {
+            lock (_held)
+            {
+                return _held.Count;
+            }
+        }
+    }
+
     /// <summary>Starts it; with <paramref name="thenClose"/> each connection is closed once the bytes are sent.</summary>
     public static Task<ScriptedBackend> StartAsync(string response, bool thenClose = false) => StartAsync(_ => response, thenClose);
 

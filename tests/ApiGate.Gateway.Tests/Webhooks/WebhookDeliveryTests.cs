@@ -270,6 +270,36 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal(0, receiver.Elsewhere); // the redirect was not followed
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task OneEndpointHangs_TheOthersDeliveriesGoOnMeanwhile(string engine)
+    {
+        // Arrange: an endpoint that accepts the connection and never answers, with a timeout far longer than the wait
+        // below; and a working one.
+        var gateway = await StartGatewayAsync(engine, TimeSpan.FromMinutes(2));
+        await using var hung = await ScriptedBackend.StartAsync("");
+        var (hungId, _) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
+        var receiver = await StartReceiverAsync();
+        var (id, _) = await CreateEndpointAsync(gateway, receiver, "key.created");
+
+        // Act: the hung endpoint's delivery is in flight first.
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", hungId)).ExitCode);
+        for (var i = 0; i < 600 && hung.Connections == 0; i++) // bounded: 30 s
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, hung.Connections);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        }
+
+        // Assert: delivered while the other is still waiting on its endpoint (before, every delivery waited for the
+        // slowest of the round: here two minutes).
+        await receiver.WaitUntilAsync(list => list.Count(w => w.Type == "test") == 3, "three test events while another endpoint hangs");
+        Assert.Empty((await gateway.Store.ListWebhookDeliveriesAsync(hungId, 10, None)).SelectMany(d => d.Attempts)); // still in flight
+    }
+
     [Theory, EngineData(GatewayStores.Sqlite)]
     public async Task EndpointWhoseSecretCannotSign_AttemptRecordedAsFailedNotResentForever(string engine)
     {
