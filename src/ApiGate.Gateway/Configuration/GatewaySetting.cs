@@ -84,7 +84,8 @@ internal sealed partial class GatewaySetting
     /// (<c>user:pw@</c>, <c>:pw@</c>, a password containing <c>@</c>) read <c>***</c>.
     /// </summary>
     public string Redact(string value) =>
-        Secret ? (value.Length > 0 ? "(set)" : "") : UrlUserInfo().Replace(DsnPassword().Replace(value, "${key}=***"), "://***@");
+        Secret ? (value.Length > 0 ? "(set)" : "")
+        : UrlUserInfo().Replace(QueryPassword().Replace(DsnPassword().Replace(value, "${key}=***"), "${key}=***"), "://***@");
 
     private static string FormatDuration(TimeSpan span) =>
         span >= TimeSpan.FromDays(1) && span.Ticks % TimeSpan.TicksPerDay == 0
@@ -128,6 +129,10 @@ internal sealed partial class GatewaySetting
     // quoted ("…" or '…', a doubled quote inside) and then hold ';'.
     [GeneratedRegex("""(?i)(?<=^|;)\s*(?<key>password|pwd|psw)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)""")]
     private static partial Regex DsnPassword();
+
+    // A password given as a URL's query parameter (postgres://host/db?password=…, which the store accepts as libpq does).
+    [GeneratedRegex("""(?i)(?<key>[?&](?:password|pwd|psw))=[^&#]*""")]
+    private static partial Regex QueryPassword();
 
     [GeneratedRegex("://[^/]*@")]
     private static partial Regex UrlUserInfo();

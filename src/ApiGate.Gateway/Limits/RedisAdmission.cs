@@ -96,12 +96,20 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <exception cref="InvalidOperationException">Redis cannot be reached; the message names the setting and the host.</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        var connection = await ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust));
+        // The client's connection log is the one place that says why a first connection failed (it holds no password).
+        using var log = new StringWriter(CultureInfo.InvariantCulture);
+        var connection = await ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust), log);
         try
         {
             if (!connection.IsConnected && _trust.LastFailure is { } refused)
             {
                 throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: {refused}");
+            }
+
+            if (!connection.IsConnected && IsAuthenticationFailure(log.ToString()))
+            {
+                throw new InvalidOperationException(
+                    $"redis.url (APIGATE_REDIS_URL): Redis at {_url} refused the user and password in the URL (a wrong password, or none given to a server that requires one): write it as redis://[user]:password@host:port/db");
             }
 
             if (!connection.IsConnected)
@@ -136,6 +144,11 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         LogConnected(_url.ToString(), _failOpen ? "open" : "closed");
         _probe = ProbeAsync(_stopping.Token);
     }
+
+    /// <summary>Whether the client's connection log says the server refused the credentials (AUTH, or a command without them).</summary>
+    private static bool IsAuthenticationFailure(string log) =>
+        log.Contains("AuthenticationFailure", StringComparison.Ordinal) || log.Contains("WRONGPASS", StringComparison.Ordinal)
+        || log.Contains("NOAUTH", StringComparison.Ordinal) || log.Contains("invalid password", StringComparison.OrdinalIgnoreCase);
 
     public ValueTask<AdmissionResult> AdmitAsync(RequestIdentity caller, bool rateLimited, CancellationToken cancellationToken) =>
         Available ? AdmitInRedisAsync(caller, rateLimited, cancellationToken) : ValueTask.FromResult(Fallback(caller, rateLimited));

@@ -75,6 +75,13 @@ internal sealed class RedisUrl
             }
         }
 
+        if (rest.IndexOfAny(['?', '#']) >= 0)
+        {
+            // Not echoed: what follows may be a password (redis://host:6379?password=…).
+            problem = "takes no query (?…) or fragment (#…): write it as redis://[user:password@]host[:port][/db]; a password goes before the host";
+            return false;
+        }
+
         var slash = rest.IndexOf('/', StringComparison.Ordinal);
         var authority = slash < 0 ? rest : rest[..slash];
         var path = slash < 0 ? "" : rest[(slash + 1)..].TrimEnd('/');

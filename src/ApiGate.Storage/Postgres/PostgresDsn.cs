@@ -125,11 +125,25 @@ internal static class PostgresDsn
     {
         var at = dsn.IndexOf('@', StringComparison.Ordinal);
         var scheme = dsn.IndexOf("://", StringComparison.Ordinal);
-        if (scheme > 0 && at > scheme)
+        if (scheme > 0)
         {
-            var userInfo = dsn[(scheme + 3)..at];
-            var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
-            return colon < 0 ? "" : userInfo[(colon + 1)..];
+            var query = dsn.IndexOf('?', StringComparison.Ordinal);
+            foreach (var pair in query < 0 ? [] : dsn[(query + 1)..].Split('&'))
+            {
+                if (pair.StartsWith("password=", StringComparison.OrdinalIgnoreCase) && pair.Length > "password=".Length)
+                {
+                    return pair["password=".Length..];
+                }
+            }
+
+            if (at > scheme)
+            {
+                var userInfo = dsn[(scheme + 3)..at];
+                var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+                return colon < 0 ? "" : userInfo[(colon + 1)..];
+            }
+
+            return "";
         }
 
         foreach (var part in dsn.Split(';'))

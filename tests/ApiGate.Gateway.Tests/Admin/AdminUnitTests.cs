@@ -70,6 +70,17 @@ public sealed class AdminUnitTests
     }
 
     [Theory]
+    [InlineData("postgres://app@db:5432/apigate?password=s3cretpw", "postgres://***@db:5432/apigate?password=***")]
+    [InlineData("postgres://db/apigate?sslmode=require&PASSWORD=s3cretpw&application_name=gw", "postgres://db/apigate?sslmode=require&PASSWORD=***&application_name=gw")]
+    [InlineData("Host=db;Username=app;Password=s3cretpw;Database=apigate", "Host=db;Username=app;Password=***;Database=apigate")]
+    public void SettingsOf_DatabaseDsnPassword_MaskedInEveryForm(string dsn, string shown)
+    {
+        var settings = AdminSettings.Of(new GatewayOptions { DatabaseDsn = dsn });
+
+        Assert.Equal(shown, settings["database_dsn"]);
+    }
+
+    [Theory]
     [InlineData("redis://:s3cretpw@cache:6379", "redis://***@cache:6379")]
     [InlineData("redis://default:p@ss@cache:6379/0", "redis://***@cache:6379/0")]
     [InlineData("rediss://s3cretpw@cache", "rediss://***@cache")]

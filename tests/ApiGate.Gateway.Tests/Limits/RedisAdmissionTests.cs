@@ -209,7 +209,20 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         Assert.Contains("db3:keys=1,", await secured.CommandAsync("INFO", "keyspace"), StringComparison.Ordinal);
         Assert.Contains("APIGATE_REDIS_URL", error.Message, StringComparison.Ordinal);
         Assert.Contains($"127.0.0.1:{secured.Port}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("refused the user and password in the URL", error.Message, StringComparison.Ordinal); // not "cannot reach"
         Assert.DoesNotContain("not-the-pw-123", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [RedisFact]
+    public async Task ConnectAsync_PasswordMissingFromTheUrl_SaysTheServerWantsOne()
+    {
+        await using var secured = await RedisServer.StartAsync(password: "needed-pw-1");
+        var bare = Create($"redis://127.0.0.1:{secured.Port}/0");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => bare.ConnectAsync(CancellationToken.None));
+
+        Assert.Contains("refused the user and password in the URL", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
     }
 
     private async Task<RedisAdmission> StartAsync()

@@ -31,6 +31,8 @@ public sealed class RedisStartupTests : IDisposable
     [InlineData("cache.example:6379", "is not a URL")]
     [InlineData("redis://:pw-123@cache.example:99999", "port '99999' of host cache.example")]
     [InlineData("redis://:pw-123@cache.example/abc", "database 'abc' of host cache.example")]
+    [InlineData("redis://cache.example:6379?password=pw-123", "takes no query (?…) or fragment (#…)")]
+    [InlineData("redis://cache.example/0?password=pw-123", "takes no query (?…) or fragment (#…)")]
     public async Task Serve_InvalidRedisUrl_ExitsWithOneLineNamingTheSetting(string url, string problem)
     {
         var result = await ServeAsync(url, "open");

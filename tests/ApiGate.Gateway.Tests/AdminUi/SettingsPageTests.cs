@@ -1,0 +1,30 @@
+using System.Net;
+using ApiGate.Gateway.Configuration;
+
+namespace ApiGate.Gateway.Tests.AdminUi;
+
+/// <summary>The console's Settings page shows a setting as <c>config show</c> and <c>GET /admin/settings</c> do: no password of a URL or connection string.</summary>
+public sealed class SettingsPageTests : AdminUiTestBase
+{
+    private const string Password = "pg-secret-1";
+
+    private protected override void Configure(GatewayOptions options) =>
+        options.StripeApiBase = $"http://127.0.0.1:9/base?password={Password}&x=1"; // billing is off: stored, shown, not used
+
+    [Fact]
+    public async Task Settings_UrlWithAPasswordInItsQuery_ShownMaskedAsTheAdminApiShowsIt()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        // Act
+        using var response = await console.GetAsync("/ui/settings");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(Password, html, StringComparison.Ordinal);
+        Assert.Contains("http://127.0.0.1:9/base?password=***&amp;x=1", html, StringComparison.Ordinal);
+    }
+}
