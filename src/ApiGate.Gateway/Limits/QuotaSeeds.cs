@@ -5,36 +5,60 @@ namespace ApiGate.Gateway.Limits;
 /// <summary>
 /// The store's persisted quota counters, the seed of a Redis counter that does not exist yet (a new month, or Redis lost
 /// its data). One load of every user's counter for the period serves all the seeds asked for within <see cref="MaxAge"/>,
-/// so a Redis that comes back empty costs the store one query, not one per user.
+/// so a Redis that comes back empty costs the store one query, not one per user. A request waits for a load at most
+/// <see cref="MaxWait"/>, and a failed load is not tried again within <see cref="MaxAge"/>: a store that hangs or is
+/// down holds no request for longer than that (it is decided locally instead).
 /// </summary>
 internal sealed class QuotaSeeds(IQuotaStore store, TimeProvider timeProvider)
 {
-    /// <summary>How long one load answers seeds.</summary>
+    /// <summary>How long one load answers seeds (and how long a failed one is not tried again).</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a request waits for a load; past it the seed is <see cref="QuotaSeedUnavailableException"/>.</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(500);
 
     private readonly Lock _lock = new();
     private Loaded? _current;
 
     /// <summary>The user's stored units in the period starting at <paramref name="period"/> (0 when none are stored).</summary>
+    /// <exception cref="QuotaSeedUnavailableException">The store did not answer within <see cref="MaxWait"/>, or failed.</exception>
     public async Task<long> GetAsync(string userId, DateTimeOffset period, CancellationToken cancellationToken) =>
         (await GetAllAsync(period, cancellationToken)).GetValueOrDefault(userId);
 
     /// <summary>Every user's stored units in the period starting at <paramref name="period"/>.</summary>
+    /// <exception cref="QuotaSeedUnavailableException">The store did not answer within <see cref="MaxWait"/>, or failed.</exception>
     public async Task<IReadOnlyDictionary<string, long>> GetAllAsync(DateTimeOffset period, CancellationToken cancellationToken)
     {
         Task<Dictionary<string, long>> load;
+        TimeSpan wait;
         lock (_lock)
         {
             var now = timeProvider.GetUtcNow();
-            if (_current is not { } current || current.Period != period || now - current.At > MaxAge || current.Load.IsFaulted)
+            // A load still pending is not replaced (a hanging store gets one query at a time, not one per request).
+            if (_current is not { } current || current.Period != period || now - current.At > MaxAge && current.Load.IsCompleted)
             {
                 _current = current = new Loaded(period, now, LoadAsync(period));
             }
 
             load = current.Load;
+            wait = MaxWait - (now - current.At); // a load already pending that long is not waited for again
         }
 
-        return await load.WaitAsync(cancellationToken);
+        try
+        {
+            if (load.IsCompleted)
+            {
+                return await load;
+            }
+
+            return await load.WaitAsync(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, timeProvider, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new QuotaSeedUnavailableException(ex is TimeoutException
+                ? $"the store did not answer within {MaxWait.TotalMilliseconds:0} ms"
+                : $"the store failed: {ex.Message}", ex);
+        }
     }
 
     private async Task<Dictionary<string, long>> LoadAsync(DateTimeOffset period)
@@ -51,3 +75,6 @@ internal sealed class QuotaSeeds(IQuotaStore store, TimeProvider timeProvider)
 
     private sealed record Loaded(DateTimeOffset Period, DateTimeOffset At, Task<Dictionary<string, long>> Load);
 }
+
+/// <summary>The stored quota counters could not be read in time to seed Redis; the request is decided locally.</summary>
+internal sealed class QuotaSeedUnavailableException(string message, Exception inner) : Exception(message, inner);

@@ -54,10 +54,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private ConnectionMultiplexer? _connection;
     private IDatabase? _database;
     private Task? _probe;
+    private string? _dataSet;
     private int _available;
     private int _pendingUnits;
     private long _outages;
     private long _fallbackAdmissions;
+    private long _seedFailureLoggedAt;
     private int _disposed;
 
     public RedisAdmission(GatewayOptions options, QuotaSeeds seeds, TimeProvider timeProvider, ILogger<RedisAdmission> logger)
@@ -121,6 +123,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             await database.PingAsync().WaitAsync(cancellationToken);
             _connection = connection;
             _database = database;
+            await IsSameDataSetAsync();
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -133,11 +136,18 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             throw;
         }
 
-        // What the fallback starts from if Redis fails before this instance has seen a user's counter: the store's.
+        // What the fallback starts from if Redis fails before this instance has seen a user's counter: the store's
+        // (when it answers in time; else the fallback learns each user's total from Redis's replies).
         var period = QuotaPeriod.StartOf(_time.GetUtcNow());
-        foreach (var (userId, used) in await _seeds.GetAllAsync(period, cancellationToken))
+        try
         {
-            Local(userId, period).Observe(used);
+            foreach (var (userId, used) in await _seeds.GetAllAsync(period, cancellationToken))
+            {
+                Local(userId, period).Observe(used);
+            }
+        }
+        catch (QuotaSeedUnavailableException)
+        {
         }
 
         Volatile.Write(ref _available, 1);
@@ -251,8 +261,15 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The store could not seed a missing counter: this request is decided locally; the next one asks again.
-            LogSeedFailed(caller.User.Id, ex);
+            // The store could not seed a missing counter in time (QuotaSeeds bounds the wait): this request is decided
+            // locally; a later one asks again. Logged at most once a second.
+            var at = _time.GetTimestamp();
+            var last = Interlocked.Read(ref _seedFailureLoggedAt);
+            if ((last == 0 || _time.GetElapsedTime(last, at) >= TimeSpan.FromSeconds(1)) && Interlocked.CompareExchange(ref _seedFailureLoggedAt, at, last) == last)
+            {
+                LogSeedFailed(caller.User.Id, ex.Message);
+            }
+
             return Fallback(caller, rateLimited, evenWhenClosed: true);
         }
 
@@ -425,6 +442,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                     {
                         await FlushPendingAsync(); // units counted locally while the state changed back
                     }
+                    else
+                    {
+                        // Keeps the data set this instance counts in current, so a loss is told apart from one that
+                        // happened while this instance was connected (and had nothing pending).
+                        await IsSameDataSetAsync();
+                    }
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {
@@ -438,10 +461,46 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
     }
 
-    /// <summary>Adds every locally counted unit to its Redis counter; what cannot be sent stays pending. Returns the units added.</summary>
+    /// <summary>
+    /// Whether Redis still holds the data set this instance last counted in. Every data set is named by a random id
+    /// under <c>{prefix}data-set</c>, written by the first instance that finds none: a Redis that lost its data
+    /// (restarted without persistence, flushed) has none, or the one another instance wrote since. Remembers the id.
+    /// </summary>
+    private async Task<bool> IsSameDataSetAsync()
+    {
+        var key = _prefix + "data-set";
+        var current = (string?)await _database!.StringGetAsync(key);
+        if (current is null)
+        {
+            await _database.StringSetAsync(key, Guid.NewGuid().ToString("N"), when: When.NotExists);
+            current = (string?)await _database.StringGetAsync(key);
+        }
+
+        var same = _dataSet is not null && string.Equals(current, _dataSet, StringComparison.Ordinal);
+        _dataSet = current;
+        return same;
+    }
+
+    /// <summary>
+    /// Adds every locally counted unit to its Redis counter; what cannot be sent stays pending. Returns the units added.
+    /// If Redis lost its data meanwhile, nothing is added: the store holds those units (with their usage events) and
+    /// seeds the new counters, so a counter another instance already seeded again would count them twice.
+    /// </summary>
     private async Task<long> FlushPendingAsync()
     {
         Volatile.Write(ref _pendingUnits, 0);
+        if (!await IsSameDataSetAsync())
+        {
+            long dropped = 0;
+            foreach (var (_, local) in _local)
+            {
+                dropped += Interlocked.Exchange(ref local.Pending, 0);
+            }
+
+            LogDataSetLost(_url.ToString(), dropped);
+            return 0;
+        }
+
         long added = 0;
         foreach (var ((userId, period), local) in _local)
         {
@@ -457,9 +516,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 if (!total.IsNull)
                 {
                     local.Observe((long)total);
+                    added += units;
                 }
-
-                added += units;
             }
             catch (RedisServerException ex) when (IsAboutTheKeys(ex))
             {
@@ -528,14 +586,19 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Redis at {Endpoint} answers again; shared limits resumed, {Units} locally counted quota units added")]
     private partial void LogRecovered(string endpoint, long units);
 
+    [LoggerMessage(EventId = 4207, Level = LogLevel.Warning,
+        Message = "Redis at {Endpoint} lost its data while this instance could not reach it (restarted without persistence, or flushed): {Units} locally counted quota units are not added; its counters are seeded again from the store, which holds them")]
+    private partial void LogDataSetLost(string endpoint, long units);
+
     [LoggerMessage(EventId = 4205, Level = LogLevel.Error, Message = "Redis refused the admission script for user {UserId} (the request was decided locally; Redis stays in use for everyone else): {Reason}")]
     private partial void LogScriptRefused(string userId, string reason);
 
     [LoggerMessage(EventId = 4206, Level = LogLevel.Error, Message = "Redis refused to add {Units} quota units for user {UserId}; they are not counted there: {Reason}")]
     private partial void LogAddRefused(string userId, long units, string reason);
 
-    [LoggerMessage(EventId = 4204, Level = LogLevel.Warning, Message = "Could not load the stored quota counter to seed Redis for user {UserId}; the request was decided locally")]
-    private partial void LogSeedFailed(string userId, Exception exception);
+    [LoggerMessage(EventId = 4204, Level = LogLevel.Warning,
+        Message = "Could not load the stored quota counter to seed Redis for user {UserId} ({Reason}); requests whose counter is missing are decided locally until the store answers (logged at most once a second)")]
+    private partial void LogSeedFailed(string userId, string reason);
 
     /// <summary>The Redis keys of one API key for one month, built once (not per request).</summary>
     private sealed record KeyNames(string UserId, DateTimeOffset Period, RedisKey[] Keys);

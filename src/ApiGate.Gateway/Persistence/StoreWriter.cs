@@ -151,9 +151,9 @@ internal sealed partial class StoreWriter : IDisposable
     }
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Warning,
-        Message = "Store writes are waiting: {Reason}. Requests are still served; usage, quota units and last-use times are kept in memory and written when the lock is released")]
+        Message = "Store writes are waiting: {Reason}. Requests are still served; usage, quota units and last-use times are kept in memory and written once the store takes writes again")]
     private partial void LogLocked(string reason);
 
-    [LoggerMessage(EventId = 4102, Level = LogLevel.Information, Message = "Store write went through after waiting {Seconds:0.0} s for the database lock")]
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Information, Message = "Store write went through after waiting {Seconds:0.0} s for the store (locked, or not answering)")]
     private partial void LogLockReleased(double seconds);
 }

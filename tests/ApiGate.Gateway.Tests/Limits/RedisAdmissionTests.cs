@@ -206,7 +206,7 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         await good.AdmitAsync(Caller(requestsPerMonth: 5), false, CancellationToken.None);
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => bad.ConnectAsync(CancellationToken.None));
 
-        Assert.Contains("db3:keys=1,", await secured.CommandAsync("INFO", "keyspace"), StringComparison.Ordinal);
+        Assert.Contains("db3:keys=2,", await secured.CommandAsync("INFO", "keyspace"), StringComparison.Ordinal); // the counter and the data set's id
         Assert.Contains("APIGATE_REDIS_URL", error.Message, StringComparison.Ordinal);
         Assert.Contains($"127.0.0.1:{secured.Port}", error.Message, StringComparison.Ordinal);
         Assert.Contains("refused the user and password in the URL", error.Message, StringComparison.Ordinal); // not "cannot reach"
@@ -225,6 +225,95 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         Assert.DoesNotContain('\n', error.Message);
     }
 
+    [RedisFact]
+    public async Task RedisRestartedEmpty_OneInstanceReseedsBeforeTheOtherIsBack_TheOthersLocalUnitsAreNotCountedTwice()
+    {
+        // Arrange: two instances on one Redis, each with its own clock so each comes back when its probe is let run.
+        await using var redis = await RedisServer.StartAsync();
+        var caller = Caller(requestsPerMonth: 1000);
+        var period = QuotaPeriod.StartOf(Start);
+        FakeTimeProvider clockOne = new(Start), clockTwo = new(Start);
+        var one = Create(redis.Url(), clockOne, TimeSpan.FromMilliseconds(300));
+        var two = Create(redis.Url(), clockTwo, TimeSpan.FromMilliseconds(300));
+        await one.ConnectAsync(CancellationToken.None);
+        await two.ConnectAsync(CancellationToken.None);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, (await (i % 2 == 0 ? one : two).AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+        }
+
+        // Redis dies; each instance finds out and then counts units itself (4, or 3 when the request that found out
+        // had been sent: its unit is left to Redis).
+        await redis.StopAsync();
+        foreach (var instance in new[] { one, two })
+        {
+            await instance.AdmitAsync(caller, false, CancellationToken.None);
+            Assert.False(instance.Available);
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(AdmissionVerdict.Admitted, (await instance.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+            }
+        }
+
+        var local = one.PendingUnits(caller.User.Id) + two.PendingUnits(caller.User.Id);
+        Assert.InRange(local, 6, 8);
+        Assert.InRange(two.PendingUnits(caller.User.Id), 3, 4);
+
+        // The store has every unit by now (their usage events): the 10 before, those counted locally.
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, period, 10 + local, 0));
+
+        // Act: Redis is back without its data. Instance one comes back first and seeds the counter from the store with
+        // its next request; then instance two comes back, with its 3 units still pending.
+        await redis.RestartAsync();
+        await ComeBackAsync(one, clockOne);
+        var seeded = await one.AdmitAsync(caller, false, CancellationToken.None);
+        await ComeBackAsync(two, clockTwo);
+
+        // Assert: the store's units and the one request since; not instance two's local units once more.
+        Assert.Equal(10 + local + 1, seeded.Quota!.Value.Used);
+        Assert.Equal(0, two.PendingUnits(caller.User.Id));
+        Assert.Equal(10 + local + 1, Integer(await redis.CommandAsync("GET", one.QuotaKey(caller.User.Id, period))));
+        Assert.Equal(10 + local + 2, (await two.AdmitAsync(caller, false, CancellationToken.None)).Quota!.Value.Used);
+    }
+
+    [RedisFact]
+    public async Task RedisUnreachableButKeptItsData_LocalUnitsAreAddedWhenItIsBack()
+    {
+        // Arrange
+        await using var redis = await RedisServer.StartAsync();
+        var caller = Caller(requestsPerMonth: 1000);
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await one.ConnectAsync(CancellationToken.None);
+        await one.AdmitAsync(caller, false, CancellationToken.None);
+        await redis.PauseAsync();
+        await one.AdmitAsync(caller, false, CancellationToken.None); // times out: its unit is left to Redis
+        for (var i = 0; i < 4; i++)
+        {
+            await one.AdmitAsync(caller, false, CancellationToken.None);
+        }
+
+        // Act
+        await redis.ResumeAsync();
+        await ComeBackAsync(one, clock);
+
+        // Assert: the first unit, the one left to the stalled server, and the 4 counted here.
+        Assert.Equal(0, one.PendingUnits(caller.User.Id));
+        Assert.Equal(6, Integer(await redis.CommandAsync("GET", one.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start)))));
+    }
+
+    /// <summary>Lets the instance's probe run (its clock moved one interval) until it uses Redis again; bounded.</summary>
+    private static async Task ComeBackAsync(RedisAdmission admission, FakeTimeProvider clock)
+    {
+        for (var i = 0; i < 200 && !admission.Available; i++)
+        {
+            clock.Advance(RedisAdmission.ProbeInterval);
+            await Task.Delay(25);
+        }
+
+        Assert.True(admission.Available);
+    }
+
     private async Task<RedisAdmission> StartAsync()
     {
         var admission = Create(_redis.Url());
@@ -232,10 +321,11 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         return admission;
     }
 
-    private RedisAdmission Create(string url)
+    private RedisAdmission Create(string url, FakeTimeProvider? clock = null, TimeSpan? timeout = null)
     {
-        var options = new GatewayOptions { RedisUrl = url, RedisPrefix = _prefix, RedisTimeout = TimeSpan.FromSeconds(2) };
-        var admission = new RedisAdmission(options, new QuotaSeeds(_store, _clock), _clock, NullLogger<RedisAdmission>.Instance);
+        clock ??= _clock;
+        var options = new GatewayOptions { RedisUrl = url, RedisPrefix = _prefix, RedisTimeout = timeout ?? TimeSpan.FromSeconds(2) };
+        var admission = new RedisAdmission(options, new QuotaSeeds(_store, clock), clock, NullLogger<RedisAdmission>.Instance);
         _admissions.Add(admission);
         return admission;
     }
