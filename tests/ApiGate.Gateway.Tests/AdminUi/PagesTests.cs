@@ -31,6 +31,25 @@ public sealed class PagesTests : AdminUiTestBase
         Assert.Contains("Signed in as <strong>" + TokenName + "</strong>", html, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("key", "an API key", "API key")]
+    [InlineData("jwt", "a JWT from the configured issuer", "JWT")]
+    [InlineData("key_or_jwt", "an API key or a JWT", "key or JWT")]
+    public async Task Routes_TryAPathOnAProtectedRoute_NamesTheCredentialItTakes(string scheme, string needs, string column)
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "guarded", Path = "/guarded/*", Upstream = "backend", AuthRequired = true, AuthScheme = scheme });
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        using var response = await console.GetAsync("/ui/routes?try_method=GET&try_path=/guarded/x");
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains($"<td id=\"try-needs\">{needs}</td>", html, StringComparison.Ordinal);
+        Assert.Contains($"<td>{column}</td>", html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Settings_SecretSet_ShownOnlyAsSet()
     {

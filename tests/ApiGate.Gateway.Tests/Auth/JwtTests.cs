@@ -101,7 +101,8 @@ public sealed class JwtTests : IAsyncLifetime
     [InlineData("audience", "the token's audience is not accepted")]
     [InlineData("issuer", "the token's issuer is not accepted")]
     [InlineData("none", "")]
-    [InlineData("hs256-public-key", "")]
+    [InlineData("hs256-public-key", "the token's signing algorithm is not accepted")]
+    [InlineData("rs384", "the token's signing algorithm is not accepted")]
     [InlineData("garbage", "the token is malformed")]
     public async Task InvalidToken_401InvalidTokenWithChallengeAndReason_NeverEchoesToken(string kind, string reason)
     {
@@ -114,6 +115,7 @@ public sealed class JwtTests : IAsyncLifetime
             "issuer" => _issuer.Token(_rsa, "s", "s@example.com", issuer: "http://127.0.0.1:1/other"),
             "none" => _issuer.UnsignedToken("s"),
             "hs256-public-key" => _issuer.HmacWithPublicKeyToken(_rsa, "s"),
+            "rs384" => _issuer.Token(_rsa, "s", "s@example.com", algorithm: Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha384), // the issuer's own key
             _ => "eyJhbGciOiJSUzI1NiJ9.not-json.sig",
         };
 

@@ -52,7 +52,7 @@ internal sealed class TestIssuer : IAsyncDisposable
     /// <summary>A signed token; defaults: this issuer, <see cref="Audience"/>, valid for an hour from now.</summary>
     public string Token(SecurityKey key, string subject, string? email = null, string? issuer = null, string? audience = null,
         DateTime? notBefore = null, DateTime? expires = null, IReadOnlyDictionary<string, object>? extraClaims = null,
-        IDictionary<string, object>? extraHeader = null)
+        IDictionary<string, object>? extraHeader = null, string? algorithm = null)
     {
         var now = DateTime.UtcNow;
         var claims = new Dictionary<string, object>(extraClaims ?? new Dictionary<string, object>()) { ["sub"] = subject };
@@ -61,7 +61,7 @@ internal sealed class TestIssuer : IAsyncDisposable
             claims["email"] = email;
         }
 
-        var algorithm = key switch
+        algorithm ??= key switch
         {
             RsaSecurityKey => SecurityAlgorithms.RsaSha256,
             ECDsaSecurityKey => SecurityAlgorithms.EcdsaSha256,

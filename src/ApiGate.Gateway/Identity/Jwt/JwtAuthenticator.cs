@@ -117,7 +117,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
                 keys.KeyNotFound(); // the issuer may have rotated its keys: read them again, in the background
             }
 
-            return (null, Refusal(result.Exception));
+            return (null, AlgorithmNotAccepted(handler, token, parameters) ? Refusal(new SecurityTokenInvalidAlgorithmException()) : Refusal(result.Exception));
         }
 
         if (result.SecurityToken is JsonWebToken { } parsed && parsed.TryGetHeaderValue<object>("crit", out _))
@@ -271,6 +271,23 @@ internal sealed partial class JwtAuthenticator : IDisposable
     };
 
     /// <summary>The 401 for a token that failed validation, with a reason the client can act on (never the token).</summary>
+    /// <summary>
+    /// Whether the token's <c>alg</c> is not one of <c>APIGATE_JWT_ALGORITHMS</c>. Asked only for a refused token: the
+    /// token library reports that case as a signature that does not verify (no key is tried for an algorithm it may not
+    /// use), which would send the operator looking at the keys.
+    /// </summary>
+    private static bool AlgorithmNotAccepted(JsonWebTokenHandler handler, string token, TokenValidationParameters parameters)
+    {
+        try
+        {
+            return handler.ReadJsonWebToken(token).Alg is var alg && parameters.ValidAlgorithms?.Contains(alg, StringComparer.Ordinal) == false;
+        }
+        catch (ArgumentException)
+        {
+            return false; // not readable: the refusal already says why
+        }
+    }
+
     private static GatewayError Refusal(Exception? exception) => exception switch
     {
         SecurityTokenExpiredException => Errors.Invalid("the token has expired"),
