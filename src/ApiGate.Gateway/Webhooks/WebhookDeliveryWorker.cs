@@ -241,7 +241,10 @@ internal sealed partial class WebhookDeliveryWorker(
         }
         catch (HttpRequestException ex)
         {
-            return (0, ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : $"{ex.HttpRequestError}: {ex.Message}", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            // The cause (a reset, a refused TLS handshake) is often only in the inner exception.
+            var cause = ex.InnerException?.Message is { Length: > 0 } inner && !ex.Message.Contains(inner, StringComparison.Ordinal) ? $" ({inner})" : "";
+            return (0, (ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : $"{ex.HttpRequestError}: {ex.Message}") + cause,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

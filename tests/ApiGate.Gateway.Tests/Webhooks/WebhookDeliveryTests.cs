@@ -301,6 +301,24 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task EndpointHangsUpWithoutAnswering_TheAttemptSaysSo(string engine)
+    {
+        // Arrange: reads the request, then closes the connection without a response.
+        var gateway = await StartGatewayAsync(engine);
+        await using var hangsUp = await ScriptedBackend.StartAsync("", thenClose: true);
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", hangsUp.Url + "/hooks");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 1);
+
+        // Assert
+        var attempt = Assert.Single(await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Attempts.Last();
+        Assert.StartsWith("ResponseEnded: ", attempt.Error, StringComparison.Ordinal);
+        Assert.Equal(0, attempt.StatusCode);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite)]
     public async Task EndpointWhoseSecretCannotSign_AttemptRecordedAsFailedNotResentForever(string engine)
     {
         // Arrange: an endpoint row whose secret is not base64 (written around the service's checks, as a damaged or
