@@ -26,6 +26,7 @@ public sealed class RouteFormTests : AdminUiTestBase
         await page.SelectOptionAsync("#f-upstream", new SelectOptionValue { Label = "backend" });
         await page.FillAsync("#f-path_rewrite", "/internal/$1");
         await page.UncheckAsync("#f-auth_required");
+        await browser.ScreenshotAsync("admin-ui-route-form");
         await page.ClickAsync("#save-route");
         await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync("Created route orders.");
         await Assertions.Expect(page.Locator("#routes-table tr[data-route=orders]")).ToContainTextAsync("backend");
