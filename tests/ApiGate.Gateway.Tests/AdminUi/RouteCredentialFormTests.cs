@@ -10,14 +10,11 @@ public sealed class RouteCredentialFormTests : AdminUiTestBase
     public async Task Create_JwtRouteWithCors_StoredAsTheApiWouldStoreIt_AndShownOnItsEditPage()
     {
         // Arrange
-        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
-        var upstream = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
-        var antiforgery = await console.TokenFromAsync("/ui/routes/new");
+        var (console, antiforgery, upstreamId) = await OpenNewRouteFormAsync();
+        using var _ = console;
 
         // Act
-        using (var created = await console.PostAsync("/ui/routes/new", Form(antiforgery, upstream.Id,
+        using (var created = await console.PostAsync("/ui/routes/new", Form(antiforgery, upstreamId,
             ("auth_scheme", "jwt"), ("cors_origins", "https://app.example.com, https://*.example.org"), ("cors_methods", "GET, POST"),
             ("cors_headers", "Content-Type"), ("cors_max_age", "600"), ("cors_credentials", "true"))))
         {
@@ -40,17 +37,14 @@ public sealed class RouteCredentialFormTests : AdminUiTestBase
     public async Task Create_CredentialsWithAnyOrigin_RefusedAtTheFieldWithTheApisMessage_NothingStored()
     {
         // Arrange
-        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
-        var upstream = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
-        var antiforgery = await console.TokenFromAsync("/ui/routes/new");
+        var (console, antiforgery, upstreamId) = await OpenNewRouteFormAsync();
+        using var _ = console;
         var expected = (await Gateway.Routes.CreateAsync(
             new Core.Management.RouteInput { Name = "web", Path = "/web/*", Upstream = "backend", CorsOrigins = "*", CorsCredentials = true }.ToChanges().Value!,
             CancellationToken.None)).Error!;
 
         // Act
-        using var refused = await console.PostAsync("/ui/routes/new", Form(antiforgery, upstream.Id, ("auth_scheme", "key"), ("cors_origins", "*"), ("cors_credentials", "true")));
+        using var refused = await console.PostAsync("/ui/routes/new", Form(antiforgery, upstreamId, ("auth_scheme", "key"), ("cors_origins", "*"), ("cors_credentials", "true")));
 
         // Assert
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
@@ -59,6 +53,16 @@ public sealed class RouteCredentialFormTests : AdminUiTestBase
         Assert.Contains("id=\"error-cors_credentials\"", html, StringComparison.Ordinal);
         Assert.Contains(expected.Message, WebUtility.HtmlDecode(html), StringComparison.Ordinal);
         Assert.Null(await Gateway.Store.FindRouteAsync("web", CancellationToken.None));
+    }
+
+    /// <summary>An upstream to route to, and the console signed in with the new-route form's anti-forgery token.</summary>
+    private async Task<(ConsoleHttp Console, string Antiforgery, string UpstreamId)> OpenNewRouteFormAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        var upstream = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
+        var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        return (console, await console.TokenFromAsync("/ui/routes/new"), upstream.Id);
     }
 
     private static List<KeyValuePair<string, string>> Form(string antiforgery, string upstreamId, params (string Name, string Value)[] extra) =>

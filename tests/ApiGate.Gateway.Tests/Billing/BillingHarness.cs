@@ -95,6 +95,15 @@ internal sealed class BillingHarness : IAsyncDisposable
         return user.Value.Id;
     }
 
+    /// <summary>An outgoing webhook endpoint for <paramref name="events"/> (nothing listens at its URL: its deliveries are only recorded); returns its id.</summary>
+    public async Task<string> CreateWebhookEndpointAsync(params string[] events)
+    {
+        var endpoint = await new WebhookService(Gateway.Store, TimeProvider.System).CreateAsync(
+            new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = events }, CancellationToken.None);
+        Assert.True(endpoint.Ok, endpoint.Error?.ToString());
+        return endpoint.Value!.Endpoint.Id;
+    }
+
     public async Task<Core.Identity.UserDefinition> UserAsync(string id) => (await Gateway.Store.FindUserAsync(id, CancellationToken.None))!;
 
     /// <summary>Posts a webhook body signed with <paramref name="secret"/> at <paramref name="signedAt"/> (now when null).</summary>

@@ -54,12 +54,7 @@ public sealed class BillingRaceTests(StoreEngines engines) : IClassFixture<Store
     {
         // Arrange
         await using var h = await BillingHarness.StartAsync(engines, engine);
-        var endpoint = await new Core.Management.WebhookService(h.Gateway.Store, TimeProvider.System).CreateAsync(new Core.Management.WebhookInput
-        {
-            Url = "http://127.0.0.1:9/hooks",
-            Events = ["subscription.started", "plan.changed"],
-        }, CancellationToken.None);
-        Assert.True(endpoint.Ok, endpoint.Error?.ToString());
+        var endpoint = await h.CreateWebhookEndpointAsync("subscription.started", "plan.changed");
         var t = Now - 100;
         var users = new List<string>();
         for (var i = 0; i < Trials; i++)
@@ -76,7 +71,7 @@ public sealed class BillingRaceTests(StoreEngines engines) : IClassFixture<Store
 
         // Assert: the plan changed once per user, and the operator hears so once.
         Assert.All(users, user => Assert.Equal("pro", h.UserAsync(user).GetAwaiter().GetResult().PlanId));
-        var deliveries = await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint.Value!.Endpoint.Id, 100, CancellationToken.None);
+        var deliveries = await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 100, CancellationToken.None);
         Assert.Equal(Trials, deliveries.Count(d => d.EventType == "subscription.started"));
         Assert.Equal(Trials, deliveries.Count(d => d.EventType == "plan.changed"));
     }

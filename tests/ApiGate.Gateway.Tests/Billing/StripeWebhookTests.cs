@@ -318,12 +318,7 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
     {
         // Arrange
         await using var h = await BillingHarness.StartAsync(engines, engine);
-        var endpoint = await new Core.Management.WebhookService(h.Gateway.Store, TimeProvider.System).CreateAsync(new Core.Management.WebhookInput
-        {
-            Url = "http://127.0.0.1:9/hooks",
-            Events = ["subscription.started", "subscription.ended", "payment.failed", "plan.changed"],
-        }, CancellationToken.None);
-        Assert.True(endpoint.Ok, endpoint.Error?.ToString());
+        var endpoint = await h.CreateWebhookEndpointAsync("subscription.started", "subscription.ended", "payment.failed", "plan.changed");
         var user = await h.CreateCustomerAsync("jo@example.com", "cus_jo");
         var checkout = StripeEvents.CheckoutCompleted("evt_j1", Now - 10, "cus_jo", "sub_j", user, "pro");
 
@@ -334,7 +329,7 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         await h.PostWebhookAsync(StripeEvents.Subscription("evt_j3", "customer.subscription.deleted", Now, "sub_j", "cus_jo", "canceled", Now - 10, "price_pro"));
 
         // Assert
-        var deliveries = await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint.Value!.Endpoint.Id, 50, CancellationToken.None);
+        var deliveries = await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 50, CancellationToken.None);
         Assert.Equal(
             ["payment.failed", "plan.changed", "plan.changed", "subscription.ended", "subscription.started"],
             deliveries.Select(d => d.EventType).Order(StringComparer.Ordinal).ToArray());
