@@ -154,7 +154,14 @@ internal static partial class CliApp
                 await context.Error.WriteLineAsync("error: " + ex.Message);
                 return 2;
             }
-            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException or InvalidDataException or StoreConflictException)
+            catch (StoreConflictException ex)
+            {
+                // A conflict the store found (a target that already holds data, a row changed meanwhile): exit 4, as
+                // the management verbs' conflicts.
+                await context.Error.WriteLineAsync("error: " + (ex.Field.Length > 0 ? ex.Field + ": " : "") + ex.Message);
+                return 4;
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException or InvalidDataException)
             {
                 await context.Error.WriteLineAsync("error: " + ex.Message);
                 return 1;

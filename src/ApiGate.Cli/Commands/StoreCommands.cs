@@ -1,6 +1,8 @@
 using System.CommandLine;
 using ApiGate.Cli.Output;
+using ApiGate.Core.Storage;
 using ApiGate.Storage;
+using ApiGate.Storage.Sqlite;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sql;
 
@@ -29,8 +31,7 @@ internal static class StoreCommands
 
             await using var source = await context.OpenStoreAsync(options, ct);
             // The same secret key: upstream credentials are copied encrypted, as stored.
-            await using var target = GatewayStores.Create(driver, parse.GetValue(toDsn)!, new SecretProtector(options.SecretKey));
-            await target.InitializeAsync(ct);
+            await using var target = await OpenTargetAsync(driver, parse.GetValue(toDsn)!, options.SecretKey, ct);
             if (string.Equals(target.Location, source.Location, StringComparison.Ordinal))
             {
                 throw new ArgumentException($"--to-dsn: the target is the configured store itself ({target.Location})");
@@ -51,5 +52,28 @@ internal static class StoreCommands
         });
         command.Subcommands.Add(copy);
         return command;
+    }
+
+    /// <summary>The target store, created and migrated; its failures name <c>--to-dsn</c>, not the source's setting.</summary>
+    private static async Task<SqlGatewayStore> OpenTargetAsync(string driver, string dsn, string secretKey, CancellationToken ct)
+    {
+        SqlGatewayStore? target = null;
+        try
+        {
+            target = (SqlGatewayStore)GatewayStores.Create(driver, dsn, new SecretProtector(secretKey));
+            await target.InitializeAsync(ct);
+            return target;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            if (target is not null)
+            {
+                await target.DisposeAsync();
+            }
+
+            // Both engines name their setting the same way (SqliteGatewayStore.Setting).
+            var message = ex.Message.Replace(SqliteGatewayStore.Setting, "--to-dsn", StringComparison.Ordinal);
+            throw ex is StoreBusyException ? new StoreBusyException(message, ex) : new StoreUnavailableException(message, ex);
+        }
     }
 }

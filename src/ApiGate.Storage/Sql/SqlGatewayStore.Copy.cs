@@ -29,25 +29,35 @@ public abstract partial class SqlGatewayStore
 
     private static readonly RowTable<WebhookUsageMarkRow> WebhookUsageMarkTable = new("webhook_usage_marks", "user_id, period_start, kind");
 
+    /// <summary>The tables a copy fills (plans apart: see <see cref="CopyToAsync"/>).</summary>
+    private static readonly string[] CopiedTables =
+    [
+        "upstreams", "routes", "route_cors", "route_auth", "users", "api_keys", "user_identities", "entitlements", "plan_entitlements",
+        "admin_tokens", "quota_usage", "portal_accounts", "portal_tokens", "webhook_endpoints", "webhook_events", "webhook_deliveries",
+        "webhook_attempts", "webhook_usage_marks", "billing_customers", "billing_events", "billing_usage_outbox", "admin_audit",
+        "usage_events", "usage_rollups",
+    ];
+
     /// <summary>
     /// Copies everything into <paramref name="target"/> (initialized, and empty but for what its migrations seed) in
     /// one transaction on each side: the target gets all of it or, on any failure, nothing.
     /// </summary>
     /// <returns>Rows copied per table, in copy order.</returns>
-    /// <exception cref="StoreConflictException">The target already holds data (field <c>to-dsn</c>).</exception>
+    /// <exception cref="StoreConflictException">The target already holds data (field <c>--to-dsn</c>).</exception>
     public Task<IReadOnlyList<(string Table, long Rows)>> CopyToAsync(SqlGatewayStore target, CancellationToken cancellationToken) =>
         UseAsync(async (source, ct) =>
         {
             await using var read = await BeginReadAsync(source, ct);
             var copied = await target.WriteTransactionAsync(async (to, write, ct2) =>
             {
+                // Every table the copy writes must be empty, but for the default plan the target's migrations seeded
+                // (untouched: a plan created or edited there is data the copy would delete).
                 var existing = await ScalarAsync(to, write,
-                    "SELECT (SELECT COUNT(*) FROM upstreams) + (SELECT COUNT(*) FROM routes) + (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM api_keys) + " +
-                    "(SELECT COUNT(*) FROM entitlements) + (SELECT COUNT(*) FROM admin_tokens) + (SELECT COUNT(*) FROM usage_events) + (SELECT COUNT(*) FROM quota_usage) + " +
-                    "(SELECT COUNT(*) FROM usage_rollups)", ct2);
+                    "SELECT " + string.Join(" + ", CopiedTables.Select(t => $"(SELECT COUNT(*) FROM {t})")) +
+                    " + (SELECT COUNT(*) FROM plans WHERE NOT (id = 'free' AND created_at = updated_at))", ct2);
                 if (existing > 0)
                 {
-                    throw new StoreConflictException("to-dsn",
+                    throw new StoreConflictException("--to-dsn",
                         $"the store at {target.Location} already holds data ({existing} rows): copy only into a new, empty database");
                 }
 

@@ -115,8 +115,48 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(await store.ListAdminAuditAsync(10, None), await target.ListAdminAuditAsync(10, None));
         await target.AddAdminAuditAsync(new AdminAuditRecord(0, now, "DELETE", "/admin/routes/bill", 200, "adt_1", "ops", "127.0.0.1", ""), None);
         Assert.Equal(4, (await target.ListAdminAuditAsync(1, None))[0].Id); // new ids follow the copied ones
-        Assert.Equal(1, again.ExitCode);
+        Assert.Equal(4, again.ExitCode); // a conflict, as the management verbs' conflicts
+        Assert.Contains("error: --to-dsn: the store at ", again.Error, StringComparison.Ordinal);
         Assert.Contains("already holds data", again.Error, StringComparison.Ordinal);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task StoreCopy_TargetWithOnlyAPlanAndAWebhook_RefusedAndTheTargetKeepsThem(string engine)
+    {
+        // Arrange: a target already in use, with nothing in the tables an older check counted.
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var target = await engines.CreateAsync(engine);
+        await new PlanService(target.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "enterprise", Name = "Enterprise" }, None);
+        var hook = await new WebhookService(target.Store, TimeProvider.System).CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["user.created"] }, None);
+        Assert.True(hook.Ok, hook.Error?.ToString());
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", engine, "--to-dsn", target.Dsn);
+
+        // Assert
+        Assert.Equal(4, copy.ExitCode);
+        Assert.Contains("already holds data", copy.Error, StringComparison.Ordinal);
+        Assert.NotNull(await target.Store.FindPlanAsync("enterprise", None));
+        Assert.Null(await target.Store.FindPlanAsync("pro", None));
+        Assert.Single(await target.Store.ListWebhookEndpointsAsync(None));
+    }
+
+    [Fact]
+    public async Task StoreCopy_TargetThatCannotBeOpened_TheErrorNamesToDsnNotTheSourceSetting()
+    {
+        // Arrange: a directory where the target's database file should be.
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        var directory = Directory.CreateTempSubdirectory("apigate-copy-target-").FullName;
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", directory);
+        Directory.Delete(directory);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains("(--to-dsn)", copy.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("APIGATE_DATABASE_DSN", copy.Error, StringComparison.Ordinal);
     }
 
     [PostgresFact]
