@@ -137,6 +137,12 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("usage.export_max_bytes", "must be at least 1024");
         }
 
+        if (o.UsageExport.Length > 0 && !string.Equals(o.UsageExport, Usage.UsageExport.StandardOutput, StringComparison.OrdinalIgnoreCase)
+            && Directory.Exists(o.UsageExport))
+        {
+            yield return ("usage.export", $"'{o.UsageExport}' is a directory: name a file in it (rotated copies are kept beside it as FILE.1 … FILE.{Usage.UsageExport.KeptFiles})");
+        }
+
         if (o.ConfigPollInterval <= TimeSpan.Zero)
         {
             yield return ("config.poll_interval", "must be positive");

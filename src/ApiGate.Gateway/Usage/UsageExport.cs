@@ -38,13 +38,21 @@ internal sealed class UsageExport : IDisposable
         else
         {
             _path = System.IO.Path.GetFullPath(target);
-            var directory = System.IO.Path.GetDirectoryName(_path);
-            if (!string.IsNullOrEmpty(directory))
+            try
             {
-                Directory.CreateDirectory(directory);
-            }
+                var directory = System.IO.Path.GetDirectoryName(_path);
+                if (!string.IsNullOrEmpty(directory))
+                {
+                    Directory.CreateDirectory(directory);
+                }
 
-            Open();
+                Open();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // At start, as one line naming the setting (not a stack trace).
+                throw new InvalidOperationException($"usage.export (APIGATE_USAGE_EXPORT): cannot append to '{_path}': {ex.Message}", ex);
+            }
         }
     }
 

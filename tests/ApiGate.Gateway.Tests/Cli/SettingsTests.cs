@@ -116,6 +116,48 @@ public sealed class SettingsTests : CliTestBase
     }
 
     [Fact]
+    public async Task ServeAndConfigValidate_UsageExportIsADirectory_RefusedNamingTheSetting()
+    {
+        // Arrange
+        var directory = Directory.CreateDirectory(Path.Combine(TestDirectory, "exports")).FullName;
+        Environment["APIGATE_DATABASE_DSN"] = Path.Combine(TestDirectory, "never.db");
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        Environment["APIGATE_USAGE_EXPORT"] = directory;
+
+        // Act
+        var serve = await RunAsync("serve", "--port", "0");
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        var expected = $"usage.export (from APIGATE_USAGE_EXPORT): '{directory}' is a directory: name a file in it";
+        Assert.Equal(2, serve.ExitCode);
+        Assert.StartsWith("error: invalid configuration: " + expected, serve.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", serve.Error, StringComparison.Ordinal); // no stack trace
+        Assert.NotEqual(0, validate.ExitCode);
+        Assert.Contains(expected, validate.Output + validate.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_UsageExportCannotBeCreated_OneLineNamingTheSetting()
+    {
+        // Arrange: its directory would have to be made inside a file.
+        var file = Path.Combine(TestDirectory, "plain-file");
+        await File.WriteAllTextAsync(file, "x");
+        Environment["APIGATE_DATABASE_DSN"] = Path.Combine(TestDirectory, "export.db");
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        Environment["APIGATE_USAGE_EXPORT"] = Path.Combine(file, "usage.jsonl");
+
+        // Act
+        var serve = await RunAsync("serve", "--port", "0");
+
+        // Assert
+        Assert.Equal(1, serve.ExitCode);
+        var line = Assert.Single(serve.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.StartsWith($"error: usage.export (APIGATE_USAGE_EXPORT): cannot append to '{Path.Combine(file, "usage.jsonl")}'", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", serve.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_InvalidSettingInConfigFile_FailsAtStartNamingSettingAndTheFile()
     {
         // Arrange
