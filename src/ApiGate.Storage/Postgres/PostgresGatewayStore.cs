@@ -73,7 +73,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                 }
 
                 MigrationsApplied = applied;
-                SchemaVersion = PostgresMigrations.All[^1].Version;
+                SchemaVersion = await RefuseNewerSchemaAsync(connection, PostgresMigrations.All[^1].Version, cancellationToken);
             }
             finally
             {

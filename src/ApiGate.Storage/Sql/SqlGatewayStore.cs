@@ -274,6 +274,25 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     private protected Task<int> WriteOneAsync(string sql, CancellationToken cancellationToken, object parameters) =>
         WriteTransactionAsync((connection, transaction, ct) => ExecuteAsync(connection, transaction, sql, ct, parameters), cancellationToken);
 
+    /// <summary>
+    /// The store's schema version once migrated: <paramref name="latest"/>, this build's newest migration. A store that
+    /// a newer build migrated further is refused (after a downgrade, this build would read and write tables it does
+    /// not know the shape of).
+    /// </summary>
+    /// <exception cref="StoreUnavailableException">The store's schema is newer than this build's.</exception>
+    private protected async Task<int> RefuseNewerSchemaAsync(DbConnection connection, int latest, CancellationToken cancellationToken)
+    {
+        var version = (int)await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", cancellationToken);
+        if (version > latest)
+        {
+            throw new StoreUnavailableException(
+                $"the store at {Location} is at schema version {version}, newer than this apigate knows ({latest}): a newer apigate migrated it; " +
+                "run that version (or newer), or restore the backup taken before the upgrade");
+        }
+
+        return latest;
+    }
+
     /// <summary>The rows of <paramref name="table"/> that <paramref name="where"/> selects, converted.</summary>
     private protected Task<IReadOnlyList<T>> ListAsync<TRow, T>(
         RowTable<TRow> table, Func<TRow, T> convert, string where, object? parameters, CancellationToken cancellationToken)

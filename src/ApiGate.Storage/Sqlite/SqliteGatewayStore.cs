@@ -129,7 +129,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         }
 
         MigrationsApplied = applied;
-        SchemaVersion = SqliteMigrations.All[^1].Version;
+        SchemaVersion = await RefuseNewerSchemaAsync(connection, SqliteMigrations.All[^1].Version, cancellationToken);
     }
 
     public override async Task<StoreCheck> CheckAsync(CancellationToken cancellationToken)

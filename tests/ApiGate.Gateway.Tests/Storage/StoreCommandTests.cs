@@ -41,6 +41,39 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal("schema is up to date at version 13" + Environment.NewLine, second.Output);
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Migrate_StoreMigratedByANewerBuild_RefusedNamingBothVersions_NothingRuns(string engine)
+    {
+        // Arrange: a store a later apigate migrated one step further (a rollback after an upgrade).
+        var store = await engines.CreateAsync(engine);
+        var next = store.Store.SchemaVersion + 1;
+        await using (var connection = await OpenRawAsync(store))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Next, 'from the future', '2027-01-01T00:00:00.000Z')", new { Next = next });
+        }
+
+        // Act
+        var migrate = await CliRunner.RunAsync(store.Environment, "migrate");
+        var list = await CliRunner.RunAsync(store.Environment, "users", "list");
+
+        // Assert
+        foreach (var result in new[] { migrate, list })
+        {
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"is at schema version {next}, newer than this apigate knows ({next - 1})", result.Error, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>A connection of the test's own to the store's database (for what no command does).</summary>
+    private static async Task<System.Data.Common.DbConnection> OpenRawAsync(EngineStore store)
+    {
+        System.Data.Common.DbConnection connection = store.Driver == GatewayStores.Postgres
+            ? new Npgsql.NpgsqlConnection(store.Dsn)
+            : new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + store.Dsn);
+        await connection.OpenAsync();
+        return connection;
+    }
+
     [PostgresFact]
     public async Task StoreCopy_SqliteToEmptyPostgres_CopiesEveryTable()
     {
