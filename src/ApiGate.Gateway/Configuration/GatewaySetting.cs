@@ -115,9 +115,13 @@ internal sealed partial class GatewaySetting
     private static TimeSpan Duration(string value, bool longDuration)
     {
         var text = value.Trim();
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare))
         {
-            throw new ArgumentException($"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
+            throw new ArgumentException(bare <= 0
+                ? $"'{text}' is not a duration: it must be more than zero, with a unit, e.g. {(longDuration ? "7d or 12h" : "30s or 1500ms")}"
+                : longDuration
+                ? $"'{text}' has no unit; write it with one, e.g. {text}d (days) or {text}h (hours)"
+                : $"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
         }
 
         return (longDuration ? Durations.TryParseRetention(text, out var d) : Durations.TryParse(text, out d)) && d > TimeSpan.Zero

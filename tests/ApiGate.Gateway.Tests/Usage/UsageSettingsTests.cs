@@ -45,7 +45,9 @@ public sealed class UsageSettingsTests
     }
 
     [Theory]
-    [InlineData("APIGATE_USAGE_RETENTION", "7", "has no unit")]
+    [InlineData("APIGATE_USAGE_RETENTION", "7", "'7' has no unit; write it with one, e.g. 7d (days)")]
+    [InlineData("APIGATE_USAGE_RETENTION", "0", "'0' is not a duration: it must be more than zero, with a unit, e.g. 7d or 12h")]
+    [InlineData("APIGATE_WEBHOOK_TIMEOUT", "-5", "'-5' is not a duration: it must be more than zero, with a unit, e.g. 30s or 1500ms")]
     [InlineData("APIGATE_USAGE_RETENTION", "seven days", "is not a duration such as 7d")]
     [InlineData("APIGATE_USAGE_COMPACT_AFTER", "31d", "must be shorter than usage.rollup_retention")]
     [InlineData("APIGATE_USAGE_HOURLY_RETENTION", "10d", "must be at least usage.rollup_retention")]
