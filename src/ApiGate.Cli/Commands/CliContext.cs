@@ -41,9 +41,17 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// a deleted file does not pass silently. <paramref name="serving"/>: for <c>serve</c>, which logs it instead and
     /// waits <see cref="GatewayOptions.StoreBusyTimeout"/> (not 30 s) for the database lock.
     /// </summary>
-    public async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false)
+    /// <param name="existing">The store must exist already (a source to read from): a new one is refused, not created.</param>
+    public async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false, bool existing = false)
     {
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey), serving ? options.StoreBusyTimeout : null);
+        var noStore = $"database.dsn (APIGATE_DATABASE_DSN / --database): there is no store at {store.Location} to copy from; check the path or DSN";
+        if (existing && options.DatabaseDriver == GatewayStores.Sqlite && !File.Exists(store.Location))
+        {
+            await store.DisposeAsync();
+            throw new ArgumentException(noStore);
+        }
+
         if (managing && options.DatabaseDriver == GatewayStores.Sqlite && Path.GetDirectoryName(Path.GetFullPath(store.Location)) is { Length: > 0 } directory
             && !Directory.Exists(directory))
         {
@@ -57,6 +65,10 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         try
         {
             await store.InitializeAsync(cancellationToken);
+            if (existing && store.Created)
+            {
+                throw new ArgumentException(noStore); // an empty PostgreSQL database (its schema was just created)
+            }
         }
         catch
         {

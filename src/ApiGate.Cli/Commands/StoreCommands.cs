@@ -29,7 +29,7 @@ internal static class StoreCommands
                 throw new ArgumentException($"--to-driver: '{driver}' is not one of {GatewayStores.Drivers}");
             }
 
-            await using var source = await context.OpenStoreAsync(options, ct);
+            await using var source = await context.OpenStoreAsync(options, ct, existing: true);
             // The same secret key: upstream credentials are copied encrypted, as stored.
             await using var target = await OpenTargetAsync(driver, parse.GetValue(toDsn)!, options.SecretKey, ct);
             if (string.Equals(target.Location, source.Location, StringComparison.Ordinal))

@@ -176,6 +176,26 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Fact]
+    public async Task StoreCopy_SourcePathMistyped_RefusedAndNothingCreated()
+    {
+        // Arrange
+        var directory = Directory.CreateTempSubdirectory("apigate-copy-source-").FullName;
+        var typo = Path.Combine(directory, "typo.db");
+        var target = Path.Combine(directory, "target.db");
+
+        // Act
+        var copy = await CliRunner.RunAsync(new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = typo },
+            "store", "copy", "--to-driver", "sqlite", "--to-dsn", target);
+
+        // Assert
+        Assert.Equal(2, copy.ExitCode);
+        Assert.Contains($"there is no store at {typo} to copy from", copy.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(typo));
+        Assert.False(File.Exists(target));
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
     public async Task StoreCopy_TargetThatCannotBeOpened_TheErrorNamesToDsnNotTheSourceSetting()
     {
         // Arrange: a directory where the target's database file should be.
