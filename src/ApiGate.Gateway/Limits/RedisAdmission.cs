@@ -148,6 +148,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
         catch (QuotaSeedUnavailableException)
         {
+            // Not needed to start: the totals come with Redis's replies, and a fallback before them starts from zero.
         }
 
         Volatile.Write(ref _available, 1);
