@@ -104,7 +104,10 @@ internal sealed partial class ForwardStep(
             }
 
             var totalFired = total?.IsCancellationRequested == true;
-            var timedOut = error == ForwarderError.RequestTimedOut || totalFired;
+            // Streaming protocols have no total bound: their idle timeout is YARP's activity timeout, which it reports
+            // as UpgradeActivityTimeout (WebSocket) or as the read from the upstream being canceled.
+            var timedOut = error == ForwarderError.RequestTimedOut || totalFired || error == ForwarderError.UpgradeActivityTimeout
+                || (total is null && error == ForwarderError.ResponseBodyDestination && exception is OperationCanceledException);
             var timedOutOnClient = totalFired && request.Meter?.HeldUpByClient == true;
             if (outcome != TargetOutcome.Failure && !timedOutOnClient
                 && (context.RequestAborted.IsCancellationRequested || error is ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient))

@@ -102,9 +102,12 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
             {
                 Cors.CorsHeaders.ApplyActual(headers, cors, Cors.CorsHeaders.OriginOf(HttpContext.Request));
             }
+
+            // Once the response started (a stream cut after its headers) they went out with it and cannot change: the
+            // error is only recorded and the connection aborted.
+            ClientHeaders.Apply(headers, this);
         }
 
-        ClientHeaders.Apply(headers, this);
         await GatewayErrorWriter.WriteAsync(HttpContext, error);
         return false;
     }

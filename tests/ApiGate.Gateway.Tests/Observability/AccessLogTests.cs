@@ -127,6 +127,29 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.Equal("upstream_timeout", line.GetProperty("Error").GetString());
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task StreamCutByItsIdleTimeout_AccessLineSaysUpstreamTimeout_NoUnhandledException(bool authRequired)
+    {
+        // Arrange: an SSE route whose upstream sends one event and then nothing for longer than its 1 s idle timeout;
+        // on the authenticated route the response also carries the rate-limit and quota headers.
+        await Gateway.AddUpstreamAsync("quiet", Upstream.Url, new UpstreamInput { Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "live", Path = "/live/*", Upstream = "quiet", Protocol = "sse", AuthRequired = authRequired });
+        var (key, _, _) = await Gateway.CreateKeyAsync("streams@example.com");
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/live/sse", "X-API-Key: " + key);
+        await Gateway.StopAsync();
+
+        // Assert: the event arrived, then the stream was cut, and it is logged as the timeout it was.
+        Assert.Equal(200, response.Status);
+        Assert.Contains("data: one", response.Body, StringComparison.Ordinal);
+        var line = Assert.Single(AccessLines(_log.ToString()), a => a.GetProperty("Path").GetString() == "/live/sse");
+        Assert.Equal("upstream_timeout", line.GetProperty("Error").GetString());
+        Assert.DoesNotContain("unhandled exception", _log.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>The <c>State</c> of each JSON line in the access-log category.</summary>
     internal static List<JsonElement> AccessLines(string output)
     {
