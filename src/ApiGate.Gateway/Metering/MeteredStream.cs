@@ -16,6 +16,8 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
 {
     private const int NotData = -1;
 
+    private static ReadOnlySpan<byte> Bom => [0xEF, 0xBB, 0xBF];
+
     private ArrayBufferWriter<byte>? _capture;
     private bool _captureOverflow;
 
@@ -25,6 +27,8 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
     private bool _lineIsData;    // the current line is a data field ("data" followed by ':' or the line's end)
     private bool _blockHasData;  // the current block holds a data field
     private bool _afterCr;       // the last character was a CR (an LF right after it ends no second line)
+    private int _bomMatched;     // bytes of a UTF-8 byte order mark matched at the stream's start; BomDone once decided
+    private const int BomDone = -1;
 
     public long Bytes { get; private set; }
 
@@ -64,6 +68,23 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
 
     private void CountEvents(byte b)
     {
+        if (_bomMatched != BomDone)
+        {
+            // A byte order mark at the very start is not part of the first line (EventSource decodes it away).
+            if (b == Bom[_bomMatched])
+            {
+                _bomMatched = _bomMatched == Bom.Length - 1 ? BomDone : _bomMatched + 1;
+                return;
+            }
+
+            var matched = _bomMatched;
+            _bomMatched = BomDone;
+            for (var i = 0; i < matched; i++)
+            {
+                CountEvents(Bom[i]); // not a byte order mark after all: those bytes are text
+            }
+        }
+
         if (b == (byte)'\n' && _afterCr)
         {
             _afterCr = false; // the LF of a CRLF: the line already ended at the CR

@@ -61,17 +61,31 @@ internal abstract class ObservingStream(Stream inner) : Stream
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
+    // Written data is observed once the write succeeded: what a failed write (the connection aborted) did not pass on
+    // is not counted (metered).
     public override void Write(byte[] buffer, int offset, int count)
     {
-        OnWrite(buffer.AsSpan(offset, count));
         Inner.Write(buffer, offset, count);
+        OnWrite(buffer.AsSpan(offset, count));
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        OnWrite(buffer.Span);
         var write = Inner.WriteAsync(buffer, cancellationToken);
-        return write.IsCompletedSuccessfully ? write : ObserveAsync(write);
+        if (write.IsCompletedSuccessfully)
+        {
+            OnWrite(buffer.Span);
+            return default;
+        }
+
+        return ObserveWriteAsync(write, buffer);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ObserveWriteAsync(ValueTask pending, ReadOnlyMemory<byte> written)
+    {
+        await ObserveAsync(pending);
+        OnWrite(written.Span);
     }
 
     // Only a write or flush that has to wait (the peer is not taking data) gets a state machine, and a pooled one.
@@ -99,6 +113,6 @@ internal abstract class ObservingStream(Stream inner) : Stream
     /// <summary>Bytes read from the inner stream.</summary>
     protected abstract void OnRead(ReadOnlySpan<byte> data);
 
-    /// <summary>Bytes about to be written to the inner stream.</summary>
+    /// <summary>Bytes written to the inner stream (called once the write succeeded).</summary>
     protected abstract void OnWrite(ReadOnlySpan<byte> data);
 }

@@ -3,7 +3,8 @@ namespace ApiGate.Gateway.Metering;
 /// <summary>
 /// Counts complete WebSocket data messages in one direction of a tunnelled connection by following the RFC 6455 frame
 /// headers as bytes pass (payloads are skipped, never copied): a message ends at a text, binary or continuation
-/// frame with the FIN bit; control frames (close, ping, pong) are not messages.
+/// frame with the FIN bit, and counts once that frame's payload has passed (a message cut off in its payload is not
+/// counted); control frames (close, ping, pong) are not messages.
 /// </summary>
 internal sealed class WebSocketMessageCounter
 {
@@ -11,6 +12,7 @@ internal sealed class WebSocketMessageCounter
     private int _headerRead;
     private readonly byte[] _header = new byte[14];
     private long _payloadLeft;
+    private bool _endsMessage; // the frame whose payload is passing ends a data message
 
     public long Messages { get; private set; }
 
@@ -24,6 +26,12 @@ internal sealed class WebSocketMessageCounter
                 var skip = (int)Math.Min(_payloadLeft, data.Length - i);
                 _payloadLeft -= skip;
                 i += skip;
+                if (_payloadLeft == 0 && _endsMessage)
+                {
+                    _endsMessage = false;
+                    Messages++;
+                }
+
                 continue;
             }
 
@@ -54,9 +62,11 @@ internal sealed class WebSocketMessageCounter
             _ => length7,
         };
 
-        if (fin && opcode is 0x0 or 0x1 or 0x2)
+        _endsMessage = fin && opcode is 0x0 or 0x1 or 0x2;
+        if (_endsMessage && length == 0)
         {
-            Messages++;
+            _endsMessage = false;
+            Messages++; // an empty message: nothing more to pass
         }
 
         _payloadLeft = length;

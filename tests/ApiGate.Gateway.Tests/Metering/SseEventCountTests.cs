@@ -23,6 +23,8 @@ public sealed class SseEventCountTests
     [InlineData("event: update\ndata: {\"a\":1}\n\n\n\n", 1)]             // extra blank lines end nothing more
     [InlineData("data: unfinished\n", 0)]                                  // no blank line yet
     [InlineData("\n\n\r\n", 0)]
+    [InlineData("\uFEFFdata: 0\n\ndata: 1\n\n", 2)]                          // a byte order mark at the start is not text
+    [InlineData("data: 0\n\n\uFEFFdata: 1\n\n", 1)]                          // only at the start: here it is
     public void Events_AsEventSourceWouldDispatchThem_WholeAndByteByByte(string stream, long expected)
     {
         // Arrange
@@ -40,5 +42,40 @@ public sealed class SseEventCountTests
         // Assert
         Assert.Equal(expected, whole.Events);
         Assert.Equal(expected, split.Events);
+    }
+
+    [Fact]
+    public void Events_StreamStartingWithTheFirstBytesOfAMarkButNotAMark_ThoseBytesAreText()
+    {
+        // 0xEF 0xBB then 'd': not a byte order mark; the first line is "\xEF\xBBdata: x", not a data field.
+        using var stream = new MeteredStream(Stream.Null, countEvents: true, captureLimit: 0);
+
+        stream.Write([0xEF, 0xBB, .. "data: x\n\ndata: y\n\n"u8]);
+
+        Assert.Equal(1, stream.Events);
+    }
+
+    [Fact]
+    public async Task Events_WriteThatFails_NotCounted()
+    {
+        // Arrange: the client connection is gone, so the write of the second event throws.
+        var inner = new FailingAfter(1);
+        await using var stream = new MeteredStream(inner, countEvents: true, captureLimit: 0);
+
+        // Act
+        await stream.WriteAsync("data: one\n\n"u8.ToArray());
+        await Assert.ThrowsAsync<IOException>(async () => await stream.WriteAsync("data: two\n\n"u8.ToArray()));
+
+        // Assert
+        Assert.Equal((1, 11), (stream.Events, stream.Bytes));
+    }
+
+    /// <summary>A stream that takes <paramref name="writes"/> writes, then fails every one as a reset connection does.</summary>
+    private sealed class FailingAfter(int writes) : MemoryStream
+    {
+        private int _left = writes;
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            _left-- > 0 ? base.WriteAsync(buffer, cancellationToken) : ValueTask.FromException(new IOException("Connection reset by peer"));
     }
 }

@@ -31,6 +31,33 @@ public sealed class WebSocketMessageCounterTests
         Assert.Equal(4, byteByByte.Messages);
     }
 
+    [Fact]
+    public void Observe_MessageCutOffInItsPayload_NotCounted()
+    {
+        // Arrange: two whole 1,000-byte messages, then a third of which only 400 payload bytes pass.
+        var stream = Concat(Frame(fin: true, opcode: 2, payload: 1000, masked: false), Frame(fin: true, opcode: 2, payload: 1000, masked: false),
+            Frame(fin: true, opcode: 2, payload: 1000, masked: false));
+        var counter = new WebSocketMessageCounter();
+
+        // Act
+        counter.Observe(stream.AsSpan(0, stream.Length - 600));
+
+        // Assert
+        Assert.Equal(2, counter.Messages);
+        counter.Observe(stream.AsSpan(stream.Length - 600)); // the rest passes: now it is a message
+        Assert.Equal(3, counter.Messages);
+    }
+
+    [Fact]
+    public void Observe_EmptyMessage_CountedAtItsHeader()
+    {
+        var counter = new WebSocketMessageCounter();
+
+        counter.Observe(Frame(fin: true, opcode: 1, payload: 0, masked: true));
+
+        Assert.Equal(1, counter.Messages);
+    }
+
     private static byte[] Frame(bool fin, int opcode, int payload, bool masked)
     {
         var header = new List<byte> { (byte)((fin ? 0x80 : 0) | opcode) };
