@@ -150,6 +150,26 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.DoesNotContain("unhandled exception", _log.ToString(), StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task WebSocketCutByItsIdleTimeout_AccessLineSaysUpstreamTimeout()
+    {
+        // Arrange: an echo upstream and a client that says nothing, on a route with a 1 s idle timeout.
+        await Gateway.AddUpstreamAsync("quiet-ws", Upstream.Url, new UpstreamInput { Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "live-ws", Path = "/livews/*", Upstream = "quiet-ws", Protocol = "websocket" });
+        using var client = new System.Net.WebSockets.ClientWebSocket();
+        await client.ConnectAsync(new Uri(Gateway.Url.Replace("http://", "ws://", StringComparison.Ordinal) + "/livews/ws"), CancellationToken.None);
+
+        // Act: the gateway ends the idle tunnel (bounded wait).
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(async () => await client.ReceiveAsync(new byte[16], bound.Token)); // closed without a close frame
+        Assert.False(bound.IsCancellationRequested); // cut by the gateway, not by the test's bound
+        await Gateway.StopAsync();
+
+        // Assert
+        var line = Assert.Single(AccessLines(_log.ToString()), a => a.GetProperty("Path").GetString() == "/livews/ws");
+        Assert.Equal("upstream_timeout", line.GetProperty("Error").GetString());
+    }
+
     /// <summary>The <c>State</c> of each JSON line in the access-log category.</summary>
     internal static List<JsonElement> AccessLines(string output)
     {
