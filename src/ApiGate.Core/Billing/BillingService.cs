@@ -166,13 +166,12 @@ public sealed class BillingService(
 
     private async Task<WebhookOutcome?> ApplySubscriptionAsync(BillingEvent e, PlanDefinition? plan, CancellationToken ct)
     {
-        var (user, customer) = await OwnerOfAsync(e, ct);
-        if (user is null)
+        var (user, customer, basis) = await OwnerOfAsync(e, ct);
+        if (user is null || basis is null)
         {
             return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
         }
 
-        var basis = new BillingBasis(user.Id, customer, user.PlanId, user.Status);
         var subscriptionCreated = e.SubscriptionCreated > 0 ? e.SubscriptionCreated : e.Created;
         if (SubscriptionOrdering.WhyIgnored(customer, e.SubscriptionId, subscriptionCreated, e.Created) is { } why)
         {
@@ -248,13 +247,12 @@ public sealed class BillingService(
 
     private async Task<WebhookOutcome?> ApplyPaymentFailedAsync(BillingEvent e, CancellationToken ct)
     {
-        var (user, customer) = await OwnerOfAsync(e, ct);
-        if (user is null || customer is null)
+        var (user, customer, basis) = await OwnerOfAsync(e, ct);
+        if (user is null || customer is null || basis is null)
         {
             return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
         }
 
-        var basis = new BillingBasis(user.Id, customer, user.PlanId, user.Status);
         if (SubscriptionOrdering.WhyPaymentFailureIgnored(customer, e.SubscriptionId, e.Created) is { } why)
         {
             return await RecordAsync(e, basis, "ignored: " + why, ct);
@@ -324,23 +322,27 @@ public sealed class BillingService(
         return (null, $"unknown price id(s) {string.Join(", ", e.PriceIds)}: no plan has this stripe_price_id (set it with apigate plans update --stripe-price-id)");
     }
 
-    /// <summary>The user an event is about: by the provider's customer id, else by the user id the checkout carried.</summary>
-    private async Task<(UserDefinition? User, BillingCustomer? Customer)> OwnerOfAsync(BillingEvent e, CancellationToken ct)
+    /// <summary>
+    /// The user an event is about (by the provider's customer id, else by the user id the checkout carried), their
+    /// billing customer, and the two as the basis of the decision (null with no user).
+    /// </summary>
+    private async Task<(UserDefinition? User, BillingCustomer? Customer, BillingBasis? Basis)> OwnerOfAsync(BillingEvent e, CancellationToken ct)
     {
         var customer = e.CustomerId.Length > 0 ? await billing.FindBillingCustomerByProviderIdAsync(e.CustomerId, ct) : null;
         var userId = customer?.UserId ?? e.UserId;
         if (userId.Length == 0)
         {
-            return (null, null);
+            return (null, null, null);
         }
 
         var user = await identity.FindUserAsync(userId, ct);
-        if (user is not null && customer is null)
+        if (user is null)
         {
-            customer = await billing.FindBillingCustomerAsync(user.Id, ct);
+            return (null, customer, null);
         }
 
-        return (user, customer);
+        customer ??= await billing.FindBillingCustomerAsync(user.Id, ct);
+        return (user, customer, new BillingBasis(user.Id, customer, user.PlanId, user.Status));
     }
 
     private async Task<BillingCustomer> EnsureCustomerAsync(UserDefinition user, CancellationToken ct)
