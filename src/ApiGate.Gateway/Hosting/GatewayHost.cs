@@ -141,6 +141,7 @@ public static class GatewayHost
         services.AddHostedService(sp => sp.GetRequiredService<IdleMemoryTrimmer>());
         services.AddGatewayHealthChecks(sharedLimits: options.RedisUrl.Length > 0);
         services.AddSingleton<ReservedEndpoints>();
+        services.AddSingleton<StoreLookupGuard>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<KeyUsageTracker>();
         services.AddSingleton<InProcessRateLimiter>();

@@ -11,14 +11,17 @@ namespace ApiGate.Gateway.Identity;
 /// Turns a presented API key into a key record and its owner without touching the database for a known key: a
 /// bounded cache keyed by the key's SHA-256 holds both found and unknown keys. Any config change (revocation, user
 /// suspension, plan change, new key) bumps the snapshot version, and the cache empties itself when it sees a new
-/// version, so changes apply within one poll interval. Expiry is checked against the clock on every request.
+/// version, so changes apply within one poll interval. Expiry is checked against the clock on every request. A key not
+/// in memory is read once however many requests bring it at once, and a request waits for that read only as long as
+/// <see cref="StoreLookupGuard"/> allows.
 /// </summary>
-internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions options, TimeProvider timeProvider)
+internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions options, StoreLookupGuard guard, TimeProvider timeProvider)
 {
     /// <summary>Upper bound on cached keys (found and unknown); past it the cache starts over.</summary>
     public const int MaxEntries = 100_000;
 
     private readonly ConfigScopedCache<KeyHash, CachedKey> _cache = new(MaxEntries);
+    private readonly ConcurrentDictionary<(KeyHash Hash, long Version), Lazy<Task<CachedKey>>> _pending = new();
 
     /// <summary>Number of database lookups made (cache misses); for tests and metrics.</summary>
     public long Lookups;
@@ -42,20 +45,45 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
 
     private async ValueTask<(RequestIdentity?, GatewayError?)> LookupAndDecideAsync(string presented, KeyHash hash, ConfigSnapshot snapshot, CancellationToken cancellationToken)
     {
-        CachedKey cached;
-        try
+        // The database is down or hangs (PostgreSQL, SPEC §12): keys already cached keep working; this one cannot be
+        // checked now, and nothing is cached, so it works as soon as the database answers again.
+        if (!guard.MayAsk())
         {
-            cached = await LookupAsync(presented, hash, snapshot, cancellationToken);
-        }
-        catch (Core.Storage.StoreUnavailableException)
-        {
-            // The database is down (PostgreSQL, SPEC §12): keys already cached keep working; this one cannot be checked
-            // now, and nothing is cached, so it works as soon as the database answers again.
             return (null, Errors.StoreUnavailable);
         }
 
-        _cache.Set(snapshot.Version, hash, cached);
-        return Decide(cached);
+        var lookup = _pending.GetOrAdd(
+            (hash, snapshot.Version),
+            static (pending, state) => new Lazy<Task<CachedKey>>(() => state.Self.LookupOnceAsync(state.Presented, pending.Hash, state.Snapshot)),
+            (Self: this, Presented: presented, Snapshot: snapshot));
+        return await guard.WaitAsync(lookup.Value, cancellationToken) is { } cached ? Decide(cached) : (null, Errors.StoreUnavailable);
+    }
+
+    /// <summary>
+    /// The one store lookup of a key under one config version, whichever requests wait for it (a burst of requests with a
+    /// key just after a config change emptied the cache reads it once). Not cancelled by any one request; it goes on after
+    /// a request stopped waiting and caches what it finds.
+    /// </summary>
+    private async Task<CachedKey> LookupOnceAsync(string presented, KeyHash hash, ConfigSnapshot snapshot)
+    {
+        try
+        {
+            // The cache once more: a request that missed it just before another one for the same key finished (cached,
+            // then left the pending table) finds the result here instead of reading the store again.
+            if (_cache.TryGet(snapshot.Version, hash, out var cached))
+            {
+                return cached;
+            }
+
+            cached = await LookupAsync(presented, hash, snapshot);
+            _cache.Set(snapshot.Version, hash, cached);
+            return cached;
+        }
+        finally
+        {
+            // Only this lookup's entry can be there: nothing else is added under its key while it is.
+            _pending.TryRemove((hash, snapshot.Version), out _);
+        }
     }
 
     private (RequestIdentity?, GatewayError?) Decide(CachedKey cached)
@@ -74,11 +102,11 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
     }
 
     /// <summary>Loads the key and its owner and settles everything that only a config change can alter.</summary>
-    private async Task<CachedKey> LookupAsync(string presented, KeyHash hash, ConfigSnapshot snapshot, CancellationToken cancellationToken)
+    private async Task<CachedKey> LookupAsync(string presented, KeyHash hash, ConfigSnapshot snapshot)
     {
         Interlocked.Increment(ref Lookups);
         var hex = hash.ToHex();
-        foreach (var (key, user) in await store.FindKeysByPrefixAsync(ApiKeys.PrefixOf(presented), cancellationToken))
+        foreach (var (key, user) in await store.FindKeysByPrefixAsync(ApiKeys.PrefixOf(presented), CancellationToken.None))
         {
             if (!ApiKeys.HashesEqual(key.Hash, hex))
             {

@@ -95,6 +95,58 @@ internal sealed class PostgresServer : IAsyncDisposable
         _pid = 0;
     }
 
+    /// <summary>
+    /// Freezes the server (SIGSTOP to the postmaster, then to every backend): connections stay open and new ones are
+    /// accepted by the kernel, but nothing answers — a database host that hangs rather than goes away.
+    /// </summary>
+    public Task PauseAsync() => SignalAsync("-STOP");
+
+    /// <summary>Lets a paused server run again (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("-CONT");
+
+    /// <summary>The postmaster first (a stopped postmaster starts no new backend), then its children, by PID.</summary>
+    private async Task SignalAsync(string signal)
+    {
+        var postmaster = _pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await RunAsync("kill", [signal, postmaster]);
+        var children = ChildrenOf(_pid);
+        if (children.Count > 0)
+        {
+            await RunAsync("kill", [signal, .. children]);
+        }
+    }
+
+    /// <summary>The PIDs whose parent is <paramref name="parent"/>, from <c>/proc/PID/stat</c>.</summary>
+    private static List<string> ChildrenOf(int parent)
+    {
+        var children = new List<string>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            var name = Path.GetFileName(directory);
+            if (!int.TryParse(name, out _))
+            {
+                continue;
+            }
+
+            try
+            {
+                // pid (comm) state ppid …; comm may hold spaces and parentheses, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[1] == parent.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                {
+                    children.Add(name);
+                }
+            }
+            catch (IOException)
+            {
+                // the process ended meanwhile
+            }
+        }
+
+        return children;
+    }
+
     /// <summary>A new, empty database; returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync()
     {
@@ -147,6 +199,12 @@ internal sealed class PostgresServer : IAsyncDisposable
         {
             try
             {
+                // A server a test paused and did not resume would never act on SIGINT.
+                using (var resume = Process.Start(new ProcessStartInfo("kill", ["-CONT", _pid.ToString(System.Globalization.CultureInfo.InvariantCulture), .. ChildrenOf(_pid)]) { UseShellExecute = false }))
+                {
+                    resume?.WaitForExit(TimeSpan.FromSeconds(10));
+                }
+
                 using var kill = Process.Start(new ProcessStartInfo("kill", ["-INT", _pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
                 kill.WaitForExit(TimeSpan.FromSeconds(10));
                 // The postmaster is not our child: its pid file disappearing is the sign it has finished (bounded wait).

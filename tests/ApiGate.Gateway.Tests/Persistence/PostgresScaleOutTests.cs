@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Usage;
 using ApiGate.Storage;
@@ -105,6 +106,95 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
         var readyAgain = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
         Assert.Equal(HttpStatusCode.OK, readyAgain.StatusCode);
         Assert.Contains("\"status\":\"ready\"", await readyAgain.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [PostgresFact]
+    public async Task PostgresHangs_UnseenKeyAndSubject_503AfterOneLookupEach_KnownKeyServed_BothWorkWhenItAnswers()
+    {
+        // Arrange: a server of its own (this test freezes it), a key the gateway has seen, a key and a JWT subject it has not
+        await using var server = await PostgresServer.StartAsync();
+        var dsn = await server.CreateDatabaseAsync();
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var issuer = await TestIssuer.StartAsync();
+        var signing = TestIssuer.NewRsaKey("rsa-hang");
+        issuer.Publish(signing);
+        await using var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.DatabaseDriver = GatewayStores.Postgres;
+            o.DatabaseDsn = dsn;
+            o.ConfigPollInterval = TimeSpan.FromSeconds(30);
+            o.JwtIssuer = issuer.Url;
+            o.JwtAudience = TestIssuer.Audience;
+            o.JwtUnknownUser = "create";
+        });
+        await gateway.AddUpstreamAsync("backend", upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "backend", AuthRequired = true });
+        await gateway.AddRouteAsync(new RouteInput { Name = "tokens", Path = "/tokens/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        var (key, _, _) = await gateway.CreateKeyAsync("seen@example.com");
+        var (unseen, _, _) = await gateway.CreateKeyAsync("unseen@example.com");
+        var token = issuer.Token(signing, "subject-hang", "hang@example.com");
+        Assert.True(await EventuallyAsync(async () => await SendAsync(gateway, "/items/warm", key) == HttpStatusCode.OK), "the seen key was never served");
+        var keys = gateway.Service<ApiKeyAuthenticator>();
+        var subjects = gateway.Service<Identity.Jwt.JwtAuthenticator>();
+        var (keyLookups, subjectLookups) = (keys.Lookups, subjects.Lookups);
+
+        // Act: freeze PostgreSQL; eight requests with the unseen key and four with the new subject's token at once, then
+        // the seen key; let PostgreSQL run again
+        HttpResponseMessage[] refused;
+        HttpStatusCode known;
+        await server.PauseAsync();
+        try
+        {
+            var withKey = Enumerable.Range(0, 8).Select(i => SendFullAsync(gateway, $"/items/unseen-{i}", "X-API-Key", unseen));
+            var withToken = Enumerable.Range(0, 4).Select(i => SendFullAsync(gateway, $"/tokens/new-{i}", "Authorization", "Bearer " + token));
+            refused = await Task.WhenAll(withKey.Concat(withToken));
+            known = await SendAsync(gateway, "/items/known", key);
+        }
+        finally
+        {
+            await server.ResumeAsync();
+        }
+
+        var (keyLookupsDuring, subjectLookupsDuring) = (keys.Lookups - keyLookups, subjects.Lookups - subjectLookups);
+        var unseenAfter = await WaitForAsync(gateway, "/items/after", unseen, HttpStatusCode.OK, TimeSpan.FromSeconds(30));
+        var tokenAfter = HttpStatusCode.ServiceUnavailable;
+        for (var i = 0; i < 300 && tokenAfter != HttpStatusCode.OK; i++)
+        {
+            using var again = await SendFullAsync(gateway, "/tokens/after", "Authorization", "Bearer " + token);
+            tokenAfter = again.StatusCode;
+            await Task.Delay(100);
+        }
+
+        // Assert: every refused request is a 503 naming why; the store was asked once for the key and once for the
+        // subject, however many requests brought them; the seen key went through the whole time
+        foreach (var response in refused.Take(8))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("\"store_unavailable\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        foreach (var response in refused.Skip(8))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("\"jwt_unavailable\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, keyLookupsDuring);
+        Assert.Equal(1, subjectLookupsDuring);
+        Assert.Equal(HttpStatusCode.OK, known);
+        Assert.Equal(HttpStatusCode.OK, unseenAfter);
+        Assert.Equal(HttpStatusCode.OK, tokenAfter);
+        foreach (var response in refused)
+        {
+            response.Dispose();
+        }
+    }
+
+    private static async Task<HttpResponseMessage> SendFullAsync(TestGateway gateway, string path, string header, string value)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + path);
+        request.Headers.TryAddWithoutValidation(header, value);
+        return await gateway.Client.SendAsync(request);
     }
 
     [PostgresAndRedisFact]

@@ -34,14 +34,16 @@ internal sealed partial class JwtAuthenticator : IDisposable
     // Only with an issuer: a gateway without one loads the token libraries only if a client sends it a JWT (docs/performance.md).
     private readonly Validation? _validation;
     private readonly ConfigScopedCache<string, Resolved> _cache = new(MaxEntries, StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Lazy<Task<Resolved>>> _pending = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Subject, long Version), Lazy<Task<Resolved>>> _pending = new();
+    private readonly StoreLookupGuard _guard;
 
     /// <summary>Store reads made for subjects not in memory; for tests.</summary>
     public long Lookups;
 
-    public JwtAuthenticator(IGatewayStore store, GatewayOptions options, TimeProvider timeProvider, ILogger<JwtAuthenticator> logger)
+    public JwtAuthenticator(IGatewayStore store, GatewayOptions options, StoreLookupGuard guard, TimeProvider timeProvider, ILogger<JwtAuthenticator> logger)
     {
         _store = store;
+        _guard = guard;
         _options = options;
         _timeProvider = timeProvider;
         _logger = logger;
@@ -139,16 +141,21 @@ internal sealed partial class JwtAuthenticator : IDisposable
         }
         if (!_cache.TryGet(snapshot.Version, subject, out var resolved))
         {
-            var version = snapshot.Version;
-            var lazy = _pending.GetOrAdd(subject, s => new Lazy<Task<Resolved>>(() => ResolveOnceAsync(version, s, email)));
-            try
+            if (!_guard.MayAsk())
             {
-                resolved = await lazy.Value;
+                return (null, Errors.Unavailable); // the database did not answer a moment ago (StoreLookupGuard)
             }
-            finally
+
+            var lazy = _pending.GetOrAdd(
+                (subject, snapshot.Version),
+                static (pending, state) => new Lazy<Task<Resolved>>(() => state.Self.ResolveOnceAsync(pending.Version, pending.Subject, state.Email)),
+                (Self: this, Email: email));
+            if (await _guard.WaitAsync(lazy.Value, CancellationToken.None) is not { } found)
             {
-                _pending.TryRemove(new KeyValuePair<string, Lazy<Task<Resolved>>>(subject, lazy));
+                return (null, Errors.Unavailable);
             }
+
+            resolved = found;
         }
 
         return Decide(resolved, snapshot);
@@ -180,86 +187,91 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// </summary>
     private async Task<Resolved> ResolveOnceAsync(long version, string subject, string? email)
     {
-        if (_cache.TryGet(version, subject, out var cached))
+        try
         {
-            return cached;
-        }
+            if (_cache.TryGet(version, subject, out var cached))
+            {
+                return cached;
+            }
 
-        var resolved = await ResolveAsync(subject, email);
-        if (resolved.Cacheable)
+            var resolved = await ResolveAsync(subject, email);
+            if (resolved.Cacheable)
+            {
+                // Under the version the lookup began in (kept only while no newer one has started), and before the pending
+                // entry goes: a request arriving in between finds one or the other.
+                _cache.Set(version, subject, resolved);
+            }
+
+            return resolved;
+        }
+        finally
         {
-            // Under the version the lookup began in (kept only while no newer one has started), and before the pending
-            // entry goes: a request arriving in between finds one or the other.
-            _cache.Set(version, subject, resolved);
+            // Removed by the lookup itself, not by a request that stopped waiting for it: while it runs (a database that
+            // hangs), later requests for the subject wait for it instead of starting another.
+            _pending.TryRemove((subject, version), out _);
         }
-
-        return resolved;
     }
 
-    /// <summary>The user linked to <paramref name="subject"/>; created on the default plan first when allowed.</summary>
+    /// <summary>
+    /// The user linked to <paramref name="subject"/>; created on the default plan first when allowed. A store that does
+    /// not answer throws (<see cref="StoreUnavailableException"/>), which <see cref="StoreLookupGuard"/> turns into 503.
+    /// </summary>
     private async Task<Resolved> ResolveAsync(string subject, string? email)
     {
         Interlocked.Increment(ref Lookups);
         var issuer = _options.JwtIssuer;
+        if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } linked)
+        {
+            return Resolved.For(linked);
+        }
+
+        if (_options.JwtUnknownUser != "create")
+        {
+            return new Resolved(null, null, Errors.UnknownUser, Cacheable: true);
+        }
+
+        if (string.IsNullOrWhiteSpace(email))
+        {
+            return new Resolved(null, null, Errors.UnknownUser with
+            {
+                Detail = $"No APIGate user is linked to this token's subject, and the token has no verified '{_options.JwtEmailClaim}' claim to create one with.",
+            }, Cacheable: true);
+        }
+
+        var now = _timeProvider.GetUtcNow();
+        var created = await new UserService(_store, _timeProvider).CreateAsync(new UserChanges { Email = email }, CancellationToken.None);
+        if (!created.Ok)
+        {
+            // Another instance may have created and linked it a moment ago; otherwise the email belongs to someone else.
+            if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } raced)
+            {
+                return Resolved.For(raced);
+            }
+
+            // The reason (e.g. the email belongs to another user) is for the operator only: told to the caller it
+            // would say which addresses have accounts.
+            LogUserNotCreated(created.Error!.Message);
+            return new Resolved(null, null, Errors.UnknownUser with
+            {
+                Detail = "No APIGate user is linked to this token's subject, and none can be created for it; the gateway's log says why.",
+            }, Cacheable: false);
+        }
+
         try
         {
-            if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } linked)
-            {
-                return Resolved.For(linked);
-            }
-
-            if (_options.JwtUnknownUser != "create")
-            {
-                return new Resolved(null, null, Errors.UnknownUser, Cacheable: true);
-            }
-
-            if (string.IsNullOrWhiteSpace(email))
-            {
-                return new Resolved(null, null, Errors.UnknownUser with
-                {
-                    Detail = $"No APIGate user is linked to this token's subject, and the token has no verified '{_options.JwtEmailClaim}' claim to create one with.",
-                }, Cacheable: true);
-            }
-
-            var now = _timeProvider.GetUtcNow();
-            var created = await new UserService(_store, _timeProvider).CreateAsync(new UserChanges { Email = email }, CancellationToken.None);
-            if (!created.Ok)
-            {
-                // Another instance may have created and linked it a moment ago; otherwise the email belongs to someone else.
-                if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } raced)
-                {
-                    return Resolved.For(raced);
-                }
-
-                // The reason (e.g. the email belongs to another user) is for the operator only: told to the caller it
-                // would say which addresses have accounts.
-                LogUserNotCreated(created.Error!.Message);
-                return new Resolved(null, null, Errors.UnknownUser with
-                {
-                    Detail = "No APIGate user is linked to this token's subject, and none can be created for it; the gateway's log says why.",
-                }, Cacheable: false);
-            }
-
-            try
-            {
-                await _store.LinkIdentityAsync(issuer, subject, created.Value!.Id, now, CancellationToken.None);
-            }
-            catch (StoreConflictException)
-            {
-                // Linked by another instance first: theirs stands, ours goes.
-                await _store.DeleteUserAsync(created.Value!.Id, CancellationToken.None);
-                return await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } other
-                    ? Resolved.For(other)
-                    : new Resolved(null, null, Errors.Unavailable, Cacheable: false);
-            }
-
-            LogUserCreated(created.Value!.Id);
-            return Resolved.For(created.Value!);
+            await _store.LinkIdentityAsync(issuer, subject, created.Value!.Id, now, CancellationToken.None);
         }
-        catch (StoreUnavailableException)
+        catch (StoreConflictException)
         {
-            return new Resolved(null, null, Errors.Unavailable, Cacheable: false);
+            // Linked by another instance first: theirs stands, ours goes.
+            await _store.DeleteUserAsync(created.Value!.Id, CancellationToken.None);
+            return await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } other
+                ? Resolved.For(other)
+                : new Resolved(null, null, Errors.Unavailable, Cacheable: false);
         }
+
+        LogUserCreated(created.Value!.Id);
+        return Resolved.For(created.Value!);
     }
 
     /// <summary>A boolean claim's value: JSON true, or the text "true" some issuers send.</summary>
@@ -270,7 +282,6 @@ internal sealed partial class JwtAuthenticator : IDisposable
         _ => false,
     };
 
-    /// <summary>The 401 for a token that failed validation, with a reason the client can act on (never the token).</summary>
     /// <summary>
     /// Whether the token's <c>alg</c> is not one of <c>APIGATE_JWT_ALGORITHMS</c>. Asked only for a refused token: the
     /// token library reports that case as a signature that does not verify (no key is tried for an algorithm it may not
