@@ -213,17 +213,9 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var responseHeaders = httpContext.Response.Headers;
-        if (proxyResponse is not null && proxyResponse.Headers.NonValidated.TryGetValues("Connection", out var nominated))
+        if (proxyResponse is not null)
         {
-            // Headers the upstream marked hop-by-hop (RFC 9110 §7.6.1) are for the gateway's connection only.
-            foreach (var value in nominated)
-            {
-                var rest = value.AsSpan();
-                while (NextNominated(ref rest, out var name))
-                {
-                    responseHeaders.Remove(name.ToString());
-                }
-            }
+            RemoveHopByHop(proxyResponse.Headers.NonValidated, responseHeaders);
         }
 
         if (responseHeaders.SetCookie.Count > 0)
@@ -256,6 +248,75 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         }
 
         return proceed;
+    }
+
+    /// <summary>
+    /// The upstream's trailers (gRPC's status, for one) reach the client under the rules of its headers: hop-by-hop ones
+    /// and <c>Proxy-*</c> stay at the gateway, and neither a gateway cookie nor a header the gateway sets on the response
+    /// (<c>X-Request-ID</c>, the limit headers) nor a framing header can be planted or contradicted from the trailer section.
+    /// </summary>
+    public override async ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken)
+    {
+        await base.TransformResponseTrailersAsync(httpContext, proxyResponse, cancellationToken);
+        if (httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseTrailersFeature>()?.Trailers is not { Count: > 0 } trailers)
+        {
+            return;
+        }
+
+        RemoveHopByHop(proxyResponse.TrailingHeaders.NonValidated, trailers);
+        List<string>? found = null;
+        foreach (var (name, _) in trailers)
+        {
+            if (IsNeverTrailer(name))
+            {
+                (found ??= []).Add(name);
+            }
+        }
+
+        foreach (var name in found ?? [])
+        {
+            trailers.Remove(name);
+        }
+
+        if (trailers.SetCookie.Count > 0)
+        {
+            GatewayCookies.RemoveSetCookies(trailers);
+        }
+    }
+
+    /// <summary>Names no upstream trailer may carry to the client: framing, and what the gateway itself answers with.</summary>
+    private static bool IsNeverTrailer(string name) =>
+        name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("X-Request-ID", StringComparison.OrdinalIgnoreCase)
+        || name.StartsWith("X-RateLimit-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Quota-", StringComparison.OrdinalIgnoreCase)
+        || name.StartsWith("Access-Control-", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Removes from what the client gets the upstream's hop-by-hop headers YARP's copy keeps: every header its
+    /// <c>Connection</c> names (RFC 9110 §7.6.1: for the gateway's connection only) and every <c>Proxy-*</c> one
+    /// (<c>Proxy-Authenticate</c> and its kin are about the gateway's hop, never the client's).
+    /// </summary>
+    private static void RemoveHopByHop(HttpHeadersNonValidated upstream, IHeaderDictionary outgoing)
+    {
+        // NonValidated enumerates without allocating; nothing is allocated unless a header must go.
+        foreach (var header in upstream)
+        {
+            if (header.Key.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase))
+            {
+                outgoing.Remove(header.Key);
+            }
+            else if (header.Key.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                foreach (var value in header.Value)
+                {
+                    var rest = value.AsSpan();
+                    while (NextNominated(ref rest, out var name))
+                    {
+                        outgoing.Remove(name.ToString());
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>

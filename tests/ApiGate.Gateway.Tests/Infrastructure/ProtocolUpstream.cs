@@ -29,6 +29,13 @@ internal sealed class ProtocolUpstream : IAsyncDisposable
 
     public string Url { get; }
 
+    /// <summary>
+    /// The path (its end) answered with hop-by-hop and gateway-owned names: <c>Proxy-Foo</c> and <c>X-Kept</c> headers and, over
+    /// HTTP/2, trailers <c>X-Kept-Trailer</c>, <c>Proxy-Foo</c>, <c>Set-Cookie: apigate_session=…</c>, <c>X-Request-ID</c>,
+    /// <c>X-Quota-Remaining</c> and <c>Content-Length</c>.
+    /// </summary>
+    public const string HostilePath = "/hostile-headers";
+
     /// <summary>Path and protocol of every request received, health probes included.</summary>
     public ConcurrentQueue<(string Path, string Protocol)> Received { get; } = new();
 
@@ -60,6 +67,23 @@ internal sealed class ProtocolUpstream : IAsyncDisposable
             await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
             self!.Received.Enqueue((context.Request.Path.Value ?? "", context.Request.Protocol));
             context.Response.ContentType = "text/plain";
+            if (context.Request.Path.Value?.EndsWith(HostilePath, StringComparison.Ordinal) == true)
+            {
+                // Hop-by-hop and gateway-owned names in the headers and, over HTTP/2, the trailers (one legitimate trailer too).
+                context.Response.Headers["Proxy-Foo"] = "1";
+                context.Response.Headers["X-Kept"] = "header";
+                if (context.Response.SupportsTrailers())
+                {
+                    context.Response.DeclareTrailer("X-Kept-Trailer");
+                    context.Response.AppendTrailer("X-Kept-Trailer", "trailer");
+                    context.Response.AppendTrailer("Proxy-Foo", "1");
+                    context.Response.AppendTrailer("Set-Cookie", "apigate_session=PLANTED; Path=/");
+                    context.Response.AppendTrailer("X-Request-ID", "planted");
+                    context.Response.AppendTrailer("X-Quota-Remaining", "999999");
+                    context.Response.AppendTrailer("Content-Length", "99");
+                }
+            }
+
             await context.Response.WriteAsync(context.Request.Protocol, context.RequestAborted);
         });
         await app.StartAsync();

@@ -157,6 +157,46 @@ public sealed class UpstreamHttpVersionTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    [Theory]
+    [InlineData("2")]
+    [InlineData("1.1")]
+    public async Task HostileUpstreamHeadersAndTrailers_HttpTwoClient_HopByHopAndGatewayNamesStayBehind(string upstreamVersion)
+    {
+        // Arrange: a client speaking h2c to the gateway (trailers need HTTP/2 on the client's side)
+        await using var upstream = await ProtocolUpstream.StartAsync(upstreamVersion == "2" ? HttpProtocols.Http2 : HttpProtocols.Http1);
+        await using var gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
+        await AddRouteAsync(gateway, upstream.Url, upstreamVersion);
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Addresses.ElementAt(1) + "/h2" + ProtocolUpstream.HostilePath)
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+        // Act
+        using var response = await client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+
+        // Assert: the upstream's own headers and trailer pass; Proxy-* and what the gateway answers with do not
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(upstreamVersion == "2" ? "HTTP/2" : "HTTP/1.1", body);
+        Assert.Equal("header", response.Headers.GetValues("X-Kept").Single());
+        Assert.False(response.Headers.Contains("Proxy-Foo"));
+        var requestId = response.Headers.GetValues("X-Request-ID").Single();
+        Assert.NotEqual("planted", requestId);
+        var trailers = response.TrailingHeaders;
+        if (upstreamVersion == "2")
+        {
+            Assert.Equal("trailer", trailers.GetValues("X-Kept-Trailer").Single());
+        }
+
+        Assert.False(trailers.Contains("Proxy-Foo"));
+        Assert.False(trailers.Contains("Set-Cookie"));
+        Assert.False(trailers.Contains("X-Request-ID"));
+        Assert.False(trailers.Contains("X-Quota-Remaining"));
+        Assert.False(trailers.NonValidated.Contains("Content-Length"));
+    }
+
     private static Task<TestGateway> StartTrustingAsync(X509Certificate2 certificate) =>
         TestGateway.StartAsync(services: s => s.AddSingleton(UpstreamTlsTrust.Only(X509CertificateLoader.LoadCertificate(certificate.RawData))));
 
