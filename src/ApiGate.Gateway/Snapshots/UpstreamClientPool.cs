@@ -54,6 +54,10 @@ internal sealed class UpstreamClientPool : IDisposable
         var handler = CreateHandler(key.Timeout / 2 < MaxConnectTimeout ? key.Timeout / 2 : MaxConnectTimeout);
         handler.PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(key.IdleConnTimeoutMs);
         handler.MaxConnectionsPerServer = key.MaxConns > 0 ? key.MaxConns : int.MaxValue;
+        // The HTTP client caps HTTP/1.1 connections only: with several HTTP/2 connections allowed it opens one more each
+        // time the others' streams are all in use, whatever the cap. So with max_conns an HTTP/2 target gets one
+        // connection (at most max_conns, as documented) whose streams every request shares, the rest waiting for one.
+        handler.EnableMultipleHttp2Connections = key.MaxConns == 0;
         return new HttpMessageInvoker(handler, disposeHandler: true);
     }
 

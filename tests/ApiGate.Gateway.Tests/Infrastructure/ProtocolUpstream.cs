@@ -39,10 +39,17 @@ internal sealed class ProtocolUpstream : IAsyncDisposable
     /// <summary>Path and protocol of every request received, health probes included.</summary>
     public ConcurrentQueue<(string Path, string Protocol)> Received { get; } = new();
 
-    public static async Task<ProtocolUpstream> StartAsync(HttpProtocols protocols, X509Certificate2? certificate = null)
+    /// <summary>The connections requests arrived on (Kestrel's connection ids).</summary>
+    public ConcurrentDictionary<string, int> Connections { get; } = new();
+
+    /// <summary>A path ending in this is answered after a quarter of a second, to hold streams open.</summary>
+    public const string SlowPath = "/slow";
+
+    public static async Task<ProtocolUpstream> StartAsync(HttpProtocols protocols, X509Certificate2? certificate = null, int? maxStreamsPerConnection = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Limits.Http2.MaxStreamsPerConnection = maxStreamsPerConnection ?? k.Limits.Http2.MaxStreamsPerConnection);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
         {
             listen.Protocols = protocols;
@@ -66,6 +73,12 @@ internal sealed class ProtocolUpstream : IAsyncDisposable
             // The body is read before answering: an HTTP/2 server that answers first resets the unread request stream.
             await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
             self!.Received.Enqueue((context.Request.Path.Value ?? "", context.Request.Protocol));
+            self.Connections.AddOrUpdate(context.Connection.Id, 1, static (_, n) => n + 1);
+            if (context.Request.Path.Value?.EndsWith(SlowPath, StringComparison.Ordinal) == true)
+            {
+                await Task.Delay(250, context.RequestAborted);
+            }
+
             context.Response.ContentType = "text/plain";
             if (context.Request.Path.Value?.EndsWith(HostilePath, StringComparison.Ordinal) == true)
             {

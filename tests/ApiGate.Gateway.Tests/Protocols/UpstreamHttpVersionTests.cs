@@ -197,6 +197,28 @@ public sealed class UpstreamHttpVersionTests
         Assert.False(trailers.NonValidated.Contains("Content-Length"));
     }
 
+    [Fact]
+    public async Task Http2Version_MaxConns_MoreRequestsThanOneConnectionsStreams_StillOneConnection()
+    {
+        // Arrange: an upstream that allows 2 streams per connection; 12 requests held a quarter second each
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2, maxStreamsPerConnection: 2);
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", upstream.Url, new UpstreamInput { HttpVersion = "2", MaxConns = 2 });
+        await gateway.AddRouteAsync(new RouteInput { Name = "h2", Path = "/h2/*", Upstream = "backend" });
+
+        // Act
+        var responses = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => gateway.Client.GetAsync(gateway.Url + "/h2/" + i + ProtocolUpstream.SlowPath)));
+
+        // Assert: every request answered, over at most max_conns connections (the client opens no second HTTP/2 connection)
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(12, upstream.Connections.Values.Sum());
+        Assert.Single(upstream.Connections);
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
     private static Task<TestGateway> StartTrustingAsync(X509Certificate2 certificate) =>
         TestGateway.StartAsync(services: s => s.AddSingleton(UpstreamTlsTrust.Only(X509CertificateLoader.LoadCertificate(certificate.RawData))));
 
