@@ -104,7 +104,9 @@ internal sealed class LoadBalancer
 
     private TargetBinding? RoundRobin(TargetBinding? exclude)
     {
-        var step = (uint)Interlocked.Increment(ref _cursor);
+        // A retry (a target to exclude) takes no turn of the rotation: otherwise every failed request would move the
+        // cursor twice, and with two targets the failing one would be the first pick of every request.
+        var step = exclude is null ? (uint)Interlocked.Increment(ref _cursor) : (uint)Volatile.Read(ref _cursor);
         var scheduled = _targets[_schedule[step % (uint)_schedule.Length]];
         return Available(scheduled, exclude) ? scheduled : Weighted(step, exclude, null);
     }

@@ -35,8 +35,44 @@ internal static class RetryRules
             return true;
         }
 
-        return error == ForwarderError.Request && !isUpgrade && IsIdempotent(method);
+        return error == ForwarderError.Request && !isUpgrade && IsIdempotent(method) && !ResponseWasRead(exception);
     }
+
+    /// <summary>
+    /// The target answered something before the exchange failed — a status line that is not HTTP, a header block past
+    /// the client's limit, an HTTP/2 protocol error — so it received the request and may have acted on it. (A connection
+    /// closed before the response head was complete is <see cref="HttpRequestError.ResponseEnded"/>, which the HTTP
+    /// client reports alike whether any byte came first or not.)
+    /// </summary>
+    private static bool ResponseWasRead(Exception? exception) =>
+        exception is HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse or HttpRequestError.ConfigurationLimitExceeded or HttpRequestError.HttpProtocolError };
+
+    /// <summary>
+    /// The method the target runs: the one the route sends instead of the client's (<paramref name="overridden"/>), else
+    /// the one a method-override header the request carries names (a backend that honours <c>X-HTTP-Method-Override: POST</c>
+    /// runs a GET as a POST), else the client's.
+    /// </summary>
+    public static string MethodAsSeenUpstream(HttpRequest request, string? overridden)
+    {
+        if (overridden is not null)
+        {
+            return overridden;
+        }
+
+        foreach (var header in MethodOverrideHeaders)
+        {
+            if (request.Headers[header] is { Count: > 0 } named)
+            {
+                // Any value other than one idempotent method counts as a non-idempotent one.
+                return named.Count == 1 && named[0] is { } only && IsIdempotent(only.Trim()) ? only.Trim() : HttpMethods.Post;
+            }
+        }
+
+        return request.Method;
+    }
+
+    /// <summary>The headers some backends take as the method instead of the request line's.</summary>
+    private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
 
     /// <summary>The connection to the target could not be established, so nothing was sent.</summary>
     public static bool IsConnectFailure(ForwarderError error, Exception? exception) => error switch

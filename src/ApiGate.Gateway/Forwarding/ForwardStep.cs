@@ -58,6 +58,10 @@ internal sealed partial class ForwardStep(
                 request.Target = target;
                 request.Attempts++;
                 target.State.Begin();
+                // More exchanges with this target than max_conns lets open at once: this one may wait for a connection
+                // in the gateway's own pool, and a timeout that fires there is not the target's failure.
+                var queuedForConnection = upstream.Definition.MaxConns > 0 && upstream.Definition.HttpVersion != Core.Upstreams.UpstreamHttpVersion.Http2
+                    && target.State.InFlight > upstream.Definition.MaxConns;
                 outcome = TargetOutcome.Neutral;
                 error = ForwarderError.None;
                 exception = null;
@@ -76,7 +80,8 @@ internal sealed partial class ForwardStep(
                         request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception);
                     }
 
-                    outcome = RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true, request.Meter?.HeldUpByClient == true);
+                    outcome = RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true,
+                        request.Meter?.HeldUpByClient == true || queuedForConnection);
                 }
                 finally
                 {
@@ -85,8 +90,8 @@ internal sealed partial class ForwardStep(
 
                 // At most one retry, on another target, when nothing can have been done twice.
                 if (request.Attempts > 1 || error == ForwarderError.None || context.RequestAborted.IsCancellationRequested
-                    || !RetryRules.CanRetry(error, exception, context.Request.Method, request.Meter?.RequestBytesRead ?? 0,
-                        context.Response.HasStarted, request.Meter?.IsTunnel == true)
+                    || !RetryRules.CanRetry(error, exception, RetryRules.MethodAsSeenUpstream(context.Request, ForwardingTransformer.OverriddenMethod(request)),
+                        request.Meter?.RequestBytesRead ?? 0, context.Response.HasStarted, request.Meter?.IsTunnel == true)
                     || total?.IsCancellationRequested == true
                     || upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: target, out trial) is not { } next)
                 {

@@ -189,19 +189,21 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             headers.Remove("Accept-Encoding");
         }
 
-        if (request.Policies.Request?.MethodOverride is { } transformMethod)
+        if (OverriddenMethod(request) is { } overridden)
         {
-            proxyRequest.Method = HttpMethod.Parse(transformMethod);
-        }
-        else if (route.MethodOverride.Length > 0)
-        {
-            proxyRequest.Method = HttpMethod.Parse(route.MethodOverride);
+            proxyRequest.Method = HttpMethod.Parse(overridden);
         }
 
         // The decoded path that was matched (or the rewrite's), encoded so one decode upstream yields it exactly; the URI
         // is taken verbatim, so nothing on the way out unescapes or removes dot segments again (docs/routing.md).
         proxyRequest.RequestUri = request.Target!.UriFor(RequestPaths.Encode(request.UpstreamPath ?? request.Path), query);
     }
+
+    /// <summary>The method the route's request transform or <c>method_override</c> sends instead of the client's, or null.</summary>
+    public static string? OverriddenMethod(GatewayRequest request) =>
+        request.Policies.Request?.MethodOverride is { } transformMethod ? transformMethod
+        : request.Route.Definition.MethodOverride is { Length: > 0 } routeMethod ? routeMethod
+        : null;
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {

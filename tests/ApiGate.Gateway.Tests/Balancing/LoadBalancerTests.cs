@@ -37,6 +37,29 @@ public sealed class LoadBalancerTests
     }
 
     [Fact]
+    public void RoundRobin_EveryRequestRetriedAwayFromAFailingTarget_FirstPicksStillAlternate()
+    {
+        // Arrange: two healthy targets (passive checks off); every first pick of targets[0] fails and is retried
+        var (balancer, targets, _) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 0);
+        var context = new DefaultHttpContext();
+        var firstPicks = new int[2];
+
+        // Act
+        for (var i = 0; i < 40; i++)
+        {
+            var first = balancer.Pick(context, null)!;
+            firstPicks[Array.IndexOf(targets, first)]++;
+            if (first == targets[0])
+            {
+                Assert.Same(targets[1], balancer.Pick(context, null, exclude: first)); // the retry
+            }
+        }
+
+        // Assert: a retry took no turn, so the failing target is the first pick of every other request, not of all
+        Assert.Equal([20, 20], firstPicks);
+    }
+
+    [Fact]
     public void PassiveCheck_ConsecutiveFailures_EjectUntilCooldownThenOneTrial()
     {
         var (balancer, targets, _) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 2, cooldown: "10s");

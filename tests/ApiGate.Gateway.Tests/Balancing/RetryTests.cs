@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Balancing;
 
@@ -108,5 +110,96 @@ public sealed class RetryTests : BalancingTestBase
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("upstream says 503", await response.Content.ReadAsStringAsync());
         Assert.Equal(1, Served().Sum());
+    }
+
+    [Theory]
+    [InlineData("route")]
+    [InlineData("transform")]
+    [InlineData("header")]
+    public async Task ResetBeforeResponse_GetSentUpstreamAsPost_NeverRetried(string how)
+    {
+        // Arrange: the client's GET reaches the backend as a POST — the route's method_override, its request transform's,
+        // or (on a route that admits every method) the client's own X-HTTP-Method-Override, which backends honour
+        await CreateAsync("as-post", "round_robin", NoEjection);
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "as-post-" + how,
+            Path = $"/as-post-{how}/*",
+            Upstream = "as-post",
+            PathRewrite = "/$1",
+            MethodOverride = how == "route" ? "POST" : null,
+            RequestTransform = how == "transform" ? """{"method_override":"POST"}""" : null,
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + $"/as-post-{how}/reset");
+        if (how == "header")
+        {
+            request.Headers.Add("X-HTTP-Method-Override", "POST");
+        }
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+
+        // Assert: one backend saw it, once
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(1, Served().Sum());
+    }
+
+    [Fact]
+    public async Task ResetBeforeResponse_GetWithIdempotentMethodOverrideHeader_StillRetried()
+    {
+        await CreateAsync("as-put", "round_robin", NoEjection);
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/as-put/reset");
+        request.Headers.Add("X-HTTP-Method-Override", "PUT");
+
+        using var response = await Gateway.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(2, Served().Sum());
+    }
+
+    [Theory]
+    [InlineData("HELLO THIS IS NOT HTTP\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-Big: {big}\r\n\r\n")]
+    public async Task ResponseNotHttpOrHeadersTooLarge_Delete_NotRetriedBecauseTheTargetAnswered(string answer)
+    {
+        // Arrange: two targets that read the request and answer something the HTTP client refuses
+        var raw = answer.Replace("{big}", new string('x', 200_000), StringComparison.Ordinal);
+        await using var first = await ScriptedBackend.StartAsync(raw, thenClose: true);
+        await using var second = await ScriptedBackend.StartAsync(raw, thenClose: true);
+        await CreateAsync("answered", "round_robin", NoEjection, [new TargetInput { Url = first.Url }, new TargetInput { Url = second.Url }]);
+
+        // Act
+        using var request = new HttpRequestMessage(HttpMethod.Delete, Gateway.Url + "/answered/items/1");
+        using var response = await Gateway.Client.SendAsync(request);
+
+        // Assert: the DELETE reached one backend only
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(1, first.Connections + second.Connections);
+    }
+
+    [Fact]
+    public async Task BurstPastMaxConns_QueuedRequestsTimeOut_TargetsNotEjected()
+    {
+        // Arrange: two targets that answer in 0.4 s, a 1.5 s timeout, one connection per target, passive checks on
+        // (2 failures eject): twelve requests at once mostly wait in the gateway's own pool, not on the targets
+        await CreateAsync("capped", "round_robin", new UpstreamInput
+        {
+            Timeout = "1500ms",
+            MaxConns = 1,
+            HealthCheck = new HealthCheckInput { PassiveFailures = 2 },
+        }, [new TargetInput { Url = Url(0) }, new TargetInput { Url = Url(1) }]);
+
+        // Act
+        var burst = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Gateway.Client.GetAsync(Gateway.Url + "/capped/slow-headers?ms=400&i=" + i)));
+        using var after = await Gateway.Client.GetAsync(Gateway.Url + "/capped/json");
+
+        // Assert: some of the burst timed out waiting (504), yet no target was ejected and the next request is served
+        Assert.Contains(burst, r => r.StatusCode == HttpStatusCode.GatewayTimeout);
+        Assert.All(States("capped"), s => Assert.Equal(TargetHealth.Healthy, s.Health));
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        foreach (var response in burst)
+        {
+            response.Dispose();
+        }
     }
 }
