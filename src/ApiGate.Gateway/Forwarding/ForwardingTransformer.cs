@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using ApiGate.Core.Routing;
+using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Transforms;
 using Microsoft.AspNetCore.WebUtilities;
@@ -199,6 +200,12 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         proxyRequest.RequestUri = request.Target!.UriFor(RequestPaths.Encode(request.UpstreamPath ?? request.Path), query);
     }
 
+    /// <summary>An HTTP/2 client's extended CONNECT answered with a 2xx that is not the upstream accepting the tunnel.</summary>
+    private static bool IsUnswitchedExtendedConnect(HttpContext httpContext, HttpResponseMessage proxyResponse) =>
+        (int)proxyResponse.StatusCode is >= 200 and < 300
+        && httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>()?.IsExtendedConnect == true
+        && !(proxyResponse.StatusCode == System.Net.HttpStatusCode.OK && proxyResponse.Version == System.Net.HttpVersion.Version20);
+
     /// <summary>The method the route's request transform or <c>method_override</c> sends instead of the client's, or null.</summary>
     public static string? OverriddenMethod(GatewayRequest request) =>
         request.Policies.Request?.MethodOverride is { } transformMethod ? transformMethod
@@ -211,6 +218,15 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         {
             request.ReachedBackend = true; // before the limit headers below are written from it
             trial?.OnResponseHeaders((int)proxyResponse.StatusCode); // the trial's outcome is known now, not when the body ends
+            if (IsUnswitchedExtendedConnect(httpContext, proxyResponse))
+            {
+                // A WebSocket opened over HTTP/2 (extended CONNECT) must be answered by a switch (101 from an HTTP/1.1
+                // upstream, 200 on an HTTP/2 one): a plain 2xx cannot be given to the client as the answer to its CONNECT.
+                return await request.RejectAsync(GatewayError.UpstreamError with
+                {
+                    Detail = $"The upstream answered the WebSocket handshake with {(int)proxyResponse.StatusCode} instead of accepting it.",
+                });
+            }
         }
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);

@@ -67,4 +67,29 @@ public sealed class Http2WebSocketMeteringTests : IAsyncLifetime
         Assert.True(e.RequestBytes > 0);
         Assert.True(e.ResponseBytes > 0);
     }
+
+    [Theory]
+    [InlineData(200)]
+    [InlineData(403)]
+    public async Task WebSocketOverHttp2_UpstreamDoesNotSwitchProtocols_AnsweredWithRequestId(int upstreamStatus)
+    {
+        // Arrange: the HTTP/1.1 upstream answers the upgrade with a plain status instead of 101
+        using var handler = new SocketsHttpHandler { UseProxy = false };
+        using var invoker = new HttpMessageInvoker(handler);
+        using var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        socket.Options.CollectHttpResponseDetails = true;
+        var h2c = new Uri(_gateway.Addresses.ElementAt(1));
+
+        // Act
+        var refused = await Assert.ThrowsAsync<WebSocketException>(() =>
+            socket.ConnectAsync(new Uri($"ws://{h2c.Authority}/socket/status?code={upstreamStatus}"), invoker, CancellationToken.None));
+
+        // Assert
+        Assert.NotNull(refused);
+        var expected = upstreamStatus == 200 ? HttpStatusCode.BadGateway : (HttpStatusCode)upstreamStatus;
+        Assert.Equal(expected, socket.HttpStatusCode);
+        Assert.True(socket.HttpResponseHeaders!.ContainsKey("X-Request-ID"), string.Join(", ", socket.HttpResponseHeaders.Keys));
+    }
 }
