@@ -25,31 +25,36 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
         return built.Error ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
     }
 
-    public async Task<ManagementResult<EntitlementDefinition>> UpdateAsync(string idOrName, EntitlementChanges input, CancellationToken ct)
-    {
-        var existing = await store.FindEntitlementAsync(idOrName, ct);
-        if (existing is null)
+    /// <summary>
+    /// Applies the given fields to the entitlement as stored; written only if nobody changed it meanwhile, else applied
+    /// again to the newer one (a few times, then a conflict), so concurrent updates of different fields all land.
+    /// </summary>
+    public Task<ManagementResult<EntitlementDefinition>> UpdateAsync(string idOrName, EntitlementChanges input, CancellationToken ct) =>
+        RetryWhenChangedAsync(async () =>
         {
-            return NotFound("entitlement", idOrName);
-        }
-
-        var built = ApplyEntitlement(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input, creating: false);
-        if (built.Error is not null)
-        {
-            return built.Error;
-        }
-
-        // A type change must not strand plan values that no longer fit.
-        foreach (var assignment in await store.ListPlanEntitlementsAsync(null, ct))
-        {
-            if (assignment.EntitlementId == existing.Id && EntitlementResolver.ValidateValue(built.Value!.ValueType, assignment.Value) is { } problem)
+            var existing = await store.FindEntitlementAsync(idOrName, ct);
+            if (existing is null)
             {
-                return Invalid("value_type", $"plan '{assignment.PlanId}' has value {problem}; change or delete it first");
+                return NotFound("entitlement", idOrName);
             }
-        }
 
-        return await WriteAsync(built.Value!, store.UpdateEntitlementAsync, ct);
-    }
+            var built = ApplyEntitlement(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input, creating: false);
+            if (built.Error is not null)
+            {
+                return built.Error;
+            }
+
+            // A type change must not strand plan values that no longer fit.
+            foreach (var assignment in await store.ListPlanEntitlementsAsync(null, ct))
+            {
+                if (assignment.EntitlementId == existing.Id && EntitlementResolver.ValidateValue(built.Value!.ValueType, assignment.Value) is { } problem)
+                {
+                    return Invalid("value_type", $"plan '{assignment.PlanId}' has value {problem}; change or delete it first");
+                }
+            }
+
+            return await WriteAsync(built.Value!, (entitlement, c) => store.UpdateEntitlementAsync(entitlement, existing.UpdatedAt, c), ct);
+        });
 
     public async Task<ManagementResult<EntitlementDefinition>> DeleteAsync(string idOrName, CancellationToken ct)
     {

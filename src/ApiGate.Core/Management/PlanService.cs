@@ -31,17 +31,23 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
         return built.Error ?? await PriceTakenAsync(built.Value!, ct) ?? await WriteAsync(built.Value!, store.CreatePlanAsync, ct);
     }
 
-    public async Task<ManagementResult<PlanDefinition>> UpdateAsync(string id, PlanInput input, CancellationToken ct)
-    {
-        var existing = await store.FindPlanAsync(id, ct);
-        if (existing is null)
+    /// <summary>
+    /// Applies the given fields to the plan as stored; written only if nobody changed it meanwhile, else applied again
+    /// to the newer plan (a few times, then a conflict), so concurrent updates of different fields all land.
+    /// </summary>
+    public Task<ManagementResult<PlanDefinition>> UpdateAsync(string id, PlanInput input, CancellationToken ct) =>
+        RetryWhenChangedAsync(async () =>
         {
-            return NotFound("plan", id);
-        }
+            var existing = await store.FindPlanAsync(id, ct);
+            if (existing is null)
+            {
+                return NotFound("plan", id);
+            }
 
-        var built = ApplyPlan(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input with { Id = null });
-        return built.Error ?? await PriceTakenAsync(built.Value!, ct) ?? await WriteAsync(built.Value!, store.UpdatePlanAsync, ct);
-    }
+            var built = ApplyPlan(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input with { Id = null });
+            return built.Error ?? await PriceTakenAsync(built.Value!, ct)
+                ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
+        });
 
     /// <summary>
     /// A Stripe price names one plan: subscription events say only the price, so a price shared by two plans would move a

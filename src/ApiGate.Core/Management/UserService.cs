@@ -47,17 +47,22 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
             input with { Plan = planId }, ct);
     }
 
-    public async Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserChanges input, CancellationToken ct)
-    {
-        var existing = await store.FindUserAsync(idOrEmail, ct);
-        if (existing is null)
+    /// <summary>
+    /// Applies the given fields to the user as stored; written only if nobody (another request, a billing event, the
+    /// portal) changed the user meanwhile, else applied again to the newer user (a few times, then a conflict).
+    /// </summary>
+    public Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserChanges input, CancellationToken ct) =>
+        RetryWhenChangedAsync(async () =>
         {
-            return NotFound("user", idOrEmail);
-        }
+            var existing = await store.FindUserAsync(idOrEmail, ct);
+            if (existing is null)
+            {
+                return NotFound("user", idOrEmail);
+            }
 
-        var built = await ApplyUserAsync(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input, ct);
-        return built.Error ?? await WriteAsync(built.Value!, store.UpdateUserAsync, ct);
-    }
+            var built = await ApplyUserAsync(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input, ct);
+            return built.Error ?? await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct);
+        });
 
     public async Task<ManagementResult<UserDefinition>> DeleteAsync(string idOrEmail, CancellationToken ct)
     {

@@ -67,17 +67,22 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
         return written.Error ?? new ManagementResult<CreatedWebhook>(new CreatedWebhook(built.Value!, built.Value!.Secret), null);
     }
 
-    public async Task<ManagementResult<WebhookEndpointDefinition>> UpdateAsync(string id, WebhookInput input, CancellationToken ct)
-    {
-        var existing = await store.FindWebhookEndpointAsync(id.Trim(), ct);
-        if (existing is null)
+    /// <summary>
+    /// Applies the given fields to the endpoint as stored; written only if nobody changed it meanwhile, else applied
+    /// again to the newer one (a few times, then a conflict), so concurrent updates of different fields all land.
+    /// </summary>
+    public Task<ManagementResult<WebhookEndpointDefinition>> UpdateAsync(string id, WebhookInput input, CancellationToken ct) =>
+        RetryWhenChangedAsync(async () =>
         {
-            return NotFound("webhook", id);
-        }
+            var existing = await store.FindWebhookEndpointAsync(id.Trim(), ct);
+            if (existing is null)
+            {
+                return NotFound("webhook", id);
+            }
 
-        var built = Apply(existing with { UpdatedAt = timeProvider.GetUtcNow() }, input);
-        return built.Error ?? await WriteAsync(built.Value!, store.UpdateWebhookEndpointAsync, ct);
-    }
+            var built = Apply(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input);
+            return built.Error ?? await WriteAsync(built.Value!, (endpoint, c) => store.UpdateWebhookEndpointAsync(endpoint, existing.UpdatedAt, c), ct);
+        });
 
     public async Task<ManagementResult<WebhookEndpointDefinition>> DeleteAsync(string id, CancellationToken ct)
     {

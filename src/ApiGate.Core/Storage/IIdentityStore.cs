@@ -16,7 +16,11 @@ public interface IIdentityStore
     /// <summary>Inserts; a default plan clears the flag on every other plan in the same transaction.</summary>
     Task CreatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken);
 
-    Task UpdatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken);
+    /// <summary>
+    /// Replaces the plan, if its stored <c>updated_at</c> is still <paramref name="readAt"/> (else
+    /// <see cref="StoreChangedMeanwhileException"/> and nothing is written).
+    /// </summary>
+    Task UpdatePlanAsync(PlanDefinition plan, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes; throws <see cref="StoreConflictException"/> while users are on the plan.</summary>
     Task DeletePlanAsync(string id, CancellationToken cancellationToken);
@@ -28,7 +32,11 @@ public interface IIdentityStore
 
     Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken);
 
-    Task UpdateUserAsync(UserDefinition user, CancellationToken cancellationToken);
+    /// <summary>
+    /// Replaces the user, if its stored <c>updated_at</c> is still <paramref name="readAt"/> (else
+    /// <see cref="StoreChangedMeanwhileException"/> and nothing is written).
+    /// </summary>
+    Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes the user and their API keys.</summary>
     Task DeleteUserAsync(string id, CancellationToken cancellationToken);
@@ -70,7 +78,11 @@ public interface IIdentityStore
 
     Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken);
 
-    Task UpdateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken);
+    /// <summary>
+    /// Replaces the entitlement, if its stored <c>updated_at</c> is still <paramref name="readAt"/> (else
+    /// <see cref="StoreChangedMeanwhileException"/> and nothing is written).
+    /// </summary>
+    Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes the entitlement and its plan assignments.</summary>
     Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken);

@@ -15,8 +15,11 @@ public interface IWebhookStore
 
     Task CreateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken);
 
-    /// <summary>Replaces by id (the secret too: pass the stored one to keep it).</summary>
-    Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken);
+    /// <summary>
+    /// Replaces by id (the secret too: pass the stored one to keep it), if its stored <c>updated_at</c> is still
+    /// <paramref name="readAt"/> (else <see cref="StoreChangedMeanwhileException"/> and nothing is written).
+    /// </summary>
+    Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes the endpoint with its deliveries and their attempts.</summary>
     Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken);

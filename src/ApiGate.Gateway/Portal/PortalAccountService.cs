@@ -108,10 +108,7 @@ internal sealed partial class PortalAccountService(
 
         var now = timeProvider.GetUtcNow();
         await store.MarkPortalEmailVerifiedAsync(used.UserId, now, ct);
-        if (await store.FindUserAsync(used.UserId, ct) is { Status: UserStatus.Pending } pending)
-        {
-            await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = now }, ct);
-        }
+        await ActivateIfPendingAsync(used.UserId, ct);
 
         return PortalResult.Success("Your email address is confirmed. You can log in now.");
     }
@@ -211,9 +208,9 @@ internal sealed partial class PortalAccountService(
         var now = timeProvider.GetUtcNow();
         await store.SetPortalPasswordAsync(used.UserId, PortalPasswords.Hash(password!), now, ct);
         await store.MarkPortalEmailVerifiedAsync(used.UserId, now, ct);
-        if (await store.FindUserAsync(used.UserId, ct) is { Status: UserStatus.Pending } pending && options.RequireVerification)
+        if (options.RequireVerification)
         {
-            await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = now }, ct);
+            await ActivateIfPendingAsync(used.UserId, ct);
         }
 
         LogPasswordReset(logger, used.UserId);
@@ -310,6 +307,35 @@ internal sealed partial class PortalAccountService(
                && Core.Management.TextFields.IndexOfInvisible(email) < 0 // a zero-width space: looks like another address
                // and the mail library reads it as this very address (not a group, a comment or a different mailbox)
                && MimeKit.MailboxAddress.TryParse(email, out var parsed) && string.Equals(parsed.Address, email, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// Makes the user active if (and only while) they are pending: the write is refused when the user changed after it
+    /// was read, and then read again, so an operator's suspension or plan change made meanwhile is never overwritten.
+    /// </summary>
+    private async Task ActivateIfPendingAsync(string userId, CancellationToken ct)
+    {
+        const int Attempts = 5;
+        for (var attempt = 1; ; attempt++)
+        {
+            if (await store.FindUserAsync(userId, ct) is not { Status: UserStatus.Pending } pending)
+            {
+                return;
+            }
+
+            var now = timeProvider.GetUtcNow();
+            try
+            {
+                // A time other than the one read, even on a clock that has not moved: the next writer's check compares it.
+                await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = now == pending.UpdatedAt ? now.AddTicks(1) : now },
+                    pending.UpdatedAt, ct);
+                return;
+            }
+            catch (StoreChangedMeanwhileException) when (attempt < Attempts)
+            {
+                // changed meanwhile: look again (it may not be pending any more)
+            }
+        }
     }
 
     private async Task SendVerificationAsync(UserDefinition user, string origin, CancellationToken ct)

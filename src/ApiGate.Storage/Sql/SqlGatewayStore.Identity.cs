@@ -31,8 +31,8 @@ public abstract partial class SqlGatewayStore
     public Task CreatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken) =>
         WritePlanAsync(Plans.Insert, plan, cancellationToken);
 
-    public Task UpdatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken) =>
-        WritePlanAsync(Plans.Update, plan, cancellationToken);
+    public Task UpdatePlanAsync(PlanDefinition plan, DateTimeOffset readAt, CancellationToken cancellationToken) =>
+        WritePlanAsync(Plans.Update, plan, cancellationToken, readAt);
 
     public Task DeletePlanAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("plans", id, "SELECT email FROM users WHERE plan_id = @Ref ORDER BY email LIMIT 5",
@@ -48,14 +48,15 @@ public abstract partial class SqlGatewayStore
         WriteConfigWithEventAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
             (_, _, _) => Task.FromResult<WebhookEvent?>(WebhookPayloads.UserCreated(user)), cancellationToken);
 
-    public Task UpdateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
+    public Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Update, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
             async (connection, transaction, ct) =>
             {
-                // Read before the UPDATE runs (the callback runs first): the plan the user was on.
+                // Read before the UPDATE runs (the callback runs first): the plan the user was on. A change committed
+                // after this read changed updated_at too, so the UPDATE then finds nothing to change and nothing is written.
                 var previous = (await QueryAsync<string>(connection, transaction, "SELECT plan_id FROM users WHERE id = @Id", new { user.Id }, ct)).FirstOrDefault();
                 return previous is not null && previous != user.PlanId ? WebhookPayloads.PlanChanged(user, previous, user.UpdatedAt) : null;
-            }, cancellationToken);
+            }, cancellationToken, new Unchanged(readAt, "user", user.Email));
 
     public Task DeleteUserAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("users", id, null, null,
@@ -149,8 +150,9 @@ public abstract partial class SqlGatewayStore
     public Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) =>
         WriteAsync(Entitlements.Insert, EntitlementRow.From(entitlement), Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"), cancellationToken);
 
-    public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) =>
-        WriteAsync(Entitlements.Update, EntitlementRow.From(entitlement), Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"), cancellationToken);
+    public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken) =>
+        WriteAsync(Entitlements.Update, EntitlementRow.From(entitlement), Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"), cancellationToken,
+            unchanged: new Unchanged(readAt, "entitlement", entitlement.Name));
 
     public Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("entitlements", id, null, null, ["DELETE FROM plan_entitlements WHERE entitlement_id = @Id"], cancellationToken);
@@ -194,7 +196,8 @@ public abstract partial class SqlGatewayStore
             "ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used + excluded.used, overage = quota_usage.overage + excluded.overage",
             cancellationToken, new { delta.UserId, Period = StoredValues.Time(delta.PeriodStart), delta.Used, delta.Overage });
 
-    private Task WritePlanAsync(string sql, PlanDefinition plan, CancellationToken cancellationToken) =>
+    /// <summary>Inserts or (with <paramref name="readAt"/>, only if unchanged since then) updates the plan; a default plan clears the flag on every other one.</summary>
+    private Task WritePlanAsync(string sql, PlanDefinition plan, CancellationToken cancellationToken, DateTimeOffset? readAt = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             if (plan.IsDefault)
@@ -204,7 +207,8 @@ public abstract partial class SqlGatewayStore
 
             try
             {
-                await ExecuteAsync(connection, transaction, sql, ct, PlanRow.From(plan));
+                await ExecuteOrUpdateIfUnchangedAsync(connection, transaction, sql, PlanRow.From(plan),
+                    readAt is { } read ? new Unchanged(read, "plan", plan.Id) : null, ct);
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {

@@ -29,8 +29,9 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     public Task CreateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken) =>
         WriteAsync(WebhookEndpoints.Insert, WebhookEndpointRow.From(endpoint, _secrets.Protect), null, cancellationToken, configuration: false);
 
-    public Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken) =>
-        WriteAsync(WebhookEndpoints.Update, WebhookEndpointRow.From(endpoint, _secrets.Protect), null, cancellationToken, configuration: false);
+    public Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, DateTimeOffset readAt, CancellationToken cancellationToken) =>
+        WriteAsync(WebhookEndpoints.Update, WebhookEndpointRow.From(endpoint, _secrets.Protect), null, cancellationToken, configuration: false,
+            unchanged: new Unchanged(readAt, "webhook", endpoint.Id));
 
     public Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
@@ -153,13 +154,13 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// </summary>
     private Task WriteConfigWithEventAsync(
         string sql, object parameters, StoreConflictException onConstraint,
-        Func<DbConnection, DbTransaction, CancellationToken, Task<WebhookEvent?>> eventOf, CancellationToken cancellationToken) =>
+        Func<DbConnection, DbTransaction, CancellationToken, Task<WebhookEvent?>> eventOf, CancellationToken cancellationToken, Unchanged? unchanged = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             var webhookEvent = await eventOf(connection, transaction, ct);
             try
             {
-                await ExecuteAsync(connection, transaction, sql, ct, parameters);
+                await ExecuteOrUpdateIfUnchangedAsync(connection, transaction, sql, parameters, unchanged, ct);
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {

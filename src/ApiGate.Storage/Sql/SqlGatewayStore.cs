@@ -102,6 +102,19 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         }
     }
 
+    /// <summary>
+    /// The condition of an update that must not overwrite a newer row: the <c>updated_at</c> it read, and the kind and
+    /// name of the row for the <see cref="StoreChangedMeanwhileException"/>'s message.
+    /// </summary>
+    private protected sealed record Unchanged(DateTimeOffset ReadAt, string Kind, string Name);
+
+    /// <summary>Runs <paramref name="sql"/>, or, with <paramref name="unchanged"/>, runs it as <see cref="UpdateIfUnchangedAsync"/> does.</summary>
+    private static Task ExecuteOrUpdateIfUnchangedAsync(
+        DbConnection connection, DbTransaction transaction, string sql, object row, Unchanged? unchanged, CancellationToken ct) =>
+        unchanged is null
+            ? ExecuteAsync(connection, transaction, sql, ct, row)
+            : UpdateIfUnchangedAsync(connection, transaction, sql, row, unchanged.ReadAt, unchanged.Kind, unchanged.Name, ct);
+
     public Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("upstreams", id, "SELECT slug FROM routes WHERE upstream_id = @Ref ORDER BY slug",
             users => new StoreConflictException("upstream", $"upstream is used by route(s) {string.Join(", ", users)}: delete or re-point them first"),
@@ -328,12 +341,14 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// True for configuration rows (the write bumps <c>config_version</c> in the same transaction, so running gateways
     /// reload); false for credentials and bookkeeping that snapshots do not contain.
     /// </param>
-    private protected Task WriteAsync(string sql, object parameters, StoreConflictException? onConstraint, CancellationToken cancellationToken, bool configuration = true) =>
+    /// <param name="unchanged">For an update: write only if the row is unchanged since it was read (<see cref="UpdateIfUnchangedAsync"/>).</param>
+    private protected Task WriteAsync(
+        string sql, object parameters, StoreConflictException? onConstraint, CancellationToken cancellationToken, bool configuration = true, Unchanged? unchanged = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             try
             {
-                await ExecuteAsync(connection, transaction, sql, ct, parameters);
+                await ExecuteOrUpdateIfUnchangedAsync(connection, transaction, sql, parameters, unchanged, ct);
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {

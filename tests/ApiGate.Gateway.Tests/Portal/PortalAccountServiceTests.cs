@@ -199,7 +199,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var portal = await PortalAsync(requireVerification: false);
         await portal.SignUpAsync("suspended@example.com", "correct horse battery", Origin, None);
         var user = (await _store.FindUserAsync("suspended@example.com", None))!;
-        await _store.UpdateUserAsync(user with { Status = UserStatus.Suspended }, None);
+        await _store.UpdateUserAsync(user with { Status = UserStatus.Suspended, UpdatedAt = user.UpdatedAt.AddSeconds(1) }, user.UpdatedAt, None);
 
         // Act
         var result = await portal.LoginAsync("suspended@example.com", "correct horse battery", Address, None);

@@ -1,16 +1,25 @@
+using System.Reflection;
+using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ApiGate.Gateway.Tests.Storage;
 
 /// <summary>
-/// Updates of different fields of one route or upstream sent at the same time all land: an update whose row changed
-/// between its read and its write is applied again to the new row instead of overwriting it with the old copy.
+/// Updates of different fields of one route, upstream, user, plan, entitlement or webhook endpoint sent at the same
+/// time all land: an update whose row changed between its read and its write is applied again to the new row instead
+/// of overwriting it with the old copy, and one that keeps losing is a conflict, never a success whose change is missing.
 /// </summary>
 public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<StoreEngines>
 {
     private const int Rounds = 10;
+
+    private const int PairRounds = 20;
+
+    private static readonly CancellationToken None = CancellationToken.None;
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RouteUpdates_ThreeFieldsAtOnce_EveryChangeKept(string engine)
@@ -56,6 +65,225 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
             Assert.All(results, r => Assert.True(r.Ok, r.Error?.ToString()));
             var upstream = (await store.FindUpstreamAsync("backend", CancellationToken.None))!;
             Assert.Equal(($"d{round}", round), (upstream.Description, upstream.MaxConns));
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UserUpdates_StatusAndPlanAtOnce_NoSuccessLost(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var plans = new PlanService(store, TimeProvider.System);
+        var users = new UserService(store, TimeProvider.System);
+        Assert.True((await plans.CreateAsync(new PlanInput { Name = "p1" }, None)).Ok);
+        Assert.True((await plans.CreateAsync(new PlanInput { Name = "p2" }, None)).Ok);
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "a@example.com", Plan = "p1" }, None)).Ok);
+
+        for (var round = 1; round <= PairRounds; round++)
+        {
+            var status = round % 2 == 1 ? UserStatus.Suspended : UserStatus.Active;
+            var plan = round % 2 == 1 ? "p2" : "p1";
+
+            // Act
+            var results = await Task.WhenAll(
+                Task.Run(() => users.UpdateAsync("a@example.com", new UserChanges { Status = status }, None)),
+                Task.Run(() => users.UpdateAsync("a@example.com", new UserChanges { Plan = plan }, None)));
+
+            // Assert
+            var user = (await store.FindUserAsync("a@example.com", None))!;
+            AssertNoSuccessLost(round, results, user.Status == status, user.PlanId == plan);
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UserUpdates_ClockStandingStill_NoSuccessLost(string engine)
+    {
+        // Arrange: every update stores the same clock time, so only a changed updated_at tells a newer row from the one read
+        var store = (await engines.CreateAsync(engine)).Store;
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var users = new UserService(store, clock);
+        Assert.True((await new PlanService(store, clock).CreateAsync(new PlanInput { Name = "p1", IsDefault = true }, None)).Ok);
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "a@example.com" }, None)).Ok);
+
+        for (var round = 1; round <= PairRounds; round++)
+        {
+            var status = round % 2 == 1 ? UserStatus.Suspended : UserStatus.Active;
+
+            // Act
+            var results = await Task.WhenAll(
+                Task.Run(() => users.UpdateAsync("a@example.com", new UserChanges { Status = status }, None)),
+                Task.Run(() => users.UpdateAsync("a@example.com", new UserChanges { Name = $"n{round}" }, None)));
+
+            // Assert
+            var user = (await store.FindUserAsync("a@example.com", None))!;
+            AssertNoSuccessLost(round, results, user.Status == status, user.Name == $"n{round}");
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task PlanUpdates_TwoFieldsAtOnce_NoSuccessLost(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var plans = new PlanService(store, TimeProvider.System);
+        Assert.True((await plans.CreateAsync(new PlanInput { Name = "basic" }, None)).Ok);
+
+        for (var round = 1; round <= PairRounds; round++)
+        {
+            var enabled = round % 2 == 0;
+
+            // Act
+            var results = await Task.WhenAll(
+                Task.Run(() => plans.UpdateAsync("basic", new PlanInput { Enabled = enabled }, None)),
+                Task.Run(() => plans.UpdateAsync("basic", new PlanInput { RateLimitPerMinute = round }, None)));
+
+            // Assert
+            var plan = (await store.FindPlanAsync("basic", None))!;
+            AssertNoSuccessLost(round, results, plan.Enabled == enabled, plan.RateLimitPerMinute == round);
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task EntitlementUpdates_TwoFieldsAtOnce_NoSuccessLost(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var entitlements = new EntitlementService(store, TimeProvider.System);
+        Assert.True((await entitlements.CreateAsync(new EntitlementChanges { Name = "exports" }, None)).Ok);
+
+        for (var round = 1; round <= PairRounds; round++)
+        {
+            var enabled = round % 2 == 0;
+
+            // Act
+            var results = await Task.WhenAll(
+                Task.Run(() => entitlements.UpdateAsync("exports", new EntitlementChanges { Enabled = enabled }, None)),
+                Task.Run(() => entitlements.UpdateAsync("exports", new EntitlementChanges { Description = $"d{round}" }, None)));
+
+            // Assert
+            var entitlement = (await store.FindEntitlementAsync("exports", None))!;
+            AssertNoSuccessLost(round, results, entitlement.Enabled == enabled, entitlement.Description == $"d{round}");
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task WebhookUpdates_TwoFieldsAtOnce_NoSuccessLost(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var webhooks = new WebhookService(store, TimeProvider.System);
+        var created = await webhooks.CreateAsync(new WebhookInput { Url = "http://127.0.0.1:19701/hook", Events = ["user.created"] }, None);
+        Assert.True(created.Ok, created.Error?.ToString());
+        var id = created.Value!.Endpoint.Id;
+
+        for (var round = 1; round <= PairRounds; round++)
+        {
+            var enabled = round % 2 == 0;
+
+            // Act
+            var results = await Task.WhenAll(
+                Task.Run(() => webhooks.UpdateAsync(id, new WebhookInput { Enabled = enabled }, None)),
+                Task.Run(() => webhooks.UpdateAsync(id, new WebhookInput { Description = $"d{round}" }, None)));
+
+            // Assert
+            var endpoint = (await store.FindWebhookEndpointAsync(id, None))!;
+            AssertNoSuccessLost(round, results, endpoint.Enabled == enabled, endpoint.Description == $"d{round}");
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdateUserAsync_RowChangedSinceRead_ThrowsAndWritesNothing(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        Assert.True((await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Name = "p1", IsDefault = true }, None)).Ok);
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "a@example.com" }, None)).Ok);
+        var read = (await store.FindUserAsync("a@example.com", None))!;
+        Assert.True((await users.UpdateAsync("a@example.com", new UserChanges { Status = UserStatus.Suspended }, None)).Ok);
+
+        // Act
+        var write = store.UpdateUserAsync(read with { Name = "stale", UpdatedAt = read.UpdatedAt.AddSeconds(1) }, read.UpdatedAt, None);
+
+        // Assert
+        var refused = await Assert.ThrowsAsync<StoreChangedMeanwhileException>(() => write);
+        Assert.Contains("a@example.com", refused.Message);
+        var stored = (await store.FindUserAsync("a@example.com", None))!;
+        Assert.Equal((UserStatus.Suspended, ""), (stored.Status, stored.Name));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UserServiceUpdateAsync_RowChangedBeforeEveryWrite_ConflictAndOtherChangeKept(string engine)
+    {
+        // Arrange: a store that lets another writer change the user between each read and write of the update
+        var store = (await engines.CreateAsync(engine)).Store;
+        var other = new UserService(store, TimeProvider.System);
+        Assert.True((await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Name = "p1", IsDefault = true }, None)).Ok);
+        Assert.True((await other.CreateAsync(new UserChanges { Email = "a@example.com" }, None)).Ok);
+        var users = new UserService(InterferingStore.Wrap(store, "UpdateUserAsync", async n =>
+            Assert.True((await other.UpdateAsync("a@example.com", new UserChanges { Name = $"other{n}" }, None)).Ok)), TimeProvider.System);
+
+        // Act
+        var result = await users.UpdateAsync("a@example.com", new UserChanges { Status = UserStatus.Suspended }, None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, result.Error?.Kind);
+        Assert.Equal("the user 'a@example.com' was changed by another request at the same time; try again", result.Error!.Message);
+        var stored = (await store.FindUserAsync("a@example.com", None))!;
+        Assert.Equal((UserStatus.Active, "other5"), (stored.Status, stored.Name));
+    }
+
+    /// <summary>
+    /// Each update that reported success has its change in the stored row, and one that did not was refused as a
+    /// conflict; at most one of the two is refused (the other one's write is what it lost to).
+    /// </summary>
+    private static void AssertNoSuccessLost<T>(int round, ManagementResult<T>[] results, params bool[] stored)
+    {
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (results[i].Ok)
+            {
+                Assert.True(stored[i], $"round {round}: update {i + 1} succeeded but its change is not stored");
+            }
+            else
+            {
+                Assert.True(results[i].Error!.Kind == ManagementErrorKind.Conflict, $"round {round}: update {i + 1}: {results[i].Error}");
+            }
+        }
+
+        Assert.True(results.Count(r => !r.Ok) <= 1, $"round {round}: both updates refused");
+    }
+
+    /// <summary>An <see cref="IIdentityStore"/> that runs another write before each call of one method, then passes the call on.</summary>
+    public class InterferingStore : DispatchProxy
+    {
+        private IIdentityStore _inner = null!;
+        private string _method = "";
+        private Func<int, Task> _interfere = null!;
+        private int _calls;
+
+        public static IIdentityStore Wrap(IIdentityStore inner, string method, Func<int, Task> interfere)
+        {
+            var proxy = Create<IIdentityStore, InterferingStore>();
+            var self = (InterferingStore)(object)proxy;
+            (self._inner, self._method, self._interfere) = (inner, method, interfere);
+            return proxy;
+        }
+
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+        {
+            if (targetMethod!.Name != _method)
+            {
+                return targetMethod.Invoke(_inner, args);
+            }
+
+            return InterfereThenCallAsync(targetMethod, args);
+        }
+
+        private async Task InterfereThenCallAsync(MethodInfo targetMethod, object?[]? args)
+        {
+            await _interfere(Interlocked.Increment(ref _calls));
+            await (Task)targetMethod.Invoke(_inner, args)!;
         }
     }
 }
