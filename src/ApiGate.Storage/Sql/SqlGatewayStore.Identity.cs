@@ -56,7 +56,7 @@ public abstract partial class SqlGatewayStore
                 // after this read changed updated_at too, so the UPDATE then finds nothing to change and nothing is written.
                 var previous = (await QueryAsync<string>(connection, transaction, "SELECT plan_id FROM users WHERE id = @Id", new { user.Id }, ct)).FirstOrDefault();
                 return previous is not null && previous != user.PlanId ? WebhookPayloads.PlanChanged(user, previous, user.UpdatedAt) : null;
-            }, cancellationToken, new Unchanged(readAt, "user", user.Email));
+            }, cancellationToken, new Unchanged(Users.Name, user.Id, readAt, "user", user.Email));
 
     public Task DeleteUserAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("users", id, null, null,
@@ -152,7 +152,7 @@ public abstract partial class SqlGatewayStore
 
     public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken) =>
         WriteAsync(Entitlements.Update, EntitlementRow.From(entitlement), Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"), cancellationToken,
-            unchanged: new Unchanged(readAt, "entitlement", entitlement.Name));
+            unchanged: new Unchanged(Entitlements.Name, entitlement.Id, readAt, "entitlement", entitlement.Name));
 
     public Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("entitlements", id, null, null, ["DELETE FROM plan_entitlements WHERE entitlement_id = @Id"], cancellationToken);
@@ -208,7 +208,7 @@ public abstract partial class SqlGatewayStore
             try
             {
                 await ExecuteOrUpdateIfUnchangedAsync(connection, transaction, sql, PlanRow.From(plan),
-                    readAt is { } read ? new Unchanged(read, "plan", plan.Id) : null, ct);
+                    readAt is { } read ? new Unchanged(Plans.Name, plan.Id, read, "plan", plan.Id) : null, ct);
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {

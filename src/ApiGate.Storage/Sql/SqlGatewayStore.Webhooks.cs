@@ -31,7 +31,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
 
     public Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, DateTimeOffset readAt, CancellationToken cancellationToken) =>
         WriteAsync(WebhookEndpoints.Update, WebhookEndpointRow.From(endpoint, _secrets.Protect), null, cancellationToken, configuration: false,
-            unchanged: new Unchanged(readAt, "webhook", endpoint.Id));
+            unchanged: new Unchanged(WebhookEndpoints.Name, endpoint.Id, readAt, "webhook", endpoint.Id));
 
     public Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>

@@ -75,7 +75,8 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         {
             try
             {
-                await UpdateIfUnchangedAsync(connection, transaction, Upstreams.Update, UpstreamRow.From(upstream, _secrets.Protect), readAt, "upstream", upstream.Name, ct);
+                await UpdateIfUnchangedAsync(connection, transaction, Upstreams.Update, UpstreamRow.From(upstream, _secrets.Protect),
+                    new Unchanged(Upstreams.Name, upstream.Id, readAt, "upstream", upstream.Name), ct);
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
@@ -87,33 +88,40 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         }, cancellationToken);
 
     /// <summary>
-    /// Runs <paramref name="updateSql"/> (an update by id) only while the row's <c>updated_at</c> is still
-    /// <paramref name="readAt"/>: a row another request wrote after this one read it is not overwritten with a change
-    /// made to the old copy.
+    /// Runs <paramref name="updateSql"/> (an update by id) only while the row's <c>updated_at</c> is still the one it was
+    /// read with: a row another request wrote after this one read it is not overwritten with a change made to the old copy.
     /// </summary>
+    /// <remarks>
+    /// The stored text is compared as a time (a row written elsewhere, such as the plan a migration seeds, may hold the
+    /// same instant in another format), and the UPDATE then requires that very text, so a write committed meanwhile
+    /// (PostgreSQL re-checks the condition once it commits) makes it change nothing.
+    /// </remarks>
     private static async Task UpdateIfUnchangedAsync(
-        DbConnection connection, DbTransaction transaction, string updateSql, object row, DateTimeOffset readAt, string kind, string name, CancellationToken ct)
+        DbConnection connection, DbTransaction transaction, string updateSql, object row, Unchanged unchanged, CancellationToken ct)
     {
+        var stored = (await QueryAsync<string>(connection, transaction, $"SELECT updated_at FROM {unchanged.Table} WHERE id = @Id", new { unchanged.Id }, ct))
+            .FirstOrDefault();
         var parameters = new DynamicParameters(row);
-        parameters.Add("ReadAt", StoredValues.Time(readAt));
-        if (await ExecuteAsync(connection, transaction, updateSql + " AND updated_at = @ReadAt", ct, parameters) == 0)
+        parameters.Add("ReadAt", stored);
+        if (stored is null || StoredValues.Time(stored) != unchanged.ReadAt
+            || await ExecuteAsync(connection, transaction, updateSql + " AND updated_at = @ReadAt", ct, parameters) == 0)
         {
-            throw new StoreChangedMeanwhileException($"the {kind} '{name}' was changed by another request at the same time");
+            throw new StoreChangedMeanwhileException($"the {unchanged.Kind} '{unchanged.Name}' was changed by another request at the same time");
         }
     }
 
     /// <summary>
-    /// The condition of an update that must not overwrite a newer row: the <c>updated_at</c> it read, and the kind and
-    /// name of the row for the <see cref="StoreChangedMeanwhileException"/>'s message.
+    /// The condition of an update that must not overwrite a newer row: its table and id, the <c>updated_at</c> it read,
+    /// and the kind and name of the row for the <see cref="StoreChangedMeanwhileException"/>'s message.
     /// </summary>
-    private protected sealed record Unchanged(DateTimeOffset ReadAt, string Kind, string Name);
+    private protected sealed record Unchanged(string Table, string Id, DateTimeOffset ReadAt, string Kind, string Name);
 
     /// <summary>Runs <paramref name="sql"/>, or, with <paramref name="unchanged"/>, runs it as <see cref="UpdateIfUnchangedAsync"/> does.</summary>
     private static Task ExecuteOrUpdateIfUnchangedAsync(
         DbConnection connection, DbTransaction transaction, string sql, object row, Unchanged? unchanged, CancellationToken ct) =>
         unchanged is null
             ? ExecuteAsync(connection, transaction, sql, ct, row)
-            : UpdateIfUnchangedAsync(connection, transaction, sql, row, unchanged.ReadAt, unchanged.Kind, unchanged.Name, ct);
+            : UpdateIfUnchangedAsync(connection, transaction, sql, row, unchanged, ct);
 
     public Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("upstreams", id, "SELECT slug FROM routes WHERE upstream_id = @Ref ORDER BY slug",
@@ -171,7 +179,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             {
                 if (readAt is { } read)
                 {
-                    await UpdateIfUnchangedAsync(connection, transaction, routeSql, RouteRow.From(route), read, "route", route.Name, ct);
+                    await UpdateIfUnchangedAsync(connection, transaction, routeSql, RouteRow.From(route), new Unchanged(Routes.Name, route.Id, read, "route", route.Name), ct);
                 }
                 else
                 {

@@ -192,6 +192,21 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task PlanUpdate_SeededPlanStoredInAnotherTimeFormat_Stored(string engine)
+    {
+        // Arrange: the migration seeds 'free' with an updated_at written by the database, not in the store's own format
+        var store = (await engines.CreateAsync(engine)).Store;
+        var plans = new PlanService(store, TimeProvider.System);
+
+        // Act
+        var result = await plans.UpdateAsync("free", new PlanInput { Visible = true }, None);
+
+        // Assert
+        Assert.True(result.Ok, result.Error?.ToString());
+        Assert.True((await store.FindPlanAsync("free", None))!.Visible);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task UpdateUserAsync_RowChangedSinceRead_ThrowsAndWritesNothing(string engine)
     {
         // Arrange
