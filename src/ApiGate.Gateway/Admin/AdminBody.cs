@@ -192,6 +192,36 @@ internal sealed class AdminBody
     }
 
     /// <summary>
+    /// Checks the body of a request that takes no fields (an action such as <c>enable</c>, <c>revoke</c> or <c>test</c>,
+    /// and <c>DELETE</c>): no body, an empty one (whatever its content type) or a JSON object without members passes (null);
+    /// anything else gets the answer <see cref="ReadAsync{T}"/> gives — 415 for a body that is not JSON (a cross-site form
+    /// post never reaches the handler), 400 for invalid JSON, 422 naming a member (there are no fields to set).
+    /// </summary>
+    public static async Task<IResult?> ReadNoneAsync(HttpContext context, CancellationToken ct)
+    {
+        var request = context.Request;
+        if (request.ContentLength == 0 || context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+        {
+            return null;
+        }
+
+        if (string.IsNullOrEmpty(request.ContentType) || !IsJson(request.ContentType))
+        {
+            // A body of unknown length (chunked) that turns out to be empty is no body either; one byte tells.
+            if (await request.Body.ReadAsync(new byte[1], ct) == 0)
+            {
+                return null;
+            }
+        }
+
+        var (_, _, error) = await ReadAsync<NoFields>(context, ct);
+        return error;
+    }
+
+    /// <summary>The fields of a request that takes none: every member of its body is refused.</summary>
+    private sealed record NoFields;
+
+    /// <summary>
     /// True when every name and string in the (well-formed) JSON decodes to text: <c>"\ud800"</c> is valid JSON syntax
     /// but no string, and reading it later would fail as a server error instead of a client one.
     /// </summary>
@@ -230,7 +260,9 @@ internal sealed class AdminBody
             if (property is null)
             {
                 var known = string.Join(", ", typeInfo.Properties.Select(p => p.Name));
-                return (field, $"'{name}' is not a field here (fields: {known})");
+                return (field, known.Length == 0
+                    ? $"'{name}' is not a field here (this request takes no fields: send no body, or {{}})"
+                    : $"'{name}' is not a field here (fields: {known})");
             }
 
             var type = property.PropertyType;

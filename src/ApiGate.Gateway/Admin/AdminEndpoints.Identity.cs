@@ -112,8 +112,8 @@ internal static partial class AdminEndpoints
         // Revoking is permanent; DELETE and POST .../revoke are the same operation and answer the revoked key.
         async Task<IResult> RevokeAsync(string id, CancellationToken ct) => Single(await writes.DoneAsync(await keys.RevokeAsync(id, ct), ct));
         e.MapDelete("/keys/{id}", RevokeAsync)
-            .WithName("Delete_keys").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);
+            .WithName("Delete_keys").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().TakesNoBody().Describe(StatusCodes.Status404NotFound);
         e.MapPost("/keys/{id}/revoke", RevokeAsync)
-            .WithName("revoke_keys_action").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().Describe(StatusCodes.Status404NotFound);
+            .WithName("revoke_keys_action").WithTags("keys").Produces<DataDocument<ApiKeyDefinition>>().TakesNoBody().Describe(StatusCodes.Status404NotFound);
     }
 }

@@ -53,8 +53,8 @@ internal static partial class AdminEndpoints
                 return Results.Json(new DataDocument<QueuedWebhookEvent>(new QueuedWebhookEvent(result.Value!.Id, result.Value.Type)), WireJson.Options,
                     AdminApi.JsonContentType, StatusCodes.Status202Accepted);
             })
-            .WithName("test_webhooks_action").WithTags("webhooks").Produces<DataDocument<QueuedWebhookEvent>>(StatusCodes.Status202Accepted)
-            .Describe(StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+            .WithName("test_webhooks_action").WithTags("webhooks").Produces<DataDocument<QueuedWebhookEvent>>(StatusCodes.Status202Accepted).TakesNoBody()
+            .Describe(StatusCodes.Status404NotFound);
 
         e.MapGet("/webhooks/{id}/deliveries", async (HttpContext context, string id, CancellationToken ct) =>
             {
@@ -80,8 +80,8 @@ internal static partial class AdminEndpoints
 
                 return Single(result);
             })
-            .WithName("redeliver_webhook_deliveries_action").WithTags("webhooks").Produces<DataDocument<WebhookDelivery>>()
-            .Describe(StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+            .WithName("redeliver_webhook_deliveries_action").WithTags("webhooks").Produces<DataDocument<WebhookDelivery>>().TakesNoBody()
+            .Describe(StatusCodes.Status404NotFound);
     }
 }
 

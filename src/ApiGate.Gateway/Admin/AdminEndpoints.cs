@@ -160,7 +160,8 @@ internal static partial class AdminEndpoints
                     var result = await writes.DoneAsync(await delete(id, ct), ct);
                     return result.Ok ? Results.NoContent() : AdminErrors.From(result.Error!);
                 })
-                .WithName("Delete_" + resource).WithTags(resource).Produces(StatusCodes.Status204NoContent).Describe(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+                .WithName("Delete_" + resource).WithTags(resource).Produces(StatusCodes.Status204NoContent).TakesNoBody()
+                .Describe(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         }
     }
 
@@ -171,7 +172,8 @@ internal static partial class AdminEndpoints
                 var result = await writes.DoneAsync(await action(id, ct), ct);
                 return result.Ok ? Single(result) : AdminErrors.From(result.Error!);
             })
-            .WithName($"{verb}_{resource}").WithTags(resource).Produces<DataDocument<TDef>>().Describe(StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+            .WithName($"{verb}_{resource}").WithTags(resource).Produces<DataDocument<TDef>>().TakesNoBody()
+            .Describe(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
 
     private static IResult Single<T>(ManagementResult<T> result) =>
         result.Ok ? Results.Json(new DataDocument<T>(result.Value!), Core.Management.WireJson.Options, AdminApi.JsonContentType) : AdminErrors.From(result.Error!);
@@ -187,6 +189,18 @@ internal static partial class AdminEndpoints
 
         return builder;
     }
+
+    /// <summary>
+    /// For an endpoint that takes no fields (an action, a DELETE): a body is refused before the handler runs unless it is
+    /// empty or <c>{}</c> (<see cref="AdminBody.ReadNoneAsync"/>), so nothing is changed by a request it was not meant for.
+    /// </summary>
+    private static RouteHandlerBuilder TakesNoBody(this RouteHandlerBuilder builder) =>
+        builder.AddEndpointFilter(async (invocation, next) =>
+                await AdminBody.ReadNoneAsync(invocation.HttpContext, invocation.HttpContext.RequestAborted) ?? await next(invocation))
+            .Produces<ErrorDocument>(StatusCodes.Status400BadRequest, AdminApi.JsonContentType)
+            .Produces<ErrorDocument>(StatusCodes.Status413PayloadTooLarge, AdminApi.JsonContentType)
+            .Produces<ErrorDocument>(StatusCodes.Status415UnsupportedMediaType, AdminApi.JsonContentType)
+            .Produces<ErrorDocument>(StatusCodes.Status422UnprocessableEntity, AdminApi.JsonContentType);
 
     /// <summary>Marks a collection endpoint as paged (<c>page[number]</c>, <c>page[size]</c>) for openapi.json.</summary>
     private static RouteHandlerBuilder Paged(this RouteHandlerBuilder builder) =>
