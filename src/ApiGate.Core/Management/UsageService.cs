@@ -55,6 +55,22 @@ public sealed class UsageService(IGatewayStore store, TimeProvider timeProvider)
 
         return new ManagementResult<IReadOnlyList<UsageEvent>>(await store.GetRecentUsageAsync(user.Id, count, ct), null);
     }
+
+    /// <summary>
+    /// One page of the latest <paramref name="limit"/> events (default <see cref="DefaultLimit"/>), newest first: the
+    /// <paramref name="count"/> after the first <paramref name="offset"/>, and how many the latest <paramref name="limit"/>
+    /// are. Only the page is read from the store, however large <paramref name="limit"/> is.
+    /// </summary>
+    public async Task<ManagementResult<UsageEventPage>> RecentPageAsync(UserDefinition user, int? limit, long offset, int count, CancellationToken ct)
+    {
+        var window = limit ?? DefaultLimit;
+        if (window is < 1 or > MaxLimit)
+        {
+            return Invalid("limit", $"must be between 1 and {MaxLimit}");
+        }
+
+        return await store.GetRecentUsagePageAsync(user.Id, window, (int)Math.Min(offset, window), count, ct);
+    }
 }
 
 /// <summary>A user's month: totals, the plan's quota (0 = unlimited) and the enforced counter (remaining -1 = unlimited).</summary>

@@ -43,6 +43,13 @@ public interface IUsageStore
     Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken);
 
     /// <summary>
+    /// One page of the user's last <paramref name="limit"/> raw events, newest first: at most <paramref name="count"/>
+    /// of them after the first <paramref name="offset"/> (fewer at the end of those <paramref name="limit"/>), and how
+    /// many there are in all (at most <paramref name="limit"/>). Only the page's rows are read.
+    /// </summary>
+    Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, int count, CancellationToken cancellationToken);
+
+    /// <summary>
     /// The user's stored rollup rows of one granularity with <paramref name="from"/> ≤ bucket start &lt; <paramref name="to"/>,
     /// oldest first (for charts). Rows of a granularity exist only where it has been written or compacted and not pruned.
     /// </summary>
@@ -118,3 +125,6 @@ public enum UsageDimension
 
 /// <summary>One user's or route's totals over a period (<see cref="IUsageStore.GetUsageLeadersAsync"/>); errors are 5xx answers.</summary>
 public sealed record UsageLeader(string Id, long Requests, long Units, long Errors);
+
+/// <summary>A page of a user's recent raw events, newest first, and <see cref="Total"/>: how many the whole window holds.</summary>
+public sealed record UsageEventPage(IReadOnlyList<UsageEvent> Events, int Total);

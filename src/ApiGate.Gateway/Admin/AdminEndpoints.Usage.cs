@@ -48,8 +48,14 @@ internal static partial class AdminEndpoints
                     return error!;
                 }
 
-                var result = await usage.RecentAsync(user!, limit, ct);
-                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
+                if (!AdminPaging.TryRead(context, out var page, out error))
+                {
+                    return error!;
+                }
+
+                // Only the page is read: a limit of 10,000 with page[size]=1 reads one event, not 10,000.
+                var result = await usage.RecentPageAsync(user!, limit, page.Skip, page.Size, ct);
+                return result.Ok ? AdminPaging.Page(context, page, result.Value!.Events, result.Value.Total) : AdminErrors.FromQuery(result.Error!);
             })
             .WithName("Usage_recent").WithTags("usage").Produces<ListDocument<UsageEvent>>().Paged().Query("user", UserParameter, required: true)
             .Query("limit", $"how many events (default {UsageService.DefaultLimit}, 1 to {UsageService.MaxLimit})", integer: true)

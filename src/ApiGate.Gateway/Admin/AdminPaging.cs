@@ -20,23 +20,45 @@ internal static class AdminPaging
     /// <summary>One page of <paramref name="items"/> as a list document, or a 400 naming a bad page parameter.</summary>
     public static IResult Page<T>(HttpContext context, IReadOnlyList<T> items)
     {
-        var query = context.Request.Query;
-        if (!TryRead(query, NumberParameter, 1, int.MaxValue, 1, out var number, out var error)
-            || !TryRead(query, SizeParameter, 1, MaxSize, DefaultSize, out var size, out error))
+        if (!TryRead(context, out var page, out var error))
         {
             return error!;
         }
 
-        var last = Math.Max(1, (int)((items.Count + (long)size - 1) / size));
-        var skip = (long)(number - 1) * size;
-        var page = skip >= items.Count ? [] : items.Skip((int)skip).Take(size).ToList();
+        var selected = page.Skip >= items.Count ? [] : items.Skip((int)page.Skip).Take(page.Size).ToList();
+        return Page(context, page, selected, items.Count);
+    }
+
+    /// <summary>
+    /// The list document of a page read by the caller (only its items, e.g. with LIMIT/OFFSET in SQL) out of
+    /// <paramref name="total"/> items: the same document <see cref="Page{T}(HttpContext, IReadOnlyList{T})"/> gives.
+    /// </summary>
+    public static IResult Page<T>(HttpContext context, PageRequest page, IReadOnlyList<T> items, int total)
+    {
+        var (number, size) = page;
+        var last = Math.Max(1, (int)((total + (long)size - 1) / size));
         var links = new PageLinks(
             Link(context, number, size),
             Link(context, 1, size),
             number > 1 ? Link(context, Math.Min(number - 1, last), size) : null,
             number < last ? Link(context, number + 1, size) : null,
             Link(context, last, size));
-        return Results.Json(new ListDocument<T>(page, new ListMeta(items.Count, number, size), links), WireJson.Options, AdminApi.JsonContentType);
+        return Results.Json(new ListDocument<T>(items, new ListMeta(total, number, size), links), WireJson.Options, AdminApi.JsonContentType);
+    }
+
+    /// <summary>The request's <c>page[number]</c> and <c>page[size]</c> (or their defaults); false with a 400 naming a bad one.</summary>
+    public static bool TryRead(HttpContext context, out PageRequest page, out IResult? error)
+    {
+        var query = context.Request.Query;
+        page = default;
+        if (!TryRead(query, NumberParameter, 1, int.MaxValue, 1, out var number, out error)
+            || !TryRead(query, SizeParameter, 1, MaxSize, DefaultSize, out var size, out error))
+        {
+            return false;
+        }
+
+        page = new PageRequest(number, size);
+        return true;
     }
 
     private static bool TryRead(IQueryCollection query, string name, int min, int max, int fallback, out int value, out IResult? error)
@@ -80,4 +102,11 @@ internal static class AdminPaging
         parameters.Add(new(SizeParameter, size.ToString(CultureInfo.InvariantCulture)));
         return request.PathBase + request.Path + QueryString.Create(parameters);
     }
+}
+
+/// <summary>A requested page: its 1-based number and its size.</summary>
+internal readonly record struct PageRequest(int Number, int Size)
+{
+    /// <summary>How many items come before the page.</summary>
+    public long Skip => (long)(Number - 1) * Size;
 }

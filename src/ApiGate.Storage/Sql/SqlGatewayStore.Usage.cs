@@ -87,6 +87,26 @@ public abstract partial class SqlGatewayStore
         return rows.Select(r => r.ToDefinition()).ToList();
     }
 
+    public Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, int count, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        return UseAsync(async (connection, ct) =>
+        {
+            // The window is the newest `limit` events; only the page's rows are read and converted (a path can be 8 KB).
+            var take = Math.Min(count, limit - Math.Min(offset, limit));
+            var rows = take == 0
+                ? []
+                : await QueryAsync<UsageEventRow>(connection, null,
+                    $"SELECT {UsageSql.EventColumns} FROM usage_events WHERE user_id = @User ORDER BY timestamp DESC, id DESC LIMIT @Take OFFSET @Offset",
+                    new { User = userId, Take = take, Offset = offset }, ct);
+            var total = await ScalarAsync(connection, null,
+                "SELECT COUNT(*) FROM (SELECT 1 FROM usage_events WHERE user_id = @User LIMIT @Limit) window_rows", ct, new { User = userId, Limit = limit });
+            return new UsageEventPage(rows.Select(r => r.ToDefinition()).ToList(), (int)total);
+        }, cancellationToken);
+    }
+
     public async Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
         string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {

@@ -232,6 +232,42 @@ public sealed class AdminCrudTests : AdminTestBase
     }
 
     [Fact]
+    public async Task UsageRecent_PagesOfALargeLimit_EqualSlicesOfTheWholeList()
+    {
+        // Arrange
+        var user = AssertData(await PostAsync("/users", new { email = "paged@example.com" }), HttpStatusCode.Created);
+        var userId = user.GetProperty("id").GetString()!;
+        var now = DateTimeOffset.UtcNow;
+        await Gateway.Store.AddUsageEventsAsync(
+            [.. Enumerable.Range(0, 11).Select(i => new UsageEvent
+            {
+                UserId = userId, KeyId = "key_1", RouteId = "rt_1", UpstreamId = "up_1", Method = "GET", Path = "/p/" + i, Status = 200,
+                LatencyMs = 1, RequestBytes = 1, ResponseBytes = 1, Units = 1, ClientIp = "127.0.0.1", RequestId = "req-" + i, Timestamp = now.AddSeconds(-i),
+            })],
+            CancellationToken.None);
+        static List<string> Ids(JsonElement document) => [.. document.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("request_id").GetString()!)];
+        var whole = Ids((await GetAsync("/usage/recent?user=paged@example.com&limit=10")).Json);
+
+        // Act
+        var pages = new List<JsonElement>();
+        for (var number = 1; number <= 3; number++)
+        {
+            pages.Add((await GetAsync($"/usage/recent?user=paged@example.com&limit=10&page[number]={number}&page[size]=4")).Json);
+        }
+
+        var one = (await GetAsync("/usage/recent?user=paged@example.com&limit=10000&page[size]=1")).Json;
+
+        // Assert
+        Assert.Equal([whole[..4], whole[4..8], whole[8..10]], pages.Select(Ids));
+        Assert.All(pages, p => Assert.Equal(10, p.GetProperty("meta").GetProperty("total").GetInt32()));
+        Assert.Equal("/admin/usage/recent?user=paged@example.com&limit=10&page%5Bnumber%5D=3&page%5Bsize%5D=4",
+            pages[1].GetProperty("links").GetProperty("next").GetString());
+        Assert.Equal(JsonValueKind.Null, pages[2].GetProperty("links").GetProperty("next").ValueKind);
+        Assert.Equal(["req-0"], Ids(one));
+        Assert.Equal((11, 1), (one.GetProperty("meta").GetProperty("total").GetInt32(), one.GetProperty("meta").GetProperty("page_size").GetInt32()));
+    }
+
+    [Fact]
     public async Task Settings_Get_ShowsEffectiveSettingsWithSecretsRedacted()
     {
         var settings = AssertData(await GetAsync("/settings"));

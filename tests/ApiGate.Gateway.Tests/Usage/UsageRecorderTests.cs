@@ -348,6 +348,9 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         public Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken) =>
             inner.GetRecentUsageAsync(userId, limit, cancellationToken);
 
+        public Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, int count, CancellationToken cancellationToken) =>
+            inner.GetRecentUsagePageAsync(userId, limit, offset, count, cancellationToken);
+
         public Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
             string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
             inner.GetUsageRollupsAsync(userId, granularity, from, to, cancellationToken);

@@ -1,0 +1,105 @@
+using System.Reflection;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+
+namespace ApiGate.Gateway.Tests.Storage;
+
+/// <summary>
+/// A page of a user's recent events is read in SQL: the same events, in the same order, as the matching slice of the
+/// newest <c>limit</c> events, and never more rows than the page holds, however large <c>limit</c> is.
+/// </summary>
+public sealed class RecentUsagePageTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GetRecentUsagePageAsync_PagesOfTheWindow_EqualSlicesOfTheNewestEvents(string engine)
+    {
+        // Arrange: 25 events of usr_1 (two at the same second: the id orders them), others' events between them
+        var store = (await engines.CreateAsync(engine)).Store;
+        var t = new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero);
+        await store.AddUsageEventsAsync(
+            [.. Enumerable.Range(0, 25).Select(i => UsageStoreTests.Event("usr_1", t.AddSeconds(i == 24 ? 23 : i), path: $"/e{i}")),
+             .. Enumerable.Range(0, 5).Select(i => UsageStoreTests.Event("usr_2", t.AddSeconds(i), path: $"/other{i}"))], None);
+        var window = (await store.GetRecentUsageAsync("usr_1", 20, None)).Select(e => e.Path).ToList();
+
+        // Act
+        var pages = new List<UsageEventPage>();
+        for (var offset = 0; offset <= 21; offset += 7)
+        {
+            pages.Add(await store.GetRecentUsagePageAsync("usr_1", 20, offset, 7, None));
+        }
+
+        // Assert
+        Assert.Equal([window[..7], window[7..14], window[14..20], []], pages.Select(p => p.Events.Select(e => e.Path).ToList()));
+        Assert.All(pages, p => Assert.Equal(20, p.Total));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GetRecentUsagePageAsync_LimitBeyondTheEvents_TotalIsTheEventsAndPageAtMostItsSize(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var t = new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero);
+        await store.AddUsageEventsAsync([.. Enumerable.Range(0, 12).Select(i => UsageStoreTests.Event("usr_1", t.AddSeconds(i), path: $"/e{i}"))], None);
+
+        // Act
+        var first = await store.GetRecentUsagePageAsync("usr_1", 10_000, 0, 1, None);
+        var second = await store.GetRecentUsagePageAsync("usr_1", 10_000, 1, 1, None);
+        var past = await store.GetRecentUsagePageAsync("usr_1", 10_000, 50, 5, None);
+
+        // Assert
+        Assert.Equal(["/e11"], first.Events.Select(e => e.Path));
+        Assert.Equal(12, first.Total);
+        Assert.Equal(["/e10"], second.Events.Select(e => e.Path));
+        Assert.Equal((0, 12), (past.Events.Count, past.Total));
+    }
+
+    [Theory]
+    [InlineData(10_000, 1, 1, 0, 1)]
+    [InlineData(10_000, 500, 3, 1000, 500)]
+    [InlineData(20, 7, 3, 14, 7)]
+    [InlineData(20, 7, 9, 20, 7)]
+    public async Task RecentPageAsync_AnyLimit_AsksTheStoreForOnePageOnly(int limit, int size, int number, int offset, int count)
+    {
+        // Arrange
+        var recorder = RecordingStore.Create();
+        var usage = new UsageService(recorder, TimeProvider.System);
+        var user = new UserDefinition { Id = "usr_1", Email = "a@example.com", PlanId = "free" };
+
+        // Act
+        var result = await usage.RecentPageAsync(user, limit, (long)(number - 1) * size, size, None);
+
+        // Assert
+        Assert.True(result.Ok, result.Error?.ToString());
+        var call = Assert.Single(((RecordingStore)(object)recorder).Calls);
+        Assert.Equal(("GetRecentUsagePageAsync", "usr_1", limit, offset, count), call);
+    }
+
+    /// <summary>An <see cref="IGatewayStore"/> that records the usage reads it is asked for and answers an empty page.</summary>
+    public class RecordingStore : DispatchProxy
+    {
+        public List<(string Method, string User, int Limit, int Offset, int Count)> Calls { get; } = [];
+
+        public static IGatewayStore Create() => Create<IGatewayStore, RecordingStore>();
+
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+        {
+            switch (targetMethod!.Name)
+            {
+                case nameof(IGatewayStore.GetRecentUsagePageAsync):
+                    Calls.Add((targetMethod.Name, (string)args![0]!, (int)args[1]!, (int)args[2]!, (int)args[3]!));
+                    return Task.FromResult(new UsageEventPage([], 0));
+                case nameof(IGatewayStore.GetRecentUsageAsync):
+                    Calls.Add((targetMethod.Name, (string)args![0]!, (int)args[1]!, 0, (int)args[1]!));
+                    return Task.FromResult<IReadOnlyList<UsageEvent>>([]);
+                default:
+                    throw new NotSupportedException(targetMethod.Name);
+            }
+        }
+    }
+}
