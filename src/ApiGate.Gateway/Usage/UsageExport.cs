@@ -23,11 +23,23 @@ internal sealed class UsageExport : IDisposable
     private readonly string? _path;
     private Stream? _stream;
     private long _length;
+    private long _rotateAt;
+    private bool _disposed;
+    private readonly Func<string, Stream> _openFile;
 
     /// <param name="target"><see cref="StandardOutput"/> or a file path.</param>
     /// <param name="maxBytes">The size at which a file is rotated (ignored for stdout).</param>
     public UsageExport(string target, long maxBytes)
+        : this(target, maxBytes, null)
     {
+    }
+
+    /// <param name="target"><see cref="StandardOutput"/> or a file path.</param>
+    /// <param name="maxBytes">The size at which a file is rotated (ignored for stdout).</param>
+    /// <param name="openFile">Opens the file for appending (tests put a failing stream around it); null: a plain file stream.</param>
+    internal UsageExport(string target, long maxBytes, Func<string, Stream>? openFile)
+    {
+        _openFile = openFile ?? OpenAppending;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
         MaxBytes = maxBytes;
         _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
@@ -61,9 +73,15 @@ internal sealed class UsageExport : IDisposable
     /// <summary>The file written to, or null for stdout.</summary>
     public string? FilePath => _path;
 
+    /// <summary>
+    /// Appends the batch as lines. A batch that cannot be written whole (disk full) leaves no part of a line behind: the
+    /// file is cut back to where the batch began, and the exception says why (the batch is not exported again). A file
+    /// someone removed or moved away (a log shipper done with it) is started again under its name, and a rotation that
+    /// failed is not tried again until the file has grown by another <see cref="MaxBytes"/>.
+    /// </summary>
     public void Write(IReadOnlyList<UsageEvent> events)
     {
-        if (_stream is null)
+        if (_disposed)
         {
             return;
         }
@@ -74,18 +92,79 @@ internal sealed class UsageExport : IDisposable
             WriteLine(events[i]);
         }
 
-        if (_path is not null && _length > 0 && _length + _buffer.WrittenCount > MaxBytes)
+        if (_path is null)
         {
-            Rotate();
+            _stream!.Write(_buffer.WrittenSpan);
+            _stream.Flush();
+            return;
         }
 
-        _stream.Write(_buffer.WrittenSpan);
-        _stream.Flush();
-        _length += _buffer.WrittenCount;
+        PrepareFile();
+        var stream = _stream!;
+        var start = stream.Length;
+        try
+        {
+            stream.Write(_buffer.WrittenSpan);
+            stream.Flush();
+        }
+        catch (IOException)
+        {
+            Truncate(stream, start);
+            throw;
+        }
+
+        _length = start + _buffer.WrittenCount;
+    }
+
+    /// <summary>The file open under its name, rotated first when this batch would take it past <see cref="MaxBytes"/>.</summary>
+    private void PrepareFile()
+    {
+        if (_stream is null || !File.Exists(_path))
+        {
+            // Closed by a rotation that failed half-way, or removed or moved away by someone else.
+            _stream?.Dispose();
+            _stream = null;
+            Open();
+        }
+
+        if (_length > 0 && _length + _buffer.WrittenCount > MaxBytes && _length >= _rotateAt)
+        {
+            try
+            {
+                Rotate();
+            }
+            finally
+            {
+                if (_stream is null)
+                {
+                    // The rotation failed: keep appending to the file as it is, and try again only after another
+                    // MaxBytes, so a rename that keeps failing cannot cost one archived file per batch.
+                    Open();
+                    _rotateAt = _length + MaxBytes;
+                }
+            }
+        }
+    }
+
+    /// <summary>Cuts the file back to <paramref name="length"/> after a batch was written only in part.</summary>
+    private static void Truncate(Stream stream, long length)
+    {
+        try
+        {
+            if (stream.Length > length)
+            {
+                stream.SetLength(length);
+            }
+        }
+        catch (IOException)
+        {
+            // The file was cut short by someone else meanwhile: nothing of ours to take back.
+        }
     }
 
     public void Dispose()
     {
+        _disposed = true;
         _stream?.Dispose();
         _stream = null;
         _json.Dispose();
@@ -116,13 +195,18 @@ internal sealed class UsageExport : IDisposable
 
     private void Open()
     {
-        _stream = new FileStream(_path!, FileMode.Append, FileAccess.Write, FileShare.Read);
+        _stream = _openFile(_path!);
         _length = _stream.Length;
+        _rotateAt = 0;
     }
+
+    /// <summary>Unbuffered: each batch is one write of its own, and a write that failed leaves nothing queued to go out later.</summary>
+    private static FileStream OpenAppending(string path) => new(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 1);
 
     private void Rotate()
     {
         _stream!.Dispose();
+        _stream = null;
         File.Delete($"{_path}.{KeptFiles}");
         for (var i = KeptFiles - 1; i >= 1; i--)
         {

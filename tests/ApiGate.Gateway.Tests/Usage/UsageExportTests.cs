@@ -74,6 +74,93 @@ public sealed class UsageExportTests : IDisposable
         Assert.All(Directory.GetFiles(_directory), f => Assert.True(new FileInfo(f).Length <= 700));
     }
 
+    [Fact]
+    public void Write_CurrentFileRemovedBySomeoneElse_NewFileStartedAndNoArchiveLost()
+    {
+        // Arrange: three rotations made (.1 to .3), then a log shipper removes the current file
+        var path = Path.Combine(_directory, "usage.jsonl");
+        using var export = new UsageExport(path, 700);
+        var e = Storage.UsageStoreTests.Event("usr_1", new DateTimeOffset(2026, 5, 10, 8, 30, 0, TimeSpan.Zero));
+        for (var i = 0; i < 8; i++)
+        {
+            export.Write([e with { Path = "/" + i }]);
+        }
+
+        File.Delete(path);
+
+        // Act: six more batches, enough for more rotations
+        for (var i = 8; i < 14; i++)
+        {
+            export.Write([e with { Path = "/" + i }]);
+        }
+
+        // Assert: the new lines went to a new file under the name and rotated on from there; the archives made before
+        // the removal only moved up, none was deleted
+        Assert.Equal(["/12", "/13"], Paths(path));
+        Assert.Equal(["/10", "/11"], Paths(path + ".1"));
+        Assert.Equal(["/8", "/9"], Paths(path + ".2"));
+        Assert.Equal(["/4", "/5"], Paths(path + ".3"));
+        Assert.Equal(["/2", "/3"], Paths(path + ".4"));
+        Assert.Equal(["/0", "/1"], Paths(path + ".5"));
+    }
+
+    [Fact]
+    public void Write_DiskFullHalfwayThroughABatch_NoPartLineLeft_NextBatchWrittenWhole()
+    {
+        // Arrange: a file stream that writes half of a batch and then fails as a full disk does
+        var path = Path.Combine(_directory, "usage.jsonl");
+        FailingHalfway? stream = null;
+        using var export = new UsageExport(path, 1024 * 1024, p => stream = new FailingHalfway(new FileStream(p, FileMode.Append, FileAccess.Write, FileShare.Read, 1)));
+        var e = Storage.UsageStoreTests.Event("usr_1", new DateTimeOffset(2026, 5, 10, 8, 30, 0, TimeSpan.Zero));
+        export.Write([e with { Path = "/before" }]);
+
+        // Act
+        stream!.Fail = true;
+        var full = Record.Exception(() => export.Write([e with { Path = "/lost-1" }, e with { Path = "/lost-2" }]));
+        stream.Fail = false;
+        export.Write([e with { Path = "/after" }]);
+
+        // Assert: the failure is reported; the file holds whole lines only, the failed batch not at all
+        Assert.IsType<IOException>(full);
+        Assert.Contains("No space left on device", full.Message, StringComparison.Ordinal);
+        Assert.Equal(["/before", "/after"], Paths(path));
+    }
+
+    /// <summary>A file stream whose writes, once <see cref="Fail"/> is set, put half of their bytes in the file and then throw.</summary>
+    private sealed class FailingHalfway(FileStream inner) : Stream
+    {
+        public bool Fail { get; set; }
+
+        public override bool CanRead => false;
+        public override bool CanSeek => inner.CanSeek;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => inner.Position = value; }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (Fail)
+            {
+                inner.Write(buffer[..(buffer.Length / 2)]);
+                throw new IOException("No space left on device");
+            }
+
+            inner.Write(buffer);
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Flush() => inner.Flush();
+        public override void SetLength(long value) => inner.SetLength(value);
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+
+        protected override void Dispose(bool disposing)
+        {
+            inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
     private static string[] Paths(string file) =>
         [.. File.ReadAllLines(file).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("path").GetString()!)];
 }
