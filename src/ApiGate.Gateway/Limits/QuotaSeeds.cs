@@ -61,6 +61,18 @@ internal sealed class QuotaSeeds(IQuotaStore store, TimeProvider timeProvider)
         }
     }
 
+    /// <summary>
+    /// Drops what was loaded: the next seed reads the store again. For when Redis comes back: a load made before or
+    /// during the outage lacks the units counted meanwhile, however young it is.
+    /// </summary>
+    public void Forget()
+    {
+        lock (_lock)
+        {
+            _current = null;
+        }
+    }
+
     private async Task<Dictionary<string, long>> LoadAsync(DateTimeOffset period)
     {
         var usage = await store.LoadQuotaUsageAsync(period, CancellationToken.None);

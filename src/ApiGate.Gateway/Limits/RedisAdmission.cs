@@ -432,6 +432,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                     {
                         await _database!.PingAsync();
                         var added = await FlushPendingAsync();
+                        _seeds.Forget(); // counters missing from Redis now are seeded from the store as it is now
                         Volatile.Write(ref _available, 1);
                         LogRecovered(_url.ToString(), added);
                     }
