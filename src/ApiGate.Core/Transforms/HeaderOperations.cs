@@ -54,6 +54,32 @@ public sealed class NameValueOperations
         }
     }
 
+    /// <summary>
+    /// The name of the first value that, made from this request (a <c>${…}</c> variable), holds one of
+    /// <paramref name="forbidden"/> — a value a header cannot carry (CR and LF would end the header line and start
+    /// another, or another request) — or null. Constant values were checked when the route was stored.
+    /// </summary>
+    public string? FirstRenderedWith(IRewriteRequest request, System.Buffers.SearchValues<char> forbidden)
+    {
+        foreach (var (name, value) in SetValues)
+        {
+            if (!value.IsConstant && value.Render(request).AsSpan().ContainsAny(forbidden))
+            {
+                return name;
+            }
+        }
+
+        foreach (var (name, value) in AddValues)
+        {
+            if (!value.IsConstant && value.Render(request).AsSpan().ContainsAny(forbidden))
+            {
+                return name;
+            }
+        }
+
+        return null;
+    }
+
     internal static NameValueOperations Parse(JsonNode? node, string field, bool headerNames)
     {
         if (node is null)

@@ -80,8 +80,10 @@ internal sealed partial class ForwardStep(
                         request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception);
                     }
 
-                    outcome = RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true,
-                        request.Meter?.HeldUpByClient == true || queuedForConnection);
+                    outcome = request.TransformFailure is not null
+                        ? TargetOutcome.Neutral // the gateway's response transform failed: nothing to hold against the target
+                        : RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true,
+                            request.Meter?.HeldUpByClient == true || queuedForConnection);
                 }
                 finally
                 {
@@ -118,6 +120,12 @@ internal sealed partial class ForwardStep(
                 && (context.RequestAborted.IsCancellationRequested || error is ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient))
             {
                 return true; // the client went away: nobody to answer, nothing to blame
+            }
+
+            if (request.TransformFailure is { } transformFailure)
+            {
+                LogTransformFailed(request.Route.Definition.Slug, request.RequestId, transformFailure.Message);
+                return await request.RejectAsync(GatewayError.TransformError("The response transform failed."));
             }
 
             if (ClientFaults.Classify(error, exception, timedOutOnClient) is { } clientFault)
@@ -163,6 +171,9 @@ internal sealed partial class ForwardStep(
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Request {RequestId} on route {Route} failed on the client's side ({Code}, {Error}); not counted against the upstream")]
     private partial void LogClientFault(string route, string requestId, string code, ForwarderError error);
+
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Error, Message = "Response transform of route {Route} failed for request {RequestId}: {Reason}; not counted against the upstream")]
+    private partial void LogTransformFailed(string route, string requestId, string reason);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Debug, Message = "Request {RequestId} to upstream {UpstreamId}: target {Target} failed ({Error}); retrying on {NextTarget}")]
     private partial void LogRetrying(string requestId, string upstreamId, string target, string nextTarget, ForwarderError error);

@@ -214,6 +214,21 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await TransformResponseCoreAsync(httpContext, proxyResponse, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not (OperationCanceledException or IOException))
+        {
+            // The gateway's own failure, not the upstream's (the forwarder reports it as one while reading the response):
+            // the target is not blamed and the client gets transform_error (ForwardStep).
+            request.TransformFailure = ex;
+            throw;
+        }
+    }
+
+    private async ValueTask<bool> TransformResponseCoreAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
         if (proxyResponse is not null)
         {
             request.ReachedBackend = true; // before the limit headers below are written from it

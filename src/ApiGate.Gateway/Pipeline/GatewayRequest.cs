@@ -72,6 +72,9 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// <summary>The request-transform blocks that apply to this request (null: none), for the transformer.</summary>
     public Core.Transforms.RequestOperations[]? RequestOperations { get; set; }
 
+    /// <summary>An exception the gateway's response transform threw: the exchange failed on this side, not the upstream's.</summary>
+    public Exception? TransformFailure { get; set; }
+
     /// <summary>Path sent to the upstream (before its base path is prepended), set by the rewrite step; null = the request path.</summary>
     public string? UpstreamPath { get; set; }
 

@@ -51,6 +51,19 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, ILogg
 
         var operations = transform.Applicable(request);
         request.RequestOperations = operations;
+        foreach (var operation in operations)
+        {
+            // A header value made from what the client sent (${query.name}) is held to the rule of the client's own
+            // headers: a control character (CR LF would start another header, or another request) refuses the request.
+            if (operation.Headers.FirstRenderedWith(request, RequestGuard.ControlCharacters) is { } header)
+            {
+                return request.RejectAsync(RequestGuard.InvalidHeader(header) with
+                {
+                    Detail = $"The request cannot be forwarded: with the values this request gave it, the route's request transform made a {header} header value with a control character. See Headers in docs/forwarding.md.",
+                });
+            }
+        }
+
         if (!operations.Any(o => o.HasBodyOperations) || !JsonBodies.IsJson(request.HttpContext.Request.ContentType))
         {
             return ValueTask.FromResult(true); // non-JSON bodies stream through untouched

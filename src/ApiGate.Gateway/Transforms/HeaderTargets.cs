@@ -19,14 +19,36 @@ internal readonly struct UpstreamRequestHeaders(HttpRequestHeaders headers) : IH
     public void Remove(string name) => headers.Remove(name);
 }
 
-/// <summary>Header operations on the response to the client.</summary>
+/// <summary>
+/// Header operations on the response to the client. A value the server cannot send in a response header — a control
+/// character, or a character outside ASCII, made from the request by a <c>${…}</c> variable — is not set: the response
+/// goes out without that header rather than failing after the upstream answered.
+/// </summary>
 internal readonly struct ClientResponseHeaders(IHeaderDictionary headers) : IHeaderTarget
 {
-    public void Add(string name, string value) => headers.Append(name, value);
+    public void Add(string name, string value)
+    {
+        if (IsSendable(value))
+        {
+            headers.Append(name, value);
+        }
+    }
 
-    public void Set(string name, string value) => headers[name] = value;
+    public void Set(string name, string value)
+    {
+        if (IsSendable(value))
+        {
+            headers[name] = value;
+        }
+    }
 
     public void Remove(string name) => headers.Remove(name);
+
+    /// <summary>Printable ASCII and the tab: what Kestrel writes into a response header.</summary>
+    private static bool IsSendable(string value) => !value.AsSpan().ContainsAnyExcept(Sendable);
+
+    private static readonly System.Buffers.SearchValues<char> Sendable = System.Buffers.SearchValues.Create(
+        "\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 }
 
 /// <summary>Query operations on a mutable list of parameters (order kept; a parameter may repeat).</summary>

@@ -7,7 +7,16 @@ namespace ApiGate.Gateway.Transforms;
 /// <summary>Reading bounded JSON bodies for body transforms.</summary>
 internal static class JsonBodies
 {
-    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    /// <summary>How deep a body a transform reads (and writes back); a deeper one is not read (not valid JSON here).</summary>
+    public const int MaxDepth = 256;
+
+    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = MaxDepth };
+
+    /// <summary>
+    /// Names repeated in one object are refused when read: which of them a transform (or the client after it) would take is
+    /// not defined, so a body with a masked field twice could show the client the copy that was not masked.
+    /// </summary>
+    private static readonly JsonDocumentOptions Reading = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
     /// <summary><c>application/json</c> or any <c>+json</c> type.</summary>
     public static bool IsJson(string? contentType)
@@ -49,12 +58,17 @@ internal static class JsonBodies
         }
     }
 
+    /// <summary>
+    /// The body as JSON, or null with the reason: not valid JSON, nested deeper than <see cref="MaxDepth"/>, or an object
+    /// that repeats a name. A UTF-8 byte order mark in front is skipped, as JSON readers do.
+    /// </summary>
     public static JsonNode? TryParse(byte[] body, out string? error)
     {
         try
         {
             error = null;
-            return JsonNode.Parse(body);
+            var json = body.AsSpan();
+            return JsonNode.Parse(json.StartsWith("\uFEFF"u8) ? json[3..] : json, documentOptions: Reading);
         }
         catch (JsonException ex)
         {

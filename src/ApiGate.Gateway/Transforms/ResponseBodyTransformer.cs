@@ -51,11 +51,19 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, IL
             return true;
         }
 
-        var node = body.Length == 0 ? null : JsonBodies.TryParse(body, out _);
+        string? notJson = null;
+        var node = body.Length == 0 ? null : JsonBodies.TryParse(body, out notJson);
         if (node is null)
         {
             if (body.Length > 0)
             {
+                // Declared JSON but not readable as such (malformed, too deep, a name twice): what a lenient client
+                // reads from it cannot be known, so a route that hides fields does not send it.
+                if (transform.HidesFields)
+                {
+                    return await CannotReadAsync(context, transform, routeId, requestId, "not valid JSON: " + notJson);
+                }
+
                 LogPassedThrough(routeId, requestId, "not valid JSON");
             }
 

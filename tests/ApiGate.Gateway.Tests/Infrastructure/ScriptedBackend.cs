@@ -38,7 +38,7 @@ internal sealed class ScriptedBackend : IAsyncDisposable
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var backend = new ScriptedBackend(listener) { _thenClose = thenClose };
-        var bytes = Encoding.ASCII.GetBytes(response(((IPEndPoint)listener.LocalEndpoint).Port));
+        var bytes = Encoding.UTF8.GetBytes(response(((IPEndPoint)listener.LocalEndpoint).Port));
         backend._serving = backend.ServeAsync(bytes);
         return Task.FromResult(backend);
     }

@@ -1,0 +1,185 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Transforms;
+
+/// <summary>
+/// Transforms fed by what a client or an upstream controls: request header values made from the query (CR LF),
+/// response header values that a response cannot carry, and JSON bodies that are valid to a lenient reader but not
+/// to the transform (a name twice, deep nesting, a byte order mark). None may smuggle a header or a request upstream,
+/// pass a masked field through, or be held against the upstream's targets.
+/// </summary>
+public sealed class HostileTransformInputTests : GatewayTestBase
+{
+    private protected override void Configure(GatewayOptions options) => options.TransformMaxBodyBytes = 64 * 1024;
+
+    private protected override Task SetUpAsync() => Gateway.AddUpstreamAsync("backend", Upstream.Url);
+
+    [Theory]
+    [InlineData("a%0d%0aX-User-ID:%20usr_admin")]
+    [InlineData("a%0d%0a%0d%0aGET%20/smuggled%20HTTP/1.1%0d%0aHost:%20x%0d%0a")]
+    [InlineData("a%00b")]
+    public async Task RequestHeaderFromQuery_ControlCharacter_400InvalidHeader_NothingForwarded(string value)
+    {
+        // Arrange
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "caller", Path = "/caller/*", Upstream = "backend", RequestTransform = """{"headers":{"set":{"X-Caller":"${query.name}"}}}""",
+        });
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/caller/x?name=" + value);
+
+        // Assert
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_header", response.ErrorCode);
+        Assert.Contains("X-Caller", response.Body, StringComparison.Ordinal);
+        Assert.Equal(0, Upstream.Served);
+    }
+
+    [Fact]
+    public async Task RequestHeaderFromQuery_NonAscii_ForwardedAsUtf8()
+    {
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "caller", Path = "/caller/*", Upstream = "backend", RequestTransform = """{"headers":{"set":{"X-Caller":"${query.name}"}}}""",
+        });
+
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/caller/x?name=Ren%C3%A9");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["René"], Upstream.Received.Last().Headers["X-Caller"]);
+    }
+
+    [Theory]
+    [InlineData("Ren%C3%A9")]
+    [InlineData("a%0d%0aSet-Cookie:%20x=1")]
+    public async Task ResponseHeaderFromQuery_ValueAResponseCannotCarry_HeaderLeftUnset_TargetsStayIn(string value)
+    {
+        // Arrange: a target with passive checks that eject it after 2 failures
+        var created = await Gateway.Upstreams.CreateAsync(new UpstreamInput
+        {
+            Name = "pair",
+            Targets = [new TargetInput { Url = Upstream.Url }],
+            HealthCheck = new HealthCheckInput { PassiveFailures = 2 },
+        }.Parsed(), CancellationToken.None);
+        Assert.True(created.Ok, created.Error?.ToString());
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "greet", Path = "/greet/*", Upstream = "pair", ResponseTransform = """{"headers":{"set":{"X-Greeting":"Hello ${query.name}","X-Kept":"yes"}}}""",
+        });
+
+        // Act: more requests than it takes to eject both targets
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? last = null;
+        for (var i = 0; i < 6; i++)
+        {
+            last?.Dispose();
+            last = await Gateway.Client.GetAsync(Gateway.Url + "/greet/json?name=" + value);
+            statuses.Add(last.StatusCode);
+        }
+
+        // Assert: answered, without the header that could not be sent, with the others
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.False(last!.Headers.Contains("X-Greeting"));
+        Assert.False(last.Headers.Contains("Set-Cookie"));
+        Assert.Equal(["yes"], last.Headers.GetValues("X-Kept"));
+        last.Dispose();
+    }
+
+    [Theory]
+    [InlineData("""{"email":"alice@example.com","email":"bob@example.com"}""")]
+    [InlineData("""{"email":"alice@example.com",""")]
+    public async Task ResponseBodyNotReadable_OnRouteThatMasks_Withheld_TargetNotBlamed(string body)
+    {
+        // Arrange
+        await using var backend = await ScriptedBackend.StartAsync(JsonResponse(body), thenClose: true);
+        await Gateway.AddUpstreamAsync("scripted", backend.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "masked", Path = "/masked/*", Upstream = "scripted", ResponseTransform = """{"body":{"mask":["email"]}}""" });
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/masked/user");
+
+        // Assert
+        Assert.Equal(502, response.Status);
+        Assert.Equal("response_withheld", response.ErrorCode);
+        Assert.DoesNotContain("example.com", response.Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ResponseBodyWithANameTwice_OnRouteThatOnlyRenames_PassedThroughUntouched()
+    {
+        const string Body = """{"email":"alice@example.com","email":"bob@example.com"}""";
+        await using var backend = await ScriptedBackend.StartAsync(JsonResponse(Body), thenClose: true);
+        await Gateway.AddUpstreamAsync("scripted", backend.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "renamed", Path = "/renamed/*", Upstream = "scripted", ResponseTransform = """{"body":{"rename":{"email":"mail"}}}""" });
+
+        var response = await RawHttp.GetAsync(Gateway.Url, "/renamed/user");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(Body, response.Body);
+    }
+
+    [Theory]
+    [InlineData(70, true)]
+    [InlineData(300, false)]
+    public async Task ResponseBodyNestedDeep_OnRouteThatMasks_MaskedOrWithheld_NeverPassedOn(int depth, bool readable)
+    {
+        // Arrange: the field to mask next to a deeply nested one
+        var nested = string.Concat(Enumerable.Repeat("{\"a\":", depth)) + "1" + new string('}', depth);
+        await using var backend = await ScriptedBackend.StartAsync(JsonResponse("{\"email\":\"alice@example.com\",\"nest\":" + nested + "}"), thenClose: true);
+        await Gateway.AddUpstreamAsync("scripted", backend.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "masked", Path = "/masked/*", Upstream = "scripted", ResponseTransform = """{"body":{"mask":["email"]}}""" });
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/masked/user");
+
+        // Assert
+        Assert.DoesNotContain("alice@example.com", response.Body, StringComparison.Ordinal);
+        if (readable)
+        {
+            Assert.Equal(200, response.Status);
+            var masked = JsonDocument.Parse(response.Body, new JsonDocumentOptions { MaxDepth = 128 }).RootElement;
+            Assert.Equal("a***@e***.com", masked.GetProperty("email").GetString());
+        }
+        else
+        {
+            Assert.Equal(502, response.Status);
+            Assert.Equal("response_withheld", response.ErrorCode);
+        }
+    }
+
+    [Fact]
+    public async Task ResponseBodyWithByteOrderMark_OnRouteThatMasks_Masked()
+    {
+        await using var backend = await ScriptedBackend.StartAsync(JsonResponse("\uFEFF{\"email\":\"alice@example.com\"}"), thenClose: true);
+        await Gateway.AddUpstreamAsync("scripted", backend.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "masked", Path = "/masked/*", Upstream = "scripted", ResponseTransform = """{"body":{"mask":["email"]}}""" });
+
+        var response = await RawHttp.GetAsync(Gateway.Url, "/masked/user");
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal("a***@e***.com", JsonDocument.Parse(response.Body).RootElement.GetProperty("email").GetString());
+    }
+
+    [Fact]
+    public async Task RequestBodyWithANameTwice_OnRouteThatEditsIt_400BadRequest_NothingForwarded()
+    {
+        await Gateway.AddRouteAsync(new RouteInput { Name = "edited", Path = "/edited/*", Upstream = "backend", RequestTransform = """{"body":{"json":{"remove":["a"]}}}""" });
+
+        using var response = await Gateway.Client.PostAsync(Gateway.Url + "/edited/echo-body", new StringContent("""{"a":1,"a":2}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("bad_request", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.True(response.Headers.Contains("X-Request-ID"));
+        Assert.Equal(0, Upstream.Served);
+    }
+
+    /// <summary>An HTTP/1.1 200 with a JSON body, its length counted in UTF-8 bytes.</summary>
+    private static string JsonResponse(string body) =>
+        $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}";
+}
