@@ -79,20 +79,15 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
         Assert.True((await plans.CreateAsync(new PlanInput { Name = "p2" }, None)).Ok);
         Assert.True((await users.CreateAsync(new UserChanges { Email = "a@example.com", Plan = "p1" }, None)).Ok);
 
-        for (var round = 1; round <= PairRounds; round++)
-        {
-            var status = round % 2 == 1 ? UserStatus.Suspended : UserStatus.Active;
-            var plan = round % 2 == 1 ? "p2" : "p1";
-
-            // Act
-            var results = await Task.WhenAll(
-                Task.Run(() => users.UpdateAsync("a@example.com", new UserChanges { Status = status }, None)),
-                Task.Run(() => users.UpdateAsync("a@example.com", new UserChanges { Plan = plan }, None)));
-
-            // Assert
-            var user = (await store.FindUserAsync("a@example.com", None))!;
-            AssertNoSuccessLost(round, results, user.Status == status, user.PlanId == plan);
-        }
+        // Act + Assert: two updates at once, round after round
+        await RunPairsAsync(
+            round => users.UpdateAsync("a@example.com", new UserChanges { Status = StatusIn(round) }, None),
+            round => users.UpdateAsync("a@example.com", new UserChanges { Plan = PlanIn(round) }, None),
+            async round =>
+            {
+                var user = (await store.FindUserAsync("a@example.com", None))!;
+                return [user.Status == StatusIn(round), user.PlanId == PlanIn(round)];
+            });
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -105,19 +100,15 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
         Assert.True((await new PlanService(store, clock).CreateAsync(new PlanInput { Name = "p1", IsDefault = true }, None)).Ok);
         Assert.True((await users.CreateAsync(new UserChanges { Email = "a@example.com" }, None)).Ok);
 
-        for (var round = 1; round <= PairRounds; round++)
-        {
-            var status = round % 2 == 1 ? UserStatus.Suspended : UserStatus.Active;
-
-            // Act
-            var results = await Task.WhenAll(
-                Task.Run(() => users.UpdateAsync("a@example.com", new UserChanges { Status = status }, None)),
-                Task.Run(() => users.UpdateAsync("a@example.com", new UserChanges { Name = $"n{round}" }, None)));
-
-            // Assert
-            var user = (await store.FindUserAsync("a@example.com", None))!;
-            AssertNoSuccessLost(round, results, user.Status == status, user.Name == $"n{round}");
-        }
+        // Act + Assert: two updates at once, round after round
+        await RunPairsAsync(
+            round => users.UpdateAsync("a@example.com", new UserChanges { Status = StatusIn(round) }, None),
+            round => users.UpdateAsync("a@example.com", new UserChanges { Name = $"n{round}" }, None),
+            async round =>
+            {
+                var user = (await store.FindUserAsync("a@example.com", None))!;
+                return [user.Status == StatusIn(round), user.Name == $"n{round}"];
+            });
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -128,19 +119,15 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
         var plans = new PlanService(store, TimeProvider.System);
         Assert.True((await plans.CreateAsync(new PlanInput { Name = "basic" }, None)).Ok);
 
-        for (var round = 1; round <= PairRounds; round++)
-        {
-            var enabled = round % 2 == 0;
-
-            // Act
-            var results = await Task.WhenAll(
-                Task.Run(() => plans.UpdateAsync("basic", new PlanInput { Enabled = enabled }, None)),
-                Task.Run(() => plans.UpdateAsync("basic", new PlanInput { RateLimitPerMinute = round }, None)));
-
-            // Assert
-            var plan = (await store.FindPlanAsync("basic", None))!;
-            AssertNoSuccessLost(round, results, plan.Enabled == enabled, plan.RateLimitPerMinute == round);
-        }
+        // Act + Assert: two updates at once, round after round
+        await RunPairsAsync(
+            round => plans.UpdateAsync("basic", new PlanInput { Enabled = EnabledIn(round) }, None),
+            round => plans.UpdateAsync("basic", new PlanInput { RateLimitPerMinute = round }, None),
+            async round =>
+            {
+                var plan = (await store.FindPlanAsync("basic", None))!;
+                return [plan.Enabled == EnabledIn(round), plan.RateLimitPerMinute == round];
+            });
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -151,19 +138,15 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
         var entitlements = new EntitlementService(store, TimeProvider.System);
         Assert.True((await entitlements.CreateAsync(new EntitlementChanges { Name = "exports" }, None)).Ok);
 
-        for (var round = 1; round <= PairRounds; round++)
-        {
-            var enabled = round % 2 == 0;
-
-            // Act
-            var results = await Task.WhenAll(
-                Task.Run(() => entitlements.UpdateAsync("exports", new EntitlementChanges { Enabled = enabled }, None)),
-                Task.Run(() => entitlements.UpdateAsync("exports", new EntitlementChanges { Description = $"d{round}" }, None)));
-
-            // Assert
-            var entitlement = (await store.FindEntitlementAsync("exports", None))!;
-            AssertNoSuccessLost(round, results, entitlement.Enabled == enabled, entitlement.Description == $"d{round}");
-        }
+        // Act + Assert: two updates at once, round after round
+        await RunPairsAsync(
+            round => entitlements.UpdateAsync("exports", new EntitlementChanges { Enabled = EnabledIn(round) }, None),
+            round => entitlements.UpdateAsync("exports", new EntitlementChanges { Description = $"d{round}" }, None),
+            async round =>
+            {
+                var entitlement = (await store.FindEntitlementAsync("exports", None))!;
+                return [entitlement.Enabled == EnabledIn(round), entitlement.Description == $"d{round}"];
+            });
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -176,19 +159,15 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
         Assert.True(created.Ok, created.Error?.ToString());
         var id = created.Value!.Endpoint.Id;
 
-        for (var round = 1; round <= PairRounds; round++)
-        {
-            var enabled = round % 2 == 0;
-
-            // Act
-            var results = await Task.WhenAll(
-                Task.Run(() => webhooks.UpdateAsync(id, new WebhookInput { Enabled = enabled }, None)),
-                Task.Run(() => webhooks.UpdateAsync(id, new WebhookInput { Description = $"d{round}" }, None)));
-
-            // Assert
-            var endpoint = (await store.FindWebhookEndpointAsync(id, None))!;
-            AssertNoSuccessLost(round, results, endpoint.Enabled == enabled, endpoint.Description == $"d{round}");
-        }
+        // Act + Assert: two updates at once, round after round
+        await RunPairsAsync(
+            round => webhooks.UpdateAsync(id, new WebhookInput { Enabled = EnabledIn(round) }, None),
+            round => webhooks.UpdateAsync(id, new WebhookInput { Description = $"d{round}" }, None),
+            async round =>
+            {
+                var endpoint = (await store.FindWebhookEndpointAsync(id, None))!;
+                return [endpoint.Enabled == EnabledIn(round), endpoint.Description == $"d{round}"];
+            });
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -246,6 +225,29 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
         Assert.Equal("the user 'a@example.com' was changed by another request at the same time; try again", result.Error!.Message);
         var stored = (await store.FindUserAsync("a@example.com", None))!;
         Assert.Equal((UserStatus.Active, "other5"), (stored.Status, stored.Name));
+    }
+
+    /// <summary>The status a round's update sets: suspended in odd rounds, active in even ones.</summary>
+    private static UserStatus StatusIn(int round) => round % 2 == 1 ? UserStatus.Suspended : UserStatus.Active;
+
+    /// <summary>Whether a round's update enables: in even rounds.</summary>
+    private static bool EnabledIn(int round) => round % 2 == 0;
+
+    /// <summary>The plan a round's update sets: p2 in odd rounds, p1 in even ones.</summary>
+    private static string PlanIn(int round) => round % 2 == 1 ? "p2" : "p1";
+
+    /// <summary>
+    /// Runs two updates at once <see cref="PairRounds"/> times (each given the round) and after each round checks, with
+    /// what <paramref name="stored"/> reads back, that no update reported success for a change the row does not hold.
+    /// </summary>
+    private static async Task RunPairsAsync<T>(
+        Func<int, Task<ManagementResult<T>>> first, Func<int, Task<ManagementResult<T>>> second, Func<int, Task<bool[]>> stored)
+    {
+        for (var round = 1; round <= PairRounds; round++)
+        {
+            var results = await Task.WhenAll(Task.Run(() => first(round)), Task.Run(() => second(round)));
+            AssertNoSuccessLost(round, results, await stored(round));
+        }
     }
 
     /// <summary>
