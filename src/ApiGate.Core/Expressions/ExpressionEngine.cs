@@ -8,7 +8,8 @@ namespace ApiGate.Core.Expressions;
 /// a <see cref="ExpressionSandbox"/> reused per thread: engines are not thread-safe and cost far more to create than to
 /// reuse, so one is never made per request, and a per-thread engine means no lock between evaluations. No CLR access
 /// is configured, every built-in is frozen, and every evaluation is bounded in time (regular expressions included),
-/// statements, memory (single built-in calls included), array size and recursion.
+/// statements, memory (single built-in calls included), array size and recursion. BigInt is not available: its
+/// operations cannot be interrupted, so no bound would hold (<see cref="Compile"/> refuses its literals).
 /// </summary>
 public static class ExpressionEngine
 {
@@ -27,10 +28,16 @@ public static class ExpressionEngine
     /// <summary>Largest array an expression may create (one million elements: 8 MB of references, the memory limit).</summary>
     public const uint MaxArraySize = 1_000_000;
 
+    /// <summary>Why an expression holding a BigInt literal is refused.</summary>
+    internal const string BigIntRefused = "BigInt values (123n) are not available in expressions";
+
     [ThreadStatic]
     private static ExpressionSandbox? t_sandbox;
 
-    /// <summary>Parses the expression. Throws <see cref="ExpressionException"/> with the parser's message when it does not parse.</summary>
+    /// <summary>
+    /// Parses the expression. Throws <see cref="ExpressionException"/> with the parser's message when it does not parse,
+    /// and when it is not a single expression or holds a BigInt literal (<c>123n</c>).
+    /// </summary>
     public static CompiledExpression Compile(string source)
     {
         if (string.IsNullOrWhiteSpace(source))
@@ -56,11 +63,21 @@ public static class ExpressionEngine
         // Engines are reused, so top-level declarations (const/let/var/function) would outlive one evaluation: a second
         // run fails with "already declared" or sees the previous request's values. Only a single expression is allowed;
         // statements go inside an arrow function: (() => { const id = pathParams.id; return '/users/' + id; })()
-        var program = new Acornima.Parser().ParseScript(source);
+        var bigInt = false;
+        var program = new Acornima.Parser(new Acornima.ParserOptions { OnNode = (node, in _) => bigInt |= node is BigIntLiteral }).ParseScript(source);
         if (program.Body.Count != 1 || program.Body[0] is not ExpressionStatement)
         {
             throw new ExpressionException(
                 "must be a single expression; wrap statements in a function: (() => { ...; return value; })()");
+        }
+
+        // One BigInt operation (2n ** 250000n, toString of the result) is a single uninterruptible .NET call that runs
+        // for seconds and allocates gigabytes between two of Jint's constraint checks. The sandbox has no BigInt global
+        // and compiles no code at run time, so a literal is the only way to make one; refusing it here refuses it when
+        // the route is written and when a stored expression is compiled into a snapshot.
+        if (bigInt)
+        {
+            throw new ExpressionException(BigIntRefused);
         }
 
         // Which context globals it reads, so callers only build what it uses (headers and query objects are costly).

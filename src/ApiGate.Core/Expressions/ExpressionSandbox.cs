@@ -16,7 +16,10 @@ namespace ApiGate.Core.Expressions;
 /// frozen, so <c>Object.prototype.x = 1</c> or <c>JSON = …</c> throws in the strict mode expressions run in; the
 /// context names are read-only accessors over values the host sets before and clears after each evaluation; and
 /// globals that could hold or defer state (<c>FinalizationRegistry</c>, <c>WeakRef</c>, <c>ShadowRealm</c>) or
-/// allocate unbounded memory in one call (<c>ArrayBuffer</c>, typed arrays) are removed.
+/// allocate unbounded memory in one call (<c>ArrayBuffer</c>, typed arrays) are removed. So is <c>BigInt</c>, whose
+/// operations run for seconds in one call, and code is never compiled at run time (<c>eval</c>, <c>Function</c> and
+/// the generator and async function constructors throw), so a BigInt literal can only come from the expression's own
+/// source, which <see cref="ExpressionEngine.Compile"/> refuses.
 /// </summary>
 internal sealed class ExpressionSandbox
 {
@@ -27,7 +30,7 @@ internal sealed class ExpressionSandbox
     [
         "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "TypedArray", "Int8Array", "Uint8Array", "Uint8ClampedArray",
         "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array", "Float16Array",
-        "Float32Array", "Float64Array", "ShadowRealm", "FinalizationRegistry", "WeakRef", "Intl", "Temporal",
+        "Float32Array", "Float64Array", "ShadowRealm", "FinalizationRegistry", "WeakRef", "Intl", "Temporal", "BigInt",
     ];
 
     // Intrinsics no global property leads to; instances are enough, the walk follows their prototype chains.
@@ -64,6 +67,7 @@ internal sealed class ExpressionSandbox
         Engine = new Engine(options =>
         {
             options.Strict()
+                .DisableStringCompilation()
                 .Constraint(_deadline)
                 .RegexTimeoutInterval(ExpressionEngine.Timeout)
                 .MaxStatements(ExpressionEngine.StatementLimit)

@@ -56,7 +56,7 @@ public sealed class RouteTable
             {
                 route = new CompiledRoute(definition, routes.Count, compileRewrite(definition));
             }
-            catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
+            catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or Expressions.ExpressionException)
             {
                 throw new ArgumentException($"route '{definition.Slug}' ({definition.Id}) cannot be compiled: {ex.Message}", ex);
             }

@@ -35,4 +35,33 @@ public sealed class ExpressionEngineTests
         // Assert
         Assert.False(string.IsNullOrEmpty(ex.Message));
     }
+
+    [Theory]
+    [InlineData("'/echo/' + (2n ** 250000n).toString(3).length")]
+    [InlineData("(2n ** 400000n).toString(3).length")]
+    [InlineData("0x1fn")]
+    [InlineData("(() => { const big = 1n; return '/x/' + typeof big; })()")]
+    [InlineData("'/' + [1, 2].map(n => n * 1).concat([3n])")]
+    public void Compile_BigIntLiteral_ThrowsBigIntNotAvailable(string source)
+    {
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => ExpressionEngine.Compile(source));
+
+        // Assert
+        Assert.Equal(ExpressionFailure.Invalid, ex.Failure);
+        Assert.Equal("BigInt values (123n) are not available in expressions", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("'/items/' + 'n1n'")]
+    [InlineData("'/n/' + (1 + 2)")]
+    [InlineData("`/${'123n'}`")]
+    public void Compile_BigIntLookalikeInString_Compiles(string source)
+    {
+        // Act
+        var compiled = ExpressionEngine.Compile(source);
+
+        // Assert
+        Assert.Equal(source, compiled.Source);
+    }
 }

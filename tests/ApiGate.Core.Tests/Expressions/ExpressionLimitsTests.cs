@@ -174,4 +174,88 @@ public sealed class ExpressionLimitsTests
         // Assert
         Assert.Equal("/ok/1000", result.AsString());
     }
+
+    [Theory]
+    [InlineData("typeof BigInt")]
+    [InlineData("typeof globalThis['Big' + 'Int']")]
+    [InlineData("typeof Reflect.get(globalThis, 'BigInt')")]
+    [InlineData("typeof Object.getOwnPropertyDescriptor(globalThis, 'BigInt')")]
+    public void Evaluate_BigIntGlobal_IsNotThere(string expression)
+    {
+        // Act
+        var result = ExpressionEngine.CurrentSandbox.Evaluate(ExpressionEngine.Compile(expression));
+
+        // Assert
+        Assert.Equal("undefined", result.AsString());
+    }
+
+    [Theory]
+    [InlineData("BigInt('123')")]
+    [InlineData("BigInt('9'.repeat(30000)).toString(36)")]
+    [InlineData("globalThis['Big' + 'Int']('123')")]
+    [InlineData("eval('2n ** 250000n')")]
+    [InlineData("(0, eval)('(2n ** 250000n).toString(3).length')")]
+    [InlineData("Function('return 2n ** 250000n')()")]
+    [InlineData("(function* () { }).constructor('yield 2n ** 250000n')().next().value")]
+    [InlineData("(async function () { }).constructor('return 1n')")]
+    [InlineData("Object.getPrototypeOf(async function* () { }).constructor('yield 1n')")]
+    [InlineData("Object.getPrototypeOf(() => 1).constructor('return 1n')()")]
+    public void Evaluate_AnyWayToMakeABigInt_FailsWithAnError(string expression)
+    {
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => ExpressionEngine.CurrentSandbox.Evaluate(ExpressionEngine.Compile(expression)));
+
+        // Assert: no BigInt value was made (BigInt is not defined, or compiling code at run time is refused).
+        Assert.Equal(ExpressionFailure.Error, ex.Failure);
+    }
+
+    [Theory]
+    [InlineData("typeof JSON.parse('123456789012345678901234567890')", "number")]
+    [InlineData("typeof JSON.parse('[12345678901234567890123]')[0]", "number")]
+    public void Evaluate_JsonParseOfHugeInteger_YieldsANumber(string expression, string expected)
+    {
+        // Act
+        var result = ExpressionEngine.CurrentSandbox.Evaluate(ExpressionEngine.Compile(expression));
+
+        // Assert
+        Assert.Equal(expected, result.AsString());
+    }
+
+    [Fact]
+    public void Rewrite_BigIntFromAHeader_ThrowsRewriteExceptionWithoutRunningIt()
+    {
+        // Arrange: the client-controlled variant of the attack, a 30,000-digit header.
+        var request = new FakeRewriteRequest { Path = "/u/x" };
+        request.HeaderValues["x-id"] = new string('9', 30_000);
+
+        // Act
+        var ex = Assert.Throws<RewriteException>(() => RewriteHarness.Rewrite(
+            "/u/{id}", PathMatchType.Exact, "'/echo/' + BigInt(headers['x-id'] || '1').toString(36)", request));
+
+        // Assert
+        Assert.Equal("expression failed: BigInt is not defined", ex.Message);
+    }
+
+    [Fact]
+    public void Compile_StoredMeteringExpressionWithBigInt_ThrowsLikeAnyInvalidExpression()
+    {
+        // Arrange: an expression stored before BigInt was refused; compiling it into a snapshot must not run it.
+        const string stored = "(2n ** 400000n).toString(3).length";
+
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => MeteringRule.Compile(MeteringMode.Custom, stored));
+
+        // Assert
+        Assert.Equal("BigInt values (123n) are not available in expressions", ex.Message);
+    }
+
+    [Fact]
+    public void Compile_StoredRewriteWithBigInt_ThrowsLikeAnyInvalidExpression()
+    {
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => PathRewriter.Compile("'/echo/' + (2n ** 250000n).toString(3).length"));
+
+        // Assert
+        Assert.Equal("BigInt values (123n) are not available in expressions", ex.Message);
+    }
 }

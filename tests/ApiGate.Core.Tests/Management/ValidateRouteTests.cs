@@ -73,6 +73,8 @@ public sealed class ValidateRouteTests
         { "response_transform", Valid with { ResponseTransform = "\"text\"" } },
         { "metering_expr", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = "" } },
         { "metering_expr", Valid with { MeteringMode = MeteringMode.ResponseField, MeteringExpr = "response.body." } },
+        { "path_rewrite", Valid with { PathRewrite = "'/echo/' + (2n ** 250000n).toString(3).length" } },
+        { "metering_expr", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = "Number(2n ** 400000n % 7n)" } },
         { "methods", Valid with { Methods = ["GETT"] } },
         { "methods", Valid with { Methods = ["GET", "TRACE"] } },
         { "methods", Valid with { Methods = ["CONNECT"] } },
@@ -120,5 +122,23 @@ public sealed class ValidateRouteTests
 
         // Assert
         Assert.Equal(["path", "methods", "path_rewrite"], fields);
+    }
+
+    [Theory]
+    [InlineData("path_rewrite")]
+    [InlineData("metering_expr")]
+    public void ValidateRoute_BigIntLiteralInExpression_RefusedNamingFieldAndBigInt(string field)
+    {
+        // Arrange
+        const string expression = "'/echo/' + (2n ** 250000n).toString(3).length";
+        var route = field == "path_rewrite"
+            ? Valid with { PathRewrite = expression }
+            : Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = expression };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, field, "BigInt values (123n) are not available in expressions"), error);
     }
 }
