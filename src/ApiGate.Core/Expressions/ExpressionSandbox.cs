@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using Acornima.Ast;
 using Jint;
 using Jint.Native;
+using Jint.Native.Json;
 using Jint.Native.Object;
 using Jint.Runtime;
 using Jint.Runtime.Descriptors;
@@ -128,6 +129,18 @@ internal sealed class ExpressionSandbox
             _deadline.End();
             Array.Fill(_values, JsValue.Undefined);
         }
+    }
+
+    /// <summary>
+    /// Parses a request or response body for the next evaluation. Throws <see cref="JintException"/> when it is not
+    /// JSON, nests too deep, or takes more than <see cref="ExpressionEngine.MemoryLimit"/> to build: the constraints are
+    /// reset first, so the parse has a budget of its own rather than whatever the thread allocated since the engine's
+    /// last entry (other requests served on this thread), which made the same body parse or not depending on traffic.
+    /// </summary>
+    internal JsValue ParseJson(ReadOnlySpan<byte> utf8Json)
+    {
+        Engine.Constraints.Reset();
+        return new JsonParser(Engine).Parse(utf8Json);
     }
 
     /// <summary>Characters the current evaluation may still build before it reaches the memory limit.</summary>

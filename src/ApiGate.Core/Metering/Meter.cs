@@ -3,7 +3,6 @@ using ApiGate.Core.Expressions;
 using ApiGate.Core.Routing;
 using Jint;
 using Jint.Native;
-using Jint.Native.Json;
 using Jint.Runtime;
 
 namespace ApiGate.Core.Metering;
@@ -107,15 +106,14 @@ public static class Meter
         {
             // The path-rewrite names stay undefined: the sandbox clears every context value after each evaluation.
             var sandbox = ExpressionEngine.CurrentSandbox;
-            var engine = sandbox.Engine;
             sandbox.Set("status", input.Status);
             sandbox.Set("requestBytes", (double)input.RequestBytes);
             sandbox.Set("responseBytes", (double)input.ResponseBytes);
             sandbox.Set("durationMs", input.DurationMs);
             sandbox.Set("sseEvents", (double)input.SseEvents);
             sandbox.Set("wsMessages", (double)input.WsMessages);
-            sandbox.Set("request", rule.NeedsRequestBody ? Message(engine, input.RequestBody.Span) : JsValue.Undefined);
-            sandbox.Set("response", rule.NeedsResponseBody ? Message(engine, input.ResponseBody.Span) : JsValue.Undefined);
+            sandbox.Set("request", rule.NeedsRequestBody ? Message(sandbox, input.RequestBody.Span) : JsValue.Undefined);
+            sandbox.Set("response", rule.NeedsResponseBody ? Message(sandbox, input.ResponseBody.Span) : JsValue.Undefined);
             return ToUnits(sandbox.Evaluate(expression));
         }
         catch (ExpressionException ex)
@@ -124,20 +122,24 @@ public static class Meter
         }
     }
 
-    /// <summary><c>{ body }</c> with the body parsed from JSON; null when there is none or it is not JSON.</summary>
-    private static JsObject Message(Engine engine, ReadOnlySpan<byte> utf8Json)
+    /// <summary>
+    /// <c>{ body }</c> with the body parsed from JSON; null when there is none, it is not JSON, or its parsed form would
+    /// take more than <see cref="ExpressionEngine.MemoryLimit"/> (the parse's own budget, whatever else the thread did).
+    /// </summary>
+    private static JsObject Message(ExpressionSandbox sandbox, ReadOnlySpan<byte> utf8Json)
     {
-        var message = new JsObject(engine);
+        var message = new JsObject(sandbox.Engine);
         JsValue body = JsValue.Null;
         if (!utf8Json.IsEmpty)
         {
             try
             {
-                body = new JsonParser(engine).Parse(utf8Json);
+                body = sandbox.ParseJson(utf8Json);
             }
             catch (JintException)
             {
-                // Not JSON (or nested past the parser's depth limit): the expression sees null and can test for it.
+                // Not JSON, nested past the parser's depth limit or past the memory limit: the expression sees null and
+                // can test for it, as for a body larger than the gateway keeps.
             }
         }
 

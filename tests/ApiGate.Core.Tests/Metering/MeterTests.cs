@@ -216,6 +216,37 @@ public sealed class MeterTests
     }
 
     [Fact]
+    public void Measure_ThreadAllocatedPastTheMemoryLimitSinceItsLastEvaluation_StillParsesA20KbBody()
+    {
+        // Arrange: a 20 KB body of 10,000 elements; one evaluation on this thread, then more than the memory limit
+        // allocated outside any evaluation, as other requests served on the same thread do.
+        var rule = MeteringRule.Compile(MeteringMode.ResponseField, "response.body.items.length");
+        var input = Input("{\"items\":[" + string.Join(',', Enumerable.Repeat('1', 10_000)) + "]}");
+        _ = Meter.Measure(rule, input);
+        AllocateOnThisThread(2 * ExpressionEngine.MemoryLimit);
+
+        // Act
+        var result = Meter.Measure(rule, input);
+
+        // Assert: before, the parse was charged with those allocations, failed, and the body read as null (1 unit).
+        Assert.Equal(new MeterResult(10_000, null), result);
+    }
+
+    [Fact]
+    public void Measure_BodyWhoseParseExceedsTheMemoryLimit_BodyIsNull()
+    {
+        // Arrange: under a mebibyte of JSON, but 200,000 objects take far more than the memory limit to build.
+        var rule = MeteringRule.Compile(MeteringMode.ResponseField, "response.body === null ? 7 : response.body.length");
+        var input = Input("[" + string.Join(',', Enumerable.Repeat("{\"a\":1}", 120_000)) + "]");
+
+        // Act
+        var result = Meter.Measure(rule, input);
+
+        // Assert
+        Assert.Equal(new MeterResult(7, null), result);
+    }
+
+    [Fact]
     public void Measure_BodyWithHugeInteger_ReadsItAsANumber()
     {
         // Arrange
@@ -226,5 +257,15 @@ public sealed class MeterTests
 
         // Assert
         Assert.Equal(new MeterResult(5, null), result);
+    }
+
+    /// <summary>Allocates <paramref name="bytes"/> on the calling thread (counted by <see cref="GC.GetAllocatedBytesForCurrentThread"/>).</summary>
+    private static void AllocateOnThisThread(long bytes)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        while (GC.GetAllocatedBytesForCurrentThread() - before < bytes)
+        {
+            GC.KeepAlive(new byte[64 * 1024]);
+        }
     }
 }
