@@ -167,6 +167,63 @@ internal static class AllocationGuards
             return sandbox.Engine.Call(original, thisObj, args);
         });
 
+        // One object per character of a string, built in one call: Object.keys('x'.repeat(4e6)) made four million keys
+        // (Object.getOwnPropertyDescriptors four million descriptors: 31 s, 2.8 GB) before any statement-level check ran.
+        var objectConstructor = engine.Global.Get("Object").AsObject();
+        foreach (var (name, perCharacter) in (ReadOnlySpan<(string, double)>)[
+            ("keys", PerElement), ("values", PerElement), ("entries", 3 * PerElement), ("getOwnPropertyNames", PerElement),
+            ("getOwnPropertyDescriptors", 4 * PerElement), ("assign", 2 * PerElement), ("freeze", 2 * PerElement), ("seal", 2 * PerElement)])
+        {
+            Wrap(sandbox, objectConstructor, name, 1, (original, thisObj, args) =>
+            {
+                // Object.assign(target, ...sources) copies the sources' characters; the others work on their argument.
+                for (var i = name == "assign" ? 1 : 0; i < (name == "assign" ? args.Length : Math.Min(args.Length, 1)); i++)
+                {
+                    ChargeElements(sandbox, perCharacter, args[i]);
+                }
+
+                return sandbox.Engine.Call(original, thisObj, args);
+            });
+        }
+
+        Wrap(sandbox, engine.Global.Get("Reflect").AsObject(), "ownKeys", 1, (original, thisObj, args) =>
+        {
+            ChargeElements(sandbox, PerElement, Arg(args, 0));
+            return sandbox.Engine.Call(original, thisObj, args);
+        });
+
+        Wrap(sandbox, engine.Intrinsics.Array, "from", 1, (original, thisObj, args) =>
+        {
+            ChargeElements(sandbox, PerElement, Arg(args, 0));
+            return sandbox.Engine.Call(original, thisObj, args);
+        });
+
+        Wrap(sandbox, stringPrototype, "split", 2, (original, thisObj, args) =>
+        {
+            // At most one piece per character (an empty separator, or a pattern that matches between characters).
+            if (!IsNullOrUndefined(thisObj) && !Arg(args, 0).IsUndefined())
+            {
+                sandbox.Charge(PerElement * (TypeConverter.ToString(thisObj).Length + 1.0));
+            }
+
+            return sandbox.Engine.Call(original, thisObj, args);
+        });
+
+        foreach (var (symbol, name) in (ReadOnlySpan<(JsValue, string)>)[
+            (Jint.Native.Symbol.GlobalSymbolRegistry.Match, "[Symbol.match]"), (Jint.Native.Symbol.GlobalSymbolRegistry.MatchAll, "[Symbol.matchAll]")])
+        {
+            Wrap(sandbox, regExpPrototype, symbol, name, 1, (original, thisObj, args) =>
+            {
+                // A global match collects one result per match: at most one per character (and one after the last).
+                if (thisObj is ObjectInstance regExp && (name == "[Symbol.matchAll]" || TypeConverter.ToString(regExp.Get("flags")).Contains('g', StringComparison.Ordinal)))
+                {
+                    sandbox.Charge(PerElement * (TypeConverter.ToString(Arg(args, 0)).Length + 1.0));
+                }
+
+                return sandbox.Engine.Call(original, thisObj, args);
+            });
+        }
+
         Wrap(sandbox, json, "stringify", 3, (original, thisObj, args) =>
         {
             if (!Arg(args, 1).IsCallable())
@@ -311,6 +368,36 @@ internal static class AllocationGuards
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// What a value that is one element per character costs, in characters of the memory limit: a small string or
+    /// number and its slot (about 64 bytes), so a call over a string of a quarter of the limit's characters is refused.
+    /// </summary>
+    private const double PerElement = 32;
+
+    /// <summary>
+    /// The elements a call makes one object each for: the characters of a string or of a <c>String</c> object (its
+    /// <c>length</c> is the one own data property that is neither writable nor configurable), the slots of an array.
+    /// Read without running script; 0 for anything else.
+    /// </summary>
+    private static double ElementsOf(JsValue value) => value switch
+    {
+        JsString text => text.Length,
+        JsArray array => array.Length,
+        ObjectInstance boxed when boxed.GetOwnProperty("length") is { Writable: false, Configurable: false } length
+            && length.IsDataDescriptor() && length.Value is JsNumber number => number.AsNumber(),
+        _ => 0,
+    };
+
+    /// <summary>Charges <paramref name="perElement"/> characters for each of the value's elements (<see cref="ElementsOf"/>).</summary>
+    private static void ChargeElements(ExpressionSandbox sandbox, double perElement, JsValue value)
+    {
+        var elements = ElementsOf(value);
+        if (elements > 0)
+        {
+            sandbox.Charge(perElement * elements);
+        }
     }
 
     private static ObjectInstance Prototype(ObjectInstance constructor) => constructor.Get("prototype").AsObject();

@@ -62,6 +62,7 @@ internal sealed class ExpressionSandbox
     // start (JIT, lazily built intrinsics) cannot fail it the way a per-entry timeout would.
     private readonly OperationDeadlineConstraint _deadline = new();
     private long _allocationBaseline;
+    private bool _evaluating;
 
     internal ExpressionSandbox()
     {
@@ -111,6 +112,7 @@ internal sealed class ExpressionSandbox
     {
         var script = expression.Script;
         _allocationBaseline = GC.GetAllocatedBytesForCurrentThread();
+        _evaluating = true;
         _deadline.Begin(ExpressionEngine.Timeout, CancellationToken.None);
         try
         {
@@ -126,6 +128,7 @@ internal sealed class ExpressionSandbox
         }
         finally
         {
+            _evaluating = false;
             _deadline.End();
             Array.Fill(_values, JsValue.Undefined);
         }
@@ -153,7 +156,8 @@ internal sealed class ExpressionSandbox
     /// </summary>
     internal void Charge(double chars)
     {
-        if (chars > RemainingChars || RemainingChars < 0)
+        // Outside an evaluation (hardening the engine at creation) there is no budget to charge.
+        if (_evaluating && (chars > RemainingChars || RemainingChars < 0))
         {
             throw new MemoryLimitExceededException($"a built-in call would build {chars:0} characters");
         }

@@ -41,6 +41,15 @@ public sealed class ExpressionLimitsTests
         "/x/g[Symbol.replace]('x'.repeat(1e5), '$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&$&')",
         "'x'.repeat(1e6).replaceAll('x', 'y'.repeat(100))",
         "encodeURIComponent('\\u00ff'.repeat(3e6))",
+        "Object.keys('x'.repeat(3.9e6))",
+        "Object.getOwnPropertyDescriptors('x'.repeat(3.9e6))",
+        "Object.entries(new String('x'.repeat(3.9e6)))",
+        "Reflect.ownKeys(new String('x'.repeat(3.9e6)))",
+        "Object.assign({}, 'x'.repeat(3.9e6))",
+        "Array.from('x'.repeat(3.9e6))",
+        "'x'.repeat(3.9e6).split('')",
+        "'x'.repeat(3.9e6).match(/x/g)",
+        "[...'x'.repeat(3.9e6).matchAll(/x/g)]",
     ];
 
     [Theory]
@@ -83,6 +92,9 @@ public sealed class ExpressionLimitsTests
     [InlineData("'/' + JSON.stringify({ a: [1, 'x'], b: { c: null } }, null, 2).length", "/59")]
     [InlineData("String.raw`/a${1}b\\n`", "/a1b\\n")]
     [InlineData("'/' + encodeURIComponent('a b/é')", "/a%20b%2F%C3%A9")]
+    [InlineData("'/' + Object.keys('abc').join(',') + Object.entries(['q']).length", "/0,1,21")]
+    [InlineData("'/' + 'a,b'.split(',').length + Array.from('xy').join('')", "/2xy")]
+    [InlineData("'/' + 'a1b2'.match(/\\d/g).join('') + [...'a1'.matchAll(/\\d/g)].length", "/121")]
     [InlineData("'/' + 'xyz'.repeat(0) + 'q'.repeat(1e5).length", "/100000")]
     public void Evaluate_GuardedBuiltInsWithinLimits_BehaveAsUsual(string expression, string expected)
     {
