@@ -200,29 +200,19 @@ internal static class AllocationGuards
 
         Wrap(sandbox, stringPrototype, "split", 2, (original, thisObj, args) =>
         {
-            // At most one piece per character (an empty separator, or a pattern that matches between characters).
-            if (!IsNullOrUndefined(thisObj) && !Arg(args, 0).IsUndefined())
+            // One piece per occurrence of a string separator (per character for ''), counted before splitting. A regular
+            // expression dispatches to its own [Symbol.split]: left to the statement-level checks.
+            if (IsNullOrUndefined(thisObj) || Arg(args, 0) is not JsString separator)
             {
-                sandbox.Charge(PerElement * (TypeConverter.ToString(thisObj).Length + 1.0));
+                return sandbox.Engine.Call(original, thisObj, args);
             }
 
-            return sandbox.Engine.Call(original, thisObj, args);
+            var text = TypeConverter.ToString(thisObj);
+            var pieces = separator.Length == 0 ? text.Length : Occurrences(text, separator.ToString()) + 1;
+            var limit = Arg(args, 1);
+            sandbox.Charge(PerElement * (limit.IsUndefined() ? pieces : Math.Min(pieces, TypeConverter.ToUint32(limit))));
+            return sandbox.Engine.Call(original, text, limit.IsUndefined() ? [separator] : [separator, limit]);
         });
-
-        foreach (var (symbol, name) in (ReadOnlySpan<(JsValue, string)>)[
-            (Jint.Native.Symbol.GlobalSymbolRegistry.Match, "[Symbol.match]"), (Jint.Native.Symbol.GlobalSymbolRegistry.MatchAll, "[Symbol.matchAll]")])
-        {
-            Wrap(sandbox, regExpPrototype, symbol, name, 1, (original, thisObj, args) =>
-            {
-                // A global match collects one result per match: at most one per character (and one after the last).
-                if (thisObj is ObjectInstance regExp && (name == "[Symbol.matchAll]" || TypeConverter.ToString(regExp.Get("flags")).Contains('g', StringComparison.Ordinal)))
-                {
-                    sandbox.Charge(PerElement * (TypeConverter.ToString(Arg(args, 0)).Length + 1.0));
-                }
-
-                return sandbox.Engine.Call(original, thisObj, args);
-            });
-        }
 
         Wrap(sandbox, json, "stringify", 3, (original, thisObj, args) =>
         {
@@ -372,7 +362,7 @@ internal static class AllocationGuards
 
     /// <summary>
     /// What a value that is one element per character costs, in characters of the memory limit: a small string or
-    /// number and its slot (about 64 bytes), so a call over a string of a quarter of the limit's characters is refused.
+    /// number and its slot (about 64 bytes), so a call making one per character of a 125,000-character string is refused.
     /// </summary>
     private const double PerElement = 32;
 
