@@ -150,7 +150,9 @@ internal static class AllocationGuards
         {
             if (Arg(args, 0) is ObjectInstance template && template.Get("raw") is ObjectInstance raw)
             {
-                var total = ElementChars(raw, Math.Min(TypeConverter.ToLength(raw.Get("length")), (ulong)MaxInspected), sandbox.RemainingChars);
+                var rawLength = TypeConverter.ToLength(raw.Get("length"));
+                sandbox.Charge(rawLength); // as for join: at least a character's worth per element, before visiting them
+                var total = ElementChars(raw, Math.Min(rawLength, (ulong)MaxInspected), sandbox.RemainingChars);
                 var parts = new JsValue[args.Length];
                 parts[0] = template;
                 for (var i = 1; i < args.Length; i++)
@@ -252,7 +254,9 @@ internal static class AllocationGuards
     {
         var length = TypeConverter.ToLength(list.Get("length"));
         var total = length > 0 ? (length - 1) * (double)separatorLength : 0;
-        sandbox.Charge(total);
+        // At least a character's worth per element: an array-like claiming a billion elements ({length: 1e9}) is refused
+        // before the join visits each of them.
+        sandbox.Charge(total + length);
         sandbox.Charge(total + ElementChars(list, Math.Min(length, (ulong)MaxInspected), sandbox.RemainingChars - total));
     }
 

@@ -48,6 +48,8 @@ public sealed class ExpressionLimitsTests
         "Object.assign({}, 'x'.repeat(3.9e6))",
         "Array.from('x'.repeat(3.9e6))",
         "'x'.repeat(3.9e6).split('')",
+        "Array.prototype.join.call({ length: 1e9 }, '')",
+        "String.raw({ raw: { length: 1e9 } })",
     ];
 
     [Theory]
