@@ -202,7 +202,11 @@ public abstract partial class SqlGatewayStore
         {
             if (plan.IsDefault)
             {
-                await ExecuteAsync(connection, transaction, "UPDATE plans SET is_default = FALSE WHERE id <> @Id", ct, new { plan.Id });
+                // The plans that lose the flag change too: a new updated_at (never the one they had), so an update of one
+                // of them read before this write is refused as changed meanwhile instead of setting the flag back.
+                await ExecuteAsync(connection, transaction,
+                    "UPDATE plans SET is_default = FALSE, updated_at = CASE WHEN updated_at = @Now THEN @Later ELSE @Now END WHERE id <> @Id AND is_default",
+                    ct, new { plan.Id, Now = StoredValues.Time(plan.UpdatedAt), Later = StoredValues.Time(plan.UpdatedAt.AddTicks(1)) });
             }
 
             try

@@ -207,6 +207,26 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdatePlanAsync_AnotherPlanMadeDefaultSinceRead_ThrowsAndTheNewDefaultStands(string engine)
+    {
+        // Arrange: 'free' (the default) read for an update; meanwhile another plan becomes the default
+        var store = (await engines.CreateAsync(engine)).Store;
+        var plans = new PlanService(store, TimeProvider.System);
+        Assert.True((await plans.CreateAsync(new PlanInput { Name = "pro" }, None)).Ok);
+        var read = (await store.FindPlanAsync("free", None))!;
+        Assert.True(read.IsDefault);
+        Assert.True((await plans.UpdateAsync("pro", new PlanInput { IsDefault = true }, None)).Ok);
+
+        // Act: the old copy of 'free', still marked default, written back
+        var write = store.UpdatePlanAsync(read with { Name = "Free tier", UpdatedAt = read.UpdatedAt.AddSeconds(1) }, read.UpdatedAt, None);
+
+        // Assert
+        await Assert.ThrowsAsync<StoreChangedMeanwhileException>(() => write);
+        Assert.True((await store.FindPlanAsync("pro", None))!.IsDefault);
+        Assert.False((await store.FindPlanAsync("free", None))!.IsDefault);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task UserServiceUpdateAsync_RowChangedBeforeEveryWrite_ConflictAndOtherChangeKept(string engine)
     {
         // Arrange: a store that lets another writer change the user between each read and write of the update
