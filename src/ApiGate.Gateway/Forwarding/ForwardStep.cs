@@ -22,6 +22,9 @@ namespace ApiGate.Gateway.Forwarding;
 internal sealed partial class ForwardStep(
     IHttpForwarder forwarder, ResponseBodyTransformer responseBodies, TimeoutSources timeouts, GatewayOptions options, ILogger<ForwardStep> logger) : IRequestStep
 {
+    /// <summary>Streams an HTTP/2 upstream connection is taken to carry at once when the gateway judges whether a request queued.</summary>
+    private const int Http2StreamsPerConnection = 100;
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
     public async ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
@@ -58,10 +61,12 @@ internal sealed partial class ForwardStep(
                 request.Target = target;
                 request.Attempts++;
                 target.State.Begin();
-                // More exchanges with this target than max_conns lets open at once: this one may wait for a connection
-                // in the gateway's own pool, and a timeout that fires there is not the target's failure.
-                var queuedForConnection = upstream.Definition.MaxConns > 0 && upstream.Definition.HttpVersion != Core.Upstreams.UpstreamHttpVersion.Http2
-                    && target.State.InFlight > upstream.Definition.MaxConns;
+                // More exchanges with this target than its connections carry at once: this one may wait in the gateway's own
+                // pool, and a timeout that fires there is not the target's failure. HTTP/1.1: max_conns connections, one
+                // exchange each; HTTP/2 with max_conns: one connection (UpstreamClientPool), taken here to carry
+                // Http2StreamsPerConnection streams (the usual server limit, RFC 9113's recommended least).
+                var queuedForConnection = upstream.Definition.MaxConns > 0 && target.State.InFlight >
+                    (upstream.Definition.HttpVersion == Core.Upstreams.UpstreamHttpVersion.Http2 ? Http2StreamsPerConnection : upstream.Definition.MaxConns);
                 outcome = TargetOutcome.Neutral;
                 error = ForwarderError.None;
                 exception = null;

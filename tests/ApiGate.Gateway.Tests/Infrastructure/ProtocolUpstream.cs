@@ -42,7 +42,7 @@ internal sealed class ProtocolUpstream : IAsyncDisposable
     /// <summary>The connections requests arrived on (Kestrel's connection ids).</summary>
     public ConcurrentDictionary<string, int> Connections { get; } = new();
 
-    /// <summary>A path ending in this is answered after a quarter of a second, to hold streams open.</summary>
+    /// <summary>A path ending in this is answered after a quarter of a second (or <c>?ms=</c>), to hold streams open.</summary>
     public const string SlowPath = "/slow";
 
     public static async Task<ProtocolUpstream> StartAsync(HttpProtocols protocols, X509Certificate2? certificate = null, int? maxStreamsPerConnection = null)
@@ -76,7 +76,7 @@ internal sealed class ProtocolUpstream : IAsyncDisposable
             self.Connections.AddOrUpdate(context.Connection.Id, 1, static (_, n) => n + 1);
             if (context.Request.Path.Value?.EndsWith(SlowPath, StringComparison.Ordinal) == true)
             {
-                await Task.Delay(250, context.RequestAborted);
+                await Task.Delay(context.Request.Query.TryGetValue("ms", out var ms) ? int.Parse(ms!, System.Globalization.CultureInfo.InvariantCulture) : 250, context.RequestAborted);
             }
 
             context.Response.ContentType = "text/plain";
