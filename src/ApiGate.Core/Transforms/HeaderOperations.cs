@@ -55,15 +55,16 @@ public sealed class NameValueOperations
     }
 
     /// <summary>
-    /// The name of the first value that, made from this request (a <c>${…}</c> variable), holds one of
-    /// <paramref name="forbidden"/> — a value a header cannot carry (CR and LF would end the header line and start
-    /// another, or another request) — or null. Constant values were checked when the route was stored.
+    /// The name of the first value that, made from text nothing checked before (<see cref="ValueTemplate.ReadsUncheckedText"/>:
+    /// a query parameter, an environment variable), holds one of <paramref name="forbidden"/> — a value a header cannot
+    /// carry (CR and LF would end the header line and start another, or another request) — or null. Constant values
+    /// were checked when the route was stored; values of other variables are not rendered here.
     /// </summary>
     public string? FirstRenderedWith(IRewriteRequest request, System.Buffers.SearchValues<char> forbidden)
     {
         foreach (var (name, value) in SetValues)
         {
-            if (!value.IsConstant && value.Render(request).AsSpan().ContainsAny(forbidden))
+            if (value.ReadsUncheckedText && value.Render(request).AsSpan().ContainsAny(forbidden))
             {
                 return name;
             }
@@ -71,7 +72,7 @@ public sealed class NameValueOperations
 
         foreach (var (name, value) in AddValues)
         {
-            if (!value.IsConstant && value.Render(request).AsSpan().ContainsAny(forbidden))
+            if (value.ReadsUncheckedText && value.Render(request).AsSpan().ContainsAny(forbidden))
             {
                 return name;
             }

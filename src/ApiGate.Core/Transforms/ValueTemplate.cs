@@ -19,6 +19,13 @@ public sealed class ValueTemplate
     /// <summary>True when the value has no placeholders.</summary>
     public bool IsConstant => _parts.Length == 0 || (_parts.Length == 1 && !_parts[0].IsVariable);
 
+    /// <summary>
+    /// True when a placeholder reads text nothing checked for control characters before: a query parameter (percent-
+    /// decoded, so <c>%0d%0a</c> is a CR LF) or an environment variable. Request headers, the path and the host are
+    /// refused with a control character before any transform runs; the other variables are the gateway's own.
+    /// </summary>
+    public bool ReadsUncheckedText { get; private init; }
+
     public static ValueTemplate Parse(string source)
     {
         var parts = new List<(bool, string)>();
@@ -59,7 +66,10 @@ public sealed class ValueTemplate
             parts.Add((false, literal.ToString()));
         }
 
-        return new ValueTemplate(source, [.. parts]);
+        return new ValueTemplate(source, [.. parts])
+        {
+            ReadsUncheckedText = parts.Any(p => p.Item1 && (p.Item2.StartsWith("query.", StringComparison.Ordinal) || p.Item2.StartsWith("env.", StringComparison.Ordinal))),
+        };
     }
 
     /// <summary>The value for this request; unknown or unset variables become empty strings.</summary>
