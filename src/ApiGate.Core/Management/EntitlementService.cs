@@ -38,7 +38,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
                 return NotFound("entitlement", idOrName);
             }
 
-            var built = ApplyEntitlement(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input, creating: false);
+            var built = ApplyEntitlement(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, creating: false);
             if (built.Error is not null)
             {
                 return built.Error;

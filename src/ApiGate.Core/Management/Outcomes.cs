@@ -34,17 +34,6 @@ internal static class Outcomes
         }
     }
 
-    /// <summary>
-    /// The <c>updated_at</c> of a row changed now that was last changed at <paramref name="readAt"/>: the clock's time,
-    /// or a tick later when the clock has not moved on (a coarse or fake clock), since an update that would store the
-    /// time it read could not be told from an unchanged row by the next writer's check.
-    /// </summary>
-    public static DateTimeOffset ChangedAt(TimeProvider clock, DateTimeOffset readAt)
-    {
-        var now = clock.GetUtcNow();
-        return now == readAt ? readAt.AddTicks(1) : now;
-    }
-
     public static async Task<ManagementResult<T>> WriteAsync<T>(T value, Func<T, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         try

@@ -44,7 +44,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
                 return NotFound("plan", id);
             }
 
-            var built = ApplyPlan(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input with { Id = null });
+            var built = ApplyPlan(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input with { Id = null });
             return built.Error ?? await PriceTakenAsync(built.Value!, ct)
                 ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
         });

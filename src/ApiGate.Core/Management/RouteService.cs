@@ -55,7 +55,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
                 return NotFound("route", idOrSlug);
             }
 
-            var built = await ApplyRouteAsync(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input, cancellationToken);
+            var built = await ApplyRouteAsync(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, cancellationToken);
             if (built.Error is not null)
             {
                 return built.Error;

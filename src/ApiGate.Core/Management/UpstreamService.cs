@@ -57,7 +57,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
                 return NotFound("upstream", idOrSlug);
             }
 
-            var built = ApplyUpstream(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input);
+            var built = ApplyUpstream(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input);
             if (built.Error is not null)
             {
                 return built.Error;

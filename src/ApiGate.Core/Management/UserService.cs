@@ -60,7 +60,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
                 return NotFound("user", idOrEmail);
             }
 
-            var built = await ApplyUserAsync(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input, ct);
+            var built = await ApplyUserAsync(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, ct);
             return built.Error ?? await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct);
         });
 

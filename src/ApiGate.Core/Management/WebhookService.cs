@@ -80,7 +80,7 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
                 return NotFound("webhook", id);
             }
 
-            var built = Apply(existing with { UpdatedAt = ChangedAt(timeProvider, existing.UpdatedAt) }, input);
+            var built = Apply(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input);
             return built.Error ?? await WriteAsync(built.Value!, (endpoint, c) => store.UpdateWebhookEndpointAsync(endpoint, existing.UpdatedAt, c), ct);
         });
 

@@ -21,7 +21,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
     public const int MaxEntries = 100_000;
 
     private readonly ConfigScopedCache<KeyHash, CachedKey> _cache = new(MaxEntries);
-    private readonly ConcurrentDictionary<(KeyHash Hash, long Version), Lazy<Task<CachedKey>>> _pending = new();
+    private readonly SingleFlight<(KeyHash Hash, long Version), CachedKey> _lookups = new();
 
     /// <summary>Number of database lookups made (cache misses); for tests and metrics.</summary>
     public long Lookups;
@@ -52,11 +52,10 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
             return (null, Errors.StoreUnavailable);
         }
 
-        var lookup = _pending.GetOrAdd(
-            (hash, snapshot.Version),
-            static (pending, state) => new Lazy<Task<CachedKey>>(() => state.Self.LookupOnceAsync(state.Presented, pending.Hash, state.Snapshot)),
-            (Self: this, Presented: presented, Snapshot: snapshot));
-        return await guard.WaitAsync(lookup.Value, cancellationToken) is { } cached ? Decide(cached) : (null, Errors.StoreUnavailable);
+        var lookup = _lookups.Run(
+            (hash, snapshot.Version), (Self: this, Presented: presented, Snapshot: snapshot),
+            static (key, state) => state.Self.LookupOnceAsync(state.Presented, key.Hash, state.Snapshot));
+        return await guard.WaitAsync(lookup, cancellationToken) is { } cached ? Decide(cached) : (null, Errors.StoreUnavailable);
     }
 
     /// <summary>
@@ -66,24 +65,16 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
     /// </summary>
     private async Task<CachedKey> LookupOnceAsync(string presented, KeyHash hash, ConfigSnapshot snapshot)
     {
-        try
+        // The cache once more: a request that missed it just before another one for the same key finished (cached, then
+        // left the table of runs) finds the result here instead of reading the store again.
+        if (_cache.TryGet(snapshot.Version, hash, out var cached))
         {
-            // The cache once more: a request that missed it just before another one for the same key finished (cached,
-            // then left the pending table) finds the result here instead of reading the store again.
-            if (_cache.TryGet(snapshot.Version, hash, out var cached))
-            {
-                return cached;
-            }
-
-            cached = await LookupAsync(presented, hash, snapshot);
-            _cache.Set(snapshot.Version, hash, cached);
             return cached;
         }
-        finally
-        {
-            // Only this lookup's entry can be there: nothing else is added under its key while it is.
-            _pending.TryRemove((hash, snapshot.Version), out _);
-        }
+
+        cached = await LookupAsync(presented, hash, snapshot);
+        _cache.Set(snapshot.Version, hash, cached);
+        return cached;
     }
 
     private (RequestIdentity?, GatewayError?) Decide(CachedKey cached)

@@ -323,11 +323,9 @@ internal sealed partial class PortalAccountService(
                 return;
             }
 
-            var now = timeProvider.GetUtcNow();
             try
             {
-                // A time other than the one read, even on a clock that has not moved: the next writer's check compares it.
-                await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = now == pending.UpdatedAt ? now.AddTicks(1) : now },
+                await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = RowVersion.ChangedAt(timeProvider, pending.UpdatedAt) },
                     pending.UpdatedAt, ct);
                 return;
             }

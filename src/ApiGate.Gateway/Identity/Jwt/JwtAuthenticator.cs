@@ -34,7 +34,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
     // Only with an issuer: a gateway without one loads the token libraries only if a client sends it a JWT (docs/performance.md).
     private readonly Validation? _validation;
     private readonly ConfigScopedCache<string, Resolved> _cache = new(MaxEntries, StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(string Subject, long Version), Lazy<Task<Resolved>>> _pending = new();
+    private readonly SingleFlight<(string Subject, long Version), Resolved> _resolutions = new();
     private readonly StoreLookupGuard _guard;
 
     /// <summary>Store reads made for subjects not in memory; for tests.</summary>
@@ -146,11 +146,10 @@ internal sealed partial class JwtAuthenticator : IDisposable
                 return (null, Errors.Unavailable); // the database did not answer a moment ago (StoreLookupGuard)
             }
 
-            var lazy = _pending.GetOrAdd(
-                (subject, snapshot.Version),
-                static (pending, state) => new Lazy<Task<Resolved>>(() => state.Self.ResolveOnceAsync(pending.Version, pending.Subject, state.Email)),
-                (Self: this, Email: email));
-            if (await _guard.WaitAsync(lazy.Value, CancellationToken.None) is not { } found)
+            var resolution = _resolutions.Run(
+                (subject, snapshot.Version), (Self: this, Email: email),
+                static (key, state) => state.Self.ResolveOnceAsync(key.Version, key.Subject, state.Email));
+            if (await _guard.WaitAsync(resolution, CancellationToken.None) is not { } found)
             {
                 return (null, Errors.Unavailable);
             }
@@ -183,33 +182,24 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
     /// <summary>
     /// The cache once more before the store: a request that missed the cache just before another one for the same subject
-    /// finished (cached its result, then removed its pending entry) finds the result here instead of looking it up again.
+    /// finished (cached its result, then left the table of runs) finds the result here instead of looking it up again.
     /// </summary>
     private async Task<Resolved> ResolveOnceAsync(long version, string subject, string? email)
     {
-        try
+        if (_cache.TryGet(version, subject, out var cached))
         {
-            if (_cache.TryGet(version, subject, out var cached))
-            {
-                return cached;
-            }
-
-            var resolved = await ResolveAsync(subject, email);
-            if (resolved.Cacheable)
-            {
-                // Under the version the lookup began in (kept only while no newer one has started), and before the pending
-                // entry goes: a request arriving in between finds one or the other.
-                _cache.Set(version, subject, resolved);
-            }
-
-            return resolved;
+            return cached;
         }
-        finally
+
+        var resolved = await ResolveAsync(subject, email);
+        if (resolved.Cacheable)
         {
-            // Removed by the lookup itself, not by a request that stopped waiting for it: while it runs (a database that
-            // hangs), later requests for the subject wait for it instead of starting another.
-            _pending.TryRemove((subject, version), out _);
+            // Under the version the lookup began in (kept only while no newer one has started), and before the run leaves
+            // its table: a request arriving in between finds one or the other.
+            _cache.Set(version, subject, resolved);
         }
+
+        return resolved;
     }
 
     /// <summary>

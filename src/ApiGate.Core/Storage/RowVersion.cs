@@ -1,0 +1,19 @@
+namespace ApiGate.Core.Storage;
+
+/// <summary>
+/// A row's <c>updated_at</c> is its version: an update is written only while the row still has the one the writer read
+/// (<see cref="StoreChangedMeanwhileException"/> otherwise).
+/// </summary>
+public static class RowVersion
+{
+    /// <summary>
+    /// The <c>updated_at</c> of a row changed now that was last changed at <paramref name="readAt"/>: the clock's time,
+    /// or a tick later when the clock has not moved on (a coarse or fake clock), since an update that would store the
+    /// time it read could not be told from an unchanged row by the next writer's check.
+    /// </summary>
+    public static DateTimeOffset ChangedAt(TimeProvider clock, DateTimeOffset readAt)
+    {
+        var now = clock.GetUtcNow();
+        return now == readAt ? readAt.AddTicks(1) : now;
+    }
+}
