@@ -84,7 +84,7 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
     private UpstreamBinding Bind(UpstreamDefinition upstream)
     {
         var timeout = upstream.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : options.UpstreamTimeout;
-        return new UpstreamBinding(upstream, clients.Get(upstream, timeout), options.UpstreamTimeout, targets, timeProvider);
+        return new UpstreamBinding(upstream, clients.Get(upstream, timeout), clients.GetStreaming(upstream, timeout), options.UpstreamTimeout, targets, timeProvider);
     }
 
     private static PathRewriter? CompileRewrite(RouteDefinition route) =>

@@ -79,7 +79,7 @@ internal sealed partial class SnapshotManager(
 
         Volatile.Write(ref _current, next);
         var live = next.RouteUpstreams.Concat([next.DefaultUpstream]).OfType<UpstreamBinding>().ToList();
-        clients.RetireAllExcept(live.Select(b => b.Client).ToHashSet());
+        clients.RetireAllExcept(live.Select(b => b.Client).Concat(live.Select(b => b.StreamClient).OfType<HttpMessageInvoker>()).ToHashSet());
         targets.Retain(live.Select(b => ((IReadOnlyList<TargetBinding>)b.Targets, b.Health)));
         LogReloaded(next.Version, next.Routes.Routes.Count);
     }

@@ -19,10 +19,12 @@ internal sealed class UpstreamBinding
 
     private readonly ForwarderRequestConfig _requestConfig;
 
-    public UpstreamBinding(UpstreamDefinition definition, HttpMessageInvoker client, TimeSpan defaultTimeout, TargetRegistry registry, TimeProvider timeProvider)
+    public UpstreamBinding(UpstreamDefinition definition, HttpMessageInvoker client, HttpMessageInvoker? streamClient, TimeSpan defaultTimeout, TargetRegistry registry,
+        TimeProvider timeProvider)
     {
         Definition = definition;
         Client = client;
+        StreamClient = streamClient;
         Timeout = definition.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : defaultTimeout;
         var targets = definition.EffectiveTargets;
         Targets = [.. targets.Select(t => new TargetBinding(t.Url, t.Weight, registry.Get(definition.Id, t.Url, t.Weight)))];
@@ -61,6 +63,9 @@ internal sealed class UpstreamBinding
     public TargetHealthPolicy Health { get; }
 
     public HttpMessageInvoker Client { get; }
+
+    /// <summary>The client of <c>sse</c> exchanges, or null when <see cref="Client"/> serves them (<see cref="UpstreamClientPool.GetStreaming"/>).</summary>
+    public HttpMessageInvoker? StreamClient { get; }
 
     /// <summary>Total timeout for <c>http</c>; idle timeout for the streaming protocols.</summary>
     public TimeSpan Timeout { get; }

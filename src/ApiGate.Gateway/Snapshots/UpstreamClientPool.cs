@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using ApiGate.Core.Upstreams;
+using ApiGate.Gateway.UpstreamHttp;
 
 namespace ApiGate.Gateway.Snapshots;
 
@@ -24,7 +25,17 @@ internal sealed class UpstreamClientPool : IDisposable
     }
 
     public HttpMessageInvoker Get(UpstreamDefinition upstream, TimeSpan timeout) =>
-        _clients.GetOrAdd(new ClientKey(upstream.Id, upstream.IdleConnTimeoutMs, upstream.MaxConns, timeout), Create);
+        _clients.GetOrAdd(new ClientKey(upstream.Id, upstream.IdleConnTimeoutMs, upstream.MaxConns, timeout, Streaming: false), Create);
+
+    /// <summary>
+    /// The client of <c>sse</c> routes on an HTTP/1.1 upstream (<see cref="Http1StreamingHandler"/>: a connection per stream,
+    /// no buffer held while idle), or null where the pooled client must serve them too: an HTTP/2 upstream (one connection
+    /// already carries many streams) or one with <c>max_conns</c> (the pooled client enforces the cap).
+    /// </summary>
+    public HttpMessageInvoker? GetStreaming(UpstreamDefinition upstream, TimeSpan timeout) =>
+        upstream.HttpVersion != UpstreamHttpVersion.Http11 || upstream.MaxConns > 0
+            ? null
+            : _clients.GetOrAdd(new ClientKey(upstream.Id, 0, 0, timeout, Streaming: true), Create);
 
     /// <summary>Schedules disposal of clients whose key is not in <paramref name="inUse"/>.</summary>
     public void RetireAllExcept(IReadOnlySet<HttpMessageInvoker> inUse)
@@ -51,7 +62,13 @@ internal sealed class UpstreamClientPool : IDisposable
     private HttpMessageInvoker Create(ClientKey key)
     {
         // Half the request timeout (at most 5 s): an unreachable target then leaves time to retry on another one.
-        var handler = CreateHandler(key.Timeout / 2 < MaxConnectTimeout ? key.Timeout / 2 : MaxConnectTimeout);
+        var connectTimeout = key.Timeout / 2 < MaxConnectTimeout ? key.Timeout / 2 : MaxConnectTimeout;
+        if (key.Streaming)
+        {
+            return new HttpMessageInvoker(new Http1StreamingHandler(connectTimeout, _tlsTrust.ChainPolicy()), disposeHandler: true);
+        }
+
+        var handler = CreateHandler(connectTimeout);
         handler.PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(key.IdleConnTimeoutMs);
         handler.MaxConnectionsPerServer = key.MaxConns > 0 ? key.MaxConns : int.MaxValue;
         // The HTTP client caps HTTP/1.1 connections only: with several HTTP/2 connections allowed it opens one more each
@@ -89,5 +106,5 @@ internal sealed class UpstreamClientPool : IDisposable
         RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
     };
 
-    private readonly record struct ClientKey(string UpstreamId, int IdleConnTimeoutMs, int MaxConns, TimeSpan Timeout);
+    private readonly record struct ClientKey(string UpstreamId, int IdleConnTimeoutMs, int MaxConns, TimeSpan Timeout, bool Streaming);
 }

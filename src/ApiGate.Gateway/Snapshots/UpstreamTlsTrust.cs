@@ -22,11 +22,14 @@ internal sealed class UpstreamTlsTrust
     public static UpstreamTlsTrust Only(X509Certificate2 root) => new(root);
 
     /// <summary>Applies the trust to a handler before its first use.</summary>
-    public void Apply(SocketsHttpHandler handler)
+    public void Apply(SocketsHttpHandler handler) => handler.SslOptions.CertificateChainPolicy = ChainPolicy();
+
+    /// <summary>The chain policy a TLS client of the upstreams uses: null for the system's roots, else one trusting the root only.</summary>
+    public X509ChainPolicy? ChainPolicy()
     {
         if (_root is null)
         {
-            return;
+            return null;
         }
 
         var policy = new X509ChainPolicy
@@ -35,6 +38,6 @@ internal sealed class UpstreamTlsTrust
             RevocationMode = X509RevocationMode.NoCheck,
         };
         policy.CustomTrustStore.Add(_root);
-        handler.SslOptions.CertificateChainPolicy = policy;
+        return policy;
     }
 }

@@ -443,7 +443,7 @@ public sealed class LoadBalancerTests
 
     private UpstreamBinding Binding(string upstreamId, HealthCheckSettings health, HttpMessageInvoker client) =>
         new(new UpstreamDefinition { Id = upstreamId, Name = upstreamId, Slug = upstreamId, BaseUrl = "http://10.0.0.1:8080", HealthCheck = health },
-            client, TimeSpan.FromSeconds(30), _registry, _time);
+            client, null, TimeSpan.FromSeconds(30), _registry, _time);
 
     /// <summary>Collects formatted log messages.</summary>
     [Fact]

@@ -47,7 +47,7 @@ public sealed class ProbeClientsTests : IDisposable
         Core.Text.Durations.TryParse(timeout, out var value);
         var health = new HealthCheckSettings { Path = "/healthz", TimeoutMs = (int)value.TotalMilliseconds };
         return new UpstreamBinding(new UpstreamDefinition { Id = "up_probe", Name = "p", Slug = "p", BaseUrl = "http://127.0.0.1:1", HealthCheck = health },
-            _traffic, TimeSpan.FromSeconds(30), _registry, _time);
+            _traffic, null, TimeSpan.FromSeconds(30), _registry, _time);
     }
 
     private sealed class NoStore : Core.Storage.ITargetHealthStore

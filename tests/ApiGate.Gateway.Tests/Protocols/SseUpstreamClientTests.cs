@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApiGate.Gateway.Tests.Protocols;
+
+/// <summary>
+/// <c>sse</c> routes on HTTP/1.1 upstreams go through the gateway's own stream client (a connection per stream, no
+/// idle buffers): what the upstream receives, bodies both ways, retries and errors, TLS.
+/// </summary>
+public sealed class SseUpstreamClientTests : GatewayTestBase
+{
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "http", Path = "/http/*", Upstream = "backend" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse" });
+    }
+
+    [Fact]
+    public async Task SseRoute_EachStreamOnAConnectionOfItsOwn_HttpRouteOnThePooledOnes()
+    {
+        using var stream = await Gateway.Client.GetAsync(Gateway.Url + "/events/sse", HttpCompletionOption.ResponseHeadersRead);
+        Upstream.SecondEventGate.TrySetResult();
+        var events = await stream.Content.ReadAsStringAsync();
+        using var plain = await Gateway.Client.GetAsync(Gateway.Url + "/http/plain");
+
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        Assert.Contains("data: one", events);
+        Assert.Contains("data: two", events);
+        Assert.Equal("close", Header(Upstream.Received.Single(r => r.Path.EndsWith("/sse", StringComparison.Ordinal)), "Connection"));
+        Assert.Null(Header(Upstream.Received.Single(r => r.Path.EndsWith("/plain", StringComparison.Ordinal)), "Connection"));
+    }
+
+    [Fact]
+    public async Task SseRoute_PostWithABody_KnownOrUnknownLength_ReachesTheUpstream()
+    {
+        using var known = await Gateway.Client.PostAsync(Gateway.Url + "/events/echo-body", new StringContent("{\"prompt\":\"known\"}", Encoding.UTF8, "application/json"));
+        var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes("{\"prompt\":\"chunked\"}")));
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/events/echo-body") { Content = chunked };
+        request.Headers.TransferEncodingChunked = true;
+        using var unknown = await Gateway.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, known.StatusCode);
+        Assert.Contains("known", await known.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, unknown.StatusCode);
+        Assert.Contains("chunked", await unknown.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task SseRoute_OneTargetRefusesConnections_EveryStreamRetriedOnTheOther()
+    {
+        var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var closedPort = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        var created = await Gateway.Upstreams.CreateAsync(new UpstreamInput
+        {
+            Name = "pair",
+            Targets = [new TargetInput { Url = $"http://127.0.0.1:{closedPort}" }, new TargetInput { Url = Upstream.Url }],
+        }.Parsed(), CancellationToken.None);
+        Assert.True(created.Ok, created.Error?.ToString());
+        await Gateway.AddRouteAsync(new RouteInput { Name = "pair-events", Path = "/pair/*", Upstream = "pair", Protocol = "sse" });
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await Gateway.Client.GetAsync(Gateway.Url + "/pair/plain");
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+    }
+
+    [Fact]
+    public async Task SseRoute_UpstreamSendsAnInvalidHead_Answers502UpstreamError()
+    {
+        await using var hostile = await ScriptedBackend.StartAsync("HTTP/1.1 200 OK\r\nX-Forged : usr_admin\r\n\r\n");
+        await Gateway.AddUpstreamAsync("hostile", hostile.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "hostile-events", Path = "/hostile/*", Upstream = "hostile", Protocol = "sse" });
+
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/hostile/x");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("upstream_error", await response.Content.ReadAsStringAsync());
+        Assert.False(response.Headers.Contains("X-Forged"));
+    }
+
+    [Fact]
+    public async Task SseRoute_TlsUpstream_TrustedCertificate_StreamsOverHttp11()
+    {
+        using var certificate = TestCertificates.CreateLoopbackServer();
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http1AndHttp2, certificate);
+        await using var gateway = await TestGateway.StartAsync(services: s => s.AddSingleton(UpstreamTlsTrust.Only(X509CertificateLoader.LoadCertificate(certificate.RawData))));
+        await gateway.AddUpstreamAsync("tls", upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "tls-events", Path = "/tls/*", Upstream = "tls", Protocol = "sse" });
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/tls/x");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("HTTP/1.1", await response.Content.ReadAsStringAsync());
+    }
+
+    private static string? Header(ReceivedRequest request, string name) =>
+        request.Headers.FirstOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
+}

@@ -1,0 +1,428 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.UpstreamHttp;
+
+namespace ApiGate.Gateway.Tests.UpstreamHttp;
+
+/// <summary>The HTTP/1.1 client of event streams against raw loopback servers: framing, strictness, errors, buffers.</summary>
+public sealed class Http1StreamingHandlerTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Chunked_OneByteAtATime_HeadersBodyAndTrailersArrive_ThenConnectionClosed()
+    {
+        await using var server = RawHttpServer.StartByteByByte(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nX-Custom:  spaced value \t\r\n\r\n"
+            + "5;name=value\r\nhello\r\n7 \r\n, world\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\n\r\n");
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/events"), CancellationToken.None);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpVersion.Version11, response.Version);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("spaced value", Assert.Single(response.Headers.GetValues("X-Custom")));
+        Assert.Equal("hello, world0123456789", body);
+        Assert.Equal("t", Assert.Single(response.TrailingHeaders.GetValues("X-Trailer")));
+        await server.ClientClosed.Task.WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task ContentLength_ExactlyThatManyBytesRead_ThenConnectionClosed()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nhello");
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(5, response.Content.Headers.ContentLength);
+        Assert.Equal("hello", await response.Content.ReadAsStringAsync());
+        await server.ClientClosed.Task.WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task NeitherLengthNorChunked_BodyReadUntilTheUpstreamCloses()
+    {
+        await using var server = RawHttpServer.Start(async stream =>
+        {
+            await stream.WriteAsync("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst "u8.ToArray());
+            await stream.WriteAsync("second"u8.ToArray());
+            stream.Close();
+        });
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        Assert.Equal(HttpVersion.Version10, response.Version);
+        Assert.Null(response.Content.Headers.ContentLength);
+        Assert.Equal("first second", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task InterimResponses_AreSkipped_TheFinalOneIsReturned()
+    {
+        await using var server = RawHttpServer.Start(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("Link"));
+        Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task HeadRequest_NoBodyIsRead_AndItsContentLengthIsPassedOn()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n");
+        using var client = Client();
+
+        using var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, server.Url + "/x"), CancellationToken.None);
+
+        Assert.Equal(42, response.Content.Headers.ContentLength);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+        await server.ClientClosed.Task.WaitAsync(Wait);
+    }
+
+    [Theory]
+    [InlineData(204)]
+    [InlineData(304)]
+    public async Task NoContentStatuses_HaveNoBody(int status)
+    {
+        await using var server = RawHttpServer.Start($"HTTP/1.1 {status} X\r\nTransfer-Encoding: chunked\r\n\r\n");
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task TransferEncodingAndContentLength_ChunkedWins_AndTheLengthIsNotPassedOn()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nsix ok\r\n0\r\n\r\n");
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        Assert.Null(response.Content.Headers.ContentLength);
+        Assert.Equal("six ok", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task NonStandardReasonPhrase_IsKept_StandardOneIsNotCopied()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 418 Short And Stout\r\nContent-Length: 0\r\n\r\n");
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        Assert.Equal("Short And Stout", response.ReasonPhrase);
+    }
+
+    [Theory]
+    [InlineData("HTTP/2.0 200 OK\r\n\r\n", "status line")]
+    [InlineData("HTTP/1.1 20 OK\r\n\r\n", "status line")]
+    [InlineData("HTTP/1.1 200OK\r\n\r\n", "status line")]
+    [InlineData("ICY 200 OK\r\n\r\n", "status line")]
+    [InlineData("HTTP/1.1 099 Low\r\n\r\n", "below 100")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-Bad : v\r\n\r\n", "not a token")]
+    [InlineData("HTTP/1.1 200 OK\r\nX(Bad): v\r\n\r\n", "not a token")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A: v\r\n folded\r\n\r\n", "folded")]
+    [InlineData("HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", "without a name")]
+    [InlineData("HTTP/1.1 200 OK\r\n: v\r\n\r\n", "without a name")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n", "CR or NUL")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n", "CR or NUL")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "two different")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", "two different")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "not a number")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n", "not a number")]
+    [InlineData("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", "switched protocols")]
+    public async Task MalformedHead_IsAnInvalidResponse(string head, string expectedInMessage)
+    {
+        await using var server = RawHttpServer.Start(head);
+        using var client = Client();
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get(server.Url + "/x"), CancellationToken.None));
+
+        Assert.Equal(HttpRequestError.InvalidResponse, error.HttpRequestError);
+        Assert.Contains(expectedInMessage, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("zz\r\nhello\r\n0\r\n\r\n", "not a hexadecimal")]
+    [InlineData("5 x\r\nhello\r\n0\r\n\r\n", "other than an extension")]
+    [InlineData("1000000000000000\r\n", "not a hexadecimal")]
+    [InlineData("3\r\nhello\r\n0\r\n\r\n", "longer than its chunk size")]
+    [InlineData("5\r\r\nhello\r\n0\r\n\r\n", "CR or NUL")]
+    [InlineData("0\r\nBad Trailer: v\r\n\r\n", "not a token")]
+    public async Task MalformedChunks_FailTheBodyAsAnInvalidResponse(string chunks, string expectedInMessage)
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks);
+        using var client = Client();
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => response.Content.ReadAsByteArrayAsync());
+
+        Assert.Equal(HttpRequestError.InvalidResponse, error.HttpRequestError);
+        Assert.Contains(expectedInMessage, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HeadLargerThan64KiB_IsAConfigurationLimit()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\n" + string.Concat(Enumerable.Range(0, 700).Select(i => $"X-Filler-{i}: {new string('v', 90)}\r\n")) + "\r\n");
+        using var client = Client();
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get(server.Url + "/x"), CancellationToken.None));
+
+        Assert.Equal(HttpRequestError.ConfigurationLimitExceeded, error.HttpRequestError);
+    }
+
+    [Fact]
+    public async Task HeadJustUnder64KiB_IsRead()
+    {
+        var filler = string.Concat(Enumerable.Range(0, 600).Select(i => $"X-Filler-{i}: {new string('v', 90)}\r\n"));
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\n" + filler + "Content-Length: 2\r\n\r\nok");
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+        Assert.Equal(new string('v', 90), Assert.Single(response.Headers.GetValues("X-Filler-599")));
+    }
+
+    [Fact]
+    public async Task ClosedBeforeTheHeadEnds_IsResponseEnded()
+    {
+        await using var server = RawHttpServer.Start(async stream =>
+        {
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-"u8.ToArray());
+            stream.Close();
+        });
+        using var client = Client();
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get(server.Url + "/x"), CancellationToken.None));
+
+        Assert.Equal(HttpRequestError.ResponseEnded, error.HttpRequestError);
+    }
+
+    [Theory]
+    [InlineData("Content-Length: 10\r\n\r\nhalf!")]
+    [InlineData("Transfer-Encoding: chunked\r\n\r\nA\r\nhalf!")]
+    [InlineData("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")]
+    public async Task ClosedBeforeTheBodyEnds_ReadFailsAsResponseEnded(string rest)
+    {
+        await using var server = RawHttpServer.Start(async stream =>
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\n" + rest));
+            stream.Close();
+        });
+        using var client = Client();
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        var body = await response.Content.ReadAsStreamAsync();
+
+        var error = await Assert.ThrowsAsync<HttpIOException>(() => body.CopyToAsync(Stream.Null));
+
+        Assert.Equal(HttpRequestError.ResponseEnded, error.HttpRequestError);
+    }
+
+    [Fact]
+    public async Task Request_IsWrittenWithHostEveryHeaderAndConnectionClose_FramingHeadersTheWritersOwn()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 204 No Content\r\n\r\n");
+        using var client = Client();
+        var request = Get(server.Url + "/a%20b/c?q=1&r=%2F");
+        request.Headers.TryAddWithoutValidation("X-Multi", ["one", "two"]);
+        request.Headers.TryAddWithoutValidation("X-Name", "Zoë");
+        request.Headers.TryAddWithoutValidation("Transfer-Encoding", "gzip");
+        request.Headers.TryAddWithoutValidation("Connection", "keep-alive");
+        request.Headers.TryAddWithoutValidation("Expect", "100-continue");
+
+        using var response = await client.SendAsync(request, CancellationToken.None);
+
+        var sent = Encoding.UTF8.GetString(Assert.Single(server.Requests));
+        var port = new Uri(server.Url).Port;
+        Assert.StartsWith($"GET /a%20b/c?q=1&r=%2F HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n", sent);
+        Assert.Contains("\r\nX-Multi: one, two\r\n", sent);
+        Assert.Contains("\r\nX-Name: Zoë\r\n", sent);
+        Assert.Contains("\r\nConnection: close\r\n\r\n", sent);
+        Assert.DoesNotContain("Transfer-Encoding", sent);
+        Assert.DoesNotContain("keep-alive", sent);
+        Assert.DoesNotContain("Expect", sent);
+    }
+
+    [Fact]
+    public async Task Request_BodyWithLength_SentWithContentLength_BodyOfUnknownLength_SentChunked()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        using var client = Client();
+        var known = new HttpRequestMessage(HttpMethod.Post, server.Url + "/known") { Content = new StringContent("{\"prompt\":\"hi\"}", Encoding.UTF8, "application/json") };
+        var unknown = new HttpRequestMessage(HttpMethod.Post, server.Url + "/unknown") { Content = new StreamedContent(["part one, ", new string('x', 20_000), "end"]) };
+
+        (await client.SendAsync(known, CancellationToken.None)).Dispose();
+        (await client.SendAsync(unknown, CancellationToken.None)).Dispose();
+
+        var requests = server.Requests.Select(r => Encoding.UTF8.GetString(r)).ToArray();
+        var first = requests.Single(r => r.StartsWith("POST /known", StringComparison.Ordinal));
+        var second = requests.Single(r => r.StartsWith("POST /unknown", StringComparison.Ordinal));
+        Assert.Contains("\r\nContent-Length: 15\r\n", first);
+        Assert.Contains("\r\nContent-Type: application/json; charset=utf-8\r\n", first);
+        Assert.EndsWith("\r\n\r\n{\"prompt\":\"hi\"}", first);
+        Assert.Contains("\r\nTransfer-Encoding: chunked\r\n", second);
+        Assert.DoesNotContain("Content-Length", second);
+        Assert.EndsWith("\r\n\r\nA\r\npart one, \r\n4E20\r\n" + new string('x', 20_000) + "\r\n3\r\nend\r\n0\r\n\r\n", second);
+    }
+
+    [Fact]
+    public async Task Request_PostWithoutBody_SaysContentLengthZero()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        using var client = Client();
+
+        (await client.SendAsync(new HttpRequestMessage(HttpMethod.Post, server.Url + "/x"), CancellationToken.None)).Dispose();
+
+        Assert.Contains("\r\nContent-Length: 0\r\n", Encoding.UTF8.GetString(Assert.Single(server.Requests)));
+    }
+
+    [Fact]
+    public async Task Request_BodyLongerThanItsContentLength_FailsAndTheExtraIsNeverSent()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        using var client = Client();
+        var content = new StreamedContent(["12345", "GET /smuggled HTTP/1.1\r\n\r\n"]);
+        content.Headers.ContentLength = 5;
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(new HttpRequestMessage(HttpMethod.Post, server.Url + "/x") { Content = content }, CancellationToken.None));
+
+        Assert.Contains("longer than its Content-Length", error.Message, StringComparison.Ordinal);
+        await Task.Delay(200); // let the server record what reached it
+        Assert.DoesNotContain(server.Requests, r => Encoding.UTF8.GetString(r).Contains("smuggled", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Request_HeaderValueWithALineBreak_FailsAndNothingIsSent()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        using var client = Client();
+        var request = Get(server.Url + "/x");
+        request.Headers.TryAddWithoutValidation("X-Injected", "a\r\nX-User-ID: usr_admin");
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(request, CancellationToken.None));
+
+        Assert.Contains("'X-Injected' has a line break", error.Message, StringComparison.Ordinal);
+        Assert.Empty(server.Requests);
+    }
+
+    [Fact]
+    public async Task ConnectionRefused_IsAConnectionError()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var client = Client();
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get($"http://127.0.0.1:{port}/x"), CancellationToken.None));
+
+        Assert.Equal(HttpRequestError.ConnectionError, error.HttpRequestError);
+        Assert.IsType<SocketException>(error.InnerException);
+    }
+
+    [Fact]
+    public async Task TlsUpstream_TrustedRoot_StreamsOverTls_UntrustedIsASecureConnectionError()
+    {
+        using var certificate = TestCertificates.CreateLoopbackServer();
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ntls!\r\n0\r\n\r\n", certificate);
+        var root = X509CertificateLoader.LoadCertificate(certificate.RawData);
+        var trusting = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+        trusting.CustomTrustStore.Add(root);
+        using var trustingClient = new HttpMessageInvoker(new Http1StreamingHandler(TimeSpan.FromSeconds(5), trusting));
+        using var systemRootsClient = Client();
+
+        using var response = await trustingClient.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => systemRootsClient.SendAsync(Get(server.Url + "/x"), CancellationToken.None));
+
+        Assert.Equal("tls!", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpRequestError.SecureConnectionError, error.HttpRequestError);
+    }
+
+    [Fact]
+    public async Task IdleStream_HoldsNoBuffer_BetweenEvents()
+    {
+        var nextEvent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = RawHttpServer.Start(async stream =>
+        {
+            // The first event arrives with the head, in the same write: it sits in the head's buffer at first.
+            await stream.WriteAsync("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: 1\n\n\r\n"u8.ToArray());
+            await nextEvent.Task;
+            await stream.WriteAsync("9\r\ndata: 2\n\n\r\n0\r\n\r\n"u8.ToArray());
+        });
+        using var client = Client();
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+        var body = Assert.IsType<Http1ResponseBody>(await response.Content.ReadAsStreamAsync());
+        Assert.True(body.HoldsBuffer);
+        var buffer = new byte[64];
+
+        var first = await body.ReadAsync(buffer);
+        var idle = body.ReadAsync(Memory<byte>.Empty).AsTask(); // what a copy loop issues while it waits for the next event
+        await Task.Delay(100);
+
+        Assert.Equal("data: 1\n\n", Encoding.ASCII.GetString(buffer, 0, first));
+        Assert.False(idle.IsCompleted);
+        Assert.False(body.HoldsBuffer);
+        nextEvent.SetResult();
+        await idle.WaitAsync(Wait);
+        var second = await body.ReadAsync(buffer);
+        Assert.Equal("data: 2\n\n", Encoding.ASCII.GetString(buffer, 0, second));
+        Assert.Equal(0, await body.ReadAsync(buffer));
+        Assert.True(body.IsComplete);
+        Assert.False(body.HoldsBuffer);
+    }
+
+    [Fact]
+    public async Task PendingRead_Canceled_ThrowsCanceled_AndDisposingClosesTheConnection()
+    {
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        using var client = Client();
+        var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+        var body = await response.Content.ReadAsStreamAsync();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => body.ReadAsync(new byte[16], cancel.Token).AsTask());
+        response.Dispose();
+
+        await server.ClientClosed.Task.WaitAsync(Wait);
+    }
+
+    private static HttpMessageInvoker Client() => new(new Http1StreamingHandler(TimeSpan.FromSeconds(5), chainPolicy: null));
+
+    private static HttpRequestMessage Get(string url) => new(HttpMethod.Get, url);
+
+    /// <summary>A request body of unknown length, written in the given pieces.</summary>
+    private sealed class StreamedContent(string[] pieces) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            foreach (var piece in pieces)
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(piece));
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+}
