@@ -49,9 +49,9 @@ internal sealed partial class ForwardStep(
         // once the exchange is over.
         var total = request.Route.Definition.Protocol == RouteProtocol.Http ? timeouts.Rent(upstream.Timeout) : null;
         var requestConfig = total is null ? upstream.RequestConfig : upstream.HttpRequestConfig;
-        // An event stream through an HTTP/1.1 upstream goes on a connection of its own that holds no buffer while idle
-        // (UpstreamClientPool.GetStreaming); an upgrade asked on such a route stays with the pooled client, which tunnels it.
-        var client = request.Route.Definition.Protocol == RouteProtocol.Sse && upstream.StreamClient is { } streamClient && !IsUpgrade(context)
+        // An event stream or a WebSocket through an HTTP/1.1 upstream goes on a connection of its own that holds no
+        // buffer while idle (UpstreamClientPool.GetStreaming).
+        var client = request.Route.Definition.Protocol is RouteProtocol.Sse or RouteProtocol.Websocket && upstream.StreamClient is { } streamClient
             ? streamClient
             : upstream.Client;
         try
@@ -161,9 +161,6 @@ internal sealed partial class ForwardStep(
             }
         }
     }
-
-    private static bool IsUpgrade(HttpContext context) =>
-        context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true || context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect == true;
 
     private static string FailureReason(ForwarderError error, Exception? exception, HttpContext context) => error == ForwarderError.None
         ? "status " + context.Response.StatusCode.ToString(CultureInfo.InvariantCulture)

@@ -8,7 +8,8 @@ namespace ApiGate.Gateway.UpstreamHttp;
 /// <summary>
 /// Writes an <see cref="HttpRequestMessage"/> as an HTTP/1.1 request (RFC 9112 §3) on a connection used for this one
 /// exchange: the request line with the URI's path and query as they are, <c>Host</c>, every header of the request
-/// and its content (values as UTF-8, as the gateway's pooled client sends them), <c>Connection: close</c>, and the
+/// and its content (values as UTF-8, as the gateway's pooled client sends them), <c>Connection: close</c> (or
+/// <c>Connection: Upgrade</c> for a request that carries an <c>Upgrade</c> header), and the
 /// body with its <c>Content-Length</c> when known, else chunked. The framing is the writer's alone: a
 /// <c>Transfer-Encoding</c>, <c>Content-Length</c>, <c>Connection</c> or <c>Expect</c> header on the message is not
 /// copied, and a body that does not match its declared length fails the request instead of being sent.
@@ -89,10 +90,14 @@ internal static class Http1RequestWriter
             writer.AppendAscii("Transfer-Encoding: chunked\r\n");
         }
 
-        writer.AppendAscii("Connection: close\r\n\r\n");
+        // An upgrade (WebSocket) keeps the connection as the tunnel; anything else ends with its response.
+        writer.AppendAscii(IsUpgrade(request) ? "Connection: Upgrade\r\n\r\n" : "Connection: close\r\n\r\n");
         length = writer.Length;
         return writer.Buffer;
     }
+
+    /// <summary>The request asks to switch protocols (it carries an <c>Upgrade</c> header, which is sent as it is).</summary>
+    public static bool IsUpgrade(HttpRequestMessage request) => request.Headers.NonValidated.Contains("Upgrade");
 
     private static void AppendHeaders(ref HeadBuilder writer, HttpHeaders headers)
     {

@@ -32,6 +32,7 @@ internal sealed class Http1ResponseBody : Stream
     private int _trailerBytes;
     private int _reading;
     private int _disposed;
+    private bool _tunnel;
 
     /// <summary>
     /// A body delimited by <paramref name="framing"/> (<paramref name="contentLength"/> bytes for
@@ -54,6 +55,13 @@ internal sealed class Http1ResponseBody : Stream
         }
     }
 
+    /// <summary>
+    /// The connection after a <c>101 Switching Protocols</c>: read (bytes that came with the head first) and written
+    /// both ways; the end of what the upstream sends does not close it — disposing does.
+    /// </summary>
+    public static Http1ResponseBody Tunnel(Stream transport, HttpResponseMessage response, byte[]? buffer, int start, int end) =>
+        new(transport, response, Http1BodyFraming.UntilClose, 0, buffer, start, end) { _tunnel = true };
+
     private enum ChunkState
     {
         Size,
@@ -66,7 +74,7 @@ internal sealed class Http1ResponseBody : Stream
 
     public override bool CanSeek => false;
 
-    public override bool CanWrite => false;
+    public override bool CanWrite => _tunnel;
 
     public override long Length => throw new NotSupportedException();
 
@@ -145,7 +153,26 @@ internal sealed class Http1ResponseBody : Stream
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("The tunnel is written asynchronously only.");
+
+    /// <summary>Writes to the upstream through a tunnel (after a <c>101</c>); a response body cannot be written.</summary>
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!_tunnel)
+        {
+            throw new NotSupportedException("A response body cannot be written.");
+        }
+
+        var transport = Volatile.Read(ref _transport);
+        ObjectDisposedException.ThrowIf(transport is null, this);
+        return transport.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        _tunnel && Volatile.Read(ref _transport) is { } transport ? transport.FlushAsync(cancellationToken) : Task.CompletedTask;
 
     protected override void Dispose(bool disposing)
     {
@@ -195,7 +222,11 @@ internal sealed class Http1ResponseBody : Stream
                 throw Ended();
             }
 
-            Complete();
+            if (!_tunnel)
+            {
+                Complete(); // a tunnel's other direction may still be sending: only disposing closes it
+            }
+
             return 0;
         }
 

@@ -9,11 +9,12 @@ using System.Security.Cryptography.X509Certificates;
 namespace ApiGate.Gateway.UpstreamHttp;
 
 /// <summary>
-/// The HTTP/1.1 client of <c>sse</c> routes (docs/forwarding.md, "Streams through HTTP/1.1 upstreams"): one connection
-/// per exchange, closed when the response ends, that holds no buffer while a stream is idle. The runtime's pooled
+/// The HTTP/1.1 client of <c>sse</c> and <c>websocket</c> routes (docs/forwarding.md, "Streams through HTTP/1.1
+/// upstreams"): one connection per exchange, closed when the response ends (or, after a <c>101</c>, when the tunnel
+/// does), that holds no buffer while a stream is idle. The runtime's pooled
 /// client keeps a 4 KiB read and a 4 KiB write buffer for the whole life of every HTTP/1.1 connection — a third of
-/// what an idle event stream costs the gateway — and a stream holds its connection for as long as it lasts, so
-/// pooling buys nothing there.
+/// what an idle stream costs the gateway — and a stream holds its connection for as long as it lasts, so pooling buys
+/// nothing there.
 /// <para>
 /// It reports failures the way the pooled client does, so retries and target health treat both alike: a connection
 /// refused is <see cref="HttpRequestError.ConnectionError"/>, a connect (or TLS handshake) past the connect timeout an
@@ -151,7 +152,8 @@ internal sealed class Http1StreamingHandler(TimeSpan connectTimeout, X509ChainPo
 
                 var head = buffer.AsSpan(start, headLength);
                 var status = Http1ResponseHead.ReadStatus(head);
-                if (status < 200)
+                var upgraded = status == 101 && Http1RequestWriter.IsUpgrade(request);
+                if (status < 200 && !upgraded)
                 {
                     if (status == 101)
                     {
@@ -166,7 +168,10 @@ internal sealed class Http1StreamingHandler(TimeSpan connectTimeout, X509ChainPo
                 var content = new Http1ResponseContent();
                 var response = new HttpResponseMessage { RequestMessage = request, Content = content };
                 var framing = Http1ResponseHead.Apply(head, response, request.Method == HttpMethod.Head, out var contentLength);
-                content.Body = new Http1ResponseBody(transport, response, framing, contentLength, buffer, start + headLength, end);
+                // Switched protocols: the connection is the tunnel, read and written both ways until either side closes.
+                content.Body = upgraded
+                    ? Http1ResponseBody.Tunnel(transport, response, buffer, start + headLength, end)
+                    : new Http1ResponseBody(transport, response, framing, contentLength, buffer, start + headLength, end);
                 buffer = null; // the body owns it now
                 return response;
             }

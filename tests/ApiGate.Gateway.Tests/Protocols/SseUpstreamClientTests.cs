@@ -11,8 +11,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ApiGate.Gateway.Tests.Protocols;
 
 /// <summary>
-/// <c>sse</c> routes on HTTP/1.1 upstreams go through the gateway's own stream client (a connection per stream, no
-/// idle buffers): what the upstream receives, bodies both ways, retries and errors, TLS.
+/// <c>sse</c> and <c>websocket</c> routes on HTTP/1.1 upstreams go through the gateway's own stream client (a connection
+/// per stream, no idle buffers): what the upstream receives, bodies both ways, retries and errors, TLS. (WebSocket
+/// sessions through it: Protocols/StreamingTests, ConcurrentStreamsTests, Http2WebSocketMeteringTests.)
 /// </summary>
 public sealed class SseUpstreamClientTests : GatewayTestBase
 {
@@ -36,6 +37,17 @@ public sealed class SseUpstreamClientTests : GatewayTestBase
         Assert.Contains("data: two", events);
         Assert.Equal("close", Header(Upstream.Received.Single(r => r.Path.EndsWith("/sse", StringComparison.Ordinal)), "Connection"));
         Assert.Null(Header(Upstream.Received.Single(r => r.Path.EndsWith("/plain", StringComparison.Ordinal)), "Connection"));
+    }
+
+    [Fact]
+    public async Task WebSocketRoute_APlainRequest_AlsoGoesOnAConnectionOfItsOwn()
+    {
+        await Gateway.AddRouteAsync(new RouteInput { Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket" });
+
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/socket/plain");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("close", Header(Upstream.Received.Single(r => r.Path.EndsWith("/plain", StringComparison.Ordinal)), "Connection"));
     }
 
     [Fact]

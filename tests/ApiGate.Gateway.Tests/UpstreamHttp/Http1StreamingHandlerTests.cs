@@ -390,6 +390,39 @@ public sealed class Http1StreamingHandlerTests
     }
 
     [Fact]
+    public async Task Upgrade_SwitchingProtocols_TheConnectionIsATunnelBothWays()
+    {
+        await using var server = RawHttpServer.Start(async stream =>
+        {
+            await stream.WriteAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello"u8.ToArray());
+            var ping = new byte[4];
+            await stream.ReadExactlyAsync(ping);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(Encoding.ASCII.GetString(ping) == "ping" ? "pong" : "????"));
+        });
+        using var client = Client();
+        var request = Get(server.Url + "/socket");
+        request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+        request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+
+        using var response = await client.SendAsync(request, CancellationToken.None);
+        var tunnel = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[5];
+        await tunnel.ReadExactlyAsync(buffer);
+        await tunnel.WriteAsync("ping"u8.ToArray());
+        var pong = new byte[4];
+        await tunnel.ReadExactlyAsync(pong);
+
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, response.StatusCode);
+        Assert.True(tunnel.CanWrite);
+        Assert.Equal("hello", Encoding.ASCII.GetString(buffer));
+        Assert.Equal("pong", Encoding.ASCII.GetString(pong));
+        var sent = Encoding.ASCII.GetString(Assert.Single(server.Requests));
+        Assert.Contains("\r\nUpgrade: websocket\r\n", sent);
+        Assert.EndsWith("\r\nConnection: Upgrade\r\n\r\n", sent);
+        Assert.DoesNotContain("close", sent);
+    }
+
+    [Fact]
     public async Task PendingRead_Canceled_ThrowsCanceled_AndDisposingClosesTheConnection()
     {
         await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
