@@ -34,16 +34,18 @@ internal static class Http1ResponseHead
 
     /// <summary>
     /// The length of the head at the start of <paramref name="buffer"/>, through the empty line that ends it, or -1 when
-    /// the empty line has not arrived yet.
+    /// the empty line has not arrived yet. <paramref name="scanned"/> is where the search starts and, on -1, where the
+    /// next search may resume once more bytes have arrived (so a head that trickles in is scanned once, not once per read).
     /// </summary>
-    public static int FindEnd(ReadOnlySpan<byte> buffer)
+    public static int FindEnd(ReadOnlySpan<byte> buffer, ref int scanned)
     {
-        var offset = 0;
+        var offset = scanned;
         while (true)
         {
             var lf = buffer[offset..].IndexOf((byte)'\n');
             if (lf < 0)
             {
+                scanned = offset;
                 return -1;
             }
 
@@ -60,7 +62,8 @@ internal static class Http1ResponseHead
 
             if (next + 1 >= buffer.Length && (next == buffer.Length || buffer[next] == (byte)'\r'))
             {
-                return -1; // the line after this one has not arrived far enough to tell whether it is the empty one
+                scanned = offset; // the line after this one has not arrived far enough to tell whether it is the empty one
+                return -1;
             }
 
             offset = next;

@@ -133,12 +133,12 @@ internal sealed class Http1StreamingHandler(TimeSpan connectTimeout, X509ChainPo
     private static async Task<HttpResponseMessage> ReadResponseAsync(Stream transport, HttpRequestMessage request, CancellationToken cancellationToken)
     {
         byte[]? buffer = null;
-        int start = 0, end = 0, interimBytes = 0;
+        int start = 0, end = 0, interimBytes = 0, scanned = 0;
         try
         {
             while (true)
             {
-                var headLength = buffer is null ? -1 : Http1ResponseHead.FindEnd(buffer.AsSpan(start, end - start));
+                var headLength = buffer is null ? -1 : Http1ResponseHead.FindEnd(buffer.AsSpan(start, end - start), ref scanned);
                 if (headLength < 0)
                 {
                     if (interimBytes + (end - start) >= Http1ResponseHead.MaxBytes)
@@ -162,6 +162,7 @@ internal sealed class Http1StreamingHandler(TimeSpan connectTimeout, X509ChainPo
 
                     start += headLength; // an interim response (100 Continue, 103 Early Hints): the final one follows
                     interimBytes += headLength;
+                    scanned = 0;
                     continue;
                 }
 

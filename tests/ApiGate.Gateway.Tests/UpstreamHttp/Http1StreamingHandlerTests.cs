@@ -437,6 +437,31 @@ public sealed class Http1StreamingHandlerTests
         await server.ClientClosed.Task.WaitAsync(Wait);
     }
 
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nA: b\r\nC: d\r\n\r\nbody")]
+    [InlineData("HTTP/1.1 200 OK\nA: b\n\nbody")]
+    [InlineData("HTTP/1.1 200 OK\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nA: \r\r\n\r\n")]
+    public void FindEnd_FedAByteAtATime_FindsTheSameEndAsAtOnce(string text)
+    {
+        var bytes = Encoding.ASCII.GetBytes(text);
+        var whole = 0;
+        var expected = Http1ResponseHead.FindEnd(bytes, ref whole);
+        var scanned = 0;
+        var found = -1;
+        var length = 0;
+
+        while (found < 0 && length < bytes.Length)
+        {
+            length++;
+            found = Http1ResponseHead.FindEnd(bytes.AsSpan(0, length), ref scanned);
+        }
+
+        Assert.True(expected > 0);
+        Assert.Equal(expected, found);
+        Assert.Equal(expected, length);
+    }
+
     private static HttpMessageInvoker Client() => new(new Http1StreamingHandler(TimeSpan.FromSeconds(5), chainPolicy: null));
 
     private static HttpRequestMessage Get(string url) => new(HttpMethod.Get, url);
