@@ -16,7 +16,7 @@ public sealed class ForwarderErrorTests
     [Fact]
     public async Task ConnectionRefused_IsRequestErrorWithConnectionError_AndRetryable()
     {
-        var port = await ClosedPortAsync();
+        var port = LoopbackPorts.Closed();
 
         var (error, exception) = await ForwardAsync($"http://127.0.0.1:{port}", "GET", "/x");
 
@@ -106,14 +106,5 @@ public sealed class ForwarderErrorTests
         var error = await forwarder.SendAsync(context, destination, client, ForwarderRequestConfig.Empty, HttpTransformer.Empty);
 
         return (error, context.Features.Get<IForwarderErrorFeature>()?.Exception);
-    }
-
-    private static Task<int> ClosedPortAsync()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return Task.FromResult(port);
     }
 }

@@ -181,10 +181,7 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     [RedisFact]
     public async Task ConnectAsync_NothingListening_ThrowsNamingTheSettingAndHostButNotThePassword()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop(); // nothing listens there now
+        var port = LoopbackPorts.Closed();
         var admission = Create($"redis://:s3cret-pw@127.0.0.1:{port}/0");
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => admission.ConnectAsync(CancellationToken.None));

@@ -49,10 +49,7 @@ public sealed class RedisStartupTests : IDisposable
     [InlineData("closed")]
     public async Task Serve_RedisUnreachableAtStart_ExitsNonZeroNamingSettingAndHost(string mode)
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop(); // nothing listens there now
+        var port = LoopbackPorts.Closed();
 
         var result = await ServeAsync($"redis://:pw-123@127.0.0.1:{port}/0", mode);
 

@@ -68,10 +68,7 @@ public sealed class SseUpstreamClientTests : GatewayTestBase
     [Fact]
     public async Task SseRoute_OneTargetRefusesConnections_EveryStreamRetriedOnTheOther()
     {
-        var closed = new TcpListener(IPAddress.Loopback, 0);
-        closed.Start();
-        var closedPort = ((IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop();
+        var closedPort = LoopbackPorts.Closed();
         var created = await Gateway.Upstreams.CreateAsync(new UpstreamInput
         {
             Name = "pair",

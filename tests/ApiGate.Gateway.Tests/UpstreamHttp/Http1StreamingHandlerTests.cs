@@ -326,10 +326,7 @@ public sealed class Http1StreamingHandlerTests
     [Fact]
     public async Task ConnectionRefused_IsAConnectionError()
     {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = LoopbackPorts.Closed();
         using var client = Client();
 
         var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get($"http://127.0.0.1:{port}/x"), CancellationToken.None));
