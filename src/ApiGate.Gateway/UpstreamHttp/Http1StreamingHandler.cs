@@ -146,7 +146,24 @@ internal sealed class Http1StreamingHandler(TimeSpan connectTimeout, X509ChainPo
                         throw new HttpRequestException(HttpRequestError.ConfigurationLimitExceeded, "The upstream's response head is larger than 64 KiB.");
                     }
 
-                    (buffer, start, end) = await ReadMoreAsync(transport, buffer, start, end, cancellationToken);
+                    // The buffer is swapped here, not in the read: whatever the read throws, `buffer` is the one this method
+                    // owns, so the finally below returns it once (a buffer returned twice is handed to two renters at once).
+                    if (buffer is null)
+                    {
+                        // Wait for the head without a buffer: an upstream that sends it with its first event may take a while.
+                        _ = await ReadHeadBytesAsync(transport, Memory<byte>.Empty, cancellationToken); // waits for data, reads none
+                        buffer = ArrayPool<byte>.Shared.Rent(HeadBufferSize);
+                    }
+                    else if (end == buffer.Length)
+                    {
+                        var full = buffer;
+                        buffer = ArrayPool<byte>.Shared.Rent(start > 0 ? full.Length : full.Length * 2);
+                        full.AsSpan(start, end - start).CopyTo(buffer);
+                        (end, start) = (end - start, 0);
+                        ArrayPool<byte>.Shared.Return(full);
+                    }
+
+                    end += await ReadHeadBytesAsync(transport, buffer.AsMemory(end), cancellationToken);
                     continue;
                 }
 
@@ -186,32 +203,22 @@ internal sealed class Http1StreamingHandler(TimeSpan connectTimeout, X509ChainPo
         }
     }
 
-    private static async ValueTask<(byte[] Buffer, int Start, int End)> ReadMoreAsync(Stream transport, byte[]? buffer, int start, int end, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads head bytes into <paramref name="destination"/> (an empty one waits for data and reads none); the connection
+    /// ending or failing before the head is complete is <see cref="HttpRequestError.ResponseEnded"/>.
+    /// </summary>
+    private static async ValueTask<int> ReadHeadBytesAsync(Stream transport, Memory<byte> destination, CancellationToken cancellationToken)
     {
         try
         {
-            if (buffer is null)
-            {
-                // Wait for the head without a buffer: an upstream that sends it with its first event may take a while.
-                _ = await transport.ReadAsync(Memory<byte>.Empty, cancellationToken); // waits for data, reads none
-                buffer = ArrayPool<byte>.Shared.Rent(HeadBufferSize);
-            }
-            else if (end == buffer.Length)
-            {
-                var larger = ArrayPool<byte>.Shared.Rent(start > 0 ? buffer.Length : buffer.Length * 2);
-                buffer.AsSpan(start, end - start).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(buffer);
-                (buffer, end, start) = (larger, end - start, 0);
-            }
-
-            var read = await transport.ReadAsync(buffer.AsMemory(end), cancellationToken);
-            if (read == 0)
+            var read = await transport.ReadAsync(destination, cancellationToken);
+            if (read == 0 && !destination.IsEmpty)
             {
                 throw new HttpRequestException(HttpRequestError.ResponseEnded, "The upstream closed the connection before a complete response head.",
                     new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
             }
 
-            return (buffer, start, end + read);
+            return read;
         }
         catch (IOException e) when (!cancellationToken.IsCancellationRequested)
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
@@ -459,9 +460,99 @@ public sealed class Http1StreamingHandlerTests
         Assert.Equal(expected, length);
     }
 
+    [Theory]
+    [InlineData(4096)] // the head fills the first buffer exactly: it is swapped for a larger one, then the read fails
+    [InlineData(8192)] // and the second
+    public async Task HeadFillsItsBuffer_ThenTheUpstreamCloses_NoBufferGoesBackToThePoolTwice(int sentBytes)
+    {
+        // Arrange: a head that never ends, exactly sentBytes long, then the connection closed
+        var head = "HTTP/1.1 200 OK\r\n" + string.Concat(Enumerable.Range(0, sentBytes / 16).Select(i => $"X-F{i:D5}: vvvvv\r\n"));
+        var bytes = Encoding.ASCII.GetBytes(head)[..sentBytes];
+        await using var server = RawHttpServer.Start(async stream =>
+        {
+            await stream.WriteAsync(bytes);
+            stream.Close();
+        });
+        using var client = Client();
+
+        // Act: on one thread (with a context of its own, so every continuation of the client runs there too, and
+        // every buffer it returns goes to that thread's slots of the shared pool), then rent every buffer of the sizes
+        // the head used that the pool holds
+        var (error, duplicates) = await OneThread.RunAsync(async () =>
+        {
+            var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get(server.Url + "/x"), CancellationToken.None));
+            return (error, RentedTwice(4096) + RentedTwice(8192) + RentedTwice(16384));
+        });
+
+        // Assert: the read failed as it should, and no array came out of the pool twice (one returned twice would be
+        // handed to two users at once: one stream's bytes in another's buffer)
+        Assert.Equal(HttpRequestError.ResponseEnded, error.HttpRequestError);
+        Assert.Equal(0, duplicates);
+    }
+
+    /// <summary>Rents every array of <paramref name="size"/> the shared pool holds for this thread and counts any handed out twice.</summary>
+    private static int RentedTwice(int size)
+    {
+        var rented = new List<byte[]>();
+        try
+        {
+            // The pool holds at most a few dozen arrays of a size per core; past them it allocates new ones.
+            for (var i = 0; i < 1000; i++)
+            {
+                rented.Add(ArrayPool<byte>.Shared.Rent(size));
+            }
+
+            return rented.Count - rented.Distinct(ReferenceEqualityComparer.Instance).Count();
+        }
+        finally
+        {
+            foreach (var array in rented.Distinct(ReferenceEqualityComparer.Instance))
+            {
+                ArrayPool<byte>.Shared.Return((byte[])array!);
+            }
+        }
+    }
+
     private static HttpMessageInvoker Client() => new(new Http1StreamingHandler(TimeSpan.FromSeconds(5), chainPolicy: null));
 
     private static HttpRequestMessage Get(string url) => new(HttpMethod.Get, url);
+
+    /// <summary>Runs an asynchronous function on a thread of its own, every continuation back on that thread.</summary>
+    private sealed class OneThread : SynchronizationContext
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<(SendOrPostCallback, object?)> _queue = [];
+
+        public static Task<T> RunAsync<T>(Func<Task<T>> action)
+        {
+            var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = new Thread(() =>
+            {
+                var context = new OneThread();
+                SetSynchronizationContext(context);
+                var task = action();
+                task.ContinueWith(_ => context._queue.CompleteAdding(), TaskScheduler.Default);
+                foreach (var (callback, state) in context._queue.GetConsumingEnumerable())
+                {
+                    callback(state);
+                }
+
+                if (task.IsCompletedSuccessfully)
+                {
+                    done.SetResult(task.Result);
+                }
+                else
+                {
+                    done.SetException(task.Exception!.InnerExceptions);
+                }
+            }) { IsBackground = true };
+            thread.Start();
+            return done.Task.WaitAsync(Http1StreamingHandlerTests.Wait);
+        }
+
+        public override void Post(SendOrPostCallback d, object? state) => _queue.Add((d, state));
+
+        public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException();
+    }
 
     /// <summary>A request body of unknown length, written in the given pieces.</summary>
     private sealed class StreamedContent(string[] pieces) : HttpContent
