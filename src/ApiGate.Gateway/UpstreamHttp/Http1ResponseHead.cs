@@ -120,7 +120,11 @@ internal static class Http1ResponseHead
             if (Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
             {
                 transferEncoding = true;
-                chunked = EndsWithChunked(value); // the last coding decides (the list may span several fields)
+                // The last coding decides (the list may span several fields); empty list elements are not codings.
+                if (LastCoding(value) is { IsEmpty: false } last)
+                {
+                    chunked = Ascii.EqualsIgnoreCase(last, "chunked"u8);
+                }
             }
 
             if (!response.Headers.TryAddWithoutValidation(nameText, valueText))
@@ -254,11 +258,23 @@ internal static class Http1ResponseHead
         return result!.Value;
     }
 
-    private static bool EndsWithChunked(ReadOnlySpan<byte> value)
+    /// <summary>
+    /// The last element of a comma-separated list, or empty when it has none: empty elements (<c>chunked, </c>) are
+    /// skipped, as RFC 9110 §5.6.1.2 has recipients do.
+    /// </summary>
+    private static ReadOnlySpan<byte> LastCoding(ReadOnlySpan<byte> value)
     {
-        var comma = value.LastIndexOf((byte)',');
-        var last = (comma < 0 ? value : value[(comma + 1)..]).Trim(" \t"u8);
-        return Ascii.EqualsIgnoreCase(last, "chunked"u8);
+        while (true)
+        {
+            var comma = value.LastIndexOf((byte)',');
+            var last = (comma < 0 ? value : value[(comma + 1)..]).Trim(" \t"u8);
+            if (!last.IsEmpty || comma < 0)
+            {
+                return last;
+            }
+
+            value = value[..comma];
+        }
     }
 
     /// <summary>RFC 9110 §5.6.2 tchar.</summary>

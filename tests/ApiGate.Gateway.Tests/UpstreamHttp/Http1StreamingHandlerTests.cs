@@ -118,6 +118,23 @@ public sealed class Http1StreamingHandlerTests
         Assert.Equal("six ok", await response.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("Transfer-Encoding: chunked,")]
+    [InlineData("Transfer-Encoding: chunked , ,")]
+    [InlineData("Transfer-Encoding: chunked\r\nTransfer-Encoding: ,")]
+    [InlineData("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked,")]
+    public async Task TransferEncodingEndingInChunked_WithEmptyListElements_IsReadAsChunked(string transferEncoding)
+    {
+        // Empty list elements are no codings (RFC 9110 §5.6.1.2): chunked is still the last one, as the pooled client reads it
+        await using var server = RawHttpServer.Start("HTTP/1.1 200 OK\r\n" + transferEncoding + "\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+        using var client = Client();
+
+        using var response = await client.SendAsync(Get(server.Url + "/x"), CancellationToken.None);
+
+        // (read as until-close it never ends: the server waits for the client to close, with the framing passed on as data)
+        Assert.Equal("ok", await response.Content.ReadAsStringAsync().WaitAsync(Wait));
+    }
+
     [Fact]
     public async Task NonStandardReasonPhrase_IsKept_StandardOneIsNotCopied()
     {
