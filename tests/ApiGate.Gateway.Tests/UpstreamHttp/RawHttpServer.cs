@@ -86,8 +86,9 @@ internal sealed class RawHttpServer : IAsyncDisposable
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || _stop.IsCancellationRequested)
         {
+            // Stopped: the listener may have been stopped between two accepts (then the next accept says it is not listening).
         }
     }
 
