@@ -244,6 +244,12 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             }
         }
 
+        if (proxyResponse is not null)
+        {
+            DropUnsendable(proxyResponse.Headers);
+            DropUnsendable(proxyResponse.Content.Headers);
+        }
+
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var responseHeaders = httpContext.Response.Headers;
         if (proxyResponse is not null)
@@ -290,6 +296,7 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     /// </summary>
     public override async ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken)
     {
+        DropUnsendable(proxyResponse.TrailingHeaders);
         await base.TransformResponseTrailersAsync(httpContext, proxyResponse, cancellationToken);
         if (httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseTrailersFeature>()?.Trailers is not { Count: > 0 } trailers)
         {
@@ -323,6 +330,35 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         || name.Equals("X-Request-ID", StringComparison.OrdinalIgnoreCase)
         || name.StartsWith("X-RateLimit-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Quota-", StringComparison.OrdinalIgnoreCase)
         || name.StartsWith("Access-Control-", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Leaves out an upstream header (or trailer) whose value the server cannot write — a control character, or a byte
+    /// past ASCII (a raw UTF-8 file name, say) — as a response transform's own such value is: copied, it would fail the
+    /// whole exchange. Nothing is allocated unless a header must go.
+    /// </summary>
+    private static void DropUnsendable(HttpHeaders headers)
+    {
+        List<string>? unsendable = null;
+        foreach (var header in headers.NonValidated)
+        {
+            foreach (var value in header.Value)
+            {
+                if (!ClientResponseHeaders.IsSendable(value))
+                {
+                    (unsendable ??= []).Add(header.Key);
+                    break;
+                }
+            }
+        }
+
+        if (unsendable is not null)
+        {
+            foreach (var name in unsendable)
+            {
+                headers.Remove(name);
+            }
+        }
+    }
 
     /// <summary>
     /// Removes from what the client gets the upstream's hop-by-hop headers YARP's copy keeps: every header its

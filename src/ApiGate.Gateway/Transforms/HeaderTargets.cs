@@ -45,7 +45,7 @@ internal readonly struct ClientResponseHeaders(IHeaderDictionary headers) : IHea
     public void Remove(string name) => headers.Remove(name);
 
     /// <summary>Printable ASCII and the tab: what Kestrel writes into a response header.</summary>
-    private static bool IsSendable(string value) => !value.AsSpan().ContainsAnyExcept(Sendable);
+    internal static bool IsSendable(string value) => !value.AsSpan().ContainsAnyExcept(Sendable);
 
     private static readonly System.Buffers.SearchValues<char> Sendable = System.Buffers.SearchValues.Create(
         "\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");

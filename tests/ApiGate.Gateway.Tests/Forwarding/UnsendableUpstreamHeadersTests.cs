@@ -1,0 +1,59 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Forwarding;
+
+/// <summary>
+/// An upstream header or trailer value the server cannot write (a control character, raw UTF-8) is left out; the rest
+/// of the response passes. It used to fail the whole exchange with 500 transform_error (headers) or a reset stream
+/// (trailers to an HTTP/2 client), on every kind of route.
+/// </summary>
+public sealed class UnsendableUpstreamHeadersTests
+{
+    [Theory]
+    [InlineData("http")]
+    [InlineData("sse")]
+    public async Task UpstreamHeaderWithAControlCharacterOrRawUtf8_IsLeftOut_TheResponsePasses(string protocol)
+    {
+        await using var backend = await ScriptedBackend.StartAsync(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Ok: fine\r\nX-Control: a\u0001b\r\nContent-Disposition: attachment; filename=\"café.pdf\"\r\n\r\nok");
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", backend.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/r/x");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+        Assert.Equal("fine", Assert.Single(response.Headers.GetValues("X-Ok")));
+        Assert.False(response.Headers.Contains("X-Control"));
+        Assert.Null(response.Content.Headers.ContentDisposition);
+    }
+
+    [Theory]
+    [InlineData("http")]
+    [InlineData("sse")]
+    public async Task UpstreamTrailerWithAControlCharacter_IsLeftOut_ForAnHttp2Client(string protocol)
+    {
+        await using var backend = await ScriptedBackend.StartAsync(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Bad-Trailer: a\u0001b\r\nX-Good-Trailer: fine\r\n\r\n");
+        await using var gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
+        await gateway.AddUpstreamAsync("backend", backend.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Addresses.ElementAt(1) + "/r/x")
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+        using var response = await client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("ok", body);
+        Assert.Equal("fine", Assert.Single(response.TrailingHeaders.GetValues("X-Good-Trailer")));
+        Assert.False(response.TrailingHeaders.Contains("X-Bad-Trailer"));
+    }
+}
