@@ -257,6 +257,12 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
             RemoveHopByHop(proxyResponse.Headers.NonValidated, responseHeaders);
         }
 
+        if (httpContext.Response.StatusCode == StatusCodes.Status204NoContent && responseHeaders.ContentLength is not null)
+        {
+            // A 204 has no body and may not say a length (RFC 9110 §8.6); passed on, the server refuses the whole response.
+            responseHeaders.ContentLength = null;
+        }
+
         if (responseHeaders.SetCookie.Count > 0)
         {
             GatewayCookies.RemoveSetCookies(responseHeaders);

@@ -7,7 +7,7 @@ namespace ApiGate.Gateway.Tests.Forwarding;
 /// <summary>
 /// An upstream header or trailer value the server cannot write (a control character, raw UTF-8) is left out; the rest
 /// of the response passes. It used to fail the whole exchange with 500 transform_error (headers) or a reset stream
-/// (trailers to an HTTP/2 client), on every kind of route.
+/// (trailers to an HTTP/2 client), on every kind of route. So did a 204 that stated a Content-Length.
 /// </summary>
 public sealed class UnsendableUpstreamHeadersTests
 {
@@ -55,5 +55,22 @@ public sealed class UnsendableUpstreamHeadersTests
         Assert.Equal("ok", body);
         Assert.Equal("fine", Assert.Single(response.TrailingHeaders.GetValues("X-Good-Trailer")));
         Assert.False(response.TrailingHeaders.Contains("X-Bad-Trailer"));
+    }
+
+    [Theory]
+    [InlineData("http")]
+    [InlineData("sse")]
+    public async Task NoContentWithAContentLength_IsPassedOnAsNoContent(string protocol)
+    {
+        await using var backend = await ScriptedBackend.StartAsync("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-Ok: fine\r\n\r\n");
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", backend.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
+
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/r/x");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("fine", Assert.Single(response.Headers.GetValues("X-Ok")));
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
     }
 }
