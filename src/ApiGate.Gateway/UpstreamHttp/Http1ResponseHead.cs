@@ -278,7 +278,7 @@ internal static class Http1ResponseHead
     }
 
     /// <summary>RFC 9110 §5.6.2 tchar.</summary>
-    internal static bool IsTokenChar(byte b) =>
+    private static bool IsTokenChar(byte b) =>
         char.IsAsciiLetterOrDigit((char)b) || b is (byte)'!' or (byte)'#' or (byte)'$' or (byte)'%' or (byte)'&' or (byte)'\'' or (byte)'*'
             or (byte)'+' or (byte)'-' or (byte)'.' or (byte)'^' or (byte)'_' or (byte)'`' or (byte)'|' or (byte)'~';
 

@@ -227,7 +227,7 @@ internal sealed class Http1StreamingHandler(TimeSpan connectTimeout, X509ChainPo
     }
 
     /// <summary>The host part of a Host header value (<c>name</c>, <c>name:port</c>, <c>[v6]:port</c>), or null.</summary>
-    internal static string? HostOf(string? hostHeader)
+    private static string? HostOf(string? hostHeader)
     {
         if (string.IsNullOrEmpty(hostHeader))
         {
