@@ -242,6 +242,17 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
                     Detail = $"The upstream answered the WebSocket handshake with {(int)proxyResponse.StatusCode} instead of accepting it.",
                 });
             }
+
+            if (proxyResponse.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols
+                && proxyResponse.RequestMessage?.Headers.NonValidated.Contains("Upgrade") != true)
+            {
+                // A switch nobody asked for: passed on, the client (or a proxy in front of the gateway) would read the
+                // upstream's raw bytes after it as a tunnel, or as the next response on its connection.
+                return await request.RejectAsync(GatewayError.UpstreamError with
+                {
+                    Detail = "The upstream switched protocols (101) for a request that did not ask to.",
+                });
+            }
         }
 
         if (proxyResponse is not null)
