@@ -308,8 +308,9 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
 
     /// <summary>
     /// The upstream's trailers (gRPC's status, for one) reach the client under the rules of its headers: hop-by-hop ones
-    /// and <c>Proxy-*</c> stay at the gateway, and neither a gateway cookie nor a header the gateway sets on the response
-    /// (<c>X-Request-ID</c>, the limit headers) nor a framing header can be planted or contradicted from the trailer section.
+    /// and <c>Proxy-*</c> stay at the gateway, and neither a header-only field (framing, authentication, redirects,
+    /// cookies, content format) nor a header the gateway sets on the response (<c>X-Request-ID</c>, the limit headers)
+    /// can be planted or contradicted from the trailer section — the same with either upstream client.
     /// </summary>
     public override async ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken)
     {
@@ -334,16 +335,25 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         {
             trailers.Remove(name);
         }
-
-        if (trailers.SetCookie.Count > 0)
-        {
-            GatewayCookies.RemoveSetCookies(trailers);
-        }
     }
 
-    /// <summary>Names no upstream trailer may carry to the client: framing, and what the gateway itself answers with.</summary>
+    /// <summary>
+    /// Fields a recipient must know before the content (RFC 9110 §6.5.1: framing, routing, authentication, response
+    /// control, content format), which no trailer may carry whichever upstream client read it.
+    /// </summary>
+    private static readonly System.Collections.Frozen.FrozenSet<string> HeaderOnlyFields = System.Collections.Frozen.FrozenSet.ToFrozenSet(
+        [
+            "Age", "Authorization", "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
+            "Content-Location", "Content-Range", "Content-Type", "Date", "Expect", "Expires", "Host", "If-Match", "If-Modified-Since",
+            "If-None-Match", "If-Range", "If-Unmodified-Since", "Location", "Max-Forwards", "Pragma", "Proxy-Authenticate",
+            "Proxy-Authorization", "Range", "Retry-After", "Set-Cookie", "TE", "Trailer", "Transfer-Encoding", "Vary", "Warning",
+            "WWW-Authenticate",
+        ],
+        StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Names no upstream trailer may carry to the client: header-only fields, and what the gateway itself answers with.</summary>
     private static bool IsNeverTrailer(string name) =>
-        name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
+        HeaderOnlyFields.Contains(name)
         || name.Equals("X-Request-ID", StringComparison.OrdinalIgnoreCase)
         || name.StartsWith("X-RateLimit-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Quota-", StringComparison.OrdinalIgnoreCase)
         || name.StartsWith("Access-Control-", StringComparison.OrdinalIgnoreCase);
