@@ -1,5 +1,4 @@
 using ApiGate.Gateway.Observability;
-using System.Collections.Concurrent;
 using ApiGate.Core.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -19,7 +18,10 @@ internal sealed partial class StoreWriter : IDisposable
     public static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(50);
 
     // Unbounded: every producer bounds itself (the usage queue's capacity, one flush per second, health changes).
-    private readonly BlockingCollection<Job> _jobs = [];
+    // Guarded by itself; the thread waits on it with Monitor.Wait, which sleeps at once. (A BlockingCollection's
+    // semaphore spins with sched_yield first: measured at 1.4 % of the gateway's CPU under load, for nothing.)
+    private readonly Queue<Job> _jobs = new();
+    private bool _completed;
     private readonly Thread _thread;
     private readonly StoreMetrics _metrics;
     private readonly TimeProvider _timeProvider;
@@ -38,7 +40,16 @@ internal sealed partial class StoreWriter : IDisposable
     public int ThreadId => _thread.ManagedThreadId;
 
     /// <summary>Writes queued and not yet finished.</summary>
-    public int QueueDepth => _jobs.Count;
+    public int QueueDepth
+    {
+        get
+        {
+            lock (_jobs)
+            {
+                return _jobs.Count;
+            }
+        }
+    }
 
     /// <summary>Queues <paramref name="write"/> for the writer thread; completes when it has run (or failed, or was cancelled).</summary>
     public Task RunAsync(Func<CancellationToken, Task> write, CancellationToken cancellationToken) =>
@@ -52,35 +63,58 @@ internal sealed partial class StoreWriter : IDisposable
     public Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> write, CancellationToken cancellationToken)
     {
         var job = new Job<T>(write, cancellationToken);
-        try
+        lock (_jobs)
         {
-            if (_jobs.TryAdd(job))
+            if (!_completed)
             {
+                _jobs.Enqueue(job);
+                if (_jobs.Count == 1)
+                {
+                    Monitor.Pulse(_jobs); // the thread waits only when the queue is empty
+                }
+
                 return job.Completion.Task;
             }
         }
-        catch (InvalidOperationException)
-        {
-            // completed for adding: the gateway is shutting down
-        }
 
+        // the gateway is shutting down
         return Task.FromException<T>(new ObjectDisposedException(nameof(StoreWriter), "the store writer has stopped"));
     }
 
     /// <summary>Stops taking writes; the thread finishes the ones queued and ends.</summary>
     public void Dispose()
     {
-        if (!_jobs.IsAddingCompleted)
+        lock (_jobs)
         {
-            _jobs.CompleteAdding();
+            _completed = true;
+            Monitor.Pulse(_jobs);
         }
     }
 
     private void Loop()
     {
-        foreach (var job in _jobs.GetConsumingEnumerable())
+        while (Next() is { } job)
         {
             job.Execute(this);
+        }
+    }
+
+    /// <summary>The next queued write, waiting for one; null once the writer is disposed and the queue is empty.</summary>
+    private Job? Next()
+    {
+        lock (_jobs)
+        {
+            while (_jobs.Count == 0)
+            {
+                if (_completed)
+                {
+                    return null;
+                }
+
+                Monitor.Wait(_jobs);
+            }
+
+            return _jobs.Dequeue();
         }
     }
 

@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using ApiGate.Gateway.Persistence;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Persistence;
+
+/// <summary>The writer thread's queue: every write runs once, in order, on that thread; disposing finishes what was queued.</summary>
+public sealed class StoreWriterTests
+{
+    [Fact]
+    public async Task WritesFromManyThreads_EachRunsOnce_OnTheWriterThread_InTheOrderEachProducerQueuedThem()
+    {
+        using var writer = TestStoreWriter.Create();
+        var ran = new ConcurrentQueue<(int Producer, int Sequence, int Thread)>();
+
+        var producers = Enumerable.Range(0, 8).Select(producer => Task.Run(async () =>
+        {
+            var writes = new List<Task>();
+            for (var sequence = 0; sequence < 500; sequence++)
+            {
+                var s = sequence;
+                writes.Add(writer.RunAsync(_ =>
+                {
+                    ran.Enqueue((producer, s, Environment.CurrentManagedThreadId));
+                    return Task.CompletedTask;
+                }, CancellationToken.None));
+            }
+
+            await Task.WhenAll(writes);
+        }));
+        await Task.WhenAll(producers);
+
+        Assert.Equal(8 * 500, ran.Count);
+        Assert.All(ran, r => Assert.Equal(writer.ThreadId, r.Thread));
+        foreach (var producer in ran.GroupBy(r => r.Producer))
+        {
+            Assert.Equal(Enumerable.Range(0, 500), producer.Select(r => r.Sequence));
+        }
+
+        Assert.Equal(0, writer.QueueDepth);
+    }
+
+    [Fact]
+    public async Task Dispose_QueuedWritesStillRun_LaterOnesFailWithObjectDisposed()
+    {
+        var writer = TestStoreWriter.Create();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = writer.RunAsync(_ =>
+        {
+            started.SetResult();
+            gate.Task.Wait(TimeSpan.FromSeconds(10)); // holds the thread so the next write stays queued
+            return Task.FromResult(1);
+        }, CancellationToken.None);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var queued = writer.RunAsync(_ => Task.FromResult(2), CancellationToken.None);
+        Assert.Equal(1, writer.QueueDepth);
+
+        writer.Dispose();
+        var late = writer.RunAsync(_ => Task.FromResult(3), CancellationToken.None);
+        gate.SetResult();
+
+        Assert.Equal(1, await first);
+        Assert.Equal(2, await queued);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => late);
+    }
+
+    [Fact]
+    public async Task IdleWriter_WakesForAWriteQueuedLater()
+    {
+        using var writer = TestStoreWriter.Create();
+        await writer.RunAsync(_ => Task.CompletedTask, CancellationToken.None);
+        await Task.Delay(200); // the thread is asleep on an empty queue now
+
+        var result = await writer.RunAsync(_ => Task.FromResult(42), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(42, result);
+    }
+}
