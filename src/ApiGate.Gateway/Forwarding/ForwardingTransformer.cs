@@ -314,9 +314,15 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
     /// </summary>
     public override async ValueTask TransformResponseTrailersAsync(HttpContext httpContext, HttpResponseMessage proxyResponse, CancellationToken cancellationToken)
     {
+        var trailersFeature = httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseTrailersFeature>();
+        if (trailersFeature is null)
+        {
+            return; // an HTTP/1.x client: the server sends no trailers, so there is nothing to copy or filter
+        }
+
         DropUnsendable(proxyResponse.TrailingHeaders);
         await base.TransformResponseTrailersAsync(httpContext, proxyResponse, cancellationToken);
-        if (httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseTrailersFeature>()?.Trailers is not { Count: > 0 } trailers)
+        if (trailersFeature.Trailers is not { Count: > 0 } trailers)
         {
             return;
         }
