@@ -15,6 +15,15 @@ internal sealed class QuotaLease(IQuotaLedger counters, string userId, QuotaDeci
     /// <summary>The admission decision (what the X-Quota-* headers report).</summary>
     public QuotaDecision Admitted { get; } = admitted;
 
+    /// <summary>
+    /// The time a usage event of this request is recorded at, from <paramref name="meteredFrom"/> (when metering began,
+    /// just after admission): kept inside the month whose quota admitted the request. If the clock passed midnight on
+    /// the 1st between the two, the event is dated the last tick of that month instead, so the store counts the units
+    /// in the month the counters in memory (or in Redis) settled them in, and a restart seeded from the store agrees.
+    /// </summary>
+    public DateTimeOffset RecordedAt(DateTimeOffset meteredFrom) =>
+        meteredFrom < Admitted.ResetAt ? meteredFrom : Admitted.ResetAt.AddTicks(-1);
+
     /// <summary>True once committed or released.</summary>
     public bool Settled => Volatile.Read(ref _settled) != 0;
 

@@ -73,7 +73,7 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
             OverageMeter = overageAbove > 0 ? caller?.Plan.Definition.StripeMeterEvent ?? "" : "",
             ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
             RequestId = request.RequestId,
-            Timestamp = meter.StartedAt,
+            Timestamp = request.Lease?.RecordedAt(meter.StartedAt) ?? meter.StartedAt,
         }); // a full queue is counted and logged by the recorder; the request is never slowed
     }
 

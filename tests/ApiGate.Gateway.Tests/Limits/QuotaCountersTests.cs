@@ -27,6 +27,27 @@ public sealed class QuotaCountersTests
     }
 
     [Fact]
+    public void Lease_MeteringBeganAfterMidnightOnThe1st_UsageIsDatedInTheMonthThatAdmittedIt()
+    {
+        // Arrange: admitted on the last millisecond of January; metering starts a millisecond later, in February.
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 31, 23, 59, 59, 999, TimeSpan.Zero));
+        var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
+        var lease = new QuotaLease(counters, "u1", counters.TryConsume("u1", limit: 3, allowOverage: false));
+        var february = new DateTimeOffset(2026, 2, 1, 0, 0, 0, TimeSpan.Zero);
+        var sameMonth = new DateTimeOffset(2026, 1, 31, 23, 59, 59, 999, TimeSpan.Zero).AddTicks(5);
+
+        // Act
+        var crossed = lease.RecordedAt(february.AddMilliseconds(1));
+        var notCrossed = lease.RecordedAt(sameMonth);
+
+        // Assert: dated the last tick of January (the month its unit was counted in), not February; otherwise unchanged.
+        Assert.Equal(february.AddTicks(-1), crossed);
+        Assert.Equal(1, crossed.Month);
+        Assert.Equal(sameMonth, notCrossed);
+        Assert.Equal(february, lease.Admitted.ResetAt);
+    }
+
+    [Fact]
     public void Lease_AdmittedBeforeRolloverCommittedAfter_SettlesTheMonthItWasAdmittedIn()
     {
         // Arrange: admitted on the last second of January with 1 unit, the exchange ends in February.
