@@ -36,20 +36,9 @@ public sealed class UnsendableUpstreamHeadersTests
     [InlineData("sse")]
     public async Task UpstreamTrailerWithAControlCharacter_IsLeftOut_ForAnHttp2Client(string protocol)
     {
-        await using var backend = await ScriptedBackend.StartAsync(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Bad-Trailer: a\u0001b\r\nX-Good-Trailer: fine\r\n\r\n");
-        await using var gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
-        await gateway.AddUpstreamAsync("backend", backend.Url);
-        await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
-        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Addresses.ElementAt(1) + "/r/x")
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-
-        using var response = await client.SendAsync(request);
-        var body = await response.Content.ReadAsStringAsync();
+        var (response, body) = await GetOverHttp2Async(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Bad-Trailer: a\u0001b\r\nX-Good-Trailer: fine\r\n\r\n", protocol);
+        using var disposeResponse = response;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("ok", body);
@@ -79,10 +68,22 @@ public sealed class UnsendableUpstreamHeadersTests
     [InlineData("sse")]
     public async Task HeaderOnlyFieldsAsTrailers_AreLeftOut_WithEitherUpstreamClient(string protocol)
     {
-        await using var backend = await ScriptedBackend.StartAsync(
+        var (response, body) = await GetOverHttp2Async(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
             + "WWW-Authenticate: Basic realm=\"x\"\r\nLocation: https://elsewhere.example/\r\nContent-Type: text/html\r\n"
-            + "Set-Cookie: planted=1\r\nRetry-After: 5\r\nCache-Control: no-store\r\nX-Good-Trailer: fine\r\n\r\n");
+            + "Set-Cookie: planted=1\r\nRetry-After: 5\r\nCache-Control: no-store\r\nX-Good-Trailer: fine\r\n\r\n", protocol);
+        using var disposeResponse = response;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("ok", body);
+        Assert.Equal("fine", Assert.Single(response.TrailingHeaders.GetValues("X-Good-Trailer")));
+        Assert.Equal(["x-good-trailer"], response.TrailingHeaders.NonValidated.Select(h => h.Key.ToLowerInvariant()));
+    }
+
+    /// <summary>One GET through a gateway route of <paramref name="protocol"/> to a backend that answers <paramref name="upstreamResponse"/>, from an HTTP/2 client (which can receive trailers).</summary>
+    private static async Task<(HttpResponseMessage Response, string Body)> GetOverHttp2Async(string upstreamResponse, string protocol)
+    {
+        await using var backend = await ScriptedBackend.StartAsync(upstreamResponse);
         await using var gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
         await gateway.AddUpstreamAsync("backend", backend.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
@@ -93,12 +94,7 @@ public sealed class UnsendableUpstreamHeadersTests
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
 
-        using var response = await client.SendAsync(request);
-        var body = await response.Content.ReadAsStringAsync();
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("ok", body);
-        Assert.Equal("fine", Assert.Single(response.TrailingHeaders.GetValues("X-Good-Trailer")));
-        Assert.Equal(["x-good-trailer"], response.TrailingHeaders.NonValidated.Select(h => h.Key.ToLowerInvariant()));
+        var response = await client.SendAsync(request);
+        return (response, await response.Content.ReadAsStringAsync());
     }
 }
