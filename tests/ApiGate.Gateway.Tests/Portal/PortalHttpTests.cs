@@ -157,6 +157,29 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Login_UnconfirmedAddress_SendANewConfirmationLinkButtonSendsOne()
+    {
+        // Arrange: an unconfirmed customer logs in with the right password; the page offers "Send a new confirmation link"
+        await SignUpAsync("unconfirmed@customer.example");
+        using var client = CookieClient();
+        var refused = await PostFormAsync(client, "/portal/login", "login", ("Email", "unconfirmed@customer.example"), ("Password", Password));
+        var page = await refused.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Contains("id=\"resend\"", page, StringComparison.Ordinal);
+
+        // Act: the button of that page is pressed (its form: the token, the handler and the hidden address, as a browser posts it)
+        var resent = await client.PostAsync("/portal/login", Form(
+            ("__RequestVerificationToken", FormPosts.TokenIn(page, "the refused login")), ("_handler", "resend"), ("ResendEmail", "unconfirmed@customer.example")));
+
+        // Assert: the page answers (not a bare 400) and a new link is on its way
+        Assert.Equal(HttpStatusCode.OK, resent.StatusCode);
+        Assert.Equal("If unconfirmed@customer.example has an unconfirmed account, we sent it a new link.",
+            TextOf(await resent.Content.ReadAsStringAsync(), "message-ok"));
+        Assert.StartsWith(Gateway.Url + "/portal/verify?token=",
+            TestSmtpServer.LinkIn(await Smtp.NextToAsync("unconfirmed@customer.example"), "/portal/verify"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Login_Success_SessionCookieHttpOnlyLaxPortalPathNotSecureOverHttp()
     {
         // Arrange
