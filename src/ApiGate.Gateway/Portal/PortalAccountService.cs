@@ -338,15 +338,17 @@ internal sealed partial class PortalAccountService(
 
     private async Task SendVerificationAsync(UserDefinition user, string origin, CancellationToken ct)
     {
-        if (!mail.CanSend || LinkBase(origin) is not { } links)
+        // The recipient's slot first (as for reset links): past the mail limit no link is issued, so a resend form
+        // posted in a loop stores no token rows.
+        if (!mail.CanSend || LinkBase(origin) is not { } links || !await mail.ReserveAsync(user.Email, ct))
         {
             return;
         }
 
         var token = await IssueAsync(user.Id, PortalTokenPurpose.Verify, PortalOptions.VerifyLifetime, ct);
-        await mail.EnqueueAsync(new PortalEmail(user.Email, $"{options.AppName}: confirm your email address",
+        mail.EnqueueReserved(new PortalEmail(user.Email, $"{options.AppName}: confirm your email address",
             $"Welcome to {options.AppName}. To confirm this address, follow this link within 24 hours:\n\n" +
-            $"{links}{PortalOptions.BasePath}/verify?token={token}\n\nIf you did not sign up, ignore this email.\n"), ct);
+            $"{links}{PortalOptions.BasePath}/verify?token={token}\n\nIf you did not sign up, ignore this email.\n"));
     }
 
     private async Task<string> IssueAsync(string userId, PortalTokenPurpose purpose, TimeSpan lifetime, CancellationToken ct)
