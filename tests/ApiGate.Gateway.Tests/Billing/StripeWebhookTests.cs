@@ -278,6 +278,30 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.Equal(HttpStatusCode.BadRequest, response.Status);
     }
 
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{\"id\":\"evt_no_type\",\"object\":\"event\",\"created\":1700000000}")]
+    [InlineData("{\"object\":\"event\",\"type\":\"customer.created\",\"created\":1700000000}")]
+    [InlineData("{\"id\":\"\",\"object\":\"event\",\"type\":\"customer.created\",\"created\":1700000000}")]
+    public async Task Webhook_SignedButWithoutAnEventIdOrType_Answers400AndRecordsNothing(string payload)
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+
+        // Act: correctly signed, but with no event id or type (never a Stripe event; an id-less one cannot be de-duplicated)
+        using var request = new HttpRequestMessage(HttpMethod.Post, h.Gateway.Url + "/billing/stripe/webhook")
+        {
+            Content = new StringContent(payload, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Stripe-Signature", StripeSignature.Sign(payload, BillingHarness.WebhookSecret, Now));
+        using var response = await h.Gateway.Client.SendAsync(request);
+
+        // Assert: refused like any other body that is not an event (not a 500, not recorded as processed)
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("invalid_signature", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("", CancellationToken.None));
+    }
+
     [Fact]
     public async Task PlanWithAStripePriceAnotherPlanHas_RefusedWith409NamingThatPlan()
     {
