@@ -117,6 +117,12 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
             throw new BillingWebhookException("the body is not a Stripe event", ex);
         }
 
+        if (string.IsNullOrEmpty(e.Id) || string.IsNullOrEmpty(e.Type))
+        {
+            // Every Stripe event has both; without an id an event cannot be processed once (nor recorded at all).
+            throw new BillingWebhookException("the body is not a Stripe event (no id or type)");
+        }
+
         var created = UnixSeconds(e.Created);
         return e.Data?.Object switch
         {
