@@ -179,6 +179,25 @@ public sealed class PortalHttpTests : PortalTestBase
             TestSmtpServer.LinkIn(await Smtp.NextToAsync("unconfirmed@customer.example"), "/portal/verify"), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("GET /portal/login HTTP/1.0\r\n\r\n")] // HTTP/1.0 needs no Host
+    [InlineData("GET /portal/login HTTP/1.1\r\nHost: 127.0.0.1:65536\r\nConnection: close\r\n\r\n")]
+    public async Task Page_RequestWhoseAddressIsNotAUri_Answers400NotAServerFailure(string request)
+    {
+        // Arrange: a request any scanner sends; Kestrel takes it, but the page's address cannot be made from it
+        var gateway = new Uri(Gateway.Url);
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(gateway.Host, gateway.Port);
+        var stream = tcp.GetStream();
+
+        // Act
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
+        var answer = await new StreamReader(stream).ReadToEndAsync();
+
+        // Assert: the client's error (400), not a 500 with an error-level stack trace in the log (event 8101)
+        Assert.StartsWith("HTTP/1.1 400", answer, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Login_Success_SessionCookieHttpOnlyLaxPortalPathNotSecureOverHttp()
     {
