@@ -15,6 +15,15 @@ internal static class PageFailures
     /// </summary>
     public static async Task RunAsync(HttpContext context, Func<Task> serve, Action<Exception> log, Func<bool, string> page)
     {
+        // The pages' NavigationManager makes a URI of the request's scheme and Host: a request it cannot make one of
+        // (HTTP/1.0 without a Host, a port over 65535) is the client's error, answered 400 and not logged as a failure.
+        if (!Uri.TryCreate(context.Request.Scheme + "://" + context.Request.Host.Value + "/", UriKind.Absolute, out _))
+        {
+            SecurityHeaders.Apply(context.Response);
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+
         try
         {
             await serve();
