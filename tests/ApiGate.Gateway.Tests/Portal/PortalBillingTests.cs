@@ -131,6 +131,24 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [Fact]
+    public async Task Subscribe_StripeRefusesTheGatewaysOwnKey_CustomerIsNotShownTheProvidersAnswer()
+    {
+        // Arrange: the operator's secret key is refused (revoked, rotated); Stripe's real answer names the key
+        // ("Invalid API Key provided: sk_test_****3456"), an unreachable API base names the internal host and port
+        using var client = await SignedInAsync("curious@customer.example");
+        _stripe.FailNext = ("/v1/customers", 401);
+
+        // Act: any signed-in customer presses Subscribe
+        var response = await PostFormAsync(client, "/portal/plans", "subscribe-pro");
+
+        // Assert: the customer is told to try later; what the provider said about the operator's account stays out of the page
+        var message = TextOf(await response.Content.ReadAsStringAsync(), "message-error");
+        Assert.StartsWith("Checkout cannot start right now", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Stripe answered", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("401", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Subscribe_StripeDown_MessageOnPageAndPlanUnchanged()
     {
         // Arrange
