@@ -142,9 +142,11 @@ internal sealed partial class PortalAccountService(
         }
 
         await limiter.SucceededAsync(email, clientAddress, ct);
+        var checkedHash = account.PasswordHash; // the session is bound to this hash (or its re-hash), never to one read later
         if (rehash)
         {
-            await store.SetPortalPasswordAsync(user!.Id, PortalPasswords.Hash(password), timeProvider.GetUtcNow(), ct);
+            checkedHash = PortalPasswords.Hash(password);
+            await store.SetPortalPasswordAsync(user!.Id, checkedHash, timeProvider.GetUtcNow(), ct);
         }
 
         // The password is proven from here on, so saying why the login stops reveals nothing to a stranger.
@@ -155,7 +157,7 @@ internal sealed partial class PortalAccountService(
             _ when options.RequireVerification && account.EmailVerifiedAt is null =>
                 PortalResult.Refused("Confirm your email address first: follow the link we sent you (log in again after, or ask for a new link below)."),
             UserStatus.Pending => PortalResult.Refused("This account is not active yet. Please contact the operator."),
-            _ => PortalResult.Success("Logged in.", user),
+            _ => PortalResult.Success("Logged in.", user, checkedHash),
         };
     }
 
