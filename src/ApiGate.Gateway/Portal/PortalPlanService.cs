@@ -1,6 +1,7 @@
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Portal;
 
@@ -9,7 +10,8 @@ namespace ApiGate.Gateway.Portal;
 /// billing provider, only to a free plan (price 0) and only when <c>APIGATE_PORTAL_PLAN_CHANGE=free</c>; with one, none
 /// (paid plans go through the provider's checkout, and leaving one through its billing portal — docs/billing.md).
 /// </summary>
-internal sealed class PortalPlanService(IGatewayStore store, PortalOptions options, ApiGate.Core.Billing.BillingService billing, TimeProvider timeProvider)
+internal sealed partial class PortalPlanService(
+    IGatewayStore store, PortalOptions options, ApiGate.Core.Billing.BillingService billing, TimeProvider timeProvider, ILogger<PortalPlanService> logger)
 {
     /// <summary>Plans offered on the plan page: enabled and visible, cheapest first.</summary>
     public async Task<IReadOnlyList<PlanDefinition>> VisiblePlansAsync(CancellationToken ct) =>
@@ -69,14 +71,31 @@ internal sealed class PortalPlanService(IGatewayStore store, PortalOptions optio
 
         var home = options.ReturnBase(origin) + PortalOptions.BasePath;
         var result = await billing.StartCheckoutAsync(user.Id, plan.Id, home + "/plans?checkout=done", home + "/plans", ct);
-        return result.Ok ? (result.Value!.Url, null) : (null, "Checkout cannot start right now: " + result.Error!.Message);
+        if (result.Ok)
+        {
+            return (result.Value!.Url, null);
+        }
+
+        // What the provider answered is about the operator's account (a refused key, an unreachable address, a price id):
+        // the operator's log gets it, the customer a sentence.
+        LogBillingFailed("checkout", user.Id, result.Error!.Message);
+        return (null, "Checkout cannot start right now: nothing was changed. Please try again later.");
     }
 
     /// <summary>The provider's billing portal (payment methods, invoices, cancelling) for a billing customer.</summary>
     public async Task<(string? Url, string? Error)> ManageBillingAsync(UserDefinition user, string origin, CancellationToken ct)
     {
         var result = await billing.StartPortalAsync(user.Id, options.ReturnBase(origin) + PortalOptions.BasePath + "/plans", ct);
-        return result.Ok ? (result.Value!.Url, null) : (null, "Billing cannot be opened right now: " + result.Error!.Message);
+        if (result.Ok)
+        {
+            return (result.Value!.Url, null);
+        }
+
+        LogBillingFailed("billing portal", user.Id, result.Error!.Message);
+        return (null, "Billing cannot be opened right now. Please try again later.");
     }
+
+    [LoggerMessage(EventId = 8012, Level = LogLevel.Warning, Message = "Portal {Action} for user {UserId} failed at the billing provider: {Reason}")]
+    private partial void LogBillingFailed(string action, string userId, string reason);
 
 }

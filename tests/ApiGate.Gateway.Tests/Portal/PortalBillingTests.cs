@@ -14,9 +14,11 @@ namespace ApiGate.Gateway.Tests.Portal;
 public sealed class PortalBillingTests : PortalTestBase, IDisposable
 {
     private readonly FakeStripe _stripe = FakeStripe.StartAsync().GetAwaiter().GetResult();
+    private readonly StringWriter _log = new();
 
     private protected override void ConfigurePortal(GatewayOptions options)
     {
+        options.LogWriter = TextWriter.Synchronized(_log);
         options.BillingProvider = "stripe";
         options.StripeSecretKey = FakeStripe.SecretKey;
         options.StripeWebhookSecret = BillingHarness.WebhookSecret;
@@ -146,6 +148,12 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.StartsWith("Checkout cannot start right now", message, StringComparison.Ordinal);
         Assert.DoesNotContain("Stripe answered", message, StringComparison.Ordinal);
         Assert.DoesNotContain("401", message, StringComparison.Ordinal);
+        // ... and the operator's log has it (event 8012): stopping the gateway writes the log's last batch
+        var user = (await Gateway.Users.GetAsync("curious@customer.example", CancellationToken.None)).Value!;
+        await Gateway.StopAsync();
+        var line = _log.ToString().Split('\n').Single(l => l.Contains("[8012]", StringComparison.Ordinal));
+        Assert.Contains(user.Id, line, StringComparison.Ordinal);
+        Assert.Contains("401", line, StringComparison.Ordinal);
     }
 
     [Fact]
