@@ -8,11 +8,19 @@ namespace ApiGate.Gateway.Portal;
 /// checked, so a refused attempt costs no hashing and tells nothing, and attempts sent at once cannot all get through.
 /// The address is counted first: an address already refused counts nothing against the account it names, so one
 /// guesser cannot lock out account after account, nor add a stored count per email it makes up. Counted in the store
-/// (<see cref="AttemptCounter"/>): every instance sharing it counts together.
+/// (<see cref="AttemptCounter"/>): every instance sharing it counts together. Sign-ups are limited per address too:
+/// each one hashes a password and may queue a mail, so a form posted in a loop could otherwise keep a core busy.
 /// </summary>
-internal sealed class LoginLimiter(AttemptCounter counter, int accountLimit = 5, int addressLimit = 20, TimeSpan? window = null)
+internal sealed class LoginLimiter(AttemptCounter counter, int accountLimit = 5, int addressLimit = 20, TimeSpan? window = null, int signUpLimit = 10)
 {
+    /// <summary>The window of the sign-up limit.</summary>
+    public static readonly TimeSpan SignUpWindow = TimeSpan.FromHours(1);
+
     private readonly TimeSpan _window = window ?? TimeSpan.FromMinutes(15);
+
+    /// <summary>Counts a sign-up from this address before its password is hashed: null when it may go ahead, else how long until it may.</summary>
+    public Task<TimeSpan?> TakeSignUpAsync(string address, CancellationToken ct) =>
+        counter.TakeAsync(BySignUpAddress, AttemptCounter.AddressKey(address), signUpLimit, SignUpWindow, ct);
 
     /// <summary>
     /// Counts a login attempt for this account from this address before the password is checked (so attempts sent at
@@ -45,6 +53,8 @@ internal sealed class LoginLimiter(AttemptCounter counter, int accountLimit = 5,
     private const string ByAccount = "portal-login-account";
 
     private const string ByAddress = "portal-login-address";
+
+    private const string BySignUpAddress = "portal-signup-address";
 
     private static string Normalized(string account) => account.Trim().ToLowerInvariant();
 }

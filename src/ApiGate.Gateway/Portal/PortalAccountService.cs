@@ -30,7 +30,7 @@ internal sealed partial class PortalAccountService(
     /// the same message. Without email, verification must be off, and the message then says so plainly.
     /// </summary>
     /// <param name="origin">The address of the request (<c>https://host</c>), used for links when no base URL is set.</param>
-    public async Task<PortalResult> SignUpAsync(string? email, string? password, string origin, CancellationToken ct)
+    public async Task<PortalResult> SignUpAsync(string? email, string? password, string origin, string clientAddress, CancellationToken ct)
     {
         if (!options.SignUpAvailable)
         {
@@ -46,6 +46,12 @@ internal sealed partial class PortalAccountService(
         if (PortalPasswords.Problem(password) is { } passwordProblem)
         {
             return PortalResult.Refused(passwordProblem);
+        }
+
+        // Counted before the password is hashed or anything is stored or mailed, and alike for new and registered addresses.
+        if (await limiter.TakeSignUpAsync(clientAddress, ct) is { } wait)
+        {
+            return PortalResult.Refused($"Too many sign-ups from your network. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).");
         }
 
         var sent = options.RequireVerification

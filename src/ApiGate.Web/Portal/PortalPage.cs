@@ -13,6 +13,6 @@ public abstract class PortalPage : ApiGate.Web.Shared.ServerPage
     /// <summary>The address of this request (<c>https://host</c>), for links in emails when no base URL is set.</summary>
     protected string Origin => HttpContext.Request.Scheme + "://" + HttpContext.Request.Host.Value;
 
-    /// <summary>The client's address, for the login limiter.</summary>
+    /// <summary>The client's address, for the login and sign-up limits.</summary>
     protected string ClientAddress => HttpContext.Connection.RemoteIpAddress?.ToString() ?? "";
 }

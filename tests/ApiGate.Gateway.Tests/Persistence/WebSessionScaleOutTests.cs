@@ -151,7 +151,7 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
         var dsn = await engines.NewDsnAsync(GatewayStores.Postgres);
         await using var one = await StartAsync(dsn, portal: true);
         await using var two = await StartAsync(dsn, portal: true);
-        Assert.True((await one.Service<PortalAccountService>().SignUpAsync("lb@customer.example", Password, one.Url, CancellationToken.None)).Ok);
+        Assert.True((await one.Service<PortalAccountService>().SignUpAsync("lb@customer.example", Password, one.Url, "127.0.0.1", CancellationToken.None)).Ok);
         using var browser = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
         using var login = await FormPosts.PostAsync(browser, one.Url + "/portal/login", "login", ("Email", "lb@customer.example"), ("Password", Password));
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
@@ -185,7 +185,7 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
         var token = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("pages", CancellationToken.None)).Value!.Token;
         using var console = new ConsoleHttp(gateway.Url);
         await console.SignInAsync(token);
-        Assert.True((await gateway.Service<PortalAccountService>().SignUpAsync("pages@customer.example", Password, gateway.Url, CancellationToken.None)).Ok);
+        Assert.True((await gateway.Service<PortalAccountService>().SignUpAsync("pages@customer.example", Password, gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
         using var customer = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
         using var login = await FormPosts.PostAsync(customer, gateway.Url + "/portal/login", "login", ("Email", "pages@customer.example"), ("Password", Password));
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
@@ -225,7 +225,7 @@ public sealed class WebSessionScaleOutTests(StoreEngines engines) : IClassFixtur
         var token = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("outage", CancellationToken.None)).Value!.Token;
         using var console = new ConsoleHttp(gateway.Url);
         await console.SignInAsync(token);
-        Assert.True((await gateway.Service<PortalAccountService>().SignUpAsync("outage@customer.example", Password, gateway.Url, CancellationToken.None)).Ok);
+        Assert.True((await gateway.Service<PortalAccountService>().SignUpAsync("outage@customer.example", Password, gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
         using var customer = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() });
         using var login = await FormPosts.PostAsync(customer, gateway.Url + "/portal/login", "login", ("Email", "outage@customer.example"), ("Password", Password));
         Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);

@@ -43,7 +43,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var portal = await PortalAsync();
 
         // Act
-        var result = await portal.SignUpAsync("new@example.com", "correct horse battery", Origin, None);
+        var result = await portal.SignUpAsync("new@example.com", "correct horse battery", Origin, Address, None);
         var email = await _smtp.NextToAsync("new@example.com");
 
         // Assert
@@ -64,7 +64,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync();
-        await portal.SignUpAsync("verify@example.com", "correct horse battery", Origin, None);
+        await portal.SignUpAsync("verify@example.com", "correct horse battery", Origin, Address, None);
         var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("verify@example.com"), "/portal/verify"));
         var before = await portal.LoginAsync("verify@example.com", "correct horse battery", Address, None);
 
@@ -87,7 +87,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync();
-        await portal.SignUpAsync("late@example.com", "correct horse battery", Origin, None);
+        await portal.SignUpAsync("late@example.com", "correct horse battery", Origin, Address, None);
         var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("late@example.com"), "/portal/verify"));
         _clock.Advance(TimeSpan.FromHours(24));
 
@@ -104,11 +104,11 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync();
-        var first = await portal.SignUpAsync("dup@example.com", "correct horse battery", Origin, None);
+        var first = await portal.SignUpAsync("dup@example.com", "correct horse battery", Origin, Address, None);
         await _smtp.NextToAsync("dup@example.com");
 
         // Act
-        var second = await portal.SignUpAsync("Dup@Example.com", "another password!", Origin, None);
+        var second = await portal.SignUpAsync("Dup@Example.com", "another password!", Origin, Address, None);
         var note = await _smtp.NextToAsync("dup@example.com");
 
         // Assert
@@ -130,7 +130,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var portal = await PortalAsync();
 
         // Act
-        var result = await portal.SignUpAsync(email, password, Origin, None);
+        var result = await portal.SignUpAsync(email, password, Origin, Address, None);
 
         // Assert
         Assert.Equal((false, message), (result.Ok, result.Message));
@@ -146,8 +146,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var hugePassword = new string('p', 100_000);
 
         // Act
-        var email = await portal.SignUpAsync(hugeEmail, "correct horse battery", Origin, None);
-        var password = await portal.SignUpAsync("huge@example.com", hugePassword, Origin, None);
+        var email = await portal.SignUpAsync(hugeEmail, "correct horse battery", Origin, Address, None);
+        var password = await portal.SignUpAsync("huge@example.com", hugePassword, Origin, Address, None);
 
         // Assert
         Assert.Equal((false, "Email address must be at most 254 characters."), (email.Ok, email.Message));
@@ -160,7 +160,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("known@example.com", "correct horse battery", Origin, None);
+        await portal.SignUpAsync("known@example.com", "correct horse battery", Origin, Address, None);
 
         // Act
         var unknown = await portal.LoginAsync("unknown@example.com", "correct horse battery", Address, None);
@@ -176,7 +176,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("limited@example.com", "correct horse battery", Origin, None);
+        await portal.SignUpAsync("limited@example.com", "correct horse battery", Origin, Address, None);
         for (var i = 0; i < 5; i++)
         {
             await portal.LoginAsync("limited@example.com", "guess number " + i, Address, None);
@@ -193,11 +193,38 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Fact]
+    public async Task SignUpAsync_EleventhFromOneAddressWithinAnHour_RefusedBeforeAnythingIsHashedStoredOrMailed()
+    {
+        // Arrange: 20 sign-ups sent at once from one address, each a new email
+        var portal = await PortalAsync(requireVerification: false);
+
+        // Act
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            portal.SignUpAsync($"burst{i}@example.com", "correct horse battery", Origin, Address, None)));
+        var otherAddress = await portal.SignUpAsync("elsewhere@example.com", "correct horse battery", Origin, "203.0.113.8", None);
+        _clock.Advance(LoginLimiter.SignUpWindow);
+        var anHourLater = await portal.SignUpAsync("later@example.com", "correct horse battery", Origin, Address, None);
+
+        // Assert: exactly 10 went through; the refused ones stored no user
+        Assert.Equal(10, results.Count(r => r.Ok));
+        Assert.All(results.Where(r => !r.Ok), r => Assert.Equal("Too many sign-ups from your network. Try again in 60 minute(s).", r.Message));
+        var stored = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            stored += await _store.FindUserAsync($"burst{i}@example.com", None) is null ? 0 : 1;
+        }
+
+        Assert.Equal(10, stored);
+        Assert.True(otherAddress.Ok, otherAddress.Message);
+        Assert.True(anHourLater.Ok, anHourLater.Message);
+    }
+
+    [Fact]
     public async Task LoginAsync_SuspendedUser_Refused()
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("suspended@example.com", "correct horse battery", Origin, None);
+        await portal.SignUpAsync("suspended@example.com", "correct horse battery", Origin, Address, None);
         var user = (await _store.FindUserAsync("suspended@example.com", None))!;
         await _store.UpdateUserAsync(user with { Status = UserStatus.Suspended, UpdatedAt = user.UpdatedAt.AddSeconds(1) }, user.UpdatedAt, None);
 
@@ -213,7 +240,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("reset@example.com", "the old password", Origin, None);
+        await portal.SignUpAsync("reset@example.com", "the old password", Origin, Address, None);
         var asked = await portal.RequestResetAsync("reset@example.com", Origin, None);
         var email = await _smtp.NextToAsync("reset@example.com");
         var token = TokenOf(TestSmtpServer.LinkIn(email, "/portal/reset"));
@@ -242,7 +269,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange: two reset links out (say the first one leaked).
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("twice@example.com", "the old password", Origin, None);
+        await portal.SignUpAsync("twice@example.com", "the old password", Origin, Address, None);
         var user = (await _store.FindUserAsync("twice@example.com", None))!;
         await portal.RequestResetAsync("twice@example.com", Origin, None);
         var older = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("twice@example.com"), "/portal/reset"));
@@ -266,7 +293,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("hour@example.com", "the old password", Origin, None);
+        await portal.SignUpAsync("hour@example.com", "the old password", Origin, Address, None);
         await portal.RequestResetAsync("hour@example.com", Origin, None);
         var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("hour@example.com"), "/portal/reset"));
         _clock.Advance(TimeSpan.FromHours(1));
@@ -284,8 +311,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("flooded@example.com", "correct horse battery", Origin, None);
-        await portal.SignUpAsync("marker@example.com", "correct horse battery", Origin, None);
+        await portal.SignUpAsync("flooded@example.com", "correct horse battery", Origin, Address, None);
+        await portal.SignUpAsync("marker@example.com", "correct horse battery", Origin, Address, None);
 
         // Act: six requests for one address, then one for another (mail leaves in order: once the marker's has
         // arrived, a sixth to the first address would have arrived before it)
@@ -320,7 +347,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("someone@example.com", "correct horse battery", Origin, None);
+        await portal.SignUpAsync("someone@example.com", "correct horse battery", Origin, Address, None);
 
         // Act
         var unknown = await portal.RequestResetAsync("nobody@example.com", Origin, None);
@@ -341,7 +368,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var portal = await PortalAsync(smtp: false);
 
         // Act
-        var result = await portal.SignUpAsync("nosmtp@example.com", "correct horse battery", Origin, None);
+        var result = await portal.SignUpAsync("nosmtp@example.com", "correct horse battery", Origin, Address, None);
 
         // Assert
         Assert.Equal((false, "Sign-up is not available: this portal cannot send email yet. Please contact the operator."), (result.Ok, result.Message));
@@ -355,7 +382,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var portal = await PortalAsync(smtp: false, requireVerification: false);
 
         // Act
-        var signUp = await portal.SignUpAsync("open@example.com", "correct horse battery", Origin, None);
+        var signUp = await portal.SignUpAsync("open@example.com", "correct horse battery", Origin, Address, None);
         var login = await portal.LoginAsync("open@example.com", "correct horse battery", Address, None);
 
         // Assert
@@ -369,7 +396,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("change@example.com", "the old password", Origin, None);
+        await portal.SignUpAsync("change@example.com", "the old password", Origin, Address, None);
         var user = (await _store.FindUserAsync("change@example.com", None))!;
 
         // Act
@@ -387,7 +414,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange: a signed-in session in the wrong hands, guessing the password behind it.
         var portal = await PortalAsync(requireVerification: false);
-        await portal.SignUpAsync("guess@example.com", "the real password", Origin, None);
+        await portal.SignUpAsync("guess@example.com", "the real password", Origin, Address, None);
         var user = (await _store.FindUserAsync("guess@example.com", None))!;
 
         // Act
@@ -425,7 +452,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange: no APIGATE_PORTAL_BASE_URL; an active customer
         var portal = await PortalAsync(requireVerification: false, baseUrl: "");
-        Assert.True((await portal.SignUpAsync("victim@example.com", "correct horse battery", Origin, None)).Ok);
+        Assert.True((await portal.SignUpAsync("victim@example.com", "correct horse battery", Origin, Address, None)).Ok);
 
         // Act: a reset asked for through a request naming another host (the Host header is the client's), then one
         // made to the gateway's loopback address
@@ -449,7 +476,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         // Arrange
         var portal = await PortalAsync(requireVerification: false, baseUrl: "");
-        Assert.True((await portal.SignUpAsync("victim@example.com", "correct horse battery", Origin, None)).Ok);
+        Assert.True((await portal.SignUpAsync("victim@example.com", "correct horse battery", Origin, Address, None)).Ok);
 
         // Act: the hostile reset first, then a loopback one as a marker
         await portal.RequestResetAsync("victim@example.com", origin, None);
@@ -472,7 +499,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         var portal = await PortalAsync();
 
-        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, None);
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, Address, None);
 
         Assert.True(result.Ok, result.Message);
         Assert.NotNull(await _store.FindUserAsync(email, None));
@@ -490,7 +517,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var portal = await PortalAsync();
 
         // Act
-        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, None);
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, Address, None);
 
         // Assert
         Assert.False(result.Ok);
@@ -507,7 +534,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         var portal = await PortalAsync();
 
-        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, None);
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, Address, None);
 
         Assert.False(result.Ok);
         Assert.Equal($"'{email}' is not an email address.", result.Message);
@@ -523,7 +550,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     {
         var portal = await PortalAsync();
 
-        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, None);
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, Address, None);
 
         Assert.False(result.Ok);
         Assert.Contains($"contains '{character}'", result.Message, StringComparison.Ordinal);

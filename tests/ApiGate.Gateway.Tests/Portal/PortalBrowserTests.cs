@@ -252,7 +252,7 @@ public sealed class PortalBrowserTests : PortalTestBase
     private async Task<string> SignedUpAndVerifiedAsync(string email)
     {
         var accounts = Gateway.Service<PortalAccountService>();
-        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, CancellationToken.None)).Ok);
+        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
         var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync(email), "/portal/verify");
         Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
         return link;

@@ -157,6 +157,25 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task SignUp_PastTenFromOneAddressInAnHour_429WithTheWaitAndNoUser()
+    {
+        // Arrange: ten sign-ups from this client's address
+        using var client = CookieClient();
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await PostFormAsync(client, "/portal/signup", "signup", ("Email", $"n{i}@customer.example"), ("Password", Password))).StatusCode);
+        }
+
+        // Act
+        var eleventh = await PostFormAsync(client, "/portal/signup", "signup", ("Email", "n10@customer.example"), ("Password", Password));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.TooManyRequests, eleventh.StatusCode);
+        Assert.StartsWith("Too many sign-ups from your network. Try again in", TextOf(await eleventh.Content.ReadAsStringAsync(), "message-error"), StringComparison.Ordinal);
+        Assert.Null(await Gateway.Store.FindUserAsync("n10@customer.example", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Login_UnconfirmedAddress_SendANewConfirmationLinkButtonSendsOne()
     {
         // Arrange: an unconfirmed customer logs in with the right password; the page offers "Send a new confirmation link"
@@ -350,7 +369,7 @@ public sealed class PortalHttpTests : PortalTestBase
     private async Task SignUpAsync(string email, bool verify = false)
     {
         var accounts = Gateway.Service<PortalAccountService>();
-        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, CancellationToken.None)).Ok);
+        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
         var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync(email), "/portal/verify");
         if (verify)
         {
@@ -390,7 +409,7 @@ public sealed class PortalBehindTlsProxyTests : PortalTestBase
     {
         // Arrange
         var accounts = Gateway.Service<PortalAccountService>();
-        Assert.True((await accounts.SignUpAsync("tls@customer.example", Password, Gateway.Url, CancellationToken.None)).Ok);
+        Assert.True((await accounts.SignUpAsync("tls@customer.example", Password, Gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
         var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync("tls@customer.example"), "/portal/verify");
         Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
         using var client = CookieClient();

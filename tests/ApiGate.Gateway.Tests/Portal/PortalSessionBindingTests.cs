@@ -45,7 +45,7 @@ public sealed class PortalSessionBindingTests : IAsyncLifetime
         // made to land in the login's window: after its password check (the limiter's success bookkeeping is the next
         // store call) and before the login page reads the account to open the session.
         var accounts = _gateway.Service<PortalAccountService>();
-        Assert.True((await accounts.SignUpAsync("owner@customer.example", OldPassword, _gateway.Url, CancellationToken.None)).Ok);
+        Assert.True((await accounts.SignUpAsync("owner@customer.example", OldPassword, _gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
         var user = (await _gateway.Store.FindUserAsync("owner@customer.example", CancellationToken.None))!;
         _hook.AfterLoginSucceeded = () => _hook.Inner.SetPortalPasswordAsync(
             user.Id, PortalPasswords.Hash("the owner's new password"), DateTimeOffset.UtcNow, CancellationToken.None);
