@@ -311,7 +311,8 @@ internal sealed partial class PortalAccountService(
     {
         var at = email.IndexOf('@');
         return at > 0 && at < email.Length - 1 && email.IndexOf('@', at + 1) < 0 && email.IndexOf('.', at) > at + 1 && !email.EndsWith('.')
-               && !email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or '"' or ',' or ';')
+               && !email.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or '"' or ',' or ';' or '[' or ']')
+               // (no address literal such as user@[127.0.0.1]: the portal mails domains, not hosts of the visitor's choosing)
                && Core.Management.TextFields.IndexOfInvisible(email) < 0 // a zero-width space: looks like another address
                // and the mail library reads it as this very address (not a group, a comment or a different mailbox)
                && MimeKit.MailboxAddress.TryParse(email, out var parsed) && string.Equals(parsed.Address, email, StringComparison.OrdinalIgnoreCase);

@@ -121,6 +121,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     [InlineData("not-an-email", "correct horse battery", "'not-an-email' is not an email address.")]
     [InlineData("a@b", "correct horse battery", "'a@b' is not an email address.")]
     [InlineData("two@@example.com", "correct horse battery", "'two@@example.com' is not an email address.")]
+    [InlineData("a@[127.0.0.1]", "correct horse battery", "'a@[127.0.0.1]' is not an email address.")]
     [InlineData("", "correct horse battery", "Enter your email address.")]
     [InlineData("short@example.com", "short", "Password must be at least 10 characters.")]
     [InlineData("short@example.com", "", "Enter a password.")]
