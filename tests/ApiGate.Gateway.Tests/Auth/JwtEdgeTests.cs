@@ -1,0 +1,78 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Identity.Jwt;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.IdentityModel.Tokens;
+
+namespace ApiGate.Gateway.Tests.Auth;
+
+/// <summary>
+/// JWT edge cases found by an attack run: what a token holder whose subject cannot become a user costs the store, and
+/// tokens that name no <c>kid</c>.
+/// </summary>
+public sealed class JwtEdgeTests : IAsyncLifetime
+{
+    private TestUpstream _upstream = null!;
+    private TestIssuer _issuer = null!;
+    private TestGateway _gateway = null!;
+    private RsaSecurityKey _rsa = null!;
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _issuer = await TestIssuer.StartAsync();
+        _rsa = TestIssuer.NewRsaKey("rsa-1");
+        _issuer.Publish(_rsa);
+        _gateway = await TestGateway.StartAsync(o =>
+        {
+            o.JwtIssuer = _issuer.Url;
+            o.JwtAudience = TestIssuer.Audience;
+            o.JwtRefreshInterval = TimeSpan.FromHours(1);
+        });
+        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _issuer.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SubjectWhoseEmailBelongsToAnotherUser_RepeatedRequests_StoreAskedOncePerConfigVersion()
+    {
+        // Arrange: the token's (verified) email is already another user's, so no user can be created for its subject
+        await _gateway.Users.CreateAsync(new UserChanges { Email = "taken@example.com" }, CancellationToken.None);
+        await _gateway.ReloadAsync();
+        var token = _issuer.Token(_rsa, "squatter", "taken@example.com");
+        var jwt = _gateway.Service<JwtAuthenticator>();
+
+        // Act: the same token again and again (a token holder can send it as fast as it likes: the refusal comes before
+        // the rate limit)
+        for (var i = 0; i < 10; i++)
+        {
+            var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+            await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "unknown_user");
+        }
+
+        // Assert: like an unknown API key or a subject without an email, the refusal is remembered for the config version
+        // (nothing the gateway can do changes it until the configuration changes); not three store round trips and a
+        // warning per request
+        Assert.InRange(jwt.Lookups, 1, 2);
+    }
+
+    [Fact]
+    public async Task TokenWithoutKid_SignedWithTheIssuersOnlyKey_Accepted()
+    {
+        // Arrange: kid is optional (RFC 7515 §4.1.4); an issuer with one key may leave it out
+        var token = _issuer.Token(new RsaSecurityKey(_rsa.Rsa), "no-kid", "no-kid@example.com");
+
+        // Act
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+}
