@@ -74,7 +74,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             ClockSkew = options.JwtClockSkew,
             RequireSignedTokens = true,
             RequireExpirationTime = true,
-            TryAllIssuerSigningKeys = false,
+            TryAllIssuerSigningKeys = true, // a token without kid (RFC 7515: optional) is checked against every published key; an unknown kid still refetches
         };
         var keys = new IssuerKeys(
             options.JwtIssuer.TrimEnd('/') + "/.well-known/openid-configuration",
