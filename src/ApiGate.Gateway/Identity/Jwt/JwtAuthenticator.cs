@@ -244,7 +244,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             return new Resolved(null, null, Errors.UnknownUser with
             {
                 Detail = "No APIGate user is linked to this token's subject, and none can be created for it; the gateway's log says why.",
-            }, Cacheable: false);
+            }, Cacheable: true); // until the configuration changes (the other user deleted or changed): not a store round trip per request
         }
 
         try
