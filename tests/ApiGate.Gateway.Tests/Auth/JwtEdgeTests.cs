@@ -2,6 +2,9 @@ using System.Net;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Identity.Jwt;
 using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.IdentityModel.Tokens;
 
 namespace ApiGate.Gateway.Tests.Auth;
@@ -74,5 +77,42 @@ public sealed class JwtEdgeTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task IssuerAnswersAHugeJwks_NotReadWhole_TokensGet503()
+    {
+        // Arrange: an issuer whose JWKS (its key, then 64 MB of padding) is far larger than any real one: the gateway would
+        // hold all of it (as bytes and as a string) in memory, and again on every retry
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = builder.Build();
+        var url = "";
+        var p = _rsa.Rsa.ExportParameters(false);
+        var jwk = $"{{\"kty\":\"RSA\",\"use\":\"sig\",\"kid\":\"rsa-1\",\"n\":\"{Base64UrlEncoder.Encode(p.Modulus)}\",\"e\":\"{Base64UrlEncoder.Encode(p.Exponent)}\"}}";
+        var padding = new string('x', 64 << 20);
+        app.MapGet("/.well-known/openid-configuration", () => Results.Text($"{{\"issuer\":\"{url}\",\"jwks_uri\":\"{url}/jwks\"}}", "application/json"));
+        app.MapGet("/jwks", () => Results.Text($"{{\"keys\":[{jwk}],\"padding\":\"{padding}\"}}", "application/json"));
+        await app.StartAsync();
+        url = app.Urls.First();
+        await using var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.JwtIssuer = url;
+            o.JwtAudience = TestIssuer.Audience;
+        });
+        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        var token = _issuer.Token(_rsa, "big", "big@example.com", issuer: url);
+
+        // Act: for long enough that the whole body could be read (a few seconds on loopback)
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 20; i++)
+        {
+            statuses.Add((await JwtTests.SendAsync(gateway, "/jwt/x", token)).StatusCode);
+            await Task.Delay(500);
+        }
+
+        // Assert: an issuer document past the size limit is a failed fetch (as one that is not JSON), not keys
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.ServiceUnavailable, s));
     }
 }
