@@ -26,6 +26,9 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// <summary>Upper bound on cached subjects; past it the cache starts over.</summary>
     public const int MaxEntries = 100_000;
 
+    /// <summary>Largest discovery document or JWKS read from the issuer (real ones are a few KB); a larger answer is a failed fetch.</summary>
+    public const int MaxIssuerDocumentBytes = 1 << 20;
+
     private readonly IGatewayStore _store;
     private readonly GatewayOptions _options;
     private readonly TimeProvider _timeProvider;
@@ -52,7 +55,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             return;
         }
 
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(10) };
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(10), MaxResponseContentBufferSize = MaxIssuerDocumentBytes };
         _validation = CreateValidation(options, _http, timeProvider, logger);
     }
 
