@@ -115,4 +115,31 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Assert: an issuer document past the size limit is a failed fetch (as one that is not JSON), not keys
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.ServiceUnavailable, s));
     }
+
+    [Fact]
+    public async Task UserClaimIsEmail_TokenWithTheSameEmailMarkedUnverified_DoesNotActAsTheLinkedUser()
+    {
+        // Arrange: the caller is identified by its email (APIGATE_JWT_USER_CLAIM=email); the victim's verified token linked
+        // its address to its user
+        await using var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.JwtIssuer = _issuer.Url;
+            o.JwtAudience = TestIssuer.Audience;
+            o.JwtUserClaim = "email";
+        });
+        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        var victim = _issuer.Token(_rsa, "victim-subject", "victim@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = true });
+        Assert.Equal(HttpStatusCode.OK, (await JwtTests.SendAsync(gateway, "/jwt/x", victim)).StatusCode);
+        var victimUser = (await gateway.Users.GetAsync("victim@example.com", CancellationToken.None)).Value!;
+
+        // Act: another account at the issuer that typed the victim's address but never proved it
+        var attacker = _issuer.Token(_rsa, "attacker-subject", "victim@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false });
+        var response = await JwtTests.SendAsync(gateway, "/jwt/x", attacker);
+
+        // Assert: the issuer says nobody proved that address, so it identifies no one (the gateway already will not create a
+        // user from it); the upstream never sees the victim's id for this token
+        Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain(_upstream.Received.Skip(1), r => r.Headers["X-User-ID"].Contains(victimUser.Id));
+    }
 }
