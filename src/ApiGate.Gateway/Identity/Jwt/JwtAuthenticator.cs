@@ -140,6 +140,16 @@ internal sealed partial class JwtAuthenticator : IDisposable
         var email = result.Claims.TryGetValue(_options.JwtEmailClaim, out var emailValue) ? emailValue?.ToString() : null;
         if (result.Claims.TryGetValue("email_verified", out var verified) && !IsTrue(verified))
         {
+            if (string.Equals(_options.JwtUserClaim, _options.JwtEmailClaim, StringComparison.Ordinal))
+            {
+                // The address identifies the caller (APIGATE_JWT_USER_CLAIM=email): unproven, it would let anyone who typed
+                // someone else's address at the issuer act as the user that address is linked to.
+                return (null, Errors.UnknownUser with
+                {
+                    Detail = $"The token's '{_options.JwtEmailClaim}' claim identifies the caller, and the issuer marks it unverified (email_verified).",
+                });
+            }
+
             email = null; // the issuer says nobody proved the address: no user is created with it
         }
         if (!_cache.TryGet(snapshot.Version, subject, out var resolved))
