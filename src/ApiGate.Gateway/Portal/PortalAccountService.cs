@@ -51,7 +51,7 @@ internal sealed partial class PortalAccountService(
         // Counted before the password is hashed or anything is stored or mailed, and alike for new and registered addresses.
         if (await limiter.TakeSignUpAsync(clientAddress, ct) is { } wait)
         {
-            return PortalResult.Refused($"Too many sign-ups from your network. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).");
+            return PortalResult.TooMany("sign-ups from your network", wait);
         }
 
         var sent = options.RequireVerification
@@ -131,7 +131,7 @@ internal sealed partial class PortalAccountService(
 
         if (await limiter.TakeAsync(email, clientAddress, ct) is { } wait)
         {
-            return PortalResult.Refused($"Too many login attempts. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).");
+            return PortalResult.TooMany("login attempts", wait);
         }
 
         var user = email.Length == 0 ? null : await store.FindUserAsync(email, ct);
@@ -237,7 +237,7 @@ internal sealed partial class PortalAccountService(
         // password behind it at hashing speed.
         if (await limiter.TakeForAccountAsync(user.Email, ct) is { } wait)
         {
-            return PortalResult.Refused($"Too many attempts. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).");
+            return PortalResult.TooMany("attempts", wait);
         }
 
         if (current is null || current.Length > PortalPasswords.MaxLength || !PortalPasswords.Verify(account.PasswordHash, current, out _))

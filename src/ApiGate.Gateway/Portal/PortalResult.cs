@@ -5,12 +5,16 @@ namespace ApiGate.Gateway.Portal;
 /// <summary>
 /// What a portal action tells the customer: whether it went through, the sentence the page shows, and on a login
 /// the user and the password hash the login was checked against (a session is bound to that one, never to a hash read
-/// later, which a password change or reset made meanwhile would have replaced). Messages never reveal whether an email
-/// address has an account.
+/// later, which a password change or reset made meanwhile would have replaced). <see cref="Throttled"/> marks a refusal
+/// by a limit (the page answers 429). Messages never reveal whether an email address has an account.
 /// </summary>
-internal sealed record PortalResult(bool Ok, string Message, UserDefinition? User = null, string? PasswordHash = null)
+internal sealed record PortalResult(bool Ok, string Message, UserDefinition? User = null, string? PasswordHash = null, bool Throttled = false)
 {
     public static PortalResult Success(string message, UserDefinition? user = null, string? passwordHash = null) => new(true, message, user, passwordHash);
 
     public static PortalResult Refused(string message) => new(false, message);
+
+    /// <summary>Refused by a limit: "Too many <paramref name="what"/>. Try again in N minute(s)." (at least one).</summary>
+    public static PortalResult TooMany(string what, TimeSpan wait) =>
+        new(false, $"Too many {what}. Try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalMinutes))} minute(s).", Throttled: true);
 }
