@@ -12,6 +12,13 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
 
     public IPage Page { get; } = page;
 
+    /// <summary>
+    /// For waiting on the page a form post redirects to: done once its HTML is parsed, without waiting for the load
+    /// event — under a loaded CI box Chromium now and then never reported that event for the redirect's page (45 s
+    /// timeouts after the page was there). The assertions that follow wait for their elements themselves.
+    /// </summary>
+    public static readonly PageWaitForURLOptions AfterPost = new() { WaitUntil = WaitUntilState.DOMContentLoaded };
+
     /// <summary>Goes to a path (relative to the gateway) and returns the response's status.</summary>
     public async Task<int> GoAsync(string path)
     {

@@ -98,7 +98,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", Password);
         await page.ClickAsync("#log-in");
-        await page.WaitForURLAsync("**/portal");
+        await page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
 
         // Act + Assert: the plans page
         await browser.GoAsync("/portal/plans");
@@ -110,7 +110,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         // a form posted without its antiforgery token (a forged page elsewhere): the refused page, nothing changed
         await page.SetContentAsync($"<form id='f' method='post' action='{Gateway.Url}/portal/plans'><input name='_handler' value='subscribe-team'></form>");
         await page.EvaluateAsync("document.getElementById('f').submit()");
-        await page.WaitForURLAsync("**/portal/plans");
+        await page.WaitForURLAsync("**/portal/plans", BrowserPage.AfterPost);
         await Microsoft.Playwright.Assertions.Expect(page.Locator("#form-refused")).ToContainTextAsync("nothing was changed");
         await browser.ScreenshotAsync("portal-form-refused");
     }

@@ -39,7 +39,7 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", Password);
         await page.ClickAsync("#log-in");
-        await page.WaitForURLAsync("**/portal");
+        await page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
         await Assertions.Expect(page.Locator("#plan-name")).ToHaveTextAsync("Free");
         await Assertions.Expect(page.Locator("#chart-empty")).ToBeVisibleAsync();
 
@@ -128,7 +128,7 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", "a brand new password");
         await page.ClickAsync("#log-in");
-        await page.WaitForURLAsync("**/portal");
+        await page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
 
         // Assert
         Assert.Equal(PortalAccountService.LoginFailed, oldRefused);
@@ -232,11 +232,11 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.FillAsync("#current", Password);
         await page.FillAsync("#new-password", "a new horse battery");
         await page.ClickAsync("#change-password");
-        await page.WaitForURLAsync("**/portal/account?changed=1");
+        await page.WaitForURLAsync("**/portal/account?changed=1", BrowserPage.AfterPost);
         await Assertions.Expect(page.Locator("#message-ok")).ToHaveTextAsync("Your password is changed.");
         await browser.ScreenshotAsync("portal-account-changed");
         await page.ClickAsync("#logout");
-        await page.WaitForURLAsync("**/portal/login?logged_out=1");
+        await page.WaitForURLAsync("**/portal/login?logged_out=1", BrowserPage.AfterPost);
     }
 
     private async Task LogInAsync(BrowserPage browser, string email)
@@ -245,7 +245,7 @@ public sealed class PortalBrowserTests : PortalTestBase
         await browser.Page.FillAsync("#email", email);
         await browser.Page.FillAsync("#password", Password);
         await browser.Page.ClickAsync("#log-in");
-        await browser.Page.WaitForURLAsync("**/portal");
+        await browser.Page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
     }
 
     /// <summary>Signs up through the pages' service and follows the emailed link; returns the (now used) link.</summary>
