@@ -8,7 +8,7 @@ using ApiGate.Core.Text;
 
 namespace ApiGate.Cli.Commands;
 
-/// <summary><c>apigate users create|list|get|update|activate|deactivate|delete</c>.</summary>
+/// <summary><c>apigate users create|list|get|update|activate|deactivate|delete|identities|link-identity|unlink-identity</c>.</summary>
 internal static class UserCommands
 {
     public static Command Create(CliContext context)
@@ -84,7 +84,69 @@ internal static class UserCommands
         command.Subcommands.Add(Status(context, "activate", UserStatus.Active, "Activate a user (their keys work again)"));
         command.Subcommands.Add(Status(context, "deactivate", UserStatus.Suspended, "Suspend a user (their keys are refused)"));
         command.Subcommands.Add(delete);
+        AddIdentityCommands(command, context);
         return command;
+    }
+
+    /// <summary>
+    /// <c>identities</c>, <c>link-identity</c>, <c>unlink-identity</c>: which JWT subjects act as the user. The issuer
+    /// defaults to the gateway's <c>jwt.issuer</c> setting, read like <c>serve</c> reads it.
+    /// </summary>
+    private static void AddIdentityCommands(Command users, CliContext context)
+    {
+        var reference = new Argument<string>("user") { Description = "User id or email" };
+        var identities = new Command("identities", "List the JWT subjects linked to a user") { reference };
+        CliApp.SetServiceHandler(identities, context, async (parse, store, ct) =>
+        {
+            var result = await Users(store).ListIdentitiesAsync(parse.GetRequiredValue(reference), ct);
+            if (!result.Ok)
+            {
+                return context.Fail(result.Error!);
+            }
+
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, result.Value!);
+            }
+            else
+            {
+                TableWriter.Write(context.Output, ["ISSUER", "SUBJECT", "LINKED"],
+                    result.Value!.Select(i => (IReadOnlyList<string>)[i.Issuer, i.Subject, Time(i.CreatedAt)]));
+            }
+
+            return 0;
+        });
+        users.Subcommands.Add(identities);
+
+        foreach (var (verb, description, link) in new (string, string, bool)[]
+                 {
+                     ("link-identity", "Link a JWT subject to a user: the issuer's tokens for it act as that user", true),
+                     ("unlink-identity", "Remove the link of a JWT subject to a user", false),
+                 })
+        {
+            var user = new Argument<string>("user") { Description = "User id or email" };
+            var subject = new Option<string>("--subject") { Description = "The token's user claim value (jwt.user_claim, 'sub' by default), exactly", Required = true };
+            var issuer = new Option<string?>("--issuer") { Description = "Issuer URL (default: jwt.issuer / APIGATE_JWT_ISSUER)" };
+            var command = new Command(verb, description) { user, subject, issuer };
+            CliApp.SetServiceHandler(command, context, async (parse, store, ct) =>
+            {
+                var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+                var parsed = new IdentityInput { Subject = parse.GetValue(subject), Issuer = parse.GetValue(issuer) }.ToLink(options.JwtIssuer);
+                if (!parsed.Ok)
+                {
+                    return context.Fail(parsed.Error!);
+                }
+
+                var service = Users(store);
+                var target = parse.GetRequiredValue(user);
+                return link
+                    ? CliApp.PrintResult(context, parse, await service.LinkIdentityAsync(target, parsed.Value!, ct), i =>
+                        [("issuer", i.Issuer), ("subject", i.Subject), ("user", i.UserId), ("linked_at", Time(i.CreatedAt))])
+                    : CliApp.PrintDeleted(context, await service.UnlinkIdentityAsync(target, parsed.Value!, ct), "link",
+                        i => $"of subject '{i.Subject}' ({i.Issuer}) to user {i.UserId}");
+            });
+            users.Subcommands.Add(command);
+        }
     }
 
     /// <summary>A timestamp for tables: UTC, to the second.</summary>

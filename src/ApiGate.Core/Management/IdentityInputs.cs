@@ -65,6 +65,68 @@ public sealed record UserInput
 }
 
 /// <summary>
+/// The text form of a JWT identity to link to a user or unlink from it, as the admin API's JSON body and the CLI's
+/// options carry it; <see cref="ToLink"/> parses it once, at the edge.
+/// </summary>
+public sealed record IdentityInput
+{
+    /// <summary>The value of the token's user claim (<c>jwt.user_claim</c>, <c>sub</c> by default), exactly as the issuer sends it.</summary>
+    public string? Subject { get; init; }
+
+    /// <summary>The issuer URL; the gateway's <c>jwt.issuer</c> when omitted.</summary>
+    public string? Issuer { get; init; }
+
+    /// <summary>
+    /// The identity, with the issuer spelled as <paramref name="configuredIssuer"/> (the gateway's <c>jwt.issuer</c>,
+    /// empty when none) when it is that one with or without a trailing slash: tokens are matched to links under the
+    /// setting's spelling.
+    /// </summary>
+    public ManagementResult<IdentityLink> ToLink(string configuredIssuer)
+    {
+        if (string.IsNullOrEmpty(Subject))
+        {
+            return Invalid("subject", "subject is required: the value of the token's user claim (jwt.user_claim, 'sub' by default)");
+        }
+
+        if (TextFields.Check("subject", Subject) is { } subjectProblem)
+        {
+            return subjectProblem;
+        }
+
+        if (Subject.Trim().Length != Subject.Length)
+        {
+            return Invalid("subject", "starts or ends with white space: a token's subject is compared exactly, so this would match no token");
+        }
+
+        var issuer = string.IsNullOrWhiteSpace(Issuer) ? configuredIssuer : Issuer.Trim();
+        if (issuer.Length == 0)
+        {
+            return Invalid("issuer", "no issuer given, and the gateway has none configured (jwt.issuer, APIGATE_JWT_ISSUER)");
+        }
+
+        if (TextFields.Check("issuer", issuer) is { } issuerProblem)
+        {
+            return issuerProblem;
+        }
+
+        if (!Uri.TryCreate(issuer, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http"))
+        {
+            return Invalid("issuer", $"'{issuer}' is not an http(s) URL");
+        }
+
+        if (configuredIssuer.Length > 0 && string.Equals(issuer.TrimEnd('/'), configuredIssuer.TrimEnd('/'), StringComparison.Ordinal))
+        {
+            issuer = configuredIssuer;
+        }
+
+        return new IdentityLink(issuer, Subject);
+    }
+}
+
+/// <summary>A JWT identity as the edge parsed it: the issuer (as the gateway spells it) and the subject.</summary>
+public sealed record IdentityLink(string Issuer, string Subject);
+
+/// <summary>
 /// A typed change to a user, as the edge parsed it: null = not given (keep on update, default on create).
 /// <see cref="UserService"/> checks the domain rules only (email shape, plan exists and is enabled).
 /// </summary>

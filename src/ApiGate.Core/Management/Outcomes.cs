@@ -9,7 +9,6 @@ internal static class Outcomes
 
     public static ManagementError NotFound(string kind, string reference) => new(ManagementErrorKind.NotFound, "", $"no {kind} with id or name '{reference}'");
 
-    /// <summary>Runs the store write; a uniqueness or in-use refusal becomes a conflict error.</summary>
     /// <summary>
     /// Runs a read-change-write <paramref name="attempt"/> again while another request changes the same row between its
     /// read and its write (a few times), so concurrent updates of different fields all land; a 409 if it keeps happening.
@@ -34,6 +33,7 @@ internal static class Outcomes
         }
     }
 
+    /// <summary>Runs the store write; a uniqueness or in-use refusal becomes a conflict error.</summary>
     public static async Task<ManagementResult<T>> WriteAsync<T>(T value, Func<T, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         try

@@ -70,6 +70,55 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
         return existing is null ? NotFound("user", idOrEmail) : await WriteAsync(existing, (u, c) => store.DeleteUserAsync(u.Id, c), ct);
     }
 
+    /// <summary>The JWT identities linked to the user.</summary>
+    public async Task<ManagementResult<IReadOnlyList<UserIdentity>>> ListIdentitiesAsync(string idOrEmail, CancellationToken ct)
+    {
+        var user = await store.FindUserAsync(idOrEmail, ct);
+        return user is null ? NotFound("user", idOrEmail) : new ManagementResult<IReadOnlyList<UserIdentity>>(await store.ListIdentitiesAsync(user.Id, ct), null);
+    }
+
+    /// <summary>
+    /// Links a JWT subject to the user, so the issuer's tokens for it act as that user (also when the token's email
+    /// belongs to the user, which the gateway never links by itself). A subject linked already, to this user or another,
+    /// is a conflict (unlink it first).
+    /// </summary>
+    public async Task<ManagementResult<UserIdentity>> LinkIdentityAsync(string idOrEmail, IdentityLink link, CancellationToken ct)
+    {
+        var user = await store.FindUserAsync(idOrEmail, ct);
+        if (user is null)
+        {
+            return NotFound("user", idOrEmail);
+        }
+
+        if (await store.FindUserByIdentityAsync(link.Issuer, link.Subject, ct) is { } linked)
+        {
+            return new ManagementError(ManagementErrorKind.Conflict, "subject", linked.Id == user.Id
+                ? $"this subject of {link.Issuer} is linked to this user already"
+                : $"this subject of {link.Issuer} is linked to user {linked.Email} ({linked.Id}); unlink it there first");
+        }
+
+        var identity = new UserIdentity { Issuer = link.Issuer, Subject = link.Subject, UserId = user.Id, CreatedAt = timeProvider.GetUtcNow() };
+        return await WriteAsync(identity, (i, c) => store.LinkIdentityAsync(i, configuration: true, c), ct);
+    }
+
+    /// <summary>Removes the link of a JWT subject to the user; the issuer's tokens for it are then an unknown subject again.</summary>
+    public async Task<ManagementResult<UserIdentity>> UnlinkIdentityAsync(string idOrEmail, IdentityLink link, CancellationToken ct)
+    {
+        var user = await store.FindUserAsync(idOrEmail, ct);
+        if (user is null)
+        {
+            return NotFound("user", idOrEmail);
+        }
+
+        var existing = (await store.ListIdentitiesAsync(user.Id, ct)).FirstOrDefault(i => Is(i, link));
+        return existing is not null && await store.UnlinkIdentityAsync(link.Issuer, link.Subject, user.Id, ct)
+            ? existing
+            : new ManagementError(ManagementErrorKind.NotFound, "subject", $"user {user.Email} has no link to this subject of {link.Issuer}");
+    }
+
+    private static bool Is(UserIdentity identity, IdentityLink link) =>
+        identity.Issuer == link.Issuer && identity.Subject == link.Subject;
+
     private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserChanges input, CancellationToken ct)
     {
         if (TextFields.Check(("email", input.Email), ("name", input.Name)) is { } textProblem)

@@ -41,16 +41,24 @@ public interface IIdentityStore
     /// <summary>Deletes the user and their API keys.</summary>
     Task DeleteUserAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>Keys, newest first; all users' when <paramref name="userId"/> is null.</summary>
     /// <summary>The user an identity provider's subject is linked to (<c>user_identities</c>), or null.</summary>
     Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken);
 
+    /// <summary>The identities linked to the user, by issuer and subject.</summary>
+    Task<IReadOnlyList<UserIdentity>> ListIdentitiesAsync(string userId, CancellationToken cancellationToken);
+
     /// <summary>
     /// Links an identity provider's subject to a user; <see cref="StoreConflictException"/> when the subject is already
-    /// linked (another instance or request linked it first).
+    /// linked (another instance or request linked it first). <paramref name="configuration"/>: a configuration change
+    /// (the config version moves, so every instance forgets what it remembered about the subject), as when an operator
+    /// links it; not for a link made together with a user just created for the subject.
     /// </summary>
-    Task LinkIdentityAsync(string issuer, string subject, string userId, DateTimeOffset at, CancellationToken cancellationToken);
+    Task LinkIdentityAsync(UserIdentity identity, bool configuration, CancellationToken cancellationToken);
 
+    /// <summary>Removes the link of the subject to that user (a configuration change); false when there was none.</summary>
+    Task<bool> UnlinkIdentityAsync(string issuer, string subject, string userId, CancellationToken cancellationToken);
+
+    /// <summary>Keys, newest first; all users' when <paramref name="userId"/> is null.</summary>
     Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken);
 
     Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken);

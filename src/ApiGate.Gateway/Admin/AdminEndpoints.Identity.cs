@@ -1,6 +1,7 @@
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -22,6 +23,7 @@ internal static partial class AdminEndpoints
             users.GetAsync, users.CreateAsync, users.UpdateAsync, users.DeleteAsync);
         MapAction(e, "users", "activate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Active }, ct));
         MapAction(e, "users", "deactivate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Suspended }, ct));
+        MapUserIdentities(e, users, writes, services.GetRequiredService<GatewayOptions>().JwtIssuer);
 
         MapCrud<PlanDefinition, PlanInput>(e, "plans", writes, p => p.Id,
             async (_, ct) => Listed(await plans.ListAsync(ct)),
@@ -53,6 +55,55 @@ internal static partial class AdminEndpoints
             },
             planEntitlements.GetAsync, planEntitlements.CreateAsync, update: null, planEntitlements.DeleteAsync,
             new AdminQueryParameter("plan", Integer: false, Required: false, "only this plan's values (plan id)"));
+    }
+
+    /// <summary>
+    /// <c>/users/{id}/identities</c>: the JWT subjects that act as the user. Linked by POST (the issuer defaults to the
+    /// gateway's <c>jwt.issuer</c>), unlinked by DELETE naming <c>subject</c> (and <c>issuer</c>) in the query.
+    /// </summary>
+    private static void MapUserIdentities(IEndpointRouteBuilder e, UserService users, Writes writes, string configuredIssuer)
+    {
+        e.MapGet("/users/{id}/identities", async (HttpContext context, string id, CancellationToken ct) =>
+            {
+                var result = await users.ListIdentitiesAsync(id, ct);
+                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.From(result.Error!);
+            })
+            .WithName("List_identities_of_user").WithTags("users").Produces<ListDocument<UserIdentity>>().Paged().Describe(StatusCodes.Status404NotFound);
+
+        e.MapPost("/users/{id}/identities", async (HttpContext context, string id, CancellationToken ct) =>
+            {
+                var (input, body, error) = await AdminBody.ReadAsync<IdentityInput>(context, ct);
+                if (error is not null)
+                {
+                    return error;
+                }
+
+                var link = input!.ToLink(configuredIssuer);
+                var result = link.Ok ? await writes.DoneAsync(await users.LinkIdentityAsync(id, link.Value!, ct), ct) : new(default, link.Error);
+                return result.Ok
+                    ? Results.Json(new DataDocument<UserIdentity>(result.Value!), WireJson.Options, AdminApi.JsonContentType, StatusCodes.Status201Created)
+                    : AdminErrors.FromBody(result.Error!, body!);
+            })
+            .WithName("Link_identity_to_user").WithTags("users").WithMetadata(new AdminRequestBody(typeof(IdentityInput)))
+            .Produces<DataDocument<UserIdentity>>(StatusCodes.Status201Created)
+            .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
+
+        e.MapDelete("/users/{id}/identities", async (HttpContext context, string id, CancellationToken ct) =>
+            {
+                var query = context.Request.Query;
+                var link = new IdentityInput { Subject = query["subject"].ToString(), Issuer = query["issuer"].ToString() }.ToLink(configuredIssuer);
+                if (!link.Ok)
+                {
+                    return AdminErrors.FromQuery(link.Error!);
+                }
+
+                var result = await writes.DoneAsync(await users.UnlinkIdentityAsync(id, link.Value!, ct), ct);
+                return result.Ok ? Results.NoContent() : AdminErrors.FromQuery(result.Error!);
+            })
+            .WithName("Unlink_identity_from_user").WithTags("users").Produces(StatusCodes.Status204NoContent).TakesNoBody()
+            .Query("subject", "the linked subject, exactly", required: true)
+            .Query("issuer", "the issuer URL (default: the gateway's jwt.issuer)")
+            .Describe(StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
     }
 
     /// <summary>Keys are created and revoked, never edited; the full key is in the create response's <c>meta.key</c> only.</summary>

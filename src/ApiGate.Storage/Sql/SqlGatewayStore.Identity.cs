@@ -69,9 +69,26 @@ public abstract partial class SqlGatewayStore
                 $"SELECT {Users.ColumnsOf("u")} FROM user_identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = @Issuer AND i.subject = @Subject",
                 new { Issuer = issuer, Subject = subject }, ct)) is [var row, ..] ? row.ToDefinition() : null, cancellationToken);
 
-    public Task LinkIdentityAsync(string issuer, string subject, string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
-        WriteAsync(UserIdentities.Insert, new UserIdentityRow { Issuer = issuer, Subject = subject, UserId = userId, CreatedAt = StoredValues.Time(at) },
-            Duplicate("subject", "this identity is already linked to a user"), cancellationToken, configuration: false);
+    public Task<IReadOnlyList<UserIdentity>> ListIdentitiesAsync(string userId, CancellationToken cancellationToken) =>
+        ListAsync(UserIdentities, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, cancellationToken);
+
+    public Task LinkIdentityAsync(UserIdentity identity, bool configuration, CancellationToken cancellationToken) =>
+        WriteAsync(UserIdentities.Insert, UserIdentityRow.From(identity),
+            Duplicate("subject", "this identity is already linked to a user"), cancellationToken, configuration);
+
+    public Task<bool> UnlinkIdentityAsync(string issuer, string subject, string userId, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            var removed = await ExecuteAsync(connection, transaction,
+                "DELETE FROM user_identities WHERE issuer = @Issuer AND subject = @Subject AND user_id = @UserId", ct,
+                new { Issuer = issuer, Subject = subject, UserId = userId });
+            if (removed > 0)
+            {
+                await BumpVersionAsync(connection, transaction, ct);
+            }
+
+            return removed > 0;
+        }, cancellationToken);
 
     public Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken) =>
         userId is null

@@ -321,7 +321,6 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         UseAsync<IReadOnlyList<T>>(async (connection, ct) =>
             (await QueryAsync<TRow>(connection, null, table.Select(where), parameters, ct)).Select(convert).ToList(), cancellationToken);
 
-    /// <summary>The first row <paramref name="where"/> selects with <c>@Ref</c> = <paramref name="reference"/>, or null.</summary>
     /// <summary>
     /// The row whose id is <paramref name="reference"/>, else the one <paramref name="byName"/> (a WHERE clause on
     /// <c>@Ref</c>) finds: an exact id always wins, so a name chosen to look like another row's id never stands in for it.
@@ -331,6 +330,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         where T : class =>
         await FindAsync(table, convert, "WHERE id = @Ref", reference, cancellationToken) ?? await FindAsync(table, convert, byName, reference, cancellationToken);
 
+    /// <summary>The first row <paramref name="where"/> selects with <c>@Ref</c> = <paramref name="reference"/>, or null.</summary>
     private protected async Task<T?> FindAsync<TRow, T>(RowTable<TRow> table, Func<TRow, T> convert, string where, string reference, CancellationToken cancellationToken)
         where TRow : class
         where T : class

@@ -79,6 +79,8 @@ public sealed class PlanBillingValidationTests
         public Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task LinkIdentityAsync(string issuer, string subject, string userId, DateTimeOffset at, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<UserIdentity>> ListIdentitiesAsync(string userId, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task LinkIdentityAsync(UserIdentity identity, bool configuration, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> UnlinkIdentityAsync(string issuer, string subject, string userId, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Identity.Jwt;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -64,6 +65,53 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // (nothing the gateway can do changes it until the configuration changes); not three store round trips and a
         // warning per request
         Assert.InRange(jwt.Lookups, 1, 2);
+    }
+
+    [Fact]
+    public async Task SubjectWhoseEmailBelongsToAnotherUser_OperatorLinksItThroughTheAdminApi_ActsAsThatUserUntilUnlinked()
+    {
+        // Arrange: the refusal for the subject is remembered (above); the operator decides the subject is that user
+        var user = (await _gateway.Users.CreateAsync(new UserChanges { Email = "ann@example.com" }, CancellationToken.None)).Value!;
+        await _gateway.ReloadAsync();
+        var token = _issuer.Token(_rsa, "ann-at-issuer", "ann@example.com");
+        await AuthenticationTests.AssertErrorAsync(await JwtTests.SendAsync(_gateway, "/jwt/x", token), HttpStatusCode.Forbidden, "unknown_user");
+        var admin = (await new AdminTokenService(_gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
+
+        // Act
+        var badIssuer = await AdminAsync(admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"subject":"ann-at-issuer","issuer":"ftp://x"}""");
+        var linked = await AdminAsync(admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"data":{"subject":"ann-at-issuer"}}""");
+        var afterLink = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var listed = await AdminAsync(admin, HttpMethod.Get, $"/users/{user.Id}/identities");
+        var unlinked = await AdminAsync(admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
+        var afterUnlink = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+        var unlinkedAgain = await AdminAsync(admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
+
+        // Assert: the link is a configuration change, so the remembered refusal goes at once (no restart, no wait)
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, badIssuer.Status);
+        Assert.Equal("/issuer", badIssuer.Json.GetProperty("errors")[0].GetProperty("source").GetProperty("pointer").GetString());
+        Assert.Equal(HttpStatusCode.Created, linked.Status);
+        Assert.Equal(_issuer.Url, linked.Json.GetProperty("data").GetProperty("issuer").GetString()); // the gateway's issuer by default
+        Assert.Equal(user.Id, linked.Json.GetProperty("data").GetProperty("user_id").GetString());
+        Assert.Equal(HttpStatusCode.OK, afterLink.StatusCode);
+        Assert.Equal(user.Id, _upstream.Received.Last().Headers["X-User-ID"].Single());
+        Assert.Equal("ann-at-issuer", Assert.Single(listed.Json.GetProperty("data").EnumerateArray().ToList()).GetProperty("subject").GetString());
+        Assert.Equal(HttpStatusCode.NoContent, unlinked.Status);
+        await AuthenticationTests.AssertErrorAsync(afterUnlink, HttpStatusCode.Forbidden, "unknown_user");
+        Assert.Equal(HttpStatusCode.NotFound, unlinkedAgain.Status);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Json)> AdminAsync(string token, HttpMethod method, string path, string? body = null)
+    {
+        using var request = new HttpRequestMessage(method, _gateway.Url + "/admin" + path);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        }
+
+        using var response = await _gateway.Client.SendAsync(request);
+        var raw = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, raw.Length == 0 ? default : JsonDocument.Parse(raw).RootElement.Clone());
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -20,11 +21,11 @@ public sealed class JwtStoreTests(StoreEngines engines) : IClassFixture<StoreEng
         var other = (await users.CreateAsync(new UserChanges { Email = "other@example.com" }, None)).Value!;
 
         // Act
-        await store.LinkIdentityAsync("https://issuer.example.com", "sub-1", user.Id, DateTimeOffset.UtcNow, None);
+        await store.LinkIdentityAsync(Identity("sub-1", user.Id), configuration: false, None);
         var found = await store.FindUserByIdentityAsync("https://issuer.example.com", "sub-1", None);
         var otherIssuer = await store.FindUserByIdentityAsync("https://other.example.com", "sub-1", None);
         var second = await Assert.ThrowsAsync<StoreConflictException>(() =>
-            store.LinkIdentityAsync("https://issuer.example.com", "sub-1", other.Id, DateTimeOffset.UtcNow, None));
+            store.LinkIdentityAsync(Identity("sub-1", other.Id), configuration: false, None));
         await users.DeleteAsync(user.Id, None);
         var afterDelete = await store.FindUserByIdentityAsync("https://issuer.example.com", "sub-1", None);
 
@@ -34,6 +35,50 @@ public sealed class JwtStoreTests(StoreEngines engines) : IClassFixture<StoreEng
         Assert.Equal("subject", second.Field);
         Assert.Null(afterDelete);
     }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task LinkAndUnlinkIdentity_ByTheOperator_ListedAndEachMovesTheConfigVersion(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        var user = (await users.CreateAsync(new UserChanges { Email = "linked@example.com" }, None)).Value!;
+        var other = (await users.CreateAsync(new UserChanges { Email = "other@example.com" }, None)).Value!;
+        var v0 = await store.GetConfigVersionAsync(None);
+
+        // Act
+        var linked = await users.LinkIdentityAsync(user.Email, new IdentityLink(Issuer, "sub-1"), None);
+        var v1 = await store.GetConfigVersionAsync(None);
+        var listed = (await users.ListIdentitiesAsync(user.Id, None)).Value!;
+        var again = await users.LinkIdentityAsync(user.Id, new IdentityLink(Issuer, "sub-1"), None);
+        var taken = await users.LinkIdentityAsync(other.Id, new IdentityLink(Issuer, "sub-1"), None);
+        var wrongUser = await users.UnlinkIdentityAsync(other.Id, new IdentityLink(Issuer, "sub-1"), None);
+        var unlinked = await users.UnlinkIdentityAsync(user.Id, new IdentityLink(Issuer, "sub-1"), None);
+        var v2 = await store.GetConfigVersionAsync(None);
+        var unlinkedAgain = await users.UnlinkIdentityAsync(user.Id, new IdentityLink(Issuer, "sub-1"), None);
+
+        // Assert: each operator change is a configuration change, so every instance drops what it remembered about the
+        // subject (a refusal included)
+        Assert.True(linked.Ok, linked.Error?.Message);
+        Assert.True(v1 > v0);
+        var identity = Assert.Single(listed);
+        Assert.Equal((Issuer, "sub-1", user.Id), (identity.Issuer, identity.Subject, identity.UserId));
+        Assert.Equal((ManagementErrorKind.Conflict, "subject"), (again.Error!.Kind, again.Error.Field));
+        Assert.Contains("this user already", again.Error.Message);
+        Assert.Equal(ManagementErrorKind.Conflict, taken.Error!.Kind);
+        Assert.Contains("linked@example.com", taken.Error.Message); // names the user to unlink it from
+        Assert.Equal(ManagementErrorKind.NotFound, wrongUser.Error!.Kind);
+        Assert.True(unlinked.Ok, unlinked.Error?.Message);
+        Assert.True(v2 > v1);
+        Assert.Null(await store.FindUserByIdentityAsync(Issuer, "sub-1", None));
+        Assert.Equal(ManagementErrorKind.NotFound, unlinkedAgain.Error!.Kind);
+        Assert.Empty((await users.ListIdentitiesAsync(user.Id, None)).Value!);
+    }
+
+    private const string Issuer = "https://issuer.example.com";
+
+    private static UserIdentity Identity(string subject, string userId) =>
+        new() { Issuer = Issuer, Subject = subject, UserId = userId, CreatedAt = DateTimeOffset.UtcNow };
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task CreateUpdateRoute_AuthScheme_RoundTrips(string engine)

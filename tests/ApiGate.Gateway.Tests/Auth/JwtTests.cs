@@ -212,7 +212,7 @@ public sealed class JwtTests : IAsyncLifetime
         // Arrange: a user on a plan of two requests a month, linked to the token's subject
         Assert.True((await _gateway.Plans.CreateAsync(new PlanInput { Id = "two", Name = "Two", RequestsPerMonth = 2 }, CancellationToken.None)).Ok);
         var user = (await _gateway.Users.CreateAsync(new UserChanges { Email = "linked@example.com", Plan = "two" }, CancellationToken.None)).Value!;
-        await _gateway.Store.LinkIdentityAsync(_issuer.Url, "linked-subject", user.Id, DateTimeOffset.UtcNow, CancellationToken.None);
+        Assert.True((await _gateway.Users.LinkIdentityAsync(user.Id, new IdentityLink(_issuer.Url, "linked-subject"), CancellationToken.None)).Ok);
         await _gateway.ReloadAsync();
         var token = _issuer.Token(_rsa, "linked-subject");
 

@@ -166,6 +166,56 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersLinkIdentity_IssuerFromTheSetting_ListedRefusedTwiceThenUnlinked()
+    {
+        // Arrange: the gateway's issuer spelled with a trailing slash; the operator types it without one
+        Environment["APIGATE_JWT_ISSUER"] = "https://login.example.com/";
+        Environment["APIGATE_JWT_AUDIENCE"] = "api";
+        await RunAsync("users", "create", "--email", "ann@example.com");
+        await RunAsync("users", "create", "--email", "bob@example.com");
+
+        // Act
+        var linked = await RunAsync("users", "link-identity", "ann@example.com", "--subject", "auth0|123", "--issuer", "https://login.example.com");
+        var again = await RunAsync("users", "link-identity", "bob@example.com", "--subject", "auth0|123");
+        var listed = await RunAsync("users", "identities", "ann@example.com", "--json");
+        var table = await RunAsync("users", "identities", "ann@example.com");
+        var unlinked = await RunAsync("users", "unlink-identity", "ann@example.com", "--subject", "auth0|123");
+        var afterUnlink = await RunAsync("users", "identities", "ann@example.com", "--json");
+
+        // Assert
+        Assert.True(linked.ExitCode == 0, linked.Error);
+        Assert.Contains("https://login.example.com/", linked.Output); // stored under the setting's spelling, which tokens are matched under
+        Assert.Equal(4, again.ExitCode); // linked to another user: a conflict naming them
+        Assert.Contains("ann@example.com", again.Error);
+        var identity = Assert.Single(JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().ToList());
+        Assert.Equal("https://login.example.com/", identity.GetProperty("issuer").GetString());
+        Assert.Equal("auth0|123", identity.GetProperty("subject").GetString());
+        Assert.Contains("ISSUER", table.Output);
+        Assert.Equal(0, unlinked.ExitCode);
+        Assert.Contains("deleted link of subject 'auth0|123'", unlinked.Output);
+        Assert.Equal(0, JsonDocument.Parse(afterUnlink.Output).RootElement.GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("issuer", "users", "link-identity", "ann@example.com", "--subject", "s-1")] // no --issuer and no jwt.issuer set
+    [InlineData("issuer", "users", "link-identity", "ann@example.com", "--subject", "s-1", "--issuer", "ftp://login.example.com")]
+    [InlineData("subject", "users", "link-identity", "ann@example.com", "--subject", " s-1", "--issuer", "https://login.example.com")]
+    [InlineData("subject", "users", "link-identity", "ann@example.com", "--subject", "", "--issuer", "https://login.example.com")]
+    public async Task UsersLinkIdentity_BadInput_NamesTheField_ExitsTwo_LinksNothing(string field, params string[] args)
+    {
+        // Arrange
+        await RunAsync("users", "create", "--email", "ann@example.com");
+
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error: " + field + ":", result.Error);
+        Assert.Equal(0, JsonDocument.Parse((await RunAsync("users", "identities", "ann@example.com", "--json")).Output).RootElement.GetArrayLength());
+    }
+
+    [Fact]
     public async Task KeysCreate_PrintsTheFullKeyOnce_AndNothingElseEverShowsIt()
     {
         await RunAsync("users", "create", "--email", "ann@example.com");

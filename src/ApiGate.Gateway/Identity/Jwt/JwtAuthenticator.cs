@@ -262,7 +262,8 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
         try
         {
-            await _store.LinkIdentityAsync(issuer, subject, created.Value!.Id, now, CancellationToken.None);
+            await _store.LinkIdentityAsync(new UserIdentity { Issuer = issuer, Subject = subject, UserId = created.Value!.Id, CreatedAt = now },
+                configuration: false, CancellationToken.None);
         }
         catch (StoreConflictException)
         {
