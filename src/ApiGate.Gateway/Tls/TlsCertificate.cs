@@ -15,6 +15,8 @@ internal sealed class TlsCertificate
         Source = source;
         Leaf = leaf;
         HostNames = hostNames;
+        NotBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+        NotAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime(), TimeSpan.Zero);
         // offline: the chain is what the files hold; nothing is downloaded during a handshake.
         Context = SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
     }
@@ -23,6 +25,15 @@ internal sealed class TlsCertificate
     public string Source { get; }
 
     public X509Certificate2 Leaf { get; }
+
+    /// <summary>The leaf's validity period, UTC (compared per handshake when two certificates name one host).</summary>
+    public DateTimeOffset NotBefore { get; }
+
+    /// <inheritdoc cref="NotBefore"/>
+    public DateTimeOffset NotAfter { get; }
+
+    /// <summary>True when the leaf is valid at <paramref name="now"/>: clients accept it (as far as dates go).</summary>
+    public bool IsValidAt(DateTimeOffset now) => NotBefore <= now && now < NotAfter;
 
     /// <summary>What a handshake is given: the leaf and its intermediates.</summary>
     public SslStreamCertificateContext Context { get; }

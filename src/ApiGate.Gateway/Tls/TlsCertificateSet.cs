@@ -9,30 +9,31 @@ namespace ApiGate.Gateway.Tls;
 /// </summary>
 internal sealed class TlsCertificateSet
 {
-    private readonly FrozenDictionary<string, TlsCertificate> _exact;
-    private readonly FrozenDictionary<string, TlsCertificate> _wildcard;
+    private readonly FrozenDictionary<string, TlsCertificate[]> _exact;
+    private readonly FrozenDictionary<string, TlsCertificate[]> _wildcard;
 
     public TlsCertificateSet(TlsCertificate fallback, IReadOnlyList<TlsCertificate> all)
     {
         Default = fallback;
         All = all;
-        var exact = new Dictionary<string, TlsCertificate>(StringComparer.OrdinalIgnoreCase);
-        var wildcard = new Dictionary<string, TlsCertificate>(StringComparer.OrdinalIgnoreCase);
+        var exact = new Dictionary<string, List<TlsCertificate>>(StringComparer.OrdinalIgnoreCase);
+        var wildcard = new Dictionary<string, List<TlsCertificate>>(StringComparer.OrdinalIgnoreCase);
         foreach (var certificate in all)
         {
             foreach (var name in certificate.HostNames)
             {
                 var (map, key) = name.StartsWith("*.", StringComparison.Ordinal) ? (wildcard, name[2..]) : (exact, name);
-                // Two certificates for one name (old and new during a rotation): the one valid longest wins.
-                if (!map.TryGetValue(key, out var other) || other.Leaf.NotAfter < certificate.Leaf.NotAfter)
+                if (!map.TryGetValue(key, out var candidates))
                 {
-                    map[key] = certificate;
+                    map[key] = candidates = [];
                 }
+
+                candidates.Add(certificate);
             }
         }
 
-        _exact = exact.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
-        _wildcard = wildcard.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        _exact = Candidates(exact);
+        _wildcard = Candidates(wildcard);
     }
 
     /// <summary>Served when the name matches no certificate, or no name was sent.</summary>
@@ -41,8 +42,8 @@ internal sealed class TlsCertificateSet
     /// <summary>Every certificate of the set, the default included.</summary>
     public IReadOnlyList<TlsCertificate> All { get; }
 
-    /// <summary>The certificate for a handshake's server name (null or empty: none was sent).</summary>
-    public TlsCertificate Select(string? serverName)
+    /// <summary>The certificate for a handshake's server name (null or empty: none was sent) at <paramref name="now"/>.</summary>
+    public TlsCertificate Select(string? serverName, DateTimeOffset now)
     {
         if (string.IsNullOrEmpty(serverName) || _exact.Count + _wildcard.Count == 0)
         {
@@ -50,14 +51,44 @@ internal sealed class TlsCertificateSet
         }
 
         serverName = serverName.TrimEnd('.');
-        if (_exact.TryGetValue(serverName, out var certificate))
+        if (_exact.TryGetValue(serverName, out var candidates))
         {
-            return certificate;
+            return Pick(candidates, now);
         }
 
         var dot = serverName.IndexOf('.', StringComparison.Ordinal);
-        return dot > 0 && _wildcard.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(serverName.AsSpan(dot + 1), out certificate)
-            ? certificate
+        return dot > 0 && _wildcard.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(serverName.AsSpan(dot + 1), out candidates)
+            ? Pick(candidates, now)
             : Default;
     }
+
+    /// <summary>
+    /// Two certificates for one name (old and new during a rotation): the one valid longest among those valid now, so a
+    /// renewal put in place before its start date does not replace a certificate clients still accept, and takes over at
+    /// its start date without a reload. When none is valid now, the one valid longest.
+    /// </summary>
+    private static TlsCertificate Pick(TlsCertificate[] candidates, DateTimeOffset now)
+    {
+        if (candidates.Length == 1)
+        {
+            return candidates[0];
+        }
+
+        foreach (var candidate in candidates)
+        {
+            if (candidate.IsValidAt(now))
+            {
+                return candidate;
+            }
+        }
+
+        return candidates[0];
+    }
+
+    /// <summary>Each name's certificates, the one valid longest first (on a tie, the one read first).</summary>
+    private static FrozenDictionary<string, TlsCertificate[]> Candidates(Dictionary<string, List<TlsCertificate>> map) =>
+        map.ToFrozenDictionary(
+            entry => entry.Key,
+            entry => entry.Value.OrderByDescending(certificate => certificate.NotAfter).ToArray(),
+            StringComparer.OrdinalIgnoreCase);
 }

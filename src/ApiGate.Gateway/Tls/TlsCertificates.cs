@@ -77,7 +77,7 @@ internal sealed class TlsCertificates
         {
             OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
             {
-                ServerCertificateContext = Current.Select(context.ClientHelloInfo.ServerName).Context,
+                ServerCertificateContext = Current.Select(context.ClientHelloInfo.ServerName, _time.GetUtcNow()).Context,
                 EnabledSslProtocols = Protocols,
                 ApplicationProtocols = alpn,
                 ClientCertificateRequired = false,

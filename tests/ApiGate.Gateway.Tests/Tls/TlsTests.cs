@@ -162,6 +162,47 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sni_RenewalNotValidYetNextToCurrent_CurrentStillServed()
+    {
+        // Arrange: the current certificate, and its renewal put next to it before its start date (it is valid longer)
+        var certs = Path.Combine(_directory, "certs");
+        Directory.CreateDirectory(certs);
+        var now = DateTimeOffset.UtcNow;
+        var current = _ca.Issue(["api.test"], now.AddDays(-30), now.AddDays(10));
+        var renewal = _ca.Issue(["api.test"], now.AddDays(2), now.AddDays(92));
+        _ca.Write(current, Path.Combine(certs, "api.crt"), Path.Combine(certs, "api.key"));
+        _ca.Write(renewal, Path.Combine(certs, "api-renewed.crt"), Path.Combine(certs, "api-renewed.key"));
+        await using var gateway = await StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsCertDir) = ("", "", certs));
+        var port = Port(gateway.Url);
+        using var client = _ca.Client();
+
+        // Act
+        var served = await ServedSerialAsync(port, "api.test");
+        using var response = await client.GetAsync($"https://api.test:{port}/echo/renewal");
+
+        // Assert: clients would refuse the renewal until its start date
+        Assert.Equal(current.SerialNumber, served);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public void Sni_RenewalNotValidYet_TakesOverAtItsStartWithoutAReload()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var currentLeaf = _ca.Issue(["api.test"], now.AddDays(-30), now.AddDays(10));
+        using var renewalLeaf = _ca.Issue(["api.test"], now.AddDays(2), now.AddDays(92));
+        var current = new TlsCertificate("api", currentLeaf, new X509Certificate2Collection(), ["api.test"]);
+        var renewal = new TlsCertificate("api-renewed", renewalLeaf, new X509Certificate2Collection(), ["api.test"]);
+        var set = new TlsCertificateSet(current, [renewal, current]);
+
+        Assert.Same(current, set.Select("api.test", now));
+        Assert.Same(renewal, set.Select("API.test.", now.AddDays(3))); // both valid: the one valid longest
+        Assert.Same(renewal, set.Select("api.test", now.AddDays(11)));
+        Assert.Same(renewal, set.Select("api.test", now.AddDays(100))); // none valid: still the one valid longest
+        Assert.Same(current, set.Select(null, now.AddDays(3))); // no name: the default
+    }
+
+    [Fact]
     public async Task Handshake_CertificateFileWithChain_IntermediateSent()
     {
         using var intermediate = _ca.Intermediate("APIGate Test Intermediate");
