@@ -219,6 +219,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return ("admin.listen", listen);
         }
+        else if (o.H2cPort is { } h2cPort and not 0 && AdminListenAddress.TryParse(o.AdminListen, out var adminAt, out _) && adminAt!.Port == h2cPort)
+        {
+            // Requests are told apart by port number alone: on another address the h2c port would serve the admin API.
+            yield return ("admin.listen", $"'{o.AdminListen}': port {h2cPort} is the cleartext HTTP/2 port (server.h2c_port); the admin listener needs a port of its own");
+        }
 
         if (o.AdminUiSessionIdle < TimeSpan.FromMinutes(1) || o.AdminUiSessionIdle > TimeSpan.FromDays(7))
         {
@@ -268,6 +273,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
                 && AdminListenAddress.TryParse(o.AdminListen, out var admin, out _) && admin!.Port == at.Port)
             {
                 yield return ("tls.redirect_listen", $"port {at.Port} is the admin listener's (admin.listen)");
+            }
+            else if (at is not null && at.Port != 0 && o.H2cPort == at.Port)
+            {
+                // Told apart by port number alone: on another address every h2c request would be redirected.
+                yield return ("tls.redirect_listen", $"port {at.Port} is the cleartext HTTP/2 port (server.h2c_port)");
             }
         }
 

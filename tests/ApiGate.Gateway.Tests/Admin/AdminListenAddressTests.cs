@@ -60,6 +60,17 @@ public sealed class AdminListenAddressTests
         Assert.Contains("port 8080 is the server port", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Validate_SamePortAsH2cPortOnAnotherAddress_IsRefused()
+    {
+        // The listeners are told apart by port number: the h2c port on 127.0.0.1 would serve the admin API and /metrics.
+        var options = new GatewayOptions { Host = "127.0.0.1", Port = 8080, H2cPort = 9091, AdminListen = "127.0.0.2:9091" };
+
+        var error = Assert.Throws<ArgumentException>(() => new GatewayOptionsValidator().ThrowIfInvalid(options));
+
+        Assert.Contains("admin.listen (APIGATE_ADMIN_LISTEN): '127.0.0.2:9091': port 9091 is the cleartext HTTP/2 port (server.h2c_port)", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("127.0.0.1:9091")]

@@ -445,6 +445,17 @@ public sealed class TlsTests : IAsyncLifetime
         Assert.Contains("tls.redirect_listen (APIGATE_TLS_REDIRECT_LISTEN): is set but TLS is not", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Start_RedirectOnTheH2cPortOfAnotherAddress_RefusedNamingTheSetting()
+    {
+        // The listeners are told apart by port number: every request to the h2c port would be answered with a redirect.
+        WriteServerCertificate();
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => (o.H2cPort, o.TlsRedirectListen) = (19299, "127.0.0.2:19299")));
+
+        Assert.Contains("tls.redirect_listen (APIGATE_TLS_REDIRECT_LISTEN): port 19299 is the cleartext HTTP/2 port (server.h2c_port)", error.Message, StringComparison.Ordinal);
+    }
+
     private async Task<string> ServedSerialAsync(int port, string? serverName)
     {
         await using var ssl = await _ca.HandshakeAsync(port, serverName);
