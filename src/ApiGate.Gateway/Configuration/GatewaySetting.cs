@@ -130,12 +130,14 @@ internal sealed partial class GatewaySetting
     }
 
     // A connection-string password as Npgsql reads it: any case, spaces around the key and '=', and a value that may be
-    // quoted ("…" or '…', a doubled quote inside) and then hold ';'.
-    [GeneratedRegex("""(?i)(?<=^|;)\s*(?<key>password|pwd|psw)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)""")]
+    // quoted ("…" or '…', a doubled quote inside) and then hold ';'. The client key's passphrase (SSL Password,
+    // SslPassword) is one too.
+    [GeneratedRegex("""(?i)(?<=^|;)\s*(?<key>password|pwd|psw|ssl ?password)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)""")]
     private static partial Regex DsnPassword();
 
-    // A password given as a URL's query parameter (postgres://host/db?password=…, which the store accepts as libpq does).
-    [GeneratedRegex("""(?i)(?<key>[?&](?:password|pwd|psw))=[^&#]*""")]
+    // A password given as a URL's query parameter (postgres://host/db?password=…, which the store accepts as libpq does;
+    // any other Npgsql keyword too, so ?ssl%20password=… or ?sslpassword=…).
+    [GeneratedRegex("""(?i)(?<key>[?&](?:password|pwd|psw|ssl(?:%20)?password))=[^&#]*""")]
     private static partial Regex QueryPassword();
 
     [GeneratedRegex("://[^/]*@")]

@@ -99,6 +99,12 @@ public sealed class AdminUnitTests
     [InlineData("Host=db;psw=plain", "Host=db;psw=***")]
     [InlineData("Password=first;Host=db", "Password=***;Host=db")]
     [InlineData("Host=db;Passfile=/etc/pgpass", "Host=db;Passfile=/etc/pgpass")]
+    // The passphrase of the client certificate's key (SSL Key) is a password too: shown in clear it was (attack run).
+    [InlineData("Host=db;SSL Key=/etc/pg/client.key;SSL Password=keypass1;Database=d", "Host=db;SSL Key=/etc/pg/client.key;SSL Password=***;Database=d")]
+    [InlineData("Host=db;sslpassword = \"key;pass2\"", "Host=db;sslpassword=***")]
+    [InlineData("Password=p;SslPassword=keypass3", "Password=***;SslPassword=***")]
+    [InlineData("postgres://db/apigate?ssl%20key=/k.pem&ssl%20password=keypass4&sslmode=require", "postgres://db/apigate?ssl%20key=/k.pem&ssl%20password=***&sslmode=require")]
+    [InlineData("postgres://db/apigate?SslPassword=keypass5", "postgres://db/apigate?SslPassword=***")]
     public void SettingsOf_DsnPasswordInAnyNpgsqlSpelling_IsMaskedWhole(string dsn, string shown)
     {
         var settings = AdminSettings.Of(new GatewayOptions { DatabaseDsn = dsn });
