@@ -3,6 +3,9 @@ namespace ApiGate.Gateway.Configuration;
 /// <summary>What <c>APIGATE_ADMIN_BASE_PATH</c> may be.</summary>
 internal static class AdminBasePath
 {
+    /// <summary>Where the admin console is served (ApiGate.Web's <c>AdminConsoleModule</c>).</summary>
+    public const string ConsolePath = "/ui";
+
     /// <summary>Null when <paramref name="path"/> can serve the admin API, else why not.</summary>
     public static string? Validate(string path)
     {
@@ -19,7 +22,8 @@ internal static class AdminBasePath
             }
         }
 
-        foreach (var reserved in new[] { "/health", "/version", "/metrics", Portal.PortalOptions.BasePath })
+        // ConsolePath: the admin console's pages, served where the admin API is; an admin API there would answer them all.
+        foreach (var reserved in new[] { "/health", "/version", "/metrics", Portal.PortalOptions.BasePath, ConsolePath })
         {
             if (path.Equals(reserved, StringComparison.OrdinalIgnoreCase) || path.StartsWith(reserved + "/", StringComparison.OrdinalIgnoreCase))
             {

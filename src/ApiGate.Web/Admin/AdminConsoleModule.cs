@@ -16,8 +16,8 @@ namespace ApiGate.Web.Admin;
 /// </summary>
 internal sealed class AdminConsoleModule : IGatewayWebModule
 {
-    /// <summary>Where the console is served.</summary>
-    public const string BasePath = "/ui";
+    /// <summary>Where the console is served (reserved: the admin API's base path may not be there).</summary>
+    public const string BasePath = AdminBasePath.ConsolePath;
 
     public void AddServices(IServiceCollection services, GatewayOptions options)
     {

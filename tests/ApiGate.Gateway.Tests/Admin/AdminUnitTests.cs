@@ -21,6 +21,10 @@ public sealed class AdminUnitTests
     [InlineData("/ad min", "segments")]
     [InlineData("/health", "reserved path /health")]
     [InlineData("/metrics/admin", "reserved path /metrics")]
+    // The console's pages: the admin API served there answered every console page with its JSON 401 (attack run).
+    [InlineData("/ui", "reserved path /ui")]
+    [InlineData("/UI/admin", "reserved path /ui")]
+    [InlineData("/uiadmin", null)]
     public void ValidateBasePath_Paths_AcceptsOrExplains(string path, string? problem)
     {
         var result = AdminApi.ValidateBasePath(path);
