@@ -1,4 +1,6 @@
+using System.Text.RegularExpressions;
 using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
 using ApiGate.Gateway.Snapshots;
 
 namespace ApiGate.Web.Admin;
@@ -19,10 +21,20 @@ internal sealed class RouteTrial(SnapshotManager snapshots, TimeProvider timePro
         }
 
         var request = new TrialRequest(host, method.ToUpperInvariant(), path, headers, timeProvider.GetUtcNow());
-        if (!snapshot.Routes.TryMatch(host, request.Method, request.Path, request, out var match)
-            && !(snapshot.DefaultRoute is { } fallback && fallback.TryMatchPath(request.Path, out match)))
+        RouteMatch match;
+        try
         {
-            return new RouteTrialResult(false, null, null, null, null, "no route matches: the gateway answers 404 route_not_found");
+            if (!snapshot.Routes.TryMatch(host, request.Method, request.Path, request, out match)
+                && !(snapshot.DefaultRoute is { } fallback && fallback.TryMatchPath(request.Path, out match)))
+            {
+                return new RouteTrialResult(false, null, null, null, null, "no route matches: the gateway answers 404 route_not_found");
+            }
+        }
+        catch (RegexMatchTimeoutException ex)
+        {
+            // What the gateway does with such a request (GatewayPipeline): gives up on matching and answers 404.
+            return new RouteTrialResult(false, null, null, null, null,
+                $"matching timed out on the pattern {ex.Pattern} (a regex that backtracks too long): the gateway answers 404 route_not_found");
         }
 
         var route = match.Route;

@@ -51,6 +51,24 @@ public sealed class PagesTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task Routes_TryAPathWhoseMatchTimesOut_SaysWhatTheGatewayAnswers()
+    {
+        // A host regex that backtracks for seconds on this host: the gateway gives up after its regex timeout and answers
+        // 404 route_not_found; Try a path answered 500 "Something went wrong" and logged an error (attack run).
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "slow", Path = "/slow", HostPattern = "(a+)+", HostMatchType = "regex", Upstream = "backend", AuthRequired = false });
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        using var response = await console.GetAsync("/ui/routes?try_method=GET&try_path=/slow&try_host=" + new string('a', 40) + "!");
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("the gateway answers 404 route_not_found", html, StringComparison.Ordinal);
+        Assert.Contains("timed out", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Settings_SecretSet_ShownOnlyAsSet()
     {
         using var console = new ConsoleHttp(ConsoleUrl);
