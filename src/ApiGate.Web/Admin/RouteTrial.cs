@@ -20,7 +20,22 @@ internal sealed class RouteTrial(SnapshotManager snapshots, TimeProvider timePro
             return new RouteTrialResult(false, null, null, null, null, "a path starts with /");
         }
 
-        var request = new TrialRequest(host, method.ToUpperInvariant(), path, headers, timeProvider.GetUtcNow());
+        // The path rule the gateway applies before matching (RequestGuard): escapes decoded once, and a path it refuses
+        // (dot segments, an encoded slash, …) is the 400 a client gets, not a match. Typed here rather than sent, so
+        // characters a client would have to escape may stand as they are.
+        var question = path.IndexOf('?');
+        var rawPath = question < 0 ? path : path[..question];
+        if (!RequestPaths.IsPlain(rawPath))
+        {
+            if (RequestPaths.TryDecodeProduced(rawPath, out var decoded) is { } refused)
+            {
+                return new RouteTrialResult(false, null, null, null, null, $"the gateway refuses this path before matching: 400 invalid_path ({refused})");
+            }
+
+            rawPath = decoded;
+        }
+
+        var request = new TrialRequest(host, method.ToUpperInvariant(), rawPath, question < 0 ? "" : path[(question + 1)..], headers, timeProvider.GetUtcNow());
         RouteMatch match;
         try
         {

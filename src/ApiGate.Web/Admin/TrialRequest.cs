@@ -14,16 +14,17 @@ internal sealed class TrialRequest : IRewriteRequest, IRequestHeaders
     private readonly Dictionary<string, string> _query;
     private readonly DateTimeOffset _now;
 
-    public TrialRequest(string host, string method, string pathAndQuery, IReadOnlyDictionary<string, string> headers, DateTimeOffset now)
+    /// <param name="path">The decoded path, as the gateway matches it.</param>
+    /// <param name="query">The query string without its '?' (empty: none).</param>
+    public TrialRequest(string host, string method, string path, string query, IReadOnlyDictionary<string, string> headers, DateTimeOffset now)
     {
         Host = host;
         Method = method;
-        var question = pathAndQuery.IndexOf('?');
-        Path = question < 0 ? pathAndQuery : pathAndQuery[..question];
+        Path = path;
         _query = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (question >= 0)
+        if (query.Length > 0)
         {
-            foreach (var pair in pathAndQuery[(question + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+            foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
             {
                 var eq = pair.IndexOf('=');
                 var name = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);

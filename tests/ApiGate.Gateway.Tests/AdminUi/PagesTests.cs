@@ -68,6 +68,43 @@ public sealed class PagesTests : AdminUiTestBase
         Assert.Contains("timed out", html, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/users/%2e%2e/admin")] // a dot segment once decoded
+    [InlineData("/users/%2F..%2Fsecret")] // an encoded slash
+    [InlineData("/users/a%5C..%5Cb")] // escaped backslashes
+    public async Task Routes_TryAPathTheGatewayRefuses_Says400InsteadOfAMatch(string path)
+    {
+        // The proxy refuses these before matching (400 invalid_path, Security/PathSafetyTests over raw sockets); Try a path
+        // reported a match with a made-up forwarded path, or a 404 (attack run)
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "users", Path = "/users/{id}", Upstream = "backend", AuthRequired = false });
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        using var response = await console.GetAsync("/ui/routes?try_method=GET&try_path=" + Uri.EscapeDataString(path));
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("400 invalid_path", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"try-forwarded\"", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Routes_TryAPathWithEscapes_MatchedOnTheDecodedPathAsTheGatewayDoes()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "users", Path = "/users/{id}", Upstream = "backend", AuthRequired = false });
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        using var response = await console.GetAsync("/ui/routes?try_method=GET&try_path=" + Uri.EscapeDataString("/users/%41nn?x=1"));
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("/users/Ann", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("invalid_path", html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Settings_SecretSet_ShownOnlyAsSet()
     {
