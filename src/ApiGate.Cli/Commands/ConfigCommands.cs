@@ -40,7 +40,7 @@ internal static class ConfigCommands
         {
             var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
             await using var store = await context.OpenStoreAsync(options, ct);
-            var problems = await StoredConfigCheck.ValidateStoredAsync(store, ct);
+            var problems = await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, new { valid = problems.Count == 0, problems });

@@ -177,6 +177,27 @@ public sealed class CliTests : CliTestBase
     }
 
     [Fact]
+    public async Task ConfigValidate_JwtRouteWithoutAnIssuer_IsAProblem_ValidOnceTheIssuerIsSet()
+    {
+        // Arrange: a route that takes only JWTs, and no jwt.issuer: the gateway would refuse every request on it
+        await RunAsync("upstreams", "create", "--name", "orders", "--url", "http://127.0.0.1:9");
+        Assert.Equal(0, (await RunAsync("routes", "create", "--name", "orders", "--path", "/orders/*", "--upstream", "orders", "--auth-scheme", "jwt")).ExitCode);
+        await RunAsync("routes", "create", "--name", "public", "--path", "/public/*", "--upstream", "orders", "--auth-scheme", "jwt", "--auth=false");
+
+        // Act
+        var withoutIssuer = await RunAsync("config", "validate");
+        Environment["APIGATE_JWT_ISSUER"] = "https://login.example.com";
+        Environment["APIGATE_JWT_AUDIENCE"] = "orders-api";
+        var withIssuer = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(1, withoutIssuer.ExitCode);
+        var problem = Assert.Single(withoutIssuer.Error.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'), l => l.StartsWith("problem:", StringComparison.Ordinal));
+        Assert.Contains("route 'orders': auth_scheme: 'jwt' needs jwt.issuer (APIGATE_JWT_ISSUER)", problem, StringComparison.Ordinal);
+        Assert.Equal(0, withIssuer.ExitCode); // and the public route was never a problem
+    }
+
+    [Fact]
     public async Task Version_PrintsVersion()
     {
         var result = await RunAsync("version");
