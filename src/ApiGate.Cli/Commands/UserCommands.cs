@@ -139,11 +139,27 @@ internal static class UserCommands
 
                 var service = Users(store);
                 var target = parse.GetRequiredValue(user);
-                return link
-                    ? CliApp.PrintResult(context, parse, await service.LinkIdentityAsync(target, parsed.Value!, ct), i =>
-                        [("issuer", i.Issuer), ("subject", i.Subject), ("user", i.UserId), ("linked_at", Time(i.CreatedAt))])
-                    : CliApp.PrintDeleted(context, await service.UnlinkIdentityAsync(target, parsed.Value!, ct), "link",
+                if (!link)
+                {
+                    return CliApp.PrintDeleted(context, await service.UnlinkIdentityAsync(target, parsed.Value!, ct), "link",
                         i => $"of subject '{i.Subject}' ({i.Issuer}) to user {i.UserId}");
+                }
+
+                var linked = await service.LinkIdentityAsync(target, parsed.Value!, ct);
+                var exit = CliApp.PrintResult(context, parse, linked, i =>
+                    [("issuer", i.Issuer), ("subject", i.Subject), ("user", i.UserId), ("linked_at", Time(i.CreatedAt))]);
+                if (linked.Ok && !string.Equals(linked.Value!.Issuer, options.JwtIssuer, StringComparison.Ordinal))
+                {
+                    // A gateway looks links up under its own jwt.issuer, spelled exactly: a link under any other
+                    // spelling (a trailing slash more or less) is never used by it, and nothing else would say so.
+                    await context.Error.WriteLineAsync(
+                        $"warning: a gateway uses a link only when its jwt.issuer is exactly '{linked.Value.Issuer}' (a trailing slash counts); " +
+                        (options.JwtIssuer.Length == 0
+                            ? "this command sees no jwt.issuer, so check the gateway's APIGATE_JWT_ISSUER"
+                            : $"this command sees jwt.issuer '{options.JwtIssuer}'"));
+                }
+
+                return exit;
             });
             users.Subcommands.Add(command);
         }

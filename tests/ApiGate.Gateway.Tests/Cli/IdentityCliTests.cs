@@ -196,6 +196,30 @@ public sealed partial class IdentityCliTests : CliTestBase
         Assert.Equal(0, JsonDocument.Parse(afterUnlink.Output).RootElement.GetArrayLength());
     }
 
+    [Fact]
+    public async Task UsersLinkIdentity_IssuerNotTheOneThisCommandSees_LinksButWarnsThatOnlyThatSpellingIsUsed()
+    {
+        // Arrange: the CLI runs without the gateway's environment; the operator types the issuer with a trailing slash
+        await RunAsync("users", "create", "--email", "ann@example.com");
+
+        // Act
+        var unconfigured = await RunAsync("users", "link-identity", "ann@example.com", "--subject", "s-1", "--issuer", "https://login.example.com/");
+        Environment["APIGATE_JWT_ISSUER"] = "https://login.example.com";
+        Environment["APIGATE_JWT_AUDIENCE"] = "api";
+        var otherIssuer = await RunAsync("users", "link-identity", "ann@example.com", "--subject", "s-2", "--issuer", "https://other.example.com");
+        var configured = await RunAsync("users", "link-identity", "ann@example.com", "--subject", "s-3", "--issuer", "https://login.example.com/");
+
+        // Assert: each is linked as given; only the links a gateway with this jwt.issuer would never use carry a warning
+        Assert.True(unconfigured.ExitCode == 0, unconfigured.Error);
+        Assert.Contains("warning: a gateway uses a link only when its jwt.issuer is exactly 'https://login.example.com/'", unconfigured.Error);
+        Assert.Contains("sees no jwt.issuer", unconfigured.Error);
+        Assert.Equal(0, otherIssuer.ExitCode);
+        Assert.Contains("this command sees jwt.issuer 'https://login.example.com'", otherIssuer.Error);
+        Assert.Equal(0, configured.ExitCode);
+        Assert.DoesNotContain("warning", configured.Error); // the setting's own issuer, slash or not, is stored as the setting spells it
+        Assert.Equal(3, JsonDocument.Parse((await RunAsync("users", "identities", "ann@example.com", "--json")).Output).RootElement.GetArrayLength());
+    }
+
     [Theory]
     [InlineData("issuer", "users", "link-identity", "ann@example.com", "--subject", "s-1")] // no --issuer and no jwt.issuer set
     [InlineData("issuer", "users", "link-identity", "ann@example.com", "--subject", "s-1", "--issuer", "ftp://login.example.com")]
