@@ -68,6 +68,39 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SubjectWhoseEmailBelongsToAnotherUser_TheWarningNamesTheSubjectAndIssuerToLink()
+    {
+        // Arrange: the 403 tells the caller nothing and points the operator at the log; linking needs the subject
+        var log = new StringWriter();
+        await using var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.JwtIssuer = _issuer.Url;
+            o.JwtAudience = TestIssuer.Audience;
+            o.LogLevel = "info";
+            o.LogWriter = TextWriter.Synchronized(log);
+        });
+        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        await gateway.Users.CreateAsync(new UserChanges { Email = "taken@example.com" }, CancellationToken.None);
+        await gateway.ReloadAsync();
+
+        // Act
+        var response = await JwtTests.SendAsync(gateway, "/jwt/x", _issuer.Token(_rsa, "auth0|squatter-7", "taken@example.com"));
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "unknown_user");
+        for (var i = 0; i < 100 && !log.ToString().Contains("auth0|squatter-7", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        var line = Assert.Single(log.ToString().ReplaceLineEndings("\n").Split('\n'), l => l.Contains("No user created", StringComparison.Ordinal));
+        Assert.Contains("'auth0|squatter-7' of " + _issuer.Url, line, StringComparison.Ordinal);
+        Assert.Contains("taken@example.com", line, StringComparison.Ordinal);
+        Assert.Contains("apigate users link-identity", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SubjectWhoseEmailBelongsToAnotherUser_OperatorLinksItThroughTheAdminApi_ActsAsThatUserUntilUnlinked()
     {
         // Arrange: the refusal for the subject is remembered (above); the operator decides the subject is that user

@@ -253,7 +253,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
             // The reason (e.g. the email belongs to another user) is for the operator only: told to the caller it
             // would say which addresses have accounts.
-            LogUserNotCreated(created.Error!.Message);
+            LogUserNotCreated(subject, issuer, created.Error!.Message);
             return new Resolved(null, null, Errors.UnknownUser with
             {
                 Detail = "No APIGate user is linked to this token's subject, and none can be created for it; the gateway's log says why.",
@@ -323,8 +323,10 @@ internal sealed partial class JwtAuthenticator : IDisposable
     [LoggerMessage(EventId = 2401, Level = LogLevel.Information, Message = "Created user {UserId} for a JWT subject seen for the first time")]
     private partial void LogUserCreated(string userId);
 
-    [LoggerMessage(EventId = 2402, Level = LogLevel.Warning, Message = "No user created for a new JWT subject: {Reason}")]
-    private partial void LogUserNotCreated(string reason);
+    // The subject is what the operator needs to link it (apigate users link-identity USER --subject S); it is the
+    // issuer's identifier for the caller, not a credential.
+    [LoggerMessage(EventId = 2402, Level = LogLevel.Warning, Message = "No user created for the new JWT subject '{Subject}' of {Issuer}: {Reason}; if that user is the subject's, link them: apigate users link-identity USER --subject SUBJECT")]
+    private partial void LogUserNotCreated(string subject, string issuer, string reason);
 
     [LoggerMessage(EventId = 2405, Level = LogLevel.Warning, Message = "APIGATE_JWT_ISSUER is plain http to {Authority}, which is not this machine: the issuer's signing keys are fetched unencrypted, so anyone on the way can replace them and sign tokens; use https")]
     private static partial void LogPlainHttpIssuer(ILogger logger, string authority);
