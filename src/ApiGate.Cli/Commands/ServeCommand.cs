@@ -14,7 +14,7 @@ internal static class ServeCommand
         var port = new Option<int?>("--port") { Description = "Listen port (APIGATE_SERVER_PORT, default 8080)" };
         var logLevel = new Option<string?>("--log-level") { Description = "trace | debug | info | warn | error" };
         var upstreamUrl = new Option<string?>("--upstream-url") { Description = "Default upstream for unmatched requests (APIGATE_UPSTREAM_URL)" };
-        var adminListen = new Option<string?>("--admin-listen") { Description = "HOST:PORT serving only the admin API and /metrics (APIGATE_ADMIN_LISTEN, default: the main port)" };
+        var adminListen = new Option<string?>("--admin-listen") { Description = "HOST:PORT serving only the admin API, the admin console (/ui) and /metrics (APIGATE_ADMIN_LISTEN, default: the main port)" };
         var command = new Command("serve", "Run the gateway") { host, port, logLevel, upstreamUrl, adminListen };
         CliApp.SetHandler(command, context, async (parse, ct) =>
         {
