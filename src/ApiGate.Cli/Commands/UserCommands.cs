@@ -72,9 +72,12 @@ internal static class UserCommands
         CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
             var target = parse.GetRequiredValue(reference);
-            var keys = await store.FindUserAsync(target, ct) is { } user ? (await store.ListKeysAsync(user.Id, ct)).Count : 0;
+            var (keys, links) = await store.FindUserAsync(target, ct) is { } user
+                ? ((await store.ListKeysAsync(user.Id, ct)).Count, (await store.ListIdentitiesAsync(user.Id, ct)).Count)
+                : (0, 0);
             return CliApp.PrintDeleted(context, await Users(store).DeleteAsync(target, ct), "user",
-                v => $"{v.Email} ({v.Id}) and their {keys} API key{(keys == 1 ? "" : "s")}");
+                v => $"{v.Email} ({v.Id}) and their {keys} API key{(keys == 1 ? "" : "s")}" +
+                     (links == 0 ? "" : $" and {links} JWT subject link{(links == 1 ? "" : "s")}"));
         });
 
         command.Subcommands.Add(create);
@@ -148,12 +151,12 @@ internal static class UserCommands
                 var linked = await service.LinkIdentityAsync(target, parsed.Value!, ct);
                 var exit = CliApp.PrintResult(context, parse, linked, i =>
                     [("issuer", i.Issuer), ("subject", i.Subject), ("user", i.UserId), ("linked_at", Time(i.CreatedAt))]);
-                if (linked.Ok && !string.Equals(linked.Value!.Issuer, options.JwtIssuer, StringComparison.Ordinal))
+                if (linked.Ok && !UserIdentity.SameIssuer(linked.Value!.Issuer, options.JwtIssuer))
                 {
-                    // A gateway looks links up under its own jwt.issuer, spelled exactly: a link under any other
-                    // spelling (a trailing slash more or less) is never used by it, and nothing else would say so.
+                    // A gateway uses links of its own jwt.issuer only (a trailing slash aside): a link for another
+                    // issuer waits for a gateway configured with it, and nothing else would say so.
                     await context.Error.WriteLineAsync(
-                        $"warning: a gateway uses a link only when its jwt.issuer is exactly '{linked.Value.Issuer}' (a trailing slash counts); " +
+                        $"warning: a gateway uses this link only when its jwt.issuer is '{linked.Value.Issuer}' (a trailing slash aside); " +
                         (options.JwtIssuer.Length == 0
                             ? "this command sees no jwt.issuer, so check the gateway's APIGATE_JWT_ISSUER"
                             : $"this command sees jwt.issuer '{options.JwtIssuer}'"));

@@ -114,7 +114,7 @@ public sealed record IdentityInput
             return Invalid("issuer", $"'{issuer}' is not an http(s) URL");
         }
 
-        if (configuredIssuer.Length > 0 && string.Equals(issuer.TrimEnd('/'), configuredIssuer.TrimEnd('/'), StringComparison.Ordinal))
+        if (configuredIssuer.Length > 0 && UserIdentity.SameIssuer(issuer, configuredIssuer))
         {
             issuer = configuredIssuer;
         }

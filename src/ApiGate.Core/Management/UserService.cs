@@ -111,13 +111,13 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
         }
 
         var existing = (await store.ListIdentitiesAsync(user.Id, ct)).FirstOrDefault(i => Is(i, link));
-        return existing is not null && await store.UnlinkIdentityAsync(link.Issuer, link.Subject, user.Id, ct)
+        return existing is not null && await store.UnlinkIdentityAsync(existing.Issuer, existing.Subject, user.Id, ct)
             ? existing
             : new ManagementError(ManagementErrorKind.NotFound, "subject", $"user {user.Email} has no link to this subject of {link.Issuer}");
     }
 
     private static bool Is(UserIdentity identity, IdentityLink link) =>
-        identity.Issuer == link.Issuer && identity.Subject == link.Subject;
+        identity.Subject == link.Subject && UserIdentity.SameIssuer(identity.Issuer, link.Issuer);
 
     private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserChanges input, CancellationToken ct)
     {

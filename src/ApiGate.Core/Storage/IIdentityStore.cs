@@ -41,7 +41,10 @@ public interface IIdentityStore
     /// <summary>Deletes the user and their API keys.</summary>
     Task DeleteUserAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>The user an identity provider's subject is linked to (<c>user_identities</c>), or null.</summary>
+    /// <summary>
+    /// The user an identity provider's subject is linked to (<c>user_identities</c>), or null. The issuer matches with or
+    /// without a trailing slash (<see cref="UserIdentity.SameIssuer"/>), the exact spelling first.
+    /// </summary>
     Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken);
 
     /// <summary>The identities linked to the user, by issuer and subject.</summary>

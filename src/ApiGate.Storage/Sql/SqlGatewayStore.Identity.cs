@@ -66,8 +66,9 @@ public abstract partial class SqlGatewayStore
     public Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) =>
             (await QueryAsync<UserRow>(connection, null,
-                $"SELECT {Users.ColumnsOf("u")} FROM user_identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = @Issuer AND i.subject = @Subject",
-                new { Issuer = issuer, Subject = subject }, ct)) is [var row, ..] ? row.ToDefinition() : null, cancellationToken);
+                $"SELECT {Users.ColumnsOf("u")} FROM user_identities i JOIN users u ON u.id = i.user_id " +
+                "WHERE i.subject = @Subject AND (i.issuer = @Issuer OR i.issuer = @Other) ORDER BY CASE WHEN i.issuer = @Issuer THEN 0 ELSE 1 END LIMIT 1",
+                new { Issuer = issuer, Other = UserIdentity.OtherSpelling(issuer), Subject = subject }, ct)) is [var row, ..] ? row.ToDefinition() : null, cancellationToken);
 
     public Task<IReadOnlyList<UserIdentity>> ListIdentitiesAsync(string userId, CancellationToken cancellationToken) =>
         ListAsync(UserIdentities, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, cancellationToken);

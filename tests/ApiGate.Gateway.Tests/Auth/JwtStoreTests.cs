@@ -75,6 +75,32 @@ public sealed class JwtStoreTests(StoreEngines engines) : IClassFixture<StoreEng
         Assert.Empty((await users.ListIdentitiesAsync(user.Id, None)).Value!);
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task LinkIdentity_IssuerSpelledWithATrailingSlash_FoundUnderEitherSpellingAndNotLinkedTwice(string engine)
+    {
+        // Arrange: linked by a CLI that did not see the gateway's jwt.issuer, typed with a trailing slash
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        var user = (await users.CreateAsync(new UserChanges { Email = "linked@example.com" }, None)).Value!;
+        var other = (await users.CreateAsync(new UserChanges { Email = "other@example.com" }, None)).Value!;
+        Assert.True((await users.LinkIdentityAsync(user.Id, new IdentityLink(Issuer + "/", "sub-1"), None)).Ok);
+
+        // Act
+        var found = await store.FindUserByIdentityAsync(Issuer, "sub-1", None);
+        var asStored = await store.FindUserByIdentityAsync(Issuer + "/", "sub-1", None);
+        var otherHost = await store.FindUserByIdentityAsync("https://issuer.example.org", "sub-1", None);
+        var second = await users.LinkIdentityAsync(other.Id, new IdentityLink(Issuer, "sub-1"), None);
+        var unlinked = await users.UnlinkIdentityAsync(user.Id, new IdentityLink(Issuer, "sub-1"), None);
+
+        // Assert: the gateway (jwt.issuer without the slash) finds the link; the other spelling is the same identity
+        Assert.Equal(user.Id, found?.Id);
+        Assert.Equal(user.Id, asStored?.Id);
+        Assert.Null(otherHost);
+        Assert.Equal(ManagementErrorKind.Conflict, second.Error?.Kind);
+        Assert.True(unlinked.Ok, unlinked.Error?.Message);
+        Assert.Null(await store.FindUserByIdentityAsync(Issuer, "sub-1", None));
+    }
+
     private const string Issuer = "https://issuer.example.com";
 
     private static UserIdentity Identity(string subject, string userId) =>

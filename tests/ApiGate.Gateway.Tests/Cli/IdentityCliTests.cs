@@ -156,11 +156,12 @@ public sealed partial class IdentityCliTests : CliTestBase
         await RunAsync("keys", "create", "--user", "ann@example.com");
         await RunAsync("keys", "create", "--user", "ann@example.com");
         await RunAsync("keys", "create", "--user", "bob@example.com");
+        await RunAsync("users", "link-identity", "ann@example.com", "--subject", "s-1", "--issuer", "https://login.example.com");
 
         var deleted = await RunAsync("users", "delete", "ann@example.com");
 
         Assert.Equal(0, deleted.ExitCode);
-        Assert.Contains("2 API keys", deleted.Output);
+        Assert.Contains("2 API keys and 1 JWT subject link", deleted.Output);
         var keys = JsonDocument.Parse((await RunAsync("keys", "list", "--json")).Output).RootElement;
         Assert.Equal(1, keys.GetArrayLength());
     }
@@ -211,7 +212,7 @@ public sealed partial class IdentityCliTests : CliTestBase
 
         // Assert: each is linked as given; only the links a gateway with this jwt.issuer would never use carry a warning
         Assert.True(unconfigured.ExitCode == 0, unconfigured.Error);
-        Assert.Contains("warning: a gateway uses a link only when its jwt.issuer is exactly 'https://login.example.com/'", unconfigured.Error);
+        Assert.Contains("warning: a gateway uses this link only when its jwt.issuer is 'https://login.example.com/' (a trailing slash aside)", unconfigured.Error);
         Assert.Contains("sees no jwt.issuer", unconfigured.Error);
         Assert.Equal(0, otherIssuer.ExitCode);
         Assert.Contains("this command sees jwt.issuer 'https://login.example.com'", otherIssuer.Error);
