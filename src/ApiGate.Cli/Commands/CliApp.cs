@@ -231,6 +231,38 @@ internal static partial class CliApp
         return await context.OpenStoreAsync(options, cancellationToken, managing: true);
     }
 
+    /// <summary>Null when the address can be bound now (port 0 always can, and a host name is left to the start), else why not.</summary>
+    public static string? PortProblem(string host, int port)
+    {
+        if (port == 0)
+        {
+            return null;
+        }
+
+        var address = host switch
+        {
+            "0.0.0.0" or "*" or "" => System.Net.IPAddress.Any,
+            "localhost" => System.Net.IPAddress.Loopback,
+            _ => System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed : null,
+        };
+        if (address is null)
+        {
+            return null; // the gateway's own start reports an unusable host
+        }
+
+        try
+        {
+            var probe = new System.Net.Sockets.TcpListener(address, port);
+            probe.Start();
+            probe.Stop();
+            return null;
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            return ex.Message;
+        }
+    }
+
     /// <summary>The largest file an <c>@file</c> argument reads: every field it fills is far smaller.</summary>
     public const long MaxFileBytes = 1024 * 1024;
 

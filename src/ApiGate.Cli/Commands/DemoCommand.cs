@@ -60,7 +60,7 @@ internal static class DemoCommand
 
             // Try the port before touching the store: a demo that cannot bind changes nothing — no key or token left
             // behind, and the demo upstream still points at the echo server of the demo that may be holding the port.
-            if (PortProblem(options.Host, options.Port) is { } problem)
+            if (CliApp.PortProblem(options.Host, options.Port) is { } problem)
             {
                 await context.Error.WriteLineAsync(
                     $"error: the demo cannot listen on {options.Host}:{options.Port} ({problem}); nothing in the store was changed. " +
@@ -190,38 +190,6 @@ internal static class DemoCommand
     /// <summary>The created value; a refused demo setup step stops the demo with its reason.</summary>
     private static T Check<T>(ManagementResult<T> result) =>
         result.Ok ? result.Value! : throw new InvalidOperationException("demo setup: " + result.Error);
-
-    /// <summary>Null when the demo's address can be bound now (port 0 always can), else why not.</summary>
-    private static string? PortProblem(string host, int port)
-    {
-        if (port == 0)
-        {
-            return null;
-        }
-
-        var address = host switch
-        {
-            "0.0.0.0" or "*" or "" => System.Net.IPAddress.Any,
-            "localhost" => System.Net.IPAddress.Loopback,
-            _ => System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed : null,
-        };
-        if (address is null)
-        {
-            return null; // the gateway's own start reports an unusable host
-        }
-
-        try
-        {
-            var probe = new System.Net.Sockets.TcpListener(address, port);
-            probe.Start();
-            probe.Stop();
-            return null;
-        }
-        catch (System.Net.Sockets.SocketException ex)
-        {
-            return ex.Message;
-        }
-    }
 
     /// <summary>Names the demo's credentials after the run that made them (admin token names are unique).</summary>
     private static string Stamp() => DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);

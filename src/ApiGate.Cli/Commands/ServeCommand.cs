@@ -27,6 +27,15 @@ internal static class ServeCommand
             // Bound and validated before the store is opened or a port is bound: a bad value fails here, naming the
             // setting and where it came from.
             var settings = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
+            var options = settings.Options;
+            if (CliApp.PortProblem(options.Host, options.Port) is { } problem)
+            {
+                // Before the store is opened: one line naming the setting, not the host's error log with a stack trace.
+                await context.Error.WriteLineAsync(
+                    $"error: server.port (APIGATE_SERVER_PORT / --port): cannot listen on {options.Host}:{options.Port} ({problem}); stop what holds it or pick another port");
+                return 1;
+            }
+
             await using var store = await context.OpenStoreAsync(settings.Options, ct, serving: true);
             await using var app = GatewayHost.Build(settings.Options, store, settings: settings.Configuration, webModules: ApiGate.Web.GatewayWebModules.All);
             await GatewayHost.StartAsync(app, ct);

@@ -52,6 +52,25 @@ public sealed partial class DemoCommandTests : CliTestBase
     }
 
     [Fact]
+    public async Task Serve_PortInUse_OneLineNamingTheSetting_NoStoreCreated()
+    {
+        // Arrange
+        using var occupant = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        occupant.Start();
+        var port = ((IPEndPoint)occupant.LocalEndpoint).Port;
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+
+        // Act
+        var result = await RunAsync("serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // Assert: the setting and the address, no stack trace from the host's start, and the store left alone
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith($"error: server.port (APIGATE_SERVER_PORT / --port): cannot listen on 127.0.0.1:{port}", result.Error.Trim(), StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Environment["APIGATE_DATABASE_DSN"]));
+    }
+
+    [Fact]
     public async Task Demo_PortInUse_ExitsWithoutChangingTheStoreAndSuggestsPort()
     {
         // Arrange: something already listens on the port the demo is asked to use.
