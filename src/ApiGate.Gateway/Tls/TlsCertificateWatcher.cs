@@ -18,6 +18,7 @@ internal sealed partial class TlsCertificateWatcher(
     private readonly List<FileSystemWatcher> _watchers = [];
     private ITimer? _settle;
     private ITimer? _poll;
+    private FileSystemWatcher? _certDirWatcher;
 
     /// <summary>Warnings from loading the first set (expiry), logged once the server starts.</summary>
     public List<string> StartWarnings { get; } = [];
@@ -51,10 +52,50 @@ internal sealed partial class TlsCertificateWatcher(
 
         if (sources.CertDir.Length > 0)
         {
-            Watch(Path.GetFullPath(sources.CertDir), subdirectories: true);
+            var certDir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(sources.CertDir));
+            _certDirWatcher = Watch(certDir, subdirectories: true);
+            WatchReplaced(certDir);
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Watches the certificate directory's parent for the directory itself being replaced (<c>mv certs.new certs</c>,
+    /// a deployment that swaps the whole directory): a watcher follows the directory it was opened on, so it would go on
+    /// watching the old one, renamed away, and every later change would wait for the periodic check.
+    /// </summary>
+    private void WatchReplaced(string certDir)
+    {
+        if (Path.GetDirectoryName(certDir) is not { } parent || Watch(parent, subdirectories: false, Path.GetFileName(certDir)) is not { } watcher)
+        {
+            return;
+        }
+
+        void Replaced()
+        {
+            lock (_watchers)
+            {
+                if (_poll is null)
+                {
+                    return; // stopped
+                }
+
+                if (_certDirWatcher is { } old)
+                {
+                    _watchers.Remove(old);
+                    old.Dispose();
+                }
+
+                _certDirWatcher = Watch(certDir, subdirectories: true);
+            }
+
+            Schedule();
+        }
+
+        watcher.Created += (_, _) => Replaced();
+        watcher.Renamed += (_, _) => Replaced();
+        watcher.Deleted += (_, _) => Replaced();
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
@@ -65,14 +106,19 @@ internal sealed partial class TlsCertificateWatcher(
 
     public void Dispose()
     {
-        foreach (var watcher in _watchers)
+        lock (_watchers)
         {
-            watcher.Dispose();
-        }
+            foreach (var watcher in _watchers)
+            {
+                watcher.Dispose();
+            }
 
-        _watchers.Clear();
-        _settle?.Dispose();
-        _poll?.Dispose();
+            _watchers.Clear();
+            _certDirWatcher = null;
+            _settle?.Dispose();
+            _poll?.Dispose();
+            _poll = null;
+        }
     }
 
     /// <summary>Checks the files now (also what the watcher and the timer call).</summary>
@@ -106,17 +152,18 @@ internal sealed partial class TlsCertificateWatcher(
         }
     }
 
-    private void Watch(string directory, bool subdirectories)
+    /// <summary>A watcher on <paramref name="directory"/> (only the entries named <paramref name="filter"/>), or null when it cannot be watched.</summary>
+    private FileSystemWatcher? Watch(string directory, bool subdirectories, string filter = "")
     {
         if (!Directory.Exists(directory))
         {
-            return;
+            return null;
         }
 
         FileSystemWatcher? watcher = null;
         try
         {
-            watcher = new FileSystemWatcher(directory)
+            watcher = new FileSystemWatcher(directory, filter)
             {
                 IncludeSubdirectories = subdirectories,
                 NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
@@ -127,13 +174,19 @@ internal sealed partial class TlsCertificateWatcher(
             watcher.Renamed += (_, _) => Schedule();
             watcher.Error += (_, _) => Schedule();
             watcher.EnableRaisingEvents = true;
-            _watchers.Add(watcher);
+            lock (_watchers)
+            {
+                _watchers.Add(watcher);
+            }
+
+            return watcher;
         }
         catch (IOException ex)
         {
             // E.g. the system's inotify limit is reached: the periodic check still picks changes up.
             watcher?.Dispose();
             LogNotWatched(logger, directory, ex.Message, options.TlsReloadInterval);
+            return null;
         }
     }
 

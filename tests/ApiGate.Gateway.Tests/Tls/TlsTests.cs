@@ -317,6 +317,50 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reload_CertificateDirectoryReplacedWhole_WatcherFollowsTheNewDirectory()
+    {
+        // Arrange: a deployment that swaps the whole directory (mv certs.new certs), then changes files in the new one
+        var certs = Path.Combine(_directory, "certs");
+        Directory.CreateDirectory(certs);
+        var first = _ca.Issue(["api.test"]);
+        _ca.Write(first, Path.Combine(certs, "api.crt"), Path.Combine(certs, "api.key"));
+        await using var gateway = await StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsCertDir, o.TlsReloadInterval) = ("", "", certs, TimeSpan.FromHours(1)));
+        var port = Port(gateway.Url);
+        var second = _ca.Issue(["api.test"]);
+        var third = _ca.Issue(["api.test"]);
+
+        // Act
+        var replacement = certs + ".new";
+        Directory.CreateDirectory(replacement);
+        _ca.Write(second, Path.Combine(replacement, "api.crt"), Path.Combine(replacement, "api.key"));
+        Directory.Move(certs, certs + ".old");
+        Directory.Move(replacement, certs);
+        var afterSwap = await ServedEventuallyAsync(port, second.SerialNumber);
+        _ca.Write(third, Path.Combine(certs, "api.crt.tmp"), Path.Combine(certs, "api.key.tmp"));
+        File.Move(Path.Combine(certs, "api.key.tmp"), Path.Combine(certs, "api.key"), overwrite: true);
+        File.Move(Path.Combine(certs, "api.crt.tmp"), Path.Combine(certs, "api.crt"), overwrite: true);
+        var afterChange = await ServedEventuallyAsync(port, third.SerialNumber);
+
+        // Assert: the watcher alone (the periodic check is an hour away) saw both: it watches the new directory, not
+        // the old one renamed away
+        Assert.Equal(second.SerialNumber, afterSwap);
+        Assert.Equal(third.SerialNumber, afterChange);
+    }
+
+    /// <summary>The certificate served for api.test once it is <paramref name="expected"/>, or what was served after ~10 s.</summary>
+    private async Task<string?> ServedEventuallyAsync(int port, string expected)
+    {
+        string? served = null;
+        for (var attempt = 0; attempt < 100 && served != expected; attempt++)
+        {
+            await Task.Delay(100);
+            served = await ServedSerialAsync(port, "api.test");
+        }
+
+        return served;
+    }
+
+    [Fact]
     public async Task Reload_FileChangedOnDisk_WatcherSwapsCertificateWithoutACall()
     {
         WriteServerCertificate();
