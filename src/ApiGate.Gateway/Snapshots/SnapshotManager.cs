@@ -82,6 +82,18 @@ internal sealed partial class SnapshotManager(
         clients.RetireAllExcept(live.Select(b => b.Client).Concat(live.Select(b => b.StreamClient).OfType<HttpMessageInvoker>()).ToHashSet());
         targets.Retain(live.Select(b => ((IReadOnlyList<TargetBinding>)b.Targets, b.Health)));
         LogReloaded(next.Version, next.Routes.Routes.Count);
+        if (options.JwtIssuer.Length == 0)
+        {
+            foreach (var route in next.Routes.Routes)
+            {
+                // Without an issuer every token is refused: on such a route nobody (jwt) or no token holder (key_or_jwt)
+                // gets in, which the operator otherwise learns from the callers.
+                if (route.Definition is { AuthRequired: true, AuthScheme: not Core.Routing.AuthScheme.Key } definition)
+                {
+                    LogJwtRouteWithoutIssuer(definition.Slug, Core.Text.WireNames.Of(definition.AuthScheme));
+                }
+            }
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -123,6 +135,10 @@ internal sealed partial class SnapshotManager(
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Config version {Version} cannot be compiled; still serving version {ServingVersion}: {Reason}")]
     private partial void LogReloadFailed(long version, long servingVersion, string reason);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning,
+        Message = "Route {Route} takes JWTs (auth_scheme {Scheme}) but jwt.issuer (APIGATE_JWT_ISSUER) is not set: every token on it is refused with 401 invalid_token")]
+    private partial void LogJwtRouteWithoutIssuer(string route, string scheme);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Checking the store for config changes failed; serving the current snapshot until it answers")]
     private partial void LogPollFailed(Exception exception);

@@ -19,4 +19,32 @@ public sealed class JwtSettingsTests
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Serve_JwtRoutesWithoutAnIssuer_WarnedWhenTheConfigurationLoads()
+    {
+        // Arrange: no APIGATE_JWT_ISSUER, so every token is refused
+        var log = new StringWriter();
+        await using var upstream = await Infrastructure.TestUpstream.StartAsync();
+        await using var gateway = await Infrastructure.TestGateway.StartAsync(o => (o.LogWriter, o.LogFormat, o.LogLevel) = (TextWriter.Synchronized(log), "console", "info"));
+        await gateway.AddUpstreamAsync("backend", upstream.Url);
+
+        // Act
+        await gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "tokens", Path = "/t/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        await gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "either", Path = "/e/*", Upstream = "backend", AuthRequired = true, AuthScheme = "key_or_jwt" });
+        await gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "keys", Path = "/k/*", Upstream = "backend", AuthRequired = true, AuthScheme = "key" });
+
+        // Assert: the operator hears it from the gateway, not from the callers (log lines are written by the log writer
+        // thread, a moment after)
+        var text = log.ToString();
+        for (var i = 0; i < 100 && !text.Contains("Route either takes JWTs", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50);
+            text = log.ToString();
+        }
+
+        Assert.Contains("Route tokens takes JWTs (auth_scheme jwt) but jwt.issuer (APIGATE_JWT_ISSUER) is not set", text, StringComparison.Ordinal);
+        Assert.Contains("Route either takes JWTs (auth_scheme key_or_jwt)", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Route keys takes JWTs", text, StringComparison.Ordinal);
+    }
 }

@@ -222,19 +222,19 @@ public sealed class UpstreamHttpVersionTests
     [Fact]
     public async Task Http2Version_MaxConns_BurstPastOneConnectionsStreams_QueuedTimeoutsDoNotEjectTheTarget()
     {
-        // Arrange: one HTTP/2 connection of 100 streams (max_conns), answers after 2 s, a 3 s timeout, ejection after 2
-        // failures: of 150 requests at once, the 50 that wait for a stream (4 s in all) time out in the gateway's own
-        // client, while the first 100 have a second to spare on a loaded machine
+        // Arrange: one HTTP/2 connection of 100 streams (max_conns), answers after 3 s, a 5 s timeout, ejection after 2
+        // failures: of 150 requests at once, the 50 that wait for a stream (6 s in all) time out in the gateway's own
+        // client, while the first 100 have two seconds to spare on a loaded machine (one was not always enough)
         await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2);
         await using var gateway = await TestGateway.StartAsync();
         await gateway.AddUpstreamAsync("backend", upstream.Url, new UpstreamInput
         {
-            HttpVersion = "2", MaxConns = 1, Timeout = "3s", HealthCheck = new HealthCheckInput { PassiveFailures = 2 },
+            HttpVersion = "2", MaxConns = 1, Timeout = "5s", HealthCheck = new HealthCheckInput { PassiveFailures = 2 },
         });
         await gateway.AddRouteAsync(new RouteInput { Name = "h2", Path = "/h2/*", Upstream = "backend" });
 
         // Act
-        var burst = await Task.WhenAll(Enumerable.Range(0, 150).Select(i => gateway.Client.GetAsync(gateway.Url + "/h2/" + i + ProtocolUpstream.SlowPath + "?ms=2000")));
+        var burst = await Task.WhenAll(Enumerable.Range(0, 150).Select(i => gateway.Client.GetAsync(gateway.Url + "/h2/" + i + ProtocolUpstream.SlowPath + "?ms=3000")));
         using var after = await gateway.Client.GetAsync(gateway.Url + "/h2/after");
 
         // Assert: some waited past the timeout (504), yet the target was not ejected
