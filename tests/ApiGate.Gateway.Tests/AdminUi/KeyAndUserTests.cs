@@ -104,6 +104,36 @@ public sealed class KeyAndUserTests : AdminUiTestBase
         Assert.Equal(HttpStatusCode.Forbidden, status);
     }
 
+    [BrowserFact]
+    public async Task JwtSubjects_LinkThenUnlink_StoredAndListedWithFieldErrorsForBadInput()
+    {
+        // Arrange: the gateway has no jwt.issuer, so the issuer is typed
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/users?q=ada");
+        await page.ClickAsync("tr[data-user='ada@example.com'] a:has-text('JWT subjects')");
+        await Assertions.Expect(page.Locator("#jwt-subjects-empty")).ToBeVisibleAsync();
+
+        // Act: a link without an issuer (refused at the field), then with one
+        await page.FillAsync("#f-subject", "auth0|123");
+        await page.ClickAsync("#link-subject");
+        await Assertions.Expect(page.Locator("#jwt-subjects")).ToContainTextAsync("no issuer given");
+        await page.FillAsync("#f-subject", "auth0|123");
+        await page.FillAsync("#f-issuer", "https://login.example.com/");
+        await page.ClickAsync("#link-subject");
+
+        // Assert
+        await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync("Linked subject 'auth0|123' of https://login.example.com/ to ada@example.com.");
+        await Assertions.Expect(page.Locator("#jwt-subjects-table tr[data-subject='auth0|123']")).ToContainTextAsync("https://login.example.com/");
+        Assert.Equal("ada@example.com", (await Gateway.Store.FindUserByIdentityAsync("https://login.example.com", "auth0|123", CancellationToken.None))?.Email);
+        await browser.ScreenshotAsync("admin-ui-jwt-subjects");
+
+        await page.ClickAsync("button[aria-label='Unlink auth0|123']");
+        await Assertions.Expect(page.Locator("#done")).ToContainTextAsync("Unlinked subject 'auth0|123'");
+        await Assertions.Expect(page.Locator("#jwt-subjects-empty")).ToBeVisibleAsync();
+        Assert.Null(await Gateway.Store.FindUserByIdentityAsync("https://login.example.com", "auth0|123", CancellationToken.None));
+    }
+
     private async Task<HttpStatusCode> SendWithKeyAsync(string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/api/hello");
