@@ -190,6 +190,7 @@ internal static class UserCommands
         {
             var plan = await store.FindPlanAsync(u.PlanId, ct);
             var keys = await store.ListKeysAsync(u.Id, ct);
+            var subjects = await store.ListIdentitiesAsync(u.Id, ct);
             return (IEnumerable<(string, string)>)
             [
                 ("id", u.Id),
@@ -198,6 +199,7 @@ internal static class UserCommands
                 ("plan", plan is null ? u.PlanId : $"{plan.Id} ({plan.Name})"),
                 ("status", WireNames.Of(u.Status)),
                 ("api_keys", keys.Count.ToString(CultureInfo.InvariantCulture)),
+                ("jwt_subjects", subjects.Count.ToString(CultureInfo.InvariantCulture)),
                 ("created_at", Time(u.CreatedAt)),
                 ("updated_at", Time(u.UpdatedAt)),
             ];

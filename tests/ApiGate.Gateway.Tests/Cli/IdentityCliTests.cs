@@ -180,6 +180,7 @@ public sealed partial class IdentityCliTests : CliTestBase
         var again = await RunAsync("users", "link-identity", "bob@example.com", "--subject", "auth0|123");
         var listed = await RunAsync("users", "identities", "ann@example.com", "--json");
         var table = await RunAsync("users", "identities", "ann@example.com");
+        var shown = await RunAsync("users", "get", "ann@example.com");
         var unlinked = await RunAsync("users", "unlink-identity", "ann@example.com", "--subject", "auth0|123");
         var afterUnlink = await RunAsync("users", "identities", "ann@example.com", "--json");
 
@@ -192,6 +193,7 @@ public sealed partial class IdentityCliTests : CliTestBase
         Assert.Equal("https://login.example.com/", identity.GetProperty("issuer").GetString());
         Assert.Equal("auth0|123", identity.GetProperty("subject").GetString());
         Assert.Contains("ISSUER", table.Output);
+        Assert.Matches(@"jwt_subjects\s+1", shown.Output);
         Assert.Equal(0, unlinked.ExitCode);
         Assert.Contains("deleted link of subject 'auth0|123'", unlinked.Output);
         Assert.Equal(0, JsonDocument.Parse(afterUnlink.Output).RootElement.GetArrayLength());
