@@ -80,6 +80,12 @@ internal static partial class AdminEndpoints
 
                 var link = input!.ToLink(configuredIssuer);
                 var result = link.Ok ? await writes.DoneAsync(await users.LinkIdentityAsync(id, link.Value!, ct), ct) : new(default, link.Error);
+                if (result.Ok)
+                {
+                    // The audit trail's path names the user; which subject was linked is in the body, so it goes in the note.
+                    context.Features.Set(new AdminAuditNote($"Linked subject '{result.Value!.Subject}' of {result.Value.Issuer} to user {result.Value.UserId}."));
+                }
+
                 return result.Ok
                     ? Results.Json(new DataDocument<UserIdentity>(result.Value!), WireJson.Options, AdminApi.JsonContentType, StatusCodes.Status201Created)
                     : AdminErrors.FromBody(result.Error!, body!);
@@ -98,7 +104,14 @@ internal static partial class AdminEndpoints
                 }
 
                 var result = await writes.DoneAsync(await users.UnlinkIdentityAsync(id, link.Value!, ct), ct);
-                return result.Ok ? Results.NoContent() : AdminErrors.FromQuery(result.Error!);
+                if (!result.Ok)
+                {
+                    return AdminErrors.FromQuery(result.Error!);
+                }
+
+                // The audit trail keeps the path without its query: the subject goes in the note.
+                context.Features.Set(new AdminAuditNote($"Unlinked subject '{result.Value!.Subject}' of {result.Value.Issuer} from user {result.Value.UserId}."));
+                return Results.NoContent();
             })
             .WithName("Unlink_identity_from_user").WithTags("users").Produces(StatusCodes.Status204NoContent).TakesNoBody()
             .Query("subject", "the linked subject, exactly", required: true)

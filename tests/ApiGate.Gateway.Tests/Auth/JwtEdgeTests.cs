@@ -131,6 +131,9 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NoContent, unlinked.Status);
         await AuthenticationTests.AssertErrorAsync(afterUnlink, HttpStatusCode.Forbidden, "unknown_user");
         Assert.Equal(HttpStatusCode.NotFound, unlinkedAgain.Status);
+        var audit = (await _gateway.Store.ListAdminAuditAsync(10, CancellationToken.None)).Where(r => r.Path.EndsWith("/identities", StringComparison.Ordinal)).ToList();
+        Assert.Contains(audit, r => r.Method == "DELETE" && r.Note.Contains("Unlinked subject 'ann-at-issuer'", StringComparison.Ordinal)); // the query is not in the path kept
+        Assert.Contains(audit, r => r.Method == "POST" && r.Status == 201 && r.Note.Contains("Linked subject 'ann-at-issuer'", StringComparison.Ordinal));
     }
 
     private async Task<(HttpStatusCode Status, JsonElement Json)> AdminAsync(string token, HttpMethod method, string path, string? body = null)
