@@ -7,6 +7,8 @@ internal static class HealthServiceCollectionExtensions
 {
     public static IServiceCollection AddGatewayHealthChecks(this IServiceCollection services, bool sharedLimits = false)
     {
+        // One instance (AddCheck resolves it from the container): probes share the check in flight.
+        services.AddSingleton<StoreHealthCheck>();
         var checks = services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>(StoreHealthCheck.Name, tags: [ReadinessEndpoint.Tag])
             .AddCheck<ConfigSnapshotHealthCheck>(ConfigSnapshotHealthCheck.Name, tags: [ReadinessEndpoint.Tag]);

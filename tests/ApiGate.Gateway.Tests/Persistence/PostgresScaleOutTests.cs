@@ -190,6 +190,54 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
         }
     }
 
+    [PostgresFact]
+    public async Task PostgresHangs_Readiness_AnswersDegradedWithinTheLookupBound_ReadyAgainWhenItAnswers()
+    {
+        // Arrange: a server of its own (this test freezes it); the pooled connection the readiness check used is idle
+        await using var server = await PostgresServer.StartAsync();
+        var dsn = await server.CreateDatabaseAsync();
+        await using var gateway = await StartAsync(dsn, TimeSpan.FromSeconds(30));
+        using (var warm = await gateway.Client.GetAsync(gateway.Url + "/health/ready"))
+        {
+            Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        }
+
+        // Act: freeze PostgreSQL (connections stay open, nothing answers), ask for readiness twice, let it run again
+        var answers = new List<(HttpStatusCode Status, string Body, TimeSpan Took)>();
+        await server.PauseAsync();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                using var ready = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
+                answers.Add((ready.StatusCode, await ready.Content.ReadAsStringAsync(), watch.Elapsed));
+            }
+        }
+        finally
+        {
+            await server.ResumeAsync();
+        }
+
+        var recovered = await EventuallyAsync(async () =>
+        {
+            using var again = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
+            return (await again.Content.ReadAsStringAsync()).StartsWith("{\"status\":\"ready\"", StringComparison.Ordinal);
+        }, attempts: 300);
+
+        // Assert: each answer came within the 2 s bound (plus slack for a loaded machine), degraded with the store down —
+        // not the driver's 30 s command timeout a load balancer would have given up on long before
+        foreach (var (status, body, took) in answers)
+        {
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.StartsWith("{\"status\":\"degraded\",\"degraded\":[\"store\"],", body, StringComparison.Ordinal);
+            Assert.Contains("\"store\":\"down\"", body, StringComparison.Ordinal);
+            Assert.True(took < StoreLookupGuard.MaxWait + TimeSpan.FromSeconds(1.5), $"readiness took {took.TotalSeconds:0.0} s while PostgreSQL hung");
+        }
+
+        Assert.True(recovered, "readiness did not return to ready after PostgreSQL answered again");
+    }
+
     private static async Task<HttpResponseMessage> SendFullAsync(TestGateway gateway, string path, string header, string value)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + path);
