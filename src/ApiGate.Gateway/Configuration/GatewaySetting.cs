@@ -16,12 +16,20 @@ internal sealed partial class GatewaySetting
     private readonly PropertyInfo _property;
     private readonly Func<string, string>? _normalize;
     private readonly bool _longDuration;
+    private readonly bool _userInfoToLastAt;
 
     /// <param name="longDuration">A retention period: days allowed (<c>7d</c>), beyond the ~24 days timers accept.</param>
+    /// <param name="userInfoToLastAt">
+    /// A URL whose user info is masked up to the last <c>@</c>, not only up to the first <c>/</c>: the Redis URL's parser
+    /// reads <c>redis://:pass/word@host</c> so (a base64 password holds <c>/</c>), and a PostgreSQL URL with such an
+    /// unencoded password, refused at start, is still shown by <c>config show</c>.
+    /// </param>
     public GatewaySetting(
-        string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null, bool longDuration = false)
+        string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null,
+        bool longDuration = false, bool userInfoToLastAt = false)
     {
         _longDuration = longDuration;
+        _userInfoToLastAt = userInfoToLastAt;
         _property = typeof(GatewayOptions).GetProperty(option) ?? throw new ArgumentException($"GatewayOptions has no option {option}", nameof(option));
         _normalize = normalize;
         Key = key;
@@ -85,7 +93,8 @@ internal sealed partial class GatewaySetting
     /// </summary>
     public string Redact(string value) =>
         Secret ? (value.Length > 0 ? "(set)" : "")
-        : UrlUserInfo().Replace(QueryPassword().Replace(DsnPassword().Replace(value, "${key}=***"), "${key}=***"), "://***@");
+        : (_userInfoToLastAt ? UrlUserInfoToLastAt() : UrlUserInfo())
+            .Replace(QueryPassword().Replace(DsnPassword().Replace(value, "${key}=***"), "${key}=***"), "://***@");
 
     private static string FormatDuration(TimeSpan span) =>
         span >= TimeSpan.FromDays(1) && span.Ticks % TimeSpan.TicksPerDay == 0
@@ -142,4 +151,7 @@ internal sealed partial class GatewaySetting
 
     [GeneratedRegex("://[^/]*@")]
     private static partial Regex UrlUserInfo();
+
+    [GeneratedRegex("://.*@", RegexOptions.Singleline)]
+    private static partial Regex UrlUserInfoToLastAt();
 }

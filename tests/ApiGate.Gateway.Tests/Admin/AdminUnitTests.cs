@@ -77,6 +77,7 @@ public sealed class AdminUnitTests
     [InlineData("postgres://app@db:5432/apigate?password=s3cretpw", "postgres://***@db:5432/apigate?password=***")]
     [InlineData("postgres://db/apigate?sslmode=require&PASSWORD=s3cretpw&application_name=gw", "postgres://db/apigate?sslmode=require&PASSWORD=***&application_name=gw")]
     [InlineData("Host=db;Username=app;Password=s3cretpw;Database=apigate", "Host=db;Username=app;Password=***;Database=apigate")]
+    [InlineData("postgres://app:s3cret/pw@db:5432/apigate", "postgres://***@db:5432/apigate")] // refused at start (not percent-encoded), still never shown
     public void SettingsOf_DatabaseDsnPassword_MaskedInEveryForm(string dsn, string shown)
     {
         var settings = AdminSettings.Of(new GatewayOptions { DatabaseDsn = dsn });
@@ -88,6 +89,8 @@ public sealed class AdminUnitTests
     [InlineData("redis://:s3cretpw@cache:6379", "redis://***@cache:6379")]
     [InlineData("redis://default:p@ss@cache:6379/0", "redis://***@cache:6379/0")]
     [InlineData("rediss://s3cretpw@cache", "rediss://***@cache")]
+    [InlineData("redis://:k9/Zx+Qa==@cache:6379/0", "redis://***@cache:6379/0")] // a base64 password: the URL's parser reads it whole
+    [InlineData("redis://app:a/b@c@cache", "redis://***@cache")]
     [InlineData("redis://cache:6379", "redis://cache:6379")]
     public void SettingsOf_RedisUrlUserInfo_IsMaskedWhole(string url, string shown)
     {
