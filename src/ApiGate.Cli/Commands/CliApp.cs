@@ -220,6 +220,26 @@ internal static partial class CliApp
         return 0;
     }
 
+    /// <summary>Prints an outcome: the error (with its exit code), the value as JSON (<c>--json</c>), or what <paramref name="text"/> writes.</summary>
+    public static int PrintJsonOr<T>(CliContext context, ParseResult parse, ManagementResult<T> result, Action<T> text)
+    {
+        if (!result.Ok)
+        {
+            return context.Fail(result.Error!);
+        }
+
+        if (parse.GetValue(JsonOption))
+        {
+            Output.JsonOutput.Write(context.Output, result.Value!);
+        }
+        else
+        {
+            text(result.Value!);
+        }
+
+        return 0;
+    }
+
     /// <summary>Flags common to commands that open the store.</summary>
     public static Dictionary<string, string?> StoreFlags(ParseResult parseResult) =>
         new() { ["database.dsn"] = parseResult.GetValue(DatabaseOption) };

@@ -102,22 +102,8 @@ internal static class UserCommands
         CliApp.SetServiceHandler(identities, context, async (parse, store, ct) =>
         {
             var result = await Users(store).ListIdentitiesAsync(parse.GetRequiredValue(reference), ct);
-            if (!result.Ok)
-            {
-                return context.Fail(result.Error!);
-            }
-
-            if (parse.GetValue(CliApp.JsonOption))
-            {
-                JsonOutput.Write(context.Output, result.Value!);
-            }
-            else
-            {
-                TableWriter.Write(context.Output, ["ISSUER", "SUBJECT", "LINKED"],
-                    result.Value!.Select(i => (IReadOnlyList<string>)[i.Issuer, i.Subject, Time(i.CreatedAt)]));
-            }
-
-            return 0;
+            return CliApp.PrintJsonOr(context, parse, result, list =>
+                TableWriter.Write(context.Output, ["ISSUER", "SUBJECT", "LINKED"], list.Select(i => (IReadOnlyList<string>)[i.Issuer, i.Subject, Time(i.CreatedAt)])));
         });
         users.Subcommands.Add(identities);
 

@@ -117,19 +117,8 @@ internal static class WebhookCommands
         CliApp.SetServiceHandler(deliveries, context, async (parse, store, ct) =>
         {
             var result = await Service(store).DeliveriesAsync(parse.GetRequiredValue(deliveriesId), parse.GetValue(limit), ct);
-            if (!result.Ok)
-            {
-                return context.Fail(result.Error!);
-            }
-
-            if (parse.GetValue(CliApp.JsonOption))
-            {
-                JsonOutput.Write(context.Output, result.Value!);
-                return 0;
-            }
-
-            TableWriter.Write(context.Output, ["DELIVERY", "EVENT", "TYPE", "STATUS", "NEXT ATTEMPT", "ATTEMPTED", "CODE", "LATENCY", "ERROR"], Rows(result.Value!));
-            return 0;
+            return CliApp.PrintJsonOr(context, parse, result, value =>
+                TableWriter.Write(context.Output, ["DELIVERY", "EVENT", "TYPE", "STATUS", "NEXT ATTEMPT", "ATTEMPTED", "CODE", "LATENCY", "ERROR"], Rows(value)));
         });
 
         var deliveryId = new Argument<string>("delivery") { Description = "Delivery id (as `webhooks deliveries` lists it)" };
@@ -137,21 +126,7 @@ internal static class WebhookCommands
         CliApp.SetServiceHandler(redeliver, context, async (parse, store, ct) =>
         {
             var result = await Service(store).RedeliverAsync(parse.GetRequiredValue(deliveryId), ct);
-            if (!result.Ok)
-            {
-                return context.Fail(result.Error!);
-            }
-
-            if (parse.GetValue(CliApp.JsonOption))
-            {
-                JsonOutput.Write(context.Output, result.Value!);
-            }
-            else
-            {
-                context.Output.WriteLine($"delivery {result.Value!.Id} ({result.Value.EventType} {result.Value.EventId}) is pending again");
-            }
-
-            return 0;
+            return CliApp.PrintJsonOr(context, parse, result, d => context.Output.WriteLine($"delivery {d.Id} ({d.EventType} {d.EventId}) is pending again"));
         });
 
         foreach (var sub in new[] { create, list, get, update, delete, test, deliveries, redeliver })

@@ -28,9 +28,11 @@ public sealed class DashboardMarkupTests
         using var console = new ConsoleHttp(gateway.Url);
         await console.SignInAsync(token);
 
-        // Act: the dashboard once the request's usage is stored (batches land within a second; bounded).
+        // Act: the dashboard once the request's usage is stored and shown by route and by user (batches land within a
+        // second; bounded: on a loaded box one chart was there before the other)
         var html = "";
-        for (var attempt = 0; attempt < 50 && !html.Contains("chart-top-routes\"", StringComparison.Ordinal) | !html.Contains("refresh content", StringComparison.Ordinal); attempt++)
+        for (var attempt = 0; attempt < 50 && !html.Contains("chart-top-routes\"", StringComparison.Ordinal) | !html.Contains("refresh content", StringComparison.Ordinal)
+             | !html.Contains(email, StringComparison.Ordinal); attempt++)
         {
             await Task.Delay(100);
             using var page = await console.GetAsync("/ui");
