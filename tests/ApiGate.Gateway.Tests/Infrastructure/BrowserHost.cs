@@ -94,18 +94,9 @@ internal static class BrowserHost
     /// <summary>Where screenshots go: docs/images of the repository, or a temp directory of this run.</summary>
     public static string ScreenshotDirectory()
     {
-        if (WritesDocsScreenshots)
+        if (WritesDocsScreenshots && RepositoryRoot.Find() is { } root)
         {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ApiGate.slnx")))
-            {
-                directory = directory.Parent;
-            }
-
-            if (directory is not null)
-            {
-                return Directory.CreateDirectory(Path.Combine(directory.FullName, "docs", "images")).FullName;
-            }
+            return Directory.CreateDirectory(Path.Combine(root, "docs", "images")).FullName;
         }
 
         return Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "apigate-tests", "screenshots")).FullName;
