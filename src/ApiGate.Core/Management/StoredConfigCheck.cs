@@ -42,7 +42,7 @@ public static class StoredConfigCheck
             }
 
             // Without an issuer the gateway refuses every token (401 invalid_token): a jwt route lets nobody in.
-            if (jwtIssuer is { Length: 0 } && route.Enabled && route.AuthRequired && route.AuthScheme != Routing.AuthScheme.Key)
+            if (jwtIssuer is { Length: 0 } && route.Enabled && route.TakesJwt())
             {
                 problems.Add($"route '{route.Slug}': auth_scheme: '{WireNames.Of(route.AuthScheme)}' needs jwt.issuer (APIGATE_JWT_ISSUER), which is not set: "
                     + (route.AuthScheme == Routing.AuthScheme.Jwt ? "every request is refused with 401 invalid_token" : "every JWT is refused with 401 invalid_token"));

@@ -86,6 +86,9 @@ public sealed record RouteDefinition
     /// <summary>The credential an <see cref="AuthRequired"/> route accepts; default an API key.</summary>
     public AuthScheme AuthScheme { get; init; } = AuthScheme.Key;
 
+    /// <summary>Whether the route accepts JWTs (<c>jwt</c> or <c>key_or_jwt</c>), which need the gateway's <c>jwt.issuer</c>.</summary>
+    public bool TakesJwt() => AuthRequired && AuthScheme != AuthScheme.Key;
+
     /// <summary>Origins allowed to call the route from a browser (canonical, see <see cref="Cors.CorsOrigins"/>); empty = CORS off.</summary>
     public IReadOnlyList<string> CorsOrigins { get; init; } = [];
 

@@ -88,9 +88,9 @@ internal sealed partial class SnapshotManager(
             {
                 // Without an issuer every token is refused: on such a route nobody (jwt) or no token holder (key_or_jwt)
                 // gets in, which the operator otherwise learns from the callers.
-                if (route.Definition is { AuthRequired: true, AuthScheme: not Core.Routing.AuthScheme.Key } definition)
+                if (route.Definition.TakesJwt())
                 {
-                    LogJwtRouteWithoutIssuer(definition.Slug, Core.Text.WireNames.Of(definition.AuthScheme));
+                    LogJwtRouteWithoutIssuer(route.Definition.Slug, Core.Text.WireNames.Of(route.Definition.AuthScheme));
                 }
             }
         }

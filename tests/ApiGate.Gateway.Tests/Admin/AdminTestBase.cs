@@ -21,11 +21,16 @@ public abstract class AdminTestBase : GatewayTestBase
     }
 
     /// <summary>Sends a request to the admin API; <paramref name="body"/> is serialized as JSON unless it is a string (sent as is).</summary>
-    private protected async Task<AdminResponse> SendAsync(
-        HttpMethod method, string path, object? body = null, string? token = null, string contentType = "application/json")
+    private protected Task<AdminResponse> SendAsync(
+        HttpMethod method, string path, object? body = null, string? token = null, string contentType = "application/json") =>
+        SendAsync(Gateway, token ?? Token, method, path, body, contentType);
+
+    /// <summary>The same for any gateway and admin token (tests that are not admin API tests).</summary>
+    internal static async Task<AdminResponse> SendAsync(
+        TestGateway gateway, string token, HttpMethod method, string path, object? body = null, string contentType = "application/json")
     {
-        using var request = new HttpRequestMessage(method, Gateway.Url + "/admin" + path);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token ?? Token);
+        using var request = new HttpRequestMessage(method, gateway.Url + "/admin" + path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (body is not null)
         {
             var text = body as string ?? JsonSerializer.Serialize(body);
@@ -33,7 +38,7 @@ public abstract class AdminTestBase : GatewayTestBase
             request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
         }
 
-        using var response = await Gateway.Client.SendAsync(request);
+        using var response = await gateway.Client.SendAsync(request);
         var raw = await response.Content.ReadAsStringAsync();
         var json = raw.Length == 0 ? default : JsonDocument.Parse(raw).RootElement.Clone();
         return new AdminResponse(response.StatusCode, json, raw, response.Headers.ToDictionary(h => h.Key, h => string.Join(",", h.Value), StringComparer.OrdinalIgnoreCase),

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Identity.Jwt;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -111,13 +110,13 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         var admin = (await new AdminTokenService(_gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
 
         // Act
-        var badIssuer = await AdminAsync(admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"subject":"ann-at-issuer","issuer":"ftp://x"}""");
-        var linked = await AdminAsync(admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"data":{"subject":"ann-at-issuer"}}""");
+        var badIssuer = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"subject":"ann-at-issuer","issuer":"ftp://x"}""");
+        var linked = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Post, "/users/ann@example.com/identities", """{"data":{"subject":"ann-at-issuer"}}""");
         var afterLink = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
-        var listed = await AdminAsync(admin, HttpMethod.Get, $"/users/{user.Id}/identities");
-        var unlinked = await AdminAsync(admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
+        var listed = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Get, $"/users/{user.Id}/identities");
+        var unlinked = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
         var afterUnlink = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
-        var unlinkedAgain = await AdminAsync(admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
+        var unlinkedAgain = await Admin.AdminTestBase.SendAsync(_gateway, admin, HttpMethod.Delete, $"/users/{user.Id}/identities?subject=ann-at-issuer");
 
         // Assert: the link is a configuration change, so the remembered refusal goes at once (no restart, no wait)
         Assert.Equal(HttpStatusCode.UnprocessableEntity, badIssuer.Status);
@@ -134,20 +133,6 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         var audit = (await _gateway.Store.ListAdminAuditAsync(10, CancellationToken.None)).Where(r => r.Path.EndsWith("/identities", StringComparison.Ordinal)).ToList();
         Assert.Contains(audit, r => r.Method == "DELETE" && r.Note.Contains("Unlinked subject 'ann-at-issuer'", StringComparison.Ordinal)); // the query is not in the path kept
         Assert.Contains(audit, r => r.Method == "POST" && r.Status == 201 && r.Note.Contains("Linked subject 'ann-at-issuer'", StringComparison.Ordinal));
-    }
-
-    private async Task<(HttpStatusCode Status, JsonElement Json)> AdminAsync(string token, HttpMethod method, string path, string? body = null)
-    {
-        using var request = new HttpRequestMessage(method, _gateway.Url + "/admin" + path);
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
-        }
-
-        using var response = await _gateway.Client.SendAsync(request);
-        var raw = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, raw.Length == 0 ? default : JsonDocument.Parse(raw).RootElement.Clone());
     }
 
     [Fact]
