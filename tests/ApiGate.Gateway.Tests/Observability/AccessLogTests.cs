@@ -174,7 +174,9 @@ public sealed class AccessLogTests : GatewayTestBase
     internal static List<JsonElement> AccessLines(string output)
     {
         var lines = new List<JsonElement>();
-        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        // Only whole lines: read while the log writer is writing, the output may end in the first part of a line.
+        var complete = output[..(output.LastIndexOf('\n') + 1)];
+        foreach (var line in complete.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             using var document = JsonDocument.Parse(line); // every line is one JSON object
             var root = document.RootElement;
