@@ -7,6 +7,8 @@
 #   bench/redis-limits.sh                      # 8 rounds x 3 s per side
 #   ROUNDS=12 DURATION=3 bench/redis-limits.sh
 #   GATEWAY_ENV="DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0" bench/redis-limits.sh   # extra environment, both gateways
+#   REDIS_TRANSPORT=unix bench/redis-limits.sh  # the Redis-backed gateways reach Redis over a Unix domain socket
+#   REDIS_TRANSPORT=both bench/redis-limits.sh  # three sides per round: in-process, Redis over TCP, over the socket
 #
 # Needs wrk, nginx, redis-server (apt-get install -y wrk nginx redis-server). Everything runs on 127.0.0.1; every
 # process started is stopped by PID on exit; every wrk run is bounded.
@@ -25,7 +27,10 @@ command -v redis-server >/dev/null || { echo "redis-server not installed (apt-ge
 source "$REPO_DIR/bench/ab-common.sh"
 
 mkdir -p "$TMP_DIR/redis"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP_DIR/redis" --save "" --appendonly no --daemonize no \
+REDIS_TRANSPORT=${REDIS_TRANSPORT:-tcp}
+[[ $REDIS_TRANSPORT =~ ^(tcp|unix|both)$ ]] || { echo "REDIS_TRANSPORT must be tcp, unix or both" >&2; exit 2; }
+redis_socket=$TMP_DIR/redis/redis.sock
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --unixsocket "$redis_socket" --unixsocketperm 700 --dir "$TMP_DIR/redis" --save "" --appendonly no --daemonize no \
     --logfile "$TMP_DIR/redis/redis.log" &
 redis=$!
 PIDS+=("$redis")
@@ -50,10 +55,25 @@ start() { # PORT [KEY=VALUE...]: starts a gateway in the background, its PID in 
     curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:$port/private/x" >/dev/null \
         || { echo "pre-flight to port $port failed" >&2; tail -n 5 "$TMP_DIR/serve-$port.log" >&2; exit 1; }
 }
+tcp_url="redis://127.0.0.1:$REDIS_PORT/0"
+unix_url="unix://$redis_socket?db=0"
+declare -A gw=() gw_port=() label=()
+sides=(local)
 start "$LOCAL_PORT"
-local_gw=$started
-start "$REDIS_GATEWAY_PORT" APIGATE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
-redis_gw=$started
+gw[local]=$started gw_port[local]=$LOCAL_PORT label[local]="in-process"
+if [[ $REDIS_TRANSPORT != unix ]]; then
+    start "$REDIS_GATEWAY_PORT" APIGATE_REDIS_URL="$tcp_url"
+    gw[tcp]=$started gw_port[tcp]=$REDIS_GATEWAY_PORT label[tcp]="Redis over TCP (one script per request)"
+    sides+=(tcp)
+fi
+if [[ $REDIS_TRANSPORT != tcp ]]; then
+    unix_port=$([[ $REDIS_TRANSPORT == unix ]] && echo "$REDIS_GATEWAY_PORT" || echo "$SECOND_GATEWAY_PORT")
+    start "$unix_port" APIGATE_REDIS_URL="$unix_url"
+    gw[unix]=$started gw_port[unix]=$unix_port label[unix]="Redis over a Unix socket (one script per request)"
+    sides+=(unix)
+fi
+redis_url=$([[ $REDIS_TRANSPORT == unix ]] && echo "$unix_url" || echo "$tcp_url")
+redis_side=$([[ $REDIS_TRANSPORT == unix ]] && echo unix || echo tcp)
 
 wrk_run() { # PORT -> requests completed (non-2xx would mean a limit fired: reported)
     local out
@@ -64,37 +84,40 @@ wrk_run() { # PORT -> requests completed (non-2xx would mean a limit fired: repo
     fi
     awk '/requests in/ {print $1}' <<<"$out"
 }
-declare -A cpu=() reqs=() secs=()
-redis_cpu=0
-for side in local redis; do wrk_run "$([[ $side == local ]] && echo "$LOCAL_PORT" || echo "$REDIS_GATEWAY_PORT")" >/dev/null; done # warm-up
+declare -A cpu=() reqs=() secs=() rcpu=()
+for side in "${sides[@]}"; do wrk_run "${gw_port[$side]}" >/dev/null; done # warm-up
 for round in $(seq 1 "$ROUNDS"); do
-    order=(local redis)
-    ((round % 2 == 0)) && order=(redis local)
+    # Each round rotates the order, so no side always runs first or last.
+    order=("${sides[@]:round % ${#sides[@]}}" "${sides[@]:0:round % ${#sides[@]}}")
     for side in "${order[@]}"; do
-        if [[ $side == local ]]; then pid=$local_gw port=$LOCAL_PORT; else pid=$redis_gw port=$REDIS_GATEWAY_PORT; fi
+        pid=${gw[$side]}
         b=$(ticks "$pid"); rb=$(ticks "$redis"); t0=$(date +%s%N)
-        n=$(wrk_run "$port")
+        n=$(wrk_run "${gw_port[$side]}")
         t1=$(date +%s%N); a=$(ticks "$pid"); ra=$(ticks "$redis")
         cpu[$side]=$((${cpu[$side]:-0} + a - b))
         reqs[$side]=$((${reqs[$side]:-0} + n))
         secs[$side]=$((${secs[$side]:-0} + (t1 - t0) / 1000000))
-        [[ $side == redis ]] && redis_cpu=$((redis_cpu + ra - rb))
+        rcpu[$side]=$((${rcpu[$side]:-0} + ra - rb))
     done
 done
 
 hz=$(getconf CLK_TCK)
 echo "| admission | requests | req/s | gateway CPU µs/request | redis-server CPU µs/request |"
 echo "|---|---:|---:|---:|---:|"
-for side in local redis; do
-    awk -v c="${cpu[$side]}" -v n="${reqs[$side]}" -v ms="${secs[$side]}" -v hz="$hz" -v s="$side" -v rc="$redis_cpu" 'BEGIN {
-        r = (s == "redis") ? sprintf("%.2f", rc / hz * 1e6 / n) : "-"
-        printf "| %s | %d | %.0f | %.2f | %s |\n", (s == "redis" ? "Redis (one script per request)" : "in-process"), n, n / (ms / 1000), c / hz * 1e6 / n, r }'
+for side in "${sides[@]}"; do
+    awk -v c="${cpu[$side]}" -v n="${reqs[$side]}" -v ms="${secs[$side]}" -v hz="$hz" -v s="$side" -v l="${label[$side]}" -v rc="${rcpu[$side]}" 'BEGIN {
+        r = (s == "local") ? "-" : sprintf("%.2f", rc / hz * 1e6 / n)
+        printf "| %s | %d | %.0f | %.2f | %s |\n", l, n, n / (ms / 1000), c / hz * 1e6 / n, r }'
 done
-awk -v a="${cpu[local]}" -v na="${reqs[local]}" -v b="${cpu[redis]}" -v nb="${reqs[redis]}" -v hz="$hz" \
-    'BEGIN { printf "\nRedis admission costs %+.2f µs of gateway CPU per request over in-process.\n", (b / nb - a / na) / hz * 1e6 }'
+for side in "${sides[@]:1}"; do
+    awk -v a="${cpu[local]}" -v na="${reqs[local]}" -v b="${cpu[$side]}" -v nb="${reqs[$side]}" -v hz="$hz" -v l="${label[$side]}" \
+        'BEGIN { printf "\n%s costs %+.2f µs of gateway CPU per request over in-process.\n", l, (b / nb - a / na) / hz * 1e6 }'
+done
+[[ $REDIS_TRANSPORT == both ]] && exit 0 # the two-gateway phase needs a free third port
 
 # Two gateways sharing the Redis (and the SQLite file), driven at once.
-start "$SECOND_GATEWAY_PORT" APIGATE_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+redis_gw=${gw[$redis_side]}
+start "$SECOND_GATEWAY_PORT" APIGATE_REDIS_URL="$redis_url"
 second_gw=$started
 b1=$(ticks "$redis_gw"); b2=$(ticks "$second_gw"); rb=$(ticks "$redis")
 wrk_run "$REDIS_GATEWAY_PORT" >"$TMP_DIR/n1" &

@@ -116,7 +116,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
             if (!connection.IsConnected)
             {
-                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(Math.Max(_timeout.TotalMilliseconds, 1000))}{(_url.Tls ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
+                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(Math.Max(_timeout.TotalMilliseconds, 1000))}{(_url.Tls || _url.SocketPath is not null ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
             }
 
             var database = connection.GetDatabase();

@@ -4,13 +4,14 @@ using StackExchange.Redis;
 namespace ApiGate.Gateway.Limits;
 
 /// <summary>
-/// <c>APIGATE_REDIS_URL</c> parsed once at start: <c>redis://[[user]:password@]host[:port][/db]</c>, or <c>rediss://</c>
-/// for TLS. A user info without a colon is the password (Redis before ACLs has no user names). The password is never
-/// part of a message: problems and <see cref="ToString"/> name the host and port only.
+/// <c>APIGATE_REDIS_URL</c> parsed once at start: <c>redis://[[user]:password@]host[:port][/db]</c>, <c>rediss://</c>
+/// for TLS, or <c>unix://[[user]:password@]/path/to/redis.sock[?db=N]</c> for a Redis on the same host listening on a
+/// Unix domain socket. A user info without a colon is the password (Redis before ACLs has no user names). The password
+/// is never part of a message: problems and <see cref="ToString"/> name the host and port (or the socket's path) only.
 /// </summary>
 internal sealed class RedisUrl
 {
-    private RedisUrl(string host, int port, bool tls, string? user, string? password, int database)
+    private RedisUrl(string host, int port, bool tls, string? user, string? password, int database, string? socketPath = null)
     {
         Host = host;
         Port = port;
@@ -18,9 +19,14 @@ internal sealed class RedisUrl
         User = user;
         Password = password;
         Database = database;
+        SocketPath = socketPath;
     }
 
+    /// <summary>The host name or address; for a Unix domain socket, its path.</summary>
     public string Host { get; }
+
+    /// <summary>The Unix domain socket's path for a <c>unix://</c> URL, else null.</summary>
+    public string? SocketPath { get; }
 
     public int Port { get; }
 
@@ -32,8 +38,9 @@ internal sealed class RedisUrl
 
     public int Database { get; }
 
-    /// <summary>What messages name: <c>host:port</c>, never the user info.</summary>
-    public override string ToString() => Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+    /// <summary>What messages name: <c>host:port</c> (or <c>unix:PATH</c>), never the user info.</summary>
+    public override string ToString() =>
+        SocketPath is not null ? $"unix:{SocketPath}" : Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 
     /// <summary>Null when <paramref name="text"/> is a usable Redis URL, else why not (without the password).</summary>
     public static string? Validate(string text) => TryParse(text, out _, out var problem) ? null : problem;
@@ -47,11 +54,11 @@ internal sealed class RedisUrl
         url = null!;
         var schemeEnd = text.IndexOf("://", StringComparison.Ordinal);
         var scheme = schemeEnd < 0 ? "" : text[..schemeEnd].ToLowerInvariant();
-        if (scheme is not ("redis" or "rediss"))
+        if (scheme is not ("redis" or "rediss" or "unix"))
         {
             problem = schemeEnd < 0
-                ? "is not a URL; write it as redis://[:password@]host[:port][/db] or rediss://… for TLS"
-                : $"scheme '{text[..schemeEnd]}' is not redis:// or rediss://";
+                ? "is not a URL; write it as redis://[:password@]host[:port][/db], rediss://… for TLS or unix:///path/to/redis.sock"
+                : $"scheme '{text[..schemeEnd]}' is not redis://, rediss:// or unix://";
             return false;
         }
 
@@ -73,6 +80,11 @@ internal sealed class RedisUrl
                 user = colon == 0 ? null : Uri.UnescapeDataString(info[..colon]);
                 password = Uri.UnescapeDataString(info[(colon + 1)..]);
             }
+        }
+
+        if (scheme == "unix")
+        {
+            return TryParseSocket(rest, user, password, out url, out problem);
         }
 
         if (rest.IndexOfAny(['?', '#']) >= 0)
@@ -126,6 +138,38 @@ internal sealed class RedisUrl
     }
 
     /// <summary>
+    /// The part of a <c>unix://</c> URL after the user info: an absolute path, then at most <c>?db=N</c>. Any other query
+    /// is refused without being echoed (it may hold a password).
+    /// </summary>
+    private static bool TryParseSocket(string rest, string? user, string? password, out RedisUrl url, out string problem)
+    {
+        url = null!;
+        var query = rest.IndexOf('?', StringComparison.Ordinal);
+        var path = Uri.UnescapeDataString(query < 0 ? rest : rest[..query]);
+        var queryText = query < 0 ? "" : rest[(query + 1)..];
+        if (!path.StartsWith('/') || path.Length == 1 || path.EndsWith('/') || path.Contains('\0', StringComparison.Ordinal) || rest.Contains('#', StringComparison.Ordinal))
+        {
+            problem = "has no socket path; write it as unix://[:password@]/path/to/redis.sock[?db=N] (three slashes: the path is absolute)";
+            return false;
+        }
+
+        var database = 0;
+        if (queryText.Length > 0)
+        {
+            var value = queryText.StartsWith("db=", StringComparison.Ordinal) ? queryText[3..] : null;
+            if (value is null || !int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out database) || database > 10_000)
+            {
+                problem = $"takes only ?db=N after the socket path {path} (a password goes before the path: unix://:password@/path)";
+                return false;
+            }
+        }
+
+        url = new RedisUrl(path, 0, tls: false, user, password, database, socketPath: path);
+        problem = "";
+        return true;
+    }
+
+    /// <summary>
     /// Client options: bounded timeouts on every call, commands fail at once while disconnected (the gateway falls back
     /// instead of queueing requests behind a dead connection), reconnection in the background. For <c>rediss://</c>
     /// the server's certificate is checked by <paramref name="trust"/>.
@@ -156,7 +200,15 @@ internal sealed class RedisUrl
             options.CertificateValidation += trust.Check;
         }
 
-        options.EndPoints.Add(Host, Port);
+        if (SocketPath is not null)
+        {
+            options.EndPoints.Add(new System.Net.Sockets.UnixDomainSocketEndPoint(SocketPath));
+        }
+        else
+        {
+            options.EndPoints.Add(Host, Port);
+        }
+
         return options;
     }
 }

@@ -92,6 +92,8 @@ public sealed class AdminUnitTests
     [InlineData("redis://:k9/Zx+Qa==@cache:6379/0", "redis://***@cache:6379/0")] // a base64 password: the URL's parser reads it whole
     [InlineData("redis://app:a/b@c@cache", "redis://***@cache")]
     [InlineData("redis://cache:6379", "redis://cache:6379")]
+    [InlineData("unix://:s3cret/pw@/run/redis/redis.sock?db=1", "unix://***@/run/redis/redis.sock?db=1")]
+    [InlineData("unix:///run/redis/redis.sock?password=s3cretpw", "unix:///run/redis/redis.sock?password=***")] // refused at start, still never shown
     public void SettingsOf_RedisUrlUserInfo_IsMaskedWhole(string url, string shown)
     {
         var settings = AdminSettings.Of(new GatewayOptions { RedisUrl = url });

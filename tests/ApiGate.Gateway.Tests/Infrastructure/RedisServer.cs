@@ -51,6 +51,16 @@ internal sealed class RedisServer : IAsyncDisposable
     public string Url(int database = 0) =>
         $"{(_authority is null ? "redis" : "rediss")}://{(_password is null ? "" : ":" + Uri.EscapeDataString(_password) + "@")}127.0.0.1:{Port}/{database}";
 
+    /// <summary>
+    /// <c>unix://[:password@]/…/redis.sock?db=N</c>: the same server through the Unix domain socket it also listens on
+    /// (every server started here does, beside its TCP or TLS port).
+    /// </summary>
+    public string SocketUrl(int database = 0) =>
+        $"unix://{(_password is null ? "" : ":" + Uri.EscapeDataString(_password) + "@")}{SocketPath}?db={database}";
+
+    /// <summary>The Unix domain socket the server listens on.</summary>
+    public string SocketPath => Path.Combine(_directory, "redis.sock");
+
     /// <summary>One server for the whole run (each test uses its own key prefix or database).</summary>
     public static Task<RedisServer> Shared => SharedServer.Value;
 
@@ -197,7 +207,7 @@ internal sealed class RedisServer : IAsyncDisposable
             ];
         string[] args =
         [
-            .. listen, "--bind", "127.0.0.1", "--dir", _directory,
+            .. listen, "--bind", "127.0.0.1", "--unixsocket", SocketPath, "--unixsocketperm", "700", "--dir", _directory,
             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--logfile", Path.Combine(_directory, "redis.log"),
             .. _password is null ? Array.Empty<string>() : ["--requirepass", _password],
         ];

@@ -211,6 +211,44 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task AdmitAsync_UnixSocketUrlWithPasswordAndDatabase_SharesTheBucketWithTcpClients()
+    {
+        // A gateway on the Redis host may reach it through its Unix socket, another through TCP: one bucket, one quota.
+        await using var secured = await RedisServer.StartAsync(password: "sock@pw/1");
+        var overSocket = Create(secured.SocketUrl(database: 2));
+        var overTcp = Create(secured.Url(database: 2));
+        await overSocket.ConnectAsync(CancellationToken.None);
+        await overTcp.ConnectAsync(CancellationToken.None);
+        var caller = Caller(ratePerMinute: 6, burst: 0, requestsPerMonth: 100); // capacity 6
+
+        var results = new List<AdmissionResult>();
+        for (var i = 0; i < 8; i++)
+        {
+            results.Add(await (i % 2 == 0 ? overSocket : overTcp).AdmitAsync(caller, true, CancellationToken.None));
+        }
+
+        Assert.All(results[..6], r => Assert.Equal(AdmissionVerdict.Admitted, r.Verdict));
+        Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L], results[..6].Select(r => r.Quota!.Value.Used)); // one counter, alternately
+        Assert.Equal([AdmissionVerdict.RateLimited, AdmissionVerdict.RateLimited], results[6..].Select(r => r.Verdict));
+        Assert.Equal($"unix:{secured.SocketPath}", overSocket.Endpoint);
+        Assert.Contains("db2:keys=3,", await secured.CommandAsync("INFO", "keyspace"), StringComparison.Ordinal); // bucket, counter, data set's id
+    }
+
+    [RedisFact]
+    public async Task ConnectAsync_UnixSocketThatIsNotThere_NamesTheSocketNotThePassword()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"), "redis.sock");
+        var admission = Create($"unix://:s3cret-pw@{missing}");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => admission.ConnectAsync(CancellationToken.None));
+
+        Assert.Contains("APIGATE_REDIS_URL", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"cannot reach Redis at unix:{missing}", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("rediss://", error.Message, StringComparison.Ordinal); // no TLS hint for a socket
+        Assert.DoesNotContain("s3cret-pw", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [RedisFact]
     public async Task ConnectAsync_PasswordMissingFromTheUrl_SaysTheServerWantsOne()
     {
         await using var secured = await RedisServer.StartAsync(password: "needed-pw-1");

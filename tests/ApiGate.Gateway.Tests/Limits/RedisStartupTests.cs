@@ -27,7 +27,12 @@ public sealed class RedisStartupTests : IDisposable
     }
 
     [Theory]
-    [InlineData("http://:pw-123@cache.example:6379", "scheme 'http' is not redis:// or rediss://")]
+    [InlineData("http://:pw-123@cache.example:6379", "scheme 'http' is not redis://, rediss:// or unix://")]
+    [InlineData("unix://:pw-123@", "has no socket path")]
+    [InlineData("unix://:pw-123@relative/redis.sock", "has no socket path")]
+    [InlineData("unix://:pw-123@/run/redis/", "has no socket path")]
+    [InlineData("unix:///run/redis/redis.sock?password=pw-123", "takes only ?db=N after the socket path /run/redis/redis.sock")]
+    [InlineData("unix://:pw-123@/run/redis/redis.sock?db=x", "takes only ?db=N after the socket path")]
     [InlineData("cache.example:6379", "is not a URL")]
     [InlineData("redis://:pw-123@cache.example:99999", "port '99999' of host cache.example")]
     [InlineData("redis://:pw-123@cache.example/abc", "database 'abc' of host cache.example")]
@@ -67,6 +72,18 @@ public sealed class RedisStartupTests : IDisposable
 
         Assert.Equal(("cache.example", 6380, true, "app", "p@ss", 4), (url.Host, url.Port, url.Tls, url.User, url.Password, url.Database));
         Assert.Equal("cache.example:6380", url.ToString());
+    }
+
+    [Fact]
+    public void Parse_UnixSocketWithUserPasswordAndDatabase_ParsesEveryPart()
+    {
+        var url = RedisUrl.Parse("unix://app:p%40ss@/run/redis/redis%20one.sock?db=7");
+
+        Assert.Equal(("/run/redis/redis one.sock", "app", "p@ss", 7, false), (url.SocketPath, url.User, url.Password, url.Database, url.Tls));
+        Assert.Equal("unix:/run/redis/redis one.sock", url.ToString());
+        Assert.Equal(0, RedisUrl.Parse("unix:///tmp/r.sock").Database);
+        Assert.Null(RedisUrl.Parse("unix:///tmp/r.sock").Password);
+        Assert.IsType<System.Net.Sockets.UnixDomainSocketEndPoint>(Assert.Single(url.ToOptions(TimeSpan.FromSeconds(1), RedisTlsTrust.Create("")).EndPoints));
     }
 
     [Fact]
