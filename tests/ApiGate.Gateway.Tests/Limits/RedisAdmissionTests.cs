@@ -148,6 +148,34 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task MonthBoundary_NewMonthStartsAtZero_ALeaseTakenBeforeMidnightSettlesOnTheMonthItWasTakenIn()
+    {
+        var redis = await StartAsync();
+        _clock.SetUtcNow(new DateTimeOffset(2026, 11, 30, 23, 59, 59, 500, TimeSpan.Zero));
+        var caller = Caller(requestsPerMonth: 2);
+        var november = redis.QuotaKey(caller.User.Id, new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero));
+        var december = redis.QuotaKey(caller.User.Id, new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
+
+        var first = await redis.AdmitAsync(caller, false, CancellationToken.None);
+        var second = await redis.AdmitAsync(caller, false, CancellationToken.None);
+        var refused = await redis.AdmitAsync(caller, false, CancellationToken.None);
+        _clock.Advance(TimeSpan.FromSeconds(1)); // 2026-12-01 00:00:00.5
+        var newMonth = await redis.AdmitAsync(caller, false, CancellationToken.None);
+        second.Lease!.Release();               // the upstream failed across midnight: November's unit comes back
+        first.Lease!.Commit(1);
+
+        Assert.Equal(AdmissionVerdict.QuotaExceeded, refused.Verdict);
+        Assert.Equal(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), second.Quota!.Value.ResetAt);
+        Assert.Equal(AdmissionVerdict.Admitted, newMonth.Verdict);
+        Assert.Equal(1, newMonth.Quota!.Value.Used);
+        Assert.Equal(new DateTimeOffset(2027, 1, 1, 0, 0, 0, TimeSpan.Zero), newMonth.Quota.Value.ResetAt);
+        Assert.Equal(1, await WaitForCounterAsync(november, 1));
+        Assert.Equal(1, Integer(await _redis.CommandAsync("GET", december))); // December untouched by November's release
+        var expiresAt = Integer(await _redis.CommandAsync("EXPIRETIME", december));
+        Assert.Equal(new DateTimeOffset(2027, 1, 8, 0, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds(), expiresAt);
+    }
+
+    [RedisFact]
     public async Task AdmitAsync_NewKeys_ExpireOnTheirOwn()
     {
         var redis = await StartAsync();
