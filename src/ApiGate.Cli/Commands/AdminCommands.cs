@@ -30,7 +30,8 @@ internal static class AdminCommands
             var (record, token) = result.Value!;
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, new { data = record, meta = new { token } });
+                // Flat, as `keys create --json`: the record's fields and the token, shown this once.
+                JsonOutput.Write(context.Output, new { record.Id, record.Name, record.Prefix, record.CreatedAt, record.LastUsedAt, record.RevokedAt, token });
                 return 0;
             }
 

@@ -32,7 +32,7 @@ internal static class SessionCommands
 
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, new { data = new { ended } });
+                JsonOutput.Write(context.Output, new { ended });
                 return 0;
             }
 

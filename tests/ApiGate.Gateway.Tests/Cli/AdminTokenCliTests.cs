@@ -32,13 +32,20 @@ public sealed class AdminTokenCliTests : CliTestBase
     }
 
     [Fact]
-    public async Task CreateJson_PutsTheTokenInMeta()
+    public async Task CreateJson_OneFlatObjectWithTheTokenAsKeysCreateHasTheKey()
     {
         var created = await RunAsync("admin", "tokens", "create", "--name", "ci", "--json");
 
+        Assert.Equal(0, created.ExitCode);
         var root = JsonDocument.Parse(created.Output).RootElement;
-        Assert.Equal("ci", root.GetProperty("data").GetProperty("name").GetString());
-        Assert.True(AdminTokens.IsWellFormed(root.GetProperty("meta").GetProperty("token").GetString()));
+        Assert.Equal("ci", root.GetProperty("name").GetString());
+        var token = root.GetProperty("token").GetString();
+        Assert.True(AdminTokens.IsWellFormed(token));
+        Assert.StartsWith(root.GetProperty("prefix").GetString()!, token, StringComparison.Ordinal);
+        Assert.StartsWith("adm_", root.GetProperty("id").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("revoked_at").ValueKind);
+        Assert.False(root.TryGetProperty("hash", out _));
+        Assert.Equal(["id", "name", "prefix", "created_at", "last_used_at", "revoked_at", "token"], root.EnumerateObject().Select(p => p.Name));
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public sealed class SessionCliTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(0, result.ExitCode);
-        var ended = JsonDocument.Parse(result.Output).RootElement.GetProperty("data").GetProperty("ended");
+        var ended = JsonDocument.Parse(result.Output).RootElement.GetProperty("ended");
         Assert.Equal(1, ended.GetProperty("console").GetInt32());
         Assert.Equal(0, ended.GetProperty("portal").GetInt32());
     }
