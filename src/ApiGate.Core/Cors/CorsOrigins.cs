@@ -15,9 +15,10 @@ public static class CorsOrigins
 
     /// <summary>
     /// The canonical form of <paramref name="origin"/>, or null with <paramref name="problem"/> saying why it is not
-    /// an origin or pattern.
+    /// an origin or pattern. A pattern over a public suffix (<c>*.co.uk</c>, <c>*.github.io</c>: sites anyone can
+    /// register) is refused by <paramref name="suffixes"/> (the system's list unless given).
     /// </summary>
-    public static string? Canonicalize(string origin, out string? problem)
+    public static string? Canonicalize(string origin, out string? problem, PublicSuffixes? suffixes = null)
     {
         problem = null;
         var text = origin.Trim();
@@ -95,6 +96,12 @@ public static class CorsOrigins
         if (pattern && !name.Contains('.'))
         {
             problem = $"'{origin}' is too wide: a pattern needs at least two labels after '*.' (*.example.com)";
+            return null;
+        }
+
+        if (pattern && !name.StartsWith('[') && (suffixes ?? PublicSuffixes.System).Contains(name))
+        {
+            problem = $"'{origin}' is too wide: {name} is a public suffix (anyone can register a site under it); name a domain of your own (*.example.{name})";
             return null;
         }
 
