@@ -39,8 +39,13 @@ public sealed record WebhookDelivery
 public sealed record WebhookAttempt(long DeliveryId, DateTimeOffset AttemptedAt, int StatusCode, double LatencyMs, string Error);
 
 /// <summary>A claimed delivery, with what sending it needs (the endpoint's secret in clear, for signing only).</summary>
+/// <param name="SecretError">
+/// Why the endpoint's stored secret could not be read (encrypted with another <c>APIGATE_SECRET_KEY</c>, damaged), or
+/// null; when set, <paramref name="Secret"/> is empty and the attempt fails with this reason, for this endpoint only.
+/// </param>
 public sealed record WebhookDeliveryWork(
-    long DeliveryId, string EndpointId, string Url, string Secret, string EventId, string Body, int AttemptCount, DateTimeOffset StartedAt)
+    long DeliveryId, string EndpointId, string Url, string Secret, string EventId, string Body, int AttemptCount, DateTimeOffset StartedAt,
+    string? SecretError = null)
 {
     public override string ToString() => $"WebhookDeliveryWork {{ DeliveryId = {DeliveryId}, EndpointId = {EndpointId}, EventId = {EventId} }}";
 }

@@ -194,6 +194,12 @@ internal sealed partial class WebhookDeliveryWorker(
 
     private async Task<(int StatusCode, string Error, double LatencyMs)> SendAsync(WebhookDeliveryWork work, DateTimeOffset at, CancellationToken cancellationToken)
     {
+        if (work.SecretError is { } secretError)
+        {
+            // Recorded like any other failure, for this endpoint only; the message names the cause, never the secret.
+            return (0, $"the endpoint's signing secret cannot be read: {secretError}", 0);
+        }
+
         var timestamp = at.ToUnixTimeSeconds();
         string signature;
         Uri url;

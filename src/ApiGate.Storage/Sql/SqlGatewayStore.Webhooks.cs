@@ -84,9 +84,28 @@ public abstract partial class SqlGatewayStore : IWebhookStore
                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
                 WHERE d.id IN ({IdList(claimed)}) ORDER BY d.id
                 """, null, ct);
-            return rows.Select(r => new WebhookDeliveryWork(
-                r.Id, r.EndpointId, r.Url, _secrets.Unprotect(r.Secret), r.EventId, r.Body, (int)r.AttemptCount, StoredValues.Time(r.StartedAt))).ToList();
+            return rows.Select(ToWork).ToList();
         }, cancellationToken);
+
+    /// <summary>
+    /// A claimed row as work. A secret this store cannot decrypt fails that delivery's attempt, not the claim: thrown
+    /// here, it rolled the whole claim back at every round, and no endpoint got anything.
+    /// </summary>
+    private WebhookDeliveryWork ToWork(WebhookWorkRow r)
+    {
+        string secret, error;
+        try
+        {
+            (secret, error) = (_secrets.Unprotect(r.Secret), "");
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or OverflowException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            (secret, error) = ("", ex.Message);
+        }
+
+        return new WebhookDeliveryWork(r.Id, r.EndpointId, r.Url, secret, r.EventId, r.Body, (int)r.AttemptCount, StoredValues.Time(r.StartedAt),
+            error.Length == 0 ? null : error);
+    }
 
     public Task<bool> RecordWebhookAttemptAsync(
         WebhookAttempt attempt, string owner, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>

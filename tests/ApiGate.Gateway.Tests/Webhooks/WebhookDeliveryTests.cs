@@ -7,6 +7,7 @@ using ApiGate.Core.Webhooks;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
+using ApiGate.Storage.Secrets;
 
 namespace ApiGate.Gateway.Tests.Webhooks;
 
@@ -340,6 +341,34 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var attempt = Assert.Single(await gateway.Store.ListWebhookDeliveriesAsync("wh_damaged", 10, None)).Attempts.Last();
         Assert.StartsWith("FormatException: ", attempt.Error, StringComparison.Ordinal);
         Assert.Empty(receiver.Received);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task EndpointSecretWrittenWithAnotherKey_OtherEndpointsStillDelivered_ItsAttemptNamesTheKey(string engine)
+    {
+        // Arrange: two endpoints subscribed to user.created, one of them created with an APIGATE_SECRET_KEY this
+        // gateway does not have (a typo in one shell, a key changed since)
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        await CreateEndpointAsync(gateway, receiver, "user.created");
+        await using var otherKey = GatewayStores.Create(engine, _dsn, new SecretProtector("another key"));
+        await otherKey.InitializeAsync(None);
+        var unreadable = (await new WebhookService(otherKey, TimeProvider.System).CreateAsync(
+            new WebhookInput { Url = receiver.Url, Events = ["user.created"] }, None)).Value!.Endpoint.Id;
+        await gateway.Plans.CreateAsync(new PlanInput { Id = "basic", Name = "Basic", IsDefault = true }, None);
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("users", "create", "--email", "kim@example.com")).ExitCode);
+
+        // Assert: the readable endpoint gets its event (before, every claim failed on the other one's secret, so no
+        // endpoint got anything); the other one's attempt says why, and nothing was sent to it
+        await receiver.WaitForAsync("user.created");
+        await WaitForAttemptsAsync(gateway, unreadable, 1);
+        var attempt = Assert.Single(await gateway.Store.ListWebhookDeliveriesAsync(unreadable, 10, None)).Attempts.Last();
+        Assert.Contains("APIGATE_SECRET_KEY", attempt.Error);
+        Assert.Equal(0, attempt.StatusCode);
+        Assert.Single(receiver.Received);
+        Assert.Equal(0, receiver.Rejected);
     }
 
     private async Task<TestGateway> StartGatewayAsync(string engine, TimeSpan? timeout = null)
