@@ -167,7 +167,10 @@ internal sealed partial class WebhookDeliveryWorker(
         var (statusCode, error, latency) = await SendAsync(work, attemptedAt, cancellationToken);
         var delivered = error.Length == 0;
         var failedAttempts = work.AttemptCount + 1;
-        var next = delivered ? null : _schedule.NextAttempt(failedAttempts, work.StartedAt, timeProvider.GetUtcNow());
+        // An attempt this gateway cut short by stopping is not the endpoint's failure: the delivery stays due at once for
+        // the next gateway, instead of waiting a back-off step or being failed for good past the maximum age.
+        var interrupted = !delivered && cancellationToken.IsCancellationRequested;
+        var next = delivered ? null : interrupted ? attemptedAt : _schedule.NextAttempt(failedAttempts, work.StartedAt, timeProvider.GetUtcNow());
         var status = delivered ? WebhookDeliveryStatus.Delivered : next is null ? WebhookDeliveryStatus.Failed : WebhookDeliveryStatus.Pending;
         var attempt = new WebhookAttempt(work.DeliveryId, attemptedAt, statusCode, latency, error);
         try

@@ -371,7 +371,41 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal(0, receiver.Rejected);
     }
 
-    private async Task<TestGateway> StartGatewayAsync(string engine, TimeSpan? timeout = null)
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GatewayStopsDuringAnAttempt_DeliveryStaysPendingAndDue_NextGatewayDeliversIt(string engine)
+    {
+        // Arrange: an endpoint that never answers, a timeout far longer than the test, and a maximum age shorter than
+        // the first back-off step (as for a delivery in the last hour of its 24)
+        var gateway = await StartGatewayAsync(engine, TimeSpan.FromMinutes(2), maxAge: TimeSpan.FromMilliseconds(100));
+        await using var hung = await ScriptedBackend.StartAsync("");
+        var (id, secret) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        for (var i = 0; i < 600 && hung.Connections == 0; i++) // bounded: 30 s
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, hung.Connections);
+
+        // Act: the gateway stops while the attempt waits for an answer; the endpoint then answers at another URL
+        await gateway.StopAsync();
+        await using var store = GatewayStores.Create(engine, _dsn, new SecretProtector(null));
+        await store.InitializeAsync(None);
+        var afterStop = Assert.Single(await store.ListWebhookDeliveriesAsync(id, 10, None));
+        var receiver = await StartReceiverAsync();
+        receiver.Secret = secret;
+        Assert.True((await new WebhookService(store, TimeProvider.System).UpdateAsync(id, new WebhookInput { Url = receiver.Url }, None)).Ok);
+        await StartGatewayAsync(engine, maxAge: TimeSpan.FromMilliseconds(100));
+
+        // Assert: the interrupted attempt is listed, but the endpoint did not refuse anything: the delivery is still
+        // pending and due at once (before, it was failed for good, or waited for the next back-off step)
+        Assert.Equal("gateway stopping", Assert.Single(afterStop.Attempts).Error);
+        Assert.Equal(WebhookDeliveryStatus.Pending, afterStop.Status);
+        Assert.True(afterStop.NextAttemptAt <= afterStop.Attempts[0].AttemptedAt, $"next attempt {afterStop.NextAttemptAt:O}");
+        await receiver.WaitForAsync("test");
+    }
+
+    private async Task<TestGateway> StartGatewayAsync(string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null)
     {
         if (_dsn.Length == 0)
         {
@@ -385,6 +419,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
             o.WebhookRetryBase = TimeSpan.FromMilliseconds(100);
             o.WebhookPollInterval = TimeSpan.FromMilliseconds(100);
             o.WebhookTimeout = timeout ?? o.WebhookTimeout;
+            o.WebhookMaxAge = maxAge ?? o.WebhookMaxAge;
         }, _directory);
         _gateways.Add(gateway);
         return gateway;
