@@ -89,6 +89,33 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ClaimWebhookDeliveriesAsync_OlderDeliveryRedeliveredWhileANewerOneIsInFlight_WaitsUntilThatOneIsRecorded(string engine)
+    {
+        // Arrange: the first event delivered, the second leased (being sent), then the first redelivered
+        var store = (await engines.CreateAsync(engine)).Store;
+        await CreateEndpointAsync(store, "user.created");
+        var first = Event(WebhookEventTypes.UserCreated);
+        var second = Event(WebhookEventTypes.UserCreated);
+        await store.AddWebhookEventAsync(first, null, None);
+        await store.AddWebhookEventAsync(second, null, None);
+        var one = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 16, None));
+        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(one.DeliveryId, Now, 204, 3, ""), "a", WebhookDeliveryStatus.Delivered, Now, None));
+        var two = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now.AddSeconds(1), Now.AddMinutes(1), 16, None));
+        Assert.True(await store.RedeliverWebhookAsync(one.DeliveryId, Now.AddSeconds(2), None));
+
+        // Act
+        var whileInFlight = await store.ClaimWebhookDeliveriesAsync("b", Now.AddSeconds(3), Now.AddMinutes(1), 16, None);
+        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(two.DeliveryId, Now.AddSeconds(4), 204, 3, ""), "a",
+            WebhookDeliveryStatus.Delivered, Now.AddSeconds(4), None));
+        var afterIt = await store.ClaimWebhookDeliveriesAsync("b", Now.AddSeconds(5), Now.AddMinutes(1), 16, None);
+
+        // Assert: one delivery at a time per endpoint (before, the redelivered one was sent alongside the one in flight)
+        Assert.Equal(second.Id, two.EventId);
+        Assert.Empty(whileInFlight);
+        Assert.Equal(first.Id, Assert.Single(afterIt).EventId);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RedeliverWebhookAsync_AfterFailedAttempts_BackOffStartsAgainButTheHistoryStays(string engine)
     {
         // Arrange: three failed attempts, then given up
