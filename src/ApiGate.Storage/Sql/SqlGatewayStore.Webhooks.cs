@@ -36,6 +36,9 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     public Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
+            // The deliveries are locked first (PostgreSQL; SQLite writes one transaction at a time anyway): an attempt
+            // being recorded meanwhile either lands before this and is deleted with the others, or finds its delivery gone.
+            await ExecuteAsync(connection, transaction, "UPDATE webhook_deliveries SET lease_owner = lease_owner WHERE endpoint_id = @Id", ct, new { Id = id });
             await ExecuteAsync(connection, transaction,
                 "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = @Id)", ct, new { Id = id });
             await ExecuteAsync(connection, transaction, "DELETE FROM webhook_deliveries WHERE endpoint_id = @Id", ct, new { Id = id });
@@ -114,15 +117,18 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             var at = StoredValues.Time(attempt.AttemptedAt);
-            await ExecuteAsync(connection, transaction, """
-                INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
-                VALUES (@DeliveryId, @At, @StatusCode, @LatencyMs, @Error)
-                """, ct, new { attempt.DeliveryId, At = at, attempt.StatusCode, attempt.LatencyMs, attempt.Error });
-            return await ExecuteAsync(connection, transaction, """
+            var updated = await ExecuteAsync(connection, transaction, """
                 UPDATE webhook_deliveries SET status = @Status, attempt_count = attempt_count + 1, next_attempt_at = @Next,
                     lease_owner = '', lease_until = '', updated_at = @At
                 WHERE id = @Id AND lease_owner = @Owner AND status = 'pending'
                 """, ct, new { Id = attempt.DeliveryId, Status = status, Next = StoredValues.Time(nextAttemptAt), At = at, Owner = owner }) == 1;
+            // Kept even when the lease was lost (the request was sent), but not for a delivery deleted with its endpoint
+            // during the attempt: that row would stay behind for good, belonging to nothing.
+            await ExecuteAsync(connection, transaction, """
+                INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
+                SELECT @DeliveryId, @At, @StatusCode, @LatencyMs, @Error WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = @DeliveryId)
+                """, ct, new { attempt.DeliveryId, At = at, attempt.StatusCode, attempt.LatencyMs, attempt.Error });
+            return updated;
         }, cancellationToken);
 
     public Task<IReadOnlyList<WebhookDelivery>> ListWebhookDeliveriesAsync(string endpointId, int limit, CancellationToken cancellationToken) =>

@@ -164,6 +164,28 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RecordWebhookAttemptAsync_EndpointDeletedDuringTheAttempt_NoAttemptLeftBehind(string engine)
+    {
+        // Arrange: a delivery being sent when its endpoint is deleted (with its deliveries and their attempts)
+        var created = await engines.CreateAsync(engine);
+        var endpoint = await CreateEndpointAsync(created.Store, "user.created");
+        await created.Store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        var work = Assert.Single(await created.Store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 16, None));
+        await created.Store.DeleteWebhookEndpointAsync(endpoint, None);
+
+        // Act
+        var recorded = await created.Store.RecordWebhookAttemptAsync(new WebhookAttempt(work.DeliveryId, Now, 204, 3, ""), "a",
+            WebhookDeliveryStatus.Delivered, Now, None);
+
+        // Assert: before, the attempt was inserted for a delivery that no longer exists, and stayed in the table for good
+        Assert.False(recorded);
+        await using var connection = await OpenRawAsync(created);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM webhook_attempts";
+        Assert.Equal(0L, Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task AddUsageEventsAsync_TwoInstancesCrossTheQuotaInParallel_OneThresholdAndOneLimitEvent(string engine)
     {
         // Arrange: a 20-unit plan, two store instances (two gateways) each writing ten one-unit batches at once
@@ -211,6 +233,16 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
             new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = events.Split(','), Enabled = enabled }, None);
         Assert.True(result.Ok, result.Error?.ToString());
         return result.Value!.Endpoint.Id;
+    }
+
+    /// <summary>A connection of the test's own to the store's database (for what no store method reads).</summary>
+    private static async Task<System.Data.Common.DbConnection> OpenRawAsync(EngineStore store)
+    {
+        System.Data.Common.DbConnection connection = store.Driver == GatewayStores.Postgres
+            ? new Npgsql.NpgsqlConnection(store.Dsn)
+            : new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + store.Dsn);
+        await connection.OpenAsync();
+        return connection;
     }
 
     private static WebhookEvent Event(string type) => WebhookEvent.Create(type, new System.Text.Json.Nodes.JsonObject { ["n"] = 1 }, null, Now);
