@@ -59,4 +59,10 @@ public interface IWebhookStore
     /// period, in the batch's own transaction.
     /// </summary>
     void EnableUsageAlerts(double threshold);
+
+    /// <summary>
+    /// From now on, <paramref name="callback"/> runs after each write of this store instance that queued a delivery
+    /// has committed, whatever recorded the event (the serving gateway's delivery worker sends it at once).
+    /// </summary>
+    void OnDeliveriesQueued(Action callback);
 }

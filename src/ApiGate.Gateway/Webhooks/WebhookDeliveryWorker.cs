@@ -104,6 +104,8 @@ internal sealed partial class WebhookDeliveryWorker(
     {
         // Before the server takes requests: every usage batch from now on records threshold and limit crossings.
         store.EnableUsageAlerts(options.WebhookUsageThreshold);
+        // Events this process's store records in its own transactions (users, keys, plans, usage, billing) wake the loop.
+        store.OnDeliveriesQueued(signal.Notify);
         return base.StartAsync(cancellationToken);
     }
 

@@ -15,6 +15,12 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// <summary>Set by <see cref="EnableUsageAlerts"/> (the serving gateway); null: usage batches record no crossings.</summary>
     private double? _usageAlertShare;
 
+    /// <summary>Set by <see cref="OnDeliveriesQueued"/> (the serving gateway's delivery worker).</summary>
+    private Action? _deliveriesQueued;
+
+    /// <summary>The write transactions that queued a delivery, until they commit (<see cref="AfterCommit"/>).</summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbTransaction, object> _queuedIn = new();
+
     private const string DeliveryColumns = """
         d.id, d.endpoint_id, d.event_id, v.type AS event_type, d.status, d.attempt_count, d.next_attempt_at, d.started_at, d.updated_at
         FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id
@@ -160,7 +166,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// Appends an event to the outbox inside <paramref name="transaction"/>, with a pending delivery for every enabled
     /// endpoint subscribed to its type (or only for <paramref name="endpointId"/>): a change and its event commit together.
     /// </summary>
-    private protected static async Task<int> AppendWebhookEventAsync(
+    private protected async Task<int> AppendWebhookEventAsync(
         DbConnection connection, DbTransaction transaction, WebhookEvent webhookEvent, string? endpointId, CancellationToken cancellationToken)
     {
         var at = StoredValues.Time(webhookEvent.CreatedAt);
@@ -169,10 +175,30 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         var which = endpointId is null
             ? "WHERE enabled AND (',' || events || ',') LIKE ('%,' || @Type || ',%')"
             : "WHERE id = @EndpointId";
-        return await ExecuteAsync(connection, transaction, $"""
+        var queued = await ExecuteAsync(connection, transaction, $"""
             INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempt_count, next_attempt_at, lease_owner, lease_until, started_at, updated_at)
             SELECT id, @EventId, 'pending', 0, @At, '', '', @At, @At FROM webhook_endpoints {which} ORDER BY created_at, id
             """, cancellationToken, new { EventId = webhookEvent.Id, webhookEvent.Type, EndpointId = endpointId, At = at });
+        if (queued > 0)
+        {
+            _queuedIn.AddOrUpdate(transaction, transaction);
+        }
+
+        return queued;
+    }
+
+    public void OnDeliveriesQueued(Action callback) => _deliveriesQueued = callback;
+
+    /// <summary>
+    /// After <paramref name="transaction"/> committed: if it queued a delivery, wakes this process's delivery worker, so
+    /// an event this gateway records (a user, a key, a plan change, a usage crossing) is sent at once, not at its next poll.
+    /// </summary>
+    private protected void AfterCommit(DbTransaction transaction)
+    {
+        if (_queuedIn.Remove(transaction))
+        {
+            _deliveriesQueued?.Invoke();
+        }
     }
 
     /// <summary>

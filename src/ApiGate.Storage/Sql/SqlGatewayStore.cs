@@ -284,6 +284,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             await using var transaction = await BeginWriteAsync(connection, ct);
             var result = await work(connection, transaction, ct);
             await transaction.CommitAsync(ct);
+            AfterCommit(transaction);
             return result;
         }, cancellationToken);
 

@@ -50,6 +50,7 @@ public sealed partial class SqliteGatewayStore
                 }
 
                 transaction.Commit(); // no version bump: usage is not configuration
+                AfterCommit(transaction);
             }
             catch (SqliteException ex) when (IsReadOnly(ex))
             {

@@ -405,7 +405,26 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         await receiver.WaitForAsync("test");
     }
 
-    private async Task<TestGateway> StartGatewayAsync(string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null)
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AdminApiCreatesUserOnTheServingGateway_SentAtOnceNotAtTheNextPoll(string engine)
+    {
+        // Arrange: a poll interval far longer than the wait below, so only the serving gateway's own wake-up can send it
+        var gateway = await StartGatewayAsync(engine, pollInterval: TimeSpan.FromMinutes(10));
+        var receiver = await StartReceiverAsync();
+        await CreateEndpointAsync(gateway, receiver, "user.created");
+        await gateway.Plans.CreateAsync(new PlanInput { Id = "basic", Name = "Basic", IsDefault = true }, None);
+        var token = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("tests", None)).Value!.Token;
+
+        // Act
+        var created = await AdminAsync(gateway, token, HttpMethod.Post, "/users", """{"email":"now@example.com"}""");
+
+        // Assert: recorded by the store in the user's transaction, not through the publisher: before, it waited for the poll
+        Assert.Equal(HttpStatusCode.Created, created);
+        var userCreated = await receiver.WaitForAsync("user.created");
+        Assert.Equal("now@example.com", userCreated.Data.GetProperty("email").GetString());
+    }
+
+    private async Task<TestGateway> StartGatewayAsync(string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null, TimeSpan? pollInterval = null)
     {
         if (_dsn.Length == 0)
         {
@@ -417,7 +436,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
             o.DatabaseDriver = engine;
             o.DatabaseDsn = _dsn;
             o.WebhookRetryBase = TimeSpan.FromMilliseconds(100);
-            o.WebhookPollInterval = TimeSpan.FromMilliseconds(100);
+            o.WebhookPollInterval = pollInterval ?? TimeSpan.FromMilliseconds(100);
             o.WebhookTimeout = timeout ?? o.WebhookTimeout;
             o.WebhookMaxAge = maxAge ?? o.WebhookMaxAge;
         }, _directory);
