@@ -8,15 +8,16 @@ namespace ApiGate.Core.Storage;
 /// </summary>
 public interface IWebhookStore
 {
-    /// <summary>Endpoints, oldest first.</summary>
+    /// <summary>Endpoints, oldest first, without their secrets (<see cref="WebhookEndpointDefinition.Secret"/> empty).</summary>
     Task<IReadOnlyList<WebhookEndpointDefinition>> ListWebhookEndpointsAsync(CancellationToken cancellationToken);
 
+    /// <summary>One endpoint, without its secret.</summary>
     Task<WebhookEndpointDefinition?> FindWebhookEndpointAsync(string id, CancellationToken cancellationToken);
 
     Task CreateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Replaces by id (the secret too: pass the stored one to keep it), if its stored <c>updated_at</c> is still
+    /// Replaces by id, all but the secret (which never changes), if its stored <c>updated_at</c> is still
     /// <paramref name="readAt"/> (else <see cref="StoreChangedMeanwhileException"/> and nothing is written).
     /// </summary>
     Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, DateTimeOffset readAt, CancellationToken cancellationToken);

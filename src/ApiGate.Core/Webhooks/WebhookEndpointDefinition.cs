@@ -19,7 +19,10 @@ public sealed record WebhookEndpointDefinition
     /// <summary>Disabled endpoints get no new deliveries; pending ones wait until it is enabled again.</summary>
     public bool Enabled { get; init; } = true;
 
-    /// <summary>The signing secret (<c>whsec_</c> + base64); shown once when created, never serialised.</summary>
+    /// <summary>
+    /// The signing secret (<c>whsec_</c> + base64) of an endpoint being created: shown once, never serialised. Empty on
+    /// an endpoint read from the store, which decrypts it only to sign a delivery.
+    /// </summary>
     [JsonIgnore]
     public string Secret { get; init; } = "";
 

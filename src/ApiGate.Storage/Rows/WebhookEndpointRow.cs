@@ -26,14 +26,14 @@ internal sealed record WebhookEndpointRow
         UpdatedAt = StoredValues.Time(e.UpdatedAt),
     };
 
-    public WebhookEndpointDefinition ToDefinition(Func<string, string> unprotect) => new()
+    /// <summary>The endpoint without its secret (<see cref="WebhookEndpointDefinition.Secret"/> empty): only signing reads it.</summary>
+    public WebhookEndpointDefinition ToDefinition() => new()
     {
         Id = Id,
         Url = Url,
         Events = Events.Split(',', StringSplitOptions.RemoveEmptyEntries),
         Description = Description,
         Enabled = Enabled,
-        Secret = unprotect(Secret),
         CreatedAt = StoredValues.Time(CreatedAt),
         UpdatedAt = StoredValues.Time(UpdatedAt),
     };

@@ -35,8 +35,14 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     public Task CreateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, CancellationToken cancellationToken) =>
         WriteAsync(WebhookEndpoints.Insert, WebhookEndpointRow.From(endpoint, _secrets.Protect), null, cancellationToken, configuration: false);
 
+    /// <summary>Every column but the secret, which never changes (and which a store without its key could not write back).</summary>
+    private const string UpdateWebhookEndpoint = """
+        UPDATE webhook_endpoints SET url = @Url, events = @Events, description = @Description, enabled = @Enabled, created_at = @CreatedAt,
+            updated_at = @UpdatedAt WHERE id = @Id
+        """;
+
     public Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, DateTimeOffset readAt, CancellationToken cancellationToken) =>
-        WriteAsync(WebhookEndpoints.Update, WebhookEndpointRow.From(endpoint, _secrets.Protect), null, cancellationToken, configuration: false,
+        WriteAsync(UpdateWebhookEndpoint, WebhookEndpointRow.From(endpoint with { Secret = "" }, _secrets.Protect), null, cancellationToken, configuration: false,
             unchanged: new Unchanged(WebhookEndpoints.Name, endpoint.Id, readAt, "webhook", endpoint.Id));
 
     public Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken) =>
@@ -328,5 +334,9 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// </summary>
     private static string IdList(IEnumerable<long> ids) => string.Join(", ", ids.Select(id => id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
-    private WebhookEndpointDefinition ToWebhookEndpoint(WebhookEndpointRow row) => row.ToDefinition(_secrets.Unprotect);
+    /// <summary>
+    /// An endpoint as listed and managed: without its secret, which is decrypted only to sign (<see cref="ToWork"/>), so
+    /// an endpoint written with another <c>APIGATE_SECRET_KEY</c> can still be listed, disabled and deleted.
+    /// </summary>
+    private static WebhookEndpointDefinition ToWebhookEndpoint(WebhookEndpointRow row) => row.ToDefinition();
 }

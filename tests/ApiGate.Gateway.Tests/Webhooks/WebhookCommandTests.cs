@@ -38,6 +38,31 @@ public sealed class WebhookCommandTests(StoreEngines engines) : IClassFixture<St
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task EndpointCreatedWithAnotherSecretKey_ListGetDisableAndDeleteStillWork(string engine)
+    {
+        // Arrange: an endpoint created from a shell whose APIGATE_SECRET_KEY differs (a typo, a key changed since), and one without a key
+        var store = await engines.CreateAsync(engine);
+        var otherShell = new Dictionary<string, string>(store.Environment) { ["APIGATE_SECRET_KEY"] = "another shell's key" };
+        var created = await CliRunner.RunAsync(otherShell, "webhooks", "create", "--url", "https://example.com/a", "--events", "key.created", "--json");
+        var id = JsonDocument.Parse(created.Output).RootElement.GetProperty("id").GetString()!;
+        Assert.Equal(0, (await store.CliAsync("webhooks", "create", "--url", "https://example.com/b", "--events", "key.created")).ExitCode);
+
+        // Act
+        var results = new[]
+        {
+            await store.CliAsync("webhooks", "list"),
+            await store.CliAsync("webhooks", "get", id),
+            await store.CliAsync("webhooks", "update", id, "--enabled", "false"),
+            await store.CliAsync("webhooks", "delete", id),
+        };
+
+        // Assert: before, each failed with "cannot be decrypted", and the list failed for every endpoint
+        Assert.All(results, r => Assert.True(r.ExitCode == 0, r.Diagnostics));
+        Assert.Contains(id, results[0].Output);
+        Assert.Equal("https://example.com/b", Assert.Single(await store.Store.ListWebhookEndpointsAsync(CancellationToken.None)).Url);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Create_ValidEndpoint_SecretPrintedOnceAndNeverInListGetOrJson(string engine)
     {
         // Arrange
