@@ -1,14 +1,24 @@
+using System.Globalization;
 using ApiGate.Gateway.Hosting;
-using YamlDotNet.RepresentationModel;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Cli.Settings;
 
 /// <summary>
 /// <c>apigate.yaml</c> as a configuration provider: the YAML mappings flattened into the settings' keys
-/// (<c>server:\n  port: 8080</c> is <c>server:port</c>). A key that is not a setting is refused with the known ones, so a
-/// typo does not pass silently.
+/// (<c>server:\n  port: 8080</c> is <c>server:port</c>; <c>server.port: 8080</c> at the top works too). A key that is not
+/// a setting is refused with the known ones, so a typo does not pass silently; so is a setting given twice (in two
+/// spellings or cases), a file whose top is not a mapping of settings and a second document, which would otherwise be
+/// ignored without a word.
 /// </summary>
+/// <remarks>
+/// Read from YamlDotNet's event parser, not its node tree: the tree is built recursively, so a file nested a few
+/// thousand levels deep, or an alias inside the mapping it names (<c>a: &amp;x {b: *x}</c>), overflowed the stack and
+/// killed the process. Here a mapping is entered only where a setting's key goes on (<c>server</c>, <c>tls</c>), so
+/// nothing is nested deeper than the settings are, and an alias stands for a single value only.
+/// </remarks>
 internal sealed class YamlSettingsFile : SettingsConfigurationProvider
 {
     private readonly string _path;
@@ -33,47 +43,130 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
 
     public override void Load()
     {
-        var yaml = new YamlStream();
+        Dictionary<string, (string Value, long Line)> values;
         try
         {
             using var reader = new StreamReader(_path);
-            yaml.Load(reader);
+            values = new Reader(this, new Parser(reader)).ReadStream();
         }
-        catch (YamlDotNet.Core.YamlException ex)
+        catch (YamlException ex)
         {
             throw new ArgumentException($"config file '{_path}' is not valid YAML: {ex.Message}", ex);
         }
-
-        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        if (yaml.Documents.Count > 0 && yaml.Documents[0].RootNode is YamlMappingNode root)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Flatten(root, "", values);
+            throw new ArgumentException($"config file '{_path}' cannot be read: {ex.Message}", ex);
         }
 
-        foreach (var (key, value) in values)
+        foreach (var (key, (value, _)) in values)
         {
-            var setting = GatewaySettings.Find(key)
-                ?? throw new ArgumentException($"config file '{_path}': unknown setting '{key}' (known: {string.Join(", ", GatewaySettings.All.Select(s => s.Key))})");
-            Data[setting.ConfigurationKey] = value;
+            Data[GatewaySettings.Find(key)!.ConfigurationKey] = value;
         }
     }
 
-    private static void Flatten(YamlMappingNode node, string prefix, Dictionary<string, string?> values)
+    private ArgumentException Problem(string problem) => new($"config file '{_path}': {problem}");
+
+    private ArgumentException Unknown(string key) =>
+        Problem($"unknown setting '{key}' (known: {string.Join(", ", GatewaySettings.All.Select(s => s.Key))})");
+
+    /// <summary>Whether <paramref name="key"/> is a section that settings' keys go on under (<c>server</c>, <c>usage</c>).</summary>
+    private static bool IsSection(string key) =>
+        GatewaySettings.All.Any(s => s.Key.Length > key.Length + 1 && s.Key[key.Length] == '.' && s.Key.StartsWith(key, StringComparison.OrdinalIgnoreCase));
+
+    private static long LineOf(ParsingEvent parsingEvent) => parsingEvent.Start.Line;
+
+    /// <summary>One pass over the parser's events, collecting each setting once.</summary>
+    private sealed class Reader(YamlSettingsFile file, IParser parser)
     {
-        foreach (var (keyNode, valueNode) in node.Children)
+        private readonly Dictionary<string, (string Value, long Line)> _values = new(StringComparer.OrdinalIgnoreCase);
+        private readonly Dictionary<string, string> _anchoredValues = new(StringComparer.Ordinal);
+
+        public Dictionary<string, (string Value, long Line)> ReadStream()
         {
-            var key = prefix + ((YamlScalarNode)keyNode).Value;
-            switch (valueNode)
+            parser.Consume<StreamStart>();
+            if (parser.TryConsume<StreamEnd>(out _))
             {
-                case YamlMappingNode child:
-                    Flatten(child, key + ".", values);
-                    break;
-                case YamlScalarNode scalar:
-                    values[key] = scalar.Value ?? "";
-                    break;
-                default:
-                    throw new ArgumentException($"config file: setting '{key}' must be a single value");
+                return _values; // an empty file, or comments only
             }
+
+            parser.Consume<DocumentStart>();
+            var top = parser.Current!;
+            if (top is MappingStart)
+            {
+                ReadMapping("");
+            }
+            else if (top is Scalar { Value.Length: 0, Style: ScalarStyle.Plain })
+            {
+                parser.MoveNext(); // "---" and nothing else
+            }
+            else
+            {
+                // A scalar ("server.port=8080"), a list: nothing of it would be read.
+                throw file.Problem($"line {LineOf(top)}: the file must be a mapping of settings, e.g. 'server:' with 'port: 8080' indented under it");
+            }
+
+            parser.Consume<DocumentEnd>();
+            if (!parser.Accept<StreamEnd>(out _))
+            {
+                throw file.Problem($"line {LineOf(parser.Current!)}: a second YAML document (after ---) would be ignored; put every setting in one");
+            }
+
+            return _values;
+        }
+
+        private void ReadMapping(string prefix)
+        {
+            parser.Consume<MappingStart>();
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                if (!parser.TryConsume<Scalar>(out var keyEvent))
+                {
+                    throw file.Problem($"line {LineOf(parser.Current!)}: a key must be a name such as server or port");
+                }
+
+                var key = prefix + keyEvent.Value;
+                if (parser.TryConsume<Scalar>(out var value))
+                {
+                    if (!value.Anchor.IsEmpty)
+                    {
+                        _anchoredValues[value.Anchor.Value] = value.Value;
+                    }
+
+                    Add(key, value.Value, LineOf(keyEvent));
+                }
+                else if (parser.TryConsume<AnchorAlias>(out var alias) && _anchoredValues.TryGetValue(alias.Value.Value, out var aliased))
+                {
+                    Add(key, aliased, LineOf(keyEvent));
+                }
+                else if (GatewaySettings.Find(key) is not null)
+                {
+                    throw file.Problem($"setting '{key}' must be a single value");
+                }
+                else if (IsSection(key) && parser.Accept<MappingStart>(out _))
+                {
+                    ReadMapping(key + ".");
+                }
+                else
+                {
+                    throw file.Unknown(key);
+                }
+            }
+        }
+
+        private void Add(string key, string value, long line)
+        {
+            if (GatewaySettings.Find(key) is not { } setting)
+            {
+                throw file.Unknown(key);
+            }
+
+            if (_values.TryGetValue(setting.Key, out var first))
+            {
+                throw file.Problem(string.Create(CultureInfo.InvariantCulture,
+                    $"setting '{setting.Key}' is given twice (lines {first.Line} and {line}); keep one"));
+            }
+
+            _values[setting.Key] = (value, line);
         }
     }
 }

@@ -1,0 +1,136 @@
+using System.Text.Json;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+/// <summary>
+/// <c>apigate.yaml</c> as an operator gets it wrong: a file that is not a mapping, a setting twice, a second document,
+/// aliases and nesting that used to overflow the stack (the process died, with no message and exit code 134).
+/// </summary>
+public sealed class ConfigFileCliTests : CliTestBase
+{
+    [Fact]
+    public async Task ConfigShow_AliasInsideTheMappingItNames_RefusedAsAnUnknownSettingWithoutOverflowingTheStack()
+    {
+        // Arrange: 'x' is the mapping 'server' itself; flattening it followed the alias for ever.
+        var file = await WriteAsync("server: &a\n  port: 1\n  x: *a\n");
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith($"error: config file '{file}': unknown setting 'server.x' (known: ", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConfigShow_MappingsNestedTwentyThousandDeep_RefusedAtTheFirstKeyThatIsNoSetting()
+    {
+        // Arrange: YamlDotNet's node tree is built recursively; this depth overflowed the stack while loading.
+        const int depth = 20_000;
+        var file = await WriteAsync("a: " + string.Concat(Enumerable.Repeat("{a: ", depth)) + "1" + new string('}', depth) + "\n");
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith($"error: config file '{file}': unknown setting 'a' (known: ", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("server.port: 1\nserver:\n  port: 2\n", 1, 3)] // the flat spelling and the nested one
+    [InlineData("server:\n  port: 1\nSERVER:\n  PORT: 2\n", 2, 4)] // keys are matched in any case
+    [InlineData("server:\n  port: 1\n  PORT: 2\n", 2, 3)]
+    public async Task ConfigShow_SettingGivenTwice_RefusedNamingBothLines(string yaml, int first, int second)
+    {
+        // Arrange: the last one used to win without a word.
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}': setting 'server.port' is given twice (lines {first} and {second}); keep one\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Theory]
+    [InlineData("server.port=9000\n")] // an .env habit: one scalar
+    [InlineData("- server.port: 9000\n")] // a list
+    public async Task ConfigShow_FileThatIsNotAMapping_RefusedInsteadOfIgnored(string yaml)
+    {
+        // Arrange
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}': line 1: the file must be a mapping of settings, e.g. 'server:' with 'port: 8080' indented under it\n",
+            result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_SecondYamlDocument_RefusedInsteadOfIgnored()
+    {
+        // Arrange
+        var file = await WriteAsync("server:\n  port: 9001\n---\nratelimit:\n  burst: 9\n");
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}': line 3: a second YAML document (after ---) would be ignored; put every setting in one\n",
+            result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_ListAsAKey_OneLineErrorInsteadOfAStackTrace()
+    {
+        // Arrange: a complex key (`? [a, b]`) was cast to a scalar: InvalidCastException, unhandled.
+        var file = await WriteAsync("? [a, b]\n: 1\n");
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}': line 1: a key must be a name such as server or port\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_CommentsOnlyAndAliasedValue_AreReadAsBefore()
+    {
+        // Arrange: an empty document is no settings; an alias to a single value is that value.
+        var empty = await WriteAsync("# nothing set yet\n---\n", "empty.yaml");
+        var aliased = await WriteAsync("server:\n  port: &p 9002\n  h2c_port: 9003\nratelimit:\n  burst: *p\nlog: {level: debug}\n", "aliased.yaml");
+
+        // Act
+        var fromEmpty = await RunAsync("config", "show", "--json", "--config", empty);
+        var fromAliased = await RunAsync("config", "show", "--json", "--config", aliased);
+
+        // Assert
+        Assert.Equal(0, fromEmpty.ExitCode);
+        Assert.Equal("default", Setting(fromEmpty, "server.port").Source);
+        Assert.Equal(0, fromAliased.ExitCode);
+        Assert.Equal(("9002", "file"), Setting(fromAliased, "server.port"));
+        Assert.Equal(("9002", "file"), Setting(fromAliased, "ratelimit.burst"));
+        Assert.Equal(("debug", "file"), Setting(fromAliased, "log.level"));
+    }
+
+    private async Task<string> WriteAsync(string yaml, string name = "apigate.yaml")
+    {
+        var file = Path.Combine(TestDirectory, name);
+        await File.WriteAllTextAsync(file, yaml);
+        return file;
+    }
+
+    private static (string Value, string Source) Setting(CliResult result, string key)
+    {
+        var setting = JsonDocument.Parse(result.Output).RootElement.GetProperty(key);
+        return (setting.GetProperty("value").GetString()!, setting.GetProperty("source").GetString()!);
+    }
+}
