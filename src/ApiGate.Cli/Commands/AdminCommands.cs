@@ -78,7 +78,7 @@ internal static class AdminCommands
             }
             else
             {
-                context.Output.WriteLine($"revoked admin token {revoked.Name} ({revoked.Id}, {revoked.Prefix}…) at {UserCommands.Time(revoked.RevokedAt)}");
+                context.Output.WriteLine($"revoked admin token {TableWriter.Escape(revoked.Name)} ({revoked.Id}, {revoked.Prefix}…) at {UserCommands.Time(revoked.RevokedAt)}");
             }
 
             return 0;

@@ -149,21 +149,23 @@ internal static partial class CliApp
             {
                 return await body(parseResult, cancellationToken);
             }
+            // Messages may quote what was given or stored (a setting's value, a file name): escaped, so an error stays one
+            // line and cannot drive the terminal.
             catch (ArgumentException ex)
             {
-                await context.Error.WriteLineAsync("error: " + ex.Message);
+                await context.Error.WriteLineAsync("error: " + Output.TableWriter.Escape(ex.Message));
                 return 2;
             }
             catch (StoreConflictException ex)
             {
                 // A conflict the store found (a target that already holds data, a row changed meanwhile): exit 4, as
                 // the management verbs' conflicts.
-                await context.Error.WriteLineAsync("error: " + (ex.Field.Length > 0 ? ex.Field + ": " : "") + ex.Message);
+                await context.Error.WriteLineAsync("error: " + Output.TableWriter.Escape((ex.Field.Length > 0 ? ex.Field + ": " : "") + ex.Message));
                 return 4;
             }
             catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException or InvalidDataException)
             {
-                await context.Error.WriteLineAsync("error: " + ex.Message);
+                await context.Error.WriteLineAsync("error: " + Output.TableWriter.Escape(ex.Message));
                 return 1;
             }
         });
@@ -185,7 +187,7 @@ internal static partial class CliApp
             return context.Fail(result.Error!);
         }
 
-        context.Output.WriteLine($"deleted {kind} {describe(result.Value!)}");
+        context.Output.WriteLine($"deleted {kind} {Output.TableWriter.Escape(describe(result.Value!))}");
         return 0;
     }
 
@@ -306,13 +308,21 @@ internal static partial class CliApp
         }
 
         // Read through a bounded stream: a device (/dev/zero) or a file still growing reports no useful length.
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         var buffer = new byte[MaxFileBytes + 1];
         var total = 0;
-        int read;
-        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
+        try
         {
-            total += read;
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            int read;
+            while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
+            {
+                total += read;
+            }
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            // One line naming the field, not an unhandled exception with a stack trace.
+            throw new ArgumentException($"{field}: file '{path}' cannot be read: {ex.Message}", ex);
         }
 
         if (total > MaxFileBytes)

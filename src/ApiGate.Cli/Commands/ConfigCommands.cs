@@ -53,7 +53,7 @@ internal static class ConfigCommands
             {
                 foreach (var problem in problems)
                 {
-                    context.Error.WriteLine("problem: " + problem);
+                    context.Error.WriteLine("problem: " + TableWriter.Escape(problem)); // it may quote a stored value
                 }
             }
 

@@ -6,12 +6,14 @@ namespace ApiGate.Cli.Output;
 /// <summary>
 /// Plain, column-aligned tables for humans (use <c>--json</c> for scripts). Every cell is escaped: a control
 /// character in a stored value (names written before they were refused, usage paths) is shown as <c>\x1b</c> and can
-/// neither move the cursor nor recolour or erase the terminal.
+/// neither move the cursor nor recolour or erase the terminal; a bidirectional override or isolate (U+202A–U+202E,
+/// U+2066–U+2069, which a client can put in a request path) is shown as <c>\u202e</c>, so no value prints as another.
 /// </summary>
 internal static class TableWriter
 {
     private static readonly System.Buffers.SearchValues<char> Escaped = System.Buffers.SearchValues.Create(
-        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i)]);
+        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i),
+         .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);
 
     public static void Write(TextWriter output, IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows)
     {
@@ -61,7 +63,10 @@ internal static class TableWriter
         output.WriteLine(string.Join("  ", parts).TrimEnd());
     }
 
-    /// <summary>The text with control characters (C0, DEL, C1) written as escapes: <c>\n</c>, <c>\t</c>, <c>\x1b</c>, <c>\u0085</c>.</summary>
+    /// <summary>
+    /// The text with control characters (C0, DEL, C1) and bidirectional overrides written as escapes: <c>\n</c>,
+    /// <c>\t</c>, <c>\x1b</c>, <c>\u0085</c>, <c>\u202e</c>. Every line the CLI prints with stored or given text goes through it.
+    /// </summary>
     public static string Escape(string? text)
     {
         if (string.IsNullOrEmpty(text) || !text.AsSpan().ContainsAny(Escaped))
@@ -78,7 +83,7 @@ internal static class TableWriter
                 '\r' => builder.Append(@"\r"),
                 '\t' => builder.Append(@"\t"),
                 _ when c < 0x80 && char.IsControl(c) => builder.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}"),
-                _ when char.IsControl(c) => builder.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                _ when char.IsControl(c) || Escaped.Contains(c) => builder.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
                 _ => builder.Append(c),
             };
         }

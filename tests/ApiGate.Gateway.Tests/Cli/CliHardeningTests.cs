@@ -349,6 +349,95 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Contains(@"line1\nline2", got.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task DeleteRevokeAndValidate_StoredTextWithEscapes_PrintedEscapedLikeTables()
+    {
+        // Arrange: names and a URL holding an OSC title sequence, a colour and a bidirectional override, as a row written
+        // before they were refused (straight into the store); tables escaped them, these lines did not.
+        const string evil = "\u001b]0;owned\u0007\u001b[31m\u202e";
+        const string escaped = @"\x1b]0;owned\x07\x1b[31m\u202e";
+        Assert.Equal(0, (await RunAsync("plans", "create", "--id", "legacy", "--name", "Legacy")).ExitCode);
+        Assert.Equal(0, (await RunAsync("admin", "tokens", "create", "--name", "ops")).ExitCode);
+        Assert.Equal(0, (await RunAsync("webhooks", "create", "--url", "http://127.0.0.1:1/hook", "--events", "key.created")).ExitCode);
+        Assert.Equal(0, (await RunAsync("routes", "create", "--name", "r", "--path", "/r/*")).ExitCode);
+        await ExecuteAsync(
+            $"UPDATE plans SET name = 'Legacy{evil}' WHERE id = 'legacy'; UPDATE admin_tokens SET name = 'ops{evil}'; "
+            + $"UPDATE webhook_endpoints SET url = 'http://127.0.0.1:1/hook{evil}'; UPDATE routes SET host_pattern = 'api{evil}.example.com'");
+        var webhook = JsonDocument.Parse((await RunAsync("webhooks", "list", "--json")).Output).RootElement[0].GetProperty("id").GetString()!;
+
+        // Act
+        var deletedPlan = await RunAsync("plans", "delete", "legacy");
+        var revoked = await RunAsync("admin", "tokens", "revoke", $"ops{evil}");
+        var deletedWebhook = await RunAsync("webhooks", "delete", webhook);
+        var validated = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(0, deletedPlan.ExitCode);
+        Assert.Equal(0, revoked.ExitCode);
+        Assert.Equal(0, deletedWebhook.ExitCode);
+        Assert.Equal(1, validated.ExitCode);
+        foreach (var result in new[] { deletedPlan, revoked, deletedWebhook, validated })
+        {
+            var printed = result.Output + result.Error;
+            Assert.DoesNotContain('\u001b', printed);
+            Assert.DoesNotContain('\u0007', printed);
+            Assert.DoesNotContain('\u202e', printed);
+        }
+
+        Assert.Contains($"deleted plan legacy (Legacy{escaped})", deletedPlan.Output, StringComparison.Ordinal);
+        Assert.StartsWith($"revoked admin token ops{escaped} (", revoked.Output, StringComparison.Ordinal);
+        Assert.Contains($"/hook{escaped})", deletedWebhook.Output, StringComparison.Ordinal);
+        Assert.Contains($"problem: route 'r': host_pattern: ", validated.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Update_OptionValueWithALineBreak_ErrorStaysOneLine()
+    {
+        // Act: the message quotes the value; printed raw, the CR LF split the error in two.
+        Assert.Equal(0, (await RunAsync("upstreams", "create", "--name", "u", "--url", "http://127.0.0.1:1")).ExitCode);
+        var result = await RunAsync("upstreams", "update", "u", "--passive-failures", "a\r\nb");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(@"error: health_check.passive_failures: 'a\r\nb' is not a whole number or 'default'" + "\n", result.Diagnostics.ReplaceLineEndings("\n"));
+    }
+
+    [ServiceUserFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // file modes
+    public async Task UpstreamsCreate_AuthValueAtFileTheUserCannotRead_OneLineNamingTheFieldAndNothingWritten()
+    {
+        // Arrange: the service user's store, and a credential file it may not read (an unhandled
+        // UnauthorizedAccessException with a stack trace before).
+        var directory = Directory.CreateDirectory(Path.Combine(TestDirectory, "svc")).FullName;
+        var secret = Path.Combine(directory, "secret.txt");
+        await File.WriteAllTextAsync(secret, "s3cret\n");
+        await ServiceUser.OwnAsync(directory);
+        File.SetUnixFileMode(secret, UnixFileMode.None);
+        var database = Path.Combine(directory, "apigate.db");
+
+        // Act
+        var created = await ServiceUser.RunCliAsync(database, "upstreams", "create", "--name", "u", "--url", "http://127.0.0.1:1", "--auth-type", "bearer", "--auth-value", "@" + secret);
+        var listed = await ServiceUser.RunCliAsync(database, "upstreams", "list");
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.StartsWith($"error: auth_value: file '{secret}' cannot be read: ", created.Diagnostics, StringComparison.Ordinal);
+        Assert.Single(created.Diagnostics.TrimEnd().Split('\n'));
+        Assert.Contains("(none)", listed.Output, StringComparison.Ordinal);
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        SqliteConnection.ClearAllPools();
+        await using (var connection = new SqliteConnection($"Data Source={Environment["APIGATE_DATABASE_DSN"]};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
     private async Task<string> ReadAuthValueColumnAsync(string slug)
     {
         SqliteConnection.ClearAllPools();

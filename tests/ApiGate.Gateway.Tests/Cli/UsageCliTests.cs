@@ -234,6 +234,22 @@ public sealed class UsageCliTests : IAsyncLifetime
         Assert.StartsWith("error: ", result.Diagnostics);
     }
 
+    [Fact]
+    public async Task UsageRecent_PathWithBidirectionalOverride_IsPrintedEscaped()
+    {
+        // Arrange: a caller chooses its request path; U+202E made '/k/<RLO>gnp.exe' print as '/k/exe.png'.
+        await _temp.Store.AddUsageEventsAsync([Event(_ann.Id, DateTimeOffset.UtcNow, "/k/\u202egnp.exe\u2066", units: 1)], CancellationToken.None);
+
+        // Act
+        var result = await _temp.CliAsync("usage", "recent", "--user", "ann@example.com", "--limit", "1");
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+        Assert.DoesNotContain('\u202e', result.Output);
+        Assert.DoesNotContain('\u2066', result.Output);
+        Assert.Contains(@"/k/\u202egnp.exe\u2066", result.Output, StringComparison.Ordinal);
+    }
+
     private static UsageEvent Event(string userId, DateTimeOffset at, string path, long units, int status = 200) =>
         Storage.UsageStoreTests.Event(userId, at, units, status, path) with { ClientIp = "10.0.0.7", RequestId = "req-" + path };
 
