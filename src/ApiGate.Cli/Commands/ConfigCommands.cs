@@ -2,6 +2,8 @@ using System.CommandLine;
 using ApiGate.Cli.Output;
 using ApiGate.Cli.Settings;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Usage;
 
 namespace ApiGate.Cli.Commands;
 
@@ -38,9 +40,18 @@ internal static class ConfigCommands
         var validate = new Command("validate", "Check the settings and every stored route and upstream; exit 1 on problems");
         CliApp.SetHandler(validate, context, async (parse, ct) =>
         {
-            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            var loaded = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            var options = loaded.Options;
             await using var store = await context.OpenStoreAsync(options, ct);
-            var problems = await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer);
+            var problems = new List<string>();
+            if (UsageExport.TargetProblem(options.UsageExport) is { } export)
+            {
+                // What serve would refuse to start with, though the value itself is a valid setting.
+                var setting = GatewaySettings.Get("usage.export");
+                problems.Add($"{setting.Key} (from {GatewaySettings.Describe(setting, GatewaySettings.SourceOf(loaded.Configuration, setting))}): {export}");
+            }
+
+            problems.AddRange(await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer));
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, new { valid = problems.Count == 0, problems });

@@ -203,6 +203,54 @@ internal sealed class UsageExport : IDisposable
     /// <summary>Unbuffered: each batch is one write of its own, and a write that failed leaves nothing queued to go out later.</summary>
     private static FileStream OpenAppending(string path) => new(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 1);
 
+    /// <summary>
+    /// Why <c>serve</c> could not open <paramref name="target"/> for this process's user — a file standing where its
+    /// directory would be made, or a file or directory the user may not write — or null. Asked without creating or
+    /// opening anything (<c>access(2)</c>; a named pipe would block an open), so <c>config validate</c> can say it before
+    /// <c>serve</c> refuses to start. Null for stdout, a directory (the settings' own check names it) and where it
+    /// cannot be asked (permissions: Linux only).
+    /// </summary>
+    public static string? TargetProblem(string target)
+    {
+        if (target.Length == 0 || string.Equals(target, StandardOutput, StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var path = System.IO.Path.GetFullPath(target);
+        var existing = System.IO.Path.GetDirectoryName(path);
+        while (existing is not null && !System.IO.Path.Exists(existing))
+        {
+            existing = System.IO.Path.GetDirectoryName(existing);
+        }
+
+        if (Directory.Exists(path) || existing is null)
+        {
+            return null;
+        }
+
+        if (!Directory.Exists(existing))
+        {
+            return $"cannot append to '{path}': '{existing}' is a file, so the directory cannot be made";
+        }
+
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        var user = Environment.UserName;
+        return File.Exists(path)
+            ? (Access(path, WriteAccess) == 0 ? null : $"cannot append to '{path}': it cannot be written by {user}, the user this process runs as")
+            : (Access(existing, WriteAccess | SearchAccess) == 0 ? null : $"cannot create '{path}': '{existing}' cannot be written by {user}, the user this process runs as");
+    }
+
+    private const int WriteAccess = 2; // W_OK
+    private const int SearchAccess = 1; // X_OK
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "access", SetLastError = true)]
+    private static extern int Access([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int mode);
+
     private void Rotate()
     {
         _stream!.Dispose();

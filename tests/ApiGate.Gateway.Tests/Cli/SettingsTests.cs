@@ -158,6 +158,57 @@ public sealed class SettingsTests : CliTestBase
     }
 
     [Fact]
+    public async Task ConfigValidate_UsageExportCannotBeCreated_ReportsWhatServeRefusesToStartWith()
+    {
+        // Arrange: a valid setting, but its directory would have to be made inside a file; validate said "valid".
+        var file = Path.Combine(TestDirectory, "plain-file");
+        await File.WriteAllTextAsync(file, "x");
+        var export = Path.Combine(file, "logs", "usage.jsonl");
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        Environment["APIGATE_USAGE_EXPORT"] = export;
+
+        // Act
+        var validate = await RunAsync("config", "validate");
+        var serve = await RunAsync("serve", "--port", "0");
+
+        // Assert
+        Assert.Equal(1, validate.ExitCode);
+        Assert.Equal($"problem: usage.export (from APIGATE_USAGE_EXPORT): cannot append to '{export}': '{file}' is a file, so the directory cannot be made\n",
+            validate.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Equal(1, serve.ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(TestDirectory, "logs"))); // validate made nothing
+    }
+
+    [ServiceUserFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // file modes
+    public async Task ConfigValidate_UsageExportTheServiceUserCannotWrite_ReportedNamingTheUser()
+    {
+        // Arrange: a store and an export file the service user owns and may write, and one beside it that it may not.
+        var directory = Directory.CreateDirectory(Path.Combine(TestDirectory, "svc")).FullName;
+        var writable = Path.Combine(directory, "usage.jsonl");
+        var readOnly = Path.Combine(directory, "read-only.jsonl");
+        await File.WriteAllTextAsync(writable, "");
+        await File.WriteAllTextAsync(readOnly, "");
+        await ServiceUser.OwnAsync(directory);
+        File.SetUnixFileMode(readOnly, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var database = Path.Combine(directory, "apigate.db");
+        var good = Path.Combine(directory, "good.yaml");
+        var bad = Path.Combine(directory, "bad.yaml");
+        await File.WriteAllTextAsync(good, $"usage:\n  export: {writable}\n");
+        await File.WriteAllTextAsync(bad, $"usage:\n  export: {readOnly}\n");
+
+        // Act
+        var accepted = await ServiceUser.RunCliAsync(database, "config", "validate", "--config", good);
+        var refused = await ServiceUser.RunCliAsync(database, "config", "validate", "--config", bad);
+
+        // Assert
+        Assert.True(accepted.ExitCode == 0, accepted.Error);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains($"problem: usage.export (from the config file): cannot append to '{readOnly}': it cannot be written by {ServiceUser.Name}, the user this process runs as",
+            refused.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_InvalidSettingInConfigFile_FailsAtStartNamingSettingAndTheFile()
     {
         // Arrange
