@@ -121,6 +121,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return ("usage.queue_capacity", "must be at least 1");
         }
+        else if (o.UsageQueueCapacity > MaxUsageQueueCapacity)
+        {
+            // The ring is allocated whole at start (about 200 bytes a slot): more ended serve in an OutOfMemoryException.
+            yield return ("usage.queue_capacity", $"must be at most {MaxUsageQueueCapacity} (every slot is allocated at start, about 200 bytes each: 2 GB)");
+        }
 
         if (o.UsageCompactAfter >= o.UsageRollupRetention)
         {
@@ -302,6 +307,9 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return (setting!, failure);
         }
     }
+
+    /// <summary>The largest usage ring: 10,000,000 slots, about 2 GB, over an hour of a busy gateway's events.</summary>
+    public const int MaxUsageQueueCapacity = 10_000_000;
 
     /// <summary>What the gateway host can bind the main listener to.</summary>
     private static bool IsListenHost(string host) =>

@@ -223,6 +223,31 @@ public sealed class SettingsTests : CliTestBase
         Assert.StartsWith("error: invalid configuration: usage.queue_capacity (from the config file): must be at least 1", result.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("2147483647")] // Array dimensions exceeded supported range
+    [InlineData("200000000")] // 40 GB: OutOfMemoryException
+    public async Task ServeAndConfigValidate_UsageQueueCapacityPastTheLargestRing_RefusedBeforeAnythingIsAllocated(string capacity)
+    {
+        // Arrange: validate said "valid" and serve died in an unhandled OutOfMemoryException allocating the ring.
+        var database = Path.Combine(TestDirectory, "never.db");
+        Environment["APIGATE_DATABASE_DSN"] = database;
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        Environment["APIGATE_USAGE_QUEUE_CAPACITY"] = capacity;
+
+        // Act
+        var serve = await RunAsync("serve", "--port", "0");
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        const string expected = "error: invalid configuration: usage.queue_capacity (from APIGATE_USAGE_QUEUE_CAPACITY): must be at most 10000000 "
+            + "(every slot is allocated at start, about 200 bytes each: 2 GB)\n";
+        Assert.Equal(2, serve.ExitCode);
+        Assert.Equal(expected, serve.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(2, validate.ExitCode);
+        Assert.Equal(expected, validate.Error.ReplaceLineEndings("\n"));
+        Assert.False(File.Exists(database));
+    }
+
     [Fact]
     public async Task Serve_InvalidFlag_FailsAtStartNamingSettingAndTheFlag()
     {
