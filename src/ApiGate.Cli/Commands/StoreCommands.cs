@@ -29,9 +29,21 @@ internal static class StoreCommands
                 throw new ArgumentException($"--to-driver: '{driver}' is not one of {GatewayStores.Drivers}");
             }
 
+            var dsn = parse.GetValue(toDsn)!;
+            if (string.IsNullOrWhiteSpace(dsn))
+            {
+                throw new ArgumentException("--to-dsn: is empty: name the new store (a SQLite file, or for postgres the connection string)");
+            }
+
+            if (driver == GatewayStores.Sqlite && SqliteGatewayStore.DsnProblem(dsn) is { } dsnProblem)
+            {
+                // An in-memory target took every row and lost them when the command ended (or failed with "no such table").
+                throw new ArgumentException("--to-dsn: " + dsnProblem);
+            }
+
             await using var source = await context.OpenStoreAsync(options, ct, existing: true);
             // The same secret key: upstream credentials are copied encrypted, as stored.
-            await using var target = await OpenTargetAsync(driver, parse.GetValue(toDsn)!, options.SecretKey, ct);
+            await using var target = await OpenTargetAsync(driver, dsn, options.SecretKey, ct);
             if (string.Equals(target.Location, source.Location, StringComparison.Ordinal))
             {
                 throw new ArgumentException($"--to-dsn: the target is the configured store itself ({target.Location})");

@@ -67,6 +67,10 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return ("database.dsn", "is empty: name the SQLite file (e.g. apigate.db) or, for postgres, the connection string");
         }
+        else if (o.DatabaseDriver == Storage.GatewayStores.Sqlite && Storage.Sqlite.SqliteGatewayStore.DsnProblem(o.DatabaseDsn) is { } dsn)
+        {
+            yield return ("database.dsn", dsn);
+        }
 
         if (o.StoreBusyTimeout < TimeSpan.FromSeconds(1))
         {

@@ -35,14 +35,12 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     public SqliteGatewayStore(string dsn, SecretProtector secrets, TimeSpan? busyTimeout = null)
         : base(secrets)
     {
-        var builder = dsn.Contains('=', StringComparison.Ordinal)
-            ? new SqliteConnectionStringBuilder(dsn)
-            : new SqliteConnectionStringBuilder { DataSource = dsn };
+        var builder = Builder(dsn);
         builder.ForeignKeys = true;
         builder.DefaultTimeout = (int)Math.Max(1, Math.Ceiling((busyTimeout ?? DefaultBusyTimeout).TotalSeconds));
         builder.Pooling = true;
         BusyTimeout = TimeSpan.FromSeconds(builder.DefaultTimeout);
-        _inMemory = builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:";
+        _inMemory = IsInMemory(builder);
         _readOnlyMode = builder.Mode == SqliteOpenMode.ReadOnly;
         _createConnectionString = builder.ToString();
         if (!_inMemory && builder.Mode == SqliteOpenMode.ReadWriteCreate)
@@ -59,6 +57,34 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     /// <summary>The database file, as configured.</summary>
     public string DataSource { get; }
+
+    /// <summary>
+    /// Why <paramref name="dsn"/> cannot name a store for the gateway and the CLI, or null: a connection string SQLite does
+    /// not read (the message names the keyword, never the value), or an in-memory database — every process, and every
+    /// connection of one, would get its own empty database ("no such table"), so nothing written would be kept.
+    /// </summary>
+    public static string? DsnProblem(string dsn)
+    {
+        SqliteConnectionStringBuilder builder;
+        try
+        {
+            builder = Builder(dsn);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+        {
+            // "Connection string keyword 'bogus' is not supported", "String 'maybe' was not recognized as a valid Boolean":
+            // a keyword, or the value of a typed one (never a password's).
+            return $"is not a SQLite file path or connection string ({ex.Message.Split(". ", 2)[0].TrimEnd('.')})";
+        }
+
+        return IsInMemory(builder) ? "names an in-memory database (:memory: or Mode=Memory), which nothing written to would outlive: name a file (e.g. apigate.db)" : null;
+    }
+
+    private static SqliteConnectionStringBuilder Builder(string dsn) =>
+        dsn.Contains('=', StringComparison.Ordinal) ? new SqliteConnectionStringBuilder(dsn) : new SqliteConnectionStringBuilder { DataSource = dsn };
+
+    private static bool IsInMemory(SqliteConnectionStringBuilder builder) =>
+        builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:";
 
     public override string Location { get; }
 

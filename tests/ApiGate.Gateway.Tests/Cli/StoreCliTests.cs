@@ -34,4 +34,56 @@ public sealed class StoreCliTests : CliTestBase
         Assert.StartsWith($"error: cannot open the store at {path} (APIGATE_DATABASE_DSN / --database): ", result.Error);
         Assert.DoesNotContain("SQLite Error", result.Error);
     }
+
+    [Theory]
+    [InlineData(":memory:")] // every connection its own empty database: "SQLite Error 1: 'no such table: users'"
+    [InlineData("Data Source=shared;Mode=Memory")]
+    public async Task AnyVerb_DatabaseDsnInMemory_RefusedNamingTheSetting(string dsn)
+    {
+        // Arrange
+        Environment["APIGATE_DATABASE_DSN"] = dsn;
+
+        // Act
+        var result = await RunAsync("users", "list");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: invalid configuration: database.dsn (from APIGATE_DATABASE_DSN): names an in-memory database (:memory: or Mode=Memory), "
+            + "which nothing written to would outlive: name a file (e.g. apigate.db)\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task AnyVerb_DatabaseDsnWithAKeywordSqliteDoesNotRead_RefusedNamingTheSettingNotTheValues()
+    {
+        // Arrange: the driver's own message named neither the setting nor the store.
+        Environment["APIGATE_DATABASE_DSN"] = $"Data Source={Path.Combine(TestDirectory, "x.db")};Password=DsnPw4411;Pooling=maybe;Bogus=1";
+
+        // Act
+        var result = await RunAsync("users", "list");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: invalid configuration: database.dsn (from APIGATE_DATABASE_DSN): is not a SQLite file path or connection string (", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("DsnPw4411", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(TestDirectory, "x.db")));
+    }
+
+    [Theory]
+    [InlineData("", "is empty: name the new store (a SQLite file, or for postgres the connection string)")]
+    [InlineData("   ", "is empty: name the new store (a SQLite file, or for postgres the connection string)")] // made a file named "   "
+    [InlineData(":memory:", "names an in-memory database (:memory: or Mode=Memory), which nothing written to would outlive: name a file (e.g. apigate.db)")]
+    public async Task StoreCopy_ToDsnEmptyOrInMemory_RefusedNamingTheFlag(string dsn, string problem)
+    {
+        // Arrange: a source with a row in it.
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
+        var before = Directory.GetFileSystemEntries(TestDirectory).Order().ToList();
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", dsn);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: --to-dsn: {problem}\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(before, Directory.GetFileSystemEntries(TestDirectory).Order().ToList());
+    }
 }
