@@ -17,7 +17,8 @@ internal static class PortalSettings
         if (o.PortalBaseUrl.Length > 0
             && (!Uri.TryCreate(o.PortalBaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https") || baseUrl.Query.Length > 0))
         {
-            yield return ("portal.base_url", $"'{o.PortalBaseUrl}' is not an http:// or https:// address");
+            // Masked as config show masks it: a mistyped address may carry user:password@.
+            yield return ("portal.base_url", $"'{Core.Text.UrlUserInfo.Mask(o.PortalBaseUrl)}' is not an http:// or https:// address");
         }
 
         if (o.PortalAppName.Length is 0 or > 80)

@@ -94,6 +94,24 @@ public sealed class SettingsTests : CliTestBase
     }
 
     [Theory]
+    [InlineData("APIGATE_PORTAL_BASE_URL", "portal.base_url (from APIGATE_PORTAL_BASE_URL): 'ftp://***@portal.example.com' is not an http:// or https:// address")]
+    [InlineData("APIGATE_STRIPE_API_BASE", "stripe.api_base (from APIGATE_STRIPE_API_BASE): 'ftp://***@portal.example.com' is not an absolute http(s) URL")]
+    [InlineData("APIGATE_UPSTREAM_URL", "upstream.url (from APIGATE_UPSTREAM_URL): 'ftp://***@portal.example.com' is not an absolute http:// or https:// URL")]
+    public async Task ConfigShow_InvalidUrlSettingWithAPassword_RefusedWithThePasswordMasked(string variable, string expected)
+    {
+        // Arrange: config show masks user info; the refusal of portal.base_url quoted it whole.
+        Environment[variable] = "ftp://ops:UrlPw5521@portal.example.com";
+
+        // Act
+        var result = await RunAsync("config", "show");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: invalid configuration: " + expected + "\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("UrlPw5521", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("APIGATE_RATELIMIT_BURST", "-1", "ratelimit.burst (from APIGATE_RATELIMIT_BURST): must be 0 or more")]
     [InlineData("APIGATE_AUTH_KEY_PREFIX", "agt_", "auth.key_prefix (from APIGATE_AUTH_KEY_PREFIX): 'agt_' is reserved for admin tokens")]
     [InlineData("APIGATE_SERVER_HOST", "gateway.internal", "server.host (from APIGATE_SERVER_HOST): 'gateway.internal' is not an IP address, localhost or 0.0.0.0")]
