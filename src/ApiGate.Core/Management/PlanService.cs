@@ -8,6 +8,9 @@ namespace ApiGate.Core.Management;
 /// <summary>Plans (rate limit, monthly quota, price): validated and written here for the CLI and the admin API alike; a refused change names the field and writes nothing.</summary>
 public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
 {
+    /// <summary>The longest plan id: an identifier, sent upstream in <c>X-Plan-ID</c> with every request of the plan's users.</summary>
+    public const int MaxIdLength = 64;
+
     public Task<IReadOnlyList<PlanDefinition>> ListAsync(CancellationToken ct) => store.ListPlansAsync(ct);
 
     public async Task<ManagementResult<PlanDefinition>> GetAsync(string id, CancellationToken ct) =>
@@ -21,6 +24,14 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
         }
 
         var id = string.IsNullOrWhiteSpace(input.Id) ? Slug.From(input.Name) : input.Id.Trim();
+        if (id.Length > MaxIdLength)
+        {
+            // The id goes upstream in X-Plan-ID on every request of the plan's users: a 100 kB one made each of them a 431.
+            return Invalid("id", string.IsNullOrWhiteSpace(input.Id)
+                ? $"the id made from the name is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID): give a shorter --id"
+                : $"is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID)");
+        }
+
         if (id.Length == 0 || Slug.From(id) != id)
         {
             return Invalid("id", $"'{id}' is not a valid plan id (lower-case letters, digits and '-')");

@@ -426,6 +426,29 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Contains("(none)", listed.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task PlansCreate_IdLongerThan64Characters_RefusedInOneShortLineAndNothingWritten()
+    {
+        // Arrange: a 100 kB id was stored, and every request of the plan's users carried it upstream in X-Plan-ID (431).
+        var id = new string('x', 100_000);
+        var name = string.Join(' ', Enumerable.Repeat("Enterprise", 10)); // an id made from it would be 109 characters
+
+        // Act
+        var given = await RunAsync("plans", "create", "--id", id, "--name", "Huge");
+        var derived = await RunAsync("plans", "create", "--name", name);
+        var longest = await RunAsync("plans", "create", "--id", new string('p', 64), "--name", "Longest");
+        var listed = await RunAsync("plans", "list", "--json");
+
+        // Assert
+        Assert.Equal(2, given.ExitCode);
+        Assert.Equal("error: id: is longer than 64 characters (it is sent upstream in X-Plan-ID)\n", given.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Equal(2, derived.ExitCode);
+        Assert.Equal("error: id: the id made from the name is longer than 64 characters (it is sent upstream in X-Plan-ID): give a shorter --id\n",
+            derived.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Equal(0, longest.ExitCode);
+        Assert.Equal(["free", new string('p', 64)], JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().Select(p => p.GetProperty("id").GetString()).Order(StringComparer.Ordinal));
+    }
+
     private async Task ExecuteAsync(string sql)
     {
         SqliteConnection.ClearAllPools();
