@@ -71,6 +71,10 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return ("database.dsn", dsn);
         }
+        else if (o.DatabaseDriver == Storage.GatewayStores.Postgres && Storage.Postgres.PostgresGatewayStore.DsnProblem(o.DatabaseDsn) is { } postgresDsn)
+        {
+            yield return ("database.dsn", postgresDsn);
+        }
 
         if (o.StoreBusyTimeout < TimeSpan.FromSeconds(1))
         {

@@ -27,6 +27,24 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _listenSource;
 
+    /// <summary>
+    /// Why <paramref name="dsn"/> is not a PostgreSQL connection string or URL (without the setting's name or the
+    /// password), or null: checked with the other settings so a malformed one is invalid input (exit 2), not a failure
+    /// to open the store.
+    /// </summary>
+    public static string? DsnProblem(string dsn)
+    {
+        try
+        {
+            PostgresDsn.Parse(dsn);
+            return null;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            return ex.Message.StartsWith(PostgresDsn.Setting + " ", StringComparison.Ordinal) ? ex.Message[(PostgresDsn.Setting.Length + 1)..] : ex.Message;
+        }
+    }
+
     /// <param name="dsn">An Npgsql connection string or a <c>postgres://user:password@host:port/database</c> URL.</param>
     /// <param name="secrets">Encrypts upstream credentials at rest.</param>
     /// <exception cref="StoreUnavailableException">The DSN cannot be parsed (the message names the setting, never the password).</exception>

@@ -303,20 +303,27 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         }
     }
 
-    [Fact]
-    public async Task UsersList_PostgresDsnMalformed_OneLineNamingSettingNotPassword()
+    [Theory]
+    [InlineData("Host=127.0.0.1;Password=hunter2;Bogus Key=1", "is not a PostgreSQL connection string")]
+    [InlineData("Host=127.0.0.1;Port=abc;Password=hunter2", "is not a PostgreSQL connection string")]
+    [InlineData("postgres://app:hunter2@127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
+    [InlineData("Password=hunter2", "names no PostgreSQL host")]
+    public async Task UsersList_PostgresDsnMalformed_InvalidInputNamingSettingNotPassword(string dsn, string problem)
     {
         // Arrange
-        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = "postgres", ["APIGATE_DATABASE_DSN"] = "Host=127.0.0.1;Password=hunter2;Bogus Key=1" };
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = "postgres", ["APIGATE_DATABASE_DSN"] = dsn };
 
         // Act
         var result = await CliRunner.RunAsync(environment, "users", "list");
+        var validated = await CliRunner.RunAsync(environment, "config", "validate");
 
-        // Assert
-        Assert.Equal(1, result.ExitCode);
+        // Assert: invalid input (exit 2) like every other malformed setting, not a failure to reach the store (1)
+        Assert.Equal(2, result.ExitCode);
         var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("error: APIGATE_DATABASE_DSN / --database is not a PostgreSQL connection string", line, StringComparison.Ordinal);
-        Assert.DoesNotContain("hunter2", result.Error, StringComparison.Ordinal);
+        Assert.StartsWith("error: invalid configuration: database.dsn (from APIGATE_DATABASE_DSN): " + problem, line, StringComparison.Ordinal);
+        Assert.NotEqual(0, validated.ExitCode);
+        Assert.Contains("database.dsn", validated.Output + validated.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", result.Error + result.Output + validated.Output + validated.Error, StringComparison.Ordinal);
     }
 
     [Fact]
