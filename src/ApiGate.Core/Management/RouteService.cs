@@ -83,7 +83,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "name", "must contain at least one ASCII letter or digit (the id in URLs and the CLI is made from them)");
         }
 
-        if (TextFields.Check(("name", route.Name), ("description", route.Description), ("path", route.PathPattern), ("host_pattern", route.HostPattern)) is { } textProblem)
+        if (TextFields.Check(("name", route.Name), ("description", route.Description), ("path", route.PathPattern), ("host_pattern", route.HostPattern), ("path_rewrite", route.PathRewrite)) is { } textProblem)
         {
             yield return textProblem;
         }

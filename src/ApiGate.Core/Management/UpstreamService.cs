@@ -90,6 +90,11 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             return $"'{UrlUserInfo.Mask(url)}' is not an absolute http:// or https:// URL";
         }
 
+        if (uri.Port == 0)
+        {
+            return "port 0 is no port a target can be reached on";
+        }
+
         if (uri.Query.Length > 0 || uri.Fragment.Length > 0)
         {
             return "a base URL cannot carry a query or fragment";

@@ -120,7 +120,7 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
 
         if (limit is < 1 or > 1000)
         {
-            return Invalid("limit", "limit must be between 1 and 1000");
+            return Invalid("limit", "must be between 1 and 1000");
         }
 
         return new ManagementResult<IReadOnlyList<WebhookDelivery>>(await store.ListWebhookDeliveriesAsync(existing.Id, limit, ct), null);
@@ -158,6 +158,11 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.Host.Length == 0)
         {
             return $"'{UrlUserInfo.Mask(url)}' is not an http or https URL (e.g. https://example.com/hooks/apigate)";
+        }
+
+        if (uri.Port == 0)
+        {
+            return "url has port 0, which nothing can be reached on";
         }
 
         if (uri.UserInfo.Length > 0)

@@ -25,6 +25,11 @@ internal static class PortalSettings
         {
             yield return ("portal.app_name", "must be 1 to 80 characters");
         }
+        else if (Core.Management.TextFields.Check("portal.app_name", o.PortalAppName) is { } control)
+        {
+            // The name is every portal page's title and every portal email's subject and sender name.
+            yield return ("portal.app_name", control.Message);
+        }
 
         if (o.SmtpUrl.Length > 0)
         {

@@ -80,6 +80,7 @@ public sealed class ValidateRouteTests
         { "methods", Valid with { Methods = ["CONNECT"] } },
         { "method_override", Valid with { MethodOverride = "PSOT" } },
         { "path_rewrite", Valid with { PathRewrite = "/internal/../admin/$1" } },
+        { "path_rewrite", Valid with { PathRewrite = "/v2/" + new string('a', 100_000) } }, // stored, it was sent on every request
         { "path_rewrite", Valid with { PathRewrite = "/internal/%2e%2E/$1" } },
         { "path_rewrite", Valid with { PathRewrite = "/internal/./$1" } },
         { "path_rewrite", Valid with { PathRewrite = "/internal/$1/.." } },

@@ -38,6 +38,8 @@ public sealed class ValidateUrlTests
     [InlineData("http://example.com/v2?x")]
     [InlineData("http://example.com/#frag")]
     [InlineData("http://user:secret@example.com")]
+    [InlineData("http://127.0.0.1:0")]
+    [InlineData("https://api.example.com:0/v2")]
     public void ValidateUrl_NotAUsableBaseUrl_ReturnsProblem(string url)
     {
         // Act
@@ -45,5 +47,15 @@ public sealed class ValidateUrlTests
 
         // Assert
         Assert.False(string.IsNullOrEmpty(problem));
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:0/hooks", "port 0")]
+    [InlineData("https://example.com:0/hooks", "port 0")]
+    [InlineData("ftp://example.com/hooks", "is not an http or https URL")]
+    public void WebhookCheckUrl_NoReachableHttpUrl_SaysWhy(string url, string problem)
+    {
+        Assert.Contains(problem, WebhookService.CheckUrl(url), StringComparison.Ordinal);
+        Assert.Null(WebhookService.CheckUrl("https://example.com:8443/hooks"));
     }
 }

@@ -33,6 +33,8 @@ public sealed class PortalSettingsTests : CliTestBase
 
     [Theory]
     [InlineData("APIGATE_PORTAL_PLAN_CHANGE", "paid", "portal.plan_change (from APIGATE_PORTAL_PLAN_CHANGE): 'paid' is not free or none")]
+    [InlineData("APIGATE_PORTAL_APP_NAME", "Acme\u001b[31m API", "portal.app_name (from APIGATE_PORTAL_APP_NAME): must not contain control characters (U+001B at position 5)")]
+    [InlineData("APIGATE_PORTAL_APP_NAME", "Acme\u202eIPA", "portal.app_name (from APIGATE_PORTAL_APP_NAME): must not contain control characters (U+202E at position 5)")]
     [InlineData("APIGATE_PORTAL_BASE_URL", "developers.acme.example", "portal.base_url (from APIGATE_PORTAL_BASE_URL): 'developers.acme.example' is not an http:// or https:// address")]
     [InlineData("APIGATE_SMTP_URL", "ftp://mailer:mail-pass@host", "smtp.url (from APIGATE_SMTP_URL): must look like smtp://user:pass@host:port or smtps://user:pass@host:port; smtp.from (from the default): is required when smtp.url is set (the sender of portal emails, e.g. no-reply@example.com)")]
     public async Task Serve_InvalidPortalSetting_FailsAtStartNamingSetting(string variable, string value, string expected)
