@@ -118,4 +118,14 @@ internal sealed record EngineStore(string Driver, string Dsn, SqlGatewayStore St
 
     /// <summary>Runs the apigate CLI in-process against this store.</summary>
     public Task<CliResult> CliAsync(params string[] args) => CliRunner.RunAsync(Environment, args);
+
+    /// <summary>A connection of the test's own to the store's database (for what no store method or command reads).</summary>
+    public async Task<System.Data.Common.DbConnection> OpenRawAsync()
+    {
+        System.Data.Common.DbConnection connection = Driver == GatewayStores.Postgres
+            ? new Npgsql.NpgsqlConnection(Dsn)
+            : new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Dsn);
+        await connection.OpenAsync();
+        return connection;
+    }
 }

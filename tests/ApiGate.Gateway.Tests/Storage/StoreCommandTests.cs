@@ -47,7 +47,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // Arrange: a store a later apigate migrated one step further (a rollback after an upgrade).
         var store = await engines.CreateAsync(engine);
         var next = store.Store.SchemaVersion + 1;
-        await using (var connection = await OpenRawAsync(store))
+        await using (var connection = await store.OpenRawAsync())
         {
             await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Next, 'from the future', '2027-01-01T00:00:00.000Z')", new { Next = next });
         }
@@ -64,15 +64,6 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         }
     }
 
-    /// <summary>A connection of the test's own to the store's database (for what no command does).</summary>
-    private static async Task<System.Data.Common.DbConnection> OpenRawAsync(EngineStore store)
-    {
-        System.Data.Common.DbConnection connection = store.Driver == GatewayStores.Postgres
-            ? new Npgsql.NpgsqlConnection(store.Dsn)
-            : new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + store.Dsn);
-        await connection.OpenAsync();
-        return connection;
-    }
 
     [PostgresFact]
     public async Task StoreCopy_SqliteToEmptyPostgres_CopiesEveryTable()

@@ -179,7 +179,7 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
 
         // Assert: before, the attempt was inserted for a delivery that no longer exists, and stayed in the table for good
         Assert.False(recorded);
-        await using var connection = await OpenRawAsync(created);
+        await using var connection = await created.OpenRawAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT COUNT(*) FROM webhook_attempts";
         Assert.Equal(0L, Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture));
@@ -243,15 +243,6 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
         return result.Value!.Endpoint.Id;
     }
 
-    /// <summary>A connection of the test's own to the store's database (for what no store method reads).</summary>
-    private static async Task<System.Data.Common.DbConnection> OpenRawAsync(EngineStore store)
-    {
-        System.Data.Common.DbConnection connection = store.Driver == GatewayStores.Postgres
-            ? new Npgsql.NpgsqlConnection(store.Dsn)
-            : new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + store.Dsn);
-        await connection.OpenAsync();
-        return connection;
-    }
 
     private static WebhookEvent Event(string type) => WebhookEvent.Create(type, new System.Text.Json.Nodes.JsonObject { ["n"] = 1 }, null, Now);
 
