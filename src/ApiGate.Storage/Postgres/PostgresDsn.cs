@@ -18,10 +18,16 @@ internal static class PostgresDsn
     public const int DefaultTimeoutSeconds = 5;
 
     /// <summary>Parses <paramref name="dsn"/>; <see cref="StoreUnavailableException"/> naming the setting when it is not one.</summary>
-    public static NpgsqlConnectionStringBuilder Parse(string dsn)
+    public static NpgsqlConnectionStringBuilder Parse(string dsn) =>
+        TryParse(dsn, out var builder, out var problem) ? builder : throw new StoreUnavailableException($"{Setting} {problem}");
+
+    /// <summary>Why <paramref name="dsn"/> is not a connection string or URL (never quoting the password), or null.</summary>
+    public static string? Problem(string dsn) => TryParse(dsn, out _, out var problem) ? null : problem;
+
+    private static bool TryParse(string dsn, out NpgsqlConnectionStringBuilder builder, out string problem)
     {
-        NpgsqlConnectionStringBuilder builder;
         bool timeoutGiven;
+        problem = "";
         try
         {
             if (dsn.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || dsn.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
@@ -37,13 +43,15 @@ internal static class PostgresDsn
         catch (Exception ex) when (ex is ArgumentException or FormatException or UriFormatException or KeyNotFoundException)
         {
             // The driver's message may quote the string back, password included: say only what is wrong with it.
-            throw new StoreUnavailableException(
-                $"{Setting} is not a PostgreSQL connection string or postgres://user:password@host:port/database URL ({Redact(ex.Message, dsn)})", ex);
+            builder = null!;
+            problem = $"is not a PostgreSQL connection string or postgres://user:password@host:port/database URL ({Redact(ex.Message, dsn)})";
+            return false;
         }
 
         if (string.IsNullOrWhiteSpace(builder.Host))
         {
-            throw new StoreUnavailableException($"{Setting} names no PostgreSQL host (Host=… or postgres://user@host/database)");
+            problem = "names no PostgreSQL host (Host=… or postgres://user@host/database)";
+            return false;
         }
 
         if (!timeoutGiven)
@@ -51,7 +59,7 @@ internal static class PostgresDsn
             builder.Timeout = DefaultTimeoutSeconds;
         }
 
-        return builder;
+        return true;
     }
 
     /// <summary>Where a connection string points, for messages: <c>postgres://user@host:port/database</c>, no password.</summary>

@@ -32,18 +32,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// password), or null: checked with the other settings so a malformed one is invalid input (exit 2), not a failure
     /// to open the store.
     /// </summary>
-    public static string? DsnProblem(string dsn)
-    {
-        try
-        {
-            PostgresDsn.Parse(dsn);
-            return null;
-        }
-        catch (StoreUnavailableException ex)
-        {
-            return ex.Message.StartsWith(PostgresDsn.Setting + " ", StringComparison.Ordinal) ? ex.Message[(PostgresDsn.Setting.Length + 1)..] : ex.Message;
-        }
-    }
+    public static string? DsnProblem(string dsn) => PostgresDsn.Problem(dsn);
 
     /// <param name="dsn">An Npgsql connection string or a <c>postgres://user:password@host:port/database</c> URL.</param>
     /// <param name="secrets">Encrypts upstream credentials at rest.</param>
