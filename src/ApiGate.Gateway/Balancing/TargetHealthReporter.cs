@@ -24,6 +24,9 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
     /// <summary>How long after a failed write it is tried again.</summary>
     internal static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a stop waits for this instance's rows to be deleted, whatever is left of the host's shutdown timeout.</summary>
+    internal static readonly TimeSpan FinalDeleteTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>How often expired rows are looked for.</summary>
     internal static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(5);
 
@@ -84,12 +87,16 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
+        // Not the host's token: it is already cancelled when draining requests used the whole shutdown timeout (an SSE
+        // stream or a WebSocket open at SIGTERM), and a delete cancelled by it left the rows behind and made the
+        // process exit with code 1.
+        using var bounded = new CancellationTokenSource(FinalDeleteTimeout, timeProvider);
         try
         {
             // This instance's view ends with it: readers then see "unknown" rather than a stale state.
-            await store.DeleteTargetHealthAsync(InstanceId, null, null, cancellationToken);
+            await store.DeleteTargetHealthAsync(InstanceId, null, null, bounded.Token);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
             LogWriteFailed(ex);
         }

@@ -89,6 +89,32 @@ public sealed class TargetHealthReporterTests : IAsyncDisposable
         Assert.All(rows, r => Assert.Equal(Start.AddSeconds(10), r.ReportedAt));
     }
 
+    [Fact]
+    public async Task StopAsync_HostShutdownTimeoutAlreadySpent_DeletesItsRowsWithoutThrowing()
+    {
+        // A SIGTERM while an SSE stream or a WebSocket is open: draining it uses the host's whole shutdown timeout,
+        // so every hosted service is stopped with a cancelled token.
+        await using var temp = await TempStore.CreateAsync();
+        using var reporter = new TargetHealthReporter(temp.Store, TimeProvider.System, NullLogger<TargetHealthReporter>.Instance);
+        var registry = new TargetRegistry(TimeProvider.System, reporter, NullLogger<TargetRegistry>.Instance);
+        await reporter.StartAsync(CancellationToken.None);
+        reporter.Publish(registry.Get("up_1", "http://10.0.0.1:8080", 1));
+        var written = false;
+        for (var i = 0; i < 200 && !written; i++)
+        {
+            written = (await temp.Store.ListTargetHealthAsync("up_1", CancellationToken.None)).Count == 1;
+            await Task.Delay(written ? 0 : 50);
+        }
+
+        Assert.True(written, "the row was never written");
+        using var spent = new CancellationTokenSource();
+        await spent.CancelAsync();
+
+        await reporter.StopAsync(spent.Token);
+
+        Assert.Empty(await temp.Store.ListTargetHealthAsync("up_1", CancellationToken.None));
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _reporter.StopAsync(CancellationToken.None);
