@@ -108,6 +108,12 @@ public sealed record StoreCheck(string State, string Reason)
     /// </summary>
     public const string ReadOnly = "read_only";
 
+    /// <summary>
+    /// A store whose disk is full (SQLite: its last usage write failed with SQLITE_FULL): degraded, not failed — it
+    /// serves on and holds usage in memory until a write goes through again.
+    /// </summary>
+    public const string Full = "full";
+
     public bool IsOk => State == "ok";
 }
 

@@ -14,6 +14,9 @@ public sealed partial class SqliteGatewayStore
     private readonly SemaphoreSlim _usageWriterLock = new(1, 1);
     private SqliteUsageWriter? _usageWriter;
 
+    // Why the last usage write failed for want of space; null once one went through (read by CheckAsync).
+    private volatile string? _diskFull;
+
     public override async Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken)
     {
         if (events.Count == 0)
@@ -51,6 +54,17 @@ public sealed partial class SqliteGatewayStore
 
                 transaction.Commit(); // no version bump: usage is not configuration
                 AfterCommit(transaction);
+                _diskFull = null;
+            }
+            catch (SqliteException ex) when (IsFull(ex))
+            {
+                // Busy, not failed, as a read-only file: the background writer keeps the batch (and those after it, up
+                // to the usage queue's capacity) and tries again until space is freed, instead of dropping one batch
+                // after another while the disk is full; readiness says so meanwhile.
+                DisposeUsageWriter();
+                var reason = $"the disk holding the store at {Location} ({Setting}) is full: usage is kept in memory and written once space is freed ({Reason(ex)})";
+                _diskFull = reason;
+                throw new StoreBusyException(reason, ex);
             }
             catch (SqliteException ex) when (IsReadOnly(ex))
             {

@@ -173,6 +173,11 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
                 return new StoreCheck("unreachable", $"the store at {Location} ({Setting}) has no config version row");
             }
 
+            if (_diskFull is { } full)
+            {
+                return new StoreCheck(StoreCheck.Full, full);
+            }
+
             // Readable but not writable: serving goes on, changes and usage cannot be stored (one access(2) per file).
             return !_inMemory && !_readOnlyMode && StoreFile.Unwritable(Location) is { Count: > 0 } unwritable
                 ? new StoreCheck(StoreCheck.ReadOnly, ReadOnlyReason(unwritable))
@@ -338,6 +343,8 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     }
 
     private static bool IsBusy(SqliteException ex) => ex.SqliteErrorCode is 5 /* SQLITE_BUSY */ or 6 /* SQLITE_LOCKED */;
+
+    private static bool IsFull(SqliteException ex) => (ex.SqliteErrorCode & 0xff) == 13; // SQLITE_FULL
 
     private static bool IsReadOnly(SqliteException ex) => (ex.SqliteErrorCode & 0xff) == 8; // SQLITE_READONLY and its extended codes
 

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using ApiGate.Core.Storage;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Tests.Storage;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
+
+namespace ApiGate.Gateway.Tests.Persistence;
+
+/// <summary>
+/// A SQLite store on a disk that fills up while the gateway serves (a real, small tmpfs): usage batches are held and
+/// retried (busy, as for a read-only file), not dropped after three attempts, readiness says <c>full</c> (degraded),
+/// and both heal by themselves once space is freed.
+/// </summary>
+public sealed class DiskFullStoreTests
+{
+    [DiskFullFact]
+    public async Task AddUsageEventsAsync_DiskFull_IsBusyAndDegradedUntilSpaceIsFreed()
+    {
+        // Arrange
+        var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", "full-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        await RunAsync("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", directory);
+        try
+        {
+            var store = new SqliteGatewayStore(Path.Combine(directory, "apigate.db"), new SecretProtector(null));
+            await using (store)
+            {
+                await store.InitializeAsync(CancellationToken.None);
+                var filler = Path.Combine(directory, "filler");
+                Fill(filler);
+                var start = new DateTimeOffset(2026, 5, 10, 8, 0, 0, TimeSpan.Zero);
+                var batch = Enumerable.Range(0, 500)
+                    .Select(i => UsageStoreTests.Event("usr_1", start.AddSeconds(i), path: "/items/" + new string('x', 400) + i))
+                    .ToArray();
+
+                // Act
+                var full = await Assert.ThrowsAsync<StoreBusyException>(() => store.AddUsageEventsAsync(batch, RawUsageEvents.All, CancellationToken.None));
+                var whileFull = await store.CheckAsync(CancellationToken.None);
+                File.Delete(filler);
+                await store.AddUsageEventsAsync(batch, RawUsageEvents.All, CancellationToken.None);
+                var afterwards = await store.CheckAsync(CancellationToken.None);
+
+                // Assert
+                Assert.Contains("is full", full.Message, StringComparison.Ordinal);
+                Assert.Equal(StoreCheck.Full, whileFull.State);
+                Assert.Contains(directory, whileFull.Reason, StringComparison.Ordinal);
+                Assert.True(afterwards.IsOk, afterwards.Reason);
+                Assert.Equal(500, (await store.GetRecentUsageAsync("usr_1", 1000, CancellationToken.None)).Count);
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            await RunAsync("umount", directory);
+            Directory.Delete(directory);
+        }
+    }
+
+    /// <summary>Writes zeros to <paramref name="path"/> until the file system has no space left.</summary>
+    private static void Fill(string path)
+    {
+        using var file = new FileStream(path, FileMode.CreateNew);
+        var block = new byte[4096];
+        try
+        {
+            while (true)
+            {
+                file.Write(block);
+                file.Flush();
+            }
+        }
+        catch (IOException)
+        {
+            // no space left
+        }
+    }
+
+    private static async Task RunAsync(string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)}: {error}");
+    }
+}
+
+/// <summary>A <c>[Fact]</c> that needs to mount a small tmpfs (root): skipped with one line when it cannot.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class DiskFullFactAttribute : FactAttribute
+{
+    public DiskFullFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
+        {
+            Skip = "needs root on Linux to mount a small tmpfs that fills up";
+        }
+    }
+}
