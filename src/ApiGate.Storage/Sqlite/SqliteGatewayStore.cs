@@ -77,6 +77,13 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             return $"is not a SQLite file path or connection string ({ex.Message.Split(". ", 2)[0].TrimEnd('.')})";
         }
 
+        if (builder.Password.Length > 0)
+        {
+            // Read by the driver, but refused by the SQLite it ships (no encryption) only when the store is opened: after
+            // a management verb had created an empty file there, with a message naming neither the setting nor the store.
+            return "sets Password, but the SQLite library apigate ships cannot encrypt a database: remove Password (protect the file with its permissions)";
+        }
+
         return IsInMemory(builder) ? "names an in-memory database (:memory: or Mode=Memory), which nothing written to would outlive: name a file (e.g. apigate.db)" : null;
     }
 

@@ -68,6 +68,22 @@ public sealed class StoreCliTests : CliTestBase
         Assert.False(File.Exists(Path.Combine(TestDirectory, "x.db")));
     }
 
+    [Fact]
+    public async Task AnyVerb_DatabaseDsnWithPassword_RefusedNamingTheSettingWithoutCreatingTheFile()
+    {
+        // Arrange: SQLite as shipped cannot encrypt; the driver said so only on opening, after creating an empty file.
+        Environment["APIGATE_DATABASE_DSN"] = $"Data Source={Path.Combine(TestDirectory, "x.db")};Password=DsnPw4412";
+
+        // Act
+        var result = await RunAsync("users", "list");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: invalid configuration: database.dsn (from APIGATE_DATABASE_DSN): sets Password, ", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("DsnPw4412", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(TestDirectory, "x.db")));
+    }
+
     [Theory]
     [InlineData("", "is empty: name the new store (a SQLite file, or for postgres the connection string)")]
     [InlineData("   ", "is empty: name the new store (a SQLite file, or for postgres the connection string)")] // made a file named "   "
