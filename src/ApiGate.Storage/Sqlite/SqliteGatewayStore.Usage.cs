@@ -29,8 +29,9 @@ public sealed partial class SqliteGatewayStore
         {
             if (_usageWriter is null && FileProblem() is { } problem)
             {
-                // The first batch after the file went: say why, as every other write does (BeginWrite), not just that it cannot be opened.
-                throw new StoreUnavailableException(problem.Reason);
+                // The first batch after the file went: say why, as every other write does (BeginWrite), not just that it
+                // cannot be opened. Busy, not failed: the batch is held and tried again until the file is back.
+                throw new StoreBusyException(problem.Reason);
             }
 
             _usageWriter ??= new SqliteUsageWriter(await OpenAsync(cancellationToken));
@@ -55,6 +56,13 @@ public sealed partial class SqliteGatewayStore
                 transaction.Commit(); // no version bump: usage is not configuration
                 AfterCommit(transaction);
                 _diskFull = null;
+            }
+            catch (StoreUnavailableException ex) when (ex is not StoreBusyException && FileProblem() is not null)
+            {
+                // The file was deleted, moved or replaced (BeginWrite refused to write to the old one): held and tried
+                // again like a read-only file, not dropped after a few attempts — putting the file back heals it.
+                DisposeUsageWriter();
+                throw new StoreBusyException(ex.Message, ex);
             }
             catch (SqliteException ex) when (IsFull(ex))
             {

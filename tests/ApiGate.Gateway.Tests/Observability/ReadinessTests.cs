@@ -164,9 +164,44 @@ public sealed class ReadinessTests : GatewayTestBase
         // Assert
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("store_unavailable", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        var refused = Assert.IsType<ApiGate.Core.Storage.StoreUnavailableException>(usage);
+        var refused = Assert.IsType<ApiGate.Core.Storage.StoreBusyException>(usage); // held and retried, not dropped
         Assert.Contains("deleted or moved", refused.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Gateway.DatabasePath));
+    }
+
+    [Fact]
+    public async Task UsageRecorder_StoreFileMovedAwayWhileServing_HoldsTheEventsAndWritesThemOnceItIsBack()
+    {
+        // Arrange: a public route, so every proxied request is a usage event; the file goes while the gateway serves.
+        await Gateway.AddRouteAsync(new RouteInput { Name = "open", Path = "/open/*", Upstream = "backend", AuthRequired = false });
+        var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+        var before = recorder.Written;
+        var aside = Gateway.DatabasePath + ".aside";
+        File.Move(Gateway.DatabasePath, aside);
+
+        // Act: three requests while it is away; long enough for the recorder's three attempts (1 s apart) to fail.
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await Gateway.Client.GetAsync(Gateway.Url + "/open/" + i);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        for (var i = 0; i < 80 && recorder.Dropped == 0; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        var droppedWhileAway = recorder.Dropped;
+        File.Move(aside, Gateway.DatabasePath);
+        for (var i = 0; i < 200 && recorder.Written < before + 3; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        // Assert
+        Assert.Equal(0, droppedWhileAway);
+        Assert.Equal(before + 3, recorder.Written);
+        Assert.Equal(0, recorder.Dropped);
     }
 
     [Fact]
