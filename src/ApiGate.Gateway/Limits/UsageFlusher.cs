@@ -50,7 +50,16 @@ internal sealed partial class UsageFlusher(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await FlushAsync(cancellationToken);
+        try
+        {
+            await FlushAsync(cancellationToken);
+        }
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
+        {
+            // The stop's time ran out (the store stayed locked): the times are advisory, and a throw here cut the rest
+            // of the stop short (the store writer was never disposed) with a Critical "error occurred stopping" line.
+            LogFlushFailed(ex);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

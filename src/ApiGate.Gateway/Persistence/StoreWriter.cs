@@ -73,6 +73,7 @@ internal sealed partial class StoreWriter : IDisposable
                     Monitor.Pulse(_jobs); // the thread waits only when the queue is empty
                 }
 
+                job.CancelWhileQueued();
                 return job.Completion.Task;
             }
         }
@@ -121,6 +122,11 @@ internal sealed partial class StoreWriter : IDisposable
     /// <summary>Runs one write on this thread, again and again while the store is locked.</summary>
     private void Execute<T>(Job<T> job)
     {
+        if (!job.TryStart())
+        {
+            return; // cancelled while it waited in the queue: its caller has already been told
+        }
+
         var token = job.CancellationToken;
         long? waitingSince = null;
         try
@@ -174,12 +180,43 @@ internal sealed partial class StoreWriter : IDisposable
 
     private sealed class Job<T>(Func<CancellationToken, Task<T>> write, CancellationToken cancellationToken) : Job
     {
+        private const int Queued = 0, Running = 1, Cancelled = 2;
+        private int _state;
+        private CancellationTokenRegistration _registration;
+
         public Func<CancellationToken, Task<T>> Write { get; } = write;
 
         public CancellationToken CancellationToken { get; } = cancellationToken;
 
         // Continuations must not run on the writer thread: it has other writes to do.
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>
+        /// A write still queued when its token is cancelled completes as cancelled at once and never runs. Otherwise its
+        /// caller waited for every write ahead of it — a usage batch retried for as long as another process held the
+        /// database lock — whatever its own token said: a stop held that way outlived its shutdown timeout.
+        /// </summary>
+        public void CancelWhileQueued()
+        {
+            if (CancellationToken.CanBeCanceled)
+            {
+                _registration = CancellationToken.Register(static state =>
+                {
+                    var job = (Job<T>)state!;
+                    if (Interlocked.CompareExchange(ref job._state, Cancelled, Queued) == Queued)
+                    {
+                        job.Completion.TrySetCanceled(job.CancellationToken);
+                    }
+                }, this);
+            }
+        }
+
+        /// <summary>Whether the write may run (it was not cancelled while queued); from then on its token is checked between attempts.</summary>
+        public bool TryStart()
+        {
+            _registration.Dispose();
+            return Interlocked.CompareExchange(ref _state, Running, Queued) == Queued;
+        }
 
         public override void Execute(StoreWriter writer) => writer.Execute(this);
     }

@@ -38,6 +38,9 @@ internal sealed partial class UsageRecorder : BackgroundService
     /// <summary>At most one queue-full warning per interval, however many events are dropped.</summary>
     public static readonly TimeSpan DropWarningInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a stop cut short waits for the write in progress to give up (a SQLite write waits up to its busy timeout).</summary>
+    public static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
+
     private readonly UsageRing _ring;
     private readonly UsageEvent[] _batch = new UsageEvent[MaxBatchSize];
     private readonly IUsageStore _store;
@@ -120,6 +123,13 @@ internal sealed partial class UsageRecorder : BackgroundService
         // The host's shutdown timeout is the only thing that may cut the drain short.
         await using var abort = cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _abort);
         await base.StopAsync(cancellationToken);
+        if (cancellationToken.IsCancellationRequested && ExecuteTask is { IsCompleted: false } running)
+        {
+            // Cut short: the loop drops what is left and says so (5004) once the write in progress gives up, which a
+            // SQLite write notices only when its busy wait ends. Waited for (bounded), or the process exited first and
+            // the events were lost without a word.
+            await running.WaitAsync(AbortGrace, _timeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
 
         // The loop never ran when the recorder was not started, or was stopped before the thread pool got to it
         // (BackgroundService then cancels it unstarted): write what was queued here instead.

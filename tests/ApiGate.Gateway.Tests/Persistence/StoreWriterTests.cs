@@ -41,6 +41,42 @@ public sealed class StoreWriterTests
     }
 
     [Fact]
+    public async Task QueuedWrite_TokenCancelledWhileAnEarlierWriteHoldsTheThread_CancelledAtOnceAndNeverRuns()
+    {
+        // Arrange: the first write holds the thread, as a usage batch retried while another process holds the lock.
+        using var writer = TestStoreWriter.Create();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = writer.RunAsync(async _ =>
+        {
+            started.SetResult();
+            await gate.Task;
+            return 1;
+        }, CancellationToken.None);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        using var stop = new CancellationTokenSource();
+        var ran = false;
+        var queued = writer.RunAsync(_ =>
+        {
+            ran = true;
+            return Task.FromResult(2);
+        }, stop.Token);
+
+        // Act: a stop whose time is up (a hosted service's StopAsync, the final drain)
+        await stop.CancelAsync();
+        var outcome = await Record.ExceptionAsync(() => queued.WaitAsync(TimeSpan.FromSeconds(10)));
+        var firstStillRunning = !first.IsCompleted;
+        gate.SetResult();
+        await first;
+        await writer.RunAsync(_ => Task.FromResult(3), CancellationToken.None); // the queue moved past it
+
+        // Assert
+        Assert.IsType<TaskCanceledException>(outcome);
+        Assert.True(firstStillRunning);
+        Assert.False(ran);
+    }
+
+    [Fact]
     public async Task Dispose_QueuedWritesStillRun_LaterOnesFailWithObjectDisposed()
     {
         var writer = TestStoreWriter.Create();

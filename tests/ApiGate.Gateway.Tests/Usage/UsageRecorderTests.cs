@@ -287,6 +287,28 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         Assert.Equal(1, _logger.Count(5004));
     }
 
+    [Fact]
+    public async Task StopAsync_ShutdownTimeoutExpiresWhileTheWriteIsSlowToGiveUp_ReturnsOnlyOnceTheDropIsCountedAndLogged()
+    {
+        // Arrange: a write that notices its cancellation late, as a SQLite write blocked in its busy wait.
+        var store = new ScriptedStore(_temp.Store, hang: true, noticeLate: true);
+        var recorder = new UsageRecorder(store, _writer, TimeProvider.System, _logger);
+        for (var i = 0; i < 10; i++)
+        {
+            recorder.TryRecord(Event(i));
+        }
+
+        await recorder.StartAsync(CancellationToken.None);
+        await store.Entered.Task;
+
+        // Act: the process exits as soon as this returns
+        await recorder.StopAsync(new CancellationToken(canceled: true));
+
+        // Assert
+        Assert.Equal(10, recorder.Dropped);
+        Assert.Equal(1, _logger.Count(5004));
+    }
+
     private static UsageEvent Event(int i) => new()
     {
         UserId = "usr_1",
@@ -309,7 +331,7 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         (await _temp.Store.GetUsageSummaryAsync("usr_1", Start.AddDays(-1), Start.AddDays(1), CancellationToken.None)).Requests;
 
     /// <summary>Passes writes to the real store, recording batch sizes; can fail the first writes or hang until cancelled.</summary>
-    private sealed class ScriptedStore(IUsageStore inner, int failures = 0, bool hang = false) : IUsageStore
+    private sealed class ScriptedStore(IUsageStore inner, int failures = 0, bool hang = false, bool noticeLate = false) : IUsageStore
     {
         private int _attempts;
 
@@ -326,7 +348,15 @@ public sealed class UsageRecorderTests : IAsyncLifetime
             Entered.TrySetResult();
             if (hang)
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+                catch (OperationCanceledException) when (noticeLate)
+                {
+                    await Task.Delay(200, CancellationToken.None);
+                    throw;
+                }
             }
 
             if (Interlocked.Increment(ref _attempts) <= failures)
