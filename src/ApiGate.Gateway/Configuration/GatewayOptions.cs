@@ -32,6 +32,14 @@ public sealed class GatewayOptions
     /// </summary>
     public bool InlineScheduling { get; set; }
 
+    /// <summary>
+    /// <c>APIGATE_SERVER_SHUTDOWN_TIMEOUT</c>: how long a graceful stop (SIGTERM, Ctrl+C) lets requests in flight finish
+    /// before their connections are closed; default 30 s, at most 1 h. Open SSE streams and WebSockets do not wait for
+    /// it: the stop ends them when it begins (docs/forwarding.md). Set it below the orchestrator's grace period (e.g.
+    /// Kubernetes' <c>terminationGracePeriodSeconds</c>) so usage is written before a forced kill.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary><c>APIGATE_DATABASE_DRIVER</c>: <c>sqlite</c> (default) or <c>postgres</c> (several instances on one database, docs/scaling.md).</summary>
     public string DatabaseDriver { get; set; } = "sqlite";
 

@@ -76,6 +76,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("database.dsn", postgresDsn);
         }
 
+        if (o.ShutdownTimeout < TimeSpan.FromSeconds(1) || o.ShutdownTimeout > TimeSpan.FromHours(1))
+        {
+            yield return ("server.shutdown_timeout", "must be between 1s and 1h");
+        }
+
         if (o.StoreBusyTimeout < TimeSpan.FromSeconds(1))
         {
             yield return ("database.busy_timeout", "must be at least 1s");

@@ -14,6 +14,7 @@ internal sealed record GatewayError(int Status, string Code, string Title, strin
     public static readonly GatewayError UpstreamTimeout = new(504, "upstream_timeout", "Gateway Timeout", "The upstream did not answer within its timeout.");
     public static readonly GatewayError UpstreamUnavailable = new(503, "upstream_unavailable", "Service Unavailable", "The upstream is disabled or has no healthy target.");
     public static readonly GatewayError NotReady = new(503, "not_ready", "Service Unavailable", "The gateway has not loaded its configuration yet.");
+    public static readonly GatewayError Stopping = new(503, "stopping", "Service Unavailable", "The gateway is stopping; try again, or another instance.");
     public static readonly GatewayError NotFound = new(404, "not_found", "Not Found", "This gateway endpoint does not exist.");
 
     public static GatewayError TransformError(string detail) => new(500, "transform_error", "Internal Server Error", detail);

@@ -20,7 +20,8 @@ namespace ApiGate.Gateway.Forwarding;
 /// Metering, the quota lease and the usage event are <see cref="MeterStep"/>'s, after the exchange.
 /// </summary>
 internal sealed partial class ForwardStep(
-    IHttpForwarder forwarder, ResponseBodyTransformer responseBodies, TimeoutSources timeouts, GatewayOptions options, ILogger<ForwardStep> logger) : IRequestStep
+    IHttpForwarder forwarder, ResponseBodyTransformer responseBodies, TimeoutSources timeouts, OpenStreams streams, GatewayOptions options,
+    ILogger<ForwardStep> logger) : IRequestStep
 {
     /// <summary>Streams an HTTP/2 upstream connection is taken to carry at once when the gateway judges whether a request queued.</summary>
     private const int Http2StreamsPerConnection = 100;
@@ -48,6 +49,21 @@ internal sealed partial class ForwardStep(
         // same value, so long-lived streams are not cut while bytes flow. The source is pooled: it goes back (reset)
         // once the exchange is over.
         var total = request.Route.Definition.Protocol == RouteProtocol.Http ? timeouts.Rent(upstream.Timeout) : null;
+        // An event stream or a WebSocket has no end of its own: the stop ends it (OpenStreams) — an event stream as if
+        // the upstream had (StopEndedContent), a WebSocket by closing it — and none starts once the stop has begun.
+        // http_stream responses end by themselves, so they drain like any other request.
+        var sse = request.Route.Definition.Protocol == RouteProtocol.Sse;
+        var endless = sse || request.Route.Definition.Protocol == RouteProtocol.Websocket;
+        if (endless)
+        {
+            if (streams.Ending)
+            {
+                return await request.RejectAsync(GatewayError.Stopping);
+            }
+
+            streams.Opened();
+        }
+
         var requestConfig = total is null ? upstream.RequestConfig : upstream.HttpRequestConfig;
         // An event stream or a WebSocket through an HTTP/1.1 upstream goes on a connection of its own that holds no
         // buffer while idle (UpstreamClientPool.GetStreaming).
@@ -79,7 +95,8 @@ internal sealed partial class ForwardStep(
                 try
                 {
                     error = await forwarder.SendAsync(context, target.Origin, client, requestConfig,
-                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest), total?.Token ?? default);
+                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, sse ? streams.Token : default),
+                        total?.Token ?? (endless && !sse ? streams.Token : default));
                     if (error == ForwarderError.None)
                     {
                         request.ReachedBackend = true;
@@ -90,8 +107,8 @@ internal sealed partial class ForwardStep(
                         request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception);
                     }
 
-                    outcome = request.TransformFailure is not null
-                        ? TargetOutcome.Neutral // the gateway's response transform failed: nothing to hold against the target
+                    outcome = request.TransformFailure is not null || (endless && streams.Ending)
+                        ? TargetOutcome.Neutral // the gateway's response transform failed, or its stop ended the stream: nothing to hold against the target
                         : RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true,
                             request.Meter?.HeldUpByClient == true || queuedForConnection);
                 }
@@ -101,7 +118,7 @@ internal sealed partial class ForwardStep(
                 }
 
                 // At most one retry, on another target, when nothing can have been done twice.
-                if (request.Attempts > 1 || error == ForwarderError.None || context.RequestAborted.IsCancellationRequested
+                if (request.Attempts > 1 || error == ForwarderError.None || context.RequestAborted.IsCancellationRequested || (endless && streams.Ending)
                     || !RetryRules.CanRetry(error, exception, RetryRules.MethodAsSeenUpstream(context.Request, ForwardingTransformer.OverriddenMethod(request)),
                         request.Meter?.RequestBytesRead ?? 0, context.Response.HasStarted, request.Meter?.IsTunnel == true)
                     || total?.IsCancellationRequested == true
@@ -118,6 +135,11 @@ internal sealed partial class ForwardStep(
             if (error == ForwarderError.None)
             {
                 return true;
+            }
+
+            if (endless && streams.Ending && context.Response.HasStarted)
+            {
+                return true; // ended by the stop (OpenStreams): recorded as it went, not an upstream failure
             }
 
             var totalFired = total?.IsCancellationRequested == true;
@@ -158,6 +180,11 @@ internal sealed partial class ForwardStep(
             if (total is not null)
             {
                 timeouts.Return(total);
+            }
+
+            if (endless)
+            {
+                streams.Closed();
             }
         }
     }

@@ -16,7 +16,10 @@ namespace ApiGate.Gateway.Forwarding;
 /// hop-by-hop ones); on top of that the destination URI (upstream base path + rewritten path + query), identity-header
 /// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
 /// </summary>
-internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null) : HttpTransformer
+/// <param name="streamStop">For an event stream: ends the upstream's body when the gateway's stop begins (<see cref="StopEndedContent"/>).</param>
+internal sealed class ForwardingTransformer(
+    GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null, CancellationToken streamStop = default)
+    : HttpTransformer
 {
     private const string EntitlementPrefix = "X-Entitlement-";
 
@@ -262,6 +265,11 @@ internal sealed class ForwardingTransformer(GatewayRequest request, bool allowUn
         }
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (proxyResponse is not null && streamStop.CanBeCanceled)
+        {
+            proxyResponse.Content = new StopEndedContent(proxyResponse.Content, streamStop); // after its headers were copied
+        }
+
         var responseHeaders = httpContext.Response.Headers;
         if (proxyResponse is not null)
         {

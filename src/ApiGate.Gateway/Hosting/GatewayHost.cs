@@ -137,6 +137,8 @@ public static class GatewayHost
 
         services.AddSingleton<ResponseBodyTransformer>();
         services.AddSingleton<TimeoutSources>();
+        services.AddSingleton<OpenStreams>();
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         services.AddSingleton(sp => new GatewayEnvironment(
             sp.GetRequiredService<TimeProvider>(),
             options.TransformEnvAllow.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),

@@ -116,6 +116,8 @@ public sealed class SettingsTests : CliTestBase
     [InlineData("APIGATE_AUTH_KEY_PREFIX", "agt_", "auth.key_prefix (from APIGATE_AUTH_KEY_PREFIX): 'agt_' is reserved for admin tokens")]
     [InlineData("APIGATE_SERVER_HOST", "gateway.internal", "server.host (from APIGATE_SERVER_HOST): 'gateway.internal' is not an IP address, localhost or 0.0.0.0")]
     [InlineData("APIGATE_LOG_LEVEL", "loud", "log.level (from APIGATE_LOG_LEVEL): 'loud' is not one of trace, debug, info, warn, error")]
+    [InlineData("APIGATE_SERVER_SHUTDOWN_TIMEOUT", "500ms", "server.shutdown_timeout (from APIGATE_SERVER_SHUTDOWN_TIMEOUT): must be between 1s and 1h")]
+    [InlineData("APIGATE_SERVER_SHUTDOWN_TIMEOUT", "2h", "server.shutdown_timeout (from APIGATE_SERVER_SHUTDOWN_TIMEOUT): must be between 1s and 1h")]
     public async Task Serve_InvalidSettingFromEnvironment_FailsAtStartNamingSettingAndVariable_BeforeOpeningTheStore(string variable, string value, string expected)
     {
         // Arrange

@@ -102,6 +102,13 @@ internal sealed class TestUpstream : IAsyncDisposable
             case "sse":
                 await SseAsync(context);
                 return;
+            case "endless-sse":
+                // One event, then nothing until the gateway closes the connection.
+                context.Response.ContentType = "text/event-stream";
+                await context.Response.WriteAsync("event: first\ndata: one\n\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                return;
             case "ws":
                 await WebSocketEchoAsync(context);
                 return;
