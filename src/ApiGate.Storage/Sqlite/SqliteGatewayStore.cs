@@ -139,11 +139,22 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         await using var connection = new SqliteConnection(_createConnectionString);
         await connection.OpenAsync(cancellationToken);
         await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
+        var applied = new List<(int, string)>();
+        // A store that is up to date is only read: a start then needs no write lock, so it is not held up (or refused
+        // after the busy timeout) by another process writing, such as a CLI command or a backup.
+        var present = await ScalarAsync(connection, null, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", cancellationToken) > 0
+            ? await ScalarAsync(connection, null, "SELECT COUNT(*) FROM schema_migrations WHERE version <= @Last", cancellationToken, new { Last = SqliteMigrations.All[^1].Version })
+            : -1;
+        if (present == SqliteMigrations.All.Length)
+        {
+            MigrationsApplied = applied;
+            SchemaVersion = await RefuseNewerSchemaAsync(connection, SqliteMigrations.All[^1].Version, cancellationToken);
+            return;
+        }
+
         await ExecuteAsync(connection, null,
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);",
             cancellationToken);
-
-        var applied = new List<(int, string)>();
         foreach (var (version, name, sql) in SqliteMigrations.All)
         {
             // BEGIN IMMEDIATE: two processes starting together must not both apply a migration.

@@ -93,6 +93,41 @@ public sealed class StoreLockTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task Start_WhileAnotherConnectionHoldsTheWriteLock_UpToDateStoreStartsAndServes()
+    {
+        // Arrange: a key used once, then the gateway stopped; another connection takes the write lock.
+        var (key, user, _) = await Gateway.CreateKeyAsync("restart@example.com", new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 1000 });
+        Assert.Equal(HttpStatusCode.OK, await ProxyAsync(key));
+        await Gateway.StopAsync();
+        await using var holder = new SqliteConnection($"Data Source={Gateway.DatabasePath};Pooling=False");
+        await holder.OpenAsync();
+        await using (var exclusive = holder.CreateCommand())
+        {
+            exclusive.CommandText = "BEGIN EXCLUSIVE";
+            await exclusive.ExecuteNonQueryAsync();
+        }
+
+        // Act: a gateway starts on the same store (nothing to migrate) while the lock is held, and serves the key.
+        await using var restarted = await TestGateway.StartAsync(options => options.StoreBusyTimeout = TimeSpan.FromSeconds(1), directory: Gateway.Directory);
+        using var request = new HttpRequestMessage(HttpMethod.Get, restarted.Url + "/private/json");
+        request.Headers.Add("X-API-Key", key);
+        using var response = await restarted.Client.SendAsync(request);
+        Assert.Empty(restarted.Store.MigrationsApplied);
+        await using (var rollback = holder.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            await rollback.ExecuteNonQueryAsync();
+        }
+
+        // Assert: served during the lock, and its usage written once the lock is gone.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var recorder = restarted.Service<UsageRecorder>();
+        await WaitUntilAsync(() => recorder.Written >= 1);
+        var period = QuotaPeriod.StartOf(DateTimeOffset.UtcNow);
+        Assert.Equal(2, (await restarted.Store.GetUsageSummaryAsync(user.Id, period, period.AddMonths(1), CancellationToken.None)).Requests);
+    }
+
+    [Fact]
     public async Task AdminWrite_WhileAnotherConnectionHoldsTheWriteLock_Answers503StoreBusyNamingTheStore()
     {
         // Arrange
