@@ -41,13 +41,19 @@ internal static class ClientFaults
             return null;
         }
 
-        return Find<BadHttpRequestException>(exception)?.StatusCode switch
-        {
-            StatusCodes.Status408RequestTimeout => BodyTimeout,
-            StatusCodes.Status413PayloadTooLarge => BodyTooLarge,
-            _ => InvalidBody,
-        };
+        return OfBody(Find<BadHttpRequestException>(exception));
     }
+
+    /// <summary>
+    /// The client's error for a request body the server refused while it was read (<paramref name="refusal"/>: too slow,
+    /// too large, malformed or ended early; null: it could not be read for another reason on the client's side).
+    /// </summary>
+    public static GatewayError OfBody(BadHttpRequestException? refusal) => refusal?.StatusCode switch
+    {
+        StatusCodes.Status408RequestTimeout => BodyTimeout,
+        StatusCodes.Status413PayloadTooLarge => BodyTooLarge,
+        _ => InvalidBody,
+    };
 
     private static T? Find<T>(Exception? exception)
         where T : Exception

@@ -80,7 +80,25 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, ILogg
             return await request.RejectAsync(TooLarge);
         }
 
-        var (body, _) = await JsonBodies.ReadBoundedAsync(http.Body, options.TransformMaxBodyBytes, request.HttpContext.RequestAborted);
+        byte[]? body;
+        try
+        {
+            (body, _) = await JsonBodies.ReadBoundedAsync(http.Body, options.TransformMaxBodyBytes, request.HttpContext.RequestAborted);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // The client's body is malformed, ended early or came too slowly (the server refused it as it was read): the
+            // client's error, answered as on every route (docs/forwarding.md, "Client faults"), not an unhandled 500.
+            LogBodyRefused(request.Route.Definition.Id, request.RequestId, ex.StatusCode);
+            return await request.RejectAsync(Forwarding.ClientFaults.OfBody(ex));
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The client went away while sending its body: nobody to answer (recorded as 499), nothing was forwarded.
+            request.HttpContext.Abort();
+            return false;
+        }
+
         if (body is null)
         {
             return await request.RejectAsync(TooLarge);
@@ -104,6 +122,9 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, ILogg
         http.Headers.Remove("Transfer-Encoding");
         return true;
     }
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Request {RequestId} on route {RouteId}: the server refused the request body being read for the body transform (status {Status}); answered as the client's error")]
+    private partial void LogBodyRefused(string routeId, string requestId, int status);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Path rewrite of route {RouteId} failed for request {RequestId}: {Reason}")]
     private partial void LogRewriteFailed(string routeId, string requestId, string reason);

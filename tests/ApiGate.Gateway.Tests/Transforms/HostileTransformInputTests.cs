@@ -15,7 +15,15 @@ namespace ApiGate.Gateway.Tests.Transforms;
 /// </summary>
 public sealed class HostileTransformInputTests : GatewayTestBase
 {
-    private protected override void Configure(GatewayOptions options) => options.TransformMaxBodyBytes = 64 * 1024;
+    private readonly StringWriter _log = new();
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.TransformMaxBodyBytes = 64 * 1024;
+        options.LogFormat = "json";
+        options.LogLevel = "info";
+        options.LogWriter = TextWriter.Synchronized(_log);
+    }
 
     private protected override Task SetUpAsync() => Gateway.AddUpstreamAsync("backend", Upstream.Url);
 
@@ -177,6 +185,56 @@ public sealed class HostileTransformInputTests : GatewayTestBase
         Assert.Contains("bad_request", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.True(response.Headers.Contains("X-Request-ID"));
         Assert.Equal(0, Upstream.Served);
+    }
+
+    [Fact]
+    public async Task RequestBodyWithBrokenChunking_OnRouteThatEditsIt_400InvalidRequestBody_NothingForwarded()
+    {
+        // Arrange
+        await Gateway.AddRouteAsync(new RouteInput { Name = "edited", Path = "/edited/*", Upstream = "backend", RequestTransform = """{"body":{"json":{"inject":{"x":"1"}}}}""" });
+
+        // Act: a chunk size that is not hexadecimal, in the body the transform reads.
+        var response = await RawHttp.SendAsync(Gateway.Url, Encoding.ASCII.GetBytes(
+            "POST /edited/echo-body HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nContent-Type: application/json\r\nX-Request-ID: broken-chunks\r\n"
+            + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"));
+        await Gateway.StopAsync();
+
+        // Assert: the client's error as on every route, with the request id; logged as such, not as an unhandled 500.
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_request_body", response.ErrorCode);
+        Assert.Equal("broken-chunks", response.Headers["X-Request-ID"]);
+        Assert.Equal(0, Upstream.Served);
+        var line = Assert.Single(Observability.AccessLogTests.AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == "broken-chunks");
+        Assert.Equal(400, line.GetProperty("Status").GetInt32());
+        Assert.Equal("invalid_request_body", line.GetProperty("Error").GetString());
+        Assert.DoesNotContain("unhandled exception", _log.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task RequestBodyCutOffByTheClient_OnRouteThatEditsIt_Recorded499_NothingForwarded()
+    {
+        // Arrange
+        await Gateway.AddRouteAsync(new RouteInput { Name = "edited", Path = "/edited/*", Upstream = "backend", RequestTransform = """{"body":{"json":{"inject":{"x":"1"}}}}""" });
+
+        // Act: one chunk of the body, then the client resets the connection.
+        using (var client = new System.Net.Sockets.TcpClient())
+        {
+            var uri = new Uri(Gateway.Url);
+            await client.ConnectAsync(uri.Host, uri.Port);
+            await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(
+                "POST /edited/echo-body HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nX-Request-ID: cut-off\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n"));
+            await Task.Delay(200);
+            client.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+        }
+
+        // Assert: recorded as a client that went away, nothing forwarded, no unhandled exception.
+        Assert.True(await Balancing.BalancingTestBase.EventuallyAsync(
+            () => Observability.AccessLogTests.AccessLines(_log.ToString()).Any(a => a.GetProperty("RequestId").GetString() == "cut-off"), TimeSpan.FromSeconds(20)));
+        await Gateway.StopAsync();
+        var line = Assert.Single(Observability.AccessLogTests.AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == "cut-off");
+        Assert.Equal(499, line.GetProperty("Status").GetInt32());
+        Assert.Equal(0, Upstream.Served);
+        Assert.DoesNotContain("unhandled exception", _log.ToString(), StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>An HTTP/1.1 200 with a JSON body, its length counted in UTF-8 bytes.</summary>
