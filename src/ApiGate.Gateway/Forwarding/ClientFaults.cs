@@ -33,7 +33,9 @@ internal static class ClientFaults
     {
         if (timedOutOnClient)
         {
-            return error is ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient ? ReadTimeout : BodyTimeout;
+            return error is ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeActivityTimeout
+                ? ReadTimeout
+                : BodyTimeout;
         }
 
         if (error is not (ForwarderError.RequestBodyClient or ForwarderError.UpgradeRequestClient))

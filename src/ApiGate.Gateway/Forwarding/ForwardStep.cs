@@ -147,7 +147,11 @@ internal sealed partial class ForwardStep(
             // as UpgradeActivityTimeout (WebSocket) or as the read from the upstream being canceled.
             var timedOut = error == ForwarderError.RequestTimedOut || totalFired || error == ForwarderError.UpgradeActivityTimeout
                 || (total is null && error == ForwarderError.ResponseBodyDestination && exception is OperationCanceledException);
-            var timedOutOnClient = totalFired && request.Meter?.HeldUpByClient == true;
+            // The timeout fired while the gateway waited on the client: the http bound, or on a stream the idle timeout,
+            // which YARP reports as the client's side failing (its body not arriving, the response or a tunnel's data not
+            // being taken) — told apart from a client that went away by the cancelled wait on the client's own stream.
+            var timedOutOnClient = request.Meter?.HeldUpByClient == true
+                && (totalFired || (total is null && error is ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeActivityTimeout));
             if (outcome != TargetOutcome.Failure && !timedOutOnClient
                 && (context.RequestAborted.IsCancellationRequested || error is ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient))
             {

@@ -70,9 +70,11 @@ internal sealed class ExchangeMeter
 
     /// <summary>
     /// True when a read from or a write to the client was cancelled while it waited: a bound on the exchange fired
-    /// while the gateway was held up by the client (sending its body or reading the response too slowly).
+    /// while the gateway was held up by the client (sending its body or reading the response too slowly). For a tunnel
+    /// only a write counts: its read from the client waits whenever the client has nothing to say.
     /// </summary>
-    public bool HeldUpByClient => Request?.CanceledWhileWaiting == true || Response.CanceledWhileWaiting;
+    public bool HeldUpByClient => Request?.CanceledWhileWaiting == true || Response.CanceledWhileWaiting
+        || (Upgrade?.Stream ?? ExtendedConnect?.Stream)?.WriteCanceledWhileWaiting == true;
 
     /// <summary>Wraps the exchange's streams; <see cref="Stop"/> puts the originals back.</summary>
     public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt) =>

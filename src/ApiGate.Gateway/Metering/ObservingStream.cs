@@ -23,7 +23,16 @@ internal abstract class ObservingStream(Stream inner) : Stream
     /// True once a read, write or flush on the inner stream was cancelled while it waited: the exchange was then held
     /// up by this side (for the client's streams, a client sending or reading too slowly), not by the other.
     /// </summary>
-    public bool CanceledWhileWaiting { get; private set; }
+    public bool CanceledWhileWaiting => ReadCanceledWhileWaiting || WriteCanceledWhileWaiting;
+
+    /// <summary>True once a read from the inner stream was cancelled while it waited for data.</summary>
+    public bool ReadCanceledWhileWaiting { get; private set; }
+
+    /// <summary>
+    /// True once a write or flush to the inner stream was cancelled while it waited: the peer was not taking data (for
+    /// a tunnel, which is read and written at once, this is the direction that tells a client not reading).
+    /// </summary>
+    public bool WriteCanceledWhileWaiting { get; private set; }
 
     public override Task FlushAsync(CancellationToken cancellationToken)
     {
@@ -50,7 +59,7 @@ internal abstract class ObservingStream(Stream inner) : Stream
         }
         catch (OperationCanceledException)
         {
-            CanceledWhileWaiting = true;
+            ReadCanceledWhileWaiting = true;
             throw;
         }
 
@@ -98,7 +107,7 @@ internal abstract class ObservingStream(Stream inner) : Stream
         }
         catch (OperationCanceledException)
         {
-            CanceledWhileWaiting = true;
+            WriteCanceledWhileWaiting = true;
             throw;
         }
     }

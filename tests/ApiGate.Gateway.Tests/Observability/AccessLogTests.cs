@@ -170,6 +170,95 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.Equal("upstream_timeout", line.GetProperty("Error").GetString());
     }
 
+    [Fact]
+    public async Task StreamTheClientDoesNotRead_CutByItsIdleTimeout_AccessLineSaysRequestTimeout()
+    {
+        // Arrange: a streamed download far larger than the socket buffers, on a route with a 1 s idle timeout.
+        await Gateway.AddUpstreamAsync("big", Upstream.Url, new UpstreamInput { Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "big", Path = "/big/*", Upstream = "big", Protocol = "http_stream" });
+
+        // Act: the client asks for it and never reads; the gateway cuts the stream once nothing has moved for 1 s.
+        using var client = await SendAndNeverReadAsync("GET /big/download?bytes=268435456 HTTP/1.1\r\nHost: gw\r\nX-Request-ID: unread-stream\r\n\r\n"u8.ToArray());
+        var line = await AccessLineAsync("unread-stream");
+
+        // Assert: the client's fault, recorded as such — not a plain success, and not the upstream's timeout.
+        Assert.Equal(200, line.GetProperty("Status").GetInt32());
+        Assert.Equal("request_timeout", line.GetProperty("Error").GetString());
+    }
+
+    [Fact]
+    public async Task WebSocketTheClientDoesNotRead_CutByItsIdleTimeout_AccessLineSaysRequestTimeout()
+    {
+        // Arrange: an echo upstream on a websocket route with a 1 s idle timeout.
+        await Gateway.AddUpstreamAsync("echo-ws", Upstream.Url, new UpstreamInput { Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "echo-ws", Path = "/echows/*", Upstream = "echo-ws", Protocol = "websocket" });
+
+        // Act: the client opens the socket and sends 16 MB of messages that are echoed back, without ever reading.
+        var frame = new byte[14 + 65536]; // header: 2 bytes, a 64-bit length, a 4-byte mask (all zero); then the payload
+        frame[0] = 0x82; // FIN, binary
+        frame[1] = 0x80 | 127; // masked, 64-bit length
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), 65536);
+        using var client = await SendAndNeverReadAsync(System.Text.Encoding.ASCII.GetBytes(
+            "GET /echows/ws HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Request-ID: unread-ws\r\n\r\n"));
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                for (var i = 0; i < 256; i++)
+                {
+                    await client.GetStream().WriteAsync(frame);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+            {
+                // the gateway cut the connection while this side was still sending
+            }
+        });
+        var line = await AccessLineAsync("unread-ws");
+
+        // Assert
+        Assert.Equal(101, line.GetProperty("Status").GetInt32());
+        Assert.Equal("request_timeout", line.GetProperty("Error").GetString());
+    }
+
+    [Fact]
+    public async Task StreamRequestBodyTheClientStalls_CutByItsIdleTimeout_408RequestTimeout()
+    {
+        // Arrange: an SSE route (its own HTTP/1.1 client) with a 1 s idle timeout.
+        await Gateway.AddUpstreamAsync("events", Upstream.Url, new UpstreamInput { Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "events", Protocol = "sse" });
+
+        // Act: a prompt that promises 100 bytes and sends 10, then waits.
+        var response = await RawHttp.SendAsync(Gateway.Url,
+            "POST /events/sse HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\nX-Request-ID: stalled-prompt\r\n\r\n0123456789"u8.ToArray());
+        var line = await AccessLineAsync("stalled-prompt");
+
+        // Assert: the body came too slowly — not a malformed one.
+        Assert.Equal(408, response.Status);
+        Assert.Equal("request_timeout", response.ErrorCode);
+        Assert.Equal(408, line.GetProperty("Status").GetInt32());
+        Assert.Equal("request_timeout", line.GetProperty("Error").GetString());
+    }
+
+    /// <summary>Sends <paramref name="request"/> on a connection with a small receive buffer whose data is never read.</summary>
+    private async Task<System.Net.Sockets.TcpClient> SendAndNeverReadAsync(byte[] request)
+    {
+        var client = new System.Net.Sockets.TcpClient { ReceiveBufferSize = 4096 };
+        var uri = new Uri(Gateway.Url);
+        await client.ConnectAsync(uri.Host, uri.Port);
+        await client.GetStream().WriteAsync(request);
+        return client;
+    }
+
+    /// <summary>The access line of <paramref name="requestId"/>, once written (bounded wait).</summary>
+    private async Task<JsonElement> AccessLineAsync(string requestId)
+    {
+        Assert.True(await Balancing.BalancingTestBase.EventuallyAsync(
+            () => AccessLines(_log.ToString()).Any(a => a.GetProperty("RequestId").GetString() == requestId), TimeSpan.FromSeconds(60)));
+        return Assert.Single(AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == requestId);
+    }
+
     /// <summary>The <c>State</c> of each JSON line in the access-log category.</summary>
     internal static List<JsonElement> AccessLines(string output)
     {
