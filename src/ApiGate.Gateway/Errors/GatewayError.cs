@@ -9,6 +9,13 @@ internal sealed record GatewayError(int Status, string Code, string Title, strin
     /// <summary>The <c>WWW-Authenticate</c> challenge sent with a 401 for a bearer token (RFC 6750).</summary>
     public string? WwwAuthenticate { get; init; }
 
+    /// <summary>
+    /// The client's request body could not be read to its end (malformed, stalled, too large): the HTTP/1.x connection is
+    /// closed after the answer (<c>Connection: close</c>, as RFC 9110 §15.5.9 asks of a 408) instead of the rest of the
+    /// body being waited for or read as the next request.
+    /// </summary>
+    public bool ClosesConnection { get; init; }
+
     public static readonly GatewayError RouteNotFound = new(404, "route_not_found", "Not Found", "No route matches this request.");
     public static readonly GatewayError UpstreamError = new(502, "upstream_error", "Bad Gateway", "The upstream refused, reset or could not be reached.");
     public static readonly GatewayError UpstreamTimeout = new(504, "upstream_timeout", "Gateway Timeout", "The upstream did not answer within its timeout.");

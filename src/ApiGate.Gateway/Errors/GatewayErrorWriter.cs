@@ -49,6 +49,12 @@ internal static class GatewayErrorWriter
             response.Headers.WWWAuthenticate = challenge;
         }
 
+        if (error.ClosesConnection && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol)))
+        {
+            // Also keeps the server from draining a body it can no longer read (a cancelled read leaves it unusable).
+            response.Headers.Connection = "close";
+        }
+
         response.ContentType = ContentType;
         response.Headers.CacheControl = "no-store";
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);

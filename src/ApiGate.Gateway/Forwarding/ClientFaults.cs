@@ -13,13 +13,13 @@ namespace ApiGate.Gateway.Forwarding;
 internal static class ClientFaults
 {
     public static readonly GatewayError InvalidBody = new(400, "invalid_request_body", "Bad Request",
-        "The request body could not be read: it is malformed or ended early.");
+        "The request body could not be read: it is malformed or ended early.") { ClosesConnection = true };
 
     public static readonly GatewayError BodyTimeout = new(408, "request_timeout", "Request Timeout",
-        "The request body arrived too slowly.");
+        "The request body arrived too slowly.") { ClosesConnection = true };
 
     public static readonly GatewayError BodyTooLarge = new(413, "request_too_large", "Content Too Large",
-        "The request body is larger than the gateway accepts.");
+        "The request body is larger than the gateway accepts.") { ClosesConnection = true };
 
     /// <summary>Recorded (access log, metrics) when the response was cut because the client read it too slowly.</summary>
     public static readonly GatewayError ReadTimeout = new(408, "request_timeout", "Request Timeout",

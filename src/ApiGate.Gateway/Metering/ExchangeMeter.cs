@@ -18,7 +18,7 @@ internal sealed class ExchangeMeter
     private readonly IHttpExtendedConnectFeature? _connectFeature;
     private readonly long _started;
 
-    private ExchangeMeter(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt)
+    private ExchangeMeter(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt, bool serverBody)
     {
         _started = Stopwatch.GetTimestamp();
         StartedAt = startedAt;
@@ -28,7 +28,11 @@ internal sealed class ExchangeMeter
         // ended with its headers) reads as empty: nothing to count or capture, so its stream is not wrapped.
         if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true)
         {
-            Request = new MeteredStream(_requestBody, countEvents: false, rule.NeedsRequestBody ? captureLimit : 0);
+            // An HTTP/1.x body still the server's is read from its pipe, so a timeout's cancelled read leaves it usable.
+            var body = serverBody && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
+                ? new RequestBodyReaderStream(context.Request.BodyReader)
+                : _requestBody;
+            Request = new MeteredStream(body, countEvents: false, rule.NeedsRequestBody ? captureLimit : 0);
             context.Request.Body = Request;
         }
 
@@ -77,8 +81,9 @@ internal sealed class ExchangeMeter
         || (Upgrade?.Stream ?? ExtendedConnect?.Stream)?.WriteCanceledWhileWaiting == true;
 
     /// <summary>Wraps the exchange's streams; <see cref="Stop"/> puts the originals back.</summary>
-    public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt) =>
-        new(context, rule, countEvents, captureLimit, startedAt);
+    /// <param name="serverBody">The request body is still the server's own (no body transform replaced it).</param>
+    public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt, bool serverBody = true) =>
+        new(context, rule, countEvents, captureLimit, startedAt, serverBody);
 
     /// <summary>Status 499 (nginx's "client closed request") stands for a client that went away before any answer.</summary>
     public const int ClientClosedRequest = 499;

@@ -69,6 +69,9 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// </summary>
     public bool ReachedBackend { get; set; }
 
+    /// <summary>True once a body transform replaced the client's request body with the edited one (RequestTransformStep).</summary>
+    public bool BodyReplaced { get; set; }
+
     /// <summary>The request-transform blocks that apply to this request (null: none), for the transformer.</summary>
     public Core.Transforms.RequestOperations[]? RequestOperations { get; set; }
 

@@ -21,7 +21,7 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
         request.Meter = ExchangeMeter.Start(request.HttpContext, request.Policies.Metering,
-            countEvents: request.Route.Definition.Protocol == RouteProtocol.Sse, _captureLimit, timeProvider.GetUtcNow());
+            countEvents: request.Route.Definition.Protocol == RouteProtocol.Sse, _captureLimit, timeProvider.GetUtcNow(), serverBody: !request.BodyReplaced);
         return ValueTask.FromResult(true);
     }
 

@@ -118,6 +118,7 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, ILogg
 
         var bytes = JsonBodies.Serialize(json);
         http.Body = new MemoryStream(bytes, writable: false);
+        request.BodyReplaced = true;
         http.ContentLength = bytes.Length;
         http.Headers.Remove("Transfer-Encoding");
         return true;
