@@ -125,8 +125,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             _database = database;
             await IsSameDataSetAsync();
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or RedisCommandException or TimeoutException)
         {
+            // RedisCommandException is not a RedisException: the client raises it for a database number past the
+            // server's 'databases' setting (redis://host/99 on a default server).
             await connection.DisposeAsync();
             throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): Redis at {_url} refused the gateway: {FirstLine(ex.Message)}", ex);
         }

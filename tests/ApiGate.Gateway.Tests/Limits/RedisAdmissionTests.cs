@@ -277,6 +277,19 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task ConnectAsync_DatabaseTheServerDoesNotHave_ThrowsOneLineNamingTheSettingAndHost()
+    {
+        // A redis-server has 16 databases unless configured otherwise: /99 parses, but the server has no such database.
+        var admission = Create(_redis.Url(database: 99));
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => admission.ConnectAsync(CancellationToken.None));
+
+        Assert.Equal(
+            $"redis.url (APIGATE_REDIS_URL): Redis at 127.0.0.1:{_redis.Port} refused the gateway: The database does not exist on the server: 99",
+            error.Message);
+    }
+
+    [RedisFact]
     public async Task ConnectAsync_PasswordMissingFromTheUrl_SaysTheServerWantsOne()
     {
         await using var secured = await RedisServer.StartAsync(password: "needed-pw-1");
