@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using ApiGate.Core.Billing;
+using ApiGate.Gateway.Errors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -27,8 +28,7 @@ internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNot
     {
         if (!HttpMethods.IsPost(context.Request.Method))
         {
-            context.Response.Headers.Allow = "POST";
-            await WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "use POST");
+            await GatewayErrorWriter.WriteAsync(context, new GatewayError(405, "method_not_allowed", "Method Not Allowed", "Use POST.") { Allow = "POST" });
             return;
         }
 
@@ -36,7 +36,7 @@ internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNot
         if (body is null)
         {
             BillingLog.WebhookRefused(logger, "too large", $"body over {MaxBodyBytes} bytes");
-            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "request_too_large", $"the body is over {MaxBodyBytes} bytes");
+            await GatewayErrorWriter.WriteAsync(context, new GatewayError(413, "request_too_large", "Content Too Large", $"The body is over {MaxBodyBytes} bytes."));
             return;
         }
 
@@ -50,18 +50,18 @@ internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNot
                     await notifier.NotifyAsync(outcome.Notifications, context.RequestAborted);
                 }
 
-                await WriteAsync(context, StatusCodes.Status200OK, outcome.Status == WebhookStatus.Processed ? "processed" : "duplicate", outcome.Message);
+                await WriteReceivedAsync(context, outcome.Status == WebhookStatus.Processed ? "processed" : "duplicate", outcome.Message);
                 break;
             case WebhookStatus.Invalid:
                 BillingLog.WebhookRefused(logger, "invalid", outcome.Message);
-                await WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_signature", outcome.Message);
+                await GatewayErrorWriter.WriteAsync(context, new GatewayError(400, "invalid_signature", "Bad Request", outcome.Message));
                 break;
             case WebhookStatus.Rejected:
                 BillingLog.WebhookRefused(logger, $"rejected {outcome.EventId} {outcome.EventType}", outcome.Message);
-                await WriteAsync(context, StatusCodes.Status422UnprocessableEntity, "unprocessable_event", outcome.Message);
+                await GatewayErrorWriter.WriteAsync(context, new GatewayError(422, "unprocessable_event", "Unprocessable Content", outcome.Message));
                 break;
             default:
-                await WriteAsync(context, StatusCodes.Status404NotFound, "not_found", "billing is not configured");
+                await GatewayErrorWriter.WriteAsync(context, new GatewayError(404, "not_found", "Not Found", "Billing is not configured."));
                 break;
         }
     }
@@ -91,14 +91,13 @@ internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNot
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
-    private static Task WriteAsync(HttpContext context, int status, string result, string message)
+    /// <summary>What Stripe is told when it may stop retrying; refusals are JSON:API error documents like the gateway's others.</summary>
+    private static Task WriteReceivedAsync(HttpContext context, string result, string message)
     {
-        context.Response.StatusCode = status;
+        context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         context.Response.Headers.CacheControl = "no-store";
-        var body = status < 300
-            ? JsonSerializer.SerializeToUtf8Bytes(new { received = true, result, message })
-            : JsonSerializer.SerializeToUtf8Bytes(new { error = new { code = result, message } });
+        var body = JsonSerializer.SerializeToUtf8Bytes(new { received = true, result, message });
         return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 }

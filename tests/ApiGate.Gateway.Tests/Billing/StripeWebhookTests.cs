@@ -53,7 +53,7 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
 
         // Assert
         Assert.Equal(HttpStatusCode.BadRequest, forged.Status);
-        Assert.Equal("invalid_signature", forged.Body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("invalid_signature", forged.Body.GetProperty("errors")[0].GetProperty("code").GetString());
         Assert.Equal("free", (await h.UserAsync(user)).PlanId);
         Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_forged", CancellationToken.None));
         // The same event genuinely signed is then processed: the forged copy did not use up its id.
@@ -74,7 +74,7 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
 
         // Assert
         Assert.Equal(HttpStatusCode.BadRequest, stale.Status);
-        Assert.Contains("tolerance", stale.Body.GetProperty("error").GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("tolerance", stale.Body.GetProperty("errors")[0].GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
         Assert.Equal("free", (await h.UserAsync(user)).PlanId);
     }
 
@@ -159,7 +159,7 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
 
         // Assert
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.Status);
-        Assert.Contains("unknown price id(s) price_nobody_has", response.Body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("unknown price id(s) price_nobody_has", response.Body.GetProperty("errors")[0].GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal("free", (await h.UserAsync(user)).PlanId);
         Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_g", CancellationToken.None)); // Stripe retries it once the plan exists
     }
@@ -333,6 +333,7 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
 
         // Assert
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.Status);
+        Assert.Equal("request_too_large", response.Body.GetProperty("errors")[0].GetProperty("code").GetString()); // JSON:API, as every gateway error
     }
 
     [Theory]
