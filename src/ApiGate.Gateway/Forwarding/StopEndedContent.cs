@@ -49,7 +49,7 @@ internal sealed class StopEndedContent : HttpContent
         base.Dispose(disposing);
     }
 
-    private sealed class StopEndedStream : Stream
+    private sealed class StopEndedStream : Metering.ReadOnlyStream
     {
         private readonly Stream _inner;
         private readonly CancellationTokenRegistration _registration;
@@ -66,12 +66,6 @@ internal sealed class StopEndedContent : HttpContent
                 self._inner.Dispose();
             }, this);
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -91,9 +85,6 @@ internal sealed class StopEndedContent : HttpContent
             }
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         public override int Read(byte[] buffer, int offset, int count)
         {
             try
@@ -105,16 +96,6 @@ internal sealed class StopEndedContent : HttpContent
                 return 0;
             }
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -12,14 +12,8 @@ namespace ApiGate.Gateway.Metering;
 /// stalled upload, which any client can send. Here a token cancels the pending read (<see cref="PipeReader.CancelPendingRead"/>),
 /// and the cancelled result is given back to the reader before <see cref="OperationCanceledException"/> is thrown.
 /// </summary>
-internal sealed class RequestBodyReaderStream(PipeReader reader) : Stream
+internal sealed class RequestBodyReaderStream(PipeReader reader) : ReadOnlyStream
 {
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -50,19 +44,6 @@ internal sealed class RequestBodyReaderStream(PipeReader reader) : Stream
         return count;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     // The server refuses synchronous body reads by default; so does this.
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Synchronous reads of the request body are not allowed.");
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
