@@ -123,10 +123,18 @@ internal static class PostgresDsn
         return builder;
     }
 
-    private static string Redact(string message, string dsn)
+    /// <summary>
+    /// The message with the password masked wherever it stands as a whole word — not inside other words, so a short
+    /// password ('a') does not turn "Parameter" into "P***r***meter"; where it is quoted (after '=', ':', a quote) it is
+    /// a whole word.
+    /// </summary>
+    internal static string Redact(string message, string dsn)
     {
         var password = PasswordIn(dsn);
-        return password.Length > 0 ? message.Replace(password, "***", StringComparison.Ordinal) : message;
+        return password.Length > 0
+            ? System.Text.RegularExpressions.Regex.Replace(message, $"(?<![A-Za-z0-9]){System.Text.RegularExpressions.Regex.Escape(password)}(?![A-Za-z0-9])", "***",
+                System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1))
+            : message;
     }
 
     private static string PasswordIn(string dsn)

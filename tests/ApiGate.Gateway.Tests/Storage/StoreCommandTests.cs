@@ -317,6 +317,17 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.DoesNotContain("hunter2", result.Error + result.Output + validated.Output + validated.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Couldn't set foo (Parameter 'foo')", "Host=x;Password=a;Foo=bar", "Couldn't set foo (Parameter 'foo')")]
+    [InlineData("Requested value 'bogus' was not found.", "postgres://u:a@h/db?sslmode=bogus", "Requested value 'bogus' was not found.")]
+    [InlineData("bad value in Password=hunter2;Host=x", "Host=x;Password=hunter2", "bad value in Password=***;Host=x")]
+    [InlineData("at postgres://u:p4ss@h/db", "postgres://u:p4ss@h/db", "at postgres://u:***@h/db")]
+    public void Redact_DriverMessage_MasksThePasswordWhereItIsAWordAndLeavesOtherWordsWhole(string message, string dsn, string expected)
+    {
+        // A short password ('a') must not turn the driver's message into "P***r***meter".
+        Assert.Equal(expected, ApiGate.Storage.Postgres.PostgresDsn.Redact(message, dsn));
+    }
+
     [Fact]
     public async Task UsersList_UnknownDriver_NamesTheSettingAndTheDrivers()
     {
