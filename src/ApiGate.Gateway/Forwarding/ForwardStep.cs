@@ -49,11 +49,10 @@ internal sealed partial class ForwardStep(
         // same value, so long-lived streams are not cut while bytes flow. The source is pooled: it goes back (reset)
         // once the exchange is over.
         var total = request.Route.Definition.Protocol == RouteProtocol.Http ? timeouts.Rent(upstream.Timeout) : null;
-        // An event stream or a WebSocket has no end of its own: the stop ends it (OpenStreams) — an event stream as if
-        // the upstream had (StopEndedContent), a WebSocket by closing it — and none starts once the stop has begun.
-        // http_stream responses end by themselves, so they drain like any other request.
-        var sse = request.Route.Definition.Protocol == RouteProtocol.Sse;
-        var endless = sse || request.Route.Definition.Protocol == RouteProtocol.Websocket;
+        // An event stream or a WebSocket has no end of its own: the stop ends it as if the upstream had (OpenStreams,
+        // StopEndedContent), and none starts once the stop has begun. http_stream responses end by themselves, so they
+        // drain like any other request.
+        var endless = request.Route.Definition.Protocol is RouteProtocol.Sse or RouteProtocol.Websocket;
         if (endless)
         {
             if (streams.Ending)
@@ -95,8 +94,8 @@ internal sealed partial class ForwardStep(
                 try
                 {
                     error = await forwarder.SendAsync(context, target.Origin, client, requestConfig,
-                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, sse ? streams.Token : default),
-                        total?.Token ?? (endless && !sse ? streams.Token : default));
+                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default),
+                        total?.Token ?? default);
                     if (error == ForwarderError.None)
                     {
                         request.ReachedBackend = true;

@@ -16,7 +16,7 @@ namespace ApiGate.Gateway.Forwarding;
 /// hop-by-hop ones); on top of that the destination URI (upstream base path + rewritten path + query), identity-header
 /// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
 /// </summary>
-/// <param name="streamStop">For an event stream: ends the upstream's body when the gateway's stop begins (<see cref="StopEndedContent"/>).</param>
+/// <param name="streamStop">For an event stream or a WebSocket: ends the upstream's side when the gateway's stop begins (<see cref="StopEndedContent"/>).</param>
 internal sealed class ForwardingTransformer(
     GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null, CancellationToken streamStop = default)
     : HttpTransformer
@@ -267,7 +267,8 @@ internal sealed class ForwardingTransformer(
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         if (proxyResponse is not null && streamStop.CanBeCanceled)
         {
-            proxyResponse.Content = new StopEndedContent(proxyResponse.Content, streamStop); // after its headers were copied
+            // After its headers were copied.
+            proxyResponse.Content = new StopEndedContent(proxyResponse.Content, streamStop, webSocket: request.Route.Definition.Protocol == RouteProtocol.Websocket);
         }
 
         var responseHeaders = httpContext.Response.Headers;

@@ -16,6 +16,9 @@ internal sealed class WebSocketMessageCounter
 
     public long Messages { get; private set; }
 
+    /// <summary>True between two frames: a frame of the gateway's own (a close) can be sent here without splitting one.</summary>
+    public bool AtFrameBoundary => _payloadLeft == 0 && _headerRead == 0;
+
     public void Observe(ReadOnlySpan<byte> data)
     {
         var i = 0;
