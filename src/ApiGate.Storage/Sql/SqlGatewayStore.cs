@@ -376,28 +376,66 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// Deletes a row unless <paramref name="guardSql"/> (with <c>@Ref</c> = id) finds dependents, after running
     /// <paramref name="cascade"/> statements (with <c>@Id</c>) in the same transaction.
     /// </summary>
-    private protected Task DeleteGuardedAsync(
-        string table, string id, string? guardSql, Func<List<string>, StoreConflictException>? conflict, string[] cascade, CancellationToken cancellationToken) =>
-        WriteTransactionAsync(async (connection, transaction, ct) =>
+    /// <remarks>
+    /// On PostgreSQL (read committed) a dependent written by another transaction that commits after the guard or the
+    /// cascade looked (a route re-pointed at the upstream, a user put on the plan, a key created for the user) makes the
+    /// DELETE itself fail on the foreign key. That is the same refusal as a dependent the guard saw, so it is answered
+    /// the same way: the guard is asked again, now that the other write has committed, and names what uses the row.
+    /// </remarks>
+    private protected async Task DeleteGuardedAsync(
+        string table, string id, string? guardSql, Func<List<string>, StoreConflictException>? conflict, string[] cascade, CancellationToken cancellationToken)
+    {
+        var referencedMeanwhile = false;
+        try
         {
-            if (guardSql is not null)
+            await WriteTransactionAsync(async (connection, transaction, ct) =>
             {
-                var dependents = (await QueryAsync<string>(connection, transaction, guardSql, new { Ref = id }, ct)).ToList();
-                if (dependents.Count > 0)
+                if (guardSql is not null)
                 {
-                    throw conflict!(dependents);
+                    await ThrowIfUsedAsync(connection, transaction, guardSql, id, conflict!, ct);
                 }
-            }
 
-            foreach (var sql in cascade)
+                try
+                {
+                    foreach (var sql in cascade)
+                    {
+                        await ExecuteAsync(connection, transaction, sql, ct, new { Id = id });
+                    }
+
+                    await ExecuteAsync(connection, transaction, $"DELETE FROM {table} WHERE id = @Id", ct, new { Id = id });
+                }
+                catch (Exception ex) when (IsForeignKeyViolation(ex))
+                {
+                    referencedMeanwhile = true;
+                    throw new StoreConflictException("",
+                        "something was made to refer to it at the same time (a route, user, key or plan entitlement); nothing was deleted: check and try again");
+                }
+
+                await BumpVersionAsync(connection, transaction, ct);
+                return true;
+            }, cancellationToken);
+        }
+        catch (StoreConflictException) when (referencedMeanwhile && guardSql is not null)
+        {
+            // The other write has committed by now: name what uses the row, as when the guard sees it first.
+            await UseAsync(async (connection, ct) =>
             {
-                await ExecuteAsync(connection, transaction, sql, ct, new { Id = id });
-            }
+                await ThrowIfUsedAsync(connection, null, guardSql, id, conflict!, ct);
+                return true;
+            }, cancellationToken);
+            throw;
+        }
+    }
 
-            await ExecuteAsync(connection, transaction, $"DELETE FROM {table} WHERE id = @Id", ct, new { Id = id });
-            await BumpVersionAsync(connection, transaction, ct);
-            return true;
-        }, cancellationToken);
+    private static async Task ThrowIfUsedAsync(
+        DbConnection connection, DbTransaction? transaction, string guardSql, string id, Func<List<string>, StoreConflictException> conflict, CancellationToken ct)
+    {
+        var dependents = (await QueryAsync<string>(connection, transaction, guardSql, new { Ref = id }, ct)).ToList();
+        if (dependents.Count > 0)
+        {
+            throw conflict(dependents);
+        }
+    }
 
     private protected static Task<int> ExecuteAsync(
         DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, object? parameters = null) =>

@@ -1,0 +1,128 @@
+using System.Data.Common;
+using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using Dapper;
+
+namespace ApiGate.Gateway.Tests.Storage;
+
+/// <summary>
+/// A delete that races with a write making something refer to the deleted row (another instance re-points a route at
+/// the upstream, puts a user on the plan, moves a key to the user) is a conflict naming what uses the row, exactly as
+/// when the other write came first: never a <c>store_unavailable</c> carrying PostgreSQL's foreign-key message.
+/// The other write is held open in a transaction of the test's own until the delete waits for its lock, then committed,
+/// so the delete's guard has looked before the dependent exists and its DELETE finds it.
+/// </summary>
+public sealed class ConcurrentDeleteTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [PostgresFact]
+    public async Task DeleteUpstream_RouteRepointedAtItMeanwhile_ConflictNamingTheRoute()
+    {
+        // Arrange
+        var engine = await engines.CreateAsync(GatewayStores.Postgres);
+        var upstreams = new UpstreamService(engine.Store, TimeProvider.System);
+        var routes = new RouteService(engine.Store, TimeProvider.System);
+        Assert.True((await upstreams.CreateAsync(new UpstreamChanges { Name = "a", Url = new Uri("http://127.0.0.1:1") }, None)).Ok);
+        var doomed = (await upstreams.CreateAsync(new UpstreamChanges { Name = "b", Url = new Uri("http://127.0.0.1:2") }, None)).Value!;
+        Assert.True((await routes.CreateAsync(new RouteChanges { Name = "users", Path = "/users/*", Upstream = "a" }, None)).Ok);
+
+        // Act
+        var result = await DeleteWhileHeldAsync(engine,
+            "UPDATE routes SET upstream_id = @Id WHERE slug = 'users'", new { doomed.Id },
+            () => upstreams.DeleteAsync("b", None));
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, result.Kind);
+        Assert.Equal("upstream is used by route(s) users: delete or re-point them first", result.Message);
+        Assert.NotNull(await engine.Store.FindUpstreamAsync("b", None));
+        Assert.Equal(doomed.Id, (await engine.Store.FindRouteAsync("users", None))!.UpstreamId);
+    }
+
+    [PostgresFact]
+    public async Task DeletePlan_UserMovedOntoItMeanwhile_ConflictNamingTheUser()
+    {
+        // Arrange
+        var engine = await engines.CreateAsync(GatewayStores.Postgres);
+        var plans = new PlanService(engine.Store, TimeProvider.System);
+        var users = new UserService(engine.Store, TimeProvider.System);
+        Assert.True((await plans.CreateAsync(new PlanInput { Name = "p1" }, None)).Ok);
+        Assert.True((await plans.CreateAsync(new PlanInput { Name = "p2" }, None)).Ok);
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "ada@example.com", Plan = "p1" }, None)).Ok);
+
+        // Act
+        var result = await DeleteWhileHeldAsync(engine,
+            "UPDATE users SET plan_id = 'p2' WHERE email = 'ada@example.com'", null,
+            () => plans.DeleteAsync("p2", None));
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, result.Kind);
+        Assert.Equal("plan has users (ada@example.com): move them to another plan first", result.Message);
+        Assert.NotNull(await engine.Store.FindPlanAsync("p2", None));
+    }
+
+    [PostgresFact]
+    public async Task DeleteUser_KeyGivenToItMeanwhile_ConflictAndNothingDeleted()
+    {
+        // Arrange
+        var engine = await engines.CreateAsync(GatewayStores.Postgres);
+        var users = new UserService(engine.Store, TimeProvider.System);
+        var keys = new KeyService(engine.Store, TimeProvider.System);
+        Assert.True((await new PlanService(engine.Store, TimeProvider.System).CreateAsync(new PlanInput { Name = "p1", IsDefault = true }, None)).Ok);
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "ada@example.com" }, None)).Ok);
+        var doomed = (await users.CreateAsync(new UserChanges { Email = "bob@example.com" }, None)).Value!;
+        var key = (await keys.CreateAsync(new KeyChanges { User = "ada@example.com" }, None)).Value!;
+
+        // Act
+        var result = await DeleteWhileHeldAsync(engine,
+            "UPDATE api_keys SET user_id = @UserId WHERE id = @KeyId", new { UserId = doomed.Id, KeyId = key.Key.Id },
+            () => users.DeleteAsync("bob@example.com", None));
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, result.Kind);
+        Assert.Equal("something was made to refer to it at the same time (a route, user, key or plan entitlement); nothing was deleted: check and try again",
+            result.Message);
+        Assert.NotNull(await engine.Store.FindUserAsync("bob@example.com", None));
+        Assert.Single(await engine.Store.ListKeysAsync(doomed.Id, None));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="heldSql"/> in an open transaction, starts <paramref name="delete"/>, waits (bounded) until the
+    /// delete is blocked on that transaction's lock, commits, and returns the delete's error.
+    /// </summary>
+    private static async Task<ManagementError> DeleteWhileHeldAsync<T>(
+        EngineStore engine, string heldSql, object? parameters, Func<Task<ManagementResult<T>>> delete)
+    {
+        await using var held = await engine.OpenRawAsync();
+        await using var watcher = await engine.OpenRawAsync();
+        await using var transaction = await held.BeginTransactionAsync();
+        Assert.Equal(1, await held.ExecuteAsync(heldSql, parameters, transaction));
+
+        var deleting = Task.Run(delete);
+        await WaitForLockWaitAsync(watcher, deleting);
+        await transaction.CommitAsync();
+
+        var result = await deleting;
+        Assert.False(result.Ok, "the delete went through although something refers to the row");
+        return result.Error!;
+    }
+
+    private static async Task WaitForLockWaitAsync(DbConnection watcher, Task deleting)
+    {
+        for (var i = 0; i < 400 && !deleting.IsCompleted; i++)
+        {
+            var waiting = await watcher.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+            if (waiting > 0)
+            {
+                return;
+            }
+
+            await Task.Delay(25);
+        }
+
+        Assert.Fail(deleting.IsCompleted ? $"the delete finished without waiting for the held write: {deleting.Status}" : "the delete never waited for the held write");
+    }
+}
