@@ -4,28 +4,32 @@ using ApiGate.Gateway.Tests.Infrastructure;
 namespace ApiGate.Gateway.Tests.Pipeline;
 
 /// <summary>
-/// <see cref="GatewayHost.PrepareProcess"/>: the socket setting the server runs with, which the runtime reads at the
-/// process's first socket (so the CLI applies it before opening a PostgreSQL store or probing a port; a port probe
-/// before it cost every request ~8 µs of CPU, docs/performance.md).
+/// <see cref="GatewayHost.PrepareProcess"/>: the socket setting a serving process runs with, which the runtime reads at
+/// the process's first socket — inline completions on SQLite (a port probe before it cost every request ~8 µs of CPU,
+/// docs/performance.md), never on PostgreSQL (a synchronous read of a row that had not fully arrived, on a socket
+/// thread, froze the whole process), and applied by serve and demo before their first socket.
 /// </summary>
 public sealed class ProcessSettingsTests
 {
     private const string Variable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     [Fact]
-    public void PrepareProcess_NotSet_InlineCompletionsOn_SetExplicitly_Kept()
+    public void PrepareProcess_Sqlite_InlineCompletionsOn_Postgres_LeftOff_SetExplicitly_Kept()
     {
         var before = Environment.GetEnvironmentVariable(Variable);
         try
         {
             Environment.SetEnvironmentVariable(Variable, null);
-            GatewayHost.PrepareProcess();
-            var defaulted = Environment.GetEnvironmentVariable(Variable);
+            GatewayHost.PrepareProcess("postgres");
+            var postgres = Environment.GetEnvironmentVariable(Variable);
+            GatewayHost.PrepareProcess("sqlite");
+            var sqlite = Environment.GetEnvironmentVariable(Variable);
             Environment.SetEnvironmentVariable(Variable, "0");
-            GatewayHost.PrepareProcess();
+            GatewayHost.PrepareProcess("sqlite");
             var explicitOff = Environment.GetEnvironmentVariable(Variable);
 
-            Assert.Equal("1", defaulted);
+            Assert.Null(postgres);
+            Assert.Equal("1", sqlite);
             Assert.Equal("0", explicitOff); // an operator's own choice stays
         }
         finally
@@ -34,14 +38,18 @@ public sealed class ProcessSettingsTests
         }
     }
 
-    [Fact]
-    public void CliEntryPoint_PreparesTheProcessBeforeAnythingElse()
+    [Theory]
+    [InlineData("ServeCommand.cs")]
+    [InlineData("DemoCommand.cs")]
+    public void ServeAndDemo_PrepareTheProcessBeforeTheirFirstSocket(string file)
     {
-        // The order is the point: a statement before it that opens a socket would make the setting come too late.
-        var program = File.ReadAllLines(Path.Combine(RepositoryRoot.Find() ?? throw new InvalidOperationException("not run from a checkout"), "src", "ApiGate.Cli", "Program.cs"))
-            .Where(l => l.Length > 0 && !l.StartsWith("using ", StringComparison.Ordinal) && !l.TrimStart().StartsWith("//", StringComparison.Ordinal))
-            .ToList();
+        // The order is the point: the port probe or the store opened before it would make the setting come too late.
+        var source = File.ReadAllText(Path.Combine(RepositoryRoot.Find() ?? throw new InvalidOperationException("not run from a checkout"),
+            "src", "ApiGate.Cli", "Commands", file));
 
-        Assert.Equal("GatewayHost.PrepareProcess();", program[0].Trim());
+        var prepared = source.IndexOf("GatewayHost.PrepareProcess(options.DatabaseDriver);", StringComparison.Ordinal);
+        Assert.True(prepared > source.IndexOf("context.LoadSettings(", StringComparison.Ordinal));
+        Assert.True(prepared < source.IndexOf("CliApp.PortProblem(", StringComparison.Ordinal));
+        Assert.True(prepared < source.IndexOf("context.OpenStoreAsync(", StringComparison.Ordinal));
     }
 }
