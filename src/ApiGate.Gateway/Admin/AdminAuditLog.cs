@@ -46,11 +46,18 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
                     caller?.TokenId ?? "", caller?.TokenName ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "");
             }
 
-            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method) && context.Features.Get<AdminCaller>() is { } changer)
+            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method) && context.Features.Get<AdminCaller>() is { } changer
+                && context.Features.Get<StoreRefused>() is null)
             {
                 await StoreAsync(context, changer);
             }
         }
+    }
+
+    /// <summary>Set on a change the store itself refused (locked, unreachable): its audit row is not attempted.</summary>
+    internal sealed class StoreRefused
+    {
+        public static readonly StoreRefused Instance = new();
     }
 
     // Only admitted changes reach the store: a refused request (no valid token) is in the log alone, so nobody without

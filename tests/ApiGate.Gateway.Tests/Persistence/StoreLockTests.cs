@@ -140,6 +140,8 @@ public sealed class StoreLockTests : GatewayTestBase
             await exclusive.ExecuteNonQueryAsync();
         }
 
+        var busyBefore = Gateway.Service<StoreMetrics>().BusyTotal;
+
         // Act: the write waits the busy timeout (2 s) on its request, then gives up with the reason.
         using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans")
         {
@@ -153,6 +155,7 @@ public sealed class StoreLockTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("store_busy", body);
         Assert.Contains(Gateway.DatabasePath, body);
+        Assert.Equal(1, Gateway.Service<StoreMetrics>().BusyTotal - busyBefore); // the refused change's audit row did not wait on the lock again
     }
 
     [Fact]
