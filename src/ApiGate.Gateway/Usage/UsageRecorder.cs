@@ -23,6 +23,16 @@ internal sealed partial class UsageRecorder : BackgroundService
     /// <summary>Default ring capacity: about 10 s of traffic at 1,000 requests per second, a few MB of memory.</summary>
     public const int DefaultCapacity = 10_000;
 
+    /// <summary>
+    /// The most characters of the request path an event keeps (its raw row, its export line and its slot in the ring).
+    /// The path is the client's choice, up to the request line's 8 KiB: kept whole, 10,000 queued events of such requests
+    /// would hold 160 MB while the store is locked, where a slot is meant to cost about 200 bytes.
+    /// </summary>
+    public const int MaxPathLength = 1_024;
+
+    /// <summary>The most characters of the request method an event keeps (a custom method can be as long as the request line).</summary>
+    public const int MaxMethodLength = 32;
+
     /// <summary>The most events one store transaction carries.</summary>
     public const int MaxBatchSize = 500;
 
@@ -91,7 +101,7 @@ internal sealed partial class UsageRecorder : BackgroundService
     {
         // The producer count lets a stopping writer wait for an enqueue that saw the recorder still open.
         Interlocked.Increment(ref _producers);
-        var accepted = Volatile.Read(ref _completed) == 0 && _ring.TryEnqueue(usageEvent);
+        var accepted = Volatile.Read(ref _completed) == 0 && _ring.TryEnqueue(Held(usageEvent));
         Interlocked.Decrement(ref _producers);
         if (accepted)
         {
@@ -115,6 +125,28 @@ internal sealed partial class UsageRecorder : BackgroundService
 
         return false;
     }
+
+    /// <summary>
+    /// What the ring keeps of an event: the client-sized strings (method, path, address, request id) only when a raw row
+    /// or an export line will be written from them — rollups and quota never read them — and then the method and path
+    /// cut to <see cref="MaxMethodLength"/> and <see cref="MaxPathLength"/> characters, so a queue held up by a locked
+    /// store costs the same whatever paths the clients chose.
+    /// </summary>
+    internal UsageEvent Held(in UsageEvent usageEvent)
+    {
+        if (_export is null && !_rawEvents.Keeps(usageEvent))
+        {
+            return usageEvent with { Method = "", Path = "", ClientIp = "", RequestId = "" };
+        }
+
+        return usageEvent.Path.Length <= MaxPathLength && usageEvent.Method.Length <= MaxMethodLength
+            ? usageEvent
+            : usageEvent with { Method = Cut(usageEvent.Method, MaxMethodLength), Path = Cut(usageEvent.Path, MaxPathLength) };
+    }
+
+    /// <summary>The first <paramref name="max"/> characters, one fewer rather than half a surrogate pair.</summary>
+    private static string Cut(string text, int max) =>
+        text.Length <= max ? text : text[..(char.IsHighSurrogate(text[max - 1]) ? max - 1 : max)];
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -309,6 +309,46 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         Assert.Equal(1, _logger.Count(5004));
     }
 
+    [Fact]
+    public async Task TryRecord_PathAndMethodAsLongAsTheRequestLine_StoresThemCutToTheirLimits()
+    {
+        // Arrange: a caller's request with a 7,000-character path and a 6,000-character custom method
+        var recorder = new UsageRecorder(_temp.Store, _writer, _clock, _logger);
+        var path = "/items/" + new string('a', 6_993);
+        var method = new string('F', 6_000);
+
+        // Act
+        recorder.TryRecord(Event(0) with { Path = path, Method = method });
+        recorder.TryRecord(Event(1) with { Path = "/items/" + new string('b', UsageRecorder.MaxPathLength - 8) + "\U0001F600" });
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert
+        var stored = (await _temp.Store.GetRecentUsageAsync("usr_1", 10, CancellationToken.None)).OrderBy(e => e.RequestId).ToList();
+        Assert.Equal(path[..UsageRecorder.MaxPathLength], stored[0].Path);
+        Assert.Equal(method[..UsageRecorder.MaxMethodLength], stored[0].Method);
+        Assert.Equal(UsageRecorder.MaxPathLength - 1, stored[1].Path.Length); // not half of the emoji's surrogate pair
+    }
+
+    [Fact]
+    public async Task TryRecord_EventThatGetsNoRawRowOrExportLine_QueuesNoneOfItsClientStrings()
+    {
+        // Arrange: raw rows for callers only (the default), no export; a public route's event carries a long path
+        var store = new ScriptedStore(_temp.Store);
+        var recorder = new UsageRecorder(store, _writer, _clock, _logger);
+
+        // Act
+        recorder.TryRecord(Event(0) with { UserId = UsageEvent.Anonymous, KeyId = UsageEvent.Anonymous, Path = "/p/" + new string('a', 7_000), Method = "FOO" });
+        recorder.TryRecord(Event(1));
+        await recorder.StopAsync(CancellationToken.None);
+
+        // Assert: what the ring held is what reached the store
+        var received = store.Received.ToList();
+        Assert.Equal(2, received.Count);
+        Assert.Equal(("", "", "", ""), (received[0].Method, received[0].Path, received[0].ClientIp, received[0].RequestId));
+        Assert.Equal(1, received[0].Units);
+        Assert.Equal(("GET", "/items/1", "127.0.0.1", "req-1"), (received[1].Method, received[1].Path, received[1].ClientIp, received[1].RequestId));
+    }
+
     private static UsageEvent Event(int i) => new()
     {
         UserId = "usr_1",
@@ -336,6 +376,8 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         private int _attempts;
 
         public ConcurrentQueue<int> Batches { get; } = new();
+
+        public ConcurrentQueue<UsageEvent> Received { get; } = new();
 
         public TaskCompletionSource<int> FirstBatch { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -366,6 +408,11 @@ public sealed class UsageRecorderTests : IAsyncLifetime
 
             await inner.AddUsageEventsAsync(events, rawEvents, cancellationToken);
             Batches.Enqueue(events.Count);
+            foreach (var e in events)
+            {
+                Received.Enqueue(e);
+            }
+
             FirstBatch.TrySetResult(events.Count);
         }
 
