@@ -163,6 +163,13 @@ public sealed class GatewayOptions
     /// </summary>
     public long TransformMaxBodyBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// <c>APIGATE_TRANSFORM_MAX_BUFFERED_BYTES</c>: request bodies that body transforms hold in memory at once, all
+    /// requests together; default 256 MiB. A body that does not fit (its <c>Content-Length</c>, or
+    /// <see cref="TransformMaxBodyBytes"/> when chunked) gets <c>503 gateway_busy</c> before it is read.
+    /// </summary>
+    public long TransformMaxBufferedBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary><c>APIGATE_USAGE_QUEUE_CAPACITY</c>: usage events waiting to be written; past it events are dropped (counted). Default 10,000.</summary>
     public int UsageQueueCapacity { get; set; } = 10_000;
 

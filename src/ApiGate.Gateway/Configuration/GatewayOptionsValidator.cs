@@ -129,6 +129,10 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return ("transform.max_body_bytes", "must be between 1 and 1 GiB");
         }
+        else if (o.TransformMaxBufferedBytes < o.TransformMaxBodyBytes || o.TransformMaxBufferedBytes > 1024L * 1024 * 1024 * 1024)
+        {
+            yield return ("transform.max_buffered_bytes", $"must be at least transform.max_body_bytes ({o.TransformMaxBodyBytes}: one body of the largest size must fit) and at most 1 TiB");
+        }
 
         if (o.UsageQueueCapacity < 1)
         {

@@ -56,6 +56,7 @@ internal static class GatewaySettings
         new("secret_key", "APIGATE_SECRET_KEY", nameof(GatewayOptions.SecretKey), secret: true),
         new("transform.env_allow", "APIGATE_TRANSFORM_ENV_ALLOW", nameof(GatewayOptions.TransformEnvAllow)),
         new("transform.max_body_bytes", "APIGATE_TRANSFORM_MAX_BODY_BYTES", nameof(GatewayOptions.TransformMaxBodyBytes)),
+        new("transform.max_buffered_bytes", "APIGATE_TRANSFORM_MAX_BUFFERED_BYTES", nameof(GatewayOptions.TransformMaxBufferedBytes)),
         new("usage.queue_capacity", "APIGATE_USAGE_QUEUE_CAPACITY", nameof(GatewayOptions.UsageQueueCapacity)),
         new("usage.raw_events", "APIGATE_USAGE_RAW_EVENTS", nameof(GatewayOptions.UsageRawEvents), normalize: TrimLower),
         new("usage.retention", "APIGATE_USAGE_RETENTION", nameof(GatewayOptions.UsageRetention), longDuration: true),

@@ -195,6 +195,7 @@ public static class GatewayHost
         services.AddSingleton<IRequestStep, Cors.CorsStep>();
         services.AddSingleton<IRequestStep, AuthenticationStep>();
         services.AddSingleton<IRequestStep, AdmissionStep>();
+        services.AddSingleton<Transforms.BufferedBodies>();
         services.AddSingleton<IRequestStep, RequestTransformStep>();
         services.AddSingleton<IRequestStep, MeterStep>();
         services.AddSingleton<IRequestStep, ForwardStep>();

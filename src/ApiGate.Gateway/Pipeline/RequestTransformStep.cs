@@ -17,9 +17,19 @@ namespace ApiGate.Gateway.Pipeline;
 /// <see cref="GatewayOptions.TransformMaxBodyBytes"/>), edits it and replaces it with a correct Content-Length.
 /// Requests without body operations are never buffered.
 /// </summary>
-internal sealed partial class RequestTransformStep(GatewayOptions options, ILogger<RequestTransformStep> logger) : IRequestStep
+internal sealed partial class RequestTransformStep(GatewayOptions options, BufferedBodies buffered, TimeProvider timeProvider, ILogger<RequestTransformStep> logger) : IRequestStep
 {
+    // A client that fills the budget gets one refusal per request: the log says so once a minute, not once a request.
+    private readonly Core.Timing.OncePer _busyWarning = new(TimeSpan.FromMinutes(1));
+
     public static readonly GatewayError TooLarge = new(413, "request_too_large", "Content Too Large", "The request body is larger than the gateway buffers for a body transform.");
+
+    /// <summary>The bodies being buffered for transforms fill <see cref="GatewayOptions.TransformMaxBufferedBytes"/>.</summary>
+    public static readonly GatewayError Busy = new(503, "gateway_busy", "Service Unavailable",
+        "The gateway is holding as many request bodies for transforms as it may; nothing was forwarded. Retry shortly.")
+    {
+        ClosesConnection = true,
+    };
 
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
@@ -80,10 +90,23 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, ILogg
             return await request.RejectAsync(TooLarge);
         }
 
+        // Taken before a byte is read and held until the request ends (the edited body is forwarded from memory).
+        if (buffered.TryTake(http.ContentLength ?? options.TransformMaxBodyBytes) is not { } share)
+        {
+            if (_busyWarning.Due(timeProvider.GetUtcNow()))
+            {
+                LogBusy(request.Route.Definition.Id, options.TransformMaxBufferedBytes);
+            }
+
+            return await request.RejectAsync(Busy);
+        }
+
+        request.HttpContext.Response.RegisterForDispose(share);
+
         byte[]? body;
         try
         {
-            (body, _) = await JsonBodies.ReadBoundedAsync(http.Body, options.TransformMaxBodyBytes, request.HttpContext.RequestAborted);
+            (body, _) = await JsonBodies.ReadBoundedAsync(http.Body, options.TransformMaxBodyBytes, http.ContentLength, request.HttpContext.RequestAborted);
         }
         catch (BadHttpRequestException ex)
         {
@@ -123,6 +146,9 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, ILogg
         http.Headers.Remove("Transfer-Encoding");
         return true;
     }
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "A request body on route {RouteId} was refused with 503 gateway_busy: the bodies buffered for transforms fill transform.max_buffered_bytes ({MaxBufferedBytes} bytes); logged at most once a minute")]
+    private partial void LogBusy(string routeId, long maxBufferedBytes);
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Request {RequestId} on route {RouteId}: the server refused the request body being read for the body transform (status {Status}); answered as the client's error")]
     private partial void LogBodyRefused(string routeId, string requestId, int status);

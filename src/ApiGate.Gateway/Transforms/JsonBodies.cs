@@ -37,13 +37,17 @@ internal static class JsonBodies
         return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>Reads at most <paramref name="limit"/> bytes; returns null (with what was read) when the stream holds more.</summary>
-    public static async Task<(byte[]? Body, ArrayBufferWriter<byte> Read)> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads at most <paramref name="limit"/> bytes; returns null (with what was read) when the stream holds more. A body
+    /// of a declared <paramref name="expectedLength"/> is read into a buffer of that size, not one that doubles as it
+    /// fills: a body held half-sent by its client then costs its own size, not up to twice that.
+    /// </summary>
+    public static async Task<(byte[]? Body, ArrayBufferWriter<byte> Read)> ReadBoundedAsync(Stream stream, long limit, long? expectedLength, CancellationToken cancellationToken)
     {
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        var buffer = new ArrayBufferWriter<byte>(expectedLength is { } expected && expected <= limit ? (int)expected + 1 : 16 * 1024);
         while (true)
         {
-            var memory = buffer.GetMemory(16 * 1024);
+            var memory = buffer.GetMemory(Math.Clamp(buffer.FreeCapacity, 1, 16 * 1024));
             var read = await stream.ReadAsync(memory, cancellationToken);
             if (read == 0)
             {

@@ -269,6 +269,25 @@ public sealed class SettingsTests : CliTestBase
     }
 
     [Fact]
+    public async Task Serve_BufferedBodiesBudgetSmallerThanOneBody_FailsAtStartNamingBothSettings()
+    {
+        // Arrange: a budget that could never hold one body of the largest size would refuse every such body
+        var database = Path.Combine(TestDirectory, "never.db");
+        Environment["APIGATE_DATABASE_DSN"] = database;
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        Environment["APIGATE_TRANSFORM_MAX_BUFFERED_BYTES"] = "1000";
+
+        // Act
+        var serve = await RunAsync("serve", "--port", "0");
+
+        // Assert
+        Assert.Equal(2, serve.ExitCode);
+        Assert.StartsWith("error: invalid configuration: transform.max_buffered_bytes (from APIGATE_TRANSFORM_MAX_BUFFERED_BYTES): must be at least transform.max_body_bytes (1048576",
+            serve.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(database));
+    }
+
+    [Fact]
     public async Task Serve_InvalidFlag_FailsAtStartNamingSettingAndTheFlag()
     {
         // Act

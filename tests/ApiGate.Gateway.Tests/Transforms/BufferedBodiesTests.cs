@@ -1,0 +1,95 @@
+using System.Net.Sockets;
+using System.Text;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Transforms;
+
+namespace ApiGate.Gateway.Tests.Transforms;
+
+/// <summary>
+/// Request bodies held for body transforms are bounded all together (<c>APIGATE_TRANSFORM_MAX_BUFFERED_BYTES</c>), not
+/// only one by one: a client that sends most of many bodies and holds them open cannot make the gateway hold more.
+/// </summary>
+public sealed class BufferedBodiesTests : GatewayTestBase
+{
+    private const int BodySize = 60_000;
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.TransformMaxBodyBytes = 64 * 1024;
+        options.TransformMaxBufferedBytes = 128 * 1024; // two 60,000-byte bodies fit, a third does not
+    }
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "edit", Path = "/edit/*", Upstream = "backend", AuthRequired = false,
+            RequestTransform = """{"body":{"json":{"remove":["secret"]}}}""",
+        });
+    }
+
+    [Fact]
+    public async Task BodiesHeldOpen_OneMoreThanTheBudgetHolds_503GatewayBusyUntilTheHeldOnesEnd()
+    {
+        // Arrange: two clients send half of a 60,000-byte body each and stop there
+        var budget = Gateway.Service<BufferedBodies>();
+        var body = Body();
+        using var first = await StartHalfAsync(body);
+        using var second = await StartHalfAsync(body);
+        await WaitForAsync(() => budget.Held == 2 * BodySize);
+
+        // Act
+        var refused = await RawHttp.SendAsync(Gateway.Url, Request(body));
+        var firstDone = await FinishAsync(first, body);
+        var secondDone = await FinishAsync(second, body);
+        await WaitForAsync(() => budget.Held == 0);
+        var afterwards = await RawHttp.SendAsync(Gateway.Url, Request(body));
+
+        // Assert
+        Assert.Equal(503, refused.Status);
+        Assert.Equal("gateway_busy", refused.ErrorCode);
+        Assert.Equal(200, firstDone.Status);
+        Assert.Equal(200, secondDone.Status);
+        Assert.Equal(200, afterwards.Status);
+        Assert.Equal(3, Upstream.Served); // the refused body was never forwarded
+        Assert.Equal(0, budget.Held);
+    }
+
+    private static byte[] Body() => Encoding.ASCII.GetBytes("{\"a\":\"" + new string('x', BodySize - 8) + "\"}");
+
+    private static byte[] Request(byte[] body) =>
+        [.. Encoding.ASCII.GetBytes($"POST /edit/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n"), .. body];
+
+    private async Task<TcpClient> StartHalfAsync(byte[] body)
+    {
+        var uri = new Uri(Gateway.Url);
+        var client = new TcpClient();
+        await client.ConnectAsync(uri.Host, uri.Port);
+        var request = Request(body);
+        await client.GetStream().WriteAsync(request.AsMemory(0, request.Length - (body.Length / 2)));
+        return client;
+    }
+
+    private static async Task<RawResponse> FinishAsync(TcpClient client, byte[] body)
+    {
+        var stream = client.GetStream();
+        await stream.WriteAsync(body.AsMemory(body.Length - (body.Length / 2)));
+        var buffer = new MemoryStream();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await stream.CopyToAsync(buffer, timeout.Token);
+        return RawHttp.Parse(Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    /// <summary>Waits for the gateway to reach a state (a bound on waiting, not on how fast it gets there).</summary>
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            await Task.Delay(10, timeout.Token);
+        }
+    }
+}
