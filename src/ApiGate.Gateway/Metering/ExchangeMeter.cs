@@ -18,7 +18,7 @@ internal sealed class ExchangeMeter
     private readonly IHttpExtendedConnectFeature? _connectFeature;
     private readonly long _started;
 
-    private ExchangeMeter(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt, bool serverBody)
+    private ExchangeMeter(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt, bool serverBody, Transforms.BufferedBodies? buffered)
     {
         _started = Stopwatch.GetTimestamp();
         StartedAt = startedAt;
@@ -32,12 +32,20 @@ internal sealed class ExchangeMeter
             var body = serverBody && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
                 ? new RequestBodyReaderStream(context.Request.BodyReader)
                 : _requestBody;
-            Request = new MeteredStream(body, countEvents: false, rule.NeedsRequestBody ? captureLimit : 0);
+            Request = new MeteredStream(body, countEvents: false, rule.NeedsRequestBody ? captureLimit : 0, buffered);
             context.Request.Body = Request;
+            if (Request.CaptureShare is { } requestShare)
+            {
+                context.Response.RegisterForDispose(requestShare);
+            }
         }
 
-        Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0);
+        Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0, buffered);
         context.Response.Body = Response;
+        if (Response.CaptureShare is { } responseShare)
+        {
+            context.Response.RegisterForDispose(responseShare);
+        }
         if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
         {
             _upgradeFeature = upgrade;
@@ -82,8 +90,10 @@ internal sealed class ExchangeMeter
 
     /// <summary>Wraps the exchange's streams; <see cref="Stop"/> puts the originals back.</summary>
     /// <param name="serverBody">The request body is still the server's own (no body transform replaced it).</param>
-    public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt, bool serverBody = true) =>
-        new(context, rule, countEvents, captureLimit, startedAt, serverBody);
+    /// <param name="buffered">The gateway-wide budget body captures are taken from (null: captures bounded one by one only).</param>
+    public static ExchangeMeter Start(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt, bool serverBody = true,
+        Transforms.BufferedBodies? buffered = null) =>
+        new(context, rule, countEvents, captureLimit, startedAt, serverBody, buffered);
 
     /// <summary>Status 499 (nginx's "client closed request") stands for a client that went away before any answer.</summary>
     public const int ClientClosedRequest = 499;

@@ -1,4 +1,4 @@
-using System.Buffers;
+using ApiGate.Gateway.Transforms;
 
 namespace ApiGate.Gateway.Metering;
 
@@ -12,14 +12,23 @@ namespace ApiGate.Gateway.Metering;
 /// line that ends a block holding at least one <c>data</c> field. Lines end with CRLF, LF or a lone CR; a block of
 /// comments only (<c>: keep-alive</c>), or of <c>event</c>/<c>id</c>/<c>retry</c> fields without data, is not an event.
 /// </remarks>
-internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit) : ObservingStream(inner)
+/// <param name="buffered">
+/// The gateway-wide budget a capture's buffer is taken from as it grows; a capture that does not fit reads as no body
+/// (null), as one over <paramref name="captureLimit"/> does. The share is given back when <see cref="CaptureShare"/> is
+/// disposed (at the end of the request).
+/// </param>
+internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit, BufferedBodies? buffered = null) : ObservingStream(inner)
 {
     private const int NotData = -1;
 
     private static ReadOnlySpan<byte> Bom => [0xEF, 0xBB, 0xBF];
 
-    private ArrayBufferWriter<byte>? _capture;
+    private byte[]? _capture;
+    private int _captured;
     private bool _captureOverflow;
+
+    /// <summary>This stream's part of the budget for its capture; dispose it when the request ends.</summary>
+    public BufferedBodies.Share? CaptureShare { get; } = captureLimit > 0 ? buffered?.TryTake(0) : null;
 
     // Event stream parsing state, carried across writes.
     private bool _lineStarted;   // the current line has at least one character
@@ -35,7 +44,7 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
     public long Events { get; private set; }
 
     /// <summary>The captured body, or null when nothing was captured or it exceeded the limit.</summary>
-    public ReadOnlyMemory<byte>? Captured => _capture is null || _captureOverflow ? null : _capture.WrittenMemory;
+    public ReadOnlyMemory<byte>? Captured => _capture is null || _captureOverflow ? null : _capture.AsMemory(0, _captured);
 
     protected override void OnRead(ReadOnlySpan<byte> data) => Observe(data);
 
@@ -54,16 +63,38 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
 
         if (captureLimit > 0 && !_captureOverflow && data.Length > 0)
         {
-            _capture ??= new ArrayBufferWriter<byte>(Math.Min(captureLimit, 16 * 1024));
-            if (_capture.WrittenCount + data.Length > captureLimit)
+            if (_captured + (long)data.Length > captureLimit || !EnsureCapacity(_captured + data.Length))
             {
+                // Over the limit, or the gateway holds as many bodies as it may: the body reads as null, and what was
+                // kept of it is let go now rather than at the end of the request.
                 _captureOverflow = true;
+                _capture = null;
+                CaptureShare?.Dispose();
+                return;
             }
-            else
-            {
-                _capture.Write(data);
-            }
+
+            data.CopyTo(_capture.AsSpan(_captured));
+            _captured += data.Length;
         }
+    }
+
+    /// <summary>Grows the capture buffer to hold <paramref name="needed"/> bytes (doubling, never past the limit), taking the growth from the budget.</summary>
+    private bool EnsureCapacity(int needed)
+    {
+        var current = _capture?.Length ?? 0;
+        if (needed <= current)
+        {
+            return true;
+        }
+
+        var size = Math.Min(captureLimit, Math.Max(needed, Math.Max(current * 2, 16 * 1024)));
+        if (CaptureShare is { } share && !share.TryGrow(size - current))
+        {
+            return false;
+        }
+
+        Array.Resize(ref _capture, size);
+        return true;
     }
 
     private void CountEvents(byte b)

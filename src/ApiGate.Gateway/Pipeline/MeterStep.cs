@@ -14,14 +14,14 @@ namespace ApiGate.Gateway.Pipeline;
 /// request reached a backend, released when it reached none — and queues the usage event (off the request path). The
 /// one place that decides what a request costs.
 /// </summary>
-internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions options, TimeProvider timeProvider, ILogger<MeterStep> logger) : ICompletingStep
+internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions options, Transforms.BufferedBodies buffered, TimeProvider timeProvider, ILogger<MeterStep> logger) : ICompletingStep
 {
     private readonly int _captureLimit = (int)Math.Min(options.TransformMaxBodyBytes, int.MaxValue);
 
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
         request.Meter = ExchangeMeter.Start(request.HttpContext, request.Policies.Metering,
-            countEvents: request.Route.Definition.Protocol == RouteProtocol.Sse, _captureLimit, timeProvider.GetUtcNow(), serverBody: !request.BodyReplaced);
+            countEvents: request.Route.Definition.Protocol == RouteProtocol.Sse, _captureLimit, timeProvider.GetUtcNow(), serverBody: !request.BodyReplaced, buffered);
         return ValueTask.FromResult(true);
     }
 
