@@ -90,15 +90,12 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
             return await request.RejectAsync(TooLarge);
         }
 
-        // Taken before a byte is read and held until the request ends (the edited body is forwarded from memory).
-        if (buffered.TryTake(http.ContentLength ?? options.TransformMaxBodyBytes) is not { } share)
+        // The buffer's first size is taken before a byte is read (a declared body's whole size), what it grows by as it
+        // grows, and all of it is held until the request ends (the edited body is forwarded from memory).
+        var share = buffered.TryTake(JsonBodies.InitialBufferSize(options.TransformMaxBodyBytes, http.ContentLength));
+        if (share is null)
         {
-            if (_busyWarning.Due(timeProvider.GetUtcNow()))
-            {
-                LogBusy(request.Route.Definition.Id, options.TransformMaxBufferedBytes);
-            }
-
-            return await request.RejectAsync(Busy);
+            return await RefuseBusyAsync(request);
         }
 
         request.HttpContext.Response.RegisterForDispose(share);
@@ -106,7 +103,12 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
         byte[]? body;
         try
         {
-            (body, _) = await JsonBodies.ReadBoundedAsync(http.Body, options.TransformMaxBodyBytes, http.ContentLength, request.HttpContext.RequestAborted);
+            bool overBudget;
+            (body, _, overBudget) = await JsonBodies.ReadBoundedAsync(http.Body, options.TransformMaxBodyBytes, http.ContentLength, share, request.HttpContext.RequestAborted);
+            if (overBudget)
+            {
+                return await RefuseBusyAsync(request);
+            }
         }
         catch (BadHttpRequestException ex)
         {
@@ -145,6 +147,16 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
         http.ContentLength = bytes.Length;
         http.Headers.Remove("Transfer-Encoding");
         return true;
+    }
+
+    private ValueTask<bool> RefuseBusyAsync(GatewayRequest request)
+    {
+        if (_busyWarning.Due(timeProvider.GetUtcNow()))
+        {
+            LogBusy(request.Route.Definition.Id, options.TransformMaxBufferedBytes);
+        }
+
+        return request.RejectAsync(Busy);
     }
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "A request body on route {RouteId} was refused with 503 gateway_busy: the bodies buffered for transforms fill transform.max_buffered_bytes ({MaxBufferedBytes} bytes); logged at most once a minute")]

@@ -8,8 +8,8 @@ namespace ApiGate.Gateway.Transforms;
 /// <see cref="GatewayOptions.TransformMaxBodyBytes"/>, but a client chooses how many it sends at once, and one that sends
 /// most of a body and then trickles the rest (above the server's minimum data rate) keeps its buffer: without this
 /// bound, 300 such connections held 410 MB. A transformed body takes its share before it is read — its
-/// <c>Content-Length</c>, or the per-body limit when it is chunked — and is refused with <c>503 gateway_busy</c> when it
-/// does not fit; a metering capture takes its share as its buffer grows and reads as no body when it does not fit.
+/// <c>Content-Length</c>; a chunked one its first buffer, then what the buffer grows by — and is refused with
+/// <c>503 gateway_busy</c> when it does not fit; a metering capture takes its share as its buffer grows and reads as no body when it does not fit.
 /// Shares are given back when their request ends.
 /// </summary>
 internal sealed class BufferedBodies(GatewayOptions options)

@@ -12,6 +12,10 @@ internal static class JsonBodies
 
     private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = MaxDepth };
 
+    /// <summary>The buffer <see cref="ReadBoundedAsync"/> starts with: a declared body's size (and one byte to see its end), else 16 KiB.</summary>
+    public static int InitialBufferSize(long limit, long? expectedLength) =>
+        expectedLength is { } expected && expected <= limit ? (int)expected + 1 : 16 * 1024;
+
     /// <summary>
     /// Names repeated in one object are refused when read: which of them a transform (or the client after it) would take is
     /// not defined, so a body with a masked field twice could show the client the copy that was not masked.
@@ -40,24 +44,33 @@ internal static class JsonBodies
     /// <summary>
     /// Reads at most <paramref name="limit"/> bytes; returns null (with what was read) when the stream holds more. A body
     /// of a declared <paramref name="expectedLength"/> is read into a buffer of that size, not one that doubles as it
-    /// fills: a body held half-sent by its client then costs its own size, not up to twice that.
+    /// fills: a body held half-sent by its client then costs its own size, not up to twice that. With a
+    /// <paramref name="share"/> (holding the first buffer's size, <see cref="InitialBufferSize"/>), every growth of the
+    /// buffer is taken from it first; when it cannot grow, the read stops with <c>OverBudget</c>.
     /// </summary>
-    public static async Task<(byte[]? Body, ArrayBufferWriter<byte> Read)> ReadBoundedAsync(Stream stream, long limit, long? expectedLength, CancellationToken cancellationToken)
+    public static async Task<(byte[]? Body, ArrayBufferWriter<byte> Read, bool OverBudget)> ReadBoundedAsync(
+        Stream stream, long limit, long? expectedLength, BufferedBodies.Share? share, CancellationToken cancellationToken)
     {
-        var buffer = new ArrayBufferWriter<byte>(expectedLength is { } expected && expected <= limit ? (int)expected + 1 : 16 * 1024);
+        var buffer = new ArrayBufferWriter<byte>(InitialBufferSize(limit, expectedLength));
         while (true)
         {
+            // A full buffer doubles (ArrayBufferWriter grows by its own size): that much more is taken from the budget.
+            if (buffer.FreeCapacity == 0 && share is not null && !share.TryGrow(buffer.Capacity))
+            {
+                return (null, buffer, true);
+            }
+
             var memory = buffer.GetMemory(Math.Clamp(buffer.FreeCapacity, 1, 16 * 1024));
             var read = await stream.ReadAsync(memory, cancellationToken);
             if (read == 0)
             {
-                return (buffer.WrittenSpan.ToArray(), buffer);
+                return (buffer.WrittenSpan.ToArray(), buffer, false);
             }
 
             buffer.Advance(read);
             if (buffer.WrittenCount > limit)
             {
-                return (null, buffer);
+                return (null, buffer, false);
             }
         }
     }

@@ -34,7 +34,7 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, IL
         }
 
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var (body, read) = await JsonBodies.ReadBoundedAsync(stream, options.TransformMaxBodyBytes, content.Headers.ContentLength, cancellationToken);
+        var (body, read, _) = await JsonBodies.ReadBoundedAsync(stream, options.TransformMaxBodyBytes, content.Headers.ContentLength, null, cancellationToken);
         var response = context.Response;
         if (body is null)
         {

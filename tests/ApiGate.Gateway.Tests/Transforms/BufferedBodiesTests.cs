@@ -39,7 +39,7 @@ public sealed class BufferedBodiesTests : GatewayTestBase
         var body = Body();
         using var first = await StartHalfAsync(body);
         using var second = await StartHalfAsync(body);
-        await WaitForAsync(() => budget.Held == 2 * BodySize);
+        await WaitForAsync(() => budget.Held == 2 * (BodySize + 1));
 
         // Act
         var refused = await RawHttp.SendAsync(Gateway.Url, Request(body));
@@ -58,7 +58,35 @@ public sealed class BufferedBodiesTests : GatewayTestBase
         Assert.Equal(0, budget.Held);
     }
 
-    private static byte[] Body() => Encoding.ASCII.GetBytes("{\"a\":\"" + new string('x', BodySize - 8) + "\"}");
+    [Fact]
+    public async Task ChunkedBodies_TakeWhatTheirBufferHolds_ASmallOneFitsWhereALargeOneDoesNot()
+    {
+        // Arrange: two clients hold half of a 40,000-byte body each (80,002 bytes taken, 51,070 left)
+        var budget = Gateway.Service<BufferedBodies>();
+        var body = Body(40_000);
+        using var first = await StartHalfAsync(body);
+        using var second = await StartHalfAsync(body);
+        await WaitForAsync(() => budget.Held == 2 * 40_001);
+
+        // Act: a chunked body has no size to take up front; its buffer starts at 16 KiB and doubles as it fills
+        var small = await RawHttp.SendAsync(Gateway.Url, Chunked("{\"a\":1}"u8.ToArray()));
+        var large = await RawHttp.SendAsync(Gateway.Url, Chunked(Body(BodySize)));
+        await FinishAsync(first, body);
+        await FinishAsync(second, body);
+        await WaitForAsync(() => budget.Held == 0);
+
+        // Assert
+        Assert.Equal(200, small.Status);
+        Assert.Equal(503, large.Status);
+        Assert.Equal("gateway_busy", large.ErrorCode);
+        Assert.Equal(3, Upstream.Served);
+    }
+
+    private static byte[] Chunked(byte[] body) =>
+        [.. Encoding.ASCII.GetBytes($"POST /edit/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{body.Length:x}\r\n"),
+            .. body, .. "\r\n0\r\n\r\n"u8.ToArray()];
+
+    private static byte[] Body(int size = BodySize) => Encoding.ASCII.GetBytes("{\"a\":\"" + new string('x', size - 8) + "\"}");
 
     private static byte[] Request(byte[] body) =>
         [.. Encoding.ASCII.GetBytes($"POST /edit/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n"), .. body];
