@@ -47,10 +47,18 @@ internal static class RawHttp
             await Task.Delay(wait, timeout.Token);
         }
 
+        return await ReadUntilClosedAsync(stream, timeout.Token);
+    }
+
+    /// <summary>Reads what the server sends until it closes the connection (a reset after the response keeps what came), and parses it.</summary>
+    public static async Task<RawResponse> ReadUntilClosedAsync(Stream stream, CancellationToken cancellationToken = default)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(TimeSpan.FromSeconds(30));
         var buffer = new MemoryStream();
         try
         {
-            await stream.CopyToAsync(buffer, timeout.Token);
+            await stream.CopyToAsync(buffer, bound.Token);
         }
         catch (IOException)
         {

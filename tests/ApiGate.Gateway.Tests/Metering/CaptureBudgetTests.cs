@@ -81,10 +81,7 @@ public sealed class CaptureBudgetTests : GatewayTestBase
     {
         var stream = client.GetStream();
         await stream.WriteAsync(request.AsMemory(request.Length - BodySize + bodyBytesSent));
-        var buffer = new MemoryStream();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await stream.CopyToAsync(buffer, timeout.Token);
-        return RawHttp.Parse(Encoding.UTF8.GetString(buffer.ToArray()));
+        return await RawHttp.ReadUntilClosedAsync(stream);
     }
 
     /// <summary>Waits for the gateway to reach a state (a bound on waiting, not on how fast it gets there).</summary>

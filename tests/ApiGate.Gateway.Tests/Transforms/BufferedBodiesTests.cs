@@ -105,10 +105,7 @@ public sealed class BufferedBodiesTests : GatewayTestBase
     {
         var stream = client.GetStream();
         await stream.WriteAsync(body.AsMemory(body.Length - (body.Length / 2)));
-        var buffer = new MemoryStream();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await stream.CopyToAsync(buffer, timeout.Token);
-        return RawHttp.Parse(Encoding.UTF8.GetString(buffer.ToArray()));
+        return await RawHttp.ReadUntilClosedAsync(stream);
     }
 
     /// <summary>Waits for the gateway to reach a state (a bound on waiting, not on how fast it gets there).</summary>
