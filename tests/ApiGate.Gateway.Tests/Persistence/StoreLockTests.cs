@@ -7,6 +7,7 @@ using ApiGate.Gateway.Persistence;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Usage;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApiGate.Gateway.Tests.Persistence;
 
@@ -140,8 +141,6 @@ public sealed class StoreLockTests : GatewayTestBase
             await exclusive.ExecuteNonQueryAsync();
         }
 
-        var busyBefore = Gateway.Service<StoreMetrics>().BusyTotal;
-
         // Act: the write waits the busy timeout (2 s) on its request, then gives up with the reason.
         using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans")
         {
@@ -155,7 +154,35 @@ public sealed class StoreLockTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("store_busy", body);
         Assert.Contains(Gateway.DatabasePath, body);
-        Assert.Equal(1, Gateway.Service<StoreMetrics>().BusyTotal - busyBefore); // the refused change's audit row did not wait on the lock again
+    }
+
+    [Fact]
+    public async Task AdminWrite_RefusedByTheLockedStore_NoAuditRowIsAttempted_TheLogLineIsTheRecord()
+    {
+        // Arrange: a gateway whose every log entry is kept, on a store another connection holds locked.
+        var logs = new RecordingLoggerProvider();
+        await using var gateway = await TestGateway.StartAsync(options => options.LogLevel = "info", services: services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+        var admin = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
+        await using var holder = new SqliteConnection($"Data Source={gateway.DatabasePath};Pooling=False");
+        await holder.OpenAsync();
+        await using (var exclusive = holder.CreateCommand())
+        {
+            exclusive.CommandText = "BEGIN EXCLUSIVE";
+            await exclusive.ExecuteNonQueryAsync();
+        }
+
+        // Act
+        using var request = new HttpRequestMessage(HttpMethod.Post, gateway.Url + "/admin/plans")
+        {
+            Content = new StringContent("""{"id":"late","name":"Late"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
+        using var response = await gateway.Client.SendAsync(request);
+
+        // Assert: answered 503 and logged once (7020); no audit row was tried, so none failed on the same lock (7021).
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Single(logs.Entries, e => e.EventId == 7020 && e.Message.Contains("POST /admin/plans 503", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Entries, e => e.EventId == 7021);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -14,7 +13,7 @@ namespace ApiGate.Gateway.Tests.Security;
 /// </summary>
 public sealed class StalledBodyLogTests : IAsyncLifetime
 {
-    private readonly RecordingProvider _logs = new();
+    private readonly RecordingLoggerProvider _logs = new();
     private TestUpstream _upstream = null!;
     private TestGateway _gateway = null!;
 
@@ -48,27 +47,5 @@ public sealed class StalledBodyLogTests : IAsyncLifetime
         Assert.Equal("close", response.Headers["Connection"]);
         await _gateway.StopAsync(); // every log line of the exchange is written by now
         Assert.Empty(_logs.Entries.Where(e => e.Level >= LogLevel.Error).Select(e => $"{e.Category} {e.EventId}: {e.Message}"));
-    }
-
-    private sealed class RecordingProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<(string Category, LogLevel Level, int EventId, string Message)> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(RecordingProvider provider, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                provider.Entries.Enqueue((category, logLevel, eventId.Id, formatter(state, exception)));
-        }
     }
 }
