@@ -44,15 +44,15 @@ public sealed class CaptureBudgetTests : GatewayTestBase
         var budget = Gateway.Service<BufferedBodies>();
         var big = Encoding.ASCII.GetBytes("{\"a\":\"" + new string('x', BodySize - 8) + "\"}");
         using var held = await StartAsync(Request("held", big), 50_000);
-        await WaitForAsync(() => budget.Held >= 50_000); // the 50,000 bytes captured: less than a 16 KiB capture is left
+        await Poll.UntilAsync(() => budget.Held >= 50_000); // the 50,000 bytes captured: less than a 16 KiB capture is left
 
         // Act
         var during = await RawHttp.SendAsync(Gateway.Url, Request("during", "{\"n\":1}"u8.ToArray()));
         var heldDone = await FinishAsync(held, Request("held", big), 50_000);
-        await WaitForAsync(() => budget.Held == 0);
+        await Poll.UntilAsync(() => budget.Held == 0);
         var after = await RawHttp.SendAsync(Gateway.Url, Request("after", "{\"n\":1}"u8.ToArray()));
         var recorder = Gateway.Service<UsageRecorder>();
-        await WaitForAsync(() => recorder.Written == 3);
+        await Poll.UntilAsync(() => recorder.Written == 3);
 
         // Assert: units by request id — 5 when the expression saw the body, 1 when it did not
         await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
@@ -82,15 +82,5 @@ public sealed class CaptureBudgetTests : GatewayTestBase
         var stream = client.GetStream();
         await stream.WriteAsync(request.AsMemory(request.Length - BodySize + bodyBytesSent));
         return await RawHttp.ReadUntilClosedAsync(stream);
-    }
-
-    /// <summary>Waits for the gateway to reach a state (a bound on waiting, not on how fast it gets there).</summary>
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            await Task.Delay(10, timeout.Token);
-        }
     }
 }

@@ -3,6 +3,7 @@ using ApiGate.Core.Upstreams;
 using ApiGate.Storage;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sql;
+using ApiGate.Gateway.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 
 namespace ApiGate.Gateway.Tests.Persistence;
@@ -41,13 +42,7 @@ public sealed class StoreLockQueueTests : IAsyncLifetime
     public async Task QueuedWrites_AnotherProcessHoldsTheLock_OnlyTheFirstWaitsTheBusyTimeout()
     {
         // Arrange: another connection takes the write lock and keeps it until every write has answered.
-        await using var holder = new SqliteConnection($"Data Source={Path_};Pooling=False");
-        await holder.OpenAsync();
-        await using (var exclusive = holder.CreateCommand())
-        {
-            exclusive.CommandText = "BEGIN EXCLUSIVE";
-            await exclusive.ExecuteNonQueryAsync();
-        }
+        await using var holder = await SqliteWriteLock.HoldAsync(Path_);
 
         // Act
         var writes = Enumerable.Range(0, Writes)
@@ -72,12 +67,8 @@ public sealed class StoreLockQueueTests : IAsyncLifetime
     public async Task Write_AfterTheLockIsReleased_WaitsItsOwnTurnAndIsStored()
     {
         // Arrange: a write gives up on a lock held by another connection, which then lets go.
-        await using (var holder = new SqliteConnection($"Data Source={Path_};Pooling=False"))
+        await using (var holder = await SqliteWriteLock.HoldAsync(Path_))
         {
-            await holder.OpenAsync();
-            await using var exclusive = holder.CreateCommand();
-            exclusive.CommandText = "BEGIN EXCLUSIVE";
-            await exclusive.ExecuteNonQueryAsync();
             await Assert.ThrowsAsync<StoreBusyException>(() => _store.CreateUpstreamAsync(Upstream("early"), CancellationToken.None));
         }
 

@@ -6,7 +6,6 @@ using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Persistence;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Usage;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ApiGate.Gateway.Tests.Persistence;
@@ -35,7 +34,7 @@ public sealed class StoreLockTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.OK, await ProxyAsync(key));
         Assert.Equal(HttpStatusCode.OK, await AdminGetAsync(admin));
         var recorder = Gateway.Service<UsageRecorder>();
-        await WaitUntilAsync(() => recorder.Written >= 1);
+        await Poll.UntilAsync(() => recorder.Written >= 1);
         var metrics = Gateway.Service<StoreMetrics>();
         var busyBefore = metrics.BusyTotal;
 
@@ -43,14 +42,8 @@ public sealed class StoreLockTests : GatewayTestBase
         var completedDuringLock = 0;
         var adminDuringLock = HttpStatusCode.InternalServerError;
         long busyDuringLock;
-        await using (var holder = new SqliteConnection($"Data Source={Gateway.DatabasePath};Pooling=False"))
+        await using (var holder = await SqliteWriteLock.HoldAsync(Gateway.DatabasePath))
         {
-            await holder.OpenAsync();
-            await using (var exclusive = holder.CreateCommand())
-            {
-                exclusive.CommandText = "BEGIN EXCLUSIVE";
-                await exclusive.ExecuteNonQueryAsync();
-            }
 
             for (var i = 0; i < RequestsDuringLock; i++)
             {
@@ -63,16 +56,14 @@ public sealed class StoreLockTests : GatewayTestBase
             adminDuringLock = await AdminGetAsync(admin);
 
             // Keep the lock until the writer has met it (its usage batch waited out at least one busy timeout).
-            await WaitUntilAsync(() => metrics.BusyTotal > busyBefore);
+            await Poll.UntilAsync(() => metrics.BusyTotal > busyBefore);
             busyDuringLock = metrics.BusyTotal - busyBefore;
             Assert.True(recorder.Written < 1 + RequestsDuringLock, "nothing can be written while the lock is held");
 
-            await using var rollback = holder.CreateCommand();
-            rollback.CommandText = "ROLLBACK";
-            await rollback.ExecuteNonQueryAsync();
+            await SqliteWriteLock.ReleaseAsync(holder);
         }
 
-        await WaitUntilAsync(() => recorder.Written >= 1 + RequestsDuringLock);
+        await Poll.UntilAsync(() => recorder.Written >= 1 + RequestsDuringLock);
         // The periodic flush that met the lock is still retrying on the writer thread; a flush queued now runs after it.
         await Gateway.Service<ApiGate.Gateway.Limits.UsageFlusher>().FlushAsync(CancellationToken.None);
         await Gateway.Service<StoreWriter>().RunAsync(_ => Task.CompletedTask, CancellationToken.None);
@@ -100,13 +91,7 @@ public sealed class StoreLockTests : GatewayTestBase
         var (key, user, _) = await Gateway.CreateKeyAsync("restart@example.com", new PlanInput { Id = "big", Name = "Big", RequestsPerMonth = 1000 });
         Assert.Equal(HttpStatusCode.OK, await ProxyAsync(key));
         await Gateway.StopAsync();
-        await using var holder = new SqliteConnection($"Data Source={Gateway.DatabasePath};Pooling=False");
-        await holder.OpenAsync();
-        await using (var exclusive = holder.CreateCommand())
-        {
-            exclusive.CommandText = "BEGIN EXCLUSIVE";
-            await exclusive.ExecuteNonQueryAsync();
-        }
+        await using var holder = await SqliteWriteLock.HoldAsync(Gateway.DatabasePath);
 
         // Act: a gateway starts on the same store (nothing to migrate) while the lock is held, and serves the key.
         await using var restarted = await TestGateway.StartAsync(options => options.StoreBusyTimeout = TimeSpan.FromSeconds(1), directory: Gateway.Directory);
@@ -114,16 +99,12 @@ public sealed class StoreLockTests : GatewayTestBase
         request.Headers.Add("X-API-Key", key);
         using var response = await restarted.Client.SendAsync(request);
         Assert.Empty(restarted.Store.MigrationsApplied);
-        await using (var rollback = holder.CreateCommand())
-        {
-            rollback.CommandText = "ROLLBACK";
-            await rollback.ExecuteNonQueryAsync();
-        }
+        await SqliteWriteLock.ReleaseAsync(holder);
 
         // Assert: served during the lock, and its usage written once the lock is gone.
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var recorder = restarted.Service<UsageRecorder>();
-        await WaitUntilAsync(() => recorder.Written >= 1);
+        await Poll.UntilAsync(() => recorder.Written >= 1);
         var period = QuotaPeriod.StartOf(DateTimeOffset.UtcNow);
         Assert.Equal(2, (await restarted.Store.GetUsageSummaryAsync(user.Id, period, period.AddMonths(1), CancellationToken.None)).Requests);
     }
@@ -133,21 +114,10 @@ public sealed class StoreLockTests : GatewayTestBase
     {
         // Arrange
         var admin = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
-        await using var holder = new SqliteConnection($"Data Source={Gateway.DatabasePath};Pooling=False");
-        await holder.OpenAsync();
-        await using (var exclusive = holder.CreateCommand())
-        {
-            exclusive.CommandText = "BEGIN EXCLUSIVE";
-            await exclusive.ExecuteNonQueryAsync();
-        }
+        await using var holder = await SqliteWriteLock.HoldAsync(Gateway.DatabasePath);
 
         // Act: the write waits the busy timeout (2 s) on its request, then gives up with the reason.
-        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans")
-        {
-            Content = new StringContent("""{"id":"late","name":"Late"}""", System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
-        using var response = await Gateway.Client.SendAsync(request);
+        using var response = await CreatePlanAsync(Gateway, admin);
         var body = await response.Content.ReadAsStringAsync();
 
         // Assert
@@ -163,26 +133,26 @@ public sealed class StoreLockTests : GatewayTestBase
         var logs = new RecordingLoggerProvider();
         await using var gateway = await TestGateway.StartAsync(options => options.LogLevel = "info", services: services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
         var admin = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
-        await using var holder = new SqliteConnection($"Data Source={gateway.DatabasePath};Pooling=False");
-        await holder.OpenAsync();
-        await using (var exclusive = holder.CreateCommand())
-        {
-            exclusive.CommandText = "BEGIN EXCLUSIVE";
-            await exclusive.ExecuteNonQueryAsync();
-        }
+        await using var holder = await SqliteWriteLock.HoldAsync(gateway.DatabasePath);
 
         // Act
-        using var request = new HttpRequestMessage(HttpMethod.Post, gateway.Url + "/admin/plans")
-        {
-            Content = new StringContent("""{"id":"late","name":"Late"}""", System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", admin);
-        using var response = await gateway.Client.SendAsync(request);
+        using var response = await CreatePlanAsync(gateway, admin);
 
         // Assert: answered 503 and logged once (7020); no audit row was tried, so none failed on the same lock (7021).
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Single(logs.Entries, e => e.EventId == 7020 && e.Message.Contains("POST /admin/plans 503", StringComparison.Ordinal));
         Assert.DoesNotContain(logs.Entries, e => e.EventId == 7021);
+    }
+
+    /// <summary>An admin write: <c>POST /admin/plans</c> with the given admin token.</summary>
+    private static Task<HttpResponseMessage> CreatePlanAsync(TestGateway gateway, string adminToken)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, gateway.Url + "/admin/plans")
+        {
+            Content = new StringContent("""{"id":"late","name":"Late"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminToken);
+        return gateway.Client.SendAsync(request);
     }
 
     [Fact]
@@ -210,16 +180,5 @@ public sealed class StoreLockTests : GatewayTestBase
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await Gateway.Client.SendAsync(request);
         return response.StatusCode;
-    }
-
-    /// <summary>Polls a condition, at most 30 s (a bound for a stuck test, not a timing assertion).</summary>
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 600 && !condition(); i++)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.True(condition());
     }
 }

@@ -39,13 +39,13 @@ public sealed class BufferedBodiesTests : GatewayTestBase
         var body = Body();
         using var first = await StartHalfAsync(body);
         using var second = await StartHalfAsync(body);
-        await WaitForAsync(() => budget.Held == 2 * (BodySize + 1));
+        await Poll.UntilAsync(() => budget.Held == 2 * (BodySize + 1));
 
         // Act
         var refused = await RawHttp.SendAsync(Gateway.Url, Request(body));
         var firstDone = await FinishAsync(first, body);
         var secondDone = await FinishAsync(second, body);
-        await WaitForAsync(() => budget.Held == 0);
+        await Poll.UntilAsync(() => budget.Held == 0);
         var afterwards = await RawHttp.SendAsync(Gateway.Url, Request(body));
 
         // Assert
@@ -66,14 +66,14 @@ public sealed class BufferedBodiesTests : GatewayTestBase
         var body = Body(40_000);
         using var first = await StartHalfAsync(body);
         using var second = await StartHalfAsync(body);
-        await WaitForAsync(() => budget.Held == 2 * 40_001);
+        await Poll.UntilAsync(() => budget.Held == 2 * 40_001);
 
         // Act: a chunked body has no size to take up front; its buffer starts at 16 KiB and doubles as it fills
         var small = await RawHttp.SendAsync(Gateway.Url, Chunked("{\"a\":1}"u8.ToArray()));
         var large = await RawHttp.SendAsync(Gateway.Url, Chunked(Body(BodySize)));
         await FinishAsync(first, body);
         await FinishAsync(second, body);
-        await WaitForAsync(() => budget.Held == 0);
+        await Poll.UntilAsync(() => budget.Held == 0);
 
         // Assert
         Assert.Equal(200, small.Status);
@@ -106,15 +106,5 @@ public sealed class BufferedBodiesTests : GatewayTestBase
         var stream = client.GetStream();
         await stream.WriteAsync(body.AsMemory(body.Length - (body.Length / 2)));
         return await RawHttp.ReadUntilClosedAsync(stream);
-    }
-
-    /// <summary>Waits for the gateway to reach a state (a bound on waiting, not on how fast it gets there).</summary>
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            await Task.Delay(10, timeout.Token);
-        }
     }
 }

@@ -1,0 +1,16 @@
+namespace ApiGate.Gateway.Tests.Infrastructure;
+
+/// <summary>Waiting for the gateway to reach a state: a bound for a stuck test (30 s), not a timing assertion.</summary>
+internal static class Poll
+{
+    /// <summary>Polls <paramref name="condition"/> every 10 ms for at most 30 s; fails the test if it never holds.</summary>
+    public static async Task UntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 3000 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
+}
