@@ -41,19 +41,18 @@ public static class GatewayHost
     public static readonly TimeSpan FinalWriteTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Process-wide settings a serving process runs with, unless it chose them itself: on a SQLite store, socket
-    /// completions run inline on the socket threads (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>, ~8 µs of CPU
-    /// less per request, measured). Not on PostgreSQL: the data mapper reads a row's columns with synchronous calls, and
-    /// when a row has not fully arrived the driver then reads its socket synchronously — on a socket thread, with inline
-    /// completions, which then waits for itself and every socket of the process stops (seen under admin churn: the
-    /// whole gateway frozen, health checks included). The runtime reads the setting once, at the process's first
-    /// socket, so <c>serve</c> and <c>demo</c> call this as soon as their settings are resolved, before they probe
-    /// their port or open a store; <see cref="Build"/> calls it too, for hosts that open no socket before. CLI
-    /// commands never enable it.
+    /// Process-wide settings a serving process runs with, unless it chose them itself: socket completions run inline on
+    /// the socket threads (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>, ~8 µs of CPU less per request,
+    /// measured). This needs every socket read of the process to be asynchronous: one synchronous read on a socket
+    /// thread waits for bytes only that thread delivers, and every socket of the process stops. The stores read rows
+    /// so that the database driver never reads its socket synchronously (see <c>SqlGatewayStore.ReadRowsAsync</c>).
+    /// The runtime reads the setting once, at the process's first socket, so <c>serve</c> and <c>demo</c> call this
+    /// before they probe their port or open a store; <see cref="Build"/> calls it too, for hosts that open no socket
+    /// before. CLI commands never enable it.
     /// </summary>
-    public static void PrepareProcess(string databaseDriver)
+    public static void PrepareProcess()
     {
-        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null && databaseDriver == ApiGate.Storage.GatewayStores.Sqlite)
+        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
         {
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
         }
@@ -78,7 +77,7 @@ public static class GatewayHost
     {
         // Checked here, before Kestrel's endpoints, the logging providers and the admin listener are set up from them.
         new GatewayOptionsValidator(settings).ThrowIfInvalid(options);
-        PrepareProcess(options.DatabaseDriver);
+        PrepareProcess();
 
         // A bare LF ending a header line lets two HTTP parsers disagree on where a header ends (header injection,
         // smuggling past a stricter proxy in front); only CRLF is accepted. Read by Kestrel when it starts parsing.

@@ -58,8 +58,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             await ExecuteAsync(connection, null, "SELECT pg_advisory_lock(@Key)", cancellationToken, new { Key = MigrationLock });
             try
             {
-                Created = !await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-                    "SELECT to_regclass('schema_migrations') IS NOT NULL", cancellationToken: cancellationToken));
+                Created = !await FirstValueAsync<bool>(connection, null, "SELECT to_regclass('schema_migrations') IS NOT NULL", null, cancellationToken);
                 await ExecuteAsync(connection, null,
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)", cancellationToken);
                 var done = (await QueryAsync<int>(connection, null, "SELECT version FROM schema_migrations", null, cancellationToken)).ToHashSet();

@@ -32,6 +32,9 @@ internal sealed class RowTable<TRow>
     /// <summary>The column list, id first (<c>id, name, …</c>).</summary>
     public string Columns { get; }
 
+    /// <summary>How many columns <see cref="Columns"/> and <see cref="ColumnsOf"/> name.</summary>
+    public int ColumnCount => Properties.Length;
+
     /// <summary><c>INSERT</c> of every column, bound from a row's properties.</summary>
     public string Insert { get; }
 

@@ -169,9 +169,11 @@ public abstract partial class SqlGatewayStore
     {
         long copied = 0;
         var batch = new List<TRow>(CopyBatch);
-        await foreach (var row in from.QueryUnbufferedAsync<TRow>(select, transaction: read).WithCancellation(cancellationToken))
+        await using var reader = await ReadRowsAsync(from, new CommandDefinition(select, transaction: read, cancellationToken: cancellationToken));
+        var parse = ParserOf<TRow>(reader);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            batch.Add(row);
+            batch.Add(parse(reader));
             if (batch.Count == CopyBatch)
             {
                 await write(batch);

@@ -140,11 +140,18 @@ public abstract partial class SqlGatewayStore
     public Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) =>
         UseAsync<IReadOnlyList<(ApiKeyDefinition, UserDefinition)>>(async (connection, ct) =>
         {
-            // Key columns, then user columns from the user's id on (Dapper splits the row at the second "id").
+            // Key columns, then user columns.
             var sql = $"SELECT {Keys.ColumnsOf("k")}, {Users.ColumnsOf("u")} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = @Prefix";
-            var rows = await connection.QueryAsync<ApiKeyRow, UserRow, (ApiKeyDefinition, UserDefinition)>(
-                new CommandDefinition(sql, new { Prefix = prefix }, cancellationToken: ct), (k, u) => (k.ToDefinition(), u.ToDefinition()), splitOn: "id");
-            return rows.AsList();
+            await using var reader = await ReadRowsAsync(connection, new CommandDefinition(sql, new { Prefix = prefix }, cancellationToken: ct));
+            var key = reader.GetRowParser<ApiKeyRow>(length: Keys.ColumnCount);
+            var user = reader.GetRowParser<UserRow>(startIndex: Keys.ColumnCount);
+            var rows = new List<(ApiKeyDefinition, UserDefinition)>();
+            while (await reader.ReadAsync(ct))
+            {
+                rows.Add((key(reader).ToDefinition(), user(reader).ToDefinition()));
+            }
+
+            return rows;
         }, cancellationToken);
 
     public Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken) =>

@@ -181,8 +181,7 @@ public abstract partial class SqlGatewayStore
             }
 
             // Skip empty stretches (the first run on a store with old data, a gateway stopped for a month) in one step.
-            var first = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(UsageSql.FirstBucket,
-                new { Granularity = (long)source, From = current }, transaction, cancellationToken: ct));
+            var first = await FirstValueAsync<long?>(connection, transaction, UsageSql.FirstBucket, new { Granularity = (long)source, From = current }, ct);
             var start = first is { } f && f < limit ? Math.Max(current, UsageAggregate.BucketOf(f, into)) : limit;
             var end = Math.Min(limit, start + maxBuckets * width);
             if (end > start)

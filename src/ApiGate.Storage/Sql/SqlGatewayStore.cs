@@ -342,8 +342,48 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
     /// <summary>Runs a SELECT; Dapper maps each row to <typeparamref name="TRow"/> by column name.</summary>
     private protected static async Task<IReadOnlyList<TRow>> QueryAsync<TRow>(
-        DbConnection connection, DbTransaction? transaction, string sql, object? parameters, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<TRow>(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken))).AsList();
+        DbConnection connection, DbTransaction? transaction, string sql, object? parameters, CancellationToken cancellationToken)
+    {
+        await using var reader = await ReadRowsAsync(connection, new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
+        var parse = ParserOf<TRow>(reader);
+        var rows = new List<TRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(parse(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Maps a row to a row record by column name, or a row's first column to a plain value (a string, a number, null).</summary>
+    private protected static Func<DbDataReader, TRow> ParserOf<TRow>(DbDataReader reader)
+    {
+        var value = Nullable.GetUnderlyingType(typeof(TRow)) ?? typeof(TRow);
+        return Type.GetTypeCode(value) == TypeCode.Object
+            ? reader.GetRowParser<TRow>()
+            : row => row.IsDBNull(0) ? default! : (TRow)Convert.ChangeType(row.GetValue(0), value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// The first column of the first row, or the default when there is no row or the value is null. Not the driver's
+    /// <c>ExecuteScalarAsync</c>: PostgreSQL's reads the value with sequential access, synchronously (<see cref="ReadRowsAsync"/>).
+    /// </summary>
+    private protected static async Task<T?> FirstValueAsync<T>(
+        DbConnection connection, DbTransaction? transaction, string sql, object? parameters, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync<T>(connection, transaction, sql, parameters, cancellationToken);
+        return rows.Count > 0 ? rows[0] : default;
+    }
+
+    /// <summary>
+    /// Runs a SELECT whose rows are mapped as they are read. Not Dapper's <c>QueryAsync</c>: that asks the driver for
+    /// sequential access, in which PostgreSQL's driver reads a column's bytes from the socket when the column is mapped,
+    /// synchronously — a thread blocked on the network (and, where socket completions run inline, the very thread that
+    /// would deliver those bytes: the gateway stops). Read this way the driver holds the whole row when
+    /// <c>ReadAsync</c> returns, and mapping it never waits.
+    /// </summary>
+    private protected static Task<DbDataReader> ReadRowsAsync(DbConnection connection, CommandDefinition command) =>
+        connection.ExecuteReaderAsync(command, System.Data.CommandBehavior.SingleResult);
 
     /// <summary>One statement in a write transaction that also bumps the config version; a constraint violation becomes a conflict.</summary>
     /// <param name="configuration">
@@ -443,7 +483,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
     private protected static Task<long> ScalarAsync(
         DbConnection connection, DbTransaction? transaction, string sql, CancellationToken cancellationToken, object? parameters = null) =>
-        connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, parameters, transaction, cancellationToken: cancellationToken));
+        FirstValueAsync<long>(connection, transaction, sql, parameters, cancellationToken);
 
     private protected static StoreConflictException Duplicate(string field, string message) => new(field, message);
 }
