@@ -33,6 +33,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>Quota counters outlive their month by this much (late settlements of the month's last requests still land).</summary>
     public static readonly TimeSpan QuotaRetention = TimeSpan.FromDays(7);
 
+    /// <summary>How often the key names and local counters only past months need are let go (<see cref="Sweep"/>).</summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
+
     /// <summary>A bucket idle this much longer than it takes to refill completely expires (it would be full anyway).</summary>
     private const long BucketIdleMarginMs = 60_000;
 
@@ -51,6 +54,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private readonly ConcurrentDictionary<string, KeyNames> _keyNames = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string UserId, DateTimeOffset Period), LocalQuota> _local = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Core.Timing.OncePer _sweep = new(SweepInterval);
     private ConnectionMultiplexer? _connection;
     private IDatabase? _database;
     private Task? _probe;
@@ -396,6 +400,35 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         return names;
     }
 
+    /// <summary>Key names and local quota counters held now; for tests and diagnostics.</summary>
+    internal int HeldEntries => _keyNames.Count + _local.Count;
+
+    /// <summary>
+    /// Lets go of what only past months needed, so memory holds this month's keys and users rather than every one ever
+    /// seen: key names built for an earlier month (a request of this month builds its own), and local counters of
+    /// months whose Redis counters have expired (<see cref="QuotaRetention"/> after the month) with nothing pending.
+    /// </summary>
+    internal void Sweep()
+    {
+        var now = _time.GetUtcNow();
+        var period = QuotaPeriod.StartOf(now);
+        foreach (var entry in _keyNames)
+        {
+            if (entry.Value.Period < period)
+            {
+                _keyNames.TryRemove(entry);
+            }
+        }
+
+        foreach (var entry in _local)
+        {
+            if (entry.Key.Period.AddMonths(1).Add(QuotaRetention) <= now && Interlocked.Read(ref entry.Value.Pending) == 0)
+            {
+                _local.TryRemove(entry);
+            }
+        }
+    }
+
     /// <summary>The same decision <see cref="TokenBucket.TryTake"/> reports, from the tokens the script left.</summary>
     private static RateLimitDecision Decision(double tokens, TokenBucketPolicy policy, bool allowed, DateTimeOffset now)
     {
@@ -428,6 +461,11 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
+                if (_sweep.Due(_time.GetUtcNow()))
+                {
+                    Sweep();
+                }
+
                 try
                 {
                     if (!Available)

@@ -176,6 +176,33 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task Sweep_NamesOfPastMonthsAndCountersOfExpiredMonths_LetGo()
+    {
+        var redis = await StartAsync();
+        _clock.SetUtcNow(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
+        var gone = Caller(requestsPerMonth: 100);  // used in November only
+        var staying = Caller(requestsPerMonth: 100); // used in November and December
+
+        await redis.AdmitAsync(gone, false, CancellationToken.None);
+        await redis.AdmitAsync(staying, false, CancellationToken.None);
+        var november = redis.HeldEntries;
+        _clock.SetUtcNow(new DateTimeOffset(2026, 12, 1, 0, 0, 1, TimeSpan.Zero));
+        await redis.AdmitAsync(staying, false, CancellationToken.None);
+        redis.Sweep();
+        var newMonth = redis.HeldEntries;
+        _clock.SetUtcNow(new DateTimeOffset(2026, 12, 8, 0, 0, 0, TimeSpan.Zero)); // November's counters expire in Redis now
+        redis.Sweep();
+        var novemberExpired = redis.HeldEntries;
+        var back = await redis.AdmitAsync(gone, false, CancellationToken.None);
+
+        Assert.Equal(4, november);        // two keys' names, two users' November counters
+        Assert.Equal(4, newMonth);        // one key's December names; both November counters (still in Redis) and one December counter
+        Assert.Equal(2, novemberExpired); // one key's December names and its user's December counter
+        Assert.Equal(AdmissionVerdict.Admitted, back.Verdict); // a key let go builds its names again
+        Assert.Equal(1, back.Quota!.Value.Used);
+    }
+
+    [RedisFact]
     public async Task AdmitAsync_NewKeys_ExpireOnTheirOwn()
     {
         var redis = await StartAsync();
