@@ -165,9 +165,9 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// <c>APIGATE_TRANSFORM_MAX_BUFFERED_BYTES</c>: bodies that body transforms and metering expressions hold in memory
-    /// at once, all requests together; default 256 MiB. A transformed body that does not fit (its <c>Content-Length</c>,
-    /// or its buffer as it grows when chunked) gets <c>503 gateway_busy</c>; a metering
-    /// capture that does not fit reads as <c>null</c>.
+    /// at once, request and response bodies, all requests together; default 256 MiB. A transformed body that does not
+    /// fit (its <c>Content-Length</c>, or its buffer as it grows when chunked) gets <c>503 gateway_busy</c> (a response
+    /// whose transform only renames passes through untouched); a metering capture that does not fit reads as <c>null</c>.
     /// </summary>
     public long TransformMaxBufferedBytes { get; set; } = 256L * 1024 * 1024;
 

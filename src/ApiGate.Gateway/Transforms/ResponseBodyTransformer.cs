@@ -11,12 +11,20 @@ namespace ApiGate.Gateway.Transforms;
 /// bodies up to <see cref="GatewayOptions.TransformMaxBodyBytes"/> are buffered and edited. A JSON body that cannot be
 /// read (larger than the limit, or compressed) is withheld — <c>502 response_withheld</c> — when the transform removes
 /// or masks fields (passing it on would hand the client exactly what the route keeps from it), and passes through
-/// untouched (logged) when it only renames; a body that is not JSON passes through either way.
+/// untouched (logged) when it only renames; a body that is not JSON passes through either way. A body being buffered
+/// holds its part of <see cref="GatewayOptions.TransformMaxBufferedBytes"/> until it has been written to the client (an
+/// upstream that sends half a body, or a client that does not read, keeps it); one that does not fit is refused —
+/// <c>503 gateway_busy</c> — when the transform removes or masks fields, and passes through untouched when it only renames.
 /// </summary>
-internal sealed partial class ResponseBodyTransformer(GatewayOptions options, ILogger<ResponseBodyTransformer> logger)
+internal sealed partial class ResponseBodyTransformer(GatewayOptions options, BufferedBodies buffered, TimeProvider timeProvider, ILogger<ResponseBodyTransformer> logger)
 {
     public static readonly GatewayError Withheld = new(502, "response_withheld", "Bad Gateway",
         "The upstream's response could not be checked for the fields this route removes or masks (larger than the transform body limit, or compressed), so it is not passed on.");
+
+    public static readonly GatewayError Busy = new(503, "gateway_busy", "Service Unavailable",
+        "The gateway is holding as many bodies for transforms as it may, so the upstream's response could not be checked for the fields this route removes or masks and is not passed on.");
+
+    private readonly Core.Timing.OncePer _busyWarning = new(TimeSpan.FromMinutes(1));
 
     /// <summary>Writes the (transformed or original) body, or the refusal, itself and returns true; false = let YARP stream it.</summary>
     public async Task<bool> TryTransformAsync(HttpContext context, HttpResponseMessage upstream, ResponseTransform transform, string routeId, string requestId, CancellationToken cancellationToken)
@@ -33,18 +41,35 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, IL
             return await CannotReadAsync(context, transform, routeId, requestId, compressed ? "compressed" : "larger than the transform body limit");
         }
 
+        // Taken before a byte is read (a declared body's whole size), grown with the buffer, held until written.
+        using var share = buffered.TryTake(JsonBodies.InitialBufferSize(options.TransformMaxBodyBytes, content.Headers.ContentLength));
+        if (share is null)
+        {
+            return await RefuseBusyAsync(context, transform, routeId, requestId);
+        }
+
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var (body, read, _) = await JsonBodies.ReadBoundedAsync(stream, options.TransformMaxBodyBytes, content.Headers.ContentLength, null, cancellationToken);
+        var (body, read, overBudget) = await JsonBodies.ReadBoundedAsync(stream, options.TransformMaxBodyBytes, content.Headers.ContentLength, share, cancellationToken);
         var response = context.Response;
         if (body is null)
         {
             if (transform.HidesFields)
             {
-                return await CannotReadAsync(context, transform, routeId, requestId, "larger than the transform body limit");
+                return overBudget
+                    ? await RefuseBusyAsync(context, transform, routeId, requestId)
+                    : await CannotReadAsync(context, transform, routeId, requestId, "larger than the transform body limit");
             }
 
-            // Chunked and over the limit: send what was read, then the rest, untouched.
-            LogPassedThrough(routeId, requestId, "larger than the transform body limit");
+            // Over the limit (chunked) or the budget: send what was read, then the rest, untouched.
+            if (overBudget)
+            {
+                NoteBusy(routeId);
+            }
+            else
+            {
+                LogPassedThrough(routeId, requestId, "larger than the transform body limit");
+            }
+
             response.Headers.ContentLength = null;
             await response.Body.WriteAsync(read.WrittenMemory, cancellationToken);
             await stream.CopyToAsync(response.Body, cancellationToken);
@@ -90,6 +115,27 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, IL
         return true;
     }
 
+    /// <summary>The budget for buffered bodies is full: refused when the transform hides fields, else passed on (false).</summary>
+    private async Task<bool> RefuseBusyAsync(HttpContext context, ResponseTransform transform, string routeId, string requestId)
+    {
+        NoteBusy(routeId);
+        if (!transform.HidesFields)
+        {
+            return false;
+        }
+
+        await GatewayErrorWriter.WriteAsync(context, Busy);
+        return true;
+    }
+
+    private void NoteBusy(string routeId)
+    {
+        if (_busyWarning.Due(timeProvider.GetUtcNow()))
+        {
+            LogBusy(routeId, options.TransformMaxBufferedBytes);
+        }
+    }
+
     private static Task WriteAsync(HttpResponse response, byte[] body, CancellationToken cancellationToken)
     {
         response.Headers.Remove("Transfer-Encoding");
@@ -99,6 +145,9 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, IL
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Response of route {RouteId} for request {RequestId} passed through untransformed: {Reason}")]
     private partial void LogPassedThrough(string routeId, string requestId, string reason);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Warning, Message = "A response on route {RouteId} could not be buffered for its transform: the bodies buffered for transforms fill transform.max_buffered_bytes ({MaxBufferedBytes} bytes); such responses are refused with 503 gateway_busy where the transform removes or masks fields and passed on untransformed where it only renames; logged at most once a minute")]
+    private partial void LogBusy(string routeId, long maxBufferedBytes);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "Response of route {RouteId} for request {RequestId} withheld (502 response_withheld): its JSON body could not be checked for the fields the route removes or masks: {Reason}")]
     private partial void LogWithheld(string routeId, string requestId, string reason);
