@@ -287,7 +287,9 @@ internal sealed partial class WebhookDeliveryWorker(
             var line = new StringBuilder(Math.Min(text.Length, MaxErrorBody));
             foreach (var c in text)
             {
-                if (line.Length == MaxErrorBody)
+                // Never half a character: a high surrogate without its pair is not text, and PostgreSQL refuses to store
+                // it, so the attempt could not be recorded and the delivery would be sent again at every lease expiry.
+                if (line.Length == MaxErrorBody || (char.IsHighSurrogate(c) && line.Length == MaxErrorBody - 1))
                 {
                     break;
                 }

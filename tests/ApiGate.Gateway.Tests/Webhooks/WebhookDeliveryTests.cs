@@ -319,6 +319,28 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal(0, attempt.StatusCode);
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task EndpointRefusesWithACharacterAcrossTheCut_AttemptRecordedWithoutHalfOfIt(string engine)
+    {
+        // Arrange: a refusal whose 200th character is an emoji, two UTF-16 units of which only the first fits in the
+        // attempt's error
+        var gateway = await StartGatewayAsync(engine);
+        var body = new string('x', 199) + "\U0001F600 and more";
+        await using var refuses = await ScriptedBackend.StartAsync(
+            $"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}");
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", refuses.Url + "/hooks");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 1);
+
+        // Assert: recorded, ending before the emoji (before, PostgreSQL refused the lone surrogate: the attempt was never
+        // recorded, and the delivery was sent again at every lease expiry, never backing off and never given up on)
+        var attempt = (await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Single().Attempts.Last();
+        Assert.Equal(500, attempt.StatusCode);
+        Assert.Equal("endpoint answered 500: " + new string('x', 199), attempt.Error);
+    }
+
     [Theory, EngineData(GatewayStores.Sqlite)]
     public async Task EndpointWhoseSecretCannotSign_AttemptRecordedAsFailedNotResentForever(string engine)
     {
