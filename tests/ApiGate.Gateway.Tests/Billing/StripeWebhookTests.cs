@@ -359,4 +359,38 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
             ["payment.failed", "plan.changed", "plan.changed", "subscription.ended", "subscription.started"],
             deliveries.Select(d => d.EventType).Order(StringComparer.Ordinal).ToArray());
     }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task CheckoutPaymentFailedDeleted_ReceiverSubscribed_BillingEventsCarryTheDocumentedData(string engine)
+    {
+        // Arrange: a receiver that verifies every signature, subscribed to the three billing events
+        await using var h = await BillingHarness.StartAsync(engines, engine, paymentFailed: "none");
+        await using var receiver = await Webhooks.WebhookReceiver.StartAsync();
+        var created = await new WebhookService(h.Gateway.Store, TimeProvider.System).CreateAsync(
+            new WebhookInput { Url = receiver.Url, Events = ["subscription.started", "payment.failed", "subscription.ended"] }, CancellationToken.None);
+        receiver.Secret = created.Value!.Secret;
+        var user = await h.CreateCustomerAsync("lu@example.com", "cus_lu");
+
+        // Act
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_l1", Now - 10, "cus_lu", "sub_l", user, "pro"));
+        await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_l2", Now - 5, "cus_lu", "sub_l"));
+        await h.PostWebhookAsync(StripeEvents.Subscription("evt_l3", "customer.subscription.deleted", Now, "sub_l", "cus_lu", "canceled", Now - 10, "price_pro"));
+        await receiver.WaitUntilAsync(list => list.Count == 3, "the three billing events");
+
+        // Assert: the fields docs/webhooks.md lists for each, in that order
+        var events = receiver.Accepted.ToList();
+        Assert.Equal(["subscription.started", "payment.failed", "subscription.ended"], events.Select(w => w.Type));
+        Assert.Equal(["user_id", "email", "plan_id", "provider", "subscription_id", "at"], events[0].Data.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["user_id", "email", "plan_id", "provider", "subscription_id", "at"], events[1].Data.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["user_id", "email", "plan_id", "provider", "subscription_id", "at", "previous_plan_id"], events[2].Data.EnumerateObject().Select(p => p.Name));
+        Assert.All(events, w => Assert.Equal(user, w.Data.GetProperty("user_id").GetString()));
+        Assert.All(events, w => Assert.Equal("lu@example.com", w.Data.GetProperty("email").GetString()));
+        Assert.All(events, w => Assert.Equal("stripe", w.Data.GetProperty("provider").GetString()));
+        Assert.All(events, w => Assert.Equal("sub_l", w.Data.GetProperty("subscription_id").GetString()));
+        Assert.Equal(["pro", "pro", "free"], events.Select(w => w.Data.GetProperty("plan_id").GetString()));
+        Assert.Equal("pro", events[2].Data.GetProperty("previous_plan_id").GetString());
+        Assert.All(events, w => Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", w.Data.GetProperty("at").GetString()));
+    }
 }
