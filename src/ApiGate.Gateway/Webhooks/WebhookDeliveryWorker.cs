@@ -269,40 +269,44 @@ internal sealed partial class WebhookDeliveryWorker(
         }
     }
 
-    /// <summary>The start of a refusal's body, for the attempt's error: one line, bounded, read no further than <see cref="MaxBodyRead"/>.</summary>
+    /// <summary>
+    /// The start of a refusal's body, for the attempt's error: one line, bounded, read no further than
+    /// <see cref="MaxBodyRead"/>, and no longer than the attempt's time allows.
+    /// </summary>
     private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
+        var buffer = new byte[MaxBodyRead];
+        var read = 0;
         try
         {
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-            var buffer = new byte[MaxBodyRead];
-            var read = 0;
             int n;
             while (read < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken)) > 0)
             {
                 read += n;
             }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException)
+        {
+            // The endpoint answered, and its status is the attempt's result: a body cut off or still trickling when the
+            // time is up adds what arrived, not a "timed out" that hides the answer.
+        }
 
-            var text = Encoding.UTF8.GetString(buffer, 0, read);
-            var line = new StringBuilder(Math.Min(text.Length, MaxErrorBody));
-            foreach (var c in text)
+        var text = Encoding.UTF8.GetString(buffer, 0, read);
+        var line = new StringBuilder(Math.Min(text.Length, MaxErrorBody));
+        foreach (var c in text)
+        {
+            // Never half a character: a high surrogate without its pair is not text, and PostgreSQL refuses to store
+            // it, so the attempt could not be recorded and the delivery would be sent again at every lease expiry.
+            if (line.Length == MaxErrorBody || (char.IsHighSurrogate(c) && line.Length == MaxErrorBody - 1))
             {
-                // Never half a character: a high surrogate without its pair is not text, and PostgreSQL refuses to store
-                // it, so the attempt could not be recorded and the delivery would be sent again at every lease expiry.
-                if (line.Length == MaxErrorBody || (char.IsHighSurrogate(c) && line.Length == MaxErrorBody - 1))
-                {
-                    break;
-                }
-
-                line.Append(char.IsControl(c) ? ' ' : c);
+                break;
             }
 
-            return line.ToString().Trim();
+            line.Append(char.IsControl(c) ? ' ' : c);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException)
-        {
-            return "";
-        }
+
+        return line.ToString().Trim();
     }
 
     private static partial class Log

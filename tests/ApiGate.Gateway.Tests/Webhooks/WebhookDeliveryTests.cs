@@ -342,6 +342,25 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task EndpointRefusesThenNeverFinishesTheBody_AttemptKeepsItsStatusAndWhatArrived(string engine)
+    {
+        // Arrange: a 500 whose headers promise more body than ever comes, the connection held open
+        var gateway = await StartGatewayAsync(engine, TimeSpan.FromMilliseconds(500));
+        await using var refuses = await ScriptedBackend.StartAsync(
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\ndatabase is down");
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", refuses.Url + "/hooks");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 1);
+
+        // Assert: the endpoint did answer, and said why (before, the attempt read "timed out" with no status code)
+        var attempt = (await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Single().Attempts.Last();
+        Assert.Equal(500, attempt.StatusCode);
+        Assert.Equal("endpoint answered 500: database is down", attempt.Error);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite)]
     public async Task EndpointWhoseSecretCannotSign_AttemptRecordedAsFailedNotResentForever(string engine)
     {
         // Arrange: an endpoint row whose secret is not base64 (written around the service's checks, as a damaged or
