@@ -36,7 +36,14 @@ public sealed record WebhookDelivery
 /// <param name="StatusCode">The endpoint's status code; 0 when there was no response (refused, timed out).</param>
 /// <param name="LatencyMs">From sending to the response's headers (or the failure).</param>
 /// <param name="Error">Why it did not count as delivered; empty for a 2xx.</param>
-public sealed record WebhookAttempt(long DeliveryId, DateTimeOffset AttemptedAt, int StatusCode, double LatencyMs, string Error);
+public sealed record WebhookAttempt(long DeliveryId, DateTimeOffset AttemptedAt, int StatusCode, double LatencyMs, string Error)
+{
+    /// <summary>
+    /// The error of an attempt cut short because the gateway stopped: listed with the others, but not the endpoint's
+    /// failure, so it is not counted for the back-off.
+    /// </summary>
+    public const string GatewayStopping = "gateway stopping";
+}
 
 /// <summary>A claimed delivery, with what sending it needs (the endpoint's secret in clear, for signing only).</summary>
 /// <param name="SecretError">

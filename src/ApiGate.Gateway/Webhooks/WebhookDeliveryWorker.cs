@@ -259,7 +259,7 @@ internal sealed partial class WebhookDeliveryWorker(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return (0, "gateway stopping", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return (0, WebhookAttempt.GatewayStopping, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

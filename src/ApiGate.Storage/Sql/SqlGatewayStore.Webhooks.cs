@@ -95,12 +95,15 @@ public abstract partial class SqlGatewayStore : IWebhookStore
                 return [];
             }
 
+            // The failures since it was queued or redelivered set the back-off; an attempt cut short by a gateway
+            // stopping is listed, but was not the endpoint's failure.
             var rows = await QueryAsync<WebhookWorkRow>(connection, transaction, $"""
                 SELECT d.id, d.endpoint_id, e.url, e.secret, d.event_id, v.body,
-                    (SELECT COUNT(*) FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.attempted_at >= d.started_at) AS attempt_count, d.started_at
+                    (SELECT COUNT(*) FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.attempted_at >= d.started_at
+                        AND NOT (a.status_code = 0 AND a.error = @Stopping)) AS attempt_count, d.started_at
                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
                 WHERE d.id IN ({IdList(claimed)}) ORDER BY d.id
-                """, null, ct);
+                """, new { Stopping = WebhookAttempt.GatewayStopping }, ct);
             return rows.Select(ToWork).ToList();
         }, cancellationToken);
 

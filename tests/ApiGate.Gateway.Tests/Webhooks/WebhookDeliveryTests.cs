@@ -447,6 +447,46 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GatewayStopsDuringAnAttempt_EndpointThenRefuses_BackOffIsTheFirstStep(string engine)
+    {
+        // Arrange: an attempt cut short by the gateway stopping, with a back-off step long enough that one step and two
+        // cannot be mistaken for each other
+        var retryBase = TimeSpan.FromMinutes(20);
+        var gateway = await StartGatewayAsync(engine, TimeSpan.FromMinutes(2), retryBase: retryBase);
+        await using var hung = await ScriptedBackend.StartAsync("");
+        var (id, secret) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        for (var i = 0; i < 600 && hung.Connections == 0; i++) // bounded: 30 s
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, hung.Connections);
+        await gateway.StopAsync();
+        var receiver = await StartReceiverAsync();
+        receiver.Secret = secret;
+        receiver.FailNext(1);
+        await using (var store = GatewayStores.Create(engine, _dsn, new SecretProtector(null)))
+        {
+            await store.InitializeAsync(None);
+            Assert.True((await new WebhookService(store, TimeProvider.System).UpdateAsync(id, new WebhookInput { Url = receiver.Url }, None)).Ok);
+        }
+
+        // Act: the next gateway sends it, and the endpoint refuses
+        var restarted = await StartGatewayAsync(engine, retryBase: retryBase);
+        await WaitForAttemptsAsync(restarted, id, 2);
+
+        // Assert: the refusal is the delivery's first failure, so it waits one step (before, the interrupted attempt
+        // counted as a failure too and the wait was two steps)
+        var delivery = Assert.Single(await restarted.Store.ListWebhookDeliveriesAsync(id, 10, None));
+        Assert.Equal(WebhookDeliveryStatus.Pending, delivery.Status);
+        Assert.Equal([503, 0], delivery.Attempts.Select(a => a.StatusCode));
+        Assert.Equal("gateway stopping", delivery.Attempts[1].Error);
+        var wait = delivery.NextAttemptAt - delivery.Attempts[0].AttemptedAt;
+        Assert.True(wait >= retryBase && wait < retryBase * 2, $"waits {wait} after the refusal");
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task AdminApiCreatesUserOnTheServingGateway_SentAtOnceNotAtTheNextPoll(string engine)
     {
         // Arrange: a poll interval far longer than the wait below, so only the serving gateway's own wake-up can send it
@@ -465,7 +505,8 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal("now@example.com", userCreated.Data.GetProperty("email").GetString());
     }
 
-    private async Task<TestGateway> StartGatewayAsync(string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null, TimeSpan? pollInterval = null)
+    private async Task<TestGateway> StartGatewayAsync(
+        string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null, TimeSpan? pollInterval = null, TimeSpan? retryBase = null)
     {
         if (_dsn.Length == 0)
         {
@@ -476,7 +517,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         {
             o.DatabaseDriver = engine;
             o.DatabaseDsn = _dsn;
-            o.WebhookRetryBase = TimeSpan.FromMilliseconds(100);
+            o.WebhookRetryBase = retryBase ?? TimeSpan.FromMilliseconds(100);
             o.WebhookPollInterval = pollInterval ?? TimeSpan.FromMilliseconds(100);
             o.WebhookTimeout = timeout ?? o.WebhookTimeout;
             o.WebhookMaxAge = maxAge ?? o.WebhookMaxAge;
