@@ -73,6 +73,8 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.DoesNotContain(keyJson.GetProperty("key").GetString()!, keyCreated.Body); // the key itself never leaves
         Assert.Equal(["user.created", "key.created"], receiver.Accepted.Select(w => w.Type));
         Assert.Equal(0, receiver.Rejected);
+        Assert.All(receiver.Accepted, w => Assert.Equal("application/json; charset=utf-8", w.ContentType)); // as docs/webhooks.md says
+        Assert.All(receiver.Accepted, w => Assert.Equal("APIGate-Webhooks", w.UserAgent));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]

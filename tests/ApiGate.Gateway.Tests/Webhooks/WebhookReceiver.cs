@@ -10,8 +10,8 @@ using StandardWebhooks;
 
 namespace ApiGate.Gateway.Tests.Webhooks;
 
-/// <summary>One webhook the receiver accepted: its signature verified, its body parsed.</summary>
-internal sealed record ReceivedWebhook(string Id, string Type, string Body, JsonElement Data);
+/// <summary>One webhook the receiver accepted: its signature verified, its body parsed, the request's other headers as sent.</summary>
+internal sealed record ReceivedWebhook(string Id, string Type, string Body, JsonElement Data, string ContentType = "", string UserAgent = "");
 
 /// <summary>
 /// The operator's system: a real HTTP server on a loopback port that verifies each request the way a customer does,
@@ -147,7 +147,8 @@ internal sealed class WebhookReceiver : IAsyncDisposable
 
         using var json = JsonDocument.Parse(body);
         var webhook = new ReceivedWebhook(
-            context.Request.Headers["webhook-id"].ToString(), json.RootElement.GetProperty("type").GetString()!, body, json.RootElement.GetProperty("data").Clone());
+            context.Request.Headers["webhook-id"].ToString(), json.RootElement.GetProperty("type").GetString()!, body, json.RootElement.GetProperty("data").Clone(),
+            context.Request.ContentType ?? "", context.Request.Headers.UserAgent.ToString());
         Received.Enqueue(webhook);
         if (Interlocked.Decrement(ref _failNext) >= 0)
         {
