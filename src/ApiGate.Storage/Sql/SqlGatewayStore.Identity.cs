@@ -124,17 +124,20 @@ public abstract partial class SqlGatewayStore
     public Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
-            var before = (await QueryAsync<ApiKeyRow>(connection, transaction, Keys.Select("WHERE id = @Id"), new { Id = id }, ct)).FirstOrDefault();
-            var changed = await ExecuteAsync(connection, transaction, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, @At) WHERE id = @Id", ct,
-                new { Id = id, At = StoredValues.Time(at) });
+            // Only the revocation that takes effect is an event; revoking a revoked key again changes nothing. The UPDATE
+            // itself checks that the key is not revoked yet: of two revocations at once, the second (PostgreSQL re-reads
+            // the row once the first commits) changes nothing and records nothing — a read before it would let both see
+            // an unrevoked key and each record an event.
+            var revoked = await ExecuteAsync(connection, transaction, "UPDATE api_keys SET revoked_at = @At WHERE id = @Id AND revoked_at IS NULL", ct,
+                new { Id = id, At = StoredValues.Time(at) }) == 1;
             await BumpVersionAsync(connection, transaction, ct);
-            if (before is { RevokedAt: null })
+            var key = (await QueryAsync<ApiKeyRow>(connection, transaction, Keys.Select("WHERE id = @Id"), new { Id = id }, ct)).FirstOrDefault();
+            if (revoked && key is not null)
             {
-                // Only the revocation that took effect is an event; revoking a revoked key again changes nothing.
-                await AppendWebhookEventAsync(connection, transaction, WebhookPayloads.KeyRevoked(before.ToDefinition(), at), null, ct);
+                await AppendWebhookEventAsync(connection, transaction, WebhookPayloads.KeyRevoked(key.ToDefinition(), at), null, ct);
             }
 
-            return changed > 0;
+            return key is not null;
         }, cancellationToken);
 
     public Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) =>

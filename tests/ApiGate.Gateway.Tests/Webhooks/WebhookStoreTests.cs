@@ -208,6 +208,43 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RevokeKeyAsync_TwoInstancesRevokeTheSameKeysAtOnce_OneKeyRevokedEventPerKeyWithTheStoredTime(string engine)
+    {
+        // Arrange: five keys, each revoked eight times at once through two store instances (two gateways, an operator
+        // and a portal user)
+        var created = await engines.CreateAsync(engine);
+        await using var second = GatewayStores.Create(engine, created.Dsn, new SecretProtector(null));
+        await second.InitializeAsync(None);
+        var endpoint = await CreateEndpointAsync(created.Store, "key.revoked");
+        await new PlanService(created.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "basic", Name = "Basic" }, None);
+        var user = (await new UserService(created.Store, TimeProvider.System).CreateAsync(new UserChanges { Email = "r@example.com", Plan = "basic" }, None)).Value!;
+        var keys = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            keys.Add((await new KeyService(created.Store, TimeProvider.System).CreateAsync(new KeyChanges { User = user.Id }, None)).Value!.Key.Id);
+        }
+
+        // Act
+        using var start = new ManualResetEventSlim();
+        var revocations = keys.SelectMany(key => Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+        {
+            start.Wait();
+            await (i % 2 == 0 ? created.Store : second).RevokeKeyAsync(key, Now.AddSeconds(i), None);
+        }))).ToList();
+        start.Set();
+        await Task.WhenAll(revocations);
+
+        // Assert: one event per key, saying when the key was revoked as stored (before, on PostgreSQL, revocations that
+        // read the key before the first committed each recorded one, with their own time)
+        var deliveries = await created.Store.ListWebhookDeliveriesAsync(endpoint, 100, None);
+        Assert.Equal(5, deliveries.Count);
+        var work = await created.Store.ClaimWebhookDeliveriesAsync("check", Now.AddHours(1), Now.AddHours(2), 16, None);
+        var revokedAt = System.Text.Json.JsonDocument.Parse(Assert.Single(work).Body).RootElement.GetProperty("data").GetProperty("revoked_at").GetString();
+        var key = System.Text.Json.JsonDocument.Parse(work[0].Body).RootElement.GetProperty("data").GetProperty("key_id").GetString()!;
+        Assert.Equal(WebhookPayloads.Time((await created.Store.FindKeyAsync(key, None))!.RevokedAt!.Value), revokedAt);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task CreateWebhookEndpointAsync_WithASecretKey_OnlyThatKeySignsAndAnyStoreManagesIt(string engine)
     {
         // Arrange
