@@ -92,7 +92,7 @@ internal sealed partial class WebhookDeliveryWorker(
         catch (Exception ex)
         {
             // Unexpected (a send or record failure is handled inside): the lease expires and the delivery is sent again.
-            Log.RecordFailed(logger, work.DeliveryId, ex.GetType().Name, ex.Message);
+            Log.RecordFailed(logger, work.DeliveryId, work.EndpointId, work.EventId, ex.GetType().Name, ex.Message);
         }
         finally
         {
@@ -183,7 +183,7 @@ internal sealed partial class WebhookDeliveryWorker(
         catch (Exception ex)
         {
             // Not recorded: the lease expires and the delivery is sent again (at least once).
-            Log.RecordFailed(logger, work.DeliveryId, ex.GetType().Name, ex.Message);
+            Log.RecordFailed(logger, work.DeliveryId, work.EndpointId, work.EventId, ex.GetType().Name, ex.Message);
             return;
         }
 
@@ -320,7 +320,7 @@ internal sealed partial class WebhookDeliveryWorker(
         [LoggerMessage(EventId = 9603, Level = LogLevel.Warning, Message = "Webhook deliveries could not be read from the store ({Type}: {Reason}); retrying")]
         public static partial void RoundFailed(ILogger logger, string type, string reason);
 
-        [LoggerMessage(EventId = 9604, Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId}: the attempt could not be recorded ({Type}: {Reason}); it will be sent again")]
-        public static partial void RecordFailed(ILogger logger, long deliveryId, string type, string reason);
+        [LoggerMessage(EventId = 9604, Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} (event {EventId}): the attempt could not be recorded ({Type}: {Reason}); it will be sent again")]
+        public static partial void RecordFailed(ILogger logger, long deliveryId, string endpointId, string eventId, string type, string reason);
     }
 }

@@ -8,6 +8,7 @@ using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 using ApiGate.Storage.Secrets;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApiGate.Gateway.Tests.Webhooks;
 
@@ -360,6 +361,43 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var attempt = (await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Single().Attempts.Last();
         Assert.Equal(500, attempt.StatusCode);
         Assert.Equal("endpoint answered 500: database is down", attempt.Error);
+    }
+
+    [Fact]
+    public async Task AttemptCannotBeRecorded_LogLineNamesTheEndpointTheDeliveryAndTheEvent()
+    {
+        // Arrange: every log entry kept; an endpoint that holds the request past a short timeout; a store another
+        // connection will hold locked longer than the gateway waits for it
+        var logs = new RecordingLoggerProvider();
+        var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.WebhookTimeout = TimeSpan.FromSeconds(1);
+            o.WebhookPollInterval = TimeSpan.FromMilliseconds(100);
+            o.StoreBusyTimeout = TimeSpan.FromSeconds(1);
+        }, _directory, services: services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+        _gateways.Add(gateway);
+        await using var hung = await ScriptedBackend.StartAsync("");
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
+        var test = await gateway.CliAsync("webhooks", "test", id, "--json");
+        var eventId = JsonDocument.Parse(test.Output).RootElement.GetProperty("event_id").GetString()!;
+        await Poll.UntilAsync(() => hung.Connections == 1);
+
+        // Act: the attempt times out while the store is locked, so it cannot be recorded
+        var holder = await SqliteWriteLock.HoldAsync(gateway.DatabasePath);
+        try
+        {
+            await Poll.UntilAsync(() => logs.Entries.Any(e => e.EventId == 9604));
+        }
+        finally
+        {
+            await SqliteWriteLock.ReleaseAsync(holder);
+            await holder.DisposeAsync();
+        }
+
+        // Assert: as docs/webhooks.md says of every log line (before, 9604 named the delivery only)
+        var line = Assert.Single(logs.Entries, e => e.EventId == 9604).Message;
+        var deliveryId = Assert.Single(await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Id;
+        Assert.StartsWith($"Webhook delivery {deliveryId} to endpoint {id} (event {eventId}): the attempt could not be recorded", line, StringComparison.Ordinal);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite)]
