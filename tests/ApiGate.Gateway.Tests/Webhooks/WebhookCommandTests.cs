@@ -95,6 +95,23 @@ public sealed class WebhookCommandTests(StoreEngines engines) : IClassFixture<St
         Assert.False(updated.TryGetProperty("secret", out _));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task CreateJson_ValidEndpoint_SecretIsTheObjectsSecretField(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+
+        // Act
+        var created = await store.CliAsync("webhooks", "create", "--url", "https://example.com/hooks", "--events", "key.created", "--json");
+
+        // Assert: the one output besides the plain create that shows it, as docs/webhooks.md says
+        Assert.Equal(0, created.ExitCode);
+        var json = JsonDocument.Parse(created.Output).RootElement;
+        Assert.Matches("^whsec_[A-Za-z0-9+/]{43}=$", json.GetProperty("secret").GetString());
+        Assert.Equal((await store.Store.ListWebhookEndpointsAsync(CancellationToken.None)).Single().Id, json.GetProperty("id").GetString());
+        Assert.DoesNotContain("whsec_", created.Error);
+    }
+
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Redeliver_UnknownDelivery_FailsWithNotFound(string engine)
     {
