@@ -64,10 +64,11 @@ internal sealed partial class GatewayPipeline(
                 // A CORS preflight is matched as the request it announces; when that finds no route with a CORS policy,
                 // it is an ordinary OPTIONS request (Cors/CorsStep answers the preflight).
                 var preflight = Cors.CorsHeaders.PreflightMethod(context.Request);
-                var matched = TryMatch(snapshot, context, preflight ?? context.Request.Method, path, out match);
+                var method = GatewayRequest.RoutingMethod(context);
+                var matched = TryMatch(snapshot, context, preflight ?? method, path, out match);
                 if (preflight is not null && (!matched || snapshot.PoliciesFor(match.Route).Cors is null))
                 {
-                    matched = TryMatch(snapshot, context, context.Request.Method, path, out match);
+                    matched = TryMatch(snapshot, context, method, path, out match);
                 }
 
                 if (!matched)

@@ -128,7 +128,19 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
 
     string Observability.IObservedRequest.KeyId => Caller?.Key.Id ?? "";
 
-    public string Method => HttpContext.Request.Method;
+    /// <summary>The method the route matched and transforms and expressions see (<see cref="RoutingMethod"/>).</summary>
+    public string Method => RoutingMethod(HttpContext);
+
+    /// <summary>
+    /// The request's method as routes see it: <c>GET</c> for an HTTP/2 extended CONNECT (RFC 8441), which is the HTTP/2
+    /// form of an HTTP/1.1 <c>GET</c> with <c>Upgrade: websocket</c>, so a WebSocket route admitting <c>GET</c> serves both
+    /// (and <c>CONNECT</c> cannot be written in a route's methods); every other request's own method.
+    /// </summary>
+    public static string RoutingMethod(HttpContext context) =>
+        HttpMethods.IsConnect(context.Request.Method)
+        && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>() is { IsExtendedConnect: true }
+            ? HttpMethods.Get
+            : context.Request.Method;
 
     public string Host => HttpContext.Request.Host.Host;
 

@@ -69,6 +69,34 @@ public sealed class Http2WebSocketMeteringTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("1.1")]
+    [InlineData("2")]
+    public async Task WebSocket_RouteAdmittingOnlyGet_MatchedOverEitherVersion(string version)
+    {
+        // Arrange: a WebSocket route limited to GET, the method of an HTTP/1.1 handshake; over HTTP/2 the handshake is an
+        // extended CONNECT (RFC 8441), and CONNECT cannot be written in a route's methods.
+        await _gateway.AddRouteAsync(new RouteInput { Name = "get-socket", Path = "/get-socket/*", Upstream = "backend", Protocol = "websocket", Methods = "GET" });
+        using var handler = new SocketsHttpHandler { UseProxy = false };
+        using var invoker = new HttpMessageInvoker(handler);
+        using var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = version == "2" ? HttpVersion.Version20 : HttpVersion.Version11;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        socket.Options.CollectHttpResponseDetails = true;
+        var address = new Uri(_gateway.Addresses.ElementAt(version == "2" ? 1 : 0));
+
+        // Act
+        await socket.ConnectAsync(new Uri($"ws://{address.Authority}/get-socket/ws"), invoker, CancellationToken.None);
+        await socket.SendAsync(Encoding.UTF8.GetBytes("hello"), WebSocketMessageType.Text, true, CancellationToken.None);
+        var buffer = new byte[64];
+        var received = await socket.ReceiveAsync(buffer, CancellationToken.None);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+
+        // Assert
+        Assert.Equal(version == "2" ? HttpStatusCode.OK : HttpStatusCode.SwitchingProtocols, socket.HttpStatusCode);
+        Assert.Equal("hello", Encoding.UTF8.GetString(buffer, 0, received.Count));
+    }
+
+    [Theory]
     [InlineData(200)]
     [InlineData(403)]
     public async Task WebSocketOverHttp2_UpstreamDoesNotSwitchProtocols_AnsweredWithRequestId(int upstreamStatus)
