@@ -310,6 +310,12 @@ internal sealed class ForwardingTransformer(
         if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http)
         {
             proceed = !await responseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request.Route.Definition.Id, request.RequestId, cancellationToken);
+            if (!proceed && httpContext.Features.Get<GatewayError>() is null)
+            {
+                // The body went out from here, read to its end, and the forwarder copies no trailers after a response it
+                // did not send itself: the upstream's (gRPC's status, a checksum) follow it as on any other response.
+                await TransformResponseTrailersAsync(httpContext, proxyResponse!, cancellationToken);
+            }
         }
 
         return proceed;
