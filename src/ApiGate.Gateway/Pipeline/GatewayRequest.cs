@@ -136,11 +136,7 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// form of an HTTP/1.1 <c>GET</c> with <c>Upgrade: websocket</c>, so a WebSocket route admitting <c>GET</c> serves both
     /// (and <c>CONNECT</c> cannot be written in a route's methods); every other request's own method.
     /// </summary>
-    public static string RoutingMethod(HttpContext context) =>
-        HttpMethods.IsConnect(context.Request.Method)
-        && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>() is { IsExtendedConnect: true }
-            ? HttpMethods.Get
-            : context.Request.Method;
+    public static string RoutingMethod(HttpContext context) => RequestGuard.IsWebSocketConnect(context) ? HttpMethods.Get : context.Request.Method;
 
     public string Host => HttpContext.Request.Host.Host;
 

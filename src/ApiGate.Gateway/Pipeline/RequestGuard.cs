@@ -20,8 +20,9 @@ internal static class RequestGuard
     };
 
     /// <summary>
-    /// A plain CONNECT asks the gateway to open a TCP tunnel to any host and port: never done. (HTTP/2's extended
-    /// CONNECT, a WebSocket over HTTP/2, is a request to a path like any other and goes on.)
+    /// A plain CONNECT asks the gateway to open a TCP tunnel to any host and port, and an HTTP/2 extended CONNECT for
+    /// another protocol than <c>websocket</c> (<c>connect-udp</c>, <c>connect-ip</c>) a UDP or IP tunnel: never done.
+    /// (An extended CONNECT for <c>websocket</c>, a WebSocket over HTTP/2, is a request to a path like any other and goes on.)
     /// </summary>
     public static readonly GatewayError ConnectNotAllowed = new(405, "method_not_allowed", "Method Not Allowed",
         "CONNECT is not forwarded: the gateway opens no tunnels.")
@@ -38,7 +39,7 @@ internal static class RequestGuard
             return MethodNotAllowed;
         }
 
-        if (HttpMethods.IsConnect(method) && context.Features.Get<IHttpExtendedConnectFeature>() is not { IsExtendedConnect: true })
+        if (HttpMethods.IsConnect(method) && !IsWebSocketConnect(context))
         {
             return ConnectNotAllowed;
         }
@@ -68,6 +69,15 @@ internal static class RequestGuard
         path = decoded;
         return null;
     }
+
+    /// <summary>
+    /// An HTTP/2 extended CONNECT (RFC 8441) that opens a WebSocket: the HTTP/2 form of an HTTP/1.1 <c>GET</c> with
+    /// <c>Upgrade: websocket</c>, the only CONNECT the gateway forwards.
+    /// </summary>
+    public static bool IsWebSocketConnect(HttpContext context) =>
+        HttpMethods.IsConnect(context.Request.Method)
+        && context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true, Protocol: { } protocol }
+        && protocol.Equals("websocket", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// True when <paramref name="path"/> (Kestrel's, which has had dot segments removed) is what the raw request target
