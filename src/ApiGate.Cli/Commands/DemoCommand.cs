@@ -156,7 +156,7 @@ internal static class DemoCommand
             output.WriteLine($"Manage it while it runs (changes apply within a second), e.g.:");
             output.WriteLine($"  dotnet run --project src/ApiGate.Cli -- routes list --database {options.DatabaseDsn}");
             output.WriteLine("Press Ctrl+C to stop.");
-            await app.WaitForShutdownAsync(ct);
+            await GatewayHost.RunUntilStoppedAsync(app, ct);
             return 0;
         });
         return command;

@@ -40,7 +40,7 @@ internal static class ServeCommand
             await using var store = await context.OpenStoreAsync(settings.Options, ct, serving: true);
             await using var app = GatewayHost.Build(settings.Options, store, settings: settings.Configuration, webModules: ApiGate.Web.GatewayWebModules.All);
             await GatewayHost.StartAsync(app, ct);
-            await app.WaitForShutdownAsync(ct);
+            await GatewayHost.RunUntilStoppedAsync(app, ct);
             return 0;
         });
         return command;

@@ -285,6 +285,45 @@ public static class GatewayHost
         await app.StartAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Serves until the process is asked to stop (SIGINT, SIGTERM, or <see cref="IHostApplicationLifetime.StopApplication"/>),
+    /// then stops: requests in flight have up to <see cref="GatewayOptions.ShutdownTimeout"/> to finish. The same request
+    /// again while they drain — a second Ctrl+C, a second SIGTERM — ends the drain at once: the requests still open are
+    /// cut, and the process goes on to its final writes (usage, bounded by <see cref="FinalWriteTimeout"/>) and exits.
+    /// </summary>
+    public static async Task RunUntilStoppedAsync(WebApplication app, CancellationToken cancellationToken = default)
+    {
+        using var hurry = new CancellationTokenSource();
+        var signals = 0;
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayHost).FullName!);
+        void Hurry(System.Runtime.InteropServices.PosixSignalContext signal)
+        {
+            // The first is the host's to handle (it begins the stop); the ones after it are the operator insisting.
+            if (Interlocked.Increment(ref signals) < 2)
+            {
+                return;
+            }
+
+            signal.Cancel = true;
+            if (!hurry.IsCancellationRequested)
+            {
+                GatewayHostLog.StopHurried(log, signal.Signal.ToString());
+                hurry.Cancel();
+            }
+        }
+
+        using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Hurry);
+        using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Hurry);
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (app.Lifetime.ApplicationStopping.Register(() => stopping.TrySetResult()))
+        using (cancellationToken.Register(() => stopping.TrySetResult()))
+        {
+            await stopping.Task;
+        }
+
+        await app.StopAsync(hurry.Token);
+    }
+
     /// <summary>The addresses Kestrel is listening on (with the real port when 0 was asked for); the main listener's first,
     /// then the h2c listener's (<see cref="GatewayOptions.H2cPort"/>) if any, then the admin listener's (see <see cref="AdminAddress"/>),
     /// then the HTTPS redirect listener's (<see cref="GatewayOptions.TlsRedirectListen"/>).</summary>
@@ -387,4 +426,7 @@ internal static partial class GatewayHostLog
 {
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{What} at {Location}")]
     public static partial void StoreOpened(ILogger logger, string what, string location);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "{Signal} again while stopping: the requests still in flight are ended now instead of at server.shutdown_timeout")]
+    public static partial void StopHurried(ILogger logger, string signal);
 }

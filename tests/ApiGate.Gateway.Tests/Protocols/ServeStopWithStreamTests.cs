@@ -70,6 +70,72 @@ public sealed class ServeStopWithStreamTests : IAsyncLifetime
         Assert.Equal(first.Length, usage.ResponseBytes);
     }
 
+    [Fact]
+    public async Task SecondSigint_RequestStillInFlightAndLongShutdownTimeout_DrainEndedProcessExitsZero()
+    {
+        // Arrange: a request the upstream answers in ten minutes, and ten minutes to drain
+        var database = Path.Combine(_directory, "apigate.db");
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = database };
+        await CliAsync(environment, "upstreams", "create", "--name", "backend", "--url", _upstream.Url);
+        await CliAsync(environment, "routes", "create", "--name", "slow", "--path", "/slow/*", "--upstream", "backend", "--auth=false");
+        using var serve = ServeProcess.Start(database, new Dictionary<string, string>
+        {
+            ["APIGATE_SERVER_SHUTDOWN_TIMEOUT"] = "10m",
+            ["APIGATE_UPSTREAM_TIMEOUT"] = "10m",
+            ["APIGATE_USAGE_RAW_EVENTS"] = "all",
+        });
+        using var client = TestGateway.CreateClient();
+        client.Timeout = Timeout.InfiniteTimeSpan; // only the gateway ends the request (the process's exit is bounded below)
+        await serve.WaitUntilReadyAsync(client);
+        var inFlight = client.GetAsync(serve.Url + "/slow/slow-headers?ms=600000");
+        await Poll.UntilAsync(() => _upstream.Received.Any(r => r.Path == "/slow/slow-headers"));
+
+        // Act: the first SIGINT begins the stop (the port is closed, the request drains); the second ends the drain
+        await SignalAsync(serve, "-INT");
+        await WaitUntilRefusedAsync(new Uri(serve.Url));
+        var drainingAfterFirst = !serve.Process.HasExited;
+        await SignalAsync(serve, "-INT");
+
+        // Assert: the process exits 0 well before the ten minutes (bounded so that a regression fails, not hangs), the
+        // request was cut, and its usage was still written on the way out
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await serve.Process.WaitForExitAsync(bound.Token);
+        Assert.True(drainingAfterFirst);
+        Assert.Equal(0, serve.Process.ExitCode);
+        await Assert.ThrowsAsync<HttpRequestException>(() => inFlight);
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(database, new ApiGate.Storage.Secrets.SecretProtector(null));
+        var usage = Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None));
+        Assert.Equal(("/slow/slow-headers", 499), (usage.Path, usage.Status));
+    }
+
+    private static async Task SignalAsync(ServeProcess serve, string signal)
+    {
+        using var kill = Process.Start("kill", [signal, serve.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>Waits (bounded: 30 s) until the gateway's port refuses new connections: its stop has begun.</summary>
+    private static async Task WaitUntilRefusedAsync(Uri url)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpClient();
+                await probe.ConnectAsync(url.Host, url.Port);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("the port still accepts connections");
+    }
+
     private static async Task CliAsync(Dictionary<string, string> environment, params string[] args)
     {
         var result = await CliRunner.RunAsync(environment, args);
