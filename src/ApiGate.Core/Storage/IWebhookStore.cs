@@ -41,10 +41,13 @@ public interface IWebhookStore
 
     /// <summary>
     /// Records an attempt and the delivery's new state (<see cref="WebhookDeliveryStatus"/>, next attempt time), and
-    /// releases the lease; the state is only changed while <paramref name="owner"/> still holds the lease (false otherwise).
+    /// releases the lease; the state is only changed while <paramref name="owner"/> still holds the lease and the
+    /// delivery still counts its age from <paramref name="startedAt"/> (false otherwise). A delivery redelivered while the
+    /// attempt was in flight keeps the state the redelivery gave it (due again, its age counted from then); the attempt is
+    /// recorded and the lease released.
     /// </summary>
     Task<bool> RecordWebhookAttemptAsync(
-        WebhookAttempt attempt, string owner, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken);
+        WebhookAttempt attempt, string owner, DateTimeOffset startedAt, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken);
 
     /// <summary>The endpoint's newest deliveries (up to <paramref name="limit"/>), each with its attempts.</summary>
     Task<IReadOnlyList<WebhookDelivery>> ListWebhookDeliveriesAsync(string endpointId, int limit, CancellationToken cancellationToken);

@@ -19,7 +19,7 @@ namespace ApiGate.Gateway.Transforms;
 internal sealed partial class ResponseBodyTransformer(GatewayOptions options, BufferedBodies buffered, TimeProvider timeProvider, ILogger<ResponseBodyTransformer> logger)
 {
     public static readonly GatewayError Withheld = new(502, "response_withheld", "Bad Gateway",
-        "The upstream's response could not be checked for the fields this route removes or masks (larger than the transform body limit, or compressed), so it is not passed on.");
+        "The upstream's response could not be checked for the fields this route removes or masks (larger than the transform body limit, compressed, or not valid JSON), so it is not passed on.");
 
     public static readonly GatewayError Busy = new(503, "gateway_busy", "Service Unavailable",
         "The gateway is holding as many bodies for transforms as it may, so the upstream's response could not be checked for the fields this route removes or masks and is not passed on.");

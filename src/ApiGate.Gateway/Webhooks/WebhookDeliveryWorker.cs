@@ -178,7 +178,7 @@ internal sealed partial class WebhookDeliveryWorker(
         try
         {
             // Recorded even when the worker is stopping: the endpoint may have received it.
-            await store.RecordWebhookAttemptAsync(attempt, _owner, status, next ?? attemptedAt, CancellationToken.None);
+            await store.RecordWebhookAttemptAsync(attempt, _owner, work.StartedAt, status, next ?? attemptedAt, CancellationToken.None);
         }
         catch (Exception ex)
         {

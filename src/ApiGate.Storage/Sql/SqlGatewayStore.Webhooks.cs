@@ -128,15 +128,29 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     }
 
     public Task<bool> RecordWebhookAttemptAsync(
-        WebhookAttempt attempt, string owner, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
+        WebhookAttempt attempt, string owner, DateTimeOffset startedAt, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             var at = StoredValues.Time(attempt.AttemptedAt);
+            var parameters = new
+            {
+                Id = attempt.DeliveryId, Status = status, Next = StoredValues.Time(nextAttemptAt), At = at, Owner = owner, StartedAt = StoredValues.Time(startedAt),
+            };
             var updated = await ExecuteAsync(connection, transaction, """
                 UPDATE webhook_deliveries SET status = @Status, attempt_count = attempt_count + 1, next_attempt_at = @Next,
                     lease_owner = '', lease_until = '', updated_at = @At
-                WHERE id = @Id AND lease_owner = @Owner AND status = 'pending'
-                """, ct, new { Id = attempt.DeliveryId, Status = status, Next = StoredValues.Time(nextAttemptAt), At = at, Owner = owner }) == 1;
+                WHERE id = @Id AND lease_owner = @Owner AND status = 'pending' AND started_at = @StartedAt
+                """, ct, parameters) == 1;
+            if (!updated)
+            {
+                // Redelivered while the attempt was in flight: the state the redelivery gave it stands (the outcome was
+                // worked out from the age it had before); only the lease goes, so it is sent again now.
+                await ExecuteAsync(connection, transaction, """
+                    UPDATE webhook_deliveries SET attempt_count = attempt_count + 1, lease_owner = '', lease_until = '', updated_at = @At
+                    WHERE id = @Id AND lease_owner = @Owner AND started_at <> @StartedAt
+                    """, ct, parameters);
+            }
+
             // Kept even when the lease was lost (the request was sent), but not for a delivery deleted with its endpoint
             // during the attempt: that row would stay behind for good, belonging to nothing.
             await ExecuteAsync(connection, transaction, """

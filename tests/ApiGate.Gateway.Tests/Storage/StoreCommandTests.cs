@@ -237,7 +237,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
             await source.AddWebhookEventAsync(WebhookEvent.Create(WebhookEventTypes.Test, new System.Text.Json.Nodes.JsonObject { ["n"] = i }, null, now), endpoint, None);
         }
 
-        await source.RecordWebhookAttemptAsync(new WebhookAttempt(claimed[0].DeliveryId, now, 503, 12.5, "HTTP 503"), "test", "pending", now.AddMinutes(1), None);
+        await source.RecordWebhookAttemptAsync(new WebhookAttempt(claimed[0].DeliveryId, now, 503, 12.5, "HTTP 503"), "test", claimed[0].StartedAt, "pending", now.AddMinutes(1), None);
         var before = await source.ListWebhookDeliveriesAsync(endpoint, 10_000, None);
         var targetDsn = await engines.NewDsnAsync(to);
 

@@ -72,7 +72,7 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
         await store.AddWebhookEventAsync(first, null, None);
         await store.AddWebhookEventAsync(second, null, None);
         var claimed = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 16, None));
-        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(claimed.DeliveryId, Now, 500, 3, "endpoint answered 500"), "a",
+        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(claimed.DeliveryId, Now, 500, 3, "endpoint answered 500"), "a", claimed.StartedAt,
             WebhookDeliveryStatus.Pending, Now.AddSeconds(10), None));
 
         // Act
@@ -99,13 +99,13 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
         await store.AddWebhookEventAsync(first, null, None);
         await store.AddWebhookEventAsync(second, null, None);
         var one = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 16, None));
-        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(one.DeliveryId, Now, 204, 3, ""), "a", WebhookDeliveryStatus.Delivered, Now, None));
+        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(one.DeliveryId, Now, 204, 3, ""), "a", one.StartedAt, WebhookDeliveryStatus.Delivered, Now, None));
         var two = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now.AddSeconds(1), Now.AddMinutes(1), 16, None));
         Assert.True(await store.RedeliverWebhookAsync(one.DeliveryId, Now.AddSeconds(2), None));
 
         // Act
         var whileInFlight = await store.ClaimWebhookDeliveriesAsync("b", Now.AddSeconds(3), Now.AddMinutes(1), 16, None);
-        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(two.DeliveryId, Now.AddSeconds(4), 204, 3, ""), "a",
+        Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(two.DeliveryId, Now.AddSeconds(4), 204, 3, ""), "a", two.StartedAt,
             WebhookDeliveryStatus.Delivered, Now.AddSeconds(4), None));
         var afterIt = await store.ClaimWebhookDeliveriesAsync("b", Now.AddSeconds(5), Now.AddMinutes(1), 16, None);
 
@@ -128,7 +128,7 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
             var work = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now.AddMinutes(i), Now.AddMinutes(i).AddSeconds(30), 16, None));
             Assert.Equal(i, work.AttemptCount);
             id = work.DeliveryId;
-            Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(id, Now.AddMinutes(i), 500, 3, "endpoint answered 500"), "a",
+            Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(id, Now.AddMinutes(i), 500, 3, "endpoint answered 500"), "a", work.StartedAt,
                 i < 2 ? WebhookDeliveryStatus.Pending : WebhookDeliveryStatus.Failed, Now.AddMinutes(i + 1), None));
         }
 
@@ -143,6 +143,31 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RecordWebhookAttemptAsync_RedeliveredWhileInFlight_RedeliveryStandsAndItIsSentAgain(string engine)
+    {
+        // Arrange: an attempt in flight, past which the worker gives the delivery up (its age counted from before)
+        var store = (await engines.CreateAsync(engine)).Store;
+        var endpoint = await CreateEndpointAsync(store, "user.created");
+        await store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        var work = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 16, None));
+
+        // Act: redelivered while it is in flight, then the attempt fails and is recorded
+        Assert.True(await store.RedeliverWebhookAsync(work.DeliveryId, Now.AddSeconds(5), None));
+        var recorded = await store.RecordWebhookAttemptAsync(new WebhookAttempt(work.DeliveryId, Now.AddSeconds(6), 500, 3, "endpoint answered 500"), "a",
+            work.StartedAt, WebhookDeliveryStatus.Failed, Now.AddSeconds(6), None);
+        var listed = Assert.Single(await store.ListWebhookDeliveriesAsync(endpoint, 10, None));
+        var again = Assert.Single(await store.ClaimWebhookDeliveriesAsync("b", Now.AddSeconds(7), Now.AddMinutes(1), 16, None));
+
+        // Assert: not failed over the redelivery; the attempt is listed, the lease released, and it is claimed again
+        Assert.False(recorded);
+        Assert.Equal(WebhookDeliveryStatus.Pending, listed.Status);
+        Assert.Equal(500, Assert.Single(listed.Attempts).StatusCode);
+        Assert.Equal(work.DeliveryId, again.DeliveryId);
+        Assert.Equal(Now.AddSeconds(5), again.StartedAt);
+        Assert.Equal(1, again.AttemptCount); // the failed attempt came after the redelivery: it counts toward the back-off
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RecordWebhookAttemptAsync_LeaseTakenOverAfterExpiry_OldOwnerChangesNothing(string engine)
     {
         // Arrange
@@ -153,7 +178,7 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
         var takenOver = Assert.Single(await store.ClaimWebhookDeliveriesAsync("b", Now.AddSeconds(31), Now.AddSeconds(60), 16, None));
 
         // Act
-        var late = await store.RecordWebhookAttemptAsync(new WebhookAttempt(first.DeliveryId, Now.AddSeconds(40), 204, 5, ""), "a", WebhookDeliveryStatus.Delivered, Now, None);
+        var late = await store.RecordWebhookAttemptAsync(new WebhookAttempt(first.DeliveryId, Now.AddSeconds(40), 204, 5, ""), "a", first.StartedAt, WebhookDeliveryStatus.Delivered, Now, None);
 
         // Assert
         Assert.Equal(first.DeliveryId, takenOver.DeliveryId);
@@ -174,7 +199,7 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
         await created.Store.DeleteWebhookEndpointAsync(endpoint, None);
 
         // Act
-        var recorded = await created.Store.RecordWebhookAttemptAsync(new WebhookAttempt(work.DeliveryId, Now, 204, 3, ""), "a",
+        var recorded = await created.Store.RecordWebhookAttemptAsync(new WebhookAttempt(work.DeliveryId, Now, 204, 3, ""), "a", work.StartedAt,
             WebhookDeliveryStatus.Delivered, Now, None);
 
         // Assert: before, the attempt was inserted for a delivery that no longer exists, and stayed in the table for good
