@@ -44,21 +44,6 @@ public sealed class ResponseTransformTrailersTests
         Assert.Empty(response.TrailingHeaders);
     }
 
-    /// <summary>One GET through a route with <paramref name="responseTransform"/> to a backend that answers <paramref name="upstreamResponse"/>, from an HTTP/2 client.</summary>
-    private static async Task<(HttpResponseMessage Response, string Body)> GetOverHttp2Async(string upstreamResponse, string responseTransform)
-    {
-        await using var backend = await ScriptedBackend.StartAsync(upstreamResponse);
-        await using var gateway = await TestGateway.StartAsync(o => o.H2cPort = 0);
-        await gateway.AddUpstreamAsync("backend", backend.Url);
-        await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", ResponseTransform = responseTransform });
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
-        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Addresses.ElementAt(1) + "/r/x")
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
-
-        var response = await client.SendAsync(request);
-        return (response, await response.Content.ReadAsStringAsync());
-    }
+    private static Task<(HttpResponseMessage Response, string Body)> GetOverHttp2Async(string upstreamResponse, string responseTransform) =>
+        Http2ThroughRoute.GetAsync(upstreamResponse, r => r with { ResponseTransform = responseTransform });
 }

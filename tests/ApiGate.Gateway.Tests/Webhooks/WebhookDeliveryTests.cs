@@ -287,10 +287,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
 
         // Act: the hung endpoint's delivery is in flight first.
         Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", hungId)).ExitCode);
-        for (var i = 0; i < 600 && hung.Connections == 0; i++) // bounded: 30 s
-        {
-            await Task.Delay(50);
-        }
+        await Poll.UntilAsync(() => hung.Connections > 0);
 
         Assert.Equal(1, hung.Connections);
         for (var i = 0; i < 3; i++)
@@ -461,10 +458,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         await using var hung = await ScriptedBackend.StartAsync("");
         var (id, secret) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
         Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
-        for (var i = 0; i < 600 && hung.Connections == 0; i++) // bounded: 30 s
-        {
-            await Task.Delay(50);
-        }
+        await Poll.UntilAsync(() => hung.Connections > 0);
 
         Assert.Equal(1, hung.Connections);
 
@@ -496,10 +490,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         await using var hung = await ScriptedBackend.StartAsync("");
         var (id, secret) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
         Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
-        for (var i = 0; i < 600 && hung.Connections == 0; i++) // bounded: 30 s
-        {
-            await Task.Delay(50);
-        }
+        await Poll.UntilAsync(() => hung.Connections > 0);
 
         Assert.Equal(1, hung.Connections);
         await gateway.StopAsync();
