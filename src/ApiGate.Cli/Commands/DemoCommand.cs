@@ -31,7 +31,7 @@ internal static class DemoCommand
             flags["server.port"] = parse.GetValue(port)?.ToString(CultureInfo.InvariantCulture);
             flags["server.host"] = parse.GetValue(host);
             var (options, settings) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
-            GatewayHost.PrepareProcess(); // before the port probe and the store: their sockets would fix the setting
+            GatewayHost.PrepareProcess(options.DatabaseDriver); // before the port probe and the store: their sockets would fix the setting
             if (settings.First(s => s.Key == "database.dsn").Source == SettingSource.Default)
             {
                 options.DatabaseDsn = "apigate-demo.db";

@@ -28,7 +28,7 @@ internal static class ServeCommand
             // setting and where it came from.
             var settings = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
             var options = settings.Options;
-            GatewayHost.PrepareProcess(); // before the port probe and the store: their sockets would fix the setting
+            GatewayHost.PrepareProcess(options.DatabaseDriver); // before the port probe and the store: their sockets would fix the setting
             if (CliApp.PortProblem(options.Host, options.Port) is { } problem)
             {
                 // Before the store is opened: one line naming the setting, not the host's error log with a stack trace.

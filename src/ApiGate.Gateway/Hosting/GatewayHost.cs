@@ -41,18 +41,21 @@ public static class GatewayHost
     public static readonly TimeSpan FinalWriteTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Process-wide settings a serving process runs with, unless it chose them itself: socket completions run inline on
-    /// the socket threads (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>, ~8 µs of CPU less per request,
-    /// measured). This needs every socket read of the process to be asynchronous: one synchronous read on a socket
-    /// thread waits for bytes only that thread delivers, and every socket of the process stops. The stores read rows
-    /// so that the database driver never reads its socket synchronously (see <c>SqlGatewayStore.ReadRowsAsync</c>).
-    /// The runtime reads the setting once, at the process's first socket, so <c>serve</c> and <c>demo</c> call this
-    /// before they probe their port or open a store; <see cref="Build"/> calls it too, for hosts that open no socket
-    /// before. CLI commands never enable it.
+    /// Process-wide settings a serving process runs with, unless it chose them itself: on a SQLite store, socket
+    /// completions run inline on the socket threads (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>, ~8 µs of CPU
+    /// less per request, measured). That needs every socket wait of the process to be asynchronous: one synchronous
+    /// wait on a socket thread for bytes only that thread delivers stops every socket of the process. Not on
+    /// PostgreSQL: the stores read rows without synchronous reads (<c>SqlGatewayStore.ReadRowsAsync</c>), but the
+    /// driver still waits synchronously in places of its own — a cancelled command's cancel request is sent and
+    /// awaited synchronously on the thread that reads the next reply, which with inline completions stopped two
+    /// gateways for ~10 s each time a paused database resumed under load. The runtime reads the setting once, at the
+    /// process's first socket, so <c>serve</c> and <c>demo</c> call this as soon as their settings are resolved, before
+    /// they probe their port or open a store; <see cref="Build"/> calls it too, for hosts that open no socket before.
+    /// CLI commands never enable it.
     /// </summary>
-    public static void PrepareProcess()
+    public static void PrepareProcess(string databaseDriver)
     {
-        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null && databaseDriver == ApiGate.Storage.GatewayStores.Sqlite)
         {
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
         }
@@ -77,7 +80,7 @@ public static class GatewayHost
     {
         // Checked here, before Kestrel's endpoints, the logging providers and the admin listener are set up from them.
         new GatewayOptionsValidator(settings).ThrowIfInvalid(options);
-        PrepareProcess();
+        PrepareProcess(options.DatabaseDriver);
 
         // A bare LF ending a header line lets two HTTP parsers disagree on where a header ends (header injection,
         // smuggling past a stricter proxy in front); only CRLF is accepted. Read by Kestrel when it starts parsing.

@@ -9,7 +9,8 @@ using Npgsql;
 namespace ApiGate.Gateway.Tests.Persistence;
 
 /// <summary>
-/// A real <c>apigate serve</c> on PostgreSQL with socket completions run inline on the socket threads, and every reply
+/// A real <c>apigate serve</c> on PostgreSQL with socket completions run inline on the socket threads (forced here: a
+/// gateway on PostgreSQL does not run them by default, <see cref="Hosting.GatewayHost.PrepareProcess"/>), and every reply
 /// of the database arriving in small pieces (<see cref="TrickleProxy"/>), so that no row is whole when the driver first
 /// reads it. A store that read a row's columns synchronously would then wait on a socket thread for bytes only that
 /// thread can deliver, and the whole process would stop answering (it did: Dapper's <c>QueryAsync</c> reads with
