@@ -456,11 +456,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         // the first back-off step (as for a delivery in the last hour of its 24)
         var gateway = await StartGatewayAsync(engine, TimeSpan.FromMinutes(2), maxAge: TimeSpan.FromMilliseconds(100));
         await using var hung = await ScriptedBackend.StartAsync("");
-        var (id, secret) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
-        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
-        await Poll.UntilAsync(() => hung.Connections > 0);
-
-        Assert.Equal(1, hung.Connections);
+        var (id, secret) = await TestSentToHungEndpointAsync(gateway, hung);
 
         // Act: the gateway stops while the attempt waits for an answer; the endpoint then answers at another URL
         await gateway.StopAsync();
@@ -488,11 +484,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var retryBase = TimeSpan.FromMinutes(20);
         var gateway = await StartGatewayAsync(engine, TimeSpan.FromMinutes(2), retryBase: retryBase);
         await using var hung = await ScriptedBackend.StartAsync("");
-        var (id, secret) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
-        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
-        await Poll.UntilAsync(() => hung.Connections > 0);
-
-        Assert.Equal(1, hung.Connections);
+        var (id, secret) = await TestSentToHungEndpointAsync(gateway, hung);
         await gateway.StopAsync();
         var receiver = await StartReceiverAsync();
         receiver.Secret = secret;
@@ -534,6 +526,16 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal(HttpStatusCode.Created, created);
         var userCreated = await receiver.WaitForAsync("user.created");
         Assert.Equal("now@example.com", userCreated.Data.GetProperty("email").GetString());
+    }
+
+    /// <summary>An endpoint at <paramref name="hung"/> (which never answers) and a test event sent to it: the attempt is in flight when this returns.</summary>
+    private static async Task<(string Id, string Secret)> TestSentToHungEndpointAsync(TestGateway gateway, ScriptedBackend hung)
+    {
+        var (id, secret) = await CreateEndpointAsync(gateway, null, "key.created", hung.Url + "/hooks");
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await Poll.UntilAsync(() => hung.Connections > 0);
+        Assert.Equal(1, hung.Connections);
+        return (id, secret);
     }
 
     private async Task<TestGateway> StartGatewayAsync(
