@@ -141,12 +141,8 @@ internal sealed partial class UsageRecorder : BackgroundService
 
         return usageEvent.Path.Length <= MaxPathLength && usageEvent.Method.Length <= MaxMethodLength
             ? usageEvent
-            : usageEvent with { Method = Cut(usageEvent.Method, MaxMethodLength), Path = Cut(usageEvent.Path, MaxPathLength) };
+            : usageEvent with { Method = Core.Text.TextCut.AtMost(usageEvent.Method, MaxMethodLength), Path = Core.Text.TextCut.AtMost(usageEvent.Path, MaxPathLength) };
     }
-
-    /// <summary>The first <paramref name="max"/> characters, one fewer rather than half a surrogate pair.</summary>
-    private static string Cut(string text, int max) =>
-        text.Length <= max ? text : text[..(char.IsHighSurrogate(text[max - 1]) ? max - 1 : max)];
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -292,21 +292,16 @@ internal sealed partial class WebhookDeliveryWorker(
             // time is up adds what arrived, not a "timed out" that hides the answer.
         }
 
-        var text = Encoding.UTF8.GetString(buffer, 0, read);
-        var line = new StringBuilder(Math.Min(text.Length, MaxErrorBody));
-        foreach (var c in text)
+        // Never half a character: PostgreSQL refuses to store a lone surrogate, so the attempt could not be recorded and
+        // the delivery would be sent again at every lease expiry.
+        var text = Core.Text.TextCut.AtMost(Encoding.UTF8.GetString(buffer, 0, read), MaxErrorBody);
+        return string.Create(text.Length, text, static (line, text) =>
         {
-            // Never half a character: a high surrogate without its pair is not text, and PostgreSQL refuses to store
-            // it, so the attempt could not be recorded and the delivery would be sent again at every lease expiry.
-            if (line.Length == MaxErrorBody || (char.IsHighSurrogate(c) && line.Length == MaxErrorBody - 1))
+            for (var i = 0; i < text.Length; i++)
             {
-                break;
+                line[i] = char.IsControl(text[i]) ? ' ' : text[i];
             }
-
-            line.Append(char.IsControl(c) ? ' ' : c);
-        }
-
-        return line.ToString().Trim();
+        }).Trim();
     }
 
     private static partial class Log
