@@ -15,28 +15,44 @@ namespace ApiGate.Web.Shared;
 /// </summary>
 /// <remarks>
 /// The key manager's repository interface is synchronous; it is called before the first page (<see cref="StoredFormKey.Ensure"/>)
-/// and when the key ring is reloaded (once a day, possibly while a page renders), never on the proxy's request path.
-/// Each store call runs on the thread pool and is waited for there, so that its continuations never need the
-/// caller's synchronization context (the page renderer's, which the wait blocks).
+/// and when the key ring is reloaded (once a day, or when a form names a key the ring does not hold), never on the
+/// proxy's request path. The stored key never changes while instances run (replacing it means stopping them all), so
+/// once read it is kept, and only a repository that has not yet found a key waits for the store. Each store call runs
+/// on the thread pool and is waited for there, so that its continuations never need the caller's synchronization
+/// context (the page renderer's, which the wait blocks).
 /// </remarks>
 internal sealed class StoredFormKeyRepository(IGatewayStore store, TimeProvider timeProvider) : IXmlRepository
 {
+    private volatile string? _stored;
+
+    /// <summary>How many times the store was read (for tests: a repository that holds the key reads it no more).</summary>
+    internal int StoreReads;
+
     public IReadOnlyCollection<XElement> GetAllElements()
     {
-        var xml = Task.Run(() => StoredFormKey.ReadAsync(store, CancellationToken.None)).GetAwaiter().GetResult();
+        var xml = _stored;
         if (xml is null)
         {
-            return [];
+            Interlocked.Increment(ref StoreReads);
+            xml = Task.Run(() => StoredFormKey.ReadAsync(store, CancellationToken.None)).GetAwaiter().GetResult();
+            if (xml is null)
+            {
+                return [];
+            }
         }
 
+        XElement element;
         try
         {
-            return [XElement.Parse(xml)];
+            element = XElement.Parse(xml);
         }
         catch (System.Xml.XmlException)
         {
             throw new InvalidOperationException(StoredFormKey.Unusable);
         }
+
+        _stored = xml;
+        return [element];
     }
 
     public void StoreElement(XElement element, string friendlyName) =>

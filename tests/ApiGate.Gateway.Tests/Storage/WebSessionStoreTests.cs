@@ -179,4 +179,31 @@ public sealed class WebSessionStoreTests(StoreEngines engines) : IClassFixture<S
         Assert.Contains("set APIGATE_SECRET_KEY", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("SECRET-MATERIAL", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task FormKeyRepository_KeyFound_ReadFromTheStoreOnceThenKeptWhateverItIsAskedLater()
+    {
+        // Arrange: two instances' repositories on one store file; the other instance stores its key first.
+        var dsn = (await engines.CreateAsync(GatewayStores.Sqlite)).Dsn;
+        await using var mine = GatewayStores.Create(GatewayStores.Sqlite, dsn, new SecretProtector(null));
+        await mine.InitializeAsync(None);
+        await using var theirs = GatewayStores.Create(GatewayStores.Sqlite, dsn, new SecretProtector(null));
+        await theirs.InitializeAsync(None);
+        var repository = new ApiGate.Web.Shared.StoredFormKeyRepository(mine, TimeProvider.System);
+        var before = repository.GetAllElements();
+        await theirs.AddWebKeyAsync("<key id=\"theirs\" />", T0, None);
+
+        // Act
+        repository.StoreElement(System.Xml.Linq.XElement.Parse("<key id=\"mine\" />"), "mine");
+        var afterStore = repository.GetAllElements();
+        var readsOnceFound = repository.StoreReads;
+        var later = Enumerable.Range(0, 5).Select(_ => repository.GetAllElements()).ToList();
+
+        // Assert: nothing stored is read again each time; once found, the stored key (the first writer's) is kept.
+        Assert.Empty(before);
+        Assert.Equal(2, readsOnceFound);
+        Assert.Equal("theirs", Assert.Single(afterStore).Attribute("id")?.Value);
+        Assert.All(later, elements => Assert.Equal("theirs", Assert.Single(elements).Attribute("id")?.Value));
+        Assert.Equal(2, repository.StoreReads);
+    }
 }
