@@ -27,6 +27,13 @@ public interface IIdentityStore
 
     Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// One page of the users, by email: at most <paramref name="count"/> after the first <paramref name="offset"/>, of those
+    /// whose email contains <paramref name="emailContains"/> (ignoring case; every user when null), and how many those are.
+    /// Only the page's rows are read.
+    /// </summary>
+    Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken);
+
     /// <summary>Finds a user by id or email (case-insensitive).</summary>
     Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken);
 
@@ -63,6 +70,12 @@ public interface IIdentityStore
 
     /// <summary>Keys, newest first; all users' when <paramref name="userId"/> is null.</summary>
     Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// One page of <see cref="ListKeysAsync"/>: at most <paramref name="count"/> keys after the first <paramref name="offset"/>,
+    /// newest first, and how many there are. Only the page's rows are read.
+    /// </summary>
+    Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, int count, CancellationToken cancellationToken);
 
     Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken);
 

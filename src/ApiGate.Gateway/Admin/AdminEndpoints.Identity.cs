@@ -18,8 +18,20 @@ internal static partial class AdminEndpoints
         var plans = services.GetRequiredService<PlanService>();
         var entitlements = services.GetRequiredService<EntitlementService>();
         var planEntitlements = services.GetRequiredService<PlanEntitlementService>();
-        MapCrud<UserDefinition, UserInput, UserChanges>(e, "users", writes, u => u.Id, input => input.ToChanges(),
-            async (_, ct) => Listed(await users.ListAsync(ct)),
+        // Listed a page at a time from the store: there may be hundreds of thousands of users.
+        e.MapGet("/users", async (HttpContext context, CancellationToken ct) =>
+            {
+                if (!AdminPaging.TryRead(context, out var page, out var error))
+                {
+                    return error!;
+                }
+
+                var found = await users.ListPageAsync(context.Request.Query["q"].ToString(), page.Skip, page.Size, ct);
+                return AdminPaging.Page(context, page, found.Items, found.Total);
+            })
+            .WithName("List_users").WithTags("users").Produces<ListDocument<UserDefinition>>().Paged()
+            .Query("q", "only users whose email contains this text (ignoring case)").Describe();
+        MapCrud<UserDefinition, UserInput, UserChanges>(e, "users", writes, u => u.Id, input => input.ToChanges(), list: null,
             users.GetAsync, users.CreateAsync, users.UpdateAsync, users.DeleteAsync);
         MapAction(e, "users", "activate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Active }, ct));
         MapAction(e, "users", "deactivate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Suspended }, ct));
@@ -136,7 +148,14 @@ internal static partial class AdminEndpoints
                     userId = owner.Value!.Id;
                 }
 
-                return AdminPaging.Page(context, await keys.ListAsync(userId, ct));
+                if (!AdminPaging.TryRead(context, out var page, out var error))
+                {
+                    return error!;
+                }
+
+                // Only the page is read: there may be hundreds of thousands of keys.
+                var found = await keys.ListPageAsync(userId, page.Skip, page.Size, ct);
+                return AdminPaging.Page(context, page, found.Items, found.Total);
             })
             .WithName("List_keys").WithTags("keys").Produces<ListDocument<ApiKeyDefinition>>().Paged()
             .Query("user", "only this user's keys (id or email)").Describe(StatusCodes.Status404NotFound);

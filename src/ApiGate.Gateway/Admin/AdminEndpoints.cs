@@ -72,7 +72,7 @@ internal static partial class AdminEndpoints
 
     /// <summary>
     /// List, get, create, update (PATCH and PUT, both partial) and delete for one resource; null operations are not
-    /// mapped. The body is read as <typeparamref name="TInput"/> and parsed once, by <paramref name="parse"/>, into the
+    /// mapped (a resource too large to list from memory maps its own list, read a page at a time from the store). The body is read as <typeparamref name="TInput"/> and parsed once, by <paramref name="parse"/>, into the
     /// typed change the service takes; a field that cannot be parsed is a 422 pointing at it, like the service's refusals.
     /// </summary>
     private static void MapCrud<TDef, TInput, TChanges>(
@@ -81,7 +81,7 @@ internal static partial class AdminEndpoints
         Writes writes,
         Func<TDef, string> idOf,
         Func<TInput, ManagementResult<TChanges>> parse,
-        Func<HttpContext, CancellationToken, Task<ManagementResult<IReadOnlyList<TDef>>>> list,
+        Func<HttpContext, CancellationToken, Task<ManagementResult<IReadOnlyList<TDef>>>>? list,
         Func<string, CancellationToken, Task<ManagementResult<TDef>>> get,
         Func<TChanges, CancellationToken, Task<ManagementResult<TDef>>>? create,
         Func<string, TChanges, CancellationToken, Task<ManagementResult<TDef>>>? update,
@@ -91,12 +91,15 @@ internal static partial class AdminEndpoints
     {
         var collection = "/" + resource;
         var item = collection + "/{id}";
-        e.MapGet(collection, async (HttpContext context, CancellationToken ct) =>
-            {
-                var result = await list(context, ct);
-                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
-            })
-            .WithName("List_" + resource).WithTags(resource).Produces<ListDocument<TDef>>().Paged().WithMetadata(listFilter is null ? [] : [listFilter]).Describe();
+        if (list is not null)
+        {
+            e.MapGet(collection, async (HttpContext context, CancellationToken ct) =>
+                {
+                    var result = await list(context, ct);
+                    return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
+                })
+                .WithName("List_" + resource).WithTags(resource).Produces<ListDocument<TDef>>().Paged().WithMetadata(listFilter is null ? [] : [listFilter]).Describe();
+        }
 
         e.MapGet(item, async (string id, CancellationToken ct) => Single(await get(id, ct)))
             .WithName("Get_" + resource).WithTags(resource).Produces<DataDocument<TDef>>().Describe(StatusCodes.Status404NotFound);

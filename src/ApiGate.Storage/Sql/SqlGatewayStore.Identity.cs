@@ -41,8 +41,19 @@ public abstract partial class SqlGatewayStore
 
     public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => ListAsync(Users, r => r.ToDefinition(), "", null, cancellationToken);
 
+    public Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken) =>
+        emailContains is null
+            ? PageAsync(Users, r => r.ToDefinition(), "", null, offset, count, cancellationToken)
+            : PageAsync(Users, r => r.ToDefinition(), @"WHERE lower(email) LIKE @Pattern ESCAPE '\'", new { Pattern = ContainsPattern(emailContains) }, offset, count, cancellationToken);
+
     public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>
-        FindByIdOrNameAsync(Users, r => r.ToDefinition(), "WHERE lower(email) = lower(@Ref)", Emails.Canonical(idOrEmail), cancellationToken);
+        FindByIdOrNameAsync(Users, r => r.ToDefinition(), EmailIsRef, Emails.Canonical(idOrEmail), cancellationToken);
+
+    /// <summary>
+    /// The condition that finds the user whose email is <c>@Ref</c>, ignoring case, written so that the engine's unique
+    /// index on the email answers it (PostgreSQL's is on <c>lower(email)</c>).
+    /// </summary>
+    internal virtual string EmailIsRef => "WHERE lower(email) = lower(@Ref)";
 
     public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
@@ -95,6 +106,11 @@ public abstract partial class SqlGatewayStore
         userId is null
             ? ListAsync(Keys, r => r.ToDefinition(), "", null, cancellationToken)
             : ListAsync(Keys, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, cancellationToken);
+
+    public Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, int count, CancellationToken cancellationToken) =>
+        userId is null
+            ? PageAsync(Keys, r => r.ToDefinition(), "", null, offset, count, cancellationToken)
+            : PageAsync(Keys, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, offset, count, cancellationToken);
 
     public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => FindAsync(Keys, r => r.ToDefinition(), "WHERE id = @Ref", id, cancellationToken);
 

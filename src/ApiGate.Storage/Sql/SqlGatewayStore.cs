@@ -323,6 +323,33 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             (await QueryAsync<TRow>(connection, null, table.Select(where), parameters, ct)).Select(convert).ToList(), cancellationToken);
 
     /// <summary>
+    /// At most <paramref name="count"/> of the rows <paramref name="where"/> selects after the first <paramref name="offset"/>,
+    /// in the table's order, and how many it selects: two statements in one read transaction, so the page and the total agree.
+    /// </summary>
+    private protected Task<StorePage<T>> PageAsync<TRow, T>(
+        RowTable<TRow> table, Func<TRow, T> convert, string where, object? parameters, int offset, int count, CancellationToken cancellationToken)
+        where TRow : class
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        var bound = new DynamicParameters(parameters);
+        bound.Add("PageOffset", offset);
+        bound.Add("PageCount", count);
+        return UseAsync(async (connection, ct) =>
+        {
+            await using var transaction = await BeginReadAsync(connection, ct);
+            var rows = await QueryAsync<TRow>(connection, transaction, table.Select(where) + " LIMIT @PageCount OFFSET @PageOffset", bound, ct);
+            var total = await ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM {table.Name} {where}", ct, parameters);
+            await transaction.CommitAsync(ct);
+            return new StorePage<T>(rows.Select(convert).ToList(), (int)total);
+        }, cancellationToken);
+    }
+
+    /// <summary>A <c>LIKE</c> pattern (escape character <c>\</c>) for text containing <paramref name="text"/>, lower-cased.</summary>
+    private protected static string ContainsPattern(string text) =>
+        "%" + text.ToLowerInvariant().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
+
+    /// <summary>
     /// The row whose id is <paramref name="reference"/>, else the one <paramref name="byName"/> (a WHERE clause on
     /// <c>@Ref</c>) finds: an exact id always wins, so a name chosen to look like another row's id never stands in for it.
     /// </summary>

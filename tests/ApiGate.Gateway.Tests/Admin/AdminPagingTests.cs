@@ -39,6 +39,46 @@ public sealed class AdminPagingTests : AdminTestBase
     }
 
     [Fact]
+    public async Task ListUsers_Q_PagesOnlyUsersWhoseEmailContainsItIgnoringCase()
+    {
+        foreach (var email in new[] { "ann@example.com", "Anna@example.com", "bob@example.com", "joanne@example.com" })
+        {
+            Assert.Equal(HttpStatusCode.Created, (await PostAsync("/users", new { email })).Status);
+        }
+
+        var first = await GetAsync("/users?q=ANN&page[size]=2");
+        var second = await GetAsync("/users?q=ANN&page[number]=2&page[size]=2");
+
+        Assert.Equal(["ann@example.com", "Anna@example.com"], AssertData(first).EnumerateArray().Select(u => u.GetProperty("email").GetString()));
+        Assert.Equal(["joanne@example.com"], AssertData(second).EnumerateArray().Select(u => u.GetProperty("email").GetString()));
+        Assert.Equal(3, first.Json.GetProperty("meta").GetProperty("total").GetInt32());
+        Assert.Equal("/admin/users?q=ANN&page%5Bnumber%5D=2&page%5Bsize%5D=2", first.Json.GetProperty("links").GetProperty("next").GetString());
+    }
+
+    [Fact]
+    public async Task ListKeys_PagesOfTwoOverFive_NewestFirstWithTheTotal()
+    {
+        await PostAsync("/users", new { email = "dev@example.com" });
+        var created = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            created.Add(AssertData(await PostAsync("/keys", new { user = "dev@example.com", name = $"k{i}" }), HttpStatusCode.Created).GetProperty("id").GetString()!);
+        }
+
+        var ids = new List<string>();
+        foreach (var number in new[] { 1, 2, 3 })
+        {
+            var page = await GetAsync($"/keys?page[number]={number}&page[size]=2");
+            Assert.Equal(5, page.Json.GetProperty("meta").GetProperty("total").GetInt32());
+            ids.AddRange(AssertData(page).EnumerateArray().Select(k => k.GetProperty("id").GetString()!));
+        }
+
+        var expected = new List<string>(created);
+        expected.Reverse();
+        Assert.Equal(expected, ids);
+    }
+
+    [Fact]
     public async Task List_FollowingNextLinks_VisitsEveryItemOnce()
     {
         for (var i = 0; i < 7; i++)

@@ -161,6 +161,51 @@ public sealed class PagesTests : AdminUiTestBase
         Assert.Contains("u104@example.com", secondHtml, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Users_PagePastTheLast_ShowsTheLastPage()
+    {
+        for (var i = 0; i < 103; i++)
+        {
+            Assert.True((await Gateway.Users.CreateAsync(new Core.Management.UserChanges { Email = $"u{i:D3}@example.com" }, CancellationToken.None)).Ok);
+        }
+
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        using var response = await console.GetAsync("/ui/users?page=40");
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains("Rows 101–103 of 103", html, StringComparison.Ordinal);
+        Assert.Contains("u102@example.com", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("u099@example.com", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Keys_MoreThanOnePage_SecondPageHoldsTheOldestKeysWithTheirOwnersEmail()
+    {
+        var owner = (await Gateway.Users.CreateAsync(new Core.Management.UserChanges { Email = "owner@example.com" }, CancellationToken.None)).Value!;
+        var prefixes = new List<string>();
+        for (var i = 0; i < 102; i++)
+        {
+            var key = await Gateway.Keys.CreateAsync(new Core.Management.KeyChanges { User = owner.Email, Name = $"key{i:D3}" }, CancellationToken.None);
+            Assert.True(key.Ok, key.Error?.ToString());
+            prefixes.Add(key.Value!.Key.Prefix);
+        }
+
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        using var first = await console.GetAsync("/ui/keys");
+        using var second = await console.GetAsync("/ui/keys?page=2");
+
+        var firstHtml = await first.Content.ReadAsStringAsync();
+        var secondHtml = await second.Content.ReadAsStringAsync();
+        Assert.Contains("Rows 1–100 of 102", firstHtml, StringComparison.Ordinal);
+        Assert.Contains($"data-key=\"{prefixes[101]}\"", firstHtml, StringComparison.Ordinal);
+        Assert.DoesNotContain($"data-key=\"{prefixes[0]}\"", firstHtml, StringComparison.Ordinal);
+        Assert.Contains("Rows 101–102 of 102", secondHtml, StringComparison.Ordinal);
+        Assert.Contains($"data-key=\"{prefixes[0]}\"", secondHtml, StringComparison.Ordinal);
+        Assert.Contains("<td>owner@example.com</td>", secondHtml, StringComparison.Ordinal);
+    }
+
     private const string SecretKey = "ui-test-secret-key-0123456789abcdef";
 
     private protected override void Configure(Gateway.Configuration.GatewayOptions options) => options.SecretKey = SecretKey;

@@ -1,0 +1,131 @@
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ApiGate.Gateway.Tests.Storage;
+
+/// <summary>
+/// Users and keys are listed a page at a time in SQL (the admin API and the console hold only the page, however many
+/// rows the store has), and a user is found by email through the engine's email index.
+/// </summary>
+public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListUsersPageAsync_PagesOfTwoOverFiveUsers_EqualSlicesOfTheListByEmailAndCountAll(string engine)
+    {
+        // Arrange: created out of email order
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        foreach (var email in new[] { "d@example.com", "b@example.com", "e@example.com", "a@example.com", "c@example.com" })
+        {
+            Assert.True((await users.CreateAsync(new UserChanges { Email = email }, None)).Ok);
+        }
+
+        // Act
+        var pages = new List<StorePage<Core.Identity.UserDefinition>>();
+        for (var offset = 0; offset <= 6; offset += 2)
+        {
+            pages.Add(await store.ListUsersPageAsync(null, offset, 2, None));
+        }
+
+        // Assert
+        Assert.Equal(
+            [["a@example.com", "b@example.com"], ["c@example.com", "d@example.com"], ["e@example.com"], []],
+            pages.Select(p => p.Items.Select(u => u.Email).ToList()));
+        Assert.All(pages, p => Assert.Equal(5, p.Total));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListUsersPageAsync_EmailContains_MatchesIgnoringCaseAndTakesWildcardsLiterally(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        foreach (var email in new[] { "Ann_Lee@example.com", "annxlee@example.com", "bob@example.com", "ann-lee@example.com" })
+        {
+            Assert.True((await users.CreateAsync(new UserChanges { Email = email }, None)).Ok);
+        }
+
+        // Act
+        var underscore = await store.ListUsersPageAsync("ANN_lee", 0, 10, None);
+        var percent = await store.ListUsersPageAsync("n%l", 0, 10, None);
+        var all = await store.ListUsersPageAsync("@EXAMPLE", 0, 10, None);
+        var secondOfTwo = await store.ListUsersPageAsync("lee@", 1, 1, None);
+
+        // Assert
+        Assert.Equal(["Ann_Lee@example.com"], underscore.Items.Select(u => u.Email));
+        Assert.Equal(1, underscore.Total);
+        Assert.Equal((0, 0), (percent.Items.Count, percent.Total));
+        Assert.Equal(4, all.Total);
+        Assert.Equal(3, secondOfTwo.Total);
+        Assert.Single(secondOfTwo.Items);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListKeysPageAsync_PagesOfTwoOverFiveKeys_NewestFirstAndOnlyTheUsersWhenGiven(string engine)
+    {
+        // Arrange: five keys of ann, then one of bob, a second apart
+        var store = (await engines.CreateAsync(engine)).Store;
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));
+        var users = new UserService(store, clock);
+        var keys = new KeyService(store, clock);
+        var ann = (await users.CreateAsync(new UserChanges { Email = "ann@example.com" }, None)).Value!;
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "bob@example.com" }, None)).Ok);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True((await keys.CreateAsync(new KeyChanges { User = ann.Email, Name = $"k{i}" }, None)).Ok);
+            clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.True((await keys.CreateAsync(new KeyChanges { User = "bob@example.com", Name = "bob" }, None)).Ok);
+        var annsNewestFirst = (await store.ListKeysAsync(ann.Id, None)).Select(k => k.Name).ToList();
+
+        // Act
+        var pages = new List<StorePage<Core.Identity.ApiKeyDefinition>>();
+        for (var offset = 0; offset <= 6; offset += 2)
+        {
+            pages.Add(await store.ListKeysPageAsync(ann.Id, offset, 2, None));
+        }
+
+        var everyone = await store.ListKeysPageAsync(null, 0, 2, None);
+
+        // Assert
+        Assert.Equal(["k4", "k3", "k2", "k1", "k0"], annsNewestFirst);
+        Assert.Equal([["k4", "k3"], ["k2", "k1"], ["k0"], []], pages.Select(p => p.Items.Select(k => k.Name).ToList()));
+        Assert.All(pages, p => Assert.Equal(5, p.Total));
+        Assert.Equal(["bob", "k4"], everyone.Items.Select(k => k.Name));
+        Assert.Equal(6, everyone.Total);
+    }
+
+    [Fact]
+    public async Task FindUserAsync_ByEmailOnSqlite_SearchesTheEmailIndexInsteadOfScanningUsers()
+    {
+        // Arrange
+        var created = await engines.CreateAsync(GatewayStores.Sqlite);
+        await using var connection = new SqliteConnection($"Data Source={created.Dsn}");
+        await connection.OpenAsync();
+        await using var explain = connection.CreateCommand();
+        explain.CommandText = $"EXPLAIN QUERY PLAN SELECT id FROM users {created.Store.EmailIsRef}";
+        explain.Parameters.AddWithValue("@Ref", "Ada@example.com");
+
+        // Act
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        // Assert: a search of the unique email index by the email, not a scan of every user
+        var step = Assert.Single(plan);
+        Assert.StartsWith("SEARCH users USING ", step, StringComparison.Ordinal);
+        Assert.EndsWith("(email=?)", step, StringComparison.Ordinal);
+    }
+}
