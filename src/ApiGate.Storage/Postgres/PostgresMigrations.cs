@@ -431,5 +431,46 @@ internal static class PostgresMigrations
             ALTER TABLE billing_usage_outbox ADD COLUMN first_attempt_at BIGINT NOT NULL DEFAULT 0;
             ALTER TABLE billing_usage_outbox ADD COLUMN held_at BIGINT NOT NULL DEFAULT 0;
             """),
+        // Migrations 11 and 12 were extended after builds that applied their first form had shipped: such a store
+        // records both as applied but lacks the tables and indexes added to them later (route_auth, user_identities;
+        // attempt_counts, admin_audit, an index on web_sessions), and every start failed on the missing table. This
+        // creates whatever of those is missing and leaves stores that have them as they are.
+        (14, "tables missing from early builds of migrations 11 and 12", """
+            CREATE TABLE IF NOT EXISTS route_auth (
+                id TEXT PRIMARY KEY REFERENCES routes (id) ON DELETE CASCADE,
+                scheme TEXT NOT NULL
+            );
+
+            CREATE TABLE IF NOT EXISTS user_identities (
+                issuer TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (issuer, subject)
+            );
+            CREATE INDEX IF NOT EXISTS user_identities_user ON user_identities (user_id);
+
+            CREATE INDEX IF NOT EXISTS web_sessions_subject ON web_sessions (kind, subject_id);
+
+            CREATE TABLE IF NOT EXISTS attempt_counts (
+                name TEXT PRIMARY KEY,
+                window_start TEXT NOT NULL,
+                attempts INTEGER NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS attempt_counts_window ON attempt_counts (window_start);
+
+            CREATE TABLE IF NOT EXISTS admin_audit (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                at TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                token_id TEXT NOT NULL,
+                token_name TEXT NOT NULL,
+                client_ip TEXT NOT NULL,
+                note TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS admin_audit_at ON admin_audit (at);
+            """),
     ];
 }
