@@ -21,7 +21,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     public const string ConfigChannel = "apigate_config";
 
     /// <summary>The advisory lock key migrations run under ("apigate" in ASCII): one migrating process at a time.</summary>
-    private const long MigrationLock = 0x61_70_69_67_61_74_65;
+    internal const long MigrationLock = 0x61_70_69_67_61_74_65;
 
     private readonly NpgsqlConnectionStringBuilder _settings;
     private readonly NpgsqlDataSource _dataSource;
@@ -52,7 +52,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
     public override async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken, starting: true);
+        // No command timeout while migrating: a migration that rewrites a large table (7 converts every usage event)
+        // can run past Npgsql's 30 s default, and a start waiting on the lock waits for as long as that migration runs.
+        // Cut short, the migration was rolled back and every later start failed the same way ("does not answer").
+        await using var migrationSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(_settings.ConnectionString) { CommandTimeout = 0, Pooling = false });
+        await using var connection = await OpenAsync(migrationSource, cancellationToken, starting: true);
         try
         {
             await ExecuteAsync(connection, null, "SELECT pg_advisory_lock(@Key)", cancellationToken, new { Key = MigrationLock });
@@ -145,13 +149,13 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         await _listenSource.DisposeAsync();
     }
 
-    private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => await OpenAsync(cancellationToken);
+    private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => await OpenAsync(_dataSource, cancellationToken);
 
-    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken, bool starting = false)
+    private async Task<NpgsqlConnection> OpenAsync(NpgsqlDataSource source, CancellationToken cancellationToken, bool starting = false)
     {
         try
         {
-            return await _dataSource.OpenConnectionAsync(cancellationToken);
+            return await source.OpenConnectionAsync(cancellationToken);
         }
         catch (Exception ex) when (starting && ex is NpgsqlException or TimeoutException)
         {

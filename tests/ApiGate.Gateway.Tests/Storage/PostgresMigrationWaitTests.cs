@@ -1,0 +1,47 @@
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using ApiGate.Storage.Postgres;
+using ApiGate.Storage.Secrets;
+using Npgsql;
+
+namespace ApiGate.Gateway.Tests.Storage;
+
+/// <summary>
+/// A PostgreSQL start that has migrations to apply holds (or waits for) the migration lock for as long as migrating
+/// takes, whatever the DSN's command timeout: a migration over a large table took longer than Npgsql's 30 s default and
+/// was rolled back on every start, and an instance waiting for another's migration gave up with "does not answer".
+/// </summary>
+public sealed class PostgresMigrationWaitTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [PostgresFact]
+    public async Task InitializeAsync_MigrationLockHeldPastTheCommandTimeout_WaitsThenMigrates()
+    {
+        // Arrange: a store with one migration to apply, opened with a 1 s command timeout while another session holds the lock
+        var created = await engines.CreateAsync(GatewayStores.Postgres);
+        await PostgresServer.ExecuteAsync(created.Dsn, "DELETE FROM schema_migrations WHERE version = 14");
+        await using var holder = new NpgsqlConnection(created.Dsn);
+        await holder.OpenAsync();
+        await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_lock(@Key)", new { Key = PostgresGatewayStore.MigrationLock });
+        await using var upgraded = GatewayStores.Create(GatewayStores.Postgres, created.Dsn + ";Command Timeout=1", new SecretProtector(null));
+
+        // Act: keep the start waiting three times its command timeout, then let it go
+        var initialize = upgraded.InitializeAsync(None);
+        while (await Dapper.SqlMapper.ExecuteScalarAsync<long>(holder,
+                   "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'") == 0)
+        {
+            Assert.False(initialize.IsCompleted, "the start ended before it waited for the lock");
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var waitingAfterTimeout = !initialize.IsCompleted;
+        await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_unlock(@Key)", new { Key = PostgresGatewayStore.MigrationLock });
+        await initialize;
+
+        // Assert
+        Assert.True(waitingAfterTimeout);
+        Assert.Equal([14], upgraded.MigrationsApplied.Select(m => m.Version));
+    }
+}
