@@ -42,9 +42,16 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// waits <see cref="GatewayOptions.StoreBusyTimeout"/> (not 30 s) for the database lock.
     /// </summary>
     /// <param name="existing">The store must exist already (a source to read from): a new one is refused, not created.</param>
-    public async Task<IGatewayStore> OpenStoreAsync(GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false, bool existing = false)
+    /// <param name="migrate">
+    /// Apply pending migrations to a store an older apigate created (<c>serve</c>, <c>migrate</c>, <c>demo</c>). Other
+    /// commands refuse such a store and leave it as it is: a management command run with a newly installed binary
+    /// while the old gateway still serves must not migrate the store under it.
+    /// </param>
+    public async Task<IGatewayStore> OpenStoreAsync(
+        GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false, bool existing = false, bool migrate = false)
     {
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey), serving ? options.StoreBusyTimeout : null);
+        store.MigrateExisting = migrate;
         var noStore = $"database.dsn (APIGATE_DATABASE_DSN / --database): there is no store at {store.Location} to copy from; check the path or DSN";
         if (existing && options.DatabaseDriver == GatewayStores.Sqlite && !File.Exists(store.Location))
         {

@@ -73,7 +73,7 @@ internal static class DemoCommand
             await echo.StartAsync(ct);
             var echoUrl = GatewayHost.Addresses(echo).First().Replace("[::1]", "127.0.0.1", StringComparison.Ordinal);
 
-            await using var store = await context.OpenStoreAsync(options, ct);
+            await using var store = await context.OpenStoreAsync(options, ct, migrate: true);
             var upstreams = new UpstreamService(store, TimeProvider.System);
             var routes = new RouteService(store, TimeProvider.System);
             await EnsureUpstreamAsync(upstreams, store, echoUrl, ct);

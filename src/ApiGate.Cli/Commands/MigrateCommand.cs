@@ -17,7 +17,7 @@ internal static class MigrateCommand
         CliApp.SetHandler(command, context, async (parse, ct) =>
         {
             var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
-            await using var store = await context.OpenStoreAsync(options, ct);
+            await using var store = await context.OpenStoreAsync(options, ct, migrate: true);
             var sql = (SqlGatewayStore)store;
             if (parse.GetValue(CliApp.JsonOption))
             {

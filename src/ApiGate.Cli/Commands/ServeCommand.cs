@@ -37,7 +37,7 @@ internal static class ServeCommand
                 return 1;
             }
 
-            await using var store = await context.OpenStoreAsync(settings.Options, ct, serving: true);
+            await using var store = await context.OpenStoreAsync(settings.Options, ct, serving: true, migrate: true);
             await using var app = GatewayHost.Build(settings.Options, store, settings: settings.Configuration, webModules: ApiGate.Web.GatewayWebModules.All);
             await GatewayHost.StartAsync(app, ct);
             await GatewayHost.RunUntilStoppedAsync(app, ct);

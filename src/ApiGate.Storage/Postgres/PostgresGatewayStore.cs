@@ -66,6 +66,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                 await ExecuteAsync(connection, null,
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)", cancellationToken);
                 var done = (await QueryAsync<int>(connection, null, "SELECT version FROM schema_migrations", null, cancellationToken)).ToHashSet();
+                if (done.Count > 0 && !MigrateExisting && PostgresMigrations.All.Any(m => !done.Contains(m.Version)))
+                {
+                    throw OlderSchema(done.Max(), PostgresMigrations.All[^1].Version);
+                }
+
                 var applied = new List<(int, string)>();
                 foreach (var (version, name, sql) in PostgresMigrations.All)
                 {

@@ -43,6 +43,13 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// <summary>The schema version after <c>InitializeAsync</c>: the newest migration this build knows.</summary>
     public int SchemaVersion { get; private protected set; }
 
+    /// <summary>
+    /// Whether <c>InitializeAsync</c> applies pending migrations to a store an older build created (default true, as
+    /// <c>serve</c> and <c>migrate</c> need). When false such a store is refused with <see cref="StoreUnavailableException"/>
+    /// and left as it is; a new, empty store is created either way.
+    /// </summary>
+    public bool MigrateExisting { get; set; } = true;
+
     public Task<long> GetConfigVersionAsync(CancellationToken cancellationToken) =>
         UseAsync((connection, ct) => ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", ct), cancellationToken);
 
@@ -314,6 +321,16 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
         return latest;
     }
+
+    /// <summary>
+    /// The refusal of a store an older build created when <see cref="MigrateExisting"/> is false: migrating it under
+    /// gateways of that build, which keep running and writing in the old shapes, changes the meaning of what they write
+    /// next (usage events written by a build before migration 7 are no longer counted), and leaves no backup.
+    /// </summary>
+    private protected StoreUnavailableException OlderSchema(int version, int latest) => new(
+        $"the store at {Location} is at schema version {version}, older than this apigate ({latest}); it was not changed. " +
+        "To upgrade it: stop the gateways that run the older apigate, back the store up, then run 'apigate migrate' " +
+        "(or start 'apigate serve', which migrates on start)");
 
     /// <summary>The rows of <paramref name="table"/> that <paramref name="where"/> selects, converted.</summary>
     private protected Task<IReadOnlyList<T>> ListAsync<TRow, T>(

@@ -152,6 +152,12 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             return;
         }
 
+        if (present > 0 && !MigrateExisting)
+        {
+            var version = (int)await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", cancellationToken);
+            throw OlderSchema(version, SqliteMigrations.All[^1].Version);
+        }
+
         await ExecuteAsync(connection, null,
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);",
             cancellationToken);

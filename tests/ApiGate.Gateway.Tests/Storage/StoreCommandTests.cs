@@ -64,6 +64,44 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         }
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ManagementCommands_StoreOfAnOlderSchema_RefusedNamingBothVersions_StoreUnchangedUntilMigrate(string engine)
+    {
+        // Arrange: a store an older apigate created (this build's newest migration not applied), as after installing
+        // the new binary while the old gateway still serves
+        var store = await engines.CreateAsync(engine);
+        var latest = store.Store.SchemaVersion;
+        await using (var connection = await store.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "DELETE FROM schema_migrations WHERE version = @Latest", new { Latest = latest });
+        }
+
+        // Act
+        var list = await CliRunner.RunAsync(store.Environment, "users", "list");
+        var validate = await CliRunner.RunAsync(store.Environment, "config", "validate");
+        long versionAfterRefusals;
+        await using (var connection = await store.OpenRawAsync())
+        {
+            versionAfterRefusals = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT MAX(version) FROM schema_migrations");
+        }
+
+        var migrate = await CliRunner.RunAsync(store.Environment, "migrate");
+        var listAfterMigrate = await CliRunner.RunAsync(store.Environment, "users", "list");
+
+        // Assert
+        foreach (var result in new[] { list, validate })
+        {
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"is at schema version {latest - 1}, older than this apigate ({latest}); it was not changed", result.Error, StringComparison.Ordinal);
+            Assert.Contains("then run 'apigate migrate'", result.Error, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(latest - 1, versionAfterRefusals);
+        Assert.Equal(0, migrate.ExitCode);
+        Assert.Contains($"applied migration {latest}: ", migrate.Output, StringComparison.Ordinal);
+        Assert.Equal(0, listAfterMigrate.ExitCode);
+    }
+
 
     [PostgresFact]
     public async Task StoreCopy_SqliteToEmptyPostgres_CopiesEveryTable()
