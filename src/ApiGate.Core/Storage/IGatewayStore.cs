@@ -80,8 +80,11 @@ public interface IGatewayStore :
 }
 
 /// <summary>The configuration a snapshot is compiled from.</summary>
+/// <param name="Version">Moved by every config change.</param>
+/// <param name="IdentityVersion">Moved by every change to keys, users and users' identity links (by the database itself, whatever wrote them).</param>
 public sealed record ConfigData(
     long Version,
+    long IdentityVersion,
     IReadOnlyList<UpstreamDefinition> Upstreams,
     IReadOnlyList<RouteDefinition> Routes,
     IReadOnlyList<PlanDefinition> Plans,

@@ -9,9 +9,10 @@ namespace ApiGate.Gateway.Identity;
 
 /// <summary>
 /// Turns a presented API key into a key record and its owner without touching the database for a known key: a
-/// bounded cache keyed by the key's SHA-256 holds both found and unknown keys. Any config change (revocation, user
-/// suspension, plan change, new key) bumps the snapshot version, and the cache empties itself when it sees a new
-/// version, so changes apply within one poll interval. Expiry is checked against the clock on every request. A key not
+/// bounded cache keyed by the key's SHA-256 holds both found and unknown keys. A change to keys, users or their links
+/// (revocation, user suspension, a user's plan, a new key) bumps the store's identity version, and the cache empties
+/// itself when a snapshot brings a new one, so such changes apply within one reload; other config changes (routes,
+/// upstreams, plans) keep it, and a cached key's plan is looked up again in each newer snapshot. Expiry is checked against the clock on every request. A key not
 /// in memory is read once however many requests bring it at once, and a request waits for that read only as long as
 /// <see cref="StoreLookupGuard"/> allows.
 /// </summary>
@@ -38,8 +39,8 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
         }
 
         var hash = ApiKeys.HashValue(presented.Span);
-        return _cache.TryGet(snapshot.Version, hash, out var cached)
-            ? ValueTask.FromResult(Decide(cached))
+        return _cache.TryGet(snapshot.IdentityVersion, hash, out var cached)
+            ? ValueTask.FromResult(Decide(cached, snapshot))
             : LookupAndDecideAsync(presented.ToString(), hash, snapshot, cancellationToken);
     }
 
@@ -53,35 +54,35 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
         }
 
         var lookup = _lookups.Run(
-            (hash, snapshot.Version), (Self: this, Presented: presented, Snapshot: snapshot),
-            static (key, state) => state.Self.LookupOnceAsync(state.Presented, key.Hash, state.Snapshot));
-        return await guard.WaitAsync(lookup, cancellationToken) is { } cached ? Decide(cached) : (null, Errors.StoreUnavailable);
+            (hash, snapshot.IdentityVersion), (Self: this, Presented: presented),
+            static (key, state) => state.Self.LookupOnceAsync(state.Presented, key.Hash, key.Version));
+        return await guard.WaitAsync(lookup, cancellationToken) is { } cached ? Decide(cached, snapshot) : (null, Errors.StoreUnavailable);
     }
 
     /// <summary>
-    /// The one store lookup of a key under one config version, whichever requests wait for it (a burst of requests with a
+    /// The one store lookup of a key under one identity version, whichever requests wait for it (a burst of requests with a
     /// key just after a config change emptied the cache reads it once). Not cancelled by any one request; it goes on after
     /// a request stopped waiting and caches what it finds.
     /// </summary>
-    private async Task<CachedKey> LookupOnceAsync(string presented, KeyHash hash, ConfigSnapshot snapshot)
+    private async Task<CachedKey> LookupOnceAsync(string presented, KeyHash hash, long identityVersion)
     {
         // The cache once more: a request that missed it just before another one for the same key finished (cached, then
         // left the table of runs) finds the result here instead of reading the store again.
-        if (_cache.TryGet(snapshot.Version, hash, out var cached))
+        if (_cache.TryGet(identityVersion, hash, out var cached))
         {
             return cached;
         }
 
-        cached = await LookupAsync(presented, hash, snapshot);
-        _cache.Set(snapshot.Version, hash, cached);
+        cached = await LookupAsync(presented, hash);
+        _cache.Set(identityVersion, hash, cached);
         return cached;
     }
 
-    private (RequestIdentity?, GatewayError?) Decide(CachedKey cached)
+    private (RequestIdentity?, GatewayError?) Decide(CachedKey cached, ConfigSnapshot snapshot)
     {
-        if (cached.Identity is not { } identity)
+        if (cached.IdentityIn(snapshot) is not { } identity)
         {
-            return (null, cached.Error ?? Errors.Invalid);
+            return (null, cached.Error ?? Errors.PlanGone);
         }
 
         if (identity.Key.ExpiresAt is { } expires && expires <= timeProvider.GetUtcNow())
@@ -92,8 +93,8 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
         return (identity, null);
     }
 
-    /// <summary>Loads the key and its owner and settles everything that only a config change can alter.</summary>
-    private async Task<CachedKey> LookupAsync(string presented, KeyHash hash, ConfigSnapshot snapshot)
+    /// <summary>Loads the key and its owner and settles everything that only a change to them can alter.</summary>
+    private async Task<CachedKey> LookupAsync(string presented, KeyHash hash)
     {
         Interlocked.Increment(ref Lookups);
         var hex = hash.ToHex();
@@ -106,26 +107,64 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
 
             if (key.RevokedAt is not null)
             {
-                return new CachedKey(null, Errors.Revoked);
+                return new CachedKey(Errors.Revoked);
             }
 
             if (user.Status != UserStatus.Active)
             {
-                return new CachedKey(null, Errors.Suspended);
+                return new CachedKey(Errors.Suspended);
             }
 
-            return snapshot.Plans.TryGetValue(user.PlanId, out var plan)
-                ? new CachedKey(new RequestIdentity(key, user, plan), null)
-                : new CachedKey(null, Errors.Suspended with { Detail = "The account's plan no longer exists." });
+            return new CachedKey(key, user);
         }
 
         return CachedKey.Unknown;
     }
 
-    /// <summary>A lookup's outcome for one config version: an identity, or the error every request with this key gets.</summary>
-    private sealed record CachedKey(RequestIdentity? Identity, GatewayError? Error)
+    /// <summary>
+    /// A lookup's outcome for one identity version: an active key and its owner, or the error every request with this key
+    /// gets. The owner's plan comes from the snapshot a request holds: the identity made with the last one asked for is
+    /// kept (by its version, so an entry holds no snapshot alive), and a request under another builds it anew.
+    /// </summary>
+    private sealed class CachedKey
     {
-        public static readonly CachedKey Unknown = new(null, Errors.Invalid);
+        public static readonly CachedKey Unknown = new(Errors.Invalid);
+
+        private readonly ApiKeyDefinition? _key;
+        private readonly UserDefinition? _user;
+        private InSnapshot? _last;
+
+        public CachedKey(GatewayError error) => Error = error;
+
+        public CachedKey(ApiKeyDefinition key, UserDefinition user)
+        {
+            _key = key;
+            _user = user;
+        }
+
+        /// <summary>Why the key is refused whatever the snapshot; null for an active key.</summary>
+        public GatewayError? Error { get; }
+
+        /// <summary>The identity under <paramref name="snapshot"/>; null when refused (<see cref="Error"/>) or the owner's plan is not in it.</summary>
+        public RequestIdentity? IdentityIn(ConfigSnapshot snapshot)
+        {
+            if (_user is not { } user)
+            {
+                return null;
+            }
+
+            var last = Volatile.Read(ref _last);
+            if (last is null || last.Version != snapshot.Version)
+            {
+                last = new InSnapshot(snapshot.Version,
+                    snapshot.Plans.TryGetValue(user.PlanId, out var plan) ? new RequestIdentity(_key!, user, plan) : null);
+                Volatile.Write(ref _last, last);
+            }
+
+            return last.Identity;
+        }
+
+        private sealed record InSnapshot(long Version, RequestIdentity? Identity);
     }
 
     /// <summary>The SPEC §1.2 authentication errors.</summary>
@@ -136,6 +175,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
         public static readonly GatewayError Expired = new(401, "key_expired", "Unauthorized", "The API key has expired.");
         public static readonly GatewayError Revoked = new(401, "key_revoked", "Unauthorized", "The API key has been revoked.");
         public static readonly GatewayError Suspended = new(403, "user_suspended", "Forbidden", "The account that owns this API key is not active.");
+        public static readonly GatewayError PlanGone = Suspended with { Detail = "The account's plan no longer exists." };
         public static readonly GatewayError StoreUnavailable = new(503, "store_unavailable", "Service Unavailable", "The API key cannot be checked now: the gateway's database does not answer. Retry later.");
     }
 }

@@ -44,6 +44,12 @@ internal sealed class ConfigSnapshot
     /// <summary>The store's config version this snapshot was built from.</summary>
     public long Version { get; }
 
+    /// <summary>
+    /// The store's identity version with it: moved by changes to keys, users and their links only, so caches of who a
+    /// credential belongs to (<see cref="Identity.ApiKeyAuthenticator"/>) outlive a route or upstream change.
+    /// </summary>
+    public long IdentityVersion { get; init; }
+
     public RouteTable Routes { get; }
 
     /// <summary>The upstream of each route, indexed by <see cref="CompiledRoute.Index"/>; null = the default upstream.</summary>

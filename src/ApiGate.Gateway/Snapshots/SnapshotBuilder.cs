@@ -78,6 +78,7 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
         return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute, plans, policies)
         {
             CustomEntitlementHeaders = customEntitlementHeaders,
+            IdentityVersion = data.IdentityVersion,
         };
     }
 

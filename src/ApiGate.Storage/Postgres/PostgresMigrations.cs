@@ -472,5 +472,33 @@ internal static class PostgresMigrations
             );
             CREATE INDEX IF NOT EXISTS admin_audit_at ON admin_audit (at);
             """),
+        // Who a credential belongs to is cached by the gateways for as long as this number stays put; the database moves
+        // it on every change to keys, users and their identity links, whatever writes them (an older build still
+        // running during a rolling upgrade too), so route, upstream and plan changes no longer empty that cache. A key's
+        // last-used time is not such a change. Safe to apply again.
+        (15, "identity version moved by triggers on keys, users and identity links", """
+            CREATE TABLE IF NOT EXISTS identity_version (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                version BIGINT NOT NULL
+            );
+            INSERT INTO identity_version (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING;
+
+            CREATE OR REPLACE FUNCTION apigate_identity_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+            BEGIN
+                UPDATE identity_version SET version = version + 1 WHERE id = 1;
+                RETURN NULL;
+            END
+            $$;
+
+            DROP TRIGGER IF EXISTS api_keys_identity ON api_keys;
+            CREATE TRIGGER api_keys_identity AFTER INSERT OR DELETE OR UPDATE OF user_id, prefix, hash, expires_at, revoked_at ON api_keys
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_identity_changed();
+            DROP TRIGGER IF EXISTS users_identity ON users;
+            CREATE TRIGGER users_identity AFTER INSERT OR DELETE OR UPDATE ON users
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_identity_changed();
+            DROP TRIGGER IF EXISTS user_identities_identity ON user_identities;
+            CREATE TRIGGER user_identities_identity AFTER INSERT OR DELETE OR UPDATE ON user_identities
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_identity_changed();
+            """),
     ];
 }

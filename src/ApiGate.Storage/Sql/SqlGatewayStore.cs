@@ -57,8 +57,10 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     {
         await using var transaction = await BeginReadAsync(connection, ct);
         var version = await ScalarAsync(connection, transaction, "SELECT version FROM config_version WHERE id = 1", ct);
+        var identityVersion = await ScalarAsync(connection, transaction, "SELECT version FROM identity_version WHERE id = 1", ct);
         var data = new ConfigData(
             version,
+            identityVersion,
             (await QueryAsync<UpstreamRow>(connection, transaction, Upstreams.Select(""), null, ct)).Select(ToUpstream).ToList(),
             await RoutesAsync(connection, transaction, "", null, ct),
             (await QueryAsync<PlanRow>(connection, transaction, Plans.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),

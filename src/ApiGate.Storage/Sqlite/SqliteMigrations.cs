@@ -493,5 +493,25 @@ internal static class SqliteMigrations
             );
             CREATE INDEX IF NOT EXISTS admin_audit_at ON admin_audit (at);
             """),
+        // Who a credential belongs to is cached by the gateways for as long as this number stays put; the database moves
+        // it on every change to keys, users and their identity links, whatever writes them (an older build still
+        // running during a rolling upgrade too), so route, upstream and plan changes no longer empty that cache. A key's
+        // last-used time is not such a change. Safe to apply again.
+        (15, "identity version moved by triggers on keys, users and identity links", """
+            CREATE TABLE IF NOT EXISTS identity_version (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                version INTEGER NOT NULL
+            );
+            INSERT OR IGNORE INTO identity_version (id, version) VALUES (1, 1);
+            CREATE TRIGGER IF NOT EXISTS api_keys_identity_insert AFTER INSERT ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS api_keys_identity_update AFTER UPDATE OF user_id, prefix, hash, expires_at, revoked_at ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS api_keys_identity_delete AFTER DELETE ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS users_identity_insert AFTER INSERT ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS users_identity_update AFTER UPDATE ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS users_identity_delete AFTER DELETE ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS user_identities_identity_insert AFTER INSERT ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS user_identities_identity_update AFTER UPDATE ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS user_identities_identity_delete AFTER DELETE ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            """),
     ];
 }

@@ -153,6 +153,35 @@ public sealed class AuthenticationTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task KnownKey_RoutesUpstreamsAndItsPlanChanged_StillServedFromCacheWithTheNewPlan_AKeyChangeReadsItAgain()
+    {
+        // Arrange: a key in the cache, then a route, an upstream and the key's own plan changed and applied.
+        var (key, _, _) = await Gateway.CreateKeyAsync("kept@example.com", new PlanInput { Id = "kept", Name = "Kept", RateLimitPerMinute = 600 });
+        var authenticator = Gateway.Service<Identity.ApiKeyAuthenticator>();
+        var limitBefore = int.Parse(Assert.Single((await SendAsync("/private/x", key)).Headers.GetValues("X-RateLimit-Limit")), System.Globalization.CultureInfo.InvariantCulture);
+        var before = Interlocked.Read(ref authenticator.Lookups);
+        var versionBefore = Gateway.Snapshots.Current!.Version;
+        await Gateway.AddUpstreamAsync("cache-extra", "http://127.0.0.1:9");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "cache-extra", Path = "/cache-extra/*", Upstream = "cache-extra" });
+        Assert.True((await Gateway.Plans.UpdateAsync("kept", new PlanInput { Id = "kept", Name = "Kept", RateLimitPerMinute = 900 }, CancellationToken.None)).Ok);
+        await Gateway.ReloadAsync();
+
+        // Act
+        var afterConfigChanges = await SendAsync("/private/x", key);
+        var lookupsAfterConfigChanges = Interlocked.Read(ref authenticator.Lookups);
+        await Gateway.CreateKeyAsync("kept2@example.com"); // a new key: what a cached key stands for may have changed
+        var afterKeyChange = await SendAsync("/private/x", key);
+
+        // Assert: three reloads and no store read, yet the plan's new limit applies; a key change empties the cache.
+        Assert.True(Gateway.Snapshots.Current!.Version >= versionBefore + 3);
+        Assert.Equal(HttpStatusCode.OK, afterConfigChanges.StatusCode);
+        Assert.Equal((limitBefore + 300).ToString(System.Globalization.CultureInfo.InvariantCulture), Assert.Single(afterConfigChanges.Headers.GetValues("X-RateLimit-Limit"))); // capacity = rate + burst
+        Assert.Equal(before, lookupsAfterConfigChanges);
+        Assert.Equal(HttpStatusCode.OK, afterKeyChange.StatusCode);
+        Assert.Equal(before + 1, Interlocked.Read(ref authenticator.Lookups));
+    }
+
+    [Fact]
     public async Task RevocationAndSuspensionByCli_WhileTrafficFlows_AreObservedWithinOneSecond()
     {
         // An unlimited plan, so the only refusals the traffic can see are the ones under test.

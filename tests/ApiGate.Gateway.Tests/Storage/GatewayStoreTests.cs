@@ -33,7 +33,7 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
 
         // Assert
         Assert.Equal(sqlite, postgres);
-        Assert.Equal(Enumerable.Range(1, 14), versions);
+        Assert.Equal(Enumerable.Range(1, 15), versions);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -304,6 +304,52 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(usedAt, found.Key.LastUsedAt);
         Assert.NotNull(found.Key.RevokedAt);
         Assert.Equal("k@example.com", found.User.Email);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task IdentityVersion_MovedByKeyUserAndLinkChanges_KeptByRouteUpstreamPlanChangesAndKeyTouches(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        var keys = new KeyService(store, TimeProvider.System);
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "iv@example.com" }, None)).Ok);
+        var key = (await keys.CreateAsync(new KeyChanges { User = "iv@example.com" }, None)).Value!;
+        async Task<(long Config, long Identity)> VersionsAsync()
+        {
+            var data = await store.LoadConfigAsync(None);
+            return (data.Version, data.IdentityVersion);
+        }
+
+        var start = await VersionsAsync();
+
+        // Act: changes that cannot alter what a key stands for ...
+        Assert.True((await new UpstreamService(store, TimeProvider.System).CreateAsync(new UpstreamChanges { Name = "iv", Url = new Uri("http://127.0.0.1:9") }, None)).Ok);
+        Assert.True((await new RouteService(store, TimeProvider.System).CreateAsync(new RouteInput { Name = "iv", Path = "/iv/*", Upstream = "iv" }.Parsed(), None)).Ok);
+        Assert.True((await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Id = "iv", Name = "IV" }, None)).Ok);
+        await store.TouchKeysAsync(new Dictionary<string, DateTimeOffset> { [key.Key.Id] = DateTimeOffset.UtcNow }, None);
+        var afterConfig = await VersionsAsync();
+
+        // ... and each change that can.
+        var steps = new List<(long Config, long Identity)>();
+        Assert.True((await users.UpdateAsync("iv@example.com", new UserChanges { Plan = "iv" }, None)).Ok);
+        steps.Add(await VersionsAsync());
+        Assert.True((await keys.CreateAsync(new KeyChanges { User = "iv@example.com" }, None)).Ok);
+        steps.Add(await VersionsAsync());
+        Assert.True((await keys.RevokeAsync(key.Key.Id, None)).Ok);
+        steps.Add(await VersionsAsync());
+        await store.LinkIdentityAsync(new ApiGate.Core.Identity.UserIdentity { Issuer = "https://issuer.example", Subject = "sub-1", UserId = key.Key.UserId, CreatedAt = DateTimeOffset.UtcNow }, configuration: true, None);
+        steps.Add(await VersionsAsync());
+
+        // Assert
+        Assert.True(afterConfig.Config >= start.Config + 3);
+        Assert.Equal(start.Identity, afterConfig.Identity);
+        var previous = afterConfig.Identity;
+        foreach (var (config, identity) in steps)
+        {
+            Assert.True(identity > previous, $"identity version {identity} after {previous}");
+            previous = identity;
+        }
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]

@@ -152,7 +152,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
             email = null; // the issuer says nobody proved the address: no user is created with it
         }
-        if (!_cache.TryGet(snapshot.Version, subject, out var resolved))
+        if (!_cache.TryGet(snapshot.IdentityVersion, subject, out var resolved))
         {
             if (!_guard.MayAsk())
             {
@@ -160,7 +160,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             }
 
             var resolution = _resolutions.Run(
-                (subject, snapshot.Version), (Self: this, Email: email),
+                (subject, snapshot.IdentityVersion), (Self: this, Email: email),
                 static (key, state) => state.Self.ResolveOnceAsync(key.Version, key.Subject, state.Email));
             if (await _guard.WaitAsync(resolution, CancellationToken.None) is not { } found)
             {
