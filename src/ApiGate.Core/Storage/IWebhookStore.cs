@@ -60,7 +60,8 @@ public interface IWebhookStore
     /// <summary>
     /// From now on, every usage batch this store writes also records <c>usage.threshold</c> (the stored total reached
     /// <paramref name="threshold"/> of the plan's quota) and <c>usage.limit</c> (all of it), once per user and quota
-    /// period, in the batch's own transaction.
+    /// period, in the batch's own transaction; so does every change of a user's plan or of a plan's monthly quota, for
+    /// the users it puts past a line, in the change's transaction.
     /// </summary>
     void EnableUsageAlerts(double threshold);
 

@@ -102,7 +102,7 @@ internal sealed partial class WebhookDeliveryWorker(
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        // Before the server takes requests: every usage batch from now on records threshold and limit crossings.
+        // Before the server takes requests: every usage batch and plan change from now on records threshold and limit crossings.
         store.EnableUsageAlerts(options.WebhookUsageThreshold);
         // Events this process's store records in its own transactions (users, keys, plans, usage, billing) wake the loop.
         store.OnDeliveriesQueued(signal.Notify);

@@ -180,6 +180,25 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     private protected override Task LockUserAsync(DbConnection connection, DbTransaction transaction, string userId, CancellationToken cancellationToken) =>
         ScalarAsync(connection, transaction, "SELECT COUNT(*) FROM (SELECT id FROM users WHERE id = @UserId FOR UPDATE) locked", cancellationToken, new { UserId = userId });
 
+    /// <summary>
+    /// Two locks, so that a plan change and a usage batch or quota change committing at the same time cannot each read
+    /// the state from before the other and both miss a crossing: the plan the users are on now, shared (a quota change
+    /// of it holds it until it commits; once this holds it, that change waits and then finds these users on it), and
+    /// the users' quota rows this period, created empty where there are none yet (a usage batch holds its rows until it
+    /// commits, its first one of the period included; once this holds them, the batch waits and then reads the new plan).
+    /// In user id order, as usage batches lock them.
+    /// </summary>
+    private protected override async Task LockPlanAndQuotaRowsAsync(
+        DbConnection connection, DbTransaction transaction, string users, string reference, DateTimeOffset period, CancellationToken ct)
+    {
+        await ScalarAsync(connection, transaction,
+            $"SELECT COUNT(*) FROM (SELECT p.id FROM users u JOIN plans p ON p.id = u.plan_id WHERE {users} FOR SHARE OF p) locked", ct, new { Ref = reference });
+        await ExecuteAsync(connection, transaction, $"""
+            INSERT INTO quota_usage (user_id, period_start, used, overage) SELECT u.id, @Period, 0, 0 FROM users u WHERE {users} ORDER BY u.id COLLATE "C"
+            ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used
+            """, ct, new { Ref = reference, Period = Rows.StoredValues.Time(period) });
+    }
+
     private protected override Task ContinueIdsAfterAsync(DbConnection connection, DbTransaction transaction, string table, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, $"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))", cancellationToken);
 

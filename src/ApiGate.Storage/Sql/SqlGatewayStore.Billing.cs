@@ -73,17 +73,27 @@ public abstract partial class SqlGatewayStore
                 await ExecuteAsync(connection, transaction, UpsertBillingCustomer, ct, BillingCustomerRow.From(customer));
             }
 
+            var planChanged = false;
             if (userChange is not null)
             {
+                var previous = (await QueryAsync<string>(connection, transaction, "SELECT plan_id FROM users WHERE id = @UserId", new { userChange.UserId }, ct))
+                    .FirstOrDefault();
+                planChanged = previous is not null && previous != userChange.PlanId;
                 await ExecuteAsync(connection, transaction, "UPDATE users SET plan_id = @PlanId, status = @Status, updated_at = @At WHERE id = @UserId", ct,
                     new { userChange.UserId, userChange.PlanId, Status = StoredValues.Enum(userChange.Status), At = StoredValues.Time(userChange.At) });
                 await BumpVersionAsync(connection, transaction, ct);
             }
 
-            // The operator's webhooks (plan.changed included: this UPDATE bypasses UpdateUserAsync) commit with the change.
+            // The operator's webhooks (plan.changed included: this UPDATE bypasses UpdateUserAsync) commit with the change,
+            // and after them the usage crossings the new plan causes (UpdateUserAsync records them too).
             foreach (var webhookEvent in webhookEvents)
             {
                 await AppendWebhookEventAsync(connection, transaction, webhookEvent, null, ct);
+            }
+
+            if (planChanged)
+            {
+                await RecordUserPlanCrossingsAsync(connection, transaction, userChange!.UserId, userChange.At, ct);
             }
 
             return BillingApplyResult.Applied;

@@ -67,7 +67,10 @@ public abstract partial class SqlGatewayStore
                 // after this read changed updated_at too, so the UPDATE then finds nothing to change and nothing is written.
                 var previous = (await QueryAsync<string>(connection, transaction, "SELECT plan_id FROM users WHERE id = @Id", new { user.Id }, ct)).FirstOrDefault();
                 return previous is not null && previous != user.PlanId ? WebhookPayloads.PlanChanged(user, previous, user.UpdatedAt) : null;
-            }, cancellationToken, new Unchanged(Users.Name, user.Id, readAt, "user", user.Email));
+            }, cancellationToken, new Unchanged(Users.Name, user.Id, readAt, "user", user.Email),
+            // After plan.changed, so a receiver hears of the new plan before the crossing it causes.
+            (connection, transaction, planChanged, ct) =>
+                planChanged is null ? Task.CompletedTask : RecordUserPlanCrossingsAsync(connection, transaction, user.Id, user.UpdatedAt, ct));
 
     public Task DeleteUserAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("users", id, null, null,
@@ -241,9 +244,16 @@ public abstract partial class SqlGatewayStore
             cancellationToken, new { delta.UserId, Period = StoredValues.Time(delta.PeriodStart), delta.Used, delta.Overage });
 
     /// <summary>Inserts or (with <paramref name="readAt"/>, only if unchanged since then) updates the plan; a default plan clears the flag on every other one.</summary>
+    /// <remarks>
+    /// An update that changes the monthly quota also records the usage crossings it causes for the plan's users
+    /// (<see cref="RecordPlanQuotaCrossingsAsync"/>): lowered, it can put them past a line with no usage added.
+    /// </remarks>
     private Task WritePlanAsync(string sql, PlanDefinition plan, CancellationToken cancellationToken, DateTimeOffset? readAt = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
+            var quotaBefore = readAt is null
+                ? null
+                : (await QueryAsync<long?>(connection, transaction, "SELECT requests_per_month FROM plans WHERE id = @Id", new { plan.Id }, ct)).FirstOrDefault();
             if (plan.IsDefault)
             {
                 // The plans that lose the flag change too: a new updated_at (never the one they had), so an update of one
@@ -264,6 +274,11 @@ public abstract partial class SqlGatewayStore
             }
 
             await BumpVersionAsync(connection, transaction, ct);
+            if (quotaBefore is { } before && before != plan.RequestsPerMonth)
+            {
+                await RecordPlanQuotaCrossingsAsync(connection, transaction, plan.Id, plan.UpdatedAt, ct);
+            }
+
             return true;
         }, cancellationToken);
 }

@@ -12,7 +12,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
 {
     private static readonly RowTable<WebhookEndpointRow> WebhookEndpoints = new("webhook_endpoints", "created_at, id");
 
-    /// <summary>Set by <see cref="EnableUsageAlerts"/> (the serving gateway); null: usage batches record no crossings.</summary>
+    /// <summary>Set by <see cref="EnableUsageAlerts"/> (the serving gateway, the CLI); null: usage batches and plan changes record no crossings.</summary>
     private double? _usageAlertShare;
 
     /// <summary>Set by <see cref="OnDeliveriesQueued"/> (the serving gateway's delivery worker).</summary>
@@ -228,9 +228,11 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// A configuration write (bumping the config version) and the event it causes, in one transaction.
     /// <paramref name="eventOf"/> runs before the statement, so it can read the row as it was; null = no event.
     /// </summary>
+    /// <param name="afterEvent">Runs last, with the event (null when there was none): what the change causes besides it.</param>
     private Task WriteConfigWithEventAsync(
         string sql, object parameters, StoreConflictException onConstraint,
-        Func<DbConnection, DbTransaction, CancellationToken, Task<WebhookEvent?>> eventOf, CancellationToken cancellationToken, Unchanged? unchanged = null) =>
+        Func<DbConnection, DbTransaction, CancellationToken, Task<WebhookEvent?>> eventOf, CancellationToken cancellationToken, Unchanged? unchanged = null,
+        Func<DbConnection, DbTransaction, WebhookEvent?, CancellationToken, Task>? afterEvent = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             var webhookEvent = await eventOf(connection, transaction, ct);
@@ -247,6 +249,11 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             if (webhookEvent is not null)
             {
                 await AppendWebhookEventAsync(connection, transaction, webhookEvent, null, ct);
+            }
+
+            if (afterEvent is not null)
+            {
+                await afterEvent(connection, transaction, webhookEvent, ct);
             }
 
             return true;
@@ -294,28 +301,92 @@ public abstract partial class SqlGatewayStore : IWebhookStore
 
         foreach (var ((userId, period), at) in touched)
         {
-            foreach (var (kind, type, fraction) in UsageAlertKinds(share))
+            foreach (var alert in UsageAlertKinds(share))
             {
-                var crossed = (await QueryAsync<UsageCrossingRow>(connection, transaction, """
-                    SELECT u.plan_id AS PlanId, p.requests_per_month AS Quota, q.used AS Used FROM quota_usage q
-                    JOIN users u ON u.id = q.user_id JOIN plans p ON p.id = u.plan_id
-                    WHERE q.user_id = @UserId AND q.period_start = @Period AND p.requests_per_month > 0 AND q.used >= @Share * p.requests_per_month
-                      AND NOT EXISTS (SELECT 1 FROM webhook_usage_marks m WHERE m.user_id = q.user_id AND m.period_start = q.period_start AND m.kind = @Kind)
-                    """, new { UserId = userId, Period = StoredValues.Time(period), Share = fraction, Kind = kind }, ct)).FirstOrDefault();
-                if (crossed is null)
-                {
-                    continue;
-                }
+                await RecordCrossingsAsync(connection, transaction, CrossingsOfUser, userId, period, alert, at, ct);
+            }
+        }
+    }
 
-                var marked = await ExecuteAsync(connection, transaction, """
-                    INSERT INTO webhook_usage_marks (user_id, period_start, kind, created_at) VALUES (@UserId, @Period, @Kind, @At)
-                    ON CONFLICT (user_id, period_start, kind) DO NOTHING
-                    """, ct, new { UserId = userId, Period = StoredValues.Time(period), Kind = kind, At = StoredValues.Time(at) });
-                if (marked == 1)
-                {
-                    await AppendWebhookEventAsync(connection, transaction,
-                        WebhookPayloads.Usage(type, userId, crossed.PlanId, period, crossed.Quota, crossed.Used, kind == "threshold" ? fraction : null, at), null, ct);
-                }
+    /// <summary>
+    /// Inside the transaction of a plan change, after it was written: <paramref name="userId"/> moved to another plan
+    /// (operator, admin API, billing). See <see cref="RecordPlanChangeCrossingsAsync"/>.
+    /// </summary>
+    private protected Task RecordUserPlanCrossingsAsync(DbConnection connection, DbTransaction transaction, string userId, DateTimeOffset at, CancellationToken ct) =>
+        RecordPlanChangeCrossingsAsync(connection, transaction, CrossingsOfUser, userId, at, ct);
+
+    /// <summary>
+    /// Inside the transaction that changed plan <paramref name="planId"/>'s monthly quota, after it was written: every
+    /// user on the plan. See <see cref="RecordPlanChangeCrossingsAsync"/>.
+    /// </summary>
+    private protected Task RecordPlanQuotaCrossingsAsync(DbConnection connection, DbTransaction transaction, string planId, DateTimeOffset at, CancellationToken ct) =>
+        RecordPlanChangeCrossingsAsync(connection, transaction, CrossingsOfPlan, planId, at, ct);
+
+    /// <summary>
+    /// A plan change can put users past a line with no usage added: a refused request makes no usage event, so no later
+    /// batch would find the crossing, and a user refused for their quota would never be reported. For the users
+    /// <paramref name="users"/> selects, the stored total of the quota period containing <paramref name="at"/> is
+    /// compared with the quota of the plan they are on now, and each crossing is recorded as a usage batch records it:
+    /// the same marks, so once per user, period and kind whichever path (on whichever instance) finds it first.
+    /// </summary>
+    private async Task RecordPlanChangeCrossingsAsync(
+        DbConnection connection, DbTransaction transaction, string users, string reference, DateTimeOffset at, CancellationToken ct)
+    {
+        if (_usageAlertShare is not { } share)
+        {
+            return;
+        }
+
+        var period = QuotaPeriod.StartOf(at);
+        await LockPlanAndQuotaRowsAsync(connection, transaction, users, reference, period, ct);
+        foreach (var alert in UsageAlertKinds(share))
+        {
+            await RecordCrossingsAsync(connection, transaction, users, reference, period, alert, at, ct);
+        }
+    }
+
+    /// <summary>
+    /// Before a plan change reads the stored totals of the users <paramref name="users"/> selects: where the engine has
+    /// row locks, waits for and holds what a concurrent usage batch or quota change writes, so that of the two one
+    /// always reads the other's outcome (nothing where writers take turns, as on SQLite).
+    /// </summary>
+    private protected virtual Task LockPlanAndQuotaRowsAsync(
+        DbConnection connection, DbTransaction transaction, string users, string reference, DateTimeOffset period, CancellationToken ct) =>
+        Task.CompletedTask;
+
+    /// <summary>The condition on <c>@Ref</c> that selects one user's quota row (<see cref="RecordCrossingsAsync"/>).</summary>
+    private const string CrossingsOfUser = "u.id = @Ref";
+
+    /// <summary>The condition on <c>@Ref</c> that selects the quota rows of a plan's users (<see cref="RecordCrossingsAsync"/>).</summary>
+    private const string CrossingsOfPlan = "u.plan_id = @Ref";
+
+    /// <summary>
+    /// For the users <paramref name="users"/> selects (a condition on <c>u</c>, the user, with <c>@Ref</c>): each one whose
+    /// stored total in <paramref name="period"/> has reached <paramref name="alert"/>'s share of the quota of the plan
+    /// they are on and who has no mark of that kind yet gets the mark and the event, in <paramref name="transaction"/>.
+    /// </summary>
+    private async Task RecordCrossingsAsync(
+        DbConnection connection, DbTransaction transaction, string users, string reference, DateTimeOffset period,
+        (string Kind, string Type, double Share) alert, DateTimeOffset at, CancellationToken ct)
+    {
+        var crossings = await QueryAsync<UsageCrossingRow>(connection, transaction, $"""
+            SELECT q.user_id AS UserId, u.plan_id AS PlanId, p.requests_per_month AS Quota, q.used AS Used FROM quota_usage q
+            JOIN users u ON u.id = q.user_id JOIN plans p ON p.id = u.plan_id
+            WHERE {users} AND q.period_start = @Period AND p.requests_per_month > 0 AND q.used >= @Share * p.requests_per_month
+              AND NOT EXISTS (SELECT 1 FROM webhook_usage_marks m WHERE m.user_id = q.user_id AND m.period_start = q.period_start AND m.kind = @Kind)
+            ORDER BY q.user_id
+            """, new { Ref = reference, Period = StoredValues.Time(period), alert.Share, alert.Kind }, ct);
+        foreach (var crossed in crossings)
+        {
+            var marked = await ExecuteAsync(connection, transaction, """
+                INSERT INTO webhook_usage_marks (user_id, period_start, kind, created_at) VALUES (@UserId, @Period, @Kind, @At)
+                ON CONFLICT (user_id, period_start, kind) DO NOTHING
+                """, ct, new { crossed.UserId, Period = StoredValues.Time(period), alert.Kind, At = StoredValues.Time(at) });
+            if (marked == 1)
+            {
+                await AppendWebhookEventAsync(connection, transaction,
+                    WebhookPayloads.Usage(alert.Type, crossed.UserId, crossed.PlanId, period, crossed.Quota, crossed.Used,
+                        alert.Kind == "threshold" ? alert.Share : null, at), null, ct);
             }
         }
     }
@@ -325,6 +396,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
 
     private sealed class UsageCrossingRow
     {
+        public string UserId { get; init; } = "";
         public string PlanId { get; init; } = "";
         public long Quota { get; init; }
         public long Used { get; init; }
