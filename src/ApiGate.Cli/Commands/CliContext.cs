@@ -83,6 +83,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
             throw;
         }
 
+        // A plan change made here records the usage.threshold / usage.limit it causes, as the serving gateway does, with
+        // the share these settings resolve to (the gateway's when both read the same file and environment).
+        store.EnableUsageAlerts(options.WebhookUsageThreshold);
         if (!serving)
         {
             await Error.WriteLineAsync(store.Created ? $"created a new store at {store.Location}" : $"store: {store.Location}");

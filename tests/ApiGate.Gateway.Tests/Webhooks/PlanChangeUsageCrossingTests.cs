@@ -255,6 +255,51 @@ public sealed class PlanChangeUsageCrossingTests(StoreEngines engines) : IClassF
         Assert.All(events.Where(e => e.Type == "usage.limit"), e => Assert.Equal((500L, 550L), (e.Data.GetProperty("quota").GetInt64(), e.Data.GetProperty("used").GetInt64())));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UsersUpdateFromTheCli_ThresholdSettingInItsEnvironment_UsageThresholdAtThatShare(string engine)
+    {
+        // Arrange: 300 of 1000 this month; the CLI runs with APIGATE_WEBHOOK_USAGE_THRESHOLD=0.5
+        var created = await engines.CreateAsync(engine);
+        var endpoint = await CreateEndpointAsync(created.Store, "usage.threshold,usage.limit");
+        await CreatePlanAsync(created.Store, "thousand", 1000);
+        await CreatePlanAsync(created.Store, "small", 500);
+        var user = await CreateUserAsync(created.Store, "ada@example.com", "thousand");
+        var at = DateTimeOffset.UtcNow; // the CLI's clock decides the period
+        await created.Store.AddUsageEventsAsync([Usage(user, 300, at)], None);
+        var environment = new Dictionary<string, string>(created.Environment) { ["APIGATE_WEBHOOK_USAGE_THRESHOLD"] = "0.5" };
+
+        // Act
+        var result = await CliRunner.RunAsync(environment, "users", "update", "ada@example.com", "--plan", "small");
+
+        // Assert: 300 is past 0.5 of 500 (250), not past 500
+        Assert.True(result.ExitCode == 0, result.Diagnostics);
+        var threshold = Assert.Single(await EventsAsync(created, endpoint));
+        Assert.Equal("usage.threshold", threshold.Type);
+        Assert.Equal(0.5, threshold.Data.GetProperty("threshold").GetDouble());
+        Assert.Equal((user, "small", WebhookPayloads.Time(Core.Quotas.QuotaPeriod.StartOf(at)), 500L, 300L), Fields(threshold.Data));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task PlansUpdateFromTheCli_QuotaLowered_UsageLimitForTheUserPastIt(string engine)
+    {
+        // Arrange: 450 of 1000 this month, the CLI at the default share (0.8)
+        var created = await engines.CreateAsync(engine);
+        var endpoint = await CreateEndpointAsync(created.Store, "usage.threshold,usage.limit");
+        await CreatePlanAsync(created.Store, "thousand", 1000);
+        var user = await CreateUserAsync(created.Store, "ada@example.com", "thousand");
+        await created.Store.AddUsageEventsAsync([Usage(user, 450, DateTimeOffset.UtcNow)], None);
+
+        // Act
+        var result = await created.CliAsync("plans", "update", "thousand", "--requests-per-month", "450");
+
+        // Assert
+        Assert.True(result.ExitCode == 0, result.Diagnostics);
+        var events = await EventsAsync(created, endpoint);
+        Assert.Equal(["usage.threshold", "usage.limit"], events.Select(e => e.Type));
+        Assert.Equal(0.8, events[0].Data.GetProperty("threshold").GetDouble());
+        Assert.All(events, e => Assert.Equal((450L, 450L), (e.Data.GetProperty("quota").GetInt64(), e.Data.GetProperty("used").GetInt64())));
+    }
+
     private async Task CreatePlanAsync(SqlGatewayStore store, string id, long quota)
     {
         var result = await new PlanService(store, _clock).CreateAsync(new PlanInput { Id = id, Name = id, RequestsPerMonth = quota }, None);
