@@ -228,6 +228,52 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UserAtNinetyPercentMovedToAHalfSizePlanByTheAdminApi_UsageLimitDeliveredThoughFurtherRequestsAreRefused(string engine)
+    {
+        // Arrange: one request of 900 units on a 1000-unit plan (usage.threshold sent by its usage batch)
+        await using var upstream = await TestUpstream.StartAsync();
+        var gateway = await StartGatewayAsync(engine);
+        var receiver = await StartReceiverAsync();
+        var (id, _) = await CreateEndpointAsync(gateway, receiver, "usage.threshold,usage.limit");
+        await gateway.AddUpstreamAsync("backend", upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true, MeteringMode = "custom", MeteringExpr = "900" },
+            reload: false);
+        await gateway.Plans.CreateAsync(new PlanInput { Id = "half", Name = "Half", RequestsPerMonth = 500 }, None);
+        var (key, user, _) = await gateway.CreateKeyAsync("ninety@example.com", new PlanInput { Id = "thousand", Name = "Thousand", RequestsPerMonth = 1000 });
+        var token = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("tests", None)).Value!.Token;
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(gateway, key));
+        await receiver.WaitForAsync("usage.threshold");
+
+        // Act
+        var changed = await AdminAsync(gateway, token, HttpMethod.Patch, $"/users/{user.Id}", """{"plan":"half"}""");
+        await gateway.ReloadAsync();
+        var refused = await GetAsync(gateway, key);
+        var limit = await receiver.WaitForAsync("usage.limit");
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await receiver.WaitForAsync("test"); // recorded after the plan change and the refused request
+
+        // Assert: the threshold for the old quota, the limit for the new one, once each
+        Assert.Equal(HttpStatusCode.OK, changed);
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused); // quota_exceeded: no usage, so no usage batch to find the crossing
+        var threshold = Assert.Single(receiver.Received, w => w.Type == "usage.threshold");
+        Assert.Single(receiver.Received, w => w.Type == "usage.limit");
+        Assert.Equal((1000L, 900L, "thousand"),
+            (threshold.Data.GetProperty("quota").GetInt64(), threshold.Data.GetProperty("used").GetInt64(), threshold.Data.GetProperty("plan_id").GetString()));
+        Assert.Equal(user.Id, limit.Data.GetProperty("user_id").GetString());
+        Assert.Equal((500L, 900L, "half"),
+            (limit.Data.GetProperty("quota").GetInt64(), limit.Data.GetProperty("used").GetInt64(), limit.Data.GetProperty("plan_id").GetString()));
+        Assert.Equal(0, receiver.Rejected);
+    }
+
+    private static async Task<HttpStatusCode> GetAsync(TestGateway gateway, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/api/items");
+        request.Headers.Add("X-API-Key", key);
+        using var response = await gateway.Client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RedeliverADeliveredTest_SentAgainWithTheSameWebhookId(string engine)
     {
         // Arrange
