@@ -500,5 +500,10 @@ internal static class PostgresMigrations
             CREATE TRIGGER user_identities_identity AFTER INSERT OR DELETE OR UPDATE ON user_identities
                 FOR EACH STATEMENT EXECUTE FUNCTION apigate_identity_changed();
             """),
+        // The console and the admin API list keys newest first a page at a time; without this index every page sorted
+        // every key of the store (hundreds of milliseconds at 200,000 keys).
+        (16, "keys listed newest first through an index", """
+            CREATE INDEX IF NOT EXISTS api_keys_created ON api_keys (created_at DESC, id);
+            """),
     ];
 }

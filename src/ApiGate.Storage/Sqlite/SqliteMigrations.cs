@@ -513,5 +513,10 @@ internal static class SqliteMigrations
             CREATE TRIGGER IF NOT EXISTS user_identities_identity_update AFTER UPDATE ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
             CREATE TRIGGER IF NOT EXISTS user_identities_identity_delete AFTER DELETE ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
             """),
+        // The console and the admin API list keys newest first a page at a time; without this index every page sorted
+        // every key of the store (hundreds of milliseconds at 200,000 keys).
+        (16, "keys listed newest first through an index", """
+            CREATE INDEX IF NOT EXISTS api_keys_created ON api_keys (created_at DESC, id);
+            """),
     ];
 }

@@ -128,4 +128,28 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
         Assert.StartsWith("SEARCH users USING ", step, StringComparison.Ordinal);
         Assert.EndsWith("(email=?)", step, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ListKeysPageAsync_OnSqlite_ReadsThePageThroughTheCreationIndexWithoutSortingEveryKey()
+    {
+        // Arrange: the store's key list query (newest first, then by id), as the console and the admin API page it
+        var created = await engines.CreateAsync(GatewayStores.Sqlite);
+        await using var connection = new SqliteConnection($"Data Source={created.Dsn}");
+        await connection.OpenAsync();
+        await using var explain = connection.CreateCommand();
+        explain.CommandText = "EXPLAIN QUERY PLAN SELECT * FROM api_keys ORDER BY created_at DESC, id LIMIT 2 OFFSET 4";
+
+        // Act
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        // Assert: one scan of the index in its order, no temporary sort of every key
+        Assert.Equal(["SCAN api_keys USING INDEX api_keys_created"], plan);
+    }
 }

@@ -36,9 +36,9 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains("applied migration 9: outgoing webhooks", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 10: billing: stripe prices, customers, events, overage outbox", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 11: ", first.Output, StringComparison.Ordinal);
-        Assert.Contains("schema is now at version 15", first.Output, StringComparison.Ordinal);
+        Assert.Contains("schema is now at version 16", first.Output, StringComparison.Ordinal);
         Assert.Equal(0, second.ExitCode);
-        Assert.Equal("schema is up to date at version 15" + Environment.NewLine, second.Output);
+        Assert.Equal("schema is up to date at version 16" + Environment.NewLine, second.Output);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
