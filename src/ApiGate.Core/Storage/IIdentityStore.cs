@@ -34,6 +34,13 @@ public interface IIdentityStore
     /// </summary>
     Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The users whose stored use in the quota period starting at <paramref name="periodStart"/> has reached
+    /// <paramref name="share"/> of their plan's monthly quota (plans without one never), the largest share first, at most
+    /// <paramref name="count"/>: what the console's dashboard lists, without reading every user.
+    /// </summary>
+    Task<IReadOnlyList<QuotaUsage>> ListUsersNearQuotaAsync(DateTimeOffset periodStart, double share, int count, CancellationToken cancellationToken);
+
     /// <summary>Finds a user by id or email (case-insensitive).</summary>
     Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken);
 

@@ -224,6 +224,15 @@ public abstract partial class SqlGatewayStore
             (await QueryAsync<QuotaUsageRow>(connection, null, "SELECT user_id, used, overage FROM quota_usage WHERE period_start = @Period",
                 new { Period = StoredValues.Time(periodStart) }, ct)).Select(r => new QuotaUsage(r.UserId, periodStart, r.Used, r.Overage)).ToList(), cancellationToken);
 
+    public Task<IReadOnlyList<QuotaUsage>> ListUsersNearQuotaAsync(DateTimeOffset periodStart, double share, int count, CancellationToken cancellationToken) =>
+        UseAsync<IReadOnlyList<QuotaUsage>>(async (connection, ct) =>
+            (await QueryAsync<QuotaUsageRow>(connection, null, """
+                SELECT q.user_id, q.used, q.overage FROM quota_usage q JOIN users u ON u.id = q.user_id JOIN plans p ON p.id = u.plan_id
+                WHERE q.period_start = @Period AND p.requests_per_month > 0 AND q.used >= @Share * p.requests_per_month
+                ORDER BY q.used * 1.0 / p.requests_per_month DESC, q.user_id LIMIT @Count
+                """, new { Period = StoredValues.Time(periodStart), Share = share, Count = count }, ct))
+                .Select(r => new QuotaUsage(r.UserId, periodStart, r.Used, r.Overage)).ToList(), cancellationToken);
+
     public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken) =>
         deltas.Count == 0
             ? Task.CompletedTask

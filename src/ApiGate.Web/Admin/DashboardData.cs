@@ -19,6 +19,9 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
     /// <summary>A user is "near" their quota from this share of it.</summary>
     public const double NearQuota = 0.8;
 
+    /// <summary>How many users near their quota the dashboard lists (the largest shares).</summary>
+    public const int NearQuotaListed = 20;
+
     private static readonly DateTimeOffset ProcessStarted = new(System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime(), TimeSpan.Zero);
 
     public async Task<DashboardView> LoadAsync(CancellationToken ct)
@@ -31,10 +34,18 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
         var series = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Minute, start, end, ct);
         var topUsers = await store.GetUsageLeadersAsync(UsageDimension.User, month, month.AddMonths(1), Leaders + 1, ct);
         var topRoutes = await store.GetUsageLeadersAsync(UsageDimension.Route, month, month.AddMonths(1), Leaders, ct);
-        var quota = await store.LoadQuotaUsageAsync(month, ct);
-        var users = (await store.ListUsersAsync(ct)).ToDictionary(u => u.Id, StringComparer.Ordinal);
+        var nearQuotaUse = await store.ListUsersNearQuotaAsync(month, NearQuota, NearQuotaListed, ct);
         var plans = (await store.ListPlansAsync(ct)).ToDictionary(p => p.Id, StringComparer.Ordinal);
         var routes = (await store.ListRoutesAsync(ct)).ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal);
+        var users = new Dictionary<string, UserDefinition>(StringComparer.Ordinal); // only the users shown
+        foreach (var id in nearQuotaUse.Select(q => q.UserId).Concat(topUsers.Select(l => l.Id)).Where(id => id.Length > 0 && id != UsageEvent.Anonymous))
+        {
+            if (!users.ContainsKey(id) && await store.FindUserAsync(id, ct) is { } user)
+            {
+                users[id] = user;
+            }
+        }
+
         var openSessions = await sessions.CountAsync(ct);
 
         var minutes = new MinutePoint[60];
@@ -66,15 +77,11 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
         }
 
         var nearQuota = new List<QuotaUse>();
-        foreach (var usage in quota)
+        foreach (var usage in nearQuotaUse)
         {
             if (users.TryGetValue(usage.UserId, out var user) && plans.TryGetValue(user.PlanId, out var plan) && plan.RequestsPerMonth > 0)
             {
-                var share = (double)usage.Used / plan.RequestsPerMonth;
-                if (share >= NearQuota)
-                {
-                    nearQuota.Add(new QuotaUse(user, plan, usage.Used, share));
-                }
+                nearQuota.Add(new QuotaUse(user, plan, usage.Used, (double)usage.Used / plan.RequestsPerMonth));
             }
         }
 

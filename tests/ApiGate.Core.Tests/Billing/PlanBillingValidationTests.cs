@@ -60,6 +60,8 @@ public sealed class PlanBillingValidationTests
         public Task DeletePlanAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<QuotaUsage>> ListUsersNearQuotaAsync(DateTimeOffset periodStart, double share, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -152,4 +152,35 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
         // Assert: one scan of the index in its order, no temporary sort of every key
         Assert.Equal(["SCAN api_keys USING INDEX api_keys_created"], plan);
     }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListUsersNearQuotaAsync_SharesAroundTheLine_OnlyThoseAtOrPastItLargestFirstAtMostCount(string engine)
+    {
+        // Arrange: a 1,000-unit plan and a plan without a quota; use this month and last month
+        var store = (await engines.CreateAsync(engine)).Store;
+        Assert.True((await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Id = "k", Name = "K", RequestsPerMonth = 1000 }, None)).Ok);
+        Assert.True((await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Id = "open", Name = "Open", RequestsPerMonth = 0 }, None)).Ok);
+        var users = new UserService(store, TimeProvider.System);
+        var month = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        var ids = new Dictionary<string, string>();
+        foreach (var (name, plan, used) in new[] { ("half", "k", 500L), ("line", "k", 800L), ("near", "k", 950L), ("over", "k", 1200L), ("open", "open", 99_999L), ("below", "k", 799L) })
+        {
+            var user = (await users.CreateAsync(new UserChanges { Email = name + "@example.com", Plan = plan }, None)).Value!;
+            ids[user.Id] = name;
+            await store.AddQuotaUsageAsync([new QuotaUsage(user.Id, month, used, 0)], None);
+        }
+
+        await store.AddQuotaUsageAsync([new QuotaUsage(ids.First(p => p.Value == "half").Key, month.AddMonths(-1), 5000, 0)], None);
+
+        // Act
+        var all = await store.ListUsersNearQuotaAsync(month, 0.8, 10, None);
+        var two = await store.ListUsersNearQuotaAsync(month, 0.8, 2, None);
+        var lastMonth = await store.ListUsersNearQuotaAsync(month.AddMonths(-1), 0.8, 10, None);
+
+        // Assert
+        Assert.Equal(["over", "near", "line"], all.Select(q => ids[q.UserId]));
+        Assert.Equal([1200L, 950, 800], all.Select(q => q.Used));
+        Assert.Equal(["over", "near"], two.Select(q => ids[q.UserId]));
+        Assert.Equal(["half"], lastMonth.Select(q => ids[q.UserId]));
+    }
 }
