@@ -16,6 +16,19 @@ internal sealed record GatewayError(int Status, string Code, string Title, strin
     /// </summary>
     public bool ClosesConnection { get; init; }
 
+    /// <summary>
+    /// Set on the copy <see cref="GatewayErrorWriter"/> records when it answered a gRPC call with a trailers-only response
+    /// (HTTP 200, the status in <c>grpc-status</c>): usage, the access log, metrics and traces still record <see cref="Status"/>.
+    /// </summary>
+    public bool AnsweredAsGrpc { get; init; }
+
+    /// <summary>
+    /// The status of a response as the gateway records it: <paramref name="answered"/>'s own when that error went to a gRPC
+    /// call as 200, else the response's.
+    /// </summary>
+    public static int RecordedStatus(Microsoft.AspNetCore.Http.HttpResponse response, GatewayError? answered) =>
+        answered is { AnsweredAsGrpc: true } ? answered.Status : response.StatusCode;
+
     public static readonly GatewayError RouteNotFound = new(404, "route_not_found", "Not Found", "No route matches this request.");
     public static readonly GatewayError UpstreamError = new(502, "upstream_error", "Bad Gateway", "The upstream refused, reset or could not be reached.");
     public static readonly GatewayError UpstreamTimeout = new(504, "upstream_timeout", "Gateway Timeout", "The upstream did not answer within its timeout.");

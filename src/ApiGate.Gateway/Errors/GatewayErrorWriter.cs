@@ -1,23 +1,32 @@
 using System.Text.Json;
+using ApiGate.Gateway.Grpc;
 using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Gateway.Errors;
 
-/// <summary>Writes <see cref="GatewayError"/>s as <c>application/vnd.api+json</c> documents.</summary>
+/// <summary>Writes <see cref="GatewayError"/>s as <c>application/vnd.api+json</c> documents (to a gRPC call: as a gRPC status).</summary>
 internal static class GatewayErrorWriter
 {
     public const string ContentType = "application/vnd.api+json";
 
-    /// <summary>Writes the error unless the response has already started (then the connection is aborted instead).</summary>
+    /// <summary>
+    /// Writes the error unless the response has already started (then the connection is aborted instead). A gRPC call
+    /// (<see cref="GrpcCalls.IsGrpcCall"/>) gets the error as a gRPC status (<see cref="GrpcErrors"/>), everything else a
+    /// JSON:API document.
+    /// </summary>
     public static async ValueTask WriteAsync(HttpContext context, GatewayError error)
     {
-        context.Features.Set(error); // for metrics and the access log
         var response = context.Response;
         if (response.HasStarted)
         {
+            context.Features.Set(error); // for metrics and the access log
             context.Abort();
             return;
         }
+
+        var grpc = GrpcCalls.IsGrpcCall(context.Request);
+        // For metrics, the access log and usage, which record the error's status also when a gRPC call gets it with 200.
+        context.Features.Set(grpc ? error with { AnsweredAsGrpc = true } : error);
 
         // Keep what the gateway itself set (request id, limit headers); drop anything else.
         List<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>>? kept = null;
@@ -47,6 +56,12 @@ internal static class GatewayErrorWriter
         if (error.WwwAuthenticate is { } challenge)
         {
             response.Headers.WWWAuthenticate = challenge;
+        }
+
+        if (grpc)
+        {
+            GrpcErrors.WriteTrailersOnly(response, error);
+            return;
         }
 
         if (error.ClosesConnection && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol)))

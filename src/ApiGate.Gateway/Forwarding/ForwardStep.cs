@@ -108,12 +108,12 @@ internal sealed partial class ForwardStep(
 
                     outcome = request.TransformFailure is not null || (endless && streams.Ending)
                         ? TargetOutcome.Neutral // the gateway's response transform failed, or its stop ended the stream: nothing to hold against the target
-                        : RetryRules.Classify(error, context.Response.StatusCode, total?.IsCancellationRequested == true,
+                        : RetryRules.Classify(error, GatewayError.RecordedStatus(context.Response, request.Answered), total?.IsCancellationRequested == true,
                             request.Meter?.HeldUpByClient == true || queuedForConnection);
                 }
                 finally
                 {
-                    target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, exception, context) : "", trialRequest is { Settled: false });
+                    target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, exception, request) : "", trialRequest is { Settled: false });
                 }
 
                 // At most one retry, on another target, when nothing can have been done twice.
@@ -192,8 +192,8 @@ internal sealed partial class ForwardStep(
         }
     }
 
-    private static string FailureReason(ForwarderError error, Exception? exception, HttpContext context) => error == ForwarderError.None
-        ? "status " + context.Response.StatusCode.ToString(CultureInfo.InvariantCulture)
+    private static string FailureReason(ForwarderError error, Exception? exception, GatewayRequest request) => error == ForwarderError.None
+        ? "status " + GatewayError.RecordedStatus(request.HttpContext.Response, request.Answered).ToString(CultureInfo.InvariantCulture)
         : exception?.Message is { } message ? $"{error}: {message}" : error.ToString();
 
     /// <summary>Undoes what the failed attempt set on the response (YARP's 502 status, headers) so the next one starts clean.</summary>
@@ -203,6 +203,7 @@ internal sealed partial class ForwardStep(
         context.Response.Clear();
         context.Response.Headers["X-Request-ID"] = request.RequestId;
         context.Features.Set<IForwarderErrorFeature>(null);
+        request.Answered = null;
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,

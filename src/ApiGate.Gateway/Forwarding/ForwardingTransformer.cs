@@ -310,7 +310,11 @@ internal sealed class ForwardingTransformer(
         if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http)
         {
             proceed = !await responseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request.Route.Definition.Id, request.RequestId, cancellationToken);
-            if (!proceed && httpContext.Features.Get<GatewayError>() is null)
+            if (!proceed && httpContext.Features.Get<GatewayError>() is { } refusal)
+            {
+                request.Answered = refusal; // withheld or refused as busy: the meter records its status
+            }
+            else if (!proceed)
             {
                 // The body went out from here, read to its end, and the forwarder copies no trailers after a response it
                 // did not send itself: the upstream's (gRPC's status, a checksum) follow it as on any other response.

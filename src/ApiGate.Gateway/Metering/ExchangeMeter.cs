@@ -99,15 +99,20 @@ internal sealed class ExchangeMeter
     public const int ClientClosedRequest = 499;
 
     /// <summary>
-    /// The status the exchange ended with as usage and logs record it: the response's, or
-    /// <see cref="ClientClosedRequest"/> when the client went away before a response started (the forwarder then
+    /// The status the exchange ended with as usage, logs, metrics and traces record it: the response's, the gateway
+    /// error's when <paramref name="answered"/> went to a gRPC call as a 200 (<see cref="Errors.GatewayError.RecordedStatus"/>),
+    /// or <see cref="ClientClosedRequest"/> when the client went away before a response started (the forwarder then
     /// leaves a 400 on a response nobody receives, which would read as the client's malformed request).
     /// </summary>
-    public static int StatusOf(HttpContext context) =>
-        context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? ClientClosedRequest : context.Response.StatusCode;
+    /// <param name="answered">The error the gateway answered with, if any.</param>
+    public static int StatusOf(HttpContext context, Errors.GatewayError? answered) =>
+        answered is { AnsweredAsGrpc: true } ? answered.Status
+        : context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? ClientClosedRequest
+        : context.Response.StatusCode;
 
     /// <summary>Restores the original streams and returns what crossed, for the metering rule.</summary>
-    public MeteringInput Stop(HttpContext context)
+    /// <param name="answered">The error the gateway answered with, if any (its status is recorded, <see cref="StatusOf"/>).</param>
+    public MeteringInput Stop(HttpContext context, Errors.GatewayError? answered)
     {
         if (Request is not null)
         {
@@ -128,7 +133,7 @@ internal sealed class ExchangeMeter
         var socket = Upgrade?.Stream ?? ExtendedConnect?.Stream;
         return new MeteringInput
         {
-            Status = StatusOf(context),
+            Status = StatusOf(context, answered),
             RequestBytes = RequestBytesRead + (socket?.BytesFromClient ?? 0),
             ResponseBytes = Response.Bytes + (socket?.BytesToClient ?? 0),
             DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,

@@ -40,7 +40,7 @@ internal sealed class RequestTelemetry
             request?.UpstreamSlug ?? "",
             context.Request.Method,
             // An exception before the response started becomes a 500 once it leaves the pipeline.
-            completed || context.Response.HasStarted ? Metering.ExchangeMeter.StatusOf(context) : StatusCodes.Status500InternalServerError,
+            completed || context.Response.HasStarted ? Metering.ExchangeMeter.StatusOf(context, error) : StatusCodes.Status500InternalServerError,
             totalSeconds,
             (exchange?.DurationMs ?? 0) / 1000,
             error?.Code,

@@ -75,6 +75,12 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// <summary>The request-transform blocks that apply to this request (null: none), for the transformer.</summary>
     public Core.Transforms.RequestOperations[]? RequestOperations { get; set; }
 
+    /// <summary>
+    /// The error the gateway answered this request with once a step had taken it (as <see cref="GatewayErrorWriter"/>
+    /// recorded it on the context), null when none: usage records its status also when a gRPC call got it as a 200.
+    /// </summary>
+    public GatewayError? Answered { get; set; }
+
     /// <summary>An exception the gateway's response transform threw: the exchange failed on this side, not the upstream's.</summary>
     public Exception? TransformFailure { get; set; }
 
@@ -115,6 +121,7 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
         }
 
         await GatewayErrorWriter.WriteAsync(HttpContext, error);
+        Answered = HttpContext.Features.Get<GatewayError>();
         return false;
     }
 

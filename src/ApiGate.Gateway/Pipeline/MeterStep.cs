@@ -33,7 +33,7 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
         }
 
         var context = request.HttpContext;
-        var input = meter.Stop(context);
+        var input = meter.Stop(context, request.Answered);
         if (!request.ReachedBackend)
         {
             // No backend saw it — refused before forwarding (upstream disabled, no healthy target), or every target

@@ -3,7 +3,7 @@ using Grpc.Core;
 
 namespace ApiGate.Gateway.Tests.Protocols;
 
-/// <summary>The gRPC backend of the pass-through tests (greeter.proto).</summary>
+/// <summary>The gRPC backend of the gRPC tests (greeter.proto), hosted by <see cref="GreeterUpstream"/>.</summary>
 internal sealed class GreeterService : Greeter.GreeterBase
 {
     /// <summary>The name that makes <see cref="SayHello"/> fail with NOT_FOUND, to see a status carried in trailers.</summary>

@@ -1,17 +1,9 @@
-using System.Net;
 using ApiGate.Core.Management;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Tests.Protocols.GrpcTest;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Tests.Protocols;
 
@@ -22,27 +14,19 @@ namespace ApiGate.Gateway.Tests.Protocols;
 /// </summary>
 public sealed class GrpcPassThroughTests : IAsyncLifetime
 {
-    private WebApplication _service = null!;
+    private GreeterUpstream _service = null!;
     private TestGateway _gateway = null!;
     private GrpcChannel _channel = null!;
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpc();
-        _service = builder.Build();
-        _service.MapGrpcService<GreeterService>();
-        await _service.StartAsync();
-        var serviceUrl = _service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-
+        _service = await GreeterUpstream.StartAsync();
         _gateway = await TestGateway.StartAsync(o =>
         {
             o.H2cPort = 0;
             o.UsageRawEvents = "all"; // a raw row for the public route's request, to read its recorded units back
         });
-        await _gateway.AddUpstreamAsync("grpc", serviceUrl, new UpstreamInput { HttpVersion = "2" });
+        await _gateway.AddUpstreamAsync("grpc", _service.Url, new UpstreamInput { HttpVersion = "2" });
         await _gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
         _channel = GrpcChannel.ForAddress(_gateway.Addresses.ElementAt(1), new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
     }
@@ -51,7 +35,6 @@ public sealed class GrpcPassThroughTests : IAsyncLifetime
     {
         _channel.Dispose();
         await _gateway.DisposeAsync();
-        await _service.StopAsync();
         await _service.DisposeAsync();
     }
 

@@ -1,0 +1,48 @@
+using System.Globalization;
+using ApiGate.Gateway.Errors;
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Gateway.Grpc;
+
+/// <summary>
+/// The gateway's own errors as a gRPC client reads them (docs/forwarding.md, "gRPC"): a trailers-only response (HTTP 200,
+/// <c>content-type: application/grpc</c>, <c>grpc-status</c> and <c>grpc-message</c> in the headers, no body).
+/// </summary>
+internal static class GrpcErrors
+{
+    private const string StatusHeader = "grpc-status";
+    private const string MessageHeader = "grpc-message";
+
+    /// <summary>
+    /// The gRPC status a gateway error is answered with. Not the gRPC HTTP-status mapping clients apply to a plain HTTP
+    /// answer (which reads a <c>429</c> as <c>UNAVAILABLE</c>, retried at once, and a <c>402</c> as <c>UNKNOWN</c>): what
+    /// each refusal means.
+    /// </summary>
+    public static GrpcStatusCode StatusOf(GatewayError error) => error switch
+    {
+        { Code: "response_withheld" } => GrpcStatusCode.Internal, // the upstream answered; asking again gets the same answer
+        { Status: 400 } => GrpcStatusCode.InvalidArgument,
+        { Status: 401 } => GrpcStatusCode.Unauthenticated,
+        { Status: 402 or 413 or 429 } => GrpcStatusCode.ResourceExhausted,
+        { Status: 403 } => GrpcStatusCode.PermissionDenied,
+        { Status: 404 or 405 or 501 } => GrpcStatusCode.Unimplemented,
+        { Status: 408 or 504 } => GrpcStatusCode.DeadlineExceeded,
+        { Status: 500 } => GrpcStatusCode.Internal,
+        { Status: 502 or 503 } => GrpcStatusCode.Unavailable,
+        _ => GrpcStatusCode.Unknown,
+    };
+
+    /// <summary>
+    /// Turns a response whose headers are not sent yet (cleared, the gateway's own headers kept) into the trailers-only
+    /// answer to <paramref name="error"/>; the server sends it, with the end of the stream, when the request ends.
+    /// </summary>
+    public static void WriteTrailersOnly(HttpResponse response, GatewayError error)
+    {
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/grpc";
+        response.Headers[StatusHeader] = StatusText(error);
+        response.Headers[MessageHeader] = GrpcMessage.Encode(error.Detail);
+    }
+
+    private static string StatusText(GatewayError error) => ((int)StatusOf(error)).ToString(CultureInfo.InvariantCulture);
+}
