@@ -10,9 +10,9 @@ internal static class GatewayErrorWriter
     public const string ContentType = "application/vnd.api+json";
 
     /// <summary>
-    /// Writes the error unless the response has already started (then the connection is aborted instead). A gRPC call
-    /// (<see cref="GrpcCalls.IsGrpcCall"/>) gets the error as a gRPC status (<see cref="GrpcErrors"/>), everything else a
-    /// JSON:API document.
+    /// Writes the error unless the response has already started (then the connection is aborted instead, or a gRPC call
+    /// the upstream failed mid-stream ends with its status in trailers). A gRPC call (<see cref="GrpcCalls.IsGrpcCall"/>)
+    /// gets the error as a gRPC status (<see cref="GrpcErrors"/>), everything else a JSON:API document.
     /// </summary>
     public static async ValueTask WriteAsync(HttpContext context, GatewayError error)
     {
@@ -20,7 +20,11 @@ internal static class GatewayErrorWriter
         if (response.HasStarted)
         {
             context.Features.Set(error); // for metrics and the access log
-            context.Abort();
+            if (!await GrpcErrors.TryEndStartedAsync(context, error))
+            {
+                context.Abort();
+            }
+
             return;
         }
 

@@ -64,6 +64,12 @@ internal sealed partial class ForwardStep(
         }
 
         var requestConfig = total is null ? upstream.RequestConfig : upstream.HttpRequestConfig;
+        // A gRPC call (HTTP/2, application/grpc): the upstream is told what is left of the http bound (grpc-timeout), and
+        // a failure after the response started ends it with a gRPC status in trailers rather than a reset stream, so the
+        // reset the forwarder sends then is held back until the error is answered (Grpc/DeferredStreamReset).
+        var grpc = Grpc.GrpcCalls.IsGrpcCall(context.Request);
+        long? boundStarted = grpc && total is not null ? request.Environment.TimeProvider.GetTimestamp() : null;
+        var deferredReset = grpc ? Grpc.DeferredStreamReset.Install(context) : null;
         // An event stream or a WebSocket through an HTTP/1.1 upstream goes on a connection of its own that holds no
         // buffer while idle (UpstreamClientPool.GetStreaming).
         var client = request.Route.Definition.Protocol is RouteProtocol.Sse or RouteProtocol.Websocket && upstream.StreamClient is { } streamClient
@@ -93,8 +99,9 @@ internal sealed partial class ForwardStep(
                 var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
                 try
                 {
+                    var grpcTimeout = boundStarted is { } started ? upstream.Timeout - request.Environment.TimeProvider.GetElapsedTime(started) : (TimeSpan?)null;
                     error = await forwarder.SendAsync(context, target.Origin, client, requestConfig,
-                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default),
+                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default, grpcTimeout),
                         total?.Token ?? default);
                     if (error == ForwarderError.None)
                     {
@@ -180,6 +187,7 @@ internal sealed partial class ForwardStep(
         }
         finally
         {
+            deferredReset?.Uninstall(context);
             if (total is not null)
             {
                 timeouts.Return(total);

@@ -17,8 +17,13 @@ namespace ApiGate.Gateway.Forwarding;
 /// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
 /// </summary>
 /// <param name="streamStop">For an event stream or a WebSocket: ends the upstream's side when the gateway's stop begins (<see cref="StopEndedContent"/>).</param>
+/// <param name="grpcTimeout">
+/// For a gRPC call on an <c>http</c> route: what is left of the exchange's bound, sent as <c>grpc-timeout</c> when the
+/// client's is longer, unreadable or absent (so the upstream stops work the gateway would cut anyway).
+/// </param>
 internal sealed class ForwardingTransformer(
-    GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null, CancellationToken streamStop = default)
+    GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null, CancellationToken streamStop = default,
+    TimeSpan? grpcTimeout = null)
     : HttpTransformer
 {
     private const string EntitlementPrefix = "X-Entitlement-";
@@ -117,6 +122,13 @@ internal sealed class ForwardingTransformer(
 
         headers.Remove("X-Request-ID");
         headers.TryAddWithoutValidation("X-Request-ID", request.RequestId);
+        if (grpcTimeout is { } left
+            && !(Grpc.GrpcTimeout.TryParse(incoming.Headers[Grpc.GrpcTimeout.Header].ToString(), out var asked) && asked <= left))
+        {
+            headers.Remove(Grpc.GrpcTimeout.Header);
+            headers.TryAddWithoutValidation(Grpc.GrpcTimeout.Header, Grpc.GrpcTimeout.Format(left));
+        }
+
         Observability.GatewayTracing.Propagate(headers);
 
         // The credential never travels upstream, on any route: X-API-Key, a key in Authorization, a key in ?api_key.

@@ -1,12 +1,15 @@
 using System.Globalization;
 using ApiGate.Gateway.Errors;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace ApiGate.Gateway.Grpc;
 
 /// <summary>
-/// The gateway's own errors as a gRPC client reads them (docs/forwarding.md, "gRPC"): a trailers-only response (HTTP 200,
-/// <c>content-type: application/grpc</c>, <c>grpc-status</c> and <c>grpc-message</c> in the headers, no body).
+/// The gateway's own errors as a gRPC client reads them (docs/forwarding.md, "gRPC"): before the response started, a
+/// trailers-only response (HTTP 200, <c>content-type: application/grpc</c>, <c>grpc-status</c> and <c>grpc-message</c> in
+/// the headers, no body); after it started — an upstream that timed out or failed mid-stream — the status in trailers
+/// that end the response, instead of a reset stream the client can only report as <c>INTERNAL</c> or <c>CANCELLED</c>.
 /// </summary>
 internal static class GrpcErrors
 {
@@ -42,6 +45,40 @@ internal static class GrpcErrors
         response.ContentType = "application/grpc";
         response.Headers[StatusHeader] = StatusText(error);
         response.Headers[MessageHeader] = GrpcMessage.Encode(error.Detail);
+    }
+
+    /// <summary>
+    /// Ends a gRPC call whose response already started with the upstream's failure as its status — <c>upstream_timeout</c>
+    /// (<c>DEADLINE_EXCEEDED</c>) or <c>upstream_error</c> (<c>UNAVAILABLE</c>) — in trailers, after what was sent so far.
+    /// False, with the reset the forwarder asked for done, when it cannot: not a gRPC call, another error (a client that
+    /// is too slow or went away gets no trailers it would not read), or a response without trailers (HTTP/1.x).
+    /// </summary>
+    public static async ValueTask<bool> TryEndStartedAsync(HttpContext context, GatewayError error)
+    {
+        if (!GrpcCalls.IsGrpcCall(context.Request))
+        {
+            return false; // other requests have no reset held back
+        }
+
+        var deferred = context.Features.Get<IHttpResetFeature>() as DeferredStreamReset;
+        if (error.Code is not ("upstream_timeout" or "upstream_error") || !context.Response.SupportsTrailers())
+        {
+            deferred?.Release();
+            return false;
+        }
+
+        deferred?.Supersede();
+        try
+        {
+            context.Response.AppendTrailer(StatusHeader, StatusText(error));
+            context.Response.AppendTrailer(MessageHeader, GrpcMessage.Encode(error.Detail));
+            await context.Response.CompleteAsync();
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            return false; // the connection is gone, or the server ended the response already: aborted as any other
+        }
     }
 
     private static string StatusText(GatewayError error) => ((int)StatusOf(error)).ToString(CultureInfo.InvariantCulture);

@@ -3,7 +3,7 @@ using ApiGate.Gateway.Grpc;
 
 namespace ApiGate.Gateway.Tests.Grpc;
 
-/// <summary>The pure parts of the gRPC handling: content types, grpc-message, the status table.</summary>
+/// <summary>The pure parts of the gRPC handling: content types, grpc-timeout, grpc-message, the status table.</summary>
 public sealed class GrpcRulesTests
 {
     [Theory]
@@ -18,6 +18,39 @@ public sealed class GrpcRulesTests
     [InlineData(null, false)]
     public void IsGrpcContentType_ContentType_OnlyGrpcItself(string? contentType, bool expected) =>
         Assert.Equal(expected, GrpcCalls.IsGrpcContentType(contentType));
+
+    [Theory]
+    [InlineData("2H", 7_200_000)]
+    [InlineData("3M", 180_000)]
+    [InlineData("30S", 30_000)]
+    [InlineData("1500m", 1_500)]
+    [InlineData("2500000u", 2_500)]
+    [InlineData("99999999n", 99.999999)]
+    public void TryParse_EachUnit_TheDuration(string value, double milliseconds)
+    {
+        Assert.True(GrpcTimeout.TryParse(value, out var timeout));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), timeout);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("S")]
+    [InlineData("123456789S")] // nine digits
+    [InlineData("10s")]
+    [InlineData("-1S")]
+    [InlineData("1.5S")]
+    [InlineData("10S, 20S")]
+    public void TryParse_NotAValue_False(string? value) => Assert.False(GrpcTimeout.TryParse(value, out _));
+
+    [Theory]
+    [InlineData(1_500.9, "1500m")] // whole milliseconds, rounded down
+    [InlineData(0.2, "1m")] // at least one
+    [InlineData(-5, "1m")]
+    [InlineData(99_999_999, "99999999m")]
+    [InlineData(100_000_000, "100000S")] // past eight digits of milliseconds
+    public void Format_Duration_HeaderValue(double milliseconds, string expected) =>
+        Assert.Equal(expected, GrpcTimeout.Format(TimeSpan.FromMilliseconds(milliseconds)));
 
     [Theory]
     [InlineData("No route matches this request.", "No route matches this request.")]

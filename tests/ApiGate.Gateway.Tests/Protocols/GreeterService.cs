@@ -4,20 +4,27 @@ using Grpc.Core;
 namespace ApiGate.Gateway.Tests.Protocols;
 
 /// <summary>The gRPC backend of the gRPC tests (greeter.proto), hosted by <see cref="GreeterUpstream"/>.</summary>
-internal sealed class GreeterService : Greeter.GreeterBase
+internal sealed class GreeterService(GreeterUpstream upstream) : Greeter.GreeterBase
 {
     /// <summary>The name that makes <see cref="SayHello"/> fail with NOT_FOUND, to see a status carried in trailers.</summary>
     public const string Unknown = "nobody";
 
-    public override Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context)
+    /// <summary>The name <see cref="SayHello"/> answers only when the call is cancelled (it never answers on its own).</summary>
+    public const string NeverAnswered = "never-answered";
+
+    public override async Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context)
     {
-        if (request.Name == Unknown)
+        switch (request.Name)
         {
-            throw new RpcException(new Status(StatusCode.NotFound, "no such person: " + request.Name));
+            case Unknown:
+                throw new RpcException(new Status(StatusCode.NotFound, "no such person: " + request.Name));
+            case NeverAnswered:
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                break;
         }
 
         context.ResponseTrailers.Add("x-greeted", request.Name);
-        return Task.FromResult(new HelloReply { Message = "Hello " + request.Name, Protocol = context.GetHttpContext().Request.Protocol });
+        return new HelloReply { Message = "Hello " + request.Name, Protocol = context.GetHttpContext().Request.Protocol };
     }
 
     public override async Task Count(CountRequest request, IServerStreamWriter<CountReply> responseStream, ServerCallContext context)
@@ -25,6 +32,17 @@ internal sealed class GreeterService : Greeter.GreeterBase
         for (var i = 1; i <= request.To; i++)
         {
             await responseStream.WriteAsync(new CountReply { Value = i }, context.CancellationToken);
+        }
+
+        switch (request.Then)
+        {
+            case Then.Hold:
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                break;
+            case Then.Reset:
+                await upstream.ResetRequested.WaitAsync(context.CancellationToken);
+                context.GetHttpContext().Abort();
+                break;
         }
     }
 }

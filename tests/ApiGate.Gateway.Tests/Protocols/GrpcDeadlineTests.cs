@@ -1,0 +1,160 @@
+using ApiGate.Core.Management;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Grpc;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Gateway.Tests.Protocols.GrpcTest;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace ApiGate.Gateway.Tests.Protocols;
+
+/// <summary>
+/// gRPC calls and the upstream's timeout on an <c>http</c> route, with the real service and client: the upstream is told
+/// the time the gateway leaves it (<c>grpc-timeout</c>), and a call the gateway cuts — before its response or in the
+/// middle of a stream — or that the upstream resets mid-stream ends with a gRPC status the client can read.
+/// </summary>
+public sealed class GrpcDeadlineTests : IAsyncLifetime
+{
+    private GreeterUpstream _service = null!;
+    private TestGateway _gateway = null!;
+    private GrpcChannel _channel = null!;
+
+    public async Task InitializeAsync()
+    {
+        _service = await GreeterUpstream.StartAsync();
+        _gateway = await TestGateway.StartAsync(o =>
+        {
+            o.H2cPort = 0;
+            o.UsageRawEvents = "all"; // the public route's calls get raw rows, to read their recorded status back
+        });
+        _channel = GrpcChannel.ForAddress(_gateway.Addresses.ElementAt(1), new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        await _gateway.DisposeAsync();
+        await _service.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ServerStreamingCall_OutlivesTheUpstreamTimeout_DeadlineExceededAfterTheMessagesSentAndUpstreamToldTheShorterTimeout()
+    {
+        // Arrange: a 1 s bound; the client allows an hour; the service sends three messages, then holds the stream and
+        // (its deadline header removed) never ends it itself.
+        await RouteAsync(timeout: "1s");
+        var client = new Greeter.GreeterClient(_channel);
+
+        // Act
+        using var call = client.Count(new CountRequest { To = 3, Then = Then.Hold },
+            new Metadata { { GreeterUpstream.IgnoreDeadlineHeader, "1" } }, deadline: DateTime.UtcNow.AddHours(1));
+        var values = new List<int>();
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (var reply in call.ResponseStream.ReadAllAsync())
+            {
+                values.Add(reply.Value);
+            }
+        });
+
+        // Assert: every message sent, then the gateway's status in trailers (not a reset stream: INTERNAL or CANCELLED).
+        Assert.Equal([1, 2, 3], values);
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        Assert.Equal(GatewayError.UpstreamTimeout.Detail, error.Status.Detail);
+        var (path, timeout) = Assert.Single(_service.Calls);
+        Assert.Equal("/apigate.tests.Greeter/Count", path);
+        Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
+        Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1)); // the gateway's bound, not the client's hour
+    }
+
+    [Fact]
+    public async Task ServerStreamingCall_UpstreamResetsMidStream_UnavailableAfterTheMessagesSent()
+    {
+        // Arrange
+        await RouteAsync(timeout: "5m");
+        var client = new Greeter.GreeterClient(_channel);
+        using var call = client.Count(new CountRequest { To = 3, Then = Then.Reset });
+        var values = new List<int>();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            values.Add(call.ResponseStream.Current.Value);
+        }
+
+        // Act: the service resets its stream to the gateway.
+        _service.ResetStreams();
+        var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+
+        // Assert
+        Assert.Equal([1, 2, 3], values);
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Equal(GatewayError.UpstreamError.Detail, error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task UnaryCall_UpstreamNeverAnswers_DeadlineExceededAndUsageRecords504()
+    {
+        // Arrange: a 1 s bound and a service that (its deadline header removed) never answers on its own.
+        await RouteAsync(timeout: "1s");
+        var client = new Greeter.GreeterClient(_channel);
+
+        // Act
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.SayHelloAsync(new HelloRequest { Name = GreeterService.NeverAnswered },
+            new Metadata { { GreeterUpstream.IgnoreDeadlineHeader, "1" } }).ResponseAsync);
+        await _gateway.StopAsync();
+
+        // Assert: the client reads DEADLINE_EXCEEDED from a 200 answer; the usage row holds the gateway's 504.
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        Assert.Equal(GatewayError.UpstreamTimeout.Detail, error.Status.Detail);
+        var e = Assert.Single(await EventsAsync());
+        Assert.Equal("/apigate.tests.Greeter/SayHello", e.Path);
+        Assert.Equal(504, e.Status);
+    }
+
+    [Fact]
+    public async Task UnaryCall_ClientDeadlineShorterThanTheGatewayTimeout_UpstreamGetsTheClientsDeadline()
+    {
+        // Arrange
+        await RouteAsync(timeout: "10m");
+        var client = new Greeter.GreeterClient(_channel);
+
+        // Act
+        var reply = await client.SayHelloAsync(new HelloRequest { Name = "Ada" }, deadline: DateTime.UtcNow.AddMinutes(1)).ResponseAsync;
+
+        // Assert: at most the client's minute, not the ten the gateway would allow.
+        Assert.Equal("Hello Ada", reply.Message);
+        var (_, timeout) = Assert.Single(_service.Calls);
+        Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
+        Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public async Task UnaryCall_WithoutDeadline_UpstreamGetsTheGatewayTimeout()
+    {
+        // Arrange
+        await RouteAsync(timeout: "10m");
+        var client = new Greeter.GreeterClient(_channel);
+
+        // Act
+        var reply = await client.SayHelloAsync(new HelloRequest { Name = "Ada" }).ResponseAsync;
+
+        // Assert: the client sent no grpc-timeout; the gateway added what is left of its ten minutes.
+        Assert.Equal("Hello Ada", reply.Message);
+        var (_, timeout) = Assert.Single(_service.Calls);
+        Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
+        Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10));
+    }
+
+    private async Task RouteAsync(string timeout)
+    {
+        await _gateway.AddUpstreamAsync("grpc", _service.Url, new UpstreamInput { HttpVersion = "2", Timeout = timeout });
+        await _gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
+    }
+
+    private async Task<IReadOnlyList<UsageEvent>> EventsAsync()
+    {
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(_gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        return await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None);
+    }
+}
