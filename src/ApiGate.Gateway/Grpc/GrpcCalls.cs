@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Gateway.Grpc;
 
-/// <summary>Telling gRPC calls from other requests, by content type.</summary>
+/// <summary>Telling gRPC calls (and gRPC bodies) from other requests, by content type.</summary>
 internal static class GrpcCalls
 {
     private const string ContentType = "application/grpc";
@@ -20,4 +20,10 @@ internal static class GrpcCalls
     public static bool IsGrpcContentType(string? contentType) =>
         contentType is not null && contentType.StartsWith(ContentType, StringComparison.OrdinalIgnoreCase)
         && (contentType.Length == ContentType.Length || contentType[ContentType.Length] is '+' or ';');
+
+    /// <summary>
+    /// A media type (without parameters) of the gRPC family — <c>application/grpc</c>, <c>application/grpc+json</c>,
+    /// <c>application/grpc-web+proto</c>…: length-prefixed frames, whatever the suffix says about the messages inside them.
+    /// </summary>
+    public static bool IsGrpcMediaType(ReadOnlySpan<char> mediaType) => mediaType.StartsWith(ContentType, StringComparison.OrdinalIgnoreCase);
 }

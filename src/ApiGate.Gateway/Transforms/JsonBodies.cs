@@ -22,7 +22,10 @@ internal static class JsonBodies
     /// </summary>
     private static readonly JsonDocumentOptions Reading = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
-    /// <summary><c>application/json</c> or any <c>+json</c> type.</summary>
+    /// <summary>
+    /// <c>application/json</c> or any <c>+json</c> type, except the gRPC family (<c>application/grpc+json</c>,
+    /// <c>application/grpc-web+json</c>): their bodies are length-prefixed frames, never one JSON document.
+    /// </summary>
     public static bool IsJson(string? contentType)
     {
         if (string.IsNullOrEmpty(contentType))
@@ -38,7 +41,8 @@ internal static class JsonBodies
         }
 
         media = media.Trim();
-        return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+        return media.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || (media.EndsWith("+json", StringComparison.OrdinalIgnoreCase) && !Grpc.GrpcCalls.IsGrpcMediaType(media));
     }
 
     /// <summary>

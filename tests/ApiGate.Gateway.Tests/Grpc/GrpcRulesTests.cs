@@ -1,5 +1,6 @@
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Grpc;
+using ApiGate.Gateway.Transforms;
 
 namespace ApiGate.Gateway.Tests.Grpc;
 
@@ -18,6 +19,18 @@ public sealed class GrpcRulesTests
     [InlineData(null, false)]
     public void IsGrpcContentType_ContentType_OnlyGrpcItself(string? contentType, bool expected) =>
         Assert.Equal(expected, GrpcCalls.IsGrpcContentType(contentType));
+
+    [Theory]
+    [InlineData("application/grpc+json")]
+    [InlineData("application/grpc-web+json; charset=utf-8")]
+    [InlineData("APPLICATION/GRPC+JSON")]
+    public void IsJson_GrpcTypeWithJsonSuffix_NotJson(string contentType) => Assert.False(JsonBodies.IsJson(contentType));
+
+    [Theory]
+    [InlineData("application/json")]
+    [InlineData("application/vnd.api+json")]
+    [InlineData("application/problem+json; charset=utf-8")]
+    public void IsJson_JsonTypes_StillJson(string contentType) => Assert.True(JsonBodies.IsJson(contentType));
 
     [Theory]
     [InlineData("2H", 7_200_000)]

@@ -12,6 +12,12 @@ internal sealed class GreeterService(GreeterUpstream upstream) : Greeter.Greeter
     /// <summary>The name <see cref="SayHello"/> answers only when the call is cancelled (it never answers on its own).</summary>
     public const string NeverAnswered = "never-answered";
 
+    /// <summary>
+    /// The name <see cref="SayHello"/> answers with <c>content-type: application/grpc+json</c> (the message still protobuf,
+    /// which the client does not look at): a gRPC type with a <c>+json</c> suffix.
+    /// </summary>
+    public const string LabelledJson = "labelled-json";
+
     public override async Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context)
     {
         switch (request.Name)
@@ -20,6 +26,9 @@ internal sealed class GreeterService(GreeterUpstream upstream) : Greeter.Greeter
                 throw new RpcException(new Status(StatusCode.NotFound, "no such person: " + request.Name));
             case NeverAnswered:
                 await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                break;
+            case LabelledJson:
+                context.GetHttpContext().Response.ContentType = "application/grpc+json";
                 break;
         }
 

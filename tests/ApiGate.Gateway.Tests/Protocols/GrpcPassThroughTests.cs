@@ -104,6 +104,33 @@ public sealed class GrpcPassThroughTests : IAsyncLifetime
         Assert.Equal("no such person: " + GreeterService.Unknown, error.Status.Detail);
     }
 
+    [Fact]
+    public async Task UnaryCall_RouteWithFieldHidingResponseTransform_GrpcPlusJsonBodyPassesUnchanged()
+    {
+        // Arrange: a route that removes a field from JSON responses, and an answer labelled application/grpc+json —
+        // length-prefixed frames, which no JSON transform may read as a document (it would withhold the answer).
+        var hiding = await _gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "greeter-hidden", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST", Priority = 10,
+            ResponseTransform = """{"body":{"remove":["message"]}}""",
+        });
+        var client = new Greeter.GreeterClient(_channel);
+
+        // Act
+        using var call = client.SayHelloAsync(new HelloRequest { Name = GreeterService.LabelledJson });
+        var reply = await call.ResponseAsync;
+        await _gateway.StopAsync();
+
+        // Assert: the reply and its trailers as the service sent them, through the transform's route.
+        Assert.Equal("Hello " + GreeterService.LabelledJson, reply.Message);
+        Assert.Equal("HTTP/2", reply.Protocol);
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+        Assert.Equal(GreeterService.LabelledJson, call.GetTrailers().GetValue("x-greeted"));
+        var e = Assert.Single(await EventsAsync());
+        Assert.Equal(hiding.Id, e.RouteId);
+        Assert.Equal(200, e.Status);
+    }
+
     private async Task<IReadOnlyList<UsageEvent>> EventsAsync()
     {
         await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(_gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
