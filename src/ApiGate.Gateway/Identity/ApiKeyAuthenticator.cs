@@ -14,14 +14,16 @@ namespace ApiGate.Gateway.Identity;
 /// itself when a snapshot brings a new one, so such changes apply within one reload; other config changes (routes,
 /// upstreams, plans) keep it, and a cached key's plan is looked up again in each newer snapshot. Expiry is checked against the clock on every request. A key not
 /// in memory is read once however many requests bring it at once, and a request waits for that read only as long as
-/// <see cref="StoreLookupGuard"/> allows.
+/// <see cref="StoreLookupGuard"/> allows. Keys the store does not know are cached apart from the ones it knows, so a flood of
+/// made-up keys fills and empties only its own part and never pushes real callers' keys out.
 /// </summary>
-internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions options, StoreLookupGuard guard, TimeProvider timeProvider)
+internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions options, StoreLookupGuard guard, TimeProvider timeProvider, int maxEntries = ApiKeyAuthenticator.MaxEntries)
 {
-    /// <summary>Upper bound on cached keys (found and unknown); past it the cache starts over.</summary>
+    /// <summary>Upper bound on cached keys of each kind (known, unknown); past it that part of the cache starts over.</summary>
     public const int MaxEntries = 100_000;
 
-    private readonly ConfigScopedCache<KeyHash, CachedKey> _cache = new(MaxEntries);
+    private readonly ConfigScopedCache<KeyHash, CachedKey> _cache = new(maxEntries);
+    private readonly ConfigScopedCache<KeyHash, CachedKey> _unknown = new(maxEntries);
     private readonly SingleFlight<(KeyHash Hash, long Version), CachedKey> _lookups = new();
 
     /// <summary>Number of database lookups made (cache misses); for tests and metrics.</summary>
@@ -39,7 +41,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
         }
 
         var hash = ApiKeys.HashValue(presented.Span);
-        return _cache.TryGet(snapshot.IdentityVersion, hash, out var cached)
+        return TryGetCached(snapshot.IdentityVersion, hash, out var cached)
             ? ValueTask.FromResult(Decide(cached, snapshot))
             : LookupAndDecideAsync(presented.ToString(), hash, snapshot, cancellationToken);
     }
@@ -68,15 +70,18 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
     {
         // The cache once more: a request that missed it just before another one for the same key finished (cached, then
         // left the table of runs) finds the result here instead of reading the store again.
-        if (_cache.TryGet(identityVersion, hash, out var cached))
+        if (TryGetCached(identityVersion, hash, out var cached))
         {
             return cached;
         }
 
         cached = await LookupAsync(presented, hash);
-        _cache.Set(identityVersion, hash, cached);
+        (ReferenceEquals(cached, CachedKey.Unknown) ? _unknown : _cache).Set(identityVersion, hash, cached);
         return cached;
     }
+
+    private bool TryGetCached(long identityVersion, KeyHash hash, out CachedKey cached) =>
+        _cache.TryGet(identityVersion, hash, out cached) || _unknown.TryGet(identityVersion, hash, out cached);
 
     private (RequestIdentity?, GatewayError?) Decide(CachedKey cached, ConfigSnapshot snapshot)
     {

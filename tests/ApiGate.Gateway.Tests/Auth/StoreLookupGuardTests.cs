@@ -100,6 +100,33 @@ public sealed class StoreLookupGuardTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FloodOfUnknownKeys_PastTheCacheBound_KnownKeyStaysCachedAndUnknownOnesAreReadAgain()
+    {
+        // Arrange: a cache of four entries of each kind, with one known key in it
+        var keys = new ApiKeyAuthenticator(_store.AsStore, new GatewayOptions(), _guard, _time, maxEntries: 4);
+        var known = await CreateKeyAsync("known@example.com");
+        Assert.Null((await keys.AuthenticateAsync(known, _snapshot, CancellationToken.None)).Error);
+        var madeUp = Enumerable.Range(0, 10).Select(i => Core.Identity.ApiKeys.Generate(new GatewayOptions().AuthKeyPrefix)).ToList();
+
+        // Act
+        foreach (var key in madeUp)
+        {
+            Assert.Equal(ApiKeyAuthenticator.Errors.Invalid, (await keys.AuthenticateAsync(key, _snapshot, CancellationToken.None)).Error);
+        }
+
+        var afterFlood = keys.Lookups;
+        var (identity, error) = await keys.AuthenticateAsync(known, _snapshot, CancellationToken.None);
+        var (_, firstMadeUpAgain) = await keys.AuthenticateAsync(madeUp[0], _snapshot, CancellationToken.None);
+
+        // Assert: eleven reads for eleven keys; the known key is still served from memory; the unknown part started over
+        Assert.Equal(11, afterFlood);
+        Assert.Null(error);
+        Assert.Equal("known@example.com", identity!.User.Email);
+        Assert.Equal(ApiKeyAuthenticator.Errors.Invalid, firstMadeUpAgain);
+        Assert.Equal(12, keys.Lookups);
+    }
+
+    [Fact]
     public async Task HungLookupEnds_ItsResultCached_NextRequestNeedsNoLookup()
     {
         // Arrange: a request gave up on key a's lookup
