@@ -26,14 +26,7 @@ public sealed class PlanChangeUsageCrossingTests(StoreEngines engines) : IClassF
     public async Task UpdateUser_NinetyPercentOfAThousandMovedToFiveHundred_OneUsageThresholdAndOneUsageLimitOfTheNewQuota(string engine)
     {
         // Arrange: at a 0.95 share, 900 of 1000 is past no line, so the usage batch records nothing
-        var created = await engines.CreateAsync(engine);
-        var store = created.Store;
-        store.EnableUsageAlerts(0.95);
-        var endpoint = await CreateEndpointAsync(store, "usage.threshold,usage.limit");
-        await CreatePlanAsync(store, "thousand", 1000);
-        await CreatePlanAsync(store, "small", 500);
-        var user = await CreateUserAsync(store, "ada@example.com", "thousand");
-        await store.AddUsageEventsAsync([Usage(user, 900, Now)], None);
+        var (created, store, endpoint, user) = await AdaAtNineHundredOfAThousandAsync(engine, 0.95, "usage.threshold,usage.limit", ("small", 500));
         Assert.Empty(await EventsAsync(created, endpoint));
 
         // Act
@@ -53,14 +46,7 @@ public sealed class PlanChangeUsageCrossingTests(StoreEngines engines) : IClassF
     public async Task UpdateUser_ThresholdAlreadySentByAUsageBatch_OnlyUsageLimitAdded(string engine)
     {
         // Arrange: 900 of 1000 at the default 0.8 share: the usage batch sent usage.threshold already
-        var created = await engines.CreateAsync(engine);
-        var store = created.Store;
-        store.EnableUsageAlerts(0.8);
-        var endpoint = await CreateEndpointAsync(store, "usage.threshold,usage.limit");
-        await CreatePlanAsync(store, "thousand", 1000);
-        await CreatePlanAsync(store, "small", 500);
-        var user = await CreateUserAsync(store, "ada@example.com", "thousand");
-        await store.AddUsageEventsAsync([Usage(user, 900, Now)], None);
+        var (created, store, endpoint, user) = await AdaAtNineHundredOfAThousandAsync(engine, 0.8, "usage.threshold,usage.limit", ("small", 500));
 
         // Act
         await MoveAsync(store, user, "small");
@@ -114,14 +100,7 @@ public sealed class PlanChangeUsageCrossingTests(StoreEngines engines) : IClassF
     public async Task UpdateUser_MovedToABiggerQuota_RecordsNothing(string engine)
     {
         // Arrange: 900 of 1000, its usage.threshold sent by the batch
-        var created = await engines.CreateAsync(engine);
-        var store = created.Store;
-        store.EnableUsageAlerts(0.8);
-        var endpoint = await CreateEndpointAsync(store, "usage.threshold,usage.limit,plan.changed");
-        await CreatePlanAsync(store, "thousand", 1000);
-        await CreatePlanAsync(store, "bigger", 1100);
-        var user = await CreateUserAsync(store, "ada@example.com", "thousand");
-        await store.AddUsageEventsAsync([Usage(user, 900, Now)], None);
+        var (created, store, endpoint, user) = await AdaAtNineHundredOfAThousandAsync(engine, 0.8, "usage.threshold,usage.limit,plan.changed", ("bigger", 1100));
 
         // Act: 900 is past 0.8 of 1100 (880) but below 1100
         await MoveAsync(store, user, "bigger");
@@ -136,14 +115,7 @@ public sealed class PlanChangeUsageCrossingTests(StoreEngines engines) : IClassF
     public async Task AddUsageEvents_AfterThePlanChangeMarkedTheUser_SendsNothingMore(string engine)
     {
         // Arrange: both crossings recorded by the plan change
-        var created = await engines.CreateAsync(engine);
-        var store = created.Store;
-        store.EnableUsageAlerts(0.95);
-        var endpoint = await CreateEndpointAsync(store, "usage.threshold,usage.limit");
-        await CreatePlanAsync(store, "thousand", 1000);
-        await CreatePlanAsync(store, "small", 500);
-        var user = await CreateUserAsync(store, "ada@example.com", "thousand");
-        await store.AddUsageEventsAsync([Usage(user, 900, Now)], None);
+        var (created, store, endpoint, user) = await AdaAtNineHundredOfAThousandAsync(engine, 0.95, "usage.threshold,usage.limit", ("small", 500));
         await MoveAsync(store, user, "small");
         Assert.Equal(["usage.threshold", "usage.limit"], (await EventsAsync(created, endpoint)).Select(e => e.Type));
 
@@ -162,14 +134,7 @@ public sealed class PlanChangeUsageCrossingTests(StoreEngines engines) : IClassF
     public async Task UpdateUser_NoStoredUsageThisPeriod_RecordsNothing(string engine)
     {
         // Arrange: 900 units last month, none this month
-        var created = await engines.CreateAsync(engine);
-        var store = created.Store;
-        store.EnableUsageAlerts(0.8);
-        var endpoint = await CreateEndpointAsync(store, "usage.threshold,usage.limit,plan.changed");
-        await CreatePlanAsync(store, "thousand", 1000);
-        await CreatePlanAsync(store, "small", 500);
-        var user = await CreateUserAsync(store, "ada@example.com", "thousand");
-        await store.AddUsageEventsAsync([Usage(user, 900, new DateTimeOffset(2026, 10, 20, 0, 0, 0, TimeSpan.Zero))], None);
+        var (created, store, endpoint, user) = await AdaAtNineHundredOfAThousandAsync(engine, 0.8, "usage.threshold,usage.limit,plan.changed", ("small", 500), usedAt: new DateTimeOffset(2026, 10, 20, 0, 0, 0, TimeSpan.Zero));
         var lastMonth = await EventsAsync(created, endpoint);
 
         // Act
@@ -186,14 +151,7 @@ public sealed class PlanChangeUsageCrossingTests(StoreEngines engines) : IClassF
     public async Task ApplyBillingEvent_SubscriptionMovesUserToASmallerPlan_UsageLimitRecordedAfterPlanChanged(string engine)
     {
         // Arrange
-        var created = await engines.CreateAsync(engine);
-        var store = created.Store;
-        store.EnableUsageAlerts(0.95);
-        var endpoint = await CreateEndpointAsync(store, "usage.threshold,usage.limit,plan.changed");
-        await CreatePlanAsync(store, "thousand", 1000);
-        await CreatePlanAsync(store, "small", 500);
-        var user = await CreateUserAsync(store, "ada@example.com", "thousand");
-        await store.AddUsageEventsAsync([Usage(user, 900, Now)], None);
+        var (created, store, endpoint, user) = await AdaAtNineHundredOfAThousandAsync(engine, 0.95, "usage.threshold,usage.limit,plan.changed", ("small", 500));
         var planChanged = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject { ["user_id"] = user }, user, Now);
 
         // Act
@@ -298,6 +256,25 @@ public sealed class PlanChangeUsageCrossingTests(StoreEngines engines) : IClassF
         Assert.Equal(["usage.threshold", "usage.limit"], events.Select(e => e.Type));
         Assert.Equal(0.8, events[0].Data.GetProperty("threshold").GetDouble());
         Assert.All(events, e => Assert.Equal((450L, 450L), (e.Data.GetProperty("quota").GetInt64(), e.Data.GetProperty("used").GetInt64())));
+    }
+
+    /// <summary>
+    /// A store with usage alerts at <paramref name="share"/>, an endpoint for <paramref name="events"/>, plans
+    /// <c>thousand</c> (1000 units) and <paramref name="other"/>, and ada@example.com on <c>thousand</c> with 900 units used
+    /// at <paramref name="usedAt"/> (default: now).
+    /// </summary>
+    private async Task<(EngineStore Created, SqlGatewayStore Store, string Endpoint, string User)> AdaAtNineHundredOfAThousandAsync(
+        string engine, double share, string events, (string Id, long Quota) other, DateTimeOffset? usedAt = null)
+    {
+        var created = await engines.CreateAsync(engine);
+        var store = created.Store;
+        store.EnableUsageAlerts(share);
+        var endpoint = await CreateEndpointAsync(store, events);
+        await CreatePlanAsync(store, "thousand", 1000);
+        await CreatePlanAsync(store, other.Id, other.Quota);
+        var user = await CreateUserAsync(store, "ada@example.com", "thousand");
+        await store.AddUsageEventsAsync([Usage(user, 900, usedAt ?? Now)], None);
+        return (created, store, endpoint, user);
     }
 
     private async Task CreatePlanAsync(SqlGatewayStore store, string id, long quota)
