@@ -16,27 +16,17 @@ namespace ApiGate.Gateway.Tests.Protocols;
 /// </summary>
 public sealed class GrpcDeadlineTests : IAsyncLifetime
 {
-    private GreeterUpstream _service = null!;
-    private TestGateway _gateway = null!;
-    private GrpcChannel _channel = null!;
+    private GreeterBehindGateway _grpc = null!;
 
     public async Task InitializeAsync()
     {
-        _service = await GreeterUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync(o =>
+        _grpc = await GreeterBehindGateway.StartAsync(o =>
         {
-            o.H2cPort = 0;
             o.UsageRawEvents = "all"; // the public route's calls get raw rows, to read their recorded status back
         });
-        _channel = GrpcChannel.ForAddress(_gateway.Addresses.ElementAt(1), new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
     }
 
-    public async Task DisposeAsync()
-    {
-        _channel.Dispose();
-        await _gateway.DisposeAsync();
-        await _service.DisposeAsync();
-    }
+    public Task DisposeAsync() => _grpc.DisposeAsync().AsTask();
 
     [Fact]
     public async Task ServerStreamingCall_OutlivesTheUpstreamTimeout_DeadlineExceededAfterTheMessagesSentAndUpstreamToldTheShorterTimeout()
@@ -44,7 +34,7 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
         // Arrange: a 1 s bound; the client allows an hour; the service sends three messages, then holds the stream and
         // (its deadline header removed) never ends it itself.
         await RouteAsync(timeout: "1s");
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         // Act
         using var call = client.Count(new CountRequest { To = 3, Then = Then.Hold },
@@ -62,7 +52,7 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
         Assert.Equal([1, 2, 3], values);
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         Assert.Equal(GatewayError.UpstreamTimeout.Detail, error.Status.Detail);
-        var (path, timeout) = Assert.Single(_service.Calls);
+        var (path, timeout) = Assert.Single(_grpc.Service.Calls);
         Assert.Equal("/apigate.tests.Greeter/Count", path);
         Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
         Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1)); // the gateway's bound, not the client's hour
@@ -73,7 +63,7 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
     {
         // Arrange
         await RouteAsync(timeout: "5m");
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
         using var call = client.Count(new CountRequest { To = 3, Then = Then.Reset });
         var values = new List<int>();
         for (var i = 0; i < 3; i++)
@@ -83,7 +73,7 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
         }
 
         // Act: the service resets its stream to the gateway.
-        _service.ResetStreams();
+        _grpc.Service.ResetStreams();
         var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
 
         // Assert
@@ -97,12 +87,12 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
     {
         // Arrange: a 1 s bound and a service that (its deadline header removed) never answers on its own.
         await RouteAsync(timeout: "1s");
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         // Act
         var error = await Assert.ThrowsAsync<RpcException>(() => client.SayHelloAsync(new HelloRequest { Name = GreeterService.NeverAnswered },
             new Metadata { { GreeterUpstream.IgnoreDeadlineHeader, "1" } }).ResponseAsync);
-        await _gateway.StopAsync();
+        await _grpc.Gateway.StopAsync();
 
         // Assert: the client reads DEADLINE_EXCEEDED from a 200 answer; the usage row holds the gateway's 504.
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
@@ -117,14 +107,14 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
     {
         // Arrange
         await RouteAsync(timeout: "10m");
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         // Act
         var reply = await client.SayHelloAsync(new HelloRequest { Name = "Ada" }, deadline: DateTime.UtcNow.AddMinutes(1)).ResponseAsync;
 
         // Assert: at most the client's minute, not the ten the gateway would allow.
         Assert.Equal("Hello Ada", reply.Message);
-        var (_, timeout) = Assert.Single(_service.Calls);
+        var (_, timeout) = Assert.Single(_grpc.Service.Calls);
         Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
         Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1));
     }
@@ -134,27 +124,27 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
     {
         // Arrange
         await RouteAsync(timeout: "10m");
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         // Act
         var reply = await client.SayHelloAsync(new HelloRequest { Name = "Ada" }).ResponseAsync;
 
         // Assert: the client sent no grpc-timeout; the gateway added what is left of its ten minutes.
         Assert.Equal("Hello Ada", reply.Message);
-        var (_, timeout) = Assert.Single(_service.Calls);
+        var (_, timeout) = Assert.Single(_grpc.Service.Calls);
         Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
         Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10));
     }
 
     private async Task RouteAsync(string timeout)
     {
-        await _gateway.AddUpstreamAsync("grpc", _service.Url, new UpstreamInput { HttpVersion = "2", Timeout = timeout });
-        await _gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
+        await _grpc.Gateway.AddUpstreamAsync("grpc", _grpc.Service.Url, new UpstreamInput { HttpVersion = "2", Timeout = timeout });
+        await _grpc.Gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
     }
 
     private async Task<IReadOnlyList<UsageEvent>> EventsAsync()
     {
-        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(_gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(_grpc.Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
         return await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None);
     }
 }

@@ -24,50 +24,40 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
 {
     private const string Route = "greeter-private";
     private readonly StringWriter _log = new();
-    private GreeterUpstream _service = null!;
-    private TestGateway _gateway = null!;
-    private GrpcChannel _channel = null!;
+    private GreeterBehindGateway _grpc = null!;
 
     public async Task InitializeAsync()
     {
-        _service = await GreeterUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync(o =>
+        _grpc = await GreeterBehindGateway.StartAsync(o =>
         {
-            o.H2cPort = 0;
             o.RateLimitBurst = 0;
             o.LogFormat = "json";
             o.LogLevel = "info"; // the access log is written at information level
             o.LogWriter = TextWriter.Synchronized(_log);
         });
-        await _gateway.AddUpstreamAsync("grpc", _service.Url, new UpstreamInput { HttpVersion = "2" });
-        await _gateway.AddRouteAsync(new RouteInput { Name = Route, Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST", AuthRequired = true });
-        _channel = GrpcChannel.ForAddress(_gateway.Addresses.ElementAt(1), new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+        await _grpc.Gateway.AddUpstreamAsync("grpc", _grpc.Service.Url, new UpstreamInput { HttpVersion = "2" });
+        await _grpc.Gateway.AddRouteAsync(new RouteInput { Name = Route, Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST", AuthRequired = true });
     }
 
-    public async Task DisposeAsync()
-    {
-        _channel.Dispose();
-        await _gateway.DisposeAsync();
-        await _service.DisposeAsync();
-    }
+    public Task DisposeAsync() => _grpc.DisposeAsync().AsTask();
 
     [Fact]
     public async Task UnaryCall_WithoutKey_UnauthenticatedAndRecordedAs401()
     {
         // Arrange
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         // Act
         var error = await Assert.ThrowsAsync<RpcException>(
             () => client.SayHelloAsync(new HelloRequest { Name = "Ada" }, new Metadata { { "x-request-id", "grpc-no-key" } }).ResponseAsync);
-        var metrics = await PrometheusText.ScrapeAfterAsync(_gateway.Client, _gateway.Url + "/metrics", requests: 1, ("route", Route));
-        await _gateway.StopAsync();
+        var metrics = await PrometheusText.ScrapeAfterAsync(_grpc.Gateway.Client, _grpc.Gateway.Url + "/metrics", requests: 1, ("route", Route));
+        await _grpc.Gateway.StopAsync();
 
         // Assert: the gRPC status and the gateway's detail, the request id kept; nothing forwarded; 401 recorded.
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
         Assert.Equal(ApiKeyAuthenticator.Errors.Missing.Detail, error.Status.Detail);
         Assert.Equal("grpc-no-key", error.Trailers.GetValue("x-request-id"));
-        Assert.Empty(_service.Calls);
+        Assert.Empty(_grpc.Service.Calls);
         Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", Route), ("status_class", "4xx")));
         Assert.Equal(0, metrics.Sum("apigate_requests_total", ("route", Route), ("status_class", "2xx")));
         Assert.Equal(1, metrics.Sum("apigate_auth_failures_total", ("code", "missing_api_key")));
@@ -81,16 +71,16 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
     public async Task UnaryCall_OverTheRateLimit_ResourceExhaustedWithLimitHeadersAndRecordedAs429()
     {
         // Arrange: one call a minute and no burst, so the second call of the key is over the limit.
-        var (key, _, _) = await _gateway.CreateKeyAsync("grpc-limited@example.com", new PlanInput { Id = "one-per-minute", Name = "One", RateLimitPerMinute = 1 });
-        var client = new Greeter.GreeterClient(_channel);
+        var (key, _, _) = await _grpc.Gateway.CreateKeyAsync("grpc-limited@example.com", new PlanInput { Id = "one-per-minute", Name = "One", RateLimitPerMinute = 1 });
+        var client = new Greeter.GreeterClient(_grpc.Channel);
         var metadata = new Metadata { { "x-api-key", key } };
         var first = await client.SayHelloAsync(new HelloRequest { Name = "Ada" }, metadata).ResponseAsync;
 
         // Act
         var error = await Assert.ThrowsAsync<RpcException>(
             () => client.SayHelloAsync(new HelloRequest { Name = "Ada" }, new Metadata { { "x-api-key", key }, { "x-request-id", "grpc-limited" } }).ResponseAsync);
-        var metrics = await PrometheusText.ScrapeAfterAsync(_gateway.Client, _gateway.Url + "/metrics", requests: 2, ("route", Route));
-        await _gateway.StopAsync();
+        var metrics = await PrometheusText.ScrapeAfterAsync(_grpc.Gateway.Client, _grpc.Gateway.Url + "/metrics", requests: 2, ("route", Route));
+        await _grpc.Gateway.StopAsync();
 
         // Assert: RESOURCE_EXHAUSTED (not the UNAVAILABLE a client makes of a plain 429, which it retries at once) with
         // the limit headers a 429 carries; one call reached the service; 429 recorded.
@@ -100,7 +90,7 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
         Assert.True(int.Parse(error.Trailers.GetValue("retry-after")!, System.Globalization.CultureInfo.InvariantCulture) >= 1);
         Assert.Equal("1", error.Trailers.GetValue("x-ratelimit-limit"));
         Assert.Equal("0", error.Trailers.GetValue("x-ratelimit-remaining"));
-        Assert.Single(_service.Calls);
+        Assert.Single(_grpc.Service.Calls);
         Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", Route), ("status_class", "4xx")));
         Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", Route), ("status_class", "2xx")));
         Assert.Equal(1, metrics.Sum("apigate_rate_limit_rejections_total", ("route", Route)));
@@ -117,15 +107,15 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
             Marshallers.Create(m => m.ToByteArray(), HelloRequest.Parser.ParseFrom), Marshallers.Create(m => m.ToByteArray(), HelloReply.Parser.ParseFrom));
 
         // Act
-        var error = await Assert.ThrowsAsync<RpcException>(() => _channel.CreateCallInvoker()
+        var error = await Assert.ThrowsAsync<RpcException>(() => _grpc.Channel.CreateCallInvoker()
             .AsyncUnaryCall(method, null, new CallOptions(new Metadata { { "x-request-id", "grpc-no-route" } }), new HelloRequest { Name = "Ada" }).ResponseAsync);
-        var metrics = await PrometheusText.ScrapeAfterAsync(_gateway.Client, _gateway.Url + "/metrics", requests: 1, ("route", ""), ("method", "POST"));
-        await _gateway.StopAsync();
+        var metrics = await PrometheusText.ScrapeAfterAsync(_grpc.Gateway.Client, _grpc.Gateway.Url + "/metrics", requests: 1, ("route", ""), ("method", "POST"));
+        await _grpc.Gateway.StopAsync();
 
         // Assert
         Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
         Assert.Equal(GatewayError.RouteNotFound.Detail, error.Status.Detail);
-        Assert.Empty(_service.Calls);
+        Assert.Empty(_grpc.Service.Calls);
         Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", ""), ("method", "POST"), ("status_class", "4xx")));
         var line = Assert.Single(AccessLogTests.AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == "grpc-no-route");
         Assert.Equal(404, line.GetProperty("Status").GetInt32());
@@ -142,7 +132,7 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
     {
         // Arrange
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
-        using var request = new HttpRequestMessage(HttpMethod.Post, (version == "2" ? _gateway.Addresses.ElementAt(1) : _gateway.Url) + "/nowhere")
+        using var request = new HttpRequestMessage(HttpMethod.Post, (version == "2" ? _grpc.Gateway.Addresses.ElementAt(1) : _grpc.Gateway.Url) + "/nowhere")
         {
             Version = version == "2" ? HttpVersion.Version20 : HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,

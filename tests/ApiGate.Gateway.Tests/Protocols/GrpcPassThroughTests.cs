@@ -14,39 +14,29 @@ namespace ApiGate.Gateway.Tests.Protocols;
 /// </summary>
 public sealed class GrpcPassThroughTests : IAsyncLifetime
 {
-    private GreeterUpstream _service = null!;
-    private TestGateway _gateway = null!;
-    private GrpcChannel _channel = null!;
+    private GreeterBehindGateway _grpc = null!;
 
     public async Task InitializeAsync()
     {
-        _service = await GreeterUpstream.StartAsync();
-        _gateway = await TestGateway.StartAsync(o =>
+        _grpc = await GreeterBehindGateway.StartAsync(o =>
         {
-            o.H2cPort = 0;
             o.UsageRawEvents = "all"; // a raw row for the public route's request, to read its recorded units back
         });
-        await _gateway.AddUpstreamAsync("grpc", _service.Url, new UpstreamInput { HttpVersion = "2" });
-        await _gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
-        _channel = GrpcChannel.ForAddress(_gateway.Addresses.ElementAt(1), new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+        await _grpc.Gateway.AddUpstreamAsync("grpc", _grpc.Service.Url, new UpstreamInput { HttpVersion = "2" });
+        await _grpc.Gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
     }
 
-    public async Task DisposeAsync()
-    {
-        _channel.Dispose();
-        await _gateway.DisposeAsync();
-        await _service.DisposeAsync();
-    }
+    public Task DisposeAsync() => _grpc.DisposeAsync().AsTask();
 
     [Fact]
     public async Task UnaryCall_ThroughHttpRoute_ReplyTrailersAndUsageEvent()
     {
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         using var call = client.SayHelloAsync(new HelloRequest { Name = "Ada" });
         var reply = await call.ResponseAsync;
         var trailers = call.GetTrailers();
-        await _gateway.StopAsync();
+        await _grpc.Gateway.StopAsync();
 
         Assert.Equal("Hello Ada", reply.Message);
         Assert.Equal("HTTP/2", reply.Protocol); // gateway → service
@@ -64,7 +54,7 @@ public sealed class GrpcPassThroughTests : IAsyncLifetime
     [Fact]
     public async Task ServerStreamingCall_ThroughHttpRoute_EveryMessageArrivesInOrder()
     {
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         using var call = client.Count(new CountRequest { To = 25 });
         var values = new List<int>();
@@ -80,7 +70,7 @@ public sealed class GrpcPassThroughTests : IAsyncLifetime
     [Fact]
     public async Task UnaryCall_ToTheMainPort_RefusedWithHttp11Required()
     {
-        using var mainPort = GrpcChannel.ForAddress(_gateway.Url, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
+        using var mainPort = GrpcChannel.ForAddress(_grpc.Gateway.Url, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { UseProxy = false } });
         var client = new Greeter.GreeterClient(mainPort);
 
         var error = await Assert.ThrowsAsync<RpcException>(() => client.SayHelloAsync(new HelloRequest { Name = "Ada" }).ResponseAsync);
@@ -96,7 +86,7 @@ public sealed class GrpcPassThroughTests : IAsyncLifetime
     [Fact]
     public async Task UnaryCall_ServiceReturnsError_StatusAndDetailReachClient()
     {
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         var error = await Assert.ThrowsAsync<RpcException>(() => client.SayHelloAsync(new HelloRequest { Name = GreeterService.Unknown }).ResponseAsync);
 
@@ -109,17 +99,17 @@ public sealed class GrpcPassThroughTests : IAsyncLifetime
     {
         // Arrange: a route that removes a field from JSON responses, and an answer labelled application/grpc+json —
         // length-prefixed frames, which no JSON transform may read as a document (it would withhold the answer).
-        var hiding = await _gateway.AddRouteAsync(new RouteInput
+        var hiding = await _grpc.Gateway.AddRouteAsync(new RouteInput
         {
             Name = "greeter-hidden", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST", Priority = 10,
             ResponseTransform = """{"body":{"remove":["message"]}}""",
         });
-        var client = new Greeter.GreeterClient(_channel);
+        var client = new Greeter.GreeterClient(_grpc.Channel);
 
         // Act
         using var call = client.SayHelloAsync(new HelloRequest { Name = GreeterService.LabelledJson });
         var reply = await call.ResponseAsync;
-        await _gateway.StopAsync();
+        await _grpc.Gateway.StopAsync();
 
         // Assert: the reply and its trailers as the service sent them, through the transform's route.
         Assert.Equal("Hello " + GreeterService.LabelledJson, reply.Message);
@@ -133,7 +123,7 @@ public sealed class GrpcPassThroughTests : IAsyncLifetime
 
     private async Task<IReadOnlyList<UsageEvent>> EventsAsync()
     {
-        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(_gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(_grpc.Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
         return await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None);
     }
 }
