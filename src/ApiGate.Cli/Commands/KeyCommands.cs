@@ -9,6 +9,9 @@ namespace ApiGate.Cli.Commands;
 /// <summary><c>apigate keys create|list|revoke</c>. The full key is printed once, by <c>create</c>; nothing else ever shows it.</summary>
 internal static class KeyCommands
 {
+    /// <summary>Up to this many distinct owners in a key list are read one by one; more, and every user is read once.</summary>
+    private const int OwnersReadOneByOne = 200;
+
     public static Command Create(CliContext context)
     {
         var command = new Command("keys", "Manage API keys");
@@ -52,6 +55,7 @@ internal static class KeyCommands
 
         var listUser = new Option<string?>("--user") { Description = "Only this user's keys (id or email)" };
         var list = new Command("list", "List API keys, newest first (prefixes only)") { listUser };
+        var paging = new ListPaging(list);
         CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
             var users = new UserService(store, TimeProvider.System);
@@ -67,14 +71,41 @@ internal static class KeyCommands
                 userId = owner.Value!.Id;
             }
 
-            var keys = await new KeyService(store, TimeProvider.System).ListAsync(userId, ct);
+            var slice = paging.Read(parse);
+            if (!slice.Ok)
+            {
+                return context.Fail(slice.Error!);
+            }
+
+            var (offset, count) = slice.Value;
+            var page = await new KeyService(store, TimeProvider.System).ListPageAsync(userId, offset, count, ct);
+            var keys = page.Items;
+            ListPaging.WriteRange(context, "keys", offset, page);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, keys.Select(k => KeyJson.Of(k)).ToList());
                 return 0;
             }
 
-            var emails = (await store.ListUsersAsync(ct)).ToDictionary(u => u.Id, u => u.Email);
+            // Owners' emails: the listed keys' owners only, unless the list is long enough that reading every user at
+            // once is cheaper than one read per owner.
+            var owners = keys.Select(k => k.UserId).Distinct(StringComparer.Ordinal).ToList();
+            var emails = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (owners.Count > OwnersReadOneByOne)
+            {
+                emails = (await store.ListUsersAsync(ct)).ToDictionary(u => u.Id, u => u.Email, StringComparer.Ordinal);
+            }
+            else
+            {
+                foreach (var owner in owners)
+                {
+                    if (await store.FindUserAsync(owner, ct) is { } found)
+                    {
+                        emails[owner] = found.Email;
+                    }
+                }
+            }
+
             TableWriter.Write(context.Output, ["ID", "USER", "NAME", "PREFIX", "EXPIRES", "REVOKED", "LAST USED", "CREATED"],
                 keys.Select(k => (IReadOnlyList<string>)
                 [

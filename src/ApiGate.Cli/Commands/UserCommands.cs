@@ -30,10 +30,21 @@ internal static class UserCommands
             return await PrintAsync(context, parse, store, result, ct);
         });
 
-        var list = new Command("list", "List users");
+        var search = new Option<string?>("--search") { Description = "Only users whose email contains this text (any case)" };
+        var list = new Command("list", "List users, by email") { search };
+        var paging = new ListPaging(list);
         CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
-            var users = await Users(store).ListAsync(ct);
+            var slice = paging.Read(parse);
+            if (!slice.Ok)
+            {
+                return context.Fail(slice.Error!);
+            }
+
+            var (offset, count) = slice.Value;
+            var page = await Users(store).ListPageAsync(parse.GetValue(search), offset, count, ct);
+            var users = page.Items;
+            ListPaging.WriteRange(context, "users", offset, page);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, users);

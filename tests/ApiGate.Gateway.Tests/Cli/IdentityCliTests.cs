@@ -8,6 +8,49 @@ namespace ApiGate.Gateway.Tests.Cli;
 public sealed partial class IdentityCliTests : CliTestBase
 {
     [Fact]
+    public async Task UsersAndKeysList_LimitOffsetAndSearch_PrintOnlyThatSliceAndSayWhichOnStderr()
+    {
+        // Arrange: five users (created out of email order), a key each, one second apart
+        foreach (var email in new[] { "d@example.com", "b@example.com", "e@example.com", "a@example.com", "c@example.com" })
+        {
+            Assert.Equal(0, (await RunAsync("users", "create", "--email", email)).ExitCode);
+            Assert.Equal(0, (await RunAsync("keys", "create", "--user", email, "--name", "key-" + email[0])).ExitCode);
+        }
+
+        // Act
+        var users = await RunAsync("users", "list", "--json", "--limit", "2", "--offset", "2");
+        var searched = await RunAsync("users", "list", "--search", "B@EX");
+        var keys = await RunAsync("keys", "list", "--limit", "2");
+        var pastTheEnd = await RunAsync("keys", "list", "--json", "--offset", "9");
+        var all = await RunAsync("users", "list");
+        var badLimit = await RunAsync("users", "list", "--limit", "0");
+        var badOffset = await RunAsync("keys", "list", "--offset", "-1");
+
+        // Assert (stderr's first line names the store)
+        static string LastLine(string text) => text.Trim().Split('\n')[^1];
+        Assert.Equal(0, users.ExitCode);
+        Assert.Equal(["c@example.com", "d@example.com"], JsonDocument.Parse(users.Output).RootElement.EnumerateArray().Select(u => u.GetProperty("email").GetString()));
+        Assert.Equal("users 3–4 of 5", LastLine(users.Error));
+        Assert.Contains("b@example.com", searched.Output);
+        Assert.DoesNotContain("a@example.com", searched.Output);
+        Assert.DoesNotContain(" of ", searched.Error, StringComparison.Ordinal); // the whole (filtered) list
+        var keyRows = keys.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(2).ToList(); // header and rule
+        Assert.Equal(2, keyRows.Count);
+        Assert.Contains("c@example.com", keyRows[0]); // newest first, with the owner's email
+        Assert.Contains("key-c", keyRows[0]);
+        Assert.Contains("a@example.com", keyRows[1]);
+        Assert.Equal("keys 1–2 of 5", LastLine(keys.Error));
+        Assert.Equal("[]", pastTheEnd.Output.Trim());
+        Assert.Equal("keys: none past 9 of 5", LastLine(pastTheEnd.Error));
+        Assert.Equal(7, all.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length); // header, rule, five users
+        Assert.DoesNotContain(" of ", all.Error, StringComparison.Ordinal);
+        Assert.Equal(2, badLimit.ExitCode);
+        Assert.Equal("error: --limit: must be 1 or more", LastLine(badLimit.Error));
+        Assert.Equal(2, badOffset.ExitCode);
+        Assert.Equal("error: --offset: must be 0 or more", LastLine(badOffset.Error));
+    }
+
+    [Fact]
     public async Task Plans_CreateListGetUpdateDelete_RoundTrip()
     {
         var created = await RunAsync("plans", "create", "--id", "pro", "--name", "Pro", "--description", "For teams",
