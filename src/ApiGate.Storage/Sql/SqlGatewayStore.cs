@@ -56,11 +56,11 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     public Task<ConfigData> LoadConfigAsync(CancellationToken cancellationToken) => UseAsync(async (connection, ct) =>
     {
         await using var transaction = await BeginReadAsync(connection, ct);
-        var version = await ScalarAsync(connection, transaction, "SELECT version FROM config_version WHERE id = 1", ct);
-        var identityVersion = await ScalarAsync(connection, transaction, "SELECT version FROM identity_version WHERE id = 1", ct);
+        var versions = (await QueryAsync<VersionsRow>(connection, transaction,
+            "SELECT c.version AS Config, i.version AS Identity FROM config_version c CROSS JOIN identity_version i WHERE c.id = 1 AND i.id = 1", null, ct)).Single();
         var data = new ConfigData(
-            version,
-            identityVersion,
+            versions.Config,
+            versions.Identity,
             (await QueryAsync<UpstreamRow>(connection, transaction, Upstreams.Select(""), null, ct)).Select(ToUpstream).ToList(),
             await RoutesAsync(connection, transaction, "", null, ct),
             (await QueryAsync<PlanRow>(connection, transaction, Plans.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
@@ -69,6 +69,14 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         await transaction.CommitAsync(ct);
         return data;
     }, cancellationToken);
+
+    /// <summary>The store's config and identity versions, read together with the config they describe.</summary>
+    private sealed class VersionsRow
+    {
+        public long Config { get; init; }
+
+        public long Identity { get; init; }
+    }
 
     public Task<IReadOnlyList<UpstreamDefinition>> ListUpstreamsAsync(CancellationToken cancellationToken) =>
         ListAsync(Upstreams, ToUpstream, "", null, cancellationToken);
