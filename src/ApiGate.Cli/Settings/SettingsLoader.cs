@@ -31,7 +31,7 @@ internal sealed class SettingsLoader(Func<string, string?> environment)
     {
         var file = YamlSettingsFile.Open(configPath ?? environment(GatewaySettings.ConfigFileVariable));
         var configuration = GatewaySettings.Build(file, environment, flags);
-        var options = GatewaySettings.Resolve(configuration);
+        var options = GatewayOptionsSetup.Resolve(configuration);
         var defaults = new GatewayOptions();
         var resolved = GatewaySettings.All
             .Select(s => new ResolvedSetting(s, configuration[s.ConfigurationKey] ?? s.Format(defaults), GatewaySettings.SourceOf(configuration, s)))

@@ -6,7 +6,7 @@ namespace ApiGate.Core.Management;
 /// Refuses a path rewrite that spells out a dot segment (<c>..</c>, also as <c>%2e</c>), so a route cannot be written
 /// to climb out of the upstream's base path. A template (<c>/internal/$1</c>) may hold neither <c>.</c> nor <c>..</c>
 /// segments; an expression may not hold a <c>..</c> segment inside a path-like string (<c>'/a/../' + x</c>). What a
-/// rewrite produces at request time is checked again when it runs (<see cref="Rewriting.PathRewriter.CheckPath"/>).
+/// rewrite produces at request time is checked again when it runs (<see cref="Routing.PathRewriter.CheckPath"/>).
 /// </summary>
 public static partial class RewriteSegments
 {
@@ -28,7 +28,7 @@ public static partial class RewriteSegments
 
             // What every request would be refused for at run time ('..;', a backslash, a double encoding, an encoded
             // slash) is refused now, with the placeholders filled by a plain segment.
-            return Rewriting.PathRewriter.CheckPath(Placeholder().Replace(literal, "x")) is { } problem
+            return Routing.PathRewriter.CheckPath(Placeholder().Replace(literal, "x")) is { } problem
                 ? $"the template would never produce a path the gateway forwards ({problem.Replace("rewritten path refused: ", "", StringComparison.Ordinal)})"
                 : null;
         }

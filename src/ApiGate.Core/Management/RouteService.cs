@@ -1,5 +1,4 @@
 using ApiGate.Core.Expressions;
-using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
@@ -152,7 +151,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr", meteringProblem);
         }
 
-        if (Cors.CorsRules.Validate(route) is { } corsProblem)
+        if (CorsRules.Validate(route) is { } corsProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, corsProblem.Field, corsProblem.Message);
         }

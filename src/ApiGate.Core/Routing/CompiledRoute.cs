@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using ApiGate.Core.Rewriting;
 
 namespace ApiGate.Core.Routing;
 

@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using ApiGate.Core.Rewriting;
 
 namespace ApiGate.Core.Routing;
 

@@ -1,5 +1,6 @@
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
+using ApiGate.Core.Quotas;
 
 namespace ApiGate.Core.Storage;
 
@@ -128,9 +129,6 @@ public interface IIdentityStore
 
     Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken);
 }
-
-/// <summary>Units used by one user in one quota period.</summary>
-public readonly record struct QuotaUsage(string UserId, DateTimeOffset PeriodStart, long Used, long Overage);
 
 /// <summary>Persisted quota counters (SPEC §4.2): kept in memory by the gateway and added here in batches.</summary>
 public interface IQuotaStore

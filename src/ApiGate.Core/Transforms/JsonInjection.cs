@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
 
 namespace ApiGate.Core.Transforms;
 

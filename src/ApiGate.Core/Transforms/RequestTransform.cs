@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
 
 namespace ApiGate.Core.Transforms;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
 
 namespace ApiGate.Core.Transforms;
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using ApiGate.Core.Storage;
 
 namespace ApiGate.Core.Upstreams;
 

@@ -1,5 +1,4 @@
 using ApiGate.Core.Quotas;
-using ApiGate.Core.Storage;
 
 namespace ApiGate.Core.Usage;
 

@@ -76,7 +76,7 @@ internal static class AdminApi
     }
 
     /// <summary>Null when the path can be the admin base path; else why not.</summary>
-    public static string? ValidateBasePath(string path) => Configuration.AdminBasePath.Validate(path);
+    public static string? ValidateBasePath(string path) => Admin.AdminBasePath.Validate(path);
 
     private static void Describe(OpenApiDocument document)
     {

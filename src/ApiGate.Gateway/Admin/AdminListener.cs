@@ -23,7 +23,7 @@ internal sealed partial class AdminListener
 {
     private readonly GatewayOptions _options;
     private readonly List<ListenOptions> _listeners = [];
-    private readonly List<Hosting.GatewayWebBranch> _branches = [];
+    private readonly List<Admin.GatewayWebBranch> _branches = [];
     private int _port;
     private bool _tls;
 
@@ -91,10 +91,10 @@ internal sealed partial class AdminListener
     }
 
     /// <summary>Web branches served where the admin API is (the admin console); call before <see cref="Map"/>.</summary>
-    public void AddBranches(IEnumerable<Hosting.GatewayWebBranch> branches) => _branches.AddRange(branches);
+    public void AddBranches(IEnumerable<Admin.GatewayWebBranch> branches) => _branches.AddRange(branches);
 
     /// <summary>Middleware that hands requests under the branch's base path to it and passes the others on.</summary>
-    public static Func<RequestDelegate, RequestDelegate> Branch(Hosting.GatewayWebBranch branch) =>
+    public static Func<RequestDelegate, RequestDelegate> Branch(Admin.GatewayWebBranch branch) =>
         next => context => context.Request.Path.StartsWithSegments(branch.BasePath) ? branch.Handler(context) : next(context);
 
     /// <summary>

@@ -1,4 +1,5 @@
 using ApiGate.Core.Billing;
+using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using ApiGate.Core.Billing;
+using ApiGate.Core.Management;
 using ApiGate.Gateway.Errors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;

@@ -122,13 +122,6 @@ internal static class GatewaySettings
             .Build();
     }
 
-    /// <summary>Registers <see cref="GatewayOptions"/> bound from <paramref name="configuration"/>, checked by <see cref="GatewayOptionsValidator"/> when first read.</summary>
-    public static OptionsBuilder<GatewayOptions> AddGatewayOptions(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GatewayOptions>>(new GatewayOptionsValidator(configuration)));
-        return services.AddOptions<GatewayOptions>().BindSettings(configuration);
-    }
-
     /// <summary>
     /// Binds every setting of <see cref="All"/> found in <paramref name="configuration"/>. Not
     /// <c>ConfigurationBinder</c>: durations must carry a unit (it would read <c>30</c> as 30 days), true/false also
@@ -136,27 +129,6 @@ internal static class GatewaySettings
     /// </summary>
     public static OptionsBuilder<GatewayOptions> BindSettings(this OptionsBuilder<GatewayOptions> builder, IConfiguration configuration) =>
         builder.Configure(options => Bind(configuration, options));
-
-    /// <summary>
-    /// The options the configuration resolves to, through the options pattern (binding, then every
-    /// <see cref="IValidateOptions{TOptions}"/>). Throws <see cref="ArgumentException"/>: for a value that does not parse,
-    /// <c>server.port (from APIGATE_SERVER_PORT): 'eighty' is not a whole number</c>; for values that parse but are
-    /// refused, <c>invalid configuration: </c> followed by every problem, each naming its setting and source.
-    /// </summary>
-    public static GatewayOptions Resolve(IConfiguration configuration)
-    {
-        var services = new ServiceCollection();
-        services.AddGatewayOptions(configuration);
-        using var provider = services.BuildServiceProvider();
-        try
-        {
-            return provider.GetRequiredService<IOptions<GatewayOptions>>().Value;
-        }
-        catch (OptionsValidationException ex)
-        {
-            throw new ArgumentException("invalid configuration: " + string.Join("; ", ex.Failures), ex);
-        }
-    }
 
     /// <summary>Sets each option whose setting has a value in <paramref name="configuration"/>.</summary>
     public static void Bind(IConfiguration configuration, GatewayOptions options)

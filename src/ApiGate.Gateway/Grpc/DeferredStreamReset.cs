@@ -5,7 +5,7 @@ namespace ApiGate.Gateway.Grpc;
 
 /// <summary>
 /// Holds back the stream reset the forwarder sends when an upstream fails after the response started (YARP resets an
-/// HTTP/2 stream at once), so a gRPC call can still be ended with its status in trailers (<see cref="GrpcErrors.TryEndStartedAsync"/>).
+/// HTTP/2 stream at once), so a gRPC call can still be ended with its status in trailers (<c>Errors.GrpcErrors.TryEndStartedAsync</c>).
 /// Installed on a gRPC call's context for the forwarding only; whatever the call ends with, a reset asked for is either
 /// superseded by those trailers or done (<see cref="Release"/>) before the forward step returns.
 /// </summary>

@@ -194,7 +194,7 @@ public static class GatewayHost
 
         // The row of steps (docs/architecture.md), in order; the forwarder is the last.
         services.AddSingleton<Identity.Jwt.JwtAuthenticator>();
-        services.AddSingleton<IRequestStep, Cors.CorsStep>();
+        services.AddSingleton<IRequestStep, Pipeline.CorsStep>();
         services.AddSingleton<IRequestStep, AuthenticationStep>();
         services.AddSingleton<IRequestStep, AdmissionStep>();
         services.AddSingleton<Transforms.BufferedBodies>();

@@ -1,4 +1,5 @@
 using ApiGate.Core.Storage;
+using ApiGate.Core.Upstreams;
 
 namespace ApiGate.Gateway.Persistence;
 

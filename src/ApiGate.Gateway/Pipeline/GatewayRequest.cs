@@ -1,7 +1,6 @@
 using System.Globalization;
 using ApiGate.Core.Quotas;
 using ApiGate.Core.RateLimiting;
-using ApiGate.Core.Rewriting;
 using ApiGate.Core.Text;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Identity;

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using ApiGate.Core.Transforms;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Transforms;
-using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ApiGate.Gateway.Configuration;
@@ -115,7 +115,7 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
             // The client's body is malformed, ended early or came too slowly (the server refused it as it was read): the
             // client's error, answered as on every route (docs/forwarding.md, "Client faults"), not an unhandled 500.
             LogBodyRefused(request.Route.Definition.Id, request.RequestId, ex.StatusCode);
-            return await request.RejectAsync(Forwarding.ClientFaults.OfBody(ex));
+            return await request.RejectAsync(Errors.ClientFaults.OfBody(ex));
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {

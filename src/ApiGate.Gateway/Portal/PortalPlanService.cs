@@ -11,7 +11,7 @@ namespace ApiGate.Gateway.Portal;
 /// (paid plans go through the provider's checkout, and leaving one through its billing portal — docs/billing.md).
 /// </summary>
 internal sealed partial class PortalPlanService(
-    IGatewayStore store, PortalOptions options, ApiGate.Core.Billing.BillingService billing, TimeProvider timeProvider, ILogger<PortalPlanService> logger)
+    IGatewayStore store, PortalOptions options, ApiGate.Core.Management.BillingService billing, TimeProvider timeProvider, ILogger<PortalPlanService> logger)
 {
     /// <summary>Plans offered on the plan page: enabled and visible, cheapest first.</summary>
     public async Task<IReadOnlyList<PlanDefinition>> VisiblePlansAsync(CancellationToken ct) =>

@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.RateLimiting;
-using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Upstreams;

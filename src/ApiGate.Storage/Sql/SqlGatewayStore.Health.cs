@@ -1,4 +1,5 @@
 using ApiGate.Core.Storage;
+using ApiGate.Core.Upstreams;
 using ApiGate.Storage.Rows;
 
 namespace ApiGate.Storage.Sql;

@@ -1,5 +1,6 @@
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
+using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
 using ApiGate.Core.Webhooks;

@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 using ApiGate.Gateway.Snapshots;
 

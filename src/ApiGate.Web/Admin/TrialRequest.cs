@@ -1,5 +1,4 @@
 using System.Globalization;
-using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 
 namespace ApiGate.Web.Admin;

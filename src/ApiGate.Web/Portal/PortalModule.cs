@@ -1,3 +1,4 @@
+using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Portal;

@@ -19,7 +19,7 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
     public const string LoginPath = PortalOptions.BasePath + "/login";
 
     /// <summary>Where the assets are served on the portal.</summary>
-    public const string AssetsPath = PortalOptions.BasePath + "/_assets";
+    public const string AssetsPath = EmbeddedAssets.PortalBasePath;
 
     /// <summary>Where the session's user is kept for the page being rendered.</summary>
     public static readonly object UserItem = new();
@@ -90,7 +90,7 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         if (HttpMethods.IsPost(request.Method) && !await FormOrigin.IsGenuinePostAsync(context, antiforgery, options.BaseUrl))
         {
             // A forged or stale form: say so in a page of its own rather than the framework's bare 400.
-            await PageFailures.WriteFormRefusedAsync(context, PortalOptions.BasePath, AssetsPath + EmbeddedAssets.Url("site.css")[EmbeddedAssets.BasePath.Length..]);
+            await PageFailures.WriteFormRefusedAsync(context, PortalOptions.BasePath, EmbeddedAssets.PortalUrl("site.css"));
             return;
         }
 

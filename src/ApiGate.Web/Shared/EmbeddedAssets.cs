@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Security.Cryptography;
+using ApiGate.Gateway.Portal;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 
@@ -16,6 +17,12 @@ public static class EmbeddedAssets
     /// <summary>Where the assets are served.</summary>
     public const string BasePath = "/ui/_assets";
 
+    /// <summary>
+    /// Where the portal serves its own copy: the portal is on the public listener, where the console's path may not be
+    /// served.
+    /// </summary>
+    public const string PortalBasePath = PortalOptions.BasePath + "/_assets";
+
     private const string ResourcePrefix = "assets/";
 
     private static readonly FrozenDictionary<string, Asset> ByName = Load();
@@ -24,6 +31,9 @@ public static class EmbeddedAssets
     /// <summary>The fingerprinted URL of an embedded asset (<c>site.css</c> → <c>/ui/_assets/site.1a2b3c4d5e.css</c>).</summary>
     public static string Url(string name) =>
         ByName.TryGetValue(name, out var asset) ? asset.Url : throw new ArgumentException($"no embedded asset named {name}", nameof(name));
+
+    /// <summary>The fingerprinted URL of an embedded asset in the portal's copy (<c>/portal/_assets/site.1a2b3c4d5e.css</c>).</summary>
+    public static string PortalUrl(string name) => PortalBasePath + Url(name)[BasePath.Length..];
 
     /// <summary>Answers a request for an asset: 200 with the bytes, or 404.</summary>
     public static Task ServeAsync(HttpContext context)

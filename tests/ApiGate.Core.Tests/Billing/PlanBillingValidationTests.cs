@@ -1,5 +1,6 @@
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
+using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Entitlements;
 

@@ -1,6 +1,5 @@
 using ApiGate.Core.Expressions;
 using ApiGate.Core.Metering;
-using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Tests.Rewriting;
 using ApiGate.Core.Tests.TestSupport;

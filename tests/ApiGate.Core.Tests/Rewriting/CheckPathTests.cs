@@ -1,4 +1,4 @@
-using ApiGate.Core.Rewriting;
+using ApiGate.Core.Routing;
 
 namespace ApiGate.Core.Tests.Rewriting;
 

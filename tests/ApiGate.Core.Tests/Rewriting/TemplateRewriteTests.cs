@@ -1,4 +1,3 @@
-using ApiGate.Core.Rewriting;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Tests.TestSupport;
 

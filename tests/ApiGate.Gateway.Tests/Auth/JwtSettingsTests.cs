@@ -15,7 +15,7 @@ public sealed class JwtSettingsTests
             JwtIssuer = "https://issuer.example.com", JwtAudience = audience, JwtAlgorithms = algorithms, JwtUnknownUser = unknownUser,
         };
 
-        var error = Assert.Throws<ArgumentException>(() => new ApiGate.Gateway.Configuration.GatewayOptionsValidator().ThrowIfInvalid(options));
+        var error = Assert.Throws<ArgumentException>(() => new ApiGate.Gateway.Hosting.GatewayOptionsValidator().ThrowIfInvalid(options));
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }

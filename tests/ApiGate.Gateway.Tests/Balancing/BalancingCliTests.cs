@@ -74,7 +74,7 @@ public sealed class BalancingCliTests : BalancingTestBase
         var longAgo = DateTimeOffset.UtcNow.AddMinutes(-5);
         await Gateway.Store.ReportTargetHealthAsync(
         [
-            new Core.Storage.TargetHealthReport
+            new Core.Upstreams.TargetHealthReport
             {
                 InstanceId = "gone-host/4242/abcdef", UpstreamId = id, TargetUrl = Url(0), State = "ejected", Since = longAgo, ReportedAt = longAgo,
             },

@@ -52,12 +52,12 @@ public sealed class ProbeClientsTests : IDisposable
 
     private sealed class NoStore : Core.Storage.ITargetHealthStore
     {
-        public Task ReportTargetHealthAsync(IReadOnlyList<Core.Storage.TargetHealthReport> reports, CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task ReportTargetHealthAsync(IReadOnlyList<Core.Upstreams.TargetHealthReport> reports, CancellationToken cancellationToken) => Task.CompletedTask;
 
         public Task DeleteTargetHealthAsync(string instanceId, string? upstreamId, string? targetUrl, CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public Task<IReadOnlyList<Core.Storage.TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<Core.Storage.TargetHealthReport>>([]);
+        public Task<IReadOnlyList<Core.Upstreams.TargetHealthReport>> ListTargetHealthAsync(string upstreamId, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<Core.Upstreams.TargetHealthReport>>([]);
 
         public Task<int> TouchTargetHealthAsync(string instanceId, DateTimeOffset reportedAt, CancellationToken cancellationToken) => Task.FromResult(0);
 

@@ -1,3 +1,4 @@
+using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Limits;
 using Microsoft.Extensions.Time.Testing;

@@ -70,7 +70,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
 
         // Act: the plans page, and a checkout for another plan posted anyway (an old tab, a crafted form)
         var plans = await client.GetStringAsync("/portal/plans");
-        var second = await Gateway.Service<ApiGate.Core.Billing.BillingService>().StartCheckoutAsync(user.Id, "free", Gateway.Url + "/portal/plans", Gateway.Url + "/portal/plans", CancellationToken.None);
+        var second = await Gateway.Service<ApiGate.Core.Management.BillingService>().StartCheckoutAsync(user.Id, "free", Gateway.Url + "/portal/plans", Gateway.Url + "/portal/plans", CancellationToken.None);
 
         // Assert
         Assert.Contains("id=\"change-under-billing-free\"", plans, StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 using ApiGate.Storage.Secrets;

@@ -1,4 +1,5 @@
 using ApiGate.Core.Management;
+using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;

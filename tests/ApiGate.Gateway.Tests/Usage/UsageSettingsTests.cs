@@ -1,5 +1,6 @@
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Hosting;
 
 namespace ApiGate.Gateway.Tests.Usage;
 
@@ -72,5 +73,5 @@ public sealed class UsageSettingsTests
         Assert.Equal(expected, Resolve(new() { ["APIGATE_USAGE_RAW_EVENTS"] = value }).UsageRawEventsMode);
 
     private static GatewayOptions Resolve(Dictionary<string, string> environment) =>
-        GatewaySettings.Resolve(GatewaySettings.Build(null, name => environment.GetValueOrDefault(name), new Dictionary<string, string?>()));
+        GatewayOptionsSetup.Resolve(GatewaySettings.Build(null, name => environment.GetValueOrDefault(name), new Dictionary<string, string?>()));
 }

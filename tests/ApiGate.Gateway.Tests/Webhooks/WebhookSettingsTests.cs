@@ -1,4 +1,5 @@
 using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Hosting;
 
 namespace ApiGate.Gateway.Tests.Webhooks;
 
@@ -52,5 +53,5 @@ public sealed class WebhookSettingsTests
     }
 
     private static GatewayOptions Resolve(Dictionary<string, string> environment) =>
-        GatewaySettings.Resolve(GatewaySettings.Build(null, name => environment.GetValueOrDefault(name), new Dictionary<string, string?>()));
+        GatewayOptionsSetup.Resolve(GatewaySettings.Build(null, name => environment.GetValueOrDefault(name), new Dictionary<string, string?>()));
 }

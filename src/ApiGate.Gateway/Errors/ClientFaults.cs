@@ -1,8 +1,7 @@
-using ApiGate.Gateway.Errors;
 using Microsoft.AspNetCore.Http;
 using Yarp.ReverseProxy.Forwarder;
 
-namespace ApiGate.Gateway.Forwarding;
+namespace ApiGate.Gateway.Errors;
 
 /// <summary>
 /// Forwarding failures the client caused (docs/forwarding.md, "Client faults"): a request body that is malformed

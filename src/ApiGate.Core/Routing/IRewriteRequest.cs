@@ -1,4 +1,4 @@
-namespace ApiGate.Core.Rewriting;
+namespace ApiGate.Core.Routing;
 
 /// <summary>What a path rewrite may read about the request being forwarded.</summary>
 public interface IRewriteRequest

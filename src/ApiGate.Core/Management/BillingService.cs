@@ -1,9 +1,9 @@
+using ApiGate.Core.Billing;
 using ApiGate.Core.Identity;
-using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
 
-namespace ApiGate.Core.Billing;
+namespace ApiGate.Core.Management;
 
 /// <summary>
 /// Billing (SPEC §15, docs/billing.md): starts a checkout for a user and a plan, opens the provider's billing portal, and

@@ -1,9 +1,9 @@
 using System.Globalization;
-using ApiGate.Gateway.Errors;
+using ApiGate.Gateway.Grpc;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace ApiGate.Gateway.Grpc;
+namespace ApiGate.Gateway.Errors;
 
 /// <summary>
 /// The gateway's own errors as a gRPC client reads them (docs/forwarding.md, "gRPC"): before the response started, a

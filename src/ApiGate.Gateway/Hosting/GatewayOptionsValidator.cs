@@ -1,10 +1,12 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using ApiGate.Core.Usage;
+using ApiGate.Gateway.Admin;
+using ApiGate.Gateway.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace ApiGate.Gateway.Configuration;
+namespace ApiGate.Gateway.Hosting;
 
 /// <summary>
 /// Checks <see cref="GatewayOptions"/> before anything listens or opens the store. Every problem names its setting and,

@@ -1,4 +1,4 @@
-namespace ApiGate.Gateway.Configuration;
+namespace ApiGate.Gateway.Admin;
 
 /// <summary>What <c>APIGATE_ADMIN_BASE_PATH</c> may be.</summary>
 internal static class AdminBasePath

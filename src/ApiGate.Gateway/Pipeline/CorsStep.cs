@@ -1,8 +1,8 @@
 using ApiGate.Gateway.Errors;
-using ApiGate.Gateway.Pipeline;
+using ApiGate.Gateway.Cors;
 using Microsoft.AspNetCore.Http;
 
-namespace ApiGate.Gateway.Cors;
+namespace ApiGate.Gateway.Pipeline;
 
 /// <summary>
 /// The first step of the request path (docs/routing.md, CORS): on a route with a CORS policy, a preflight is

@@ -1,10 +1,9 @@
 using System.Text;
 using ApiGate.Core.Expressions;
-using ApiGate.Core.Routing;
 using Jint;
 using Jint.Native;
 
-namespace ApiGate.Core.Rewriting;
+namespace ApiGate.Core.Routing;
 
 /// <summary>
 /// A route's <c>path_rewrite</c> compiled once per snapshot (SPEC §2.4): a <c>/</c>-template with <c>$n</c>,

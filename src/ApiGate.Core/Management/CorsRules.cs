@@ -1,8 +1,8 @@
-using ApiGate.Core.Management;
+using ApiGate.Core.Cors;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Text;
 
-namespace ApiGate.Core.Cors;
+namespace ApiGate.Core.Management;
 
 /// <summary>The checks a route's CORS fields must pass before they are written; each problem names its field.</summary>
 public static class CorsRules
