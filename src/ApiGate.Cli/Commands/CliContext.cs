@@ -41,19 +41,21 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// a deleted file does not pass silently. <paramref name="serving"/>: for <c>serve</c>, which logs it instead and
     /// waits <see cref="GatewayOptions.StoreBusyTimeout"/> (not 30 s) for the database lock.
     /// </summary>
-    /// <param name="existing">The store must exist already (a source to read from): a new one is refused, not created.</param>
+    /// <param name="existing">
+    /// The store must exist already (what it is for: <c>to copy from</c>): a new one is refused, not created. Null: it may be created.
+    /// </param>
     /// <param name="migrate">
     /// Apply pending migrations to a store an older apigate created (<c>serve</c>, <c>migrate</c>, <c>demo</c>). Other
     /// commands refuse such a store and leave it as it is: a management command run with a newly installed binary
     /// while the old gateway still serves must not migrate the store under it.
     /// </param>
     public async Task<IGatewayStore> OpenStoreAsync(
-        GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false, bool existing = false, bool migrate = false)
+        GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false, string? existing = null, bool migrate = false)
     {
-        var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey), serving ? options.StoreBusyTimeout : null);
+        var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), serving ? options.StoreBusyTimeout : null);
         store.MigrateExisting = migrate;
-        var noStore = $"database.dsn (APIGATE_DATABASE_DSN / --database): there is no store at {store.Location} to copy from; check the path or DSN";
-        if (existing && options.DatabaseDriver == GatewayStores.Sqlite && !File.Exists(store.Location))
+        var noStore = $"database.dsn (APIGATE_DATABASE_DSN / --database): there is no store at {store.Location} {existing}; check the path or DSN";
+        if (existing is not null && options.DatabaseDriver == GatewayStores.Sqlite && !File.Exists(store.Location))
         {
             await store.DisposeAsync();
             throw new ArgumentException(noStore);
@@ -72,7 +74,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         try
         {
             await store.InitializeAsync(cancellationToken);
-            if (existing && store.Created)
+            if (existing is not null && store.Created)
             {
                 throw new ArgumentException(noStore); // an empty PostgreSQL database (its schema was just created)
             }

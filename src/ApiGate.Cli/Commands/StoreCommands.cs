@@ -11,6 +11,7 @@ namespace ApiGate.Cli.Commands;
 /// <summary>
 /// <c>apigate store copy --to-driver postgres --to-dsn …</c>: moves an install from the configured store (the source,
 /// usually the SQLite file) into a new, empty store (usually PostgreSQL), all of it or nothing (docs/scaling.md).
+/// <c>apigate store rekey</c>: re-encrypts the stored secrets with the current secret key.
 /// </summary>
 internal static class StoreCommands
 {
@@ -41,7 +42,7 @@ internal static class StoreCommands
                 throw new ArgumentException("--to-dsn: " + dsnProblem);
             }
 
-            await using var source = await context.OpenStoreAsync(options, ct, existing: true);
+            await using var source = await context.OpenStoreAsync(options, ct, existing: "to copy from");
             // The same secret key: upstream credentials are copied encrypted, as stored.
             await using var target = await OpenTargetAsync(driver, dsn, options.SecretKey, ct);
             if (string.Equals(target.Location, source.Location, StringComparison.Ordinal))
@@ -63,8 +64,55 @@ internal static class StoreCommands
             return 0;
         });
         command.Subcommands.Add(copy);
+        command.Subcommands.Add(CreateRekey(context));
         return command;
     }
+
+    /// <summary>
+    /// <c>apigate store rekey</c>: rewrites every stored secret with <c>APIGATE_SECRET_KEY</c>, reading what was written
+    /// with <c>APIGATE_SECRET_KEY_PREVIOUS</c> or in plaintext, all of it or nothing (docs/scaling.md, "Rotating the
+    /// secret key"). Prints counts per kind of secret, never a secret.
+    /// </summary>
+    private static Command CreateRekey(CliContext context)
+    {
+        var rekey = new Command("rekey", "Re-encrypt every stored secret with APIGATE_SECRET_KEY (reading the previous key or plaintext), all or nothing");
+        CliApp.SetHandler(rekey, context, async (parse, ct) =>
+        {
+            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            if (options.SecretKey.Length == 0)
+            {
+                throw new ArgumentException(
+                    "secret_key (APIGATE_SECRET_KEY) is not set: it is the key every stored secret is re-encrypted with; " +
+                    "set it to the new key, and secret_key_previous (APIGATE_SECRET_KEY_PREVIOUS) to the old one if there was one");
+            }
+
+            await using var store = await context.OpenStoreAsync(options, ct, existing: "to re-encrypt");
+            var counts = await ((SqlGatewayStore)store).RekeySecretsAsync(ct);
+            var (reencrypted, encrypted, current) = (counts.Sum(c => c.Reencrypted), counts.Sum(c => c.Encrypted), counts.Sum(c => c.Current));
+            if (parse.GetValue(CliApp.JsonOption))
+            {
+                JsonOutput.Write(context.Output, new
+                {
+                    store = store.Location,
+                    reencrypted,
+                    encrypted,
+                    current,
+                    kinds = counts.Select(c => new { kind = c.Kind, table = c.Table, reencrypted = c.Reencrypted, encrypted = c.Encrypted, current = c.Current }),
+                });
+            }
+            else
+            {
+                TableWriter.Write(context.Output, ["KIND", "TABLE", "RE-ENCRYPTED", "ENCRYPTED", "CURRENT"],
+                    counts.Select(c => (IReadOnlyList<string>)[c.Kind, c.Table, Count(c.Reencrypted), Count(c.Encrypted), Count(c.Current)]));
+                context.Output.WriteLine($"{reencrypted} re-encrypted (from the previous key), {encrypted} encrypted (were plaintext), {current} already under the current key");
+            }
+
+            return 0;
+        });
+        return rekey;
+    }
+
+    private static string Count(int count) => count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The target store, created and migrated; its failures name <c>--to-dsn</c>, not the source's setting.</summary>
     private static async Task<SqlGatewayStore> OpenTargetAsync(string driver, string dsn, string secretKey, CancellationToken ct)

@@ -39,7 +39,7 @@ internal sealed partial class CredentialStorageStartupCheck(IGatewayStore store,
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(EventId = 7013, Level = LogLevel.Warning,
-        Message = "{Count} upstream credentials (auth_value) are stored in plaintext because APIGATE_SECRET_KEY is not set; set it and rewrite them (apigate upstreams update <id> --auth-value ...) to encrypt them at rest")]
+        Message = "{Count} upstream credentials (auth_value) are stored in plaintext because APIGATE_SECRET_KEY is not set; set it and run apigate store rekey to encrypt them at rest")]
     private partial void LogPlaintext(int count);
 
     [LoggerMessage(EventId = 7014, Level = LogLevel.Warning, Message = "Could not check how upstream credentials are stored: {Reason}")]

@@ -58,8 +58,14 @@ public sealed class GatewayOptions
     /// <summary><c>APIGATE_LOG_FORMAT</c>: json (default) or console.</summary>
     public string LogFormat { get; set; } = "json";
 
-    /// <summary><c>APIGATE_SECRET_KEY</c>: encrypts upstream credentials at rest when set.</summary>
+    /// <summary><c>APIGATE_SECRET_KEY</c>: encrypts stored secrets (upstream credentials, webhook signing secrets, the forms key) at rest when set.</summary>
     public string SecretKey { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_SECRET_KEY_PREVIOUS</c>: while the key is rotated, the old key, which stored secrets are still read
+    /// with (never written with); requires <see cref="SecretKey"/>. Never shown or logged.
+    /// </summary>
+    public string SecretKeyPrevious { get; set; } = "";
 
     /// <summary><c>APIGATE_AUTH_KEY_PREFIX</c>; default <c>ak_</c>.</summary>
     public string AuthKeyPrefix { get; set; } = "ak_";

@@ -54,6 +54,7 @@ internal static class GatewaySettings
         new("redis.timeout", "APIGATE_REDIS_TIMEOUT", nameof(GatewayOptions.RedisTimeout)),
         new("limits.on_redis_failure", "APIGATE_LIMITS_ON_REDIS_FAILURE", nameof(GatewayOptions.LimitsOnRedisFailure), normalize: Lower),
         new("secret_key", "APIGATE_SECRET_KEY", nameof(GatewayOptions.SecretKey), secret: true),
+        new("secret_key_previous", "APIGATE_SECRET_KEY_PREVIOUS", nameof(GatewayOptions.SecretKeyPrevious), secret: true),
         new("transform.env_allow", "APIGATE_TRANSFORM_ENV_ALLOW", nameof(GatewayOptions.TransformEnvAllow)),
         new("transform.max_body_bytes", "APIGATE_TRANSFORM_MAX_BODY_BYTES", nameof(GatewayOptions.TransformMaxBodyBytes)),
         new("transform.max_buffered_bytes", "APIGATE_TRANSFORM_MAX_BUFFERED_BYTES", nameof(GatewayOptions.TransformMaxBufferedBytes)),

@@ -167,6 +167,15 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("usage.export", $"'{o.UsageExport}' is a directory: name a file in it (rotated copies are kept beside it as FILE.1 … FILE.{Usage.UsageExport.KeptFiles})");
         }
 
+        if (o.SecretKeyPrevious.Length > 0 && o.SecretKey.Length == 0)
+        {
+            yield return ("secret_key_previous", "is set but secret_key (APIGATE_SECRET_KEY) is not: secret_key is the key secrets are written with, the previous key only reads them");
+        }
+        else if (o.SecretKeyPrevious.Length > 0 && string.Equals(o.SecretKeyPrevious, o.SecretKey, StringComparison.Ordinal))
+        {
+            yield return ("secret_key_previous", "is the same as secret_key: to rotate, set secret_key to the new key and secret_key_previous to the old one");
+        }
+
         if (o.ConfigPollInterval <= TimeSpan.Zero)
         {
             yield return ("config.poll_interval", "must be positive");

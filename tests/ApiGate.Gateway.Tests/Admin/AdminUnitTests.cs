@@ -54,6 +54,7 @@ public sealed class AdminUnitTests
         var options = new GatewayOptions
         {
             SecretKey = "top-secret",
+            SecretKeyPrevious = "old-secret",
             RedisUrl = "redis://user:redis-pass@cache:6379",
             DatabaseDsn = "Data Source=/var/lib/apigate.db;Password=db-pass",
             UpstreamUrl = "http://127.0.0.1:8081",
@@ -63,12 +64,14 @@ public sealed class AdminUnitTests
         var text = string.Join(";", settings.Select(s => $"{s.Key}={s.Value}"));
 
         Assert.Equal("(set)", settings["secret_key"]);
+        Assert.Equal("(set)", settings["secret_key_previous"]);
         Assert.Equal("redis://***@cache:6379", settings["redis_url"]);
         Assert.Equal("Data Source=/var/lib/apigate.db;Password=***", settings["database_dsn"]);
         Assert.Equal("http://127.0.0.1:8081", settings["upstream_url"]);
         Assert.Equal("30000ms", settings["upstream_timeout"]);
         Assert.Equal(8080, settings["port"]);
         Assert.DoesNotContain("top-secret", text);
+        Assert.DoesNotContain("old-secret", text);
         Assert.DoesNotContain("redis-pass", text);
         Assert.DoesNotContain("db-pass", text);
     }

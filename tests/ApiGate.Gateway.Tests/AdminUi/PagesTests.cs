@@ -116,7 +116,9 @@ public sealed class PagesTests : AdminUiTestBase
         var html = await response.Content.ReadAsStringAsync();
         Assert.Contains("APIGATE_SECRET_KEY", html, StringComparison.Ordinal);
         Assert.DoesNotContain(SecretKey, html, StringComparison.Ordinal);
-        Assert.Contains("(set)", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(PreviousSecretKey, html, StringComparison.Ordinal);
+        var previousRow = html[html.IndexOf("data-setting=\"secret_key_previous\"", StringComparison.Ordinal)..];
+        Assert.Contains("(set)", previousRow[..previousRow.IndexOf("</tr>", StringComparison.Ordinal)], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -208,5 +210,11 @@ public sealed class PagesTests : AdminUiTestBase
 
     private const string SecretKey = "ui-test-secret-key-0123456789abcdef";
 
-    private protected override void Configure(Gateway.Configuration.GatewayOptions options) => options.SecretKey = SecretKey;
+    private const string PreviousSecretKey = "ui-test-previous-key-fedcba9876543210";
+
+    private protected override void Configure(Gateway.Configuration.GatewayOptions options)
+    {
+        options.SecretKey = SecretKey;
+        options.SecretKeyPrevious = PreviousSecretKey;
+    }
 }

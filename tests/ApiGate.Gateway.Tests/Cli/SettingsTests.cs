@@ -77,6 +77,7 @@ public sealed class SettingsTests : CliTestBase
     {
         // Arrange
         Environment["APIGATE_SECRET_KEY"] = "top-secret-key";
+        Environment["APIGATE_SECRET_KEY_PREVIOUS"] = "previous-secret-key";
         Environment["APIGATE_REDIS_URL"] = "redis://default:redis-pass@127.0.0.1:6379";
 
         // Act
@@ -86,10 +87,12 @@ public sealed class SettingsTests : CliTestBase
         // Assert
         var shown = JsonDocument.Parse(json.Output).RootElement;
         Assert.Equal(("(set)", "environment"), Setting(shown, "secret_key"));
+        Assert.Equal(("(set)", "environment"), Setting(shown, "secret_key_previous"));
         Assert.Equal(("redis://***@127.0.0.1:6379", "environment"), Setting(shown, "redis.url"));
         var redisLine = table.Output.Split('\n').Single(l => l.StartsWith("redis.url", StringComparison.Ordinal));
         Assert.Contains("redis://***@127.0.0.1:6379", redisLine, StringComparison.Ordinal);
         Assert.DoesNotContain("top-secret-key", json.Output + table.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("previous-secret-key", json.Output + table.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("redis-pass", json.Output + table.Output, StringComparison.Ordinal);
     }
 

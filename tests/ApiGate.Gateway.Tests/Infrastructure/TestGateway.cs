@@ -87,7 +87,7 @@ internal sealed class TestGateway : IAsyncDisposable
             ConfigPollInterval = TimeSpan.FromMilliseconds(100),
         };
         configure?.Invoke(options);
-        var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey), options.StoreBusyTimeout);
+        var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), options.StoreBusyTimeout);
         var app = GatewayHost.Build(options, store, timeProvider, services, webModules: Web.GatewayWebModules.All);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();

@@ -1,0 +1,94 @@
+using System.Data.Common;
+using ApiGate.Storage.Secrets;
+
+namespace ApiGate.Storage.Sql;
+
+/// <summary>
+/// Rotating <c>APIGATE_SECRET_KEY</c> (<c>apigate store rekey</c>, docs/scaling.md): every stored secret is
+/// rewritten with the current key, in one transaction.
+/// </summary>
+public abstract partial class SqlGatewayStore
+{
+    /// <summary>Where secrets are stored: what each is called, its table, the column naming the row and the secret's column.</summary>
+    private static readonly (string Kind, string Table, string Id, string Column)[] SecretColumns =
+    [
+        ("upstream credentials", "upstreams", "id", "auth_value"),
+        ("webhook signing secrets", "webhook_endpoints", "id", "secret"),
+        ("forms key", "web_keys", "slot", "xml"),
+    ];
+
+    /// <summary>
+    /// Rewrites every stored secret written with <c>APIGATE_SECRET_KEY_PREVIOUS</c> or in plaintext with the current
+    /// key, all of it or nothing: a value neither key decrypts aborts the whole rewrite with an
+    /// <see cref="InvalidOperationException"/> naming its table and row. The secrets themselves do not change, so
+    /// running gateways, which hold them decrypted, have nothing to reload: the config version stays as it is.
+    /// </summary>
+    /// <returns>Per kind of secret: how many were re-encrypted (from the previous key), encrypted (were plaintext) and already current.</returns>
+    public Task<IReadOnlyList<RekeyedSecrets>> RekeySecretsAsync(CancellationToken cancellationToken)
+    {
+        if (!_secrets.Encrypts)
+        {
+            throw new InvalidOperationException("APIGATE_SECRET_KEY is not set: there is no key to encrypt the stored secrets with");
+        }
+
+        return WriteTransactionAsync<IReadOnlyList<RekeyedSecrets>>(async (connection, transaction, ct) =>
+        {
+            var counts = new List<RekeyedSecrets>(SecretColumns.Length);
+            foreach (var (kind, table, id, column) in SecretColumns)
+            {
+                counts.Add(await RekeyColumnAsync(connection, transaction, kind, table, id, column, ct));
+            }
+
+            return counts;
+        }, cancellationToken);
+    }
+
+    private async Task<RekeyedSecrets> RekeyColumnAsync(
+        DbConnection connection, DbTransaction transaction, string kind, string table, string id, string column, CancellationToken ct)
+    {
+        // Locks the rows first (PostgreSQL; on SQLite this transaction already excludes every other writer), so a
+        // secret another instance rewrites meanwhile waits for this rewrite instead of being overwritten by it. Empty
+        // values (an upstream without a credential) are no secret.
+        await ExecuteAsync(connection, transaction, $"UPDATE {table} SET {column} = {column}", ct);
+        var rows = await QueryAsync<StoredSecretRow>(connection, transaction, $"SELECT {id} AS Id, {column} AS Value FROM {table} WHERE {column} <> '' ORDER BY {id}", null, ct);
+        int reencrypted = 0, encrypted = 0;
+        foreach (var row in rows)
+        {
+            string? rekeyed;
+            try
+            {
+                rekeyed = _secrets.Rekey(row.Value);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or FormatException or System.Security.Cryptography.CryptographicException)
+            {
+                throw new InvalidOperationException($"{table} row {row.Id} ({column}): {ex.Message}; nothing was changed", ex);
+            }
+
+            if (rekeyed is null)
+            {
+                continue;
+            }
+
+            if (SecretProtector.IsEncrypted(row.Value))
+            {
+                reencrypted++;
+            }
+            else
+            {
+                encrypted++;
+            }
+
+            await ExecuteAsync(connection, transaction, $"UPDATE {table} SET {column} = @Value WHERE {id} = @Id", ct, new { row.Id, Value = rekeyed });
+        }
+
+        return new RekeyedSecrets(kind, table, reencrypted, encrypted, rows.Count - reencrypted - encrypted);
+    }
+
+    /// <summary>One stored secret and the row it belongs to.</summary>
+    private sealed class StoredSecretRow
+    {
+        public string Id { get; init; } = "";
+
+        public string Value { get; init; } = "";
+    }
+}

@@ -1,0 +1,183 @@
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ApiGate.Gateway.Tests.Persistence;
+
+/// <summary>
+/// Rotating <c>APIGATE_SECRET_KEY</c> as docs/scaling.md tells an operator to: two gateways on one store, restarted
+/// one at a time with the new key and the old one as <c>APIGATE_SECRET_KEY_PREVIOUS</c>, <c>apigate store rekey</c>
+/// once, then restarted with the new key alone. The upstream refuses any request without its credential, so every
+/// answer shows the gateway still sends the right one.
+/// </summary>
+public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private const string OldKey = "old-key-2f8b61";
+    private const string NewKey = "new-key-e03c94";
+    private const string Credential = "upstream-cred-91d7";
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Serve_KeyRotatedAcrossTwoInstances_ForwardsTheRightCredentialBeforeDuringAndAfter(string engine)
+    {
+        // Arrange: two instances with the old key, a route to an upstream that needs the credential, and the forms key
+        // (made by the first page served)
+        var dsn = await engines.NewDsnAsync(engine);
+        var log = new SharedLog();
+        await using var upstream = await CredentialCheckingUpstream.StartAsync("Bearer " + Credential);
+        var one = await StartAsync(engine, dsn, OldKey, null, log);
+        var two = await StartAsync(engine, dsn, OldKey, null, log);
+        await one.AddUpstreamAsync("billing", upstream.Url, new UpstreamInput { AuthType = "bearer", AuthValue = Credential });
+        await one.AddRouteAsync(new RouteInput { Name = "bill", Path = "/bill/*", Upstream = "billing" });
+        await two.ReloadAsync();
+        using (var page = await one.Client.GetAsync(one.Url + "/ui/login"))
+        {
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        }
+
+        var statuses = new List<(string Step, HttpStatusCode Status)>();
+        async Task SendAsync(string step, params TestGateway[] gateways)
+        {
+            foreach (var gateway in gateways)
+            {
+                using var response = await gateway.Client.GetAsync(gateway.Url + "/bill/invoices");
+                statuses.Add((step, response.StatusCode));
+            }
+        }
+
+        await SendAsync("before", one, two);
+
+        // Act 1: restart one instance at a time with the new key and the old one as the previous key; meanwhile the
+        // other still runs with the old key alone
+        await one.DisposeAsync();
+        one = await StartAsync(engine, dsn, NewKey, OldKey, log);
+        await SendAsync("rolling", one, two);
+        await two.DisposeAsync();
+        two = await StartAsync(engine, dsn, NewKey, OldKey, log);
+        await SendAsync("restarted", one, two);
+
+        // Act 2: the command, once, while both serve; a config change after it makes both load the rewritten store
+        var rekey = await CliRunner.RunAsync(new Dictionary<string, string>
+        {
+            ["APIGATE_DATABASE_DRIVER"] = engine, ["APIGATE_DATABASE_DSN"] = dsn, ["APIGATE_SECRET_KEY"] = NewKey, ["APIGATE_SECRET_KEY_PREVIOUS"] = OldKey,
+        }, "store", "rekey");
+        await SendAsync("rekeyed", one, two);
+        await one.AddRouteAsync(new RouteInput { Name = "other", Path = "/other/*", Upstream = "billing" });
+        await two.ReloadAsync();
+        await SendAsync("reloaded", one, two);
+
+        // Act 3: restart both without the previous key
+        await one.DisposeAsync();
+        await two.DisposeAsync();
+        one = await StartAsync(engine, dsn, NewKey, null, log);
+        two = await StartAsync(engine, dsn, NewKey, null, log);
+        await SendAsync("after", one, two);
+        using var formsPage = await two.Client.GetAsync(two.Url + "/ui/login");
+        await one.DisposeAsync();
+        await two.DisposeAsync();
+
+        // Assert: every request reached the upstream with its credential; the forms key moved too (an instance that
+        // cannot read it does not start, and its page would not render); nothing printed or logged a secret
+        Assert.Equal(0, rekey.ExitCode);
+        Assert.Contains("2 re-encrypted (from the previous key)", rekey.Output, StringComparison.Ordinal);
+        Assert.All(statuses, s => Assert.Equal((s.Step, HttpStatusCode.OK), s));
+        Assert.Equal(12, statuses.Count);
+        Assert.Equal(12, upstream.Authorized);
+        Assert.Equal(0, upstream.Refused);
+        Assert.Equal(HttpStatusCode.OK, formsPage.StatusCode);
+        var written = log.Text + rekey.Output + rekey.Error;
+        Assert.NotEmpty(log.Text);
+        foreach (var secret in new[] { Credential, OldKey, NewKey })
+        {
+            Assert.DoesNotContain(secret, written, StringComparison.Ordinal);
+        }
+    }
+
+    private static Task<TestGateway> StartAsync(string engine, string dsn, string key, string? previous, SharedLog log) =>
+        TestGateway.StartAsync(options =>
+        {
+            options.DatabaseDriver = engine;
+            options.DatabaseDsn = dsn;
+            options.SecretKey = key;
+            options.SecretKeyPrevious = previous ?? "";
+            options.LogLevel = "debug";
+            options.LogWriter = log.Writer;
+        });
+
+    /// <summary>The log output of every instance, written and read under one lock.</summary>
+    private sealed class SharedLog
+    {
+        private readonly StringWriter _inner = new();
+
+        public SharedLog() => Writer = TextWriter.Synchronized(_inner);
+
+        public TextWriter Writer { get; }
+
+        public string Text
+        {
+            get
+            {
+                lock (Writer) // TextWriter.Synchronized locks on the wrapper
+                {
+                    return _inner.ToString();
+                }
+            }
+        }
+    }
+
+    /// <summary>A backend on a loopback port that answers 200 only to requests carrying its credential, else 401.</summary>
+    private sealed class CredentialCheckingUpstream : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private int _authorized;
+        private int _refused;
+
+        private CredentialCheckingUpstream(WebApplication app) => _app = app;
+
+        public string Url { get; private set; } = "";
+
+        public int Authorized => Volatile.Read(ref _authorized);
+
+        public int Refused => Volatile.Read(ref _refused);
+
+        public static async Task<CredentialCheckingUpstream> StartAsync(string authorization)
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+            var app = builder.Build();
+            var upstream = new CredentialCheckingUpstream(app);
+            app.Run(context =>
+            {
+                if (string.Equals(context.Request.Headers.Authorization, authorization, StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref upstream._authorized);
+                    context.Response.StatusCode = StatusCodes.Status200OK;
+                }
+                else
+                {
+                    Interlocked.Increment(ref upstream._refused);
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                }
+
+                return Task.CompletedTask;
+            });
+            await app.StartAsync();
+            upstream.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return upstream;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
