@@ -26,6 +26,28 @@ public sealed class SecretProtector
     /// <summary>True when values are encrypted (<c>APIGATE_SECRET_KEY</c> is set).</summary>
     public bool Encrypts => _key is not null;
 
+    /// <summary>
+    /// Whether <paramref name="stored"/> (not empty) is written the way <see cref="Protect"/> writes now: true when it is
+    /// encrypted with the current key, or when no key is set; false for plaintext under a key, a value written with the
+    /// previous key, or one that cannot be read at all.
+    /// </summary>
+    public bool IsCurrent(string stored)
+    {
+        if (_key is null)
+        {
+            return true;
+        }
+
+        try
+        {
+            return IsEncrypted(stored) && Decrypt(_key, Convert.FromBase64String(stored[Marker.Length..])) is not null;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>True when <paramref name="stored"/> is an encrypted value (with whichever key), false for plaintext.</summary>
     public static bool IsEncrypted(string stored) => stored.StartsWith(Marker, StringComparison.Ordinal);
 

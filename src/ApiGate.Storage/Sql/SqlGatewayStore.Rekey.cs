@@ -43,6 +43,25 @@ public abstract partial class SqlGatewayStore
         }, cancellationToken);
     }
 
+    /// <summary>
+    /// How many stored secrets are not written with the current key (in plaintext, with the previous key, or with one
+    /// that is not configured): what <see cref="RekeySecretsAsync"/> would rewrite. Zero when no key is set.
+    /// </summary>
+    public Task<int> CountSecretsNotUnderCurrentKeyAsync(CancellationToken cancellationToken) =>
+        !_secrets.Encrypts
+            ? Task.FromResult(0)
+            : UseAsync(async (connection, ct) =>
+            {
+                var count = 0;
+                foreach (var (_, table, id, column) in SecretColumns)
+                {
+                    var rows = await QueryAsync<StoredSecretRow>(connection, null, $"SELECT {id} AS Id, {column} AS Value FROM {table} WHERE {column} <> ''", null, ct);
+                    count += rows.Count(row => !_secrets.IsCurrent(row.Value));
+                }
+
+                return count;
+            }, cancellationToken);
+
     private async Task<RekeyedSecrets> RekeyColumnAsync(
         DbConnection connection, DbTransaction transaction, string kind, string table, string id, string column, CancellationToken ct)
     {

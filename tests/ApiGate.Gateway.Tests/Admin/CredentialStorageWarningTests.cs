@@ -6,10 +6,14 @@ using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
-/// <summary>At start the gateway says when upstream credentials sit in the store in plaintext (no <c>APIGATE_SECRET_KEY</c>).</summary>
+/// <summary>
+/// At start the gateway says when upstream credentials sit in the store in plaintext (no <c>APIGATE_SECRET_KEY</c>), and,
+/// with a key, when stored secrets are not written with it.
+/// </summary>
 public sealed class CredentialStorageWarningTests
 {
     private const string Warning = "upstream credentials (auth_value) are stored in plaintext because APIGATE_SECRET_KEY is not set";
+    private const string NotUnderKey = "are not encrypted with the current APIGATE_SECRET_KEY (plaintext, or another key); run apigate store rekey";
 
     [Fact]
     public async Task Start_CredentialsWithoutSecretKey_WarnsTheyAreStoredInPlaintext()
@@ -40,6 +44,40 @@ public sealed class CredentialStorageWarningTests
 
         // Assert
         Assert.DoesNotContain(Warning, written, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, "2 stored secrets")] // written before a key was set
+    [InlineData("old-k3y", "2 stored secrets")] // written with the previous key of an unfinished rotation
+    [InlineData("new-k3y", null)] // rotated
+    public async Task Start_WithSecretKey_WarnsWhileStoredSecretsAreNotWrittenWithIt(string? writtenWith, string? expected)
+    {
+        // Arrange
+        var directory = await StoreWithUpstreamsAsync(secretKey: writtenWith, withCredentials: 2);
+        var log = new Log();
+
+        // Act
+        await using var gateway = await TestGateway.StartAsync(options =>
+        {
+            options.SecretKey = "new-k3y";
+            options.SecretKeyPrevious = writtenWith == "old-k3y" ? "old-k3y" : "";
+            options.LogWriter = log.Writer;
+        }, directory);
+        var written = await LogUpToMarkerAsync(gateway, log);
+
+        // Assert
+        if (expected is null)
+        {
+            Assert.DoesNotContain(NotUnderKey, written, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Contains(expected + " (upstream credentials, webhook signing secrets, the forms key) " + NotUnderKey, written, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(Warning, written, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", written, StringComparison.Ordinal);
+        Assert.DoesNotContain("k3y", written, StringComparison.Ordinal);
     }
 
     [Fact]
