@@ -20,7 +20,7 @@ public sealed class CredentialStorageWarningTests
     {
         // Arrange
         var directory = await StoreWithUpstreamsAsync(secretKey: null, withCredentials: 2);
-        var log = new Log();
+        var log = new CapturedLog();
 
         // Act
         await using var gateway = await StartAsync(directory, secretKey: null, log);
@@ -36,7 +36,7 @@ public sealed class CredentialStorageWarningTests
     {
         // Arrange
         var directory = await StoreWithUpstreamsAsync(secretKey: "k3y", withCredentials: 1);
-        var log = new Log();
+        var log = new CapturedLog();
 
         // Act
         await using var gateway = await StartAsync(directory, secretKey: "k3y", log);
@@ -54,7 +54,7 @@ public sealed class CredentialStorageWarningTests
     {
         // Arrange
         var directory = await StoreWithUpstreamsAsync(secretKey: writtenWith, withCredentials: 2);
-        var log = new Log();
+        var log = new CapturedLog();
 
         // Act
         await using var gateway = await TestGateway.StartAsync(options =>
@@ -85,7 +85,7 @@ public sealed class CredentialStorageWarningTests
     {
         // Arrange
         var directory = await StoreWithUpstreamsAsync(secretKey: null, withCredentials: 0);
-        var log = new Log();
+        var log = new CapturedLog();
 
         // Act
         await using var gateway = await StartAsync(directory, secretKey: null, log);
@@ -117,7 +117,7 @@ public sealed class CredentialStorageWarningTests
         return directory;
     }
 
-    private static Task<TestGateway> StartAsync(string directory, string? secretKey, Log log) =>
+    private static Task<TestGateway> StartAsync(string directory, string? secretKey, CapturedLog log) =>
         TestGateway.StartAsync(options =>
         {
             options.SecretKey = secretKey ?? "";
@@ -125,7 +125,7 @@ public sealed class CredentialStorageWarningTests
         }, directory);
 
     /// <summary>Logs a marker after start and waits for it: everything logged during start (the check included) is written before it.</summary>
-    private static async Task<string> LogUpToMarkerAsync(TestGateway gateway, Log log)
+    private static async Task<string> LogUpToMarkerAsync(TestGateway gateway, CapturedLog log)
     {
         var marker = "test-marker-" + Guid.NewGuid().ToString("N");
         gateway.Service<ILoggerFactory>().CreateLogger("Test").LogWarning("{Marker}", marker);
@@ -137,26 +137,5 @@ public sealed class CredentialStorageWarningTests
         var written = log.Text;
         Assert.Contains(marker, written, StringComparison.Ordinal);
         return written;
-    }
-
-    /// <summary>The gateway's log output, written and read under one lock.</summary>
-    private sealed class Log
-    {
-        private readonly StringWriter _inner = new();
-
-        public Log() => Writer = TextWriter.Synchronized(_inner);
-
-        public TextWriter Writer { get; }
-
-        public string Text
-        {
-            get
-            {
-                lock (Writer) // TextWriter.Synchronized locks on the wrapper
-                {
-                    return _inner.ToString();
-                }
-            }
-        }
     }
 }

@@ -30,7 +30,7 @@ public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture
         // Arrange: two instances with the old key, a route to an upstream that needs the credential, and the forms key
         // (made by the first page served)
         var dsn = await engines.NewDsnAsync(engine);
-        var log = new SharedLog();
+        var log = new CapturedLog();
         await using var upstream = await CredentialCheckingUpstream.StartAsync("Bearer " + Credential);
         var one = await StartAsync(engine, dsn, OldKey, null, log);
         var two = await StartAsync(engine, dsn, OldKey, null, log);
@@ -100,7 +100,7 @@ public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture
         }
     }
 
-    private static Task<TestGateway> StartAsync(string engine, string dsn, string key, string? previous, SharedLog log) =>
+    private static Task<TestGateway> StartAsync(string engine, string dsn, string key, string? previous, CapturedLog log) =>
         TestGateway.StartAsync(options =>
         {
             options.DatabaseDriver = engine;
@@ -110,27 +110,6 @@ public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture
             options.LogLevel = "debug";
             options.LogWriter = log.Writer;
         });
-
-    /// <summary>The log output of every instance, written and read under one lock.</summary>
-    private sealed class SharedLog
-    {
-        private readonly StringWriter _inner = new();
-
-        public SharedLog() => Writer = TextWriter.Synchronized(_inner);
-
-        public TextWriter Writer { get; }
-
-        public string Text
-        {
-            get
-            {
-                lock (Writer) // TextWriter.Synchronized locks on the wrapper
-                {
-                    return _inner.ToString();
-                }
-            }
-        }
-    }
 
     /// <summary>A backend on a loopback port that answers 200 only to requests carrying its credential, else 401.</summary>
     private sealed class CredentialCheckingUpstream : IAsyncDisposable
