@@ -16,9 +16,11 @@ internal sealed partial class GatewaySetting
     private readonly PropertyInfo _property;
     private readonly Func<string, string>? _normalize;
     private readonly bool _longDuration;
+    private readonly bool _zeroAllowed;
     private readonly bool _userInfoToLastAt;
 
     /// <param name="longDuration">A retention period: days allowed (<c>7d</c>), beyond the ~24 days timers accept.</param>
+    /// <param name="zeroAllowed">A duration for which zero means something (no tolerance): <c>0s</c> is accepted, not refused.</param>
     /// <param name="userInfoToLastAt">
     /// A URL whose user info is masked up to the last <c>@</c>, not only up to the first <c>/</c>: the Redis URL's parser
     /// reads <c>redis://:pass/word@host</c> so (a base64 password holds <c>/</c>), and a PostgreSQL URL with such an
@@ -26,9 +28,10 @@ internal sealed partial class GatewaySetting
     /// </param>
     public GatewaySetting(
         string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null,
-        bool longDuration = false, bool userInfoToLastAt = false)
+        bool longDuration = false, bool userInfoToLastAt = false, bool zeroAllowed = false)
     {
         _longDuration = longDuration;
+        _zeroAllowed = zeroAllowed;
         _userInfoToLastAt = userInfoToLastAt;
         _property = typeof(GatewayOptions).GetProperty(option) ?? throw new ArgumentException($"GatewayOptions has no option {option}", nameof(option));
         _normalize = normalize;
@@ -71,7 +74,7 @@ internal sealed partial class GatewaySetting
             : type == typeof(int) ? checked((int)WholeNumber(value, int.MinValue, int.MaxValue))
             : type == typeof(long) ? WholeNumber(value, long.MinValue, long.MaxValue)
             : type == typeof(bool) ? Boolean(value)
-            : type == typeof(TimeSpan) ? Duration(value, _longDuration)
+            : type == typeof(TimeSpan) ? Duration(value, _longDuration, _zeroAllowed)
             : type == typeof(double) ? Fraction(value)
             : throw new InvalidOperationException($"setting {Key} has an option of unsupported type {type.Name}");
         _property.SetValue(options, parsed);
@@ -121,19 +124,21 @@ internal sealed partial class GatewaySetting
     };
 
     /// <summary>A duration needs its unit: <c>APIGATE_UPSTREAM_TIMEOUT=30</c> would otherwise quietly mean 30 ms or 30 days.</summary>
-    private static TimeSpan Duration(string value, bool longDuration)
+    private static TimeSpan Duration(string value, bool longDuration, bool zeroAllowed)
     {
         var text = value.Trim();
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare))
         {
-            throw new ArgumentException(bare <= 0
+            throw new ArgumentException(bare < 0 || (bare == 0 && !zeroAllowed)
                 ? $"'{text}' is not a duration: it must be more than zero, with a unit, e.g. {(longDuration ? "7d or 12h" : "30s or 1500ms")}"
+                : bare == 0
+                ? $"'{text}' has no unit; write it with one, e.g. 0s"
                 : longDuration
                 ? $"'{text}' has no unit; write it with one, e.g. {text}d (days) or {text}h (hours)"
                 : $"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
         }
 
-        return (longDuration ? Durations.TryParseRetention(text, out var d) : Durations.TryParse(text, out d)) && d > TimeSpan.Zero
+        return (longDuration ? Durations.TryParseRetention(text, out var d) : Durations.TryParse(text, out d)) && (d > TimeSpan.Zero || (zeroAllowed && d == TimeSpan.Zero))
             ? d
             : throw new ArgumentException(longDuration ? $"'{value}' is not a duration such as 7d or 12h" : $"'{value}' is not a duration such as 30s or 1500ms");
     }

@@ -40,7 +40,7 @@ internal static class GatewaySettings
         new("jwt.user_claim", "APIGATE_JWT_USER_CLAIM", nameof(GatewayOptions.JwtUserClaim), normalize: Trim),
         new("jwt.email_claim", "APIGATE_JWT_EMAIL_CLAIM", nameof(GatewayOptions.JwtEmailClaim), normalize: Trim),
         new("jwt.unknown_user", "APIGATE_JWT_UNKNOWN_USER", nameof(GatewayOptions.JwtUnknownUser), normalize: Lower),
-        new("jwt.clock_skew", "APIGATE_JWT_CLOCK_SKEW", nameof(GatewayOptions.JwtClockSkew)),
+        new("jwt.clock_skew", "APIGATE_JWT_CLOCK_SKEW", nameof(GatewayOptions.JwtClockSkew), zeroAllowed: true),
         new("jwt.refresh_interval", "APIGATE_JWT_REFRESH_INTERVAL", nameof(GatewayOptions.JwtRefreshInterval)),
         new("ratelimit.enabled", "APIGATE_RATELIMIT_ENABLED", nameof(GatewayOptions.RateLimitEnabled)),
         new("ratelimit.burst", "APIGATE_RATELIMIT_BURST", nameof(GatewayOptions.RateLimitBurst)),

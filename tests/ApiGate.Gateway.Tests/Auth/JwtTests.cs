@@ -95,6 +95,33 @@ public sealed class JwtTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    [Fact]
+    public async Task ClockSkewSetToZero_TokenExpiredSecondsAgo_RefusedAsExpired()
+    {
+        // Arrange: APIGATE_JWT_CLOCK_SKEW=0s (documented range 0–10m) through the settings parser; a token that expired
+        // 30 s ago is within the default 60 s tolerance but must be refused without any
+        await using var strict = await TestGateway.StartAsync(o =>
+        {
+            Configure(o, "create");
+            GatewaySettings.Get("jwt.clock_skew").Apply(o, "0s");
+        });
+        await strict.AddUpstreamAsync("backend", _upstream.Url);
+        await strict.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        var now = DateTime.UtcNow;
+        var expired = _issuer.Token(_rsa, "skew-0", "skew0@example.com", notBefore: now.AddMinutes(-10), expires: now.AddSeconds(-30));
+        var valid = _issuer.Token(_rsa, "skew-0", "skew0@example.com");
+
+        // Act
+        var refused = await SendAsync(strict, "/jwt/items", expired);
+        var accepted = await SendAsync(strict, "/jwt/items", valid);
+
+        // Assert
+        Assert.Equal(TimeSpan.Zero, strict.Options.JwtClockSkew);
+        await AuthenticationTests.AssertErrorAsync(refused, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Contains("the token has expired", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+    }
+
     [Theory]
     [InlineData("expired", "the token has expired")]
     [InlineData("not-yet", "the token is not valid yet (nbf)")]

@@ -338,6 +338,45 @@ public sealed class SettingsTests : CliTestBase
         Assert.Equal((value, "environment"), Setting(shown, "auth.allow_query_key"));
     }
 
+    [Theory]
+    [InlineData("0s")]
+    [InlineData("0ms")]
+    [InlineData("10m")]
+    public async Task ConfigValidate_JwtClockSkewFromZeroToTenMinutes_Accepted(string value)
+    {
+        // Arrange: the documented range is 0–10m; zero means no tolerance on exp and nbf
+        Environment["APIGATE_JWT_ISSUER"] = "https://login.example.com";
+        Environment["APIGATE_JWT_AUDIENCE"] = "orders-api";
+        Environment["APIGATE_JWT_CLOCK_SKEW"] = value;
+
+        // Act
+        var validate = await RunAsync("config", "validate");
+        var settings = await ShowAsync();
+
+        // Assert
+        Assert.True(validate.ExitCode == 0, validate.Error);
+        Assert.Equal((value, "environment"), Setting(settings, "jwt.clock_skew"));
+    }
+
+    [Theory]
+    [InlineData("0", "'0' has no unit; write it with one, e.g. 0s")]
+    [InlineData("-1s", "'-1s' is not a duration such as 30s or 1500ms")]
+    [InlineData("601s", "jwt.clock_skew (from APIGATE_JWT_CLOCK_SKEW): must be between 0 and 10m")]
+    public async Task ConfigValidate_JwtClockSkewOutsideTheRangeOrWithoutUnit_Refused(string value, string expected)
+    {
+        // Arrange
+        Environment["APIGATE_JWT_ISSUER"] = "https://login.example.com";
+        Environment["APIGATE_JWT_AUDIENCE"] = "orders-api";
+        Environment["APIGATE_JWT_CLOCK_SKEW"] = value;
+
+        // Act
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(2, validate.ExitCode);
+        Assert.Contains(expected, validate.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ConfigShow_UnknownKeyInConfigFile_IsRefusedListingTheKnownOnes()
     {
