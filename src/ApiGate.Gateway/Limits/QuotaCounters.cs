@@ -9,11 +9,17 @@ namespace ApiGate.Gateway.Limits;
 /// overshoot a quota or double count. The store is not written from here: every forwarded request's units travel
 /// with its usage event, and the store adds them to the persisted counter in the same transaction as the event
 /// (<see cref="IUsageStore.AddUsageEventsAsync"/>), so stored usage and stored quota always agree. Counters for the
-/// current month are loaded from the store at start, so a restart does not reset them.
+/// current month are loaded from the store at start, so a restart does not reset them. Counters of months before the
+/// previous one are let go (<see cref="Sweep"/>): nothing admits against them any more, and a gateway that runs for
+/// years must not hold a counter for every user of every month it has seen.
 /// </summary>
 internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider) : IQuotaLedger
 {
+    /// <summary>How often admission looks for counters of past months to let go.</summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
+
     private readonly ConcurrentDictionary<(string UserId, DateTimeOffset Period), Counter> _counters = new();
+    private readonly Core.Timing.OncePer _sweep = new(SweepInterval);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -34,6 +40,11 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
         var now = timeProvider.GetUtcNow();
         var period = QuotaPeriod.StartOf(now);
         var reset = period.AddMonths(1);
+        if (_sweep.Due(now))
+        {
+            Sweep(period);
+        }
+
         var counter = _counters.GetOrAdd((userId, period), static _ => new Counter());
         while (true)
         {
@@ -79,6 +90,25 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
     /// <summary>Usage in the period starting at <paramref name="period"/> (tests, diagnostics).</summary>
     public long UsedIn(string userId, DateTimeOffset period) =>
         _counters.TryGetValue((userId, period), out var c) ? Volatile.Read(ref c.Used) : 0;
+
+    /// <summary>Counters held now, of every month; for tests and diagnostics.</summary>
+    internal int HeldCounters => _counters.Count;
+
+    /// <summary>
+    /// Lets go of the counters of months before the previous one. The previous month's stay, so a request admitted in
+    /// its last moments still settles its metered units there (a long stream); nothing reads either month for admission.
+    /// </summary>
+    private void Sweep(DateTimeOffset period)
+    {
+        var keepFrom = period.AddMonths(-1);
+        foreach (var entry in _counters)
+        {
+            if (entry.Key.Period < keepFrom)
+            {
+                _counters.TryRemove(entry);
+            }
+        }
+    }
 
     private sealed class Counter
     {

@@ -28,6 +28,32 @@ public sealed class QuotaCountersTests
     }
 
     [Fact]
+    public void TryConsume_GatewayRunsForMonths_CountersOfMonthsBeforeTheLastAreLetGo()
+    {
+        // Arrange: 100 users call in January, February and March; the gateway keeps running.
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 15, 12, 0, 0, TimeSpan.Zero));
+        var counters = new QuotaCounters(new MemoryQuotaStore(), clock);
+        foreach (var month in new[] { 1, 2, 3 })
+        {
+            clock.SetUtcNow(new DateTimeOffset(2026, month, 15, 12, 0, 0, TimeSpan.Zero));
+            for (var user = 0; user < 100; user++)
+            {
+                counters.TryConsume($"u{user}", limit: 0, allowOverage: false);
+            }
+        }
+
+        // Act: one request in April, after the sweep interval
+        clock.SetUtcNow(new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero).Add(QuotaCounters.SweepInterval));
+        counters.TryConsume("u0", limit: 0, allowOverage: false);
+
+        // Assert: March (the previous month, where late settlements land) and April stay; January and February are gone
+        Assert.Equal(100 + 1, counters.HeldCounters);
+        Assert.Equal(1, counters.UsedIn("u7", new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal(0, counters.UsedIn("u7", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal(1, counters.Used("u0"));
+    }
+
+    [Fact]
     public void Lease_MeteringBeganAfterMidnightOnThe1st_UsageIsDatedInTheMonthThatAdmittedIt()
     {
         // Arrange: admitted on the last millisecond of January; metering starts a millisecond later, in February.
