@@ -57,6 +57,19 @@ public static class TokenBucket
         }
 
         var untilFull = policy.TokensPerSecond > 0 ? (capacity - state.Tokens) / policy.TokensPerSecond : 0;
-        return new RateLimitDecision(allowed, (long)capacity, (long)Math.Floor(state.Tokens), retryAfter, now.AddSeconds(Math.Ceiling(untilFull)));
+        return new RateLimitDecision(allowed, (long)capacity, (long)Math.Floor(state.Tokens), retryAfter, FullAt(now, untilFull));
+    }
+
+    /// <summary>
+    /// When a bucket <paramref name="untilFullSeconds"/> short of full at <paramref name="now"/> is full again, rounded up
+    /// to a whole second: <c>X-RateLimit-Reset</c> is whole Unix seconds, and rounding the seconds to wait up while
+    /// <paramref name="now"/> sits inside a second would still report a second before the bucket is full (a request at
+    /// 12:00:00.5 one token short at 1 token/s is full at 12:00:01.5, so the header must say 12:00:02, not 12:00:01).
+    /// </summary>
+    public static DateTimeOffset FullAt(DateTimeOffset now, double untilFullSeconds)
+    {
+        var full = now.UtcTicks + (long)Math.Ceiling(Math.Max(0, untilFullSeconds) * TimeSpan.TicksPerSecond);
+        var intoSecond = full % TimeSpan.TicksPerSecond;
+        return new DateTimeOffset(intoSecond == 0 ? full : full - intoSecond + TimeSpan.TicksPerSecond, TimeSpan.Zero);
     }
 }

@@ -440,7 +440,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
 
         var untilFull = policy.TokensPerSecond > 0 ? (policy.Capacity - tokens) / policy.TokensPerSecond : 0;
-        return new RateLimitDecision(allowed, (long)policy.Capacity, (long)Math.Floor(tokens), retryAfter, now.AddSeconds(Math.Ceiling(untilFull)));
+        return new RateLimitDecision(allowed, (long)policy.Capacity, (long)Math.Floor(tokens), retryAfter, TokenBucket.FullAt(now, untilFull));
     }
 
     private void MarkUnavailable(Exception? cause)

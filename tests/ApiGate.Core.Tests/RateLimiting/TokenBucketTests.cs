@@ -286,7 +286,26 @@ public sealed class TokenBucketTests
         // Assert
         Assert.True(decision.Allowed);
         Assert.Equal(1, decision.Remaining);
-        Assert.Equal(now.AddSeconds(59), decision.ResetAt); // 58.5 s to full, rounded up
+        Assert.Equal(T0.AddSeconds(61), decision.ResetAt); // 58.5 s to full from T0 + 2.5 s: full at T0 + 61 s exactly
+    }
+
+    [Theory]
+    [InlineData(500, 2)]  // 12:00:00.5, one token short at 1/s: full at 12:00:01.5, first whole second full 12:00:02
+    [InlineData(1, 2)]    // full at 12:00:01.001
+    [InlineData(0, 1)]    // full at 12:00:01 exactly
+    public void TryTake_NowInsideASecond_ResetAtIsTheFirstWholeSecondTheBucketIsFull(int milliseconds, int expectedResetSeconds)
+    {
+        // Arrange: 60/min, burst 0, full; X-RateLimit-Reset is whole Unix seconds, so ResetAt must be one
+        var policy = TokenBucketPolicy.FromPlan(60, 0);
+        var state = default(TokenBucketState);
+        var now = T0.AddMilliseconds(milliseconds);
+
+        // Act
+        var decision = TokenBucket.TryTake(ref state, policy, now);
+
+        // Assert
+        Assert.Equal(T0.AddSeconds(expectedResetSeconds), decision.ResetAt);
+        Assert.True(decision.ResetAt >= now.AddSeconds(1));
     }
 
     [Fact]
