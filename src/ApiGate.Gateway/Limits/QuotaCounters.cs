@@ -15,11 +15,10 @@ namespace ApiGate.Gateway.Limits;
 /// </summary>
 internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider) : IQuotaLedger
 {
-    /// <summary>How often admission looks for counters of past months to let go.</summary>
-    public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
-
     private readonly ConcurrentDictionary<(string UserId, DateTimeOffset Period), Counter> _counters = new();
-    private readonly Core.Timing.OncePer _sweep = new(SweepInterval);
+
+    /// <summary>The month (its start's UTC ticks) whose first admission last let go of older counters.</summary>
+    private long _sweptFor;
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -40,8 +39,10 @@ internal sealed class QuotaCounters(IQuotaStore store, TimeProvider timeProvider
         var now = timeProvider.GetUtcNow();
         var period = QuotaPeriod.StartOf(now);
         var reset = period.AddMonths(1);
-        if (_sweep.Due(now))
+        if (period.UtcTicks != Volatile.Read(ref _sweptFor))
         {
+            // Once a month (old counters appear only when a month begins): two threads at once sweep twice, harmlessly.
+            Volatile.Write(ref _sweptFor, period.UtcTicks);
             Sweep(period);
         }
 

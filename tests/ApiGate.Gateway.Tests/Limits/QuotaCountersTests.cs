@@ -42,8 +42,8 @@ public sealed class QuotaCountersTests
             }
         }
 
-        // Act: one request in April, after the sweep interval
-        clock.SetUtcNow(new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero).Add(QuotaCounters.SweepInterval));
+        // Act: the first request in April
+        clock.SetUtcNow(new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero));
         counters.TryConsume("u0", limit: 0, allowOverage: false);
 
         // Assert: March (the previous month, where late settlements land) and April stay; January and February are gone
