@@ -98,6 +98,15 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
             return true;
         }
 
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at);
+        // ISO 8601 only: 1/2/2027 or "Jan 5 2027" would be read month first, which half the world writes the other way.
+        return DateTimeOffset.TryParseExact(text, IsoDates, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at);
     }
+
+    /// <summary>The forms of an absolute expiry: a date (midnight UTC) or a date-time with an optional <c>Z</c> or offset.</summary>
+    private static readonly string[] IsoDates =
+    [
+        "yyyy-MM-dd",
+        "yyyy-MM-dd'T'HH:mmK", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK",
+        "yyyy-MM-dd HH:mmK", "yyyy-MM-dd HH:mm:ssK", "yyyy-MM-dd HH:mm:ss.FFFFFFFK",
+    ];
 }

@@ -39,6 +39,10 @@ public sealed class TryParseExpiryTests
         { "2027-01-31T12:00:00+02:00", new DateTimeOffset(2027, 1, 31, 10, 0, 0, TimeSpan.Zero) },
         { "2027-01-31T00:30:00+02:00", new DateTimeOffset(2027, 1, 30, 22, 30, 0, TimeSpan.Zero) },
         { "2027-01-31T12:00:00-05:00", new DateTimeOffset(2027, 1, 31, 17, 0, 0, TimeSpan.Zero) },
+        { "2027-01-31T12:00Z", new DateTimeOffset(2027, 1, 31, 12, 0, 0, TimeSpan.Zero) },
+        { "2027-01-31 12:00:00", new DateTimeOffset(2027, 1, 31, 12, 0, 0, TimeSpan.Zero) },
+        { "2027-01-31T12:00:00.25+05:30", new DateTimeOffset(2027, 1, 31, 6, 30, 0, 250, TimeSpan.Zero) },
+        { "2028-02-29", new DateTimeOffset(2028, 2, 29, 0, 0, 0, TimeSpan.Zero) },
     };
 
     [Theory]
@@ -68,6 +72,14 @@ public sealed class TryParseExpiryTests
     [InlineData("2027-13-01")]
     [InlineData("2027-02-30")]
     [InlineData("99999999999d")]
+    [InlineData("1/2/2027")] // January 2 or 1 February: not guessed
+    [InlineData("31/01/2027")]
+    [InlineData("Jan 5 2027")]
+    [InlineData("5 January 2027")]
+    [InlineData("2027-1-5")]
+    [InlineData("20270131")]
+    [InlineData("2027-02-29")]
+    [InlineData("2027-01-31T24:00:00Z")]
     public void TryParseExpiry_Garbage_ReturnsFalse(string text)
     {
         // Act
