@@ -1,8 +1,9 @@
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Storage.Secrets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Snapshots;
 
@@ -63,7 +64,21 @@ internal sealed partial class SnapshotManager(
             return; // already reported; wait for the next change
         }
 
-        var data = await store.LoadConfigAsync(cancellationToken);
+        ConfigData data;
+        try
+        {
+            data = await store.LoadConfigAsync(cancellationToken);
+        }
+        catch (SecretUnreadableException ex) when (current is not null)
+        {
+            // Not an outage: another instance wrote a secret with a key this one does not have (a key rotation under
+            // way, docs/scaling.md). Reported once for this version, as a config that does not compile.
+            _failedVersion = version;
+            ReloadFailures++;
+            LogReloadFailed(version, current?.Version ?? 0, ex.Message);
+            return;
+        }
+
         ConfigSnapshot next;
         try
         {

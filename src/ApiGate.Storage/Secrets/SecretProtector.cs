@@ -76,11 +76,11 @@ public sealed class SecretProtector
 
         if (_key is null)
         {
-            throw new InvalidOperationException("a stored secret (upstream credential, webhook signing secret or the forms key) is encrypted: set APIGATE_SECRET_KEY to the key it was written with");
+            throw new SecretUnreadableException("a stored secret (upstream credential, webhook signing secret or the forms key) is encrypted: set APIGATE_SECRET_KEY to the key it was written with");
         }
 
         var input = Convert.FromBase64String(stored[Marker.Length..]);
-        return Decrypt(_key, input) ?? (_previous is null ? null : Decrypt(_previous, input)) ?? throw new InvalidOperationException(_previous is null
+        return Decrypt(_key, input) ?? (_previous is null ? null : Decrypt(_previous, input)) ?? throw new SecretUnreadableException(_previous is null
             ? "a stored secret (upstream credential, webhook signing secret or the forms key) cannot be decrypted: APIGATE_SECRET_KEY differs from the key it was written with"
             : "a stored secret (upstream credential, webhook signing secret or the forms key) cannot be decrypted: it was written with neither APIGATE_SECRET_KEY nor APIGATE_SECRET_KEY_PREVIOUS");
     }
@@ -131,3 +131,6 @@ public sealed class SecretProtector
 
     private static byte[]? KeyOf(string? secretKey) => string.IsNullOrEmpty(secretKey) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(secretKey));
 }
+
+/// <summary>A stored secret that this process's keys cannot decrypt (written with another <c>APIGATE_SECRET_KEY</c>, or encrypted while none is set).</summary>
+public sealed class SecretUnreadableException(string message) : InvalidOperationException(message);

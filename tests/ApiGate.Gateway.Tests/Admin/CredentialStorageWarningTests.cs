@@ -2,7 +2,6 @@ using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sqlite;
-using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
@@ -24,7 +23,7 @@ public sealed class CredentialStorageWarningTests
 
         // Act
         await using var gateway = await StartAsync(directory, secretKey: null, log);
-        var written = await LogUpToMarkerAsync(gateway, log);
+        var written = await log.UpToMarkerAsync(gateway);
 
         // Assert
         Assert.Contains("2 " + Warning, written, StringComparison.Ordinal);
@@ -40,7 +39,7 @@ public sealed class CredentialStorageWarningTests
 
         // Act
         await using var gateway = await StartAsync(directory, secretKey: "k3y", log);
-        var written = await LogUpToMarkerAsync(gateway, log);
+        var written = await log.UpToMarkerAsync(gateway);
 
         // Assert
         Assert.DoesNotContain(Warning, written, StringComparison.Ordinal);
@@ -63,7 +62,7 @@ public sealed class CredentialStorageWarningTests
             options.SecretKeyPrevious = writtenWith == "old-k3y" ? "old-k3y" : "";
             options.LogWriter = log.Writer;
         }, directory);
-        var written = await LogUpToMarkerAsync(gateway, log);
+        var written = await log.UpToMarkerAsync(gateway);
 
         // Assert
         if (expected is null)
@@ -89,7 +88,7 @@ public sealed class CredentialStorageWarningTests
 
         // Act
         await using var gateway = await StartAsync(directory, secretKey: null, log);
-        var written = await LogUpToMarkerAsync(gateway, log);
+        var written = await log.UpToMarkerAsync(gateway);
 
         // Assert
         Assert.DoesNotContain(Warning, written, StringComparison.Ordinal);
@@ -123,19 +122,4 @@ public sealed class CredentialStorageWarningTests
             options.SecretKey = secretKey ?? "";
             options.LogWriter = log.Writer;
         }, directory);
-
-    /// <summary>Logs a marker after start and waits for it: everything logged during start (the check included) is written before it.</summary>
-    private static async Task<string> LogUpToMarkerAsync(TestGateway gateway, CapturedLog log)
-    {
-        var marker = "test-marker-" + Guid.NewGuid().ToString("N");
-        gateway.Service<ILoggerFactory>().CreateLogger("Test").LogWarning("{Marker}", marker);
-        for (var i = 0; i < 250 && !log.Text.Contains(marker, StringComparison.Ordinal); i++)
-        {
-            await Task.Delay(20);
-        }
-
-        var written = log.Text;
-        Assert.Contains(marker, written, StringComparison.Ordinal);
-        return written;
-    }
 }

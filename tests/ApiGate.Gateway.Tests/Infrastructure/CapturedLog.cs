@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace ApiGate.Gateway.Tests.Infrastructure;
 
 /// <summary>A gateway's log output (<c>options.LogWriter = log.Writer</c>), written and read under one lock, so several instances may share one.</summary>
@@ -18,5 +20,23 @@ internal sealed class CapturedLog
                 return _inner.ToString();
             }
         }
+    }
+
+    /// <summary>
+    /// Logs a marker through <paramref name="gateway"/> and waits until it is written: the logger writes from a queue,
+    /// so everything the gateway logged before (a start-up check, a reload) is in the text returned.
+    /// </summary>
+    public async Task<string> UpToMarkerAsync(TestGateway gateway)
+    {
+        var marker = "test-marker-" + Guid.NewGuid().ToString("N");
+        gateway.Service<ILoggerFactory>().CreateLogger("Test").LogWarning("{Marker}", marker);
+        for (var i = 0; i < 250 && !Text.Contains(marker, StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(20);
+        }
+
+        var written = Text;
+        Assert.Contains(marker, written, StringComparison.Ordinal);
+        return written;
     }
 }

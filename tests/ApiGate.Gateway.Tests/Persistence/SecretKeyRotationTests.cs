@@ -100,6 +100,40 @@ public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture
         }
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Serve_InstanceWithTheOldKeyAlone_ACredentialWrittenWithTheNewKey_KeepsServingAndSaysWhy(string engine)
+    {
+        // Arrange: an instance with the old key serving a route, and one already restarted with the new key
+        var dsn = await engines.NewDsnAsync(engine);
+        var log = new CapturedLog();
+        await using var upstream = await CredentialCheckingUpstream.StartAsync("Bearer " + Credential);
+        await using var old = await StartAsync(engine, dsn, OldKey, null, log);
+        await old.AddUpstreamAsync("billing", upstream.Url, new UpstreamInput { AuthType = "bearer", AuthValue = Credential });
+        await old.AddRouteAsync(new RouteInput { Name = "bill", Path = "/bill/*", Upstream = "billing" });
+        var servingVersion = old.Snapshots.Current!.Version;
+        await using var rotated = await StartAsync(engine, dsn, NewKey, OldKey, log);
+
+        // Act: the restarted instance writes a credential with the new key (too early: docs/scaling.md says to wait
+        // until every instance runs with both keys); the old one looks for changes
+        await rotated.AddUpstreamAsync("reports", upstream.Url, new UpstreamInput { AuthType = "bearer", AuthValue = Credential });
+        await old.ReloadAsync();
+        await old.ReloadAsync(); // the same version again: not reported twice
+        using var response = await old.Client.GetAsync(old.Url + "/bill/invoices");
+
+        // Assert: it keeps serving what it has and says why it cannot load the change — not a store outage
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(servingVersion, old.Snapshots.Current!.Version);
+        var written = await log.UpToMarkerAsync(old);
+        var reported = $"still serving version {servingVersion}: a stored secret (upstream credential, webhook signing secret or the forms key) cannot be decrypted: APIGATE_SECRET_KEY differs from the key it was written with";
+        Assert.Contains(reported, written, StringComparison.Ordinal);
+        Assert.Equal(written.IndexOf(reported, StringComparison.Ordinal), written.LastIndexOf(reported, StringComparison.Ordinal));
+        Assert.DoesNotContain("Checking the store for config changes failed", written, StringComparison.Ordinal);
+        foreach (var secret in new[] { Credential, OldKey, NewKey })
+        {
+            Assert.DoesNotContain(secret, written, StringComparison.Ordinal);
+        }
+    }
+
     private static Task<TestGateway> StartAsync(string engine, string dsn, string key, string? previous, CapturedLog log) =>
         TestGateway.StartAsync(options =>
         {
