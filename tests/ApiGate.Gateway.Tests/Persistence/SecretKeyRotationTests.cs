@@ -2,21 +2,14 @@ using System.Net;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Tests.Persistence;
 
 /// <summary>
 /// Rotating <c>APIGATE_SECRET_KEY</c> as docs/scaling.md tells an operator to: two gateways on one store, restarted
 /// one at a time with the new key and the old one as <c>APIGATE_SECRET_KEY_PREVIOUS</c>, <c>apigate store rekey</c>
-/// once, then restarted with the new key alone. The upstream refuses any request without its credential, so every
-/// answer shows the gateway still sends the right one.
+/// once, then restarted with the new key alone. The upstream records what it receives, so every request shows the gateway
+/// still sends the right credential.
 /// </summary>
 public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture<StoreEngines>
 {
@@ -31,7 +24,7 @@ public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture
         // (made by the first page served)
         var dsn = await engines.NewDsnAsync(engine);
         var log = new CapturedLog();
-        await using var upstream = await CredentialCheckingUpstream.StartAsync("Bearer " + Credential);
+        await using var upstream = await TestUpstream.StartAsync();
         var one = await StartAsync(engine, dsn, OldKey, null, log);
         var two = await StartAsync(engine, dsn, OldKey, null, log);
         await one.AddUpstreamAsync("billing", upstream.Url, new UpstreamInput { AuthType = "bearer", AuthValue = Credential });
@@ -89,8 +82,8 @@ public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture
         Assert.Contains("2 re-encrypted (from the previous key)", rekey.Output, StringComparison.Ordinal);
         Assert.All(statuses, s => Assert.Equal((s.Step, HttpStatusCode.OK), s));
         Assert.Equal(12, statuses.Count);
-        Assert.Equal(12, upstream.Authorized);
-        Assert.Equal(0, upstream.Refused);
+        Assert.Equal(12, upstream.Received.Count);
+        Assert.All(upstream.Received, r => Assert.Equal(["Bearer " + Credential], r.Headers["Authorization"]));
         Assert.Equal(HttpStatusCode.OK, formsPage.StatusCode);
         var written = log.Text + rekey.Output + rekey.Error;
         Assert.NotEmpty(log.Text);
@@ -106,7 +99,7 @@ public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture
         // Arrange: an instance with the old key serving a route, and one already restarted with the new key
         var dsn = await engines.NewDsnAsync(engine);
         var log = new CapturedLog();
-        await using var upstream = await CredentialCheckingUpstream.StartAsync("Bearer " + Credential);
+        await using var upstream = await TestUpstream.StartAsync();
         await using var old = await StartAsync(engine, dsn, OldKey, null, log);
         await old.AddUpstreamAsync("billing", upstream.Url, new UpstreamInput { AuthType = "bearer", AuthValue = Credential });
         await old.AddRouteAsync(new RouteInput { Name = "bill", Path = "/bill/*", Upstream = "billing" });
@@ -144,53 +137,4 @@ public sealed class SecretKeyRotationTests(StoreEngines engines) : IClassFixture
             options.LogLevel = "debug";
             options.LogWriter = log.Writer;
         });
-
-    /// <summary>A backend on a loopback port that answers 200 only to requests carrying its credential, else 401.</summary>
-    private sealed class CredentialCheckingUpstream : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-        private int _authorized;
-        private int _refused;
-
-        private CredentialCheckingUpstream(WebApplication app) => _app = app;
-
-        public string Url { get; private set; } = "";
-
-        public int Authorized => Volatile.Read(ref _authorized);
-
-        public int Refused => Volatile.Read(ref _refused);
-
-        public static async Task<CredentialCheckingUpstream> StartAsync(string authorization)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-            var app = builder.Build();
-            var upstream = new CredentialCheckingUpstream(app);
-            app.Run(context =>
-            {
-                if (string.Equals(context.Request.Headers.Authorization, authorization, StringComparison.Ordinal))
-                {
-                    Interlocked.Increment(ref upstream._authorized);
-                    context.Response.StatusCode = StatusCodes.Status200OK;
-                }
-                else
-                {
-                    Interlocked.Increment(ref upstream._refused);
-                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                }
-
-                return Task.CompletedTask;
-            });
-            await app.StartAsync();
-            upstream.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return upstream;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-    }
 }
