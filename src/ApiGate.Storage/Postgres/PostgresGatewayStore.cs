@@ -23,6 +23,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// <summary>The advisory lock key migrations run under ("apigate" in ASCII): one migrating process at a time.</summary>
     internal const long MigrationLock = 0x61_70_69_67_61_74_65;
 
+    /// <summary>The advisory lock plan writes take turns on (<see cref="LockPlansAsync"/>): "apigate" + "p".</summary>
+    private const long PlansLock = 0x61_70_69_67_61_74_65_70;
+
     private readonly NpgsqlConnectionStringBuilder _settings;
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _listenSource;
@@ -176,6 +179,10 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
 
     private protected override string ExplicitIdClause => "OVERRIDING SYSTEM VALUE";
+
+    /// <summary>A transaction-scoped advisory lock: it also covers a plan that does not exist yet (a create).</summary>
+    private protected override Task LockPlansAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = PlansLock });
 
     private protected override Task LockUserAsync(DbConnection connection, DbTransaction transaction, string userId, CancellationToken cancellationToken) =>
         ScalarAsync(connection, transaction, "SELECT COUNT(*) FROM (SELECT id FROM users WHERE id = @UserId FOR UPDATE) locked", cancellationToken, new { UserId = userId });

@@ -137,6 +137,13 @@ public abstract partial class SqlGatewayStore
                 return WebhookPayloads.KeyCreated(key);
             }, cancellationToken);
 
+    /// <summary>
+    /// Makes plan writes take turns until the transaction ends, where writers do not exclude each other (PostgreSQL);
+    /// nothing otherwise (a SQLite write transaction excludes every other writer already).
+    /// </summary>
+    private protected virtual Task LockPlansAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
     /// <summary>Locks the user's row until the transaction ends, where the engine has row locks; nothing otherwise.</summary>
     private protected virtual Task LockUserAsync(DbConnection connection, DbTransaction transaction, string userId, CancellationToken cancellationToken) =>
         Task.CompletedTask;
@@ -253,7 +260,10 @@ public abstract partial class SqlGatewayStore
             "ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used + excluded.used, overage = quota_usage.overage + excluded.overage",
             cancellationToken, new { delta.UserId, Period = StoredValues.Time(delta.PeriodStart), delta.Used, delta.Overage });
 
-    /// <summary>Inserts or (with <paramref name="readAt"/>, only if unchanged since then) updates the plan; a default plan clears the flag on every other one.</summary>
+    /// <summary>
+    /// Inserts or (with <paramref name="readAt"/>, only if unchanged since then) updates the plan; a default plan clears the
+    /// flag on every other one. Plan writes take turns (<see cref="LockPlansAsync"/>), so exactly one plan is left default.
+    /// </summary>
     /// <remarks>
     /// An update that changes the monthly quota also records the usage crossings it causes for the plan's users
     /// (<see cref="RecordPlanQuotaCrossingsAsync"/>): lowered, it can put them past a line with no usage added.
@@ -261,6 +271,9 @@ public abstract partial class SqlGatewayStore
     private Task WritePlanAsync(string sql, PlanDefinition plan, CancellationToken cancellationToken, DateTimeOffset? readAt = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
+            // Before anything is read: two plans made default at once would otherwise each clear the flag on the plans
+            // it saw (not the other, not committed yet) and both keep it.
+            await LockPlansAsync(connection, transaction, ct);
             var quotaBefore = readAt is null
                 ? null
                 : (await QueryAsync<long?>(connection, transaction, "SELECT requests_per_month FROM plans WHERE id = @Id", new { plan.Id }, ct)).FirstOrDefault();
