@@ -39,7 +39,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
 
         var now = timeProvider.GetUtcNow();
         var built = ApplyPlan(new PlanDefinition { Id = id, Name = "", CreatedAt = now, UpdatedAt = now }, input);
-        return built.Error ?? await PriceTakenAsync(built.Value!, ct) ?? await WriteAsync(built.Value!, store.CreatePlanAsync, ct);
+        return built.Error ?? await WriteAsync(built.Value!, store.CreatePlanAsync, ct);
     }
 
     /// <summary>
@@ -56,27 +56,8 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
             }
 
             var built = ApplyPlan(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input with { Id = null });
-            return built.Error ?? await PriceTakenAsync(built.Value!, ct)
-                ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
+            return built.Error ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
         });
-
-    /// <summary>
-    /// A Stripe price names one plan: subscription events say only the price, so a price shared by two plans would move a
-    /// renewing subscriber to whichever of them is found first.
-    /// </summary>
-    private async Task<ManagementError?> PriceTakenAsync(PlanDefinition plan, CancellationToken ct)
-    {
-        if (plan.StripePriceId.Length == 0)
-        {
-            return null;
-        }
-
-        var other = (await store.ListPlansAsync(ct)).FirstOrDefault(p => p.Id != plan.Id && string.Equals(p.StripePriceId, plan.StripePriceId, StringComparison.Ordinal));
-        return other is null
-            ? null
-            : new ManagementError(ManagementErrorKind.Conflict, "stripe_price_id",
-                $"stripe_price_id '{plan.StripePriceId}' is plan '{other.Id}''s already: a Stripe price must name one plan (its subscription events say only the price)");
-    }
 
     public async Task<ManagementResult<PlanDefinition>> DeleteAsync(string id, CancellationToken ct)
     {

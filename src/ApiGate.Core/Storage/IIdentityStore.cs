@@ -14,7 +14,10 @@ public interface IIdentityStore
 
     Task<PlanDefinition?> FindPlanAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>Inserts; a default plan clears the flag on every other plan in the same transaction.</summary>
+    /// <summary>
+    /// Inserts; a default plan clears the flag on every other plan in the same transaction. A Stripe price another plan
+    /// has is a <see cref="StoreConflictException"/> on <c>stripe_price_id</c> (for updates too), checked in the write.
+    /// </summary>
     Task CreatePlanAsync(PlanDefinition plan, CancellationToken cancellationToken);
 
     /// <summary>

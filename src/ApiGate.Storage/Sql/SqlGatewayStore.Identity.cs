@@ -262,7 +262,8 @@ public abstract partial class SqlGatewayStore
 
     /// <summary>
     /// Inserts or (with <paramref name="readAt"/>, only if unchanged since then) updates the plan; a default plan clears the
-    /// flag on every other one. Plan writes take turns (<see cref="LockPlansAsync"/>), so exactly one plan is left default.
+    /// flag on every other one. Plan writes take turns (<see cref="LockPlansAsync"/>), so exactly one plan is left default
+    /// and a Stripe price is never given to two plans.
     /// </summary>
     /// <remarks>
     /// An update that changes the monthly quota also records the usage crossings it causes for the plan's users
@@ -274,6 +275,17 @@ public abstract partial class SqlGatewayStore
             // Before anything is read: two plans made default at once would otherwise each clear the flag on the plans
             // it saw (not the other, not committed yet) and both keep it.
             await LockPlansAsync(connection, transaction, ct);
+            // A Stripe price names one plan: subscription events say only the price, so a price shared by two plans would
+            // move a renewing subscriber to whichever of them is found first. Checked here, in the plans' turn, so two
+            // plans given one price at once cannot both see it free.
+            if (plan.StripePriceId.Length > 0
+                && (await QueryAsync<string>(connection, transaction, "SELECT id FROM plans WHERE stripe_price_id = @Price AND id <> @Id ORDER BY id LIMIT 1",
+                    new { Price = plan.StripePriceId, plan.Id }, ct)).FirstOrDefault() is { } other)
+            {
+                throw new StoreConflictException("stripe_price_id",
+                    $"stripe_price_id '{plan.StripePriceId}' is plan '{other}''s already: a Stripe price must name one plan (its subscription events say only the price)");
+            }
+
             var quotaBefore = readAt is null
                 ? null
                 : (await QueryAsync<long?>(connection, transaction, "SELECT requests_per_month FROM plans WHERE id = @Id", new { plan.Id }, ct)).FirstOrDefault();

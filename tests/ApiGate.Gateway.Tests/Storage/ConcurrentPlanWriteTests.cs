@@ -2,6 +2,7 @@ using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
+using static ApiGate.Gateway.Tests.Storage.ConcurrentUpdateTests;
 
 namespace ApiGate.Gateway.Tests.Storage;
 
@@ -61,5 +62,43 @@ public sealed class ConcurrentPlanWriteTests(StoreEngines engines) : IClassFixtu
             var defaults = (await store.ListPlansAsync(None)).Where(p => p.IsDefault).Select(p => p.Id).ToList();
             Assert.True(defaults.Count == 1, $"round {round}: default plans {string.Join(", ", defaults)}");
         }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePlan_SamePriceGivenToAnotherPlanMeanwhile_ConflictNamingIt(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var other = new PlanService(store, TimeProvider.System);
+        var plans = new PlanService(InterferingStore.Wrap(store, "CreatePlanAsync", async _ =>
+            Assert.True((await other.CreateAsync(new PlanInput { Id = "team", Name = "Team", StripePriceId = "price_pro" }, None)).Ok)), TimeProvider.System);
+
+        // Act
+        var result = await plans.CreateAsync(new PlanInput { Id = "pro", Name = "Pro", StripePriceId = "price_pro" }, None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.Conflict, result.Error?.Kind);
+        Assert.Equal(("stripe_price_id", "stripe_price_id 'price_pro' is plan 'team''s already: a Stripe price must name one plan (its subscription events say only the price)"),
+            (result.Error!.Field, result.Error.Message));
+        Assert.Null(await store.FindPlanAsync("pro", None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdatePlan_SamePriceGivenToAnotherPlanMeanwhile_ConflictAndPriceUnchanged(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var other = new PlanService(store, TimeProvider.System);
+        Assert.True((await other.CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None)).Ok);
+        Assert.True((await other.CreateAsync(new PlanInput { Id = "team", Name = "Team" }, None)).Ok);
+        var plans = new PlanService(InterferingStore.Wrap(store, "UpdatePlanAsync", async _ =>
+            Assert.True((await other.UpdateAsync("team", new PlanInput { StripePriceId = "price_pro" }, None)).Ok)), TimeProvider.System);
+
+        // Act
+        var result = await plans.UpdateAsync("pro", new PlanInput { StripePriceId = "price_pro" }, None);
+
+        // Assert
+        Assert.Equal((ManagementErrorKind.Conflict, "stripe_price_id"), (result.Error?.Kind, result.Error?.Field));
+        Assert.Equal("", (await store.FindPlanAsync("pro", None))!.StripePriceId);
     }
 }
