@@ -180,6 +180,8 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
     private protected override string ExplicitIdClause => "OVERRIDING SYSTEM VALUE";
 
+    private protected override string ShareRowLock => " FOR SHARE";
+
     /// <summary>A transaction-scoped advisory lock: it also covers a plan that does not exist yet (a create).</summary>
     private protected override Task LockPlansAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = PlansLock });

@@ -206,8 +206,31 @@ public abstract partial class SqlGatewayStore
         WriteAsync(Entitlements.Insert, EntitlementRow.From(entitlement), Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"), cancellationToken);
 
     public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken) =>
-        WriteAsync(Entitlements.Update, EntitlementRow.From(entitlement), Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"), cancellationToken,
-            unchanged: new Unchanged(Entitlements.Name, entitlement.Id, readAt, "entitlement", entitlement.Name));
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            try
+            {
+                await UpdateIfUnchangedAsync(connection, transaction, Entitlements.Update, EntitlementRow.From(entitlement),
+                    new Unchanged(Entitlements.Name, entitlement.Id, readAt, "entitlement", entitlement.Name), ct);
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw ConflictOf(ex, Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"));
+            }
+
+            // The plans' values as they are now, read after the UPDATE holds the entitlement's row: a value given meanwhile
+            // (its write holds the row shared, see CreatePlanEntitlementAsync) has committed by then and must fit the new type.
+            foreach (var assignment in await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select("WHERE entitlement_id = @Id"), new { entitlement.Id }, ct))
+            {
+                if (EntitlementResolver.ValidateValue(entitlement.ValueType, assignment.Value) is { } problem)
+                {
+                    throw new StoreConflictException("value_type", $"plan '{assignment.PlanId}' has value {problem}; change or delete it first");
+                }
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
 
     public Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("entitlements", id, null, null, ["DELETE FROM plan_entitlements WHERE entitlement_id = @Id"], cancellationToken);
@@ -221,8 +244,37 @@ public abstract partial class SqlGatewayStore
         FindAsync(PlanEntitlements, r => r.ToDefinition(), "WHERE id = @Ref", id, cancellationToken);
 
     public Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken) =>
-        WriteAsync(PlanEntitlements.Insert, PlanEntitlementRow.From(assignment),
-            Duplicate("entitlement_id", "this plan already has a value for this entitlement; delete it first"), cancellationToken);
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            // The entitlement's type as it is now, its row held shared until the commit (PostgreSQL; a SQLite write
+            // transaction excludes every other writer already): a type change cannot commit between this check and the
+            // insert, and one committed before it is seen here.
+            var entitlement = (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select("WHERE id = @Id") + ShareRowLock,
+                new { Id = assignment.EntitlementId }, ct)).FirstOrDefault()?.ToDefinition();
+            if (entitlement is not null && EntitlementResolver.ValidateValue(entitlement.ValueType, assignment.Value) is { } problem)
+            {
+                throw new StoreConflictException("value",
+                    $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)}; its type was changed at the same time)");
+            }
+
+            try
+            {
+                await ExecuteAsync(connection, transaction, PlanEntitlements.Insert, ct, PlanEntitlementRow.From(assignment));
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw ConflictOf(ex, Duplicate("entitlement_id", "this plan already has a value for this entitlement; delete it first"));
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
+
+    /// <summary>
+    /// What ends a SELECT so the rows it reads stay as read until the transaction ends (PostgreSQL: <c>FOR SHARE</c>);
+    /// nothing where a write transaction excludes every other writer already (SQLite).
+    /// </summary>
+    private protected virtual string ShareRowLock => "";
 
     public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) =>
         WriteAsync("DELETE FROM plan_entitlements WHERE id = @Id", new { Id = id }, null, cancellationToken);

@@ -1,0 +1,56 @@
+using ApiGate.Core.Entitlements;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using static ApiGate.Gateway.Tests.Storage.ConcurrentUpdateTests;
+
+namespace ApiGate.Gateway.Tests.Storage;
+
+/// <summary>
+/// A plan's value always fits its entitlement's type, also when the type is changed while a plan is given a value: of
+/// the two writes the one that comes second sees the first and is refused, never both stored.
+/// </summary>
+public sealed class ConcurrentEntitlementTypeTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePlanEntitlement_TypeChangedMeanwhile_ConflictAndNoValueStored(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var entitlements = new EntitlementService(store, TimeProvider.System);
+        Assert.True((await entitlements.CreateAsync(new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String }, None)).Ok);
+        var assignments = new PlanEntitlementService(InterferingStore.Wrap(store, "CreatePlanEntitlementAsync", async _ =>
+            Assert.True((await entitlements.UpdateAsync("tier", new EntitlementChanges { ValueType = EntitlementValueType.Number, DefaultValue = "1" }, None)).Ok)),
+            TimeProvider.System);
+
+        // Act
+        var result = await assignments.CreateAsync(new PlanEntitlementInput { Plan = "free", Entitlement = "tier", Value = "gold" }, None);
+
+        // Assert
+        Assert.Equal((ManagementErrorKind.Conflict, "value"), (result.Error?.Kind, result.Error?.Field));
+        Assert.Equal("'gold' is not a number (entitlement 'tier' is number; its type was changed at the same time)", result.Error!.Message);
+        Assert.Empty(await store.ListPlanEntitlementsAsync("free", None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdateEntitlementType_ValueGivenMeanwhile_ConflictAndTypeKept(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var assignments = new PlanEntitlementService(store, TimeProvider.System);
+        Assert.True((await new EntitlementService(store, TimeProvider.System).CreateAsync(new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String }, None)).Ok);
+        var entitlements = new EntitlementService(InterferingStore.Wrap(store, "UpdateEntitlementAsync", async _ =>
+            Assert.True((await assignments.CreateAsync(new PlanEntitlementInput { Plan = "free", Entitlement = "tier", Value = "gold" }, None)).Ok)),
+            TimeProvider.System);
+
+        // Act
+        var result = await entitlements.UpdateAsync("tier", new EntitlementChanges { ValueType = EntitlementValueType.Number, DefaultValue = "1" }, None);
+
+        // Assert
+        Assert.Equal((ManagementErrorKind.Conflict, "value_type"), (result.Error?.Kind, result.Error?.Field));
+        Assert.Equal("plan 'free' has value 'gold' is not a number; change or delete it first", result.Error!.Message);
+        Assert.Equal(EntitlementValueType.String, (await store.FindEntitlementAsync("tier", None))!.ValueType);
+    }
+}
