@@ -186,6 +186,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     private protected override Task LockPlansAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = PlansLock });
 
+    private protected override Task LockRowAsync(DbConnection connection, DbTransaction transaction, string table, string id, CancellationToken cancellationToken) =>
+        ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM (SELECT id FROM {table} WHERE id = @Id FOR UPDATE) locked", cancellationToken, new { Id = id });
+
     private protected override Task LockUserAsync(DbConnection connection, DbTransaction transaction, string userId, CancellationToken cancellationToken) =>
         ScalarAsync(connection, transaction, "SELECT COUNT(*) FROM (SELECT id FROM users WHERE id = @UserId FOR UPDATE) locked", cancellationToken, new { UserId = userId });
 

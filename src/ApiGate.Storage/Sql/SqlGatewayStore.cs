@@ -471,10 +471,14 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// <paramref name="cascade"/> statements (with <c>@Id</c>) in the same transaction.
     /// </summary>
     /// <remarks>
-    /// On PostgreSQL (read committed) a dependent written by another transaction that commits after the guard or the
-    /// cascade looked (a route re-pointed at the upstream, a user put on the plan, a key created for the user) makes the
-    /// DELETE itself fail on the foreign key. That is the same refusal as a dependent the guard saw, so it is answered
-    /// the same way: the guard is asked again, now that the other write has committed, and names what uses the row.
+    /// The row is locked first (<see cref="LockRowAsync"/>): a write that refers to it (a route re-pointed at the
+    /// upstream, a user put on the plan, a key created for the user) holds it shared from its foreign key check until it
+    /// commits, so the delete waits for such a write and then runs as if it had come first (the guard names the new
+    /// dependent, the cascade removes the new key), and a write that comes after waits for the delete and fails on the
+    /// foreign key. Locked later, the cascade's statements (whose triggers move <c>identity_version</c>) would take
+    /// locks a key's INSERT needs after the user's row, and the two would deadlock. Should the DELETE still fail on a
+    /// foreign key, that is the same refusal as a dependent the guard saw, so it is answered the same way: the guard is
+    /// asked again, now that the other write has committed, and names what uses the row.
     /// </remarks>
     private protected async Task DeleteGuardedAsync(
         string table, string id, string? guardSql, Func<List<string>, StoreConflictException>? conflict, string[] cascade, CancellationToken cancellationToken)
@@ -484,6 +488,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         {
             await WriteTransactionAsync(async (connection, transaction, ct) =>
             {
+                await LockRowAsync(connection, transaction, table, id, ct);
                 if (guardSql is not null)
                 {
                     await ThrowIfUsedAsync(connection, transaction, guardSql, id, conflict!, ct);
@@ -520,6 +525,13 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             throw;
         }
     }
+
+    /// <summary>
+    /// Locks the row of <paramref name="table"/> with id <paramref name="id"/> for a delete until the transaction ends,
+    /// where the engine has row locks (PostgreSQL); nothing otherwise (a SQLite write transaction excludes every other writer).
+    /// </summary>
+    private protected virtual Task LockRowAsync(DbConnection connection, DbTransaction transaction, string table, string id, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
 
     private static async Task ThrowIfUsedAsync(
         DbConnection connection, DbTransaction? transaction, string guardSql, string id, Func<List<string>, StoreConflictException> conflict, CancellationToken ct)

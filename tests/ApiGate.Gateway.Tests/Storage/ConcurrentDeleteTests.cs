@@ -9,10 +9,10 @@ namespace ApiGate.Gateway.Tests.Storage;
 
 /// <summary>
 /// A delete that races with a write making something refer to the deleted row (another instance re-points a route at
-/// the upstream, puts a user on the plan, moves a key to the user) is a conflict naming what uses the row, exactly as
-/// when the other write came first: never a <c>store_unavailable</c> carrying PostgreSQL's foreign-key message.
-/// The other write is held open in a transaction of the test's own until the delete waits for its lock, then committed,
-/// so the delete's guard has looked before the dependent exists and its DELETE finds it.
+/// the upstream, puts a user on the plan, gives the user a key) ends exactly as when the other write came first: a
+/// conflict naming what uses the row, or, for a user's key, the key deleted with the user; never a
+/// <c>store_unavailable</c> carrying PostgreSQL's foreign-key message, nor a deadlock.
+/// The other write is held open in a transaction of the test's own until the delete waits for its lock, then committed.
 /// </summary>
 public sealed class ConcurrentDeleteTests(StoreEngines engines) : IClassFixture<StoreEngines>
 {
@@ -64,7 +64,7 @@ public sealed class ConcurrentDeleteTests(StoreEngines engines) : IClassFixture<
     }
 
     [PostgresFact]
-    public async Task DeleteUser_KeyGivenToItMeanwhile_ConflictAndNothingDeleted()
+    public async Task DeleteUser_KeyGivenToItMeanwhile_DeletedWithTheKey()
     {
         // Arrange
         var engine = await engines.CreateAsync(GatewayStores.Postgres);
@@ -74,18 +74,51 @@ public sealed class ConcurrentDeleteTests(StoreEngines engines) : IClassFixture<
         Assert.True((await users.CreateAsync(new UserChanges { Email = "ada@example.com" }, None)).Ok);
         var doomed = (await users.CreateAsync(new UserChanges { Email = "bob@example.com" }, None)).Value!;
         var key = (await keys.CreateAsync(new KeyChanges { User = "ada@example.com" }, None)).Value!;
+        await using var held = await engine.OpenRawAsync();
+        await using var watcher = await engine.OpenRawAsync();
+        await using var transaction = await held.BeginTransactionAsync();
+        Assert.Equal(1, await held.ExecuteAsync("UPDATE api_keys SET user_id = @UserId WHERE id = @KeyId", new { UserId = doomed.Id, KeyId = key.Key.Id }, transaction));
 
-        // Act
-        var result = await DeleteWhileHeldAsync(engine,
-            "UPDATE api_keys SET user_id = @UserId WHERE id = @KeyId", new { UserId = doomed.Id, KeyId = key.Key.Id },
-            () => users.DeleteAsync("bob@example.com", None));
+        // Act: the delete waits for the write that gave the user a key, then removes the key with the user, as it
+        // removes the keys the user had before
+        var deleting = Task.Run(() => users.DeleteAsync("bob@example.com", None));
+        await WaitForLockWaitAsync(watcher, deleting);
+        await transaction.CommitAsync();
+        var result = await deleting;
 
         // Assert
-        Assert.Equal(ManagementErrorKind.Conflict, result.Kind);
-        Assert.Equal("something was made to refer to it at the same time (a route, user, key or plan entitlement); nothing was deleted: check and try again",
-            result.Message);
-        Assert.NotNull(await engine.Store.FindUserAsync("bob@example.com", None));
-        Assert.Single(await engine.Store.ListKeysAsync(doomed.Id, None));
+        Assert.True(result.Ok, result.Error?.ToString());
+        Assert.Null(await engine.Store.FindUserAsync("bob@example.com", None));
+        Assert.Null(await engine.Store.FindKeyAsync(key.Key.Id, None));
+    }
+
+    [PostgresFact]
+    public async Task DeleteUser_KeyBeingCreatedForIt_DeletedWithTheKeyNoDeadlock()
+    {
+        // Arrange
+        var engine = await engines.CreateAsync(GatewayStores.Postgres);
+        var users = new UserService(engine.Store, TimeProvider.System);
+        var doomed = (await users.CreateAsync(new UserChanges { Email = "bob@example.com", Plan = "free" }, None)).Value!;
+        await using var held = await engine.OpenRawAsync();
+        await using var watcher = await engine.OpenRawAsync();
+        await using var transaction = await held.BeginTransactionAsync();
+        // A key's INSERT part way: its foreign key check holds the user's row (FOR KEY SHARE), its statement trigger has
+        // not yet moved identity_version.
+        Assert.Equal(doomed.Id, await held.ExecuteScalarAsync<string>("SELECT id FROM users WHERE id = @Id FOR KEY SHARE", new { doomed.Id }, transaction));
+
+        // Act
+        var deleting = Task.Run(() => users.DeleteAsync("bob@example.com", None));
+        await WaitForLockWaitAsync(watcher, deleting);
+        await held.ExecuteAsync(
+            "INSERT INTO api_keys (id, name, user_id, prefix, hash, created_at) VALUES ('key_held', '', @Id, 'ak_held', 'held', '2026-01-01T00:00:00+00:00')",
+            new { doomed.Id }, transaction);
+        await transaction.CommitAsync();
+        var result = await deleting;
+
+        // Assert
+        Assert.True(result.Ok, result.Error?.ToString());
+        Assert.Null(await engine.Store.FindUserAsync("bob@example.com", None));
+        Assert.Null(await engine.Store.FindKeyAsync("key_held", None));
     }
 
     /// <summary>
