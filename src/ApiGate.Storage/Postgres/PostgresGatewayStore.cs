@@ -26,6 +26,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// <summary>The advisory lock plan writes take turns on (<see cref="LockPlansAsync"/>): "apigate" + "p".</summary>
     private const long PlansLock = 0x61_70_69_67_61_74_65_70;
 
+    /// <summary>The first key of the advisory locks identity links take turns on ("apig"; the second is a hash of the link).</summary>
+    private const int IdentityLockClass = 0x61_70_69_67;
+
     private readonly NpgsqlConnectionStringBuilder _settings;
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _listenSource;
@@ -188,6 +191,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
     private protected override Task LockRowAsync(DbConnection connection, DbTransaction transaction, string table, string id, CancellationToken cancellationToken) =>
         ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM (SELECT id FROM {table} WHERE id = @Id FOR UPDATE) locked", cancellationToken, new { Id = id });
+
+    /// <summary>A transaction-scoped advisory lock on the subject and the issuer without its trailing slash (a hash: a rare shared lock only waits).</summary>
+    private protected override Task LockIdentityAsync(DbConnection connection, DbTransaction transaction, string issuer, string subject, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Class, hashtext(@Key))", cancellationToken,
+            new { Class = IdentityLockClass, Key = (issuer.EndsWith('/') ? issuer[..^1] : issuer) + "\n" + subject });
 
     private protected override Task LockUserAsync(DbConnection connection, DbTransaction transaction, string userId, CancellationToken cancellationToken) =>
         ScalarAsync(connection, transaction, "SELECT COUNT(*) FROM (SELECT id FROM users WHERE id = @UserId FOR UPDATE) locked", cancellationToken, new { UserId = userId });

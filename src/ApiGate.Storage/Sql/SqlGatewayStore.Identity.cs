@@ -89,8 +89,42 @@ public abstract partial class SqlGatewayStore
         ListAsync(UserIdentities, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, cancellationToken);
 
     public Task LinkIdentityAsync(UserIdentity identity, bool configuration, CancellationToken cancellationToken) =>
-        WriteAsync(UserIdentities.Insert, UserIdentityRow.From(identity),
-            Duplicate("subject", "this identity is already linked to a user"), cancellationToken, configuration);
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            // The issuer spelled with and without its trailing slash is one issuer but two primary keys, so the key alone
+            // lets two links of the subject under the two spellings, made at once, both insert: links of the subject take
+            // turns (LockIdentityAsync) and the other spelling is looked for here, inside the write.
+            await LockIdentityAsync(connection, transaction, identity.Issuer, identity.Subject, ct);
+            var linked = Duplicate("subject", "this identity is already linked to a user");
+            if (await FirstValueAsync<string>(connection, transaction, "SELECT user_id FROM user_identities WHERE issuer = @Other AND subject = @Subject",
+                    new { Other = UserIdentity.OtherSpelling(identity.Issuer), identity.Subject }, ct) is not null)
+            {
+                throw linked;
+            }
+
+            try
+            {
+                await ExecuteAsync(connection, transaction, UserIdentities.Insert, ct, UserIdentityRow.From(identity));
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw ConflictOf(ex, linked);
+            }
+
+            if (configuration)
+            {
+                await BumpVersionAsync(connection, transaction, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Makes links of one subject of one issuer (however its trailing slash is spelled) take turns until the transaction
+    /// ends, where writers do not exclude each other (PostgreSQL); nothing otherwise (SQLite).
+    /// </summary>
+    private protected virtual Task LockIdentityAsync(DbConnection connection, DbTransaction transaction, string issuer, string subject, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
 
     public Task<bool> UnlinkIdentityAsync(string issuer, string subject, string userId, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
