@@ -105,8 +105,8 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
         }
 
         var test = WebhookPayloads.Test(existing.Id, timeProvider.GetUtcNow());
-        await store.AddWebhookEventAsync(test, existing.Id, ct);
-        return test;
+        // Nothing queued: the endpoint was deleted after it was read.
+        return await store.AddWebhookEventAsync(test, existing.Id, ct) > 0 ? test : NotFound("webhook", id);
     }
 
     /// <summary>The endpoint's newest deliveries with their attempts.</summary>

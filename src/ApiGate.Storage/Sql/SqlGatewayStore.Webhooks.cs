@@ -48,8 +48,11 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     public Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
-            // The deliveries are locked first (PostgreSQL; SQLite writes one transaction at a time anyway): an attempt
-            // being recorded meanwhile either lands before this and is deleted with the others, or finds its delivery gone.
+            // The endpoint is locked first, then its deliveries (PostgreSQL; SQLite writes one transaction at a time
+            // anyway): an event being queued for it (which reads the endpoint shared, see AppendWebhookEventAsync) or an
+            // attempt being recorded meanwhile either lands before this and is deleted with the others, or finds the
+            // endpoint or its delivery gone.
+            await LockRowAsync(connection, transaction, "webhook_endpoints", id, ct);
             await ExecuteAsync(connection, transaction, "UPDATE webhook_deliveries SET lease_owner = lease_owner WHERE endpoint_id = @Id", ct, new { Id = id });
             await ExecuteAsync(connection, transaction,
                 "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = @Id)", ct, new { Id = id });
@@ -188,6 +191,8 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// <summary>
     /// Appends an event to the outbox inside <paramref name="transaction"/>, with a pending delivery for every enabled
     /// endpoint subscribed to its type (or only for <paramref name="endpointId"/>): a change and its event commit together.
+    /// The endpoints are read shared until the commit (PostgreSQL), so one deleted meanwhile is not left a delivery.
+    /// Returns how many deliveries were queued.
     /// </summary>
     private protected async Task<int> AppendWebhookEventAsync(
         DbConnection connection, DbTransaction transaction, WebhookEvent webhookEvent, string? endpointId, CancellationToken cancellationToken)
@@ -200,7 +205,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             : "WHERE id = @EndpointId";
         var queued = await ExecuteAsync(connection, transaction, $"""
             INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempt_count, next_attempt_at, lease_owner, lease_until, started_at, updated_at)
-            SELECT id, @EventId, 'pending', 0, @At, '', '', @At, @At FROM webhook_endpoints {which} ORDER BY created_at, id
+            SELECT id, @EventId, 'pending', 0, @At, '', '', @At, @At FROM webhook_endpoints {which} ORDER BY created_at, id{ShareRowLock}
             """, cancellationToken, new { EventId = webhookEvent.Id, webhookEvent.Type, EndpointId = endpointId, At = at });
         if (queued > 0)
         {
