@@ -164,7 +164,7 @@ public sealed class SecretRekeyTests(StoreEngines engines) : IClassFixture<Store
         // Assert
         Assert.Equal(Credential, read);
         Assert.Equal(Credential, new SecretProtector(NewKey).Unprotect(written));
-        Assert.Throws<InvalidOperationException>(() => old.Unprotect(written));
+        Assert.Throws<SecretUnreadableException>(() => old.Unprotect(written));
     }
 
     /// <summary>

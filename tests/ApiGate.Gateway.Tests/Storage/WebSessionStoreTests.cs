@@ -172,7 +172,7 @@ public sealed class WebSessionStoreTests(StoreEngines engines) : IClassFixture<S
 
         // Act
         await keyed.AddWebKeyAsync("<key masterKey=\"SECRET-MATERIAL\" />", T0, None);
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => unkeyed.GetWebKeyAsync(None));
+        var error = await Assert.ThrowsAsync<SecretUnreadableException>(() => unkeyed.GetWebKeyAsync(None));
 
         // Assert
         Assert.Equal("<key masterKey=\"SECRET-MATERIAL\" />", await keyed.GetWebKeyAsync(None));
