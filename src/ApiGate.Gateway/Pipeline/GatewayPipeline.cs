@@ -62,7 +62,7 @@ internal sealed partial class GatewayPipeline(
             try
             {
                 // A CORS preflight is matched as the request it announces; when that finds no route with a CORS policy,
-                // it is an ordinary OPTIONS request (Cors/CorsStep answers the preflight).
+                // it is an ordinary OPTIONS request (CorsStep answers the preflight).
                 var preflight = Cors.CorsHeaders.PreflightMethod(context.Request);
                 var method = GatewayRequest.RoutingMethod(context);
                 var matched = TryMatch(snapshot, context, preflight ?? method, path, out match);
