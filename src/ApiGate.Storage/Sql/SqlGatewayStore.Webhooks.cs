@@ -194,19 +194,24 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// The endpoints are read shared until the commit (PostgreSQL), so one deleted meanwhile is not left a delivery.
     /// Returns how many deliveries were queued.
     /// </summary>
+    private const string InsertWebhookEvent = "INSERT INTO webhook_events (id, type, user_id, body, created_at) VALUES (@Id, @Type, @UserId, @Body, @At)";
+
+    private const string SubscribedEndpoints = "WHERE enabled AND (',' || events || ',') LIKE ('%,' || @Type || ',%')";
+
+    /// <summary>Queues event <c>@EventId</c> (of <c>@Type</c>, at <c>@At</c>) for the endpoints <paramref name="which"/> selects, read shared.</summary>
+    private string QueueDeliveries(string which) => $"""
+        INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempt_count, next_attempt_at, lease_owner, lease_until, started_at, updated_at)
+        SELECT id, @EventId, 'pending', 0, @At, '', '', @At, @At FROM webhook_endpoints {which} ORDER BY created_at, id{ShareRowLock}
+        """;
+
     private protected async Task<int> AppendWebhookEventAsync(
         DbConnection connection, DbTransaction transaction, WebhookEvent webhookEvent, string? endpointId, CancellationToken cancellationToken)
     {
         var at = StoredValues.Time(webhookEvent.CreatedAt);
-        await ExecuteAsync(connection, transaction, "INSERT INTO webhook_events (id, type, user_id, body, created_at) VALUES (@Id, @Type, @UserId, @Body, @At)",
+        await ExecuteAsync(connection, transaction, InsertWebhookEvent,
             cancellationToken, new { webhookEvent.Id, webhookEvent.Type, webhookEvent.UserId, webhookEvent.Body, At = at });
-        var which = endpointId is null
-            ? "WHERE enabled AND (',' || events || ',') LIKE ('%,' || @Type || ',%')"
-            : "WHERE id = @EndpointId";
-        var queued = await ExecuteAsync(connection, transaction, $"""
-            INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempt_count, next_attempt_at, lease_owner, lease_until, started_at, updated_at)
-            SELECT id, @EventId, 'pending', 0, @At, '', '', @At, @At FROM webhook_endpoints {which} ORDER BY created_at, id{ShareRowLock}
-            """, cancellationToken, new { EventId = webhookEvent.Id, webhookEvent.Type, EndpointId = endpointId, At = at });
+        var queued = await ExecuteAsync(connection, transaction, QueueDeliveries(endpointId is null ? SubscribedEndpoints : "WHERE id = @EndpointId"),
+            cancellationToken, new { EventId = webhookEvent.Id, webhookEvent.Type, EndpointId = endpointId, At = at });
         if (queued > 0)
         {
             _queuedIn.AddOrUpdate(transaction, transaction);
@@ -381,19 +386,57 @@ public abstract partial class SqlGatewayStore : IWebhookStore
               AND NOT EXISTS (SELECT 1 FROM webhook_usage_marks m WHERE m.user_id = q.user_id AND m.period_start = q.period_start AND m.kind = @Kind)
             ORDER BY q.user_id
             """, new { Ref = reference, Period = StoredValues.Time(period), alert.Share, alert.Kind }, ct);
+        if (crossings.Count == 0)
+        {
+            return;
+        }
+
+        // A plan change can put every user of a plan past a line at once: the three statements per user are prepared
+        // once and run with each user's values (SQLite otherwise compiles each statement again for every user).
+        var (stored, storedAt) = (StoredValues.Time(period), StoredValues.Time(at));
+        await using var mark = Prepared(connection, transaction, """
+            INSERT INTO webhook_usage_marks (user_id, period_start, kind, created_at) VALUES (@UserId, @Period, @Kind, @At)
+            ON CONFLICT (user_id, period_start, kind) DO NOTHING
+            """, ("UserId", null), ("Period", stored), ("Kind", alert.Kind), ("At", storedAt));
+        await using var insertEvent = Prepared(connection, transaction, InsertWebhookEvent, ("Id", null), ("Type", alert.Type), ("UserId", null), ("Body", null), ("At", storedAt));
+        await using var queue = Prepared(connection, transaction, QueueDeliveries(SubscribedEndpoints), ("EventId", null), ("Type", alert.Type), ("At", storedAt));
         foreach (var crossed in crossings)
         {
-            var marked = await ExecuteAsync(connection, transaction, """
-                INSERT INTO webhook_usage_marks (user_id, period_start, kind, created_at) VALUES (@UserId, @Period, @Kind, @At)
-                ON CONFLICT (user_id, period_start, kind) DO NOTHING
-                """, ct, new { crossed.UserId, Period = StoredValues.Time(period), alert.Kind, At = StoredValues.Time(at) });
-            if (marked == 1)
+            mark.Parameters["@UserId"].Value = crossed.UserId;
+            if (await mark.ExecuteNonQueryAsync(ct) != 1)
             {
-                await AppendWebhookEventAsync(connection, transaction,
-                    WebhookPayloads.Usage(alert.Type, crossed.UserId, crossed.PlanId, period, crossed.Quota, crossed.Used,
-                        alert.Kind == "threshold" ? alert.Share : null, at), null, ct);
+                continue; // a concurrent usage batch marked it first and sends its event
+            }
+
+            var webhookEvent = WebhookPayloads.Usage(alert.Type, crossed.UserId, crossed.PlanId, period, crossed.Quota, crossed.Used,
+                alert.Kind == "threshold" ? alert.Share : null, at);
+            insertEvent.Parameters["@Id"].Value = webhookEvent.Id;
+            insertEvent.Parameters["@UserId"].Value = webhookEvent.UserId;
+            insertEvent.Parameters["@Body"].Value = webhookEvent.Body;
+            await insertEvent.ExecuteNonQueryAsync(ct);
+            queue.Parameters["@EventId"].Value = webhookEvent.Id;
+            if (await queue.ExecuteNonQueryAsync(ct) > 0)
+            {
+                _queuedIn.AddOrUpdate(transaction, transaction);
             }
         }
+    }
+
+    /// <summary>A command with named parameters (null: set before each run), prepared for running many times in <paramref name="transaction"/>.</summary>
+    private static DbCommand Prepared(DbConnection connection, DbTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = "@" + name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
     }
 
     private static (string Kind, string Type, double Share)[] UsageAlertKinds(double share) =>
