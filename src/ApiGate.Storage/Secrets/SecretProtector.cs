@@ -97,12 +97,8 @@ public sealed class SecretProtector
             throw new InvalidOperationException("APIGATE_SECRET_KEY is not set");
         }
 
-        if (!IsEncrypted(stored))
-        {
-            return stored.Length == 0 ? null : Protect(stored);
-        }
-
-        return Decrypt(_key, Convert.FromBase64String(stored[Marker.Length..])) is null ? Protect(Unprotect(stored)) : null;
+        // Plaintext reads as itself; a value neither key decrypts throws from Unprotect.
+        return stored.Length == 0 || IsCurrent(stored) ? null : Protect(Unprotect(stored));
     }
 
     /// <summary>The text <paramref name="input"/> (nonce|ciphertext|tag) holds under <paramref name="key"/>, or null when it was written with another key.</summary>

@@ -55,12 +55,16 @@ public abstract partial class SqlGatewayStore
                 var count = 0;
                 foreach (var (_, table, id, column) in SecretColumns)
                 {
-                    var rows = await QueryAsync<StoredSecretRow>(connection, null, $"SELECT {id} AS Id, {column} AS Value FROM {table} WHERE {column} <> ''", null, ct);
+                    var rows = await QueryAsync<StoredSecretRow>(connection, null, SelectSecrets(table, id, column), null, ct);
                     count += rows.Count(row => !_secrets.IsCurrent(row.Value));
                 }
 
                 return count;
             }, cancellationToken);
+
+    /// <summary>The stored secrets of one column (empty values are no secret), in row order.</summary>
+    private static string SelectSecrets(string table, string id, string column) =>
+        $"SELECT {id} AS Id, {column} AS Value FROM {table} WHERE {column} <> '' ORDER BY {id}";
 
     private async Task<RekeyedSecrets> RekeyColumnAsync(
         DbConnection connection, DbTransaction transaction, string kind, string table, string id, string column, CancellationToken ct)
@@ -69,7 +73,7 @@ public abstract partial class SqlGatewayStore
         // secret another instance rewrites meanwhile waits for this rewrite instead of being overwritten by it. Empty
         // values (an upstream without a credential) are no secret.
         await ExecuteAsync(connection, transaction, $"UPDATE {table} SET {column} = {column}", ct);
-        var rows = await QueryAsync<StoredSecretRow>(connection, transaction, $"SELECT {id} AS Id, {column} AS Value FROM {table} WHERE {column} <> '' ORDER BY {id}", null, ct);
+        var rows = await QueryAsync<StoredSecretRow>(connection, transaction, SelectSecrets(table, id, column), null, ct);
         int reencrypted = 0, encrypted = 0;
         foreach (var row in rows)
         {
