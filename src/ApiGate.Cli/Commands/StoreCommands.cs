@@ -76,8 +76,14 @@ internal static class StoreCommands
     private static Command CreateRekey(CliContext context)
     {
         var rekey = new Command("rekey", "Re-encrypt every stored secret with APIGATE_SECRET_KEY (reading the previous key or plaintext), all or nothing");
+        var dryRun = new Option<bool>("--dry-run")
+        {
+            Description = "Read and decrypt every stored secret and print what a rekey would do, without writing anything",
+        };
+        rekey.Options.Add(dryRun);
         CliApp.SetHandler(rekey, context, async (parse, ct) =>
         {
+            var checkOnly = parse.GetValue(dryRun);
             var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
             if (options.SecretKey.Length == 0)
             {
@@ -87,13 +93,14 @@ internal static class StoreCommands
             }
 
             await using var store = await context.OpenStoreAsync(options, ct, existing: "to re-encrypt");
-            var counts = await ((SqlGatewayStore)store).RekeySecretsAsync(ct);
+            var counts = await ((SqlGatewayStore)store).RekeySecretsAsync(checkOnly, ct);
             var (reencrypted, encrypted, current) = (counts.Sum(c => c.Reencrypted), counts.Sum(c => c.Encrypted), counts.Sum(c => c.Current));
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, new
                 {
                     store = store.Location,
+                    dryRun = checkOnly,
                     reencrypted,
                     encrypted,
                     current,
@@ -102,9 +109,11 @@ internal static class StoreCommands
             }
             else
             {
-                TableWriter.Write(context.Output, ["KIND", "TABLE", "RE-ENCRYPTED", "ENCRYPTED", "CURRENT"],
+                TableWriter.Write(context.Output, ["KIND", "TABLE", checkOnly ? "TO RE-ENCRYPT" : "RE-ENCRYPTED", checkOnly ? "TO ENCRYPT" : "ENCRYPTED", "CURRENT"],
                     counts.Select(c => (IReadOnlyList<string>)[c.Kind, c.Table, Count(c.Reencrypted), Count(c.Encrypted), Count(c.Current)]));
-                context.Output.WriteLine($"{reencrypted} re-encrypted (from the previous key), {encrypted} encrypted (were plaintext), {current} already under the current key");
+                context.Output.WriteLine(checkOnly
+                    ? $"dry run, nothing written: {reencrypted} to re-encrypt (from the previous key), {encrypted} to encrypt (are plaintext), {current} already under the current key; every stored secret was read"
+                    : $"{reencrypted} re-encrypted (from the previous key), {encrypted} encrypted (were plaintext), {current} already under the current key");
             }
 
             return 0;

@@ -23,24 +23,32 @@ public abstract partial class SqlGatewayStore
     /// <see cref="InvalidOperationException"/> naming its table and row. The secrets themselves do not change, so
     /// running gateways, which hold them decrypted, have nothing to reload: the config version stays as it is.
     /// </summary>
+    /// <param name="dryRun">Only read: every secret is decrypted and encrypted again in memory, so the counts and a value
+    /// neither key reads come out as they would, but nothing is written and no row is locked.</param>
+    /// <param name="cancellationToken">Cancels the rewrite (rolled back) or the reading.</param>
     /// <returns>Per kind of secret: how many were re-encrypted (from the previous key), encrypted (were plaintext) and already current.</returns>
-    public Task<IReadOnlyList<RekeyedSecrets>> RekeySecretsAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<RekeyedSecrets>> RekeySecretsAsync(bool dryRun, CancellationToken cancellationToken)
     {
         if (!_secrets.Encrypts)
         {
             throw new InvalidOperationException("APIGATE_SECRET_KEY is not set: there is no key to encrypt the stored secrets with");
         }
 
-        return WriteTransactionAsync<IReadOnlyList<RekeyedSecrets>>(async (connection, transaction, ct) =>
-        {
-            var counts = new List<RekeyedSecrets>(SecretColumns.Length);
-            foreach (var (kind, table, id, column) in SecretColumns)
-            {
-                counts.Add(await RekeyColumnAsync(connection, transaction, kind, table, id, column, ct));
-            }
+        return dryRun
+            ? UseAsync((connection, ct) => RekeyColumnsAsync(connection, null, ct), cancellationToken)
+            : WriteTransactionAsync(RekeyColumnsAsync, cancellationToken);
+    }
 
-            return counts;
-        }, cancellationToken);
+    /// <summary>Every kind of secret in turn; without <paramref name="transaction"/> nothing is written (a dry run).</summary>
+    private async Task<IReadOnlyList<RekeyedSecrets>> RekeyColumnsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken ct)
+    {
+        var counts = new List<RekeyedSecrets>(SecretColumns.Length);
+        foreach (var (kind, table, id, column) in SecretColumns)
+        {
+            counts.Add(await RekeyColumnAsync(connection, transaction, kind, table, id, column, ct));
+        }
+
+        return counts;
     }
 
     /// <summary>
@@ -67,12 +75,16 @@ public abstract partial class SqlGatewayStore
         $"SELECT {id} AS Id, {column} AS Value FROM {table} WHERE {column} <> '' ORDER BY {id}";
 
     private async Task<RekeyedSecrets> RekeyColumnAsync(
-        DbConnection connection, DbTransaction transaction, string kind, string table, string id, string column, CancellationToken ct)
+        DbConnection connection, DbTransaction? transaction, string kind, string table, string id, string column, CancellationToken ct)
     {
         // Locks the rows first (PostgreSQL; on SQLite this transaction already excludes every other writer), so a
         // secret another instance rewrites meanwhile waits for this rewrite instead of being overwritten by it. Empty
-        // values (an upstream without a credential) are no secret.
-        await ExecuteAsync(connection, transaction, $"UPDATE {table} SET {column} = {column}", ct);
+        // values (an upstream without a credential) are no secret. A dry run (no transaction) locks and writes nothing.
+        if (transaction is not null)
+        {
+            await ExecuteAsync(connection, transaction, $"UPDATE {table} SET {column} = {column}", ct);
+        }
+
         var rows = await QueryAsync<StoredSecretRow>(connection, transaction, SelectSecrets(table, id, column), null, ct);
         int reencrypted = 0, encrypted = 0;
         foreach (var row in rows)
@@ -101,7 +113,10 @@ public abstract partial class SqlGatewayStore
                 encrypted++;
             }
 
-            await ExecuteAsync(connection, transaction, $"UPDATE {table} SET {column} = @Value WHERE {id} = @Id", ct, new { row.Id, Value = rekeyed });
+            if (transaction is not null)
+            {
+                await ExecuteAsync(connection, transaction, $"UPDATE {table} SET {column} = @Value WHERE {id} = @Id", ct, new { row.Id, Value = rekeyed });
+            }
         }
 
         return new RekeyedSecrets(kind, table, reencrypted, encrypted, rows.Count - reencrypted - encrypted);

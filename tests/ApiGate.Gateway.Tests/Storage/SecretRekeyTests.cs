@@ -77,6 +77,61 @@ public sealed class SecretRekeyTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RekeyDryRun_SecretsUnderThePreviousKey_CountsWhatARekeyWouldDoAndWritesNothing(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+        var webhookSecret = await WriteSecretsAsync(store, OldKey);
+        var before = await RawSecretsAsync(store);
+
+        // Act
+        var dryRun = await CliAsync(store, NewKey, OldKey, "store", "rekey", "--dry-run");
+        var json = await CliAsync(store, NewKey, OldKey, "store", "rekey", "--dry-run", "--json");
+
+        // Assert: the counts of a real rekey, and every stored value as it was (still only the old key reads them)
+        Assert.Equal(0, dryRun.ExitCode);
+        Assert.Contains("KIND                     TABLE              TO RE-ENCRYPT  TO ENCRYPT  CURRENT", dryRun.Output, StringComparison.Ordinal);
+        Assert.Contains("upstream credentials     upstreams          1              0           0", dryRun.Output, StringComparison.Ordinal);
+        Assert.Contains("dry run, nothing written: 3 to re-encrypt (from the previous key), 0 to encrypt (are plaintext), 0 already under the current key",
+            dryRun.Output, StringComparison.Ordinal);
+        Assert.Equal(0, json.ExitCode);
+        using (var document = System.Text.Json.JsonDocument.Parse(json.Output))
+        {
+            var root = document.RootElement;
+            Assert.True(root.GetProperty("dry_run").GetBoolean());
+            Assert.Equal((3, 0, 0), (root.GetProperty("reencrypted").GetInt32(), root.GetProperty("encrypted").GetInt32(), root.GetProperty("current").GetInt32()));
+        }
+
+        Assert.Equal(before, await RawSecretsAsync(store));
+        await AssertReadableWithAsync(store, OldKey, webhookSecret);
+        AssertNoSecretIn(dryRun, webhookSecret);
+        AssertNoSecretIn(json, webhookSecret);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RekeyDryRun_AValueUnderAnUnknownKey_FailsNamingTableAndRow(string engine)
+    {
+        // Arrange: the upstream credential under the old key, the webhook secret under a key neither setting names
+        var store = await engines.CreateAsync(engine);
+        await WriteSecretsAsync(store, OldKey, webhook: false);
+        await using var stranger = await OpenAsync(store, "a key nobody kept");
+        var webhook = (await new WebhookService(stranger, TimeProvider.System).CreateAsync(
+            new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = [WebhookEventTypes.UserCreated] }, None)).Value!;
+        var before = await RawSecretsAsync(store);
+
+        // Act
+        var dryRun = await CliAsync(store, NewKey, OldKey, "store", "rekey", "--dry-run");
+
+        // Assert: the error a rekey would stop with, found without writing
+        Assert.Equal(1, dryRun.ExitCode);
+        Assert.Contains($"error: webhook_endpoints row {webhook.Endpoint.Id} (secret): ", dryRun.Error, StringComparison.Ordinal);
+        Assert.Contains("neither APIGATE_SECRET_KEY nor APIGATE_SECRET_KEY_PREVIOUS", dryRun.Error, StringComparison.Ordinal);
+        Assert.Equal("", dryRun.Output);
+        Assert.Equal(before, await RawSecretsAsync(store));
+        AssertNoSecretIn(dryRun, webhook.Secret);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Rekey_StoreWrittenWithoutAKey_EncryptsEverySecret(string engine)
     {
         // Arrange
