@@ -134,7 +134,7 @@ internal static class UpstreamCommands
         private readonly Option<string?> _authHeader = new("--auth-header") { Description = "Header name for --auth-type header" };
         private readonly Option<string?> _authValue = new("--auth-value") { Description = "Credential (write-only; never printed). @file reads it from a file" };
         private readonly Option<bool?> _enabled = new("--enabled") { Description = "true | false" };
-        private readonly Option<string[]> _targets = new("--target") { Description = "Target URL[,weight=N]; repeat for several (replaces the whole list)", Arity = ArgumentArity.ZeroOrMore };
+        private readonly Option<string[]> _targets = new("--target", "--targets") { Description = "Target URL[,weight=N]; repeat, or list several separated by commas (replaces the whole list)", Arity = ArgumentArity.ZeroOrMore };
         private readonly Option<string?> _lbPolicy = new("--lb-policy") { Description = "round_robin | least_requests | power_of_two | random | first_healthy | hash" };
         private readonly Option<string?> _hashOn = new("--hash-on") { Description = "For hash: header:<name> | key | client_ip" };
         private readonly Option<string?> _healthPath = new("--health-path") { Description = "Path probed on each target, e.g. /healthz; none = no active checks" };

@@ -11,17 +11,40 @@ namespace ApiGate.Cli.Commands;
 /// <summary>The load-balancing part of <c>apigate upstreams</c>: reading <c>--target</c> flags and showing targets with their health.</summary>
 internal static class UpstreamTargetOutput
 {
-    /// <summary>Parses repeated <c>--target URL[,weight=N]</c> values.</summary>
+    /// <summary>
+    /// Parses <c>--target</c> (alias <c>--targets</c>, the spelling of SPEC §7.1) values: each is <c>URL[,weight=N]</c>,
+    /// repeated, or several targets in one value separated by commas (<c>http://a:8080,weight=2,http://b:8080</c>).
+    /// </summary>
     public static IReadOnlyList<TargetInput> ParseTargets(IEnumerable<string> values)
     {
         try
         {
-            return [.. values.Select(TargetInput.Parse)];
+            return [.. values.SelectMany(SplitTargets).Select(TargetInput.Parse)];
         }
         catch (FormatException ex)
         {
             throw new ArgumentException("targets: " + ex.Message);
         }
+    }
+
+    /// <summary>
+    /// Splits one value into its targets: a comma-separated part holding <c>://</c> starts the next target, any other
+    /// part (<c>weight=N</c>) belongs to the target before it and is checked by <see cref="TargetInput.Parse"/>.
+    /// </summary>
+    private static IEnumerable<string> SplitTargets(string value)
+    {
+        var parts = value.Split(',');
+        var first = 0;
+        for (var i = 1; i < parts.Length; i++)
+        {
+            if (parts[i].Contains("://", StringComparison.Ordinal))
+            {
+                yield return string.Join(',', parts[first..i]);
+                first = i;
+            }
+        }
+
+        yield return string.Join(',', parts[first..]);
     }
 
     /// <summary><c>--passive-failures</c>: a number (0 = off) or <c>default</c> (also <c>-1</c>, as in the admin API).</summary>

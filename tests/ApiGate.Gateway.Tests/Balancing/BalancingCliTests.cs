@@ -39,6 +39,26 @@ public sealed class BalancingCliTests : BalancingTestBase
     }
 
     [Fact]
+    public async Task Create_TargetsFlagWithCommaSeparatedList_StoresEachTargetWithItsWeight()
+    {
+        var created = await Gateway.CliAsync("upstreams", "create", "--name", "Listed", "--targets", Url(0) + ",weight=2," + Url(1),
+            "--lb-policy", "round_robin");
+        var updated = await Gateway.CliAsync("upstreams", "update", "listed", "--targets", Url(2), "--targets", Url(0) + "/v1,weight=4");
+        var got = await Gateway.CliAsync("--json", "upstreams", "get", "listed");
+        var refused = await Gateway.CliAsync("upstreams", "create", "--name", "Refused", "--targets", Url(0) + ",heavy");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.Contains(Url(0) + " (weight 2)", created.Output);
+        Assert.Contains(Url(1) + " (weight 1)", created.Output);
+        Assert.Equal(0, updated.ExitCode);
+        var targets = JsonDocument.Parse(got.Output).RootElement.GetProperty("targets").EnumerateArray()
+            .Select(t => (t.GetProperty("url").GetString(), t.GetProperty("weight").GetInt32()));
+        Assert.Equal([(Url(2), 1), (Url(0) + "/v1", 4)], targets);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("targets: 'heavy'", refused.Error);
+    }
+
+    [Fact]
     public async Task Get_RunningGateway_ShowsEachTargetsReportedState()
     {
         await CreateAsync("shown", "round_robin", new Core.Management.UpstreamInput
