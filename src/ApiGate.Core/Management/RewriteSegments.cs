@@ -15,9 +15,13 @@ public static partial class RewriteSegments
     {
         if (rewrite.StartsWith('/'))
         {
-            var path = rewrite;
-            var end = path.IndexOfAny(['?', '#']);
-            var literal = end < 0 ? path : path[..end];
+            // A rewrite sets the path only; every request through a template with a literal '?' or '#' would be refused.
+            if (rewrite.IndexOfAny(['?', '#']) is var at and >= 0)
+            {
+                return $"the template has a '{rewrite[at]}'; a rewrite sets the path only (the query string is kept as sent; a request transform's \"query\" changes it)";
+            }
+
+            var literal = rewrite;
             foreach (var segment in literal.Split('/'))
             {
                 if (DotSegment().IsMatch(segment))

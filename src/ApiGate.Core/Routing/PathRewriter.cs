@@ -37,7 +37,7 @@ public abstract class PathRewriter
     {
         var result = Produce(match, request);
         var problem = CheckPath(result, out var decoded);
-        return problem is null ? decoded : throw new RewriteException(problem) { FromRequestValues = this is TemplateRewriter };
+        return problem is null ? decoded : throw new RewriteException(problem) { FromRequestValues = this is TemplateRewriter { LiteralIsPath: true } };
     }
 
     private protected abstract string Produce(in RouteMatch match, IRewriteRequest request);
@@ -81,7 +81,17 @@ internal sealed class TemplateRewriter : PathRewriter
 {
     private readonly Part[] _parts;
 
-    private TemplateRewriter(Part[] parts) => _parts = parts;
+    private TemplateRewriter(Part[] parts)
+    {
+        _parts = parts;
+        LiteralIsPath = !Array.Exists(parts, p => p.Kind == PartKind.Literal && p.Text.AsSpan().IndexOfAny('?', '#') >= 0);
+    }
+
+    /// <summary>
+    /// False when the template's own text holds a '?' or '#' (refused when written since, but possibly stored before):
+    /// then every result is refused, and that is the route's fault, not the request's (substituted values escape both).
+    /// </summary>
+    public bool LiteralIsPath { get; }
 
     public static TemplateRewriter Parse(string template)
     {

@@ -129,6 +129,38 @@ public sealed class RoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RouteCreate_TemplateWithLiteralQuestionMark_RefusedAndNothingWritten()
+    {
+        var created = await _gateway.CliAsync("routes", "create", "--name", "query-in-template", "--path", "/q/*", "--upstream", "a",
+            "--rewrite", "/internal/$1?v=2");
+        var listed = await _gateway.CliAsync("--json", "routes", "list");
+
+        Assert.Equal(2, created.ExitCode);
+        Assert.Contains("error: path_rewrite: the template has a '?'", created.Diagnostics, StringComparison.Ordinal);
+        Assert.DoesNotContain("query-in-template", listed.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rewrite_StoredTemplateWithLiteralQuestionMark_Returns500TransformErrorNot400()
+    {
+        // Written straight into the store, as one saved before the write-time rule would be.
+        var upstream = (await _gateway.Store.FindUpstreamAsync("a", CancellationToken.None))!;
+        await _gateway.Store.CreateRouteAsync(new Core.Routing.RouteDefinition
+        {
+            Id = "rt_query_tpl", Name = "query-tpl", Slug = "query-tpl", PathPattern = "/q/*", UpstreamId = upstream.Id,
+            PathRewrite = "/internal/$1?v=2", AuthRequired = false, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+        }, CancellationToken.None);
+        await _gateway.ReloadAsync();
+
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/q/orders?x=1");
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("transform_error", error.GetProperty("code").GetString());
+        Assert.Empty(_a.Received);
+    }
+
+    [Fact]
     public async Task DefaultUpstream_ReceivesUnmatchedRequests()
     {
         var upstream = await TestUpstream.StartAsync();
