@@ -1,11 +1,12 @@
 using System.CommandLine;
 using ApiGate.Cli.Output;
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 
 namespace ApiGate.Cli.Commands;
 
-/// <summary><c>apigate plan-entitlements create|list-by-plan|delete</c>: a plan's value for an entitlement.</summary>
+/// <summary><c>apigate plan-entitlements create|list-by-plan|update|delete</c>: a plan's value for an entitlement.</summary>
 internal static class PlanEntitlementCommands
 {
     public static Command Create(CliContext context)
@@ -33,23 +34,7 @@ internal static class PlanEntitlementCommands
                 return context.Fail(result.Error!);
             }
 
-            var a = result.Value!;
-            if (parse.GetValue(CliApp.JsonOption))
-            {
-                JsonOutput.Write(context.Output, a);
-                return 0;
-            }
-
-            var names = await EntitlementNamesAsync(store, ct);
-            TableWriter.WriteFields(context.Output,
-            [
-                ("id", a.Id),
-                ("plan", a.PlanId),
-                ("entitlement", $"{names.GetValueOrDefault(a.EntitlementId, a.EntitlementId)} ({a.EntitlementId})"),
-                ("value", a.Value),
-                ("enabled", a.Enabled ? "yes" : "no"),
-            ]);
-            return 0;
+            return await PrintAsync(context, parse, store, result.Value!, ct);
         });
 
         var planReference = new Argument<string>("plan") { Description = "Plan id" };
@@ -78,6 +63,16 @@ internal static class PlanEntitlementCommands
         });
 
         var id = new Argument<string>("id") { Description = "Plan entitlement id" };
+        var newValue = new Option<string?>("--value") { Description = "The plan's new value; must fit the entitlement's type" };
+        var nowEnabled = new Option<bool?>("--enabled") { Description = "true | false: when false the entitlement's default applies" };
+        var update = new Command("update", "Change a plan's value or enabled flag in one write (no moment with the default in between)") { id, newValue, nowEnabled };
+        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
+        {
+            var result = await PlanEntitlements(store).UpdateAsync(parse.GetRequiredValue(id),
+                new PlanEntitlementInput { Value = parse.GetValue(newValue), Enabled = parse.GetValue(nowEnabled) }, ct);
+            return result.Ok ? await PrintAsync(context, parse, store, result.Value!, ct) : context.Fail(result.Error!);
+        });
+
         var delete = new Command("delete", "Remove a plan's value (the entitlement's default applies again)") { id };
         CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
@@ -88,11 +83,33 @@ internal static class PlanEntitlementCommands
 
         command.Subcommands.Add(create);
         command.Subcommands.Add(listByPlan);
+        command.Subcommands.Add(update);
         command.Subcommands.Add(delete);
         return command;
     }
 
     private static PlanEntitlementService PlanEntitlements(IGatewayStore store) => new(store, TimeProvider.System);
+
+    /// <summary>One assignment as JSON (<c>--json</c>) or as fields, with the entitlement's name.</summary>
+    private static async Task<int> PrintAsync(CliContext context, ParseResult parse, IGatewayStore store, PlanEntitlement a, CancellationToken ct)
+    {
+        if (parse.GetValue(CliApp.JsonOption))
+        {
+            JsonOutput.Write(context.Output, a);
+            return 0;
+        }
+
+        var names = await EntitlementNamesAsync(store, ct);
+        TableWriter.WriteFields(context.Output,
+        [
+            ("id", a.Id),
+            ("plan", a.PlanId),
+            ("entitlement", $"{names.GetValueOrDefault(a.EntitlementId, a.EntitlementId)} ({a.EntitlementId})"),
+            ("value", a.Value),
+            ("enabled", a.Enabled ? "yes" : "no"),
+        ]);
+        return 0;
+    }
 
     private static async Task<IReadOnlyDictionary<string, string>> EntitlementNamesAsync(IGatewayStore store, CancellationToken ct) =>
         (await store.ListEntitlementsAsync(ct)).ToDictionary(e => e.Id, e => e.Name);

@@ -5,7 +5,7 @@ using static ApiGate.Core.Management.Outcomes;
 
 namespace ApiGate.Core.Management;
 
-/// <summary>A plan's value for an entitlement: assigned and removed (never edited: delete and assign again).</summary>
+/// <summary>A plan's value for an entitlement: assigned, changed (value and enabled flag) and removed.</summary>
 public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider timeProvider)
 {
     /// <summary>A plan's assignments; every plan's when <paramref name="planId"/> is null.</summary>
@@ -54,6 +54,58 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
             CreatedAt = timeProvider.GetUtcNow(),
         };
         return await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
+    }
+
+    /// <summary>
+    /// Changes the value and/or the enabled flag in one write (requests never see the entitlement's default in between, as
+    /// they would between a delete and a create). The plan and the entitlement are what the assignment is: given and
+    /// different, they are refused (delete it and create another).
+    /// </summary>
+    public async Task<ManagementResult<PlanEntitlement>> UpdateAsync(string id, PlanEntitlementInput input, CancellationToken ct)
+    {
+        var existing = await store.FindPlanEntitlementAsync(id, ct);
+        if (existing is null)
+        {
+            return NotFound("plan entitlement", id);
+        }
+
+        if (!string.IsNullOrWhiteSpace(input.Plan) && (await store.FindPlanAsync(input.Plan, ct))?.Id != existing.PlanId)
+        {
+            return Invalid("plan_id", $"an assignment's plan cannot be changed (it is '{existing.PlanId}'): delete it and create one for the other plan");
+        }
+
+        var entitlement = await store.FindEntitlementAsync(existing.EntitlementId, ct);
+        if (!string.IsNullOrWhiteSpace(input.Entitlement) && (await store.FindEntitlementAsync(input.Entitlement, ct))?.Id != existing.EntitlementId)
+        {
+            return Invalid("entitlement_id",
+                $"an assignment's entitlement cannot be changed (it is '{entitlement?.Name ?? existing.EntitlementId}'): delete it and create one for the other entitlement");
+        }
+
+        if (input.Value is null && input.Enabled is null)
+        {
+            return Invalid("value", "nothing to change: give a value, enabled, or both");
+        }
+
+        if (TextFields.Check("value", input.Value) is { } valueProblem)
+        {
+            return valueProblem;
+        }
+
+        var value = input.Value?.Trim();
+        if (value is not null && entitlement is not null && EntitlementResolver.ValidateValue(entitlement.ValueType, value) is { } problem)
+        {
+            return Invalid("value", $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)})");
+        }
+
+        try
+        {
+            var updated = await store.UpdatePlanEntitlementAsync(id, value, input.Enabled, ct);
+            return updated is null ? NotFound("plan entitlement", id) : updated;
+        }
+        catch (StoreConflictException ex)
+        {
+            return new ManagementError(ManagementErrorKind.Conflict, ex.Field, ex.Message);
+        }
     }
 
     public async Task<ManagementResult<PlanEntitlement>> GetAsync(string id, CancellationToken ct) =>

@@ -130,6 +130,13 @@ public interface IIdentityStore
     /// <summary>Inserts; one assignment per plan and entitlement (<see cref="StoreConflictException"/> otherwise).</summary>
     Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Sets an assignment's value and/or enabled flag (null: left as stored) in one write, so requests never see the
+    /// entitlement's default in between; returns the assignment as stored, or null when there is none with that id.
+    /// A value that does not fit the entitlement's type as it is at the commit is a <see cref="StoreConflictException"/>.
+    /// </summary>
+    Task<PlanEntitlement?> UpdatePlanEntitlementAsync(string id, string? value, bool? enabled, CancellationToken cancellationToken);
+
     Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken);
 }
 

@@ -55,7 +55,6 @@ internal static partial class AdminEndpoints
             async (_, ct) => Listed(await entitlements.ListAsync(ct)),
             entitlements.GetAsync, entitlements.CreateAsync, entitlements.UpdateAsync, entitlements.DeleteAsync);
 
-        // No update: a plan's value is changed by deleting the assignment and creating it again (as with the CLI).
         MapCrud<PlanEntitlement, PlanEntitlementInput>(e, "plan-entitlements", writes, a => a.Id,
             async (context, ct) =>
             {
@@ -65,7 +64,7 @@ internal static partial class AdminEndpoints
                     ? result
                     : new ManagementError(ManagementErrorKind.NotFound, "plan", result.Error.Message);
             },
-            planEntitlements.GetAsync, planEntitlements.CreateAsync, update: null, planEntitlements.DeleteAsync,
+            planEntitlements.GetAsync, planEntitlements.CreateAsync, planEntitlements.UpdateAsync, planEntitlements.DeleteAsync,
             new AdminQueryParameter("plan", Integer: false, Required: false, "only this plan's values (plan id)"));
     }
 

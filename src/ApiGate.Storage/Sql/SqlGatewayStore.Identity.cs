@@ -304,6 +304,35 @@ public abstract partial class SqlGatewayStore
             return true;
         }, cancellationToken);
 
+    public Task<PlanEntitlement?> UpdatePlanEntitlementAsync(string id, string? value, bool? enabled, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            // Changes only what is given, so two updates of the two fields both land; a new value is checked against the
+            // entitlement's type as it is now, its row held shared until the commit (as CreatePlanEntitlementAsync does).
+            if (await ExecuteAsync(connection, transaction,
+                    "UPDATE plan_entitlements SET value = COALESCE(@Value, value), enabled = COALESCE(@Enabled, enabled) WHERE id = @Id", ct,
+                    new { Id = id, Value = value, Enabled = enabled }) == 0)
+            {
+                return null;
+            }
+
+            var assignment = (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select("WHERE id = @Id"), new { Id = id }, ct))
+                .Single().ToDefinition();
+            if (value is not null)
+            {
+                var entitlement = (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select("WHERE id = @Id") + ShareRowLock,
+                    new { Id = assignment.EntitlementId }, ct)).First().ToDefinition();
+                if (EntitlementResolver.ValidateValue(entitlement.ValueType, assignment.Value) is { } problem)
+                {
+                    throw new StoreConflictException("value",
+                        $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)}; its type was changed at the same time)");
+                }
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            return assignment;
+        }, cancellationToken);
+
     /// <summary>
     /// What ends a SELECT so the rows it reads stay as read until the transaction ends (PostgreSQL: <c>FOR SHARE</c>);
     /// nothing where a write transaction excludes every other writer already (SQLite).

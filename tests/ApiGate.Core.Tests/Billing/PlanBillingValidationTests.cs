@@ -82,6 +82,7 @@ public sealed class PlanBillingValidationTests
         public Task<IReadOnlyList<PlanEntitlement>> ListPlanEntitlementsAsync(string? planId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<PlanEntitlement?> FindPlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<PlanEntitlement?> UpdatePlanEntitlementAsync(string id, string? value, bool? enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<UserIdentity>> ListIdentitiesAsync(string userId, CancellationToken cancellationToken) => throw new NotSupportedException();

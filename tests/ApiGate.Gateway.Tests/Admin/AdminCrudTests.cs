@@ -205,6 +205,48 @@ public sealed class AdminCrudTests : AdminTestBase
     }
 
     [Fact]
+    public async Task PlanEntitlements_Patch_ChangesValueAndEnabledInPlaceAndTheBackendSeesEachChange()
+    {
+        // Arrange: a plan value of 3 for an entitlement whose default is 1, a key on that plan
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "private", Path = "/private/*", Upstream = "backend", AuthRequired = true });
+        await PostAsync("/entitlements", new { name = "max_projects", value_type = "number", default_value = "1", header_name = "X-Max-Projects" });
+        var id = AssertData(await PostAsync("/plan-entitlements", new { plan_id = "free", entitlement_id = "max_projects", value = "3" }), HttpStatusCode.Created)
+            .GetProperty("id").GetString();
+        await PostAsync("/users", new { email = "dev@example.com", plan = "free" });
+        var key = (await PostAsync("/keys", new { user = "dev@example.com" })).Json.GetProperty("meta").GetProperty("key").GetString()!;
+
+        // Act
+        var before = await SeenByBackendAsync(key);
+        var patched = AssertData(await PatchAsync("/plan-entitlements/" + id, new { value = " 7 " }));
+        var afterValue = await SeenByBackendAsync(key);
+        var disabled = AssertData(await SendAsync(HttpMethod.Put, "/plan-entitlements/" + id, new { enabled = false }));
+        var afterDisable = await SeenByBackendAsync(key);
+        var wrongType = await PatchAsync("/plan-entitlements/" + id, new { value = "many" });
+        var otherPlan = await PatchAsync("/plan-entitlements/" + id, new { plan_id = "pro-plan-that-is-not-this-one", value = "9" });
+        var nothing = await PatchAsync("/plan-entitlements/" + id, new { });
+        var missing = await PatchAsync("/plan-entitlements/pe_missing", new { value = "2" });
+
+        // Assert: each change in place (same id), the value kept when only enabled changes, bad changes refused unwritten
+        Assert.Equal(("3", "7", "1"), (before, afterValue, afterDisable));
+        Assert.Equal((id, "7", true), (patched.GetProperty("id").GetString(), patched.GetProperty("value").GetString(), patched.GetProperty("enabled").GetBoolean()));
+        Assert.Equal((id, "7", false), (disabled.GetProperty("id").GetString(), disabled.GetProperty("value").GetString(), disabled.GetProperty("enabled").GetBoolean()));
+        AssertError(wrongType, HttpStatusCode.UnprocessableEntity, "validation_error", "/value");
+        AssertError(otherPlan, HttpStatusCode.UnprocessableEntity, "validation_error", "/plan_id");
+        AssertError(nothing, HttpStatusCode.UnprocessableEntity, "validation_error", "/value");
+        AssertError(missing, HttpStatusCode.NotFound, "not_found");
+        var stored = AssertData(await GetAsync("/plan-entitlements/" + id));
+        Assert.Equal(("7", false), (stored.GetProperty("value").GetString(), stored.GetProperty("enabled").GetBoolean()));
+    }
+
+    /// <summary>The <c>X-Max-Projects</c> header the backend received for one request with <paramref name="key"/>.</summary>
+    private async Task<string> SeenByBackendAsync(string key)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await ProxyAsync("/private/projects", key)).StatusCode);
+        return Upstream.Received.Last(r => r.Path.EndsWith("/projects", StringComparison.Ordinal)).Headers["X-Max-Projects"].Single();
+    }
+
+    [Fact]
     public async Task Usage_SummaryHistoryRecent_ReturnTheStoredEvents()
     {
         var user = AssertData(await PostAsync("/users", new { email = "metered@example.com" }), HttpStatusCode.Created);

@@ -440,6 +440,40 @@ public sealed partial class IdentityCliTests : CliTestBase
         Assert.Equal(1, JsonDocument.Parse((await RunAsync("plan-entitlements", "list-by-plan", "pro", "--json")).Output).RootElement.GetArrayLength());
     }
 
+    [Fact]
+    public async Task PlanEntitlementsUpdate_ValueThenEnabled_ChangesTheSameAssignmentAndRefusesAValueOfTheWrongType()
+    {
+        // Arrange
+        await RunAsync("plans", "create", "--id", "pro", "--name", "Pro");
+        await RunAsync("entitlements", "create", "--name", "max_api_keys", "--value-type", "number", "--default-value", "1");
+        var id = JsonDocument.Parse((await RunAsync("plan-entitlements", "create", "--plan", "pro", "--entitlement", "max_api_keys", "--value", "10", "--json")).Output)
+            .RootElement.GetProperty("id").GetString()!;
+
+        // Act
+        var value = await RunAsync("plan-entitlements", "update", id, "--value", "25");
+        var enabled = await RunAsync("plan-entitlements", "update", id, "--enabled", "false", "--json");
+        var wrongType = await RunAsync("plan-entitlements", "update", id, "--value", "lots");
+        var nothing = await RunAsync("plan-entitlements", "update", id);
+        var missing = await RunAsync("plan-entitlements", "update", "pe_missing", "--value", "3");
+        var listed = JsonDocument.Parse((await RunAsync("plan-entitlements", "list-by-plan", "pro", "--json")).Output).RootElement;
+
+        // Assert
+        Assert.Equal(0, value.ExitCode);
+        Assert.Contains("max_api_keys", value.Output);
+        Assert.Matches(@"value\s+25", value.Output);
+        Assert.Equal(0, enabled.ExitCode);
+        var after = JsonDocument.Parse(enabled.Output).RootElement;
+        Assert.Equal((id, "25", false), (after.GetProperty("id").GetString(), after.GetProperty("value").GetString(), after.GetProperty("enabled").GetBoolean()));
+        Assert.Equal(2, wrongType.ExitCode);
+        Assert.Contains("value", wrongType.Error);
+        Assert.Contains("is number", wrongType.Error);
+        Assert.Equal(2, nothing.ExitCode);
+        Assert.Contains("nothing to change", nothing.Error);
+        Assert.Equal(3, missing.ExitCode);
+        var only = Assert.Single(listed.EnumerateArray().ToList());
+        Assert.Equal((id, "25", false), (only.GetProperty("id").GetString(), only.GetProperty("value").GetString(), only.GetProperty("enabled").GetBoolean()));
+    }
+
     [Theory]
     [InlineData("email", "users", "create", "--email", "ann@example.com")]
     [InlineData("email", "users", "create", "--email", "ANN@example.com")]

@@ -53,4 +53,25 @@ public sealed class ConcurrentEntitlementTypeTests(StoreEngines engines) : IClas
         Assert.Equal("plan 'free' has value 'gold' is not a number; change or delete it first", result.Error!.Message);
         Assert.Equal(EntitlementValueType.String, (await store.FindEntitlementAsync("tier", None))!.ValueType);
     }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdatePlanEntitlement_TypeChangedMeanwhile_ConflictAndTheOldValueKept(string engine)
+    {
+        // Arrange: a text value, and the type changed to number between the service's check and the store's write
+        var store = (await engines.CreateAsync(engine)).Store;
+        var entitlements = new EntitlementService(store, TimeProvider.System);
+        Assert.True((await entitlements.CreateAsync(new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String }, None)).Ok);
+        var created = await new PlanEntitlementService(store, TimeProvider.System).CreateAsync(new PlanEntitlementInput { Plan = "free", Entitlement = "tier", Value = "7" }, None);
+        var assignments = new PlanEntitlementService(InterferingStore.Wrap(store, "UpdatePlanEntitlementAsync", async _ =>
+            Assert.True((await entitlements.UpdateAsync("tier", new EntitlementChanges { ValueType = EntitlementValueType.Number, DefaultValue = "1" }, None)).Ok)),
+            TimeProvider.System);
+
+        // Act
+        var result = await assignments.UpdateAsync(created.Value!.Id, new PlanEntitlementInput { Value = "gold" }, None);
+
+        // Assert
+        Assert.Equal((ManagementErrorKind.Conflict, "value"), (result.Error?.Kind, result.Error?.Field));
+        Assert.Equal("'gold' is not a number (entitlement 'tier' is number; its type was changed at the same time)", result.Error!.Message);
+        Assert.Equal("7", Assert.Single(await store.ListPlanEntitlementsAsync("free", None)).Value);
+    }
 }

@@ -314,13 +314,23 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
                 return targetMethod.Invoke(_inner, args);
             }
 
-            return InterfereThenCallAsync(targetMethod, args);
+            return targetMethod.ReturnType.IsGenericType
+                ? typeof(InterferingStore).GetMethod(nameof(InterfereThenCallForResultAsync), BindingFlags.NonPublic | BindingFlags.Instance)!
+                    .MakeGenericMethod(targetMethod.ReturnType.GetGenericArguments()[0]).Invoke(this, [targetMethod, args])
+                : InterfereThenCallAsync(targetMethod, args);
         }
 
         private async Task InterfereThenCallAsync(MethodInfo targetMethod, object?[]? args)
         {
             await _interfere(Interlocked.Increment(ref _calls));
             await (Task)targetMethod.Invoke(_inner, args)!;
+        }
+
+        /// <summary>The same for a method that returns a <see cref="Task{TResult}"/>.</summary>
+        private async Task<T> InterfereThenCallForResultAsync<T>(MethodInfo targetMethod, object?[]? args)
+        {
+            await _interfere(Interlocked.Increment(ref _calls));
+            return await (Task<T>)targetMethod.Invoke(_inner, args)!;
         }
     }
 }
