@@ -7,7 +7,17 @@ internal static class Outcomes
 {
     public static ManagementError Invalid(string field, string message) => new(ManagementErrorKind.Validation, field, message);
 
-    public static ManagementError NotFound(string kind, string reference) => new(ManagementErrorKind.NotFound, "", $"no {kind} with id or name '{reference}'");
+    /// <summary>A <paramref name="kind"/> that does not exist, naming what it is looked up by (upstreams by id or slug, users by id or email…).</summary>
+    public static ManagementError NotFound(string kind, string reference) =>
+        new(ManagementErrorKind.NotFound, "", $"no {kind} with {LookedUpBy(kind)} '{reference}'");
+
+    private static string LookedUpBy(string kind) => kind switch
+    {
+        "upstream" or "route" => "id or slug",
+        "user" => "id or email",
+        "entitlement" or "admin token" => "id or name",
+        _ => "id",
+    };
 
     /// <summary>
     /// Runs a read-change-write <paramref name="attempt"/> again while another request changes the same row between its

@@ -440,6 +440,24 @@ public sealed partial class IdentityCliTests : CliTestBase
         Assert.Equal(1, JsonDocument.Parse((await RunAsync("plan-entitlements", "list-by-plan", "pro", "--json")).Output).RootElement.GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("no upstream with id or slug 'billing-api'", "upstreams", "get", "billing-api")]
+    [InlineData("no route with id or slug 'orders'", "routes", "delete", "orders")]
+    [InlineData("no user with id or email 'ghost@example.com'", "users", "get", "ghost@example.com")]
+    [InlineData("no plan with id 'gold'", "plans", "get", "gold")]
+    [InlineData("no entitlement with id or name 'max_seats'", "entitlements", "get", "max_seats")]
+    [InlineData("no plan entitlement with id 'pe_missing'", "plan-entitlements", "delete", "pe_missing")]
+    [InlineData("no key with id 'key_missing'", "keys", "revoke", "key_missing")]
+    public async Task Get_UnknownReference_SaysWhatTheKindIsLookedUpBy(string message, params string[] args)
+    {
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("error: " + message, result.Error);
+    }
+
     [Fact]
     public async Task PlanEntitlementsUpdate_ValueThenEnabled_ChangesTheSameAssignmentAndRefusesAValueOfTheWrongType()
     {
