@@ -57,10 +57,7 @@ public sealed class SecretRekeyTests(StoreEngines engines) : IClassFixture<Store
         // Arrange: the upstream credential under the old key (rewritten first), the webhook secret under a key neither
         // setting names
         var store = await engines.CreateAsync(engine);
-        await WriteSecretsAsync(store, OldKey, webhook: false);
-        await using var stranger = await OpenAsync(store, "a key nobody kept");
-        var webhook = (await new WebhookService(stranger, TimeProvider.System).CreateAsync(
-            new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = [WebhookEventTypes.UserCreated] }, None)).Value!;
+        var webhook = await WriteSecretUnderAnUnknownKeyAsync(store);
         var before = await RawSecretsAsync(store);
 
         // Act
@@ -113,10 +110,7 @@ public sealed class SecretRekeyTests(StoreEngines engines) : IClassFixture<Store
     {
         // Arrange: the upstream credential under the old key, the webhook secret under a key neither setting names
         var store = await engines.CreateAsync(engine);
-        await WriteSecretsAsync(store, OldKey, webhook: false);
-        await using var stranger = await OpenAsync(store, "a key nobody kept");
-        var webhook = (await new WebhookService(stranger, TimeProvider.System).CreateAsync(
-            new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = [WebhookEventTypes.UserCreated] }, None)).Value!;
+        var webhook = await WriteSecretUnderAnUnknownKeyAsync(store);
         var before = await RawSecretsAsync(store);
 
         // Act
@@ -244,6 +238,15 @@ public sealed class SecretRekeyTests(StoreEngines engines) : IClassFixture<Store
             new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = [WebhookEventTypes.UserCreated] }, None);
         Assert.True(created.Ok, created.Error?.ToString());
         return created.Value!.Secret;
+    }
+
+    /// <summary>An upstream credential under <see cref="OldKey"/> and a webhook endpoint whose secret no setting's key reads.</summary>
+    private static async Task<CreatedWebhook> WriteSecretUnderAnUnknownKeyAsync(EngineStore store)
+    {
+        await WriteSecretsAsync(store, OldKey, webhook: false);
+        await using var stranger = await OpenAsync(store, "a key nobody kept");
+        return (await new WebhookService(stranger, TimeProvider.System).CreateAsync(
+            new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = [WebhookEventTypes.UserCreated] }, None)).Value!;
     }
 
     /// <summary>Reads every kind of secret through a store that knows only <paramref name="key"/>.</summary>
