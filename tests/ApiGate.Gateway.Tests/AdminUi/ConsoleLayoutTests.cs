@@ -1,0 +1,51 @@
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace ApiGate.Gateway.Tests.AdminUi;
+
+/// <summary>The console's frame at a phone's and a desktop's width.</summary>
+public sealed class ConsoleLayoutTests : AdminUiTestBase
+{
+    [BrowserFact]
+    public async Task Phone_PageHasTheWholeWidthAndTheMenuButtonReachesThePages()
+    {
+        // Arrange
+        await using var browser = await SignedInAsync(375, 800);
+        var page = browser.Page;
+
+        // Assert: no drawer beside the page, "Log out" on the screen
+        var main = await page.Locator("#main").BoundingBoxAsync();
+        Assert.Equal(0, main!.X);
+        Assert.Equal(375, main.Width);
+        await Assertions.Expect(page.Locator(".mud-drawer")).ToBeHiddenAsync();
+        var logout = await page.Locator("#logout").BoundingBoxAsync();
+        Assert.True(logout!.X + logout.Width <= 375, $"Log out ends at {logout.X + logout.Width} px of 375");
+        await Assertions.Expect(page.Locator("#nav-menu summary")).ToHaveAccessibleNameAsync("Menu");
+
+        // Act: the menu, from the keyboard
+        await page.Locator("#nav-menu summary").FocusAsync();
+        await page.Keyboard.PressAsync("Enter");
+        var users = page.Locator("#nav-menu").GetByRole(AriaRole.Link, new() { Name = "Users" });
+        await Assertions.Expect(users).ToBeVisibleAsync();
+        await browser.ScreenshotAsync("admin-ui-phone-menu");
+        await users.ClickAsync();
+
+        // Assert
+        await page.WaitForURLAsync("**/ui/users");
+        await Assertions.Expect(page.Locator("h4")).ToHaveTextAsync("Users");
+    }
+
+    [BrowserFact]
+    public async Task Desktop_DrawerBesideThePageAndNoMenuButton()
+    {
+        // Arrange
+        await using var browser = await SignedInAsync(1280, 800);
+        var page = browser.Page;
+
+        // Assert
+        await Assertions.Expect(page.Locator(".mud-drawer").GetByRole(AriaRole.Link, new() { Name = "Routes" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#nav-menu")).ToBeHiddenAsync();
+        var main = await page.Locator("#main").BoundingBoxAsync();
+        Assert.Equal(220, main!.X);
+    }
+}

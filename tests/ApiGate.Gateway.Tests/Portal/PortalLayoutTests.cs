@@ -1,0 +1,73 @@
+using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>The signed-in portal's frame at a phone's and a desktop's width, and with an email as long as they come.</summary>
+public sealed class PortalLayoutTests : PortalTestBase
+{
+    /// <summary>200 characters, none of them a space: the longest parts an address may have (64, 63, 63).</summary>
+    private static readonly string LongEmail = new string('x', 64) + "@" + new string('d', 63) + "." + new string('e', 63) + ".example";
+
+    private protected override void ConfigurePortal(GatewayOptions options) => options.PortalRequireVerification = false;
+
+    [BrowserFact]
+    public async Task Phone_PageHasTheWholeWidthAndTheMenuButtonReachesThePages()
+    {
+        // Arrange
+        await using var browser = await LoggedInAsync("phone@customer.example", 375);
+        var page = browser.Page;
+
+        // Assert: no drawer beside the page, "Log out" on the screen
+        var main = await page.Locator("#main").BoundingBoxAsync();
+        Assert.Equal(0, main!.X);
+        Assert.Equal(375, main.Width);
+        await Assertions.Expect(page.Locator(".mud-drawer")).ToBeHiddenAsync();
+        var logout = await page.Locator("#logout").BoundingBoxAsync();
+        Assert.True(logout!.X + logout.Width <= 375, $"Log out ends at {logout.X + logout.Width} px of 375");
+
+        // Act: the menu, from the keyboard
+        await Assertions.Expect(page.Locator("#nav-menu summary")).ToHaveAccessibleNameAsync("Menu");
+        await page.Locator("#nav-menu summary").FocusAsync();
+        await page.Keyboard.PressAsync("Enter");
+        var keys = page.Locator("#nav-menu").GetByRole(AriaRole.Link, new() { Name = "API keys" });
+        await Assertions.Expect(keys).ToBeVisibleAsync();
+        await browser.ScreenshotAsync("portal-phone-menu");
+        await keys.ClickAsync();
+
+        // Assert
+        await page.WaitForURLAsync("**/portal/keys");
+        await Assertions.Expect(page.Locator("#key-name")).ToBeVisibleAsync();
+    }
+
+    [BrowserFact]
+    public async Task LongEmail_Desktop_ShortenedInTheAppBarAndLogOutStaysOnScreen()
+    {
+        // Arrange
+        Assert.Equal(200, LongEmail.Length);
+        await using var browser = await LoggedInAsync(LongEmail, 1280);
+        var page = browser.Page;
+
+        // Assert
+        var logout = await page.Locator("#logout").BoundingBoxAsync();
+        Assert.True(logout!.X + logout.Width <= 1280, $"Log out ends at {logout.X + logout.Width} px of 1280");
+        await Assertions.Expect(page.Locator("#signed-in-as")).ToHaveAttributeAsync("title", LongEmail);
+        Assert.True(await page.EvaluateAsync<bool>("(() => { const name = document.getElementById('app-name'); return name.scrollWidth <= name.clientWidth; })()"), "the product name is cut short");
+        Assert.Equal(1280, await page.EvaluateAsync<int>("document.documentElement.scrollWidth"));
+    }
+
+    private async Task<BrowserPage> LoggedInAsync(string email, int width)
+    {
+        var accounts = Gateway.Service<PortalAccountService>();
+        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
+        var browser = await BrowserHost.OpenAsync(Gateway.Url, width, 800);
+        await browser.GoAsync("/portal/login");
+        await browser.Page.FillAsync("#email", email);
+        await browser.Page.FillAsync("#password", Password);
+        await browser.Page.ClickAsync("#log-in");
+        await browser.Page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
+        return browser;
+    }
+}
