@@ -6,6 +6,13 @@ namespace ApiGate.Gateway.Tests.AdminUi;
 /// <summary>The console's frame at a phone's and a desktop's width.</summary>
 public sealed class ConsoleLayoutTests : AdminUiTestBase
 {
+    /// <summary>Every page of the console a signed-in operator can open without an id.</summary>
+    private static readonly string[] Pages =
+    [
+        "/ui", "/ui/routes", "/ui/routes/new", "/ui/upstreams", "/ui/upstreams/new", "/ui/plans", "/ui/users", "/ui/keys",
+        "/ui/entitlements", "/ui/usage", "/ui/webhooks", "/ui/settings", "/ui/audit",
+    ];
+
     [BrowserFact]
     public async Task Phone_PageHasTheWholeWidthAndTheMenuButtonReachesThePages()
     {
@@ -33,6 +40,33 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         // Assert
         await page.WaitForURLAsync("**/ui/users");
         await Assertions.Expect(page.Locator("h4")).ToHaveTextAsync("Users");
+    }
+
+    [BrowserFact]
+    public async Task Phone_EveryPage_NothingWiderThanTheScreen()
+    {
+        // Arrange
+        await using var browser = await SignedInAsync(375, 800);
+        var page = browser.Page;
+        var wider = new List<string>();
+
+        // Act: a common phone's width, and the narrowest still in use
+        foreach (var width in new[] { 375, 320 })
+        {
+            await page.SetViewportSizeAsync(width, 800);
+            foreach (var path in Pages)
+            {
+                Assert.Equal(200, await browser.GoAsync(path));
+                var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+                if (scrollWidth > width)
+                {
+                    wider.Add($"{path} at {width} px: {scrollWidth} px wide");
+                }
+            }
+        }
+
+        // Assert
+        Assert.Empty(wider);
     }
 
     [BrowserFact]

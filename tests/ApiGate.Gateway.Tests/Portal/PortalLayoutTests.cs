@@ -43,6 +43,33 @@ public sealed class PortalLayoutTests : PortalTestBase
     }
 
     [BrowserFact]
+    public async Task Phone_EveryPage_NothingWiderThanTheScreen()
+    {
+        // Arrange
+        await using var browser = await LoggedInAsync("narrow@customer.example", 375);
+        var page = browser.Page;
+        var wider = new List<string>();
+
+        // Act: a common phone's width, and the narrowest still in use
+        foreach (var width in new[] { 375, 320 })
+        {
+            await page.SetViewportSizeAsync(width, 800);
+            foreach (var path in new[] { "/portal", "/portal/keys", "/portal/plans", "/portal/reference", "/portal/account" })
+            {
+                Assert.Equal(200, await browser.GoAsync(path));
+                var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+                if (scrollWidth > width)
+                {
+                    wider.Add($"{path} at {width} px: {scrollWidth} px wide");
+                }
+            }
+        }
+
+        // Assert
+        Assert.Empty(wider);
+    }
+
+    [BrowserFact]
     public async Task LongEmail_Desktop_ShortenedInTheAppBarAndLogOutStaysOnScreen()
     {
         // Arrange
