@@ -1,3 +1,5 @@
+using System.Net;
+using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
 using Microsoft.Playwright;
 
@@ -67,6 +69,67 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
 
         // Assert
         Assert.Empty(wider);
+    }
+
+    [BrowserFact]
+    public async Task LongNamesWithoutSpaces_EveryPageStaysOnScreenAndChartLabelsInTheirCards()
+    {
+        // Arrange: names of 100+ characters without a space, and traffic for the dashboard's charts
+        var tail = new string('L', 110);
+        var email = new string('x', 64) + "@" + new string('d', 63) + "." + new string('e', 63) + ".example";
+        var upstream = await Gateway.AddUpstreamAsync("upstream" + tail, Upstream.Url);
+        var route = await Gateway.AddRouteAsync(new RouteInput { Name = "route" + tail, Path = "/api/*", Upstream = upstream.Id, AuthRequired = true });
+        var (key, _, _) = await Gateway.CreateKeyAsync(email, new PlanInput { Id = "long", Name = "Plan" + tail, RequestsPerMonth = 2, IsDefault = true });
+        for (var i = 0; i < 2; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/api/item");
+            request.Headers.Add("X-API-Key", key);
+            using var response = await Gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await using var browser = await SignedInAsync(1280, 800);
+        var page = browser.Page;
+        // Usage reaches the store in batches: reload until the near-quota table has the user (bounded).
+        for (var attempt = 0; attempt < 50 && await page.Locator("#near-quota table").CountAsync() == 0; attempt++)
+        {
+            await Task.Delay(200);
+            await browser.GoAsync("/ui");
+        }
+
+        await Assertions.Expect(page.Locator("#near-quota table")).ToContainTextAsync(email);
+        var wider = new List<string>();
+
+        // Act
+        foreach (var width in new[] { 1280, 375 })
+        {
+            await page.SetViewportSizeAsync(width, 800);
+            foreach (var path in new[] { "/ui", "/ui/upstreams", $"/ui/upstreams/{upstream.Id}/edit", "/ui/routes", $"/ui/routes/{route.Id}/edit", "/ui/plans", "/ui/users" })
+            {
+                Assert.Equal(200, await browser.GoAsync(path));
+                var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+                if (scrollWidth > width)
+                {
+                    wider.Add($"{path} at {width} px: {scrollWidth} px wide");
+                }
+            }
+
+            await browser.GoAsync("/ui");
+            foreach (var chart in new[] { "#chart-top-users", "#chart-top-routes", "#near-quota" })
+            {
+                var outside = await page.EvaluateAsync<int>(
+                    "card => { const box = document.querySelector(card).getBoundingClientRect(); return [...document.querySelectorAll(card + ' svg text')].filter(t => { const r = t.getBoundingClientRect(); return r.left < box.left || r.right > box.right; }).length; }",
+                    chart);
+                if (outside > 0)
+                {
+                    wider.Add($"{chart} at {width} px: {outside} labels outside the card");
+                }
+            }
+        }
+
+        // Assert
+        Assert.Empty(wider);
+        await Assertions.Expect(page.Locator("#chart-top-routes svg")).ToContainTextAsync("route" + new string('L', 18) + "…");
     }
 
     [BrowserFact]

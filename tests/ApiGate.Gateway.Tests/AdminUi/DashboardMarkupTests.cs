@@ -6,7 +6,8 @@ namespace ApiGate.Gateway.Tests.AdminUi;
 
 /// <summary>
 /// Names shown as chart labels on the dashboard are text: the chart writes its labels into the SVG as given, so
-/// markup in a route name must arrive encoded, not as elements. (Emails with markup characters are refused when written.)
+/// markup in a route name must arrive encoded, not as elements — also when the label is cut short for its length.
+/// (Emails with markup characters are refused when written.)
 /// </summary>
 public sealed class DashboardMarkupTests
 {
@@ -31,7 +32,7 @@ public sealed class DashboardMarkupTests
         // Act: the dashboard once the request's usage is stored and shown by route and by user (batches land within a
         // second; bounded: on a loaded box one chart was there before the other)
         var html = "";
-        for (var attempt = 0; attempt < 50 && !html.Contains("chart-top-routes\"", StringComparison.Ordinal) | !html.Contains("refresh content", StringComparison.Ordinal)
+        for (var attempt = 0; attempt < 50 && !html.Contains("chart-top-routes\"", StringComparison.Ordinal) | !html.Contains("http-equiv=refres", StringComparison.Ordinal)
              | !html.Contains(email, StringComparison.Ordinal); attempt++)
         {
             await Task.Delay(100);
@@ -40,7 +41,7 @@ public sealed class DashboardMarkupTests
         }
 
         // Assert
-        Assert.Contains("&lt;meta http-equiv=refresh content=0;url=/x&gt;", html, StringComparison.Ordinal);
+        Assert.Contains("&lt;meta http-equiv=refres…", html, StringComparison.Ordinal);
         Assert.Contains("markup@example.com", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<meta http-equiv", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("&amp;lt;", html, StringComparison.Ordinal); // encoded once, not twice

@@ -1,3 +1,4 @@
+using ApiGate.Core.Management;
 using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -83,6 +84,46 @@ public sealed class PortalLayoutTests : PortalTestBase
         await Assertions.Expect(page.Locator("#signed-in-as")).ToHaveAttributeAsync("title", LongEmail);
         Assert.True(await page.EvaluateAsync<bool>("(() => { const name = document.getElementById('app-name'); return name.scrollWidth <= name.clientWidth; })()"), "the product name is cut short");
         Assert.Equal(1280, await page.EvaluateAsync<int>("document.documentElement.scrollWidth"));
+    }
+
+    [BrowserFact]
+    public async Task LongNamesWithoutSpaces_PagesStayOnScreenAndThePlanNameInItsCard()
+    {
+        // Arrange: the customer's plan and a route with names of 100+ characters without a space
+        var tail = new string('L', 110);
+        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput { Id = "long", Name = "Plan" + tail, Description = new string('d', 300), Visible = true }, CancellationToken.None)).Ok);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "route" + tail, Path = "/" + new string('p', 120) + "/*", Upstream = "backend", AuthRequired = true });
+        await using var browser = await LoggedInAsync("long@customer.example", 1280);
+        var page = browser.Page;
+        Assert.True((await Gateway.Users.UpdateAsync("long@customer.example", new UserChanges { Plan = "long" }, CancellationToken.None)).Ok);
+        var wider = new List<string>();
+
+        // Act
+        foreach (var width in new[] { 1280, 375 })
+        {
+            await page.SetViewportSizeAsync(width, 800);
+            foreach (var path in new[] { "/portal", "/portal/plans", "/portal/reference" })
+            {
+                Assert.Equal(200, await browser.GoAsync(path));
+                var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+                if (scrollWidth > width)
+                {
+                    wider.Add($"{path} at {width} px: {scrollWidth} px wide");
+                }
+            }
+
+            await browser.GoAsync("/portal");
+            var name = await page.Locator("#plan-name").BoundingBoxAsync();
+            var card = await page.Locator(".ag-stat", new() { Has = page.Locator("#plan-name") }).BoundingBoxAsync();
+            if (name!.X + name.Width > card!.X + card.Width)
+            {
+                wider.Add($"the plan's name at {width} px ends at {name.X + name.Width} px, its card at {card.X + card.Width} px");
+            }
+        }
+
+        // Assert
+        Assert.Empty(wider);
+        await Assertions.Expect(page.Locator("#plan-name")).ToHaveTextAsync("Plan" + tail);
     }
 
     private async Task<BrowserPage> LoggedInAsync(string email, int width)
