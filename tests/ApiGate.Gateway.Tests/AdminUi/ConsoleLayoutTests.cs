@@ -133,6 +133,38 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task EveryPage_TitleNamesThePage()
+    {
+        // Arrange
+        var route = await Gateway.AddRouteAsync(new RouteInput { Name = "orders", Path = "/orders/*" });
+        await using var browser = await BrowserHost.OpenAsync(ConsoleUrl);
+        var page = browser.Page;
+        await browser.GoAsync("/ui/login");
+        await Assertions.Expect(page).ToHaveTitleAsync("Sign in · APIGate admin");
+        await browser.Page.FillAsync("#token", Token);
+        await browser.Page.ClickAsync("#sign-in");
+        await browser.Page.WaitForURLAsync("**/ui", BrowserPage.AfterPost);
+        var expected = new Dictionary<string, string>
+        {
+            ["/ui"] = "Dashboard", ["/ui/routes"] = "Routes", ["/ui/routes/new"] = "New route", [$"/ui/routes/{route.Id}/edit"] = "Edit route orders",
+            ["/ui/upstreams"] = "Upstreams", ["/ui/upstreams/new"] = "New upstream", ["/ui/plans"] = "Plans", ["/ui/users"] = "Users",
+            ["/ui/keys"] = "API keys", ["/ui/entitlements"] = "Entitlements", ["/ui/usage"] = "Usage", ["/ui/webhooks"] = "Webhooks",
+            ["/ui/settings"] = "Settings", ["/ui/audit"] = "Audit log",
+        };
+        var titles = new Dictionary<string, string>();
+
+        // Act
+        foreach (var path in expected.Keys)
+        {
+            Assert.Equal(200, await browser.GoAsync(path));
+            titles[path] = await page.TitleAsync();
+        }
+
+        // Assert
+        Assert.Equal(expected.ToDictionary(e => e.Key, e => e.Value + " · APIGate admin"), titles);
+    }
+
+    [BrowserFact]
     public async Task Desktop_DrawerBesideThePageAndNoMenuButton()
     {
         // Arrange

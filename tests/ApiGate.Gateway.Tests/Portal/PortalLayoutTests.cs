@@ -71,6 +71,39 @@ public sealed class PortalLayoutTests : PortalTestBase
     }
 
     [BrowserFact]
+    public async Task EveryPage_TitleNamesThePageAndTheProduct()
+    {
+        // Arrange
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        var titles = new Dictionary<string, string>();
+        foreach (var path in new[] { "/portal/login", "/portal/signup", "/portal/forgot" })
+        {
+            await browser.GoAsync(path);
+            titles[path] = await page.TitleAsync();
+        }
+
+        await using var signedIn = await LoggedInAsync("titles@customer.example", 1280);
+
+        // Act
+        foreach (var path in new[] { "/portal", "/portal/keys", "/portal/plans", "/portal/reference", "/portal/account" })
+        {
+            Assert.Equal(200, await signedIn.GoAsync(path));
+            titles[path] = await signedIn.Page.TitleAsync();
+        }
+
+        // Assert
+        Assert.Equal(
+            new Dictionary<string, string>
+            {
+                ["/portal/login"] = "Log in · Acme API", ["/portal/signup"] = "Create an account · Acme API", ["/portal/forgot"] = "Reset your password · Acme API",
+                ["/portal"] = "Dashboard · Acme API", ["/portal/keys"] = "API keys · Acme API", ["/portal/plans"] = "Plans · Acme API",
+                ["/portal/reference"] = "API reference · Acme API", ["/portal/account"] = "Account · Acme API",
+            },
+            titles);
+    }
+
+    [BrowserFact]
     public async Task LongEmail_Desktop_ShortenedInTheAppBarAndLogOutStaysOnScreen()
     {
         // Arrange
