@@ -22,21 +22,8 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         await using var browser = await SignedInAsync(375, 800);
         var page = browser.Page;
 
-        // Assert: no drawer beside the page, "Log out" on the screen
-        var main = await page.Locator("#main").BoundingBoxAsync();
-        Assert.Equal(0, main!.X);
-        Assert.Equal(375, main.Width);
-        await Assertions.Expect(page.Locator(".mud-drawer")).ToBeHiddenAsync();
-        var logout = await page.Locator("#logout").BoundingBoxAsync();
-        Assert.True(logout!.X + logout.Width <= 375, $"Log out ends at {logout.X + logout.Width} px of 375");
-        await Assertions.Expect(page.Locator("#nav-menu summary")).ToHaveAccessibleNameAsync("Menu");
-
-        // Act: the menu, from the keyboard
-        await page.Locator("#nav-menu summary").FocusAsync();
-        await page.Keyboard.PressAsync("Enter");
-        var users = page.Locator("#nav-menu").GetByRole(AriaRole.Link, new() { Name = "Users" });
-        await Assertions.Expect(users).ToBeVisibleAsync();
-        await browser.ScreenshotAsync("admin-ui-phone-menu");
+        // Act: no drawer beside the page, "Log out" on the screen, the menu from the keyboard
+        var users = await browser.AssertPhoneLayoutAndOpenMenuAsync("Users", "admin-ui-phone-menu");
         await users.ClickAsync();
 
         // Assert
@@ -49,23 +36,9 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
     {
         // Arrange
         await using var browser = await SignedInAsync(375, 800);
-        var page = browser.Page;
-        var wider = new List<string>();
 
-        // Act: a common phone's width, and the narrowest still in use
-        foreach (var width in new[] { 375, 320 })
-        {
-            await page.SetViewportSizeAsync(width, 800);
-            foreach (var path in Pages)
-            {
-                Assert.Equal(200, await browser.GoAsync(path));
-                var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
-                if (scrollWidth > width)
-                {
-                    wider.Add($"{path} at {width} px: {scrollWidth} px wide");
-                }
-            }
-        }
+        // Act
+        var wider = await browser.PagesWiderThanAPhoneAsync(Pages);
 
         // Assert
         Assert.Empty(wider);

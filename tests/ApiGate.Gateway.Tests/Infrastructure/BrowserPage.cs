@@ -34,5 +34,48 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
         return path;
     }
 
+    /// <summary>
+    /// On a phone-sized page (375 px): the content has the whole width, the drawer is hidden and "Log out" is on the
+    /// screen; then the menu button (named "Menu") opens from the keyboard and its link <paramref name="link"/> is shown,
+    /// the page is saved as <paramref name="screenshot"/>, and the link is returned for the caller to follow.
+    /// </summary>
+    public async Task<ILocator> AssertPhoneLayoutAndOpenMenuAsync(string link, string screenshot)
+    {
+        var main = await Page.Locator("#main").BoundingBoxAsync();
+        Assert.Equal(0, main!.X);
+        Assert.Equal(375, main.Width);
+        await Assertions.Expect(Page.Locator(".mud-drawer")).ToBeHiddenAsync();
+        var logout = await Page.Locator("#logout").BoundingBoxAsync();
+        Assert.True(logout!.X + logout.Width <= 375, $"Log out ends at {logout.X + logout.Width} px of 375");
+        await Assertions.Expect(Page.Locator("#nav-menu summary")).ToHaveAccessibleNameAsync("Menu");
+        await Page.Locator("#nav-menu summary").FocusAsync();
+        await Page.Keyboard.PressAsync("Enter");
+        var found = Page.Locator("#nav-menu").GetByRole(AriaRole.Link, new() { Name = link });
+        await Assertions.Expect(found).ToBeVisibleAsync();
+        await ScreenshotAsync(screenshot);
+        return found;
+    }
+
+    /// <summary>Each of <paramref name="paths"/> at 375 and 320 px wide: the ones wider than the screen, with their width.</summary>
+    public async Task<List<string>> PagesWiderThanAPhoneAsync(IEnumerable<string> paths)
+    {
+        var wider = new List<string>();
+        foreach (var width in new[] { 375, 320 }) // a common phone's width, and the narrowest still in use
+        {
+            await Page.SetViewportSizeAsync(width, 800);
+            foreach (var path in paths)
+            {
+                Assert.Equal(200, await GoAsync(path));
+                var scrollWidth = await Page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+                if (scrollWidth > width)
+                {
+                    wider.Add($"{path} at {width} px: {scrollWidth} px wide");
+                }
+            }
+        }
+
+        return wider;
+    }
+
     public async ValueTask DisposeAsync() => await Context.CloseAsync();
 }

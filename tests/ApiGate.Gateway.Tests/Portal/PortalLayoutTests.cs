@@ -21,21 +21,8 @@ public sealed class PortalLayoutTests : PortalTestBase
         await using var browser = await LoggedInAsync("phone@customer.example", 375);
         var page = browser.Page;
 
-        // Assert: no drawer beside the page, "Log out" on the screen
-        var main = await page.Locator("#main").BoundingBoxAsync();
-        Assert.Equal(0, main!.X);
-        Assert.Equal(375, main.Width);
-        await Assertions.Expect(page.Locator(".mud-drawer")).ToBeHiddenAsync();
-        var logout = await page.Locator("#logout").BoundingBoxAsync();
-        Assert.True(logout!.X + logout.Width <= 375, $"Log out ends at {logout.X + logout.Width} px of 375");
-
-        // Act: the menu, from the keyboard
-        await Assertions.Expect(page.Locator("#nav-menu summary")).ToHaveAccessibleNameAsync("Menu");
-        await page.Locator("#nav-menu summary").FocusAsync();
-        await page.Keyboard.PressAsync("Enter");
-        var keys = page.Locator("#nav-menu").GetByRole(AriaRole.Link, new() { Name = "API keys" });
-        await Assertions.Expect(keys).ToBeVisibleAsync();
-        await browser.ScreenshotAsync("portal-phone-menu");
+        // Act: no drawer beside the page, "Log out" on the screen, the menu from the keyboard
+        var keys = await browser.AssertPhoneLayoutAndOpenMenuAsync("API keys", "portal-phone-menu");
         await keys.ClickAsync();
 
         // Assert
@@ -48,23 +35,9 @@ public sealed class PortalLayoutTests : PortalTestBase
     {
         // Arrange
         await using var browser = await LoggedInAsync("narrow@customer.example", 375);
-        var page = browser.Page;
-        var wider = new List<string>();
 
-        // Act: a common phone's width, and the narrowest still in use
-        foreach (var width in new[] { 375, 320 })
-        {
-            await page.SetViewportSizeAsync(width, 800);
-            foreach (var path in new[] { "/portal", "/portal/keys", "/portal/plans", "/portal/reference", "/portal/account" })
-            {
-                Assert.Equal(200, await browser.GoAsync(path));
-                var scrollWidth = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
-                if (scrollWidth > width)
-                {
-                    wider.Add($"{path} at {width} px: {scrollWidth} px wide");
-                }
-            }
-        }
+        // Act
+        var wider = await browser.PagesWiderThanAPhoneAsync(["/portal", "/portal/keys", "/portal/plans", "/portal/reference", "/portal/account"]);
 
         // Assert
         Assert.Empty(wider);
