@@ -280,17 +280,7 @@ public abstract partial class SqlGatewayStore
     public Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
-            // The entitlement's type as it is now, its row held shared until the commit (PostgreSQL; a SQLite write
-            // transaction excludes every other writer already): a type change cannot commit between this check and the
-            // insert, and one committed before it is seen here.
-            var entitlement = (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select("WHERE id = @Id") + ShareRowLock,
-                new { Id = assignment.EntitlementId }, ct)).FirstOrDefault()?.ToDefinition();
-            if (entitlement is not null && EntitlementResolver.ValidateValue(entitlement.ValueType, assignment.Value) is { } problem)
-            {
-                throw new StoreConflictException("value",
-                    $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)}; its type was changed at the same time)");
-            }
-
+            await CheckValueFitsTypeAsync(connection, transaction, assignment.EntitlementId, assignment.Value, ct);
             try
             {
                 await ExecuteAsync(connection, transaction, PlanEntitlements.Insert, ct, PlanEntitlementRow.From(assignment));
@@ -307,8 +297,8 @@ public abstract partial class SqlGatewayStore
     public Task<PlanEntitlement?> UpdatePlanEntitlementAsync(string id, string? value, bool? enabled, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
-            // Changes only what is given, so two updates of the two fields both land; a new value is checked against the
-            // entitlement's type as it is now, its row held shared until the commit (as CreatePlanEntitlementAsync does).
+            // Changes only what is given, so two updates of the two fields both land; a new value is checked as a new
+            // assignment's is.
             if (await ExecuteAsync(connection, transaction,
                     "UPDATE plan_entitlements SET value = COALESCE(@Value, value), enabled = COALESCE(@Enabled, enabled) WHERE id = @Id", ct,
                     new { Id = id, Value = value, Enabled = enabled }) == 0)
@@ -320,18 +310,29 @@ public abstract partial class SqlGatewayStore
                 .Single().ToDefinition();
             if (value is not null)
             {
-                var entitlement = (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select("WHERE id = @Id") + ShareRowLock,
-                    new { Id = assignment.EntitlementId }, ct)).First().ToDefinition();
-                if (EntitlementResolver.ValidateValue(entitlement.ValueType, assignment.Value) is { } problem)
-                {
-                    throw new StoreConflictException("value",
-                        $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)}; its type was changed at the same time)");
-                }
+                await CheckValueFitsTypeAsync(connection, transaction, assignment.EntitlementId, assignment.Value, ct);
             }
 
             await BumpVersionAsync(connection, transaction, ct);
             return assignment;
         }, cancellationToken);
+
+    /// <summary>
+    /// Inside the write of a plan's value: the entitlement's type as it is now, its row held shared until the commit
+    /// (PostgreSQL; a SQLite write transaction excludes every other writer already), so a type change cannot commit
+    /// between this check and the write, and one committed before it is seen here. A value that does not fit is a
+    /// <see cref="StoreConflictException"/> (the service checked it against the type it read earlier).
+    /// </summary>
+    private async Task CheckValueFitsTypeAsync(DbConnection connection, DbTransaction transaction, string entitlementId, string value, CancellationToken ct)
+    {
+        var entitlement = (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select("WHERE id = @Id") + ShareRowLock,
+            new { Id = entitlementId }, ct)).FirstOrDefault()?.ToDefinition();
+        if (entitlement is not null && EntitlementResolver.ValidateValue(entitlement.ValueType, value) is { } problem)
+        {
+            throw new StoreConflictException("value",
+                $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)}; its type was changed at the same time)");
+        }
+    }
 
     /// <summary>
     /// What ends a SELECT so the rows it reads stay as read until the transaction ends (PostgreSQL: <c>FOR SHARE</c>);

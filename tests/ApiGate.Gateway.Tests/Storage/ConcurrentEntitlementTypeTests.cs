@@ -74,4 +74,26 @@ public sealed class ConcurrentEntitlementTypeTests(StoreEngines engines) : IClas
         Assert.Equal("'gold' is not a number (entitlement 'tier' is number; its type was changed at the same time)", result.Error!.Message);
         Assert.Equal("7", Assert.Single(await store.ListPlanEntitlementsAsync("free", None)).Value);
     }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdatePlanEntitlement_EnabledThenValue_EachChangesOnlyItsFieldOfTheSameAssignment(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        Assert.True((await new EntitlementService(store, TimeProvider.System).CreateAsync(new EntitlementChanges { Name = "seats", ValueType = EntitlementValueType.Number }, None)).Ok);
+        var assignments = new PlanEntitlementService(store, TimeProvider.System);
+        var created = (await assignments.CreateAsync(new PlanEntitlementInput { Plan = "free", Entitlement = "seats", Value = "5" }, None)).Value!;
+        var version = await store.GetConfigVersionAsync(None);
+
+        // Act
+        var disabled = await assignments.UpdateAsync(created.Id, new PlanEntitlementInput { Enabled = false }, None);
+        var revalued = await assignments.UpdateAsync(created.Id, new PlanEntitlementInput { Value = "12" }, None);
+
+        // Assert: the value kept by the first, the flag by the second; each a config change the gateways reload
+        Assert.Equal((created.Id, "5", false), (disabled.Value!.Id, disabled.Value.Value, disabled.Value.Enabled));
+        Assert.Equal((created.Id, "12", false), (revalued.Value!.Id, revalued.Value.Value, revalued.Value.Enabled));
+        var stored = Assert.Single(await store.ListPlanEntitlementsAsync("free", None));
+        Assert.Equal(("12", false, created.CreatedAt), (stored.Value, stored.Enabled, stored.CreatedAt));
+        Assert.True(await store.GetConfigVersionAsync(None) >= version + 2);
+    }
 }
