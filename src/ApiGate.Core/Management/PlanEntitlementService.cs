@@ -33,15 +33,10 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
             return Invalid("entitlement_id", string.IsNullOrWhiteSpace(input.Entitlement) ? "entitlement is required" : $"unknown entitlement '{input.Entitlement}'");
         }
 
-        if (TextFields.Check("value", input.Value) is { } valueProblem)
+        var value = input.Value?.Trim() ?? "";
+        if (CheckValue(entitlement, input.Value, value) is { } valueProblem)
         {
             return valueProblem;
-        }
-
-        var value = input.Value?.Trim() ?? "";
-        if (EntitlementResolver.ValidateValue(entitlement.ValueType, value) is { } problem)
-        {
-            return Invalid("value", $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)})");
         }
 
         var assignment = new PlanEntitlement
@@ -86,15 +81,10 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
             return Invalid("value", "nothing to change: give a value, enabled, or both");
         }
 
-        if (TextFields.Check("value", input.Value) is { } valueProblem)
+        var value = input.Value?.Trim();
+        if (value is not null && entitlement is not null && CheckValue(entitlement, input.Value, value) is { } valueProblem)
         {
             return valueProblem;
-        }
-
-        var value = input.Value?.Trim();
-        if (value is not null && entitlement is not null && EntitlementResolver.ValidateValue(entitlement.ValueType, value) is { } problem)
-        {
-            return Invalid("value", $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)})");
         }
 
         try
@@ -106,6 +96,19 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
         {
             return new ManagementError(ManagementErrorKind.Conflict, ex.Field, ex.Message);
         }
+    }
+
+    /// <summary>A value as given (<paramref name="given"/>, checked as text) and trimmed (checked against the entitlement's type), or the problem.</summary>
+    private static ManagementError? CheckValue(EntitlementDefinition entitlement, string? given, string value)
+    {
+        if (TextFields.Check("value", given) is { } textProblem)
+        {
+            return textProblem;
+        }
+
+        return EntitlementResolver.ValidateValue(entitlement.ValueType, value) is { } problem
+            ? Invalid("value", $"{problem} (entitlement '{entitlement.Name}' is {WireNames.Of(entitlement.ValueType)})")
+            : null;
     }
 
     public async Task<ManagementResult<PlanEntitlement>> GetAsync(string id, CancellationToken ct) =>
