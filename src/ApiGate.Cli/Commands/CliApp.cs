@@ -249,7 +249,7 @@ internal static partial class CliApp
     /// <summary>Resolves settings and opens the store for a management command.</summary>
     public static async Task<IGatewayStore> OpenStoreAsync(CliContext context, ParseResult parseResult, CancellationToken cancellationToken)
     {
-        var (options, _) = context.LoadSettings(parseResult.GetValue(ConfigOption), StoreFlags(parseResult));
+        var (options, _) = await context.LoadSettingsAsync(parseResult.GetValue(ConfigOption), StoreFlags(parseResult), cancellationToken);
         return await context.OpenStoreAsync(options, cancellationToken, managing: true);
     }
 

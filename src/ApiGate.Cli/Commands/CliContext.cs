@@ -19,9 +19,11 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     public Func<string, string?> Environment { get; } = environment;
 
-    /// <summary>Resolves settings (flags &gt; env &gt; file &gt; defaults).</summary>
+    /// <summary>Resolves settings (flags &gt; env &gt; file &gt; stored &gt; defaults).</summary>
     /// <remarks>The first call also warns on stderr about <c>APIGATE_*</c> variables no setting reads.</remarks>
-    public LoadedSettings LoadSettings(string? configPath, IReadOnlyDictionary<string, string?>? flags = null)
+    /// <param name="defaults">The command's own defaults by dotted key, beneath every source (<c>demo</c>'s store file).</param>
+    public Task<LoadedSettings> LoadSettingsAsync(
+        string? configPath, IReadOnlyDictionary<string, string?>? flags, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? defaults = null)
     {
         if (!_warnedAboutVariables && environmentNames is not null)
         {
@@ -32,7 +34,19 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
             }
         }
 
-        return new SettingsLoader(Environment).Load(configPath, flags ?? new Dictionary<string, string?>());
+        return new SettingsLoader(Environment, ReadStoredSettingsAsync).LoadAsync(configPath, flags ?? new Dictionary<string, string?>(), cancellationToken, defaults);
+    }
+
+    /// <summary>What the settings would resolve to with <paramref name="stored"/> as the stored settings (see <see cref="SettingsLoader.LoadWith"/>).</summary>
+    public LoadedSettings LoadSettingsWith(string? configPath, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored) =>
+        new SettingsLoader(Environment).LoadWith(configPath, flags, stored);
+
+    /// <summary>The settings kept in the store, read without creating or migrating it (none when it is not there yet).</summary>
+    private static async Task<IReadOnlyList<KeyValuePair<string, string>>> ReadStoredSettingsAsync(string driver, string dsn, CancellationToken cancellationToken)
+    {
+        await using var store = GatewayStores.Create(driver, dsn, new SecretProtector(null));
+        var stored = await store.ReadStoredSettingsBeforeStartAsync(cancellationToken);
+        return stored.Select(s => KeyValuePair.Create(s.Key, s.Value)).ToList();
     }
 
     /// <summary>

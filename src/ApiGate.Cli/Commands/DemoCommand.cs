@@ -20,6 +20,16 @@ internal static class DemoCommand
 {
     public const string UpstreamName = "demo-echo";
 
+    /// <summary>
+    /// The demo's store beside the gateway's default one, on loopback; the customer portal is part of the tour.
+    /// </summary>
+    private static readonly Dictionary<string, string> DemoDefaults = new()
+    {
+        ["database.dsn"] = "apigate-demo.db",
+        ["server.host"] = "127.0.0.1",
+        ["portal.enabled"] = "true",
+    };
+
     public static Command Create(CliContext context)
     {
         var port = new Option<int?>("--port") { Description = "Gateway port (default 8080)" };
@@ -30,30 +40,16 @@ internal static class DemoCommand
             var flags = CliApp.StoreFlags(parse);
             flags["server.port"] = parse.GetValue(port)?.ToString(CultureInfo.InvariantCulture);
             flags["server.host"] = parse.GetValue(host);
-            var (options, settings) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
+            // The demo's own defaults, beneath every source (a stored setting, the file, the environment and flags win).
+            var (options, settings) = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), flags, ct, DemoDefaults);
             GatewayHost.PrepareProcess(options.DatabaseDriver); // before the port probe and the store: their sockets would fix the setting
-            if (settings.First(s => s.Key == "database.dsn").Source == SettingSource.Default)
-            {
-                options.DatabaseDsn = "apigate-demo.db";
-            }
-
-            if (settings.First(s => s.Key == "server.host").Source == SettingSource.Default)
-            {
-                options.Host = "127.0.0.1";
-            }
-
             if (settings.First(s => s.Key == "log.level").Source == SettingSource.Default)
             {
                 options.LogLevel = "warn";
                 options.LogFormat = "console";
             }
 
-            // The customer portal is part of the tour; with no SMTP server to send confirmation links, sign-up skips them.
-            if (settings.First(s => s.Key == "portal.enabled").Source == SettingSource.Default)
-            {
-                options.PortalEnabled = true;
-            }
-
+            // With no SMTP server to send confirmation links, the portal's sign-up skips them.
             if (options.SmtpUrl.Length == 0 && settings.First(s => s.Key == "portal.require_verification").Source == SettingSource.Default)
             {
                 options.PortalRequireVerification = false;

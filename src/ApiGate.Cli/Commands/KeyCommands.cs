@@ -23,7 +23,7 @@ internal static class KeyCommands
         var create = new Command("create", "Create an API key (the key is shown once)") { user, name, expires };
         CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
-            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            var (options, _) = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
             var keys = new KeyService(store, TimeProvider.System, options.AuthKeyPrefix);
             var changes = new KeyInput { User = parse.GetValue(user), Name = parse.GetValue(name), Expires = parse.GetValue(expires) }.ToChanges(TimeProvider.System);
             if (!changes.Ok)

@@ -16,7 +16,7 @@ internal static class MigrateCommand
         var command = new Command("migrate", "Apply pending schema migrations to the configured store (sqlite or postgres)");
         CliApp.SetHandler(command, context, async (parse, ct) =>
         {
-            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            var (options, _) = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
             await using var store = await context.OpenStoreAsync(options, ct, migrate: true);
             var sql = (SqlGatewayStore)store;
             if (parse.GetValue(CliApp.JsonOption))

@@ -26,7 +26,7 @@ internal static class ServeCommand
             flags["admin.listen"] = parse.GetValue(adminListen);
             // Bound and validated before the store is opened or a port is bound: a bad value fails here, naming the
             // setting and where it came from.
-            var settings = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), flags);
+            var settings = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), flags, ct);
             var options = settings.Options;
             GatewayHost.PrepareProcess(options.DatabaseDriver); // before the port probe and the store: their sockets would fix the setting
             if (CliApp.PortProblem(options.Host, options.Port) is { } problem)

@@ -23,7 +23,7 @@ internal static class StoreCommands
         var copy = new Command("copy", "Copy everything from the configured store into a new, empty store (e.g. SQLite to PostgreSQL)") { toDriver, toDsn };
         CliApp.SetHandler(copy, context, async (parse, ct) =>
         {
-            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            var (options, _) = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
             var driver = parse.GetValue(toDriver)!.Trim().ToLowerInvariant();
             if (!GatewayStores.IsKnown(driver))
             {
@@ -84,7 +84,7 @@ internal static class StoreCommands
         CliApp.SetHandler(rekey, context, async (parse, ct) =>
         {
             var checkOnly = parse.GetValue(dryRun);
-            var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+            var (options, _) = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
             if (options.SecretKey.Length == 0)
             {
                 throw new ArgumentException(

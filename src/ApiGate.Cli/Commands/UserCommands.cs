@@ -130,7 +130,7 @@ internal static class UserCommands
             var command = new Command(verb, description) { user, subject, issuer };
             CliApp.SetServiceHandler(command, context, async (parse, store, ct) =>
             {
-                var (options, _) = context.LoadSettings(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse));
+                var (options, _) = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
                 var parsed = new IdentityInput { Subject = parse.GetValue(subject), Issuer = parse.GetValue(issuer) }.ToLink(options.JwtIssuer);
                 if (!parsed.Ok)
                 {

@@ -18,24 +18,89 @@ internal sealed record LoadedSettings(GatewayOptions Options, IConfigurationRoot
 }
 
 /// <summary>
-/// Resolves <see cref="GatewayOptions"/> from command-line flags &gt; <c>APIGATE_*</c> environment variables &gt;
-/// the config file (<c>apigate.yaml</c>, <c>--config</c> or <c>APIGATE_CONFIG</c>) &gt; defaults, through
-/// <see cref="GatewaySettings"/> (one list of settings, the options pattern, <see cref="GatewayOptionsValidator"/>).
+/// Reads the settings kept in the store that <paramref name="driver"/> and <paramref name="dsn"/> name, without
+/// creating or migrating it: none when there is no store there yet or it predates them.
 /// </summary>
-internal sealed class SettingsLoader(Func<string, string?> environment)
+internal delegate Task<IReadOnlyList<KeyValuePair<string, string>>> StoredSettingsReader(string driver, string dsn, CancellationToken cancellationToken);
+
+/// <summary>
+/// Resolves <see cref="GatewayOptions"/> from command-line flags &gt; <c>APIGATE_*</c> environment variables &gt;
+/// the config file (<c>apigate.yaml</c>, <c>--config</c> or <c>APIGATE_CONFIG</c>) &gt; the settings kept in the
+/// store (<c>apigate config set</c>) &gt; defaults, through <see cref="GatewaySettings"/> (one list of settings, the
+/// options pattern, <see cref="GatewayOptionsValidator"/>). The store is found from the layers above it
+/// (<c>database.*</c> cannot be stored).
+/// </summary>
+internal sealed class SettingsLoader(Func<string, string?> environment, StoredSettingsReader? readStored = null)
 {
     /// <summary>Resolves the options. Throws <see cref="ArgumentException"/> naming the bad setting and where it came from.</summary>
     /// <param name="configPath">Explicit <c>--config</c>; when null, <c>APIGATE_CONFIG</c>, else <c>apigate.yaml</c> in the working directory if present.</param>
     /// <param name="flags">Values given as command-line flags, by dotted key (null: not given).</param>
-    public LoadedSettings Load(string? configPath, IReadOnlyDictionary<string, string?> flags)
+    /// <param name="defaults">A command's own defaults by dotted key (<c>demo</c>'s store file), beneath every source.</param>
+    public async Task<LoadedSettings> LoadAsync(
+        string? configPath, IReadOnlyDictionary<string, string?> flags, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? defaults = null)
     {
         var file = YamlSettingsFile.Open(configPath ?? environment(GatewaySettings.ConfigFileVariable));
-        var configuration = GatewaySettings.Build(file, environment, flags);
+        IReadOnlyList<KeyValuePair<string, string>> stored = [];
+        if (readStored is not null && Database(GatewaySettings.Build(file, environment, flags, defaults: defaults)) is var (driver, dsn))
+        {
+            try
+            {
+                stored = await readStored(driver, dsn, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A store that cannot be read (a server down, a file that is no database): a bad value elsewhere is
+                // reported first, as when nothing is stored, then this.
+                Resolve(file, flags, [], defaults);
+                throw;
+            }
+        }
+
+        return Resolve(file, flags, stored, defaults);
+    }
+
+    /// <summary>
+    /// What the settings would resolve to with <paramref name="stored"/> as the stored settings (<c>config set</c> and
+    /// <c>config unset</c> check a change before they write it). Throws as <see cref="LoadAsync"/>.
+    /// </summary>
+    public LoadedSettings LoadWith(string? configPath, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored) =>
+        Resolve(YamlSettingsFile.Open(configPath ?? environment(GatewaySettings.ConfigFileVariable)), flags, stored, null);
+
+    private LoadedSettings Resolve(
+        YamlSettingsFile? file, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored, IReadOnlyDictionary<string, string>? defaults)
+    {
+        var configuration = GatewaySettings.Build(file, environment, flags, stored.Count > 0 ? stored : null, defaults);
         var options = GatewayOptionsSetup.Resolve(configuration);
-        var defaults = new GatewayOptions();
+        var unset = new GatewayOptions();
         var resolved = GatewaySettings.All
-            .Select(s => new ResolvedSetting(s, configuration[s.ConfigurationKey] ?? s.Format(defaults), GatewaySettings.SourceOf(configuration, s)))
+            .Select(s => new ResolvedSetting(s, configuration[s.ConfigurationKey] ?? s.Format(unset), GatewaySettings.SourceOf(configuration, s)))
             .ToList();
         return new LoadedSettings(options, configuration, resolved);
+    }
+
+    /// <summary>
+    /// The store the layers above the stored settings name, or null when they do not name one that can be read (a
+    /// value that does not parse, an unknown driver, a DSN the driver refuses): resolving the options reports that.
+    /// </summary>
+    private static (string Driver, string Dsn)? Database(IConfiguration configuration)
+    {
+        var options = new GatewayOptions();
+        try
+        {
+            foreach (var key in (string[])["database.driver", "database.dsn"])
+            {
+                var setting = GatewaySettings.Get(key);
+                if (configuration[setting.ConfigurationKey] is { } value)
+                {
+                    setting.Apply(options, value);
+                }
+            }
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+
+        return !GatewayOptionsValidator.DatabaseProblems(options).Any() ? (options.DatabaseDriver, options.DatabaseDsn) : null;
     }
 }

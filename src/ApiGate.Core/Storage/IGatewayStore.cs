@@ -22,6 +22,7 @@ public interface IGatewayStore :
     IWebSessionStore,
     IAttemptCountStore,
     IAdminAuditStore,
+    IStoredSettingStore,
     IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema to the current version.</summary>

@@ -58,6 +58,13 @@ internal sealed partial class GatewaySetting
     /// <summary>Shown only as <c>(set)</c> or empty.</summary>
     public bool Secret { get; }
 
+    /// <summary>
+    /// Whether <c>apigate config set</c> may keep it in the store: not the settings that say where the store is and how
+    /// to open it (<c>database.*</c>), which must be known before it is read, nor secrets, which the store would hold in
+    /// plain text next to what they protect.
+    /// </summary>
+    public bool Storable => !Secret && !Key.StartsWith("database.", StringComparison.Ordinal);
+
     /// <summary>A remark for <c>config show</c>, e.g. that nothing reads the setting yet; null when there is none.</summary>
     public string? Note { get; }
 

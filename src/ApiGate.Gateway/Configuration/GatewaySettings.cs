@@ -106,12 +106,26 @@ internal static class GatewaySettings
     public static GatewaySetting Get(string key) => ByKey[key];
 
     /// <summary>
-    /// The configuration of a gateway: <paramref name="file"/> (null: none) &lt; the <c>APIGATE_*</c> variables read
-    /// through <paramref name="environment"/> &lt; <paramref name="flags"/> (by dotted key; null values are not given).
+    /// The configuration of a gateway: <paramref name="defaults"/> (a command's own defaults, by dotted key) &lt;
+    /// <paramref name="stored"/> (settings kept in the store, by dotted key) &lt; <paramref name="file"/> (null: none)
+    /// &lt; the <c>APIGATE_*</c> variables read through <paramref name="environment"/> &lt; <paramref name="flags"/>
+    /// (by dotted key; null values are not given).
     /// </summary>
-    public static IConfigurationRoot Build(IConfigurationSource? file, Func<string, string?> environment, IReadOnlyDictionary<string, string?> flags)
+    public static IConfigurationRoot Build(
+        IConfigurationSource? file, Func<string, string?> environment, IReadOnlyDictionary<string, string?> flags,
+        IEnumerable<KeyValuePair<string, string>>? stored = null, IReadOnlyDictionary<string, string>? defaults = null)
     {
         var builder = new ConfigurationBuilder();
+        if (defaults is { Count: > 0 })
+        {
+            builder.Add(SettingsConfigurationProvider.Defaults(defaults));
+        }
+
+        if (stored is not null)
+        {
+            builder.Add(SettingsConfigurationProvider.Stored(stored));
+        }
+
         if (file is not null)
         {
             builder.Add(file);
@@ -184,6 +198,7 @@ internal static class GatewaySettings
         SettingSource.Flag => "a command-line flag",
         SettingSource.Environment => setting.EnvironmentVariable,
         SettingSource.File => "the config file",
+        SettingSource.Stored => "the stored settings ('apigate config set')",
         _ => "the default",
     };
 
@@ -208,6 +223,9 @@ internal static class GatewaySettings
 
         return warnings;
     }
+
+    /// <summary>The dotted key of the setting whose key is closest to <paramref name="key"/> (for "did you mean …?").</summary>
+    public static string ClosestKey(string key) => All.MinBy(s => EditDistance(key.ToLowerInvariant(), s.Key))!.Key;
 
     private static string Trim(string value) => value.Trim();
 

@@ -6,6 +6,9 @@ internal enum SettingSource
     /// <summary>Not set anywhere: the <see cref="GatewayOptions"/> default.</summary>
     Default,
 
+    /// <summary>Kept in the store (<c>apigate config set</c>).</summary>
+    Stored,
+
     /// <summary>The config file (<c>apigate.yaml</c>, <c>--config</c> or <c>APIGATE_CONFIG</c>).</summary>
     File,
 

@@ -24,6 +24,17 @@ internal class SettingsConfigurationProvider : ConfigurationProvider, IConfigura
     public static SettingsConfigurationProvider Flags(IReadOnlyDictionary<string, string?> flags) =>
         new(SettingSource.Flag, flags.Where(f => f.Value is not null).Select(f => KeyValuePair.Create(f.Key.Replace('.', ':'), f.Value)));
 
+    /// <summary>Settings kept in the store, by dotted key (<c>server.port</c>).</summary>
+    public static SettingsConfigurationProvider Stored(IEnumerable<KeyValuePair<string, string>> stored) =>
+        new(SettingSource.Stored, stored.Select(s => KeyValuePair.Create(s.Key.Replace('.', ':'), (string?)s.Value)));
+
+    /// <summary>
+    /// Defaults of a command's own (<c>demo</c>: its store file, loopback), by dotted key, beneath every source: they
+    /// count as <see cref="SettingSource.Default"/>.
+    /// </summary>
+    public static SettingsConfigurationProvider Defaults(IReadOnlyDictionary<string, string> defaults) =>
+        new(SettingSource.Default, defaults.Select(d => KeyValuePair.Create(d.Key.Replace('.', ':'), (string?)d.Value)));
+
     /// <summary>
     /// The <c>APIGATE_*</c> variables mapped to their settings' keys through <see cref="GatewaySettings.All"/>: the
     /// names do not map mechanically (<c>APIGATE_SERVER_INLINE_SCHEDULING</c> is <c>server.inline_scheduling</c>,

@@ -60,22 +60,9 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("server.h2c_port", $"{h2cPort} is the same as the main port (server.port)");
         }
 
-        if (!Storage.GatewayStores.IsKnown(o.DatabaseDriver))
+        foreach (var problem in DatabaseProblems(o))
         {
-            yield return ("database.driver", $"'{o.DatabaseDriver}' is not one of {Storage.GatewayStores.Drivers}");
-        }
-
-        if (string.IsNullOrWhiteSpace(o.DatabaseDsn))
-        {
-            yield return ("database.dsn", "is empty: name the SQLite file (e.g. apigate.db) or, for postgres, the connection string");
-        }
-        else if (o.DatabaseDriver == Storage.GatewayStores.Sqlite && Storage.Sqlite.SqliteGatewayStore.DsnProblem(o.DatabaseDsn) is { } dsn)
-        {
-            yield return ("database.dsn", dsn);
-        }
-        else if (o.DatabaseDriver == Storage.GatewayStores.Postgres && Storage.Postgres.PostgresGatewayStore.DsnProblem(o.DatabaseDsn) is { } postgresDsn)
-        {
-            yield return ("database.dsn", postgresDsn);
+            yield return problem;
         }
 
         if (o.ShutdownTimeout < TimeSpan.FromSeconds(1) || o.ShutdownTimeout > TimeSpan.FromHours(1))
@@ -345,4 +332,26 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,8}$")]
     private static partial Regex KeyPrefix();
+
+    /// <summary>What is wrong with the settings that name the store (<c>database.driver</c>, <c>database.dsn</c>), by setting.</summary>
+    public static IEnumerable<(string Key, string Problem)> DatabaseProblems(GatewayOptions o)
+    {
+        if (!Storage.GatewayStores.IsKnown(o.DatabaseDriver))
+        {
+            yield return ("database.driver", $"'{o.DatabaseDriver}' is not one of {Storage.GatewayStores.Drivers}");
+        }
+
+        if (string.IsNullOrWhiteSpace(o.DatabaseDsn))
+        {
+            yield return ("database.dsn", "is empty: name the SQLite file (e.g. apigate.db) or, for postgres, the connection string");
+        }
+        else if (o.DatabaseDriver == Storage.GatewayStores.Sqlite && Storage.Sqlite.SqliteGatewayStore.DsnProblem(o.DatabaseDsn) is { } dsn)
+        {
+            yield return ("database.dsn", dsn);
+        }
+        else if (o.DatabaseDriver == Storage.GatewayStores.Postgres && Storage.Postgres.PostgresGatewayStore.DsnProblem(o.DatabaseDsn) is { } postgresDsn)
+        {
+            yield return ("database.dsn", postgresDsn);
+        }
+    }
 }

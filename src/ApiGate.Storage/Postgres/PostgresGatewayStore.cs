@@ -162,6 +162,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
     private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => await OpenAsync(_dataSource, cancellationToken);
 
+    private protected override async Task<DbConnection> OpenConnectionAtStartAsync(CancellationToken cancellationToken) =>
+        await OpenAsync(_dataSource, cancellationToken, starting: true);
+
+    private protected override string TableExistsSql => "SELECT to_regclass(@Table) IS NOT NULL";
+
     private async Task<NpgsqlConnection> OpenAsync(NpgsqlDataSource source, CancellationToken cancellationToken, bool starting = false)
     {
         try

@@ -505,5 +505,14 @@ internal static class PostgresMigrations
         (16, "keys listed newest first through an index", """
             CREATE INDEX IF NOT EXISTS api_keys_created ON api_keys (created_at DESC, id);
             """),
+        // Settings an operator keeps in the store (`apigate config set`), read by every process at its start beneath the
+        // config file, the environment and the flags.
+        (17, "stored settings", """
+            CREATE TABLE IF NOT EXISTS stored_settings (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            );
+            """),
     ];
 }

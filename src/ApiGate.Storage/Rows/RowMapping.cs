@@ -22,6 +22,7 @@ internal static class RowMapping
         typeof(WebhookEventRow), typeof(WebhookDeliveryStateRow), typeof(WebhookUsageMarkRow),
         typeof(BillingCustomerRow), typeof(OverageOutboxRow), typeof(BillingEventRow),
         typeof(RouteCorsRow), typeof(RouteAuthRow), typeof(UserIdentityRow), typeof(WebSessionRow), typeof(AttemptCountRow), typeof(AdminAuditRow),
+        typeof(StoredSettingRow),
     ];
 
     static RowMapping()

@@ -35,7 +35,7 @@ public abstract partial class SqlGatewayStore
         "upstreams", "routes", "route_cors", "route_auth", "users", "api_keys", "user_identities", "entitlements", "plan_entitlements",
         "admin_tokens", "quota_usage", "portal_accounts", "portal_tokens", "webhook_endpoints", "webhook_events", "webhook_deliveries",
         "webhook_attempts", "webhook_usage_marks", "billing_customers", "billing_events", "billing_usage_outbox", "admin_audit",
-        "usage_events", "usage_rollups",
+        "usage_events", "usage_rollups", "stored_settings",
     ];
 
     /// <summary>
@@ -90,6 +90,7 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(BillingEvents, source, read, to, write, ct2),
                     await CopyRowsAsync(OverageOutbox, source, read, to, write, ct2),
                     await target.CopyRowsKeepingIdsAsync(AdminAuditTable, source, read, to, write, ct2),
+                    await CopyRowsAsync(StoredSettings, source, read, to, write, ct2),
                 };
 
                 var events = await CopyInBatchesAsync<UsageEventRow>(source, read, $"SELECT {UsageSql.EventColumns} FROM usage_events ORDER BY id",

@@ -225,6 +225,10 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => await OpenAsync(cancellationToken);
 
+    private protected override bool Exists => _inMemory || File.Exists(Location);
+
+    private protected override string TableExistsSql => "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = @Table";
+
     private protected override Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Task.FromResult<DbTransaction>(BeginWrite((SqliteConnection)connection));
 

@@ -330,7 +330,7 @@ public sealed class SettingsTests : CliTestBase
         Environment["APIGATE_AUTH_ALLOW_QUERY_KEY"] = value;
 
         // Act
-        var settings = new ApiGate.Cli.Settings.SettingsLoader(name => Environment.GetValueOrDefault(name)).Load(null, new Dictionary<string, string?>());
+        var settings = new ApiGate.Cli.Settings.SettingsLoader(name => Environment.GetValueOrDefault(name)).LoadWith(null, new Dictionary<string, string?>(), []);
         var shown = await ShowAsync();
 
         // Assert

@@ -36,9 +36,10 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains("applied migration 9: outgoing webhooks", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 10: billing: stripe prices, customers, events, overage outbox", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 11: ", first.Output, StringComparison.Ordinal);
-        Assert.Contains("schema is now at version 16", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 17: stored settings", first.Output, StringComparison.Ordinal);
+        Assert.Contains("schema is now at version 17", first.Output, StringComparison.Ordinal);
         Assert.Equal(0, second.ExitCode);
-        Assert.Equal("schema is up to date at version 16" + Environment.NewLine, second.Output);
+        Assert.Equal("schema is up to date at version 17" + Environment.NewLine, second.Output);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -129,6 +130,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         for (var i = 0; i < 10 && await store.CompactUsageAsync(UsageGranularity.Hour, now.AddHours(-1), 100, None) > 0; i++)
         {
         }
+        await store.ChangeStoredSettingsAsync([KeyValuePair.Create("ratelimit.burst", (string?)"9")], now, None);
         var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres);
 
         // Act
@@ -177,6 +179,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(await store.ListAdminAuditAsync(10, None), await target.ListAdminAuditAsync(10, None));
         await target.AddAdminAuditAsync(new AdminAuditRecord(0, now, "DELETE", "/admin/routes/bill", 200, "adt_1", "ops", "127.0.0.1", ""), None);
         Assert.Equal(4, (await target.ListAdminAuditAsync(1, None))[0].Id); // new ids follow the copied ones
+        Assert.Equal(("ratelimit.burst", "9"), (await target.ListStoredSettingsAsync(None)).Select(s => (s.Key, s.Value)).Single());
         Assert.Equal(4, again.ExitCode); // a conflict, as the management verbs' conflicts
         Assert.Contains("error: --to-dsn: the store at ", again.Error, StringComparison.Ordinal);
         Assert.Contains("already holds data", again.Error, StringComparison.Ordinal);

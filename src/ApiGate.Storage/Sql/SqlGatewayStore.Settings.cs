@@ -1,0 +1,63 @@
+using ApiGate.Core.Storage;
+using ApiGate.Storage.Rows;
+
+namespace ApiGate.Storage.Sql;
+
+/// <summary>Settings kept in the store (<c>apigate config set</c>), beneath the config file, the environment and the flags.</summary>
+public abstract partial class SqlGatewayStore
+{
+    private static readonly RowTable<StoredSettingRow> StoredSettings = new("stored_settings", "name");
+
+    public Task<IReadOnlyList<StoredSetting>> ListStoredSettingsAsync(CancellationToken cancellationToken) =>
+        UseAsync((connection, ct) => StoredSettingsAsync(connection, ct), cancellationToken);
+
+    public Task ChangeStoredSettingsAsync(IReadOnlyList<KeyValuePair<string, string?>> changes, DateTimeOffset at, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            foreach (var (key, value) in changes)
+            {
+                await ExecuteAsync(connection, transaction, value is null
+                    ? "DELETE FROM stored_settings WHERE name = @Name"
+                    : $"{StoredSettings.Insert} ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    ct, new StoredSettingRow { Name = key, Value = value ?? "", UpdatedAt = StoredValues.Time(at) });
+            }
+
+            return true;
+        }, cancellationToken);
+
+    /// <summary>
+    /// The stored settings as a process finds them before it opens the store for its work (they may choose how it
+    /// runs): none when there is no store yet or it predates them, without creating or migrating anything.
+    /// </summary>
+    public async Task<IReadOnlyList<StoredSetting>> ReadStoredSettingsBeforeStartAsync(CancellationToken cancellationToken)
+    {
+        if (!Exists)
+        {
+            return [];
+        }
+
+        try
+        {
+            await using var connection = await OpenConnectionAtStartAsync(cancellationToken);
+            return await FirstValueAsync<bool>(connection, null, TableExistsSql, new { Table = StoredSettings.Name }, cancellationToken)
+                ? await StoredSettingsAsync(connection, cancellationToken)
+                : [];
+        }
+        catch (Exception ex) when (ex is not StoreUnavailableException && Translate(ex) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    /// <summary>A connection opened as a process starts: a server that does not answer is reported at once, naming it (PostgreSQL).</summary>
+    private protected virtual Task<System.Data.Common.DbConnection> OpenConnectionAtStartAsync(CancellationToken cancellationToken) => OpenConnectionAsync(cancellationToken);
+
+    /// <summary>False when the store is certainly not there yet (SQLite: no file); reading it would then create it.</summary>
+    private protected virtual bool Exists => true;
+
+    /// <summary>A query of one boolean: does table <c>@Table</c> exist?</summary>
+    private protected abstract string TableExistsSql { get; }
+
+    private async Task<IReadOnlyList<StoredSetting>> StoredSettingsAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken) =>
+        (await QueryAsync<StoredSettingRow>(connection, null, StoredSettings.Select(""), null, cancellationToken)).Select(r => r.ToSetting()).ToList();
+}

@@ -1,0 +1,245 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using Dapper;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+/// <summary>
+/// Settings kept in the store (SPEC §7.3: flags &gt; environment &gt; config file &gt; stored settings &gt; defaults):
+/// <c>apigate config set|unset</c> on either engine, checked with every other setting before anything is written, read
+/// by every command and by <c>serve</c> at its start without creating or migrating a store.
+/// </summary>
+public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<StoreEngines>
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigSet_OneSetting_IsStoredAndEverySourceAboveItWins(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+        var file = Path.Combine(Path.GetTempPath(), $"apigate-stored-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(file, "ratelimit:\n  burst: 8\n");
+
+        try
+        {
+            // Act
+            var set = await store.CliAsync("config", "set", "ratelimit.burst", "9");
+            var stored = await ShowAsync(store.Environment);
+            var underFile = await ShowAsync(store.Environment, "--config", file);
+            var underEnvironment = await ShowAsync(new Dictionary<string, string>(store.Environment) { ["APIGATE_RATELIMIT_BURST"] = "7" }, "--config", file);
+            var hidden = await CliRunner.RunAsync(new Dictionary<string, string>(store.Environment) { ["APIGATE_RATELIMIT_BURST"] = "7" }, "config", "set", "ratelimit.burst", "6");
+
+            // Assert
+            Assert.Equal(0, set.ExitCode);
+            Assert.Matches(@"ratelimit\.burst\s+9\s+stored", set.Output);
+            Assert.Contains("running gateways apply stored settings when they restart", set.Error, StringComparison.Ordinal);
+            Assert.Equal(("9", "stored"), Setting(stored, "ratelimit.burst"));
+            Assert.Equal(("8", "file"), Setting(underFile, "ratelimit.burst"));
+            Assert.Equal(("7", "environment"), Setting(underEnvironment, "ratelimit.burst"));
+            Assert.Equal(0, hidden.ExitCode);
+            Assert.Contains("note: APIGATE_RATELIMIT_BURST sets ratelimit.burst too and takes precedence over the stored value", hidden.Error, StringComparison.Ordinal);
+            var row = Assert.Single(await store.Store.ListStoredSettingsAsync(None));
+            Assert.Equal(("ratelimit.burst", "6"), (row.Key, row.Value));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigSet_SeveralSettings_AreCheckedTogetherAndWrittenAllOrNone(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+
+        // Act: a duration without its unit in the second pair; then a pair that only goes together (the h2c port may
+        // not be the main port, which is 8080 until the same command moves it)
+        var refused = await store.CliAsync("config", "set", "ratelimit.burst", "9", "upstream.timeout", "30");
+        var storedAfterRefusal = await store.Store.ListStoredSettingsAsync(None);
+        var alone = await store.CliAsync("config", "set", "server.h2c_port", "8080");
+        var together = await store.CliAsync("config", "set", "server.port", "9001", "server.h2c_port", "8080", "--json");
+
+        // Assert
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("upstream.timeout (from the stored settings ('apigate config set')): '30' has no unit", refused.Error, StringComparison.Ordinal);
+        Assert.Empty(storedAfterRefusal);
+        Assert.Equal(2, alone.ExitCode);
+        Assert.Contains("server.h2c_port (from the stored settings ('apigate config set')): 8080 is the same as the main port", alone.Error, StringComparison.Ordinal);
+        Assert.Equal(0, together.ExitCode);
+        var shown = JsonDocument.Parse(together.Output).RootElement;
+        Assert.Equal(("9001", "stored"), Setting(shown, "server.port"));
+        Assert.Equal(("8080", "stored"), Setting(shown, "server.h2c_port"));
+        Assert.Equal(["server.h2c_port", "server.port"], (await store.Store.ListStoredSettingsAsync(None)).Select(s => s.Key));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigUnset_StoredAndNotStoredKeys_ChangesNothingUnlessEveryKeyIsStored(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+        Assert.Equal(0, (await store.CliAsync("config", "set", "ratelimit.burst", "9", "log.level", "warn")).ExitCode);
+
+        // Act
+        var missing = await store.CliAsync("config", "unset", "ratelimit.burst", "server.port");
+        var afterMissing = await store.Store.ListStoredSettingsAsync(None);
+        var unset = await store.CliAsync("config", "unset", "ratelimit.burst");
+        var shown = await ShowAsync(store.Environment);
+
+        // Assert
+        Assert.Equal(3, missing.ExitCode);
+        Assert.Contains("server.port is not stored", missing.Error, StringComparison.Ordinal);
+        Assert.Equal(["log.level", "ratelimit.burst"], afterMissing.Select(s => s.Key));
+        Assert.Equal(0, unset.ExitCode);
+        Assert.Matches(@"ratelimit\.burst\s+5\s+default", unset.Output);
+        Assert.Equal(("5", "default"), Setting(shown, "ratelimit.burst"));
+        Assert.Equal(("warn", "stored"), Setting(shown, "log.level"));
+    }
+
+    [Theory]
+    [InlineData("database.dsn", "/tmp/elsewhere.db", "says where the store is and how to open it, so it cannot be kept there; set it in the environment (APIGATE_DATABASE_DSN)")]
+    [InlineData("database.driver", "postgres", "says where the store is and how to open it")]
+    [InlineData("secret_key", "k-3f9a71c0", "secret_key is a secret, which the store would keep in plain text; set it in the environment (APIGATE_SECRET_KEY)")]
+    [InlineData("stripe.secret_key", "sk_test_3f9a71c0", "stripe.secret_key is a secret")]
+    [InlineData("redis.url", "redis://:pw-3f9a71c0@127.0.0.1:6379", "redis.url: the value holds a password, which the store would keep in plain text")]
+    [InlineData("server.prot", "9001", "'server.prot' is not a setting (did you mean server.port?")]
+    [InlineData("server.port", "eighty", "server.port (from the stored settings ('apigate config set')): 'eighty' is not a whole number")]
+    public async Task ConfigSet_WhatTheStoreMayNotKeep_IsRefusedNamingTheSettingAndNothingIsWritten(string key, string value, string message)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(GatewayStores.Sqlite);
+
+        // Act
+        var refused = await store.CliAsync("config", "set", key, value);
+
+        // Assert
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains(message, refused.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("3f9a71c0", refused.Output + refused.Error, StringComparison.Ordinal); // no secret or password echoed
+        Assert.Empty(await store.Store.ListStoredSettingsAsync(None));
+    }
+
+    [Theory]
+    [InlineData(new[] { "config", "set", "server.port" }, "'server.port' has no value: give each setting as KEY VALUE")]
+    [InlineData(new[] { "config", "set", "server.port", "9001", "Server.Port", "9002" }, "server.port is given twice")]
+    [InlineData(new[] { "config", "unset", "database.dsn" }, "database.dsn says where the store is")]
+    public async Task ConfigSetOrUnset_MalformedArguments_AreRefusedBeforeTheStoreIsOpened(string[] args, string message)
+    {
+        // Arrange: the DSN names a file that does not exist; a refused command must not create it
+        var dsn = Path.Combine(Path.GetTempPath(), $"apigate-stored-{Guid.NewGuid():N}.db");
+
+        // Act
+        var refused = await CliRunner.RunAsync(new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = dsn }, args);
+
+        // Assert
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains(message, refused.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(dsn));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigShow_NoStoreThereYet_ReadsNoStoredSettingsAndCreatesNothing(string engine)
+    {
+        // Arrange: a place for a store, not yet created (SQLite: no file; PostgreSQL: an empty schema)
+        var dsn = await engines.NewDsnAsync(engine);
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = engine, ["APIGATE_DATABASE_DSN"] = dsn };
+
+        // Act
+        var shown = await ShowAsync(environment);
+
+        // Assert
+        Assert.Equal(("5", "default"), Setting(shown, "ratelimit.burst"));
+        if (engine == GatewayStores.Sqlite)
+        {
+            Assert.False(File.Exists(dsn));
+        }
+        else
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(dsn);
+            Assert.Equal(0L, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"));
+        }
+    }
+
+    [Fact]
+    public async Task ConfigShow_StoreOfAnEarlierVersionWithoutStoredSettings_ShowsTheOtherSourcesAndLeavesItAsItIs()
+    {
+        // Arrange: a store as builds before stored settings left it (migration 17 and its table taken away)
+        var store = await engines.CreateAsync(GatewayStores.Sqlite);
+        await using (var connection = await store.OpenRawAsync())
+        {
+            await connection.ExecuteAsync("DROP TABLE stored_settings; DELETE FROM schema_migrations WHERE version = 17;");
+        }
+
+        // Act
+        var shown = await ShowAsync(new(store.Environment) { ["APIGATE_RATELIMIT_BURST"] = "7" });
+
+        // Assert
+        Assert.Equal(("7", "environment"), Setting(shown, "ratelimit.burst"));
+        await using var after = await store.OpenRawAsync();
+        Assert.Equal(0L, await after.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM sqlite_master WHERE name = 'stored_settings'"));
+    }
+
+    [Fact]
+    public async Task AnyCommand_StoreUnreachableAndABadValueElsewhere_ReportsTheBadValueFirst()
+    {
+        // Arrange: nothing listens on port 1
+        var environment = new Dictionary<string, string>
+        {
+            ["APIGATE_DATABASE_DRIVER"] = "postgres",
+            ["APIGATE_DATABASE_DSN"] = "Host=127.0.0.1;Port=1;Username=apigate;Password=pw-3f9a71c0",
+            ["APIGATE_RATELIMIT_BURST"] = "-1",
+        };
+
+        // Act
+        var withBadValue = await CliRunner.RunAsync(environment, "config", "show");
+        environment.Remove("APIGATE_RATELIMIT_BURST");
+        var unreachable = await CliRunner.RunAsync(environment, "config", "show");
+
+        // Assert
+        Assert.Equal(2, withBadValue.ExitCode);
+        Assert.StartsWith("error: invalid configuration: ratelimit.burst (from APIGATE_RATELIMIT_BURST)", withBadValue.Error, StringComparison.Ordinal);
+        Assert.Equal(1, unreachable.ExitCode);
+        Assert.StartsWith("error: cannot connect to PostgreSQL at 127.0.0.1:1 (APIGATE_DATABASE_DSN", unreachable.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("3f9a71c0", withBadValue.Error + unreachable.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_StoredSettings_AreAppliedAtStartBeneathTheEnvironment()
+    {
+        // Arrange: the admin API moved and the burst changed through the store; a stored port the environment overrides
+        var store = await engines.CreateAsync(GatewayStores.Sqlite);
+        await store.Store.DisposeAsync();
+        Assert.Equal(0, (await store.CliAsync("config", "set", "admin.base_path", "/manage", "ratelimit.burst", "9", "server.port", "1")).ExitCode);
+        var token = (await store.CliAsync("admin", "tokens", "create", "--name", "stored-settings")).Output.Trim();
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+
+        // Act
+        using var serve = ServeProcess.Start(store.Dsn);
+        await serve.WaitUntilReadyAsync(client);
+        using var moved = await client.GetAsync(serve.Url + "/manage/settings");
+        using var old = await client.GetAsync(serve.Url + "/admin/settings");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        var settings = JsonDocument.Parse(await moved.Content.ReadAsStringAsync()).RootElement.GetProperty("data");
+        Assert.Equal(9, settings.GetProperty("rate_limit_burst").GetInt32());
+        Assert.Equal("/manage", settings.GetProperty("admin_base_path").GetString());
+        Assert.Equal(new Uri(serve.Url).Port, settings.GetProperty("port").GetInt32());
+        Assert.Equal(HttpStatusCode.NotFound, old.StatusCode); // no route there: the admin API moved
+    }
+
+    private static async Task<JsonElement> ShowAsync(Dictionary<string, string> environment, params string[] args)
+    {
+        var result = await CliRunner.RunAsync(environment, ["config", "show", "--json", .. args]);
+        Assert.True(result.ExitCode == 0, result.Error);
+        return JsonDocument.Parse(result.Output).RootElement.Clone();
+    }
+
+    private static (string Value, string Source) Setting(JsonElement settings, string key) =>
+        (settings.GetProperty(key).GetProperty("value").GetString()!, settings.GetProperty(key).GetProperty("source").GetString()!);
+}
