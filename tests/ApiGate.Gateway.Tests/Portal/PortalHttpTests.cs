@@ -89,6 +89,27 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Plans_LargePriceAndQuota_ShownWithThousandsSeparators()
+    {
+        // Arrange: a plan of 29,000.00 a month (in cents) with 12.5 million requests
+        Assert.True((await Gateway.Plans.CreateAsync(
+            new PlanInput { Id = "scale", Name = "Scale", PriceMonthly = 2_900_000, RequestsPerMonth = 12_500_000, Visible = true }, CancellationToken.None)).Ok);
+        var (client, _) = await SignedInAsync("prices@customer.example");
+
+        // Act
+        string html;
+        using (client)
+        {
+            html = await client.GetStringAsync("/portal/plans");
+        }
+
+        // Assert
+        Assert.Contains("29,000.00", html, StringComparison.Ordinal);
+        Assert.Contains("12,500,000 requests / month", html, StringComparison.Ordinal);
+        Assert.Contains("49.00", html, StringComparison.Ordinal); // the pro plan: small prices unchanged
+    }
+
+    [Fact]
     public async Task FormPostedAfterTheSessionEnded_SentToLogInWithTheWayBack()
     {
         // Arrange: a page rendered while signed in; then the session ends (here: the cookie no longer names one)
