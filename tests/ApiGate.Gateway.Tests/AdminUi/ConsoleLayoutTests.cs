@@ -28,7 +28,7 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
 
         // Assert
         await page.WaitForURLAsync("**/ui/users");
-        await Assertions.Expect(page.Locator("h4")).ToHaveTextAsync("Users");
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Users");
     }
 
     [BrowserFact]

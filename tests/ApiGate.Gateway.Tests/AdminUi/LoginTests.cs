@@ -11,7 +11,7 @@ public sealed class LoginTests : AdminUiTestBase
         await using var browser = await SignedInAsync();
 
         Assert.EndsWith("/ui", browser.Page.Url, StringComparison.Ordinal);
-        await Assertions.Expect(browser.Page.Locator("h1, .mud-typography-h4").First).ToHaveTextAsync("Dashboard");
+        await Assertions.Expect(browser.Page.Locator("h1")).ToHaveTextAsync("Dashboard");
         var session = (await browser.Context.CookiesAsync()).Single(c => c.Name == "apigate_ui_session");
         Assert.True(session.HttpOnly);
         Assert.Equal(SameSiteAttribute.Strict, session.SameSite);

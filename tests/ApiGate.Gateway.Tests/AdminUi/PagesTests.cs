@@ -27,7 +27,9 @@ public sealed class PagesTests : AdminUiTestBase
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var html = await response.Content.ReadAsStringAsync();
-        Assert.Contains(">" + heading + "</h4>", html, StringComparison.Ordinal);
+        Assert.Contains(">" + heading + "</h1>", html, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(html, "<h1[ >]")); // one page heading, the sections' h2 beneath it
+        Assert.DoesNotMatch("<h[3-6][ >]", html);
         Assert.Contains("Signed in as <strong>" + TokenName + "</strong>", html, StringComparison.Ordinal);
     }
 

@@ -44,16 +44,18 @@ public sealed class PortalLayoutTests : PortalTestBase
     }
 
     [BrowserFact]
-    public async Task EveryPage_TitleNamesThePageAndTheProduct()
+    public async Task EveryPage_TitleNamesThePageAndTheProductAndOneHeadingTheFirst()
     {
         // Arrange
         await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
         var page = browser.Page;
         var titles = new Dictionary<string, string>();
+        var headings = new Dictionary<string, IReadOnlyList<string>>();
         foreach (var path in new[] { "/portal/login", "/portal/signup", "/portal/forgot" })
         {
             await browser.GoAsync(path);
             titles[path] = await page.TitleAsync();
+            headings[path] = await page.Locator("h1").AllInnerTextsAsync();
         }
 
         await using var signedIn = await LoggedInAsync("titles@customer.example", 1280);
@@ -63,6 +65,7 @@ public sealed class PortalLayoutTests : PortalTestBase
         {
             Assert.Equal(200, await signedIn.GoAsync(path));
             titles[path] = await signedIn.Page.TitleAsync();
+            headings[path] = await signedIn.Page.Locator("h1").AllInnerTextsAsync();
         }
 
         // Assert
@@ -74,6 +77,7 @@ public sealed class PortalLayoutTests : PortalTestBase
                 ["/portal/reference"] = "API reference · Acme API", ["/portal/account"] = "Account · Acme API",
             },
             titles);
+        Assert.All(headings, h => Assert.Equal([titles[h.Key].Split(" · ")[0]], h.Value)); // one h1 per page, naming it
     }
 
     [BrowserFact]
