@@ -41,7 +41,7 @@ internal static class DemoCommand
             flags["server.port"] = parse.GetValue(port)?.ToString(CultureInfo.InvariantCulture);
             flags["server.host"] = parse.GetValue(host);
             // The demo's own defaults, beneath every source (a stored setting, the file, the environment and flags win).
-            var (options, settings) = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), flags, ct, DemoDefaults);
+            var (options, configuration, settings) = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), flags, ct, DemoDefaults);
             GatewayHost.PrepareProcess(options.DatabaseDriver); // before the port probe and the store: their sockets would fix the setting
             if (settings.First(s => s.Key == "log.level").Source == SettingSource.Default)
             {
@@ -112,7 +112,7 @@ internal static class DemoCommand
             // The credentials exist before the gateway starts, so its admin-token check at start sees the token.
             var key = Check(await keys.CreateAsync(new KeyChanges { User = DemoEmail, Name = "demo " + Stamp() }, ct)).FullKey;
             var adminToken = Check(await new AdminTokenService(store, TimeProvider.System).CreateAsync("demo " + Stamp(), ct));
-            await using var app = GatewayHost.Build(options, store, webModules: ApiGate.Web.GatewayWebModules.All);
+            await using var app = GatewayHost.Build(options, store, settings: configuration, webModules: ApiGate.Web.GatewayWebModules.All);
             await GatewayHost.StartAsync(app, ct);
             var gateway = GatewayHost.Addresses(app).First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
             var output = context.Output;

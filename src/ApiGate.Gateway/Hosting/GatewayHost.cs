@@ -125,6 +125,7 @@ public static class GatewayHost
 
         var services = builder.Services;
         services.AddSingleton(options);
+        services.AddSingleton(new SettingSources(settings));
         services.AddSingleton(adminListener);
         services.AddSingleton(store);
         services.AddSingleton(clock);

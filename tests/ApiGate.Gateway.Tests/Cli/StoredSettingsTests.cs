@@ -223,6 +223,10 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         await serve.WaitUntilReadyAsync(client);
         using var moved = await client.GetAsync(serve.Url + "/manage/settings");
         using var old = await client.GetAsync(serve.Url + "/admin/settings");
+        using var console = new AdminUi.ConsoleHttp(serve.Url);
+        await console.SignInAsync(token);
+        using var page = await console.GetAsync("/ui/settings");
+        var html = await page.Content.ReadAsStringAsync();
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
@@ -231,7 +235,14 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         Assert.Equal("/manage", settings.GetProperty("admin_base_path").GetString());
         Assert.Equal(new Uri(serve.Url).Port, settings.GetProperty("port").GetInt32());
         Assert.Equal(HttpStatusCode.NotFound, old.StatusCode); // no route there: the admin API moved
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode); // the console's settings page says where each value came from
+        Assert.Equal("stored", SourceOnThePage(html, "ratelimit.burst"));
+        Assert.Equal("environment", SourceOnThePage(html, "server.port"));
+        Assert.Equal("default", SourceOnThePage(html, "upstream.timeout"));
     }
+
+    private static string SourceOnThePage(string html, string key) =>
+        System.Text.RegularExpressions.Regex.Match(html, $"data-setting=\"{System.Text.RegularExpressions.Regex.Escape(key)}\".*?<td class=\"ag-source\">([^<]*)</td>", System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value;
 
     private static async Task<JsonElement> ShowAsync(Dictionary<string, string> environment, params string[] args)
     {
