@@ -110,6 +110,40 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Reference_ManyEndpoints_ShownFiftyAPageWithLinksBetweenThem()
+    {
+        // Arrange: 120 more routes (121 with the base class's), one disabled
+        for (var i = 0; i < 120; i++)
+        {
+            await Gateway.AddRouteAsync(new RouteInput { Name = $"Endpoint {i:000}", Path = $"/v1/e{i:000}", Upstream = "backend", Enabled = i != 7 }, reload: false);
+        }
+
+        var (client, _) = await SignedInAsync("reference@customer.example");
+
+        // Act
+        string first, last, pastTheEnd;
+        using (client)
+        {
+            first = await client.GetStringAsync("/portal/reference");
+            last = await client.GetStringAsync("/portal/reference?page=3");
+            pastTheEnd = await client.GetStringAsync("/portal/reference?page=99");
+        }
+
+        // Assert: 120 enabled endpoints, 50 + 50 + 20
+        Assert.Equal(50, Cards(first));
+        Assert.Contains("Endpoints 1–50 of 120", first, StringComparison.Ordinal);
+        Assert.Contains("href=\"/portal/reference?page=2\"", first, StringComparison.Ordinal);
+        Assert.Equal(20, Cards(last));
+        Assert.Contains("Endpoints 101–120 of 120", last, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"pager-next\"", last, StringComparison.Ordinal);
+        Assert.Equal(Routes(last), Routes(pastTheEnd)); // a page past the last shows the last
+        Assert.DoesNotContain("data-route=\"endpoint-007\"", first + last, StringComparison.Ordinal);
+
+        static int Cards(string html) => System.Text.RegularExpressions.Regex.Count(html, "data-route=\"");
+        static string[] Routes(string html) => [.. System.Text.RegularExpressions.Regex.Matches(html, "data-route=\"([^\"]*)\"").Select(m => m.Groups[1].Value)];
+    }
+
+    [Fact]
     public async Task FormPostedAfterTheSessionEnded_SentToLogInWithTheWayBack()
     {
         // Arrange: a page rendered while signed in; then the session ends (here: the cookie no longer names one)
