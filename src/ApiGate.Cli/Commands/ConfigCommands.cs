@@ -100,6 +100,11 @@ internal static class ConfigCommands
             for (var i = 0; i < given.Length; i += 2)
             {
                 var setting = StorableSetting(given[i], changes);
+                if (TextFields.Check(setting.Key, given[i + 1]) is { } bad)
+                {
+                    throw new ArgumentException(bad.ToString()); // a line break or ESC stored would break every line that shows it
+                }
+
                 if (setting.Redact(given[i + 1]) != given[i + 1])
                 {
                     throw new ArgumentException(

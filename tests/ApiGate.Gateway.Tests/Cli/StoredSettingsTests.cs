@@ -108,7 +108,20 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
     [InlineData("redis.url", "redis://:pw-3f9a71c0@127.0.0.1:6379", "redis.url: the value holds a password, which the store would keep in plain text")]
     [InlineData("server.prot", "9001", "'server.prot' is not a setting (did you mean server.port?")]
     [InlineData("server.port", "eighty", "server.port (from the stored settings ('apigate config set')): 'eighty' is not a whole number")]
+    [InlineData("transform.env_allow", "REGION\nX-3f9a71c0", "transform.env_allow: must not contain control characters (U+000A at position 7)")]
+    [InlineData("portal.app_name", "Acme\u001b[31m", "portal.app_name: must not contain control characters (U+001B at position 5)")]
     public async Task ConfigSet_WhatTheStoreMayNotKeep_IsRefusedNamingTheSettingAndNothingIsWritten(string key, string value, string message)
+    {
+        await RefusedAsync(key, value, message);
+    }
+
+    [Fact]
+    public async Task ConfigSet_ValuePast8192Characters_IsRefusedAndNothingIsWritten()
+    {
+        await RefusedAsync("usage.export", new string('a', 8193), "usage.export: is longer than 8192 characters");
+    }
+
+    private async Task RefusedAsync(string key, string value, string message)
     {
         // Arrange
         var store = await engines.CreateAsync(GatewayStores.Sqlite);
