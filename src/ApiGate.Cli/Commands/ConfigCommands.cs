@@ -146,7 +146,9 @@ internal static class ConfigCommands
     {
         var configPath = parse.GetValue(CliApp.ConfigOption);
         var flags = CliApp.StoreFlags(parse);
-        var current = await context.LoadSettingsAsync(configPath, flags, ct);
+        // The store is opened with the settings as they are without the stored ones: a stored value that other
+        // settings refuse now (a port the environment took since) must not stop the command that changes it.
+        var current = context.LoadSettingsWith(configPath, flags, []);
         await using var store = await context.OpenStoreAsync(current.Options, ct, managing: true);
         var stored = (await store.ListStoredSettingsAsync(ct)).ToDictionary(s => s.Key, s => s.Value);
         if (changes.FirstOrDefault(c => c.Value is null && !stored.ContainsKey(c.Setting.Key)) is { Setting: { } missing })

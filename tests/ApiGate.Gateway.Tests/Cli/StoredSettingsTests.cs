@@ -100,6 +100,27 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         Assert.Equal(("warn", "stored"), Setting(shown, "log.level"));
     }
 
+    [Fact]
+    public async Task ConfigUnset_AStoredValueTheEnvironmentNowConflictsWith_StillRemovesIt()
+    {
+        // Arrange: the h2c port stored; the environment later moves the main port onto it
+        var store = await engines.CreateAsync(GatewayStores.Sqlite);
+        Assert.Equal(0, (await store.CliAsync("config", "set", "server.h2c_port", "9001")).ExitCode);
+        var environment = new Dictionary<string, string>(store.Environment) { ["APIGATE_SERVER_PORT"] = "9001" };
+
+        // Act
+        var shown = await CliRunner.RunAsync(environment, "config", "show");
+        var unset = await CliRunner.RunAsync(environment, "config", "unset", "server.h2c_port");
+        var after = await CliRunner.RunAsync(environment, "config", "show");
+
+        // Assert: every command names the stored value; unsetting it is what still works
+        Assert.Equal(2, shown.ExitCode);
+        Assert.Contains("server.h2c_port (from the stored settings ('apigate config set')): 9001 is the same as the main port", shown.Error, StringComparison.Ordinal);
+        Assert.Equal(0, unset.ExitCode);
+        Assert.Equal(0, after.ExitCode);
+        Assert.Empty(await store.Store.ListStoredSettingsAsync(None));
+    }
+
     [Theory]
     [InlineData("database.dsn", "/tmp/elsewhere.db", "says where the store is and how to open it, so it cannot be kept there; set it in the environment (APIGATE_DATABASE_DSN)")]
     [InlineData("database.driver", "postgres", "says where the store is and how to open it")]
