@@ -212,6 +212,51 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Reference_HeaderJwtRegexAndWildcardHostRoutes_ExamplesCarryWhatTheRouteNeeds()
+    {
+        // Arrange: a route served only with a header, one that takes JWTs only, one matched by a regex, one for any subdomain
+        await Gateway.AddRouteAsync(new RouteInput { Name = "Beta", Path = "/beta/{id}", Upstream = "backend", AuthRequired = true, Headers = ["X-Beta=1"] });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "Tokens", Path = "/tokens/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "Items", Path = "^/items/[0-9]+$", MatchType = "regex", Upstream = "backend", AuthRequired = true });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "Tenants", Path = "/tenant", HostPattern = "*.acme.example", Upstream = "backend", AuthRequired = true });
+        var (client, _) = await SignedInAsync("reader@customer.example");
+        using (client)
+        {
+            var created = await PostFormAsync(client, "/portal/keys", "create", ("Name", "docs"));
+            var key = TextOf(await created.Content.ReadAsStringAsync(), "new-key");
+            var prefix = Core.Identity.ApiKeys.PrefixOf(key);
+
+            // Act
+            var page = await client.GetStringAsync("/portal/reference");
+
+            // Assert: the header route's example, run with the whole key, reaches the route (without the header nothing
+            // matches that path)
+            var beta = TextOf(page, "curl-beta");
+            var headers = System.Text.RegularExpressions.Regex.Matches(beta, "-H '([^']*)'").Select(m => m.Groups[1].Value.Split(": ", 2)).ToList();
+            using var call = new HttpRequestMessage(HttpMethod.Get, System.Text.RegularExpressions.Regex.Match(beta, "'(http[^']*)'$").Groups[1].Value);
+            foreach (var header in headers)
+            {
+                call.Headers.Add(header[0], header[1].Replace(prefix + "…", key, StringComparison.Ordinal));
+            }
+
+            var answer = await Gateway.Client.SendAsync(call);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            Assert.Equal("/beta/123", Assert.Single(Upstream.Received).Path);
+            Assert.Equal("Only requests with the header X-Beta: 1 reach this endpoint.", TextOf(page, "headers-beta"));
+
+            // a JWT-only route refuses API keys: its example carries a bearer token, not the key
+            Assert.Equal("JWT required (API keys are not accepted)", TextOf(page, "credential-tokens"));
+            Assert.Equal($"curl -X GET -H 'Authorization: Bearer <JWT>' '{Gateway.Url}/tokens/example'", TextOf(page, "curl-tokens"));
+
+            // a route for any subdomain: the example names one
+            Assert.Equal($"curl -X GET -H 'Host: api.acme.example' -H 'X-API-Key: {prefix}…' '{Gateway.Url}/tenant'", TextOf(page, "curl-tenants"));
+
+            // a regex is no URL: the example keeps its literal beginning
+            Assert.Equal($"curl -X GET -H 'X-API-Key: {prefix}…' '{Gateway.Url}/items/…'", TextOf(page, "curl-items"));
+        }
+    }
+
+    [Fact]
     public async Task SignUp_PastTenFromOneAddressInAnHour_429WithTheWaitAndNoUser()
     {
         // Arrange: ten sign-ups from this client's address
