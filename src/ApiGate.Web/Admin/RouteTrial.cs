@@ -68,6 +68,14 @@ internal sealed class RouteTrial(SnapshotManager snapshots, TimeProvider timePro
             }
         }
 
+        // What the target receives: its URL's path in front (an upstream at http://backend/v2 gets /v2/…), then the query
+        // as sent. Targets with different base paths each put their own in front, so none is shown then.
+        if (rewritten is not null)
+        {
+            var basePath = upstream is { Targets: [var first, ..] } && upstream.Targets.All(t => t.BasePath == first.BasePath) ? first.BasePath : "";
+            rewritten = basePath + rewritten + (question < 0 ? "" : path[question..]);
+        }
+
         var captures = match.NamedCaptures().ToList();
         return new RouteTrialResult(true, route.Index >= 0 ? route.Definition : null, captures, rewritten,
             upstream is null ? null : upstream.Definition.Name + " (" + upstream.Definition.BaseUrl + ")", problem);

@@ -108,6 +108,27 @@ public sealed class PagesTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task Routes_TryAPathToAnUpstreamWithABasePath_ShowsWhatTheTargetReceives()
+    {
+        // The upstream's URL has a path (/v2), which the gateway puts in front of every forwarded path; Try a path showed
+        // the path without it and without the query, so it was not the path the upstream receives
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url + "/v2");
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "orders", Path = "/orders/{id}", Upstream = "backend", AuthRequired = false });
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        using var response = await console.GetAsync("/ui/routes?try_method=GET&try_path=" + Uri.EscapeDataString("/orders/7?x=1&y=2"));
+        using var proxied = await Gateway.Client.GetAsync(Gateway.Url + "/orders/7?x=1&y=2");
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, proxied.StatusCode);
+        var received = Assert.Single(Upstream.Received);
+        Assert.Equal("/v2/orders/7?x=1&y=2", received.Path + received.Query);
+        Assert.Contains("<code id=\"try-forwarded\">/v2/orders/7?x=1&amp;y=2</code>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Settings_SecretSet_ShownOnlyAsSet()
     {
         using var console = new ConsoleHttp(ConsoleUrl);
