@@ -1,6 +1,7 @@
 using ApiGate.Core.Identity;
 using ApiGate.Core.Portal;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Webhooks;
 using ApiGate.Storage.Rows;
 
 namespace ApiGate.Storage.Sql;
@@ -26,6 +27,8 @@ public abstract partial class SqlGatewayStore
             }
 
             await BumpVersionAsync(connection, transaction, ct);
+            // A user signing up is a user created like any other: the event commits with the user, or neither does.
+            await AppendWebhookEventAsync(connection, transaction, WebhookPayloads.UserCreated(user), null, ct);
             return true;
         }, cancellationToken);
 

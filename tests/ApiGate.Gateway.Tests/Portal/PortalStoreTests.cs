@@ -88,6 +88,31 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePortalUserAsync_EndpointSubscribedToUserCreated_EventQueuedWithTheUserAndNoneForADuplicate(string engine)
+    {
+        // Arrange: sign-ups through the portal created the user without its user.created event, which the CLI and the
+        // admin API record
+        var store = (await engines.CreateAsync(engine)).Store;
+        var endpoint = await new WebhookService(store, TimeProvider.System).CreateAsync(
+            new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["user.created"] }, None);
+        Assert.True(endpoint.Ok, endpoint.Error?.ToString());
+        var user = await NewUserAsync(store, "signed-up@example.com");
+        var duplicate = await NewUserAsync(store, "SIGNED-UP@example.com");
+
+        // Act
+        await store.CreatePortalUserAsync(user, Account(user.Id), None);
+        await Assert.ThrowsAsync<StoreConflictException>(() => store.CreatePortalUserAsync(duplicate, Account(duplicate.Id), None));
+
+        // Assert: one event, about the user that exists
+        Assert.Single(await store.ListWebhookDeliveriesAsync(endpoint.Value!.Endpoint.Id, 10, None));
+        var work = Assert.Single(await store.ClaimWebhookDeliveriesAsync("check", Now.AddYears(1), Now.AddYears(1).AddMinutes(1), 16, None));
+        var body = System.Text.Json.JsonDocument.Parse(work.Body).RootElement;
+        Assert.Equal("user.created", body.GetProperty("type").GetString());
+        Assert.Equal(user.Id, body.GetProperty("data").GetProperty("user_id").GetString());
+        Assert.Equal("signed-up@example.com", body.GetProperty("data").GetProperty("email").GetString());
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ConsumePortalTokenAsync_SecondUse_ReturnsNull(string engine)
     {
         // Arrange
