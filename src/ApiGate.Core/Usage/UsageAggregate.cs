@@ -4,7 +4,7 @@ namespace ApiGate.Core.Usage;
 
 /// <summary>
 /// What one batch of usage events adds to the store besides the events themselves: one rollup delta per (minute, user,
-/// key, route, status class) and one quota delta per (user, calendar month), and — once the store has added those units
+/// key, route, status group) and one quota delta per (user, calendar month), and — once the store has added those units
 /// to its quota counters (<see cref="CountOverage"/>) — the overage. Computed here, in plain C#, so every store engine
 /// writes the same numbers with the same upserts. Reusable: <see cref="Clear"/> keeps the dictionaries' capacity.
 /// </summary>
@@ -112,7 +112,7 @@ public sealed class UsageAggregate
 
     public void Add(in UsageEvent e)
     {
-        var key = new RollupKey(MinuteOf(e.Timestamp), e.UserId, e.KeyId, e.RouteId, UsageRollup.ClassOf(e.Status));
+        var key = new RollupKey(MinuteOf(e.Timestamp), e.UserId, e.KeyId, e.RouteId, UsageRollup.GroupOf(e.Status));
         if (!_rollups.TryGetValue(key, out var delta))
         {
             delta = new RollupDelta(key);
@@ -147,18 +147,21 @@ public sealed class UsageAggregate
 
     private readonly record struct QuotaDelta(long Used, long Overage);
 
-    /// <summary>One order of rollup keys for every writer: bucket, user, key, route, status class.</summary>
+    /// <summary>One order of rollup keys for every writer: bucket, user, key, route, status group.</summary>
     public static IComparer<RollupKey> RollupOrder { get; } = Comparer<RollupKey>.Create(static (a, b) =>
     {
         var order = a.Bucket.CompareTo(b.Bucket);
         order = order != 0 ? order : string.CompareOrdinal(a.UserId, b.UserId);
         order = order != 0 ? order : string.CompareOrdinal(a.KeyId, b.KeyId);
         order = order != 0 ? order : string.CompareOrdinal(a.RouteId, b.RouteId);
-        return order != 0 ? order : a.StatusClass.CompareTo(b.StatusClass);
+        return order != 0 ? order : a.StatusGroup.CompareTo(b.StatusGroup);
     });
 
-    /// <summary>The identity of a rollup row at minute granularity: bucket start (Unix seconds), user, key, route, status class.</summary>
-    public readonly record struct RollupKey(long Bucket, string UserId, string KeyId, string RouteId, int StatusClass);
+    /// <summary>
+    /// The identity of a rollup row at minute granularity: bucket start (Unix seconds), user, key, route, status group
+    /// (<see cref="UsageRollup.GroupOf"/>: the class, or an error's code).
+    /// </summary>
+    public readonly record struct RollupKey(long Bucket, string UserId, string KeyId, string RouteId, int StatusGroup);
 
     /// <summary>What a batch adds to one rollup row.</summary>
     public sealed class RollupDelta(RollupKey key)

@@ -171,7 +171,7 @@ public sealed partial class PostgresGatewayStore
                 new NpgsqlParameter<string>("UserId", delta.Key.UserId),
                 new NpgsqlParameter<string>("KeyId", delta.Key.KeyId),
                 new NpgsqlParameter<string>("RouteId", delta.Key.RouteId),
-                new NpgsqlParameter<long>("StatusClass", delta.Key.StatusClass),
+                new NpgsqlParameter<long>("StatusClass", delta.Key.StatusGroup),
                 new NpgsqlParameter<long>("Requests", delta.Requests),
                 new NpgsqlParameter<long>("Units", delta.Units),
                 new NpgsqlParameter<long>("RequestBytes", delta.RequestBytes),

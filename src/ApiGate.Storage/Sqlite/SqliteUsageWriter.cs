@@ -166,7 +166,7 @@ internal sealed class SqliteUsageWriter : IDisposable
         raw.sqlite3_bind_text(s, 3, delta.Key.UserId);
         raw.sqlite3_bind_text(s, 4, delta.Key.KeyId);
         raw.sqlite3_bind_text(s, 5, delta.Key.RouteId);
-        raw.sqlite3_bind_int(s, 6, delta.Key.StatusClass);
+        raw.sqlite3_bind_int(s, 6, delta.Key.StatusGroup);
         raw.sqlite3_bind_int64(s, 7, delta.Requests);
         raw.sqlite3_bind_int64(s, 8, delta.Units);
         raw.sqlite3_bind_int64(s, 9, delta.RequestBytes);

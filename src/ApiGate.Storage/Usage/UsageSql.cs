@@ -108,7 +108,7 @@ internal static class UsageSql
     private static string TotalsOf(UsageGranularity granularity, string from, string to) =>
         "SELECT granularity, bucket, CAST(SUM(requests) AS BIGINT) AS requests, CAST(SUM(units) AS BIGINT) AS units, " +
         "CAST(SUM(request_bytes) AS BIGINT) AS request_bytes, CAST(SUM(response_bytes) AS BIGINT) AS response_bytes, " +
-        "CAST(SUM(CASE WHEN status_class >= 5 THEN requests ELSE 0 END) AS BIGINT) AS errors " +
+        "CAST(SUM(CASE WHEN status_class BETWEEN 5 AND 99 OR status_class >= 500 THEN requests ELSE 0 END) AS BIGINT) AS errors " +
         $"FROM usage_rollups WHERE user_id = @User AND granularity = {(int)granularity} AND bucket >= {from} AND bucket < {to} GROUP BY granularity, bucket";
 
     public static readonly string Rollups =
@@ -116,7 +116,7 @@ internal static class UsageSql
         string.Join(", ", Enumerable.Range(0, UsageLatencyBuckets.Count).Select(i => $"lat_{i} AS lat{i}")) + " FROM usage_rollups WHERE user_id = @User AND granularity = @Granularity AND bucket >= @From AND bucket < @To " +
         "ORDER BY bucket, key_id, route_id, status_class";
 
-    /// <summary>Every user's rows of one granularity in [@From, @To), summed per bucket and status class (the dashboard's series).</summary>
+    /// <summary>Every user's rows of one granularity in [@From, @To), summed per bucket and status group (the dashboard's series).</summary>
     public static readonly string GatewaySeries =
         "SELECT granularity, bucket, '' AS user_id, '' AS key_id, '' AS route_id, status_class, CAST(SUM(requests) AS BIGINT) AS requests, " +
         "CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(request_bytes) AS BIGINT) AS request_bytes, CAST(SUM(response_bytes) AS BIGINT) AS response_bytes, " +
@@ -134,7 +134,7 @@ internal static class UsageSql
         ") leaders GROUP BY id ORDER BY units DESC, requests DESC, id LIMIT @Limit";
 
     private static string LeadersOf(string column, UsageGranularity granularity, string from, string to) =>
-        $"SELECT {column} AS id, requests, units, CASE WHEN status_class >= 5 THEN requests ELSE 0 END AS errors " +
+        $"SELECT {column} AS id, requests, units, CASE WHEN status_class BETWEEN 5 AND 99 OR status_class >= 500 THEN requests ELSE 0 END AS errors " +
         $"FROM usage_rollups WHERE granularity = {(int)granularity} AND bucket >= {from} AND bucket < {to}";
 
     /// <summary>Every rollup row of the store, as stored (<c>apigate store copy</c>), in the order they were first written.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
@@ -55,6 +56,7 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
         }
 
         var byClass = new long[10];
+        var byCode = new Dictionary<string, long>(StringComparer.Ordinal);
         var hourHistogram = new long[UsageLatencyBuckets.Count];
         foreach (var row in series)
         {
@@ -69,6 +71,9 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
             if (row.StatusClass >= 4)
             {
                 point.Errors += row.Requests;
+                // Rows kept before errors were rolled up by code have only their class.
+                var code = row.ErrorCode?.ToString(CultureInfo.InvariantCulture) ?? row.StatusClass.ToString(CultureInfo.InvariantCulture) + "xx";
+                byCode[code] = byCode.GetValueOrDefault(code) + row.Requests;
             }
 
             LatencyPercentiles.Add(point.Histogram, row.LatencyBuckets);
@@ -92,6 +97,7 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
             now,
             minutes,
             byClass,
+            [.. byCode.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => new ErrorCount(c.Key, c.Value))],
             LatencyPercentiles.Of(hourHistogram, 0.5),
             LatencyPercentiles.Of(hourHistogram, 0.99),
             [.. topUsers.Where(l => l.Id.Length > 0 && l.Id != UsageEvent.Anonymous).Take(Leaders).Select(l => new Leader(users.TryGetValue(l.Id, out var u) ? u.Email : l.Id, l))],
@@ -107,6 +113,7 @@ internal sealed record DashboardView(
     DateTimeOffset Now,
     IReadOnlyList<MinutePoint> Minutes,
     IReadOnlyList<long> RequestsByClass,
+    IReadOnlyList<ErrorCount> ErrorsByCode,
     double? P50Ms,
     double? P99Ms,
     IReadOnlyList<Leader> TopUsers,
@@ -135,6 +142,9 @@ internal sealed class MinutePoint(DateTimeOffset start, long[] histogram)
 }
 
 internal sealed record Leader(string Label, UsageLeader Totals);
+
+/// <summary>Error answers of the last hour with one status code (<c>429</c>; <c>5xx</c> for rows kept before codes were), most first.</summary>
+internal sealed record ErrorCount(string Code, long Requests);
 
 internal sealed record QuotaUse(UserDefinition User, PlanDefinition Plan, long Used, double Share);
 

@@ -25,17 +25,27 @@ public sealed class DashboardTests(ITestOutputHelper output) : AdminUiTestBase
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
+        foreach (var code in new[] { 404, 404, 429 })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/api/item/status?code=" + code);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            using var response = await Gateway.Client.SendAsync(request);
+            Assert.Equal(code, (int)response.StatusCode);
+        }
+
         await using var browser = await SignedInAsync();
         var page = browser.Page;
-        // Usage reaches the store in batches: reload until the 21 requests are there (bounded).
-        for (var attempt = 0; attempt < 50 && (await page.Locator("#stat-requests .ag-stat-value").TextContentAsync())?.Trim() != "21"; attempt++)
+        // Usage reaches the store in batches: reload until the 24 requests are there (bounded).
+        for (var attempt = 0; attempt < 50 && (await page.Locator("#stat-requests .ag-stat-value").TextContentAsync())?.Trim() != "24"; attempt++)
         {
             await Task.Delay(200);
             await browser.GoAsync("/ui");
         }
 
-        await Assertions.Expect(page.Locator("#stat-requests .ag-stat-value")).ToHaveTextAsync("21");
-        await Assertions.Expect(page.Locator("#stat-error-rate .ag-stat-value")).ToHaveTextAsync("0.0%");
+        await Assertions.Expect(page.Locator("#stat-requests .ag-stat-value")).ToHaveTextAsync("24");
+        await Assertions.Expect(page.Locator("#stat-error-rate .ag-stat-value")).ToHaveTextAsync("12.5%");
+        // The error rate by code: the upstream's 404s and 429, of 24 requests, most first
+        Assert.Equal(["40428.3%", "42914.2%"], await page.Locator("#errors-by-code tbody tr").AllTextContentsAsync());
         foreach (var chart in new[] { "#chart-requests", "#chart-status", "#chart-latency", "#chart-top-users", "#chart-top-routes", "#near-quota" })
         {
             Assert.True(await page.Locator(chart + " svg path").CountAsync() > 0, chart + " drew no SVG paths");
@@ -43,7 +53,7 @@ public sealed class DashboardTests(ITestOutputHelper output) : AdminUiTestBase
 
         await Assertions.Expect(page.Locator("#chart-top-users")).ToContainTextAsync("grace@example.com");
         await Assertions.Expect(page.Locator("#chart-top-routes")).ToContainTextAsync("api");
-        await Assertions.Expect(page.Locator("#near-quota table")).ToContainTextAsync("84%");
+        await Assertions.Expect(page.Locator("#near-quota table")).ToContainTextAsync("96%"); // 24 of 25: the upstream's 4xx count too
         await Assertions.Expect(page.Locator("#this-instance")).ToContainTextAsync("This instance");
         await browser.ScreenshotAsync("admin-ui-dashboard");
     }

@@ -33,6 +33,28 @@ public sealed class GatewayUsageStoreTests(StoreEngines engines) : IClassFixture
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Rollups_ErrorAnswers_KeptApartByCodeThroughCompactionWhileSuccessesStayOneRowPerClass(string engine)
+    {
+        // Arrange: successes of two codes, and errors of four
+        var store = (await engines.CreateAsync(engine)).Store;
+        var statuses = new[] { 200, 201, 204, 401, 401, 429, 502, 503, 503 };
+        await store.AddUsageEventsAsync([.. statuses.Select((status, i) => UsageStoreTests.Event("usr_1", Minute.AddSeconds(i), status: status))], CancellationToken.None);
+
+        // Act
+        var minutes = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Minute, Minute, Minute.AddMinutes(1), CancellationToken.None);
+        var compacted = await store.CompactUsageAsync(UsageGranularity.Hour, Minute.AddHours(2), 10, CancellationToken.None);
+        var hours = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Hour, Minute.AddHours(-1), Minute.AddHours(1), CancellationToken.None);
+        var summary = await store.GetUsageSummaryAsync("usr_1", Minute.AddHours(-1), Minute.AddHours(1), CancellationToken.None);
+
+        // Assert
+        (int, int?, long)[] expected = [(2, null, 3), (4, 401, 2), (4, 429, 1), (5, 502, 1), (5, 503, 2)];
+        Assert.Equal(expected, minutes.Select(r => (r.StatusClass, r.ErrorCode, r.Requests)));
+        Assert.True(compacted > 0);
+        Assert.Equal(expected, hours.Select(r => (r.StatusClass, r.ErrorCode, r.Requests)));
+        Assert.Equal((9L, 3L), (summary.Requests, summary.Errors)); // errors are the 5xx answers, as before
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task GetUsageLeadersAsync_ByUser_LargestUnitsFirstWithinPeriodAndLimit(string engine)
     {
         var store = (await engines.CreateAsync(engine)).Store;
