@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ApiGate.Gateway.Tests.Infrastructure;
+using static ApiGate.Gateway.Tests.Infrastructure.ConfigShow;
 
 namespace ApiGate.Gateway.Tests.Cli;
 
@@ -206,8 +207,6 @@ public sealed class CliTests : CliTestBase
         Assert.StartsWith("apigate ", result.Output);
     }
 
-    private static (string Value, string Source) Setting(JsonElement settings, string key) =>
-        (settings.GetProperty(key).GetProperty("value").GetString()!, settings.GetProperty(key).GetProperty("source").GetString()!);
 
     private async Task<string> SnapshotAsync()
     {
@@ -215,5 +214,4 @@ public sealed class CliTests : CliTestBase
         var routes = await RunAsync("routes", "list", "--json");
         return upstreams.Output + routes.Output;
     }
-
 }

@@ -100,9 +100,6 @@ public sealed class ConfigFileCliTests : CliTestBase
         return file;
     }
 
-    private static (string Value, string Source) Setting(CliResult result, string key)
-    {
-        var setting = JsonDocument.Parse(result.Output).RootElement.GetProperty(key);
-        return (setting.GetProperty("value").GetString()!, setting.GetProperty("source").GetString()!);
-    }
+    private static (string Value, string Source) Setting(CliResult result, string key) =>
+        ConfigShow.Setting(JsonDocument.Parse(result.Output).RootElement, key);
 }

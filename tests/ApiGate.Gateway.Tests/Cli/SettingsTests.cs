@@ -3,6 +3,7 @@ using ApiGate.Gateway.Admin;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Configuration;
+using static ApiGate.Gateway.Tests.Infrastructure.ConfigShow;
 
 namespace ApiGate.Gateway.Tests.Cli;
 
@@ -411,7 +412,4 @@ public sealed class SettingsTests : CliTestBase
         Assert.Equal(0, result.ExitCode);
         return JsonDocument.Parse(result.Output).RootElement.Clone();
     }
-
-    private static (string Value, string Source) Setting(JsonElement settings, string key) =>
-        (settings.GetProperty(key).GetProperty("value").GetString()!, settings.GetProperty(key).GetProperty("source").GetString()!);
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 using Dapper;
+using static ApiGate.Gateway.Tests.Infrastructure.ConfigShow;
 
 namespace ApiGate.Gateway.Tests.Cli;
 
@@ -284,7 +285,4 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         Assert.True(result.ExitCode == 0, result.Error);
         return JsonDocument.Parse(result.Output).RootElement.Clone();
     }
-
-    private static (string Value, string Source) Setting(JsonElement settings, string key) =>
-        (settings.GetProperty(key).GetProperty("value").GetString()!, settings.GetProperty(key).GetProperty("source").GetString()!);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ApiGate.Gateway.Tests.Infrastructure;
+using static ApiGate.Gateway.Tests.Infrastructure.ConfigShow;
 
 namespace ApiGate.Gateway.Tests.Observability;
 
@@ -45,7 +46,4 @@ public sealed class TelemetrySettingsTests : CliTestBase
         Assert.Equal(0, shown.ExitCode);
         return JsonDocument.Parse(shown.Output).RootElement.Clone();
     }
-
-    private static (string Value, string Source) Setting(JsonElement settings, string key) =>
-        (settings.GetProperty(key).GetProperty("value").GetString()!, settings.GetProperty(key).GetProperty("source").GetString()!);
 }
