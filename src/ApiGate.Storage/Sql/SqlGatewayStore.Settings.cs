@@ -43,11 +43,17 @@ public abstract partial class SqlGatewayStore
                 ? await StoredSettingsAsync(connection, cancellationToken)
                 : [];
         }
-        catch (Exception ex) when (ex is not StoreUnavailableException && Translate(ex) is { } translated)
+        catch (Exception ex) when (ex is not StoreUnavailableException && TranslateAtStart(ex) is { } translated)
         {
             throw translated;
         }
     }
+
+    /// <summary>
+    /// A failure of the first read of the store as the store's exception, as opening it for the command's work would
+    /// report it (SQLite: a file that is no database is a store that cannot be opened, naming the file and the setting).
+    /// </summary>
+    private protected virtual Exception? TranslateAtStart(Exception exception) => Translate(exception);
 
     /// <summary>A connection opened as a process starts: a server that does not answer is reported at once, naming it (PostgreSQL).</summary>
     private protected virtual Task<System.Data.Common.DbConnection> OpenConnectionAtStartAsync(CancellationToken cancellationToken) => OpenConnectionAsync(cancellationToken);

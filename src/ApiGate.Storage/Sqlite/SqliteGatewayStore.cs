@@ -293,6 +293,11 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         : IsBusy(ex) ? Busy(ex)
         : null;
 
+    // As InitializeAsync: the first statement is where SQLite reads the file's header (opening it reads nothing), so a
+    // file that is no database (SQLITE_NOTADB) shows up here and is reported as the store that cannot be opened.
+    private protected override Exception? TranslateAtStart(Exception exception) =>
+        exception is SqliteException ex && !IsReadOnly(ex) && !IsBusy(ex) ? CannotOpen(ex) : Translate(exception);
+
     private StoreBusyException Busy(SqliteException ex) =>
         new($"the store at {Location} ({Setting}) is locked by another connection or process: gave up after waiting {BusyTimeout.TotalSeconds:0} s for it ({Reason(ex)})", ex);
 

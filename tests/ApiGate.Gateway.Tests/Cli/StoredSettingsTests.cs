@@ -102,6 +102,34 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
     }
 
     [Fact]
+    public async Task AnyCommand_StoreFileIsNoDatabase_NamesTheStoreAsOpeningItWould()
+    {
+        // Arrange
+        var file = Path.Combine(Path.GetTempPath(), $"apigate-notdb-{Guid.NewGuid():N}.db");
+        await File.WriteAllTextAsync(file, string.Concat(Enumerable.Repeat("this is a text file, not a SQLite database. ", 20)));
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = file };
+
+        try
+        {
+            // Act
+            var shown = await CliRunner.RunAsync(environment, "config", "show");
+            var listed = await CliRunner.RunAsync(environment, "users", "list");
+            var set = await CliRunner.RunAsync(environment, "config", "set", "log.level", "warn");
+
+            // Assert: every command says which store and which setting, as opening the store for its work does
+            foreach (var result in new[] { shown, listed, set })
+            {
+                Assert.Equal(1, result.ExitCode);
+                Assert.StartsWith($"error: cannot open the store at {file} (APIGATE_DATABASE_DSN / --database): file is not a database", result.Error, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task ConfigUnset_AStoredValueTheEnvironmentNowConflictsWith_StillRemovesIt()
     {
         // Arrange: the h2c port stored; the environment later moves the main port onto it
