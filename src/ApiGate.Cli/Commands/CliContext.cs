@@ -38,8 +38,10 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     }
 
     /// <summary>What the settings would resolve to with <paramref name="stored"/> as the stored settings (see <see cref="SettingsLoader.LoadWith"/>).</summary>
-    public LoadedSettings LoadSettingsWith(string? configPath, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored) =>
-        new SettingsLoader(Environment).LoadWith(configPath, flags, stored);
+    public LoadedSettings LoadSettingsWith(
+        string? configPath, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored,
+        IReadOnlyList<KeyValuePair<string, string>>? onTop = null) =>
+        new SettingsLoader(Environment).LoadWith(configPath, flags, stored, onTop);
 
     /// <summary>The settings kept in the store, read without creating or migrating it (none when it is not there yet).</summary>
     private static async Task<IReadOnlyList<KeyValuePair<string, string>>> ReadStoredSettingsAsync(string driver, string dsn, CancellationToken cancellationToken)

@@ -171,6 +171,15 @@ internal static class ConfigCommands
 
         // Refused here, naming the setting and its source, if the change leaves settings a start would refuse.
         var next = context.LoadSettingsWith(configPath, flags, [.. stored]).Settings.ToDictionary(s => s.Key);
+        // A value the environment, the file or a flag hides here is read as it is by every process without them, so
+        // it is checked as those would read it: else 'server.port abc' is stored and every such process refuses to start.
+        var hiddenHere = changes.Where(c => c.Value is not null && next[c.Setting.Key].Source != SettingSource.Stored)
+            .Select(c => KeyValuePair.Create(c.Setting.Key, c.Value!)).ToList();
+        if (hiddenHere.Count > 0)
+        {
+            context.LoadSettingsWith(configPath, flags, [.. stored], hiddenHere);
+        }
+
         await store.ChangeStoredSettingsAsync([.. changes.Select(c => KeyValuePair.Create(c.Setting.Key, c.Value))], DateTimeOffset.UtcNow, ct);
         var now = changes.Select(c => next[c.Setting.Key]).ToList();
         if (parse.GetValue(CliApp.JsonOption))

@@ -63,13 +63,20 @@ internal sealed class SettingsLoader(Func<string, string?> environment, StoredSe
     /// What the settings would resolve to with <paramref name="stored"/> as the stored settings (<c>config set</c> and
     /// <c>config unset</c> check a change before they write it). Throws as <see cref="LoadAsync"/>.
     /// </summary>
-    public LoadedSettings LoadWith(string? configPath, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored) =>
-        Resolve(YamlSettingsFile.Open(configPath ?? environment(GatewaySettings.ConfigFileVariable)), flags, stored, null);
+    /// <param name="onTop">
+    /// Stored values to check above every other source, as a process where nothing hides them would read them (null:
+    /// none); the other stored values stay where they are.
+    /// </param>
+    public LoadedSettings LoadWith(
+        string? configPath, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored,
+        IReadOnlyList<KeyValuePair<string, string>>? onTop = null) =>
+        Resolve(YamlSettingsFile.Open(configPath ?? environment(GatewaySettings.ConfigFileVariable)), flags, stored, null, onTop);
 
     private LoadedSettings Resolve(
-        YamlSettingsFile? file, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored, IReadOnlyDictionary<string, string>? defaults)
+        YamlSettingsFile? file, IReadOnlyDictionary<string, string?> flags, IReadOnlyList<KeyValuePair<string, string>> stored,
+        IReadOnlyDictionary<string, string>? defaults, IReadOnlyList<KeyValuePair<string, string>>? onTop = null)
     {
-        var configuration = GatewaySettings.Build(file, environment, flags, stored.Count > 0 ? stored : null, defaults);
+        var configuration = GatewaySettings.Build(file, environment, flags, stored.Count > 0 ? stored : null, defaults, onTop is { Count: > 0 } ? onTop : null);
         var options = GatewayOptionsSetup.Resolve(configuration);
         var unset = new GatewayOptions();
         var resolved = GatewaySettings.All

@@ -109,11 +109,13 @@ internal static class GatewaySettings
     /// The configuration of a gateway: <paramref name="defaults"/> (a command's own defaults, by dotted key) &lt;
     /// <paramref name="stored"/> (settings kept in the store, by dotted key) &lt; <paramref name="file"/> (null: none)
     /// &lt; the <c>APIGATE_*</c> variables read through <paramref name="environment"/> &lt; <paramref name="flags"/>
-    /// (by dotted key; null values are not given).
+    /// (by dotted key; null values are not given) &lt; <paramref name="storedOnTop"/>: stored values checked as if
+    /// nothing above hid them (<c>config set</c> of a value the environment, the file or a flag hides here).
     /// </summary>
     public static IConfigurationRoot Build(
         IConfigurationSource? file, Func<string, string?> environment, IReadOnlyDictionary<string, string?> flags,
-        IEnumerable<KeyValuePair<string, string>>? stored = null, IReadOnlyDictionary<string, string>? defaults = null)
+        IEnumerable<KeyValuePair<string, string>>? stored = null, IReadOnlyDictionary<string, string>? defaults = null,
+        IEnumerable<KeyValuePair<string, string>>? storedOnTop = null)
     {
         var builder = new ConfigurationBuilder();
         if (defaults is { Count: > 0 })
@@ -131,10 +133,15 @@ internal static class GatewaySettings
             builder.Add(file);
         }
 
-        return builder
+        builder
             .Add(SettingsConfigurationProvider.Environment(environment))
-            .Add(SettingsConfigurationProvider.Flags(flags))
-            .Build();
+            .Add(SettingsConfigurationProvider.Flags(flags));
+        if (storedOnTop is not null)
+        {
+            builder.Add(SettingsConfigurationProvider.Stored(storedOnTop));
+        }
+
+        return builder.Build();
     }
 
     /// <summary>

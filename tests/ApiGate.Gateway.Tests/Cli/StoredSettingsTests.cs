@@ -101,6 +101,31 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         Assert.Equal(("warn", "stored"), Setting(shown, "log.level"));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigSet_AValueTheEnvironmentHidesHere_IsCheckedAsWhereItAppliesAndNothingIsWritten(string engine)
+    {
+        // Arrange: this shell sets the port and the burst; the gateways on the store may not
+        var store = await engines.CreateAsync(engine);
+        var environment = new Dictionary<string, string>(store.Environment) { ["APIGATE_SERVER_PORT"] = "9001", ["APIGATE_RATELIMIT_BURST"] = "7" };
+
+        // Act
+        var unparsable = await CliRunner.RunAsync(environment, "config", "set", "server.port", "abc");
+        var refused = await CliRunner.RunAsync(environment, "config", "set", "log.level", "warn", "ratelimit.burst", "-1");
+        var storedAfterRefusals = await store.Store.ListStoredSettingsAsync(None);
+        var accepted = await CliRunner.RunAsync(environment, "config", "set", "ratelimit.burst", "9");
+        var elsewhere = await ShowAsync(store.Environment);
+
+        // Assert: refused as a start without those variables would refuse it; a good hidden value is still stored
+        Assert.Equal(2, unparsable.ExitCode);
+        Assert.Contains("server.port (from the stored settings ('apigate config set')): 'abc' is not a whole number", unparsable.Error, StringComparison.Ordinal);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("ratelimit.burst (from the stored settings ('apigate config set')): must be 0 or more", refused.Error, StringComparison.Ordinal);
+        Assert.Empty(storedAfterRefusals);
+        Assert.Equal(0, accepted.ExitCode);
+        Assert.Contains("note: APIGATE_RATELIMIT_BURST sets ratelimit.burst too", accepted.Error, StringComparison.Ordinal);
+        Assert.Equal(("9", "stored"), Setting(elsewhere, "ratelimit.burst"));
+    }
+
     [Fact]
     public async Task AnyCommand_StoreFileIsNoDatabase_NamesTheStoreAsOpeningItWould()
     {
