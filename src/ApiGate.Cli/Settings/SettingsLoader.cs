@@ -45,7 +45,9 @@ internal sealed class SettingsLoader(Func<string, string?> environment, StoredSe
         {
             try
             {
-                stored = await readStored(driver, dsn, cancellationToken);
+                // Only what `config set` may store: a row written some other way that names where the store is, a
+                // secret, or a key this build does not know (a later build's) is not applied.
+                stored = [.. (await readStored(driver, dsn, cancellationToken)).Where(s => GatewaySettings.Find(s.Key) is { Storable: true })];
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

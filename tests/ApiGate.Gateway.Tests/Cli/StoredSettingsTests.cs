@@ -253,6 +253,26 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
     }
 
     [Fact]
+    public async Task AnyCommand_RowsConfigSetWouldRefuse_AreNotApplied()
+    {
+        // Arrange: rows written into the table by hand (or by a later build that knows more settings)
+        var store = await engines.CreateAsync(GatewayStores.Sqlite);
+        await store.Store.ChangeStoredSettingsAsync(
+        [
+            KeyValuePair.Create("database.busy_timeout", (string?)"9s"), KeyValuePair.Create("secret_key", (string?)"k-3f9a71c0"),
+            KeyValuePair.Create("later.setting", (string?)"1"), KeyValuePair.Create("ratelimit.burst", (string?)"9"),
+        ], DateTimeOffset.UtcNow, None);
+
+        // Act
+        var shown = await ShowAsync(store.Environment);
+
+        // Assert: the storable one applies; the others are as if absent
+        Assert.Equal(("9", "stored"), Setting(shown, "ratelimit.burst"));
+        Assert.Equal(("2s", "default"), Setting(shown, "database.busy_timeout"));
+        Assert.Equal(("", "default"), Setting(shown, "secret_key"));
+    }
+
+    [Fact]
     public async Task ConfigShow_StoreOfAnEarlierVersionWithoutStoredSettings_ShowsTheOtherSourcesAndLeavesItAsItIs()
     {
         // Arrange: a store as builds before stored settings left it (migration 17 and its table taken away)
