@@ -173,11 +173,10 @@ internal static class ConfigCommands
         var next = context.LoadSettingsWith(configPath, flags, [.. stored]).Settings.ToDictionary(s => s.Key);
         // A value the environment, the file or a flag hides here is read as it is by every process without them, so
         // it is checked as those would read it: else 'server.port abc' is stored and every such process refuses to start.
-        var hiddenHere = changes.Where(c => c.Value is not null && next[c.Setting.Key].Source != SettingSource.Stored)
-            .Select(c => KeyValuePair.Create(c.Setting.Key, c.Value!)).ToList();
+        var hiddenHere = changes.Where(c => c.Value is not null && next[c.Setting.Key].Source != SettingSource.Stored).Select(c => next[c.Setting.Key]).ToList();
         if (hiddenHere.Count > 0)
         {
-            context.LoadSettingsWith(configPath, flags, [.. stored], hiddenHere);
+            context.LoadSettingsWith(configPath, flags, [.. stored], [.. hiddenHere.Select(h => KeyValuePair.Create(h.Key, stored[h.Key]))]);
         }
 
         await store.ChangeStoredSettingsAsync([.. changes.Select(c => KeyValuePair.Create(c.Setting.Key, c.Value))], DateTimeOffset.UtcNow, ct);
@@ -191,7 +190,7 @@ internal static class ConfigCommands
             TableWriter.Write(context.Output, ["SETTING", "NOW", "SOURCE"], now.Select(s => (IReadOnlyList<string>)[s.Key, s.Setting.Redact(s.Value), Source(s)]));
         }
 
-        foreach (var hidden in changes.Where(c => c.Value is not null && next[c.Setting.Key].Source != SettingSource.Stored).Select(c => next[c.Setting.Key]))
+        foreach (var hidden in hiddenHere)
         {
             await context.Error.WriteLineAsync(
                 $"note: {GatewaySettings.Describe(hidden.Setting, hidden.Source)} sets {hidden.Key} too and takes precedence over the stored value");
