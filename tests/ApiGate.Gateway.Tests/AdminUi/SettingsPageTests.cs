@@ -1,5 +1,6 @@
 using System.Net;
 using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.AdminUi;
 
@@ -26,5 +27,21 @@ public sealed class SettingsPageTests : AdminUiTestBase
         var html = await response.Content.ReadAsStringAsync();
         Assert.DoesNotContain(Password, html, StringComparison.Ordinal);
         Assert.Contains("http://127.0.0.1:9/base?password=***&amp;x=1", html, StringComparison.Ordinal);
+    }
+
+    [BrowserFact]
+    public async Task Settings_InABrowser_EverySettingIsARowWithItsSourceColumn()
+    {
+        // Arrange
+        await using var browser = await SignedInAsync();
+
+        // Act
+        Assert.Equal(200, await browser.GoAsync("/ui/settings"));
+        await browser.ScreenshotAsync("admin-ui-settings");
+
+        // Assert: this host was built from options alone, so no source is known ("—"); serve shows them (StoredSettingsTests)
+        Assert.Equal(GatewaySettings.All.Count, await browser.Page.Locator("#settings-table tbody tr").CountAsync());
+        Assert.Equal(["Setting", "Environment variable", "Value", "Source"], await browser.Page.Locator("#settings-table thead th").AllTextContentsAsync());
+        Assert.Equal("—", await browser.Page.Locator("tr[data-setting='server.port'] td.ag-source").TextContentAsync());
     }
 }
