@@ -150,36 +150,29 @@ internal static class ConfigCommands
         // settings refuse now (a port the environment took since) must not stop the command that changes it.
         var current = context.LoadSettingsWith(configPath, flags, []);
         await using var store = await context.OpenStoreAsync(current.Options, ct, managing: true);
-        var stored = (await store.ListStoredSettingsAsync(ct)).ToDictionary(s => s.Key, s => s.Value);
-        if (changes.FirstOrDefault(c => c.Value is null && !stored.ContainsKey(c.Setting.Key)) is { Setting: { } missing })
+        var stored = await store.ListStoredSettingsAsync(ct);
+        if (changes.FirstOrDefault(c => c.Value is null && stored.All(s => s.Key != c.Setting.Key)) is { Setting: { } missing })
         {
             await context.Error.WriteLineAsync($"error: {missing.Key} is not stored (config show lists where each setting comes from); nothing was changed");
             return 3;
         }
 
-        foreach (var (setting, value) in changes)
+        // Checked inside the write, against every stored setting as it will be (changes take turns), so two commands at
+        // once cannot together store a pair that each alone would refuse. Refused, naming the setting and its source,
+        // if the change leaves settings a start would refuse.
+        IReadOnlyDictionary<string, ResolvedSetting> next = new Dictionary<string, ResolvedSetting>();
+        List<ResolvedSetting> hiddenHere = [];
+        await store.ChangeStoredSettingsAsync([.. changes.Select(c => KeyValuePair.Create(c.Setting.Key, c.Value))], DateTimeOffset.UtcNow, ct, after =>
         {
-            if (value is null)
+            next = context.LoadSettingsWith(configPath, flags, [.. after]).Settings.ToDictionary(s => s.Key);
+            // A value the environment, the file or a flag hides here is read as it is by every process without them, so
+            // it is checked as those would read it: else 'server.port abc' is stored and every such process refuses to start.
+            hiddenHere = [.. changes.Where(c => c.Value is not null && next[c.Setting.Key].Source != SettingSource.Stored).Select(c => next[c.Setting.Key])];
+            if (hiddenHere.Count > 0)
             {
-                stored.Remove(setting.Key);
+                context.LoadSettingsWith(configPath, flags, [.. after], [.. hiddenHere.Select(h => KeyValuePair.Create(h.Key, after[h.Key]))]);
             }
-            else
-            {
-                stored[setting.Key] = value;
-            }
-        }
-
-        // Refused here, naming the setting and its source, if the change leaves settings a start would refuse.
-        var next = context.LoadSettingsWith(configPath, flags, [.. stored]).Settings.ToDictionary(s => s.Key);
-        // A value the environment, the file or a flag hides here is read as it is by every process without them, so
-        // it is checked as those would read it: else 'server.port abc' is stored and every such process refuses to start.
-        var hiddenHere = changes.Where(c => c.Value is not null && next[c.Setting.Key].Source != SettingSource.Stored).Select(c => next[c.Setting.Key]).ToList();
-        if (hiddenHere.Count > 0)
-        {
-            context.LoadSettingsWith(configPath, flags, [.. stored], [.. hiddenHere.Select(h => KeyValuePair.Create(h.Key, stored[h.Key]))]);
-        }
-
-        await store.ChangeStoredSettingsAsync([.. changes.Select(c => KeyValuePair.Create(c.Setting.Key, c.Value))], DateTimeOffset.UtcNow, ct);
+        });
         var now = changes.Select(c => next[c.Setting.Key]).ToList();
         if (parse.GetValue(CliApp.JsonOption))
         {

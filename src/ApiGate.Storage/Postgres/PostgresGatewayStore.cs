@@ -26,6 +26,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// <summary>The advisory lock plan writes take turns on (<see cref="LockPlansAsync"/>): "apigate" + "p".</summary>
     private const long PlansLock = 0x61_70_69_67_61_74_65_70;
 
+    /// <summary>The advisory lock changes of the stored settings take turns on: "apigate" + "s".</summary>
+    private const long StoredSettingsLock = 0x61_70_69_67_61_74_65_73;
+
     /// <summary>The first key of the advisory locks identity links take turns on ("apig"; the second is a hash of the link).</summary>
     private const int IdentityLockClass = 0x61_70_69_67;
 
@@ -193,6 +196,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// <summary>A transaction-scoped advisory lock: it also covers a plan that does not exist yet (a create).</summary>
     private protected override Task LockPlansAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = PlansLock });
+
+    private protected override Task LockStoredSettingsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = StoredSettingsLock });
 
     private protected override Task LockRowAsync(DbConnection connection, DbTransaction transaction, string table, string id, CancellationToken cancellationToken) =>
         ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM (SELECT id FROM {table} WHERE id = @Id FOR UPDATE) locked", cancellationToken, new { Id = id });

@@ -11,9 +11,30 @@ public abstract partial class SqlGatewayStore
     public Task<IReadOnlyList<StoredSetting>> ListStoredSettingsAsync(CancellationToken cancellationToken) =>
         UseAsync((connection, ct) => StoredSettingsAsync(connection, ct), cancellationToken);
 
-    public Task ChangeStoredSettingsAsync(IReadOnlyList<KeyValuePair<string, string?>> changes, DateTimeOffset at, CancellationToken cancellationToken) =>
+    public Task ChangeStoredSettingsAsync(
+        IReadOnlyList<KeyValuePair<string, string?>> changes, DateTimeOffset at, CancellationToken cancellationToken,
+        Action<IReadOnlyDictionary<string, string>>? check = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
+            await LockStoredSettingsAsync(connection, transaction, ct);
+            if (check is not null)
+            {
+                var after = (await QueryAsync<StoredSettingRow>(connection, transaction, StoredSettings.Select(""), null, ct)).ToDictionary(r => r.Name, r => r.Value);
+                foreach (var (key, value) in changes)
+                {
+                    if (value is null)
+                    {
+                        after.Remove(key);
+                    }
+                    else
+                    {
+                        after[key] = value;
+                    }
+                }
+
+                check(after);
+            }
+
             foreach (var (key, value) in changes)
             {
                 await ExecuteAsync(connection, transaction, value is null
@@ -24,6 +45,13 @@ public abstract partial class SqlGatewayStore
 
             return true;
         }, cancellationToken);
+
+    /// <summary>
+    /// Makes changes of the stored settings take turns until the transaction ends. None here: SQLite's writers already
+    /// take turns (one write transaction at a time).
+    /// </summary>
+    private protected virtual Task LockStoredSettingsAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
 
     /// <summary>
     /// The stored settings as a process finds them before it opens the store for its work (they may choose how it

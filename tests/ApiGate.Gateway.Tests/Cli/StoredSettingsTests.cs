@@ -252,6 +252,63 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         }
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ChangeStoredSettings_TwoAtOnce_TheSecondIsCheckedAgainstTheFirstsOutcome(string engine)
+    {
+        // Arrange: the h2c port, then the main port onto it; each alone is fine, together a start refuses them
+        var store = await engines.CreateAsync(engine);
+        using var firstChecking = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var secondChecked = false;
+
+        // Act: the first change holds its turn inside its check (a blocked thread) while the second is made
+        ThreadPool.GetMinThreads(out var workers, out var completions);
+        ThreadPool.SetMinThreads(Math.Max(workers, 16), completions);
+        var first = Task.Run(() => store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("server.h2c_port", (string?)"9001")], DateTimeOffset.UtcNow, None, _ =>
+        {
+            firstChecking.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        }));
+        Assert.True(firstChecking.Wait(TimeSpan.FromSeconds(30)));
+        var second = Task.Run(() => store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("server.port", (string?)"9001")], DateTimeOffset.UtcNow, None, after =>
+        {
+            secondChecked = true;
+            if (after.GetValueOrDefault("server.h2c_port") == after["server.port"])
+            {
+                throw new ArgumentException("server.h2c_port: 9001 is the same as the main port");
+            }
+        }));
+        await SecondIsUnderWayAsync(store); // the second has had its chance to run its check now, if changes did not take turns
+        var checkedWhileFirstHeldItsTurn = secondChecked;
+        release.Set();
+        await first;
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => second);
+
+        // Assert
+        Assert.False(checkedWhileFirstHeldItsTurn);
+        Assert.Contains("same as the main port", refused.Message, StringComparison.Ordinal);
+        Assert.Equal([("server.h2c_port", "9001")], (await store.Store.ListStoredSettingsAsync(None)).Select(s => (s.Key, s.Value)));
+    }
+
+    /// <summary>
+    /// PostgreSQL: until the second change waits for its turn (a lock not granted; bounded, 30 s — without turns it never
+    /// waits, and its check has run by then). SQLite: a moment (its writers take turns in the process and in the file).
+    /// </summary>
+    private static async Task SecondIsUnderWayAsync(EngineStore store)
+    {
+        if (store.Driver != GatewayStores.Postgres)
+        {
+            await Task.Delay(300);
+            return;
+        }
+
+        await using var connection = await store.OpenRawAsync();
+        for (var i = 0; i < 300 && await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == 0; i++)
+        {
+            await Task.Delay(100);
+        }
+    }
+
     [Fact]
     public async Task AnyCommand_RowsConfigSetWouldRefuse_AreNotApplied()
     {
