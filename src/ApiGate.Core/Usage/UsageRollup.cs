@@ -27,6 +27,12 @@ public sealed record UsageRollup(
     /// <summary>The error code the rows were answered with (400–599), or null: a class (success, or rows kept before codes were).</summary>
     public int? ErrorCode => StatusGroup >= 100 ? StatusGroup : null;
 
+    /// <summary>
+    /// How an error answer's rows are named where errors are counted by code: the code (<c>429</c>), or the class
+    /// (<c>5xx</c>) for rows kept before errors were rolled up by code; null for a success or redirect.
+    /// </summary>
+    public string? ErrorLabel => StatusClass < 4 ? null : ErrorCode is { } code ? code.ToString(System.Globalization.CultureInfo.InvariantCulture) : StatusClass.ToString(System.Globalization.CultureInfo.InvariantCulture) + "xx";
+
     /// <summary>The status class of a status code: 0 to 9 (a code outside 0-999 counts as 9).</summary>
     public static int ClassOf(int status) => status is >= 0 and < 1000 ? status / 100 : 9;
 

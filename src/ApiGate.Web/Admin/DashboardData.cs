@@ -68,11 +68,9 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
 
             var point = minutes[index];
             point.Requests += row.Requests;
-            if (row.StatusClass >= 4)
+            if (row.ErrorLabel is { } code)
             {
                 point.Errors += row.Requests;
-                // Rows kept before errors were rolled up by code have only their class.
-                var code = row.ErrorCode?.ToString(CultureInfo.InvariantCulture) ?? row.StatusClass.ToString(CultureInfo.InvariantCulture) + "xx";
                 byCode[code] = byCode.GetValueOrDefault(code) + row.Requests;
             }
 
@@ -97,7 +95,7 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
             now,
             minutes,
             byClass,
-            [.. byCode.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => new ErrorCount(c.Key, c.Value))],
+            ErrorCount.MostFirst(byCode),
             LatencyPercentiles.Of(hourHistogram, 0.5),
             LatencyPercentiles.Of(hourHistogram, 0.99),
             [.. topUsers.Where(l => l.Id.Length > 0 && l.Id != UsageEvent.Anonymous).Take(Leaders).Select(l => new Leader(users.TryGetValue(l.Id, out var u) ? u.Email : l.Id, l))],
@@ -143,8 +141,13 @@ internal sealed class MinutePoint(DateTimeOffset start, long[] histogram)
 
 internal sealed record Leader(string Label, UsageLeader Totals);
 
-/// <summary>Error answers of the last hour with one status code (<c>429</c>; <c>5xx</c> for rows kept before codes were), most first.</summary>
-internal sealed record ErrorCount(string Code, long Requests);
+/// <summary>Error answers with one status code (<c>429</c>; <c>5xx</c> for rows kept before codes were).</summary>
+internal sealed record ErrorCount(string Code, long Requests)
+{
+    /// <summary>The counts by <see cref="UsageRollup.ErrorLabel"/>, most first, then by code.</summary>
+    public static IReadOnlyList<ErrorCount> MostFirst(IReadOnlyDictionary<string, long> byCode) =>
+        [.. byCode.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => new ErrorCount(c.Key, c.Value))];
+}
 
 internal sealed record QuotaUse(UserDefinition User, PlanDefinition Plan, long Used, double Share);
 

@@ -25,6 +25,7 @@ internal sealed class UsageExplorer(IGatewayStore store, TimeProvider timeProvid
         var perDay = new long[days];
         var unitsPerDay = new long[days];
         var perRoute = new Dictionary<string, (long Requests, long Units, long Errors)>(StringComparer.Ordinal);
+        var byCode = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var row in rows)
         {
             var day = (int)((row.BucketStart - start).Ticks / TimeSpan.TicksPerDay);
@@ -34,14 +35,28 @@ internal sealed class UsageExplorer(IGatewayStore store, TimeProvider timeProvid
                 unitsPerDay[day] += row.Units;
             }
 
+            if (row.ErrorLabel is { } code)
+            {
+                byCode[code] = byCode.GetValueOrDefault(code) + row.Requests;
+            }
+
             var route = perRoute.GetValueOrDefault(row.RouteId);
             perRoute[row.RouteId] = (route.Requests + row.Requests, route.Units + row.Units, route.Errors + (row.StatusClass >= 5 ? row.Requests : 0));
         }
 
-        return new UserUsage(start, perDay, unitsPerDay, perRoute);
+        return new UserUsage(start, perDay, unitsPerDay, perRoute, ErrorCount.MostFirst(byCode));
     }
 
     private static DateTimeOffset Clamp(DateTimeOffset value, DateTimeOffset min, DateTimeOffset max) => value < min ? min : value > max ? max : value;
 }
 
-internal sealed record UserUsage(DateTimeOffset Start, long[] RequestsPerDay, long[] UnitsPerDay, IReadOnlyDictionary<string, (long Requests, long Units, long Errors)> PerRoute);
+/// <param name="ErrorsByCode">The user's error answers (4xx and 5xx) over the days, by code, most first.</param>
+internal sealed record UserUsage(
+    DateTimeOffset Start,
+    long[] RequestsPerDay,
+    long[] UnitsPerDay,
+    IReadOnlyDictionary<string, (long Requests, long Units, long Errors)> PerRoute,
+    IReadOnlyList<ErrorCount> ErrorsByCode)
+{
+    public long Requests => RequestsPerDay.Sum();
+}

@@ -56,6 +56,14 @@ public sealed class DashboardTests(ITestOutputHelper output) : AdminUiTestBase
         await Assertions.Expect(page.Locator("#near-quota table")).ToContainTextAsync("96%"); // 24 of 25: the upstream's 4xx count too
         await Assertions.Expect(page.Locator("#this-instance")).ToContainTextAsync("This instance");
         await browser.ScreenshotAsync("admin-ui-dashboard");
+
+        // The usage explorer shows the same traffic for the user: per day, per route, and the errors by code
+        await browser.GoAsync("/ui/usage?user=grace%40example.com&days=7");
+        await Assertions.Expect(page.Locator("#chart-usage-days h2")).ToHaveTextAsync("Requests per day: grace@example.com");
+        Assert.True(await page.Locator("#chart-usage-days svg path").CountAsync() > 0, "the per-day chart drew no SVG paths");
+        Assert.Equal(["api24240"], await page.Locator("#usage-routes tbody tr").AllTextContentsAsync());
+        Assert.Equal(["40428.3%", "42914.2%"], await page.Locator("#usage-errors-by-code tbody tr").AllTextContentsAsync());
+        await browser.ScreenshotAsync("admin-ui-usage");
     }
 
     [BrowserFact]
