@@ -219,6 +219,8 @@ public sealed class PortalHttpTests : PortalTestBase
         await Gateway.AddRouteAsync(new RouteInput { Name = "Tokens", Path = "/tokens/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
         await Gateway.AddRouteAsync(new RouteInput { Name = "Items", Path = "^/items/[0-9]+$", MatchType = "regex", Upstream = "backend", AuthRequired = true });
         await Gateway.AddRouteAsync(new RouteInput { Name = "Tenants", Path = "/tenant", HostPattern = "*.acme.example", Upstream = "backend", AuthRequired = true });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "Europe", Path = "/eu", HostPattern = @"^eu\.acme\.example$", HostMatchType = "regex", Upstream = "backend", AuthRequired = true });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "Shops", Path = "/shop", HostPattern = @"^(eu|us)\.shop\.example$", HostMatchType = "regex", Upstream = "backend" });
         var (client, _) = await SignedInAsync("reader@customer.example");
         using (client)
         {
@@ -251,8 +253,24 @@ public sealed class PortalHttpTests : PortalTestBase
             // a route for any subdomain: the example names one
             Assert.Equal($"curl -X GET -H 'Host: api.acme.example' -H 'X-API-Key: {prefix}…' '{Gateway.Url}/tenant'", TextOf(page, "curl-tenants"));
 
+            Assert.Equal("Only requests to a host under .acme.example (*.acme.example) reach this endpoint.", TextOf(page, "host-tenants"));
+
             // a regex is no URL: the example keeps its literal beginning
             Assert.Equal($"curl -X GET -H 'X-API-Key: {prefix}…' '{Gateway.Url}/items/…'", TextOf(page, "curl-items"));
+
+            // a host regex that is one host: the example sends that host, and reaches the route with it
+            var europe = TextOf(page, "curl-europe");
+            Assert.Equal($"curl -X GET -H 'Host: eu.acme.example' -H 'X-API-Key: {prefix}…' '{Gateway.Url}/eu'", europe);
+            Assert.Equal(@"Only requests to a host matching the regular expression ^eu\.acme\.example$ reach this endpoint.", TextOf(page, "host-europe"));
+            using var toEurope = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/eu");
+            toEurope.Headers.Host = "eu.acme.example";
+            toEurope.Headers.Add("X-API-Key", key);
+            Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.SendAsync(toEurope)).StatusCode);
+            Assert.Equal("/eu", Upstream.Received.Last().Path);
+
+            // any other host regex: a placeholder the text explains, never the regex as a host
+            Assert.Equal($"curl -X GET -H 'Host: <host>' '{Gateway.Url}/shop'", TextOf(page, "curl-shops"));
+            Assert.Equal(@"Only requests to a host matching the regular expression ^(eu|us)\.shop\.example$ reach this endpoint; replace <host> in the example with one.", TextOf(page, "host-shops"));
         }
     }
 
