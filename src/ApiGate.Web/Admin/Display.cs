@@ -9,13 +9,23 @@ internal static class Display
     /// <summary>The longest label a chart's axis shows whole: an email address of ordinary length, about a bar's width on a dashboard card.</summary>
     public const int ChartLabelLength = 24;
 
+    /// <summary>The width of a bar chart's plot in the chart's own units (its view box is 700 wide, the plot 30 to 670).</summary>
+    private const double PlotWidth = 640;
+
+    /// <summary>The width a character of a 12-unit label takes at most on average, with a margin for wide letters and <c>@</c>.</summary>
+    private const double UnitsPerCharacter = 8;
+
     /// <summary>
-    /// A chart axis label: a name longer than <see cref="ChartLabelLength"/> is cut short with an ellipsis, since an
-    /// SVG label does not wrap and a long one would run over its neighbours and out of its card. The whole name is
-    /// in the table under the chart, or on the user's or route's own page.
+    /// A chart axis label for one of <paramref name="bars"/> bars: a name longer than its share of the plot is cut short
+    /// with an ellipsis (at most <see cref="ChartLabelLength"/> characters, 6 with ten bars), since an SVG label does not
+    /// wrap and a long one would run over its neighbours and out of its card. The whole name is in the table under the
+    /// chart, or on the user's or route's own page.
     /// </summary>
-    public static string ChartLabel(string label) =>
-        label.Length <= ChartLabelLength ? label : label[..(char.IsHighSurrogate(label[ChartLabelLength - 2]) ? ChartLabelLength - 2 : ChartLabelLength - 1)] + "…";
+    public static string ChartLabel(string label, int bars = 1)
+    {
+        var length = Math.Clamp((int)((PlotWidth / Math.Max(1, bars) - 10) / UnitsPerCharacter), 4, ChartLabelLength);
+        return label.Length <= length ? label : label[..(char.IsHighSurrogate(label[length - 2]) ? length - 2 : length - 1)] + "…";
+    }
 
     public static string Time(DateTimeOffset? at) => at is { } value ? value.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture) : "–";
 }

@@ -91,7 +91,7 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
             foreach (var chart in new[] { "#chart-top-users", "#chart-top-routes", "#near-quota" })
             {
                 var outside = await page.EvaluateAsync<int>(
-                    "card => { const box = document.querySelector(card).getBoundingClientRect(); return [...document.querySelectorAll(card + ' svg text')].filter(t => { const r = t.getBoundingClientRect(); return r.left < box.left || r.right > box.right; }).length; }",
+                    "card => { const box = document.querySelector(card).getBoundingClientRect(); return [...document.querySelectorAll(card + ' svg text')].filter(t => { const r = t.getBoundingClientRect(); return r.width > 0 && (r.left < box.left || r.right > box.right); }).length; }",
                     chart);
                 if (outside > 0)
                 {
@@ -103,6 +103,55 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         // Assert
         Assert.Empty(wider);
         await Assertions.Expect(page.Locator("#chart-top-routes svg")).ToContainTextAsync("route" + new string('L', 18) + "…");
+    }
+
+    [BrowserFact]
+    public async Task TenLongRouteNames_BarLabelsFitOnADesktopAndTheTableNamesThemOnAPhone()
+    {
+        // Arrange: as many routes as the chart shows (ten), names of 24 characters, route i with i + 1 requests
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        var names = Enumerable.Range(0, 10).Select(i => $"inventory-adjustments-{i:00}").ToArray();
+        for (var i = 0; i < names.Length; i++)
+        {
+            await Gateway.AddRouteAsync(new RouteInput { Name = names[i], Path = $"/r{i}/*", Upstream = "backend" });
+            for (var n = 0; n <= i; n++)
+            {
+                using var response = await Gateway.Client.GetAsync(Gateway.Url + $"/r{i}/x");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+        }
+
+        await using var browser = await SignedInAsync(1280, 800);
+        var page = browser.Page;
+        var rows = page.Locator("#top-routes-table tbody tr");
+        // Usage reaches the store in batches: reload until the ten routes are counted (bounded).
+        for (var attempt = 0; attempt < 50 && (await rows.CountAsync() < 10 || (await rows.Last.TextContentAsync())?.Contains("inventory-adjustments-001", StringComparison.Ordinal) != true); attempt++)
+        {
+            await Task.Delay(200);
+            await browser.GoAsync("/ui");
+        }
+
+        const string labels = "[...document.querySelectorAll('#chart-top-routes svg .mud-charts-xaxis text')].map(t => { const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })";
+
+        // Act: the desktop's labels, then the phone's
+        var desktop = await page.EvaluateAsync<double[][]>("() => " + labels);
+        await browser.ScreenshotAsync("admin-ui-bar-labels-1280");
+        await page.SetViewportSizeAsync(375, 800);
+        await browser.GoAsync("/ui");
+        var phone = await page.EvaluateAsync<double[][]>("() => " + labels);
+        await browser.ScreenshotAsync("admin-ui-bar-labels-375");
+
+        // Assert: ten labels side by side, none over its neighbour, each cut to its share of the plot ("inven…")
+        Assert.Equal(10, desktop.Length);
+        var overlaps = Enumerable.Range(0, 9).Where(i => desktop[i][2] > desktop[i + 1][0]).Select(i => $"label {i} ends at {desktop[i][2]:0.#}, label {i + 1} starts at {desktop[i + 1][0]:0.#}").ToList();
+        Assert.Empty(overlaps);
+        await Assertions.Expect(page.Locator("#chart-top-routes svg .mud-charts-xaxis text").First).ToHaveTextAsync("inven…");
+        // on a phone the labels are not drawn (they would be a few pixels high); the table names the bars in their order
+        Assert.All(phone, box => Assert.Equal(0, box[2] - box[0]));
+        Assert.Equal(
+            names.Reverse().Select((name, i) => $"{i + 1}{name}{10 - i}0"),
+            await rows.AllTextContentsAsync());
+        Assert.True(await page.EvaluateAsync<int>("document.documentElement.scrollWidth") <= 375, "the dashboard is wider than the phone");
     }
 
     [BrowserFact]
