@@ -96,25 +96,7 @@ internal static class ConfigCommands
                 throw new ArgumentException($"'{given[^1]}' has no value: give each setting as KEY VALUE (config set server.port 8081)");
             }
 
-            var changes = new List<(GatewaySetting, string?)>();
-            for (var i = 0; i < given.Length; i += 2)
-            {
-                var setting = StorableSetting(given[i], changes);
-                if (TextFields.Check(setting.Key, given[i + 1]) is { } bad)
-                {
-                    throw new ArgumentException(bad.ToString()); // a line break or ESC stored would break every line that shows it
-                }
-
-                if (setting.Redact(given[i + 1]) != given[i + 1])
-                {
-                    throw new ArgumentException(
-                        $"{setting.Key}: the value holds a password, which the store would keep in plain text; set it in the environment ({setting.EnvironmentVariable}) or the config file");
-                }
-
-                changes.Add((setting, given[i + 1]));
-            }
-
-            return await ChangeAsync(context, parse, changes, ct);
+            return await ChangeAsync(context, parse, Enumerable.Range(0, given.Length / 2).Select(i => (given[2 * i], (string?)given[2 * i + 1])), ct);
         });
         return command;
     }
@@ -125,94 +107,49 @@ internal static class ConfigCommands
         var keys = new Argument<string[]>("key") { Description = "Dotted keys (server.port)", Arity = ArgumentArity.OneOrMore };
         var command = new Command("unset", "Forget settings kept in the store; gateways apply that when they start") { keys };
         CliApp.SetHandler(command, context, async (parse, ct) =>
-        {
-            var changes = new List<(GatewaySetting, string?)>();
-            foreach (var key in parse.GetValue(keys)!)
-            {
-                changes.Add((StorableSetting(key, changes), null));
-            }
-
-            return await ChangeAsync(context, parse, changes, ct);
-        });
+            await ChangeAsync(context, parse, parse.GetValue(keys)!.Select(k => (k, (string?)null)), ct));
         return command;
     }
 
     /// <summary>
-    /// Checks the settings as they would resolve with <paramref name="changes"/> made to the stored ones (a null value:
-    /// unset), writes them in one transaction, and says what each setting now resolves to (and which source, if any,
-    /// hides a stored value).
+    /// Makes the change with <see cref="StoredSettingsEditor"/> (the rules the admin API and the console follow too),
+    /// checked against the settings as they resolve where the command runs, and says what each setting now resolves
+    /// to (and which source, if any, hides a stored value).
     /// </summary>
-    private static async Task<int> ChangeAsync(CliContext context, ParseResult parse, IReadOnlyList<(GatewaySetting Setting, string? Value)> changes, CancellationToken ct)
+    private static async Task<int> ChangeAsync(CliContext context, ParseResult parse, IEnumerable<(string Key, string? Value)> given, CancellationToken ct)
     {
-        var configPath = parse.GetValue(CliApp.ConfigOption);
-        var flags = CliApp.StoreFlags(parse);
-        // The store is opened with the settings as they are without the stored ones: a stored value that other
-        // settings refuse now (a port the environment took since) must not stop the command that changes it.
-        var current = context.LoadSettingsWith(configPath, flags, []);
-        await using var store = await context.OpenStoreAsync(current.Options, ct, managing: true);
-        var stored = await store.ListStoredSettingsAsync(ct);
-        if (changes.FirstOrDefault(c => c.Value is null && stored.All(s => s.Key != c.Setting.Key)) is { Setting: { } missing })
+        var changes = StoredSettingsEditor.Parse(given);
+        if (!changes.Ok)
         {
-            await context.Error.WriteLineAsync($"error: {missing.Key} is not stored (config show lists where each setting comes from); nothing was changed");
-            return 3;
+            return context.Fail(changes.Error!);
         }
 
-        // Checked inside the write, against every stored setting as it will be (changes take turns), so two commands at
-        // once cannot together store a pair that each alone would refuse. Refused, naming the setting and its source,
-        // if the change leaves settings a start would refuse.
-        IReadOnlyDictionary<string, ResolvedSetting> next = new Dictionary<string, ResolvedSetting>();
-        List<ResolvedSetting> hiddenHere = [];
-        await store.ChangeStoredSettingsAsync([.. changes.Select(c => KeyValuePair.Create(c.Setting.Key, c.Value))], DateTimeOffset.UtcNow, ct, after =>
+        // The store is opened with the settings as they are without the stored ones: a stored value that other
+        // settings refuse now (a port the environment took since) must not stop the command that changes it.
+        var current = context.LoadSettingsWith(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), []);
+        await using var store = await context.OpenStoreAsync(current.Options, ct, managing: true);
+        var result = await new StoredSettingsEditor(store, current.Configuration, TimeProvider.System).ChangeAsync(changes.Value!, ct);
+        if (!result.Ok)
         {
-            next = context.LoadSettingsWith(configPath, flags, [.. after]).Settings.ToDictionary(s => s.Key);
-            // A value the environment, the file or a flag hides here is read as it is by every process without them, so
-            // it is checked as those would read it: else 'server.port abc' is stored and every such process refuses to start.
-            hiddenHere = [.. changes.Where(c => c.Value is not null && next[c.Setting.Key].Source != SettingSource.Stored).Select(c => next[c.Setting.Key])];
-            if (hiddenHere.Count > 0)
-            {
-                context.LoadSettingsWith(configPath, flags, [.. after], [.. hiddenHere.Select(h => KeyValuePair.Create(h.Key, after[h.Key]))]);
-            }
-        });
-        var now = changes.Select(c => next[c.Setting.Key]).ToList();
+            return context.Fail(result.Error!);
+        }
+
+        var now = result.Value!.Settings;
         if (parse.GetValue(CliApp.JsonOption))
         {
-            JsonOutput.Write(context.Output, now.ToDictionary(s => s.Key, s => new { value = s.Setting.Redact(s.Value), source = Source(s) }));
+            JsonOutput.Write(context.Output, now.ToDictionary(s => s.Key, s => new { value = s.Value, source = s.Source }));
         }
         else
         {
-            TableWriter.Write(context.Output, ["SETTING", "NOW", "SOURCE"], now.Select(s => (IReadOnlyList<string>)[s.Key, s.Setting.Redact(s.Value), Source(s)]));
+            TableWriter.Write(context.Output, ["SETTING", "NOW", "SOURCE"], now.Select(s => (IReadOnlyList<string>)[s.Key, s.Value, s.Source]));
         }
 
-        foreach (var hidden in hiddenHere)
+        foreach (var note in result.Value.Notes)
         {
-            await context.Error.WriteLineAsync(
-                $"note: {GatewaySettings.Describe(hidden.Setting, hidden.Source)} sets {hidden.Key} too and takes precedence over the stored value");
+            await context.Error.WriteLineAsync("note: " + note);
         }
 
-        await context.Error.WriteLineAsync("note: running gateways apply stored settings when they restart");
         return 0;
-    }
-
-    /// <summary>
-    /// The setting <paramref name="key"/> names, if the store may keep it and <paramref name="earlier"/> does not name
-    /// it already; else why not, naming where to set it.
-    /// </summary>
-    private static GatewaySetting StorableSetting(string key, IEnumerable<(GatewaySetting Setting, string? Value)> earlier)
-    {
-        var setting = StorableSetting(key);
-        return earlier.Any(c => c.Setting == setting) ? throw new ArgumentException($"{setting.Key} is given twice") : setting;
-    }
-
-    /// <summary>The setting <paramref name="key"/> names, if the store may keep it; else why not, naming where to set it.</summary>
-    private static GatewaySetting StorableSetting(string key)
-    {
-        var setting = GatewaySettings.Find(key.Trim())
-            ?? throw new ArgumentException($"'{key}' is not a setting (did you mean {GatewaySettings.ClosestKey(key.Trim())}? config show lists them all)");
-        return setting.Storable
-            ? setting
-            : throw new ArgumentException(setting.Secret
-                ? $"{setting.Key} is a secret, which the store would keep in plain text; set it in the environment ({setting.EnvironmentVariable}) or the config file"
-                : $"{setting.Key} says where the store is and how to open it, so it cannot be kept there; set it in the environment ({setting.EnvironmentVariable}), the config file or a flag");
     }
 
     private static string Source(ResolvedSetting setting) => setting.Source.ToString().ToLowerInvariant();

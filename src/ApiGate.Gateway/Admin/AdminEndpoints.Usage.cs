@@ -80,12 +80,66 @@ internal static partial class AdminEndpoints
             .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status422UnprocessableEntity);
     }
 
-    /// <summary><c>GET /settings</c>: read-only, because settings come from flags, environment and the config file at start.</summary>
+    /// <summary>
+    /// <c>GET /settings</c>: the settings this process runs with (from flags, environment, config file, stored settings
+    /// and defaults, read at start). <c>GET /settings/stored</c> and <c>PATCH /settings/stored</c>: the settings kept in
+    /// the store, which every gateway on it applies when it starts (<see cref="StoredSettingsEditor"/>).
+    /// </summary>
     private static void MapSettings(IEndpointRouteBuilder e)
     {
         var options = e.ServiceProvider.GetRequiredService<GatewayOptions>();
+        var store = e.ServiceProvider.GetRequiredService<IGatewayStore>();
+        var editor = e.ServiceProvider.GetService<StoredSettingsEditor>();
         e.MapGet("/settings", () => Results.Json(new DataDocument<IReadOnlyDictionary<string, object?>>(AdminSettings.Of(options)), WireJson.Options, AdminApi.JsonContentType))
             .WithName("Get_settings").WithTags("settings").Produces<DataDocument<IReadOnlyDictionary<string, object?>>>().Describe();
+
+        e.MapGet("/settings/stored", async (CancellationToken ct) =>
+                Results.Json(new DataDocument<IReadOnlyList<StoredSetting>>(await store.ListStoredSettingsAsync(ct)), WireJson.Options, AdminApi.JsonContentType))
+            .WithName("List_stored_settings").WithTags("settings").Produces<DataDocument<IReadOnlyList<StoredSetting>>>().Describe();
+
+        e.MapPatch("/settings/stored", async (HttpContext context, CancellationToken ct) =>
+            {
+                var (input, body, error) = await AdminBody.ReadAsync<StoredSettingsInput>(context, ct);
+                if (error is not null)
+                {
+                    return error;
+                }
+
+                if ((input!.Set ?? []).FirstOrDefault(pair => !pair.Contains('=', StringComparison.Ordinal)) is { } bare)
+                {
+                    return AdminErrors.FromBody(new ManagementError(ManagementErrorKind.Validation, "set",
+                        $"'{bare}' has no value: give each setting as key=value, or as {{\"key\": \"value\"}}"), body!);
+                }
+
+                var changes = StoredSettingsEditor.Parse(
+                    [.. (input.Set ?? []).Select(pair => pair.Split('=', 2)).Select(pair => (pair[0], (string?)pair[1])), .. (input.Unset ?? []).Select(key => (key, (string?)null))],
+                    "set", "unset");
+                if (!changes.Ok)
+                {
+                    return AdminErrors.FromBody(changes.Error!, body!);
+                }
+
+                if (editor is null)
+                {
+                    return AdminErrors.Write(StatusCodes.Status409Conflict, "conflict", "Conflict",
+                        "this gateway was started without its settings sources (an embedded host), so a change cannot be checked against them; use apigate config set", null);
+                }
+
+                var result = await editor.ChangeAsync(changes.Value!, ct);
+                if (result.Error is { Kind: ManagementErrorKind.Validation, Field.Length: 0 } refused)
+                {
+                    // A start would refuse the settings the change leaves: the message names the setting; the pointer
+                    // names the list that changed it (a forgotten value can uncover a conflict too).
+                    var unset = input.Unset?.Any(key => refused.Message.StartsWith(key.Trim() + " ", StringComparison.Ordinal)) == true || input.Set is not { Count: > 0 };
+                    result = refused with { Field = unset ? "unset" : "set" };
+                }
+
+                return result.Ok
+                    ? Results.Json(new DataDocument<StoredSettingsChanged>(result.Value!), WireJson.Options, AdminApi.JsonContentType)
+                    : AdminErrors.FromBody(result.Error!, body!);
+            })
+            .WithName("Change_stored_settings").WithTags("settings").WithMetadata(new AdminRequestBody(typeof(StoredSettingsInput)))
+            .Produces<DataDocument<StoredSettingsChanged>>().Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
     }
 
     /// <summary>The user named by <c>?user=</c> (id or email).</summary>

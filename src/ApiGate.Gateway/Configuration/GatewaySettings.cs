@@ -182,6 +182,58 @@ internal static class GatewaySettings
         }
     }
 
+    /// <summary>
+    /// The settings of <paramref name="sources"/> (built by <see cref="Build"/>) with <paramref name="stored"/> as the
+    /// stored settings in place of the ones it had, and <paramref name="storedOnTop"/> (when given) above every source:
+    /// what a change to the stored settings would resolve to. The other layers are the same provider objects, read as
+    /// they were loaded (the config file is not read again).
+    /// </summary>
+    public static IConfigurationRoot Restack(
+        IConfigurationRoot sources, IEnumerable<KeyValuePair<string, string>> stored, IEnumerable<KeyValuePair<string, string>>? storedOnTop = null)
+    {
+        var providers = new List<IConfigurationProvider>();
+        foreach (var provider in sources.Providers)
+        {
+            if (provider is SettingsConfigurationProvider { Source: SettingSource.Stored })
+            {
+                continue;
+            }
+
+            providers.Add(new LoadedProvider(provider, SourceOf(provider)));
+        }
+
+        // Beneath every source but a command's own defaults.
+        var at = providers.TakeWhile(p => SourceOf(p) == SettingSource.Default).Count();
+        providers.Insert(at, SettingsConfigurationProvider.Stored(stored));
+        if (storedOnTop is not null)
+        {
+            providers.Add(SettingsConfigurationProvider.Stored(storedOnTop));
+        }
+
+        return new ConfigurationRoot(providers);
+    }
+
+    /// <summary>
+    /// A provider as it was loaded: building another configuration from it does not load it again (nor write to it
+    /// while the running gateway reads it).
+    /// </summary>
+    private sealed class LoadedProvider(IConfigurationProvider inner, SettingSource source) : IConfigurationProvider
+    {
+        public SettingSource Source { get; } = source;
+
+        public bool TryGet(string key, out string? value) => inner.TryGet(key, out value);
+
+        public void Set(string key, string? value) => throw new NotSupportedException("the settings of a change are read, never written");
+
+        public Microsoft.Extensions.Primitives.IChangeToken GetReloadToken() => inner.GetReloadToken();
+
+        public void Load()
+        {
+        }
+
+        public IEnumerable<string> GetChildKeys(IEnumerable<string> earlierKeys, string? parentPath) => inner.GetChildKeys(earlierKeys, parentPath);
+    }
+
     /// <summary>Which source supplied the setting's value: the last provider that has it wins, as in the configuration itself.</summary>
     public static SettingSource SourceOf(IConfiguration configuration, GatewaySetting setting)
     {
@@ -191,13 +243,21 @@ internal static class GatewaySettings
             {
                 if (provider.TryGet(setting.ConfigurationKey, out _))
                 {
-                    return provider is SettingsConfigurationProvider known ? known.Source : SettingSource.File;
+                    return SourceOf(provider);
                 }
             }
         }
 
         return SettingSource.Default;
     }
+
+    /// <summary>The kind of source a provider is: the config file is the one provider that is not the gateway's own.</summary>
+    private static SettingSource SourceOf(IConfigurationProvider provider) => provider switch
+    {
+        SettingsConfigurationProvider known => known.Source,
+        LoadedProvider loaded => loaded.Source,
+        _ => SettingSource.File,
+    };
 
     /// <summary>Where a value came from, as messages say it: <c>APIGATE_SERVER_PORT</c>, <c>the config file</c>, …</summary>
     public static string Describe(GatewaySetting setting, SettingSource source) => source switch

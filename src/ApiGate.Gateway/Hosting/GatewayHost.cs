@@ -126,6 +126,13 @@ public static class GatewayHost
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(new SettingSources(settings));
+        if (settings is IConfigurationRoot sources)
+        {
+            // Changes to the stored settings from the admin API and the console, checked against this process's own
+            // flags, environment and config file as `apigate config set` checks them where it runs.
+            services.AddSingleton(new StoredSettingsEditor(store, sources, clock));
+        }
+
         services.AddSingleton(adminListener);
         services.AddSingleton(store);
         services.AddSingleton(clock);

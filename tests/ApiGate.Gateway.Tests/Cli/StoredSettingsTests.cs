@@ -406,6 +406,42 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         Assert.Equal("default", SourceOnThePage(html, "upstream.timeout"));
     }
 
+    [Fact]
+    public async Task Serve_ChangeThroughTheAdminApi_CheckedWithTheProcesssEnvironmentAndAppliedAtTheNextStart()
+    {
+        // Arrange: a running gateway whose environment sets the port
+        var store = await engines.CreateAsync(GatewayStores.Sqlite);
+        await store.Store.DisposeAsync();
+        var token = (await store.CliAsync("admin", "tokens", "create", "--name", "stored-settings")).Output.Trim();
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var serve = ServeProcess.Start(store.Dsn);
+        await serve.WaitUntilReadyAsync(client);
+        var port = new Uri(serve.Url).Port;
+
+        // Act: an h2c port equal to the main port this process has from its environment, then a good change
+        using var clash = await client.PatchAsync(serve.Url + "/admin/settings/stored",
+            new StringContent("""{"set": {"ratelimit.burst": 12, "server.h2c_port": PORT}}""".Replace("PORT", port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal), System.Text.Encoding.UTF8, "application/json"));
+        using var good = await client.PatchAsync(serve.Url + "/admin/settings/stored",
+            new StringContent("""{"set": {"ratelimit.burst": 12}}""", System.Text.Encoding.UTF8, "application/json"));
+        using var running = await client.GetAsync(serve.Url + "/admin/settings");
+        await serve.KillAsync();
+        serve.Dispose();
+        using var restarted = ServeProcess.Start(store.Dsn);
+        await restarted.WaitUntilReadyAsync(client);
+        using var after = await client.GetAsync(restarted.Url + "/admin/settings");
+
+        // Assert: the clash refused, naming it; the good change stored, applied at the next start, not before
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, clash.StatusCode);
+        Assert.Contains($"{port} is the same as the main port (server.port)", await clash.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, good.StatusCode);
+        Assert.Equal(5, JsonDocument.Parse(await running.Content.ReadAsStringAsync()).RootElement.GetProperty("data").GetProperty("rate_limit_burst").GetInt32());
+        Assert.Equal(12, JsonDocument.Parse(await after.Content.ReadAsStringAsync()).RootElement.GetProperty("data").GetProperty("rate_limit_burst").GetInt32());
+        var shown = await ShowAsync(store.Environment);
+        Assert.Equal("stored", shown.GetProperty("ratelimit.burst").GetProperty("source").GetString());
+        Assert.Equal("default", shown.GetProperty("server.h2c_port").GetProperty("source").GetString());
+    }
+
     private static string SourceOnThePage(string html, string key) =>
         System.Text.RegularExpressions.Regex.Match(html, $"data-setting=\"{System.Text.RegularExpressions.Regex.Escape(key)}\".*?<td class=\"ag-source\">([^<]*)</td>", System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value;
 

@@ -13,7 +13,7 @@ public abstract class GatewayTestBase : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Upstream = await TestUpstream.StartAsync();
-        Gateway = await TestGateway.StartAsync(Configure);
+        Gateway = await TestGateway.StartAsync(Configure, settings: Settings);
         await SetUpAsync();
     }
 
@@ -27,6 +27,9 @@ public abstract class GatewayTestBase : IAsyncLifetime
     private protected virtual void Configure(GatewayOptions options)
     {
     }
+
+    /// <summary>The settings' sources the gateway is given, as <c>serve</c> gives them (default: none, a host built from options alone).</summary>
+    private protected virtual Microsoft.Extensions.Configuration.IConfiguration? Settings => null;
 
     /// <summary>Upstreams and routes every test of the class uses.</summary>
     private protected abstract Task SetUpAsync();

@@ -72,8 +72,10 @@ internal sealed class TestGateway : IAsyncDisposable
     public HttpClient Client { get; }
 
     /// <param name="services">Registrations that replace the gateway's own (e.g. an <see cref="UpstreamTlsTrust"/> for a test certificate).</param>
+    /// <param name="settings">The settings' sources, as <c>serve</c> gives them (null: a host built from options alone).</param>
     public static async Task<TestGateway> StartAsync(
-        Action<GatewayOptions>? configure = null, string? directory = null, TimeProvider? timeProvider = null, Action<IServiceCollection>? services = null)
+        Action<GatewayOptions>? configure = null, string? directory = null, TimeProvider? timeProvider = null, Action<IServiceCollection>? services = null,
+        Microsoft.Extensions.Configuration.IConfiguration? settings = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -88,7 +90,7 @@ internal sealed class TestGateway : IAsyncDisposable
         };
         configure?.Invoke(options);
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), options.StoreBusyTimeout);
-        var app = GatewayHost.Build(options, store, timeProvider, services, webModules: Web.GatewayWebModules.All);
+        var app = GatewayHost.Build(options, store, timeProvider, services, settings, webModules: Web.GatewayWebModules.All);
         await GatewayHost.StartAsync(app);
         var url = GatewayHost.Addresses(app).First();
         return new TestGateway(app, store, options, directory, url);

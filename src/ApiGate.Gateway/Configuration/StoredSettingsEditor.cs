@@ -1,0 +1,132 @@
+using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace ApiGate.Gateway.Configuration;
+
+/// <summary>A stored setting's key and what it resolves to after a change: the value (redacted) and its source.</summary>
+public sealed record StoredSettingNow(string Key, string Value, string Source);
+
+/// <summary>
+/// What a change to the stored settings left: each changed setting as it now resolves, and notes for the operator (a
+/// source above the store that hides a stored value; running gateways apply the change when they restart).
+/// </summary>
+public sealed record StoredSettingsChanged(IReadOnlyList<StoredSettingNow> Settings, IReadOnlyList<string> Notes);
+
+/// <summary>
+/// Changes the stored settings (SPEC §7.3) with one set of rules for <c>apigate config set</c> / <c>unset</c>, the admin
+/// API's <c>PATCH /settings/stored</c> and the console's settings page: only storable settings (not where the store
+/// is, not secrets, no password in a value, no control characters); the values checked with every other setting as a
+/// start would check them, inside the write, against the stored settings as they will be (changes take turns); all or
+/// nothing.
+/// </summary>
+/// <param name="sources">
+/// The layers the settings were resolved from where the change is made (flags, environment, config file, a command's
+/// defaults): a change is checked as they resolve with the new stored settings in place of the old.
+/// </param>
+internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigurationRoot sources, TimeProvider timeProvider)
+{
+    /// <summary>What a restart-only change means for the processes that run already.</summary>
+    public const string RestartNote = "running gateways apply stored settings when they restart";
+
+    /// <summary>The settings a store may keep, in the order <c>config show</c> lists them.</summary>
+    public static IEnumerable<GatewaySetting> Storable => GatewaySettings.All.Where(s => s.Storable);
+
+    /// <summary>
+    /// The changes <paramref name="given"/> names (a null value: forget the key), or why not: an unknown key, one given
+    /// twice, one the store may not keep, a value with a password or control characters. Errors name the key, and as
+    /// their field the list it came from (<paramref name="setField"/> for a value, <paramref name="unsetField"/> for a
+    /// key to forget; empty on the command line).
+    /// </summary>
+    public static ManagementResult<IReadOnlyList<KeyValuePair<string, string?>>> Parse(
+        IEnumerable<(string Key, string? Value)> given, string setField = "", string unsetField = "")
+    {
+        var changes = new List<KeyValuePair<string, string?>>();
+        foreach (var (key, value) in given)
+        {
+            var field = value is null ? unsetField : setField;
+            var setting = GatewaySettings.Find(key.Trim());
+            if (setting is null)
+            {
+                return Refused(field, $"'{key}' is not a setting (did you mean {GatewaySettings.ClosestKey(key.Trim())}? config show lists them all)");
+            }
+
+            if (!setting.Storable)
+            {
+                return Refused(field, setting.Secret
+                    ? $"{setting.Key} is a secret, which the store would keep in plain text; set it in the environment ({setting.EnvironmentVariable}) or the config file"
+                    : $"{setting.Key} says where the store is and how to open it, so it cannot be kept there; set it in the environment ({setting.EnvironmentVariable}), the config file or a flag");
+            }
+
+            if (changes.Any(c => c.Key == setting.Key))
+            {
+                return Refused(field, $"{setting.Key} is given twice");
+            }
+
+            if (value is not null)
+            {
+                if (TextFields.Check(setting.Key, value) is { } bad)
+                {
+                    return Refused(field, bad.ToString()); // a line break or ESC stored would break every line that shows it
+                }
+
+                if (setting.Redact(value) != value)
+                {
+                    return Refused(field,
+                        $"{setting.Key}: the value holds a password, which the store would keep in plain text; set it in the environment ({setting.EnvironmentVariable}) or the config file");
+                }
+            }
+
+            changes.Add(KeyValuePair.Create(setting.Key, value));
+        }
+
+        return changes.Count == 0 ? Refused(setField, "name at least one setting to set or unset") : changes;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="changes"/> (from <see cref="Parse"/>) in one transaction if the settings they leave would
+    /// start; else nothing, with the setting a start would refuse and where its value came from. An unset of a key that
+    /// is not stored is not found.
+    /// </summary>
+    public async Task<ManagementResult<StoredSettingsChanged>> ChangeAsync(IReadOnlyList<KeyValuePair<string, string?>> changes, CancellationToken ct)
+    {
+        var stored = await store.ListStoredSettingsAsync(ct);
+        if (changes.FirstOrDefault(c => c.Value is null && stored.All(s => s.Key != c.Key)) is { Key: { } missing })
+        {
+            return new ManagementError(ManagementErrorKind.NotFound, "",
+                $"{missing} is not stored (config show lists where each setting comes from); nothing was changed");
+        }
+
+        IConfigurationRoot next = sources;
+        List<GatewaySetting> hiddenHere = [];
+        try
+        {
+            await store.ChangeStoredSettingsAsync(changes, timeProvider.GetUtcNow(), ct, after =>
+            {
+                next = GatewaySettings.Restack(sources, [.. after]);
+                GatewayOptionsSetup.Resolve(next);
+                // A value a flag, the environment or the file hides here is read as it is by every process without
+                // them, so it is checked as those would read it: else 'server.port abc' is stored and every such
+                // process refuses to start.
+                hiddenHere = [.. changes.Where(c => c.Value is not null).Select(c => GatewaySettings.Get(c.Key)).Where(s => GatewaySettings.SourceOf(next, s) != SettingSource.Stored)];
+                if (hiddenHere.Count > 0)
+                {
+                    GatewayOptionsSetup.Resolve(GatewaySettings.Restack(sources, [.. after], [.. hiddenHere.Select(h => KeyValuePair.Create(h.Key, after[h.Key]))]));
+                }
+            });
+        }
+        catch (ArgumentException ex)
+        {
+            return new ManagementError(ManagementErrorKind.Validation, "", ex.Message);
+        }
+
+        var defaults = new GatewayOptions();
+        var now = changes.Select(c => GatewaySettings.Get(c.Key)).Select(s =>
+            new StoredSettingNow(s.Key, s.Redact(next[s.ConfigurationKey] ?? s.Format(defaults)), GatewaySettings.SourceOf(next, s).ToString().ToLowerInvariant()));
+        var notes = hiddenHere.Select(h => $"{GatewaySettings.Describe(h, GatewaySettings.SourceOf(next, h))} sets {h.Key} too and takes precedence over the stored value");
+        return new StoredSettingsChanged([.. now], [.. notes, RestartNote]);
+    }
+
+    private static ManagementError Refused(string field, string message) => new(ManagementErrorKind.Validation, field, message);
+}
