@@ -22,8 +22,10 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// <summary>Resolves settings (flags &gt; env &gt; file &gt; stored &gt; defaults).</summary>
     /// <remarks>The first call also warns on stderr about <c>APIGATE_*</c> variables no setting reads.</remarks>
     /// <param name="defaults">The command's own defaults by dotted key, beneath every source (<c>demo</c>'s store file).</param>
+    /// <param name="unreadableStore">See <see cref="SettingsLoader.LoadAsync"/>: given, a store that cannot be read is passed to it instead of thrown.</param>
     public Task<LoadedSettings> LoadSettingsAsync(
-        string? configPath, IReadOnlyDictionary<string, string?>? flags, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? defaults = null)
+        string? configPath, IReadOnlyDictionary<string, string?>? flags, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? defaults = null,
+        Action<Exception>? unreadableStore = null)
     {
         if (!_warnedAboutVariables && environmentNames is not null)
         {
@@ -34,7 +36,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
             }
         }
 
-        return new SettingsLoader(Environment, ReadStoredSettingsAsync).LoadAsync(configPath, flags ?? new Dictionary<string, string?>(), cancellationToken, defaults);
+        return new SettingsLoader(Environment, ReadStoredSettingsAsync).LoadAsync(configPath, flags ?? new Dictionary<string, string?>(), cancellationToken, defaults, unreadableStore);
     }
 
     /// <summary>What the settings would resolve to with <paramref name="stored"/> as the stored settings (see <see cref="SettingsLoader.LoadWith"/>).</summary>

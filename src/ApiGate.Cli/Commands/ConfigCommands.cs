@@ -18,7 +18,16 @@ internal static class ConfigCommands
         var show = new Command("show", "Print the resolved settings and where each comes from (secrets redacted)");
         CliApp.SetHandler(show, context, async (parse, ct) =>
         {
-            var settings = (await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct)).Settings;
+            // A store that cannot be read is what one runs config show to look into: the settings are shown without the
+            // stored ones, with a warning first, and the exit code says they may be incomplete.
+            Exception? unreadable = null;
+            var settings = (await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct, unreadableStore: ex => unreadable = ex)).Settings;
+            if (unreadable is not null)
+            {
+                await context.Error.WriteLineAsync(
+                    "warning: " + TableWriter.Escape(unreadable.Message) + "; the stored settings could not be read, so these are shown without them");
+            }
+
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, settings.ToDictionary(s => s.Key, s => new
@@ -35,7 +44,7 @@ internal static class ConfigCommands
                     settings.Select(s => (IReadOnlyList<string>)[s.Key, s.Setting.Redact(s.Value), Source(s), s.Setting.EnvironmentVariable, s.Setting.Note ?? ""]));
             }
 
-            return 0;
+            return unreadable is null ? 0 : 1;
         });
 
         var validate = new Command("validate", "Check the settings and every stored route and upstream; exit 1 on problems");

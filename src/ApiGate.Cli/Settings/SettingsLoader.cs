@@ -36,8 +36,13 @@ internal sealed class SettingsLoader(Func<string, string?> environment, StoredSe
     /// <param name="configPath">Explicit <c>--config</c>; when null, <c>APIGATE_CONFIG</c>, else <c>apigate.yaml</c> in the working directory if present.</param>
     /// <param name="flags">Values given as command-line flags, by dotted key (null: not given).</param>
     /// <param name="defaults">A command's own defaults by dotted key (<c>demo</c>'s store file), beneath every source.</param>
+    /// <param name="unreadableStore">
+    /// Given: a store that cannot be read (a server down, a file that is no database) is passed to it and the settings
+    /// resolve without stored ones (<c>config show</c>, which is how one looks into that); null: it throws.
+    /// </param>
     public async Task<LoadedSettings> LoadAsync(
-        string? configPath, IReadOnlyDictionary<string, string?> flags, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? defaults = null)
+        string? configPath, IReadOnlyDictionary<string, string?> flags, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? defaults = null,
+        Action<Exception>? unreadableStore = null)
     {
         var file = YamlSettingsFile.Open(configPath ?? environment(GatewaySettings.ConfigFileVariable));
         IReadOnlyList<KeyValuePair<string, string>> stored = [];
@@ -53,8 +58,14 @@ internal sealed class SettingsLoader(Func<string, string?> environment, StoredSe
             {
                 // A store that cannot be read (a server down, a file that is no database): a bad value elsewhere is
                 // reported first, as when nothing is stored, then this.
-                Resolve(file, flags, [], defaults);
-                throw;
+                var without = Resolve(file, flags, [], defaults);
+                if (unreadableStore is null)
+                {
+                    throw;
+                }
+
+                unreadableStore(ex);
+                return without;
             }
         }
 
