@@ -225,7 +225,8 @@ internal static class GatewaySettings
 
         public void Set(string key, string? value) => throw new NotSupportedException("the settings of a change are read, never written");
 
-        public Microsoft.Extensions.Primitives.IChangeToken GetReloadToken() => inner.GetReloadToken();
+        // Never reloads: a configuration built per change registers nothing on the running gateway's providers.
+        public Microsoft.Extensions.Primitives.IChangeToken GetReloadToken() => new Microsoft.Extensions.Primitives.CancellationChangeToken(CancellationToken.None);
 
         public void Load()
         {
