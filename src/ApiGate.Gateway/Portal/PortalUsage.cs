@@ -2,6 +2,7 @@ using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
+using ApiGate.Gateway.Usage;
 
 namespace ApiGate.Gateway.Portal;
 
@@ -11,14 +12,17 @@ internal readonly record struct DailyRequests(DateOnly Day, long Requests);
 /// <summary>Requests to one route over a period.</summary>
 internal readonly record struct RouteRequests(string Route, long Requests);
 
-/// <summary>What the portal's dashboard shows a customer: plan, the month against the quota, 30 days by day, top routes.</summary>
-internal sealed record PortalDashboard(
-    PlanDefinition? Plan, UsageReport Month, IReadOnlyList<DailyRequests> Days, IReadOnlyList<RouteRequests> TopRoutes);
-
 /// <summary>
-/// A customer's usage for the portal, from the same rollups as <c>apigate usage</c> and the admin API: day rows before
-/// the day watermark, hour rows up to the hour watermark, minute rows after it (so nothing counts twice).
+/// What the portal's dashboard shows a customer: plan, the month against the quota, 30 days by day, top routes, and
+/// the error answers of those days by code.
 /// </summary>
+internal sealed record PortalDashboard(
+    PlanDefinition? Plan, UsageReport Month, IReadOnlyList<DailyRequests> Days, IReadOnlyList<RouteRequests> TopRoutes, IReadOnlyList<ErrorCount> Errors)
+{
+    public long Requests => Days.Sum(d => d.Requests);
+}
+
+/// <summary>A customer's usage for the portal, from the same rollups as <c>apigate usage</c> and the admin API (<see cref="UserUsageRows"/>).</summary>
 internal sealed class PortalUsage(IGatewayStore store, TimeProvider timeProvider)
 {
     /// <summary>Days in the dashboard's chart, today included.</summary>
@@ -33,12 +37,7 @@ internal sealed class PortalUsage(IGatewayStore store, TimeProvider timeProvider
         var today = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
         var from = today.AddDays(-(Days - 1));
         var to = today.AddDays(1);
-        var watermarks = await store.GetUsageWatermarksAsync(ct);
-        var rows = new List<UsageRollup>();
-        rows.AddRange(await store.GetUsageRollupsAsync(user.Id, UsageGranularity.Day, from, Min(watermarks.Days, to), ct));
-        rows.AddRange(await store.GetUsageRollupsAsync(user.Id, UsageGranularity.Hour, Max(from, watermarks.Days), Min(watermarks.Hours, to), ct));
-        rows.AddRange(await store.GetUsageRollupsAsync(user.Id, UsageGranularity.Minute, Max(from, Max(watermarks.Hours, watermarks.Days)), to, ct));
-
+        var rows = await UserUsageRows.ReadAsync(store, user.Id, from, to, ct);
         var perDay = new long[Days];
         var perRoute = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var row in rows)
@@ -57,10 +56,6 @@ internal sealed class PortalUsage(IGatewayStore store, TimeProvider timeProvider
             .Select(p => new RouteRequests(routes.GetValueOrDefault(p.Key) ?? (p.Key.Length == 0 ? "(no route)" : p.Key), p.Value)).ToList();
         var days = Enumerable.Range(0, Days).Select(i => new DailyRequests(DateOnly.FromDateTime(from.UtcDateTime.AddDays(i)), perDay[i])).ToList();
         var month = await new UsageService(store, timeProvider).SummaryAsync(user, ct);
-        return new PortalDashboard(await store.FindPlanAsync(user.PlanId, ct), month, days, top);
+        return new PortalDashboard(await store.FindPlanAsync(user.PlanId, ct), month, days, top, ErrorCount.Of(rows));
     }
-
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
-
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 }

@@ -5,6 +5,7 @@ using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Snapshots;
+using ApiGate.Gateway.Usage;
 
 namespace ApiGate.Web.Admin;
 
@@ -140,14 +141,6 @@ internal sealed class MinutePoint(DateTimeOffset start, long[] histogram)
 }
 
 internal sealed record Leader(string Label, UsageLeader Totals);
-
-/// <summary>Error answers with one status code (<c>429</c>; <c>5xx</c> for rows kept before codes were).</summary>
-internal sealed record ErrorCount(string Code, long Requests)
-{
-    /// <summary>The counts by <see cref="UsageRollup.ErrorLabel"/>, most first, then by code.</summary>
-    public static IReadOnlyList<ErrorCount> MostFirst(IReadOnlyDictionary<string, long> byCode) =>
-        [.. byCode.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => new ErrorCount(c.Key, c.Value))];
-}
 
 internal sealed record QuotaUse(UserDefinition User, PlanDefinition Plan, long Used, double Share);
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.RegularExpressions;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Portal;
@@ -159,6 +160,44 @@ public sealed class PortalHttpTests : PortalTestBase
             // Assert: to the login page (not "form refused"), told the session ended
             Assert.Equal(HttpStatusCode.SeeOther, posted.StatusCode);
             Assert.Equal("/portal/login?return=%2Fportal%2Flogout&expired=1", new Uri(new Uri(Gateway.Url), posted.Headers.Location!).PathAndQuery);
+        }
+    }
+
+    [Fact]
+    public async Task Dashboard_ErrorAnswersOfTheApi_ListedByStatusWithTheirShareAndMeaning()
+    {
+        // Arrange: a customer on a plan of 4 requests a month: 2 served, the API's own 404 and 429, then one refused
+        // by the gateway for the quota (not usage: not listed)
+        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput { Id = "tiny", Name = "Tiny", RequestsPerMonth = 4 }, CancellationToken.None)).Ok);
+        var (client, _) = await SignedInAsync("errors@customer.example");
+        using (client)
+        {
+            Assert.True((await Gateway.Users.UpdateAsync("errors@customer.example", new UserChanges { Plan = "tiny" }, CancellationToken.None)).Ok);
+            var key = TextOf(await (await PostFormAsync(client, "/portal/keys", "create", ("Name", "errors"))).Content.ReadAsStringAsync(), "new-key");
+            await Gateway.ReloadAsync();
+            foreach (var (path, status) in new[] { ("/api/orders", 200), ("/api/orders", 200), ("/api/status?code=404", 404), ("/api/status?code=429", 429), ("/api/orders", 402) })
+            {
+                using var call = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + path);
+                call.Headers.Add("X-API-Key", key);
+                using var answer = await Gateway.Client.SendAsync(call);
+                Assert.Equal(status, (int)answer.StatusCode);
+            }
+
+            // Act: usage is written in batches (bounded wait)
+            var page = "";
+            for (var attempt = 0; attempt < 50 && !page.Contains("data-code=\"429\"", StringComparison.Ordinal); attempt++)
+            {
+                await Task.Delay(attempt == 0 ? 0 : 200);
+                page = await client.GetStringAsync("/portal");
+            }
+
+            // Assert: by status, then code, each with its share of the 4 requests that reached the API
+            Assert.Equal(
+                "404 1 25.0% No such endpoint or resource: check the path against the API reference.|"
+                + "429 1 25.0% The API asked you to slow down: wait the seconds in Retry-After.",
+                string.Join('|', Regex.Matches(page, "<tr data-code=\"[^\"]*\">(.*?)</tr>", RegexOptions.Singleline)
+                    .Select(row => string.Join(' ', Regex.Matches(row.Groups[1].Value, "<td[^>]*>(.*?)</td>").Select(cell => cell.Groups[1].Value)))));
+            Assert.DoesNotContain("data-code=\"402\"", page, StringComparison.Ordinal);
         }
     }
 
