@@ -386,13 +386,14 @@ internal sealed class AdminBody
             }
         }
 
-        if (value is JsonArray list && ShapesFor(target).HasFlag(AcceptedShapes.String | AcceptedShapes.StringArray))
+        if (value is JsonArray list && ShapesFor(target).HasFlag(AcceptedShapes.StringArray))
         {
+            // A null item would reach the service as a null string (a list field read as text, like set or unset).
             foreach (var item in list)
             {
                 if (item?.GetValueKind() is not JsonValueKind.String)
                 {
-                    return "must be a string or an array of strings";
+                    return ShapesFor(target).HasFlag(AcceptedShapes.String) ? "must be a string or an array of strings" : "must be an array of strings";
                 }
             }
         }

@@ -80,6 +80,8 @@ public sealed class StoredSettingsApiTests : AdminUiTestBase
     [InlineData("""{"set": {"log.level": "debug"}, "unset": ["log.level"]}""", "/unset", "log.level is given twice")]
     [InlineData("""{"unset": ["secret_key"]}""", "/unset", "secret_key is a secret")]
     [InlineData("""{}""", "/set", "name at least one setting to set or unset")]
+    [InlineData("""{"set": ["log.level=debug", null]}""", "/set", "must be an array of strings")]
+    [InlineData("""{"unset": [null]}""", "/unset", "must be an array of strings")]
     public async Task Patch_Refused_422NamingTheSettingAndTheListAndNothingStored(string json, string pointer, string detail)
     {
         // Act
