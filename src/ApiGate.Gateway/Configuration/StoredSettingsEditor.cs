@@ -30,6 +30,9 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
     /// <summary>What a restart-only change means for the processes that run already.</summary>
     public const string RestartNote = "running gateways apply stored settings when they restart";
 
+    /// <summary>The longest key an unknown one is compared with the settings' keys for a suggestion; longer ones are named cut.</summary>
+    private const int MaxKeyLength = 100;
+
     /// <summary>The settings a store may keep, in the order <c>config show</c> lists them.</summary>
     public static IEnumerable<GatewaySetting> Storable => GatewaySettings.All.Where(s => s.Storable);
 
@@ -49,7 +52,11 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
             var setting = GatewaySettings.Find(key.Trim());
             if (setting is null)
             {
-                return Refused(field, $"'{key}' is not a setting (did you mean {GatewaySettings.ClosestKey(key.Trim())}? config show lists them all)");
+                // A key much longer than any setting's is named by its start, without a guess: the edit distance to
+                // every setting would take seconds for a key of a megabyte, which the admin API reads.
+                return Refused(field, key.Length > MaxKeyLength
+                    ? $"'{key[..(char.IsHighSurrogate(key[MaxKeyLength - 1]) ? MaxKeyLength - 1 : MaxKeyLength)]}…' ({key.Length} characters) is not a setting (config show lists them all)"
+                    : $"'{key}' is not a setting (did you mean {GatewaySettings.ClosestKey(key.Trim())}? config show lists them all)");
             }
 
             if (!setting.Storable)

@@ -97,6 +97,24 @@ public sealed class StoredSettingsApiTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task Patch_AKeyOfHalfAMegabyte_RefusedAtOnceNamingItsStart()
+    {
+        // Arrange
+        var key = new string('k', 500_000);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        // Act
+        var (status, body) = await PatchAsync($$$"""{"set": {"{{{key}}}": "x"}}""");
+
+        // Assert: no guess of the closest setting (seconds of edit distance), and not the whole key back
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(2));
+        Assert.Equal(
+            $"'{key[..100]}…' (500000 characters) is not a setting (config show lists them all)",
+            body.RootElement.GetProperty("errors")[0].GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task Patch_UnsetOfAKeyNotStored_404AndNothingChanged()
     {
         // Arrange
