@@ -94,7 +94,7 @@ internal static partial class AdminEndpoints
             .WithName("Get_settings").WithTags("settings").Produces<DataDocument<IReadOnlyDictionary<string, object?>>>().Describe();
 
         e.MapGet("/settings/stored", async (CancellationToken ct) =>
-                Results.Json(new DataDocument<IReadOnlyList<StoredSetting>>(await store.ListStoredSettingsAsync(ct)), WireJson.Options, AdminApi.JsonContentType))
+                Results.Json(new DataDocument<IReadOnlyList<StoredSetting>>([.. (await store.ListStoredSettingsAsync(ct)).Select(StoredSettingsEditor.Shown)]), WireJson.Options, AdminApi.JsonContentType))
             .WithName("List_stored_settings").WithTags("settings").Produces<DataDocument<IReadOnlyList<StoredSetting>>>().Describe();
 
         e.MapPatch("/settings/stored", async (HttpContext context, CancellationToken ct) =>

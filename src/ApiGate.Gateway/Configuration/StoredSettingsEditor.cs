@@ -37,6 +37,14 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
     public static IEnumerable<GatewaySetting> Storable => GatewaySettings.All.Where(s => s.Storable);
 
     /// <summary>
+    /// <paramref name="stored"/> as the admin API and the console list it: the value redacted as <c>config show</c>
+    /// redacts it. The table may hold rows <c>config set</c> refuses (a secret, a URL with a password) however they got
+    /// there; they are not applied, and not shown either.
+    /// </summary>
+    public static StoredSetting Shown(StoredSetting stored) =>
+        GatewaySettings.Find(stored.Key) is { } setting ? stored with { Value = setting.Redact(stored.Value) } : stored;
+
+    /// <summary>
     /// The changes <paramref name="given"/> names (a null value: forget the key), or why not: an unknown key, one given
     /// twice, one the store may not keep, a value with a password or control characters. Errors name the key, and as
     /// their field the list it came from (<paramref name="setField"/> for a value, <paramref name="unsetField"/> for a

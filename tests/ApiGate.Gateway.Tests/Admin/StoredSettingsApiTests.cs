@@ -115,6 +115,23 @@ public sealed class StoredSettingsApiTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task Get_RowsConfigSetRefuses_ListedRedacted()
+    {
+        // Arrange: written straight into the table (as by hand or by an older tool); not applied, and not to be shown
+        await Gateway.Store.ChangeStoredSettingsAsync(
+            [new("secret_key", "0123456789abcdef0123456789abcdef-stored-secret"), new("redis.url", "redis://:stored-pw@127.0.0.1:6379"), new("log.level", "debug")],
+            DateTimeOffset.UtcNow, CancellationToken.None);
+
+        // Act
+        using var listed = await GetAsync("/admin/settings/stored");
+
+        // Assert
+        Assert.Equal(
+            ["log.level=debug", "redis.url=redis://***@127.0.0.1:6379", "secret_key=(set)"],
+            listed.RootElement.GetProperty("data").EnumerateArray().Select(s => s.GetProperty("key").GetString() + "=" + s.GetProperty("value").GetString()));
+    }
+
+    [Fact]
     public async Task Patch_UnsetOfAKeyNotStored_404AndNothingChanged()
     {
         // Arrange

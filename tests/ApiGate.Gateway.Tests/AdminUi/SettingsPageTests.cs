@@ -29,6 +29,27 @@ public sealed class SettingsPageTests : AdminUiTestBase
         Assert.Contains("http://127.0.0.1:9/base?password=***&amp;x=1", html, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Settings_StoredRowsConfigSetRefuses_ListedRedacted()
+    {
+        // Arrange: rows config set refuses, written straight into the table (as by hand or by an older tool)
+        await Gateway.Store.ChangeStoredSettingsAsync(
+            [new("secret_key", "0123456789abcdef0123456789abcdef-stored-secret"), new("redis.url", "redis://:stored-pw@127.0.0.1:6379")], DateTimeOffset.UtcNow, CancellationToken.None);
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        // Act
+        using var response = await console.GetAsync("/ui/settings");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains("data-stored=\"secret_key\"", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("stored-secret", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("stored-pw", html, StringComparison.Ordinal);
+        Assert.Contains("redis://***@127.0.0.1:6379", html, StringComparison.Ordinal);
+    }
+
     [BrowserFact]
     public async Task Settings_InABrowser_EverySettingIsARowWithItsSourceColumn()
     {
