@@ -50,6 +50,24 @@ public sealed class SettingsPageTests : AdminUiTestBase
         Assert.Contains("redis://***@127.0.0.1:6379", html, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Settings_AHostWithoutItsSources_OffersNoForgetButton()
+    {
+        // Arrange
+        await Gateway.Store.ChangeStoredSettingsAsync([new("log.level", "debug")], DateTimeOffset.UtcNow, CancellationToken.None);
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        // Act
+        using var response = await console.GetAsync("/ui/settings");
+
+        // Assert: this host cannot check a change (a Forget would answer 400 without a word), so it offers none
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains("data-stored=\"log.level\"", html, StringComparison.Ordinal);
+        Assert.Contains("id=\"stored-readonly\"", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(">Forget</button>", html, StringComparison.Ordinal);
+    }
+
     [BrowserFact]
     public async Task Settings_InABrowser_EverySettingIsARowWithItsSourceColumn()
     {
