@@ -16,10 +16,11 @@ public interface IStoredSettingStore
     /// <summary>
     /// Applies <paramref name="changes"/> in one transaction (all or none): a value is stored under its key, replacing
     /// what was there; a null value forgets the key. Changes take turns: <paramref name="check"/> (when given) sees every
-    /// stored setting as it will be after this change, with no other change committing in between, and throwing from it
-    /// writes nothing — so two changes made at once cannot together store settings that each alone would refuse.
+    /// stored setting as it is before this change and as it will be after it, with no other change committing in
+    /// between, and throwing from it writes nothing — so two changes made at once cannot together store settings that
+    /// each alone would refuse, nor both forget the same key.
     /// </summary>
     Task ChangeStoredSettingsAsync(
         IReadOnlyList<KeyValuePair<string, string?>> changes, DateTimeOffset at, CancellationToken cancellationToken,
-        Action<IReadOnlyDictionary<string, string>>? check = null);
+        Action<IReadOnlyDictionary<string, string> /* before */, IReadOnlyDictionary<string, string> /* after */>? check = null);
 }

@@ -128,9 +128,11 @@ internal static partial class AdminEndpoints
                 var result = await editor.ChangeAsync(changes.Value!, ct);
                 if (result.Error is { Kind: ManagementErrorKind.Validation, Field.Length: 0 } refused)
                 {
-                    // A start would refuse the settings the change leaves: the message names the setting; the pointer
-                    // names the list that changed it (a forgotten value can uncover a conflict too).
-                    var unset = input.Unset?.Any(key => refused.Message.StartsWith(key.Trim() + " ", StringComparison.Ordinal)) == true || input.Set is not { Count: > 0 };
+                    // A start would refuse the settings the change leaves: the message names the settings at fault; the
+                    // pointer names the list that changed one of them (a forgotten value can uncover a conflict too).
+                    static bool Named(string message, string key) => message.Contains(key.Trim(), StringComparison.Ordinal);
+                    var unset = input.Set is not { Count: > 0 }
+                        || (!input.Set.Any(pair => Named(refused.Message, pair.Split('=', 2)[0])) && input.Unset?.Any(key => Named(refused.Message, key)) == true);
                     result = refused with { Field = unset ? "unset" : "set" };
                 }
 

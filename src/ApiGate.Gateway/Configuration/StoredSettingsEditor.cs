@@ -107,18 +107,23 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
     public async Task<ManagementResult<StoredSettingsChanged>> ChangeAsync(IReadOnlyList<KeyValuePair<string, string?>> changes, CancellationToken ct)
     {
         var stored = await store.ListStoredSettingsAsync(ct);
-        if (changes.FirstOrDefault(c => c.Value is null && stored.All(s => s.Key != c.Key)) is { Key: { } missing })
+        if (NotStored(changes, stored.Select(s => s.Key).ToHashSet(StringComparer.Ordinal)) is { } missing)
         {
-            return new ManagementError(ManagementErrorKind.NotFound, "",
-                $"{missing} is not stored (config show lists where each setting comes from); nothing was changed");
+            return missing;
         }
 
         IConfigurationRoot next = sources;
         List<GatewaySetting> hiddenHere = [];
         try
         {
-            await store.ChangeStoredSettingsAsync(changes, timeProvider.GetUtcNow(), ct, after =>
+            await store.ChangeStoredSettingsAsync(changes, timeProvider.GetUtcNow(), ct, (before, after) =>
             {
+                // Again in the write's turn: a change that committed since the look above may have forgotten the key.
+                if (NotStored(changes, before.Keys) is { } gone)
+                {
+                    throw new NotStoredException(gone);
+                }
+
                 next = GatewaySettings.Restack(sources, [.. after]);
                 GatewayOptionsSetup.Resolve(next);
                 // A value a flag, the environment or the file hides here is read as it is by every process without
@@ -135,6 +140,10 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
         {
             return new ManagementError(ManagementErrorKind.Validation, "", ex.Message);
         }
+        catch (NotStoredException ex)
+        {
+            return ex.Error;
+        }
 
         var defaults = new GatewayOptions();
         var now = changes.Select(c => GatewaySettings.Get(c.Key)).Select(s =>
@@ -143,5 +152,20 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
         return new StoredSettingsChanged([.. now], [.. notes, RestartNote]);
     }
 
+    /// <summary>The first key <paramref name="changes"/> forgets that is not among <paramref name="stored"/>, as an error; else null.</summary>
+    private static ManagementError? NotStored(IReadOnlyList<KeyValuePair<string, string?>> changes, IEnumerable<string> stored)
+    {
+        var keys = stored as IReadOnlySet<string> ?? stored.ToHashSet(StringComparer.Ordinal);
+        return changes.FirstOrDefault(c => c.Value is null && !keys.Contains(c.Key)) is { Key: { } missing }
+            ? new ManagementError(ManagementErrorKind.NotFound, "", $"{missing} is not stored (config show lists where each setting comes from); nothing was changed")
+            : null;
+    }
+
     private static ManagementError Refused(string field, string message) => new(ManagementErrorKind.Validation, field, message);
+
+    /// <summary>Ends a change's write without writing: a key it forgets is no longer stored.</summary>
+    private sealed class NotStoredException(ManagementError error) : Exception(error.Message)
+    {
+        public ManagementError Error { get; } = error;
+    }
 }

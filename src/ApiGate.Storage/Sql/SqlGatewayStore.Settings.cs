@@ -13,13 +13,14 @@ public abstract partial class SqlGatewayStore
 
     public Task ChangeStoredSettingsAsync(
         IReadOnlyList<KeyValuePair<string, string?>> changes, DateTimeOffset at, CancellationToken cancellationToken,
-        Action<IReadOnlyDictionary<string, string>>? check = null) =>
+        Action<IReadOnlyDictionary<string, string>, IReadOnlyDictionary<string, string>>? check = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             await LockStoredSettingsAsync(connection, transaction, ct);
             if (check is not null)
             {
-                var after = (await QueryAsync<StoredSettingRow>(connection, transaction, StoredSettings.Select(""), null, ct)).ToDictionary(r => r.Name, r => r.Value);
+                var before = (await QueryAsync<StoredSettingRow>(connection, transaction, StoredSettings.Select(""), null, ct)).ToDictionary(r => r.Name, r => r.Value);
+                var after = new Dictionary<string, string>(before);
                 foreach (var (key, value) in changes)
                 {
                     if (value is null)
@@ -32,7 +33,7 @@ public abstract partial class SqlGatewayStore
                     }
                 }
 
-                check(after);
+                check(before, after);
             }
 
             foreach (var (key, value) in changes)

@@ -155,6 +155,25 @@ public sealed class StoredSettingsApiTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task Patch_AnUnsetThatLeavesSettingsAStartRefuses_422PointingAtTheUnsetList()
+    {
+        // Arrange: a Redis CA file, which needs the rediss:// URL stored with it
+        var ca = Path.Combine(Gateway.Directory, "redis-ca.pem");
+        await File.WriteAllTextAsync(ca, TestCertificates.CreateLoopbackServer().ExportCertificatePem());
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync("""{"set": {"redis.url": "rediss://127.0.0.1:6390", "redis.ca_file": "CA"}}""".Replace("CA", ca, StringComparison.Ordinal))).Status);
+
+        // Act: another setting changed, and the URL forgotten
+        var (status, body) = await PatchAsync("""{"set": {"log.level": "info"}, "unset": ["redis.url"]}""");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        var error = Assert.Single(body.RootElement.GetProperty("errors").EnumerateArray());
+        Assert.Contains("redis.ca_file (from the stored settings ('apigate config set')): is set but redis.url is not a rediss:// (TLS) URL", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("/unset", error.GetProperty("source").GetProperty("pointer").GetString());
+        Assert.Equal([$"redis.ca_file={ca}", "redis.url=rediss://127.0.0.1:6390"], await StoredAsync());
+    }
+
+    [Fact]
     public async Task Patch_UnsetOfAKeyNotStored_404AndNothingChanged()
     {
         // Arrange

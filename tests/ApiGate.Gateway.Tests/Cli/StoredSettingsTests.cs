@@ -260,6 +260,40 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Unset_AnotherChangeForgetsTheKeyAfterTheFirstLook_NotFoundAndNothingClaimed(string engine)
+    {
+        // Arrange: a stored key that a change made elsewhere forgets between the editor's first look and its write
+        var store = await engines.CreateAsync(engine);
+        await store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("ratelimit.burst", (string?)"30"), KeyValuePair.Create("log.level", (string?)"debug")], DateTimeOffset.UtcNow, None);
+        var editor = new Gateway.Configuration.StoredSettingsEditor(
+            new ForgetsAfterTheLook(store.Store, "ratelimit.burst"), Gateway.Configuration.GatewaySettings.Build(null, _ => null, new Dictionary<string, string?>()), TimeProvider.System);
+
+        // Act: forget it, and log.level with it
+        var result = await editor.ChangeAsync([KeyValuePair.Create("ratelimit.burst", (string?)null), KeyValuePair.Create("log.level", (string?)null)], None);
+
+        // Assert: the second forgetting of the key is not claimed, and the change is all or nothing
+        Assert.Equal(Core.Management.ManagementErrorKind.NotFound, result.Error?.Kind);
+        Assert.StartsWith("ratelimit.burst is not stored", result.Error!.Message, StringComparison.Ordinal);
+        Assert.Equal([("log.level", "debug")], (await store.Store.ListStoredSettingsAsync(None)).Select(s => (s.Key, s.Value)));
+    }
+
+    /// <summary>A store whose list of stored settings is followed at once by another change that forgets <paramref name="key"/>.</summary>
+    private sealed class ForgetsAfterTheLook(Core.Storage.IStoredSettingStore store, string key) : Core.Storage.IStoredSettingStore
+    {
+        public async Task<IReadOnlyList<Core.Storage.StoredSetting>> ListStoredSettingsAsync(CancellationToken cancellationToken)
+        {
+            var listed = await store.ListStoredSettingsAsync(cancellationToken);
+            await store.ChangeStoredSettingsAsync([KeyValuePair.Create(key, (string?)null)], DateTimeOffset.UtcNow, cancellationToken);
+            return listed;
+        }
+
+        public Task ChangeStoredSettingsAsync(
+            IReadOnlyList<KeyValuePair<string, string?>> changes, DateTimeOffset at, CancellationToken cancellationToken,
+            Action<IReadOnlyDictionary<string, string>, IReadOnlyDictionary<string, string>>? check = null) =>
+            store.ChangeStoredSettingsAsync(changes, at, cancellationToken, check);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ChangeStoredSettings_TwoAtOnce_TheSecondIsCheckedAgainstTheFirstsOutcome(string engine)
     {
         // Arrange: the h2c port, then the main port onto it; each alone is fine, together a start refuses them
@@ -271,13 +305,13 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         // Act: the first change holds its turn inside its check (a blocked thread) while the second is made
         ThreadPool.GetMinThreads(out var workers, out var completions);
         ThreadPool.SetMinThreads(Math.Max(workers, 16), completions);
-        var first = Task.Run(() => store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("server.h2c_port", (string?)"9001")], DateTimeOffset.UtcNow, None, _ =>
+        var first = Task.Run(() => store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("server.h2c_port", (string?)"9001")], DateTimeOffset.UtcNow, None, (_, _) =>
         {
             firstChecking.Set();
             release.Wait(TimeSpan.FromSeconds(30));
         }));
         Assert.True(firstChecking.Wait(TimeSpan.FromSeconds(30)));
-        var second = Task.Run(() => store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("server.port", (string?)"9001")], DateTimeOffset.UtcNow, None, after =>
+        var second = Task.Run(() => store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("server.port", (string?)"9001")], DateTimeOffset.UtcNow, None, (_, after) =>
         {
             secondChecked = true;
             if (after.GetValueOrDefault("server.h2c_port") == after["server.port"])
