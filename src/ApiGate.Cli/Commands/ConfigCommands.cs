@@ -137,7 +137,7 @@ internal static class ConfigCommands
         // settings refuse now (a port the environment took since) must not stop the command that changes it.
         var current = context.LoadSettingsWith(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), []);
         await using var store = await context.OpenStoreAsync(current.Options, ct, managing: true);
-        var result = await new StoredSettingsEditor(store, current.Configuration, TimeProvider.System).ChangeAsync(changes.Value!, ct);
+        var result = await new StoredSettingsEditor(store, current.Configuration, ApiGate.Gateway.Hosting.GatewayOptionsSetup.Resolve, TimeProvider.System).ChangeAsync(changes.Value!, ct);
         if (!result.Ok)
         {
             return context.Fail(result.Error!);

@@ -1,6 +1,5 @@
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
-using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Configuration;
 
 namespace ApiGate.Gateway.Configuration;
@@ -25,7 +24,11 @@ public sealed record StoredSettingsChanged(IReadOnlyList<StoredSettingNow> Setti
 /// The layers the settings were resolved from where the change is made (flags, environment, config file, a command's
 /// defaults): a change is checked as they resolve with the new stored settings in place of the old.
 /// </param>
-internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigurationRoot sources, TimeProvider timeProvider)
+/// <param name="resolve">
+/// Resolves and checks the options as a start does, throwing <see cref="ArgumentException"/> naming the setting at
+/// fault (<c>GatewayOptionsSetup.Resolve</c>, which asks every feature and so lives above this folder).
+/// </param>
+internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigurationRoot sources, Func<IConfiguration, GatewayOptions> resolve, TimeProvider timeProvider)
 {
     /// <summary>What a restart-only change means for the processes that run already.</summary>
     public const string RestartNote = "running gateways apply stored settings when they restart";
@@ -125,14 +128,14 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
                 }
 
                 next = GatewaySettings.Restack(sources, [.. after]);
-                GatewayOptionsSetup.Resolve(next);
+                resolve(next);
                 // A value a flag, the environment or the file hides here is read as it is by every process without
                 // them, so it is checked as those would read it: else 'server.port abc' is stored and every such
                 // process refuses to start.
                 hiddenHere = [.. changes.Where(c => c.Value is not null).Select(c => GatewaySettings.Get(c.Key)).Where(s => GatewaySettings.SourceOf(next, s) != SettingSource.Stored)];
                 if (hiddenHere.Count > 0)
                 {
-                    GatewayOptionsSetup.Resolve(GatewaySettings.Restack(sources, [.. after], [.. hiddenHere.Select(h => KeyValuePair.Create(h.Key, after[h.Key]))]));
+                    resolve(GatewaySettings.Restack(sources, [.. after], [.. hiddenHere.Select(h => KeyValuePair.Create(h.Key, after[h.Key]))]));
                 }
             });
         }

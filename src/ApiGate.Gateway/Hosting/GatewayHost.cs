@@ -130,7 +130,7 @@ public static class GatewayHost
         {
             // Changes to the stored settings from the admin API and the console, checked against this process's own
             // flags, environment and config file as `apigate config set` checks them where it runs.
-            services.AddSingleton(new StoredSettingsEditor(store, sources, clock));
+            services.AddSingleton(new StoredSettingsEditor(store, sources, GatewayOptionsSetup.Resolve, clock));
         }
 
         services.AddSingleton(adminListener);

@@ -2,7 +2,6 @@ using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
-using ApiGate.Gateway.Usage;
 
 namespace ApiGate.Gateway.Portal;
 

@@ -5,7 +5,6 @@ using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Snapshots;
-using ApiGate.Gateway.Usage;
 
 namespace ApiGate.Web.Admin;
 

@@ -1,6 +1,5 @@
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
-using ApiGate.Gateway.Usage;
 
 namespace ApiGate.Web.Admin;
 

@@ -266,7 +266,8 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         var store = await engines.CreateAsync(engine);
         await store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("ratelimit.burst", (string?)"30"), KeyValuePair.Create("log.level", (string?)"debug")], DateTimeOffset.UtcNow, None);
         var editor = new Gateway.Configuration.StoredSettingsEditor(
-            new ForgetsAfterTheLook(store.Store, "ratelimit.burst"), Gateway.Configuration.GatewaySettings.Build(null, _ => null, new Dictionary<string, string?>()), TimeProvider.System);
+            new ForgetsAfterTheLook(store.Store, "ratelimit.burst"), Gateway.Configuration.GatewaySettings.Build(null, _ => null, new Dictionary<string, string?>()),
+            Gateway.Hosting.GatewayOptionsSetup.Resolve, TimeProvider.System);
 
         // Act: forget it, and log.level with it
         var result = await editor.ChangeAsync([KeyValuePair.Create("ratelimit.burst", (string?)null), KeyValuePair.Create("log.level", (string?)null)], None);

@@ -1,14 +1,13 @@
-using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 
-namespace ApiGate.Gateway.Usage;
+namespace ApiGate.Core.Storage;
 
 /// <summary>
 /// One user's stored usage rollups over whole days, each request once: day rows before the day watermark, hour rows
 /// from there to the hour watermark, minute rows after it (compaction moves rows from one to the next). What the
 /// console's usage explorer and the portal's dashboard read.
 /// </summary>
-internal static class UserUsageRows
+public static class UserUsageRows
 {
     public static async Task<IReadOnlyList<UsageRollup>> ReadAsync(IGatewayStore store, string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
     {

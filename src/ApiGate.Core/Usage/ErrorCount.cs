@@ -1,9 +1,7 @@
-using ApiGate.Core.Usage;
-
-namespace ApiGate.Gateway.Usage;
+namespace ApiGate.Core.Usage;
 
 /// <summary>Error answers with one status code (<c>429</c>; <c>5xx</c> for rows kept before codes were).</summary>
-internal sealed record ErrorCount(string Code, long Requests)
+public sealed record ErrorCount(string Code, long Requests)
 {
     /// <summary>The error answers of <paramref name="rows"/> by <see cref="UsageRollup.ErrorLabel"/>, most first, then by code.</summary>
     public static IReadOnlyList<ErrorCount> Of(IEnumerable<UsageRollup> rows)
