@@ -62,6 +62,7 @@ public sealed class SettingsPageTests : AdminUiTestBase
         using var response = await console.GetAsync("/ui/settings");
 
         // Assert: this host cannot check a change (a Forget would answer 400 without a word), so it offers none
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var html = await response.Content.ReadAsStringAsync();
         Assert.Contains("data-stored=\"log.level\"", html, StringComparison.Ordinal);
         Assert.Contains("id=\"stored-readonly\"", html, StringComparison.Ordinal);
