@@ -109,19 +109,13 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
     /// </summary>
     public async Task<ManagementResult<StoredSettingsChanged>> ChangeAsync(IReadOnlyList<KeyValuePair<string, string?>> changes, CancellationToken ct)
     {
-        var stored = await store.ListStoredSettingsAsync(ct);
-        if (NotStored(changes, stored.Select(s => s.Key).ToHashSet(StringComparer.Ordinal)) is { } missing)
-        {
-            return missing;
-        }
-
         IConfigurationRoot next = sources;
         List<GatewaySetting> hiddenHere = [];
         try
         {
             await store.ChangeStoredSettingsAsync(changes, timeProvider.GetUtcNow(), ct, (before, after) =>
             {
-                // Again in the write's turn: a change that committed since the look above may have forgotten the key.
+                // In the write's turn, so of two changes forgetting one key at once, the second is told it is gone.
                 if (NotStored(changes, before.Keys) is { } gone)
                 {
                     throw new NotStoredException(gone);
@@ -158,7 +152,7 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
     /// <summary>The first key <paramref name="changes"/> forgets that is not among <paramref name="stored"/>, as an error; else null.</summary>
     private static ManagementError? NotStored(IReadOnlyList<KeyValuePair<string, string?>> changes, IEnumerable<string> stored)
     {
-        var keys = stored as IReadOnlySet<string> ?? stored.ToHashSet(StringComparer.Ordinal);
+        var keys = stored.ToHashSet(StringComparer.Ordinal);
         return changes.FirstOrDefault(c => c.Value is null && !keys.Contains(c.Key)) is { Key: { } missing }
             ? new ManagementError(ManagementErrorKind.NotFound, "", $"{missing} is not stored (config show lists where each setting comes from); nothing was changed")
             : null;

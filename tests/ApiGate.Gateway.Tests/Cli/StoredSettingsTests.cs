@@ -260,13 +260,13 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
-    public async Task Unset_AnotherChangeForgetsTheKeyAfterTheFirstLook_NotFoundAndNothingClaimed(string engine)
+    public async Task Unset_AnotherChangeForgetsTheKeyJustBefore_NotFoundAndNothingClaimed(string engine)
     {
-        // Arrange: a stored key that a change made elsewhere forgets between the editor's first look and its write
+        // Arrange: a stored key that a change made elsewhere forgets just before this change takes its turn
         var store = await engines.CreateAsync(engine);
         await store.Store.ChangeStoredSettingsAsync([KeyValuePair.Create("ratelimit.burst", (string?)"30"), KeyValuePair.Create("log.level", (string?)"debug")], DateTimeOffset.UtcNow, None);
         var editor = new Gateway.Configuration.StoredSettingsEditor(
-            new ForgetsAfterTheLook(store.Store, "ratelimit.burst"), Gateway.Configuration.GatewaySettings.Build(null, _ => null, new Dictionary<string, string?>()),
+            new ForgottenJustBefore(store.Store, "ratelimit.burst"), Gateway.Configuration.GatewaySettings.Build(null, _ => null, new Dictionary<string, string?>()),
             Gateway.Hosting.GatewayOptionsSetup.Resolve, TimeProvider.System);
 
         // Act: forget it, and log.level with it
@@ -278,20 +278,18 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
         Assert.Equal([("log.level", "debug")], (await store.Store.ListStoredSettingsAsync(None)).Select(s => (s.Key, s.Value)));
     }
 
-    /// <summary>A store whose list of stored settings is followed at once by another change that forgets <paramref name="key"/>.</summary>
-    private sealed class ForgetsAfterTheLook(Core.Storage.IStoredSettingStore store, string key) : Core.Storage.IStoredSettingStore
+    /// <summary>A store where another change, forgetting <paramref name="key"/>, commits just before each change made through it.</summary>
+    private sealed class ForgottenJustBefore(Core.Storage.IStoredSettingStore store, string key) : Core.Storage.IStoredSettingStore
     {
-        public async Task<IReadOnlyList<Core.Storage.StoredSetting>> ListStoredSettingsAsync(CancellationToken cancellationToken)
-        {
-            var listed = await store.ListStoredSettingsAsync(cancellationToken);
-            await store.ChangeStoredSettingsAsync([KeyValuePair.Create(key, (string?)null)], DateTimeOffset.UtcNow, cancellationToken);
-            return listed;
-        }
+        public Task<IReadOnlyList<Core.Storage.StoredSetting>> ListStoredSettingsAsync(CancellationToken cancellationToken) => store.ListStoredSettingsAsync(cancellationToken);
 
-        public Task ChangeStoredSettingsAsync(
+        public async Task ChangeStoredSettingsAsync(
             IReadOnlyList<KeyValuePair<string, string?>> changes, DateTimeOffset at, CancellationToken cancellationToken,
-            Action<IReadOnlyDictionary<string, string>, IReadOnlyDictionary<string, string>>? check = null) =>
-            store.ChangeStoredSettingsAsync(changes, at, cancellationToken, check);
+            Action<IReadOnlyDictionary<string, string>, IReadOnlyDictionary<string, string>>? check = null)
+        {
+            await store.ChangeStoredSettingsAsync([KeyValuePair.Create(key, (string?)null)], at, cancellationToken);
+            await store.ChangeStoredSettingsAsync(changes, at, cancellationToken, check);
+        }
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
