@@ -136,9 +136,13 @@ internal static partial class AdminEndpoints
                     result = refused with { Field = unset ? "unset" : "set" };
                 }
 
-                return result.Ok
-                    ? Results.Json(new DataDocument<StoredSettingsChanged>(result.Value!), WireJson.Options, AdminApi.JsonContentType)
-                    : AdminErrors.FromBody(result.Error!, body!);
+                if (!result.Ok)
+                {
+                    return AdminErrors.FromBody(result.Error!, body!);
+                }
+
+                context.Features.Set(new AdminAuditNote(StoredSettingsEditor.Described(changes.Value!)));
+                return Results.Json(new DataDocument<StoredSettingsChanged>(result.Value!), WireJson.Options, AdminApi.JsonContentType);
             })
             .WithName("Change_stored_settings").WithTags("settings").WithMetadata(new AdminRequestBody(typeof(StoredSettingsInput)))
             .Produces<DataDocument<StoredSettingsChanged>>().Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);

@@ -48,6 +48,21 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
         GatewaySettings.Find(stored.Key) is { } setting ? stored with { Value = setting.Redact(stored.Value) } : stored;
 
     /// <summary>
+    /// A value as a message or an audit note names it: a long one cut short (a message may travel in a redirect's URL,
+    /// and a value may have 8,192 characters); the lists show it whole.
+    /// </summary>
+    public static string ValueInText(string value) =>
+        value.Length == 0 ? "(empty)"
+        : value.Length <= ValueInTextLength ? value
+        : value[..(char.IsHighSurrogate(value[ValueInTextLength - 1]) ? ValueInTextLength - 1 : ValueInTextLength)] + $"… ({value.Length} characters)";
+
+    /// <summary>What <paramref name="changes"/> did, for the audit log: <c>Stored log.level = debug; forgot ratelimit.burst.</c></summary>
+    public static string Described(IReadOnlyList<KeyValuePair<string, string?>> changes) =>
+        string.Join("; ", changes.Select((c, i) => (i == 0 ? (c.Value is null ? "Forgot " : "Stored ") : (c.Value is null ? "forgot " : "stored ")) + c.Key + (c.Value is null ? "" : " = " + ValueInText(c.Value)))) + ".";
+
+    private const int ValueInTextLength = 200;
+
+    /// <summary>
     /// The changes <paramref name="given"/> names (a null value: forget the key), or why not: an unknown key, one given
     /// twice, one the store may not keep, a value with a password or control characters. Errors name the key, and as
     /// their field the list it came from (<paramref name="setField"/> for a value, <paramref name="unsetField"/> for a

@@ -189,14 +189,18 @@ public sealed class StoredSettingsApiTests : AdminUiTestBase
     }
 
     [Fact]
-    public async Task Patch_AChange_InTheAuditLogWithTheTokenName()
+    public async Task Patch_AChange_InTheAuditLogWithTheTokenNameAndWhatChanged()
     {
-        // Act
-        Assert.Equal(HttpStatusCode.OK, (await PatchAsync("""{"set": {"ratelimit.burst": "30"}}""")).Status);
+        // Arrange
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync("""{"set": {"upstream.timeout": "20s"}}""")).Status);
 
-        // Assert
-        var change = Assert.Single(await Gateway.Store.ListAdminAuditAsync(10, CancellationToken.None), a => a.Path == "/admin/settings/stored");
+        // Act
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync($$"""{"set": {"ratelimit.burst": "30", "jwt.audience": "{{new string('a', 300)}}"}, "unset": ["upstream.timeout"]}""")).Status);
+
+        // Assert: who, and what changed (a long value cut short)
+        var change = (await Gateway.Store.ListAdminAuditAsync(10, CancellationToken.None)).First(a => a.Path == "/admin/settings/stored");
         Assert.Equal(("PATCH", TokenName, 200), (change.Method, change.TokenName, change.Status));
+        Assert.Equal($"Stored ratelimit.burst = 30; stored jwt.audience = {new string('a', 200)}… (300 characters); forgot upstream.timeout.", change.Note);
     }
 
     [BrowserFact]
