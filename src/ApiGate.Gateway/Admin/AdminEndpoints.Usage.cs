@@ -111,9 +111,9 @@ internal static partial class AdminEndpoints
                         $"'{bare}' has no value: give each setting as key=value, or as {{\"key\": \"value\"}}"), body!);
                 }
 
-                var changes = StoredSettingsEditor.Parse(
-                    [.. (input.Set ?? []).Select(pair => pair.Split('=', 2)).Select(pair => (pair[0], (string?)pair[1])), .. (input.Unset ?? []).Select(key => (key, (string?)null))],
-                    "set", "unset");
+                var set = (input.Set ?? []).Select(pair => pair.Split('=', 2)).Select(pair => (Key: pair[0], Value: (string?)pair[1])).ToList();
+                var unset = input.Unset ?? [];
+                var changes = StoredSettingsEditor.Parse([.. set, .. unset.Select(key => (key, (string?)null))], "set", "unset");
                 if (!changes.Ok)
                 {
                     return AdminErrors.FromBody(changes.Error!, body!);
@@ -131,9 +131,8 @@ internal static partial class AdminEndpoints
                     // A start would refuse the settings the change leaves: the message names the settings at fault; the
                     // pointer names the list that changed one of them (a forgotten value can uncover a conflict too).
                     static bool Named(string message, string key) => message.Contains(key.Trim(), StringComparison.Ordinal);
-                    var unset = input.Set is not { Count: > 0 }
-                        || (!input.Set.Any(pair => Named(refused.Message, pair.Split('=', 2)[0])) && input.Unset?.Any(key => Named(refused.Message, key)) == true);
-                    result = refused with { Field = unset ? "unset" : "set" };
+                    var fromUnset = set.Count == 0 || (!set.Any(pair => Named(refused.Message, pair.Key)) && unset.Any(key => Named(refused.Message, key)));
+                    result = refused with { Field = fromUnset ? "unset" : "set" };
                 }
 
                 if (!result.Ok)
