@@ -116,6 +116,40 @@ public sealed class SseUpstreamClientTests : GatewayTestBase
         Assert.Equal("HTTP/1.1", await response.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("http")]
+    [InlineData("sse")]
+    public async Task UpstreamAnswersAndClosesBeforeReadingALargeBody_ClientGets502UpstreamErrorAtOnce(string protocol)
+    {
+        // Arrange: an upstream that refuses an upload from its head alone (a prompt too large) and closes at once with
+        // the body unread, so its kernel answers the rest of the upload with a reset.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        _ = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            var head = new StringBuilder();
+            var buffer = new byte[1];
+            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await socket.ReceiveAsync(buffer) == 1)
+            {
+                head.Append((char)buffer[0]);
+            }
+
+            await socket.SendAsync("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+            socket.Close();
+        });
+        await Gateway.AddUpstreamAsync("refusing", $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "refusing-" + protocol, Path = "/refusing/*", Upstream = "refusing", Protocol = protocol });
+
+        // Act: an 8 MiB upload, far more than loopback's socket buffers take in
+        using var response = await Gateway.Client.PostAsync(Gateway.Url + "/refusing/prompt", new ByteArrayContent(new byte[8 << 20]));
+
+        // Assert: the answer is lost with the connection on both clients (docs/forwarding.md), and the client is told
+        // the upstream failed rather than left waiting.
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("\"code\":\"upstream_error\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private static string? Header(ReceivedRequest request, string name) =>
         request.Headers.FirstOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
 }
