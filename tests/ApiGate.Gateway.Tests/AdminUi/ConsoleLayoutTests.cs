@@ -27,7 +27,7 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         await users.ClickAsync();
 
         // Assert
-        await page.WaitForURLAsync("**/ui/users");
+        await page.WaitForURLAsync("**/ui/users", BrowserPage.AfterPost);
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Users");
     }
 

@@ -13,9 +13,10 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
     public IPage Page { get; } = page;
 
     /// <summary>
-    /// For waiting on the page a form post redirects to: done once its HTML is parsed, without waiting for the load
-    /// event — under a loaded CI box Chromium now and then never reported that event for the redirect's page (45 s
-    /// timeouts after the page was there). The assertions that follow wait for their elements themselves.
+    /// For waiting on the page a form post redirects to, or a followed link opens: done once its HTML is parsed, without
+    /// waiting for the load event — under a loaded CI box Chromium now and then never reported that event for the new
+    /// page (45 s timeouts after the page was there; seen after posts and after a menu link on a phone-sized page). The
+    /// assertions that follow wait for their elements themselves.
     /// </summary>
     public static readonly PageWaitForURLOptions AfterPost = new() { WaitUntil = WaitUntilState.DOMContentLoaded };
 
