@@ -117,25 +117,34 @@ public sealed class SseUpstreamClientTests : GatewayTestBase
     }
 
     [Theory]
-    [InlineData("http")]
-    [InlineData("sse")]
-    public async Task UpstreamAnswersAndClosesBeforeReadingALargeBody_ClientGets502UpstreamErrorAtOnce(string protocol)
+    [InlineData("http", true)]
+    [InlineData("sse", true)]
+    [InlineData("http", false)]
+    [InlineData("sse", false)]
+    public async Task UpstreamAnswersBeforeReadingALargeBody_ThatAnswerIfItDrainsTheUpload_502IfItClosesAtOnce(string protocol, bool drains)
     {
-        // Arrange: an upstream that refuses an upload from its head alone (a prompt too large) and closes at once with
-        // the body unread, so its kernel answers the rest of the upload with a reset.
+        // Arrange: an upstream that refuses an upload from its head alone (a prompt too large), then either reads and
+        // drops what the client sends until it stops (a lingering close, as nginx does) or closes at once with the body
+        // unread, so its kernel answers the rest of the upload with a reset.
+        const string answer = "{\"error\":\"prompt_size\"}";
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         _ = Task.Run(async () =>
         {
             using var socket = await listener.AcceptSocketAsync();
             var head = new StringBuilder();
-            var buffer = new byte[1];
-            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await socket.ReceiveAsync(buffer) == 1)
+            var buffer = new byte[64 * 1024];
+            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal) && await socket.ReceiveAsync(buffer.AsMemory(0, 1)) == 1)
             {
                 head.Append((char)buffer[0]);
             }
 
-            await socket.SendAsync("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+            await socket.SendAsync(Encoding.ASCII.GetBytes(
+                $"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nContent-Length: {answer.Length}\r\nConnection: close\r\n\r\n{answer}"));
+            while (drains && await ReceiveWithinAsync(socket, buffer, TimeSpan.FromSeconds(1)) > 0)
+            {
+            }
+
             socket.Close();
         });
         await Gateway.AddUpstreamAsync("refusing", $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}");
@@ -143,11 +152,33 @@ public sealed class SseUpstreamClientTests : GatewayTestBase
 
         // Act: an 8 MiB upload, far more than loopback's socket buffers take in
         using var response = await Gateway.Client.PostAsync(Gateway.Url + "/refusing/prompt", new ByteArrayContent(new byte[8 << 20]));
+        var body = await response.Content.ReadAsStringAsync();
 
-        // Assert: the answer is lost with the connection on both clients (docs/forwarding.md), and the client is told
-        // the upstream failed rather than left waiting.
-        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
-        Assert.Contains("\"code\":\"upstream_error\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // Assert: the upstream's answer once it has taken the upload in; an upstream that resets the upload loses its
+        // answer with the connection on both clients (docs/forwarding.md), and the client is told so at once.
+        if (drains)
+        {
+            Assert.Equal((HttpStatusCode.RequestEntityTooLarge, answer), (response.StatusCode, body));
+        }
+        else
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Contains("\"code\":\"upstream_error\"", body, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Receives into <paramref name="buffer"/>; 0 when the peer closed or sent nothing for <paramref name="quiet"/>.</summary>
+    private static async Task<int> ReceiveWithinAsync(Socket socket, byte[] buffer, TimeSpan quiet)
+    {
+        using var bound = new CancellationTokenSource(quiet);
+        try
+        {
+            return await socket.ReceiveAsync(buffer, bound.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return 0;
+        }
     }
 
     private static string? Header(ReceivedRequest request, string name) =>
