@@ -45,6 +45,8 @@ public abstract partial class SqlGatewayStore
     public Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken) =>
         emailContains is null
             ? PageAsync(Users, r => r.ToDefinition(), "", null, offset, count, cancellationToken)
+            : emailContains.Contains('\0', StringComparison.Ordinal)
+            ? Task.FromResult(new StorePage<UserDefinition>([], 0)) // no email holds a NUL, and PostgreSQL cannot be asked about one (see FindAsync)
             : PageAsync(Users, r => r.ToDefinition(), @"WHERE lower(email) LIKE @Pattern ESCAPE '\'", new { Pattern = ContainsPattern(emailContains) }, offset, count, cancellationToken);
 
     public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>

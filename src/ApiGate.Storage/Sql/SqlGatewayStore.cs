@@ -390,6 +390,13 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         where TRow : class
         where T : class
     {
+        if (reference.Contains('\0', StringComparison.Ordinal))
+        {
+            // No row holds a NUL (ids, names and emails refuse control characters), and PostgreSQL cannot be asked about
+            // one: its text type refuses the byte, which came back as the store being unavailable (503) for ?user=%00.
+            return null;
+        }
+
         var found = await ListAsync(table, convert, where, new { Ref = reference }, cancellationToken);
         return found.Count > 0 ? found[0] : null;
     }

@@ -78,6 +78,31 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task FindAndListUsers_ReferenceHoldingNul_NothingFoundOnEveryEngine(string engine)
+    {
+        // Arrange: a NUL reaches a lookup from a query parameter (?user=%00) or a body ({"plan": "\u0000"});
+        // PostgreSQL's text type cannot hold the byte at all
+        var store = (await engines.CreateAsync(engine)).Store;
+        Assert.True((await new UserService(store, TimeProvider.System).CreateAsync(new UserChanges { Email = "ada@example.com" }, None)).Ok);
+        const string Nul = "ada\0@example.com";
+
+        // Act
+        var user = await store.FindUserAsync(Nul, None);
+        var plan = await store.FindPlanAsync("free\0", None);
+        var upstream = await store.FindUpstreamAsync("\0", None);
+        var entitlement = await store.FindEntitlementAsync("\0", None);
+        var page = await store.ListUsersPageAsync("\0", 0, 50, None);
+
+        // Assert
+        Assert.Null(user);
+        Assert.Null(plan);
+        Assert.Null(upstream);
+        Assert.Null(entitlement);
+        Assert.Empty(page.Items);
+        Assert.Equal(0, page.Total);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task InitializeAsync_SecondTime_AppliesNoMigrationAndIsNotCreated(string engine)
     {
         // Arrange
