@@ -55,6 +55,12 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
                 return NotFound("plan", id);
             }
 
+            if (!string.IsNullOrWhiteSpace(input.Id) && input.Id.Trim() != existing.Id)
+            {
+                // Users, keys' quotas and Stripe prices refer to the id: a different one is refused, not dropped with a 200.
+                return Invalid("id", $"a plan's id cannot be changed (it is '{existing.Id}'): create a plan with the new id and move its users to it");
+            }
+
             var built = ApplyPlan(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input with { Id = null });
             return built.Error ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
         });

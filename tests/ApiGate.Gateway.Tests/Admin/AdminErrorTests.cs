@@ -153,6 +153,30 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Theory]
+    [InlineData("""{"id": "gold", "name": "Renamed"}""", "/id")]
+    [InlineData("""{"data": {"id": "gold", "name": "Renamed"}}""", "/data/id")]
+    public async Task UpdatePlan_IdOtherThanTheUrls_Returns422AndChangesNothing(string body, string pointer)
+    {
+        AssertData(await PostAsync("/plans", new { id = "pro", name = "Pro" }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Patch, "/plans/pro", body);
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer);
+        Assert.Equal("Pro", AssertData(await GetAsync("/plans/pro")).GetProperty("name").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/plans/gold")).Status);
+    }
+
+    [Fact]
+    public async Task UpdatePlan_ItsOwnId_IsAccepted()
+    {
+        AssertData(await PostAsync("/plans", new { id = "pro", name = "Pro" }), HttpStatusCode.Created);
+
+        var plan = AssertData(await PatchAsync("/plans/pro", new { id = "pro", name = "Renamed" }));
+
+        Assert.Equal(("pro", "Renamed"), (plan.GetProperty("id").GetString(), plan.GetProperty("name").GetString()));
+    }
+
+    [Theory]
     [InlineData("""{"name": "x", "colour": "red"}""", "/colour")]
     [InlineData("""{"name": "x", "Name": "y"}""", "/Name")]
     [InlineData("""{"name": "x", "a/b~c": 1}""", "/a~1b~0c")]
