@@ -94,7 +94,11 @@ public sealed record RouteInput
                     return Invalid("headers", $"'{pair}' is not name=value");
                 }
 
-                headers[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+                // Header names ignore case: x-tier and X-Tier are one header, and the second value silently replaced the first.
+                if (!headers.TryAdd(pair[..eq].Trim(), pair[(eq + 1)..].Trim()))
+                {
+                    return Invalid("headers", $"header '{pair[..eq].Trim()}' is given twice (header names ignore case)");
+                }
             }
         }
 

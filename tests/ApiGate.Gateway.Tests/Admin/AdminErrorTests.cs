@@ -166,6 +166,20 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/plans/gold")).Status);
     }
 
+    [Theory]
+    [InlineData("""{"headers": {"x-tier": "gold", "X-Tier": "silver"}}""")]
+    [InlineData("""{"headers": ["x-tier=gold", "x-tier=silver"]}""")]
+    public async Task UpdateRoute_HeaderGivenTwice_Returns422AndChangesNothing(string body)
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        AssertData(await PostAsync("/routes", new { name = "r", path = "/a", upstream = "backend", headers = new { x_plan = "a" } }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Patch, "/routes/r", body);
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/headers");
+        Assert.Equal("""{"x_plan":"a"}""", AssertData(await GetAsync("/routes/r")).GetProperty("headers").GetRawText());
+    }
+
     [Fact]
     public async Task UpdatePlan_ItsOwnId_IsAccepted()
     {
