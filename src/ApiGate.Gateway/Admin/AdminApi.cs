@@ -70,6 +70,7 @@ internal static class AdminApi
         admin.Use(RouteHeadAsGet);
         admin.UseRouting();
         admin.Use(AnswerHeadAsHead);
+        admin.Use(RefuseRepeatedParameters);
         admin.UseEndpoints(AdminEndpoints.Map);
         admin.Run(AdminErrors.UnknownPathAsync);
         app.Services.GetRequiredService<AdminListener>().Map(app, admin.Build()); // on the main port or a listener of its own
@@ -217,6 +218,24 @@ internal static class AdminApi
     }
 
     private static readonly object HeadRequest = new();
+
+    /// <summary>
+    /// A query parameter the endpoint reads (its <see cref="AdminQueryParameter"/> metadata) given more than once is a
+    /// 400 naming it: a text parameter was read as its values joined by commas, so <c>?user=a&amp;user=b</c> looked up
+    /// the user 'a,b' and <c>DELETE …/identities?subject=a&amp;subject=b</c> unlinked the subject 'a,b'.
+    /// </summary>
+    private static Task RefuseRepeatedParameters(HttpContext context, RequestDelegate next)
+    {
+        foreach (var parameter in context.GetEndpoint()?.Metadata.GetOrderedMetadata<AdminQueryParameter>() ?? [])
+        {
+            if (context.Request.Query[parameter.Name].Count > 1)
+            {
+                return AdminErrors.InvalidParameter(parameter.Name, $"{parameter.Name} is given more than once: give it once").ExecuteAsync(context);
+            }
+        }
+
+        return next(context);
+    }
 
     /// <summary>Endpoint routing answers a known path with the wrong method by a bare 405; give it an error document.</summary>
     private static async Task DescribeMethodNotAllowedAsync(HttpContext context, RequestDelegate next)

@@ -181,6 +181,18 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task UnlinkIdentity_SubjectGivenTwice_Returns400AndUnlinksNothing()
+    {
+        AssertData(await PostAsync("/users", new { email = "u@example.com" }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/users/u@example.com/identities", new { subject = "a,b", issuer = "https://idp.example.com" }), HttpStatusCode.Created);
+
+        var response = await DeleteAsync("/users/u@example.com/identities?subject=a&subject=b&issuer=https://idp.example.com");
+
+        AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "subject");
+        Assert.Equal(1, AssertData(await GetAsync("/users/u@example.com/identities")).GetArrayLength());
+    }
+
+    [Fact]
     public async Task UpdatePlan_ItsOwnId_IsAccepted()
     {
         AssertData(await PostAsync("/plans", new { id = "pro", name = "Pro" }), HttpStatusCode.Created);
@@ -391,6 +403,11 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("/usage/history?user=u@example.com&months=-99999999999", "months", HttpStatusCode.UnprocessableEntity, "validation_error")]
     [InlineData("/keys?user=ghost@example.com", "user", HttpStatusCode.NotFound, "not_found")]
     [InlineData("/plan-entitlements?plan=ghost", "plan", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("/keys?user=u@example.com&user=v@example.com", "user", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/users?q=u&q=v", "q", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/plan-entitlements?plan=free&plan=pro", "plan", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/usage/summary?user=u@example.com&user=u@example.com", "user", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/usage/recent?user=u@example.com&limit=5&limit=6", "limit", HttpStatusCode.BadRequest, "invalid_parameter")]
     public async Task Query_BadParameter_NamesTheParameter(string path, string parameter, HttpStatusCode status, string code)
     {
         await PostAsync("/users", new { email = "u@example.com" });
