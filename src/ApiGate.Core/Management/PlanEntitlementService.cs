@@ -114,9 +114,11 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
     public async Task<ManagementResult<PlanEntitlement>> GetAsync(string id, CancellationToken ct) =>
         await store.FindPlanEntitlementAsync(id, ct) is { } assignment ? assignment : NotFound("plan entitlement", id);
 
-    public async Task<ManagementResult<PlanEntitlement>> DeleteAsync(string id, CancellationToken ct)
-    {
-        var existing = await store.FindPlanEntitlementAsync(id, ct);
-        return existing is null ? NotFound("plan entitlement", id) : await WriteAsync(existing, (p, c) => store.DeletePlanEntitlementAsync(p.Id, c), ct);
-    }
+    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    public Task<ManagementResult<PlanEntitlement>> DeleteAsync(string id, CancellationToken ct) =>
+        RetryWhenChangedAsync(async () =>
+        {
+            var existing = await store.FindPlanEntitlementAsync(id, ct);
+            return existing is null ? NotFound("plan entitlement", id) : await WriteAsync(existing, (p, c) => store.DeletePlanEntitlementAsync(p.Id, c), ct);
+        });
 }

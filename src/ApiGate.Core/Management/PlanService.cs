@@ -65,11 +65,13 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
             return built.Error ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
         });
 
-    public async Task<ManagementResult<PlanDefinition>> DeleteAsync(string id, CancellationToken ct)
-    {
-        var existing = await store.FindPlanAsync(id, ct);
-        return existing is null ? NotFound("plan", id) : await WriteAsync(existing, (p, c) => store.DeletePlanAsync(p.Id, c), ct);
-    }
+    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    public Task<ManagementResult<PlanDefinition>> DeleteAsync(string id, CancellationToken ct) =>
+        RetryWhenChangedAsync(async () =>
+        {
+            var existing = await store.FindPlanAsync(id, ct);
+            return existing is null ? NotFound("plan", id) : await WriteAsync(existing, (p, c) => store.DeletePlanAsync(p.Id, c), ct);
+        });
 
     private static ManagementResult<PlanDefinition> ApplyPlan(PlanDefinition p, PlanInput input)
     {

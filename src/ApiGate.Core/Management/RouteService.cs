@@ -63,16 +63,18 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             return await WriteAsync(built.Value!, (route, ct) => store.UpdateRouteAsync(route, existing.UpdatedAt, ct), cancellationToken);
         });
 
-    public async Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken)
-    {
-        var existing = await store.FindRouteAsync(idOrSlug, cancellationToken);
-        if (existing is null)
+    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    public Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>
+        RetryWhenChangedAsync(async () =>
         {
-            return NotFound("route", idOrSlug);
-        }
+            var existing = await store.FindRouteAsync(idOrSlug, cancellationToken);
+            if (existing is null)
+            {
+                return NotFound("route", idOrSlug);
+            }
 
-        return await WriteAsync(existing, (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
-    }
+            return await WriteAsync(existing, (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
+        });
 
     /// <summary>Static checks of one route definition (everything but references), as "field: message".</summary>
     public static IEnumerable<ManagementError> Validate(RouteDefinition route)

@@ -66,16 +66,18 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             return await WriteAsync(built.Value!, (upstream, ct) => store.UpdateUpstreamAsync(upstream, existing.UpdatedAt, ct), cancellationToken);
         });
 
-    public async Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken)
-    {
-        var existing = await store.FindUpstreamAsync(idOrSlug, cancellationToken);
-        if (existing is null)
+    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    public Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>
+        RetryWhenChangedAsync(async () =>
         {
-            return NotFound("upstream", idOrSlug);
-        }
+            var existing = await store.FindUpstreamAsync(idOrSlug, cancellationToken);
+            if (existing is null)
+            {
+                return NotFound("upstream", idOrSlug);
+            }
 
-        return await WriteAsync(existing, (u, ct) => store.DeleteUpstreamAsync(u.Id, ct), cancellationToken);
-    }
+            return await WriteAsync(existing, (u, ct) => store.DeleteUpstreamAsync(u.Id, ct), cancellationToken);
+        });
 
     /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
     public static string? ValidateUrl(string url)

@@ -61,7 +61,7 @@ public interface IGatewayStore :
     /// </summary>
     Task UpdateUpstreamAsync(UpstreamDefinition upstream, DateTimeOffset readAt, CancellationToken cancellationToken);
 
-    /// <summary>Deletes by id; throws <see cref="StoreConflictException"/> while routes still use it.</summary>
+    /// <summary>Deletes by id; throws <see cref="StoreConflictException"/> while routes still use it, <see cref="StoreChangedMeanwhileException"/> when there is no such row (deleted meanwhile).</summary>
     Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<RouteDefinition>> ListRoutesAsync(CancellationToken cancellationToken);
@@ -77,6 +77,7 @@ public interface IGatewayStore :
     /// </summary>
     Task UpdateRouteAsync(RouteDefinition route, DateTimeOffset readAt, CancellationToken cancellationToken);
 
+    /// <summary>Deletes by id; <see cref="StoreChangedMeanwhileException"/> when there is no such row (deleted meanwhile).</summary>
     Task DeleteRouteAsync(string id, CancellationToken cancellationToken);
 }
 
@@ -128,7 +129,7 @@ public sealed class StoreConflictException(string field, string message) : Excep
 }
 
 /// <summary>
-/// An update of a row that another request changed (or deleted) after it was read: nothing was written. The caller
-/// reads the row again and applies its change to what is there now.
+/// An update of a row that another request changed (or deleted) after it was read, or a delete of a row another
+/// request deleted: nothing was written. The caller reads the row again and applies its change to what is there now.
 /// </summary>
 public sealed class StoreChangedMeanwhileException(string message) : Exception(message);

@@ -26,7 +26,7 @@ public interface IIdentityStore
     /// </summary>
     Task UpdatePlanAsync(PlanDefinition plan, DateTimeOffset readAt, CancellationToken cancellationToken);
 
-    /// <summary>Deletes; throws <see cref="StoreConflictException"/> while users are on the plan.</summary>
+    /// <summary>Deletes; throws <see cref="StoreConflictException"/> while users are on the plan, <see cref="StoreChangedMeanwhileException"/> when there is no such plan (deleted meanwhile).</summary>
     Task DeletePlanAsync(string id, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken);
@@ -56,7 +56,7 @@ public interface IIdentityStore
     /// </summary>
     Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the user and their API keys.</summary>
+    /// <summary>Deletes the user and their API keys; <see cref="StoreChangedMeanwhileException"/> when there is no such user (deleted meanwhile).</summary>
     Task DeleteUserAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>
@@ -119,7 +119,7 @@ public interface IIdentityStore
     /// </summary>
     Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the entitlement and its plan assignments.</summary>
+    /// <summary>Deletes the entitlement and its plan assignments; <see cref="StoreChangedMeanwhileException"/> when there is no such entitlement (deleted meanwhile).</summary>
     Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>Assignments; all plans' when <paramref name="planId"/> is null.</summary>
@@ -137,6 +137,7 @@ public interface IIdentityStore
     /// </summary>
     Task<PlanEntitlement?> UpdatePlanEntitlementAsync(string id, string? value, bool? enabled, CancellationToken cancellationToken);
 
+    /// <summary>Deletes by id; <see cref="StoreChangedMeanwhileException"/> when there is no such assignment (deleted meanwhile).</summary>
     Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken);
 }
 

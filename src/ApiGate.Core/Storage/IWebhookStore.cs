@@ -22,7 +22,7 @@ public interface IWebhookStore
     /// </summary>
     Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, DateTimeOffset readAt, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the endpoint with its deliveries and their attempts.</summary>
+    /// <summary>Deletes the endpoint with its deliveries and their attempts; <see cref="StoreChangedMeanwhileException"/> when there is no such endpoint (deleted meanwhile).</summary>
     Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>

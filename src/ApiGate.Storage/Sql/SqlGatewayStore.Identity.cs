@@ -343,7 +343,16 @@ public abstract partial class SqlGatewayStore
     private protected virtual string ShareRowLock => "";
 
     public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) =>
-        WriteAsync("DELETE FROM plan_entitlements WHERE id = @Id", new { Id = id }, null, cancellationToken);
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            if (await ExecuteAsync(connection, transaction, "DELETE FROM plan_entitlements WHERE id = @Id", ct, new { Id = id }) == 0)
+            {
+                throw DeletedMeanwhile("plan_entitlements", id);
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
 
     public Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken) =>
         UseAsync<IReadOnlyList<QuotaUsage>>(async (connection, ct) =>

@@ -57,7 +57,11 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             await ExecuteAsync(connection, transaction,
                 "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = @Id)", ct, new { Id = id });
             await ExecuteAsync(connection, transaction, "DELETE FROM webhook_deliveries WHERE endpoint_id = @Id", ct, new { Id = id });
-            await ExecuteAsync(connection, transaction, "DELETE FROM webhook_endpoints WHERE id = @Id", ct, new { Id = id });
+            if (await ExecuteAsync(connection, transaction, "DELETE FROM webhook_endpoints WHERE id = @Id", ct, new { Id = id }) == 0)
+            {
+                throw DeletedMeanwhile("webhook_endpoints", id);
+            }
+
             return true;
         }, cancellationToken);
 

@@ -474,6 +474,14 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         }, cancellationToken);
 
     /// <summary>
+    /// The row to delete is gone: another request deleted it since the caller read it (the same delete sent twice at
+    /// once). The management services read again and answer not found, as for a delete that comes second, rather than
+    /// telling both callers they deleted it.
+    /// </summary>
+    private protected static StoreChangedMeanwhileException DeletedMeanwhile(string table, string id) =>
+        new($"the row '{id}' of {table} was deleted by another request at the same time");
+
+    /// <summary>
     /// Deletes a row unless <paramref name="guardSql"/> (with <c>@Ref</c> = id) finds dependents, after running
     /// <paramref name="cascade"/> statements (with <c>@Id</c>) in the same transaction.
     /// </summary>
@@ -508,7 +516,10 @@ public abstract partial class SqlGatewayStore : IGatewayStore
                         await ExecuteAsync(connection, transaction, sql, ct, new { Id = id });
                     }
 
-                    await ExecuteAsync(connection, transaction, $"DELETE FROM {table} WHERE id = @Id", ct, new { Id = id });
+                    if (await ExecuteAsync(connection, transaction, $"DELETE FROM {table} WHERE id = @Id", ct, new { Id = id }) == 0)
+                    {
+                        throw DeletedMeanwhile(table, id);
+                    }
                 }
                 catch (Exception ex) when (IsForeignKeyViolation(ex))
                 {
