@@ -148,7 +148,14 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
         }
 
-        if (Metering.MeteringRule.Validate(route.MeteringMode, route.MeteringExpr) is { } meteringProblem)
+        if (route.MeteringExpr.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
+        {
+            // Checked whatever the mode: request and bytes ignore the expression but it is stored all the same, and
+            // PostgreSQL cannot store a NUL (the write failed as 503 store_unavailable; SQLite kept it).
+            yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr",
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"must not contain NUL (U+0000 at position {nul + 1})"));
+        }
+        else if (Metering.MeteringRule.Validate(route.MeteringMode, route.MeteringExpr) is { } meteringProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr", meteringProblem);
         }

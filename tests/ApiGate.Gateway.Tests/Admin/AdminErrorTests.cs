@@ -192,6 +192,21 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(1, AssertData(await GetAsync("/users/u@example.com/identities")).GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("""{"metering_expr": "units\u0000"}""")]
+    [InlineData("""{"metering_mode": "bytes", "metering_expr": "\u0000"}""")]
+    public async Task UpdateRoute_MeteringExprWithNulForAModeThatIgnoresIt_Returns422AndChangesNothing(string body)
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        AssertData(await PostAsync("/routes", new { name = "r", path = "/a", upstream = "backend" }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Patch, "/routes/r", body);
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/metering_expr");
+        var route = AssertData(await GetAsync("/routes/r"));
+        Assert.Equal(("request", ""), (route.GetProperty("metering_mode").GetString(), route.GetProperty("metering_expr").GetString()));
+    }
+
     [Fact]
     public async Task UpdatePlan_ItsOwnId_IsAccepted()
     {
