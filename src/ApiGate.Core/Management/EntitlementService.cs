@@ -66,9 +66,9 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
 
     private static ManagementResult<EntitlementDefinition> ApplyEntitlement(EntitlementDefinition e, EntitlementChanges input, bool creating)
     {
-        if (TextFields.Check(
+        if ((TextFields.Check(
                 ("name", input.Name), ("display_name", input.DisplayName), ("description", input.Description), ("category", input.Category),
-                ("default_value", input.DefaultValue), ("header_name", input.HeaderName)) is { } textProblem)
+                ("default_value", input.DefaultValue), ("header_name", input.HeaderName)) ?? TextFields.CheckName("name", input.Name?.Trim())) is { } textProblem)
         {
             return textProblem;
         }

@@ -88,7 +88,7 @@ public sealed record IdentityInput
             return Invalid("subject", "subject is required: the value of the token's user claim (jwt.user_claim, 'sub' by default)");
         }
 
-        if (TextFields.Check("subject", Subject) is { } subjectProblem)
+        if ((TextFields.Check("subject", Subject) ?? TextFields.CheckName("subject", Subject)) is { } subjectProblem)
         {
             return subjectProblem;
         }
@@ -104,7 +104,7 @@ public sealed record IdentityInput
             return Invalid("issuer", "no issuer given, and the gateway has none configured (jwt.issuer, APIGATE_JWT_ISSUER)");
         }
 
-        if (TextFields.Check("issuer", issuer) is { } issuerProblem)
+        if ((TextFields.Check("issuer", issuer) ?? TextFields.CheckName("issuer", issuer)) is { } issuerProblem)
         {
             return issuerProblem;
         }

@@ -172,6 +172,10 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         {
             var name = input.Name.Trim();
             r = r with { Name = name, Slug = Slug.From(name) };
+            if ((TextFields.CheckName("name", r.Name) ?? TextFields.SlugTooLong(r.Slug)) is { } nameProblem)
+            {
+                return nameProblem;
+            }
         }
 
         if (input.Description is not null)
@@ -344,7 +348,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         // `routes create --path "/users/*" --upstream users-api` without a name (the user's page does this).
         var basis = (input.HostPattern ?? "") + " " + (input.Path ?? "");
         var slug = Slug.From(basis);
-        return slug.Length == 0 ? "root" : slug;
+        return slug.Length == 0 ? "root" : slug.Length > TextFields.MaxNameLength ? slug[..TextFields.MaxNameLength].TrimEnd('-') : slug;
     }
 
     private static string? TransformProblem(Func<object> parse)

@@ -16,6 +16,25 @@ public static class TextFields
     /// <summary>The longest text field (a credential value included): far beyond any real name, description or token.</summary>
     public const int MaxLength = 8192;
 
+    /// <summary>
+    /// The longest name that is also a unique key (an upstream's, a route's and its slug, an entitlement's, a linked
+    /// JWT subject): far beyond any real one, and short enough for every engine's index on it. PostgreSQL's B-tree holds
+    /// at most 2,704 bytes per entry: a longer name was stored by SQLite but failed there as 503 store_unavailable.
+    /// </summary>
+    public const int MaxNameLength = 255;
+
+    /// <summary>Null when <paramref name="slug"/>, the id in URLs made from a name, fits the same bound as the name (spelling some letters in ASCII makes it longer); else a validation error naming the name.</summary>
+    public static ManagementError? SlugTooLong(string slug) =>
+        slug.Length > MaxNameLength
+            ? new ManagementError(ManagementErrorKind.Validation, "name", string.Create(CultureInfo.InvariantCulture, $"the id made from the name (spelt in ASCII) is longer than {MaxNameLength} characters: give a shorter name"))
+            : null;
+
+    /// <summary>Null when <paramref name="name"/> (null = not given) is at most <see cref="MaxNameLength"/> characters; else a validation error naming the field.</summary>
+    public static ManagementError? CheckName(string field, string? name) =>
+        name?.Length > MaxNameLength
+            ? new ManagementError(ManagementErrorKind.Validation, field, string.Create(CultureInfo.InvariantCulture, $"is longer than {MaxNameLength} characters"))
+            : null;
+
     private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
         [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i),
          .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);

@@ -107,7 +107,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
 
     private static ManagementResult<UpstreamDefinition> ApplyUpstream(UpstreamDefinition u, UpstreamChanges input)
     {
-        if (TextFields.Check(("name", input.Name), ("description", input.Description), ("auth_header", input.AuthHeader)) is { } textProblem)
+        if ((TextFields.Check(("name", input.Name), ("description", input.Description), ("auth_header", input.AuthHeader)) ?? TextFields.CheckName("name", input.Name?.Trim())) is { } textProblem)
         {
             return textProblem;
         }
@@ -119,6 +119,11 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             if (slug.Length == 0)
             {
                 return Invalid("name", "must contain at least one ASCII letter or digit (the id in URLs and the CLI is made from them)");
+            }
+
+            if (TextFields.SlugTooLong(slug) is { } slugProblem)
+            {
+                return slugProblem;
             }
 
             u = u with { Name = name, Slug = slug };

@@ -103,6 +103,43 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateNamed_NameLongerThanAnIndexEntryHolds_RefusedNamingTheFieldOnEveryEngine(string engine)
+    {
+        // Arrange: random letters, which PostgreSQL cannot compress into its 2,704-byte B-tree entries
+        var store = (await engines.CreateAsync(engine)).Store;
+        var upstreams = new UpstreamService(store, TimeProvider.System);
+        var routes = new RouteService(store, TimeProvider.System);
+        var users = new UserService(store, TimeProvider.System);
+        var random = new Random(7);
+        string Letters(int count) => new(Enumerable.Range(0, count).Select(_ => (char)('a' + random.Next(26))).ToArray());
+        var tooLong = Letters(3000);
+        var longest = Letters(TextFields.MaxNameLength);
+        Assert.True((await users.CreateAsync(new UserChanges { Email = "ada@example.com" }, None)).Ok);
+
+        // Act
+        var refused = new[]
+        {
+            (await upstreams.CreateAsync(new UpstreamChanges { Name = tooLong, Url = new Uri("http://127.0.0.1:9") }, None)).Error,
+            (await routes.CreateAsync(new RouteInput { Name = tooLong, Path = "/long" }.Parsed(), None)).Error,
+            (await new EntitlementService(store, TimeProvider.System).CreateAsync(new EntitlementChanges { Name = tooLong }, None)).Error,
+            new IdentityInput { Subject = tooLong, Issuer = "https://idp.example.com" }.ToLink("").Error,
+        };
+        var upstream = await upstreams.CreateAsync(new UpstreamChanges { Name = longest, Url = new Uri("http://127.0.0.1:9") }, None);
+        var unnamedRoute = await routes.CreateAsync(new RouteInput { Path = "/" + tooLong }.Parsed(), None);
+        var link = await users.LinkIdentityAsync("ada@example.com",
+            new IdentityInput { Subject = Letters(TextFields.MaxNameLength), Issuer = "https://" + Letters(TextFields.MaxNameLength - 12) + ".com" }.ToLink("").Value!, None);
+
+        // Assert
+        Assert.Equal(
+            [(ManagementErrorKind.Validation, "name"), (ManagementErrorKind.Validation, "name"), (ManagementErrorKind.Validation, "name"), (ManagementErrorKind.Validation, "subject")],
+            refused.Select(e => (e?.Kind, e?.Field)));
+        Assert.True(upstream.Ok, upstream.Error?.ToString());
+        Assert.True(unnamedRoute.Ok, unnamedRoute.Error?.ToString());
+        Assert.Equal(TextFields.MaxNameLength, unnamedRoute.Value!.Name.Length);
+        Assert.True(link.Ok, link.Error?.ToString());
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task InitializeAsync_SecondTime_AppliesNoMigrationAndIsNotCreated(string engine)
     {
         // Arrange
