@@ -11,6 +11,13 @@ namespace ApiGate.Core.Management;
 /// </summary>
 public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvider)
 {
+    /// <summary>
+    /// The longest target URL, in UTF-8 bytes: far beyond any real one, and short enough to be part of the key every
+    /// running gateway reports a target's health under (<c>target_health</c>). PostgreSQL's B-tree entries hold at most
+    /// 2,704 bytes: with a longer URL every report of the upstream's targets failed there, every 10 s.
+    /// </summary>
+    public const int MaxUrlBytes = 2048;
+
     public Task<IReadOnlyList<UpstreamDefinition>> ListAsync(CancellationToken cancellationToken) =>
         store.ListUpstreamsAsync(cancellationToken);
 
@@ -85,6 +92,11 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
         if (TextFields.UrlProblem(url) is { } text)
         {
             return text;
+        }
+
+        if (System.Text.Encoding.UTF8.GetByteCount(url) > MaxUrlBytes)
+        {
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"is longer than {MaxUrlBytes} bytes");
         }
 
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)

@@ -140,6 +140,31 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateUpstream_TargetUrlLongerThanAnIndexEntryHolds_RefusedAndTheLongestHasItsHealthReported(string engine)
+    {
+        // Arrange: a target's URL is part of target_health's key, which every running gateway writes every 10 s
+        var store = (await engines.CreateAsync(engine)).Store;
+        var upstreams = new UpstreamService(store, TimeProvider.System);
+        var random = new Random(11);
+        string Letters(int count) => new(Enumerable.Range(0, count).Select(_ => (char)('a' + random.Next(26))).ToArray());
+        const string Base = "http://127.0.0.1:9/";
+        var longestUrl = Base + Letters(UpstreamService.MaxUrlBytes - Base.Length);
+        var at = DateTimeOffset.UtcNow;
+
+        // Act
+        var tooLong = await upstreams.CreateAsync(new UpstreamInput { Name = "too-long", Url = Base + Letters(3000) }.Parsed(), None);
+        var tooLongTarget = await upstreams.CreateAsync(new UpstreamInput { Name = "too-long-target", Targets = [new TargetInput { Url = Base }, new TargetInput { Url = Base + new string('é', 1100) }] }.Parsed(), None);
+        var longest = await upstreams.CreateAsync(new UpstreamInput { Name = "longest", Url = longestUrl }.Parsed(), None);
+        await store.ReportTargetHealthAsync(
+            [new() { InstanceId = "gw-a", UpstreamId = longest.Value!.Id, TargetUrl = longestUrl, State = "healthy", Since = at, Reason = "", ReportedAt = at }], None);
+
+        // Assert
+        Assert.Equal((ManagementErrorKind.Validation, "url"), (tooLong.Error?.Kind, tooLong.Error?.Field));
+        Assert.Equal((ManagementErrorKind.Validation, "targets"), (tooLongTarget.Error?.Kind, tooLongTarget.Error?.Field));
+        Assert.Equal(longestUrl, Assert.Single(await store.ListTargetHealthAsync(longest.Value.Id, None)).TargetUrl);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task InitializeAsync_SecondTime_AppliesNoMigrationAndIsNotCreated(string engine)
     {
         // Arrange
