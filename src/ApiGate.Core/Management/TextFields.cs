@@ -5,7 +5,8 @@ namespace ApiGate.Core.Management;
 
 /// <summary>
 /// The rule for names and free-text fields (names, descriptions, emails, labels): no control characters — C0
-/// (NUL, ESC, tab, line breaks, …), DEL and C1 — nor the Unicode bidirectional overrides and isolates (U+202A–U+202E,
+/// (NUL, ESC, tab, line breaks, …), DEL and C1, and Unicode's own line and paragraph separators (U+2028, U+2029), which
+/// break a line wherever they are shown — nor the Unicode bidirectional overrides and isolates (U+202A–U+202E,
 /// U+2066–U+2069), which make a name print as something else in a table or log ("Trojan Source"); and at most
 /// <see cref="MaxLength"/> characters. Such a character has no business in a name, breaks log lines and tables, and
 /// can drive a terminal that prints it. Every management service checks its fields here, so the CLI and the admin API
@@ -37,7 +38,7 @@ public static class TextFields
 
     private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
         [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i),
-         .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);
+         (char)0x2028, (char)0x2029, .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);
 
     /// <summary>
     /// The position of the first invisible formatting character (Unicode category Cf: zero-width space and joiners,

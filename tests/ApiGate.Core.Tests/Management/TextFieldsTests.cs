@@ -14,6 +14,8 @@ public sealed class TextFieldsTests
     [InlineData("csi\u009b", 0x9B, 4)]
     [InlineData("admin\u202egnp.exe", 0x202E, 6)]
     [InlineData("\u2066isolate", 0x2066, 1)]
+    [InlineData("line\u2028separator", 0x2028, 5)]
+    [InlineData("paragraph\u2029separator", 0x2029, 10)]
     public void Check_ControlCharacter_ReturnsValidationErrorNamingFieldAndCharacter(string value, int code, int position)
     {
         // Act
