@@ -211,4 +211,37 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
         Assert.DoesNotContain(_upstream.Received.Skip(1), r => r.Headers["X-User-ID"].Contains(victimUser.Id));
     }
+
+    [Theory]
+    [InlineData("nul\u0000subject", "holds a control character")]
+    [InlineData("line\nbreak", "holds a control character")]
+    [InlineData(null, "is longer than 255 characters")]
+    public async Task SubjectNoUserCanBeLinkedTo_RefusedAsAnInvalidToken_NoUserCreatedOrLinked(string? subject, string reason)
+    {
+        // Arrange: a signed token whose subject the store cannot hold (PostgreSQL's text has no NUL) or an operator could
+        // not link (over 255 characters); null stands for 256 characters
+        subject ??= new string('s', 256);
+        var token = _issuer.Token(_rsa, subject, "odd-subject@example.com");
+
+        // Act
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Contains(reason, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False((await _gateway.Users.GetAsync("odd-subject@example.com", CancellationToken.None)).Ok);
+    }
+
+    [Fact]
+    public async Task Subject255CharactersLong_Accepted()
+    {
+        // Arrange
+        var token = _issuer.Token(_rsa, new string('s', 255), "long-subject@example.com");
+
+        // Act
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
 }
