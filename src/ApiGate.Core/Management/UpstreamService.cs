@@ -231,6 +231,14 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
 
         if (u.AuthType == UpstreamAuthType.None)
         {
+            // A credential given for an upstream that sends none would be dropped while the answer said it was taken. (The
+            // header's name is not refused: a form or a client that sends a whole upstream back switches to none with the
+            // old name still in it.)
+            if (!string.IsNullOrEmpty(input.AuthValue))
+            {
+                return Invalid("auth_value", "the upstream's auth_type is none, so it sends no credential: set auth_type to bearer, basic or header with it");
+            }
+
             u = u with { AuthValue = "", AuthHeader = "" };
         }
         else

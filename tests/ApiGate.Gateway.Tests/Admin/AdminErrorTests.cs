@@ -167,6 +167,29 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Theory]
+    [InlineData("""{"auth_value": "new-secret"}""")]
+    [InlineData("""{"auth_type": "none", "auth_value": "new-secret"}""")]
+    public async Task UpdateUpstream_CredentialForAnUpstreamThatSendsNone_Returns422AndChangesNothing(string body)
+    {
+        AssertData(await PostAsync("/upstreams", new { name = "plain", url = Upstream.Url }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Patch, "/upstreams/plain", body);
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/auth_value");
+        Assert.False(AssertData(await GetAsync("/upstreams/plain")).GetProperty("auth_configured").GetBoolean());
+    }
+
+    [Fact]
+    public async Task UpdateUpstream_SwitchedToNoneWithTheOldHeaderNameAndABlankValue_Accepted()
+    {
+        AssertData(await PostAsync("/upstreams", new { name = "secured", url = Upstream.Url, auth_type = "header", auth_header = "X-Backend-Token", auth_value = "s3cret" }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Patch, "/upstreams/secured", """{"auth_type": "none", "auth_value": "", "auth_header": "X-Backend-Token"}""");
+
+        Assert.False(AssertData(response).GetProperty("auth_configured").GetBoolean());
+    }
+
+    [Theory]
     [InlineData("""{"headers": {"x-tier": "gold", "X-Tier": "silver"}}""")]
     [InlineData("""{"headers": ["x-tier=gold", "x-tier=silver"]}""")]
     public async Task UpdateRoute_HeaderGivenTwice_Returns422AndChangesNothing(string body)
