@@ -56,13 +56,9 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
             return await WriteAsync(built.Value!, (entitlement, c) => store.UpdateEntitlementAsync(entitlement, existing.UpdatedAt, c), ct);
         });
 
-    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<EntitlementDefinition>> DeleteAsync(string idOrName, CancellationToken ct) =>
-        RetryWhenChangedAsync(async () =>
-        {
-            var existing = await store.FindEntitlementAsync(idOrName, ct);
-            return existing is null ? NotFound("entitlement", idOrName) : await WriteAsync(existing, (e, c) => store.DeleteEntitlementAsync(e.Id, c), ct);
-        });
+        DeleteFoundAsync("entitlement", idOrName, c => store.FindEntitlementAsync(idOrName, c), (e, c) => store.DeleteEntitlementAsync(e.Id, c), ct);
 
     private static ManagementResult<EntitlementDefinition> ApplyEntitlement(EntitlementDefinition e, EntitlementChanges input, bool creating)
     {

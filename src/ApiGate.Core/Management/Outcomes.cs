@@ -43,6 +43,23 @@ internal static class Outcomes
         }
     }
 
+    /// <summary>
+    /// Deletes the <paramref name="kind"/> that <paramref name="find"/> finds by <paramref name="reference"/>; a delete
+    /// that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.
+    /// </summary>
+    public static Task<ManagementResult<T>> DeleteFoundAsync<T>(
+        string kind, string reference, Func<CancellationToken, Task<T?>> find, Func<T, CancellationToken, Task> delete, CancellationToken cancellationToken)
+        where T : class =>
+        RetryWhenChangedAsync(async () =>
+        {
+            if (await find(cancellationToken) is not { } existing)
+            {
+                return NotFound(kind, reference);
+            }
+
+            return await WriteAsync(existing, delete, cancellationToken);
+        });
+
     /// <summary>Runs the store write; a uniqueness or in-use refusal becomes a conflict error.</summary>
     public static async Task<ManagementResult<T>> WriteAsync<T>(T value, Func<T, CancellationToken, Task> write, CancellationToken cancellationToken)
     {

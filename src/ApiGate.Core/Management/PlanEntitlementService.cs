@@ -114,11 +114,7 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
     public async Task<ManagementResult<PlanEntitlement>> GetAsync(string id, CancellationToken ct) =>
         await store.FindPlanEntitlementAsync(id, ct) is { } assignment ? assignment : NotFound("plan entitlement", id);
 
-    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<PlanEntitlement>> DeleteAsync(string id, CancellationToken ct) =>
-        RetryWhenChangedAsync(async () =>
-        {
-            var existing = await store.FindPlanEntitlementAsync(id, ct);
-            return existing is null ? NotFound("plan entitlement", id) : await WriteAsync(existing, (p, c) => store.DeletePlanEntitlementAsync(p.Id, c), ct);
-        });
+        DeleteFoundAsync("plan entitlement", id, c => store.FindPlanEntitlementAsync(id, c), (p, c) => store.DeletePlanEntitlementAsync(p.Id, c), ct);
 }

@@ -65,13 +65,9 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
             return built.Error ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
         });
 
-    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<PlanDefinition>> DeleteAsync(string id, CancellationToken ct) =>
-        RetryWhenChangedAsync(async () =>
-        {
-            var existing = await store.FindPlanAsync(id, ct);
-            return existing is null ? NotFound("plan", id) : await WriteAsync(existing, (p, c) => store.DeletePlanAsync(p.Id, c), ct);
-        });
+        DeleteFoundAsync("plan", id, c => store.FindPlanAsync(id, c), (p, c) => store.DeletePlanAsync(p.Id, c), ct);
 
     private static ManagementResult<PlanDefinition> ApplyPlan(PlanDefinition p, PlanInput input)
     {

@@ -63,18 +63,9 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             return await WriteAsync(built.Value!, (route, ct) => store.UpdateRouteAsync(route, existing.UpdatedAt, ct), cancellationToken);
         });
 
-    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>
-        RetryWhenChangedAsync(async () =>
-        {
-            var existing = await store.FindRouteAsync(idOrSlug, cancellationToken);
-            if (existing is null)
-            {
-                return NotFound("route", idOrSlug);
-            }
-
-            return await WriteAsync(existing, (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
-        });
+        DeleteFoundAsync("route", idOrSlug, ct => store.FindRouteAsync(idOrSlug, ct), (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
 
     /// <summary>Static checks of one route definition (everything but references), as "field: message".</summary>
     public static IEnumerable<ManagementError> Validate(RouteDefinition route)

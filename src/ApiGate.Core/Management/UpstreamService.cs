@@ -73,18 +73,9 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             return await WriteAsync(built.Value!, (upstream, ct) => store.UpdateUpstreamAsync(upstream, existing.UpdatedAt, ct), cancellationToken);
         });
 
-    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>
-        RetryWhenChangedAsync(async () =>
-        {
-            var existing = await store.FindUpstreamAsync(idOrSlug, cancellationToken);
-            if (existing is null)
-            {
-                return NotFound("upstream", idOrSlug);
-            }
-
-            return await WriteAsync(existing, (u, ct) => store.DeleteUpstreamAsync(u.Id, ct), cancellationToken);
-        });
+        DeleteFoundAsync("upstream", idOrSlug, ct => store.FindUpstreamAsync(idOrSlug, ct), (u, ct) => store.DeleteUpstreamAsync(u.Id, ct), cancellationToken);
 
     /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
     public static string? ValidateUrl(string url)

@@ -68,13 +68,9 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
             return built.Error ?? await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct);
         });
 
-    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<UserDefinition>> DeleteAsync(string idOrEmail, CancellationToken ct) =>
-        RetryWhenChangedAsync(async () =>
-        {
-            var existing = await store.FindUserAsync(idOrEmail, ct);
-            return existing is null ? NotFound("user", idOrEmail) : await WriteAsync(existing, (u, c) => store.DeleteUserAsync(u.Id, c), ct);
-        });
+        DeleteFoundAsync("user", idOrEmail, c => store.FindUserAsync(idOrEmail, c), (u, c) => store.DeleteUserAsync(u.Id, c), ct);
 
     /// <summary>The JWT identities linked to the user.</summary>
     public async Task<ManagementResult<IReadOnlyList<UserIdentity>>> ListIdentitiesAsync(string idOrEmail, CancellationToken ct)

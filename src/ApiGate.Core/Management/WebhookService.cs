@@ -84,13 +84,9 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
             return built.Error ?? await WriteAsync(built.Value!, (endpoint, c) => store.UpdateWebhookEndpointAsync(endpoint, existing.UpdatedAt, c), ct);
         });
 
-    /// <summary>Deletes it; a delete that finds it deleted meanwhile (the same delete sent twice at once) reads again and answers not found.</summary>
+    /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<WebhookEndpointDefinition>> DeleteAsync(string id, CancellationToken ct) =>
-        RetryWhenChangedAsync(async () =>
-        {
-            var existing = await store.FindWebhookEndpointAsync(id.Trim(), ct);
-            return existing is null ? NotFound("webhook", id) : await WriteAsync(existing, (e, c) => store.DeleteWebhookEndpointAsync(e.Id, c), ct);
-        });
+        DeleteFoundAsync("webhook", id, c => store.FindWebhookEndpointAsync(id.Trim(), c), (e, c) => store.DeleteWebhookEndpointAsync(e.Id, c), ct);
 
     /// <summary>Queues a <c>test</c> event for this endpoint only (whatever it subscribed to); returns the event.</summary>
     public async Task<ManagementResult<WebhookEvent>> TestAsync(string id, CancellationToken ct)
