@@ -95,9 +95,10 @@ public sealed record RouteInput
                 }
 
                 // Header names ignore case: x-tier and X-Tier are one header, and the second value silently replaced the first.
-                if (!headers.TryAdd(pair[..eq].Trim(), pair[(eq + 1)..].Trim()))
+                var name = pair[..eq].Trim();
+                if (!headers.TryAdd(name, pair[(eq + 1)..].Trim()))
                 {
-                    return Invalid("headers", $"header '{pair[..eq].Trim()}' is given twice (header names ignore case)");
+                    return Invalid("headers", $"header '{name}' is given twice (header names ignore case)");
                 }
             }
         }
