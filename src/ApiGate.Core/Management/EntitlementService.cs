@@ -111,7 +111,10 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
 
         if (EntitlementResolver.ValidateValue(e.ValueType, e.DefaultValue) is { } problem)
         {
-            return Invalid("default_value", problem);
+            // The type changed under a stored default that no longer fits: the field sent is the one to point at.
+            return input.DefaultValue is null && !creating
+                ? Invalid("value_type", $"the default value {problem}; send a default_value that fits the new type with it")
+                : Invalid("default_value", problem);
         }
 
         if (input.HeaderName is not null)

@@ -190,6 +190,19 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Theory]
+    [InlineData("""{"value_type": "number"}""", "/value_type", "the default value 'true' is not a number; send a default_value that fits the new type with it")]
+    [InlineData("""{"value_type": "number", "default_value": "yes"}""", "/default_value", "'yes' is not a number")]
+    public async Task UpdateEntitlement_TypeTheStoredDefaultDoesNotFit_422AtTheFieldSentAndNothingChanged(string body, string pointer, string detail)
+    {
+        AssertData(await PostAsync("/entitlements", new { name = "beta", value_type = "boolean", default_value = "true" }), HttpStatusCode.Created);
+
+        var response = await SendAsync(HttpMethod.Patch, "/entitlements/beta", body);
+
+        Assert.Equal(detail, AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer).GetProperty("detail").GetString());
+        Assert.Equal("boolean", AssertData(await GetAsync("/entitlements/beta")).GetProperty("value_type").GetString());
+    }
+
+    [Theory]
     [InlineData("""{"headers": {"x-tier": "gold", "X-Tier": "silver"}}""")]
     [InlineData("""{"headers": ["x-tier=gold", "x-tier=silver"]}""")]
     public async Task UpdateRoute_HeaderGivenTwice_Returns422AndChangesNothing(string body)
