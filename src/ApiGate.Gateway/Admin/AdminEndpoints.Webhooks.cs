@@ -78,7 +78,8 @@ internal static partial class AdminEndpoints
                     signal.Notify();
                 }
 
-                return Single(result);
+                // An id that cannot be a delivery's names none, like any unknown id in a path (the CLI says it is malformed).
+                return result.Error is { Kind: ManagementErrorKind.Validation } malformed ? AdminErrors.NotFound(malformed.Message) : Single(result);
             })
             .WithName("redeliver_webhook_deliveries_action").WithTags("webhooks").Produces<DataDocument<WebhookDelivery>>().TakesNoBody()
             .Describe(StatusCodes.Status404NotFound);

@@ -58,4 +58,19 @@ public sealed class AdminWebhookTests : AdminTestBase
         // Assert
         AssertError(response, HttpStatusCode.NotFound, "not_found");
     }
+
+    [Theory]
+    [InlineData("4711", "no webhook delivery with id '4711'")]
+    [InlineData("abc", "'abc' is not a delivery id (a number, as `webhooks deliveries` lists them)")]
+    [InlineData("-1", "'-1' is not a delivery id (a number, as `webhooks deliveries` lists them)")]
+    public async Task PostRedeliver_NoSuchDelivery_404NamingTheId(string id, string detail)
+    {
+        // Act: an id in the path that names no delivery, whether or not it could
+        var response = await PostAsync($"/webhooks/deliveries/{id}/redeliver");
+
+        // Assert: not found, as openapi.json describes the action; no field to point at
+        var error = AssertError(response, HttpStatusCode.NotFound, "not_found");
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
+        Assert.False(error.TryGetProperty("source", out _));
+    }
 }
