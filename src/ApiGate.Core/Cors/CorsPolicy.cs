@@ -125,21 +125,18 @@ public sealed class CorsPolicy
 
     /// <summary>
     /// Whether every header named in <paramref name="requested"/> (the comma-separated
-    /// <c>Access-Control-Request-Headers</c>) is allowed; <paramref name="refused"/> is the first one that is not.
+    /// <c>Access-Control-Request-Headers</c>) is allowed; <paramref name="refused"/> is the first one that is not. A
+    /// name that is not a header name (not an HTTP token: non-ASCII, spaces, quotes) is never allowed, also under
+    /// <c>*</c>, whose answer repeats the names asked for and must stay a valid header value.
     /// </summary>
     public bool AllowsHeaders(ReadOnlySpan<char> requested, out string? refused)
     {
         refused = null;
-        if (_headers is null)
-        {
-            return true;
-        }
-
-        var lookup = _headers.GetAlternateLookup<ReadOnlySpan<char>>();
+        var lookup = _headers?.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var range in requested.Split(','))
         {
             var name = requested[range].Trim();
-            if (!name.IsEmpty && !lookup.Contains(name))
+            if (!name.IsEmpty && (!Text.HttpTokens.IsToken(name) || (lookup is { } listed && !listed.Contains(name))))
             {
                 refused = name.ToString();
                 return false;

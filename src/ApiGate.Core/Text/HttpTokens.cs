@@ -9,5 +9,8 @@ public static class HttpTokens
         SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
     /// <summary>True when <paramref name="value"/> is a non-empty HTTP token (a valid header name or method).</summary>
-    public static bool IsToken(string? value) => !string.IsNullOrEmpty(value) && !value.AsSpan().ContainsAnyExcept(TokenChars);
+    public static bool IsToken(string? value) => value is not null && IsToken(value.AsSpan());
+
+    /// <inheritdoc cref="IsToken(string?)"/>
+    public static bool IsToken(ReadOnlySpan<char> value) => !value.IsEmpty && !value.ContainsAnyExcept(TokenChars);
 }

@@ -92,6 +92,20 @@ public sealed class CorsPolicyTests
         Assert.Equal("Authorization, Content-Type, X-API-Key", policy.AllowHeaders);
     }
 
+    [Theory]
+    [InlineData("x-one, x-two", true, null)]
+    [InlineData("x-one, x-été", false, "x-été")]
+    [InlineData("x one", false, "x one")]
+    [InlineData("x-one, \"quoted\"", false, "\"quoted\"")]
+    public void AllowsHeaders_AnyHeader_OnlyHeaderNamesSinceTheAnswerRepeatsThem(string requested, bool allowed, string? refused)
+    {
+        var policy = CorsPolicy.Compile(Route(["*"]) with { CorsHeaders = ["*"] })!;
+
+        Assert.Equal(allowed, policy.AllowsHeaders(requested, out var first));
+        Assert.Equal(refused, first);
+        Assert.Null(policy.AllowHeaders);
+    }
+
     [Fact]
     public void Compile_RouteMethodsAndNoCorsMethods_PreflightAllowsTheRouteMethods()
     {

@@ -277,6 +277,23 @@ public sealed class CorsTests : GatewayTestBase
         Assert.Empty(Upstream.Received);
     }
 
+    [Fact]
+    public async Task Preflight_AnyHeadersAndANonAsciiHeaderName_Refused403NotEchoed()
+    {
+        // Arrange: '*' answers with the names asked for; a name no browser would send (raw UTF-8) cannot be a header value
+        var request = "OPTIONS /open/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nOrigin: https://anyone.test\r\n" +
+                      "Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: x-one, x-\u00e9t\u00e9\r\n\r\n";
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.UTF8.GetBytes(request));
+
+        // Assert: refused like a header the policy does not allow (it was a 500 from the server with an empty body)
+        Assert.Equal(403, response.Status);
+        Assert.Equal("cors_preflight_refused", response.ErrorCode);
+        Assert.False(response.Headers.ContainsKey("Access-Control-Allow-Headers"));
+        Assert.False(response.Headers.ContainsKey("Access-Control-Allow-Origin"));
+    }
+
     private Task<HttpResponseMessage> PreflightAsync(string path, string origin, string method, string headers)
     {
         var request = new HttpRequestMessage(HttpMethod.Options, Gateway.Url + path);
