@@ -21,6 +21,12 @@ internal sealed partial class AdminSessionGate(
     /// <summary>Where the session is kept for the page being rendered.</summary>
     public static readonly object SessionItem = new();
 
+    /// <summary>
+    /// The largest form a console page reads: room for a route's transforms as large as the admin API takes (1 MiB),
+    /// percent-encoded; a longer post answers 413.
+    /// </summary>
+    public const long MaxFormBytes = 4 * 1024 * 1024;
+
     public Task InvokeAsync(HttpContext context, RequestDelegate next) => PageFailures.RunAsync(
         context,
         () => ServeAsync(context, next),
@@ -43,6 +49,7 @@ internal sealed partial class AdminSessionGate(
         }
 
         SecurityHeaders.Apply(context.Response);
+        FormPosts.Limit(context, MaxFormBytes);
         var isPost = HttpMethods.IsPost(request.Method);
         var isLogin = request.Path.Equals(LoginPath, StringComparison.Ordinal);
         AdminSession? session = null;

@@ -27,6 +27,9 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
     /// <summary>Where the session itself is kept for the page being rendered (logout, password change).</summary>
     public static readonly object SessionItem = new();
 
+    /// <summary>The largest form a portal page reads (its longest fields: a 254-character email and a 256-character password); a longer post answers 413.</summary>
+    public const long MaxFormBytes = 64 * 1024;
+
     private static readonly string[] PublicPages = ["/login", "/signup", "/verify", "/forgot", "/reset"];
 
     public Task InvokeAsync(HttpContext context, RequestDelegate next) => PageFailures.RunAsync(
@@ -51,6 +54,7 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         }
 
         SecurityHeaders.Apply(context.Response);
+        FormPosts.Limit(context, MaxFormBytes);
         var path = request.Path.Value ?? "";
         var page = path.Length > PortalOptions.BasePath.Length ? path[PortalOptions.BasePath.Length..] : "";
         var isPublic = Array.IndexOf(PublicPages, page) >= 0;

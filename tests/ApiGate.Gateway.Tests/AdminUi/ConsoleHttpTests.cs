@@ -260,6 +260,23 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Login_FormLargerThanAnyConsolePageReads_413AndNoSession()
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        var antiforgery = await console.TokenFromAsync("/ui/login");
+
+        // The right token, with 5 MB of fields no console form has (each under the form reader's own 4 MB a value).
+        using var response = await console.PostAsync("/ui/login",
+            [new("_handler", "login"), new("__RequestVerificationToken", antiforgery), new("Token", _token),
+             .. Enumerable.Range(0, 5).Select(i => new KeyValuePair<string, string>("Padding" + i, new string('x', 1_000_000)))],
+            ("Expect", "100-continue")); // the body waits for the server's word: refused, it is never sent (nor broken off mid-send)
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.False(console.HasCookie("apigate_ui_session"));
+        await console.SignInAsync(_token); // an ordinary form still signs in
+    }
+
+    [Fact]
     public async Task Login_WrongTokenRepeatedly_ThrottledWith429AfterFiveFailures()
     {
         using var console = new ConsoleHttp(_gateway.Url);

@@ -398,6 +398,36 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Login_FormLargerThanAnyPortalPageReads_413AndNoSession()
+    {
+        // Arrange: a genuine login form, carrying one more field than the page needs
+        await SignUpAsync("padded@customer.example", verify: true);
+        using var client = CookieClient();
+
+        var token = FormPosts.TokenIn(await client.GetStringAsync("/portal/login"), "/portal/login");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/portal/login")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["__RequestVerificationToken"] = token,
+                ["_handler"] = "login",
+                ["Email"] = "padded@customer.example",
+                ["Password"] = Password,
+                ["Padding"] = new string('x', 100_000),
+            }),
+        };
+        request.Headers.ExpectContinue = true; // the body waits for the server's word: refused, it is never sent (nor broken off mid-send)
+
+        // Act
+        using var response = await client.SendAsync(request);
+
+        // Assert: refused before the form is read into memory, so nothing after it ran
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("apigate_portal_session=", StringComparison.Ordinal)));
+        Assert.True(response.Headers.CacheControl?.NoStore);
+    }
+
+    [Fact]
     public async Task Login_MissingAntiforgeryToken_RefusedNoSession()
     {
         // Arrange
