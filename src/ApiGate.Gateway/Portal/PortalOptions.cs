@@ -20,8 +20,9 @@ internal sealed record PortalOptions
     public static readonly TimeSpan ResetLifetime = TimeSpan.FromHours(1);
 
     /// <summary>
-    /// How long the reset form takes to answer, whatever the address: a registered one costs a token written and a
-    /// message queued inside this time, an unknown one nothing, so the moment of the answer says nothing either.
+    /// How long the reset form (and the login page's "Send a new confirmation link") takes to answer, whatever the
+    /// address: a registered one costs a token written and a message queued inside this time, an unknown one nothing,
+    /// so the moment of the answer says nothing either.
     /// </summary>
     public static readonly TimeSpan ResetAnswerTime = TimeSpan.FromMilliseconds(500);
 

@@ -15,4 +15,20 @@ public abstract class PortalPage : ApiGate.Web.Shared.ServerPage
 
     /// <summary>The client's address, for the login and sign-up limits.</summary>
     protected string ClientAddress => HttpContext.Connection.RemoteIpAddress?.ToString() ?? "";
+
+    /// <summary>
+    /// Waits until <see cref="Gateway.Portal.PortalOptions.ResetAnswerTime"/> has passed since <paramref name="started"/> (a
+    /// <see cref="System.Diagnostics.Stopwatch"/> timestamp taken when the form's work began): a form that answers
+    /// "if … has an account" alike for every address must not tell by the moment of its answer what its wording hides.
+    /// </summary>
+    protected async Task AnswerNoSoonerAsync(long started)
+    {
+        // (Timers count whole milliseconds and may fire up to one early: wait until the time has really passed.)
+        for (var left = Gateway.Portal.PortalOptions.ResetAnswerTime - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+             left > TimeSpan.Zero;
+             left = Gateway.Portal.PortalOptions.ResetAnswerTime - System.Diagnostics.Stopwatch.GetElapsedTime(started))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds) + 1), HttpContext.RequestAborted);
+        }
+    }
 }

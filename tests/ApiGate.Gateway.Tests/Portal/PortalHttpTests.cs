@@ -355,6 +355,34 @@ public sealed class PortalHttpTests : PortalTestBase
             TestSmtpServer.LinkIn(await Smtp.NextToAsync("unconfirmed@customer.example"), "/portal/verify"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Login_ResendPostedForUnconfirmedAndUnknownEmail_SameAnswerNeitherSoonerThanTheOther()
+    {
+        // Arrange: an account whose address is not confirmed yet; anyone can post the resend form with any address
+        await SignUpAsync("waiting@customer.example");
+        using var client = CookieClient();
+
+        // Act: the form posts alone are timed
+        async Task<(HttpResponseMessage Response, TimeSpan Took)> SendAsync(string email)
+        {
+            var token = FormPosts.TokenIn(await client.GetStringAsync("/portal/login"), "/portal/login");
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var response = await client.PostAsync("/portal/login", Form(("__RequestVerificationToken", token), ("_handler", "resend"), ("ResendEmail", email)));
+            return (response, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
+
+        var (pending, pendingTime) = await SendAsync("waiting@customer.example");
+        var (unknown, unknownTime) = await SendAsync("nobody@customer.example");
+
+        // Assert: the same answer, neither sooner than the fixed answer time (the unconfirmed account's link is made inside it)
+        Assert.Equal(pending.StatusCode, unknown.StatusCode);
+        Assert.True(pendingTime >= PortalOptions.ResetAnswerTime, $"unconfirmed address answered after {pendingTime}");
+        Assert.True(unknownTime >= PortalOptions.ResetAnswerTime, $"unknown address answered after {unknownTime}");
+        Assert.Equal("If nobody@customer.example has an unconfirmed account, we sent it a new link.", TextOf(await unknown.Content.ReadAsStringAsync(), "message-ok"));
+        Assert.StartsWith(Gateway.Url + "/portal/verify?token=",
+            TestSmtpServer.LinkIn(await Smtp.NextToAsync("waiting@customer.example"), "/portal/verify"), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("GET /portal/login HTTP/1.0\r\n\r\n")] // HTTP/1.0 needs no Host
     [InlineData("GET /portal/login HTTP/1.1\r\nHost: 127.0.0.1:65536\r\nConnection: close\r\n\r\n")]
