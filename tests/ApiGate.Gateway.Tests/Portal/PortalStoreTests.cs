@@ -203,6 +203,42 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdateUser_NewEmail_LinksMailedToTheOldAddressNoLongerWork(string engine)
+    {
+        // Arrange: a reset link and a confirmation link out, mailed to the address the operator then replaces
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "old-mailbox@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset-old", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        await store.CreatePortalTokenAsync(Token(user.Id, "verify-old", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+        var users = new UserService(store, TimeProvider.System);
+
+        // Act
+        var moved = await users.UpdateAsync(user.Id, new UserChanges { Email = "new-mailbox@example.com" }, None);
+
+        // Assert
+        Assert.True(moved.Ok, moved.Error?.ToString());
+        Assert.Null(await store.ConsumePortalTokenAsync("reset-old", PortalTokenPurpose.Reset, Now, None));
+        Assert.Null(await store.ConsumePortalTokenAsync("verify-old", PortalTokenPurpose.Verify, Now, None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdateUser_SameEmailOtherCaseOrOtherField_LinksStillWork(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "same-mailbox@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset-kept", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        var users = new UserService(store, TimeProvider.System);
+
+        // Act: the same mailbox, written with capitals, and a new name
+        var recased = await users.UpdateAsync(user.Id, new UserChanges { Email = "Same-Mailbox@example.com", Name = "Same" }, None);
+
+        // Assert
+        Assert.True(recased.Ok, recased.Error?.ToString());
+        Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("reset-kept", PortalTokenPurpose.Reset, Now, None))?.UserId);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task UpdatePlan_Visible_RoundTrips(string engine)
     {
         // Arrange
