@@ -20,52 +20,119 @@ public sealed partial class PostgresGatewayStore
 
     private const string WatermarksForUpdate = UsageSql.SelectWatermarks + " FOR UPDATE";
 
+    /// <summary>Pause between two questions about a commit whose answer was lost (<see cref="CommittedAsync"/>).</summary>
+    private static readonly TimeSpan CommitCheckPause = TimeSpan.FromMilliseconds(50);
+
     private protected override string LockedWatermarks(bool exclusive) => exclusive ? WatermarksForUpdate : WatermarksForShare;
 
+    /// <summary>
+    /// The batch in one transaction. The gateway writes a batch again when this fails as if the server did not answer
+    /// (<see cref="Core.Storage.StoreBusyException"/>), which is true of every step but the last: a COMMIT the server
+    /// carried out and whose answer was lost (a restart, a failover, a network cut at that moment) fails the same way, and
+    /// the batch written again counted every event, quota unit and billed overage twice. So a commit that fails that way
+    /// is confirmed with the server (<see cref="CommittedAsync"/>) before the failure is reported.
+    /// </summary>
     public override Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken) =>
         events.Count == 0
             ? Task.CompletedTask
-            : WriteTransactionAsync(async (connection, transaction, ct) =>
+            : UseAsync(async (connection, ct) =>
             {
                 var npgsql = (NpgsqlConnection)connection;
-                if (rawEvents.KeepsAny(events))
+                await using var transaction = await npgsql.BeginTransactionAsync(ct);
+                // Who this transaction is, to ask about it should the answer to its COMMIT be lost (read now: a broken
+                // connection no longer says its backend).
+                var id = await FirstValueAsync<long>(connection, transaction, "SELECT txid_current()", null, ct);
+                var backend = npgsql.ProcessID;
+                await WriteUsageAsync(npgsql, transaction, events, rawEvents, ct);
+                try
                 {
-                    // The hottest write in the product (one row per proxied request): binary COPY sends the rows as one
-                    // stream with no per-row statement, parse or parameter binding on either side.
-                    await CopyEventsAsync(npgsql, events, rawEvents, ct);
+                    await transaction.CommitAsync(ct);
                 }
-
-                var aggregate = new UsageAggregate();
-                aggregate.AddRange(events);
-                // FOR SHARE: a compaction (FOR UPDATE) cannot move a watermark between this read and the commit, so a late
-                // event lands in every granularity a read may take it from.
-                var watermarks = await ReadWatermarksAsync(connection, transaction, WatermarksForShare, ct);
-                long hours = watermarks.Hours.ToUnixTimeSeconds(), days = watermarks.Days.ToUnixTimeSeconds();
-
-                await using var batch = new NpgsqlBatch(npgsql, (NpgsqlTransaction)transaction);
-                // Rows locked in one order on every instance (rollups here, quota counters below), so two batches that touch
-                // the same rows mostly wait for each other; a deadlock that still happens rolls the batch back whole and the
-                // recorder writes it again.
-                foreach (var delta in aggregate.Rollups.OrderBy(d => d.Key, UsageAggregate.RollupOrder))
+                catch (Exception ex) when (ex is NpgsqlException { IsTransient: true } or TimeoutException)
                 {
-                    batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Minute, delta.Key.Bucket));
-                    var hour = UsageAggregate.BucketOf(delta.Key.Bucket, UsageGranularity.Hour);
-                    if (delta.Key.Bucket < hours)
+                    if (!await CommittedAsync(id, backend, ct))
                     {
-                        batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Hour, hour));
-                    }
-
-                    if (hour < days)
-                    {
-                        batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Day, UsageAggregate.BucketOf(delta.Key.Bucket, UsageGranularity.Day)));
+                        throw;
                     }
                 }
 
-                await batch.ExecuteNonQueryAsync(ct);
-                await WriteQuotaAsync(npgsql, (NpgsqlTransaction)transaction, aggregate, events, ct);
-                await RecordUsageCrossingsAsync(connection, transaction, events, ct);
+                AfterCommit(transaction);
                 return true; // no version bump: usage is not configuration
             }, cancellationToken);
+
+    /// <summary>
+    /// Whether transaction <paramref name="id"/>, whose COMMIT was sent and not answered, committed: asked on a connection
+    /// of its own, again every <see cref="CommitCheckPause"/> while the server does not answer (a restart), until it
+    /// says. One still in progress — its backend has not noticed the broken connection, and may never have got the
+    /// COMMIT — is ended by terminating that backend, so the answer is final before the batch may be written again.
+    /// </summary>
+    private async Task<bool> CommittedAsync(long id, int backend, CancellationToken cancellationToken)
+    {
+        _dataSource.Clear(); // the pool's other connections broke with this one, most likely
+        while (true)
+        {
+            try
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+                var status = await FirstValueAsync<string>(connection, null, "SELECT txid_status(@Id)", new { Id = id }, cancellationToken);
+                if (status != "in progress")
+                {
+                    return status == "committed";
+                }
+
+                await ExecuteAsync(connection, null,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = @Backend AND backend_xid::text = (@Id % 4294967296)::text",
+                    cancellationToken, new { Backend = backend, Id = id });
+            }
+            catch (Exception ex) when (ex is NpgsqlException { IsTransient: true } or TimeoutException)
+            {
+                // the server is not back yet
+            }
+
+            await Task.Delay(CommitCheckPause, cancellationToken);
+        }
+    }
+
+    /// <summary>Everything a batch writes, in its transaction: raw events, rollups, quota units, overage, crossings.</summary>
+    private async Task WriteUsageAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken ct)
+    {
+        if (rawEvents.KeepsAny(events))
+        {
+            // The hottest write in the product (one row per proxied request): binary COPY sends the rows as one
+            // stream with no per-row statement, parse or parameter binding on either side.
+            await CopyEventsAsync(connection, events, rawEvents, ct);
+        }
+
+        var aggregate = new UsageAggregate();
+        aggregate.AddRange(events);
+        // FOR SHARE: a compaction (FOR UPDATE) cannot move a watermark between this read and the commit, so a late
+        // event lands in every granularity a read may take it from.
+        var watermarks = await ReadWatermarksAsync(connection, transaction, WatermarksForShare, ct);
+        long hours = watermarks.Hours.ToUnixTimeSeconds(), days = watermarks.Days.ToUnixTimeSeconds();
+
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        // Rows locked in one order on every instance (rollups here, quota counters below), so two batches that touch
+        // the same rows mostly wait for each other; a deadlock that still happens rolls the batch back whole and the
+        // recorder writes it again.
+        foreach (var delta in aggregate.Rollups.OrderBy(d => d.Key, UsageAggregate.RollupOrder))
+        {
+            batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Minute, delta.Key.Bucket));
+            var hour = UsageAggregate.BucketOf(delta.Key.Bucket, UsageGranularity.Hour);
+            if (delta.Key.Bucket < hours)
+            {
+                batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Hour, hour));
+            }
+
+            if (hour < days)
+            {
+                batch.BatchCommands.Add(UpsertRollup(delta, UsageGranularity.Day, UsageAggregate.BucketOf(delta.Key.Bucket, UsageGranularity.Day)));
+            }
+        }
+
+        await batch.ExecuteNonQueryAsync(ct);
+        await WriteQuotaAsync(connection, transaction, aggregate, events, ct);
+        await RecordUsageCrossingsAsync(connection, transaction, events, ct);
+    }
 
     private protected override Task AppendUsageRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken) =>
         CopyEventsAsync((NpgsqlConnection)connection, rows.Select(r => r.ToDefinition()).ToList(), RawUsageEvents.All, cancellationToken); // a store copy keeps every row

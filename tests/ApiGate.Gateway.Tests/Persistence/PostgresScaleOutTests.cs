@@ -109,6 +109,47 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
     }
 
     [PostgresFact]
+    public async Task UsageBatchCommitAnswerLost_BatchStoredOnce() => await UsageBatchCommitCut_BatchStoredOnceAsync(CommitCuttingProxy.CommitCut.AnswerLost);
+
+    [PostgresFact]
+    public async Task UsageBatchCommitNeverReachedTheServer_TransactionLeftOpenThere_BatchStoredOnce() =>
+        await UsageBatchCommitCut_BatchStoredOnceAsync(CommitCuttingProxy.CommitCut.NeverSent);
+
+    private static async Task UsageBatchCommitCut_BatchStoredOnceAsync(CommitCuttingProxy.CommitCut cut)
+    {
+        // Arrange: a database of its own, reached through a proxy that can let a COMMIT through and withhold its answer
+        // (the connection breaks as on a restart, a failover or a network cut at that moment)
+        var server = await PostgresServer.Shared();
+        var dsn = await server.CreateDatabaseAsync();
+        await using var proxy = CommitCuttingProxy.Start(server.Port);
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var gateway = await StartAsync(new NpgsqlConnectionStringBuilder(dsn) { Port = proxy.Port }.ConnectionString, TimeSpan.FromSeconds(30));
+        await gateway.AddUpstreamAsync("backend", upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "backend", AuthRequired = true });
+        var (key, user, _) = await gateway.CreateKeyAsync("commit@example.com");
+        var recorder = gateway.Service<UsageRecorder>();
+
+        // Act: the batch of these requests commits and the gateway is not told so; or the COMMIT never arrives, and the
+        // server keeps the transaction open (with its locks on the user's quota row) for as long as it is not told otherwise
+        proxy.CutNextCommitAfter("COPY usage_events", cut);
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            statuses.Add(await SendAsync(gateway, $"/items/{i}", key));
+        }
+
+        await Poll.UntilAsync(() => recorder.Written == 5);
+
+        // Assert: the batch counts once — events, quota units — not twice (committed, then written again), and is not
+        // left waiting behind its own open transaction
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Equal(1, proxy.Cuts);
+        Assert.Equal(0, recorder.Dropped);
+        Assert.Equal(5, await CountUsageRowsAsync(dsn));
+        Assert.Equal(5, await StoredQuotaAsync(dsn, user.Id));
+    }
+
+    [PostgresFact]
     public async Task PostgresHangs_UnseenKeyAndSubject_503AfterOneLookupEach_KnownKeyServed_BothWorkWhenItAnswers()
     {
         // Arrange: a server of its own (this test freezes it), a key the gateway has seen, a key and a JWT subject it has not
@@ -337,6 +378,15 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
         }
 
         return false;
+    }
+
+    private static async Task<long> StoredQuotaAsync(string dsn, string userId)
+    {
+        await using var connection = new NpgsqlConnection(dsn + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT COALESCE(SUM(used), 0)::bigint FROM quota_usage WHERE user_id = @UserId", connection);
+        command.Parameters.AddWithValue("UserId", userId);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task<long> CountUsageRowsAsync(string dsn)
