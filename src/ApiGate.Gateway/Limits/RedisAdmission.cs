@@ -331,7 +331,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         while (true)
         {
             var pending = Interlocked.Read(ref local.Pending);
-            var used = Interlocked.Read(ref local.Known) + pending;
+            var used = Interlocked.Read(ref local.Known) + pending + Interlocked.Read(ref local.Unseeded);
             var over = limit > 0 && used + 1 > limit;
             if (over && !plan.AllowsOverage)
             {
@@ -536,7 +536,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             long dropped = 0;
             foreach (var (_, local) in _local)
             {
-                dropped += Interlocked.Exchange(ref local.Pending, 0);
+                var units = Interlocked.Exchange(ref local.Pending, 0);
+                Interlocked.Add(ref local.Unseeded, units); // still counted here until the store seeds the counter again
+                dropped += units;
             }
 
             LogDataSetLost(_url.ToString(), dropped);
@@ -559,6 +561,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 {
                     local.Observe((long)total);
                     added += units;
+                }
+                else
+                {
+                    // No counter to add them to (Redis lost it, or the store could not seed it yet): the store holds these
+                    // units and seeds the counter with them; until it does, they still count in the decisions made here.
+                    Interlocked.Add(ref local.Unseeded, units);
                 }
             }
             catch (RedisServerException ex) when (IsAboutTheKeys(ex))
@@ -651,8 +659,25 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         public long Known;
         public long Pending;
 
+        /// <summary>
+        /// Units counted here that Redis has no counter for (it lost its data, or the store could not seed the counter
+        /// yet). They are never added to Redis — the store holds them with their usage events and seeds the counter with
+        /// them — but until a counter exists again they count in the decisions made here: dropped, a user whose counter
+        /// cannot be seeded (the store is down too) was admitted without bound.
+        /// </summary>
+        public long Unseeded;
+
+        /// <summary>
+        /// Takes a total Redis reported. A counter exists again, seeded from the store, which holds the unseeded units:
+        /// they stop counting here.
+        /// </summary>
         public void Observe(long used)
         {
+            if (Volatile.Read(ref Unseeded) != 0)
+            {
+                Interlocked.Exchange(ref Unseeded, 0);
+            }
+
             // Replies arrive out of order under concurrency; the counter only grows within a month (but releases), so keep the largest.
             var known = Interlocked.Read(ref Known);
             while (used > known)

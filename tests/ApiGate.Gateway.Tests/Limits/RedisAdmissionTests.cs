@@ -405,6 +405,40 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         Assert.Equal(6, Integer(await redis.CommandAsync("GET", one.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start)))));
     }
 
+    [RedisFact]
+    public async Task RedisLostItsDataWhileTheStoreCannotSeed_UnitsCountedLocallyKeepCounting_QuotaHolds()
+    {
+        // Arrange: 6 of 10 units used in Redis; then Redis loses its data (flushed, no outage) while the store cannot be
+        // read, so the counter cannot be seeded again and each request is decided here
+        await using var redis = await RedisServer.StartAsync();
+        var caller = Caller(requestsPerMonth: 10);
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await one.ConnectAsync(CancellationToken.None);
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, (await one.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+        }
+
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, QuotaPeriod.StartOf(Start), 6, 0)); // their usage events
+        clock.Advance(QuotaSeeds.MaxAge + QuotaSeeds.MaxAge); // the store's counters loaded at start are not used again
+        _store.Failing = true;
+        await redis.CommandAsync("FLUSHALL");
+
+        // Act: ten requests, the probe let run after each (it tries to add the units counted here to Redis)
+        var verdicts = new List<AdmissionVerdict>();
+        for (var i = 0; i < 10; i++)
+        {
+            verdicts.Add((await one.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+            clock.Advance(RedisAdmission.ProbeInterval);
+            await Poll.UntilAsync(() => one.PendingUnits(caller.User.Id) == 0);
+        }
+
+        // Assert: the 4 units left, then refused — not every request admitted because each probe forgot the last one
+        Assert.Equal(4, verdicts.Count(v => v == AdmissionVerdict.Admitted));
+        Assert.All(verdicts.Skip(4), v => Assert.Equal(AdmissionVerdict.QuotaExceeded, v));
+    }
+
     /// <summary>Lets the instance's probe run (its clock moved one interval) until it uses Redis again; bounded.</summary>
     private static async Task ComeBackAsync(RedisAdmission admission, FakeTimeProvider clock)
     {
@@ -468,8 +502,13 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     {
         public List<QuotaUsage> Rows { get; } = [];
 
+        /// <summary>True: every load fails, as a store that is down.</summary>
+        public bool Failing { get; set; }
+
         public Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<QuotaUsage>>(Rows.Where(r => r.PeriodStart == periodStart).ToList());
+            Failing
+                ? Task.FromException<IReadOnlyList<QuotaUsage>>(new StoreBusyException("the store is down"))
+                : Task.FromResult<IReadOnlyList<QuotaUsage>>(Rows.Where(r => r.PeriodStart == periodStart).ToList());
 
         public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken) => Task.CompletedTask;
     }
