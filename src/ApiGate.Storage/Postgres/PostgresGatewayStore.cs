@@ -262,6 +262,13 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                 _dataSource.Clear();
                 return new StoreBusyException(
                     $"the PostgreSQL server at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) does not answer: {Reason(exception)}", exception);
+            case PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } readOnly:
+                // A standby, or a primary demoted by a failover, that the DSN (or a pooled connection) still reaches: like a
+                // server that does not answer, a write waits and is tried again (usage is held, not dropped) on fresh
+                // connections, which a DSN listing the hosts with Target Session Attributes=read-write takes to the primary.
+                _dataSource.Clear();
+                return new StoreBusyException(
+                    $"the PostgreSQL server at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) takes no writes (a standby, or read-only): {Reason(readOnly)}", exception);
             case PostgresException postgres:
                 return new StoreUnavailableException(
                     $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) refused: {postgres.MessageText} ({postgres.SqlState})", exception);

@@ -109,6 +109,48 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
     }
 
     [PostgresFact]
+    public async Task DatabaseTakesNoWritesForAWhile_UsageHeldNotDroppedAndWrittenAfter()
+    {
+        // Arrange: a database of its own, so making it read-only touches no other test
+        var server = await PostgresServer.Shared();
+        var dsn = await server.CreateDatabaseAsync();
+        var database = new NpgsqlConnectionStringBuilder(dsn).Database;
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var gateway = await StartAsync(dsn, TimeSpan.FromSeconds(30));
+        await gateway.AddUpstreamAsync("backend", upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "backend", AuthRequired = true });
+        var (key, _, _) = await gateway.CreateKeyAsync("standby@example.com");
+        var recorder = gateway.Service<UsageRecorder>();
+        var store = gateway.Service<ApiGate.Gateway.Observability.StoreMetrics>();
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(gateway, "/items/seen", key)); // the key is known (cached) from now on
+        await Poll.UntilAsync(() => recorder.Written == 1);
+
+        // Act: the database takes reads only (as a standby the DSN still reaches after a failover does), for new
+        // connections and, once its connections are cut, for every one the gateway opens; requests keep coming
+        await PostgresServer.ExecuteAsync(server.AdminConnectionString, $"ALTER DATABASE {database} SET default_transaction_read_only = on");
+        await PostgresServer.ExecuteAsync(server.AdminConnectionString,
+            $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()");
+        var busyBefore = store.BusyTotal;
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            statuses.Add(await SendAsync(gateway, $"/items/{i}", key));
+        }
+
+        // the batch is tried again and again while writes are refused (before: three attempts, then dropped)
+        await Poll.UntilAsync(() => store.BusyTotal >= busyBefore + 40);
+        var droppedWhileReadOnly = recorder.Dropped;
+        await PostgresServer.ExecuteAsync(server.AdminConnectionString, $"ALTER DATABASE {database} SET default_transaction_read_only = off");
+        await Poll.UntilAsync(() => recorder.Written == 4);
+
+        // Assert: served throughout, nothing dropped, every event stored once writes are taken again
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Equal(0, droppedWhileReadOnly);
+        Assert.Equal(0, recorder.Dropped);
+        Assert.Equal(4, await CountUsageRowsAsync(dsn));
+    }
+
+    [PostgresFact]
     public async Task UsageBatchCommitAnswerLost_BatchStoredOnce() => await UsageBatchCommitCut_BatchStoredOnceAsync(CommitCuttingProxy.CommitCut.AnswerLost);
 
     [PostgresFact]
