@@ -470,7 +470,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 {
                     if (!Available)
                     {
-                        await _database!.PingAsync();
+                        // A write, not only a PING: a Redis that answers but takes no writes (maxmemory reached under
+                        // noeviction, a read-only replica) would be taken back only to fail the next admission again.
+                        await _database!.StringSetAsync(_prefix + "probe", "1", ProbeInterval + ProbeInterval);
                         var added = await FlushPendingAsync();
                         _seeds.Forget(); // counters missing from Redis now are seeded from the store as it is now
                         Volatile.Write(ref _available, 1);

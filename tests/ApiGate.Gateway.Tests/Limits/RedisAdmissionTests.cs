@@ -439,6 +439,54 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         Assert.All(verdicts.Skip(4), v => Assert.Equal(AdmissionVerdict.QuotaExceeded, v));
     }
 
+    [RedisFact]
+    public Task RedisOutOfMemoryRefusesWrites_RequestsMeanwhile_StaysUnavailableUntilItTakesThemAgain() => OutOfMemoryAsync(requestsDuringTheOutage: true);
+
+    [RedisFact]
+    public Task RedisOutOfMemoryRefusesWrites_NoRequestsMeanwhile_StaysUnavailableUntilItTakesThemAgain() => OutOfMemoryAsync(requestsDuringTheOutage: false);
+
+    [RedisFact]
+    public Task RedisOutOfMemoryRefusesWrites_ClosedModeNothingCountedHere_StaysUnavailableUntilItTakesThemAgain() => OutOfMemoryAsync(requestsDuringTheOutage: true, closed: true);
+
+    private async Task OutOfMemoryAsync(bool requestsDuringTheOutage, bool closed = false)
+    {
+        // Arrange: a Redis that answers PING but refuses every write (maxmemory reached, noeviction)
+        await using var redis = await RedisServer.StartAsync();
+        var caller = Caller(requestsPerMonth: 1000);
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(redis.Url(), clock, closed: closed); // the refusals are answers, not timeouts
+        await one.ConnectAsync(CancellationToken.None);
+        await one.AdmitAsync(caller, false, CancellationToken.None);
+        await redis.CommandAsync("CONFIG", "SET", "maxmemory", "1");
+        Assert.Equal(closed ? AdmissionVerdict.Unavailable : AdmissionVerdict.Admitted, (await one.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+        if (!requestsDuringTheOutage)
+        {
+            await Poll.UntilAsync(() => one.PendingUnits(caller.User.Id) == 1);
+        }
+
+        // Act: the probe runs ten times while writes are refused
+        var availableMeanwhile = false;
+        for (var i = 0; i < 10; i++)
+        {
+            if (requestsDuringTheOutage)
+            {
+                await one.AdmitAsync(caller, false, CancellationToken.None);
+            }
+
+            clock.Advance(RedisAdmission.ProbeInterval);
+            await Task.Delay(25);
+            availableMeanwhile |= one.Available;
+        }
+
+        await redis.CommandAsync("CONFIG", "SET", "maxmemory", "0");
+        await ComeBackAsync(one, clock);
+
+        // Assert: not taken back while it could not count a unit, and every unit counted meanwhile is in Redis after
+        Assert.False(availableMeanwhile);
+        Assert.Equal(0, one.PendingUnits(caller.User.Id));
+        Assert.Equal(closed ? 1 : requestsDuringTheOutage ? 12 : 2, Integer(await redis.CommandAsync("GET", one.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start)))));
+    }
+
     /// <summary>Lets the instance's probe run (its clock moved one interval) until it uses Redis again; bounded.</summary>
     private static async Task ComeBackAsync(RedisAdmission admission, FakeTimeProvider clock)
     {
@@ -458,10 +506,13 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         return admission;
     }
 
-    private RedisAdmission Create(string url, FakeTimeProvider? clock = null, TimeSpan? timeout = null)
+    private RedisAdmission Create(string url, FakeTimeProvider? clock = null, TimeSpan? timeout = null, bool closed = false)
     {
         clock ??= _clock;
-        var options = new GatewayOptions { RedisUrl = url, RedisPrefix = _prefix, RedisTimeout = timeout ?? TimeSpan.FromSeconds(2) };
+        var options = new GatewayOptions
+        {
+            RedisUrl = url, RedisPrefix = _prefix, RedisTimeout = timeout ?? TimeSpan.FromSeconds(2), LimitsOnRedisFailure = closed ? "closed" : "open",
+        };
         var admission = new RedisAdmission(options, new QuotaSeeds(_store, clock), clock, NullLogger<RedisAdmission>.Instance);
         _admissions.Add(admission);
         return admission;
