@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -13,28 +12,17 @@ namespace ApiGate.Gateway.Tests.Infrastructure;
 /// commit fails as on a restart or a network cut. Everything else passes unchanged. Disposing stops the listener and
 /// closes every connection.
 /// </summary>
-internal sealed class CommitCuttingProxy : IAsyncDisposable
+internal sealed class CommitCuttingProxy : LoopbackTcpProxy
 {
     /// <summary>The simple-protocol query message Npgsql sends to commit a transaction: 'Q', its length (4 + 7), "COMMIT\0".</summary>
     private static readonly byte[] Commit = [(byte)'Q', 0, 0, 0, 11, .. Encoding.ASCII.GetBytes("COMMIT"), 0];
 
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly IPEndPoint _server;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly List<TcpClient> _sockets = [];
-    private readonly Task _accepting;
     private byte[]? _armedFor;
     private CommitCut _cut;
     private int _cuts;
 
-    private CommitCuttingProxy(IPEndPoint server)
-    {
-        _server = server;
-        _listener.Start();
-        _accepting = AcceptAsync();
-    }
-
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    private CommitCuttingProxy(int serverPort)
+        : base(serverPort) => Listen();
 
     /// <summary>How a COMMIT is cut.</summary>
     public enum CommitCut
@@ -49,7 +37,7 @@ internal sealed class CommitCuttingProxy : IAsyncDisposable
     /// <summary>COMMITs cut so far (each one closed the client's connection).</summary>
     public int Cuts => Volatile.Read(ref _cuts);
 
-    public static CommitCuttingProxy Start(int serverPort) => new(new IPEndPoint(IPAddress.Loopback, serverPort));
+    public static CommitCuttingProxy Start(int serverPort) => new(serverPort);
 
     /// <summary>Cuts the next COMMIT of a transaction whose statements contain <paramref name="text"/> (once).</summary>
     public void CutNextCommitAfter(string text, CommitCut cut = CommitCut.AnswerLost)
@@ -58,128 +46,59 @@ internal sealed class CommitCuttingProxy : IAsyncDisposable
         Volatile.Write(ref _armedFor, Encoding.UTF8.GetBytes(text));
     }
 
-    public async ValueTask DisposeAsync()
+    protected override void Serve(TcpClient client, TcpClient server)
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        lock (_sockets)
-        {
-            foreach (var socket in _sockets)
-            {
-                socket.Dispose();
-            }
-        }
-
-        await _accepting;
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        try
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                var server = new TcpClient { NoDelay = true };
-                client.NoDelay = true;
-                lock (_sockets)
-                {
-                    _sockets.Add(client);
-                    _sockets.Add(server);
-                }
-
-                await server.ConnectAsync(_server, _stop.Token);
-                var connection = new Connection(client, server);
-                _ = PumpClientAsync(connection);
-                _ = PumpServerAsync(connection);
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-            // stopped
-        }
+        var connection = new Connection(client, server);
+        _ = CopyAsync(client.GetStream(), server.GetStream(), data => FromClientAsync(connection, data));
+        _ = CopyAsync(server.GetStream(), client.GetStream(), data => FromServerAsync(connection, data));
     }
 
     /// <summary>Client to server: watches for the armed text, then for the COMMIT after it, and marks the connection before passing that on.</summary>
-    private async Task PumpClientAsync(Connection connection)
+    private async Task FromClientAsync(Connection connection, ReadOnlyMemory<byte> data)
     {
-        var buffer = new byte[64 * 1024];
-        var window = new List<byte>(); // the last bytes of the previous read (a text split between two reads) and this read
-        var textSeen = false; // the armed text was sent since this connection's last COMMIT
-        try
+        var window = connection.Window; // the last bytes of the previous read (a text split between two reads) and this read
+        window.AddRange(data.Span);
+        var armed = Volatile.Read(ref _armedFor);
+        connection.TextSeen |= armed is not null && IndexOf(window, armed) >= 0;
+        if (IndexOf(window, Commit) >= 0)
         {
-            int read;
-            var from = connection.Client.GetStream();
-            var to = connection.Server.GetStream();
-            while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
+            if (connection.TextSeen && armed is not null && Interlocked.CompareExchange(ref _armedFor, null, armed) == armed)
             {
-                window.AddRange(buffer.AsSpan(0, read));
-                var armed = Volatile.Read(ref _armedFor);
-                textSeen |= armed is not null && IndexOf(window, armed) >= 0;
-                if (IndexOf(window, Commit) >= 0)
-                {
-                    if (textSeen && armed is not null && Interlocked.CompareExchange(ref _armedFor, null, armed) == armed)
-                    {
-                        if (_cut == CommitCut.NeverSent)
-                        {
-                            Interlocked.Increment(ref _cuts);
-                            Reset(connection.Client);
-                            return;
-                        }
-
-                        // Every earlier answer has been read by the client (it waits for them before committing): the next
-                        // bytes from the server are the answer to this COMMIT.
-                        Volatile.Write(ref connection.CutNextAnswer, true);
-                    }
-
-                    textSeen = false;
-                    window.Clear();
-                }
-                else if (window.Count > 256)
-                {
-                    window.RemoveRange(0, window.Count - 256);
-                }
-
-                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
-            }
-
-            to.Socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
-        {
-            // one side went away
-        }
-    }
-
-    /// <summary>Server to client: passes everything on, except the answer to a marked COMMIT, which closes both sides instead.</summary>
-    private async Task PumpServerAsync(Connection connection)
-    {
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            int read;
-            var from = connection.Server.GetStream();
-            var to = connection.Client.GetStream();
-            while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
-            {
-                if (Volatile.Read(ref connection.CutNextAnswer))
+                if (_cut == CommitCut.NeverSent)
                 {
                     Interlocked.Increment(ref _cuts);
                     Reset(connection.Client);
-                    connection.Server.Dispose();
                     return;
                 }
 
-                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                // Every earlier answer has been read by the client (it waits for them before committing): the next
+                // bytes from the server are the answer to this COMMIT.
+                Volatile.Write(ref connection.CutNextAnswer, true);
             }
 
-            to.Socket.Shutdown(SocketShutdown.Send);
+            connection.TextSeen = false;
+            window.Clear();
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        else if (window.Count > 256)
         {
-            // one side went away
+            window.RemoveRange(0, window.Count - 256);
         }
+
+        await connection.Server.GetStream().WriteAsync(data, Stopping.Token);
+    }
+
+    /// <summary>Server to client: passes everything on, except the answer to a marked COMMIT, which closes both sides instead.</summary>
+    private async Task FromServerAsync(Connection connection, ReadOnlyMemory<byte> data)
+    {
+        if (Volatile.Read(ref connection.CutNextAnswer))
+        {
+            Interlocked.Increment(ref _cuts);
+            Reset(connection.Client);
+            connection.Server.Dispose();
+            return;
+        }
+
+        await connection.Client.GetStream().WriteAsync(data, Stopping.Token);
     }
 
     /// <summary>Closes with a reset, as a host that went away.</summary>
@@ -211,6 +130,11 @@ internal sealed class CommitCuttingProxy : IAsyncDisposable
     private sealed class Connection(TcpClient client, TcpClient server)
     {
         public bool CutNextAnswer;
+
+        /// <summary>The armed text was sent since this connection's last COMMIT.</summary>
+        public bool TextSeen;
+
+        public List<byte> Window { get; } = [];
 
         public TcpClient Client { get; } = client;
 

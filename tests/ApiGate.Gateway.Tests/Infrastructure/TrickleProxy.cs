@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace ApiGate.Gateway.Tests.Infrastructure;
@@ -9,100 +8,27 @@ namespace ApiGate.Gateway.Tests.Infrastructure;
 /// it: a client that waits for the rest synchronously is caught waiting every time. Disposing stops the listener and
 /// closes every connection.
 /// </summary>
-internal sealed class TrickleProxy : IAsyncDisposable
+internal sealed class TrickleProxy : LoopbackTcpProxy
 {
     /// <summary>Bytes of the server's reply per piece.</summary>
     public const int PieceBytes = 48;
 
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly IPEndPoint _server;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly List<TcpClient> _sockets = [];
-    private readonly Task _accepting;
+    private TrickleProxy(int serverPort)
+        : base(serverPort) => Listen();
 
-    private TrickleProxy(IPEndPoint server)
+    public static TrickleProxy Start(int serverPort) => new(serverPort);
+
+    protected override void Serve(TcpClient client, TcpClient server)
     {
-        _server = server;
-        _listener.Start();
-        _accepting = AcceptAsync();
-    }
-
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-    /// <summary>Connections accepted so far.</summary>
-    public int Connections { get; private set; }
-
-    public static TrickleProxy Start(int serverPort) => new(new IPEndPoint(IPAddress.Loopback, serverPort));
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        lock (_sockets)
+        _ = CopyAsync(client.GetStream(), server.GetStream());
+        var to = client.GetStream();
+        _ = CopyAsync(server.GetStream(), to, async data =>
         {
-            foreach (var socket in _sockets)
+            for (var offset = 0; offset < data.Length; offset += PieceBytes)
             {
-                socket.Dispose();
+                await to.WriteAsync(data.Slice(offset, Math.Min(PieceBytes, data.Length - offset)), Stopping.Token);
+                await Task.Delay(2, Stopping.Token);
             }
-        }
-
-        await _accepting;
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        try
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                var server = new TcpClient { NoDelay = true };
-                client.NoDelay = true;
-                lock (_sockets)
-                {
-                    _sockets.Add(client);
-                    _sockets.Add(server);
-                    Connections++;
-                }
-
-                await server.ConnectAsync(_server, _stop.Token);
-                _ = PumpAsync(client.GetStream(), server.GetStream(), trickle: false);
-                _ = PumpAsync(server.GetStream(), client.GetStream(), trickle: true);
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-            // stopped
-        }
-    }
-
-    private async Task PumpAsync(NetworkStream from, NetworkStream to, bool trickle)
-    {
-        var buffer = new byte[16 * 1024];
-        try
-        {
-            int read;
-            while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
-            {
-                if (!trickle)
-                {
-                    await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
-                    continue;
-                }
-
-                for (var offset = 0; offset < read; offset += PieceBytes)
-                {
-                    await to.WriteAsync(buffer.AsMemory(offset, Math.Min(PieceBytes, read - offset)), _stop.Token);
-                    await Task.Delay(2, _stop.Token);
-                }
-            }
-
-            to.Socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
-        {
-            // one side went away: the other is closed with the proxy
-        }
+        });
     }
 }
