@@ -66,19 +66,19 @@ public abstract partial class SqlGatewayStore
         WriteConfigWithEventAsync(Users.Update, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
             async (connection, transaction, ct) =>
             {
-                // Read before the UPDATE runs (the callback runs first): the plan the user was on. A change committed
+                // Read before the UPDATE runs (the callback runs first): the plan and address the user had. A change committed
                 // after this read changed updated_at too, so the UPDATE then finds nothing to change and nothing is written.
-                var previous = (await QueryAsync<string>(connection, transaction, "SELECT plan_id FROM users WHERE id = @Id", new { user.Id }, ct)).FirstOrDefault();
+                var (previousPlan, previousEmail) = (await QueryAsync<(string? PlanId, string? Email)>(connection, transaction,
+                    "SELECT plan_id, email FROM users WHERE id = @Id", new { user.Id }, ct)).FirstOrDefault();
                 // A new address ends the portal links mailed to the old one, in this transaction: a reset link that reached
                 // the old mailbox (the reason for the change, perhaps) must not take the account over under its new address.
-                if (await FirstValueAsync<string>(connection, transaction, "SELECT email FROM users WHERE id = @Id", new { user.Id }, ct) is { } previousEmail
-                    && !string.Equals(previousEmail, user.Email, StringComparison.OrdinalIgnoreCase))
+                if (previousEmail is not null && !string.Equals(previousEmail, user.Email, StringComparison.OrdinalIgnoreCase))
                 {
                     await ExecuteAsync(connection, transaction, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @Id AND used_at IS NULL", ct,
                         new { user.Id, At = StoredValues.Time(user.UpdatedAt) });
                 }
 
-                return previous is not null && previous != user.PlanId ? WebhookPayloads.PlanChanged(user, previous, user.UpdatedAt) : null;
+                return previousPlan is not null && previousPlan != user.PlanId ? WebhookPayloads.PlanChanged(user, previousPlan, user.UpdatedAt) : null;
             }, cancellationToken, new Unchanged(Users.Name, user.Id, readAt, "user", user.Email),
             // After plan.changed, so a receiver hears of the new plan before the crossing it causes.
             (connection, transaction, planChanged, ct) =>

@@ -17,12 +17,14 @@ public abstract class PortalPage : ApiGate.Web.Shared.ServerPage
     protected string ClientAddress => HttpContext.Connection.RemoteIpAddress?.ToString() ?? "";
 
     /// <summary>
-    /// Waits until <see cref="Gateway.Portal.PortalOptions.ResetAnswerTime"/> has passed since <paramref name="started"/> (a
-    /// <see cref="System.Diagnostics.Stopwatch"/> timestamp taken when the form's work began): a form that answers
-    /// "if … has an account" alike for every address must not tell by the moment of its answer what its wording hides.
+    /// Runs a form's <paramref name="work"/> and returns its result no sooner than
+    /// <see cref="Gateway.Portal.PortalOptions.ResetAnswerTime"/> after it began: a form that answers "if … has an
+    /// account" alike for every address must not tell by the moment of its answer what its wording hides.
     /// </summary>
-    protected async Task AnswerNoSoonerAsync(long started)
+    protected async Task<T> AnswerNoSoonerAsync<T>(Func<Task<T>> work)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var result = await work();
         // (Timers count whole milliseconds and may fire up to one early: wait until the time has really passed.)
         for (var left = Gateway.Portal.PortalOptions.ResetAnswerTime - System.Diagnostics.Stopwatch.GetElapsedTime(started);
              left > TimeSpan.Zero;
@@ -30,5 +32,7 @@ public abstract class PortalPage : ApiGate.Web.Shared.ServerPage
         {
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds) + 1), HttpContext.RequestAborted);
         }
+
+        return result;
     }
 }
