@@ -95,7 +95,17 @@ public static class WebPages
     {
         branch.UseRouting();
         branch.UseAntiforgery();
-        branch.UseEndpoints(endpoints => endpoints.MapRazorComponents<App>());
+        branch.UseEndpoints(endpoints => endpoints.MapRazorComponents<App>().Add(page =>
+        {
+            // HEAD as GET (an uptime check of a login page): the server sends the headers and leaves the body out.
+            for (var i = 0; i < page.Metadata.Count; i++)
+            {
+                if (page.Metadata[i] is HttpMethodMetadata { HttpMethods: var methods } && methods.Contains(HttpMethods.Get) && !methods.Contains(HttpMethods.Head))
+                {
+                    page.Metadata[i] = new HttpMethodMetadata([.. methods, HttpMethods.Head]);
+                }
+            }
+        }));
         branch.Run(context =>
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;

@@ -121,6 +121,24 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.Contains("no-store", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/ui/login", HttpStatusCode.OK)]
+    [InlineData("/ui/keys", HttpStatusCode.Found)]
+    public async Task Pages_Head_AnsweredAsGetWithoutABody(string path, HttpStatusCode status)
+    {
+        // Arrange: what an uptime check sends
+        using var client = Infrastructure.TestGateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Head, _gateway.Url + path);
+
+        // Act
+        using var response = await client.SendAsync(request);
+
+        // Assert: the GET's status and headers (before: 405), no body
+        Assert.Equal(status, response.StatusCode);
+        Assert.Contains("no-store", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
     [Fact]
     public async Task Assets_Fingerprinted_CachedForAYear()
     {

@@ -378,6 +378,21 @@ public sealed class PortalHttpTests : PortalTestBase
             TestSmtpServer.LinkIn(await Smtp.NextToAsync("waiting@customer.example"), "/portal/verify"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task LoginPage_Head_AnsweredAsGetWithoutABody()
+    {
+        // Arrange: what an uptime check sends
+        using var client = CookieClient();
+
+        // Act
+        using var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/portal/login"));
+
+        // Assert: 200 as for GET (before: 405), the page's headers, no body
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/html", response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
     [Theory]
     [InlineData("GET /portal/login HTTP/1.0\r\n\r\n")] // HTTP/1.0 needs no Host
     [InlineData("GET /portal/login HTTP/1.1\r\nHost: 127.0.0.1:65536\r\nConnection: close\r\n\r\n")]
