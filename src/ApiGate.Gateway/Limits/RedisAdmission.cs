@@ -239,7 +239,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
             if ((long)reply[0] == RedisLimitScripts.NeedsSeed)
             {
-                args[6] = await _seeds.GetAsync(caller.User.Id, period, cancellationToken);
+                args[6] = await SeedAsync(caller.User.Id, period, cancellationToken);
                 reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
             }
         }
@@ -266,19 +266,6 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
             return Fallback(caller, rateLimited, countLocally: !sent);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // The store could not seed a missing counter in time (QuotaSeeds bounds the wait): this request is decided
-            // locally; a later one asks again. Logged at most once a second.
-            var at = _time.GetTimestamp();
-            var last = Interlocked.Read(ref _seedFailureLoggedAt);
-            if ((last == 0 || _time.GetElapsedTime(last, at) >= TimeSpan.FromSeconds(1)) && Interlocked.CompareExchange(ref _seedFailureLoggedAt, at, last) == last)
-            {
-                LogSeedFailed(caller.User.Id, ex.Message);
-            }
-
-            return Fallback(caller, rateLimited, evenWhenClosed: true);
-        }
 
         var status = (long)reply[0];
         var tokens = double.Parse((string)reply[1]!, CultureInfo.InvariantCulture);
@@ -287,6 +274,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         if (status == RedisLimitScripts.RateLimited)
         {
             return new AdmissionResult(AdmissionVerdict.RateLimited, rate, null, null);
+        }
+
+        if (status == RedisLimitScripts.QuotaLeftToTheInstance)
+        {
+            // The store could not seed the missing counter: the bucket was shared in Redis, the quota is decided here.
+            return Fallback(caller, rateLimited, evenWhenClosed: true, decided: rate);
         }
 
         Local(caller.User.Id, period).Observe(used);
@@ -301,10 +294,35 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     }
 
     /// <summary>
-    /// The per-instance decision while Redis is unavailable (open mode): a local bucket per key and, per user, the last
-    /// usage Redis reported plus the units counted here since.
+    /// The seed of a missing quota counter from the store, or <see cref="RedisLimitScripts.Unseedable"/> when the store
+    /// cannot give it in time (<see cref="QuotaSeeds"/> bounds the wait): Redis then decides the bucket only and this
+    /// instance the quota; a later request asks again. Logged at most once a second.
     /// </summary>
-    private AdmissionResult Fallback(RequestIdentity caller, bool rateLimited, bool evenWhenClosed = false, bool countLocally = true)
+    private async Task<long> SeedAsync(string userId, DateTimeOffset period, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _seeds.GetAsync(userId, period, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            var at = _time.GetTimestamp();
+            var last = Interlocked.Read(ref _seedFailureLoggedAt);
+            if ((last == 0 || _time.GetElapsedTime(last, at) >= TimeSpan.FromSeconds(1)) && Interlocked.CompareExchange(ref _seedFailureLoggedAt, at, last) == last)
+            {
+                LogSeedFailed(userId, ex.Message);
+            }
+
+            return RedisLimitScripts.Unseedable;
+        }
+    }
+
+    /// <summary>
+    /// The per-instance decision while Redis is unavailable (open mode): a local bucket per key and, per user, the last
+    /// usage Redis reported plus the units counted here since. With <paramref name="decided"/> the bucket was decided in
+    /// Redis already (a counter the store could not seed) and only the quota is decided here.
+    /// </summary>
+    private AdmissionResult Fallback(RequestIdentity caller, bool rateLimited, bool evenWhenClosed = false, bool countLocally = true, RateLimitDecision? decided = null)
     {
         if (!_failOpen && !evenWhenClosed)
         {
@@ -313,8 +331,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
         Interlocked.Increment(ref _fallbackAdmissions);
         var plan = caller.Plan;
-        RateLimitDecision? rate = null;
-        if (rateLimited)
+        RateLimitDecision? rate = decided;
+        if (rateLimited && decided is null)
         {
             var taken = _fallbackBuckets.TryTake(caller.Key.Id, plan.Bucket);
             rate = taken;
@@ -649,7 +667,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private partial void LogAddRefused(string userId, long units, string reason);
 
     [LoggerMessage(EventId = 4204, Level = LogLevel.Warning,
-        Message = "Could not load the stored quota counter to seed Redis for user {UserId} ({Reason}); requests whose counter is missing are decided locally until the store answers (logged at most once a second)")]
+        Message = "Could not load the stored quota counter to seed Redis for user {UserId} ({Reason}); requests whose counter is missing take their rate-limit token in Redis and their quota unit locally until the store answers (logged at most once a second)")]
     private partial void LogSeedFailed(string userId, string reason);
 
     /// <summary>The Redis keys of one API key for one month, built once (not per request).</summary>

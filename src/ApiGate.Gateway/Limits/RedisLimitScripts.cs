@@ -17,11 +17,20 @@ internal static class RedisLimitScripts
     public const long QuotaExceeded = 2;
 
     /// <summary>
+    /// Reply of <see cref="Admit"/> given <see cref="Unseedable"/>: the bucket's token was taken, the quota is left to
+    /// the instance (the counter is missing and the store cannot say what it should start from).
+    /// </summary>
+    public const long QuotaLeftToTheInstance = 3;
+
+    /// <summary>The seed argument when the store cannot give one: decide the bucket only.</summary>
+    public const long Unseedable = -2;
+
+    /// <summary>
     /// Admission: the key's token bucket, then one unit of the user's monthly quota.
     /// KEYS[1] the bucket (hash: t = tokens, u = last update in ms), KEYS[2] the month's counter.
     /// ARGV: [1] now (unix ms), [2] tokens per second, [3] capacity (0: no bucket), [4] bucket idle expiry (ms),
-    /// [5] quota limit (0: unlimited, counted only), [6] overage allowed (1/0), [7] seed (-1: unknown),
-    /// [8] counter expiry (unix s).
+    /// [5] quota limit (0: unlimited, counted only), [6] overage allowed (1/0), [7] seed (-1: unknown; -2: the store
+    /// cannot give one, so only the bucket is decided here), [8] counter expiry (unix s).
     /// Reply: {status, tokens left (text, "-1" without a bucket), units used, over (1/0)}; {-1} asks for a seed.
     /// A missing counter is created from the seed only here, inside the script, so two instances that both saw it
     /// missing cannot both seed it: the second one finds it and counts on top.
@@ -30,9 +39,11 @@ internal static class RedisLimitScripts
         local used = redis.call('GET', KEYS[2])
         if not used then
           local seed = tonumber(ARGV[7])
-          if seed < 0 then return {-1} end
-          redis.call('SET', KEYS[2], seed, 'EXAT', ARGV[8])
-          used = seed
+          if seed == -1 then return {-1} end
+          if seed >= 0 then
+            redis.call('SET', KEYS[2], seed, 'EXAT', ARGV[8])
+            used = seed
+          end
         else
           used = tonumber(used)
         end
@@ -57,8 +68,9 @@ internal static class RedisLimitScripts
           if allowed then tokens = tokens - 1 end
           redis.call('HSET', KEYS[1], 't', tokens, 'u', updated)
           redis.call('PEXPIRE', KEYS[1], ARGV[4])
-          if not allowed then return {1, tostring(tokens), used, 0} end
+          if not allowed then return {1, tostring(tokens), used or 0, 0} end
         end
+        if not used then return {3, tostring(tokens), 0, 0} end
         local limit = tonumber(ARGV[5])
         local over = 0
         if limit > 0 and used + 1 > limit then

@@ -440,6 +440,35 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task CounterTheStoreCannotSeed_TwoInstances_TheBucketIsStillSharedInRedis()
+    {
+        // Arrange: a key whose bucket holds 5 tokens, a user with no counter in Redis yet (a new month, say), and a store
+        // that does not answer, so neither instance can seed the counter
+        var caller = Caller(ratePerMinute: 5, burst: 0, requestsPerMonth: 1000);
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(_redis.Url(), clock);
+        var two = Create(_redis.Url(), clock);
+        await one.ConnectAsync(CancellationToken.None);
+        await two.ConnectAsync(CancellationToken.None);
+        _store.Failing = true;
+        clock.Advance(QuotaSeeds.MaxAge + QuotaSeeds.MaxAge); // no counters loaded earlier are used
+
+        // Act: ten requests, alternately through each instance, with no time passing (no token comes back)
+        var verdicts = new List<AdmissionVerdict>();
+        for (var i = 0; i < 10; i++)
+        {
+            verdicts.Add((await (i % 2 == 0 ? one : two).AdmitAsync(caller, true, CancellationToken.None)).Verdict);
+        }
+
+        // Assert: the bucket's 5, as one instance would — not 5 from each instance's own bucket; the quota units were
+        // counted by the instances (no counter was made up in Redis)
+        Assert.Equal(5, verdicts.Count(v => v == AdmissionVerdict.Admitted));
+        Assert.Equal(5, verdicts.Count(v => v == AdmissionVerdict.RateLimited));
+        Assert.True(one.Available && two.Available);
+        Assert.Equal(0, Integer(await _redis.CommandAsync("EXISTS", one.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(clock.GetUtcNow())))));
+    }
+
+    [RedisFact]
     public Task RedisOutOfMemoryRefusesWrites_RequestsMeanwhile_StaysUnavailableUntilItTakesThemAgain() => OutOfMemoryAsync(requestsDuringTheOutage: true);
 
     [RedisFact]
