@@ -258,17 +258,12 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             case StoreUnavailableException or OperationCanceledException:
                 return null;
             case NpgsqlException { IsTransient: true } or TimeoutException:
-                // Pooled connections to a server that went away are dead too: open fresh ones next time.
-                _dataSource.Clear();
-                return new StoreBusyException(
-                    $"the PostgreSQL server at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) does not answer: {Reason(exception)}", exception);
-            case PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } readOnly:
+                return WaitFor("does not answer", exception);
+            case PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction }:
                 // A standby, or a primary demoted by a failover, that the DSN (or a pooled connection) still reaches: like a
                 // server that does not answer, a write waits and is tried again (usage is held, not dropped) on fresh
                 // connections, which a DSN listing the hosts with Target Session Attributes=read-write takes to the primary.
-                _dataSource.Clear();
-                return new StoreBusyException(
-                    $"the PostgreSQL server at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) takes no writes (a standby, or read-only): {Reason(readOnly)}", exception);
+                return WaitFor("takes no writes (a standby, or read-only)", exception);
             case PostgresException postgres:
                 return new StoreUnavailableException(
                     $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) refused: {postgres.MessageText} ({postgres.SqlState})", exception);
@@ -277,6 +272,16 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             default:
                 return null;
         }
+    }
+
+    /// <summary>
+    /// A server to wait for (<see cref="StoreBusyException"/>: the caller tries again). The pooled connections are let go
+    /// first: to a server that went away they are dead too, and fresh ones may reach another host of the DSN.
+    /// </summary>
+    private StoreBusyException WaitFor(string state, Exception exception)
+    {
+        _dataSource.Clear();
+        return new StoreBusyException($"the PostgreSQL server at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) {state}: {Reason(exception)}", exception);
     }
 
     /// <summary>The innermost useful words: "Connection refused" rather than "Failed to connect to 127.0.0.1:5432".</summary>
