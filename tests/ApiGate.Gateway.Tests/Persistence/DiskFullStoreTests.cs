@@ -48,14 +48,25 @@ public sealed class DiskFullStoreTests
                 Assert.True(afterwards.IsOk, afterwards.Reason);
                 Assert.Equal(500, (await store.GetRecentUsageAsync("usr_1", 1000, CancellationToken.None)).Count);
             }
+
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Assert.Empty(OpenFilesUnder(directory));
         }
         finally
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            await RunAsync("umount", directory);
+            await UnmountAsync(directory);
             Directory.Delete(directory);
         }
     }
+
+    /// <summary>The files under <paramref name="directory"/> this process still has open (a store that leaked one).</summary>
+    private static string[] OpenFilesUnder(string directory) =>
+        new DirectoryInfo("/proc/self/fd").GetFileSystemInfos()
+            .Select(descriptor => descriptor.LinkTarget)
+            .OfType<string>()
+            .Where(target => target.StartsWith(directory + "/", StringComparison.Ordinal))
+            .ToArray();
 
     /// <summary>Writes zeros to <paramref name="path"/> until the file system has no space left.</summary>
     private static void Fill(string path)
@@ -76,7 +87,34 @@ public sealed class DiskFullStoreTests
         }
     }
 
+    /// <summary>
+    /// Unmounts <paramref name="directory"/>. A process another test starts at that moment holds copies of this
+    /// process's descriptors between its fork and exec, which makes the file system briefly busy: tried again for up to
+    /// five seconds, then detached lazily (freed once the last descriptor closes) so the test's own outcome stands.
+    /// </summary>
+    private static async Task UnmountAsync(string directory)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            if (await TryRunAsync("umount", directory) is null)
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        await RunAsync("umount", "--lazy", directory);
+    }
+
     private static async Task RunAsync(string file, params string[] args)
+    {
+        var error = await TryRunAsync(file, args);
+        Assert.True(error is null, $"{file} {string.Join(' ', args)}: {error}");
+    }
+
+    /// <summary>Runs <paramref name="file"/>; null when it exits 0, otherwise what it wrote to standard error.</summary>
+    private static async Task<string?> TryRunAsync(string file, params string[] args)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in args)
@@ -87,7 +125,7 @@ public sealed class DiskFullStoreTests
         using var process = Process.Start(start)!;
         var error = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)}: {error}");
+        return process.ExitCode == 0 ? null : error;
     }
 }
 
