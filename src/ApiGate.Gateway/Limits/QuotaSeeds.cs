@@ -37,7 +37,7 @@ internal sealed class QuotaSeeds(IQuotaStore store, TimeProvider timeProvider)
             // A load still pending is not replaced (a hanging store gets one query at a time, not one per request).
             if (_current is not { } current || current.Period != period || now - current.At > MaxAge && current.Load.IsCompleted)
             {
-                _current = current = new Loaded(period, now, LoadAsync(period));
+                _current = current = new Loaded(period, now, LoadAsync(period, CancellationToken.None));
             }
 
             load = current.Load;
@@ -62,6 +62,12 @@ internal sealed class QuotaSeeds(IQuotaStore store, TimeProvider timeProvider)
     }
 
     /// <summary>
+    /// Every user's stored units in the period, read now (neither taken from nor kept for the seeds) and waited for as
+    /// long as the store takes: for a background reader that needs a read sent after a given moment.
+    /// </summary>
+    public Task<Dictionary<string, long>> ReadAsync(DateTimeOffset period, CancellationToken cancellationToken) => LoadAsync(period, cancellationToken);
+
+    /// <summary>
     /// Drops what was loaded: the next seed reads the store again. For when Redis comes back: a load made before or
     /// during the outage lacks the units counted meanwhile, however young it is.
     /// </summary>
@@ -73,9 +79,9 @@ internal sealed class QuotaSeeds(IQuotaStore store, TimeProvider timeProvider)
         }
     }
 
-    private async Task<Dictionary<string, long>> LoadAsync(DateTimeOffset period)
+    private async Task<Dictionary<string, long>> LoadAsync(DateTimeOffset period, CancellationToken cancellationToken)
     {
-        var usage = await store.LoadQuotaUsageAsync(period, CancellationToken.None);
+        var usage = await store.LoadQuotaUsageAsync(period, cancellationToken);
         var byUser = new Dictionary<string, long>(usage.Count, StringComparer.Ordinal);
         foreach (var u in usage)
         {

@@ -21,7 +21,7 @@ namespace ApiGate.Gateway.Limits;
 /// <para>
 /// When a Redis call fails or times out (<see cref="GatewayOptions.RedisTimeout"/>), Redis counts as unavailable until
 /// a probe answers: in <c>open</c> mode requests are admitted by per-instance buckets and counters (last known Redis
-/// usage + the units counted here), and those units are added to Redis before it counts as available again; in
+/// usage, or the store's when larger, + the units counted here), and those units are added to Redis before it counts as available again; in
 /// <c>closed</c> mode they get <c>503 limits_unavailable</c>. Each change is logged once.
 /// </para>
 /// </summary>
@@ -32,6 +32,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     /// <summary>Quota counters outlive their month by this much (late settlements of the month's last requests still land).</summary>
     public static readonly TimeSpan QuotaRetention = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// How often, while Redis is unavailable, every user's stored quota units are read for the <c>open</c> fallback
+    /// (<see cref="ReadStoredUsageWhenDue"/>); the first read comes with the first probe after Redis went away.
+    /// </summary>
+    public static readonly TimeSpan StoredUsageInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>How often the key names and local counters only past months need are let go (<see cref="Sweep"/>).</summary>
     public static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
@@ -58,6 +64,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private ConnectionMultiplexer? _connection;
     private IDatabase? _database;
     private Task? _probe;
+    private Task? _storedRead;
+    private DateTimeOffset _storedReadDue;
+    private int _storedReadNow;
     private string? _dataSet;
     private int _available;
     private int _pendingUnits;
@@ -184,6 +193,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>Units counted here and not yet in Redis (tests, diagnostics).</summary>
     public long PendingUnits(string userId) =>
         _local.TryGetValue((userId, QuotaPeriod.StartOf(_time.GetUtcNow())), out var local) ? Interlocked.Read(ref local.Pending) : 0;
+
+    /// <summary>The user's units in the store at its last read for the fallback, or null before one (tests, diagnostics).</summary>
+    public long? StoredUnits(string userId) =>
+        _local.TryGetValue((userId, QuotaPeriod.StartOf(_time.GetUtcNow())), out var local) ? Volatile.Read(ref local.Stored)?.Used : null;
 
     /// <summary>The Redis key of a user's quota counter for the period starting at <paramref name="period"/>.</summary>
     public string QuotaKey(string userId, DateTimeOffset period) =>
@@ -319,7 +332,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     /// <summary>
     /// The per-instance decision while Redis is unavailable (open mode): a local bucket per key and, per user, the last
-    /// usage Redis reported plus the units counted here since. With <paramref name="decided"/> the bucket was decided in
+    /// usage Redis reported plus the units counted here since — or, when larger, the usage the store last reported (every
+    /// instance's, <see cref="ReadStoredUsageWhenDue"/>) plus the units counted here after it was read. With <paramref name="decided"/> the bucket was decided in
     /// Redis already (a counter the store could not seed) and only the quota is decided here.
     /// </summary>
     private AdmissionResult Fallback(RequestIdentity caller, bool rateLimited, bool evenWhenClosed = false, bool countLocally = true, RateLimitDecision? decided = null)
@@ -349,7 +363,14 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         while (true)
         {
             var pending = Interlocked.Read(ref local.Pending);
-            var used = Interlocked.Read(ref local.Known) + pending + Interlocked.Read(ref local.Unseeded);
+            var counted = pending + Interlocked.Read(ref local.Unseeded);
+            var used = Interlocked.Read(ref local.Known) + counted;
+            if (Volatile.Read(ref local.Stored) is { } stored)
+            {
+                // Both are lower bounds of the user's usage; the store's also holds what other instances admitted.
+                used = Math.Max(used, stored.Used + counted - stored.CountedBefore);
+            }
+
             var over = limit > 0 && used + 1 > limit;
             if (over && !plan.AllowsOverage)
             {
@@ -466,6 +487,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         if (Interlocked.CompareExchange(ref _available, 0, 1) == 1)
         {
             Interlocked.Increment(ref _outages);
+            Volatile.Write(ref _storedReadNow, 1); // the next probe reads the store's usage for the fallback
             LogUnavailable(_url.ToString(), _failOpen ? "serving with per-instance limits (open)" : "answering 503 limits_unavailable (closed)",
                 cause is null ? "connection lost" : FirstLine(cause.Message));
         }
@@ -488,6 +510,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 {
                     if (!Available)
                     {
+                        ReadStoredUsageWhenDue();
+
                         // A write, not only a PING: a Redis that answers but takes no writes (maxmemory reached under
                         // noeviction, a read-only replica) would be taken back only to fail the next admission again.
                         await _database!.StringSetAsync(_prefix + "probe", "1", ProbeInterval + ProbeInterval);
@@ -520,6 +544,56 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         catch (OperationCanceledException)
         {
             // stopping
+        }
+    }
+
+    /// <summary>
+    /// While Redis is unavailable, reads every user's stored quota units for this month — at once after it went away,
+    /// then every <see cref="StoredUsageInterval"/>, one read at a time, in the background — for the <c>open</c> fallback.
+    /// Without it the fallback knew a user only by the totals Redis reported to this instance: a user who had spent
+    /// the quota through other instances started afresh here. The store holds every instance's units (their usage
+    /// events, written in batches), so during a long outage the instances also see one another's admissions, a batch
+    /// late. A store that does not answer either leaves the fallback with what it knew.
+    /// </summary>
+    private void ReadStoredUsageWhenDue()
+    {
+        var now = _time.GetUtcNow();
+        if (_storedRead is { IsCompleted: false } || (now < _storedReadDue && Volatile.Read(ref _storedReadNow) == 0))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _storedReadNow, 0);
+        _storedReadDue = now + StoredUsageInterval;
+        _storedRead = ReadStoredUsageAsync(QuotaPeriod.StartOf(now));
+    }
+
+    private async Task ReadStoredUsageAsync(DateTimeOffset period)
+    {
+        // The units counted here before the read may be in what it returns or not yet (a batch not written); those
+        // counted after it cannot be: they are added to what the store says.
+        foreach (var ((_, localPeriod), local) in _local)
+        {
+            if (localPeriod == period)
+            {
+                local.CountedAtRead = Interlocked.Read(ref local.Pending) + Interlocked.Read(ref local.Unseeded);
+            }
+        }
+
+        IReadOnlyDictionary<string, long> stored;
+        try
+        {
+            stored = await _seeds.ReadAsync(period, _stopping.Token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
+        {
+            return; // the store does not answer either: the fallback goes on from what it knows; tried again when due
+        }
+
+        foreach (var (userId, used) in stored)
+        {
+            var local = Local(userId, period);
+            Volatile.Write(ref local.Stored, new StoredUsage(used, local.CountedAtRead));
         }
     }
 
@@ -670,6 +744,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         Message = "Could not load the stored quota counter to seed Redis for user {UserId} ({Reason}); requests whose counter is missing take their rate-limit token in Redis and their quota unit locally until the store answers (logged at most once a second)")]
     private partial void LogSeedFailed(string userId, string reason);
 
+    /// <summary>A user's units in the store, and the units this instance had counted when they were read.</summary>
+    private sealed record StoredUsage(long Used, long CountedBefore);
+
     /// <summary>The Redis keys of one API key for one month, built once (not per request).</summary>
     private sealed record KeyNames(string UserId, DateTimeOffset Period, RedisKey[] Keys);
 
@@ -686,6 +763,12 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         /// cannot be seeded (the store is down too) was admitted without bound.
         /// </summary>
         public long Unseeded;
+
+        /// <summary>The user's units in the store at its last read while Redis was unavailable (<see cref="ReadStoredUsageAsync"/>).</summary>
+        public StoredUsage? Stored;
+
+        /// <summary><see cref="Pending"/> + <see cref="Unseeded"/> when the store's last read was sent (written by it alone).</summary>
+        public long CountedAtRead;
 
         /// <summary>
         /// Takes a total Redis reported. A counter exists again, seeded from the store, which holds the unseeded units:

@@ -440,6 +440,84 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task RedisStops_UserSpentMostOfTheQuotaThroughAnotherInstance_TheFallbackCountsWhatTheStoreHolds()
+    {
+        // Arrange: a plan of 20 a month; 15 used through instance two (their usage events in the store), none through one
+        await using var redis = await RedisServer.StartAsync();
+        var caller = Caller(requestsPerMonth: 20);
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        var two = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await one.ConnectAsync(CancellationToken.None);
+        await two.ConnectAsync(CancellationToken.None);
+        for (var i = 0; i < 15; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, (await two.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+        }
+
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, QuotaPeriod.StartOf(Start), 15, 0));
+        await redis.StopAsync();
+        await UnavailableWithTheStoreReadAsync(one, clock, caller, 15);
+
+        // Act
+        var verdicts = new List<AdmissionVerdict>();
+        for (var i = 0; i < 10; i++)
+        {
+            verdicts.Add((await one.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+        }
+
+        // Assert: the 5 the plan has left, not a fresh 20 because this instance had never served the user
+        Assert.Equal(5, verdicts.Count(v => v == AdmissionVerdict.Admitted));
+        Assert.All(verdicts.Skip(5), v => Assert.Equal(AdmissionVerdict.QuotaExceeded, v));
+    }
+
+    [RedisFact]
+    public async Task RedisStaysDown_TheStoreIsReadAgain_OtherInstancesUnitsCountAndThisOnesAreNotCountedTwice()
+    {
+        // Arrange: 10 of 20 used before Redis stopped; then 4 admitted here during the outage
+        await using var redis = await RedisServer.StartAsync();
+        var caller = Caller(requestsPerMonth: 20);
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await one.ConnectAsync(CancellationToken.None);
+        var period = QuotaPeriod.StartOf(Start);
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, period, 10, 0));
+        await redis.StopAsync();
+        await UnavailableWithTheStoreReadAsync(one, clock, caller, 10);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, (await one.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+        }
+
+        // Act: the store now holds those 4 and 3 that another instance admitted in its own fallback; read again when due
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, period, 4 + 3, 0));
+        clock.Advance(RedisAdmission.StoredUsageInterval);
+        await Poll.UntilAsync(() =>
+        {
+            clock.Advance(RedisAdmission.ProbeInterval);
+            return one.StoredUnits(caller.User.Id) == 17;
+        });
+        var verdicts = new List<AdmissionVerdict>();
+        for (var i = 0; i < 6; i++)
+        {
+            verdicts.Add((await one.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+        }
+
+        // Assert: 17 used, so 3 left — not 6 (the other instance's unseen) nor none (this one's 4 counted twice)
+        Assert.Equal(3, verdicts.Count(v => v == AdmissionVerdict.Admitted));
+    }
+
+    /// <summary>Lets the instance's probe notice that Redis is gone and read the store's usage of the caller (bounded).</summary>
+    private static async Task UnavailableWithTheStoreReadAsync(RedisAdmission admission, FakeTimeProvider clock, RequestIdentity caller, long stored)
+    {
+        await Poll.UntilAsync(() =>
+        {
+            clock.Advance(RedisAdmission.ProbeInterval);
+            return !admission.Available && admission.StoredUnits(caller.User.Id) == stored;
+        });
+    }
+
+    [RedisFact]
     public async Task CounterTheStoreCannotSeed_TwoInstances_TheBucketIsStillSharedInRedis()
     {
         // Arrange: a key whose bucket holds 5 tokens, a user with no counter in Redis yet (a new month, say), and a store
