@@ -20,17 +20,13 @@ public sealed partial class PostgresGatewayStore
 
     private const string WatermarksForUpdate = UsageSql.SelectWatermarks + " FOR UPDATE";
 
-    /// <summary>Pause between two questions about a commit whose answer was lost (<see cref="CommittedAsync"/>).</summary>
-    private static readonly TimeSpan CommitCheckPause = TimeSpan.FromMilliseconds(50);
-
     private protected override string LockedWatermarks(bool exclusive) => exclusive ? WatermarksForUpdate : WatermarksForShare;
 
     /// <summary>
     /// The batch in one transaction. The gateway writes a batch again when this fails as if the server did not answer
-    /// (<see cref="Core.Storage.StoreBusyException"/>), which is true of every step but the last: a COMMIT the server
-    /// carried out and whose answer was lost (a restart, a failover, a network cut at that moment) fails the same way, and
-    /// the batch written again counted every event, quota unit and billed overage twice. So a commit that fails that way
-    /// is confirmed with the server (<see cref="CommittedAsync"/>) before the failure is reported.
+    /// (<see cref="Core.Storage.StoreBusyException"/>); a COMMIT the server carried out and whose answer was lost is
+    /// confirmed instead (<see cref="CommitWriteAsync"/>), or the batch written again counted every event, quota unit
+    /// and billed overage twice.
     /// </summary>
     public override Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken) =>
         events.Count == 0
@@ -39,59 +35,11 @@ public sealed partial class PostgresGatewayStore
             {
                 var npgsql = (NpgsqlConnection)connection;
                 await using var transaction = await npgsql.BeginTransactionAsync(ct);
-                // Who this transaction is, to ask about it should the answer to its COMMIT be lost (read now: a broken
-                // connection no longer says its backend).
-                var id = await FirstValueAsync<long>(connection, transaction, "SELECT txid_current()", null, ct);
-                var backend = npgsql.ProcessID;
                 await WriteUsageAsync(npgsql, transaction, events, rawEvents, ct);
-                try
-                {
-                    await transaction.CommitAsync(ct);
-                }
-                catch (Exception ex) when (ex is NpgsqlException { IsTransient: true } or TimeoutException)
-                {
-                    if (!await CommittedAsync(id, backend, ct))
-                    {
-                        throw;
-                    }
-                }
-
+                await CommitWriteAsync(connection, transaction, ct);
                 AfterCommit(transaction);
                 return true; // no version bump: usage is not configuration
             }, cancellationToken);
-
-    /// <summary>
-    /// Whether transaction <paramref name="id"/>, whose COMMIT was sent and not answered, committed: asked on a connection
-    /// of its own, again every <see cref="CommitCheckPause"/> while the server does not answer (a restart), until it
-    /// says. One still in progress — its backend has not noticed the broken connection, and may never have got the
-    /// COMMIT — is ended by terminating that backend, so the answer is final before the batch may be written again.
-    /// </summary>
-    private async Task<bool> CommittedAsync(long id, int backend, CancellationToken cancellationToken)
-    {
-        _dataSource.Clear(); // the pool's other connections broke with this one, most likely
-        while (true)
-        {
-            try
-            {
-                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-                var status = await FirstValueAsync<string>(connection, null, "SELECT txid_status(@Id)", new { Id = id }, cancellationToken);
-                if (status != "in progress")
-                {
-                    return status == "committed";
-                }
-
-                await ExecuteAsync(connection, null,
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = @Backend AND backend_xid::text = (@Id % 4294967296)::text",
-                    cancellationToken, new { Backend = backend, Id = id });
-            }
-            catch (Exception ex) when (ex is NpgsqlException { IsTransient: true } or TimeoutException)
-            {
-                // the server is not back yet
-            }
-
-            await Task.Delay(CommitCheckPause, cancellationToken);
-        }
-    }
 
     /// <summary>Everything a batch writes, in its transaction: raw events, rollups, quota units, overage, crossings.</summary>
     private async Task WriteUsageAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken ct)

@@ -32,6 +32,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// <summary>The first key of the advisory locks identity links take turns on ("apig"; the second is a hash of the link).</summary>
     private const int IdentityLockClass = 0x61_70_69_67;
 
+    /// <summary>Pause between two questions about a commit whose answer was lost (<see cref="CommittedAsync"/>).</summary>
+    private static readonly TimeSpan CommitCheckPause = TimeSpan.FromMilliseconds(50);
+
     private readonly NpgsqlConnectionStringBuilder _settings;
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource _listenSource;
@@ -185,6 +188,64 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
     private protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await ((NpgsqlConnection)connection).BeginTransactionAsync(cancellationToken);
+
+    /// <summary>
+    /// A COMMIT that fails as if the server did not answer (a restart, a failover, a network cut at that moment) may have
+    /// been carried out: the write, reported as failed, was made again by its caller (a usage batch counted twice, an
+    /// admin change answered 503 and then 409 when sent again). Such a failure is confirmed with the server
+    /// (<see cref="CommittedAsync"/>) and reported only if the transaction did not commit. Costs one round trip before
+    /// the COMMIT: who the transaction is, asked while the connection still says.
+    /// </summary>
+    private protected override async Task CommitWriteAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        // Null when the transaction wrote nothing: then there is nothing a lost answer could hide.
+        var id = await FirstValueAsync<long?>(connection, transaction, "SELECT txid_current_if_assigned()", null, cancellationToken);
+        var backend = ((NpgsqlConnection)connection).ProcessID;
+        try
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (id is not null && ex is NpgsqlException { IsTransient: true } or TimeoutException)
+        {
+            if (!await CommittedAsync(id.Value, backend, cancellationToken))
+            {
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether transaction <paramref name="id"/>, whose COMMIT was sent and not answered, committed: asked on a connection
+    /// of its own, again every <see cref="CommitCheckPause"/> while the server does not answer (a restart), until it
+    /// says. One still in progress — its backend has not noticed the broken connection, and may never have got the
+    /// COMMIT — is ended by terminating that backend, so the answer is final before the batch may be written again.
+    /// </summary>
+    private async Task<bool> CommittedAsync(long id, int backend, CancellationToken cancellationToken)
+    {
+        _dataSource.Clear(); // the pool's other connections broke with this one, most likely
+        while (true)
+        {
+            try
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+                var status = await FirstValueAsync<string>(connection, null, "SELECT txid_status(@Id)", new { Id = id }, cancellationToken);
+                if (status != "in progress")
+                {
+                    return status == "committed";
+                }
+
+                await ExecuteAsync(connection, null,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = @Backend AND backend_xid::text = (@Id % 4294967296)::text",
+                    cancellationToken, new { Backend = backend, Id = id });
+            }
+            catch (Exception ex) when (ex is NpgsqlException { IsTransient: true } or TimeoutException)
+            {
+                // the server is not back yet
+            }
+
+            await Task.Delay(CommitCheckPause, cancellationToken);
+        }
+    }
 
     private protected override async Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);

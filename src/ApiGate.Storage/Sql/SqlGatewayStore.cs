@@ -249,6 +249,14 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// </summary>
     private protected virtual ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable?>(null);
 
+    /// <summary>
+    /// Commits a write transaction. By default the COMMIT's outcome is what the driver reports; an engine reached over a
+    /// network, where the answer to a COMMIT the server carried out can be lost, confirms such a failure with the server
+    /// (PostgreSQL) so a write that was stored is not reported as failed and then made again.
+    /// </summary>
+    private protected virtual Task CommitWriteAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        transaction.CommitAsync(cancellationToken);
+
     /// <summary>A transaction whose reads see one consistent state of the database.</summary>
     private protected abstract Task<DbTransaction> BeginReadAsync(DbConnection connection, CancellationToken cancellationToken);
 
@@ -300,7 +308,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             using var turn = await EnterWriteAsync(ct);
             await using var transaction = await BeginWriteAsync(connection, ct);
             var result = await work(connection, transaction, ct);
-            await transaction.CommitAsync(ct);
+            await CommitWriteAsync(connection, transaction, ct);
             AfterCommit(transaction);
             return result;
         }, cancellationToken);
