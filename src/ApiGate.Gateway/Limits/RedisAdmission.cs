@@ -593,7 +593,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         foreach (var (userId, used) in stored)
         {
             var local = Local(userId, period);
-            Volatile.Write(ref local.Stored, new StoredUsage(used, local.CountedAtRead));
+            if (Volatile.Read(ref local.Stored) is not { } known || known.Used != used || known.CountedBefore != local.CountedAtRead)
+            {
+                Volatile.Write(ref local.Stored, new StoredUsage(used, local.CountedAtRead)); // most users' are unchanged between reads
+            }
         }
     }
 

@@ -255,6 +255,39 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         Assert.Equal("ready", (await ReadyAsync(one)).GetProperty("status").GetString());
     }
 
+    [RedisFact]
+    public async Task RedisStopped_OpenMode_AnInstanceThatNeverServedTheUserCountsWhatTheOtherAdmitted()
+    {
+        // Arrange: 15 of a 20-request month used through instance two, written to the store both share
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "open");
+        var (key, userId) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "twenty", Name = "Twenty", RequestsPerMonth = 20 });
+        for (var i = 0; i < 15; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(two, key)).StatusCode);
+        }
+
+        await WaitForStoredUnitsAsync(one, userId, 15);
+        var admission = one.Service<RedisAdmission>();
+        await redis.StopAsync();
+        for (var i = 0; i < 400 && (admission.Available || admission.StoredUnits(userId) != 15); i++) // bounded: 20 s
+        {
+            await Task.Delay(50);
+        }
+
+        // Act: ten requests through instance one, in its fallback
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 10; i++)
+        {
+            statuses.Add((await SendAsync(one, key)).StatusCode);
+        }
+
+        // Assert: the 5 left of the month, then the quota's refusal — not a fresh 20 from an instance that had not served the user
+        Assert.False(admission.Available);
+        Assert.Equal(Enumerable.Repeat(HttpStatusCode.OK, 5).Concat(Enumerable.Repeat(HttpStatusCode.PaymentRequired, 5)), statuses);
+        Assert.Equal(20, _upstream.Received.Count);
+    }
+
     private async Task<RedisServer> OwnServerAsync()
     {
         var server = await RedisServer.StartAsync();
