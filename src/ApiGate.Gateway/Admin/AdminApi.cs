@@ -269,7 +269,8 @@ internal static class AdminApi
         catch (Core.Storage.StoreUnavailableException ex) when (!context.Response.HasStarted)
         {
             // Locked by another process past the busy timeout, or the file is gone: the caller can retry; the message names the store.
-            // Nothing was changed, and the audit row would only wait on the same store again: the log line is the record.
+            // Nothing was changed (or, a PostgreSQL COMMIT whose answer was lost and could not be confirmed, the message
+            // says it may have been), and the audit row would only wait on the same store again: the log line is the record.
             context.Features.Set(AdminAuditLog.StoreRefused.Instance);
             context.Response.Clear();
             await AdminErrors.Write(StatusCodes.Status503ServiceUnavailable, ex is Core.Storage.StoreBusyException ? "store_busy" : "store_unavailable",

@@ -25,7 +25,7 @@ public sealed partial class PostgresGatewayStore
     /// <summary>
     /// The batch in one transaction. The gateway writes a batch again when this fails as if the server did not answer
     /// (<see cref="Core.Storage.StoreBusyException"/>); a COMMIT the server carried out and whose answer was lost is
-    /// confirmed instead (<see cref="CommitWriteAsync"/>), or the batch written again counted every event, quota unit
+    /// confirmed instead, for as long as the server takes to answer (<see cref="CommitConfirmedAsync"/>), or the batch written again counted every event, quota unit
     /// and billed overage twice.
     /// </summary>
     public override Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken) =>
@@ -36,7 +36,7 @@ public sealed partial class PostgresGatewayStore
                 var npgsql = (NpgsqlConnection)connection;
                 await using var transaction = await npgsql.BeginTransactionAsync(ct);
                 await WriteUsageAsync(npgsql, transaction, events, rawEvents, ct);
-                await CommitWriteAsync(connection, transaction, ct);
+                await CommitConfirmedAsync(connection, transaction, Timeout.InfiniteTimeSpan, ct);
                 AfterCommit(transaction);
                 return true; // no version bump: usage is not configuration
             }, cancellationToken);

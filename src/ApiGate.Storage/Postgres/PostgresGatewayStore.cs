@@ -196,7 +196,19 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// (<see cref="CommittedAsync"/>) and reported only if the transaction did not commit. Costs one round trip before
     /// the COMMIT: who the transaction is, asked while the connection still says.
     /// </summary>
-    private protected override async Task CommitWriteAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The confirmation waits for the server to answer: for a change, at most <see cref="CommitConfirmLimit"/> (its
+    /// caller is waiting, an admin API request say), after which it is reported as neither stored nor failed but
+    /// unknown; for a usage batch as long as it takes (<see cref="AddUsageEventsAsync"/>), since the writer would
+    /// otherwise write it again.
+    /// </remarks>
+    private protected override Task CommitWriteAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        CommitConfirmedAsync(connection, transaction, CommitConfirmLimit, cancellationToken);
+
+    /// <summary>How long a change whose COMMIT answer was lost waits for the server to say whether it committed.</summary>
+    internal TimeSpan CommitConfirmLimit { get; init; } = TimeSpan.FromSeconds(10);
+
+    private async Task CommitConfirmedAsync(DbConnection connection, DbTransaction transaction, TimeSpan confirmFor, CancellationToken cancellationToken)
     {
         // Null when the transaction wrote nothing: then there is nothing a lost answer could hide.
         var id = await FirstValueAsync<long?>(connection, transaction, "SELECT txid_current_if_assigned()", null, cancellationToken);
@@ -207,7 +219,23 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         }
         catch (Exception ex) when (id is not null && ex is NpgsqlException { IsTransient: true } or TimeoutException)
         {
-            if (!await CommittedAsync(id.Value, backend, cancellationToken))
+            bool committed;
+            using (var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                limit.CancelAfter(confirmFor);
+                try
+                {
+                    committed = await CommittedAsync(id.Value, backend, limit.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new StoreUnavailableException(
+                        $"the PostgreSQL server at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) stopped answering as this change was committed and did " +
+                        $"not answer within {confirmFor.TotalSeconds:0} s whether it was: it may or may not be stored; look before making it again ({Reason(ex)})", ex);
+                }
+            }
+
+            if (!committed)
             {
                 throw;
             }

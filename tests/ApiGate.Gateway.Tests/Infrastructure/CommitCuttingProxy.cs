@@ -32,6 +32,9 @@ internal sealed class CommitCuttingProxy : LoopbackTcpProxy
 
         /// <summary>The COMMIT is not passed on; the server's side of the connection stays open.</summary>
         NeverSent,
+
+        /// <summary>As <see cref="AnswerLost"/>, and from then on new connections are refused (<see cref="LoopbackTcpProxy.Refusing"/>).</summary>
+        AnswerLostServerGone,
     }
 
     /// <summary>COMMITs cut so far (each one closed the client's connection).</summary>
@@ -92,6 +95,7 @@ internal sealed class CommitCuttingProxy : LoopbackTcpProxy
     {
         if (Volatile.Read(ref connection.CutNextAnswer))
         {
+            Refusing |= _cut == CommitCut.AnswerLostServerGone;
             Interlocked.Increment(ref _cuts);
             Reset(connection.Client);
             connection.Server.Dispose();

@@ -22,6 +22,15 @@ internal abstract class LoopbackTcpProxy : IAsyncDisposable
     /// <summary>Connections accepted so far.</summary>
     public int Connections { get; private set; }
 
+    /// <summary>While true, a new client is reset as soon as it connects (the server is gone, as far as it can tell).</summary>
+    public bool Refusing
+    {
+        get => Volatile.Read(ref _refusing);
+        set => Volatile.Write(ref _refusing, value);
+    }
+
+    private bool _refusing;
+
     /// <summary>Cancelled when the proxy is disposed.</summary>
     protected CancellationTokenSource Stopping { get; } = new();
 
@@ -78,6 +87,13 @@ internal abstract class LoopbackTcpProxy : IAsyncDisposable
             while (!Stopping.IsCancellationRequested)
             {
                 var client = await _listener.AcceptTcpClientAsync(Stopping.Token);
+                if (Refusing)
+                {
+                    client.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+                    client.Dispose();
+                    continue;
+                }
+
                 var server = new TcpClient { NoDelay = true };
                 client.NoDelay = true;
                 lock (_sockets)
