@@ -218,6 +218,11 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             await _probe.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
+        if (_storedRead is not null)
+        {
+            await _storedRead.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // started by the probe, which has ended
+        }
+
         if (_connection is not null)
         {
             await _connection.DisposeAsync();
