@@ -220,7 +220,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
         if (_storedRead is not null)
         {
-            await _storedRead.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // started by the probe, which has ended
+            // Started by the probe, which has ended; cancelled with it. Bounded: a database that hangs does not hold the stop.
+            await _storedRead.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         if (_connection is not null)
