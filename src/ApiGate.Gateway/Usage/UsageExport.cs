@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using ApiGate.Core.Usage;
 
@@ -24,6 +26,7 @@ internal sealed class UsageExport : IDisposable
     private Stream? _stream;
     private long _length;
     private long _rotateAt;
+    private (ulong Device, ulong Inode) _identity;
     private bool _disposed;
     private readonly Func<string, Stream> _openFile;
 
@@ -119,9 +122,10 @@ internal sealed class UsageExport : IDisposable
     /// <summary>The file open under its name, rotated first when this batch would take it past <see cref="MaxBytes"/>.</summary>
     private void PrepareFile()
     {
-        if (_stream is null || !File.Exists(_path))
+        if (_stream is null || !IsOpenFile())
         {
-            // Closed by a rotation that failed half-way, or removed or moved away by someone else.
+            // Closed by a rotation that failed half-way, or removed or moved away by someone else (and maybe another
+            // file made under the name at once, as logrotate's default "create" does).
             _stream?.Dispose();
             _stream = null;
             Open();
@@ -196,9 +200,43 @@ internal sealed class UsageExport : IDisposable
     private void Open()
     {
         _stream = _openFile(_path!);
+        _identity = Identify(_path!) ?? default;
         _length = _stream.Length;
         _rotateAt = 0;
     }
+
+    /// <summary>
+    /// True while the file at the path is the one open: there is one, and (where it can be read) it has the device and
+    /// inode numbers the file had when it was opened.
+    /// </summary>
+    private bool IsOpenFile() =>
+        Identify(_path!) is { } identity && (identity == default || _identity == default || identity == _identity);
+
+    /// <summary>The device and inode numbers of the file at <paramref name="path"/>; (0, 0) where they cannot be read; null when there is no file.</summary>
+    private static (ulong Device, ulong Inode)? Identify(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64)
+        {
+            // struct stat on x86-64 and aarch64 Linux starts with st_dev and st_ino, both 64-bit (glibc and musl alike).
+            var buffer = new byte[256];
+            if (Stat(path, buffer) == 0)
+            {
+                return (BinaryPrimitives.ReadUInt64LittleEndian(buffer), BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(8)));
+            }
+
+            return File.Exists(path) ? (0, 0) : null;
+        }
+
+        return (0, 0);
+    }
+
+    [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
+    private static extern int Stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [Out] byte[] buffer);
 
     /// <summary>Unbuffered: each batch is one write of its own, and a write that failed leaves nothing queued to go out later.</summary>
     private static FileStream OpenAppending(string path) => new(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 1);

@@ -105,6 +105,27 @@ public sealed class UsageExportTests : IDisposable
     }
 
     [Fact]
+    public void Write_CurrentFileMovedAwayAndAnEmptyOneCreatedAtItsName_NewLinesGoToTheNewFile()
+    {
+        // Arrange: logrotate's default without copytruncate ("create"): the file is renamed and an empty one is made
+        // under its name at once, before the next batch
+        var path = Path.Combine(_directory, "usage.jsonl");
+        using var export = new UsageExport(path, 1024 * 1024);
+        var e = Storage.UsageStoreTests.Event("usr_1", new DateTimeOffset(2026, 5, 10, 8, 30, 0, TimeSpan.Zero));
+        export.Write([e with { Path = "/before" }]);
+        File.Move(path, path + "-20260510");
+        File.WriteAllBytes(path, []);
+
+        // Act
+        export.Write([e with { Path = "/after-1" }]);
+        export.Write([e with { Path = "/after-2" }]);
+
+        // Assert: the rotated file holds only what was written before; the new file gets every line since
+        Assert.Equal(["/before"], Paths(path + "-20260510"));
+        Assert.Equal(["/after-1", "/after-2"], Paths(path));
+    }
+
+    [Fact]
     public void Write_DiskFullHalfwayThroughABatch_NoPartLineLeft_NextBatchWrittenWhole()
     {
         // Arrange: a file stream that writes half of a batch and then fails as a full disk does
