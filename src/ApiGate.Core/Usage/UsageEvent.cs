@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace ApiGate.Core.Usage;
 
 /// <summary>
@@ -45,15 +47,18 @@ public readonly record struct UsageEvent
     /// plan bills overage; 0 when it bills none (no overage price, or unlimited). Not a column of the event: the store
     /// reads the overage off the user's stored quota counter as it adds the units, in the order it counts them
     /// (<see cref="UsageAggregate.CountOverage"/>), so the requests of a month — from every instance, overlapping or
-    /// not — add up to exactly the units past the quota.
+    /// not — add up to exactly the units past the quota. Not shown either (<c>usage recent --json</c>, the admin API): read
+    /// back from the store it would always be 0, whatever was billed.
     /// </summary>
+    [JsonIgnore]
     public long OverageAbove { get; init; }
 
     /// <summary>
     /// The billing meter the overage is reported to: the Stripe meter event name of the plan the request was admitted on
     /// (empty when that plan bills no overage through Stripe). Carried with the event so a plan change between the
-    /// request and the batch's write bills the units where they were used.
+    /// request and the batch's write bills the units where they were used. Not stored with the event, so not shown.
     /// </summary>
+    [JsonIgnore]
     public string OverageMeter
     {
         get => _overageMeter ?? "";
