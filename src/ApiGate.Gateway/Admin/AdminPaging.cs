@@ -70,6 +70,14 @@ internal static class AdminPaging
             return true;
         }
 
+        if (raw.Count == 1 && max == int.MaxValue && raw[0] is { Length: > 0 } digits && digits.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0
+            && !int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            // A page number too large for an int is past the last page: empty, as any page past the last is.
+            value = int.MaxValue;
+            return true;
+        }
+
         if (raw.Count != 1 || !int.TryParse(raw[0], NumberStyles.None, CultureInfo.InvariantCulture, out value) || value < min || value > max)
         {
             error = AdminErrors.InvalidParameter(name, max == int.MaxValue

@@ -122,6 +122,24 @@ public sealed class AdminPagingTests : AdminTestBase
         AssertError(await GetAsync("/plans?" + query), HttpStatusCode.BadRequest, "invalid_parameter", parameter: parameter);
     }
 
+    [Theory]
+    [InlineData("/users?page[number]={0}&page[size]=2")]
+    [InlineData("/usage/recent?user=far@example.com&limit=10000&page[number]={0}&page[size]=500")]
+    public async Task List_PageNumberPastTheLargestInt_ReturnsAnEmptyPage(string path)
+    {
+        // Arrange
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync("/users", new { email = "far@example.com" })).Status);
+
+        // Act: whole numbers past the last page, too large for an int
+        var beyond = await GetAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, path, "2147483648"));
+        var farBeyond = await GetAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, path, "99999999999999999999"));
+
+        // Assert: a page past the last is empty, not an error (nor "must be a whole number, 1 or more", which they are)
+        Assert.Equal(0, AssertData(beyond).GetArrayLength());
+        Assert.Equal(0, AssertData(farBeyond).GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, beyond.Json.GetProperty("links").GetProperty("next").ValueKind);
+    }
+
     [Fact]
     public async Task List_DefaultPage_Is50()
     {
