@@ -24,7 +24,7 @@ public sealed class UsageService(IGatewayStore store, TimeProvider timeProvider)
         var start = QuotaPeriod.StartOf(now);
         var totals = await store.GetUsageSummaryAsync(user.Id, start, QuotaPeriod.ResetOf(now), ct);
         var plan = await store.FindPlanAsync(user.PlanId, ct);
-        var counter = (await store.LoadQuotaUsageAsync(start, ct)).FirstOrDefault(q => q.UserId == user.Id);
+        var counter = await store.FindQuotaUsageAsync(user.Id, start, ct);
         var limit = plan?.RequestsPerMonth ?? 0;
         var remaining = limit <= 0 ? -1 : Math.Max(0, limit - counter.Used);
         return new UsageReport(

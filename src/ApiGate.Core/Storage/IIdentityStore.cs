@@ -147,6 +147,12 @@ public interface IQuotaStore
     /// <summary>Every user's usage in the period starting at <paramref name="periodStart"/>.</summary>
     Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// One user's usage in the period starting at <paramref name="periodStart"/> (zeros when none is stored): what a
+    /// usage summary shows, one row read whatever the number of users.
+    /// </summary>
+    Task<QuotaUsage> FindQuotaUsageAsync(string userId, DateTimeOffset periodStart, CancellationToken cancellationToken);
+
     /// <summary>Adds the deltas (Used and Overage are increments) in one transaction.</summary>
     Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken);
 }

@@ -368,6 +368,13 @@ public abstract partial class SqlGatewayStore
             (await QueryAsync<QuotaUsageRow>(connection, null, "SELECT user_id, used, overage FROM quota_usage WHERE period_start = @Period",
                 new { Period = StoredValues.Time(periodStart) }, ct)).Select(r => new QuotaUsage(r.UserId, periodStart, r.Used, r.Overage)).ToList(), cancellationToken);
 
+    public Task<QuotaUsage> FindQuotaUsageAsync(string userId, DateTimeOffset periodStart, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+            (await QueryAsync<QuotaUsageRow>(connection, null, "SELECT user_id, used, overage FROM quota_usage WHERE user_id = @User AND period_start = @Period",
+                new { User = userId, Period = StoredValues.Time(periodStart) }, ct)).FirstOrDefault() is { } row
+                ? new QuotaUsage(row.UserId, periodStart, row.Used, row.Overage)
+                : new QuotaUsage(userId, periodStart, 0, 0), cancellationToken);
+
     public Task<IReadOnlyList<QuotaUsage>> ListUsersNearQuotaAsync(DateTimeOffset periodStart, double share, int count, CancellationToken cancellationToken) =>
         UseAsync<IReadOnlyList<QuotaUsage>>(async (connection, ct) =>
             (await QueryAsync<QuotaUsageRow>(connection, null, """

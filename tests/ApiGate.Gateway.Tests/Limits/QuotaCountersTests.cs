@@ -180,6 +180,8 @@ public sealed class QuotaCountersTests
         public Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<QuotaUsage>>(Rows.Where(r => r.PeriodStart == periodStart).ToList());
 
+        public Task<QuotaUsage> FindQuotaUsageAsync(string userId, DateTimeOffset periodStart, CancellationToken cancellationToken) => throw new NotSupportedException();
+
         public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken)
         {
             foreach (var delta in deltas)

@@ -86,6 +86,8 @@ public sealed class QuotaSeedsTests
             return _answer is { } rows ? Task.FromResult(rows) : _pending.Task;
         }
 
+        public Task<QuotaUsage> FindQuotaUsageAsync(string userId, DateTimeOffset periodStart, CancellationToken cancellationToken) => throw new NotSupportedException();
+
         public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken) => Task.CompletedTask;
 
         public void Answer(IReadOnlyList<QuotaUsage> rows)

@@ -668,6 +668,8 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
                 ? Task.FromException<IReadOnlyList<QuotaUsage>>(new StoreBusyException("the store is down"))
                 : Task.FromResult<IReadOnlyList<QuotaUsage>>(Rows.Where(r => r.PeriodStart == periodStart).ToList());
 
+        public Task<QuotaUsage> FindQuotaUsageAsync(string userId, DateTimeOffset periodStart, CancellationToken cancellationToken) => throw new NotSupportedException();
+
         public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

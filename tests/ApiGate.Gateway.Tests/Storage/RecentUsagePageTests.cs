@@ -1,6 +1,7 @@
 using System.Reflection;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
+using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -80,6 +81,41 @@ public sealed class RecentUsagePageTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal(("GetRecentUsagePageAsync", "usr_1", limit, offset, count), call);
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task FindQuotaUsageAsync_AmongOtherUsersAndMonths_ReadsThatUsersCounterOnly(string engine)
+    {
+        // Arrange: usr_1's counter beside other users' and another month's
+        var store = (await engines.CreateAsync(engine)).Store;
+        var may = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
+        await store.AddQuotaUsageAsync(
+            [new QuotaUsage("usr_1", may, 7, 2), new QuotaUsage("usr_2", may, 50, 0), new QuotaUsage("usr_1", may.AddMonths(-1), 300, 9)], None);
+
+        // Act
+        var counter = await store.FindQuotaUsageAsync("usr_1", may, None);
+        var none = await store.FindQuotaUsageAsync("usr_3", may, None);
+
+        // Assert
+        Assert.Equal(new QuotaUsage("usr_1", may, 7, 2), counter);
+        Assert.Equal(new QuotaUsage("usr_3", may, 0, 0), none);
+    }
+
+    [Fact]
+    public async Task SummaryAsync_AnyNumberOfUsers_ReadsOnlyThisUsersQuotaCounter()
+    {
+        // Arrange
+        var recorder = RecordingStore.Create();
+        var usage = new UsageService(recorder, TimeProvider.System);
+        var user = new UserDefinition { Id = "usr_1", Email = "a@example.com", PlanId = "free" };
+
+        // Act
+        var report = await usage.SummaryAsync(user, None);
+
+        // Assert: one row, not every user's counter of the month (what the portal's dashboard and /usage/summary cost)
+        Assert.Equal((5, 1), (report.QuotaUsed, report.QuotaOverage));
+        Assert.Contains(((RecordingStore)(object)recorder).Calls, c => c.Method == nameof(IGatewayStore.FindQuotaUsageAsync) && c.User == "usr_1");
+        Assert.DoesNotContain(((RecordingStore)(object)recorder).Calls, c => c.Method == nameof(IGatewayStore.LoadQuotaUsageAsync));
+    }
+
     /// <summary>An <see cref="IGatewayStore"/> that records the usage reads it is asked for and answers an empty page.</summary>
     public class RecordingStore : DispatchProxy
     {
@@ -97,6 +133,16 @@ public sealed class RecentUsagePageTests(StoreEngines engines) : IClassFixture<S
                 case nameof(IGatewayStore.GetRecentUsageAsync):
                     Calls.Add((targetMethod.Name, (string)args![0]!, (int)args[1]!, 0, (int)args[1]!));
                     return Task.FromResult<IReadOnlyList<UsageEvent>>([]);
+                case nameof(IGatewayStore.GetUsageSummaryAsync):
+                    return Task.FromResult(new UsageSummary((DateTimeOffset)args![1]!, (DateTimeOffset)args[2]!, 0, 0, 0, 0, 0));
+                case nameof(IGatewayStore.FindPlanAsync):
+                    return Task.FromResult<PlanDefinition?>(null);
+                case nameof(IGatewayStore.FindQuotaUsageAsync):
+                    Calls.Add((targetMethod.Name, (string)args![0]!, 0, 0, 0));
+                    return Task.FromResult(new QuotaUsage((string)args[0]!, (DateTimeOffset)args[1]!, 5, 1));
+                case nameof(IGatewayStore.LoadQuotaUsageAsync):
+                    Calls.Add((targetMethod.Name, "", 0, 0, 0));
+                    return Task.FromResult<IReadOnlyList<QuotaUsage>>([new QuotaUsage("usr_1", (DateTimeOffset)args![0]!, 5, 1)]);
                 default:
                     throw new NotSupportedException(targetMethod.Name);
             }
