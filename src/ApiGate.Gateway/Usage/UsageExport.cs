@@ -122,10 +122,12 @@ internal sealed class UsageExport : IDisposable
     /// <summary>The file open under its name, rotated first when this batch would take it past <see cref="MaxBytes"/>.</summary>
     private void PrepareFile()
     {
-        if (_stream is null || !IsOpenFile())
+        if (_stream is null || !IsOpenFile() || _stream.Length < _length)
         {
             // Closed by a rotation that failed half-way, or removed or moved away by someone else (and maybe another
-            // file made under the name at once, as logrotate's default "create" does).
+            // file made under the name at once, as logrotate's default "create" does), or emptied in place (logrotate's
+            // copytruncate): the stream would write on at its own position, past the new end, leaving as many NUL bytes
+            // before the next line as the file had, and the rotation would go by the old size.
             _stream?.Dispose();
             _stream = null;
             Open();

@@ -126,6 +126,51 @@ public sealed class UsageExportTests : IDisposable
     }
 
     [Fact]
+    public void Write_CurrentFileEmptiedInPlaceBySomeoneElse_NextLineStartsTheFile()
+    {
+        // Arrange: far from the size limit; logrotate's copytruncate copies the file and empties it in place
+        var path = Path.Combine(_directory, "usage.jsonl");
+        using var export = new UsageExport(path, 1024 * 1024);
+        var e = Storage.UsageStoreTests.Event("usr_1", new DateTimeOffset(2026, 5, 10, 8, 30, 0, TimeSpan.Zero));
+        export.Write([e with { Path = "/1" }, e with { Path = "/2" }, e with { Path = "/3" }]);
+        File.WriteAllBytes(path, []);
+
+        // Act
+        export.Write([e with { Path = "/after" }]);
+
+        // Assert: the line at the start of the file, not after a run of NUL bytes as long as the old lines were
+        Assert.DoesNotContain((byte)0, File.ReadAllBytes(path));
+        Assert.Equal(["/after"], Paths(path));
+    }
+
+    [Fact]
+    public void Write_CurrentFileEmptiedInPlaceBySomeoneElse_NextLinesFromItsStartAndNotRotatedEarly()
+    {
+        // Arrange: two ~330-byte lines of a 700-byte limit, and older archives; then logrotate's copytruncate empties the
+        // file in place (its copy is logrotate's own)
+        var path = Path.Combine(_directory, "usage.jsonl");
+        using var export = new UsageExport(path, 700);
+        var e = Storage.UsageStoreTests.Event("usr_1", new DateTimeOffset(2026, 5, 10, 8, 30, 0, TimeSpan.Zero));
+        for (var i = 0; i < 12; i++)
+        {
+            export.Write([e with { Path = "/" + i }]);
+        }
+
+        File.WriteAllBytes(path, []);
+
+        // Act
+        export.Write([e with { Path = "/after-1" }]);
+        export.Write([e with { Path = "/after-2" }]);
+
+        // Assert: the emptied file takes both lines from its start (no run of NUL bytes where the old lines were) before
+        // it is rotated; no empty archive, no archive deleted for one
+        Assert.DoesNotContain((byte)0, File.ReadAllBytes(path));
+        Assert.Equal(["/after-1", "/after-2"], Paths(path));
+        Assert.Equal(["/8", "/9"], Paths(path + ".1"));
+        Assert.Equal(["/0", "/1"], Paths(path + ".5"));
+    }
+
+    [Fact]
     public void Write_DiskFullHalfwayThroughABatch_NoPartLineLeft_NextBatchWrittenWhole()
     {
         // Arrange: a file stream that writes half of a batch and then fails as a full disk does
