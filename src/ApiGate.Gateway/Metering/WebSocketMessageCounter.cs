@@ -61,7 +61,10 @@ internal sealed class WebSocketMessageCounter
         long length = length7 switch
         {
             126 => (_header[2] << 8) | _header[3],
-            127 => (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(2, 8)),
+            // RFC 6455 wants the top bit clear; a peer that sets it breaks the framing, and the rest of the connection is
+            // taken as this frame's payload (no boundary is known after it) rather than as a negative length, which read
+            // the payload's bytes as frame headers and counted messages that were never sent.
+            127 => (long)Math.Min(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(2, 8)), long.MaxValue),
             _ => length7,
         };
 

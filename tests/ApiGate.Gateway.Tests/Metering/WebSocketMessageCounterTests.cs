@@ -49,6 +49,23 @@ public sealed class WebSocketMessageCounterTests
     }
 
     [Fact]
+    public void Observe_64BitLengthWithTheTopBitSet_NothingAfterItCountedAndNoFrameBoundary()
+    {
+        // Arrange: a message, then a frame whose 64-bit length has the most significant bit set (RFC 6455 forbids it),
+        // then bytes that would read as ten empty text messages if taken as frame headers
+        var broken = new byte[] { 0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0 };
+        var looksLikeMessages = Enumerable.Repeat(Frame(fin: true, opcode: 1, payload: 0, masked: false), 10).SelectMany(f => f).ToArray();
+        var counter = new WebSocketMessageCounter();
+
+        // Act
+        counter.Observe(Concat(Frame(fin: true, opcode: 1, payload: 3, masked: false), broken, looksLikeMessages));
+
+        // Assert
+        Assert.Equal(1, counter.Messages);
+        Assert.False(counter.AtFrameBoundary);
+    }
+
+    [Fact]
     public void Observe_EmptyMessage_CountedAtItsHeader()
     {
         var counter = new WebSocketMessageCounter();
