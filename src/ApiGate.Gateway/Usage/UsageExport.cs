@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using ApiGate.Core.Usage;
 
@@ -26,7 +24,7 @@ internal sealed class UsageExport : IDisposable
     private Stream? _stream;
     private long _length;
     private long _rotateAt;
-    private (ulong Device, ulong Inode) _identity;
+    private string? _openedAs;
     private bool _disposed;
     private readonly Func<string, Stream> _openFile;
 
@@ -202,43 +200,23 @@ internal sealed class UsageExport : IDisposable
     private void Open()
     {
         _stream = _openFile(_path!);
-        _identity = Identify(_path!) ?? default;
+        _openedAs = WhereOpen();
         _length = _stream.Length;
         _rotateAt = 0;
     }
 
     /// <summary>
-    /// True while the file at the path is the one open: there is one, and (where it can be read) it has the device and
-    /// inode numbers the file had when it was opened.
+    /// True while the file at the path is the one open: there is a file there, and (on Linux) the open descriptor still
+    /// names the place it named when opened — the kernel names a file moved away at its new place, and a deleted one
+    /// "(deleted)". Read from <c>/proc/self/fd</c>, so no C library call whose name differs between versions.
     /// </summary>
-    private bool IsOpenFile() =>
-        Identify(_path!) is { } identity && (identity == default || _identity == default || identity == _identity);
+    private bool IsOpenFile() => File.Exists(_path) && (_openedAs is null || string.Equals(WhereOpen(), _openedAs, StringComparison.Ordinal));
 
-    /// <summary>The device and inode numbers of the file at <paramref name="path"/>; (0, 0) where they cannot be read; null when there is no file.</summary>
-    private static (ulong Device, ulong Inode)? Identify(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64)
-        {
-            // struct stat on x86-64 and aarch64 Linux starts with st_dev and st_ino, both 64-bit (glibc and musl alike).
-            var buffer = new byte[256];
-            if (Stat(path, buffer) == 0)
-            {
-                return (BinaryPrimitives.ReadUInt64LittleEndian(buffer), BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(8)));
-            }
-
-            return File.Exists(path) ? (0, 0) : null;
-        }
-
-        return (0, 0);
-    }
-
-    [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
-    private static extern int Stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [Out] byte[] buffer);
+    /// <summary>Where the open file is, by its descriptor's name in <c>/proc/self/fd</c>; null off Linux or for a stream that is no file's.</summary>
+    private string? WhereOpen() =>
+        OperatingSystem.IsLinux() && _stream is FileStream file
+            ? new FileInfo("/proc/self/fd/" + file.SafeFileHandle.DangerousGetHandle().ToInt64().ToString(System.Globalization.CultureInfo.InvariantCulture)).LinkTarget
+            : null;
 
     /// <summary>Unbuffered: each batch is one write of its own, and a write that failed leaves nothing queued to go out later.</summary>
     private static FileStream OpenAppending(string path) => new(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 1);

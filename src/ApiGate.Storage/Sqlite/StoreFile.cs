@@ -23,7 +23,7 @@ internal static partial class StoreFile
         {
             // struct stat on x86-64 and aarch64 Linux starts with st_dev and st_ino, both 64-bit (glibc and musl alike).
             var buffer = new byte[256];
-            if (Stat(path, buffer) == 0)
+            if (StatOf(path, buffer) == 0)
             {
                 return new FileIdentity(BinaryPrimitives.ReadUInt64LittleEndian(buffer), BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(8)));
             }
@@ -66,8 +66,40 @@ internal static partial class StoreFile
 
     private const int WriteAccess = 2; // W_OK
 
+    /// <summary>False once the C library was found not to export <c>stat</c>: then <c>__xstat</c> is called.</summary>
+    private static volatile bool s_hasStat = true;
+
+    /// <summary>
+    /// <c>stat(2)</c> into <paramref name="buffer"/>. glibc exports <c>stat</c> only since 2.33; before that (Debian 11,
+    /// Ubuntu 20.04, RHEL 8) the function is <c>__xstat</c> with the structure's version first, and calling <c>stat</c>
+    /// failed the store's start there. musl and newer glibc export <c>stat</c>.
+    /// </summary>
+    internal static int StatOf(string path, byte[] buffer)
+    {
+        if (s_hasStat)
+        {
+            try
+            {
+                return Stat(path, buffer);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                s_hasStat = false;
+            }
+        }
+
+        return XStatOf(path, buffer);
+    }
+
+    /// <summary><c>__xstat</c> with this architecture's structure version (<c>_STAT_VER</c>: 1 on x86-64, 0 on aarch64).</summary>
+    internal static int XStatOf(string path, byte[] buffer) =>
+        XStat(RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 1 : 0, path, buffer);
+
     [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
     private static extern int Stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [Out] byte[] buffer);
+
+    [DllImport("libc", EntryPoint = "__xstat", SetLastError = true)]
+    private static extern int XStat(int version, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, [Out] byte[] buffer);
 
     [DllImport("libc", EntryPoint = "access", SetLastError = true)]
     private static extern int Access([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int mode);
