@@ -49,6 +49,8 @@ internal static class RequestGuard
             return InvalidHeader(header);
         }
 
+        HideUpgradeUnlessWebSocket(context);
+
         if (context.Request.Headers.TransferEncoding is { Count: > 0 } codings && !IsChunkedOnly(codings))
         {
             return UnsupportedTransferCoding;
@@ -78,6 +80,33 @@ internal static class RequestGuard
         HttpMethods.IsConnect(context.Request.Method)
         && context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true, Protocol: { } protocol }
         && protocol.Equals("websocket", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Leaves an HTTP/1.1 upgrade to the forwarder only when it is a WebSocket handshake: a <c>GET</c> (RFC 6455 §4.1)
+    /// with <c>Upgrade: websocket</c>. The forwarder sends every upgrade it tunnels as a <c>GET</c>, so a <c>POST</c>
+    /// carrying the handshake's headers would reach the backend as a <c>GET</c> past a route admitting only <c>POST</c>,
+    /// and it also tunnels <c>Upgrade: SPDY/…</c>; any other upgrade is forwarded as the plain request it is, with its own
+    /// method and without <c>Upgrade</c> (docs/forwarding.md, Headers).
+    /// </summary>
+    private static void HideUpgradeUnlessWebSocket(HttpContext context)
+    {
+        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
+            && !(HttpMethods.IsGet(context.Request.Method)
+                && string.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase)))
+        {
+            context.Features.Set<IHttpUpgradeFeature>(NotUpgradable.Instance);
+        }
+    }
+
+    /// <summary>The upgrade feature of a request whose upgrade is not forwarded.</summary>
+    private sealed class NotUpgradable : IHttpUpgradeFeature
+    {
+        public static readonly NotUpgradable Instance = new();
+
+        public bool IsUpgradableRequest => false;
+
+        public Task<Stream> UpgradeAsync() => throw new InvalidOperationException("This request's upgrade is not forwarded.");
+    }
 
     /// <summary>
     /// True when <paramref name="path"/> (Kestrel's, which has had dot segments removed) is what the raw request target
