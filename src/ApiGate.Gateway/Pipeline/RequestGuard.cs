@@ -49,7 +49,12 @@ internal static class RequestGuard
             return InvalidHeader(header);
         }
 
-        HideUpgradeUnlessWebSocket(context);
+        if (HideUpgradeUnlessWebSocket(context) && !IsValidWebSocketKey(context.Request.Headers.SecWebSocketKey))
+        {
+            // Left to the forwarder, a handshake toward an HTTP/2 upstream would be answered with its bare 400 and reported
+            // as forwarded (so recorded and billed), and one toward an HTTP/1.1 upstream sent on to be refused there.
+            return InvalidWebSocketKey;
+        }
 
         if (context.Request.Headers.TransferEncoding is { Count: > 0 } codings && !IsChunkedOnly(codings))
         {
@@ -88,14 +93,32 @@ internal static class RequestGuard
     /// and it also tunnels <c>Upgrade: SPDY/…</c>; any other upgrade is forwarded as the plain request it is, with its own
     /// method and without <c>Upgrade</c> (docs/forwarding.md, Headers).
     /// </summary>
-    private static void HideUpgradeUnlessWebSocket(HttpContext context)
+    /// <returns>True when the request is a WebSocket handshake over HTTP/1.1, left to the forwarder.</returns>
+    private static bool HideUpgradeUnlessWebSocket(HttpContext context)
     {
-        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
-            && !(HttpMethods.IsGet(context.Request.Method)
-                && string.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase)))
+        if (context.Features.Get<IHttpUpgradeFeature>() is not { IsUpgradableRequest: true })
         {
-            context.Features.Set<IHttpUpgradeFeature>(NotUpgradable.Instance);
+            return false;
         }
+
+        if (HttpMethods.IsGet(context.Request.Method)
+            && string.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        context.Features.Set<IHttpUpgradeFeature>(NotUpgradable.Instance);
+        return false;
+    }
+
+    /// <summary>A WebSocket handshake's key that is not one value of 16 bytes in base64 (RFC 6455 §4.1).</summary>
+    public static readonly GatewayError InvalidWebSocketKey = new(400, "invalid_header", "Bad Request",
+        "The request header Sec-WebSocket-Key was refused: a WebSocket handshake carries one key of 16 bytes in base64 (RFC 6455 §4.1).");
+
+    private static bool IsValidWebSocketKey(Microsoft.Extensions.Primitives.StringValues key)
+    {
+        Span<byte> decoded = stackalloc byte[16];
+        return key.Count == 1 && key[0] is { Length: 24 } value && Convert.TryFromBase64String(value, decoded, out var written) && written == 16;
     }
 
     /// <summary>The upgrade feature of a request whose upgrade is not forwarded.</summary>
