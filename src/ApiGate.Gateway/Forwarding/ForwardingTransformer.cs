@@ -221,6 +221,12 @@ internal sealed class ForwardingTransformer(
         && httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>()?.IsExtendedConnect == true
         && !(proxyResponse.StatusCode == System.Net.HttpStatusCode.OK && proxyResponse.Version == System.Net.HttpVersion.Version20);
 
+    /// <summary>The upstream accepted a tunnel: a 101, or a 2xx to the extended CONNECT sent to an HTTP/2 upstream.</summary>
+    private static bool SwitchesProtocols(HttpResponseMessage? proxyResponse) =>
+        proxyResponse is not null
+        && (proxyResponse.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols
+            || (proxyResponse.RequestMessage?.Method == HttpMethod.Connect && (int)proxyResponse.StatusCode is >= 200 and < 300));
+
     /// <summary>The method the route's request transform or <c>method_override</c> sends instead of the client's, or null.</summary>
     public static string? OverriddenMethod(GatewayRequest request) =>
         request.Policies.Request?.MethodOverride is { } transformMethod ? transformMethod
@@ -289,9 +295,10 @@ internal sealed class ForwardingTransformer(
             RemoveHopByHop(proxyResponse.Headers.NonValidated, responseHeaders);
         }
 
-        if (httpContext.Response.StatusCode == StatusCodes.Status204NoContent && responseHeaders.ContentLength is not null)
+        if ((httpContext.Response.StatusCode == StatusCodes.Status204NoContent || SwitchesProtocols(proxyResponse)) && responseHeaders.ContentLength is not null)
         {
-            // A 204 has no body and may not say a length (RFC 9110 §8.6); passed on, the server refuses the whole response.
+            // A 204 has no body and may not say a length, nor may a 101 or the 2xx accepting a CONNECT (RFC 9110 §8.6);
+            // passed on, the server refuses the whole response (a tunnel's client got a bare 500 instead of its switch).
             responseHeaders.ContentLength = null;
         }
 
