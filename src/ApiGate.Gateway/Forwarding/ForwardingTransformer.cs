@@ -285,8 +285,9 @@ internal sealed class ForwardingTransformer(
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         if (proxyResponse is not null && streamStop.CanBeCanceled)
         {
-            // After its headers were copied.
-            proxyResponse.Content = new StopEndedContent(proxyResponse.Content, streamStop, webSocket: request.Route.Definition.Protocol == RouteProtocol.Websocket);
+            // After its headers were copied. A tunnel is one whatever the route's protocol (a WebSocket on an sse route):
+            // its stream is written to as well, and ended with a close frame.
+            proxyResponse.Content = new StopEndedContent(proxyResponse.Content, streamStop, webSocket: SwitchesProtocols(proxyResponse));
         }
 
         var responseHeaders = httpContext.Response.Headers;

@@ -55,6 +55,27 @@ public sealed class StreamingTests : GatewayTestBase
         Assert.Equal(WebSocketState.Closed, socket.State);
     }
 
+    [Theory]
+    [InlineData("/events/ws")]
+    [InlineData("/stream/ws")]
+    public async Task WebSocket_OnARouteOfAnotherStreamingProtocol_StillTravelsBothWays(string path)
+    {
+        // Arrange: a handshake on an sse (or http_stream) route is tunnelled too (docs/forwarding.md, Protocols); on an
+        // sse route the upstream's side of the tunnel used to be read-only, so the first message from the client broke it.
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(Gateway.Url.Replace("http://", "ws://") + path), CancellationToken.None);
+        var buffer = new byte[64];
+
+        // Act
+        await socket.SendAsync(Encoding.UTF8.GetBytes("hello"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        var result = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+
+        // Assert
+        Assert.Equal("hello", Encoding.UTF8.GetString(buffer, 0, result.Count));
+        Assert.Equal(WebSocketState.Closed, socket.State);
+    }
+
     [Fact]
     public async Task Http_SlowResponseHeaders_Returns504UpstreamTimeout()
     {
