@@ -37,7 +37,7 @@ internal static class ClientFaults
                 : BodyTimeout;
         }
 
-        if (error is not (ForwarderError.RequestBodyClient or ForwarderError.UpgradeRequestClient))
+        if (error is not ForwarderError.RequestBodyClient)
         {
             return null;
         }

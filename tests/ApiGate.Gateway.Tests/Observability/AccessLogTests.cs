@@ -241,6 +241,39 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.Equal("request_timeout", line.GetProperty("Error").GetString());
     }
 
+    [Fact]
+    public async Task WebSocketClientResetsItsConnection_AccessLineHasNoError()
+    {
+        // Arrange: a WebSocket that has exchanged one message.
+        await Gateway.AddRouteAsync(new RouteInput { Name = "reset-ws", Path = "/resetws/*", Upstream = "backend", Protocol = "websocket" });
+        var uri = new Uri(Gateway.Url);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(uri.Host, uri.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            "GET /resetws/ws HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Request-ID: reset-ws\r\n\r\n"));
+        await stream.WriteAsync(new byte[] { 0x81, 0x82, 0, 0, 0, 0, (byte)'h', (byte)'i' }); // "hi", masked with zeros
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var received = new System.Text.StringBuilder();
+        var buffer = new byte[1024];
+        while (!received.ToString().EndsWith("\u0081\u0002hi", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, bound.Token);
+            Assert.NotEqual(0, read);
+            received.Append(System.Text.Encoding.Latin1.GetString(buffer, 0, read));
+        }
+
+        // Act: the client's connection is reset (a phone losing its network, a killed process), no close frame.
+        client.Client.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+        client.Client.Close();
+        var line = await AccessLineAsync("reset-ws");
+
+        // Assert: a client that went away, as for any request; not a malformed request body.
+        Assert.Equal(101, line.GetProperty("Status").GetInt32());
+        Assert.Equal("", line.GetProperty("Error").GetString());
+    }
+
     /// <summary>Sends <paramref name="request"/> on a connection with a small receive buffer whose data is never read.</summary>
     private async Task<System.Net.Sockets.TcpClient> SendAndNeverReadAsync(byte[] request)
     {
