@@ -29,6 +29,9 @@ internal sealed partial class OpenStreams : IDisposable
     /// <summary>True once the stop has begun.</summary>
     public bool Ending => _stopping.IsCancellationRequested;
 
+    /// <summary>Streams open now (their exchange not yet decided and recorded).</summary>
+    public int Open => Volatile.Read(ref _open);
+
     public void Opened() => Interlocked.Increment(ref _open);
 
     public void Closed() => Interlocked.Decrement(ref _open);

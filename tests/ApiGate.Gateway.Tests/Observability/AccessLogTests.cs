@@ -138,8 +138,10 @@ public sealed class AccessLogTests : GatewayTestBase
         await Gateway.AddRouteAsync(new RouteInput { Name = "live", Path = "/live/*", Upstream = "quiet", Protocol = "sse", AuthRequired = authRequired });
         var (key, _, _) = await Gateway.CreateKeyAsync("streams@example.com");
 
-        // Act
+        // Act: the stream is decided before the gateway stops (else a stop that begins first, on a loaded machine, ends
+        // the stream itself, and its end is recorded as the stop's, not the timeout's)
         var response = await RawHttp.GetAsync(Gateway.Url, "/live/sse", "X-API-Key: " + key);
+        await Poll.UntilAsync(() => Gateway.Service<ApiGate.Gateway.Forwarding.OpenStreams>().Open == 0);
         await Gateway.StopAsync();
 
         // Assert: the event arrived, then the stream was cut, and it is logged as the timeout it was.
@@ -163,6 +165,7 @@ public sealed class AccessLogTests : GatewayTestBase
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(async () => await client.ReceiveAsync(new byte[16], bound.Token)); // closed without a close frame
         Assert.False(bound.IsCancellationRequested); // cut by the gateway, not by the test's bound
+        await Poll.UntilAsync(() => Gateway.Service<ApiGate.Gateway.Forwarding.OpenStreams>().Open == 0); // decided before the stop (above)
         await Gateway.StopAsync();
 
         // Assert
