@@ -21,8 +21,8 @@ namespace ApiGate.Gateway.Limits;
 /// <para>
 /// When a Redis call fails or times out (<see cref="GatewayOptions.RedisTimeout"/>), Redis counts as unavailable until
 /// a probe answers: in <c>open</c> mode requests are admitted by per-instance buckets and counters (last known Redis
-/// usage, or the store's when larger, + the units counted here), and those units are added to Redis before it counts as available again; in
-/// <c>closed</c> mode they get <c>503 limits_unavailable</c>. Each change is logged once.
+/// usage, or the store's when larger, + the units counted here), and those units are added to Redis before it counts
+/// as available again; in <c>closed</c> mode they get <c>503 limits_unavailable</c>. Each change is logged once.
 /// </para>
 /// </summary>
 internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncDisposable
@@ -339,8 +339,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>
     /// The per-instance decision while Redis is unavailable (open mode): a local bucket per key and, per user, the last
     /// usage Redis reported plus the units counted here since — or, when larger, the usage the store last reported (every
-    /// instance's, <see cref="ReadStoredUsageWhenDue"/>) plus the units counted here after it was read. With <paramref name="decided"/> the bucket was decided in
-    /// Redis already (a counter the store could not seed) and only the quota is decided here.
+    /// instance's, <see cref="ReadStoredUsageWhenDue"/>) plus the units counted here after it was read. With
+    /// <paramref name="decided"/> the bucket was decided in Redis already (a counter the store could not seed) and only
+    /// the quota is decided here.
     /// </summary>
     private AdmissionResult Fallback(RequestIdentity caller, bool rateLimited, bool evenWhenClosed = false, bool countLocally = true, RateLimitDecision? decided = null)
     {

@@ -25,8 +25,8 @@ public sealed partial class PostgresGatewayStore
     /// <summary>
     /// The batch in one transaction. The gateway writes a batch again when this fails as if the server did not answer
     /// (<see cref="Core.Storage.StoreBusyException"/>); a COMMIT the server carried out and whose answer was lost is
-    /// confirmed instead, for as long as the server takes to answer (<see cref="CommitConfirmedAsync"/>), or the batch written again counted every event, quota unit
-    /// and billed overage twice.
+    /// confirmed instead, for as long as the server takes to answer (<see cref="CommitConfirmedAsync"/>), or the batch
+    /// written again counted every event, quota unit and billed overage twice.
     /// </summary>
     public override Task AddUsageEventsAsync(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents, CancellationToken cancellationToken) =>
         events.Count == 0
