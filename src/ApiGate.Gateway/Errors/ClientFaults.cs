@@ -26,13 +26,16 @@ internal static class ClientFaults
 
     /// <summary>
     /// The client's error for a failed exchange, or null when the failure was on the upstream's side.
-    /// <paramref name="timedOutOnClient"/>: the exchange's timeout fired while a read from or a write to the client waited.
+    /// <paramref name="timedOutOnClient"/>: the exchange's timeout fired while a read from or a write to the client waited;
+    /// <paramref name="writeWaited"/>: a write of the response (or of a tunnel's data) to the client was among them.
     /// </summary>
-    public static GatewayError? Classify(ForwarderError error, Exception? exception, bool timedOutOnClient)
+    public static GatewayError? Classify(ForwarderError error, Exception? exception, bool timedOutOnClient, bool writeWaited)
     {
         if (timedOutOnClient)
         {
-            return error is ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeActivityTimeout
+            // The forwarder reports the response's copy failing also when only the read of a body still streaming in
+            // waited (a bidirectional gRPC call whose client had nothing to send): the response was not read too slowly then.
+            return writeWaited && error is ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeActivityTimeout
                 ? ReadTimeout
                 : BodyTimeout;
         }

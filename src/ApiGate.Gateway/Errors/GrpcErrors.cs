@@ -49,9 +49,11 @@ internal static class GrpcErrors
 
     /// <summary>
     /// Ends a gRPC call whose response already started with the upstream's failure as its status — <c>upstream_timeout</c>
-    /// (<c>DEADLINE_EXCEEDED</c>) or <c>upstream_error</c> (<c>UNAVAILABLE</c>) — in trailers, after what was sent so far.
+    /// (<c>DEADLINE_EXCEEDED</c>) or <c>upstream_error</c> (<c>UNAVAILABLE</c>) — in trailers, after what was sent so far;
+    /// likewise a timeout that fired while the gateway waited for the client's next request message (a bidirectional or
+    /// client-streaming call whose client had nothing to send: <c>DEADLINE_EXCEEDED</c>), as that client still reads.
     /// False, with the reset the forwarder asked for done, when it cannot: not a gRPC call, another error (a client that
-    /// is too slow or went away gets no trailers it would not read), or a response without trailers (HTTP/1.x).
+    /// does not read the response or went away gets no trailers it would not read), or a response without trailers (HTTP/1.x).
     /// </summary>
     public static async ValueTask<bool> TryEndStartedAsync(HttpContext context, GatewayError error)
     {
@@ -61,7 +63,7 @@ internal static class GrpcErrors
         }
 
         var deferred = context.Features.Get<IHttpResetFeature>() as DeferredStreamReset;
-        if (error.Code is not ("upstream_timeout" or "upstream_error") || !context.Response.SupportsTrailers())
+        if ((error.Code is not ("upstream_timeout" or "upstream_error") && error != ClientFaults.BodyTimeout) || !context.Response.SupportsTrailers())
         {
             deferred?.Release();
             return false;

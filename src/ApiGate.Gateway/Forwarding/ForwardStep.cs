@@ -173,7 +173,7 @@ internal sealed partial class ForwardStep(
                 return await request.RejectAsync(GatewayError.TransformError("The response transform failed."));
             }
 
-            if (ClientFaults.Classify(error, exception, timedOutOnClient) is { } clientFault)
+            if (ClientFaults.Classify(error, exception, timedOutOnClient, request.Meter?.WriteHeldUpByClient == true) is { } clientFault)
             {
                 // The client's own request failed (a malformed or stalled body, or the timeout fired while the gateway
                 // waited on the client): its error, not the upstream's; the attempt was not counted against the

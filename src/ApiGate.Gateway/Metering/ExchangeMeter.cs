@@ -88,6 +88,9 @@ internal sealed class ExchangeMeter
     public bool HeldUpByClient => Request?.CanceledWhileWaiting == true || Response.CanceledWhileWaiting
         || (Upgrade?.Stream ?? ExtendedConnect?.Stream)?.WriteCanceledWhileWaiting == true;
 
+    /// <summary>True when a write to the client (the response, or a tunnel's data) was cancelled while it waited: the client read too slowly.</summary>
+    public bool WriteHeldUpByClient => Response.WriteCanceledWhileWaiting || (Upgrade?.Stream ?? ExtendedConnect?.Stream)?.WriteCanceledWhileWaiting == true;
+
     /// <summary>Wraps the exchange's streams; <see cref="Stop"/> puts the originals back.</summary>
     /// <param name="serverBody">The request body is still the server's own (no body transform replaced it).</param>
     /// <param name="buffered">The gateway-wide budget body captures are taken from (null: captures bounded one by one only).</param>

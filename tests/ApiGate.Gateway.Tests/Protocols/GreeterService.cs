@@ -52,6 +52,20 @@ internal sealed class GreeterService(GreeterUpstream upstream) : Greeter.Greeter
                 await upstream.ResetRequested.WaitAsync(context.CancellationToken);
                 context.GetHttpContext().Abort();
                 break;
+            case Then.Fail:
+                context.ResponseTrailers.Add("x-reason", "counted too far");
+                throw new RpcException(new Status(StatusCode.InvalidArgument, FailDetail));
+        }
+    }
+
+    /// <summary>The detail a <c>THEN_FAIL</c> call ends with: percent-encoded on the wire (gRPC HTTP/2 protocol).</summary>
+    public const string FailDetail = "stopped at 100% — über";
+
+    public override async Task Chat(IAsyncStreamReader<HelloRequest> requestStream, IServerStreamWriter<HelloReply> responseStream, ServerCallContext context)
+    {
+        await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            await responseStream.WriteAsync(new HelloReply { Message = "Hello " + request.Name }, context.CancellationToken);
         }
     }
 }

@@ -83,6 +83,30 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BidirectionalCall_NeitherSideSendsPastTheUpstreamTimeout_DeadlineExceededInTrailersNotAReset()
+    {
+        // Arrange: a 1 s bound; one message each way, then the client has nothing to send (its side stays open) and the
+        // service (deadline header removed) waits for it.
+        await RouteAsync(timeout: "1s");
+        var client = new Greeter.GreeterClient(_grpc.Channel);
+        using var call = client.Chat(new Metadata { { GreeterUpstream.IgnoreDeadlineHeader, "1" } });
+        await call.RequestStream.WriteAsync(new HelloRequest { Name = "Ada" });
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+
+        // Act
+        var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+        await _grpc.Gateway.StopAsync();
+
+        // Assert: the gateway's status in trailers (a reset stream reads as INTERNAL, and the client read the response
+        // in time: no "read too slowly"); recorded once, as a response that started.
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        Assert.Equal(ClientFaults.BodyTimeout.Detail, error.Status.Detail);
+        var e = Assert.Single(await EventsAsync());
+        Assert.Equal("/apigate.tests.Greeter/Chat", e.Path);
+        Assert.Equal(200, e.Status);
+    }
+
+    [Fact]
     public async Task UnaryCall_UpstreamNeverAnswers_DeadlineExceededAndUsageRecords504()
     {
         // Arrange: a 1 s bound and a service that (its deadline header removed) never answers on its own.
