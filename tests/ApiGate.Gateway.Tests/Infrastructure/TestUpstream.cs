@@ -109,6 +109,15 @@ internal sealed class TestUpstream : IAsyncDisposable
                 await context.Response.Body.FlushAsync(context.RequestAborted);
                 await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
                 return;
+            case "aborting-sse":
+                // Two events, then (once the test has read them: a reset can discard data not yet read) the connection
+                // dropped mid-stream.
+                context.Response.ContentType = "text/event-stream";
+                await context.Response.WriteAsync("data: one\n\ndata: two\n\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await SecondEventGate.Task.WaitAsync(TimeSpan.FromSeconds(30), context.RequestAborted);
+                context.Abort();
+                return;
             case "ws":
                 await WebSocketEchoAsync(context);
                 return;

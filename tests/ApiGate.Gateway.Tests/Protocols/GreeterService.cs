@@ -59,12 +59,22 @@ internal sealed class GreeterService(GreeterUpstream upstream) : Greeter.Greeter
     }
 
     /// <summary>The detail a <c>THEN_FAIL</c> call ends with: percent-encoded on the wire (gRPC HTTP/2 protocol).</summary>
+    /// <summary>The name that makes <see cref="Chat"/> reset its stream once the test asks (GreeterUpstream.ResetStreams).</summary>
+    public const string ResetName = "reset";
+
     public const string FailDetail = "stopped at 100% — über";
 
     public override async Task Chat(IAsyncStreamReader<HelloRequest> requestStream, IServerStreamWriter<HelloReply> responseStream, ServerCallContext context)
     {
         await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
         {
+            if (request.Name == ResetName)
+            {
+                await upstream.ResetRequested.WaitAsync(context.CancellationToken);
+                context.GetHttpContext().Abort();
+                return;
+            }
+
             await responseStream.WriteAsync(new HelloReply { Message = "Hello " + request.Name }, context.CancellationToken);
         }
     }
