@@ -297,12 +297,7 @@ public sealed class RedisStreamSettlementTests : IAsyncLifetime
         using var socket = new ClientWebSocket();
         socket.Options.SetRequestHeader("X-API-Key", _key);
         await socket.ConnectAsync(new Uri(_gateway.Url.Replace("http://", "ws://", StringComparison.Ordinal) + "/socket/ws"), CancellationToken.None);
-        var buffer = new byte[256];
-        for (var i = 0; i < 2; i++)
-        {
-            await socket.SendAsync(Encoding.UTF8.GetBytes("m" + i), WebSocketMessageType.Text, true, CancellationToken.None);
-            await socket.ReceiveAsync(buffer, CancellationToken.None);
-        }
+        await EchoTwiceAsync(socket);
 
         // Act
         socket.Abort();
@@ -475,12 +470,7 @@ public sealed class RedisStreamSettlementTests : IAsyncLifetime
         socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
         socket.Options.SetRequestHeader("X-API-Key", _key);
         await socket.ConnectAsync(new Uri($"ws://{new Uri(_gateway.Addresses.ElementAt(1)).Authority}/socket/ws"), invoker, CancellationToken.None);
-        var buffer = new byte[256];
-        for (var i = 0; i < 2; i++)
-        {
-            await socket.SendAsync(Encoding.UTF8.GetBytes("m" + i), WebSocketMessageType.Text, true, CancellationToken.None);
-            await socket.ReceiveAsync(buffer, CancellationToken.None);
-        }
+        await EchoTwiceAsync(socket);
 
         // Act
         socket.Abort();
@@ -530,6 +520,17 @@ public sealed class RedisStreamSettlementTests : IAsyncLifetime
         Assert.True(error.StatusCode is StatusCode.Unavailable or StatusCode.Cancelled, error.Status.ToString());
         var recorded = Assert.Single(await SettledAsync());
         Assert.Equal(200, recorded.Status);
+    }
+
+    /// <summary>Sends two text messages on <paramref name="socket"/>, reading each echo.</summary>
+    private static async Task EchoTwiceAsync(ClientWebSocket socket)
+    {
+        var buffer = new byte[256];
+        for (var i = 0; i < 2; i++)
+        {
+            await socket.SendAsync(Encoding.UTF8.GetBytes("m" + i), WebSocketMessageType.Text, true, CancellationToken.None);
+            await socket.ReceiveAsync(buffer, CancellationToken.None);
+        }
     }
 
     /// <summary>
