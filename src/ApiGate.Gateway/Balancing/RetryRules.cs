@@ -87,6 +87,33 @@ internal static class RetryRules
         HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method);
 
     /// <summary>
+    /// The side that failed, where YARP names the wrong one: an HTTP/2 upstream that resets a stream while the gateway
+    /// waits for the client's next request bytes (a bidirectional gRPC call, a streamed upload) makes the HTTP client
+    /// cancel the request body's copy, and when that copy ends before the response's copy notices the reset, YARP
+    /// reports the client's side failing (<see cref="ForwarderError.RequestBodyClient"/>, an <see cref="AggregateException"/>
+    /// of the canceled read and the response's failure). An exception only the HTTP client raises among them is the
+    /// upstream's failure, reported as the response's copy failing — as YARP reports the same reset noticed first there.
+    /// </summary>
+    public static ForwarderError Attribute(ForwarderError error, Exception? exception)
+    {
+        if (error is not (ForwarderError.RequestBodyClient or ForwarderError.RequestBodyCanceled)
+            || exception is not AggregateException { InnerExceptions: [OperationCanceledException, ..] aggregate })
+        {
+            return error;
+        }
+
+        for (var i = 1; i < aggregate.Count; i++)
+        {
+            if (aggregate[i] is HttpIOException or HttpRequestException)
+            {
+                return ForwarderError.ResponseBodyDestination;
+            }
+        }
+
+        return error;
+    }
+
+    /// <summary>
     /// What an attempt says about the target: failures toward it and 5xx count; the client's own failures do not —
     /// neither a client that went away nor a timeout that fired while the gateway waited on the client
     /// (<paramref name="heldUpByClient"/>: a body sent, or a response read, too slowly).

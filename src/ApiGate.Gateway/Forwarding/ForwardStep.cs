@@ -110,6 +110,7 @@ internal sealed partial class ForwardStep(
                     else
                     {
                         exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+                        error = RetryRules.Attribute(error, exception);
                         request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception);
                     }
 

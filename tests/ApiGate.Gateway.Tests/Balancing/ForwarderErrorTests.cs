@@ -93,6 +93,33 @@ public sealed class ForwarderErrorTests
         Assert.Equal(expected, RetryRules.Classify(error, status, timedOut, heldUpByClient).ToString().ToLowerInvariant());
     }
 
+    [Fact]
+    public void Attribute_RequestBodyCopyCanceledByAnUpstreamReset_IsTheUpstreamsFailure()
+    {
+        // What YARP reports when an HTTP/2 upstream resets a stream while the gateway waits for the client's next bytes
+        // and the request body's copy ends first: the canceled read from the client, with the response's failure.
+        var reported = new AggregateException(new OperationCanceledException(),
+            new HttpProtocolException(2, "The HTTP/2 server reset the stream. HTTP/2 error code 'INTERNAL_ERROR' (0x2).", null));
+
+        Assert.Equal(ForwarderError.ResponseBodyDestination, RetryRules.Attribute(ForwarderError.RequestBodyClient, reported));
+        Assert.Equal(ForwarderError.ResponseBodyDestination, RetryRules.Attribute(ForwarderError.RequestBodyCanceled, reported));
+    }
+
+    [Fact]
+    public void Attribute_TheClientsOwnFailures_StayTheClients()
+    {
+        // A body the client cut (its connection reset), a canceled read with nothing from the upstream, a malformed body.
+        var clientReset = new AggregateException(new OperationCanceledException(), new IOException("Connection reset by peer"));
+        var canceledOnly = new AggregateException(new OperationCanceledException());
+        var malformed = new IOException("Unexpected end of request content.");
+
+        Assert.Equal(ForwarderError.RequestBodyClient, RetryRules.Attribute(ForwarderError.RequestBodyClient, clientReset));
+        Assert.Equal(ForwarderError.RequestBodyCanceled, RetryRules.Attribute(ForwarderError.RequestBodyCanceled, canceledOnly));
+        Assert.Equal(ForwarderError.RequestBodyClient, RetryRules.Attribute(ForwarderError.RequestBodyClient, malformed));
+        Assert.Equal(ForwarderError.ResponseBodyClient, RetryRules.Attribute(ForwarderError.ResponseBodyClient,
+            new AggregateException(new OperationCanceledException(), new HttpRequestException("upstream"))));
+    }
+
     private static async Task<(ForwarderError Error, Exception? Exception)> ForwardAsync(string destination, string method, string path)
     {
         var services = new ServiceCollection().AddLogging().AddHttpForwarder().BuildServiceProvider();
