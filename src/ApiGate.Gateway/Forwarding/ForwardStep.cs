@@ -99,9 +99,11 @@ internal sealed partial class ForwardStep(
                 var trialRequest = trial ? new TrialRequest(target.State, upstream.Health) : null;
                 try
                 {
-                    var grpcTimeout = boundStarted is { } started ? upstream.Timeout - request.Environment.TimeProvider.GetElapsedTime(started) : (TimeSpan?)null;
+                    GrpcDeadline? grpcDeadline = boundStarted is { } started
+                        ? new GrpcDeadline(upstream.Timeout, request.Environment.TimeProvider.GetElapsedTime(started), Retry: request.Attempts > 1)
+                        : null;
                     error = await forwarder.SendAsync(context, target.Origin, client, requestConfig,
-                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default, grpcTimeout),
+                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default, grpcDeadline),
                         total?.Token ?? default);
                     if (error == ForwarderError.None)
                     {

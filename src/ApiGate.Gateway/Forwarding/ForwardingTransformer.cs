@@ -17,13 +17,10 @@ namespace ApiGate.Gateway.Forwarding;
 /// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
 /// </summary>
 /// <param name="streamStop">For an event stream or a WebSocket: ends the upstream's side when the gateway's stop begins (<see cref="StopEndedContent"/>).</param>
-/// <param name="grpcTimeout">
-/// For a gRPC call on an <c>http</c> route: what is left of the exchange's bound, sent as <c>grpc-timeout</c> when the
-/// client's is longer, unreadable or absent (so the upstream stops work the gateway would cut anyway).
-/// </param>
+/// <param name="grpcDeadline">For a gRPC call on an <c>http</c> route: the <c>grpc-timeout</c> the upstream is sent (<see cref="GrpcDeadline"/>).</param>
 internal sealed class ForwardingTransformer(
     GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null, CancellationToken streamStop = default,
-    TimeSpan? grpcTimeout = null)
+    GrpcDeadline? grpcDeadline = null)
     : HttpTransformer
 {
     private const string EntitlementPrefix = "X-Entitlement-";
@@ -122,11 +119,10 @@ internal sealed class ForwardingTransformer(
 
         headers.Remove("X-Request-ID");
         headers.TryAddWithoutValidation("X-Request-ID", request.RequestId);
-        if (grpcTimeout is { } left
-            && !(Grpc.GrpcTimeout.TryParse(incoming.Headers[Grpc.GrpcTimeout.Header].ToString(), out var asked) && asked <= left))
+        if (grpcDeadline is { } deadline && deadline.Header(incoming.Headers[Grpc.GrpcTimeout.Header].ToString()) is { } timeout)
         {
             headers.Remove(Grpc.GrpcTimeout.Header);
-            headers.TryAddWithoutValidation(Grpc.GrpcTimeout.Header, Grpc.GrpcTimeout.Format(left));
+            headers.TryAddWithoutValidation(Grpc.GrpcTimeout.Header, timeout);
         }
 
         Observability.GatewayTracing.Propagate(headers);

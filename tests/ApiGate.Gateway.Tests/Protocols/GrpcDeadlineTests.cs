@@ -4,6 +4,7 @@ using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Grpc;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Tests.Protocols.GrpcTest;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -184,6 +185,46 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
         var (_, timeout) = Assert.Single(_grpc.Service.Calls);
         Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
         Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(10));
+    }
+
+    [Fact]
+    public async Task UnaryCall_RetriedOnAnotherTarget_UpstreamGetsTheClientsDeadlineLessTheTimeSpent()
+    {
+        // Arrange: the first target refuses connections, so every call is retried on the service (first_healthy, no
+        // ejection); the client's deadline is a round 30 s, sent as it is on the wire.
+        var created = await _grpc.Gateway.Upstreams.CreateAsync(new UpstreamInput
+        {
+            Name = "grpc", HttpVersion = "2", Timeout = "10m", LbPolicy = "first_healthy",
+            Targets = [new TargetInput { Url = $"http://127.0.0.1:{LoopbackPorts.Closed()}" }, new TargetInput { Url = _grpc.Service.Url }],
+            HealthCheck = new HealthCheckInput { PassiveFailures = 0 },
+        }.Parsed(), CancellationToken.None);
+        Assert.True(created.Ok, created.Error?.ToString());
+        await _grpc.Gateway.AddRouteAsync(new RouteInput { Name = "greeter", Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST" });
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        var message = new HelloRequest { Name = "Ada" }.ToByteArray();
+        var frame = new byte[5 + message.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), message.Length);
+        message.CopyTo(frame, 5);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _grpc.Gateway.Addresses.ElementAt(1) + "/apigate.tests.Greeter/SayHello")
+        {
+            Version = System.Net.HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact, Content = new ByteArrayContent(frame),
+        };
+        request.Content.Headers.ContentType = new("application/grpc");
+        request.Headers.TryAddWithoutValidation("te", "trailers");
+        request.Headers.TryAddWithoutValidation("grpc-timeout", "30S");
+
+        // Act
+        using var response = await http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+
+        // Assert: answered by the service; it was told less than the client's 30 s (the failed attempt took some of them),
+        // not the client's value unchanged.
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("0", string.Join(",", response.TrailingHeaders.GetValues("grpc-status")));
+        var (_, timeout) = Assert.Single(_grpc.Service.Calls);
+        Assert.NotEqual("30S", timeout);
+        Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
+        Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(29_999));
     }
 
     private async Task RouteAsync(string timeout)
