@@ -17,6 +17,13 @@ internal sealed partial class StoreWriter : IDisposable
     /// <summary>Pause between two attempts of a write that found the store locked (each attempt already waited the busy timeout).</summary>
     public static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// How long one write may run before it is reported as waiting for the store even though the store never said it
+    /// was busy: a database server that stopped answering, or one whose COMMIT answer was lost and that is asked again
+    /// until it says whether the write committed (PostgreSQL).
+    /// </summary>
+    public static readonly TimeSpan StallAfter = TimeSpan.FromSeconds(5);
+
     // Unbounded: every producer bounds itself (the usage queue's capacity, one flush per second, health changes).
     // Guarded by itself; the thread waits on it with Monitor.Wait, which sleeps at once. (A BlockingCollection's
     // semaphore spins with sched_yield first: measured at 1.4 % of the gateway's CPU under load, for nothing.)
@@ -27,11 +34,19 @@ internal sealed partial class StoreWriter : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<StoreWriter> _logger;
 
+    // The write running now (writer thread) and whether its wait was reported; guarded by _watch (the stall timer fires
+    // on the thread pool).
+    private readonly object _watch = new();
+    private readonly ITimer _stallTimer;
+    private long _runningSince;
+    private bool _waitReported;
+
     public StoreWriter(StoreMetrics metrics, TimeProvider timeProvider, ILogger<StoreWriter> logger)
     {
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
+        _stallTimer = timeProvider.CreateTimer(static state => ((StoreWriter)state!).ReportStall(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _thread = new Thread(Loop) { IsBackground = true, Name = "apigate-store-writer" };
         _thread.Start();
     }
@@ -90,6 +105,8 @@ internal sealed partial class StoreWriter : IDisposable
             _completed = true;
             Monitor.Pulse(_jobs);
         }
+
+        _stallTimer.Dispose();
     }
 
     private void Loop()
@@ -128,13 +145,12 @@ internal sealed partial class StoreWriter : IDisposable
         }
 
         var token = job.CancellationToken;
-        long? waitingSince = null;
+        Started();
         try
         {
             while (true)
             {
                 token.ThrowIfCancellationRequested();
-                var attemptStarted = _timeProvider.GetTimestamp();
                 try
                 {
                     // The store's calls complete synchronously (SQLite has no asynchronous I/O): waiting here blocks only this thread.
@@ -144,12 +160,7 @@ internal sealed partial class StoreWriter : IDisposable
                 catch (StoreBusyException ex)
                 {
                     _metrics.RecordBusy();
-                    if (waitingSince is null)
-                    {
-                        waitingSince = attemptStarted;
-                        LogLocked(ex.Message);
-                    }
-
+                    ReportWait(ex.Message);
                     token.WaitHandle.WaitOne(RetryPause);
                 }
             }
@@ -164,12 +175,71 @@ internal sealed partial class StoreWriter : IDisposable
         }
         finally
         {
-            if (waitingSince is { } since)
+            Finished();
+        }
+    }
+
+    /// <summary>A write begins: the stall timer is set for it.</summary>
+    private void Started()
+    {
+        lock (_watch)
+        {
+            _runningSince = _timeProvider.GetTimestamp();
+            _waitReported = false;
+        }
+
+        _stallTimer.Change(StallAfter, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The write that waited for the store (busy, or not answering) is reported once, however it waited.</summary>
+    private void ReportWait(string reason)
+    {
+        lock (_watch)
+        {
+            if (_runningSince == 0 || _waitReported)
             {
-                var waited = _timeProvider.GetElapsedTime(since);
-                _metrics.RecordLockWait(waited);
-                LogLockReleased(waited.TotalSeconds);
+                return;
             }
+
+            _waitReported = true;
+        }
+
+        LogLocked(reason);
+    }
+
+    private void ReportStall()
+    {
+        lock (_watch)
+        {
+            if (_runningSince == 0 || _waitReported || _timeProvider.GetElapsedTime(_runningSince) < StallAfter)
+            {
+                return; // already reported, or the timer was late for a write that ended (the next one has its own)
+            }
+
+            _waitReported = true;
+        }
+
+        LogLocked($"a write has had no answer from the store for {StallAfter.TotalSeconds:0} s (the database not answering)");
+    }
+
+    /// <summary>The write ended: a wait that was reported is reported over, with how long it lasted.</summary>
+    private void Finished()
+    {
+        _stallTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        bool reported;
+        long since;
+        lock (_watch)
+        {
+            (reported, since) = (_waitReported, _runningSince);
+            _runningSince = 0;
+            _waitReported = false;
+        }
+
+        if (reported)
+        {
+            var waited = _timeProvider.GetElapsedTime(since);
+            _metrics.RecordLockWait(waited);
+            LogLockReleased(waited.TotalSeconds);
         }
     }
 

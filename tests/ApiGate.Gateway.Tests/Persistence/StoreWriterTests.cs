@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using ApiGate.Gateway.Persistence;
 using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ApiGate.Gateway.Tests.Persistence;
 
@@ -99,6 +101,60 @@ public sealed class StoreWriterTests
         Assert.Equal(1, await first);
         Assert.Equal(2, await queued);
         await Assert.ThrowsAsync<ObjectDisposedException>(() => late);
+    }
+
+    [Fact]
+    public async Task WriteWithNoAnswerFromTheStore_ReportedAsWaitingAfterFiveSecondsOnce_ThenAsThrough()
+    {
+        // Arrange: a write that hangs as one whose database stopped answering, or whose COMMIT is being confirmed
+        // (neither says "busy").
+        var logs = new RecordingLoggerProvider();
+        var clock = new FakeTimeProvider();
+        using var writer = TestStoreWriter.Create(clock, logs);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var write = writer.RunAsync(async _ =>
+        {
+            started.SetResult();
+            await gate.Task;
+        }, CancellationToken.None);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Act + Assert: nothing before the five seconds, one warning at them, none more later.
+        clock.Advance(TimeSpan.FromSeconds(4.9));
+        Assert.DoesNotContain(logs.Entries, e => e.EventId == 4101);
+        clock.Advance(TimeSpan.FromSeconds(0.1));
+        var waiting = Assert.Single(logs.Entries, e => e.EventId == 4101);
+        Assert.Equal(LogLevel.Warning, waiting.Level);
+        Assert.Contains("no answer from the store for 5 s", waiting.Message);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.Single(logs.Entries, e => e.EventId == 4101);
+
+        // Act: the store answers.
+        gate.SetResult();
+        await write.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Assert: reported through (after the write's caller was answered), with the whole wait.
+        await Poll.UntilAsync(() => logs.Entries.Any(e => e.EventId == 4102));
+        var through = Assert.Single(logs.Entries, e => e.EventId == 4102);
+        Assert.Contains("after waiting 35.0 s", through.Message);
+    }
+
+    [Fact]
+    public async Task WritesThatFinish_NeverReportedAsWaiting_HoweverLongTheWriterIdlesAfter()
+    {
+        var logs = new RecordingLoggerProvider();
+        var clock = new FakeTimeProvider();
+        using var writer = TestStoreWriter.Create(clock, logs);
+
+        for (var i = 0; i < 3; i++)
+        {
+            await writer.RunAsync(_ => Task.CompletedTask, CancellationToken.None);
+            clock.Advance(TimeSpan.FromSeconds(4));
+        }
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.DoesNotContain(logs.Entries, e => e.EventId is 4101 or 4102);
     }
 
     [Fact]
