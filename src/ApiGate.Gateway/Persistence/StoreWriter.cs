@@ -219,7 +219,7 @@ internal sealed partial class StoreWriter : IDisposable
             _waitReported = true;
         }
 
-        LogLocked($"a write has had no answer from the store for {StallAfter.TotalSeconds:0} s (the database not answering)");
+        LogLocked($"a write has had no answer from the store for {StallAfter.TotalSeconds:0} s (the database not answering, or slow)");
     }
 
     /// <summary>The write ended: a wait that was reported is reported over, with how long it lasted.</summary>
