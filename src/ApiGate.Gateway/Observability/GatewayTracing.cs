@@ -82,9 +82,9 @@ internal static class GatewayTracing
     }
 
     /// <summary>
-    /// Points the upstream request's <c>traceparent</c> at the gateway's span (same trace id) when the request has one.
-    /// Without it (tracing off) the client's headers pass through as YARP copied them. <c>tracestate</c> is the
-    /// client's and was copied already.
+    /// Points the upstream request's <c>traceparent</c> at the gateway's span (same trace id) when the request has one,
+    /// with the span's <c>tracestate</c>: the client's when the span continues the client's trace, none when it began
+    /// a new one. Without a span (tracing off) the client's headers pass through as YARP copied them.
     /// </summary>
     public static void Propagate(HttpRequestHeaders headers)
     {
@@ -92,6 +92,13 @@ internal static class GatewayTracing
         {
             headers.Remove("traceparent");
             headers.TryAddWithoutValidation("traceparent", activity.Id);
+            // A tracestate describes the trace it came with (W3C Trace Context): when the client's traceparent was
+            // missing, malformed or sent twice, the span began a new trace and the client's tracestate is dropped.
+            headers.Remove("tracestate");
+            if (!string.IsNullOrEmpty(activity.TraceStateString))
+            {
+                headers.TryAddWithoutValidation("tracestate", activity.TraceStateString);
+            }
         }
     }
 }

@@ -82,6 +82,41 @@ public sealed class TracingTests : GatewayTestBase
         Assert.Equal(span.Id, received["traceparent"].Single());
     }
 
+    [Theory]
+    [InlineData("00-zzz-b7ad6b7169203331-01")] // malformed
+    [InlineData("00-00000000000000000000000000000000-b7ad6b7169203331-01")] // all-zero trace id
+    [InlineData("00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01")] // upper-case hex
+    [InlineData(ClientTraceParent, ClientTraceParent)] // sent twice
+    [InlineData(null)] // tracestate without traceparent
+    public async Task TracingOn_ClientTraceparentUnusable_NewTraceUpstream_ClientTracestateDropped(string? traceParent, string? second = null)
+    {
+        // Arrange
+        using var spans = new SpanRecorder();
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/traced/d");
+        foreach (var value in new[] { traceParent, second })
+        {
+            if (value is not null)
+            {
+                request.Headers.TryAddWithoutValidation("traceparent", value);
+            }
+        }
+
+        request.Headers.Add("tracestate", "vendor=abc");
+        request.Headers.Add("X-Request-ID", "trace-req-bad");
+
+        // Act
+        var response = await Gateway.Client.SendAsync(request);
+
+        // Assert: a new root span, and upstream its traceparent alone — the client's tracestate belonged to another trace.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var span = spans.Single("trace-req-bad");
+        Assert.Equal(default, span.ParentSpanId);
+        Assert.NotEqual(ClientTraceId, span.TraceId.ToHexString());
+        var received = Upstream.Received.Single().Headers;
+        Assert.Equal(span.Id, received["traceparent"].Single());
+        Assert.False(received.ContainsKey("tracestate"), "tracestate of another trace sent upstream: " + string.Join(",", received.GetValueOrDefault("tracestate") ?? []));
+    }
+
     [Fact]
     public async Task TracingOn_RejectedRequest_SpanCarriesStatusAndErrorCode()
     {
