@@ -84,14 +84,18 @@ internal readonly struct AccessLogEntry : IReadOnlyList<KeyValuePair<string, obj
     public const int SummaryBuffer = 512;
 
     /// <summary>
-    /// The whole line as one line of text (console format, and providers other than the gateway's own writer). Control
-    /// characters in values are escaped (<c>\n</c> → <c>\u000A</c>): the path comes from the client, and a decoded
-    /// <c>%0A</c> must not start a forged log line.
+    /// The whole line as one line of text (console format, and providers other than the gateway's own writer): the
+    /// summary, then every field as <c>Name=value</c>. Control characters, spaces and double quotes in values are
+    /// escaped (<c>\n</c> → <c>\u000A</c>, space → <c>\u0020</c>): the path comes from the client, and a decoded
+    /// <c>%0A</c> must not start a forged log line, nor a decoded <c>%20Status=200</c> add a forged field to this one.
     /// </summary>
     public override string ToString()
     {
         var text = new System.Text.StringBuilder(256);
-        AppendEscaped(text, Summary());
+        AppendEscaped(text, Method);
+        text.Append(' ');
+        AppendEscaped(text, Path);
+        text.Append(CultureInfo.InvariantCulture, $" {Status} {DurationMs} ms");
         for (var i = 0; i < Names.Length; i++)
         {
             var (name, value) = this[i];
@@ -106,7 +110,7 @@ internal readonly struct AccessLogEntry : IReadOnlyList<KeyValuePair<string, obj
     {
         foreach (var c in value)
         {
-            if (char.IsControl(c))
+            if (char.IsControl(c) || c is ' ' or '"')
             {
                 text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
             }

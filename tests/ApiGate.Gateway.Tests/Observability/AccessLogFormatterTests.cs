@@ -70,7 +70,27 @@ public sealed class AccessLogFormatterTests
         var text = output.ToString();
         Assert.Single(text.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.DoesNotContain('\r', text);
-        Assert.Contains("/hello\\u000A2026-11-29T14:00:00.000Z info: ApiGate.Admin", text);
+        Assert.Contains("/hello\\u000A2026-11-29T14:00:00.000Z\\u0020info:\\u0020ApiGate.Admin", text);
+    }
+
+    [Fact]
+    public void WriteConsole_PathWithSpacesAndQuotes_CannotAddOrHideFields()
+    {
+        // Arrange: a decoded %20 and %22 in the path trying to add fields to the line, or to open a quoted value that
+        // swallows the fields after it in a logfmt reader
+        var output = new StringBuilder();
+        var forged = "/x Status=200 UserId=usr_admin Error= \"";
+
+        // Act
+        AccessLogFormatter.WriteConsole(Entry(forged), Now, output);
+
+        // Assert: each field is one space-free Name=value token, each name once
+        var line = output.ToString().TrimEnd('\n');
+        var fields = line[(line.IndexOf(" RequestId=", StringComparison.Ordinal) + 1)..].Split(' ');
+        Assert.Equal(AccessLogEntry.Names, fields.Select(f => f[..f.IndexOf('=')]));
+        Assert.Contains("Path=/x\\u0020Status=200\\u0020UserId=usr_admin\\u0020Error=\\u0020\\u0022 ", line);
+        Assert.Contains("POST /x\\u0020Status=200\\u0020UserId=usr_admin\\u0020Error=\\u0020\\u0022 201 3.112 ms RequestId=", line);
+        Assert.DoesNotContain('"', line);
     }
 
     [Fact]
