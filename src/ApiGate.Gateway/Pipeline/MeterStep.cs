@@ -34,6 +34,13 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
 
         var context = request.HttpContext;
         var input = meter.Stop(context, request.Answered);
+        if (request.Attempts > 0)
+        {
+            // Forwarded: the time spent on the targets is the upstream's share (UpstreamMs, and not the gateway's own in
+            // apigate_gateway_duration_seconds) — also when every attempt failed to connect, which can take seconds.
+            request.Exchange = new Metering.UpstreamExchange(input.DurationMs, input.RequestBytes, input.ResponseBytes);
+        }
+
         if (!request.ReachedBackend)
         {
             // No backend saw it — refused before forwarding (upstream disabled, no healthy target), or every target
@@ -42,7 +49,6 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
             return;
         }
 
-        request.Exchange = new Metering.UpstreamExchange(input.DurationMs, input.RequestBytes, input.ResponseBytes);
         var (units, failure) = Meter.Measure(request.Policies.Metering, input);
         if (failure is not null)
         {

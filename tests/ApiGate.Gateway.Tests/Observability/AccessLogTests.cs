@@ -110,6 +110,26 @@ public sealed class AccessLogTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task TargetRefusesTheConnection_AccessLineCountsTheAttemptAsUpstreamTime()
+    {
+        // Arrange: an upstream whose only target refuses connections.
+        await Gateway.AddUpstreamAsync("refusing", $"http://127.0.0.1:{LoopbackPorts.Closed()}");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "refused", Path = "/refused/*", Upstream = "refusing" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/refused/x");
+        request.Headers.Add("X-Request-ID", "refused-1");
+
+        // Act
+        Assert.Equal(HttpStatusCode.BadGateway, (await Gateway.Client.SendAsync(request)).StatusCode);
+        var line = await AccessLineAsync("refused-1");
+
+        // Assert: forwarded once, and the attempt's time is the upstream exchange's.
+        Assert.Equal(502, line.GetProperty("Status").GetInt32());
+        Assert.Equal("upstream_error", line.GetProperty("Error").GetString());
+        Assert.Equal(1, line.GetProperty("Attempts").GetInt32());
+        Assert.InRange(line.GetProperty("UpstreamMs").GetDouble(), 0.000001, line.GetProperty("DurationMs").GetDouble());
+    }
+
+    [Fact]
     public async Task UpstreamTimesOutMidBody_AccessLineCarriesTheErrorNotAPlainSuccess()
     {
         // Arrange: a 1 s bound on the exchange and a backend whose body takes 6 s.

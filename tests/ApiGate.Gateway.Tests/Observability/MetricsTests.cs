@@ -83,6 +83,29 @@ public sealed class MetricsTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task Scrape_EveryTargetRefusesTheConnection_TheAttemptIsUpstreamTimeNotTheGateways()
+    {
+        // Arrange: an upstream whose only target refuses connections.
+        await Gateway.AddUpstreamAsync("refusing", $"http://127.0.0.1:{LoopbackPorts.Closed()}");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "refused", Path = "/refused/*", Upstream = "refusing" });
+
+        // Act
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, (await Gateway.Client.GetAsync(Gateway.Url + "/refused/" + i)).StatusCode);
+        }
+
+        var metrics = await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.Url + "/metrics", requests: 3, ("route", "refused"));
+
+        // Assert: the gateway's own share is the total minus the forwarding attempts, not all of it.
+        Assert.Equal(3, metrics.Sum("apigate_requests_total", ("route", "refused"), ("status_class", "5xx")));
+        Assert.Equal(3, metrics.Sum("apigate_gateway_duration_seconds_count", ("route", "refused")));
+        var total = metrics.Sum("apigate_request_duration_seconds_sum", ("route", "refused"));
+        var gatewayOnly = metrics.Sum("apigate_gateway_duration_seconds_sum", ("route", "refused"));
+        Assert.True(gatewayOnly < total, $"gateway's own {gatewayOnly} s of {total} s: the connection attempts counted as the gateway's");
+    }
+
+    [Fact]
     public async Task KeyLookups_OneCacheMissPerKey_AreExported()
     {
         // Arrange
