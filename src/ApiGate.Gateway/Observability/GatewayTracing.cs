@@ -16,6 +16,9 @@ internal static class GatewayTracing
 
     public static readonly ActivitySource Source = new(SourceName, ProductVersion.Value);
 
+    /// <summary>The <c>http.request.method</c> of a method that is not a standard one (OpenTelemetry's convention).</summary>
+    public const string OtherMethod = "_OTHER";
+
     /// <summary>
     /// Starts the request's span, or returns null at the cost of one check when nothing listens (tracing off).
     /// </summary>
@@ -39,7 +42,17 @@ internal static class GatewayTracing
         var activity = Source.StartActivity(ActivityKind.Server, parent, name: "HTTP " + HttpMethodNames.Normalize(context.Request.Method));
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag("http.request.method", context.Request.Method);
+            // OpenTelemetry's HTTP conventions: a method the gateway does not know is _OTHER (a client sending a new
+            // method per request must not give trace backends a new attribute value each time), the method as sent
+            // goes in http.request.method_original when it differs.
+            var method = context.Request.Method;
+            var known = HttpMethodNames.Normalize(method);
+            activity.SetTag("http.request.method", ReferenceEquals(known, HttpMethodNames.Other) ? OtherMethod : known);
+            if (!string.Equals(known, method, StringComparison.Ordinal))
+            {
+                activity.SetTag("http.request.method_original", method);
+            }
+
             activity.SetTag("url.path", context.Request.Path.Value);
         }
 

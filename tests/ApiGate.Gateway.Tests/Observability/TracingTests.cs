@@ -117,6 +117,22 @@ public sealed class TracingTests : GatewayTestBase
         Assert.False(received.ContainsKey("tracestate"), "tracestate of another trace sent upstream: " + string.Join(",", received.GetValueOrDefault("tracestate") ?? []));
     }
 
+    [Theory]
+    [InlineData("GET", "GET", null)]
+    [InlineData("FOO123", "_OTHER", "FOO123")]
+    public async Task TracingOn_RequestMethod_StandardNameOrOther_AsSentInMethodOriginal(string sent, string method, string? original)
+    {
+        using var spans = new SpanRecorder();
+        using var request = new HttpRequestMessage(new HttpMethod(sent), Gateway.Url + "/traced/m");
+        request.Headers.Add("X-Request-ID", "trace-method-" + sent);
+
+        await Gateway.Client.SendAsync(request);
+
+        var span = spans.Single("trace-method-" + sent);
+        Assert.Equal(method, span.GetTagItem("http.request.method"));
+        Assert.Equal(original, span.GetTagItem("http.request.method_original"));
+    }
+
     [Fact]
     public async Task TracingOn_RejectedRequest_SpanCarriesStatusAndErrorCode()
     {
