@@ -133,6 +133,31 @@ internal sealed partial class GatewayPipeline(
         }
     }
 
+    /// <summary>
+    /// Answers a request refused before it reaches the pipeline (a path that names the admin API only once Kestrel has
+    /// removed its dot segments) with <paramref name="refusal"/>, measured, logged and traced like a refusal inside it:
+    /// a probe of the admin API through <c>/pub/%2e%2e/admin/…</c> gets its access-log line and its count.
+    /// </summary>
+    public async Task RefuseAsync(HttpContext context, GatewayError refusal)
+    {
+        var scope = telemetry.Begin(context);
+        var completed = true;
+        try
+        {
+            context.Response.Headers["X-Request-ID"] = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"]);
+            await GatewayErrorWriter.WriteAsync(context, refusal);
+        }
+        catch
+        {
+            completed = false;
+            throw;
+        }
+        finally
+        {
+            telemetry.End(context, scope, completed);
+        }
+    }
+
     private static bool TryMatch(ConfigSnapshot snapshot, HttpContext context, string method, string path, out RouteMatch match) =>
         snapshot.Routes.TryMatch(context.Request.Host.Value, method, path, new RequestHeaders(context.Request.Headers), out match)
         || (snapshot.DefaultRoute is { } defaultRoute && defaultRoute.TryMatchPath(path, out match));

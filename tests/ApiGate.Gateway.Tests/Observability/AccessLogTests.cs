@@ -129,6 +129,26 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.InRange(line.GetProperty("UpstreamMs").GetDouble(), 0.000001, line.GetProperty("DurationMs").GetDouble());
     }
 
+    [Theory]
+    [InlineData("/public/%2e%2e/admin/users")]
+    [InlineData("/public/%2e%2e/health")]
+    [InlineData("/public/%2e%2e/x")]
+    public async Task PathNamingAReservedPathOnlyAfterDotSegments_RefusedWithOneAccessLine(string target)
+    {
+        // Act: a probe of a reserved path (the admin API first) through an encoded dot segment
+        var response = await RawHttp.GetAsync(Gateway.Url, target, "X-Request-ID: dot-probe");
+        var line = await AccessLineAsync("dot-probe");
+
+        // Assert: refused, and seen in the log like any other refusal
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_path", response.ErrorCode);
+        Assert.Equal("dot-probe", response.Headers["X-Request-ID"]);
+        Assert.Equal(400, line.GetProperty("Status").GetInt32());
+        Assert.Equal("invalid_path", line.GetProperty("Error").GetString());
+        Assert.Equal("", line.GetProperty("Route").GetString());
+        Assert.Empty(Upstream.Received);
+    }
+
     [Fact]
     public async Task UpstreamTimesOutMidBody_AccessLineCarriesTheErrorNotAPlainSuccess()
     {

@@ -106,6 +106,20 @@ public sealed class MetricsTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task Scrape_AdminPathAfterDotSegments_RefusalCountedOnce()
+    {
+        // Act: a probe of the admin API through an encoded dot segment, and one of an ordinary path
+        Assert.Equal(400, (await RawHttp.GetAsync(Gateway.Url, "/alpha/%2e%2e/admin/users")).Status);
+        Assert.Equal(400, (await RawHttp.GetAsync(Gateway.Url, "/alpha/%2e%2e/x")).Status);
+        var metrics = await PrometheusText.ScrapeAfterAsync(Gateway.Client, Gateway.Url + "/metrics", requests: 2);
+
+        // Assert
+        Assert.Equal(2, metrics.Sum("apigate_requests_total", ("route", ""), ("method", "GET"), ("status_class", "4xx"), ("upstream", "")));
+        Assert.Equal(2, metrics.Sum("apigate_requests_total"));
+        Assert.Equal(2, metrics.Sum("apigate_request_duration_seconds_count"));
+    }
+
+    [Fact]
     public async Task KeyLookups_OneCacheMissPerKey_AreExported()
     {
         // Arrange
