@@ -54,6 +54,11 @@ internal static class TelemetryServiceCollectionExtensions
         if (tracing)
         {
             telemetry.WithTracing(traces => traces.AddSource(GatewayTracing.SourceName).AddOtlpExporter());
+            var problems = TelemetrySettingsStartupCheck.Problems(configuration);
+            if (problems.Count > 0)
+            {
+                services.AddHostedService(sp => new TelemetrySettingsStartupCheck(problems, sp.GetRequiredService<ILogger<TelemetrySettingsStartupCheck>>()));
+            }
         }
 
         return services;

@@ -71,6 +71,50 @@ public sealed class OtlpExportTests
         Assert.True(Contains(export.Body, Convert.FromHexString(traceId)), "client's trace id");
     }
 
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4317", "is not an absolute http:// or https:// URL")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http//u:otlp-secret-51@collector", "is not an absolute http:// or https:// URL")]
+    [InlineData("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "is not grpc or http/protobuf")]
+    public async Task ExporterSettingUnusable_StartupWarningNamesTheVariable(string name, string value, string problem)
+    {
+        // Arrange: tracing on (an endpoint), and one setting the SDK would ignore.
+        var log = new StringWriter();
+        var variables = new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:1", [name] = value };
+        foreach (var (key, setting) in variables)
+        {
+            Environment.SetEnvironmentVariable(key, setting);
+        }
+
+        // Act
+        try
+        {
+            await using var gateway = await TestGateway.StartAsync(o =>
+            {
+                o.LogFormat = "json";
+                o.LogLevel = "info";
+                o.LogWriter = TextWriter.Synchronized(log);
+            });
+            await gateway.StopAsync();
+        }
+        finally
+        {
+            foreach (var key in variables.Keys)
+            {
+                Environment.SetEnvironmentVariable(key, null);
+            }
+        }
+
+        // Assert: one warning naming the variable and what is wrong, never a password from the URL.
+        var output = log.ToString();
+        var line = Assert.Single(output.Split('\n'), line => line.Contains("\"EventId\":9003", StringComparison.Ordinal));
+        using var warning = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal("Warning", warning.RootElement.GetProperty("LogLevel").GetString());
+        var message = warning.RootElement.GetProperty("Message").GetString()!;
+        Assert.Contains(name + ": '", message);
+        Assert.Contains(problem, message);
+        Assert.DoesNotContain("otlp-secret-51", output);
+    }
+
     private static bool Contains(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle) >= 0;
 
     private sealed record Export(string Path, string? ContentType, byte[] Body);
