@@ -91,8 +91,9 @@ internal static class RetryRules
     /// waits for the client's next request bytes (a bidirectional gRPC call, a streamed upload) makes the HTTP client
     /// cancel the request body's copy, and when that copy ends before the response's copy notices the reset, YARP
     /// reports the client's side failing (<see cref="ForwarderError.RequestBodyClient"/>, an <see cref="AggregateException"/>
-    /// of the canceled read and the response's failure). An exception only the HTTP client raises among them is the
-    /// upstream's failure, reported as the response's copy failing — as YARP reports the same reset noticed first there.
+    /// of the canceled read and the response's failure). The HTTP client's report of the upstream breaking the exchange
+    /// (<see cref="HttpIOException"/>: a reset stream, a connection closed) among them is the upstream's failure,
+    /// reported as the response's copy failing — as YARP reports the same reset noticed first there.
     /// </summary>
     public static ForwarderError Attribute(ForwarderError error, Exception? exception)
     {
@@ -104,7 +105,9 @@ internal static class RetryRules
 
         for (var i = 1; i < aggregate.Count; i++)
         {
-            if (aggregate[i] is HttpIOException or HttpRequestException)
+            // An HttpRequestException alone can be the request body's own copy failing ("Error while copying content
+            // to a stream", wrapping the canceled read from the client — a stalled upload cut by its idle timeout).
+            if (aggregate[i] is HttpIOException or HttpRequestException { InnerException: HttpIOException })
             {
                 return ForwarderError.ResponseBodyDestination;
             }

@@ -111,10 +111,14 @@ public sealed class ForwarderErrorTests
         // A body the client cut (its connection reset), a canceled read with nothing from the upstream, a malformed body.
         var clientReset = new AggregateException(new OperationCanceledException(), new IOException("Connection reset by peer"));
         var canceledOnly = new AggregateException(new OperationCanceledException());
+        // A stalled upload cut by the idle timeout: the copy's own failure, wrapping the canceled read from the client.
+        var stalledUpload = new AggregateException(new OperationCanceledException(), new HttpRequestException("Error while copying content to a stream.",
+            new IOException("An error occurred when reading the request body from the client.", new OperationCanceledException())));
         var malformed = new IOException("Unexpected end of request content.");
 
         Assert.Equal(ForwarderError.RequestBodyClient, RetryRules.Attribute(ForwarderError.RequestBodyClient, clientReset));
         Assert.Equal(ForwarderError.RequestBodyCanceled, RetryRules.Attribute(ForwarderError.RequestBodyCanceled, canceledOnly));
+        Assert.Equal(ForwarderError.RequestBodyClient, RetryRules.Attribute(ForwarderError.RequestBodyClient, stalledUpload));
         Assert.Equal(ForwarderError.RequestBodyClient, RetryRules.Attribute(ForwarderError.RequestBodyClient, malformed));
         Assert.Equal(ForwarderError.ResponseBodyClient, RetryRules.Attribute(ForwarderError.ResponseBodyClient,
             new AggregateException(new OperationCanceledException(), new HttpRequestException("upstream"))));
