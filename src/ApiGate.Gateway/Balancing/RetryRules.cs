@@ -48,15 +48,19 @@ internal static class RetryRules
         exception is HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse or HttpRequestError.ConfigurationLimitExceeded or HttpRequestError.HttpProtocolError };
 
     /// <summary>
-    /// The method the target runs: the one the route sends instead of the client's (<paramref name="overridden"/>), else
-    /// the one a method-override header the request carries names (a backend that honours <c>X-HTTP-Method-Override: POST</c>
-    /// runs a GET as a POST), else the client's.
+    /// The method the retry rules judge the request by: the one the route sends instead of the client's
+    /// (<paramref name="overridden"/>), else the client's — unless a method-override header the request carries reaches the
+    /// backend (<paramref name="overrideHeadersForwarded"/>: the route admits every method), which then runs whichever of
+    /// the two it honours, so the less safe one counts (a GET naming <c>X-HTTP-Method-Override: POST</c> is a POST, and so
+    /// is a POST naming GET: a backend that ignores the header runs the POST). A route that admits only some methods
+    /// removes those headers before sending, so they change nothing there.
     /// </summary>
-    public static string MethodAsSeenUpstream(HttpRequest request, string? overridden)
+    public static string MethodAsSeenUpstream(HttpRequest request, string? overridden, bool overrideHeadersForwarded)
     {
-        if (overridden is not null)
+        var sent = overridden ?? request.Method;
+        if (!overrideHeadersForwarded || !IsIdempotent(sent))
         {
-            return overridden;
+            return sent;
         }
 
         foreach (var header in MethodOverrideHeaders)
@@ -68,7 +72,7 @@ internal static class RetryRules
             }
         }
 
-        return request.Method;
+        return sent;
     }
 
     /// <summary>The headers some backends take as the method instead of the request line's.</summary>

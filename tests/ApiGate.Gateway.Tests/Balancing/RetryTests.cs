@@ -158,6 +158,35 @@ public sealed class RetryTests : BalancingTestBase
     }
 
     [Theory]
+    [InlineData(null)]
+    [InlineData("POST")]
+    public async Task ResetBeforeResponse_PostNamingGetInMethodOverrideHeader_NeverRetried(string? routeMethods)
+    {
+        // Arrange: a POST whose X-HTTP-Method-Override names GET. On a route that admits only some methods the gateway
+        // removes the header, so the backend certainly runs the POST; on one that admits every method it passes, and a
+        // backend that does not honour it runs the POST too
+        await CreateAsync("post-as-get", "round_robin", NoEjection);
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "post-as-get-route",
+            Path = "/post-as-get-route/*",
+            Upstream = "post-as-get",
+            PathRewrite = "/$1",
+            Methods = routeMethods,
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/post-as-get-route/reset");
+        request.Headers.Add("X-HTTP-Method-Override", "GET");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+
+        // Assert: the POST reached one backend, once
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(1, Served().Sum());
+        Assert.Single(new[] { Backend(0), Backend(1), Backend(2) }.SelectMany(b => b.Received), r => r.Method == "POST");
+    }
+
+    [Theory]
     [InlineData("HELLO THIS IS NOT HTTP\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nX-Big: {big}\r\n\r\n")]
     public async Task ResponseNotHttpOrHeadersTooLarge_Delete_NotRetriedBecauseTheTargetAnswered(string answer)
