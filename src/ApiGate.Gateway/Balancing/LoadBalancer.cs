@@ -20,6 +20,7 @@ internal sealed class LoadBalancer
     private readonly TimeProvider _timeProvider;
     private readonly Random _random;
     private int _cursor = -1;
+    private int _spill = -1; // turns of the targets that stand in for scheduled ones that are down
 
     public LoadBalancer(TargetBinding[] targets, LoadBalancingPolicy policy, string hashOn, TargetHealthPolicy health, TimeProvider timeProvider, Random? random = null)
     {
@@ -108,7 +109,10 @@ internal sealed class LoadBalancer
         // cursor twice, and with two targets the failing one would be the first pick of every request.
         var step = exclude is null ? (uint)Interlocked.Increment(ref _cursor) : (uint)Volatile.Read(ref _cursor);
         var scheduled = _targets[_schedule[step % (uint)_schedule.Length]];
-        return Available(scheduled, exclude) ? scheduled : Weighted(step, exclude, null);
+        // A target that is down hands its turns to the available ones in turn, by weight. The step itself is no fair
+        // stand-in: a down target's steps recur every cycle, so step modulo the available weight can land on the same
+        // target every time (four targets, the second and fourth down: the third took 3/4 of the traffic, the first 1/4).
+        return Available(scheduled, exclude) ? scheduled : Weighted((uint)Interlocked.Increment(ref _spill), exclude, null);
     }
 
     /// <summary>The target at <paramref name="point"/> of the available targets' combined weight (taken modulo it).</summary>

@@ -37,6 +37,21 @@ public sealed class LoadBalancerTests
     }
 
     [Fact]
+    public void RoundRobin_SecondAndFourthOfFourTargetsDown_TheOtherTwoShareEvenly()
+    {
+        // Arrange: four equal targets; the down ones' turns recur at the same place in every cycle
+        var (balancer, targets, _) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1, 1, 1], passiveFailures: 1);
+        Fail(targets[1]);
+        Fail(targets[3]);
+
+        // Act
+        var counts = Count(balancer, 400);
+
+        // Assert: half each, not one survivor taking both missing shares
+        Assert.Equal([200, 0, 200, 0], counts);
+    }
+
+    [Fact]
     public void RoundRobin_EveryRequestRetriedAwayFromAFailingTarget_FirstPicksStillAlternate()
     {
         // Arrange: two healthy targets (passive checks off); every first pick of targets[0] fails and is retried
