@@ -133,7 +133,9 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
     {
         while (_changes.Reader.TryRead(out var change))
         {
-            _pending[change.State] = change.Removed;
+            // A removal stays queued whatever follows it: a removed target's state can still change (a request from
+            // before the reload fails), and its row must not be written again.
+            _pending[change.State] = change.Removed || (_pending.TryGetValue(change.State, out var removing) && removing);
         }
 
         if (_pending.Count == 0)
@@ -153,6 +155,14 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
                     continue;
                 }
 
+                if (state.Retired)
+                {
+                    // Removed, and its row already deleted: a change since (a request from before the reload that
+                    // failed) is not written, or it would bring the row back, or overwrite the row of a target added
+                    // again under the same URL.
+                    continue;
+                }
+
                 var status = state.Status(); // the latest state, whatever was queued
                 reports.Add(new TargetHealthReport
                 {
@@ -169,7 +179,7 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
             await store.ReportTargetHealthAsync(reports, cancellationToken);
             foreach (var (state, removed) in _pending)
             {
-                if (removed)
+                if (removed || state.Retired)
                 {
                     _rows.Remove(state);
                 }

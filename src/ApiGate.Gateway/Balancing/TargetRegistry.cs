@@ -53,6 +53,7 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
         {
             if (!inUse.Contains(state) && _states.TryRemove(key, out _))
             {
+                state.Retired = true;
                 reporter.Remove(state);
             }
         }
@@ -86,7 +87,7 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
             LogDown(state.UpstreamId, state.Label, WireNames.Of(to), state.Reason);
         }
 
-        if (state.Published)
+        if (state.Published && !state.Retired)
         {
             reporter.Publish(state);
         }

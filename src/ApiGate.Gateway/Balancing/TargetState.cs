@@ -58,6 +58,18 @@ internal sealed class TargetState
     /// <summary>Set when the target's row has been published to the store.</summary>
     public bool Published { get; set; }
 
+    /// <summary>
+    /// Set when a reload removed the target: requests still in flight on it may change its state, but its row is gone
+    /// and must not come back (a target added again under the same URL has a new state and a row of its own).
+    /// </summary>
+    public bool Retired
+    {
+        get => Volatile.Read(ref _retired);
+        set => Volatile.Write(ref _retired, value);
+    }
+
+    private bool _retired;
+
     /// <summary>True for a healthy target (the hot path's check: one volatile read).</summary>
     public bool IsHealthy => Volatile.Read(ref _health) == (int)TargetHealth.Healthy;
 

@@ -70,6 +70,60 @@ public sealed class TargetHealthReporterTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task TargetRemovedAndAddedAgain_RequestFromBeforeFailsLater_RowShowsTheNewTargetsState()
+    {
+        // Arrange: a target in use, with a request in flight on it (passive checks eject at the first failure)
+        await _reporter.StartAsync(CancellationToken.None);
+        const string url = "http://10.0.0.1:8080";
+        var policy = new TargetHealthPolicy(new HealthCheckSettings { PassiveFailures = 1 }, 2);
+        var before = _registry.Get("up_1", url, 1);
+        _registry.Retain([([new TargetBinding(url, 1, before)], policy)]);
+        Assert.True(await PollAsync(() => _store.Rows.Count == 1));
+        before.Begin();
+
+        // Act: the target is removed and added again (a new state, healthy), then the old request fails
+        _registry.Retain([]);
+        Assert.True(await PollAsync(() => _store.Rows.IsEmpty));
+        var again = _registry.Get("up_1", url, 1);
+        _registry.Retain([([new TargetBinding(url, 1, again)], policy)]);
+        Assert.True(await PollAsync(() => _store.Rows.Count == 1));
+        before.End(TargetOutcome.Failure, policy, "Request: Connection reset");
+        var other = _registry.Get("up_1", "http://10.0.0.2:8080", 1);
+        _registry.Retain([([new TargetBinding(url, 1, again), new TargetBinding("http://10.0.0.2:8080", 1, other)], policy)]);
+        Assert.True(await PollAsync(() => _store.Rows.Count == 2)); // written after whatever the failure queued
+
+        // Assert: the row is the configured target's (healthy), not the removed state's ejection
+        Assert.NotSame(before, again);
+        Assert.Equal(TargetHealth.Ejected, before.Health);
+        Assert.Equal("healthy", _store.Rows[(_reporter.InstanceId, "up_1", url)].State);
+    }
+
+    [Fact]
+    public async Task TargetRemoved_RequestFromBeforeFailsLater_NoRowComesBack()
+    {
+        // Arrange
+        await _reporter.StartAsync(CancellationToken.None);
+        const string url = "http://10.0.0.1:8080";
+        var policy = new TargetHealthPolicy(new HealthCheckSettings { PassiveFailures = 1 }, 2);
+        var removed = _registry.Get("up_1", url, 1);
+        _registry.Retain([([new TargetBinding(url, 1, removed)], policy)]);
+        Assert.True(await PollAsync(() => _store.Rows.Count == 1));
+        removed.Begin();
+
+        // Act: removed from the config, then its last request fails
+        _registry.Retain([]);
+        Assert.True(await PollAsync(() => _store.Rows.IsEmpty));
+        removed.End(TargetOutcome.Failure, policy, "Request: Connection reset");
+        var other = _registry.Get("up_1", "http://10.0.0.2:8080", 1);
+        _registry.Retain([([new TargetBinding("http://10.0.0.2:8080", 1, other)], policy)]);
+        Assert.True(await PollAsync(() => _store.Rows.ContainsKey((_reporter.InstanceId, "up_1", "http://10.0.0.2:8080"))));
+
+        // Assert: only the configured target has a row
+        Assert.Equal(TargetHealth.Ejected, removed.Health);
+        Assert.Equal(["http://10.0.0.2:8080"], _store.Rows.Keys.Select(k => k.Item3));
+    }
+
+    [Fact]
     public async Task SqliteStore_TouchRefreshesOneInstanceAndSweepDeletesOnlyOldRows()
     {
         await using var temp = await TempStore.CreateAsync();
