@@ -52,8 +52,11 @@ internal sealed class TargetState
     /// <summary>Of those, the ones that failed (transport failure or 5xx; see <see cref="TargetOutcome"/>).</summary>
     public long FailuresTotal => Interlocked.Read(ref _failuresTotal);
 
-    /// <summary>When the probe of this target is next due (prober only).</summary>
-    public long NextProbeAt { get; set; }
+    /// <summary>
+    /// When the last probe of this target started (prober only); null before the first. The next one is due an interval
+    /// later, by the interval in force then, so a shortened interval applies at once rather than after the old one.
+    /// </summary>
+    public long? LastProbeAt { get; set; }
 
     /// <summary>Set when the target's row has been published to the store.</summary>
     public bool Published { get; set; }

@@ -73,6 +73,7 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
             }
 
             var client = _clients.Get(upstream); // every pass: marks the client as still in use
+            var interval = (long)(upstream.Health.Interval.TotalSeconds * timeProvider.TimestampFrequency);
             foreach (var target in upstream.Targets)
             {
                 var state = target.State;
@@ -82,9 +83,9 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
                 }
 
                 state.EndCooldown(now);
-                if (now >= state.NextProbeAt && state.TryStartProbe())
+                if ((state.LastProbeAt is not { } last || now - last >= interval) && state.TryStartProbe())
                 {
-                    state.NextProbeAt = now + (long)(upstream.Health.Interval.TotalSeconds * timeProvider.TimestampFrequency);
+                    state.LastProbeAt = now;
                     _ = ProbeAsync(upstream, client, target, stoppingToken);
                 }
             }

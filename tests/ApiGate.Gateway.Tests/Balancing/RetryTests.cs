@@ -186,6 +186,61 @@ public sealed class RetryTests : BalancingTestBase
         Assert.Single(new[] { Backend(0), Backend(1), Backend(2) }.SelectMany(b => b.Received), r => r.Method == "POST");
     }
 
+    [Fact]
+    public async Task ClosedBeforeResponse_PutWhoseBodyHadNotArrivedYet_BodyReachesOneTargetWhole()
+    {
+        // Arrange: the first target reads the request head and closes; the client's body arrives only after that
+        await using var closer = await ScriptedBackend.StartAsync("", thenClose: true);
+        await CreateAsync("slow-put", "first_healthy", NoEjection, [new TargetInput { Url = closer.Url }, new TargetInput { Url = Url(1) }]);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, new Uri(Gateway.Url).Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("PUT /slow-put/echo-body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\n"));
+        Assert.True(await EventuallyAsync(() => closer.Connections == 1, TimeSpan.FromSeconds(10)), "the first target was never tried");
+        await Task.Delay(300);
+
+        // Act
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("0123456789"));
+        var answer = await ReadResponseAsync(stream).WaitAsync(TimeSpan.FromSeconds(20));
+
+        // Assert: either the retry carried the whole body, or (the body having been taken by the first attempt) no retry
+        if (answer.StartsWith("HTTP/1.1 200", StringComparison.Ordinal))
+        {
+            Assert.EndsWith("0123456789", answer);
+            Assert.Single(Backend(1).Received, r => r.Method == "PUT");
+        }
+        else
+        {
+            Assert.StartsWith("HTTP/1.1 502", answer);
+            Assert.Equal(0, Backend(1).Served);
+        }
+    }
+
+    private static async Task<string> ReadResponseAsync(System.Net.Sockets.NetworkStream stream)
+    {
+        var buffer = new byte[8192];
+        var text = "";
+        while (true)
+        {
+            var read = await stream.ReadAsync(buffer);
+            if (read == 0)
+            {
+                return text;
+            }
+
+            text += Encoding.ASCII.GetString(buffer, 0, read);
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end >= 0)
+            {
+                var length = System.Text.RegularExpressions.Regex.Match(text, "Content-Length: (\\d+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+                if (length.Success && text.Length - end - 4 >= int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))
+                {
+                    return text;
+                }
+            }
+        }
+    }
+
     [Theory]
     [InlineData("HELLO THIS IS NOT HTTP\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nX-Big: {big}\r\n\r\n")]

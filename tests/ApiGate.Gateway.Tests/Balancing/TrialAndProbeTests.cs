@@ -9,6 +9,29 @@ namespace ApiGate.Gateway.Tests.Balancing;
 public sealed class TrialAndProbeTests : BalancingTestBase
 {
     [Fact]
+    public async Task IntervalShortened_NextProbeFollowsTheNewInterval()
+    {
+        // Arrange: probes once an hour; the first one has run
+        await CreateAsync("interval", "round_robin", new UpstreamInput
+        {
+            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "500ms", UnhealthyThreshold = 1 },
+        }, [new TargetInput { Url = Url(0) }, new TargetInput { Url = Url(1) }]);
+        Assert.True(await EventuallyAsync(() => Backend(0).Received.Any(r => r.Path == "/healthz"), TimeSpan.FromSeconds(10)), "no first probe");
+        Backend(0).Healthy = false;
+
+        // Act: the interval becomes 1 s
+        var updated = await Gateway.Upstreams.UpdateAsync("interval", new UpstreamChanges { HealthCheck = new HealthCheckChanges { Interval = TimeSpan.FromSeconds(1) } },
+            CancellationToken.None);
+        Assert.True(updated.Ok, updated.Error?.ToString());
+        await Gateway.ReloadAsync();
+
+        // Assert: the target is probed again on the new schedule (not an hour after the last probe) and taken out
+        Assert.True(await EventuallyAsync(() => States("interval").Single(s => s.Url == Url(0)).Health == TargetHealth.Unhealthy, TimeSpan.FromSeconds(15)),
+            "the failing target was not probed again after the interval was shortened");
+        Assert.Equal(TargetHealth.Healthy, States("interval").Single(s => s.Url == Url(1)).Health);
+    }
+
+    [Fact]
     public async Task SingleTarget_TrialIsAStream_OtherRequestsAreServedWhileItFlows()
     {
         await CreateAsync("stream", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1, PassiveCooldown = "1s" } },
