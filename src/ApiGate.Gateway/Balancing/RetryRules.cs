@@ -8,7 +8,9 @@ namespace ApiGate.Gateway.Balancing;
 /// target's health. Based on what YARP reports (tests in Balancing/ForwarderErrorTests pin these down):
 /// <list type="bullet">
 /// <item>connection refused: <see cref="ForwarderError.Request"/> with an <see cref="HttpRequestException"/> whose
-/// <see cref="HttpRequestException.HttpRequestError"/> is <see cref="HttpRequestError.ConnectionError"/>;</item>
+/// <see cref="HttpRequestException.HttpRequestError"/> is <see cref="HttpRequestError.ConnectionError"/> (a name that does not
+/// resolve: <see cref="HttpRequestError.NameResolutionError"/>; a failed TLS handshake:
+/// <see cref="HttpRequestError.SecureConnectionError"/>);</item>
 /// <item>connect timeout: <see cref="ForwarderError.RequestTimedOut"/> with an <see cref="OperationCanceledException"/>
 /// wrapping a <see cref="TimeoutException"/>;</item>
 /// <item>connection reset or closed before the response headers: <see cref="ForwarderError.Request"/> with another
@@ -78,10 +80,16 @@ internal static class RetryRules
     /// <summary>The headers some backends take as the method instead of the request line's.</summary>
     private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
 
-    /// <summary>The connection to the target could not be established, so nothing was sent.</summary>
+    /// <summary>
+    /// The connection to the target could not be established, so nothing was sent: refused or unreachable, its name did
+    /// not resolve, or the TLS handshake failed (the request is written only over an established TLS session).
+    /// </summary>
     public static bool IsConnectFailure(ForwarderError error, Exception? exception) => error switch
     {
-        ForwarderError.Request => exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError },
+        ForwarderError.Request => exception is HttpRequestException
+        {
+            HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError,
+        },
         ForwarderError.RequestTimedOut => exception is OperationCanceledException { InnerException: TimeoutException },
         _ => false,
     };

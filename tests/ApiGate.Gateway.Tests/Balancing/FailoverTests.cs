@@ -161,6 +161,29 @@ public sealed class FailoverTests : BalancingTestBase
     }
 
     [Fact]
+    public async Task TargetNameDoesNotResolve_AuthenticatedRequest_NotBilled()
+    {
+        // Arrange: the only target's name never resolves (RFC 6761 .invalid), so no request can reach a backend
+        await CreateAsync("unresolved", "round_robin", targets: [new TargetInput { Url = "http://backend.invalid:8080" }]);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "unresolved-auth", Path = "/unresolved-auth/*", Upstream = "unresolved", AuthRequired = true });
+        var (key, _, _) = await Gateway.CreateKeyAsync("dns@example.com", new PlanInput { Id = "dns", Name = "Dns", RequestsPerMonth = 100, RateLimitPerMinute = 0 });
+
+        // Act
+        var used = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/unresolved-auth/x") { Content = new StringContent("x") };
+            request.Headers.Add("X-API-Key", key);
+            using var response = await Gateway.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            used.Add(response.Headers.GetValues("X-Quota-Used").Single());
+        }
+
+        // Assert: like a refused connection, it cost nothing
+        Assert.Equal(["0", "0"], used);
+    }
+
+    [Fact]
     public async Task EjectedTarget_AfterCooldownWithoutActiveChecks_GetsOneTrialAndRejoins()
     {
         await CreateAsync("trial", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1, PassiveCooldown = "1s" } });

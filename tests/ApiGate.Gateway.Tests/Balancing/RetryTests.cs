@@ -69,6 +69,26 @@ public sealed class RetryTests : BalancingTestBase
         Assert.Equal(0, Backend(2).Served);
     }
 
+    [Theory]
+    [InlineData("dns")]
+    [InlineData("tls")]
+    public async Task ConnectionNeverEstablished_PostWithBody_RetriedOnNextTargetAndBodyArrivesWhole(string how)
+    {
+        // Arrange: the first target cannot be connected to — a name that never resolves (RFC 6761 .invalid), or a TLS
+        // handshake with a server that speaks plain HTTP — so no request byte reaches it
+        var first = how == "dns" ? "http://backend.invalid:8080" : Url(0).Replace("http://", "https://", StringComparison.Ordinal);
+        await CreateAsync("never-connected-" + how, "first_healthy", NoEjection, [new TargetInput { Url = first }, new TargetInput { Url = Url(1) }]);
+
+        // Act
+        using var response = await Gateway.Client.PostAsync(Gateway.Url + $"/never-connected-{how}/echo-body", new StringContent("payload", Encoding.UTF8, "text/plain"));
+
+        // Assert: the POST went to the next target, once, body and all
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("payload", await response.Content.ReadAsStringAsync());
+        Assert.Single(Backend(1).Received, r => r.Method == "POST");
+        Assert.Equal(0, Backend(0).Served);
+    }
+
     [Fact]
     public async Task ConnectionRefused_WebSocketHandshake_RetriedAndTunnelWorks()
     {
