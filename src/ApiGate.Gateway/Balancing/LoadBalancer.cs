@@ -17,6 +17,7 @@ internal sealed class LoadBalancer
     private readonly int[] _schedule;
     private readonly HashRing? _ring;
     private readonly bool _trials;
+    private readonly TimeSpan _cooldown;
     private readonly TimeProvider _timeProvider;
     private readonly Random _random;
     private int _cursor = -1;
@@ -33,6 +34,7 @@ internal sealed class LoadBalancer
         _policy = policy;
         _hashOn = HashSource.Parse(hashOn, out _);
         _trials = !health.ActiveChecks;
+        _cooldown = health.Cooldown;
         _timeProvider = timeProvider;
         _random = random ?? Random.Shared;
         var weights = targets.Select(t => t.Weight).ToArray();
@@ -93,7 +95,7 @@ internal sealed class LoadBalancer
                     now = _timeProvider.GetTimestamp();
                 }
 
-                if (target.State.TryBeginTrial(now))
+                if (target.State.TryBeginTrial(now, _cooldown))
                 {
                     return target;
                 }

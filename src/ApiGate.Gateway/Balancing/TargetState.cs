@@ -10,7 +10,7 @@ internal sealed class TargetState
     private readonly TargetRegistry _owner;
     private readonly object _transitionLock = new();
     private int _health; // TargetHealth
-    private long _ejectedUntil; // TimeProvider timestamp
+    private long _ejectedAt; // TimeProvider timestamp, or CooldownOver
     private int _consecutiveFailures;
     private int _inFlight;
     private long _requestsTotal;
@@ -170,7 +170,7 @@ internal sealed class TargetState
         {
             if (Health == TargetHealth.Trial)
             {
-                Volatile.Write(ref _ejectedUntil, 0);
+                Volatile.Write(ref _ejectedAt, CooldownOver);
                 Apply(TargetHealth.Trial, TargetHealth.Ejected, "trial request abandoned by the client");
             }
         }
@@ -180,7 +180,7 @@ internal sealed class TargetState
     /// For an ejected target whose cool-down is over, or an unhealthy one, of an upstream without active checks: claims
     /// the single trial request. True for exactly one caller.
     /// </summary>
-    public bool TryBeginTrial(long now)
+    public bool TryBeginTrial(long now, TimeSpan cooldown)
     {
         var health = Health;
         if (health == TargetHealth.Unhealthy)
@@ -190,7 +190,7 @@ internal sealed class TargetState
             return Transition(TargetHealth.Unhealthy, TargetHealth.Trial, "active health checks are off; trying one request");
         }
 
-        if (health != TargetHealth.Ejected || now < Volatile.Read(ref _ejectedUntil))
+        if (health != TargetHealth.Ejected || !CooledDown(now, cooldown))
         {
             return false;
         }
@@ -198,10 +198,23 @@ internal sealed class TargetState
         return Transition(TargetHealth.Ejected, TargetHealth.Trial, "cool-down over; trying one request");
     }
 
-    /// <summary>With active checks: an ejected target whose cool-down ended waits for probes (prober only).</summary>
-    public void EndCooldown(long now)
+    /// <summary>Marks an ejection whose cool-down is over (a trial the client abandoned).</summary>
+    private const long CooldownOver = long.MinValue;
+
+    /// <summary>
+    /// Whether the cool-down of the ejection is over, by the cool-down in force now: one shortened by a reload applies to
+    /// targets already ejected.
+    /// </summary>
+    private bool CooledDown(long now, TimeSpan cooldown)
     {
-        if (Health == TargetHealth.Ejected && now >= Volatile.Read(ref _ejectedUntil))
+        var at = Volatile.Read(ref _ejectedAt);
+        return at == CooldownOver || now - at >= (long)(cooldown.TotalSeconds * _owner.TimestampFrequency);
+    }
+
+    /// <summary>With active checks: an ejected target whose cool-down ended waits for probes (prober only).</summary>
+    public void EndCooldown(long now, TimeSpan cooldown)
+    {
+        if (Health == TargetHealth.Ejected && CooledDown(now, cooldown))
         {
             _probeStreak = 0;
             Transition(TargetHealth.Ejected, TargetHealth.Unhealthy, "cool-down over; waiting for health checks to pass");
@@ -288,7 +301,7 @@ internal sealed class TargetState
                 return;
             }
 
-            Volatile.Write(ref _ejectedUntil, _owner.Timestamp() + (long)(policy.Cooldown.TotalSeconds * _owner.TimestampFrequency));
+            Volatile.Write(ref _ejectedAt, _owner.Timestamp());
             _probeStreak = 0;
             Apply(from, TargetHealth.Ejected, reason);
         }

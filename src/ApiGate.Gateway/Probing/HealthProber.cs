@@ -82,7 +82,7 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
                     continue;
                 }
 
-                state.EndCooldown(now);
+                state.EndCooldown(now, upstream.Health.Cooldown);
                 if ((state.LastProbeAt is not { } last || now - last >= interval) && state.TryStartProbe())
                 {
                     state.LastProbeAt = now;

@@ -98,6 +98,26 @@ public sealed class LoadBalancerTests
     }
 
     [Fact]
+    public void PassiveCheck_CooldownShortenedWhileEjected_TrialComesAfterTheNewCooldown()
+    {
+        // Arrange: ejected under a one-hour cool-down
+        var (_, targets, _) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 1, cooldown: "1h");
+        Fail(targets[0]);
+
+        // Act: a reload shortens the cool-down to 10 s (a new balancer over the same target states)
+        var shortened = new LoadBalancer([.. targets], LoadBalancingPolicy.RoundRobin, "", Policy(1, "10s"), _time, new Random(42));
+        var during = shortened.Pick(new DefaultHttpContext(), null, null, out var trialDuring);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var after = shortened.Pick(new DefaultHttpContext(), null, null, out var trialAfter);
+
+        // Assert: still out within the new cool-down, its trial once it is over (not an hour after the ejection)
+        Assert.Same(targets[1], during);
+        Assert.False(trialDuring);
+        Assert.Same(targets[0], after);
+        Assert.True(trialAfter);
+    }
+
+    [Fact]
     public void PassiveCheck_TrialFails_EjectedForAnotherCooldown()
     {
         var (balancer, targets, policy) = Build(LoadBalancingPolicy.RoundRobin, weights: [1, 1], passiveFailures: 1, cooldown: "5s");
@@ -283,10 +303,10 @@ public sealed class LoadBalancerTests
         Fail(targets[0]);
 
         Probe(targets[0].State, true, policy); // during the cool-down, probes do not bring it back
-        targets[0].State.EndCooldown(_time.GetTimestamp());
+        targets[0].State.EndCooldown(_time.GetTimestamp(), policy.Cooldown);
         Assert.Equal(TargetHealth.Ejected, targets[0].State.Health);
         _time.Advance(TimeSpan.FromSeconds(10));
-        targets[0].State.EndCooldown(_time.GetTimestamp());
+        targets[0].State.EndCooldown(_time.GetTimestamp(), policy.Cooldown);
         Assert.Equal(TargetHealth.Unhealthy, targets[0].State.Health);
         Assert.Same(targets[1], balancer.Pick(new DefaultHttpContext(), null)); // no trial request with active checks
         Probe(targets[0].State, true, policy);
