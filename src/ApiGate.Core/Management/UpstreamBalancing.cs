@@ -93,7 +93,7 @@ internal static class UpstreamBalancing
         var h = u.HealthCheck;
         if (h.Path.Length > 0 && (!h.Path.StartsWith('/') || h.Path.Any(c => c is ' ' or '?' or '#' || char.IsControl(c))))
         {
-            // Control characters are named, never echoed: the message reaches terminals (CLI) and logs.
+            // Control characters are shown as '?', never echoed: the message reaches terminals (CLI) and logs.
             yield return Invalid("health_check.path", $"'{new string([.. h.Path.Select(c => char.IsControl(c) ? '?' : c)])}' is not an absolute path such as /healthz"
                 + " (no white space, control character, '?' or '#')");
         }

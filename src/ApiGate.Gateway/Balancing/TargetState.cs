@@ -124,11 +124,11 @@ internal sealed class TargetState
                 var failures = Interlocked.Increment(ref _consecutiveFailures);
                 if (trial)
                 {
-                    Eject(TargetHealth.Trial, policy, "trial request failed: " + reason);
+                    Eject(TargetHealth.Trial, "trial request failed: " + reason);
                 }
                 else if (Health == TargetHealth.Healthy && policy.PassiveFailures > 0 && failures >= policy.PassiveFailures)
                 {
-                    Eject(TargetHealth.Healthy, policy, $"{failures} consecutive failed requests, last: {reason}");
+                    Eject(TargetHealth.Healthy, $"{failures} consecutive failed requests, last: {reason}");
                 }
 
                 break;
@@ -155,7 +155,7 @@ internal sealed class TargetState
                 Transition(TargetHealth.Trial, TargetHealth.Healthy, "trial request succeeded");
                 break;
             case TargetOutcome.Failure:
-                Eject(TargetHealth.Trial, policy, "trial request failed: " + reason);
+                Eject(TargetHealth.Trial, "trial request failed: " + reason);
                 break;
             default:
                 AbandonTrial();
@@ -292,7 +292,7 @@ internal sealed class TargetState
         }
     }
 
-    private void Eject(TargetHealth from, TargetHealthPolicy policy, string reason)
+    private void Eject(TargetHealth from, string reason)
     {
         lock (_transitionLock)
         {
