@@ -78,13 +78,22 @@ internal sealed partial class SnapshotManager(
             LogReloadFailed(version, current?.Version ?? 0, ex.Message);
             return;
         }
+        catch (InvalidDataException ex) when (current is not null)
+        {
+            // A row that cannot be read (a hand edit, a damaged file) is a config that does not compile, not an outage:
+            // the store answers. Reported once for this version, and not read again until the config changes.
+            _failedVersion = version;
+            ReloadFailures++;
+            LogReloadFailed(version, current.Version, ex.Message);
+            return;
+        }
 
         ConfigSnapshot next;
         try
         {
             next = builder.Build(data);
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidDataException)
         {
             _failedVersion = data.Version;
             ReloadFailures++;

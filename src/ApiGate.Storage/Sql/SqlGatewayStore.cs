@@ -61,14 +61,30 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         var data = new ConfigData(
             versions.Config,
             versions.Identity,
-            (await QueryAsync<UpstreamRow>(connection, transaction, Upstreams.Select(""), null, ct)).Select(ToUpstream).ToList(),
+            (await QueryAsync<UpstreamRow>(connection, transaction, Upstreams.Select(""), null, ct)).Select(r => Stored(Upstreams.Name, r.Id, () => ToUpstream(r))).ToList(),
             await RoutesAsync(connection, transaction, "", null, ct),
-            (await QueryAsync<PlanRow>(connection, transaction, Plans.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
-            (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
-            (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList());
+            (await QueryAsync<PlanRow>(connection, transaction, Plans.Select(""), null, ct)).Select(r => Stored(Plans.Name, r.Id, r.ToDefinition)).ToList(),
+            (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select(""), null, ct)).Select(r => Stored(Entitlements.Name, r.Id, r.ToDefinition)).ToList(),
+            (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select(""), null, ct)).Select(r => Stored(PlanEntitlements.Name, r.Id, r.ToDefinition)).ToList());
         await transaction.CommitAsync(ct);
         return data;
     }, cancellationToken);
+
+    /// <summary>
+    /// A row turned into its definition; a value no build writes (a hand edit, a damaged file) is an
+    /// <see cref="InvalidDataException"/> naming the table and the row, whatever part of the conversion refused it.
+    /// </summary>
+    private static T Stored<T>(string table, string id, Func<T> convert)
+    {
+        try
+        {
+            return convert();
+        }
+        catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException or FormatException)
+        {
+            throw new InvalidDataException($"{table} row '{id}' cannot be read: {ex.Message}", ex);
+        }
+    }
 
     /// <summary>The store's config and identity versions, read together with the config they describe.</summary>
     private sealed class VersionsRow
@@ -171,18 +187,21 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         var list = new List<RouteDefinition>(routes.Count);
         foreach (var row in routes)
         {
-            var route = row.ToDefinition();
-            if (cors.TryGetValue(route.Id, out var settings))
+            list.Add(Stored(Routes.Name, row.Id, () =>
             {
-                route = settings.ApplyTo(route);
-            }
+                var route = row.ToDefinition();
+                if (cors.TryGetValue(route.Id, out var settings))
+                {
+                    route = settings.ApplyTo(route);
+                }
 
-            if (auth.TryGetValue(route.Id, out var scheme))
-            {
-                route = route with { AuthScheme = StoredValues.Enum<AuthScheme>(scheme.Scheme) };
-            }
+                if (auth.TryGetValue(route.Id, out var scheme))
+                {
+                    route = route with { AuthScheme = StoredValues.Enum<AuthScheme>(scheme.Scheme) };
+                }
 
-            list.Add(route);
+                return route;
+            }));
         }
 
         return list;

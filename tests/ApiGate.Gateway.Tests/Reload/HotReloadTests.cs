@@ -7,11 +7,18 @@ namespace ApiGate.Gateway.Tests.Reload;
 
 public sealed class HotReloadTests : GatewayTestBase
 {
+    private readonly CapturedLog _log = new();
+    private string _upstreamId = "";
+    private string _routeId = "";
+
+    private protected override void Configure(Configuration.GatewayOptions options) => options.LogWriter = _log.Writer;
+
     private protected override async Task SetUpAsync()
     {
-        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
-        await Gateway.AddRouteAsync(new RouteInput { Name = "stable", Path = "/stable/*", Upstream = "backend" });
+        _upstreamId = (await Gateway.AddUpstreamAsync("backend", Upstream.Url)).Id;
+        _routeId = (await Gateway.AddRouteAsync(new RouteInput { Name = "stable", Path = "/stable/*", Upstream = "backend" })).Id;
     }
+
 
     [Fact]
     public async Task CliCreateThenDisable_WhileServing_RouteStartsThenStopsServingWithoutRestart()
@@ -99,6 +106,39 @@ public sealed class HotReloadTests : GatewayTestBase
         });
 
         Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync(Gateway.Url + "/slow/x")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("UPDATE routes SET match_type = 'bogus' WHERE slug = 'stable'", "routes row '{route}' cannot be read: stored value 'bogus' is not a valid PathMatchType")]
+    [InlineData("UPDATE routes SET headers = 'not json' WHERE slug = 'stable'", "routes row '{route}' cannot be read: 'not json' is an invalid JSON literal")]
+    [InlineData("UPDATE upstreams SET http_version = '3' WHERE slug = 'backend'", "upstreams row '{upstream}' cannot be read: upstreams.http_version '3' is not one of 1.1, 2")]
+    public async Task DamagedStoredRow_CountedAsFailedReloadOnce_PreviousKeepsServing(string damage, string reason)
+    {
+        // Arrange: a row no build writes (a hand edit, a damaged file), stored with a new config version.
+        var before = Gateway.Snapshots.Current!.Version;
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Gateway.DatabasePath))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = damage + "; UPDATE config_version SET version = version + 1 WHERE id = 1;";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        // Act: reloads asked for directly, and the polls (every 100 ms here) that come meanwhile.
+        await Gateway.ReloadAsync();
+        await Gateway.ReloadAsync();
+        await Task.Delay(500);
+        using var served = await Gateway.Client.GetAsync(Gateway.Url + "/stable/x");
+        var written = await _log.UpToMarkerAsync(Gateway);
+
+        // Assert: reported as a version that cannot be compiled, with the reason, once; not as a store outage.
+        Assert.Equal(before, Gateway.Snapshots.Current!.Version);
+        Assert.Equal(1, Gateway.Snapshots.ReloadFailures);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        var failures = written.Split('\n').Where(l => l.Contains($"Config version {before + 1} cannot be compiled", StringComparison.Ordinal)).ToList();
+        Assert.Contains(reason.Replace("{route}", _routeId, StringComparison.Ordinal).Replace("{upstream}", _upstreamId, StringComparison.Ordinal),
+            Assert.Single(failures), StringComparison.Ordinal);
+        Assert.DoesNotContain("Checking the store for config changes failed", written, StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using ApiGate.Gateway.Tests.Admin;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Reload;
+
+/// <summary>
+/// Routes changed, deleted and created again with the same path through the admin API while requests run: every
+/// request is answered by one whole version of the route (its upstream, rewrite and request transform together), or
+/// by no route at all between a delete and the create after it — never by a mix, never with a 5xx.
+/// </summary>
+public sealed class ChangesUnderTrafficTests : AdminTestBase, IAsyncLifetime
+{
+    private TestUpstream _second = null!;
+
+    private protected override async Task SetUpAsync()
+    {
+        await base.SetUpAsync();
+        _second = await TestUpstream.StartAsync();
+        AssertData(await PostAsync("/upstreams", new { name = "a", url = Upstream.Url }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/upstreams", new { name = "b", url = _second.Url }), HttpStatusCode.Created);
+    }
+
+    public new async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _second.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task RouteSwappedDeletedAndRecreated_UnderTraffic_EachRequestSeesOneWholeVersion()
+    {
+        // Arrange
+        AssertData(await PostAsync("/routes", Version("a")), HttpStatusCode.Created);
+        var statuses = new ConcurrentDictionary<HttpStatusCode, int>();
+        var mixed = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var writesDone = false;
+        var clients = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            // Bounded in count and in time; keeps going until the writer has finished.
+            for (var i = 0; i < 5_000 && !stop.IsCancellationRequested && !Volatile.Read(ref writesDone); i++)
+            {
+                using var response = await Gateway.Client.GetAsync(Gateway.Url + "/swap/ping?n=" + i);
+                statuses.AddOrUpdate(response.StatusCode, 1, (_, n) => n + 1);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    var echo = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                    var path = echo.GetProperty("path").GetString();
+                    var port = echo.GetProperty("port").GetInt32();
+                    if (!(path == "/a/ping" && port == Upstream.Port) && !(path == "/b/ping" && port == _second.Port))
+                    {
+                        mixed.Enqueue($"{path} from port {port}");
+                    }
+                }
+            }
+        })).ToList();
+
+        // Act: swap in one PATCH, then delete and create again, alternating versions.
+        var writes = new List<HttpStatusCode>();
+        for (var round = 0; round < 30; round++)
+        {
+            var next = round % 2 == 0 ? "b" : "a";
+            writes.Add((await PatchAsync("/routes/swap", Version(next))).Status);
+            writes.Add((await DeleteAsync("/routes/swap")).Status);
+            writes.Add((await PostAsync("/routes", Version(next == "a" ? "b" : "a"))).Status);
+        }
+
+        Volatile.Write(ref writesDone, true);
+        await Task.WhenAll(clients);
+
+        // Assert
+        Assert.All(writes, status => Assert.True(status is HttpStatusCode.OK or HttpStatusCode.NoContent or HttpStatusCode.Created, status.ToString()));
+        Assert.Empty(mixed);
+        Assert.True(statuses.GetValueOrDefault(HttpStatusCode.OK) > 0);
+        Assert.All(statuses.Keys, status => Assert.True(status is HttpStatusCode.OK or HttpStatusCode.NotFound, $"{(int)status}: {statuses[status]} times"));
+        var wrongHeader = Upstream.Received.Concat(_second.Received)
+            .Where(r => r.Path.StartsWith("/a/", StringComparison.Ordinal) || r.Path.StartsWith("/b/", StringComparison.Ordinal))
+            .Where(r => !r.Headers.TryGetValue("X-Version", out var v) || v.Single() != r.Path[1..2])
+            .Select(r => r.Path + " with X-Version " + string.Join(",", r.Headers.GetValueOrDefault("X-Version") ?? []))
+            .ToList();
+        Assert.Empty(wrongHeader);
+    }
+
+    private static object Version(string name) => new
+    {
+        name = "swap",
+        path = "/swap/*",
+        upstream = name,
+        path_rewrite = $"/{name}/$1",
+        request_transform = "{\"headers\":{\"set\":{\"X-Version\":\"" + name + "\"}}}",
+        auth_required = false,
+    };
+}
