@@ -185,11 +185,15 @@ public sealed class RequestTransform
         };
     }
 
+    // A member given twice ({"headers": …, "headers": …}) is refused when written: which copy counts is not defined, and
+    // the node reader only fails on it when the object is first read, outside the FormatException validation expects.
+    private static readonly JsonDocumentOptions Reading = new() { AllowDuplicateProperties = false };
+
     internal static JsonObject ParseObject(string json, string field)
     {
         try
         {
-            return JsonNode.Parse(json) as JsonObject ?? throw new FormatException($"{field} must be a JSON object");
+            return JsonNode.Parse(json, documentOptions: Reading) as JsonObject ?? throw new FormatException($"{field} must be a JSON object");
         }
         catch (JsonException ex)
         {

@@ -216,6 +216,25 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal("""{"x_plan":"a"}""", AssertData(await GetAsync("/routes/r")).GetProperty("headers").GetRawText());
     }
 
+    [Theory]
+    [InlineData("request_transform", """{"headers":{"set":{"X-A":"1"}},"headers":{"set":{"X-B":"1"}}}""")]
+    [InlineData("request_transform", """{"headers":{"set":{"X-A":"1","X-A":"2"}}}""")]
+    [InlineData("request_transform", """{"conditions":[{"when":{"method":"POST","method":"GET"},"headers":{"set":{"X-A":"1"}}}]}""")]
+    [InlineData("response_transform", """{"body":{"mask":["email"]},"body":{"remove":["secret"]}}""")]
+    public async Task UpdateRoute_TransformWithAMemberGivenTwice_Returns422NamingTheFieldAndChangesNothing(string field, string transform)
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        AssertData(await PostAsync("/routes", new { name = "r", path = "/a", upstream = "backend" }), HttpStatusCode.Created);
+        var version = Gateway.Snapshots.Current!.Version;
+
+        var response = await SendAsync(HttpMethod.Patch, "/routes/r", System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { [field] = transform }));
+
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/" + field);
+        Assert.StartsWith(field + " is not valid JSON: Duplicate property", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("", AssertData(await GetAsync("/routes/r")).GetProperty(field).GetString());
+        Assert.Equal(version, Gateway.Snapshots.Current!.Version);
+    }
+
     [Fact]
     public async Task UnlinkIdentity_SubjectGivenTwice_Returns400AndUnlinksNothing()
     {
