@@ -129,12 +129,12 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "method_override", overrideProblem);
         }
 
-        if (route.RequestTransform.Length > 0 && TransformProblem(() => Transforms.RequestTransform.Parse(route.RequestTransform)) is { } requestProblem)
+        if (route.RequestTransform.Length > 0 && TransformProblem(() => RefuseFraming(Transforms.RequestTransform.Parse(route.RequestTransform))) is { } requestProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "request_transform", requestProblem);
         }
 
-        if (route.ResponseTransform.Length > 0 && TransformProblem(() => Transforms.ResponseTransform.Parse(route.ResponseTransform)) is { } responseProblem)
+        if (route.ResponseTransform.Length > 0 && TransformProblem(() => RefuseFraming(Transforms.ResponseTransform.Parse(route.ResponseTransform))) is { } responseProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
         }
@@ -340,6 +340,27 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         var basis = (input.HostPattern ?? "") + " " + (input.Path ?? "");
         var slug = Slug.From(basis);
         return slug.Length == 0 ? "root" : slug.Length > TextFields.MaxNameLength ? slug[..TextFields.MaxNameLength].TrimEnd('-') : slug;
+    }
+
+    /// <summary>
+    /// Refuses header operations on the body's framing when a transform is written (<see cref="Transforms.FramingHeaders"/>).
+    /// Not part of parsing: a route stored before this rule still compiles, and the gateway leaves such operations out.
+    /// </summary>
+    private static Transforms.RequestTransform RefuseFraming(Transforms.RequestTransform transform)
+    {
+        Transforms.FramingHeaders.Refuse("request_transform.headers", transform.Always.Headers);
+        foreach (var (condition, i) in transform.Conditions.Select((c, i) => (c, i)))
+        {
+            Transforms.FramingHeaders.Refuse($"request_transform.conditions[{i}].headers", condition.Operations.Headers);
+        }
+
+        return transform;
+    }
+
+    private static Transforms.ResponseTransform RefuseFraming(Transforms.ResponseTransform transform)
+    {
+        Transforms.FramingHeaders.Refuse("response_transform.headers", transform.Headers);
+        return transform;
     }
 
     private static string? TransformProblem(Func<object> parse)

@@ -153,7 +153,7 @@ internal sealed class ForwardingTransformer(
             List<KeyValuePair<string, StringValues>>? queryParameters = null;
             foreach (var operation in operations)
             {
-                operation.Headers.Apply(new UpstreamRequestHeaders(headers), request);
+                operation.Headers.Apply(new UpstreamRequestHeaders(proxyRequest), request);
                 if (!operation.Query.IsEmpty)
                 {
                     queryParameters ??= QueryHelpers.ParseQuery(query).SelectMany(p => p.Value.Select(v => new KeyValuePair<string, StringValues>(p.Key, v))).ToList();

@@ -5,30 +5,60 @@ using Microsoft.Extensions.Primitives;
 
 namespace ApiGate.Gateway.Transforms;
 
-/// <summary>Header operations on the outgoing upstream request.</summary>
-internal readonly struct UpstreamRequestHeaders(HttpRequestHeaders headers) : IHeaderTarget
+/// <summary>
+/// Header operations on the outgoing upstream request. A field that describes the body (<c>Content-Type</c>,
+/// <c>Content-Encoding</c>, …) lives on the request's content, where it is changed (the request's own header collection
+/// throws for it); on a request without a body there is none to change. The body's framing (<c>Content-Length</c>,
+/// <c>Transfer-Encoding</c>) is the gateway's and is never changed: routes stored before such operations were refused
+/// when written would otherwise fail every request.
+/// </summary>
+internal readonly struct UpstreamRequestHeaders(HttpRequestMessage message) : IHeaderTarget
 {
-    public void Add(string name, string value) => headers.TryAddWithoutValidation(name, value);
+    public void Add(string name, string value)
+    {
+        if (!FramingHeaders.Contains(name))
+        {
+            HeadersFor(name)?.TryAddWithoutValidation(name, value);
+        }
+    }
 
     public void Set(string name, string value)
     {
-        headers.Remove(name);
-        headers.TryAddWithoutValidation(name, value);
+        if (!FramingHeaders.Contains(name) && HeadersFor(name) is { } headers)
+        {
+            headers.Remove(name);
+            headers.TryAddWithoutValidation(name, value);
+        }
     }
 
-    public void Remove(string name) => headers.Remove(name);
+    public void Remove(string name)
+    {
+        if (!FramingHeaders.Contains(name))
+        {
+            HeadersFor(name)?.Remove(name);
+        }
+    }
+
+    private HttpHeaders? HeadersFor(string name) => ContentHeaderNames.Contains(name) ? message.Content?.Headers : message.Headers;
+
+    /// <summary>The fields <see cref="HttpContentHeaders"/> holds, which <see cref="HttpRequestHeaders"/> refuses.</summary>
+    private static readonly System.Collections.Frozen.FrozenSet<string> ContentHeaderNames = System.Collections.Frozen.FrozenSet.ToFrozenSet(
+        ["Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length", "Content-Location", "Content-MD5", "Content-Range",
+            "Content-Type", "Expires", "Last-Modified"],
+        StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>
 /// Header operations on the response to the client. A value the server cannot send in a response header — a control
 /// character, or a character outside ASCII, made from the request by a <c>${…}</c> variable — is not set: the response
-/// goes out without that header rather than failing after the upstream answered.
+/// goes out without that header rather than failing after the upstream answered. The body's framing
+/// (<c>Content-Length</c>, <c>Transfer-Encoding</c>) is never changed: a length that is not the body's ends the exchange.
 /// </summary>
 internal readonly struct ClientResponseHeaders(IHeaderDictionary headers) : IHeaderTarget
 {
     public void Add(string name, string value)
     {
-        if (IsSendable(value))
+        if (IsSendable(value) && !FramingHeaders.Contains(name))
         {
             headers.Append(name, value);
         }
@@ -36,13 +66,19 @@ internal readonly struct ClientResponseHeaders(IHeaderDictionary headers) : IHea
 
     public void Set(string name, string value)
     {
-        if (IsSendable(value))
+        if (IsSendable(value) && !FramingHeaders.Contains(name))
         {
             headers[name] = value;
         }
     }
 
-    public void Remove(string name) => headers.Remove(name);
+    public void Remove(string name)
+    {
+        if (!FramingHeaders.Contains(name))
+        {
+            headers.Remove(name);
+        }
+    }
 
     /// <summary>Printable ASCII and the tab: what Kestrel writes into a response header.</summary>
     internal static bool IsSendable(string value) => !value.AsSpan().ContainsAnyExcept(Sendable);

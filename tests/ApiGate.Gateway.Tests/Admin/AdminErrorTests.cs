@@ -235,6 +235,23 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(version, Gateway.Snapshots.Current!.Version);
     }
 
+    [Theory]
+    [InlineData("request_transform", """{"headers":{"set":{"Content-Length":"1"}}}""", "request_transform.headers: 'Content-Length'")]
+    [InlineData("request_transform", """{"headers":{"add":{"transfer-encoding":"chunked"}}}""", "request_transform.headers: 'transfer-encoding'")]
+    [InlineData("request_transform", """{"conditions":[{"when":{"method":"POST"},"headers":{"remove":["Content-Length"]}}]}""", "request_transform.conditions[0].headers: 'Content-Length'")]
+    [InlineData("response_transform", """{"headers":{"set":{"Content-Length":"1"}}}""", "response_transform.headers: 'Content-Length'")]
+    public async Task CreateRoute_TransformChangesTheBodysFraming_Returns422NamingTheFieldAndStoresNothing(string field, string transform, string detail)
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+
+        var response = await SendAsync(HttpMethod.Post, "/routes",
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object> { ["name"] = "r", ["path"] = "/a", ["upstream"] = "backend", [field] = transform }));
+
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/" + field);
+        Assert.StartsWith(detail + " cannot be changed by a transform", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/routes/r")).Status);
+    }
+
     [Fact]
     public async Task UnlinkIdentity_SubjectGivenTwice_Returns400AndUnlinksNothing()
     {
