@@ -84,6 +84,69 @@ public sealed class ChangesUnderTrafficTests : AdminTestBase, IAsyncLifetime
         Assert.Empty(wrongHeader);
     }
 
+    [Theory]
+    [InlineData("key")]
+    [InlineData("user")]
+    public async Task KeyRevokedOrUserSuspended_UnderTraffic_EveryRequestSentAfterTheAnswerIsRefused(string what)
+    {
+        // Arrange: a key in steady use, so it is cached, and lookups under way when the change lands.
+        AssertData(await PostAsync("/routes", new { name = "keyed", path = "/keyed/*", upstream = "a", auth_required = true }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/users", new { email = "busy@example.com" }), HttpStatusCode.Created);
+        var created = await PostAsync("/keys", new { user = "busy@example.com" });
+        var keyId = AssertData(created, HttpStatusCode.Created).GetProperty("id").GetString();
+        var key = created.Json.GetProperty("meta").GetProperty("key").GetString()!;
+        var acknowledged = 0;
+        var servedAfter = new ConcurrentQueue<string>();
+        var refusedAfter = 0;
+        var servedBefore = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var clients = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 400 && !stop.IsCancellationRequested; i++)
+            {
+                var after = Volatile.Read(ref acknowledged) == 1;
+                using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/keyed/x");
+                request.Headers.Add("X-API-Key", key);
+                using var response = await Gateway.Client.SendAsync(request);
+                if (!after)
+                {
+                    Interlocked.Increment(ref servedBefore);
+                    continue;
+                }
+
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    servedAfter.Enqueue(await response.Content.ReadAsStringAsync());
+                }
+                else
+                {
+                    Interlocked.Increment(ref refusedAfter);
+                }
+
+                if (Volatile.Read(ref refusedAfter) >= 50)
+                {
+                    return;
+                }
+            }
+        })).ToList();
+        await Poll.UntilAsync(() => Volatile.Read(ref servedBefore) >= 50);
+
+        // Act
+        var change = what == "key" ? await PostAsync($"/keys/{keyId}/revoke") : await PostAsync("/users/busy@example.com/deactivate");
+        Volatile.Write(ref acknowledged, 1);
+        await Task.WhenAll(clients);
+        using var last = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/keyed/x");
+        last.Headers.Add("X-API-Key", key);
+        using var refused = await Gateway.Client.SendAsync(last);
+
+        // Assert: no request sent after the answer was served; each is refused with the change's own error.
+        AssertData(change);
+        Assert.Empty(servedAfter);
+        Assert.True(refusedAfter > 0);
+        Assert.Equal(what == "key" ? HttpStatusCode.Unauthorized : HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains(what == "key" ? "key_revoked" : "user_suspended", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private static object Version(string name) => new
     {
         name = "swap",
