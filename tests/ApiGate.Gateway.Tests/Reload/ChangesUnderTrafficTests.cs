@@ -147,6 +147,60 @@ public sealed class ChangesUnderTrafficTests : AdminTestBase, IAsyncLifetime
         Assert.Contains(what == "key" ? "key_revoked" : "user_suspended", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task PlanLimitsLoweredThenRaised_CountersKept_ApplyFromTheNextRequest()
+    {
+        // Arrange: ten requests counted on a plan with room to spare.
+        AssertData(await PostAsync("/plans", new { id = "metered", name = "Metered", rate_limit_per_minute = 600, requests_per_month = 1000 }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/routes", new { name = "keyed", path = "/keyed/*", upstream = "a", auth_required = true }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/users", new { email = "metered@example.com", plan = "metered" }), HttpStatusCode.Created);
+        var key = (await PostAsync("/keys", new { user = "metered@example.com" })).Json.GetProperty("meta").GetProperty("key").GetString()!;
+        var first = new List<HttpResponseMessage>();
+        for (var i = 0; i < 10; i++)
+        {
+            first.Add(await SendWithKeyAsync(key));
+        }
+
+        // Act: quota lowered to two more requests, then raised again; then the rate limit lowered below what the bucket holds.
+        AssertData(await PatchAsync("/plans/metered", new { requests_per_month = 12 }));
+        var lowered = new List<HttpResponseMessage>();
+        for (var i = 0; i < 4; i++)
+        {
+            lowered.Add(await SendWithKeyAsync(key));
+        }
+
+        AssertData(await PatchAsync("/plans/metered", new { requests_per_month = 1000 }));
+        using var raised = await SendWithKeyAsync(key);
+        AssertData(await PatchAsync("/plans/metered", new { rate_limit_per_minute = 1 }));
+        var slowed = new List<HttpResponseMessage>();
+        for (var i = 0; i < 10; i++)
+        {
+            slowed.Add(await SendWithKeyAsync(key));
+        }
+
+        // Assert: the month's count goes on across the changes (never reset); the smaller bucket caps what was left.
+        Assert.All(first, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal("10", first[^1].Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.PaymentRequired, HttpStatusCode.PaymentRequired], lowered.Select(r => r.StatusCode));
+        Assert.Equal("12", lowered[1].Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal(HttpStatusCode.OK, raised.StatusCode);
+        Assert.Equal("13", raised.Headers.GetValues("X-Quota-Used").Single());
+        Assert.Equal("1000", raised.Headers.GetValues("X-Quota-Limit").Single());
+        var served = slowed.TakeWhile(r => r.StatusCode == HttpStatusCode.OK).Count();
+        Assert.InRange(served, 1 + Gateway.Options.RateLimitBurst, 1 + Gateway.Options.RateLimitBurst + 1); // capacity 1 + burst, and a token the refill may add meanwhile
+        Assert.Equal(HttpStatusCode.TooManyRequests, slowed[served].StatusCode);
+        Assert.Equal((1 + Gateway.Options.RateLimitBurst).ToString(System.Globalization.CultureInfo.InvariantCulture), slowed[served].Headers.GetValues("X-RateLimit-Limit").Single());
+    }
+
+    private async Task<HttpResponseMessage> SendWithKeyAsync(string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/keyed/x");
+        request.Headers.Add("X-API-Key", key);
+        var response = await Gateway.Client.SendAsync(request);
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+
     private static object Version(string name) => new
     {
         name = "swap",
