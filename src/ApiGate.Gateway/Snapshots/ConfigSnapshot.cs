@@ -45,10 +45,17 @@ internal sealed class ConfigSnapshot
     public long Version { get; }
 
     /// <summary>
-    /// The store's identity version with it: moved by changes to keys, users and their links only, so caches of who a
-    /// credential belongs to (<see cref="Identity.ApiKeyAuthenticator"/>) outlive a route or upstream change.
+    /// The identity version with it: moved by changes to keys, users and their links only, so caches of who a
+    /// credential belongs to (<see cref="Identity.ApiKeyAuthenticator"/>) outlive a route or upstream change. Never
+    /// smaller than the previous snapshot's (<see cref="StoreIdentityVersion"/> is the store's own).
     /// </summary>
     public long IdentityVersion { get; init; }
+
+    /// <summary>
+    /// The store's identity version this snapshot was built from. <see cref="IdentityVersion"/> is the same while the
+    /// store's only grows; when it goes back (a backup restored in place) that one still moves forward.
+    /// </summary>
+    public long StoreIdentityVersion { get; init; }
 
     public RouteTable Routes { get; }
 

@@ -15,8 +15,11 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
     /// <summary>The id of the implicit upstream built from <c>APIGATE_UPSTREAM_URL</c>.</summary>
     public const string DefaultUpstreamId = "default";
 
-    /// <summary>Builds a snapshot. Throws <see cref="ArgumentException"/> naming what cannot be compiled.</summary>
-    public ConfigSnapshot Build(ConfigData data)
+    /// <summary>
+    /// Builds a snapshot to follow <paramref name="previous"/> (null for the first). Throws <see cref="ArgumentException"/>
+    /// naming what cannot be compiled.
+    /// </summary>
+    public ConfigSnapshot Build(ConfigData data, ConfigSnapshot? previous = null)
     {
         var bindings = new Dictionary<string, UpstreamBinding>(StringComparer.Ordinal);
         foreach (var upstream in data.Upstreams)
@@ -77,9 +80,21 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
         return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute, plans, policies)
         {
             CustomEntitlementHeaders = customEntitlementHeaders,
-            IdentityVersion = data.IdentityVersion,
+            IdentityVersion = NextIdentityVersion(data.IdentityVersion, previous),
+            StoreIdentityVersion = data.IdentityVersion,
         };
     }
+
+    /// <summary>
+    /// The snapshot's identity version: the store's while it only grows, and one more than the previous snapshot's
+    /// whenever the store's changed but did not pass it — a store whose versions went back (a backup restored into the
+    /// same file) would otherwise leave the credential caches, which only ever move forward, holding what they read
+    /// before, and a key revoked after the restore would be served until the store's count caught up.
+    /// </summary>
+    private static long NextIdentityVersion(long stored, ConfigSnapshot? previous) =>
+        previous is null || stored > previous.IdentityVersion ? stored
+        : stored == previous.StoreIdentityVersion ? previous.IdentityVersion
+        : previous.IdentityVersion + 1;
 
     private UpstreamBinding Bind(UpstreamDefinition upstream)
     {

@@ -91,7 +91,7 @@ internal sealed partial class SnapshotManager(
         ConfigSnapshot next;
         try
         {
-            next = builder.Build(data);
+            next = builder.Build(data, current);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidDataException)
         {

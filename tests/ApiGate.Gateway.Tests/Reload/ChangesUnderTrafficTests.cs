@@ -192,6 +192,39 @@ public sealed class ChangesUnderTrafficTests : AdminTestBase, IAsyncLifetime
         Assert.Equal((1 + Gateway.Options.RateLimitBurst).ToString(System.Globalization.CultureInfo.InvariantCulture), slowed[served].Headers.GetValues("X-RateLimit-Limit").Single());
     }
 
+    [Fact]
+    public async Task StoreVersionsGoBack_BackupRestoredInPlace_KeyRevokedAfterwardsIsRefused()
+    {
+        // Arrange: a key in use (cached under the store's identity version), then the store's versions set back as a
+        // backup taken earlier and restored into the same file (sqlite3 .restore) leaves them.
+        AssertData(await PostAsync("/routes", new { name = "keyed", path = "/keyed/*", upstream = "a", auth_required = true }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/users", new { email = "restored@example.com" }), HttpStatusCode.Created);
+        var created = await PostAsync("/keys", new { user = "restored@example.com" });
+        var keyId = AssertData(created, HttpStatusCode.Created).GetProperty("id").GetString();
+        var key = created.Json.GetProperty("meta").GetProperty("key").GetString()!;
+        using var before = await SendWithKeyAsync(key);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Gateway.DatabasePath))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE identity_version SET version = 1 WHERE id = 1; UPDATE config_version SET version = 1 WHERE id = 1;";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await Gateway.ReloadAsync();
+        using var restored = await SendWithKeyAsync(key);
+
+        // Act: the key is revoked after the restore.
+        AssertData(await PostAsync($"/keys/{keyId}/revoke"));
+        using var after = await SendWithKeyAsync(key);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, restored.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+        Assert.Contains("key_revoked", await after.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private async Task<HttpResponseMessage> SendWithKeyAsync(string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/keyed/x");
