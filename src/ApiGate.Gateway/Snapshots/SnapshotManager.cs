@@ -102,6 +102,9 @@ internal sealed partial class SnapshotManager(
         }
 
         Volatile.Write(ref _current, next);
+        // A version that failed is older than this one, unless the store's count went back (a backup restored in place)
+        // and later changes bring it to that number again, with other contents: then it must be read like any other.
+        _failedVersion = -1;
         var live = next.RouteUpstreams.Concat([next.DefaultUpstream]).OfType<UpstreamBinding>().ToList();
         clients.RetireAllExcept(live.Select(b => b.Client).Concat(live.Select(b => b.StreamClient).OfType<HttpMessageInvoker>()).ToHashSet());
         targets.Retain(live.Select(b => ((IReadOnlyList<TargetBinding>)b.Targets, b.Health)));

@@ -141,6 +141,38 @@ public sealed class HotReloadTests : GatewayTestBase
         Assert.DoesNotContain("Checking the store for config changes failed", written, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task VersionThatFailedBefore_ReachedAgainAfterTheStoreWentBack_IsLoaded()
+    {
+        // Arrange: version B+1 fails (a damaged row); then the store goes back to version 1, repaired, as a restored
+        // backup would leave it, and is served.
+        var before = Gateway.Snapshots.Current!.Version;
+        await ExecuteAsync($"UPDATE routes SET match_type = 'bogus' WHERE slug = 'stable'; UPDATE config_version SET version = {before + 1} WHERE id = 1;");
+        await Gateway.ReloadAsync();
+        await ExecuteAsync("UPDATE routes SET match_type = 'prefix' WHERE slug = 'stable'; UPDATE config_version SET version = 1 WHERE id = 1;");
+        await Gateway.ReloadAsync();
+        var restored = Gateway.Snapshots.Current!.Version;
+
+        // Act: later changes bring the count back to the number that failed, with a config that compiles.
+        await ExecuteAsync($"UPDATE routes SET path_pattern = '/moved/*' WHERE slug = 'stable'; UPDATE config_version SET version = {before + 1} WHERE id = 1;");
+        await Gateway.ReloadAsync();
+        using var moved = await Gateway.Client.GetAsync(Gateway.Url + "/moved/x");
+
+        // Assert
+        Assert.Equal(1, restored);
+        Assert.Equal(before + 1, Gateway.Snapshots.Current!.Version);
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Gateway.DatabasePath);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary>
     /// Stores <paramref name="route"/> past validation, reloads, and checks the reload was refused as a failure while the
     /// config before it keeps serving.
