@@ -86,15 +86,8 @@ public sealed class ThirdAttackRunTests : GatewayTestBase
     [Fact]
     public async Task EntitlementStoredWithABodyFieldName_LeftOutAndTheRequestForwarded()
     {
-        // Arrange: an entitlement header a request cannot carry apart from its body, as a store from before the rule holds it
-        await Gateway.Store.CreateEntitlementAsync(new EntitlementDefinition
-        {
-            Id = "ent_language", Name = "language", ValueType = EntitlementValueType.String, DefaultValue = "de", HeaderName = "Content-Language", Enabled = true,
-        }, CancellationToken.None);
-        await Gateway.ReloadAsync();
-
-        // Act
-        var response = await RawHttp.GetAsync(Gateway.Url, "/priv/x", "X-API-Key: " + _key);
+        // Act: an entitlement header a request cannot carry apart from its body
+        var response = await RequestWithStoredEntitlementAsync("Content-Language", "de");
 
         // Assert: forwarded (it was a 502 for every request of the plan), without the field
         Assert.Equal(200, response.Status);
@@ -104,19 +97,26 @@ public sealed class ThirdAttackRunTests : GatewayTestBase
     [Fact]
     public async Task EntitlementStoredWithAReservedName_NeverReplacesTheGatewaysIdentityHeader()
     {
-        // Arrange: written straight to the store, as a store from before the rule would hold it
-        await Gateway.Store.CreateEntitlementAsync(new EntitlementDefinition
-        {
-            Id = "ent_legacy", Name = "legacy", ValueType = EntitlementValueType.String, DefaultValue = "usr_forged", HeaderName = "X-User-ID", Enabled = true,
-        }, CancellationToken.None);
-        await Gateway.ReloadAsync();
-
         // Act
-        var response = await RawHttp.GetAsync(Gateway.Url, "/priv/x", "X-API-Key: " + _key);
+        var response = await RequestWithStoredEntitlementAsync("X-User-ID", "usr_forged");
 
         // Assert
         Assert.Equal(200, response.Status);
         Assert.Equal([_userId], Assert.Single(Upstream.Received).Headers["X-User-ID"]);
+    }
+
+    /// <summary>
+    /// Writes an entitlement with <paramref name="headerName"/> straight to the store, as a store from before the
+    /// reserved-name rule would hold it, reloads, and sends one authenticated request.
+    /// </summary>
+    private async Task<RawResponse> RequestWithStoredEntitlementAsync(string headerName, string value)
+    {
+        await Gateway.Store.CreateEntitlementAsync(new EntitlementDefinition
+        {
+            Id = "ent_legacy", Name = "legacy", ValueType = EntitlementValueType.String, DefaultValue = value, HeaderName = headerName, Enabled = true,
+        }, CancellationToken.None);
+        await Gateway.ReloadAsync();
+        return await RawHttp.GetAsync(Gateway.Url, "/priv/x", "X-API-Key: " + _key);
     }
 
     [Theory]
