@@ -78,7 +78,7 @@ internal static class RetryRules
     }
 
     /// <summary>The headers some backends take as the method instead of the request line's.</summary>
-    private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
+    public static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
 
     /// <summary>
     /// The connection to the target could not be established, so nothing was sent: refused or unreachable, its name did

@@ -129,7 +129,7 @@ internal sealed partial class ForwardStep(
                 // At most one retry, on another target, when nothing can have been done twice.
                 if (request.Attempts > 1 || error == ForwarderError.None || context.RequestAborted.IsCancellationRequested || (endless && streams.Ending)
                     || !RetryRules.CanRetry(error, exception, RetryRules.MethodAsSeenUpstream(context.Request, ForwardingTransformer.OverriddenMethod(request),
-                        overrideHeadersForwarded: request.Route.Definition.Methods.Count == 0),
+                        ForwardingTransformer.ForwardsMethodOverrideHeaders(request)),
                         request.Meter?.RequestBytesRead ?? 0, context.Response.HasStarted, request.Meter?.IsTunnel == true)
                     || total?.IsCancellationRequested == true
                     || upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: target, out trial) is not { } next)

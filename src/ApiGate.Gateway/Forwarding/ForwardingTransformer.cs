@@ -56,7 +56,13 @@ internal sealed class ForwardingTransformer(
         StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Headers some frameworks take as the real method (Rails, Express, Spring, ASP.NET with middleware).</summary>
-    private static readonly string[] MethodOverrideHeaders = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"];
+    private static readonly string[] MethodOverrideHeaders = Balancing.RetryRules.MethodOverrideHeaders;
+
+    /// <summary>
+    /// Whether the client's method-override headers reach the backend: only on a route that admits every method (one
+    /// that admits some has them removed, or a backend honouring one would run a method the route refuses).
+    /// </summary>
+    public static bool ForwardsMethodOverrideHeaders(GatewayRequest request) => request.Route.Definition.Methods.Count == 0;
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
@@ -86,9 +92,8 @@ internal sealed class ForwardingTransformer(
         var viaProxy = httpContext.Features.Get<Proxies.ForwardedClientFeature>(); // set only for a trusted proxy's request
         StripSpoofableHeaders(headers, fromTrustedProxy: viaProxy is not null);
         StripConnectionNominated(incoming.Headers, headers);
-        if (request.Route.Definition.Methods.Count > 0)
+        if (!ForwardsMethodOverrideHeaders(request))
         {
-            // The route admits only some methods; a backend that honours an override header would run another one.
             foreach (var name in MethodOverrideHeaders)
             {
                 headers.Remove(name);
@@ -516,7 +521,7 @@ internal sealed class ForwardingTransformer(
         });
         if (dashed.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(dashed)
             || IsNeverForwarded(dashed, fromTrustedProxy)
-            || (request.Route.Definition.Methods.Count > 0 && MethodOverrideHeaders.Contains(dashed, StringComparer.OrdinalIgnoreCase))
+            || (!ForwardsMethodOverrideHeaders(request) && MethodOverrideHeaders.Contains(dashed, StringComparer.OrdinalIgnoreCase))
             || (request.Upstream.AuthHeaderName is { } authName && dashed.Equals(authName, StringComparison.OrdinalIgnoreCase)))
         {
             return true;

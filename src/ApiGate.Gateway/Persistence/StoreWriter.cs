@@ -46,7 +46,7 @@ internal sealed partial class StoreWriter : IDisposable
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
-        _stallTimer = timeProvider.CreateTimer(static state => ((StoreWriter)state!).ReportStall(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _stallTimer = timeProvider.CreateTimer(static state => ((StoreWriter)state!).ReportWait(null), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _thread = new Thread(Loop) { IsBackground = true, Name = "apigate-store-writer" };
         _thread.Start();
     }
@@ -191,12 +191,16 @@ internal sealed partial class StoreWriter : IDisposable
         _stallTimer.Change(StallAfter, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>The write that waited for the store (busy, or not answering) is reported once, however it waited.</summary>
-    private void ReportWait(string reason)
+    /// <summary>
+    /// The write that waited for the store is reported once, however it waited: the store said it was busy
+    /// (<paramref name="reason"/>), or the stall timer fired (<paramref name="reason"/> null) — unless that timer was late
+    /// for a write that has ended (the next one has its own).
+    /// </summary>
+    private void ReportWait(string? reason)
     {
         lock (_watch)
         {
-            if (_runningSince == 0 || _waitReported)
+            if (_runningSince == 0 || _waitReported || (reason is null && _timeProvider.GetElapsedTime(_runningSince) < StallAfter))
             {
                 return;
             }
@@ -204,22 +208,7 @@ internal sealed partial class StoreWriter : IDisposable
             _waitReported = true;
         }
 
-        LogLocked(reason);
-    }
-
-    private void ReportStall()
-    {
-        lock (_watch)
-        {
-            if (_runningSince == 0 || _waitReported || _timeProvider.GetElapsedTime(_runningSince) < StallAfter)
-            {
-                return; // already reported, or the timer was late for a write that ended (the next one has its own)
-            }
-
-            _waitReported = true;
-        }
-
-        LogLocked($"a write has had no answer from the store for {StallAfter.TotalSeconds:0} s (the database not answering, or slow)");
+        LogLocked(reason ?? $"a write has had no answer from the store for {StallAfter.TotalSeconds:0} s (the database not answering, or slow)");
     }
 
     /// <summary>The write ended: a wait that was reported is reported over, with how long it lasted.</summary>
