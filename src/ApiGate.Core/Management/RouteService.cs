@@ -129,12 +129,12 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "method_override", overrideProblem);
         }
 
-        if (route.RequestTransform.Length > 0 && TransformProblem(() => RefuseFraming(Transforms.RequestTransform.Parse(route.RequestTransform))) is { } requestProblem)
+        if (route.RequestTransform.Length > 0 && TransformProblem(() => RefuseWriteProblems(Transforms.RequestTransform.Parse(route.RequestTransform))) is { } requestProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "request_transform", requestProblem);
         }
 
-        if (route.ResponseTransform.Length > 0 && TransformProblem(() => RefuseFraming(Transforms.ResponseTransform.Parse(route.ResponseTransform))) is { } responseProblem)
+        if (route.ResponseTransform.Length > 0 && TransformProblem(() => RefuseWriteProblems(Transforms.ResponseTransform.Parse(route.ResponseTransform))) is { } responseProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
         }
@@ -346,21 +346,29 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     /// Refuses header operations on the body's framing when a transform is written (<see cref="Transforms.FramingHeaders"/>).
     /// Not part of parsing: a route stored before this rule still compiles, and the gateway leaves such operations out.
     /// </summary>
-    private static Transforms.RequestTransform RefuseFraming(Transforms.RequestTransform transform)
+    private static Transforms.RequestTransform RefuseWriteProblems(Transforms.RequestTransform transform)
     {
-        Transforms.FramingHeaders.Refuse("request_transform.headers", transform.Always.Headers);
+        RefuseAtWrite("request_transform.headers", transform.Always.Headers);
         foreach (var (condition, i) in transform.Conditions.Select((c, i) => (c, i)))
         {
-            Transforms.FramingHeaders.Refuse($"request_transform.conditions[{i}].headers", condition.Operations.Headers);
+            RefuseAtWrite($"request_transform.conditions[{i}].headers", condition.Operations.Headers);
         }
 
         return transform;
     }
 
-    private static Transforms.ResponseTransform RefuseFraming(Transforms.ResponseTransform transform)
+    private static Transforms.ResponseTransform RefuseWriteProblems(Transforms.ResponseTransform transform)
     {
-        Transforms.FramingHeaders.Refuse("response_transform.headers", transform.Headers);
+        RefuseAtWrite("response_transform.headers", transform.Headers);
         return transform;
+    }
+
+    // What the snapshot tolerates in a route stored before these checks (it leaves a framing field out, and the last of
+    // two set members differing in case wins) but a new write may not hold.
+    private static void RefuseAtWrite(string field, Transforms.NameValueOperations headers)
+    {
+        Transforms.FramingHeaders.Refuse(field, headers);
+        headers.RefuseHeaderSetTwice(field);
     }
 
     private static string? TransformProblem(Func<object> parse)

@@ -81,6 +81,27 @@ public sealed class NameValueOperations
         return null;
     }
 
+    /// <summary>
+    /// Throws <see cref="FormatException"/> when two names under <c>set</c> differ only in case: header names are
+    /// case-insensitive, so <c>{"X-Plan": "a", "x-plan": "b"}</c> sets one header twice and the value the backend sees
+    /// would depend on member order. Under <c>add</c> both values are appended, which is well defined. Checked when a
+    /// route is written; one stored earlier keeps the last member's value.
+    /// </summary>
+    public void RefuseHeaderSetTwice(string field)
+    {
+        for (var i = 1; i < SetValues.Count; i++)
+        {
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(SetValues[i].Key, SetValues[j].Key, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new FormatException(
+                        $"{field}.set: '{SetValues[j].Key}' and '{SetValues[i].Key}' are the same header (names are case-insensitive); set it once");
+                }
+            }
+        }
+    }
+
     internal static NameValueOperations Parse(JsonNode? node, string field, bool headerNames)
     {
         if (node is null)

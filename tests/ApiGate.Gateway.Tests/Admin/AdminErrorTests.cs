@@ -252,6 +252,32 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/routes/r")).Status);
     }
 
+    [Theory]
+    [InlineData("request_transform", """{"headers":{"set":{"X-Plan":"a","x-plan":"b"}}}""", "request_transform.headers.set: 'X-Plan' and 'x-plan'")]
+    [InlineData("request_transform", """{"conditions":[{"when":{"method":"POST"},"headers":{"set":{"X-A":"1","x-A":"2"}}}]}""", "request_transform.conditions[0].headers.set: 'X-A' and 'x-A'")]
+    [InlineData("response_transform", """{"headers":{"set":{"Cache-Control":"no-store","CACHE-CONTROL":"max-age=60"}}}""", "response_transform.headers.set: 'Cache-Control' and 'CACHE-CONTROL'")]
+    public async Task CreateRoute_TransformSetsOneHeaderTwiceUnderNamesDifferingInCase_Returns422AndStoresNothing(string field, string transform, string detail)
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+
+        var response = await SendAsync(HttpMethod.Post, "/routes",
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object> { ["name"] = "r", ["path"] = "/a", ["upstream"] = "backend", [field] = transform }));
+
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/" + field);
+        Assert.StartsWith(detail + " are the same header", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/routes/r")).Status);
+    }
+
+    [Fact]
+    public async Task CreateRoute_TransformAddsOneHeaderUnderNamesDifferingInCase_IsAcceptedAsTwoValues()
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+
+        var response = await PostAsync("/routes", new { name = "r", path = "/a", upstream = "backend", request_transform = """{"headers":{"add":{"X-Tag":"a","x-tag":"b"}}}""" });
+
+        AssertData(response, HttpStatusCode.Created);
+    }
+
     [Fact]
     public async Task UnlinkIdentity_SubjectGivenTwice_Returns400AndUnlinksNothing()
     {
