@@ -18,6 +18,7 @@ internal sealed class LoadBalancer
     private readonly HashRing? _ring;
     private readonly bool _trials;
     private readonly TimeSpan _cooldown;
+    private readonly TimeSpan _probesToReturn; // zero without active checks
     private readonly TimeProvider _timeProvider;
     private readonly Random _random;
     private int _cursor = -1;
@@ -35,6 +36,7 @@ internal sealed class LoadBalancer
         _hashOn = HashSource.Parse(hashOn, out _);
         _trials = !health.ActiveChecks;
         _cooldown = health.Cooldown;
+        _probesToReturn = health.ActiveChecks ? health.Interval * health.Settings.HealthyThreshold : TimeSpan.Zero;
         _timeProvider = timeProvider;
         _random = random ?? Random.Shared;
         var weights = targets.Select(t => t.Weight).ToArray();
@@ -78,6 +80,30 @@ internal sealed class LoadBalancer
             LoadBalancingPolicy.Hash => Hash(context, keyId, exclude),
             _ => RoundRobin(exclude),
         };
+    }
+
+    /// <summary>
+    /// When <see cref="Pick(HttpContext, string?, TargetBinding?, out bool)"/> found no target: about how soon one could
+    /// take traffic again, for the <c>Retry-After</c> of the <c>503</c>. An ejected target is tried again when its
+    /// cool-down ends; with active checks it (and an unhealthy one) then needs its healthy threshold of probes, an
+    /// interval apart. An estimate: probes already passed are not counted, and a probe may fail.
+    /// </summary>
+    public TimeSpan SoonestBack()
+    {
+        var now = _timeProvider.GetTimestamp();
+        var soonest = TimeSpan.MaxValue;
+        foreach (var target in _targets)
+        {
+            var wait = target.State.Health switch
+            {
+                TargetHealth.Ejected => target.State.CooldownLeft(now, _cooldown) + _probesToReturn,
+                TargetHealth.Unhealthy => _probesToReturn,
+                _ => TimeSpan.Zero, // a trial request in flight, or healthy again since the pick
+            };
+            soonest = wait < soonest ? wait : soonest;
+        }
+
+        return soonest;
     }
 
     private static bool Available(TargetBinding target, TargetBinding? exclude) => target != exclude && target.State.IsHealthy;

@@ -211,6 +211,19 @@ internal sealed class TargetState
         return at == CooldownOver || now - at >= (long)(cooldown.TotalSeconds * _owner.TimestampFrequency);
     }
 
+    /// <summary>What is left of an ejected target's cool-down, by the cool-down in force now; zero when it is over or the target is not ejected.</summary>
+    public TimeSpan CooldownLeft(long now, TimeSpan cooldown)
+    {
+        var at = Volatile.Read(ref _ejectedAt);
+        if (Health != TargetHealth.Ejected || at == CooldownOver)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var left = cooldown.TotalSeconds - ((double)(now - at) / _owner.TimestampFrequency);
+        return left > 0 ? TimeSpan.FromSeconds(left) : TimeSpan.Zero;
+    }
+
     /// <summary>With active checks: an ejected target whose cool-down ended waits for probes (prober only).</summary>
     public void EndCooldown(long now, TimeSpan cooldown)
     {

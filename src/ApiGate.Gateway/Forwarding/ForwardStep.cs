@@ -41,6 +41,9 @@ internal sealed partial class ForwardStep(
         var target = upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: null, out var trial);
         if (target is null)
         {
+            // Retry-After: a client that honours it waits for the targets rather than retrying into the 503.
+            var seconds = Math.Max(1, Math.Ceiling(upstream.Balancer.SoonestBack().TotalSeconds));
+            context.Response.Headers.RetryAfter = ((long)seconds).ToString(CultureInfo.InvariantCulture);
             return await request.RejectAsync(GatewayError.UpstreamUnavailable);
         }
 

@@ -130,6 +130,76 @@ public sealed class FailoverTests : BalancingTestBase
     }
 
     [Fact]
+    public async Task AllTargetsDown_503CarriesRetryAfterOfWhatIsLeftOfTheCooldown()
+    {
+        await CreateAsync("later", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1, PassiveCooldown = "1h" } });
+        for (var i = 0; i < 3; i++)
+        {
+            await StopAsync(i);
+        }
+
+        await SendManyAsync("/later/x", 6);
+        Assert.All(States("later"), s => Assert.Equal(TargetHealth.Ejected, s.Health));
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/later/x");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("upstream_unavailable", await response.Content.ReadAsStringAsync());
+        // The hour's cool-down started during the requests above; what is left of it, in whole seconds, rounded up.
+        var retryAfter = response.Headers.RetryAfter?.Delta;
+        Assert.NotNull(retryAfter);
+        Assert.InRange(retryAfter.Value.TotalSeconds, 3000, 3600);
+    }
+
+    [Fact]
+    public async Task AllTargetsDown_WithActiveChecks_RetryAfterCountsTheProbesAfterTheCooldown()
+    {
+        await CreateAsync("probed", "round_robin", new UpstreamInput
+        {
+            HealthCheck = new HealthCheckInput
+            {
+                Path = "/healthz", Interval = "10m", Timeout = "500ms", HealthyThreshold = 3, UnhealthyThreshold = 1, PassiveFailures = 1, PassiveCooldown = "1h",
+            },
+        });
+        for (var i = 0; i < 3; i++)
+        {
+            await StopAsync(i);
+        }
+
+        await SendManyAsync("/probed/x", 6);
+        var states = States("probed");
+        Assert.All(states, s => Assert.NotEqual(TargetHealth.Healthy, s.Health));
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/probed/x");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var retryAfter = response.Headers.RetryAfter?.Delta;
+        Assert.NotNull(retryAfter);
+        if (states.Any(s => s.Health == TargetHealth.Unhealthy))
+        {
+            // A target that failed the probe the upstream's creation started: three probes ten minutes apart.
+            Assert.Equal(1800, retryAfter.Value.TotalSeconds);
+        }
+        else
+        {
+            // Ejected by the requests: what is left of the hour's cool-down, then those three probes.
+            Assert.InRange(retryAfter.Value.TotalSeconds, 4800, 5400);
+        }
+    }
+
+    [Fact]
+    public async Task DisabledUpstream_503HasNoRetryAfter()
+    {
+        await CreateAsync("off", "round_robin");
+        var updated = await Gateway.Upstreams.UpdateAsync("off", new UpstreamChanges { Enabled = false }, CancellationToken.None);
+        Assert.True(updated.Ok, updated.Error?.ToString());
+        await Gateway.ReloadAsync();
+
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/off/x");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Null(response.Headers.RetryAfter);
+    }
+
+    [Fact]
     public async Task AllTargetsDown_AuthenticatedRequest_QuotaUnitGivenBack()
     {
         await CreateAsync("metered", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1 } });
