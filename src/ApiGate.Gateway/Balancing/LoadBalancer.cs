@@ -24,7 +24,13 @@ internal sealed class LoadBalancer
     private int _cursor = -1;
     private int _spill = -1; // turns of the targets that stand in for scheduled ones that are down
 
-    public LoadBalancer(TargetBinding[] targets, LoadBalancingPolicy policy, string hashOn, TargetHealthPolicy health, TimeProvider timeProvider, Random? random = null)
+    /// <param name="continueFrom">
+    /// The same upstream's balancer in the previous snapshot: the rotation goes on from where it was instead of starting
+    /// over at the first target at every reload (with a reload between every few requests, the first target took them all).
+    /// </param>
+    public LoadBalancer(
+        TargetBinding[] targets, LoadBalancingPolicy policy, string hashOn, TargetHealthPolicy health, TimeProvider timeProvider, Random? random = null,
+        LoadBalancer? continueFrom = null)
     {
         if (targets.Length == 0)
         {
@@ -42,6 +48,11 @@ internal sealed class LoadBalancer
         var weights = targets.Select(t => t.Weight).ToArray();
         _schedule = SmoothWeightedRoundRobin.Schedule(weights);
         _ring = policy == LoadBalancingPolicy.Hash ? HashRing.Build([.. targets.Select(t => t.Url)], weights) : null;
+        if (continueFrom is not null)
+        {
+            _cursor = Volatile.Read(ref continueFrom._cursor);
+            _spill = Volatile.Read(ref continueFrom._spill);
+        }
     }
 
     public IReadOnlyList<TargetBinding> Targets => _targets;

@@ -21,10 +21,19 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
     /// </summary>
     public ConfigSnapshot Build(ConfigData data, ConfigSnapshot? previous = null)
     {
+        var before = new Dictionary<string, UpstreamBinding>(StringComparer.Ordinal);
+        foreach (var binding in previous?.RouteUpstreams ?? [])
+        {
+            if (binding is not null)
+            {
+                before[binding.Definition.Id] = binding;
+            }
+        }
+
         var bindings = new Dictionary<string, UpstreamBinding>(StringComparer.Ordinal);
         foreach (var upstream in data.Upstreams)
         {
-            bindings[upstream.Id] = Bind(upstream);
+            bindings[upstream.Id] = Bind(upstream, before.GetValueOrDefault(upstream.Id));
         }
 
         var table = RouteTable.Build(data.Routes, CompileRewrite);
@@ -52,7 +61,7 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
                 BaseUrl = options.UpstreamUrl.TrimEnd('/'),
                 CreatedAt = now,
                 UpdatedAt = now,
-            });
+            }, previous?.DefaultUpstream);
             defaultRoute = CompiledRoute.Standalone(new RouteDefinition
             {
                 Id = DefaultUpstreamId,
@@ -96,10 +105,11 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
         : stored == previous.StoreIdentityVersion ? previous.IdentityVersion
         : previous.IdentityVersion + 1;
 
-    private UpstreamBinding Bind(UpstreamDefinition upstream)
+    private UpstreamBinding Bind(UpstreamDefinition upstream, UpstreamBinding? previous)
     {
         var timeout = upstream.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : options.UpstreamTimeout;
-        return new UpstreamBinding(upstream, clients.Get(upstream, timeout), clients.GetStreaming(upstream, timeout), options.UpstreamTimeout, targets, timeProvider);
+        return new UpstreamBinding(upstream, clients.Get(upstream, timeout), clients.GetStreaming(upstream, timeout), options.UpstreamTimeout, targets, timeProvider,
+            previous);
     }
 
     private static PathRewriter? CompileRewrite(RouteDefinition route) =>

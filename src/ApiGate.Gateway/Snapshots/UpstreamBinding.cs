@@ -19,8 +19,9 @@ internal sealed class UpstreamBinding
 
     private readonly ForwarderRequestConfig _requestConfig;
 
+    /// <param name="previous">This upstream's binding in the snapshot before, whose balancer's rotation is continued.</param>
     public UpstreamBinding(UpstreamDefinition definition, HttpMessageInvoker client, HttpMessageInvoker? streamClient, TimeSpan defaultTimeout, TargetRegistry registry,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider, UpstreamBinding? previous = null)
     {
         Definition = definition;
         Client = client;
@@ -29,7 +30,7 @@ internal sealed class UpstreamBinding
         var targets = definition.EffectiveTargets;
         Targets = [.. targets.Select(t => new TargetBinding(t.Url, t.Weight, registry.Get(definition.Id, t.Url, t.Weight)))];
         Health = new TargetHealthPolicy(definition.HealthCheck, targets.Count);
-        Balancer = new LoadBalancer(Targets, definition.LbPolicy, definition.HashOn, Health, timeProvider);
+        Balancer = new LoadBalancer(Targets, definition.LbPolicy, definition.HashOn, Health, timeProvider, continueFrom: previous?.Balancer);
         _requestConfig = new ForwarderRequestConfig
         {
             ActivityTimeout = Timeout,

@@ -23,6 +23,23 @@ public sealed class PolicyDistributionTests : BalancingTestBase
     }
 
     [Fact]
+    public async Task RoundRobin_AReloadBetweenEveryRequest_RotationGoesOnRatherThanStartingOver()
+    {
+        await CreateAsync("rotating", "round_robin");
+
+        for (var i = 0; i < 9; i++)
+        {
+            Assert.Equal(200, Assert.Single(await SendManyAsync("/rotating/x", 1)));
+            var updated = await Gateway.Upstreams.UpdateAsync("rotating", new UpstreamChanges { Description = "change " + i }, CancellationToken.None);
+            Assert.True(updated.Ok, updated.Error?.ToString());
+            await Gateway.ReloadAsync();
+        }
+
+        // Each reload built a new balancer; starting over, the first target took all nine
+        Assert.Equal([3, 3, 3], Served());
+    }
+
+    [Fact]
     public async Task Hash_ByHeader_SameValueSticksToOneTargetAndValuesSpread()
     {
         await CreateAsync("sticky", "hash", new UpstreamInput { HashOn = "header:X-Session" });
