@@ -86,7 +86,28 @@ public static class ExpressionEngine
         var indirect = globals is null || globals.HasDirectEvalCall || globals.Contains("eval") || globals.Contains("Function")
                        || globals.Contains("globalThis") || source.Contains("this", StringComparison.Ordinal);
         var reads = ContextNames.Where(name => indirect || globals!.Contains(name)).ToHashSet(StringComparer.Ordinal);
-        return new CompiledExpression(source, prepared, reads);
+        return new CompiledExpression(source, prepared, reads, globals is null ? [] : [.. globals]);
+    }
+
+    /// <summary>
+    /// The first name the expression reads without declaring it that is neither one of <paramref name="context"/> nor a
+    /// JavaScript built-in of the sandbox: every evaluation would fail on it (<c>$2 is not defined</c>), or find a
+    /// context value of another use (a metering value in a path rewrite) undefined. Null when there is none. For the
+    /// checks made when an expression is written; compiling a stored one does not refuse it.
+    /// </summary>
+    public static string? FirstUnavailableName(CompiledExpression expression, IReadOnlyCollection<string> context)
+    {
+        foreach (var name in expression.FreeNames)
+        {
+            var available = context.Contains(name)
+                || (Array.IndexOf(ContextNames, name) < 0 && CurrentSandbox.Engine.Global.HasProperty(name));
+            if (!available)
+            {
+                return name;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The context globals: read-only to expressions, set by the host before and cleared after every evaluation.</summary>
@@ -103,11 +124,12 @@ public static class ExpressionEngine
 /// <summary>A parsed expression, shareable between threads.</summary>
 public sealed class CompiledExpression
 {
-    internal CompiledExpression(string source, Prepared<Script> script, IReadOnlySet<string> reads)
+    internal CompiledExpression(string source, Prepared<Script> script, IReadOnlySet<string> reads, IReadOnlyList<string> freeNames)
     {
         Source = source;
         _script = script;
         _reads = reads;
+        FreeNames = freeNames;
     }
 
     private readonly IReadOnlySet<string> _reads;
@@ -121,6 +143,9 @@ public sealed class CompiledExpression
 
     /// <summary>The expression as written.</summary>
     public string Source { get; }
+
+    /// <summary>The names it reads without declaring them: context values, built-ins, or names that are not defined.</summary>
+    public IReadOnlyList<string> FreeNames { get; }
 
     internal Prepared<Script> Script => (Prepared<Script>)_script;
 }

@@ -119,7 +119,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             }
         }
 
-        if (route.PathRewrite.Length > 0 && (PathRewriter.Validate(route.PathRewrite) ?? RewriteSegments.Validate(route.PathRewrite)) is { } rewriteProblem)
+        if (route.PathRewrite.Length > 0 && (PathRewriter.Validate(route.PathRewrite, route.PathPattern, route.MatchType) ?? RewriteSegments.Validate(route.PathRewrite)) is { } rewriteProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "path_rewrite", rewriteProblem);
         }

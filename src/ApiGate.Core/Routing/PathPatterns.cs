@@ -66,6 +66,40 @@ public static partial class PathPatterns
         }
     }
 
+    /// <summary>
+    /// What a match of the pattern captures, as a rewrite template can name it: <c>$1</c> for the rest of a prefix, the
+    /// unnamed groups of a regex as <c>$1..$n</c>, and <c>{name}</c> segments and named groups by name. The pattern must
+    /// be valid (<see cref="Validate"/>).
+    /// </summary>
+    public static PathCaptures Captures(string pattern, PathMatchType type)
+    {
+        if (type != PathMatchType.Regex && !HasParameters(pattern))
+        {
+            return new PathCaptures(new SortedSet<int>(type == PathMatchType.Prefix ? [1] : []), new SortedSet<string>(StringComparer.Ordinal));
+        }
+
+        var numbered = new SortedSet<int>();
+        var named = new SortedSet<string>(StringComparer.Ordinal);
+        var regex = new Regex(ToRegexSource(pattern, type), RegexOptions.CultureInvariant, RegexTimeout);
+        foreach (var name in regex.GetGroupNames())
+        {
+            // As RouteMatch reads them: a group whose name is a number is $n (0 is the whole match), any other is {name}.
+            if (int.TryParse(name, out var number))
+            {
+                if (number > 0)
+                {
+                    numbered.Add(number);
+                }
+            }
+            else
+            {
+                named.Add(name);
+            }
+        }
+
+        return new PathCaptures(numbered, named);
+    }
+
     /// <summary>Replaces <c>{name}</c> with a named one-segment capture, leaving regex quantifiers such as <c>{2,3}</c> alone.</summary>
     public static string ExpandParameters(string pattern) =>
         ParameterSyntax().Replace(pattern, "(?<$1>[^/]+)");

@@ -30,6 +30,36 @@ public abstract class PathRewriter
     }
 
     /// <summary>
+    /// Returns an error message when the rewrite does not compile, or compiles but could not work on a route with this
+    /// path pattern; else null. What is refused here is what every request would otherwise meet at run time: a template
+    /// naming a capture the pattern does not make (<c>$9</c> or <c>{id}</c> would always be empty), an expression reading
+    /// a name it does not have (<c>$2</c>, a template written without its leading <c>/</c>, is a JavaScript name that is
+    /// not defined), and an expression whose result always starts with something other than <c>/</c>
+    /// (<c>'users/' + pathParams.id</c>). When the path pattern is itself invalid its captures are not checked.
+    /// </summary>
+    public static string? Validate(string rewrite, string pathPattern, PathMatchType matchType)
+    {
+        PathRewriter rewriter;
+        try
+        {
+            rewriter = Compile(rewrite);
+        }
+        catch (Exception ex) when (ex is ExpressionException or FormatException)
+        {
+            return ex.Message;
+        }
+
+        if (rewriter is ExpressionRewriter expression)
+        {
+            return expression.Problem();
+        }
+
+        return PathPatterns.Validate(pathPattern, matchType) is null
+            ? ((TemplateRewriter)rewriter).CaptureProblem(pathPattern, PathPatterns.Captures(pathPattern, matchType))
+            : null;
+    }
+
+    /// <summary>
     /// The new path, decoded (the forwarder encodes it for the wire). Throws <see cref="RewriteException"/> when the
     /// result is not a safe absolute path.
     /// </summary>
@@ -108,8 +138,15 @@ internal sealed class TemplateRewriter : PathRewriter
                     end++;
                 }
 
+                // A number past int's range is no group of any pattern: refused when written, empty if stored before that
+                // (it threw an OverflowException on every request).
+                if (!int.TryParse(template.AsSpan(i + 1, end - i - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number))
+                {
+                    number = -1;
+                }
+
                 Flush();
-                parts.Add(new Part(PartKind.Numbered, template[(i + 1)..end]));
+                parts.Add(new Part(PartKind.Numbered, template[i..end], number));
                 i = end - 1;
             }
             else if (c == '$' && i + 1 < template.Length && template[i + 1] == '{')
@@ -180,7 +217,7 @@ internal sealed class TemplateRewriter : PathRewriter
 
             AppendValue(builder, part.Kind switch
             {
-                PartKind.Numbered => match.GetNumbered(int.Parse(part.Text, System.Globalization.CultureInfo.InvariantCulture)),
+                PartKind.Numbered => part.Number > 0 ? match.GetNumbered(part.Number) : "",
                 PartKind.Named => match.GetNamed(part.Text) ?? "",
                 _ => request.GetVariable(part.Text) ?? "",
             });
@@ -214,6 +251,27 @@ internal sealed class TemplateRewriter : PathRewriter
         }
     }
 
+    /// <summary>Null when every <c>$n</c> and <c>{name}</c> of the template is a capture of the path pattern; else which is not.</summary>
+    public string? CaptureProblem(string pathPattern, PathCaptures captures)
+    {
+        foreach (var part in _parts)
+        {
+            var missing = part.Kind switch
+            {
+                PartKind.Numbered => !captures.Numbered.Contains(part.Number),
+                PartKind.Named => !captures.Named.Contains(part.Text),
+                _ => false,
+            };
+            if (missing)
+            {
+                var written = part.Kind == PartKind.Named ? "{" + part.Text + "}" : part.Text;
+                return $"the template uses {written}, which the path pattern '{pathPattern}' does not capture ({captures.Describe()})";
+            }
+        }
+
+        return null;
+    }
+
     private static bool IsIdentifier(string name)
     {
         if (!(char.IsAsciiLetter(name[0]) || name[0] == '_'))
@@ -240,11 +298,54 @@ internal sealed class TemplateRewriter : PathRewriter
         Variable,
     }
 
-    private readonly record struct Part(PartKind Kind, string Text);
+    private readonly record struct Part(PartKind Kind, string Text, int Number = 0);
 }
 
 internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRewriter
 {
+    /// <summary>The context a path rewrite expression can read (<see cref="ExpressionEngine.ContextNames"/> holds metering's too).</summary>
+    internal static readonly string[] ContextNames = ["path", "method", "host", "pathParams", "query", "headers", "user", "key", "plan"];
+
+    /// <summary>Null when the expression can produce a path; else why every evaluation would fail (see <see cref="PathRewriter.Validate(string, string, PathMatchType)"/>).</summary>
+    public string? Problem()
+    {
+        if (ExpressionEngine.FirstUnavailableName(expression, ContextNames) is { } name)
+        {
+            return $"the expression reads '{name}', which a path rewrite does not have (it can read {string.Join(", ", ContextNames)} and JavaScript's built-ins); "
+                + "a template, where $1 and {name} are captures, starts with '/'";
+        }
+
+        return LeadingText(expression.Source) is { Length: > 0 } start && start[0] != '/'
+            ? $"the expression always yields a path starting with '{start}', and a rewritten path must start with '/'"
+            : null;
+    }
+
+    /// <summary>
+    /// The text every result of the expression starts with, when its leftmost operand is a string: a string literal or a
+    /// template literal, alone or on the left of a chain of '+' (a string plus anything is a string that begins with it).
+    /// Null when the start is not known.
+    /// </summary>
+    private static string? LeadingText(string source)
+    {
+        var program = new Acornima.Parser().ParseScript(source);
+        if (program.Body is not [Acornima.Ast.ExpressionStatement { Expression: var node }])
+        {
+            return null;
+        }
+
+        while (node is Acornima.Ast.BinaryExpression { Operator: Acornima.Operator.Addition } sum)
+        {
+            node = sum.Left;
+        }
+
+        return node switch
+        {
+            Acornima.Ast.StringLiteral literal => literal.Value,
+            Acornima.Ast.TemplateLiteral template => template.Quasis[0].Value.Cooked,
+            _ => null,
+        };
+    }
+
     private protected override string Produce(in RouteMatch match, IRewriteRequest request)
     {
         var sandbox = ExpressionEngine.CurrentSandbox;

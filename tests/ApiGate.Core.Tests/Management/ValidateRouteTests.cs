@@ -16,7 +16,15 @@ public sealed class ValidateRouteTests
         { "regex with quantifier", Valid with { PathPattern = @"/v\d{2,3}/{name}", MatchType = PathMatchType.Regex } },
         { "wildcard host", Route("w", "/", host: "*.example.com") },
         { "regex host", Route("r", "/", host: @"^(api|www)\.example\.com$", hostType: HostMatchType.Regex) },
-        { "template rewrite", Valid with { PathRewrite = "/internal/$1/{id}/${uuid}" } },
+        { "template rewrite", Valid with { PathPattern = "/users/{id}/*", PathRewrite = "/internal/$1/{id}/${uuid}" } },
+        { "template naming regex groups", Valid with { PathPattern = @"/v(\d+)/(?<rest>.*)", MatchType = PathMatchType.Regex, PathRewrite = "/api/$1/{rest}" } },
+        { "template naming an explicitly numbered group", Valid with { PathPattern = @"/v(?<3>\d+)", MatchType = PathMatchType.Regex, PathRewrite = "/api/$3" } },
+        { "template with variables only", Valid with { PathPattern = "/users", MatchType = PathMatchType.Exact, PathRewrite = "/u/${header.X-Tenant}" } },
+        { "expression with local names", Valid with { PathRewrite = "(() => { const id = pathParams.id; return '/users/' + id; })()" } },
+        { "expression using built-ins", Valid with { PathRewrite = "'/u/' + encodeURIComponent(JSON.stringify(query)) + Math.max(1, 2) + String(undefined)" } },
+        { "expression reading every context name", Valid with { PathRewrite = "[path, method, host, pathParams, query, headers, user, key, plan].length ? path : '/'" } },
+        { "template literal expression", Valid with { PathRewrite = "`/users/${pathParams.id}`" } },
+        { "expression starting with a call", Valid with { PathRewrite = "path.replace(/^\\/api/, '') + '/x'" } },
         { "expression rewrite", Valid with { PathRewrite = "'/users/' + pathParams.id" } },
         { "methods and headers", Valid with { Methods = ["GET", "POST"], Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme" } } },
         { "transforms", Valid with { RequestTransform = "{\"headers\":{\"add\":{}}}", ResponseTransform = "{}" } },
@@ -141,5 +149,104 @@ public sealed class ValidateRouteTests
 
         // Assert
         Assert.Equal(new ManagementError(ManagementErrorKind.Validation, field, "BigInt values (123n) are not available in expressions"), error);
+    }
+
+    [Theory]
+    [InlineData("$2", "$2")]
+    [InlineData("users/$1", "$1")]
+    [InlineData("api/v1", "api")]
+    [InlineData("'/users/' + id", "id")]
+    [InlineData("'/s/' + status", "status")]
+    [InlineData("'/r/' + response.body.id", "response")]
+    public void ValidateRoute_ExpressionReadingANameARewriteDoesNotHave_RefusedNamingIt(string rewrite, string name)
+    {
+        // Arrange: without a leading '/' a rewrite is JavaScript, where $2 is a name that is never defined, so every
+        // request through the route failed with 500 transform_error ("$2 is not defined").
+        var route = Valid with { PathRewrite = rewrite };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, "path_rewrite",
+            $"the expression reads '{name}', which a path rewrite does not have (it can read path, method, host, pathParams, query, headers, user, key, plan "
+            + "and JavaScript's built-ins); a template, where $1 and {name} are captures, starts with '/'"), error);
+    }
+
+    [Theory]
+    [InlineData("'users/' + pathParams.id", "users/")]
+    [InlineData("('v2/' + path) + '/x'", "v2/")]
+    [InlineData("`users/${pathParams.id}`", "users/")]
+    [InlineData("'internal'", "internal")]
+    public void ValidateRoute_ExpressionAlwaysStartingWithoutSlash_RefusedNamingTheStart(string rewrite, string start)
+    {
+        // Arrange
+        var route = Valid with { PathRewrite = rewrite };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, "path_rewrite",
+            $"the expression always yields a path starting with '{start}', and a rewritten path must start with '/'"), error);
+    }
+
+    [Theory]
+    [InlineData("/q/*", PathMatchType.Prefix, "/q/$9", "the template uses $9, which the path pattern '/q/*' does not capture (it captures $1)")]
+    [InlineData("/q/*", PathMatchType.Prefix, "/q/$0", "the template uses $0, which the path pattern '/q/*' does not capture (it captures $1)")]
+    [InlineData("/q/*", PathMatchType.Prefix, "/q/$01", null)]
+    [InlineData("/q/*", PathMatchType.Prefix, "/q/$99999999999", "the template uses $99999999999, which the path pattern '/q/*' does not capture (it captures $1)")]
+    [InlineData("/q", PathMatchType.Exact, "/r/$1", "the template uses $1, which the path pattern '/q' does not capture (it captures nothing)")]
+    [InlineData("/users/{id}", PathMatchType.Exact, "/x/{missing}", "the template uses {missing}, which the path pattern '/users/{id}' does not capture (it captures {id})")]
+    [InlineData("/users/{id}", PathMatchType.Exact, "/x/$1", "the template uses $1, which the path pattern '/users/{id}' does not capture (it captures {id})")]
+    [InlineData("/users/{id}/*", PathMatchType.Prefix, "/x/{id}/$1/$2", "the template uses $2, which the path pattern '/users/{id}/*' does not capture (it captures $1 and {id})")]
+    [InlineData(@"/v(\d+)/(?<rest>.*)", PathMatchType.Regex, "/x/$2", @"the template uses $2, which the path pattern '/v(\d+)/(?<rest>.*)' does not capture (it captures $1 and {rest})")]
+    [InlineData(@"/v(?:\d+)/{a}/{b}", PathMatchType.Regex, "/x/{c}", @"the template uses {c}, which the path pattern '/v(?:\d+)/{a}/{b}' does not capture (it captures {a} and {b})")]
+    public void ValidateRoute_TemplateNamingACaptureThePatternLacks_RefusedNamingIt(string pattern, PathMatchType type, string rewrite, string? problem)
+    {
+        // Arrange: the missing capture was an empty string on every request (/q/$9 forwarded /q/).
+        var route = Valid with { PathPattern = pattern, MatchType = type, PathRewrite = rewrite };
+
+        // Act
+        var errors = RouteService.Validate(route).ToList();
+
+        // Assert
+        if (problem is null)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            Assert.Equal(new ManagementError(ManagementErrorKind.Validation, "path_rewrite", problem), Assert.Single(errors));
+        }
+    }
+
+    [Fact]
+    public void ValidateRoute_PathChangedUnderAKeptTemplate_RefusedNamingPathRewrite()
+    {
+        // Arrange: an update that narrows the pattern to an exact path leaves the stored /internal/$1 with nothing to fill it.
+        var stored = Valid with { PathRewrite = "/internal/$1" };
+        var updated = stored with { PathPattern = "/users", MatchType = PathMatchType.Exact };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(updated));
+
+        // Assert
+        Assert.Empty(RouteService.Validate(stored));
+        Assert.Equal("path_rewrite", error.Field);
+        Assert.Equal("the template uses $1, which the path pattern '/users' does not capture (it captures nothing)", error.Message);
+    }
+
+    [Fact]
+    public void ValidateRoute_InvalidPathAndTemplateNamingCaptures_ReportsOnlyThePath()
+    {
+        // Arrange: the captures of a pattern that does not compile are unknown; the path is the error to fix.
+        var route = Valid with { PathPattern = "/users/(", MatchType = PathMatchType.Regex, PathRewrite = "/x/$5" };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal("path", error.Field);
     }
 }

@@ -21,6 +21,7 @@ public sealed class TemplateRewriteTests
     [InlineData("/old/*", PathMatchType.Prefix, "/new", "/old/a/b", "/new")]
     [InlineData("/users/{id}", PathMatchType.Exact, "/x/{missing}", "/users/1", "/x/")]
     [InlineData("/api/*", PathMatchType.Prefix, "/x/$2", "/api/a", "/x/")]
+    [InlineData("/api/*", PathMatchType.Prefix, "/x/$99999999999", "/api/a", "/x/")]
     [InlineData("/price/*", PathMatchType.Prefix, "/cost$/$1", "/price/9", "/cost$/9")]
     public void Rewrite_Template_SubstitutesCaptures(string pattern, PathMatchType type, string template, string path, string expected)
     {

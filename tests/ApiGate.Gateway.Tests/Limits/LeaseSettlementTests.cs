@@ -25,7 +25,7 @@ public sealed class LeaseSettlementTests : GatewayTestBase
         await Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", AuthRequired = true, Protocol = "http_stream" }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "bytes", Path = "/bytes/*", Upstream = "backend", AuthRequired = true, MeteringMode = "bytes" }, reload: false);
-        await Gateway.AddRouteAsync(new RouteInput { Name = "broken", Path = "/broken/*", Upstream = "backend", AuthRequired = true, PathRewrite = "'/x/' + nothing.here" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "broken", Path = "/broken/*", Upstream = "backend", AuthRequired = true, PathRewrite = "'/x/' + pathParams.nothing.here" }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "off", Path = "/off/*", Upstream = "off", AuthRequired = true }, reload: false);
         var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0); // a port nobody listens on once stopped
         closed.Start();
