@@ -8,7 +8,7 @@ internal sealed class CompiledPath
     private readonly string _literal;
     private readonly bool _literalEndsWithSlash;
 
-    private CompiledPath(PathMatchType type, string literal, Regex? regex, string? exactKey, string? segmentKey)
+    private CompiledPath(PathMatchType type, string literal, RouteRegex? regex, string? exactKey, string? segmentKey)
     {
         Type = type;
         _literal = literal;
@@ -21,7 +21,7 @@ internal sealed class CompiledPath
     public PathMatchType Type { get; }
 
     /// <summary>Set when the pattern needs a regex (regex type, or <c>{name}</c> captures).</summary>
-    public Regex? Regex { get; }
+    public RouteRegex? Regex { get; }
 
     /// <summary>For literal exact patterns: the whole path, used as a dictionary key.</summary>
     public string? ExactKey { get; }
@@ -134,6 +134,5 @@ internal sealed class CompiledPath
         return exact ? literalHead[1..] : null;
     }
 
-    private static Regex Compile(string source) =>
-        new(source, RegexOptions.CultureInvariant | RegexOptions.Compiled, PathPatterns.RegexTimeout);
+    private static RouteRegex Compile(string source) => RouteRegex.Compile(source, RegexOptions.CultureInvariant);
 }

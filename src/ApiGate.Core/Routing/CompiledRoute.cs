@@ -7,7 +7,7 @@ public sealed class CompiledRoute
 {
     private readonly string[] _methods;
     private readonly KeyValuePair<string, string>[] _headers;
-    private readonly Regex? _hostRegex;
+    private readonly RouteRegex? _hostRegex;
 
     internal CompiledRoute(RouteDefinition definition, int index, PathRewriter? rewriter)
     {

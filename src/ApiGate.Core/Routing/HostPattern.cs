@@ -73,8 +73,8 @@ public static class HostPattern
         }
     }
 
-    internal static Regex CompileRegex(string pattern) =>
-        new("^(?:" + pattern + ")$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled, PathPatterns.RegexTimeout);
+    internal static RouteRegex CompileRegex(string pattern) =>
+        RouteRegex.Compile("^(?:" + pattern + ")$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
     private static string? ValidateHostChars(ReadOnlySpan<char> host)
     {

@@ -147,4 +147,21 @@ public sealed class HostMatchingTests
         // Assert
         Assert.False(string.IsNullOrEmpty(error));
     }
+
+    [Fact]
+    public void TryMatch_CatastrophicHostRegexAgainstAHostileHost_DoesNotMatchAndOtherRoutesStillDo()
+    {
+        // Arrange: with backtracking, a Host built to trip the pattern ran it for the whole 200 ms timeout and the request got 404.
+        var table = Table(
+            Route("redos", "/", host: @"(a+)+\.example\.com", hostType: HostMatchType.Regex),
+            Route("any", "/"));
+
+        // Act
+        var forHostile = table.MatchName("/x", host: new string('a', 64) + ".example.net");
+        var forMatching = table.MatchName("/x", host: "aaa.example.com:8443");
+
+        // Assert
+        Assert.Equal("any", forHostile);
+        Assert.Equal("redos", forMatching);
+    }
 }

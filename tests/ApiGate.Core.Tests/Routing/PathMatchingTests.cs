@@ -183,4 +183,41 @@ public sealed class PathMatchingTests
             Assert.Same(route, match.Route);
         }
     }
+
+    [Theory]
+    [InlineData(@"/(a+)+b", "/aab", "!b")]
+    [InlineData(@"/(a|aa)+b", "/aaab", "!b")]
+    [InlineData(@"/(\w+\s?)*x", "/ab x", "!x")]
+    [InlineData(@"/(a+)+\.json", "/aa.json", ".jsox")]
+    [InlineData(@"/{id}/(.*a){12}z", "/7/aaaaaaaaaaaaz", "")]
+    public void TryMatch_CatastrophicRegexAgainstAHostilePath_DoesNotMatchAndLowerRoutesStillDo(string pattern, string matching, string hostileEnd)
+    {
+        // Arrange: with backtracking, a path built to trip such a pattern ran it for the whole 200 ms timeout on every
+        // request, and the timeout then answered 404 although the catch-all below it matched.
+        var table = Table(Route("redos", pattern, PathMatchType.Regex, priority: 10), Route("all", "/*"));
+        var hostile = (pattern.StartsWith("/{id}", StringComparison.Ordinal) ? "/7/" : "/") + new string('a', 64) + hostileEnd;
+
+        // Act
+        var forHostile = table.MatchName(hostile);
+        var forMatching = table.MatchName(matching);
+
+        // Assert
+        Assert.Equal("all", forHostile);
+        Assert.Equal("redos", forMatching);
+    }
+
+    [Theory]
+    [InlineData(@"/(?<x>[a-z])\k<x>", "/aa", "/ab")]
+    [InlineData(@"/(?!admin)[a-z]+", "/users", "/admin")]
+    [InlineData(@"/(?<=/)v\d", "/v2", "/vx")]
+    [InlineData(@"/(?>a+)b", "/aab", "/aa")]
+    public void TryMatch_RegexNeedingBacktracking_StillMatches(string pattern, string matching, string other)
+    {
+        // Arrange: backreferences, lookarounds and atomic groups cannot run without backtracking; they keep it (with its timeout).
+        var table = Table(Route("r", pattern, PathMatchType.Regex));
+
+        // Act + Assert
+        Assert.Equal("r", table.MatchName(matching));
+        Assert.Null(table.MatchName(other));
+    }
 }

@@ -57,8 +57,9 @@ public sealed class PagesTests : AdminUiTestBase
     {
         // A host regex that backtracks for seconds on this host: the gateway gives up after its regex timeout and answers
         // 404 route_not_found; Try a path answered 500 "Something went wrong" and logged an error (attack run).
+        // The lookbehind keeps the pattern on the backtracking engine (one that can run without it is matched again linearly).
         await Gateway.AddUpstreamAsync("backend", Upstream.Url);
-        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "slow", Path = "/slow", HostPattern = "(a+)+", HostMatchType = "regex", Upstream = "backend", AuthRequired = false });
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "slow", Path = "/slow", HostPattern = "(a+)+(?<!b)", HostMatchType = "regex", Upstream = "backend", AuthRequired = false });
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
 
@@ -68,6 +69,24 @@ public sealed class PagesTests : AdminUiTestBase
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("the gateway answers 404 route_not_found", html, StringComparison.Ordinal);
         Assert.Contains("timed out", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Routes_TryAPathAgainstACatastrophicRegexThatCanRunLinearly_SaysTheMatchOfTheNextRoute()
+    {
+        // The same pattern without the lookbehind is matched again without backtracking: the host simply does not match it.
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "slow", Path = "/slow", HostPattern = "(a+)+", HostMatchType = "regex", Upstream = "backend", AuthRequired = false, Priority = 5 });
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "plain", Path = "/slow", Upstream = "backend", AuthRequired = false });
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        using var response = await console.GetAsync("/ui/routes?try_method=GET&try_path=/slow&try_host=" + new string('a', 40) + "!");
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain("timed out", html, StringComparison.Ordinal);
+        Assert.Contains("<td id=\"try-route\">plain</td>", html, StringComparison.Ordinal);
     }
 
     [Theory]
