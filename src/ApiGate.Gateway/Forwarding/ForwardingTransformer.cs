@@ -120,7 +120,7 @@ internal sealed class ForwardingTransformer(
         // else's are replaced by what the gateway itself received.
         var fromTrustedProxy = viaProxy is not null;
         Append(headers, "X-Forwarded-Proto", fromTrustedProxy ? incoming.Headers["X-Forwarded-Proto"] : default, incoming.Scheme);
-        Append(headers, "X-Forwarded-Host", fromTrustedProxy ? incoming.Headers["X-Forwarded-Host"] : default, incoming.Host.Value);
+        Append(headers, "X-Forwarded-Host", fromTrustedProxy ? incoming.Headers["X-Forwarded-Host"] : default, Pipeline.RequestHost.Value(incoming));
 
         headers.Remove("X-Request-ID");
         headers.TryAddWithoutValidation("X-Request-ID", request.RequestId);

@@ -159,7 +159,7 @@ internal sealed partial class GatewayPipeline(
     }
 
     private static bool TryMatch(ConfigSnapshot snapshot, HttpContext context, string method, string path, out RouteMatch match) =>
-        snapshot.Routes.TryMatch(context.Request.Host.Value, method, path, new RequestHeaders(context.Request.Headers), out match)
+        snapshot.Routes.TryMatch(RequestHost.Value(context.Request), method, path, new RequestHeaders(context.Request.Headers), out match)
         || (snapshot.DefaultRoute is { } defaultRoute && defaultRoute.TryMatchPath(path, out match));
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Route pattern {Pattern} timed out matching request {RequestId}")]

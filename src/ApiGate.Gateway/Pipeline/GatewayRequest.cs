@@ -144,7 +144,7 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// </summary>
     public static string RoutingMethod(HttpContext context) => RequestGuard.IsWebSocketConnect(context) ? HttpMethods.Get : context.Request.Method;
 
-    public string Host => HttpContext.Request.Host.Host;
+    public string Host => RequestHost.Name(HttpContext.Request);
 
     public string? GetVariable(string name)
     {

@@ -62,6 +62,45 @@ public sealed class RoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Hosts_PunycodeHost_MatchesTheRouteWrittenInPunycodeAndIsForwardedAsSent()
+    {
+        // A host pattern can only be written in ASCII, so an internationalised name is written as punycode; routing saw the
+        // Host converted to Unicode (bücher.example), which no route could name, and forwarded that form upstream.
+        await _gateway.AddRouteAsync(new RouteInput { Name = "idn", HostPattern = "xn--bcher-kva.example", Path = "/*", Upstream = "a", PathRewrite = "/h/${host}/$1" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "idn-wild", HostPattern = "*.xn--bcher-kva.example", Path = "/*", Upstream = "b" });
+
+        var exact = await GetWithHostAsync("xn--bcher-kva.example:8443", "/x");
+        var wild = await GetWithHostAsync("xn--caf-dma.xn--bcher-kva.example", "/y");
+
+        Assert.Equal(HttpStatusCode.OK, exact.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, wild.StatusCode);
+        var atA = _a.Received.Single();
+        Assert.Equal("/h/xn--bcher-kva.example/x", atA.Path);
+        Assert.Equal(["xn--bcher-kva.example:8443"], atA.Headers["X-Forwarded-Host"]);
+        Assert.Equal(["xn--caf-dma.xn--bcher-kva.example"], _b.Received.Single().Headers["X-Forwarded-Host"]);
+    }
+
+    [Theory]
+    [InlineData("xn--zz.example")]
+    [InlineData("xn--bcher-.example")]
+    [InlineData("a.xn--.example:8080")]
+    public async Task Hosts_MalformedPunycodeHost_IsRoutedNotAnInternalError(string host)
+    {
+        // Converting such a Host to Unicode throws: every request carrying one was answered 500 and logged as a gateway failure.
+        await _gateway.AddRouteAsync(new RouteInput { Name = "any", Path = "/any/*", Upstream = "a" }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "exact", HostPattern = "api.example.com", Path = "/only/*", Upstream = "b" });
+
+        var routed = await GetWithHostAsync(host, "/any/x");
+        var unrouted = await GetWithHostAsync(host, "/only/x");
+
+        Assert.Equal(HttpStatusCode.OK, routed.StatusCode);
+        Assert.Equal([host], _a.Received.Single().Headers["X-Forwarded-Host"]);
+        Assert.Equal(HttpStatusCode.NotFound, unrouted.StatusCode);
+        Assert.Contains("route_not_found", await unrouted.Content.ReadAsStringAsync());
+        Assert.Empty(_b.Received);
+    }
+
+    [Fact]
     public async Task Precedence_PriorityThenSpecificity_PicksTheRightRoute()
     {
         await _gateway.AddRouteAsync(new RouteInput { Name = "broad", Path = "/api/*", Upstream = "a" }, reload: false);

@@ -1,0 +1,20 @@
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Gateway.Pipeline;
+
+/// <summary>
+/// The request's Host as the client sent it (HTTP/2's <c>:authority</c> arrives as Host too). Routing, the forwarded
+/// <c>X-Forwarded-Host</c>, <c>${host}</c> and the expressions' <c>host</c> read it here, never through
+/// <see cref="HttpRequest.Host"/>: that converts punycode labels to Unicode, so a route written for
+/// <c>xn--bcher-kva.example</c> (host patterns are ASCII) never matched the request it was written for, the Unicode
+/// form went upstream in a header that is ASCII, and a label that is not valid punycode (<c>xn--zz</c>) threw, so any
+/// client could make every request it sent a 500.
+/// </summary>
+internal static class RequestHost
+{
+    /// <summary>The Host header with its port (<c>api.example.com:8443</c>); empty when there is none.</summary>
+    public static string Value(HttpRequest request) => request.Headers.Host.ToString();
+
+    /// <summary>The host without its port (<c>api.example.com</c>, <c>[::1]</c>); empty when there is none.</summary>
+    public static string Name(HttpRequest request) => new HostString(Value(request)).Host;
+}
