@@ -65,12 +65,42 @@ public static class HostPattern
                     return "a wildcard host pattern must look like *.example.com";
                 }
 
-                return ValidateHostChars(pattern.AsSpan(2));
+                return ValidateHostChars(pattern.AsSpan(2)) ?? ValidateHostForm(pattern, pattern[2..], wildcard: true);
             case HostMatchType.Regex:
                 return PathPatterns.ValidateRegex(pattern);
             default:
-                return ValidateHostChars(pattern);
+                return ValidateHostChars(pattern) ?? ValidateHostForm(pattern, pattern, wildcard: false);
         }
+    }
+
+    /// <summary>
+    /// Refuses what no request's host can be once it is normalised (<see cref="Normalize"/>): a port, which a request's
+    /// host loses before it is compared, and an IPv6 address outside brackets (or brackets around anything else), which
+    /// Kestrel refuses in a Host header.
+    /// </summary>
+    private static string? ValidateHostForm(string pattern, string host, bool wildcard)
+    {
+        var close = host.LastIndexOf(']');
+        var colon = host.LastIndexOf(':');
+        if (colon > close && (close >= 0 || host.IndexOf(':') == colon))
+        {
+            return $"'{pattern}' has a port, and a request's host is matched without its port: write '{pattern[..(pattern.Length - host.Length + colon)]}'";
+        }
+
+        if (host.StartsWith('[') && close == host.Length - 1 && !wildcard && IsIPv6(host[1..^1]))
+        {
+            return null;
+        }
+
+        if (host.IndexOfAny(['[', ']']) < 0 && (colon < 0 || IsIPv6(host)))
+        {
+            return colon < 0 ? null : $"an IPv6 address is matched in brackets, as a Host header carries it: write '[{host}]'";
+        }
+
+        return $"'{pattern}' is not a host: an IPv6 address is written '[::1]'";
+
+        static bool IsIPv6(string text) =>
+            System.Net.IPAddress.TryParse(text, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
     }
 
     internal static RouteRegex CompileRegex(string pattern) =>

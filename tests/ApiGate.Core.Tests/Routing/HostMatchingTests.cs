@@ -148,6 +148,42 @@ public sealed class HostMatchingTests
         Assert.False(string.IsNullOrEmpty(error));
     }
 
+    [Theory]
+    [InlineData("api.example.com:8443", HostMatchType.Exact, "'api.example.com:8443' has a port, and a request's host is matched without its port: write 'api.example.com'")]
+    [InlineData("[::1]:8080", HostMatchType.Exact, "'[::1]:8080' has a port, and a request's host is matched without its port: write '[::1]'")]
+    [InlineData("*.example.com:80", HostMatchType.Wildcard, "'*.example.com:80' has a port, and a request's host is matched without its port: write '*.example.com'")]
+    [InlineData("::1", HostMatchType.Exact, "an IPv6 address is matched in brackets, as a Host header carries it: write '[::1]'")]
+    [InlineData("2001:db8::7", HostMatchType.Exact, "an IPv6 address is matched in brackets, as a Host header carries it: write '[2001:db8::7]'")]
+    [InlineData("[::1", HostMatchType.Exact, "'[::1' is not a host: an IPv6 address is written '[::1]'")]
+    [InlineData("[example.com]", HostMatchType.Exact, "'[example.com]' is not a host: an IPv6 address is written '[::1]'")]
+    [InlineData("a]b.example.com", HostMatchType.Exact, "'a]b.example.com' is not a host: an IPv6 address is written '[::1]'")]
+    [InlineData("*.[::1]", HostMatchType.Wildcard, "'*.[::1]' is not a host: an IPv6 address is written '[::1]'")]
+    public void Validate_PatternNoRequestCanMatch_RefusedSayingWhy(string pattern, HostMatchType type, string expected)
+    {
+        // Arrange: a request's host loses its port before it is compared, and Kestrel refuses (400) a Host with an IPv6
+        // address outside brackets or with brackets around anything else, so these patterns were accepted and then
+        // never matched anything.
+        var canonical = HostPattern.Canonicalize(pattern, type);
+
+        // Act
+        var error = HostPattern.Validate(canonical, type);
+
+        // Assert
+        Assert.Equal(expected, error);
+    }
+
+    [Theory]
+    [InlineData("api.example.com:8443", "api.example.com:8443")]
+    [InlineData("*.example.com:80", "a.example.com:80")]
+    public void TryMatch_PatternWithAPort_NeverMatchedTheHostItNames(string pattern, string requestHost)
+    {
+        // Arrange: why a pattern with a port is refused when written.
+        var table = Table(Route("r", "/", host: pattern));
+
+        // Act + Assert
+        Assert.Null(table.MatchName("/", host: requestHost));
+    }
+
     [Fact]
     public void TryMatch_CatastrophicHostRegexAgainstAHostileHost_DoesNotMatchAndOtherRoutesStillDo()
     {
