@@ -44,12 +44,24 @@ public static partial class PathPatterns
                 : "'*' is only allowed at the end of a prefix pattern";
         }
 
-        if (HasParameters(pattern))
+        if (HasParameters(pattern) && ValidateRegex(ToRegexSource(pattern, type)) is { } regexProblem)
         {
-            return ValidateRegex(ToRegexSource(pattern, type));
+            return regexProblem;
         }
 
-        return null;
+        // The literal is compared with the decoded request path, which is refused before any route when it still holds a
+        // percent escape, a dot segment or a backslash: a pattern made of those could be stored but never matched. A
+        // capture stands for a plain segment, and a prefix may go on after its last character ('/files/..' also matches
+        // '/files/..bak'), so only what every match must contain is held to the rule.
+        var literal = ParameterSyntax().Replace(type == PathMatchType.Prefix ? pattern.TrimEnd('*') : pattern, "x");
+        if (type == PathMatchType.Prefix && !literal.EndsWith('/'))
+        {
+            literal += "x";
+        }
+
+        return RequestPaths.CheckDecoded(literal) is { } problem
+            ? "no request path can match this pattern: paths are matched decoded, and " + problem
+            : null;
     }
 
     /// <summary>Returns an error message when the regex does not compile, else null.</summary>

@@ -26,6 +26,43 @@ public sealed class PathPatternsTests
     }
 
     [Theory]
+    [InlineData("/files%20archive/*", PathMatchType.Prefix, "the path is encoded more than once (a percent escape remains after decoding)")]
+    [InlineData("/a%2Fb", PathMatchType.Exact, "the path is encoded more than once (a percent escape remains after decoding)")]
+    [InlineData("/{tenant}/caf%C3%A9", PathMatchType.Exact, "the path is encoded more than once (a percent escape remains after decoding)")]
+    [InlineData("/static/../admin/*", PathMatchType.Prefix, "the path contains a dot segment ('.' or '..', also with ';' parameters)")]
+    [InlineData("/a/./b", PathMatchType.Exact, "the path contains a dot segment ('.' or '..', also with ';' parameters)")]
+    [InlineData("/a/..", PathMatchType.Exact, "the path contains a dot segment ('.' or '..', also with ';' parameters)")]
+    [InlineData("/a/../", PathMatchType.Prefix, "the path contains a dot segment ('.' or '..', also with ';' parameters)")]
+    [InlineData(@"/a\b/*", PathMatchType.Prefix, "the path contains a backslash")]
+    public void Validate_LiteralNoRequestPathCanBe_RefusedWithTheRequestPathRule(string pattern, PathMatchType type, string rule)
+    {
+        // Arrange: paths are matched decoded once, and a request whose decoded path still holds an escape, a dot segment or
+        // a backslash is refused with 400 invalid_path before any route, so such a pattern was stored and never matched.
+
+        // Act
+        var error = PathPatterns.Validate(pattern, type);
+
+        // Assert
+        Assert.Equal("no request path can match this pattern: paths are matched decoded, and " + rule, error);
+    }
+
+    [Theory]
+    [InlineData("/files/..", PathMatchType.Prefix)] // also /files/..bak
+    [InlineData("/files/.", PathMatchType.Prefix)] // also /files/.hidden
+    [InlineData("/50%off", PathMatchType.Exact)] // a request for /50%25off
+    [InlineData("/caf\u00e9/*", PathMatchType.Prefix)] // a request for /caf%C3%A9
+    [InlineData("/a%2", PathMatchType.Prefix)] // also /a%2g
+    [InlineData("/v1.2/{id}", PathMatchType.Exact)]
+    public void Validate_LiteralSomeRequestPathCanBe_ReturnsNull(string pattern, PathMatchType type)
+    {
+        // Act
+        var error = PathPatterns.Validate(System.Text.RegularExpressions.Regex.Unescape(pattern), type);
+
+        // Assert
+        Assert.Null(error);
+    }
+
+    [Theory]
     [InlineData("", PathMatchType.Prefix)]
     [InlineData("", PathMatchType.Regex)]
     [InlineData("users", PathMatchType.Exact)]

@@ -33,6 +33,7 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("/routes", """{"name": "r", "path": "/a/*", "path_rewrite": "/b/../c/$1"}""", "/path_rewrite")]
     [InlineData("/routes", """{"name": "r", "path": "/a/*", "path_rewrite": "$2"}""", "/path_rewrite")]
     [InlineData("/routes", """{"name": "r", "path": "/a/*", "host_pattern": "api.example.com:8443"}""", "/host_pattern")]
+    [InlineData("/routes", """{"name": "r", "path": "/files%20archive/*"}""", "/path")]
     [InlineData("/routes", """{"name": "r", "path": "/a/*", "path_rewrite": "/q/$9"}""", "/path_rewrite")]
     [InlineData("/routes", """{"name": "r", "path": "/a/{id}", "path_rewrite": "/q/{user}"}""", "/path_rewrite")]
     [InlineData("/upstreams", """{"name": "evil\u001b[2Jname", "url": "http://127.0.0.1:1"}""", "/name")]
