@@ -110,7 +110,7 @@ public sealed class CompiledRoute
             return c;
         }
 
-        c = b.PathPattern.Length.CompareTo(a.PathPattern.Length);
+        c = PathPatterns.LiteralLength(b.PathPattern).CompareTo(PathPatterns.LiteralLength(a.PathPattern));
         if (c != 0)
         {
             return c;

@@ -112,6 +112,27 @@ public static partial class PathPatterns
         return new PathCaptures(numbered, named);
     }
 
+    /// <summary>
+    /// The length of a pattern as precedence compares it (longer first): a <c>{name}</c> capture counts for nothing, so a
+    /// literal segment beats a capture in the same place (<c>/users/admin/*</c> before <c>/users/{id}/*</c>) and a
+    /// capture's name, which matches nothing, cannot change which route wins.
+    /// </summary>
+    public static int LiteralLength(string pattern)
+    {
+        if (!pattern.Contains('{'))
+        {
+            return pattern.Length;
+        }
+
+        var length = pattern.Length;
+        foreach (var capture in ParameterSyntax().EnumerateMatches(pattern))
+        {
+            length -= capture.Length;
+        }
+
+        return length;
+    }
+
     /// <summary>Replaces <c>{name}</c> with a named one-segment capture, leaving regex quantifiers such as <c>{2,3}</c> alone.</summary>
     public static string ExpandParameters(string pattern) =>
         ParameterSyntax().Replace(pattern, "(?<$1>[^/]+)");

@@ -123,6 +123,21 @@ public sealed class PrecedenceTests
             null, "/usx", "short"
         },
         {
+            "a literal segment beats a capture however long the capture's name (prefix)",
+            [Route("param", "/users/{user_identifier}/*"), Route("admin", "/users/admin/*")],
+            null, "/users/admin/x", "admin"
+        },
+        {
+            "a literal segment beats a capture however long the capture's name (exact)",
+            [Route("param", "/users/{user_identifier}", Exact), Route("me", "/users/me", Exact)],
+            null, "/users/me", "me"
+        },
+        {
+            "a capture still serves what the literal does not match",
+            [Route("param", "/users/{user_identifier}/*"), Route("admin", "/users/admin/*")],
+            null, "/users/42/x", "param"
+        },
+        {
             "longer regex beats shorter regex",
             [Route("short", "/a/.*", Regex), Route("long", "/a/b/.*", Regex)],
             null, "/a/b/c", "long"
