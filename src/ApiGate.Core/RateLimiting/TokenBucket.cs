@@ -3,8 +3,12 @@ namespace ApiGate.Core.RateLimiting;
 /// <summary>A bucket's shape: refill rate and capacity.</summary>
 public readonly record struct TokenBucketPolicy(double TokensPerSecond, double Capacity)
 {
-    /// <summary>SPEC §4.1: refill at rate/60 per second; capacity = the per-minute rate plus the global burst.</summary>
-    public static TokenBucketPolicy FromPlan(int ratePerMinute, int burst) => new(ratePerMinute / 60.0, ratePerMinute + Math.Max(0, burst));
+    /// <summary>
+    /// SPEC §4.1: refill at rate/60 per second; capacity = the per-minute rate plus the global burst, added as doubles:
+    /// in int arithmetic the largest rate a plan takes (2,147,483,647) plus the burst wrapped round to a negative capacity,
+    /// which refused every request of the plan with 429 (and, in Redis, turned the limit off).
+    /// </summary>
+    public static TokenBucketPolicy FromPlan(int ratePerMinute, int burst) => new(ratePerMinute / 60.0, (double)ratePerMinute + Math.Max(0, burst));
 }
 
 /// <summary>A bucket's mutable state: tokens left and when they were last computed. Default = not started (full).</summary>

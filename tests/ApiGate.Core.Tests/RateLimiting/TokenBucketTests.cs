@@ -46,6 +46,21 @@ public sealed class TokenBucketTests
         Assert.Equal(expectedCapacity, policy.Capacity);
     }
 
+    [Theory]
+    [InlineData(int.MaxValue, 5, 2_147_483_652d)]
+    [InlineData(60, int.MaxValue, 2_147_483_707d)]
+    public void FromPlan_LargestRateOrBurst_CapacityIsTheirSumNotAWrappedNegative(int ratePerMinute, int burst, double expectedCapacity)
+    {
+        // Act
+        var policy = TokenBucketPolicy.FromPlan(ratePerMinute, burst);
+        var state = default(TokenBucketState);
+        var first = TokenBucket.TryTake(ref state, policy, T0);
+
+        // Assert
+        Assert.Equal(expectedCapacity, policy.Capacity);
+        Assert.True(first.Allowed);
+    }
+
     [Fact]
     public void FromPlan_NegativeBurst_TreatedAsZero()
     {

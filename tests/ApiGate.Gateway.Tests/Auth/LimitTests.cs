@@ -187,6 +187,23 @@ public sealed class LimitTests : GatewayTestBase
         Assert.Equal("big", Upstream.Received.Last().Headers["X-Plan-ID"].Single());
     }
 
+    [Fact]
+    public async Task LargestRateLimitAPlanTakes_AdmitsRequests_WithTheRatePlusBurstAsLimit()
+    {
+        // Arrange: 2,147,483,647/min is accepted by the CLI and the admin API ("as good as unlimited")
+        var (key, _, _) = await Gateway.CreateKeyAsync("huge-rate@example.com", new PlanInput { Id = "huge-rate", Name = "Huge rate", RateLimitPerMinute = int.MaxValue });
+
+        // Act
+        var first = await SendAsync(key);
+        var second = await SendAsync(key);
+
+        // Assert: rate plus the burst of 5, not a capacity wrapped round to a negative number that refuses everything
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK], [first.StatusCode, second.StatusCode]);
+        Assert.Equal("2147483652", first.Headers.GetValues("X-RateLimit-Limit").Single());
+        Assert.Equal("2147483651", first.Headers.GetValues("X-RateLimit-Remaining").Single());
+        Assert.Equal(2, Upstream.Received.Count);
+    }
+
     private Task<HttpResponseMessage> SendAsync(string key)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/private/x");
