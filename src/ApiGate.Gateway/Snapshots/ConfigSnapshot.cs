@@ -33,8 +33,8 @@ internal sealed class ConfigSnapshot
     public RoutePolicies PoliciesFor(CompiledRoute route) => route.Index >= 0 ? RoutePolicies[route.Index] : Snapshots.RoutePolicies.None;
 
     /// <summary>
-    /// The custom header names of all entitlements, enabled or not (<c>X-Entitlement-*</c> ones are covered by their
-    /// prefix): never taken from a client (docs/forwarding.md, "Headers").
+    /// The custom header names of all entitlements, enabled or not, with '_' read as '-' (<c>X-Entitlement-*</c> ones are
+    /// covered by their prefix): never taken from a client (docs/forwarding.md, "Headers"), in either spelling.
     /// </summary>
     public string[] CustomEntitlementHeaders { get; init; } = [];
 

@@ -81,8 +81,10 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
                 EntitlementResolver.Resolve(p.Id, data.Entitlements, data.PlanEntitlements)),
             StringComparer.Ordinal);
         var policies = table.Routes.Select(r => RoutePolicies.Compile(r.Definition)).ToArray();
+        // With '_' read as '-', as CGI and WSGI backends read names: a client's X-Tier is the backend's HTTP_X_TIER as much as
+        // the gateway's X_Tier is, so it must not reach the backend beside it (or on a route that sends none).
         var customEntitlementHeaders = data.Entitlements
-            .Select(e => e.HeaderName.Trim())
+            .Select(e => e.HeaderName.Trim().Replace('_', '-'))
             .Where(name => name.Length > 0 && !name.StartsWith("X-Entitlement-", StringComparison.OrdinalIgnoreCase))
             .Distinct(StringComparer.OrdinalIgnoreCase)
             .ToArray();

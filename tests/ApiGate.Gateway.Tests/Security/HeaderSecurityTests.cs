@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -100,6 +101,32 @@ public sealed class HeaderSecurityTests : IAsyncLifetime
         Assert.Equal("127.0.0.1", seen.GetProperty("HTTP_X_FORWARDED_FOR").GetString());
         Assert.False(seen.TryGetProperty("HTTP_X_ENTITLEMENT_FOO", out _));
         Assert.False(seen.TryGetProperty("HTTP_X_API_KEY", out _));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EntitlementHeaderNamedWithUnderscores_ClientSendsTheDashedName_CgiBackendSeesOnlyTheGatewaysValue(bool allowUnderscores)
+    {
+        // Arrange: the backend reads X_Tier and X-Tier as one variable, HTTP_X_TIER
+        if (allowUnderscores)
+        {
+            await _gateway.DisposeAsync();
+            _gateway = await StartGatewayAsync(allowUnderscores: true);
+        }
+
+        Assert.True((await _gateway.Entitlements.CreateAsync(
+            new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String, DefaultValue = "basic", HeaderName = "X_Tier" }, CancellationToken.None)).Ok);
+        await _gateway.ReloadAsync();
+
+        // Act
+        var seen = await WsgiAsync("X-Tier: platinum", "x-TIER: platinum");
+        var pub = await RawHttp.GetAsync(_gateway.Url, "/pub/x", "X-Tier: platinum");
+
+        // Assert: the client's copies are dropped on the authenticated route and on the public one
+        Assert.Equal("basic", seen.GetProperty("HTTP_X_TIER").GetString());
+        Assert.Equal(200, pub.Status);
+        Assert.False(Assert.Single(_upstream.Received).Headers.ContainsKey("X-Tier"));
     }
 
     [Fact]
