@@ -26,6 +26,7 @@ public static class EntitlementResolver
         }
 
         var headers = new List<EntitlementHeader>();
+        var sent = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var entitlement in entitlements.OrderBy(e => e.Name, StringComparer.Ordinal))
         {
             if (!entitlement.Enabled)
@@ -37,6 +38,11 @@ public static class EntitlementResolver
             if (ReservedHeaders.Problem(name, credential: false) is not null)
             {
                 continue; // stored before the rule existed: never sent in place of the gateway's own header
+            }
+
+            if (!sent.Add(BackendName(name)))
+            {
+                continue; // another entitlement, first by name, is sent as this header (stored before the rule existed)
             }
 
             var value = values.TryGetValue(entitlement.Id, out var assigned) ? assigned : entitlement.DefaultValue;
@@ -72,6 +78,14 @@ public static class EntitlementResolver
 
         return builder.ToString();
     }
+
+    /// <summary>
+    /// True when a backend reads <paramref name="a"/> and <paramref name="b"/> as one header: names compared ignoring
+    /// case, with '_' read as '-' (as CGI and WSGI backends read them).
+    /// </summary>
+    public static bool SameHeader(string a, string b) => string.Equals(BackendName(a), BackendName(b), StringComparison.OrdinalIgnoreCase);
+
+    private static string BackendName(string header) => header.Replace('_', '-');
 
     /// <summary>Null when <paramref name="value"/> is valid for the type; else why not.</summary>
     public static string? ValidateValue(EntitlementValueType type, string value) => type switch

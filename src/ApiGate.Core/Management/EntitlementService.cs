@@ -22,7 +22,29 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
 
         var now = timeProvider.GetUtcNow();
         var built = ApplyEntitlement(new EntitlementDefinition { Id = Ids.New("ent"), Name = "", CreatedAt = now, UpdatedAt = now }, input, creating: true);
-        return built.Error ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
+        return built.Error ?? await HeaderTakenAsync(built.Value!, input, ct) ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
+    }
+
+    /// <summary>
+    /// A conflict when another entitlement is sent as the same header as <paramref name="entitlement"/> (its own header
+    /// name, or <c>X-Entitlement-&lt;Name&gt;</c>), compared as a backend reads names; else null. Both would reach the
+    /// backend as one header: their values joined, or one replacing the other.
+    /// </summary>
+    private async Task<ManagementError?> HeaderTakenAsync(EntitlementDefinition entitlement, EntitlementChanges input, CancellationToken ct)
+    {
+        var header = EntitlementResolver.HeaderNameOf(entitlement);
+        foreach (var other in await store.ListEntitlementsAsync(ct))
+        {
+            var otherHeader = EntitlementResolver.HeaderNameOf(other);
+            if (other.Id != entitlement.Id && EntitlementResolver.SameHeader(otherHeader, header))
+            {
+                var field = entitlement.HeaderName.Length == 0 && input.Name is not null ? "name" : "header_name";
+                return new ManagementError(ManagementErrorKind.Conflict, field,
+                    $"it would be sent as {header}, and entitlement '{other.Name}' is sent as {otherHeader} (a backend reads header names ignoring case, and '_' as '-'): give one of them another header_name");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -51,6 +73,11 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
                 {
                     return Invalid("value_type", $"plan '{assignment.PlanId}' has value {problem}; change or delete it first");
                 }
+            }
+
+            if (await HeaderTakenAsync(built.Value!, input, ct) is { } taken)
+            {
+                return taken;
             }
 
             return await WriteAsync(built.Value!, (entitlement, c) => store.UpdateEntitlementAsync(entitlement, existing.UpdatedAt, c), ct);

@@ -155,6 +155,21 @@ public sealed class EntitlementResolverTests
         Assert.Equal([new EntitlementHeader("X-Max-Keys", "10")], headers);
     }
 
+    [Theory]
+    [InlineData("x-entitlement-tier")]
+    [InlineData("X_Entitlement_Tier")]
+    public void Resolve_TwoEntitlementsSentAsOneHeader_OnlyTheFirstByNameIsSent(string otherHeader)
+    {
+        // Arrange: "vip" would be sent as the header "tier" derives (compared ignoring case, '_' read as '-')
+        EntitlementDefinition[] entitlements = [Entitlement("ent_2", "vip", "forged", headerName: otherHeader), Entitlement("ent_1", "tier", "basic")];
+
+        // Act
+        var headers = EntitlementResolver.Resolve(Plan, entitlements, []);
+
+        // Assert
+        Assert.Equal([new EntitlementHeader("X-Entitlement-Tier", "basic")], headers);
+    }
+
     [Fact]
     public void Resolve_UnorderedEntitlements_ReturnsHeadersOrderedByName()
     {
