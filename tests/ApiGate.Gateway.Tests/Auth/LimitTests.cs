@@ -188,6 +188,34 @@ public sealed class LimitTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task QuotaLoweredBelowWhatWasUsed_Refuses402WithTheUnitsUsed_AndAnotherPlanKeepsCountingTheMonth()
+    {
+        // Arrange: 5 units used on a 10-unit plan
+        var (key, user, _) = await Gateway.CreateKeyAsync("lowered@example.com", new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 });
+        await Gateway.Plans.CreateAsync(new PlanInput { Id = "seven", Name = "Seven", RequestsPerMonth = 7 }, CancellationToken.None);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(key)).StatusCode);
+        }
+
+        // Act: the plan's quota lowered to 3, then the user moved to a 7-unit plan
+        Assert.True((await Gateway.Plans.UpdateAsync("ten", new PlanInput { RequestsPerMonth = 3 }, CancellationToken.None)).Ok);
+        await Gateway.ReloadAsync();
+        var lowered = await SendAsync(key);
+        Assert.True((await Gateway.Users.UpdateAsync(user.Email, new UserChanges { Plan = "seven" }, CancellationToken.None)).Ok);
+        await Gateway.ReloadAsync();
+        var moved = new[] { await SendAsync(key), await SendAsync(key), await SendAsync(key) };
+
+        // Assert: the month's units stay with the user, whatever the plan; the quota is checked against them
+        await AuthenticationTests.AssertErrorAsync(lowered, HttpStatusCode.PaymentRequired, "quota_exceeded");
+        Assert.Equal(("3", "5", "0"), (lowered.Headers.GetValues("X-Quota-Limit").Single(), lowered.Headers.GetValues("X-Quota-Used").Single(),
+            lowered.Headers.GetValues("X-Quota-Remaining").Single()));
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.PaymentRequired], moved.Select(r => r.StatusCode));
+        Assert.Equal(["6", "7", "7"], moved.Select(r => r.Headers.GetValues("X-Quota-Used").Single()));
+        Assert.Equal(7, Upstream.Received.Count);
+    }
+
+    [Fact]
     public async Task LargestRateLimitAPlanTakes_AdmitsRequests_WithTheRatePlusBurstAsLimit()
     {
         // Arrange: 2,147,483,647/min is accepted by the CLI and the admin API ("as good as unlimited")
