@@ -193,6 +193,11 @@ internal sealed class ForwardingTransformer(
         if (upstream.AuthHeaderName is { } authName)
         {
             headers.Remove(authName);
+            if (!string.Equals(upstream.AuthHeaderBackendName, authName, StringComparison.Ordinal))
+            {
+                headers.Remove(upstream.AuthHeaderBackendName!); // X_Secret's credential: the client's X-Secret is the same variable to a CGI backend
+            }
+
             headers.TryAddWithoutValidation(authName, upstream.AuthHeaderValue);
         }
 
@@ -522,7 +527,7 @@ internal sealed class ForwardingTransformer(
         if (dashed.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(dashed)
             || IsNeverForwarded(dashed, fromTrustedProxy)
             || (!ForwardsMethodOverrideHeaders(request) && MethodOverrideHeaders.Contains(dashed, StringComparer.OrdinalIgnoreCase))
-            || (request.Upstream.AuthHeaderName is { } authName && dashed.Equals(authName, StringComparison.OrdinalIgnoreCase)))
+            || (request.Upstream.AuthHeaderBackendName is { } authName && dashed.Equals(authName, StringComparison.OrdinalIgnoreCase)))
         {
             return true;
         }

@@ -50,6 +50,7 @@ internal sealed class UpstreamBinding
             UpstreamAuthType.Header => (definition.AuthHeader, definition.AuthValue),
             _ => ((string?)null, (string?)null),
         };
+        AuthHeaderBackendName = AuthHeaderName?.Replace('_', '-');
     }
 
     public UpstreamDefinition Definition { get; }
@@ -72,6 +73,12 @@ internal sealed class UpstreamBinding
     public TimeSpan Timeout { get; }
 
     public string? AuthHeaderName { get; }
+
+    /// <summary>
+    /// <see cref="AuthHeaderName"/> with '_' read as '-', as CGI and WSGI backends read names (<c>X_Secret</c> and
+    /// <c>X-Secret</c> are both their <c>HTTP_X_SECRET</c>): a client header of that name is never forwarded beside the credential.
+    /// </summary>
+    public string? AuthHeaderBackendName { get; }
 
     /// <summary>Precomputed credential header value. Never logged.</summary>
     public string? AuthHeaderValue { get; }

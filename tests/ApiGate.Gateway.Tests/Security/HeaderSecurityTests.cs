@@ -129,6 +129,29 @@ public sealed class HeaderSecurityTests : IAsyncLifetime
         Assert.False(Assert.Single(_upstream.Received).Headers.ContainsKey("X-Tier"));
     }
 
+    [Theory]
+    [InlineData(false, "X-Backend-Secret: forged")]
+    [InlineData(true, "X-Backend-Secret: forged")]
+    public async Task UpstreamCredentialHeaderNamedWithUnderscores_ClientSendsItSpeltOtherwise_CgiBackendSeesOnlyTheCredential(bool allowUnderscores, string sent)
+    {
+        // Arrange: the backend reads X_Backend_Secret and X-Backend-Secret as one variable, HTTP_X_BACKEND_SECRET
+        if (allowUnderscores)
+        {
+            await _gateway.DisposeAsync();
+            _gateway = await StartGatewayAsync(allowUnderscores: true);
+        }
+
+        await _gateway.AddUpstreamAsync("wsgi-underscore", _wsgi.Url, new UpstreamInput { AuthType = "header", AuthHeader = "X_Backend_Secret", AuthValue = "s3cret" });
+        await _gateway.AddRouteAsync(new RouteInput { Name = "wsgi-underscore", Path = "/wsgi-underscore/*", Upstream = "wsgi-underscore" });
+
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, "/wsgi-underscore/x", sent);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Equal("s3cret", JsonDocument.Parse(response.Body).RootElement.GetProperty("HTTP_X_BACKEND_SECRET").GetString());
+    }
+
     [Fact]
     public async Task HeaderNamesWithOtherPunctuation_DroppedByDefault()
     {
