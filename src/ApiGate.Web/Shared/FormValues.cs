@@ -40,6 +40,22 @@ public sealed class FormValues(IFormCollection form)
         return null;
     }
 
+    /// <summary>
+    /// A whole number for a field that holds an <see cref="int"/>; null when blank; an error (naming the field) when not a
+    /// number or outside the int range — never cut to its low 32 bits, which read 4294967356 as 60 and stored that.
+    /// </summary>
+    public int? Int(string name, FormErrors errors)
+    {
+        var value = Number(name, errors);
+        if (value is > int.MaxValue or < int.MinValue)
+        {
+            errors.Add(name, string.Create(CultureInfo.InvariantCulture, $"'{value}' is out of range (at most {int.MaxValue})"));
+            return null;
+        }
+
+        return (int?)value;
+    }
+
     /// <summary>One entry per non-blank line.</summary>
     public IReadOnlyList<string>? Lines(string name) =>
         Text(name) is { } text ? text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
