@@ -43,6 +43,36 @@ public sealed class CorsPolicyTests
     }
 
     [Theory]
+    [InlineData("http://[0:0::1]:3000", "http://[::1]:3000")]
+    [InlineData("http://[2001:DB8:0:0:1:0:0:1]", "http://[2001:db8::1:0:0:1]")]
+    [InlineData("http://[::ffff:192.0.2.1]", "http://[::ffff:c000:201]")]
+    [InlineData("http://127.0.0.01:8080", "http://127.0.0.1:8080")]
+    [InlineData("http://0x7f.1", "http://127.0.0.1")]
+    [InlineData("http://2130706433", "http://127.0.0.1")]
+    [InlineData("https://B\u00fccher.example", "https://xn--bcher-kva.example")]
+    [InlineData("*.b\u00fccher.example", "https://*.xn--bcher-kva.example")]
+    public void Canonicalize_AddressOrInternationalName_StoredAsTheBrowserSendsIt(string written, string expected)
+    {
+        Assert.Equal(expected, CorsOrigins.Canonicalize(System.Text.RegularExpressions.Regex.Unescape(written), out var problem));
+        Assert.Null(problem);
+    }
+
+    [Theory]
+    [InlineData("https://[::1", "invalid host")]
+    [InlineData("https://[evil]", "invalid host")]
+    [InlineData("https://[192.0.2.1]", "invalid host")]
+    [InlineData("https://[fe80::1%eth0]", "invalid host")]
+    [InlineData("http://256.0.0.1", "invalid host")]
+    [InlineData("https://app.123", "invalid host")]
+    [InlineData("https://*.[::1]", "not a pattern")]
+    [InlineData("https://*.10.0.0.1", "not a pattern")]
+    public void Canonicalize_HostNoBrowserCouldSend_NullWithProblem(string written, string expected)
+    {
+        Assert.Null(CorsOrigins.Canonicalize(written, out var problem));
+        Assert.Contains(expected, problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("https://app.example.com", "https://app.example.com")]
     [InlineData("https://APP.example.com", "https://APP.example.com")]
     [InlineData("https://a.example.org", "https://a.example.org")]
