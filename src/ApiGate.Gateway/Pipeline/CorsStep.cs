@@ -1,3 +1,4 @@
+using ApiGate.Core.Cors;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Cors;
 using Microsoft.AspNetCore.Http;
@@ -14,44 +15,54 @@ internal sealed class CorsStep : IRequestStep
 {
     public ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
-        if (request.Policies.Cors is not { } policy)
+        if (request.Policies.Cors is not { } policy || Apply(request.HttpContext, policy, out var refusal))
         {
             return ValueTask.FromResult(true);
         }
 
-        var http = request.HttpContext;
+        return refusal is null ? ValueTask.FromResult(false) : request.RejectAsync(refusal);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="policy"/> to the request: true for an actual request (its headers are set, it goes on);
+    /// false for a preflight, answered 204 here or, with <paramref name="refusal"/>, to be answered with that error.
+    /// </summary>
+    public static bool Apply(HttpContext http, CorsPolicy policy, out GatewayError? refusal)
+    {
+        refusal = null;
         var origin = CorsHeaders.OriginOf(http.Request);
         if (CorsHeaders.PreflightMethod(http.Request) is not { } method)
         {
             CorsHeaders.ApplyActual(http.Response.Headers, policy, origin);
-            return ValueTask.FromResult(true);
+            return true;
         }
 
         var requestedHeaders = http.Request.Headers.AccessControlRequestHeaders;
-        string? refusal = null;
+        string? problem = null;
         var allowed = policy.AllowOriginFor(origin!);
         if (allowed is null)
         {
-            refusal = "the request's Origin is not allowed by this route's CORS policy";
+            problem = "the request's Origin is not allowed by this route's CORS policy";
         }
         else if (!policy.AllowsMethod(method))
         {
-            refusal = $"method {method} is not allowed by this route's CORS policy (allowed: {policy.AllowMethods})";
+            problem = $"method {method} is not allowed by this route's CORS policy (allowed: {policy.AllowMethods})";
         }
         else if (!policy.AllowsHeaders(requestedHeaders.ToString(), out var header))
         {
-            refusal = $"request header {header} is not allowed by this route's CORS policy";
+            problem = $"request header {header} is not allowed by this route's CORS policy";
         }
 
-        if (refusal is not null)
+        if (problem is not null)
         {
             http.Response.Headers.Vary = CorsHeaders.PreflightVary;
-            return request.RejectAsync(PreflightRefused with { Detail = refusal });
+            refusal = PreflightRefused with { Detail = problem };
+            return false;
         }
 
         CorsHeaders.ApplyPreflight(http.Response.Headers, policy, allowed!, requestedHeaders);
         http.Response.StatusCode = StatusCodes.Status204NoContent;
-        return ValueTask.FromResult(false);
+        return false;
     }
 
     /// <summary>403 for a preflight the route's policy does not allow; it carries no <c>Access-Control-Allow-*</c> header.</summary>

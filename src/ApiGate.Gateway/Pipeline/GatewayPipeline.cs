@@ -87,7 +87,19 @@ internal sealed partial class GatewayPipeline(
             var upstream = snapshot.UpstreamFor(match.Route);
             if (upstream is null)
             {
-                // A route without an upstream relies on APIGATE_UPSTREAM_URL, which is not set.
+                // A route without an upstream relies on APIGATE_UPSTREAM_URL, which is not set. On a CORS route a
+                // preflight needs no upstream and is answered as always, and the error carries the route's CORS headers
+                // so a page can read it.
+                if (snapshot.PoliciesFor(match.Route).Cors is { } cors && !CorsStep.Apply(context, cors, out var preflightRefusal))
+                {
+                    if (preflightRefusal is not null)
+                    {
+                        await GatewayErrorWriter.WriteAsync(context, preflightRefusal);
+                    }
+
+                    return;
+                }
+
                 await GatewayErrorWriter.WriteAsync(context, GatewayError.UpstreamUnavailable with
                 {
                     Detail = "The route has no upstream and no default upstream (APIGATE_UPSTREAM_URL) is configured.",

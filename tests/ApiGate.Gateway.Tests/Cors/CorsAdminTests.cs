@@ -42,6 +42,8 @@ public sealed class CorsAdminTests : AdminTestBase
     [InlineData("/cors_origins", "https://api.*.example.com", false, 0)]
     [InlineData("/cors_origins", "*.com", false, 0)]
     [InlineData("/cors_origins", "https://app.example.com:99999", false, 0)]
+    [InlineData("/cors_origins", "https://[::1", false, 0)]
+    [InlineData("/cors_origins", "https://*.10.0.0.1", false, 0)]
     [InlineData("/cors_credentials", "*", true, 0)]
     [InlineData("/cors_max_age", "https://app.example.com", false, 86_401)]
     [InlineData("/cors_max_age", "https://app.example.com", false, -1)]

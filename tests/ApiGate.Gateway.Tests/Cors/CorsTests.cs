@@ -187,6 +187,44 @@ public sealed class CorsTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task ActualRequest_UpstreamRefusesConnection_502CarriesCorsHeaders()
+    {
+        // Arrange: an upstream nobody listens on
+        await Gateway.AddUpstreamAsync("dead", $"http://127.0.0.1:{Proxying.ForwardingTests.FreePort()}");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "dead", Path = "/dead/*", Upstream = "dead", AuthRequired = false, CorsOrigins = App });
+
+        // Act
+        var response = await SendAsync(HttpMethod.Get, "/dead/x", App, key: null);
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.BadGateway, "upstream_error");
+        Assert.Equal(App, Header(response, "Access-Control-Allow-Origin"));
+        Assert.Equal("Origin", Header(response, "Vary"));
+    }
+
+    [Fact]
+    public async Task RouteWithoutAnyUpstream_PreflightAnswered204AndThe503CarriesCorsHeaders()
+    {
+        // Arrange: a route that relies on a default upstream (APIGATE_UPSTREAM_URL) the gateway does not have
+        await Gateway.AddRouteAsync(new RouteInput { Name = "orphan", Path = "/orphan/*", AuthRequired = false, CorsOrigins = App });
+
+        // Act
+        var preflight = await PreflightAsync("/orphan/x", App, "GET", "");
+        var refused = await PreflightAsync("/orphan/x", "https://evil.example.com", "GET", "");
+        var actual = await SendAsync(HttpMethod.Get, "/orphan/x", App, key: null);
+
+        // Assert: a preflight needs no upstream; the error is one the page can read
+        Assert.Equal(HttpStatusCode.NoContent, preflight.StatusCode);
+        Assert.Equal(App, Header(preflight, "Access-Control-Allow-Origin"));
+        await AuthenticationTests.AssertErrorAsync(refused, HttpStatusCode.Forbidden, "cors_preflight_refused");
+        Assert.Equal("Origin, Access-Control-Request-Method, Access-Control-Request-Headers", Header(refused, "Vary"));
+        Assert.False(refused.Headers.Contains("Access-Control-Allow-Origin"));
+        await AuthenticationTests.AssertErrorAsync(actual, HttpStatusCode.ServiceUnavailable, "upstream_unavailable");
+        Assert.Equal(App, Header(actual, "Access-Control-Allow-Origin"));
+        Assert.Equal("Origin", Header(actual, "Vary"));
+    }
+
+    [Fact]
     public async Task ActualRequest_DisallowedOrigin_ServedWithoutAllowOriginButVaryOrigin()
     {
         var (key, _, _) = await Gateway.CreateKeyAsync("other@example.com");
