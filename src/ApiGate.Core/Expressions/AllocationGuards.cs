@@ -22,7 +22,62 @@ internal static class AllocationGuards
 
     private const int MaxDepth = 64;
 
+    /// <summary>
+    /// Global functions <see cref="ExpressionEngine.Compile"/> wraps around the right-hand side of every <c>+=</c> and
+    /// around every untagged template literal and its substitutions. Both build a string inside one statement without
+    /// Jint's memory constraint seeing it (unlike <c>a + b</c>, which Jint charges): <c>(s += s, s += s, …)</c> or
+    /// <c>s = `${s}${s}`</c> repeated in one expression doubled a string up to a gigabyte, for seconds, between two
+    /// checks. Names with this prefix are refused in expressions, so none can be shadowed or called by name.
+    /// </summary>
+    internal const string ReservedPrefix = "__apigate";
+
+    /// <summary><c>a += b</c> becomes <c>a += __apigateAppend((b))</c>: what is appended is charged first.</summary>
+    internal const string Append = ReservedPrefix + "Append";
+
+    /// <summary>
+    /// <c>`x${a}y`</c> becomes <c>__apigateTemplate(`x${__apigateTemplatePart((a))}y`)</c>: each part, converted to a
+    /// string as the template would, adds to what the templates being built will allocate, which is charged; the
+    /// finished template takes its length off again.
+    /// </summary>
+    internal const string TemplatePart = ReservedPrefix + "TemplatePart";
+
+    /// <inheritdoc cref="TemplatePart"/>
+    internal const string Template = ReservedPrefix + "Template";
+
     internal static void Install(ExpressionSandbox sandbox)
+    {
+        var global = sandbox.Engine.Global;
+        Define(sandbox, global, Append, (_, args) =>
+        {
+            var value = Arg(args, 0);
+            sandbox.Charge(value is JsString text ? text.Length : 0);
+            return value;
+        });
+        Define(sandbox, global, TemplatePart, (_, args) =>
+        {
+            var text = TypeConverter.ToString(Arg(args, 0));
+            sandbox.TemplateChars += text.Length;
+            sandbox.Charge(sandbox.TemplateChars);
+            return text;
+        });
+        Define(sandbox, global, Template, (_, args) =>
+        {
+            var value = Arg(args, 0);
+            if (value is JsString text)
+            {
+                sandbox.TemplateChars = Math.Max(0, sandbox.TemplateChars - text.Length);
+            }
+
+            return value;
+        });
+
+        InstallBuiltIns(sandbox);
+    }
+
+    private static void Define(ExpressionSandbox sandbox, ObjectInstance global, string name, Func<JsValue, JsValue[], JsValue> body) =>
+        global.DefineOwnProperty(name, new PropertyDescriptor(new ClrFunction(sandbox.Engine, name, body, 1), writable: false, enumerable: false, configurable: false));
+
+    private static void InstallBuiltIns(ExpressionSandbox sandbox)
     {
         var engine = sandbox.Engine;
         var stringConstructor = engine.Global.Get("String").AsObject();
@@ -91,9 +146,25 @@ internal static class AllocationGuards
         Wrap(sandbox, regExpPrototype, Jint.Native.Symbol.GlobalSymbolRegistry.Replace, "[Symbol.replace]", 2, (original, thisObj, args) =>
         {
             var replacement = Arg(args, 1);
-            if (thisObj is not ObjectInstance regExp || replacement.IsCallable())
+            if (thisObj is not ObjectInstance regExp)
             {
                 return sandbox.Engine.Call(original, thisObj, args);
+            }
+
+            if (replacement.IsCallable())
+            {
+                // A callback may return the same long string for every match: each is one statement's worth of script,
+                // but the result is built from all of them after the last. What it has built so far is charged as it goes.
+                var subject = TypeConverter.ToString(Arg(args, 0));
+                double built = subject.Length;
+                var counted = new ClrFunction(sandbox.Engine, "", (self, callArgs) =>
+                {
+                    var piece = TypeConverter.ToString(sandbox.Engine.Call(replacement, self, callArgs));
+                    built += piece.Length;
+                    sandbox.Charge(built);
+                    return piece;
+                }, 0);
+                return sandbox.Engine.Call(original, regExp, [subject, counted]);
             }
 
             var text = TypeConverter.ToString(Arg(args, 0));

@@ -1,3 +1,4 @@
+using Acornima;
 using Acornima.Ast;
 using Jint;
 
@@ -64,7 +65,27 @@ public static class ExpressionEngine
         // run fails with "already declared" or sees the previous request's values. Only a single expression is allowed;
         // statements go inside an arrow function: (() => { const id = pathParams.id; return '/users/' + id; })()
         var bigInt = false;
-        var program = new Acornima.Parser(new Acornima.ParserOptions { OnNode = (node, in _) => bigInt |= node is BigIntLiteral }).ParseScript(source);
+        List<Node> guarded = [];
+        var tagged = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var program = new Acornima.Parser(new Acornima.ParserOptions
+        {
+            OnNode = (node, in _) =>
+            {
+                switch (node)
+                {
+                    case BigIntLiteral:
+                        bigInt = true;
+                        break;
+                    case AssignmentExpression { Operator: Operator.AdditionAssignment }:
+                    case TemplateLiteral { Expressions.Count: > 0 }:
+                        guarded.Add(node);
+                        break;
+                    case TaggedTemplateExpression tag:
+                        tagged.Add(tag.Quasi);
+                        break;
+                }
+            },
+        }).ParseScript(source);
         if (program.Body.Count != 1 || program.Body[0] is not ExpressionStatement)
         {
             throw new ExpressionException(
@@ -78,6 +99,22 @@ public static class ExpressionEngine
         if (bigInt)
         {
             throw new ExpressionException(BigIntRefused);
+        }
+
+        if (source.Contains(AllocationGuards.ReservedPrefix, StringComparison.Ordinal))
+        {
+            throw new ExpressionException($"names starting with {AllocationGuards.ReservedPrefix} are reserved");
+        }
+
+        // `+=` and template literals build strings that Jint's memory limit only sees at the next statement, however
+        // many of them one statement holds: they are rewritten to go through the sandbox's guards (AllocationGuards).
+        guarded.RemoveAll(tagged.Contains);
+        if (guarded.Count > 0)
+        {
+            prepared = Engine.PrepareScript(Guard(source, guarded), options: new ScriptPreparationOptions
+            {
+                ParsingOptions = ScriptParsingOptions.Default with { Tolerant = false, RegexTimeout = Timeout },
+            });
         }
 
         // Which context globals it reads, so callers only build what it uses (headers and query objects are costly).
@@ -108,6 +145,48 @@ public static class ExpressionEngine
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The source with each <c>a += b</c> written <c>a += Append((b))</c> and each template literal
+    /// <c>Template(`…${TemplatePart((x))}…`)</c>: pure insertions at node boundaries, an enclosing node's opening first
+    /// and an enclosed node's closing first where they meet.
+    /// </summary>
+    private static string Guard(string source, List<Node> guarded)
+    {
+        var edits = new List<(int At, int Kind, int Tie, string Text)>();
+        void Wrap(Node node, string function)
+        {
+            edits.Add((node.Range.Start, 1, -node.Range.End, function + "(("));
+            edits.Add((node.Range.End, 0, -node.Range.Start, "))"));
+        }
+
+        foreach (var node in guarded)
+        {
+            if (node is AssignmentExpression assignment)
+            {
+                Wrap(assignment.Right, AllocationGuards.Append);
+            }
+            else if (node is TemplateLiteral template)
+            {
+                Wrap(template, AllocationGuards.Template);
+                foreach (var part in template.Expressions)
+                {
+                    Wrap(part, AllocationGuards.TemplatePart);
+                }
+            }
+        }
+
+        edits.Sort((a, b) => (a.At, a.Kind, a.Tie).CompareTo((b.At, b.Kind, b.Tie)));
+        var text = new System.Text.StringBuilder(source.Length + (edits.Count * 16));
+        var copied = 0;
+        foreach (var (at, _, _, insert) in edits)
+        {
+            text.Append(source, copied, at - copied).Append(insert);
+            copied = at;
+        }
+
+        return text.Append(source, copied, source.Length - copied).ToString();
     }
 
     /// <summary>The context globals: read-only to expressions, set by the host before and cleared after every evaluation.</summary>

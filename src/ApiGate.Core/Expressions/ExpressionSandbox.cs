@@ -118,6 +118,7 @@ internal sealed class ExpressionSandbox
     {
         var script = expression.Script;
         _allocationBaseline = GC.GetAllocatedBytesForCurrentThread();
+        TemplateChars = 0;
         _evaluating = true;
         _deadline.Begin(_timeout, CancellationToken.None);
         try
@@ -151,6 +152,12 @@ internal sealed class ExpressionSandbox
         Engine.Constraints.Reset();
         return new JsonParser(Engine).Parse(utf8Json);
     }
+
+    /// <summary>
+    /// Characters of the template literals the current evaluation is building, counted part by part (see
+    /// <see cref="AllocationGuards.TemplatePart"/>); cleared when an evaluation starts.
+    /// </summary>
+    internal double TemplateChars { get; set; }
 
     /// <summary>Characters the current evaluation may still build before it reaches the memory limit.</summary>
     internal double RemainingChars =>

@@ -53,6 +53,14 @@ public sealed class ExpressionLimitsTests
         "'x'.repeat(3.9e6).split('')",
         "Array.prototype.join.call({ length: 1e9 }, '')",
         "String.raw({ raw: { length: 1e9 } })",
+        // One statement, no built-in call: Jint's memory limit saw these only once they were done (254 MB and more, up
+        // to a gigabyte-long string after seconds with a few more doublings).
+        "(s => (s += s, s += s, s += s, s += s, s += s, s += s, s.length))('x'.repeat(1e6))",
+        "(o => (o.p += o.p, o.p += o.p, o.p += o.p, o.p += o.p, o.p += o.p, o.p += o.p, 1))({ p: 'x'.repeat(1e6) })",
+        "(s => (s = `${s}${s}`, s = `${s}${s}`, s = `${s}${s}`, s = `${s}${s}`, s = `${s}${s}`, s = `${s}${s}`, s.length))('x'.repeat(1e6))",
+        "(s => `${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}`.length)('x'.repeat(1e6))",
+        "(s => `${`${s}${s}${s}${s}`}${`${s}${s}${s}${s}`}`.length)('x'.repeat(1e6))",
+        "(s => 'x'.repeat(300).replace(/x/g, () => s).length)('x'.repeat(1e6))",
     ];
 
     [Theory]
@@ -101,6 +109,12 @@ public sealed class ExpressionLimitsTests
     // 10,001 parts: well inside the memory limit (on a sandbox whose time limit a busy machine cannot reach)
     [InlineData("'/' + ('w '.repeat(1e4)).split(' ').length + '/' + 'a,b,c'.split(',', 2).length", "/10001/2")]
     [InlineData("'/' + 'xyz'.repeat(0) + 'q'.repeat(1e5).length", "/100000")]
+    [InlineData("(() => { let s = '/'; s += 'a'; s += 1; s += null; return s; })()", "/a1null")]
+    [InlineData("(o => (o.p += 'x', o['q'] += 2, '/' + o.p + o.q))({ p: 'a', q: 1 })", "/ax3")]
+    [InlineData("`/${1}${'b'}${`c${2}`}${(1, 2)}` + String.raw`x${3}\\n`", "/1bc22x3\\n")]
+    [InlineData("`/${{ toString() { return 'obj'; } }}-${[1, 2]}`", "/obj-1,2")]
+    [InlineData("'/' + 'a1b2'.replace(/\\d/g, d => `<${d}>`) + 'ab'.replace(/(a)/, (m, g, at) => g + at)", "/a<1>b<2>a0b")]
+    [InlineData("'/' + Array(1000).fill(0).map((_, i) => `${i}`).join('').length", "/2890")]
     public void Evaluate_GuardedBuiltInsWithinLimits_BehaveAsUsual(string expression, string expected)
     {
         // Act
@@ -190,6 +204,30 @@ public sealed class ExpressionLimitsTests
 
         // Assert
         Assert.Equal("/ok/1000", result.AsString());
+    }
+
+    [Fact]
+    public void Evaluate_AfterAFailureInsideATemplate_NextTemplateIsNotChargedForIt()
+    {
+        // Arrange: the first evaluation stops while building a template, after counting parts it never finished
+        var sandbox = Untimed.Value!;
+        Assert.Throws<ExpressionException>(() => sandbox.Evaluate(ExpressionEngine.Compile("(s => `${s}${s}${s}${s}${s}`)('x'.repeat(1e6))")));
+
+        // Act
+        var result = sandbox.Evaluate(ExpressionEngine.Compile("(s => `/${s}${s}`.length)('x'.repeat(1e6))"));
+
+        // Assert
+        Assert.Equal(2_000_001, result.AsNumber());
+    }
+
+    [Theory]
+    [InlineData("__apigateAppend(1)")]
+    [InlineData("(__apigateTemplate => 1)(2)")]
+    public void Compile_ReservedName_RefusedNamingThePrefix(string expression)
+    {
+        var ex = Assert.Throws<ExpressionException>(() => ExpressionEngine.Compile(expression));
+
+        Assert.Equal("names starting with __apigate are reserved", ex.Message);
     }
 
     [Theory]
