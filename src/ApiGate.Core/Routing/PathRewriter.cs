@@ -350,12 +350,14 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
     {
         var sandbox = ExpressionEngine.CurrentSandbox;
         var engine = sandbox.Engine;
+        // Own data properties, not Set: a client's ?toString=1 or a header named __proto__ would otherwise meet the
+        // frozen Object.prototype's member of that name, and the value would be dropped (or the setter run) unseen.
         if (expression.Reads("pathParams"))
         {
             var pathParams = new JsObject(engine);
             foreach (var (name, value) in match.NamedCaptures())
             {
-                pathParams.Set(name, value);
+                pathParams.CreateDataProperty(name, value);
             }
 
             sandbox.Set("pathParams", pathParams);
@@ -366,7 +368,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
             var headers = new JsObject(engine);
             foreach (var (name, value) in request.Headers())
             {
-                headers.Set(name, value);
+                headers.CreateDataProperty(name, value);
             }
 
             sandbox.Set("headers", headers);
@@ -377,7 +379,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
             var query = new JsObject(engine);
             foreach (var (name, value) in request.Query())
             {
-                query.Set(name, value);
+                query.CreateDataProperty(name, value);
             }
 
             sandbox.Set("query", query);
@@ -428,7 +430,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
         var obj = new JsObject(engine);
         foreach (var (name, value) in values)
         {
-            obj.Set(name, value);
+            obj.CreateDataProperty(name, value);
         }
 
         return obj;

@@ -17,6 +17,28 @@ public sealed class ExpressionRewriteTests
     }
 
     [Theory]
+    [InlineData("'/' + query.toString + '/' + query.constructor + '/' + query.__proto__", "/1/2/3")]
+    [InlineData("'/' + headers.valueof + '/' + headers.__proto__ + '/' + Object.keys(headers).length", "/4/5/3")]
+    [InlineData("'/' + Object.getPrototypeOf(query).toString.name + '/' + typeof ({}).x", "/toString/undefined")]
+    public void Rewrite_RequestValueNamedLikeABuiltIn_IsTheRequestsOwnValue(string expression, string expected)
+    {
+        // Arrange: names a client chooses that Object.prototype (frozen in the sandbox) also has
+        var request = new FakeRewriteRequest { Path = "/u/9" };
+        request.QueryValues["toString"] = "1";
+        request.QueryValues["constructor"] = "2";
+        request.QueryValues["__proto__"] = "3";
+        request.HeaderValues["valueOf"] = "4";
+        request.HeaderValues["__proto__"] = "5";
+        request.HeaderValues["x-other"] = "6";
+
+        // Act
+        var result = RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, expression, request);
+
+        // Assert
+        Assert.Equal(expected, result);
+    }
+
+    [Theory]
     [InlineData("'/users/' + pathParams.id", "/users/9")]
     [InlineData("`/users/${pathParams.id}/profile`", "/users/9/profile")]
     [InlineData("method === 'POST' ? '/write/' + pathParams.id : '/read/' + pathParams.id", "/read/9")]
