@@ -139,7 +139,14 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
         }
 
-        if (route.MeteringExpr.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
+        if (route.MeteringExpr.Length > TextFields.MaxLength)
+        {
+            // The bound of path_rewrite, the other expression: without it a megabyte of expression was accepted, stored
+            // and compiled again with every config snapshot.
+            yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr",
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"is longer than {TextFields.MaxLength} characters"));
+        }
+        else if (route.MeteringExpr.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
         {
             // Checked whatever the mode: request and bytes ignore the expression but it is stored all the same, and
             // PostgreSQL cannot store a NUL (the write failed as 503 store_unavailable; SQLite kept it).

@@ -83,6 +83,8 @@ public sealed class ValidateRouteTests
         { "metering_expr", Valid with { MeteringMode = MeteringMode.ResponseField, MeteringExpr = "response.body." } },
         { "path_rewrite", Valid with { PathRewrite = "'/echo/' + (2n ** 250000n).toString(3).length" } },
         { "metering_expr", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = "Number(2n ** 400000n % 7n)" } },
+        { "metering_expr", Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = LongExpression } },
+        { "metering_expr", Valid with { MeteringExpr = LongExpression } }, // stored whatever the mode
         { "methods", Valid with { Methods = ["GETT"] } },
         { "methods", Valid with { Methods = ["GET", "TRACE"] } },
         { "methods", Valid with { Methods = ["CONNECT"] } },
@@ -131,6 +133,26 @@ public sealed class ValidateRouteTests
 
         // Assert
         Assert.Equal(["path", "methods", "path_rewrite"], fields);
+    }
+
+    /// <summary>A valid expression of 10,007 characters, longer than any text field may be.</summary>
+    private static readonly string LongExpression = "[" + string.Join(",", Enumerable.Repeat("1", 5_000)) + "].length";
+
+    [Theory]
+    [InlineData("path_rewrite")]
+    [InlineData("metering_expr")]
+    public void ValidateRoute_ExpressionLongerThanATextField_RefusedNamingFieldAndLimit(string field)
+    {
+        // Arrange
+        var route = field == "path_rewrite"
+            ? Valid with { PathRewrite = LongExpression }
+            : Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = LongExpression };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, field, "is longer than 8192 characters"), error);
     }
 
     [Theory]
