@@ -33,8 +33,11 @@ public sealed class CorsPolicy
     {
         var exact = new List<string>();
         var patterns = new List<(string, string)>();
-        foreach (var origin in route.CorsOrigins)
+        foreach (var stored in route.CorsOrigins)
         {
+            // Stored canonical; an origin stored before its form was (http://[0:0::1], https://bücher.example) is
+            // brought to the form browsers send, and one that is not an origin at all is kept and matches nothing.
+            var origin = CorsOrigins.Canonicalize(stored, out _, PublicSuffixes.Empty) ?? stored;
             if (origin == CorsOrigins.Any)
             {
                 _anyOrigin = true;

@@ -93,6 +93,18 @@ public sealed class CorsPolicyTests
     }
 
     [Fact]
+    public void Compile_OriginStoredInAnotherForm_AllowsTheFormBrowsersSend()
+    {
+        // Arrange: as written before origins were stored in that form
+        var policy = CorsPolicy.Compile(Route(["http://[0:0::1]:3000", "http://127.0.0.01", "https://b\u00fccher.example"]))!;
+
+        // Act + Assert
+        Assert.Equal("http://[::1]:3000", policy.AllowOriginFor("http://[::1]:3000"));
+        Assert.Equal("http://127.0.0.1", policy.AllowOriginFor("http://127.0.0.1"));
+        Assert.Equal("https://xn--bcher-kva.example", policy.AllowOriginFor("https://xn--bcher-kva.example"));
+    }
+
+    [Fact]
     public void AllowOriginFor_AnyOrigin_AnswersStarNotTheOrigin()
     {
         var policy = CorsPolicy.Compile(Route(["*"]))!;
