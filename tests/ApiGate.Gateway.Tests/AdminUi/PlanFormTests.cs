@@ -1,9 +1,10 @@
 using System.Net;
 using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Playwright;
 
 namespace ApiGate.Gateway.Tests.AdminUi;
 
-/// <summary>The console's plan form over HTTP: numbers past what a field holds are refused at the field, not cut short.</summary>
+/// <summary>The console's plan form: numbers past what a field holds are refused at the field, not cut short.</summary>
 public sealed class PlanFormTests : AdminUiTestBase
 {
     [Theory]
@@ -41,5 +42,27 @@ public sealed class PlanFormTests : AdminUiTestBase
         // Assert
         Assert.Equal(HttpStatusCode.Found, created.StatusCode);
         Assert.Equal(int.MaxValue, (await Gateway.Plans.GetAsync("largest", CancellationToken.None)).Value!.RateLimitPerMinute);
+    }
+
+    [BrowserFact]
+    public async Task RateLimitPastTheLargestWholeNumber_InTheBrowser_ErrorShownAtTheFieldAndTheValueKept()
+    {
+        // Arrange
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/plans");
+
+        // Act
+        await page.FillAsync("#f-name", "Huge");
+        await page.FillAsync("#f-rate_limit_per_minute", "4294967356");
+        await page.ClickAsync("#save-plan");
+
+        // Assert: the field is marked and says why, what was typed is still there, nothing stored
+        await Assertions.Expect(page.Locator("#error-rate_limit_per_minute")).ToContainTextAsync("out of range (at most 2147483647)");
+        await Assertions.Expect(page.Locator("#f-rate_limit_per_minute")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Assertions.Expect(page.Locator("#f-rate_limit_per_minute")).ToHaveValueAsync("4294967356");
+        await Assertions.Expect(page.Locator("#done")).ToHaveCountAsync(0);
+        Assert.False((await Gateway.Plans.GetAsync("huge", CancellationToken.None)).Ok);
+        await browser.ScreenshotAsync("admin-ui-plan-field-error");
     }
 }
