@@ -16,10 +16,6 @@ public sealed class ExpressionLimitsTests
     private const string MemoryLimitMessage = "expression failed: memory limit of 8000000 bytes exceeded";
     private const string TimeLimitMessage = "expression failed: time limit of 100 ms exceeded";
 
-    // For the tests of what is not the time limit: one sandbox per thread whose time limit a loaded machine cannot
-    // reach, so a test that expects the memory limit, or a result, is never failed on time instead.
-    private static readonly ThreadLocal<ExpressionSandbox> Untimed = new(() => new ExpressionSandbox(TimeSpan.FromMinutes(5)));
-
     public static TheoryData<string> Amplifiers =>
     [
         "'x'.repeat(2**28)",
@@ -68,7 +64,7 @@ public sealed class ExpressionLimitsTests
     public void Evaluate_LargeStringOrArray_FailsWithMemoryLimit(string expression)
     {
         // Act
-        var ex = Assert.Throws<ExpressionException>(() => Untimed.Value!.Evaluate(ExpressionEngine.Compile(expression)));
+        var ex = Assert.Throws<ExpressionException>(() => UntimedSandbox.Current.Evaluate(ExpressionEngine.Compile(expression)));
 
         // Assert
         Assert.Equal(ExpressionFailure.MemoryLimit, ex.Failure);
@@ -80,7 +76,7 @@ public sealed class ExpressionLimitsTests
     public void Evaluate_LargeStringOrArray_AllocatesAFewTimesTheLimitAtMost(string expression)
     {
         // Arrange: the sandbox exists and the expression is compiled, so only the evaluation is measured.
-        var sandbox = Untimed.Value!;
+        var sandbox = UntimedSandbox.Current;
         var compiled = ExpressionEngine.Compile(expression);
         var before = GC.GetAllocatedBytesForCurrentThread();
 
@@ -118,7 +114,7 @@ public sealed class ExpressionLimitsTests
     public void Evaluate_GuardedBuiltInsWithinLimits_BehaveAsUsual(string expression, string expected)
     {
         // Act
-        var result = Untimed.Value!.Evaluate(ExpressionEngine.Compile(expression));
+        var result = UntimedSandbox.Current.Evaluate(ExpressionEngine.Compile(expression));
 
         // Assert
         Assert.Equal(expected, result.AsString());
@@ -210,7 +206,7 @@ public sealed class ExpressionLimitsTests
     public void Evaluate_AfterAFailureInsideATemplate_NextTemplateIsNotChargedForIt()
     {
         // Arrange: the first evaluation stops while building a template, after counting parts it never finished
-        var sandbox = Untimed.Value!;
+        var sandbox = UntimedSandbox.Current;
         Assert.Throws<ExpressionException>(() => sandbox.Evaluate(ExpressionEngine.Compile("(s => `${s}${s}${s}${s}${s}`)('x'.repeat(1e6))")));
 
         // Act
