@@ -54,13 +54,25 @@ public sealed class MeteringRule
         return new MeteringRule(mode, compiled, Reads("request"), Reads("response"));
     }
 
-    /// <summary>Null when <see cref="Compile"/> would succeed; else the reason, for <c>metering_expr</c> validation.</summary>
+    /// <summary>The values a metering expression can read (<see cref="Meter"/> sets them; the path-rewrite names stay undefined).</summary>
+    internal static readonly string[] ContextNames = ["status", "requestBytes", "responseBytes", "durationMs", "sseEvents", "wsMessages", "request", "response"];
+
+    /// <summary>
+    /// Null when <see cref="Compile"/> would succeed and the expression reads only <see cref="ContextNames"/> and
+    /// JavaScript's built-ins; else the reason, for <c>metering_expr</c> validation.
+    /// </summary>
     public static string? Validate(MeteringMode mode, string expression)
     {
         try
         {
-            _ = Compile(mode, expression);
-            return null;
+            var rule = Compile(mode, expression);
+
+            // An undefined name failed every evaluation ("x is not defined", billed as 1 unit and logged per request),
+            // and a path-rewrite name (path, headers, …) is always undefined here: refused when the route is written.
+            // A stored expression still compiles, so a snapshot never fails on one written before this check.
+            return rule.Expression is { } compiled && ExpressionEngine.FirstUnavailableName(compiled, ContextNames) is { } name
+                ? $"the expression reads '{name}', which a metering expression does not have (it can read {string.Join(", ", ContextNames)} and JavaScript's built-ins)"
+                : null;
         }
         catch (ExpressionException ex)
         {

@@ -196,6 +196,44 @@ public sealed class ValidateRouteTests
     }
 
     [Theory]
+    [InlineData(MeteringMode.Custom, "units", "units")]
+    [InlineData(MeteringMode.Custom, "status >= 500 ? 0 : cost", "cost")]
+    [InlineData(MeteringMode.ResponseField, "body.usage.total_tokens", "body")]
+    [InlineData(MeteringMode.Custom, "headers['x-units']", "headers")]
+    [InlineData(MeteringMode.Custom, "path.length", "path")]
+    [InlineData(MeteringMode.Custom, "(() => { const n = response.body.n; return n + extra; })()", "extra")]
+    public void ValidateRoute_MeteringExpressionReadingANameItDoesNotHave_RefusedNamingIt(MeteringMode mode, string expression, string name)
+    {
+        // Arrange: the expression compiled, so the route was stored, and then every request through it failed with
+        // "<name> is not defined", billed 1 unit and logged a metering error.
+        var route = Valid with { MeteringMode = mode, MeteringExpr = expression };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, "metering_expr",
+            $"the expression reads '{name}', which a metering expression does not have (it can read status, requestBytes, responseBytes, durationMs, "
+            + "sseEvents, wsMessages, request, response and JavaScript's built-ins)"), error);
+    }
+
+    [Theory]
+    [InlineData("[status, requestBytes, responseBytes, durationMs, sseEvents, wsMessages, request, response].length")]
+    [InlineData("Math.ceil(Number(response.body.tokens) / 1000) + parseInt('0', 10) + (isNaN(durationMs) ? 0 : 1)")]
+    [InlineData("(() => { const t = response.body ? response.body.usage.total_tokens : 1; return t; })()")]
+    public void ValidateRoute_MeteringExpressionReadingItsValuesAndBuiltIns_Accepted(string expression)
+    {
+        // Arrange
+        var route = Valid with { MeteringMode = MeteringMode.Custom, MeteringExpr = expression };
+
+        // Act
+        var errors = RouteService.Validate(route).ToList();
+
+        // Assert
+        Assert.Empty(errors);
+    }
+
+    [Theory]
     [InlineData("'users/' + pathParams.id", "users/")]
     [InlineData("('v2/' + path) + '/x'", "v2/")]
     [InlineData("`users/${pathParams.id}`", "users/")]

@@ -311,6 +311,20 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task UpdateRoute_MeteringExprReadingAnUndefinedName_Returns422NamingTheNameAndChangesNothing()
+    {
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        AssertData(await PostAsync("/routes", new { name = "r", path = "/a", upstream = "backend" }), HttpStatusCode.Created);
+
+        var response = await PatchAsync("/routes/r", new { metering_mode = "custom", metering_expr = "response.body.n * price" });
+
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/metering_expr");
+        Assert.StartsWith("the expression reads 'price', which a metering expression does not have", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var route = AssertData(await GetAsync("/routes/r"));
+        Assert.Equal(("request", ""), (route.GetProperty("metering_mode").GetString(), route.GetProperty("metering_expr").GetString()));
+    }
+
+    [Fact]
     public async Task UpdatePlan_ItsOwnId_IsAccepted()
     {
         AssertData(await PostAsync("/plans", new { id = "pro", name = "Pro" }), HttpStatusCode.Created);

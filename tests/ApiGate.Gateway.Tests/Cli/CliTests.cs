@@ -63,6 +63,8 @@ public sealed class CliTests : CliTestBase
     [InlineData("path_rewrite", "routes", "create", "--name", "r", "--path", "/x/*", "--upstream", "base", "--rewrite", "$2")]
     [InlineData("path_rewrite", "routes", "create", "--name", "r", "--path", "/x/*", "--upstream", "base", "--rewrite", "/q/$9")]
     [InlineData("path_rewrite", "routes", "update", "base-route", "--rewrite", "/q/{id}")]
+    [InlineData("metering_expr", "routes", "create", "--name", "r", "--path", "/x/*", "--upstream", "base", "--metering-mode", "custom", "--metering-expr", "units * 2")]
+    [InlineData("metering_expr", "routes", "update", "base-route", "--metering-mode", "response_field", "--metering-expr", "headers['x-units']")]
     [InlineData("name", "upstreams", "create", "--name", "bad\u001b[31mname", "--url", "http://127.0.0.1:1")]
     [InlineData("description", "upstreams", "create", "--name", "u", "--url", "http://127.0.0.1:1", "--description", "a\u0000b")]
     [InlineData("name", "routes", "create", "--name", "r\u007f", "--path", "/x", "--upstream", "base")]
