@@ -13,6 +13,14 @@ public static class CorsRules
     /// <summary>The first problem with the CORS fields of <paramref name="route"/> as (field, message), or null.</summary>
     public static (string Field, string Message)? Validate(RouteDefinition route)
     {
+        foreach (var (field, list) in new[] { ("cors_origins", route.CorsOrigins), ("cors_headers", route.CorsHeaders), ("cors_expose_headers", route.CorsExposeHeaders) })
+        {
+            if (TextFields.CheckCount(field, list.Count) is { } countProblem)
+            {
+                return (field, countProblem.Message);
+            }
+        }
+
         var anyOrigin = false;
         foreach (var origin in route.CorsOrigins)
         {
@@ -78,6 +86,12 @@ public static class CorsRules
             if (!HttpTokens.IsToken(name))
             {
                 return $"'{name}' is not a valid header name";
+            }
+
+            if (name.Length > TextFields.MaxNameLength)
+            {
+                // Every name is repeated in a response header of each preflight or CORS response.
+                return $"a header name is longer than {TextFields.MaxNameLength} characters";
             }
         }
 

@@ -104,18 +104,31 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             }
         }
 
-        foreach (var (name, value) in route.Headers)
+        if (TextFields.CheckCount("headers", route.Headers.Count) is { } headerCountProblem)
         {
-            if (!HttpTokens.IsToken(name))
+            yield return headerCountProblem;
+        }
+        else
+        {
+            foreach (var (name, value) in route.Headers)
             {
-                yield return new ManagementError(ManagementErrorKind.Validation, "headers", $"'{name}' is not a valid header name");
-                break;
-            }
+                if (!HttpTokens.IsToken(name))
+                {
+                    yield return new ManagementError(ManagementErrorKind.Validation, "headers", $"'{name}' is not a valid header name");
+                    break;
+                }
 
-            if (TextFields.Check("headers", value) is { } headerProblem)
-            {
-                yield return headerProblem;
-                break;
+                if (name.Length > TextFields.MaxNameLength)
+                {
+                    yield return new ManagementError(ManagementErrorKind.Validation, "headers", $"a header name is longer than {TextFields.MaxNameLength} characters");
+                    break;
+                }
+
+                if (TextFields.Check("headers", value) is { } headerProblem)
+                {
+                    yield return headerProblem;
+                    break;
+                }
             }
         }
 
@@ -278,7 +291,14 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
 
         if (input.CorsOrigins is { } origins)
         {
+            // Refused before any is parsed: each is canonicalised (IDN, addresses, the public suffix list).
+            if (TextFields.CheckCount("cors_origins", origins.Count) is { } countProblem)
+            {
+                return countProblem;
+            }
+
             var canonical = new List<string>(origins.Count);
+            var seen = new HashSet<string>(origins.Count, StringComparer.Ordinal);
             foreach (var origin in origins)
             {
                 if (Cors.CorsOrigins.Canonicalize(origin, out var problem) is not { } value)
@@ -286,7 +306,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
                     return Invalid("cors_origins", problem!);
                 }
 
-                if (!canonical.Contains(value))
+                if (seen.Add(value))
                 {
                     canonical.Add(value);
                 }

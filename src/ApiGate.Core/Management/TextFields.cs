@@ -24,6 +24,20 @@ public static class TextFields
     /// </summary>
     public const int MaxNameLength = 255;
 
+    /// <summary>
+    /// The most entries a list-valued route field may hold (<c>cors_origins</c>, <c>cors_headers</c>,
+    /// <c>cors_expose_headers</c>, the <c>headers</c> a request must carry): far beyond any real policy. Without it a
+    /// 1 MiB admin body stored tens of thousands of them, and each request through the route was checked against them
+    /// all, or carried them all in a CORS response header.
+    /// </summary>
+    public const int MaxListEntries = 100;
+
+    /// <summary>Null when <paramref name="count"/> entries fit <see cref="MaxListEntries"/>; else a validation error naming the field.</summary>
+    public static ManagementError? CheckCount(string field, int count) =>
+        count > MaxListEntries
+            ? new ManagementError(ManagementErrorKind.Validation, field, string.Create(CultureInfo.InvariantCulture, $"has {count} entries; at most {MaxListEntries} are allowed"))
+            : null;
+
     /// <summary>Null when <paramref name="slug"/>, the id in URLs made from a name, fits the same bound as the name (spelling some letters in ASCII makes it longer); else a validation error naming the name.</summary>
     public static ManagementError? SlugTooLong(string slug) =>
         slug.Length > MaxNameLength

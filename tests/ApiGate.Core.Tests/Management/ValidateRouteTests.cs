@@ -106,6 +106,12 @@ public sealed class ValidateRouteTests
         { "description", Valid with { Description = "c1\u0085" } },
         { "description", Valid with { Description = "del\u007f" } },
         { "headers", Valid with { Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme\u0000" } } },
+        { "headers", Valid with { Headers = Enumerable.Range(0, 101).ToDictionary(i => $"X-H{i}", _ => "1") } },
+        { "headers", Valid with { Headers = new Dictionary<string, string> { ["X-" + new string('a', 300)] = "1" } } },
+        { "cors_origins", Valid with { CorsOrigins = [.. Enumerable.Range(0, 101).Select(i => $"https://a{i}.example.com")] } },
+        { "cors_headers", Valid with { CorsOrigins = ["https://app.example.com"], CorsHeaders = [.. Enumerable.Range(0, 101).Select(i => $"X-H{i}")] } },
+        { "cors_headers", Valid with { CorsOrigins = ["https://app.example.com"], CorsHeaders = ["X-" + new string('a', 300)] } },
+        { "cors_expose_headers", Valid with { CorsOrigins = ["https://app.example.com"], CorsExposeHeaders = ["X-" + new string('a', 300)] } },
     };
 
     [Theory]

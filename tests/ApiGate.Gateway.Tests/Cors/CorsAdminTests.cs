@@ -71,6 +71,47 @@ public sealed class CorsAdminTests : AdminTestBase
         AdminTestBase.AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer);
     }
 
+    [Theory]
+    [InlineData("cors_origins")]
+    [InlineData("cors_headers")]
+    [InlineData("cors_expose_headers")]
+    [InlineData("headers")]
+    public async Task CreateRoute_ListOfThousandsOfEntries_422NamingTheFieldAndTheLimit(string field)
+    {
+        // Arrange: 20,000 distinct entries fit in the 1 MiB body; every one was stored, and each request was checked
+        // against them all or carried them all in a CORS response header.
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        var entries = Enumerable.Range(0, 20_000).Select(i => field switch
+        {
+            "cors_origins" => $"https://a{i}.example.com",
+            "headers" => $"X-H{i}=1",
+            _ => $"X-H{i}",
+        }).ToArray();
+        var body = new Dictionary<string, object> { ["name"] = "web", ["path"] = "/web/*", ["upstream"] = "backend", ["cors_origins"] = "https://app.example.com", [field] = entries };
+
+        // Act
+        var response = await PostAsync("/routes", body);
+
+        // Assert
+        var error = AdminTestBase.AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/" + field);
+        Assert.Equal("has 20000 entries; at most 100 are allowed", error.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/routes/web")).Status);
+    }
+
+    [Fact]
+    public async Task CreateRoute_HundredEntriesNamingFiftyOriginsTwice_AcceptedAndStoredOnceEach()
+    {
+        // Arrange: the limit's 100 entries, 50 origins once canonical.
+        await PostAsync("/upstreams", new { name = "backend", url = Upstream.Url });
+        var origins = Enumerable.Range(0, 50).SelectMany(i => new[] { $"https://a{i}.example.com", $"HTTPS://A{i}.example.com:443/" }).ToArray();
+
+        // Act
+        var created = AdminTestBase.AssertData(await PostAsync("/routes", new { name = "web", path = "/web/*", upstream = "backend", cors_origins = origins }), HttpStatusCode.Created);
+
+        // Assert
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"https://a{i}.example.com"), created.GetProperty("cors_origins").EnumerateArray().Select(o => o.GetString()));
+    }
+
     [Fact]
     public async Task CreateRoute_CorsSettingsWithoutOrigins_422OnOrigins()
     {
