@@ -540,36 +540,14 @@ internal sealed class ForwardingTransformer(
             }
         }
 
-        if (request.Caller is { } caller)
-        {
-            foreach (var entitlement in caller.Plan.EntitlementHeaders)
-            {
-                if (dashed.Equals(entitlement.Name, StringComparison.OrdinalIgnoreCase))
-                {
-                    return true;
-                }
-            }
-        }
-
-        return false;
+        return request.Caller is { } caller && caller.Plan.EntitlementHeaderNames.Contains(dashed);
     }
 
     /// <summary>
     /// A custom entitlement header name (<c>--header-name X-Tier</c>) of any entitlement, enabled or not: the gateway
     /// owns it on every route, so a client cannot send it where the gateway sets none (public routes, disabled ones).
     /// </summary>
-    private bool IsCustomEntitlementHeader(string name)
-    {
-        foreach (var custom in request.Snapshot.CustomEntitlementHeaders)
-        {
-            if (name.Equals(custom, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    private bool IsCustomEntitlementHeader(string name) => request.Snapshot.CustomEntitlementHeaders.Contains(name);
 
     /// <summary>RFC 9110 §7.6.1: headers named in <c>Connection</c> are hop-by-hop and must not be forwarded.</summary>
     private static void StripConnectionNominated(IHeaderDictionary incoming, HttpRequestHeaders outgoing)

@@ -36,7 +36,8 @@ internal sealed class ConfigSnapshot
     /// The custom header names of all entitlements, enabled or not, with '_' read as '-' (<c>X-Entitlement-*</c> ones are
     /// covered by their prefix): never taken from a client (docs/forwarding.md, "Headers"), in either spelling.
     /// </summary>
-    public string[] CustomEntitlementHeaders { get; init; } = [];
+    /// <remarks>A set ignoring case, looked up for every header of every request.</remarks>
+    public FrozenSet<string> CustomEntitlementHeaders { get; init; } = FrozenSet<string>.Empty;
 
     /// <summary>Plans by id, with bucket shapes and entitlement headers resolved.</summary>
     public FrozenDictionary<string, PlanRuntime> Plans { get; }

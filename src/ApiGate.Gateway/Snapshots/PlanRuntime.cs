@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.RateLimiting;
@@ -13,6 +14,9 @@ internal sealed class PlanRuntime(PlanDefinition definition, TokenBucketPolicy b
     public TokenBucketPolicy Bucket { get; } = bucket;
 
     public EntitlementHeader[] EntitlementHeaders { get; } = entitlementHeaders;
+
+    /// <summary>The names of <see cref="EntitlementHeaders"/>, ignoring case: looked up for client headers on each request.</summary>
+    public FrozenSet<string> EntitlementHeaderNames { get; } = entitlementHeaders.Select(h => h.Name).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
     public bool RateLimited => Definition.RateLimitPerMinute > 0;
 

@@ -86,8 +86,7 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
         var customEntitlementHeaders = data.Entitlements
             .Select(e => e.HeaderName.Trim().Replace('_', '-'))
             .Where(name => name.Length > 0 && !name.StartsWith("X-Entitlement-", StringComparison.OrdinalIgnoreCase))
-            .Distinct(StringComparer.OrdinalIgnoreCase)
-            .ToArray();
+            .ToFrozenSet(StringComparer.OrdinalIgnoreCase);
         return new ConfigSnapshot(data.Version, table, routeUpstreams, defaultUpstream, defaultRoute, plans, policies)
         {
             CustomEntitlementHeaders = customEntitlementHeaders,

@@ -130,6 +130,48 @@ public sealed class HeaderSecurityTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("x_TIER: platinum", "/pub/x", false)]
+    [InlineData("X_beta: true", "/pub/x", false)]
+    [InlineData("x-BETA: true", "/pub/x", false)]
+    [InlineData("x_tier: platinum", "/priv/x", true)]
+    public async Task CustomEntitlementHeaderInOtherCaseOrWithUnderscores_UnderscoresAllowed_ClientCopyNeverForwarded(string sent, string path, bool withKey)
+    {
+        // Arrange: X-Tier is enabled, X-Beta disabled; both names are the gateway's on every route.
+        _gateway = await RestartWithUnderscoresAsync();
+        Assert.True((await _gateway.Entitlements.CreateAsync(
+            new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String, DefaultValue = "basic", HeaderName = "X-Tier" }, CancellationToken.None)).Ok);
+        Assert.True((await _gateway.Entitlements.CreateAsync(
+            new EntitlementChanges { Name = "beta", ValueType = EntitlementValueType.Boolean, DefaultValue = "false", HeaderName = "X-Beta", Enabled = false }, CancellationToken.None)).Ok);
+        await _gateway.ReloadAsync();
+
+        // Act
+        var response = withKey
+            ? await RawHttp.GetAsync(_gateway.Url, path, sent, "X-API-Key: " + _key)
+            : await RawHttp.GetAsync(_gateway.Url, path, sent);
+
+        // Assert: no spelling of the client's header reaches the backend; an authenticated route carries the plan's value.
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(_upstream.Received).Headers;
+        var sentName = sent[..sent.IndexOf(':', StringComparison.Ordinal)];
+        Assert.False(received.ContainsKey(sentName), $"{sentName} was forwarded");
+        Assert.False(received.ContainsKey("X-Beta"));
+        if (withKey)
+        {
+            Assert.Equal(["basic"], received["X-Tier"]);
+        }
+        else
+        {
+            Assert.False(received.ContainsKey("X-Tier"));
+        }
+    }
+
+    private async Task<TestGateway> RestartWithUnderscoresAsync()
+    {
+        await _gateway.DisposeAsync();
+        return await StartGatewayAsync(allowUnderscores: true);
+    }
+
+    [Theory]
     [InlineData(false, "X-Backend-Secret: forged")]
     [InlineData(true, "X-Backend-Secret: forged")]
     public async Task UpstreamCredentialHeaderNamedWithUnderscores_ClientSendsItSpeltOtherwise_CgiBackendSeesOnlyTheCredential(bool allowUnderscores, string sent)
