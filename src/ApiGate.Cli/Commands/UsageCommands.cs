@@ -40,21 +40,21 @@ internal static class UsageCommands
                 return 0;
             }
 
-            var plan = await store.FindPlanAsync(u.PlanId, ct);
+            var plan = u.User is { } current ? await store.FindPlanAsync(current.PlanId, ct) : null;
             var (limit, used, remaining) = (report.QuotaLimit, report.QuotaUsed, report.QuotaRemaining);
             TableWriter.WriteFields(context.Output,
             [
-                ("user", $"{u.Email} ({u.Id})"),
-                ("plan", plan is null ? u.PlanId : $"{plan.Id} ({plan.Name})"),
+                ("user", u.User is { } shown ? $"{shown.Email} ({shown.Id})" : $"{u.UserId} (deleted)"),
+                ("plan", u.Deleted ? "none (the user was deleted)" : plan is null ? report.PlanId : $"{plan.Id} ({plan.Name})"),
                 ("period", $"{Month(report.PeriodStart)} ({UserCommands.Time(report.PeriodStart)} to {UserCommands.Time(report.PeriodEnd)})"),
                 ("requests", Number(report.Requests)),
                 ("units", Number(report.Units)),
                 ("request_bytes", Number(report.RequestBytes)),
                 ("response_bytes", Number(report.ResponseBytes)),
                 ("errors", Number(report.Errors) + " (status 5xx)"),
-                ("quota_limit", limit <= 0 ? "unlimited" : Number(limit) + " units/month"),
+                ("quota_limit", u.Deleted ? "none (the user was deleted)" : limit <= 0 ? "unlimited" : Number(limit) + " units/month"),
                 ("quota_used", Number(used) + (limit <= 0 ? "" : $" ({Percent(used, limit)} of the quota)")),
-                ("quota_remaining", remaining < 0 ? "unlimited" : Number(remaining)),
+                ("quota_remaining", u.Deleted ? "0" : remaining < 0 ? "unlimited" : Number(remaining)),
                 ("quota_overage", Number(report.QuotaOverage)),
             ]);
             return 0;
@@ -152,7 +152,7 @@ internal static class UsageCommands
             return command;
         }
 
-        public async Task<ManagementResult<UserDefinition>> ResolveAsync(ParseResult parse, IGatewayStore store, CancellationToken ct)
+        public async Task<ManagementResult<UsageSubject>> ResolveAsync(ParseResult parse, IGatewayStore store, CancellationToken ct)
         {
             var id = parse.GetValue(_user);
             var email = parse.GetValue(_email);
@@ -161,13 +161,9 @@ internal static class UsageCommands
                 return new ManagementError(ManagementErrorKind.Validation, "user", "give exactly one of --user <id or email> or --email <address>");
             }
 
-            // --user takes an id or an email, like every other --user; --email matches only an email.
+            // --user takes an id or an email, like every other --user (and a deleted user's id); --email matches only an email.
             var reference = (id ?? email)!.Trim();
-            var user = await store.FindUserAsync(reference, ct);
-            var matches = user is not null && (id is not null || string.Equals(user.Email, reference, StringComparison.OrdinalIgnoreCase));
-            return matches
-                ? user!
-                : new ManagementError(ManagementErrorKind.NotFound, "", id is not null ? $"no user with id or email '{reference}'" : $"no user with email '{reference}'");
+            return await new UsageService(store, TimeProvider.System).FindSubjectAsync(reference, emailOnly: id is null, ct);
         }
     }
 }

@@ -39,6 +39,12 @@ public interface IUsageStore
     /// </summary>
     Task<IReadOnlyList<UsageSummary>> GetUsageHistoryAsync(string userId, int months, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether anything is stored for <paramref name="userId"/>: a raw event, a rollup row or a quota counter. Usage
+    /// outlives its user, so this is how a deleted user's id is told from one that never made a request.
+    /// </summary>
+    Task<bool> HasUsageAsync(string userId, CancellationToken cancellationToken);
+
     /// <summary>The user's last <paramref name="limit"/> raw events, newest first (only what retention has kept).</summary>
     Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken);
 

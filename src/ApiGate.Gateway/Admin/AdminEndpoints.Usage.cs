@@ -14,20 +14,20 @@ namespace ApiGate.Gateway.Admin;
 /// <summary>Usage queries (the queries <c>apigate usage</c> runs) and the effective settings.</summary>
 internal static partial class AdminEndpoints
 {
-    private const string UserParameter = "the user's id or email";
+    private const string UserParameter = "the user's id or email (a deleted user's usage is read by its id)";
 
-    private static void MapUsage(IEndpointRouteBuilder e, UserService users, UsageService usage)
+    private static void MapUsage(IEndpointRouteBuilder e, UsageService usage)
     {
         e.MapGet("/usage/summary", async (HttpContext context, CancellationToken ct) =>
             {
-                var (user, error) = await UserOfAsync(context, users, ct);
+                var (user, error) = await UserOfAsync(context, usage, ct);
                 return error ?? Results.Json(new DataDocument<UsageReport>(await usage.SummaryAsync(user!, ct)), WireJson.Options, AdminApi.JsonContentType);
             })
             .WithName("Usage_summary").WithTags("usage").Produces<DataDocument<UsageReport>>().Query("user", UserParameter, required: true).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
 
         e.MapGet("/usage/history", async (HttpContext context, CancellationToken ct) =>
             {
-                var (user, error) = await UserOfAsync(context, users, ct);
+                var (user, error) = await UserOfAsync(context, usage, ct);
                 if (error is not null || !TryInt(context, "months", out var months, out error))
                 {
                     return error!;
@@ -42,7 +42,7 @@ internal static partial class AdminEndpoints
 
         e.MapGet("/usage/recent", async (HttpContext context, CancellationToken ct) =>
             {
-                var (user, error) = await UserOfAsync(context, users, ct);
+                var (user, error) = await UserOfAsync(context, usage, ct);
                 if (error is not null || !TryInt(context, "limit", out var limit, out error))
                 {
                     return error!;
@@ -147,8 +147,8 @@ internal static partial class AdminEndpoints
             .Produces<DataDocument<StoredSettingsChanged>>().Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
     }
 
-    /// <summary>The user named by <c>?user=</c> (id or email).</summary>
-    private static async Task<(UserDefinition? User, IResult? Error)> UserOfAsync(HttpContext context, UserService users, CancellationToken ct)
+    /// <summary>The user named by <c>?user=</c> (id or email; a deleted user by its id while its usage is stored).</summary>
+    private static async Task<(UsageSubject? User, IResult? Error)> UserOfAsync(HttpContext context, UsageService usage, CancellationToken ct)
     {
         var reference = context.Request.Query["user"].ToString().Trim();
         if (reference.Length == 0)
@@ -156,7 +156,7 @@ internal static partial class AdminEndpoints
             return (null, AdminErrors.InvalidParameter("user", "give the user's id or email as ?user="));
         }
 
-        var user = await users.GetAsync(reference, ct);
+        var user = await usage.FindSubjectAsync(reference, emailOnly: false, ct);
         return user.Ok ? (user.Value, null) : (null, AdminErrors.From(user.Error!, new ErrorSource(Parameter: "user")));
     }
 

@@ -22,7 +22,7 @@ internal static partial class AdminEndpoints
         MapUpstreams(endpoints, services.GetRequiredService<UpstreamService>(), writes);
         MapRoutes(endpoints, services.GetRequiredService<RouteService>(), writes);
         MapIdentity(endpoints, services, writes);
-        MapUsage(endpoints, services.GetRequiredService<UserService>(), services.GetRequiredService<UsageService>());
+        MapUsage(endpoints, services.GetRequiredService<UsageService>());
         MapTargets(endpoints, services.GetRequiredService<UpstreamService>(), services.GetRequiredService<Core.Storage.IGatewayStore>(),
             services.GetRequiredService<Balancing.TargetRegistry>(), services.GetRequiredService<Balancing.TargetHealthReporter>());
         MapSettings(endpoints);

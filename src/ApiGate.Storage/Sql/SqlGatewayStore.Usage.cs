@@ -87,6 +87,11 @@ public abstract partial class SqlGatewayStore
         return rows.Select(r => r.ToDefinition()).ToList();
     }
 
+    public Task<bool> HasUsageAsync(string userId, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) => await ScalarAsync(connection, null,
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM usage_rollups WHERE user_id = @User) OR EXISTS (SELECT 1 FROM quota_usage WHERE user_id = @User) "
+            + "OR EXISTS (SELECT 1 FROM usage_events WHERE user_id = @User) THEN 1 ELSE 0 END", ct, new { User = userId }) == 1, cancellationToken);
+
     public Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, int count, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);

@@ -274,6 +274,37 @@ public sealed class AdminCrudTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Usage_DeletedUser_ReadableByIdMarkedDeleted_NotByEmail()
+    {
+        // Arrange
+        var user = AssertData(await PostAsync("/users", new { email = "gone@example.com" }), HttpStatusCode.Created);
+        var userId = user.GetProperty("id").GetString()!;
+        await Gateway.Store.AddUsageEventsAsync(
+            [new UsageEvent
+            {
+                UserId = userId, KeyId = "key_1", RouteId = "rt_1", UpstreamId = "up_1", Method = "GET", Path = "/p", Status = 200, LatencyMs = 1,
+                RequestBytes = 1, ResponseBytes = 1, Units = 4, ClientIp = "127.0.0.1", RequestId = "req-gone", Timestamp = DateTimeOffset.UtcNow,
+            }],
+            CancellationToken.None);
+        Assert.Equal(HttpStatusCode.NoContent, (await DeleteAsync("/users/" + userId)).Status);
+
+        // Act
+        var summary = AssertData(await GetAsync("/usage/summary?user=" + userId));
+        var history = AssertData(await GetAsync($"/usage/history?user={userId}&months=1"));
+        var recent = AssertData(await GetAsync($"/usage/recent?user={userId}"));
+        var byEmail = await GetAsync("/usage/summary?user=gone@example.com");
+
+        // Assert
+        Assert.True(summary.GetProperty("user_deleted").GetBoolean());
+        Assert.Equal((userId, "", ""), (summary.GetProperty("user_id").GetString(), summary.GetProperty("email").GetString(), summary.GetProperty("plan_id").GetString()));
+        Assert.Equal((1L, 4L, 4L), (summary.GetProperty("requests").GetInt64(), summary.GetProperty("units").GetInt64(), summary.GetProperty("quota_used").GetInt64()));
+        Assert.Equal((0L, 0L), (summary.GetProperty("quota_limit").GetInt64(), summary.GetProperty("quota_remaining").GetInt64()));
+        Assert.Equal(4, history[0].GetProperty("units").GetInt64());
+        Assert.Equal(["req-gone"], recent.EnumerateArray().Select(e => e.GetProperty("request_id").GetString()));
+        AssertError(byEmail, HttpStatusCode.NotFound, "not_found", parameter: "user");
+    }
+
+    [Fact]
     public async Task UsageRecent_EventBilledPastTheQuota_ShowsTheStoredFieldsOnly()
     {
         // Arrange: an event the store counted overage for (what it carries for that is not kept with the event)

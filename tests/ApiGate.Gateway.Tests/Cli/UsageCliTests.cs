@@ -185,6 +185,64 @@ public sealed class UsageCliTests : IAsyncLifetime
         Assert.DoesNotContain("/bob", result.Output);
     }
 
+    [Fact]
+    public async Task Usage_DeletedUserById_ReadsTheKeptUsageMarkedDeleted()
+    {
+        // Arrange: the user goes, its usage (a billing record) stays.
+        Assert.True((await new UserService(_temp.Store, TimeProvider.System).DeleteAsync(_ann.Id, CancellationToken.None)).Ok);
+
+        // Act
+        var summary = await _temp.CliAsync("usage", "summary", "--user", _ann.Id, "--json");
+        var table = await _temp.CliAsync("usage", "summary", "--user", _ann.Id);
+        var history = await _temp.CliAsync("usage", "history", "--user", _ann.Id, "--months", "2", "--json");
+        var recent = await _temp.CliAsync("usage", "recent", "--user", _ann.Id, "--limit", "1", "--json");
+        var byEmail = await _temp.CliAsync("usage", "summary", "--email", "ann@example.com");
+        var byOldEmailAsUser = await _temp.CliAsync("usage", "summary", "--user", "ann@example.com");
+
+        // Assert
+        Assert.Equal((0, 0, 0, 0), (summary.ExitCode, table.ExitCode, history.ExitCode, recent.ExitCode));
+        var s = JsonDocument.Parse(summary.Output).RootElement;
+        Assert.Equal(_ann.Id, s.GetProperty("user_id").GetString());
+        Assert.True(s.GetProperty("user_deleted").GetBoolean());
+        Assert.Equal(("", ""), (s.GetProperty("email").GetString(), s.GetProperty("plan_id").GetString()));
+        Assert.Equal((3L, 12L, 12L), (s.GetProperty("requests").GetInt64(), s.GetProperty("units").GetInt64(), s.GetProperty("quota_used").GetInt64()));
+        Assert.Equal((0L, 0L), (s.GetProperty("quota_limit").GetInt64(), s.GetProperty("quota_remaining").GetInt64()));
+        var fields = Fields(table.Output);
+        Assert.Equal($"{_ann.Id} (deleted)", fields["user"]);
+        Assert.Equal("none (the user was deleted)", fields["plan"]);
+        Assert.Equal("12", fields["units"]);
+        Assert.Equal([12L, 10L], JsonDocument.Parse(history.Output).RootElement.EnumerateArray().Select(m => m.GetProperty("units").GetInt64()));
+        Assert.Equal(["/c"], JsonDocument.Parse(recent.Output).RootElement.EnumerateArray().Select(e => e.GetProperty("path").GetString()));
+        Assert.Equal((3, 3), (byEmail.ExitCode, byOldEmailAsUser.ExitCode));
+        Assert.Equal("error: no user with email 'ann@example.com'", byEmail.Diagnostics.Trim());
+    }
+
+    [Fact]
+    public async Task UsageSummary_CurrentUser_IsNotMarkedDeleted()
+    {
+        // Act
+        var result = await _temp.CliAsync("usage", "summary", "--user", _ann.Id, "--json");
+
+        // Assert
+        Assert.False(JsonDocument.Parse(result.Output).RootElement.GetProperty("user_deleted").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("anonymous")]
+    [InlineData("usr_never_existed")]
+    public async Task UsageSummary_IdWithNoUserAndNoStoredUsage_ExitsWithNotFound(string id)
+    {
+        // Arrange: a public route's usage is stored under the id 'anonymous', which is no user.
+        await _temp.Store.AddUsageEventsAsync([Event(UsageEvent.Anonymous, ThisMonth.AddHours(1), "/pub", units: 1)], CancellationToken.None);
+
+        // Act
+        var result = await _temp.CliAsync("usage", "summary", "--user", id);
+
+        // Assert
+        Assert.Equal(3, result.ExitCode);
+        Assert.Equal($"error: no user with id or email '{id}'", result.Diagnostics.Trim());
+    }
+
     [Theory]
     [InlineData("summary", "--user", "usr_missing")]
     [InlineData("history", "--email", "nobody@example.com")]

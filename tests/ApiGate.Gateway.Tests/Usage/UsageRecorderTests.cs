@@ -422,6 +422,8 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         public Task<IReadOnlyList<UsageSummary>> GetUsageHistoryAsync(string userId, int months, DateTimeOffset now, CancellationToken cancellationToken) =>
             inner.GetUsageHistoryAsync(userId, months, now, cancellationToken);
 
+        public Task<bool> HasUsageAsync(string userId, CancellationToken cancellationToken) => inner.HasUsageAsync(userId, cancellationToken);
+
         public Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken) =>
             inner.GetRecentUsageAsync(userId, limit, cancellationToken);
 
