@@ -142,7 +142,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "method_override", overrideProblem);
         }
 
-        if (route.RequestTransform.Length > 0 && TransformProblem(() => RefuseWriteProblems(Transforms.RequestTransform.Parse(route.RequestTransform))) is { } requestProblem)
+        if (route.RequestTransform.Length > 0 && TransformProblem(() => RefuseWriteProblems(Transforms.RequestTransform.Parse(route.RequestTransform, TextFields.MaxListEntries))) is { } requestProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "request_transform", requestProblem);
         }

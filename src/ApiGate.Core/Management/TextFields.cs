@@ -26,7 +26,8 @@ public static class TextFields
 
     /// <summary>
     /// The most entries a list-valued route field may hold (<c>cors_origins</c>, <c>cors_headers</c>,
-    /// <c>cors_expose_headers</c>, the <c>headers</c> a request must carry): far beyond any real policy. Without it a
+    /// <c>cors_expose_headers</c>, the <c>headers</c> a request must carry, <c>request_transform.conditions</c>): far
+    /// beyond any real policy. Without it a
     /// 1 MiB admin body stored tens of thousands of them, and each request through the route was checked against them
     /// all, or carried them all in a CORS response header.
     /// </summary>

@@ -126,14 +126,23 @@ public sealed class RequestTransform
         return [.. applicable];
     }
 
-    /// <summary>Parses the JSON; throws <see cref="FormatException"/> naming the offending key.</summary>
-    public static RequestTransform Parse(string json)
+    /// <summary>
+    /// Parses the JSON; throws <see cref="FormatException"/> naming the offending key, and when there are more than
+    /// <paramref name="maxConditions"/> conditions (checked before any is compiled; a write passes the limit, a stored
+    /// transform is compiled whatever it holds).
+    /// </summary>
+    public static RequestTransform Parse(string json, int maxConditions = int.MaxValue)
     {
         var root = ParseObject(json, "request_transform");
         var conditions = new List<TransformCondition>();
         if (root["conditions"] is { } conditionsNode)
         {
             var array = conditionsNode as JsonArray ?? throw new FormatException("request_transform.conditions must be an array");
+            if (array.Count > maxConditions)
+            {
+                throw new FormatException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"request_transform.conditions has {array.Count} entries; at most {maxConditions} are allowed"));
+            }
             for (var i = 0; i < array.Count; i++)
             {
                 var field = $"request_transform.conditions[{i}]";

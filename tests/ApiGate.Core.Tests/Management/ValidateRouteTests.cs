@@ -239,6 +239,36 @@ public sealed class ValidateRouteTests
         Assert.Empty(errors);
     }
 
+    [Fact]
+    public void ValidateRoute_RequestTransformWithThousandsOfConditions_RefusedNamingConditionsAndLimit()
+    {
+        // Arrange: each condition's glob was compiled to a regular expression when the route was written and again with
+        // every snapshot, and every request through the route tested them all.
+        var conditions = string.Join(",", Enumerable.Range(0, 2_000).Select(i => "{\"when\":{\"path_matches\":\"/v" + i + "/*\"},\"headers\":{\"set\":{\"X-V\":\"1\"}}}"));
+        var route = Valid with { RequestTransform = "{\"conditions\":[" + conditions + "]}" };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, "request_transform",
+            "request_transform.conditions has 2000 entries; at most 100 are allowed"), error);
+    }
+
+    [Fact]
+    public void ValidateRoute_RequestTransformWithAHundredConditions_Accepted()
+    {
+        // Arrange
+        var conditions = string.Join(",", Enumerable.Range(0, 100).Select(i => "{\"when\":{\"path_matches\":\"/v" + i + "/*\"},\"headers\":{\"set\":{\"X-V\":\"1\"}}}"));
+        var route = Valid with { RequestTransform = "{\"conditions\":[" + conditions + "]}" };
+
+        // Act
+        var errors = RouteService.Validate(route).ToList();
+
+        // Assert
+        Assert.Empty(errors);
+    }
+
     [Theory]
     [InlineData("'users/' + pathParams.id", "users/")]
     [InlineData("('v2/' + path) + '/x'", "v2/")]
