@@ -376,9 +376,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     private static Transforms.RequestTransform RefuseWriteProblems(Transforms.RequestTransform transform)
     {
         RefuseAtWrite("request_transform.headers", transform.Always.Headers);
+        RefuseTooMany("request_transform.query", transform.Always.Query);
         foreach (var (condition, i) in transform.Conditions.Select((c, i) => (c, i)))
         {
             RefuseAtWrite($"request_transform.conditions[{i}].headers", condition.Operations.Headers);
+            RefuseTooMany($"request_transform.conditions[{i}].query", condition.Operations.Query);
         }
 
         return transform;
@@ -394,8 +396,20 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     // two set members differing in case wins) but a new write may not hold.
     private static void RefuseAtWrite(string field, Transforms.NameValueOperations headers)
     {
+        RefuseTooMany(field, headers);
         Transforms.FramingHeaders.Refuse(field, headers);
         headers.RefuseHeaderSetTwice(field);
+    }
+
+    // Every operation is applied to every request through the route; a 1 MiB body held tens of thousands.
+    private static void RefuseTooMany(string field, Transforms.NameValueOperations operations)
+    {
+        var count = operations.AddValues.Count + operations.SetValues.Count + operations.RemoveNames.Count;
+        if (count > TextFields.MaxListEntries)
+        {
+            throw new FormatException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{field} has {count} operations; at most {TextFields.MaxListEntries} are allowed"));
+        }
     }
 
     private static string? TransformProblem(Func<object> parse)

@@ -227,6 +227,9 @@ public sealed class ValidateRouteTests
     [InlineData("[status, requestBytes, responseBytes, durationMs, sseEvents, wsMessages, request, response].length")]
     [InlineData("Math.ceil(Number(response.body.tokens) / 1000) + parseInt('0', 10) + (isNaN(durationMs) ? 0 : 1)")]
     [InlineData("(() => { const t = response.body ? response.body.usage.total_tokens : 1; return t; })()")]
+    [InlineData("(function () { return arguments.length + status; })()")]
+    [InlineData("typeof undefined === 'undefined' ? Number.MAX_SAFE_INTEGER % 7 + Infinity * 0 || 1 : NaN")]
+    [InlineData("[1, 2].map(function (x) { return x * this.k; }, { k: status }).length")]
     public void ValidateRoute_MeteringExpressionReadingItsValuesAndBuiltIns_Accepted(string expression)
     {
         // Arrange
@@ -253,6 +256,40 @@ public sealed class ValidateRouteTests
         // Assert
         Assert.Equal(new ManagementError(ManagementErrorKind.Validation, "request_transform",
             "request_transform.conditions has 2000 entries; at most 100 are allowed"), error);
+    }
+
+    [Theory]
+    [InlineData("request_transform", "request_transform.headers")]
+    [InlineData("request_transform", "request_transform.query")]
+    [InlineData("response_transform", "response_transform.headers")]
+    public void ValidateRoute_TransformSettingThousandsOfNames_RefusedNamingTheOperationsAndLimit(string field, string operations)
+    {
+        // Arrange: 40,000 names fit in a 1 MiB admin body; each was compared with every other (a header set twice is
+        // refused), billions of comparisons for one write, then each was applied to every request.
+        var names = string.Join(",", Enumerable.Range(0, 40_000).Select(i => "\"X-H" + i + "\":\"1\""));
+        var part = operations.EndsWith(".query", StringComparison.Ordinal) ? "query" : "headers";
+        var json = "{\"" + part + "\":{\"set\":{" + names + "}}}";
+        var route = field == "request_transform" ? Valid with { RequestTransform = json } : Valid with { ResponseTransform = json };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, field, operations + " has 40000 operations; at most 100 are allowed"), error);
+    }
+
+    [Fact]
+    public void ValidateRoute_TransformSettingAHeaderTwiceInOtherCase_RefusedNamingBoth()
+    {
+        // Arrange
+        var route = Valid with { RequestTransform = "{\"headers\":{\"set\":{\"X-A\":\"1\",\"X-B\":\"2\",\"x-b\":\"3\",\"x-a\":\"4\"}}}" };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, "request_transform",
+            "request_transform.headers.set: 'X-B' and 'x-b' are the same header (names are case-insensitive); set it once"), error);
     }
 
     [Fact]
