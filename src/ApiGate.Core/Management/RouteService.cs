@@ -377,10 +377,12 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     {
         RefuseAtWrite("request_transform.headers", transform.Always.Headers);
         RefuseTooMany("request_transform.query", transform.Always.Query);
+        RefuseTooMany("request_transform.body.json.remove", transform.Always.RemovePaths.Count);
         foreach (var (condition, i) in transform.Conditions.Select((c, i) => (c, i)))
         {
             RefuseAtWrite($"request_transform.conditions[{i}].headers", condition.Operations.Headers);
             RefuseTooMany($"request_transform.conditions[{i}].query", condition.Operations.Query);
+            RefuseTooMany($"request_transform.conditions[{i}].body.json.remove", condition.Operations.RemovePaths.Count);
         }
 
         return transform;
@@ -389,6 +391,9 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     private static Transforms.ResponseTransform RefuseWriteProblems(Transforms.ResponseTransform transform)
     {
         RefuseAtWrite("response_transform.headers", transform.Headers);
+        RefuseTooMany("response_transform.body.remove", transform.RemovePaths.Count);
+        RefuseTooMany("response_transform.body.rename", transform.Renames.Count);
+        RefuseTooMany("response_transform.body.mask", transform.MaskPaths.Count);
         return transform;
     }
 
@@ -402,9 +407,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     }
 
     // Every operation is applied to every request through the route; a 1 MiB body held tens of thousands.
-    private static void RefuseTooMany(string field, Transforms.NameValueOperations operations)
+    private static void RefuseTooMany(string field, Transforms.NameValueOperations operations) =>
+        RefuseTooMany(field, operations.AddValues.Count + operations.SetValues.Count + operations.RemoveNames.Count);
+
+    private static void RefuseTooMany(string field, int count)
     {
-        var count = operations.AddValues.Count + operations.SetValues.Count + operations.RemoveNames.Count;
         if (count > TextFields.MaxListEntries)
         {
             throw new FormatException(string.Create(System.Globalization.CultureInfo.InvariantCulture,

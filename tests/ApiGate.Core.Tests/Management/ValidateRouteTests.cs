@@ -278,6 +278,23 @@ public sealed class ValidateRouteTests
         Assert.Equal(new ManagementError(ManagementErrorKind.Validation, field, operations + " has 40000 operations; at most 100 are allowed"), error);
     }
 
+    [Theory]
+    [InlineData("request_transform", "{\"body\":{\"json\":{\"remove\":[PATHS]}}}", "request_transform.body.json.remove")]
+    [InlineData("response_transform", "{\"body\":{\"remove\":[PATHS]}}", "response_transform.body.remove")]
+    [InlineData("response_transform", "{\"body\":{\"mask\":[PATHS]}}", "response_transform.body.mask")]
+    public void ValidateRoute_TransformEditingThousandsOfBodyFields_RefusedNamingTheListAndLimit(string field, string template, string list)
+    {
+        // Arrange: each path was walked in every body the route forwards.
+        var json = template.Replace("PATHS", string.Join(",", Enumerable.Range(0, 5_000).Select(i => "\"a.f" + i + "\"")), StringComparison.Ordinal);
+        var route = field == "request_transform" ? Valid with { RequestTransform = json } : Valid with { ResponseTransform = json };
+
+        // Act
+        var error = Assert.Single(RouteService.Validate(route));
+
+        // Assert
+        Assert.Equal(new ManagementError(ManagementErrorKind.Validation, field, list + " has 5000 operations; at most 100 are allowed"), error);
+    }
+
     [Fact]
     public void ValidateRoute_TransformSettingAHeaderTwiceInOtherCase_RefusedNamingBoth()
     {
