@@ -98,7 +98,7 @@ internal sealed class DashboardData(IGatewayStore store, SnapshotManager snapsho
             ErrorCount.MostFirst(byCode),
             LatencyPercentiles.Of(hourHistogram, 0.5),
             LatencyPercentiles.Of(hourHistogram, 0.99),
-            [.. topUsers.Where(l => l.Id.Length > 0 && l.Id != UsageEvent.Anonymous).Take(Leaders).Select(l => new Leader(users.TryGetValue(l.Id, out var u) ? u.Email : l.Id, l))],
+            [.. topUsers.Where(l => l.Id.Length > 0 && l.Id != UsageEvent.Anonymous).Take(Leaders).Select(l => new Leader(users.TryGetValue(l.Id, out var u) ? u.Email : l.Id + " (deleted)", l))],
             [.. topRoutes.Select(l => new Leader(l.Id.Length == 0 ? "(default upstream)" : routes.GetValueOrDefault(l.Id, l.Id), l))],
             nearQuota,
             new InstanceState(ProcessStarted, snapshot?.Version ?? 0, snapshot?.Routes.Routes.Count ?? 0, snapshots.ReloadFailures,
