@@ -62,10 +62,16 @@ internal sealed class HttpsRedirectListener
     public Task InvokeAsync(HttpContext context, RequestDelegate next) =>
         context.Connection.LocalPort == Volatile.Read(ref _port) ? RedirectAsync(context) : next(context);
 
-    /// <summary>The redirect target: <c>https://HOST[:PORT]</c> + the request target as sent; null without a usable Host.</summary>
+    /// <summary>
+    /// The redirect target: <c>https://HOST[:PORT]</c> + the request target as sent; null without a Host. The host is
+    /// the Host header's as sent (as <c>Pipeline.RequestHost</c> reads it), the one the main port routes on: Kestrel has
+    /// already refused a Host that is not a valid authority, so it is ASCII and holds no <c>/</c>, <c>@</c> or line
+    /// break. Not <see cref="HttpRequest.Host"/>, which turns punycode labels into Unicode (a header value Kestrel
+    /// refuses to send) and throws on a label that is not valid punycode: either made the redirect a 500.
+    /// </summary>
     public static string? Location(HttpContext context, int httpsPort)
     {
-        var host = context.Request.Host.Host;
+        var host = new HostString(context.Request.Headers.Host.ToString()).Host;
         if (string.IsNullOrEmpty(host))
         {
             return null;

@@ -399,6 +399,40 @@ public sealed class TlsTests : IAsyncLifetime
         Assert.Empty(_upstream.Received); // nothing was proxied from the redirect port
     }
 
+    [Theory]
+    [InlineData("xn--bcher-kva.example", "xn--bcher-kva.example")] // punycode stays as sent (was a 500: Unicode in Location)
+    [InlineData("xn--zz.example", "xn--zz.example")]               // not valid punycode: the main port routes it all the same (was a 500)
+    [InlineData("API.Test.", "API.Test.")]                         // case and a trailing dot as sent
+    [InlineData("api.test:8080", "api.test")]                      // the client's port is replaced by the TLS port
+    [InlineData("[::1]:8080", "[::1]")]
+    public async Task Redirect_HostAsSent_308ToThatHostOnTheTlsPort(string host, string expectedHost)
+    {
+        WriteServerCertificate();
+        await using var gateway = await StartAsync(o => o.TlsRedirectListen = "127.0.0.1:0");
+        var request = $"GET /echo/x?y=1 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n";
+
+        var response = await RawHttp.SendAsync(gateway.Addresses.Last(), System.Text.Encoding.ASCII.GetBytes(request));
+
+        Assert.Equal(308, response.Status);
+        Assert.Equal($"https://{expectedHost}:{Port(gateway.Url)}/echo/x?y=1", response.Headers["Location"]);
+        Assert.DoesNotContain("\"LogLevel\":\"Error\"", _log.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("GET /echo/x HTTP/1.0\r\n\r\n")]                                              // HTTP/1.0 needs no Host
+    [InlineData("GET /echo/x HTTP/1.1\r\nHost: evil.example/x\r\nConnection: close\r\n\r\n")] // Kestrel's own check
+    [InlineData("GET /echo/x HTTP/1.1\r\nHost: user@evil.example\r\nConnection: close\r\n\r\n")]
+    public async Task Redirect_NoHostOrNotAnAuthority_400WithoutLocation(string request)
+    {
+        WriteServerCertificate();
+        await using var gateway = await StartAsync(o => o.TlsRedirectListen = "127.0.0.1:0");
+
+        var response = await RawHttp.SendAsync(gateway.Addresses.Last(), System.Text.Encoding.ASCII.GetBytes(request));
+
+        Assert.Equal(400, response.Status);
+        Assert.False(response.Headers.ContainsKey("Location"));
+    }
+
     [Fact]
     public async Task AdminListener_TlsOnByDefault_ServesSameCertificate()
     {
