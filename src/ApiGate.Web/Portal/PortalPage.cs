@@ -10,8 +10,11 @@ public abstract class PortalPage : ApiGate.Web.Shared.ServerPage
     /// <summary>The signed-in customer (pages behind the session gate only).</summary>
     protected UserDefinition Customer => (UserDefinition)HttpContext.Items[PortalSessionGate.UserItem]!;
 
-    /// <summary>The address of this request (<c>https://host</c>), for links in emails when no base URL is set.</summary>
-    protected string Origin => HttpContext.Request.Scheme + "://" + HttpContext.Request.Host.Value;
+    /// <summary>
+    /// The address of this request (<c>https://host</c>), for links in emails when no base URL is set. The Host as sent
+    /// (punycode stays ASCII, as a URL must be), not <see cref="HttpRequest.Host"/>, which decodes it to Unicode.
+    /// </summary>
+    protected string Origin => HttpContext.Request.Scheme + "://" + Gateway.Pipeline.RequestHost.Value(HttpContext.Request);
 
     /// <summary>The client's address, for the login and sign-up limits.</summary>
     protected string ClientAddress => HttpContext.Connection.RemoteIpAddress?.ToString() ?? "";

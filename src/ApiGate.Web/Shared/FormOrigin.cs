@@ -52,8 +52,10 @@ internal static class FormOrigin
             return false; // "null" (a sandboxed or privacy-redirected document) or garbage
         }
 
-        // The authority the browser was talking to; the scheme may differ behind a proxy that terminates TLS.
-        return string.Equals(from.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase)
+        // The authority the browser was talking to; the scheme may differ behind a proxy that terminates TLS. Compared
+        // with the Host as sent: browsers send both in ASCII (punycode), while HttpRequest.Host turns punycode labels
+        // into Unicode, so a genuine post to an internationalised host name was refused.
+        return string.Equals(from.Authority, Gateway.Pipeline.RequestHost.Value(request), StringComparison.OrdinalIgnoreCase)
             || (alsoAllowed.Length > 0 && Uri.TryCreate(alsoAllowed, UriKind.Absolute, out var allowed)
                 && string.Equals(from.GetLeftPart(UriPartial.Authority), allowed.GetLeftPart(UriPartial.Authority), StringComparison.OrdinalIgnoreCase));
     }

@@ -17,8 +17,9 @@ internal static class PageFailures
     public static async Task RunAsync(HttpContext context, Func<Task> serve, Action<Exception> log, Func<bool, string> page)
     {
         // The pages' NavigationManager makes a URI of the request's scheme and Host: a request it cannot make one of
-        // (HTTP/1.0 without a Host, a port over 65535) is the client's error, answered 400 and not logged as a failure.
-        if (!Uri.TryCreate(context.Request.Scheme + "://" + context.Request.Host.Value + "/", UriKind.Absolute, out _))
+        // (HTTP/1.0 without a Host, a port over 65535, a label that is not valid punycode) is the client's error,
+        // answered 400 and not logged as a failure.
+        if (!HasPageAddress(context.Request))
         {
             SecurityHeaders.Apply(context.Response);
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -48,6 +49,30 @@ internal static class PageFailures
                 await context.Response.WriteAsync(page(unavailable));
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a page's absolute address can be made of <paramref name="request"/>'s scheme and Host. The framework reads
+    /// the Host through <see cref="HttpRequest.Host"/>, which decodes punycode labels and throws on one that is not valid
+    /// punycode (<c>Host: xn--zz</c>): every page answered such a request 500 with an error in the log. Only a Host with
+    /// an <c>xn--</c> label (the only ones it decodes) is tried that way.
+    /// </summary>
+    private static bool HasPageAddress(HttpRequest request)
+    {
+        var host = Gateway.Pipeline.RequestHost.Value(request);
+        if (host.Contains("xn--", StringComparison.Ordinal))
+        {
+            try
+            {
+                _ = request.Host;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }
+
+        return Uri.TryCreate(request.Scheme + "://" + host + "/", UriKind.Absolute, out _);
     }
 
     /// <summary>

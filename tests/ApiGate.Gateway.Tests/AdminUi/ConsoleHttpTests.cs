@@ -200,6 +200,32 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateRoute_PostedFromAnInternationalisedHostNamedByItsOrigin_Accepted()
+    {
+        // Arrange: a console reached as bücher.example; the browser sends Host and Origin in punycode, and no
+        // Sec-Fetch-Site (browsers without Fetch Metadata)
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        List<KeyValuePair<string, string>> fields =
+            [new("_handler", "route"), new("name", "idn"), new("path", "/idn/*"), new("enabled", "true"), new("__RequestVerificationToken", await console.TokenFromAsync("/ui/routes/new"))];
+
+        // Act
+        using var posted = await console.PostAsync("/ui/routes/new", fields, ("Host", "xn--bcher-kva.example"), ("Origin", "http://xn--bcher-kva.example"));
+
+        // Assert: the page's own origin (before: compared with the Unicode form of the Host, and refused)
+        Assert.Equal(HttpStatusCode.Found, posted.StatusCode);
+        Assert.Equal("idn", Assert.Single(await _gateway.Routes.ListAsync(CancellationToken.None)).Name);
+    }
+
+    [Fact]
+    public async Task LoginPage_HostWithALabelThatIsNotPunycode_400NotAServerFailure()
+    {
+        var response = await RawHttp.SendAsync(_gateway.Url, System.Text.Encoding.ASCII.GetBytes("GET /ui/login HTTP/1.1\r\nHost: xn--zz.example\r\nConnection: close\r\n\r\n"));
+
+        Assert.Equal(400, response.Status);
+    }
+
+    [Fact]
     public async Task DoneNote_OnlyTheConsolesOwnIsShown()
     {
         // Arrange: a real change, whose redirect carries its note; and a link with a note of someone else's making.

@@ -396,6 +396,7 @@ public sealed class PortalHttpTests : PortalTestBase
     [Theory]
     [InlineData("GET /portal/login HTTP/1.0\r\n\r\n")] // HTTP/1.0 needs no Host
     [InlineData("GET /portal/login HTTP/1.1\r\nHost: 127.0.0.1:65536\r\nConnection: close\r\n\r\n")]
+    [InlineData("GET /portal/login HTTP/1.1\r\nHost: xn--zz.example\r\nConnection: close\r\n\r\n")] // HttpRequest.Host throws on it
     public async Task Page_RequestWhoseAddressIsNotAUri_Answers400NotAServerFailure(string request)
     {
         // Arrange: a request any scanner sends; Kestrel takes it, but the page's address cannot be made from it
