@@ -65,6 +65,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _rateLimitRejections;
     private readonly Counter<long> _quotaRejections;
     private readonly Counter<long> _adminRequests;
+    private readonly Counter<long> _serverRefusals;
 
     public GatewayMetrics(IMeterFactory meterFactory, SnapshotManager snapshots, ApiKeyAuthenticator keys)
     {
@@ -78,6 +79,8 @@ internal sealed class GatewayMetrics
         _rateLimitRejections = Meter.CreateCounter<long>("apigate.rate_limit.rejections", description: "Requests refused with 429 rate_limit_exceeded, by route.");
         _quotaRejections = Meter.CreateCounter<long>("apigate.quota.rejections", description: "Requests refused with 402 quota_exceeded, by route.");
         _adminRequests = Meter.CreateCounter<long>("apigate.admin.requests", description: "Admin API requests, by method and status class (401s show refused credentials).");
+        _serverRefusals = Meter.CreateCounter<long>("apigate.server.refusals",
+            description: "Requests the HTTP server refused before the gateway's pipeline saw them (malformed request line or headers, request target or headers too long, headers too slow), by status.");
         Meter.CreateObservableCounter("apigate.auth.key_lookups", () => Interlocked.Read(ref keys.Lookups),
             description: "API keys looked up in the store: cache misses (a key not seen since the last config change, or an unknown key).");
         Meter.CreateObservableGauge("apigate.config.version", () => snapshots.Current?.Version ?? 0, description: "Config version of the snapshot being served (0 = none loaded).");
@@ -130,6 +133,10 @@ internal sealed class GatewayMetrics
             _adminRequests.Add(1, new TagList { { "method", HttpMethodNames.Normalize(method) }, { "status_class", StatusClasses.Of(status) } });
         }
     }
+
+    /// <summary>Records one request the HTTP server refused before the pipeline (<see cref="ServerRefusals"/>).</summary>
+    public void RecordServerRefusal(int status) =>
+        _serverRefusals.Add(1, new KeyValuePair<string, object?>("status", status.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
     private void RecordRejection(string code, string route)
     {

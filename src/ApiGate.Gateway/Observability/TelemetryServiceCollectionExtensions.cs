@@ -85,6 +85,11 @@ internal static class TelemetryServiceCollectionExtensions
             services.AddSingleton<ILoggerProvider>(sp => new BufferedLoggerProvider(Formatter(sp, formatterName), writer));
         }
 
+        // Kestrel's refusals, for the one provider that counts them (the others keep Kestrel's categories at warnings).
+        services.AddSingleton<ILoggerProvider>(sp => new ServerRefusals(sp));
+        logging.AddFilter<ServerRefusals>(ServerRefusals.KestrelCategory, LogLevel.Debug);
+        logging.AddFilter<ServerRefusals>(category: null, LogLevel.None); // no other category: not even a no-op call per log line
+
         if (!options.AccessLog)
         {
             logging.AddFilter(AccessLog.Category, LogLevel.None);

@@ -150,6 +150,44 @@ public sealed class AccessLogTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task RequestTheServerRefusesBeforeThePipeline_OneAccessLineWithStatusAndErrorCode_NoTarget()
+    {
+        // Act: a request target past Kestrel's 8 KB, carrying a key in its query
+        const string key = "ak_secret_in_a_refused_target_5d8e";
+        var target = $"/public/{new string('a', 10_000)}?api_key={key}";
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: a\r\n\r\n"));
+        Assert.True(await Balancing.BalancingTestBase.EventuallyAsync(
+            () => AccessLines(_log.ToString()).Any(a => a.GetProperty("Status").GetInt32() == 414), TimeSpan.FromSeconds(60)));
+
+        // Assert: answered by the server, seen in the access log with its own error code; the target is not logged
+        Assert.Equal(414, response.Status);
+        var line = Assert.Single(AccessLines(_log.ToString()));
+        Assert.Equal(414, line.GetProperty("Status").GetInt32());
+        Assert.Equal("uri_too_long", line.GetProperty("Error").GetString());
+        Assert.Equal("", line.GetProperty("Path").GetString());
+        Assert.DoesNotContain(key, _log.ToString(), StringComparison.Ordinal);
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Theory]
+    [InlineData("/public/chunks", 400, "invalid_request_body")] // read by the pipeline while forwarding
+    [InlineData("/private/chunks", 401, "missing_api_key")]     // answered first; Kestrel meets the bad chunk draining the body
+    public async Task MalformedChunkedBody_OneAccessLineFromThePipeline_NotAlsoCountedAsAServerRefusal(string path, int status, string error)
+    {
+        // Act: headers Kestrel accepts, then a chunk size that is not hex
+        var request = $"POST {path} HTTP/1.1\r\nHost: a\r\nX-Request-ID: bad-chunk\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(request));
+        var line = await AccessLineAsync("bad-chunk");
+        await Gateway.StopAsync();
+
+        // Assert: the pipeline's line, and no second line for the same request
+        Assert.Equal(status, response.Status);
+        Assert.Equal(status, line.GetProperty("Status").GetInt32());
+        Assert.Equal(error, line.GetProperty("Error").GetString());
+        Assert.Single(AccessLines(_log.ToString()));
+    }
+
+    [Fact]
     public async Task UpstreamTimesOutMidBody_AccessLineCarriesTheErrorNotAPlainSuccess()
     {
         // Arrange: a 1 s bound on the exchange and a backend whose body takes 6 s.
@@ -378,6 +416,7 @@ public sealed class AccessLogDisabledTests : GatewayTestBase
     public async Task AccessLogOff_NoAccessLines_OtherLogsStill()
     {
         Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/public/p")).StatusCode);
+        Assert.Equal(400, (await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes("GARBAGE\r\n\r\n"))).Status); // refused by the server
         await Gateway.StopAsync();
 
         var output = _log.ToString();

@@ -120,6 +120,27 @@ public sealed class MetricsTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task Scrape_RequestsTheServerRefusesBeforeThePipeline_CountedByStatus()
+    {
+        // Act: what Kestrel answers itself — a request line that is not one, two Host headers, a target past 8 KB,
+        // headers past 32 KB — and one ordinary request
+        static byte[] Ascii(string text) => System.Text.Encoding.ASCII.GetBytes(text);
+        Assert.Equal(400, (await RawHttp.SendAsync(Gateway.Url, Ascii("GARBAGE\r\n\r\n"))).Status);
+        Assert.Equal(400, (await RawHttp.SendAsync(Gateway.Url, Ascii("GET /alpha/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"))).Status);
+        Assert.Equal(414, (await RawHttp.SendAsync(Gateway.Url, Ascii($"GET /alpha/{new string('a', 10_000)} HTTP/1.1\r\nHost: a\r\n\r\n"))).Status);
+        Assert.Equal(431, (await RawHttp.SendAsync(Gateway.Url, Ascii($"GET /alpha/x HTTP/1.1\r\nHost: a\r\nX-Big: {new string('a', 40_000)}\r\n\r\n"))).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + "/alpha/ok")).StatusCode);
+        var metrics = await PrometheusText.ScrapeUntilAsync(Gateway.Client, Gateway.Url + "/metrics", "apigate_server_refusals_total", 4);
+
+        // Assert: each refusal counted once, by its status; the pipeline's own count has only the ordinary request
+        Assert.Equal(2, metrics.Sum("apigate_server_refusals_total", ("status", "400")));
+        Assert.Equal(1, metrics.Sum("apigate_server_refusals_total", ("status", "414")));
+        Assert.Equal(1, metrics.Sum("apigate_server_refusals_total", ("status", "431")));
+        Assert.Equal(4, metrics.Sum("apigate_server_refusals_total"));
+        Assert.Equal(1, metrics.Sum("apigate_requests_total"));
+    }
+
+    [Fact]
     public async Task KeyLookups_OneCacheMissPerKey_AreExported()
     {
         // Arrange
