@@ -29,7 +29,11 @@ internal static partial class AdminEndpoints
         MapAudit(endpoints, new AdminAuditService(services.GetRequiredService<IGatewayStore>()));
         MapWebhooks(endpoints, services, writes);
         MapBilling(endpoints, services);
-        endpoints.MapOpenApi("/openapi.json").WithTags("openapi");
+        endpoints.MapOpenApi("/openapi.json").WithTags("openapi")
+            // The document's servers are made of HttpRequest.Host, which throws on a label that is not punycode.
+            .AddEndpointFilter((context, next) => Pipeline.RequestHost.CanBeDecoded(context.HttpContext.Request)
+                ? next(context)
+                : ValueTask.FromResult<object?>(AdminErrors.BadRequest("the Host header has an xn-- label that is not valid punycode")));
     }
 
     private static void MapUpstreams(IEndpointRouteBuilder e, UpstreamService upstreams, Writes writes) =>

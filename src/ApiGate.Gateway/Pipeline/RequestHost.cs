@@ -17,4 +17,29 @@ internal static class RequestHost
 
     /// <summary>The host without its port (<c>api.example.com</c>, <c>[::1]</c>); empty when there is none.</summary>
     public static string Name(HttpRequest request) => new HostString(Value(request)).Host;
+
+    /// <summary>
+    /// Whether <see cref="HttpRequest.Host"/> can be read: false for a Host with an <c>xn--</c> label that is not valid
+    /// punycode (<c>xn--zz.example</c>), on which it throws. Framework code that builds absolute URLs reads it (the
+    /// pages' <c>NavigationManager</c>, the servers of <c>openapi.json</c>), so those answer such a request 400 first,
+    /// rather than a 500 with an error in the log. Only a Host with an <c>xn--</c> label (the only ones it decodes;
+    /// Kestrel refuses a <c>%</c>) is tried.
+    /// </summary>
+    public static bool CanBeDecoded(HttpRequest request)
+    {
+        if (!Value(request).Contains("xn--", StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        try
+        {
+            _ = request.Host;
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 }

@@ -52,28 +52,12 @@ internal static class PageFailures
     }
 
     /// <summary>
-    /// Whether a page's absolute address can be made of <paramref name="request"/>'s scheme and Host. The framework reads
-    /// the Host through <see cref="HttpRequest.Host"/>, which decodes punycode labels and throws on one that is not valid
-    /// punycode (<c>Host: xn--zz</c>): every page answered such a request 500 with an error in the log. Only a Host with
-    /// an <c>xn--</c> label (the only ones it decodes) is tried that way.
+    /// Whether a page's absolute address can be made of <paramref name="request"/>'s scheme and Host, as the framework
+    /// makes it (through <see cref="HttpRequest.Host"/>, see <see cref="Gateway.Pipeline.RequestHost.CanBeDecoded"/>).
     /// </summary>
-    private static bool HasPageAddress(HttpRequest request)
-    {
-        var host = Gateway.Pipeline.RequestHost.Value(request);
-        if (host.Contains("xn--", StringComparison.Ordinal))
-        {
-            try
-            {
-                _ = request.Host;
-            }
-            catch (ArgumentException)
-            {
-                return false;
-            }
-        }
-
-        return Uri.TryCreate(request.Scheme + "://" + host + "/", UriKind.Absolute, out _);
-    }
+    private static bool HasPageAddress(HttpRequest request) =>
+        Gateway.Pipeline.RequestHost.CanBeDecoded(request)
+        && Uri.TryCreate(request.Scheme + "://" + Gateway.Pipeline.RequestHost.Value(request) + "/", UriKind.Absolute, out _);
 
     /// <summary>
     /// Answers a form post whose antiforgery token is missing or no longer valid (forged, or rendered under a key or

@@ -9,6 +9,23 @@ namespace ApiGate.Gateway.Tests.Admin;
 public sealed class AdminOpenApiTests : AdminTestBase
 {
     [Fact]
+    public async Task OpenApiDocument_HostWithALabelThatIsNotPunycode_400NotAServerFailure()
+    {
+        // Arrange: the document's servers are made of the request's Host
+        var request = $"GET /admin/openapi.json HTTP/1.1\r\nHost: xn--zz.example\r\nAuthorization: Bearer {Token}\r\nConnection: close\r\n\r\n";
+
+        // Act
+        var response = await Infrastructure.RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(request));
+        var valid = await Infrastructure.RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(request.Replace("xn--zz.example", "xn--bcher-kva.example", StringComparison.Ordinal)));
+
+        // Assert: the client's error, named (before: 500 and an error-level stack trace); a valid punycode Host is served
+        Assert.Equal(400, response.Status);
+        Assert.Equal("bad_request", JsonDocument.Parse(response.Body).RootElement.GetProperty("errors")[0].GetProperty("code").GetString());
+        Assert.Contains("xn--", response.Body, StringComparison.Ordinal);
+        Assert.Equal(200, valid.Status);
+    }
+
+    [Fact]
     public async Task OpenApiDocument_ListsEveryResourceWithSchemasAndBearerSecurity()
     {
         var response = await GetAsync("/openapi.json");
