@@ -96,8 +96,8 @@ public sealed record ConfigData(
 /// <summary>The outcome of <see cref="IGatewayStore.CheckAsync"/>.</summary>
 /// <param name="State">
 /// <c>ok</c>, <c>unreachable</c> (no file at the path, or it cannot be opened), <c>replaced</c> (another file is at the
-/// path), <see cref="Down"/> (a database server does not answer: the gateway keeps serving from its snapshot) or
-/// <see cref="ReadOnly"/>.
+/// path), <see cref="Down"/> (a database server does not answer: the gateway keeps serving from its snapshot),
+/// <see cref="ReadOnly"/>, <see cref="Full"/> or <see cref="Locked"/>.
 /// </param>
 /// <param name="Reason">Why it is not ok, naming the path; empty when ok.</param>
 public sealed record StoreCheck(string State, string Reason)
@@ -118,6 +118,13 @@ public sealed record StoreCheck(string State, string Reason)
     /// serves on and holds usage in memory until a write goes through again.
     /// </summary>
     public const string Full = "full";
+
+    /// <summary>
+    /// A store whose write lock another connection or process holds (SQLite: a CLI command, a backup, a tool with a
+    /// transaction left open): degraded, not failed — reads and traffic go on, while changes wait for the lock and are
+    /// refused after the busy timeout, and usage is held in memory until the lock is released.
+    /// </summary>
+    public const string Locked = "locked";
 
     public bool IsOk => State == "ok";
 }

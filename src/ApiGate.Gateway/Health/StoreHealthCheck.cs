@@ -7,9 +7,9 @@ namespace ApiGate.Gateway.Health;
 /// <summary>
 /// Readiness of the store: it answers a trivial query and is still the file at the configured path (not deleted, moved
 /// or replaced under the running gateway; <see cref="IGatewayStore.CheckAsync"/>). Data: <c>state</c> (<c>ok</c>,
-/// <c>unreachable</c>, <c>replaced</c>, <c>down</c>, <c>read_only</c>, <c>full</c>), <c>path</c>, and <c>reason</c> when not ok. A
+/// <c>unreachable</c>, <c>replaced</c>, <c>down</c>, <c>read_only</c>, <c>full</c>, <c>locked</c>), <c>path</c>, and <c>reason</c> when not ok. A
 /// database server that does not answer (<see cref="StoreCheck.Down"/>, PostgreSQL) or a store it can read but not
-/// write (<see cref="StoreCheck.ReadOnly"/>, <see cref="StoreCheck.Full"/>) is <em>degraded</em>, not unhealthy: the gateway keeps serving known keys
+/// write (<see cref="StoreCheck.ReadOnly"/>, <see cref="StoreCheck.Full"/>, <see cref="StoreCheck.Locked"/>) is <em>degraded</em>, not unhealthy: the gateway keeps serving known keys
 /// from its snapshot, so a load balancer should keep it; the reason says what to fix.
 /// A database that hangs would hold the check for the driver's own timeouts (5 s to connect, 30 s for a command on
 /// PostgreSQL), longer than a load balancer waits for an answer: the check waits at most
@@ -48,7 +48,7 @@ internal sealed class StoreHealthCheck(IGatewayStore store) : IHealthCheck
         }
 
         var data = new Dictionary<string, object> { ["state"] = check.State, ["path"] = store.Location, ["reason"] = check.Reason };
-        return check.State is StoreCheck.Down or StoreCheck.ReadOnly or StoreCheck.Full
+        return check.State is StoreCheck.Down or StoreCheck.ReadOnly or StoreCheck.Full or StoreCheck.Locked
             ? HealthCheckResult.Degraded(check.Reason, data: data)
             : HealthCheckResult.Unhealthy(check.Reason, data: data);
     }

@@ -203,9 +203,19 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             }
 
             // Readable but not writable: serving goes on, changes and usage cannot be stored (one access(2) per file).
-            return !_inMemory && !_readOnlyMode && StoreFile.Unwritable(Location) is { Count: > 0 } unwritable
-                ? new StoreCheck(StoreCheck.ReadOnly, ReadOnlyReason(unwritable))
+            if (!_inMemory && !_readOnlyMode && StoreFile.Unwritable(Location) is { Count: > 0 } unwritable)
+            {
+                return new StoreCheck(StoreCheck.ReadOnly, ReadOnlyReason(unwritable));
+            }
+
+            return !_readOnlyMode && await LockedElsewhereAsync(connection, cancellationToken)
+                ? new StoreCheck(StoreCheck.Locked, LockedReason())
                 : StoreCheck.Ok;
+        }
+        catch (SqliteException ex) when (IsBusy(ex))
+        {
+            // Even reading waits for the lock: another process keeps the file to itself (locking_mode=EXCLUSIVE).
+            return new StoreCheck(StoreCheck.Locked, LockedReason());
         }
         catch (StoreUnavailableException ex)
         {
@@ -222,6 +232,61 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         DisposeUsageWriter();
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>How often, and how far apart, <see cref="LockedElsewhereAsync"/> asks for the write lock before it calls the store locked.</summary>
+    private const int LockProbeAttempts = 3;
+
+    private static readonly TimeSpan LockProbeInterval = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// Whether another connection or process holds the write lock. Reads go on under such a lock, so the query of <see cref="CheckAsync"/> does not show
+    /// it, while every write would wait <see cref="BusyTimeout"/> and fail. Asks with <c>BEGIN IMMEDIATE</c> and no busy
+    /// wait (rolled back at once, nothing written), a few times <see cref="LockProbeInterval"/> apart without holding a
+    /// thread, so a CLI's short write is not reported; in this process's write turn, so its own writes are never taken
+    /// for another's lock. While one of them runs, the answer is whether the last write gave up on the lock.
+    /// </summary>
+    private async Task<bool> LockedElsewhereAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        if (_inMemory)
+        {
+            return false;
+        }
+
+        if (!_writeTurn.Wait(0, CancellationToken.None))
+        {
+            return Volatile.Read(ref _lastWriteGaveUp);
+        }
+
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                var result = raw.sqlite3_exec(connection.Handle, "BEGIN IMMEDIATE");
+                if (result == raw.SQLITE_OK)
+                {
+                    raw.sqlite3_exec(connection.Handle, "ROLLBACK");
+                    return false;
+                }
+
+                if (result is not (raw.SQLITE_BUSY or raw.SQLITE_LOCKED) || attempt == LockProbeAttempts)
+                {
+                    // Busy after every attempt is the lock; any other refusal is for the write path to report.
+                    return result is raw.SQLITE_BUSY or raw.SQLITE_LOCKED;
+                }
+
+                await Task.Delay(LockProbeInterval, cancellationToken);
+            }
+        }
+        finally
+        {
+            _writeTurn.Release();
+        }
+    }
+
+    private string LockedReason() =>
+        $"the store at {Location} ({Setting}) is locked by another connection or process (a CLI command, a backup, a tool with a " +
+        $"transaction left open): traffic is served, but changes are refused after waiting {BusyTimeout.TotalSeconds:0} s for it and usage is " +
+        "held in memory until it is released";
 
     private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => await OpenAsync(cancellationToken);
 
@@ -275,6 +340,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     /// <summary>How many writes gave up waiting for the lock (<see cref="BeginWrite"/>); read by <see cref="EnterWriteAsync"/>.</summary>
     private long _lockGivenUp;
+
+    /// <summary>Whether the last write that asked for the lock gave up on it (readiness, while a write holds the turn).</summary>
+    private bool _lastWriteGaveUp;
 
     private sealed class WriteTurn(SemaphoreSlim turn) : IDisposable
     {
@@ -360,10 +428,13 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
         try
         {
-            return connection.BeginTransaction(deferred: false);
+            var transaction = connection.BeginTransaction(deferred: false);
+            Volatile.Write(ref _lastWriteGaveUp, false);
+            return transaction;
         }
         catch (SqliteException ex) when (IsBusy(ex))
         {
+            Volatile.Write(ref _lastWriteGaveUp, true);
             Interlocked.Increment(ref _lockGivenUp);
             throw Busy(ex);
         }

@@ -144,12 +144,84 @@ public sealed class StoreLockTests : GatewayTestBase
         Assert.DoesNotContain(logs.Entries, e => e.EventId == 7021);
     }
 
+    [Fact]
+    public async Task Ready_WhileAnotherConnectionHoldsTheWriteLock_DegradedLockedNamingTheStore_ReadyAgainOnceReleased()
+    {
+        // Arrange: ready before; then another connection takes the write lock (reads still work, writes would wait).
+        var (statusBefore, before) = await ReadyAsync();
+        var busyBefore = Gateway.Service<StoreMetrics>().BusyTotal;
+        string? stateDuring, reasonDuring, statusDuring, degradedDuring;
+        HttpStatusCode codeDuring;
+        await using (var holder = await SqliteWriteLock.HoldAsync(Gateway.DatabasePath))
+        {
+            // Act
+            var (code, during) = await ReadyAsync();
+            codeDuring = code;
+            statusDuring = during.GetProperty("status").GetString();
+            degradedDuring = string.Join(",", during.GetProperty("degraded").EnumerateArray().Select(e => e.GetString()));
+            stateDuring = during.GetProperty("checks").GetProperty("store").GetString();
+            reasonDuring = during.GetProperty("checks").GetProperty("store_reason").GetString();
+            await SqliteWriteLock.ReleaseAsync(holder);
+        }
+
+        var (statusAfter, after) = await ReadyAsync();
+
+        // Assert: still ready for traffic (200), but the store is named locked, with the path and what it means.
+        Assert.Equal((HttpStatusCode.OK, "ready"), (statusBefore, before.GetProperty("status").GetString()));
+        Assert.Equal(HttpStatusCode.OK, codeDuring);
+        Assert.Equal("degraded", statusDuring);
+        Assert.Equal("store", degradedDuring);
+        Assert.Equal("locked", stateDuring);
+        Assert.Contains(Gateway.DatabasePath, reasonDuring, StringComparison.Ordinal);
+        Assert.Contains("locked by another connection or process", reasonDuring, StringComparison.Ordinal);
+        Assert.Equal(busyBefore, Gateway.Service<StoreMetrics>().BusyTotal); // asking is no write that waited for the lock
+        Assert.Equal(HttpStatusCode.OK, statusAfter);
+        Assert.Equal("ready", after.GetProperty("status").GetString());
+        Assert.Equal("ok", after.GetProperty("checks").GetProperty("store").GetString());
+    }
+
+    [Fact]
+    public async Task Ready_WhileTheGatewaysOwnWritesRun_NeverReportsTheStoreLocked()
+    {
+        // Arrange: a stream of the gateway's own admin writes, which hold SQLite's write lock in turn.
+        var admin = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
+        var writes = Task.Run(async () =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                using var response = await CreatePlanAsync(Gateway, admin, "own-" + i);
+                Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            }
+        });
+
+        // Act: readiness asked all the while.
+        var states = new List<string?>();
+        while (!writes.IsCompleted)
+        {
+            var (_, body) = await ReadyAsync();
+            states.Add(body.GetProperty("checks").GetProperty("store").GetString());
+        }
+
+        await writes;
+
+        // Assert
+        Assert.NotEmpty(states);
+        Assert.All(states, state => Assert.Equal("ok", state));
+    }
+
+    private async Task<(HttpStatusCode Status, System.Text.Json.JsonElement Body)> ReadyAsync()
+    {
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/health/ready");
+        using var document = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, document.RootElement.Clone());
+    }
+
     /// <summary>An admin write: <c>POST /admin/plans</c> with the given admin token.</summary>
-    private static Task<HttpResponseMessage> CreatePlanAsync(TestGateway gateway, string adminToken)
+    private static Task<HttpResponseMessage> CreatePlanAsync(TestGateway gateway, string adminToken, string id = "late")
     {
         var request = new HttpRequestMessage(HttpMethod.Post, gateway.Url + "/admin/plans")
         {
-            Content = new StringContent("""{"id":"late","name":"Late"}""", System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent($$"""{"id":"{{id}}","name":"{{id}}"}""", System.Text.Encoding.UTF8, "application/json"),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminToken);
         return gateway.Client.SendAsync(request);
