@@ -243,7 +243,8 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// it, while every write would wait <see cref="BusyTimeout"/> and fail. Asks with <c>BEGIN IMMEDIATE</c> and no busy
     /// wait (rolled back at once, nothing written), a few times <see cref="LockProbeInterval"/> apart without holding a
     /// thread, so a CLI's short write is not reported; in this process's write turn, so its own writes are never taken
-    /// for another's lock. While one of them runs, the answer is whether the last write gave up on the lock.
+    /// for another's lock. When the turn stays taken, the write holding it tells: it is waiting for the lock (its own
+    /// writes never wait for each other there), or the last one gave up on it.
     /// </summary>
     private async Task<bool> LockedElsewhereAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
@@ -252,9 +253,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             return false;
         }
 
-        if (!_writeTurn.Wait(0, CancellationToken.None))
+        if (!await _writeTurn.WaitAsync(LockProbeInterval * LockProbeAttempts, cancellationToken))
         {
-            return Volatile.Read(ref _lastWriteGaveUp);
+            return Volatile.Read(ref _waitingForLock) || Volatile.Read(ref _lastWriteGaveUp);
         }
 
         try
@@ -344,6 +345,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// <summary>Whether the last write that asked for the lock gave up on it (readiness, while a write holds the turn).</summary>
     private bool _lastWriteGaveUp;
 
+    /// <summary>Whether the write in the turn is asking SQLite for the lock (<see cref="BeginWrite"/>; readiness).</summary>
+    private bool _waitingForLock;
+
     private sealed class WriteTurn(SemaphoreSlim turn) : IDisposable
     {
         private SemaphoreSlim? _turn = turn;
@@ -428,6 +432,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
         try
         {
+            Volatile.Write(ref _waitingForLock, true);
             var transaction = connection.BeginTransaction(deferred: false);
             Volatile.Write(ref _lastWriteGaveUp, false);
             return transaction;
@@ -437,6 +442,10 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             Volatile.Write(ref _lastWriteGaveUp, true);
             Interlocked.Increment(ref _lockGivenUp);
             throw Busy(ex);
+        }
+        finally
+        {
+            Volatile.Write(ref _waitingForLock, false);
         }
     }
 
