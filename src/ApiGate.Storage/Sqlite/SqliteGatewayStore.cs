@@ -26,6 +26,16 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     private readonly bool _readOnlyMode;
     private FileIdentity? _opened;
 
+    /// <summary>
+    /// A connection held open from <see cref="InitializeAsync"/> to <see cref="DisposeAsync"/>, so SQLite never removes
+    /// the <c>-wal</c> and <c>-shm</c> files while this store uses them (it does when the last connection closes): their
+    /// identities, taken once, then stay those of the files every connection of this store writes through.
+    /// </summary>
+    private SqliteConnection? _anchor;
+
+    private FileIdentity? _walOpened;
+    private FileIdentity? _shmOpened;
+
     /// <param name="dsn">A file path (<c>apigate.db</c>) or a full SQLite connection string (<c>Data Source=…</c>).</param>
     /// <param name="secrets">Encrypts upstream credentials at rest.</param>
     /// <param name="busyTimeout">
@@ -132,6 +142,36 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
         Created = !existed;
         _opened = _inMemory ? null : StoreFile.Identify(Location);
+        // A file this user may not write (yet) would be opened read-only, and such a connection does not keep the -wal
+        // and -shm files (and would hand its read-only descriptor to connections opened once the permissions are fixed).
+        if (!_inMemory && !_readOnlyMode && _anchor is null && StoreFile.Unwritable(Location).Count == 0)
+        {
+            await AnchorAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Opens <see cref="_anchor"/> and reads through it (which opens the <c>-wal</c> and <c>-shm</c> files), then takes
+    /// those files' identities for <see cref="FileProblem"/>.
+    /// </summary>
+    private async Task AnchorAsync(CancellationToken cancellationToken)
+    {
+        var anchor = new SqliteConnection(new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString());
+        try
+        {
+            await anchor.OpenAsync(cancellationToken);
+            await ScalarAsync(anchor, null, "SELECT version FROM config_version WHERE id = 1", cancellationToken);
+        }
+        catch (SqliteException)
+        {
+            // Not needed to serve: without it the -wal and -shm files are not watched.
+            await anchor.DisposeAsync();
+            return;
+        }
+
+        _anchor = anchor;
+        _walOpened = StoreFile.Identify(Location + "-wal");
+        _shmOpened = StoreFile.Identify(Location + "-shm");
     }
 
     private async Task MigrateAsync(CancellationToken cancellationToken)
@@ -227,10 +267,13 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         }
     }
 
-    public override ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         DisposeUsageWriter();
-        return ValueTask.CompletedTask;
+        if (Interlocked.Exchange(ref _anchor, null) is { } anchor)
+        {
+            await anchor.DisposeAsync();
+        }
     }
 
     /// <summary>How often, and how far apart, <see cref="LockedElsewhereAsync"/> asks for the write lock before it calls the store locked.</summary>
@@ -475,7 +518,31 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
                 "is still running on the old file; restart the gateway to serve the new one");
         }
 
-        return null;
+        return JournalProblem("-wal", _walOpened) ?? JournalProblem("-shm", _shmOpened);
+    }
+
+    /// <summary>
+    /// Whether the store's <paramref name="suffix"/> file (<c>-wal</c>, <c>-shm</c>) is still the one its connections
+    /// write through. Deleted under a running gateway, its writes went on into the deleted file, acknowledged, visible
+    /// to no other process, and gone at the next start.
+    /// </summary>
+    private StoreCheck? JournalProblem(string suffix, FileIdentity? opened)
+    {
+        if (opened is not { IsKnown: true } known)
+        {
+            return null;
+        }
+
+        var current = StoreFile.Identify(Location + suffix);
+        if (current is { IsKnown: true } now && now == known)
+        {
+            return null;
+        }
+
+        return new StoreCheck(current is null ? "unreachable" : "replaced",
+            $"the store's {suffix} file at {Location}{suffix} ({Setting}) was {(current is null ? "deleted or moved" : "replaced")} after the " +
+            "gateway opened the store, and its connections still use the old one: a change written now would reach no other process " +
+            "and be lost at the next start, so none is written; restart the gateway to open the store afresh");
     }
 
     private static bool IsBusy(SqliteException ex) => ex.SqliteErrorCode is 5 /* SQLITE_BUSY */ or 6 /* SQLITE_LOCKED */;

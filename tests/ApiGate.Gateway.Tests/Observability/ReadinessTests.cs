@@ -176,6 +176,43 @@ public sealed class ReadinessTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task AdminWrite_WalAndShmDeletedWhileServing_Refused503NamingTheFile_NotReady_TrafficStillServed()
+    {
+        // Arrange: a change stored, then the -wal and -shm files deleted (the gateway's connections keep the deleted
+        // ones open: a change written now would reach no other process and be gone at the next start).
+        var token = (await new ApiGate.Core.Management.AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
+        using var before = await CreatePlanAsync(token, "before");
+        File.Delete(Gateway.DatabasePath + "-wal");
+        File.Delete(Gateway.DatabasePath + "-shm");
+
+        // Act
+        using var after = await CreatePlanAsync(token, "after");
+        var (ready, body) = await ReadyAsync(Gateway.Client, Gateway.Url);
+        using var proxied = await Gateway.Client.GetAsync(Gateway.Url + "/served");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Created, before.StatusCode);
+        var refusal = await after.Content.ReadAsStringAsync();
+        Assert.True(after.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)after.StatusCode} {refusal}");
+        Assert.Contains("store_unavailable", refusal, StringComparison.Ordinal);
+        Assert.Contains(Gateway.DatabasePath + "-wal", refusal, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready);
+        Assert.Equal("unreachable", body.GetProperty("checks").GetProperty("store").GetString());
+        Assert.Contains(Gateway.DatabasePath + "-wal", body.GetProperty("checks").GetProperty("store_reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, proxied.StatusCode);
+    }
+
+    private Task<HttpResponseMessage> CreatePlanAsync(string token, string id)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans")
+        {
+            Content = new StringContent($$"""{"id":"{{id}}","name":"{{id}}"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return Gateway.Client.SendAsync(request);
+    }
+
+    [Fact]
     public async Task UsageRecorder_StoreFileMovedAwayWhileServing_HoldsTheEventsAndWritesThemOnceItIsBack()
     {
         // Arrange: a public route, so every proxied request is a usage event; the file goes while the gateway serves.

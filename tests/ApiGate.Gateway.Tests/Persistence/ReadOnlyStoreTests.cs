@@ -122,6 +122,7 @@ public sealed class ReadOnlyStoreTests : ServeProcessTestBase
     private async Task HandOverReadOnlyAsync()
     {
         ServiceUser.AssertAvailable();
+        await Temp.Store.DisposeAsync(); // the connection it holds open keeps the -wal and -shm files this user owns
         SqliteConnection.ClearAllPools();
         await ServiceUser.OwnAsync(Temp.Directory);
         SetMode(ReadOnly);
