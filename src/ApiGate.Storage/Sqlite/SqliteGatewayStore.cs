@@ -406,7 +406,21 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         exception is not SqliteException ex ? null
         : IsReadOnly(ex) ? ReadOnlyStore(ex)
         : IsBusy(ex) ? Busy(ex)
+        : IsFileError(ex) ? Unreadable(ex)
         : null;
+
+    /// <summary>
+    /// The file could not be read or opened as a database (SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_CANTOPEN, SQLITE_NOTADB):
+    /// a connection opened after the -wal and -shm files were deleted meets "disk I/O error", one on a file replaced
+    /// under it may meet a malformed image. The store is unavailable, not the request broken (it answered 500): with
+    /// the file check's reason when it has one, else SQLite's words and the path.
+    /// </summary>
+    private StoreUnavailableException Unreadable(SqliteException ex) =>
+        FileProblem() is { } problem
+            ? new(problem.Reason, ex)
+            : new($"the store at {Location} ({Setting}) cannot be read: {Reason(ex)}", ex);
+
+    private static bool IsFileError(SqliteException ex) => (ex.SqliteErrorCode & 0xff) is 10 /* SQLITE_IOERR */ or 11 /* SQLITE_CORRUPT */ or 14 /* SQLITE_CANTOPEN */ or 26 /* SQLITE_NOTADB */;
 
     // As InitializeAsync: the first statement is where SQLite reads the file's header (opening it reads nothing), so a
     // file that is no database (SQLITE_NOTADB) shows up here and is reported as the store that cannot be opened.

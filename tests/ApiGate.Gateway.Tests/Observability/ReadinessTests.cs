@@ -202,6 +202,32 @@ public sealed class ReadinessTests : GatewayTestBase
         Assert.Equal(HttpStatusCode.OK, proxied.StatusCode);
     }
 
+    [Fact]
+    public async Task AdminReadAndWrite_WalAndShmDeletedThenFreshConnections_503StoreUnavailableNamingTheFileNot500()
+    {
+        // Arrange: the -wal and -shm files deleted, and the idle pooled connections closed (as the pool does with
+        // connections idle for a while): the next read opens the file afresh, without the files it needs.
+        var token = (await new ApiGate.Core.Management.AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("ops", CancellationToken.None)).Value!.Token;
+        File.Delete(Gateway.DatabasePath + "-wal");
+        File.Delete(Gateway.DatabasePath + "-shm");
+        SqliteConnection.ClearAllPools();
+
+        // Act
+        using var create = await CreatePlanAsync(token, "fresh");
+        using var list = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/admin/plans");
+        list.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var listed = await Gateway.Client.SendAsync(list);
+
+        // Assert
+        foreach (var response in (HttpResponseMessage[])[create, listed])
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode} {body}\n{_log}");
+            Assert.Contains("store_unavailable", body, StringComparison.Ordinal);
+            Assert.Contains(Gateway.DatabasePath + "-wal", body, StringComparison.Ordinal);
+        }
+    }
+
     private Task<HttpResponseMessage> CreatePlanAsync(string token, string id)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans")
