@@ -145,6 +145,9 @@ internal sealed partial class StoreWriter : IDisposable
         }
 
         var token = job.CancellationToken;
+        T? result = default;
+        Exception? failure = null;
+        var cancelled = false;
         Started();
         try
         {
@@ -154,8 +157,8 @@ internal sealed partial class StoreWriter : IDisposable
                 try
                 {
                     // The store's calls complete synchronously (SQLite has no asynchronous I/O): waiting here blocks only this thread.
-                    job.Completion.TrySetResult(job.Write(token).GetAwaiter().GetResult());
-                    return;
+                    result = job.Write(token).GetAwaiter().GetResult();
+                    break;
                 }
                 catch (StoreBusyException ex)
                 {
@@ -167,15 +170,30 @@ internal sealed partial class StoreWriter : IDisposable
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            job.Completion.TrySetCanceled(token);
+            cancelled = true;
         }
         catch (Exception ex)
         {
-            job.Completion.TrySetException(ex);
+            failure = ex;
         }
         finally
         {
             Finished();
+        }
+
+        // Answered once the write is closed, so a caller that goes on at once (and a clock that moves on) never finds
+        // it still running and reported as waiting.
+        if (cancelled)
+        {
+            job.Completion.TrySetCanceled(token);
+        }
+        else if (failure is not null)
+        {
+            job.Completion.TrySetException(failure);
+        }
+        else
+        {
+            job.Completion.TrySetResult(result!);
         }
     }
 
