@@ -246,6 +246,13 @@ public sealed class AdminCrudTests : AdminTestBase
         return Upstream.Received.Last(r => r.Path.EndsWith("/projects", StringComparison.Ordinal)).Headers["X-Max-Projects"].Single();
     }
 
+    /// <summary>A successful one-unit GET of <paramref name="userId"/> as the store keeps it; tests change what they check with <c>with</c>.</summary>
+    private static UsageEvent StoredEvent(string userId, string requestId, DateTimeOffset at) => new()
+    {
+        UserId = userId, KeyId = "key_1", RouteId = "rt_1", UpstreamId = "up_1", Method = "GET", Path = "/p", Status = 200, LatencyMs = 1,
+        RequestBytes = 1, ResponseBytes = 1, Units = 1, ClientIp = "127.0.0.1", RequestId = requestId, Timestamp = at,
+    };
+
     [Fact]
     public async Task Usage_SummaryHistoryRecent_ReturnTheStoredEvents()
     {
@@ -253,10 +260,9 @@ public sealed class AdminCrudTests : AdminTestBase
         var userId = user.GetProperty("id").GetString()!;
         var now = DateTimeOffset.UtcNow;
         await Gateway.Store.AddUsageEventsAsync(
-            [.. Enumerable.Range(0, 3).Select(i => new UsageEvent
+            [.. Enumerable.Range(0, 3).Select(i => StoredEvent(userId, "req-" + i, now.AddSeconds(-i)) with
             {
-                UserId = userId, KeyId = "key_1", RouteId = "rt_1", UpstreamId = "up_1", Method = "GET", Path = "/p/" + i, Status = i == 2 ? 502 : 200,
-                LatencyMs = 1.5, RequestBytes = 10, ResponseBytes = 100, Units = 2, ClientIp = "127.0.0.1", RequestId = "req-" + i, Timestamp = now.AddSeconds(-i),
+                Path = "/p/" + i, Status = i == 2 ? 502 : 200, LatencyMs = 1.5, RequestBytes = 10, ResponseBytes = 100, Units = 2,
             })],
             CancellationToken.None);
 
@@ -280,11 +286,7 @@ public sealed class AdminCrudTests : AdminTestBase
         var user = AssertData(await PostAsync("/users", new { email = "gone@example.com" }), HttpStatusCode.Created);
         var userId = user.GetProperty("id").GetString()!;
         await Gateway.Store.AddUsageEventsAsync(
-            [new UsageEvent
-            {
-                UserId = userId, KeyId = "key_1", RouteId = "rt_1", UpstreamId = "up_1", Method = "GET", Path = "/p", Status = 200, LatencyMs = 1,
-                RequestBytes = 1, ResponseBytes = 1, Units = 4, ClientIp = "127.0.0.1", RequestId = "req-gone", Timestamp = DateTimeOffset.UtcNow,
-            }],
+            [StoredEvent(userId, "req-gone", DateTimeOffset.UtcNow) with { Units = 4 }],
             CancellationToken.None);
         Assert.Equal(HttpStatusCode.NoContent, (await DeleteAsync("/users/" + userId)).Status);
 
@@ -311,12 +313,7 @@ public sealed class AdminCrudTests : AdminTestBase
         var user = AssertData(await PostAsync("/users", new { email = "overage@example.com" }), HttpStatusCode.Created);
         var userId = user.GetProperty("id").GetString()!;
         await Gateway.Store.AddUsageEventsAsync(
-            [new UsageEvent
-            {
-                UserId = userId, KeyId = "key_1", RouteId = "rt_1", UpstreamId = "up_1", Method = "GET", Path = "/p", Status = 200, LatencyMs = 1,
-                RequestBytes = 1, ResponseBytes = 1, Units = 5, OverageAbove = 2, OverageMeter = "api_overage", ClientIp = "127.0.0.1",
-                RequestId = "req-overage", Timestamp = DateTimeOffset.UtcNow,
-            }],
+            [StoredEvent(userId, "req-overage", DateTimeOffset.UtcNow) with { Units = 5, OverageAbove = 2, OverageMeter = "api_overage" }],
             CancellationToken.None);
 
         // Act
@@ -338,11 +335,7 @@ public sealed class AdminCrudTests : AdminTestBase
         var userId = user.GetProperty("id").GetString()!;
         var now = DateTimeOffset.UtcNow;
         await Gateway.Store.AddUsageEventsAsync(
-            [.. Enumerable.Range(0, 11).Select(i => new UsageEvent
-            {
-                UserId = userId, KeyId = "key_1", RouteId = "rt_1", UpstreamId = "up_1", Method = "GET", Path = "/p/" + i, Status = 200,
-                LatencyMs = 1, RequestBytes = 1, ResponseBytes = 1, Units = 1, ClientIp = "127.0.0.1", RequestId = "req-" + i, Timestamp = now.AddSeconds(-i),
-            })],
+            [.. Enumerable.Range(0, 11).Select(i => StoredEvent(userId, "req-" + i, now.AddSeconds(-i)) with { Path = "/p/" + i })],
             CancellationToken.None);
         static List<string> Ids(JsonElement document) => [.. document.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("request_id").GetString()!)];
         var whole = Ids((await GetAsync("/usage/recent?user=paged@example.com&limit=10")).Json);
