@@ -14,6 +14,8 @@ DURATION=${DURATION:-20}
 RUNS=${RUNS:-1}
 PORT=${PORT:-18297}
 read -r -a APIGATE_ENV_ARR <<<"${APIGATE_ENV:-}"
+# The gateway warns about unknown APIGATE_* variables: this one is the script's own, not a setting.
+unset APIGATE_ENV
 TMP_PREFIX=apigate-rss
 # shellcheck source=bench/prelude.sh
 source "$REPO_DIR/bench/prelude.sh"

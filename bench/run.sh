@@ -185,6 +185,8 @@ wait_ready() {
 # GATEWAY_ENV as an array of KEY=VALUE words (passed via env(1))
 read -r -a GATEWAY_ENV_ARR <<<"$GATEWAY_ENV"
 read -r -a APIGATE_ENV_ARR <<<"$APIGATE_ENV"
+# The gateway warns about unknown APIGATE_* variables: this one is the script's own, not a setting.
+unset APIGATE_ENV
 for kv in "${GATEWAY_ENV_ARR[@]}" "${APIGATE_ENV_ARR[@]}"; do
     [[ $kv == *=* ]] || die "GATEWAY_ENV/APIGATE_ENV entry '$kv' is not KEY=VALUE"
 done
