@@ -80,6 +80,12 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
         return true;
     }
 
+    /// <summary>How the connection is secured: see <see cref="SmtpEndpoint.CredentialsNeedTls"/>.</summary>
+    internal static SecureSocketOptions SocketOptionsFor(SmtpEndpoint smtp) =>
+        smtp.ImplicitTls ? SecureSocketOptions.SslOnConnect
+        : smtp.CredentialsNeedTls ? SecureSocketOptions.StartTls
+        : SecureSocketOptions.StartTlsWhenAvailable;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.Smtp is not { } smtp)
@@ -104,7 +110,7 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
             try
             {
                 using var client = new SmtpClient();
-                await client.ConnectAsync(smtp.Host, smtp.Port, smtp.ImplicitTls ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable, stoppingToken);
+                await client.ConnectAsync(smtp.Host, smtp.Port, SocketOptionsFor(smtp), stoppingToken);
                 if (smtp.User is { Length: > 0 } user)
                 {
                     await client.AuthenticateAsync(user, smtp.Password ?? "", stoppingToken);
@@ -127,6 +133,12 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
             {
                 LogServerFailed(logger, smtp.ToString(), ex.Message);
                 // Whatever is still queued waits for the next message's attempt; do not spin against a server that is down.
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+            catch (NotSupportedException) when (smtp.CredentialsNeedTls && !smtp.ImplicitTls)
+            {
+                // The library's words ("does not support the STARTTLS extension") do not say why it matters.
+                LogServerFailed(logger, smtp.ToString(), "the server does not offer STARTTLS, and the password is not sent unencrypted to another machine; use an smtps:// URL or a server that offers STARTTLS");
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

@@ -49,5 +49,18 @@ internal sealed record SmtpEndpoint(string Host, int Port, bool ImplicitTls, str
         return true;
     }
 
+    /// <summary>
+    /// Whether the connection must be encrypted before the credentials are sent: always for <c>smtps://</c>, and for an
+    /// <c>smtp://</c> URL with a user unless the server is on this machine (a loopback address or <c>localhost</c>, where
+    /// nothing crosses a network). Elsewhere STARTTLS is then required, not taken only when offered: a machine in the
+    /// path could strip the server's offer and read the password sent in clear.
+    /// </summary>
+    public bool CredentialsNeedTls => ImplicitTls || (User is not null && !IsOnThisMachine(Host));
+
+    private static bool IsOnThisMachine(string host) =>
+        System.Net.IPAddress.TryParse(host.TrimStart('[').TrimEnd(']'), out var address)
+            ? System.Net.IPAddress.IsLoopback(address)
+            : string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase);
+
     public override string ToString() => $"{(ImplicitTls ? "smtps" : "smtp")}://{(User is null ? "" : User + ":***@")}{Host}:{Port}";
 }

@@ -43,4 +43,27 @@ public sealed class SmtpEndpointTests
         Assert.False(ok);
         Assert.Equal(expected, problem);
     }
+
+    [Theory]
+    [InlineData("smtp://mailer:pw@mail.example.com", "StartTls")]
+    [InlineData("smtp://mailer:pw@192.0.2.10:2525", "StartTls")]
+    [InlineData("smtp://mailer@mail.example.com", "StartTls")]
+    [InlineData("smtp://mail.example.com", "StartTlsWhenAvailable")]
+    [InlineData("smtp://mailer:pw@127.0.0.1:2525", "StartTlsWhenAvailable")]
+    [InlineData("smtp://mailer:pw@127.8.9.10:2525", "StartTlsWhenAvailable")]
+    [InlineData("smtp://mailer:pw@[::1]:2525", "StartTlsWhenAvailable")]
+    [InlineData("smtp://mailer:pw@LOCALHOST:2525", "StartTlsWhenAvailable")]
+    [InlineData("smtps://mailer:pw@mail.example.com", "SslOnConnect")]
+    [InlineData("smtps://127.0.0.1", "SslOnConnect")]
+    public void SocketOptions_PasswordToAnotherMachine_StartTlsRequiredNotOnlyWhenOffered(string url, string expected)
+    {
+        // Arrange
+        Assert.True(SmtpEndpoint.TryParse(url, out var endpoint, out _));
+
+        // Act
+        var options = PortalMailQueue.SocketOptionsFor(endpoint!);
+
+        // Assert
+        Assert.Equal(expected, options.ToString());
+    }
 }
