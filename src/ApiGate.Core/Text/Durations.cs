@@ -8,7 +8,10 @@ public static class Durations
     /// <summary>The longest <see cref="TryParseRetention"/> accepts.</summary>
     public static readonly TimeSpan MaxRetention = TimeSpan.FromDays(36_500);
 
-    /// <summary>Parses a timeout or interval: at most <see cref="int.MaxValue"/> milliseconds (about 24 days, what timers accept), no days.</summary>
+    /// <summary>The longest <see cref="TryParse(string?, out TimeSpan)"/> accepts: <see cref="int.MaxValue"/> milliseconds (about 24 days), what timers accept.</summary>
+    public static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(int.MaxValue);
+
+    /// <summary>Parses a timeout or interval: at most <see cref="MaxTimer"/>, no days.</summary>
     public static bool TryParse(string? text, out TimeSpan value) => TryParse(text, out value, out _);
 
     /// <summary>
@@ -18,7 +21,7 @@ public static class Durations
     /// </summary>
     public static bool TryParse(string? text, out TimeSpan value, out bool wholeMilliseconds)
     {
-        var ok = TryParse(text, TimeSpan.FromMilliseconds(int.MaxValue), days: false, out value, out var milliseconds);
+        var ok = TryParse(text, MaxTimer, days: false, out value, out var milliseconds);
         wholeMilliseconds = ok && milliseconds == decimal.Truncate(milliseconds);
         return ok;
     }

@@ -145,9 +145,45 @@ internal sealed partial class GatewaySetting
                 : $"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
         }
 
-        return (longDuration ? Durations.TryParseRetention(text, out var d) : Durations.TryParse(text, out d)) && (d > TimeSpan.Zero || (zeroAllowed && d == TimeSpan.Zero))
-            ? d
-            : throw new ArgumentException(longDuration ? $"'{value}' is not a duration such as 7d or 12h" : $"'{value}' is not a duration such as 30s or 1500ms");
+        if ((longDuration ? Durations.TryParseRetention(text, out var d) : Durations.TryParse(text, out d)) && (d > TimeSpan.Zero || (zeroAllowed && d == TimeSpan.Zero)))
+        {
+            return d;
+        }
+
+        throw new ArgumentException(WhyNotADuration(text, longDuration, zeroAllowed));
+    }
+
+    /// <summary>Why a value with a unit is refused: below zero, zero, a unit the setting does not take, or too long.</summary>
+    private static string WhyNotADuration(string text, bool longDuration, bool zeroAllowed)
+    {
+        var units = longDuration ? "ms, s, m, h or d" : "ms, s, m or h";
+        var unitStart = text.Length;
+        while (unitStart > 0 && char.IsAsciiLetter(text[unitStart - 1]))
+        {
+            unitStart--;
+        }
+
+        var unit = text[unitStart..].ToLowerInvariant();
+        if (!decimal.TryParse(text[..unitStart], NumberStyles.Float, CultureInfo.InvariantCulture, out var amount))
+        {
+            return longDuration ? $"'{text}' is not a duration such as 7d or 12h" : $"'{text}' is not a duration such as 30s or 1500ms";
+        }
+
+        if (amount < 0 || (amount == 0 && !zeroAllowed))
+        {
+            return $"'{text}' is {(amount < 0 ? "negative" : "zero")}; it must be {(zeroAllowed ? "zero or more" : "more than zero")}";
+        }
+
+        if (unit is not ("ms" or "s" or "m" or "h") && !(longDuration && unit == "d"))
+        {
+            return unit == "d"
+                ? $"'{text}' is in days, which this setting does not take (it is at most about 24 days); use {units}"
+                : $"'{text}' has the unit '{text[unitStart..]}', which is not one of {units}";
+        }
+
+        return longDuration
+            ? $"'{text}' is longer than the longest accepted, {FormatDuration(Durations.MaxRetention)}"
+            : $"'{text}' is longer than the longest accepted, {FormatDuration(Durations.MaxTimer)} (about 24 days)";
     }
 
     // A connection-string password as Npgsql reads it: any case, spaces around the key and '=', and a value that may be

@@ -361,7 +361,7 @@ public sealed class SettingsTests : CliTestBase
 
     [Theory]
     [InlineData("0", "'0' has no unit; write it with one, e.g. 0s")]
-    [InlineData("-1s", "'-1s' is not a duration such as 30s or 1500ms")]
+    [InlineData("-1s", "jwt.clock_skew (from APIGATE_JWT_CLOCK_SKEW): '-1s' is negative; it must be zero or more")]
     [InlineData("601s", "jwt.clock_skew (from APIGATE_JWT_CLOCK_SKEW): must be between 0 and 10m")]
     public async Task ConfigValidate_JwtClockSkewOutsideTheRangeOrWithoutUnit_Refused(string value, string expected)
     {
@@ -369,6 +369,26 @@ public sealed class SettingsTests : CliTestBase
         Environment["APIGATE_JWT_ISSUER"] = "https://login.example.com";
         Environment["APIGATE_JWT_AUDIENCE"] = "orders-api";
         Environment["APIGATE_JWT_CLOCK_SKEW"] = value;
+
+        // Act
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(2, validate.ExitCode);
+        Assert.Contains(expected, validate.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("APIGATE_UPSTREAM_TIMEOUT", "0s", "upstream.timeout (from APIGATE_UPSTREAM_TIMEOUT): '0s' is zero; it must be more than zero")]
+    [InlineData("APIGATE_WEBHOOK_TIMEOUT", "-2m", "webhook.timeout (from APIGATE_WEBHOOK_TIMEOUT): '-2m' is negative; it must be more than zero")]
+    [InlineData("APIGATE_REDIS_TIMEOUT", "1d", "redis.timeout (from APIGATE_REDIS_TIMEOUT): '1d' is in days, which this setting does not take (it is at most about 24 days); use ms, s, m or h")]
+    [InlineData("APIGATE_USAGE_RETENTION", "2w", "usage.retention (from APIGATE_USAGE_RETENTION): '2w' has the unit 'w', which is not one of ms, s, m, h or d")]
+    [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "600h", "config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): '600h' is longer than the longest accepted, 2147483647ms (about 24 days)")]
+    [InlineData("APIGATE_WEBHOOK_MAX_AGE", "36501d", "webhook.max_age (from APIGATE_WEBHOOK_MAX_AGE): '36501d' is longer than the longest accepted, 36500d")]
+    public async Task ConfigValidate_DurationOutOfReach_SaysWhyAndNamesTheSetting(string variable, string value, string expected)
+    {
+        // Arrange
+        Environment[variable] = value;
 
         // Act
         var validate = await RunAsync("config", "validate");
