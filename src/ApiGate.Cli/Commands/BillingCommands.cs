@@ -12,6 +12,9 @@ namespace ApiGate.Cli.Commands;
 /// </summary>
 internal static class BillingCommands
 {
+    /// <summary>The most rows of each kind <c>billing status --limit</c> lists.</summary>
+    private const int MaxLimit = 1000;
+
     public static Command Create(CliContext context)
     {
         var command = new Command("billing", "Billing with Stripe (docs/billing.md)");
@@ -19,7 +22,12 @@ internal static class BillingCommands
         var status = new Command("status", "Overage units waiting to be reported to Stripe and those reported") { limit };
         CliApp.SetServiceHandler(status, context, async (parse, store, ct) =>
         {
-            var rows = Math.Clamp(parse.GetValue(limit), 1, 1000);
+            var rows = parse.GetValue(limit);
+            if (rows is < 1 or > MaxLimit)
+            {
+                return context.Fail(new ManagementError(ManagementErrorKind.Validation, "--limit", $"must be between 1 and {MaxLimit}"));
+            }
+
             var totals = await store.GetOverageTotalsAsync(ct);
             var pending = await store.ListOverageAsync(sent: false, rows, ct);
             var sent = await store.ListOverageAsync(sent: true, rows, ct);

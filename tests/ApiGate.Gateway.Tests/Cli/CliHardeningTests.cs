@@ -308,6 +308,22 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.DoesNotContain("System.", result.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("1001")]
+    [InlineData("2147483647")]
+    public async Task BillingStatus_LimitOutOfRange_ExitsTwoNamingTheOptionAndTheRange(string limit)
+    {
+        // Act
+        var result = await RunAsync("billing", "status", "--limit", limit);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: --limit: must be between 1 and 1000", result.Error.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n')[^1]);
+        Assert.Equal("", result.Output);
+    }
+
     [Fact]
     public async Task Lists_StoredControlCharacters_AreEscapedInTables()
     {
