@@ -9,7 +9,9 @@ namespace ApiGate.Cli.Settings;
 /// <summary>
 /// <c>apigate.yaml</c> as a configuration provider: the YAML mappings flattened into the settings' keys
 /// (<c>server:\n  port: 8080</c> is <c>server:port</c>; <c>server.port: 8080</c> at the top works too). A key that is not
-/// a setting is refused with the known ones, so a typo does not pass silently; so is a setting given twice (in two
+/// a setting is refused with the known ones, so a typo does not pass silently; a comma-separated list setting may be a
+/// YAML sequence (<c>[RS256, ES256]</c> or <c>- item</c> lines), any other setting that is not a single value is refused
+/// naming its line; so is a setting given twice (in two
 /// spellings or cases), a file whose top is not a mapping of settings and a second document, which would otherwise be
 /// ignored without a word.
 /// </summary>
@@ -138,9 +140,14 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                 {
                     Add(key, aliased, LineOf(keyEvent));
                 }
-                else if (GatewaySettings.Find(key) is not null)
+                else if (GatewaySettings.Find(key) is { CommaList: true } && parser.Accept<SequenceStart>(out _))
                 {
-                    throw file.Problem($"setting '{key}' must be a single value");
+                    Add(key, ReadList(key), LineOf(keyEvent));
+                }
+                else if (GatewaySettings.Find(key) is { } setting)
+                {
+                    var expected = setting.CommaList ? "a value or a list of values (- item lines, or [a, b])" : "a single value";
+                    throw file.Problem(string.Create(CultureInfo.InvariantCulture, $"line {LineOf(keyEvent)}: setting '{setting.Key}' must be {expected}"));
                 }
                 else if (IsSection(key) && parser.Accept<MappingStart>(out _))
                 {
@@ -151,6 +158,36 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                     throw file.Unknown(key);
                 }
             }
+        }
+
+        /// <summary>A list setting given as a YAML sequence of single values: the same list as its comma-separated text.</summary>
+        private string ReadList(string key)
+        {
+            var start = parser.Consume<SequenceStart>();
+            var items = new List<string>();
+            while (!parser.TryConsume<SequenceEnd>(out _))
+            {
+                if (parser.TryConsume<Scalar>(out var item))
+                {
+                    if (!item.Anchor.IsEmpty)
+                    {
+                        _anchoredValues[item.Anchor.Value] = item.Value;
+                    }
+
+                    items.Add(item.Value);
+                }
+                else if (parser.TryConsume<AnchorAlias>(out var alias) && _anchoredValues.TryGetValue(alias.Value.Value, out var aliased))
+                {
+                    items.Add(aliased);
+                }
+                else
+                {
+                    throw file.Problem(string.Create(CultureInfo.InvariantCulture,
+                        $"line {LineOf(parser.Current ?? start)}: setting '{GatewaySettings.Find(key)!.Key}' must be a list of single values"));
+                }
+            }
+
+            return string.Join(",", items);
         }
 
         private void Add(string key, string value, long line)

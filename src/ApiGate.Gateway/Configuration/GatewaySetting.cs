@@ -20,6 +20,7 @@ internal sealed partial class GatewaySetting
     private readonly bool _userInfoToLastAt;
 
     /// <param name="longDuration">A retention period: days allowed (<c>7d</c>), beyond the ~24 days timers accept.</param>
+    /// <param name="list">A comma-separated list (<c>RS256,ES256</c>), which the config file may also give as a YAML sequence.</param>
     /// <param name="zeroAllowed">A duration for which zero means something (no tolerance): <c>0s</c> is accepted, not refused.</param>
     /// <param name="userInfoToLastAt">
     /// A URL whose user info is masked up to the last <c>@</c>, not only up to the first <c>/</c>: the Redis URL's parser
@@ -28,8 +29,9 @@ internal sealed partial class GatewaySetting
     /// </param>
     public GatewaySetting(
         string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null,
-        bool longDuration = false, bool userInfoToLastAt = false, bool zeroAllowed = false)
+        bool longDuration = false, bool userInfoToLastAt = false, bool zeroAllowed = false, bool list = false)
     {
+        CommaList = list;
         _longDuration = longDuration;
         _zeroAllowed = zeroAllowed;
         _userInfoToLastAt = userInfoToLastAt;
@@ -64,6 +66,9 @@ internal sealed partial class GatewaySetting
     /// plain text next to what they protect.
     /// </summary>
     public bool Storable => !Secret && !Key.StartsWith("database.", StringComparison.Ordinal);
+
+    /// <summary>Whether the value is a comma-separated list (<c>jwt.algorithms</c>, <c>server.trusted_proxies</c>).</summary>
+    public bool CommaList { get; }
 
     /// <summary>A remark for <c>config show</c>, e.g. that nothing reads the setting yet; null when there is none.</summary>
     public string? Note { get; }

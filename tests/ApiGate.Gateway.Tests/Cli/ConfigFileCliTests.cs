@@ -93,6 +93,44 @@ public sealed class ConfigFileCliTests : CliTestBase
         Assert.Equal(("debug", "file"), Setting(fromAliased, "log.level"));
     }
 
+    [Theory]
+    [InlineData("server:\n  trusted_proxies:\n    - 10.0.0.0/8\n    - ::1\n", "server.trusted_proxies", "10.0.0.0/8,::1")]
+    [InlineData("jwt:\n  issuer: https://login.example.com\n  audience: orders-api\n  algorithms: [RS256, ES256]\n", "jwt.algorithms", "RS256,ES256")]
+    [InlineData("transform.env_allow:\n- REGION\n- &z ZONE\n- *z\n", "transform.env_allow", "REGION,ZONE,ZONE")]
+    [InlineData("transform:\n  env_allow: []\n", "transform.env_allow", "")]
+    public async Task ConfigShow_CommaSeparatedSettingAsAYamlList_ReadAsTheSameList(string yaml, string key, string expected)
+    {
+        // Arrange
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var shown = await RunAsync("config", "show", "--json", "--config", file);
+        var validate = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.True(shown.ExitCode == 0, shown.Error);
+        Assert.Equal((expected, "file"), Setting(shown, key));
+        Assert.True(validate.ExitCode == 0, validate.Error);
+    }
+
+    [Theory]
+    [InlineData("server:\n  port: 1\n  host:\n    name: localhost\n", "line 3: setting 'server.host' must be a single value")]
+    [InlineData("server:\n  port:\n    - 8080\n", "line 2: setting 'server.port' must be a single value")]
+    [InlineData("jwt:\n  algorithms: {RS256: yes}\n", "line 2: setting 'jwt.algorithms' must be a value or a list of values (- item lines, or [a, b])")]
+    [InlineData("server:\n  trusted_proxies:\n    - 10.0.0.0/8\n    - [::1]\n", "line 4: setting 'server.trusted_proxies' must be a list of single values")]
+    public async Task ConfigShow_SettingThatIsNotAValue_RefusedNamingTheLine(string yaml, string problem)
+    {
+        // Arrange
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var result = await RunAsync("config", "show", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}': {problem}\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
     private async Task<string> WriteAsync(string yaml, string name = "apigate.yaml")
     {
         var file = Path.Combine(TestDirectory, name);
