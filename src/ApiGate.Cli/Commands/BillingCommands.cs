@@ -18,7 +18,7 @@ internal static class BillingCommands
     public static Command Create(CliContext context)
     {
         var command = new Command("billing", "Billing with Stripe (docs/billing.md)");
-        var limit = new Option<int>("--limit") { Description = "Rows of each kind to list (default 20)", DefaultValueFactory = _ => 20 };
+        var limit = new Option<int>("--limit") { Description = $"Rows of each kind to list, 1 to {MaxLimit}", DefaultValueFactory = _ => 20 };
         var status = new Command("status", "Overage units waiting to be reported to Stripe and those reported") { limit };
         CliApp.SetServiceHandler(status, context, async (parse, store, ct) =>
         {

@@ -324,6 +324,21 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Equal("", result.Output);
     }
 
+    [Theory]
+    [InlineData("billing", "status")]
+    [InlineData("webhooks", "deliveries")]
+    public async Task Help_OptionWithADefault_ShowsTheDefaultOnce(params string[] command)
+    {
+        // Act: the parser prints "[default: 20]" after the description itself
+        var result = await RunAsync([.. command, "--help"]);
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+        var line = Assert.Single(result.Output.ReplaceLineEndings("\n").Split('\n'), l => l.TrimStart().StartsWith("--limit", StringComparison.Ordinal));
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(line, "default"));
+        Assert.EndsWith("1 to 1000 [default: 20]", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Lists_StoredControlCharacters_AreEscapedInTables()
     {
