@@ -112,7 +112,7 @@ internal static class WebhookCommands
         });
 
         var deliveriesId = new Argument<string>("webhook") { Description = "Endpoint id" };
-        var limit = new Option<int>("--limit") { Description = "How many of the newest deliveries, 1 to 1000", DefaultValueFactory = _ => 20 };
+        var limit = new Option<int>("--limit") { Description = $"How many of the newest deliveries, 1 to {WebhookService.MaxDeliveries}", DefaultValueFactory = _ => 20 };
         var deliveries = new Command("deliveries", "List an endpoint's newest deliveries and every attempt: status code, latency, error") { deliveriesId, limit };
         CliApp.SetServiceHandler(deliveries, context, async (parse, store, ct) =>
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Text;
 using ApiGate.Core.Webhooks;
@@ -107,6 +108,9 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
         return await store.AddWebhookEventAsync(test, existing.Id, ct) > 0 ? test : NotFound("webhook", id);
     }
 
+    /// <summary>The most deliveries <see cref="DeliveriesAsync"/> lists at once.</summary>
+    public const int MaxDeliveries = 1000;
+
     /// <summary>The endpoint's newest deliveries with their attempts.</summary>
     public async Task<ManagementResult<IReadOnlyList<WebhookDelivery>>> DeliveriesAsync(string id, int limit, CancellationToken ct)
     {
@@ -116,9 +120,9 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
             return NotFound("webhook", id);
         }
 
-        if (limit is < 1 or > 1000)
+        if (limit is < 1 or > MaxDeliveries)
         {
-            return Invalid("limit", "must be between 1 and 1000");
+            return Invalid("limit", string.Create(CultureInfo.InvariantCulture, $"must be between 1 and {MaxDeliveries}"));
         }
 
         return new ManagementResult<IReadOnlyList<WebhookDelivery>>(await store.ListWebhookDeliveriesAsync(existing.Id, limit, ct), null);
