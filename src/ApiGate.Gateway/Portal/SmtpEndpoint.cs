@@ -33,6 +33,19 @@ internal sealed record SmtpEndpoint(string Host, int Port, bool ImplicitTls, str
             return false;
         }
 
+        // Uri keeps a bare "#" as an empty fragment, so the raw text is what tells.
+        if (uri.Fragment.Length > 0 || uri.OriginalString.Contains('#', StringComparison.Ordinal))
+        {
+            problem = "must not have a fragment (#...); a # in the password is written %23";
+            return false;
+        }
+
+        if (uri.Port == 0)
+        {
+            problem = "port 0 is not a port: give one from 1 to 65535, or none for the scheme's default (587 for smtp://, 465 for smtps://)";
+            return false;
+        }
+
         string? user = null;
         string? password = null;
         if (uri.UserInfo.Length > 0)

@@ -45,6 +45,22 @@ public sealed class SmtpEndpointTests
     }
 
     [Theory]
+    [InlineData("smtp://mailer:secret@mail.example.com:0", "port 0 is not a port: give one from 1 to 65535, or none for the scheme's default (587 for smtp://, 465 for smtps://)")]
+    [InlineData("smtps://mail.example.com:0", "port 0 is not a port: give one from 1 to 65535, or none for the scheme's default (587 for smtp://, 465 for smtps://)")]
+    [InlineData("smtp://mailer:secret@mail.example.com:2525#relay", "must not have a fragment (#...); a # in the password is written %23")]
+    [InlineData("smtp://mail.example.com#", "must not have a fragment (#...); a # in the password is written %23")]
+    public void TryParse_PortZeroOrFragment_RefusedWithoutTheUrl(string url, string expected)
+    {
+        // Act
+        var ok = SmtpEndpoint.TryParse(url, out var endpoint, out var problem);
+
+        // Assert
+        Assert.False(ok);
+        Assert.Null(endpoint);
+        Assert.Equal(expected, problem);
+    }
+
+    [Theory]
     [InlineData("smtp://mailer:pw@mail.example.com", "StartTls")]
     [InlineData("smtp://mailer:pw@192.0.2.10:2525", "StartTls")]
     [InlineData("smtp://mailer@mail.example.com", "StartTls")]
