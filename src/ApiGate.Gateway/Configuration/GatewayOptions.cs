@@ -251,8 +251,9 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// <c>APIGATE_PORTAL_BASE_URL</c>: the portal's public address as customers reach it (e.g.
-    /// <c>https://developers.example.com</c>), used for the links in emails. Empty: the address of the request that
-    /// triggered the email.
+    /// <c>https://developers.example.com</c>), used for the links in emails. Scheme, host and port only (no path,
+    /// query, fragment or user info: the portal is always at <c>/portal</c>). Empty: the address of the request that
+    /// triggered the email, when that is a loopback address.
     /// </summary>
     public string PortalBaseUrl { get; set; } = "";
 

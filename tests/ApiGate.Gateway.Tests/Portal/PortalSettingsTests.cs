@@ -54,6 +54,41 @@ public sealed class PortalSettingsTests : CliTestBase
         Assert.DoesNotContain("mail-pass", result.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("https://developers.acme.example/api", "'https://developers.acme.example/api' must not have a path: the portal is always served at /portal of the gateway, so give only the scheme, host and port")]
+    [InlineData("https://developers.acme.example/?from=mail", "'https://developers.acme.example/?from=mail' must not have a query")]
+    [InlineData("https://developers.acme.example#top", "'https://developers.acme.example#top' must not have a fragment")]
+    [InlineData("https://admin:mail-pass@developers.acme.example", "'https://***@developers.acme.example' must not carry a user or password (user:password@)")]
+    public async Task ConfigValidate_PortalBaseUrlWithMoreThanSchemeHostAndPort_RefusedNamingTheSetting(string value, string expected)
+    {
+        // Arrange: links in emails are this address + /portal/...; anything past the origin would break them or leak
+        Environment["APIGATE_PORTAL_BASE_URL"] = value;
+
+        // Act
+        var result = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("portal.base_url (from APIGATE_PORTAL_BASE_URL): " + expected, result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("mail-pass", result.Error + result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://developers.acme.example")]
+    [InlineData("https://developers.acme.example/")]
+    [InlineData("http://127.0.0.1:8080")]
+    public async Task ConfigValidate_PortalBaseUrlOfSchemeHostAndPort_Accepted(string value)
+    {
+        // Arrange
+        Environment["APIGATE_PORTAL_BASE_URL"] = value;
+
+        // Act
+        var result = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+    }
+
     [Fact]
     public async Task PlansUpdate_Visible_ShownInGetAndList()
     {
