@@ -151,6 +151,11 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
                     $"contains an invisible character (U+{(int)email[invisible]:X4} at position {invisible + 1}): an address must read as the one mail goes to"));
             }
 
+            if (Emails.CombiningMarkProblem(email) is { } mark)
+            {
+                return Invalid("email", mark);
+            }
+
             u = u with { Email = Emails.Canonical(email) };
         }
 

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace ApiGate.Core.Text;
 
 /// <summary>
@@ -9,6 +11,26 @@ namespace ApiGate.Core.Text;
 /// </summary>
 public static class Emails
 {
+    /// <summary>
+    /// Why <paramref name="email"/> cannot be accepted for holding a combining mark (Unicode category Mn, e.g. U+0301
+    /// after an <c>e</c>), or null. <c>e</c> + U+0301 looks like <c>é</c> but is another string, so one address would
+    /// have two spellings: two users, or a look-up that misses. Refused rather than normalized, so that what is stored is
+    /// what was typed. The message names the character and its position; the caller adds the field or a sentence's start.
+    /// </summary>
+    public static string? CombiningMarkProblem(string email)
+    {
+        for (var i = 0; i < email.Length; i++)
+        {
+            if (CharUnicodeInfo.GetUnicodeCategory(email[i]) == UnicodeCategory.NonSpacingMark)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"contains a combining mark (U+{(int)email[i]:X4} at position {i + 1}): type each accented letter as one character, so that the address has a single spelling");
+            }
+        }
+
+        return null;
+    }
+
     public static string Canonical(string email)
     {
         var trimmed = email.Trim();

@@ -118,6 +118,28 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersCreateAndUpdate_EmailWithACombiningAccent_RefusedNamingTheCharacterAndNothingWritten()
+    {
+        // Arrange: "é" typed as "e" followed by U+0301 — a second spelling of the address with the precomposed "é"
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "rene@example.test")).ExitCode);
+        const string expected = "error: email: contains a combining mark (U+0301 at position 5): type each accented letter as one character, so that the address has a single spelling";
+
+        // Act
+        var created = await RunAsync("users", "create", "--email", "rene\u0301@example.test");
+        var updated = await RunAsync("users", "update", "rene@example.test", "--email", "rene\u0301@example.test");
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.StartsWith(expected, created.Diagnostics, StringComparison.Ordinal);
+        Assert.Equal(2, updated.ExitCode);
+        Assert.StartsWith(expected, updated.Diagnostics, StringComparison.Ordinal);
+        var users = (await RunAsync("users", "list", "--json")).Output;
+        Assert.Contains("\"rene@example.test\"", users, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u0301", users, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u0301", users, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
     {
         // Arrange

@@ -527,6 +527,23 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Theory]
+    [InlineData("rene\u0301@example.com", 5)]
+    [InlineData("zoe@exa\u0301mple.com", 8)]
+    public async Task SignUpAsync_AddressWithACombiningAccent_RefusedSayingWhichAndNoUser(string email, int position)
+    {
+        // Arrange: the decomposed spelling of an address that has a precomposed one
+        var portal = await PortalAsync();
+
+        // Act
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, Address, None);
+
+        // Assert
+        Assert.Equal((false, $"Email address contains a combining mark (U+0301 at position {position}): type each accented letter as one character, so that the address has a single spelling."),
+            (result.Ok, result.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
+    [Theory]
     [InlineData("a:b@example.com")]
     [InlineData("x(1)@example.com")]
     [InlineData("a[b@example.com")]
