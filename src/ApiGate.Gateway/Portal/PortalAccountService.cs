@@ -21,6 +21,9 @@ internal sealed partial class PortalAccountService(
 
     public const string LoginFailed = "Email or password is incorrect.";
 
+    /// <summary>What a request for a link by email answers when no SMTP server is configured.</summary>
+    public const string CannotSendEmail = "This portal cannot send email. Please contact the operator.";
+
     public const string LinkUnusable = "This link has expired or was already used. Ask for a new one.";
 
     private readonly UserService _users = new(store, timeProvider);
@@ -271,7 +274,7 @@ internal sealed partial class PortalAccountService(
 
         if (!mail.CanSend)
         {
-            return PortalResult.Refused("This portal cannot send email. Please contact the operator.");
+            return PortalResult.Refused(CannotSendEmail);
         }
 
         await SendVerificationAsync(user, origin, ct);
@@ -287,8 +290,14 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(problem);
         }
 
+        // Said for every address alike (before any look-up), so it tells nothing about accounts.
+        if (!mail.CanSend)
+        {
+            return PortalResult.Refused(CannotSendEmail);
+        }
+
         if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
-            && await store.FindPortalAccountAsync(user.Id, ct) is { EmailVerifiedAt: null } && mail.CanSend)
+            && await store.FindPortalAccountAsync(user.Id, ct) is { EmailVerifiedAt: null })
         {
             await SendVerificationAsync(user, origin, ct);
         }

@@ -604,6 +604,38 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 }
 
+/// <summary>A portal with no SMTP server (<c>APIGATE_SMTP_URL</c> unset): the pages that would send email say they cannot.</summary>
+public sealed class PortalHttpTestsWithoutSmtp : PortalTestBase
+{
+    private protected override void ConfigurePortal(GatewayOptions options)
+    {
+        options.SmtpUrl = "";
+        options.SmtpFrom = "";
+    }
+
+    [Fact]
+    public async Task Login_ResendConfirmationWithoutSmtp_400SayingThePortalCannotSendEmail()
+    {
+        // Arrange: an account left unconfirmed (made while the portal could still send email, say)
+        var user = (await Gateway.Users.BuildNewAsync(new UserChanges { Email = "unsent@customer.example", Status = ApiGate.Core.Identity.UserStatus.Pending }, CancellationToken.None)).Value!;
+        await Gateway.Store.CreatePortalUserAsync(user, new ApiGate.Core.Portal.PortalAccount
+        {
+            UserId = user.Id,
+            PasswordHash = PortalPasswords.Hash(Password),
+            CreatedAt = user.CreatedAt,
+            UpdatedAt = user.CreatedAt,
+        }, CancellationToken.None);
+        using var client = CookieClient();
+
+        // Act
+        var resent = await PostFormAsync(client, "/portal/login", "resend", ("ResendEmail", "unsent@customer.example"));
+
+        // Assert: said plainly (for every address alike, so nothing about accounts is revealed), not "we sent it a new link"
+        Assert.Equal(HttpStatusCode.BadRequest, resent.StatusCode);
+        Assert.Equal(PortalAccountService.CannotSendEmail, TextOf(await resent.Content.ReadAsStringAsync(), "message-error"));
+    }
+}
+
 /// <summary>Without <c>APIGATE_PORTAL_ENABLED</c>: /portal is an ordinary path for the routes.</summary>
 public sealed class PortalDisabledTests : GatewayTestBase
 {
