@@ -24,9 +24,18 @@ internal sealed partial class PortalAccountService(
     /// <summary>What a request for a link by email answers when no SMTP server is configured.</summary>
     public const string CannotSendEmail = "This portal cannot send email. Please contact the operator.";
 
+    /// <summary>
+    /// What sign-up, reset and resend answer when no link may be made for the request: no base URL is set and the
+    /// request's Host is not a loopback address (<see cref="LinkBase"/>).
+    /// </summary>
+    public const string CannotMakeLinks = "This portal cannot send email links yet: its public address is not configured. Please contact the operator.";
+
     public const string LinkUnusable = "This link has expired or was already used. Ask for a new one.";
 
     private readonly UserService _users = new(store, timeProvider);
+
+    /// <summary>1 once the missing base URL was logged (<see cref="LinkBase"/>): once says what to set; more is noise any client can cause.</summary>
+    private int _noLinkBaseLogged;
 
     /// <summary>
     /// Creates the account, or (for an address that already has one) sends its owner a note instead: both answer with
@@ -38,6 +47,12 @@ internal sealed partial class PortalAccountService(
         if (!options.SignUpAvailable)
         {
             return PortalResult.Refused("Sign-up is not available: this portal cannot send email yet. Please contact the operator.");
+        }
+
+        // Refused before anything is stored: a pending account whose confirmation link cannot be mailed is a dead end.
+        if (options.RequireVerification && LinkBase(origin) is null)
+        {
+            return PortalResult.Refused(CannotMakeLinks);
         }
 
         email = email?.Trim() ?? "";
@@ -187,8 +202,14 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused("Password reset is not available: this portal cannot send email. Please contact the operator.");
         }
 
+        // Decided by the settings and the request's host alone (before any look-up), so it tells nothing about accounts.
+        if (LinkBase(origin) is not { } links)
+        {
+            return PortalResult.Refused(CannotMakeLinks);
+        }
+
         if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
-            && await store.FindPortalAccountAsync(user.Id, ct) is not null && LinkBase(origin) is { } links
+            && await store.FindPortalAccountAsync(user.Id, ct) is not null
             && await mail.ReserveAsync(user.Email, ct))
         {
             // Only a link that will be mailed is issued: past the recipient's mail limit the form still answers the
@@ -277,6 +298,11 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(CannotSendEmail);
         }
 
+        if (LinkBase(origin) is null)
+        {
+            return PortalResult.Refused(CannotMakeLinks);
+        }
+
         await SendVerificationAsync(user, origin, ct);
         return PortalResult.Success($"We sent a new link to {user.Email}.");
     }
@@ -294,6 +320,11 @@ internal sealed partial class PortalAccountService(
         if (!mail.CanSend)
         {
             return PortalResult.Refused(CannotSendEmail);
+        }
+
+        if (LinkBase(origin) is null)
+        {
+            return PortalResult.Refused(CannotMakeLinks);
         }
 
         if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
@@ -394,8 +425,8 @@ internal sealed partial class PortalAccountService(
     /// <summary>
     /// Where links in emails point: <c>APIGATE_PORTAL_BASE_URL</c>, else the request's own address — but only when that
     /// is a loopback address (a local trial). The request's Host header is the client's to choose: a reset link built
-    /// from <c>Host: attacker.example</c> would hand the victim's token to whoever owns that host. Null (and a warning)
-    /// when no link may be made, and then no email with a link is sent.
+    /// from <c>Host: attacker.example</c> would hand the victim's token to whoever owns that host. Null when no link may
+    /// be made: the caller refuses with <see cref="CannotMakeLinks"/>, and the setting to configure is logged once.
     /// </summary>
     private string? LinkBase(string origin)
     {
@@ -411,12 +442,16 @@ internal sealed partial class PortalAccountService(
             return uri.Scheme + "://" + uri.Authority;
         }
 
-        LogNoLinkBase(logger, uri?.Host ?? "");
+        if (Interlocked.Exchange(ref _noLinkBaseLogged, 1) == 0)
+        {
+            LogNoLinkBase(logger, uri?.Host ?? "");
+        }
+
         return null;
     }
 
     [LoggerMessage(EventId = 8007, Level = LogLevel.Warning,
-        Message = "Portal email not sent: set APIGATE_PORTAL_BASE_URL for the links in it; without it links are made only for requests to a loopback address, and this one named host {Host} (the Host header, which any client can set)")]
+        Message = "Portal sign-up, password reset and confirmation links refused: set APIGATE_PORTAL_BASE_URL (portal.base_url) to the portal's public address; without it links are made only for requests to a loopback address, and a request named host {Host} (the Host header, which any client can set). Logged once")]
     private static partial void LogNoLinkBase(ILogger logger, string host);
 
     [LoggerMessage(EventId = 8010, Level = LogLevel.Information, Message = "Portal sign-up created user {UserId}")]

@@ -461,10 +461,48 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var local = await portal.RequestResetAsync("victim@example.com", Origin, None);
         var email = await _smtp.NextToAsync("victim@example.com");
 
-        // Assert: both answer alike, but the first mail the victim gets is the loopback one — none carried the other host
-        Assert.Equal(poisoned.Message, local.Message);
+        // Assert: the first is refused plainly (for every address alike), and the first mail the victim gets is the
+        // loopback one — none carried the other host
+        Assert.Equal((false, PortalAccountService.CannotMakeLinks), (poisoned.Ok, poisoned.Message));
+        Assert.True(local.Ok);
         Assert.StartsWith(Origin + "/portal/reset?token=", TestSmtpServer.LinkIn(email, "/portal/reset"));
         Assert.DoesNotContain(_smtp.Messages, m => (m.TextBody ?? "").Contains("attacker.example", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task SignUpAsync_NoBaseUrlAndAHostThatIsNotLoopback_RefusedNothingCreatedSettingNamedInTheLogOnce()
+    {
+        // Arrange: no APIGATE_PORTAL_BASE_URL, verification required, a request to a public host name
+        var logger = new RecordingLogger<PortalAccountService>();
+        var portal = await PortalAsync(baseUrl: "", logger: logger);
+
+        // Act
+        var first = await portal.SignUpAsync("first@example.com", "correct horse battery", "https://portal.example", Address, None);
+        var second = await portal.SignUpAsync("second@example.com", "correct horse battery", "https://portal.example", Address, None);
+
+        // Assert: refused (not "we sent a link" with no link sent), no pending user left behind, one warning
+        Assert.Equal((false, PortalAccountService.CannotMakeLinks), (first.Ok, first.Message));
+        Assert.Equal((false, PortalAccountService.CannotMakeLinks), (second.Ok, second.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+        var warning = Assert.Single(logger.Entries, e => e.EventId == 8007);
+        Assert.Contains("APIGATE_PORTAL_BASE_URL", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RequestResetAsync_NoBaseUrlAndAHostThatIsNotLoopback_RefusedSameForUnknownAddress()
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false, baseUrl: "");
+        Assert.True((await portal.SignUpAsync("known@example.com", "correct horse battery", Origin, Address, None)).Ok);
+
+        // Act
+        var known = await portal.RequestResetAsync("known@example.com", "https://portal.example", None);
+        var unknown = await portal.RequestResetAsync("nobody@example.com", "https://portal.example", None);
+
+        // Assert: the refusal depends on the settings alone, so it tells nothing about accounts
+        Assert.Equal((false, PortalAccountService.CannotMakeLinks), (known.Ok, known.Message));
+        Assert.Equal(known, unknown);
+        Assert.Equal(0, await ResetTokenRowsAsync("known@example.com"));
     }
 
     [Theory]
@@ -592,7 +630,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.False(queue.ExecuteTask!.IsCompleted);
     }
 
-    private async Task<PortalAccountService> PortalAsync(bool smtp = true, bool requireVerification = true, string baseUrl = "https://developers.example.com")
+    private async Task<PortalAccountService> PortalAsync(
+        bool smtp = true, bool requireVerification = true, string baseUrl = "https://developers.example.com", RecordingLogger<PortalAccountService>? logger = null)
     {
         SmtpEndpoint? endpoint = null;
         if (smtp)
@@ -613,6 +652,6 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var queue = new PortalMailQueue(options, counter, NullLogger<PortalMailQueue>.Instance);
         _queues.Add(queue);
         await queue.StartAsync(None);
-        return new PortalAccountService(_store, options, queue, new LoginLimiter(counter), _clock, NullLogger<PortalAccountService>.Instance);
+        return new PortalAccountService(_store, options, queue, new LoginLimiter(counter), _clock, logger ?? (Microsoft.Extensions.Logging.ILogger<PortalAccountService>)NullLogger<PortalAccountService>.Instance);
     }
 }

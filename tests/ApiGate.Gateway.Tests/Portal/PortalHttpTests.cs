@@ -333,6 +333,25 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task SignUpAndForgot_NoBaseUrlAndAHostThatIsNotLoopback_400SayingNoLinksAndNothingCreated()
+    {
+        // Arrange: no APIGATE_PORTAL_BASE_URL; the client names a public host (the Host header is the client's to choose)
+        using var client = CookieClient();
+        client.DefaultRequestHeaders.Host = "portal.example";
+
+        // Act
+        var signUp = await PostFormAsync(client, "/portal/signup", "signup", ("Email", "nolink@customer.example"), ("Password", Password));
+        var forgot = await PostFormAsync(client, "/portal/forgot", "forgot", ("Email", "nolink@customer.example"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, signUp.StatusCode);
+        Assert.Equal(PortalAccountService.CannotMakeLinks, TextOf(await signUp.Content.ReadAsStringAsync(), "message-error"));
+        Assert.Equal(HttpStatusCode.BadRequest, forgot.StatusCode);
+        Assert.Equal(PortalAccountService.CannotMakeLinks, TextOf(await forgot.Content.ReadAsStringAsync(), "message-error"));
+        Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Login_UnconfirmedAddress_SendANewConfirmationLinkButtonSendsOne()
     {
         // Arrange: an unconfirmed customer logs in with the right password; the page offers "Send a new confirmation link"
