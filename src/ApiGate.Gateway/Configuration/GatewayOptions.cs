@@ -274,6 +274,12 @@ public sealed class GatewayOptions
 
     /// <summary><c>APIGATE_SMTP_FROM</c>: the sender of portal emails, e.g. <c>API &lt;no-reply@example.com&gt;</c>.</summary>
     public string SmtpFrom { get; set; } = "";
+
+    /// <summary>
+    /// <c>APIGATE_SMTP_TIMEOUT</c>: how long the SMTP server may take to answer each step of sending (connect, greeting,
+    /// each command); past it the attempt ends with a logged error; default 30 s (100 ms to 5 min).
+    /// </summary>
+    public TimeSpan SmtpTimeout { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary><c>APIGATE_WEBHOOK_TIMEOUT</c>: how long one webhook delivery attempt may take (connect to response headers); default 10 s.</summary>
     public TimeSpan WebhookTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

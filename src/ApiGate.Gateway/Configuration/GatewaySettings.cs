@@ -78,6 +78,7 @@ internal static class GatewaySettings
         new("portal.plan_change", "APIGATE_PORTAL_PLAN_CHANGE", nameof(GatewayOptions.PortalPlanChange), normalize: Lower),
         new("smtp.url", "APIGATE_SMTP_URL", nameof(GatewayOptions.SmtpUrl), secret: true, normalize: Trim),
         new("smtp.from", "APIGATE_SMTP_FROM", nameof(GatewayOptions.SmtpFrom), normalize: Trim),
+        new("smtp.timeout", "APIGATE_SMTP_TIMEOUT", nameof(GatewayOptions.SmtpTimeout)),
         new("webhook.timeout", "APIGATE_WEBHOOK_TIMEOUT", nameof(GatewayOptions.WebhookTimeout)),
         new("webhook.max_age", "APIGATE_WEBHOOK_MAX_AGE", nameof(GatewayOptions.WebhookMaxAge), longDuration: true),
         new("webhook.retry_base", "APIGATE_WEBHOOK_RETRY_BASE", nameof(GatewayOptions.WebhookRetryBase)),

@@ -205,6 +205,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("limits.on_redis_failure", $"'{o.LimitsOnRedisFailure}' is not open or closed");
         }
 
+        if (o.SmtpTimeout < TimeSpan.FromMilliseconds(100) || o.SmtpTimeout > TimeSpan.FromMinutes(5))
+        {
+            yield return ("smtp.timeout", "must be between 100ms and 5m");
+        }
+
         if (o.WebhookTimeout < TimeSpan.FromMilliseconds(100) || o.WebhookTimeout > TimeSpan.FromMinutes(5))
         {
             yield return ("webhook.timeout", "must be between 100ms and 5m");

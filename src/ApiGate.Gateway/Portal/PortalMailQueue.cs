@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Threading.Channels;
 using MailKit.Net.Smtp;
 using MailKit.Security;
@@ -109,7 +110,9 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
         {
             try
             {
-                using var client = new SmtpClient();
+                // Each read and write (the greeting included) waits at most this long: a server that takes the
+                // connection and never answers ends the attempt with a logged error instead of holding the queue.
+                using var client = new SmtpClient { Timeout = (int)options.SmtpTimeout.TotalMilliseconds };
                 await client.ConnectAsync(smtp.Host, smtp.Port, SocketOptionsFor(smtp), stoppingToken);
                 if (smtp.User is { Length: > 0 } user)
                 {
@@ -133,6 +136,12 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
             {
                 LogServerFailed(logger, smtp.ToString(), ex.Message);
                 // Whatever is still queued waits for the next message's attempt; do not spin against a server that is down.
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+            catch (TimeoutException)
+            {
+                LogServerFailed(logger, smtp.ToString(), string.Create(CultureInfo.InvariantCulture,
+                    $"the server did not answer within {options.SmtpTimeout.TotalSeconds} s (smtp.timeout)"));
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
             }
             catch (NotSupportedException) when (smtp.CredentialsNeedTls && !smtp.ImplicitTls)

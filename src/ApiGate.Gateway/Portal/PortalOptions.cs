@@ -50,6 +50,9 @@ internal sealed record PortalOptions
     /// <summary>The sender of portal emails (<c>APIGATE_SMTP_FROM</c>).</summary>
     public string Sender { get; init; } = "";
 
+    /// <summary>How long the SMTP server may take to answer each step (<c>APIGATE_SMTP_TIMEOUT</c>).</summary>
+    public TimeSpan SmtpTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>True when sign-up can work: email can be sent, or verification is not required.</summary>
     public bool SignUpAvailable => Smtp is not null || !RequireVerification;
 
@@ -70,6 +73,7 @@ internal sealed record PortalOptions
             PlanChange = o.PortalPlanChange == "none" ? PortalPlanChange.None : PortalPlanChange.Free,
             Smtp = smtp,
             Sender = o.SmtpFrom,
+            SmtpTimeout = o.SmtpTimeout,
         };
     }
 }

@@ -3,6 +3,7 @@ using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 using ApiGate.Storage.Sql;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -628,6 +629,48 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         // Assert: the queue (a background service: an exception escaping it stops the gateway) kept going
         Assert.Equal("second", delivered.Subject);
         Assert.False(queue.ExecuteTask!.IsCompleted);
+    }
+
+    [Fact]
+    public async Task MailQueue_ServerAcceptsAndNeverAnswers_TimeoutLoggedAndQueueKeepsRunning()
+    {
+        // Arrange: a listener on loopback that takes the connection and never sends the greeting; a short SMTP timeout
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        Assert.True(SmtpEndpoint.TryParse($"smtp://127.0.0.1:{port}", out var endpoint, out var problem), problem);
+        var options = new PortalOptions { Enabled = true, Smtp = endpoint, Sender = "no-reply@example.com", SmtpTimeout = TimeSpan.FromMilliseconds(200) };
+        var logger = new RecordingLogger<PortalMailQueue>();
+        using var queue = new PortalMailQueue(options, new Gateway.Identity.AttemptCounter(_store, _clock), logger);
+        await queue.StartAsync(None);
+        var accepting = silent.AcceptTcpClientAsync();
+
+        // Act
+        Assert.True(queue.EnqueueReserved(new PortalEmail("someone@example.com", "subject", "body")));
+        using var accepted = await accepting;
+        var failure = await NextEntryAsync(logger, 8003);
+        var running = !queue.ExecuteTask!.IsCompleted;
+        await queue.StopAsync(None);
+
+        // Assert: the attempt ended with the timeout named (an error, with the server and never a password)
+        Assert.Equal(LogLevel.Error, failure.Level);
+        Assert.True(running); // and the queue went on waiting for the next message
+        Assert.Equal($"Portal email could not be sent through smtp://127.0.0.1:{port}: the server did not answer within 0.2 s (smtp.timeout)", failure.Message);
+    }
+
+    /// <summary>
+    /// The first entry with <paramref name="eventId"/>, waiting for it as <see cref="TestSmtpServer.NextToAsync"/> waits
+    /// for a message (up to 30 s, a bound on a test that would otherwise hang, not a measure of anything).
+    /// </summary>
+    private static async Task<(int EventId, LogLevel Level, string Message)> NextEntryAsync<T>(RecordingLogger<T> logger, int eventId)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!logger.Entries.Any(e => e.EventId == eventId))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(20), timeout.Token);
+        }
+
+        return logger.Entries.First(e => e.EventId == eventId);
     }
 
     private async Task<PortalAccountService> PortalAsync(

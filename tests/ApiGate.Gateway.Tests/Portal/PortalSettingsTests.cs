@@ -39,6 +39,7 @@ public sealed class PortalSettingsTests : CliTestBase
     [InlineData("APIGATE_SMTP_URL", "ftp://mailer:mail-pass@host", "smtp.url (from APIGATE_SMTP_URL): must look like smtp://user:pass@host:port or smtps://user:pass@host:port; smtp.from (from the default): is required when smtp.url is set (the sender of portal emails, e.g. no-reply@example.com)")]
     [InlineData("APIGATE_SMTP_URL", "smtp://mailer:mail-pass@127.0.0.1:0", "smtp.url (from APIGATE_SMTP_URL): port 0 is not a port: give one from 1 to 65535, or none for the scheme's default (587 for smtp://, 465 for smtps://); smtp.from (from the default): is required when smtp.url is set (the sender of portal emails, e.g. no-reply@example.com)")]
     [InlineData("APIGATE_SMTP_URL", "smtp://mailer:mail-pass@127.0.0.1:2525#x", "smtp.url (from APIGATE_SMTP_URL): must not have a fragment (#...); a # in the password is written %23; smtp.from (from the default): is required when smtp.url is set (the sender of portal emails, e.g. no-reply@example.com)")]
+    [InlineData("APIGATE_SMTP_TIMEOUT", "50ms", "smtp.timeout (from APIGATE_SMTP_TIMEOUT): must be between 100ms and 5m")]
     public async Task Serve_InvalidPortalSetting_FailsAtStartNamingSetting(string variable, string value, string expected)
     {
         // Arrange
