@@ -68,7 +68,7 @@ internal sealed record SmtpEndpoint(string Host, int Port, bool ImplicitTls, str
     /// nothing crosses a network). Elsewhere STARTTLS is then required, not taken only when offered: a machine in the
     /// path could strip the server's offer and read the password sent in clear.
     /// </summary>
-    public bool CredentialsNeedTls => ImplicitTls || (User is not null && !IsOnThisMachine(Host));
+    public bool CredentialsNeedTls => ImplicitTls || (User is { Length: > 0 } && !IsOnThisMachine(Host));
 
     private static bool IsOnThisMachine(string host) =>
         System.Net.IPAddress.TryParse(host.TrimStart('[').TrimEnd(']'), out var address)
