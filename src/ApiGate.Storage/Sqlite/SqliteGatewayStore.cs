@@ -71,7 +71,8 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// <summary>
     /// Why <paramref name="dsn"/> cannot name a store for the gateway and the CLI, or null: a connection string SQLite does
     /// not read (the message names the keyword, never the value), or an in-memory database — every process, and every
-    /// connection of one, would get its own empty database ("no such table"), so nothing written would be kept.
+    /// connection of one, would get its own empty database ("no such table"), so nothing written would be kept; or the
+    /// <c>-wal</c>, <c>-shm</c> or <c>-journal</c> file of a database rather than the database.
     /// </summary>
     public static string? DsnProblem(string dsn)
     {
@@ -94,8 +95,27 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             return "sets Password, but the SQLite library apigate ships cannot encrypt a database: remove Password (protect the file with its permissions)";
         }
 
-        return IsInMemory(builder) ? "names an in-memory database (:memory: or Mode=Memory), which nothing written to would outlive: name a file (e.g. apigate.db)" : null;
+        if (IsInMemory(builder))
+        {
+            return "names an in-memory database (:memory: or Mode=Memory), which nothing written to would outlive: name a file (e.g. apigate.db)";
+        }
+
+        // Opened as a database, a -wal, -shm or -journal file would be made into one, and the database it belongs to
+        // would find its log replaced by it: what was written since the last checkpoint lost.
+        foreach (var suffix in CompanionSuffixes)
+        {
+            if (builder.DataSource.EndsWith(suffix, StringComparison.Ordinal) && builder.DataSource.Length > suffix.Length)
+            {
+                return $"names {builder.DataSource}, the {suffix} file SQLite keeps beside the database {builder.DataSource[..^suffix.Length]}, not a database: " +
+                       "name the database file itself";
+            }
+        }
+
+        return null;
     }
+
+    /// <summary>The files SQLite keeps beside a database, named after it: its write-ahead log, shared memory and rollback journal.</summary>
+    private static readonly string[] CompanionSuffixes = ["-wal", "-shm", "-journal"];
 
     private static SqliteConnectionStringBuilder Builder(string dsn) =>
         dsn.Contains('=', StringComparison.Ordinal) ? new SqliteConnectionStringBuilder(dsn) : new SqliteConnectionStringBuilder { DataSource = dsn };

@@ -91,6 +91,70 @@ public sealed class StoreCliTests : CliTestBase
         Assert.Equal(before, EntriesBesideJournals());
     }
 
+    [Theory]
+    [InlineData("-wal")]
+    [InlineData("-shm")]
+    [InlineData("-journal")]
+    public async Task MigrateAndManagement_DatabaseDsnNamesASqliteCompanionFile_RefusedNamingTheSetting(string suffix)
+    {
+        // Arrange: a store, and the setting pointed at one of the files SQLite keeps beside it.
+        var database = Path.Combine(TestDirectory, "cli.db");
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "kept@example.com")).ExitCode);
+        Environment["APIGATE_DATABASE_DSN"] = database + suffix;
+
+        // Act
+        var migrate = await RunAsync("migrate");
+        var list = await RunAsync("users", "list");
+
+        // Assert
+        foreach (var result in new[] { migrate, list })
+        {
+            Assert.Equal(2, result.ExitCode);
+            Assert.Equal($"error: invalid configuration: database.dsn (from APIGATE_DATABASE_DSN): names {database}{suffix}, the {suffix} file SQLite keeps " +
+                         $"beside the database {database}, not a database: name the database file itself\n", result.Error.ReplaceLineEndings("\n"));
+        }
+
+        Environment["APIGATE_DATABASE_DSN"] = database;
+        Assert.Contains("kept@example.com", (await RunAsync("users", "list")).Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-wal")]
+    [InlineData("-shm")]
+    [InlineData("-journal")]
+    public async Task StoreCopy_ToDsnNamesTheSourcesCompanionFile_RefusedAndNothingWritten(string suffix)
+    {
+        // Arrange
+        var database = Path.Combine(TestDirectory, "cli.db");
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "kept@example.com")).ExitCode);
+        var before = EntriesBesideJournals();
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", database + suffix);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: --to-dsn: names {database}{suffix}, the {suffix} file SQLite keeps beside the database {database}, not a database: " +
+                     "name the database file itself\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(before, EntriesBesideJournals());
+        Assert.Contains("kept@example.com", (await RunAsync("users", "list")).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StoreCopy_ToDsnTheSourceFileItself_RefusedBeforeTheTargetIsOpened()
+    {
+        // Arrange
+        var database = Path.Combine(TestDirectory, "cli.db");
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "kept@example.com")).ExitCode);
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", database);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"store: {database}\nerror: --to-dsn: the target is the configured store itself ({database})\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
     /// <summary>
     /// What the test directory holds, leaving out the source store's -wal and -shm files: they come and go with its
     /// pooled connection (another test clearing SQLite's pools closes it), which is not what the test is about.
