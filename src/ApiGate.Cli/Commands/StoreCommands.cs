@@ -2,6 +2,7 @@ using System.CommandLine;
 using ApiGate.Cli.Output;
 using ApiGate.Core.Storage;
 using ApiGate.Storage;
+using ApiGate.Storage.Postgres;
 using ApiGate.Storage.Sqlite;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sql;
@@ -36,9 +37,10 @@ internal static class StoreCommands
                 throw new ArgumentException("--to-dsn: is empty: name the new store (a SQLite file, or for postgres the connection string)");
             }
 
-            if (driver == GatewayStores.Sqlite && SqliteGatewayStore.DsnProblem(dsn) is { } dsnProblem)
+            // An in-memory target took every row and lost them when the command ended (or failed with "no such table"); a
+            // PostgreSQL DSN that does not parse is invalid input as well, said without the password.
+            if ((driver == GatewayStores.Sqlite ? SqliteGatewayStore.DsnProblem(dsn) : PostgresGatewayStore.DsnProblem(dsn)) is { } dsnProblem)
             {
-                // An in-memory target took every row and lost them when the command ended (or failed with "no such table").
                 throw new ArgumentException("--to-dsn: " + dsnProblem);
             }
 

@@ -155,6 +155,26 @@ public sealed class StoreCliTests : CliTestBase
         Assert.Equal($"store: {database}\nerror: --to-dsn: the target is the configured store itself ({database})\n", result.Error.ReplaceLineEndings("\n"));
     }
 
+    [Theory]
+    [InlineData("Host=127.0.0.1;Password=hunter2;Bogus Key=1", "is not a PostgreSQL connection string")]
+    [InlineData("postgres://app:hunter2@127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
+    [InlineData("postgres://app:hunter2@127.0.0.1/apigate?sslmode=bogus", "is not a PostgreSQL connection string")]
+    [InlineData("Password=hunter2", "names no PostgreSQL host")]
+    public async Task StoreCopy_ToDsnPostgresMalformed_InvalidInputNamingTheFlagNotThePassword(string dsn, string problem)
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", dsn);
+
+        // Assert: refused before either store is opened
+        Assert.Equal(2, result.ExitCode);
+        var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: --to-dsn: " + problem, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", result.Error + result.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// What the test directory holds, leaving out the source store's -wal and -shm files: they come and go with its
     /// pooled connection (another test clearing SQLite's pools closes it), which is not what the test is about.
