@@ -132,6 +132,8 @@ internal static class StoreCommands
         try
         {
             target = (SqlGatewayStore)GatewayStores.Create(driver, dsn, new SecretProtector(secretKey));
+            // A target an older apigate created holds a store: refused as it is, not migrated first.
+            target.MigrateExisting = false;
             await target.InitializeAsync(ct);
             return target;
         }
@@ -142,8 +144,10 @@ internal static class StoreCommands
                 await target.DisposeAsync();
             }
 
-            // Both engines name their setting the same way (SqliteGatewayStore.Setting).
-            var message = ex.Message.Replace(SqliteGatewayStore.Setting, "--to-dsn", StringComparison.Ordinal);
+            // Both engines name their setting the same way (SqliteGatewayStore.Setting); a message naming none is about the target too.
+            var message = ex.Message.Contains(SqliteGatewayStore.Setting, StringComparison.Ordinal)
+                ? ex.Message.Replace(SqliteGatewayStore.Setting, "--to-dsn", StringComparison.Ordinal)
+                : "--to-dsn: " + ex.Message;
             throw ex is StoreBusyException ? new StoreBusyException(message, ex) : new StoreUnavailableException(message, ex);
         }
     }

@@ -207,6 +207,34 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Single(await target.Store.ListWebhookEndpointsAsync(None));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task StoreCopy_TargetOfAnOlderSchema_RefusedNamingToDsn_NotMigratedAndNothingWritten(string engine)
+    {
+        // Arrange: an empty store an older apigate created (this build's newest migration not applied)
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var target = await engines.CreateAsync(engine);
+        var latest = target.Store.SchemaVersion;
+        await using (var connection = await target.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "DELETE FROM schema_migrations WHERE version = @Latest", new { Latest = latest });
+        }
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", engine, "--to-dsn", target.Dsn);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains($"error: --to-dsn: the store at {target.Store.Location} is at schema version {latest - 1}, older than this apigate ({latest}); it was not changed",
+            copy.Error, StringComparison.Ordinal);
+        await using (var connection = await target.OpenRawAsync())
+        {
+            Assert.Equal(latest - 1, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT MAX(version) FROM schema_migrations"));
+        }
+
+        Assert.Null(await target.Store.FindPlanAsync("pro", None));
+    }
+
     [Fact]
     public async Task StoreCopy_SourcePathMistyped_RefusedAndNothingCreated()
     {
