@@ -45,7 +45,8 @@ internal static class StoreCommands
             }
 
             await using var source = await context.OpenStoreAsync(options, ct, existing: "to copy from");
-            // The same secret key: upstream credentials are copied encrypted, as stored.
+            // Every stored secret is read before the target is touched: a wrong or missing key changes nothing there.
+            await ((SqlGatewayStore)source).CheckCopiedSecretsAsync(ct);
             await using var target = await OpenTargetAsync(driver, dsn, options.SecretKey, ct);
             if (string.Equals(target.Location, source.Location, StringComparison.Ordinal))
             {

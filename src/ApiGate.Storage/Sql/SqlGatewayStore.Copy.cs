@@ -1,6 +1,7 @@
 using System.Data.Common;
 using ApiGate.Core.Storage;
 using ApiGate.Storage.Rows;
+using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Usage;
 using Dapper;
 
@@ -8,8 +9,8 @@ namespace ApiGate.Storage.Sql;
 
 /// <summary>
 /// Moving an install (<c>apigate store copy</c>): every table a store holds, copied row for row into another,
-/// empty store — SQLite to PostgreSQL is the way up to several instances. Rows are copied as stored (upstream
-/// credentials stay encrypted with the same <c>APIGATE_SECRET_KEY</c>; webhook delivery ids are kept); target health
+/// empty store — SQLite to PostgreSQL is the way up to several instances. Rows are copied as stored (stored secrets
+/// read with this store's keys and written with the target's; webhook delivery ids are kept); target health
 /// is not copied (each running instance reports its own).
 /// </summary>
 public abstract partial class SqlGatewayStore
@@ -39,6 +40,39 @@ public abstract partial class SqlGatewayStore
     ];
 
     /// <summary>
+    /// Reads every stored secret a copy carries (upstream credentials, webhook signing secrets) with this store's keys,
+    /// writing nothing: checked before the target is opened, so a wrong or missing <c>APIGATE_SECRET_KEY</c> leaves the
+    /// target as it was.
+    /// </summary>
+    /// <exception cref="SecretUnreadableException">A secret the keys do not read, naming its table and row.</exception>
+    public Task CheckCopiedSecretsAsync(CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+        {
+            foreach (var (_, table, id, column) in SecretColumns.Where(c => CopiedTables.Contains(c.Table)))
+            {
+                foreach (var row in await QueryAsync<StoredSecretRow>(connection, null, SelectSecrets(table, id, column), null, ct))
+                {
+                    ReadCopiedSecret(table, row.Id, column, row.Value);
+                }
+            }
+
+            return true;
+        }, cancellationToken);
+
+    /// <summary>A stored secret in plaintext, for the copy to write again with the target's key; unreadable, it stops the copy.</summary>
+    private string ReadCopiedSecret(string table, string id, string column, string stored)
+    {
+        try
+        {
+            return _secrets.Unprotect(stored);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new SecretUnreadableException($"{table} row {id} ({column}): {ex.Message}; nothing was copied");
+        }
+    }
+
+    /// <summary>
     /// Copies everything into <paramref name="target"/> (initialized, and empty but for what its migrations seed) in
     /// one transaction on each side: the target gets all of it or, on any failure, nothing.
     /// </summary>
@@ -65,7 +99,10 @@ public abstract partial class SqlGatewayStore
                 await ExecuteAsync(to, write, "DELETE FROM plans", ct2);
                 var counts = new List<(string, long)>
                 {
-                    await CopyRowsAsync(Upstreams, source, read, to, write, ct2),
+                    // Stored secrets are read with this store's keys and written with the target's (a value under the
+                    // previous key would otherwise reach a store whose gateways cannot read it).
+                    await CopyRowsAsync(Upstreams, source, read, to, write, ct2,
+                        convert: r => r with { AuthValue = target._secrets.Protect(ReadCopiedSecret(Upstreams.Name, r.Id, "auth_value", r.AuthValue)) }),
                     await CopyRowsAsync(Routes, source, read, to, write, ct2),
                     await CopyRowsAsync(RouteCors, source, read, to, write, ct2),
                     await CopyRowsAsync(RouteAuth, source, read, to, write, ct2),
@@ -79,7 +116,8 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(QuotaTable, source, read, to, write, ct2),
                     await CopyRowsAsync(PortalAccounts, source, read, to, write, ct2),
                     await CopyRowsAsync(PortalTokens, source, read, to, write, ct2),
-                    await CopyRowsAsync(WebhookEndpoints, source, read, to, write, ct2),
+                    await CopyRowsAsync(WebhookEndpoints, source, read, to, write, ct2,
+                        convert: r => r with { Secret = target._secrets.Protect(ReadCopiedSecret(WebhookEndpoints.Name, r.Id, "secret", r.Secret)) }),
                     // The outbox as it stands: pending deliveries go on from the target, the history stays readable
                     // under the same delivery ids (`webhooks redeliver ID`), and no usage notification is sent twice.
                     await CopyRowsAsync(WebhookEventTable, source, read, to, write, ct2),
@@ -149,15 +187,19 @@ public abstract partial class SqlGatewayStore
         return copied;
     }
 
-    /// <summary>Copies a table as stored; <paramref name="insertClause"/> goes before <c>VALUES</c> (<see cref="ExplicitIdClause"/>).</summary>
+    /// <summary>
+    /// Copies a table as stored, or each row as <paramref name="convert"/> makes it; <paramref name="insertClause"/> goes
+    /// before <c>VALUES</c> (<see cref="ExplicitIdClause"/>).
+    /// </summary>
     private static async Task<(string Table, long Rows)> CopyRowsAsync<TRow>(
         RowTable<TRow> table, DbConnection from, DbTransaction read, DbConnection to, DbTransaction write, CancellationToken cancellationToken,
-        string insertClause = "")
+        string insertClause = "", Func<TRow, TRow>? convert = null)
         where TRow : class
     {
         var insert = table.InsertWith(insertClause);
         var rows = await CopyInBatchesAsync<TRow>(from, read, table.Select(""),
-            batch => to.ExecuteAsync(new CommandDefinition(insert, batch, write, cancellationToken: cancellationToken)), cancellationToken);
+            batch => to.ExecuteAsync(new CommandDefinition(insert, convert is null ? batch : batch.Select(convert).ToList(), write, cancellationToken: cancellationToken)),
+            cancellationToken);
         return (table.Name, rows);
     }
 

@@ -235,6 +235,68 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Null(await target.Store.FindPlanAsync("pro", None));
     }
 
+    [Theory]
+    [InlineData("key-two", "cannot be decrypted: APIGATE_SECRET_KEY differs from the key it was written with; nothing was copied")]
+    [InlineData("", "is encrypted: set APIGATE_SECRET_KEY to the key it was written with; nothing was copied")]
+    public async Task StoreCopy_SecretsTheKeyDoesNotRead_RefusedNamingTheKeySetting_TargetNeverCreated(string key, string problem)
+    {
+        // Arrange: a store whose upstream credential is encrypted with key-one
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await using (var keyed = GatewayStores.Create(GatewayStores.Sqlite, source.Dsn, new SecretProtector("key-one")))
+        {
+            await keyed.InitializeAsync(None);
+            await new UpstreamService(keyed, TimeProvider.System).CreateAsync(new UpstreamInput { Name = "Billing", Url = "http://127.0.0.1:9001", AuthType = "bearer", AuthValue = "upstream-secret" }.Parsed(), None);
+        }
+
+        string upstreamId;
+        await using (var connection = await source.OpenRawAsync())
+        {
+            upstreamId = (await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, "SELECT id FROM upstreams"))!;
+        }
+
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Sqlite);
+        var environment = new Dictionary<string, string>(source.Environment) { ["APIGATE_SECRET_KEY"] = key };
+
+        // Act
+        var copy = await CliRunner.RunAsync(environment, "store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains($"error: upstreams row {upstreamId} (auth_value): a stored secret (upstream credential, webhook signing secret or the forms key) {problem}",
+            copy.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(targetDsn));
+    }
+
+    [Fact]
+    public async Task StoreCopy_SecretsUnderThePreviousKey_WrittenToTheTargetWithTheCurrentKey()
+    {
+        // Arrange: an upstream credential and a webhook signing secret encrypted with the key being rotated out
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        string signingSecret;
+        await using (var keyed = GatewayStores.Create(GatewayStores.Sqlite, source.Dsn, new SecretProtector("key-one")))
+        {
+            await keyed.InitializeAsync(None);
+            await new UpstreamService(keyed, TimeProvider.System).CreateAsync(new UpstreamInput { Name = "Billing", Url = "http://127.0.0.1:9001", AuthType = "bearer", AuthValue = "upstream-secret" }.Parsed(), None);
+            signingSecret = (await new WebhookService(keyed, TimeProvider.System).CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["user.created"] }, None)).Value!.Secret;
+        }
+
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Sqlite);
+        var environment = new Dictionary<string, string>(source.Environment) { ["APIGATE_SECRET_KEY"] = "key-two", ["APIGATE_SECRET_KEY_PREVIOUS"] = "key-one" };
+
+        // Act
+        var copy = await CliRunner.RunAsync(environment, "store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
+
+        // Assert: the target's gateways, given only the current key, read both
+        Assert.Equal(0, copy.ExitCode);
+        await using var target = GatewayStores.Create(GatewayStores.Sqlite, targetDsn, new SecretProtector("key-two"));
+        await target.InitializeAsync(None);
+        Assert.Equal("upstream-secret", Assert.Single((await target.LoadConfigAsync(None)).Upstreams).AuthValue);
+        Assert.Equal(0, await target.CountSecretsNotUnderCurrentKeyAsync(None));
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + targetDsn);
+        var storedSecret = await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, "SELECT secret FROM webhook_endpoints");
+        Assert.Equal(signingSecret, new SecretProtector("key-two").Unprotect(storedSecret!));
+    }
+
     [Fact]
     public async Task StoreCopy_SourcePathMistyped_RefusedAndNothingCreated()
     {
