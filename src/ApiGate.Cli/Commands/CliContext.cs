@@ -73,12 +73,6 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), serving ? options.StoreBusyTimeout : null);
         store.MigrateExisting = migrate;
         var noStore = $"database.dsn (APIGATE_DATABASE_DSN / --database): there is no store at {store.Location} {existing}; check the path or DSN";
-        if (existing is not null && options.DatabaseDriver == GatewayStores.Sqlite && !File.Exists(store.Location))
-        {
-            await store.DisposeAsync();
-            throw new ArgumentException(noStore);
-        }
-
         if (managing && options.DatabaseDriver == GatewayStores.Sqlite && Path.GetDirectoryName(Path.GetFullPath(store.Location)) is { Length: > 0 } directory
             && !Directory.Exists(directory))
         {
@@ -91,11 +85,13 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
         try
         {
-            await store.InitializeAsync(cancellationToken);
-            if (existing is not null && store.Created)
+            // Asked before InitializeAsync, which would create the schema in an empty PostgreSQL database (or a SQLite file).
+            if (existing is not null && !await store.HoldsStoreAsync(cancellationToken))
             {
-                throw new ArgumentException(noStore); // an empty PostgreSQL database (its schema was just created)
+                throw new ArgumentException(noStore);
             }
+
+            await store.InitializeAsync(cancellationToken);
         }
         catch
         {

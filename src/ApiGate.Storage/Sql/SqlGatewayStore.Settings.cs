@@ -55,6 +55,29 @@ public abstract partial class SqlGatewayStore
         Task.CompletedTask;
 
     /// <summary>
+    /// Whether a store is there already (its schema created), asked without creating or migrating anything: a command
+    /// that needs an existing store (<c>store copy</c>'s source) refuses an empty database before
+    /// <see cref="InitializeAsync"/> would create the schema in it.
+    /// </summary>
+    public async Task<bool> HoldsStoreAsync(CancellationToken cancellationToken)
+    {
+        if (!Exists)
+        {
+            return false;
+        }
+
+        try
+        {
+            await using var connection = await OpenConnectionAtStartAsync(cancellationToken);
+            return await FirstValueAsync<bool>(connection, null, TableExistsSql, new { Table = "schema_migrations" }, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not StoreUnavailableException && TranslateAtStart(ex) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    /// <summary>
     /// The stored settings as a process finds them before it opens the store for its work (they may choose how it
     /// runs): none when there is no store yet or it predates them, without creating or migrating anything.
     /// </summary>

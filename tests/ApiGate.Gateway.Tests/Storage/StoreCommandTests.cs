@@ -297,6 +297,26 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(signingSecret, new SecretProtector("key-two").Unprotect(storedSecret!));
     }
 
+    [PostgresFact]
+    public async Task StoreCopy_EmptyPostgresSource_RefusedAndNoSchemaCreatedInIt()
+    {
+        // Arrange: a PostgreSQL schema with no store in it, and a SQLite target
+        var sourceDsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Sqlite);
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = "postgres", ["APIGATE_DATABASE_DSN"] = sourceDsn };
+
+        // Act
+        var copy = await CliRunner.RunAsync(environment, "store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(2, copy.ExitCode);
+        Assert.Contains("error: database.dsn (APIGATE_DATABASE_DSN / --database): there is no store at postgres://", copy.Error, StringComparison.Ordinal);
+        Assert.Contains(" to copy from; check the path or DSN", copy.Error, StringComparison.Ordinal);
+        await using var connection = new Npgsql.NpgsqlConnection(sourceDsn);
+        Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"));
+        Assert.False(File.Exists(targetDsn));
+    }
+
     [Fact]
     public async Task StoreCopy_SourcePathMistyped_RefusedAndNothingCreated()
     {
