@@ -131,12 +131,12 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(StoredSettings, source, read, to, write, ct2),
                 };
 
-                var events = await CopyInBatchesAsync<UsageEventRow>(source, read, $"SELECT {UsageSql.EventColumns} FROM usage_events ORDER BY id",
+                var events = await CopyInBatchesAsync<UsageEventRow>(UsageTable.Name, source, read, $"SELECT {UsageSql.EventColumns} FROM usage_events ORDER BY id",
                     rows => target.AppendUsageRowsAsync(to, write, rows, ct2), ct2);
                 counts.Add((UsageTable.Name, events));
 
                 // Rollups as stored (every granularity), and how far they were compacted: the target reads what the source read.
-                var rollups = await CopyInBatchesAsync<UsageRollupRow>(source, read, UsageSql.AllRollups,
+                var rollups = await CopyInBatchesAsync<UsageRollupRow>("usage_rollups", source, read, UsageSql.AllRollups,
                     rows => to.ExecuteAsync(new CommandDefinition(UsageSql.UpsertRollup, rows, write, cancellationToken: ct2)), ct2);
                 counts.Add(("usage_rollups", rollups));
                 var watermarks = await QueryAsync<(long Granularity, long CompactedUntil)>(source, read, UsageSql.SelectWatermarks, null, ct2);
@@ -197,7 +197,7 @@ public abstract partial class SqlGatewayStore
         where TRow : class
     {
         var insert = table.InsertWith(insertClause);
-        var rows = await CopyInBatchesAsync<TRow>(from, read, table.Select(""),
+        var rows = await CopyInBatchesAsync<TRow>(table.Name, from, read, table.Select(""),
             batch => to.ExecuteAsync(new CommandDefinition(insert, convert is null ? batch : batch.Select(convert).ToList(), write, cancellationToken: cancellationToken)),
             cancellationToken);
         return (table.Name, rows);
@@ -207,9 +207,23 @@ public abstract partial class SqlGatewayStore
     /// Streams what <paramref name="select"/> reads and hands it to <paramref name="write"/> <see cref="CopyBatch"/> rows at
     /// a time (never an empty batch): bounded memory however long a table's history is. Returns the rows copied.
     /// </summary>
+    /// <exception cref="StoreUnavailableException">The target refused a batch: the message names <c>--to-dsn</c> and <paramref name="table"/>.</exception>
     private static async Task<long> CopyInBatchesAsync<TRow>(
-        DbConnection from, DbTransaction read, string select, Func<IReadOnlyList<TRow>, Task> write, CancellationToken cancellationToken)
+        string table, DbConnection from, DbTransaction read, string select, Func<IReadOnlyList<TRow>, Task> write, CancellationToken cancellationToken)
     {
+        async Task WriteAsync(IReadOnlyList<TRow> rows)
+        {
+            try
+            {
+                await write(rows);
+            }
+            catch (DbException ex)
+            {
+                // Said of the target and the table being written, not of the source's setting; a driver message quotes no DSN.
+                throw new StoreUnavailableException($"--to-dsn: writing the {table} table to the target failed, nothing was copied: {ex.Message}", ex);
+            }
+        }
+
         long copied = 0;
         var batch = new List<TRow>(CopyBatch);
         await using var reader = await ReadRowsAsync(from, new CommandDefinition(select, transaction: read, cancellationToken: cancellationToken));
@@ -219,7 +233,7 @@ public abstract partial class SqlGatewayStore
             batch.Add(parse(reader));
             if (batch.Count == CopyBatch)
             {
-                await write(batch);
+                await WriteAsync(batch);
                 copied += batch.Count;
                 batch.Clear();
             }
@@ -227,7 +241,7 @@ public abstract partial class SqlGatewayStore
 
         if (batch.Count > 0)
         {
-            await write(batch);
+            await WriteAsync(batch);
         }
 
         return copied + batch.Count;

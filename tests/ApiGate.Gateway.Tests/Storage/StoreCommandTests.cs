@@ -317,6 +317,33 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.False(File.Exists(targetDsn));
     }
 
+    [PostgresFact]
+    public async Task StoreCopy_TargetRefusesARow_ErrorNamesToDsnAndTheTable_NotThePassword_NothingWritten()
+    {
+        // Arrange: a stored setting holding a NUL, which SQLite keeps and PostgreSQL's text refuses
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        await using (var connection = await source.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection,
+                "INSERT INTO stored_settings (name, value, updated_at) VALUES ('ratelimit.burst', '9' || char(0), '2026-12-01T00:00:00.000Z')");
+        }
+
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres) + ";Password=Hunter2Copy";
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains("error: --to-dsn: writing the stored_settings table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hunter2Copy", copy.Error + copy.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("APIGATE_DATABASE_DSN", copy.Error, StringComparison.Ordinal);
+        await using var target = GatewayStores.Create(GatewayStores.Postgres, targetDsn, new SecretProtector(null));
+        await target.InitializeAsync(None);
+        Assert.Null(await target.FindPlanAsync("pro", None));
+    }
+
     [Fact]
     public async Task StoreCopy_SourcePathMistyped_RefusedAndNothingCreated()
     {
