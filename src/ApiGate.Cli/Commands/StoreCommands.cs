@@ -48,7 +48,8 @@ internal static class StoreCommands
             // Every stored secret is read before the target is touched: a wrong or missing key changes nothing there.
             await ((SqlGatewayStore)source).CheckCopiedSecretsAsync(ct);
             await using var target = await OpenTargetAsync(driver, dsn, options.SecretKey, ct);
-            if (string.Equals(target.Location, source.Location, StringComparison.Ordinal))
+            // The same database and schema for PostgreSQL, not only the same host and database (Location).
+            if (string.Equals(await target.IdentifyAsync(ct), await ((SqlGatewayStore)source).IdentifyAsync(ct), StringComparison.Ordinal))
             {
                 throw new ArgumentException($"--to-dsn: the target is the configured store itself ({target.Location})");
             }

@@ -319,6 +319,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             """, ct, new { Ref = reference, Period = Rows.StoredValues.Time(period) });
     }
 
+    public override Task<string> IdentifyAsync(CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) =>
+            $"{PostgresDsn.HostOf(_settings)}/{await FirstValueAsync<string>(connection, null, "SELECT current_database() || '/' || COALESCE(current_schema(), '')", null, ct)}",
+            cancellationToken);
+
     private protected override Task ContinueIdsAfterAsync(DbConnection connection, DbTransaction transaction, string table, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, $"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))", cancellationToken);
 

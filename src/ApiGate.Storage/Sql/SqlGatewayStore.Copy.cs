@@ -157,6 +157,12 @@ public abstract partial class SqlGatewayStore
             return copied;
         }, cancellationToken);
 
+    /// <summary>
+    /// Which store this is, to tell whether two DSNs name the same one: its <see cref="Location"/> by default (a SQLite
+    /// file); PostgreSQL asks the server for the database and schema, since two schemas of one database are two stores.
+    /// </summary>
+    public virtual Task<string> IdentifyAsync(CancellationToken cancellationToken) => Task.FromResult(Location);
+
     /// <summary>Appends usage rows as stored (no quota units: <c>quota_usage</c> is copied as it is). PostgreSQL uses COPY.</summary>
     private protected virtual async Task AppendUsageRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken)
     {

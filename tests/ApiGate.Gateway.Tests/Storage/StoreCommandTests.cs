@@ -344,6 +344,27 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Null(await target.FindPlanAsync("pro", None));
     }
 
+    [PostgresFact]
+    public async Task StoreCopy_AnotherSchemaOfTheSameDatabase_Copied_TheSameSchemaRefused()
+    {
+        // Arrange: two schemas of one database (the same host and database, another search path)
+        var source = await engines.CreateAsync(GatewayStores.Postgres);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", targetDsn);
+        var itself = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", source.Dsn);
+
+        // Assert
+        Assert.Equal(0, copy.ExitCode);
+        await using var target = GatewayStores.Create(GatewayStores.Postgres, targetDsn, new SecretProtector(null));
+        await target.InitializeAsync(None);
+        Assert.NotNull(await target.FindPlanAsync("pro", None));
+        Assert.Equal(2, itself.ExitCode);
+        Assert.Contains($"error: --to-dsn: the target is the configured store itself ({source.Store.Location})", itself.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task StoreCopy_SourcePathMistyped_RefusedAndNothingCreated()
     {
