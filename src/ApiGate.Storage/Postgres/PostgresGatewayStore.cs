@@ -319,10 +319,32 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             """, ct, new { Ref = reference, Period = Rows.StoredValues.Time(period) });
     }
 
+    /// <summary>How long a copy waits for a target's tables that others are writing to.</summary>
+    private const string CopyLockTimeout = "10s";
+
     public override Task<string> IdentifyAsync(CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) =>
             $"{PostgresDsn.HostOf(_settings)}/{await FirstValueAsync<string>(connection, null, "SELECT current_database() || '/' || COALESCE(current_schema(), '')", null, ct)}",
             cancellationToken);
+
+    /// <summary>
+    /// EXCLUSIVE: others may still read the tables, no one may write them. Waits at most <see cref="CopyLockTimeout"/>
+    /// for writes under way to end.
+    /// </summary>
+    private protected override async Task LockForCopyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<string> tables, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, $"SET LOCAL lock_timeout = '{CopyLockTimeout}'", cancellationToken);
+        try
+        {
+            await ExecuteAsync(connection, transaction, $"LOCK TABLE {string.Join(", ", tables)} IN EXCLUSIVE MODE", cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            throw new StoreBusyException(
+                $"--to-dsn: the tables of the store at {Location} stayed in use by another connection for {CopyLockTimeout} (a gateway or command " +
+                "writing to it?); nothing was copied: stop what writes to the new store, then copy again", ex);
+        }
+    }
 
     private protected override Task ContinueIdsAfterAsync(DbConnection connection, DbTransaction transaction, string table, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, $"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))", cancellationToken);

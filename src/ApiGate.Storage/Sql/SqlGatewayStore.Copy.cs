@@ -84,6 +84,8 @@ public abstract partial class SqlGatewayStore
             await using var read = await BeginReadAsync(source, ct);
             var copied = await target.WriteTransactionAsync(async (to, write, ct2) =>
             {
+                // Before the emptiness check: a gateway already writing to the target cannot add a row between the two.
+                await target.LockForCopyAsync(to, write, [.. CopiedTables, "plans", "usage_compaction", "config_version"], ct2);
                 // Every table the copy writes must be empty, but for the default plan the target's migrations seeded
                 // (untouched: a plan created or edited there is data the copy would delete).
                 var existing = await ScalarAsync(to, write,
@@ -162,6 +164,13 @@ public abstract partial class SqlGatewayStore
     /// file); PostgreSQL asks the server for the database and schema, since two schemas of one database are two stores.
     /// </summary>
     public virtual Task<string> IdentifyAsync(CancellationToken cancellationToken) => Task.FromResult(Location);
+
+    /// <summary>
+    /// Keeps other writers out of <paramref name="tables"/> until the copy's transaction ends. Nothing here: a SQLite
+    /// write transaction already excludes every other writer.
+    /// </summary>
+    private protected virtual Task LockForCopyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<string> tables, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
 
     /// <summary>Appends usage rows as stored (no quota units: <c>quota_usage</c> is copied as it is). PostgreSQL uses COPY.</summary>
     private protected virtual async Task AppendUsageRowsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<UsageEventRow> rows, CancellationToken cancellationToken)

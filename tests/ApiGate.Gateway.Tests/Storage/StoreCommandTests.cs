@@ -365,6 +365,36 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains($"error: --to-dsn: the target is the configured store itself ({source.Store.Location})", itself.Error, StringComparison.Ordinal);
     }
 
+    [PostgresFact]
+    public async Task StoreCopy_PostgresTargetWrittenDuringTheCopy_TheCopyWaitsForTheWriteThenRefuses()
+    {
+        // Arrange: a migrated, empty target that a gateway is writing a user to (not yet committed)
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var target = await engines.CreateAsync(GatewayStores.Postgres);
+        await using var writer = (Npgsql.NpgsqlConnection)await target.OpenRawAsync();
+        await using var writing = await writer.BeginTransactionAsync();
+        await Dapper.SqlMapper.ExecuteAsync(writer, "INSERT INTO users (id, email, name, plan_id, status, created_at, updated_at) " +
+            "VALUES ('usr_late', 'late@example.com', '', 'free', 'active', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')", transaction: writing);
+        await using var observer = (Npgsql.NpgsqlConnection)await target.OpenRawAsync();
+
+        // Act: the copy starts while the write is under way; the write commits once the copy waits for it (or has ended)
+        var copying = source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", target.Dsn);
+        for (var i = 0; i < 3000 && !copying.IsCompleted
+             && await Dapper.SqlMapper.ExecuteScalarAsync<long>(observer, "SELECT COUNT(*) FROM pg_locks WHERE NOT granted") == 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        await writing.CommitAsync();
+        var copy = await copying;
+
+        // Assert: the row that came in first is seen, and nothing of the copy is written beside it
+        Assert.Equal(4, copy.ExitCode);
+        Assert.Contains("already holds data (1 rows)", copy.Error, StringComparison.Ordinal);
+        Assert.Null(await target.Store.FindPlanAsync("pro", None));
+    }
+
     [Fact]
     public async Task StoreCopy_SourcePathMistyped_RefusedAndNothingCreated()
     {
