@@ -216,7 +216,7 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan StoreBusyTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary><c>APIGATE_CONFIG_POLL_INTERVAL</c>: how often the store is checked for config changes; default 250 ms.</summary>
+    /// <summary><c>APIGATE_CONFIG_POLL_INTERVAL</c>: how often the store is checked for config changes; default 250 ms, at least 100 ms.</summary>
     public TimeSpan ConfigPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>

@@ -163,9 +163,10 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("secret_key_previous", "is the same as secret_key: to rotate, set secret_key to the new key and secret_key_previous to the old one");
         }
 
-        if (o.ConfigPollInterval <= TimeSpan.Zero)
+        if (o.ConfigPollInterval < TimeSpan.FromMilliseconds(100))
         {
-            yield return ("config.poll_interval", "must be positive");
+            // Each poll is a store query: below this the gateway spends the store on asking whether anything changed.
+            yield return ("config.poll_interval", "must be at least 100ms");
         }
 
         if (o.RedisUrl.Length > 0 && Limits.RedisUrl.Validate(o.RedisUrl) is { } redis)

@@ -115,6 +115,21 @@ public sealed class SettingsTests : CliTestBase
         Assert.DoesNotContain("UrlPw5521", result.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ConfigShow_ConfigPollIntervalBelow100ms_RefusedNamingTheSetting()
+    {
+        // Arrange: a 1 ms poll would query the store a thousand times a second
+        Environment["APIGATE_CONFIG_POLL_INTERVAL"] = "1ms";
+
+        // Act
+        var result = await RunAsync("config", "show");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: invalid configuration: config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): must be at least 100ms\n",
+            result.Error.ReplaceLineEndings("\n"));
+    }
+
     [Theory]
     [InlineData("APIGATE_RATELIMIT_BURST", "-1", "ratelimit.burst (from APIGATE_RATELIMIT_BURST): must be 0 or more")]
     [InlineData("APIGATE_AUTH_KEY_PREFIX", "agt_", "auth.key_prefix (from APIGATE_AUTH_KEY_PREFIX): 'agt_' is reserved for admin tokens")]
