@@ -17,7 +17,7 @@ internal static class UserCommands
         command.Aliases.Add("user");
 
         var create = new Command("create", "Create a user");
-        var createFields = new Fields(create);
+        var createFields = new Fields(create, creating: true);
         CliApp.SetServiceHandler(create, context, async (parse, store, ct) =>
         {
             var changes = createFields.Read(parse).ToChanges();
@@ -66,7 +66,7 @@ internal static class UserCommands
         });
 
         var update = new Command("update", "Change a user (only the flags given)") { reference };
-        var updateFields = new Fields(update);
+        var updateFields = new Fields(update, creating: false);
         CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
         {
             var changes = updateFields.Read(parse).ToChanges();
@@ -207,11 +207,17 @@ internal static class UserCommands
     {
         private readonly Option<string?> _email = new("--email") { Description = "Email address (unique)" };
         private readonly Option<string?> _name = new("--name") { Description = "Display name" };
-        private readonly Option<string?> _plan = new("--plan", "--plan-id") { Description = "Plan id (default: the default plan)" };
-        private readonly Option<string?> _status = new("--status") { Description = "active (default) | pending | suspended | cancelled" };
+        private readonly Option<string?> _plan = new("--plan", "--plan-id");
+        private readonly Option<string?> _status = new("--status");
 
-        public Fields(Command command)
+        /// <param name="command">The command the flags are added to.</param>
+        /// <param name="creating">Whether a flag left out takes its default (create) or keeps the stored value (update).</param>
+        public Fields(Command command, bool creating)
         {
+            _plan.Description = creating ? "Plan id (default: the default plan)" : "Plan id (unchanged when left out)";
+            _status.Description = creating
+                ? "active (default) | pending | suspended | cancelled"
+                : "active | pending | suspended | cancelled (unchanged when left out)";
             foreach (var option in new Option[] { _email, _name, _plan, _status })
             {
                 command.Options.Add(option);

@@ -8,6 +8,23 @@ namespace ApiGate.Gateway.Tests.Cli;
 public sealed partial class IdentityCliTests : CliTestBase
 {
     [Fact]
+    public async Task UsersUpdateHelp_PlanAndStatus_SayALeftOutFlagKeepsTheStoredValue()
+    {
+        // Act: update keeps the user's plan and status when the flags are left out; only create takes the defaults
+        var update = await RunAsync("users", "update", "--help");
+        var create = await RunAsync("users", "create", "--help");
+
+        // Assert
+        Assert.Equal(0, update.ExitCode);
+        Assert.Matches(@"--plan, --plan-id <plan>\s+Plan id \(unchanged when left out\)", update.Output);
+        Assert.Matches(@"--status <status>\s+active \| pending \| suspended \| cancelled \(unchanged when left out\)", update.Output);
+        Assert.DoesNotContain("the default plan", update.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("active (default)", update.Output, StringComparison.Ordinal);
+        Assert.Equal(0, create.ExitCode);
+        Assert.Matches(@"--plan, --plan-id <plan>\s+Plan id \(default: the default plan\)", create.Output);
+    }
+
+    [Fact]
     public async Task UsersAndKeysList_LimitOffsetAndSearch_PrintOnlyThatSliceAndSayWhichOnStderr()
     {
         // Arrange: five users (created out of email order), a key each, one second apart
