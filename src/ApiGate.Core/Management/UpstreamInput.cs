@@ -114,7 +114,8 @@ public sealed record UpstreamInput
             }
             else
             {
-                return Invalid("timeout", $"'{Timeout}' is not a positive duration (milliseconds, or e.g. 30s)");
+                // Kept in an int of milliseconds: Durations.TryParse stops at int.MaxValue ms, just over 596h.
+                return Invalid("timeout", $"'{Timeout}' is not a duration from 1ms to 596h: milliseconds (e.g. 5000) or a duration such as 30s or 2m; 0 means the gateway default");
             }
         }
 

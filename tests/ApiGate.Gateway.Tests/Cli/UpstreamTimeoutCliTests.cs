@@ -30,6 +30,25 @@ public sealed class UpstreamTimeoutCliTests : CliTestBase
     }
 
     [Theory]
+    [InlineData("soon")]
+    [InlineData("-5")]
+    [InlineData("1000h")]
+    public async Task Create_TimeoutNotADurationInRange_ErrorGivesTheAcceptedFormAndRange_ExitCode2_NothingStored(string timeout)
+    {
+        // Act
+        var result = await RunAsync("upstreams", "create", "--name", "tr4", "--url", "http://127.0.0.1:19250", "--timeout", timeout);
+        var listed = await RunAsync("upstreams", "list", "--json");
+
+        // Assert: 1000h is positive, yet was refused as "not a positive duration"; the range was never said
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"error: timeout: '{timeout}' is not a duration from 1ms to 596h: milliseconds (e.g. 5000) or a duration such as 30s or 2m; " +
+            "0 means the gateway default\n",
+            result.Diagnostics);
+        Assert.Equal(0, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
+    }
+
+    [Theory]
     [InlineData("0.4s", 400)]
     [InlineData("2.5s", 2_500)]
     [InlineData("2900", 2_900)]
