@@ -243,6 +243,13 @@ internal static class AdminApi
         await next(context);
         if (context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed && !context.Response.HasStarted)
         {
+            // Endpoint routing lists the methods mapped; HEAD is routed as GET (RouteHeadAsGet), so it works wherever GET does.
+            var allowed = context.Response.Headers.Allow.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            if (allowed.Contains(HttpMethods.Get) && !allowed.Contains(HttpMethods.Head))
+            {
+                context.Response.Headers.Allow = string.Join(", ", allowed.SelectMany(m => m == HttpMethods.Get ? [m, HttpMethods.Head] : new[] { m }));
+            }
+
             await AdminErrors.Write(StatusCodes.Status405MethodNotAllowed, "method_not_allowed", "Method not allowed",
                 $"{context.Request.Method} is not allowed here (allowed: {context.Response.Headers.Allow})", null).ExecuteAsync(context);
         }

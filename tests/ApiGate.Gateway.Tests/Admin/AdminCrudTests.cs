@@ -373,6 +373,22 @@ public sealed class AdminCrudTests : AdminTestBase
     }
 
     [Fact]
+    public async Task MethodNotAllowed_OnAReadableResource_AllowListsHeadBesideGet()
+    {
+        // Act: HEAD answers wherever GET does, so Allow must say so
+        var deleted = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"DELETE /admin/settings HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nConnection: close\r\n" +
+            $"Authorization: Bearer {Token}\r\n\r\n"));
+        var head = await HeadAsync("/admin/settings", Token);
+
+        // Assert
+        Assert.Equal(405, deleted.Status);
+        Assert.Equal("GET, HEAD", deleted.Headers["Allow"]);
+        Assert.Contains("DELETE is not allowed here (allowed: GET, HEAD)", deleted.Body, StringComparison.Ordinal);
+        Assert.Equal(200, head.Status);
+    }
+
+    [Fact]
     public async Task Head_AnswersLikeGetWithoutABody()
     {
         var upstream = AssertData(await PostAsync("/upstreams", new { name = "head-up", url = "http://127.0.0.1:9" }), HttpStatusCode.Created).GetProperty("id").GetString();
