@@ -20,6 +20,25 @@ public sealed class JwtSettingsTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("HS256", "create", 0, "jwt.algorithms (APIGATE_JWT_ALGORITHMS): 'HS256' is not accepted")]
+    [InlineData("RS256", "maybe", 0, "jwt.unknown_user (APIGATE_JWT_UNKNOWN_USER): 'maybe' is not one of create, refuse")]
+    [InlineData("RS256", "create", 11, "jwt.clock_skew (APIGATE_JWT_CLOCK_SKEW): must be between 0 and 10m")]
+    public void Validate_BadJwtSettingWithoutAnIssuer_RefusedNamingIt(string algorithms, string unknownUser, int skewMinutes, string expected)
+    {
+        // Arrange: no jwt.issuer; the bad value was accepted until the issuer was set
+        var options = new ApiGate.Gateway.Configuration.GatewayOptions
+        {
+            JwtAlgorithms = algorithms, JwtUnknownUser = unknownUser, JwtClockSkew = TimeSpan.FromMinutes(skewMinutes),
+        };
+
+        // Act
+        var error = Assert.Throws<ArgumentException>(() => new ApiGate.Gateway.Hosting.GatewayOptionsValidator().ThrowIfInvalid(options));
+
+        // Assert
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Serve_JwtRoutesWithoutAnIssuer_WarnedWhenTheConfigurationLoads()
     {

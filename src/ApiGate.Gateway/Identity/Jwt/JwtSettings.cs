@@ -14,19 +14,19 @@ internal static class JwtSettings
 
     public static IEnumerable<(string Key, string Problem)> Validate(GatewayOptions o)
     {
-        if (o.JwtIssuer.Length == 0)
+        // Every setting is checked whether or not jwt.issuer is set: a bad value left for the day the issuer is set
+        // would otherwise only be refused then.
+        if (o.JwtIssuer.Length > 0)
         {
-            yield break;
-        }
+            if (!Uri.TryCreate(o.JwtIssuer, UriKind.Absolute, out var issuer) || issuer.Scheme is not ("https" or "http"))
+            {
+                yield return ("jwt.issuer", $"'{o.JwtIssuer}' is not an http(s) URL");
+            }
 
-        if (!Uri.TryCreate(o.JwtIssuer, UriKind.Absolute, out var issuer) || issuer.Scheme is not ("https" or "http"))
-        {
-            yield return ("jwt.issuer", $"'{o.JwtIssuer}' is not an http(s) URL");
-        }
-
-        if (o.JwtAudience.Length == 0)
-        {
-            yield return ("jwt.audience", "required with jwt.issuer: the audience tokens must be issued for");
+            if (o.JwtAudience.Length == 0)
+            {
+                yield return ("jwt.audience", "required with jwt.issuer: the audience tokens must be issued for");
+            }
         }
 
         var algorithms = Algorithms(o);
