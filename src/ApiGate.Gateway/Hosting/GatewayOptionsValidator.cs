@@ -16,6 +16,9 @@ namespace ApiGate.Gateway.Hosting;
 /// </summary>
 internal sealed partial class GatewayOptionsValidator(IConfiguration? configuration = null) : IValidateOptions<GatewayOptions>
 {
+    /// <summary>The shortest store poll (config changes, webhook events): each poll is a query on every instance.</summary>
+    private static readonly TimeSpan MinPollInterval = TimeSpan.FromMilliseconds(100);
+
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
         var failures = Problems(options).Select(p => $"{Name(p.Key)}: {p.Problem}").ToList();
@@ -163,7 +166,7 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("secret_key_previous", "is the same as secret_key: to rotate, set secret_key to the new key and secret_key_previous to the old one");
         }
 
-        if (o.ConfigPollInterval < TimeSpan.FromMilliseconds(100))
+        if (o.ConfigPollInterval < MinPollInterval)
         {
             // Each poll is a store query: below this the gateway spends the store on asking whether anything changed.
             yield return ("config.poll_interval", "must be at least 100ms");
@@ -226,9 +229,9 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("webhook.max_age", "must be at least webhook.retry_base");
         }
 
-        if (o.WebhookPollInterval <= TimeSpan.Zero)
+        if (o.WebhookPollInterval < MinPollInterval)
         {
-            yield return ("webhook.poll_interval", "must be positive");
+            yield return ("webhook.poll_interval", "must be at least 100ms");
         }
 
         if (!(o.WebhookUsageThreshold > 0 && o.WebhookUsageThreshold < 1))

@@ -115,18 +115,20 @@ public sealed class SettingsTests : CliTestBase
         Assert.DoesNotContain("UrlPw5521", result.Error, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task ConfigShow_ConfigPollIntervalBelow100ms_RefusedNamingTheSetting()
+    [Theory]
+    [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "config.poll_interval")]
+    [InlineData("APIGATE_WEBHOOK_POLL_INTERVAL", "webhook.poll_interval")]
+    public async Task ConfigShow_PollIntervalBelow100ms_RefusedNamingTheSetting(string variable, string setting)
     {
         // Arrange: a 1 ms poll would query the store a thousand times a second
-        Environment["APIGATE_CONFIG_POLL_INTERVAL"] = "1ms";
+        Environment[variable] = "1ms";
 
         // Act
         var result = await RunAsync("config", "show");
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("error: invalid configuration: config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): must be at least 100ms\n",
+        Assert.Equal($"error: invalid configuration: {setting} (from {variable}): must be at least 100ms\n",
             result.Error.ReplaceLineEndings("\n"));
     }
 
