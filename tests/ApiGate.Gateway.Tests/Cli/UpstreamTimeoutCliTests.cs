@@ -14,37 +14,31 @@ public sealed class UpstreamTimeoutCliTests : CliTestBase
     [InlineData("0.4")]
     [InlineData("0.5ms")]
     [InlineData("1.0005s")]
-    public async Task Create_TimeoutWithAFractionOfAMillisecond_ErrorNamesTheField_ExitCode2_NothingStored(string timeout)
-    {
-        // Act
-        var result = await RunAsync("upstreams", "create", "--name", "tf4", "--url", "http://127.0.0.1:19250", "--timeout", timeout);
-        var listed = await RunAsync("upstreams", "list", "--json");
-
-        // Assert
-        Assert.Equal(2, result.ExitCode);
-        Assert.Equal(
+    public Task Create_TimeoutWithAFractionOfAMillisecond_ErrorNamesTheField_ExitCode2_NothingStored(string timeout) =>
+        AssertCreateRefusedAsync(timeout,
             $"error: timeout: '{timeout}' has a fraction of a millisecond: the timeout must be a whole number of milliseconds " +
-            "(a bare number is milliseconds, e.g. 400) or a duration such as 30s\n",
-            result.Diagnostics);
-        Assert.Equal(0, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
-    }
+            "(a bare number is milliseconds, e.g. 400) or a duration such as 30s\n");
 
     [Theory]
     [InlineData("soon")]
     [InlineData("-5")]
     [InlineData("1000h")]
-    public async Task Create_TimeoutNotADurationInRange_ErrorGivesTheAcceptedFormAndRange_ExitCode2_NothingStored(string timeout)
+    public Task Create_TimeoutNotADurationInRange_ErrorGivesTheAcceptedFormAndRange_ExitCode2_NothingStored(string timeout) =>
+        // 1000h is positive, yet was refused as "not a positive duration"; the range was never said
+        AssertCreateRefusedAsync(timeout,
+            $"error: timeout: '{timeout}' is not a duration from 1ms to 596h: milliseconds (e.g. 5000) or a duration such as 30s or 2m; " +
+            "0 means the gateway default\n");
+
+    /// <summary>Creating an upstream with <paramref name="timeout"/> exits 2 with <paramref name="expected"/> and stores nothing.</summary>
+    private async Task AssertCreateRefusedAsync(string timeout, string expected)
     {
         // Act
         var result = await RunAsync("upstreams", "create", "--name", "tr4", "--url", "http://127.0.0.1:19250", "--timeout", timeout);
         var listed = await RunAsync("upstreams", "list", "--json");
 
-        // Assert: 1000h is positive, yet was refused as "not a positive duration"; the range was never said
+        // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal(
-            $"error: timeout: '{timeout}' is not a duration from 1ms to 596h: milliseconds (e.g. 5000) or a duration such as 30s or 2m; " +
-            "0 means the gateway default\n",
-            result.Diagnostics);
+        Assert.Equal(expected, result.Diagnostics);
         Assert.Equal(0, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
     }
 
