@@ -1,0 +1,47 @@
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>The portal in headless Chromium when it has no SMTP server: what a customer is told instead of "we sent it".</summary>
+public sealed class PortalBrowserWithoutSmtpTests : PortalTestBase
+{
+    private protected override void ConfigurePortal(GatewayOptions options)
+    {
+        options.SmtpUrl = "";
+        options.SmtpFrom = "";
+    }
+
+    [BrowserFact]
+    public async Task Login_UnconfirmedAccountAsksForANewLink_ThePageSaysThePortalCannotSendEmail()
+    {
+        // Arrange: an account left unconfirmed (made while the portal could still send email, say)
+        const string email = "unsent@customer.example";
+        var user = (await Gateway.Users.BuildNewAsync(new UserChanges { Email = email, Status = ApiGate.Core.Identity.UserStatus.Pending }, CancellationToken.None)).Value!;
+        await Gateway.Store.CreatePortalUserAsync(user, new ApiGate.Core.Portal.PortalAccount
+        {
+            UserId = user.Id,
+            PasswordHash = PortalPasswords.Hash(Password),
+            CreatedAt = user.CreatedAt,
+            UpdatedAt = user.CreatedAt,
+        }, CancellationToken.None);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        await browser.GoAsync("/portal/login");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", Password);
+        await page.ClickAsync("#log-in");
+        await Assertions.Expect(page.Locator("#resend")).ToBeVisibleAsync();
+
+        // Act
+        await page.ClickAsync("#resend");
+
+        // Assert
+        await Assertions.Expect(page.Locator("#message-error")).ToHaveTextAsync(PortalAccountService.CannotSendEmail);
+        await Assertions.Expect(page.Locator("#message-ok")).ToHaveCountAsync(0);
+        await browser.ScreenshotAsync("portal-resend-no-email");
+    }
+}
