@@ -190,18 +190,21 @@ public sealed class AccessLogTests : GatewayTestBase
     [Fact]
     public async Task UpstreamTimesOutMidBody_AccessLineCarriesTheErrorNotAPlainSuccess()
     {
-        // Arrange: a 1 s bound on the exchange and a backend whose body takes 6 s.
-        await Gateway.AddUpstreamAsync("slow", Upstream.Url, new UpstreamInput { Timeout = "1s" });
+        // Arrange: a 2 s bound on the exchange (room for the headers on a loaded machine) and a backend whose body
+        // takes 9 s.
+        await Gateway.AddUpstreamAsync("slow", Upstream.Url, new UpstreamInput { Timeout = "2s" });
         await Gateway.AddRouteAsync(new RouteInput { Name = "slow", Path = "/slow/*", Upstream = "slow" });
 
-        // Act: the headers arrive, then the connection is cut.
-        var response = await RawHttp.GetAsync(Gateway.Url, "/slow/trickle?chunks=30&interval=200");
+        // Act: the headers arrive, then the connection is cut; the line is written before the gateway stops (else a
+        // stop that begins first ends the exchange itself, and its end is recorded as the stop's).
+        var response = await RawHttp.GetAsync(Gateway.Url, "/slow/trickle?chunks=45&interval=200", "X-Request-ID: cut-mid-body");
+        var line = await AccessLineAsync("cut-mid-body");
         await Gateway.StopAsync();
 
         // Assert
         Assert.Equal(200, response.Status);
-        Assert.DoesNotContain("chunk29", response.Body, StringComparison.Ordinal);
-        var line = Assert.Single(AccessLines(_log.ToString()), a => a.GetProperty("Path").GetString() == "/slow/trickle");
+        Assert.DoesNotContain("chunk44", response.Body, StringComparison.Ordinal);
+        Assert.Equal("/slow/trickle", line.GetProperty("Path").GetString());
         Assert.Equal("upstream_timeout", line.GetProperty("Error").GetString());
     }
 
