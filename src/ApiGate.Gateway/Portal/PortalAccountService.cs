@@ -32,6 +32,12 @@ internal sealed partial class PortalAccountService(
 
     public const string LinkUnusable = "This link has expired or was already used. Ask for a new one.";
 
+    /// <summary>The <see cref="PortalResult.Field"/> of a refused email address.</summary>
+    public const string EmailField = "email";
+
+    /// <summary>The <see cref="PortalResult.Field"/> of a refused new password.</summary>
+    public const string PasswordField = "password";
+
     private readonly UserService _users = new(store, timeProvider);
 
     /// <summary>1 once the missing base URL was logged (<see cref="LinkBase"/>): once says what to set; more is noise any client can cause.</summary>
@@ -58,12 +64,12 @@ internal sealed partial class PortalAccountService(
         email = email?.Trim() ?? "";
         if (EmailProblem(email) is { } emailProblem)
         {
-            return PortalResult.Refused(emailProblem);
+            return PortalResult.Refused(emailProblem, EmailField);
         }
 
         if (PortalPasswords.Problem(password) is { } passwordProblem)
         {
-            return PortalResult.Refused(passwordProblem);
+            return PortalResult.Refused(passwordProblem, PasswordField);
         }
 
         // Counted before the password is hashed or anything is stored or mailed, and alike for new and registered addresses.
@@ -82,9 +88,9 @@ internal sealed partial class PortalAccountService(
         }, ct);
         if (built.Error is { } error)
         {
-            return PortalResult.Refused(error.Kind == ManagementErrorKind.Validation && error.Field == "email"
-                ? error.Message.TrimEnd('.') + "."
-                : "Sign-up is not available right now: the portal has no default plan. Please contact the operator.");
+            return error.Kind == ManagementErrorKind.Validation && error.Field == "email"
+                ? PortalResult.Refused(error.Message.TrimEnd('.') + ".", EmailField)
+                : PortalResult.Refused("Sign-up is not available right now: the portal has no default plan. Please contact the operator.");
         }
 
         var now = timeProvider.GetUtcNow();
@@ -194,7 +200,7 @@ internal sealed partial class PortalAccountService(
         email = email?.Trim() ?? "";
         if (EmailProblem(email) is { } problem)
         {
-            return PortalResult.Refused(problem);
+            return PortalResult.Refused(problem, EmailField);
         }
 
         if (!mail.CanSend)
@@ -229,7 +235,7 @@ internal sealed partial class PortalAccountService(
         // The password first: a too-short one must not use the link up.
         if (PortalPasswords.Problem(password) is { } problem)
         {
-            return PortalResult.Refused(problem);
+            return PortalResult.Refused(problem, PasswordField);
         }
 
         if (await ConsumeAsync(token, PortalTokenPurpose.Reset, ct) is not { } used)
@@ -266,14 +272,14 @@ internal sealed partial class PortalAccountService(
 
         if (current is null || current.Length > PortalPasswords.MaxLength || !PortalPasswords.Verify(account.PasswordHash, current, out _))
         {
-            return PortalResult.Refused("The current password is incorrect.");
+            return PortalResult.Refused("The current password is incorrect.", nameof(current));
         }
 
         await limiter.AccountSucceededAsync(user.Email, ct);
 
         if (PortalPasswords.Problem(replacement) is { } problem)
         {
-            return PortalResult.Refused(problem);
+            return PortalResult.Refused(problem, nameof(replacement));
         }
 
         await store.SetPortalPasswordAsync(userId, PortalPasswords.Hash(replacement!), timeProvider.GetUtcNow(), ct);
@@ -313,7 +319,7 @@ internal sealed partial class PortalAccountService(
         email = email?.Trim() ?? "";
         if (EmailProblem(email) is { } problem)
         {
-            return PortalResult.Refused(problem);
+            return PortalResult.Refused(problem, EmailField);
         }
 
         // Said for every address alike (before any look-up), so it tells nothing about accounts.

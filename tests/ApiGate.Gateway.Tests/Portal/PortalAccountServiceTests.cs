@@ -119,14 +119,14 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Theory]
-    [InlineData("not-an-email", "correct horse battery", "'not-an-email' is not an email address.")]
-    [InlineData("a@b", "correct horse battery", "'a@b' is not an email address.")]
-    [InlineData("two@@example.com", "correct horse battery", "'two@@example.com' is not an email address.")]
-    [InlineData("a@[127.0.0.1]", "correct horse battery", "'a@[127.0.0.1]' is not an email address.")]
-    [InlineData("", "correct horse battery", "Enter your email address.")]
-    [InlineData("short@example.com", "short", "Password must be at least 10 characters.")]
-    [InlineData("short@example.com", "", "Enter a password.")]
-    public async Task SignUpAsync_BadInput_ClearMessageAndNoUser(string email, string password, string message)
+    [InlineData("not-an-email", "correct horse battery", "'not-an-email' is not an email address.", "email")]
+    [InlineData("a@b", "correct horse battery", "'a@b' is not an email address.", "email")]
+    [InlineData("two@@example.com", "correct horse battery", "'two@@example.com' is not an email address.", "email")]
+    [InlineData("a@[127.0.0.1]", "correct horse battery", "'a@[127.0.0.1]' is not an email address.", "email")]
+    [InlineData("", "correct horse battery", "Enter your email address.", "email")]
+    [InlineData("short@example.com", "short", "Password must be at least 10 characters.", "password")]
+    [InlineData("short@example.com", "", "Enter a password.", "password")]
+    public async Task SignUpAsync_BadInput_ClearMessageNamingTheFieldAndNoUser(string email, string password, string message, string field)
     {
         // Arrange
         var portal = await PortalAsync();
@@ -135,7 +135,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var result = await portal.SignUpAsync(email, password, Origin, Address, None);
 
         // Assert
-        Assert.Equal((false, message), (result.Ok, result.Message));
+        Assert.Equal((false, message, field), (result.Ok, result.Message, result.Field));
         Assert.Empty(await _store.ListUsersAsync(None));
     }
 
@@ -364,7 +364,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Fact]
-    public async Task SignUpAsync_NoSmtpVerificationRequired_RefusedNothingCreated()
+    public async Task SignUpAsync_NoSmtpVerificationRequired_RefusedNamingNoFieldNothingCreated()
     {
         // Arrange
         var portal = await PortalAsync(smtp: false);
@@ -372,8 +372,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         // Act
         var result = await portal.SignUpAsync("nosmtp@example.com", "correct horse battery", Origin, Address, None);
 
-        // Assert
-        Assert.Equal((false, "Sign-up is not available: this portal cannot send email yet. Please contact the operator."), (result.Ok, result.Message));
+        // Assert: about the portal's settings, not about anything the visitor typed
+        Assert.Equal((false, "Sign-up is not available: this portal cannot send email yet. Please contact the operator.", ""), (result.Ok, result.Message, result.Field));
         Assert.Empty(await _store.ListUsersAsync(None));
     }
 
@@ -482,7 +482,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var second = await portal.SignUpAsync("second@example.com", "correct horse battery", "https://portal.example", Address, None);
 
         // Assert: refused (not "we sent a link" with no link sent), no pending user left behind, one warning
-        Assert.Equal((false, PortalAccountService.CannotMakeLinks), (first.Ok, first.Message));
+        Assert.Equal((false, PortalAccountService.CannotMakeLinks, ""), (first.Ok, first.Message, first.Field));
         Assert.Equal((false, PortalAccountService.CannotMakeLinks), (second.Ok, second.Message));
         Assert.Empty(await _store.ListUsersAsync(None));
         var warning = Assert.Single(logger.Entries, e => e.EventId == 8007);

@@ -239,6 +239,37 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.WaitForURLAsync("**/portal/login?logged_out=1", BrowserPage.AfterPost);
     }
 
+    [BrowserFact]
+    public async Task SignUp_RefusedForWantOfABaseUrl_NoFieldMarkedWhileABadAddressMarksTheEmailField()
+    {
+        // Arrange: no APIGATE_PORTAL_BASE_URL, and the page reached by a name that is not a loopback address (Chromium
+        // takes every *.localhost name to this machine itself; the gateway sees only the name in Host)
+        await using var named = await BrowserHost.OpenAsync(new UriBuilder(Gateway.Url) { Host = "portal.localhost" }.Uri.ToString());
+        await using var local = await BrowserHost.OpenAsync(Gateway.Url);
+        await named.GoAsync("/portal/signup");
+        await local.GoAsync("/portal/signup");
+
+        // Act: a well-formed sign-up the portal cannot mail a link for; an address the browser lets through and the portal does not
+        await named.Page.FillAsync("#email", "nolink@customer.example");
+        await named.Page.FillAsync("#password", Password);
+        await named.Page.ClickAsync("#sign-up");
+        await local.Page.FillAsync("#email", "a@b");
+        await local.Page.FillAsync("#password", Password);
+        await local.Page.ClickAsync("#sign-up");
+
+        // Assert
+        await Assertions.Expect(named.Page.Locator("#message-error")).ToHaveTextAsync(PortalAccountService.CannotMakeLinks);
+        await Assertions.Expect(named.Page.Locator("[aria-invalid='true']")).ToHaveCountAsync(0);
+        await Assertions.Expect(named.Page.Locator(".ag-invalid")).ToHaveCountAsync(0);
+        await named.ScreenshotAsync("portal-signup-no-links");
+        await Assertions.Expect(local.Page.Locator("#message-error")).ToHaveTextAsync("'a@b' is not an email address.");
+        await Assertions.Expect(local.Page.Locator("#email")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Assertions.Expect(local.Page.Locator("#password")).ToHaveAttributeAsync("aria-invalid", "false");
+        await Assertions.Expect(local.Page.Locator(".ag-invalid #email")).ToHaveCountAsync(1);
+        await Assertions.Expect(local.Page.Locator(".ag-invalid")).ToHaveCountAsync(1);
+        Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
+    }
+
     private async Task LogInAsync(BrowserPage browser, string email)
     {
         await browser.GoAsync("/portal/login");

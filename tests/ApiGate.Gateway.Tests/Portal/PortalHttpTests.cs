@@ -527,9 +527,9 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Theory]
-    [InlineData("not-an-email", Password, "'not-an-email' is not an email address.")]
-    [InlineData("short@customer.example", "short", "Password must be at least 10 characters.")]
-    public async Task SignUp_BadInput_MessageOnPageNothingCreated(string email, string password, string message)
+    [InlineData("not-an-email", Password, "'not-an-email' is not an email address.", "email")]
+    [InlineData("short@customer.example", "short", "Password must be at least 10 characters.", "password")]
+    public async Task SignUp_BadInput_MessageOnPageItsFieldMarkedNothingCreated(string email, string password, string message, string field)
     {
         // Arrange
         using var client = CookieClient();
@@ -539,8 +539,40 @@ public sealed class PortalHttpTests : PortalTestBase
 
         // Assert
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal(message, TextOf(await response.Content.ReadAsStringAsync(), "message-error"));
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(message, TextOf(html, "message-error"));
+        Assert.Equal([field], MarkedInvalid(html));
         Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task SignUp_NoBaseUrlAndAHostThatIsNotLoopback_NoFieldMarked()
+    {
+        // Arrange: a well-formed address and password, refused for want of portal.base_url
+        using var client = CookieClient();
+        client.DefaultRequestHeaders.Host = "portal.example";
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/signup", "signup", ("Email", "nolink@customer.example"), ("Password", Password));
+
+        // Assert: the refusal is about the portal's settings, so no field is marked as if the address were wrong
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(PortalAccountService.CannotMakeLinks, TextOf(html, "message-error"));
+        Assert.Empty(MarkedInvalid(html));
+    }
+
+    /// <summary>
+    /// The ids of the inputs a page marks invalid: its field box has the class <c>ag-invalid</c> (the red border), its
+    /// input <c>aria-invalid="true"</c>; a field with only one of the two fails the test.
+    /// </summary>
+    private static string[] MarkedInvalid(string html)
+    {
+        var boxed = Regex.Matches(html, "<div class=\"ag-field[^\"]*\\bag-invalid\\b[^\"]*\">\\s*<label for=\"([^\"]+)\"")
+            .Select(m => m.Groups[1].Value).ToArray();
+        var aria = Regex.Matches(html, "<input id=\"([^\"]+)\"[^>]*aria-invalid=\"true\"").Select(m => m.Groups[1].Value).ToArray();
+        Assert.Equal(boxed, aria);
+        return aria;
     }
 
     [Fact]
