@@ -108,12 +108,21 @@ internal sealed partial class PortalAccountService(
         }
         catch (StoreConflictException)
         {
-            // The address has an account already: tell its owner, tell the visitor nothing new.
-            if (mail.CanSend && LinkBase(origin) is { } links)
+            // The address has an account already: tell its owner, tell the visitor nothing new. (Only with verification
+            // off can either be missing here; the visitor still gets the same answer, the operator a log line.)
+            if (!mail.CanSend)
+            {
+                LogOwnerNotTold(logger, "no SMTP server is set (APIGATE_SMTP_URL, smtp.url)");
+            }
+            else if (LinkBase(origin) is { } links)
             {
                 await mail.EnqueueAsync(new PortalEmail(email, $"{options.AppName}: sign-up attempt",
                     $"Someone (perhaps you) tried to sign up for {options.AppName} with this address, which already has an account.\n\n" +
                     $"Log in at {links}{PortalOptions.BasePath}/login, or reset your password at {links}{PortalOptions.BasePath}/forgot.\n"), ct);
+            }
+            else
+            {
+                LogOwnerNotTold(logger, "APIGATE_PORTAL_BASE_URL (portal.base_url) is not set and the request was not made to a loopback address");
             }
 
             return PortalResult.Success(sent);
@@ -462,6 +471,10 @@ internal sealed partial class PortalAccountService(
 
     [LoggerMessage(EventId = 8010, Level = LogLevel.Information, Message = "Portal sign-up created user {UserId}")]
     private static partial void LogSignedUp(ILogger logger, string userId);
+
+    [LoggerMessage(EventId = 8013, Level = LogLevel.Information,
+        Message = "Portal sign-up for an address that already has an account answered as a new one, but its owner could not be told of the attempt: {Reason}")]
+    private static partial void LogOwnerNotTold(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 8011, Level = LogLevel.Information, Message = "Portal password reset for user {UserId}")]
     private static partial void LogPasswordReset(ILogger logger, string userId);

@@ -393,6 +393,28 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Equal(UserStatus.Active, login.User!.Status);
     }
 
+    [Theory]
+    [InlineData(false, "https://developers.example.com", Origin, "no SMTP server is set (APIGATE_SMTP_URL, smtp.url)")]
+    [InlineData(true, "", "https://portal.example", "APIGATE_PORTAL_BASE_URL (portal.base_url) is not set and the request was not made to a loopback address")]
+    public async Task SignUpAsync_RegisteredAddressAndNoWayToMailItsOwner_SameAnswerAndTheSkipLoggedWithoutTheAddress(
+        bool smtp, string baseUrl, string origin, string reason)
+    {
+        // Arrange: verification off, so sign-up works without SMTP or without a base URL
+        var logger = new RecordingLogger<PortalAccountService>();
+        var portal = await PortalAsync(smtp: smtp, requireVerification: false, baseUrl: baseUrl, logger: logger);
+        var first = await portal.SignUpAsync("owner@example.com", "correct horse battery", origin, Address, None);
+
+        // Act
+        var second = await portal.SignUpAsync("owner@example.com", "another password!", origin, Address, None);
+
+        // Assert: the visitor learns nothing; the operator sees why the owner got no note, and not whose address it was
+        Assert.Equal(first, second);
+        var skipped = Assert.Single(logger.Entries, e => e.EventId == 8013);
+        Assert.Equal(LogLevel.Information, skipped.Level);
+        Assert.Equal("Portal sign-up for an address that already has an account answered as a new one, but its owner could not be told of the attempt: " + reason, skipped.Message);
+        Assert.DoesNotContain(logger.Messages, m => m.Contains("owner@", StringComparison.OrdinalIgnoreCase));
+    }
+
     [Fact]
     public async Task ChangePasswordAsync_WrongCurrent_RefusedRightCurrent_Changed()
     {
