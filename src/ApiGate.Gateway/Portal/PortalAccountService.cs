@@ -194,7 +194,7 @@ internal sealed partial class PortalAccountService(
             UserStatus.Suspended => PortalResult.Refused("This account is suspended. Please contact the operator."),
             UserStatus.Cancelled => PortalResult.Refused("This account is closed. Please contact the operator."),
             _ when options.RequireVerification && account.EmailVerifiedAt is null =>
-                PortalResult.Refused("Confirm your email address first: follow the link we sent you (log in again after, or ask for a new link below)."),
+                PortalResult.NotConfirmed("Confirm your email address first: follow the link we sent you (log in again after, or ask for a new link below)."),
             UserStatus.Pending => PortalResult.Refused("This account is not active yet. Please contact the operator."),
             _ => PortalResult.Success("Logged in.", user, checkedHash),
         };

@@ -77,6 +77,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         // Assert
         Assert.False(before.Ok);
         Assert.StartsWith("Confirm your email address first", before.Message);
+        Assert.True(before.Unconfirmed); // the login page offers a new link on this refusal alone
         Assert.True(verified.Ok);
         Assert.Equal((false, PortalAccountService.LinkUnusable), (reused.Ok, reused.Message));
         Assert.True(login.Ok, login.Message);
@@ -235,6 +236,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
 
         // Assert
         Assert.Equal((false, "This account is suspended. Please contact the operator."), (result.Ok, result.Message));
+        Assert.False(result.Unconfirmed); // no new confirmation link offered for it
     }
 
     [Fact]
