@@ -38,6 +38,9 @@ internal sealed partial class PortalAccountService(
     /// <summary>The <see cref="PortalResult.Field"/> of a refused new password.</summary>
     public const string PasswordField = "password";
 
+    /// <summary>The <see cref="PortalResult.Field"/> of a wrong current password (on a password change).</summary>
+    public const string CurrentPasswordField = "current";
+
     private readonly UserService _users = new(store, timeProvider);
 
     /// <summary>1 once the missing base URL was logged (<see cref="LinkBase"/>): once says what to set; more is noise any client can cause.</summary>
@@ -281,14 +284,14 @@ internal sealed partial class PortalAccountService(
 
         if (current is null || current.Length > PortalPasswords.MaxLength || !PortalPasswords.Verify(account.PasswordHash, current, out _))
         {
-            return PortalResult.Refused("The current password is incorrect.", nameof(current));
+            return PortalResult.Refused("The current password is incorrect.", CurrentPasswordField);
         }
 
         await limiter.AccountSucceededAsync(user.Email, ct);
 
         if (PortalPasswords.Problem(replacement) is { } problem)
         {
-            return PortalResult.Refused(problem, nameof(replacement));
+            return PortalResult.Refused(problem, PasswordField);
         }
 
         await store.SetPortalPasswordAsync(userId, PortalPasswords.Hash(replacement!), timeProvider.GetUtcNow(), ct);

@@ -84,6 +84,26 @@ public sealed class PortalHttpTests : PortalTestBase
         }
     }
 
+    [Theory]
+    [InlineData("wrong current password", "a new horse battery", "The current password is incorrect.", "current")]
+    [InlineData(Password, "short", "Password must be at least 10 characters.", "new-password")]
+    public async Task ChangePassword_Refused_MessageOnPageItsFieldMarked(string current, string replacement, string message, string field)
+    {
+        // Arrange
+        var (client, _) = await SignedInAsync("marked@customer.example");
+        using (client)
+        {
+            // Act
+            var response = await PostFormAsync(client, "/portal/account", "password", ("Current", current), ("Replacement", replacement));
+
+            // Assert: the field at fault is marked, not the other one
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.Equal(message, TextOf(html, "message-error"));
+            Assert.Equal([field], MarkedInvalid(html));
+        }
+    }
+
     [Fact]
     public async Task Plans_LargePriceAndQuota_ShownWithThousandsSeparators()
     {
