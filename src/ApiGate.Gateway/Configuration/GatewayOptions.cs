@@ -347,6 +347,13 @@ public sealed class GatewayOptions
     public string TlsRedirectListen { get; set; } = "";
 
     /// <summary>
+    /// <c>APIGATE_TLS_REDIRECT_PORT</c>: the port the redirects of <see cref="TlsRedirectListen"/> name (1-65535; 443 is
+    /// left out of the URL), for a main port that clients reach on another number (a container publishing 443 for an
+    /// internal 8443). Null (default): the main listener's own port. Needs <see cref="TlsRedirectListen"/>.
+    /// </summary>
+    public int? TlsRedirectPort { get; set; }
+
+    /// <summary>
     /// <c>APIGATE_TLS_RELOAD_INTERVAL</c>: how often the certificate files are checked for changes in addition to
     /// file-system notifications; default 1 minute.
     /// </summary>

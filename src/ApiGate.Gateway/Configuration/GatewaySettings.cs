@@ -94,6 +94,7 @@ internal static class GatewaySettings
         new("tls.key_file", "APIGATE_TLS_KEY_FILE", nameof(GatewayOptions.TlsKeyFile), normalize: Trim),
         new("tls.cert_dir", "APIGATE_TLS_CERT_DIR", nameof(GatewayOptions.TlsCertDir), normalize: Trim),
         new("tls.redirect_listen", "APIGATE_TLS_REDIRECT_LISTEN", nameof(GatewayOptions.TlsRedirectListen), normalize: Trim),
+        new("tls.redirect_port", "APIGATE_TLS_REDIRECT_PORT", nameof(GatewayOptions.TlsRedirectPort)),
         new("tls.reload_interval", "APIGATE_TLS_RELOAD_INTERVAL", nameof(GatewayOptions.TlsReloadInterval)),
         new("admin.tls", "APIGATE_ADMIN_TLS", nameof(GatewayOptions.AdminTls)),
     ];

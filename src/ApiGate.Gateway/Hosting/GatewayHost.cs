@@ -92,7 +92,7 @@ public static class GatewayHost
         var tls = CreateTls(options, clock, tlsWarnings);
         Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions? mainListen = null;
         var redirect = tls is not null && AdminListenAddress.TryParse(options.TlsRedirectListen, out var redirectAt, out _)
-            ? new HttpsRedirectListener(redirectAt!, () => mainListen?.IPEndPoint is { Port: > 0 } bound ? bound.Port : options.Port)
+            ? new HttpsRedirectListener(redirectAt!, () => options.TlsRedirectPort ?? (mainListen?.IPEndPoint is { Port: > 0 } bound ? bound.Port : options.Port))
             : null;
         Proxies.TrustedProxies.TryParse(options.TrustedProxies, out var trustedProxies, out _);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });

@@ -310,6 +310,15 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             }
         }
 
+        if (o.TlsRedirectPort is < 1 or > 65535)
+        {
+            yield return ("tls.redirect_port", $"{o.TlsRedirectPort} is out of range (1-65535)");
+        }
+        else if (o.TlsRedirectPort is not null && o.TlsRedirectListen.Length == 0)
+        {
+            yield return ("tls.redirect_port", "is set but tls.redirect_listen is not: it is the port that listener's redirects name");
+        }
+
         if (sources is null)
         {
             yield break;

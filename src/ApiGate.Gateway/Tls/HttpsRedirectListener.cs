@@ -19,7 +19,10 @@ internal sealed class HttpsRedirectListener
     private int _port;
 
     /// <param name="address">Where to listen.</param>
-    /// <param name="httpsPort">The TLS port redirects point at (read per redirect: with port 0 it is known only once bound).</param>
+    /// <param name="httpsPort">
+    /// The port redirects point at: <c>tls.redirect_port</c>, else the TLS port (read per redirect: with port 0 it is
+    /// known only once bound).
+    /// </param>
     public HttpsRedirectListener(AdminListenAddress address, Func<int> httpsPort)
     {
         Address = address;

@@ -142,6 +142,24 @@ public sealed class SettingsTests : CliTestBase
         Assert.False(File.Exists(database)); // refused before the store was opened (or created)
     }
 
+    [Theory]
+    [InlineData("0", "invalid configuration: tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): 0 is out of range (1-65535)")]
+    [InlineData("65536", "invalid configuration: tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): 65536 is out of range (1-65535)")]
+    [InlineData("https", "tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): 'https' is not a whole number")]
+    public async Task ConfigValidate_RedirectPortOutOfRangeOrNotAWholeNumber_Exit2NamingTheSetting(string value, string expected)
+    {
+        // Arrange
+        Environment["APIGATE_TLS_REDIRECT_PORT"] = value;
+
+        // Act
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(2, validate.ExitCode);
+        Assert.Equal("", validate.Output);
+        Assert.Equal("error: " + expected, validate.Error.ReplaceLineEndings("\n").TrimEnd('\n'));
+    }
+
     [Fact]
     public async Task ServeAndConfigValidate_UsageExportIsADirectory_RefusedNamingTheSetting()
     {

@@ -419,6 +419,25 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(443, "https://api.test/echo/x?y=1")]       // the port clients use by default is left out
+    [InlineData(8443, "https://api.test:8443/echo/x?y=1")]
+    public async Task Redirect_RedirectPortSet_LocationNamesThatPortNotTheMainPort(int redirectPort, string expected)
+    {
+        // Arrange: behind a port mapping the main port (here an ephemeral one) is not the port clients reach
+        WriteServerCertificate();
+        await using var gateway = await StartAsync(o => (o.TlsRedirectListen, o.TlsRedirectPort) = ("127.0.0.1:0", redirectPort));
+        var request = "GET /echo/x?y=1 HTTP/1.1\r\nHost: api.test:8080\r\nConnection: close\r\n\r\n";
+
+        // Act
+        var response = await RawHttp.SendAsync(gateway.Addresses.Last(), System.Text.Encoding.ASCII.GetBytes(request));
+
+        // Assert
+        Assert.NotEqual(redirectPort, Port(gateway.Url));
+        Assert.Equal(308, response.Status);
+        Assert.Equal(expected, response.Headers["Location"]);
+    }
+
+    [Theory]
     [InlineData("GET /echo/x HTTP/1.0\r\n\r\n")]                                              // HTTP/1.0 needs no Host
     [InlineData("GET /echo/x HTTP/1.1\r\nHost: evil.example/x\r\nConnection: close\r\n\r\n")] // Kestrel's own check
     [InlineData("GET /echo/x HTTP/1.1\r\nHost: user@evil.example\r\nConnection: close\r\n\r\n")]
@@ -521,6 +540,30 @@ public sealed class TlsTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsRedirectListen) = ("", "", "127.0.0.1:0")));
 
         Assert.Contains("tls.redirect_listen (APIGATE_TLS_REDIRECT_LISTEN): is set but TLS is not", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_RedirectPortWithoutRedirectListen_RefusedNamingBothSettings()
+    {
+        WriteServerCertificate();
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => o.TlsRedirectPort = 443));
+
+        Assert.Equal(
+            "invalid configuration: tls.redirect_port (APIGATE_TLS_REDIRECT_PORT): is set but tls.redirect_listen is not: it is the port that listener's redirects name",
+            error.Message);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(65536)]
+    public async Task Start_RedirectPortOutOfRange_RefusedNamingTheSetting(int redirectPort)
+    {
+        WriteServerCertificate();
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => (o.TlsRedirectListen, o.TlsRedirectPort) = ("127.0.0.1:0", redirectPort)));
+
+        Assert.Equal($"invalid configuration: tls.redirect_port (APIGATE_TLS_REDIRECT_PORT): {redirectPort} is out of range (1-65535)", error.Message);
     }
 
     [Fact]
