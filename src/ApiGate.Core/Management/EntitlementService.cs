@@ -22,7 +22,32 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
 
         var now = timeProvider.GetUtcNow();
         var built = ApplyEntitlement(new EntitlementDefinition { Id = Ids.New("ent"), Name = "", CreatedAt = now, UpdatedAt = now }, input, creating: true);
-        return built.Error ?? await HeaderTakenAsync(built.Value!, input, ct) ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
+        return built.Error ?? await HeaderTakenAsync(built.Value!, input, ct) ?? await OverCapAsync(built.Value!, input, creating: true, ct)
+            ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
+    }
+
+    /// <summary>
+    /// A validation error when storing <paramref name="entitlement"/> takes a plan past <see cref="EntitlementCap"/>
+    /// (every plan sends every enabled entitlement), naming the field that grew it; else null.
+    /// </summary>
+    private async Task<ManagementError?> OverCapAsync(EntitlementDefinition entitlement, EntitlementChanges input, bool creating, CancellationToken ct)
+    {
+        var entitlements = await store.ListEntitlementsAsync(ct);
+        var values = await store.ListPlanEntitlementsAsync(null, ct);
+        var after = entitlements.Where(e => e.Id != entitlement.Id).Append(entitlement).ToList();
+        var plans = values.Select(v => v.PlanId).Distinct(StringComparer.Ordinal).Prepend("");
+        if (EntitlementCap.Check(plans, (entitlements, values), (after, values)) is not { } problem)
+        {
+            return null;
+        }
+
+        var field = problem.TooMany
+            ? (creating ? "name" : input.Enabled is true ? "enabled" : "header_name")
+            : input.DefaultValue is not null ? "default_value"
+            : !creating && input.Enabled is true ? "enabled"
+            : input.HeaderName is not null ? "header_name"
+            : "name";
+        return Invalid(field, problem.Message);
     }
 
     /// <summary>
@@ -78,6 +103,11 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
             if (await HeaderTakenAsync(built.Value!, input, ct) is { } taken)
             {
                 return taken;
+            }
+
+            if (await OverCapAsync(built.Value!, input, creating: false, ct) is { } overCap)
+            {
+                return overCap;
             }
 
             return await WriteAsync(built.Value!, (entitlement, c) => store.UpdateEntitlementAsync(entitlement, existing.UpdatedAt, c), ct);

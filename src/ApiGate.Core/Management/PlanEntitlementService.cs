@@ -48,7 +48,22 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
             Enabled = input.Enabled ?? true,
             CreatedAt = timeProvider.GetUtcNow(),
         };
-        return await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
+        return await OverCapAsync(plan.Id, values => [.. values, assignment], "value", ct)
+            ?? await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
+    }
+
+    /// <summary>
+    /// A validation error on <paramref name="field"/> when <paramref name="change"/> to the plan's values takes it past
+    /// <see cref="EntitlementCap"/>; else null.
+    /// </summary>
+    private async Task<ManagementError?> OverCapAsync(
+        string planId, Func<IReadOnlyList<PlanEntitlement>, IReadOnlyList<PlanEntitlement>> change, string field, CancellationToken ct)
+    {
+        var entitlements = await store.ListEntitlementsAsync(ct);
+        var values = await store.ListPlanEntitlementsAsync(planId, ct);
+        return EntitlementCap.Check([planId], (entitlements, values), (entitlements, change(values))) is { } problem
+            ? Invalid(field, problem.Message)
+            : null;
     }
 
     /// <summary>
@@ -85,6 +100,15 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
         if (value is not null && entitlement is not null && CheckValue(entitlement, input.Value, value) is { } valueProblem)
         {
             return valueProblem;
+        }
+
+        if (await OverCapAsync(
+                existing.PlanId,
+                values => [.. values.Select(v => v.Id == id ? v with { Value = value ?? v.Value, Enabled = input.Enabled ?? v.Enabled } : v)],
+                value is not null ? "value" : "enabled",
+                ct) is { } overCap)
+        {
+            return overCap;
         }
 
         try
