@@ -146,6 +146,12 @@ internal static class StoreCommands
                 await target.DisposeAsync();
             }
 
+            if (ex is StoreSchemaMismatchException)
+            {
+                // Another apigate's store is not a new, empty one either: refused as one that holds data (exit 4), unchanged.
+                throw new StoreConflictException("--to-dsn", ex.Message);
+            }
+
             // Both engines name their setting the same way (SqliteGatewayStore.Setting); a message naming none is about the target too.
             var message = ex.Message.Contains(SqliteGatewayStore.Setting, StringComparison.Ordinal)
                 ? ex.Message.Replace(SqliteGatewayStore.Setting, "--to-dsn", StringComparison.Ordinal)

@@ -11,3 +11,9 @@ public class StoreUnavailableException(string message, Exception? innerException
 /// up; nothing was written, so the same write can be tried again.
 /// </summary>
 public sealed class StoreBusyException(string message, Exception? innerException = null) : StoreUnavailableException(message, innerException);
+
+/// <summary>
+/// The store was made by another apigate: an older one created it (and it was not to be migrated) or a newer one
+/// migrated it past what this build knows. It was not changed.
+/// </summary>
+public sealed class StoreSchemaMismatchException(string message) : StoreUnavailableException(message);

@@ -345,13 +345,13 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// a newer build migrated further is refused (after a downgrade, this build would read and write tables it does
     /// not know the shape of).
     /// </summary>
-    /// <exception cref="StoreUnavailableException">The store's schema is newer than this build's.</exception>
+    /// <exception cref="StoreSchemaMismatchException">The store's schema is newer than this build's.</exception>
     private protected async Task<int> RefuseNewerSchemaAsync(DbConnection connection, int latest, CancellationToken cancellationToken)
     {
         var version = (int)await ScalarAsync(connection, null, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", cancellationToken);
         if (version > latest)
         {
-            throw new StoreUnavailableException(
+            throw new StoreSchemaMismatchException(
                 $"the store at {Location} is at schema version {version}, newer than this apigate knows ({latest}): a newer apigate migrated it; " +
                 "run that version (or newer), or restore the backup taken before the upgrade");
         }
@@ -364,7 +364,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// gateways of that build, which keep running and writing in the old shapes, changes the meaning of what they write
     /// next (usage events written by a build before migration 7 are no longer counted), and leaves no backup.
     /// </summary>
-    private protected StoreUnavailableException OlderSchema(int version, int latest) => new(
+    private protected StoreSchemaMismatchException OlderSchema(int version, int latest) => new(
         $"the store at {Location} is at schema version {version}, older than this apigate ({latest}); it was not changed. " +
         "To upgrade it: stop the gateways that run the older apigate, back the store up, then run 'apigate migrate' " +
         "(or start 'apigate serve', which migrates on start)");

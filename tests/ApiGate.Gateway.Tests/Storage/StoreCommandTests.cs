@@ -208,7 +208,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
-    public async Task StoreCopy_TargetOfAnOlderSchema_RefusedNamingToDsn_NotMigratedAndNothingWritten(string engine)
+    public async Task StoreCopy_TargetOfAnOlderSchema_RefusedAsNotNewExitCode4_NotMigratedAndNothingWritten(string engine)
     {
         // Arrange: an empty store an older apigate created (this build's newest migration not applied)
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
@@ -223,8 +223,8 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // Act
         var copy = await source.CliAsync("store", "copy", "--to-driver", engine, "--to-dsn", target.Dsn);
 
-        // Assert
-        Assert.Equal(1, copy.ExitCode);
+        // Assert: not a new, empty store, as one that holds data
+        Assert.Equal(4, copy.ExitCode);
         Assert.Contains($"error: --to-dsn: the store at {target.Store.Location} is at schema version {latest - 1}, older than this apigate ({latest}); it was not changed",
             copy.Error, StringComparison.Ordinal);
         await using (var connection = await target.OpenRawAsync())
@@ -232,6 +232,30 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
             Assert.Equal(latest - 1, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT MAX(version) FROM schema_migrations"));
         }
 
+        Assert.Null(await target.Store.FindPlanAsync("pro", None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task StoreCopy_TargetOfANewerSchema_RefusedAsNotNewExitCode4_NothingWritten(string engine)
+    {
+        // Arrange: an empty store a newer apigate migrated past this build's newest migration
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var target = await engines.CreateAsync(engine);
+        var latest = target.Store.SchemaVersion;
+        await using (var connection = await target.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Next, 'future', '2026-12-01T00:00:00.000Z')",
+                new { Next = latest + 1 });
+        }
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", engine, "--to-dsn", target.Dsn);
+
+        // Assert
+        Assert.Equal(4, copy.ExitCode);
+        Assert.Contains($"error: --to-dsn: the store at {target.Store.Location} is at schema version {latest + 1}, newer than this apigate knows ({latest})",
+            copy.Error, StringComparison.Ordinal);
         Assert.Null(await target.Store.FindPlanAsync("pro", None));
     }
 
