@@ -319,8 +319,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             """, ct, new { Ref = reference, Period = Rows.StoredValues.Time(period) });
     }
 
-    /// <summary>How long a copy waits for a target's tables that others are writing to.</summary>
-    private const string CopyLockTimeout = "10s";
+    /// <summary>
+    /// How long a copy waits for a target's tables that others are writing to: 10 s. Not a setting; settable so tests
+    /// of the refusal do not wait that long.
+    /// </summary>
+    internal static TimeSpan CopyLockTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     public override Task<string> IdentifyAsync(CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) =>
@@ -333,7 +336,8 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// </summary>
     private protected override async Task LockForCopyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<string> tables, CancellationToken cancellationToken)
     {
-        await ExecuteAsync(connection, transaction, $"SET LOCAL lock_timeout = '{CopyLockTimeout}'", cancellationToken);
+        var timeout = CopyLockTimeout;
+        await ExecuteAsync(connection, transaction, $"SET LOCAL lock_timeout = {(long)timeout.TotalMilliseconds}", cancellationToken);
         try
         {
             await ExecuteAsync(connection, transaction, $"LOCK TABLE {string.Join(", ", tables)} IN EXCLUSIVE MODE", cancellationToken);
@@ -341,7 +345,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
             throw new StoreBusyException(
-                $"--to-dsn: the tables of the store at {Location} stayed in use by another connection for {CopyLockTimeout} (a gateway or command " +
+                $"--to-dsn: the tables of the store at {Location} stayed in use by another connection for {timeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s (a gateway or command " +
                 "writing to it?); nothing was copied: stop what writes to the new store, then copy again", ex);
         }
     }

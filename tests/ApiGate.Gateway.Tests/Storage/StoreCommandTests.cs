@@ -419,6 +419,42 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Null(await target.Store.FindPlanAsync("pro", None));
     }
 
+    [PostgresFact]
+    public async Task StoreCopy_PostgresTargetTablesInUsePastTheLockTimeout_RefusedNamingToDsnExitCode1_NothingWritten()
+    {
+        // Arrange: a migrated, empty target whose users table another connection holds for writing and does not let go
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var target = await engines.CreateAsync(GatewayStores.Postgres);
+        await using var holder = (Npgsql.NpgsqlConnection)await target.OpenRawAsync();
+        await using var holding = await holder.BeginTransactionAsync();
+        await Dapper.SqlMapper.ExecuteAsync(holder, "LOCK TABLE users IN ROW EXCLUSIVE MODE", transaction: holding);
+        var version = await target.Store.GetConfigVersionAsync(None);
+        var timeout = ApiGate.Storage.Postgres.PostgresGatewayStore.CopyLockTimeout;
+        ApiGate.Storage.Postgres.PostgresGatewayStore.CopyLockTimeout = TimeSpan.FromSeconds(1);
+
+        // Act
+        CliResult copy;
+        try
+        {
+            copy = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", target.Dsn);
+        }
+        finally
+        {
+            ApiGate.Storage.Postgres.PostgresGatewayStore.CopyLockTimeout = timeout;
+        }
+
+        await holding.RollbackAsync();
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Equal($"error: --to-dsn: the tables of the store at {target.Store.Location} stayed in use by another connection for 1 s (a gateway or command " +
+                     "writing to it?); nothing was copied: stop what writes to the new store, then copy again\n", copy.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Null(await target.Store.FindPlanAsync("pro", None));
+        Assert.NotNull(await target.Store.FindPlanAsync("free", None)); // the seeded plan, not deleted
+        Assert.Equal(version, await target.Store.GetConfigVersionAsync(None));
+    }
+
     [Fact]
     public async Task StoreCopy_SourcePathMistyped_RefusedAndNothingCreated()
     {
