@@ -47,13 +47,7 @@ internal static class StoreCommands
             await using var source = await context.OpenStoreAsync(options, ct, existing: "to copy from");
             // Every stored secret is read before the target is touched: a wrong or missing key changes nothing there.
             await ((SqlGatewayStore)source).CheckCopiedSecretsAsync(ct);
-            await using var target = await OpenTargetAsync(driver, dsn, options.SecretKey, ct);
-            // The same database and schema for PostgreSQL, not only the same host and database (Location).
-            if (string.Equals(await target.IdentifyAsync(ct), await ((SqlGatewayStore)source).IdentifyAsync(ct), StringComparison.Ordinal))
-            {
-                throw new ArgumentException($"--to-dsn: the target is the configured store itself ({target.Location})");
-            }
-
+            await using var target = await OpenTargetAsync(driver, dsn, options.SecretKey, (SqlGatewayStore)source, ct);
             var copied = await ((SqlGatewayStore)source).CopyToAsync(target, ct);
             if (parse.GetValue(CliApp.JsonOption))
             {
@@ -127,13 +121,24 @@ internal static class StoreCommands
 
     private static string Count(int count) => count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>The target store, created and migrated; its failures name <c>--to-dsn</c>, not the source's setting.</summary>
-    private static async Task<SqlGatewayStore> OpenTargetAsync(string driver, string dsn, string secretKey, CancellationToken ct)
+    /// <summary>
+    /// The target store, created and migrated, once it is known not to be <paramref name="source"/>; its failures name
+    /// <c>--to-dsn</c>, not the source's setting.
+    /// </summary>
+    private static async Task<SqlGatewayStore> OpenTargetAsync(string driver, string dsn, string secretKey, SqlGatewayStore source, CancellationToken ct)
     {
         SqlGatewayStore? target = null;
         try
         {
             target = (SqlGatewayStore)GatewayStores.Create(driver, dsn, new SecretProtector(secretKey));
+            // Before the target is opened: SQLite opens a second name of the source file (a hard link) as another
+            // database. The same database and schema for PostgreSQL, not only the same host and database (Location).
+            if (string.Equals(await target.IdentifyAsync(ct), await source.IdentifyAsync(ct), StringComparison.Ordinal))
+            {
+                await target.DisposeAsync();
+                throw new ArgumentException($"--to-dsn: the target is the configured store itself ({target.Location})");
+            }
+
             // A target an older apigate created holds a store: refused as it is, not migrated first.
             target.MigrateExisting = false;
             await target.InitializeAsync(ct);

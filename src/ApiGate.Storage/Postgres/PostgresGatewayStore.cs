@@ -325,10 +325,19 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// </summary>
     internal static TimeSpan CopyLockTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    public override Task<string> IdentifyAsync(CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) =>
-            $"{PostgresDsn.HostOf(_settings)}/{await FirstValueAsync<string>(connection, null, "SELECT current_database() || '/' || COALESCE(current_schema(), '')", null, ct)}",
-            cancellationToken);
+    /// <remarks>Asked before the store is initialized (<c>store copy</c>): a server that does not answer is reported at once, as at start.</remarks>
+    public override async Task<string> IdentifyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await OpenConnectionAtStartAsync(cancellationToken);
+            return $"{PostgresDsn.HostOf(_settings)}/{await FirstValueAsync<string>(connection, null, "SELECT current_database() || '/' || COALESCE(current_schema(), '')", null, cancellationToken)}";
+        }
+        catch (Exception ex) when (ex is not StoreUnavailableException && TranslateAtStart(ex) is { } translated)
+        {
+            throw translated;
+        }
+    }
 
     /// <summary>
     /// EXCLUSIVE: others may still read the tables, no one may write them. Waits at most <see cref="CopyLockTimeout"/>

@@ -160,8 +160,9 @@ public abstract partial class SqlGatewayStore
         }, cancellationToken);
 
     /// <summary>
-    /// Which store this is, to tell whether two DSNs name the same one: its <see cref="Location"/> by default (a SQLite
-    /// file); PostgreSQL asks the server for the database and schema, since two schemas of one database are two stores.
+    /// Which store this is, to tell whether two DSNs name the same one: its <see cref="Location"/> by default; SQLite
+    /// names the file itself (links followed), PostgreSQL asks the server for the database and schema, since two
+    /// schemas of one database are two stores.
     /// </summary>
     public virtual Task<string> IdentifyAsync(CancellationToken cancellationToken) => Task.FromResult(Location);
 

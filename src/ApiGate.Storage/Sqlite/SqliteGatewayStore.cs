@@ -125,6 +125,22 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     public override string Location { get; }
 
+    /// <summary>
+    /// The database file, whatever name it is given: its device and inode where they can be read (a hard link is the
+    /// same file), else its path with the symbolic links on it followed (<see cref="StoreFile.ResolveLinks"/>). Asked
+    /// without opening the file, so a second name of the source is refused before SQLite opens it as another database.
+    /// </summary>
+    public override Task<string> IdentifyAsync(CancellationToken cancellationToken)
+    {
+        if (_inMemory)
+        {
+            return Task.FromResult(Location);
+        }
+
+        var file = StoreFile.ResolveLinks(Location);
+        return Task.FromResult(StoreFile.Identify(file) is { IsKnown: true } identity ? $"inode {identity.Device}:{identity.Inode}" : file);
+    }
+
     /// <summary>How long a write waits for the database lock (the connection's default timeout).</summary>
     public TimeSpan BusyTimeout { get; }
 

@@ -34,6 +34,51 @@ internal static partial class StoreFile
         return FileIdentity.Unknown;
     }
 
+    /// <summary>More symbolic links than this on the way to a file is a loop (Linux gives up after 40 as well).</summary>
+    private const int MaxLinkHops = 40;
+
+    /// <summary>
+    /// The full path of <paramref name="path"/> with every symbolic link on it followed, a directory's as well as the
+    /// file's: two paths that name one file through links give the same string. A hard link is a name of the file
+    /// itself, not a link, so it still gives its own path; so does a path whose links loop.
+    /// </summary>
+    public static string ResolveLinks(string path)
+    {
+        var resolved = Path.GetFullPath(path);
+        for (var hop = 0; hop < MaxLinkHops; hop++)
+        {
+            var root = Path.GetPathRoot(resolved) ?? "";
+            var parts = resolved[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+            var current = root;
+            string? followed = null;
+            for (var i = 0; i < parts.Length && followed is null; i++)
+            {
+                current = Path.Combine(current, parts[i]);
+                FileSystemInfo entry = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+                try
+                {
+                    if (entry.LinkTarget is not null && entry.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+                    {
+                        followed = Path.Combine([target.FullName, .. parts[(i + 1)..]]);
+                    }
+                }
+                catch (IOException)
+                {
+                    return resolved; // a loop of links: nothing to open there
+                }
+            }
+
+            if (followed is null)
+            {
+                return resolved;
+            }
+
+            resolved = Path.GetFullPath(followed);
+        }
+
+        return resolved;
+    }
+
     /// <summary>
     /// Which of the store's files (the database and, when present, its <c>-wal</c> and <c>-shm</c>) and its directory
     /// this process's user may not write (<c>access(2)</c>, so a read-only mount or an immutable file counts too); empty

@@ -156,6 +156,63 @@ public sealed class StoreCliTests : CliTestBase
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StoreCopy_ToDsnThroughASymbolicLinkToTheSourceFileOrItsDirectory_RefusedAsTheSourceItself(bool linkTheDirectory)
+    {
+        // Arrange: a link to the source file, or to its directory with the file's name after it
+        var database = Path.Combine(TestDirectory, "cli.db");
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "kept@example.com")).ExitCode);
+        var before = (await RunAsync("users", "list", "--json")).Output;
+        string target;
+        if (linkTheDirectory)
+        {
+            var directory = Path.Combine(TestDirectory, "linked");
+            Directory.CreateSymbolicLink(directory, TestDirectory);
+            target = Path.Combine(directory, "cli.db");
+        }
+        else
+        {
+            target = Path.Combine(TestDirectory, "link.db");
+            File.CreateSymbolicLink(target, database);
+        }
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", target);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"store: {database}\nerror: --to-dsn: the target is the configured store itself ({target})\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(before, (await RunAsync("users", "list", "--json")).Output);
+    }
+
+    [Fact]
+    public async Task StoreCopy_ToDsnAHardLinkToTheSourceFile_RefusedAsTheSourceItselfBeforeItIsOpened_SourceUnchanged()
+    {
+        // Arrange: a second name of the source file, which no path comparison tells from another file (opened as a
+        // target, SQLite kept a -wal and -shm of its own beside it: "disk I/O error")
+        var database = Path.Combine(TestDirectory, "cli.db");
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "kept@example.com")).ExitCode);
+        var before = (await RunAsync("users", "list", "--json")).Output;
+        var hardLink = Path.Combine(TestDirectory, "hard.db");
+        using (var ln = System.Diagnostics.Process.Start("ln", [database, hardLink]))
+        {
+            await ln.WaitForExitAsync();
+            Assert.Equal(0, ln.ExitCode);
+        }
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", hardLink);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"store: {database}\nerror: --to-dsn: the target is the configured store itself ({hardLink})\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.False(File.Exists(hardLink + "-wal"));
+        Assert.False(File.Exists(hardLink + "-shm"));
+        Assert.Equal(before, (await RunAsync("users", "list", "--json")).Output);
+    }
+
+    [Theory]
     [InlineData("Host=127.0.0.1;Password=hunter2;Bogus Key=1", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1/apigate?sslmode=bogus", "is not a PostgreSQL connection string")]

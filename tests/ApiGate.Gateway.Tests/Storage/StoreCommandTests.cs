@@ -561,6 +561,22 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     private static List<(DateTimeOffset, string, int, long, long, long, double, string)> ToTuples(IReadOnlyList<UsageRollup> rollups) =>
         rollups.Select(r => (r.BucketStart, r.KeyId, r.StatusClass, r.Requests, r.Units, r.ResponseBytes, r.LatencyMsSum, string.Join(",", r.LatencyBuckets))).ToList();
 
+    [Fact]
+    public async Task StoreCopy_PostgresTargetUnreachable_OneLineNamingToDsnAndHostNotPassword()
+    {
+        // Arrange
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", "postgres://apigate:hunter2@127.0.0.1:1/apigate");
+
+        // Assert: said as at start (the target is asked which store it is before it is opened)
+        Assert.Equal(1, copy.ExitCode);
+        Assert.StartsWith("error: cannot connect to PostgreSQL at 127.0.0.1:1 (--to-dsn): ", copy.Diagnostics, StringComparison.Ordinal);
+        Assert.Single(copy.Diagnostics.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("hunter2", copy.Error + copy.Output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("postgres://apigate:hunter2@127.0.0.1:1/apigate")]
     [InlineData("Host=127.0.0.1;Port=1;Username=apigate;Password=hunter2;Database=apigate")]
