@@ -141,6 +141,8 @@ internal static class StoreCommands
 
             // A target an older apigate created holds a store: refused as it is, not migrated first.
             target.MigrateExisting = false;
+            // A new target's schema comes with the rows, or not at all (PostgreSQL; a new SQLite file is deleted).
+            target.SchemaInCopy = true;
             await target.InitializeAsync(ct);
             return target;
         }

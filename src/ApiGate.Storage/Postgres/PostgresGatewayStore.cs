@@ -75,8 +75,15 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             try
             {
                 Created = !await FirstValueAsync<bool>(connection, null, "SELECT to_regclass('schema_migrations') IS NOT NULL", null, cancellationToken);
-                await ExecuteAsync(connection, null,
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)", cancellationToken);
+                if (Created && SchemaInCopy)
+                {
+                    _schemaInCopy = true;
+                    MigrationsApplied = [];
+                    SchemaVersion = PostgresMigrations.All[^1].Version;
+                    return;
+                }
+
+                await ExecuteAsync(connection, null, "CREATE TABLE IF NOT EXISTS " + SchemaMigrationsTable, cancellationToken);
                 var done = (await QueryAsync<int>(connection, null, "SELECT version FROM schema_migrations", null, cancellationToken)).ToHashSet();
                 if (done.Count > 0 && !MigrateExisting && PostgresMigrations.All.Any(m => !done.Contains(m.Version)))
                 {
@@ -92,9 +99,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                     }
 
                     await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                    await ExecuteAsync(connection, transaction, sql, cancellationToken);
-                    await ExecuteAsync(connection, transaction, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Version, @Name, @At)", cancellationToken,
-                        new { Version = version, Name = name, At = Rows.StoredValues.Time(DateTimeOffset.UtcNow) });
+                    await ApplyMigrationAsync(connection, transaction, version, name, sql, cancellationToken);
                     await transaction.CommitAsync(cancellationToken);
                     applied.Add((version, name));
                 }
@@ -110,6 +115,44 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         catch (Exception ex) when (Translate(ex) is { } translated)
         {
             throw translated;
+        }
+    }
+
+    private const string SchemaMigrationsTable = "schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+    /// <summary>Set by <see cref="InitializeAsync"/> on a new store whose schema <see cref="CreateSchemaInCopyAsync"/> creates.</summary>
+    private bool _schemaInCopy;
+
+    private static async Task ApplyMigrationAsync(DbConnection connection, DbTransaction transaction, int version, string name, string sql, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, sql, cancellationToken);
+        await ExecuteAsync(connection, transaction, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Version, @Name, @At)", cancellationToken,
+            new { Version = version, Name = name, At = Rows.StoredValues.Time(DateTimeOffset.UtcNow) });
+    }
+
+    /// <summary>
+    /// Every migration in the copy's transaction (DDL is transactional here): a copy that fails leaves the database or
+    /// schema as empty as it found it. The migration lock is held until the transaction ends, so a gateway started on
+    /// the new store meanwhile waits and then finds it migrated.
+    /// </summary>
+    private protected override async Task CreateSchemaInCopyAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        if (!_schemaInCopy)
+        {
+            return;
+        }
+
+        await ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = MigrationLock });
+        if (await FirstValueAsync<bool>(connection, transaction, "SELECT to_regclass('schema_migrations') IS NOT NULL", null, cancellationToken))
+        {
+            throw new StoreConflictException("--to-dsn",
+                $"the store at {Location} was created by another process after the copy opened it (a gateway started on it?): copy only into a new, empty database");
+        }
+
+        await ExecuteAsync(connection, transaction, "CREATE TABLE " + SchemaMigrationsTable, cancellationToken);
+        foreach (var (version, name, sql) in PostgresMigrations.All)
+        {
+            await ApplyMigrationAsync(connection, transaction, version, name, sql, cancellationToken);
         }
     }
 

@@ -74,16 +74,32 @@ public abstract partial class SqlGatewayStore
 
     /// <summary>
     /// Copies everything into <paramref name="target"/> (initialized, and empty but for what its migrations seed) in
-    /// one transaction on each side: the target gets all of it or, on any failure, nothing.
+    /// one transaction on each side: the target gets all of it or, on any failure, nothing. A target that its
+    /// initialization created is not left behind empty: its schema is created in the copy's transaction
+    /// (<see cref="SchemaInCopy"/>), or it is removed (<see cref="RemoveCreatedAsync"/>).
     /// </summary>
     /// <returns>Rows copied per table, in copy order.</returns>
     /// <exception cref="StoreConflictException">The target already holds data (field <c>--to-dsn</c>).</exception>
-    public Task<IReadOnlyList<(string Table, long Rows)>> CopyToAsync(SqlGatewayStore target, CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<(string Table, long Rows)>> CopyToAsync(SqlGatewayStore target, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CopyAllToAsync(target, cancellationToken);
+        }
+        catch when (target.Created)
+        {
+            await target.RemoveCreatedAsync();
+            throw;
+        }
+    }
+
+    private Task<IReadOnlyList<(string Table, long Rows)>> CopyAllToAsync(SqlGatewayStore target, CancellationToken cancellationToken) =>
         UseAsync(async (source, ct) =>
         {
             await using var read = await BeginReadAsync(source, ct);
             var copied = await target.WriteTransactionAsync(async (to, write, ct2) =>
             {
+                await target.CreateSchemaInCopyAsync(to, write, ct2);
                 // Before the emptiness check: a gateway already writing to the target cannot add a row between the two.
                 await target.LockForCopyAsync(to, write, [.. CopiedTables, "plans", "usage_compaction", "config_version"], ct2);
                 // Every table the copy writes must be empty, but for the default plan the target's migrations seeded
@@ -165,6 +181,19 @@ public abstract partial class SqlGatewayStore
     /// schemas of one database are two stores.
     /// </summary>
     public virtual Task<string> IdentifyAsync(CancellationToken cancellationToken) => Task.FromResult(Location);
+
+    /// <summary>
+    /// Creates the schema that <c>InitializeAsync</c> left to the copy (<see cref="SchemaInCopy"/>) in the copy's
+    /// transaction. Nothing here: SQLite created it when it created the file.
+    /// </summary>
+    private protected virtual Task CreateSchemaInCopyAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    /// <summary>
+    /// After a failed copy into a store that <c>InitializeAsync</c> created: removes what is left of it, and closes it.
+    /// Nothing here: PostgreSQL created the schema in the copy's transaction, rolled back with it.
+    /// </summary>
+    private protected virtual Task RemoveCreatedAsync() => Task.CompletedTask;
 
     /// <summary>
     /// Keeps other writers out of <paramref name="tables"/> until the copy's transaction ends. Nothing here: a SQLite

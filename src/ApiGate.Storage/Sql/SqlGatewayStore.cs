@@ -50,6 +50,13 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// </summary>
     public bool MigrateExisting { get; set; } = true;
 
+    /// <summary>
+    /// Whether <c>InitializeAsync</c> leaves the schema of a new, empty store to <see cref="CopyToAsync"/>, which then
+    /// creates it in the copy's own transaction where the engine allows it (PostgreSQL): a copy that fails leaves no empty
+    /// schema behind. Default false; SQLite creates the schema either way (a failed copy deletes the file it created).
+    /// </summary>
+    public bool SchemaInCopy { get; set; }
+
     public Task<long> GetConfigVersionAsync(CancellationToken cancellationToken) =>
         UseAsync((connection, ct) => ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", ct), cancellationToken);
 

@@ -141,6 +141,29 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         return Task.FromResult(StoreFile.Identify(file) is { IsKnown: true } identity ? $"inode {identity.Device}:{identity.Inode}" : file);
     }
 
+    /// <summary>The database file this store created, and the files SQLite kept beside it, deleted once the store is closed.</summary>
+    private protected override async Task RemoveCreatedAsync()
+    {
+        await DisposeAsync();
+        foreach (var connectionString in (string[])[_connectionString, _createConnectionString])
+        {
+            using var pooled = new SqliteConnection(connectionString);
+            SqliteConnection.ClearPool(pooled);
+        }
+
+        foreach (var file in (string[])[Location, .. CompanionSuffixes.Select(suffix => Location + suffix)])
+        {
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The failure that stopped the copy is the one to report; the file is empty but for the schema.
+            }
+        }
+    }
+
     /// <summary>How long a write waits for the database lock (the connection's default timeout).</summary>
     public TimeSpan BusyTimeout { get; }
 

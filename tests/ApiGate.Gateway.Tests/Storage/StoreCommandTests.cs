@@ -342,7 +342,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [PostgresFact]
-    public async Task StoreCopy_TargetRefusesARow_ErrorNamesToDsnAndTheTable_NotThePassword_NothingWritten()
+    public async Task StoreCopy_TargetRefusesARow_ErrorNamesToDsnAndTheTable_NotThePassword_NoSchemaLeftInTheTarget()
     {
         // Arrange: a stored setting holding a NUL, which SQLite keeps and PostgreSQL's text refuses
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
@@ -363,9 +363,47 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains("error: --to-dsn: writing the stored_settings table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("Hunter2Copy", copy.Error + copy.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("APIGATE_DATABASE_DSN", copy.Error, StringComparison.Ordinal);
-        await using var target = GatewayStores.Create(GatewayStores.Postgres, targetDsn, new SecretProtector(null));
-        await target.InitializeAsync(None);
-        Assert.Null(await target.FindPlanAsync("pro", None));
+        await using var target = new Npgsql.NpgsqlConnection(targetDsn);
+        Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(target, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"));
+        Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(target,
+            "SELECT COUNT(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StoreCopy_SqliteTargetRefusesARow_AFileTheCopyCreatedIsDeleted_AnExistingOneKept(bool targetExists)
+    {
+        // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        await using (var connection = await source.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "PRAGMA foreign_keys = OFF");
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO users (id, email, name, plan_id, status, created_at, updated_at) " +
+                "VALUES ('usr_orphan', 'orphan@example.com', '', 'gone', 'active', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')");
+        }
+
+        var targetDsn = targetExists ? (await engines.CreateAsync(GatewayStores.Sqlite)).Dsn : await engines.NewDsnAsync(GatewayStores.Sqlite);
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains("error: --to-dsn: writing the users table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
+        Assert.Equal(targetExists, File.Exists(targetDsn));
+        if (targetExists)
+        {
+            await using var target = GatewayStores.Create(GatewayStores.Sqlite, targetDsn, new SecretProtector(null));
+            await target.InitializeAsync(None);
+            Assert.Null(await target.FindPlanAsync("pro", None));
+        }
+        else
+        {
+            Assert.False(File.Exists(targetDsn + "-wal"));
+            Assert.False(File.Exists(targetDsn + "-shm"));
+        }
     }
 
     [PostgresFact]
