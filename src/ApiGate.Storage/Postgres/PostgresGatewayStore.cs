@@ -149,10 +149,18 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                 $"the store at {Location} was created by another process after the copy opened it (a gateway started on it?): copy only into a new, empty database");
         }
 
-        await ExecuteAsync(connection, transaction, "CREATE TABLE " + SchemaMigrationsTable, cancellationToken);
-        foreach (var (version, name, sql) in PostgresMigrations.All)
+        try
         {
-            await ApplyMigrationAsync(connection, transaction, version, name, sql, cancellationToken);
+            await ExecuteAsync(connection, transaction, "CREATE TABLE " + SchemaMigrationsTable, cancellationToken);
+            foreach (var (version, name, sql) in PostgresMigrations.All)
+            {
+                await ApplyMigrationAsync(connection, transaction, version, name, sql, cancellationToken);
+            }
+        }
+        catch (PostgresException ex)
+        {
+            // This store is the copy's target, not the configured one Translate names: e.g. a role that may not create tables here.
+            throw Refused(ex, "--to-dsn");
         }
     }
 
@@ -437,14 +445,17 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                 // connections, which a DSN listing the hosts with Target Session Attributes=read-write takes to the primary.
                 return WaitFor("takes no writes (a standby, or read-only)", exception);
             case PostgresException postgres:
-                return new StoreUnavailableException(
-                    $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) refused: {postgres.MessageText} ({postgres.SqlState})", exception);
+                return Refused(postgres, PostgresDsn.Setting);
             case NpgsqlException:
                 return new StoreUnavailableException($"cannot use PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}): {Reason(exception)}", exception);
             default:
                 return null;
         }
     }
+
+    /// <summary>What the server refused, naming the <paramref name="setting"/> that gave this store's DSN.</summary>
+    private StoreUnavailableException Refused(PostgresException postgres, string setting) =>
+        new($"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({setting}) refused: {postgres.MessageText} ({postgres.SqlState})", postgres);
 
     /// <summary>
     /// A server to wait for (<see cref="StoreBusyException"/>: the caller tries again). The pooled connections are let go

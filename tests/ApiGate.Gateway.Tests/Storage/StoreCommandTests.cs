@@ -599,6 +599,28 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     private static List<(DateTimeOffset, string, int, long, long, long, double, string)> ToTuples(IReadOnlyList<UsageRollup> rollups) =>
         rollups.Select(r => (r.BucketStart, r.KeyId, r.StatusClass, r.Requests, r.Units, r.ResponseBytes, r.LatencyMsSum, string.Join(",", r.LatencyBuckets))).ToList();
 
+    [PostgresFact]
+    public async Task StoreCopy_PostgresTargetTheRoleMayNotCreateTablesIn_RefusedNamingToDsnNotTheSourceSetting_NothingCreated()
+    {
+        // Arrange: a role that may use the target's schema but not create tables in it (a database made without --owner)
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        var target = new Npgsql.NpgsqlConnectionStringBuilder(targetDsn);
+        var role = "copier_" + Guid.NewGuid().ToString("N")[..8];
+        await PostgresServer.ExecuteAsync(targetDsn, $"CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA {target.SearchPath} TO {role}");
+        var asRole = new Npgsql.NpgsqlConnectionStringBuilder(targetDsn) { Username = role }.ConnectionString;
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", asRole);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Equal($"error: PostgreSQL at {target.Host}:{target.Port} (--to-dsn) refused: permission denied for schema {target.SearchPath} (42501)",
+            copy.Diagnostics.Trim());
+        await using var connection = new Npgsql.NpgsqlConnection(targetDsn);
+        Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"));
+    }
+
     [Fact]
     public async Task StoreCopy_PostgresTargetUnreachable_OneLineNamingToDsnAndHostNotPassword()
     {
