@@ -122,8 +122,8 @@ internal static class StoreCommands
     private static string Count(int count) => count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// The target store, created and migrated, once it is known not to be <paramref name="source"/>; its failures name
-    /// <c>--to-dsn</c>, not the source's setting.
+    /// The target store, opened once it is known not to be <paramref name="source"/> (a new PostgreSQL one gets its schema
+    /// in the copy, <see cref="SqlGatewayStore.SchemaInCopy"/>); its failures name <c>--to-dsn</c>, not the source's setting.
     /// </summary>
     private static async Task<SqlGatewayStore> OpenTargetAsync(string driver, string dsn, string secretKey, SqlGatewayStore source, CancellationToken ct)
     {

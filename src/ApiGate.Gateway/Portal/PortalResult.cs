@@ -7,10 +7,11 @@ namespace ApiGate.Gateway.Portal;
 /// the user and the password hash the login was checked against (a session is bound to that one, never to a hash read
 /// later, which a password change or reset made meanwhile would have replaced). <see cref="Throttled"/> marks a refusal
 /// by a limit (the page answers 429), <see cref="Unconfirmed"/> a login refused until the address is confirmed (the
-/// login page offers a new link). <see cref="Field"/> names the form field a refusal is about (<c>email</c>,
-/// <c>password</c>), as <see cref="Core.Management.ManagementError.Field"/> does, or is empty when it is about none (the
-/// portal cannot send email or make links, a limit, a missing default plan): the page marks that field, never one it
-/// guesses from the wording. Messages never reveal whether an email address has an account.
+/// login page offers a new link). <see cref="Field"/> names the form field a refusal is about
+/// (<see cref="PortalAccountService.EmailField"/>, <see cref="PortalAccountService.PasswordField"/>,
+/// <see cref="PortalAccountService.CurrentPasswordField"/>), as <see cref="Core.Management.ManagementError.Field"/>
+/// does, or is empty when it is about none (the portal cannot send email or make links, a limit, a missing default
+/// plan): the page marks that field, never one it guesses from the wording. Messages never reveal whether an email address has an account.
 /// </summary>
 internal sealed record PortalResult(bool Ok, string Message, UserDefinition? User = null, string? PasswordHash = null, bool Throttled = false, string Field = "", bool Unconfirmed = false)
 {

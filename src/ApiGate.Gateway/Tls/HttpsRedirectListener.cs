@@ -9,8 +9,8 @@ namespace ApiGate.Gateway.Tls;
 
 /// <summary>
 /// The plain-HTTP listener of <c>APIGATE_TLS_REDIRECT_LISTEN</c>: every request on it is answered
-/// <c>308 Permanent Redirect</c> to the same host, path and query on the TLS port (308 keeps the method and body, so a
-/// POST stays a POST). Nothing else is served there. Requests are told apart by the local port they arrived on, as for
+/// <c>308 Permanent Redirect</c> to the same host, path and query on the TLS port, or on the port
+/// <c>APIGATE_TLS_REDIRECT_PORT</c> names (308 keeps the method and body, so a POST stays a POST). Nothing else is served there. Requests are told apart by the local port they arrived on, as for
 /// the admin listener: one integer compare per request, and only when the listener is configured.
 /// </summary>
 internal sealed class HttpsRedirectListener
