@@ -47,7 +47,7 @@ internal static class ConfigCommands
             return unreadable is null ? 0 : 1;
         });
 
-        var validate = new Command("validate", "Check the settings and every stored route and upstream; exit 1 on problems");
+        var validate = new Command("validate", "Check the settings and every stored route and upstream; exit 2 on an invalid setting, 1 on other problems");
         CliApp.SetHandler(validate, context, async (parse, ct) =>
         {
             var loaded = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
