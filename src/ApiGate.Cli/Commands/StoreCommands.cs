@@ -127,13 +127,15 @@ internal static class StoreCommands
     /// </summary>
     private static async Task<SqlGatewayStore> OpenTargetAsync(string driver, string dsn, string secretKey, SqlGatewayStore source, CancellationToken ct)
     {
+        // Outside the block below: a failure reading the source is the source's, not the target's.
+        var sourceIdentity = await source.IdentifyAsync(ct);
         SqlGatewayStore? target = null;
         try
         {
             target = (SqlGatewayStore)GatewayStores.Create(driver, dsn, new SecretProtector(secretKey));
             // Before the target is opened: SQLite opens a second name of the source file (a hard link) as another
             // database. The same database and schema for PostgreSQL, not only the same host and database (Location).
-            if (string.Equals(await target.IdentifyAsync(ct), await source.IdentifyAsync(ct), StringComparison.Ordinal))
+            if (string.Equals(await target.IdentifyAsync(ct), sourceIdentity, StringComparison.Ordinal))
             {
                 await target.DisposeAsync();
                 throw new ArgumentException($"--to-dsn: the target is the configured store itself ({target.Location})");
