@@ -27,6 +27,12 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     private FileIdentity? _opened;
 
     /// <summary>
+    /// The database file <see cref="InitializeAsync"/> created, with the symbolic links on <see cref="Location"/>
+    /// followed (where SQLite creates it); null when it existed before. <see cref="RemoveCreatedAsync"/> deletes it.
+    /// </summary>
+    private string? _createdFile;
+
+    /// <summary>
     /// A connection held open from <see cref="InitializeAsync"/> to <see cref="DisposeAsync"/>, so SQLite never removes
     /// the <c>-wal</c> and <c>-shm</c> files while this store uses them (it does when the last connection closes): their
     /// identities, taken once, then stay those of the files every connection of this store writes through.
@@ -141,7 +147,10 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         return Task.FromResult(StoreFile.Identify(file) is { IsKnown: true } identity ? $"inode {identity.Device}:{identity.Inode}" : file);
     }
 
-    /// <summary>The database file this store created, and the files SQLite kept beside it, deleted once the store is closed.</summary>
+    /// <summary>
+    /// The database file this store created, and the files SQLite kept beside it, deleted once the store is closed; a
+    /// symbolic link that named it is kept, as it was before.
+    /// </summary>
     private protected override async Task RemoveCreatedAsync()
     {
         await DisposeAsync();
@@ -151,7 +160,12 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             SqliteConnection.ClearPool(pooled);
         }
 
-        foreach (var file in (string[])[Location, .. CompanionSuffixes.Select(suffix => Location + suffix)])
+        if (_createdFile is not { } created)
+        {
+            return;
+        }
+
+        foreach (var file in (string[])[created, .. CompanionSuffixes.Select(suffix => created + suffix)])
         {
             try
             {
@@ -169,7 +183,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     public override async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        var existed = _inMemory || File.Exists(Location);
+        // Through the links: File.Exists is true for a link to a file not there yet, which SQLite creates at its target.
+        var file = _inMemory ? Location : StoreFile.ResolveLinks(Location);
+        var existed = _inMemory || File.Exists(file);
         if (!_inMemory)
         {
             try
@@ -200,6 +216,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         }
 
         Created = !existed;
+        _createdFile = existed ? null : file;
         _opened = _inMemory ? null : StoreFile.Identify(Location);
         // A file this user may not write (yet) would be opened read-only, and such a connection does not keep the -wal
         // and -shm files (and would hand its read-only descriptor to connections opened once the permissions are fixed).

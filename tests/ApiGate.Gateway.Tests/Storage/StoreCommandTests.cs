@@ -406,6 +406,36 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         }
     }
 
+    [Fact]
+    public async Task StoreCopy_SqliteTargetASymbolicLinkToANewFile_CopyFails_TheFileCreatedIsDeleted_TheLinkKept()
+    {
+        // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses; --to-dsn a link,
+        // made before the copy, to a file not yet there in another directory
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await using (var connection = await source.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "PRAGMA foreign_keys = OFF");
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO users (id, email, name, plan_id, status, created_at, updated_at) " +
+                "VALUES ('usr_orphan', 'orphan@example.com', '', 'gone', 'active', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')");
+        }
+
+        var realFile = await engines.NewDsnAsync(GatewayStores.Sqlite);
+        var link = Path.Combine(Path.GetDirectoryName(await engines.NewDsnAsync(GatewayStores.Sqlite))!, "link.db");
+        File.CreateSymbolicLink(link, realFile);
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", link);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains("error: --to-dsn: writing the users table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
+        Assert.Equal(realFile, new FileInfo(link).LinkTarget);
+        Assert.False(File.Exists(realFile));
+        Assert.False(File.Exists(realFile + "-wal"));
+        Assert.False(File.Exists(realFile + "-shm"));
+        Assert.False(File.Exists(link + "-wal"));
+    }
+
     [PostgresFact]
     public async Task StoreCopy_AnotherSchemaOfTheSameDatabase_Copied_TheSameSchemaRefused()
     {
