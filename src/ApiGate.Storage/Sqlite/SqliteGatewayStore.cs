@@ -28,9 +28,13 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     /// <summary>
     /// The database file <see cref="InitializeAsync"/> created, with the symbolic links on <see cref="Location"/>
-    /// followed (where SQLite creates it); null when it existed before. <see cref="RemoveCreatedAsync"/> deletes it.
+    /// followed (where SQLite creates it), or found empty; null when it held something before.
+    /// <see cref="RemoveCreatedAsync"/> deletes it, or empties it again (<see cref="_createdInEmptyFile"/>).
     /// </summary>
     private string? _createdFile;
+
+    /// <summary>Whether <see cref="_createdFile"/> was there before, with 0 bytes: made ahead of the store, kept.</summary>
+    private bool _createdInEmptyFile;
 
     /// <summary>
     /// A connection held open from <see cref="InitializeAsync"/> to <see cref="DisposeAsync"/>, so SQLite never removes
@@ -149,7 +153,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     /// <summary>
     /// The database file this store created, and the files SQLite kept beside it, deleted once the store is closed; a
-    /// symbolic link that named it is kept, as it was before.
+    /// symbolic link that named it is kept, as it was before, and a file that was there empty is emptied again.
     /// </summary>
     private protected override async Task RemoveCreatedAsync()
     {
@@ -169,7 +173,15 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         {
             try
             {
-                File.Delete(file);
+                if (_createdInEmptyFile && file == created)
+                {
+                    // The file itself (its owner, mode and inode) was made ahead of the store: only its content goes.
+                    new FileStream(file, FileMode.Truncate, FileAccess.Write).Dispose();
+                }
+                else
+                {
+                    File.Delete(file);
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -186,6 +198,8 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         // Through the links: File.Exists is true for a link to a file not there yet, which SQLite creates at its target.
         var file = _inMemory ? Location : StoreFile.ResolveLinks(Location);
         var existed = _inMemory || File.Exists(file);
+        // SQLite makes a database of a 0-byte file as of a missing one: the store is new all the same.
+        var emptyBefore = existed && !_inMemory && new FileInfo(file).Length == 0;
         if (!_inMemory)
         {
             try
@@ -215,8 +229,8 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             throw CannotOpen(ex);
         }
 
-        Created = !existed;
-        _createdFile = existed ? null : file;
+        Created = !existed || emptyBefore;
+        (_createdFile, _createdInEmptyFile) = (Created && !_inMemory ? file : null, emptyBefore);
         _opened = _inMemory ? null : StoreFile.Identify(Location);
         // A file this user may not write (yet) would be opened read-only, and such a connection does not keep the -wal
         // and -shm files (and would hand its read-only descriptor to connections opened once the permissions are fixed).

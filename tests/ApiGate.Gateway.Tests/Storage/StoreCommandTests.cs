@@ -436,6 +436,33 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.False(File.Exists(link + "-wal"));
     }
 
+    [Fact]
+    public async Task StoreCopy_SqliteTargetAnEmptyFileMadeBefore_CopyFails_TheFileKeptEmpty()
+    {
+        // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses; --to-dsn a file
+        // of 0 bytes made ahead of the copy (touch, a mount point for one file), which SQLite takes as a new database
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await using (var connection = await source.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "PRAGMA foreign_keys = OFF");
+            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO users (id, email, name, plan_id, status, created_at, updated_at) " +
+                "VALUES ('usr_orphan', 'orphan@example.com', '', 'gone', 'active', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')");
+        }
+
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Sqlite);
+        await File.WriteAllBytesAsync(targetDsn, []);
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains("error: --to-dsn: writing the users table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
+        Assert.Equal(0, new FileInfo(targetDsn).Length);
+        Assert.False(File.Exists(targetDsn + "-wal"));
+        Assert.False(File.Exists(targetDsn + "-shm"));
+    }
+
     [PostgresFact]
     public async Task StoreCopy_AnotherSchemaOfTheSameDatabase_Copied_TheSameSchemaRefused()
     {
