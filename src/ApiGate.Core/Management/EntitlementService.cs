@@ -1,3 +1,4 @@
+using System.Text;
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Text;
 using ApiGate.Core.Storage;
@@ -22,7 +23,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
 
         var now = timeProvider.GetUtcNow();
         var built = ApplyEntitlement(new EntitlementDefinition { Id = Ids.New("ent"), Name = "", CreatedAt = now, UpdatedAt = now }, input, creating: true);
-        return built.Error ?? await HeaderTakenAsync(built.Value!, input, ct) ?? await OverCapAsync(built.Value!, input, creating: true, ct)
+        return built.Error ?? await HeaderTakenAsync(built.Value!, input, ct) ?? await OverCapAsync(built.Value!, creating: true, ct)
             ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
     }
 
@@ -30,7 +31,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
     /// A validation error when storing <paramref name="entitlement"/> takes a plan past <see cref="EntitlementCap"/>
     /// (every plan sends every enabled entitlement), naming the field that grew it; else null.
     /// </summary>
-    private async Task<ManagementError?> OverCapAsync(EntitlementDefinition entitlement, EntitlementChanges input, bool creating, CancellationToken ct)
+    private async Task<ManagementError?> OverCapAsync(EntitlementDefinition entitlement, bool creating, CancellationToken ct)
     {
         var entitlements = await store.ListEntitlementsAsync(ct);
         var values = await store.ListPlanEntitlementsAsync(null, ct);
@@ -41,13 +42,36 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
             return null;
         }
 
-        var field = problem.TooMany
-            ? (creating ? "name" : input.Enabled is true ? "enabled" : "header_name")
-            : input.DefaultValue is not null ? "default_value"
-            : !creating && input.Enabled is true ? "enabled"
-            : input.HeaderName is not null ? "header_name"
-            : "name";
-        return Invalid(field, problem.Message);
+        return Invalid(GrownBy(creating ? null : entitlements.FirstOrDefault(e => e.Id == entitlement.Id), entitlement, problem.TooMany), problem.Message);
+    }
+
+    /// <summary>
+    /// The field whose change made <paramref name="after"/> send more than <paramref name="before"/> (null: a new one):
+    /// turned on, a longer default, a longer header (its own name, or the one derived from the entitlement's name). A
+    /// field sent again unchanged is not it. <paramref name="tooMany"/>: the count grew, which only a header sent where
+    /// none was does (turned on, or moved off a header that is not sent).
+    /// </summary>
+    private static string GrownBy(EntitlementDefinition? before, EntitlementDefinition after, bool tooMany)
+    {
+        var header = EntitlementResolver.HeaderNameOf(after);
+        var headerField = after.HeaderName.Length > 0 ? "header_name" : "name";
+        if (before is null)
+        {
+            return tooMany ? "name" : Encoding.UTF8.GetByteCount(after.DefaultValue) > 0 ? "default_value" : headerField;
+        }
+
+        if (!before.Enabled && after.Enabled)
+        {
+            return "enabled";
+        }
+
+        if (!tooMany && Encoding.UTF8.GetByteCount(after.DefaultValue) > Encoding.UTF8.GetByteCount(before.DefaultValue))
+        {
+            return "default_value";
+        }
+
+        // The header moved: by its own name (set, changed or cleared), else by the entitlement's name it is derived from.
+        return header != EntitlementResolver.HeaderNameOf(before) && after.HeaderName != before.HeaderName ? "header_name" : headerField;
     }
 
     /// <summary>
@@ -105,7 +129,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
                 return taken;
             }
 
-            if (await OverCapAsync(built.Value!, input, creating: false, ct) is { } overCap)
+            if (await OverCapAsync(built.Value!, creating: false, ct) is { } overCap)
             {
                 return overCap;
             }

@@ -141,6 +141,30 @@ public sealed class EntitlementCapTests : AdminTestBase
             error.GetProperty("detail").GetString());
     }
 
+    [Theory]
+    [InlineData("enabled_and_longer_header", "/header_name")] // enabled sent again, unchanged: the header name grew it
+    [InlineData("same_default_longer_name", "/name")]         // the default sent again, unchanged: the name grew it
+    [InlineData("create_empty_default", "/header_name")]      // an empty default (as the console sends it) adds nothing
+    public async Task AdminWriteEntitlement_PastTheSizeCap_Refused422NamingTheFieldThatGrewIt_NotAnotherOneSent(string change, string pointer)
+    {
+        // Arrange: defaults of 8,192 + 8,162 characters under X-Entitlement-A and -B: 16,384 bytes for a plan with no values
+        Assert.True((await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "a", ValueType = EntitlementValueType.String, DefaultValue = new string('x', 8192) }, None)).Ok);
+        Assert.True((await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "b", ValueType = EntitlementValueType.String, DefaultValue = new string('y', 8162) }, None)).Ok);
+
+        // Act: each one byte or more past the cap
+        var result = change switch
+        {
+            "enabled_and_longer_header" => await PatchAsync("/entitlements/b", new { enabled = true, header_name = "X-Entitlement-Bb" }),
+            "same_default_longer_name" => await PatchAsync("/entitlements/b", new { default_value = new string('y', 8162), name = "bb" }),
+            _ => await PostAsync("/entitlements", new { name = "c", value_type = "string", default_value = "", header_name = "X-C" }),
+        };
+
+        // Assert
+        var error = AssertError(result, HttpStatusCode.UnprocessableEntity, "validation_error", pointer);
+        Assert.StartsWith("a plan with no values of its own (the defaults) would send ", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["a", "b"], (await Gateway.Store.ListEntitlementsAsync(None)).Select(e => e.Name + e.HeaderName).Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task PlanStoredAboveTheCap_StillServedWithEveryHeader_ChangesThatDoNotGrowItAccepted()
     {
