@@ -108,6 +108,23 @@ public sealed class EntitlementCapTests : AdminTestBase
     }
 
     [Fact]
+    public async Task AdminPlanEntitlementValue_NonAscii_CountedInUtf8Bytes_16KiBAccepted_OneMoreCharacterRefused()
+    {
+        // Arrange: exactly 16,384 bytes with b's value of 8,147 ASCII characters
+        var id = await FillProTo16KiBAsync();
+
+        // Act: 4,073 'é' (2 bytes each) + 1 is 8,147 bytes again; 4,074 'é' is 8,148 bytes in 4,074 characters
+        var same = await PatchAsync("/plan-entitlements/" + id, new { value = new string('é', 4073) + "y" });
+        var grown = await PatchAsync("/plan-entitlements/" + id, new { value = new string('é', 4074) });
+
+        // Assert
+        AssertData(same);
+        var error = AssertError(grown, HttpStatusCode.UnprocessableEntity, "validation_error", "/value");
+        Assert.Equal(TooLarge, error.GetProperty("detail").GetString());
+        Assert.Equal(new string('é', 4073) + "y", (await Gateway.Store.FindPlanEntitlementAsync(id, None))!.Value);
+    }
+
+    [Fact]
     public async Task CliPlanEntitlements_ValueOneBytePast16KiB_Exit2NamingTheValueAndTheLimit()
     {
         // Arrange

@@ -146,6 +146,12 @@ public sealed class SettingsTests : CliTestBase
     [InlineData("0", "invalid configuration: tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): 0 is out of range (1-65535)")]
     [InlineData("65536", "invalid configuration: tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): 65536 is out of range (1-65535)")]
     [InlineData("https", "tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): 'https' is not a whole number")]
+    [InlineData("-1", "invalid configuration: tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): -1 is out of range (1-65535)")]
+    [InlineData("443.0", "tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): '443.0' is not a whole number")]
+    [InlineData("0x1bb", "tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): '0x1bb' is not a whole number")]
+    [InlineData("4_43", "tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): '4_43' is not a whole number")]
+    [InlineData("", "tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): '' is not a whole number")]
+    [InlineData("99999999999999999999", "tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): '99999999999999999999' is not a whole number")]
     public async Task ConfigValidate_RedirectPortOutOfRangeOrNotAWholeNumber_Exit2NamingTheSetting(string value, string expected)
     {
         // Arrange
@@ -158,6 +164,25 @@ public sealed class SettingsTests : CliTestBase
         Assert.Equal(2, validate.ExitCode);
         Assert.Equal("", validate.Output);
         Assert.Equal("error: " + expected, validate.Error.ReplaceLineEndings("\n").TrimEnd('\n'));
+    }
+
+    [Fact]
+    public async Task ConfigValidate_RedirectPortInTheFileAsAnIntegerAndInTheEnvironment_TheVariableWinsAndIsNamed()
+    {
+        // Arrange: a YAML integer in the file (valid on its own, with its listener), and a variable above it out of range
+        var file = Path.Combine(TestDirectory, "redirect.yaml");
+        await File.WriteAllTextAsync(file, "tls:\n  redirect_port: 443\n");
+        Environment["APIGATE_CONFIG"] = file;
+        Environment["APIGATE_TLS_REDIRECT_PORT"] = "0";
+
+        // Act
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(2, validate.ExitCode);
+        Assert.Equal(
+            "error: invalid configuration: tls.redirect_port (from APIGATE_TLS_REDIRECT_PORT): 0 is out of range (1-65535)",
+            validate.Error.ReplaceLineEndings("\n").TrimEnd('\n'));
     }
 
     [Fact]

@@ -140,6 +140,27 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Empty(await _store.ListUsersAsync(None));
     }
 
+    [Theory]
+    [InlineData("short")]
+    [InlineData("")]
+    [InlineData(" ")]
+    public async Task SignUpAsync_PasswordRefused_SameMessageAndFieldForARegisteredAddressAsForANewOne(string password)
+    {
+        // Arrange
+        var portal = await PortalAsync();
+        Assert.True((await portal.SignUpAsync("taken@example.com", "correct horse battery", Origin, Address, None)).Ok);
+        await _smtp.NextToAsync("taken@example.com");
+
+        // Act
+        var registered = await portal.SignUpAsync("Taken@Example.com", password, Origin, Address, None);
+        var unregistered = await portal.SignUpAsync("free@example.com", password, Origin, Address, None);
+
+        // Assert: the field marked says nothing about the address either
+        Assert.Equal((false, PortalAccountService.PasswordField), (registered.Ok, registered.Field));
+        Assert.Equal(unregistered, registered);
+        Assert.Single(await _store.ListUsersAsync(None));
+    }
+
     [Fact]
     public async Task SignUpAsync_HugeFields_ClearMessageAndNoUser()
     {

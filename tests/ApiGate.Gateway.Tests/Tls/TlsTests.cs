@@ -438,6 +438,21 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(443, "https://[::1]/echo/x?y=1")]
+    [InlineData(8443, "https://[::1]:8443/echo/x?y=1")]
+    public async Task Redirect_RedirectPortSetAndAnIpv6HostWithAnotherPort_LocationKeepsTheBracketsWithThatPort(int redirectPort, string expected)
+    {
+        WriteServerCertificate();
+        await using var gateway = await StartAsync(o => (o.TlsRedirectListen, o.TlsRedirectPort) = ("127.0.0.1:0", redirectPort));
+        var request = "GET /echo/x?y=1 HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n";
+
+        var response = await RawHttp.SendAsync(gateway.Addresses.Last(), System.Text.Encoding.ASCII.GetBytes(request));
+
+        Assert.Equal(308, response.Status);
+        Assert.Equal(expected, response.Headers["Location"]);
+    }
+
+    [Theory]
     [InlineData("GET /echo/x HTTP/1.0\r\n\r\n")]                                              // HTTP/1.0 needs no Host
     [InlineData("GET /echo/x HTTP/1.1\r\nHost: evil.example/x\r\nConnection: close\r\n\r\n")] // Kestrel's own check
     [InlineData("GET /echo/x HTTP/1.1\r\nHost: user@evil.example\r\nConnection: close\r\n\r\n")]
