@@ -377,12 +377,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
         await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
-        await using (var connection = await source.OpenRawAsync())
-        {
-            await Dapper.SqlMapper.ExecuteAsync(connection, "PRAGMA foreign_keys = OFF");
-            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO users (id, email, name, plan_id, status, created_at, updated_at) " +
-                "VALUES ('usr_orphan', 'orphan@example.com', '', 'gone', 'active', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')");
-        }
+        await AddAUserWhosePlanIsGoneAsync(source);
 
         var targetDsn = targetExists ? (await engines.CreateAsync(GatewayStores.Sqlite)).Dsn : await engines.NewDsnAsync(GatewayStores.Sqlite);
 
@@ -412,12 +407,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses; --to-dsn a link,
         // made before the copy, to a file not yet there in another directory
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
-        await using (var connection = await source.OpenRawAsync())
-        {
-            await Dapper.SqlMapper.ExecuteAsync(connection, "PRAGMA foreign_keys = OFF");
-            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO users (id, email, name, plan_id, status, created_at, updated_at) " +
-                "VALUES ('usr_orphan', 'orphan@example.com', '', 'gone', 'active', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')");
-        }
+        await AddAUserWhosePlanIsGoneAsync(source);
 
         var realFile = await engines.NewDsnAsync(GatewayStores.Sqlite);
         var link = Path.Combine(Path.GetDirectoryName(await engines.NewDsnAsync(GatewayStores.Sqlite))!, "link.db");
@@ -442,12 +432,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses; --to-dsn a file
         // of 0 bytes made ahead of the copy (touch, a mount point for one file), which SQLite takes as a new database
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
-        await using (var connection = await source.OpenRawAsync())
-        {
-            await Dapper.SqlMapper.ExecuteAsync(connection, "PRAGMA foreign_keys = OFF");
-            await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO users (id, email, name, plan_id, status, created_at, updated_at) " +
-                "VALUES ('usr_orphan', 'orphan@example.com', '', 'gone', 'active', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')");
-        }
+        await AddAUserWhosePlanIsGoneAsync(source);
 
         var targetDsn = await engines.NewDsnAsync(GatewayStores.Sqlite);
         await File.WriteAllBytesAsync(targetDsn, []);
@@ -594,6 +579,15 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     [PostgresFact]
     public Task StoreCopy_WebhookOutboxPostgresToSqlite_KeepsDeliveriesAttemptsAndMarksAndNewIdsFollow() =>
         CopyWebhookOutboxAsync(GatewayStores.Postgres, GatewayStores.Sqlite);
+
+    /// <summary>A user whose plan is gone, written with foreign keys off: a row every copy target refuses.</summary>
+    private static async Task AddAUserWhosePlanIsGoneAsync(EngineStore source)
+    {
+        await using var connection = await source.OpenRawAsync();
+        await Dapper.SqlMapper.ExecuteAsync(connection, "PRAGMA foreign_keys = OFF");
+        await Dapper.SqlMapper.ExecuteAsync(connection, "INSERT INTO users (id, email, name, plan_id, status, created_at, updated_at) " +
+            "VALUES ('usr_orphan', 'orphan@example.com', '', 'gone', 'active', '2026-12-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z')");
+    }
 
     private async Task CopyWebhookOutboxAsync(string from, string to)
     {
