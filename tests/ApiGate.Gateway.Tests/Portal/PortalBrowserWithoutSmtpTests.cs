@@ -1,4 +1,3 @@
-using ApiGate.Core.Management;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -9,11 +8,7 @@ namespace ApiGate.Gateway.Tests.Portal;
 /// <summary>The portal in headless Chromium when it has no SMTP server: what a customer is told instead of "we sent it".</summary>
 public sealed class PortalBrowserWithoutSmtpTests : PortalTestBase
 {
-    private protected override void ConfigurePortal(GatewayOptions options)
-    {
-        options.SmtpUrl = "";
-        options.SmtpFrom = "";
-    }
+    private protected override void ConfigurePortal(GatewayOptions options) => WithoutSmtp(options);
 
     [BrowserFact]
     public async Task SignUp_VerificationRequired_ThePageSaysSignUpIsUnavailableAndMarksNoField()
@@ -38,14 +33,7 @@ public sealed class PortalBrowserWithoutSmtpTests : PortalTestBase
     {
         // Arrange: an account left unconfirmed (made while the portal could still send email, say)
         const string email = "unsent@customer.example";
-        var user = (await Gateway.Users.BuildNewAsync(new UserChanges { Email = email, Status = ApiGate.Core.Identity.UserStatus.Pending }, CancellationToken.None)).Value!;
-        await Gateway.Store.CreatePortalUserAsync(user, new ApiGate.Core.Portal.PortalAccount
-        {
-            UserId = user.Id,
-            PasswordHash = PortalPasswords.Hash(Password),
-            CreatedAt = user.CreatedAt,
-            UpdatedAt = user.CreatedAt,
-        }, CancellationToken.None);
+        await CreateUnconfirmedAccountAsync(email);
         await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
         var page = browser.Page;
         await browser.GoAsync("/portal/login");

@@ -678,24 +678,13 @@ public sealed class PortalHttpTests : PortalTestBase
 /// <summary>A portal with no SMTP server (<c>APIGATE_SMTP_URL</c> unset): the pages that would send email say they cannot.</summary>
 public sealed class PortalHttpTestsWithoutSmtp : PortalTestBase
 {
-    private protected override void ConfigurePortal(GatewayOptions options)
-    {
-        options.SmtpUrl = "";
-        options.SmtpFrom = "";
-    }
+    private protected override void ConfigurePortal(GatewayOptions options) => WithoutSmtp(options);
 
     [Fact]
     public async Task Login_ResendConfirmationWithoutSmtp_400SayingThePortalCannotSendEmail()
     {
         // Arrange: an account left unconfirmed (made while the portal could still send email, say)
-        var user = (await Gateway.Users.BuildNewAsync(new UserChanges { Email = "unsent@customer.example", Status = ApiGate.Core.Identity.UserStatus.Pending }, CancellationToken.None)).Value!;
-        await Gateway.Store.CreatePortalUserAsync(user, new ApiGate.Core.Portal.PortalAccount
-        {
-            UserId = user.Id,
-            PasswordHash = PortalPasswords.Hash(Password),
-            CreatedAt = user.CreatedAt,
-            UpdatedAt = user.CreatedAt,
-        }, CancellationToken.None);
+        await CreateUnconfirmedAccountAsync("unsent@customer.example");
         using var client = CookieClient();
 
         // Act

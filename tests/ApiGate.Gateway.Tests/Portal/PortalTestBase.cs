@@ -38,6 +38,29 @@ public abstract partial class PortalTestBase : GatewayTestBase, IAsyncLifetime
     {
     }
 
+    /// <summary>For <see cref="ConfigurePortal"/>: no SMTP server (<c>APIGATE_SMTP_URL</c> unset).</summary>
+    private protected static void WithoutSmtp(GatewayOptions options)
+    {
+        options.SmtpUrl = "";
+        options.SmtpFrom = "";
+    }
+
+    /// <summary>
+    /// A pending portal user with <see cref="Password"/> whose address was never confirmed, written straight to the
+    /// store (as one made while the portal could still send email).
+    /// </summary>
+    private protected async Task CreateUnconfirmedAccountAsync(string email)
+    {
+        var user = (await Gateway.Users.BuildNewAsync(new UserChanges { Email = email, Status = ApiGate.Core.Identity.UserStatus.Pending }, CancellationToken.None)).Value!;
+        await Gateway.Store.CreatePortalUserAsync(user, new ApiGate.Core.Portal.PortalAccount
+        {
+            UserId = user.Id,
+            PasswordHash = ApiGate.Gateway.Portal.PortalPasswords.Hash(Password),
+            CreatedAt = user.CreatedAt,
+            UpdatedAt = user.CreatedAt,
+        }, CancellationToken.None);
+    }
+
     private protected override async Task SetUpAsync()
     {
         await Gateway.AddUpstreamAsync("backend", Upstream.Url);
