@@ -74,10 +74,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             await ExecuteAsync(connection, null, "SELECT pg_advisory_lock(@Key)", cancellationToken, new { Key = MigrationLock });
             try
             {
-                Created = !await FirstValueAsync<bool>(connection, null, "SELECT to_regclass('schema_migrations') IS NOT NULL", null, cancellationToken);
+                Created = !await FirstValueAsync<bool>(connection, null, HasSchemaQuery, null, cancellationToken);
                 if (Created && SchemaInCopy)
                 {
-                    _schemaInCopy = true;
                     MigrationsApplied = [];
                     SchemaVersion = PostgresMigrations.All[^1].Version;
                     return;
@@ -120,8 +119,8 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
     private const string SchemaMigrationsTable = "schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
 
-    /// <summary>Set by <see cref="InitializeAsync"/> on a new store whose schema <see cref="CreateSchemaInCopyAsync"/> creates.</summary>
-    private bool _schemaInCopy;
+    /// <summary>Whether the store has a schema yet (its table of migrations).</summary>
+    private const string HasSchemaQuery = "SELECT to_regclass('schema_migrations') IS NOT NULL";
 
     private static async Task ApplyMigrationAsync(DbConnection connection, DbTransaction transaction, int version, string name, string sql, CancellationToken cancellationToken)
     {
@@ -137,13 +136,14 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// </summary>
     private protected override async Task CreateSchemaInCopyAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
     {
-        if (!_schemaInCopy)
+        // A new store (Created) whose InitializeAsync left the schema to the copy.
+        if (!(Created && SchemaInCopy))
         {
             return;
         }
 
         await ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = MigrationLock });
-        if (await FirstValueAsync<bool>(connection, transaction, "SELECT to_regclass('schema_migrations') IS NOT NULL", null, cancellationToken))
+        if (await FirstValueAsync<bool>(connection, transaction, HasSchemaQuery, null, cancellationToken))
         {
             throw new StoreConflictException("--to-dsn",
                 $"the store at {Location} was created by another process after the copy opened it (a gateway started on it?): copy only into a new, empty database");
