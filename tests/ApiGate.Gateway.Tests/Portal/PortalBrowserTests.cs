@@ -226,6 +226,8 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.EvaluateAsync("document.getElementById('new-password').removeAttribute('minlength')");
         await page.ClickAsync("#change-password");
         await Assertions.Expect(page.Locator("#message-error")).ToHaveTextAsync("Password must be at least 10 characters.");
+        await Assertions.Expect(page.Locator("#new-password")).ToHaveAttributeAsync("aria-invalid", "true"); // the field at fault, not the other
+        await Assertions.Expect(page.Locator("#current")).ToHaveAttributeAsync("aria-invalid", "false");
         await browser.ScreenshotAsync("portal-account");
 
         // a real change: the page comes back under the new session, and its forms work there
