@@ -18,9 +18,11 @@ public sealed class DiskFullStoreTests
     public async Task AddUsageEventsAsync_DiskFull_IsBusyAndDegradedUntilSpaceIsFreed()
     {
         // Arrange
+        // 4 MiB: the schema and this batch take about 1 MiB once written (WAL), so freeing the filler leaves ample room;
+        // on a 1 MiB tmpfs the written batch fitted with 30 KiB to spare and a CI run once found no room after freeing.
         var directory = Path.Combine(Path.GetTempPath(), "apigate-tests", "full-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        await RunAsync("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", directory);
+        await RunAsync("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", directory);
         try
         {
             var store = new SqliteGatewayStore(Path.Combine(directory, "apigate.db"), new SecretProtector(null));
