@@ -26,6 +26,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// <summary>The advisory lock plan writes take turns on (<see cref="LockPlansAsync"/>): "apigate" + "p".</summary>
     private const long PlansLock = 0x61_70_69_67_61_74_65_70;
 
+    /// <summary>The advisory lock writes of entitlements and plans' values take turns on: "apigate" + "e".</summary>
+    private const long EntitlementsLock = 0x61_70_69_67_61_74_65_65;
+
     /// <summary>The advisory lock changes of the stored settings take turns on: "apigate" + "s".</summary>
     private const long StoredSettingsLock = 0x61_70_69_67_61_74_65_73;
 
@@ -336,6 +339,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// <summary>A transaction-scoped advisory lock: it also covers a plan that does not exist yet (a create).</summary>
     private protected override Task LockPlansAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = PlansLock });
+
+    private protected override Task LockEntitlementsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = EntitlementsLock });
 
     private protected override Task LockStoredSettingsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = StoredSettingsLock });

@@ -248,10 +248,23 @@ public abstract partial class SqlGatewayStore
         FindByIdOrNameAsync(Entitlements, r => r.ToDefinition(), "WHERE name = @Ref", idOrName, cancellationToken);
 
     public Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) =>
-        WriteAsync(Entitlements.Insert, EntitlementRow.From(entitlement), Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"), cancellationToken);
+        WriteEntitlementsAsync("name", async (connection, transaction, ct) =>
+        {
+            try
+            {
+                await ExecuteAsync(connection, transaction, Entitlements.Insert, ct, EntitlementRow.From(entitlement));
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw ConflictOf(ex, Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"));
+            }
+
+            await BumpVersionAsync(connection, transaction, ct);
+            return true;
+        }, cancellationToken);
 
     public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken) =>
-        WriteTransactionAsync(async (connection, transaction, ct) =>
+        WriteEntitlementsAsync("", async (connection, transaction, ct) =>
         {
             try
             {
@@ -289,7 +302,7 @@ public abstract partial class SqlGatewayStore
         FindAsync(PlanEntitlements, r => r.ToDefinition(), "WHERE id = @Ref", id, cancellationToken);
 
     public Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken) =>
-        WriteTransactionAsync(async (connection, transaction, ct) =>
+        WriteEntitlementsAsync("value", async (connection, transaction, ct) =>
         {
             await CheckValueFitsTypeAsync(connection, transaction, assignment.EntitlementId, assignment.Value, ct);
             try
@@ -306,7 +319,7 @@ public abstract partial class SqlGatewayStore
         }, cancellationToken);
 
     public Task<PlanEntitlement?> UpdatePlanEntitlementAsync(string id, string? value, bool? enabled, CancellationToken cancellationToken) =>
-        WriteTransactionAsync(async (connection, transaction, ct) =>
+        WriteEntitlementsAsync(value is not null ? "value" : "enabled", async (connection, transaction, ct) =>
         {
             // Changes only what is given, so two updates of the two fields both land; a new value is checked as a new
             // assignment's is.
@@ -327,6 +340,45 @@ public abstract partial class SqlGatewayStore
             await BumpVersionAsync(connection, transaction, ct);
             return assignment;
         }, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="write"/>, a change to the entitlements or to a plan's values, and refuses it (a
+    /// <see cref="StoreConflictException"/> on <paramref name="field"/>; nothing written) when, measured against
+    /// everything stored when it commits, it takes a plan past <see cref="EntitlementCap"/> and grows it. The services
+    /// check the cap before they write, naming the field at fault; this is the check two changes made at the same time
+    /// cannot both pass (each alone fitting, both together not): such writes take turns
+    /// (<see cref="LockEntitlementsAsync"/>) and each measures what the one before it committed. It is also the only
+    /// check of a plan's value deleted, which sends the entitlement's default again. <paramref name="advice"/> ends the
+    /// refusal's message.
+    /// </summary>
+    private Task<T> WriteEntitlementsAsync<T>(
+        string field, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> write, CancellationToken cancellationToken, string advice = "") =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            await LockEntitlementsAsync(connection, transaction, ct);
+            var before = await ReadEntitlementsAsync(connection, transaction, ct);
+            var result = await write(connection, transaction, ct);
+            var after = await ReadEntitlementsAsync(connection, transaction, ct);
+            var plans = before.Values.Concat(after.Values).Select(v => v.PlanId).Distinct(StringComparer.Ordinal).Prepend("");
+            if (EntitlementCap.Check(plans, before, after) is { } problem)
+            {
+                throw new StoreConflictException(field, problem.Message + advice);
+            }
+
+            return result;
+        }, cancellationToken);
+
+    private async Task<(IReadOnlyList<EntitlementDefinition> Entitlements, IReadOnlyList<PlanEntitlement> Values)> ReadEntitlementsAsync(
+        DbConnection connection, DbTransaction transaction, CancellationToken ct) =>
+        ((await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList(),
+         (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select(""), null, ct)).Select(r => r.ToDefinition()).ToList());
+
+    /// <summary>
+    /// Makes writes of entitlements and plans' values take turns until the transaction ends, where writers do not
+    /// exclude each other (PostgreSQL); nothing otherwise (a SQLite write transaction excludes every other writer already).
+    /// </summary>
+    private protected virtual Task LockEntitlementsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
 
     /// <summary>
     /// Inside the write of a plan's value: the entitlement's type as it is now, its row held shared until the commit
@@ -352,7 +404,7 @@ public abstract partial class SqlGatewayStore
     private protected virtual string ShareRowLock => "";
 
     public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) =>
-        WriteTransactionAsync(async (connection, transaction, ct) =>
+        WriteEntitlementsAsync("", async (connection, transaction, ct) =>
         {
             if (await ExecuteAsync(connection, transaction, "DELETE FROM plan_entitlements WHERE id = @Id", ct, new { Id = id }) == 0)
             {
@@ -361,7 +413,7 @@ public abstract partial class SqlGatewayStore
 
             await BumpVersionAsync(connection, transaction, ct);
             return true;
-        }, cancellationToken);
+        }, cancellationToken, "; without this value the plan sends the entitlement's default: shorten the default first, or give the plan a shorter value");
 
     public Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken) =>
         UseAsync<IReadOnlyList<QuotaUsage>>(async (connection, ct) =>

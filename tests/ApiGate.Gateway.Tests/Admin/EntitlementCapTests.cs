@@ -141,6 +141,67 @@ public sealed class EntitlementCapTests : AdminTestBase
         Assert.Equal(2, (await Gateway.Store.ListPlanEntitlementsAsync("pro", None)).Count);
     }
 
+    /// <summary>
+    /// Entitlements <c>a</c> (default of 8,000 characters), <c>b</c> and <c>c</c> (empty defaults), and plan pro's values
+    /// "v" for a, 8,190 characters for b and 155 for c: 8,436 bytes with the header names. Without its value for a, pro
+    /// would send a's default: 16,390 bytes. Returns the id of pro's value for a.
+    /// </summary>
+    private async Task<string> GiveProAShortValueForALongDefaultAsync()
+    {
+        Assert.True((await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "a", ValueType = EntitlementValueType.String, DefaultValue = new string('d', 8000) }, None)).Ok);
+        string? id = null;
+        foreach (var (name, value) in new[] { ("a", "v"), ("b", new string('y', 8190)), ("c", new string('z', 155)) })
+        {
+            if (name != "a")
+            {
+                Assert.True((await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = name, ValueType = EntitlementValueType.String }, None)).Ok);
+            }
+
+            var created = await Gateway.PlanEntitlements.CreateAsync(new PlanEntitlementInput { Plan = "pro", Entitlement = name, Value = value }, None);
+            Assert.True(created.Ok, created.Error?.ToString());
+            id ??= created.Value!.Id;
+        }
+
+        return id!;
+    }
+
+    private const string DeleteRefused =
+        "plan 'pro' would send 16390 bytes of entitlement headers (names and values); at most 16384 are allowed per plan; " +
+        "without this value the plan sends the entitlement's default: shorten the default first, or give the plan a shorter value";
+
+    [Fact]
+    public async Task AdminDeletePlanEntitlement_TheDefaultSentInsteadTakesThePlanPastTheCap_409AndTheValueKept()
+    {
+        // Arrange
+        var id = await GiveProAShortValueForALongDefaultAsync();
+
+        // Act
+        var refused = await DeleteAsync("/plan-entitlements/" + id);
+        var shortened = await PatchAsync("/entitlements/a", new { default_value = new string('d', 7994) });
+        var deleted = await DeleteAsync("/plan-entitlements/" + id);
+
+        // Assert: refused while a's default would take pro to 16,390 bytes; deleted once it takes pro to 16,384
+        var error = AssertError(refused, HttpStatusCode.Conflict, "conflict", null);
+        Assert.Equal(DeleteRefused, error.GetProperty("detail").GetString());
+        AssertData(shortened);
+        Assert.Equal(HttpStatusCode.NoContent, deleted.Status);
+        Assert.Equal([155, 8190], (await Gateway.Store.ListPlanEntitlementsAsync("pro", None)).Select(v => v.Value.Length).Order());
+    }
+
+    [Fact]
+    public async Task CliDeletePlanEntitlement_TheDefaultSentInsteadTakesThePlanPastTheCap_Exit4AndTheValueKept()
+    {
+        // Arrange
+        var id = await GiveProAShortValueForALongDefaultAsync();
+
+        // Act
+        var deleted = await Gateway.CliAsync("plan-entitlements", "delete", id);
+
+        // Assert
+        Assert.Equal((4, "error: " + DeleteRefused), (deleted.ExitCode, LastLine(deleted.Error)));
+        Assert.Equal("v", (await Gateway.Store.FindPlanEntitlementAsync(id, None))!.Value);
+    }
+
     [Fact]
     public async Task AdminCreateEntitlement_DefaultsPast16KiB_Refused422NamingTheDefaultValue()
     {
@@ -185,7 +246,8 @@ public sealed class EntitlementCapTests : AdminTestBase
     [Fact]
     public async Task PlanStoredAboveTheCap_StillServedWithEveryHeader_ChangesThatDoNotGrowItAccepted()
     {
-        // Arrange: 70 entitlements written straight to the store, as one from before the cap may hold them
+        // Arrange: 70 enabled entitlements, as a store written before the cap may hold them: created disabled (no
+        // build stores more than 64 enabled) and enabled in the file itself
         for (var i = 0; i < 70; i++)
         {
             await Gateway.Store.CreateEntitlementAsync(new EntitlementDefinition
@@ -194,7 +256,16 @@ public sealed class EntitlementCapTests : AdminTestBase
                 Name = string.Create(CultureInfo.InvariantCulture, $"legacy_{i:00}"),
                 ValueType = EntitlementValueType.Boolean,
                 DefaultValue = "true",
+                Enabled = false,
             }, None);
+        }
+
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Gateway.DatabasePath))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE entitlements SET enabled = 1; UPDATE config_version SET version = version + 1 WHERE id = 1;";
+            Assert.Equal(71, await command.ExecuteNonQueryAsync());
         }
 
         await Gateway.AddUpstreamAsync("backend", Upstream.Url);
