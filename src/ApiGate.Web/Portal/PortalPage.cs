@@ -20,6 +20,15 @@ public abstract class PortalPage : ApiGate.Web.Shared.ServerPage
     protected string ClientAddress => HttpContext.Connection.RemoteIpAddress?.ToString() ?? "";
 
     /// <summary>
+    /// The form field a refusal named (<see cref="Gateway.Portal.PortalResult.Field"/>), or empty when it named none: the
+    /// page marks that field, never one it guesses from the message's wording.
+    /// </summary>
+    protected string RefusedField { get; set; } = "";
+
+    /// <summary>Whether the refusal was about <paramref name="field"/> (its message is above the form either way).</summary>
+    protected bool Invalid(string field) => RefusedField.Length > 0 && RefusedField == field;
+
+    /// <summary>
     /// Runs a form's <paramref name="work"/> and returns its result no sooner than
     /// <see cref="Gateway.Portal.PortalOptions.ResetAnswerTime"/> after it began: a form that answers "if … has an
     /// account" alike for every address must not tell by the moment of its answer what its wording hides.

@@ -582,6 +582,61 @@ public sealed class PortalHttpTests : PortalTestBase
         Assert.Empty(MarkedInvalid(html));
     }
 
+    [Theory]
+    [InlineData("not-an-email", "'not-an-email' is not an email address.")]
+    [InlineData("", "Enter your email address.")]
+    public async Task Forgot_AddressRefused_MessageOnPageEmailFieldMarked(string email, string message)
+    {
+        // Arrange
+        using var client = CookieClient();
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/forgot", "forgot", ("Email", email));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(message, TextOf(html, "message-error"));
+        Assert.Equal(["email"], MarkedInvalid(html));
+    }
+
+    [Fact]
+    public async Task Forgot_NoBaseUrlAndAHostThatIsNotLoopback_NoFieldMarked()
+    {
+        // Arrange: a well-formed address, refused for want of portal.base_url
+        using var client = CookieClient();
+        client.DefaultRequestHeaders.Host = "portal.example";
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/forgot", "forgot", ("Email", "nolink@customer.example"));
+
+        // Assert: the refusal is about the portal's settings, not the address
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(PortalAccountService.CannotMakeLinks, TextOf(html, "message-error"));
+        Assert.Empty(MarkedInvalid(html));
+    }
+
+    [Theory]
+    [InlineData("short", "Password must be at least 10 characters.", "password")]
+    [InlineData("a brand new password", PortalAccountService.LinkUnusable, "")] // a link refused: no field is at fault
+    public async Task Reset_Refused_MessageOnPageOnlyTheFieldItNamesMarked(string password, string message, string field)
+    {
+        // Arrange: a made-up link (256 random bits no account was sent)
+        using var client = CookieClient();
+        var token = ApiGate.Gateway.Portal.OneTimeTokens.Generate();
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/reset?token=" + token, "reset", ("Token", token), ("Password", password));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(message, TextOf(html, "message-error"));
+        string[] expected = field.Length > 0 ? [field] : [];
+        Assert.Equal(expected, MarkedInvalid(html));
+    }
+
     /// <summary>
     /// The ids of the inputs a page marks invalid: its field box has the class <c>ag-invalid</c> (the red border), its
     /// input <c>aria-invalid="true"</c>; a field with only one of the two fails the test.
