@@ -13,7 +13,9 @@ namespace ApiGate.Cli.Settings;
 /// YAML sequence (<c>[RS256, ES256]</c> or <c>- item</c> lines), any other setting that is not a single value is refused
 /// naming its line; so is a setting given twice (in two
 /// spellings or cases), a file whose top is not a mapping of settings and a second document, which would otherwise be
-/// ignored without a word.
+/// ignored without a word. A setting with a YAML null value (<c>port:</c> with nothing after it, <c>~</c>, <c>null</c>) is
+/// refused naming its line, as an empty value from any other source is taken as given, not as no setting: nothing
+/// then reads it as the text <c>~</c>, or falls back to the default without a word.
 /// </summary>
 /// <remarks>
 /// Read from YamlDotNet's event parser, not its node tree: the tree is built recursively, so a file nested a few
@@ -77,11 +79,21 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
 
     private static long LineOf(ParsingEvent parsingEvent) => parsingEvent.Start.Line;
 
+    /// <summary>
+    /// Whether YAML reads the scalar as null (the core schema): nothing at all, <c>~</c> or <c>null</c> unquoted, or a
+    /// value tagged <c>!!null</c>. A quoted <c>""</c> or <c>"~"</c> is that text.
+    /// </summary>
+    private static bool IsNull(Scalar scalar) =>
+        scalar.Tag.IsEmpty
+            ? scalar.Style == ScalarStyle.Plain && scalar.Value is "" or "~" or "null" or "Null" or "NULL"
+            : scalar.Tag.Value == "tag:yaml.org,2002:null";
+
     /// <summary>One pass over the parser's events, collecting each setting once.</summary>
     private sealed class Reader(YamlSettingsFile file, IParser parser)
     {
         private readonly Dictionary<string, (string Value, long Line)> _values = new(StringComparer.OrdinalIgnoreCase);
-        private readonly Dictionary<string, string> _anchoredValues = new(StringComparer.Ordinal);
+        /// <summary>Single values by anchor; null for a YAML null, which an alias to it stands for as well.</summary>
+        private readonly Dictionary<string, string?> _anchoredValues = new(StringComparer.Ordinal);
 
         public Dictionary<string, (string Value, long Line)> ReadStream()
         {
@@ -129,12 +141,7 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                 var key = prefix + keyEvent.Value;
                 if (parser.TryConsume<Scalar>(out var value))
                 {
-                    if (!value.Anchor.IsEmpty)
-                    {
-                        _anchoredValues[value.Anchor.Value] = value.Value;
-                    }
-
-                    Add(key, value.Value, LineOf(keyEvent));
+                    Add(key, Anchored(value), LineOf(keyEvent));
                 }
                 else if (parser.TryConsume<AnchorAlias>(out var alias) && _anchoredValues.TryGetValue(alias.Value.Value, out var aliased))
                 {
@@ -147,7 +154,7 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                 else if (GatewaySettings.Find(key) is { } setting)
                 {
                     var expected = setting.CommaList ? "a value or a list of values (- item lines, or [a, b])" : "a single value";
-                    throw file.Problem(string.Create(CultureInfo.InvariantCulture, $"line {LineOf(keyEvent)}: setting '{setting.Key}' must be {expected}"));
+                    throw Refused(key, LineOf(keyEvent), "must be " + expected);
                 }
                 else if (IsSection(key) && parser.Accept<MappingStart>(out _))
                 {
@@ -167,34 +174,50 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
             var items = new List<string>();
             while (!parser.TryConsume<SequenceEnd>(out _))
             {
+                var line = LineOf(parser.Current ?? start);
                 if (parser.TryConsume<Scalar>(out var item))
                 {
-                    if (!item.Anchor.IsEmpty)
-                    {
-                        _anchoredValues[item.Anchor.Value] = item.Value;
-                    }
-
-                    items.Add(item.Value);
+                    items.Add(Anchored(item) ?? throw Refused(key, line, "has an item with no value: give one or remove it"));
                 }
                 else if (parser.TryConsume<AnchorAlias>(out var alias) && _anchoredValues.TryGetValue(alias.Value.Value, out var aliased))
                 {
-                    items.Add(aliased);
+                    items.Add(aliased ?? throw Refused(key, line, "has an item with no value: give one or remove it"));
                 }
                 else
                 {
-                    throw file.Problem(string.Create(CultureInfo.InvariantCulture,
-                        $"line {LineOf(parser.Current ?? start)}: setting '{GatewaySettings.Find(key)!.Key}' must be a list of single values"));
+                    throw Refused(key, line, "must be a list of single values");
                 }
             }
 
             return string.Join(",", items);
         }
 
-        private void Add(string key, string value, long line)
+        /// <summary>The scalar's value, null for a YAML null; kept under its anchor, if it has one, for the aliases to it.</summary>
+        private string? Anchored(Scalar scalar)
+        {
+            var value = IsNull(scalar) ? null : scalar.Value;
+            if (!scalar.Anchor.IsEmpty)
+            {
+                _anchoredValues[scalar.Anchor.Value] = value;
+            }
+
+            return value;
+        }
+
+        /// <summary>A problem of the setting <paramref name="key"/> at <paramref name="line"/>.</summary>
+        private ArgumentException Refused(string key, long line, string problem) =>
+            file.Problem(string.Create(CultureInfo.InvariantCulture, $"line {line}: setting '{GatewaySettings.Find(key)!.Key}' {problem}"));
+
+        private void Add(string key, string? value, long line)
         {
             if (GatewaySettings.Find(key) is not { } setting)
             {
                 throw file.Unknown(key);
+            }
+
+            if (value is null)
+            {
+                throw Refused(key, line, "has no value: give one or remove the line");
             }
 
             if (_values.TryGetValue(setting.Key, out var first))

@@ -131,6 +131,70 @@ public sealed class ConfigFileCliTests : CliTestBase
         Assert.Equal($"error: config file '{file}': {problem}\n", result.Error.ReplaceLineEndings("\n"));
     }
 
+    [Theory]
+    [InlineData("server:\n  port: ~\n", 2, "server.port")] // a whole number
+    [InlineData("server:\n  port: null\n", 2, "server.port")]
+    [InlineData("server:\n  host: 127.0.0.1\n  port:\n", 3, "server.port")] // nothing after the colon
+    [InlineData("upstream:\n  timeout: NULL\n", 2, "upstream.timeout")] // a duration
+    [InlineData("metrics.enabled: ~\n", 1, "metrics.enabled")] // true/false
+    [InlineData("tls:\n  cert_file: !!null\n", 2, "tls.cert_file")] // text, tagged null
+    [InlineData("jwt:\n  issuer:\n  audience: orders-api\n", 2, "jwt.issuer")] // text
+    [InlineData("ratelimit:\n  burst: &none ~\n", 2, "ratelimit.burst")] // anchored
+    [InlineData("log:\n  level: &none ~\n", 2, "log.level")]
+    public async Task ServeAndConfigValidate_SettingWithAYamlNullValue_BothRefuseNamingTheFileLineAndSetting(string yaml, int line, string key)
+    {
+        // Arrange: ('~' was read as the text "~": "'~' is not a whole number", or a certificate file named ~)
+        var file = await WriteAsync(yaml);
+        var database = Path.Combine(TestDirectory, "never.db");
+        Environment["APIGATE_DATABASE_DSN"] = database;
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        // and a value serve refuses once every value parses: a file read without a word stops serve there, not serving
+        Environment["APIGATE_SERVER_SHUTDOWN_TIMEOUT"] = "500ms";
+
+        // Act
+        var validate = await RunAsync("config", "validate", "--config", file);
+        var serve = await RunAsync("serve", "--port", "0", "--config", file);
+
+        // Assert
+        var expected = $"error: config file '{file}': line {line}: setting '{key}' has no value: give one or remove the line\n";
+        Assert.Equal(2, validate.ExitCode);
+        Assert.Equal(expected, validate.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(2, serve.ExitCode);
+        Assert.Equal(expected, serve.Error.ReplaceLineEndings("\n"));
+        Assert.False(File.Exists(database));
+    }
+
+    [Theory]
+    [InlineData("jwt:\n  algorithms: [RS256, ~]\n", 2, "jwt.algorithms")]
+    [InlineData("server:\n  trusted_proxies:\n    - 10.0.0.0/8\n    -\n", 4, "server.trusted_proxies")]
+    public async Task ConfigValidate_ListSettingWithANullItem_RefusedNamingTheLine(string yaml, int line, string key)
+    {
+        // Arrange
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}': line {line}: setting '{key}' has an item with no value: give one or remove it\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_QuotedEmptyAndQuotedTilde_AreThatText()
+    {
+        // Arrange: only an unquoted ~, null or nothing is YAML's null
+        var file = await WriteAsync("portal:\n  app_name: \"~\"\njwt:\n  issuer: ''\n");
+
+        // Act
+        var shown = await RunAsync("config", "show", "--json", "--config", file);
+
+        // Assert
+        Assert.True(shown.ExitCode == 0, shown.Error);
+        Assert.Equal(("~", "file"), Setting(shown, "portal.app_name"));
+        Assert.Equal(("", "file"), Setting(shown, "jwt.issuer"));
+    }
+
     private async Task<string> WriteAsync(string yaml, string name = "apigate.yaml")
     {
         var file = Path.Combine(TestDirectory, name);
