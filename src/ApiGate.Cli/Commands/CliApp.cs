@@ -16,7 +16,7 @@ internal static partial class CliApp
     public static readonly Option<bool> JsonOption = new("--json") { Description = "Print JSON instead of tables", Recursive = true };
 
     /// <summary>Global <c>--database</c>: the SQLite file (overrides APIGATE_DATABASE_DSN).</summary>
-    public static readonly Option<string?> DatabaseOption = new("--database") { Description = "Database DSN: a SQLite file path, or for APIGATE_DATABASE_DRIVER=postgres a connection string or postgres:// URL", Recursive = true };
+    public static readonly Option<string?> DatabaseOption = new("--database") { Description = "Database DSN: a SQLite file path (~/ is the home directory), or for APIGATE_DATABASE_DRIVER=postgres a connection string or postgres:// URL", Recursive = true };
 
     /// <summary>Runs the command line.</summary>
     /// <param name="environmentNames">The names of the environment's variables, so unknown <c>APIGATE_*</c> names can be warned about; null = not checked.</param>

@@ -75,7 +75,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         Location = _inMemory ? builder.DataSource : Path.GetFullPath(builder.DataSource);
     }
 
-    /// <summary>The database file, as configured.</summary>
+    /// <summary>The database file, as configured (a leading <c>~</c> made the home directory).</summary>
     public string DataSource { get; }
 
     /// <summary>
@@ -96,6 +96,11 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             // "Connection string keyword 'bogus' is not supported", "String 'maybe' was not recognized as a valid Boolean":
             // a keyword, or the value of a typed one (never a password's).
             return $"is not a SQLite file path or connection string ({ex.Message.Split(". ", 2)[0].TrimEnd('.')})";
+        }
+
+        if (StartsAtHome(builder.DataSource))
+        {
+            return $"names {builder.DataSource} in the home directory, which is not known here (HOME is not set): write the whole path";
         }
 
         if (builder.Password.Length > 0)
@@ -127,8 +132,39 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// <summary>The files SQLite keeps beside a database, named after it: its write-ahead log, shared memory and rollback journal.</summary>
     private static readonly string[] CompanionSuffixes = ["-wal", "-shm", "-journal"];
 
-    private static SqliteConnectionStringBuilder Builder(string dsn) =>
-        dsn.Contains('=', StringComparison.Ordinal) ? new SqliteConnectionStringBuilder(dsn) : new SqliteConnectionStringBuilder { DataSource = dsn };
+    /// <summary>
+    /// The connection string of <paramref name="dsn"/>, its file's leading <c>~</c> made the home directory
+    /// (<see cref="HomeExpanded"/>): every reader of a SQLite DSN (serve, the commands, <c>store copy --to-dsn</c>) comes here.
+    /// </summary>
+    private static SqliteConnectionStringBuilder Builder(string dsn)
+    {
+        var builder = dsn.Contains('=', StringComparison.Ordinal) ? new SqliteConnectionStringBuilder(dsn) : new SqliteConnectionStringBuilder { DataSource = dsn };
+        if (HomeExpanded(builder.DataSource) is var expanded && expanded != builder.DataSource)
+        {
+            builder.DataSource = expanded;
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// <paramref name="path"/> with a leading <c>~/</c> (or a lone <c>~</c>) made the home directory (<c>$HOME</c>), as a
+    /// shell does for a path it is given unquoted: a path from the config file, a variable or a quoted flag otherwise
+    /// made SQLite create a directory named <c>~</c> in the working directory. <c>~user/…</c> and a <c>~</c> further on
+    /// are left as they are; so is the path when the home directory is not known (<see cref="DsnProblem"/> says so).
+    /// </summary>
+    private static string HomeExpanded(string path)
+    {
+        if (!StartsAtHome(path) || Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is not { Length: > 0 } home)
+        {
+            return path;
+        }
+
+        return path.Length == 1 ? home : Path.Join(home, path.AsSpan(2));
+    }
+
+    private static bool StartsAtHome(string path) =>
+        path.StartsWith('~') && (path.Length == 1 || path[1] == Path.DirectorySeparatorChar || path[1] == Path.AltDirectorySeparatorChar);
 
     private static bool IsInMemory(SqliteConnectionStringBuilder builder) =>
         builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:";

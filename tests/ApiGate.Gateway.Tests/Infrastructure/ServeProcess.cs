@@ -22,12 +22,15 @@ internal sealed class ServeProcess : IDisposable
 
     /// <param name="environment">More settings for the process, like <c>APIGATE_PORTAL_ENABLED=true</c>.</param>
     /// <param name="asServiceUser">Run it as <see cref="ServiceUser"/>, whom file modes bind (as root: <c>nobody</c>).</param>
-    public static ServeProcess Start(string databasePath, IReadOnlyDictionary<string, string>? environment = null, bool asServiceUser = false)
+    /// <param name="workingDirectory">Where it runs (null: the test's own working directory).</param>
+    public static ServeProcess Start(
+        string databasePath, IReadOnlyDictionary<string, string>? environment = null, bool asServiceUser = false, string? workingDirectory = null)
     {
         var port = FreePort();
         var start = asServiceUser
             ? ServiceUser.StartInfo("dotnet")
             : new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.WorkingDirectory = workingDirectory ?? "";
         start.ArgumentList.Add(Path.Combine(asServiceUser ? ServiceUser.AppDirectory : AppContext.BaseDirectory, "apigate.dll"));
         start.ArgumentList.Add("serve");
         start.Environment["APIGATE_DATABASE_DSN"] = databasePath;

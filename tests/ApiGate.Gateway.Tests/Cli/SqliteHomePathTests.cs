@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Cli;
+
+/// <summary>
+/// A SQLite path starting with <c>~</c> where no shell expanded it (the config file, a variable, a quoted flag): the
+/// store is in the home directory, not under a directory named <c>~</c> in the working directory. Real
+/// <c>apigate</c> processes, with <c>HOME</c> a temp directory of the test's.
+/// </summary>
+public sealed class SqliteHomePathTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "apigate-home-tests", Guid.NewGuid().ToString("N"));
+
+    /// <summary>The APIGATE_* variables the processes see.</summary>
+    private readonly Dictionary<string, string> _environment = [];
+
+    public SqliteHomePathTests()
+    {
+        Directory.CreateDirectory(Home);
+        Directory.CreateDirectory(Work);
+    }
+
+    /// <summary>The processes' home directory.</summary>
+    private string Home => Path.Combine(_root, "home");
+
+    /// <summary>The processes' working directory.</summary>
+    private string Work => Path.Combine(_root, "work");
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_root, recursive: true);
+        GC.SuppressFinalize(this);
+    }
+
+    [Fact]
+    public async Task Migrate_DsnStartingWithTildeInTheConfigFile_StoreCreatedInTheHomeDirectory()
+    {
+        // Arrange
+        await File.WriteAllTextAsync(Path.Combine(Work, "apigate.yaml"), "database:\n  dsn: ~/apigate.db\n");
+
+        // Act
+        var result = await RunAsync("migrate");
+
+        // Assert
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Equal($"created a new store at {Path.Combine(Home, "apigate.db")}\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.True(File.Exists(Path.Combine(Home, "apigate.db")));
+        Assert.False(Directory.Exists(Path.Combine(Work, "~")));
+    }
+
+    [Fact]
+    public async Task PlansList_QuotedDatabaseFlagStartingWithTilde_StoreCreatedInTheHomeDirectory()
+    {
+        // Act: --database '~/flag.db', as a shell passes it quoted
+        var result = await RunAsync("plans", "list", "--database", "~/flag.db");
+
+        // Assert
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Equal($"created a new store at {Path.Combine(Home, "flag.db")}\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.False(Directory.Exists(Path.Combine(Work, "~")));
+    }
+
+    [Fact]
+    public async Task StoreCopy_SourceVariableAndTargetDsnStartingWithTilde_BothInTheHomeDirectory()
+    {
+        // Arrange: APIGATE_DATABASE_DSN='~/source.db', a store there already
+        _environment["APIGATE_DATABASE_DSN"] = "~/source.db";
+        Assert.Equal(0, (await RunAsync("migrate")).ExitCode);
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", "~/copy.db");
+
+        // Assert
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.StartsWith($"store: {Path.Combine(Home, "source.db")}\n", result.Error.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(Home, "copy.db")));
+        Assert.False(Directory.Exists(Path.Combine(Work, "~")));
+    }
+
+    [Fact]
+    public async Task Serve_DsnVariableStartingWithTilde_ServesTheStoreInTheHomeDirectory()
+    {
+        // Arrange
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+
+        // Act
+        using var serve = ServeProcess.Start("~/served.db", new Dictionary<string, string> { ["HOME"] = Home }, workingDirectory: Work);
+        await serve.WaitUntilReadyAsync(client);
+
+        // Assert
+        Assert.True(File.Exists(Path.Combine(Home, "served.db")));
+        Assert.False(Directory.Exists(Path.Combine(Work, "~")));
+    }
+
+    /// <summary>
+    /// Runs the <c>apigate</c> of the test output in <see cref="Work"/> with <see cref="Home"/> as HOME and no APIGATE_*
+    /// variable but those of <see cref="_environment"/>.
+    /// </summary>
+    private async Task<CliResult> RunAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Work,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "apigate.dll"));
+        foreach (var argument in args)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("APIGATE_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
+        start.Environment["HOME"] = Home;
+        foreach (var (name, value) in _environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return new CliResult(process.ExitCode, await output, await error);
+    }
+}
