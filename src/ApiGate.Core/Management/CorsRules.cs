@@ -10,12 +10,20 @@ public static class CorsRules
     /// <summary>Longest <c>cors_max_age</c> accepted (a day; browsers cap it lower anyway).</summary>
     public const int MaxAgeLimit = 86_400;
 
-    /// <summary>The first problem with the CORS fields of <paramref name="route"/> as (field, message), or null.</summary>
-    public static (string Field, string Message)? Validate(RouteDefinition route)
+    /// <summary>
+    /// The first problem with the CORS fields of <paramref name="route"/> as (field, message), or null. A list may hold
+    /// as many entries as the <paramref name="stored"/> route's (the same route before the change, if any) did.
+    /// </summary>
+    public static (string Field, string Message)? Validate(RouteDefinition route, RouteDefinition? stored = null)
     {
-        foreach (var (field, list) in new[] { ("cors_origins", route.CorsOrigins), ("cors_headers", route.CorsHeaders), ("cors_expose_headers", route.CorsExposeHeaders) })
+        foreach (var (field, list, before) in new[]
+                 {
+                     ("cors_origins", route.CorsOrigins, stored?.CorsOrigins.Count ?? 0),
+                     ("cors_headers", route.CorsHeaders, stored?.CorsHeaders.Count ?? 0),
+                     ("cors_expose_headers", route.CorsExposeHeaders, stored?.CorsExposeHeaders.Count ?? 0),
+                 })
         {
-            if (TextFields.CheckCount(field, list.Count) is { } countProblem)
+            if (TextFields.CheckCount(field, list.Count, before) is { } countProblem)
             {
                 return (field, countProblem.Message);
             }

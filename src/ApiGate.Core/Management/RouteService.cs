@@ -67,8 +67,14 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     public Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>
         DeleteFoundAsync("route", idOrSlug, ct => store.FindRouteAsync(idOrSlug, ct), (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
 
-    /// <summary>Static checks of one route definition (everything but references), as "field: message".</summary>
-    public static IEnumerable<ManagementError> Validate(RouteDefinition route)
+    /// <summary>
+    /// Static checks of one route definition (everything but references), as "field: message". With
+    /// <paramref name="stored"/>, the route as stored before this change: a route stored before a bound on its lists
+    /// (<see cref="TextFields.MaxListEntries"/>) or the write-time checks of its transforms existed can still be changed —
+    /// a list may keep as many entries as it had, and a transform sent back unchanged is not checked again — so it loads,
+    /// is served, and can be brought within them step by step; only a change that grows past a bound is refused.
+    /// </summary>
+    public static IEnumerable<ManagementError> Validate(RouteDefinition route, RouteDefinition? stored = null)
     {
         if (route.Slug.Length == 0)
         {
@@ -104,7 +110,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             }
         }
 
-        if (TextFields.CheckCount("headers", route.Headers.Count) is { } headerCountProblem)
+        if (TextFields.CheckCount("headers", route.Headers.Count, stored?.Headers.Count ?? 0) is { } headerCountProblem)
         {
             yield return headerCountProblem;
         }
@@ -142,12 +148,14 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "method_override", overrideProblem);
         }
 
-        if (route.RequestTransform.Length > 0 && TransformProblem(() => RefuseWriteProblems(Transforms.RequestTransform.Parse(route.RequestTransform, TextFields.MaxListEntries))) is { } requestProblem)
+        if (route.RequestTransform.Length > 0 && route.RequestTransform != stored?.RequestTransform
+            && TransformProblem(() => RefuseWriteProblems(Transforms.RequestTransform.Parse(route.RequestTransform, TextFields.MaxListEntries))) is { } requestProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "request_transform", requestProblem);
         }
 
-        if (route.ResponseTransform.Length > 0 && TransformProblem(() => RefuseWriteProblems(Transforms.ResponseTransform.Parse(route.ResponseTransform))) is { } responseProblem)
+        if (route.ResponseTransform.Length > 0 && route.ResponseTransform != stored?.ResponseTransform
+            && TransformProblem(() => RefuseWriteProblems(Transforms.ResponseTransform.Parse(route.ResponseTransform))) is { } responseProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
         }
@@ -171,14 +179,19 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             yield return new ManagementError(ManagementErrorKind.Validation, "metering_expr", meteringProblem);
         }
 
-        if (CorsRules.Validate(route) is { } corsProblem)
+        if (CorsRules.Validate(route, stored) is { } corsProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, corsProblem.Field, corsProblem.Message);
         }
     }
 
+    /// <summary>
+    /// <paramref name="input"/> applied to <paramref name="r"/> (the route as stored, or a blank one for a create) and
+    /// checked; the route as stored bounds what a list may keep (<see cref="Validate"/>).
+    /// </summary>
     private async Task<ManagementResult<RouteDefinition>> ApplyRouteAsync(RouteDefinition r, RouteChanges input, CancellationToken cancellationToken)
     {
+        var stored = r;
         if (input.Name is not null)
         {
             var name = input.Name.Trim();
@@ -292,7 +305,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         if (input.CorsOrigins is { } origins)
         {
             // Refused before any is parsed: each is canonicalised (IDN, addresses, the public suffix list).
-            if (TextFields.CheckCount("cors_origins", origins.Count) is { } countProblem)
+            if (TextFields.CheckCount("cors_origins", origins.Count, stored.CorsOrigins.Count) is { } countProblem)
             {
                 return countProblem;
             }
@@ -353,7 +366,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             r = r with { Enabled = enabled };
         }
 
-        foreach (var error in Validate(r))
+        foreach (var error in Validate(r, stored))
         {
             return error;
         }

@@ -33,9 +33,13 @@ public static class TextFields
     /// </summary>
     public const int MaxListEntries = 100;
 
-    /// <summary>Null when <paramref name="count"/> entries fit <see cref="MaxListEntries"/>; else a validation error naming the field.</summary>
-    public static ManagementError? CheckCount(string field, int count) =>
-        count > MaxListEntries
+    /// <summary>
+    /// Null when <paramref name="count"/> entries fit <see cref="MaxListEntries"/> or are no more than the
+    /// <paramref name="stored"/> ones (a route stored with more before the bound can still be changed and its list
+    /// shortened step by step); else a validation error naming the field.
+    /// </summary>
+    public static ManagementError? CheckCount(string field, int count, int stored = 0) =>
+        count > MaxListEntries && count > stored
             ? new ManagementError(ManagementErrorKind.Validation, field, string.Create(CultureInfo.InvariantCulture, $"has {count} entries; at most {MaxListEntries} are allowed"))
             : null;
 
