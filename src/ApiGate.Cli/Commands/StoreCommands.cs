@@ -39,7 +39,9 @@ internal static class StoreCommands
 
             // An in-memory target took every row and lost them when the command ended (or failed with "no such table"); a
             // PostgreSQL DSN that does not parse is invalid input as well, said without the password.
-            if ((driver == GatewayStores.Sqlite ? SqliteGatewayStore.DsnProblem(dsn) : PostgresGatewayStore.DsnProblem(dsn)) is { } dsnProblem)
+            // So is a SQLite path that no file can be made at (a directory, links that loop), said before anything is opened.
+            if ((driver == GatewayStores.Sqlite ? SqliteGatewayStore.DsnProblem(dsn) ?? SqliteGatewayStore.PathProblem(dsn) : PostgresGatewayStore.DsnProblem(dsn))
+                is { } dsnProblem)
             {
                 throw new ArgumentException("--to-dsn: " + dsnProblem);
             }

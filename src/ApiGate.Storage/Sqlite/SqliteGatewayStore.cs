@@ -129,6 +129,29 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         return null;
     }
 
+    /// <summary>
+    /// Why the file <paramref name="dsn"/> (one <see cref="DsnProblem"/> accepts) names cannot become a database, asked
+    /// without opening or creating anything: it is a directory, or symbolic links that loop and so lead to no file; or null.
+    /// </summary>
+    public static string? PathProblem(string dsn)
+    {
+        var builder = Builder(dsn);
+        if (IsInMemory(builder))
+        {
+            return null;
+        }
+
+        var path = Path.GetFullPath(builder.DataSource);
+        if (StoreFile.LinksLoop(path))
+        {
+            return $"{path} is a symbolic link that leads nowhere (its links loop): name a database file";
+        }
+
+        return Directory.Exists(path)
+            ? $"{path} is a directory, not a database file: name a file in it (e.g. {Path.Combine(path, "apigate.db")})"
+            : null;
+    }
+
     /// <summary>The files SQLite keeps beside a database, named after it: its write-ahead log, shared memory and rollback journal.</summary>
     private static readonly string[] CompanionSuffixes = ["-wal", "-shm", "-journal"];
 

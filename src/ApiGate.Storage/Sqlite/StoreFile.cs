@@ -42,7 +42,12 @@ internal static partial class StoreFile
     /// file's: two paths that name one file through links give the same string. A hard link is a name of the file
     /// itself, not a link, so it still gives its own path; so does a path whose links loop.
     /// </summary>
-    public static string ResolveLinks(string path)
+    public static string ResolveLinks(string path) => Resolve(path).Path;
+
+    /// <summary>Whether the symbolic links on <paramref name="path"/> loop (or go on past <see cref="MaxLinkHops"/>): it leads to no file.</summary>
+    public static bool LinksLoop(string path) => Resolve(path).Loops;
+
+    private static (string Path, bool Loops) Resolve(string path)
     {
         var resolved = Path.GetFullPath(path);
         for (var hop = 0; hop < MaxLinkHops; hop++)
@@ -64,19 +69,19 @@ internal static partial class StoreFile
                 }
                 catch (IOException)
                 {
-                    return resolved; // a loop of links: nothing to open there
+                    return (resolved, true); // a loop of links: nothing to open there
                 }
             }
 
             if (followed is null)
             {
-                return resolved;
+                return (resolved, false);
             }
 
             resolved = Path.GetFullPath(followed);
         }
 
-        return resolved;
+        return (resolved, true);
     }
 
     /// <summary>

@@ -213,6 +213,39 @@ public sealed class StoreCliTests : CliTestBase
     }
 
     [Theory]
+    [InlineData("directory")]
+    [InlineData("link loop")]
+    public async Task StoreCopy_ToDsnADirectoryOrASymbolicLinkLoop_InvalidInputNamingTheFlagAndTheProblem_NothingCreated(string kind)
+    {
+        // Arrange: a source with a row in it; --to-dsn a directory, or a link to a link back to the first
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
+        var target = Path.Combine(TestDirectory, kind == "directory" ? "target.db" : "loop.db");
+        string problem;
+        if (kind == "directory")
+        {
+            Directory.CreateDirectory(target);
+            problem = $"{target} is a directory, not a database file: name a file in it (e.g. {Path.Combine(target, "apigate.db")})";
+        }
+        else
+        {
+            File.CreateSymbolicLink(target, Path.Combine(TestDirectory, "back.db"));
+            File.CreateSymbolicLink(Path.Combine(TestDirectory, "back.db"), target);
+            problem = $"{target} is a symbolic link that leads nowhere (its links loop): name a database file";
+        }
+
+        var before = EntriesBesideJournals();
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", target);
+
+        // Assert: refused before either store is opened
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: --to-dsn: {problem}\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(before, EntriesBesideJournals());
+        Assert.Empty(kind == "directory" ? Directory.GetFileSystemEntries(target) : []);
+    }
+
+    [Theory]
     [InlineData("Host=127.0.0.1;Password=hunter2;Bogus Key=1", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1/apigate?sslmode=bogus", "is not a PostgreSQL connection string")]

@@ -558,18 +558,17 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     [Fact]
     public async Task StoreCopy_TargetThatCannotBeOpened_TheErrorNamesToDsnNotTheSourceSetting()
     {
-        // Arrange: a directory where the target's database file should be.
+        // Arrange: a file that is not a database where the target's database file should be.
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
-        var directory = Directory.CreateTempSubdirectory("apigate-copy-target-").FullName;
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Sqlite);
+        await File.WriteAllTextAsync(targetDsn, "not a database, but long enough for SQLite to read a header from it: " + new string('x', 100));
 
         // Act
-        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", directory);
-        Directory.Delete(directory);
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
 
         // Assert
         Assert.Equal(1, copy.ExitCode);
-        Assert.Contains("(--to-dsn)", copy.Error, StringComparison.Ordinal);
-        Assert.DoesNotContain("APIGATE_DATABASE_DSN", copy.Error, StringComparison.Ordinal);
+        Assert.Equal($"error: cannot open the store at {targetDsn} (--to-dsn): file is not a database\n", copy.Diagnostics.ReplaceLineEndings("\n"));
     }
 
     [PostgresFact]
