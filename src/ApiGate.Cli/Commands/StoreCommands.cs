@@ -124,8 +124,8 @@ internal static class StoreCommands
     private static string Count(int count) => count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// The target store, opened once it is known not to be <paramref name="source"/> (a new PostgreSQL one gets its schema
-    /// in the copy, <see cref="SqlGatewayStore.SchemaInCopy"/>); its failures name <c>--to-dsn</c>, not the source's setting.
+    /// The target store, opened once it is known not to be <paramref name="source"/> (a new one gets its schema in the
+    /// copy, <see cref="SqlGatewayStore.SchemaInCopy"/>); its failures name <c>--to-dsn</c>, not the source's setting.
     /// </summary>
     private static async Task<SqlGatewayStore> OpenTargetAsync(string driver, string dsn, string secretKey, SqlGatewayStore source, CancellationToken ct)
     {
@@ -145,7 +145,7 @@ internal static class StoreCommands
 
             // A target an older apigate created holds a store: refused as it is, not migrated first.
             target.MigrateExisting = false;
-            // A new target's schema comes with the rows, or not at all (PostgreSQL; a new SQLite file is deleted).
+            // A new target's schema comes with the rows, or not at all (and a new SQLite file is deleted).
             target.SchemaInCopy = true;
             await target.InitializeAsync(ct);
             return target;

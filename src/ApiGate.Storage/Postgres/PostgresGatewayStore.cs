@@ -120,17 +120,8 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         }
     }
 
-    private const string SchemaMigrationsTable = "schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
-
     /// <summary>Whether the store has a schema yet (its table of migrations).</summary>
     private const string HasSchemaQuery = "SELECT to_regclass('schema_migrations') IS NOT NULL";
-
-    private static async Task ApplyMigrationAsync(DbConnection connection, DbTransaction transaction, int version, string name, string sql, CancellationToken cancellationToken)
-    {
-        await ExecuteAsync(connection, transaction, sql, cancellationToken);
-        await ExecuteAsync(connection, transaction, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Version, @Name, @At)", cancellationToken,
-            new { Version = version, Name = name, At = Rows.StoredValues.Time(DateTimeOffset.UtcNow) });
-    }
 
     /// <summary>
     /// Every migration in the copy's transaction (DDL is transactional here): a copy that fails leaves the database or
@@ -146,19 +137,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         }
 
         await ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = MigrationLock });
-        if (await FirstValueAsync<bool>(connection, transaction, HasSchemaQuery, null, cancellationToken))
-        {
-            throw new StoreConflictException("--to-dsn",
-                $"the store at {Location} was created by another process after the copy opened it (a gateway started on it?): copy only into a new, empty database");
-        }
-
         try
         {
-            await ExecuteAsync(connection, transaction, "CREATE TABLE " + SchemaMigrationsTable, cancellationToken);
-            foreach (var (version, name, sql) in PostgresMigrations.All)
-            {
-                await ApplyMigrationAsync(connection, transaction, version, name, sql, cancellationToken);
-            }
+            await CreateSchemaAsync(connection, transaction, HasSchemaQuery, PostgresMigrations.All, cancellationToken);
         }
         catch (PostgresException ex)
         {

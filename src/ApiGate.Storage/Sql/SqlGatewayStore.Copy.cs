@@ -184,14 +184,49 @@ public abstract partial class SqlGatewayStore
 
     /// <summary>
     /// Creates the schema that <c>InitializeAsync</c> left to the copy (<see cref="SchemaInCopy"/>) in the copy's
-    /// transaction. Nothing here: SQLite created it when it created the file.
+    /// transaction (<see cref="CreateSchemaAsync"/>). Nothing here: a store whose schema is there already.
     /// </summary>
     private protected virtual Task CreateSchemaInCopyAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         Task.CompletedTask;
 
+    /// <summary>The table of applied migrations, as both engines create it.</summary>
+    private protected const string SchemaMigrationsTable = "schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+    /// <summary>Runs one migration and records it in <c>schema_migrations</c>, in <paramref name="transaction"/>.</summary>
+    private protected static async Task ApplyMigrationAsync(
+        DbConnection connection, DbTransaction transaction, int version, string name, string sql, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, transaction, sql, cancellationToken);
+        await ExecuteAsync(connection, transaction, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Version, @Name, @At)", cancellationToken,
+            new { Version = version, Name = name, At = StoredValues.Time(DateTimeOffset.UtcNow) });
+    }
+
+    /// <summary>
+    /// Creates a new store's whole schema (the table of migrations, then every one of <paramref name="migrations"/>) in
+    /// the copy's transaction; refused when <paramref name="hasSchemaQuery"/> finds that another process created it
+    /// since <c>InitializeAsync</c> looked.
+    /// </summary>
+    /// <exception cref="StoreConflictException">The store has a schema now (field <c>--to-dsn</c>).</exception>
+    private protected async Task CreateSchemaAsync(
+        DbConnection connection, DbTransaction transaction, string hasSchemaQuery, IEnumerable<(int Version, string Name, string Sql)> migrations,
+        CancellationToken cancellationToken)
+    {
+        if (await FirstValueAsync<bool>(connection, transaction, hasSchemaQuery, null, cancellationToken))
+        {
+            throw new StoreConflictException("--to-dsn",
+                $"the store at {Location} was created by another process after the copy opened it (a gateway started on it?): copy only into a new, empty database");
+        }
+
+        await ExecuteAsync(connection, transaction, "CREATE TABLE " + SchemaMigrationsTable, cancellationToken);
+        foreach (var (version, name, sql) in migrations)
+        {
+            await ApplyMigrationAsync(connection, transaction, version, name, sql, cancellationToken);
+        }
+    }
+
     /// <summary>
     /// After a failed copy into a store that <c>InitializeAsync</c> created: removes what is left of it, and closes it.
-    /// Nothing here: PostgreSQL created the schema in the copy's transaction, rolled back with it.
+    /// Nothing here: the schema was created in the copy's transaction, rolled back with it.
     /// </summary>
     private protected virtual Task RemoveCreatedAsync() => Task.CompletedTask;
 

@@ -51,9 +51,9 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     public bool MigrateExisting { get; set; } = true;
 
     /// <summary>
-    /// Whether <c>InitializeAsync</c> leaves the schema of a new, empty store to <see cref="CopyToAsync"/>, which then
-    /// creates it in the copy's own transaction where the engine allows it (PostgreSQL): a copy that fails leaves no empty
-    /// schema behind. Default false; SQLite creates the schema either way (a failed copy deletes the file it created).
+    /// Whether <c>InitializeAsync</c> leaves the schema of a new, empty store (one with no schema yet, whatever other
+    /// tables it holds) to <see cref="CopyToAsync"/>, which then creates it in the copy's own transaction: a copy that
+    /// fails leaves no schema behind (and a SQLite file it created is deleted). Default false.
     /// </summary>
     public bool SchemaInCopy { get; set; }
 

@@ -37,6 +37,18 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     private bool _createdInEmptyFile;
 
     /// <summary>
+    /// The directories <see cref="InitializeAsync"/> created on the way to the file, deepest first: removed with it by
+    /// <see cref="RemoveCreatedAsync"/>, while empty.
+    /// </summary>
+    private IReadOnlyList<string> _createdDirectories = [];
+
+    /// <summary>
+    /// Whether <see cref="InitializeAsync"/> found no schema and left it to the copy (<see cref="SqlGatewayStore.SchemaInCopy"/>):
+    /// <see cref="CreateSchemaInCopyAsync"/> creates it in the copy's transaction.
+    /// </summary>
+    private bool _schemaLeftToCopy;
+
+    /// <summary>
     /// A connection held open from <see cref="InitializeAsync"/> to <see cref="DisposeAsync"/>, so SQLite never removes
     /// the <c>-wal</c> and <c>-shm</c> files while this store uses them (it does when the last connection closes): their
     /// identities, taken once, then stay those of the files every connection of this store writes through.
@@ -212,7 +224,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     /// <summary>
     /// The database file this store created, and the files SQLite kept beside it, deleted once the store is closed; a
-    /// symbolic link that named it is kept, as it was before, and a file that was there empty is emptied again.
+    /// symbolic link that named it is kept, as it was before, and a file that was there empty is emptied again. The
+    /// directories created for it go too, deepest first, as long as they are empty. A file that held other tables
+    /// needs nothing: the schema was created in the copy's transaction, rolled back with it.
     /// </summary>
     private protected override async Task RemoveCreatedAsync()
     {
@@ -247,6 +261,18 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
                 // The failure that stopped the copy is the one to report; the file is empty but for the schema.
             }
         }
+
+        foreach (var directory in _createdDirectories)
+        {
+            try
+            {
+                Directory.Delete(directory); // not recursive: only while empty
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                break; // something else was put in it: kept, and so is every directory above it
+            }
+        }
     }
 
     /// <summary>How long a write waits for the database lock (the connection's default timeout).</summary>
@@ -266,7 +292,14 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
                 var directory = Path.GetDirectoryName(Location);
                 if (!string.IsNullOrEmpty(directory))
                 {
+                    var missing = new List<string>();
+                    for (var up = directory; !string.IsNullOrEmpty(up) && !Directory.Exists(up); up = Path.GetDirectoryName(up))
+                    {
+                        missing.Add(up);
+                    }
+
                     Directory.CreateDirectory(directory);
+                    _createdDirectories = missing;
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -288,12 +321,13 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             throw CannotOpen(ex);
         }
 
-        Created = !existed || emptyBefore;
-        (_createdFile, _createdInEmptyFile) = (Created && !_inMemory ? file : null, emptyBefore);
+        // A file holding other tables but no store is a new store too: the copy creates the schema in it.
+        Created = !existed || emptyBefore || _schemaLeftToCopy;
+        (_createdFile, _createdInEmptyFile) = ((!existed || emptyBefore) && !_inMemory ? file : null, emptyBefore);
         _opened = _inMemory ? null : StoreFile.Identify(Location);
         // A file this user may not write (yet) would be opened read-only, and such a connection does not keep the -wal
         // and -shm files (and would hand its read-only descriptor to connections opened once the permissions are fixed).
-        if (!_inMemory && !_readOnlyMode && _anchor is null && StoreFile.Unwritable(Location).Count == 0)
+        if (!_inMemory && !_readOnlyMode && _anchor is null && !_schemaLeftToCopy && StoreFile.Unwritable(Location).Count == 0)
         {
             await AnchorAsync(cancellationToken);
         }
@@ -327,13 +361,23 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     {
         await using var connection = new SqliteConnection(_createConnectionString);
         await connection.OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
         var applied = new List<(int, string)>();
         // A store that is up to date is only read: a start then needs no write lock, so it is not held up (or refused
         // after the busy timeout) by another process writing, such as a CLI command or a backup.
-        var present = await ScalarAsync(connection, null, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", cancellationToken) > 0
+        var present = await FirstValueAsync<bool>(connection, null, HasSchemaQuery, null, cancellationToken)
             ? await ScalarAsync(connection, null, "SELECT COUNT(*) FROM schema_migrations WHERE version <= @Last", cancellationToken, new { Last = SqliteMigrations.All[^1].Version })
             : -1;
+        if (present < 0 && SchemaInCopy)
+        {
+            // Nothing is written to the file (not even its journal mode, which the first start sets) until the copy,
+            // which creates the schema in its own transaction: a copy that fails leaves a file of other tables as it was.
+            _schemaLeftToCopy = true;
+            MigrationsApplied = applied;
+            SchemaVersion = SqliteMigrations.All[^1].Version;
+            return;
+        }
+
+        await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
         if (present == SqliteMigrations.All.Length)
         {
             MigrationsApplied = applied;
@@ -347,9 +391,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             throw OlderSchema(version, SqliteMigrations.All[^1].Version);
         }
 
-        await ExecuteAsync(connection, null,
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);",
-            cancellationToken);
+        await ExecuteAsync(connection, null, "CREATE TABLE IF NOT EXISTS " + SchemaMigrationsTable, cancellationToken);
         foreach (var (version, name, sql) in SqliteMigrations.All)
         {
             // BEGIN IMMEDIATE: two processes starting together must not both apply a migration.
@@ -360,9 +402,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
                 continue;
             }
 
-            await ExecuteAsync(connection, transaction, sql, cancellationToken);
-            await ExecuteAsync(connection, transaction, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@Version, @Name, @At)", cancellationToken,
-                new { Version = version, Name = name, At = StoredValues.Time(DateTimeOffset.UtcNow) });
+            await ApplyMigrationAsync(connection, transaction, version, name, sql, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             applied.Add((version, name));
         }
@@ -370,6 +410,16 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         MigrationsApplied = applied;
         SchemaVersion = await RefuseNewerSchemaAsync(connection, SqliteMigrations.All[^1].Version, cancellationToken);
     }
+
+    /// <summary>Whether the file holds a store yet (its table of migrations).</summary>
+    private const string HasSchemaQuery = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')";
+
+    /// <summary>
+    /// Every migration in the copy's transaction, when <see cref="InitializeAsync"/> left the schema to it: SQLite's DDL
+    /// is transactional, so a copy that fails takes the schema with it.
+    /// </summary>
+    private protected override Task CreateSchemaInCopyAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        _schemaLeftToCopy ? CreateSchemaAsync(connection, transaction, HasSchemaQuery, SqliteMigrations.All, cancellationToken) : Task.CompletedTask;
 
     public override async Task<StoreCheck> CheckAsync(CancellationToken cancellationToken)
     {

@@ -448,6 +448,90 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.False(File.Exists(targetDsn + "-shm"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StoreCopy_SqliteTargetInDirectoriesNotThereYet_CopyFails_TheDirectoriesItCreatedAreRemoved_ThoseThereBeforeKept(bool firstThere)
+    {
+        // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses; --to-dsn three
+        // directories down from one that exists, the first of them there already or not
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await AddAUserWhosePlanIsGoneAsync(source);
+        var existing = Path.GetDirectoryName(await engines.NewDsnAsync(GatewayStores.Sqlite))!;
+        var first = Path.Combine(existing, "a");
+        if (firstThere)
+        {
+            Directory.CreateDirectory(first);
+        }
+
+        var targetDsn = Path.Combine(first, "b", "c", "apigate.db");
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains("error: --to-dsn: writing the users table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
+        Assert.Equal(firstThere ? [first] : [], Directory.GetFileSystemEntries(existing));
+        Assert.Equal([], firstThere ? Directory.GetFileSystemEntries(first) : []);
+    }
+
+    [Fact]
+    public async Task StoreCopy_SqliteTargetHoldingOnlyOtherTables_CopyFails_TheFileIsLeftByteForByteAsItWas()
+    {
+        // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses; --to-dsn a
+        // SQLite database of another application's (a table and a row, no store)
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await AddAUserWhosePlanIsGoneAsync(source);
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Sqlite);
+        await WriteAnotherApplicationsDatabaseAsync(targetDsn);
+        var before = await File.ReadAllBytesAsync(targetDsn);
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Contains("error: --to-dsn: writing the users table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={targetDsn};Mode=ReadOnly;Pooling=False"))
+        {
+            Assert.Equal(["notes"], await Dapper.SqlMapper.QueryAsync<string>(connection, "SELECT name FROM sqlite_master WHERE type = 'table'"));
+        }
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(targetDsn));
+        Assert.Equal([targetDsn], Directory.GetFileSystemEntries(Path.GetDirectoryName(targetDsn)!));
+    }
+
+    [Fact]
+    public async Task StoreCopy_SqliteTargetHoldingOnlyOtherTables_Copied_TheOtherTablesKeptBesideTheStore()
+    {
+        // Arrange: a plan in the source; --to-dsn a SQLite database of another application's (a table and a row, no store)
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Sqlite);
+        await WriteAnotherApplicationsDatabaseAsync(targetDsn);
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", targetDsn);
+
+        // Assert
+        Assert.Equal(0, copy.ExitCode);
+        await using var target = GatewayStores.Create(GatewayStores.Sqlite, targetDsn, new SecretProtector(null));
+        await target.InitializeAsync(None);
+        Assert.NotNull(await target.FindPlanAsync("pro", None));
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + targetDsn);
+        Assert.Equal("kept", await Dapper.SqlMapper.ExecuteScalarAsync<string>(connection, "SELECT body FROM notes"));
+    }
+
+    /// <summary>A SQLite database of another application's at <paramref name="path"/>: one table, one row, no store.</summary>
+    private static async Task WriteAnotherApplicationsDatabaseAsync(string path)
+    {
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL); INSERT INTO notes (body) VALUES ('kept')");
+        }
+    }
+
     [PostgresFact]
     public async Task StoreCopy_AnotherSchemaOfTheSameDatabase_Copied_TheSameSchemaRefused()
     {
