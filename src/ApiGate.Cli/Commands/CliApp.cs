@@ -20,11 +20,15 @@ internal static partial class CliApp
 
     /// <summary>Runs the command line.</summary>
     /// <param name="environmentNames">The names of the environment's variables, so unknown <c>APIGATE_*</c> names can be warned about; null = not checked.</param>
+    /// <param name="copyLockTimeout">
+    /// How long <c>store copy</c> waits for a PostgreSQL target's locks held elsewhere; null = the store's default (10 s).
+    /// Not a flag: tests of the refusal set it shorter.
+    /// </param>
     public static async Task<int> RunAsync(
         string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, CancellationToken cancellationToken = default,
-        IEnumerable<string>? environmentNames = null)
+        IEnumerable<string>? environmentNames = null, TimeSpan? copyLockTimeout = null)
     {
-        var context = new CliContext(output, error, environment, environmentNames);
+        var context = new CliContext(output, error, environment, environmentNames) { CopyLockTimeout = copyLockTimeout };
         var root = new RootCommand("APIGate: an API gateway with keys, limits, routing and metering.");
         root.Options.Add(ConfigOption);
         root.Options.Add(JsonOption);

@@ -19,6 +19,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     public Func<string, string?> Environment { get; } = environment;
 
+    /// <summary>How long <c>store copy</c> waits for a PostgreSQL target's locks held elsewhere; null = the store's default.</summary>
+    public TimeSpan? CopyLockTimeout { get; init; }
+
     /// <summary>Resolves settings (flags &gt; env &gt; file &gt; stored &gt; defaults).</summary>
     /// <remarks>The first call also warns on stderr about <c>APIGATE_*</c> variables no setting reads.</remarks>
     /// <param name="defaults">The command's own defaults by dotted key, beneath every source (<c>demo</c>'s store file).</param>

@@ -49,7 +49,7 @@ internal static class StoreCommands
             await using var source = await context.OpenStoreAsync(options, ct, existing: "to copy from");
             // Every stored secret is read before the target is touched: a wrong or missing key changes nothing there.
             await ((SqlGatewayStore)source).CheckCopiedSecretsAsync(ct);
-            await using var target = await OpenTargetAsync(driver, dsn, options.SecretKey, (SqlGatewayStore)source, ct);
+            await using var target = await OpenTargetAsync(driver, dsn, options.SecretKey, (SqlGatewayStore)source, context.CopyLockTimeout, ct);
             var copied = await ((SqlGatewayStore)source).CopyToAsync(target, ct);
             if (parse.GetValue(CliApp.JsonOption))
             {
@@ -127,7 +127,8 @@ internal static class StoreCommands
     /// The target store, opened once it is known not to be <paramref name="source"/> (a new one gets its schema in the
     /// copy, <see cref="SqlGatewayStore.SchemaInCopy"/>); its failures name <c>--to-dsn</c>, not the source's setting.
     /// </summary>
-    private static async Task<SqlGatewayStore> OpenTargetAsync(string driver, string dsn, string secretKey, SqlGatewayStore source, CancellationToken ct)
+    private static async Task<SqlGatewayStore> OpenTargetAsync(
+        string driver, string dsn, string secretKey, SqlGatewayStore source, TimeSpan? lockTimeout, CancellationToken ct)
     {
         // Outside the block below: a failure reading the source is the source's, not the target's.
         var sourceIdentity = await source.IdentifyAsync(ct);
@@ -147,6 +148,11 @@ internal static class StoreCommands
             target.MigrateExisting = false;
             // A new target's schema comes with the rows, or not at all (and a new SQLite file is deleted).
             target.SchemaInCopy = true;
+            if (target is PostgresGatewayStore postgres && lockTimeout is { } timeout)
+            {
+                postgres.CopyLockTimeout = timeout;
+            }
+
             await target.InitializeAsync(ct);
             return target;
         }
@@ -163,10 +169,11 @@ internal static class StoreCommands
                 throw new StoreConflictException("--to-dsn", ex.Message);
             }
 
-            // Both engines name their setting the same way (SqliteGatewayStore.Setting); a message naming none is about the target too.
+            // Both engines name their setting the same way (SqliteGatewayStore.Setting); a message naming none is about the
+            // target too, and one that names --to-dsn already (a copy's lock wait given up) is kept as it is.
             var message = ex.Message.Contains(SqliteGatewayStore.Setting, StringComparison.Ordinal)
                 ? ex.Message.Replace(SqliteGatewayStore.Setting, "--to-dsn", StringComparison.Ordinal)
-                : "--to-dsn: " + ex.Message;
+                : ex.Message.StartsWith("--to-dsn: ", StringComparison.Ordinal) ? ex.Message : "--to-dsn: " + ex.Message;
             throw ex is StoreBusyException ? new StoreBusyException(message, ex) : new StoreUnavailableException(message, ex);
         }
     }

@@ -74,7 +74,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         await using var connection = await OpenAsync(migrationSource, cancellationToken, starting: true);
         try
         {
-            await ExecuteAsync(connection, null, "SELECT pg_advisory_lock(@Key)", cancellationToken, new { Key = MigrationLock });
+            await LockMigrationsAsync(connection, null, cancellationToken);
             try
             {
                 Created = !await FirstValueAsync<bool>(connection, null, HasSchemaQuery, null, cancellationToken);
@@ -136,7 +136,7 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             return;
         }
 
-        await ExecuteAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@Key)", cancellationToken, new { Key = MigrationLock });
+        await LockMigrationsAsync(connection, transaction, cancellationToken);
         try
         {
             await CreateSchemaAsync(connection, transaction, HasSchemaQuery, PostgresMigrations.All, cancellationToken);
@@ -146,6 +146,21 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
             // This store is the copy's target, not the configured one Translate names: e.g. a role that may not create tables here.
             throw Refused(ex, "--to-dsn");
         }
+    }
+
+    /// <summary>
+    /// Takes the migration lock, for the session (<paramref name="transaction"/> null) or the transaction. A start waits
+    /// for it as long as another process's migration runs; a copy's target (<see cref="SqlGatewayStore.SchemaInCopy"/>)
+    /// waits at most <see cref="CopyLockTimeout"/>, so a <c>migrate</c> that never ends does not hold the copy forever.
+    /// </summary>
+    private Task LockMigrationsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var sql = transaction is null ? "SELECT pg_advisory_lock(@Key)" : "SELECT pg_advisory_xact_lock(@Key)";
+        return SchemaInCopy
+            ? LockWithinCopyTimeoutAsync(connection, transaction, sql, new { Key = MigrationLock }, seconds =>
+                $"--to-dsn: another process held the migration lock of the store at {Location} for {seconds} s (an 'apigate migrate', " +
+                "or a gateway starting on it, still migrating it?); nothing was copied: let it finish, then copy again", cancellationToken)
+            : ExecuteAsync(connection, transaction, sql, cancellationToken, new { Key = MigrationLock });
     }
 
     public override async Task<StoreCheck> CheckAsync(CancellationToken cancellationToken)
@@ -358,10 +373,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     }
 
     /// <summary>
-    /// How long a copy waits for a target's tables that others are writing to: 10 s. Not a setting; settable so tests
-    /// of the refusal do not wait that long.
+    /// How long a copy into this store waits for a lock another connection holds on it (its tables, being written to;
+    /// the migration lock, held by a migration under way) before it gives up: 10 s by default. Not a setting; settable so
+    /// tests of the refusal do not wait that long.
     /// </summary>
-    internal static TimeSpan CopyLockTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan CopyLockTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <remarks>Asked before the store is initialized (<c>store copy</c>): a server that does not answer is reported at once, as at start.</remarks>
     public override async Task<string> IdentifyAsync(CancellationToken cancellationToken)
@@ -381,19 +397,34 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// EXCLUSIVE: others may still read the tables, no one may write them. Waits at most <see cref="CopyLockTimeout"/>
     /// for writes under way to end.
     /// </summary>
-    private protected override async Task LockForCopyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<string> tables, CancellationToken cancellationToken)
+    private protected override Task LockForCopyAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<string> tables, CancellationToken cancellationToken) =>
+        LockWithinCopyTimeoutAsync(connection, transaction, $"LOCK TABLE {string.Join(", ", tables)} IN EXCLUSIVE MODE", null, seconds =>
+            $"--to-dsn: the tables of the store at {Location} stayed in use by another connection for {seconds} s (a gateway or command " +
+            "writing to it?); nothing was copied: stop what writes to the new store, then copy again", cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="sql"/>, a statement that takes a lock, waiting at most <see cref="CopyLockTimeout"/> for it
+    /// (<c>lock_timeout</c>, for the <paramref name="transaction"/> or, without one, for this statement only); a lock
+    /// still held elsewhere then is a <see cref="StoreBusyException"/> saying <paramref name="held"/>(the seconds waited).
+    /// </summary>
+    private async Task LockWithinCopyTimeoutAsync(
+        DbConnection connection, DbTransaction? transaction, string sql, object? parameters, Func<string, string> held, CancellationToken cancellationToken)
     {
         var timeout = CopyLockTimeout;
-        await ExecuteAsync(connection, transaction, $"SET LOCAL lock_timeout = {(long)timeout.TotalMilliseconds}", cancellationToken);
+        await ExecuteAsync(connection, transaction, "SELECT set_config('lock_timeout', @Timeout, @Local)", cancellationToken,
+            new { Timeout = ((long)timeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture), Local = transaction is not null });
         try
         {
-            await ExecuteAsync(connection, transaction, $"LOCK TABLE {string.Join(", ", tables)} IN EXCLUSIVE MODE", cancellationToken);
+            await ExecuteAsync(connection, transaction, sql, cancellationToken, parameters);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
-            throw new StoreBusyException(
-                $"--to-dsn: the tables of the store at {Location} stayed in use by another connection for {timeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s (a gateway or command " +
-                "writing to it?); nothing was copied: stop what writes to the new store, then copy again", ex);
+            throw new StoreBusyException(held(timeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)), ex);
+        }
+
+        if (transaction is null)
+        {
+            await ExecuteAsync(connection, null, "RESET lock_timeout", cancellationToken);
         }
     }
 

@@ -53,7 +53,8 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// <summary>
     /// Whether <c>InitializeAsync</c> leaves the schema of a new, empty store (one with no schema yet, whatever other
     /// tables it holds) to <see cref="CopyToAsync"/>, which then creates it in the copy's own transaction: a copy that
-    /// fails leaves no schema behind (and a SQLite file it created is deleted). Default false.
+    /// fails leaves no schema behind (and a SQLite file it created is deleted). Also bounds the wait for PostgreSQL's
+    /// migration lock (<c>CopyLockTimeout</c>). Default false.
     /// </summary>
     public bool SchemaInCopy { get; set; }
 

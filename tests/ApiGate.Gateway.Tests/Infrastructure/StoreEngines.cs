@@ -119,6 +119,9 @@ internal sealed record EngineStore(string Driver, string Dsn, SqlGatewayStore St
     /// <summary>Runs the apigate CLI in-process against this store.</summary>
     public Task<CliResult> CliAsync(params string[] args) => CliRunner.RunAsync(Environment, args);
 
+    /// <summary>Runs the apigate CLI in-process against this store, <c>store copy</c> waiting <paramref name="copyLockTimeout"/> for a target's locks.</summary>
+    public Task<CliResult> CliAsync(TimeSpan copyLockTimeout, params string[] args) => CliRunner.RunAsync(Environment, copyLockTimeout, args);
+
     /// <summary>A connection of the test's own to the store's database (for what no store method or command reads).</summary>
     public async Task<System.Data.Common.DbConnection> OpenRawAsync()
     {

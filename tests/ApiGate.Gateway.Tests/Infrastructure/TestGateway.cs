@@ -206,11 +206,15 @@ internal sealed record CliResult(int ExitCode, string Output, string Error)
 /// <summary>Runs the real command tree in-process with a controlled environment.</summary>
 internal static class CliRunner
 {
-    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunAsync(environment, null, args);
+
+    /// <summary>As above, with <c>store copy</c> waiting <paramref name="copyLockTimeout"/> for a target's locks held elsewhere.</summary>
+    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? copyLockTimeout, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = await CliApp.RunAsync(args, output, error, name => environment.GetValueOrDefault(name), environmentNames: environment.Keys);
+        var code = await CliApp.RunAsync(args, output, error, name => environment.GetValueOrDefault(name), environmentNames: environment.Keys, copyLockTimeout: copyLockTimeout);
         return new CliResult(code, output.ToString(), error.ToString());
     }
 }

@@ -594,20 +594,9 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         await using var holding = await holder.BeginTransactionAsync();
         await Dapper.SqlMapper.ExecuteAsync(holder, "LOCK TABLE users IN ROW EXCLUSIVE MODE", transaction: holding);
         var version = await target.Store.GetConfigVersionAsync(None);
-        var timeout = ApiGate.Storage.Postgres.PostgresGatewayStore.CopyLockTimeout;
-        ApiGate.Storage.Postgres.PostgresGatewayStore.CopyLockTimeout = TimeSpan.FromSeconds(1);
 
         // Act
-        CliResult copy;
-        try
-        {
-            copy = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", target.Dsn);
-        }
-        finally
-        {
-            ApiGate.Storage.Postgres.PostgresGatewayStore.CopyLockTimeout = timeout;
-        }
-
+        var copy = await source.CliAsync(TimeSpan.FromSeconds(1), "store", "copy", "--to-driver", "postgres", "--to-dsn", target.Dsn);
         await holding.RollbackAsync();
 
         // Assert
@@ -617,6 +606,66 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Null(await target.Store.FindPlanAsync("pro", None));
         Assert.NotNull(await target.Store.FindPlanAsync("free", None)); // the seeded plan, not deleted
         Assert.Equal(version, await target.Store.GetConfigVersionAsync(None));
+    }
+
+    [PostgresFact]
+    public async Task StoreCopy_PostgresTargetMigrationLockHeldPastTheLockTimeout_RefusedNamingToDsnExitCode1_NothingCreated()
+    {
+        // Arrange: a new, empty target; another session holds the migration lock (an 'apigate migrate' that does not end)
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        await using var holder = new Npgsql.NpgsqlConnection(targetDsn);
+        await holder.OpenAsync();
+        await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_lock(@Key)", new { Key = ApiGate.Storage.Postgres.PostgresGatewayStore.MigrationLock });
+        string location;
+        await using (var described = GatewayStores.Create(GatewayStores.Postgres, targetDsn, new SecretProtector(null)))
+        {
+            location = described.Location;
+        }
+
+        // Act: the lock is let go once the copy has ended, or after 15 s (a copy still waiting then would wait for ever)
+        var copying = source.CliAsync(TimeSpan.FromSeconds(1), "store", "copy", "--to-driver", "postgres", "--to-dsn", targetDsn);
+        await Task.WhenAny(copying, Task.Delay(TimeSpan.FromSeconds(15)));
+        await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_unlock(@Key)", new { Key = ApiGate.Storage.Postgres.PostgresGatewayStore.MigrationLock });
+        var copy = await copying;
+
+        // Assert
+        Assert.Equal(1, copy.ExitCode);
+        Assert.Equal($"error: --to-dsn: another process held the migration lock of the store at {location} for 1 s (an 'apigate migrate', " +
+                     "or a gateway starting on it, still migrating it?); nothing was copied: let it finish, then copy again\n", copy.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(holder, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"));
+    }
+
+    [PostgresFact]
+    public async Task StoreCopy_TwoCopiesAtOnceWithDifferentLockTimeouts_EachGivesUpAfterItsOwn()
+    {
+        // Arrange: two migrated, empty targets whose users tables other connections hold for writing and do not let go
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        var targets = new[] { await engines.CreateAsync(GatewayStores.Postgres), await engines.CreateAsync(GatewayStores.Postgres) };
+        var holders = new List<(Npgsql.NpgsqlConnection Connection, Npgsql.NpgsqlTransaction Transaction)>();
+        foreach (var target in targets)
+        {
+            var holder = (Npgsql.NpgsqlConnection)await target.OpenRawAsync();
+            var holding = await holder.BeginTransactionAsync();
+            await Dapper.SqlMapper.ExecuteAsync(holder, "LOCK TABLE users IN ROW EXCLUSIVE MODE", transaction: holding);
+            holders.Add((holder, holding));
+        }
+
+        // Act: the two copies run at the same time in one process, one waiting 1 s and the other 2 s
+        var copies = await Task.WhenAll(
+            source.CliAsync(TimeSpan.FromSeconds(1), "store", "copy", "--to-driver", "postgres", "--to-dsn", targets[0].Dsn),
+            source.CliAsync(TimeSpan.FromSeconds(2), "store", "copy", "--to-driver", "postgres", "--to-dsn", targets[1].Dsn));
+        foreach (var (connection, transaction) in holders)
+        {
+            await transaction.RollbackAsync();
+            await connection.DisposeAsync();
+        }
+
+        // Assert
+        Assert.Equal([1, 1], copies.Select(c => c.ExitCode));
+        Assert.Contains($"the store at {targets[0].Store.Location} stayed in use by another connection for 1 s", copies[0].Diagnostics, StringComparison.Ordinal);
+        Assert.Contains($"the store at {targets[1].Store.Location} stayed in use by another connection for 2 s", copies[1].Diagnostics, StringComparison.Ordinal);
     }
 
     [Fact]
