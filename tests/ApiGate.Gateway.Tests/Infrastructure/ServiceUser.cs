@@ -88,7 +88,8 @@ internal static class ServiceUser
         return await RunAsync(start);
     }
 
-    private static async Task<CliResult> RunAsync(ProcessStartInfo start)
+    /// <summary>Runs <paramref name="start"/> to its end (a minute at most, then killed) and returns its exit code and output.</summary>
+    internal static async Task<CliResult> RunAsync(ProcessStartInfo start)
     {
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
