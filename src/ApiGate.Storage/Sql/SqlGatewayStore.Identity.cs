@@ -321,8 +321,16 @@ public abstract partial class SqlGatewayStore
     public Task<PlanEntitlement?> UpdatePlanEntitlementAsync(string id, string? value, bool? enabled, CancellationToken cancellationToken) =>
         WriteEntitlementsAsync(value is not null ? "value" : "enabled", async (connection, transaction, ct) =>
         {
-            // Changes only what is given, so two updates of the two fields both land; a new value is checked as a new
-            // assignment's is.
+            // A new value is checked as a new assignment's is, the entitlement's row held before the value's: in the
+            // order an entitlement's delete takes them, so the two wait for each other instead of deadlocking.
+            if (value is not null
+                && (await QueryAsync<string>(connection, transaction, "SELECT entitlement_id FROM plan_entitlements WHERE id = @Id", new { Id = id }, ct))
+                    .FirstOrDefault() is { } entitlementId)
+            {
+                await CheckValueFitsTypeAsync(connection, transaction, entitlementId, value, ct);
+            }
+
+            // Changes only what is given, so two updates of the two fields both land.
             if (await ExecuteAsync(connection, transaction,
                     "UPDATE plan_entitlements SET value = COALESCE(@Value, value), enabled = COALESCE(@Enabled, enabled) WHERE id = @Id", ct,
                     new { Id = id, Value = value, Enabled = enabled }) == 0)
@@ -332,11 +340,6 @@ public abstract partial class SqlGatewayStore
 
             var assignment = (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select("WHERE id = @Id"), new { Id = id }, ct))
                 .Single().ToDefinition();
-            if (value is not null)
-            {
-                await CheckValueFitsTypeAsync(connection, transaction, assignment.EntitlementId, assignment.Value, ct);
-            }
-
             await BumpVersionAsync(connection, transaction, ct);
             return assignment;
         }, cancellationToken);

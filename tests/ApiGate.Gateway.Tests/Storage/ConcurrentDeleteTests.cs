@@ -1,9 +1,10 @@
-using System.Data.Common;
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 using Dapper;
+using static ApiGate.Gateway.Tests.Storage.ConcurrentEntitlementCapTests;
 
 namespace ApiGate.Gateway.Tests.Storage;
 
@@ -82,7 +83,7 @@ public sealed class ConcurrentDeleteTests(StoreEngines engines) : IClassFixture<
         // Act: the delete waits for the write that gave the user a key, then removes the key with the user, as it
         // removes the keys the user had before
         var deleting = Task.Run(() => users.DeleteAsync("bob@example.com", None));
-        await WaitForLockWaitAsync(watcher, deleting);
+        await WaitForLockWaitsAsync(watcher, 1, deleting);
         await transaction.CommitAsync();
         var result = await deleting;
 
@@ -108,7 +109,7 @@ public sealed class ConcurrentDeleteTests(StoreEngines engines) : IClassFixture<
 
         // Act
         var deleting = Task.Run(() => users.DeleteAsync("bob@example.com", None));
-        await WaitForLockWaitAsync(watcher, deleting);
+        await WaitForLockWaitsAsync(watcher, 1, deleting);
         await held.ExecuteAsync(
             "INSERT INTO api_keys (id, name, user_id, prefix, hash, created_at) VALUES ('key_held', '', @Id, 'ak_held', 'held', '2026-01-01T00:00:00+00:00')",
             new { doomed.Id }, transaction);
@@ -119,6 +120,37 @@ public sealed class ConcurrentDeleteTests(StoreEngines engines) : IClassFixture<
         Assert.True(result.Ok, result.Error?.ToString());
         Assert.Null(await engine.Store.FindUserAsync("bob@example.com", None));
         Assert.Null(await engine.Store.FindKeyAsync("key_held", None));
+    }
+
+    [PostgresFact]
+    public async Task DeleteEntitlement_APlanValueOfItChangedMeanwhile_BothDoneWithoutADeadlock()
+    {
+        // Arrange: plan free's value for tier, its row held by a transaction of the test's own, so that the value's
+        // change and the entitlement's delete both reach it before either has finished
+        var engine = await engines.CreateAsync(GatewayStores.Postgres);
+        var entitlements = new EntitlementService(engine.Store, TimeProvider.System);
+        Assert.True((await entitlements.CreateAsync(new EntitlementChanges { Name = "tier", ValueType = EntitlementValueType.String }, None)).Ok);
+        var value = (await new PlanEntitlementService(engine.Store, TimeProvider.System).CreateAsync(
+            new PlanEntitlementInput { Plan = "free", Entitlement = "tier", Value = "silver" }, None)).Value!;
+        await using var held = await engine.OpenRawAsync();
+        await using var watcher = await engine.OpenRawAsync();
+        await using var transaction = await held.BeginTransactionAsync();
+        Assert.Equal(value.Id, await held.ExecuteScalarAsync<string>("SELECT id FROM plan_entitlements WHERE id = @Id FOR UPDATE", new { value.Id }, transaction));
+
+        // Act: the value changed, then the entitlement deleted; then the row let go
+        var changing = Task.Run(() => engine.Store.UpdatePlanEntitlementAsync(value.Id, "gold", null, None));
+        await WaitForLockWaitsAsync(watcher, 1, changing);
+        var deleting = Task.Run(() => entitlements.DeleteAsync("tier", None));
+        await WaitForLockWaitsAsync(watcher, 2, deleting);
+        await transaction.RollbackAsync();
+        var changed = await changing;
+        var deleted = await deleting;
+
+        // Assert: one after the other, as if they had not overlapped: the change stored, then deleted with the entitlement
+        Assert.Equal("gold", changed?.Value);
+        Assert.True(deleted.Ok, deleted.Error?.ToString());
+        Assert.Null(await engine.Store.FindEntitlementAsync("tier", None));
+        Assert.Empty(await engine.Store.ListPlanEntitlementsAsync("free", None));
     }
 
     /// <summary>
@@ -134,28 +166,11 @@ public sealed class ConcurrentDeleteTests(StoreEngines engines) : IClassFixture<
         Assert.Equal(1, await held.ExecuteAsync(heldSql, parameters, transaction));
 
         var deleting = Task.Run(delete);
-        await WaitForLockWaitAsync(watcher, deleting);
+        await WaitForLockWaitsAsync(watcher, 1, deleting);
         await transaction.CommitAsync();
 
         var result = await deleting;
         Assert.False(result.Ok, "the delete went through although something refers to the row");
         return result.Error!;
-    }
-
-    private static async Task WaitForLockWaitAsync(DbConnection watcher, Task deleting)
-    {
-        for (var i = 0; i < 400 && !deleting.IsCompleted; i++)
-        {
-            var waiting = await watcher.ExecuteScalarAsync<long>(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
-            if (waiting > 0)
-            {
-                return;
-            }
-
-            await Task.Delay(25);
-        }
-
-        Assert.Fail(deleting.IsCompleted ? $"the delete finished without waiting for the held write: {deleting.Status}" : "the delete never waited for the held write");
     }
 }

@@ -146,7 +146,7 @@ public sealed class ConcurrentEntitlementCapTests(StoreEngines engines) : IClass
     }
 
     /// <summary>Waits until <paramref name="count"/> sessions of the test's database wait for a lock.</summary>
-    private static async Task WaitForLockWaitsAsync(System.Data.Common.DbConnection watcher, int count, Task writing)
+    internal static async Task WaitForLockWaitsAsync(System.Data.Common.DbConnection watcher, int count, Task writing)
     {
         for (var i = 0; i < 400 && !writing.IsCompleted; i++)
         {
