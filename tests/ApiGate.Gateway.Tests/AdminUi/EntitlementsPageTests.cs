@@ -7,7 +7,7 @@ using Microsoft.Playwright;
 
 namespace ApiGate.Gateway.Tests.AdminUi;
 
-/// <summary>The console's entitlements page: giving a plan an entitlement, and changing the value it has in place.</summary>
+/// <summary>The console's entitlements page: giving a plan an entitlement, changing the value it has in place, and removing it.</summary>
 public sealed class EntitlementsPageTests : AdminUiTestBase
 {
     private static readonly CancellationToken None = CancellationToken.None;
@@ -49,6 +49,36 @@ public sealed class EntitlementsPageTests : AdminUiTestBase
         Assert.Equal("7", assignment.Value);
         await browser.GoAsync("/ui/entitlements");
         await Assertions.Expect(page.Locator("tr[data-entitlement='max_projects'] .mud-chip")).ToHaveTextAsync("basic = 7");
+    }
+
+    [Fact]
+    public async Task Remove_TheDefaultSentInsteadTakesThePlanPastTheCap_409WithTheReasonAndTheValueKept()
+    {
+        // Arrange: a with a default of 8,192 characters, b with none; plan basic's values "v" for a and 8,192 characters
+        // for b: without its value for a, basic would send a's default (16,429 bytes with the header names)
+        foreach (var (name, fallback, value) in new[] { ("a", new string('d', 8192), "v"), ("b", "", new string('y', 8192)) })
+        {
+            var created = await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = name, ValueType = EntitlementValueType.String, DefaultValue = fallback }, None);
+            Assert.True(created.Ok, created.Error?.ToString());
+            var given = await Gateway.PlanEntitlements.CreateAsync(new PlanEntitlementInput { Plan = "basic", Entitlement = name, Value = value }, None);
+            Assert.True(given.Ok, given.Error?.ToString());
+        }
+
+        var id = (await Gateway.PlanEntitlements.ListAsync("basic", None)).Value!.Single(v => v.Value == "v").Id;
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/entitlements");
+
+        // Act: the value's × in the plans column
+        using var refused = await console.PostAsync("/ui/entitlements", [new("_handler", "r" + id), new("__RequestVerificationToken", antiforgery), new("id", id)]);
+
+        // Assert: a conflict, as the admin API answers it, not "not found"
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        var html = WebUtility.HtmlDecode(await refused.Content.ReadAsStringAsync());
+        Assert.Contains(
+            "plan 'basic' would send 16429 bytes of entitlement headers (names and values); at most 16384 are allowed per plan; " +
+            "without this value the plan sends the entitlement's default: shorten the default first, or give the plan a shorter value", html, StringComparison.Ordinal);
+        Assert.Equal("v", (await Gateway.PlanEntitlements.GetAsync(id, None)).Value!.Value);
     }
 
     private async Task GiveAsync(IPage page, string value)
