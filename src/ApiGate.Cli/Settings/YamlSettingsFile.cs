@@ -15,7 +15,8 @@ namespace ApiGate.Cli.Settings;
 /// spellings or cases), a file whose top is not a mapping of settings and a second document, which would otherwise be
 /// ignored without a word. A setting with a YAML null value (<c>port:</c> with nothing after it, <c>~</c>, <c>null</c>) is
 /// refused naming its line, as an empty value from any other source is taken as given, not as no setting: nothing
-/// then reads it as the text <c>~</c>, or falls back to the default without a word.
+/// then reads it as the text <c>~</c>, or falls back to the default without a word. A section with nothing under it
+/// (<c>server:</c> with its settings commented out), null as well, sets nothing.
 /// </summary>
 /// <remarks>
 /// Read from YamlDotNet's event parser, not its node tree: the tree is built recursively, so a file nested a few
@@ -212,6 +213,11 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         {
             if (GatewaySettings.Find(key) is not { } setting)
             {
+                if (value is null && IsSection(key))
+                {
+                    return; // a section with nothing under it (its settings commented out), also a YAML null: as if left out
+                }
+
                 throw file.Unknown(key);
             }
 

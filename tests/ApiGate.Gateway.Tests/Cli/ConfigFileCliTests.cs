@@ -180,6 +180,23 @@ public sealed class ConfigFileCliTests : CliTestBase
         Assert.Equal($"error: config file '{file}': line {line}: setting '{key}' has an item with no value: give one or remove it\n", result.Error.ReplaceLineEndings("\n"));
     }
 
+    [Theory]
+    [InlineData("server:\n  # port: 9090\ndatabase:\n  busy_timeout: 5s\n")] // its settings commented out
+    [InlineData("server: ~\ndatabase:\n  busy_timeout: 5s\n")]
+    public async Task ConfigShow_SectionWithNothingUnderIt_SetsNothingAndTheRestIsRead(string yaml)
+    {
+        // Arrange: YAML reads such a section as null, as it does a setting with no value; it was refused as an unknown setting
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var shown = await RunAsync("config", "show", "--json", "--config", file);
+
+        // Assert
+        Assert.True(shown.ExitCode == 0, shown.Error);
+        Assert.Equal(("8080", "default"), Setting(shown, "server.port"));
+        Assert.Equal(("5s", "file"), Setting(shown, "database.busy_timeout"));
+    }
+
     [Fact]
     public async Task ConfigShow_QuotedEmptyAndQuotedTilde_AreThatText()
     {
