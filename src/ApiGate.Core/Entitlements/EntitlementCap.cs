@@ -18,6 +18,13 @@ public static class EntitlementCap
     /// <summary>The most bytes of entitlement header names and values (UTF-8) a plan sends.</summary>
     public const int MaxHeaderBytes = 16 * 1024;
 
+    /// <summary>
+    /// What ends the refusal of a plan's value deleted or disabled: the plan then sends the entitlement's default, which
+    /// is what grew it.
+    /// </summary>
+    public const string DefaultSentAdvice =
+        "; without this value the plan sends the entitlement's default: shorten the default first, or give the plan a shorter value";
+
     /// <summary>The headers' count and size: names plus values, in UTF-8 bytes.</summary>
     public static (int Count, int Bytes) Measure(EntitlementHeader[] headers)
     {

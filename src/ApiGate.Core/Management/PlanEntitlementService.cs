@@ -48,21 +48,21 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
             Enabled = input.Enabled ?? true,
             CreatedAt = timeProvider.GetUtcNow(),
         };
-        return await OverCapAsync(plan.Id, values => [.. values, assignment], "value", ct)
+        return await OverCapAsync(plan.Id, values => [.. values, assignment], "value", "", ct)
             ?? await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
     }
 
     /// <summary>
     /// A validation error on <paramref name="field"/> when <paramref name="change"/> to the plan's values takes it past
-    /// <see cref="EntitlementCap"/>; else null.
+    /// <see cref="EntitlementCap"/>, its message ended by <paramref name="advice"/>; else null.
     /// </summary>
     private async Task<ManagementError?> OverCapAsync(
-        string planId, Func<IReadOnlyList<PlanEntitlement>, IReadOnlyList<PlanEntitlement>> change, string field, CancellationToken ct)
+        string planId, Func<IReadOnlyList<PlanEntitlement>, IReadOnlyList<PlanEntitlement>> change, string field, string advice, CancellationToken ct)
     {
         var entitlements = await store.ListEntitlementsAsync(ct);
         var values = await store.ListPlanEntitlementsAsync(planId, ct);
         return EntitlementCap.Check([planId], (entitlements, values), (entitlements, change(values))) is { } problem
-            ? Invalid(field, problem.Message)
+            ? Invalid(field, problem.Message + advice)
             : null;
     }
 
@@ -106,6 +106,7 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
                 existing.PlanId,
                 values => [.. values.Select(v => v.Id == id ? v with { Value = value ?? v.Value, Enabled = input.Enabled ?? v.Enabled } : v)],
                 value is not null ? "value" : "enabled",
+                input.Enabled == false ? EntitlementCap.DefaultSentAdvice : "", // disabled, it sends the default as if deleted
                 ct) is { } overCap)
         {
             return overCap;

@@ -342,7 +342,7 @@ public abstract partial class SqlGatewayStore
                 .Single().ToDefinition();
             await BumpVersionAsync(connection, transaction, ct);
             return assignment;
-        }, cancellationToken);
+        }, cancellationToken, enabled == false ? EntitlementCap.DefaultSentAdvice : "");
 
     /// <summary>
     /// Runs <paramref name="write"/>, a change to the entitlements or to a plan's values, and refuses it (a
@@ -416,7 +416,7 @@ public abstract partial class SqlGatewayStore
 
             await BumpVersionAsync(connection, transaction, ct);
             return true;
-        }, cancellationToken, "; without this value the plan sends the entitlement's default: shorten the default first, or give the plan a shorter value");
+        }, cancellationToken, EntitlementCap.DefaultSentAdvice);
 
     public Task<IReadOnlyList<QuotaUsage>> LoadQuotaUsageAsync(DateTimeOffset periodStart, CancellationToken cancellationToken) =>
         UseAsync<IReadOnlyList<QuotaUsage>>(async (connection, ct) =>

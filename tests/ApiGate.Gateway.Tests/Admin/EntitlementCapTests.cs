@@ -203,6 +203,23 @@ public sealed class EntitlementCapTests : AdminTestBase
     }
 
     [Fact]
+    public async Task DisablePlanEntitlement_TheDefaultSentInsteadTakesThePlanPastTheCap_RefusedAtEnabledWithTheDeletesAdvice()
+    {
+        // Arrange: disabling pro's value for a sends a's default, as deleting it does
+        var id = await GiveProAShortValueForALongDefaultAsync();
+
+        // Act
+        var api = await PatchAsync("/plan-entitlements/" + id, new { enabled = false });
+        var cli = await Gateway.CliAsync("plan-entitlements", "update", id, "--enabled", "false");
+
+        // Assert: the same reason and advice as the delete, at the field that would change
+        var error = AssertError(api, HttpStatusCode.UnprocessableEntity, "validation_error", "/enabled");
+        Assert.Equal(DeleteRefused, error.GetProperty("detail").GetString());
+        Assert.Equal((2, "error: enabled: " + DeleteRefused), (cli.ExitCode, LastLine(cli.Error)));
+        Assert.True((await Gateway.Store.FindPlanEntitlementAsync(id, None))!.Enabled);
+    }
+
+    [Fact]
     public async Task AdminCreateEntitlement_DefaultsPast16KiB_Refused422NamingTheDefaultValue()
     {
         // Arrange: defaults of 8,192 + 8,162 characters under X-Entitlement-A and -B: 16,384 bytes for a plan with no values
