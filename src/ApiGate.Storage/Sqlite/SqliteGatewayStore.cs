@@ -112,7 +112,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
         if (StartsAtHome(builder.DataSource))
         {
-            return $"names {builder.DataSource} in the home directory, which is not known here (HOME is not set): write the whole path";
+            return $"names {builder.DataSource} in the home directory, which is not known here (HOME is not set, or not an absolute path): write the whole path";
         }
 
         if (builder.Password.Length > 0)

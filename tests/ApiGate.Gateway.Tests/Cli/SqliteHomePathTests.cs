@@ -94,6 +94,23 @@ public sealed class SqliteHomePathTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(Work, "~")));
     }
 
+    [Fact]
+    public async Task PlansList_TildePathWithARelativeHome_RefusedNamingHomeAsTheProblem()
+    {
+        // Arrange: HOME set, but not to an absolute path, so no home directory is known
+        _environment["HOME"] = "relative";
+
+        // Act
+        var result = await RunAsync("plans", "list", "--database", "~/flag.db");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            "error: invalid configuration: database.dsn (from a command-line flag): names ~/flag.db in the home directory, which is not known here " +
+            "(HOME is not set, or not an absolute path): write the whole path\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Empty(Directory.GetFileSystemEntries(Work));
+    }
+
     /// <summary>
     /// Runs the <c>apigate</c> of the test output in <see cref="Work"/> with <see cref="Home"/> as HOME and no APIGATE_*
     /// variable but those of <see cref="_environment"/>.
