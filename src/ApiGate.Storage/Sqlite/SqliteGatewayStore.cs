@@ -94,7 +94,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// Why <paramref name="dsn"/> cannot name a store for the gateway and the CLI, or null: a connection string SQLite does
     /// not read (the message names the keyword, never the value), or an in-memory database — every process, and every
     /// connection of one, would get its own empty database ("no such table"), so nothing written would be kept; or the
-    /// <c>-wal</c>, <c>-shm</c> or <c>-journal</c> file of a database rather than the database.
+    /// <c>-wal</c>, <c>-shm</c> or <c>-journal</c> file of a database rather than the database; or a <c>file:</c> URI.
     /// </summary>
     public static string? DsnProblem(string dsn)
     {
@@ -108,6 +108,13 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             // "Connection string keyword 'bogus' is not supported", "String 'maybe' was not recognized as a valid Boolean":
             // a keyword, or the value of a typed one (never a password's).
             return $"is not a SQLite file path or connection string ({ex.Message.Split(". ", 2)[0].TrimEnd('.')})";
+        }
+
+        if (builder.DataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+        {
+            // SQLite opens the file the URI names, but the store's location, the directory created for it and a copy's
+            // check for the source under another name would take it as a file name in the working directory.
+            return $"names {builder.DataSource}, a SQLite URI (file:), which is not read as one here: give the database file's path instead";
         }
 
         if (StartsAtHome(builder.DataSource))

@@ -5,8 +5,9 @@ namespace ApiGate.Gateway.Tests.Cli;
 
 /// <summary>
 /// A SQLite path starting with <c>~</c> where no shell expanded it (the config file, a variable, a quoted flag): the
-/// store is in the home directory, not under a directory named <c>~</c> in the working directory. Real
-/// <c>apigate</c> processes, with <c>HOME</c> a temp directory of the test's.
+/// store is in the home directory, not under a directory named <c>~</c> in the working directory; and a
+/// <c>file:</c> URI, refused rather than taken as a file name there. Real <c>apigate</c> processes, with <c>HOME</c> a
+/// temp directory of the test's.
 /// </summary>
 public sealed class SqliteHomePathTests : IDisposable
 {
@@ -108,6 +109,28 @@ public sealed class SqliteHomePathTests : IDisposable
         Assert.Equal(
             "error: invalid configuration: database.dsn (from a command-line flag): names ~/flag.db in the home directory, which is not known here " +
             "(HOME is not set, or not an absolute path): write the whole path\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Empty(Directory.GetFileSystemEntries(Work));
+    }
+
+    [Fact]
+    public async Task MigrateAndStoreCopy_DsnAFileUri_RefusedNamingTheSettingAndNothingCreated()
+    {
+        // Arrange: SQLite opens file:/path/x.db as that file, but it was taken as a file name in the working directory
+        // (a directory named file: made there, the store named by a path that does not exist)
+        var uri = "file:" + Path.Combine(Home, "uri.db");
+        _environment["APIGATE_DATABASE_DSN"] = uri;
+
+        // Act
+        var migrate = await RunAsync("migrate");
+        _environment["APIGATE_DATABASE_DSN"] = Path.Combine(Home, "source.db");
+        Assert.Equal(0, (await RunAsync("migrate")).ExitCode);
+        var copy = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", "file:" + Path.Combine(Home, "source.db"));
+
+        // Assert
+        var problem = $"names {uri}, a SQLite URI (file:), which is not read as one here: give the database file's path instead\n";
+        Assert.Equal((2, "error: invalid configuration: database.dsn (from APIGATE_DATABASE_DSN): " + problem), (migrate.ExitCode, migrate.Error.ReplaceLineEndings("\n")));
+        Assert.Equal((2, "error: --to-dsn: " + problem.Replace("uri.db", "source.db", StringComparison.Ordinal)), (copy.ExitCode, copy.Error.ReplaceLineEndings("\n")));
+        Assert.False(File.Exists(Path.Combine(Home, "uri.db")));
         Assert.Empty(Directory.GetFileSystemEntries(Work));
     }
 
