@@ -455,6 +455,12 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         {
             case StoreUnavailableException or OperationCanceledException:
                 return null;
+            case PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure } rolledBack:
+                // The server answered: it rolled this transaction back against another one. Nothing was written and the
+                // same call may succeed when tried again, on the same (healthy) pooled connections.
+                return new StoreBusyException(
+                    $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) rolled the write back against another one at the same moment: {Reason(rolledBack)}; nothing was written: try again",
+                    exception);
             case NpgsqlException { IsTransient: true } or TimeoutException:
                 return WaitFor("does not answer", exception);
             case PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction }:
