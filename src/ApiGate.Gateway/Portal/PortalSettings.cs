@@ -14,10 +14,9 @@ internal static class PortalSettings
             yield return ("portal.plan_change", $"'{o.PortalPlanChange}' is not free or none");
         }
 
-        if (o.PortalBaseUrl.Length > 0 && BaseUrlProblem(o.PortalBaseUrl) is { } baseUrlProblem)
+        if (o.PortalBaseUrl.Length > 0 && PublicBaseUrl.Problem(o.PortalBaseUrl, "the portal", PortalOptions.BasePath) is { } baseUrlProblem)
         {
-            // Masked as config show masks it: a mistyped address may carry user:password@.
-            yield return ("portal.base_url", $"'{Core.Text.UrlUserInfo.Mask(o.PortalBaseUrl)}' {baseUrlProblem}");
+            yield return ("portal.base_url", baseUrlProblem);
         }
 
         if (o.PortalAppName.Length is 0 or > 80)
@@ -44,27 +43,6 @@ internal static class PortalSettings
                     : $"'{o.SmtpFrom}' is not an email address");
             }
         }
-    }
-
-    /// <summary>
-    /// Why <paramref name="url"/> cannot be the portal's base URL, or null. Links in emails are this address followed by
-    /// <c>/portal/…</c>, and the portal itself knows no path prefix (its pages, redirects and session cookie all use
-    /// <c>/portal</c>), so only a scheme, host and port are accepted: a path would make links that do not reach the
-    /// portal, a query or fragment would swallow the path appended after it, and user info would be mailed out.
-    /// </summary>
-    private static string? BaseUrlProblem(string url)
-    {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-        {
-            return "is not an http:// or https:// address";
-        }
-
-        return uri.UserInfo.Length > 0 || Core.Text.UrlUserInfo.Remove(url).Length != url.Length
-            ? "must not carry a user or password (user:password@)"
-            : uri.AbsolutePath is not ("" or "/") ? "must not have a path: the portal is always served at /portal of the gateway, so give only the scheme, host and port"
-            : uri.Query.Length > 0 ? "must not have a query"
-            : uri.Fragment.Length > 0 || url.Contains('#', StringComparison.Ordinal) ? "must not have a fragment"
-            : null;
     }
 
     /// <summary>
