@@ -243,6 +243,15 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan AdminUiSessionIdle { get; set; } = TimeSpan.FromHours(8);
 
+    /// <summary>
+    /// <c>APIGATE_ADMIN_UI_BASE_URL</c>: the console's public address as operators reach it (e.g.
+    /// <c>https://gateway-admin.example.com</c>) through a proxy that rewrites the <c>Host</c> header; a form post whose
+    /// <c>Origin</c> names it is taken as the console's own when the browser sends no <c>Sec-Fetch-Site</c>. Scheme,
+    /// host and port only (no path, query, fragment or user info: the console is always at <c>/ui</c>). Empty
+    /// (default): only the <c>Host</c> the gateway received.
+    /// </summary>
+    public string AdminUiBaseUrl { get; set; } = "";
+
     /// <summary><c>APIGATE_PORTAL_ENABLED</c>: serve the customer portal at <c>/portal</c> on the public listener (docs/portal.md); default false.</summary>
     public bool PortalEnabled { get; set; }
 

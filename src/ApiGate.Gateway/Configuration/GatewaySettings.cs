@@ -71,6 +71,7 @@ internal static class GatewaySettings
         new("admin.listen", "APIGATE_ADMIN_LISTEN", nameof(GatewayOptions.AdminListen), normalize: Trim),
         new("admin.ui_enabled", "APIGATE_ADMIN_UI_ENABLED", nameof(GatewayOptions.AdminUiEnabled)),
         new("admin.ui_session_idle", "APIGATE_ADMIN_UI_SESSION_IDLE", nameof(GatewayOptions.AdminUiSessionIdle)),
+        new("admin.ui_base_url", "APIGATE_ADMIN_UI_BASE_URL", nameof(GatewayOptions.AdminUiBaseUrl), normalize: Trim),
         new("portal.enabled", "APIGATE_PORTAL_ENABLED", nameof(GatewayOptions.PortalEnabled)),
         new("portal.app_name", "APIGATE_PORTAL_APP_NAME", nameof(GatewayOptions.PortalAppName), normalize: Trim),
         new("portal.base_url", "APIGATE_PORTAL_BASE_URL", nameof(GatewayOptions.PortalBaseUrl), normalize: Trim),

@@ -259,6 +259,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("admin.ui_session_idle", "must be between 1m and 168h");
         }
 
+        if (o.AdminUiBaseUrl.Length > 0 && PublicBaseUrl.Problem(o.AdminUiBaseUrl, "the console", AdminBasePath.ConsolePath) is { } consoleUrl)
+        {
+            yield return ("admin.ui_base_url", consoleUrl);
+        }
+
         foreach (var problem in Portal.PortalSettings.Problems(o))
         {
             yield return problem;

@@ -1,4 +1,5 @@
 using ApiGate.Gateway.Admin;
+using ApiGate.Gateway.Configuration;
 using ApiGate.Web.Shared;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
@@ -10,10 +11,12 @@ namespace ApiGate.Web.Admin;
 /// The first step of every console request: serves the embedded assets, marks pages as never cached, sends a browser
 /// without a live session to the login page, checks the session's admin token (by its id: the session never holds the token) is
 /// still unrevoked (<see cref="AdminAuthenticator"/>), and writes every change (a form post) to the admin audit log with the token's
-/// name (<see cref="AdminAuditLog"/>).
+/// name (<see cref="AdminAuditLog"/>). A form post must come from the console's own page (<see cref="FormOrigin"/>): its
+/// host as the gateway received it, or <see cref="GatewayOptions.AdminUiBaseUrl"/> behind a proxy that rewrites it.
 /// </summary>
 internal sealed partial class AdminSessionGate(
-    AdminSessions sessions, AdminAuthenticator authenticator, AdminAuditLog audit, IAntiforgery antiforgery, ILogger<AdminSessionGate> logger)
+    AdminSessions sessions, AdminAuthenticator authenticator, AdminAuditLog audit, IAntiforgery antiforgery, GatewayOptions options,
+    ILogger<AdminSessionGate> logger)
 {
     /// <summary>The login page; the only page served without a session.</summary>
     public const string LoginPath = "/ui/login";
@@ -79,7 +82,7 @@ internal sealed partial class AdminSessionGate(
             return;
         }
 
-        if (isPost && !await FormOrigin.IsGenuinePostAsync(context, antiforgery))
+        if (isPost && !await FormOrigin.IsGenuinePostAsync(context, antiforgery, options.AdminUiBaseUrl))
         {
             // A forged or stale form changes nothing: a page that says so rather than the framework's bare 400.
             await PageFailures.WriteFormRefusedAsync(context, "/ui", EmbeddedAssets.Url("site.css"));

@@ -8,7 +8,8 @@ namespace ApiGate.Web.Shared;
 /// <summary>
 /// A second check on every form post of the console and the portal, next to the antiforgery token: the browser's own
 /// word on where the form came from. <c>Sec-Fetch-Site</c> must be <c>same-origin</c> (or <c>none</c>); without it,
-/// an <c>Origin</c> must name this host. A post from a sibling subdomain or from another port of the same host
+/// an <c>Origin</c> must name this host or the area's configured public address (behind a proxy that rewrites the
+/// <c>Host</c>). A post from a sibling subdomain or from another port of the same host
 /// (<c>same-site</c>: the public port against the admin listener) is refused even when it carries a valid token pair
 /// (which a cookie planted from such a place could supply). Requests with neither header (non-browser clients)
 /// rest on the token alone.

@@ -99,6 +99,7 @@ public sealed class SettingsTests : CliTestBase
 
     [Theory]
     [InlineData("APIGATE_PORTAL_BASE_URL", "portal.base_url (from APIGATE_PORTAL_BASE_URL): 'ftp://***@portal.example.com' is not an http:// or https:// address")]
+    [InlineData("APIGATE_ADMIN_UI_BASE_URL", "admin.ui_base_url (from APIGATE_ADMIN_UI_BASE_URL): 'ftp://***@portal.example.com' is not an http:// or https:// address")]
     [InlineData("APIGATE_STRIPE_API_BASE", "stripe.api_base (from APIGATE_STRIPE_API_BASE): 'ftp://***@portal.example.com' is not an absolute http(s) URL")]
     [InlineData("APIGATE_UPSTREAM_URL", "upstream.url (from APIGATE_UPSTREAM_URL): 'ftp://***@portal.example.com' is not an absolute http:// or https:// URL")]
     public async Task ConfigShow_InvalidUrlSettingWithAPassword_RefusedWithThePasswordMasked(string variable, string expected)
