@@ -214,7 +214,11 @@ internal static class CliRunner
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = await CliApp.RunAsync(args, output, error, name => environment.GetValueOrDefault(name), environmentNames: environment.Keys, copyLockTimeout: copyLockTimeout);
+        // Every command a test runs ends well within this; a serve a test expects to be refused, if it starts, is
+        // stopped here (and then fails the test on its exit code) instead of holding the test run.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var code = await CliApp.RunAsync(args, output, error, name => environment.GetValueOrDefault(name), bound.Token,
+            environmentNames: environment.Keys, copyLockTimeout: copyLockTimeout);
         return new CliResult(code, output.ToString(), error.ToString());
     }
 }
