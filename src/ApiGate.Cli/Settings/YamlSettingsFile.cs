@@ -75,8 +75,11 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         Problem($"unknown setting '{key}' (known: {string.Join(", ", GatewaySettings.All.Select(s => s.Key))})");
 
     /// <summary>Whether <paramref name="key"/> is a section that settings' keys go on under (<c>server</c>, <c>usage</c>).</summary>
-    private static bool IsSection(string key) =>
-        GatewaySettings.All.Any(s => s.Key.Length > key.Length + 1 && s.Key[key.Length] == '.' && s.Key.StartsWith(key, StringComparison.OrdinalIgnoreCase));
+    private static bool IsSection(string key) => FirstSettingUnder(key) is not null;
+
+    /// <summary>The key of the first setting under the section <paramref name="key"/>, or null when it is not a section.</summary>
+    private static string? FirstSettingUnder(string key) =>
+        GatewaySettings.All.FirstOrDefault(s => s.Key.Length > key.Length + 1 && s.Key[key.Length] == '.' && s.Key.StartsWith(key, StringComparison.OrdinalIgnoreCase))?.Key;
 
     private static long LineOf(ParsingEvent parsingEvent) => parsingEvent.Start.Line;
 
@@ -161,6 +164,10 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                 {
                     ReadMapping(key + ".");
                 }
+                else if (IsSection(key))
+                {
+                    throw NotASetting(key, LineOf(keyEvent));
+                }
                 else
                 {
                     throw file.Unknown(key);
@@ -205,6 +212,17 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
             return value;
         }
 
+        /// <summary>
+        /// A section (<c>server</c>) given a value or a list of its own at <paramref name="line"/>, as if it were a
+        /// setting: the message shows where its settings go, with one of its own keys.
+        /// </summary>
+        private ArgumentException NotASetting(string key, long line)
+        {
+            var example = FirstSettingUnder(key)!;
+            return file.Problem(string.Create(CultureInfo.InvariantCulture,
+                $"line {line}: '{key}' is a section, not a setting: put its settings under it, e.g. '{key}:' with '{example[(key.Length + 1)..].Split('.')[0]}: …' indented under it"));
+        }
+
         /// <summary>A problem of the setting <paramref name="key"/> at <paramref name="line"/>.</summary>
         private ArgumentException Refused(string key, long line, string problem) =>
             file.Problem(string.Create(CultureInfo.InvariantCulture, $"line {line}: setting '{GatewaySettings.Find(key)!.Key}' {problem}"));
@@ -213,12 +231,12 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         {
             if (GatewaySettings.Find(key) is not { } setting)
             {
-                if (value is null && IsSection(key))
+                if (IsSection(key) && value is null)
                 {
                     return; // a section with nothing under it (its settings commented out), also a YAML null: as if left out
                 }
 
-                throw file.Unknown(key);
+                throw IsSection(key) ? NotASetting(key, line) : file.Unknown(key);
             }
 
             if (value is null)

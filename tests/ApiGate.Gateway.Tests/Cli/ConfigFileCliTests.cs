@@ -197,6 +197,25 @@ public sealed class ConfigFileCliTests : CliTestBase
         Assert.Equal(("5s", "file"), Setting(shown, "database.busy_timeout"));
     }
 
+    [Theory]
+    [InlineData("server: 8080\n", 1, "server", "host")] // the port meant, the section's name written
+    [InlineData("log:\n  level: info\ndatabase: /var/lib/apigate.db\n", 3, "database", "driver")]
+    [InlineData("server:\n  - 8080\n", 1, "server", "host")] // a list in place of the section
+    public async Task ConfigValidate_SectionGivenAValue_RefusedNamingTheLineAndWhereItsSettingsGo(string yaml, int line, string section, string example)
+    {
+        // Arrange: it was refused as an unknown setting, with every known key and no line
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"error: config file '{file}': line {line}: '{section}' is a section, not a setting: put its settings under it, e.g. '{section}:' with '{example}: …' indented under it\n",
+            result.Error.ReplaceLineEndings("\n"));
+    }
+
     [Fact]
     public async Task ConfigShow_QuotedEmptyAndQuotedTilde_AreThatText()
     {
