@@ -71,7 +71,18 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// while the old gateway still serves must not migrate the store under it.
     /// </param>
     public async Task<IGatewayStore> OpenStoreAsync(
-        GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false, string? existing = null, bool migrate = false)
+        GatewayOptions options, CancellationToken cancellationToken, bool serving = false, bool managing = false, string? existing = null, bool migrate = false) =>
+        (await OpenAsync(options, cancellationToken, serving, managing, existing, migrate, orNone: false))!;
+
+    /// <summary>
+    /// The configured store when there is one (opened, not migrated), or null — nothing created: for a command that only
+    /// reads what is stored (<c>config validate</c>), which must not leave a new store behind where there was none.
+    /// </summary>
+    public Task<IGatewayStore?> OpenStoreIfAnyAsync(GatewayOptions options, CancellationToken cancellationToken) =>
+        OpenAsync(options, cancellationToken, serving: false, managing: false, existing: null, migrate: false, orNone: true);
+
+    private async Task<IGatewayStore?> OpenAsync(
+        GatewayOptions options, CancellationToken cancellationToken, bool serving, bool managing, string? existing, bool migrate, bool orNone)
     {
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), serving ? options.StoreBusyTimeout : null);
         store.MigrateExisting = migrate;
@@ -89,8 +100,15 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         try
         {
             // Asked before InitializeAsync, which would create the schema in an empty PostgreSQL database (or a SQLite file).
-            if (existing is not null && !await store.HoldsStoreAsync(cancellationToken))
+            if ((existing is not null || orNone) && !await store.HoldsStoreAsync(cancellationToken))
             {
+                if (orNone)
+                {
+                    await store.DisposeAsync();
+                    await Error.WriteLineAsync($"no store at {store.Location} yet");
+                    return null;
+                }
+
                 throw new ArgumentException(noStore);
             }
 

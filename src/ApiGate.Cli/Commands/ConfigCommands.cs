@@ -52,7 +52,8 @@ internal static class ConfigCommands
         {
             var loaded = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
             var options = loaded.Options;
-            await using var store = await context.OpenStoreAsync(options, ct);
+            // Only read: a store that is not there yet is not created (nor one an older apigate made migrated).
+            await using var store = await context.OpenStoreIfAnyAsync(options, ct);
             var problems = new List<string>();
             if (UsageExport.TargetProblem(options.UsageExport) is { } export)
             {
@@ -61,7 +62,11 @@ internal static class ConfigCommands
                 problems.Add($"{setting.Key} (from {GatewaySettings.Describe(setting, GatewaySettings.SourceOf(loaded.Configuration, setting))}): {export}");
             }
 
-            problems.AddRange(await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer));
+            if (store is not null)
+            {
+                problems.AddRange(await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer));
+            }
+
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, new { valid = problems.Count == 0, problems });

@@ -194,11 +194,12 @@ internal sealed class TestGateway : IAsyncDisposable
 internal sealed record CliResult(int ExitCode, string Output, string Error)
 {
     /// <summary>
-    /// stderr after the line every verb that opens the store starts with ("store: PATH" or "created a new store at
-    /// PATH"): the command's own errors and warnings.
+    /// stderr after the line every verb that opens the store starts with ("store: PATH", "created a new store at
+    /// PATH", or for <c>config validate</c> "no store at PATH yet"): the command's own errors and warnings.
     /// </summary>
     public string Diagnostics =>
         Error.StartsWith("store: ", StringComparison.Ordinal) || Error.StartsWith("created a new store at ", StringComparison.Ordinal)
+            || Error.StartsWith("no store at ", StringComparison.Ordinal)
             ? Error[(Error.IndexOf('\n', StringComparison.Ordinal) + 1)..]
             : Error;
 }

@@ -17,6 +17,27 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     private static readonly CancellationToken None = CancellationToken.None;
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigValidate_NoStoreThereYet_SettingsCheckedAndNothingCreated(string engine)
+    {
+        // Arrange: a SQLite path with no file yet, or a PostgreSQL schema with no store in it
+        var dsn = await engines.NewDsnAsync(engine);
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = engine, ["APIGATE_DATABASE_DSN"] = dsn };
+
+        // Act
+        var validated = await CliRunner.RunAsync(environment, "config", "validate");
+        var migrated = await CliRunner.RunAsync(environment, "migrate");
+
+        // Assert: valid, said so, and the store the next migrate makes is new (validate made none)
+        Assert.Equal(0, validated.ExitCode);
+        Assert.Equal("configuration is valid" + Environment.NewLine, validated.Output);
+        Assert.StartsWith("no store at ", validated.Error, StringComparison.Ordinal);
+        Assert.EndsWith(" yet" + Environment.NewLine, validated.Error, StringComparison.Ordinal);
+        Assert.Equal(0, migrated.ExitCode);
+        Assert.StartsWith("created a new store at ", migrated.Error, StringComparison.Ordinal);
+        Assert.Contains("applied migration 1: upstreams and routes", migrated.Output, StringComparison.Ordinal);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Migrate_NewStoreThenAgain_AppliesEveryMigrationThenNone(string engine)
     {
         // Arrange
