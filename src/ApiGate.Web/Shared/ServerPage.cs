@@ -13,6 +13,17 @@ public abstract class ServerPage : ComponentBase
     protected HttpContext HttpContext => HttpContextValue ?? throw new InvalidOperationException("these pages render on the server only");
 
     /// <summary>Marks the response as refused (the form is shown again with its messages).</summary>
+    /// <summary>
+    /// Answers the status a refused change of a service calls for, as the admin API would: 404 for what is not there
+    /// (deleted meanwhile), 409 for a conflict with what is stored, 400 for a value that is not accepted.
+    /// </summary>
+    protected void Refused(ApiGate.Core.Management.ManagementError error) => Refused(error.Kind switch
+    {
+        ApiGate.Core.Management.ManagementErrorKind.NotFound => StatusCodes.Status404NotFound,
+        ApiGate.Core.Management.ManagementErrorKind.Conflict => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status400BadRequest,
+    });
+
     protected void Refused(int status = StatusCodes.Status400BadRequest)
     {
         if (!HttpContext.Response.HasStarted)
