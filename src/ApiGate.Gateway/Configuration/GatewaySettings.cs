@@ -49,7 +49,7 @@ internal static class GatewaySettings
         new("log.access", "APIGATE_ACCESS_LOG", nameof(GatewayOptions.AccessLog)),
         new("metrics.enabled", "APIGATE_METRICS_ENABLED", nameof(GatewayOptions.MetricsEnabled)),
         new("redis.url", "APIGATE_REDIS_URL", nameof(GatewayOptions.RedisUrl), normalize: Trim, userInfoToLastAt: true),
-        new("redis.ca_file", "APIGATE_REDIS_CA_FILE", nameof(GatewayOptions.RedisCaFile), normalize: Trim),
+        new("redis.ca_file", "APIGATE_REDIS_CA_FILE", nameof(GatewayOptions.RedisCaFile), normalize: TrimHome),
         new("redis.prefix", "APIGATE_REDIS_PREFIX", nameof(GatewayOptions.RedisPrefix)),
         new("redis.timeout", "APIGATE_REDIS_TIMEOUT", nameof(GatewayOptions.RedisTimeout)),
         new("limits.on_redis_failure", "APIGATE_LIMITS_ON_REDIS_FAILURE", nameof(GatewayOptions.LimitsOnRedisFailure), normalize: Lower),
@@ -64,7 +64,7 @@ internal static class GatewaySettings
         new("usage.rollup_retention", "APIGATE_USAGE_ROLLUP_RETENTION", nameof(GatewayOptions.UsageRollupRetention), longDuration: true),
         new("usage.hourly_retention", "APIGATE_USAGE_HOURLY_RETENTION", nameof(GatewayOptions.UsageHourlyRetention), longDuration: true),
         new("usage.compact_after", "APIGATE_USAGE_COMPACT_AFTER", nameof(GatewayOptions.UsageCompactAfter), longDuration: true),
-        new("usage.export", "APIGATE_USAGE_EXPORT", nameof(GatewayOptions.UsageExport), normalize: Trim),
+        new("usage.export", "APIGATE_USAGE_EXPORT", nameof(GatewayOptions.UsageExport), normalize: TrimHome),
         new("usage.export_max_bytes", "APIGATE_USAGE_EXPORT_MAX_BYTES", nameof(GatewayOptions.UsageExportMaxBytes)),
         new("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", nameof(GatewayOptions.ConfigPollInterval)),
         new("admin.base_path", "APIGATE_ADMIN_BASE_PATH", nameof(GatewayOptions.AdminBasePath), normalize: Trim),
@@ -91,9 +91,9 @@ internal static class GatewaySettings
         new("stripe.webhook_secret", "APIGATE_STRIPE_WEBHOOK_SECRET", nameof(GatewayOptions.StripeWebhookSecret), secret: true, normalize: Trim),
         new("stripe.api_base", "APIGATE_STRIPE_API_BASE", nameof(GatewayOptions.StripeApiBase), normalize: Trim),
         new("server.trusted_proxies", "APIGATE_TRUSTED_PROXIES", nameof(GatewayOptions.TrustedProxies), normalize: Trim, list: true),
-        new("tls.cert_file", "APIGATE_TLS_CERT_FILE", nameof(GatewayOptions.TlsCertFile), normalize: Trim),
-        new("tls.key_file", "APIGATE_TLS_KEY_FILE", nameof(GatewayOptions.TlsKeyFile), normalize: Trim),
-        new("tls.cert_dir", "APIGATE_TLS_CERT_DIR", nameof(GatewayOptions.TlsCertDir), normalize: Trim),
+        new("tls.cert_file", "APIGATE_TLS_CERT_FILE", nameof(GatewayOptions.TlsCertFile), normalize: TrimHome),
+        new("tls.key_file", "APIGATE_TLS_KEY_FILE", nameof(GatewayOptions.TlsKeyFile), normalize: TrimHome),
+        new("tls.cert_dir", "APIGATE_TLS_CERT_DIR", nameof(GatewayOptions.TlsCertDir), normalize: TrimHome),
         new("tls.redirect_listen", "APIGATE_TLS_REDIRECT_LISTEN", nameof(GatewayOptions.TlsRedirectListen), normalize: Trim),
         new("tls.redirect_port", "APIGATE_TLS_REDIRECT_PORT", nameof(GatewayOptions.TlsRedirectPort)),
         new("tls.reload_interval", "APIGATE_TLS_RELOAD_INTERVAL", nameof(GatewayOptions.TlsReloadInterval)),
@@ -299,6 +299,9 @@ internal static class GatewaySettings
     public static string ClosestKey(string key) => All.MinBy(s => EditDistance(key.ToLowerInvariant(), s.Key))!.Key;
 
     private static string Trim(string value) => value.Trim();
+
+    /// <summary>A file path: trimmed, a leading <c>~</c> made the home directory (<see cref="Core.Text.HomePath"/>).</summary>
+    private static string TrimHome(string value) => Core.Text.HomePath.Expand(value.Trim());
 
     private static string Lower(string value) => value.ToLowerInvariant();
 

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
 using ApiGate.Storage.Rows;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sql;
@@ -117,7 +118,7 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             return $"names {builder.DataSource}, a SQLite URI (file:), which is not read as one here: give the database file's path instead";
         }
 
-        if (StartsAtHome(builder.DataSource))
+        if (HomePath.StartsAtHome(builder.DataSource))
         {
             return $"names {builder.DataSource} in the home directory, which is not known here (HOME is not set, or not an absolute path): write the whole path";
         }
@@ -176,37 +177,18 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
     /// <summary>
     /// The connection string of <paramref name="dsn"/>, its file's leading <c>~</c> made the home directory
-    /// (<see cref="HomeExpanded"/>): every reader of a SQLite DSN (serve, the commands, <c>store copy --to-dsn</c>) comes here.
+    /// (<see cref="HomePath.Expand"/>): every reader of a SQLite DSN (serve, the commands, <c>store copy --to-dsn</c>) comes here.
     /// </summary>
     private static SqliteConnectionStringBuilder Builder(string dsn)
     {
         var builder = dsn.Contains('=', StringComparison.Ordinal) ? new SqliteConnectionStringBuilder(dsn) : new SqliteConnectionStringBuilder { DataSource = dsn };
-        if (HomeExpanded(builder.DataSource) is var expanded && expanded != builder.DataSource)
+        if (HomePath.Expand(builder.DataSource) is var expanded && expanded != builder.DataSource)
         {
             builder.DataSource = expanded;
         }
 
         return builder;
     }
-
-    /// <summary>
-    /// <paramref name="path"/> with a leading <c>~/</c> (or a lone <c>~</c>) made the home directory (<c>$HOME</c>), as a
-    /// shell does for a path it is given unquoted: a path from the config file, a variable or a quoted flag otherwise
-    /// made SQLite create a directory named <c>~</c> in the working directory. <c>~user/…</c> and a <c>~</c> further on
-    /// are left as they are; so is the path when the home directory is not known (<see cref="DsnProblem"/> says so).
-    /// </summary>
-    private static string HomeExpanded(string path)
-    {
-        if (!StartsAtHome(path) || Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is not { Length: > 0 } home)
-        {
-            return path;
-        }
-
-        return path.Length == 1 ? home : Path.Join(home, path.AsSpan(2));
-    }
-
-    private static bool StartsAtHome(string path) =>
-        path.StartsWith('~') && (path.Length == 1 || path[1] == Path.DirectorySeparatorChar || path[1] == Path.AltDirectorySeparatorChar);
 
     private static bool IsInMemory(SqliteConnectionStringBuilder builder) =>
         builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:";

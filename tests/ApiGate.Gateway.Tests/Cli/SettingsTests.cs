@@ -57,6 +57,41 @@ public sealed class SettingsTests : CliTestBase
         Assert.Equal(("5", "default"), Setting(withoutFile, "ratelimit.burst"));
     }
 
+    [Theory]
+    [InlineData("APIGATE_TLS_CERT_FILE", "tls.cert_file", "~/certs/gateway.pem", "certs/gateway.pem")]
+    [InlineData("APIGATE_TLS_KEY_FILE", "tls.key_file", " ~/certs/gateway.key ", "certs/gateway.key")]
+    [InlineData("APIGATE_TLS_CERT_DIR", "tls.cert_dir", "~", "")]
+    [InlineData("APIGATE_REDIS_CA_FILE", "redis.ca_file", "~/ca.pem", "ca.pem")]
+    [InlineData("APIGATE_USAGE_EXPORT", "usage.export", "~/usage/events.jsonl", "usage/events.jsonl")]
+    public void FilePathSetting_StartingWithTilde_IsInTheHomeDirectory(string variable, string key, string value, string underHome)
+    {
+        // Arrange: no shell expanded it (a config file, a quoted value); it named a directory called ~ in the working directory
+        var options = new GatewayOptions();
+        var home = System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile);
+
+        // Act
+        GatewaySettings.Get(key).Apply(options, value);
+
+        // Assert
+        Assert.Equal(variable, GatewaySettings.Get(key).EnvironmentVariable);
+        Assert.Equal(underHome.Length == 0 ? home : Path.Join(home, underHome), GatewaySettings.Get(key).Get(options));
+    }
+
+    [Theory]
+    [InlineData("~user/certs/gateway.pem")]
+    [InlineData("certs/~/gateway.pem")]
+    public void FilePathSetting_TildeNotLeadingOrNamingAUser_KeptAsWritten(string value)
+    {
+        // Arrange
+        var options = new GatewayOptions();
+
+        // Act
+        GatewaySettings.Get("tls.cert_file").Apply(options, value);
+
+        // Assert
+        Assert.Equal(value, options.TlsCertFile);
+    }
+
     [Fact]
     public async Task ConfigShow_EverySettingOfTheList_IsShownWithItsVariableAndDefault()
     {
