@@ -269,12 +269,12 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
 
         if (input.RequestTransform is not null)
         {
-            r = r with { RequestTransform = input.RequestTransform.Trim() };
+            r = r with { RequestTransform = StoredUnlessChanged(input.RequestTransform.Trim(), stored.RequestTransform) };
         }
 
         if (input.ResponseTransform is not null)
         {
-            r = r with { ResponseTransform = input.ResponseTransform.Trim() };
+            r = r with { ResponseTransform = StoredUnlessChanged(input.ResponseTransform.Trim(), stored.ResponseTransform) };
         }
 
         if (input.Protocol is { } protocol)
@@ -373,6 +373,14 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
 
         return r;
     }
+
+    /// <summary>
+    /// The <paramref name="stored"/> transform when <paramref name="sent"/> differs from it only in its line breaks (a
+    /// browser sends a textarea's back as CR LF; outside strings, where JSON allows no raw line break, they are white
+    /// space): it is the transform sent back unchanged, so it keeps its text and is not checked again (<see cref="Validate"/>).
+    /// </summary>
+    private static string StoredUnlessChanged(string sent, string stored) =>
+        sent != stored && sent.Replace("\r\n", "\n", StringComparison.Ordinal) == stored.Replace("\r\n", "\n", StringComparison.Ordinal) ? stored : sent;
 
     private static string DefaultRouteName(RouteChanges input)
     {

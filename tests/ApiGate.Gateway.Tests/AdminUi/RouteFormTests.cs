@@ -75,6 +75,35 @@ public sealed class RouteFormTests : AdminUiTestBase
         Assert.Equal(0, Upstream.Served);
     }
 
+    [BrowserFact]
+    public async Task EditRoute_StoredWithAnIndentedTransformPastTheBound_OtherFieldSaved_TransformKeptAsStored()
+    {
+        // Arrange: an indented transform adding 150 headers, stored before the bound of 100 (the browser sends a
+        // textarea's line breaks back as CR LF, so the text is not byte-identical to the stored one)
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        var backend = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
+        var transform = System.Text.Json.JsonSerializer.Serialize(
+            new { headers = new { add = Enumerable.Range(0, 150).ToDictionary(i => "X-Add-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), _ => "1") } },
+            new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        await Gateway.Store.CreateRouteAsync(new Core.Routing.RouteDefinition
+        {
+            Id = "rt_wide", Name = "wide", Slug = "wide", PathPattern = "/wide/*", UpstreamId = backend.Id, RequestTransform = transform,
+            CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+        }, CancellationToken.None);
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/routes/wide/edit");
+
+        // Act
+        await page.FillAsync("#f-description", "kept as it is");
+        await page.ClickAsync("#save-route");
+
+        // Assert
+        await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync("Saved route wide.");
+        var stored = (await Gateway.Store.FindRouteAsync("wide", CancellationToken.None))!;
+        Assert.Equal(("kept as it is", transform), (stored.Description, stored.RequestTransform));
+    }
+
     /// <summary>Polls until the gateway answers <paramref name="expected"/> (config changes apply within the poll interval); bounded.</summary>
     internal static async Task<HttpStatusCode> WaitForStatusAsync(string url, HttpStatusCode expected)
     {
