@@ -147,9 +147,11 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                 {
                     Add(key, Anchored(value), LineOf(keyEvent));
                 }
-                else if (parser.TryConsume<AnchorAlias>(out var alias) && _anchoredValues.TryGetValue(alias.Value.Value, out var aliased))
+                else if (parser.TryConsume<AnchorAlias>(out var alias))
                 {
-                    Add(key, aliased, LineOf(keyEvent));
+                    // Only single values are kept by anchor: an alias to a mapping or a list would otherwise be taken for
+                    // no value at all (a section "given a value", a setting "given a mapping").
+                    Add(key, _anchoredValues.TryGetValue(alias.Value.Value, out var aliased) ? aliased : throw NotASingleValue(key, alias, LineOf(keyEvent)), LineOf(keyEvent));
                 }
                 else if (GatewaySettings.Find(key) is { CommaList: true } && parser.Accept<SequenceStart>(out _))
                 {
@@ -222,6 +224,14 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
             return file.Problem(string.Create(CultureInfo.InvariantCulture,
                 $"line {line}: '{key}' is a section, not a setting: put its settings under it, e.g. '{key}:' with '{example[(key.Length + 1)..].Split('.')[0]}: …' indented under it"));
         }
+
+        /// <summary>
+        /// <paramref name="key"/> given an alias (<c>*name</c>) at <paramref name="line"/> to what is not a single value;
+        /// a key that is neither a setting nor a section is refused as unknown first.
+        /// </summary>
+        private ArgumentException NotASingleValue(string key, AnchorAlias alias, long line) =>
+            GatewaySettings.Find(key) is null && !IsSection(key) ? file.Unknown(key) : file.Problem(string.Create(CultureInfo.InvariantCulture,
+                $"line {line}: '{key}' is given the alias *{alias.Value.Value}, which names no single value (an alias to a mapping or a list is not read): write out what it stands for"));
 
         /// <summary>A problem of the setting <paramref name="key"/> at <paramref name="line"/>.</summary>
         private ArgumentException Refused(string key, long line, string problem) =>

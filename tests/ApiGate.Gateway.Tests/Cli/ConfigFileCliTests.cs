@@ -216,6 +216,25 @@ public sealed class ConfigFileCliTests : CliTestBase
             result.Error.ReplaceLineEndings("\n"));
     }
 
+    [Theory]
+    [InlineData("server: &m\n  port: 8080\nupstream: *m\n", 3, "upstream", "m")] // a section given a mapping's alias
+    [InlineData("transform:\n  env_allow: &l [HOME]\njwt:\n  algorithms: *l\n", 4, "jwt.algorithms", "l")] // a list setting given a list's
+    public async Task ConfigValidate_AliasToAMappingOrAList_RefusedNamingTheLineAndTheAlias(string yaml, int line, string key, string alias)
+    {
+        // Arrange: the alias was taken for no value at all: a section was said to be given a value, a list setting to be
+        // given neither a value nor a list
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"error: config file '{file}': line {line}: '{key}' is given the alias *{alias}, which names no single value (an alias to a mapping or a list is not read): write out what it stands for\n",
+            result.Error.ReplaceLineEndings("\n"));
+    }
+
     [Fact]
     public async Task ConfigShow_QuotedEmptyAndQuotedTilde_AreThatText()
     {
