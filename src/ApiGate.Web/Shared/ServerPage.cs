@@ -12,7 +12,6 @@ public abstract class ServerPage : ComponentBase
     /// <summary>The request being rendered.</summary>
     protected HttpContext HttpContext => HttpContextValue ?? throw new InvalidOperationException("these pages render on the server only");
 
-    /// <summary>Marks the response as refused (the form is shown again with its messages).</summary>
     /// <summary>
     /// Answers the status a refused change of a service calls for, as the admin API would: 404 for what is not there
     /// (deleted meanwhile), 409 for a conflict with what is stored, 400 for a value that is not accepted.
@@ -24,6 +23,7 @@ public abstract class ServerPage : ComponentBase
         _ => StatusCodes.Status400BadRequest,
     });
 
+    /// <summary>Marks the response as refused (the form is shown again with its messages).</summary>
     protected void Refused(int status = StatusCodes.Status400BadRequest)
     {
         if (!HttpContext.Response.HasStarted)
