@@ -3,6 +3,7 @@ using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Hosting;
 using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
 using ApiGate.Storage;
 using ApiGate.Gateway.Configuration;
 
@@ -105,6 +106,12 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
                 if (orNone)
                 {
                     await store.DisposeAsync();
+                    // Not a store to come: a path no file can be made at, which serve would fail to open.
+                    if (options.DatabaseDriver == GatewayStores.Sqlite && SqliteGatewayStore.PathProblem(options.DatabaseDsn) is { } pathProblem)
+                    {
+                        throw new ArgumentException($"database.dsn (APIGATE_DATABASE_DSN / --database): {pathProblem}");
+                    }
+
                     await Error.WriteLineAsync($"no store at {store.Location} yet");
                     return null;
                 }

@@ -212,6 +212,26 @@ public sealed class StoreCliTests : CliTestBase
         Assert.Equal(before, (await RunAsync("users", "list", "--json")).Output);
     }
 
+    [Fact]
+    public async Task ConfigValidate_DsnADirectory_InvalidSettingNamingItAndTheProblem_NotNoStoreYet()
+    {
+        // Arrange: no file can be made there, so serve cannot open a store; validate said "no store at … yet" and
+        // "configuration is valid" (exit 0)
+        var target = Path.Combine(TestDirectory, "dir.db");
+        Directory.CreateDirectory(target);
+
+        // Act
+        var result = await RunAsync("config", "validate", "--database", target);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"error: database.dsn (APIGATE_DATABASE_DSN / --database): {target} is a directory, not a database file: name a file in it (e.g. {Path.Combine(target, "apigate.db")})\n",
+            result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal("", result.Output);
+        Assert.Empty(Directory.GetFileSystemEntries(target));
+    }
+
     [Theory]
     [InlineData("directory")]
     [InlineData("link loop")]
