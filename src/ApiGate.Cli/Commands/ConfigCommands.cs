@@ -52,9 +52,22 @@ internal static class ConfigCommands
         {
             var loaded = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
             var options = loaded.Options;
-            // Only read: a store that is not there yet is not created (nor one an older apigate made migrated).
-            await using var store = await context.OpenStoreIfAnyAsync(options, ct);
             var problems = new List<string>();
+            IGatewayStore? store;
+            try
+            {
+                // Only read: a store that is not there yet is not created (nor one an older apigate made migrated).
+                store = await context.OpenStoreIfAnyAsync(options, ct);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                // A store of another schema version, or one that cannot be reached: a problem among the others (listed,
+                // and in --json), not the end of the check.
+                store = null;
+                problems.Add("store: " + ex.Message);
+            }
+
+            await using var opened = store;
             if (UsageExport.TargetProblem(options.UsageExport) is { } export)
             {
                 // What serve would refuse to start with, though the value itself is a valid setting.

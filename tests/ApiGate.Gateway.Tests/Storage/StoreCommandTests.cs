@@ -38,6 +38,39 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigValidateJson_OlderStoreAndAnExportServeCannotWrite_BothListedAsProblemsStoreUnchanged(string engine)
+    {
+        // Arrange: a store an older apigate created, and a usage.export under a plain file (serve could not create it)
+        var store = await engines.CreateAsync(engine);
+        var latest = store.Store.SchemaVersion;
+        await using (var connection = await store.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "DELETE FROM schema_migrations WHERE version = @Latest", new { Latest = latest });
+        }
+
+        var file = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        await File.WriteAllTextAsync(file, "x");
+        var environment = new Dictionary<string, string>(store.Environment) { ["APIGATE_USAGE_EXPORT"] = Path.Combine(file, "usage.jsonl") };
+
+        // Act
+        var validated = await CliRunner.RunAsync(environment, "config", "validate", "--json");
+
+        // Assert: the answer is JSON a script can read, with every problem found, not only the first
+        Assert.Equal(1, validated.ExitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(validated.Output);
+        Assert.False(json.RootElement.GetProperty("valid").GetBoolean());
+        var problems = json.RootElement.GetProperty("problems").EnumerateArray().Select(p => p.GetString()!).ToList();
+        Assert.Equal(2, problems.Count);
+        Assert.Contains(problems, p => p.StartsWith("store: ", StringComparison.Ordinal)
+            && p.Contains($"is at schema version {latest - 1}, older than this apigate ({latest}); it was not changed", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("usage.export (from APIGATE_USAGE_EXPORT): cannot append to ", StringComparison.Ordinal));
+        await using var raw = await store.OpenRawAsync();
+        Assert.Equal(latest - 1, await Dapper.SqlMapper.ExecuteScalarAsync<long>(raw, "SELECT MAX(version) FROM schema_migrations"));
+        File.Delete(file);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Migrate_NewStoreThenAgain_AppliesEveryMigrationThenNone(string engine)
     {
         // Arrange
