@@ -87,6 +87,9 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
                 await ExecuteAsync(connection, null, "CREATE TABLE IF NOT EXISTS " + SchemaMigrationsTable, cancellationToken);
                 var done = (await QueryAsync<int>(connection, null, "SELECT version FROM schema_migrations", null, cancellationToken)).ToHashSet();
+                // Before anything is applied: a store a newer build migrated is refused as newer even where one of this
+                // build's migrations is missing from it (a gap), not called older and migrated under that build.
+                await RefuseNewerSchemaAsync(connection, PostgresMigrations.All[^1].Version, cancellationToken);
                 if (done.Count > 0 && !MigrateExisting && PostgresMigrations.All.Any(m => !done.Contains(m.Version)))
                 {
                     throw OlderSchema(done.Max(), PostgresMigrations.All[^1].Version);

@@ -367,10 +367,16 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         }
 
         await ExecuteAsync(connection, null, "PRAGMA journal_mode = WAL;", cancellationToken);
+        if (present >= 0)
+        {
+            // Before anything is applied: a store a newer build migrated is refused as newer even where one of this
+            // build's migrations is missing from it (a gap), not called older and migrated under that build.
+            SchemaVersion = await RefuseNewerSchemaAsync(connection, SqliteMigrations.All[^1].Version, cancellationToken);
+        }
+
         if (present == SqliteMigrations.All.Length)
         {
             MigrationsApplied = applied;
-            SchemaVersion = await RefuseNewerSchemaAsync(connection, SqliteMigrations.All[^1].Version, cancellationToken);
             return;
         }
 

@@ -120,6 +120,36 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Migrate_NewerStoreMissingOneOfThisBuildsMigrations_RefusedAsNewer_NothingApplied(string engine)
+    {
+        // Arrange: a newer build's version stored, and this build's newest migration missing (a gap): it was called older
+        // ("at schema version 999, older than this apigate") and migrate applied the missing one to a newer build's store
+        var store = await engines.CreateAsync(engine);
+        var latest = store.Store.SchemaVersion;
+        await using (var connection = await store.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection,
+                "DELETE FROM schema_migrations WHERE version = @Latest; INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', '2027-01-01T00:00:00.000Z')",
+                new { Latest = latest });
+        }
+
+        // Act
+        var migrate = await CliRunner.RunAsync(store.Environment, "migrate");
+        var list = await CliRunner.RunAsync(store.Environment, "users", "list");
+        await using var raw = await store.OpenRawAsync();
+        var applied = await Dapper.SqlMapper.ExecuteScalarAsync<long>(raw, "SELECT COUNT(*) FROM schema_migrations WHERE version = @Latest", new { Latest = latest });
+
+        // Assert
+        foreach (var result in new[] { migrate, list })
+        {
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains($"is at schema version 999, newer than this apigate knows ({latest})", result.Error, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, applied);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ManagementCommands_StoreOfAnOlderSchema_RefusedNamingBothVersions_StoreUnchangedUntilMigrate(string engine)
     {
         // Arrange: a store an older apigate created (this build's newest migration not applied), as after installing
