@@ -20,6 +20,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     public Func<string, string?> Environment { get; } = environment;
 
+    /// <summary>How refusals of the configured store name its setting.</summary>
+    private const string DsnSetting = "database.dsn (APIGATE_DATABASE_DSN / --database)";
+
     /// <summary>How long <c>store copy</c> waits for a PostgreSQL target's locks held elsewhere; null = the store's default.</summary>
     public TimeSpan? CopyLockTimeout { get; init; }
 
@@ -87,7 +90,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     {
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), serving ? options.StoreBusyTimeout : null);
         store.MigrateExisting = migrate;
-        var noStore = $"database.dsn (APIGATE_DATABASE_DSN / --database): there is no store at {store.Location} {existing}; check the path or DSN";
+        var noStore = $"{DsnSetting}: there is no store at {store.Location} {existing}; check the path or DSN";
         if (managing && options.DatabaseDriver == GatewayStores.Sqlite && Path.GetDirectoryName(Path.GetFullPath(store.Location)) is { Length: > 0 } directory
             && !Directory.Exists(directory))
         {
@@ -95,7 +98,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
             // it would create the directories and an empty store, and report on that instead of the real one.
             await store.DisposeAsync();
             throw new ArgumentException(
-                $"database.dsn (APIGATE_DATABASE_DSN / --database): the directory of {store.Location} does not exist; check the path ('apigate serve' or 'apigate migrate' creates a new store there)");
+                $"{DsnSetting}: the directory of {store.Location} does not exist; check the path ('apigate serve' or 'apigate migrate' creates a new store there)");
         }
 
         try
@@ -109,7 +112,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
                     // Not a store to come: a path no file can be made at, which serve would fail to open.
                     if (options.DatabaseDriver == GatewayStores.Sqlite && SqliteGatewayStore.PathProblem(options.DatabaseDsn) is { } pathProblem)
                     {
-                        throw new ArgumentException($"database.dsn (APIGATE_DATABASE_DSN / --database): {pathProblem}");
+                        throw new ArgumentException($"{DsnSetting}: {pathProblem}");
                     }
 
                     await Error.WriteLineAsync($"no store at {store.Location} yet");

@@ -96,6 +96,9 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
     private sealed class Reader(YamlSettingsFile file, IParser parser)
     {
         private readonly Dictionary<string, (string Value, long Line)> _values = new(StringComparer.OrdinalIgnoreCase);
+        /// <summary>The refusal of a list item that is YAML's null.</summary>
+        private const string NullItem = "has an item with no value: give one or remove it";
+
         /// <summary>Single values by anchor; null for a YAML null, which an alias to it stands for as well.</summary>
         private readonly Dictionary<string, string?> _anchoredValues = new(StringComparer.Ordinal);
 
@@ -187,11 +190,11 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                 var line = LineOf(parser.Current ?? start);
                 if (parser.TryConsume<Scalar>(out var item))
                 {
-                    items.Add(Anchored(item) ?? throw Refused(key, line, "has an item with no value: give one or remove it"));
+                    items.Add(Anchored(item) ?? throw Refused(key, line, NullItem));
                 }
                 else if (parser.TryConsume<AnchorAlias>(out var alias) && _anchoredValues.TryGetValue(alias.Value.Value, out var aliased))
                 {
-                    items.Add(aliased ?? throw Refused(key, line, "has an item with no value: give one or remove it"));
+                    items.Add(aliased ?? throw Refused(key, line, NullItem));
                 }
                 else
                 {
