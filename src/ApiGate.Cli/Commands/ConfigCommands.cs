@@ -47,12 +47,13 @@ internal static class ConfigCommands
             return unreadable is null ? 0 : 1;
         });
 
-        var validate = new Command("validate", "Check the settings and every stored route and upstream; exit 2 on an invalid setting, 1 on other problems");
+        var validate = new Command("validate", "Check the settings and every stored route and upstream; exit 2 on an invalid setting, 1 on other problems (warnings alone exit 0)");
         CliApp.SetHandler(validate, context, async (parse, ct) =>
         {
             var loaded = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
             var options = loaded.Options;
             var problems = new List<string>();
+            IReadOnlyList<string> warnings = [];
             IGatewayStore? store;
             try
             {
@@ -77,22 +78,26 @@ internal static class ConfigCommands
 
             if (store is not null)
             {
-                problems.AddRange(await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer));
+                var found = await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer);
+                problems.AddRange(found.Problems);
+                warnings = found.Warnings;
             }
 
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, new { valid = problems.Count == 0, problems });
-            }
-            else if (problems.Count == 0)
-            {
-                context.Output.WriteLine("configuration is valid");
+                JsonOutput.Write(context.Output, new { valid = problems.Count == 0, problems, warnings });
             }
             else
             {
-                foreach (var problem in problems)
+                // Either may quote a stored value.
+                foreach (var line in warnings.Select(w => "warning: " + w).Concat(problems.Select(p => "problem: " + p)))
                 {
-                    context.Error.WriteLine("problem: " + TableWriter.Escape(problem)); // it may quote a stored value
+                    context.Error.WriteLine(TableWriter.Escape(line));
+                }
+
+                if (problems.Count == 0)
+                {
+                    context.Output.WriteLine("configuration is valid");
                 }
             }
 

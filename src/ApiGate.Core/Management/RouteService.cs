@@ -68,6 +68,16 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         DeleteFoundAsync("route", idOrSlug, ct => store.FindRouteAsync(idOrSlug, ct), (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
 
     /// <summary>
+    /// The route's lists a write holds to <see cref="TextFields.MaxListEntries"/> entries (<see cref="Validate"/>), by
+    /// field, with the number of entries each has.
+    /// </summary>
+    public static IEnumerable<(string Field, int Count)> BoundedLists(RouteDefinition route) =>
+    [
+        ("headers", route.Headers.Count), ("cors_origins", route.CorsOrigins.Count),
+        ("cors_headers", route.CorsHeaders.Count), ("cors_expose_headers", route.CorsExposeHeaders.Count),
+    ];
+
+    /// <summary>
     /// Static checks of one route definition (everything but references), as "field: message". With
     /// <paramref name="stored"/>, the route as stored before this change: a route stored before a bound on its lists
     /// (<see cref="TextFields.MaxListEntries"/>) or the write-time checks of its transforms existed can still be changed —

@@ -9,12 +9,14 @@ public static class StoredConfigCheck
     /// <summary>
     /// Checks every stored route and upstream compiles as the gateway would compile it, and that an enabled route taking
     /// JWTs has an issuer to check them against (<paramref name="jwtIssuer"/>, the resolved <c>jwt.issuer</c>; null = not
-    /// checked); returns one line per problem.
+    /// checked); one line per problem. A route's list stored with more entries than a write may hold (before that bound
+    /// existed) is a warning, not a problem: the gateway serves it and the route can be edited (docs/routing.md).
     /// </summary>
-    public static async Task<IReadOnlyList<string>> ValidateStoredAsync(IGatewayStore store, CancellationToken cancellationToken, string? jwtIssuer = null)
+    public static async Task<StoredConfigFindings> ValidateStoredAsync(IGatewayStore store, CancellationToken cancellationToken, string? jwtIssuer = null)
     {
         var data = await store.LoadConfigAsync(cancellationToken);
         var problems = new List<string>();
+        var warnings = new List<string>();
         foreach (var upstream in data.Upstreams)
         {
             if (UpstreamService.ValidateUrl(upstream.BaseUrl) is { } urlProblem)
@@ -31,7 +33,19 @@ public static class StoredConfigCheck
         var upstreamIds = data.Upstreams.Select(u => u.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var route in data.Routes)
         {
-            foreach (var error in RouteService.Validate(route))
+            foreach (var (field, count) in RouteService.BoundedLists(route))
+            {
+                if (count > TextFields.MaxListEntries)
+                {
+                    warnings.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"route '{route.Slug}': {field} has {count} entries, more than the {TextFields.MaxListEntries} a write may hold (stored before that bound): ") +
+                        "the gateway serves it and the route can be edited, but the list can shrink, not grow");
+                }
+            }
+
+            // Checked as a change to the route as stored would be, for its lists (each may keep the entries it holds,
+            // warned about above), but not for its transforms: blank as stored, they are checked as a write checks them.
+            foreach (var error in RouteService.Validate(route, stored: route with { RequestTransform = "", ResponseTransform = "" }))
             {
                 problems.Add($"route '{route.Slug}': {error}");
             }
@@ -49,6 +63,6 @@ public static class StoredConfigCheck
             }
         }
 
-        return problems;
+        return new StoredConfigFindings(problems, warnings);
     }
 }

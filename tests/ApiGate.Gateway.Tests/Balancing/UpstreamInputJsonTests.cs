@@ -93,7 +93,7 @@ public sealed class UpstreamInputJsonTests
             Targets = [new UpstreamTarget("http://10.0.0.1", 0)], LbPolicy = LoadBalancingPolicy.Hash,
         }, CancellationToken.None);
 
-        var problems = await StoredConfigCheck.ValidateStoredAsync(temp.Store, CancellationToken.None);
+        var problems = (await StoredConfigCheck.ValidateStoredAsync(temp.Store, CancellationToken.None)).Problems;
 
         Assert.Contains(problems, p => p.StartsWith("upstream 'broken': targets:", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("upstream 'broken': hash_on:", StringComparison.Ordinal));

@@ -1,5 +1,7 @@
 using ApiGate.Core.Storage;
 using ApiGate.Core.Management;
+using ApiGate.Core.Routing;
+using ApiGate.Core.Upstreams;
 using ApiGate.Core.Webhooks;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -68,6 +70,39 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         await using var raw = await store.OpenRawAsync();
         Assert.Equal(latest - 1, await Dapper.SqlMapper.ExecuteScalarAsync<long>(raw, "SELECT MAX(version) FROM schema_migrations"));
         File.Delete(file);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigValidate_RouteStoredWithAListPastTheBound_AWarningNamingRouteAndListExitCode0_AlsoInJson(string engine)
+    {
+        // Arrange: route "wide" written straight to the store with 150 CORS origins, as a build before the bound of 100 could
+        var store = await engines.CreateAsync(engine);
+        var now = DateTimeOffset.UtcNow;
+        await store.Store.CreateUpstreamAsync(new UpstreamDefinition
+        {
+            Id = "up_backend", Name = "backend", Slug = "backend", BaseUrl = "http://127.0.0.1:1",
+            Targets = [new UpstreamTarget("http://127.0.0.1:1")], CreatedAt = now, UpdatedAt = now,
+        }, None);
+        await store.Store.CreateRouteAsync(new RouteDefinition
+        {
+            Id = "rt_wide", Name = "wide", Slug = "wide", PathPattern = "/wide/*", UpstreamId = "up_backend",
+            CorsOrigins = [.. Enumerable.Range(0, 150).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"https://app{i}.example.com"))], CreatedAt = now, UpdatedAt = now,
+        }, None);
+
+        // Act
+        var validated = await store.CliAsync("config", "validate");
+        var json = await store.CliAsync("config", "validate", "--json");
+
+        // Assert
+        const string warning = "route 'wide': cors_origins has 150 entries, more than the 100 a write may hold (stored before that bound): " +
+                               "the gateway serves it and the route can be edited, but the list can shrink, not grow";
+        Assert.Equal((0, "configuration is valid\n", $"warning: {warning}\n"),
+            (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
+        Assert.Equal(0, json.ExitCode);
+        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
+        Assert.True(document.RootElement.GetProperty("valid").GetBoolean());
+        Assert.Empty(document.RootElement.GetProperty("problems").EnumerateArray());
+        Assert.Equal([warning], document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
