@@ -251,17 +251,31 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             }
         }
 
+        RemoveCreatedDirectories();
+    }
+
+    /// <summary>
+    /// The directories <see cref="InitializeAsync"/> created (<see cref="_createdDirectories"/>), deepest first, each
+    /// only while empty; one not there (never made, its creation having failed) is passed over.
+    /// </summary>
+    private void RemoveCreatedDirectories()
+    {
         foreach (var directory in _createdDirectories)
         {
             try
             {
-                Directory.Delete(directory); // not recursive: only while empty
+                if (Directory.Exists(directory))
+                {
+                    Directory.Delete(directory); // not recursive: only while empty
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 break; // something else was put in it: kept, and so is every directory above it
             }
         }
+
+        _createdDirectories = [];
     }
 
     /// <summary>How long a write waits for the database lock (the connection's default timeout).</summary>
@@ -287,16 +301,37 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
                         missing.Add(up);
                     }
 
-                    Directory.CreateDirectory(directory);
+                    // Known before they are made: a failure part of the way removes those made so far.
                     _createdDirectories = missing;
+                    Directory.CreateDirectory(directory);
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
+                RemoveCreatedDirectories();
                 throw new StoreUnavailableException($"cannot create the directory of the store at {Location} ({Setting}): {ex.Message}", ex);
             }
         }
 
+        try
+        {
+            await OpenCreatedAsync(file, existed, emptyBefore, cancellationToken);
+        }
+        catch
+        {
+            // A store that could not be opened leaves no directory made for it behind (an empty one, nor the empty
+            // ones above it), whatever the failure; the error is the one to report, as it is.
+            RemoveCreatedDirectories();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The rest of <see cref="InitializeAsync"/>, once the directories are there: the file opened (created when
+    /// missing) and migrated, or left to the copy.
+    /// </summary>
+    private async Task OpenCreatedAsync(string file, bool existed, bool emptyBefore, CancellationToken cancellationToken)
+    {
         try
         {
             await MigrateAsync(cancellationToken);

@@ -596,6 +596,44 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Fact]
+    public async Task StoreCopy_SqliteTargetInDirectoriesNotThereYetThatCannotBeOpened_TheOpenErrorAsItWas_TheDirectoriesItCreatedAreRemoved()
+    {
+        // Arrange: --to-dsn a connection string that opens the file without creating it (Mode=ReadWrite), two
+        // directories down from one that exists: the directories are made, then the file there cannot be opened
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        var existing = Path.GetDirectoryName(await engines.NewDsnAsync(GatewayStores.Sqlite))!;
+        var targetFile = Path.Combine(existing, "a", "b", "apigate.db");
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", $"Data Source={targetFile};Mode=ReadWrite");
+
+        // Assert
+        Assert.Equal((1, $"error: cannot open the store at {targetFile} (--to-dsn): unable to open database file\n"),
+            (copy.ExitCode, copy.Diagnostics.ReplaceLineEndings("\n")));
+        Assert.Empty(Directory.GetFileSystemEntries(existing));
+    }
+
+    [Fact]
+    public async Task StoreCopy_SqliteTargetDirectoryNameTooLongTwoDirectoriesDown_TheCreateErrorAsItWas_TheDirectoriesMadeBeforeItAreRemoved()
+    {
+        // Arrange: --to-dsn under two directories not there yet and then one whose name no file system takes (300
+        // characters): the first two are made, then making the third fails
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        var existing = Path.GetDirectoryName(await engines.NewDsnAsync(GatewayStores.Sqlite))!;
+        var tooLong = Path.Combine(existing, "a", "b", new string('x', 300));
+        var targetFile = Path.Combine(tooLong, "apigate.db");
+
+        // Act
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", targetFile);
+
+        // Assert
+        Assert.Equal((1, $"error: cannot create the directory of the store at {targetFile} (--to-dsn): " +
+                         $"The path '{tooLong}' is too long, or a component of the specified path is too long.\n"),
+            (copy.ExitCode, copy.Diagnostics.ReplaceLineEndings("\n")));
+        Assert.Empty(Directory.GetFileSystemEntries(existing));
+    }
+
+    [Fact]
     public async Task StoreCopy_SqliteTargetHoldingOnlyOtherTables_CopyFails_TheFileIsLeftByteForByteAsItWas()
     {
         // Arrange: a user whose plan is gone (written with foreign keys off), which the target refuses; --to-dsn a
