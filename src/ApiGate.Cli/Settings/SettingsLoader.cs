@@ -4,7 +4,10 @@ using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Cli.Settings;
 
-/// <summary>One setting as resolved, for <c>apigate config show</c>: its value as given (or the default's) and where it came from.</summary>
+/// <summary>
+/// One setting as resolved, for <c>apigate config show</c>: its value as given (or the default's), a file path as it is
+/// read (<see cref="GatewaySettings.AsRead"/>), and where it came from.
+/// </summary>
 internal sealed record ResolvedSetting(GatewaySetting Setting, string Value, SettingSource Source)
 {
     public string Key => Setting.Key;
@@ -93,7 +96,8 @@ internal sealed class SettingsLoader(Func<string, string?> environment, StoredSe
         var options = GatewayOptionsSetup.Resolve(configuration);
         var unset = new GatewayOptions();
         var resolved = GatewaySettings.All
-            .Select(s => new ResolvedSetting(s, configuration[s.ConfigurationKey] ?? s.Format(unset), GatewaySettings.SourceOf(configuration, s)))
+            .Select(s => new ResolvedSetting(
+                s, GatewaySettings.AsRead(s, configuration[s.ConfigurationKey] ?? s.Format(unset), options.DatabaseDriver), GatewaySettings.SourceOf(configuration, s)))
             .ToList();
         return new LoadedSettings(options, configuration, resolved);
     }

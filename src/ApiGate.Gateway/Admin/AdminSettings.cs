@@ -7,7 +7,8 @@ namespace ApiGate.Gateway.Admin;
 /// The running server's effective settings (<see cref="GatewayOptions"/>), for <c>GET /settings</c>: every setting of
 /// <see cref="GatewaySettings.All"/> by its option's snake_case name, so settings added there appear here without
 /// changes. Values are redacted as <c>apigate config show</c> redacts them (<see cref="GatewaySetting.Redact"/>): the
-/// secret key reads <c>(set)</c> or empty, and passwords in DSNs and URLs are masked.
+/// secret key reads <c>(set)</c> or empty, and passwords in DSNs and URLs are masked; a SQLite DSN's file, as the file
+/// settings, is shown as it is read (<see cref="GatewaySettings.AsRead"/>).
 /// </summary>
 internal static class AdminSettings
 {
@@ -18,7 +19,7 @@ internal static class AdminSettings
         {
             settings[setting.AdminName] = setting.Get(options) switch
             {
-                string text => setting.Redact(text),
+                string text => setting.Redact(GatewaySettings.AsRead(setting, text, options.DatabaseDriver)),
                 TimeSpan span => span.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms",
                 var other => other,
             };

@@ -22,6 +22,7 @@ internal sealed partial class GatewaySetting
     /// <param name="longDuration">A retention period: days allowed (<c>7d</c>), beyond the ~24 days timers accept.</param>
     /// <param name="list">A comma-separated list (<c>RS256,ES256</c>), which the config file may also give as a YAML sequence.</param>
     /// <param name="zeroAllowed">A duration for which zero means something (no tolerance): <c>0s</c> is accepted, not refused.</param>
+    /// <param name="filePath">A file path: trimmed, and a leading <c>~</c> made the home directory (<see cref="HomePath"/>).</param>
     /// <param name="userInfoToLastAt">
     /// A URL whose user info is masked up to the last <c>@</c>, not only up to the first <c>/</c>: the Redis URL's parser
     /// reads <c>redis://:pass/word@host</c> so (a base64 password holds <c>/</c>), and a PostgreSQL URL with such an
@@ -29,14 +30,15 @@ internal sealed partial class GatewaySetting
     /// </param>
     public GatewaySetting(
         string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null,
-        bool longDuration = false, bool userInfoToLastAt = false, bool zeroAllowed = false, bool list = false)
+        bool longDuration = false, bool userInfoToLastAt = false, bool zeroAllowed = false, bool list = false, bool filePath = false)
     {
         CommaList = list;
+        FilePath = filePath;
         _longDuration = longDuration;
         _zeroAllowed = zeroAllowed;
         _userInfoToLastAt = userInfoToLastAt;
         _property = typeof(GatewayOptions).GetProperty(option) ?? throw new ArgumentException($"GatewayOptions has no option {option}", nameof(option));
-        _normalize = normalize;
+        _normalize = filePath ? value => HomePath.Expand(value.Trim()) : normalize;
         Key = key;
         ConfigurationKey = key.Replace('.', ':');
         EnvironmentVariable = environmentVariable;
@@ -70,6 +72,9 @@ internal sealed partial class GatewaySetting
     /// <summary>Whether the value is a comma-separated list (<c>jwt.algorithms</c>, <c>server.trusted_proxies</c>).</summary>
     public bool CommaList { get; }
 
+    /// <summary>Whether the value is a file path (<c>tls.cert_file</c>, <c>usage.export</c>), read with its leading <c>~</c> made the home directory.</summary>
+    public bool FilePath { get; }
+
     /// <summary>A remark for <c>config show</c>, e.g. that nothing reads the setting yet; null when there is none.</summary>
     public string? Note { get; }
 
@@ -80,7 +85,7 @@ internal sealed partial class GatewaySetting
     /// <exception cref="ArgumentException">The text is not a value of the setting's type; the message says why, without the key.</exception>
     public void Apply(GatewayOptions options, string text)
     {
-        var value = _normalize is null ? text : _normalize(text);
+        var value = Normalize(text);
         var type = Nullable.GetUnderlyingType(_property.PropertyType) ?? _property.PropertyType;
         object parsed = type == typeof(string) ? value
             : type == typeof(int) ? checked((int)WholeNumber(value, int.MinValue, int.MaxValue))
@@ -91,6 +96,9 @@ internal sealed partial class GatewaySetting
             : throw new InvalidOperationException($"setting {Key} has an option of unsupported type {type.Name}");
         _property.SetValue(options, parsed);
     }
+
+    /// <summary><paramref name="text"/> as the setting reads it before parsing (trimmed, lower-cased, a path's <c>~</c> expanded, as the setting does).</summary>
+    public string Normalize(string text) => _normalize is null ? text : _normalize(text);
 
     /// <summary>The option's value as it would be written in a setting (<c>30s</c>, <c>250ms</c>, <c>true</c>, <c>8080</c>).</summary>
     public string Format(GatewayOptions options) => Get(options) switch

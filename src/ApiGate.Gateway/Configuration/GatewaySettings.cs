@@ -49,7 +49,7 @@ internal static class GatewaySettings
         new("log.access", "APIGATE_ACCESS_LOG", nameof(GatewayOptions.AccessLog)),
         new("metrics.enabled", "APIGATE_METRICS_ENABLED", nameof(GatewayOptions.MetricsEnabled)),
         new("redis.url", "APIGATE_REDIS_URL", nameof(GatewayOptions.RedisUrl), normalize: Trim, userInfoToLastAt: true),
-        new("redis.ca_file", "APIGATE_REDIS_CA_FILE", nameof(GatewayOptions.RedisCaFile), normalize: TrimHome),
+        new("redis.ca_file", "APIGATE_REDIS_CA_FILE", nameof(GatewayOptions.RedisCaFile), filePath: true),
         new("redis.prefix", "APIGATE_REDIS_PREFIX", nameof(GatewayOptions.RedisPrefix)),
         new("redis.timeout", "APIGATE_REDIS_TIMEOUT", nameof(GatewayOptions.RedisTimeout)),
         new("limits.on_redis_failure", "APIGATE_LIMITS_ON_REDIS_FAILURE", nameof(GatewayOptions.LimitsOnRedisFailure), normalize: Lower),
@@ -64,7 +64,7 @@ internal static class GatewaySettings
         new("usage.rollup_retention", "APIGATE_USAGE_ROLLUP_RETENTION", nameof(GatewayOptions.UsageRollupRetention), longDuration: true),
         new("usage.hourly_retention", "APIGATE_USAGE_HOURLY_RETENTION", nameof(GatewayOptions.UsageHourlyRetention), longDuration: true),
         new("usage.compact_after", "APIGATE_USAGE_COMPACT_AFTER", nameof(GatewayOptions.UsageCompactAfter), longDuration: true),
-        new("usage.export", "APIGATE_USAGE_EXPORT", nameof(GatewayOptions.UsageExport), normalize: TrimHome),
+        new("usage.export", "APIGATE_USAGE_EXPORT", nameof(GatewayOptions.UsageExport), filePath: true),
         new("usage.export_max_bytes", "APIGATE_USAGE_EXPORT_MAX_BYTES", nameof(GatewayOptions.UsageExportMaxBytes)),
         new("config.poll_interval", "APIGATE_CONFIG_POLL_INTERVAL", nameof(GatewayOptions.ConfigPollInterval)),
         new("admin.base_path", "APIGATE_ADMIN_BASE_PATH", nameof(GatewayOptions.AdminBasePath), normalize: Trim),
@@ -91,9 +91,9 @@ internal static class GatewaySettings
         new("stripe.webhook_secret", "APIGATE_STRIPE_WEBHOOK_SECRET", nameof(GatewayOptions.StripeWebhookSecret), secret: true, normalize: Trim),
         new("stripe.api_base", "APIGATE_STRIPE_API_BASE", nameof(GatewayOptions.StripeApiBase), normalize: Trim),
         new("server.trusted_proxies", "APIGATE_TRUSTED_PROXIES", nameof(GatewayOptions.TrustedProxies), normalize: Trim, list: true),
-        new("tls.cert_file", "APIGATE_TLS_CERT_FILE", nameof(GatewayOptions.TlsCertFile), normalize: TrimHome),
-        new("tls.key_file", "APIGATE_TLS_KEY_FILE", nameof(GatewayOptions.TlsKeyFile), normalize: TrimHome),
-        new("tls.cert_dir", "APIGATE_TLS_CERT_DIR", nameof(GatewayOptions.TlsCertDir), normalize: TrimHome),
+        new("tls.cert_file", "APIGATE_TLS_CERT_FILE", nameof(GatewayOptions.TlsCertFile), filePath: true),
+        new("tls.key_file", "APIGATE_TLS_KEY_FILE", nameof(GatewayOptions.TlsKeyFile), filePath: true),
+        new("tls.cert_dir", "APIGATE_TLS_CERT_DIR", nameof(GatewayOptions.TlsCertDir), filePath: true),
         new("tls.redirect_listen", "APIGATE_TLS_REDIRECT_LISTEN", nameof(GatewayOptions.TlsRedirectListen), normalize: Trim),
         new("tls.redirect_port", "APIGATE_TLS_REDIRECT_PORT", nameof(GatewayOptions.TlsRedirectPort)),
         new("tls.reload_interval", "APIGATE_TLS_RELOAD_INTERVAL", nameof(GatewayOptions.TlsReloadInterval)),
@@ -298,10 +298,18 @@ internal static class GatewaySettings
     /// <summary>The dotted key of the setting whose key is closest to <paramref name="key"/> (for "did you mean …?").</summary>
     public static string ClosestKey(string key) => All.MinBy(s => EditDistance(key.ToLowerInvariant(), s.Key))!.Key;
 
-    private static string Trim(string value) => value.Trim();
+    /// <summary>
+    /// <paramref name="value"/> as <paramref name="setting"/> reads it where it names a file: a file setting's
+    /// (<see cref="GatewaySetting.FilePath"/>), or the SQLite database file of <c>database.dsn</c> when
+    /// <paramref name="driver"/> is <c>sqlite</c>, with its leading <c>~</c> made the home directory; any other value
+    /// as it is. <c>config show</c> and <c>GET /settings</c> show it so: the file meant, not a <c>~</c> read elsewhere.
+    /// </summary>
+    public static string AsRead(GatewaySetting setting, string value, string driver) =>
+        setting.FilePath ? setting.Normalize(value)
+        : setting.Key == "database.dsn" && driver == Storage.GatewayStores.Sqlite ? Storage.Sqlite.SqliteGatewayStore.HomeExpanded(value)
+        : value;
 
-    /// <summary>A file path: trimmed, a leading <c>~</c> made the home directory (<see cref="Core.Text.HomePath"/>).</summary>
-    private static string TrimHome(string value) => Core.Text.HomePath.Expand(value.Trim());
+    private static string Trim(string value) => value.Trim();
 
     private static string Lower(string value) => value.ToLowerInvariant();
 

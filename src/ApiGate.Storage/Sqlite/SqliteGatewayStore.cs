@@ -172,6 +172,28 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             : null;
     }
 
+    /// <summary>
+    /// <paramref name="dsn"/> with its file's leading <c>~</c> made the home directory, as the store reads it: a path
+    /// stays a path, and a connection string is written again only when its file starts at home. A connection string
+    /// SQLite does not read (which <see cref="DsnProblem"/> refuses) is returned as it is.
+    /// </summary>
+    public static string HomeExpanded(string dsn)
+    {
+        if (!dsn.Contains('=', StringComparison.Ordinal))
+        {
+            return HomePath.Expand(dsn);
+        }
+
+        try
+        {
+            return HomePath.StartsAtHome(new SqliteConnectionStringBuilder(dsn).DataSource) ? Builder(dsn).ToString() : dsn;
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+        {
+            return dsn;
+        }
+    }
+
     /// <summary>The files SQLite keeps beside a database, named after it: its write-ahead log, shared memory and rollback journal.</summary>
     private static readonly string[] CompanionSuffixes = ["-wal", "-shm", "-journal"];
 

@@ -88,6 +88,20 @@ public sealed class AdminUnitTests
         Assert.Equal(shown, settings["database_dsn"]);
     }
 
+    [Fact]
+    public void SettingsOf_SqliteDsnStartingWithTilde_ShownAsTheFileInTheHomeDirectoryAsTheFileSettingsAre()
+    {
+        // Arrange: as the gateway holds them, a file setting expanded when read, the DSN as written
+        var home = System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile);
+        var options = new GatewayOptions { DatabaseDsn = "~/apigate.db", UsageExport = Path.Join(home, "usage.jsonl") };
+
+        // Act
+        var settings = AdminSettings.Of(options);
+
+        // Assert
+        Assert.Equal((Path.Join(home, "apigate.db"), Path.Join(home, "usage.jsonl")), (settings["database_dsn"], settings["usage_export"]));
+    }
+
     [Theory]
     [InlineData("redis://:s3cretpw@cache:6379", "redis://***@cache:6379")]
     [InlineData("redis://default:p@ss@cache:6379/0", "redis://***@cache:6379/0")]

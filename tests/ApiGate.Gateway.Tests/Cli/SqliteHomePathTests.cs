@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Cli;
@@ -78,6 +80,31 @@ public sealed class SqliteHomePathTests : IDisposable
         Assert.StartsWith($"store: {Path.Combine(Home, "source.db")}\n", result.Error.ReplaceLineEndings("\n"), StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(Home, "copy.db")));
         Assert.False(Directory.Exists(Path.Combine(Work, "~")));
+    }
+
+    [Theory]
+    [InlineData("~/apigate.db", "{home}/apigate.db")]
+    [InlineData("Data Source=~/apigate.db;Cache=Shared", "Data Source={home}/apigate.db;Cache=Shared")]
+    public async Task ConfigShow_DsnAndAFileSettingStartingWithTildeInTheConfigFile_BothShownAsTheFilesInTheHomeDirectory(string dsn, string shown)
+    {
+        // Arrange: the SQLite DSN (a path, or a connection string) and usage.export, as no shell expanded them
+        await File.WriteAllTextAsync(Path.Combine(Work, "apigate.yaml"), $"database:\n  dsn: {dsn}\nusage:\n  export: ~/usage.jsonl\n");
+
+        // Act
+        var table = await RunAsync("config", "show");
+        var json = await RunAsync("config", "show", "--json");
+
+        // Assert
+        var expected = shown.Replace("{home}", Home, StringComparison.Ordinal);
+        var export = Path.Combine(Home, "usage.jsonl");
+        Assert.True(table.ExitCode == 0, table.Error);
+        var lines = table.Output.Split('\n');
+        Assert.StartsWith($"database.dsn {expected} file ", Regex.Replace(lines.Single(l => l.StartsWith("database.dsn ", StringComparison.Ordinal)), " +", " "), StringComparison.Ordinal);
+        Assert.StartsWith($"usage.export {export} file ", Regex.Replace(lines.Single(l => l.StartsWith("usage.export ", StringComparison.Ordinal)), " +", " "), StringComparison.Ordinal);
+        Assert.True(json.ExitCode == 0, json.Error);
+        var settings = JsonDocument.Parse(json.Output).RootElement;
+        Assert.Equal((expected, "file"), ConfigShow.Setting(settings, "database.dsn"));
+        Assert.Equal((export, "file"), ConfigShow.Setting(settings, "usage.export"));
     }
 
     [Fact]

@@ -105,6 +105,37 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal([warning], document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
     }
 
+    [PostgresFact]
+    public async Task ConfigShow_PostgresDsnAndUrlWithAPassword_PasswordMaskedInTheTableAndInJson()
+    {
+        // Arrange: a store's connection string with a password (the server trusts loopback: it connects all the same),
+        // and its database as a URL
+        var store = await engines.CreateAsync(GatewayStores.Postgres);
+        var parts = new Npgsql.NpgsqlConnectionStringBuilder(store.Dsn);
+        var location = $"{parts.Host}:{parts.Port}/{parts.Database}";
+        (string Given, string Masked)[] dsns =
+        [
+            (store.Dsn + ";Password=pgSecret77", store.Dsn + ";Password=***"),
+            ($"postgres://{parts.Username}:pgSecret77@{location}", $"postgres://***@{location}"),
+        ];
+
+        foreach (var (given, masked) in dsns)
+        {
+            var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = GatewayStores.Postgres, ["APIGATE_DATABASE_DSN"] = given };
+
+            // Act
+            var table = await CliRunner.RunAsync(environment, "config", "show");
+            var json = await CliRunner.RunAsync(environment, "config", "show", "--json");
+
+            // Assert
+            Assert.Equal((0, 0), (table.ExitCode, json.ExitCode));
+            Assert.Contains($" {masked} ", table.Output.Split('\n').Single(l => l.StartsWith("database.dsn ", StringComparison.Ordinal)), StringComparison.Ordinal);
+            using var document = System.Text.Json.JsonDocument.Parse(json.Output);
+            Assert.Equal((masked, "environment"), ConfigShow.Setting(document.RootElement, "database.dsn"));
+            Assert.DoesNotContain("pgSecret77", table.Output + table.Error + json.Output + json.Error, StringComparison.Ordinal);
+        }
+    }
+
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Migrate_NewStoreThenAgain_AppliesEveryMigrationThenNone(string engine)
     {
