@@ -70,7 +70,7 @@ internal static class AdminApi
         admin.Use(RouteHeadAsGet);
         admin.UseRouting();
         admin.Use(AnswerHeadAsHead);
-        admin.Use(RefuseRepeatedParameters);
+        admin.Use(RefuseUnknownAndRepeatedParameters);
         admin.UseEndpoints(AdminEndpoints.Map);
         admin.Run(AdminErrors.UnknownPathAsync);
         app.Services.GetRequiredService<AdminListener>().Map(app, admin.Build()); // on the main port or a listener of its own
@@ -220,17 +220,33 @@ internal static class AdminApi
     private static readonly object HeadRequest = new();
 
     /// <summary>
-    /// A query parameter the endpoint reads (its <see cref="AdminQueryParameter"/> metadata) given more than once is a
-    /// 400 naming it: a text parameter was read as its values joined by commas, so <c>?user=a&amp;user=b</c> looked up
-    /// the user 'a,b' and <c>DELETE …/identities?subject=a&amp;subject=b</c> unlinked the subject 'a,b'.
+    /// The query parameters an endpoint reads are its <see cref="AdminQueryParameter"/> metadata. Any other one is a 400
+    /// naming it and the ones the endpoint reads: a filter the endpoint does not have (<c>?status=suspended</c>,
+    /// <c>?filter[plan]=pro</c>, <c>?sort=email</c>) was ignored, so a script acting on "the suspended users" got all of
+    /// them. One it reads given more than once is a 400 naming it too: a text parameter was read as its values joined by
+    /// commas, so <c>?user=a&amp;user=b</c> looked up the user 'a,b' and <c>DELETE …/identities?subject=a&amp;subject=b</c>
+    /// unlinked the subject 'a,b'. Requests that matched no endpoint keep their own answer (404, 405).
     /// </summary>
-    private static Task RefuseRepeatedParameters(HttpContext context, RequestDelegate next)
+    private static Task RefuseUnknownAndRepeatedParameters(HttpContext context, RequestDelegate next)
     {
-        foreach (var parameter in context.GetEndpoint()?.Metadata.GetOrderedMetadata<AdminQueryParameter>() ?? [])
+        if (context.GetEndpoint() is not { } endpoint || context.Request.Query.Count == 0)
         {
-            if (context.Request.Query[parameter.Name].Count > 1)
+            return next(context);
+        }
+
+        var parameters = endpoint.Metadata.GetOrderedMetadata<AdminQueryParameter>();
+        foreach (var (name, values) in context.Request.Query)
+        {
+            if (!parameters.Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))) // read case-insensitively
             {
-                return AdminErrors.InvalidParameter(parameter.Name, $"{parameter.Name} is given more than once: give it once").ExecuteAsync(context);
+                var known = parameters.Count == 0 ? "this endpoint takes no query parameters" : "parameters here: " + string.Join(", ", parameters.Select(p => p.Name));
+                var shown = name.Length > 64 ? name[..64] + "…" : name;
+                return AdminErrors.InvalidParameter(shown, $"unknown query parameter '{shown}' ({known})").ExecuteAsync(context);
+            }
+
+            if (values.Count > 1)
+            {
+                return AdminErrors.InvalidParameter(name, $"{name} is given more than once: give it once").ExecuteAsync(context);
             }
         }
 

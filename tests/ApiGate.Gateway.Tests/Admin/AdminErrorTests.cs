@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
@@ -293,6 +294,54 @@ public sealed class AdminErrorTests : AdminTestBase
 
         AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "subject");
         Assert.Equal(1, AssertData(await GetAsync("/users/u@example.com/identities")).GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("status=suspended", "status")]
+    [InlineData("filter%5Bstatus%5D=suspended", "filter[status]")]
+    [InlineData("sort=email", "sort")]
+    [InlineData("q=ann&limit=1", "limit")]
+    public async Task ListUsers_AQueryParameterTheListDoesNotRead_Returns400NamingItAndTheOnesItReads(string query, string parameter)
+    {
+        // Arrange
+        AssertData(await PostAsync("/users", new { email = "ann@example.com" }), HttpStatusCode.Created);
+
+        // Act
+        var response = await GetAsync("/users?" + query);
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: parameter);
+        Assert.Equal($"unknown query parameter '{parameter}' (parameters here: page[number], page[size], q)", error.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task RevokeKey_WithAQueryParameter_Returns400SayingTheEndpointTakesNoneAndRevokesNothing()
+    {
+        // Arrange
+        AssertData(await PostAsync("/users", new { email = "ann@example.com" }), HttpStatusCode.Created);
+        var keyId = AssertData(await PostAsync("/keys", new { user = "ann@example.com" }), HttpStatusCode.Created).GetProperty("id").GetString();
+
+        // Act
+        var response = await DeleteAsync($"/keys/{keyId}?force=true");
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "force");
+        Assert.Equal("unknown query parameter 'force' (this endpoint takes no query parameters)", error.GetProperty("detail").GetString());
+        Assert.Equal(JsonValueKind.Null, AssertData(await GetAsync($"/keys/{keyId}")).GetProperty("revoked_at").ValueKind);
+    }
+
+    [Fact]
+    public async Task ListUsers_AParameterItReadsWrittenInAnotherCase_IsReadAsThatParameter()
+    {
+        // Arrange
+        AssertData(await PostAsync("/users", new { email = "ann@example.com" }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/users", new { email = "bob@example.com" }), HttpStatusCode.Created);
+
+        // Act
+        var users = AssertData(await GetAsync("/users?Q=ann"));
+
+        // Assert
+        Assert.Equal("ann@example.com", Assert.Single(users.EnumerateArray()).GetProperty("email").GetString());
     }
 
     [Theory]
