@@ -69,11 +69,18 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         : base(secrets)
     {
         var builder = Builder(dsn);
+        _inMemory = IsInMemory(builder);
+        if (!_inMemory)
+        {
+            // SQLite is given the path the store reports and makes directories for: given 'link/../x.db' as written, it
+            // followed the link before taking '..' off and opened a file beside the link's target, not the one reported.
+            builder.DataSource = Path.GetFullPath(builder.DataSource);
+        }
+
         builder.ForeignKeys = true;
         builder.DefaultTimeout = (int)Math.Max(1, Math.Ceiling((busyTimeout ?? DefaultBusyTimeout).TotalSeconds));
         builder.Pooling = true;
         BusyTimeout = TimeSpan.FromSeconds(builder.DefaultTimeout);
-        _inMemory = IsInMemory(builder);
         _readOnlyMode = builder.Mode == SqliteOpenMode.ReadOnly;
         _createConnectionString = builder.ToString();
         if (!_inMemory && builder.Mode == SqliteOpenMode.ReadWriteCreate)
@@ -85,10 +92,13 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
 
         _connectionString = builder.ToString();
         DataSource = builder.DataSource;
-        Location = _inMemory ? builder.DataSource : Path.GetFullPath(builder.DataSource);
+        Location = builder.DataSource;
     }
 
-    /// <summary>The database file, as configured (a leading <c>~</c> made the home directory).</summary>
+    /// <summary>
+    /// The database file SQLite opens: its full path, a leading <c>~</c> made the home directory and each <c>..</c> taken
+    /// off with the name before it (<see cref="Path.GetFullPath(string)"/>), whether or not that names a directory that is there.
+    /// </summary>
     public string DataSource { get; }
 
     /// <summary>

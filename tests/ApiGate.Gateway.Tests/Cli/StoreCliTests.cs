@@ -266,6 +266,52 @@ public sealed class StoreCliTests : CliTestBase
     }
 
     [Theory]
+    [InlineData("new")]
+    [InlineData("a", "b", "..")]
+    public async Task MigrateAndStoreCopy_DsnWithDotDotAfterDirectoriesNotThere_StoreAtThePathReported_NoDirectoryMade(params string[] missing)
+    {
+        // Arrange: 'new/../x.db' or 'a/b/../../x.db', which the operating system would resolve only once 'new' or 'a/b'
+        // were there; a source store with a row in it for the copy
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
+        string Under(string file) => Path.Combine([TestDirectory, .. missing, "..", file]);
+
+        // Act
+        var migrated = await RunAsync("migrate", "--database", Under("x.db"));
+        var copied = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", Under("copy.db"));
+
+        // Assert
+        var (store, copy) = (Path.Combine(TestDirectory, "x.db"), Path.Combine(TestDirectory, "copy.db"));
+        Assert.Equal((0, $"created a new store at {store}\n"), (migrated.ExitCode, migrated.Error.ReplaceLineEndings("\n")));
+        Assert.Equal((0, $"copied {Path.Combine(TestDirectory, "cli.db")} to {copy}"), (copied.ExitCode, copied.Output.ReplaceLineEndings("\n").TrimEnd().Split('\n')[^1]));
+        Assert.Equal([Path.Combine(TestDirectory, "cli.db"), copy, store], EntriesBesideJournals());
+    }
+
+    [Fact]
+    public async Task MigrateAndStoreCopy_DsnWithDotDotAfterALinkedDirectory_TheFileOpenedIsTheOneReported()
+    {
+        // Arrange: 'link' a symbolic link to elsewhere/deep; SQLite, given 'link/../x.db' as written, followed the link
+        // before taking '..' off, and made elsewhere/x.db while the store said it made x.db (and again on the next open)
+        var elsewhere = Path.Combine(TestDirectory, "elsewhere");
+        Directory.CreateDirectory(Path.Combine(elsewhere, "deep"));
+        Directory.CreateSymbolicLink(Path.Combine(TestDirectory, "link"), Path.Combine(elsewhere, "deep"));
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
+        var (dsn, store) = (Path.Combine(TestDirectory, "link", "..", "x.db"), Path.Combine(TestDirectory, "x.db"));
+
+        // Act
+        var migrated = await RunAsync("migrate", "--database", dsn);
+        var opened = await RunAsync("plans", "list", "--database", dsn);
+        var copied = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", Path.Combine(TestDirectory, "link", "..", "copy.db"));
+
+        // Assert
+        var copy = Path.Combine(TestDirectory, "copy.db");
+        Assert.Equal((0, $"created a new store at {store}\n"), (migrated.ExitCode, migrated.Error.ReplaceLineEndings("\n")));
+        Assert.Equal((0, $"store: {store}\n"), (opened.ExitCode, opened.Error.ReplaceLineEndings("\n")));
+        Assert.Equal((0, $"copied {Path.Combine(TestDirectory, "cli.db")} to {copy}"), (copied.ExitCode, copied.Output.ReplaceLineEndings("\n").TrimEnd().Split('\n')[^1]));
+        Assert.Contains("copy@example.com", (await RunAsync("users", "list", "--database", copy)).Output, StringComparison.Ordinal);
+        Assert.Equal([Path.Combine(elsewhere, "deep")], Directory.GetFileSystemEntries(elsewhere));
+    }
+
+    [Theory]
     [InlineData("Host=127.0.0.1;Password=hunter2;Bogus Key=1", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1/apigate?sslmode=bogus", "is not a PostgreSQL connection string")]
