@@ -4,7 +4,10 @@ using Microsoft.Extensions.Configuration;
 
 namespace ApiGate.Gateway.Configuration;
 
-/// <summary>A stored setting's key and what it resolves to after a change: the value (redacted) and its source.</summary>
+/// <summary>
+/// A stored setting's key and what it resolves to after a change: the value as it is read (<see cref="GatewaySettings.AsRead"/>,
+/// as <c>config show</c> shows it) and redacted, and its source.
+/// </summary>
 public sealed record StoredSettingNow(string Key, string Value, string Source);
 
 /// <summary>
@@ -125,6 +128,7 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
     public async Task<ManagementResult<StoredSettingsChanged>> ChangeAsync(IReadOnlyList<KeyValuePair<string, string?>> changes, CancellationToken ct)
     {
         IConfigurationRoot next = sources;
+        var driver = "";
         List<GatewaySetting> hiddenHere = [];
         try
         {
@@ -137,7 +141,7 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
                 }
 
                 next = GatewaySettings.Restack(sources, [.. after]);
-                resolve(next);
+                driver = resolve(next).DatabaseDriver;
                 // A value a flag, the environment or the file hides here is read as it is by every process without
                 // them, so it is checked as those would read it: else 'server.port abc' is stored and every such
                 // process refuses to start.
@@ -159,7 +163,7 @@ internal sealed class StoredSettingsEditor(IStoredSettingStore store, IConfigura
 
         var defaults = new GatewayOptions();
         var now = changes.Select(c => GatewaySettings.Get(c.Key)).Select(s =>
-            new StoredSettingNow(s.Key, s.Redact(next[s.ConfigurationKey] ?? s.Format(defaults)), GatewaySettings.SourceOf(next, s).ToString().ToLowerInvariant()));
+            new StoredSettingNow(s.Key, s.Redact(GatewaySettings.AsRead(s, next[s.ConfigurationKey] ?? s.Format(defaults), driver)), GatewaySettings.SourceOf(next, s).ToString().ToLowerInvariant()));
         var notes = hiddenHere.Select(h => $"{GatewaySettings.Describe(h, GatewaySettings.SourceOf(next, h))} sets {h.Key} too and takes precedence over the stored value");
         return new StoredSettingsChanged([.. now], [.. notes, RestartNote]);
     }

@@ -108,6 +108,25 @@ public sealed class SqliteHomePathTests : IDisposable
     }
 
     [Fact]
+    public async Task ConfigSet_FileSettingStartingWithTilde_NowShownAsTheFileInTheHomeDirectory_AlsoInJson()
+    {
+        // Arrange: a store in the working directory; usage.export as no shell expanded it
+        _environment["APIGATE_DATABASE_DSN"] = "apigate.db";
+
+        // Act
+        var table = await RunAsync("config", "set", "usage.export", "~/usage.jsonl");
+        var json = await RunAsync("config", "set", "usage.export", "~/usage.jsonl", "--json");
+
+        // Assert: as config show shows it
+        var export = Path.Combine(Home, "usage.jsonl");
+        Assert.True(table.ExitCode == 0, table.Error);
+        Assert.Equal($"usage.export {export} stored", Regex.Replace(table.Output.Split('\n').Single(l => l.StartsWith("usage.export ", StringComparison.Ordinal)), " +", " ").TrimEnd());
+        Assert.True(json.ExitCode == 0, json.Error);
+        var now = JsonDocument.Parse(json.Output).RootElement.GetProperty("usage.export");
+        Assert.Equal((export, "stored"), (now.GetProperty("value").GetString(), now.GetProperty("source").GetString()));
+    }
+
+    [Fact]
     public async Task Serve_DsnVariableStartingWithTilde_ServesTheStoreInTheHomeDirectory()
     {
         // Arrange
