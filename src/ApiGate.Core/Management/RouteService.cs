@@ -159,13 +159,13 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         }
 
         if (route.RequestTransform.Length > 0 && route.RequestTransform != stored?.RequestTransform
-            && TransformProblem(() => RefuseWriteProblems(Transforms.RequestTransform.Parse(route.RequestTransform, TextFields.MaxListEntries))) is { } requestProblem)
+            && TransformProblem(() => WriteRuleBreaches(Transforms.RequestTransform.Parse(route.RequestTransform, TextFields.MaxListEntries))) is { } requestProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "request_transform", requestProblem);
         }
 
         if (route.ResponseTransform.Length > 0 && route.ResponseTransform != stored?.ResponseTransform
-            && TransformProblem(() => RefuseWriteProblems(Transforms.ResponseTransform.Parse(route.ResponseTransform))) is { } responseProblem)
+            && TransformProblem(() => WriteRuleBreaches(Transforms.ResponseTransform.Parse(route.ResponseTransform))) is { } responseProblem)
         {
             yield return new ManagementError(ManagementErrorKind.Validation, "response_transform", responseProblem);
         }
@@ -401,61 +401,100 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     }
 
     /// <summary>
-    /// Refuses header operations on the body's framing when a transform is written (<see cref="Transforms.FramingHeaders"/>).
-    /// Not part of parsing: a route stored before this rule still compiles, and the gateway leaves such operations out.
+    /// A stored route's transforms as the gateway compiles them (<paramref name="route"/> as loaded), for
+    /// <c>config validate</c>: per transform, either why it does not compile (<c>Served</c> null: the config holding it
+    /// does not load), or each rule a write holds it to that it breaks (<see cref="Validate"/>; a route stored before the
+    /// rule), with what the gateway does with it instead (<c>Served</c>). Empty when both are as a write would have them.
     /// </summary>
-    private static Transforms.RequestTransform RefuseWriteProblems(Transforms.RequestTransform transform)
+    public static IEnumerable<(string Field, string Message, string? Served)> CheckStoredTransforms(RouteDefinition route) =>
+    [
+        .. CheckStored("request_transform", route.RequestTransform, t => WriteRuleBreaches(Transforms.RequestTransform.Parse(t))),
+        .. CheckStored("response_transform", route.ResponseTransform, t => WriteRuleBreaches(Transforms.ResponseTransform.Parse(t))),
+    ];
+
+    private static IEnumerable<(string Field, string Message, string? Served)> CheckStored(
+        string field, string transform, Func<string, List<(string Breach, string Served)>> compile)
     {
-        RefuseAtWrite("request_transform.headers", transform.Always.Headers);
-        RefuseTooMany("request_transform.query", transform.Always.Query);
-        RefuseTooMany("request_transform.body.json.remove", transform.Always.RemovePaths.Count);
-        foreach (var (condition, i) in transform.Conditions.Select((c, i) => (c, i)))
+        if (transform.Length == 0)
         {
-            RefuseAtWrite($"request_transform.conditions[{i}].headers", condition.Operations.Headers);
-            RefuseTooMany($"request_transform.conditions[{i}].query", condition.Operations.Query);
-            RefuseTooMany($"request_transform.conditions[{i}].body.json.remove", condition.Operations.RemovePaths.Count);
+            return [];
         }
 
-        return transform;
+        try
+        {
+            return compile(transform).Select(b => (field, b.Breach, (string?)b.Served));
+        }
+        catch (FormatException ex)
+        {
+            return [(field, ex.Message, null)];
+        }
     }
 
-    private static Transforms.ResponseTransform RefuseWriteProblems(Transforms.ResponseTransform transform)
+    /// <summary>
+    /// The rules a transform is held to when it is written and not when it is compiled (a route stored before them still
+    /// compiles and is served), each it breaks with what the gateway does with it: more than
+    /// <see cref="TextFields.MaxListEntries"/> conditions, operations in a block or paths in a body list, an operation on
+    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), a header set twice.
+    /// </summary>
+    private static List<(string Breach, string Served)> WriteRuleBreaches(Transforms.RequestTransform transform)
     {
-        RefuseAtWrite("response_transform.headers", transform.Headers);
-        RefuseTooMany("response_transform.body.remove", transform.RemovePaths.Count);
-        RefuseTooMany("response_transform.body.rename", transform.Renames.Count);
-        RefuseTooMany("response_transform.body.mask", transform.MaskPaths.Count);
-        return transform;
+        var breaches = new List<(string, string)>();
+        TooMany(breaches, "request_transform.conditions", transform.Conditions.Count, "entries");
+        foreach (var (operations, field) in transform.Conditions.Select((c, i) => (c.Operations, $"request_transform.conditions[{i}]")).Prepend((transform.Always, "request_transform")))
+        {
+            AtWrite(breaches, field + ".headers", operations.Headers);
+            TooMany(breaches, field + ".query", operations.Query);
+            TooMany(breaches, field + ".body.json.remove", operations.RemovePaths.Count);
+        }
+
+        return breaches;
+    }
+
+    private static List<(string Breach, string Served)> WriteRuleBreaches(Transforms.ResponseTransform transform)
+    {
+        var breaches = new List<(string, string)>();
+        AtWrite(breaches, "response_transform.headers", transform.Headers);
+        TooMany(breaches, "response_transform.body.remove", transform.RemovePaths.Count);
+        TooMany(breaches, "response_transform.body.rename", transform.Renames.Count);
+        TooMany(breaches, "response_transform.body.mask", transform.MaskPaths.Count);
+        return breaches;
     }
 
     // What the snapshot tolerates in a route stored before these checks (it leaves a framing field out, and the last of
     // two set members differing in case wins) but a new write may not hold.
-    private static void RefuseAtWrite(string field, Transforms.NameValueOperations headers)
+    private static void AtWrite(List<(string, string)> breaches, string field, Transforms.NameValueOperations headers)
     {
-        RefuseTooMany(field, headers);
-        Transforms.FramingHeaders.Refuse(field, headers);
-        headers.RefuseHeaderSetTwice(field);
-    }
-
-    // Every operation is applied to every request through the route; a 1 MiB body held tens of thousands.
-    private static void RefuseTooMany(string field, Transforms.NameValueOperations operations) =>
-        RefuseTooMany(field, operations.AddValues.Count + operations.SetValues.Count + operations.RemoveNames.Count);
-
-    private static void RefuseTooMany(string field, int count)
-    {
-        if (count > TextFields.MaxListEntries)
+        TooMany(breaches, field, headers);
+        if (Transforms.FramingHeaders.ProblemIn(field, headers) is { } framing)
         {
-            throw new FormatException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{field} has {count} operations; at most {TextFields.MaxListEntries} are allowed"));
+            breaches.Add((framing, "the gateway leaves that operation out"));
+        }
+
+        if (headers.HeaderSetTwice(field) is { } setTwice)
+        {
+            breaches.Add((setTwice, "the gateway sets the header to the later value"));
         }
     }
 
-    private static string? TransformProblem(Func<object> parse)
+    // Every operation is applied to every request through the route; a 1 MiB body held tens of thousands.
+    private static void TooMany(List<(string, string)> breaches, string field, Transforms.NameValueOperations operations) =>
+        TooMany(breaches, field, operations.AddValues.Count + operations.SetValues.Count + operations.RemoveNames.Count);
+
+    private static void TooMany(List<(string, string)> breaches, string field, int count, string what = "operations")
+    {
+        if (count > TextFields.MaxListEntries)
+        {
+            breaches.Add((string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{field} has {count} {what}; at most {TextFields.MaxListEntries} are allowed"), "the gateway applies every one"));
+        }
+    }
+
+    /// <summary>The first rule <paramref name="check"/> finds broken, or why the transform does not parse; null when neither.</summary>
+    private static string? TransformProblem(Func<List<(string Breach, string Served)>> check)
     {
         try
         {
-            _ = parse();
-            return null;
+            return check() is [var first, ..] ? first.Breach : null;
         }
         catch (FormatException ex)
         {

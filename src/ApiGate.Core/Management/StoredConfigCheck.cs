@@ -10,7 +10,9 @@ public static class StoredConfigCheck
     /// Checks every stored route and upstream compiles as the gateway would compile it, and that an enabled route taking
     /// JWTs has an issuer to check them against (<paramref name="jwtIssuer"/>, the resolved <c>jwt.issuer</c>; null = not
     /// checked); one line per problem. A route's list stored with more entries than a write may hold (before that bound
-    /// existed) is a warning, not a problem: the gateway serves it and the route can be edited (docs/routing.md).
+    /// existed) is a warning, not a problem: the gateway serves it and the route can be edited (docs/routing.md); so is a
+    /// transform that compiles but breaks a rule only a write applies (docs/transformations.md). A transform that does
+    /// not compile is a problem: the gateway does not load a config holding it.
     /// </summary>
     public static async Task<StoredConfigFindings> ValidateStoredAsync(IGatewayStore store, CancellationToken cancellationToken, string? jwtIssuer = null)
     {
@@ -43,11 +45,25 @@ public static class StoredConfigCheck
                 }
             }
 
-            // Checked as a change to the route as stored would be, for its lists (each may keep the entries it holds,
-            // warned about above), but not for its transforms: blank as stored, they are checked as a write checks them.
-            foreach (var error in RouteService.Validate(route, stored: route with { RequestTransform = "", ResponseTransform = "" }))
+            // Checked as a change that keeps the route as stored would be: its lists may keep the entries they hold
+            // (warned about above) and its transforms are not checked again; they are checked next, as the gateway
+            // compiles them.
+            foreach (var error in RouteService.Validate(route, stored: route))
             {
                 problems.Add($"route '{route.Slug}': {error}");
+            }
+
+            foreach (var (field, message, served) in RouteService.CheckStoredTransforms(route))
+            {
+                if (served is null)
+                {
+                    problems.Add($"route '{route.Slug}': {field}: {message}");
+                }
+                else
+                {
+                    warnings.Add($"route '{route.Slug}': {field}: {message} (stored before that rule): {served}, and the route can be edited " +
+                                 "with the transform sent back unchanged, but a changed transform must follow the rule");
+                }
             }
 
             if (route.UpstreamId is { } upstreamId && !upstreamIds.Contains(upstreamId))

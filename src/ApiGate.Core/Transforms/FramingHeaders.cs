@@ -12,16 +12,17 @@ public static class FramingHeaders
     public static bool Contains(string name) =>
         name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Throws <see cref="FormatException"/> naming the first operation of <paramref name="operations"/> on a framing field.</summary>
-    public static void Refuse(string field, NameValueOperations operations)
+    /// <summary>Why <paramref name="operations"/> may not be written, naming its first operation on a framing field; null when it has none.</summary>
+    public static string? ProblemIn(string field, NameValueOperations operations)
     {
         foreach (var name in operations.SetValues.Select(p => p.Key).Concat(operations.AddValues.Select(p => p.Key)).Concat(operations.RemoveNames))
         {
             if (Contains(name))
             {
-                throw new FormatException(
-                    $"{field}: '{name}' cannot be changed by a transform: the gateway sets Content-Length and Transfer-Encoding from the body it sends");
+                return $"{field}: '{name}' cannot be changed by a transform: the gateway sets Content-Length and Transfer-Encoding from the body it sends";
             }
         }
+
+        return null;
     }
 }

@@ -82,12 +82,12 @@ public sealed class NameValueOperations
     }
 
     /// <summary>
-    /// Throws <see cref="FormatException"/> when two names under <c>set</c> differ only in case: header names are
-    /// case-insensitive, so <c>{"X-Plan": "a", "x-plan": "b"}</c> sets one header twice and the value the backend sees
+    /// Why these operations may not be written when two names under <c>set</c> differ only in case, or null: header names
+    /// are case-insensitive, so <c>{"X-Plan": "a", "x-plan": "b"}</c> sets one header twice and the value the backend sees
     /// would depend on member order. Under <c>add</c> both values are appended, which is well defined. Checked when a
     /// route is written; one stored earlier keeps the last member's value.
     /// </summary>
-    public void RefuseHeaderSetTwice(string field)
+    public string? HeaderSetTwice(string field)
     {
         // One pass with a set: comparing each name with every earlier one took billions of comparisons for a large body.
         var seen = new Dictionary<string, string>(SetValues.Count, StringComparer.OrdinalIgnoreCase);
@@ -95,10 +95,11 @@ public sealed class NameValueOperations
         {
             if (!seen.TryAdd(name, name))
             {
-                throw new FormatException(
-                    $"{field}.set: '{seen[name]}' and '{name}' are the same header (names are case-insensitive); set it once");
+                return $"{field}.set: '{seen[name]}' and '{name}' are the same header (names are case-insensitive); set it once";
             }
         }
+
+        return null;
     }
 
     internal static NameValueOperations Parse(JsonNode? node, string field, bool headerNames)

@@ -77,17 +77,10 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     {
         // Arrange: route "wide" written straight to the store with 150 CORS origins, as a build before the bound of 100 could
         var store = await engines.CreateAsync(engine);
-        var now = DateTimeOffset.UtcNow;
-        await store.Store.CreateUpstreamAsync(new UpstreamDefinition
+        await CreateRouteAsync(store, "wide", r => r with
         {
-            Id = "up_backend", Name = "backend", Slug = "backend", BaseUrl = "http://127.0.0.1:1",
-            Targets = [new UpstreamTarget("http://127.0.0.1:1")], CreatedAt = now, UpdatedAt = now,
-        }, None);
-        await store.Store.CreateRouteAsync(new RouteDefinition
-        {
-            Id = "rt_wide", Name = "wide", Slug = "wide", PathPattern = "/wide/*", UpstreamId = "up_backend",
-            CorsOrigins = [.. Enumerable.Range(0, 150).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"https://app{i}.example.com"))], CreatedAt = now, UpdatedAt = now,
-        }, None);
+            CorsOrigins = [.. Enumerable.Range(0, 150).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"https://app{i}.example.com"))],
+        });
 
         // Act
         var validated = await store.CliAsync("config", "validate");
@@ -103,6 +96,69 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.True(document.RootElement.GetProperty("valid").GetBoolean());
         Assert.Empty(document.RootElement.GetProperty("problems").EnumerateArray());
         Assert.Equal([warning], document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigValidate_RouteStoredWithTransformsPastTheWriteOnlyRules_AWarningPerRuleNamingRouteAndRuleExitCode0_AlsoInJson(string engine)
+    {
+        // Arrange: route "legacy" written straight to the store, as a build before these rules could: 101 conditions,
+        // Content-Length set, one header set twice, 150 query operations; a response transform removing
+        // Transfer-Encoding and masking 150 paths
+        static string Many(int count, Func<int, string> entry) => string.Join(",", Enumerable.Range(0, count).Select(entry));
+        var store = await engines.CreateAsync(engine);
+        await CreateRouteAsync(store, "legacy", r => r with
+        {
+            RequestTransform = """{"headers":{"set":{"Content-Length":"5","X-Plan":"a","x-plan":"b"}},"query":{"add":{""" + Many(150, i => $"\"q{i}\":\"1\"") +
+                               "}},\"conditions\":[" + Many(101, _ => """{"when":{"method":"GET"}}""") + "]}",
+            ResponseTransform = """{"headers":{"remove":["Transfer-Encoding"]},"body":{"mask":[""" + Many(150, i => $"\"f{i}\"") + "]}}",
+        });
+
+        // Act
+        var validated = await store.CliAsync("config", "validate");
+        var json = await store.CliAsync("config", "validate", "--json");
+
+        // Assert
+        static string Warning(string field, string rule, string served) =>
+            $"route 'legacy': {field}: {rule} (stored before that rule): {served}, and the route can be edited with the transform sent back unchanged, " +
+            "but a changed transform must follow the rule";
+        string[] warnings =
+        [
+            Warning("request_transform", "request_transform.conditions has 101 entries; at most 100 are allowed", "the gateway applies every one"),
+            Warning("request_transform", "request_transform.headers: 'Content-Length' cannot be changed by a transform: the gateway sets Content-Length and Transfer-Encoding from the body it sends",
+                "the gateway leaves that operation out"),
+            Warning("request_transform", "request_transform.headers.set: 'X-Plan' and 'x-plan' are the same header (names are case-insensitive); set it once",
+                "the gateway sets the header to the later value"),
+            Warning("request_transform", "request_transform.query has 150 operations; at most 100 are allowed", "the gateway applies every one"),
+            Warning("response_transform", "response_transform.headers: 'Transfer-Encoding' cannot be changed by a transform: the gateway sets Content-Length and Transfer-Encoding from the body it sends",
+                "the gateway leaves that operation out"),
+            Warning("response_transform", "response_transform.body.mask has 150 operations; at most 100 are allowed", "the gateway applies every one"),
+        ];
+        Assert.Equal((0, "configuration is valid\n", string.Concat(warnings.Select(w => $"warning: {w}\n"))),
+            (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
+        Assert.Equal(0, json.ExitCode);
+        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
+        Assert.True(document.RootElement.GetProperty("valid").GetBoolean());
+        Assert.Empty(document.RootElement.GetProperty("problems").EnumerateArray());
+        Assert.Equal(warnings, document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigValidate_RouteStoredWithATransformTheGatewayCannotCompile_AProblemNamingRouteAndTransformExitCode1(string engine)
+    {
+        // Arrange: route "twice" written straight to the store with a member given twice, which no build could compile
+        var store = await engines.CreateAsync(engine);
+        await CreateRouteAsync(store, "twice", r => r with { RequestTransform = """{"headers":{},"headers":{}}""" });
+
+        // Act
+        var json = await store.CliAsync("config", "validate", "--json");
+
+        // Assert
+        Assert.Equal(1, json.ExitCode);
+        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
+        Assert.False(document.RootElement.GetProperty("valid").GetBoolean());
+        Assert.StartsWith("route 'twice': request_transform: request_transform is not valid JSON: ",
+            Assert.Single(document.RootElement.GetProperty("problems").EnumerateArray()).GetString(), StringComparison.Ordinal);
+        Assert.Empty(document.RootElement.GetProperty("warnings").EnumerateArray());
     }
 
     [PostgresFact]
@@ -1077,5 +1133,23 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("database.driver", result.Error, StringComparison.Ordinal);
         Assert.Contains("'mysql' is not one of sqlite, postgres", result.Error, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Writes route <paramref name="name"/>, as <paramref name="shape"/> makes it, and an upstream for it straight to the
+    /// store, past every check a write makes (as a build before a rule could).
+    /// </summary>
+    private static async Task CreateRouteAsync(EngineStore store, string name, Func<RouteDefinition, RouteDefinition> shape)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await store.Store.CreateUpstreamAsync(new UpstreamDefinition
+        {
+            Id = "up_backend", Name = "backend", Slug = "backend", BaseUrl = "http://127.0.0.1:1",
+            Targets = [new UpstreamTarget("http://127.0.0.1:1")], CreatedAt = now, UpdatedAt = now,
+        }, None);
+        await store.Store.CreateRouteAsync(shape(new RouteDefinition
+        {
+            Id = "rt_" + name, Name = name, Slug = name, PathPattern = $"/{name}/*", UpstreamId = "up_backend", CreatedAt = now, UpdatedAt = now,
+        }), None);
     }
 }
