@@ -21,7 +21,7 @@ public sealed record RouteChanges
     /// <summary>Upper-case methods, each once; empty = all.</summary>
     public IReadOnlyList<string>? Methods { get; init; }
 
-    /// <summary>Header conditions (name → value); empty clears them.</summary>
+    /// <summary>Header conditions (name → value), names as sent (compared by <see cref="RouteService"/>, which ignores their case); empty clears them.</summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 
     /// <summary>Upstream id or slug; given null = the default upstream.</summary>

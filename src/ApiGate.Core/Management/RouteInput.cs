@@ -85,7 +85,9 @@ public sealed record RouteInput
         Dictionary<string, string>? headers = null;
         if (Headers is not null)
         {
-            headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            // Names as sent: x-tier and X-Tier both reach the service, which refuses a name given twice in any case unless
+            // the route as stored already holds both conditions (RouteService.Validate); the same spelling twice never is.
+            headers = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var pair in Headers)
             {
                 var eq = pair.IndexOf('=');
@@ -94,11 +96,10 @@ public sealed record RouteInput
                     return Invalid("headers", $"'{pair}' is not name=value");
                 }
 
-                // Header names ignore case: x-tier and X-Tier are one header, and the second value silently replaced the first.
                 var name = pair[..eq].Trim();
                 if (!headers.TryAdd(name, pair[(eq + 1)..].Trim()))
                 {
-                    return Invalid("headers", $"header '{name}' is given twice (header names ignore case)");
+                    return Invalid("headers", RouteService.GivenTwice(name));
                 }
             }
         }

@@ -81,7 +81,8 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     /// Static checks of one route definition (everything but references), as "field: message". With
     /// <paramref name="stored"/>, the route as stored before this change: a route stored before a bound on its lists
     /// (<see cref="TextFields.MaxListEntries"/>) or the write-time checks of its transforms existed can still be changed —
-    /// a list may keep as many entries as it had, and a transform sent back unchanged is not checked again — so it loads,
+    /// a list may keep as many entries as it had, a transform sent back unchanged is not checked again, and header
+    /// conditions whose names differ only in case are kept as stored — so it loads,
     /// is served, and can be brought within them step by step; only a change that grows past a bound is refused.
     /// </summary>
     public static IEnumerable<ManagementError> Validate(RouteDefinition route, RouteDefinition? stored = null)
@@ -123,6 +124,10 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         if (TextFields.CheckCount("headers", route.Headers.Count, stored?.Headers.Count ?? 0) is { } headerCountProblem)
         {
             yield return headerCountProblem;
+        }
+        else if (HeaderGivenTwice(route.Headers, stored?.Headers) is { } twice)
+        {
+            yield return new ManagementError(ManagementErrorKind.Validation, "headers", GivenTwice(twice));
         }
         else
         {
@@ -246,7 +251,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
 
         if (input.Headers is { } headers)
         {
-            r = r with { Headers = new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase) };
+            r = r with { Headers = HeaderConditions(headers) };
         }
 
         if (input.Upstream.HasValue)
@@ -382,6 +387,45 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         }
 
         return r;
+    }
+
+    /// <summary>The refusal of a header condition whose name another one has, in any case.</summary>
+    internal static string GivenTwice(string name) => $"header '{name}' is given twice (header names ignore case)";
+
+    /// <summary>
+    /// Conditions keyed ignoring case, as the matcher compares them; when two names differ only in case (a route stored
+    /// so, sent back), keyed as sent so both are kept for <see cref="Validate"/> to judge.
+    /// </summary>
+    private static Dictionary<string, string> HeaderConditions(IReadOnlyDictionary<string, string> headers)
+    {
+        var conditions = new Dictionary<string, string>(headers.Count, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in headers)
+        {
+            if (!conditions.TryAdd(name, value))
+            {
+                return new Dictionary<string, string>(headers, StringComparer.Ordinal);
+            }
+        }
+
+        return conditions;
+    }
+
+    /// <summary>
+    /// The first condition whose name another one has, ignoring case (x-tier and X-Tier are one header: the request must
+    /// carry both values) — unless the route as stored holds that very condition: a route stored so (written to the
+    /// store by an earlier build or by hand) stays editable with its conditions sent back unchanged, and can be brought
+    /// down to one of them, while no write adds such a condition.
+    /// </summary>
+    internal static string? HeaderGivenTwice(IReadOnlyDictionary<string, string> headers, IReadOnlyDictionary<string, string>? stored)
+    {
+        var names = headers.Keys.CountBy(name => name, StringComparer.OrdinalIgnoreCase).ToDictionary(StringComparer.OrdinalIgnoreCase);
+        if (names.Count == headers.Count)
+        {
+            return null;
+        }
+
+        // The last as sent (the one that repeats a name); compared by exact name and value: the stored map may ignore case.
+        return headers.LastOrDefault(h => names[h.Key] > 1 && stored?.Any(s => s.Key == h.Key && s.Value == h.Value) != true).Key;
     }
 
     /// <summary>

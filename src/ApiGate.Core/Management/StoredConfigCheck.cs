@@ -10,9 +10,10 @@ public static class StoredConfigCheck
     /// Checks every stored route and upstream compiles as the gateway would compile it, and that an enabled route taking
     /// JWTs has an issuer to check them against (<paramref name="jwtIssuer"/>, the resolved <c>jwt.issuer</c>; null = not
     /// checked); one line per problem. A route's list stored with more entries than a write may hold (before that bound
-    /// existed) is a warning, not a problem: the gateway serves it and the route can be edited (docs/routing.md); so is a
-    /// transform that compiles but breaks a rule only a write applies (docs/transformations.md). A transform that does
-    /// not compile is a problem: the gateway does not load a config holding it.
+    /// existed), or two header conditions stored with names that differ only in case, are a warning, not a problem: the
+    /// gateway serves the route and it can be edited (docs/routing.md); so is a transform that compiles but breaks a rule
+    /// only a write applies (docs/transformations.md). A transform that does not compile is a problem: the gateway does
+    /// not load a config holding it.
     /// </summary>
     public static async Task<StoredConfigFindings> ValidateStoredAsync(IGatewayStore store, CancellationToken cancellationToken, string? jwtIssuer = null)
     {
@@ -43,6 +44,12 @@ public static class StoredConfigCheck
                         $"route '{route.Slug}': {field} has {count} entries, more than the {TextFields.MaxListEntries} a write may hold (stored before that bound): ") +
                         "the gateway serves it and the route can be edited, but the list can shrink, not grow");
                 }
+            }
+
+            if (RouteService.HeaderGivenTwice(route.Headers, stored: null) is { } twice)
+            {
+                warnings.Add($"route '{route.Slug}': headers: {RouteService.GivenTwice(twice)} (stored before that rule): a request must carry " +
+                             "every value given, and the route can be edited with the conditions sent back unchanged, but none can be added");
             }
 
             // Checked as a change that keeps the route as stored would be: its lists may keep the entries they hold

@@ -104,6 +104,33 @@ public sealed class RouteFormTests : AdminUiTestBase
         Assert.Equal(("kept as it is", transform), (stored.Description, stored.RequestTransform));
     }
 
+    [BrowserFact]
+    public async Task EditRoute_StoredWithTwoSpellingsOfAHeader_OtherFieldSaved_ConditionsKeptAsStored()
+    {
+        // Arrange: X-Tier=gold and x-tier=silver, as a store written by an earlier build may hold them
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        var backend = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
+        await Gateway.Store.CreateRouteAsync(new Core.Routing.RouteDefinition
+        {
+            Id = "rt_tiered", Name = "tiered", Slug = "tiered", PathPattern = "/tiered/*", UpstreamId = backend.Id,
+            Headers = new Dictionary<string, string>(StringComparer.Ordinal) { ["X-Tier"] = "gold", ["x-tier"] = "silver" },
+            CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+        }, CancellationToken.None);
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/routes/tiered/edit");
+
+        // Act
+        await page.FillAsync("#f-description", "edited in the console");
+        await page.ClickAsync("#save-route");
+
+        // Assert
+        await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync("Saved route tiered.");
+        var stored = (await Gateway.Store.FindRouteAsync("tiered", CancellationToken.None))!;
+        Assert.Equal("edited in the console", stored.Description);
+        Assert.Equal([("X-Tier", "gold"), ("x-tier", "silver")], stored.Headers.Select(h => (h.Key, h.Value)).Order());
+    }
+
     /// <summary>Polls until the gateway answers <paramref name="expected"/> (config changes apply within the poll interval); bounded.</summary>
     internal static async Task<HttpStatusCode> WaitForStatusAsync(string url, HttpStatusCode expected)
     {

@@ -193,6 +193,28 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigValidate_RouteStoredWithTwoSpellingsOfAHeader_AWarningNamingRouteAndHeaderExitCode0(string engine)
+    {
+        // Arrange: route "tiered" written straight to the store with X-Tier=gold and x-tier=silver, as an earlier build could
+        var store = await engines.CreateAsync(engine);
+        var now = DateTimeOffset.UtcNow;
+        await store.Store.CreateRouteAsync(new RouteDefinition
+        {
+            Id = "rt_tiered", Name = "tiered", Slug = "tiered", PathPattern = "/tiered/*",
+            Headers = new Dictionary<string, string>(StringComparer.Ordinal) { ["X-Tier"] = "gold", ["x-tier"] = "silver" }, CreatedAt = now, UpdatedAt = now,
+        }, None);
+
+        // Act
+        var validated = await store.CliAsync("config", "validate");
+
+        // Assert
+        const string warning = "route 'tiered': headers: header 'x-tier' is given twice (header names ignore case) (stored before that rule): " +
+                               "a request must carry every value given, and the route can be edited with the conditions sent back unchanged, but none can be added";
+        Assert.Equal((0, "configuration is valid\n", $"warning: {warning}\n"),
+            (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Migrate_NewStoreThenAgain_AppliesEveryMigrationThenNone(string engine)
     {
         // Arrange
