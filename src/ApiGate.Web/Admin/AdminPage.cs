@@ -34,6 +34,53 @@ public abstract class AdminPage : ServerPage
         Navigation.NavigateTo(location + (location.Contains('?') ? "&" : "?") + "done=" + Uri.EscapeDataString(Notes.Protect(note)));
     }
 
+    /// <summary>
+    /// The row the page is about is not in the store: answered 404 with a page naming it and a link to its list, as the
+    /// admin API answers 404 for it. The gate writes that page (<see cref="AdminSessionGate"/>): a form about a row that is
+    /// gone may not be on the page any more, and then the framework renders nothing.
+    /// </summary>
+    private protected void Missing(MissingRow row)
+    {
+        HttpContext.Features.Set(row);
+        Refused(StatusCodes.Status404NotFound);
+    }
+
+    /// <summary>As <see cref="ServerPage.Refused(ApiGate.Core.Management.ManagementError)"/>, but the row itself not found is <see cref="Missing"/>.</summary>
+    private protected void Refused(ApiGate.Core.Management.ManagementError error, MissingRow row)
+    {
+        if (error.Kind == ApiGate.Core.Management.ManagementErrorKind.NotFound)
+        {
+            Missing(row);
+        }
+        else
+        {
+            Refused(error);
+        }
+    }
+
+    /// <summary>
+    /// In a post of a form about one row of a list — named after the row (one of <paramref name="prefixes"/> and its id),
+    /// the id in the field <c>id</c> — that id when the row is not among <paramref name="shown"/>: its form is then not on
+    /// the page, so the post reaches no handler (the framework answers a bare 400) and the page must see to it before it
+    /// renders. Null otherwise.
+    /// </summary>
+    private protected string? PostedRowNotShown(string prefixes, IEnumerable<string> shown)
+    {
+        if (!HttpMethods.IsPost(HttpContext.Request.Method))
+        {
+            return null;
+        }
+
+        var form = Form;
+        return form.Text("_handler") is { Length: > 1 } handler && form.NonBlank("id") is { } id && prefixes.Contains(handler[0])
+            && handler.AsSpan(1).SequenceEqual(id) && !shown.Contains(id, StringComparer.Ordinal)
+            ? id
+            : null;
+    }
+
+    /// <summary>The row a posted row form is about, named by its field <c>label</c> (what the list showed), else by its <c>id</c>.</summary>
+    private protected MissingRow PostedRow(string kind, string listPath) => new(kind, Form.NonBlank("label") ?? Form.Text("id") ?? "", listPath);
+
     /// <summary>What the last change did (shown at the top of the page it led to), or null — also for a note the console did not seal.</summary>
     protected string? DoneMessage
     {

@@ -97,7 +97,17 @@ internal sealed partial class AdminSessionGate(
 
         context.Features.Set(session!.Caller);
         context.Items[SessionItem] = session;
-        await (isPost ? audit.InvokeAsync(context, next) : next(context));
+        await (isPost ? audit.InvokeAsync(context, c => ServePageAsync(c, next)) : ServePageAsync(context, next));
+    }
+
+    /// <summary>Serves the page; one about a row the store does not hold is answered with a page naming it (<see cref="AdminPage.Missing"/>).</summary>
+    private static async Task ServePageAsync(HttpContext context, RequestDelegate next)
+    {
+        await next(context);
+        if (context.Features.Get<MissingRow>() is { } missing && !context.Response.HasStarted)
+        {
+            await PageFailures.WriteMissingAsync(context, missing.Kind, missing.Name, missing.ListPath, EmbeddedAssets.Url("site.css"));
+        }
     }
 
     /// <summary>Sets the session cookie: HttpOnly, SameSite=Strict, Secure when the browser used TLS (<see cref="BrowserTls"/>), console paths only.</summary>

@@ -75,6 +75,25 @@ internal static class PageFailures
             "<h1>This form was refused</h1><p id=\"form-refused\">The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. " +
             $"Open <a href=\"{back}\">the page</a> again and resend the form.</p></div></main></body></html>");
     }
+
+    /// <summary>
+    /// Answers a page about a row the store does not hold (deleted meanwhile): 404 and a page naming it, saying nothing
+    /// was changed, with a link to <paramref name="listPath"/>.
+    /// </summary>
+    /// <param name="kind">What it is ("route", "user"): the list is named after it ("the routes").</param>
+    /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
+    public static Task WriteMissingAsync(HttpContext context, string kind, string name, string listPath, string stylesheet)
+    {
+        var what = System.Net.WebUtility.HtmlEncode(kind);
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        return context.Response.WriteAsync(
+            $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>No such {what}</title>" +
+            $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
+            $"<h1>This {what} no longer exists</h1><p id=\"missing-row\">There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(name)}</strong> any more: " +
+            "it may have been deleted through the admin API, the CLI or another session. Nothing was changed. " +
+            $"<a href=\"{System.Net.WebUtility.HtmlEncode(listPath)}\">Back to the {what}s</a>.</p></div></main></body></html>");
+    }
 }
 
 /// <summary>What a form post that cannot be read is: the client's error, answered without an error in the log.</summary>
