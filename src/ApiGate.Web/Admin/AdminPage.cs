@@ -64,7 +64,17 @@ public abstract class AdminPage : ServerPage
     /// the page, so the post reaches no handler (the framework answers a bare 400) and the page must see to it before it
     /// renders. Null otherwise.
     /// </summary>
-    private protected string? PostedRowNotShown(string prefixes, IEnumerable<string> shown)
+    private protected string? PostedRowNotShown(string prefixes, IEnumerable<string> shown) =>
+        prefixes.Select(prefix => PostedRowField(prefix.ToString(), "id")).FirstOrDefault(id => id is not null) is { } posted
+        && !shown.Contains(posted, StringComparer.Ordinal)
+            ? posted
+            : null;
+
+    /// <summary>
+    /// In a post of a form named <paramref name="prefix"/> followed by the value of its field <paramref name="field"/> (a
+    /// row's form, the field naming the row), that value. Null otherwise.
+    /// </summary>
+    private protected string? PostedRowField(string prefix, string field)
     {
         if (!HttpMethods.IsPost(HttpContext.Request.Method))
         {
@@ -72,9 +82,9 @@ public abstract class AdminPage : ServerPage
         }
 
         var form = Form;
-        return form.Text("_handler") is { Length: > 1 } handler && form.NonBlank("id") is { } id && prefixes.Contains(handler[0])
-            && handler.AsSpan(1).SequenceEqual(id) && !shown.Contains(id, StringComparer.Ordinal)
-            ? id
+        return form.Text("_handler") is { } handler && form.NonBlank(field) is { } value && handler.Length == prefix.Length + value.Length
+            && handler.StartsWith(prefix, StringComparison.Ordinal) && handler.EndsWith(value, StringComparison.Ordinal)
+            ? value
             : null;
     }
 

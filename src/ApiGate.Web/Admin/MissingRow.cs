@@ -7,4 +7,5 @@ namespace ApiGate.Web.Admin;
 /// <param name="Kind">What it is, as the admin API names it: "route", "plan", "user", "key", …</param>
 /// <param name="Name">How the operator knows it: a route's name, a user's email, a key's prefix.</param>
 /// <param name="ListPath">The console's list of its kind.</param>
-internal sealed record MissingRow(string Kind, string Name, string ListPath);
+/// <param name="ListName">That list's name in "Back to the …" when it is not the kind's plural ("deliveries of wh_1").</param>
+internal sealed record MissingRow(string Kind, string Name, string ListPath, string? ListName = null);

@@ -80,9 +80,10 @@ internal static class PageFailures
     /// Answers a page about a row the store does not hold (deleted meanwhile): 404 and a page naming it, saying nothing
     /// was changed, with a link to <paramref name="listPath"/>.
     /// </summary>
-    /// <param name="kind">What it is ("route", "user"): the list is named after it ("the routes").</param>
+    /// <param name="kind">What it is ("route", "user").</param>
+    /// <param name="listName">The list's name after "Back to the" ("routes").</param>
     /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
-    public static Task WriteMissingAsync(HttpContext context, string kind, string name, string listPath, string stylesheet)
+    public static Task WriteMissingAsync(HttpContext context, string kind, string name, string listPath, string listName, string stylesheet)
     {
         var what = System.Net.WebUtility.HtmlEncode(kind);
         context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -92,7 +93,7 @@ internal static class PageFailures
             $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
             $"<h1>This {what} no longer exists</h1><p id=\"missing-row\">There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(name)}</strong> any more: " +
             "it may have been deleted through the admin API, the CLI or another session. Nothing was changed. " +
-            $"<a href=\"{System.Net.WebUtility.HtmlEncode(listPath)}\">Back to the {what}s</a>.</p></div></main></body></html>");
+            $"<a href=\"{System.Net.WebUtility.HtmlEncode(listPath)}\">Back to the {System.Net.WebUtility.HtmlEncode(listName)}</a>.</p></div></main></body></html>");
     }
 }
 

@@ -249,6 +249,25 @@ public sealed class StoredSettingsApiTests : AdminUiTestBase
         Assert.Contains(audit, a => a.Path == "/ui/settings" && a.Note == "Stored ratelimit.burst = 40. Running gateways apply stored settings when they restart.");
     }
 
+    [Fact]
+    public async Task SettingsPage_ForgetASettingForgottenMeanwhile_404PageNamingIt()
+    {
+        // Arrange
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync("""{"set": {"ratelimit.burst": "30"}}""")).Status);
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/settings");
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync("""{"unset": ["ratelimit.burst"]}""")).Status);
+
+        // Act
+        using var response = await console.PostAsync("/ui/settings",
+            [new("_handler", "u-ratelimit.burst"), new("__RequestVerificationToken", antiforgery), new("key", "ratelimit.burst")]);
+
+        // Assert
+        Assert.Equal((HttpStatusCode.NotFound, MissingRowTests.Expected("stored setting", "ratelimit.burst", "/ui/settings")), await MissingRowTests.AnswerAsync(response));
+        Assert.Empty(await StoredAsync());
+    }
+
     private async Task<string[]> StoredAsync() =>
         [.. (await Gateway.Store.ListStoredSettingsAsync(CancellationToken.None)).Select(s => s.Key + "=" + s.Value).Order(StringComparer.Ordinal)];
 

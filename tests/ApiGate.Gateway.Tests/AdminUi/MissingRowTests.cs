@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using ApiGate.Core.Management;
@@ -9,7 +10,8 @@ namespace ApiGate.Gateway.Tests.AdminUi;
 
 /// <summary>
 /// A console form sent after its row was deleted through the admin API answers as the admin API does: 404, here with a
-/// page naming what no longer exists and a link back to its list, and nothing changed.
+/// page naming what no longer exists and a link back to its list, and nothing changed. A row that is still there but no
+/// longer on the page the form was sent from (the list changed) gets what the form asked.
 /// </summary>
 public sealed partial class MissingRowTests : AdminUiTestBase
 {
@@ -21,12 +23,13 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         Assert.True(response.Status is HttpStatusCode.NoContent or HttpStatusCode.OK, $"DELETE {path}: {(int)response.Status} {response.Raw}");
     }
 
-    private static string Expected(string kind, string name, string list) =>
+    /// <summary>The 404 page's message (inner HTML) about <paramref name="name"/>, its link to <paramref name="list"/> named <paramref name="listName"/> (by default the kind's plural).</summary>
+    internal static string Expected(string kind, string name, string list, string? listName = null) =>
         $"There is no {kind} <strong>{name}</strong> any more: it may have been deleted through the admin API, the CLI or another session. " +
-        $"Nothing was changed. <a href=\"{list}\">Back to the {kind}s</a>.";
+        $"Nothing was changed. <a href=\"{list}\">Back to the {listName ?? kind + "s"}</a>.";
 
     /// <summary>The 404 page's message (inner HTML), or the whole body when it has none.</summary>
-    private static async Task<(HttpStatusCode Status, string Message)> AnswerAsync(HttpResponseMessage response)
+    internal static async Task<(HttpStatusCode Status, string Message)> AnswerAsync(HttpResponseMessage response)
     {
         var html = await response.Content.ReadAsStringAsync();
         var match = MissingRowMessage().Match(html);
@@ -203,6 +206,197 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("webhook endpoint", endpoint.Id, "/ui/webhooks")), await AnswerAsync(response));
     }
+
+    [Fact]
+    public async Task LinkSubject_UserDeletedThroughTheAdminApiBeforeSending_404PageNamingTheUser()
+    {
+        // Arrange
+        var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        const string Subjects = "/ui/users?q=ann%40example.com&subjects=ann%40example.com";
+        var antiforgery = await console.TokenFromAsync(Subjects);
+        await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
+
+        // Act
+        using var response = await console.PostAsync(Subjects,
+            [new("_handler", "link-subject"), new("__RequestVerificationToken", antiforgery), new("id", user.Id), new("subject", "auth0|ann"), new("issuer", "https://login.example.com/")]);
+
+        // Assert
+        Assert.Equal((HttpStatusCode.NotFound, Expected("user", "ann@example.com", "/ui/users")), await AnswerAsync(response));
+        Assert.False((await Gateway.Users.GetAsync(user.Id, None)).Ok);
+    }
+
+    [Fact]
+    public async Task UnlinkSubject_UnlinkedThroughTheAdminApiBeforeSending_404PageNamingTheSubjectWithALinkToTheUsersSubjects()
+    {
+        // Arrange
+        var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
+        Assert.True((await Gateway.Users.LinkIdentityAsync(user.Id, new IdentityLink("https://login.example.com/", "auth0|ann"), None)).Ok);
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        const string Subjects = "/ui/users?q=ann%40example.com&subjects=ann%40example.com";
+        var antiforgery = await console.TokenFromAsync(Subjects);
+        await DeleteThroughTheAdminApiAsync($"/users/{user.Id}/identities?subject=auth0%7Cann&issuer=https%3A%2F%2Flogin.example.com%2F");
+
+        // Act
+        using var response = await console.PostAsync(Subjects,
+            [new("_handler", "uhttps://login.example.com/ auth0|ann"), new("__RequestVerificationToken", antiforgery), new("id", user.Id),
+             new("subject", "auth0|ann"), new("issuer", "https://login.example.com/")]);
+
+        // Assert
+        Assert.Equal(
+            (HttpStatusCode.NotFound, Expected("JWT subject", "auth0|ann of https://login.example.com/", "/ui/users?q=ann%40example.com&amp;subjects=ann%40example.com", "JWT subjects of ann@example.com")),
+            await AnswerAsync(response));
+    }
+
+    [Fact]
+    public async Task Redeliver_EndpointDeletedThroughTheAdminApiBeforeSending_404PageNamingTheEndpoint()
+    {
+        // Arrange
+        var webhooks = Gateway.Service<WebhookService>();
+        var endpoint = (await webhooks.CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, None)).Value!.Endpoint;
+        Assert.True((await webhooks.TestAsync(endpoint.Id, None)).Ok);
+        var delivery = Assert.Single((await webhooks.DeliveriesAsync(endpoint.Id, 10, None)).Value!);
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/webhooks?deliveries=" + endpoint.Id);
+        await DeleteThroughTheAdminApiAsync("/webhooks/" + endpoint.Id);
+
+        // Act
+        using var response = await console.PostAsync("/ui/webhooks?deliveries=" + endpoint.Id,
+            [new("_handler", "r" + delivery.Id), new("__RequestVerificationToken", antiforgery), new("delivery", delivery.Id.ToString(CultureInfo.InvariantCulture)), new("id", endpoint.Id)]);
+
+        // Assert
+        Assert.Equal((HttpStatusCode.NotFound, Expected("webhook endpoint", endpoint.Id, "/ui/webhooks")), await AnswerAsync(response));
+    }
+
+    [Fact]
+    public async Task Redeliver_DeliveryNoLongerAmongTheLatestShown_QueuedAgain()
+    {
+        // Arrange: the page lists an endpoint's latest 50 deliveries; 50 newer ones push the first off it
+        var webhooks = Gateway.Service<WebhookService>();
+        var endpoint = (await webhooks.CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, None)).Value!.Endpoint;
+        Assert.True((await webhooks.TestAsync(endpoint.Id, None)).Ok);
+        var first = Assert.Single((await webhooks.DeliveriesAsync(endpoint.Id, 10, None)).Value!);
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/webhooks?deliveries=" + endpoint.Id);
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.True((await webhooks.TestAsync(endpoint.Id, None)).Ok);
+        }
+
+        // Act
+        using var response = await console.PostAsync("/ui/webhooks?deliveries=" + endpoint.Id,
+            [new("_handler", "r" + first.Id), new("__RequestVerificationToken", antiforgery), new("delivery", first.Id.ToString(CultureInfo.InvariantCulture)), new("id", endpoint.Id)]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.StartsWith($"/ui/webhooks?deliveries={endpoint.Id}&done=", console.PathOf(response), StringComparison.Ordinal);
+        Assert.Contains(await Gateway.Store.ListAdminAuditAsync(10, None), a => a.Path == "/ui/webhooks" && a.Note == $"Queued delivery {first.Id} again.");
+    }
+
+    [Fact]
+    public async Task ChangeUsersPlan_UserNowOnAnotherPageOfTheList_PlanChanged()
+    {
+        // Arrange: a list of two pages; the form is sent from the second page for a user that is on the first one now
+        // (users before it were deleted, say), so its form is not on the page the post renders
+        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput { Id = "gold", Name = "Gold" }, None)).Ok);
+        for (var i = 0; i < 101; i++)
+        {
+            Assert.True((await Gateway.Users.CreateAsync(new UserChanges { Email = $"user{i:000}@example.com" }, None)).Ok);
+        }
+
+        var moved = (await Gateway.Users.ListPageAsync(null, 0, 100, None)).Items[0];
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/users?page=2");
+
+        // Act
+        using var response = await console.PostAsync("/ui/users?page=2",
+            [new("_handler", "p" + moved.Id), new("__RequestVerificationToken", antiforgery), new("id", moved.Id), new("label", moved.Email), new("plan", "gold")]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("gold", (await Gateway.Users.GetAsync(moved.Id, None)).Value!.PlanId);
+    }
+
+    [Fact]
+    public async Task RevokeKey_KeyNowOnTheNextPageOfTheList_Revoked()
+    {
+        // Arrange: the list shows the newest keys first, 100 a page; 100 keys created after the page was shown push the
+        // key to the second page
+        var (_, user, key) = await Gateway.CreateKeyAsync("ann@example.com");
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/keys");
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True((await Gateway.Keys.CreateAsync(new KeyChanges { User = user.Id, Name = "ci " + i }, None)).Ok);
+        }
+
+        // Act
+        using var response = await console.PostAsync("/ui/keys",
+            [new("_handler", "r" + key.Id), new("__RequestVerificationToken", antiforgery), new("id", key.Id), new("label", key.Prefix + "…")]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.NotNull((await Gateway.Keys.GetAsync(key.Id, None)).Value!.RevokedAt);
+    }
+
+    [Fact]
+    public async Task DeleteUpstream_UpstreamNowOnAnotherPageOfTheList_Deleted()
+    {
+        // Arrange: two pages of upstreams by name; the form is sent from the second page for the first upstream (the
+        // upstreams before it were deleted since, say)
+        for (var i = 0; i < 101; i++)
+        {
+            await Gateway.AddUpstreamAsync($"backend{i:000}", Upstream.Url);
+        }
+
+        var moved = (await Gateway.Upstreams.GetAsync("backend000", None)).Value!;
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/upstreams?page=2");
+
+        // Act
+        using var response = await console.PostAsync("/ui/upstreams?page=2",
+            [new("_handler", "d" + moved.Id), new("__RequestVerificationToken", antiforgery), new("id", moved.Id), new("label", "backend000")]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.False((await Gateway.Upstreams.GetAsync("backend000", None)).Ok);
+    }
+
+    [Fact]
+    public async Task DeleteRoute_RouteNowOnAnotherPageOfTheList_Deleted()
+    {
+        // Arrange: two pages of routes; the form is sent from the second page for a route on the first one
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        for (var i = 0; i < 101; i++)
+        {
+            await Gateway.AddRouteAsync(new RouteInput { Name = $"r{i:000}", Path = $"/r{i:000}/*", Upstream = "backend" }, reload: false);
+        }
+
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var firstPage = await (await console.GetAsync("/ui/routes")).Content.ReadAsStringAsync();
+        var name = FirstRouteRow().Match(firstPage).Groups[1].Value;
+        var moved = (await Gateway.Store.FindRouteAsync(name, None))!;
+        var antiforgery = await console.TokenFromAsync("/ui/routes?page=2");
+
+        // Act
+        using var response = await console.PostAsync("/ui/routes?page=2",
+            [new("_handler", "d" + moved.Id), new("__RequestVerificationToken", antiforgery), new("id", moved.Id), new("label", name)]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Null(await Gateway.Store.FindRouteAsync(name, None));
+    }
+
+    [GeneratedRegex("<tr data-route=\"([^\"]+)\"")]
+    private static partial Regex FirstRouteRow();
 
     [GeneratedRegex("<p id=\"missing-row\">(.*?)</p>", RegexOptions.Singleline)]
     private static partial Regex MissingRowMessage();
