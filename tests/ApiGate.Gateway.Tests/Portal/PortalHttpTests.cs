@@ -637,6 +637,35 @@ public sealed class PortalHttpTests : PortalTestBase
         Assert.Equal(expected, MarkedInvalid(html));
     }
 
+    [Theory]
+    [InlineData(ApiGate.Core.Portal.PortalTokenPurpose.Reset, "/portal/reset", "reset")]
+    [InlineData(ApiGate.Core.Portal.PortalTokenPurpose.Verify, "/portal/verify", "verify")]
+    public async Task Link_AccountDeletedSinceTheLinkWasSent_400PageSayingTheLinkCannotBeUsed(ApiGate.Core.Portal.PortalTokenPurpose purpose, string path, string form)
+    {
+        // Arrange: a link still out when the operator deletes the account
+        await SignUpAsync("gone@customer.example");
+        var user = (await Gateway.Store.FindUserAsync("gone@customer.example", CancellationToken.None))!;
+        var token = ApiGate.Gateway.Portal.OneTimeTokens.Generate();
+        await Gateway.Store.CreatePortalTokenAsync(new ApiGate.Core.Portal.PortalToken
+        {
+            Id = Core.Text.Ids.New("ptk"),
+            UserId = user.Id,
+            Purpose = purpose,
+            Hash = ApiGate.Gateway.Portal.OneTimeTokens.Hash(token),
+            CreatedAt = DateTimeOffset.UtcNow,
+            ExpiresAt = DateTimeOffset.UtcNow.AddHours(1),
+        }, CancellationToken.None);
+        using var client = CookieClient();
+        Assert.True((await Gateway.Users.DeleteAsync(user.Id, CancellationToken.None)).Ok);
+
+        // Act
+        var response = await PostFormAsync(client, path + "?token=" + token, form, ("Token", token), ("Password", "a brand new password"));
+
+        // Assert: the portal's page with its message, not an empty answer
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(PortalAccountService.LinkUnusable, TextOf(await response.Content.ReadAsStringAsync(), "message-error"));
+    }
+
     /// <summary>
     /// The ids of the inputs a page marks invalid: its field box has the class <c>ag-invalid</c> (the red border), its
     /// input <c>aria-invalid="true"</c>; a field with only one of the two fails the test.
