@@ -95,7 +95,8 @@ internal static class AdminPaging
         var parameters = new List<KeyValuePair<string, string?>>();
         foreach (var (key, values) in request.Query)
         {
-            if (key is NumberParameter or SizeParameter)
+            // Read ignoring case (as every admin query parameter is), so ?PAGE[size]= is dropped too: kept, the link would give it twice.
+            if (key.Equals(NumberParameter, StringComparison.OrdinalIgnoreCase) || key.Equals(SizeParameter, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }

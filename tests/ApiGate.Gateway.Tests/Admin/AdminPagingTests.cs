@@ -110,6 +110,26 @@ public sealed class AdminPagingTests : AdminTestBase
         Assert.Equal("/admin/keys?user=dev@example.com&page%5Bnumber%5D=1&page%5Bsize%5D=1", response.Json.GetProperty("links").GetProperty("self").GetString());
     }
 
+    [Fact]
+    public async Task List_PageParametersWrittenInAnotherCase_AreReplacedInLinksSoFollowingThemWorks()
+    {
+        // Arrange
+        for (var i = 0; i < 3; i++)
+        {
+            await PostAsync("/entitlements", new { name = $"flag_{i}" });
+        }
+
+        var first = await GetAsync("/entitlements?PAGE[Size]=2&Page[NUMBER]=1");
+
+        // Act
+        var next = first.Json.GetProperty("links").GetProperty("next").GetString()!;
+        var second = await GetAsync(next["/admin".Length..]);
+
+        // Assert
+        Assert.Equal("/admin/entitlements?page%5Bnumber%5D=2&page%5Bsize%5D=2", next);
+        Assert.Single(AssertData(second).EnumerateArray());
+    }
+
     [Theory]
     [InlineData("page[size]=0", "page[size]")]
     [InlineData("page[size]=501", "page[size]")]
