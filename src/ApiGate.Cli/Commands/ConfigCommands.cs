@@ -78,9 +78,18 @@ internal static class ConfigCommands
 
             if (store is not null)
             {
-                var found = await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer);
-                problems.AddRange(found.Problems);
-                warnings = found.Warnings;
+                try
+                {
+                    var found = await StoredConfigCheck.ValidateStoredAsync(store, ct, options.JwtIssuer);
+                    problems.AddRange(found.Problems);
+                    warnings = found.Warnings;
+                }
+                catch (InvalidDataException ex)
+                {
+                    // A row no build writes (a hand edit, a damaged file): the gateway does not load the config either.
+                    // A problem listed with the others, so --json still answers with its document.
+                    problems.Add("store: " + ex.Message);
+                }
             }
 
             if (parse.GetValue(CliApp.JsonOption))

@@ -143,6 +143,32 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConfigValidate_RouteRowWhoseStoredHeadersAreNotJson_AProblemNamingTheRowExitCode1_AlsoInJson(string engine)
+    {
+        // Arrange: route "damaged" whose headers column was edited by hand into text that is not JSON
+        var store = await engines.CreateAsync(engine);
+        await CreateRouteAsync(store, "damaged", r => r);
+        await using (var connection = await store.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE routes SET headers = '{not json' WHERE id = 'rt_damaged'");
+        }
+
+        // Act
+        var validated = await store.CliAsync("config", "validate");
+        var json = await store.CliAsync("config", "validate", "--json");
+
+        // Assert
+        const string Problem = "store: routes row 'rt_damaged' cannot be read: ";
+        Assert.Equal(1, validated.ExitCode);
+        Assert.StartsWith("problem: " + Problem, validated.Diagnostics, StringComparison.Ordinal);
+        Assert.Equal(1, json.ExitCode);
+        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
+        Assert.False(document.RootElement.GetProperty("valid").GetBoolean());
+        Assert.StartsWith(Problem, Assert.Single(document.RootElement.GetProperty("problems").EnumerateArray()).GetString(), StringComparison.Ordinal);
+        Assert.Empty(document.RootElement.GetProperty("warnings").EnumerateArray());
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ConfigValidate_RouteStoredWithATransformTheGatewayCannotCompile_AProblemNamingRouteAndTransformExitCode1(string engine)
     {
         // Arrange: route "twice" written straight to the store with a member given twice, which no build could compile
