@@ -24,6 +24,8 @@ public abstract class AdminPage : ServerPage
     // ("?done=Your token was rotated, sign in at …") shows nothing.
     private IDataProtector Notes => DataProtection.CreateProtector("apigate.ui.done-note");
 
+    private IDataProtector RowLabels => DataProtection.CreateProtector("apigate.ui.row-label");
+
     /// <summary>The posted form (in a submit handler).</summary>
     protected FormValues Form => new(HttpContext.Request.Form);
 
@@ -88,8 +90,38 @@ public abstract class AdminPage : ServerPage
             : null;
     }
 
-    /// <summary>The row a posted row form is about, named by its field <c>label</c> (what the list showed), else by its <c>id</c>.</summary>
-    private protected MissingRow PostedRow(string kind, string listPath) => new(kind, Form.NonBlank("label") ?? Form.Text("id") ?? "", listPath);
+    /// <summary>
+    /// The field <c>label</c> of a row form: the name the list shows for the row (<paramref name="name"/>), sealed with its
+    /// <paramref name="id"/>, so <see cref="PostedRow"/> names a row deleted meanwhile as the list did and a label made
+    /// up in a post ("There is no user ceo@… any more") is not shown.
+    /// </summary>
+    private protected string RowLabel(string id, string name) => RowLabels.Protect(id + "\n" + name);
+
+    /// <summary>The row a posted row form is about, named by its field <c>label</c> (<see cref="RowLabel"/>) when sealed for its <c>id</c>, else by that id.</summary>
+    private protected MissingRow PostedRow(string kind, string listPath)
+    {
+        var form = Form;
+        var id = form.Text("id") ?? "";
+        return new(kind, ListedName(form.NonBlank("label"), id) ?? id, listPath);
+    }
+
+    private string? ListedName(string? label, string id)
+    {
+        if (label is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var unsealed = RowLabels.Unprotect(label);
+            return unsealed.Length > id.Length && unsealed.StartsWith(id, StringComparison.Ordinal) && unsealed[id.Length] == '\n' ? unsealed[(id.Length + 1)..] : null;
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>What the last change did (shown at the top of the page it led to), or null — also for a note the console did not seal.</summary>
     protected string? DoneMessage

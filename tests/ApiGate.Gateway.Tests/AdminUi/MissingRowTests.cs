@@ -96,6 +96,35 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         Assert.False((await Gateway.Plans.GetAsync("gold", None)).Ok);
     }
 
+    /// <summary>The field <c>label</c> of the row form named <paramref name="formName"/> on the console page <paramref name="path"/>, as sent back.</summary>
+    private static async Task<string> LabelFromAsync(ConsoleHttp console, string path, string formName)
+    {
+        using var response = await console.GetAsync(path);
+        var match = Regex.Match(await response.Content.ReadAsStringAsync(),
+            $"name=\"_handler\" value=\"{Regex.Escape(formName)}\".*?name=\"label\" value=\"([^\"]*)\"", RegexOptions.Singleline);
+        Assert.True(match.Success, $"no row form {formName} with a label on {path}");
+        return WebUtility.HtmlDecode(match.Groups[1].Value);
+    }
+
+    [Fact]
+    public async Task ChangeUsersPlan_UserDeletedWithALabelMadeUpInThePost_404PageNamesTheUserByItsIdNotByThatLabel()
+    {
+        // Arrange
+        var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
+        await Gateway.CreateKeyAsync("boss@example.com");
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
+
+        // Act: the label names another user, who is still there
+        using var response = await console.PostAsync("/ui/users",
+            [new("_handler", "p" + user.Id), new("__RequestVerificationToken", antiforgery), new("id", user.Id), new("label", "boss@example.com"), new("plan", "")]);
+
+        // Assert
+        Assert.Equal((HttpStatusCode.NotFound, Expected("user", user.Id, "/ui/users")), await AnswerAsync(response));
+    }
+
     [Fact]
     public async Task ChangeUsersPlan_UserDeletedThroughTheAdminApiBeforeSending_404PageNamingTheUser()
     {
@@ -104,11 +133,12 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
         var antiforgery = await console.TokenFromAsync("/ui/users");
+        var label = await LabelFromAsync(console, "/ui/users", "p" + user.Id);
         await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/users",
-            [new("_handler", "p" + user.Id), new("__RequestVerificationToken", antiforgery), new("id", user.Id), new("label", "ann@example.com"), new("plan", "")]);
+            [new("_handler", "p" + user.Id), new("__RequestVerificationToken", antiforgery), new("id", user.Id), new("label", label), new("plan", "")]);
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("user", "ann@example.com", "/ui/users")), await AnswerAsync(response));
@@ -123,11 +153,12 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
         var antiforgery = await console.TokenFromAsync("/ui/keys");
+        var label = await LabelFromAsync(console, "/ui/keys", "r" + key.Id);
         await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/keys",
-            [new("_handler", "r" + key.Id), new("__RequestVerificationToken", antiforgery), new("id", key.Id), new("label", key.Prefix + "…")]);
+            [new("_handler", "r" + key.Id), new("__RequestVerificationToken", antiforgery), new("id", key.Id), new("label", label)]);
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("key", key.Prefix + "…", "/ui/keys")), await AnswerAsync(response));
@@ -141,11 +172,12 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
         var antiforgery = await console.TokenFromAsync("/ui/keys");
+        var label = await LabelFromAsync(console, "/ui/keys", "r" + key.Id);
         await DeleteThroughTheAdminApiAsync("/keys/" + key.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/keys",
-            [new("_handler", "r" + key.Id), new("__RequestVerificationToken", antiforgery), new("id", key.Id), new("label", key.Prefix + "…")]);
+            [new("_handler", "r" + key.Id), new("__RequestVerificationToken", antiforgery), new("id", key.Id), new("label", label)]);
 
         // Assert
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
@@ -161,11 +193,12 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
         var antiforgery = await console.TokenFromAsync("/ui/upstreams");
+        var label = await LabelFromAsync(console, "/ui/upstreams", "d" + upstream.Id);
         await DeleteThroughTheAdminApiAsync("/upstreams/backend");
 
         // Act
         using var response = await console.PostAsync("/ui/upstreams",
-            [new("_handler", "d" + upstream.Id), new("__RequestVerificationToken", antiforgery), new("id", upstream.Id), new("label", "backend")]);
+            [new("_handler", "d" + upstream.Id), new("__RequestVerificationToken", antiforgery), new("id", upstream.Id), new("label", label)]);
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("upstream", "backend", "/ui/upstreams")), await AnswerAsync(response));
@@ -179,11 +212,12 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
         var antiforgery = await console.TokenFromAsync("/ui/entitlements");
+        var label = await LabelFromAsync(console, "/ui/entitlements", "d" + entitlement.Id);
         await DeleteThroughTheAdminApiAsync("/entitlements/" + entitlement.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/entitlements",
-            [new("_handler", "d" + entitlement.Id), new("__RequestVerificationToken", antiforgery), new("id", entitlement.Id), new("label", "tier")]);
+            [new("_handler", "d" + entitlement.Id), new("__RequestVerificationToken", antiforgery), new("id", entitlement.Id), new("label", label)]);
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("entitlement", "tier", "/ui/entitlements")), await AnswerAsync(response));
