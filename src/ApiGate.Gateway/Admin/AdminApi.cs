@@ -3,6 +3,7 @@ using ApiGate.Core.Storage;
 using ApiGate.Gateway.Reserved;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.OpenApi;
@@ -229,7 +230,8 @@ internal static class AdminApi
     /// </summary>
     private static Task RefuseUnknownAndRepeatedParameters(HttpContext context, RequestDelegate next)
     {
-        if (context.GetEndpoint() is not { } endpoint || context.Request.Query.Count == 0)
+        // Not a RouteEndpoint: no endpoint, or the one routing answers 405 with (it carries no metadata of the ones mapped).
+        if (context.GetEndpoint() is not RouteEndpoint endpoint || context.Request.Query.Count == 0)
         {
             return next(context);
         }

@@ -330,6 +330,21 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(JsonValueKind.Null, AssertData(await GetAsync($"/keys/{keyId}")).GetProperty("revoked_at").ValueKind);
     }
 
+    [Theory]
+    [InlineData("q=ann")]
+    [InlineData("status=suspended")]
+    public async Task PutUsers_WithAQueryParameter_Returns405NamingTheAllowedMethodsNotAnUnknownParameter(string query)
+    {
+        // Arrange: /users is mapped for GET and POST only
+
+        // Act
+        var response = await SendAsync(HttpMethod.Put, "/users?" + query, new { });
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.MethodNotAllowed, "method_not_allowed");
+        Assert.Equal("PUT is not allowed here (allowed: GET, HEAD, POST)", error.GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task ListUsers_AParameterItReadsWrittenInAnotherCase_IsReadAsThatParameter()
     {
