@@ -243,7 +243,8 @@ internal static class AdminApi
             {
                 var known = parameters.Count == 0 ? "this endpoint takes no query parameters" : "parameters here: " + string.Join(", ", parameters.Select(p => p.Name));
                 var shown = name.Length > 64 ? name[..64] + "…" : name;
-                return AdminErrors.InvalidParameter(shown, $"unknown query parameter '{shown}' ({known})").ExecuteAsync(context);
+                var what = name.Length == 0 ? "a query parameter has no name ('?=…'): name it or leave it out" : $"unknown query parameter '{shown}'";
+                return AdminErrors.InvalidParameter(shown, $"{what} ({known})").ExecuteAsync(context);
             }
 
             if (values.Count > 1)

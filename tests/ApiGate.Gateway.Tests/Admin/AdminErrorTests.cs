@@ -331,6 +331,19 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Theory]
+    [InlineData("=suspended")]
+    [InlineData("q=ann&=")]
+    public async Task ListUsers_AQueryParameterWithoutAName_Returns400SayingItHasNoNameWithoutItsValue(string query)
+    {
+        // Act
+        var response = await GetAsync("/users?" + query);
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "");
+        Assert.Equal("a query parameter has no name ('?=…'): name it or leave it out (parameters here: page[number], page[size], q)", error.GetProperty("detail").GetString());
+    }
+
+    [Theory]
     [InlineData("q=ann")]
     [InlineData("status=suspended")]
     public async Task PutUsers_WithAQueryParameter_Returns405NamingTheAllowedMethodsNotAnUnknownParameter(string query)
