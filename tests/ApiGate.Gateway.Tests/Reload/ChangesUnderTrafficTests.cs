@@ -102,9 +102,21 @@ public sealed class ChangesUnderTrafficTests : AdminTestBase, IAsyncLifetime
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var clients = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
         {
-            for (var i = 0; i < 400 && !stop.IsCancellationRequested; i++)
+            // Bounded in count on each side of the answer (and in time): a client that ran out of requests before the
+            // change was answered would leave nothing sent after it to check.
+            var (sentBefore, sentAfter) = (0, 0);
+            while (sentBefore < 20_000 && sentAfter < 400 && !stop.IsCancellationRequested)
             {
                 var after = Volatile.Read(ref acknowledged) == 1;
+                if (after)
+                {
+                    sentAfter++;
+                }
+                else
+                {
+                    sentBefore++;
+                }
+
                 using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/keyed/x");
                 request.Headers.Add("X-API-Key", key);
                 using var response = await Gateway.Client.SendAsync(request);
