@@ -7,7 +7,7 @@ namespace ApiGate.Web.Admin;
 /// <summary>"Try a path": which route of the live config snapshot a described request matches and the path it would be forwarded with.</summary>
 internal sealed class RouteTrial(SnapshotManager snapshots, TimeProvider timeProvider)
 {
-    public RouteTrialResult Try(string host, string method, string path, IReadOnlyDictionary<string, string> headers)
+    public RouteTrialResult Try(string host, string method, string path, IEnumerable<KeyValuePair<string, string>> headers)
     {
         if (snapshots.Current is not { } snapshot)
         {

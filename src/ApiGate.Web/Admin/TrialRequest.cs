@@ -9,13 +9,14 @@ namespace ApiGate.Web.Admin;
 /// </summary>
 internal sealed class TrialRequest : IRewriteRequest, IRequestHeaders
 {
-    private readonly Dictionary<string, string> _headers;
+    private readonly Dictionary<string, List<string>> _headers;
     private readonly Dictionary<string, string> _query;
     private readonly DateTimeOffset _now;
 
     /// <param name="path">The decoded path, as the gateway matches it.</param>
     /// <param name="query">The query string without its '?' (empty: none).</param>
-    public TrialRequest(string host, string method, string path, string query, IReadOnlyDictionary<string, string> headers, DateTimeOffset now)
+    /// <param name="headers">The header lines in order; a name given on several lines has each of their values, as a request sent so has.</param>
+    public TrialRequest(string host, string method, string path, string query, IEnumerable<KeyValuePair<string, string>> headers, DateTimeOffset now)
     {
         Host = host;
         Method = method;
@@ -31,7 +32,19 @@ internal sealed class TrialRequest : IRewriteRequest, IRequestHeaders
             }
         }
 
-        _headers = new Dictionary<string, string>(headers, StringComparer.OrdinalIgnoreCase);
+        _headers = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in headers)
+        {
+            if (_headers.TryGetValue(name, out var values))
+            {
+                values.Add(value);
+            }
+            else
+            {
+                _headers[name] = [value];
+            }
+        }
+
         _now = now;
     }
 
@@ -41,7 +54,9 @@ internal sealed class TrialRequest : IRewriteRequest, IRequestHeaders
 
     public string Host { get; }
 
-    public bool HasValue(string name, string value) => _headers.TryGetValue(name, out var actual) && string.Equals(actual, value, StringComparison.Ordinal);
+    // One of the header's values, as the gateway compares them (RequestHeaders): X-Tier=gold and x-tier=silver both hold
+    // for a request with an X-Tier line of each.
+    public bool HasValue(string name, string value) => _headers.TryGetValue(name, out var values) && values.Contains(value, StringComparer.Ordinal);
 
     public string? GetVariable(string name) => name switch
     {
@@ -52,15 +67,18 @@ internal sealed class TrialRequest : IRewriteRequest, IRequestHeaders
         "method" => Method,
         "host" => Host,
         "client_ip" or "request_id" or "user_id" or "user_email" or "plan_id" or "plan_name" or "api_key_id" or "api_key_prefix" => "",
-        _ when name.StartsWith("header.", StringComparison.Ordinal) => _headers.GetValueOrDefault(name[7..]),
+        _ when name.StartsWith("header.", StringComparison.Ordinal) => _headers.TryGetValue(name[7..], out var values) ? Joined(values) : null,
         _ when name.StartsWith("query.", StringComparison.Ordinal) => _query.GetValueOrDefault(name[6..]),
         _ => null,
     };
 
     public IEnumerable<KeyValuePair<string, string>> Headers() =>
-        _headers.Select(h => new KeyValuePair<string, string>(h.Key.ToLowerInvariant(), h.Value));
+        _headers.Select(h => new KeyValuePair<string, string>(h.Key.ToLowerInvariant(), Joined(h.Value)));
 
     public IEnumerable<KeyValuePair<string, string>> Query() => _query;
 
     public IReadOnlyDictionary<string, string>? Identity(string kind) => null;
+
+    /// <summary>A header's values as the gateway reads one given on several lines: joined by commas.</summary>
+    private static string Joined(List<string> values) => string.Join(',', values);
 }

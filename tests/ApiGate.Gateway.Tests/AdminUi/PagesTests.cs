@@ -111,6 +111,27 @@ public sealed class PagesTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task Routes_TryAPathWithAHeaderOnTwoLines_MatchesAConditionOnTheFirstValueAsTheGatewayDoes()
+    {
+        // Arrange: the gateway holds a condition when one of the header's lines has its value (RequestHeaders); Try a
+        // path kept only the last line of a name, so a route stored with X-Tier=gold and x-tier=silver never matched there
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "gold", Path = "/tiered/*", Upstream = "backend", AuthRequired = false, Headers = ["X-Tier=gold"] });
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        // Act
+        using var response = await console.GetAsync("/ui/routes?try_method=GET&try_path=/tiered/x&try_headers=" + Uri.EscapeDataString("X-Tier: gold\nx-tier: silver"));
+        var proxied = await Infrastructure.RawHttp.GetAsync(Gateway.Url, "/tiered/x", "X-Tier: gold", "x-tier: silver");
+
+        // Assert
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(200, proxied.Status);
+        Assert.Contains("<td id=\"try-route\">gold</td>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Routes_TryAPathWithEscapes_MatchedOnTheDecodedPathAsTheGatewayDoes()
     {
         await Gateway.AddUpstreamAsync("backend", Upstream.Url);
