@@ -185,10 +185,14 @@ internal static partial class AdminEndpoints
     private static IResult Single<T>(ManagementResult<T> result) =>
         result.Ok ? Results.Json(new DataDocument<T>(result.Value!), Core.Management.WireJson.Options, AdminApi.JsonContentType) : AdminErrors.From(result.Error!);
 
-    /// <summary>The error responses an endpoint can give besides 401 (which every endpoint can), for openapi.json.</summary>
+    /// <summary>
+    /// The error responses an endpoint can give besides 401 and 400 (which every endpoint can: 400 for a query parameter
+    /// it does not read, <see cref="AdminApi"/>), for openapi.json.
+    /// </summary>
     private static RouteHandlerBuilder Describe(this RouteHandlerBuilder builder, params int[] statuses)
     {
         builder.Produces<ErrorDocument>(StatusCodes.Status401Unauthorized, AdminApi.JsonContentType);
+        builder.Produces<ErrorDocument>(StatusCodes.Status400BadRequest, AdminApi.JsonContentType);
         foreach (var status in statuses)
         {
             builder.Produces<ErrorDocument>(status, AdminApi.JsonContentType);

@@ -120,6 +120,27 @@ public sealed class AdminOpenApiTests : AdminTestBase
     }
 
     [Fact]
+    public async Task EveryOperation_Lists400_WhichAnyOfThemAnswersToAQueryParameterItDoesNotRead()
+    {
+        // Arrange: GET /settings reads no query parameter
+        var document = await OpenApiAsync();
+
+        // Act
+        var refused = await GetAsync("/settings?verbose=1");
+
+        // Assert
+        AssertError(refused, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "verbose");
+        var operations = document["paths"]!.AsObject().SelectMany(p => p.Value!.AsObject().Where(o => o.Value is JsonObject op && op.ContainsKey("responses")).Select(o => (Path: p.Key, Method: o.Key, Operation: o.Value!))).ToList();
+        Assert.Contains(operations, o => o.Path == "/settings" && o.Method == "get");
+        foreach (var (path, method, operation) in operations)
+        {
+            var response = operation["responses"]?["400"];
+            Assert.True(response is not null, $"{method} {path} does not list 400");
+            Assert.Contains("ErrorDocument", response.ToJsonString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task OperationsWithBodies_ListTooLargeUnsupportedMediaTypeAndBadRequest()
     {
         var document = await OpenApiAsync();
