@@ -73,6 +73,30 @@ public abstract class AdminPage : ServerPage
             : null;
 
     /// <summary>
+    /// In a post of a paged list's row form named <paramref name="prefix"/> and the row's id (the id in the field <c>id</c>):
+    /// <paramref name="page"/> set to the page the row is on now (rows added or deleted before it move it), so the page
+    /// rendered holds its form and the post reaches its handler; a row no longer among <paramref name="listed"/> (deleted
+    /// meanwhile) answered as <see cref="Missing"/> with <paramref name="row"/>, and false returned. True otherwise.
+    /// </summary>
+    private protected bool PagePostedRow(string prefix, IEnumerable<string> listed, ref int page, Func<MissingRow> row)
+    {
+        if (PostedRowField(prefix, "id") is not { } posted)
+        {
+            return true;
+        }
+
+        var at = listed.ToList().IndexOf(posted);
+        if (at < 0)
+        {
+            Missing(row());
+            return false;
+        }
+
+        page = Pager.PageOf(at);
+        return true;
+    }
+
+    /// <summary>
     /// In a post of a form named <paramref name="prefix"/> followed by the value of its field <paramref name="field"/> (a
     /// row's form, the field naming the row), that value. Null otherwise.
     /// </summary>
