@@ -66,8 +66,8 @@ public abstract class AdminPage : ServerPage
     /// the page, so the post reaches no handler (the framework answers a bare 400) and the page must see to it before it
     /// renders. Null otherwise.
     /// </summary>
-    private protected string? PostedRowNotShown(string prefixes, IEnumerable<string> shown) =>
-        prefixes.Select(prefix => PostedRowField(prefix.ToString(), "id")).FirstOrDefault(id => id is not null) is { } posted
+    private protected string? PostedRowNotShown(string[] prefixes, IEnumerable<string> shown) =>
+        prefixes.Select(prefix => PostedRowField(prefix, "id")).FirstOrDefault(id => id is not null) is { } posted
         && !shown.Contains(posted, StringComparer.Ordinal)
             ? posted
             : null;
