@@ -52,24 +52,27 @@ internal sealed class SqliteUsageWriter : IDisposable
     /// <summary>
     /// Raw rows written between two offers of this thread's core to other runnable threads (<see cref="Thread.Yield"/>).
     /// A batch of 500 raw rows is ~1.5 ms of SQLite work; run in one go it holds one of a small machine's cores while
-    /// requests wait for it, which showed in the gateway's p99 (docs/performance.md, thirty-eighth session).
+    /// requests wait for it, which showed in the gateway's p99 (docs/performance.md, "the usage writer yields inside its
+    /// batch").
     /// </summary>
     private const int RowsBetweenYields = 50;
 
     /// <summary>Writes the batch in the transaction the caller has opened on <see cref="Connection"/>.</summary>
     public void Write(IReadOnlyList<UsageEvent> events, RawUsageEvents rawEvents)
     {
+        var rows = 0;
         for (var i = 0; i < events.Count; i++)
         {
-            if (i > 0 && i % RowsBetweenYields == 0)
-            {
-                Thread.Yield();
-            }
-
             if (rawEvents.Keeps(events[i]))
             {
+                if (rows > 0 && rows % RowsBetweenYields == 0)
+                {
+                    Thread.Yield();
+                }
+
                 BindEvent(_insertEvent, events[i]);
                 Step(_insertEvent);
+                rows++;
             }
         }
 
