@@ -241,7 +241,7 @@ internal static class AdminApi
         {
             if (!parameters.Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))) // read case-insensitively
             {
-                var known = parameters.Count == 0 ? "this endpoint takes no query parameters" : "parameters here: " + string.Join(", ", parameters.Select(p => p.Name));
+                var known = parameters.Count == 0 ? "this endpoint takes no query parameters" : "this endpoint reads: " + string.Join(", ", parameters.Select(p => p.Name));
                 var shown = name.Length > 64 ? name[..64] + "…" : name;
                 var what = name.Length == 0 ? "a query parameter has no name ('?=…'): name it or leave it out" : $"unknown query parameter '{shown}'";
                 return AdminErrors.InvalidParameter(shown, $"{what} ({known})").ExecuteAsync(context);

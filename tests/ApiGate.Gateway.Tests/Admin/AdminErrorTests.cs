@@ -311,7 +311,7 @@ public sealed class AdminErrorTests : AdminTestBase
 
         // Assert
         var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: parameter);
-        Assert.Equal($"unknown query parameter '{parameter}' (parameters here: page[number], page[size], q)", error.GetProperty("detail").GetString());
+        Assert.Equal($"unknown query parameter '{parameter}' (this endpoint reads: page[number], page[size], q)", error.GetProperty("detail").GetString());
     }
 
     [Fact]
@@ -340,7 +340,7 @@ public sealed class AdminErrorTests : AdminTestBase
 
         // Assert
         var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "");
-        Assert.Equal("a query parameter has no name ('?=…'): name it or leave it out (parameters here: page[number], page[size], q)", error.GetProperty("detail").GetString());
+        Assert.Equal("a query parameter has no name ('?=…'): name it or leave it out (this endpoint reads: page[number], page[size], q)", error.GetProperty("detail").GetString());
     }
 
     [Theory]
