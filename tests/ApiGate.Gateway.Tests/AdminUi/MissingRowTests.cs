@@ -23,6 +23,18 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         Assert.True(response.Status is HttpStatusCode.NoContent or HttpStatusCode.OK, $"DELETE {path}: {(int)response.Status} {response.Raw}");
     }
 
+    /// <summary>A console client signed in with the admin token.</summary>
+    private async Task<ConsoleHttp> SignedInConsoleAsync()
+    {
+        var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        return console;
+    }
+
+    /// <summary>The fields of a list's row form as the page sends them: its name, the antiforgery token, the row's id and label.</summary>
+    private static KeyValuePair<string, string>[] RowForm(string handler, string antiforgery, string id, string label) =>
+        [new("_handler", handler), new("__RequestVerificationToken", antiforgery), new("id", id), new("label", label)];
+
     /// <summary>The 404 page's message (inner HTML) about <paramref name="name"/>, its link to <paramref name="list"/> named <paramref name="listName"/> (by default the kind's plural).</summary>
     internal static string Expected(string kind, string name, string list, string? listName = null) =>
         $"There is no {kind} <strong>{name}</strong> any more: it may have been deleted through the admin API, the CLI or another session. " +
@@ -67,8 +79,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     public async Task EditRoute_OpenedAfterTheRouteWasDeleted_404PageNamingIt()
     {
         // Arrange
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
 
         // Act
         using var response = await console.GetAsync("/ui/routes/orders/edit");
@@ -82,8 +93,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     {
         // Arrange
         Assert.True((await Gateway.Plans.CreateAsync(new PlanInput { Id = "gold", Name = "Gold" }, None)).Ok);
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/plans?edit=gold");
         await DeleteThroughTheAdminApiAsync("/plans/gold");
 
@@ -112,8 +122,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         // Arrange
         var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
         await Gateway.CreateKeyAsync("boss@example.com");
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/users");
         await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
 
@@ -130,8 +139,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     {
         // Arrange
         var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/users");
         var label = await LabelFromAsync(console, "/ui/users", "p" + user.Id);
         await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
@@ -150,15 +158,14 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     {
         // Arrange
         var (_, user, key) = await Gateway.CreateKeyAsync("ann@example.com");
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/keys");
         var label = await LabelFromAsync(console, "/ui/keys", "r" + key.Id);
         await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/keys",
-            [new("_handler", "r" + key.Id), new("__RequestVerificationToken", antiforgery), new("id", key.Id), new("label", label)]);
+            RowForm("r" + key.Id, antiforgery, key.Id, label));
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("key", key.Prefix + "…", "/ui/keys")), await AnswerAsync(response));
@@ -169,15 +176,14 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     {
         // Arrange
         var (_, _, key) = await Gateway.CreateKeyAsync("ann@example.com");
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/keys");
         var label = await LabelFromAsync(console, "/ui/keys", "r" + key.Id);
         await DeleteThroughTheAdminApiAsync("/keys/" + key.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/keys",
-            [new("_handler", "r" + key.Id), new("__RequestVerificationToken", antiforgery), new("id", key.Id), new("label", label)]);
+            RowForm("r" + key.Id, antiforgery, key.Id, label));
 
         // Assert
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
@@ -190,15 +196,14 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     {
         // Arrange
         var upstream = await Gateway.AddUpstreamAsync("backend", Upstream.Url);
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/upstreams");
         var label = await LabelFromAsync(console, "/ui/upstreams", "d" + upstream.Id);
         await DeleteThroughTheAdminApiAsync("/upstreams/backend");
 
         // Act
         using var response = await console.PostAsync("/ui/upstreams",
-            [new("_handler", "d" + upstream.Id), new("__RequestVerificationToken", antiforgery), new("id", upstream.Id), new("label", label)]);
+            RowForm("d" + upstream.Id, antiforgery, upstream.Id, label));
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("upstream", "backend", "/ui/upstreams")), await AnswerAsync(response));
@@ -209,15 +214,14 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     {
         // Arrange
         var entitlement = (await Gateway.Entitlements.CreateAsync(new EntitlementInput { Name = "tier", ValueType = "string", DefaultValue = "basic" }.ToChanges().Value!, None)).Value!;
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/entitlements");
         var label = await LabelFromAsync(console, "/ui/entitlements", "d" + entitlement.Id);
         await DeleteThroughTheAdminApiAsync("/entitlements/" + entitlement.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/entitlements",
-            [new("_handler", "d" + entitlement.Id), new("__RequestVerificationToken", antiforgery), new("id", entitlement.Id), new("label", label)]);
+            RowForm("d" + entitlement.Id, antiforgery, entitlement.Id, label));
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("entitlement", "tier", "/ui/entitlements")), await AnswerAsync(response));
@@ -228,8 +232,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     {
         // Arrange
         var endpoint = (await Gateway.Service<WebhookService>().CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, None)).Value!.Endpoint;
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/webhooks");
         await DeleteThroughTheAdminApiAsync("/webhooks/" + endpoint.Id);
 
@@ -246,8 +249,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     {
         // Arrange
         var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         const string Subjects = "/ui/users?q=ann%40example.com&subjects=ann%40example.com";
         var antiforgery = await console.TokenFromAsync(Subjects);
         await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
@@ -267,8 +269,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         // Arrange
         var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
         Assert.True((await Gateway.Users.LinkIdentityAsync(user.Id, new IdentityLink("https://login.example.com/", "auth0|ann"), None)).Ok);
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         const string Subjects = "/ui/users?q=ann%40example.com&subjects=ann%40example.com";
         var antiforgery = await console.TokenFromAsync(Subjects);
         await DeleteThroughTheAdminApiAsync($"/users/{user.Id}/identities?subject=auth0%7Cann&issuer=https%3A%2F%2Flogin.example.com%2F");
@@ -292,8 +293,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         var endpoint = (await webhooks.CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, None)).Value!.Endpoint;
         Assert.True((await webhooks.TestAsync(endpoint.Id, None)).Ok);
         var delivery = Assert.Single((await webhooks.DeliveriesAsync(endpoint.Id, 10, None)).Value!);
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/webhooks?deliveries=" + endpoint.Id);
         await DeleteThroughTheAdminApiAsync("/webhooks/" + endpoint.Id);
 
@@ -313,8 +313,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         var endpoint = (await webhooks.CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, None)).Value!.Endpoint;
         Assert.True((await webhooks.TestAsync(endpoint.Id, None)).Ok);
         var first = Assert.Single((await webhooks.DeliveriesAsync(endpoint.Id, 10, None)).Value!);
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/webhooks?deliveries=" + endpoint.Id);
         for (var i = 0; i < 50; i++)
         {
@@ -343,8 +342,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         }
 
         var moved = (await Gateway.Users.ListPageAsync(null, 0, 100, None)).Items[0];
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/users?page=2");
 
         // Act
@@ -362,8 +360,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         // Arrange: the list shows the newest keys first, 100 a page; 100 keys created after the page was shown push the
         // key to the second page
         var (_, user, key) = await Gateway.CreateKeyAsync("ann@example.com");
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/keys");
         for (var i = 0; i < 100; i++)
         {
@@ -372,7 +369,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
 
         // Act
         using var response = await console.PostAsync("/ui/keys",
-            [new("_handler", "r" + key.Id), new("__RequestVerificationToken", antiforgery), new("id", key.Id), new("label", key.Prefix + "…")]);
+            RowForm("r" + key.Id, antiforgery, key.Id, key.Prefix + "…"));
 
         // Assert
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
@@ -390,13 +387,12 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         }
 
         var moved = (await Gateway.Upstreams.GetAsync("backend000", None)).Value!;
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/upstreams?page=2");
 
         // Act
         using var response = await console.PostAsync("/ui/upstreams?page=2",
-            [new("_handler", "d" + moved.Id), new("__RequestVerificationToken", antiforgery), new("id", moved.Id), new("label", "backend000")]);
+            RowForm("d" + moved.Id, antiforgery, moved.Id, "backend000"));
 
         // Assert
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
@@ -413,8 +409,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
             await Gateway.AddRouteAsync(new RouteInput { Name = $"r{i:000}", Path = $"/r{i:000}/*", Upstream = "backend" }, reload: false);
         }
 
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
+        using var console = await SignedInConsoleAsync();
         var firstPage = await (await console.GetAsync("/ui/routes")).Content.ReadAsStringAsync();
         var name = FirstRouteRow().Match(firstPage).Groups[1].Value;
         var moved = (await Gateway.Store.FindRouteAsync(name, None))!;
@@ -422,7 +417,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
 
         // Act
         using var response = await console.PostAsync("/ui/routes?page=2",
-            [new("_handler", "d" + moved.Id), new("__RequestVerificationToken", antiforgery), new("id", moved.Id), new("label", name)]);
+            RowForm("d" + moved.Id, antiforgery, moved.Id, name));
 
         // Assert
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
