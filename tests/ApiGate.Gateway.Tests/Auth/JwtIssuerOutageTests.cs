@@ -12,7 +12,7 @@ namespace ApiGate.Gateway.Tests.Auth;
 /// </summary>
 public sealed class JwtIssuerOutageTests : IAsyncLifetime
 {
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new(); // read while the gateway writes: under the writer's lock
     private TestUpstream _upstream = null!;
     private TestIssuer _issuer = null!;
     private RsaSecurityKey _rsa = null!;
@@ -39,7 +39,7 @@ public sealed class JwtIssuerOutageTests : IAsyncLifetime
             o.JwtAudience = TestIssuer.Audience;
             o.JwtRefreshInterval = TimeSpan.FromHours(1);
             o.LogLevel = "info";
-            o.LogWriter = TextWriter.Synchronized(_log);
+            o.LogWriter = _log.Writer;
         });
         await gateway.AddUpstreamAsync("backend", _upstream.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
@@ -129,12 +129,12 @@ public sealed class JwtIssuerOutageTests : IAsyncLifetime
     /// <summary>The log once it has <paramref name="expected"/> (lines are written in the background; bounded wait).</summary>
     private async Task<string> LogAsync(string expected)
     {
-        for (var i = 0; i < 100 && !_log.ToString().Contains(expected, StringComparison.Ordinal); i++)
+        for (var i = 0; i < 100 && !_log.Text.Contains(expected, StringComparison.Ordinal); i++)
         {
             await Task.Delay(50);
         }
 
-        return _log.ToString();
+        return _log.Text;
     }
 
     private static IEnumerable<int> AllIndexesOf(string text, string value)
