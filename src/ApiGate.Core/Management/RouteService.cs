@@ -528,8 +528,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     {
         if (count > TextFields.MaxListEntries)
         {
-            breaches.Add((string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{field} has {count} {what}; at most {TextFields.MaxListEntries} are allowed"), "the gateway applies every one"));
+            breaches.Add((field + " " + ListBound.Exceeded(count, TextFields.MaxListEntries, what), "the gateway applies every one"));
         }
     }
 

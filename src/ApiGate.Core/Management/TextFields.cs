@@ -40,7 +40,7 @@ public static class TextFields
     /// </summary>
     public static ManagementError? CheckCount(string field, int count, int stored = 0) =>
         count > MaxListEntries && count > stored
-            ? new ManagementError(ManagementErrorKind.Validation, field, string.Create(CultureInfo.InvariantCulture, $"has {count} entries; at most {MaxListEntries} are allowed"))
+            ? new ManagementError(ManagementErrorKind.Validation, field, Text.ListBound.Exceeded(count, MaxListEntries))
             : null;
 
     /// <summary>Null when <paramref name="slug"/>, the id in URLs made from a name, fits the same bound as the name (spelling some letters in ASCII makes it longer); else a validation error naming the name.</summary>

@@ -140,8 +140,7 @@ public sealed class RequestTransform
             var array = conditionsNode as JsonArray ?? throw new FormatException("request_transform.conditions must be an array");
             if (array.Count > maxConditions)
             {
-                throw new FormatException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"request_transform.conditions has {array.Count} entries; at most {maxConditions} are allowed"));
+                throw new FormatException("request_transform.conditions " + Text.ListBound.Exceeded(array.Count, maxConditions));
             }
             for (var i = 0; i < array.Count; i++)
             {
