@@ -389,8 +389,12 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
         return r;
     }
 
-    /// <summary>The refusal of a header condition whose name another one has, in any case.</summary>
-    internal static string GivenTwice(string name) => $"header '{name}' is given twice (header names ignore case)";
+    /// <summary>
+    /// The refusal of a header condition whose name another one has, in any case; with <paramref name="storedBeforeTheRule"/>,
+    /// the warning about a route stored so before the rule (<c>config validate</c>).
+    /// </summary>
+    internal static string GivenTwice(string name, bool storedBeforeTheRule = false) =>
+        $"header '{name}' is given twice" + (storedBeforeTheRule ? "; header names ignore case, stored before that rule" : " (header names ignore case)");
 
     /// <summary>
     /// Conditions keyed ignoring case, as the matcher compares them; when two names differ only in case (a route stored

@@ -48,7 +48,7 @@ public static class StoredConfigCheck
 
             if (RouteService.HeaderGivenTwice(route.Headers, stored: null) is { } twice)
             {
-                warnings.Add($"route '{route.Slug}': headers: {RouteService.GivenTwice(twice)} (stored before that rule): a request must carry " +
+                warnings.Add($"route '{route.Slug}': headers: {RouteService.GivenTwice(twice, storedBeforeTheRule: true)}: a request must carry " +
                              "every value given, and the route can be edited with the conditions sent back unchanged, but none can be added");
             }
 

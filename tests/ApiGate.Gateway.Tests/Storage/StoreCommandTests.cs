@@ -234,7 +234,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         var validated = await store.CliAsync("config", "validate");
 
         // Assert
-        const string warning = "route 'tiered': headers: header 'x-tier' is given twice (header names ignore case) (stored before that rule): " +
+        const string warning = "route 'tiered': headers: header 'x-tier' is given twice; header names ignore case, stored before that rule: " +
                                "a request must carry every value given, and the route can be edited with the conditions sent back unchanged, but none can be added";
         Assert.Equal((0, "configuration is valid\n", $"warning: {warning}\n"),
             (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
