@@ -39,8 +39,9 @@ internal static class StoreCommands
 
             // An in-memory target took every row and lost them when the command ended (or failed with "no such table"); a
             // PostgreSQL DSN that does not parse is invalid input as well, said without the password.
-            // So is a SQLite path that no file can be made at (a directory, links that loop), said before anything is opened.
-            if ((driver == GatewayStores.Sqlite ? SqliteGatewayStore.DsnProblem(dsn) ?? SqliteGatewayStore.PathProblem(dsn) : PostgresGatewayStore.DsnProblem(dsn))
+            // So is a SQLite path that no file can be made at (a directory, links that loop), said before anything is opened,
+            // and a SQLite target opened read-only, which SQLite refused only on opening ("unable to open database file").
+            if ((driver == GatewayStores.Sqlite ? SqliteGatewayStore.DsnProblem(dsn) ?? ReadOnlyProblem(dsn) ?? SqliteGatewayStore.PathProblem(dsn) : PostgresGatewayStore.DsnProblem(dsn))
                 is { } dsnProblem)
             {
                 throw new ArgumentException("--to-dsn: " + dsnProblem);
@@ -120,6 +121,9 @@ internal static class StoreCommands
         });
         return rekey;
     }
+
+    private static string? ReadOnlyProblem(string dsn) =>
+        SqliteGatewayStore.OpensReadOnly(dsn) ? "sets Mode=ReadOnly, but a copy writes its rows into the target: remove Mode=ReadOnly" : null;
 
     private static string Count(int count) => count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -159,6 +159,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         return null;
     }
 
+    /// <summary>Whether <paramref name="dsn"/> (one <see cref="DsnProblem"/> accepts) opens its file read-only (<c>Mode=ReadOnly</c>): nothing can be written through it.</summary>
+    public static bool OpensReadOnly(string dsn) => Builder(dsn).Mode == SqliteOpenMode.ReadOnly;
+
     /// <summary>
     /// Why the file <paramref name="dsn"/> (one <see cref="DsnProblem"/> accepts) names cannot become a database, asked
     /// without opening or creating anything: it is a directory, or symbolic links that loop and so lead to no file; or null.

@@ -91,6 +91,24 @@ public sealed class StoreCliTests : CliTestBase
         Assert.Equal(before, EntriesBesideJournals());
     }
 
+    [Fact]
+    public async Task StoreCopy_ToDsnWithModeReadOnly_RefusedNamingTheFlagAndTheMode_NothingCreated()
+    {
+        // Arrange: a source with a row in it; a target SQLite would open read-only ("unable to open database file")
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
+        var target = Path.Combine(TestDirectory, "target.db");
+        var before = EntriesBesideJournals();
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", $"Data Source={target};Mode=ReadOnly");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: --to-dsn: sets Mode=ReadOnly, but a copy writes its rows into the target: remove Mode=ReadOnly\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(before, EntriesBesideJournals());
+        Assert.False(File.Exists(target));
+    }
+
     [Theory]
     [InlineData("-wal")]
     [InlineData("-shm")]
