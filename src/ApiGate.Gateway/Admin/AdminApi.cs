@@ -239,21 +239,44 @@ internal static class AdminApi
         var parameters = endpoint.Metadata.GetOrderedMetadata<AdminQueryParameter>();
         foreach (var (name, values) in context.Request.Query)
         {
-            if (!parameters.Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))) // read case-insensitively
+            // Read case-insensitively: ?q=a&Q=b is q given twice.
+            var parameter = parameters.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+            if (parameter is null)
             {
                 var known = parameters.Count == 0 ? "this endpoint takes no query parameters" : "this endpoint reads: " + string.Join(", ", parameters.Select(p => p.Name));
-                var shown = name.Length > 64 ? name[..64] + "…" : name;
+                var spelt = Spellings(context.Request.QueryString, name)[0];
+                var shown = spelt.Length > 64 ? spelt[..64] + "…" : spelt;
                 var what = name.Length == 0 ? "a query parameter has no name ('?=…'): name it or leave it out" : $"unknown query parameter '{shown}'";
                 return AdminErrors.InvalidParameter(shown, $"{what} ({known})").ExecuteAsync(context);
             }
 
             if (values.Count > 1)
             {
-                return AdminErrors.InvalidParameter(name, $"{name} is given more than once: give it once").ExecuteAsync(context);
+                // Named as the endpoint documents it when given so, else as first given (the collection keeps another spelling).
+                var spellings = Spellings(context.Request.QueryString, name);
+                var named = spellings.Contains(parameter.Name, StringComparer.Ordinal) ? parameter.Name : spellings[0];
+                var ignoreCase = spellings.Distinct(StringComparer.Ordinal).Skip(1).Any() ? " (query parameter names ignore case)" : "";
+                return AdminErrors.InvalidParameter(named, $"{named} is given more than once{ignoreCase}: give it once").ExecuteAsync(context);
             }
         }
 
         return next(context);
+    }
+
+    /// <summary>The spellings <paramref name="name"/> is given in, in the order given (decoded, as the query collection keys them; at least <paramref name="name"/> itself).</summary>
+    private static List<string> Spellings(QueryString query, string name)
+    {
+        var spellings = new List<string>();
+        foreach (var pair in new Microsoft.AspNetCore.WebUtilities.QueryStringEnumerable(query.Value))
+        {
+            var given = pair.DecodeName().ToString();
+            if (string.Equals(given, name, StringComparison.OrdinalIgnoreCase))
+            {
+                spellings.Add(given);
+            }
+        }
+
+        return spellings.Count == 0 ? [name] : spellings;
     }
 
     /// <summary>Endpoint routing answers a known path with the wrong method by a bare 405; give it an error document.</summary>

@@ -36,9 +36,12 @@ internal static class AdminErrors
         return Write(status, code, title, error.Message, source);
     }
 
-    /// <summary>A query parameter that cannot be used (not a number, out of range): 400 naming it.</summary>
+    /// <summary>
+    /// A query parameter that cannot be used (not a number, out of range): 400 naming it in <c>source.parameter</c>; one
+    /// without a name (<c>?=…</c>) has no <c>source</c>.
+    /// </summary>
     public static IResult InvalidParameter(string parameter, string detail) =>
-        Write(StatusCodes.Status400BadRequest, "invalid_parameter", "Invalid query parameter", detail, new ErrorSource(Parameter: parameter));
+        Write(StatusCodes.Status400BadRequest, "invalid_parameter", "Invalid query parameter", detail, parameter.Length == 0 ? null : new ErrorSource(Parameter: parameter));
 
     public static IResult BadRequest(string detail) => Write(StatusCodes.Status400BadRequest, "bad_request", "Bad request", detail, null);
 

@@ -333,14 +333,29 @@ public sealed class AdminErrorTests : AdminTestBase
     [Theory]
     [InlineData("=suspended")]
     [InlineData("q=ann&=")]
-    public async Task ListUsers_AQueryParameterWithoutAName_Returns400SayingItHasNoNameWithoutItsValue(string query)
+    public async Task ListUsers_AQueryParameterWithoutAName_Returns400SayingItHasNoNameWithoutItsValueOrASource(string query)
     {
         // Act
         var response = await GetAsync("/users?" + query);
 
         // Assert
-        var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "");
+        var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter");
         Assert.Equal("a query parameter has no name ('?=…'): name it or leave it out (this endpoint reads: page[number], page[size], q)", error.GetProperty("detail").GetString());
+        Assert.False(error.TryGetProperty("source", out _), error.GetRawText());
+    }
+
+    [Theory]
+    [InlineData("q=ann&Q=bob", "q")]
+    [InlineData("Q=ann&q=bob", "q")] // the spelling the endpoint documents, wherever it is
+    [InlineData("Page%5BSize%5D=1&PAGE%5Bsize%5D=2", "Page[Size]")] // neither documented: the first
+    public async Task ListUsers_AParameterGivenInTwoSpellings_Returns400NamingTheDocumentedOrFirstSpelling(string query, string parameter)
+    {
+        // Act
+        var response = await GetAsync("/users?" + query);
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: parameter);
+        Assert.Equal($"{parameter} is given more than once (query parameter names ignore case): give it once", error.GetProperty("detail").GetString());
     }
 
     [Theory]
