@@ -47,6 +47,14 @@ public abstract class AdminPage : ServerPage
         Refused(StatusCodes.Status404NotFound);
     }
 
+    /// <summary>
+    /// Something a change named is not in the store, and the page has no row of its own to name (a change named by
+    /// <see cref="Refused(ApiGate.Core.Management.ManagementError, MissingRow)"/> does): the 404 page says what the store
+    /// does not hold, as the admin API's error does, with a link back to this page.
+    /// </summary>
+    private protected override void RefusedNotFound(ApiGate.Core.Management.ManagementError error) =>
+        Missing(MissingRow.Refused(error.Message, HttpContext.Request.Path + HttpContext.Request.QueryString));
+
     /// <summary>As <see cref="ServerPage.Refused(ApiGate.Core.Management.ManagementError)"/>, but the row itself not found is <see cref="Missing"/>.</summary>
     private protected void Refused(ApiGate.Core.Management.ManagementError error, MissingRow row)
     {
@@ -121,12 +129,15 @@ public abstract class AdminPage : ServerPage
     /// </summary>
     private protected string RowLabel(string id, string name) => RowLabels.Protect(id + "\n" + name);
 
-    /// <summary>The row a posted row form is about, named by its field <c>label</c> (<see cref="RowLabel"/>) when sealed for its <c>id</c>, else by that id.</summary>
+    /// <summary>
+    /// The row a posted row form is about, named by its field <c>label</c> (<see cref="RowLabel"/>) when sealed for its
+    /// <c>id</c>; else by that id, as a row the console may never have shown (<see cref="MissingRow.Shown"/> false).
+    /// </summary>
     private protected MissingRow PostedRow(string kind, string listPath)
     {
         var form = Form;
         var id = form.Text("id") ?? "";
-        return new(kind, ListedName(form.NonBlank("label"), id) ?? id, listPath);
+        return ListedName(form.NonBlank("label"), id) is { } listed ? new(kind, listed, listPath) : new(kind, id, listPath) { Shown = false };
     }
 
     private string? ListedName(string? label, string id)

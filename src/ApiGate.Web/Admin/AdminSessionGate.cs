@@ -106,7 +106,8 @@ internal sealed partial class AdminSessionGate(
         await next(context);
         if (context.Features.Get<MissingRow>() is { } missing && !context.Response.HasStarted)
         {
-            await PageFailures.WriteMissingAsync(context, missing.Kind, missing.Name, missing.ListPath, missing.ListName ?? missing.Kind + "s", EmbeddedAssets.Url("site.css"));
+            await PageFailures.WriteMissingAsync(
+                context, missing.Kind, missing.Name, missing.Shown, missing.ListPath, missing.ListName ?? missing.Kind + "s", EmbeddedAssets.Url("site.css"));
         }
     }
 

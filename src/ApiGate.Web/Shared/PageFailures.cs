@@ -77,24 +77,38 @@ internal static class PageFailures
     }
 
     /// <summary>
-    /// Answers a page about a row the store does not hold (deleted meanwhile): 404 and a page naming it, saying nothing
-    /// was changed, with a link to <paramref name="listPath"/>.
+    /// Answers a page about a row the store does not hold: 404 and a page naming it, saying nothing was changed, with a
+    /// link to <paramref name="listPath"/>. A row the page showed (<paramref name="shown"/>) is gone: "no … any more",
+    /// deleted meanwhile. Any other is not found, named by its id as the request gave it (cut to
+    /// <see cref="MaxShownId"/> characters: it may be a made-up one of any length). Without a <paramref name="kind"/>,
+    /// <paramref name="name"/> is a whole refusal ("no plan entitlement with id …"), shown as a sentence.
     /// </summary>
     /// <param name="kind">What it is ("route", "user").</param>
     /// <param name="listName">The list's name after "Back to the" ("routes").</param>
     /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
-    public static Task WriteMissingAsync(HttpContext context, string kind, string name, string listPath, string listName, string stylesheet)
+    public static Task WriteMissingAsync(HttpContext context, string kind, string name, bool shown, string listPath, string listName, string stylesheet)
     {
         var what = System.Net.WebUtility.HtmlEncode(kind);
+        var (title, heading, message) = (kind.Length, shown) switch
+        {
+            (0, _) => ("Not found", "Not found", System.Net.WebUtility.HtmlEncode(name.Length > 0 ? char.ToUpperInvariant(name[0]) + name[1..] : name) + "."),
+            (_, true) => ($"No such {what}", $"This {what} no longer exists",
+                $"There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(name)}</strong> any more: it may have been deleted through the admin API, the CLI or another session."),
+            _ => ($"No such {what}", $"This {what} was not found", $"There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(Cut(name))}</strong>."),
+        };
         context.Response.StatusCode = StatusCodes.Status404NotFound;
         context.Response.ContentType = "text/html; charset=utf-8";
         return context.Response.WriteAsync(
-            $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>No such {what}</title>" +
+            $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>" +
             $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
-            $"<h1>This {what} no longer exists</h1><p id=\"missing-row\">There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(name)}</strong> any more: " +
-            "it may have been deleted through the admin API, the CLI or another session. Nothing was changed. " +
+            $"<h1>{heading}</h1><p id=\"missing-row\">{message} Nothing was changed. " +
             $"<a href=\"{System.Net.WebUtility.HtmlEncode(listPath)}\">Back to the {System.Net.WebUtility.HtmlEncode(listName)}</a>.</p></div></main></body></html>");
     }
+
+    /// <summary>The most characters of an id from the request that a page shows; a longer one is cut, with an ellipsis.</summary>
+    public const int MaxShownId = 64;
+
+    private static string Cut(string id) => id.Length > MaxShownId ? Core.Text.TextCut.AtMost(id, MaxShownId) + "…" : id;
 }
 
 /// <summary>What a form post that cannot be read is: the client's error, answered without an error in the log.</summary>

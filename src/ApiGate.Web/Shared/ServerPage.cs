@@ -16,12 +16,23 @@ public abstract class ServerPage : ComponentBase
     /// Answers the status a refused change of a service calls for, as the admin API would: 404 for what is not there
     /// (deleted meanwhile), 409 for a conflict with what is stored, 400 for a value that is not accepted.
     /// </summary>
-    protected void Refused(ApiGate.Core.Management.ManagementError error) => Refused(error.Kind switch
+    protected void Refused(ApiGate.Core.Management.ManagementError error)
     {
-        ApiGate.Core.Management.ManagementErrorKind.NotFound => StatusCodes.Status404NotFound,
-        ApiGate.Core.Management.ManagementErrorKind.Conflict => StatusCodes.Status409Conflict,
-        _ => StatusCodes.Status400BadRequest,
-    });
+        if (error.Kind == ApiGate.Core.Management.ManagementErrorKind.NotFound)
+        {
+            RefusedNotFound(error);
+        }
+        else
+        {
+            Refused(error.Kind == ApiGate.Core.Management.ManagementErrorKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest);
+        }
+    }
+
+    /// <summary>
+    /// Answers <paramref name="error"/>, about something the store does not hold: 404. The framework renders no body for
+    /// a page answered 404, so a page that may meet one answers it with a page of its own (the console's: <c>AdminPage</c>).
+    /// </summary>
+    private protected virtual void RefusedNotFound(ApiGate.Core.Management.ManagementError error) => Refused(StatusCodes.Status404NotFound);
 
     /// <summary>Marks the response as refused (the form is shown again with its messages).</summary>
     protected void Refused(int status = StatusCodes.Status400BadRequest)

@@ -40,6 +40,10 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         $"There is no {kind} <strong>{name}</strong> any more: it may have been deleted through the admin API, the CLI or another session. " +
         $"Nothing was changed. <a href=\"{list}\">Back to the {listName ?? kind + "s"}</a>.";
 
+    /// <summary>The 404 page's message (inner HTML) about <paramref name="id"/>, which the console never showed as a row, its link to <paramref name="list"/>.</summary>
+    internal static string ExpectedNotFound(string kind, string id, string list) =>
+        $"There is no {kind} <strong>{id}</strong>. Nothing was changed. <a href=\"{list}\">Back to the {kind}s</a>.";
+
     /// <summary>The 404 page's message (inner HTML), or the whole body when it has none.</summary>
     internal static async Task<(HttpStatusCode Status, string Message)> AnswerAsync(HttpResponseMessage response)
     {
@@ -76,7 +80,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     }
 
     [Fact]
-    public async Task EditRoute_OpenedAfterTheRouteWasDeleted_404PageNamingIt()
+    public async Task EditRoute_OpenedForARouteNotStored_404PageSaysItIsNotFoundNotThatItIsGone()
     {
         // Arrange
         using var console = await SignedInConsoleAsync();
@@ -85,7 +89,38 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         using var response = await console.GetAsync("/ui/routes/orders/edit");
 
         // Assert
-        Assert.Equal((HttpStatusCode.NotFound, Expected("route", "orders", "/ui/routes")), await AnswerAsync(response));
+        Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("route", "orders", "/ui/routes")), await AnswerAsync(response));
+    }
+
+    [Fact]
+    public async Task EditRoute_OpenedWithALongMadeUpIdHoldingMarkup_404PageShowsItCutTo64CharactersAndEscaped()
+    {
+        // Arrange: an id of 200 characters starting with markup
+        var id = "<script>x" + new string('a', 191);
+        using var console = await SignedInConsoleAsync();
+
+        // Act
+        using var response = await console.GetAsync("/ui/routes/" + Uri.EscapeDataString(id) + "/edit");
+
+        // Assert
+        var shown = WebUtility.HtmlEncode(id[..64]) + "…";
+        Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("route", shown, "/ui/routes")), await AnswerAsync(response));
+    }
+
+    [Fact]
+    public async Task RevokeKey_PostNamingAMadeUpIdWithoutALabel_404PageSaysTheKeyIsNotFound()
+    {
+        // Arrange
+        await Gateway.CreateKeyAsync("ann@example.com");
+        using var console = await SignedInConsoleAsync();
+        var antiforgery = await console.TokenFromAsync("/ui/keys");
+
+        // Act
+        using var response = await console.PostAsync("/ui/keys",
+            [new("_handler", "rkey_madeup"), new("__RequestVerificationToken", antiforgery), new("id", "key_madeup")]);
+
+        // Assert
+        Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("key", "key_madeup", "/ui/keys")), await AnswerAsync(response));
     }
 
     [Fact]
@@ -117,7 +152,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     }
 
     [Fact]
-    public async Task ChangeUsersPlan_UserDeletedWithALabelMadeUpInThePost_404PageNamesTheUserByItsIdNotByThatLabel()
+    public async Task ChangeUsersPlan_UserDeletedWithALabelMadeUpInThePost_404PageSaysTheIdIsNotFoundNotNamingThatLabel()
     {
         // Arrange
         var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
@@ -131,7 +166,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
             [new("_handler", "p" + user.Id), new("__RequestVerificationToken", antiforgery), new("id", user.Id), new("label", "boss@example.com"), new("plan", "")]);
 
         // Assert
-        Assert.Equal((HttpStatusCode.NotFound, Expected("user", user.Id, "/ui/users")), await AnswerAsync(response));
+        Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("user", user.Id, "/ui/users")), await AnswerAsync(response));
     }
 
     [Fact]
@@ -234,11 +269,12 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         var endpoint = (await Gateway.Service<WebhookService>().CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, None)).Value!.Endpoint;
         using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/webhooks");
+        var label = await LabelFromAsync(console, "/ui/webhooks", "t" + endpoint.Id);
         await DeleteThroughTheAdminApiAsync("/webhooks/" + endpoint.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/webhooks",
-            [new("_handler", "t" + endpoint.Id), new("__RequestVerificationToken", antiforgery), new("id", endpoint.Id)]);
+            RowForm("t" + endpoint.Id, antiforgery, endpoint.Id, label));
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("webhook endpoint", endpoint.Id, "/ui/webhooks")), await AnswerAsync(response));
@@ -295,11 +331,12 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         var delivery = Assert.Single((await webhooks.DeliveriesAsync(endpoint.Id, 10, None)).Value!);
         using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/webhooks?deliveries=" + endpoint.Id);
+        var label = await LabelFromAsync(console, "/ui/webhooks?deliveries=" + endpoint.Id, "r" + delivery.Id);
         await DeleteThroughTheAdminApiAsync("/webhooks/" + endpoint.Id);
 
         // Act
         using var response = await console.PostAsync("/ui/webhooks?deliveries=" + endpoint.Id,
-            [new("_handler", "r" + delivery.Id), new("__RequestVerificationToken", antiforgery), new("delivery", delivery.Id.ToString(CultureInfo.InvariantCulture)), new("id", endpoint.Id)]);
+            [.. RowForm("r" + delivery.Id, antiforgery, endpoint.Id, label), new("delivery", delivery.Id.ToString(CultureInfo.InvariantCulture))]);
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("webhook endpoint", endpoint.Id, "/ui/webhooks")), await AnswerAsync(response));
