@@ -147,6 +147,9 @@ internal sealed partial class WebPagesContainer(IServiceCollection gatewayServic
     /// <summary>Containers built so far (one, once pages have been served); for tests.</summary>
     public int Builds { get; private set; }
 
+    /// <summary>The pages' services once the container is built (a page has been served), else null; for tests.</summary>
+    public IServiceProvider? Services => _pages;
+
     public void Add(Action<IServiceCollection> pageServices) => _pageServices.Add(pageServices);
 
     public RequestDelegate Branch(IServiceProvider gateway, Action<IApplicationBuilder> configure)

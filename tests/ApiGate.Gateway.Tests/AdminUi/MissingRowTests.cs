@@ -4,6 +4,11 @@ using System.Text.RegularExpressions;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Admin;
 using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Routing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Playwright;
 
 namespace ApiGate.Gateway.Tests.AdminUi;
@@ -411,6 +416,36 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         // Assert
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
         Assert.NotNull((await Gateway.Keys.GetAsync(key.Id, None)).Value!.RevokedAt);
+    }
+
+    [Fact]
+    public async Task RevokeKey_KeyNowOnTheNextPageOfTheList_ItsRowAddedToThePageNamesItsOwnerByEmail()
+    {
+        // Arrange: ann's key pushed to the second page by 100 newer keys of boss's; its revoke form sent from the first
+        // page. The row is added to the page rendered for the post (so its form is found), which the redirect after the
+        // revoke replaces: the page is rendered here as the post renders it.
+        var (_, _, key) = await Gateway.CreateKeyAsync("ann@example.com");
+        var (_, boss, _) = await Gateway.CreateKeyAsync("boss@example.com");
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True((await Gateway.Keys.CreateAsync(new KeyChanges { User = boss.Id, Name = "ci " + i }, None)).Ok);
+        }
+
+        using var console = await SignedInConsoleAsync(); // the pages' services are built for the first page served
+        await using var scope = Gateway.Service<ApiGate.Web.Shared.WebPagesContainer>().Services!.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+        ((IHostEnvironmentNavigationManager)scope.ServiceProvider.GetRequiredService<NavigationManager>()).Initialize(ConsoleUrl + "/", ConsoleUrl + "/ui/keys");
+        var context = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        context.Request.Method = HttpMethods.Post;
+        context.Request.Path = "/ui/keys";
+        context.Request.Form = new FormCollection(new Dictionary<string, StringValues> { ["_handler"] = "r" + key.Id, ["id"] = key.Id });
+
+        // Act
+        var html = await ConsolePageRenderer.RenderAsync<ApiGate.Web.Admin.Pages.KeysPage>(scope.ServiceProvider, context);
+
+        // Assert
+        var row = Regex.Match(html, $"<tr data-key=\"{Regex.Escape(key.Prefix)}\">(.*?)</tr>", RegexOptions.Singleline);
+        Assert.True(row.Success, "the key's row is not on the page");
+        Assert.Equal("ann@example.com", Regex.Matches(row.Groups[1].Value, "<td>(.*?)</td>", RegexOptions.Singleline)[2].Groups[1].Value);
     }
 
     [Fact]
