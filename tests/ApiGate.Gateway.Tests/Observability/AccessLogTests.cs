@@ -11,14 +11,14 @@ namespace ApiGate.Gateway.Tests.Observability;
 public sealed class AccessLogTests : GatewayTestBase
 {
     private const string UpstreamSecret = "upstream-secret-6f1d0c2a9b";
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void Configure(GatewayOptions options)
     {
         options.LogFormat = "json";
         options.LogLevel = "trace"; // everything the gateway logs at all
         options.AuthAllowQueryKey = true;
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
     }
 
     private protected override async Task SetUpAsync()
@@ -65,7 +65,7 @@ public sealed class AccessLogTests : GatewayTestBase
         await Gateway.StopAsync(); // everything flushed, shutdown logged too
 
         // Assert
-        var output = _log.ToString();
+        var output = _log.Text;
         Assert.DoesNotContain(key, output);
         Assert.DoesNotContain(key[..20], output);
         Assert.DoesNotContain(wrongKey, output);
@@ -157,15 +157,15 @@ public sealed class AccessLogTests : GatewayTestBase
         var target = $"/public/{new string('a', 10_000)}?api_key={key}";
         var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: a\r\n\r\n"));
         Assert.True(await Balancing.BalancingTestBase.EventuallyAsync(
-            () => AccessLines(_log.ToString()).Any(a => a.GetProperty("Status").GetInt32() == 414), TimeSpan.FromSeconds(60)));
+            () => AccessLines(_log.Text).Any(a => a.GetProperty("Status").GetInt32() == 414), TimeSpan.FromSeconds(60)));
 
         // Assert: answered by the server, seen in the access log with its own error code; the target is not logged
         Assert.Equal(414, response.Status);
-        var line = Assert.Single(AccessLines(_log.ToString()));
+        var line = Assert.Single(AccessLines(_log.Text));
         Assert.Equal(414, line.GetProperty("Status").GetInt32());
         Assert.Equal("uri_too_long", line.GetProperty("Error").GetString());
         Assert.Equal("", line.GetProperty("Path").GetString());
-        Assert.DoesNotContain(key, _log.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(key, _log.Text, StringComparison.Ordinal);
         Assert.Empty(Upstream.Received);
     }
 
@@ -184,7 +184,7 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.Equal(status, response.Status);
         Assert.Equal(status, line.GetProperty("Status").GetInt32());
         Assert.Equal(error, line.GetProperty("Error").GetString());
-        Assert.Single(AccessLines(_log.ToString()));
+        Assert.Single(AccessLines(_log.Text));
     }
 
     [Fact]
@@ -228,9 +228,9 @@ public sealed class AccessLogTests : GatewayTestBase
         // Assert: the event arrived, then the stream was cut, and it is logged as the timeout it was.
         Assert.Equal(200, response.Status);
         Assert.Contains("data: one", response.Body, StringComparison.Ordinal);
-        var line = Assert.Single(AccessLines(_log.ToString()), a => a.GetProperty("Path").GetString() == "/live/sse");
+        var line = Assert.Single(AccessLines(_log.Text), a => a.GetProperty("Path").GetString() == "/live/sse");
         Assert.Equal("upstream_timeout", line.GetProperty("Error").GetString());
-        Assert.DoesNotContain("unhandled exception", _log.ToString(), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("unhandled exception", _log.Text, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
@@ -250,7 +250,7 @@ public sealed class AccessLogTests : GatewayTestBase
         await Gateway.StopAsync();
 
         // Assert
-        var line = Assert.Single(AccessLines(_log.ToString()), a => a.GetProperty("Path").GetString() == "/livews/ws");
+        var line = Assert.Single(AccessLines(_log.Text), a => a.GetProperty("Path").GetString() == "/livews/ws");
         Assert.Equal("upstream_timeout", line.GetProperty("Error").GetString());
     }
 
@@ -372,8 +372,8 @@ public sealed class AccessLogTests : GatewayTestBase
     private async Task<JsonElement> AccessLineAsync(string requestId)
     {
         Assert.True(await Balancing.BalancingTestBase.EventuallyAsync(
-            () => AccessLines(_log.ToString()).Any(a => a.GetProperty("RequestId").GetString() == requestId), TimeSpan.FromSeconds(60)));
-        return Assert.Single(AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == requestId);
+            () => AccessLines(_log.Text).Any(a => a.GetProperty("RequestId").GetString() == requestId), TimeSpan.FromSeconds(60)));
+        return Assert.Single(AccessLines(_log.Text), a => a.GetProperty("RequestId").GetString() == requestId);
     }
 
     /// <summary>The <c>State</c> of each JSON line in the access-log category.</summary>
@@ -399,14 +399,14 @@ public sealed class AccessLogTests : GatewayTestBase
 
 public sealed class AccessLogDisabledTests : GatewayTestBase
 {
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void Configure(GatewayOptions options)
     {
         options.LogFormat = "json";
         options.LogLevel = "info";
         options.AccessLog = false;
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
     }
 
     private protected override async Task SetUpAsync()
@@ -422,7 +422,7 @@ public sealed class AccessLogDisabledTests : GatewayTestBase
         Assert.Equal(400, (await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes("GARBAGE\r\n\r\n"))).Status); // refused by the server
         await Gateway.StopAsync();
 
-        var output = _log.ToString();
+        var output = _log.Text;
         Assert.Empty(AccessLogTests.AccessLines(output));
         Assert.Contains("Config snapshot", output);
     }

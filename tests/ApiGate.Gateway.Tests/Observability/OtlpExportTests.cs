@@ -78,7 +78,7 @@ public sealed class OtlpExportTests
     public async Task ExporterSettingUnusable_StartupWarningNamesTheVariable(string name, string value, string problem)
     {
         // Arrange: tracing on (an endpoint), and one setting the SDK would ignore.
-        var log = new StringWriter();
+        var log = new CapturedLog();
         var variables = new Dictionary<string, string> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:1", [name] = value };
         foreach (var (key, setting) in variables)
         {
@@ -92,7 +92,7 @@ public sealed class OtlpExportTests
             {
                 o.LogFormat = "json";
                 o.LogLevel = "info";
-                o.LogWriter = TextWriter.Synchronized(log);
+                o.LogWriter = log.Writer;
             });
             await gateway.StopAsync();
         }
@@ -105,7 +105,7 @@ public sealed class OtlpExportTests
         }
 
         // Assert: one warning naming the variable and what is wrong, never a password from the URL.
-        var output = log.ToString();
+        var output = log.Text;
         var line = Assert.Single(output.Split('\n'), line => line.Contains("\"EventId\":9003", StringComparison.Ordinal));
         using var warning = System.Text.Json.JsonDocument.Parse(line);
         Assert.Equal("Warning", warning.RootElement.GetProperty("LogLevel").GetString());

@@ -15,9 +15,9 @@ namespace ApiGate.Gateway.Tests.Observability;
 public sealed class ReadinessTests : GatewayTestBase
 {
     // The gateway's log, for the message of an answer that is not the one expected (a 500's body only points to it).
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
-    private protected override void Configure(GatewayOptions options) => options.LogWriter = TextWriter.Synchronized(_log);
+    private protected override void Configure(GatewayOptions options) => options.LogWriter = _log.Writer;
 
     private protected override async Task SetUpAsync()
     {
@@ -168,7 +168,7 @@ public sealed class ReadinessTests : GatewayTestBase
 
         // Assert (one CI run of many answered 500 here, for a reason its output did not hold: the log is the message now)
         var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode} {body}\n{_log}");
+        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode} {body}\n{_log.Text}");
         Assert.Contains("store_unavailable", body, StringComparison.Ordinal);
         var refused = Assert.IsType<ApiGate.Core.Storage.StoreBusyException>(usage); // held and retried, not dropped
         Assert.Contains("deleted or moved", refused.Message, StringComparison.Ordinal);
@@ -222,7 +222,7 @@ public sealed class ReadinessTests : GatewayTestBase
         foreach (var response in (HttpResponseMessage[])[create, listed])
         {
             var body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode} {body}\n{_log}");
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode} {body}\n{_log.Text}");
             Assert.Contains("store_unavailable", body, StringComparison.Ordinal);
             Assert.Contains(Gateway.DatabasePath + "-wal", body, StringComparison.Ordinal);
         }

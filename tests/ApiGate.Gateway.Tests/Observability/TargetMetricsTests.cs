@@ -14,13 +14,13 @@ namespace ApiGate.Gateway.Tests.Observability;
 [Collection(TelemetryCollection.Name)]
 public sealed class TargetMetricsTests : BalancingTestBase
 {
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void Configure(GatewayOptions options)
     {
         options.LogFormat = "json";
         options.LogLevel = "info";
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
     }
 
     [Fact]
@@ -128,11 +128,11 @@ public sealed class TargetMetricsTests : BalancingTestBase
     /// <summary>The access lines, once <paramref name="count"/> are written (lines reach the writer in batches; at most 5 s).</summary>
     private async Task<List<System.Text.Json.JsonElement>> AccessLinesAsync(int count)
     {
-        var lines = AccessLogTests.AccessLines(_log.ToString());
+        var lines = AccessLogTests.AccessLines(_log.Text);
         for (var i = 0; i < 250 && lines.Count < count; i++)
         {
             await Task.Delay(20);
-            lines = AccessLogTests.AccessLines(_log.ToString());
+            lines = AccessLogTests.AccessLines(_log.Text);
         }
 
         Assert.Equal(count, lines.Count);

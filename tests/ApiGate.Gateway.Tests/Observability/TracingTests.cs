@@ -16,13 +16,13 @@ public sealed class TracingTests : GatewayTestBase
     private const string ClientSpanId = "b7ad6b7169203331";
     private const string ClientTraceParent = "00-" + ClientTraceId + "-" + ClientSpanId + "-01";
 
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void Configure(GatewayOptions options)
     {
         options.LogFormat = "json";
         options.LogLevel = "info";
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
     }
 
     private protected override async Task SetUpAsync()
@@ -63,7 +63,7 @@ public sealed class TracingTests : GatewayTestBase
         Assert.Equal("vendor=abc,other=1", received["tracestate"].Single());
 
         await Gateway.StopAsync();
-        var access = Assert.Single(AccessLogTests.AccessLines(_log.ToString()));
+        var access = Assert.Single(AccessLogTests.AccessLines(_log.Text));
         Assert.Equal(ClientTraceId, access.GetProperty("TraceId").GetString());
     }
 
