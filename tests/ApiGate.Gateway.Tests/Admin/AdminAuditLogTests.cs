@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using ApiGate.Gateway.Hosting;
+using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Gateway.Tests.Admin;
@@ -8,13 +9,13 @@ namespace ApiGate.Gateway.Tests.Admin;
 /// <summary>One <c>ApiGate.Admin</c> log line per admin API request, without the admin token or any created secret.</summary>
 public sealed class AdminAuditLogTests : AdminTestBase
 {
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void Configure(GatewayOptions options)
     {
         options.LogFormat = "json";
         options.LogLevel = "trace"; // everything the gateway logs at all
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
     }
 
     [Fact]
@@ -58,7 +59,7 @@ public sealed class AdminAuditLogTests : AdminTestBase
         var row = Assert.Single(AssertData(audit).EnumerateArray());
         Assert.Equal("/admin/keys/" + apiKey[..12] + "***", row.GetProperty("path").GetString());
         Assert.DoesNotContain(apiKey[12..40], audit.Json.GetRawText(), StringComparison.Ordinal);
-        var output = _log.ToString();
+        var output = _log.Text;
         Assert.Contains("/admin/keys/" + apiKey[..12] + "***", output, StringComparison.Ordinal);
         Assert.DoesNotContain(apiKey[12..40], output, StringComparison.Ordinal);
     }
@@ -88,7 +89,7 @@ public sealed class AdminAuditLogTests : AdminTestBase
         await Gateway.StopAsync();
 
         // Assert
-        var output = _log.ToString();
+        var output = _log.Text;
         Assert.DoesNotContain(Token, output);
         Assert.DoesNotContain(Token[..20], output);
         Assert.DoesNotContain(newKey, output);

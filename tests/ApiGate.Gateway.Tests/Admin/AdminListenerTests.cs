@@ -14,13 +14,13 @@ namespace ApiGate.Gateway.Tests.Admin;
 /// </summary>
 public sealed class AdminListenerTests : AdminTestBase
 {
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void Configure(GatewayOptions options)
     {
         options.AdminListen = "127.0.0.1:0";
         options.LogLevel = "info";
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
     }
 
     private string AdminUrl => Gateway.AdminUrl ?? throw new InvalidOperationException("no admin listener");
@@ -115,13 +115,13 @@ public sealed class AdminListenerTests : AdminTestBase
     {
         var expected = "served only on the admin listener " + AdminUrl;
         var deadline = System.Diagnostics.Stopwatch.StartNew();
-        while (!_log.ToString().Contains(expected, StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        while (!_log.Text.Contains(expected, StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(5))
         {
             await Task.Delay(20);
         }
 
-        Assert.Contains(expected, _log.ToString(), StringComparison.Ordinal);
-        Assert.Contains("Admin API at /admin and /metrics", _log.ToString(), StringComparison.Ordinal);
+        Assert.Contains(expected, _log.Text, StringComparison.Ordinal);
+        Assert.Contains("Admin API at /admin and /metrics", _log.Text, StringComparison.Ordinal);
     }
 
     private async Task<HttpResponseMessage> SendAsync(string url, string? token)

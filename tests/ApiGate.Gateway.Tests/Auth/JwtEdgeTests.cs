@@ -70,13 +70,13 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     public async Task SubjectWhoseEmailBelongsToAnotherUser_TheWarningNamesTheSubjectAndIssuerToLink()
     {
         // Arrange: the 403 tells the caller nothing and points the operator at the log; linking needs the subject
-        var log = new StringWriter();
+        var log = new CapturedLog();
         await using var gateway = await TestGateway.StartAsync(o =>
         {
             o.JwtIssuer = _issuer.Url;
             o.JwtAudience = TestIssuer.Audience;
             o.LogLevel = "info";
-            o.LogWriter = TextWriter.Synchronized(log);
+            o.LogWriter = log.Writer;
         });
         await gateway.AddUpstreamAsync("backend", _upstream.Url);
         await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
@@ -88,12 +88,12 @@ public sealed class JwtEdgeTests : IAsyncLifetime
 
         // Assert
         await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Forbidden, "unknown_user");
-        for (var i = 0; i < 100 && !log.ToString().Contains("auth0|squatter-7", StringComparison.Ordinal); i++)
+        for (var i = 0; i < 100 && !log.Text.Contains("auth0|squatter-7", StringComparison.Ordinal); i++)
         {
             await Task.Delay(50);
         }
 
-        var line = Assert.Single(log.ToString().ReplaceLineEndings("\n").Split('\n'), l => l.Contains("No user created", StringComparison.Ordinal));
+        var line = Assert.Single(log.Text.ReplaceLineEndings("\n").Split('\n'), l => l.Contains("No user created", StringComparison.Ordinal));
         Assert.Contains("'auth0|squatter-7' of " + _issuer.Url, line, StringComparison.Ordinal);
         Assert.Contains("taken@example.com", line, StringComparison.Ordinal);
         Assert.Contains("apigate users link-identity", line, StringComparison.Ordinal);

@@ -43,9 +43,9 @@ public sealed class JwtSettingsTests
     public async Task Serve_JwtRoutesWithoutAnIssuer_WarnedWhenTheConfigurationLoads()
     {
         // Arrange: no APIGATE_JWT_ISSUER, so every token is refused
-        var log = new StringWriter();
+        var log = new Infrastructure.CapturedLog();
         await using var upstream = await Infrastructure.TestUpstream.StartAsync();
-        await using var gateway = await Infrastructure.TestGateway.StartAsync(o => (o.LogWriter, o.LogFormat, o.LogLevel) = (TextWriter.Synchronized(log), "console", "info"));
+        await using var gateway = await Infrastructure.TestGateway.StartAsync(o => (o.LogWriter, o.LogFormat, o.LogLevel) = (log.Writer, "console", "info"));
         await gateway.AddUpstreamAsync("backend", upstream.Url);
 
         // Act
@@ -55,11 +55,11 @@ public sealed class JwtSettingsTests
 
         // Assert: the operator hears it from the gateway, not from the callers (log lines are written by the log writer
         // thread, a moment after)
-        var text = log.ToString();
+        var text = log.Text;
         for (var i = 0; i < 100 && !text.Contains("Route either takes JWTs", StringComparison.Ordinal); i++)
         {
             await Task.Delay(50);
-            text = log.ToString();
+            text = log.Text;
         }
 
         Assert.Contains("Route tokens takes JWTs (auth_scheme jwt) but jwt.issuer (APIGATE_JWT_ISSUER) is not set", text, StringComparison.Ordinal);
