@@ -7,12 +7,12 @@ namespace ApiGate.Gateway.Tests.Persistence;
 /// <summary>Issue 10 item 8: <c>serve</c> logs which store it opened, so a wrong path shows at start.</summary>
 public sealed class StoreStartupLogTests : GatewayTestBase
 {
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void Configure(GatewayOptions options)
     {
         options.LogLevel = "info";
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
     }
 
     private protected override Task SetUpAsync() => Task.CompletedTask;
@@ -22,11 +22,11 @@ public sealed class StoreStartupLogTests : GatewayTestBase
     {
         var expected = $"Created a new store at {Gateway.DatabasePath}";
 
-        for (var i = 0; i < 200 && !_log.ToString().Contains(expected, StringComparison.Ordinal); i++)
+        for (var i = 0; i < 200 && !_log.Text.Contains(expected, StringComparison.Ordinal); i++)
         {
             await Task.Delay(25); // the log is written in batches
         }
 
-        Assert.Contains(expected, _log.ToString());
+        Assert.Contains(expected, _log.Text);
     }
 }

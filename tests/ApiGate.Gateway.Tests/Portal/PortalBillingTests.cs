@@ -14,11 +14,11 @@ namespace ApiGate.Gateway.Tests.Portal;
 public sealed class PortalBillingTests : PortalTestBase, IDisposable
 {
     private readonly FakeStripe _stripe = FakeStripe.StartAsync().GetAwaiter().GetResult();
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void ConfigurePortal(GatewayOptions options)
     {
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
         options.BillingProvider = "stripe";
         options.StripeSecretKey = FakeStripe.SecretKey;
         options.StripeWebhookSecret = BillingHarness.WebhookSecret;
@@ -151,7 +151,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         // ... and the operator's log has it (event 8012): stopping the gateway writes the log's last batch
         var user = (await Gateway.Users.GetAsync("curious@customer.example", CancellationToken.None)).Value!;
         await Gateway.StopAsync();
-        var line = _log.ToString().Split('\n').Single(l => l.Contains("[8012]", StringComparison.Ordinal));
+        var line = _log.Text.Split('\n').Single(l => l.Contains("[8012]", StringComparison.Ordinal));
         Assert.Contains(user.Id, line, StringComparison.Ordinal);
         Assert.Contains("401", line, StringComparison.Ordinal);
     }

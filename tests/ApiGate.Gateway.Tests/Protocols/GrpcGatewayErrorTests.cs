@@ -23,7 +23,7 @@ namespace ApiGate.Gateway.Tests.Protocols;
 public sealed class GrpcGatewayErrorTests : IAsyncLifetime
 {
     private const string Route = "greeter-private";
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
     private GreeterBehindGateway _grpc = null!;
 
     public async Task InitializeAsync()
@@ -33,7 +33,7 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
             o.RateLimitBurst = 0;
             o.LogFormat = "json";
             o.LogLevel = "info"; // the access log is written at information level
-            o.LogWriter = TextWriter.Synchronized(_log);
+            o.LogWriter = _log.Writer;
         });
         await _grpc.Gateway.AddUpstreamAsync("grpc", _grpc.Service.Url, new UpstreamInput { HttpVersion = "2" });
         await _grpc.Gateway.AddRouteAsync(new RouteInput { Name = Route, Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST", AuthRequired = true });
@@ -61,7 +61,7 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
         Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", Route), ("status_class", "4xx")));
         Assert.Equal(0, metrics.Sum("apigate_requests_total", ("route", Route), ("status_class", "2xx")));
         Assert.Equal(1, metrics.Sum("apigate_auth_failures_total", ("code", "missing_api_key")));
-        var line = Assert.Single(AccessLogTests.AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == "grpc-no-key");
+        var line = Assert.Single(AccessLogTests.AccessLines(_log.Text), a => a.GetProperty("RequestId").GetString() == "grpc-no-key");
         Assert.Equal(401, line.GetProperty("Status").GetInt32());
         Assert.Equal("missing_api_key", line.GetProperty("Error").GetString());
         Assert.Equal(Route, line.GetProperty("Route").GetString());
@@ -94,7 +94,7 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
         Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", Route), ("status_class", "4xx")));
         Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", Route), ("status_class", "2xx")));
         Assert.Equal(1, metrics.Sum("apigate_rate_limit_rejections_total", ("route", Route)));
-        var line = Assert.Single(AccessLogTests.AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == "grpc-limited");
+        var line = Assert.Single(AccessLogTests.AccessLines(_log.Text), a => a.GetProperty("RequestId").GetString() == "grpc-limited");
         Assert.Equal(429, line.GetProperty("Status").GetInt32());
         Assert.Equal("rate_limit_exceeded", line.GetProperty("Error").GetString());
     }
@@ -117,7 +117,7 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
         Assert.Equal(GatewayError.RouteNotFound.Detail, error.Status.Detail);
         Assert.Empty(_grpc.Service.Calls);
         Assert.Equal(1, metrics.Sum("apigate_requests_total", ("route", ""), ("method", "POST"), ("status_class", "4xx")));
-        var line = Assert.Single(AccessLogTests.AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == "grpc-no-route");
+        var line = Assert.Single(AccessLogTests.AccessLines(_log.Text), a => a.GetProperty("RequestId").GetString() == "grpc-no-route");
         Assert.Equal(404, line.GetProperty("Status").GetInt32());
         Assert.Equal("route_not_found", line.GetProperty("Error").GetString());
         Assert.Equal("/apigate.tests.Elsewhere/SayHello", line.GetProperty("Path").GetString());

@@ -14,7 +14,7 @@ namespace ApiGate.Gateway.Tests.Proxies;
 /// </summary>
 public sealed class TrustedProxyTests : IAsyncLifetime
 {
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
     private TestUpstream _upstream = null!;
 
     public async Task InitializeAsync() => _upstream = await TestUpstream.StartAsync();
@@ -28,7 +28,7 @@ public sealed class TrustedProxyTests : IAsyncLifetime
             options.TrustedProxies = trustedProxies;
             options.LogFormat = "json";
             options.LogLevel = "info";
-            options.LogWriter = TextWriter.Synchronized(_log);
+            options.LogWriter = _log.Writer;
             options.UsageRawEvents = "all"; // a raw row for the public route's requests too: the recorded client_ip is checked
         });
         await gateway.AddUpstreamAsync("backend", _upstream.Url);
@@ -257,7 +257,7 @@ public sealed class TrustedProxyTests : IAsyncLifetime
     }
 
     private JsonElement AccessLine(string requestId) =>
-        AccessLogTests.AccessLines(_log.ToString()).Single(a => a.GetProperty("RequestId").GetString() == requestId);
+        AccessLogTests.AccessLines(_log.Text).Single(a => a.GetProperty("RequestId").GetString() == requestId);
 
     private static async Task<IReadOnlyList<UsageEvent>> EventsAsync(TestGateway gateway)
     {

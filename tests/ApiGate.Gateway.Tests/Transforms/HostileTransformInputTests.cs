@@ -15,14 +15,14 @@ namespace ApiGate.Gateway.Tests.Transforms;
 /// </summary>
 public sealed class HostileTransformInputTests : GatewayTestBase
 {
-    private readonly StringWriter _log = new();
+    private readonly CapturedLog _log = new();
 
     private protected override void Configure(GatewayOptions options)
     {
         options.TransformMaxBodyBytes = 64 * 1024;
         options.LogFormat = "json";
         options.LogLevel = "info";
-        options.LogWriter = TextWriter.Synchronized(_log);
+        options.LogWriter = _log.Writer;
     }
 
     private protected override Task SetUpAsync() => Gateway.AddUpstreamAsync("backend", Upstream.Url);
@@ -204,10 +204,10 @@ public sealed class HostileTransformInputTests : GatewayTestBase
         Assert.Equal("invalid_request_body", response.ErrorCode);
         Assert.Equal("broken-chunks", response.Headers["X-Request-ID"]);
         Assert.Equal(0, Upstream.Served);
-        var line = Assert.Single(Observability.AccessLogTests.AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == "broken-chunks");
+        var line = Assert.Single(Observability.AccessLogTests.AccessLines(_log.Text), a => a.GetProperty("RequestId").GetString() == "broken-chunks");
         Assert.Equal(400, line.GetProperty("Status").GetInt32());
         Assert.Equal("invalid_request_body", line.GetProperty("Error").GetString());
-        Assert.DoesNotContain("unhandled exception", _log.ToString(), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("unhandled exception", _log.Text, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
@@ -229,12 +229,12 @@ public sealed class HostileTransformInputTests : GatewayTestBase
 
         // Assert: recorded as a client that went away, nothing forwarded, no unhandled exception.
         Assert.True(await Balancing.BalancingTestBase.EventuallyAsync(
-            () => Observability.AccessLogTests.AccessLines(_log.ToString()).Any(a => a.GetProperty("RequestId").GetString() == "cut-off"), TimeSpan.FromSeconds(20)));
+            () => Observability.AccessLogTests.AccessLines(_log.Text).Any(a => a.GetProperty("RequestId").GetString() == "cut-off"), TimeSpan.FromSeconds(20)));
         await Gateway.StopAsync();
-        var line = Assert.Single(Observability.AccessLogTests.AccessLines(_log.ToString()), a => a.GetProperty("RequestId").GetString() == "cut-off");
+        var line = Assert.Single(Observability.AccessLogTests.AccessLines(_log.Text), a => a.GetProperty("RequestId").GetString() == "cut-off");
         Assert.Equal(499, line.GetProperty("Status").GetInt32());
         Assert.Equal(0, Upstream.Served);
-        Assert.DoesNotContain("unhandled exception", _log.ToString(), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("unhandled exception", _log.Text, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>An HTTP/1.1 200 with a JSON body, its length counted in UTF-8 bytes.</summary>
