@@ -14,11 +14,10 @@ public sealed partial class DemoCommandTests : CliTestBase
     public async Task Demo_Running_PrintedCurlsWork()
     {
         // Arrange: the demo on a free port, stopped by cancellation like Ctrl+C.
-        var output = new StringWriter();
-        var synchronizedOutput = TextWriter.Synchronized(output);
+        var output = new CapturedLog(); // read while the demo writes
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var run = CliApp.RunAsync(["demo", "--port", "0"], synchronizedOutput, TextWriter.Null, name => Environment.GetValueOrDefault(name), stop.Token);
-        var printed = await WaitForAsync(output, synchronizedOutput, "Press Ctrl+C", run);
+        var run = CliApp.RunAsync(["demo", "--port", "0"], output.Writer, TextWriter.Null, name => Environment.GetValueOrDefault(name), stop.Token);
+        var printed = await WaitForAsync(output, "Press Ctrl+C", run);
 
         var gateway = GatewayLine().Match(printed).Groups[1].Value;
         var key = KeyLine().Match(printed).Groups[1].Value;
@@ -111,16 +110,11 @@ public sealed partial class DemoCommandTests : CliTestBase
         return await client.SendAsync(request);
     }
 
-    private static async Task<string> WaitForAsync(StringWriter output, TextWriter writer, string marker, Task<int> run)
+    private static async Task<string> WaitForAsync(CapturedLog output, string marker, Task<int> run)
     {
         for (var i = 0; i < 600; i++)
         {
-            string text;
-            lock (writer) // TextWriter.Synchronized locks on the wrapper
-            {
-                text = output.ToString();
-            }
-
+            var text = output.Text;
             if (text.Contains(marker, StringComparison.Ordinal))
             {
                 return text;

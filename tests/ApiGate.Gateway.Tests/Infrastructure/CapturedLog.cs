@@ -2,7 +2,10 @@ using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Tests.Infrastructure;
 
-/// <summary>A gateway's log output (<c>options.LogWriter = log.Writer</c>), written and read under one lock, so several instances may share one.</summary>
+/// <summary>
+/// Text written on other threads while a test reads it — a gateway's log output (<c>options.LogWriter = log.Writer</c>),
+/// a running CLI command's output — written and read under one lock, so several instances may share one.
+/// </summary>
 internal sealed class CapturedLog
 {
     private readonly StringWriter _inner = new();
