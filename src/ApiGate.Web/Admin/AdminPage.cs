@@ -131,13 +131,15 @@ public abstract class AdminPage : ServerPage
 
     /// <summary>
     /// The row a posted row form is about, named by its field <c>label</c> (<see cref="RowLabel"/>) when sealed for its
-    /// <c>id</c>; else by that id, as a row the console may never have shown (<see cref="MissingRow.Shown"/> false).
+    /// id (the field <paramref name="idField"/>); else by <paramref name="unsealed"/> or that id, as a row the console may
+    /// never have shown (<see cref="MissingRow.Shown"/> false).
     /// </summary>
-    private protected MissingRow PostedRow(string kind, string listPath)
+    /// <param name="unsealed">How the request names the row when it is not sealed (the user of <c>?subjects=</c>); its id if null.</param>
+    private protected MissingRow PostedRow(string kind, string listPath, string idField = "id", string? unsealed = null)
     {
         var form = Form;
-        var id = form.Text("id") ?? "";
-        return ListedName(form.NonBlank("label"), id) is { } listed ? new(kind, listed, listPath) : new(kind, id, listPath) { Shown = false };
+        var id = form.Text(idField) ?? "";
+        return ListedName(form.NonBlank("label"), id) is { } listed ? new(kind, listed, listPath) : new(kind, unsealed ?? id, listPath) { Shown = false };
     }
 
     private string? ListedName(string? label, string id)

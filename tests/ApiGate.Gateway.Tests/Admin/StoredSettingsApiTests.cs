@@ -257,15 +257,34 @@ public sealed class StoredSettingsApiTests : AdminUiTestBase
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
         var antiforgery = await console.TokenFromAsync("/ui/settings");
+        var label = await MissingRowTests.LabelFromAsync(console, "/ui/settings", "u-ratelimit.burst");
         Assert.Equal(HttpStatusCode.OK, (await PatchAsync("""{"unset": ["ratelimit.burst"]}""")).Status);
 
         // Act
         using var response = await console.PostAsync("/ui/settings",
-            [new("_handler", "u-ratelimit.burst"), new("__RequestVerificationToken", antiforgery), new("key", "ratelimit.burst")]);
+            [new("_handler", "u-ratelimit.burst"), new("__RequestVerificationToken", antiforgery), new("key", "ratelimit.burst"), new("label", label)]);
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, MissingRowTests.Expected("stored setting", "ratelimit.burst", "/ui/settings")), await MissingRowTests.AnswerAsync(response));
         Assert.Empty(await StoredAsync());
+    }
+
+    [Fact]
+    public async Task SettingsPage_ForgetALongKeyMadeUpInThePost_404PageSaysItIsNotFoundCutTo64CharactersAndEscaped()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/settings");
+
+        // Act
+        using var response = await console.PostAsync("/ui/settings",
+            [new("_handler", "u-" + MissingRowTests.LongMadeUpId), new("__RequestVerificationToken", antiforgery), new("key", MissingRowTests.LongMadeUpId)]);
+
+        // Assert
+        Assert.Equal(
+            (HttpStatusCode.NotFound, MissingRowTests.ExpectedNotFound("stored setting", MissingRowTests.LongMadeUpIdShown, "/ui/settings")),
+            await MissingRowTests.AnswerAsync(response));
     }
 
     private async Task<string[]> StoredAsync() =>

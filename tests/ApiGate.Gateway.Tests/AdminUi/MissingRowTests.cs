@@ -46,8 +46,14 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         $"Nothing was changed. <a href=\"{list}\">Back to the {listName ?? kind + "s"}</a>.";
 
     /// <summary>The 404 page's message (inner HTML) about <paramref name="id"/>, which the console never showed as a row, its link to <paramref name="list"/>.</summary>
-    internal static string ExpectedNotFound(string kind, string id, string list) =>
-        $"There is no {kind} <strong>{id}</strong>. Nothing was changed. <a href=\"{list}\">Back to the {kind}s</a>.";
+    internal static string ExpectedNotFound(string kind, string id, string list, string? listName = null) =>
+        $"There is no {kind} <strong>{id}</strong>. Nothing was changed. <a href=\"{list}\">Back to the {listName ?? kind + "s"}</a>.";
+
+    /// <summary>An id of 200 characters starting with markup, as a request may make one up.</summary>
+    internal static readonly string LongMadeUpId = "<script>x" + new string('a', 191);
+
+    /// <summary><see cref="LongMadeUpId"/> as the 404 page shows it: cut to 64 characters, escaped.</summary>
+    internal static string LongMadeUpIdShown => WebUtility.HtmlEncode(LongMadeUpId[..64]) + "…";
 
     /// <summary>The 404 page's message (inner HTML), or the whole body when it has none.</summary>
     internal static async Task<(HttpStatusCode Status, string Message)> AnswerAsync(HttpResponseMessage response)
@@ -100,16 +106,14 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     [Fact]
     public async Task EditRoute_OpenedWithALongMadeUpIdHoldingMarkup_404PageShowsItCutTo64CharactersAndEscaped()
     {
-        // Arrange: an id of 200 characters starting with markup
-        var id = "<script>x" + new string('a', 191);
+        // Arrange
         using var console = await SignedInConsoleAsync();
 
         // Act
-        using var response = await console.GetAsync("/ui/routes/" + Uri.EscapeDataString(id) + "/edit");
+        using var response = await console.GetAsync("/ui/routes/" + Uri.EscapeDataString(LongMadeUpId) + "/edit");
 
         // Assert
-        var shown = WebUtility.HtmlEncode(id[..64]) + "…";
-        Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("route", shown, "/ui/routes")), await AnswerAsync(response));
+        Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("route", LongMadeUpIdShown, "/ui/routes")), await AnswerAsync(response));
     }
 
     [Fact]
@@ -135,19 +139,35 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         Assert.True((await Gateway.Plans.CreateAsync(new PlanInput { Id = "gold", Name = "Gold" }, None)).Ok);
         using var console = await SignedInConsoleAsync();
         var antiforgery = await console.TokenFromAsync("/ui/plans?edit=gold");
+        var label = await LabelFromAsync(console, "/ui/plans?edit=gold", "plan");
         await DeleteThroughTheAdminApiAsync("/plans/gold");
 
         // Act
         using var response = await console.PostAsync("/ui/plans?edit=gold",
-            [new("_handler", "plan"), new("__RequestVerificationToken", antiforgery), new("editing", "gold"), new("name", "Gold plus"), new("enabled", "true")]);
+            [new("_handler", "plan"), new("__RequestVerificationToken", antiforgery), new("editing", "gold"), new("label", label), new("name", "Gold plus"), new("enabled", "true")]);
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("plan", "gold", "/ui/plans")), await AnswerAsync(response));
         Assert.False((await Gateway.Plans.GetAsync("gold", None)).Ok);
     }
 
+    [Fact]
+    public async Task EditPlan_PostNamingALongMadeUpPlanWithoutALabel_404PageSaysItIsNotFoundCutTo64CharactersAndEscaped()
+    {
+        // Arrange
+        using var console = await SignedInConsoleAsync();
+        var antiforgery = await console.TokenFromAsync("/ui/plans");
+
+        // Act
+        using var response = await console.PostAsync("/ui/plans",
+            [new("_handler", "plan"), new("__RequestVerificationToken", antiforgery), new("editing", LongMadeUpId), new("name", "Gold plus"), new("enabled", "true")]);
+
+        // Assert
+        Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("plan", LongMadeUpIdShown, "/ui/plans")), await AnswerAsync(response));
+    }
+
     /// <summary>The field <c>label</c> of the row form named <paramref name="formName"/> on the console page <paramref name="path"/>, as sent back.</summary>
-    private static async Task<string> LabelFromAsync(ConsoleHttp console, string path, string formName)
+    internal static async Task<string> LabelFromAsync(ConsoleHttp console, string path, string formName)
     {
         using var response = await console.GetAsync(path);
         var match = Regex.Match(await response.Content.ReadAsStringAsync(),
@@ -293,15 +313,31 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         using var console = await SignedInConsoleAsync();
         const string Subjects = "/ui/users?q=ann%40example.com&subjects=ann%40example.com";
         var antiforgery = await console.TokenFromAsync(Subjects);
+        var label = await LabelFromAsync(console, Subjects, "link-subject");
         await DeleteThroughTheAdminApiAsync("/users/" + user.Id);
 
         // Act
         using var response = await console.PostAsync(Subjects,
-            [new("_handler", "link-subject"), new("__RequestVerificationToken", antiforgery), new("id", user.Id), new("subject", "auth0|ann"), new("issuer", "https://login.example.com/")]);
+            [.. RowForm("link-subject", antiforgery, user.Id, label), new("subject", "auth0|ann"), new("issuer", "https://login.example.com/")]);
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("user", "ann@example.com", "/ui/users")), await AnswerAsync(response));
         Assert.False((await Gateway.Users.GetAsync(user.Id, None)).Ok);
+    }
+
+    [Fact]
+    public async Task LinkSubject_SubjectsNamingALongMadeUpUser_404PageSaysTheUserIsNotFoundCutTo64CharactersAndEscaped()
+    {
+        // Arrange
+        using var console = await SignedInConsoleAsync();
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+
+        // Act
+        using var response = await console.PostAsync("/ui/users?subjects=" + Uri.EscapeDataString(LongMadeUpId),
+            [new("_handler", "link-subject"), new("__RequestVerificationToken", antiforgery), new("id", "usr_madeup"), new("subject", "auth0|ann"), new("issuer", "https://login.example.com/")]);
+
+        // Assert
+        Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("user", LongMadeUpIdShown, "/ui/users")), await AnswerAsync(response));
     }
 
     [Fact]
@@ -345,6 +381,26 @@ public sealed partial class MissingRowTests : AdminUiTestBase
 
         // Assert
         Assert.Equal((HttpStatusCode.NotFound, Expected("webhook endpoint", endpoint.Id, "/ui/webhooks")), await AnswerAsync(response));
+    }
+
+    [Fact]
+    public async Task Redeliver_ALongDeliveryIdMadeUpInThePost_404PageSaysTheDeliveryIsNotFoundCutTo64CharactersAndEscaped()
+    {
+        // Arrange: the endpoint is there, with its sealed label; the delivery id is not one it has
+        var endpoint = (await Gateway.Service<WebhookService>().CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, None)).Value!.Endpoint;
+        using var console = await SignedInConsoleAsync();
+        var deliveries = "/ui/webhooks?deliveries=" + endpoint.Id;
+        var antiforgery = await console.TokenFromAsync(deliveries);
+        var label = await LabelFromAsync(console, "/ui/webhooks", "t" + endpoint.Id);
+
+        // Act
+        using var response = await console.PostAsync(deliveries,
+            [.. RowForm("r" + LongMadeUpId, antiforgery, endpoint.Id, label), new("delivery", LongMadeUpId)]);
+
+        // Assert
+        Assert.Equal(
+            (HttpStatusCode.NotFound, ExpectedNotFound("webhook delivery", LongMadeUpIdShown, deliveries, "deliveries to " + endpoint.Id)),
+            await AnswerAsync(response));
     }
 
     [Fact]
