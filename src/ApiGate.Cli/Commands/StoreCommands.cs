@@ -20,7 +20,7 @@ internal static class StoreCommands
     {
         var command = new Command("store", "Operate on the store as a whole");
         var toDriver = new Option<string>("--to-driver") { Description = $"Driver of the target store ({GatewayStores.Drivers})", Required = true };
-        var toDsn = new Option<string>("--to-dsn") { Description = "DSN of the target store: new and empty (its schema is created)", Required = true };
+        var toDsn = new Option<string>("--to-dsn") { Description = "DSN of the target store: new and empty (its schema is created); a read-only one (Mode=ReadOnly) is refused", Required = true };
         var copy = new Command("copy", "Copy everything from the configured store into a new, empty store (e.g. SQLite to PostgreSQL)") { toDriver, toDsn };
         CliApp.SetHandler(copy, context, async (parse, ct) =>
         {
@@ -40,9 +40,12 @@ internal static class StoreCommands
             // An in-memory target took every row and lost them when the command ended (or failed with "no such table"); a
             // PostgreSQL DSN that does not parse is invalid input as well, said without the password.
             // So is a SQLite path that no file can be made at (a directory, links that loop), said before anything is opened,
-            // and a SQLite target opened read-only, which SQLite refused only on opening ("unable to open database file").
-            if ((driver == GatewayStores.Sqlite ? SqliteGatewayStore.DsnProblem(dsn) ?? ReadOnlyProblem(dsn) ?? SqliteGatewayStore.PathProblem(dsn) : PostgresGatewayStore.DsnProblem(dsn))
-                is { } dsnProblem)
+            // and a SQLite target opened read-only, or with Mode=ReadWrite at a file that does not exist, which SQLite refused
+            // only on opening ("unable to open database file").
+            var dsnProblem = driver == GatewayStores.Sqlite
+                ? SqliteGatewayStore.DsnProblem(dsn) ?? ReadOnlyProblem(dsn) ?? SqliteGatewayStore.PathProblem(dsn) ?? MissingFileProblem(dsn)
+                : PostgresGatewayStore.DsnProblem(dsn);
+            if (dsnProblem is not null)
             {
                 throw new ArgumentException("--to-dsn: " + dsnProblem);
             }
@@ -124,6 +127,11 @@ internal static class StoreCommands
 
     private static string? ReadOnlyProblem(string dsn) =>
         SqliteGatewayStore.OpensReadOnly(dsn) ? "sets Mode=ReadOnly, but a copy writes its rows into the target: remove Mode=ReadOnly" : null;
+
+    private static string? MissingFileProblem(string dsn) =>
+        SqliteGatewayStore.ReadWriteFileMissing(dsn) is { } path
+            ? $"sets Mode=ReadWrite, which opens only an existing file, and {path} does not exist: leave Mode out or set Mode=ReadWriteCreate"
+            : null;
 
     private static string Count(int count) => count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -163,6 +163,17 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     public static bool OpensReadOnly(string dsn) => Builder(dsn).Mode == SqliteOpenMode.ReadOnly;
 
     /// <summary>
+    /// The full path of the file <paramref name="dsn"/> (one <see cref="DsnProblem"/> accepts) names when it sets
+    /// <c>Mode=ReadWrite</c>, which opens only an existing file, and there is none; else null. Asked without opening it:
+    /// SQLite would say only "unable to open database file".
+    /// </summary>
+    public static string? ReadWriteFileMissing(string dsn)
+    {
+        var builder = Builder(dsn);
+        return builder.Mode == SqliteOpenMode.ReadWrite && Path.GetFullPath(builder.DataSource) is var path && !File.Exists(path) ? path : null;
+    }
+
+    /// <summary>
     /// Why the file <paramref name="dsn"/> (one <see cref="DsnProblem"/> accepts) names cannot become a database, asked
     /// without opening or creating anything: it is a directory, or symbolic links that loop and so lead to no file; or null.
     /// </summary>

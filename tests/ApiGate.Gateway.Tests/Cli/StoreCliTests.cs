@@ -109,6 +109,37 @@ public sealed class StoreCliTests : CliTestBase
         Assert.False(File.Exists(target));
     }
 
+    [Fact]
+    public async Task StoreCopyHelp_ToDsn_SaysAReadOnlyTargetIsRefused()
+    {
+        // Act
+        var result = await RunAsync("store", "copy", "--help");
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+        Assert.Matches(@"--to-dsn <to-dsn> \(REQUIRED\)\s+DSN of the target store: new and empty \(its schema is created\);\s+a\s+read-only\s+one\s+\(Mode=ReadOnly\)\s+is\s+refused", result.Output);
+    }
+
+    [Fact]
+    public async Task StoreCopy_ToDsnWithModeReadWriteAtAFileThatDoesNotExist_RefusedNamingTheFlagTheModeAndTheFile_NothingCreated()
+    {
+        // Arrange: a source with a row in it; a target SQLite opens with Mode=ReadWrite only if its file exists
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
+        var target = Path.Combine(TestDirectory, "target.db");
+        var before = EntriesBesideJournals();
+
+        // Act
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", $"Data Source={target};Mode=ReadWrite");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"error: --to-dsn: sets Mode=ReadWrite, which opens only an existing file, and {target} does not exist: leave Mode out or set Mode=ReadWriteCreate\n",
+            result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(before, EntriesBesideJournals());
+        Assert.False(File.Exists(target));
+    }
+
     [Theory]
     [InlineData("-wal")]
     [InlineData("-shm")]

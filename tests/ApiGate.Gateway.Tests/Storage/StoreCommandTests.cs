@@ -733,14 +733,14 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     [Fact]
     public async Task StoreCopy_SqliteTargetInDirectoriesNotThereYetThatCannotBeOpened_TheOpenErrorAsItWas_TheDirectoriesItCreatedAreRemoved()
     {
-        // Arrange: --to-dsn a connection string that opens the file without creating it (Mode=ReadWrite), two
-        // directories down from one that exists: the directories are made, then the file there cannot be opened
+        // Arrange: --to-dsn a file whose name no file system takes (300 characters), two directories down from one that
+        // exists: the directories are made, then the file there cannot be opened
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
         var existing = Path.GetDirectoryName(await engines.NewDsnAsync(GatewayStores.Sqlite))!;
-        var targetFile = Path.Combine(existing, "a", "b", "apigate.db");
+        var targetFile = Path.Combine(existing, "a", "b", new string('x', 300) + ".db");
 
         // Act
-        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", $"Data Source={targetFile};Mode=ReadWrite");
+        var copy = await source.CliAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", targetFile);
 
         // Assert
         Assert.Equal((1, $"error: cannot open the store at {targetFile} (--to-dsn): unable to open database file\n"),
