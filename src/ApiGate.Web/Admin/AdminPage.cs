@@ -130,16 +130,16 @@ public abstract class AdminPage : ServerPage
     private protected string RowLabel(string id, string name) => RowLabels.Protect(id + "\n" + name);
 
     /// <summary>
-    /// The row a posted row form is about, named by its field <c>label</c> (<see cref="RowLabel"/>) when sealed for its
-    /// id (the field <paramref name="idField"/>); else by <paramref name="unsealed"/> or that id, as a row the console may
-    /// never have shown (<see cref="MissingRow.Shown"/> false).
+    /// The row a posted row form is about, named by its field <paramref name="labelField"/> (<see cref="RowLabel"/>) when
+    /// sealed for its id (the field <paramref name="idField"/>); else by <paramref name="unsealed"/> or that id, as a row
+    /// the console may never have shown (<see cref="MissingRow.Shown"/> false).
     /// </summary>
     /// <param name="unsealed">How the request names the row when it is not sealed (the user of <c>?subjects=</c>); its id if null.</param>
-    private protected MissingRow PostedRow(string kind, string listPath, string idField = "id", string? unsealed = null)
+    private protected MissingRow PostedRow(string kind, string listPath, string idField = "id", string? unsealed = null, string labelField = "label")
     {
         var form = Form;
         var id = form.Text(idField) ?? "";
-        return ListedName(form.NonBlank("label"), id) is { } listed ? new(kind, listed, listPath) : new(kind, unsealed ?? id, listPath) { Shown = false };
+        return ListedName(form.NonBlank(labelField), id) is { } listed ? new(kind, listed, listPath) : new(kind, unsealed ?? id, listPath) { Shown = false };
     }
 
     private string? ListedName(string? label, string id)

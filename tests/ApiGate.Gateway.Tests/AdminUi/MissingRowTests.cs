@@ -166,13 +166,13 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         Assert.Equal((HttpStatusCode.NotFound, ExpectedNotFound("plan", LongMadeUpIdShown, "/ui/plans")), await AnswerAsync(response));
     }
 
-    /// <summary>The field <c>label</c> of the row form named <paramref name="formName"/> on the console page <paramref name="path"/>, as sent back.</summary>
-    internal static async Task<string> LabelFromAsync(ConsoleHttp console, string path, string formName)
+    /// <summary>The field <paramref name="field"/> (sealed) of the row form named <paramref name="formName"/> on the console page <paramref name="path"/>, as sent back.</summary>
+    internal static async Task<string> LabelFromAsync(ConsoleHttp console, string path, string formName, string field = "label")
     {
         using var response = await console.GetAsync(path);
         var match = Regex.Match(await response.Content.ReadAsStringAsync(),
-            $"name=\"_handler\" value=\"{Regex.Escape(formName)}\".*?name=\"label\" value=\"([^\"]*)\"", RegexOptions.Singleline);
-        Assert.True(match.Success, $"no row form {formName} with a label on {path}");
+            $"name=\"_handler\" value=\"{Regex.Escape(WebUtility.HtmlEncode(formName))}\".*?name=\"{field}\" value=\"([^\"]*)\"", RegexOptions.Singleline);
+        Assert.True(match.Success, $"no row form {formName} with a field {field} on {path}");
         return WebUtility.HtmlDecode(match.Groups[1].Value);
     }
 
@@ -349,16 +349,37 @@ public sealed partial class MissingRowTests : AdminUiTestBase
         using var console = await SignedInConsoleAsync();
         const string Subjects = "/ui/users?q=ann%40example.com&subjects=ann%40example.com";
         var antiforgery = await console.TokenFromAsync(Subjects);
+        var link = await LabelFromAsync(console, Subjects, "uhttps://login.example.com/ auth0|ann", "link");
         await DeleteThroughTheAdminApiAsync($"/users/{user.Id}/identities?subject=auth0%7Cann&issuer=https%3A%2F%2Flogin.example.com%2F");
 
         // Act
         using var response = await console.PostAsync(Subjects,
             [new("_handler", "uhttps://login.example.com/ auth0|ann"), new("__RequestVerificationToken", antiforgery), new("id", user.Id),
-             new("subject", "auth0|ann"), new("issuer", "https://login.example.com/")]);
+             new("subject", "auth0|ann"), new("issuer", "https://login.example.com/"), new("link", link)]);
 
         // Assert
         Assert.Equal(
             (HttpStatusCode.NotFound, Expected("JWT subject", "auth0|ann of https://login.example.com/", "/ui/users?q=ann%40example.com&amp;subjects=ann%40example.com", "JWT subjects of ann@example.com")),
+            await AnswerAsync(response));
+    }
+
+    [Fact]
+    public async Task UnlinkSubject_ALongSubjectMadeUpInThePost_404PageSaysItIsNotFoundCutTo64CharactersAndEscaped()
+    {
+        // Arrange
+        var (_, user, _) = await Gateway.CreateKeyAsync("ann@example.com");
+        using var console = await SignedInConsoleAsync();
+        const string Subjects = "/ui/users?q=ann%40example.com&subjects=ann%40example.com";
+        var antiforgery = await console.TokenFromAsync(Subjects);
+
+        // Act
+        using var response = await console.PostAsync(Subjects,
+            [new("_handler", "uhttps://login.example.com/ " + LongMadeUpId), new("__RequestVerificationToken", antiforgery), new("id", user.Id),
+             new("subject", LongMadeUpId), new("issuer", "https://login.example.com/")]);
+
+        // Assert
+        Assert.Equal(
+            (HttpStatusCode.NotFound, ExpectedNotFound("JWT subject", LongMadeUpIdShown, "/ui/users?q=ann%40example.com&amp;subjects=ann%40example.com", "JWT subjects of ann@example.com")),
             await AnswerAsync(response));
     }
 
