@@ -87,6 +87,26 @@ public static class EntitlementResolver
 
     private static string BackendName(string header) => header.Replace('_', '-');
 
+    /// <summary>
+    /// Why <paramref name="entitlement"/> cannot be stored beside <paramref name="entitlements"/>: another of them (its
+    /// own row excluded) is sent as the same header (<see cref="SameHeader"/>), so the backend would get one header for
+    /// both; null when none is.
+    /// </summary>
+    public static string? HeaderTaken(EntitlementDefinition entitlement, IEnumerable<EntitlementDefinition> entitlements)
+    {
+        var header = HeaderNameOf(entitlement);
+        foreach (var other in entitlements)
+        {
+            var otherHeader = HeaderNameOf(other);
+            if (other.Id != entitlement.Id && SameHeader(otherHeader, header))
+            {
+                return $"it would be sent as {header}, and entitlement '{other.Name}' is sent as {otherHeader} (a backend reads header names ignoring case, and '_' as '-'): give one of them another header_name";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Null when <paramref name="value"/> is valid for the type; else why not.</summary>
     public static string? ValidateValue(EntitlementValueType type, string value) => type switch
     {

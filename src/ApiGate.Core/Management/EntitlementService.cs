@@ -79,22 +79,10 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
     /// name, or <c>X-Entitlement-&lt;Name&gt;</c>), compared as a backend reads names; else null. Both would reach the
     /// backend as one header: their values joined, or one replacing the other.
     /// </summary>
-    private async Task<ManagementError?> HeaderTakenAsync(EntitlementDefinition entitlement, EntitlementChanges input, CancellationToken ct)
-    {
-        var header = EntitlementResolver.HeaderNameOf(entitlement);
-        foreach (var other in await store.ListEntitlementsAsync(ct))
-        {
-            var otherHeader = EntitlementResolver.HeaderNameOf(other);
-            if (other.Id != entitlement.Id && EntitlementResolver.SameHeader(otherHeader, header))
-            {
-                var field = entitlement.HeaderName.Length == 0 && input.Name is not null ? "name" : "header_name";
-                return new ManagementError(ManagementErrorKind.Conflict, field,
-                    $"it would be sent as {header}, and entitlement '{other.Name}' is sent as {otherHeader} (a backend reads header names ignoring case, and '_' as '-'): give one of them another header_name");
-            }
-        }
-
-        return null;
-    }
+    private async Task<ManagementError?> HeaderTakenAsync(EntitlementDefinition entitlement, EntitlementChanges input, CancellationToken ct) =>
+        EntitlementResolver.HeaderTaken(entitlement, await store.ListEntitlementsAsync(ct)) is { } taken
+            ? new ManagementError(ManagementErrorKind.Conflict, entitlement.HeaderName.Length == 0 && input.Name is not null ? "name" : "header_name", taken)
+            : null;
 
     /// <summary>
     /// Applies the given fields to the entitlement as stored; written only if nobody changed it meanwhile, else applied

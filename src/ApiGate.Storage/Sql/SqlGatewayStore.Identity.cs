@@ -259,6 +259,7 @@ public abstract partial class SqlGatewayStore
                 throw ConflictOf(ex, Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"));
             }
 
+            await CheckHeaderFreeAsync(connection, transaction, entitlement, ct);
             await BumpVersionAsync(connection, transaction, ct);
             return true;
         }, cancellationToken);
@@ -276,6 +277,8 @@ public abstract partial class SqlGatewayStore
                 throw ConflictOf(ex, Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"));
             }
 
+            await CheckHeaderFreeAsync(connection, transaction, entitlement, ct);
+
             // The plans' values as they are now, read after the UPDATE holds the entitlement's row: a value given meanwhile
             // (its write holds the row shared, see CreatePlanEntitlementAsync) has committed by then and must fit the new type.
             foreach (var assignment in await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select("WHERE entitlement_id = @Id"), new { entitlement.Id }, ct))
@@ -289,6 +292,20 @@ public abstract partial class SqlGatewayStore
             await BumpVersionAsync(connection, transaction, ct);
             return true;
         }, cancellationToken);
+
+    /// <summary>
+    /// Inside the write of <paramref name="entitlement"/>, after it: refuses it (a <see cref="StoreConflictException"/>;
+    /// nothing written) when another entitlement is sent as the same header. The service checks before it writes; this
+    /// is the check two writes at the same time cannot both pass, as they take turns (<see cref="WriteEntitlementsAsync{T}"/>).
+    /// </summary>
+    private async Task CheckHeaderFreeAsync(DbConnection connection, DbTransaction transaction, EntitlementDefinition entitlement, CancellationToken ct)
+    {
+        var stored = await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select(""), null, ct);
+        if (EntitlementResolver.HeaderTaken(entitlement, stored.Select(r => r.ToDefinition())) is { } taken)
+        {
+            throw new StoreConflictException(entitlement.HeaderName.Length == 0 ? "name" : "header_name", taken);
+        }
+    }
 
     public Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("entitlements", id, null, null, ["DELETE FROM plan_entitlements WHERE entitlement_id = @Id"], cancellationToken);

@@ -74,11 +74,19 @@ public sealed class EntitlementHeaderCollisionTests : GatewayTestBase
     [Fact]
     public async Task TwoEntitlementsStoredWithOneHeader_TheBackendGetsTheFirstByNameOnly()
     {
-        // Arrange: written straight to the store, as a store from before the rule may hold them
+        // Arrange: the header written straight into the table (the store refuses it too), as a store from before the rule may hold it
         await Gateway.Store.CreateEntitlementAsync(new EntitlementDefinition
         {
-            Id = "ent_legacy", Name = "vip", ValueType = EntitlementValueType.String, DefaultValue = "forged", HeaderName = "x-entitlement-tier", Enabled = true,
+            Id = "ent_legacy", Name = "vip", ValueType = EntitlementValueType.String, DefaultValue = "forged", HeaderName = "X-Vip", Enabled = true,
         }, CancellationToken.None);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Gateway.DatabasePath))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE entitlements SET header_name = 'x-entitlement-tier' WHERE id = 'ent_legacy'; UPDATE config_version SET version = version + 1 WHERE id = 1;";
+            Assert.Equal(2, await command.ExecuteNonQueryAsync());
+        }
+
         await Gateway.ReloadAsync();
 
         // Act
