@@ -92,16 +92,27 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
             return NotFound("user", idOrEmail);
         }
 
-        if (await store.FindUserByIdentityAsync(link.Issuer, link.Subject, ct) is { } linked)
+        if (await LinkedAlreadyAsync(user, link, ct) is { } linked)
         {
-            return new ManagementError(ManagementErrorKind.Conflict, "subject", linked.Id == user.Id
-                ? $"this subject of {link.Issuer} is linked to this user already"
-                : $"this subject of {link.Issuer} is linked to user {linked.Email} ({linked.Id}); unlink it there first");
+            return linked;
         }
 
         var identity = new UserIdentity { Issuer = link.Issuer, Subject = link.Subject, UserId = user.Id, CreatedAt = timeProvider.GetUtcNow() };
-        return await WriteAsync(identity, (i, c) => store.LinkIdentityAsync(i, configuration: true, c), ct);
+        var written = await WriteAsync(identity, (i, c) => store.LinkIdentityAsync(i, configuration: true, c), ct);
+
+        // Linked by another write between the look above and this one's: named as it would have been had it come first.
+        return written.Error is { Kind: ManagementErrorKind.Conflict, Field: "subject" } && await LinkedAlreadyAsync(user, link, ct) is { } linkedMeanwhile
+            ? linkedMeanwhile
+            : written;
     }
+
+    /// <summary>A conflict naming the user the subject is linked to already (this one or another); null when it is linked to none.</summary>
+    private async Task<ManagementError?> LinkedAlreadyAsync(UserDefinition user, IdentityLink link, CancellationToken ct) =>
+        await store.FindUserByIdentityAsync(link.Issuer, link.Subject, ct) is { } linked
+            ? new ManagementError(ManagementErrorKind.Conflict, "subject", linked.Id == user.Id
+                ? $"this subject of {link.Issuer} is linked to this user already"
+                : $"this subject of {link.Issuer} is linked to user {linked.Email} ({linked.Id}); unlink it there first")
+            : null;
 
     /// <summary>Removes the link of a JWT subject to the user; the issuer's tokens for it are then an unknown subject again.</summary>
     public async Task<ManagementResult<UserIdentity>> UnlinkIdentityAsync(string idOrEmail, IdentityLink link, CancellationToken ct)
