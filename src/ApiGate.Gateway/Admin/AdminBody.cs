@@ -110,11 +110,14 @@ internal sealed class AdminBody
             return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: it is not UTF-8 text"));
         }
 
+        // A UTF-8 byte order mark in front is skipped, as JSON readers do (RFC 8259 allows it; Windows tools write one).
+        var json = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        json = json.Span.StartsWith("\uFEFF"u8) ? json[3..] : json;
         JsonNode? root = null;
         var text = true;
         try
         {
-            root = buffer.Length == 0 ? new JsonObject() : JsonNode.Parse(buffer.ToArray(), documentOptions: new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false });
+            root = json.Length == 0 ? new JsonObject() : JsonNode.Parse(json.Span, documentOptions: new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false });
         }
         catch (JsonException ex)
         {
@@ -125,7 +128,7 @@ internal sealed class AdminBody
             text = false; // a member name that is not Unicode text
         }
 
-        if (!text || (buffer.Length > 0 && !AllTextIsUnicode(buffer.GetBuffer().AsSpan(0, (int)buffer.Length))))
+        if (!text || (json.Length > 0 && !AllTextIsUnicode(json.Span)))
         {
             return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: a string holds an escape that is not Unicode text (a lone surrogate such as \\ud800)"));
         }

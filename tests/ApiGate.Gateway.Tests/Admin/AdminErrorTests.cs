@@ -128,6 +128,23 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(0, AssertData(await GetAsync("/upstreams")).GetArrayLength());
     }
 
+    [Fact]
+    public async Task Create_BodyStartingWithAUtf8ByteOrderMark_ReadAsTheJsonAfterIt()
+    {
+        // Arrange: what Windows tools that write "UTF-8" files put in front (RFC 8259 lets a reader skip it)
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        request.Content = new ByteArrayContent([0xEF, 0xBB, 0xBF, .. """{"id": "pro", "name": "Pro"}"""u8]);
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+
+        // Assert
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        Assert.Equal("Pro", AssertData(await GetAsync("/plans/pro")).GetProperty("name").GetString());
+    }
+
     [Theory]
     [InlineData("/upstreams", """{"name": "x", "url": "http://carol:S3cretPW3@127.0.0.1:99999"}""", "/url")]
     [InlineData("/upstreams", """{"name": "x", "url": "carol:S3cretPW3@127.0.0.1"}""", "/url")]
