@@ -60,7 +60,7 @@ public abstract partial class SqlGatewayStore
 
     public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
-            (_, _, _) => Task.FromResult<WebhookEvent?>(WebhookPayloads.UserCreated(user)), cancellationToken);
+            (_, _, _) => Task.FromResult<WebhookEvent?>(WebhookPayloads.UserCreated(user)), cancellationToken, reference: "plan");
 
     public Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Update, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
@@ -82,7 +82,8 @@ public abstract partial class SqlGatewayStore
             }, cancellationToken, new Unchanged(Users.Name, user.Id, readAt, "user", user.Email),
             // After plan.changed, so a receiver hears of the new plan before the crossing it causes.
             (connection, transaction, planChanged, ct) =>
-                planChanged is null ? Task.CompletedTask : RecordUserPlanCrossingsAsync(connection, transaction, user.Id, user.UpdatedAt, ct));
+                planChanged is null ? Task.CompletedTask : RecordUserPlanCrossingsAsync(connection, transaction, user.Id, user.UpdatedAt, ct),
+            reference: "plan");
 
     public Task DeleteUserAsync(string id, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("users", id, null, null,
@@ -180,7 +181,7 @@ public abstract partial class SqlGatewayStore
                 }
 
                 return WebhookPayloads.KeyCreated(key);
-            }, cancellationToken);
+            }, cancellationToken, reference: "user");
 
     /// <summary>
     /// Makes plan writes take turns until the transaction ends, where writers do not exclude each other (PostgreSQL);

@@ -23,7 +23,7 @@ public abstract partial class SqlGatewayStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw ConflictOf(ex, Duplicate("email", $"a user with email '{user.Email}' already exists"));
+                throw ConflictOf(ex, Duplicate("email", $"a user with email '{user.Email}' already exists"), "plan");
             }
 
             await BumpVersionAsync(connection, transaction, ct);

@@ -246,7 +246,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     private Task WriteConfigWithEventAsync(
         string sql, object parameters, StoreConflictException onConstraint,
         Func<DbConnection, DbTransaction, CancellationToken, Task<WebhookEvent?>> eventOf, CancellationToken cancellationToken, Unchanged? unchanged = null,
-        Func<DbConnection, DbTransaction, WebhookEvent?, CancellationToken, Task>? afterEvent = null) =>
+        Func<DbConnection, DbTransaction, WebhookEvent?, CancellationToken, Task>? afterEvent = null, string reference = "") =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             var webhookEvent = await eventOf(connection, transaction, ct);
@@ -256,7 +256,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw ConflictOf(ex, onConstraint);
+                throw ConflictOf(ex, onConstraint, reference);
             }
 
             await BumpVersionAsync(connection, transaction, ct);

@@ -232,7 +232,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw ConflictOf(ex, Duplicate("name", $"a route named '{route.Name}' already exists"));
+                throw ConflictOf(ex, Duplicate("name", $"a route named '{route.Name}' already exists"), "upstream");
             }
 
             await ExecuteAsync(connection, transaction, "DELETE FROM route_cors WHERE id = @Id", ct, new { route.Id });
@@ -297,10 +297,21 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// The conflict a constraint violation means: a row this write refers to was deleted meanwhile (foreign key), else
     /// <paramref name="onUnique"/> (a name or email taken).
     /// </summary>
-    private protected StoreConflictException ConflictOf(Exception exception, StoreConflictException? onUnique) =>
-        IsForeignKeyViolation(exception)
-            ? new StoreConflictException("", "something this change refers to (a plan, user, upstream or entitlement) was deleted at the same time; check it exists and try again")
-            : onUnique ?? new StoreConflictException("", exception.Message);
+    /// <param name="reference">
+    /// The field naming the one row the write refers to (<c>upstream</c>, <c>plan</c>, <c>user</c>), which is the
+    /// conflict's field and the kind of row it says is gone; empty where the write refers to more than one.
+    /// </param>
+    private protected StoreConflictException ConflictOf(Exception exception, StoreConflictException? onUnique, string reference = "")
+    {
+        if (!IsForeignKeyViolation(exception))
+        {
+            return onUnique ?? new StoreConflictException("", exception.Message);
+        }
+
+        var gone = reference.Length > 0 ? $"the {reference}" : "something";
+        var kinds = reference.Length > 0 ? "" : " (a plan, user, upstream or entitlement)";
+        return new StoreConflictException(reference, $"{gone} this change refers to{kinds} was deleted at the same time; check it exists and try again");
+    }
 
     /// <summary>
     /// The engine's exception as the store reports it (<see cref="StoreUnavailableException"/>,

@@ -291,17 +291,23 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
         Assert.True(results.Count(r => !r.Ok) <= 1, $"round {round}: both updates refused");
     }
 
-    /// <summary>An <see cref="IIdentityStore"/> that runs another write before each call of one method, then passes the call on.</summary>
+    /// <summary>A store that runs another write before each call of one method, then passes the call on.</summary>
     public class InterferingStore : DispatchProxy
     {
-        private IIdentityStore _inner = null!;
+        private object _inner = null!;
         private string _method = "";
         private Func<int, Task> _interfere = null!;
         private int _calls;
 
-        public static IIdentityStore Wrap(IIdentityStore inner, string method, Func<int, Task> interfere)
+        public static IIdentityStore Wrap(IIdentityStore inner, string method, Func<int, Task> interfere) => Wrap<IIdentityStore>(inner, method, interfere);
+
+        /// <summary>The same for the whole store (services of upstreams and routes).</summary>
+        public static IGatewayStore WrapGateway(IGatewayStore inner, string method, Func<int, Task> interfere) => Wrap<IGatewayStore>(inner, method, interfere);
+
+        private static T Wrap<T>(T inner, string method, Func<int, Task> interfere)
+            where T : class
         {
-            var proxy = Create<IIdentityStore, InterferingStore>();
+            var proxy = Create<T, InterferingStore>();
             var self = (InterferingStore)(object)proxy;
             (self._inner, self._method, self._interfere) = (inner, method, interfere);
             return proxy;
