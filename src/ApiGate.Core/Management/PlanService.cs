@@ -23,13 +23,21 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
             return Invalid("name", "name is required");
         }
 
-        var id = string.IsNullOrWhiteSpace(input.Id) ? Slug.From(input.Name) : input.Id.Trim();
+        // An id made from the name is refused on the name: the field the caller sent (an admin API pointer to /id would
+        // point at nothing).
+        var derived = string.IsNullOrWhiteSpace(input.Id);
+        var id = derived ? Slug.From(input.Name) : input.Id!.Trim();
         if (id.Length > MaxIdLength)
         {
             // The id goes upstream in X-Plan-ID on every request of the plan's users: a 100 kB one made each of them a 431.
-            return Invalid("id", string.IsNullOrWhiteSpace(input.Id)
-                ? $"the id made from the name is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID): give a shorter --id"
-                : $"is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID)");
+            return derived
+                ? Invalid("name", $"the id made from the name is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID): give a shorter --id")
+                : Invalid("id", $"is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID)");
+        }
+
+        if (derived && id.Length == 0)
+        {
+            return Invalid("name", $"'{input.Name}' has no letter or digit to make the plan's id from; give an id");
         }
 
         if (id.Length == 0 || Slug.From(id) != id)
@@ -39,7 +47,15 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
 
         var now = timeProvider.GetUtcNow();
         var built = ApplyPlan(new PlanDefinition { Id = id, Name = "", CreatedAt = now, UpdatedAt = now }, input);
-        return built.Error ?? await WriteAsync(built.Value!, store.CreatePlanAsync, ct);
+        if (built.Error is not null)
+        {
+            return built.Error;
+        }
+
+        var written = await WriteAsync(built.Value!, store.CreatePlanAsync, ct);
+        return derived && written.Error is { Kind: ManagementErrorKind.Conflict, Field: "id" }
+            ? new ManagementError(ManagementErrorKind.Conflict, "name", $"a plan with id '{id}' (made from the name) already exists; give this one another name or an id")
+            : written;
     }
 
     /// <summary>

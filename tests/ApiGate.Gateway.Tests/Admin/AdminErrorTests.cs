@@ -129,6 +129,32 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task CreatePlan_NameMakesTheIdOfAPlanThatExists_ConflictPointsAtTheNameSent()
+    {
+        // Arrange
+        AssertData(await PostAsync("/plans", new { name = "Gold Plan" }), HttpStatusCode.Created);
+
+        // Act
+        var response = await PostAsync("/plans", new { name = "gold plan" });
+
+        // Assert: no id was sent, so /id would point at nothing
+        var error = AssertError(response, HttpStatusCode.Conflict, "conflict", pointer: "/name");
+        Assert.Equal("a plan with id 'gold-plan' (made from the name) already exists; give this one another name or an id", error.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task CreatePlan_NameWithNoLetterOrDigitToMakeAnIdFrom_RefusedPointingAtTheName()
+    {
+        // Act
+        var response = await PostAsync("/plans", new { name = "\u2605\u2605" });
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/name");
+        Assert.Equal("'\u2605\u2605' has no letter or digit to make the plan's id from; give an id", error.GetProperty("detail").GetString());
+        Assert.Equal(1, AssertData(await GetAsync("/plans")).GetArrayLength());
+    }
+
+    [Fact]
     public async Task Create_BodyStartingWithAUtf8ByteOrderMark_ReadAsTheJsonAfterIt()
     {
         // Arrange: what Windows tools that write "UTF-8" files put in front (RFC 8259 lets a reader skip it)
