@@ -441,7 +441,8 @@ internal sealed class AdminBody
         type = Nullable.GetUnderlyingType(type) ?? type;
         return type == typeof(string) ? "a string"
             : type == typeof(bool) ? "true or false"
-            : type == typeof(int) || type == typeof(long) ? "a whole number" + (type == typeof(int) ? $" (at most {int.MaxValue.ToString(CultureInfo.InvariantCulture)})" : "")
+            : type == typeof(int) ? $"a whole number (at most {int.MaxValue.ToString(CultureInfo.InvariantCulture)})"
+            : type == typeof(long) ? $"a whole number (at most {long.MaxValue.ToString(CultureInfo.InvariantCulture)})"
             : IsTextList(type) ? "an array of strings"
             : ElementType(type) is not null ? "an array"
             : ObjectInfo(type) is not null ? "a JSON object"

@@ -128,6 +128,20 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(0, AssertData(await GetAsync("/upstreams")).GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("requests_per_month", "9223372036854775808", "must be a whole number (at most 9223372036854775807)")]
+    [InlineData("price_monthly", "1e20", "must be a whole number (at most 9223372036854775807)")]
+    [InlineData("rate_limit_per_minute", "2147483648", "must be a whole number (at most 2147483647)")]
+    public async Task CreatePlan_WholeNumberPastTheFieldsLargest_RefusedSayingTheLargest(string field, string number, string detail)
+    {
+        // Act: a whole number, only too large, so "must be a whole number" alone would say nothing
+        var response = await PostAsync("/plans", $$"""{"name": "big", "{{field}}": {{number}}}""");
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/" + field);
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task CreatePlan_NameMakesTheIdOfAPlanThatExists_ConflictPointsAtTheNameSent()
     {
