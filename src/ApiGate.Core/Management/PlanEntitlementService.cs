@@ -48,8 +48,19 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
             Enabled = input.Enabled ?? true,
             CreatedAt = timeProvider.GetUtcNow(),
         };
-        return await OverCapAsync(plan.Id, values => [.. values, assignment], "value", "", ct)
-            ?? await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
+        if (await OverCapAsync(plan.Id, values => [.. values, assignment], "value", "", ct) is { } overCap)
+        {
+            return overCap;
+        }
+
+        // A conflict on no field is the plan or the entitlement deleted since they were found: the store cannot tell
+        // which, so look, and name it as the store names the one row a route, user or key refers to.
+        var written = await WriteAsync(assignment, store.CreatePlanEntitlementAsync, ct);
+        var gone = written.Error is not { Kind: ManagementErrorKind.Conflict, Field: "" } ? null
+            : await store.FindPlanAsync(plan.Id, ct) is null ? StoreConflictException.ReferenceDeleted("plan", "plan_id")
+            : await store.FindEntitlementAsync(entitlement.Id, ct) is null ? StoreConflictException.ReferenceDeleted("entitlement", "entitlement_id")
+            : null;
+        return gone is null ? written : new ManagementError(ManagementErrorKind.Conflict, gone.Field, gone.Message);
     }
 
     /// <summary>

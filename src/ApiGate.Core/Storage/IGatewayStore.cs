@@ -133,6 +133,15 @@ public sealed record StoreCheck(string State, string Reason)
 public sealed class StoreConflictException(string field, string message) : Exception(message)
 {
     public string Field { get; } = field;
+
+    /// <summary>
+    /// A row the write refers to was deleted meanwhile: the <paramref name="reference"/> (<c>upstream</c>, <c>plan</c>,
+    /// <c>user</c>, <c>entitlement</c>), which is also the field; empty when it is not known which of several it was.
+    /// </summary>
+    public static StoreConflictException ReferenceDeleted(string reference, string field) =>
+        new(field, reference.Length > 0
+            ? $"the {reference} this change refers to was deleted at the same time; check it exists and try again"
+            : "something this change refers to (a plan, user, upstream or entitlement) was deleted at the same time; check it exists and try again");
 }
 
 /// <summary>

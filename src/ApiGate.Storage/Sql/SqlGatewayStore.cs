@@ -301,17 +301,10 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// The field naming the one row the write refers to (<c>upstream</c>, <c>plan</c>, <c>user</c>), which is the
     /// conflict's field and the kind of row it says is gone; empty where the write refers to more than one.
     /// </param>
-    private protected StoreConflictException ConflictOf(Exception exception, StoreConflictException? onUnique, string reference = "")
-    {
-        if (!IsForeignKeyViolation(exception))
-        {
-            return onUnique ?? new StoreConflictException("", exception.Message);
-        }
-
-        var gone = reference.Length > 0 ? $"the {reference}" : "something";
-        var kinds = reference.Length > 0 ? "" : " (a plan, user, upstream or entitlement)";
-        return new StoreConflictException(reference, $"{gone} this change refers to{kinds} was deleted at the same time; check it exists and try again");
-    }
+    private protected StoreConflictException ConflictOf(Exception exception, StoreConflictException? onUnique, string reference = "") =>
+        IsForeignKeyViolation(exception)
+            ? StoreConflictException.ReferenceDeleted(reference, reference)
+            : onUnique ?? new StoreConflictException("", exception.Message);
 
     /// <summary>
     /// The engine's exception as the store reports it (<see cref="StoreUnavailableException"/>,

@@ -1,3 +1,4 @@
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
@@ -71,5 +72,24 @@ public sealed class ConcurrentReferenceDeleteTests(StoreEngines engines) : IClas
         Assert.Equal((ManagementErrorKind.Conflict, "user"), (result.Error?.Kind, result.Error?.Field));
         Assert.Equal("the user this change refers to was deleted at the same time; check it exists and try again", result.Error!.Message);
         Assert.Empty(await store.ListKeysAsync(ada.Id, None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePlanEntitlement_ItsEntitlementDeletedBetweenTheLookupAndTheWrite_ConflictOnEntitlementAndNoValue(string engine)
+    {
+        // Arrange: a plan's value refers to two rows, so the store cannot say which is gone; the service looks
+        var store = (await engines.CreateAsync(engine)).Store;
+        var entitlements = new EntitlementService(store, TimeProvider.System);
+        Assert.True((await entitlements.CreateAsync(new EntitlementChanges { Name = "seats", ValueType = EntitlementValueType.Number }, None)).Ok);
+        var values = new PlanEntitlementService(InterferingStore.Wrap(store, "CreatePlanEntitlementAsync", async _ =>
+            Assert.True((await entitlements.DeleteAsync("seats", None)).Ok)), TimeProvider.System);
+
+        // Act
+        var result = await values.CreateAsync(new PlanEntitlementInput { Plan = "free", Entitlement = "seats", Value = "5" }, None);
+
+        // Assert
+        Assert.Equal((ManagementErrorKind.Conflict, "entitlement_id"), (result.Error?.Kind, result.Error?.Field));
+        Assert.Equal("the entitlement this change refers to was deleted at the same time; check it exists and try again", result.Error!.Message);
+        Assert.Empty(await store.ListPlanEntitlementsAsync("free", None));
     }
 }
