@@ -104,10 +104,12 @@ internal sealed class AdminBody
             buffer.Write(chunk, 0, read);
         }
 
+        // A body sent in another charset (UTF-16 is valid UTF-8 full of NULs) is named as such, not as the byte the reader stopped at.
+        var otherCharset = OtherCharset(request.ContentType);
         if (!System.Text.Unicode.Utf8.IsValid(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)))
         {
             // The JSON reader would read the bytes as U+FFFD and store a changed name without a word.
-            return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: it is not UTF-8 text"));
+            return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: " + (otherCharset ?? "it is not UTF-8 text")));
         }
 
         // A UTF-8 byte order mark in front is skipped, as JSON readers do (RFC 8259 allows it; Windows tools write one).
@@ -121,7 +123,7 @@ internal sealed class AdminBody
         }
         catch (JsonException ex)
         {
-            return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: " + ex.Message));
+            return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: " + (otherCharset ?? ex.Message)));
         }
         catch (InvalidOperationException)
         {
@@ -368,6 +370,14 @@ internal sealed class AdminBody
 
     private static IResult TooLarge() =>
         AdminErrors.Write(StatusCodes.Status413PayloadTooLarge, "payload_too_large", "Payload too large", $"the request body is larger than {MaxBytes} bytes", null);
+
+    /// <summary>What to say of a body whose <c>Content-Type</c> names a charset other than UTF-8 (or ASCII, a part of it); else null.</summary>
+    private static string? OtherCharset(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var media) && media.Charset is { HasValue: true } charset
+        && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)
+        && !charset.Equals("us-ascii", StringComparison.OrdinalIgnoreCase)
+            ? $"it was sent as charset={charset}, and JSON is read as UTF-8: send it in UTF-8"
+            : null;
 
     private static bool IsJson(string contentType) =>
         MediaTypeHeaderValue.TryParse(contentType, out var media)

@@ -169,6 +169,25 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Create_BodySentAsUtf16_Returns400SayingTheCharsetAndStoresNothing()
+    {
+        // Arrange
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        request.Content = new ByteArrayContent(System.Text.Encoding.Unicode.GetBytes("""{"id": "pro", "name": "Pro"}"""));
+        request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/json; charset=utf-16");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+
+        // Assert: not the JSON reader's "'0x00' is an invalid start of a property name"
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
+        Assert.Equal("the request body is not valid JSON: it was sent as charset=utf-16, and JSON is read as UTF-8: send it in UTF-8", error.GetProperty("detail").GetString());
+        Assert.Equal(1, AssertData(await GetAsync("/plans")).GetArrayLength());
+    }
+
+    [Fact]
     public async Task Create_BodyStartingWithAUtf8ByteOrderMark_ReadAsTheJsonAfterIt()
     {
         // Arrange: what Windows tools that write "UTF-8" files put in front (RFC 8259 lets a reader skip it)
