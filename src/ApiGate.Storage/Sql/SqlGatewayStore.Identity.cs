@@ -120,7 +120,7 @@ public abstract partial class SqlGatewayStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw ConflictOf(ex, linked);
+                throw ConflictOf(ex, linked, "user", field: "");
             }
 
             if (configuration)

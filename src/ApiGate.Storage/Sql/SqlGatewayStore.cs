@@ -298,12 +298,13 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// <paramref name="onUnique"/> (a name or email taken).
     /// </summary>
     /// <param name="reference">
-    /// The field naming the one row the write refers to (<c>upstream</c>, <c>plan</c>, <c>user</c>), which is the
-    /// conflict's field and the kind of row it says is gone; empty where the write refers to more than one.
+    /// The one row the write refers to (<c>upstream</c>, <c>plan</c>, <c>user</c>): the kind of row the conflict says is
+    /// gone, and its field; empty where the write refers to more than one.
     /// </param>
-    private protected StoreConflictException ConflictOf(Exception exception, StoreConflictException? onUnique, string reference = "") =>
+    /// <param name="field">The conflict's field when it is not <paramref name="reference"/> (empty: the row was named by the path).</param>
+    private protected StoreConflictException ConflictOf(Exception exception, StoreConflictException? onUnique, string reference = "", string? field = null) =>
         IsForeignKeyViolation(exception)
-            ? StoreConflictException.ReferenceDeleted(reference, reference)
+            ? StoreConflictException.ReferenceDeleted(reference, field ?? reference)
             : onUnique ?? new StoreConflictException("", exception.Message);
 
     /// <summary>

@@ -92,4 +92,23 @@ public sealed class ConcurrentReferenceDeleteTests(StoreEngines engines) : IClas
         Assert.Equal("the entitlement this change refers to was deleted at the same time; check it exists and try again", result.Error!.Message);
         Assert.Empty(await store.ListPlanEntitlementsAsync("free", None));
     }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task LinkIdentity_TheUserDeletedBetweenTheLookupAndTheWrite_ConflictSayingTheUserIsGoneOnNoField(string engine)
+    {
+        // Arrange: the user is named by the path, not by a field of the body, so the conflict points at no member
+        var store = (await engines.CreateAsync(engine)).Store;
+        var other = new UserService(store, TimeProvider.System);
+        Assert.True((await other.CreateAsync(new UserChanges { Email = "ada@example.com", Plan = "free" }, None)).Ok);
+        var users = new UserService(InterferingStore.Wrap(store, "LinkIdentityAsync", async _ =>
+            Assert.True((await other.DeleteAsync("ada@example.com", None)).Ok)), TimeProvider.System);
+
+        // Act
+        var result = await users.LinkIdentityAsync("ada@example.com", new IdentityLink("https://issuer.example", "sub-1"), None);
+
+        // Assert
+        Assert.Equal((ManagementErrorKind.Conflict, ""), (result.Error?.Kind, result.Error?.Field));
+        Assert.Equal("the user this change refers to was deleted at the same time; check it exists and try again", result.Error!.Message);
+        Assert.Null(await store.FindUserByIdentityAsync("https://issuer.example", "sub-1", None));
+    }
 }
