@@ -328,7 +328,7 @@ internal static class AdminApi
         catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
         {
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminApi)).LogError(
-                new EventId(7002, "AdminRequestFailed"), ex, "Admin API request {Method} {Path} failed", context.Request.Method, context.Request.Path.Value);
+                new EventId(7002, "AdminRequestFailed"), ex, "Admin API request {Method} {Path} failed", context.Request.Method, AdminAuditLog.LoggedPath(context.Request));
             context.Response.Clear();
             await AdminErrors.Write(StatusCodes.Status500InternalServerError, "internal_error", "Internal error",
                 "the request failed; the server log has the details", null).ExecuteAsync(context);

@@ -40,8 +40,7 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
             if (_logger.IsEnabled(LogLevel.Information))
             {
                 var caller = context.Features.Get<AdminCaller>();
-                var request = context.Request;
-                Write(_logger, request.Method, Redacted(request.PathBase.Add(request.Path).Value ?? ""), context.Response.StatusCode,
+                Write(_logger, context.Request.Method, LoggedPath(context.Request), context.Response.StatusCode,
                     Math.Round(timeProvider.GetElapsedTime(started).TotalMilliseconds, 3),
                     caller?.TokenId ?? "", caller?.TokenName ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "");
             }
@@ -67,7 +66,7 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
         var now = timeProvider.GetUtcNow();
         try
         {
-            await store.AddAdminAuditAsync(new AdminAuditRecord(0, now, context.Request.Method, Redacted(context.Request.PathBase.Add(context.Request.Path).Value ?? ""),
+            await store.AddAdminAuditAsync(new AdminAuditRecord(0, now, context.Request.Method, LoggedPath(context.Request),
                 context.Response.StatusCode, changer.TokenId, changer.TokenName, context.Connection.RemoteIpAddress?.ToString() ?? "",
                 context.Features.Get<AdminAuditNote>()?.Text ?? ""), CancellationToken.None);
             if (_prune.Due(now))
@@ -78,9 +77,15 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
         catch (Exception ex) when (ex is Core.Storage.StoreUnavailableException or System.Data.Common.DbException or InvalidOperationException)
         {
             // The change itself is done (or was refused by the store already); its log line above is the record.
-            LogNotStored(_logger, context.Request.Method, Redacted(context.Request.Path.Value ?? ""), ex.Message);
+            LogNotStored(_logger, context.Request.Method, LoggedPath(context.Request), ex.Message);
         }
     }
+
+    /// <summary>
+    /// The request's path as every admin log line and audit row names it: with the base path, without the query
+    /// string, <see cref="Redacted"/>.
+    /// </summary>
+    internal static string LoggedPath(HttpRequest request) => Redacted(request.PathBase.Add(request.Path).Value ?? "");
 
     /// <summary>
     /// The path with every segment that holds a credential's secret part (a run of 32 or more hex digits: an API key or

@@ -45,7 +45,7 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, Identity.K
         }
 
         refusal ??= "the admin token is not valid";
-        LogRefused(context.Request.Method, context.Request.Path.Value ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "", refusal);
+        LogRefused(context.Request.Method, AdminAuditLog.LoggedPath(context.Request), context.Connection.RemoteIpAddress?.ToString() ?? "", refusal);
         context.Response.Headers.WWWAuthenticate = "Bearer realm=\"apigate-admin\"";
         await AdminErrors.Write(StatusCodes.Status401Unauthorized, "unauthorized", "Unauthorized", refusal, null).ExecuteAsync(context);
     }

@@ -65,6 +65,28 @@ public sealed class AdminAuditLogTests : AdminTestBase
     }
 
     [Fact]
+    public async Task KeyPastedWhereAnIdBelongs_WithoutAnAdminToken_RefusalWarningNamesTheBasePathAndOnlyTheKeysShownPrefix()
+    {
+        // Arrange: someone without an admin token tries to revoke a key by the key itself
+        var (apiKey, _, _) = await Gateway.CreateKeyAsync("refused@example.com");
+
+        // Act
+        using (var anonymous = new HttpRequestMessage(HttpMethod.Delete, Gateway.Url + "/admin/keys/" + apiKey))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Gateway.Client.SendAsync(anonymous)).StatusCode);
+        }
+
+        await Gateway.StopAsync();
+
+        // Assert: the refusal's warning (7001) names the path as the request line (7020) does, the key cut to its prefix
+        var output = _log.Text;
+        Assert.DoesNotContain(apiKey[12..40], output, StringComparison.Ordinal);
+        var refusal = Assert.Single(LinesOf(output, 7001));
+        Assert.Equal("DELETE", refusal.GetProperty("Method").GetString());
+        Assert.Equal("/admin/keys/" + apiKey[..12] + "***", refusal.GetProperty("Path").GetString());
+    }
+
+    [Fact]
     public async Task AdminRequests_EachLoggedOnceWithTokenIdentity_NeverASecret()
     {
         // Arrange
@@ -137,6 +159,22 @@ public sealed class AdminAuditLogTests : AdminTestBase
                 Assert.Equal("Information", root.GetProperty("LogLevel").GetString());
                 Assert.Equal(7020, root.GetProperty("EventId").GetInt32());
                 lines.Add(root.GetProperty("State").Clone());
+            }
+        }
+
+        return lines;
+    }
+
+    /// <summary>The <c>State</c> of each JSON line with this event id, in any category.</summary>
+    private static List<JsonElement> LinesOf(string output, int eventId)
+    {
+        var lines = new List<JsonElement>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            using var document = JsonDocument.Parse(line);
+            if (document.RootElement.GetProperty("EventId").GetInt32() == eventId)
+            {
+                lines.Add(document.RootElement.GetProperty("State").Clone());
             }
         }
 
