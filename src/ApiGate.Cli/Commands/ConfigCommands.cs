@@ -50,22 +50,31 @@ internal static class ConfigCommands
         var validate = new Command("validate", "Check the settings and every stored route and upstream; exit 2 on an invalid setting, 1 on other problems (warnings alone exit 0)");
         CliApp.SetHandler(validate, context, async (parse, ct) =>
         {
-            var loaded = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct);
+            // A store whose stored settings cannot be read (a file that is no database, a server down) is a problem
+            // like one that cannot be opened below: the settings are checked without the stored ones.
+            Exception? unreadable = null;
+            var loaded = await context.LoadSettingsAsync(parse.GetValue(CliApp.ConfigOption), CliApp.StoreFlags(parse), ct, unreadableStore: ex => unreadable = ex);
             var options = loaded.Options;
             var problems = new List<string>();
             IReadOnlyList<string> warnings = [];
-            IGatewayStore? store;
-            try
+            IGatewayStore? store = null;
+            if (unreadable is not null)
             {
-                // Only read: a store that is not there yet is not created (nor one an older apigate made migrated).
-                store = await context.OpenStoreIfAnyAsync(options, ct);
+                problems.Add("store: " + unreadable.Message);
             }
-            catch (StoreUnavailableException ex)
+            else
             {
-                // A store of another schema version, or one that cannot be reached: a problem among the others (listed,
-                // and in --json), not the end of the check.
-                store = null;
-                problems.Add("store: " + ex.Message);
+                try
+                {
+                    // Only read: a store that is not there yet is not created (nor one an older apigate made migrated).
+                    store = await context.OpenStoreIfAnyAsync(options, ct);
+                }
+                catch (StoreUnavailableException ex)
+                {
+                    // A store of another schema version, or one that cannot be reached: a problem among the others
+                    // (listed, and in --json), not the end of the check.
+                    problems.Add("store: " + ex.Message);
+                }
             }
 
             await using var opened = store;

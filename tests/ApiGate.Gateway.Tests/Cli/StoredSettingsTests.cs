@@ -162,6 +162,36 @@ public sealed class StoredSettingsTests(StoreEngines engines) : IClassFixture<St
     }
 
     [Fact]
+    public async Task ConfigValidate_StoreFileIsNoDatabase_ListsTheStoreAsAProblemInTextAndJsonWithExit1()
+    {
+        // Arrange
+        var file = Path.Combine(Path.GetTempPath(), $"apigate-notdb-{Guid.NewGuid():N}.db");
+        await File.WriteAllTextAsync(file, string.Concat(Enumerable.Repeat("this is a text file, not a SQLite database. ", 20)));
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = file };
+        var problem = $"store: cannot open the store at {file} (APIGATE_DATABASE_DSN / --database): file is not a database";
+
+        try
+        {
+            // Act
+            var text = await CliRunner.RunAsync(environment, "config", "validate");
+            var json = await CliRunner.RunAsync(environment, "config", "validate", "--json");
+
+            // Assert: a store that cannot be read is a problem among the others, not the end of the check
+            Assert.Equal(1, text.ExitCode);
+            Assert.Equal("problem: " + problem, text.Error.Trim());
+            Assert.Equal(1, json.ExitCode);
+            using var document = System.Text.Json.JsonDocument.Parse(json.Output);
+            Assert.False(document.RootElement.GetProperty("valid").GetBoolean());
+            Assert.Equal([problem], document.RootElement.GetProperty("problems").EnumerateArray().Select(p => p.GetString()));
+            Assert.Empty(document.RootElement.GetProperty("warnings").EnumerateArray());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task ConfigUnset_AStoredValueTheEnvironmentNowConflictsWith_StillRemovesIt()
     {
         // Arrange: the h2c port stored; the environment later moves the main port onto it
