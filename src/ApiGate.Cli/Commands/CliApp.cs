@@ -183,12 +183,18 @@ internal static partial class CliApp
             return await body(parse, store, ct);
         });
 
-    /// <summary>Prints the outcome of a delete: the error, or what was deleted.</summary>
-    public static int PrintDeleted<T>(CliContext context, ManagementResult<T> result, string kind, Func<T, string> describe)
+    /// <summary>Prints the outcome of a delete: the error, or what was deleted (with <c>--json</c>, the record as JSON).</summary>
+    public static int PrintDeleted<T>(CliContext context, ParseResult parse, ManagementResult<T> result, string kind, Func<T, string> describe)
     {
         if (!result.Ok)
         {
             return context.Fail(result.Error!);
+        }
+
+        if (parse.GetValue(JsonOption))
+        {
+            Output.JsonOutput.Write(context.Output, result.Value!);
+            return 0;
         }
 
         context.Output.WriteLine($"deleted {kind} {Output.TableWriter.Escape(describe(result.Value!))}");

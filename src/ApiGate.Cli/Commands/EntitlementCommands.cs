@@ -73,7 +73,7 @@ internal static class EntitlementCommands
         var delete = new Command("delete", "Delete an entitlement and every plan's value for it") { reference };
         CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
-            return CliApp.PrintDeleted(context, await Entitlements(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "entitlement", v => $"{v.Name} ({v.Id})");
+            return CliApp.PrintDeleted(context, parse, await Entitlements(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "entitlement", v => $"{v.Name} ({v.Id})");
         });
 
         command.Subcommands.Add(create);

@@ -63,7 +63,7 @@ internal static class PlanCommands
         var delete = new Command("delete", "Delete a plan no user is on") { reference };
         CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
-            return CliApp.PrintDeleted(context, await Plans(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "plan", v => $"{v.Id} ({v.Name})");
+            return CliApp.PrintDeleted(context, parse, await Plans(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "plan", v => $"{v.Id} ({v.Name})");
         });
 
         command.Subcommands.Add(create);

@@ -77,7 +77,7 @@ internal static class PlanEntitlementCommands
         CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
             var names = await EntitlementNamesAsync(store, ct);
-            return CliApp.PrintDeleted(context, await PlanEntitlements(store).DeleteAsync(parse.GetRequiredValue(id), ct), "plan entitlement",
+            return CliApp.PrintDeleted(context, parse, await PlanEntitlements(store).DeleteAsync(parse.GetRequiredValue(id), ct), "plan entitlement",
                 v => $"{v.Id} (plan {v.PlanId}, entitlement {names.GetValueOrDefault(v.EntitlementId, v.EntitlementId)})");
         });
 

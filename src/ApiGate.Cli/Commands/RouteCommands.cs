@@ -84,7 +84,7 @@ internal static class RouteCommands
         var delete = new Command("delete", "Delete a route") { reference };
         CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
-            return CliApp.PrintDeleted(context, await Routes(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "route", v => $"{v.Slug} ({v.Id})");
+            return CliApp.PrintDeleted(context, parse, await Routes(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "route", v => $"{v.Slug} ({v.Id})");
         });
         command.Subcommands.Add(delete);
         return command;

@@ -78,7 +78,7 @@ internal static class UpstreamCommands
         var delete = new Command("delete", "Delete an upstream no route uses") { reference };
         CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
         {
-            return CliApp.PrintDeleted(context, await Upstreams(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "upstream", v => $"{v.Slug} ({v.Id})");
+            return CliApp.PrintDeleted(context, parse, await Upstreams(store).DeleteAsync(parse.GetRequiredValue(reference), ct), "upstream", v => $"{v.Slug} ({v.Id})");
         });
 
         command.Subcommands.Add(create);

@@ -86,7 +86,7 @@ internal static class UserCommands
             var (keys, links) = await store.FindUserAsync(target, ct) is { } user
                 ? ((await store.ListKeysAsync(user.Id, ct)).Count, (await store.ListIdentitiesAsync(user.Id, ct)).Count)
                 : (0, 0);
-            return CliApp.PrintDeleted(context, await Users(store).DeleteAsync(target, ct), "user",
+            return CliApp.PrintDeleted(context, parse, await Users(store).DeleteAsync(target, ct), "user",
                 v => $"{v.Email} ({v.Id}) and their {keys} API key{(keys == 1 ? "" : "s")}" +
                      (links == 0 ? "" : $" and {links} JWT subject link{(links == 1 ? "" : "s")}"));
         });
@@ -141,7 +141,7 @@ internal static class UserCommands
                 var target = parse.GetRequiredValue(user);
                 if (!link)
                 {
-                    return CliApp.PrintDeleted(context, await service.UnlinkIdentityAsync(target, parsed.Value!, ct), "link",
+                    return CliApp.PrintDeleted(context, parse, await service.UnlinkIdentityAsync(target, parsed.Value!, ct), "link",
                         i => $"of subject '{i.Subject}' ({i.Issuer}) to user {i.UserId}");
                 }
 

@@ -87,7 +87,7 @@ internal static class WebhookCommands
         var deleteId = new Argument<string>("webhook") { Description = "Endpoint id" };
         var delete = new Command("delete", "Delete an endpoint with its deliveries") { deleteId };
         CliApp.SetServiceHandler(delete, context, async (parse, store, ct) =>
-            CliApp.PrintDeleted(context, await Service(store).DeleteAsync(parse.GetRequiredValue(deleteId), ct), "webhook", e => $"{e.Id} ({e.Url})"));
+            CliApp.PrintDeleted(context, parse, await Service(store).DeleteAsync(parse.GetRequiredValue(deleteId), ct), "webhook", e => $"{e.Id} ({e.Url})"));
 
         var testId = new Argument<string>("webhook") { Description = "Endpoint id" };
         var test = new Command("test", "Queue a signed 'test' event for this endpoint (sent by the running gateway)") { testId };

@@ -41,6 +41,28 @@ public sealed class CliTests : CliTestBase
         Assert.Contains("(none)", (await RunAsync("upstreams", "list")).Output);
     }
 
+    [Fact]
+    public async Task DeleteWithJson_PrintsTheDeletedRecordAsOneJsonObjectOnStdout()
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("upstreams", "create", "--name", "Doomed API", "--url", "http://127.0.0.1:9")).ExitCode);
+        Assert.Equal(0, (await RunAsync("routes", "create", "--name", "doomed", "--path", "/doomed/*", "--upstream", "doomed-api")).ExitCode);
+        Assert.Equal(0, (await RunAsync("plans", "create", "--id", "gone", "--name", "Gone")).ExitCode);
+
+        // Act
+        var route = await RunAsync("--json", "routes", "delete", "doomed");
+        var upstream = await RunAsync("upstreams", "delete", "doomed-api", "--json");
+        var plan = await RunAsync("plans", "delete", "gone", "--json");
+
+        // Assert: what was deleted, as `get --json` showed it, so `… delete --json | jq` reads it
+        Assert.Equal(0, route.ExitCode);
+        Assert.Equal("doomed", JsonDocument.Parse(route.Output).RootElement.GetProperty("slug").GetString());
+        Assert.Equal(0, upstream.ExitCode);
+        Assert.Equal("doomed-api", JsonDocument.Parse(upstream.Output).RootElement.GetProperty("slug").GetString());
+        Assert.Equal(0, plan.ExitCode);
+        Assert.Equal("Gone", JsonDocument.Parse(plan.Output).RootElement.GetProperty("name").GetString());
+    }
+
     [Theory]
     [InlineData("path", "routes", "create", "--name", "r", "--path", "/x/(", "--match", "regex", "--upstream", "base")]
     [InlineData("upstream", "routes", "create", "--name", "r", "--path", "/x", "--upstream", "missing")]
