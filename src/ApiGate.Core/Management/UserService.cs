@@ -42,7 +42,9 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
             planId = plans.FirstOrDefault(p => p.IsDefault)?.Id;
             if (planId is null)
             {
-                return Invalid("plan", "no plan given and no default plan exists (create one with --default)");
+                // Worded for every surface alike: the CLI marks a plan with --default, the admin API with is_default,
+                // the console with the plan form's default box.
+                return Invalid("plan", "no plan given and no default plan exists: give a plan, or mark a plan as the default");
             }
         }
 

@@ -72,6 +72,20 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task CreateUser_NoPlanWhileNoPlanIsTheDefault_Returns422SayingToMarkOneWithoutNamingACliFlag()
+    {
+        // Arrange
+        AssertData(await PatchAsync("/plans/free", new { is_default = false }));
+
+        // Act
+        var response = await PostAsync("/users", new { email = "ann@example.com" });
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/plan");
+        Assert.Equal("no plan given and no default plan exists: give a plan, or mark a plan as the default", error.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task Create_BodyWrappedInData_PointersIncludeData()
     {
         var response = await SendAsync(HttpMethod.Post, "/users", """{"data": {"email": "nope"}}""");

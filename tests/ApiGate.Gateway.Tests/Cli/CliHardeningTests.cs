@@ -140,6 +140,20 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersCreate_NoPlanWhileNoPlanIsTheDefault_RefusedSayingToMarkOne()
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("plans", "update", "free", "--default=false")).ExitCode);
+
+        // Act
+        var created = await RunAsync("users", "create", "--email", "ann@example.com");
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.Equal("error: plan: no plan given and no default plan exists: give a plan, or mark a plan as the default", created.Diagnostics.TrimEnd());
+    }
+
+    [Fact]
     public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
     {
         // Arrange
