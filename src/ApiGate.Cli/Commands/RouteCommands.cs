@@ -154,7 +154,7 @@ internal static class RouteCommands
         private readonly Option<string?> _description = new("--description") { Description = "Free text" };
         private readonly Option<string?> _path = new("--path") { Description = "Path pattern, e.g. /users/* or /users/{id}" };
         private readonly Option<string?> _match = new("--match", "--match-type") { Description = "exact | prefix (default) | regex" };
-        private readonly Option<string?> _methods = new("--methods") { Description = "Comma-separated methods (empty = all)" };
+        private readonly Option<string?> _methods = new("--methods") { Description = "Comma-separated methods, at most 100 (empty = all)" };
         private readonly Option<string?> _hostPattern = new("--host-pattern", "--host") { Description = "Host pattern: api.example.com, *.example.com, or a regex" };
         private readonly Option<string?> _hostMatchType = new("--host-match-type") { Description = "exact | wildcard | regex (inferred when omitted)" };
         private readonly Option<string[]> _headers = new("--headers", "--header") { Description = "Required header name=value (repeatable, or comma-separated)" };

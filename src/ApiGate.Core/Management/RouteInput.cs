@@ -137,6 +137,14 @@ public sealed record RouteInput
             authScheme = parsed;
         }
 
+        // Counted as sent, before duplicates are dropped, as the CORS lists are: 100,000 GETs are refused, not stored as one.
+        var methods = List(Methods);
+        var corsMethods = List(CorsMethods);
+        if ((TextFields.CheckCount("methods", methods?.Count ?? 0) ?? TextFields.CheckCount("cors_methods", corsMethods?.Count ?? 0)) is { } tooMany)
+        {
+            return tooMany;
+        }
+
         return new RouteChanges
         {
             Name = Name,
@@ -145,10 +153,7 @@ public sealed record RouteInput
             HostMatchType = hostMatchType,
             Path = Path,
             MatchType = matchType,
-            Methods = Methods is null
-                ? null
-                : [.. Methods.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(m => m.ToUpperInvariant()).Distinct(StringComparer.Ordinal)],
+            Methods = UpperCaseOnce(methods),
             Headers = headers,
             Upstream = Upstream is null ? default : new Optional<string?>(Upstream.Length == 0 ? null : Upstream),
             PathRewrite = PathRewrite,
@@ -161,7 +166,7 @@ public sealed record RouteInput
             AuthRequired = AuthRequired,
             AuthScheme = authScheme,
             CorsOrigins = List(CorsOrigins),
-            CorsMethods = CorsMethods is null ? null : [.. List(CorsMethods)!.Select(m => m.ToUpperInvariant()).Distinct(StringComparer.Ordinal)],
+            CorsMethods = UpperCaseOnce(corsMethods),
             CorsHeaders = List(CorsHeaders),
             CorsExposeHeaders = List(CorsExposeHeaders),
             CorsCredentials = CorsCredentials,
@@ -173,4 +178,7 @@ public sealed record RouteInput
 
     private static List<string>? List(string? commaSeparated) =>
         commaSeparated is null ? null : [.. commaSeparated.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    private static List<string>? UpperCaseOnce(List<string>? methods) =>
+        methods is null ? null : [.. methods.Select(m => m.ToUpperInvariant()).Distinct(StringComparer.Ordinal)];
 }

@@ -107,4 +107,23 @@ public sealed class RouteListBoundTests : AdminTestBase
             AssertError(transform, HttpStatusCode.UnprocessableEntity, "validation_error", "/request_transform").GetProperty("detail").GetString());
         Assert.Null(await Gateway.Store.FindRouteAsync("new", None));
     }
+
+    [Fact]
+    public async Task NewRoute_MethodsPastTheBoundAsSent_Refused422EvenWhenAllTheSame()
+    {
+        // Arrange
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        var gets = Enumerable.Repeat("GET", 101).ToArray();
+
+        // Act
+        var methods = await PostAsync("/routes", new { name = "new", path = "/new/*", upstream = "backend", methods = gets });
+        var corsMethods = await PostAsync("/routes", new { name = "new", path = "/new/*", upstream = "backend", cors_origins = Origins(1), cors_methods = gets });
+
+        // Assert
+        Assert.Equal("has 101 entries; at most 100 are allowed",
+            AssertError(methods, HttpStatusCode.UnprocessableEntity, "validation_error", "/methods").GetProperty("detail").GetString());
+        Assert.Equal("has 101 entries; at most 100 are allowed",
+            AssertError(corsMethods, HttpStatusCode.UnprocessableEntity, "validation_error", "/cors_methods").GetProperty("detail").GetString());
+        Assert.Null(await Gateway.Store.FindRouteAsync("new", None));
+    }
 }

@@ -154,6 +154,21 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task RoutesCreate_MethodsPastTheBoundAsSent_RefusedEvenWhenAllTheSame()
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("upstreams", "create", "--name", "base", "--url", "http://127.0.0.1:1")).ExitCode);
+
+        // Act
+        var created = await RunAsync("routes", "create", "--name", "m", "--path", "/m/*", "--upstream", "base", "--methods", string.Join(',', Enumerable.Repeat("GET", 101)));
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.Equal("error: methods: has 101 entries; at most 100 are allowed", created.Diagnostics.TrimEnd());
+        Assert.Equal(3, (await RunAsync("routes", "get", "m")).ExitCode);
+    }
+
+    [Fact]
     public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
     {
         // Arrange
