@@ -163,9 +163,11 @@ public sealed record KeyInput
         DateTimeOffset? expiresAt = null;
         if (!string.IsNullOrWhiteSpace(Expires))
         {
-            if (!KeyService.TryParseExpiry(Expires, clock.GetUtcNow(), out var at))
+            if (!KeyService.TryParseExpiry(Expires, clock.GetUtcNow(), out var at, out var pastCalendarEnd))
             {
-                return Invalid("expires", $"'{Expires}' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)");
+                return Invalid("expires", pastCalendarEnd
+                    ? $"'{Expires}' from now would be past the calendar's end (year 9999): give a shorter duration or a date"
+                    : $"'{Expires}' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)");
             }
 
             expiresAt = at;

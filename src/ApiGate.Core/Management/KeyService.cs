@@ -70,22 +70,31 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
     }
 
     /// <summary>Parses an expiry: ISO 8601 date/date-time (UTC unless an offset is given) or a duration from now (<c>30d</c>, <c>12h</c>).</summary>
-    public static bool TryParseExpiry(string text, DateTimeOffset now, out DateTimeOffset at)
+    public static bool TryParseExpiry(string text, DateTimeOffset now, out DateTimeOffset at) => TryParseExpiry(text, now, out at, out _);
+
+    /// <summary>
+    /// The same, and whether a duration that is a number of days, hours, minutes or seconds would end past the calendar's
+    /// end (9999-12-31) — a duration, not a malformed value, so the caller can say what is wrong with it.
+    /// </summary>
+    public static bool TryParseExpiry(string text, DateTimeOffset now, out DateTimeOffset at, out bool pastCalendarEnd)
     {
+        pastCalendarEnd = false;
         try
         {
             return TryParseExpiryCore(text.Trim(), now, out at);
         }
         catch (Exception ex) when (ex is ArgumentOutOfRangeException or OverflowException)
         {
-            at = default; // e.g. 99999999d: past the calendar's end
+            at = default; // e.g. 99999999d
+            pastCalendarEnd = true;
             return false;
         }
     }
 
     private static bool TryParseExpiryCore(string text, DateTimeOffset now, out DateTimeOffset at)
     {
-        if (text.EndsWith('d') && int.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var days))
+        // Days as a double, so that a count past int's range is still read as days (and found past the calendar's end).
+        if (text.EndsWith('d') && double.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var days))
         {
             at = now.AddDays(days);
             return true;

@@ -59,6 +59,9 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("expires", "soon", "'soon' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)")]
     [InlineData("expires_at", "2001-01-01", "expiry must be in the future")]
     [InlineData("expires", "0s", "expiry must be in the future")]
+    [InlineData("expires", "3000000d", "'3000000d' from now would be past the calendar's end (year 9999): give a shorter duration or a date")]
+    [InlineData("expires", "100000000h", "'100000000h' from now would be past the calendar's end (year 9999): give a shorter duration or a date")]
+    [InlineData("expires", "99999999999999m", "'99999999999999m' from now would be past the calendar's end (year 9999): give a shorter duration or a date")]
     public async Task CreateKey_UnusableExpiry_Returns422NamingTheFieldAndCreatesNoKey(string field, string value, string detail)
     {
         AssertData(await PostAsync("/users", new { email = "ann@example.com" }), HttpStatusCode.Created);

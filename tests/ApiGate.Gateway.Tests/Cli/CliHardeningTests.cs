@@ -168,6 +168,22 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Equal(3, (await RunAsync("routes", "get", "m")).ExitCode);
     }
 
+    [Theory]
+    [InlineData("3000000d")]
+    [InlineData("100000000h")]
+    public async Task KeysCreate_ExpiryPastTheCalendarsEnd_RefusedSayingSo(string expires)
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "ann@example.com")).ExitCode);
+
+        // Act
+        var created = await RunAsync("keys", "create", "--user", "ann@example.com", "--expires", expires);
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.Equal($"error: expires: '{expires}' from now would be past the calendar's end (year 9999): give a shorter duration or a date", created.Diagnostics.TrimEnd());
+    }
+
     [Fact]
     public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
     {
