@@ -164,7 +164,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
                     $"contains an invisible character (U+{(int)email[invisible]:X4} at position {invisible + 1}): an address must read as the one mail goes to"));
             }
 
-            if (Emails.CombiningMarkProblem(email) is { } mark)
+            if (Emails.SpellingProblem(email) is { } mark)
             {
                 return Invalid("email", mark);
             }

@@ -1,4 +1,6 @@
+using System.Collections.Frozen;
 using System.Globalization;
+using System.Text;
 
 namespace ApiGate.Core.Text;
 
@@ -12,12 +14,15 @@ namespace ApiGate.Core.Text;
 public static class Emails
 {
     /// <summary>
-    /// Why <paramref name="email"/> cannot be accepted for holding a combining mark (Unicode category Mn, e.g. U+0301
-    /// after an <c>e</c>), or null. <c>e</c> + U+0301 looks like <c>é</c> but is another string, so one address would
-    /// have two spellings: two users, or a look-up that misses. Refused rather than normalized, so that what is stored is
-    /// what was typed. The message names the character and its position; the caller adds the field or a sentence's start.
+    /// Why <paramref name="email"/> cannot be accepted as one of two spellings of an address, or null: for holding a
+    /// combining mark (Unicode category Mn, e.g. U+0301 after an <c>e</c>: it looks like <c>é</c> but is another string),
+    /// or for not being in Unicode normalization form NFKC (a fullwidth <c>ａ</c>, a ligature such as <c>ﬁ</c>: it looks
+    /// like, or is, an address written in plain letters). Either would make two users of one address, or a look-up that
+    /// misses. Refused rather than normalized, so that what is stored is what was typed; addresses stored before this
+    /// rule are kept as they are. The message names the character and its position, or the form to write; the caller
+    /// adds the field or a sentence's start.
     /// </summary>
-    public static string? CombiningMarkProblem(string email)
+    public static string? SpellingProblem(string email)
     {
         for (var i = 0; i < email.Length; i++)
         {
@@ -28,8 +33,54 @@ public static class Emails
             }
         }
 
-        return null;
+        return NfkcOf(email) is { } plain
+            ? $"is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as '{plain}'"
+            : null;
     }
+
+    /// <summary>
+    /// <paramref name="email"/> with every character that NFKC changes on its own replaced by what NFKC makes of it, or
+    /// null when it holds none. From a table (<c>NfkcMappings.txt</c>) rather than <see cref="string.Normalize()"/>,
+    /// which does nothing in this build (invariant globalization, no ICU). Character by character: sequences that only
+    /// compose together (Hangul jamo, some vowel signs) are not changed; combining marks are refused before this.
+    /// </summary>
+    private static string? NfkcOf(string email)
+    {
+        StringBuilder? plain = null;
+        var at = 0;
+        foreach (var rune in email.EnumerateRunes())
+        {
+            if (NfkcMappings.Value.TryGetValue(rune.Value, out var mapped))
+            {
+                (plain ??= new StringBuilder(email, 0, at, email.Length)).Append(mapped);
+            }
+            else
+            {
+                plain?.Append(email, at, rune.Utf16SequenceLength);
+            }
+
+            at += rune.Utf16SequenceLength;
+        }
+
+        return plain?.ToString();
+    }
+
+    private static readonly Lazy<FrozenDictionary<int, string>> NfkcMappings = new(() =>
+    {
+        using var stream = typeof(Emails).Assembly.GetManifestResourceStream("ApiGate.Core.Text.NfkcMappings.txt")!;
+        using var reader = new StreamReader(stream);
+        var mappings = new Dictionary<int, string>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0 && line[0] != '#')
+            {
+                var codePoints = line.Split(' ').Select(hex => int.Parse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
+                mappings[codePoints[0]] = string.Concat(codePoints[1..].Select(char.ConvertFromUtf32));
+            }
+        }
+
+        return mappings.ToFrozenDictionary();
+    });
 
     public static string Canonical(string email)
     {

@@ -361,7 +361,7 @@ internal sealed partial class PortalAccountService(
     {
         { Length: 0 } => "Enter your email address.",
         { Length: > MaxEmailLength } => $"Email address must be at most {MaxEmailLength} characters.",
-        _ when Emails.CombiningMarkProblem(email) is { } mark => $"Email address {mark}.",
+        _ when Emails.SpellingProblem(email) is { } mark => $"Email address {mark}.",
         _ when !LooksLikeEmail(email) => $"'{email}' is not an email address.",
         _ => null,
     };

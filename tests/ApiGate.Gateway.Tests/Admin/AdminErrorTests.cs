@@ -89,6 +89,22 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task CreateUser_EmailNotInNfkcBesideItsPlainForm_Returns422NamingThePlainFormAndCreatesNoUser()
+    {
+        // Arrange: a fullwidth "ａ" (U+FF41) reads as the "a" of an existing address
+        AssertData(await PostAsync("/users", new { email = "a@x.io" }), HttpStatusCode.Created);
+
+        // Act
+        var response = await PostAsync("/users", new { email = "\uff41@x.io" });
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/email");
+        Assert.Equal("is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as 'a@x.io'",
+            error.GetProperty("detail").GetString());
+        Assert.Equal("a@x.io", Assert.Single(AssertData(await GetAsync("/users")).EnumerateArray().ToList()).GetProperty("email").GetString());
+    }
+
+    [Fact]
     public async Task Create_BodyWrappedInData_PointersIncludeData()
     {
         var response = await SendAsync(HttpMethod.Post, "/users", """{"data": {"email": "nope"}}""");

@@ -25,6 +25,21 @@ public sealed partial class UserFormTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task AddUser_EmailNotInNfkcBesideItsPlainForm_ErrorAtTheEmailNamingThePlainFormAndNothingStored()
+    {
+        // Arrange: a fullwidth "ａ" (U+FF41) reads as the "a" of an existing address
+        Assert.True((await Gateway.Users.CreateAsync(new UserChanges { Email = "a@x.io" }, None)).Ok);
+
+        // Act
+        var refused = await AddUserAsync("\uff41@x.io");
+
+        // Assert
+        Assert.Equal((HttpStatusCode.BadRequest, "email",
+                "is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as 'a@x.io'"), refused);
+        Assert.Equal("a@x.io", Assert.Single(await Gateway.Users.ListAsync(None)).Email);
+    }
+
+    [Fact]
     public async Task AddUser_NoPlanWhileNoPlanIsTheDefault_ErrorAtThePlanSayingToMarkOneWithoutNamingACliFlag()
     {
         // Arrange

@@ -140,6 +140,22 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersCreate_EmailNotInNfkcBesideItsPlainForm_RefusedNamingThePlainFormAndNothingWritten()
+    {
+        // Arrange: a fullwidth "ａ" (U+FF41) reads as the "a" of an existing address
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "a@x.io")).ExitCode);
+
+        // Act
+        var created = await RunAsync("users", "create", "--email", "\uff41@x.io");
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.Equal("error: email: is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as 'a@x.io'",
+            created.Diagnostics.TrimEnd());
+        Assert.Single((await RunAsync("users", "list", "--json")).Output.Split("@x.io", StringSplitOptions.None)[1..]);
+    }
+
+    [Fact]
     public async Task UsersCreate_NoPlanWhileNoPlanIsTheDefault_RefusedSayingToMarkOne()
     {
         // Arrange

@@ -627,6 +627,21 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Empty(await _store.ListUsersAsync(None));
     }
 
+    [Fact]
+    public async Task SignUpAsync_AddressNotInNfkc_RefusedNamingItsPlainFormAndNoUser()
+    {
+        // Arrange: a fullwidth "ａ" (U+FF41), which reads as the plain "a"
+        var portal = await PortalAsync();
+
+        // Act
+        var result = await portal.SignUpAsync("\uff41@example.com", "correct horse battery", Origin, Address, None);
+
+        // Assert
+        Assert.Equal((false, "Email address is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as 'a@example.com'."),
+            (result.Ok, result.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
     [Theory]
     [InlineData("a:b@example.com")]
     [InlineData("x(1)@example.com")]
