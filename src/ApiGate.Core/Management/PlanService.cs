@@ -31,7 +31,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
         {
             // The id goes upstream in X-Plan-ID on every request of the plan's users: a 100 kB one made each of them a 431.
             return derived
-                ? Invalid("name", $"the id made from the name is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID): give a shorter --id")
+                ? Invalid("name", $"the id made from the name is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID): give a shorter id")
                 : Invalid("id", $"is longer than {MaxIdLength} characters (it is sent upstream in X-Plan-ID)");
         }
 

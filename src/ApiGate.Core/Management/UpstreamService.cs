@@ -105,7 +105,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             return "a base URL cannot carry a query or fragment";
         }
 
-        return uri.UserInfo.Length > 0 ? "put credentials in --auth-type/--auth-value, not in the URL" : null;
+        return uri.UserInfo.Length > 0 ? "put credentials in the upstream's auth type and value (auth_type/auth_value; CLI --auth-type/--auth-value), not in the URL" : null;
     }
 
     private static ManagementResult<UpstreamDefinition> ApplyUpstream(UpstreamDefinition u, UpstreamChanges input)

@@ -89,6 +89,19 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task CreateUpstream_UrlWithCredentials_Returns422NamingTheAuthFieldsNotOnlyTheCliFlags()
+    {
+        // Act
+        var response = await PostAsync("/upstreams", new { name = "creds", base_url = "http://ann:s3cret@127.0.0.1:1" });
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/base_url");
+        var detail = error.GetProperty("detail").GetString()!;
+        Assert.EndsWith("put credentials in the upstream's auth type and value (auth_type/auth_value; CLI --auth-type/--auth-value), not in the URL", detail);
+        Assert.DoesNotContain("s3cret", detail);
+    }
+
+    [Fact]
     public async Task CreateUser_EmailNotInNfkcBesideItsPlainForm_Returns422NamingThePlainFormAndCreatesNoUser()
     {
         // Arrange: a fullwidth "ａ" (U+FF41) reads as the "a" of an existing address

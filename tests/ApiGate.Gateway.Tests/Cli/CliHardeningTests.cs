@@ -557,7 +557,7 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Equal(2, given.ExitCode);
         Assert.Equal("error: id: is longer than 64 characters (it is sent upstream in X-Plan-ID)\n", given.Diagnostics.ReplaceLineEndings("\n"));
         Assert.Equal(2, derived.ExitCode);
-        Assert.Equal("error: name: the id made from the name is longer than 64 characters (it is sent upstream in X-Plan-ID): give a shorter --id\n",
+        Assert.Equal("error: name: the id made from the name is longer than 64 characters (it is sent upstream in X-Plan-ID): give a shorter id\n",
             derived.Diagnostics.ReplaceLineEndings("\n"));
         Assert.Equal(0, longest.ExitCode);
         Assert.Equal(["free", new string('p', 64)], JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().Select(p => p.GetProperty("id").GetString()).Order(StringComparer.Ordinal));
