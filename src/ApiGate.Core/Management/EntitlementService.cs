@@ -89,12 +89,21 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
     /// again to the newer one (a few times, then a conflict), so concurrent updates of different fields all land.
     /// </summary>
     public Task<ManagementResult<EntitlementDefinition>> UpdateAsync(string idOrName, EntitlementChanges input, CancellationToken ct) =>
+        UpdateAsync(idOrName, input, null, ct);
+
+    /// <summary>Applies <paramref name="input"/> while <paramref name="condition"/> (when given) holds for the row as stored.</summary>
+    public Task<ManagementResult<EntitlementDefinition>> UpdateAsync(string idOrName, EntitlementChanges input, RowCondition? condition, CancellationToken ct) =>
         RetryWhenChangedAsync(async () =>
         {
             var existing = await store.FindEntitlementAsync(idOrName, ct);
             if (existing is null)
             {
                 return NotFound("entitlement", idOrName);
+            }
+
+            if (condition?.Refuse("entitlement", idOrName, existing.UpdatedAt) is { } stale)
+            {
+                return stale;
             }
 
             var built = ApplyEntitlement(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, creating: false);
@@ -127,7 +136,11 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<EntitlementDefinition>> DeleteAsync(string idOrName, CancellationToken ct) =>
-        DeleteFoundAsync("entitlement", idOrName, c => store.FindEntitlementAsync(idOrName, c), (e, c) => store.DeleteEntitlementAsync(e.Id, c), ct);
+        DeleteAsync(idOrName, null, ct);
+
+    /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
+    public Task<ManagementResult<EntitlementDefinition>> DeleteAsync(string idOrName, RowCondition? condition, CancellationToken ct) =>
+        DeleteFoundAsync("entitlement", idOrName, c => store.FindEntitlementAsync(idOrName, c), x => condition?.Refuse("entitlement", idOrName, x.UpdatedAt), (e, c) => store.DeleteEntitlementAsync(e.Id, c), ct);
 
     private static ManagementResult<EntitlementDefinition> ApplyEntitlement(EntitlementDefinition e, EntitlementChanges input, bool creating)
     {

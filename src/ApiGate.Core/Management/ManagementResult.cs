@@ -11,6 +11,8 @@ public enum ManagementErrorKind
     Conflict,
     /// <summary>An outside service the operation needs (the billing provider) failed; nothing was written, try again.</summary>
     Unavailable,
+    /// <summary>The row is not in the version the request's precondition (<see cref="RowCondition"/>) names: nothing was written.</summary>
+    PreconditionFailed,
 }
 
 /// <summary>A refused operation: nothing was written.</summary>

@@ -50,6 +50,13 @@ internal static class Outcomes
     public static Task<ManagementResult<T>> DeleteFoundAsync<T>(
         string kind, string reference, Func<CancellationToken, Task<T?>> find, Func<T, CancellationToken, Task> delete, CancellationToken cancellationToken)
         where T : class =>
+        DeleteFoundAsync(kind, reference, find, _ => null, delete, cancellationToken);
+
+    /// <summary>The same, refused with <paramref name="refuse"/>'s error when it gives one for the row found.</summary>
+    public static Task<ManagementResult<T>> DeleteFoundAsync<T>(
+        string kind, string reference, Func<CancellationToken, Task<T?>> find, Func<T, ManagementError?> refuse, Func<T, CancellationToken, Task> delete,
+        CancellationToken cancellationToken)
+        where T : class =>
         RetryWhenChangedAsync(async () =>
         {
             if (await find(cancellationToken) is not { } existing)
@@ -57,7 +64,7 @@ internal static class Outcomes
                 return NotFound(kind, reference);
             }
 
-            return await WriteAsync(existing, delete, cancellationToken);
+            return refuse(existing) ?? await WriteAsync(existing, delete, cancellationToken);
         });
 
     /// <summary>Runs the store write; a uniqueness or in-use refusal becomes a conflict error.</summary>

@@ -63,12 +63,21 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
     /// to the newer plan (a few times, then a conflict), so concurrent updates of different fields all land.
     /// </summary>
     public Task<ManagementResult<PlanDefinition>> UpdateAsync(string id, PlanInput input, CancellationToken ct) =>
+        UpdateAsync(id, input, null, ct);
+
+    /// <summary>Applies <paramref name="input"/> while <paramref name="condition"/> (when given) holds for the row as stored.</summary>
+    public Task<ManagementResult<PlanDefinition>> UpdateAsync(string id, PlanInput input, RowCondition? condition, CancellationToken ct) =>
         RetryWhenChangedAsync(async () =>
         {
             var existing = await store.FindPlanAsync(id, ct);
             if (existing is null)
             {
                 return NotFound("plan", id);
+            }
+
+            if (condition?.Refuse("plan", id, existing.UpdatedAt) is { } stale)
+            {
+                return stale;
             }
 
             if (!string.IsNullOrWhiteSpace(input.Id) && input.Id.Trim() != existing.Id)
@@ -83,7 +92,11 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<PlanDefinition>> DeleteAsync(string id, CancellationToken ct) =>
-        DeleteFoundAsync("plan", id, c => store.FindPlanAsync(id, c), (p, c) => store.DeletePlanAsync(p.Id, c), ct);
+        DeleteAsync(id, null, ct);
+
+    /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
+    public Task<ManagementResult<PlanDefinition>> DeleteAsync(string id, RowCondition? condition, CancellationToken ct) =>
+        DeleteFoundAsync("plan", id, c => store.FindPlanAsync(id, c), x => condition?.Refuse("plan", id, x.UpdatedAt), (p, c) => store.DeletePlanAsync(p.Id, c), ct);
 
     private static ManagementResult<PlanDefinition> ApplyPlan(PlanDefinition p, PlanInput input)
     {

@@ -46,12 +46,21 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
     }
 
     public Task<ManagementResult<RouteDefinition>> UpdateAsync(string idOrSlug, RouteChanges input, CancellationToken cancellationToken) =>
+        UpdateAsync(idOrSlug, input, null, cancellationToken);
+
+    /// <summary>Applies <paramref name="input"/> while <paramref name="condition"/> (when given) holds for the row as stored.</summary>
+    public Task<ManagementResult<RouteDefinition>> UpdateAsync(string idOrSlug, RouteChanges input, RowCondition? condition, CancellationToken cancellationToken) =>
         RetryWhenChangedAsync(async () =>
         {
             var existing = await store.FindRouteAsync(idOrSlug, cancellationToken);
             if (existing is null)
             {
                 return NotFound("route", idOrSlug);
+            }
+
+            if (condition?.Refuse("route", idOrSlug, existing.UpdatedAt) is { } stale)
+            {
+                return stale;
             }
 
             var built = await ApplyRouteAsync(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, cancellationToken);
@@ -65,7 +74,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>
-        DeleteFoundAsync("route", idOrSlug, ct => store.FindRouteAsync(idOrSlug, ct), (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
+        DeleteAsync(idOrSlug, null, cancellationToken);
+
+    /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
+    public Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, RowCondition? condition, CancellationToken cancellationToken) =>
+        DeleteFoundAsync("route", idOrSlug, ct => store.FindRouteAsync(idOrSlug, ct), x => condition?.Refuse("route", idOrSlug, x.UpdatedAt), (r, ct) => store.DeleteRouteAsync(r.Id, ct), cancellationToken);
 
     /// <summary>
     /// The route's lists a write holds to <see cref="TextFields.MaxListEntries"/> entries (<see cref="Validate"/>), by

@@ -56,12 +56,21 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
     }
 
     public Task<ManagementResult<UpstreamDefinition>> UpdateAsync(string idOrSlug, UpstreamChanges input, CancellationToken cancellationToken) =>
+        UpdateAsync(idOrSlug, input, null, cancellationToken);
+
+    /// <summary>Applies <paramref name="input"/> while <paramref name="condition"/> (when given) holds for the row as stored.</summary>
+    public Task<ManagementResult<UpstreamDefinition>> UpdateAsync(string idOrSlug, UpstreamChanges input, RowCondition? condition, CancellationToken cancellationToken) =>
         RetryWhenChangedAsync(async () =>
         {
             var existing = await store.FindUpstreamAsync(idOrSlug, cancellationToken);
             if (existing is null)
             {
                 return NotFound("upstream", idOrSlug);
+            }
+
+            if (condition?.Refuse("upstream", idOrSlug, existing.UpdatedAt) is { } stale)
+            {
+                return stale;
             }
 
             var built = ApplyUpstream(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input);
@@ -75,7 +84,11 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>
-        DeleteFoundAsync("upstream", idOrSlug, ct => store.FindUpstreamAsync(idOrSlug, ct), (u, ct) => store.DeleteUpstreamAsync(u.Id, ct), cancellationToken);
+        DeleteAsync(idOrSlug, null, cancellationToken);
+
+    /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
+    public Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, RowCondition? condition, CancellationToken cancellationToken) =>
+        DeleteFoundAsync("upstream", idOrSlug, ct => store.FindUpstreamAsync(idOrSlug, ct), x => condition?.Refuse("upstream", idOrSlug, x.UpdatedAt), (u, ct) => store.DeleteUpstreamAsync(u.Id, ct), cancellationToken);
 
     /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
     public static string? ValidateUrl(string url)

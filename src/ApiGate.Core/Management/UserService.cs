@@ -58,6 +58,10 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
     /// portal) changed the user meanwhile, else applied again to the newer user (a few times, then a conflict).
     /// </summary>
     public Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserChanges input, CancellationToken ct) =>
+        UpdateAsync(idOrEmail, input, null, ct);
+
+    /// <summary>Applies <paramref name="input"/> while <paramref name="condition"/> (when given) holds for the row as stored.</summary>
+    public Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserChanges input, RowCondition? condition, CancellationToken ct) =>
         RetryWhenChangedAsync(async () =>
         {
             var existing = await store.FindUserAsync(idOrEmail, ct);
@@ -66,13 +70,22 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
                 return NotFound("user", idOrEmail);
             }
 
+            if (condition?.Refuse("user", idOrEmail, existing.UpdatedAt) is { } stale)
+            {
+                return stale;
+            }
+
             var built = await ApplyUserAsync(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, ct);
             return built.Error ?? await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct);
         });
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<UserDefinition>> DeleteAsync(string idOrEmail, CancellationToken ct) =>
-        DeleteFoundAsync("user", idOrEmail, c => store.FindUserAsync(idOrEmail, c), (u, c) => store.DeleteUserAsync(u.Id, c), ct);
+        DeleteAsync(idOrEmail, null, ct);
+
+    /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
+    public Task<ManagementResult<UserDefinition>> DeleteAsync(string idOrEmail, RowCondition? condition, CancellationToken ct) =>
+        DeleteFoundAsync("user", idOrEmail, c => store.FindUserAsync(idOrEmail, c), x => condition?.Refuse("user", idOrEmail, x.UpdatedAt), (u, c) => store.DeleteUserAsync(u.Id, c), ct);
 
     /// <summary>The JWT identities linked to the user.</summary>
     public async Task<ManagementResult<IReadOnlyList<UserIdentity>>> ListIdentitiesAsync(string idOrEmail, CancellationToken ct)

@@ -73,6 +73,10 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
     /// again to the newer one (a few times, then a conflict), so concurrent updates of different fields all land.
     /// </summary>
     public Task<ManagementResult<WebhookEndpointDefinition>> UpdateAsync(string id, WebhookInput input, CancellationToken ct) =>
+        UpdateAsync(id, input, null, ct);
+
+    /// <summary>Applies <paramref name="input"/> while <paramref name="condition"/> (when given) holds for the row as stored.</summary>
+    public Task<ManagementResult<WebhookEndpointDefinition>> UpdateAsync(string id, WebhookInput input, RowCondition? condition, CancellationToken ct) =>
         RetryWhenChangedAsync(async () =>
         {
             var existing = await store.FindWebhookEndpointAsync(id.Trim(), ct);
@@ -81,13 +85,22 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
                 return NotFound("webhook", id);
             }
 
+            if (condition?.Refuse("webhook", id, existing.UpdatedAt) is { } stale)
+            {
+                return stale;
+            }
+
             var built = Apply(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input);
             return built.Error ?? await WriteAsync(built.Value!, (endpoint, c) => store.UpdateWebhookEndpointAsync(endpoint, existing.UpdatedAt, c), ct);
         });
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<WebhookEndpointDefinition>> DeleteAsync(string id, CancellationToken ct) =>
-        DeleteFoundAsync("webhook", id, c => store.FindWebhookEndpointAsync(id.Trim(), c), (e, c) => store.DeleteWebhookEndpointAsync(e.Id, c), ct);
+        DeleteAsync(id, null, ct);
+
+    /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
+    public Task<ManagementResult<WebhookEndpointDefinition>> DeleteAsync(string id, RowCondition? condition, CancellationToken ct) =>
+        DeleteFoundAsync("webhook", id, c => store.FindWebhookEndpointAsync(id.Trim(), c), x => condition?.Refuse("webhook", id, x.UpdatedAt), (e, c) => store.DeleteWebhookEndpointAsync(e.Id, c), ct);
 
     /// <summary>Queues a <c>test</c> event for this endpoint only (whatever it subscribed to); returns the event.</summary>
     public async Task<ManagementResult<WebhookEvent>> TestAsync(string id, CancellationToken ct)

@@ -16,4 +16,11 @@ public static class RowVersion
         var now = clock.GetUtcNow();
         return now == readAt ? readAt.AddTicks(1) : now;
     }
+
+    /// <summary>
+    /// The row's version as a strong HTTP entity tag (quoted, as sent in <c>ETag</c>): the ticks of its stored
+    /// <c>updated_at</c> in base 16. Opaque to clients; it changes with every update.
+    /// </summary>
+    public static string Tag(DateTimeOffset updatedAt) =>
+        "\"" + updatedAt.UtcTicks.ToString("x", System.Globalization.CultureInfo.InvariantCulture) + "\"";
 }

@@ -72,6 +72,7 @@ internal static class AdminApi
         admin.UseRouting();
         admin.Use(AnswerHeadAsHead);
         admin.Use(RefuseUnknownAndRepeatedParameters);
+        admin.Use(AdminConditions.RefuseUnsupported);
         admin.UseEndpoints(AdminEndpoints.Map);
         admin.Run(AdminErrors.UnknownPathAsync);
         app.Services.GetRequiredService<AdminListener>().Map(app, admin.Build()); // on the main port or a listener of its own
@@ -121,6 +122,21 @@ internal static class AdminApi
                 Description = query.Description,
                 Schema = new OpenApiSchema { Type = query.Integer ? JsonSchemaType.Integer : JsonSchemaType.String },
             });
+        }
+
+        if (metadata.OfType<AdminConditional>().FirstOrDefault() is { } conditional)
+        {
+            operation.Parameters ??= [];
+            foreach (var (header, description) in conditional.Read
+                         ? new[] { ("If-Match", "answer 412 unless the resource's ETag is one of these (or * for any)"), ("If-None-Match", "answer 304 when the resource's ETag is one of these") }
+                         : [("If-Match", "change it only while its ETag is one of these (* for any), else 412 and nothing changed")])
+            {
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = header, In = ParameterLocation.Header, Required = false, Description = description,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                });
+            }
         }
 
         if (metadata.OfType<AdminRequestBody>().FirstOrDefault() is not { } body)

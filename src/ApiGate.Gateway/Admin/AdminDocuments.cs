@@ -26,7 +26,7 @@ public sealed record ErrorDocument(IReadOnlyList<ErrorObject> Errors);
 /// <summary>
 /// One error. <c>status</c> is the HTTP status as a string; <c>code</c> is stable and machine-readable
 /// (<c>validation_error</c>, <c>not_found</c>, <c>conflict</c>, <c>unauthorized</c>, <c>bad_request</c>,
-/// <c>invalid_parameter</c>, <c>method_not_allowed</c>, <c>unsupported_media_type</c>, <c>payload_too_large</c>, <c>internal_error</c>).
+/// <c>invalid_parameter</c>, <c>invalid_header</c>, <c>precondition_failed</c>, <c>method_not_allowed</c>, <c>unsupported_media_type</c>, <c>payload_too_large</c>, <c>internal_error</c>).
 /// </summary>
 public sealed record ErrorObject(
     string Status,
@@ -35,7 +35,8 @@ public sealed record ErrorObject(
     string Detail,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ErrorSource? Source = null);
 
-/// <summary>What the error is about: a JSON pointer into the request body, or a query parameter.</summary>
+/// <summary>What the error is about: a JSON pointer into the request body, a query parameter, or a request header.</summary>
 public sealed record ErrorSource(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Pointer = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Parameter = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Parameter = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Header = null);

@@ -31,17 +31,17 @@ internal static partial class AdminEndpoints
             })
             .WithName("List_users").WithTags("users").Produces<ListDocument<UserDefinition>>().Paged()
             .Query("q", "only users whose email contains this text (ignoring case)").Describe();
-        MapCrud<UserDefinition, UserInput, UserChanges>(e, "users", writes, u => u.Id, input => input.ToChanges(), list: null,
+        MapCrud<UserDefinition, UserInput, UserChanges>(e, "users", writes, u => u.Id, u => u.UpdatedAt, input => input.ToChanges(), list: null,
             users.GetAsync, users.CreateAsync, users.UpdateAsync, users.DeleteAsync);
-        MapAction(e, "users", "activate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Active }, ct));
-        MapAction(e, "users", "deactivate", writes, (id, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Suspended }, ct));
+        MapAction(e, "users", "activate", writes, u => u.UpdatedAt, (id, condition, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Active }, condition, ct));
+        MapAction(e, "users", "deactivate", writes, u => u.UpdatedAt, (id, condition, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Suspended }, condition, ct));
         MapUserIdentities(e, users, writes, services.GetRequiredService<GatewayOptions>().JwtIssuer);
 
-        MapCrud<PlanDefinition, PlanInput>(e, "plans", writes, p => p.Id,
+        MapCrud<PlanDefinition, PlanInput>(e, "plans", writes, p => p.Id, p => p.UpdatedAt,
             async (_, ct) => Listed(await plans.ListAsync(ct)),
             plans.GetAsync, plans.CreateAsync, plans.UpdateAsync, plans.DeleteAsync);
-        MapAction(e, "plans", "enable", writes, (id, ct) => plans.UpdateAsync(id, new PlanInput { Enabled = true }, ct));
-        MapAction(e, "plans", "disable", writes, (id, ct) => plans.UpdateAsync(id, new PlanInput { Enabled = false }, ct));
+        MapAction(e, "plans", "enable", writes, p => p.UpdatedAt, (id, condition, ct) => plans.UpdateAsync(id, new PlanInput { Enabled = true }, condition, ct));
+        MapAction(e, "plans", "disable", writes, p => p.UpdatedAt, (id, condition, ct) => plans.UpdateAsync(id, new PlanInput { Enabled = false }, condition, ct));
         e.MapGet("/plans/{id}/entitlements", async (HttpContext context, string id, CancellationToken ct) =>
             {
                 var result = await planEntitlements.ListAsync(id, ct);
@@ -51,11 +51,11 @@ internal static partial class AdminEndpoints
 
         MapKeys(e, services.GetRequiredService<KeyService>(), users, writes, services.GetRequiredService<TimeProvider>());
 
-        MapCrud<EntitlementDefinition, EntitlementInput, EntitlementChanges>(e, "entitlements", writes, x => x.Id, input => input.ToChanges(),
+        MapCrud<EntitlementDefinition, EntitlementInput, EntitlementChanges>(e, "entitlements", writes, x => x.Id, x => x.UpdatedAt, input => input.ToChanges(),
             async (_, ct) => Listed(await entitlements.ListAsync(ct)),
             entitlements.GetAsync, entitlements.CreateAsync, entitlements.UpdateAsync, entitlements.DeleteAsync);
 
-        MapCrud<PlanEntitlement, PlanEntitlementInput>(e, "plan-entitlements", writes, a => a.Id,
+        MapCrud<PlanEntitlement, PlanEntitlementInput>(e, "plan-entitlements", writes, a => a.Id, versionOf: null,
             async (context, ct) =>
             {
                 var plan = context.Request.Query["plan"].ToString();
@@ -64,7 +64,8 @@ internal static partial class AdminEndpoints
                     ? result
                     : new ManagementError(ManagementErrorKind.NotFound, "plan", result.Error.Message);
             },
-            planEntitlements.GetAsync, planEntitlements.CreateAsync, planEntitlements.UpdateAsync, planEntitlements.DeleteAsync,
+            planEntitlements.GetAsync, planEntitlements.CreateAsync,
+            (id, input, _, ct) => planEntitlements.UpdateAsync(id, input, ct), (id, _, ct) => planEntitlements.DeleteAsync(id, ct), // no version: If-Match is refused
             new AdminQueryParameter("plan", Integer: false, Required: false, "only this plan's values (plan id)"));
     }
 

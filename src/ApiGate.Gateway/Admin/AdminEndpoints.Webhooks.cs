@@ -14,7 +14,7 @@ internal static partial class AdminEndpoints
     {
         var webhooks = services.GetRequiredService<WebhookService>();
         var signal = services.GetRequiredService<Webhooks.WebhookSignal>();
-        MapCrud<WebhookEndpointDefinition, WebhookInput>(e, "webhooks", writes, w => w.Id,
+        MapCrud<WebhookEndpointDefinition, WebhookInput>(e, "webhooks", writes, w => w.Id, w => w.UpdatedAt,
             async (_, ct) => Listed(await webhooks.ListAsync(ct)),
             webhooks.GetAsync, create: null, webhooks.UpdateAsync, webhooks.DeleteAsync);
 

@@ -37,13 +37,13 @@ internal static partial class AdminEndpoints
     }
 
     private static void MapUpstreams(IEndpointRouteBuilder e, UpstreamService upstreams, Writes writes) =>
-        MapCrud<Core.Upstreams.UpstreamDefinition, UpstreamInput, UpstreamChanges>(e, "upstreams", writes, u => u.Id, input => input.ToChanges(),
+        MapCrud<Core.Upstreams.UpstreamDefinition, UpstreamInput, UpstreamChanges>(e, "upstreams", writes, u => u.Id, u => u.UpdatedAt, input => input.ToChanges(),
             async (_, ct) => Listed(await upstreams.ListAsync(ct)),
             upstreams.GetAsync, upstreams.CreateAsync, upstreams.UpdateAsync, upstreams.DeleteAsync);
 
     private static void MapRoutes(IEndpointRouteBuilder e, RouteService routeService, Writes writes)
     {
-        MapCrud<Core.Routing.RouteDefinition, RouteInput, RouteChanges>(e, "routes", writes, r => r.Id, input => input.ToChanges(),
+        MapCrud<Core.Routing.RouteDefinition, RouteInput, RouteChanges>(e, "routes", writes, r => r.Id, r => r.UpdatedAt, input => input.ToChanges(),
             async (_, ct) =>
             {
                 var routes = (await routeService.ListAsync(ct)).ToList();
@@ -51,8 +51,8 @@ internal static partial class AdminEndpoints
                 return Listed(routes);
             },
             routeService.GetAsync, routeService.CreateAsync, routeService.UpdateAsync, routeService.DeleteAsync);
-        MapAction(e, "routes", "enable", writes, (id, ct) => routeService.UpdateAsync(id, new RouteChanges { Enabled = true }, ct));
-        MapAction(e, "routes", "disable", writes, (id, ct) => routeService.UpdateAsync(id, new RouteChanges { Enabled = false }, ct));
+        MapAction(e, "routes", "enable", writes, r => r.UpdatedAt, (id, condition, ct) => routeService.UpdateAsync(id, new RouteChanges { Enabled = true }, condition, ct));
+        MapAction(e, "routes", "disable", writes, r => r.UpdatedAt, (id, condition, ct) => routeService.UpdateAsync(id, new RouteChanges { Enabled = false }, condition, ct));
     }
 
     // ---- shapes shared by every resource ----
@@ -65,36 +65,41 @@ internal static partial class AdminEndpoints
         string resource,
         Writes writes,
         Func<TDef, string> idOf,
+        Func<TDef, DateTimeOffset>? versionOf,
         Func<HttpContext, CancellationToken, Task<ManagementResult<IReadOnlyList<TDef>>>> list,
         Func<string, CancellationToken, Task<ManagementResult<TDef>>> get,
         Func<TInput, CancellationToken, Task<ManagementResult<TDef>>>? create,
-        Func<string, TInput, CancellationToken, Task<ManagementResult<TDef>>>? update,
-        Func<string, CancellationToken, Task<ManagementResult<TDef>>>? delete,
+        Func<string, TInput, RowCondition?, CancellationToken, Task<ManagementResult<TDef>>>? update,
+        Func<string, RowCondition?, CancellationToken, Task<ManagementResult<TDef>>>? delete,
         AdminQueryParameter? listFilter = null)
         where TInput : class =>
-        MapCrud<TDef, TInput, TInput>(e, resource, writes, idOf, input => new ManagementResult<TInput>(input, null), list, get, create, update, delete, listFilter);
+        MapCrud<TDef, TInput, TInput>(e, resource, writes, idOf, versionOf, input => new ManagementResult<TInput>(input, null), list, get, create, update, delete, listFilter);
 
     /// <summary>
     /// List, get, create, update (PATCH and PUT, both partial) and delete for one resource; null operations are not
     /// mapped (a resource too large to list from memory maps its own list, read a page at a time from the store). The body is read as <typeparamref name="TInput"/> and parsed once, by <paramref name="parse"/>, into the
     /// typed change the service takes; a field that cannot be parsed is a 422 pointing at it, like the service's refusals.
+    /// With <paramref name="versionOf"/> (a row that has <c>updated_at</c>), one resource is sent with its ETag and its GET,
+    /// update and delete evaluate If-Match (<see cref="AdminConditions"/>); without it they refuse the header.
     /// </summary>
     private static void MapCrud<TDef, TInput, TChanges>(
         IEndpointRouteBuilder e,
         string resource,
         Writes writes,
         Func<TDef, string> idOf,
+        Func<TDef, DateTimeOffset>? versionOf,
         Func<TInput, ManagementResult<TChanges>> parse,
         Func<HttpContext, CancellationToken, Task<ManagementResult<IReadOnlyList<TDef>>>>? list,
         Func<string, CancellationToken, Task<ManagementResult<TDef>>> get,
         Func<TChanges, CancellationToken, Task<ManagementResult<TDef>>>? create,
-        Func<string, TChanges, CancellationToken, Task<ManagementResult<TDef>>>? update,
-        Func<string, CancellationToken, Task<ManagementResult<TDef>>>? delete,
+        Func<string, TChanges, RowCondition?, CancellationToken, Task<ManagementResult<TDef>>>? update,
+        Func<string, RowCondition?, CancellationToken, Task<ManagementResult<TDef>>>? delete,
         AdminQueryParameter? listFilter = null)
         where TInput : class
     {
         var collection = "/" + resource;
         var item = collection + "/{id}";
+        var kind = resource[..^1]; // "route" of "routes": every resource with a version is named by a plural in s
         if (list is not null)
         {
             e.MapGet(collection, async (HttpContext context, CancellationToken ct) =>
@@ -105,8 +110,12 @@ internal static partial class AdminEndpoints
                 .WithName("List_" + resource).WithTags(resource).Produces<ListDocument<TDef>>().Paged().WithMetadata(listFilter is null ? [] : [listFilter]).Describe();
         }
 
-        e.MapGet(item, async (string id, CancellationToken ct) => Single(await get(id, ct)))
-            .WithName("Get_" + resource).WithTags(resource).Produces<DataDocument<TDef>>().Describe(StatusCodes.Status404NotFound);
+        e.MapGet(item, async (HttpContext context, string id, CancellationToken ct) =>
+            {
+                var found = await get(id, ct);
+                return found.Ok && versionOf is not null ? AdminConditions.Evaluate(context, kind, id, versionOf(found.Value!)) ?? Single(found) : Single(found);
+            })
+            .WithName("Get_" + resource).WithTags(resource).Produces<DataDocument<TDef>>().Conditional(versionOf, read: true).Describe(StatusCodes.Status404NotFound);
 
         if (create is not null)
         {
@@ -131,6 +140,11 @@ internal static partial class AdminEndpoints
                     }
 
                     context.Response.Headers.Location = $"{context.Request.PathBase}{collection}/{Uri.EscapeDataString(idOf(result.Value!))}";
+                    if (versionOf is not null)
+                    {
+                        AdminConditions.Tag(context, versionOf(result.Value!));
+                    }
+
                     return Results.Json(new DataDocument<TDef>(result.Value!), Core.Management.WireJson.Options, AdminApi.JsonContentType, StatusCodes.Status201Created);
                 })
                 .WithName("Create_" + resource).WithTags(resource).WithMetadata(new AdminRequestBody(typeof(TInput)))
@@ -141,6 +155,11 @@ internal static partial class AdminEndpoints
         {
             e.MapMethods(item, [HttpMethods.Patch, HttpMethods.Put], async (HttpContext context, string id, CancellationToken ct) =>
                 {
+                    if (!AdminConditions.TryRead(context, out var condition, out var conditionError))
+                    {
+                        return conditionError!;
+                    }
+
                     var (input, body, error) = await AdminBody.ReadAsync<TInput>(context, ct);
                     if (error is not null)
                     {
@@ -153,34 +172,64 @@ internal static partial class AdminEndpoints
                         return AdminErrors.FromBody(changes.Error!, body!);
                     }
 
-                    var result = await writes.DoneAsync(await update(id, changes.Value!, ct), ct);
-                    return result.Ok ? Single(result) : AdminErrors.FromBody(result.Error!, body!);
+                    var result = await writes.DoneAsync(await update(id, changes.Value!, condition, ct), ct);
+                    return result.Ok ? Tag(context, result, versionOf) : AdminErrors.FromBody(result.Error!, body!);
                 })
                 .WithName("Update_" + resource).WithTags(resource).WithMetadata(new AdminRequestBody(typeof(TInput)))
-                .Produces<DataDocument<TDef>>().Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
+                .Produces<DataDocument<TDef>>().Conditional(versionOf).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
         }
 
         if (delete is not null)
         {
-            e.MapDelete(item, async (string id, CancellationToken ct) =>
+            e.MapDelete(item, async (HttpContext context, string id, CancellationToken ct) =>
                 {
-                    var result = await writes.DoneAsync(await delete(id, ct), ct);
+                    if (!AdminConditions.TryRead(context, out var condition, out var conditionError))
+                    {
+                        return conditionError!;
+                    }
+
+                    var result = await writes.DoneAsync(await delete(id, condition, ct), ct);
                     return result.Ok ? Results.NoContent() : AdminErrors.From(result.Error!);
                 })
-                .WithName("Delete_" + resource).WithTags(resource).Produces(StatusCodes.Status204NoContent).TakesNoBody()
+                .WithName("Delete_" + resource).WithTags(resource).Produces(StatusCodes.Status204NoContent).TakesNoBody().Conditional(versionOf)
                 .Describe(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         }
     }
 
-    /// <summary><c>POST /{resource}/{id}/{verb}</c>: a one-word change such as enable or disable; answers the changed resource.</summary>
-    private static void MapAction<TDef>(IEndpointRouteBuilder e, string resource, string verb, Writes writes, Func<string, CancellationToken, Task<ManagementResult<TDef>>> action) =>
-        e.MapPost($"/{resource}/{{id}}/{verb}", async (string id, CancellationToken ct) =>
+    /// <summary>
+    /// <c>POST /{resource}/{id}/{verb}</c>: a one-word change such as enable or disable of a row with a version; answers
+    /// the changed resource and its ETag, and takes If-Match like an update.
+    /// </summary>
+    private static void MapAction<TDef>(
+        IEndpointRouteBuilder e, string resource, string verb, Writes writes, Func<TDef, DateTimeOffset> versionOf,
+        Func<string, RowCondition?, CancellationToken, Task<ManagementResult<TDef>>> action) =>
+        e.MapPost($"/{resource}/{{id}}/{verb}", async (HttpContext context, string id, CancellationToken ct) =>
             {
-                var result = await writes.DoneAsync(await action(id, ct), ct);
-                return result.Ok ? Single(result) : AdminErrors.From(result.Error!);
+                if (!AdminConditions.TryRead(context, out var condition, out var conditionError))
+                {
+                    return conditionError!;
+                }
+
+                var result = await writes.DoneAsync(await action(id, condition, ct), ct);
+                return result.Ok ? Tag(context, result, versionOf) : AdminErrors.From(result.Error!);
             })
-            .WithName($"{verb}_{resource}").WithTags(resource).Produces<DataDocument<TDef>>().TakesNoBody()
+            .WithName($"{verb}_{resource}").WithTags(resource).Produces<DataDocument<TDef>>().TakesNoBody().Conditional(versionOf)
             .Describe(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+
+    /// <summary><see cref="Single{T}"/> of a written row, with its ETag when it has a version.</summary>
+    private static IResult Tag<T>(HttpContext context, ManagementResult<T> result, Func<T, DateTimeOffset>? versionOf)
+    {
+        if (result.Ok && versionOf is not null)
+        {
+            AdminConditions.Tag(context, versionOf(result.Value!));
+        }
+
+        return Single(result);
+    }
+
+    /// <summary>Marks the endpoint as evaluating If-Match (<see cref="AdminConditions.Conditional"/>) when its rows have a version.</summary>
+    private static RouteHandlerBuilder Conditional<T>(this RouteHandlerBuilder builder, Func<T, DateTimeOffset>? versionOf, bool read = false) =>
+        versionOf is null ? builder : builder.Conditional(read);
 
     private static IResult Single<T>(ManagementResult<T> result) =>
         result.Ok ? Results.Json(new DataDocument<T>(result.Value!), Core.Management.WireJson.Options, AdminApi.JsonContentType) : AdminErrors.From(result.Error!);

@@ -16,6 +16,7 @@ internal static class AdminErrors
         ManagementErrorKind.NotFound => (StatusCodes.Status404NotFound, "not_found", "Not found"),
         ManagementErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict", "Conflict"),
         ManagementErrorKind.Unavailable => (StatusCodes.Status502BadGateway, "provider_error", "Provider failed"),
+        ManagementErrorKind.PreconditionFailed => (StatusCodes.Status412PreconditionFailed, "precondition_failed", "Precondition failed"),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -33,7 +34,7 @@ internal static class AdminErrors
     public static IResult From(ManagementError error, ErrorSource? source)
     {
         var (status, code, title) = Of(error.Kind);
-        return Write(status, code, title, error.Message, source);
+        return Write(status, code, title, error.Message, error.Kind == ManagementErrorKind.PreconditionFailed ? new ErrorSource(Header: "If-Match") : source);
     }
 
     /// <summary>
@@ -42,6 +43,10 @@ internal static class AdminErrors
     /// </summary>
     public static IResult InvalidParameter(string parameter, string detail) =>
         Write(StatusCodes.Status400BadRequest, "invalid_parameter", "Invalid query parameter", detail, parameter.Length == 0 ? null : new ErrorSource(Parameter: parameter));
+
+    /// <summary>A request header that cannot be used (a malformed or unsupported precondition): 400 naming it in <c>source.header</c>.</summary>
+    public static IResult InvalidHeader(string header, string detail) =>
+        Write(StatusCodes.Status400BadRequest, "invalid_header", "Invalid header", detail, new ErrorSource(Header: header));
 
     public static IResult BadRequest(string detail) => Write(StatusCodes.Status400BadRequest, "bad_request", "Bad request", detail, null);
 

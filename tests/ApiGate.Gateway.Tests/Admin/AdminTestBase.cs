@@ -20,17 +20,27 @@ public abstract class AdminTestBase : GatewayTestBase
         Token = created.Value!.Token;
     }
 
-    /// <summary>Sends a request to the admin API; <paramref name="body"/> is serialized as JSON unless it is a string (sent as is).</summary>
+    /// <summary>
+    /// Sends a request to the admin API; <paramref name="body"/> is serialized as JSON unless it is a string (sent as is),
+    /// with <paramref name="headers"/> besides the admin token.
+    /// </summary>
     private protected Task<AdminResponse> SendAsync(
-        HttpMethod method, string path, object? body = null, string? token = null, string contentType = "application/json") =>
-        SendAsync(Gateway, token ?? Token, method, path, body, contentType);
+        HttpMethod method, string path, object? body = null, string? token = null, string contentType = "application/json",
+        params (string Name, string Value)[] headers) =>
+        SendAsync(Gateway, token ?? Token, method, path, body, contentType, headers);
 
     /// <summary>The same for any gateway and admin token (tests that are not admin API tests).</summary>
     internal static async Task<AdminResponse> SendAsync(
-        TestGateway gateway, string token, HttpMethod method, string path, object? body = null, string contentType = "application/json")
+        TestGateway gateway, string token, HttpMethod method, string path, object? body = null, string contentType = "application/json",
+        params (string Name, string Value)[] headers)
     {
         using var request = new HttpRequestMessage(method, gateway.Url + "/admin" + path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        foreach (var (name, value) in headers)
+        {
+            Assert.True(request.Headers.TryAddWithoutValidation(name, value), name);
+        }
+
         if (body is not null)
         {
             var text = body as string ?? JsonSerializer.Serialize(body);

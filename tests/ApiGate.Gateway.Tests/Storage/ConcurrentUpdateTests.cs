@@ -247,6 +247,59 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
         Assert.Equal((UserStatus.Active, "other5"), (stored.Status, stored.Name));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RouteServiceUpdateAsync_IfMatchAndRowChangedBetweenReadAndWrite_PreconditionFailedAndNotApplied(string engine)
+    {
+        // Arrange: the route is read with the tag the caller holds, then another writer changes it before the write
+        var store = (await engines.CreateAsync(engine)).Store;
+        var other = new RouteService(store, TimeProvider.System);
+        Assert.True((await new UpstreamService(store, TimeProvider.System).CreateAsync(new UpstreamChanges { Name = "backend", Url = new Uri("http://127.0.0.1:1") }, None)).Ok);
+        Assert.True((await other.CreateAsync(new RouteChanges { Name = "users", Path = "/users/*", Upstream = "backend" }, None)).Ok);
+        var held = RowVersion.Tag((await store.FindRouteAsync("users", None))!.UpdatedAt);
+        var routes = new RouteService(InterferingStore.WrapGateway(store, "UpdateRouteAsync", async n =>
+        {
+            if (n == 1)
+            {
+                Assert.True((await other.UpdateAsync("users", new RouteChanges { Description = "theirs" }, None)).Ok);
+            }
+        }), TimeProvider.System);
+
+        // Act
+        var result = await routes.UpdateAsync("users", new RouteChanges { Priority = 7 }, new RowCondition([held]), None);
+
+        // Assert: the lost race is refused naming the version now stored, not applied again to the newer row
+        var stored = (await store.FindRouteAsync("users", None))!;
+        Assert.Equal(ManagementErrorKind.PreconditionFailed, result.Error?.Kind);
+        Assert.Equal($"the route 'users' was changed since the version If-Match names: its ETag is now {RowVersion.Tag(stored.UpdatedAt)}; read it again and apply your change to that",
+            result.Error!.Message);
+        Assert.Equal(("theirs", 0), (stored.Description, stored.Priority));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UserServiceUpdateAsync_IfMatchAnyAndRowChangedBetweenReadAndWrite_AppliedToTheNewerRow(string engine)
+    {
+        // Arrange: If-Match: * only asks that the user exists, so the update is applied again like one without a condition
+        var store = (await engines.CreateAsync(engine)).Store;
+        var other = new UserService(store, TimeProvider.System);
+        Assert.True((await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Name = "p1", IsDefault = true }, None)).Ok);
+        Assert.True((await other.CreateAsync(new UserChanges { Email = "a@example.com" }, None)).Ok);
+        var users = new UserService(InterferingStore.Wrap(store, "UpdateUserAsync", async n =>
+        {
+            if (n == 1)
+            {
+                Assert.True((await other.UpdateAsync("a@example.com", new UserChanges { Name = "theirs" }, None)).Ok);
+            }
+        }), TimeProvider.System);
+
+        // Act
+        var result = await users.UpdateAsync("a@example.com", new UserChanges { Status = UserStatus.Suspended }, RowCondition.Any, None);
+
+        // Assert
+        Assert.True(result.Ok, result.Error?.ToString());
+        var stored = (await store.FindUserAsync("a@example.com", None))!;
+        Assert.Equal((UserStatus.Suspended, "theirs"), (stored.Status, stored.Name));
+    }
+
     /// <summary>The status a round's update sets: suspended in odd rounds, active in even ones.</summary>
     private static UserStatus StatusIn(int round) => round % 2 == 1 ? UserStatus.Suspended : UserStatus.Active;
 
