@@ -62,7 +62,8 @@ public interface IGatewayStore :
     Task UpdateUpstreamAsync(UpstreamDefinition upstream, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes by id; throws <see cref="StoreConflictException"/> while routes still use it, <see cref="StoreChangedMeanwhileException"/> when there is no such row (deleted meanwhile).</summary>
-    Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken);
+    /// <remarks>With <paramref name="readAt"/>, only while its stored <c>updated_at</c> is still that (else <see cref="StoreChangedMeanwhileException"/> and nothing is deleted).</remarks>
+    Task DeleteUpstreamAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<RouteDefinition>> ListRoutesAsync(CancellationToken cancellationToken);
 
@@ -78,7 +79,8 @@ public interface IGatewayStore :
     Task UpdateRouteAsync(RouteDefinition route, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes by id; <see cref="StoreChangedMeanwhileException"/> when there is no such row (deleted meanwhile).</summary>
-    Task DeleteRouteAsync(string id, CancellationToken cancellationToken);
+    /// <remarks>With <paramref name="readAt"/>, only while its stored <c>updated_at</c> is still that (else <see cref="StoreChangedMeanwhileException"/> and nothing is deleted).</remarks>
+    Task DeleteRouteAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken);
 }
 
 /// <summary>The configuration a snapshot is compiled from.</summary>

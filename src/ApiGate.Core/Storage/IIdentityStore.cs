@@ -27,7 +27,8 @@ public interface IIdentityStore
     Task UpdatePlanAsync(PlanDefinition plan, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes; throws <see cref="StoreConflictException"/> while users are on the plan, <see cref="StoreChangedMeanwhileException"/> when there is no such plan (deleted meanwhile).</summary>
-    Task DeletePlanAsync(string id, CancellationToken cancellationToken);
+    /// <remarks>With <paramref name="readAt"/>, only while its stored <c>updated_at</c> is still that (else <see cref="StoreChangedMeanwhileException"/> and nothing is deleted).</remarks>
+    Task DeletePlanAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken);
 
@@ -57,7 +58,8 @@ public interface IIdentityStore
     Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes the user and their API keys; <see cref="StoreChangedMeanwhileException"/> when there is no such user (deleted meanwhile).</summary>
-    Task DeleteUserAsync(string id, CancellationToken cancellationToken);
+    /// <remarks>With <paramref name="readAt"/>, only while its stored <c>updated_at</c> is still that (else <see cref="StoreChangedMeanwhileException"/> and nothing is deleted).</remarks>
+    Task DeleteUserAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken);
 
     /// <summary>
     /// The user an identity provider's subject is linked to (<c>user_identities</c>), or null. The issuer matches with or
@@ -120,7 +122,8 @@ public interface IIdentityStore
     Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes the entitlement and its plan assignments; <see cref="StoreChangedMeanwhileException"/> when there is no such entitlement (deleted meanwhile).</summary>
-    Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken);
+    /// <remarks>With <paramref name="readAt"/>, only while its stored <c>updated_at</c> is still that (else <see cref="StoreChangedMeanwhileException"/> and nothing is deleted).</remarks>
+    Task DeleteEntitlementAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken);
 
     /// <summary>Assignments; all plans' when <paramref name="planId"/> is null.</summary>
     Task<IReadOnlyList<PlanEntitlement>> ListPlanEntitlementsAsync(string? planId, CancellationToken cancellationToken);

@@ -23,7 +23,8 @@ public interface IWebhookStore
     Task UpdateWebhookEndpointAsync(WebhookEndpointDefinition endpoint, DateTimeOffset readAt, CancellationToken cancellationToken);
 
     /// <summary>Deletes the endpoint with its deliveries and their attempts; <see cref="StoreChangedMeanwhileException"/> when there is no such endpoint (deleted meanwhile).</summary>
-    Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken);
+    /// <remarks>With <paramref name="readAt"/>, only while its stored <c>updated_at</c> is still that (else <see cref="StoreChangedMeanwhileException"/> and nothing is deleted).</remarks>
+    Task DeleteWebhookEndpointAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken);
 
     /// <summary>
     /// Appends the event and, in the same transaction, a pending delivery for every enabled endpoint subscribed to its

@@ -35,8 +35,8 @@ public abstract partial class SqlGatewayStore
     public Task UpdatePlanAsync(PlanDefinition plan, DateTimeOffset readAt, CancellationToken cancellationToken) =>
         WritePlanAsync(Plans.Update, plan, cancellationToken, readAt);
 
-    public Task DeletePlanAsync(string id, CancellationToken cancellationToken) =>
-        DeleteGuardedAsync("plans", id, "SELECT email FROM users WHERE plan_id = @Ref ORDER BY email LIMIT 5",
+    public Task DeletePlanAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) =>
+        DeleteGuardedAsync("plans", id, readAt, "SELECT email FROM users WHERE plan_id = @Ref ORDER BY email LIMIT 5",
             users => new StoreConflictException("plan", $"plan has users ({string.Join(", ", users)}{(users.Count == 5 ? ", …" : "")}): move them to another plan first"),
             ["DELETE FROM plan_entitlements WHERE plan_id = @Id"], cancellationToken);
 
@@ -85,8 +85,8 @@ public abstract partial class SqlGatewayStore
                 planChanged is null ? Task.CompletedTask : RecordUserPlanCrossingsAsync(connection, transaction, user.Id, user.UpdatedAt, ct),
             reference: "plan");
 
-    public Task DeleteUserAsync(string id, CancellationToken cancellationToken) =>
-        DeleteGuardedAsync("users", id, null, null,
+    public Task DeleteUserAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) =>
+        DeleteGuardedAsync("users", id, readAt, null, null,
             ["DELETE FROM api_keys WHERE user_id = @Id", "DELETE FROM portal_tokens WHERE user_id = @Id", "DELETE FROM portal_accounts WHERE user_id = @Id",
              "DELETE FROM user_identities WHERE user_id = @Id"], cancellationToken);
 
@@ -308,8 +308,8 @@ public abstract partial class SqlGatewayStore
         }
     }
 
-    public Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken) =>
-        DeleteGuardedAsync("entitlements", id, null, null, ["DELETE FROM plan_entitlements WHERE entitlement_id = @Id"], cancellationToken);
+    public Task DeleteEntitlementAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) =>
+        DeleteGuardedAsync("entitlements", id, readAt, null, null, ["DELETE FROM plan_entitlements WHERE entitlement_id = @Id"], cancellationToken);
 
     public Task<IReadOnlyList<PlanEntitlement>> ListPlanEntitlementsAsync(string? planId, CancellationToken cancellationToken) =>
         planId is null

@@ -45,7 +45,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         WriteAsync(UpdateWebhookEndpoint, WebhookEndpointRow.From(endpoint with { Secret = "" }, _secrets.Protect), null, cancellationToken, configuration: false,
             unchanged: new Unchanged(WebhookEndpoints.Name, endpoint.Id, readAt, "webhook", endpoint.Id));
 
-    public Task DeleteWebhookEndpointAsync(string id, CancellationToken cancellationToken) =>
+    public Task DeleteWebhookEndpointAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             // The endpoint is locked first, then its deliveries (PostgreSQL; SQLite writes one transaction at a time
@@ -53,6 +53,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             // attempt being recorded meanwhile either lands before this and is deleted with the others, or finds the
             // endpoint or its delivery gone.
             await LockRowAsync(connection, transaction, "webhook_endpoints", id, ct);
+            await ThrowIfChangedAsync(connection, transaction, "webhook_endpoints", id, readAt, ct);
             await ExecuteAsync(connection, transaction, "UPDATE webhook_deliveries SET lease_owner = lease_owner WHERE endpoint_id = @Id", ct, new { Id = id });
             await ExecuteAsync(connection, transaction,
                 "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = @Id)", ct, new { Id = id });

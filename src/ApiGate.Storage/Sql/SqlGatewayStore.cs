@@ -164,8 +164,8 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             ? ExecuteAsync(connection, transaction, sql, ct, row)
             : UpdateIfUnchangedAsync(connection, transaction, sql, row, unchanged, ct);
 
-    public Task DeleteUpstreamAsync(string id, CancellationToken cancellationToken) =>
-        DeleteGuardedAsync("upstreams", id, "SELECT slug FROM routes WHERE upstream_id = @Ref ORDER BY slug",
+    public Task DeleteUpstreamAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) =>
+        DeleteGuardedAsync("upstreams", id, readAt, "SELECT slug FROM routes WHERE upstream_id = @Ref ORDER BY slug",
             users => new StoreConflictException("upstream", $"upstream is used by route(s) {string.Join(", ", users)}: delete or re-point them first"),
             [], cancellationToken);
 
@@ -182,8 +182,8 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     public Task UpdateRouteAsync(RouteDefinition route, DateTimeOffset readAt, CancellationToken cancellationToken) =>
         WriteRouteAsync(Routes.Update, route, cancellationToken, readAt);
 
-    public Task DeleteRouteAsync(string id, CancellationToken cancellationToken) =>
-        DeleteGuardedAsync("routes", id, null, null, ["DELETE FROM route_cors WHERE id = @Id", "DELETE FROM route_auth WHERE id = @Id"], cancellationToken);
+    public Task DeleteRouteAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) =>
+        DeleteGuardedAsync("routes", id, readAt, null, null, ["DELETE FROM route_cors WHERE id = @Id", "DELETE FROM route_auth WHERE id = @Id"], cancellationToken);
 
     /// <summary>The routes <paramref name="where"/> selects, each with its CORS settings (a row of <c>route_cors</c>, when it has one).</summary>
     private static async Task<List<RouteDefinition>> RoutesAsync(
@@ -523,7 +523,8 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
     /// <summary>
     /// Deletes a row unless <paramref name="guardSql"/> (with <c>@Ref</c> = id) finds dependents, after running
-    /// <paramref name="cascade"/> statements (with <c>@Id</c>) in the same transaction.
+    /// <paramref name="cascade"/> statements (with <c>@Id</c>) in the same transaction; with <paramref name="readAt"/>,
+    /// only while the row is still in that version (<see cref="ThrowIfChangedAsync"/>).
     /// </summary>
     /// <remarks>
     /// The row is locked first (<see cref="LockRowAsync"/>): a write that refers to it (a route re-pointed at the
@@ -536,7 +537,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// asked again, now that the other write has committed, and names what uses the row.
     /// </remarks>
     private protected async Task DeleteGuardedAsync(
-        string table, string id, string? guardSql, Func<List<string>, StoreConflictException>? conflict, string[] cascade, CancellationToken cancellationToken)
+        string table, string id, DateTimeOffset? readAt, string? guardSql, Func<List<string>, StoreConflictException>? conflict, string[] cascade, CancellationToken cancellationToken)
     {
         var referencedMeanwhile = false;
         try
@@ -544,6 +545,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             await WriteTransactionAsync(async (connection, transaction, ct) =>
             {
                 await LockRowAsync(connection, transaction, table, id, ct);
+                await ThrowIfChangedAsync(connection, transaction, table, id, readAt, ct);
                 if (guardSql is not null)
                 {
                     await ThrowIfUsedAsync(connection, transaction, guardSql, id, conflict!, ct);
@@ -590,6 +592,26 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// </summary>
     private protected virtual Task LockRowAsync(DbConnection connection, DbTransaction transaction, string table, string id, CancellationToken cancellationToken) =>
         Task.CompletedTask;
+
+    /// <summary>
+    /// For a delete made on the row as read at <paramref name="readAt"/> (a conditional one): throws
+    /// <see cref="StoreChangedMeanwhileException"/> when another request changed it since, so the caller reads it again
+    /// and checks its condition on the newer row. A row gone meanwhile is left to the DELETE (<see cref="DeletedMeanwhile"/>).
+    /// </summary>
+    private protected static async Task ThrowIfChangedAsync(
+        DbConnection connection, DbTransaction transaction, string table, string id, DateTimeOffset? readAt, CancellationToken ct)
+    {
+        if (readAt is not { } read)
+        {
+            return;
+        }
+
+        var stored = (await QueryAsync<string>(connection, transaction, $"SELECT updated_at FROM {table} WHERE id = @Id", new { Id = id }, ct)).FirstOrDefault();
+        if (stored is not null && StoredValues.Time(stored) != read)
+        {
+            throw new StoreChangedMeanwhileException($"the row '{id}' of {table} was changed by another request at the same time");
+        }
+    }
 
     private static async Task ThrowIfUsedAsync(
         DbConnection connection, DbTransaction? transaction, string guardSql, string id, Func<List<string>, StoreConflictException> conflict, CancellationToken ct)

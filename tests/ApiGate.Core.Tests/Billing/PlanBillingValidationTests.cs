@@ -58,7 +58,7 @@ public sealed class PlanBillingValidationTests
             Task.FromResult<IReadOnlyList<PlanDefinition>>(Created is null ? [] : [Created]);
         public Task<PlanDefinition?> FindPlanAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task UpdatePlanAsync(PlanDefinition plan, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task DeletePlanAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task DeletePlanAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
 
@@ -66,7 +66,7 @@ public sealed class PlanBillingValidationTests
         public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task DeleteUserAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task DeleteUserAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
@@ -78,7 +78,7 @@ public sealed class PlanBillingValidationTests
         public Task<EntitlementDefinition?> FindEntitlementAsync(string idOrName, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task DeleteEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task DeleteEntitlementAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<PlanEntitlement>> ListPlanEntitlementsAsync(string? planId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<PlanEntitlement?> FindPlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreatePlanEntitlementAsync(PlanEntitlement assignment, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -276,6 +276,31 @@ public sealed class ConcurrentUpdateTests(StoreEngines engines) : IClassFixture<
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UserServiceDeleteAsync_IfMatchAndRowChangedBetweenReadAndDelete_PreconditionFailedAndKept(string engine)
+    {
+        // Arrange: the user is read with the tag the caller holds, then another writer changes it before the delete
+        var store = (await engines.CreateAsync(engine)).Store;
+        var other = new UserService(store, TimeProvider.System);
+        Assert.True((await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Name = "p1", IsDefault = true }, None)).Ok);
+        Assert.True((await other.CreateAsync(new UserChanges { Email = "a@example.com" }, None)).Ok);
+        var held = RowVersion.Tag((await store.FindUserAsync("a@example.com", None))!.UpdatedAt);
+        var users = new UserService(InterferingStore.Wrap(store, "DeleteUserAsync", async n =>
+        {
+            if (n == 1)
+            {
+                Assert.True((await other.UpdateAsync("a@example.com", new UserChanges { Name = "theirs" }, None)).Ok);
+            }
+        }), TimeProvider.System);
+
+        // Act
+        var result = await users.DeleteAsync("a@example.com", new RowCondition([held]), None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.PreconditionFailed, result.Error?.Kind);
+        Assert.Equal("theirs", (await store.FindUserAsync("a@example.com", None))?.Name);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task UserServiceUpdateAsync_IfMatchAnyAndRowChangedBetweenReadAndWrite_AppliedToTheNewerRow(string engine)
     {
         // Arrange: If-Match: * only asks that the user exists, so the update is applied again like one without a condition

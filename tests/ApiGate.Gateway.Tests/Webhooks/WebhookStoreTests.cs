@@ -196,7 +196,7 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
         var endpoint = await CreateEndpointAsync(created.Store, "user.created");
         await created.Store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
         var work = Assert.Single(await created.Store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 16, None));
-        await created.Store.DeleteWebhookEndpointAsync(endpoint, None);
+        await created.Store.DeleteWebhookEndpointAsync(endpoint, readAt: null, None);
 
         // Act
         var recorded = await created.Store.RecordWebhookAttemptAsync(new WebhookAttempt(work.DeliveryId, Now, 204, 3, ""), "a", work.StartedAt,

@@ -280,7 +280,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
         catch (StoreConflictException)
         {
             // Linked by another instance first: theirs stands, ours goes.
-            await _store.DeleteUserAsync(created.Value!.Id, CancellationToken.None);
+            await _store.DeleteUserAsync(created.Value!.Id, readAt: null, CancellationToken.None);
             return await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } other
                 ? Resolved.For(other)
                 : new Resolved(null, null, Errors.Unavailable, Cacheable: false);
