@@ -16,8 +16,10 @@ internal static class AdminConditions
 {
     private const string IfMatch = "If-Match";
 
+    private const string IfNoneMatch = "If-None-Match";
+
     /// <summary>The precondition headers the admin API reads; each is refused where it is not evaluated.</summary>
-    private static readonly string[] Headers = [IfMatch, "If-None-Match", "If-Unmodified-Since", "If-Modified-Since"];
+    private static readonly string[] Headers = [IfMatch, IfNoneMatch, "If-Unmodified-Since", "If-Modified-Since"];
 
     /// <summary>Marks an endpoint of one versioned row as evaluating If-Match (and, for a GET, If-None-Match), for openapi.json too.</summary>
     public static RouteHandlerBuilder Conditional(this RouteHandlerBuilder builder, bool read = false)
@@ -43,13 +45,7 @@ internal static class AdminConditions
 
         var value = string.Join(",", values.ToArray());
         condition = value.Trim() == "*" ? RowCondition.Any : ParseTags(value) is { } tags ? new RowCondition(tags) : null;
-        if (condition is null)
-        {
-            var shown = value.Length > 64 ? value[..64] + "…" : value;
-            error = AdminErrors.InvalidHeader(IfMatch,
-                $"If-Match must be * or entity tags as the ETag header gives them (\"…\", comma-separated), not '{shown}'");
-        }
-
+        error = condition is null ? Malformed(IfMatch, value) : null;
         return error is null;
     }
 
@@ -68,11 +64,16 @@ internal static class AdminConditions
             return AdminErrors.From(stale);
         }
 
+        if (context.Request.Headers.IfNoneMatch.Count == 0)
+        {
+            return null;
+        }
+
         // If-None-Match compares weakly (RFC 9110 §13.1.2): W/"x" matches "x".
-        var noneMatch = context.Request.Headers.IfNoneMatch;
-        return noneMatch.Count > 0 && (string.Join(",", noneMatch.ToArray()).Trim() == "*"
-                                       || ParseTags(string.Join(",", noneMatch.ToArray()), weakToo: true)?.Contains(tag, StringComparer.Ordinal) == true)
-            ? Results.StatusCode(StatusCodes.Status304NotModified)
+        var noneMatch = string.Join(",", context.Request.Headers.IfNoneMatch.ToArray());
+        var tags = noneMatch.Trim() == "*" ? [tag] : ParseTags(noneMatch, weakToo: true);
+        return tags is null ? Malformed(IfNoneMatch, noneMatch)
+            : tags.Contains(tag, StringComparer.Ordinal) ? Results.StatusCode(StatusCodes.Status304NotModified)
             : null;
     }
 
@@ -109,7 +110,12 @@ internal static class AdminConditions
     }
 
     private static bool Evaluated(AdminConditional? conditional, string header) => conditional is not null
-        && (header == IfMatch || (header == "If-None-Match" && conditional.Read));
+        && (header == IfMatch || (header == IfNoneMatch && conditional.Read));
+
+    /// <summary>A 400 naming a precondition header that is neither <c>*</c> nor a list of entity tags.</summary>
+    private static IResult Malformed(string header, string value) =>
+        AdminErrors.InvalidHeader(header,
+            $"{header} must be * or entity tags as the ETag header gives them (\"…\", comma-separated), not '{(value.Length > 64 ? value[..64] + "…" : value)}'");
 
     /// <summary>The strong tags (and with <paramref name="weakToo"/> the weak ones, as their strong form) of an entity-tag list; null when it is not one.</summary>
     private static List<string>? ParseTags(string value, bool weakToo = false)

@@ -193,6 +193,21 @@ public sealed class AdminConditionalRequestTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Get_MalformedIfNoneMatch_Is400NamingTheHeader()
+    {
+        // Arrange
+        var row = (await CreateOneOfEachAsync())[1];
+
+        // Act
+        var response = await SendAsync(HttpMethod.Get, row.Path, headers: ("If-None-Match", "nope"));
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_header");
+        Assert.Equal("If-None-Match", error.GetProperty("source").GetProperty("header").GetString());
+        Assert.Equal("If-None-Match must be * or entity tags as the ETag header gives them (\"…\", comma-separated), not 'nope'", error.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task IfMatch_OnACollectionOrARowWithoutAVersion_Is400SayingTheEndpointHasNoConditionalRequests()
     {
         // Arrange
