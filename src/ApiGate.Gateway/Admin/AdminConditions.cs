@@ -81,13 +81,15 @@ internal static class AdminConditions
     public static void Tag(HttpContext context, DateTimeOffset version) => context.Response.Headers.ETag = RowVersion.Tag(version);
 
     /// <summary>
-    /// A precondition header on an endpoint that does not evaluate it is refused before anything runs: ignoring it would
-    /// apply a write its sender made conditional (a collection, a key, a plan's value have no version). Date preconditions
-    /// are not evaluated anywhere: the ETag says more than a time with a resolution of one second.
+    /// A precondition header on a write that does not evaluate it is refused before anything runs: ignoring it would
+    /// apply a change its sender made conditional (a collection, a key, a plan's value have no version). Date preconditions
+    /// are not evaluated anywhere: the ETag says more than a time with a resolution of one second. A read (GET, HEAD)
+    /// changes nothing, so there the headers it does not evaluate are ignored, as a server without validators does
+    /// (RFC 9110 §13.1): a cache or client library that sends <c>If-Modified-Since</c> gets the full answer.
     /// </summary>
     public static Task RefuseUnsupported(HttpContext context, RequestDelegate next)
     {
-        if (context.GetEndpoint() is not RouteEndpoint endpoint)
+        if (context.GetEndpoint() is not RouteEndpoint endpoint || HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method))
         {
             return next(context);
         }

@@ -215,15 +215,29 @@ public sealed class AdminConditionalRequestTests : AdminTestBase
 
         // Act
         var create = await SendAsync(HttpMethod.Post, "/routes", new { name = "orders", path = "/orders/*", upstream = "backend" }, headers: ("If-Match", "*"));
-        var list = await SendAsync(HttpMethod.Get, "/routes", headers: ("If-Match", "*"));
+        var revoke = await SendAsync(HttpMethod.Delete, "/keys/key_none", headers: ("If-Match", "*"));
 
         // Assert
         var error = AssertError(create, HttpStatusCode.BadRequest, "invalid_header");
         Assert.Equal("If-Match", error.GetProperty("source").GetProperty("header").GetString());
         Assert.Equal("POST /admin/routes does not support conditional requests (If-Match): only one upstream, route, user, plan, entitlement or webhook has an ETag",
             error.GetProperty("detail").GetString());
-        AssertError(list, HttpStatusCode.BadRequest, "invalid_header");
+        Assert.Equal("DELETE /admin/keys/key_none does not support conditional requests (If-Match): only one upstream, route, user, plan, entitlement or webhook has an ETag",
+            AssertError(revoke, HttpStatusCode.BadRequest, "invalid_header").GetProperty("detail").GetString());
         AssertError(await GetAsync("/routes/orders"), HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
+    public async Task Get_ACollectionWithCacheValidators_AnswersTheFullList()
+    {
+        // Arrange: a cache or client library may send validators on any GET; a read changes nothing, so they are ignored
+        await CreateOneOfEachAsync();
+
+        // Act
+        var list = await SendAsync(HttpMethod.Get, "/routes", headers: [("If-None-Match", "\"x\""), ("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"), ("If-Match", "*")]);
+
+        // Assert
+        Assert.Equal(1, AssertData(list).GetArrayLength());
     }
 
     [Fact]
