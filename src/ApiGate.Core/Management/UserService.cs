@@ -154,7 +154,9 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
             return textProblem;
         }
 
-        if (input.Email is not null)
+        // The address as stored sent back unchanged (a read-modify-write) is not checked again: rules added since it was
+        // stored (spelling, characters refused) must not make every other change of its user fail.
+        if (input.Email is not null && !(u.Email is { Length: > 0 } stored && string.Equals(Emails.Canonical(input.Email.Trim()), stored, StringComparison.Ordinal)))
         {
             var email = input.Email.Trim();
             var at = email.IndexOf('@');

@@ -10,7 +10,8 @@ namespace ApiGate.Gateway.Admin;
 /// Conditional requests (RFC 9110 §13) on one row that has a version (<see cref="RowVersion"/>): its GET answers an
 /// <c>ETag</c> and <c>304</c> to a matching <c>If-None-Match</c>; its writes (PATCH, PUT, DELETE, actions) and GET take
 /// <c>If-Match</c> and are refused with <c>412</c> when the row is in another version (<see cref="RowCondition"/>).
-/// Endpoints without <see cref="AdminConditional"/> metadata refuse the headers with a 400 rather than ignore them.
+/// A write without <see cref="AdminConditional"/> metadata refuses a precondition it cannot honour with a 400 rather
+/// than apply the change unconditionally; a read ignores the validators it does not evaluate (<see cref="RefuseUnsupported"/>).
 /// </summary>
 internal static class AdminConditions
 {
@@ -18,8 +19,13 @@ internal static class AdminConditions
 
     private const string IfNoneMatch = "If-None-Match";
 
-    /// <summary>The precondition headers the admin API reads; each is refused where it is not evaluated.</summary>
-    private static readonly string[] Headers = [IfMatch, IfNoneMatch, "If-Unmodified-Since", "If-Modified-Since"];
+    private const string IfUnmodifiedSince = "If-Unmodified-Since";
+
+    /// <summary>
+    /// The preconditions a write is refused for where it does not evaluate them. <c>If-Modified-Since</c> is not among
+    /// them: it applies to GET and HEAD only, and any other method ignores it (RFC 9110 §13.1.3).
+    /// </summary>
+    private static readonly string[] Headers = [IfMatch, IfNoneMatch, IfUnmodifiedSince];
 
     /// <summary>Marks an endpoint of one versioned row as evaluating If-Match (and, for a GET, If-None-Match), for openapi.json too.</summary>
     public static RouteHandlerBuilder Conditional(this RouteHandlerBuilder builder, bool read = false)
@@ -83,7 +89,8 @@ internal static class AdminConditions
     /// <summary>
     /// A precondition header on a write that does not evaluate it is refused before anything runs: ignoring it would
     /// apply a change its sender made conditional (a collection, a key, a plan's value have no version). Date preconditions
-    /// are not evaluated anywhere: the ETag says more than a time with a resolution of one second. A read (GET, HEAD)
+    /// are not evaluated anywhere: the ETag says more than a time with a resolution of one second (alone on a write,
+    /// If-Unmodified-Since is refused; beside If-Match it is ignored). A read (GET, HEAD)
     /// changes nothing, so there the headers it does not evaluate are ignored, as a server without validators does
     /// (RFC 9110 §13.1): a cache or client library that sends <c>If-Modified-Since</c> gets the full answer.
     /// </summary>
@@ -97,12 +104,14 @@ internal static class AdminConditions
         var conditional = endpoint.Metadata.GetMetadata<AdminConditional>();
         foreach (var header in Headers)
         {
-            if (!context.Request.Headers.ContainsKey(header) || Evaluated(conditional, header))
+            // If-Unmodified-Since beside an If-Match is ignored (RFC 9110 §13.1.4): the entity tag decides.
+            if (!context.Request.Headers.ContainsKey(header) || Evaluated(conditional, header)
+                || (header == IfUnmodifiedSince && context.Request.Headers.ContainsKey(IfMatch)))
             {
                 continue;
             }
 
-            var why = header.EndsWith("Since", StringComparison.Ordinal)
+            var why = header == IfUnmodifiedSince
                 ? $"the admin API does not evaluate {header}: send If-Match with the ETag that GET of the resource answers"
                 : $"{context.Request.Method} {context.Request.PathBase}{context.Request.Path} does not support conditional requests ({header}): only one upstream, route, user, plan, entitlement or webhook has an ETag";
             return AdminErrors.InvalidHeader(header, why).ExecuteAsync(context);

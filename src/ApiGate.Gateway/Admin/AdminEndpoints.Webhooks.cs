@@ -35,6 +35,7 @@ internal static partial class AdminEndpoints
                 var (endpoint, secret) = result.Value!;
                 context.Response.Headers.Location = $"{context.Request.PathBase}/webhooks/{Uri.EscapeDataString(endpoint.Id)}";
                 context.Response.Headers.CacheControl = "no-store";
+                AdminConditions.Tag(context, endpoint.UpdatedAt);
                 return Results.Json(new CreatedWebhookDocument(endpoint, new CreatedWebhookMeta(secret)), WireJson.Options, AdminApi.JsonContentType,
                     StatusCodes.Status201Created);
             })

@@ -65,7 +65,7 @@ internal sealed partial class PortalAccountService(
         }
 
         email = email?.Trim() ?? "";
-        if (EmailProblem(email) is { } emailProblem)
+        if (EmailProblem(email, newAddress: true) is { } emailProblem)
         {
             return PortalResult.Refused(emailProblem, EmailField);
         }
@@ -357,11 +357,15 @@ internal sealed partial class PortalAccountService(
     /// <summary>The portal account of a user, or null for users the operator created.</summary>
     public Task<PortalAccount?> FindAccountAsync(string userId, CancellationToken ct) => store.FindPortalAccountAsync(userId, ct);
 
-    private static string? EmailProblem(string email) => email switch
+    /// <summary>
+    /// What is wrong with an address typed into a form; with <paramref name="newAddress"/> (sign-up) also the spelling
+    /// rules for new addresses, which an address stored before them (looked up by reset and resend) does not have to meet.
+    /// </summary>
+    private static string? EmailProblem(string email, bool newAddress = false) => email switch
     {
         { Length: 0 } => "Enter your email address.",
         { Length: > MaxEmailLength } => $"Email address must be at most {MaxEmailLength} characters.",
-        _ when Emails.SpellingProblem(email) is { } mark => $"Email address {mark}.",
+        _ when newAddress && Emails.SpellingProblem(email) is { } mark => $"Email address {mark}.",
         _ when !LooksLikeEmail(email) => $"'{email}' is not an email address.",
         _ => null,
     };

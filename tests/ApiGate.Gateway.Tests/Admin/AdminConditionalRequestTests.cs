@@ -241,7 +241,7 @@ public sealed class AdminConditionalRequestTests : AdminTestBase
     }
 
     [Fact]
-    public async Task IfUnmodifiedSince_AnyEndpoint_Is400SayingToSendIfMatch()
+    public async Task IfUnmodifiedSince_AloneOnAWrite_Is400SayingToSendIfMatch()
     {
         // Arrange
         var row = (await CreateOneOfEachAsync())[1];
@@ -253,6 +253,36 @@ public sealed class AdminConditionalRequestTests : AdminTestBase
         var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_header");
         Assert.Equal("the admin API does not evaluate If-Unmodified-Since: send If-Match with the ETag that GET of the resource answers", error.GetProperty("detail").GetString());
         Assert.Equal("first", AssertData(await GetAsync(row.Path)).GetProperty(row.Field).GetString());
+    }
+
+    [Fact]
+    public async Task Patch_DatePreconditionsTheRfcHasIgnored_Applied()
+    {
+        // Arrange: If-Modified-Since applies to GET and HEAD only; If-Unmodified-Since beside If-Match gives way to it
+        var rows = await CreateOneOfEachAsync();
+        var (route, user) = (rows[1], rows[3]);
+        var current = (await GetAsync(route.Path)).Headers["ETag"];
+
+        // Act
+        var withIfMatch = await SendAsync(HttpMethod.Patch, route.Path, Change(route, "mine"),
+            headers: [("If-Match", current), ("If-Unmodified-Since", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+        var modifiedSince = await SendAsync(HttpMethod.Patch, user.Path, Change(user, "mine"), headers: ("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"));
+
+        // Assert
+        Assert.Equal("mine", AssertData(withIfMatch).GetProperty(route.Field).GetString());
+        Assert.Equal("mine", AssertData(modifiedSince).GetProperty(user.Field).GetString());
+    }
+
+    [Fact]
+    public async Task CreateWebhook_Answers201WithTheETagItsGetAnswers()
+    {
+        // Act
+        var created = await PostAsync("/webhooks", new { url = "https://example.com/etag", events = new[] { "key.created" } });
+
+        // Assert
+        var id = AssertData(created, HttpStatusCode.Created).GetProperty("id").GetString();
+        Assert.True(created.Headers.TryGetValue("ETag", out var tag), "no ETag on the 201");
+        Assert.Equal(tag, (await GetAsync($"/webhooks/{id}")).Headers["ETag"]);
     }
 
     [Fact]

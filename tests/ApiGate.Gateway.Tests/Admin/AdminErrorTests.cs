@@ -102,6 +102,22 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task UpdateUser_AddressStoredBeforeTheSpellingRulesSentBackUnchanged_OtherChangeApplied()
+    {
+        // Arrange: a user whose address (a fullwidth "ａ", U+FF41) was stored before new addresses had to be in NFKC
+        var id = AssertData(await PostAsync("/users", new { email = "a@x.io" }), HttpStatusCode.Created).GetProperty("id").GetString()!;
+        var user = (await Gateway.Store.FindUserAsync("a@x.io", CancellationToken.None))!;
+        await Gateway.Store.UpdateUserAsync(user with { Email = "\uff41@x.io", UpdatedAt = user.UpdatedAt.AddSeconds(1) }, user.UpdatedAt, CancellationToken.None);
+
+        // Act: read-modify-write sends the address back as read
+        var response = await PatchAsync($"/users/{id}", new { email = "\uff41@x.io", name = "Ann" });
+
+        // Assert
+        var data = AssertData(response);
+        Assert.Equal(("\uff41@x.io", "Ann"), (data.GetProperty("email").GetString(), data.GetProperty("name").GetString()));
+    }
+
+    [Fact]
     public async Task CreateUser_EmailNotInNfkcBesideItsPlainForm_Returns422NamingThePlainFormAndCreatesNoUser()
     {
         // Arrange: a fullwidth "ａ" (U+FF41) reads as the "a" of an existing address

@@ -287,6 +287,24 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.True(withNew.Ok, withNew.Message);
     }
 
+    [Fact]
+    public async Task RequestResetAsync_AddressStoredBeforeTheSpellingRules_AnsweredAsAnyOtherNotRefused()
+    {
+        // Arrange: an account whose address (a fullwidth "ａ", U+FF41) was stored before new addresses had to be in NFKC
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("a@example.com", "the old password", Origin, Address, None);
+        var user = (await _store.FindUserAsync("a@example.com", None))!;
+        await _store.UpdateUserAsync(user with { Email = "\uff41@example.com", UpdatedAt = user.UpdatedAt.AddSeconds(1) }, user.UpdatedAt, None);
+
+        // Act
+        var asked = await portal.RequestResetAsync("\uff41@example.com", Origin, None);
+        var resend = await portal.ResendVerificationByEmailAsync("\uff41@example.com", Origin, None);
+
+        // Assert
+        Assert.Equal((true, "If \uff41@example.com has an account, we sent it a link to reset the password. It works for one hour."), (asked.Ok, asked.Message));
+        Assert.DoesNotContain("NFKC", resend.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("reset")]
     [InlineData("change")]
