@@ -140,7 +140,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
 
     /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
     public Task<ManagementResult<EntitlementDefinition>> DeleteAsync(string idOrName, RowCondition? condition, CancellationToken ct) =>
-        DeleteFoundAsync("entitlement", idOrName, c => store.FindEntitlementAsync(idOrName, c), x => condition?.Refuse("entitlement", idOrName, x.UpdatedAt), (e, c) => store.DeleteEntitlementAsync(e.Id, condition is null ? null : e.UpdatedAt, c), ct);
+        DeleteFoundAsync("entitlement", idOrName, c => store.FindEntitlementAsync(idOrName, c), x => x.UpdatedAt, condition, (e, readAt, c) => store.DeleteEntitlementAsync(e.Id, readAt, c), ct);
 
     private static ManagementResult<EntitlementDefinition> ApplyEntitlement(EntitlementDefinition e, EntitlementChanges input, bool creating)
     {

@@ -67,6 +67,18 @@ internal static class Outcomes
             return refuse(existing) ?? await WriteAsync(existing, delete, cancellationToken);
         });
 
+    /// <summary>
+    /// The same for a row with a version (<paramref name="versionOf"/>): refused (412) when <paramref name="condition"/>
+    /// does not hold for the row found, and <paramref name="delete"/> given the version read (null without a condition),
+    /// so the store keeps a row changed between that check and the delete.
+    /// </summary>
+    public static Task<ManagementResult<T>> DeleteFoundAsync<T>(
+        string kind, string reference, Func<CancellationToken, Task<T?>> find, Func<T, DateTimeOffset> versionOf, RowCondition? condition,
+        Func<T, DateTimeOffset?, CancellationToken, Task> delete, CancellationToken cancellationToken)
+        where T : class =>
+        DeleteFoundAsync(kind, reference, find, x => condition?.Refuse(kind, reference, versionOf(x)),
+            (x, ct) => delete(x, condition is null ? null : versionOf(x), ct), cancellationToken);
+
     /// <summary>Runs the store write; a uniqueness or in-use refusal becomes a conflict error.</summary>
     public static async Task<ManagementResult<T>> WriteAsync<T>(T value, Func<T, CancellationToken, Task> write, CancellationToken cancellationToken)
     {

@@ -96,7 +96,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
 
     /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
     public Task<ManagementResult<PlanDefinition>> DeleteAsync(string id, RowCondition? condition, CancellationToken ct) =>
-        DeleteFoundAsync("plan", id, c => store.FindPlanAsync(id, c), x => condition?.Refuse("plan", id, x.UpdatedAt), (p, c) => store.DeletePlanAsync(p.Id, condition is null ? null : p.UpdatedAt, c), ct);
+        DeleteFoundAsync("plan", id, c => store.FindPlanAsync(id, c), x => x.UpdatedAt, condition, (p, readAt, c) => store.DeletePlanAsync(p.Id, readAt, c), ct);
 
     private static ManagementResult<PlanDefinition> ApplyPlan(PlanDefinition p, PlanInput input)
     {

@@ -78,7 +78,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
 
     /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
     public Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, RowCondition? condition, CancellationToken cancellationToken) =>
-        DeleteFoundAsync("route", idOrSlug, ct => store.FindRouteAsync(idOrSlug, ct), x => condition?.Refuse("route", idOrSlug, x.UpdatedAt), (r, ct) => store.DeleteRouteAsync(r.Id, condition is null ? null : r.UpdatedAt, ct), cancellationToken);
+        DeleteFoundAsync("route", idOrSlug, ct => store.FindRouteAsync(idOrSlug, ct), x => x.UpdatedAt, condition, (r, readAt, ct) => store.DeleteRouteAsync(r.Id, readAt, ct), cancellationToken);
 
     /// <summary>
     /// The route's lists a write holds to <see cref="TextFields.MaxListEntries"/> entries (<see cref="Validate"/>), by

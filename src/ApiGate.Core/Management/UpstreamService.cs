@@ -88,7 +88,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
 
     /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
     public Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, RowCondition? condition, CancellationToken cancellationToken) =>
-        DeleteFoundAsync("upstream", idOrSlug, ct => store.FindUpstreamAsync(idOrSlug, ct), x => condition?.Refuse("upstream", idOrSlug, x.UpdatedAt), (u, ct) => store.DeleteUpstreamAsync(u.Id, condition is null ? null : u.UpdatedAt, ct), cancellationToken);
+        DeleteFoundAsync("upstream", idOrSlug, ct => store.FindUpstreamAsync(idOrSlug, ct), x => x.UpdatedAt, condition, (u, readAt, ct) => store.DeleteUpstreamAsync(u.Id, readAt, ct), cancellationToken);
 
     /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
     public static string? ValidateUrl(string url)

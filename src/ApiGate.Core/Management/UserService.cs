@@ -85,7 +85,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
 
     /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
     public Task<ManagementResult<UserDefinition>> DeleteAsync(string idOrEmail, RowCondition? condition, CancellationToken ct) =>
-        DeleteFoundAsync("user", idOrEmail, c => store.FindUserAsync(idOrEmail, c), x => condition?.Refuse("user", idOrEmail, x.UpdatedAt), (u, c) => store.DeleteUserAsync(u.Id, condition is null ? null : u.UpdatedAt, c), ct);
+        DeleteFoundAsync("user", idOrEmail, c => store.FindUserAsync(idOrEmail, c), x => x.UpdatedAt, condition, (u, readAt, c) => store.DeleteUserAsync(u.Id, readAt, c), ct);
 
     /// <summary>The JWT identities linked to the user.</summary>
     public async Task<ManagementResult<IReadOnlyList<UserIdentity>>> ListIdentitiesAsync(string idOrEmail, CancellationToken ct)

@@ -100,7 +100,7 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
 
     /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
     public Task<ManagementResult<WebhookEndpointDefinition>> DeleteAsync(string id, RowCondition? condition, CancellationToken ct) =>
-        DeleteFoundAsync("webhook", id, c => store.FindWebhookEndpointAsync(id.Trim(), c), x => condition?.Refuse("webhook", id, x.UpdatedAt), (e, c) => store.DeleteWebhookEndpointAsync(e.Id, condition is null ? null : e.UpdatedAt, c), ct);
+        DeleteFoundAsync("webhook", id, c => store.FindWebhookEndpointAsync(id.Trim(), c), x => x.UpdatedAt, condition, (e, readAt, c) => store.DeleteWebhookEndpointAsync(e.Id, readAt, c), ct);
 
     /// <summary>Queues a <c>test</c> event for this endpoint only (whatever it subscribed to); returns the event.</summary>
     public async Task<ManagementResult<WebhookEvent>> TestAsync(string id, CancellationToken ct)
