@@ -1,3 +1,4 @@
+using System.Globalization;
 using ApiGate.Gateway.Tests.Infrastructure;
 
 namespace ApiGate.Gateway.Tests.Cli;
@@ -91,20 +92,22 @@ public sealed class StoreCliTests : CliTestBase
         Assert.Equal(before, EntriesBesideJournals());
     }
 
-    [Fact]
-    public async Task StoreCopy_ToDsnWithModeReadOnly_RefusedNamingTheFlagAndTheMode_NothingCreated()
+    [Theory]
+    [InlineData("ReadOnly", "sets Mode=ReadOnly, but a copy writes its rows into the target: remove Mode=ReadOnly")]
+    [InlineData("ReadWrite", "sets Mode=ReadWrite, which opens only an existing file, and {0} does not exist: leave Mode out or set Mode=ReadWriteCreate")]
+    public async Task StoreCopy_ToDsnWithAModeThatCannotMakeTheTarget_RefusedNamingTheFlagTheModeAndTheFile_NothingCreated(string mode, string problem)
     {
-        // Arrange: a source with a row in it; a target SQLite would open read-only ("unable to open database file")
+        // Arrange: a source with a row in it; SQLite opens such a target only to fail ("unable to open database file")
         Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
         var target = Path.Combine(TestDirectory, "target.db");
         var before = EntriesBesideJournals();
 
         // Act
-        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", $"Data Source={target};Mode=ReadOnly");
+        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", $"Data Source={target};Mode={mode}");
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("error: --to-dsn: sets Mode=ReadOnly, but a copy writes its rows into the target: remove Mode=ReadOnly\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal($"error: --to-dsn: {string.Format(CultureInfo.InvariantCulture, problem, target)}\n", result.Error.ReplaceLineEndings("\n"));
         Assert.Equal(before, EntriesBesideJournals());
         Assert.False(File.Exists(target));
     }
@@ -118,26 +121,6 @@ public sealed class StoreCliTests : CliTestBase
         // Assert
         Assert.Equal(0, result.ExitCode);
         Assert.Matches(@"--to-dsn <to-dsn> \(REQUIRED\)\s+DSN of the target store: new and empty \(its schema is created\);\s+a\s+read-only\s+one\s+\(Mode=ReadOnly\)\s+is\s+refused", result.Output);
-    }
-
-    [Fact]
-    public async Task StoreCopy_ToDsnWithModeReadWriteAtAFileThatDoesNotExist_RefusedNamingTheFlagTheModeAndTheFile_NothingCreated()
-    {
-        // Arrange: a source with a row in it; a target SQLite opens with Mode=ReadWrite only if its file exists
-        Assert.Equal(0, (await RunAsync("users", "create", "--email", "copy@example.com")).ExitCode);
-        var target = Path.Combine(TestDirectory, "target.db");
-        var before = EntriesBesideJournals();
-
-        // Act
-        var result = await RunAsync("store", "copy", "--to-driver", "sqlite", "--to-dsn", $"Data Source={target};Mode=ReadWrite");
-
-        // Assert
-        Assert.Equal(2, result.ExitCode);
-        Assert.Equal(
-            $"error: --to-dsn: sets Mode=ReadWrite, which opens only an existing file, and {target} does not exist: leave Mode out or set Mode=ReadWriteCreate\n",
-            result.Error.ReplaceLineEndings("\n"));
-        Assert.Equal(before, EntriesBesideJournals());
-        Assert.False(File.Exists(target));
     }
 
     [Theory]
