@@ -46,6 +46,11 @@ public static class Emails
     /// </summary>
     private static string? NfkcOf(string email)
     {
+        if (Ascii.IsValid(email))
+        {
+            return null; // NFKC leaves ASCII as it is: the usual address never loads the table
+        }
+
         StringBuilder? plain = null;
         var at = 0;
         foreach (var rune in email.EnumerateRunes())
