@@ -373,7 +373,8 @@ internal sealed class AdminBody
 
     /// <summary>What to say of a body whose <c>Content-Type</c> names a charset other than UTF-8 (or ASCII, a part of it); else null.</summary>
     private static string? OtherCharset(string? contentType) =>
-        MediaTypeHeaderValue.TryParse(contentType, out var media) && media.Charset is { HasValue: true } charset
+        MediaTypeHeaderValue.TryParse(contentType, out var media) && media.Charset is { HasValue: true } given
+        && given.Value!.Trim('"') is var charset // charset="utf-8" is the same charset
         && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)
         && !charset.Equals("us-ascii", StringComparison.OrdinalIgnoreCase)
             ? $"it was sent as charset={charset}, and JSON is read as UTF-8: send it in UTF-8"

@@ -250,6 +250,25 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Create_MalformedBodyWithAQuotedUtf8Charset_RefusedForItsJsonNotNamedAsAnotherCharset()
+    {
+        // Arrange: charset="UTF-8" (quoted, another case) is UTF-8
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        request.Content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes("""{"id": "pro",}"""));
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=\"UTF-8\"");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var detail = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0].GetProperty("detail").GetString()!;
+        Assert.StartsWith("the request body is not valid JSON: ", detail);
+        Assert.DoesNotContain("charset", detail);
+    }
+
+    [Fact]
     public async Task Create_BodyStartingWithAUtf8ByteOrderMark_ReadAsTheJsonAfterIt()
     {
         // Arrange: what Windows tools that write "UTF-8" files put in front (RFC 8259 lets a reader skip it)
