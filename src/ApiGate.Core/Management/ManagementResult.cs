@@ -18,6 +18,9 @@ public enum ManagementErrorKind
 /// <summary>A refused operation: nothing was written.</summary>
 public sealed record ManagementError(ManagementErrorKind Kind, string Field, string Message)
 {
+    /// <summary>For <see cref="ManagementErrorKind.PreconditionFailed"/>: the version the row has now, so the answer can name its ETag.</summary>
+    public DateTimeOffset? CurrentVersion { get; init; }
+
     public override string ToString() => Field.Length > 0 ? $"{Field}: {Message}" : Message;
 }
 

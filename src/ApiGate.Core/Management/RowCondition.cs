@@ -20,6 +20,9 @@ public sealed record RowCondition(IReadOnlyList<string> Tags, bool AnyVersion = 
         return AnyVersion || Tags.Contains(tag, StringComparer.Ordinal)
             ? null
             : new ManagementError(ManagementErrorKind.PreconditionFailed, "",
-                $"the {kind} '{reference}' was changed since the version If-Match names: its ETag is now {tag}; read it again and apply your change to that");
+                $"the {kind} '{reference}' was changed since the version If-Match names: its ETag is now {tag}; read it again and apply your change to that")
+            {
+                CurrentVersion = version,
+            };
     }
 }

@@ -31,10 +31,17 @@ internal static class AdminErrors
     /// <summary>A refused operation without a body or parameters (e.g. an unknown id in the path).</summary>
     public static IResult From(ManagementError error) => From(error, null);
 
+    /// <summary>A refused operation; a <c>412</c> names the header and sends the row's current version as its <c>ETag</c>, so the client can retry without a GET.</summary>
     public static IResult From(ManagementError error, ErrorSource? source)
     {
         var (status, code, title) = Of(error.Kind);
-        return Write(status, code, title, error.Message, error.Kind == ManagementErrorKind.PreconditionFailed ? new ErrorSource(Header: "If-Match") : source);
+        if (error.Kind != ManagementErrorKind.PreconditionFailed)
+        {
+            return Write(status, code, title, error.Message, source);
+        }
+
+        var refused = Write(status, code, title, error.Message, new ErrorSource(Header: "If-Match"));
+        return error.CurrentVersion is { } version ? new Tagged(refused, version) : refused;
     }
 
     /// <summary>
@@ -60,4 +67,14 @@ internal static class AdminErrors
     /// <summary>The answer for a path under the base path that no endpoint serves.</summary>
     public static Task UnknownPathAsync(HttpContext context) =>
         NotFound($"no admin endpoint at {context.Request.Method} {context.Request.PathBase}{context.Request.Path}").ExecuteAsync(context);
+
+    /// <summary>An answer sent with the <c>ETag</c> of <paramref name="version"/>.</summary>
+    private sealed class Tagged(IResult answer, DateTimeOffset version) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            AdminConditions.Tag(httpContext, version);
+            return answer.ExecuteAsync(httpContext);
+        }
+    }
 }

@@ -78,6 +78,47 @@ public sealed class AdminConditionalRequestTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Writes_IfMatchAStaleETag_Are412SendingTheCurrentETagHeader()
+    {
+        // Arrange: a read, then someone else's write
+        var rows = await CreateOneOfEachAsync();
+
+        foreach (var row in rows)
+        {
+            var stale = (await GetAsync(row.Path)).Headers["ETag"];
+            AssertData(await PatchAsync(row.Path, Change(row, "theirs")));
+            var current = (await GetAsync(row.Path)).Headers["ETag"];
+
+            // Act
+            var patch = await SendAsync(HttpMethod.Patch, row.Path, Change(row, "mine"), headers: ("If-Match", stale));
+            var delete = await SendAsync(HttpMethod.Delete, row.Path, headers: ("If-Match", stale));
+
+            // Assert
+            AssertError(patch, HttpStatusCode.PreconditionFailed, "precondition_failed");
+            Assert.Equal(current, patch.Headers.GetValueOrDefault("ETag"));
+            AssertError(delete, HttpStatusCode.PreconditionFailed, "precondition_failed");
+            Assert.Equal(current, delete.Headers.GetValueOrDefault("ETag"));
+        }
+    }
+
+    [Fact]
+    public async Task Action_IfMatchAStaleETag_Is412SendingTheCurrentETagHeader()
+    {
+        // Arrange
+        var route = (await CreateOneOfEachAsync())[1];
+        var stale = (await GetAsync(route.Path)).Headers["ETag"];
+        AssertData(await PatchAsync(route.Path, Change(route, "theirs")));
+        var current = (await GetAsync(route.Path)).Headers["ETag"];
+
+        // Act
+        var response = await SendAsync(HttpMethod.Post, "/routes/users/disable", headers: ("If-Match", stale));
+
+        // Assert
+        AssertError(response, HttpStatusCode.PreconditionFailed, "precondition_failed");
+        Assert.Equal(current, response.Headers.GetValueOrDefault("ETag"));
+    }
+
+    [Fact]
     public async Task Patch_IfMatchTheCurrentTagMadeWeak_Is412()
     {
         // Arrange
