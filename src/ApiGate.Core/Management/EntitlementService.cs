@@ -24,7 +24,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
         var now = timeProvider.GetUtcNow();
         var built = ApplyEntitlement(new EntitlementDefinition { Id = Ids.New("ent"), Name = "", CreatedAt = now, UpdatedAt = now }, input, creating: true);
         return built.Error ?? await HeaderTakenAsync(built.Value!, input, ct) ?? await OverCapAsync(built.Value!, creating: true, ct)
-            ?? await WriteAsync(built.Value!, store.CreateEntitlementAsync, ct);
+            ?? await WriteAsync(built.Value!, (entitlement, c) => store.CreateEntitlementAsync(entitlement, HeaderField(entitlement, input), c), ct);
     }
 
     /// <summary>
@@ -81,8 +81,15 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
     /// </summary>
     private async Task<ManagementError?> HeaderTakenAsync(EntitlementDefinition entitlement, EntitlementChanges input, CancellationToken ct) =>
         EntitlementResolver.HeaderTaken(entitlement, await store.ListEntitlementsAsync(ct)) is { } taken
-            ? new ManagementError(ManagementErrorKind.Conflict, entitlement.HeaderName.Length == 0 && input.Name is not null ? "name" : "header_name", taken)
+            ? new ManagementError(ManagementErrorKind.Conflict, HeaderField(entitlement, input), taken)
             : null;
+
+    /// <summary>
+    /// The field a clash of <paramref name="entitlement"/>'s header points at: <c>name</c> when the header is derived from a
+    /// name <paramref name="input"/> sets, else <c>header_name</c> (also when the input sent neither: a member it never sent is no pointer).
+    /// </summary>
+    private static string HeaderField(EntitlementDefinition entitlement, EntitlementChanges input) =>
+        entitlement.HeaderName.Length == 0 && input.Name is not null ? "name" : "header_name";
 
     /// <summary>
     /// Applies the given fields to the entitlement as stored; written only if nobody changed it meanwhile, else applied
@@ -131,7 +138,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
                 return overCap;
             }
 
-            return await WriteAsync(built.Value!, (entitlement, c) => store.UpdateEntitlementAsync(entitlement, existing.UpdatedAt, c), ct);
+            return await WriteAsync(built.Value!, (entitlement, c) => store.UpdateEntitlementAsync(entitlement, existing.UpdatedAt, HeaderField(entitlement, input), c), ct);
         });
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>

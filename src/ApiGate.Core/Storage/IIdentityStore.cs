@@ -113,13 +113,18 @@ public interface IIdentityStore
     /// <summary>Finds an entitlement by id or name.</summary>
     Task<EntitlementDefinition?> FindEntitlementAsync(string idOrName, CancellationToken cancellationToken);
 
-    Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stores a new entitlement; a <see cref="StoreConflictException"/> naming <paramref name="headerField"/> when another
+    /// one is sent as the same header (the caller knows which field of its input made the header).
+    /// </summary>
+    Task CreateEntitlementAsync(EntitlementDefinition entitlement, string headerField, CancellationToken cancellationToken);
 
     /// <summary>
     /// Replaces the entitlement, if its stored <c>updated_at</c> is still <paramref name="readAt"/> (else
-    /// <see cref="StoreChangedMeanwhileException"/> and nothing is written).
+    /// <see cref="StoreChangedMeanwhileException"/> and nothing is written); a header another one is sent as is refused
+    /// as on create, naming <paramref name="headerField"/>.
     /// </summary>
-    Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken);
+    Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, string headerField, CancellationToken cancellationToken);
 
     /// <summary>Deletes the entitlement and its plan assignments; <see cref="StoreChangedMeanwhileException"/> when there is no such entitlement (deleted meanwhile).</summary>
     /// <remarks>With <paramref name="readAt"/>, only while its stored <c>updated_at</c> is still that (else <see cref="StoreChangedMeanwhileException"/> and nothing is deleted).</remarks>

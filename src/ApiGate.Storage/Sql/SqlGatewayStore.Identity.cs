@@ -248,7 +248,7 @@ public abstract partial class SqlGatewayStore
     public Task<EntitlementDefinition?> FindEntitlementAsync(string idOrName, CancellationToken cancellationToken) =>
         FindByIdOrNameAsync(Entitlements, r => r.ToDefinition(), "WHERE name = @Ref", idOrName, cancellationToken);
 
-    public Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) =>
+    public Task CreateEntitlementAsync(EntitlementDefinition entitlement, string headerField, CancellationToken cancellationToken) =>
         WriteEntitlementsAsync("name", async (connection, transaction, ct) =>
         {
             try
@@ -260,12 +260,11 @@ public abstract partial class SqlGatewayStore
                 throw ConflictOf(ex, Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"));
             }
 
-            await CheckHeaderFreeAsync(connection, transaction, entitlement, ct);
             await BumpVersionAsync(connection, transaction, ct);
             return true;
-        }, cancellationToken);
+        }, cancellationToken, headerOf: (entitlement, headerField));
 
-    public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken) =>
+    public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, string headerField, CancellationToken cancellationToken) =>
         WriteEntitlementsAsync("", async (connection, transaction, ct) =>
         {
             try
@@ -277,8 +276,6 @@ public abstract partial class SqlGatewayStore
             {
                 throw ConflictOf(ex, Duplicate("name", $"an entitlement named '{entitlement.Name}' already exists"));
             }
-
-            await CheckHeaderFreeAsync(connection, transaction, entitlement, ct);
 
             // The plans' values as they are now, read after the UPDATE holds the entitlement's row: a value given meanwhile
             // (its write holds the row shared, see CreatePlanEntitlementAsync) has committed by then and must fit the new type.
@@ -292,21 +289,7 @@ public abstract partial class SqlGatewayStore
 
             await BumpVersionAsync(connection, transaction, ct);
             return true;
-        }, cancellationToken);
-
-    /// <summary>
-    /// Inside the write of <paramref name="entitlement"/>, after it: refuses it (a <see cref="StoreConflictException"/>;
-    /// nothing written) when another entitlement is sent as the same header. The service checks before it writes; this
-    /// is the check two writes at the same time cannot both pass, as they take turns (<see cref="WriteEntitlementsAsync{T}"/>).
-    /// </summary>
-    private async Task CheckHeaderFreeAsync(DbConnection connection, DbTransaction transaction, EntitlementDefinition entitlement, CancellationToken ct)
-    {
-        var stored = await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select(""), null, ct);
-        if (EntitlementResolver.HeaderTaken(entitlement, stored.Select(r => r.ToDefinition())) is { } taken)
-        {
-            throw new StoreConflictException(entitlement.HeaderName.Length == 0 ? "name" : "header_name", taken);
-        }
-    }
+        }, cancellationToken, headerOf: (entitlement, headerField));
 
     public Task DeleteEntitlementAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) =>
         DeleteGuardedAsync("entitlements", id, readAt, null, null, ["DELETE FROM plan_entitlements WHERE entitlement_id = @Id"], cancellationToken);
@@ -370,16 +353,23 @@ public abstract partial class SqlGatewayStore
     /// cannot both pass (each alone fitting, both together not): such writes take turns
     /// (<see cref="LockEntitlementsAsync"/>) and each measures what the one before it committed. It is also the only
     /// check of a plan's value deleted, which sends the entitlement's default again. <paramref name="advice"/> ends the
-    /// refusal's message.
+    /// refusal's message. With <paramref name="headerOf"/> (an entitlement written), the same rows refuse it, naming the
+    /// field given, when another entitlement is sent as the same header: the service checks that before it writes too.
     /// </summary>
     private Task<T> WriteEntitlementsAsync<T>(
-        string field, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> write, CancellationToken cancellationToken, string advice = "") =>
+        string field, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> write, CancellationToken cancellationToken, string advice = "",
+        (EntitlementDefinition Entitlement, string Field)? headerOf = null) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             await LockEntitlementsAsync(connection, transaction, ct);
             var before = await ReadEntitlementsAsync(connection, transaction, ct);
             var result = await write(connection, transaction, ct);
             var after = await ReadEntitlementsAsync(connection, transaction, ct);
+            if (headerOf is var (entitlement, headerField) && EntitlementResolver.HeaderTaken(entitlement, after.Entitlements) is { } taken)
+            {
+                throw new StoreConflictException(headerField, taken);
+            }
+
             var plans = before.Values.Concat(after.Values).Select(v => v.PlanId).Distinct(StringComparer.Ordinal).Prepend("");
             if (EntitlementCap.Check(plans, before, after) is { } problem)
             {

@@ -76,8 +76,8 @@ public sealed class PlanBillingValidationTests
         public Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<EntitlementDefinition>> ListEntitlementsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<EntitlementDefinition?> FindEntitlementAsync(string idOrName, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task CreateEntitlementAsync(EntitlementDefinition entitlement, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task CreateEntitlementAsync(EntitlementDefinition entitlement, string headerField, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task UpdateEntitlementAsync(EntitlementDefinition entitlement, DateTimeOffset readAt, string headerField, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeleteEntitlementAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<PlanEntitlement>> ListPlanEntitlementsAsync(string? planId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<PlanEntitlement?> FindPlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();

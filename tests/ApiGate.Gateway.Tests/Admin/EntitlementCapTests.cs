@@ -274,7 +274,7 @@ public sealed class EntitlementCapTests : AdminTestBase
                 ValueType = EntitlementValueType.Boolean,
                 DefaultValue = "true",
                 Enabled = false,
-            }, None);
+            }, "header_name", None);
         }
 
         await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Gateway.DatabasePath))

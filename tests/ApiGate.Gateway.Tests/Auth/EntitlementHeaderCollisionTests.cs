@@ -78,7 +78,7 @@ public sealed class EntitlementHeaderCollisionTests : GatewayTestBase
         await Gateway.Store.CreateEntitlementAsync(new EntitlementDefinition
         {
             Id = "ent_legacy", Name = "vip", ValueType = EntitlementValueType.String, DefaultValue = "forged", HeaderName = "X-Vip", Enabled = true,
-        }, CancellationToken.None);
+        }, "header_name", CancellationToken.None);
         await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Gateway.DatabasePath))
         {
             await connection.OpenAsync();

@@ -114,7 +114,7 @@ public sealed class ThirdAttackRunTests : GatewayTestBase
         await Gateway.Store.CreateEntitlementAsync(new EntitlementDefinition
         {
             Id = "ent_legacy", Name = "legacy", ValueType = EntitlementValueType.String, DefaultValue = value, HeaderName = headerName, Enabled = true,
-        }, CancellationToken.None);
+        }, "header_name", CancellationToken.None);
         await Gateway.ReloadAsync();
         return await RawHttp.GetAsync(Gateway.Url, "/priv/x", "X-API-Key: " + _key);
     }

@@ -126,7 +126,7 @@ public sealed class ConcurrentEntitlementCapTests(StoreEngines engines) : IClass
         async Task SetEnabledAsync(string name, bool enabled)
         {
             var stored = (await store.FindEntitlementAsync(name, None))!;
-            await store.UpdateEntitlementAsync(stored with { Enabled = enabled, UpdatedAt = stored.UpdatedAt.AddSeconds(1) }, stored.UpdatedAt, None);
+            await store.UpdateEntitlementAsync(stored with { Enabled = enabled, UpdatedAt = stored.UpdatedAt.AddSeconds(1) }, stored.UpdatedAt, "header_name", None);
         }
 
         // Act: flag_00 disabled (70 → 69) and, while that waits uncommitted, the spare enabled; then the row is let go

@@ -63,4 +63,31 @@ public sealed class ConcurrentEntitlementHeaderTests(StoreEngines engines) : ICl
         Assert.Equal(Taken, result.Error!.Message);
         Assert.Equal("X-Zone", (await store.FindEntitlementAsync("zone", None))!.HeaderName);
     }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UpdateEntitlement_HeaderNameClearedWhileAnotherTakesTheDerivedHeader_ConflictPointsAtHeaderNameTheOnlyFieldSent(string engine)
+    {
+        // Arrange: 'region' sent as X-Zone; clearing that sends it as X-Entitlement-Region, which 'area' takes after this update checked
+        var store = (await engines.CreateAsync(engine)).Store;
+        var entitlements = new EntitlementService(store, TimeProvider.System);
+        Assert.True((await entitlements.CreateAsync(Region("region", "X-Zone"), None)).Ok);
+        Assert.True((await entitlements.CreateAsync(Region("area", "X-Area"), None)).Ok);
+        var racing = new EntitlementService(InterferingStore.Wrap(store, "UpdateEntitlementAsync", async calls =>
+        {
+            if (calls == 1)
+            {
+                Assert.True((await entitlements.UpdateAsync("area", new EntitlementChanges { HeaderName = "X-Entitlement-Region" }, None)).Ok);
+            }
+        }), TimeProvider.System);
+
+        // Act
+        var result = await racing.UpdateAsync("region", new EntitlementChanges { HeaderName = "" }, None);
+
+        // Assert: the input has no name to point at; the check before the write answers header_name for the same clash
+        Assert.Equal((ManagementErrorKind.Conflict, "header_name"), (result.Error?.Kind, result.Error?.Field));
+        Assert.Equal(
+            "it would be sent as X-Entitlement-Region, and entitlement 'area' is sent as X-Entitlement-Region (a backend reads header names ignoring case, and '_' as '-'): give one of them another header_name",
+            result.Error!.Message);
+        Assert.Equal("X-Zone", (await store.FindEntitlementAsync("region", None))!.HeaderName);
+    }
 }

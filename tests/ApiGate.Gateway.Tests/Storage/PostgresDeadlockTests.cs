@@ -33,7 +33,7 @@ public sealed class PostgresDeadlockTests(StoreEngines engines) : IClassFixture<
         await using var watcher = await created.OpenRawAsync();
 
         // Act
-        var updating = Task.Run(() => store.UpdateEntitlementAsync(tier with { Description = "changed", UpdatedAt = tier.UpdatedAt.AddSeconds(1) }, tier.UpdatedAt, None));
+        var updating = Task.Run(() => store.UpdateEntitlementAsync(tier with { Description = "changed", UpdatedAt = tier.UpdatedAt.AddSeconds(1) }, tier.UpdatedAt, "header_name", None));
         await WaitForLockWaitsAsync(watcher, 1, updating);
         var taking = other.ExecuteAsync("UPDATE entitlements SET description = 'other' WHERE id = @Id", new { tier.Id }, transaction: held);
         var refused = await Assert.ThrowsAsync<StoreBusyException>(() => updating);
