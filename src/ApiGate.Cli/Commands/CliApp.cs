@@ -183,8 +183,12 @@ internal static partial class CliApp
             return await body(parse, store, ct);
         });
 
-    /// <summary>Prints the outcome of a delete: the error, or what was deleted (with <c>--json</c>, the record as JSON).</summary>
-    public static int PrintDeleted<T>(CliContext context, ParseResult parse, ManagementResult<T> result, string kind, Func<T, string> describe)
+    /// <summary>
+    /// Prints the outcome of a delete: the error, or what was deleted (with <c>--json</c>, the record as JSON, with the
+    /// members of <paramref name="alsoDeleted"/> added when given: what went with it).
+    /// </summary>
+    public static int PrintDeleted<T>(
+        CliContext context, ParseResult parse, ManagementResult<T> result, string kind, Func<T, string> describe, IReadOnlyList<(string Name, int Count)>? alsoDeleted = null)
     {
         if (!result.Ok)
         {
@@ -193,7 +197,19 @@ internal static partial class CliApp
 
         if (parse.GetValue(JsonOption))
         {
-            Output.JsonOutput.Write(context.Output, result.Value!);
+            if (alsoDeleted is null)
+            {
+                Output.JsonOutput.Write(context.Output, result.Value!);
+                return 0;
+            }
+
+            var record = System.Text.Json.JsonSerializer.SerializeToNode(result.Value!, WireJson.Options)!.AsObject();
+            foreach (var (name, count) in alsoDeleted)
+            {
+                record[name] = count;
+            }
+
+            Output.JsonOutput.Write(context.Output, record);
             return 0;
         }
 

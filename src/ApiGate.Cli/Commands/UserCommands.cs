@@ -88,7 +88,8 @@ internal static class UserCommands
                 : (0, 0);
             return CliApp.PrintDeleted(context, parse, await Users(store).DeleteAsync(target, ct), "user",
                 v => $"{v.Email} ({v.Id}) and their {keys} API key{(keys == 1 ? "" : "s")}" +
-                     (links == 0 ? "" : $" and {links} JWT subject link{(links == 1 ? "" : "s")}"));
+                     (links == 0 ? "" : $" and {links} JWT subject link{(links == 1 ? "" : "s")}"),
+                [("deleted_api_keys", keys), ("deleted_jwt_subject_links", links)]);
         });
 
         command.Subcommands.Add(create);

@@ -209,6 +209,26 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersDeleteJson_PrintsTheUserWithTheCountsOfKeysAndJwtLinksDeletedWithIt()
+    {
+        // Arrange
+        await RunAsync("users", "create", "--email", "ann@example.com");
+        await RunAsync("keys", "create", "--user", "ann@example.com");
+        await RunAsync("keys", "create", "--user", "ann@example.com");
+        await RunAsync("users", "link-identity", "ann@example.com", "--subject", "s-1", "--issuer", "https://login.example.com");
+
+        // Act
+        var deleted = await RunAsync("users", "delete", "ann@example.com", "--json");
+
+        // Assert
+        Assert.Equal(0, deleted.ExitCode);
+        var user = JsonDocument.Parse(deleted.Output).RootElement;
+        Assert.Equal("ann@example.com", user.GetProperty("email").GetString());
+        Assert.Equal(2, user.GetProperty("deleted_api_keys").GetInt32());
+        Assert.Equal(1, user.GetProperty("deleted_jwt_subject_links").GetInt32());
+    }
+
+    [Fact]
     public async Task UsersDelete_AlsoDeletesTheirKeys_AndSaysSo()
     {
         await RunAsync("users", "create", "--email", "ann@example.com");
