@@ -15,6 +15,8 @@ public static class ApiKeys
 
     private const int SecretHexLength = 64;
 
+    private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
+
     /// <summary>A new random key with the given prefix (default <c>ak_</c>).</summary>
     public static string Generate(string keyPrefix)
     {
@@ -44,6 +46,38 @@ public static class ApiKeys
 
     /// <summary>The lookup prefix of a key.</summary>
     public static string PrefixOf(string key) => key[..Math.Min(PrefixLength, key.Length)];
+
+    /// <summary>
+    /// <paramref name="path"/> with every segment that is a key with this prefix (the prefix and 64 hex digits, a key a
+    /// client put into the path) cut to its first <see cref="PrefixLength"/> characters, the part shown anyway, and
+    /// <c>***</c>. Other hex runs (content hashes) stay. Without the prefix in it the path itself is returned: one scan,
+    /// nothing allocated, as it runs for every request.
+    /// </summary>
+    public static string RedactedPath(string path, string keyPrefix)
+    {
+        var at = keyPrefix.Length == 0 ? -1 : path.AsSpan().IndexOf(keyPrefix, StringComparison.Ordinal);
+        StringBuilder? redacted = null;
+        var copied = 0;
+        while (at >= 0)
+        {
+            var end = path.IndexOf('/', at);
+            end = end < 0 ? path.Length : end;
+            var isKey = (at == 0 || path[at - 1] == '/') && end - at == keyPrefix.Length + SecretHexLength
+                && !path.AsSpan(at + keyPrefix.Length, SecretHexLength).ContainsAnyExcept(HexDigits);
+            if (isKey)
+            {
+                redacted ??= new StringBuilder(path.Length);
+                redacted.Append(path, copied, at - copied).Append(path, at, PrefixLength).Append("***");
+                copied = end;
+            }
+
+            var next = isKey ? end : at + 1;
+            var found = path.AsSpan(next).IndexOf(keyPrefix, StringComparison.Ordinal);
+            at = found < 0 ? -1 : next + found;
+        }
+
+        return redacted is null ? path : redacted.Append(path, copied, path.Length - copied).ToString();
+    }
 
     /// <summary>SHA-256 of the key as lower-case hex.</summary>
     public static string Hash(string key)

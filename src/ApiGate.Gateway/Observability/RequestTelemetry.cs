@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ApiGate.Core.Identity;
 using ApiGate.Gateway.Errors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -17,12 +18,14 @@ internal sealed class RequestTelemetry
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _accessLog;
     private readonly bool _accessLogEnabled;
+    private readonly string _keyPrefix;
 
     public RequestTelemetry(GatewayMetrics metrics, ILoggerFactory loggerFactory, GatewayOptions options)
     {
         _metrics = metrics;
         _accessLog = loggerFactory.CreateLogger(AccessLog.Category);
         _accessLogEnabled = options.AccessLog;
+        _keyPrefix = options.AuthKeyPrefix;
     }
 
     /// <summary>Notes the start time and starts the span (null when tracing is off).</summary>
@@ -55,7 +58,7 @@ internal sealed class RequestTelemetry
             {
                 RequestId = requestId,
                 Method = context.Request.Method,
-                Path = context.Request.Path.Value ?? "/",
+                Path = ApiKeys.RedactedPath(context.Request.Path.Value ?? "/", _keyPrefix),
                 Route = outcome.Route,
                 Upstream = outcome.Upstream,
                 Target = outcome.Target,

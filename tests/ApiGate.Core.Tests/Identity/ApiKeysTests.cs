@@ -27,6 +27,36 @@ public sealed partial class ApiKeysTests
         Assert.True(ApiKeys.IsWellFormed(key, prefix));
     }
 
+    [Theory]
+    [InlineData("/nowhere/ak_" + Secret, "/nowhere/ak_012345678***")]
+    [InlineData("/a/ak_" + Secret + "/b/ak_" + Secret, "/a/ak_012345678***/b/ak_012345678***")]
+    [InlineData("ak_" + Secret, "ak_012345678***")]
+    [InlineData("/blobs/" + Secret + "/raw", "/blobs/" + Secret + "/raw")]
+    [InlineData("/x/ak_" + Secret + ".json", "/x/ak_" + Secret + ".json")]
+    [InlineData("/x/pak_" + Secret, "/x/pak_" + Secret)]
+    [InlineData("/x/ak_0123", "/x/ak_0123")]
+    public void RedactedPath_SegmentsThatAreKeysCut_OtherHexRunsKept(string path, string expected)
+    {
+        // Act
+        var redacted = ApiKeys.RedactedPath(path, "ak_");
+
+        // Assert
+        Assert.Equal(expected, redacted);
+    }
+
+    [Fact]
+    public void RedactedPath_NoKeyPrefixInThePath_ReturnsThePathItself()
+    {
+        // Arrange
+        var path = "/files/" + Secret;
+
+        // Act
+        var redacted = ApiKeys.RedactedPath(path, "ak_");
+
+        // Assert
+        Assert.Same(path, redacted);
+    }
+
     [Fact]
     public void Generate_CalledRepeatedly_ReturnsDifferentKeys()
     {

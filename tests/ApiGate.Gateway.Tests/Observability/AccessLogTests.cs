@@ -110,6 +110,26 @@ public sealed class AccessLogTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task KeyInThePath_AccessLineShowsItsLookupPrefixOnly_OtherHexRunsKept()
+    {
+        // Arrange: a key where a path segment belongs, and a content hash that is not a key
+        var (key, _, _) = await Gateway.CreateKeyAsync("pasted@example.com");
+        var hash = new string('a', 64);
+
+        // Act
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync(Gateway.Url + "/nowhere/" + key)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + $"/public/blobs/{hash}/{key}/raw")).StatusCode);
+        await Gateway.StopAsync();
+
+        // Assert
+        var output = _log.Text;
+        Assert.DoesNotContain(key[12..], output);
+        var paths = AccessLines(output).Select(a => a.GetProperty("Path").GetString()).ToList();
+        Assert.Contains($"/nowhere/{key[..12]}***", paths);
+        Assert.Contains($"/public/blobs/{hash}/{key[..12]}***/raw", paths);
+    }
+
+    [Fact]
     public async Task TargetRefusesTheConnection_AccessLineCountsTheAttemptAsUpstreamTime()
     {
         // Arrange: an upstream whose only target refuses connections.

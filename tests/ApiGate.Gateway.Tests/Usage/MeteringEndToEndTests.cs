@@ -31,6 +31,23 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task UsageEvent_KeyInThePath_RecordsItsLookupPrefixOnly()
+    {
+        // Arrange
+        var (key, _, _) = await Gateway.CreateKeyAsync("pasted@example.com");
+        await Gateway.AddRouteAsync(new RouteInput { Name = "plain", Path = "/plain/*", Upstream = "backend" });
+
+        // Act
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/plain/" + key);
+        await Gateway.StopAsync();
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var e = Assert.Single(await EventsAsync(UsageEvent.Anonymous, 10));
+        Assert.Equal($"/plain/{key[..12]}***", e.Path);
+    }
+
+    [Fact]
     public async Task UsageEvent_HasEveryField()
     {
         var (key, user, record) = await Gateway.CreateKeyAsync("fields@example.com");
