@@ -20,9 +20,11 @@ internal static class GatewayTracing
     public const string OtherMethod = "_OTHER";
 
     /// <summary>
-    /// Starts the request's span, or returns null at the cost of one check when nothing listens (tracing off).
+    /// Starts the request's span, or returns null at the cost of one check when nothing listens (tracing off). Its
+    /// <c>url.path</c> has a segment that is a key with <paramref name="keyPrefix"/> cut as in the access log
+    /// (<see cref="Core.Identity.ApiKeys.RedactedPath"/>).
     /// </summary>
-    public static Activity? StartRequest(HttpContext context)
+    public static Activity? StartRequest(HttpContext context, string keyPrefix)
     {
         if (!Source.HasListeners())
         {
@@ -53,7 +55,7 @@ internal static class GatewayTracing
                 activity.SetTag("http.request.method_original", method);
             }
 
-            activity.SetTag("url.path", context.Request.Path.Value);
+            activity.SetTag("url.path", Core.Identity.ApiKeys.RedactedPath(context.Request.Path.Value ?? "/", keyPrefix));
         }
 
         return activity;

@@ -29,7 +29,7 @@ internal sealed class RequestTelemetry
     }
 
     /// <summary>Notes the start time and starts the span (null when tracing is off).</summary>
-    public RequestScope Begin(HttpContext context) => new(Stopwatch.GetTimestamp(), GatewayTracing.StartRequest(context));
+    public RequestScope Begin(HttpContext context) => new(Stopwatch.GetTimestamp(), GatewayTracing.StartRequest(context, _keyPrefix));
 
     /// <summary>Records the finished request; <paramref name="completed"/> is false when the pipeline threw.</summary>
     public void End(HttpContext context, in RequestScope scope, bool completed)

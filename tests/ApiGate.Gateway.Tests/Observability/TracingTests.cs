@@ -68,6 +68,23 @@ public sealed class TracingTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task TracingOn_KeyInThePath_SpanUrlPathShowsItsLookupPrefixOnly()
+    {
+        // Arrange
+        using var spans = new SpanRecorder();
+        var (key, _, _) = await Gateway.CreateKeyAsync("pasted@example.com");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/traced/" + key);
+        request.Headers.Add("X-Request-ID", "trace-req-key");
+
+        // Act
+        var response = await Gateway.Client.SendAsync(request);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal($"/traced/{key[..12]}***", spans.Single("trace-req-key").GetTagItem("url.path"));
+    }
+
+    [Fact]
     public async Task TracingOn_NoClientContext_SpanIsARootAndUpstreamGetsItsTrace()
     {
         using var spans = new SpanRecorder();
