@@ -177,15 +177,9 @@ public sealed class AdminErrorTests : AdminTestBase
     [Fact]
     public async Task Create_BodyNotUtf8_Returns400AndStoresNothing()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/upstreams");
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
-        request.Content = new ByteArrayContent([.. "{\"name\":\"m9"u8, 0xFF, .. "\",\"url\":\"http://127.0.0.1:1\"}"u8]);
-        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var (status, body) = await PostBytesAsync("/upstreams", [.. "{\"name\":\"m9"u8, 0xFF, .. "\",\"url\":\"http://127.0.0.1:1\"}"u8]);
 
-        using var response = await Gateway.Client.SendAsync(request);
-        var body = await response.Content.ReadAsStringAsync();
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("not UTF-8 text", body, StringComparison.Ordinal);
         Assert.Equal(0, AssertData(await GetAsync("/upstreams")).GetArrayLength());
     }
@@ -233,18 +227,12 @@ public sealed class AdminErrorTests : AdminTestBase
     [Fact]
     public async Task Create_BodySentAsUtf16_Returns400SayingTheCharsetAndStoresNothing()
     {
-        // Arrange
-        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans");
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
-        request.Content = new ByteArrayContent(System.Text.Encoding.Unicode.GetBytes("""{"id": "pro", "name": "Pro"}"""));
-        request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/json; charset=utf-16");
-
         // Act
-        using var response = await Gateway.Client.SendAsync(request);
+        var (status, body) = await PostBytesAsync("/plans", System.Text.Encoding.Unicode.GetBytes("""{"id": "pro", "name": "Pro"}"""), "application/json; charset=utf-16");
 
         // Assert: not the JSON reader's "'0x00' is an invalid start of a property name"
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = JsonDocument.Parse(body).RootElement.GetProperty("errors")[0];
         Assert.Equal("the request body is not valid JSON: it was sent as charset=utf-16, and JSON is read as UTF-8: send it in UTF-8", error.GetProperty("detail").GetString());
         Assert.Equal(1, AssertData(await GetAsync("/plans")).GetArrayLength());
     }
@@ -252,18 +240,12 @@ public sealed class AdminErrorTests : AdminTestBase
     [Fact]
     public async Task Create_MalformedBodyWithAQuotedUtf8Charset_RefusedForItsJsonNotNamedAsAnotherCharset()
     {
-        // Arrange: charset="UTF-8" (quoted, another case) is UTF-8
-        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans");
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
-        request.Content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes("""{"id": "pro",}"""));
-        request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=\"UTF-8\"");
-
-        // Act
-        using var response = await Gateway.Client.SendAsync(request);
+        // Act: charset="UTF-8" (quoted, another case) is UTF-8
+        var (status, body) = await PostBytesAsync("/plans", """{"id": "pro",}"""u8.ToArray(), "application/json; charset=\"UTF-8\"");
 
         // Assert
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var detail = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0].GetProperty("detail").GetString()!;
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var detail = JsonDocument.Parse(body).RootElement.GetProperty("errors")[0].GetProperty("detail").GetString()!;
         Assert.StartsWith("the request body is not valid JSON: ", detail);
         Assert.DoesNotContain("charset", detail);
     }
@@ -271,17 +253,11 @@ public sealed class AdminErrorTests : AdminTestBase
     [Fact]
     public async Task Create_BodyStartingWithAUtf8ByteOrderMark_ReadAsTheJsonAfterIt()
     {
-        // Arrange: what Windows tools that write "UTF-8" files put in front (RFC 8259 lets a reader skip it)
-        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin/plans");
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
-        request.Content = new ByteArrayContent([0xEF, 0xBB, 0xBF, .. """{"id": "pro", "name": "Pro"}"""u8]);
-        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-
-        // Act
-        using var response = await Gateway.Client.SendAsync(request);
+        // Act: what Windows tools that write "UTF-8" files put in front (RFC 8259 lets a reader skip it)
+        var (status, body) = await PostBytesAsync("/plans", [0xEF, 0xBB, 0xBF, .. """{"id": "pro", "name": "Pro"}"""u8]);
 
         // Assert
-        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        Assert.True(status == HttpStatusCode.Created, body);
         Assert.Equal("Pro", AssertData(await GetAsync("/plans/pro")).GetProperty("name").GetString());
     }
 
@@ -794,5 +770,16 @@ public sealed class AdminErrorTests : AdminTestBase
         await PostAsync("/users", new { email = "u@example.com" });
 
         AssertError(await GetAsync(path), status, code, parameter: parameter);
+    }
+
+    /// <summary>Posts <paramref name="body"/> as sent, bytes and Content-Type unchecked by the client.</summary>
+    private async Task<(HttpStatusCode Status, string Body)> PostBytesAsync(string path, byte[] body, string contentType = "application/json")
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin" + path);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        request.Content = new ByteArrayContent(body);
+        Assert.True(request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType));
+        using var response = await Gateway.Client.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }
