@@ -64,6 +64,23 @@ public sealed partial class MissingRowTests : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task EditRoute_OpenedByTheAddressOfARouteNeverStored_404PageSaysItIsNotFoundWithALinkToTheRoutes()
+    {
+        // Arrange
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+
+        // Act
+        var response = await page.GotoAsync(ConsoleUrl + "/ui/routes/no-such-route/edit");
+
+        // Assert
+        Assert.Equal(404, response!.Status);
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("This route was not found");
+        await Assertions.Expect(page.Locator("#missing-row")).ToHaveTextAsync("There is no route no-such-route. Nothing was changed. Back to the routes.");
+        await browser.ScreenshotAsync("admin-ui-row-not-found");
+    }
+
+    [BrowserFact]
     public async Task EditRoute_DeletedThroughTheAdminApiBeforeSaving_404PageNamingTheRouteWithALinkToTheRoutes()
     {
         // Arrange
