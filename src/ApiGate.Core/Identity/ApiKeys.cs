@@ -15,8 +15,6 @@ public static class ApiKeys
 
     private const int SecretHexLength = 64;
 
-    private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
-
     /// <summary>A new random key with the given prefix (default <c>ak_</c>).</summary>
     public static string Generate(string keyPrefix)
     {
@@ -48,36 +46,88 @@ public static class ApiKeys
     public static string PrefixOf(string key) => key[..Math.Min(PrefixLength, key.Length)];
 
     /// <summary>
-    /// <paramref name="path"/> with every segment that is a key with this prefix (the prefix and 64 hex digits, a key a
-    /// client put into the path) cut to its first <see cref="PrefixLength"/> characters, the part shown anyway, and
-    /// <c>***</c>. Other hex runs (content hashes) stay. Without the prefix in it the path itself is returned: one scan,
-    /// nothing allocated, as it runs for every request.
+    /// <paramref name="path"/> with every key with this prefix in it — the prefix and 64 hex digits, a key a client put
+    /// into the path, wherever it stands (<c>/ak_…</c>, <c>/ak_….json</c>, <c>/x-ak_…</c>, <c>;ak_…</c>), matched
+    /// ignoring case and with any of its characters percent-encoded (<c>/ak%5F…</c>) — cut to its first
+    /// <see cref="PrefixLength"/> characters (decoded), the part shown anyway, and <c>***</c>. Hex runs without the prefix
+    /// (content hashes) stay. A path with neither the prefix nor a <c>%</c> in it is returned itself: two vectorised
+    /// scans, nothing allocated, as it runs for every request.
     /// </summary>
     public static string RedactedPath(string path, string keyPrefix)
     {
-        var at = keyPrefix.Length == 0 ? -1 : path.AsSpan().IndexOf(keyPrefix, StringComparison.Ordinal);
+        if (keyPrefix.Length == 0)
+        {
+            return path;
+        }
+
+        // A key with a character sent percent-encoded has no plain prefix to find: such a path is walked character by
+        // character, decoding as it goes.
+        var encoded = path.Contains('%');
+        var at = encoded ? 0 : IndexOfPrefix(path, 0, keyPrefix);
+        Span<char> shown = stackalloc char[PrefixLength];
         StringBuilder? redacted = null;
         var copied = 0;
-        while (at >= 0)
+        while (at >= 0 && at < path.Length)
         {
-            var end = path.IndexOf('/', at);
-            end = end < 0 ? path.Length : end;
-            var isKey = (at == 0 || path[at - 1] == '/') && end - at == keyPrefix.Length + SecretHexLength
-                && !path.AsSpan(at + keyPrefix.Length, SecretHexLength).ContainsAnyExcept(HexDigits);
-            if (isKey)
+            var end = KeyEndAt(path, at, keyPrefix, shown);
+            if (end > 0)
             {
                 redacted ??= new StringBuilder(path.Length);
-                redacted.Append(path, copied, at - copied).Append(path, at, PrefixLength).Append("***");
+                redacted.Append(path, copied, at - copied).Append(shown).Append("***");
                 copied = end;
             }
 
-            var next = isKey ? end : at + 1;
-            var found = path.AsSpan(next).IndexOf(keyPrefix, StringComparison.Ordinal);
-            at = found < 0 ? -1 : next + found;
+            var next = end > 0 ? end : encoded ? Decode(path, at).Next : at + 1;
+            at = encoded ? next : IndexOfPrefix(path, next, keyPrefix);
         }
 
         return redacted is null ? path : redacted.Append(path, copied, path.Length - copied).ToString();
     }
+
+    private static int IndexOfPrefix(string path, int from, string keyPrefix)
+    {
+        var found = path.AsSpan(from).IndexOf(keyPrefix, StringComparison.OrdinalIgnoreCase);
+        return found < 0 ? -1 : from + found;
+    }
+
+    /// <summary>
+    /// Where the key that starts at <paramref name="at"/> ends in <paramref name="path"/>, its first
+    /// <see cref="PrefixLength"/> characters decoded into <paramref name="shown"/>; 0 when no key starts there.
+    /// </summary>
+    private static int KeyEndAt(string path, int at, string keyPrefix, Span<char> shown)
+    {
+        var i = at;
+        for (var n = 0; n < keyPrefix.Length + SecretHexLength; n++)
+        {
+            if (i >= path.Length)
+            {
+                return 0;
+            }
+
+            (var c, i) = Decode(path, i);
+            var matches = n < keyPrefix.Length
+                ? c == keyPrefix[n] || (char.IsAsciiLetter(c) && (c | 0x20) == (keyPrefix[n] | 0x20))
+                : char.IsAsciiHexDigit(c);
+            if (!matches)
+            {
+                return 0;
+            }
+
+            if (n < shown.Length)
+            {
+                shown[n] = c;
+            }
+        }
+
+        return i;
+    }
+
+    /// <summary>The character at <paramref name="i"/>, a <c>%</c> and two hex digits read as the byte they encode.</summary>
+    private static (char Char, int Next) Decode(string path, int i) =>
+        path[i] == '%' && i + 2 < path.Length
+        && byte.TryParse(path.AsSpan(i + 1, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var b)
+            ? ((char)b, i + 3)
+            : (path[i], i + 1);
 
     /// <summary>SHA-256 of the key as lower-case hex.</summary>
     public static string Hash(string key)

@@ -90,7 +90,9 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
     /// <summary>
     /// The path with every segment that holds a credential's secret part (a run of 32 or more hex digits: an API key or
     /// admin token pasted where an id belongs, e.g. <c>DELETE /admin/keys/ak_…</c>) cut to its first 12 characters, the
-    /// part that is shown anyway, and <c>***</c>. Ids are shorter and stay as they are.
+    /// part that is shown anyway, and <c>***</c>. Ids are shorter and stay as they are. Wider than the proxy's
+    /// <see cref="Core.Identity.ApiKeys.RedactedPath"/>, which keeps content hashes: no admin path holds one
+    /// (docs/observability.md, Paths with secrets).
     /// </summary>
     internal static string Redacted(string path)
     {

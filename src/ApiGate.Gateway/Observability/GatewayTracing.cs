@@ -21,7 +21,7 @@ internal static class GatewayTracing
 
     /// <summary>
     /// Starts the request's span, or returns null at the cost of one check when nothing listens (tracing off). Its
-    /// <c>url.path</c> has a segment that is a key with <paramref name="keyPrefix"/> cut as in the access log
+    /// <c>url.path</c> has a key with <paramref name="keyPrefix"/> in it cut as in the access log
     /// (<see cref="Core.Identity.ApiKeys.RedactedPath"/>).
     /// </summary>
     public static Activity? StartRequest(HttpContext context, string keyPrefix)

@@ -32,9 +32,8 @@ public sealed partial class ApiKeysTests
     [InlineData("/a/ak_" + Secret + "/b/ak_" + Secret, "/a/ak_012345678***/b/ak_012345678***")]
     [InlineData("ak_" + Secret, "ak_012345678***")]
     [InlineData("/blobs/" + Secret + "/raw", "/blobs/" + Secret + "/raw")]
-    [InlineData("/x/ak_" + Secret + ".json", "/x/ak_" + Secret + ".json")]
-    [InlineData("/x/pak_" + Secret, "/x/pak_" + Secret)]
     [InlineData("/x/ak_0123", "/x/ak_0123")]
+    [InlineData("/x/ak_" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde", "/x/ak_" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde")]
     public void RedactedPath_SegmentsThatAreKeysCut_OtherHexRunsKept(string path, string expected)
     {
         // Act
@@ -44,17 +43,61 @@ public sealed partial class ApiKeysTests
         Assert.Equal(expected, redacted);
     }
 
-    [Fact]
-    public void RedactedPath_NoKeyPrefixInThePath_ReturnsThePathItself()
+    [Theory]
+    [InlineData("/x/ak_" + Secret + ".json", "/x/ak_012345678***.json")]
+    [InlineData("/x-ak_" + Secret, "/x-ak_012345678***")]
+    [InlineData("/x;ak_" + Secret + ";v=1", "/x;ak_012345678***;v=1")]
+    [InlineData("/x/pak_" + Secret, "/x/pak_012345678***")]
+    [InlineData("/x/ak_" + Secret + "ff", "/x/ak_012345678***ff")]
+    [InlineData("/x/AK_" + Secret, "/x/AK_012345678***")]
+    [InlineData("/x/ak_0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "/x/ak_012345678***")]
+    [InlineData("/x/ak_" + Secret + "%2Fraw", "/x/ak_012345678***%2Fraw")]
+    public void RedactedPath_KeyWithSomethingAttached_Cut(string path, string expected)
     {
-        // Arrange
-        var path = "/files/" + Secret;
-
         // Act
         var redacted = ApiKeys.RedactedPath(path, "ak_");
 
         // Assert
+        Assert.Equal(expected, redacted);
+    }
+
+    [Theory]
+    [InlineData("/ak%5F" + Secret, "/ak_012345678***")]
+    [InlineData("/ak%5f" + Secret + "/raw", "/ak_012345678***/raw")]
+    [InlineData("/%61k_" + Secret, "/ak_012345678***")]
+    [InlineData("/%41%4B%5F" + Secret, "/AK_012345678***")]
+    [InlineData("/ak_%30%31" + "23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "/ak_012345678***")]
+    [InlineData("/ak_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde%66.json", "/ak_012345678***.json")]
+    [InlineData("/a%20b/x-ak%5F" + Secret, "/a%20b/x-ak_012345678***")]
+    [InlineData("/ak%5F0123", "/ak%5F0123")]
+    [InlineData("/ak%5" + Secret, "/ak%5" + Secret)]
+    [InlineData("/blobs%2F" + Secret, "/blobs%2F" + Secret)]
+    public void RedactedPath_KeyWithCharactersPercentEncoded_CutAsDecoded(string path, string expected)
+    {
+        // Act
+        var redacted = ApiKeys.RedactedPath(path, "ak_");
+
+        // Assert
+        Assert.Equal(expected, redacted);
+    }
+
+    [Theory]
+    [InlineData("/files/" + Secret)]
+    [InlineData("/files/a%20b/" + Secret)]
+    [InlineData("/files/ak_0123")]
+    public void RedactedPath_NoKeyInThePath_ReturnsThePathItselfAllocatingNothing(string path)
+    {
+        // Arrange: a first call, so that what the runtime sets up once is not counted
+        ApiKeys.RedactedPath(path, "ak_");
+
+        // Act
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var redacted = ApiKeys.RedactedPath(path, "ak_");
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // Assert
         Assert.Same(path, redacted);
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

@@ -130,6 +130,29 @@ public sealed class AccessLogTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task KeyWithSomethingAttachedInThePath_AccessLineShowsItsLookupPrefixOnly()
+    {
+        // Arrange: a key a client put into a path with a suffix, behind a dash and as a path parameter
+        var (key, _, _) = await Gateway.CreateKeyAsync("attached@example.com");
+
+        // Act
+        foreach (var path in new[] { $"/public/{key}.json", $"/public/x-{key}", $"/public/x;{key}" })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + path)).StatusCode);
+        }
+
+        await Gateway.StopAsync();
+
+        // Assert
+        var output = _log.Text;
+        Assert.DoesNotContain(key[12..], output);
+        var paths = AccessLines(output).Select(a => a.GetProperty("Path").GetString()).ToList();
+        Assert.Contains($"/public/{key[..12]}***.json", paths);
+        Assert.Contains($"/public/x-{key[..12]}***", paths);
+        Assert.Contains($"/public/x;{key[..12]}***", paths);
+    }
+
+    [Fact]
     public async Task TargetRefusesTheConnection_AccessLineCountsTheAttemptAsUpstreamTime()
     {
         // Arrange: an upstream whose only target refuses connections.
