@@ -81,7 +81,8 @@ internal static class PageFailures
     /// link to <paramref name="listPath"/>. A row the page showed (<paramref name="shown"/>) is gone: "no … any more",
     /// deleted meanwhile. Any other is not found, named by its id as the request gave it (cut to
     /// <see cref="MaxShownId"/> characters: it may be a made-up one of any length). Without a <paramref name="kind"/>,
-    /// <paramref name="name"/> is a whole refusal ("no plan entitlement with id …"), shown as a sentence.
+    /// <paramref name="name"/> is a whole refusal ("no plan entitlement with id '…'"), shown as a sentence, the id between
+    /// its quotes cut the same way.
     /// </summary>
     /// <param name="kind">What it is ("route", "user").</param>
     /// <param name="listName">The list's name after "Back to the" ("routes").</param>
@@ -91,7 +92,7 @@ internal static class PageFailures
         var what = System.Net.WebUtility.HtmlEncode(kind);
         var (title, heading, message) = (kind.Length, shown) switch
         {
-            (0, _) => ("Not found", "Not found", System.Net.WebUtility.HtmlEncode(name.Length > 0 ? char.ToUpperInvariant(name[0]) + name[1..] : name) + "."),
+            (0, _) => ("Not found", "Not found", System.Net.WebUtility.HtmlEncode(Sentence(CutQuoted(name))) + "."),
             (_, true) => ($"No such {what}", $"This {what} no longer exists",
                 $"There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(name)}</strong> any more: it may have been deleted through the admin API, the CLI or another session."),
             _ => ($"No such {what}", $"This {what} was not found", $"There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(Cut(name))}</strong>."),
@@ -109,6 +110,19 @@ internal static class PageFailures
     public const int MaxShownId = 64;
 
     private static string Cut(string id) => id.Length > MaxShownId ? Core.Text.TextCut.AtMost(id, MaxShownId) + "…" : id;
+
+    /// <summary>
+    /// A refusal with the id the request gave between quotes (<c>no plan entitlement with id '…'</c>, as the services
+    /// word it), that id cut as <see cref="Cut"/> cuts it.
+    /// </summary>
+    private static string CutQuoted(string refusal)
+    {
+        var open = refusal.IndexOf('\'');
+        var close = refusal.LastIndexOf('\'');
+        return close - open - 1 > MaxShownId ? refusal[..(open + 1)] + Cut(refusal[(open + 1)..close]) + refusal[close..] : refusal;
+    }
+
+    private static string Sentence(string text) => text.Length > 0 ? char.ToUpperInvariant(text[0]) + text[1..] : text;
 }
 
 /// <summary>What a form post that cannot be read is: the client's error, answered without an error in the log.</summary>

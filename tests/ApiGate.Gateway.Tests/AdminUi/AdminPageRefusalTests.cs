@@ -66,16 +66,39 @@ public sealed class AdminPageRefusalTests
         var row = MissingRow.Refused("no plan entitlement with id '<pe_1>'", "/ui/entitlements?plan=pro&x=1");
 
         // Act
-        await ApiGate.Web.Shared.PageFailures.WriteMissingAsync(context, row.Kind, row.Name, row.Shown, row.ListPath, row.ListName!, "/site.css");
+        var (status, message) = await WriteMissingAsync(context, row);
 
         // Assert
+        Assert.Equal((System.Net.HttpStatusCode.NotFound,
+            "No plan entitlement with id &#39;&lt;pe_1&gt;&#39;. Nothing was changed. <a href=\"/ui/entitlements?plan=pro&amp;x=1\">Back to the page</a>."), (status, message));
+    }
+
+    [Fact]
+    public async Task MissingPage_ForARefusalNamingALongMadeUpId_TheIdCutTo64CharactersAndEscaped()
+    {
+        // Arrange
+        var context = new DefaultHttpContext();
+        context.Response.Body = new MemoryStream();
+        var row = MissingRow.Refused($"no plan entitlement with id '{MissingRowTests.LongMadeUpId}'", "/ui/entitlements?plan=pro");
+
+        // Act
+        var (status, message) = await WriteMissingAsync(context, row);
+
+        // Assert
+        Assert.Equal((System.Net.HttpStatusCode.NotFound,
+            $"No plan entitlement with id &#39;{MissingRowTests.LongMadeUpIdShown}&#39;. Nothing was changed. <a href=\"/ui/entitlements?plan=pro\">Back to the page</a>."),
+            (status, message));
+    }
+
+    /// <summary>Writes the console's 404 page for <paramref name="row"/> and reads back its status and message.</summary>
+    private static async Task<(System.Net.HttpStatusCode Status, string Message)> WriteMissingAsync(HttpContext context, MissingRow row)
+    {
+        await ApiGate.Web.Shared.PageFailures.WriteMissingAsync(context, row.Kind, row.Name, row.Shown, row.ListPath, row.ListName!, "/site.css");
         context.Response.Body.Position = 0;
-        var (status, message) = await MissingRowTests.AnswerAsync(new HttpResponseMessage((System.Net.HttpStatusCode)context.Response.StatusCode)
+        return await MissingRowTests.AnswerAsync(new HttpResponseMessage((System.Net.HttpStatusCode)context.Response.StatusCode)
         {
             Content = new StreamContent(context.Response.Body),
         });
-        Assert.Equal((System.Net.HttpStatusCode.NotFound,
-            "No plan entitlement with id &#39;&lt;pe_1&gt;&#39;. Nothing was changed. <a href=\"/ui/entitlements?plan=pro&amp;x=1\">Back to the page</a>."), (status, message));
     }
 
     [Fact]
