@@ -88,6 +88,13 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     private async Task<IGatewayStore?> OpenAsync(
         GatewayOptions options, CancellationToken cancellationToken, bool serving, bool managing, string? existing, bool migrate, bool orNone)
     {
+        // A store opened to be used, or to be made if it is not there yet, that SQLite cannot make: said before it is opened,
+        // naming the setting, not as SQLite's "unable to open database file".
+        if (existing is null && options.DatabaseDriver == GatewayStores.Sqlite && SqliteGatewayStore.MissingFileProblem(options.DatabaseDsn) is { } missing)
+        {
+            throw new ArgumentException($"{DsnSetting}: {missing}");
+        }
+
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), serving ? options.StoreBusyTimeout : null);
         store.MigrateExisting = migrate;
         var noStore = $"{DsnSetting}: there is no store at {store.Location} {existing}; check the path or DSN";

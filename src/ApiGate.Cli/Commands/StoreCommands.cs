@@ -43,7 +43,7 @@ internal static class StoreCommands
             // and a SQLite target opened read-only, or with Mode=ReadWrite at a file that does not exist, which SQLite refused
             // only on opening ("unable to open database file").
             var dsnProblem = driver == GatewayStores.Sqlite
-                ? SqliteGatewayStore.DsnProblem(dsn) ?? ReadOnlyProblem(dsn) ?? SqliteGatewayStore.PathProblem(dsn) ?? MissingFileProblem(dsn)
+                ? SqliteGatewayStore.DsnProblem(dsn) ?? ReadOnlyProblem(dsn) ?? SqliteGatewayStore.PathProblem(dsn) ?? SqliteGatewayStore.MissingFileProblem(dsn)
                 : PostgresGatewayStore.DsnProblem(dsn);
             if (dsnProblem is not null)
             {
@@ -127,11 +127,6 @@ internal static class StoreCommands
 
     private static string? ReadOnlyProblem(string dsn) =>
         SqliteGatewayStore.OpensReadOnly(dsn) ? "sets Mode=ReadOnly, but a copy writes its rows into the target: remove Mode=ReadOnly" : null;
-
-    private static string? MissingFileProblem(string dsn) =>
-        SqliteGatewayStore.ReadWriteFileMissing(dsn) is { } path
-            ? $"sets Mode=ReadWrite, which opens only an existing file, and {path} does not exist: leave Mode out or set Mode=ReadWriteCreate"
-            : null;
 
     private static string Count(int count) => count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

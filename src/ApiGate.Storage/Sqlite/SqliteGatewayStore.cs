@@ -163,14 +163,16 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     public static bool OpensReadOnly(string dsn) => Builder(dsn).Mode == SqliteOpenMode.ReadOnly;
 
     /// <summary>
-    /// The full path of the file <paramref name="dsn"/> (one <see cref="DsnProblem"/> accepts) names when it sets
-    /// <c>Mode=ReadWrite</c>, which opens only an existing file, and there is none; else null. Asked without opening it:
-    /// SQLite would say only "unable to open database file".
+    /// Why <paramref name="dsn"/> (one <see cref="DsnProblem"/> accepts) opens no store: it sets <c>Mode=ReadWrite</c>,
+    /// which opens only an existing file, and there is none; else null. Asked without opening it: SQLite would say only
+    /// "unable to open database file".
     /// </summary>
-    public static string? ReadWriteFileMissing(string dsn)
+    public static string? MissingFileProblem(string dsn)
     {
         var builder = Builder(dsn);
-        return builder.Mode == SqliteOpenMode.ReadWrite && Path.GetFullPath(builder.DataSource) is var path && !File.Exists(path) ? path : null;
+        return builder.Mode == SqliteOpenMode.ReadWrite && Path.GetFullPath(builder.DataSource) is var path && !File.Exists(path)
+            ? $"sets Mode=ReadWrite, which opens only an existing file, and {path} does not exist: leave Mode out or set Mode=ReadWriteCreate"
+            : null;
     }
 
     /// <summary>

@@ -367,6 +367,28 @@ public sealed class StoreCliTests : CliTestBase
     /// What the test directory holds, leaving out the source store's -wal and -shm files: they come and go with its
     /// pooled connection (another test clearing SQLite's pools closes it), which is not what the test is about.
     /// </summary>
+    [Theory]
+    [InlineData("serve")]
+    [InlineData("config validate")]
+    public async Task ServeOrConfigValidate_SqliteDsnModeReadWriteAtAMissingFile_OneLineNamingTheSettingTheModeAndTheFile_NothingCreated(string verb)
+    {
+        // Arrange: SQLite opens such a store only to fail ("unable to open database file"); validate said "no store yet"
+        var database = Path.Combine(TestDirectory, "missing.db");
+        Environment["APIGATE_DATABASE_DSN"] = $"Data Source={database};Mode=ReadWrite";
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        var before = EntriesBesideJournals();
+
+        // Act
+        var result = await RunAsync([.. verb.Split(' '), .. verb == "serve" ? new[] { "--port", "0" } : []]);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"error: database.dsn (APIGATE_DATABASE_DSN / --database): sets Mode=ReadWrite, which opens only an existing file, and {database} does not exist: leave Mode out or set Mode=ReadWriteCreate\n",
+            result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal(before, EntriesBesideJournals());
+    }
+
     private List<string> EntriesBesideJournals() =>
         Directory.GetFileSystemEntries(TestDirectory).Where(e => !e.EndsWith("-wal", StringComparison.Ordinal) && !e.EndsWith("-shm", StringComparison.Ordinal)).Order().ToList();
 }
