@@ -7,8 +7,10 @@ using static ApiGate.Core.Management.Outcomes;
 namespace ApiGate.Core.Management;
 
 /// <summary>Entitlements (features a plan grants, with a default value): validated and written here for the CLI and the admin API alike.</summary>
-public sealed class EntitlementService(IIdentityStore store, TimeProvider timeProvider)
+public sealed class EntitlementService(IIdentityStore store, TimeProvider timeProvider, ConflictBackOff? conflictBackOff = null)
 {
+    private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
+
     public Task<IReadOnlyList<EntitlementDefinition>> ListAsync(CancellationToken ct) => store.ListEntitlementsAsync(ct);
 
     public async Task<ManagementResult<EntitlementDefinition>> GetAsync(string idOrName, CancellationToken ct) =>
@@ -139,7 +141,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
             }
 
             return await WriteAsync(built.Value!, (entitlement, c) => store.UpdateEntitlementAsync(entitlement, existing.UpdatedAt, HeaderField(entitlement, input), c), ct);
-        });
+        }, _conflictBackOff, ct);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<EntitlementDefinition>> DeleteAsync(string idOrName, CancellationToken ct) =>

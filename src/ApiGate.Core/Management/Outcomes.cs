@@ -21,20 +21,23 @@ internal static class Outcomes
 
     /// <summary>
     /// Runs a read-change-write <paramref name="attempt"/> again while another request changes the same row between its
-    /// read and its write (a few times), so concurrent updates of different fields all land; a 409 if it keeps happening.
+    /// read and its write (<see cref="ConflictBackOff.Attempts"/> times, each after a short random wait of
+    /// <paramref name="backOff"/>), so concurrent updates of different fields all land; a 409 if it keeps happening.
     /// </summary>
-    public static async Task<ManagementResult<T>> RetryWhenChangedAsync<T>(Func<Task<ManagementResult<T>>> attempt)
+    public static async Task<ManagementResult<T>> RetryWhenChangedAsync<T>(
+        Func<Task<ManagementResult<T>>> attempt, ConflictBackOff backOff, CancellationToken cancellationToken)
     {
-        const int Attempts = 5;
         for (var i = 1; ; i++)
         {
             try
             {
                 return await attempt();
             }
-            catch (StoreChangedMeanwhileException) when (i < Attempts)
+            catch (StoreChangedMeanwhileException) when (i < ConflictBackOff.Attempts)
             {
-                // read it again and apply the change to what is there now
+                // Read it again and apply the change to what is there now; at once, the requests that lost to the same
+                // write would meet again and all but one lose again.
+                await backOff.WaitBeforeAsync(i + 1, cancellationToken);
             }
             catch (StoreChangedMeanwhileException ex)
             {
@@ -65,7 +68,7 @@ internal static class Outcomes
             }
 
             return refuse(existing) ?? await WriteAsync(existing, delete, cancellationToken);
-        });
+        }, ConflictBackOff.Default, cancellationToken);
 
     /// <summary>
     /// The same for a row with a version (<paramref name="versionOf"/>): refused (412) when <paramref name="condition"/>

@@ -6,8 +6,10 @@ using static ApiGate.Core.Management.Outcomes;
 namespace ApiGate.Core.Management;
 
 /// <summary>Plans (rate limit, monthly quota, price): validated and written here for the CLI and the admin API alike; a refused change names the field and writes nothing.</summary>
-public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
+public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider, ConflictBackOff? conflictBackOff = null)
 {
+    private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
+
     /// <summary>The longest plan id: an identifier, sent upstream in <c>X-Plan-ID</c> with every request of the plan's users.</summary>
     public const int MaxIdLength = 64;
 
@@ -88,7 +90,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider)
 
             var built = ApplyPlan(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input with { Id = null });
             return built.Error ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
-        });
+        }, _conflictBackOff, ct);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<PlanDefinition>> DeleteAsync(string id, CancellationToken ct) =>

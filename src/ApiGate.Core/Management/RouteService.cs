@@ -10,8 +10,10 @@ namespace ApiGate.Core.Management;
 /// The one place where routes are validated and written (the CLI and the admin API call it); a refused change
 /// returns an error naming the field and writes nothing.
 /// </summary>
-public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
+public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider, ConflictBackOff? conflictBackOff = null)
 {
+    private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
+
     public Task<IReadOnlyList<RouteDefinition>> ListAsync(CancellationToken cancellationToken) =>
         store.ListRoutesAsync(cancellationToken);
 
@@ -70,7 +72,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider)
             }
 
             return await WriteAsync(built.Value!, (route, ct) => store.UpdateRouteAsync(route, existing.UpdatedAt, ct), cancellationToken);
-        });
+        }, _conflictBackOff, cancellationToken);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>

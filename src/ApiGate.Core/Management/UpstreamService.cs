@@ -9,8 +9,10 @@ namespace ApiGate.Core.Management;
 /// The one place where upstreams are validated and written (the CLI and the admin API call it); a refused change
 /// returns an error naming the field and writes nothing. The load-balancing part of the rules is <see cref="UpstreamBalancing"/>.
 /// </summary>
-public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvider)
+public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvider, ConflictBackOff? conflictBackOff = null)
 {
+    private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
+
     /// <summary>
     /// The longest target URL, in UTF-8 bytes: far beyond any real one, and short enough to be part of the key every
     /// running gateway reports a target's health under (<c>target_health</c>). PostgreSQL's B-tree entries hold at most
@@ -80,7 +82,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             }
 
             return await WriteAsync(built.Value!, (upstream, ct) => store.UpdateUpstreamAsync(upstream, existing.UpdatedAt, ct), cancellationToken);
-        });
+        }, _conflictBackOff, cancellationToken);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>

@@ -7,8 +7,10 @@ using static ApiGate.Core.Management.Outcomes;
 namespace ApiGate.Core.Management;
 
 /// <summary>Users (API consumers) and the plan each is on: validated and written here for the CLI and the admin API alike.</summary>
-public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
+public sealed class UserService(IIdentityStore store, TimeProvider timeProvider, ConflictBackOff? conflictBackOff = null)
 {
+    private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
+
     public Task<IReadOnlyList<UserDefinition>> ListAsync(CancellationToken ct) => store.ListUsersAsync(ct);
 
     /// <summary>One page of the users by email, of those whose email contains <paramref name="emailContains"/> (blank: all).</summary>
@@ -77,7 +79,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider)
 
             var built = await ApplyUserAsync(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, ct);
             return built.Error ?? await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct);
-        });
+        }, _conflictBackOff, ct);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<UserDefinition>> DeleteAsync(string idOrEmail, CancellationToken ct) =>

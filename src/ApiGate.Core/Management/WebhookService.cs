@@ -27,8 +27,10 @@ public sealed record CreatedWebhook(WebhookEndpointDefinition Endpoint, string S
 }
 
 /// <summary>Outgoing webhook endpoints, their deliveries and redelivery: validated here for the CLI and the admin API alike.</summary>
-public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvider)
+public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvider, ConflictBackOff? conflictBackOff = null)
 {
+    private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
+
     /// <summary>The longest URL accepted.</summary>
     public const int MaxUrlLength = 2048;
 
@@ -92,7 +94,7 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
 
             var built = Apply(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input);
             return built.Error ?? await WriteAsync(built.Value!, (endpoint, c) => store.UpdateWebhookEndpointAsync(endpoint, existing.UpdatedAt, c), ct);
-        });
+        }, _conflictBackOff, ct);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<WebhookEndpointDefinition>> DeleteAsync(string id, CancellationToken ct) =>
