@@ -16,6 +16,12 @@ public interface IBillingProvider
     /// <summary>A hosted checkout page that starts a subscription to the plan's prices.</summary>
     Task<BillingRedirect> CreateCheckoutAsync(CheckoutRequest request, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Closes the customer's checkout pages still open other than <paramref name="keepId"/> (the one just created), so
+    /// that none of them can be paid any more: each would start a subscription of its own, billed alongside the others.
+    /// </summary>
+    Task ExpireOtherCheckoutsAsync(string customerId, string keepId, CancellationToken cancellationToken);
+
     /// <summary>A session of the provider's billing portal (payment methods, invoices) that returns to <paramref name="returnUrl"/>.</summary>
     Task<BillingRedirect> CreatePortalSessionAsync(string customerId, string returnUrl, CancellationToken cancellationToken);
 

@@ -17,8 +17,9 @@ public sealed class BillingService(
     public bool Enabled => provider is not null;
 
     /// <summary>
-    /// A checkout page where the user subscribes to the plan (creating their billing customer first, once). The user's plan
-    /// does not change here: it changes when the provider's <c>checkout.session.completed</c> webhook arrives.
+    /// A checkout page where the user subscribes to the plan (creating their billing customer first, once); the user's
+    /// earlier checkout pages still open are closed, so only this one can be paid. The user's plan does not change here:
+    /// it changes when the provider's <c>checkout.session.completed</c> webhook arrives.
     /// </summary>
     public async Task<ManagementResult<BillingRedirect>> StartCheckoutAsync(string userRef, string planId, string successUrl, string cancelUrl, CancellationToken ct)
     {
@@ -64,8 +65,14 @@ public sealed class BillingService(
         try
         {
             var customer = await EnsureCustomerAsync(user, ct);
-            return await provider.CreateCheckoutAsync(
+            var checkout = await provider.CreateCheckoutAsync(
                 new CheckoutRequest(customer.CustomerId, user.Id, plan.Id, plan.StripePriceId, plan.StripeOveragePriceId, successUrl, cancelUrl, Ids.New("apigate_checkout")), ct);
+            // The check above sees only subscriptions that exist: a checkout page started earlier and not paid yet (another
+            // tab, another plan) could still be paid after this one, a second subscription billed alongside the first. The
+            // earlier pages are closed after this one is made, so of two checkouts started at the same moment neither
+            // stays payable beside the other. If they cannot be closed, the checkout fails and its page is never shown.
+            await provider.ExpireOtherCheckoutsAsync(customer.CustomerId, checkout.Id, ct);
+            return checkout;
         }
         catch (BillingProviderException ex)
         {

@@ -5,8 +5,8 @@ using Stripe;
 namespace ApiGate.Gateway.Billing;
 
 /// <summary>
-/// <see cref="IBillingProvider"/> through Stripe.net: customers, Checkout Sessions in subscription mode, Billing Portal
-/// sessions, webhooks verified with <see cref="EventUtility.ConstructEvent(string, string, string, long, long, bool)"/>
+/// <see cref="IBillingProvider"/> through Stripe.net: customers, Checkout Sessions in subscription mode (one left open per
+/// customer), Billing Portal sessions, webhooks verified with <see cref="EventUtility.ConstructEvent(string, string, string, long, long, bool)"/>
 /// (HMAC-SHA256 over <c>timestamp.payload</c>, 5 minutes' tolerance, against the injected clock), and overage as Billing
 /// Meter Events. Stripe.net's own network retries are off: the overage reporter and the caller retry, with the same
 /// idempotency keys.
@@ -69,6 +69,35 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
             };
             var session = await new Stripe.Checkout.SessionService(_client).CreateAsync(options, new RequestOptions { IdempotencyKey = request.IdempotencyKey }, cancellationToken);
             return new BillingRedirect(session.Id, session.Url);
+        });
+
+    public Task ExpireOtherCheckoutsAsync(string customerId, string keepId, CancellationToken cancellationToken) =>
+        CallAsync(async () =>
+        {
+            var sessions = new Stripe.Checkout.SessionService(_client);
+            var open = new List<string>();
+            await foreach (var session in sessions.ListAutoPagingAsync(
+                               new Stripe.Checkout.SessionListOptions { Customer = customerId, Status = "open", Limit = 100 }, null, cancellationToken))
+            {
+                if (session.Id != keepId)
+                {
+                    open.Add(session.Id);
+                }
+            }
+
+            foreach (var id in open)
+            {
+                try
+                {
+                    await sessions.ExpireAsync(id, null, null, cancellationToken);
+                }
+                catch (StripeException ex) when (ex.HttpStatusCode == HttpStatusCode.BadRequest)
+                {
+                    // No longer open (completed or expired since it was listed): nothing left to close.
+                }
+            }
+
+            return true;
         });
 
     public Task<BillingRedirect> CreatePortalSessionAsync(string customerId, string returnUrl, CancellationToken cancellationToken) =>

@@ -10,7 +10,7 @@ namespace ApiGate.Gateway.Tests.Billing;
 
 /// <summary>
 /// A stand-in for Stripe's API on a loopback port, answering the calls billing makes (customers, Checkout Sessions,
-/// Billing Portal sessions, Billing Meter Events) with Stripe's JSON shapes and errors, recording every request, and
+/// Billing Portal sessions, Billing Meter Events; Checkout Sessions also listed and expired) with Stripe's JSON shapes and errors, recording every request, and
 /// honouring <c>Idempotency-Key</c> as Stripe does: a repeated key gets the first answer again and has no new effect.
 /// </summary>
 internal sealed class FakeStripe : IAsyncDisposable
@@ -34,6 +34,9 @@ internal sealed class FakeStripe : IAsyncDisposable
 
     /// <summary>Meter events that took effect (one per idempotency key): what Stripe would bill.</summary>
     public ConcurrentQueue<StripeRequest> Billed { get; } = new();
+
+    /// <summary>Every Checkout Session created, by id: its customer and status (<c>open</c>, or <c>expired</c> once expired).</summary>
+    public ConcurrentDictionary<string, (string Customer, string Status)> CheckoutSessions { get; } = new();
 
     /// <summary>Prices that exist; a checkout naming another gets Stripe's 400 <c>resource_missing</c>.</summary>
     public HashSet<string> Prices { get; } = [];
@@ -60,13 +63,15 @@ internal sealed class FakeStripe : IAsyncDisposable
         return fake;
     }
 
-    public IEnumerable<StripeRequest> To(string path) => Requests.Where(r => r.Path == path);
+    /// <summary>The posts to <paramref name="path"/> (what the gateway created there; a list of the same path is a GET).</summary>
+    public IEnumerable<StripeRequest> To(string path) => Requests.Where(r => r.Path == path && r.Method == "POST");
 
     private async Task HandleAsync(HttpContext context)
     {
+        // A GET (a list) has its parameters in the query, as Stripe.net sends them.
         var form = context.Request.HasFormContentType
             ? (await context.Request.ReadFormAsync()).ToDictionary(p => p.Key, p => p.Value.ToString())
-            : [];
+            : context.Request.Query.ToDictionary(p => p.Key, p => p.Value.ToString());
         var request = new StripeRequest(context.Request.Method, context.Request.Path.Value ?? "", form,
             context.Request.Headers["Idempotency-Key"].ToString(), context.Request.Headers.Authorization.ToString());
         Requests.Enqueue(request);
@@ -125,6 +130,25 @@ internal sealed class FakeStripe : IAsyncDisposable
         {
             case "/v1/customers":
                 return (200, JsonSerializer.Serialize(new { id = $"cus_fake{n}", @object = "customer", email = r.Form.GetValueOrDefault("email") }));
+            case "/v1/checkout/sessions" when r.Method == "GET":
+                var listed = CheckoutSessions
+                    .Where(c => c.Value.Customer == r.Form.GetValueOrDefault("customer") && c.Value.Status == r.Form.GetValueOrDefault("status", c.Value.Status))
+                    .Select(c => CheckoutSession(c.Key, c.Value.Customer, c.Value.Status))
+                    .ToArray();
+                return (200, JsonSerializer.Serialize(new { @object = "list", url = "/v1/checkout/sessions", has_more = false, data = listed }));
+            case var expire when expire.StartsWith("/v1/checkout/sessions/", StringComparison.Ordinal) && expire.EndsWith("/expire", StringComparison.Ordinal):
+                var id = expire["/v1/checkout/sessions/".Length..^"/expire".Length];
+                if (!CheckoutSessions.TryGetValue(id, out var expiring))
+                {
+                    return (404, Error("invalid_request_error", "resource_missing", $"No such checkout.session: '{id}'"));
+                }
+
+                if (expiring.Status != "open" || !CheckoutSessions.TryUpdate(id, (expiring.Customer, "expired"), expiring))
+                {
+                    return (400, Error("invalid_request_error", null, "Only Checkout Sessions with a status in [\"open\"] can be expired."));
+                }
+
+                return (200, JsonSerializer.Serialize(CheckoutSession(id, expiring.Customer, "expired")));
             case "/v1/checkout/sessions":
                 foreach (var (key, value) in r.Form)
                 {
@@ -134,11 +158,8 @@ internal sealed class FakeStripe : IAsyncDisposable
                     }
                 }
 
-                return (200, JsonSerializer.Serialize(new
-                {
-                    id = $"cs_test_fake{n}", @object = "checkout.session", mode = "subscription", customer = r.Form.GetValueOrDefault("customer"),
-                    url = $"https://checkout.stripe.com/c/pay/cs_test_fake{n}",
-                }));
+                CheckoutSessions[$"cs_test_fake{n}"] = (r.Form.GetValueOrDefault("customer") ?? "", "open");
+                return (200, JsonSerializer.Serialize(CheckoutSession($"cs_test_fake{n}", r.Form.GetValueOrDefault("customer") ?? "", "open")));
             case "/v1/billing_portal/sessions":
                 return (200, JsonSerializer.Serialize(new
                 {
@@ -160,6 +181,9 @@ internal sealed class FakeStripe : IAsyncDisposable
                 return (404, Error("invalid_request_error", null, $"Unrecognized request URL (POST: {r.Path})."));
         }
     }
+
+    private static object CheckoutSession(string id, string customer, string status) =>
+        new { id, @object = "checkout.session", mode = "subscription", customer, status, url = $"https://checkout.stripe.com/c/pay/{id}" };
 
     private static string Error(string type, string? code, string message, string? param = null) =>
         JsonSerializer.Serialize(new { error = new { type, code, message, param } });

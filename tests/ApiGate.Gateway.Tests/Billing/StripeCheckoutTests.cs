@@ -60,6 +60,27 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
     }
 
     [Fact]
+    public async Task Checkout_AnEarlierCheckoutNotPaidYet_ExpiredAtStripeSoOnlyTheNewestCanStartASubscription()
+    {
+        // Arrange: a checkout for pro started (in one tab, say) and left unpaid
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        await h.Gateway.Users.CreateAsync(new UserChanges { Email = "pia@example.com" }, CancellationToken.None);
+        var token = await TokenAsync(h);
+        var first = await PostAsync(h, token, "/billing/checkout", new { user = "pia@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+
+        // Act: a checkout for team (another tab) before the first is paid
+        var second = await PostAsync(h, token, "/billing/checkout", new { user = "pia@example.com", plan = "team", success_url = Success, cancel_url = Cancel });
+
+        // Assert: paying the first page can no longer start a subscription beside the second one
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+        var firstId = first.Json.GetProperty("data").GetProperty("id").GetString()!;
+        var secondId = second.Json.GetProperty("data").GetProperty("id").GetString()!;
+        Assert.Equal("expired", h.Stripe.CheckoutSessions[firstId].Status);
+        Assert.Equal("open", h.Stripe.CheckoutSessions[secondId].Status);
+    }
+
+    [Fact]
     public async Task Checkout_PriceStripeDoesNotKnow_Answers422NamingPlanAndPrice()
     {
         // Arrange
