@@ -60,6 +60,13 @@ public static class TextFields
          (char)0x2028, (char)0x2029, .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);
 
     /// <summary>
+    /// Whether <paramref name="c"/> is one of the characters this rule refuses (control characters, line and paragraph
+    /// separators, bidirectional overrides and isolates): for text from elsewhere that is kept and shown rather than
+    /// refused, such as a webhook receiver's answer, which replaces them.
+    /// </summary>
+    public static bool IsControl(char c) => ControlCharacters.Contains(c);
+
+    /// <summary>
     /// The position of the first invisible formatting character (Unicode category Cf: zero-width space and joiners,
     /// soft hyphen, word joiner, byte-order mark, …) in <paramref name="value"/>, or -1. Allowed in names, but not in an
     /// email address: <c>alice@example.test</c> with a zero-width space reads as an existing address while the mail

@@ -270,7 +270,8 @@ internal sealed partial class WebhookDeliveryWorker(
     }
 
     /// <summary>
-    /// The start of a refusal's body, for the attempt's error: one line, bounded, read no further than
+    /// The start of a refusal's body, for the attempt's error: one line (control characters, line separators and
+    /// bidirectional overrides made spaces), bounded, read no further than
     /// <see cref="MaxBodyRead"/>, and no longer than the attempt's time allows.
     /// </summary>
     private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -299,7 +300,9 @@ internal sealed partial class WebhookDeliveryWorker(
         {
             for (var i = 0; i < text.Length; i++)
             {
-                line[i] = char.IsControl(text[i]) ? ' ' : text[i];
+                // Not only C0/C1: a line separator or a bidirectional override from the endpoint would break or
+                // reorder the log line (event 9601) and the console's view of the attempt.
+                line[i] = Core.Management.TextFields.IsControl(text[i]) ? ' ' : text[i];
             }
         }).Trim();
     }

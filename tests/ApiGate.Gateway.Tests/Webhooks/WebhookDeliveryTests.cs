@@ -388,6 +388,30 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task EndpointRefusesWithALineSeparatorAndABidiOverride_AttemptErrorAndLogLineHaveSpacesInstead(string engine)
+    {
+        // Arrange: a refusal whose body would start a made-up log line (U+2028) and print backwards (U+202E)
+        var log = new CapturedLog();
+        var gateway = await StartGatewayAsync(engine, log: log);
+        var body = "busy\u2028info: delivered\u202Edetaerc";
+        await using var refuses = await ScriptedBackend.StartAsync(
+            $"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}");
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", refuses.Url + "/hooks");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 1);
+
+        // Assert: kept as one plain line, in the store and in the log
+        var attempt = (await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Single().Attempts.Last();
+        Assert.Equal(503, attempt.StatusCode);
+        Assert.Equal("endpoint answered 503: busy info: delivered detaerc", attempt.Error);
+        await Poll.UntilAsync(() => log.Text.Contains("endpoint answered 503: busy info: delivered detaerc", StringComparison.Ordinal));
+        Assert.DoesNotContain('\u2028', log.Text);
+        Assert.DoesNotContain('\u202E', log.Text);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite)]
     public async Task EndpointRefusesThenNeverFinishesTheBody_AttemptKeepsItsStatusAndWhatArrived(string engine)
     {
         // Arrange: a 500 whose headers promise more body than ever comes, the connection held open
@@ -585,7 +609,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     private async Task<TestGateway> StartGatewayAsync(
-        string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null, TimeSpan? pollInterval = null, TimeSpan? retryBase = null)
+        string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null, TimeSpan? pollInterval = null, TimeSpan? retryBase = null, CapturedLog? log = null)
     {
         if (_dsn.Length == 0)
         {
@@ -600,6 +624,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
             o.WebhookPollInterval = pollInterval ?? TimeSpan.FromMilliseconds(100);
             o.WebhookTimeout = timeout ?? o.WebhookTimeout;
             o.WebhookMaxAge = maxAge ?? o.WebhookMaxAge;
+            o.LogWriter = log?.Writer ?? o.LogWriter;
         }, _directory);
         _gateways.Add(gateway);
         return gateway;
