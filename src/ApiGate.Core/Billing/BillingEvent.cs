@@ -14,6 +14,10 @@ public enum BillingEventKind
 /// <param name="Id">The provider's event id: events are processed once per id.</param>
 /// <param name="Type">The provider's type name (<c>customer.subscription.updated</c>).</param>
 /// <param name="Created">When the provider created the event (Unix seconds).</param>
+/// <param name="SubscriptionStatus">
+/// The subscription's status; for a completed checkout <c>active</c> once it is paid (or needs no payment), <c>incomplete</c>
+/// while its payment is still clearing (a bank debit).
+/// </param>
 /// <param name="SubscriptionCreated">When the subscription was created (Unix seconds); 0 when the event does not say.</param>
 /// <param name="PriceIds">The subscription's prices (subscription events).</param>
 /// <param name="UserId">The user the checkout was started for (checkout metadata), empty when not given.</param>

@@ -186,7 +186,9 @@ public sealed class BillingService(
         }
 
         var now = timeProvider.GetUtcNow();
-        var status = e.Kind == BillingEventKind.SubscriptionDeleted ? "canceled" : e.Kind == BillingEventKind.CheckoutCompleted ? "active" : e.SubscriptionStatus;
+        // A completed checkout says "active" only once it is paid: one paid by a bank debit still clearing says "incomplete",
+        // and the plan waits for the payment (the provider's payment-succeeded event, or the subscription turning active).
+        var status = e.Kind == BillingEventKind.SubscriptionDeleted ? "canceled" : e.SubscriptionStatus;
         var wasPaying = customer is not null && customer.SubscriptionId == e.SubscriptionId && SubscriptionOrdering.IsPaying(customer.SubscriptionStatus);
         var next = (customer ?? NewCustomer(user.Id, e.CustomerId, now)) with
         {

@@ -155,8 +155,10 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
         var created = UnixSeconds(e.Created);
         return e.Data?.Object switch
         {
-            Stripe.Checkout.Session s when e.Type == EventTypes.CheckoutSessionCompleted && s.Mode == "subscription" =>
-                new BillingEvent(e.Id, e.Type, BillingEventKind.CheckoutCompleted, created, s.CustomerId ?? "", s.SubscriptionId ?? "", "active", 0, [],
+            // A checkout paid by a delayed method (a bank debit) completes unpaid; its async_payment_succeeded says it is paid.
+            Stripe.Checkout.Session s when e.Type is EventTypes.CheckoutSessionCompleted or EventTypes.CheckoutSessionAsyncPaymentSucceeded && s.Mode == "subscription" =>
+                new BillingEvent(e.Id, e.Type, BillingEventKind.CheckoutCompleted, created, s.CustomerId ?? "", s.SubscriptionId ?? "",
+                    s.PaymentStatus == "unpaid" ? "incomplete" : "active", 0, [],
                     s.ClientReferenceId ?? Meta(s.Metadata, "apigate_user"), Meta(s.Metadata, "apigate_plan")),
             Subscription sub when e.Type is EventTypes.CustomerSubscriptionUpdated or EventTypes.CustomerSubscriptionCreated or EventTypes.CustomerSubscriptionDeleted =>
                 new BillingEvent(e.Id, e.Type, e.Type == EventTypes.CustomerSubscriptionDeleted ? BillingEventKind.SubscriptionDeleted : BillingEventKind.SubscriptionUpdated,

@@ -149,12 +149,16 @@ internal static class StripeEvents
             },
         });
 
-    public static string CheckoutCompleted(string eventId, long created, string customer, string subscriptionId, string userId, string planId) =>
-        Envelope(eventId, "checkout.session.completed", created, new
+    /// <summary>A subscription checkout that completed (<paramref name="paymentStatus"/> <c>unpaid</c>: a bank debit still clearing), or another checkout event.</summary>
+    public static string CheckoutCompleted(
+        string eventId, long created, string customer, string subscriptionId, string userId, string planId, string paymentStatus = "paid",
+        string type = "checkout.session.completed") =>
+        Envelope(eventId, type, created, new
         {
             id = "cs_test_" + eventId,
             @object = "checkout.session",
             mode = "subscription",
+            payment_status = paymentStatus,
             customer,
             subscription = subscriptionId,
             client_reference_id = userId,

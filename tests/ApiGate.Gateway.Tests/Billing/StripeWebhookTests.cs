@@ -38,6 +38,30 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.Equal("active", customer.SubscriptionStatus);
     }
 
+    [Fact]
+    public async Task CheckoutCompleted_PaymentStillClearing_PlanChangesOnlyOnceStripeSaysThePaymentSucceeded()
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("uma@example.com", "cus_uma");
+
+        // Act: the checkout completes with its bank debit still clearing; days later Stripe says the payment succeeded
+        var completed = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_u1", Now - 10, "cus_uma", "sub_u", user, "pro", paymentStatus: "unpaid"));
+        var planWhileClearing = (await h.UserAsync(user)).PlanId;
+        var customerWhileClearing = await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None);
+        var paid = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_u2", Now, "cus_uma", "sub_u", user, "pro",
+            type: "checkout.session.async_payment_succeeded"));
+
+        // Assert: nothing paid, nothing given; the subscription is recorded (no second checkout meanwhile)
+        Assert.Equal(HttpStatusCode.OK, completed.Status);
+        Assert.Equal("subscription incomplete: plan unchanged", completed.Body.GetProperty("message").GetString());
+        Assert.Equal("free", planWhileClearing);
+        Assert.Equal(("sub_u", "incomplete"), (customerWhileClearing!.SubscriptionId, customerWhileClearing.SubscriptionStatus));
+        Assert.Equal(HttpStatusCode.OK, paid.Status);
+        Assert.Equal("plan pro", paid.Body.GetProperty("message").GetString());
+        Assert.Equal("pro", (await h.UserAsync(user)).PlanId);
+    }
+
     [Theory]
     [EngineData(GatewayStores.Sqlite)]
     [EngineData(GatewayStores.Postgres)]
