@@ -110,7 +110,8 @@ internal readonly struct AccessLogEntry : IReadOnlyList<KeyValuePair<string, obj
     {
         foreach (var c in value)
         {
-            if (char.IsControl(c) || c is ' ' or '"')
+            // Line separators and bidirectional overrides too (TextFields' rule): a viewer would break or reorder the line.
+            if (Core.Management.TextFields.IsControl(c) || c is ' ' or '"')
             {
                 text.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
             }

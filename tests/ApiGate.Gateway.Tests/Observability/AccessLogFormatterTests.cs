@@ -74,6 +74,24 @@ public sealed class AccessLogFormatterTests
     }
 
     [Fact]
+    public void WriteConsole_PathWithLineSeparatorAndBidiOverride_EscapedLikeAControlCharacter()
+    {
+        // Arrange: a decoded %E2%80%A8 (a line break to many log viewers) starting a forged line, and a decoded %E2%80%AE
+        // that would print the rest of the line backwards
+        var output = new StringBuilder();
+        var forged = "/hello\u20282026-11-29T14:00:00.000Z info: ApiGate.Admin[7020]\u202E402 sresu/nimda/ ETELED";
+
+        // Act
+        AccessLogFormatter.WriteConsole(Entry(forged), Now, output);
+
+        // Assert
+        var text = output.ToString();
+        Assert.DoesNotContain('\u2028', text);
+        Assert.DoesNotContain('\u202E', text);
+        Assert.Contains("/hello\\u20282026-11-29T14:00:00.000Z\\u0020info:\\u0020ApiGate.Admin[7020]\\u202E402", text);
+    }
+
+    [Fact]
     public void WriteConsole_PathWithSpacesAndQuotes_CannotAddOrHideFields()
     {
         // Arrange: a decoded %20 and %22 in the path trying to add fields to the line, or to open a quoted value that
