@@ -6,12 +6,23 @@ namespace ApiGate.Gateway.Portal;
 
 /// <summary>
 /// A customer's own API keys, through the same <see cref="KeyService"/> as the CLI and the admin API: a name is
-/// required, at most <see cref="MaxActiveKeys"/> unrevoked keys, and only the customer's own keys can be revoked.
+/// required, at most <see cref="MaxActiveKeys"/> unrevoked keys and <see cref="MaxCreatedPerHour"/> new ones an hour,
+/// and only the customer's own keys can be revoked.
 /// </summary>
-internal sealed class PortalKeyService(IGatewayStore store, Configuration.GatewayOptions options, TimeProvider timeProvider)
+internal sealed class PortalKeyService(IGatewayStore store, Configuration.GatewayOptions options, Identity.AttemptCounter counter, TimeProvider timeProvider)
 {
     /// <summary>Unrevoked keys a customer may hold.</summary>
     public const int MaxActiveKeys = 20;
+
+    /// <summary>
+    /// Keys a customer may create in <see cref="CreationWindow"/>, revoked ones included: revoked keys stay stored and each
+    /// key sends <c>key.created</c> and <c>key.revoked</c> to the operator's webhooks, so without it a script creating and
+    /// revoking in a loop grew the store without bound and held up every other event to those endpoints (sent in order).
+    /// </summary>
+    public const int MaxCreatedPerHour = 50;
+
+    /// <summary>The window of <see cref="MaxCreatedPerHour"/>.</summary>
+    public static readonly TimeSpan CreationWindow = TimeSpan.FromHours(1);
 
     /// <summary>Longest key name accepted.</summary>
     public const int MaxNameLength = 100;
@@ -33,6 +44,12 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
         if (name.Length > MaxNameLength)
         {
             return (PortalResult.Refused($"The name must be at most {MaxNameLength} characters."), null);
+        }
+
+        // Counted in the store before the key is made (every instance together), like the login and sign-up limits.
+        if (await counter.TakeAsync("portal-key-create", user.Id, MaxCreatedPerHour, CreationWindow, ct) is { } wait)
+        {
+            return (PortalResult.TooMany("keys created", wait), null);
         }
 
         // The limit is counted by the store inside the insert's transaction, so requests sent at once cannot pass it together.

@@ -230,6 +230,33 @@ public sealed class PortalHttpTests : PortalTestBase
         new(fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)));
 
     [Fact]
+    public async Task CreateKey_PastFiftyInAnHourRevokedOnesIncluded_429WithTheWaitAndNoKeyCreated()
+    {
+        // Arrange: a customer whose script created and revoked keys in a loop, fifty within the hour (never more than one
+        // unrevoked, so the limit of 20 unrevoked keys never stopped it)
+        var (client, _) = await SignedInAsync("churn@customer.example");
+        using (client)
+        {
+            var customer = (await Gateway.Store.FindUserAsync("churn@customer.example", CancellationToken.None))!;
+            var keys = Gateway.Service<PortalKeyService>();
+            for (var i = 0; i < PortalKeyService.MaxCreatedPerHour; i++)
+            {
+                var (created, key) = await keys.CreateAsync(customer, "loop " + i, CancellationToken.None);
+                Assert.True(created.Ok, created.Message);
+                Assert.True((await keys.RevokeAsync(customer, key!.Key.Id, CancellationToken.None)).Ok);
+            }
+
+            // Act
+            var response = await PostFormAsync(client, "/portal/keys", "create", ("Name", "one more"));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+            Assert.Equal("Too many keys created. Try again in 60 minute(s).", TextOf(await response.Content.ReadAsStringAsync(), "message-error"));
+            Assert.Equal(PortalKeyService.MaxCreatedPerHour, (await keys.ListAsync(customer, CancellationToken.None)).Count);
+        }
+    }
+
+    [Fact]
     public async Task Login_UnknownEmailAndWrongPassword_SameAnswerAndStatus()
     {
         // Arrange

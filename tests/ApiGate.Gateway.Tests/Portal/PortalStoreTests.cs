@@ -37,7 +37,7 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
         // Arrange
         var store = (await engines.CreateAsync(engine)).Store;
         var user = await PortalUserAsync(store, "limit@example.com");
-        var portal = new ApiGate.Gateway.Portal.PortalKeyService(store, new Configuration.GatewayOptions(), TimeProvider.System);
+        var portal = new ApiGate.Gateway.Portal.PortalKeyService(store, new Configuration.GatewayOptions(), new Identity.AttemptCounter(store, TimeProvider.System), TimeProvider.System);
         for (var i = 0; i < 20; i++)
         {
             Assert.NotNull((await portal.CreateAsync(user, $"k{i}", None)).Key);
