@@ -8,11 +8,24 @@ namespace ApiGate.Gateway.Portal;
 /// <summary>
 /// The plans a customer sees (enabled and marked visible) and the plan changes the portal makes itself: without a
 /// billing provider, only to a free plan (price 0) and only when <c>APIGATE_PORTAL_PLAN_CHANGE=free</c>; with one, none
-/// (paid plans go through the provider's checkout, and leaving one through its billing portal — docs/billing.md).
+/// (paid plans go through the provider's checkout, and leaving one through its billing portal — docs/billing.md). At
+/// most <see cref="MaxRequestsPerHour"/> plan changes, checkouts and billing-portal sessions per customer an hour.
 /// </summary>
 internal sealed partial class PortalPlanService(
-    IGatewayStore store, PortalOptions options, ApiGate.Core.Management.BillingService billing, TimeProvider timeProvider, ILogger<PortalPlanService> logger)
+    IGatewayStore store, PortalOptions options, ApiGate.Core.Management.BillingService billing, Identity.AttemptCounter counter, TimeProvider timeProvider,
+    ILogger<PortalPlanService> logger)
 {
+    /// <summary>
+    /// Plan changes, checkouts and billing-portal sessions a customer may start in <see cref="RequestWindow"/>, together:
+    /// each checkout or billing-portal session is a call to the provider on the operator's account (whose API rate limit
+    /// every customer's checkout and the overage reports share), and each plan change a <c>plan.changed</c> webhook, so a
+    /// form posted in a loop must not turn into an unbounded stream of either.
+    /// </summary>
+    public const int MaxRequestsPerHour = 20;
+
+    /// <summary>The window of <see cref="MaxRequestsPerHour"/>.</summary>
+    public static readonly TimeSpan RequestWindow = TimeSpan.FromHours(1);
+
     /// <summary>Plans offered on the plan page: enabled and visible, cheapest first.</summary>
     public async Task<IReadOnlyList<PlanDefinition>> VisiblePlansAsync(CancellationToken ct) =>
         (await store.ListPlansAsync(ct)).Where(p => p.Enabled && p.Visible).OrderBy(p => p.PriceMonthly).ThenBy(p => p.Name, StringComparer.Ordinal).ToList();
@@ -42,6 +55,11 @@ internal sealed partial class PortalPlanService(
                 : $"{plan.Name} cannot be chosen here. Please contact the operator to change plans.");
         }
 
+        if (await TooManyAsync(user, ct) is { } tooMany)
+        {
+            return tooMany;
+        }
+
         var result = await new UserService(store, timeProvider).UpdateAsync(user.Id, new UserChanges { Plan = plan.Id }, ct);
         return result.Ok ? PortalResult.Success($"You are now on {plan.Name}.") : PortalResult.Refused(result.Error!.Message);
     }
@@ -61,12 +79,17 @@ internal sealed partial class PortalPlanService(
     /// The provider's checkout page for a visible paid plan; the plan itself changes only when the provider's webhook
     /// confirms the subscription. <paramref name="origin"/> is the request's, used when no base URL is set.
     /// </summary>
-    public async Task<(string? Url, string? Error)> CheckoutAsync(UserDefinition user, string? planId, string origin, CancellationToken ct)
+    public async Task<(string? Url, PortalResult? Refusal)> CheckoutAsync(UserDefinition user, string? planId, string origin, CancellationToken ct)
     {
         var plan = string.IsNullOrWhiteSpace(planId) || planId.Length > 100 ? null : await store.FindPlanAsync(planId.Trim(), ct);
         if (!billing.Enabled || plan is null || !plan.Enabled || !plan.Visible || plan.PriceMonthly == 0)
         {
-            return (null, "That plan is not offered through checkout.");
+            return (null, PortalResult.Refused("That plan is not offered through checkout."));
+        }
+
+        if (await TooManyAsync(user, ct) is { } tooMany)
+        {
+            return (null, tooMany);
         }
 
         var home = options.ReturnBase(origin) + PortalOptions.BasePath;
@@ -79,12 +102,17 @@ internal sealed partial class PortalPlanService(
         // What the provider answered is about the operator's account (a refused key, an unreachable address, a price id):
         // the operator's log gets it, the customer a sentence.
         LogBillingFailed("checkout", user.Id, result.Error!.Message);
-        return (null, "Checkout cannot start right now: nothing was changed. Please try again later.");
+        return (null, PortalResult.Refused("Checkout cannot start right now: nothing was changed. Please try again later."));
     }
 
     /// <summary>The provider's billing portal (payment methods, invoices, cancelling) for a billing customer.</summary>
-    public async Task<(string? Url, string? Error)> ManageBillingAsync(UserDefinition user, string origin, CancellationToken ct)
+    public async Task<(string? Url, PortalResult? Refusal)> ManageBillingAsync(UserDefinition user, string origin, CancellationToken ct)
     {
+        if (await TooManyAsync(user, ct) is { } tooMany)
+        {
+            return (null, tooMany);
+        }
+
         var result = await billing.StartPortalAsync(user.Id, options.ReturnBase(origin) + PortalOptions.BasePath + "/plans", ct);
         if (result.Ok)
         {
@@ -92,8 +120,14 @@ internal sealed partial class PortalPlanService(
         }
 
         LogBillingFailed("billing portal", user.Id, result.Error!.Message);
-        return (null, "Billing cannot be opened right now. Please try again later.");
+        return (null, PortalResult.Refused("Billing cannot be opened right now. Please try again later."));
     }
+
+    /// <summary>Counts one of the user's plan and billing requests (in the store, every instance together): null when it may go ahead, else the refusal.</summary>
+    private async Task<PortalResult?> TooManyAsync(UserDefinition user, CancellationToken ct) =>
+        await counter.TakeAsync("portal-plan-request", user.Id, MaxRequestsPerHour, RequestWindow, ct) is { } wait
+            ? PortalResult.TooMany("plan and billing requests", wait)
+            : null;
 
     [LoggerMessage(EventId = 8012, Level = LogLevel.Warning, Message = "Portal {Action} for user {UserId} failed at the billing provider: {Reason}")]
     private partial void LogBillingFailed(string action, string userId, string reason);

@@ -174,6 +174,30 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [Fact]
+    public async Task SubscribeAndManageBilling_PostedInALoop_PastTwentyInAnHour429AndNothingSentToStripe()
+    {
+        // Arrange: a customer whose script started twenty checkouts within the hour (each a call to Stripe on the
+        // operator's account)
+        using var client = await SignedInAsync("looper@customer.example");
+        for (var i = 0; i < PortalPlanService.MaxRequestsPerHour; i++)
+        {
+            Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/plans", "subscribe-pro")).StatusCode);
+        }
+
+        // Act
+        var subscribe = await PostFormAsync(client, "/portal/plans", "subscribe-pro");
+        var manage = await PostFormAsync(client, "/portal/plans", "manage-billing");
+
+        // Assert: refused with the wait before Stripe is called
+        Assert.Equal(HttpStatusCode.TooManyRequests, subscribe.StatusCode);
+        Assert.Equal("Too many plan and billing requests. Try again in 60 minute(s).", TextOf(await subscribe.Content.ReadAsStringAsync(), "message-error"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, manage.StatusCode);
+        Assert.Equal("Too many plan and billing requests. Try again in 60 minute(s).", TextOf(await manage.Content.ReadAsStringAsync(), "message-error"));
+        Assert.Equal(PortalPlanService.MaxRequestsPerHour, _stripe.To("/v1/checkout/sessions").Count());
+        Assert.Empty(_stripe.To("/v1/billing_portal/sessions"));
+    }
+
+    [Fact]
     public async Task Subscribe_MissingAntiforgeryToken_RefusedAndNothingSentToStripe()
     {
         // Arrange
