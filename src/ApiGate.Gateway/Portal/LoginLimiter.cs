@@ -9,9 +9,13 @@ namespace ApiGate.Gateway.Portal;
 /// The address is counted first: an address already refused counts nothing against the account it names, so one
 /// guesser cannot lock out account after account, nor add a stored count per email it makes up. Counted in the store
 /// (<see cref="AttemptCounter"/>): every instance sharing it counts together. Sign-ups are limited per address too:
-/// each one hashes a password and may queue a mail, so a form posted in a loop could otherwise keep a core busy.
+/// each one hashes a password and may queue a mail, so a form posted in a loop could otherwise keep a core busy. For
+/// the same reason every check of an account's password (a login, a password change), right or wrong, counts against
+/// <c>checkLimit</c> and is never taken back: a success clears the failures, so without it the owner of an account
+/// (anyone, by signing up) could log in in a loop, a password hash each time, for ever.
 /// </summary>
-internal sealed class LoginLimiter(AttemptCounter counter, int accountLimit = 5, int addressLimit = 20, TimeSpan? window = null, int signUpLimit = 10)
+internal sealed class LoginLimiter(
+    AttemptCounter counter, int accountLimit = 5, int addressLimit = 20, TimeSpan? window = null, int signUpLimit = 10, int checkLimit = 20)
 {
     /// <summary>The window of the sign-up limit.</summary>
     public static readonly TimeSpan SignUpWindow = TimeSpan.FromHours(1);
@@ -28,14 +32,16 @@ internal sealed class LoginLimiter(AttemptCounter counter, int accountLimit = 5,
     /// </summary>
     public async Task<TimeSpan?> TakeAsync(string account, string address, CancellationToken ct) =>
         await counter.TakeAsync(ByAddress, AttemptCounter.AddressKey(address), addressLimit, _window, ct)
-        ?? await counter.TakeAsync(ByAccount, Normalized(account), accountLimit, _window, ct);
+        ?? await TakeForAccountAsync(account, ct);
 
     /// <summary>
-    /// Counts a check of the current password of a signed-in account (changing the password) against the same per-account
-    /// limit as logins: a stolen session cannot be used to guess the password behind it. Null when it may go ahead.
+    /// Counts a check of an account's password before it is made: against the account's password checks (every one, right
+    /// or wrong) and its failures (cleared by a success). Also for the current password of a signed-in account (changing
+    /// the password), so a stolen session cannot be used to guess the password behind it. Null when it may go ahead.
     /// </summary>
-    public Task<TimeSpan?> TakeForAccountAsync(string account, CancellationToken ct) =>
-        counter.TakeAsync(ByAccount, Normalized(account), accountLimit, _window, ct);
+    public async Task<TimeSpan?> TakeForAccountAsync(string account, CancellationToken ct) =>
+        await counter.TakeAsync(ByAccountChecks, Normalized(account), checkLimit, _window, ct)
+        ?? await counter.TakeAsync(ByAccount, Normalized(account), accountLimit, _window, ct);
 
     /// <summary>The current password was right: the account's count is cleared.</summary>
     public Task AccountSucceededAsync(string account, CancellationToken ct) => counter.RemoveAsync(ByAccount, Normalized(account), ct);
@@ -51,6 +57,8 @@ internal sealed class LoginLimiter(AttemptCounter counter, int accountLimit = 5,
     }
 
     private const string ByAccount = "portal-login-account";
+
+    private const string ByAccountChecks = "portal-password-checks";
 
     private const string ByAddress = "portal-login-address";
 

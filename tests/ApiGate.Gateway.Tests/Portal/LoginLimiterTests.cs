@@ -245,8 +245,8 @@ public sealed class LoginLimiterTests(StoreEngines engines) : IClassFixture<Stor
             }
         }
 
-        Assert.Equal(2, names.Count);
-        Assert.All(names, n => Assert.Matches("^portal-login-(account|address):[0-9A-F]{64}$", n));
+        Assert.Equal(3, names.Count);
+        Assert.All(names, n => Assert.Matches("^portal-(login-account|login-address|password-checks):[0-9A-F]{64}$", n));
         Assert.DoesNotContain(names, n => n.Contains("hunter2", StringComparison.OrdinalIgnoreCase) || n.Contains("203.0.113.9", StringComparison.Ordinal));
     }
 

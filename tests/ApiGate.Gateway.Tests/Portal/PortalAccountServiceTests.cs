@@ -217,6 +217,28 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Fact]
+    public async Task LoginAsync_RightPasswordInALoop_TwentyFirstWithinTheWindowRefusedUntilItEnds()
+    {
+        // Arrange: the owner of an account (anyone can sign up) logging in over and over, a password hash each time; a
+        // success clears the account's failures and gives the address its attempt back, so those never stopped it
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("loop@example.com", "correct horse battery", Origin, Address, None);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True((await portal.LoginAsync("loop@example.com", "correct horse battery", Address, None)).Ok);
+        }
+
+        // Act
+        var limited = await portal.LoginAsync("loop@example.com", "correct horse battery", Address, None);
+        _clock.Advance(TimeSpan.FromMinutes(15));
+        var later = await portal.LoginAsync("loop@example.com", "correct horse battery", Address, None);
+
+        // Assert
+        Assert.Equal((false, true, "Too many login attempts. Try again in 15 minute(s)."), (limited.Ok, limited.Throttled, limited.Message));
+        Assert.True(later.Ok, later.Message);
+    }
+
+    [Fact]
     public async Task SignUpAsync_EleventhFromOneAddressWithinAnHour_RefusedBeforeAnythingIsHashedStoredOrMailed()
     {
         // Arrange: 20 sign-ups sent at once from one address, each a new email
