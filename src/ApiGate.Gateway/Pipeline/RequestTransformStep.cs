@@ -4,6 +4,7 @@ using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Transforms;
 using ApiGate.Core.Routing;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using ApiGate.Gateway.Configuration;
 
@@ -74,9 +75,12 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
             }
         }
 
-        if (!operations.Any(o => o.HasBodyOperations) || !JsonBodies.IsJson(request.HttpContext.Request.ContentType))
+        if (!operations.Any(o => o.HasBodyOperations) || !JsonBodies.IsJson(request.HttpContext.Request.ContentType)
+            || request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
         {
-            return ValueTask.FromResult(true); // non-JSON bodies stream through untouched
+            // Non-JSON bodies stream through untouched. A request without a body (a GET, Content-Length: 0) has none to
+            // edit, even with a JSON Content-Type: given one here, it was forwarded with a Content-Length and no bytes (502).
+            return ValueTask.FromResult(true);
         }
 
         return TransformBodyAsync(request, operations);
@@ -129,11 +133,16 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
             return await request.RejectAsync(TooLarge);
         }
 
-        var node = body.Length == 0 ? new JsonObject() : JsonBodies.TryParse(body, out var error);
+        if (body.Length == 0)
+        {
+            return true; // a chunked body of no bytes: as one with Content-Length: 0, nothing to edit, forwarded as it came
+        }
+
+        var node = JsonBodies.TryParse(body, out _);
         if (node is not JsonObject json)
         {
             return await request.RejectAsync(new GatewayError(400, "bad_request", "Bad Request",
-                node is null && body.Length > 0 ? "The request body is not valid JSON." : "The request body must be a JSON object for this route's body transform."));
+                node is null ? "The request body is not valid JSON." : "The request body must be a JSON object for this route's body transform."));
         }
 
         foreach (var operation in operations)

@@ -187,6 +187,28 @@ public sealed class HostileTransformInputTests : GatewayTestBase
         Assert.Equal(0, Upstream.Served);
     }
 
+    [Theory]
+    [InlineData("GET", "", "")]
+    [InlineData("POST", "Content-Length: 0\r\n", "")]
+    [InlineData("POST", "Transfer-Encoding: chunked\r\n", "0\r\n\r\n")]
+    public async Task RequestWithoutBodyBytes_JsonContentType_OnRouteThatEditsTheBody_ForwardedWithoutABody(string method, string framing, string body)
+    {
+        // Arrange: many clients send Content-Type: application/json on every request, bodies or not.
+        await Gateway.AddRouteAsync(new RouteInput { Name = "edited", Path = "/edited/*", Upstream = "backend", RequestTransform = """{"body":{"json":{"inject":{"x":"1"}}}}""" });
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, Encoding.ASCII.GetBytes(
+            $"{method} /edited/echo-body HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nContent-Type: application/json\r\n{framing}\r\n{body}"));
+
+        // Assert: nothing to edit, so the request reaches the backend as it came (it used to be sent with a Content-Length
+        // and no bytes: 502 upstream_error, held against the target).
+        Assert.Equal(200, response.Status);
+        var received = JsonDocument.Parse(response.Body).RootElement;
+        Assert.Equal(method, received.GetProperty("method").GetString());
+        Assert.Equal("", received.GetProperty("body").GetString());
+        Assert.Equal(1, Upstream.Served);
+    }
+
     [Fact]
     public async Task RequestBodyWithBrokenChunking_OnRouteThatEditsIt_400InvalidRequestBody_NothingForwarded()
     {
