@@ -138,11 +138,13 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
             return true; // a chunked body of no bytes: as one with Content-Length: 0, nothing to edit, forwarded as it came
         }
 
-        var node = JsonBodies.TryParse(body, out _);
+        var node = JsonBodies.TryParse(body, out var error);
         if (node is not JsonObject json)
         {
             return await request.RejectAsync(new GatewayError(400, "bad_request", "Bad Request",
-                node is null ? "The request body is not valid JSON." : "The request body must be a JSON object for this route's body transform."));
+                node is not null ? "The request body must be a JSON object for this route's body transform."
+                : error == JsonBodies.NotUtf8 ? "The request body is not valid JSON: it is not UTF-8."
+                : "The request body is not valid JSON."));
         }
 
         foreach (var operation in operations)

@@ -79,8 +79,11 @@ internal static class JsonBodies
         }
     }
 
+    /// <summary>The reason <see cref="TryParse"/> gives for a body that is not UTF-8.</summary>
+    public const string NotUtf8 = "not UTF-8 (JSON text is UTF-8, RFC 8259 §8.1)";
+
     /// <summary>
-    /// The body as JSON, or null with the reason: not valid JSON, nested deeper than <see cref="MaxDepth"/>, or an object
+    /// The body as JSON, or null with the reason: not UTF-8, not valid JSON, nested deeper than <see cref="MaxDepth"/>, or an object
     /// that repeats a name. A UTF-8 byte order mark in front is skipped, as JSON readers do.
     /// </summary>
     public static JsonNode? TryParse(byte[] body, out string? error)
@@ -89,6 +92,14 @@ internal static class JsonBodies
         {
             error = null;
             var json = body.AsSpan();
+            // The reader does not check the bytes inside strings: an invalid sequence (a Latin-1 'é', an overlong form)
+            // would be written back as U+FFFD, changing fields the transform never touched.
+            if (!System.Text.Unicode.Utf8.IsValid(json))
+            {
+                error = NotUtf8;
+                return null;
+            }
+
             return JsonNode.Parse(json.StartsWith("\uFEFF"u8) ? json[3..] : json, documentOptions: Reading);
         }
         catch (JsonException ex)

@@ -33,13 +33,16 @@ internal sealed class ScriptedBackend : IAsyncDisposable
     public static Task<ScriptedBackend> StartAsync(string response, bool thenClose = false) => StartAsync(_ => response, thenClose);
 
     /// <summary>Starts it; <paramref name="response"/> gets the backend's own port (for answers that name its address).</summary>
-    public static Task<ScriptedBackend> StartAsync(Func<int, string> response, bool thenClose = false)
+    public static Task<ScriptedBackend> StartAsync(Func<int, string> response, bool thenClose = false) =>
+        StartAsync(port => Encoding.UTF8.GetBytes(response(port)), thenClose);
+
+    /// <summary>Starts it, answering with exactly these bytes (for bodies that are not UTF-8).</summary>
+    public static Task<ScriptedBackend> StartAsync(Func<int, byte[]> response, bool thenClose = false)
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var backend = new ScriptedBackend(listener) { _thenClose = thenClose };
-        var bytes = Encoding.UTF8.GetBytes(response(((IPEndPoint)listener.LocalEndpoint).Port));
-        backend._serving = backend.ServeAsync(bytes);
+        backend._serving = backend.ServeAsync(response(((IPEndPoint)listener.LocalEndpoint).Port));
         return Task.FromResult(backend);
     }
 

@@ -188,6 +188,56 @@ public sealed class HostileTransformInputTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData(new byte[] { 0xE9 })] // 'é' in Latin-1
+    [InlineData(new byte[] { 0xC0, 0xAE })] // an overlong '.'
+    [InlineData(new byte[] { 0xED, 0xA0, 0x80 })] // a UTF-16 surrogate
+    public async Task RequestBodyNotUtf8_OnRouteThatEditsIt_400BadRequestNamingIt_NothingForwarded(byte[] invalid)
+    {
+        // Arrange
+        await Gateway.AddRouteAsync(new RouteInput { Name = "edited", Path = "/edited/*", Upstream = "backend", RequestTransform = """{"body":{"json":{"inject":{"x":"1"}}}}""" });
+        using var content = new ByteArrayContent([.. "{\"name\":\"Ren"u8, .. invalid, .. "\"}"u8]);
+        content.Headers.ContentType = new("application/json");
+
+        // Act
+        using var response = await Gateway.Client.PostAsync(Gateway.Url + "/edited/echo-body", content);
+
+        // Assert: refused, not forwarded with U+FFFD in place of the client's bytes.
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
+        Assert.Equal("bad_request", error.GetProperty("code").GetString());
+        Assert.Equal("The request body is not valid JSON: it is not UTF-8.", error.GetProperty("detail").GetString());
+        Assert.Equal(0, Upstream.Served);
+    }
+
+    [Theory]
+    [InlineData("""{"body":{"rename":{"_id":"id"}}}""", HttpStatusCode.OK)]
+    [InlineData("""{"body":{"mask":["email"]}}""", HttpStatusCode.BadGateway)]
+    public async Task ResponseBodyNotUtf8_PassedThroughByteForByteWhenRenamed_WithheldWhenMasked(string transform, HttpStatusCode expected)
+    {
+        // Arrange: an upstream that writes its JSON in Latin-1.
+        byte[] body = [.. "{\"_id\":\"1\",\"email\":\"ren"u8, 0xE9, .. "@example.com\"}"u8];
+        await using var backend = await ScriptedBackend.StartAsync(_ => [.. Encoding.ASCII.GetBytes(
+            $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"), .. body], thenClose: true);
+        await Gateway.AddUpstreamAsync("scripted", backend.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "edited", Path = "/edited/*", Upstream = "scripted", ResponseTransform = transform });
+
+        // Act
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/edited/user");
+        var received = await response.Content.ReadAsByteArrayAsync();
+
+        // Assert: never re-written with U+FFFD in place of the upstream's bytes (and an unmasked address never shown).
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.OK)
+        {
+            Assert.Equal(body, received);
+        }
+        else
+        {
+            Assert.Contains("response_withheld", Encoding.UTF8.GetString(received), StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
     [InlineData("GET", "", "")]
     [InlineData("POST", "Content-Length: 0\r\n", "")]
     [InlineData("POST", "Transfer-Encoding: chunked\r\n", "0\r\n\r\n")]
