@@ -284,6 +284,16 @@ internal sealed class ForwardingTransformer(
 
         if (proxyResponse is not null)
         {
+            if (!HasOneContentLength(proxyResponse.Content.Headers))
+            {
+                // RFC 9112 §6.3: a proxy answers a response with an invalid Content-Length with 502. Copied as it came, the
+                // server refused it and the client got 500 transform_error, the target not blamed.
+                return await request.RejectAsync(GatewayError.UpstreamError with
+                {
+                    Detail = "The upstream's response has an invalid Content-Length (not a number, or two different ones).",
+                });
+            }
+
             DropUnsendable(proxyResponse.Headers);
             DropUnsendable(proxyResponse.Content.Headers);
         }
@@ -408,6 +418,49 @@ internal sealed class ForwardingTransformer(
         || name.Equals("X-Request-ID", StringComparison.OrdinalIgnoreCase)
         || name.StartsWith("X-RateLimit-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Quota-", StringComparison.OrdinalIgnoreCase)
         || name.StartsWith("Access-Control-", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// False when the upstream's <c>Content-Length</c> is not a number or gives two different ones. The same value in
+    /// several fields, which RFC 9110 §8.6 lets a recipient take as one, is made one field when the upstream client framed
+    /// the body by it (a list in one field, <c>2, 2</c>, it does not: the body then runs to the connection's end, so it
+    /// is refused). Nothing is allocated for a single valid value.
+    /// </summary>
+    private static bool HasOneContentLength(HttpContentHeaders headers)
+    {
+        if (!headers.NonValidated.TryGetValues("Content-Length", out var values))
+        {
+            return true;
+        }
+
+        if (values.Count == 1)
+        {
+            foreach (var value in values)
+            {
+                if (value.Length is > 0 and <= 18 && !value.AsSpan().ContainsAnyExceptInRange('0', '9'))
+                {
+                    return true;
+                }
+            }
+        }
+
+        if (headers.ContentLength is not { } length)
+        {
+            return false;
+        }
+
+        foreach (var value in values)
+        {
+            if (!long.TryParse(value.AsSpan().Trim(" \t"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
+                || parsed != length)
+            {
+                return false;
+            }
+        }
+
+        headers.Remove("Content-Length");
+        headers.ContentLength = length;
+        return true;
+    }
 
     /// <summary>
     /// Leaves out an upstream header (or trailer) whose value the server cannot write — a control character, or a byte

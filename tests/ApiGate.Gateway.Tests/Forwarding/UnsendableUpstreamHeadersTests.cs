@@ -64,6 +64,54 @@ public sealed class UnsendableUpstreamHeadersTests
     }
 
     [Theory]
+    [InlineData("http", "Content-Length: 2\r\nContent-Length: 2")]
+    [InlineData("http_stream", "Content-Length: 2\r\nContent-Length: 2")]
+    [InlineData("sse", "Content-Length: 2\r\nContent-Length: 2")]
+    [InlineData("sse", "Content-Length: 2, 2")]
+    public async Task ContentLengthRepeatedWithOneValue_IsPassedOnAsOne(string protocol, string contentLength)
+    {
+        // Arrange
+        await using var backend = await ScriptedBackend.StartAsync($"HTTP/1.1 200 OK\r\n{contentLength}\r\n\r\nok");
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", backend.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
+
+        // Act
+        var response = await RawHttp.GetAsync(gateway.Url, "/r/x");
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Equal("2", response.Headers["Content-Length"]);
+        Assert.Equal("ok", response.Body);
+    }
+
+    [Theory]
+    [InlineData("http", "Content-Length: 2\r\nContent-Length: 3")]
+    [InlineData("http", "Content-Length: 3, 2")]
+    [InlineData("http", "Content-Length: 2, 2")]
+    [InlineData("http", "Content-Length: abc")]
+    [InlineData("http", "Content-Length: +2")]
+    [InlineData("http_stream", "Content-Length: 2\r\nContent-Length: 3")]
+    [InlineData("sse", "Content-Length: 2\r\nContent-Length: 3")]
+    public async Task InvalidOrConflictingContentLength_502UpstreamError_CountedAgainstTheTarget(string protocol, string contentLength)
+    {
+        // Arrange
+        await using var backend = await ScriptedBackend.StartAsync($"HTTP/1.1 200 OK\r\n{contentLength}\r\n\r\nokk", thenClose: true);
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", backend.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend", Protocol = protocol });
+
+        // Act
+        var response = await RawHttp.GetAsync(gateway.Url, "/r/x");
+
+        // Assert: the upstream's fault (RFC 9112 §6.3), not a failed transform (500 transform_error, target not blamed).
+        Assert.Equal(502, response.Status);
+        Assert.Equal("upstream_error", response.ErrorCode);
+        var targets = gateway.Service<ApiGate.Gateway.Balancing.TargetRegistry>();
+        Assert.True(await Balancing.BalancingTestBase.EventuallyAsync(() => targets.Statuses().Single().FailuresTotal == 1, TimeSpan.FromSeconds(5)));
+    }
+
+    [Theory]
     [InlineData("http")]
     [InlineData("sse")]
     public async Task HeaderOnlyFieldsAsTrailers_AreLeftOut_WithEitherUpstreamClient(string protocol)
