@@ -66,8 +66,19 @@ internal sealed class ForwardingTransformer(
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
-        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         var incoming = httpContext.Request;
+        if (incoming.ContentLength is null && !HttpMethods.IsConnect(incoming.Method)
+            && httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false }
+            && !Balancing.RetryRules.IsIdempotent(Balancing.RetryRules.MethodAsSeenUpstream(incoming, OverriddenMethod(request), ForwardsMethodOverrideHeaders(request))))
+        {
+            // The upstream client sends a request without content up to three more times, on new connections, when one
+            // closes before the response head: a POST without a body reached the backend four times, past the rules that
+            // never repeat it (docs/load-balancing.md). Copied, Content-Length: 0 gives the request (empty) content, which it
+            // never sends twice; it writes that header for such methods anyway.
+            incoming.Headers.ContentLength = 0;
+        }
+
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         var headers = proxyRequest.Headers;
         headers.Host = null; // the upstream sees its own host; the client's is in X-Forwarded-Host
 
@@ -215,6 +226,7 @@ internal sealed class ForwardingTransformer(
         {
             proxyRequest.Method = HttpMethod.Parse(overridden);
         }
+
 
         // The decoded path that was matched (or the rewrite's), encoded so one decode upstream yields it exactly; the URI
         // is taken verbatim, so nothing on the way out unescapes or removes dot segments again (docs/routing.md).

@@ -262,6 +262,25 @@ public sealed class RetryTests : BalancingTestBase
     }
 
     [Theory]
+    [InlineData("POST", "")]
+    [InlineData("PATCH", "")]
+    [InlineData("GET", "X-HTTP-Method-Override: POST\r\n")]
+    public async Task ClosedBeforeResponse_NonIdempotentWithoutBody_ReachesTheBackendOnce(string method, string headers)
+    {
+        // Arrange: one target that reads the request and closes the connection without answering (a FIN, not a reset)
+        await using var backend = await ScriptedBackend.StartAsync("", thenClose: true);
+        await CreateAsync("closing", "round_robin", NoEjection, [new TargetInput { Url = backend.Url }]);
+
+        // Act: no body and no Content-Length, as curl -X POST sends it
+        var response = await RawHttp.SendAsync(Gateway.Url, Encoding.ASCII.GetBytes(
+            $"{method} /closing/orders/1/confirm HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n{headers}\r\n"));
+
+        // Assert: sent once (the upstream client used to send it four times, on new connections, below the retry rules)
+        Assert.Equal(502, response.Status);
+        Assert.Equal(1, backend.Connections);
+    }
+
+    [Theory]
     [InlineData("HELLO THIS IS NOT HTTP\r\n\r\n")]
     [InlineData("HTTP/1.1 200 OK\r\nX-Big: {big}\r\n\r\n")]
     public async Task ResponseNotHttpOrHeadersTooLarge_Delete_NotRetriedBecauseTheTargetAnswered(string answer)
