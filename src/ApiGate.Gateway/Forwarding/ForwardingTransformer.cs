@@ -161,25 +161,27 @@ internal sealed class ForwardingTransformer(
         if (query is { Length: > 0 } && (query.Contains(Credentials.QueryParameter, StringComparison.OrdinalIgnoreCase) || query.Contains('%'))
             && HasKeyInQuery(incoming.Query))
         {
-            query = WithoutApiKey(incoming.Query);
+            var parameters = QueryParameters.Parse(query);
+            parameters.Remove(Credentials.QueryParameter);
+            query = parameters.ToQueryString();
         }
 
         if (request.RequestOperations is { } operations)
         {
-            List<KeyValuePair<string, StringValues>>? queryParameters = null;
+            QueryParameters? queryParameters = null;
             foreach (var operation in operations)
             {
                 operation.Headers.Apply(new UpstreamRequestHeaders(proxyRequest), request);
                 if (!operation.Query.IsEmpty)
                 {
-                    queryParameters ??= QueryHelpers.ParseQuery(query).SelectMany(p => p.Value.Select(v => new KeyValuePair<string, StringValues>(p.Key, v))).ToList();
-                    operation.Query.Apply(new QueryParameters(queryParameters), request);
+                    queryParameters ??= QueryParameters.Parse(query);
+                    operation.Query.Apply(queryParameters, request);
                 }
             }
 
             if (queryParameters is not null)
             {
-                query = new QueryParameters(queryParameters).ToQueryString();
+                query = queryParameters.ToQueryString();
             }
         }
 
@@ -695,20 +697,6 @@ internal sealed class ForwardingTransformer(
         }
 
         return false;
-    }
-
-    private static string WithoutApiKey(IQueryCollection query)
-    {
-        var builder = new Microsoft.AspNetCore.Http.Extensions.QueryBuilder();
-        foreach (var (name, values) in query)
-        {
-            if (!name.Equals(Credentials.QueryParameter, StringComparison.OrdinalIgnoreCase))
-            {
-                builder.Add(name, (IEnumerable<string>)values!);
-            }
-        }
-
-        return builder.ToQueryString().Value ?? "";
     }
 
     private static void Append(HttpRequestHeaders headers, string name, StringValues existing, string? value)

@@ -87,9 +87,28 @@ internal readonly struct ClientResponseHeaders(IHeaderDictionary headers) : IHea
         "\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 }
 
-/// <summary>Query operations on a mutable list of parameters (order kept; a parameter may repeat).</summary>
+/// <summary>
+/// Query operations on a mutable list of parameters (order kept; a parameter may repeat). <c>set</c> and <c>remove</c>
+/// match names ignoring case, as ASP.NET Core's query collection (and the credential's <c>api_key</c> rule) does: a
+/// client's <c>?Tenant=x</c> would otherwise reach such a backend beside the route's <c>tenant</c>, as its first value.
+/// </summary>
 internal sealed class QueryParameters(List<KeyValuePair<string, StringValues>> parameters) : IHeaderTarget
 {
+    /// <summary>
+    /// The parameters of <paramref name="query"/> in the order sent, each name and value decoded once and kept as sent: none
+    /// merged with another of the same name in other case, or moved next to it.
+    /// </summary>
+    public static QueryParameters Parse(string? query)
+    {
+        var parameters = new List<KeyValuePair<string, StringValues>>();
+        foreach (var pair in new Microsoft.AspNetCore.WebUtilities.QueryStringEnumerable(query))
+        {
+            parameters.Add(new(pair.DecodeName().ToString(), pair.DecodeValue().ToString()));
+        }
+
+        return new QueryParameters(parameters);
+    }
+
     public void Add(string name, string value) => parameters.Add(new(name, value));
 
     public void Set(string name, string value)
@@ -98,7 +117,7 @@ internal sealed class QueryParameters(List<KeyValuePair<string, StringValues>> p
         parameters.Add(new(name, value));
     }
 
-    public void Remove(string name) => parameters.RemoveAll(p => p.Key.Equals(name, StringComparison.Ordinal));
+    public void Remove(string name) => parameters.RemoveAll(p => p.Key.Equals(name, StringComparison.OrdinalIgnoreCase));
 
     public string ToQueryString()
     {

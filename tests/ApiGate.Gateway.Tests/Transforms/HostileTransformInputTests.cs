@@ -187,6 +187,38 @@ public sealed class HostileTransformInputTests : GatewayTestBase
         Assert.Equal(0, Upstream.Served);
     }
 
+    [Fact]
+    public async Task QuerySetAndRemove_ClientSpellsTheNamesInOtherCase_BackendSeesOnlyTheRoutesValues()
+    {
+        // Arrange: a route that pins the tenant to the caller and drops a debug switch.
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "pinned", Path = "/pinned/*", Upstream = "backend",
+            RequestTransform = """{"query":{"set":{"tenant":"${header.X-Tenant}"},"remove":["debug"]}}""",
+        });
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/pinned/echo-body?Tenant=victim&DEBUG=1&Debug=2&keep=1", "X-Tenant: mine");
+
+        // Assert: an ASP.NET Core backend reads names ignoring case: it would have seen tenant=victim,mine and debug=1,2.
+        Assert.Equal(200, response.Status);
+        Assert.Equal("?keep=1&tenant=mine", JsonDocument.Parse(response.Body).RootElement.GetProperty("query").GetString());
+    }
+
+    [Fact]
+    public async Task QueryOperation_ClientParametersDifferingInCase_ReachTheBackendAsSentAndInOrder()
+    {
+        // Arrange
+        await Gateway.AddRouteAsync(new RouteInput { Name = "tagged", Path = "/tagged/*", Upstream = "backend", RequestTransform = """{"query":{"add":{"via":"gw"}}}""" });
+
+        // Act: to a backend whose names are case-sensitive, id and ID are two parameters.
+        var response = await RawHttp.GetAsync(Gateway.Url, "/tagged/echo-body?id=1&ID=2&b=a%20b&id=4");
+
+        // Assert: not merged into id=1&id=2&id=4, nor reordered.
+        Assert.Equal(200, response.Status);
+        Assert.Equal("?id=1&ID=2&b=a%20b&id=4&via=gw", JsonDocument.Parse(response.Body).RootElement.GetProperty("query").GetString());
+    }
+
     [Theory]
     [InlineData(new byte[] { 0xE9 })] // 'é' in Latin-1
     [InlineData(new byte[] { 0xC0, 0xAE })] // an overlong '.'
