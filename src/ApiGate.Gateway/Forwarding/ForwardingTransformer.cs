@@ -357,7 +357,14 @@ internal sealed class ForwardingTransformer(
         }
 
         // Headers are final from here: a body transform starts the response.
-        if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http)
+        if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http
+            && HttpMethods.IsHead(httpContext.Request.Method))
+        {
+            // A HEAD answer has no body to edit, and its length is the unedited body's: left out, as RFC 9110 §9.3.2 allows
+            // for what only the content decides (it was answered Content-Length: 0, or withheld when the body is large).
+            responseHeaders.ContentLength = null;
+        }
+        else if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http)
         {
             proceed = !await responseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request.Route.Definition.Id, request.RequestId, cancellationToken);
             if (!proceed && httpContext.Features.Get<GatewayError>() is { } refusal)

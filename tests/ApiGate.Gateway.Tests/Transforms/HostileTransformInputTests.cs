@@ -220,6 +220,26 @@ public sealed class HostileTransformInputTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData(153)]
+    [InlineData(100_000)] // larger than the transform body limit (64 KiB here)
+    public async Task Head_OnRouteThatMasks_200WithoutAContentLength(int length)
+    {
+        // Arrange: an upstream that answers HEAD as it would answer GET, with the body's length and no body.
+        await using var backend = await ScriptedBackend.StartAsync(
+            $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n", thenClose: true);
+        await Gateway.AddUpstreamAsync("scripted", backend.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "masked", Path = "/masked/*", Upstream = "scripted", ResponseTransform = """{"body":{"mask":["email"]}}""" });
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, Encoding.ASCII.GetBytes("HEAD /masked/user HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"));
+
+        // Assert: no body to mask, so nothing withheld (a large one was: 502), and no length the edited body would not
+        // have (a small one was answered Content-Length: 0).
+        Assert.Equal(200, response.Status);
+        Assert.False(response.Headers.ContainsKey("Content-Length"));
+    }
+
+    [Theory]
     [InlineData(new byte[] { 0xE9 })] // 'é' in Latin-1
     [InlineData(new byte[] { 0xC0, 0xAE })] // an overlong '.'
     [InlineData(new byte[] { 0xED, 0xA0, 0x80 })] // a UTF-16 surrogate
