@@ -229,7 +229,6 @@ internal sealed class ForwardingTransformer(
             proxyRequest.Method = HttpMethod.Parse(overridden);
         }
 
-
         // The decoded path that was matched (or the rewrite's), encoded so one decode upstream yields it exactly; the URI
         // is taken verbatim, so nothing on the way out unescapes or removes dot segments again (docs/routing.md).
         proxyRequest.RequestUri = request.Target!.UriFor(RequestPaths.Encode(request.UpstreamPath ?? request.Path), query);
