@@ -185,6 +185,45 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.ServiceUnavailable, s));
     }
 
+    [Theory]
+    [InlineData(512)]
+    [InlineData(1024)]
+    public async Task IssuerPublishesAShortRsaKey_TokenSignedWithIt_Refused401NamingTheKeySizeWithoutRefetching(int bits)
+    {
+        // Arrange: next to its good key the issuer publishes an RSA key too short to trust (RFC 7518 §3.3 asks for 2048
+        // bits; 512 bits are factored in hours), so whoever factors it can sign any subject's tokens
+        var weak = TestIssuer.NewRsaKey("weak", bits);
+        _issuer.Publish(_rsa, weak);
+        var log = new CapturedLog();
+        await using var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.JwtIssuer = _issuer.Url;
+            o.JwtAudience = TestIssuer.Audience;
+            o.JwtRefreshInterval = TimeSpan.FromHours(1);
+            o.LogWriter = log.Writer;
+        });
+        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "jwt", Path = "/jwt/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        var forged = _issuer.RawRsaToken(weak, "victim", "victim@example.com");
+
+        // Act
+        var good = await JwtTests.SendAsync(gateway, "/jwt/x", _issuer.Token(_rsa, "good", "good@example.com"));
+        var refused = await JwtTests.SendAsync(gateway, "/jwt/x", forged);
+        var again = await JwtTests.SendAsync(gateway, "/jwt/x", forged);
+
+        // Assert: the good key is used, the short one is not, and the refusal says why without making the gateway read
+        // the issuer's keys again (the short key would be left out again)
+        Assert.Equal(HttpStatusCode.OK, good.StatusCode);
+        await AuthenticationTests.AssertErrorAsync(refused, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Equal("Bearer error=\"invalid_token\", error_description=\"the token is signed with an RSA key shorter than 2048 bits\"",
+            refused.Headers.WwwAuthenticate.ToString());
+        await AuthenticationTests.AssertErrorAsync(again, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Single(_upstream.Received);
+        Assert.False((await gateway.Users.GetAsync("victim@example.com", CancellationToken.None)).Ok);
+        Assert.Equal(1, gateway.Service<JwtAuthenticator>().KeyFetches);
+        Assert.Contains($"publishes the RSA key 'weak' of {bits} bits", await log.UpToMarkerAsync(gateway), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task UserClaimIsEmail_TokenWithTheSameEmailMarkedUnverified_DoesNotActAsTheLinkedUser()
     {

@@ -40,8 +40,8 @@ internal sealed class TestIssuer : IAsyncDisposable
     /// <summary>How the discovery document is answered: <see cref="IssuerMode.Ok"/>, a 500, text that is not JSON, or after 15 s.</summary>
     public IssuerMode Mode { get; set; }
 
-    /// <summary>A new RSA key (kid <paramref name="kid"/>).</summary>
-    public static RsaSecurityKey NewRsaKey(string kid) => new(RSA.Create(2048)) { KeyId = kid };
+    /// <summary>A new RSA key (kid <paramref name="kid"/>) of <paramref name="bits"/> bits.</summary>
+    public static RsaSecurityKey NewRsaKey(string kid, int bits = 2048) => new(RSA.Create(bits)) { KeyId = kid };
 
     /// <summary>A new P-256 key (kid <paramref name="kid"/>).</summary>
     public static ECDsaSecurityKey NewEcKey(string kid) => new(ECDsa.Create(ECCurve.NamedCurves.nistP256)) { KeyId = kid };
@@ -90,6 +90,22 @@ internal sealed class TestIssuer : IAsyncDisposable
             ["iss"] = Url, ["aud"] = Audience, ["sub"] = subject, ["email"] = subject + "@example.com", ["nbf"] = now - 60, ["exp"] = now + 3600,
         }));
         return header + "." + payload + ".";
+    }
+
+    /// <summary>
+    /// An RS256 token signed with <paramref name="key"/> directly, for keys the token library refuses to sign with (RSA
+    /// shorter than 2048 bits): this issuer, <see cref="Audience"/>, valid for an hour.
+    /// </summary>
+    public string RawRsaToken(RsaSecurityKey key, string subject, string email)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var header = Base64UrlEncoder.Encode(JsonSerializer.Serialize(new Dictionary<string, object> { ["alg"] = "RS256", ["typ"] = "JWT", ["kid"] = key.KeyId }));
+        var payload = Base64UrlEncoder.Encode(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["iss"] = Url, ["aud"] = Audience, ["sub"] = subject, ["email"] = email, ["nbf"] = now - 60, ["exp"] = now + 3600,
+        }));
+        var signature = key.Rsa.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        return header + "." + payload + "." + Base64UrlEncoder.Encode(signature);
     }
 
     /// <summary>An HS256 token whose secret is the RSA public key's bytes, under that key's kid (algorithm confusion).</summary>

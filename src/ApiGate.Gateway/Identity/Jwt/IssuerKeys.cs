@@ -19,6 +19,12 @@ internal sealed partial class IssuerKeys
     /// <summary>How often the keys are read again without any token asking for it.</summary>
     public static readonly TimeSpan RereadInterval = TimeSpan.FromHours(12);
 
+    /// <summary>
+    /// The shortest RSA key used (RFC 7518 §3.3: RS* and PS* need 2048 bits or more); a shorter published key is left
+    /// out, since whoever factors it signs tokens the gateway would accept.
+    /// </summary>
+    public const int MinimumRsaKeyBits = 2048;
+
     /// <summary>The least time between two fetches while there are no keys yet (the issuer was down at start).</summary>
     private static readonly TimeSpan RetryWithoutKeys = TimeSpan.FromSeconds(5);
 
@@ -72,6 +78,9 @@ internal sealed partial class IssuerKeys
 
         return Volatile.Read(ref _current)?.Parameters;
     }
+
+    /// <summary>Whether the issuer published <paramref name="keyId"/> as an RSA key shorter than <see cref="MinimumRsaKeyBits"/>, left out of the keys used.</summary>
+    public bool IsShortKey(string keyId) => Volatile.Read(ref _current) is { } keys && keys.ShortKeyIds.Contains(keyId);
 
     /// <summary>A token named a key the cached set does not have (the issuer may have rotated): fetch again, at most once per refresh interval.</summary>
     public void KeyNotFound() => _ = Refresh(keyNotFound: true);
@@ -127,19 +136,39 @@ internal sealed partial class IssuerKeys
         try
         {
             var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(_metadataAddress, _retriever, CancellationToken.None);
-            if (configuration.SigningKeys.Count == 0)
+            var signingKeys = new List<SecurityKey>(configuration.SigningKeys.Count);
+            var shortKeyIds = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var key in configuration.SigningKeys)
             {
-                throw new InvalidOperationException("the issuer's JWKS has no signing keys");
+                if (RsaKeyBits(key) is { } bits and < MinimumRsaKeyBits)
+                {
+                    LogShortKey(key.KeyId ?? "(none)", bits, MinimumRsaKeyBits);
+                    if (key.KeyId is not null)
+                    {
+                        shortKeyIds.Add(key.KeyId);
+                    }
+
+                    continue;
+                }
+
+                signingKeys.Add(key);
+            }
+
+            if (signingKeys.Count == 0)
+            {
+                throw new InvalidOperationException(configuration.SigningKeys.Count == 0
+                    ? "the issuer's JWKS has no signing keys"
+                    : $"the issuer's JWKS has no signing key the gateway uses (RSA keys shorter than {MinimumRsaKeyBits} bits are left out)");
             }
 
             var parameters = _template.Clone();
             parameters.ConfigurationManager = null;
-            parameters.IssuerSigningKeys = configuration.SigningKeys;
-            Volatile.Write(ref _current, new Keys(parameters, _time.GetUtcNow()));
+            parameters.IssuerSigningKeys = signingKeys;
+            Volatile.Write(ref _current, new Keys(parameters, shortKeyIds, _time.GetUtcNow()));
             if (_failing)
             {
                 _failing = false;
-                LogRecovered(configuration.SigningKeys.Count);
+                LogRecovered(signingKeys.Count);
             }
         }
         catch (Exception ex)
@@ -152,11 +181,22 @@ internal sealed partial class IssuerKeys
         }
     }
 
+    /// <summary>The size of an RSA key in bits; null for other key types.</summary>
+    private static int? RsaKeyBits(SecurityKey key) => key switch
+    {
+        RsaSecurityKey or JsonWebKey { Kty: JsonWebAlgorithmsKeyTypes.RSA } => key.KeySize,
+        X509SecurityKey { PublicKey: System.Security.Cryptography.RSA rsa } => rsa.KeySize,
+        _ => null,
+    };
+
+    [LoggerMessage(EventId = 2406, Level = LogLevel.Warning, Message = "The JWT issuer publishes the RSA key '{KeyId}' of {Bits} bits; keys shorter than {Minimum} bits are not used, so tokens signed with it are refused")]
+    private partial void LogShortKey(string keyId, int bits, int minimum);
+
     [LoggerMessage(EventId = 2403, Level = LogLevel.Warning, Message = "Cannot read the JWT issuer's signing keys; {Consequence}: {Reason}")]
     private partial void LogFailed(string consequence, string reason);
 
     [LoggerMessage(EventId = 2404, Level = LogLevel.Information, Message = "The JWT issuer's signing keys are readable again ({Count} key(s))")]
     private partial void LogRecovered(int count);
 
-    private sealed record Keys(TokenValidationParameters Parameters, DateTimeOffset FetchedAt);
+    private sealed record Keys(TokenValidationParameters Parameters, IReadOnlySet<string> ShortKeyIds, DateTimeOffset FetchedAt);
 }

@@ -117,12 +117,19 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
         if (!result.IsValid)
         {
+            var sent = Read(handler, token);
             if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
             {
+                if (sent?.Kid is { } kid && keys.IsShortKey(kid))
+                {
+                    // Published, but too short to trust (IssuerKeys.MinimumRsaKeyBits): reading the keys again would not help.
+                    return (null, Errors.Invalid($"the token is signed with an RSA key shorter than {IssuerKeys.MinimumRsaKeyBits} bits"));
+                }
+
                 keys.KeyNotFound(); // the issuer may have rotated its keys: read them again, in the background
             }
 
-            return (null, AlgorithmNotAccepted(handler, token, parameters) ? Refusal(new SecurityTokenInvalidAlgorithmException()) : Refusal(result.Exception));
+            return (null, AlgorithmNotAccepted(sent, parameters) ? Refusal(new SecurityTokenInvalidAlgorithmException()) : Refusal(result.Exception));
         }
 
         if (result.SecurityToken is JsonWebToken { } parsed && parsed.TryGetHeaderValue<object>("crit", out _))
@@ -303,15 +310,19 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// token library reports that case as a signature that does not verify (no key is tried for an algorithm it may not
     /// use), which would send the operator looking at the keys.
     /// </summary>
-    private static bool AlgorithmNotAccepted(JsonWebTokenHandler handler, string token, TokenValidationParameters parameters)
+    private static bool AlgorithmNotAccepted(JsonWebToken? sent, TokenValidationParameters parameters) =>
+        sent is { Alg: var alg } && parameters.ValidAlgorithms?.Contains(alg, StringComparer.Ordinal) == false;
+
+    /// <summary>The token's header and claims as sent, or null when not readable (the refusal already says why). Read only for a refused token.</summary>
+    private static JsonWebToken? Read(JsonWebTokenHandler handler, string token)
     {
         try
         {
-            return handler.ReadJsonWebToken(token).Alg is var alg && parameters.ValidAlgorithms?.Contains(alg, StringComparer.Ordinal) == false;
+            return handler.ReadJsonWebToken(token);
         }
         catch (ArgumentException)
         {
-            return false; // not readable: the refusal already says why
+            return null;
         }
     }
 
