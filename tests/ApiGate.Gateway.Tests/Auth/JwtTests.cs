@@ -127,6 +127,9 @@ public sealed class JwtTests : IAsyncLifetime
     [InlineData("not-yet", "the token is not valid yet (nbf)")]
     [InlineData("audience", "the token's audience is not accepted")]
     [InlineData("issuer", "the token's issuer is not accepted")]
+    [InlineData("audience-trailing-slash", "the token's audience is not accepted")]
+    [InlineData("audience-other-case", "the token's audience is not accepted")]
+    [InlineData("issuer-trailing-slash", "the token's issuer is not accepted")]
     [InlineData("none", "")]
     [InlineData("hs256-public-key", "the token's signing algorithm is not accepted")]
     [InlineData("rs384", "the token's signing algorithm is not accepted")]
@@ -140,6 +143,9 @@ public sealed class JwtTests : IAsyncLifetime
             "not-yet" => _issuer.Token(_rsa, "s", "s@example.com", notBefore: now.AddHours(1), expires: now.AddHours(2)),
             "audience" => _issuer.Token(_rsa, "s", "s@example.com", audience: "someone-else"),
             "issuer" => _issuer.Token(_rsa, "s", "s@example.com", issuer: "http://127.0.0.1:1/other"),
+            "audience-trailing-slash" => _issuer.Token(_rsa, "s", "s@example.com", audience: TestIssuer.Audience + "/"),
+            "audience-other-case" => _issuer.Token(_rsa, "s", "s@example.com", audience: TestIssuer.Audience.ToUpperInvariant()),
+            "issuer-trailing-slash" => _issuer.Token(_rsa, "s", "s@example.com", issuer: _issuer.Url + "/"),
             "none" => _issuer.UnsignedToken("s"),
             "hs256-public-key" => _issuer.HmacWithPublicKeyToken(_rsa, "s"),
             "rs384" => _issuer.Token(_rsa, "s", "s@example.com", algorithm: Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha384), // the issuer's own key

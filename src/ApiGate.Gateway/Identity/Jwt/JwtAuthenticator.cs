@@ -73,6 +73,9 @@ internal sealed partial class JwtAuthenticator : IDisposable
         {
             ValidIssuer = options.JwtIssuer,
             ValidAudience = options.JwtAudience,
+            // RFC 7519 §2: aud values are compared as case-sensitive strings with no transformation; "orders-api/" is
+            // another audience than "orders-api", as it is another issuer.
+            IgnoreTrailingSlashWhenValidatingAudience = false,
             ValidAlgorithms = JwtSettings.Algorithms(options),
             ClockSkew = options.JwtClockSkew,
             RequireSignedTokens = true,
