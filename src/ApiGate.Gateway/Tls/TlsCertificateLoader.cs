@@ -230,6 +230,8 @@ internal static class TlsCertificateLoader
             var reason = ex switch
             {
                 FileNotFoundException or DirectoryNotFoundException => "no such file",
+                // Reading a directory fails as access denied; said so, it sent operators changing permissions.
+                UnauthorizedAccessException when Directory.Exists(path) => $"it is a directory; name the {what} file in it",
                 UnauthorizedAccessException => "permission denied",
                 _ => ex.Message,
             };

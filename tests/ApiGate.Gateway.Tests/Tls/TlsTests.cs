@@ -531,6 +531,7 @@ public sealed class TlsTests : IAsyncLifetime
     [InlineData("", "tls.key_file (APIGATE_TLS_KEY_FILE): is not set; tls.cert_file needs the private key that belongs to it")]
     [InlineData("cert-as-key", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds no PEM private key")]
     [InlineData("encrypted", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds an encrypted private key")]
+    [InlineData("directory", "tls.key_file (APIGATE_TLS_KEY_FILE): cannot read the private key file '{key}': it is a directory; name the private key file in it")]
     public async Task Start_UnusableKeySetting_RefusedSayingWhy(string key, string expected)
     {
         var leaf = WriteServerCertificate();
@@ -544,9 +545,16 @@ public sealed class TlsTests : IAsyncLifetime
                 "secret", new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 1000)));
         }
 
-        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => o.TlsKeyFile = key.Length == 0 ? "" : KeyFile));
+        var keySetting = key switch
+        {
+            "" => "",
+            "directory" => _directory, // e.g. certbot's live/NAME instead of live/NAME/privkey.pem
+            _ => KeyFile,
+        };
 
-        Assert.Contains(expected.Replace("{key}", KeyFile, StringComparison.Ordinal), error.Message, StringComparison.Ordinal);
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => o.TlsKeyFile = keySetting));
+
+        Assert.Contains(expected.Replace("{key}", keySetting, StringComparison.Ordinal), error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
