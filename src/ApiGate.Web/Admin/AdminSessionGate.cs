@@ -89,6 +89,11 @@ internal sealed partial class AdminSessionGate(
             return;
         }
 
+        if (isPost)
+        {
+            FormOrigin.RedirectToPostingOrigin(context);
+        }
+
         if (isLogin)
         {
             await (isPost ? audit.InvokeAsync(context, next) : next(context));

@@ -91,11 +91,16 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
             return;
         }
 
-        if (HttpMethods.IsPost(request.Method) && !await FormOrigin.IsGenuinePostAsync(context, antiforgery, options.BaseUrl))
+        if (HttpMethods.IsPost(request.Method))
         {
-            // A forged or stale form: say so in a page of its own rather than the framework's bare 400.
-            await PageFailures.WriteFormRefusedAsync(context, PortalOptions.BasePath, EmbeddedAssets.PortalUrl("site.css"));
-            return;
+            if (!await FormOrigin.IsGenuinePostAsync(context, antiforgery, options.BaseUrl))
+            {
+                // A forged or stale form: say so in a page of its own rather than the framework's bare 400.
+                await PageFailures.WriteFormRefusedAsync(context, PortalOptions.BasePath, EmbeddedAssets.PortalUrl("site.css"));
+                return;
+            }
+
+            FormOrigin.RedirectToPostingOrigin(context);
         }
 
         if (isPublic)

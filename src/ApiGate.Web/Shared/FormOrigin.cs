@@ -33,6 +33,41 @@ internal static class FormOrigin
     public static async Task<bool> IsGenuinePostAsync(HttpContext context, IAntiforgery antiforgery, string alsoAllowed = "") =>
         IsSameOrigin(context.Request, alsoAllowed) && await antiforgery.IsRequestValidAsync(context);
 
+    /// <summary>
+    /// Sends the browser back to the address it posted from: a page answers a form with a redirect made of the request's
+    /// scheme and <c>Host</c>, which behind a proxy that rewrites the <c>Host</c> (or ends TLS without being a trusted
+    /// proxy) names the proxy's side of it — an address the browser may not reach, or plain http. When the post's
+    /// <c>Origin</c> is not that scheme and host, the redirect is sent as its path and query, which the browser resolves
+    /// against the page it is on. Call for a post that passed <see cref="IsGenuinePostAsync"/>.
+    /// </summary>
+    public static void RedirectToPostingOrigin(HttpContext context)
+    {
+        var request = context.Request;
+        var origin = request.Headers.Origin.ToString();
+        var own = request.Scheme + "://" + Gateway.Pipeline.RequestHost.Value(request);
+        if (origin.Length == 0 || string.Equals(origin, own, StringComparison.OrdinalIgnoreCase) || !Uri.TryCreate(own + "/", UriKind.Absolute, out var site))
+        {
+            return;
+        }
+
+        context.Response.OnStarting(() =>
+        {
+            var headers = context.Response.Headers;
+            var location = headers.Location.ToString();
+            // Only a redirect to this site (never one elsewhere, as to a payment page), and never to a path the browser
+            // would read as another host (//host, /\host).
+            if (Uri.TryCreate(location, UriKind.Absolute, out var to) && to.Scheme is "http" or "https"
+                && Uri.Compare(to, site, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) == 0
+                && location.IndexOf('/', location.IndexOf("://", StringComparison.Ordinal) + 3) is > 0 and var path
+                && (path + 1 == location.Length || location[path + 1] is not ('/' or '\\')))
+            {
+                headers.Location = location[path..];
+            }
+
+            return Task.CompletedTask;
+        });
+    }
+
     /// <summary>True when the post may be from this site's own page; <paramref name="alsoAllowed"/> is a configured public origin (or empty).</summary>
     public static bool IsSameOrigin(HttpRequest request, string alsoAllowed = "")
     {

@@ -27,6 +27,24 @@ public sealed class ConsolePublicAddressTests
         Assert.Equal("proxied", Assert.Single(await gateway.Routes.ListAsync(CancellationToken.None)).Name);
     }
 
+    [Theory]
+    [InlineData(true)]  // a browser without Sec-Fetch-Site: accepted by the configured address
+    [InlineData(false)] // a browser saying same-origin: accepted by its word
+    public async Task CreateRoute_PostedFromThePublicAddress_RedirectedToTheRoutesAtThatAddress(bool configured)
+    {
+        // Arrange
+        await using var gateway = await TestGateway.StartAsync(o => o.AdminUiBaseUrl = configured ? PublicAddress : "");
+        (string, string)[] browser = configured ? [("Origin", PublicAddress)] : [("Sec-Fetch-Site", "same-origin"), ("Origin", PublicAddress)];
+
+        // Act: the Host the proxy sent is the gateway's own address, the Origin the browser's
+        using var posted = await PostNewRouteAsync(gateway, browser);
+
+        // Assert: the browser, on the form's page at the public address, follows the redirect there
+        Assert.Equal(HttpStatusCode.Found, posted.StatusCode);
+        var next = new Uri(new Uri(PublicAddress + "/ui/routes/new"), posted.Headers.Location!);
+        Assert.Equal(PublicAddress + "/ui/routes", next.GetLeftPart(UriPartial.Path));
+    }
+
     [Fact]
     public async Task CreateRoute_ConsoleAddressNotConfigured_RefusedAndNothingWritten()
     {

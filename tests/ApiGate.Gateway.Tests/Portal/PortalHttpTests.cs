@@ -503,6 +503,23 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Login_BehindAProxyThatRewritesTheHost_RedirectedToThePortalAtTheBrowsersAddress()
+    {
+        // Arrange: the Host the proxy sends is the gateway's own address; the browser is at the public one
+        await SignUpAsync("proxied@customer.example", verify: true);
+        using var client = CookieClient();
+        client.DefaultRequestHeaders.Add("Sec-Fetch-Site", "same-origin");
+        client.DefaultRequestHeaders.Add("Origin", "https://portal.example");
+
+        // Act
+        var response = await PostFormAsync(client, "/portal/login", "login", ("Email", "proxied@customer.example"), ("Password", Password));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("https://portal.example/portal", new Uri(new Uri("https://portal.example/portal/login"), response.Headers.Location!).ToString());
+    }
+
+    [Fact]
     public async Task Login_FormLargerThanAnyPortalPageReads_413AndNoSession()
     {
         // Arrange: a genuine login form, carrying one more field than the page needs
