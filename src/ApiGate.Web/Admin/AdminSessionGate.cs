@@ -30,6 +30,13 @@ internal sealed partial class AdminSessionGate(
     /// </summary>
     public const long MaxFormBytes = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// The largest form the login page reads: many times its token, its way back and its antiforgery token. It is read
+    /// before anyone has signed in (for the antiforgery check), so a client with no token cannot make each request hold
+    /// <see cref="MaxFormBytes"/> of memory; a longer post answers 413.
+    /// </summary>
+    public const long MaxLoginFormBytes = 64 * 1024;
+
     public Task InvokeAsync(HttpContext context, RequestDelegate next) => PageFailures.RunAsync(
         context,
         () => ServeAsync(context, next),
@@ -52,9 +59,9 @@ internal sealed partial class AdminSessionGate(
         }
 
         SecurityHeaders.Apply(context.Response);
-        FormPosts.Limit(context, MaxFormBytes);
         var isPost = HttpMethods.IsPost(request.Method);
         var isLogin = request.Path.Equals(LoginPath, StringComparison.Ordinal);
+        FormPosts.Limit(context, isLogin ? MaxLoginFormBytes : MaxFormBytes);
         AdminSession? session = null;
         if (!isLogin && await sessions.FindAsync(request.Cookies[AdminSessions.CookieName], context.RequestAborted) is { } stored)
         {

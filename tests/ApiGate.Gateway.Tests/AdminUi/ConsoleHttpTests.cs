@@ -321,6 +321,23 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Login_FormLargerThanTheLoginFormNeeds_413AndNoSession()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(_gateway.Url);
+        var antiforgery = await console.TokenFromAsync("/ui/login");
+
+        // Act: the right token with 100 kB of padding, far under what a signed-in page reads but read before any sign-in
+        using var response = await console.PostAsync("/ui/login",
+            [new("_handler", "login"), new("__RequestVerificationToken", antiforgery), new("Token", _token), new("Padding", new string('x', 100_000))],
+            ("Expect", "100-continue"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.False(console.HasCookie("apigate_ui_session"));
+    }
+
+    [Fact]
     public async Task Login_WrongTokenRepeatedly_ThrottledWith429AfterFiveFailures()
     {
         using var console = new ConsoleHttp(_gateway.Url);
