@@ -154,6 +154,28 @@ public sealed class StoredSettingsApiTests : AdminUiTestBase
         Assert.Equal(["jwt.audience=" + value], await StoredAsync());
     }
 
+    [Theory]
+    [InlineData("stripe.secret_key", "sk_live_typed-secret", "stripe.secret_key is a secret, which the store would keep in plain text")]
+    [InlineData("redis.url", "redis://:typed-secret@127.0.0.1:6379", "redis.url: the value holds a password, which the store would keep in plain text")]
+    public async Task SettingsPage_ASecretTyped_RefusedAndNotSentBack(string key, string value, string message)
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/settings");
+
+        // Act
+        using var refused = await console.PostAsync("/ui/settings",
+            [new("_handler", "store-setting"), new("__RequestVerificationToken", antiforgery), new("key", key), new("value", value)]);
+
+        // Assert: the refusal is at the field, which is empty again
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var html = WebUtility.HtmlDecode(await refused.Content.ReadAsStringAsync());
+        Assert.Contains(message, html, StringComparison.Ordinal);
+        Assert.DoesNotContain("typed-secret", html, StringComparison.Ordinal);
+        Assert.Empty(await StoredAsync());
+    }
+
     [Fact]
     public async Task Patch_AnUnsetThatLeavesSettingsAStartRefuses_422PointingAtTheUnsetList()
     {
