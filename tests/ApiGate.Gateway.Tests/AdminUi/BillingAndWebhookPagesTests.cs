@@ -90,6 +90,27 @@ public sealed partial class BillingAndWebhookPagesTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task Webhooks_UrlWithAPassword_RefusedAndThePasswordNotSentBack()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/webhooks");
+
+        // Act
+        using var refused = await console.PostAsync("/ui/webhooks", [new("_handler", "create-webhook"), new("__RequestVerificationToken", antiforgery),
+            new("url", "https://crm:typed-secret@crm.example.com/hooks"), new("events", "key.created")]);
+
+        // Assert: the refusal at the field, the URL shown again with its user info masked
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var html = WebUtility.HtmlDecode(await refused.Content.ReadAsStringAsync());
+        Assert.Contains("url must not contain a user name or password", html, StringComparison.Ordinal);
+        Assert.Contains("value=\"https://***@crm.example.com/hooks\"", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("typed-secret", html, StringComparison.Ordinal);
+        Assert.Empty(await Gateway.Service<ApiGate.Core.Management.WebhookService>().ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Webhooks_SendTest_TestDeliveryListedForTheEndpoint()
     {
         // Arrange

@@ -53,6 +53,27 @@ public sealed class PagesTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task NewUpstream_TargetWithAPassword_RefusedAndThePasswordNotSentBack()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/upstreams/new");
+
+        // Act
+        using var refused = await console.PostAsync("/ui/upstreams/new", [new("_handler", "upstream"), new("__RequestVerificationToken", antiforgery),
+            new("name", "backend"), new("targets", "http://10.0.0.5:8080\nhttp://svc:typed-secret@10.0.0.6:8080,weight=2")]);
+
+        // Assert: the refusal at the field, the targets shown again with the user info masked
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var html = WebUtility.HtmlDecode(await refused.Content.ReadAsStringAsync());
+        Assert.Contains("id=\"error-targets\"", html, StringComparison.Ordinal);
+        Assert.Contains("http://10.0.0.5:8080\nhttp://***@10.0.0.6:8080,weight=2</textarea>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("typed-secret", html, StringComparison.Ordinal);
+        Assert.Empty(await Gateway.Upstreams.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Routes_TryAPathWhoseMatchTimesOut_SaysWhatTheGatewayAnswers()
     {
         // A host regex that backtracks for seconds on this host: the gateway gives up after its regex timeout and answers
