@@ -8,6 +8,9 @@ public enum BillingEventKind
     SubscriptionUpdated,
     SubscriptionDeleted,
     PaymentFailed,
+
+    /// <summary>The delayed payment (a bank debit) of a checkout that completed unpaid failed: its subscription never starts.</summary>
+    CheckoutPaymentFailed,
 }
 
 /// <summary>A verified provider event, read into what billing needs (provider-neutral).</summary>

@@ -9,9 +9,16 @@ public static class SubscriptionOrdering
     /// <summary>Subscription states that never come back: an event saying otherwise about the same subscription is stale.</summary>
     public static bool IsEnded(string status) => status is "canceled" or "incomplete_expired";
 
+    /// <summary>
+    /// The status recorded (by this gateway, not the provider) for a subscription whose checkout's delayed payment failed:
+    /// it does not count as the user's subscription, but its id stays so that late events about it are judged by the
+    /// rules below (older ones are stale; the provider ending it, or a payment after all, still applies).
+    /// </summary>
+    public const string CheckoutPaymentFailed = "checkout_payment_failed";
+
     /// <summary>Whether <paramref name="customer"/> has a subscription that has not ended (paying, or past due and the like).</summary>
     public static bool HasLiveSubscription(BillingCustomer? customer) =>
-        customer is { SubscriptionId.Length: > 0 } && !IsEnded(customer.SubscriptionStatus);
+        customer is { SubscriptionId.Length: > 0 } && !IsEnded(customer.SubscriptionStatus) && customer.SubscriptionStatus != CheckoutPaymentFailed;
 
     /// <summary>Statuses in which the subscriber has paid for the plan.</summary>
     public static bool IsPaying(string status) => status is "active" or "trialing";
@@ -49,9 +56,9 @@ public static class SubscriptionOrdering
     /// <summary>
     /// Null when a failed payment should be applied; otherwise why it is ignored: it names a subscription other than the
     /// recorded one (an old or a parallel subscription's invoice), the recorded subscription has ended (the user is on
-    /// the default plan and owes nothing more), or the recorded subscription is paying and an event
-    /// newer than the failure said so (the provider redelivers for days, so a failure can arrive after the payment that
-    /// settled it).
+    /// the default plan and owes nothing more), its checkout's payment failed already (it never started), or the
+    /// recorded subscription is paying and an event newer than the failure said so (the provider redelivers for days,
+    /// so a failure can arrive after the payment that settled it).
     /// </summary>
     public static string? WhyPaymentFailureIgnored(BillingCustomer? current, string subscriptionId, long eventCreated)
     {
@@ -68,6 +75,11 @@ public static class SubscriptionOrdering
         if (IsEnded(current.SubscriptionStatus))
         {
             return $"subscription {current.SubscriptionId} has already ended";
+        }
+
+        if (current.SubscriptionStatus == CheckoutPaymentFailed)
+        {
+            return $"the checkout of subscription {current.SubscriptionId} was never paid: its payment failure was handled already";
         }
 
         return IsPaying(current.SubscriptionStatus) && eventCreated < current.LastEventCreated

@@ -156,6 +156,7 @@ public sealed class BillingService(
                 BillingEventKind.CheckoutCompleted or BillingEventKind.SubscriptionUpdated or BillingEventKind.SubscriptionDeleted =>
                     await ApplySubscriptionAsync(e, plan.Plan, ct),
                 BillingEventKind.PaymentFailed => await ApplyPaymentFailedAsync(e, ct),
+                BillingEventKind.CheckoutPaymentFailed => await ApplyCheckoutPaymentFailedAsync(e, ct),
                 _ => await RecordAsync(e, null, "ignored: not an event billing acts on", ct),
             };
             if (outcome is not null)
@@ -206,7 +207,7 @@ public sealed class BillingService(
         if (SubscriptionOrdering.IsPaying(status))
         {
             var target = plan!;
-            var reactivate = customer?.SuspendedByBilling == true && user.Status == UserStatus.Suspended;
+            var reactivate = SuspendedForPayment(customer, user);
             next = next with { SuspendedByBilling = false };
             if (target.Id != user.PlanId || reactivate)
             {
@@ -230,7 +231,7 @@ public sealed class BillingService(
 
             // A suspension for a failed payment was about the paid plan; on the default plan nothing is owed, so the user
             // is active again (else they could not even sign in to subscribe anew).
-            var reactivate = customer?.SuspendedByBilling == true && user.Status == UserStatus.Suspended;
+            var reactivate = SuspendedForPayment(customer, user);
             next = next with { SuspendedByBilling = false };
             if (fallback.Id != user.PlanId || reactivate)
             {
@@ -295,6 +296,47 @@ public sealed class BillingService(
             default:
                 return await CommitAsync(e, user, basis, "payment failed: recorded", seen, null, notifications, ct);
         }
+    }
+
+    /// <summary>
+    /// A checkout's delayed payment (a bank debit) failed: the incomplete subscription it recorded no longer counts, so
+    /// the user can start a new checkout; the plan stays (it never changed), and a suspension for a failed payment is
+    /// lifted as when a subscription ends (nothing is owed).
+    /// </summary>
+    private async Task<WebhookOutcome?> ApplyCheckoutPaymentFailedAsync(BillingEvent e, CancellationToken ct)
+    {
+        var (user, customer, basis) = await OwnerOfAsync(e, ct);
+        if (user is null || basis is null)
+        {
+            return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+        }
+
+        var same = customer is not null && customer.SubscriptionId == e.SubscriptionId;
+        var why = SubscriptionOrdering.WhyIgnored(customer, e.SubscriptionId, same ? customer!.SubscriptionCreated : e.Created, e.Created)
+                  ?? (same && SubscriptionOrdering.IsPaying(customer!.SubscriptionStatus)
+                      ? $"subscription {e.SubscriptionId} is {customer.SubscriptionStatus}: the provider's subscription events decide what happens to it"
+                      : null);
+        if (why is not null)
+        {
+            return await RecordAsync(e, basis, "ignored: " + why, ct);
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var next = (customer ?? NewCustomer(user.Id, e.CustomerId, now)) with
+        {
+            CustomerId = e.CustomerId.Length > 0 ? e.CustomerId : customer!.CustomerId,
+            SubscriptionId = e.SubscriptionId,
+            SubscriptionStatus = SubscriptionOrdering.CheckoutPaymentFailed,
+            SubscriptionCreated = same ? customer!.SubscriptionCreated : e.Created,
+            LastEventCreated = Math.Max(e.Created, same ? customer!.LastEventCreated : 0),
+            SuspendedByBilling = false,
+            UpdatedAt = now,
+        };
+        var reactivate = SuspendedForPayment(customer, user);
+        var change = reactivate ? new BillingUserChange(user.Id, user.PlanId, UserStatus.Active, now) : null;
+        var notifications = new List<BillingNotification> { new(Webhooks.WebhookEventTypes.PaymentFailed, user.Id, user.PlanId, user.PlanId, e.SubscriptionId) };
+        return await CommitAsync(e, user, basis, $"checkout payment failed: subscription {e.SubscriptionId} dropped, plan unchanged" + (reactivate ? ", reactivated" : ""),
+            next, change, notifications, ct);
     }
 
     /// <summary>The plan an event names: by price for subscription updates, by the checkout's metadata for a completed checkout.</summary>
@@ -365,6 +407,10 @@ public sealed class BillingService(
         var customerId = await provider!.CreateCustomerAsync(user.Id, user.Email, user.Name, "apigate_customer_" + user.Id, ct);
         return await billing.AddBillingCustomerAsync(NewCustomer(user.Id, customerId, timeProvider.GetUtcNow()), ct);
     }
+
+    /// <summary>Whether the user is suspended because a payment failed (so billing may make them active again).</summary>
+    private static bool SuspendedForPayment(BillingCustomer? customer, UserDefinition user) =>
+        customer?.SuspendedByBilling == true && user.Status == UserStatus.Suspended;
 
     private BillingCustomer NewCustomer(string userId, string customerId, DateTimeOffset now) =>
         new(userId, provider!.Name, customerId, "", "", 0, 0, false, now);

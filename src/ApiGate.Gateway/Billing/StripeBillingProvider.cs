@@ -160,6 +160,10 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
                 new BillingEvent(e.Id, e.Type, BillingEventKind.CheckoutCompleted, created, s.CustomerId ?? "", s.SubscriptionId ?? "",
                     s.PaymentStatus == "unpaid" ? "incomplete" : "active", 0, [],
                     s.ClientReferenceId ?? Meta(s.Metadata, "apigate_user"), Meta(s.Metadata, "apigate_plan")),
+            // Its bank debit failed: the incomplete subscription that checkout recorded is dropped.
+            Stripe.Checkout.Session s when e.Type == EventTypes.CheckoutSessionAsyncPaymentFailed && s.Mode == "subscription" =>
+                new BillingEvent(e.Id, e.Type, BillingEventKind.CheckoutPaymentFailed, created, s.CustomerId ?? "", s.SubscriptionId ?? "",
+                    SubscriptionOrdering.CheckoutPaymentFailed, 0, [], s.ClientReferenceId ?? Meta(s.Metadata, "apigate_user"), Meta(s.Metadata, "apigate_plan")),
             Subscription sub when e.Type is EventTypes.CustomerSubscriptionUpdated or EventTypes.CustomerSubscriptionCreated or EventTypes.CustomerSubscriptionDeleted =>
                 new BillingEvent(e.Id, e.Type, e.Type == EventTypes.CustomerSubscriptionDeleted ? BillingEventKind.SubscriptionDeleted : BillingEventKind.SubscriptionUpdated,
                     created, sub.CustomerId ?? "", sub.Id, sub.Status ?? "", UnixSeconds(sub.Created), PricesOf(sub), Meta(sub.Metadata, "apigate_user"), Meta(sub.Metadata, "apigate_plan")),

@@ -36,4 +36,18 @@ public sealed class SubscriptionOrderingTests
     [Fact]
     public void WhyIgnored_OlderSubscription_IsIgnored() =>
         Assert.Contains("older than", SubscriptionOrdering.WhyIgnored(Current("sub_2", "active", 150, 160), "sub_1", 100, 300), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("active", true)]
+    [InlineData("incomplete", true)]
+    [InlineData("past_due", true)]
+    [InlineData("canceled", false)]
+    [InlineData(SubscriptionOrdering.CheckoutPaymentFailed, false)]
+    public void HasLiveSubscription_RecordedStatus_TrueUntilItEndsOrItsCheckoutPaymentFailed(string status, bool live) =>
+        Assert.Equal(live, SubscriptionOrdering.HasLiveSubscription(Current("sub_1", status, 100, 110)));
+
+    [Fact]
+    public void WhyPaymentFailureIgnored_CheckoutPaymentFailedAlready_IsIgnored() =>
+        Assert.Contains("was never paid", SubscriptionOrdering.WhyPaymentFailureIgnored(
+            Current("sub_1", SubscriptionOrdering.CheckoutPaymentFailed, 100, 110), "sub_1", 200), StringComparison.Ordinal);
 }

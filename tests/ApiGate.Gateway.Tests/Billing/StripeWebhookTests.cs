@@ -102,6 +102,75 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.Equal("free", (await h.UserAsync(user)).PlanId);
     }
 
+    [Fact]
+    public async Task CheckoutPaymentFailed_AfterItCompletedUnpaid_SubscriptionDroppedPlanKeptPaymentFailedSentAndANewCheckoutStarts()
+    {
+        // Arrange: a checkout completed with its bank debit still clearing
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var endpoint = await h.CreateWebhookEndpointAsync("payment.failed");
+        var user = await h.CreateCustomerAsync("vic@example.com", "cus_vic");
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_v1", Now - 10, "cus_vic", "sub_v", user, "pro", paymentStatus: "unpaid"));
+
+        // Act: the debit fails; the customer tries again
+        var failed = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_v2", Now, "cus_vic", "sub_v", user, "pro",
+            paymentStatus: "unpaid", type: "checkout.session.async_payment_failed"));
+        var again = await h.Gateway.Service<BillingService>().StartCheckoutAsync(user, "pro", "https://portal.example.com/ok", "https://portal.example.com/back", CancellationToken.None);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, failed.Status);
+        Assert.Equal("checkout payment failed: subscription sub_v dropped, plan unchanged", failed.Body.GetProperty("message").GetString());
+        Assert.Equal(("free", UserStatus.Active), ((await h.UserAsync(user)).PlanId, (await h.UserAsync(user)).Status));
+        var customer = await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None);
+        Assert.Equal(("sub_v", "checkout_payment_failed"), (customer!.SubscriptionId, customer.SubscriptionStatus));
+        var delivery = Assert.Single(await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 50, CancellationToken.None));
+        Assert.Equal("payment.failed", delivery.EventType);
+        Assert.True(again.Ok, again.Error?.ToString());
+    }
+
+    [Fact]
+    public async Task CheckoutPaymentFailed_EventsAboutThatCheckoutDeliveredLate_NeitherRecordItAgainNorSuspend()
+    {
+        // Arrange: the failure arrives first; the completion and the failed invoice (created before it) are delivered after
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("wes@example.com", "cus_wes");
+        var t = Now - 100;
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_w2", t + 50, "cus_wes", "sub_w", user, "pro",
+            paymentStatus: "unpaid", type: "checkout.session.async_payment_failed"));
+
+        // Act
+        var completed = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_w1", t, "cus_wes", "sub_w", user, "pro", paymentStatus: "unpaid"));
+        var invoice = await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_w3", t + 60, "cus_wes", "sub_w"));
+
+        // Assert
+        Assert.StartsWith("ignored: stale", completed.Body.GetProperty("message").GetString());
+        Assert.StartsWith("ignored: the checkout of subscription sub_w was never paid", invoice.Body.GetProperty("message").GetString());
+        Assert.Equal(UserStatus.Active, (await h.UserAsync(user)).Status);
+        var customer = await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None);
+        Assert.Equal("checkout_payment_failed", customer!.SubscriptionStatus);
+    }
+
+    [Fact]
+    public async Task CheckoutPaymentFailed_AfterTheFailedInvoiceSuspendedTheUser_UserActiveAgainOnTheSamePlan()
+    {
+        // Arrange: the checkout completed unpaid, then its first invoice failed (suspend)
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("xia@example.com", "cus_xia");
+        var t = Now - 100;
+        await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_x1", t, "cus_xia", "sub_x", user, "pro", paymentStatus: "unpaid"));
+        await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_x2", t + 10, "cus_xia", "sub_x"));
+        Assert.Equal(UserStatus.Suspended, (await h.UserAsync(user)).Status);
+
+        // Act
+        var failed = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_x3", t + 20, "cus_xia", "sub_x", user, "pro",
+            paymentStatus: "unpaid", type: "checkout.session.async_payment_failed"));
+
+        // Assert: nothing is owed for a subscription that never started, so the user can sign in and subscribe anew
+        Assert.Equal("checkout payment failed: subscription sub_x dropped, plan unchanged, reactivated", failed.Body.GetProperty("message").GetString());
+        var after = await h.UserAsync(user);
+        Assert.Equal(("free", UserStatus.Active), (after.PlanId, after.Status));
+        Assert.False((await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SuspendedByBilling);
+    }
+
     [Theory]
     [EngineData(GatewayStores.Sqlite)]
     [EngineData(GatewayStores.Postgres)]
