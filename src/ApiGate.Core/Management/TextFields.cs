@@ -66,6 +66,9 @@ public static class TextFields
     /// </summary>
     public static bool IsControl(char c) => ControlCharacters.Contains(c);
 
+    /// <summary>The position of the first character <see cref="IsControl"/> says is one, or -1 (one vectorised scan).</summary>
+    public static int IndexOfControl(ReadOnlySpan<char> text) => text.IndexOfAny(ControlCharacters);
+
     /// <summary>
     /// The position of the first invisible formatting character (Unicode category Cf: zero-width space and joiners,
     /// soft hyphen, word joiner, byte-order mark, …) in <paramref name="value"/>, or -1. Allowed in names, but not in an

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using ApiGate.Core.Management;
 
 namespace ApiGate.Gateway.Observability;
 
@@ -82,8 +83,19 @@ internal static class AccessLogFormatter
     private static void AppendUtf8(ReadOnlySpan<byte> utf8, StringBuilder output)
     {
         var chars = ArrayPool<char>.Shared.Rent(utf8.Length);
-        var count = Encoding.UTF8.GetChars(utf8, chars);
-        output.Append(chars, 0, count);
+        var text = chars.AsSpan(0, Encoding.UTF8.GetChars(utf8, chars));
+        // The relaxed encoder passes line and paragraph separators and bidirectional overrides through (C0 it escapes):
+        // a log viewer would break the line there or show it reordered. Written as \uXXXX like the console format's,
+        // which keeps the JSON valid (they can only be inside strings; every name is ASCII).
+        int at;
+        while ((at = TextFields.IndexOfControl(text)) >= 0)
+        {
+            output.Append(text[..at]);
+            output.Append(CultureInfo.InvariantCulture, $"\\u{(int)text[at]:X4}");
+            text = text[(at + 1)..];
+        }
+
+        output.Append(text);
         ArrayPool<char>.Shared.Return(chars);
     }
 }

@@ -92,6 +92,25 @@ public sealed class AccessLogFormatterTests
     }
 
     [Fact]
+    public void WriteJson_PathWithLineSeparatorsAndBidiControls_WrittenAsUnicodeEscapesAndReadBackUnchanged()
+    {
+        // Arrange: a decoded %E2%80%A8 starting a forged line, a right-to-left override and an isolate, beside plain non-ASCII
+        var output = new StringBuilder();
+        var forged = "/ünï\u2028{\"EventId\":7020}\u2029\u202A\u202Bx\u202C\u202D\u202E402 sresu/nimda/\u2066\u2067\u2068\u2069";
+
+        // Act
+        AccessLogFormatter.WriteJson(Entry(forged), Now, output);
+
+        // Assert
+        var text = output.ToString();
+        Assert.Contains("\"Path\":\"/ünï\\u2028{\\\"EventId\\\":7020}\\u2029\\u202A\\u202Bx\\u202C\\u202D\\u202E402 sresu/nimda/\\u2066\\u2067\\u2068\\u2069\"", text);
+        Assert.DoesNotContain(text, c => c is '\u2028' or '\u2029' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069'));
+        using var document = JsonDocument.Parse(text);
+        Assert.Equal(forged, document.RootElement.GetProperty("State").GetProperty("Path").GetString());
+        Assert.Equal("POST " + forged + " 201 3.112 ms", document.RootElement.GetProperty("Message").GetString());
+    }
+
+    [Fact]
     public void WriteConsole_PathWithSpacesAndQuotes_CannotAddOrHideFields()
     {
         // Arrange: a decoded %20 and %22 in the path trying to add fields to the line, or to open a quoted value that
