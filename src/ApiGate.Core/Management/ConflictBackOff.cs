@@ -1,3 +1,5 @@
+using ApiGate.Core.Storage;
+
 namespace ApiGate.Core.Management;
 
 /// <summary>
@@ -24,6 +26,28 @@ public sealed class ConflictBackOff(TimeProvider timeProvider, Func<double> rand
 
     /// <summary>The bound of the wait before <paramref name="attempt"/> (2 to <see cref="Attempts"/>).</summary>
     public static TimeSpan BoundBefore(int attempt) => TimeSpan.FromTicks(Math.Min(MaxBound.Ticks, FirstBound.Ticks << (attempt - 2)));
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/>, and again after a wait each time it loses the race for its row
+    /// (<see cref="StoreChangedMeanwhileException"/>), up to <see cref="Attempts"/> times in all; then the last such
+    /// exception escapes. Every update that reads a row and writes it back on condition retries through here.
+    /// </summary>
+    public async Task<T> RetryWhenChangedAsync<T>(Func<Task<T>> attempt, CancellationToken cancellationToken)
+    {
+        for (var i = 1; ; i++)
+        {
+            try
+            {
+                return await attempt();
+            }
+            catch (StoreChangedMeanwhileException) when (i < Attempts)
+            {
+                // Read it again and apply the change to what is there now; at once, the requests that lost to the same
+                // write would meet again and all but one lose again.
+                await WaitBeforeAsync(i + 1, cancellationToken);
+            }
+        }
+    }
 
     /// <summary>Waits before <paramref name="attempt"/> (2 to <see cref="Attempts"/>).</summary>
     public Task WaitBeforeAsync(int attempt, CancellationToken cancellationToken) =>

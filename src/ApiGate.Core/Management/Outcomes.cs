@@ -27,22 +27,13 @@ internal static class Outcomes
     public static async Task<ManagementResult<T>> RetryWhenChangedAsync<T>(
         Func<Task<ManagementResult<T>>> attempt, ConflictBackOff backOff, CancellationToken cancellationToken)
     {
-        for (var i = 1; ; i++)
+        try
         {
-            try
-            {
-                return await attempt();
-            }
-            catch (StoreChangedMeanwhileException) when (i < ConflictBackOff.Attempts)
-            {
-                // Read it again and apply the change to what is there now; at once, the requests that lost to the same
-                // write would meet again and all but one lose again.
-                await backOff.WaitBeforeAsync(i + 1, cancellationToken);
-            }
-            catch (StoreChangedMeanwhileException ex)
-            {
-                return new ManagementError(ManagementErrorKind.Conflict, "", ex.Message + "; try again");
-            }
+            return await backOff.RetryWhenChangedAsync(attempt, cancellationToken);
+        }
+        catch (StoreChangedMeanwhileException ex)
+        {
+            return new ManagementError(ManagementErrorKind.Conflict, "", ex.Message + "; try again");
         }
     }
 

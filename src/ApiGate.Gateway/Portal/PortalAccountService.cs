@@ -14,7 +14,8 @@ namespace ApiGate.Gateway.Portal;
 /// address has an account.
 /// </summary>
 internal sealed partial class PortalAccountService(
-    IGatewayStore store, PortalOptions options, PortalMailQueue mail, LoginLimiter limiter, TimeProvider timeProvider, ILogger<PortalAccountService> logger)
+    IGatewayStore store, PortalOptions options, PortalMailQueue mail, LoginLimiter limiter, TimeProvider timeProvider, ILogger<PortalAccountService> logger,
+    ConflictBackOff? conflictBackOff = null)
 {
     /// <summary>Longest email address accepted (RFC 5321's path limit).</summary>
     public const int MaxEmailLength = 254;
@@ -41,7 +42,9 @@ internal sealed partial class PortalAccountService(
     /// <summary>The <see cref="PortalResult.Field"/> of a wrong current password (on a password change).</summary>
     public const string CurrentPasswordField = "current";
 
-    private readonly UserService _users = new(store, timeProvider);
+    private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
+
+    private readonly UserService _users = new(store, timeProvider, conflictBackOff);
 
     /// <summary>1 once the missing base URL was logged (<see cref="LinkBase"/>): once says what to set; more is noise any client can cause.</summary>
     private int _noLinkBaseLogged;
@@ -383,30 +386,21 @@ internal sealed partial class PortalAccountService(
 
     /// <summary>
     /// Makes the user active if (and only while) they are pending: the write is refused when the user changed after it
-    /// was read, and then read again, so an operator's suspension or plan change made meanwhile is never overwritten.
+    /// was read, and then read again after the management layer's wait, so an operator's suspension or plan change made
+    /// meanwhile is never overwritten.
     /// </summary>
-    private async Task ActivateIfPendingAsync(string userId, CancellationToken ct)
-    {
-        const int Attempts = 5;
-        for (var attempt = 1; ; attempt++)
+    private Task ActivateIfPendingAsync(string userId, CancellationToken ct) =>
+        _conflictBackOff.RetryWhenChangedAsync(async () =>
         {
-            if (await store.FindUserAsync(userId, ct) is not { Status: UserStatus.Pending } pending)
-            {
-                return;
-            }
-
-            try
+            // Read on every attempt: after a change made meanwhile the user may not be pending any more.
+            if (await store.FindUserAsync(userId, ct) is { Status: UserStatus.Pending } pending)
             {
                 await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = RowVersion.ChangedAt(timeProvider, pending.UpdatedAt) },
                     pending.UpdatedAt, ct);
-                return;
             }
-            catch (StoreChangedMeanwhileException) when (attempt < Attempts)
-            {
-                // changed meanwhile: look again (it may not be pending any more)
-            }
-        }
-    }
+
+            return true;
+        }, ct);
 
     private async Task SendVerificationAsync(UserDefinition user, string origin, CancellationToken ct)
     {

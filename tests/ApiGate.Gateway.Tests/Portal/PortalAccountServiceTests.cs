@@ -1,4 +1,7 @@
+using System.Reflection;
+using System.Runtime.ExceptionServices;
 using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
 using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
@@ -82,6 +85,39 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Equal((false, PortalAccountService.LinkUnusable), (reused.Ok, reused.Message));
         Assert.True(login.Ok, login.Message);
         Assert.Equal(UserStatus.Active, login.User!.Status);
+    }
+
+    [Fact]
+    public async Task VerifyAsync_UserChangedBetweenReadAndActivation_ReadsAgainOnlyAfterTheManagementBackOffAndKeepsTheChange()
+    {
+        // Arrange: an operator renames the user just before the activation writes (a real conflict in the store); the
+        // back-off's random source picks half of its first 4 ms bound, on a clock of its own
+        var hook = new StoreThatChangesTheUserOnce();
+        var store = StoreThatChangesTheUserOnce.Wrap(_store, hook);
+        var waits = new FakeTimeProvider();
+        var portal = await PortalAsync(store: store, backOff: new ConflictBackOff(waits, () => 0.5));
+        await portal.SignUpAsync("race@example.com", "correct horse battery", Origin, Address, None);
+        var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("race@example.com"), "/portal/verify"));
+        hook.Arm();
+
+        // Act
+        var verifying = portal.VerifyAsync(token, None);
+        await hook.Conflicted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await Task.Delay(TimeSpan.FromMilliseconds(100)); // time enough to read again, were there no wait
+        var readsBeforeTheWait = (hook.UserReads, verifying.IsCompleted);
+        waits.Advance(TimeSpan.FromMilliseconds(2) - TimeSpan.FromTicks(1));
+        await Task.Delay(TimeSpan.FromMilliseconds(50));
+        var readsJustBeforeItEnds = (hook.UserReads, verifying.IsCompleted);
+        waits.Advance(TimeSpan.FromTicks(1));
+        var verified = await verifying.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert
+        Assert.Equal((1, false), readsBeforeTheWait);
+        Assert.Equal((1, false), readsJustBeforeItEnds);
+        Assert.True(verified.Ok, verified.Message);
+        Assert.Equal(2, hook.UserReads);
+        var user = await _store.FindUserAsync("race@example.com", None);
+        Assert.Equal((UserStatus.Active, "Renamed meanwhile"), (user!.Status, user.Name));
     }
 
     [Fact]
@@ -774,7 +810,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     private async Task<PortalAccountService> PortalAsync(
-        bool smtp = true, bool requireVerification = true, string baseUrl = "https://developers.example.com", RecordingLogger<PortalAccountService>? logger = null)
+        bool smtp = true, bool requireVerification = true, string baseUrl = "https://developers.example.com", RecordingLogger<PortalAccountService>? logger = null,
+        Core.Storage.IGatewayStore? store = null, ConflictBackOff? backOff = null)
     {
         SmtpEndpoint? endpoint = null;
         if (smtp)
@@ -795,6 +832,78 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var queue = new PortalMailQueue(options, counter, NullLogger<PortalMailQueue>.Instance);
         _queues.Add(queue);
         await queue.StartAsync(None);
-        return new PortalAccountService(_store, options, queue, new LoginLimiter(counter), _clock, logger ?? (Microsoft.Extensions.Logging.ILogger<PortalAccountService>)NullLogger<PortalAccountService>.Instance);
+        return new PortalAccountService(store ?? _store, options, queue, new LoginLimiter(counter), _clock,
+            logger ?? (Microsoft.Extensions.Logging.ILogger<PortalAccountService>)NullLogger<PortalAccountService>.Instance, backOff);
+    }
+}
+
+/// <summary>
+/// The store, forwarded call by call, counting reads of users; once <see cref="Armed"/>, the next user update is
+/// preceded by another write to the same user (an operator's rename), so the update meets a real conflict.
+/// </summary>
+public class StoreThatChangesTheUserOnce : DispatchProxy
+{
+    private StoreThatChangesTheUserOnce? _shared;
+    private int _userReads;
+
+    internal Core.Storage.IGatewayStore Inner { get; private set; } = null!;
+
+    /// <summary>True from <see cref="Arm"/> until the next user update; reads of users are counted from <see cref="Arm"/> on.</summary>
+    internal bool Armed { get; private set; }
+
+    internal bool Counting { get; private set; }
+
+    internal int UserReads => Volatile.Read(ref _shared!._userReads);
+
+    internal TaskCompletionSource Conflicted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal static Core.Storage.IGatewayStore Wrap(Core.Storage.IGatewayStore inner, StoreThatChangesTheUserOnce hook)
+    {
+        hook.Inner = inner;
+        hook._shared = hook;
+        var proxy = Create<Core.Storage.IGatewayStore, StoreThatChangesTheUserOnce>();
+        ((StoreThatChangesTheUserOnce)(object)proxy)._shared = hook;
+        return proxy;
+    }
+
+    internal void Arm() => (Armed, Counting) = (true, true);
+
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        var hook = _shared!;
+        if (targetMethod!.Name == nameof(Core.Storage.IGatewayStore.FindUserAsync) && hook.Counting)
+        {
+            Interlocked.Increment(ref hook._userReads);
+        }
+
+        if (targetMethod.Name == nameof(Core.Storage.IGatewayStore.UpdateUserAsync) && hook.Armed)
+        {
+            hook.Armed = false;
+            return ChangeThenUpdateAsync(hook, (UserDefinition)args![0]!, (DateTimeOffset)args[1]!, (CancellationToken)args[2]!);
+        }
+
+        try
+        {
+            return targetMethod.Invoke(hook.Inner, args);
+        }
+        catch (TargetInvocationException ex) when (ex.InnerException is not null)
+        {
+            ExceptionDispatchInfo.Throw(ex.InnerException);
+            throw;
+        }
+    }
+
+    private static async Task ChangeThenUpdateAsync(StoreThatChangesTheUserOnce hook, UserDefinition user, DateTimeOffset readAt, CancellationToken ct)
+    {
+        var current = (await hook.Inner.FindUserAsync(user.Id, ct))!;
+        await hook.Inner.UpdateUserAsync(current with { Name = "Renamed meanwhile", UpdatedAt = current.UpdatedAt.AddTicks(10) }, current.UpdatedAt, ct);
+        try
+        {
+            await hook.Inner.UpdateUserAsync(user, readAt, ct);
+        }
+        finally
+        {
+            hook.Conflicted.TrySetResult();
+        }
     }
 }
