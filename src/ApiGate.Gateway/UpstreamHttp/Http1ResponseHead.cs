@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
@@ -23,9 +24,10 @@ internal enum Http1BodyFraming
 /// <summary>
 /// Parses the head of an HTTP/1.x response — status line and header fields — from bytes already read (RFC 9112 §4–§6).
 /// Strict where a lenient reading could change what the client is told: a header name that is not a token, a name
-/// followed by white space, an obsolete folded line, a CR or NUL inside a line, a status line that is not
-/// <c>HTTP/1.x NNN</c>, or <c>Content-Length</c> values that disagree make the response invalid. Lines may end in CRLF
-/// or a bare LF, as the runtime's own client accepts. Values are read as Latin-1, as the runtime's client does.
+/// followed by white space, a CR or NUL inside a line, a status line that is not <c>HTTP/1.x NNN</c>, or
+/// <c>Content-Length</c> values that disagree make the response invalid. Lines may end in CRLF or a bare LF, and a
+/// header field folded over several lines (obsolete line folding) is read as one value with each line break replaced
+/// by spaces, as the runtime's own client does. Values are read as Latin-1, as the runtime's client does.
 /// </summary>
 internal static class Http1ResponseHead
 {
@@ -96,6 +98,7 @@ internal static class Http1ResponseHead
         var transferEncoding = false;
         while (true)
         {
+            var lineStart = head;
             var line = TakeLine(ref head);
             if (line.IsEmpty)
             {
@@ -103,6 +106,10 @@ internal static class Http1ResponseHead
             }
 
             var name = SplitField(line, out var value);
+            if (FoldFollows(head))
+            {
+                value = Unfold(line[(name.Length + 1)..], lineStart, ref head);
+            }
             if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
             {
                 var parsed = ParseContentLength(value);
@@ -183,7 +190,8 @@ internal static class Http1ResponseHead
 
     /// <summary>
     /// Splits a header field line into name (returned) and value (optional white space around the value removed). The name must
-    /// be a token directly followed by the colon; a line starting with white space (obsolete folding) is refused.
+    /// be a token directly followed by the colon; a line starting with white space is refused (the head joins folded lines
+    /// first, <see cref="Apply"/>; in trailers folding is refused).
     /// </summary>
     public static ReadOnlySpan<byte> SplitField(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> value)
     {
@@ -206,6 +214,32 @@ internal static class Http1ResponseHead
 
         value = line[(colon + 1)..].Trim(" \t"u8);
         return name;
+    }
+
+    /// <summary>Whether the next line of the head continues the field before it (obsolete line folding, RFC 9112 §5.2).</summary>
+    private static bool FoldFollows(ReadOnlySpan<byte> rest) => !rest.IsEmpty && rest[0] is (byte)' ' or (byte)'\t';
+
+    /// <summary>
+    /// The value of a folded field: <paramref name="first"/> (the value on the field's own line) and each continuation
+    /// line, every CR and LF of the line breaks between them replaced by a space and the white space around them kept,
+    /// trimmed at both ends — what the runtime's client (the pooled one of <c>http</c> routes) makes of it, so every
+    /// route kind passes on the same value. <paramref name="lineStart"/> is the head from the field's line on;
+    /// <paramref name="rest"/> is moved past the continuation lines.
+    /// </summary>
+    private static byte[] Unfold(scoped ReadOnlySpan<byte> first, scoped ReadOnlySpan<byte> lineStart, ref ReadOnlySpan<byte> rest)
+    {
+        var unfolded = new ArrayBufferWriter<byte>();
+        unfolded.Write(first);
+        do
+        {
+            var taken = lineStart[..(lineStart.Length - rest.Length)];
+            unfolded.Write(taken.EndsWith("\r\n"u8) ? "  "u8 : " "u8);
+            lineStart = rest;
+            unfolded.Write(TakeLine(ref rest));
+        }
+        while (FoldFollows(rest));
+
+        return unfolded.WrittenSpan.Trim(" \t"u8).ToArray();
     }
 
     private static int ParseStatusLine(ReadOnlySpan<byte> line, out int minor, out ReadOnlySpan<byte> reason)

@@ -117,6 +117,49 @@ public sealed class SseUpstreamClientTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData("http")]
+    [InlineData("sse")]
+    public async Task UpstreamStartsItsHeadersWithAContinuationLine_502UpstreamErrorOnEveryRouteKind(string protocol)
+    {
+        // Arrange: white space between the status line and the first header field (RFC 9112 §2.2): nothing to fold into
+        await using var hostile = await ScriptedBackend.StartAsync("HTTP/1.1 200 OK\r\n X-Forged: usr_admin\r\nContent-Length: 2\r\n\r\nok");
+        await Gateway.AddUpstreamAsync("leading", hostile.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "leading-" + protocol, Path = "/leading/*", Upstream = "leading", Protocol = protocol });
+
+        // Act
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/leading/x");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("\"code\":\"upstream_error\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http", "\r\n", "first       second  \tthird")]
+    [InlineData("sse", "\r\n", "first       second  \tthird")]
+    [InlineData("websocket", "\r\n", "first       second  \tthird")]
+    [InlineData("http", "\n", "first      second \tthird")]
+    [InlineData("sse", "\n", "first      second \tthird")]
+    public async Task UpstreamFoldsAResponseHeaderLine_EveryRouteKindPassesTheSameValueWithEachLineBreakMadeSpaces(
+        string protocol, string lineBreak, string expected)
+    {
+        // Arrange: obsolete line folding (RFC 9112 §5.2), with white space on both sides of a fold, continued by space and by tab
+        await using var folding = await ScriptedBackend.StartAsync(
+            "HTTP/1.1 200 OK\r\nX-Folded: first  \r\n   second\r\n\tthird\r\nX-After: plain\r\nContent-Length: 2\r\n\r\nok".Replace("\r\n", lineBreak));
+        await Gateway.AddUpstreamAsync("folding", folding.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "folding-" + protocol, Path = "/folding/*", Upstream = "folding", Protocol = protocol });
+
+        // Act
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/folding/x");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected, Assert.Single(response.Headers.GetValues("X-Folded"))); // CR LF: two spaces; LF: one
+        Assert.Equal("plain", Assert.Single(response.Headers.GetValues("X-After")));
+        Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
     [InlineData("http", true)]
     [InlineData("sse", true)]
     [InlineData("http", false)]
