@@ -87,6 +87,23 @@ public sealed class AdminAuditLogTests : AdminTestBase
     }
 
     [Fact]
+    public async Task AdminRequest_PathWithLineSeparatorAndBidiOverride_LoggedAsUnicodeEscapes()
+    {
+        // Arrange: the client's path, decoded, carries a line separator and a right-to-left override
+        const string path = "/upstreams/x%E2%80%A8y%E2%80%AEz";
+
+        // Act
+        AssertError(await GetAsync(path), HttpStatusCode.NotFound, "not_found");
+        await Gateway.StopAsync();
+
+        // Assert: the generic JSON formatter writes them escaped, as the access line does; read back they are unchanged
+        var output = _log.Text;
+        Assert.DoesNotContain(output, c => c is '\u2028' or '\u202E');
+        Assert.Contains("x\\u2028y\\u202Ez", output, StringComparison.Ordinal);
+        Assert.Equal("/admin/upstreams/x\u2028y\u202Ez", Assert.Single(AuditLines(output)).GetProperty("Path").GetString());
+    }
+
+    [Fact]
     public async Task AdminRequests_EachLoggedOnceWithTokenIdentity_NeverASecret()
     {
         // Arrange
