@@ -20,6 +20,12 @@ public static class SubscriptionOrdering
     public static bool HasLiveSubscription(BillingCustomer? customer) =>
         customer is { SubscriptionId.Length: > 0 } && !IsEnded(customer.SubscriptionStatus) && customer.SubscriptionStatus != CheckoutPaymentFailed;
 
+    /// <summary>
+    /// The provider's status of a subscription whose first payment has not been made (a checkout paid by a bank debit still
+    /// clearing): its plan is not given until the payment is confirmed.
+    /// </summary>
+    public const string NeverPaid = "incomplete";
+
     /// <summary>Statuses in which the subscriber has paid for the plan.</summary>
     public static bool IsPaying(string status) => status is "active" or "trialing";
 

@@ -273,6 +273,13 @@ public sealed class BillingService(
         var now = timeProvider.GetUtcNow();
         var seen = customer with { LastEventCreated = Math.Max(customer.LastEventCreated, e.Created), UpdatedAt = now };
         var notifications = new List<BillingNotification> { new(Webhooks.WebhookEventTypes.PaymentFailed, user.Id, user.PlanId, user.PlanId, e.SubscriptionId) };
+        if (customer.SubscriptionStatus == SubscriptionOrdering.NeverPaid)
+        {
+            // The subscription's first payment has not been made (a checkout's bank debit still clearing): its plan was never
+            // given, so nothing is owed and there is nothing to take back; the operator still hears of the failure.
+            return await CommitAsync(e, user, basis, $"payment failed: subscription {customer.SubscriptionId} never started, nothing changed", seen, null, notifications, ct);
+        }
+
         switch (paymentFailed)
         {
             case PaymentFailedAction.Suspend when user.Status != UserStatus.Suspended:

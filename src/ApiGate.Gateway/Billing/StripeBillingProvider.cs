@@ -158,7 +158,7 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
             // A checkout paid by a delayed method (a bank debit) completes unpaid; its async_payment_succeeded says it is paid.
             Stripe.Checkout.Session s when e.Type is EventTypes.CheckoutSessionCompleted or EventTypes.CheckoutSessionAsyncPaymentSucceeded && s.Mode == "subscription" =>
                 new BillingEvent(e.Id, e.Type, BillingEventKind.CheckoutCompleted, created, s.CustomerId ?? "", s.SubscriptionId ?? "",
-                    s.PaymentStatus == "unpaid" ? "incomplete" : "active", 0, [],
+                    s.PaymentStatus == "unpaid" ? SubscriptionOrdering.NeverPaid : "active", 0, [],
                     s.ClientReferenceId ?? Meta(s.Metadata, "apigate_user"), Meta(s.Metadata, "apigate_plan")),
             // Its bank debit failed: the incomplete subscription that checkout recorded is dropped.
             Stripe.Checkout.Session s when e.Type == EventTypes.CheckoutSessionAsyncPaymentFailed && s.Mode == "subscription" =>

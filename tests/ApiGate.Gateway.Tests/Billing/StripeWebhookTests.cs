@@ -150,25 +150,25 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
     }
 
     [Fact]
-    public async Task CheckoutPaymentFailed_AfterTheFailedInvoiceSuspendedTheUser_UserActiveAgainOnTheSamePlan()
+    public async Task PaymentFailed_ForACheckoutStillUnpaid_UserNeitherSuspendedNorMoved_PaymentFailedSent()
     {
-        // Arrange: the checkout completed unpaid, then its first invoice failed (suspend)
+        // Arrange: the checkout completed unpaid (a bank debit still clearing), so the user is still on free
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var endpoint = await h.CreateWebhookEndpointAsync("payment.failed");
         var user = await h.CreateCustomerAsync("xia@example.com", "cus_xia");
         var t = Now - 100;
         await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_x1", t, "cus_xia", "sub_x", user, "pro", paymentStatus: "unpaid"));
-        await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_x2", t + 10, "cus_xia", "sub_x"));
-        Assert.Equal(UserStatus.Suspended, (await h.UserAsync(user)).Status);
 
-        // Act
-        var failed = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_x3", t + 20, "cus_xia", "sub_x", user, "pro",
-            paymentStatus: "unpaid", type: "checkout.session.async_payment_failed"));
+        // Act: its first invoice fails (the default rule is suspend)
+        var failed = await h.PostWebhookAsync(StripeEvents.PaymentFailed("evt_x2", t + 10, "cus_xia", "sub_x"));
 
-        // Assert: nothing is owed for a subscription that never started, so the user can sign in and subscribe anew
-        Assert.Equal("checkout payment failed: subscription sub_x dropped, plan unchanged, reactivated", failed.Body.GetProperty("message").GetString());
+        // Assert: the plan was never given, so nothing is taken back; the operator still hears of it
+        Assert.Equal("payment failed: subscription sub_x never started, nothing changed", failed.Body.GetProperty("message").GetString());
         var after = await h.UserAsync(user);
         Assert.Equal(("free", UserStatus.Active), (after.PlanId, after.Status));
         Assert.False((await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None))!.SuspendedByBilling);
+        var delivery = Assert.Single(await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 50, CancellationToken.None));
+        Assert.Equal("payment.failed", delivery.EventType);
     }
 
     [Theory]
