@@ -86,9 +86,11 @@ internal static class AccessLogFormatter
         var text = chars.AsSpan(0, Encoding.UTF8.GetChars(utf8, chars));
         // The relaxed encoder passes line and paragraph separators and bidirectional overrides through (C0 it escapes):
         // a log viewer would break the line there or show it reordered. Written as \uXXXX like the console format's,
-        // which keeps the JSON valid (they can only be inside strings; every name is ASCII).
+        // which keeps the JSON valid (they can only be inside strings; every name is ASCII). In UTF-8 each of them, and each
+        // C1 control, starts with the byte 0xC2 or 0xE2: a line without either or DEL (nearly every line) is not scanned.
+        var mayHaveControls = utf8.IndexOfAny((byte)0xC2, (byte)0xE2, (byte)0x7F) >= 0;
         int at;
-        while ((at = TextFields.IndexOfControl(text)) >= 0)
+        while (mayHaveControls && (at = TextFields.IndexOfControl(text)) >= 0)
         {
             output.Append(text[..at]);
             output.Append(CultureInfo.InvariantCulture, $"\\u{(int)text[at]:X4}");
