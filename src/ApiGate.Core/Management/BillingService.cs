@@ -272,7 +272,7 @@ public sealed class BillingService(
         // delivered after it is stale (SubscriptionOrdering.WhyIgnored), so it cannot undo the failure's effect.
         var now = timeProvider.GetUtcNow();
         var seen = customer with { LastEventCreated = Math.Max(customer.LastEventCreated, e.Created), UpdatedAt = now };
-        var notifications = new List<BillingNotification> { new(Webhooks.WebhookEventTypes.PaymentFailed, user.Id, user.PlanId, user.PlanId, e.SubscriptionId) };
+        var notifications = new List<BillingNotification> { PaymentFailedNotice(user, e) };
         if (customer.SubscriptionStatus == SubscriptionOrdering.NeverPaid)
         {
             // The subscription's first payment has not been made (a checkout's bank debit still clearing): its plan was never
@@ -341,7 +341,7 @@ public sealed class BillingService(
         };
         var reactivate = SuspendedForPayment(customer, user);
         var change = reactivate ? new BillingUserChange(user.Id, user.PlanId, UserStatus.Active, now) : null;
-        var notifications = new List<BillingNotification> { new(Webhooks.WebhookEventTypes.PaymentFailed, user.Id, user.PlanId, user.PlanId, e.SubscriptionId) };
+        var notifications = new List<BillingNotification> { PaymentFailedNotice(user, e) };
         return await CommitAsync(e, user, basis, $"checkout payment failed: subscription {e.SubscriptionId} dropped, plan unchanged" + (reactivate ? ", reactivated" : ""),
             next, change, notifications, ct);
     }
@@ -414,6 +414,10 @@ public sealed class BillingService(
         var customerId = await provider!.CreateCustomerAsync(user.Id, user.Email, user.Name, "apigate_customer_" + user.Id, ct);
         return await billing.AddBillingCustomerAsync(NewCustomer(user.Id, customerId, timeProvider.GetUtcNow()), ct);
     }
+
+    /// <summary>The <c>payment.failed</c> webhook about <paramref name="user"/>, whose plan the failure itself does not change.</summary>
+    private static BillingNotification PaymentFailedNotice(UserDefinition user, BillingEvent e) =>
+        new(Webhooks.WebhookEventTypes.PaymentFailed, user.Id, user.PlanId, user.PlanId, e.SubscriptionId);
 
     /// <summary>Whether the user is suspended because a payment failed (so billing may make them active again).</summary>
     private static bool SuspendedForPayment(BillingCustomer? customer, UserDefinition user) =>

@@ -157,13 +157,10 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
         {
             // A checkout paid by a delayed method (a bank debit) completes unpaid; its async_payment_succeeded says it is paid.
             Stripe.Checkout.Session s when e.Type is EventTypes.CheckoutSessionCompleted or EventTypes.CheckoutSessionAsyncPaymentSucceeded && s.Mode == "subscription" =>
-                new BillingEvent(e.Id, e.Type, BillingEventKind.CheckoutCompleted, created, s.CustomerId ?? "", s.SubscriptionId ?? "",
-                    s.PaymentStatus == "unpaid" ? SubscriptionOrdering.NeverPaid : "active", 0, [],
-                    s.ClientReferenceId ?? Meta(s.Metadata, "apigate_user"), Meta(s.Metadata, "apigate_plan")),
+                CheckoutEvent(e, s, BillingEventKind.CheckoutCompleted, s.PaymentStatus == "unpaid" ? SubscriptionOrdering.NeverPaid : "active"),
             // Its bank debit failed: the incomplete subscription that checkout recorded is dropped.
             Stripe.Checkout.Session s when e.Type == EventTypes.CheckoutSessionAsyncPaymentFailed && s.Mode == "subscription" =>
-                new BillingEvent(e.Id, e.Type, BillingEventKind.CheckoutPaymentFailed, created, s.CustomerId ?? "", s.SubscriptionId ?? "",
-                    SubscriptionOrdering.CheckoutPaymentFailed, 0, [], s.ClientReferenceId ?? Meta(s.Metadata, "apigate_user"), Meta(s.Metadata, "apigate_plan")),
+                CheckoutEvent(e, s, BillingEventKind.CheckoutPaymentFailed, SubscriptionOrdering.CheckoutPaymentFailed),
             Subscription sub when e.Type is EventTypes.CustomerSubscriptionUpdated or EventTypes.CustomerSubscriptionCreated or EventTypes.CustomerSubscriptionDeleted =>
                 new BillingEvent(e.Id, e.Type, e.Type == EventTypes.CustomerSubscriptionDeleted ? BillingEventKind.SubscriptionDeleted : BillingEventKind.SubscriptionUpdated,
                     created, sub.CustomerId ?? "", sub.Id, sub.Status ?? "", UnixSeconds(sub.Created), PricesOf(sub), Meta(sub.Metadata, "apigate_user"), Meta(sub.Metadata, "apigate_plan")),
@@ -189,6 +186,10 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
 
         return prices;
     }
+
+    private static BillingEvent CheckoutEvent(Event e, Stripe.Checkout.Session session, BillingEventKind kind, string status) =>
+        new(e.Id, e.Type, kind, UnixSeconds(e.Created), session.CustomerId ?? "", session.SubscriptionId ?? "", status, 0, [],
+            session.ClientReferenceId ?? Meta(session.Metadata, "apigate_user"), Meta(session.Metadata, "apigate_plan"));
 
     private static string Meta(Dictionary<string, string>? metadata, string key) => metadata?.GetValueOrDefault(key) ?? "";
 

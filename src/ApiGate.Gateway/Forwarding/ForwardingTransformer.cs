@@ -356,26 +356,29 @@ internal sealed class ForwardingTransformer(
         }
 
         // Headers are final from here: a body transform starts the response.
-        if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http
-            && HttpMethods.IsHead(httpContext.Request.Method))
+        if (transform is null || !proceed || !transform.NeedsBody || request.Route.Definition.Protocol != RouteProtocol.Http)
+        {
+            return proceed;
+        }
+
+        if (HttpMethods.IsHead(httpContext.Request.Method))
         {
             // A HEAD answer has no body to edit, and its length is the unedited body's: left out, as RFC 9110 §9.3.2 allows
             // for what only the content decides (it was answered Content-Length: 0, or withheld when the body is large).
             responseHeaders.ContentLength = null;
+            return proceed;
         }
-        else if (transform is not null && proceed && transform.NeedsBody && request.Route.Definition.Protocol == RouteProtocol.Http)
+
+        proceed = !await responseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request.Route.Definition.Id, request.RequestId, cancellationToken);
+        if (!proceed && httpContext.Features.Get<GatewayError>() is { } refusal)
         {
-            proceed = !await responseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request.Route.Definition.Id, request.RequestId, cancellationToken);
-            if (!proceed && httpContext.Features.Get<GatewayError>() is { } refusal)
-            {
-                request.Answered = refusal; // withheld or refused as busy: the meter records its status
-            }
-            else if (!proceed)
-            {
-                // The body went out from here, read to its end, and the forwarder copies no trailers after a response it
-                // did not send itself: the upstream's (gRPC's status, a checksum) follow it as on any other response.
-                await TransformResponseTrailersAsync(httpContext, proxyResponse!, cancellationToken);
-            }
+            request.Answered = refusal; // withheld or refused as busy: the meter records its status
+        }
+        else if (!proceed)
+        {
+            // The body went out from here, read to its end, and the forwarder copies no trailers after a response it
+            // did not send itself: the upstream's (gRPC's status, a checksum) follow it as on any other response.
+            await TransformResponseTrailersAsync(httpContext, proxyResponse!, cancellationToken);
         }
 
         return proceed;
