@@ -14,8 +14,8 @@ namespace ApiGate.Gateway.Portal;
 /// address has an account.
 /// </summary>
 internal sealed partial class PortalAccountService(
-    IGatewayStore store, PortalOptions options, PortalMailQueue mail, LoginLimiter limiter, TimeProvider timeProvider, ILogger<PortalAccountService> logger,
-    ConflictBackOff? conflictBackOff = null)
+    IGatewayStore store, PortalOptions options, PortalMailQueue mail, LoginLimiter limiter, BillingService billing, TimeProvider timeProvider,
+    ILogger<PortalAccountService> logger, ConflictBackOff? conflictBackOff = null)
 {
     /// <summary>Longest email address accepted (RFC 5321's path limit).</summary>
     public const int MaxEmailLength = 254;
@@ -194,9 +194,11 @@ internal sealed partial class PortalAccountService(
             await store.SetPortalPasswordAsync(user!.Id, checkedHash, timeProvider.GetUtcNow(), ct);
         }
 
-        // The password is proven from here on, so saying why the login stops reveals nothing to a stranger.
+        // The password is proven from here on, so saying why the login stops reveals nothing to a stranger. A customer
+        // suspended for a failed payment signs in to settle it (the session gate shows them the plan page only).
         return user!.Status switch
         {
+            UserStatus.Suspended when await billing.OnHoldAsync(user, ct) => PortalResult.Success("Logged in.", user, checkedHash),
             UserStatus.Suspended => PortalResult.Refused("This account is suspended. Please contact the operator."),
             UserStatus.Cancelled => PortalResult.Refused("This account is closed. Please contact the operator."),
             _ when options.RequireVerification && account.EmailVerifiedAt is null =>

@@ -64,6 +64,9 @@ internal sealed partial class PortalPlanService(
         return result.Ok ? PortalResult.Success($"You are now on {plan.Name}.") : PortalResult.Refused(result.Error!.Message);
     }
 
+    /// <summary>What a customer on billing hold is told when they try to change plans.</summary>
+    public const string SettleFirst = "Your account is suspended because a payment failed. Settle it under Manage billing first; plans can change after that.";
+
     /// <summary>True when plan changes go through the billing provider (<c>APIGATE_BILLING_PROVIDER</c>).</summary>
     public bool BillingEnabled => billing.Enabled;
 
@@ -85,6 +88,12 @@ internal sealed partial class PortalPlanService(
         if (!billing.Enabled || plan is null || !plan.Enabled || !plan.Visible || plan.PriceMonthly == 0)
         {
             return (null, PortalResult.Refused("That plan is not offered through checkout."));
+        }
+
+        if (user.Status != UserStatus.Active)
+        {
+            // On billing hold (a failed payment): the open invoice is paid under Manage billing, not by a new subscription.
+            return (null, PortalResult.Refused(SettleFirst));
         }
 
         if (await TooManyAsync(user, ct) is { } tooMany)

@@ -10,6 +10,9 @@ public abstract class PortalPage : ApiGate.Web.Shared.ServerPage
     /// <summary>The signed-in customer (pages behind the session gate only).</summary>
     protected UserDefinition Customer => (UserDefinition)HttpContext.Items[PortalSessionGate.UserItem]!;
 
+    /// <summary>Whether the customer is on billing hold (suspended for a failed payment): only the plan page is theirs.</summary>
+    protected bool OnBillingHold => HttpContext.Items.ContainsKey(PortalSessionGate.BillingHoldItem);
+
     /// <summary>
     /// The address of this request (<c>https://host</c>), for links in emails when no base URL is set. The Host as sent
     /// (punycode stays ASCII, as a URL must be), not <see cref="HttpRequest.Host"/>, which decodes it to Unicode.

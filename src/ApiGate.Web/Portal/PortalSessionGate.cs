@@ -1,4 +1,5 @@
 using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Portal;
 using ApiGate.Web.Shared;
@@ -12,9 +13,12 @@ namespace ApiGate.Web.Portal;
 /// The first step of every portal request: serves the embedded assets under <c>/portal/_assets</c> (the portal is on
 /// the public listener, the console's copies may not be), sets the page headers, lets the public pages (login,
 /// sign-up, links from emails) through, and sends a browser without a live session to the login page. A session
-/// whose user is no longer active, or whose password has changed since, ends here.
+/// whose user is no longer active, or whose password has changed since, ends here. A customer on billing hold
+/// (suspended because a payment failed; <see cref="BillingService.OnHoldAsync"/>) keeps the session but reaches only
+/// the plan page, where Manage billing settles the payment, and logging out.
 /// </summary>
-internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewayStore store, PortalOptions options, IAntiforgery antiforgery, ILogger<PortalSessionGate> logger)
+internal sealed partial class PortalSessionGate(
+    PortalSessions sessions, IGatewayStore store, BillingService billing, PortalOptions options, IAntiforgery antiforgery, ILogger<PortalSessionGate> logger)
 {
     public const string LoginPath = PortalOptions.BasePath + "/login";
 
@@ -24,6 +28,12 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
     /// <summary>Where the session's user is kept for the page being rendered.</summary>
     public static readonly object UserItem = new();
 
+    /// <summary>Set for the page being rendered when its customer is on billing hold (the frame then offers the plan page only).</summary>
+    public static readonly object BillingHoldItem = new();
+
+    /// <summary>Where a customer on billing hold is sent from every other page.</summary>
+    public const string BillingHoldPath = PortalOptions.BasePath + "/plans";
+
     /// <summary>Where the session itself is kept for the page being rendered (logout, password change).</summary>
     public static readonly object SessionItem = new();
 
@@ -31,6 +41,9 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
     public const long MaxFormBytes = 64 * 1024;
 
     private static readonly string[] PublicPages = ["/login", "/signup", "/verify", "/forgot", "/reset"];
+
+    /// <summary>The pages a customer on billing hold reaches.</summary>
+    private static readonly string[] BillingHoldPages = ["/plans", "/logout"];
 
     public Task InvokeAsync(HttpContext context, RequestDelegate next) => PageFailures.RunAsync(
         context,
@@ -60,6 +73,7 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         var isPublic = Array.IndexOf(PublicPages, page) >= 0;
         WebSession? session = null;
         UserDefinition? user = null;
+        var onHold = false;
         if (!isPublic)
         {
             session = await sessions.FindAsync(request.Cookies[PortalSessions.CookieName], context.RequestAborted);
@@ -67,7 +81,8 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
             {
                 user = await store.FindUserAsync(session.SubjectId, context.RequestAborted);
                 var account = user is null ? null : await store.FindPortalAccountAsync(user.Id, context.RequestAborted);
-                if (user is not { Status: UserStatus.Active } || account is null || !PortalSessions.OpenedUnder(session, account.PasswordHash))
+                onHold = user is { Status: UserStatus.Suspended } && await billing.OnHoldAsync(user, context.RequestAborted);
+                if (user is null || (user.Status != UserStatus.Active && !onHold) || account is null || !PortalSessions.OpenedUnder(session, account.PasswordHash))
                 {
                     await sessions.CloseAsync(session, context.RequestAborted);
                     session = null;
@@ -107,6 +122,18 @@ internal sealed partial class PortalSessionGate(PortalSessions sessions, IGatewa
         {
             await next(context);
             return;
+        }
+
+        if (onHold)
+        {
+            if (Array.IndexOf(BillingHoldPages, page) < 0)
+            {
+                context.Response.StatusCode = HttpMethods.IsPost(request.Method) ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
+                context.Response.Headers.Location = BillingHoldPath;
+                return;
+            }
+
+            context.Items[BillingHoldItem] = true;
         }
 
         context.Items[UserItem] = user;

@@ -832,7 +832,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var queue = new PortalMailQueue(options, counter, NullLogger<PortalMailQueue>.Instance);
         _queues.Add(queue);
         await queue.StartAsync(None);
-        return new PortalAccountService(store ?? _store, options, queue, new LoginLimiter(counter), _clock,
+        var billing = new ApiGate.Core.Management.BillingService(null, store ?? _store, store ?? _store, _clock, ApiGate.Core.Billing.PaymentFailedAction.Suspend);
+        return new PortalAccountService(store ?? _store, options, queue, new LoginLimiter(counter), billing, _clock,
             logger ?? (Microsoft.Extensions.Logging.ILogger<PortalAccountService>)NullLogger<PortalAccountService>.Instance, backOff);
     }
 }

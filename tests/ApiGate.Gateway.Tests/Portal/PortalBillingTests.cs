@@ -211,6 +211,125 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.Empty(_stripe.To("/v1/checkout/sessions"));
     }
 
+    [Fact]
+    public async Task Login_SuspendedForAFailedPayment_ReachesOnlyThePlansPageWithManageBillingUntilThePaymentGoesThrough()
+    {
+        // Arrange: a pro subscriber (checkout, then Stripe's signed webhook) whose renewal fails, so they are suspended
+        const string email = "dunned@customer.example";
+        using var before = await SignedInAsync(email);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(before, "/portal/plans", "subscribe-pro")).StatusCode);
+        var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
+        var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
+        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60;
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted("evt_d1", t, customer, "sub_d", user.Id, "pro"))).Status);
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.PaymentFailed("evt_d2", t + 10, customer, "sub_d"))).Status);
+        Assert.Equal(ApiGate.Core.Identity.UserStatus.Suspended, (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!.Status);
+        var keysBefore = (await Gateway.Store.ListKeysAsync(user.Id, CancellationToken.None)).Count;
+
+        // Act: a new login, then every other page and a key posted anyway; the session opened before the failure too
+        using var client = CookieClient();
+        var login = await PostFormAsync(client, "/portal/login", "login", ("Email", email), ("Password", Password));
+        var dashboard = await client.GetAsync("/portal");
+        var keysPage = await client.GetAsync("/portal/keys");
+        var token = FormPosts.TokenIn(await client.GetStringAsync("/portal/plans"), "/portal/plans"); // the keys page's form is not served
+        var createKey = await client.PostAsync("/portal/keys", new FormUrlEncodedContent(
+            new Dictionary<string, string> { ["__RequestVerificationToken"] = token, ["_handler"] = "create", ["Name"] = "during hold" }));
+        var plans = await client.GetStringAsync("/portal/plans");
+        var checkout = await PostFormAsync(client, "/portal/plans", "subscribe-pro"); // a form the page no longer shows
+        var suspended = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
+        var (checkoutUrl, checkoutRefusal) = await Gateway.Service<PortalPlanService>().CheckoutAsync(suspended, "pro", Gateway.Url, CancellationToken.None);
+        var manage = await PostFormAsync(client, "/portal/plans", "manage-billing");
+        var earlierSession = await before.GetAsync("/portal/account");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        Assert.Equal("/portal/plans", dashboard.Headers.Location!.OriginalString);
+        Assert.Equal("/portal/plans", keysPage.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.SeeOther, createKey.StatusCode);
+        Assert.Equal("/portal/plans", createKey.Headers.Location!.OriginalString);
+        Assert.Equal(keysBefore, (await Gateway.Store.ListKeysAsync(user.Id, CancellationToken.None)).Count);
+        Assert.StartsWith("Your account is suspended because a payment failed", TextOf(plans, "message-billing-hold"), StringComparison.Ordinal);
+        Assert.Contains("id=\"manage-billing\"", plans, StringComparison.Ordinal);
+        Assert.DoesNotContain("href=\"/portal/keys\"", plans, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"subscribe-", plans, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, checkout.StatusCode);
+        Assert.Null(checkoutUrl);
+        Assert.Equal(PortalPlanService.SettleFirst, checkoutRefusal!.Message);
+        Assert.Single(_stripe.To("/v1/checkout/sessions")); // the first subscription's only
+        Assert.Equal(HttpStatusCode.Redirect, manage.StatusCode);
+        Assert.StartsWith("https://billing.stripe.com/p/session/test_fake", manage.Headers.Location!.ToString(), StringComparison.Ordinal);
+        Assert.Equal("/portal/plans", earlierSession.Headers.Location!.OriginalString);
+
+        // Act + Assert: the payment goes through (Stripe's subscription event): the whole portal again, same session
+        var paid = StripeEvents.Subscription("evt_d3", "customer.subscription.updated", t + 20, "sub_d", customer, "active", t, "price_pro");
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, paid)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/portal/keys")).StatusCode);
+        Assert.DoesNotContain("message-billing-hold", await client.GetStringAsync("/portal/plans"), StringComparison.Ordinal);
+    }
+
+    [BrowserFact]
+    public async Task PlansPage_InABrowserOnBillingHold_SaysWhyAndOffersOnlyManageBilling()
+    {
+        // Arrange: a pro subscriber whose renewal failed (Stripe's signed webhooks), signing in with a browser
+        const string email = "held@customer.example";
+        using var client = await SignedInAsync(email);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/plans", "subscribe-pro")).StatusCode);
+        var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
+        var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
+        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60;
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted("evt_h1", t, customer, "sub_h", user.Id, "pro"))).Status);
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.PaymentFailed("evt_h2", t + 10, customer, "sub_h"))).Status);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+
+        // Act
+        await browser.GoAsync("/portal/login");
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", Password);
+        await page.ClickAsync("#log-in");
+        await page.WaitForURLAsync("**/portal/plans", BrowserPage.AfterPost);
+
+        // Assert
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("#message-billing-hold")).ToContainTextAsync("a payment failed");
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("#manage-billing")).ToBeVisibleAsync();
+        Assert.Equal(0, await page.Locator("a[href='/portal/keys']").CountAsync());
+        Assert.Equal(0, await page.Locator("[id^='subscribe-'], [id^='change-under-billing-']").CountAsync());
+        await browser.ScreenshotAsync("portal-billing-hold");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Login_SuspendedByTheOperator_RefusedEvenWithBillingOnAndAnEarlierPaymentFailure(bool paymentFailedFirst)
+    {
+        // Arrange: a billing customer the operator suspends (after a payment failure billing suspended them for: the
+        // operator reactivated them, then suspended them again)
+        var email = paymentFailedFirst ? "rebanned@customer.example" : "banned@customer.example";
+        using var before = await SignedInAsync(email);
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(before, "/portal/plans", "subscribe-pro")).StatusCode);
+        if (paymentFailedFirst)
+        {
+            var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
+            var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
+            var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60;
+            Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted("evt_r1", t, customer, "sub_r", user.Id, "pro"))).Status);
+            Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.PaymentFailed("evt_r2", t + 10, customer, "sub_r"))).Status);
+            Assert.True((await Gateway.Users.UpdateAsync(email, new UserChanges { Status = ApiGate.Core.Identity.UserStatus.Active }, CancellationToken.None)).Ok);
+        }
+
+        Assert.True((await Gateway.Users.UpdateAsync(email, new UserChanges { Status = ApiGate.Core.Identity.UserStatus.Suspended }, CancellationToken.None)).Ok);
+
+        // Act
+        using var client = CookieClient();
+        var login = await PostFormAsync(client, "/portal/login", "login", ("Email", email), ("Password", Password));
+        var earlierSession = await before.GetAsync("/portal/plans");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Unauthorized, login.StatusCode);
+        Assert.Equal("This account is suspended. Please contact the operator.", TextOf(await login.Content.ReadAsStringAsync(), "message-error"));
+        Assert.StartsWith("/portal/login", earlierSession.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
     /// <summary>A verified portal account, logged in over HTTP (cookie kept by the client).</summary>
     private async Task<HttpClient> SignedInAsync(string email)
     {
