@@ -103,7 +103,7 @@ internal sealed partial class AdminSessionGate(
 
         if (isLogin)
         {
-            await (isPost ? audit.InvokeAsync(context, next) : next(context));
+            await (isPost ? audit.InvokeAsync(context, c => ServePageAsync(c, next)) : next(context));
             return;
         }
 
@@ -112,7 +112,10 @@ internal sealed partial class AdminSessionGate(
         await (isPost ? audit.InvokeAsync(context, c => ServePageAsync(c, next)) : ServePageAsync(context, next));
     }
 
-    /// <summary>Serves the page; one about a row the store does not hold is answered with a page naming it (<see cref="AdminPage.Missing"/>).</summary>
+    /// <summary>
+    /// Serves the page; one about a row the store does not hold is answered with a page naming it
+    /// (<see cref="AdminPage.Missing"/>), and a post of a form the page does not show with a page saying so.
+    /// </summary>
     private static async Task ServePageAsync(HttpContext context, RequestDelegate next)
     {
         await next(context);
@@ -121,6 +124,8 @@ internal sealed partial class AdminSessionGate(
             await PageFailures.WriteMissingAsync(
                 context, missing.Kind, missing.Name, missing.Shown, missing.ListPath, missing.ListName ?? missing.Kind + "s", EmbeddedAssets.Url("site.css"));
         }
+
+        await PageFailures.AfterFormPostAsync(context, "/ui", EmbeddedAssets.Url("site.css"));
     }
 
     /// <summary>Sets the session cookie: HttpOnly, SameSite=Strict, Secure when the browser used TLS (<see cref="BrowserTls"/>), console paths only.</summary>

@@ -120,7 +120,7 @@ internal sealed partial class PortalSessionGate(
 
         if (isPublic)
         {
-            await next(context);
+            await ServePageAsync(context, next);
             return;
         }
 
@@ -138,7 +138,14 @@ internal sealed partial class PortalSessionGate(
 
         context.Items[UserItem] = user;
         context.Items[SessionItem] = session;
+        await ServePageAsync(context, next);
+    }
+
+    /// <summary>Serves the page; a post of a form the page does not show gets a page saying so (<see cref="PageFailures.AfterFormPostAsync"/>).</summary>
+    private static async Task ServePageAsync(HttpContext context, RequestDelegate next)
+    {
         await next(context);
+        await PageFailures.AfterFormPostAsync(context, PortalOptions.BasePath, EmbeddedAssets.PortalUrl("site.css"));
     }
 
     [LoggerMessage(EventId = 8101, Level = LogLevel.Error, Message = "Portal page {Method} {Path} failed")]

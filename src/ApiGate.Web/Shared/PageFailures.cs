@@ -64,7 +64,24 @@ internal static class PageFailures
     /// session that has since changed): 400 and a page saying nothing was changed, instead of the framework's empty 400.
     /// </summary>
     /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
-    public static Task WriteFormRefusedAsync(HttpContext context, string fallbackPath, string stylesheet)
+    public static Task WriteFormRefusedAsync(HttpContext context, string fallbackPath, string stylesheet) =>
+        WriteRefusedFormAsync(context, fallbackPath, stylesheet,
+            "The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. Open {0} again and resend the form.");
+
+    /// <summary>
+    /// After a form post's page ran: when the framework refused the post without a word — it names a form the page does
+    /// not show (a tab opened before the page changed, a crafted post) — answers 400 and a page saying nothing was
+    /// changed instead of the empty 400. A page's own refusals have a body by then and are left alone.
+    /// </summary>
+    /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
+    public static Task AfterFormPostAsync(HttpContext context, string fallbackPath, string stylesheet) =>
+        HttpMethods.IsPost(context.Request.Method) && context.Response.StatusCode == StatusCodes.Status400BadRequest && !context.Response.HasStarted
+            ? WriteRefusedFormAsync(context, fallbackPath, stylesheet,
+                "This form is not on the page any more (the page has changed since it was opened), so nothing was changed. Open {0} again to see what it offers now.")
+            : Task.CompletedTask;
+
+    /// <summary>400 and a page with <paramref name="sentence"/>, whose <c>{0}</c> is a link to the page posted to.</summary>
+    private static Task WriteRefusedFormAsync(HttpContext context, string fallbackPath, string stylesheet, string sentence)
     {
         var back = System.Net.WebUtility.HtmlEncode(context.Request.Path.HasValue ? context.Request.Path.Value : fallbackPath);
         context.Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -72,8 +89,8 @@ internal static class PageFailures
         return context.Response.WriteAsync(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Form refused</title>" +
             $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
-            "<h1>This form was refused</h1><p id=\"form-refused\">The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. " +
-            $"Open <a href=\"{back}\">the page</a> again and resend the form.</p></div></main></body></html>");
+            "<h1>This form was refused</h1><p id=\"form-refused\">" +
+            string.Format(System.Globalization.CultureInfo.InvariantCulture, sentence, $"<a href=\"{back}\">the page</a>") + "</p></div></main></body></html>");
     }
 
     /// <summary>

@@ -337,6 +337,30 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.False(console.HasCookie("apigate_ui_session"));
     }
 
+    [Theory]
+    [InlineData("/ui/routes", "delete-everything")]
+    [InlineData("/ui/login", "no-such-form")]
+    public async Task Post_NamingAFormThePageDoesNotShow_400WithAPageSayingNothingWasChanged(string path, string form)
+    {
+        // Arrange: a form name the page never rendered (an old tab after the page changed, a crafted post), with a good token
+        using var console = new ConsoleHttp(_gateway.Url);
+        if (path != "/ui/login")
+        {
+            await console.SignInAsync(_token);
+        }
+
+        var antiforgery = await console.TokenFromAsync(path);
+
+        // Act
+        using var response = await console.PostAsync(path, [new("_handler", form), new("__RequestVerificationToken", antiforgery)]);
+
+        // Assert: the framework's empty 400 becomes a page that says what happened
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Contains($"<p id=\"form-refused\">This form is not on the page any more (the page has changed since it was opened), so nothing was changed. Open <a href=\"{path}\">the page</a> again to see what it offers now.</p>", html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Login_WrongTokenRepeatedly_ThrottledWith429AfterFiveFailures()
     {

@@ -253,6 +253,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.DoesNotContain("href=\"/portal/keys\"", plans, StringComparison.Ordinal);
         Assert.DoesNotContain("id=\"subscribe-", plans, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, checkout.StatusCode);
+        Assert.Contains("This form is not on the page any more", await checkout.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Null(checkoutUrl);
         Assert.Equal(PortalPlanService.SettleFirst, checkoutRefusal!.Message);
         Assert.Single(_stripe.To("/v1/checkout/sessions")); // the first subscription's only

@@ -36,6 +36,22 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Post_NamingAFormThePageDoesNotShow_400WithAPageSayingNothingWasChanged()
+    {
+        // Arrange: the forgot-password page, posted with a form name it never rendered and a good token
+        using var client = CookieClient();
+        var token = FormPosts.TokenIn(await client.GetStringAsync("/portal/forgot"), "/portal/forgot");
+
+        // Act
+        var response = await client.PostAsync("/portal/forgot", Form(("_handler", "no-such-form"), ("__RequestVerificationToken", token)));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("This form is not on the page any more (the page has changed since it was opened), so nothing was changed. Open the page again to see what it offers now.",
+            TextOf(await response.Content.ReadAsStringAsync(), "form-refused"));
+    }
+
+    [Fact]
     public async Task Logout_WithATokenPairFromAnotherSession_RefusedAndSessionStays()
     {
         // Arrange: a customer signed in on their own takes the form token and antiforgery cookie of their page, and plants
