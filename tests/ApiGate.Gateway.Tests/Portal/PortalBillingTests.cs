@@ -94,11 +94,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, completed)).Status);
         await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
         var page = browser.Page;
-        await browser.GoAsync("/portal/login");
-        await page.FillAsync("#email", email);
-        await page.FillAsync("#password", Password);
-        await page.ClickAsync("#log-in");
-        await page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
+        await LogInAsync(browser, email);
 
         // Act + Assert: the plans page
         await browser.GoAsync("/portal/plans");
@@ -217,12 +213,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         // Arrange: a pro subscriber (checkout, then Stripe's signed webhook) whose renewal fails, so they are suspended
         const string email = "dunned@customer.example";
         using var before = await SignedInAsync(email);
-        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(before, "/portal/plans", "subscribe-pro")).StatusCode);
-        var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
-        var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
-        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60;
-        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted("evt_d1", t, customer, "sub_d", user.Id, "pro"))).Status);
-        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.PaymentFailed("evt_d2", t + 10, customer, "sub_d"))).Status);
+        var (user, customer, t) = await SubscribedAndPaymentFailedAsync(before, email, "d");
         Assert.Equal(ApiGate.Core.Identity.UserStatus.Suspended, (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!.Status);
         var keysBefore = (await Gateway.Store.ListKeysAsync(user.Id, CancellationToken.None)).Count;
 
@@ -274,21 +265,12 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         // Arrange: a pro subscriber whose renewal failed (Stripe's signed webhooks), signing in with a browser
         const string email = "held@customer.example";
         using var client = await SignedInAsync(email);
-        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/plans", "subscribe-pro")).StatusCode);
-        var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
-        var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
-        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60;
-        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted("evt_h1", t, customer, "sub_h", user.Id, "pro"))).Status);
-        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.PaymentFailed("evt_h2", t + 10, customer, "sub_h"))).Status);
+        await SubscribedAndPaymentFailedAsync(client, email, "h");
         await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
         var page = browser.Page;
 
         // Act
-        await browser.GoAsync("/portal/login");
-        await page.FillAsync("#email", email);
-        await page.FillAsync("#password", Password);
-        await page.ClickAsync("#log-in");
-        await page.WaitForURLAsync("**/portal/plans", BrowserPage.AfterPost);
+        await LogInAsync(browser, email, "**/portal/plans");
 
         // Assert
         await Microsoft.Playwright.Assertions.Expect(page.Locator("#message-billing-hold")).ToContainTextAsync("a payment failed");
@@ -307,14 +289,13 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         // operator reactivated them, then suspended them again)
         var email = paymentFailedFirst ? "rebanned@customer.example" : "banned@customer.example";
         using var before = await SignedInAsync(email);
-        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(before, "/portal/plans", "subscribe-pro")).StatusCode);
-        if (paymentFailedFirst)
+        if (!paymentFailedFirst)
         {
-            var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
-            var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
-            var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60;
-            Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted("evt_r1", t, customer, "sub_r", user.Id, "pro"))).Status);
-            Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.PaymentFailed("evt_r2", t + 10, customer, "sub_r"))).Status);
+            Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(before, "/portal/plans", "subscribe-pro")).StatusCode);
+        }
+        else
+        {
+            await SubscribedAndPaymentFailedAsync(before, email, "r");
             Assert.True((await Gateway.Users.UpdateAsync(email, new UserChanges { Status = ApiGate.Core.Identity.UserStatus.Active }, CancellationToken.None)).Ok);
         }
 
@@ -329,6 +310,22 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.Equal(HttpStatusCode.Unauthorized, login.StatusCode);
         Assert.Equal("This account is suspended. Please contact the operator.", TextOf(await login.Content.ReadAsStringAsync(), "message-error"));
         Assert.StartsWith("/portal/login", earlierSession.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The signed-in customer subscribes to pro (checkout, then Stripe's signed webhook) and the renewal's payment fails,
+    /// so billing suspends them; the event ids and subscription id end in <paramref name="tag"/>. Returns the user, their
+    /// Stripe customer id and the checkout event's time.
+    /// </summary>
+    private async Task<(ApiGate.Core.Identity.UserDefinition User, string Customer, long At)> SubscribedAndPaymentFailedAsync(HttpClient client, string email, string tag)
+    {
+        Assert.Equal(HttpStatusCode.Redirect, (await PostFormAsync(client, "/portal/plans", "subscribe-pro")).StatusCode);
+        var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
+        var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
+        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60;
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted($"evt_{tag}1", t, customer, "sub_" + tag, user.Id, "pro"))).Status);
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.PaymentFailed($"evt_{tag}2", t + 10, customer, "sub_" + tag))).Status);
+        return (user, customer, t);
     }
 
     /// <summary>A verified portal account, logged in over HTTP (cookie kept by the client).</summary>

@@ -298,15 +298,6 @@ public sealed class PortalBrowserTests : PortalTestBase
         Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
     }
 
-    private async Task LogInAsync(BrowserPage browser, string email)
-    {
-        await browser.GoAsync("/portal/login");
-        await browser.Page.FillAsync("#email", email);
-        await browser.Page.FillAsync("#password", Password);
-        await browser.Page.ClickAsync("#log-in");
-        await browser.Page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
-    }
-
     /// <summary>Signs up through the pages' service and follows the emailed link; returns the (now used) link.</summary>
     private async Task<string> SignedUpAndVerifiedAsync(string email)
     {

@@ -36,10 +36,7 @@ public sealed class PortalBrowserWithoutSmtpTests : PortalTestBase
         await CreateUnconfirmedAccountAsync(email);
         await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
         var page = browser.Page;
-        await browser.GoAsync("/portal/login");
-        await page.FillAsync("#email", email);
-        await page.FillAsync("#password", Password);
-        await page.ClickAsync("#log-in");
+        await LogInAsync(browser, email, landing: null);
         await Assertions.Expect(page.Locator("#resend")).ToBeVisibleAsync();
 
         // Act

@@ -141,11 +141,7 @@ public sealed class PortalLayoutTests : PortalTestBase
         var accounts = Gateway.Service<PortalAccountService>();
         Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
         var browser = await BrowserHost.OpenAsync(Gateway.Url, width, 800);
-        await browser.GoAsync("/portal/login");
-        await browser.Page.FillAsync("#email", email);
-        await browser.Page.FillAsync("#password", Password);
-        await browser.Page.ClickAsync("#log-in");
-        await browser.Page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
+        await LogInAsync(browser, email);
         return browser;
     }
 }

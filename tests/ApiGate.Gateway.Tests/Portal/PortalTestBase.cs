@@ -70,6 +70,22 @@ public abstract partial class PortalTestBase : GatewayTestBase, IAsyncLifetime
     }
 
     /// <summary>A client that keeps cookies and does not follow redirects, for HTTP-level tests of the pages.</summary>
+    /// <summary>
+    /// Logs in through the login page in <paramref name="browser"/> with <see cref="Password"/>, and waits until the
+    /// browser is at <paramref name="landing"/> (a URL pattern; null: only the form sent).
+    /// </summary>
+    private protected static async Task LogInAsync(BrowserPage browser, string email, string? landing = "**/portal")
+    {
+        await browser.GoAsync("/portal/login");
+        await browser.Page.FillAsync("#email", email);
+        await browser.Page.FillAsync("#password", Password);
+        await browser.Page.ClickAsync("#log-in");
+        if (landing is not null)
+        {
+            await browser.Page.WaitForURLAsync(landing, BrowserPage.AfterPost);
+        }
+    }
+
     private protected HttpClient CookieClient() => new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = new CookieContainer() })
     {
         BaseAddress = new Uri(Gateway.Url),
