@@ -180,6 +180,13 @@ public sealed class BillingService(
             return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
         }
 
+        if (customer is null && e.CustomerId.Length == 0)
+        {
+            // A subscription belongs to a customer at the provider; without one named here or recorded for the user there
+            // is nothing to tie it to (and nothing a later event about it could find the user by).
+            return await RecordAsync(e, basis, $"ignored: the event names no customer and user {user.Id} has no billing customer", ct);
+        }
+
         var subscriptionCreated = e.SubscriptionCreated > 0 ? e.SubscriptionCreated : e.Created;
         if (SubscriptionOrdering.WhyIgnored(customer, e.SubscriptionId, subscriptionCreated, e.Created) is { } why)
         {

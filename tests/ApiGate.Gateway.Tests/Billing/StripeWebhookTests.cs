@@ -103,6 +103,25 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
     }
 
     [Fact]
+    public async Task CheckoutCompleted_NamingNoCustomerForAUserWithoutABillingRecord_IgnoredSayingWhyAndNothingChanged()
+    {
+        // Arrange: a user who never started a checkout here, named by an event's metadata only (no customer id)
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.Gateway.Users.CreateAsync(new UserChanges { Email = "nocus@example.com", Plan = "free" }, CancellationToken.None);
+        var id = user.Value!.Id;
+
+        // Act
+        var answer = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_nc1", Now, "", "sub_nc", id, "pro"));
+
+        // Assert: recorded as ignored (Stripe does not send it again), nothing changed
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.Equal("processed", answer.Body.GetProperty("result").GetString());
+        Assert.Equal($"ignored: the event names no customer and user {id} has no billing customer", answer.Body.GetProperty("message").GetString());
+        Assert.Equal("free", (await h.UserAsync(id)).PlanId);
+        Assert.Null(await h.Gateway.Store.FindBillingCustomerAsync(id, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task CheckoutPaymentFailed_AfterItCompletedUnpaid_SubscriptionDroppedPlanKeptPaymentFailedSentAndANewCheckoutStarts()
     {
         // Arrange: a checkout completed with its bank debit still clearing
