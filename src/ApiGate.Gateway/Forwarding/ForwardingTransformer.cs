@@ -312,6 +312,13 @@ internal sealed class ForwardingTransformer(
         }
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (proxyResponse is not null && request.Route.Definition.Protocol == RouteProtocol.Sse && !SwitchesProtocols(proxyResponse))
+        {
+            // Its headers copied, the body not yet read: an event stream compressed unasked is decoded, so its events are
+            // counted (and a stop ends the decoded stream, below).
+            DecodedEventStreamContent.TryDecode(proxyResponse, httpContext.Response.Headers);
+        }
+
         if (proxyResponse is not null && streamStop.CanBeCanceled)
         {
             // After its headers were copied. A tunnel is one whatever the route's protocol (a WebSocket on an sse route):

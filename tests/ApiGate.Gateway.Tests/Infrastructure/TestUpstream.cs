@@ -18,7 +18,7 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, trickle, sse, ws, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
+/// echo (default), slow-headers, trickle, sse, compressed-sse, ws, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
 /// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
@@ -101,6 +101,9 @@ internal sealed class TestUpstream : IAsyncDisposable
                 return;
             case "sse":
                 await SseAsync(context);
+                return;
+            case "compressed-sse":
+                await CompressedSseAsync(context, request.Query["coding"]!);
                 return;
             case "endless-sse":
                 // One event, then nothing until the gateway closes the connection.
@@ -255,6 +258,27 @@ internal sealed class TestUpstream : IAsyncDisposable
         await SecondEventGate.Task.WaitAsync(TimeSpan.FromSeconds(30), context.RequestAborted);
         await context.Response.WriteAsync("event: second\ndata: two\n\n", context.RequestAborted);
         await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>
+    /// <see cref="SseAsync"/>'s two events compressed with <paramref name="coding"/> (gzip or br) whatever the
+    /// request asked for, as a backend whose compression ignores <c>Accept-Encoding</c> does; the compressor is flushed
+    /// after each event, so the first can be decoded before the second is sent.
+    /// </summary>
+    private async Task CompressedSseAsync(HttpContext context, string coding)
+    {
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.ContentEncoding = coding;
+        await using var body = coding switch
+        {
+            "gzip" => new System.IO.Compression.GZipStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+            _ => (Stream)new System.IO.Compression.BrotliStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+        };
+        await body.WriteAsync("event: first\ndata: one\n\n"u8.ToArray(), context.RequestAborted);
+        await body.FlushAsync(context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+        await SecondEventGate.Task.WaitAsync(TimeSpan.FromSeconds(30), context.RequestAborted);
+        await body.WriteAsync("event: second\ndata: two\n\n"u8.ToArray(), context.RequestAborted);
     }
 
     private static async Task WebSocketEchoAsync(HttpContext context)

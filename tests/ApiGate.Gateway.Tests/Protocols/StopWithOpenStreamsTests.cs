@@ -119,13 +119,34 @@ public sealed class StopWithOpenStreamsTests : IAsyncLifetime
             usage.Select(e => $"{e.Path} {e.Status} {e.Units}").Order(StringComparer.Ordinal));
     }
 
-    private static async Task<string> ReadUntilAsync(Stream body, string end)
+    [Fact]
+    public async Task StopBegins_OpenSseStreamTheUpstreamCompressed_EndedAtOnceAfterItsDecodedEvent()
+    {
+        // Arrange: an event stream the upstream compresses unasked (decoded by the gateway), its second event held back.
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var client = TestGateway.CreateClient();
+        using var sse = await client.GetAsync(_gateway.Url + "/events/compressed-sse?coding=gzip", HttpCompletionOption.ResponseHeadersRead);
+        var body = await sse.Content.ReadAsStreamAsync();
+        var received = await ReadUntilAsync(body, "data: one\n\n", bound.Token);
+
+        // Act
+        _gateway.Service<IHostApplicationLifetime>().StopApplication();
+
+        // Assert: the stream ends as the upstream would have ended it, after the event already decoded.
+        var rest = await ReadToEndAsync(body, bound.Token);
+        Assert.Equal("event: first\ndata: one\n\n", received + rest.Text);
+        Assert.Null(rest.Error);
+        await _gateway.StopAsync();
+        Assert.Equal(0, _forwardLog.Count(3001));
+    }
+
+    private static async Task<string> ReadUntilAsync(Stream body, string end, CancellationToken cancellationToken = default)
     {
         var text = new StringBuilder();
         var buffer = new byte[256];
         while (!text.ToString().EndsWith(end, StringComparison.Ordinal))
         {
-            var read = await body.ReadAsync(buffer);
+            var read = await body.ReadAsync(buffer, cancellationToken);
             Assert.NotEqual(0, read);
             text.Append(Encoding.UTF8.GetString(buffer, 0, read));
         }

@@ -150,6 +150,45 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
         Assert.Equal(6, events.Single(e => e.Path.StartsWith("/socket", StringComparison.Ordinal)).Units); // 3 sent + 3 echoed
     }
 
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task SseEvents_UpstreamCompressesTheStreamUnasked_ClientGetsEachEventDecodedAsSentAndEachIsCounted(string coding)
+    {
+        // Arrange: the gateway offers an sse route's upstream no coding, but this one compresses all the same; the
+        // client would take gzip. Passed on compressed, the stream's events could not be counted: it was billed 0 units.
+        await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse", MeteringMode = "custom", MeteringExpr = "sseEvents" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/events/compressed-sse?coding=" + coding);
+        request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br");
+
+        // Act: the first event is read while the upstream still holds the second.
+        const string firstEvent = "event: first\ndata: one\n\n";
+        using var response = await Gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[1024];
+        var firstRead = 0;
+        while (firstRead < firstEvent.Length && await body.ReadAsync(buffer.AsMemory(firstRead)).AsTask().WaitAsync(TimeSpan.FromSeconds(10)) is > 0 and var read)
+        {
+            firstRead += read;
+        }
+
+        var secondSent = Upstream.SecondEventGate.Task.IsCompleted;
+        Upstream.SecondEventGate.SetResult();
+        using var reader = new StreamReader(body);
+        var rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await WaitForEventsAsync(1);
+        await Gateway.StopAsync();
+
+        // Assert
+        Assert.Empty(response.Content.Headers.ContentEncoding);
+        Assert.Equal(firstEvent, Encoding.UTF8.GetString(buffer, 0, firstRead));
+        Assert.False(secondSent);
+        Assert.Equal("event: second\ndata: two\n\n", rest);
+        var e = Assert.Single(await EventsAsync(UsageEvent.Anonymous, 10));
+        Assert.Equal(2, e.Units);
+        Assert.Equal("event: first\ndata: one\n\nevent: second\ndata: two\n\n".Length, e.ResponseBytes);
+    }
+
     [Fact]
     public async Task MeteredUnits_FeedTheQuota()
     {
