@@ -91,7 +91,8 @@ internal static class RequestGuard
     /// with <c>Upgrade: websocket</c>. The forwarder sends every upgrade it tunnels as a <c>GET</c>, so a <c>POST</c>
     /// carrying the handshake's headers would reach the backend as a <c>GET</c> past a route admitting only <c>POST</c>,
     /// and it also tunnels <c>Upgrade: SPDY/…</c>; any other upgrade is forwarded as the plain request it is, with its own
-    /// method and without <c>Upgrade</c> (docs/forwarding.md, Headers).
+    /// method and without <c>Upgrade</c> (docs/forwarding.md, Headers). So is one in an HTTP/1.0 request, which the server
+    /// would otherwise switch: RFC 9110 §7.8 has a server ignore <c>Upgrade</c> there, and a handshake needs HTTP/1.1.
     /// </summary>
     /// <returns>True when the request is a WebSocket handshake over HTTP/1.1, left to the forwarder.</returns>
     private static bool HideUpgradeUnlessWebSocket(HttpContext context)
@@ -101,7 +102,7 @@ internal static class RequestGuard
             return false;
         }
 
-        if (HttpMethods.IsGet(context.Request.Method)
+        if (HttpMethods.IsGet(context.Request.Method) && !HttpProtocol.IsHttp10(context.Request.Protocol)
             && string.Equals(context.Request.Headers.Upgrade.ToString(), "websocket", StringComparison.OrdinalIgnoreCase))
         {
             return true;

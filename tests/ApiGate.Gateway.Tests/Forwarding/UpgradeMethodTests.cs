@@ -37,4 +37,30 @@ public sealed class UpgradeMethodTests : GatewayTestBase
         Assert.Equal(method, received.Method);
         Assert.False(received.Headers.ContainsKey("Upgrade"), string.Join(", ", received.Headers.Keys));
     }
+
+    [Fact]
+    public async Task WebSocketHandshakeOverHttp10_ForwardedAsAPlainGetWithoutUpgrade()
+    {
+        // Arrange: a handshake's headers on an HTTP/1.0 request, which cannot switch protocols (RFC 6455 §4.1 asks for
+        // HTTP/1.1; RFC 9110 §7.8: a server ignores Upgrade in an HTTP/1.0 request). It used to be tunnelled, answered
+        // with a 101 an HTTP/1.0 client or proxy cannot read as a switch.
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket", AuthRequired = false });
+        const string request = "GET /socket/ws HTTP/1.0\r\nHost: gateway\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+        // Act: the response's status line (a tunnel would not close, so the head alone is read).
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync("127.0.0.1", new Uri(Gateway.Url).Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        var statusLine = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: the backend got a plain GET (its WebSocket endpoint answers such a request 400), nothing was switched.
+        Assert.StartsWith("HTTP/1.1 400 ", statusLine);
+        var received = Assert.Single(Upstream.Received);
+        Assert.Equal("GET", received.Method);
+        Assert.False(received.Headers.ContainsKey("Upgrade"), string.Join(", ", received.Headers.Keys));
+    }
 }
