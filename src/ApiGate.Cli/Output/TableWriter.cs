@@ -4,7 +4,8 @@ using System.Text;
 namespace ApiGate.Cli.Output;
 
 /// <summary>
-/// Plain, column-aligned tables for humans (use <c>--json</c> for scripts). Every cell is escaped: a control
+/// Plain, column-aligned tables for humans (use <c>--json</c> for scripts), aligned by the columns a terminal draws
+/// (<see cref="TerminalWidth"/>: a Chinese name takes two a character). Every cell is escaped: a control
 /// character in a stored value (names written before they were refused, usage paths) is shown as <c>\x1b</c> and can
 /// neither move the cursor nor recolour or erase the terminal; a bidirectional override or isolate (U+202A–U+202E,
 /// U+2066–U+2069, which a client can put in a request path) is shown as <c>\u202e</c>, so no value prints as another.
@@ -24,12 +25,12 @@ internal static class TableWriter
             return;
         }
 
-        var widths = headers.Select(h => h.Length).ToArray();
+        var widths = headers.Select(TerminalWidth.Of).ToArray();
         foreach (var row in all)
         {
             for (var i = 0; i < widths.Length; i++)
             {
-                widths[i] = Math.Max(widths[i], row[i].Length);
+                widths[i] = Math.Max(widths[i], TerminalWidth.Of(row[i]));
             }
         }
 
@@ -57,7 +58,7 @@ internal static class TableWriter
         var parts = new string[cells.Count];
         for (var i = 0; i < cells.Count; i++)
         {
-            parts[i] = i == cells.Count - 1 ? cells[i] : cells[i].PadRight(widths[i]);
+            parts[i] = i == cells.Count - 1 ? cells[i] : TerminalWidth.PadRight(cells[i], widths[i]);
         }
 
         output.WriteLine(string.Join("  ", parts).TrimEnd());

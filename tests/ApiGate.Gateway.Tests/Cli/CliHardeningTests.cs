@@ -464,6 +464,24 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersList_NamesInWideAndCombiningCharacters_KeepsTheColumnsAlignedAsTheTerminalDrawsThem()
+    {
+        // Arrange: 東京 takes two columns a character, e followed by five combining accents one column in all
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "東京@example.com", "--name", "東京東京東京")).ExitCode);
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "e@example.com", "--name", "e\u0301\u0301\u0301\u0301\u0301")).ExitCode);
+
+        // Act
+        var listed = await RunAsync("users", "list");
+
+        // Assert: EMAIL is 16 columns wide (東京@example.com) and NAME 12 (東京東京東京), and every row is padded to them
+        Assert.Equal(0, listed.ExitCode);
+        var lines = listed.Output.ReplaceLineEndings("\n").Split('\n');
+        Assert.Contains("EMAIL             NAME          PLAN", lines[0], StringComparison.Ordinal);
+        Assert.Contains("  東京@example.com  東京東京東京  free", listed.Output, StringComparison.Ordinal);
+        Assert.Contains("  e@example.com     e\u0301\u0301\u0301\u0301\u0301             free", listed.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DeleteRevokeAndValidate_StoredTextWithEscapes_PrintedEscapedLikeTables()
     {
         // Arrange: names and a URL holding an OSC title sequence, a colour and a bidirectional override, as a row written
