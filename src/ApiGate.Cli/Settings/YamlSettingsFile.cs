@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text.Unicode;
 using ApiGate.Gateway.Hosting;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
@@ -51,7 +53,7 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         Dictionary<string, (string Value, long Line)> values;
         try
         {
-            using var reader = new StreamReader(_path);
+            using var reader = new StringReader(ReadText(File.ReadAllBytes(_path)));
             values = new Reader(this, new Parser(reader)).ReadStream();
         }
         catch (YamlException ex)
@@ -70,6 +72,30 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
     }
 
     private ArgumentException Problem(string problem) => new($"config file '{_path}': {problem}");
+
+    /// <summary>
+    /// The file's text: UTF-8 (a byte order mark in front is skipped), or UTF-16/32 when such a mark says so. Bytes that
+    /// are not UTF-8 are refused naming their line rather than read as U+FFFD: a Latin-1 <c>é</c> in a name would print
+    /// as <c>�</c>, and two secrets that differ only in such a letter would be the same key.
+    /// </summary>
+    private string ReadText(byte[] bytes)
+    {
+        if (bytes is [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..] or [0, 0, 0xFE, 0xFF, ..])
+        {
+            using var reader = new StreamReader(new MemoryStream(bytes), detectEncodingFromByteOrderMarks: true);
+            return reader.ReadToEnd();
+        }
+
+        var utf8 = bytes.AsSpan(bytes is [0xEF, 0xBB, 0xBF, ..] ? 3 : 0);
+        var text = new char[utf8.Length];
+        if (Utf8.ToUtf16(utf8, text, out var read, out var written, replaceInvalidSequences: false) != OperationStatus.Done)
+        {
+            var line = utf8[..read].Count((byte)'\n') + 1;
+            throw Problem($"line {line}: byte 0x{utf8[read]:X2} is not UTF-8 text; save the file as UTF-8");
+        }
+
+        return new string(text, 0, written);
+    }
 
     private ArgumentException Unknown(string key) =>
         Problem($"unknown setting '{key}' (known: {string.Join(", ", GatewaySettings.All.Select(s => s.Key))})");

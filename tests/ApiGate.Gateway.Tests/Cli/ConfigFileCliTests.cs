@@ -250,6 +250,39 @@ public sealed class ConfigFileCliTests : CliTestBase
         Assert.Equal(("", "file"), Setting(shown, "jwt.issuer"));
     }
 
+    [Fact]
+    public async Task ConfigValidate_FileSavedAsLatin1_RefusedNamingTheLineAndTheByteInsteadOfReadAsReplacementCharacters()
+    {
+        // Arrange: 'é' in Latin-1 is the single byte 0xE9, which used to be read as U+FFFD ('Caf�')
+        var file = Path.Combine(TestDirectory, "latin1.yaml");
+        await File.WriteAllBytesAsync(file, System.Text.Encoding.Latin1.GetBytes("server:\n  host: 127.0.0.1\nportal:\n  app_name: Café\n"));
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}': line 4: byte 0xE9 is not UTF-8 text; save the file as UTF-8\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Theory]
+    [InlineData("utf-8-bom")]
+    [InlineData("utf-16")]
+    public async Task ConfigShow_FileInUtf8WithAByteOrderMarkOrInUtf16_IsRead(string encoding)
+    {
+        // Arrange
+        var file = Path.Combine(TestDirectory, encoding + ".yaml");
+        var text = "portal:\n  app_name: Café\n";
+        await File.WriteAllTextAsync(file, text, encoding == "utf-16" ? System.Text.Encoding.Unicode : new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+
+        // Act
+        var shown = await RunAsync("config", "show", "--json", "--config", file);
+
+        // Assert
+        Assert.True(shown.ExitCode == 0, shown.Error);
+        Assert.Equal(("Café", "file"), Setting(shown, "portal.app_name"));
+    }
+
     private async Task<string> WriteAsync(string yaml, string name = "apigate.yaml")
     {
         var file = Path.Combine(TestDirectory, name);
