@@ -45,20 +45,35 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
             return new YamlSettingsFile(path);
         }
 
+        if (Directory.Exists(path))
+        {
+            // Not "does not exist", which it does; nor, for ./apigate.yaml, skipped as if there were no config file.
+            throw new ArgumentException($"config file '{path}' is a directory, not a file");
+        }
+
         return explicitPath is null ? null : throw new ArgumentException($"config file '{explicitPath}' does not exist");
     }
 
     public override void Load()
     {
         Dictionary<string, (string Value, long Line)> values;
+        Reader? yaml = null;
         try
         {
             using var reader = new StringReader(ReadText(File.ReadAllBytes(_path)));
-            values = new Reader(this, new Parser(reader)).ReadStream();
+            yaml = new Reader(this, new Parser(reader));
+            values = yaml.ReadStream();
         }
         catch (YamlException ex)
         {
-            throw new ArgumentException($"config file '{_path}' is not valid YAML: {ex.Message}", ex);
+            throw new ArgumentException($"config file '{_path}' is not valid YAML: line {ex.Start.Line}: {ex.Message}", ex);
+        }
+        catch (InvalidOperationException ex) when (yaml?.OpenFlow is { } open)
+        {
+            // YamlDotNet's scanner fails so, not with a YamlException, on a [ or { left open before the next key:
+            // the message was "Operation is not valid due to the current state of the object", naming neither file nor line.
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"config file '{_path}' is not valid YAML: line {open.Start.Line}: the '{(open is MappingStart ? '{' : '[')}' opened here is not closed"), ex);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -128,6 +143,12 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         /// <summary>Single values by anchor; null for a YAML null, which an alias to it stands for as well.</summary>
         private readonly Dictionary<string, string?> _anchoredValues = new(StringComparer.Ordinal);
 
+        /// <summary>The flow collections (<c>{…}</c>, <c>[…]</c>) being read, innermost on top.</summary>
+        private readonly Stack<ParsingEvent> _flows = new();
+
+        /// <summary>The innermost flow collection being read when reading stopped, or null.</summary>
+        public ParsingEvent? OpenFlow => _flows.Count == 0 ? null : _flows.Peek();
+
         public Dictionary<string, (string Value, long Line)> ReadStream()
         {
             parser.Consume<StreamStart>();
@@ -163,7 +184,8 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
 
         private void ReadMapping(string prefix)
         {
-            parser.Consume<MappingStart>();
+            var start = parser.Consume<MappingStart>();
+            EnterFlow(start, start.Style == MappingStyle.Flow);
             while (!parser.TryConsume<MappingEnd>(out _))
             {
                 if (!parser.TryConsume<Scalar>(out var keyEvent))
@@ -204,12 +226,31 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                     throw file.Unknown(key);
                 }
             }
+
+            LeaveFlow(start.Style == MappingStyle.Flow);
+        }
+
+        private void EnterFlow(ParsingEvent start, bool flow)
+        {
+            if (flow)
+            {
+                _flows.Push(start);
+            }
+        }
+
+        private void LeaveFlow(bool flow)
+        {
+            if (flow)
+            {
+                _flows.Pop();
+            }
         }
 
         /// <summary>A list setting given as a YAML sequence of single values: the same list as its comma-separated text.</summary>
         private string ReadList(string key)
         {
             var start = parser.Consume<SequenceStart>();
+            EnterFlow(start, start.Style == SequenceStyle.Flow);
             var items = new List<string>();
             while (!parser.TryConsume<SequenceEnd>(out _))
             {
@@ -228,6 +269,7 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
                 }
             }
 
+            LeaveFlow(start.Style == SequenceStyle.Flow);
             return string.Join(",", items);
         }
 

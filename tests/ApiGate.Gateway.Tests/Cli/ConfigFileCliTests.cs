@@ -283,6 +283,39 @@ public sealed class ConfigFileCliTests : CliTestBase
         Assert.Equal(("Café", "file"), Setting(shown, "portal.app_name"));
     }
 
+    [Theory]
+    [InlineData("jwt:\n  algorithms: [RS256, ES256\nserver:\n  port: 1\n", "line 2: the '[' opened here is not closed")]
+    [InlineData("server: {port: 1\nx: 2\n", "line 1: the '{' opened here is not closed")]
+    [InlineData("server:\n  port: 1\n  host: \"abc\n", "line 3: While scanning a quoted scalar, found unexpected end of stream.")]
+    public async Task ConfigValidate_FileThatIsNotValidYaml_RefusedNamingTheFileAndTheLine(string yaml, string problem)
+    {
+        // Arrange: a bracket left open used to end in "error: Operation is not valid due to the current state of the
+        // object." (exit 1), and other syntax errors named no line
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}' is not valid YAML: {problem}\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task ConfigValidate_ConfigPathIsADirectory_RefusedSayingSoRatherThanThatItDoesNotExist()
+    {
+        // Arrange
+        var directory = Path.Combine(TestDirectory, "conf.d");
+        Directory.CreateDirectory(directory);
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", directory);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{directory}' is a directory, not a file\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
     private async Task<string> WriteAsync(string yaml, string name = "apigate.yaml")
     {
         var file = Path.Combine(TestDirectory, name);
