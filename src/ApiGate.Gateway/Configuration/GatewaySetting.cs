@@ -194,6 +194,13 @@ internal sealed partial class GatewaySetting
                 : $"'{text}' has the unit '{text[unitStart..]}', which is not one of {units}";
         }
 
+        var milliseconds = amount * unit switch { "ms" => 1m, "s" => 1_000m, "m" => 60_000m, "h" => 3_600_000m, _ => 86_400_000m };
+        if (milliseconds < 1m / TimeSpan.TicksPerMillisecond)
+        {
+            // Parsed, but less than one tick (100 ns): it is zero, not (as this said before) longer than the longest.
+            return $"'{text}' is less than the shortest duration, 0.0001ms, so it is zero; it must be more than zero";
+        }
+
         return longDuration
             ? $"'{text}' is longer than the longest accepted, {FormatDuration(Durations.MaxRetention)}"
             : $"'{text}' is longer than the longest accepted, {FormatDuration(Durations.MaxTimer)} (about 24 days)";

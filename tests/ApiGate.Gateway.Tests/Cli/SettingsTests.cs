@@ -467,6 +467,8 @@ public sealed class SettingsTests : CliTestBase
     [InlineData("APIGATE_USAGE_RETENTION", "2w", "usage.retention (from APIGATE_USAGE_RETENTION): '2w' has the unit 'w', which is not one of ms, s, m, h or d")]
     [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "600h", "config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): '600h' is longer than the longest accepted, 2147483647ms (about 24 days)")]
     [InlineData("APIGATE_WEBHOOK_MAX_AGE", "36501d", "webhook.max_age (from APIGATE_WEBHOOK_MAX_AGE): '36501d' is longer than the longest accepted, 36500d")]
+    [InlineData("APIGATE_UPSTREAM_TIMEOUT", "0.00000001s", "upstream.timeout (from APIGATE_UPSTREAM_TIMEOUT): '0.00000001s' is less than the shortest duration, 0.0001ms, so it is zero; it must be more than zero")] // said "longer than the longest accepted"
+    [InlineData("APIGATE_USAGE_RETENTION", "0.000000000001d", "usage.retention (from APIGATE_USAGE_RETENTION): '0.000000000001d' is less than the shortest duration, 0.0001ms, so it is zero; it must be more than zero")]
     public async Task ConfigValidate_DurationOutOfReach_SaysWhyAndNamesTheSetting(string variable, string value, string expected)
     {
         // Arrange
