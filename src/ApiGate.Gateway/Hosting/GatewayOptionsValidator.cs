@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Admin;
@@ -42,6 +43,8 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             : $"{key} (from {GatewaySettings.Describe(setting, GatewaySettings.SourceOf(configuration, setting))})";
     }
 
+    private const string LocalhostNeedsAFixedPort = "0 (a free port) cannot be used with server.host localhost, which is two addresses: give a fixed port, or set server.host to 127.0.0.1 or ::1";
+
     private static IEnumerable<(string Key, string Problem)> Problems(GatewayOptions o)
     {
         if (!IsListenHost(o.Host))
@@ -54,9 +57,20 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("server.port", $"{o.Port} is out of range (0-65535)");
         }
 
+        if (o.Host == "localhost" && o.Port == 0)
+        {
+            // Kestrel binds localhost as two addresses, which one free port cannot be picked for; it refused at bind
+            // time with its own message (exit 1) naming neither setting.
+            yield return ("server.port", LocalhostNeedsAFixedPort);
+        }
+
         if (o.H2cPort is < 0 or > 65535)
         {
             yield return ("server.h2c_port", $"{o.H2cPort} is out of range (0-65535)");
+        }
+        else if (o.Host == "localhost" && o.H2cPort == 0)
+        {
+            yield return ("server.h2c_port", LocalhostNeedsAFixedPort);
         }
         else if (o.H2cPort is { } h2cPort and not 0 && h2cPort == o.Port)
         {
@@ -350,8 +364,16 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
     public const int MaxUsageQueueCapacity = 10_000_000;
 
     /// <summary>What the gateway host can bind the main listener to.</summary>
+    /// <remarks>
+    /// An IPv4 address only in its four-part form, as <c>admin.listen</c> takes it: <see cref="IPAddress.TryParse(string?, out IPAddress?)"/>
+    /// also reads <c>8080</c> (a port given as the host) as 0.0.31.144 and <c>127.1</c> as 127.0.0.1, which reached
+    /// Kestrel and failed there as the port being unusable. An IPv6 address bare or in a pair of brackets.
+    /// </remarks>
     private static bool IsListenHost(string host) =>
-        host is "0.0.0.0" or "*" or "" or "::" or "[::]" or "localhost" || IPAddress.TryParse(host.Trim('[', ']'), out _);
+        host is "0.0.0.0" or "*" or "" or "::" or "[::]" or "localhost"
+        || (host.StartsWith('[') && host.EndsWith(']')
+            ? IPAddress.TryParse(host[1..^1], out var bracketed) && bracketed.AddressFamily == AddressFamily.InterNetworkV6
+            : IPAddress.TryParse(host, out var address) && (address.AddressFamily == AddressFamily.InterNetworkV6 || host.Count(c => c == '.') == 3));
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,8}$")]
     private static partial Regex KeyPrefix();

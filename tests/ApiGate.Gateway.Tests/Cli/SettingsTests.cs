@@ -152,9 +152,34 @@ public sealed class SettingsTests : CliTestBase
     }
 
     [Theory]
+    [InlineData("--port", "0", "server.port (from a command-line flag)")]
+    [InlineData("--port", "47290", "server.h2c_port (from APIGATE_SERVER_H2C_PORT)")]
+    public async Task Serve_LocalhostWithAFreePort_RefusedNamingTheSettingBeforeOpeningTheStore(string flag, string port, string setting)
+    {
+        // Arrange: Kestrel cannot pick one free port for both loopback addresses; it said so in its own words, exit 1
+        var database = Path.Combine(TestDirectory, "never.db");
+        Environment["APIGATE_DATABASE_DSN"] = database;
+        Environment["APIGATE_SERVER_H2C_PORT"] = setting.StartsWith("server.h2c_port", StringComparison.Ordinal) ? "0" : "47291";
+
+        // Act
+        var result = await RunAsync("serve", "--host", "localhost", flag, port);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"error: invalid configuration: {setting}: 0 (a free port) cannot be used with server.host localhost, which is two addresses: give a fixed port, or set server.host to 127.0.0.1 or ::1\n",
+            result.Error.ReplaceLineEndings("\n"));
+        Assert.False(File.Exists(database));
+    }
+
+    [Theory]
     [InlineData("APIGATE_RATELIMIT_BURST", "-1", "ratelimit.burst (from APIGATE_RATELIMIT_BURST): must be 0 or more")]
     [InlineData("APIGATE_AUTH_KEY_PREFIX", "agt_", "auth.key_prefix (from APIGATE_AUTH_KEY_PREFIX): 'agt_' is reserved for admin tokens")]
     [InlineData("APIGATE_SERVER_HOST", "gateway.internal", "server.host (from APIGATE_SERVER_HOST): 'gateway.internal' is not an IP address, localhost or 0.0.0.0")]
+    // Read as the addresses 0.0.31.144 and 127.0.0.1, then refused by the bind as if the port were at fault.
+    [InlineData("APIGATE_SERVER_HOST", "8080", "server.host (from APIGATE_SERVER_HOST): '8080' is not an IP address, localhost or 0.0.0.0")]
+    [InlineData("APIGATE_SERVER_HOST", "127.1", "server.host (from APIGATE_SERVER_HOST): '127.1' is not an IP address, localhost or 0.0.0.0")]
+    [InlineData("APIGATE_SERVER_HOST", "[127.0.0.1", "server.host (from APIGATE_SERVER_HOST): '[127.0.0.1' is not an IP address, localhost or 0.0.0.0")]
     [InlineData("APIGATE_LOG_LEVEL", "loud", "log.level (from APIGATE_LOG_LEVEL): 'loud' is not one of trace, debug, info, warn, error")]
     [InlineData("APIGATE_SERVER_SHUTDOWN_TIMEOUT", "500ms", "server.shutdown_timeout (from APIGATE_SERVER_SHUTDOWN_TIMEOUT): must be between 1s and 1h")]
     [InlineData("APIGATE_SERVER_SHUTDOWN_TIMEOUT", "2h", "server.shutdown_timeout (from APIGATE_SERVER_SHUTDOWN_TIMEOUT): must be between 1s and 1h")]
