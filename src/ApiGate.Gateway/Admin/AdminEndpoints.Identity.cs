@@ -58,8 +58,8 @@ internal static partial class AdminEndpoints
         MapCrud<PlanEntitlement, PlanEntitlementInput>(e, "plan-entitlements", writes, a => a.Id, versionOf: null,
             async (context, ct) =>
             {
-                var plan = context.Request.Query["plan"].ToString();
-                var result = await planEntitlements.ListAsync(plan.Length == 0 ? null : plan, ct);
+                // ?plan= (empty) names no plan, as above for keys: not every plan's values.
+                var result = await planEntitlements.ListAsync(context.Request.Query.TryGetValue("plan", out var plan) ? plan.ToString() : null, ct);
                 return result.Ok || result.Error!.Kind != ManagementErrorKind.NotFound
                     ? result
                     : new ManagementError(ManagementErrorKind.NotFound, "plan", result.Error.Message);
@@ -137,9 +137,11 @@ internal static partial class AdminEndpoints
         e.MapGet("/keys", async (HttpContext context, CancellationToken ct) =>
             {
                 string? userId = null;
-                if (context.Request.Query["user"].ToString() is { Length: > 0 } reference)
+                // Given empty (?user= from a script whose variable was unset), it is a user that does not exist, as the
+                // CLI's --user "" is: not every user's keys, which a script revoking "the user's keys" would then revoke.
+                if (context.Request.Query.TryGetValue("user", out var reference))
                 {
-                    var owner = await users.GetAsync(reference, ct);
+                    var owner = await users.GetAsync(reference.ToString(), ct);
                     if (!owner.Ok)
                     {
                         return AdminErrors.From(owner.Error!, new ErrorSource(Parameter: "user"));

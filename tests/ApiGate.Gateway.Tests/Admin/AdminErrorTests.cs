@@ -772,6 +772,28 @@ public sealed class AdminErrorTests : AdminTestBase
         AssertError(await GetAsync(path), status, code, parameter: parameter);
     }
 
+    [Theory]
+    [InlineData("/keys?user=", "user", "no user with id or email ''")]
+    [InlineData("/keys?user=&page[size]=1", "user", "no user with id or email ''")]
+    [InlineData("/plan-entitlements?plan=", "plan", "no plan with id ''")]
+    public async Task Query_FilterGivenEmpty_IsNotFoundAsInTheCliRatherThanTheWholeCollection(string path, string parameter, string detail)
+    {
+        // Arrange: keys of two users and a plan value, which ?user= and ?plan= (a script's unset variable) listed all of
+        await PostAsync("/users", new { email = "u@example.com" });
+        await PostAsync("/users", new { email = "v@example.com" });
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync("/keys", new { user = "u@example.com" })).Status);
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync("/keys", new { user = "v@example.com" })).Status);
+        await PostAsync("/entitlements", new { name = "webhooks" });
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync("/plan-entitlements", new { plan = "free", entitlement = "webhooks", value = "true" })).Status);
+
+        // Act
+        var response = await GetAsync(path);
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.NotFound, "not_found", parameter: parameter);
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
+    }
+
     /// <summary>Posts <paramref name="body"/> as sent, bytes and Content-Type unchecked by the client.</summary>
     private async Task<(HttpStatusCode Status, string Body)> PostBytesAsync(string path, byte[] body, string contentType = "application/json")
     {
