@@ -170,13 +170,15 @@ internal static partial class AdminEndpoints
             return true;
         }
 
-        if (raw.Count == 1 && int.TryParse(raw[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
+        // One value, and none holding a NUL: int.TryParse reads trailing NULs as the end of the text ("5\0" as 5).
+        var text = raw.Count == 1 && !raw[0]!.Contains('\0', StringComparison.Ordinal) ? raw[0] : null;
+        if (text is not null && int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed))
         {
             value = parsed;
             return true;
         }
 
-        if (raw.Count == 1 && System.Numerics.BigInteger.TryParse(raw[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var huge))
+        if (text is not null && System.Numerics.BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var huge))
         {
             // A whole number too large for the range check to see: it is out of every allowed range, so let that
             // check say which range (not "must be a whole number", which it is).

@@ -78,7 +78,9 @@ internal static class AdminPaging
             return true;
         }
 
-        if (raw.Count != 1 || !int.TryParse(raw[0], NumberStyles.None, CultureInfo.InvariantCulture, out value) || value < min || value > max)
+        // int.TryParse reads trailing NULs as the end of the text ("5\0" as 5): a value holding one is no number.
+        if (raw.Count != 1 || raw[0]!.Contains('\0', StringComparison.Ordinal)
+            || !int.TryParse(raw[0], NumberStyles.None, CultureInfo.InvariantCulture, out value) || value < min || value > max)
         {
             error = AdminErrors.InvalidParameter(name, max == int.MaxValue
                 ? $"{name} must be a whole number, {min} or more"

@@ -765,6 +765,11 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("/plan-entitlements?plan=free&plan=pro", "plan", HttpStatusCode.BadRequest, "invalid_parameter")]
     [InlineData("/usage/summary?user=u@example.com&user=u@example.com", "user", HttpStatusCode.BadRequest, "invalid_parameter")]
     [InlineData("/usage/recent?user=u@example.com&limit=5&limit=6", "limit", HttpStatusCode.BadRequest, "invalid_parameter")]
+    // int.TryParse reads trailing NULs as the end of the text: these were taken as 5.
+    [InlineData("/audit?limit=5%00", "limit", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/usage/history?user=u@example.com&months=5%00%00", "months", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/users?page[size]=5%00", "page[size]", HttpStatusCode.BadRequest, "invalid_parameter")]
+    [InlineData("/keys?page[number]=2%00", "page[number]", HttpStatusCode.BadRequest, "invalid_parameter")]
     public async Task Query_BadParameter_NamesTheParameter(string path, string parameter, HttpStatusCode status, string code)
     {
         await PostAsync("/users", new { email = "u@example.com" });
