@@ -126,13 +126,17 @@ internal sealed partial class GatewaySetting
             ? (span.Ticks / TimeSpan.TicksPerSecond).ToString(CultureInfo.InvariantCulture) + "s"
             : span.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
 
+    // A NUL is refused first: long.TryParse and double.TryParse take trailing NULs for the end of the text, so a config
+    // file's "8080\0" was read as 8080.
     private static long WholeNumber(string value, long min, long max) =>
-        long.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+        !value.Contains('\0', StringComparison.Ordinal)
+        && long.TryParse(value.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
             ? n
             : throw new ArgumentException($"'{value}' is not a whole number");
 
     private static double Fraction(string value) =>
-        double.TryParse(value.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n)
+        !value.Contains('\0', StringComparison.Ordinal)
+        && double.TryParse(value.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n)
             ? n
             : throw new ArgumentException($"'{value}' is not a number");
 

@@ -302,6 +302,20 @@ public sealed class ConfigFileCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task ConfigValidate_NumberWithANulEscape_RefusedAsNotAWholeNumberRatherThanReadWithoutIt()
+    {
+        // Arrange: YAML's "\0" is a NUL, which long.TryParse took for the end of the text: the port was 8080
+        var file = await WriteAsync("server:\n  port: \"8080\\0\"\n");
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: server.port (from the config file): '8080\\x00' is not a whole number\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public async Task ConfigValidate_ConfigPathIsADirectory_RefusedSayingSoRatherThanThatItDoesNotExist()
     {
         // Arrange
