@@ -28,6 +28,9 @@ namespace ApiGate.Cli.Settings;
 /// </remarks>
 internal sealed class YamlSettingsFile : SettingsConfigurationProvider
 {
+    /// <summary>The largest config file read: its settings take a few KiB.</summary>
+    private const int MaxBytes = 1024 * 1024;
+
     private readonly string _path;
 
     private YamlSettingsFile(string path)
@@ -60,7 +63,7 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         Reader? yaml = null;
         try
         {
-            using var reader = new StringReader(ReadText(File.ReadAllBytes(_path)));
+            using var reader = new StringReader(ReadText(ReadBytes()));
             yaml = new Reader(this, new Parser(reader));
             values = yaml.ReadStream();
         }
@@ -87,6 +90,20 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
     }
 
     private ArgumentException Problem(string problem) => new($"config file '{_path}': {problem}");
+
+    /// <summary>
+    /// The file's bytes, at most <see cref="MaxBytes"/>: read in a bounded loop, as a device (<c>--config /dev/zero</c>)
+    /// has no length and never ends.
+    /// </summary>
+    private byte[] ReadBytes()
+    {
+        using var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var buffer = new byte[MaxBytes + 1];
+        var length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        return length > MaxBytes
+            ? throw new ArgumentException($"config file '{_path}' is larger than 1 MiB, more than any file of settings: check the path")
+            : buffer[..length];
+    }
 
     /// <summary>
     /// The file's text: UTF-8 (a byte order mark in front is skipped), or UTF-16/32 when such a mark says so. Bytes that

@@ -315,6 +315,26 @@ public sealed class ConfigFileCliTests : CliTestBase
         Assert.Equal("error: server.port (from the config file): '8080\\x00' is not a whole number\n", result.Error.ReplaceLineEndings("\n"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ConfigValidate_FileLargerThanOneMebibyteOrEndless_RefusedWithoutReadingItAll(bool device)
+    {
+        // Arrange: a file just over 1 MiB of comments, or a device that never ends (read whole, it ran out of memory)
+        var file = device ? "/dev/zero" : Path.Combine(TestDirectory, "huge.yaml");
+        if (!device)
+        {
+            await File.WriteAllTextAsync(file, "server:\n  port: 9000\n" + new string('#', 1024 * 1024) + "\n");
+        }
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}' is larger than 1 MiB, more than any file of settings: check the path\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
     [Fact]
     public async Task ConfigValidate_ConfigPathIsADirectory_RefusedSayingSoRatherThanThatItDoesNotExist()
     {
