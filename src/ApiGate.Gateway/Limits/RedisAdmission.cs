@@ -413,7 +413,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
         catch (RedisServerException ex) when (IsAboutTheKeys(ex))
         {
-            LogAddRefused(userId, delta, FirstLine(ex.Message)); // answered with an error: Redis is up, these units cannot be added
+            Refused(userId, period, delta, ex); // answered with an error: Redis is up, these units cannot be added
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -424,6 +424,17 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
             MarkUnavailable(ex);
         }
+    }
+
+    /// <summary>
+    /// Units Redis refused to add to a user's counter (a key of another type there): logged, and counted here like units
+    /// Redis has no counter for, so the user's requests, decided here while the key is broken, stay within the quota.
+    /// They stop counting here once Redis reports the user's total again (the key gone, seeded from the store, which holds them).
+    /// </summary>
+    private void Refused(string userId, DateTimeOffset period, long units, RedisServerException ex)
+    {
+        Interlocked.Add(ref Local(userId, period).Unseeded, units);
+        LogAddRefused(userId, units, FirstLine(ex.Message));
     }
 
     private void AddPending(string userId, DateTimeOffset period, long delta)
@@ -675,9 +686,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             }
             catch (RedisServerException ex) when (IsAboutTheKeys(ex))
             {
-                // An error about this counter's key will not go away by sending again: the units are dropped (and
-                // logged), so one broken key cannot keep the shared limits from coming back for everyone.
-                LogAddRefused(userId, units, FirstLine(ex.Message));
+                // An error about this counter's key will not go away by sending again: the units are not sent again (so
+                // one broken key cannot keep the shared limits from coming back for everyone), but they still count here.
+                Refused(userId, period, units, ex);
             }
             catch (Exception ex) when (NeverSent(ex)) // else sent: Redis adds it when it gets to it
             {
@@ -747,7 +758,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     [LoggerMessage(EventId = 4205, Level = LogLevel.Error, Message = "Redis refused the admission script for user {UserId} (the request was decided locally; Redis stays in use for everyone else): {Reason}")]
     private partial void LogScriptRefused(string userId, string reason);
 
-    [LoggerMessage(EventId = 4206, Level = LogLevel.Error, Message = "Redis refused to add {Units} quota units for user {UserId}; they are not counted there: {Reason}")]
+    [LoggerMessage(EventId = 4206, Level = LogLevel.Error, Message = "Redis refused to add {Units} quota units for user {UserId}; they are not counted there, only by this instance: {Reason}")]
     private partial void LogAddRefused(string userId, long units, string reason);
 
     [LoggerMessage(EventId = 4204, Level = LogLevel.Warning,
@@ -768,7 +779,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
         /// <summary>
         /// Units counted here that Redis has no counter for (it lost its data, or the store could not seed the counter
-        /// yet). They are never added to Redis — the store holds them with their usage events and seeds the counter with
+        /// yet), or refused to add to the one it has (a key of another type). They are never added to Redis — the store holds them with their usage events and seeds the counter with
         /// them — but until a counter exists again they count in the decisions made here: dropped, a user whose counter
         /// cannot be seeded (the store is down too) was admitted without bound.
         /// </summary>

@@ -190,6 +190,38 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task OneUsersCounterKeyBroken_UnitsRedisWouldNotAdd_StillCountLocallySoTheQuotaHolds()
+    {
+        // Arrange: a 3-unit quota whose counter key holds a list, and 3 requests decided locally because of it.
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "closed");
+        var (key, userId) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "three", Name = "Three", RequestsPerMonth = 3 });
+        await redis.CommandAsync("RPUSH", QuotaKey(userId), "not-a-counter");
+        var admission = one.Service<RedisAdmission>();
+        var first = new List<HttpResponseMessage>();
+        for (var i = 0; i < 3; i++)
+        {
+            first.Add(await SendAsync(one, key));
+        }
+
+        for (var i = 0; i < 200 && admission.PendingUnits(userId) != 0; i++)
+        {
+            await Task.Delay(25); // bounded: 5 s for the probe to try adding the local units, which Redis refuses
+        }
+
+        var pendingBefore = admission.PendingUnits(userId);
+
+        // Act
+        var after = await SendAsync(one, key);
+
+        // Assert: Redis refused to add the 3 units, but they still count here: the 4th request is over the quota.
+        Assert.All(first, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(0, pendingBefore);
+        await AuthenticationTests.AssertErrorAsync(after, HttpStatusCode.PaymentRequired, "quota_exceeded");
+        Assert.Equal(3, _upstream.Received.Count);
+    }
+
+    [RedisFact]
     public async Task RedisKilledAndRestartedEmpty_ClosedMode_Answers503ThenResumesExactLimitsFromTheStore()
     {
         // Arrange: a 6-unit quota, 3 used and recorded in the store.
