@@ -26,18 +26,16 @@ internal static class PostgresDsn
 
     private static bool TryParse(string dsn, out NpgsqlConnectionStringBuilder builder, out string problem)
     {
-        bool timeoutGiven;
         problem = "";
         try
         {
             if (dsn.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || dsn.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
             {
-                builder = FromUrl(dsn, out timeoutGiven);
+                builder = FromUrl(dsn);
             }
             else
             {
                 builder = new NpgsqlConnectionStringBuilder(dsn);
-                timeoutGiven = dsn.Contains("timeout", StringComparison.OrdinalIgnoreCase);
             }
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or UriFormatException or KeyNotFoundException)
@@ -54,7 +52,8 @@ internal static class PostgresDsn
             return false;
         }
 
-        if (!timeoutGiven)
+        // Set only if given: another timeout (Command Timeout, Cancellation Timeout) leaves the connect timeout unset.
+        if (!builder.ShouldSerialize(nameof(NpgsqlConnectionStringBuilder.Timeout)))
         {
             builder.Timeout = DefaultTimeoutSeconds;
         }
@@ -69,7 +68,7 @@ internal static class PostgresDsn
     /// <summary>The host and port alone, as failures name them.</summary>
     public static string HostOf(NpgsqlConnectionStringBuilder builder) => $"{builder.Host}:{builder.Port}";
 
-    private static NpgsqlConnectionStringBuilder FromUrl(string dsn, out bool timeoutGiven)
+    private static NpgsqlConnectionStringBuilder FromUrl(string dsn)
     {
         var uri = new Uri(dsn);
         var builder = new NpgsqlConnectionStringBuilder
@@ -94,7 +93,6 @@ internal static class PostgresDsn
             builder.Database = database;
         }
 
-        timeoutGiven = false;
         foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var equals = pair.IndexOf('=', StringComparison.Ordinal);
@@ -107,7 +105,6 @@ internal static class PostgresDsn
                     break;
                 case "connect_timeout":
                     builder.Timeout = int.Parse(value, CultureInfo.InvariantCulture);
-                    timeoutGiven = true;
                     break;
                 case "application_name":
                     builder.ApplicationName = value;
@@ -115,7 +112,6 @@ internal static class PostgresDsn
                 default:
                     // Anything else by its Npgsql name (e.g. "Maximum Pool Size=50" as maximum%20pool%20size=50).
                     builder[name] = value;
-                    timeoutGiven |= name.Contains("timeout", StringComparison.OrdinalIgnoreCase) && !name.Contains("command", StringComparison.OrdinalIgnoreCase);
                     break;
             }
         }

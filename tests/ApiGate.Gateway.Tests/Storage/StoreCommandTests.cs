@@ -1168,6 +1168,24 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(expected, ApiGate.Storage.Postgres.PostgresDsn.Redact(message, dsn));
     }
 
+    [Theory]
+    [InlineData("Host=db.internal;Password=hunter2", 5)]
+    [InlineData("Host=db.internal;Command Timeout=30", 5)]
+    [InlineData("Host=db.internal;Cancellation Timeout=3000", 5)]
+    [InlineData("postgres://app@db.internal/apigate?command%20timeout=30", 5)]
+    [InlineData("Host=db.internal;Timeout=15", 15)]
+    [InlineData("Host=db.internal;timeout=7", 7)]
+    [InlineData("postgres://app@db.internal/apigate?connect_timeout=7", 7)]
+    [InlineData("postgres://app@db.internal/apigate?timeout=9", 9)]
+    public void Parse_DsnWithOrWithoutAConnectTimeout_OnlyAConnectTimeoutReplacesTheFiveSecondDefault(string dsn, int seconds)
+    {
+        // Act
+        var builder = ApiGate.Storage.Postgres.PostgresDsn.Parse(dsn);
+
+        // Assert: a command or cancellation timeout is no connect timeout (the driver's own default is 15 s)
+        Assert.Equal(seconds, builder.Timeout);
+    }
+
     [Fact]
     public async Task UsersList_UnknownDriver_NamesTheSettingAndTheDrivers()
     {
