@@ -464,6 +464,13 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                 return new StoreBusyException(
                     $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) rolled the write back against another one at the same moment: {Reason(rolledBack)}; nothing was written: try again",
                     exception);
+            case PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } cancelled:
+                // The server cancelled the statement (a statement_timeout the role, database or DSN sets, met while a
+                // lock held it; or an administrator): rolled back, and the same call may succeed once the lock is gone.
+                // The driver's own timeouts and cancellations arrive as TimeoutException and OperationCanceledException.
+                return new StoreBusyException(
+                    $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) cancelled the statement: {Reason(cancelled)}; nothing was written: try again",
+                    exception);
             case NpgsqlException { IsTransient: true } or TimeoutException:
                 return WaitFor("does not answer", exception);
             case PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction }:

@@ -151,6 +151,48 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
     }
 
     [PostgresFact]
+    public async Task TableLockedPastTheStatementTimeoutTheDsnSets_UsageHeldNotDroppedAndWrittenAfter()
+    {
+        // Arrange: a database of its own, whose connections cancel any statement that runs 300 ms (as a DBA's
+        // statement_timeout for the role does)
+        var server = await PostgresServer.Shared();
+        var dsn = await server.CreateDatabaseAsync();
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var gateway = await StartAsync(dsn + ";Options=-c statement_timeout=300", TimeSpan.FromSeconds(30));
+        await gateway.AddUpstreamAsync("backend", upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "backend", AuthRequired = true });
+        var (key, _, _) = await gateway.CreateKeyAsync("locked@example.com");
+        var recorder = gateway.Service<UsageRecorder>();
+        var store = gateway.Service<ApiGate.Gateway.Observability.StoreMetrics>();
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(gateway, "/items/seen", key)); // the key is known (cached) from now on
+        await Poll.UntilAsync(() => recorder.Written == 1);
+
+        // Act: maintenance holds the usage table locked for longer than the statement timeout, while requests come
+        await using var holder = new NpgsqlConnection(dsn + ";Pooling=false");
+        await holder.OpenAsync();
+        var holding = await holder.BeginTransactionAsync();
+        await Dapper.SqlMapper.ExecuteAsync(holder, "LOCK TABLE usage_events IN EXCLUSIVE MODE", transaction: holding);
+        var busyBefore = store.BusyTotal;
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            statuses.Add(await SendAsync(gateway, $"/items/{i}", key));
+        }
+
+        // long enough for three attempts of 300 ms, 1 s apart, after which a failed batch is dropped
+        await Poll.UntilAsync(() => recorder.Dropped > 0 || store.BusyTotal >= busyBefore + 10);
+        var droppedWhileLocked = recorder.Dropped;
+        await holding.RollbackAsync();
+        await Poll.UntilAsync(() => recorder.Written == 4 || recorder.Dropped > 0);
+
+        // Assert: served throughout; the cancelled batch was tried again until the lock went, not dropped
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Equal(0, droppedWhileLocked);
+        Assert.Equal(0, recorder.Dropped);
+        Assert.Equal(4, await CountUsageRowsAsync(dsn));
+    }
+
+    [PostgresFact]
     public async Task UsageBatchCommitAnswerLost_BatchStoredOnce() => await UsageBatchCommitCut_BatchStoredOnceAsync(CommitCuttingProxy.CommitCut.AnswerLost);
 
     [PostgresFact]
