@@ -74,6 +74,10 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         await using var connection = await OpenAsync(migrationSource, cancellationToken, starting: true);
         try
         {
+            // Nor a server-side one: a statement_timeout or lock_timeout set for the role or the database (or in the DSN's
+            // Options) cancelled the migration the same way, and the wait of a start behind another's migration. SET, not
+            // the Options startup parameter: a pooler in session mode (PgBouncer) refuses that one.
+            await ExecuteAsync(connection, null, "SET statement_timeout = 0; SET lock_timeout = 0", cancellationToken);
             await LockMigrationsAsync(connection, null, cancellationToken);
             try
             {

@@ -8,7 +8,7 @@ namespace ApiGate.Gateway.Tests.Storage;
 
 /// <summary>
 /// A PostgreSQL start that has migrations to apply holds (or waits for) the migration lock for as long as migrating
-/// takes, whatever the DSN's command timeout: a migration over a large table took longer than Npgsql's 30 s default and
+/// takes, whatever the DSN's command timeout or the server's statement timeout: a migration over a large table took longer than Npgsql's 30 s default and
 /// was rolled back on every start, and an instance waiting for another's migration gave up with "does not answer".
 /// </summary>
 public sealed class PostgresMigrationWaitTests(StoreEngines engines) : IClassFixture<StoreEngines>
@@ -36,6 +36,37 @@ public sealed class PostgresMigrationWaitTests(StoreEngines engines) : IClassFix
         }
 
         await Task.Delay(TimeSpan.FromSeconds(3));
+        var waitingAfterTimeout = !initialize.IsCompleted;
+        await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_unlock(@Key)", new { Key = PostgresGatewayStore.MigrationLock });
+        await initialize;
+
+        // Assert
+        Assert.True(waitingAfterTimeout);
+        Assert.Equal([14], upgraded.MigrationsApplied.Select(m => m.Version));
+    }
+
+    [PostgresFact]
+    public async Task InitializeAsync_MigrationLockHeldPastTheServersStatementTimeout_WaitsThenMigrates()
+    {
+        // Arrange: a store with one migration to apply, whose connections have a 500 ms statement_timeout (as a DBA sets
+        // for the role or the database; here in the DSN's Options), while another session holds the migration lock
+        var created = await engines.CreateAsync(GatewayStores.Postgres);
+        await PostgresServer.ExecuteAsync(created.Dsn, "DELETE FROM schema_migrations WHERE version = 14");
+        await using var holder = new NpgsqlConnection(created.Dsn);
+        await holder.OpenAsync();
+        await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_lock(@Key)", new { Key = PostgresGatewayStore.MigrationLock });
+        await using var upgraded = GatewayStores.Create(GatewayStores.Postgres, created.Dsn + ";Options=-c statement_timeout=500", new SecretProtector(null));
+
+        // Act: keep the start waiting three times the statement timeout, then let it go
+        var initialize = upgraded.InitializeAsync(None);
+        while (await Dapper.SqlMapper.ExecuteScalarAsync<long>(holder,
+                   "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'") == 0)
+        {
+            Assert.False(initialize.IsCompleted, "the start ended before it waited for the lock");
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(TimeSpan.FromMilliseconds(1500));
         var waitingAfterTimeout = !initialize.IsCompleted;
         await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_unlock(@Key)", new { Key = PostgresGatewayStore.MigrationLock });
         await initialize;
