@@ -626,7 +626,21 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private async Task<bool> IsSameDataSetAsync()
     {
         var key = _prefix + "data-set";
-        var current = (string?)await _database!.StringGetAsync(key);
+        string? current;
+        try
+        {
+            current = (string?)await _database!.StringGetAsync(key);
+        }
+        catch (RedisServerException ex) when (IsAboutTheKeys(ex))
+        {
+            // Something else wrote a key of another type there. Not an outage (taken for one, it never ended: every probe
+            // read it again): the key is replaced by a new data set, as if Redis had lost its data, which never counts a
+            // unit twice.
+            LogDataSetReplaced(key, FirstLine(ex.Message));
+            await _database!.KeyDeleteAsync(key);
+            current = null;
+        }
+
         if (current is null)
         {
             await _database.StringSetAsync(key, Guid.NewGuid().ToString("N"), when: When.NotExists);
@@ -754,6 +768,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     [LoggerMessage(EventId = 4207, Level = LogLevel.Warning,
         Message = "Redis at {Endpoint} lost its data while this instance could not reach it (restarted without persistence, or flushed): {Units} locally counted quota units are not added; its counters are seeded again from the store, which holds them")]
     private partial void LogDataSetLost(string endpoint, long units);
+
+    [LoggerMessage(EventId = 4208, Level = LogLevel.Error, Message = "Redis key {Key} does not hold the name of the data set (something else wrote it); it is replaced: {Reason}")]
+    private partial void LogDataSetReplaced(string key, string reason);
 
     [LoggerMessage(EventId = 4205, Level = LogLevel.Error, Message = "Redis refused the admission script for user {UserId} (the request was decided locally; Redis stays in use for everyone else): {Reason}")]
     private partial void LogScriptRefused(string userId, string reason);

@@ -222,6 +222,31 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task DataSetKeyOfAnotherType_ClosedMode_NotAnOutage_ReplacedAndRequestsStayInRedis()
+    {
+        // Arrange: something else wrote a hash where the name of the data set lives
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "closed");
+        var (key, userId) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 });
+        await redis.CommandAsync("DEL", _prefix + "data-set");
+        await redis.CommandAsync("HSET", _prefix + "data-set", "not", "a-name");
+        var outages = () => one.Service<RedisAdmission>().Outages + two.Service<RedisAdmission>().Outages;
+        for (var i = 0; i < 400 && outages() == 0 && await redis.CommandAsync("TYPE", _prefix + "data-set") != "+string"; i++)
+        {
+            await Task.Delay(25); // bounded: 10 s for a probe to read the key (every 250 ms)
+        }
+
+        // Act
+        var responses = await SendSplitAsync(one, two, key, 4);
+
+        // Assert: not taken for Redis being down (closed mode would refuse every request): the key is written anew
+        Assert.Equal(0, outages());
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(4, Counter(await redis.CommandAsync("GET", QuotaKey(userId))));
+        Assert.Equal("+string", await redis.CommandAsync("TYPE", _prefix + "data-set"));
+    }
+
+    [RedisFact]
     public async Task RedisKilledAndRestartedEmpty_ClosedMode_Answers503ThenResumesExactLimitsFromTheStore()
     {
         // Arrange: a 6-unit quota, 3 used and recorded in the store.
