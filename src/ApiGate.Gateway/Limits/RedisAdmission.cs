@@ -137,6 +137,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             _connection = connection;
             _database = database;
             await IsSameDataSetAsync();
+            await CheckScriptsRunAsync();
         }
         catch (Exception ex) when (ex is RedisException or RedisCommandException or TimeoutException)
         {
@@ -169,6 +170,22 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         Volatile.Write(ref _available, 1);
         LogConnected(_url.ToString(), _failOpen ? "open" : "closed");
         _probe = ProbeAsync(_stopping.Token);
+    }
+
+    /// <summary>
+    /// Every admission runs a script: a server that runs none for this user (an ACL without <c>@scripting</c>, a service
+    /// with scripting turned off) is refused at start, once, instead of being taken for an outage by every request.
+    /// Adding 0 changes nothing; a key of another type there (WRONGTYPE) shows that the script ran too.
+    /// </summary>
+    private async Task CheckScriptsRunAsync()
+    {
+        try
+        {
+            await EvaluateAsync(RedisLimitScripts.Add, AddHash, [_prefix + "probe"], [0]);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
+        {
+        }
     }
 
     /// <summary>Whether the client's connection log says the server refused the credentials (AUTH, or a command without them).</summary>

@@ -329,6 +329,23 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task ConnectAsync_UserMayNotRunScripts_ThrowsOneLineNamingTheSettingHostAndRefusal()
+    {
+        // Arrange: an ACL user that may read and write keys but not run scripts, which every admission does
+        await using var server = await RedisServer.StartAsync();
+        await server.CommandAsync("ACL", "SETUSER", "limited", "on", ">limited-pw-1", "~*", "+@all", "-@scripting");
+        var admission = Create($"redis://limited:limited-pw-1@127.0.0.1:{server.Port}/0");
+
+        // Act
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => admission.ConnectAsync(CancellationToken.None));
+
+        // Assert: refused at start (exit 1), not admitted and then taken for an outage on every request
+        Assert.Equal(
+            $"redis.url (APIGATE_REDIS_URL): Redis at 127.0.0.1:{server.Port} refused the gateway: NOPERM this user has no permissions to run the 'evalsha' command",
+            error.Message);
+    }
+
+    [RedisFact]
     public async Task RedisRestartedEmpty_OneInstanceReseedsBeforeTheOtherIsBack_TheOthersLocalUnitsAreNotCountedTwice()
     {
         // Arrange: two instances on one Redis, each with its own clock so each comes back when its probe is let run.
