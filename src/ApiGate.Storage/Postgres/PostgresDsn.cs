@@ -70,10 +70,11 @@ internal static class PostgresDsn
 
     private static NpgsqlConnectionStringBuilder FromUrl(string dsn)
     {
+        var socket = SocketDirectory(ref dsn);
         var uri = new Uri(dsn);
         var builder = new NpgsqlConnectionStringBuilder
         {
-            Host = uri.Host.Trim('[', ']'),
+            Host = socket ?? uri.Host.Trim('[', ']'),
             Port = uri.Port > 0 ? uri.Port : 5432,
         };
         var userInfo = uri.UserInfo;
@@ -117,6 +118,29 @@ internal static class PostgresDsn
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// The directory of a Unix-domain socket written as the URL's host, percent-encoded as libpq writes it
+    /// (<c>postgres://user@%2Fvar%2Frun%2Fpostgresql/apigate</c>), which <see cref="Uri"/> does not take for a host name;
+    /// <paramref name="dsn"/> is then given <c>localhost</c> in its place. Null for a host name or address.
+    /// </summary>
+    private static string? SocketDirectory(ref string dsn)
+    {
+        var start = dsn.IndexOf("://", StringComparison.Ordinal) + 3;
+        var end = dsn.IndexOfAny(['/', '?', '#'], start);
+        var authority = dsn[start..(end < 0 ? dsn.Length : end)];
+        var host = start + authority.LastIndexOf('@') + 1;
+        if (string.Compare(dsn, host, "%2F", 0, 3, StringComparison.OrdinalIgnoreCase) != 0)
+        {
+            return null;
+        }
+
+        var port = dsn.IndexOf(':', host, start + authority.Length - host);
+        var hostEnd = port < 0 ? start + authority.Length : port;
+        var directory = Uri.UnescapeDataString(dsn[host..hostEnd]);
+        dsn = string.Concat(dsn.AsSpan(0, host), "localhost", dsn.AsSpan(hostEnd));
+        return directory;
     }
 
     /// <summary>

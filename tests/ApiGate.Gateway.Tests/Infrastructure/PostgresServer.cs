@@ -45,6 +45,9 @@ internal sealed class PostgresServer : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The directory of the server's Unix-domain socket (<c>.s.PGSQL.{Port}</c>).</summary>
+    public string SocketDirectory => _directory;
+
     /// <summary>The superuser on the server's maintenance database (trust authentication on loopback).</summary>
     public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false;Timeout=10";
 

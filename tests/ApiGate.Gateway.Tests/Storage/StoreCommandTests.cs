@@ -1168,6 +1168,23 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(expected, ApiGate.Storage.Postgres.PostgresDsn.Redact(message, dsn));
     }
 
+    [PostgresFact]
+    public async Task UsersList_PostgresUrlWithASocketDirectoryAsItsHost_ConnectsThroughTheSocket()
+    {
+        // Arrange: libpq's way of naming a Unix-domain socket in a URL: its directory, percent-encoded, as the host
+        var server = await PostgresServer.Shared();
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(await server.CreateDatabaseAsync()).Database;
+        var url = $"postgres://postgres@{Uri.EscapeDataString(server.SocketDirectory)}:{server.Port}/{database}";
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = "postgres", ["APIGATE_DATABASE_DSN"] = url };
+
+        // Act
+        var result = await CliRunner.RunAsync(environment, "users", "list");
+
+        // Assert: the store was made in the database the socket leads to
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal($"created a new store at postgres://postgres@{server.SocketDirectory}:{server.Port}/{database}", result.Error.Trim());
+    }
+
     [Theory]
     [InlineData("Host=db.internal;Password=hunter2", 5)]
     [InlineData("Host=db.internal;Command Timeout=30", 5)]
