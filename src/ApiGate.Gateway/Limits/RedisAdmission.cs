@@ -174,7 +174,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     /// <summary>
     /// Every admission runs a script: a server that runs none for this user (an ACL without <c>@scripting</c>, a service
-    /// with scripting turned off) is refused at start, once, instead of being taken for an outage by every request.
+    /// with scripting turned off) is refused at start, once, instead of being taken for an outage by every request, and
+    /// an unavailable one is not taken back until it runs them.
     /// Adding 0 changes nothing; a key of another type there (WRONGTYPE) shows that the script ran too.
     /// </summary>
     private async Task CheckScriptsRunAsync()
@@ -550,6 +551,8 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                         // A write, not only a PING: a Redis that answers but takes no writes (maxmemory reached under
                         // noeviction, a read-only replica) would be taken back only to fail the next admission again.
                         await _database!.StringSetAsync(_prefix + "probe", "1", ProbeInterval + ProbeInterval);
+                        // And a script: one that refuses scripts (an ACL changed meanwhile) would fail every admission again.
+                        await CheckScriptsRunAsync();
                         var added = await FlushPendingAsync();
                         _seeds.Forget(); // counters missing from Redis now are seeded from the store as it is now
                         Volatile.Write(ref _available, 1);

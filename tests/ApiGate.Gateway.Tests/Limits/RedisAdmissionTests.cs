@@ -346,6 +346,38 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task ScriptsForbiddenWhileServing_OneOutageUntilTheyRunAgain_NotTakenBackByEachProbe()
+    {
+        // Arrange: closed mode, connected as an ACL user that may run scripts
+        await using var server = await RedisServer.StartAsync();
+        await server.CommandAsync("ACL", "SETUSER", "limited", "on", ">limited-pw-1", "~*", "+@all");
+        var clock = new FakeTimeProvider(Start);
+        var one = Create($"redis://limited:limited-pw-1@127.0.0.1:{server.Port}/0", clock, closed: true);
+        await one.ConnectAsync(CancellationToken.None);
+        var caller = Caller(requestsPerMonth: 1000);
+
+        // Act: the server stops letting it run scripts while requests come and probes run (their writes still work)
+        await server.CommandAsync("ACL", "SETUSER", "limited", "-@scripting");
+        var verdicts = new List<AdmissionVerdict>();
+        for (var i = 0; i < 8; i++)
+        {
+            verdicts.Add((await one.AdmitAsync(caller, false, CancellationToken.None)).Verdict);
+            clock.Advance(RedisAdmission.ProbeInterval);
+            await Task.Delay(50); // the probe's round trips on loopback
+        }
+
+        var outagesWhileForbidden = one.Outages;
+        await server.CommandAsync("ACL", "SETUSER", "limited", "+@scripting");
+        await ComeBackAsync(one, clock);
+        var after = await one.AdmitAsync(caller, false, CancellationToken.None);
+
+        // Assert: one outage (logged once), not one per request after each probe took Redis back
+        Assert.All(verdicts, v => Assert.Equal(AdmissionVerdict.Unavailable, v));
+        Assert.Equal(1, outagesWhileForbidden);
+        Assert.Equal(AdmissionVerdict.Admitted, after.Verdict);
+    }
+
+    [RedisFact]
     public async Task RedisRestartedEmpty_OneInstanceReseedsBeforeTheOtherIsBack_TheOthersLocalUnitsAreNotCountedTwice()
     {
         // Arrange: two instances on one Redis, each with its own clock so each comes back when its probe is let run.
