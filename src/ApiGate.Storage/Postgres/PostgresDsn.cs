@@ -63,18 +63,19 @@ internal static class PostgresDsn
 
     /// <summary>Where a connection string points, for messages: <c>postgres://user@host:port/database</c>, no password.</summary>
     public static string Describe(NpgsqlConnectionStringBuilder builder) =>
-        $"postgres://{(string.IsNullOrEmpty(builder.Username) ? "" : builder.Username + "@")}{builder.Host}:{builder.Port}/{builder.Database}";
+        $"postgres://{(string.IsNullOrEmpty(builder.Username) ? "" : builder.Username + "@")}{HostOf(builder)}/{builder.Database}";
 
-    /// <summary>The host and port alone, as failures name them.</summary>
-    public static string HostOf(NpgsqlConnectionStringBuilder builder) => $"{builder.Host}:{builder.Port}";
+    /// <summary>The host and port alone, as failures name them; a list of hosts as it is written (each with its port).</summary>
+    public static string HostOf(NpgsqlConnectionStringBuilder builder) =>
+        builder.Host!.Contains(',', StringComparison.Ordinal) ? builder.Host : $"{builder.Host}:{builder.Port}";
 
     private static NpgsqlConnectionStringBuilder FromUrl(string dsn)
     {
-        var socket = SocketDirectory(ref dsn);
+        var hosts = LibpqHosts(ref dsn);
         var uri = new Uri(dsn);
         var builder = new NpgsqlConnectionStringBuilder
         {
-            Host = socket ?? uri.Host.Trim('[', ']'),
+            Host = hosts ?? uri.Host.Trim('[', ']'),
             Port = uri.Port > 0 ? uri.Port : 5432,
         };
         var userInfo = uri.UserInfo;
@@ -110,6 +111,9 @@ internal static class PostgresDsn
                 case "application_name":
                     builder.ApplicationName = value;
                     break;
+                case "target_session_attrs":
+                    builder.TargetSessionAttributes = value;
+                    break;
                 default:
                     // Anything else by its Npgsql name (e.g. "Maximum Pool Size=50" as maximum%20pool%20size=50).
                     builder[name] = value;
@@ -121,26 +125,38 @@ internal static class PostgresDsn
     }
 
     /// <summary>
-    /// The directory of a Unix-domain socket written as the URL's host, percent-encoded as libpq writes it
-    /// (<c>postgres://user@%2Fvar%2Frun%2Fpostgresql/apigate</c>), which <see cref="Uri"/> does not take for a host name;
-    /// <paramref name="dsn"/> is then given <c>localhost</c> in its place. Null for a host name or address.
+    /// The URL's hosts when <see cref="Uri"/> cannot read them, written as libpq writes them: several, for a failover
+    /// (<c>postgres://user@db1:5432,db2:5432/apigate?target_session_attrs=read-write</c>: Npgsql's host list, each with
+    /// its port), or the directory of a Unix-domain socket, percent-encoded (<c>postgres://user@%2Fvar%2Frun%2Fpostgresql/apigate</c>).
+    /// <paramref name="dsn"/> is then given <c>localhost</c> in their place. Null for one host name or address.
     /// </summary>
-    private static string? SocketDirectory(ref string dsn)
+    private static string? LibpqHosts(ref string dsn)
     {
         var start = dsn.IndexOf("://", StringComparison.Ordinal) + 3;
         var end = dsn.IndexOfAny(['/', '?', '#'], start);
-        var authority = dsn[start..(end < 0 ? dsn.Length : end)];
-        var host = start + authority.LastIndexOf('@') + 1;
-        if (string.Compare(dsn, host, "%2F", 0, 3, StringComparison.OrdinalIgnoreCase) != 0)
+        end = end < 0 ? dsn.Length : end;
+        var at = end > start ? dsn.LastIndexOf('@', end - 1, end - start) : -1;
+        var from = at < 0 ? start : at + 1;
+        var hosts = dsn[from..end];
+        string found;
+        var port = "";
+        if (hosts.Contains(',', StringComparison.Ordinal))
+        {
+            found = string.Join(',', hosts.Split(',').Select(Uri.UnescapeDataString));
+        }
+        else if (hosts.StartsWith("%2F", StringComparison.OrdinalIgnoreCase))
+        {
+            var colon = hosts.IndexOf(':', StringComparison.Ordinal);
+            found = Uri.UnescapeDataString(colon < 0 ? hosts : hosts[..colon]);
+            port = colon < 0 ? "" : hosts[colon..]; // left for Uri to read
+        }
+        else
         {
             return null;
         }
 
-        var port = dsn.IndexOf(':', host, start + authority.Length - host);
-        var hostEnd = port < 0 ? start + authority.Length : port;
-        var directory = Uri.UnescapeDataString(dsn[host..hostEnd]);
-        dsn = string.Concat(dsn.AsSpan(0, host), "localhost", dsn.AsSpan(hostEnd));
-        return directory;
+        dsn = string.Concat(dsn.AsSpan(0, from), "localhost", port, dsn.AsSpan(end));
+        return found;
     }
 
     /// <summary>

@@ -1185,6 +1185,24 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal($"created a new store at postgres://postgres@{server.SocketDirectory}:{server.Port}/{database}", result.Error.Trim());
     }
 
+    [PostgresFact]
+    public async Task UsersList_PostgresUrlListingTwoHostsTheFirstDown_ConnectsToTheSecond()
+    {
+        // Arrange: libpq's URL for a failover: every host, each with its port, and the kind of server wanted
+        var server = await PostgresServer.Shared();
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(await server.CreateDatabaseAsync()).Database;
+        var hosts = $"127.0.0.1:1,127.0.0.1:{server.Port}";
+        var url = $"postgres://postgres@{hosts}/{database}?target_session_attrs=read-write";
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = "postgres", ["APIGATE_DATABASE_DSN"] = url };
+
+        // Act
+        var result = await CliRunner.RunAsync(environment, "users", "list");
+
+        // Assert: nothing listens on the first; the store was made on the second
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal($"created a new store at postgres://postgres@{hosts}/{database}", result.Error.Trim());
+    }
+
     [Theory]
     [InlineData("Host=db.internal;Password=hunter2", 5)]
     [InlineData("Host=db.internal;Command Timeout=30", 5)]
