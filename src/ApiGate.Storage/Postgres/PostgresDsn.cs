@@ -142,7 +142,7 @@ internal static class PostgresDsn
         var port = "";
         if (hosts.Contains(',', StringComparison.Ordinal))
         {
-            found = string.Join(',', hosts.Split(',').Select(Uri.UnescapeDataString));
+            found = string.Join(',', hosts.Split(',').Select(HostAndPort));
         }
         else if (hosts.StartsWith("%2F", StringComparison.OrdinalIgnoreCase))
         {
@@ -157,6 +157,20 @@ internal static class PostgresDsn
 
         dsn = string.Concat(dsn.AsSpan(0, from), "localhost", port, dsn.AsSpan(end));
         return found;
+    }
+
+    /// <summary>One <c>host[:port]</c> of a host list, percent-decoded; a port that is not one is refused (FormatException).</summary>
+    private static string HostAndPort(string entry)
+    {
+        var colon = entry.LastIndexOf(':');
+        var host = colon < 0 || entry.EndsWith(']') ? entry : entry[..colon];
+        var port = colon < 0 || entry.EndsWith(']') ? "" : entry[(colon + 1)..];
+        if (host.Length == 0 || port.Length > 0 && (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number is < 1 or > 65535))
+        {
+            throw new FormatException($"'{entry}' in the host list is not host or host:port with a port between 1 and 65535");
+        }
+
+        return Uri.UnescapeDataString(entry);
     }
 
     /// <summary>

@@ -1138,6 +1138,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     [InlineData("Host=127.0.0.1;Password=hunter2;Bogus Key=1", "is not a PostgreSQL connection string")]
     [InlineData("Host=127.0.0.1;Port=abc;Password=hunter2", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
+    [InlineData("postgres://app:hunter2@127.0.0.1:5432,127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
     [InlineData("Password=hunter2", "names no PostgreSQL host")]
     public async Task UsersList_PostgresDsnMalformed_InvalidInputNamingSettingNotPassword(string dsn, string problem)
     {
