@@ -121,6 +121,13 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: {refused}");
             }
 
+            if (!connection.IsConnected && _url.Tls && log.ToString().Contains("Configuring TLS", StringComparison.Ordinal))
+            {
+                // Connected, and then no TLS handshake: a server without TLS waits for a command and never answers one.
+                throw new InvalidOperationException(
+                    $"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: the server took the connection but did not complete a TLS handshake within {Format(Math.Max(_timeout.TotalMilliseconds, 1000))} (a server without TLS needs a redis:// URL)");
+            }
+
             if (!connection.IsConnected && IsAuthenticationFailure(log.ToString()))
             {
                 throw new InvalidOperationException(

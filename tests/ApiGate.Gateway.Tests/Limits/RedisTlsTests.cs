@@ -105,6 +105,25 @@ public sealed class RedisTlsTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task Serve_RedissUrlAgainstAPlainServer_ExitsNamingSettingHostAndThePlainScheme()
+    {
+        // Arrange: a server without TLS, named by a rediss:// URL
+        await using var plain = await RedisServer.StartAsync(password: "plain-pw-1");
+        var url = "rediss://" + plain.Url()["redis://".Length..];
+
+        // Act
+        var result = await ServeAsync(url, caFile: null);
+
+        // Assert
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.Diagnostics.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Equal(
+            $"error: redis.url (APIGATE_REDIS_URL): TLS to Redis at 127.0.0.1:{plain.Port} failed: the server took the connection but did not complete a TLS handshake within 1000 ms (a server without TLS needs a redis:// URL)",
+            line);
+        AssertNoPassword(url, result);
+    }
+
+    [RedisFact]
     public async Task Serve_CaFileMissing_ExitsWithOneLineNamingTheSetting()
     {
         var missing = Path.Combine(_directory, "no-such-ca.pem");
