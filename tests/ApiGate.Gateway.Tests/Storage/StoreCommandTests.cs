@@ -598,13 +598,13 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     [PostgresFact]
     public async Task StoreCopy_TargetRefusesARow_ErrorNamesToDsnAndTheTable_NotThePassword_NoSchemaLeftInTheTarget()
     {
-        // Arrange: a stored setting holding a NUL, which SQLite keeps and PostgreSQL's text refuses
+        // Arrange: a plan description holding a NUL (written past the admin API), which SQLite keeps and PostgreSQL's
+        // text refuses
         var source = await engines.CreateAsync(GatewayStores.Sqlite);
         await new PlanService(source.Store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
         await using (var connection = await source.OpenRawAsync())
         {
-            await Dapper.SqlMapper.ExecuteAsync(connection,
-                "INSERT INTO stored_settings (name, value, updated_at) VALUES ('ratelimit.burst', '9' || char(0), '2026-12-01T00:00:00.000Z')");
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE plans SET description = 'fast' || char(0) WHERE id = 'pro'");
         }
 
         var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres) + ";Password=Hunter2Copy";
@@ -614,7 +614,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
 
         // Assert
         Assert.Equal(1, copy.ExitCode);
-        Assert.Contains("error: --to-dsn: writing the stored_settings table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
+        Assert.Contains("error: --to-dsn: writing the plans table to the target failed, nothing was copied: ", copy.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("Hunter2Copy", copy.Error + copy.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("APIGATE_DATABASE_DSN", copy.Error, StringComparison.Ordinal);
         await using var target = new Npgsql.NpgsqlConnection(targetDsn);
