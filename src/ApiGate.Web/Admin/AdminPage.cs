@@ -29,6 +29,39 @@ public abstract class AdminPage : ServerPage
     /// <summary>The posted form (in a submit handler).</summary>
     protected FormValues Form => new(HttpContext.Request.Form);
 
+    /// <summary>The hidden field an edit form carries its row's version in (the row's ETag, as the admin API's <c>If-Match</c>).</summary>
+    protected const string VersionField = "_version";
+
+    /// <summary>
+    /// The version to put in an edit form's <see cref="VersionField"/>: the row's on the page's first showing, the posted
+    /// one when a refused form is shown again (so a second try still saves only over the version the operator started from).
+    /// </summary>
+    private protected string EditedVersion(DateTimeOffset? updatedAt) =>
+        HttpMethods.IsPost(HttpContext.Request.Method) ? Form.Trimmed(VersionField) ?? "" : updatedAt is { } at ? ApiGate.Core.Storage.RowVersion.Tag(at) : "";
+
+    /// <summary>
+    /// The precondition of an edit form's save: the row is written only while it is still in the version the form was
+    /// rendered from, so two sessions editing one row cannot silently overwrite each other (null for a form without one).
+    /// </summary>
+    private protected ApiGate.Core.Management.RowCondition? PostedVersion =>
+        Form.NonBlank(VersionField) is { } tag ? new ApiGate.Core.Management.RowCondition([tag]) : null;
+
+    /// <summary>
+    /// An edit form's save refused because the row changed since the form was rendered: 409 and a sentence saying so
+    /// above the form (the operator's input stays in it), instead of the admin API's wording about <c>If-Match</c>.
+    /// </summary>
+    private protected static bool ChangedMeanwhile<T>(ApiGate.Core.Management.ManagementResult<T> saved, FormErrors errors, string kind)
+    {
+        if (saved.Error is not { Kind: ApiGate.Core.Management.ManagementErrorKind.PreconditionFailed })
+        {
+            return false;
+        }
+
+        errors.Add("", $"This {kind} was changed (in another session, the CLI or the admin API) after this page was opened, so nothing was saved. " +
+            $"Open the {kind} again to see its current settings, then make your change there.");
+        return true;
+    }
+
     /// <summary>A change succeeded: says what it did in the audit log and goes to <paramref name="location"/> (post, redirect, get).</summary>
     protected void Done(string note, string location)
     {

@@ -24,7 +24,9 @@ public abstract class ServerPage : ComponentBase
         }
         else
         {
-            Refused(error.Kind == ApiGate.Core.Management.ManagementErrorKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest);
+            Refused(error.Kind is ApiGate.Core.Management.ManagementErrorKind.Conflict or ApiGate.Core.Management.ManagementErrorKind.PreconditionFailed
+                ? StatusCodes.Status409Conflict
+                : StatusCodes.Status400BadRequest);
         }
     }
 

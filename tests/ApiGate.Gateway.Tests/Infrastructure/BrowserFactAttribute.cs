@@ -7,11 +7,17 @@ namespace ApiGate.Gateway.Tests.Infrastructure;
 [AttributeUsage(AttributeTargets.Method)]
 internal sealed class BrowserFactAttribute : FactAttribute
 {
-    public BrowserFactAttribute()
-    {
-        if (!File.Exists(BrowserHost.ExecutablePath) && !BrowserHost.IsCi)
-        {
-            Skip = $"no Chromium at {BrowserHost.ExecutablePath} (install Debian's chromium or set {BrowserHost.ExecutableVariable})";
-        }
-    }
+    public BrowserFactAttribute() => Skip = SkipReason;
+
+    /// <summary>Why a browser test is skipped: no Chromium installed outside CI; null when it runs.</summary>
+    internal static string? SkipReason => !File.Exists(BrowserHost.ExecutablePath) && !BrowserHost.IsCi
+        ? $"no Chromium at {BrowserHost.ExecutablePath} (install Debian's chromium or set {BrowserHost.ExecutableVariable})"
+        : null;
+}
+
+/// <summary>A <see cref="BrowserFactAttribute"/> with data: skipped (outside CI) without Chromium, as a browser fact is.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class BrowserTheoryAttribute : TheoryAttribute
+{
+    public BrowserTheoryAttribute() => Skip = BrowserFactAttribute.SkipReason;
 }
