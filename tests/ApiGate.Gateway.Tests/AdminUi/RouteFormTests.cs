@@ -41,18 +41,30 @@ public sealed class RouteFormTests : AdminUiTestBase
     [BrowserTheory]
     [InlineData("route")]
     [InlineData("upstream")]
+    [InlineData("plan")]
     public async Task Edit_RowChangedElsewhereAfterThePageOpened_409SayingSoAndTheOtherChangeKept(string kind)
     {
         // Arrange: the edit page open in the browser, then the same row changed through the admin API's services
         await Gateway.AddUpstreamAsync("backend", Upstream.Url);
         await Gateway.AddRouteAsync(new Core.Management.RouteInput { Name = "orders", Path = "/orders/*", Upstream = "backend" });
-        var id = kind == "route" ? (await Gateway.Routes.GetAsync("orders", CancellationToken.None)).Value!.Id : (await Gateway.Upstreams.GetAsync("backend", CancellationToken.None)).Value!.Id;
+        Assert.True((await Gateway.Plans.CreateAsync(new Core.Management.PlanInput { Id = "pro", Name = "Pro" }, CancellationToken.None)).Ok);
+        var (id, editPage, name) = kind switch
+        {
+            "route" => ((await Gateway.Routes.GetAsync("orders", CancellationToken.None)).Value!.Id, "", "orders"),
+            "upstream" => ((await Gateway.Upstreams.GetAsync("backend", CancellationToken.None)).Value!.Id, "", "backend"),
+            _ => ("pro", "/ui/plans?edit=pro", "pro"),
+        };
+        editPage = editPage.Length > 0 ? editPage : $"/ui/{kind}s/{id}/edit";
+        var error = kind == "plan" ? "#page-error" : "#form-error"; // the plan form is on its list's page
         await using var browser = await SignedInAsync();
         var page = browser.Page;
-        await browser.GoAsync($"/ui/{kind}s/{id}/edit");
-        var elsewhere = kind == "route"
-            ? (await Gateway.Routes.UpdateAsync(id, new Core.Management.RouteChanges { Description = "from the API" }, CancellationToken.None)).Ok
-            : (await Gateway.Upstreams.UpdateAsync(id, new Core.Management.UpstreamChanges { Description = "from the API" }, CancellationToken.None)).Ok;
+        await browser.GoAsync(editPage);
+        var elsewhere = kind switch
+        {
+            "route" => (await Gateway.Routes.UpdateAsync(id, new Core.Management.RouteChanges { Description = "from the API" }, CancellationToken.None)).Ok,
+            "upstream" => (await Gateway.Upstreams.UpdateAsync(id, new Core.Management.UpstreamChanges { Description = "from the API" }, CancellationToken.None)).Ok,
+            _ => (await Gateway.Plans.UpdateAsync(id, new Core.Management.PlanInput { Description = "from the API" }, CancellationToken.None)).Ok,
+        };
         Assert.True(elsewhere);
 
         // Act: the operator's own change, saved from the page opened before
@@ -61,22 +73,25 @@ public sealed class RouteFormTests : AdminUiTestBase
 
         // Assert: refused, the other change kept, the operator's input still in the form
         Assert.Equal(409, saved.Status);
-        await Assertions.Expect(page.Locator("#form-error")).ToHaveTextAsync(
+        await Assertions.Expect(page.Locator(error)).ToHaveTextAsync(
             $"This {kind} was changed (in another session, the CLI or the admin API) after this page was opened, so nothing was saved. " +
             $"Open the {kind} again to see its current settings, then make your change there.");
         await Assertions.Expect(page.Locator("#f-description")).ToHaveValueAsync("from the console");
-        var stored = kind == "route"
-            ? (await Gateway.Routes.GetAsync(id, CancellationToken.None)).Value!.Description
-            : (await Gateway.Upstreams.GetAsync(id, CancellationToken.None)).Value!.Description;
+        var stored = kind switch
+        {
+            "route" => (await Gateway.Routes.GetAsync(id, CancellationToken.None)).Value!.Description,
+            "upstream" => (await Gateway.Upstreams.GetAsync(id, CancellationToken.None)).Value!.Description,
+            _ => (await Gateway.Plans.GetAsync(id, CancellationToken.None)).Value!.Description,
+        };
         Assert.Equal("from the API", stored);
 
         // Act + Assert: a second try from the refused form is refused too; the page opened again saves
         await page.ClickAsync($"#save-{kind}");
-        await Assertions.Expect(page.Locator("#form-error")).ToContainTextAsync("nothing was saved");
-        await browser.GoAsync($"/ui/{kind}s/{id}/edit");
+        await Assertions.Expect(page.Locator(error)).ToContainTextAsync("nothing was saved");
+        await browser.GoAsync(editPage);
         await page.FillAsync("#f-description", "from the console");
         await page.ClickAsync($"#save-{kind}");
-        await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync($"Saved {kind} {(kind == "route" ? "orders" : "backend")}.");
+        await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync($"Saved {kind} {name}.");
     }
 
     [BrowserFact]
