@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Net;
+using ApiGate.Gateway.Metering;
 using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Gateway.Forwarding;
@@ -9,9 +10,9 @@ namespace ApiGate.Gateway.Forwarding;
 /// (it drops the client's <c>Accept-Encoding</c> on these routes), decoded on its way to the client: passed on as it
 /// came, its events could not be counted (<c>sseEvents</c> read 0 and the stream was billed nothing), and a client that
 /// never asked for the coding got bytes it may not read. Each read returns what the upstream's data decoded so far, so
-/// an event the upstream flushed still reaches the client at once. <c>gzip</c> (<c>x-gzip</c>) and <c>br</c> are decoded;
-/// any other coding, or several, is passed on as it came — <c>deflate</c> too, which servers send in two formats (zlib, as
-/// RFC 9110 §8.4.1.2 says, or raw) that the header does not tell apart.
+/// an event the upstream flushed still reaches the client at once. <c>gzip</c> (<c>x-gzip</c>), <c>br</c> and <c>deflate</c>
+/// are decoded — <c>deflate</c> in either format servers send it (zlib, as RFC 9110 §8.4.1.2 says, or raw), told apart
+/// by the body's first two bytes; any other coding, or several, is passed on as it came.
 /// </summary>
 internal sealed class DecodedEventStreamContent : HttpContent
 {
@@ -54,6 +55,7 @@ internal sealed class DecodedEventStreamContent : HttpContent
     private static string? Decodes(string coding) =>
         coding.Equals("gzip", StringComparison.OrdinalIgnoreCase) || coding.Equals("x-gzip", StringComparison.OrdinalIgnoreCase) ? "gzip"
         : coding.Equals("br", StringComparison.OrdinalIgnoreCase) ? "br"
+        : coding.Equals("deflate", StringComparison.OrdinalIgnoreCase) ? "deflate"
         : null;
 
     protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
@@ -83,7 +85,84 @@ internal sealed class DecodedEventStreamContent : HttpContent
         base.Dispose(disposing);
     }
 
-    private Stream Decoder(Stream compressed) => _coding == "gzip"
-        ? new GZipStream(compressed, CompressionMode.Decompress)
-        : new BrotliStream(compressed, CompressionMode.Decompress);
+    private Stream Decoder(Stream compressed) => _coding switch
+    {
+        "gzip" => new GZipStream(compressed, CompressionMode.Decompress),
+        "br" => new BrotliStream(compressed, CompressionMode.Decompress),
+        _ => new EitherDeflateStream(compressed),
+    };
+
+    /// <summary>
+    /// A <c>deflate</c> body decoded in the format it came in: zlib (RFC 1950) when its first two bytes are a zlib header
+    /// (compression method 8, and a multiple of 31 read as a big-endian number), else raw deflate (RFC 1951). The first
+    /// read waits for those two bytes only, which come in the upstream's first flush, so no flushed event is held back.
+    /// </summary>
+    private sealed class EitherDeflateStream(Stream compressed) : ReadOnlyStream
+    {
+        private readonly Stream _compressed = compressed;
+        private readonly byte[] _head = new byte[2];
+        private int _headLength;
+        private int _headGiven;
+        private Stream? _decoder;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_decoder is null)
+            {
+                while (_headLength < _head.Length && await _compressed.ReadAsync(_head.AsMemory(_headLength), cancellationToken) is > 0 and var read)
+                {
+                    _headLength += read;
+                }
+
+                var source = new HeadFirstStream(this);
+                _decoder = _headLength == 2 && (_head[0] & 0x0F) == 8 && ((_head[0] << 8) | _head[1]) % 31 == 0
+                    ? new ZLibStream(source, CompressionMode.Decompress)
+                    : new DeflateStream(source, CompressionMode.Decompress);
+            }
+
+            return await _decoder.ReadAsync(buffer, cancellationToken);
+        }
+
+        // The forwarder reads the body asynchronously; so does the decoder, from HeadFirstStream.
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Synchronous reads of a decoded event stream are not supported.");
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                (_decoder ?? _compressed).Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        /// <summary>The compressed body as it came: the bytes read ahead, then the rest.</summary>
+        private sealed class HeadFirstStream(EitherDeflateStream owner) : ReadOnlyStream
+        {
+            public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                if (owner._headGiven == owner._headLength)
+                {
+                    return owner._compressed.ReadAsync(buffer, cancellationToken);
+                }
+
+                var count = Math.Min(buffer.Length, owner._headLength - owner._headGiven);
+                owner._head.AsSpan(owner._headGiven, count).CopyTo(buffer.Span);
+                owner._headGiven += count;
+                return ValueTask.FromResult(count);
+            }
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Synchronous reads of a decoded event stream are not supported.");
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    owner._compressed.Dispose();
+                }
+
+                base.Dispose(disposing);
+            }
+        }
+    }
 }

@@ -261,17 +261,20 @@ internal sealed class TestUpstream : IAsyncDisposable
     }
 
     /// <summary>
-    /// <see cref="SseAsync"/>'s two events compressed with <paramref name="coding"/> (gzip or br) whatever the
-    /// request asked for, as a backend whose compression ignores <c>Accept-Encoding</c> does; the compressor is flushed
-    /// after each event, so the first can be decoded before the second is sent.
+    /// <see cref="SseAsync"/>'s two events compressed with <paramref name="coding"/> (gzip, br, deflate — zlib-wrapped,
+    /// as RFC 9110 says — or raw-deflate, labelled deflate as some servers send it) whatever the request asked for, as a
+    /// backend whose compression ignores <c>Accept-Encoding</c> does; the compressor is flushed after each event, so the
+    /// first can be decoded before the second is sent.
     /// </summary>
     private async Task CompressedSseAsync(HttpContext context, string coding)
     {
         context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.ContentEncoding = coding;
+        context.Response.Headers.ContentEncoding = coding == "raw-deflate" ? "deflate" : coding;
         await using var body = coding switch
         {
             "gzip" => new System.IO.Compression.GZipStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+            "deflate" => new System.IO.Compression.ZLibStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
+            "raw-deflate" => new System.IO.Compression.DeflateStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
             _ => (Stream)new System.IO.Compression.BrotliStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true),
         };
         await body.WriteAsync("event: first\ndata: one\n\n"u8.ToArray(), context.RequestAborted);

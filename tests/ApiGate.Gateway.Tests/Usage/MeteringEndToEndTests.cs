@@ -153,6 +153,8 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
     [Theory]
     [InlineData("gzip")]
     [InlineData("br")]
+    [InlineData("deflate")]
+    [InlineData("raw-deflate")]
     public async Task SseEvents_UpstreamCompressesTheStreamUnasked_ClientGetsEachEventDecodedAsSentAndEachIsCounted(string coding)
     {
         // Arrange: the gateway offers an sse route's upstream no coding, but this one compresses all the same; the
