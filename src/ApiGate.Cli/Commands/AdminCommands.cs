@@ -99,6 +99,11 @@ internal static class AdminCommands
         var audit = new Command("audit", "Admitted changes through the admin API and the console, from every instance, newest first") { limit };
         CliApp.SetServiceHandler(audit, context, async (parse, store, ct) =>
         {
+            if (CliApp.LimitOutOfRange(parse.GetValue(limit), AdminAuditService.MaxLimit) is { } badLimit)
+            {
+                return context.Fail(badLimit);
+            }
+
             var result = await new AdminAuditService(store).RecentAsync(parse.GetValue(limit), ct);
             if (!result.Ok)
             {

@@ -23,9 +23,9 @@ internal static class BillingCommands
         CliApp.SetServiceHandler(status, context, async (parse, store, ct) =>
         {
             var rows = parse.GetValue(limit);
-            if (rows is < 1 or > MaxLimit)
+            if (CliApp.LimitOutOfRange(rows, MaxLimit) is { } badLimit)
             {
-                return context.Fail(new ManagementError(ManagementErrorKind.Validation, "--limit", $"must be between 1 and {MaxLimit}"));
+                return context.Fail(badLimit);
             }
 
             var totals = await store.GetOverageTotalsAsync(ct);

@@ -83,7 +83,18 @@ internal static partial class CliApp
                 return $"{flag}: '{token}' is not true or false";
             }
 
-            return token.StartsWith('-') ? $"unknown option {token}" : $"unexpected argument '{token}'";
+            if (token.StartsWith('-'))
+            {
+                return $"unknown option {token}";
+            }
+
+            if (parse.CommandResult.Command is { Subcommands.Count: > 0, Arguments.Count: 0 } parent)
+            {
+                // `apigate nosuch`: where a command was expected. Naming the ones there are beats "unexpected argument".
+                return $"unknown command '{token}' (commands: {string.Join(", ", parent.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))})";
+            }
+
+            return $"unexpected argument '{token}'";
         }
 
         var message = parse.Errors[0].Message.Trim();
@@ -267,6 +278,15 @@ internal static partial class CliApp
 
         return 0;
     }
+
+    /// <summary>
+    /// The error for a <c>--limit</c> outside 1 to <paramref name="max"/>, or null. It names the option, as the CLI's other
+    /// errors do (the services name the admin API's <c>limit</c> parameter), and is checked before anything is looked up,
+    /// so bad input is reported before a record that does not exist.
+    /// </summary>
+    public static ManagementError? LimitOutOfRange(int? limit, int max) => limit is < 1 || limit > max
+        ? new ManagementError(ManagementErrorKind.Validation, "--limit", string.Create(System.Globalization.CultureInfo.InvariantCulture, $"must be between 1 and {max}"))
+        : null;
 
     /// <summary>Flags common to commands that open the store.</summary>
     public static Dictionary<string, string?> StoreFlags(ParseResult parseResult) =>

@@ -97,6 +97,11 @@ internal static class UsageCommands
         var recent = recentUser.AddTo(new Command("recent", "The user's latest requests, newest first") { limitOption });
         CliApp.SetServiceHandler(recent, context, async (parse, store, ct) =>
         {
+            if (CliApp.LimitOutOfRange(parse.GetValue(limitOption), MaxLimit) is { } badLimit)
+            {
+                return context.Fail(badLimit);
+            }
+
             var user = await recentUser.ResolveAsync(parse, store, ct);
             if (!user.Ok)
             {

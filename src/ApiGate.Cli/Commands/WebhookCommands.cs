@@ -116,6 +116,11 @@ internal static class WebhookCommands
         var deliveries = new Command("deliveries", "List an endpoint's newest deliveries and every attempt: status code, latency, error") { deliveriesId, limit };
         CliApp.SetServiceHandler(deliveries, context, async (parse, store, ct) =>
         {
+            if (CliApp.LimitOutOfRange(parse.GetValue(limit), WebhookService.MaxDeliveries) is { } badLimit)
+            {
+                return context.Fail(badLimit);
+            }
+
             var result = await Service(store).DeliveriesAsync(parse.GetRequiredValue(deliveriesId), parse.GetValue(limit), ct);
             return CliApp.PrintJsonOr(context, parse, result, value =>
                 TableWriter.Write(context.Output, ["DELIVERY", "EVENT", "TYPE", "STATUS", "NEXT ATTEMPT", "ATTEMPTED", "CODE", "LATENCY", "ERROR"], Rows(value)));

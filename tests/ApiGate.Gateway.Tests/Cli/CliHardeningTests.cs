@@ -408,6 +408,37 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Theory]
+    [InlineData("error: --limit: must be between 1 and 10000", "usage", "recent", "--user", "nobody@example.com", "--limit", "0")]
+    [InlineData("error: --limit: must be between 1 and 1000", "webhooks", "deliveries", "nope", "--limit", "-1")]
+    [InlineData("error: --limit: must be between 1 and 10000", "admin", "audit", "--limit", "0")]
+    public async Task LimitOutOfRange_ExitsTwoNamingTheOptionBeforeLookingAnythingUp(string expected, params string[] args)
+    {
+        // Act: the user and the webhook do not exist either, which would exit 3
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(expected, result.Error.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n')[^1]);
+        Assert.Equal("", result.Output);
+    }
+
+    [Theory]
+    [InlineData(
+        "unknown command 'nosuch' (commands: serve, demo, upstreams, routes, users, plans, keys, entitlements, plan-entitlements, usage, config, admin, sessions, version, migrate, store, webhooks, billing); see 'apigate --help'",
+        "nosuch")]
+    [InlineData("unknown command 'nosuch' (commands: create, list, get, update, enable, disable, delete); see 'apigate routes --help'", "routes", "nosuch")]
+    public async Task UnknownCommand_ExitsTwoNamingItAndListingTheCommands(string expected, params string[] args)
+    {
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: " + expected + "\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.Equal("", result.Output);
+    }
+
+    [Theory]
     [InlineData("billing", "status")]
     [InlineData("webhooks", "deliveries")]
     public async Task Help_OptionWithADefault_ShowsTheDefaultOnce(params string[] command)
