@@ -8,8 +8,8 @@ namespace ApiGate.Gateway.Admin;
 /// One Information line per admin API request — admitted or refused — in the <c>ApiGate.Admin</c> category: method,
 /// path (without the query string), status, duration, the admin token's id and name (empty when refused) and the
 /// client address. Never the token or any other credential. Also counts the request in
-/// <c>apigate_admin_requests_total</c>. Every admitted change (a request other than GET and HEAD made with a valid
-/// admin token or console session) is also written to the store's audit trail (<see cref="IAdminAuditStore"/>), which
+/// <c>apigate_admin_requests_total</c>. Every admitted change (a POST, PUT, PATCH or DELETE made with a valid admin
+/// token or console session) is also written to the store's audit trail (<see cref="IAdminAuditStore"/>), which
 /// the console's audit page reads for every instance; changes older than <see cref="KeepFor"/> are deleted from it.
 /// </summary>
 internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatewayStore store, TimeProvider timeProvider, Observability.GatewayMetrics metrics)
@@ -45,13 +45,20 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
                     caller?.TokenId ?? "", caller?.TokenName ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "");
             }
 
-            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method) && context.Features.Get<AdminCaller>() is { } changer
-                && context.Features.Get<StoreRefused>() is null)
+            if (IsChange(context.Request.Method) && context.Features.Get<AdminCaller>() is { } changer && context.Features.Get<StoreRefused>() is null)
             {
                 await StoreAsync(context, changer);
             }
         }
     }
+
+    /// <summary>
+    /// POST, PUT, PATCH and DELETE: the methods anything is changed with. Any other (OPTIONS, or one made up such as
+    /// <c>FOO</c>) is answered 405 and changes nothing: it has its log line alone, or a token holder could fill the trail
+    /// with rows naming whatever methods they made up.
+    /// </summary>
+    private static bool IsChange(string method) =>
+        HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);
 
     /// <summary>Set on a change the store itself refused (locked, unreachable): its audit row is not attempted.</summary>
     internal sealed class StoreRefused

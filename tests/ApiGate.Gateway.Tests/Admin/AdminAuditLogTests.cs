@@ -45,6 +45,27 @@ public sealed class AdminAuditLogTests : AdminTestBase
     }
 
     [Fact]
+    public async Task AuditTrail_MadeUpMethodAndOptionsRefusedWith405_LeftOutWhileARefusedPostIsKept()
+    {
+        // Arrange: with a valid token, a made-up method and OPTIONS (no endpoint takes either), and a POST where only
+        // GET is mapped: all three answered 405
+        AssertError(await SendAsync(new HttpMethod("FOO"), "/users"), HttpStatusCode.MethodNotAllowed, "method_not_allowed");
+        AssertError(await SendAsync(HttpMethod.Options, "/users"), HttpStatusCode.MethodNotAllowed, "method_not_allowed");
+        AssertError(await PostAsync("/audit"), HttpStatusCode.MethodNotAllowed, "method_not_allowed");
+
+        // Act
+        var audit = await GetAsync("/audit");
+        await Gateway.StopAsync();
+
+        // Assert: the trail holds the refused change only; the log has a line for each request
+        var row = Assert.Single(AssertData(audit).EnumerateArray());
+        Assert.Equal("POST /admin/audit 405", $"{row.GetProperty("method").GetString()} {row.GetProperty("path").GetString()} {row.GetProperty("status").GetInt32()}");
+        Assert.Equal(["FOO /admin/users 405", "OPTIONS /admin/users 405", "POST /admin/audit 405"],
+            AuditLines(_log.Text).Where(l => l.GetProperty("Method").GetString() != "GET")
+                .Select(l => $"{l.GetProperty("Method").GetString()} {l.GetProperty("Path").GetString()} {l.GetProperty("Status").GetInt32()}"));
+    }
+
+    [Fact]
     public async Task KeyPastedWhereAnIdBelongs_AuditRowAndLogLineHoldOnlyItsShownPrefix()
     {
         // Arrange: an operator revokes a key by the key itself instead of its id
