@@ -507,6 +507,24 @@ public sealed class SettingsTests : CliTestBase
         Assert.Contains(expected, validate.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0.5ms")]
+    [InlineData("1.0005s")]
+    public async Task ConfigValidate_UpstreamTimeoutWithAFractionOfAMillisecond_RefusedAsAnUpstreamsOwnTimeoutIs(string value)
+    {
+        // Arrange: an upstream's own timeout refuses these; the default it falls back to took them
+        Environment["APIGATE_UPSTREAM_TIMEOUT"] = value;
+
+        // Act
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(2, validate.ExitCode);
+        Assert.Equal(
+            $"error: upstream.timeout (from APIGATE_UPSTREAM_TIMEOUT): '{value}' has a fraction of a millisecond; it must be a whole number of milliseconds, e.g. 1ms or 1500ms\n",
+            validate.Error.ReplaceLineEndings("\n"));
+    }
+
     [Fact]
     public async Task ConfigShow_UnknownKeyInConfigFile_IsRefusedListingTheKnownOnes()
     {
