@@ -14,23 +14,12 @@ namespace ApiGate.Gateway.Forwarding;
 /// are decoded — <c>deflate</c> in either format servers send it (zlib, as RFC 9110 §8.4.1.2 says, or raw), told apart
 /// by the body's first two bytes; any other coding, or several, is passed on as it came.
 /// </summary>
-internal sealed class DecodedEventStreamContent : HttpContent
+internal sealed class DecodedEventStreamContent : ReadThroughContent
 {
-    private readonly HttpContent _inner;
     private readonly string _coding;
 
     private DecodedEventStreamContent(HttpContent inner, string coding)
-    {
-        _inner = inner;
-        _coding = coding;
-        foreach (var header in inner.Headers.NonValidated)
-        {
-            if (!header.Key.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase) && !header.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-        }
-    }
+        : base(inner, "Content-Encoding", "Content-Length") => _coding = coding;
 
     /// <summary>
     /// Replaces the response's content by its decoded body when the upstream compressed it with a coding the gateway
@@ -58,32 +47,7 @@ internal sealed class DecodedEventStreamContent : HttpContent
         : coding.Equals("deflate", StringComparison.OrdinalIgnoreCase) ? "deflate"
         : null;
 
-    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-        Decoder(await _inner.ReadAsStreamAsync(cancellationToken));
-
-    protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
-
-    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-    {
-        await using var decoded = Decoder(await _inner.ReadAsStreamAsync());
-        await decoded.CopyToAsync(stream);
-    }
-
-    protected override bool TryComputeLength(out long length)
-    {
-        length = 0;
-        return false;
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
+    protected override Stream Through(Stream body) => Decoder(body);
 
     private Stream Decoder(Stream compressed) => _coding switch
     {

@@ -16,45 +16,11 @@ namespace ApiGate.Gateway.Forwarding;
 /// </list>
 /// The upstream's connection is closed at that moment (its pending read is abandoned).
 /// </summary>
-internal sealed class StopEndedContent : HttpContent
+internal sealed class StopEndedContent(HttpContent inner, CancellationToken stop, bool webSocket) : ReadThroughContent(inner)
 {
-    private readonly HttpContent _inner;
-    private readonly CancellationToken _stop;
-    private readonly bool _webSocket;
+    protected override Stream Through(Stream body) => new StopEndedStream(body, stop, webSocket ? new WebSocketMessageCounter() : null);
 
-    public StopEndedContent(HttpContent inner, CancellationToken stop, bool webSocket)
-    {
-        _inner = inner;
-        _stop = stop;
-        _webSocket = webSocket;
-        foreach (var header in inner.Headers.NonValidated)
-        {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
-        }
-    }
-
-    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-        new StopEndedStream(await _inner.ReadAsStreamAsync(cancellationToken), _stop, _webSocket ? new WebSocketMessageCounter() : null);
-
-    protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
-
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => _inner.CopyToAsync(stream, context);
-
-    protected override bool TryComputeLength(out long length)
-    {
-        length = 0;
-        return false;
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => Inner.CopyToAsync(stream, context);
 
     /// <summary>
     /// Reads pass through until the stop; then the pending read ends (the inner stream is disposed under it) with the
