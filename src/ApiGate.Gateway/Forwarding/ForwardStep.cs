@@ -4,6 +4,7 @@ using ApiGate.Core.Routing;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Pipeline;
+using ApiGate.Gateway.Snapshots;
 using ApiGate.Gateway.Transforms;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -23,9 +24,6 @@ internal sealed partial class ForwardStep(
     IHttpForwarder forwarder, ResponseBodyTransformer responseBodies, TimeoutSources timeouts, OpenStreams streams, GatewayOptions options,
     ILogger<ForwardStep> logger) : IRequestStep
 {
-    /// <summary>Streams an HTTP/2 upstream connection is taken to carry at once when the gateway judges whether a request queued.</summary>
-    private const int Http2StreamsPerConnection = 100;
-
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // pooled: no state-machine allocation per request
     public async ValueTask<bool> InvokeAsync(GatewayRequest request)
     {
@@ -92,10 +90,10 @@ internal sealed partial class ForwardStep(
                 target.State.Begin();
                 // More exchanges with this target than its connections carry at once: this one may wait in the gateway's own
                 // pool, and a timeout that fires there is not the target's failure. HTTP/1.1: max_conns connections, one
-                // exchange each; HTTP/2 with max_conns: one connection (UpstreamClientPool), taken here to carry
-                // Http2StreamsPerConnection streams (the usual server limit, RFC 9113's recommended least).
-                var queuedForConnection = upstream.Definition.MaxConns > 0 && target.State.InFlight >
-                    (upstream.Definition.HttpVersion == Core.Upstreams.UpstreamHttpVersion.Http2 ? Http2StreamsPerConnection : upstream.Definition.MaxConns);
+                // exchange each; HTTP/2 with max_conns: one connection (UpstreamClientPool) carrying as many streams as
+                // its server stated — judged after the exchange, when a new connection's server has said (Http2StreamLimits;
+                // 100, the usual limit, until then).
+                var inFlightAtStart = target.State.InFlight;
                 outcome = TargetOutcome.Neutral;
                 error = ForwarderError.None;
                 exception = null;
@@ -122,7 +120,7 @@ internal sealed partial class ForwardStep(
                     outcome = request.TransformFailure is not null || (endless && streams.Ending)
                         ? TargetOutcome.Neutral // the gateway's response transform failed, or its stop ended the stream: nothing to hold against the target
                         : RetryRules.Classify(error, GatewayError.RecordedStatus(context.Response, request.Answered), total?.IsCancellationRequested == true,
-                            request.Meter?.HeldUpByClient == true || queuedForConnection);
+                            request.Meter?.HeldUpByClient == true || QueuedForConnection(upstream, target, inFlightAtStart));
                 }
                 finally
                 {
@@ -209,6 +207,12 @@ internal sealed partial class ForwardStep(
             }
         }
     }
+
+    /// <summary>Whether an exchange started with <paramref name="inFlight"/> exchanges on the target may have waited for a connection.</summary>
+    private static bool QueuedForConnection(UpstreamBinding upstream, TargetBinding target, int inFlight) =>
+        upstream.Definition.MaxConns > 0 && inFlight > (upstream.Definition.HttpVersion == Core.Upstreams.UpstreamHttpVersion.Http2
+            ? upstream.Http2StreamLimits?.For(target.Origin) ?? UpstreamHttp.Http2StreamLimits.Default
+            : upstream.Definition.MaxConns);
 
     private static string FailureReason(ForwarderError error, Exception? exception, GatewayRequest request) => error == ForwarderError.None
         ? "status " + GatewayError.RecordedStatus(request.HttpContext.Response, request.Answered).ToString(CultureInfo.InvariantCulture)

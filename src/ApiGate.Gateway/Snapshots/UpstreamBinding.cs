@@ -3,6 +3,7 @@ using System.Text;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Upstreams;
 using ApiGate.Gateway.Balancing;
+using ApiGate.Gateway.UpstreamHttp;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace ApiGate.Gateway.Snapshots;
@@ -26,6 +27,7 @@ internal sealed class UpstreamBinding
         Definition = definition;
         Client = client;
         StreamClient = streamClient;
+        Http2StreamLimits = (client as UpstreamClientPool.CappedClient)?.StreamLimits;
         Timeout = definition.TimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : defaultTimeout;
         var targets = definition.EffectiveTargets;
         Targets = [.. targets.Select(t => new TargetBinding(t.Url, t.Weight, registry.Get(definition.Id, t.Url, t.Weight)))];
@@ -65,6 +67,12 @@ internal sealed class UpstreamBinding
     public TargetHealthPolicy Health { get; }
 
     public HttpMessageInvoker Client { get; }
+
+    /// <summary>
+    /// The streams each target's one HTTP/2 connection carries, as its server stated; set for an upstream with
+    /// <c>max_conns</c> only (<see cref="UpstreamClientPool"/>).
+    /// </summary>
+    public Http2StreamLimits? Http2StreamLimits { get; }
 
     /// <summary>The client of <c>sse</c> exchanges, or null when <see cref="Client"/> serves them (<see cref="UpstreamClientPool.GetStreaming"/>).</summary>
     public HttpMessageInvoker? StreamClient { get; }

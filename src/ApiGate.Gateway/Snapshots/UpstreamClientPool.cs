@@ -75,7 +75,15 @@ internal sealed class UpstreamClientPool : IDisposable
         // time the others' streams are all in use, whatever the cap. So with max_conns an HTTP/2 target gets one
         // connection (at most max_conns, as documented) whose streams every request shares, the rest waiting for one.
         handler.EnableMultipleHttp2Connections = key.MaxConns == 0;
-        return new HttpMessageInvoker(handler, disposeHandler: true);
+        if (key.MaxConns == 0)
+        {
+            return new HttpMessageInvoker(handler, disposeHandler: true);
+        }
+
+        // Requests past that connection's streams wait in this client: the forwarding step needs to know how many it carries.
+        var streamLimits = new Http2StreamLimits();
+        handler.PlaintextStreamFilter = streamLimits.Filter;
+        return new CappedClient(handler, streamLimits);
     }
 
     /// <summary>
@@ -105,6 +113,12 @@ internal sealed class UpstreamClientPool : IDisposable
         // Without it the client refuses any non-ASCII value, and that refusal would be taken for a target failure.
         RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
     };
+
+    /// <summary>The client of an upstream with <c>max_conns</c>, with the stream limits its HTTP/2 servers stated.</summary>
+    internal sealed class CappedClient(SocketsHttpHandler handler, Http2StreamLimits streamLimits) : HttpMessageInvoker(handler, disposeHandler: true)
+    {
+        public Http2StreamLimits StreamLimits { get; } = streamLimits;
+    }
 
     private readonly record struct ClientKey(string UpstreamId, int IdleConnTimeoutMs, int MaxConns, TimeSpan Timeout, bool Streaming);
 }

@@ -248,6 +248,34 @@ public sealed class UpstreamHttpVersionTests
         }
     }
 
+    [Fact]
+    public async Task Http2Version_MaxConns_ServerAllowsOneStream_QueuedTimeoutsDoNotEjectTheTarget()
+    {
+        // Arrange: an HTTP/2 server that allows one stream per connection (its SETTINGS say so) and answers after 600 ms;
+        // max_conns 1, a 1 s timeout, ejection after 2 failures. Of 6 requests at once (on a new connection: the server's
+        // limit arrives after the burst has started), the 5 that wait for the one stream time out in the gateway's own
+        // client; the server answered every request it was sent in time.
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2, maxStreamsPerConnection: 1);
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", upstream.Url, new UpstreamInput
+        {
+            HttpVersion = "2", MaxConns = 1, Timeout = "1s", HealthCheck = new HealthCheckInput { PassiveFailures = 2 },
+        });
+        await gateway.AddRouteAsync(new RouteInput { Name = "h2", Path = "/h2/*", Upstream = "backend" });
+
+        // Act
+        var burst = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => gateway.Client.GetAsync(gateway.Url + "/h2/" + i + ProtocolUpstream.SlowPath + "?ms=600")));
+        using var after = await gateway.Client.GetAsync(gateway.Url + "/h2/after");
+
+        // Assert: the queued ones were answered 504, yet the target was not ejected (it would answer 503)
+        Assert.Contains(burst, r => r.StatusCode == HttpStatusCode.GatewayTimeout);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        foreach (var response in burst)
+        {
+            response.Dispose();
+        }
+    }
+
     private static Task<TestGateway> StartTrustingAsync(X509Certificate2 certificate) =>
         TestGateway.StartAsync(services: s => s.AddSingleton(UpstreamTlsTrust.Only(X509CertificateLoader.LoadCertificate(certificate.RawData))));
 
