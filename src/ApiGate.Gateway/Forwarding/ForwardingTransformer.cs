@@ -307,6 +307,16 @@ internal sealed class ForwardingTransformer(
                 });
             }
 
+            if (!ChunkedAtMost(proxyResponse.Headers))
+            {
+                // Only the chunking is removed by the upstream client: the bytes of any other coding (gzip) would reach the
+                // client as the body, labelled as none (Transfer-Encoding is not passed on), as a request's are refused (501).
+                return await request.RejectAsync(GatewayError.UpstreamError with
+                {
+                    Detail = "The upstream's response is framed with a transfer coding other than chunked alone.",
+                });
+            }
+
             DropUnsendable(proxyResponse.Headers);
             DropUnsendable(proxyResponse.Content.Headers);
         }
@@ -448,6 +458,39 @@ internal sealed class ForwardingTransformer(
         || name.Equals("X-Request-ID", StringComparison.OrdinalIgnoreCase)
         || name.StartsWith("X-RateLimit-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-Quota-", StringComparison.OrdinalIgnoreCase)
         || name.StartsWith("Access-Control-", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// False when the upstream's <c>Transfer-Encoding</c> names anything but <c>chunked</c> once (RFC 9112 §6.1: the
+    /// gateway asked for no other coding; chunked twice would leave one chunking in the body). Empty list elements are not
+    /// codings. Nothing is allocated.
+    /// </summary>
+    private static bool ChunkedAtMost(HttpResponseHeaders headers)
+    {
+        if (!headers.NonValidated.TryGetValues("Transfer-Encoding", out var values))
+        {
+            return true;
+        }
+
+        var chunked = 0;
+        foreach (var value in values)
+        {
+            foreach (var range in value.AsSpan().Split(','))
+            {
+                var coding = value.AsSpan()[range].Trim(" \t");
+                if (coding.IsEmpty)
+                {
+                    continue;
+                }
+
+                if (!coding.Equals("chunked", StringComparison.OrdinalIgnoreCase) || ++chunked > 1)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// False when the upstream's <c>Content-Length</c> is not a number or gives two different ones. The same value in
