@@ -322,6 +322,15 @@ internal sealed class ForwardingTransformer(
         }
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        if (proxyResponse is not null && proxyResponse.Version.Major >= 2
+            && proxyResponse.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.ResetContent or System.Net.HttpStatusCode.NotModified)
+        {
+            // No content (RFC 9110 §15.3.5, §15.3.6, §15.4.5): bytes an HTTP/2 upstream sends with such a status anyway are
+            // dropped, as the HTTP/1.1 clients drop them. Written on, the server refused the write and the client got no answer.
+            proxyResponse.Content.Dispose();
+            proxyResponse.Content = new ByteArrayContent([]);
+        }
+
         if (proxyResponse is not null && request.Route.Definition.Protocol == RouteProtocol.Sse && !SwitchesProtocols(proxyResponse))
         {
             // Its headers copied, the body not yet read: an event stream compressed unasked is decoded, so its events are
