@@ -397,6 +397,9 @@ public static class GatewayHost
             logging.AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
+                // No colour codes, even on a terminal: like the access line, every line is plain text, and an escape
+                // character in a line is a client's, written as \u001B (BufferedLoggerProvider).
+                o.ColorBehavior = Microsoft.Extensions.Logging.Console.LoggerColorBehavior.Disabled;
                 o.TimestampFormat = Observability.AccessLogFormatter.TimestampFormat + " ";
                 o.UseUtcTimestamp = true;
             });

@@ -88,9 +88,26 @@ internal static class AccessLogFormatter
         // a log viewer would break the line there or show it reordered. Written as \uXXXX like the console format's,
         // which keeps the JSON valid (they can only be inside strings; every name is ASCII). In UTF-8 each of them, and each
         // C1 control, starts with the byte 0xC2 or 0xE2: a line without either or DEL (nearly every line) is not scanned.
-        var mayHaveControls = utf8.IndexOfAny((byte)0xC2, (byte)0xE2, (byte)0x7F) >= 0;
+        if (utf8.IndexOfAny((byte)0xC2, (byte)0xE2, (byte)0x7F) >= 0)
+        {
+            AppendEscaped(text, output);
+        }
+        else
+        {
+            output.Append(text);
+        }
+
+        ArrayPool<char>.Shared.Return(chars);
+    }
+
+    /// <summary>
+    /// Appends <paramref name="text"/> with every character <see cref="TextFields.IsControl"/> names (control characters,
+    /// line and paragraph separators, bidirectional overrides and isolates) written as <c>\uXXXX</c>.
+    /// </summary>
+    public static void AppendEscaped(ReadOnlySpan<char> text, StringBuilder output)
+    {
         int at;
-        while (mayHaveControls && (at = TextFields.IndexOfControl(text)) >= 0)
+        while ((at = TextFields.IndexOfControl(text)) >= 0)
         {
             output.Append(text[..at]);
             output.Append(CultureInfo.InvariantCulture, $"\\u{(int)text[at]:X4}");
@@ -98,6 +115,5 @@ internal static class AccessLogFormatter
         }
 
         output.Append(text);
-        ArrayPool<char>.Shared.Return(chars);
     }
 }

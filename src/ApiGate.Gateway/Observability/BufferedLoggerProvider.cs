@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using ApiGate.Core.Management;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
@@ -54,6 +55,10 @@ internal sealed class BufferedLoggerProvider : ILoggerProvider
         else
         {
             _formatter.Write(new LogEntry<TState>(level, category, eventId, state, exception, format), null, line);
+            if (!_json)
+            {
+                EscapeControls(text);
+            }
         }
 
         if (text.Length > 0)
@@ -64,6 +69,42 @@ internal sealed class BufferedLoggerProvider : ILoggerProvider
         if (text.Capacity > 64 * 1024)
         {
             t_line = null; // a huge exception message; do not keep its buffer per thread
+        }
+    }
+
+    /// <summary>
+    /// The simple formatter writes a message as it is (single-line mode only turns <c>\n</c> into a space), so a value a
+    /// client chose — an admin API path, decoded — could end the line on a terminal or in a viewer (CR, a line separator),
+    /// recolour or erase it (an escape sequence) or show the rest of it reversed (a bidirectional override). Those are
+    /// written as <c>\uXXXX</c>, as in the access line; the line's own final newline stays. (The JSON formatter's encoder
+    /// escapes them already.) A line without any is only scanned.
+    /// </summary>
+    private static void EscapeControls(StringBuilder text)
+    {
+        var end = text.Length > 0 && text[^1] == '\n' ? text.Length - 1 : text.Length;
+        var scanned = 0;
+        foreach (var chunk in text.GetChunks())
+        {
+            if (scanned >= end)
+            {
+                return;
+            }
+
+            if (TextFields.IndexOfControl(chunk.Span[..Math.Min(chunk.Length, end - scanned)]) >= 0)
+            {
+                var line = text.ToString(0, end);
+                var newline = end < text.Length;
+                text.Clear();
+                AccessLogFormatter.AppendEscaped(line, text);
+                if (newline)
+                {
+                    text.Append('\n');
+                }
+
+                return;
+            }
+
+            scanned += chunk.Length;
         }
     }
 
