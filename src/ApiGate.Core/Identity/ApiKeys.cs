@@ -50,10 +50,15 @@ public static class ApiKeys
     /// into the path, wherever it stands (<c>/ak_…</c>, <c>/ak_….json</c>, <c>/x-ak_…</c>, <c>;ak_…</c>), matched
     /// ignoring case and with any of its characters percent-encoded (<c>/ak%5F…</c>) — cut to its first
     /// <see cref="PrefixLength"/> characters (decoded), the part shown anyway, and <c>***</c>. Hex runs without the prefix
-    /// (content hashes) stay. A path with neither the prefix nor a <c>%</c> in it is returned itself: two vectorised
-    /// scans, nothing allocated, as it runs for every request.
+    /// (content hashes) stay. An admin token (<see cref="AdminTokens.TokenPrefix"/> and 64 hex digits) is cut the same
+    /// way: the gateway's other secret, pasted into a proxied path, is no more the upstream's business than a key. A path
+    /// with neither prefix nor a <c>%</c> in it is returned itself: a few vectorised scans, nothing allocated, as it
+    /// runs for every request.
     /// </summary>
-    public static string RedactedPath(string path, string keyPrefix)
+    public static string RedactedPath(string path, string keyPrefix) =>
+        Redacted(Redacted(path, keyPrefix), AdminTokens.TokenPrefix);
+
+    private static string Redacted(string path, string keyPrefix)
     {
         if (keyPrefix.Length == 0)
         {

@@ -82,6 +82,21 @@ public sealed partial class ApiKeysTests
     }
 
     [Theory]
+    [InlineData("/nowhere/agt_" + Secret, "/nowhere/agt_01234567***")]
+    [InlineData("/x/AGT_" + Secret + ".json", "/x/AGT_01234567***.json")]
+    [InlineData("/agt%5F" + Secret, "/agt_01234567***")]
+    [InlineData("/ak_" + Secret + "/agt_" + Secret, "/ak_012345678***/agt_01234567***")]
+    [InlineData("/x/agt_0123", "/x/agt_0123")]
+    public void RedactedPath_AdminTokenInThePath_CutLikeAKey(string path, string expected)
+    {
+        // Act
+        var redacted = ApiKeys.RedactedPath(path, "ak_");
+
+        // Assert
+        Assert.Equal(expected, redacted);
+    }
+
+    [Theory]
     [InlineData("/files/" + Secret)]
     [InlineData("/files/a%20b/" + Secret)]
     [InlineData("/files/ak_0123")]

@@ -130,6 +130,26 @@ public sealed class AccessLogTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task AdminTokenInThePath_AccessLineShowsItsLookupPrefixOnly()
+    {
+        // Arrange: an admin token pasted into a path on the public port, alone and with something attached
+        var created = await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("pasted", CancellationToken.None);
+        var token = created.Value!.Token;
+
+        // Act
+        Assert.Equal(HttpStatusCode.NotFound, (await Gateway.Client.GetAsync(Gateway.Url + "/nowhere/" + token)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Gateway.Client.GetAsync(Gateway.Url + $"/public/{token.ToUpperInvariant()}.json")).StatusCode);
+        await Gateway.StopAsync();
+
+        // Assert
+        var output = _log.Text;
+        Assert.DoesNotContain(token[12..], output, StringComparison.OrdinalIgnoreCase);
+        var paths = AccessLines(output).Select(a => a.GetProperty("Path").GetString()).ToList();
+        Assert.Contains($"/nowhere/{token[..12]}***", paths);
+        Assert.Contains($"/public/{token[..12].ToUpperInvariant()}***.json", paths);
+    }
+
+    [Fact]
     public async Task KeyWithSomethingAttachedInThePath_AccessLineShowsItsLookupPrefixOnly()
     {
         // Arrange: a key a client put into a path with a suffix, behind a dash and as a path parameter
