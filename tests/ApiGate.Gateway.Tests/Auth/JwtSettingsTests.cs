@@ -21,6 +21,22 @@ public sealed class JwtSettingsTests
     }
 
     [Theory]
+    [InlineData("https://gate:s3cret-pw@issuer.example.com/", "jwt.issuer (APIGATE_JWT_ISSUER): 'https://***@issuer.example.com/' has a user and password in it")]
+    [InlineData("ftp://gate:s3cret-pw@issuer.example.com/", "jwt.issuer (APIGATE_JWT_ISSUER): 'ftp://***@issuer.example.com/' is not an http(s) URL")]
+    public void Validate_IssuerWithAPassword_RefusedWithoutShowingIt(string issuer, string expected)
+    {
+        // Arrange
+        var options = new ApiGate.Gateway.Configuration.GatewayOptions { JwtIssuer = issuer, JwtAudience = "api" };
+
+        // Act
+        var error = Assert.Throws<ArgumentException>(() => new ApiGate.Gateway.Hosting.GatewayOptionsValidator().ThrowIfInvalid(options));
+
+        // Assert
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("HS256", "create", 0, "jwt.algorithms (APIGATE_JWT_ALGORITHMS): 'HS256' is not accepted")]
     [InlineData("RS256", "maybe", 0, "jwt.unknown_user (APIGATE_JWT_UNKNOWN_USER): 'maybe' is not one of create, refuse")]
     [InlineData("RS256", "create", 11, "jwt.clock_skew (APIGATE_JWT_CLOCK_SKEW): must be between 0 and 10m")]

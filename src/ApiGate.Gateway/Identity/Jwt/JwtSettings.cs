@@ -18,9 +18,16 @@ internal static class JwtSettings
         // would otherwise only be refused then.
         if (o.JwtIssuer.Length > 0)
         {
+            // The issuer is named in log lines (event 2402) and stored with each linked subject: a password in it would
+            // go wherever they go, and a token's iss never carries one.
+            var shown = Core.Text.UrlUserInfo.Mask(o.JwtIssuer);
             if (!Uri.TryCreate(o.JwtIssuer, UriKind.Absolute, out var issuer) || issuer.Scheme is not ("https" or "http"))
             {
-                yield return ("jwt.issuer", $"'{o.JwtIssuer}' is not an http(s) URL");
+                yield return ("jwt.issuer", $"'{shown}' is not an http(s) URL");
+            }
+            else if (!ReferenceEquals(shown, o.JwtIssuer))
+            {
+                yield return ("jwt.issuer", $"'{shown}' has a user and password in it: the issuer is the URL tokens name in iss, and its discovery document is public; remove them");
             }
 
             if (o.JwtAudience.Length == 0)
