@@ -254,9 +254,10 @@ public static class GatewayHost
         // The admin base path only as sent: '/pub/%2e%2e/admin/x' is Kestrel's '/admin/x' after its own decoding and
         // dot-segment removal, but to the path rule (docs/routing.md) it is a refused path — counted and logged as such.
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
-        app.Use(next => context => !context.Request.Path.StartsWithSegments(options.AdminBasePath) || RequestGuard.NamesPathAsSent(context, context.Request.Path.Value!)
+        app.Use(next => context => !context.Request.Path.StartsWithSegments(options.AdminBasePath)
+                                   || RequestGuard.WhyNotNamedAsSent(context, context.Request.Path.Value!) is not { } problem
             ? next(context)
-            : pipeline.RefuseAsync(context, RequestGuard.InvalidPath("it names the admin API only after dot segments are removed")));
+            : pipeline.RefuseAsync(context, RequestGuard.InvalidPath(problem)));
         var webBranches = webModules.SelectMany(module => module.Build(app.Services, options)).ToArray();
         adminListener.AddBranches(webBranches.Where(branch => branch.OnAdminSide));
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes

@@ -136,12 +136,23 @@ internal static class RequestGuard
     /// True when <paramref name="path"/> (Kestrel's, which has had dot segments removed) is what the raw request target
     /// decodes to under the path rule; false when the target is refused by it or reads as another path.
     /// </summary>
-    public static bool NamesPathAsSent(HttpContext context, string path)
+    public static bool NamesPathAsSent(HttpContext context, string path) => WhyNotNamedAsSent(context, path) is null;
+
+    /// <summary>
+    /// Null when <see cref="NamesPathAsSent"/> holds; otherwise why not, for the <c>400 invalid_path</c> answer: the
+    /// path rule's own problem (a control character, an encoded slash…), or that the target names
+    /// <paramref name="path"/> only after its dot segments are removed.
+    /// </summary>
+    public static string? WhyNotNamedAsSent(HttpContext context, string path)
     {
+        const string DotSegments = "it names the admin API only after dot segments are removed";
         var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path);
-        return RequestPaths.IsPlain(raw)
-            ? raw.SequenceEqual(path)
-            : RequestPaths.TryDecode(raw, out var decoded) is null && decoded == path;
+        if (RequestPaths.IsPlain(raw))
+        {
+            return raw.SequenceEqual(path) ? null : DotSegments;
+        }
+
+        return RequestPaths.TryDecode(raw, out var decoded) ?? (decoded == path ? null : DotSegments);
     }
 
     /// <summary>

@@ -146,6 +146,21 @@ public sealed class SecondAttackRunTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData("/admin/routes/a%1B%5B31mb", "the path contains a control character")]
+    [InlineData("/admin/routes/a%2Fb", "the path contains an encoded slash (%2F)")]
+    [InlineData("/admin/routes/a%FFb", "the path is not valid UTF-8 (an overlong or truncated sequence)")]
+    public async Task AdminPathRefusedByThePathRule_Returns400InvalidPathNamingItsProblem(string target, string problem)
+    {
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, target);
+
+        // Assert: the refusal says what is wrong with the path, not that it names the admin API after dot segments
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_path", response.ErrorCode);
+        Assert.Contains($"\"detail\":\"The request path was refused: {problem}. See Path safety", response.Body, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("/health", 200)]
     [InlineData("/%68ealth", 200)]
     [InlineData("/admin/routes", 401)]
