@@ -42,7 +42,7 @@ internal sealed partial class GatewayPipeline(
                 path = "/";
             }
 
-            var requestId = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"]);
+            var requestId = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"], options.AuthKeyPrefix);
             context.Response.Headers["X-Request-ID"] = requestId;
 
             if (RequestGuard.Check(context, options, ref path) is { } refusal)
@@ -156,7 +156,7 @@ internal sealed partial class GatewayPipeline(
         var completed = true;
         try
         {
-            context.Response.Headers["X-Request-ID"] = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"]);
+            context.Response.Headers["X-Request-ID"] = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"], options.AuthKeyPrefix);
             await GatewayErrorWriter.WriteAsync(context, refusal);
         }
         catch

@@ -2,12 +2,21 @@ using Microsoft.Extensions.Primitives;
 
 namespace ApiGate.Gateway.Pipeline;
 
-/// <summary>X-Request-ID rules (SPEC §1.1): keep the client's when sane (1–128 visible ASCII characters), else make one.</summary>
+/// <summary>
+/// X-Request-ID rules (SPEC §1.1): keep the client's when sane (1–128 visible ASCII characters) and not a credential,
+/// else make one.
+/// </summary>
 internal static class RequestIds
 {
-    public static string FromClientOrNew(StringValues clientValue)
+    /// <summary>
+    /// The client's id, or a new one when it sent none, several, one that is not sane, or one holding an API key with
+    /// <paramref name="keyPrefix"/> or an admin token (the id is logged, traced, stored with usage and sent upstream, so
+    /// a credential misplaced there would go everywhere; the same check as logged paths, so nothing is allocated).
+    /// </summary>
+    public static string FromClientOrNew(StringValues clientValue, string keyPrefix)
     {
-        if (clientValue.Count == 1 && IsSane(clientValue[0]))
+        if (clientValue.Count == 1 && IsSane(clientValue[0])
+            && ReferenceEquals(Core.Identity.ApiKeys.RedactedPath(clientValue[0]!, keyPrefix), clientValue[0]))
         {
             return clientValue[0]!;
         }

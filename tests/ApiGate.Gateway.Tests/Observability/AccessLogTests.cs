@@ -149,6 +149,31 @@ public sealed class AccessLogTests : GatewayTestBase
         Assert.Contains($"/public/{token[..12].ToUpperInvariant()}***.json", paths);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CredentialSentAsTheRequestId_ReplacedByANewId_NeitherLoggedNorForwarded(bool adminToken)
+    {
+        // Arrange: a client that puts its API key (or an admin token) where its request id belongs
+        var secret = adminToken
+            ? (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("misplaced", CancellationToken.None)).Value!.Token
+            : (await Gateway.CreateKeyAsync("misplaced@example.com")).Key;
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/public/x");
+        request.Headers.Add("X-Request-ID", "req-" + secret);
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+        await Gateway.StopAsync();
+
+        // Assert: a new id of the gateway's own, in the answer, upstream and in the line
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var id = Assert.Single(response.Headers.GetValues("X-Request-ID"));
+        Assert.Matches("^[0-9a-f]{32}$", id);
+        Assert.Equal([id], Assert.Single(Upstream.Received).Headers["X-Request-ID"]);
+        Assert.Equal(id, Assert.Single(AccessLines(_log.Text)).GetProperty("RequestId").GetString());
+        Assert.DoesNotContain(secret[12..], _log.Text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task KeyWithSomethingAttachedInThePath_AccessLineShowsItsLookupPrefixOnly()
     {
