@@ -97,6 +97,19 @@ public sealed partial class ApiKeysTests
     }
 
     [Theory]
+    [InlineData("/nowhere/key-" + Secret, "/nowhere/key-01234567***")]
+    [InlineData("/nowhere/agt_" + Secret, "/nowhere/agt_01234567***")]
+    [InlineData("/files/plain", "/files/plain")]
+    public void RedactedPath_KeyPrefixWithoutAnUnderscore_KeysAndAdminTokensStillCut(string path, string expected)
+    {
+        // Act: a prefix that does not end in '_' (APIGATE_AUTH_KEY_PREFIX=key-), so a path without '_' may still hold a key
+        var redacted = ApiKeys.RedactedPath(path, "key-");
+
+        // Assert
+        Assert.Equal(expected, redacted);
+    }
+
+    [Theory]
     [InlineData("/files/" + Secret)]
     [InlineData("/files/a%20b/" + Secret)]
     [InlineData("/files/ak_0123")]
