@@ -130,7 +130,7 @@ internal sealed partial class AdminListener
         }
 
         var reserved = app.Services.GetRequiredService<ReservedEndpoints>();
-        var scrape = app.Services.GetRequiredService<MetricsEndpoint>().ScrapeHandler;
+        var scrape = app.Services.GetRequiredService<MetricsEndpoint>().ScrapeHandler is { } scrapeHandler ? ReservedEndpoints.ReadOnly(scrapeHandler) : null;
         var management = new ApplicationBuilder(app.Services);
         management.Map(_options.AdminBasePath, branch => branch.Run(adminApi));
         foreach (var web in _branches)

@@ -19,6 +19,12 @@ internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observabili
 {
     private readonly bool _portal = options.PortalEnabled;
 
+    // The read-only endpoints' handlers, made once (TryGetHandler runs for every request to a reserved path).
+    private static readonly RequestDelegate HealthHandler = ReadOnly(HealthAsync);
+    private static readonly RequestDelegate VersionHandler = ReadOnly(VersionAsync);
+    private readonly RequestDelegate _readiness = ReadOnly(readiness.Handler);
+    private readonly RequestDelegate? _metrics = metrics.Handler is { } scrape ? ReadOnly(scrape) : null;
+
     /// <summary>The product version, from the assembly's informational version.</summary>
     public static string Version => Observability.ProductVersion.Value;
 
@@ -54,16 +60,32 @@ internal sealed class ReservedEndpoints(ReadinessEndpoint readiness, Observabili
 
         return path switch
         {
-            "/health" => HealthAsync,
-            "/health/ready" => readiness.Handler,
-            "/version" => VersionAsync,
-            "/metrics" when metrics.Handler is { } scrape => scrape,
+            "/health" => HealthHandler,
+            "/health/ready" => _readiness,
+            "/version" => VersionHandler,
+            "/metrics" when _metrics is { } scrape => scrape,
             Billing.BillingWebhookEndpoint.Path when billingWebhook.Handler is { } hook => hook,
             _ when IsUnder(path, "/health") || IsUnder(path, "/admin") || path == "/metrics" => NotFoundAsync,
             _ when _portal && IsUnder(path, Portal.PortalOptions.BasePath) => NotFoundAsync,
             _ => null,
         };
     }
+
+    /// <summary>The 405 a read-only reserved endpoint answers to any method but GET and HEAD.</summary>
+    private static readonly GatewayError ReadOnlyMethodNotAllowed = new(405, "method_not_allowed", "Method Not Allowed",
+        "This gateway endpoint is read-only: use GET or HEAD.")
+    {
+        Allow = "GET, HEAD",
+    };
+
+    /// <summary>
+    /// <paramref name="handler"/> for GET and HEAD; any other method (a POST, DELETE or OPTIONS a scanner sends) gets
+    /// <c>405</c> with <c>Allow: GET, HEAD</c> rather than the answer a monitor reads as health.
+    /// </summary>
+    public static RequestDelegate ReadOnly(RequestDelegate handler) => context =>
+        HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)
+            ? handler(context)
+            : GatewayErrorWriter.WriteAsync(context, ReadOnlyMethodNotAllowed).AsTask();
 
     private static bool IsUnder(string path, string root) =>
         path.Length == root.Length ? path == root : path.StartsWith(root, StringComparison.Ordinal) && path[root.Length] == '/';

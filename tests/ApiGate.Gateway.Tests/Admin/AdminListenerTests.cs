@@ -99,6 +99,32 @@ public sealed class AdminListenerTests : AdminTestBase
         Assert.Equal(status, (await JsonAsync(onAdmin)).GetProperty("status").GetString());
     }
 
+    [Theory]
+    [InlineData("POST", "/health")]
+    [InlineData("DELETE", "/health/ready")]
+    [InlineData("OPTIONS", "/version")]
+    [InlineData("PUT", "/metrics")]
+    public async Task ReadOnlyEndpoints_AnotherMethodThanGetOrHead_405AllowingGetAndHeadOnBothListeners(string method, string path)
+    {
+        // Arrange
+        using var client = Infrastructure.TestGateway.CreateClient();
+
+        // Act
+        using var onMain = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), Gateway.Url + path));
+        using var onAdmin = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), AdminUrl + path));
+        using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, AdminUrl + path));
+
+        // Assert: /metrics is the admin listener's only (404 on the main port with an admin listener)
+        foreach (var answer in path == "/metrics" ? [onAdmin] : new[] { onMain, onAdmin })
+        {
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, answer.StatusCode);
+            Assert.Equal("GET, HEAD", string.Join(", ", answer.Content.Headers.Allow));
+            Assert.Equal("method_not_allowed", (await JsonAsync(answer)).GetProperty("errors")[0].GetProperty("code").GetString());
+        }
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+    }
+
     [Fact]
     public async Task Version_AnswersOnBothListeners()
     {
