@@ -11,9 +11,12 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
 {
     public Task<IReadOnlyList<ApiKeyDefinition>> ListAsync(string? userId, CancellationToken ct) => store.ListKeysAsync(userId, ct);
 
-    /// <summary>One page of the keys (one user's when <paramref name="userId"/> is given), newest first.</summary>
-    public Task<StorePage<ApiKeyDefinition>> ListPageAsync(string? userId, long offset, int count, CancellationToken ct) =>
-        store.ListKeysPageAsync(userId, (int)Math.Min(offset, int.MaxValue), count, ct);
+    /// <summary>
+    /// One page of the keys (one user's when <paramref name="userId"/> is given), newest first: after the first
+    /// <paramref name="offset"/>, or right after <paramref name="after"/> when given.
+    /// </summary>
+    public Task<StorePage<ApiKeyDefinition>> ListPageAsync(string? userId, long offset, int count, CancellationToken ct, ListCursor? after = null) =>
+        store.ListKeysPageAsync(userId, (int)Math.Min(offset, int.MaxValue), after, count, ct);
 
     public async Task<ManagementResult<CreatedKey>> CreateAsync(KeyChanges input, CancellationToken ct)
     {

@@ -13,9 +13,12 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
 
     public Task<IReadOnlyList<UserDefinition>> ListAsync(CancellationToken ct) => store.ListUsersAsync(ct);
 
-    /// <summary>One page of the users by email, of those whose email contains <paramref name="emailContains"/> (blank: all).</summary>
-    public Task<StorePage<UserDefinition>> ListPageAsync(string? emailContains, long offset, int count, CancellationToken ct) =>
-        store.ListUsersPageAsync(string.IsNullOrWhiteSpace(emailContains) ? null : emailContains.Trim(), (int)Math.Min(offset, int.MaxValue), count, ct);
+    /// <summary>
+    /// One page of the users by email, of those whose email contains <paramref name="emailContains"/> (blank: all): after
+    /// the first <paramref name="offset"/>, or right after <paramref name="after"/> when given.
+    /// </summary>
+    public Task<StorePage<UserDefinition>> ListPageAsync(string? emailContains, long offset, int count, CancellationToken ct, ListCursor? after = null) =>
+        store.ListUsersPageAsync(string.IsNullOrWhiteSpace(emailContains) ? null : emailContains.Trim(), (int)Math.Min(offset, int.MaxValue), after, count, ct);
 
     public async Task<ManagementResult<UserDefinition>> GetAsync(string idOrEmail, CancellationToken ct) =>
         await store.FindUserAsync(idOrEmail, ct) is { } user ? user : NotFound("user", idOrEmail);

@@ -33,11 +33,12 @@ public interface IIdentityStore
     Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// One page of the users, by email: at most <paramref name="count"/> after the first <paramref name="offset"/>, of those
-    /// whose email contains <paramref name="emailContains"/> (ignoring case; every user when null), and how many those are.
-    /// Only the page's rows are read.
+    /// One page of the users, by email: at most <paramref name="count"/> after the first <paramref name="offset"/> — or,
+    /// when <paramref name="after"/> is given, right after that cursor — of those whose email contains
+    /// <paramref name="emailContains"/> (ignoring case; every user when null), how many those are, and the cursor of the
+    /// page that follows. Only the page's rows are read.
     /// </summary>
-    Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken);
+    Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, ListCursor? after, int count, CancellationToken cancellationToken);
 
     /// <summary>
     /// The users whose stored use in the quota period starting at <paramref name="periodStart"/> has reached
@@ -85,10 +86,11 @@ public interface IIdentityStore
     Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// One page of <see cref="ListKeysAsync"/>: at most <paramref name="count"/> keys after the first <paramref name="offset"/>,
-    /// newest first, and how many there are. Only the page's rows are read.
+    /// One page of <see cref="ListKeysAsync"/>: at most <paramref name="count"/> keys after the first <paramref name="offset"/>
+    /// (or right after the cursor <paramref name="after"/>), newest first, how many there are, and the cursor of the page
+    /// that follows. Only the page's rows are read.
     /// </summary>
-    Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, int count, CancellationToken cancellationToken);
+    Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, ListCursor? after, int count, CancellationToken cancellationToken);
 
     Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken);
 

@@ -1,4 +1,15 @@
 namespace ApiGate.Core.Storage;
 
-/// <summary>One page of a list read from the store, and <see cref="Total"/>: how many items the whole list holds.</summary>
-public sealed record StorePage<T>(IReadOnlyList<T> Items, int Total);
+/// <summary>
+/// One page of a list read from the store, and <see cref="Total"/>: how many items the whole list holds.
+/// <see cref="Next"/>, for lists that can be read by cursor, is where the page after this one starts (null when no item follows).
+/// </summary>
+public sealed record StorePage<T>(IReadOnlyList<T> Items, int Total, ListCursor? Next = null);
+
+/// <summary>
+/// A position in a list read by cursor: the sort value (as stored) and the id of the last item read. The page after it
+/// starts right behind that item in the list's order, whatever was added or removed since — so a client paging through a
+/// list that changes meanwhile (revoking each key of a page, say) neither skips nor repeats an item, as counting by
+/// offset would.
+/// </summary>
+public sealed record ListCursor(string SortValue, string Id);

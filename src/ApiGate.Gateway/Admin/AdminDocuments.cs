@@ -14,8 +14,15 @@ public sealed record CreatedKeyMeta(string Key);
 /// <summary>One page of a collection: <c>{"data": [...], "meta": {...}, "links": {...}}</c>.</summary>
 public sealed record ListDocument<T>(IReadOnlyList<T> Data, ListMeta Meta, PageLinks Links);
 
-/// <summary>Collection metadata: how many items exist in total, and which page this is.</summary>
-public sealed record ListMeta(int Total, int PageNumber, int PageSize);
+/// <summary>
+/// Collection metadata: how many items exist in total, and which page this is (no number for a page read by cursor);
+/// on the lists that take <c>page[after]</c>, the cursor the next page continues from (absent on the last page).
+/// </summary>
+public sealed record ListMeta(
+    int Total,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? PageNumber,
+    int PageSize,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NextCursor = null);
 
 /// <summary>Pagination links (relative URLs including the admin base path); <c>prev</c>/<c>next</c> are null at the ends.</summary>
 public sealed record PageLinks(string Self, string First, string? Prev, string? Next, string Last);

@@ -21,15 +21,15 @@ internal static partial class AdminEndpoints
         // Listed a page at a time from the store: there may be hundreds of thousands of users.
         e.MapGet("/users", async (HttpContext context, CancellationToken ct) =>
             {
-                if (!AdminPaging.TryRead(context, out var page, out var error))
+                if (!AdminPaging.TryRead(context, "users", out var page, out var error))
                 {
                     return error!;
                 }
 
-                var found = await users.ListPageAsync(context.Request.Query["q"].ToString(), page.Skip, page.Size, ct);
-                return AdminPaging.Page(context, page, found.Items, found.Total);
+                var found = await users.ListPageAsync(context.Request.Query["q"].ToString(), page.Skip, page.Size, ct, page.After);
+                return AdminPaging.Page(context, page, found, "users");
             })
-            .WithName("List_users").WithTags("users").Produces<ListDocument<UserDefinition>>().Paged()
+            .WithName("List_users").WithTags("users").Produces<ListDocument<UserDefinition>>().Paged().ByCursor()
             .Query("q", "only users whose email contains this text (ignoring case)").Describe();
         MapCrud<UserDefinition, UserInput, UserChanges>(e, "users", writes, u => u.Id, u => u.UpdatedAt, input => input.ToChanges(), list: null,
             users.GetAsync, users.CreateAsync, users.UpdateAsync, users.DeleteAsync);
@@ -150,16 +150,16 @@ internal static partial class AdminEndpoints
                     userId = owner.Value!.Id;
                 }
 
-                if (!AdminPaging.TryRead(context, out var page, out var error))
+                if (!AdminPaging.TryRead(context, "keys", out var page, out var error))
                 {
                     return error!;
                 }
 
                 // Only the page is read: there may be hundreds of thousands of keys.
-                var found = await keys.ListPageAsync(userId, page.Skip, page.Size, ct);
-                return AdminPaging.Page(context, page, found.Items, found.Total);
+                var found = await keys.ListPageAsync(userId, page.Skip, page.Size, ct, page.After);
+                return AdminPaging.Page(context, page, found, "keys");
             })
-            .WithName("List_keys").WithTags("keys").Produces<ListDocument<ApiKeyDefinition>>().Paged()
+            .WithName("List_keys").WithTags("keys").Produces<ListDocument<ApiKeyDefinition>>().Paged().ByCursor()
             .Query("user", "only this user's keys (id or email)").Describe(StatusCodes.Status404NotFound);
 
         e.MapGet("/keys/{id}", async (string id, CancellationToken ct) => Single(await keys.GetAsync(id, ct)))

@@ -268,6 +268,11 @@ internal static partial class AdminEndpoints
             new AdminQueryParameter(AdminPaging.NumberParameter, Integer: true, Required: false, "1-based page number (default 1)"),
             new AdminQueryParameter(AdminPaging.SizeParameter, Integer: true, Required: false, $"items per page (default {AdminPaging.DefaultSize}, at most {AdminPaging.MaxSize})"));
 
+    /// <summary>Marks a paged collection endpoint as also read by cursor (<c>page[after]</c>) for openapi.json.</summary>
+    private static RouteHandlerBuilder ByCursor(this RouteHandlerBuilder builder) =>
+        builder.WithMetadata(new AdminQueryParameter(AdminPaging.AfterParameter, Integer: false, Required: false,
+            $"continue after this cursor (meta.next_cursor of the page before) instead of counting pages; not with {AdminPaging.NumberParameter}"));
+
     /// <summary>Describes a query parameter the handler reads, for openapi.json.</summary>
     private static RouteHandlerBuilder Query(this RouteHandlerBuilder builder, string name, string description, bool required = false, bool integer = false) =>
         builder.WithMetadata(new AdminQueryParameter(name, integer, required, description));

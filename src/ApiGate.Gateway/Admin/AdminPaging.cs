@@ -1,5 +1,6 @@
 using System.Globalization;
 using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
@@ -8,12 +9,15 @@ namespace ApiGate.Gateway.Admin;
 /// <summary>
 /// <c>page[number]</c> (1-based, default 1) and <c>page[size]</c> (default 50, at most 500) over a collection, with
 /// <c>self</c>/<c>first</c>/<c>prev</c>/<c>next</c>/<c>last</c> links that keep the request's other query parameters.
-/// A page past the end is empty, not an error.
+/// A page past the end is empty, not an error. The lists read from the store a page at a time (users, keys) also take
+/// <c>page[after]</c>: an opaque cursor (<c>meta.next_cursor</c> of the page before) from which the page continues
+/// whatever was added or removed since.
 /// </summary>
 internal static class AdminPaging
 {
     public const string NumberParameter = "page[number]";
     public const string SizeParameter = "page[size]";
+    public const string AfterParameter = "page[after]";
     public const int DefaultSize = 50;
     public const int MaxSize = 500;
 
@@ -33,21 +37,50 @@ internal static class AdminPaging
     /// The list document of a page read by the caller (only its items, e.g. with LIMIT/OFFSET in SQL) out of
     /// <paramref name="total"/> items: the same document <see cref="Page{T}(HttpContext, IReadOnlyList{T})"/> gives.
     /// </summary>
-    public static IResult Page<T>(HttpContext context, PageRequest page, IReadOnlyList<T> items, int total)
+    public static IResult Page<T>(HttpContext context, PageRequest page, IReadOnlyList<T> items, int total) =>
+        Page(context, page, new StorePage<T>(items, total), cursorKind: null);
+
+    /// <summary>
+    /// The list document of a page read from the store by <paramref name="page"/>'s number or cursor: on a list read by
+    /// cursor (<paramref name="cursorKind"/> names it, so one list's cursor is refused by another), with
+    /// <c>meta.next_cursor</c> and a <c>next</c> link continuing from it.
+    /// </summary>
+    public static IResult Page<T>(HttpContext context, PageRequest page, StorePage<T> found, string? cursorKind)
     {
-        var (number, size) = page;
+        var (number, size, after) = page;
+        var total = found.Total;
         var last = Math.Max(1, (int)((total + (long)size - 1) / size));
-        var links = new PageLinks(
-            Link(context, number, size),
-            Link(context, 1, size),
-            number > 1 ? Link(context, Math.Min(number - 1, last), size) : null,
-            number < last ? Link(context, number + 1, size) : null,
-            Link(context, last, size));
-        return Results.Json(new ListDocument<T>(items, new ListMeta(total, number, size), links), WireJson.Options, AdminApi.JsonContentType);
+        var nextCursor = cursorKind is not null && found.Next is { } next ? PageCursors.Encode(cursorKind, next) : null;
+        // On a list read by cursor, next continues from the cursor even from a numbered page: a client following next
+        // links then sees every item once while the list changes. Its end is where the store found no further item.
+        var nextLink = cursorKind is null
+            ? number < last ? Link(context, number + 1, size) : null
+            : nextCursor is null ? null : Link(context, size, (AfterParameter, nextCursor));
+        var links = after is null
+            ? new PageLinks(
+                Link(context, number, size),
+                Link(context, 1, size),
+                number > 1 ? Link(context, Math.Min(number - 1, last), size) : null,
+                nextLink,
+                Link(context, last, size))
+            : new PageLinks(
+                Link(context, size, (AfterParameter, context.Request.Query[AfterParameter].ToString())),
+                Link(context, 1, size),
+                Prev: null, // a cursor reads forwards only
+                nextLink,
+                Link(context, last, size));
+        var meta = new ListMeta(total, after is null ? number : null, size, nextCursor);
+        return Results.Json(new ListDocument<T>(found.Items, meta, links), WireJson.Options, AdminApi.JsonContentType);
     }
 
     /// <summary>The request's <c>page[number]</c> and <c>page[size]</c> (or their defaults); false with a 400 naming a bad one.</summary>
-    public static bool TryRead(HttpContext context, out PageRequest page, out IResult? error)
+    public static bool TryRead(HttpContext context, out PageRequest page, out IResult? error) => TryRead(context, cursorKind: null, out page, out error);
+
+    /// <summary>
+    /// <see cref="TryRead(HttpContext, out PageRequest, out IResult?)"/> for a list that also takes <c>page[after]</c>: a
+    /// cursor this API gave for the list <paramref name="cursorKind"/> names, instead of a page number.
+    /// </summary>
+    public static bool TryRead(HttpContext context, string? cursorKind, out PageRequest page, out IResult? error)
     {
         var query = context.Request.Query;
         page = default;
@@ -57,7 +90,27 @@ internal static class AdminPaging
             return false;
         }
 
-        page = new PageRequest(number, size);
+        ListCursor? after = null;
+        if (cursorKind is not null && query.TryGetValue(AfterParameter, out var cursor))
+        {
+            if (query.ContainsKey(NumberParameter))
+            {
+                error = AdminErrors.InvalidParameter(AfterParameter,
+                    $"{AfterParameter} and {NumberParameter} cannot be given together: a page continues from a cursor or is counted from the start");
+                return false;
+            }
+
+            if (cursor.Count != 1 || PageCursors.Decode(cursorKind, cursor[0]) is not { } decoded)
+            {
+                error = AdminErrors.InvalidParameter(AfterParameter,
+                    $"{AfterParameter} must be a cursor this list gave (meta.next_cursor of the page before), passed unchanged");
+                return false;
+            }
+
+            after = decoded;
+        }
+
+        page = new PageRequest(number, size, after);
         return true;
     }
 
@@ -91,14 +144,19 @@ internal static class AdminPaging
         return true;
     }
 
-    private static string Link(HttpContext context, int number, int size)
+    private static string Link(HttpContext context, int number, int size) =>
+        Link(context, size, (NumberParameter, number.ToString(CultureInfo.InvariantCulture)));
+
+    /// <summary>The request's URL with <paramref name="position"/> (a page number or a cursor) and <paramref name="size"/> as its paging.</summary>
+    private static string Link(HttpContext context, int size, (string Name, string Value) position)
     {
         var request = context.Request;
         var parameters = new List<KeyValuePair<string, string?>>();
         foreach (var (key, values) in request.Query)
         {
             // Read ignoring case (as every admin query parameter is), so ?PAGE[size]= is dropped too: kept, the link would give it twice.
-            if (key.Equals(NumberParameter, StringComparison.OrdinalIgnoreCase) || key.Equals(SizeParameter, StringComparison.OrdinalIgnoreCase))
+            if (key.Equals(NumberParameter, StringComparison.OrdinalIgnoreCase) || key.Equals(SizeParameter, StringComparison.OrdinalIgnoreCase)
+                || key.Equals(AfterParameter, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
@@ -109,14 +167,14 @@ internal static class AdminPaging
             }
         }
 
-        parameters.Add(new(NumberParameter, number.ToString(CultureInfo.InvariantCulture)));
+        parameters.Add(new(position.Name, position.Value));
         parameters.Add(new(SizeParameter, size.ToString(CultureInfo.InvariantCulture)));
         return request.PathBase + request.Path + QueryString.Create(parameters);
     }
 }
 
-/// <summary>A requested page: its 1-based number and its size.</summary>
-internal readonly record struct PageRequest(int Number, int Size)
+/// <summary>A requested page: its 1-based number (or the cursor it continues from) and its size.</summary>
+internal readonly record struct PageRequest(int Number, int Size, ListCursor? After = null)
 {
     /// <summary>How many items come before the page.</summary>
     public long Skip => (long)(Number - 1) * Size;

@@ -15,11 +15,17 @@ public abstract partial class SqlGatewayStore
 {
     private static readonly RowTable<PlanRow> Plans = new("plans", "id");
 
-    private static readonly RowTable<UserRow> Users = new("users", "email");
+    private static readonly RowTable<UserRow> Users = new("users", "email, id");
+
+    // Emails are unique (ignoring case), so "email, id" orders as email does; the engine compares @AfterValue with the
+    // column's own collation, the one ORDER BY uses. The first condition is a range the index can seek to (as the keys').
+    private static readonly Keyset<UserRow> UsersKeyset = new("(email >= @AfterValue AND (email > @AfterValue OR id > @AfterId))", static r => new(r.Email, r.Id));
 
     private static readonly RowTable<UserIdentityRow> UserIdentities = new("user_identities", "issuer, subject");
 
     private static readonly RowTable<ApiKeyRow> Keys = new("api_keys", "created_at DESC, id");
+
+    private static readonly Keyset<ApiKeyRow> KeysKeyset = new("(created_at <= @AfterValue AND (created_at < @AfterValue OR id > @AfterId))", static r => new(r.CreatedAt, r.Id));
 
     private static readonly RowTable<EntitlementRow> Entitlements = new("entitlements", "name");
 
@@ -42,12 +48,13 @@ public abstract partial class SqlGatewayStore
 
     public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => ListAsync(Users, r => r.ToDefinition(), "", null, cancellationToken);
 
-    public Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken) =>
+    public Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, ListCursor? after, int count, CancellationToken cancellationToken) =>
         emailContains is null
-            ? PageAsync(Users, r => r.ToDefinition(), "", null, offset, count, cancellationToken)
+            ? PageAsync(Users, r => r.ToDefinition(), "", null, offset, UsersKeyset, after, count, cancellationToken)
             : emailContains.Contains('\0', StringComparison.Ordinal)
             ? Task.FromResult(new StorePage<UserDefinition>([], 0)) // no email holds a NUL, and PostgreSQL cannot be asked about one (see FindAsync)
-            : PageAsync(Users, r => r.ToDefinition(), @"WHERE lower(email) LIKE @Pattern ESCAPE '\'", new { Pattern = ContainsPattern(emailContains) }, offset, count, cancellationToken);
+            : PageAsync(Users, r => r.ToDefinition(), @"WHERE lower(email) LIKE @Pattern ESCAPE '\'", new { Pattern = ContainsPattern(emailContains) }, offset,
+                UsersKeyset, after, count, cancellationToken);
 
     public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>
         FindByIdOrNameAsync(Users, r => r.ToDefinition(), EmailIsRef, Emails.Canonical(idOrEmail), cancellationToken);
@@ -157,10 +164,10 @@ public abstract partial class SqlGatewayStore
             ? ListAsync(Keys, r => r.ToDefinition(), "", null, cancellationToken)
             : ListAsync(Keys, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, cancellationToken);
 
-    public Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, int count, CancellationToken cancellationToken) =>
+    public Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, ListCursor? after, int count, CancellationToken cancellationToken) =>
         userId is null
-            ? PageAsync(Keys, r => r.ToDefinition(), "", null, offset, count, cancellationToken)
-            : PageAsync(Keys, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, offset, count, cancellationToken);
+            ? PageAsync(Keys, r => r.ToDefinition(), "", null, offset, KeysKeyset, after, count, cancellationToken)
+            : PageAsync(Keys, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, offset, KeysKeyset, after, count, cancellationToken);
 
     public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => FindAsync(Keys, r => r.ToDefinition(), "WHERE id = @Ref", id, cancellationToken);
 

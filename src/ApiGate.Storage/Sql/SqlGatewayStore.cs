@@ -395,22 +395,55 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// </summary>
     private protected Task<StorePage<T>> PageAsync<TRow, T>(
         RowTable<TRow> table, Func<TRow, T> convert, string where, object? parameters, int offset, int count, CancellationToken cancellationToken)
+        where TRow : class =>
+        PageAsync(table, convert, where, parameters, offset, keyset: null, after: null, count, cancellationToken);
+
+    /// <summary>
+    /// <see cref="PageAsync{TRow, T}(RowTable{TRow}, Func{TRow, T}, string, object?, int, int, CancellationToken)"/> of a
+    /// table that can also be read by cursor: right after <paramref name="after"/> when given (the offset then 0), with
+    /// the cursor of the page that follows (one row more is read to know whether one does).
+    /// </summary>
+    private protected Task<StorePage<T>> PageAsync<TRow, T>(
+        RowTable<TRow> table, Func<TRow, T> convert, string where, object? parameters, int offset, Keyset<TRow>? keyset, ListCursor? after,
+        int count, CancellationToken cancellationToken)
         where TRow : class
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var bound = new DynamicParameters(parameters);
         bound.Add("PageOffset", offset);
-        bound.Add("PageCount", count);
+        bound.Add("PageCount", keyset is null ? count : count + 1);
+        var selected = where;
+        if (after is not null)
+        {
+            if (keyset is null || offset != 0)
+            {
+                throw new ArgumentException("a cursor needs a keyset and no offset", nameof(after));
+            }
+
+            selected = (where.Length == 0 ? "WHERE " : where + " AND ") + keyset.After;
+            bound.Add("AfterValue", after.SortValue);
+            bound.Add("AfterId", after.Id);
+        }
+
         return UseAsync(async (connection, ct) =>
         {
             await using var transaction = await BeginReadAsync(connection, ct);
-            var rows = await QueryAsync<TRow>(connection, transaction, table.Select(where) + " LIMIT @PageCount OFFSET @PageOffset", bound, ct);
+            var rows = await QueryAsync<TRow>(connection, transaction, table.Select(selected) + " LIMIT @PageCount OFFSET @PageOffset", bound, ct);
             var total = await ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM {table.Name} {where}", ct, parameters);
             await transaction.CommitAsync(ct);
-            return new StorePage<T>(rows.Select(convert).ToList(), (int)total);
+            var more = rows.Count > count;
+            var page = more ? rows.Take(count) : rows;
+            return new StorePage<T>(page.Select(convert).ToList(), (int)total, more ? keyset!.CursorOf(rows[count - 1]) : null);
         }, cancellationToken);
     }
+
+    /// <summary>
+    /// How a table's listing continues after a cursor: <paramref name="After"/>, a condition on <c>@AfterValue</c> and
+    /// <c>@AfterId</c> selecting the rows behind that position in the table's order (which ends with <c>id</c>, so no two
+    /// rows share a position), and the cursor of a row.
+    /// </summary>
+    private protected sealed record Keyset<TRow>(string After, Func<TRow, ListCursor> CursorOf);
 
     /// <summary>A <c>LIKE</c> pattern (escape character <c>\</c>) for text containing <paramref name="text"/>, lower-cased.</summary>
     private protected static string ContainsPattern(string text) =>

@@ -60,7 +60,7 @@ public sealed class PlanBillingValidationTests
         public Task UpdatePlanAsync(PlanDefinition plan, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeletePlanAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<UserDefinition>> ListUsersAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, ListCursor? after, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<QuotaUsage>> ListUsersNearQuotaAsync(DateTimeOffset periodStart, double share, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) => throw new NotSupportedException();
@@ -68,7 +68,7 @@ public sealed class PlanBillingValidationTests
         public Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeleteUserAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, ListCursor? after, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken, int? maxActiveForUser = null) => throw new NotSupportedException();
         public Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw new NotSupportedException();

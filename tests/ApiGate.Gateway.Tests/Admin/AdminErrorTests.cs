@@ -444,7 +444,7 @@ public sealed class AdminErrorTests : AdminTestBase
 
         // Assert
         var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: parameter);
-        Assert.Equal($"unknown query parameter '{parameter}' (this endpoint reads: page[number], page[size], q)", error.GetProperty("detail").GetString());
+        Assert.Equal($"unknown query parameter '{parameter}' (this endpoint reads: page[number], page[size], page[after], q)", error.GetProperty("detail").GetString());
     }
 
     [Fact]
@@ -473,7 +473,7 @@ public sealed class AdminErrorTests : AdminTestBase
 
         // Assert
         var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter");
-        Assert.Equal("a query parameter has no name ('?=…'): name it or leave it out (this endpoint reads: page[number], page[size], q)", error.GetProperty("detail").GetString());
+        Assert.Equal("a query parameter has no name ('?=…'): name it or leave it out (this endpoint reads: page[number], page[size], page[after], q)", error.GetProperty("detail").GetString());
         Assert.False(error.TryGetProperty("source", out _), error.GetRawText());
     }
 

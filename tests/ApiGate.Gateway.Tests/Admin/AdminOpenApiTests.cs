@@ -56,7 +56,7 @@ public sealed class AdminOpenApiTests : AdminTestBase
         Assert.Contains("CreatedKeyDocument", created.GetRawText());
 
         var keyParameters = paths.GetProperty("/keys").GetProperty("get").GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
-        Assert.Equal(["page[number]", "page[size]", "user"], keyParameters);
+        Assert.Equal(["page[number]", "page[size]", "page[after]", "user"], keyParameters);
         var summaryUser = paths.GetProperty("/usage/summary").GetProperty("get").GetProperty("parameters")[0];
         Assert.Equal("user", summaryUser.GetProperty("name").GetString());
         Assert.True(summaryUser.GetProperty("required").GetBoolean());

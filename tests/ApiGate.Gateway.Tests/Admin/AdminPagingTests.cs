@@ -23,7 +23,8 @@ public sealed class AdminPagingTests : AdminTestBase
         Assert.Equal(5, first.Json.GetProperty("meta").GetProperty("total").GetInt32());
         var links = first.Json.GetProperty("links");
         Assert.Equal(JsonValueKind.Null, links.GetProperty("prev").ValueKind);
-        Assert.Equal("/admin/users?page%5Bnumber%5D=2&page%5Bsize%5D=2", links.GetProperty("next").GetString());
+        Assert.Equal($"/admin/users?page%5Bafter%5D={first.Json.GetProperty("meta").GetProperty("next_cursor").GetString()}&page%5Bsize%5D=2",
+            links.GetProperty("next").GetString());
         Assert.Equal("/admin/users?page%5Bnumber%5D=3&page%5Bsize%5D=2", links.GetProperty("last").GetString());
         Assert.Equal("/admin/users?page%5Bnumber%5D=1&page%5Bsize%5D=2", links.GetProperty("first").GetString());
 
@@ -52,7 +53,8 @@ public sealed class AdminPagingTests : AdminTestBase
         Assert.Equal(["ann@example.com", "Anna@example.com"], AssertData(first).EnumerateArray().Select(u => u.GetProperty("email").GetString()));
         Assert.Equal(["joanne@example.com"], AssertData(second).EnumerateArray().Select(u => u.GetProperty("email").GetString()));
         Assert.Equal(3, first.Json.GetProperty("meta").GetProperty("total").GetInt32());
-        Assert.Equal("/admin/users?q=ANN&page%5Bnumber%5D=2&page%5Bsize%5D=2", first.Json.GetProperty("links").GetProperty("next").GetString());
+        Assert.Equal($"/admin/users?q=ANN&page%5Bafter%5D={first.Json.GetProperty("meta").GetProperty("next_cursor").GetString()}&page%5Bsize%5D=2",
+            first.Json.GetProperty("links").GetProperty("next").GetString());
     }
 
     [Fact]
@@ -167,5 +169,97 @@ public sealed class AdminPagingTests : AdminTestBase
 
         Assert.Equal(50, response.Json.GetProperty("meta").GetProperty("page_size").GetInt32());
         Assert.Equal(1, response.Json.GetProperty("meta").GetProperty("page_number").GetInt32());
+    }
+    [Fact]
+    public async Task ListUsers_FollowingCursorsWhileEachPagesUsersAreDeleted_VisitsEveryUserOnce()
+    {
+        // Arrange: seven users; a script deletes each page's users before asking for the next page
+        for (var i = 0; i < 7; i++)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await PostAsync("/users", new { email = $"user{i}@example.com" })).Status);
+        }
+
+        // Act
+        var seen = new List<string>();
+        var pages = new List<AdminResponse>();
+        string? next = "/users?page[size]=3";
+        for (var page = 0; next is not null && page < 10; page++)
+        {
+            var response = await GetAsync(next);
+            pages.Add(response);
+            foreach (var user in AssertData(response).EnumerateArray())
+            {
+                seen.Add(user.GetProperty("email").GetString()!);
+                Assert.Equal(HttpStatusCode.NoContent, (await DeleteAsync("/users/" + user.GetProperty("id").GetString())).Status);
+            }
+
+            next = response.Json.GetProperty("links").GetProperty("next").GetString()?["/admin".Length..];
+        }
+
+        // Assert: by page number the second page would have skipped three users; the cursor continues behind the last one read
+        Assert.Equal(Enumerable.Range(0, 7).Select(i => $"user{i}@example.com"), seen);
+        Assert.Equal(3, pages.Count);
+        var cursor = pages[0].Json.GetProperty("meta").GetProperty("next_cursor").GetString()!;
+        Assert.Equal($"/admin/users?page%5Bafter%5D={cursor}&page%5Bsize%5D=3", pages[0].Json.GetProperty("links").GetProperty("next").GetString());
+        Assert.False(pages[1].Json.GetProperty("meta").TryGetProperty("page_number", out _));
+        Assert.Equal(JsonValueKind.Null, pages[1].Json.GetProperty("links").GetProperty("prev").ValueKind);
+        Assert.False(pages[2].Json.GetProperty("meta").TryGetProperty("next_cursor", out _));
+        Assert.Equal(1, pages[2].Json.GetProperty("meta").GetProperty("total").GetInt32());
+    }
+
+    [Fact]
+    public async Task ListKeys_FollowingCursorsOfOneUsersKeys_NewestFirstEveryKeyOnceAndNoneOfAnotherUsers()
+    {
+        // Arrange
+        await PostAsync("/users", new { email = "dev@example.com" });
+        await PostAsync("/users", new { email = "other@example.com" });
+        var created = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            created.Add(AssertData(await PostAsync("/keys", new { user = "dev@example.com", name = $"k{i}" }), HttpStatusCode.Created).GetProperty("id").GetString()!);
+            await PostAsync("/keys", new { user = "other@example.com" });
+        }
+
+        // Act
+        var ids = new List<string>();
+        string? cursor = null;
+        for (var page = 0; page < 10; page++)
+        {
+            var response = await GetAsync("/keys?user=dev%40example.com&page[size]=2" + (cursor is null ? "" : "&page[after]=" + cursor));
+            ids.AddRange(AssertData(response).EnumerateArray().Select(k => k.GetProperty("id").GetString()!));
+            if (!response.Json.GetProperty("meta").TryGetProperty("next_cursor", out var next))
+            {
+                break;
+            }
+
+            cursor = next.GetString();
+        }
+
+        // Assert
+        created.Reverse();
+        Assert.Equal(created, ids);
+    }
+
+    [Theory]
+    [InlineData("page[after]=bm9wZQ", "a cursor of no list")]
+    [InlineData("page[after]=%25%25", "not base64url")]
+    [InlineData("page[after]=", "empty")]
+    [InlineData("page[after]=a2V5cwoyMDI2CmtleV8x", "a keys cursor on the users list")]
+    [InlineData("page[after]=dXNlcnMKYUBleGFtcGxlLmNvbQp1c3JfMQ&page[number]=2", "with a page number")]
+    [InlineData("page[after]=dXNlcnMKYUBleGFtcGxlLmNvbQp1c3JfMQ&page[after]=dXNlcnMKYUBleGFtcGxlLmNvbQp1c3JfMQ", "given twice")]
+    public async Task ListUsers_BadCursor_Returns400NamingPageAfter(string query, string why)
+    {
+        // Act
+        var response = await GetAsync("/users?" + query);
+
+        // Assert
+        Assert.True(response.Status == HttpStatusCode.BadRequest, why);
+        AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "page[after]");
+    }
+
+    [Fact]
+    public async Task ListPlans_PageAfter_Returns400AsAParameterThePlansListDoesNotRead()
+    {
+        AssertError(await GetAsync("/plans?page[after]=dXNlcnMKYQpi"), HttpStatusCode.BadRequest, "invalid_parameter", parameter: "page[after]");
     }
 }

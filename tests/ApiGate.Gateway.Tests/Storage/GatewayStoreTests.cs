@@ -91,7 +91,7 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
         var plan = await store.FindPlanAsync("free\0", None);
         var upstream = await store.FindUpstreamAsync("\0", None);
         var entitlement = await store.FindEntitlementAsync("\0", None);
-        var page = await store.ListUsersPageAsync("\0", 0, 50, None);
+        var page = await store.ListUsersPageAsync("\0", 0, null, 50, None);
 
         // Assert
         Assert.Null(user);

@@ -31,7 +31,7 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
         var pages = new List<StorePage<Core.Identity.UserDefinition>>();
         for (var offset = 0; offset <= 6; offset += 2)
         {
-            pages.Add(await store.ListUsersPageAsync(null, offset, 2, None));
+            pages.Add(await store.ListUsersPageAsync(null, offset, null, 2, None));
         }
 
         // Assert
@@ -53,10 +53,10 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
         }
 
         // Act
-        var underscore = await store.ListUsersPageAsync("ANN_lee", 0, 10, None);
-        var percent = await store.ListUsersPageAsync("n%l", 0, 10, None);
-        var all = await store.ListUsersPageAsync("@EXAMPLE", 0, 10, None);
-        var secondOfTwo = await store.ListUsersPageAsync("lee@", 1, 1, None);
+        var underscore = await store.ListUsersPageAsync("ANN_lee", 0, null, 10, None);
+        var percent = await store.ListUsersPageAsync("n%l", 0, null, 10, None);
+        var all = await store.ListUsersPageAsync("@EXAMPLE", 0, null, 10, None);
+        var secondOfTwo = await store.ListUsersPageAsync("lee@", 1, null, 1, None);
 
         // Assert
         Assert.Equal(["Ann_Lee@example.com"], underscore.Items.Select(u => u.Email));
@@ -90,10 +90,10 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
         var pages = new List<StorePage<Core.Identity.ApiKeyDefinition>>();
         for (var offset = 0; offset <= 6; offset += 2)
         {
-            pages.Add(await store.ListKeysPageAsync(ann.Id, offset, 2, None));
+            pages.Add(await store.ListKeysPageAsync(ann.Id, offset, null, 2, None));
         }
 
-        var everyone = await store.ListKeysPageAsync(null, 0, 2, None);
+        var everyone = await store.ListKeysPageAsync(null, 0, null, 2, None);
 
         // Assert
         Assert.Equal(["k4", "k3", "k2", "k1", "k0"], annsNewestFirst);
@@ -101,6 +101,103 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
         Assert.All(pages, p => Assert.Equal(5, p.Total));
         Assert.Equal(["bob", "k4"], everyone.Items.Select(k => k.Name));
         Assert.Equal(6, everyone.Total);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListUsersPageAsync_ByCursorWhileUsersAreAddedAndDeleted_EveryUserOnceInEmailOrder(string engine)
+    {
+        // Arrange: mixed case, so each engine's own ordering of emails is what the cursor must follow
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        foreach (var email in new[] { "d@example.com", "B@example.com", "e@example.com", "a@example.com", "C@example.com", "f@example.com" })
+        {
+            Assert.True((await users.CreateAsync(new UserChanges { Email = email }, None)).Ok);
+        }
+
+        var inOrder = (await store.ListUsersPageAsync(null, 0, null, 10, None)).Items.Select(u => u.Email).ToList();
+
+        // Act: each page's users deleted, and a user added before the cursor, before the next page is read
+        var seen = new List<string>();
+        var pages = 0;
+        ListCursor? after = null;
+        do
+        {
+            var page = await store.ListUsersPageAsync(null, 0, after, 2, None);
+            pages++;
+            foreach (var user in page.Items)
+            {
+                seen.Add(user.Email);
+                Assert.True((await users.DeleteAsync(user.Id, null, None)).Ok);
+            }
+
+            Assert.True((await users.CreateAsync(new UserChanges { Email = $"{pages}@{pages}.example.com" }, None)).Ok);
+            after = page.Next;
+        }
+        while (after is not null && pages < 10);
+
+        // Assert
+        Assert.Equal(inOrder, seen);
+        Assert.Equal(3, pages);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListKeysPageAsync_ByCursorOverKeysCreatedInOneInstant_EveryKeyOnceAsTheListOrdersThem(string engine)
+    {
+        // Arrange: five keys with the same creation time, so only their ids tell the cursor where it stopped
+        var store = (await engines.CreateAsync(engine)).Store;
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero));
+        var ann = (await new UserService(store, clock).CreateAsync(new UserChanges { Email = "ann@example.com" }, None)).Value!;
+        var keys = new KeyService(store, clock);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True((await keys.CreateAsync(new KeyChanges { User = ann.Email, Name = $"k{i}" }, None)).Ok);
+        }
+
+        var listed = (await store.ListKeysAsync(ann.Id, None)).Select(k => k.Id).ToList();
+
+        // Act
+        var seen = new List<string>();
+        var totals = new List<int>();
+        ListCursor? after = null;
+        for (var page = 0; page < 10; page++)
+        {
+            var found = await store.ListKeysPageAsync(ann.Id, 0, after, 2, None);
+            seen.AddRange(found.Items.Select(k => k.Id));
+            totals.Add(found.Total);
+            if ((after = found.Next) is null)
+            {
+                break;
+            }
+        }
+
+        // Assert
+        Assert.Equal(listed, seen);
+        Assert.Equal([5, 5, 5], totals);
+    }
+
+    [Fact]
+    public async Task ListKeysPageAsync_ByCursorOnSqlite_SeeksTheCreationIndexToTheCursorWithoutSorting()
+    {
+        // Arrange: the store's key list query after a cursor, as the admin API pages it
+        var created = await engines.CreateAsync(GatewayStores.Sqlite);
+        await using var connection = new SqliteConnection($"Data Source={created.Dsn}");
+        await connection.OpenAsync();
+        await using var explain = connection.CreateCommand();
+        explain.CommandText = "EXPLAIN QUERY PLAN SELECT * FROM api_keys WHERE (created_at <= '2026' AND (created_at < '2026' OR id > 'k')) " +
+            "ORDER BY created_at DESC, id LIMIT 3";
+
+        // Act
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        // Assert: a search of the index from the cursor on, no temporary sort
+        Assert.Equal(["SEARCH api_keys USING INDEX api_keys_created (created_at<?)"], plan);
     }
 
     [Fact]

@@ -1,0 +1,43 @@
+using System.Buffers.Text;
+using System.Text;
+using ApiGate.Core.Storage;
+
+namespace ApiGate.Gateway.Admin;
+
+/// <summary>
+/// The wire form of a <see cref="ListCursor"/> (<c>page[after]</c>, <c>meta.next_cursor</c>): base64url of the list's
+/// name, the sort value and the id, one per line. Opaque to clients — only passed back unchanged — and checked on the way
+/// in, so a cursor of another list, or an edited one, is a bad parameter rather than a page of something else.
+/// </summary>
+internal static class PageCursors
+{
+    private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static string Encode(string kind, ListCursor cursor) =>
+        Base64Url.EncodeToString(Encoding.UTF8.GetBytes(kind + "\n" + cursor.SortValue + "\n" + cursor.Id));
+
+    /// <summary>The cursor <paramref name="text"/> holds for the list <paramref name="kind"/>, or null when it holds none.</summary>
+    public static ListCursor? Decode(string kind, string? text)
+    {
+        if (string.IsNullOrEmpty(text) || text.Length > 4096 || !Base64Url.IsValid(text))
+        {
+            return null;
+        }
+
+        string decoded;
+        try
+        {
+            decoded = Strict.GetString(Base64Url.DecodeFromChars(text));
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+
+        // A NUL cannot be compared by PostgreSQL (its text type refuses the byte), and no stored value holds one.
+        var parts = decoded.Split('\n');
+        return parts.Length == 3 && parts[0] == kind && parts[2].Length > 0 && !decoded.Contains('\0', StringComparison.Ordinal)
+            ? new ListCursor(parts[1], parts[2])
+            : null;
+    }
+}
