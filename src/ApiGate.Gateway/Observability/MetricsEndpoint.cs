@@ -21,6 +21,12 @@ internal sealed class MetricsEndpoint
             // The exporter's middleware is only reachable through its IApplicationBuilder extension: build a
             // one-branch pipeline for it, outside the server's own, and call it from the reserved endpoints.
             var branch = new ApplicationBuilder(services);
+            // Counters change every request: a cache between the scraper and the gateway must not answer with old ones.
+            branch.Use(static (context, next) =>
+            {
+                context.Response.Headers.CacheControl = "no-store";
+                return next(context);
+            });
             branch.UseOpenTelemetryPrometheusScrapingEndpoint(
                 services.GetRequiredService<MeterProvider>(), predicate: static _ => true, path: null, configureBranchedPipeline: null, optionsName: null);
             branch.Run(static context => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask());

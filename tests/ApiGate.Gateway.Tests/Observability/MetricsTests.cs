@@ -187,6 +187,17 @@ public sealed class MetricsTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task Scrape_AnswersNoStore_SoNoCacheBetweenTheScraperAndTheGatewayServesOldCounters()
+    {
+        // Act
+        var response = await Gateway.Client.GetAsync(Gateway.Url + "/metrics");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+    }
+
+    [Fact]
     public async Task Scrape_IsNotCountedAsAProxiedRequest()
     {
         await PrometheusText.ScrapeAsync(Gateway.Client, Gateway.Url + "/metrics");
