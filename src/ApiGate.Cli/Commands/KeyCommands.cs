@@ -55,7 +55,7 @@ internal static class KeyCommands
 
         var listUser = new Option<string?>("--user") { Description = "Only this user's keys (id or email)" };
         var list = new Command("list", "List API keys, newest first (prefixes only)") { listUser };
-        var paging = new ListPaging(list);
+        var paging = new ListPaging(list, "keys");
         CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
             var users = new UserService(store, TimeProvider.System);
@@ -77,10 +77,9 @@ internal static class KeyCommands
                 return context.Fail(slice.Error!);
             }
 
-            var (offset, count) = slice.Value;
-            var page = await new KeyService(store, TimeProvider.System).ListPageAsync(userId, offset, count, ct);
+            var page = await new KeyService(store, TimeProvider.System).ListPageAsync(userId, slice.Value.Offset, slice.Value.Count, ct, slice.Value.After);
             var keys = page.Items;
-            ListPaging.WriteRange(context, "keys", offset, page);
+            paging.WriteRange(context, slice.Value, page);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, keys.Select(k => KeyJson.Of(k)).ToList());

@@ -32,7 +32,7 @@ internal static class UserCommands
 
         var search = new Option<string?>("--search") { Description = "Only users whose email contains this text (any case)" };
         var list = new Command("list", "List users, by email") { search };
-        var paging = new ListPaging(list);
+        var paging = new ListPaging(list, "users");
         CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
             var slice = paging.Read(parse);
@@ -41,10 +41,9 @@ internal static class UserCommands
                 return context.Fail(slice.Error!);
             }
 
-            var (offset, count) = slice.Value;
-            var page = await Users(store).ListPageAsync(parse.GetValue(search), offset, count, ct);
+            var page = await Users(store).ListPageAsync(parse.GetValue(search), slice.Value.Offset, slice.Value.Count, ct, slice.Value.After);
             var users = page.Items;
-            ListPaging.WriteRange(context, "users", offset, page);
+            paging.WriteRange(context, slice.Value, page);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, users);

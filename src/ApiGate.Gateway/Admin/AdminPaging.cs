@@ -50,7 +50,7 @@ internal static class AdminPaging
         var (number, size, after) = page;
         var total = found.Total;
         var last = Math.Max(1, (int)((total + (long)size - 1) / size));
-        var nextCursor = cursorKind is not null && found.Next is { } next ? PageCursors.Encode(cursorKind, next) : null;
+        var nextCursor = cursorKind is not null && found.Next is { } next ? ListCursors.Encode(cursorKind, next) : null;
         // On a list read by cursor, next continues from the cursor even from a numbered page: a client following next
         // links then sees every item once while the list changes. Its end is where the store found no further item.
         var nextLink = cursorKind is null
@@ -100,7 +100,7 @@ internal static class AdminPaging
                 return false;
             }
 
-            if (cursor.Count != 1 || PageCursors.Decode(cursorKind, cursor[0]) is not { } decoded)
+            if (cursor.Count != 1 || ListCursors.Decode(cursorKind, cursor[0]) is not { } decoded)
             {
                 error = AdminErrors.InvalidParameter(AfterParameter,
                     $"{AfterParameter} must be a cursor this list gave (meta.next_cursor of the page before), passed unchanged");

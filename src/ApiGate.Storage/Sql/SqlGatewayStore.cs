@@ -412,7 +412,7 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         var bound = new DynamicParameters(parameters);
         bound.Add("PageOffset", offset);
-        bound.Add("PageCount", keyset is null ? count : count + 1);
+        bound.Add("PageCount", keyset is null ? count : count + 1L); // long: the CLI asks for int.MaxValue rows to list them all
         var selected = where;
         if (after is not null)
         {

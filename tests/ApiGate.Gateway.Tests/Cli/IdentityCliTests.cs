@@ -25,6 +25,60 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersList_FollowingTheAfterEachPagePrintsWhileDeletingItsUsers_PrintsEveryUserOnce()
+    {
+        // Arrange
+        foreach (var email in new[] { "d@example.com", "b@example.com", "e@example.com", "a@example.com", "c@example.com" })
+        {
+            Assert.Equal(0, (await RunAsync("users", "create", "--email", email)).ExitCode);
+        }
+
+        // Act: a script deleting the users of each page before reading the next
+        var seen = new List<string>();
+        var lines = new List<string>();
+        string? after = null;
+        for (var page = 0; page < 10; page++)
+        {
+            var listed = await RunAsync(["users", "list", "--json", "--limit", "2", .. after is null ? Array.Empty<string>() : ["--after", after]]);
+            Assert.Equal(0, listed.ExitCode);
+            var line = listed.Error.Trim().Split('\n')[^1];
+            lines.Add(Regex.Replace(line, "--after [A-Za-z0-9_-]+$", "--after …"));
+            foreach (var user in JsonDocument.Parse(listed.Output).RootElement.EnumerateArray())
+            {
+                seen.Add(user.GetProperty("email").GetString()!);
+                Assert.Equal(0, (await RunAsync("users", "delete", user.GetProperty("id").GetString()!)).ExitCode);
+            }
+
+            var next = Regex.Match(line, "; next: --after ([A-Za-z0-9_-]+)$");
+            if (!next.Success)
+            {
+                break;
+            }
+
+            after = next.Groups[1].Value;
+        }
+
+        // Assert: by --offset the second page would have skipped two users
+        Assert.Equal(["a@example.com", "b@example.com", "c@example.com", "d@example.com", "e@example.com"], seen);
+        Assert.Equal(["users 1–2 of 5; next: --after …", "users: 2 of 3 after the cursor; next: --after …", "users: 1 of 1 after the cursor"], lines);
+    }
+
+    [Theory]
+    [InlineData("users", "--after", "bm9wZQ", "error: --after: is not a cursor of the users list: give the --after an earlier 'users list' printed on stderr, unchanged")]
+    [InlineData("users", "--after", "a2V5cwoyMDI2CmtleV8x", "error: --after: is not a cursor of the users list: give the --after an earlier 'users list' printed on stderr, unchanged")]
+    [InlineData("keys", "--after", "dXNlcnMKYUBleGFtcGxlLmNvbQp1c3JfMQ", "error: --after: is not a cursor of the keys list: give the --after an earlier 'keys list' printed on stderr, unchanged")]
+    [InlineData("keys", "--offset=1 --after", "a2V5cwoyMDI2CmtleV8x", "error: --after: cannot be given with --offset: a page starts after a cursor or after a number of rows")]
+    public async Task List_BadAfter_Exits2NamingIt(string list, string flags, string cursor, string expected)
+    {
+        // Act
+        var result = await RunAsync([list, "list", .. flags.Split(' '), cursor]);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(expected, result.Error.Trim().Split('\n')[^1]);
+    }
+
+    [Fact]
     public async Task UsersAndKeysList_LimitOffsetAndSearch_PrintOnlyThatSliceAndSayWhichOnStderr()
     {
         // Arrange: five users (created out of email order), a key each, one second apart
@@ -47,7 +101,7 @@ public sealed partial class IdentityCliTests : CliTestBase
         static string LastLine(string text) => text.Trim().Split('\n')[^1];
         Assert.Equal(0, users.ExitCode);
         Assert.Equal(["c@example.com", "d@example.com"], JsonDocument.Parse(users.Output).RootElement.EnumerateArray().Select(u => u.GetProperty("email").GetString()));
-        Assert.Equal("users 3–4 of 5", LastLine(users.Error));
+        Assert.Matches("^users 3–4 of 5; next: --after [A-Za-z0-9_-]+$", LastLine(users.Error));
         Assert.Contains("b@example.com", searched.Output);
         Assert.DoesNotContain("a@example.com", searched.Output);
         Assert.DoesNotContain(" of ", searched.Error, StringComparison.Ordinal); // the whole (filtered) list
@@ -56,7 +110,7 @@ public sealed partial class IdentityCliTests : CliTestBase
         Assert.Contains("c@example.com", keyRows[0]); // newest first, with the owner's email
         Assert.Contains("key-c", keyRows[0]);
         Assert.Contains("a@example.com", keyRows[1]);
-        Assert.Equal("keys 1–2 of 5", LastLine(keys.Error));
+        Assert.Matches("^keys 1–2 of 5; next: --after [A-Za-z0-9_-]+$", LastLine(keys.Error));
         Assert.Equal("[]", pastTheEnd.Output.Trim());
         Assert.Equal("keys: none past 9 of 5", LastLine(pastTheEnd.Error));
         Assert.Equal(7, all.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length); // header, rule, five users

@@ -1,15 +1,15 @@
 using System.Buffers.Text;
 using System.Text;
-using ApiGate.Core.Storage;
 
-namespace ApiGate.Gateway.Admin;
+namespace ApiGate.Core.Storage;
 
 /// <summary>
-/// The wire form of a <see cref="ListCursor"/> (<c>page[after]</c>, <c>meta.next_cursor</c>): base64url of the list's
-/// name, the sort value and the id, one per line. Opaque to clients — only passed back unchanged — and checked on the way
-/// in, so a cursor of another list, or an edited one, is a bad parameter rather than a page of something else.
+/// The text form of a <see cref="ListCursor"/> (the admin API's <c>page[after]</c> and <c>meta.next_cursor</c>, the CLI's
+/// <c>--after</c>): base64url of the list's name, the sort value and the id, one per line. Opaque to clients — only passed
+/// back unchanged — and checked on the way in, so a cursor of another list, or an edited one, is bad input rather than a
+/// page of something else.
 /// </summary>
-internal static class PageCursors
+public static class ListCursors
 {
     private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
