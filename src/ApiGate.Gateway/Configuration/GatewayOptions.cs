@@ -40,6 +40,13 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// <c>APIGATE_SERVER_STOP_DELAY</c>: how long a graceful stop keeps accepting and serving requests, with
+    /// <c>/health/ready</c> answering <c>503 stopping</c>, before it closes the port and drains — time for a load
+    /// balancer to take the instance out of rotation, so no request meets a closed port. Default 0 (off), at most 10 min.
+    /// </summary>
+    public TimeSpan StopDelay { get; set; }
+
     /// <summary><c>APIGATE_DATABASE_DRIVER</c>: <c>sqlite</c> (default) or <c>postgres</c> (several instances on one database, docs/scaling.md).</summary>
     public string DatabaseDriver { get; set; } = "sqlite";
 

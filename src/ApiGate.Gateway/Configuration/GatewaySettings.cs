@@ -25,6 +25,7 @@ internal static class GatewaySettings
         new("server.h2c_port", "APIGATE_SERVER_H2C_PORT", nameof(GatewayOptions.H2cPort)),
         new("server.inline_scheduling", "APIGATE_SERVER_INLINE_SCHEDULING", nameof(GatewayOptions.InlineScheduling)),
         new("server.shutdown_timeout", "APIGATE_SERVER_SHUTDOWN_TIMEOUT", nameof(GatewayOptions.ShutdownTimeout)),
+        new("server.stop_delay", "APIGATE_SERVER_STOP_DELAY", nameof(GatewayOptions.StopDelay), zeroAllowed: true),
         new("server.allow_underscore_headers", "APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS", nameof(GatewayOptions.AllowUnderscoreHeaders)),
         new("server.allow_trace", "APIGATE_SERVER_ALLOW_TRACE", nameof(GatewayOptions.AllowTrace)),
         new("database.driver", "APIGATE_DATABASE_DRIVER", nameof(GatewayOptions.DatabaseDriver), normalize: Lower),

@@ -11,7 +11,8 @@ internal static class HealthServiceCollectionExtensions
         services.AddSingleton<StoreHealthCheck>();
         var checks = services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>(StoreHealthCheck.Name, tags: [ReadinessEndpoint.Tag])
-            .AddCheck<ConfigSnapshotHealthCheck>(ConfigSnapshotHealthCheck.Name, tags: [ReadinessEndpoint.Tag]);
+            .AddCheck<ConfigSnapshotHealthCheck>(ConfigSnapshotHealthCheck.Name, tags: [ReadinessEndpoint.Tag])
+            .AddCheck<StoppingHealthCheck>(StoppingHealthCheck.Name, tags: [ReadinessEndpoint.Tag]);
         if (sharedLimits)
         {
             checks.AddCheck<LimitsHealthCheck>(LimitsHealthCheck.Name, tags: [ReadinessEndpoint.Tag]);

@@ -11,10 +11,11 @@ namespace ApiGate.Gateway.Health;
 /// <summary>
 /// <c>GET /health/ready</c>: ASP.NET Core's health check middleware running the checks tagged <see cref="Tag"/>
 /// (<see cref="StoreHealthCheck"/>, <see cref="ConfigSnapshotHealthCheck"/>, <see cref="LimitsHealthCheck"/> with shared
-/// limits): 200 when all are healthy; 200 with status <c>degraded</c> when the worst is degraded, still serving (a
-/// database server that does not answer, shared limits in Redis unavailable), with <c>degraded</c> naming which; 503
-/// otherwise; never cached. The body keeps the gateway's shape (docs/observability.md):
-/// <c>{"status":"ready"|"degraded"|"not_ready","degraded"?:["store"|"limits"],"checks":{"store","store_path","store_reason"?,"config","config_version","limits"?}}</c>.
+/// limits, <see cref="StoppingHealthCheck"/>): 200 when all are healthy; 200 with status <c>degraded</c> when the worst is
+/// degraded, still serving (a database server that does not answer, shared limits in Redis unavailable), with
+/// <c>degraded</c> naming which; 503 otherwise — with status <c>stopping</c> once a graceful stop has begun; never cached.
+/// The body keeps the gateway's shape (docs/observability.md):
+/// <c>{"status":"ready"|"degraded"|"not_ready"|"stopping","degraded"?:["store"|"limits"],"checks":{"store","store_path","store_reason"?,"config","config_version","limits"?}}</c>.
 /// Built as a one-branch pipeline outside the server's own, so the reserved endpoints answer it before any route and
 /// on whichever listener they serve.
 /// </summary>
@@ -50,7 +51,8 @@ internal sealed class ReadinessEndpoint
         // store_reason is shown for a degraded store too: it says which server does not answer.
         var body = JsonSerializer.SerializeToUtf8Bytes(new
         {
-            status = report.Status switch { HealthStatus.Healthy => "ready", HealthStatus.Degraded => "degraded", _ => "not_ready" },
+            status = report.Entries.GetValueOrDefault(StoppingHealthCheck.Name).Status == HealthStatus.Unhealthy ? "stopping"
+                : report.Status switch { HealthStatus.Healthy => "ready", HealthStatus.Degraded => "degraded", _ => "not_ready" },
             degraded = report.Status == HealthStatus.Degraded ? Degraded(store, limitsEntry) : null,
             checks = new
             {

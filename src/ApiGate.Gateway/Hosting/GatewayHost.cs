@@ -299,9 +299,11 @@ public static class GatewayHost
 
     /// <summary>
     /// Serves until the process is asked to stop (SIGINT, SIGTERM, or <see cref="IHostApplicationLifetime.StopApplication"/>),
-    /// then stops: requests in flight have up to <see cref="GatewayOptions.ShutdownTimeout"/> to finish. The same request
-    /// again while they drain — a second Ctrl+C, a second SIGTERM — ends the drain at once: the requests still open are
-    /// cut, and the process goes on to its final writes (usage, bounded by <see cref="FinalWriteTimeout"/>) and exits.
+    /// then stops: it goes on serving for <see cref="GatewayOptions.StopDelay"/> (<c>/health/ready</c> answering 503 from
+    /// the start of the stop), then closes the port, and requests in flight have up to
+    /// <see cref="GatewayOptions.ShutdownTimeout"/> to finish. The same request again while it waits or drains — a second
+    /// Ctrl+C, a second SIGTERM — ends the wait and the drain at once: the requests still open are cut, and the process
+    /// goes on to its final writes (usage, bounded by <see cref="FinalWriteTimeout"/>) and exits.
     /// </summary>
     public static async Task RunUntilStoppedAsync(WebApplication app, CancellationToken cancellationToken = default)
     {
@@ -331,6 +333,19 @@ public static class GatewayHost
         using (cancellationToken.Register(() => stopping.TrySetResult()))
         {
             await stopping.Task;
+        }
+
+        if (app.Services.GetRequiredService<GatewayOptions>().StopDelay is { Ticks: > 0 } delay && !hurry.IsCancellationRequested)
+        {
+            GatewayHostLog.StopDelayed(log, delay.TotalSeconds);
+            try
+            {
+                await Task.Delay(delay, hurry.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // A second signal: stop now.
+            }
         }
 
         await app.StopAsync(hurry.Token);
@@ -441,6 +456,10 @@ internal static partial class GatewayHostLog
 {
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{What} at {Location}")]
     public static partial void StoreOpened(ILogger logger, string what, string location);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Information,
+        Message = "Stopping: still serving for {Seconds} s (server.stop_delay) while /health/ready answers 503, then closing the port and draining")]
+    public static partial void StopDelayed(ILogger logger, double seconds);
 
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "{Signal} again while stopping: the requests still in flight are ended now instead of at server.shutdown_timeout")]
     public static partial void StopHurried(ILogger logger, string signal);

@@ -87,6 +87,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("server.shutdown_timeout", "must be between 1s and 1h");
         }
 
+        if (o.StopDelay < TimeSpan.Zero || o.StopDelay > TimeSpan.FromMinutes(10))
+        {
+            yield return ("server.stop_delay", "must be between 0s (off) and 10m");
+        }
+
         if (o.StoreBusyTimeout < TimeSpan.FromSeconds(1))
         {
             yield return ("database.busy_timeout", "must be at least 1s");

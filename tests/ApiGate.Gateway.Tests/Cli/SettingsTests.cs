@@ -183,6 +183,7 @@ public sealed class SettingsTests : CliTestBase
     [InlineData("APIGATE_LOG_LEVEL", "loud", "log.level (from APIGATE_LOG_LEVEL): 'loud' is not one of trace, debug, info, warn, error")]
     [InlineData("APIGATE_SERVER_SHUTDOWN_TIMEOUT", "500ms", "server.shutdown_timeout (from APIGATE_SERVER_SHUTDOWN_TIMEOUT): must be between 1s and 1h")]
     [InlineData("APIGATE_SERVER_SHUTDOWN_TIMEOUT", "2h", "server.shutdown_timeout (from APIGATE_SERVER_SHUTDOWN_TIMEOUT): must be between 1s and 1h")]
+    [InlineData("APIGATE_SERVER_STOP_DELAY", "11m", "server.stop_delay (from APIGATE_SERVER_STOP_DELAY): must be between 0s (off) and 10m")]
     // A 1 ms poll would query the store a thousand times a second.
     [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "1ms", "config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): must be at least 100ms")]
     [InlineData("APIGATE_WEBHOOK_POLL_INTERVAL", "1ms", "webhook.poll_interval (from APIGATE_WEBHOOK_POLL_INTERVAL): must be at least 100ms")]

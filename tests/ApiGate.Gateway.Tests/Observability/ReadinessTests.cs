@@ -56,7 +56,7 @@ public sealed class ReadinessTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task HealthCheckService_ReadyTag_RunsTheStoreAndConfigChecksWithTheirData()
+    public async Task HealthCheckService_ReadyTag_RunsTheStoreConfigAndStoppingChecksWithTheirData()
     {
         // Arrange
         var health = Gateway.Service<HealthCheckService>();
@@ -66,7 +66,7 @@ public sealed class ReadinessTests : GatewayTestBase
 
         // Assert
         Assert.Equal(HealthStatus.Healthy, report.Status);
-        Assert.Equal(["config", "store"], report.Entries.Keys.Order());
+        Assert.Equal(["config", "stopping", "store"], report.Entries.Keys.Order());
         Assert.Equal("ok", report.Entries["store"].Data["state"]);
         Assert.Equal(Gateway.DatabasePath, report.Entries["store"].Data["path"]);
         Assert.Equal(Gateway.Snapshots.Current!.Version, report.Entries["config"].Data["version"]);

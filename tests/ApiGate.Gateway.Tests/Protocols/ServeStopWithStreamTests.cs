@@ -9,7 +9,8 @@ namespace ApiGate.Gateway.Tests.Protocols;
 /// <summary>
 /// SIGTERM to a real <c>apigate serve</c> with an event stream open and a shutdown timeout of ten minutes
 /// (<c>APIGATE_SERVER_SHUTDOWN_TIMEOUT</c>): the stream is ended cleanly when the stop begins, the process exits 0
-/// without waiting for the timeout, and the stream's usage is written before it exits.
+/// without waiting for the timeout, and the stream's usage is written before it exits. With a stop delay
+/// (<c>APIGATE_SERVER_STOP_DELAY</c>) it goes on serving, not ready, until the delay ends or a second signal.
 /// </summary>
 public sealed class ServeStopWithStreamTests : IAsyncLifetime
 {
@@ -106,6 +107,48 @@ public sealed class ServeStopWithStreamTests : IAsyncLifetime
         await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(database, new ApiGate.Storage.Secrets.SecretProtector(null));
         var usage = Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None));
         Assert.Equal(("/slow/slow-headers", 499), (usage.Path, usage.Status));
+    }
+
+    [Fact]
+    public async Task Sigterm_WithAStopDelay_ReadyAnswers503StoppingWhileRequestsAreStillServedUntilASecondSigterm()
+    {
+        // Arrange: ten minutes of stop delay, so only the second signal can end it within the test's bounds
+        var database = Path.Combine(_directory, "apigate.db");
+        var environment = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = database };
+        await CliAsync(environment, "upstreams", "create", "--name", "backend", "--url", _upstream.Url);
+        await CliAsync(environment, "routes", "create", "--name", "api", "--path", "/api/*", "--upstream", "backend", "--auth=false");
+        using var serve = ServeProcess.Start(database, new Dictionary<string, string> { ["APIGATE_SERVER_STOP_DELAY"] = "10m" });
+        using var client = TestGateway.CreateClient();
+        await serve.WaitUntilReadyAsync(client);
+
+        // Act: the first SIGTERM begins the stop; a probe sees it on its next check
+        await SignalAsync(serve, "-TERM");
+        HttpResponseMessage? ready = null;
+        for (var i = 0; i < 300 && ready?.StatusCode != HttpStatusCode.ServiceUnavailable; i++)
+        {
+            ready?.Dispose();
+            ready = await client.GetAsync(serve.Url + "/health/ready");
+            await Task.Delay(ready.StatusCode == HttpStatusCode.ServiceUnavailable ? 0 : 100);
+        }
+
+        using var readyBody = System.Text.Json.JsonDocument.Parse(await ready!.Content.ReadAsStringAsync());
+        using var fresh = TestGateway.CreateClient(); // a new connection: the port is still open
+        using var proxied = await fresh.GetAsync(serve.Url + "/api/during-the-delay");
+        using var live = await fresh.GetAsync(serve.Url + "/health");
+        var servingAfterFirst = !serve.Process.HasExited;
+        await SignalAsync(serve, "-TERM");
+
+        // Assert: not ready, still serving; the second signal ends the delay (bounded so that a regression fails, not hangs)
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("stopping", readyBody.RootElement.GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, proxied.StatusCode);
+        Assert.Contains(_upstream.Received, r => r.Path == "/api/during-the-delay");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.True(servingAfterFirst);
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await serve.Process.WaitForExitAsync(bound.Token);
+        Assert.Equal(0, serve.Process.ExitCode);
+        ready.Dispose();
     }
 
     private static async Task SignalAsync(ServeProcess serve, string signal)
