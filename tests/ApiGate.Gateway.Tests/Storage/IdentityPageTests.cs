@@ -180,21 +180,11 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
     {
         // Arrange: the store's key list query after a cursor, as the admin API pages it
         var created = await engines.CreateAsync(GatewayStores.Sqlite);
-        await using var connection = new SqliteConnection($"Data Source={created.Dsn}");
-        await connection.OpenAsync();
-        await using var explain = connection.CreateCommand();
-        explain.CommandText = "EXPLAIN QUERY PLAN SELECT * FROM api_keys WHERE (created_at <= '2026' AND (created_at < '2026' OR id > 'k')) " +
+        var query = "SELECT * FROM api_keys WHERE (created_at <= '2026' AND (created_at < '2026' OR id > 'k')) " +
             "ORDER BY created_at DESC, id LIMIT 3";
 
         // Act
-        var plan = new List<string>();
-        await using (var reader = await explain.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                plan.Add(reader.GetString(3));
-            }
-        }
+        var plan = await QueryPlanAsync(created.Dsn, query);
 
         // Assert: a search of the index from the cursor on, no temporary sort
         Assert.Equal(["SEARCH api_keys USING INDEX api_keys_created (created_at<?)"], plan);
@@ -205,21 +195,10 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
     {
         // Arrange
         var created = await engines.CreateAsync(GatewayStores.Sqlite);
-        await using var connection = new SqliteConnection($"Data Source={created.Dsn}");
-        await connection.OpenAsync();
-        await using var explain = connection.CreateCommand();
-        explain.CommandText = $"EXPLAIN QUERY PLAN SELECT id FROM users {created.Store.EmailIsRef}";
-        explain.Parameters.AddWithValue("@Ref", "Ada@example.com");
+        var query = $"SELECT id FROM users {created.Store.EmailIsRef}";
 
         // Act
-        var plan = new List<string>();
-        await using (var reader = await explain.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                plan.Add(reader.GetString(3));
-            }
-        }
+        var plan = await QueryPlanAsync(created.Dsn, query, ("@Ref", "Ada@example.com"));
 
         // Assert: a search of the unique email index by the email, not a scan of every user
         var step = Assert.Single(plan);
@@ -232,20 +211,10 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
     {
         // Arrange: the store's key list query (newest first, then by id), as the console and the admin API page it
         var created = await engines.CreateAsync(GatewayStores.Sqlite);
-        await using var connection = new SqliteConnection($"Data Source={created.Dsn}");
-        await connection.OpenAsync();
-        await using var explain = connection.CreateCommand();
-        explain.CommandText = "EXPLAIN QUERY PLAN SELECT * FROM api_keys ORDER BY created_at DESC, id LIMIT 2 OFFSET 4";
+        var query = "SELECT * FROM api_keys ORDER BY created_at DESC, id LIMIT 2 OFFSET 4";
 
         // Act
-        var plan = new List<string>();
-        await using (var reader = await explain.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
-            {
-                plan.Add(reader.GetString(3));
-            }
-        }
+        var plan = await QueryPlanAsync(created.Dsn, query);
 
         // Assert: one scan of the index in its order, no temporary sort of every key
         Assert.Equal(["SCAN api_keys USING INDEX api_keys_created"], plan);
@@ -280,5 +249,27 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal([1200L, 950, 800], all.Select(q => q.Used));
         Assert.Equal(["over", "near"], two.Select(q => ids[q.UserId]));
         Assert.Equal(["half"], lastMonth.Select(q => ids[q.UserId]));
+    }
+
+    /// <summary>SQLite's plan for <paramref name="query"/> on the store file <paramref name="dsn"/>: one line per step.</summary>
+    private static async Task<List<string>> QueryPlanAsync(string dsn, string query, params (string Name, string Value)[] parameters)
+    {
+        await using var connection = new SqliteConnection($"Data Source={dsn}");
+        await connection.OpenAsync();
+        await using var explain = connection.CreateCommand();
+        explain.CommandText = "EXPLAIN QUERY PLAN " + query;
+        foreach (var (name, value) in parameters)
+        {
+            explain.Parameters.AddWithValue(name, value);
+        }
+
+        var plan = new List<string>();
+        await using var reader = await explain.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            plan.Add(reader.GetString(3));
+        }
+
+        return plan;
     }
 }
