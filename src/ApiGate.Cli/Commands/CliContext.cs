@@ -148,10 +148,13 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         return store;
     }
 
-    /// <summary>Prints a refused operation and returns the exit code for it.</summary>
+    /// <summary>
+    /// Prints a refused operation (an API key, admin token or webhook secret given where an id belongs cut to its shown
+    /// prefix) and returns the exit code for it.
+    /// </summary>
     public int Fail(ManagementError error)
     {
-        Error.WriteLine("error: " + Cli.Output.TableWriter.Escape(error.ToString()));
+        Error.WriteLine("error: " + Cli.Output.TableWriter.Escape(Core.Identity.ApiKeys.RedactedMessage(error.ToString())));
         return error.Kind switch
         {
             ManagementErrorKind.NotFound => 3,

@@ -98,6 +98,87 @@ public static class ApiKeys
     }
 
     /// <summary>
+    /// Hex digits in a row that are taken for a credential's secret part (an API key's, of any prefix, or an admin
+    /// token's); ids and ETags have fewer.
+    /// </summary>
+    public const int SecretRunLength = 32;
+
+    /// <summary>True when <paramref name="text"/> has <see cref="SecretRunLength"/> or more hex digits in a row.</summary>
+    public static bool HasSecretRun(ReadOnlySpan<char> text)
+    {
+        var run = 0;
+        foreach (var c in text)
+        {
+            run = char.IsAsciiHexDigit(c) ? run + 1 : 0;
+            if (run >= SecretRunLength)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// An error message with the secrets a caller put where an id, email or name belongs (<c>no key with id 'ak_…'</c>)
+    /// cut out: every word holding a <see cref="HasSecretRun">secret run</see> (an API key or admin token) to its first
+    /// <see cref="PrefixLength"/> characters, the part shown anyway, and <c>***</c>; a webhook signing secret
+    /// (<c>whsec_</c> and base64) to <c>whsec_***</c>. A word is a run of letters, digits, <c>_</c> and <c>-</c>. A
+    /// message with neither is returned itself.
+    /// </summary>
+    public static string RedactedMessage(string message)
+    {
+        var webhookSecret = message.Contains(Webhooks.WebhookSignature.SecretPrefix, StringComparison.OrdinalIgnoreCase);
+        if (!webhookSecret && !HasSecretRun(message))
+        {
+            return message;
+        }
+
+        var redacted = new StringBuilder(message.Length);
+        var at = 0;
+        while (at < message.Length)
+        {
+            var end = at;
+            while (end < message.Length && IsWordChar(message[end]))
+            {
+                end++;
+            }
+
+            if (end == at)
+            {
+                redacted.Append(message[at++]);
+                continue;
+            }
+
+            var word = message.AsSpan(at, end - at);
+            if (webhookSecret && word.StartsWith(Webhooks.WebhookSignature.SecretPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                // Base64 goes on past a word's end ('+', '/', '=').
+                while (end < message.Length && (IsWordChar(message[end]) || message[end] is '+' or '/' or '='))
+                {
+                    end++;
+                }
+
+                redacted.Append(word[..Webhooks.WebhookSignature.SecretPrefix.Length]).Append("***");
+            }
+            else if (HasSecretRun(word))
+            {
+                redacted.Append(word[..Math.Min(PrefixLength, word.Length)]).Append("***");
+            }
+            else
+            {
+                redacted.Append(word);
+            }
+
+            at = end;
+        }
+
+        return redacted.ToString();
+    }
+
+    private static bool IsWordChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '_' or '-';
+
+    /// <summary>
     /// Where the key that starts at <paramref name="at"/> ends in <paramref name="path"/>, its first
     /// <see cref="PrefixLength"/> characters decoded into <paramref name="shown"/>; 0 when no key starts there.
     /// </summary>

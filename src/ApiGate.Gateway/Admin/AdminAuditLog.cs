@@ -103,7 +103,7 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
     /// </summary>
     internal static string Redacted(string path)
     {
-        if (!HasSecretRun(path))
+        if (!Core.Identity.ApiKeys.HasSecretRun(path))
         {
             return path;
         }
@@ -111,28 +111,13 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
         var segments = path.Split('/');
         for (var i = 0; i < segments.Length; i++)
         {
-            if (HasSecretRun(segments[i]))
+            if (Core.Identity.ApiKeys.HasSecretRun(segments[i]))
             {
                 segments[i] = Core.Identity.ApiKeys.PrefixOf(segments[i]) + "***";
             }
         }
 
         return string.Join('/', segments);
-    }
-
-    private static bool HasSecretRun(string text)
-    {
-        var run = 0;
-        foreach (var c in text)
-        {
-            run = char.IsAsciiHexDigit(c) ? run + 1 : 0;
-            if (run >= 32)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     [LoggerMessage(EventId = 7021, Level = LogLevel.Warning, Message = "Admin change {Method} {Path} is in the log but could not be added to the store's audit trail: {Reason}")]

@@ -59,9 +59,14 @@ internal static class AdminErrors
 
     public static IResult NotFound(string detail) => Write(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
 
+    /// <summary>
+    /// The error document; an API key, admin token or webhook secret the detail quotes from the request (sent where an id
+    /// belongs, <c>GET /admin/keys/ak_…</c>) is cut to its shown prefix, as in the audit log.
+    /// </summary>
     public static IResult Write(int status, string code, string title, string detail, ErrorSource? source) =>
         Results.Json(
-            new ErrorDocument([new ErrorObject(status.ToString(System.Globalization.CultureInfo.InvariantCulture), code, title, detail, source)]),
+            new ErrorDocument([new ErrorObject(
+                status.ToString(System.Globalization.CultureInfo.InvariantCulture), code, title, Core.Identity.ApiKeys.RedactedMessage(detail), source)]),
             WireJson.Options, AdminApi.JsonContentType, status);
 
     /// <summary>The answer for a path under the base path that no endpoint serves.</summary>

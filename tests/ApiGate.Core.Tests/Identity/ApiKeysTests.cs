@@ -97,6 +97,22 @@ public sealed partial class ApiKeysTests
     }
 
     [Theory]
+    [InlineData("no key with id 'ak_" + Secret + "'", "no key with id 'ak_012345678***'")]
+    [InlineData("no admin endpoint at GET /admin/agt_" + Secret + ".json", "no admin endpoint at GET /admin/agt_01234567***.json")]
+    [InlineData("unknown user 'sk-live-" + Secret + "'", "unknown user 'sk-live-0123***'")]
+    [InlineData("no webhook with id 'whsec_Bz+i/HR=' or 'WHSEC_x'", "no webhook with id 'whsec_***' or 'WHSEC_***'")]
+    [InlineData("the route 'users' was changed: its ETag is now \"8de2f3c1a9b4d13\"", "the route 'users' was changed: its ETag is now \"8de2f3c1a9b4d13\"")]
+    [InlineData("no key with id 'key_4e7d105da8e02be5'", "no key with id 'key_4e7d105da8e02be5'")]
+    public void RedactedMessage_WordsHoldingASecretCutToTheirShownPrefix_OthersKept(string message, string expected)
+    {
+        // Act
+        var redacted = ApiKeys.RedactedMessage(message);
+
+        // Assert
+        Assert.Equal(expected, redacted);
+    }
+
+    [Theory]
     [InlineData("/nowhere/key-" + Secret, "/nowhere/key-01234567***")]
     [InlineData("/nowhere/agt_" + Secret, "/nowhere/agt_01234567***")]
     [InlineData("/files/plain", "/files/plain")]

@@ -799,6 +799,28 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(detail, error.GetProperty("detail").GetString());
     }
 
+    [Fact]
+    public async Task Refusal_QuotingAKeyTokenOrWebhookSecretSentWhereAnIdBelongs_ShowsOnlyItsPrefix()
+    {
+        // Arrange: a key, the admin token and a webhook secret pasted where an id, email or path belongs
+        const string key = "ak_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        const string webhookSecret = "whsec_BzC2e+iHRafUXCxnWvTxl8TI3Wpx=";
+
+        // Act
+        var keyById = await GetAsync("/keys/" + key);
+        var userByToken = await DeleteAsync("/users/" + Token);
+        var keyForKey = await PostAsync("/keys", new { user = key });
+        var pathOfKey = await GetAsync("/" + key);
+        var webhookBySecret = await GetAsync("/webhooks/" + webhookSecret);
+
+        // Assert
+        Assert.Equal("no key with id 'ak_012345678***'", AssertError(keyById, HttpStatusCode.NotFound, "not_found").GetProperty("detail").GetString());
+        Assert.Equal($"no user with id or email '{Token[..12]}***'", AssertError(userByToken, HttpStatusCode.NotFound, "not_found").GetProperty("detail").GetString());
+        Assert.Equal("unknown user 'ak_012345678***'", AssertError(keyForKey, HttpStatusCode.UnprocessableEntity, "validation_error", "/user").GetProperty("detail").GetString());
+        Assert.Equal("no admin endpoint at GET /admin/ak_012345678***", AssertError(pathOfKey, HttpStatusCode.NotFound, "not_found").GetProperty("detail").GetString());
+        Assert.Equal("no webhook with id 'whsec_***'", AssertError(webhookBySecret, HttpStatusCode.NotFound, "not_found").GetProperty("detail").GetString());
+    }
+
     /// <summary>Posts <paramref name="body"/> as sent, bytes and Content-Type unchecked by the client.</summary>
     private async Task<(HttpStatusCode Status, string Body)> PostBytesAsync(string path, byte[] body, string contentType = "application/json")
     {

@@ -86,6 +86,21 @@ public sealed class AdminTokenCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task Revoke_GivenAnUnknownTokenItself_NamesOnlyItsPrefix()
+    {
+        // Arrange: a token that is not in this store (another store's, or mistyped), pasted whole
+        var other = AdminTokens.Generate();
+
+        // Act
+        var revoked = await RunAsync("admin", "tokens", "revoke", other);
+
+        // Assert
+        Assert.Equal(3, revoked.ExitCode);
+        Assert.Equal($"error: no admin token with id or name '{other[..12]}***'", revoked.Error.ReplaceLineEndings("\n").Trim().Split('\n')[^1]);
+        Assert.DoesNotContain(other, revoked.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AdminBasePathSetting_FromEnvironment_IsResolvedAndValidated()
     {
         Environment["APIGATE_ADMIN_BASE_PATH"] = "/ops/gateway";
