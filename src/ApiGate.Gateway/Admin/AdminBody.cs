@@ -86,6 +86,15 @@ internal sealed class AdminBody
                     : $"send the body as application/json (got {request.ContentType})", null));
         }
 
+        // Bodies are read as sent: a compressed one would be refused as not JSON, and a plain one labelled compressed
+        // applied as other bytes than its sender declared. RFC 7694: 415, with the codings that are read.
+        if (ContentCoding(request) is { } coding)
+        {
+            context.Response.Headers.AcceptEncoding = "identity";
+            return (null, null, AdminErrors.Write(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported media type",
+                $"send the body uncompressed: the admin API does not read Content-Encoding: {(coding.Length > 64 ? coding[..64] + "…" : coding)}", null));
+        }
+
         if (request.ContentLength > MaxBytes)
         {
             return (null, null, TooLarge());
@@ -379,6 +388,14 @@ internal sealed class AdminBody
         && !charset.Equals("us-ascii", StringComparison.OrdinalIgnoreCase)
             ? $"it was sent as charset={charset}, and JSON is read as UTF-8: send it in UTF-8"
             : null;
+
+    /// <summary>The request's <c>Content-Encoding</c> when it names a coding other than <c>identity</c>; else null.</summary>
+    private static string? ContentCoding(HttpRequest request)
+    {
+        var given = request.Headers.ContentEncoding.ToString();
+        return given.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .All(c => c.Equals("identity", StringComparison.OrdinalIgnoreCase)) ? null : given;
+    }
 
     private static bool IsJson(string contentType) =>
         MediaTypeHeaderValue.TryParse(contentType, out var media)

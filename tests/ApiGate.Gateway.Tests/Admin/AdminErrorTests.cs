@@ -821,6 +821,39 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal("no webhook with id 'whsec_***'", AssertError(webhookBySecret, HttpStatusCode.NotFound, "not_found").GetProperty("detail").GetString());
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Patch_BodyWithAContentEncoding_Is415NamingItAndChangesNothing(bool compressed)
+    {
+        // Arrange: the body gzip-compressed, or plain JSON that a client or proxy labelled as compressed
+        var json = """{"name": "Zipped"}"""u8.ToArray();
+        using var zipped = new MemoryStream();
+        await using (var gzip = new System.IO.Compression.GZipStream(zipped, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            await gzip.WriteAsync(json);
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Patch, Gateway.Url + "/admin/plans/free");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        request.Content = new ByteArrayContent(compressed ? zipped.ToArray() : json);
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Content.Headers.ContentEncoding.Add("gzip");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var plan = AssertData(await GetAsync("/plans/free"));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        var error = Assert.Single(body.GetProperty("errors").EnumerateArray().ToList());
+        Assert.Equal("unsupported_media_type", error.GetProperty("code").GetString());
+        Assert.Equal("send the body uncompressed: the admin API does not read Content-Encoding: gzip", error.GetProperty("detail").GetString());
+        Assert.Equal("identity", response.Headers.GetValues("Accept-Encoding").Single());
+        Assert.Equal("Free", plan.GetProperty("name").GetString());
+    }
+
     /// <summary>Posts <paramref name="body"/> as sent, bytes and Content-Type unchecked by the client.</summary>
     private async Task<(HttpStatusCode Status, string Body)> PostBytesAsync(string path, byte[] body, string contentType = "application/json")
     {
