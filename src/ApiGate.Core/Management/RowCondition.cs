@@ -8,7 +8,12 @@ namespace ApiGate.Core.Management;
 /// is. It is checked on the row each attempt of the write reads, so a write that loses a race to another one reads the
 /// newer row, no longer matches, and is refused instead of being applied to a row its sender has not seen.
 /// </summary>
-public sealed record RowCondition(IReadOnlyList<string> Tags, bool AnyVersion = false)
+/// <remarks>
+/// <see cref="WeakTags"/> are the weak tags the header also named, in their strong form: they never match (If-Match
+/// compares strongly), but a refusal says so when one of them names the current version, rather than that the row was
+/// changed.
+/// </remarks>
+public sealed record RowCondition(IReadOnlyList<string> Tags, bool AnyVersion = false, IReadOnlyList<string>? WeakTags = null)
 {
     /// <summary><c>If-Match: *</c>: the row must exist, in any version.</summary>
     public static RowCondition Any { get; } = new([], AnyVersion: true);
@@ -17,12 +22,14 @@ public sealed record RowCondition(IReadOnlyList<string> Tags, bool AnyVersion = 
     public ManagementError? Refuse(string kind, string reference, DateTimeOffset version)
     {
         var tag = RowVersion.Tag(version);
-        return AnyVersion || Tags.Contains(tag, StringComparer.Ordinal)
-            ? null
-            : new ManagementError(ManagementErrorKind.PreconditionFailed, "",
-                $"the {kind} '{reference}' was changed since the version If-Match names: its ETag is now {tag}; read it again and apply your change to that")
-            {
-                CurrentVersion = version,
-            };
+        if (AnyVersion || Tags.Contains(tag, StringComparer.Ordinal))
+        {
+            return null;
+        }
+
+        var why = WeakTags?.Contains(tag, StringComparer.Ordinal) == true
+            ? $"If-Match names the {kind} '{reference}' in its current version only as a weak tag, W/{tag}, which never matches (If-Match compares strongly): send the ETag as it is given, {tag}"
+            : $"the {kind} '{reference}' was changed since the version If-Match names: its ETag is now {tag}; read it again and apply your change to that";
+        return new ManagementError(ManagementErrorKind.PreconditionFailed, "", why) { CurrentVersion = version };
     }
 }

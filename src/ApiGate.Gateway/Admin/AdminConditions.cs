@@ -38,7 +38,8 @@ internal static class AdminConditions
 
     /// <summary>
     /// Reads <c>If-Match</c>: no condition when it is absent; a 400 naming the header when it is neither <c>*</c> nor a
-    /// list of entity tags. Weak tags (<c>W/"…"</c>) are kept out of the list: If-Match compares strongly, so they never match.
+    /// list of entity tags. Weak tags (<c>W/"…"</c>) are kept out of the list: If-Match compares strongly, so they never match
+    /// (they are kept aside, for the refusal to say so).
     /// </summary>
     public static bool TryRead(HttpContext context, out RowCondition? condition, out IResult? error)
     {
@@ -50,7 +51,7 @@ internal static class AdminConditions
         }
 
         var value = string.Join(",", values.ToArray());
-        condition = value.Trim() == "*" ? RowCondition.Any : ParseTags(value) is { } tags ? new RowCondition(tags) : null;
+        condition = value.Trim() == "*" ? RowCondition.Any : ParseTags(value) is { } tags ? new RowCondition(tags, WeakTags: ParseTags(value, weakToo: true)) : null;
         error = condition is null ? Malformed(IfMatch, value) : null;
         return error is null;
     }

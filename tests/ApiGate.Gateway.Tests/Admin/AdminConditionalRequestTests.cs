@@ -134,6 +134,24 @@ public sealed class AdminConditionalRequestTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Patch_IfMatchTheCurrentTagMadeWeak_SaysWeakTagsNeverMatchRatherThanThatTheRowChanged()
+    {
+        // Arrange
+        var row = (await CreateOneOfEachAsync())[1];
+        var current = (await GetAsync(row.Path)).Headers["ETag"];
+
+        // Act
+        var response = await SendAsync(HttpMethod.Patch, row.Path, Change(row, "mine"), headers: ("If-Match", "W/" + current));
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.PreconditionFailed, "precondition_failed");
+        Assert.Equal(
+            $"If-Match names the {row.Kind} '{row.Reference}' in its current version only as a weak tag, W/{current}, which never matches (If-Match compares strongly): send the ETag as it is given, {current}",
+            error.GetProperty("detail").GetString());
+        Assert.Equal(current, response.Headers.GetValueOrDefault("ETag"));
+    }
+
+    [Fact]
     public async Task Patch_IfMatchAListHoldingTheCurrentETag_Applied()
     {
         // Arrange
