@@ -31,6 +31,11 @@ public sealed class AdminTokenService(IAdminTokenStore store, TimeProvider timeP
             return Invalid("name", $"name must be at most {MaxNameLength} printable characters");
         }
 
+        if (Ids.HasFormOf("adm", trimmed))
+        {
+            return Invalid("name", $"'{trimmed}' has the form of an admin token id (adm_ and 16 hex digits), and a token is revoked by id or name: choose another name");
+        }
+
         var token = AdminTokens.Generate();
         var record = new AdminTokenDefinition
         {

@@ -168,6 +168,11 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
                 return Invalid("name", $"'{input.Name}' is not a valid name (lower-case letters, digits and '_', e.g. max_api_keys)");
             }
 
+            if (name != e.Name && Ids.HasFormOf("ent", name))
+            {
+                return Invalid("name", $"'{name}' has the form of an entitlement id (ent_ and 16 hex digits), and an entitlement is found by id or name: choose another name");
+            }
+
             e = e with { Name = name };
         }
 

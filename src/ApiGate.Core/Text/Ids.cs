@@ -12,4 +12,12 @@ public static class Ids
         RandomNumberGenerator.Fill(bytes);
         return prefix + "_" + Convert.ToHexStringLower(bytes);
     }
+
+    /// <summary>
+    /// Whether <paramref name="value"/> has the form of an id <see cref="New"/> makes with <paramref name="prefix"/>
+    /// (ignoring case): a name of that form, where rows are found by id or name, could name another row.
+    /// </summary>
+    public static bool HasFormOf(string prefix, string value) =>
+        value.Length == prefix.Length + 17 && value.StartsWith(prefix + "_", StringComparison.OrdinalIgnoreCase)
+        && !value.AsSpan(prefix.Length + 1).ContainsAnyExcept("0123456789abcdefABCDEF");
 }

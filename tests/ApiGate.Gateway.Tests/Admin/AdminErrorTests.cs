@@ -854,6 +854,26 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal("Free", plan.GetProperty("name").GetString());
     }
 
+    [Fact]
+    public async Task Entitlement_NamedAsAnotherEntitlementsId_Is422AndTheIdStillFindsOnlyThatOne()
+    {
+        // Arrange: entitlements are found by id or name, the id first
+        var other = AssertData(await PostAsync("/entitlements", new { name = "max_projects" }), HttpStatusCode.Created).GetProperty("id").GetString()!;
+        AssertData(await PostAsync("/entitlements", new { name = "webhooks" }), HttpStatusCode.Created);
+
+        // Act
+        var created = await PostAsync("/entitlements", new { name = other, value_type = "string" });
+        var renamed = await PatchAsync("/entitlements/webhooks", new { name = other });
+        var found = AssertData(await GetAsync("/entitlements/" + other));
+
+        // Assert
+        var expected = $"'{other}' has the form of an entitlement id (ent_ and 16 hex digits), and an entitlement is found by id or name: choose another name";
+        Assert.Equal(expected, AssertError(created, HttpStatusCode.UnprocessableEntity, "validation_error", "/name").GetProperty("detail").GetString());
+        Assert.Equal(expected, AssertError(renamed, HttpStatusCode.UnprocessableEntity, "validation_error", "/name").GetProperty("detail").GetString());
+        Assert.Equal("max_projects", found.GetProperty("name").GetString());
+        Assert.Equal(2, AssertData(await GetAsync("/entitlements")).GetArrayLength());
+    }
+
     /// <summary>Posts <paramref name="body"/> as sent, bytes and Content-Type unchecked by the client.</summary>
     private async Task<(HttpStatusCode Status, string Body)> PostBytesAsync(string path, byte[] body, string contentType = "application/json")
     {

@@ -101,6 +101,25 @@ public sealed class AdminTokenCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task Create_NamedAsAnotherTokensId_ExitsTwoAndRevokeByThatIdStillMeansTheOther()
+    {
+        // Arrange: tokens are revoked by id or name, the id first
+        await RunAsync("admin", "tokens", "create", "--name", "deploy-bot");
+        var id = JsonDocument.Parse((await RunAsync("admin", "tokens", "list", "--json")).Output).RootElement[0].GetProperty("id").GetString()!;
+
+        // Act
+        var created = await RunAsync("admin", "tokens", "create", "--name", id.ToUpperInvariant());
+        var listed = JsonDocument.Parse((await RunAsync("admin", "tokens", "list", "--json")).Output).RootElement;
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.Equal(
+            $"error: name: '{id.ToUpperInvariant()}' has the form of an admin token id (adm_ and 16 hex digits), and a token is revoked by id or name: choose another name",
+            created.Error.ReplaceLineEndings("\n").Trim().Split('\n')[^1]);
+        Assert.Equal("deploy-bot", Assert.Single(listed.EnumerateArray().ToList()).GetProperty("name").GetString());
+    }
+
+    [Fact]
     public async Task AdminBasePathSetting_FromEnvironment_IsResolvedAndValidated()
     {
         Environment["APIGATE_ADMIN_BASE_PATH"] = "/ops/gateway";
