@@ -73,6 +73,25 @@ internal static class Outcomes
         DeleteFoundAsync(kind, reference, find, x => condition?.Refuse(kind, reference, versionOf(x)),
             (x, ct) => delete(x, condition is null ? null : versionOf(x), ct), cancellationToken);
 
+    /// <summary>
+    /// <paramref name="written"/>, unless it is a name conflict that another row's slug caused rather than its name (a name
+    /// that differs in accents or punctuation makes the same slug): then a conflict saying which row has it.
+    /// <paramref name="nameOfSlug"/> finds the name of the row of a slug (null when none).
+    /// </summary>
+    public static async Task<ManagementResult<T>> SlugTakenAsync<T>(
+        ManagementResult<T> written, string kind, string name, string slug, Func<string, Task<string?>> nameOfSlug)
+    {
+        // A name that differs only in case is the same name, as the refusal says already.
+        if (written.Error is not { Kind: ManagementErrorKind.Conflict, Field: "name" } || await nameOfSlug(slug) is not { } holder
+            || holder.Equals(name, StringComparison.OrdinalIgnoreCase))
+        {
+            return written;
+        }
+
+        return new ManagementError(ManagementErrorKind.Conflict, "name",
+            $"the name '{name}' makes the slug '{slug}', which {kind} '{holder}' has: choose a name that differs from it in more than case, accents and punctuation");
+    }
+
     /// <summary>Runs the store write; a uniqueness or in-use refusal becomes a conflict error.</summary>
     public static async Task<ManagementResult<T>> WriteAsync<T>(T value, Func<T, CancellationToken, Task> write, CancellationToken cancellationToken)
     {

@@ -44,7 +44,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
             return built.Error;
         }
 
-        return await WriteAsync(built.Value!, store.CreateRouteAsync, cancellationToken);
+        return await NamedAsync(await WriteAsync(built.Value!, store.CreateRouteAsync, cancellationToken), built.Value!, cancellationToken);
     }
 
     public Task<ManagementResult<RouteDefinition>> UpdateAsync(string idOrSlug, RouteChanges input, CancellationToken cancellationToken) =>
@@ -71,8 +71,12 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
                 return built.Error;
             }
 
-            return await WriteAsync(built.Value!, (route, ct) => store.UpdateRouteAsync(route, existing.UpdatedAt, ct), cancellationToken);
+            return await NamedAsync(
+                await WriteAsync(built.Value!, (route, ct) => store.UpdateRouteAsync(route, existing.UpdatedAt, ct), cancellationToken), built.Value!, cancellationToken);
         }, _conflictBackOff, cancellationToken);
+
+    private Task<ManagementResult<RouteDefinition>> NamedAsync(ManagementResult<RouteDefinition> written, RouteDefinition route, CancellationToken cancellationToken) =>
+        SlugTakenAsync(written, "route", route.Name, route.Slug, async slug => (await store.FindRouteAsync(slug, cancellationToken))?.Name);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<RouteDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>

@@ -54,7 +54,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             return built.Error;
         }
 
-        return await WriteAsync(built.Value!, store.CreateUpstreamAsync, cancellationToken);
+        return await NamedAsync(await WriteAsync(built.Value!, store.CreateUpstreamAsync, cancellationToken), built.Value!, cancellationToken);
     }
 
     public Task<ManagementResult<UpstreamDefinition>> UpdateAsync(string idOrSlug, UpstreamChanges input, CancellationToken cancellationToken) =>
@@ -81,8 +81,12 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
                 return built.Error;
             }
 
-            return await WriteAsync(built.Value!, (upstream, ct) => store.UpdateUpstreamAsync(upstream, existing.UpdatedAt, ct), cancellationToken);
+            return await NamedAsync(
+                await WriteAsync(built.Value!, (upstream, ct) => store.UpdateUpstreamAsync(upstream, existing.UpdatedAt, ct), cancellationToken), built.Value!, cancellationToken);
         }, _conflictBackOff, cancellationToken);
+
+    private Task<ManagementResult<UpstreamDefinition>> NamedAsync(ManagementResult<UpstreamDefinition> written, UpstreamDefinition upstream, CancellationToken cancellationToken) =>
+        SlugTakenAsync(written, "upstream", upstream.Name, upstream.Slug, async slug => (await store.FindUpstreamAsync(slug, cancellationToken))?.Name);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>
     public Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, CancellationToken cancellationToken) =>

@@ -874,6 +874,27 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(2, AssertData(await GetAsync("/entitlements")).GetArrayLength());
     }
 
+    [Fact]
+    public async Task Write_NameWhoseSlugAnotherRowHas_Is409NamingTheSlugAndThatRow()
+    {
+        // Arrange
+        AssertData(await PostAsync("/upstreams", new { name = "Users API", url = "http://127.0.0.1:1" }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/routes", new { name = "Users API", path = "/users" }), HttpStatusCode.Created);
+        AssertData(await PostAsync("/routes", new { name = "orders", path = "/orders" }), HttpStatusCode.Created);
+
+        // Act: names no row has, but whose slug one has
+        var upstream = await PostAsync("/upstreams", new { name = "users-api!", url = "http://127.0.0.1:2" });
+        var route = await PatchAsync("/routes/orders", new { name = "Üsers  API" });
+
+        // Assert
+        Assert.Equal(
+            "the name 'users-api!' makes the slug 'users-api', which upstream 'Users API' has: choose a name that differs from it in more than case, accents and punctuation",
+            AssertError(upstream, HttpStatusCode.Conflict, "conflict", "/name").GetProperty("detail").GetString());
+        Assert.Equal(
+            "the name 'Üsers  API' makes the slug 'users-api', which route 'Users API' has: choose a name that differs from it in more than case, accents and punctuation",
+            AssertError(route, HttpStatusCode.Conflict, "conflict", "/name").GetProperty("detail").GetString());
+    }
+
     /// <summary>Posts <paramref name="body"/> as sent, bytes and Content-Type unchecked by the client.</summary>
     private async Task<(HttpStatusCode Status, string Body)> PostBytesAsync(string path, byte[] body, string contentType = "application/json")
     {
