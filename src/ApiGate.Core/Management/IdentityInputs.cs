@@ -165,9 +165,11 @@ public sealed record KeyInput
         {
             if (!KeyService.TryParseExpiry(Expires, clock.GetUtcNow(), out var at, out var pastCalendarEnd))
             {
-                return Invalid("expires", pastCalendarEnd
-                    ? $"'{Expires}' from now would be past the calendar's end (year 9999): give a shorter duration or a date"
-                    : $"'{Expires}' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)");
+                return Invalid("expires", !pastCalendarEnd
+                    ? $"'{Expires}' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)"
+                    : char.IsAsciiDigit(Expires.TrimEnd()[^1])
+                        ? $"'{Expires}' is past the calendar's end (year 9999) in UTC: give an earlier date or a duration"
+                        : $"'{Expires}' from now would be past the calendar's end (year 9999): give a shorter duration or a date");
             }
 
             expiresAt = at;

@@ -76,15 +76,26 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
     public static bool TryParseExpiry(string text, DateTimeOffset now, out DateTimeOffset at) => TryParseExpiry(text, now, out at, out _);
 
     /// <summary>
-    /// The same, and whether a duration that is a number of days, hours, minutes or seconds would end past the calendar's
-    /// end (9999-12-31) — a duration, not a malformed value, so the caller can say what is wrong with it.
+    /// The same, and whether a duration that is a number of days, hours, minutes or seconds, or a date-time late on
+    /// 9999-12-31 with an offset behind UTC, would end past the calendar's end — a duration or a date, not a malformed
+    /// value, so the caller can say what is wrong with it.
     /// </summary>
     public static bool TryParseExpiry(string text, DateTimeOffset now, out DateTimeOffset at, out bool pastCalendarEnd)
     {
         pastCalendarEnd = false;
         try
         {
-            return TryParseExpiryCore(text.Trim(), now, out at);
+            text = text.Trim();
+            if (TryParseExpiryCore(text, now, out at))
+            {
+                return true;
+            }
+
+            // 9999-12-31T23:00-05:00 is a date, but in UTC it falls in year 10000, which no DateTimeOffset holds: the same
+            // ahead of UTC (+05:00) reads, so the date and the offset are well-formed.
+            pastCalendarEnd = text.Length > 6 && text[^6] == '-'
+                && TryParseExpiryCore(string.Concat(text.AsSpan(0, text.Length - 6), "+", text.AsSpan(text.Length - 5)), now, out _);
+            return false;
         }
         catch (Exception ex) when (ex is ArgumentOutOfRangeException or OverflowException)
         {

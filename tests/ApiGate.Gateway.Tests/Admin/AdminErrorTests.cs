@@ -62,6 +62,9 @@ public sealed class AdminErrorTests : AdminTestBase
     [InlineData("expires", "3000000d", "'3000000d' from now would be past the calendar's end (year 9999): give a shorter duration or a date")]
     [InlineData("expires", "100000000h", "'100000000h' from now would be past the calendar's end (year 9999): give a shorter duration or a date")]
     [InlineData("expires", "99999999999999m", "'99999999999999m' from now would be past the calendar's end (year 9999): give a shorter duration or a date")]
+    [InlineData("expires", "9999-12-31T23:00:00-05:00", "'9999-12-31T23:00:00-05:00' is past the calendar's end (year 9999) in UTC: give an earlier date or a duration")]
+    [InlineData("expires", "9999-12-31T23:00-05:00", "'9999-12-31T23:00-05:00' is past the calendar's end (year 9999) in UTC: give an earlier date or a duration")]
+    [InlineData("expires", "9999-12-31T23:00:00-25:00", "'9999-12-31T23:00:00-25:00' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)")]
     public async Task CreateKey_UnusableExpiry_Returns422NamingTheFieldAndCreatesNoKey(string field, string value, string detail)
     {
         AssertData(await PostAsync("/users", new { email = "ann@example.com" }), HttpStatusCode.Created);
