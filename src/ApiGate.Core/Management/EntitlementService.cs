@@ -121,6 +121,11 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
                 return built.Error;
             }
 
+            if (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }))
+            {
+                return existing;
+            }
+
             // A type change must not strand plan values that no longer fit.
             foreach (var assignment in await store.ListPlanEntitlementsAsync(null, ct))
             {

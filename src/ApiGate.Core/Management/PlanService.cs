@@ -89,7 +89,9 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
             }
 
             var built = ApplyPlan(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input with { Id = null });
-            return built.Error ?? await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct);
+            return built.Error
+                ?? (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }) ? existing
+                : await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct));
         }, _conflictBackOff, ct);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>

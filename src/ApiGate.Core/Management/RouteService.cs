@@ -71,6 +71,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
                 return built.Error;
             }
 
+            if (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }))
+            {
+                return existing;
+            }
+
             return await NamedAsync(
                 await WriteAsync(built.Value!, (route, ct) => store.UpdateRouteAsync(route, existing.UpdatedAt, ct), cancellationToken), built.Value!, cancellationToken);
         }, _conflictBackOff, cancellationToken);

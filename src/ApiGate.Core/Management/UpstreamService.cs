@@ -81,6 +81,11 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
                 return built.Error;
             }
 
+            if (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }))
+            {
+                return existing;
+            }
+
             return await NamedAsync(
                 await WriteAsync(built.Value!, (upstream, ct) => store.UpdateUpstreamAsync(upstream, existing.UpdatedAt, ct), cancellationToken), built.Value!, cancellationToken);
         }, _conflictBackOff, cancellationToken);

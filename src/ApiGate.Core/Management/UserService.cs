@@ -81,7 +81,9 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
             }
 
             var built = await ApplyUserAsync(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, ct);
-            return built.Error ?? await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct);
+            return built.Error
+                ?? (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }) ? existing
+                : await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct));
         }, _conflictBackOff, ct);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>

@@ -52,6 +52,35 @@ public sealed class AdminConditionalRequestTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Patch_ValuesAsStoredOrNone_WritesNothingSoTheETagAndTheConfigVersionStay()
+    {
+        // Arrange: a client that sends its desired state again, unchanged
+        var rows = await CreateOneOfEachAsync();
+        var configVersion = await Gateway.Store.GetConfigVersionAsync(CancellationToken.None);
+
+        foreach (var row in rows)
+        {
+            var before = await GetAsync(row.Path);
+            var current = before.Headers["ETag"];
+
+            // Act
+            var same = await SendAsync(HttpMethod.Patch, row.Path, Change(row, "first"), headers: ("If-Match", current));
+            var empty = await SendAsync(HttpMethod.Patch, row.Path, new { });
+            var after = await GetAsync(row.Path);
+
+            // Assert
+            Assert.Equal("first", AssertData(same).GetProperty(row.Field).GetString());
+            Assert.Equal(current, same.Headers["ETag"]);
+            AssertData(empty);
+            Assert.Equal(current, empty.Headers["ETag"]);
+            Assert.Equal(current, after.Headers["ETag"]);
+            Assert.Equal(AssertData(before).GetProperty("updated_at").GetString(), AssertData(after).GetProperty("updated_at").GetString());
+        }
+
+        Assert.Equal(configVersion, await Gateway.Store.GetConfigVersionAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Patch_IfMatchAStaleETag_Is412NamingTheCurrentETagAndChangesNothing()
     {
         // Arrange: a read, then someone else's write
