@@ -219,6 +219,26 @@ public sealed class HostileTransformInputTests : GatewayTestBase
         Assert.Equal("?id=1&ID=2&b=a%20b&id=4&via=gw", JsonDocument.Parse(response.Body).RootElement.GetProperty("query").GetString());
     }
 
+    [Fact]
+    public async Task PathMatchesGlob_PathBuiltToBacktrack_ConditionDoesNotHoldAndTheRequestIsForwarded()
+    {
+        // Arrange: a glob with several '*' tried by backtracking takes time polynomial in the path's length.
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "globbed", Path = "/globbed/*", Upstream = "backend",
+            RequestTransform = """{"conditions":[{"when":{"path_matches":"/globbed/*a*a*a*a*z"},"headers":{"set":{"X-Hit":"1"}}}]}""",
+        });
+
+        // Act: a path of 4,000 'a' that never ends in 'z', and one the glob matches.
+        var hostile = await RawHttp.GetAsync(Gateway.Url, "/globbed/" + new string('a', 4000));
+        var matching = await RawHttp.GetAsync(Gateway.Url, "/globbed/a-a-a-a-z");
+
+        // Assert: the condition is tested (it does not hold), not given up on with a 500.
+        Assert.Equal((200, 200), (hostile.Status, matching.Status));
+        Assert.False(Upstream.Received.Single(r => r.Path.EndsWith("aaaa", StringComparison.Ordinal)).Headers.ContainsKey("X-Hit"));
+        Assert.Equal(["1"], Upstream.Received.Single(r => r.Path.EndsWith("-z", StringComparison.Ordinal)).Headers["X-Hit"]);
+    }
+
     [Theory]
     [InlineData(153)]
     [InlineData(100_000)] // larger than the transform body limit (64 KiB here)
