@@ -91,42 +91,60 @@ internal readonly struct ClientResponseHeaders(IHeaderDictionary headers) : IHea
 /// Query operations on a mutable list of parameters (order kept; a parameter may repeat). <c>set</c> and <c>remove</c>
 /// match names ignoring case, as ASP.NET Core's query collection (and the credential's <c>api_key</c> rule) does: a
 /// client's <c>?Tenant=x</c> would otherwise reach such a backend beside the route's <c>tenant</c>, as its first value.
+/// Every parameter the operations leave alone goes upstream as the client wrote it, byte for byte: decoded and encoded
+/// again, <c>?flag</c> became <c>flag=</c>, <c>a+b</c> became <c>a%20b</c> and bytes that are not UTF-8 (<c>%FF</c>, a
+/// signature, a Latin-1 form) became <c>%25FF</c>, so a backend read other values and a signed query no longer verified.
 /// </summary>
-internal sealed class QueryParameters(List<KeyValuePair<string, StringValues>> parameters) : IHeaderTarget
+internal sealed class QueryParameters(List<QueryParameters.Parameter> parameters) : IHeaderTarget
 {
     /// <summary>
-    /// The parameters of <paramref name="query"/> in the order sent, each name and value decoded once and kept as sent: none
-    /// merged with another of the same name in other case, or moved next to it.
+    /// The parameters of <paramref name="query"/> in the order sent, each kept as written (empty ones too), with its name
+    /// decoded once, as ASP.NET Core reads it, to be matched.
     /// </summary>
     public static QueryParameters Parse(string? query)
     {
-        var parameters = new List<KeyValuePair<string, StringValues>>();
-        foreach (var pair in new Microsoft.AspNetCore.WebUtilities.QueryStringEnumerable(query))
+        var parameters = new List<Parameter>();
+        var text = query.AsSpan().TrimStart('?');
+        if (!text.IsEmpty)
         {
-            parameters.Add(new(pair.DecodeName().ToString(), pair.DecodeValue().ToString()));
+            foreach (var range in text.Split('&'))
+            {
+                var written = text[range];
+                var equals = written.IndexOf('=');
+                parameters.Add(new(Decode(equals < 0 ? written : written[..equals]), written.ToString()));
+            }
         }
 
         return new QueryParameters(parameters);
+
+        static string Decode(ReadOnlySpan<char> name) => Uri.UnescapeDataString(name.ToString().Replace('+', ' '));
     }
 
-    public void Add(string name, string value) => parameters.Add(new(name, value));
+    public void Add(string name, string value) => parameters.Add(Encoded(name, value));
 
     public void Set(string name, string value)
     {
         Remove(name);
-        parameters.Add(new(name, value));
+        parameters.Add(Encoded(name, value));
     }
 
-    public void Remove(string name) => parameters.RemoveAll(p => p.Key.Equals(name, StringComparison.OrdinalIgnoreCase));
+    public void Remove(string name) => parameters.RemoveAll(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
 
     public string ToQueryString()
     {
-        var builder = new Microsoft.AspNetCore.Http.Extensions.QueryBuilder();
-        foreach (var (name, values) in parameters)
+        var builder = new System.Text.StringBuilder();
+        foreach (var parameter in parameters)
         {
-            builder.Add(name, (IEnumerable<string>)values!);
+            builder.Append(builder.Length == 0 ? '?' : '&').Append(parameter.Written);
         }
 
-        return builder.ToQueryString().Value ?? "";
+        return builder.ToString();
     }
+
+    /// <summary>A route's parameter, percent-encoded as <see cref="Microsoft.AspNetCore.Http.Extensions.QueryBuilder"/> does.</summary>
+    private static Parameter Encoded(string name, string value) =>
+        new(name, System.Text.Encodings.Web.UrlEncoder.Default.Encode(name) + "=" + System.Text.Encodings.Web.UrlEncoder.Default.Encode(value));
+
+    /// <summary>One parameter: its decoded <paramref name="Name"/>, matched by the operations, and the text that goes upstream.</summary>
+    internal readonly record struct Parameter(string Name, string Written);
 }

@@ -220,6 +220,20 @@ public sealed class HostileTransformInputTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task QueryOperation_ParametersItDoesNotName_ReachTheBackendByteForByte()
+    {
+        // Arrange
+        await Gateway.AddRouteAsync(new RouteInput { Name = "tagged", Path = "/tagged/*", Upstream = "backend", RequestTransform = """{"query":{"add":{"via":"gw"},"remove":["debug"]}}""" });
+
+        // Act: a name without '=', '+' for a space, bytes that are not UTF-8 (a signature, a Latin-1 form), an empty value.
+        var response = await RawHttp.GetAsync(Gateway.Url, "/tagged/x?flag&q=a+b&sig=%FF%FE&debug=1&name=Ren%E9&empty=&t=%7e");
+
+        // Assert: only the route's own change; not 'flag=', 'a%20b', '%EF%BF%BD' (U+FFFD) or '~'.
+        Assert.Equal(200, response.Status);
+        Assert.Equal("?flag&q=a+b&sig=%FF%FE&name=Ren%E9&empty=&t=%7e&via=gw", Upstream.Received.Last().Query);
+    }
+
+    [Fact]
     public async Task PathMatchesGlob_PathBuiltToBacktrack_ConditionDoesNotHoldAndTheRequestIsForwarded()
     {
         // Arrange: a glob with several '*' tried by backtracking takes time polynomial in the path's length.

@@ -122,6 +122,24 @@ public sealed class TransformTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task Query_KeyInQuery_RemovedAndTheRestForwardedByteForByte()
+    {
+        // Arrange: the key travels in ?api_key; the route does not transform the query.
+        await Gateway.StopAsync();
+        await using var gateway = await TestGateway.StartAsync(o => o.AuthAllowQueryKey = true);
+        await gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "t", Path = "/t/*", Upstream = "backend", AuthRequired = true });
+        var (key, _, _) = await gateway.CreateKeyAsync("query-bytes@example.com");
+
+        // Act: parameters a re-encoding would change (a name without '=', '+', bytes that are not UTF-8, '%7e').
+        var response = await RawHttp.GetAsync(gateway.Url, "/t/x?flag&q=a+b&api_key=" + key + "&sig=%FF%FE&t=%7e");
+
+        // Assert: the key is gone and every other byte is as sent.
+        Assert.Equal(200, response.Status);
+        Assert.Equal("?flag&q=a+b&sig=%FF%FE&t=%7e", Upstream.Received.Last().Query);
+    }
+
+    [Fact]
     public async Task Conditions_ApplyOnlyWhenTheirTestsHold()
     {
         await AddRouteAsync("""
