@@ -22,6 +22,20 @@ public sealed class TransformParsingTests
     }
 
     [Theory]
+    [InlineData("\U0001F600secret\U0001F601", "\U0001F600***\U0001F601")]
+    [InlineData("\U00020000\U00020001\U00020002", "\U00020000***\U00020002")]
+    [InlineData("\U0001F600@\U0001F601x.com", "\U0001F600***@\U0001F601***.com")]
+    [InlineData("a\U0001F600", "***")]
+    public void Mask_ValueWithCharactersOutsideTheBmp_KeepsThemWhole(string value, string expected)
+    {
+        // Act
+        var masked = Masking.Mask(value);
+
+        // Assert: an emoji or a CJK extension character is two UTF-16 units; half of one is no character at all.
+        Assert.Equal(expected, masked);
+    }
+
+    [Theory]
     [InlineData("not json", "not valid JSON")]
     [InlineData("[]", "must be a JSON object")]
     [InlineData("""{"headers":{"add":{"X":1}}}""", null)]
