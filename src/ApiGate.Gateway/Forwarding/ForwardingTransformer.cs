@@ -187,13 +187,23 @@ internal sealed class ForwardingTransformer(
 
         if (request.Caller is { } caller)
         {
-            // Client copies of these were removed above, so plain adds suffice; only custom entitlement names can collide.
+            // Client copies of these were removed above, so plain adds suffice, unless the route's request transform wrote
+            // one since: the gateway's value replaces it (docs/transformations.md), never joins it as a second value that
+            // a backend reading the first one would take for the caller. Custom entitlement names can always collide.
+            var transformed = request.RequestOperations is not null;
+            if (transformed)
+            {
+                headers.Remove("X-User-ID");
+                headers.Remove("X-Key-ID");
+                headers.Remove("X-Plan-ID");
+            }
+
             headers.TryAddWithoutValidation("X-User-ID", caller.User.Id);
             headers.TryAddWithoutValidation("X-Key-ID", caller.Key.Id);
             headers.TryAddWithoutValidation("X-Plan-ID", caller.Plan.Definition.Id);
             foreach (var entitlement in caller.Plan.EntitlementHeaders)
             {
-                if (!entitlement.Name.StartsWith(EntitlementPrefix, StringComparison.Ordinal))
+                if (transformed || !entitlement.Name.StartsWith(EntitlementPrefix, StringComparison.Ordinal))
                 {
                     headers.Remove(entitlement.Name);
                 }

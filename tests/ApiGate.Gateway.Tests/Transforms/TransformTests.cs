@@ -140,6 +140,31 @@ public sealed class TransformTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task RequestTransformWritingTheIdentityHeaders_OnAuthenticatedRoute_BackendGetsOnlyTheGatewaysValues()
+    {
+        // Arrange: a transform that sets, adds to and copies a client header into the headers that say who is calling.
+        Assert.True((await Gateway.Entitlements.CreateAsync(
+            new EntitlementChanges { Name = "tier", ValueType = Core.Entitlements.EntitlementValueType.String, DefaultValue = "basic" }, CancellationToken.None)).Ok);
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "t", Path = "/t/*", Upstream = "backend", AuthRequired = true,
+            RequestTransform = """{"headers":{"set":{"X-User-ID":"${header.X-Claimed}","X-Plan-ID":"enterprise"},"add":{"X-Key-ID":"key_other","X-Entitlement-Tier":"gold"}}}""",
+        });
+        var (key, user, record) = await Gateway.CreateKeyAsync("identity@example.com");
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/t/x", "X-API-Key: " + key, "X-Claimed: usr_admin");
+
+        // Assert: the gateway's values replace the transform's instead of joining them (a backend reads the first value).
+        Assert.Equal(200, response.Status);
+        var received = Upstream.Received.Last().Headers;
+        Assert.Equal([user.Id], received["X-User-ID"]);
+        Assert.Equal([record.Id], received["X-Key-ID"]);
+        Assert.Equal([user.PlanId], received["X-Plan-ID"]);
+        Assert.Equal(["basic"], received["X-Entitlement-Tier"]);
+    }
+
+    [Fact]
     public async Task Conditions_ApplyOnlyWhenTheirTestsHold()
     {
         await AddRouteAsync("""
