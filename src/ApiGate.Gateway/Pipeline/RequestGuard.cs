@@ -191,27 +191,35 @@ internal static class RequestGuard
     public static readonly GatewayError UnsupportedTransferCoding = new(501, "unsupported_transfer_coding", "Not Implemented",
         "The request's Transfer-Encoding is not supported: only chunked is. Send a compressed body with Content-Encoding instead.");
 
-    private static bool IsChunkedOnly(Microsoft.Extensions.Primitives.StringValues codings)
+    private static bool IsChunkedOnly(Microsoft.Extensions.Primitives.StringValues codings) =>
+        !NamesCodingOtherThan(codings, "chunked", out var count) && count <= 1;
+
+    /// <summary>
+    /// True when the comma-separated codings of a <c>Transfer-Encoding</c> or <c>Content-Encoding</c> header name one
+    /// other than <paramref name="coding"/> (ignoring case); <paramref name="count"/> is how many were read.
+    /// </summary>
+    internal static bool NamesCodingOtherThan(Microsoft.Extensions.Primitives.StringValues codings, string coding, out int count)
     {
-        var seen = 0;
+        count = 0;
         foreach (var value in codings)
         {
             foreach (var range in (value ?? "").AsSpan().Split(','))
             {
-                var coding = (value ?? "").AsSpan()[range].Trim();
-                if (coding.IsEmpty)
+                var named = (value ?? "").AsSpan()[range].Trim();
+                if (named.IsEmpty)
                 {
                     continue;
                 }
 
-                if (!coding.Equals("chunked", StringComparison.OrdinalIgnoreCase) || ++seen > 1)
+                count++;
+                if (!named.Equals(coding, StringComparison.OrdinalIgnoreCase))
                 {
-                    return false;
+                    return true;
                 }
             }
         }
 
-        return true;
+        return false;
     }
 
     /// <summary>The JSON:API error for a header value with a control character; names the header, never its value.</summary>

@@ -25,6 +25,13 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
 
     public static readonly GatewayError TooLarge = new(413, "request_too_large", "Content Too Large", "The request body is larger than the gateway buffers for a body transform.");
 
+    /// <summary>
+    /// A body with a content coding (<c>gzip</c>, <c>br</c>): the transform cannot read it, and refused as "not valid JSON:
+    /// not UTF-8" the client was told the wrong thing. RFC 9110 §15.5.16: 415 for a content coding the server does not take.
+    /// </summary>
+    public static readonly GatewayError Compressed = new(415, "unsupported_media_type", "Unsupported Media Type",
+        "The request body is compressed (it has a Content-Encoding), and this route's body transform edits only an uncompressed JSON body: send it without one.");
+
     /// <summary>The bodies being buffered for transforms fill <see cref="GatewayOptions.TransformMaxBufferedBytes"/>.</summary>
     public static readonly GatewayError Busy = new(503, "gateway_busy", "Service Unavailable",
         "The gateway is holding as many request bodies for transforms as it may; nothing was forwarded. Retry shortly.")
@@ -89,6 +96,11 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
     private async ValueTask<bool> TransformBodyAsync(GatewayRequest request, RequestOperations[] operations)
     {
         var http = request.HttpContext.Request;
+        if (RequestGuard.NamesCodingOtherThan(http.Headers.ContentEncoding, "identity", out _))
+        {
+            return await request.RejectAsync(Compressed);
+        }
+
         if (http.ContentLength > options.TransformMaxBodyBytes)
         {
             return await request.RejectAsync(TooLarge);

@@ -295,6 +295,33 @@ public sealed class HostileTransformInputTests : GatewayTestBase
         Assert.Equal(0, Upstream.Served);
     }
 
+    [Fact]
+    public async Task RequestBodyCompressed_OnRouteThatEditsIt_415NamingContentEncoding_NothingForwarded()
+    {
+        // Arrange: a client that compresses its JSON body.
+        await Gateway.AddRouteAsync(new RouteInput { Name = "edited", Path = "/edited/*", Upstream = "backend", RequestTransform = """{"body":{"json":{"inject":{"x":"1"}}}}""" });
+        using var compressed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write("{\"name\":\"n\"}"u8);
+        }
+
+        using var content = new ByteArrayContent(compressed.ToArray());
+        content.Headers.ContentType = new("application/json");
+        content.Headers.ContentEncoding.Add("gzip");
+
+        // Act
+        using var response = await Gateway.Client.PostAsync(Gateway.Url + "/edited/echo-body", content);
+
+        // Assert: named for what it is, not "not UTF-8".
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
+        Assert.Equal("unsupported_media_type", error.GetProperty("code").GetString());
+        Assert.Equal("The request body is compressed (it has a Content-Encoding), and this route's body transform edits only an uncompressed JSON body: send it without one.",
+            error.GetProperty("detail").GetString());
+        Assert.Equal(0, Upstream.Served);
+    }
+
     [Theory]
     [InlineData("""{"body":{"rename":{"_id":"id"}}}""", HttpStatusCode.OK)]
     [InlineData("""{"body":{"mask":["email"]}}""", HttpStatusCode.BadGateway)]
