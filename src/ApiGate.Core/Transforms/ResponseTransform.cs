@@ -7,7 +7,7 @@ namespace ApiGate.Core.Transforms;
 /// <summary>
 /// A route's <c>response_transform</c> (SPEC §5.2): header operations, and JSON body <c>remove</c> (dotted paths),
 /// <c>rename</c> (<c>{"_id":"id"}</c>; the key may be a dotted path, the new name stays in the same object) and
-/// <c>mask</c> (dotted paths whose string values are masked).
+/// <c>mask</c> (dotted paths whose values are masked, everything under them included).
 /// </summary>
 public sealed class ResponseTransform
 {
@@ -47,13 +47,67 @@ public sealed class ResponseTransform
         {
             JsonPaths.ForEachParent(body, path, static (parent, name) =>
             {
-                if (parent[name] is JsonValue value && value.GetValueKind() == JsonValueKind.String)
+                switch (parent[name])
                 {
-                    parent[name] = Masking.Mask(value.GetValue<string>());
+                    case JsonValue value:
+                        parent[name] = Masked(value);
+                        break;
+                    case { } container:
+                        MaskWithin(container);
+                        break;
                 }
             });
         }
     }
+
+    /// <summary>
+    /// Every value under a masked name is masked, whatever its type: only strings were, so a card number sent as a JSON
+    /// number, a list of e-mail addresses or an object of personal data under a masked name reached the client as it was.
+    /// The members of an object or array are masked in place (its shape is kept; depth is bounded by the body's).
+    /// </summary>
+    private static void MaskWithin(JsonNode container)
+    {
+        if (container is JsonArray array)
+        {
+            for (var i = 0; i < array.Count; i++)
+            {
+                if (array[i] is JsonValue value)
+                {
+                    array[i] = Masked(value);
+                }
+                else if (array[i] is { } inner)
+                {
+                    MaskWithin(inner);
+                }
+            }
+
+            return;
+        }
+
+        var obj = (JsonObject)container;
+        foreach (var name in obj.Select(p => p.Key).ToArray())
+        {
+            if (obj[name] is JsonValue value)
+            {
+                obj[name] = Masked(value);
+            }
+            else if (obj[name] is { } inner)
+            {
+                MaskWithin(inner);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A string as <see cref="Masking.Mask"/>; a number by its digits (<c>4111111111111111</c> → <c>"4***1"</c>); a
+    /// boolean, which its first and last letters would give away, as <c>"***"</c>.
+    /// </summary>
+    private static JsonNode Masked(JsonValue value) => value.GetValueKind() switch
+    {
+        JsonValueKind.String => Masking.Mask(value.GetValue<string>()),
+        JsonValueKind.Number => Masking.Mask(value.ToJsonString()),
+        _ => "***",
+    };
 
     public static ResponseTransform Parse(string json)
     {

@@ -103,6 +103,25 @@ public sealed class TransformParsingTests
     }
 
     [Fact]
+    public void ApplyBody_MaskedNameHoldingANumberBooleanArrayOrObject_NoValueUnderItPassesUnmasked()
+    {
+        // Arrange
+        var transform = ResponseTransform.Parse("""{"body":{"mask":["card.number","card.verified","emails","profile","gone"]}}""");
+        var body = JsonNode.Parse("""
+            {"card":{"number":4111111111111111,"verified":true},"emails":["user@domain.com","x"],
+             "profile":{"ssn":"123-45-6789","age":42,"tags":[1234,false]},"gone":null,"kept":7}
+            """)!;
+
+        // Act
+        transform.ApplyBody(body);
+
+        // Assert: a number is masked by its digits; a boolean, which its first letter would give away, becomes ***.
+        Assert.Equal(
+            """{"card":{"number":"4***1","verified":"***"},"emails":["u***@d***.com","***"],"profile":{"ssn":"1***9","age":"***","tags":["1***4","***"]},"gone":null,"kept":7}""",
+            body.ToJsonString());
+    }
+
+    [Fact]
     public void Glob_StarAndQuestionMark_AnchoredBothEnds()
     {
         // Arrange
