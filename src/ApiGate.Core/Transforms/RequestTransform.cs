@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using ApiGate.Core.Routing;
 
 namespace ApiGate.Core.Transforms;
@@ -74,7 +73,7 @@ public sealed class RequestOperations
 public sealed class TransformCondition
 {
     public string? Method { get; init; }
-    public Regex? PathMatches { get; init; }
+    public PathGlob? PathMatches { get; init; }
     public string? HeaderExists { get; init; }
     public required RequestOperations Operations { get; init; }
 
@@ -83,15 +82,8 @@ public sealed class TransformCondition
         && (PathMatches is null || PathMatches.IsMatch(request.Path))
         && (HeaderExists is null || request.GetVariable("header." + HeaderExists) is not null);
 
-    /// <summary>
-    /// A glob: <c>*</c> any run of characters (slashes included), <c>?</c> one character; anchored at both ends. Matched
-    /// without backtracking, in time linear in the path: tried by backtracking, a glob with several <c>*</c>
-    /// (<c>/v1/*a*a*a*z</c>) took time polynomial in the length of a path built for it, ran into the regex timeout and
-    /// failed the request with a 500.
-    /// </summary>
-    public static Regex Glob(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
-            RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, Routing.PathPatterns.RegexTimeout);
+    /// <summary>A glob: <c>*</c> any run of characters (slashes included), <c>?</c> one character; anchored at both ends.</summary>
+    public static PathGlob Glob(string pattern) => PathGlob.Parse(pattern);
 }
 
 /// <summary>
