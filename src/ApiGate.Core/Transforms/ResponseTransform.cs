@@ -24,9 +24,19 @@ public sealed class ResponseTransform
     /// </summary>
     public bool HidesFields => RemovePaths.Count > 0 || MaskPaths.Count > 0;
 
+    /// <summary>
+    /// What <c>remove</c> and <c>mask</c> are applied to: their paths as written and, for a field the transform renames,
+    /// its other name too. Remove runs before rename and mask after it, so <c>remove</c> by a field's new name or
+    /// <c>mask</c> by its old name found nothing, and the field reached the client under its new name as it was.
+    /// </summary>
+    private IReadOnlyList<string[]>? AppliedRemovePaths { get; init; }
+
+    /// <inheritdoc cref="AppliedRemovePaths"/>
+    private IReadOnlyList<string[]>? AppliedMaskPaths { get; init; }
+
     public void ApplyBody(JsonNode body)
     {
-        foreach (var path in RemovePaths)
+        foreach (var path in AppliedRemovePaths ?? RemovePaths)
         {
             JsonPaths.ForEachParent(body, path, static (parent, name) => parent.Remove(name));
         }
@@ -43,7 +53,7 @@ public sealed class ResponseTransform
             });
         }
 
-        foreach (var path in MaskPaths)
+        foreach (var path in AppliedMaskPaths ?? MaskPaths)
         {
             JsonPaths.ForEachParent(body, path, static (parent, name) =>
             {
@@ -162,7 +172,11 @@ public sealed class ResponseTransform
             RemovePaths = remove,
             Renames = renames,
             MaskPaths = mask,
+            AppliedRemovePaths = [.. remove, .. renames.Where(r => remove.Exists(p => p.SequenceEqual(Renamed(r)))).Select(r => r.Item1)],
+            AppliedMaskPaths = [.. mask, .. renames.Where(r => mask.Exists(p => p.SequenceEqual(r.Item1))).Select(Renamed)],
         };
+
+        static string[] Renamed((string[] Path, string NewName) rename) => [.. rename.Path[..^1], rename.NewName];
 
         static IEnumerable<string[]> Paths(JsonNode? node, string field)
         {

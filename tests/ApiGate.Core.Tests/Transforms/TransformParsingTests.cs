@@ -122,6 +122,20 @@ public sealed class TransformParsingTests
     }
 
     [Fact]
+    public void ApplyBody_RemoveByTheNewNameMaskByTheOldName_OfARenamedField_BothStillApply()
+    {
+        // Arrange: remove runs before rename and mask after it; each names the field as the operator reads it.
+        var transform = ResponseTransform.Parse("""{"body":{"rename":{"email":"contact","user.ssn":"id_number"},"mask":["email"],"remove":["user.id_number"]}}""");
+        var body = JsonNode.Parse("""{"email":"user@domain.com","user":{"ssn":"123-45-6789","name":"n"}}""")!;
+
+        // Act
+        transform.ApplyBody(body);
+
+        // Assert: neither the address nor the number reaches the client under its new name.
+        Assert.Equal("""{"user":{"name":"n"},"contact":"u***@d***.com"}""", body.ToJsonString());
+    }
+
+    [Fact]
     public void Glob_ThousandsOfCharacters_CompilesAndMatches()
     {
         // Arrange: more than a linear regex engine builds an automaton for; tried by backtracking, the miss below would
