@@ -514,5 +514,10 @@ internal static class PostgresMigrations
                 updated_at TEXT NOT NULL
             );
             """),
+        // A delivery is claimed by seeking each endpoint's oldest pending one and any of its pending ones still leased;
+        // without this index the second read went through all of the endpoint's pending deliveries at every claim.
+        (18, "webhook deliveries found leased through an index", """
+            CREATE INDEX IF NOT EXISTS webhook_deliveries_leased ON webhook_deliveries (endpoint_id, status, lease_until);
+            """),
     ];
 }

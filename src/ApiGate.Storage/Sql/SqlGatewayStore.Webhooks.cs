@@ -77,11 +77,13 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             // Per endpoint only the oldest pending delivery is a candidate: a later event waits for an earlier one's
             // retries, so each endpoint receives events in the order they were recorded. And none while another of the
             // endpoint's deliveries is leased: an older one redelivered while a newer one is being sent waits for it.
+            // Read from the endpoints, each through two index seeks: read from the pending deliveries, every claim
+            // went through an endpoint's whole backlog (250 ms at 20,000 on PostgreSQL, so draining it took hours).
             var candidates = await QueryAsync<long>(connection, transaction, """
-                SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                WHERE e.enabled AND d.status = 'pending' AND d.next_attempt_at <= @Now AND d.lease_until <= @Now
-                  AND d.id = (SELECT MIN(x.id) FROM webhook_deliveries x WHERE x.endpoint_id = d.endpoint_id AND x.status = 'pending')
-                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries y WHERE y.endpoint_id = d.endpoint_id AND y.status = 'pending' AND y.lease_until > @Now)
+                SELECT d.id FROM webhook_endpoints e
+                JOIN webhook_deliveries d ON d.id = (SELECT MIN(x.id) FROM webhook_deliveries x WHERE x.endpoint_id = e.id AND x.status = 'pending')
+                WHERE e.enabled AND d.next_attempt_at <= @Now AND d.lease_until <= @Now
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries y WHERE y.endpoint_id = e.id AND y.status = 'pending' AND y.lease_until > @Now)
                 ORDER BY d.id LIMIT @Max
                 """, new { Now = at, Max = max }, ct);
             var claimed = new List<long>(candidates.Count);

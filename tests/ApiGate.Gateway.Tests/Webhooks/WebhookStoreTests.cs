@@ -116,6 +116,58 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ClaimWebhookDeliveriesAsync_TwoHundredThousandPendingForOneEndpoint_TenClaimsInOrderTakeUnderASecond(string engine)
+    {
+        // Arrange: an endpoint with a backlog of 200,000 due deliveries (a receiver down while a plan change crossed the
+        // threshold for every user of a big plan), written in one statement, and another endpoint with one delivery
+        var created = await engines.CreateAsync(engine);
+        var store = created.Store;
+        var backlogged = await CreateEndpointAsync(store, "user.created");
+        var first = Event(WebhookEventTypes.UserCreated);
+        await store.AddWebhookEventAsync(first, null, None);
+        await using (var connection = await created.OpenRawAsync())
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+                INSERT INTO webhook_events (id, type, user_id, body, created_at)
+                SELECT 'msg_backlog_' || CAST(n.i AS TEXT), v.type, v.user_id, v.body, v.created_at FROM n, webhook_events v WHERE v.id = '{first.Id}';
+                INSERT INTO webhook_deliveries (endpoint_id, event_id, status, attempt_count, next_attempt_at, lease_owner, lease_until, started_at, updated_at)
+                SELECT d.endpoint_id, v.id, 'pending', 0, d.next_attempt_at, '', '', d.started_at, d.updated_at
+                FROM webhook_events v, webhook_deliveries d WHERE v.id LIKE 'msg_backlog_%' AND d.event_id = '{first.Id}' ORDER BY v.seq;
+                """;
+            command.CommandTimeout = 120;
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var other = await CreateEndpointAsync(store, "key.created");
+        await store.AddWebhookEventAsync(Event(WebhookEventTypes.KeyCreated), null, None);
+
+        // Act: ten rounds of claiming and delivering, as the worker sends an endpoint's deliveries one after another
+        var claimed = new List<WebhookDeliveryWork>();
+        var claiming = TimeSpan.Zero;
+        for (var i = 0; i < 10; i++)
+        {
+            var at = Now.AddSeconds(i);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var work = await store.ClaimWebhookDeliveriesAsync("a", at, at.AddMinutes(1), 16, None);
+            claiming += System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            foreach (var w in work)
+            {
+                claimed.Add(w);
+                Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(w.DeliveryId, at, 204, 3, ""), "a", w.StartedAt, WebhookDeliveryStatus.Delivered, at, None));
+            }
+        }
+
+        // Assert: the backlog in the order it was recorded, the other endpoint not held up by it, and each claim a few
+        // index seeks (before, every claim went through the whole backlog: about 2.5 s each on PostgreSQL, 0.3 s on SQLite)
+        var backlog = claimed.Where(w => w.EndpointId == backlogged).Select(w => w.EventId).ToList();
+        Assert.Equal([first.Id, .. Enumerable.Range(1, 9).Select(i => $"msg_backlog_{i}")], backlog);
+        Assert.Single(claimed, w => w.EndpointId == other);
+        Assert.True(claiming < TimeSpan.FromSeconds(1), $"ten claims took {claiming.TotalMilliseconds:0} ms");
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RedeliverWebhookAsync_AfterFailedAttempts_BackOffStartsAgainButTheHistoryStays(string engine)
     {
         // Arrange: three failed attempts, then given up
