@@ -166,13 +166,13 @@ internal sealed partial class WebhookDeliveryWorker(
     private async Task DeliverAsync(WebhookDeliveryWork work, CancellationToken cancellationToken)
     {
         var attemptedAt = timeProvider.GetUtcNow();
-        var (statusCode, error, latency) = await SendAsync(work, attemptedAt, cancellationToken);
+        var (statusCode, error, latency, retryAfter) = await SendAsync(work, attemptedAt, cancellationToken);
         var delivered = error.Length == 0;
         var failedAttempts = work.AttemptCount + 1;
         // An attempt this gateway cut short by stopping is not the endpoint's failure: the delivery stays due at once for
         // the next gateway, instead of waiting a back-off step or being failed for good past the maximum age.
         var interrupted = !delivered && cancellationToken.IsCancellationRequested;
-        var next = delivered ? null : interrupted ? attemptedAt : _schedule.NextAttempt(failedAttempts, work.StartedAt, timeProvider.GetUtcNow());
+        var next = delivered ? null : interrupted ? attemptedAt : _schedule.NextAttempt(failedAttempts, work.StartedAt, timeProvider.GetUtcNow(), retryAfter);
         var status = delivered ? WebhookDeliveryStatus.Delivered : next is null ? WebhookDeliveryStatus.Failed : WebhookDeliveryStatus.Pending;
         var attempt = new WebhookAttempt(work.DeliveryId, attemptedAt, statusCode, latency, error);
         try
@@ -197,12 +197,13 @@ internal sealed partial class WebhookDeliveryWorker(
         }
     }
 
-    private async Task<(int StatusCode, string Error, double LatencyMs)> SendAsync(WebhookDeliveryWork work, DateTimeOffset at, CancellationToken cancellationToken)
+    /// <summary>Sends one attempt: its status code (0 without an answer), error ("" when delivered), latency, and the wait a refusal's <c>Retry-After</c> asks for.</summary>
+    private async Task<(int StatusCode, string Error, double LatencyMs, TimeSpan? RetryAfter)> SendAsync(WebhookDeliveryWork work, DateTimeOffset at, CancellationToken cancellationToken)
     {
         if (work.SecretError is { } secretError)
         {
             // Recorded like any other failure, for this endpoint only; the message names the cause, never the secret.
-            return (0, $"the endpoint's signing secret cannot be read: {secretError}", 0);
+            return (0, $"the endpoint's signing secret cannot be read: {secretError}", 0, null);
         }
 
         var timestamp = at.ToUnixTimeSeconds();
@@ -218,7 +219,7 @@ internal sealed partial class WebhookDeliveryWorker(
             // A stored URL or secret the request cannot be made from (a damaged or hand-edited row): this attempt's
             // failure, recorded like any other — left unrecorded, the delivery would be claimed again at every lease
             // expiry, forever. The message never holds the secret.
-            return (0, $"{ex.GetType().Name}: the endpoint's stored URL or signing secret is not usable ({ex.Message})", 0);
+            return (0, $"{ex.GetType().Name}: the endpoint's stored URL or signing secret is not usable ({ex.Message})", 0, null);
         }
 
         using var request = new HttpRequestMessage(HttpMethod.Post, url)
@@ -240,34 +241,45 @@ internal sealed partial class WebhookDeliveryWorker(
             var code = (int)response.StatusCode;
             if (code is >= 200 and < 300)
             {
-                return (code, "", latency);
+                return (code, "", latency, null);
             }
 
             var body = await ReadBoundedAsync(response, linked.Token);
-            return (code, $"endpoint answered {code}{(body.Length > 0 ? ": " + body : "")}", latency);
+            return (code, $"endpoint answered {code}{(body.Length > 0 ? ": " + body : "")}", latency, RetryAfterOf(response, at));
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            return (0, $"timed out after {options.WebhookTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return (0, $"timed out after {options.WebhookTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s", Stopwatch.GetElapsedTime(started).TotalMilliseconds, null);
         }
         catch (HttpRequestException ex)
         {
             // The cause (a reset, a refused TLS handshake) is often only in the inner exception.
             var cause = ex.InnerException?.Message is { Length: > 0 } inner && !ex.Message.Contains(inner, StringComparison.Ordinal) ? $" ({inner})" : "";
             return (0, (ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : $"{ex.HttpRequestError}: {ex.Message}") + cause,
-                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds, null);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return (0, WebhookAttempt.GatewayStopping, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return (0, WebhookAttempt.GatewayStopping, Stopwatch.GetElapsedTime(started).TotalMilliseconds, null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Anything else the client throws (a scheme it cannot send to, say) is this attempt's failure, recorded like any
             // other: left unrecorded, the delivery would be claimed and sent again at every lease expiry, forever.
-            return (0, $"{ex.GetType().Name}: {ex.Message}", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return (0, $"{ex.GetType().Name}: {ex.Message}", Stopwatch.GetElapsedTime(started).TotalMilliseconds, null);
         }
     }
+
+    /// <summary>
+    /// The wait a refusal's <c>Retry-After</c> asks for (a <c>429</c> or <c>503</c> usually), in seconds or as a date
+    /// (counted from <paramref name="sentAt"/>); null when there is none. The schedule bounds it.
+    /// </summary>
+    private static TimeSpan? RetryAfterOf(HttpResponseMessage response, DateTimeOffset sentAt) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date > sentAt ? date - sentAt : TimeSpan.Zero,
+        _ => null,
+    };
 
     /// <summary>
     /// The start of a refusal's body, for the attempt's error: one line (control characters, line separators and

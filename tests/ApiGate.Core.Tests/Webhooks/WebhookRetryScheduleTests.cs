@@ -45,6 +45,29 @@ public sealed class WebhookRetryScheduleTests
         Assert.Null(pastIt);
     }
 
+    [Theory]
+    [InlineData(1, 1, 5)] // asks for less than the back-off: the back-off stands
+    [InlineData(1, 90, 90)]
+    [InlineData(3, 86400, 3600)] // asks for a day: at most an hour
+    public void NextAttempt_EndpointAsksToRetryAfter_NoSoonerAndAtMostAnHourLater(int failures, int askedSeconds, int expectedSeconds)
+    {
+        // Act
+        var next = _schedule.NextAttempt(failures, Start, Start.AddMinutes(1), TimeSpan.FromSeconds(askedSeconds));
+
+        // Assert
+        Assert.Equal(Start.AddMinutes(1).AddSeconds(expectedSeconds), next);
+    }
+
+    [Fact]
+    public void NextAttempt_RetryAfterPastMaxAge_IsNullSoTheDeliveryFails()
+    {
+        // Act
+        var next = _schedule.NextAttempt(1, Start, Start.AddHours(23).AddMinutes(30), TimeSpan.FromHours(1));
+
+        // Assert
+        Assert.Null(next);
+    }
+
     [Fact]
     public void Create_UnknownType_Throws()
     {

@@ -430,6 +430,32 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal("endpoint answered 500: database is down", attempt.Error);
     }
 
+    [Theory]
+    [InlineData("30", 30)]
+    [InlineData("172800", 3600)]
+    [InlineData("Fri, 01 Jan 2100 00:00:00 GMT", 3600)]
+    public async Task EndpointAnswers429WithRetryAfter_NextAttemptWaitsWhatItAsksAtMostAnHour(string retryAfter, int expectedSeconds)
+    {
+        // Arrange: a rate-limited receiver asking for a wait far longer than the first back-off step (100 ms here)
+        var gateway = await StartGatewayAsync(GatewayStores.Sqlite);
+        await using var limited = await ScriptedBackend.StartAsync(
+            $"HTTP/1.1 429 Too Many Requests\r\nRetry-After: {retryAfter}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", thenClose: true);
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", limited.Url + "/hooks");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 1);
+
+        // Assert: the next attempt is when the endpoint asked, bounded by the longest wait between two attempts (before,
+        // it came 100 ms later, and again at every back-off step while the endpoint was still refusing)
+        var delivery = (await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Single();
+        var attempt = Assert.Single(delivery.Attempts);
+        Assert.Equal(429, attempt.StatusCode);
+        Assert.Equal(WebhookDeliveryStatus.Pending, delivery.Status);
+        var wait = delivery.NextAttemptAt - attempt.AttemptedAt;
+        Assert.InRange(wait, TimeSpan.FromSeconds(expectedSeconds), TimeSpan.FromSeconds(expectedSeconds + 5));
+    }
+
     [Fact]
     public async Task AttemptCannotBeRecorded_LogLineNamesTheEndpointTheDeliveryAndTheEvent()
     {
