@@ -187,6 +187,11 @@ internal sealed partial class WebhookDeliveryWorker(
             return;
         }
 
+        if (statusCode == (int)HttpStatusCode.Gone)
+        {
+            await DisableGoneAsync(work);
+        }
+
         if (status == WebhookDeliveryStatus.Failed)
         {
             Log.GaveUp(logger, work.DeliveryId, work.EndpointId, work.EventId, failedAttempts, error);
@@ -194,6 +199,29 @@ internal sealed partial class WebhookDeliveryWorker(
         else if (!delivered)
         {
             Log.AttemptFailed(logger, work.DeliveryId, work.EndpointId, work.EventId, error, next!.Value);
+        }
+    }
+
+    /// <summary>
+    /// The endpoint answered <c>410 Gone</c>: its owner wants nothing more sent there (Standard Webhooks: disable it), so
+    /// it is disabled as the operator would (its queued deliveries wait until it is enabled again, nothing new is queued),
+    /// unless it was changed since the attempt was claimed (another URL, disabled already): a changed endpoint is the
+    /// operator's to decide on. Not disabled (the store is busy), the next attempt's 410 tries again.
+    /// </summary>
+    private async Task DisableGoneAsync(WebhookDeliveryWork work)
+    {
+        try
+        {
+            if (await store.FindWebhookEndpointAsync(work.EndpointId, CancellationToken.None) is { Enabled: true } endpoint && endpoint.Url == work.Url)
+            {
+                await store.UpdateWebhookEndpointAsync(
+                    endpoint with { Enabled = false, UpdatedAt = RowVersion.ChangedAt(timeProvider, endpoint.UpdatedAt) }, endpoint.UpdatedAt, CancellationToken.None);
+                Log.DisabledGone(logger, work.EndpointId, work.DeliveryId, work.EventId);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.DisableFailed(logger, work.EndpointId, ex.GetType().Name, ex.Message);
         }
     }
 
@@ -329,6 +357,12 @@ internal sealed partial class WebhookDeliveryWorker(
 
         [LoggerMessage(EventId = 9603, Level = LogLevel.Warning, Message = "Webhook deliveries could not be read from the store ({Type}: {Reason}); retrying")]
         public static partial void RoundFailed(ILogger logger, string type, string reason);
+
+        [LoggerMessage(EventId = 9605, Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId} answered 410 Gone to delivery {DeliveryId} (event {EventId}): the endpoint is disabled; its queued deliveries wait until it is enabled again")]
+        public static partial void DisabledGone(ILogger logger, string endpointId, long deliveryId, string eventId);
+
+        [LoggerMessage(EventId = 9606, Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId} answered 410 Gone but could not be disabled ({Type}: {Reason}); the next attempt tries again")]
+        public static partial void DisableFailed(ILogger logger, string endpointId, string type, string reason);
 
         [LoggerMessage(EventId = 9604, Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} (event {EventId}): the attempt could not be recorded ({Type}: {Reason}); it will be sent again")]
         public static partial void RecordFailed(ILogger logger, long deliveryId, string endpointId, string eventId, string type, string reason);

@@ -456,6 +456,31 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.InRange(wait, TimeSpan.FromSeconds(expectedSeconds), TimeSpan.FromSeconds(expectedSeconds + 5));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task EndpointAnswers410Gone_EndpointDisabledAndItsDeliveryWaitsUnsent(string engine)
+    {
+        // Arrange: a receiver whose owner has taken it down for good
+        var log = new CapturedLog();
+        var gateway = await StartGatewayAsync(engine, log: log);
+        await using var gone = await ScriptedBackend.StartAsync("HTTP/1.1 410 Gone\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", thenClose: true);
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", gone.Url + "/hooks");
+
+        // Act: the first attempt, then ten back-off steps (100 ms each here) in which it would have been sent again
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 1);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var endpoint = (await gateway.Store.FindWebhookEndpointAsync(id, None))!;
+
+        // Assert: disabled as the operator would disable it (before, it was sent every event again at every back-off step
+        // for 24 hours); the delivery kept, pending, for when the endpoint is enabled again
+        var delivery = (await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Single();
+        Assert.False(endpoint.Enabled);
+        Assert.Equal(WebhookDeliveryStatus.Pending, delivery.Status);
+        Assert.Equal([410], delivery.Attempts.Select(a => a.StatusCode));
+        Assert.Equal(1, gone.Connections);
+        Assert.Contains($"Webhook endpoint {id} answered 410 Gone to delivery {delivery.Id}", log.Text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AttemptCannotBeRecorded_LogLineNamesTheEndpointTheDeliveryAndTheEvent()
     {
