@@ -527,10 +527,13 @@ internal static class SqliteMigrations
                 updated_at TEXT NOT NULL
             );
             """),
-        // A delivery is claimed by seeking each endpoint's oldest pending one and any of its pending ones still leased;
-        // without this index the second read went through all of the endpoint's pending deliveries at every claim.
-        (18, "webhook deliveries found leased through an index", """
+        // A long backlog for one endpoint (a receiver down while many events were recorded): a delivery is claimed by
+        // seeking each endpoint's oldest pending one and any of its pending ones still leased, and `webhooks deliveries`
+        // reads the endpoint's newest ones; without these indexes every claim went through all of the endpoint's pending
+        // deliveries, and every listing sorted all of its deliveries (SQLite).
+        (18, "webhook deliveries: indexes for claiming and listing a long backlog", """
             CREATE INDEX IF NOT EXISTS webhook_deliveries_leased ON webhook_deliveries (endpoint_id, status, lease_until);
+            CREATE INDEX IF NOT EXISTS webhook_deliveries_listed ON webhook_deliveries (endpoint_id, id);
             """),
     ];
 }

@@ -261,7 +261,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains("applied migration 10: billing: stripe prices, customers, events, overage outbox", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 11: ", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 17: stored settings", first.Output, StringComparison.Ordinal);
-        Assert.Contains("applied migration 18: webhook deliveries found leased through an index", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 18: webhook deliveries: indexes for claiming and listing a long backlog", first.Output, StringComparison.Ordinal);
         Assert.Contains("schema is now at version 18", first.Output, StringComparison.Ordinal);
         Assert.Equal(0, second.ExitCode);
         Assert.Equal("schema is up to date at version 18" + Environment.NewLine, second.Output);
