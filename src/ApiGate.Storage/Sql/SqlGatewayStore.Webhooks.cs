@@ -21,6 +21,24 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// <summary>The write transactions that queued a delivery, until they commit (<see cref="AfterCommit"/>).</summary>
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbTransaction, object> _queuedIn = new();
 
+    /// <summary>
+    /// The deliveries to claim (<c>@Now</c>, at most <c>@Max</c>). Per endpoint only the oldest pending delivery is a
+    /// candidate: a later event waits for an earlier one's retries, so each endpoint receives events in the order they were
+    /// recorded. And none while another of the endpoint's deliveries is leased: an older one redelivered while a newer one
+    /// is being sent waits for it. Read from the endpoints, each through index seeks: read from the pending deliveries,
+    /// every claim went through an endpoint's whole backlog (250 ms at 20,000 on PostgreSQL, so draining it took hours).
+    /// </summary>
+    internal const string ClaimCandidatesSql = """
+        SELECT d.id FROM webhook_endpoints e
+        JOIN webhook_deliveries d ON d.id = (SELECT MIN(x.id) FROM webhook_deliveries x WHERE x.endpoint_id = e.id AND x.status = 'pending')
+        WHERE e.enabled AND d.next_attempt_at <= @Now AND d.lease_until <= @Now
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries y WHERE y.endpoint_id = e.id AND y.status = 'pending' AND y.lease_until > @Now)
+        ORDER BY d.id LIMIT @Max
+        """;
+
+    /// <summary>An endpoint's newest deliveries (<c>@EndpointId</c>, at most <c>@Limit</c>), read backwards off the (endpoint, id) index.</summary>
+    internal const string ListDeliveriesSql = $"SELECT {DeliveryColumns} WHERE d.endpoint_id = @EndpointId ORDER BY d.id DESC LIMIT @Limit";
+
     private const string DeliveryColumns = """
         d.id, d.endpoint_id, d.event_id, v.type AS event_type, d.status, d.attempt_count, d.next_attempt_at, d.started_at, d.updated_at
         FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id
@@ -74,18 +92,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         WriteTransactionAsync<IReadOnlyList<WebhookDeliveryWork>>(async (connection, transaction, ct) =>
         {
             var at = StoredValues.Time(now);
-            // Per endpoint only the oldest pending delivery is a candidate: a later event waits for an earlier one's
-            // retries, so each endpoint receives events in the order they were recorded. And none while another of the
-            // endpoint's deliveries is leased: an older one redelivered while a newer one is being sent waits for it.
-            // Read from the endpoints, each through two index seeks: read from the pending deliveries, every claim
-            // went through an endpoint's whole backlog (250 ms at 20,000 on PostgreSQL, so draining it took hours).
-            var candidates = await QueryAsync<long>(connection, transaction, """
-                SELECT d.id FROM webhook_endpoints e
-                JOIN webhook_deliveries d ON d.id = (SELECT MIN(x.id) FROM webhook_deliveries x WHERE x.endpoint_id = e.id AND x.status = 'pending')
-                WHERE e.enabled AND d.next_attempt_at <= @Now AND d.lease_until <= @Now
-                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries y WHERE y.endpoint_id = e.id AND y.status = 'pending' AND y.lease_until > @Now)
-                ORDER BY d.id LIMIT @Max
-                """, new { Now = at, Max = max }, ct);
+            var candidates = await QueryAsync<long>(connection, transaction, ClaimCandidatesSql, new { Now = at, Max = max }, ct);
             var claimed = new List<long>(candidates.Count);
             foreach (var id in candidates)
             {
@@ -173,8 +180,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     public Task<IReadOnlyList<WebhookDelivery>> ListWebhookDeliveriesAsync(string endpointId, int limit, CancellationToken cancellationToken) =>
         UseAsync<IReadOnlyList<WebhookDelivery>>(async (connection, ct) =>
         {
-            var rows = await QueryAsync<WebhookDeliveryRow>(connection, null,
-                $"SELECT {DeliveryColumns} WHERE d.endpoint_id = @EndpointId ORDER BY d.id DESC LIMIT @Limit", new { EndpointId = endpointId, Limit = limit }, ct);
+            var rows = await QueryAsync<WebhookDeliveryRow>(connection, null, ListDeliveriesSql, new { EndpointId = endpointId, Limit = limit }, ct);
             return await WithAttemptsAsync(connection, rows, ct);
         }, cancellationToken);
 
