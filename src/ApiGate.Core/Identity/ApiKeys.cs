@@ -120,15 +120,22 @@ public static class ApiKeys
     }
 
     /// <summary>
+    /// The start of a webhook signing secret (<c>Webhooks.WebhookSignature.SecretPrefix</c>, spelt here: the webhooks
+    /// use this folder, so it cannot use theirs).
+    /// </summary>
+    public const string WebhookSecretPrefix = "whsec_";
+
+    /// <summary>
     /// An error message with the secrets a caller put where an id, email or name belongs (<c>no key with id 'ak_…'</c>)
-    /// cut out: every word holding a <see cref="HasSecretRun">secret run</see> (an API key or admin token) to its first
-    /// <see cref="PrefixLength"/> characters, the part shown anyway, and <c>***</c>; a webhook signing secret
-    /// (<c>whsec_</c> and base64) to <c>whsec_***</c>. A word is a run of letters, digits, <c>_</c> and <c>-</c>. A
-    /// message with neither is returned itself.
+    /// cut out: every word shaped as a credential — a prefix ending in <c>_</c> or <c>-</c> (<c>ak_</c>, <c>agt_</c>, a
+    /// configured key prefix such as <c>sk-live-</c>), then a <see cref="HasSecretRun">secret run</see> — to its first <see cref="PrefixLength"/> characters, the part shown anyway,
+    /// and <c>***</c>; a webhook signing secret (<c>whsec_</c> and base64) to <c>whsec_***</c>. A word is a run of
+    /// letters, digits, <c>_</c> and <c>-</c>. Hex without such a prefix stays: a store path with a GUID or a volume's
+    /// hash as a directory name must be named whole. A message with neither is returned itself.
     /// </summary>
     public static string RedactedMessage(string message)
     {
-        var webhookSecret = message.Contains(Webhooks.WebhookSignature.SecretPrefix, StringComparison.OrdinalIgnoreCase);
+        var webhookSecret = message.Contains(WebhookSecretPrefix, StringComparison.OrdinalIgnoreCase);
         if (!webhookSecret && !HasSecretRun(message))
         {
             return message;
@@ -151,7 +158,7 @@ public static class ApiKeys
             }
 
             var word = message.AsSpan(at, end - at);
-            if (webhookSecret && word.StartsWith(Webhooks.WebhookSignature.SecretPrefix, StringComparison.OrdinalIgnoreCase))
+            if (webhookSecret && word.StartsWith(WebhookSecretPrefix, StringComparison.OrdinalIgnoreCase))
             {
                 // Base64 goes on past a word's end ('+', '/', '=').
                 while (end < message.Length && (IsWordChar(message[end]) || message[end] is '+' or '/' or '='))
@@ -159,9 +166,9 @@ public static class ApiKeys
                     end++;
                 }
 
-                redacted.Append(word[..Webhooks.WebhookSignature.SecretPrefix.Length]).Append("***");
+                redacted.Append(word[..WebhookSecretPrefix.Length]).Append("***");
             }
-            else if (HasSecretRun(word))
+            else if (word.IndexOfAny('_', '-') is > 0 and var separator && HasSecretRun(word[(separator + 1)..]))
             {
                 redacted.Append(word[..Math.Min(PrefixLength, word.Length)]).Append("***");
             }

@@ -103,7 +103,9 @@ public sealed partial class ApiKeysTests
     [InlineData("no webhook with id 'whsec_Bz+i/HR=' or 'WHSEC_x'", "no webhook with id 'whsec_***' or 'WHSEC_***'")]
     [InlineData("the route 'users' was changed: its ETag is now \"8de2f3c1a9b4d13\"", "the route 'users' was changed: its ETag is now \"8de2f3c1a9b4d13\"")]
     [InlineData("no key with id 'key_4e7d105da8e02be5'", "no key with id 'key_4e7d105da8e02be5'")]
-    public void RedactedMessage_WordsHoldingASecretCutToTheirShownPrefix_OthersKept(string message, string expected)
+    [InlineData("the store at /tmp/apigate-tests/9dc848b12699486bbeb2d9c0a1f3e5d7/apigate.db is read-only", "the store at /tmp/apigate-tests/9dc848b12699486bbeb2d9c0a1f3e5d7/apigate.db is read-only")]
+    [InlineData("no store file at /var/lib/docker/volumes/" + Secret + "/_data/apigate.db", "no store file at /var/lib/docker/volumes/" + Secret + "/_data/apigate.db")]
+    public void RedactedMessage_WordsShapedAsACredentialCutToTheirShownPrefix_OthersAndHexDirectoryNamesKept(string message, string expected)
     {
         // Act
         var redacted = ApiKeys.RedactedMessage(message);
@@ -270,5 +272,11 @@ public sealed partial class ApiKeysTests
         // Assert
         Assert.False(equal);
         Assert.False(ApiKeys.HashesEqual(b, a));
+    }
+
+    [Fact]
+    public void WebhookSecretPrefix_IsTheWebhookSignaturesOwn()
+    {
+        Assert.Equal(ApiGate.Core.Webhooks.WebhookSignature.SecretPrefix, ApiKeys.WebhookSecretPrefix);
     }
 }

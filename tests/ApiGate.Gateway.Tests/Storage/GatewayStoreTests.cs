@@ -56,14 +56,17 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task FindByIdOrName_ANameThatIsAnotherRowsId_TheRowWithThatIdWins(string engine)
     {
-        // Arrange: a decoy admin token and entitlement, each named with the real one's id
+        // Arrange: a decoy admin token and entitlement, each named with the real one's id — stored as such before the
+        // services refused names of that form, so written to the store directly
         var store = (await engines.CreateAsync(engine)).Store;
         var tokens = new ApiGate.Core.Management.AdminTokenService(store, TimeProvider.System);
         var real = (await tokens.CreateAsync("ops", None)).Value!.Record;
-        var decoy = (await tokens.CreateAsync(real.Id, None)).Value!.Record;
+        var decoy = (await tokens.CreateAsync("decoy", None)).Value!.Record with { Id = "adm_0123456789abcdef", Prefix = "agt_decoy000", Hash = new string('0', 64) };
+        await store.CreateAdminTokenAsync(decoy with { Name = real.Id }, None);
         var entitlements = new ApiGate.Core.Management.EntitlementService(store, TimeProvider.System);
         var realEntitlement = (await entitlements.CreateAsync(new ApiGate.Core.Management.EntitlementChanges { Name = "seats" }, None)).Value!;
-        var decoyEntitlement = (await entitlements.CreateAsync(new ApiGate.Core.Management.EntitlementChanges { Name = realEntitlement.Id }, None)).Value!;
+        var decoyEntitlement = (await entitlements.CreateAsync(new ApiGate.Core.Management.EntitlementChanges { Name = "decoy" }, None)).Value!;
+        await store.UpdateEntitlementAsync(decoyEntitlement with { Name = realEntitlement.Id }, decoyEntitlement.UpdatedAt, "name", None);
 
         // Act
         var revoked = await tokens.RevokeAsync(real.Id, None);
