@@ -59,6 +59,14 @@ public interface IWebhookStore
     Task<bool> RedeliverWebhookAsync(long id, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Deletes history older than <paramref name="before"/>, at most <paramref name="max"/> rows of each kind: finished
+    /// deliveries (delivered or failed) last changed before it, with their attempts, then events recorded before it that
+    /// no delivery refers to. Pending deliveries and their events are never deleted. Returns how many deliveries and
+    /// events were deleted (fewer than <paramref name="max"/> of each: nothing older is left).
+    /// </summary>
+    Task<(int Deliveries, int Events)> PruneWebhookHistoryAsync(DateTimeOffset before, int max, CancellationToken cancellationToken);
+
+    /// <summary>
     /// From now on, every usage batch this store writes also records <c>usage.threshold</c> (the stored total reached
     /// <paramref name="threshold"/> of the plan's quota) and <c>usage.limit</c> (all of it), once per user and quota
     /// period, in the batch's own transaction; so does every change of a user's plan or of a plan's monthly quota, for

@@ -312,6 +312,13 @@ public sealed class GatewayOptions
     public TimeSpan WebhookPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// <c>APIGATE_WEBHOOK_RETENTION</c>: how long finished webhook deliveries (delivered or failed, with their attempts)
+    /// and the events no delivery refers to any more are kept; default 30 days, at least <see cref="WebhookMaxAge"/>.
+    /// Pending deliveries are kept however old.
+    /// </summary>
+    public TimeSpan WebhookRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
     /// <c>APIGATE_WEBHOOK_USAGE_THRESHOLD</c>: the share of a user's quota whose crossing sends <c>usage.threshold</c>
     /// (once per user and quota period); between 0 and 1 exclusive, default 0.8.
     /// </summary>

@@ -85,6 +85,7 @@ internal static class GatewaySettings
         new("webhook.max_age", "APIGATE_WEBHOOK_MAX_AGE", nameof(GatewayOptions.WebhookMaxAge), longDuration: true),
         new("webhook.retry_base", "APIGATE_WEBHOOK_RETRY_BASE", nameof(GatewayOptions.WebhookRetryBase)),
         new("webhook.poll_interval", "APIGATE_WEBHOOK_POLL_INTERVAL", nameof(GatewayOptions.WebhookPollInterval)),
+        new("webhook.retention", "APIGATE_WEBHOOK_RETENTION", nameof(GatewayOptions.WebhookRetention), longDuration: true),
         new("webhook.usage_threshold", "APIGATE_WEBHOOK_USAGE_THRESHOLD", nameof(GatewayOptions.WebhookUsageThreshold)),
         new("billing.provider", "APIGATE_BILLING_PROVIDER", nameof(GatewayOptions.BillingProvider), normalize: Lower),
         new("billing.payment_failed", "APIGATE_BILLING_PAYMENT_FAILED", nameof(GatewayOptions.BillingPaymentFailed), normalize: Lower),

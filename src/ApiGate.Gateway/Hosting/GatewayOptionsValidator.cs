@@ -253,6 +253,12 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("webhook.poll_interval", "must be at least 100ms");
         }
 
+        if (o.WebhookRetention < o.WebhookMaxAge)
+        {
+            // Shorter, a delivery's history (what the receiver answered) would be gone while it is still being retried.
+            yield return ("webhook.retention", "must be at least webhook.max_age");
+        }
+
         if (!(o.WebhookUsageThreshold > 0 && o.WebhookUsageThreshold < 1))
         {
             yield return ("webhook.usage_threshold", "must be between 0 and 1 (exclusive), e.g. 0.8 for 80% of the quota");

@@ -116,6 +116,7 @@ internal sealed partial class WebhookDeliveryWorker(
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                await PruneWhenDueAsync(stoppingToken);
                 try
                 {
                     if (await ClaimAndStartAsync(stoppingToken) > 0)
@@ -154,6 +155,57 @@ internal sealed partial class WebhookDeliveryWorker(
             }
 
             await Task.WhenAll(running);
+        }
+    }
+
+    /// <summary>How often the history past <c>webhook.retention</c> is pruned, and how many rows of each kind one statement deletes.</summary>
+    internal static readonly TimeSpan PruneInterval = TimeSpan.FromHours(1);
+
+    private const int PruneBatch = 1000;
+
+    private DateTimeOffset _nextPrune;
+
+    /// <summary>
+    /// Once an hour (first at start), deletes the webhook history older than <c>webhook.retention</c> in batches, each its
+    /// own short transaction, at most a hundred a round (the rest next hour). Every instance prunes: the deletes are
+    /// idempotent. A store that fails is tried again next hour; deliveries go on meanwhile.
+    /// </summary>
+    private async Task PruneWhenDueAsync(CancellationToken stoppingToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        if (now < _nextPrune)
+        {
+            return;
+        }
+
+        _nextPrune = now + PruneInterval;
+        var before = now - options.WebhookRetention;
+        int deliveries = 0, events = 0;
+        try
+        {
+            for (var batch = 0; batch < 100 && !stoppingToken.IsCancellationRequested; batch++)
+            {
+                var (d, e) = await store.PruneWebhookHistoryAsync(before, PruneBatch, stoppingToken);
+                deliveries += d;
+                events += e;
+                if (d < PruneBatch && e < PruneBatch)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            Log.PruneFailed(logger, ex.GetType().Name, ex.Message);
+        }
+
+        if (deliveries + events > 0)
+        {
+            Log.Pruned(logger, deliveries, events, before);
         }
     }
 
@@ -363,6 +415,12 @@ internal sealed partial class WebhookDeliveryWorker(
 
         [LoggerMessage(EventId = 9606, Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId} answered 410 Gone but could not be disabled ({Type}: {Reason}); the next attempt tries again")]
         public static partial void DisableFailed(ILogger logger, string endpointId, string type, string reason);
+
+        [LoggerMessage(EventId = 9607, Level = LogLevel.Information, Message = "Webhook history pruned: {Deliveries} finished deliveries and {Events} events from before {Before:O} (webhook.retention)")]
+        public static partial void Pruned(ILogger logger, int deliveries, int events, DateTimeOffset before);
+
+        [LoggerMessage(EventId = 9608, Level = LogLevel.Warning, Message = "Webhook history could not be pruned ({Type}: {Reason}); trying again in an hour")]
+        public static partial void PruneFailed(ILogger logger, string type, string reason);
 
         [LoggerMessage(EventId = 9604, Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} (event {EventId}): the attempt could not be recorded ({Type}: {Reason}); it will be sent again")]
         public static partial void RecordFailed(ILogger logger, long deliveryId, string endpointId, string eventId, string type, string reason);

@@ -522,5 +522,10 @@ internal static class PostgresMigrations
             CREATE INDEX IF NOT EXISTS webhook_deliveries_leased ON webhook_deliveries (endpoint_id, status, lease_until);
             CREATE INDEX IF NOT EXISTS webhook_deliveries_listed ON webhook_deliveries (endpoint_id, id);
             """),
+        // Webhook history past webhook.retention is pruned: an event is deleted once no delivery refers to it, which this
+        // index answers per event instead of a search of every delivery.
+        (19, "webhook deliveries: index by event, for pruning old history", """
+            CREATE INDEX IF NOT EXISTS webhook_deliveries_event ON webhook_deliveries (event_id);
+            """),
     ];
 }

@@ -184,6 +184,24 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             return await WithAttemptsAsync(connection, rows, ct);
         }, cancellationToken);
 
+    public Task<(int Deliveries, int Events)> PruneWebhookHistoryAsync(DateTimeOffset before, int max, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            var at = StoredValues.Time(before);
+            const string Finished = "SELECT id FROM webhook_deliveries WHERE status IN ('delivered', 'failed') AND updated_at < @Before ORDER BY id LIMIT @Max";
+            await ExecuteAsync(connection, transaction, $"DELETE FROM webhook_attempts WHERE delivery_id IN ({Finished})", ct, new { Before = at, Max = max });
+            var deliveries = await ExecuteAsync(connection, transaction, $"DELETE FROM webhook_deliveries WHERE id IN ({Finished})", ct, new { Before = at, Max = max });
+
+            // Through the event index of deliveries (migration 19): an event is looked up, not searched for in every delivery.
+            var events = await ExecuteAsync(connection, transaction, """
+                DELETE FROM webhook_events WHERE seq IN (
+                    SELECT v.seq FROM webhook_events v
+                    WHERE v.created_at < @Before AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = v.id)
+                    ORDER BY v.seq LIMIT @Max)
+                """, ct, new { Before = at, Max = max });
+            return (deliveries, events);
+        }, cancellationToken);
+
     public Task<WebhookDelivery?> FindWebhookDeliveryAsync(long id, CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) =>
         {

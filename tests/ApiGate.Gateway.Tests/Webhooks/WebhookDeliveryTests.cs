@@ -482,6 +482,30 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     [Fact]
+    public async Task GatewayStarts_WebhookHistoryPastTheRetention_PrunedAndLogged()
+    {
+        // Arrange: an event recorded forty days ago that no endpoint took, then a restart (a round prunes at start)
+        var first = await StartGatewayAsync(GatewayStores.Sqlite);
+        var old = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, DateTimeOffset.UtcNow.AddDays(-40));
+        var kept = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, DateTimeOffset.UtcNow.AddDays(-1));
+        await first.Store.AddWebhookEventAsync(old, null, None);
+        await first.Store.AddWebhookEventAsync(kept, null, None);
+        await first.StopAsync();
+        var log = new CapturedLog();
+
+        // Act
+        await StartGatewayAsync(GatewayStores.Sqlite, log: log, logLevel: "info");
+        await Poll.UntilAsync(() => log.Text.Contains("Webhook history pruned", StringComparison.Ordinal));
+
+        // Assert: the default thirty days kept
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + _dsn);
+        await connection.OpenAsync();
+        var left = (await Dapper.SqlMapper.QueryAsync<string>(connection, "SELECT id FROM webhook_events ORDER BY seq")).ToList();
+        Assert.Equal([kept.Id], left);
+        Assert.Contains("Webhook history pruned: 0 finished deliveries and 1 events from before", log.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AttemptCannotBeRecorded_LogLineNamesTheEndpointTheDeliveryAndTheEvent()
     {
         // Arrange: every log entry kept; an endpoint that holds the request past a short timeout; a store another
@@ -660,7 +684,8 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     private async Task<TestGateway> StartGatewayAsync(
-        string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null, TimeSpan? pollInterval = null, TimeSpan? retryBase = null, CapturedLog? log = null)
+        string engine, TimeSpan? timeout = null, TimeSpan? maxAge = null, TimeSpan? pollInterval = null, TimeSpan? retryBase = null, CapturedLog? log = null,
+        string? logLevel = null)
     {
         if (_dsn.Length == 0)
         {
@@ -676,6 +701,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
             o.WebhookTimeout = timeout ?? o.WebhookTimeout;
             o.WebhookMaxAge = maxAge ?? o.WebhookMaxAge;
             o.LogWriter = log?.Writer ?? o.LogWriter;
+            o.LogLevel = logLevel ?? o.LogLevel;
         }, _directory);
         _gateways.Add(gateway);
         return gateway;

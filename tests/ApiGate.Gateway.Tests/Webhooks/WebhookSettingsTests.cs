@@ -18,6 +18,7 @@ public sealed class WebhookSettingsTests
         Assert.Equal(TimeSpan.FromSeconds(5), options.WebhookRetryBase);
         Assert.Equal(0.8, options.WebhookUsageThreshold);
         Assert.Equal("0.8", GatewaySettings.Get("webhook.usage_threshold").Format(options));
+        Assert.Equal(TimeSpan.FromDays(30), options.WebhookRetention);
     }
 
     [Fact]
@@ -42,6 +43,7 @@ public sealed class WebhookSettingsTests
     [InlineData("APIGATE_WEBHOOK_USAGE_THRESHOLD", "80%", "'80%' is not a number")]
     [InlineData("APIGATE_WEBHOOK_TIMEOUT", "10", "has no unit")]
     [InlineData("APIGATE_WEBHOOK_TIMEOUT", "10m", "must be between 100ms and 5m")]
+    [InlineData("APIGATE_WEBHOOK_RETENTION", "12h", "must be at least webhook.max_age")]
     public void Resolve_BadWebhookSetting_RefusedNamingIt(string variable, string value, string reason)
     {
         // Act

@@ -169,6 +169,56 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task PruneWebhookHistoryAsync_PastTheRetention_OldFinishedDeliveriesAndUnreferencedEventsGonePendingAndRecentKept(string engine)
+    {
+        // Arrange: forty days ago a delivered and a failed delivery (with attempts), one still pending, and an event no
+        // endpoint took; a day ago a delivered one
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = await CreateEndpointAsync(store, "user.created");
+        var keys = await CreateEndpointAsync(store, "key.created");
+        var old = Now.AddDays(-40);
+        var delivered = WebhookEvent.Create(WebhookEventTypes.UserCreated, new System.Text.Json.Nodes.JsonObject(), null, old);
+        var failed = WebhookEvent.Create(WebhookEventTypes.UserCreated, new System.Text.Json.Nodes.JsonObject(), null, old);
+        var recent = WebhookEvent.Create(WebhookEventTypes.UserCreated, new System.Text.Json.Nodes.JsonObject(), null, Now.AddDays(-1));
+        var pending = WebhookEvent.Create(WebhookEventTypes.KeyCreated, new System.Text.Json.Nodes.JsonObject(), null, old);
+        var untaken = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, old);
+        foreach (var e in new[] { delivered, failed, recent, pending, untaken })
+        {
+            await store.AddWebhookEventAsync(e, null, None);
+        }
+
+        // One at a time, lowest delivery first: the three of the users' endpoint, never the keys' one (queued last)
+        foreach (var (at, status) in new[] { (old, WebhookDeliveryStatus.Delivered), (old, WebhookDeliveryStatus.Failed), (Now.AddDays(-1), WebhookDeliveryStatus.Delivered) })
+        {
+            var work = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 1, None));
+            Assert.Equal(users, work.EndpointId);
+            Assert.True(await store.RecordWebhookAttemptAsync(new WebhookAttempt(work.DeliveryId, at, status == WebhookDeliveryStatus.Delivered ? 204 : 500, 3, ""), "a",
+                work.StartedAt, status, at, None));
+        }
+
+        // Act: thirty days kept, in batches of one, until a batch deletes nothing
+        var rounds = new List<(int Deliveries, int Events)>();
+        for (var i = 0; i < 10; i++)
+        {
+            rounds.Add(await store.PruneWebhookHistoryAsync(Now.AddDays(-30), 1, None));
+            if (rounds[^1] == (0, 0))
+            {
+                break;
+            }
+        }
+
+        // Assert
+        Assert.Equal([(1, 1), (1, 1), (0, 1), (0, 0)], rounds); // each batch at most one of each: two deliveries, then their three events
+        var usersLeft = await store.ListWebhookDeliveriesAsync(users, 10, None);
+        Assert.Equal([recent.Id], usersLeft.Select(d => d.EventId));
+        Assert.Single(Assert.Single(usersLeft).Attempts);
+        var keysLeft = Assert.Single(await store.ListWebhookDeliveriesAsync(keys, 10, None));
+        Assert.Equal((pending.Id, WebhookDeliveryStatus.Pending), (keysLeft.EventId, keysLeft.Status));
+        var stillDue = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddMinutes(1), 16, None));
+        Assert.Equal(pending.Id, stillDue.EventId); // its event is still there to send
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RedeliverWebhookAsync_AfterFailedAttempts_BackOffStartsAgainButTheHistoryStays(string engine)
     {
         // Arrange: three failed attempts, then given up
