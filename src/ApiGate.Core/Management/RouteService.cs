@@ -174,6 +174,16 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
                     yield return headerProblem;
                     break;
                 }
+
+                // HTTP trims a header value's outer spaces and tabs before anyone reads it, so such a value never matches
+                // (one stored before this check is kept, so the route's other fields can still be changed).
+                if (value.Length > 0 && (value[0] is ' ' or '\t' || value[^1] is ' ' or '\t')
+                    && !(stored is not null && stored.Headers.TryGetValue(name, out var was) && was == value))
+                {
+                    yield return new ManagementError(ManagementErrorKind.Validation, "headers",
+                        $"the value required of '{name}' starts or ends with a space, which a request's header value never does (HTTP trims them): leave them out");
+                    break;
+                }
             }
         }
 

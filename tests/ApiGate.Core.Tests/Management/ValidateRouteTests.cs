@@ -108,11 +108,29 @@ public sealed class ValidateRouteTests
         { "headers", Valid with { Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme\u0000" } } },
         { "headers", Valid with { Headers = Enumerable.Range(0, 101).ToDictionary(i => $"X-H{i}", _ => "1") } },
         { "headers", Valid with { Headers = new Dictionary<string, string> { ["X-" + new string('a', 300)] = "1" } } },
+        { "headers", Valid with { Headers = new Dictionary<string, string> { ["X-Tenant"] = " acme" } } },
+        { "headers", Valid with { Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme\t" } } },
         { "cors_origins", Valid with { CorsOrigins = [.. Enumerable.Range(0, 101).Select(i => $"https://a{i}.example.com")] } },
         { "cors_headers", Valid with { CorsOrigins = ["https://app.example.com"], CorsHeaders = [.. Enumerable.Range(0, 101).Select(i => $"X-H{i}")] } },
         { "cors_headers", Valid with { CorsOrigins = ["https://app.example.com"], CorsHeaders = ["X-" + new string('a', 300)] } },
         { "cors_expose_headers", Valid with { CorsOrigins = ["https://app.example.com"], CorsExposeHeaders = ["X-" + new string('a', 300)] } },
     };
+
+    [Fact]
+    public void ValidateRoute_HeaderValueWithOuterSpaces_RefusedSayingItNeverMatchesUnlessStoredSoAlready()
+    {
+        // Arrange
+        var spaced = Valid with { Headers = new Dictionary<string, string> { ["X-Tenant"] = "acme " } };
+
+        // Act
+        var refused = RouteService.Validate(spaced).ToList();
+        var keptAsStored = RouteService.Validate(spaced with { Description = "edited" }, stored: spaced).ToList();
+
+        // Assert
+        Assert.Equal("the value required of 'X-Tenant' starts or ends with a space, which a request's header value never does (HTTP trims them): leave them out",
+            Assert.Single(refused).Message);
+        Assert.Empty(keptAsStored);
+    }
 
     [Theory]
     [MemberData(nameof(BadRoutes))]
