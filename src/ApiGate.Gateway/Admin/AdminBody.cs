@@ -130,6 +130,12 @@ internal sealed class AdminBody
         {
             root = json.Length == 0 ? new JsonObject() : JsonNode.Parse(json.Span, documentOptions: new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false });
         }
+        catch (JsonException ex) when (otherCharset is null && DuplicateMember(ex, json) is { } twice)
+        {
+            return (null, null, AdminErrors.BadRequest(
+                $"the request body is not valid JSON: the member '{twice.Name}' is given twice (which one counts would be a guess)",
+                new ErrorSource(Pointer: twice.Pointer)));
+        }
         catch (JsonException ex)
         {
             return (null, null, AdminErrors.BadRequest("the request body is not valid JSON: " + (otherCharset ?? ex.Message)));
@@ -460,6 +466,69 @@ internal sealed class AdminBody
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The member a duplicate-member refusal of the JSON reader names, with a JSON pointer to it: the body read again with
+    /// duplicates allowed, to the first object that holds the name twice (the reader's own path stops at the root).
+    /// Null for any other refusal. Only on this error's path.
+    /// </summary>
+    private static (string Name, string Pointer)? DuplicateMember(JsonException ex, ReadOnlyMemory<byte> json)
+    {
+        const string Lead = "Duplicate property '";
+        if (!ex.Message.StartsWith(Lead, StringComparison.Ordinal) || ex.Message.IndexOf('\'', Lead.Length) is not (> 0 and var end))
+        {
+            return null;
+        }
+
+        var name = ex.Message[Lead.Length..end];
+        try
+        {
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 32 });
+            return (name, PointerToTwice(document.RootElement, name, "") ?? "/" + Escaped(name));
+        }
+        catch (JsonException)
+        {
+            return (name, "/" + Escaped(name));
+        }
+
+        static string? PointerToTwice(JsonElement element, string name, string at)
+        {
+            if (element.ValueKind == JsonValueKind.Object)
+            {
+                var seen = 0;
+                foreach (var member in element.EnumerateObject())
+                {
+                    if (member.NameEquals(name) && ++seen == 2)
+                    {
+                        return at + "/" + Escaped(name);
+                    }
+                }
+
+                foreach (var member in element.EnumerateObject())
+                {
+                    if (PointerToTwice(member.Value, name, at + "/" + Escaped(member.Name)) is { } found)
+                    {
+                        return found;
+                    }
+                }
+            }
+            else if (element.ValueKind == JsonValueKind.Array)
+            {
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (PointerToTwice(item, name, at + "/" + index++.ToString(CultureInfo.InvariantCulture)) is { } found)
+                    {
+                        return found;
+                    }
+                }
+            }
+
+            return null;
+        }
+
+        static string Escaped(string segment) => segment.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
     }
 
     private static bool IsTextList(Type type) => type.IsAssignableFrom(typeof(List<string>)) && type != typeof(object);

@@ -55,7 +55,7 @@ internal static class AdminErrors
     public static IResult InvalidHeader(string header, string detail) =>
         Write(StatusCodes.Status400BadRequest, "invalid_header", "Invalid header", detail, new ErrorSource(Header: header));
 
-    public static IResult BadRequest(string detail) => Write(StatusCodes.Status400BadRequest, "bad_request", "Bad request", detail, null);
+    public static IResult BadRequest(string detail, ErrorSource? source = null) => Write(StatusCodes.Status400BadRequest, "bad_request", "Bad request", detail, source);
 
     public static IResult NotFound(string detail) => Write(StatusCodes.Status404NotFound, "not_found", "Not found", detail, null);
 

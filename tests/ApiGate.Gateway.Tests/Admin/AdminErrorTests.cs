@@ -240,6 +240,22 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal(1, AssertData(await GetAsync("/plans")).GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("""{"id": "pro", "name": "Pro", "name": "Premium"}""", "name", "/name")]
+    [InlineData("""{"data": {"type": "plans", "attributes": {"id": "pro", "name": "Pro", "name": "Premium"}}}""", "name", "/data/attributes/name")]
+    public async Task Create_AMemberGivenTwice_Returns400NamingItWithAPointerAndStoresNothing(string json, string member, string pointer)
+    {
+        // Act
+        var (status, body) = await PostBytesAsync("/plans", System.Text.Encoding.UTF8.GetBytes(json), "application/json");
+
+        // Assert: not the JSON reader's own wording ("Duplicate property 'name' encountered during deserialization …")
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = JsonDocument.Parse(body).RootElement.GetProperty("errors")[0];
+        Assert.Equal($"the request body is not valid JSON: the member '{member}' is given twice (which one counts would be a guess)", error.GetProperty("detail").GetString());
+        Assert.Equal(pointer, error.GetProperty("source").GetProperty("pointer").GetString());
+        Assert.Equal(1, AssertData(await GetAsync("/plans")).GetArrayLength());
+    }
+
     [Fact]
     public async Task Create_MalformedBodyWithAQuotedUtf8Charset_RefusedForItsJsonNotNamedAsAnotherCharset()
     {
