@@ -243,7 +243,9 @@ public sealed class FailoverTests : BalancingTestBase
             using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/unresolved-auth/x") { Content = new StringContent("x") };
             request.Headers.Add("X-API-Key", key);
             using var response = await Gateway.Client.SendAsync(request);
-            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            // The lookup fails (502), or — when the machine's resolver drops the query, as a CI box's may, and answers
+            // only after its own 5 s — the connect outlasts the connect timeout (504); either way no backend saw it.
+            Assert.Contains(response.StatusCode, new[] { HttpStatusCode.BadGateway, HttpStatusCode.GatewayTimeout });
             used.Add(response.Headers.GetValues("X-Quota-Used").Single());
         }
 
