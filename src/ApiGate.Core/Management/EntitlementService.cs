@@ -121,7 +121,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
                 return built.Error;
             }
 
-            if (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }))
+            if (Unchanged.Same(existing, built.Value!))
             {
                 return existing;
             }

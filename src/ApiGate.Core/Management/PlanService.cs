@@ -90,7 +90,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
 
             var built = ApplyPlan(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input with { Id = null });
             return built.Error
-                ?? (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }) ? existing
+                ?? (Unchanged.Same(existing, built.Value!) ? existing
                 : await WriteAsync(built.Value!, (plan, c) => store.UpdatePlanAsync(plan, existing.UpdatedAt, c), ct));
         }, _conflictBackOff, ct);
 

@@ -71,7 +71,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
                 return built.Error;
             }
 
-            if (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }))
+            if (Unchanged.Same(existing, built.Value!))
             {
                 return existing;
             }

@@ -4,7 +4,7 @@ using System.Reflection;
 namespace ApiGate.Core.Management;
 
 /// <summary>
-/// Whether applying an update left a row as stored: the updates of the versioned resources write nothing then — the
+/// Whether applying an update left a row as stored (its version, <c>UpdatedAt</c>, aside: applying always moves it): the updates of the versioned resources write nothing then — the
 /// version (ETag, <c>updated_at</c>) and the config version stay, so a client that sends its desired state again and
 /// again (a reconciler, a CLI <c>update</c> without flags) neither makes every instance reload nor turns other clients'
 /// <c>If-Match</c> stale. Compared value by value through every property, lists and dictionaries entry by entry —
@@ -12,7 +12,10 @@ namespace ApiGate.Core.Management;
 /// </summary>
 public static class Unchanged
 {
-    /// <summary>True when <paramref name="applied"/> holds the same values as <paramref name="stored"/>.</summary>
+    /// <summary>The property holding a row's version, which <see cref="Same{T}"/> does not compare.</summary>
+    private const string Version = "UpdatedAt";
+
+    /// <summary>True when <paramref name="applied"/> holds the same values as <paramref name="stored"/>, its version aside.</summary>
     public static bool Same<T>(T stored, T applied)
         where T : class => SameValue(stored, applied, depth: 0);
 
@@ -78,7 +81,8 @@ public static class Unchanged
 
         foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
-            if (property.GetIndexParameters().Length == 0 && !SameValue(property.GetValue(a), property.GetValue(b), depth + 1))
+            if (property.GetIndexParameters().Length == 0 && !(depth == 0 && property.Name == Version)
+                && !SameValue(property.GetValue(a), property.GetValue(b), depth + 1))
             {
                 return false;
             }

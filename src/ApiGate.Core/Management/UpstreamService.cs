@@ -81,7 +81,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
                 return built.Error;
             }
 
-            if (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }))
+            if (Unchanged.Same(existing, built.Value!))
             {
                 return existing;
             }

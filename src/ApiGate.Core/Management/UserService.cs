@@ -82,7 +82,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
 
             var built = await ApplyUserAsync(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, ct);
             return built.Error
-                ?? (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }) ? existing
+                ?? (Unchanged.Same(existing, built.Value!) ? existing
                 : await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct));
         }, _conflictBackOff, ct);
 

@@ -94,7 +94,7 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
 
             var built = Apply(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input);
             return built.Error
-                ?? (Unchanged.Same(existing, built.Value! with { UpdatedAt = existing.UpdatedAt }) ? existing
+                ?? (Unchanged.Same(existing, built.Value!) ? existing
                 : await WriteAsync(built.Value!, (endpoint, c) => store.UpdateWebhookEndpointAsync(endpoint, existing.UpdatedAt, c), ct));
         }, _conflictBackOff, ct);
 

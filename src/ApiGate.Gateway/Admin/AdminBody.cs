@@ -396,12 +396,8 @@ internal sealed class AdminBody
             : null;
 
     /// <summary>The request's <c>Content-Encoding</c> when it names a coding other than <c>identity</c>; else null.</summary>
-    private static string? ContentCoding(HttpRequest request)
-    {
-        var given = request.Headers.ContentEncoding.ToString();
-        return given.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .All(c => c.Equals("identity", StringComparison.OrdinalIgnoreCase)) ? null : given;
-    }
+    private static string? ContentCoding(HttpRequest request) =>
+        Pipeline.RequestGuard.NamesCodingOtherThan(request.Headers.ContentEncoding, "identity", out _) ? request.Headers.ContentEncoding.ToString() : null;
 
     private static bool IsJson(string contentType) =>
         MediaTypeHeaderValue.TryParse(contentType, out var media)
