@@ -137,6 +137,7 @@ public sealed partial class BillingAndWebhookPagesTests : AdminUiTestBase
         // Arrange
         await using var browser = await SignedInAsync();
         var page = browser.Page;
+        await page.Context.GrantPermissionsAsync(["clipboard-read", "clipboard-write"]);
         await browser.GoAsync("/ui/webhooks");
 
         // Act
@@ -150,6 +151,7 @@ public sealed partial class BillingAndWebhookPagesTests : AdminUiTestBase
         Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
         await page.ClickAsync("#copy-secret");
         await Assertions.Expect(page.Locator("#copy-secret")).ToHaveAttributeAsync("data-copied", "true");
+        Assert.Equal(secret, (await page.EvaluateAsync<string>("() => navigator.clipboard.readText()")).Trim());
         await Assertions.Expect(page.Locator("#webhooks-table tbody tr")).ToHaveCountAsync(1);
         await browser.ScreenshotAsync("admin-ui-webhooks");
         await browser.GoAsync("/ui/webhooks");

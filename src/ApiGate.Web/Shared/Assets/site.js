@@ -8,27 +8,49 @@ document.addEventListener('click', function (event) {
   if (!source) {
     return;
   }
-  var text = (source.value !== undefined ? source.value : source.textContent).trim();
+  var label = button.querySelector('.copy-label') || button;
   var done = function () {
     button.setAttribute('data-copied', 'true');
-    var label = button.querySelector('.copy-label') || button;
     label.textContent = 'Copied';
   };
+  var failed = function () {
+    // Nothing could write the clipboard: the text stays selected for the user's own copy keys.
+    selectContents(source);
+    button.setAttribute('data-copied', 'false');
+    label.textContent = 'Press Ctrl+C';
+  };
+  // The selection copy first, while the click still counts as the user's gesture: the asynchronous clipboard API
+  // can reject (an unfocused window, a denied permission) or answer late, and a copy tried after that is refused.
+  if (copySelection(source)) {
+    done();
+    return;
+  }
   if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(text).then(done, function () { fallback(source, done); });
+    var text = (source.value !== undefined ? source.value : source.textContent).trim();
+    navigator.clipboard.writeText(text).then(done, failed);
   } else {
-    fallback(source, done);
+    failed();
   }
 });
 
-function fallback(source, done) {
+function selectContents(source) {
+  if (typeof source.select === 'function') {
+    source.select();
+    return;
+  }
   var range = document.createRange();
   range.selectNodeContents(source);
   var selection = window.getSelection();
   selection.removeAllRanges();
   selection.addRange(range);
-  if (document.execCommand('copy')) {
-    done();
+}
+
+function copySelection(source) {
+  selectContents(source);
+  try {
+    return document.execCommand('copy');
+  } catch (e) {
+    return false;
   }
 }
 
