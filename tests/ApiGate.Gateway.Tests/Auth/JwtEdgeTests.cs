@@ -149,6 +149,31 @@ public sealed class JwtEdgeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TokenNamingAnUnpublishedKid_SignedWithAPublishedKey_Refused401AndKeysReadAgain()
+    {
+        // Arrange: a kid names the key that signed (RFC 7515 §4.1.4); one the issuer does not publish is not checked
+        // against every published key in turn (each an RSA verification a flood of made-up kids would multiply), the
+        // keys are read again in case the issuer rotated
+        Assert.Equal(HttpStatusCode.OK, (await JwtTests.SendAsync(_gateway, "/jwt/x", _issuer.Token(_rsa, "kid-a", "kid-a@example.com"))).StatusCode);
+        var fetches = _issuer.JwksFetches;
+        var forwarded = _upstream.Received.Count;
+        var token = _issuer.Token(new RsaSecurityKey(_rsa.Rsa) { KeyId = "not-published" }, "kid-b", "kid-b@example.com");
+
+        // Act
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+        for (var i = 0; i < 50 && _issuer.JwksFetches == fetches; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(fetches + 1, _issuer.JwksFetches);
+        Assert.Equal(forwarded, _upstream.Received.Count);
+    }
+
+    [Fact]
     public async Task IssuerAnswersAHugeJwks_NotReadWhole_TokensGet503()
     {
         // Arrange: an issuer whose JWKS (its key, then 64 MB of padding) is far larger than any real one: the gateway would

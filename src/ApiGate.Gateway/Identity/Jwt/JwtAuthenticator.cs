@@ -80,13 +80,24 @@ internal sealed partial class JwtAuthenticator : IDisposable
             ClockSkew = options.JwtClockSkew,
             RequireSignedTokens = true,
             RequireExpirationTime = true,
-            TryAllIssuerSigningKeys = true, // a token without kid (RFC 7515: optional) is checked against every published key; an unknown kid still refetches
+            // A token's kid names the key that signed it (RFC 7515 §4.1.4): only that key (and any published without a kid)
+            // is tried, so a flood of made-up kids costs no verification against every published key; a token without a
+            // kid (optional) is checked against each. A kid not published fails as "key not found", which reads the
+            // issuer's keys again (it may have rotated).
+            TryAllIssuerSigningKeys = false,
+            IssuerSigningKeyResolver = KeysNamed,
         };
         var keys = new IssuerKeys(
             options.JwtIssuer.TrimEnd('/') + "/.well-known/openid-configuration",
             new HttpDocumentRetriever(http) { RequireHttps = issuer.Scheme == Uri.UriSchemeHttps },
             template, options.JwtRefreshInterval, timeProvider, logger);
         return new Validation(keys, new JsonWebTokenHandler { MapInboundClaims = false });
+    }
+
+    private static IEnumerable<SecurityKey> KeysNamed(string token, SecurityToken securityToken, string kid, TokenValidationParameters parameters)
+    {
+        var keys = parameters.IssuerSigningKeys ?? [];
+        return string.IsNullOrEmpty(kid) ? keys : keys.Where(key => string.IsNullOrEmpty(key.KeyId) || string.Equals(key.KeyId, kid, StringComparison.Ordinal));
     }
 
     /// <summary>Whether an issuer is configured (else no JWT is accepted).</summary>
