@@ -159,6 +159,33 @@ public sealed partial class BillingAndWebhookPagesTests : AdminUiTestBase
         Assert.DoesNotContain(secret, await page.ContentAsync(), StringComparison.Ordinal);
     }
 
+    [BrowserFact]
+    public async Task Webhooks_CreateFormSubmittedTwice_SecondSubmitHeldBack()
+    {
+        // Arrange: a listener on the window runs after the page's own script, sees whether it held a submit back, and
+        // keeps the page where it is (so both submits meet the same page view)
+        await using var browser = await SignedInAsync();
+        var page = browser.Page;
+        await browser.GoAsync("/ui/webhooks");
+        await page.FillAsync("#f-url", "https://billing.example.com/hooks");
+        await page.FillAsync("#f-events", "key.created");
+
+        // Act: a second click while the first post is on its way
+        var heldBack = await page.EvaluateAsync<bool[]>("""
+            () => {
+              const seen = [];
+              window.addEventListener('submit', e => { seen.push(e.defaultPrevented); e.preventDefault(); });
+              const button = document.getElementById('create-webhook');
+              button.click();
+              button.click();
+              return seen;
+            }
+            """);
+
+        // Assert
+        Assert.Equal([false, true], heldBack);
+    }
+
     [GeneratedRegex("id=\"new-secret\"[^>]*>([^<]+)<")]
     private static partial Regex SecretShown();
 }

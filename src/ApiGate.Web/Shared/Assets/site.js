@@ -59,5 +59,22 @@ document.addEventListener('submit', function (event) {
   var message = (submitter && submitter.getAttribute('data-confirm')) || event.target.getAttribute('data-confirm');
   if (message && !window.confirm(message)) {
     event.preventDefault();
+    return;
   }
+  // A second click (or Enter) while the first post is on its way would create the endpoint, key or user twice:
+  // a form that writes is sent once per page view (a page restored from the back-forward cache is a new view).
+  var form = event.target;
+  if ((form.getAttribute('method') || '').toLowerCase() === 'post') {
+    if (form.getAttribute('data-sent') === 'true') {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute('data-sent', 'true');
+  }
+});
+
+window.addEventListener('pageshow', function () {
+  document.querySelectorAll('form[data-sent]').forEach(function (form) {
+    form.removeAttribute('data-sent');
+  });
 });
