@@ -54,23 +54,33 @@ public abstract class PathRewriter
             return expression.Problem();
         }
 
-        return PathPatterns.Validate(pathPattern, matchType) is null
-            ? ((TemplateRewriter)rewriter).CaptureProblem(pathPattern, PathPatterns.Captures(pathPattern, matchType))
-            : null;
+        var template = (TemplateRewriter)rewriter;
+        return template.VariableProblem() ?? (PathPatterns.Validate(pathPattern, matchType) is null
+            ? template.CaptureProblem(pathPattern, PathPatterns.Captures(pathPattern, matchType))
+            : null);
     }
 
     /// <summary>
-    /// The new path, decoded (the forwarder encodes it for the wire). Throws <see cref="RewriteException"/> when the
-    /// result is not a safe absolute path.
+    /// The new path, decoded. Throws <see cref="RewriteException"/> when the result is not a safe absolute path.
     /// </summary>
-    public string Rewrite(in RouteMatch match, IRewriteRequest request)
+    public string Rewrite(in RouteMatch match, IRewriteRequest request) => Rewrite(match, request, null, out _);
+
+    /// <summary>
+    /// The new path, decoded, and in <paramref name="wire"/> as it goes on the request line: escapes are kept as they were
+    /// written — a capture as the client spelled it in <paramref name="rawPath"/> (the request path as sent, null when
+    /// that is the matched path itself), the template's text and an expression's result as the operator wrote them — and
+    /// only what a path cannot hold literally is escaped. Throws <see cref="RewriteException"/> when the result is not a
+    /// safe absolute path.
+    /// </summary>
+    public string Rewrite(in RouteMatch match, IRewriteRequest request, string? rawPath, out string wire)
     {
-        var result = Produce(match, request);
-        var problem = CheckPath(result, out var decoded);
+        wire = Produce(match, request, rawPath);
+        var problem = CheckPath(wire, out var decoded);
         return problem is null ? decoded : throw new RewriteException(problem) { FromRequestValues = this is TemplateRewriter { LiteralIsPath: true } };
     }
 
-    private protected abstract string Produce(in RouteMatch match, IRewriteRequest request);
+    /// <summary>The result in its wire form (<see cref="RequestPaths.EncodeKeepingEscapes"/>).</summary>
+    private protected abstract string Produce(in RouteMatch match, IRewriteRequest request, string? rawPath);
 
     /// <summary>Null when <paramref name="path"/> is an absolute path that stays inside the upstream's base; else why not.</summary>
     public static string? CheckPath(string path) => CheckPath(path, out _);
@@ -199,56 +209,67 @@ internal sealed class TemplateRewriter : PathRewriter
         }
     }
 
-    private protected override string Produce(in RouteMatch match, IRewriteRequest request)
+    private protected override string Produce(in RouteMatch match, IRewriteRequest request, string? rawPath)
     {
         if (_parts.Length == 1 && _parts[0].Kind == PartKind.Literal)
         {
-            return _parts[0].Text;
+            return _parts[0].Wire;
         }
 
         var builder = new StringBuilder();
         foreach (var part in _parts)
         {
-            if (part.Kind == PartKind.Literal)
+            var start = -1;
+            var value = part.Kind switch
             {
-                builder.Append(part.Text); // the operator's text: its percent escapes are decoded once, as written
-                continue;
-            }
-
-            AppendValue(builder, part.Kind switch
-            {
-                PartKind.Numbered => part.Number > 0 ? match.GetNumbered(part.Number) : "",
-                PartKind.Named => match.GetNamed(part.Text) ?? "",
+                PartKind.Literal => null,
+                PartKind.Numbered => part.Number > 0 ? match.GetNumbered(part.Number, out start) : "",
+                PartKind.Named => match.GetNamed(part.Text, out start) ?? "",
                 _ => request.GetVariable(part.Text) ?? "",
-            });
+            };
+            if (value is null)
+            {
+                builder.Append(part.Wire); // the operator's text: its percent escapes are decoded once upstream, as written
+            }
+            else if (start >= 0 && rawPath is not null && RequestPaths.RawRange(rawPath, start, value.Length) is { } spelled)
+            {
+                builder.Append(rawPath.AsSpan()[spelled]); // a capture as the client spelled it: %3B stays %3B
+            }
+            else
+            {
+                // Decoded text (a capture of a path sent without escapes, a query or header value): escaped whole, '%', '?'
+                // and '#' included, so one decode upstream gives the value back instead of decoding what the client sent
+                // a second time (a captured %41 must not become A).
+                builder.Append(RequestPaths.Encode(value));
+            }
         }
 
         return builder.ToString();
     }
 
+    /// <summary>The <c>${…}</c> variables a template may use (docs/routing.md, Path rewriting); <c>header.</c>, <c>query.</c> and <c>env.</c> take a name.</summary>
+    private static readonly string[] Variables =
+        ["uuid", "timestamp", "iso_time", "client_ip", "request_id", "path", "method", "host", "user_id", "user_email", "plan_id", "plan_name", "api_key_id", "api_key_prefix"];
+
+    private static readonly string[] NamedVariables = ["header.", "query.", "env."];
+
     /// <summary>
-    /// A substituted value is already decoded text (captures come from the decoded path, variables from decoded query
-    /// and header values): its '%', '?' and '#' are escaped so the result's one decode gives the value back as it was,
-    /// instead of decoding what the client sent a second time (a captured <c>%41</c> must not become <c>A</c>).
+    /// Null when every <c>${…}</c> of the template is a variable the gateway fills; else which is not. An unknown one
+    /// (<c>${user}</c>, <c>${query}</c>, a misspelling) would be empty on every request, sending them all to one path.
     /// </summary>
-    private static void AppendValue(StringBuilder builder, string value)
+    public string? VariableProblem()
     {
-        if (value.AsSpan().IndexOfAny('%', '?', '#') < 0)
+        foreach (var part in _parts)
         {
-            builder.Append(value);
-            return;
+            if (part.Kind == PartKind.Variable && !Variables.Contains(part.Text)
+                && !Array.Exists(NamedVariables, prefix => part.Text.Length > prefix.Length && part.Text.StartsWith(prefix, StringComparison.Ordinal)))
+            {
+                return $"the template uses ${{{part.Text}}}, which is no variable: a path rewrite has ${{{string.Join("}, ${", Variables)}}}, "
+                    + "${header.NAME}, ${query.NAME} and ${env.NAME}; unknown ones would be empty on every request";
+            }
         }
 
-        foreach (var c in value)
-        {
-            _ = c switch
-            {
-                '%' => builder.Append("%25"),
-                '?' => builder.Append("%3F"),
-                '#' => builder.Append("%23"),
-                _ => builder.Append(c),
-            };
-        }
+        return null;
     }
 
     /// <summary>Null when every <c>$n</c> and <c>{name}</c> of the template is a capture of the path pattern; else which is not.</summary>
@@ -298,7 +319,11 @@ internal sealed class TemplateRewriter : PathRewriter
         Variable,
     }
 
-    private readonly record struct Part(PartKind Kind, string Text, int Number = 0);
+    private readonly record struct Part(PartKind Kind, string Text, int Number = 0)
+    {
+        /// <summary>A literal's text as it goes on the wire (<see cref="RequestPaths.EncodeKeepingEscapes"/>), made once.</summary>
+        public string Wire { get; } = Kind == PartKind.Literal ? RequestPaths.EncodeKeepingEscapes(Text) : "";
+    }
 }
 
 internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRewriter
@@ -346,7 +371,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
         };
     }
 
-    private protected override string Produce(in RouteMatch match, IRewriteRequest request)
+    private protected override string Produce(in RouteMatch match, IRewriteRequest request, string? rawPath)
     {
         var sandbox = ExpressionEngine.CurrentSandbox;
         var engine = sandbox.Engine;
@@ -407,7 +432,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
             throw new RewriteException(ex.Message);
         }
 
-        return result.IsString() ? result.AsString() : throw new RewriteException("path rewrite expression did not return a string");
+        return result.IsString() ? RequestPaths.EncodeKeepingEscapes(result.AsString()) : throw new RewriteException("path rewrite expression did not return a string");
     }
 
     private static readonly string[] IdentityKinds = ["user", "key", "plan"];

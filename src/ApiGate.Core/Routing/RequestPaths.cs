@@ -261,6 +261,144 @@ public static class RequestPaths
     }
 
     /// <summary>
+    /// <paramref name="path"/> (decoded) as records show it — the access log, usage events, the console: characters that
+    /// are invisible or reorder the text around them (Unicode format characters such as U+202E RIGHT-TO-LEFT OVERRIDE,
+    /// U+200B ZERO WIDTH SPACE and U+FEFF, and the line and paragraph separators) are written as their UTF-8 percent
+    /// escapes, as the client sent them, so a path cannot disguise itself or the text after it in a terminal or a table.
+    /// Such a path is still matched and forwarded as it is. An ASCII path (the usual case) is returned as it is.
+    /// </summary>
+    public static string Visible(string path)
+    {
+        if (Ascii.IsValid(path))
+        {
+            return path;
+        }
+
+        var first = -1;
+        for (var i = 0; i < path.Length; i++)
+        {
+            if (IsHidden(path[i]))
+            {
+                first = i;
+                break;
+            }
+        }
+
+        if (first < 0)
+        {
+            return path;
+        }
+
+        var builder = new StringBuilder(path.Length + 16);
+        builder.Append(path, 0, first);
+        for (var i = first; i < path.Length; i++)
+        {
+            if (IsHidden(path[i]))
+            {
+                builder.Append(Encode(path[i].ToString()));
+            }
+            else
+            {
+                builder.Append(path[i]);
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    private static bool IsHidden(char c) => char.GetUnicodeCategory(c) is
+        System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
+
+    /// <summary>
+    /// Makes <paramref name="path"/>, written with escapes (a client's raw path, a template's text, an expression's
+    /// result), fit for the request line while keeping what it spells: a valid <c>%XX</c> escape stays as written, so
+    /// <c>%3B</c> and <c>%2B</c> do not become <c>;</c> and <c>+</c>, which many upstreams read differently; characters a
+    /// path may hold literally stay; anything else (a '%' that starts no escape, non-ASCII, space) becomes UTF-8 percent
+    /// escapes. '?' and '#' are kept, for the caller to refuse. Returns <paramref name="path"/> itself when nothing changes.
+    /// </summary>
+    public static string EncodeKeepingEscapes(string path)
+    {
+        var first = path.AsSpan().IndexOfAnyExcept(KeptAsWritten);
+        while (first >= 0 && IsEscapeAt(path, first))
+        {
+            var next = path.AsSpan(first + 3).IndexOfAnyExcept(KeptAsWritten);
+            first = next < 0 ? -1 : first + 3 + next;
+        }
+
+        if (first < 0)
+        {
+            return path;
+        }
+
+        var builder = new StringBuilder(path.Length + 16);
+        builder.Append(path, 0, first);
+        var rest = path.AsSpan(first);
+        for (var i = 0; i < rest.Length; i++)
+        {
+            if (KeptAsWritten.Contains(rest[i]) || IsEscapeAt(rest, i))
+            {
+                builder.Append(rest[i]);
+                continue;
+            }
+
+            var length = char.IsHighSurrogate(rest[i]) && i + 1 < rest.Length && char.IsLowSurrogate(rest[i + 1]) ? 2 : 1;
+            builder.Append(Encode(rest.Slice(i, length).ToString()));
+            i += length - 1;
+        }
+
+        return builder.ToString();
+    }
+
+    private static readonly SearchValues<char> KeptAsWritten = SearchValues.Create(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?#");
+
+    private static bool IsEscapeAt(ReadOnlySpan<char> text, int i) =>
+        text[i] == '%' && i + 2 < text.Length && IsHex(text[i + 1]) && IsHex(text[i + 2]);
+
+    /// <summary>
+    /// Where the decoded text <c>decoded[start..(start + length)]</c> is spelled in <paramref name="raw"/>, the path it
+    /// was decoded from by <see cref="TryDecode"/> (so well-formed: every escape valid, non-ASCII only as escapes): the
+    /// client's own spelling of a capture. Null when the range does not begin and end on whole characters of the raw path.
+    /// </summary>
+    public static Range? RawRange(ReadOnlySpan<char> raw, int start, int length)
+    {
+        var end = start + length;
+        var decodedAt = 0;
+        int? rawStart = null;
+        var i = 0;
+        while (true)
+        {
+            if (decodedAt == start)
+            {
+                rawStart ??= i;
+            }
+
+            if (decodedAt == end && rawStart is { } from)
+            {
+                return from..i;
+            }
+
+            if (i >= raw.Length || decodedAt > end)
+            {
+                return null;
+            }
+
+            if (raw[i] != '%')
+            {
+                i++;
+                decodedAt++;
+                continue;
+            }
+
+            // One character: a UTF-8 sequence of one to four escaped bytes (four make a surrogate pair).
+            var lead = (HexValue(raw[i + 1]) << 4) | HexValue(raw[i + 2]);
+            var bytes = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+            i += 3 * bytes;
+            decodedAt += bytes == 4 ? 2 : 1;
+        }
+    }
+
+    /// <summary>
     /// <c>.</c> or <c>..</c>: the segment's name, before any <c>;</c> parameters, since Tomcat, Jetty and Spring resolve
     /// <c>/a/..;x=1/b</c> to <c>/b</c>.
     /// </summary>

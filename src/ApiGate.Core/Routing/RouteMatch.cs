@@ -22,28 +22,54 @@ public readonly struct RouteMatch
     public string Path { get; }
 
     /// <summary><c>$n</c>: numbered captures; for literal prefixes <c>$1</c> is the rest of the path. Empty when absent.</summary>
-    public string GetNumbered(int n)
+    public string GetNumbered(int n) => GetNumbered(n, out _);
+
+    /// <summary><see cref="GetNumbered(int)"/>, with where the value starts in <see cref="Path"/> (-1 when absent).</summary>
+    public string GetNumbered(int n, out int start)
     {
+        start = -1;
         if (_regexMatch is not null)
         {
             // Named groups are numbered after unnamed ones in .NET; only count unnamed groups as $n.
             var group = _regexMatch.Groups[n];
-            return n > 0 && group.Success && int.TryParse(group.Name, out _) ? group.Value : "";
+            if (n > 0 && group.Success && int.TryParse(group.Name, out _))
+            {
+                start = group.Index;
+                return group.Value;
+            }
+
+            return "";
         }
 
-        return n == 1 && _restStart >= 0 ? Path[_restStart..] : "";
+        if (n == 1 && _restStart >= 0)
+        {
+            start = _restStart;
+            return Path[_restStart..];
+        }
+
+        return "";
     }
 
     /// <summary><c>{name}</c> / <c>pathParams.name</c>. Null when the pattern has no such capture.</summary>
-    public string? GetNamed(string name)
+    public string? GetNamed(string name) => GetNamed(name, out _);
+
+    /// <summary><see cref="GetNamed(string)"/>, with where the value starts in <see cref="Path"/> (-1 when absent).</summary>
+    public string? GetNamed(string name, out int start)
     {
+        start = -1;
         if (_regexMatch is null)
         {
             return null;
         }
 
         var group = _regexMatch.Groups[name];
-        return group.Success ? group.Value : null;
+        if (!group.Success)
+        {
+            return null;
+        }
+
+        start = group.Index;
+        return group.Value;
     }
 
     /// <summary>All named captures, for expression contexts.</summary>

@@ -239,9 +239,10 @@ internal sealed class ForwardingTransformer(
             proxyRequest.Method = HttpMethod.Parse(overridden);
         }
 
-        // The decoded path that was matched (or the rewrite's), encoded so one decode upstream yields it exactly; the URI
-        // is taken verbatim, so nothing on the way out unescapes or removes dot segments again (docs/routing.md).
-        proxyRequest.RequestUri = request.Target!.UriFor(RequestPaths.Encode(request.UpstreamPath ?? request.Path), query);
+        // The path as the client sent it (or the rewrite's), its escapes kept so one decode upstream yields exactly the path
+        // that was matched and %3B stays %3B; the URI is taken verbatim, so nothing on the way out unescapes or removes
+        // dot segments again (docs/routing.md).
+        proxyRequest.RequestUri = request.Target!.UriFor(request.UpstreamPath ?? RequestPaths.EncodeKeepingEscapes(request.RawPath ?? request.Path), query);
     }
 
     /// <summary>An HTTP/2 client's extended CONNECT answered with a 2xx that is not the upstream accepting the tunnel.</summary>

@@ -58,7 +58,7 @@ internal sealed class RequestTelemetry
             {
                 RequestId = requestId,
                 Method = context.Request.Method,
-                Path = ApiKeys.RedactedPath(context.Request.Path.Value ?? "/", _keyPrefix),
+                Path = Core.Routing.RequestPaths.Visible(ApiKeys.RedactedPath(context.Request.Path.Value ?? "/", _keyPrefix)),
                 Route = outcome.Route,
                 Upstream = outcome.Upstream,
                 Target = outcome.Target,

@@ -45,7 +45,7 @@ internal sealed partial class GatewayPipeline(
             var requestId = RequestIds.FromClientOrNew(context.Request.Headers["X-Request-ID"], options.AuthKeyPrefix);
             context.Response.Headers["X-Request-ID"] = requestId;
 
-            if (RequestGuard.Check(context, options, ref path) is { } refusal)
+            if (RequestGuard.Check(context, options, ref path, out var rawPath) is { } refusal)
             {
                 await GatewayErrorWriter.WriteAsync(context, refusal);
                 return;
@@ -107,7 +107,7 @@ internal sealed partial class GatewayPipeline(
                 return;
             }
 
-            var request = new GatewayRequest(context, snapshot, match, upstream, requestId, environment);
+            var request = new GatewayRequest(context, snapshot, match, upstream, requestId, environment) { RawPath = rawPath };
             context.Features.Set<Observability.IObservedRequest>(request); // what telemetry reads when the request is over
             var invoked = 0;
             try

@@ -83,8 +83,14 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// <summary>An exception the gateway's response transform threw: the exchange failed on this side, not the upstream's.</summary>
     public Exception? TransformFailure { get; set; }
 
-    /// <summary>Path sent to the upstream (before its base path is prepended), set by the rewrite step; null = the request path.</summary>
+    /// <summary>
+    /// Path sent to the upstream (before its base path is prepended), as it goes on the wire (its escapes as the client
+    /// or the rewrite wrote them), set by the rewrite step; null = the request path as the client sent it.
+    /// </summary>
     public string? UpstreamPath { get; set; }
+
+    /// <summary>The request path as the client sent it (escapes undecoded), when that is not <see cref="Path"/> itself; else null.</summary>
+    public string? RawPath { get; init; }
 
     public string Path => Match.Path;
 

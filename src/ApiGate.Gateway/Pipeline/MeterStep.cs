@@ -69,7 +69,7 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
             RouteId = request.Route.Definition.Id,
             UpstreamId = request.Upstream.Definition.Id,
             Method = context.Request.Method,
-            Path = Core.Identity.ApiKeys.RedactedPath(request.Path, options.AuthKeyPrefix),
+            Path = RequestPaths.Visible(Core.Identity.ApiKeys.RedactedPath(request.Path, options.AuthKeyPrefix)),
             Status = input.Status,
             LatencyMs = input.DurationMs,
             RequestBytes = input.RequestBytes,

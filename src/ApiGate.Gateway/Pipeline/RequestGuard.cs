@@ -30,9 +30,13 @@ internal static class RequestGuard
         Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
     };
 
-    /// <summary>Null when the request may go on (with <paramref name="path"/> set to the decoded path), else the refusal.</summary>
-    public static GatewayError? Check(HttpContext context, GatewayOptions options, ref string path)
+    /// <summary>
+    /// Null when the request may go on (with <paramref name="path"/> set to the decoded path, and <paramref name="rawPath"/>
+    /// to the path as the client sent it when that differs, else null), else the refusal.
+    /// </summary>
+    public static GatewayError? Check(HttpContext context, GatewayOptions options, ref string path, out string? rawPath)
     {
+        rawPath = null;
         var method = context.Request.Method;
         if (!options.AllowTrace && (HttpMethods.IsTrace(method) || method.Equals("TRACK", StringComparison.OrdinalIgnoreCase)))
         {
@@ -74,6 +78,7 @@ internal static class RequestGuard
         }
 
         path = decoded;
+        rawPath = raw.ToString(); // forwarded as sent where no rewrite changes it (ForwardingTransformer)
         return null;
     }
 

@@ -45,7 +45,8 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
         {
             try
             {
-                request.UpstreamPath = rewriter.Rewrite(request.Match, request);
+                _ = rewriter.Rewrite(request.Match, request, request.RawPath, out var wire);
+                request.UpstreamPath = wire;
             }
             catch (RewriteException ex) when (ex.FromRequestValues)
             {

@@ -110,6 +110,27 @@ public sealed class AccessLogTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task BidiOverrideAndInvisibleCharactersInThePath_ForwardedAsSent_RecordedAsTheirEscapes()
+    {
+        // Arrange: U+202E RIGHT-TO-LEFT OVERRIDE, U+200B ZERO WIDTH SPACE, U+FEFF, sent percent-encoded as a client must
+        var (key, user, _) = await Gateway.CreateKeyAsync("bidi@example.com");
+        const string Path = "/private/a%E2%80%AEfdp.exe/b%E2%80%8Bc%EF%BB%BF/caf%C3%A9";
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, Path, "X-API-Key: " + key);
+        await Gateway.StopAsync(); // the access line and the usage event written
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        var recorded = await store.GetRecentUsageAsync(user.Id, 10, CancellationToken.None);
+
+        // Assert: the upstream gets the bytes as sent; the records show the hidden characters as escapes, é as itself
+        Assert.Equal(200, response.Status);
+        Assert.Equal(Path, Upstream.Received.Single().RawTarget);
+        Assert.Equal("/private/a%E2%80%AEfdp.exe/b%E2%80%8Bc%EF%BB%BF/café", Assert.Single(AccessLines(_log.Text)).GetProperty("Path").GetString());
+        Assert.Equal("/private/a%E2%80%AEfdp.exe/b%E2%80%8Bc%EF%BB%BF/café", Assert.Single(recorded).Path);
+        Assert.DoesNotContain("\u202E", _log.Text, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task KeyInThePath_AccessLineShowsItsLookupPrefixOnly_OtherHexRunsKept()
     {
         // Arrange: a key where a path segment belongs, and a content hash that is not a key

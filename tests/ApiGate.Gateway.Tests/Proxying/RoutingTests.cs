@@ -199,6 +199,39 @@ public sealed class RoutingTests : IAsyncLifetime
         Assert.Empty(_a.Received);
     }
 
+    [Theory]
+    [InlineData("/internal/${nope}/$1", "nope")]
+    [InlineData("/internal/${user}/$1", "user")]
+    [InlineData("/internal/${query.}/$1", "query.")]
+    public async Task RouteCreate_TemplateWithAnUnknownVariable_Exit2NamingPathRewrite_NothingWritten(string template, string variable)
+    {
+        // Act: such a variable would be empty on every request, sending them all to one path
+        var created = await _gateway.CliAsync("routes", "create", "--name", "unknown-var", "--path", "/q/*", "--upstream", "a", "--rewrite", template);
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.Contains($"error: path_rewrite: the template uses ${{{variable}}}, which is no variable: a path rewrite has ${{uuid}}, ", created.Diagnostics, StringComparison.Ordinal);
+        Assert.Null(await _gateway.Store.FindRouteAsync("unknown-var", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Rewrite_ExpressionFailingAtRunTime_Returns500TransformErrorNamingTheReason()
+    {
+        // Arrange: passes the write-time checks (pathParams is in its context), fails on every request that has no {id}
+        await _gateway.AddRouteAsync(new RouteInput { Name = "throws", Path = "/throws/*", Upstream = "a", PathRewrite = "'/x/' + pathParams.id.toUpperCase()" });
+
+        // Act
+        var response = await _gateway.Client.GetAsync(_gateway.Url + "/throws/orders");
+
+        // Assert
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("application/vnd.api+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("transform_error", error.GetProperty("code").GetString());
+        Assert.Equal("Path rewrite failed: expression failed: Cannot read property 'toUpperCase' of undefined", error.GetProperty("detail").GetString());
+        Assert.Empty(_a.Received);
+    }
+
     [Fact]
     public async Task DefaultUpstream_ReceivesUnmatchedRequests()
     {

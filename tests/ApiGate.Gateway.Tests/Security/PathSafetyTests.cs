@@ -125,7 +125,7 @@ public sealed class PathSafetyTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task PrivateRoute_WithKeyAndEncodedPath_ForwardsTheMatchedPathVerbatim()
+    public async Task PrivateRoute_WithKeyAndEncodedPath_ForwardsThePathAsTheClientSentIt()
     {
         // Act
         var response = await RawHttp.GetAsync(Gateway.Url, "/priv/a%3Bb/%7Euser", "Authorization: Bearer " + _key);
@@ -133,7 +133,23 @@ public sealed class PathSafetyTests : GatewayTestBase
         // Assert
         Assert.Equal(200, response.Status);
         var received = Assert.Single(Upstream.Received);
-        Assert.Equal("/base/priv/a;b/~user", received.RawTarget);
+        Assert.Equal("/base/priv/a%3Bb/%7Euser", received.RawTarget);
+    }
+
+    [Theory]
+    [InlineData("/pub/a%3Bb/c%2Bd%3de", "/base/pub/a%3Bb/c%2Bd%3de")] // no rewrite: the whole path as sent
+    [InlineData("/tpl/a%3Bb/c%2Bd%3de", "/base/v2/a%3Bb/c%2Bd%3de")] // a template's capture as sent
+    [InlineData("/nomatch/a%3Bb%2B", "/dflt/nomatch/a%3Bb%2B")] // the default upstream
+    [InlineData("/tpl/caf%C3%A9%20x;v=1+y", "/base/v2/caf%C3%A9%20x;v=1+y")] // literal ';' and '+' stay literal too
+    public async Task EncodedSemicolonAndPlus_ReachTheUpstreamEscapedAsSent(string path, string expected)
+    {
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, path, "X-API-Key: " + _key);
+
+        // Assert: %3B and %2B would otherwise arrive as ';' (a matrix parameter) and '+' (a space to form decoders)
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(Upstream.Received);
+        Assert.Equal(expected, received.RawTarget);
     }
 
     private static readonly string[] Pieces =
