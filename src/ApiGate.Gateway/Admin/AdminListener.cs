@@ -93,9 +93,40 @@ internal sealed partial class AdminListener
     /// <summary>Web branches served where the admin API is (the admin console); call before <see cref="Map"/>.</summary>
     public void AddBranches(IEnumerable<Admin.GatewayWebBranch> branches) => _branches.AddRange(branches);
 
-    /// <summary>Middleware that hands requests under the branch's base path to it and passes the others on.</summary>
+    /// <summary>
+    /// Middleware that hands requests under the branch's base path to it and passes the others on. The base path is
+    /// compared case-sensitively, as routes are (docs/routing.md): <c>/UI</c> is a path routes may serve.
+    /// </summary>
     public static Func<RequestDelegate, RequestDelegate> Branch(Admin.GatewayWebBranch branch) =>
-        next => context => context.Request.Path.StartsWithSegments(branch.BasePath) ? branch.Handler(context) : next(context);
+        next => context => context.Request.Path.StartsWithSegments(branch.BasePath, StringComparison.Ordinal) ? branch.Handler(context) : next(context);
+
+    /// <summary>
+    /// Middleware that hands requests under <paramref name="basePath"/> to <paramref name="handler"/> with the base path
+    /// moved to <c>PathBase</c>, as <c>Map</c> does, but compared case-sensitively, as routes and the other reserved paths
+    /// are: with <c>Map</c>, <c>/ADMIN/routes</c> reached the admin API while a route <c>/ADMIN/*</c> was accepted and
+    /// never served. Other requests pass on without an allocation.
+    /// </summary>
+    internal static Func<RequestDelegate, RequestDelegate> Under(PathString basePath, RequestDelegate handler) =>
+        next => context => context.Request.Path.StartsWithSegments(basePath, StringComparison.Ordinal, out var matched, out var remaining)
+            ? InvokeUnderAsync(context, matched, remaining, handler)
+            : next(context);
+
+    private static async Task InvokeUnderAsync(HttpContext context, PathString matched, PathString remaining, RequestDelegate handler)
+    {
+        var path = context.Request.Path;
+        var pathBase = context.Request.PathBase;
+        context.Request.PathBase = pathBase.Add(matched);
+        context.Request.Path = remaining;
+        try
+        {
+            await handler(context);
+        }
+        finally
+        {
+            context.Request.PathBase = pathBase;
+            context.Request.Path = path;
+        }
+    }
 
     /// <summary>
     /// Serves the admin API at the base path: on the main port when there is no admin listener; otherwise only on the
@@ -120,7 +151,7 @@ internal sealed partial class AdminListener
 
         if (Address is null)
         {
-            ((IApplicationBuilder)app).Map(_options.AdminBasePath, branch => branch.Run(adminApi));
+            app.Use(Under(_options.AdminBasePath, adminApi));
             foreach (var web in _branches)
             {
                 app.Use(Branch(web));
@@ -132,7 +163,7 @@ internal sealed partial class AdminListener
         var reserved = app.Services.GetRequiredService<ReservedEndpoints>();
         var scrape = app.Services.GetRequiredService<MetricsEndpoint>().ScrapeHandler is { } scrapeHandler ? ReservedEndpoints.ReadOnly(scrapeHandler) : null;
         var management = new ApplicationBuilder(app.Services);
-        management.Map(_options.AdminBasePath, branch => branch.Run(adminApi));
+        management.Use(Under(_options.AdminBasePath, adminApi));
         foreach (var web in _branches)
         {
             management.Use(Branch(web));
@@ -147,7 +178,7 @@ internal sealed partial class AdminListener
         var serveManagement = management.Build();
 
         app.Use(next => context => context.Connection.LocalPort == _port ? serveManagement(context) : next(context));
-        ((IApplicationBuilder)app).Map(_options.AdminBasePath, branch => branch.Run(NotFoundAsync));
+        app.Use(Under(_options.AdminBasePath, NotFoundAsync));
     }
 
     private static Task NotFoundAsync(HttpContext context) => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask();

@@ -254,7 +254,7 @@ public static class GatewayHost
         // The admin base path only as sent: '/pub/%2e%2e/admin/x' is Kestrel's '/admin/x' after its own decoding and
         // dot-segment removal, but to the path rule (docs/routing.md) it is a refused path — counted and logged as such.
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
-        app.Use(next => context => !context.Request.Path.StartsWithSegments(options.AdminBasePath)
+        app.Use(next => context => !context.Request.Path.StartsWithSegments(options.AdminBasePath, StringComparison.Ordinal)
                                    || RequestGuard.WhyNotNamedAsSent(context, context.Request.Path.Value!) is not { } problem
             ? next(context)
             : pipeline.RefuseAsync(context, RequestGuard.InvalidPath(problem)));
