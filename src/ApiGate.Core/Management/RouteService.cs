@@ -516,7 +516,8 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
     /// The rules a transform is held to when it is written and not when it is compiled (a route stored before them still
     /// compiles and is served), each it breaks with what the gateway does with it: more than
     /// <see cref="TextFields.MaxListEntries"/> conditions, operations in a block or paths in a body list, an operation on
-    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), a header set twice.
+    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), a header set twice, an identity header under another
+    /// spelling (<see cref="Transforms.IdentityHeaderSpellings"/>).
     /// </summary>
     private static List<(string Breach, string Served)> WriteRuleBreaches(Transforms.RequestTransform transform)
     {
@@ -525,6 +526,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
         foreach (var (operations, field) in transform.Conditions.Select((c, i) => (c.Operations, $"request_transform.conditions[{i}]")).Prepend((transform.Always, "request_transform")))
         {
             AtWrite(breaches, field + ".headers", operations.Headers);
+            if (Transforms.IdentityHeaderSpellings.ProblemIn(field + ".headers", operations.Headers) is { } identity)
+            {
+                breaches.Add((identity, "the gateway leaves that operation out"));
+            }
+
             TooMany(breaches, field + ".query", operations.Query);
             TooMany(breaches, field + ".body.json.remove", operations.RemovePaths.Count);
         }

@@ -16,20 +16,26 @@ internal readonly struct UpstreamRequestHeaders(HttpRequestMessage message) : IH
 {
     public void Add(string name, string value)
     {
-        if (!FramingHeaders.Contains(name))
+        if (IsWritable(name))
         {
-            HeadersFor(name)?.TryAddWithoutValidation(name, value);
+            WritableHeadersFor(name)?.TryAddWithoutValidation(name, value);
         }
     }
 
     public void Set(string name, string value)
     {
-        if (!FramingHeaders.Contains(name) && HeadersFor(name) is { } headers)
+        if (IsWritable(name) && WritableHeadersFor(name) is { } headers)
         {
             headers.Remove(name);
             headers.TryAddWithoutValidation(name, value);
         }
     }
+
+    /// <summary>
+    /// Not the body's framing, nor an identity header under another spelling (<c>X_User_ID</c>, refused when written since;
+    /// <see cref="IdentityHeaderSpellings"/>), which the gateway's own <c>X-User-ID</c> would not replace.
+    /// </summary>
+    private static bool IsWritable(string name) => !FramingHeaders.Contains(name) && !IdentityHeaderSpellings.IsOtherSpelling(name);
 
     public void Remove(string name)
     {
@@ -40,6 +46,16 @@ internal readonly struct UpstreamRequestHeaders(HttpRequestMessage message) : IH
     }
 
     private HttpHeaders? HeadersFor(string name) => ContentHeaderNames.Contains(name) ? message.Content?.Headers : message.Headers;
+
+    /// <summary>
+    /// Where an added or set value goes: a body's field only onto a body with bytes. A request without one (a POST with no
+    /// body is sent with <c>Content-Length: 0</c>) has nothing for <c>Content-Type</c> to describe, and a backend would
+    /// otherwise try to read an empty JSON or form body.
+    /// </summary>
+    private HttpHeaders? WritableHeadersFor(string name) =>
+        !ContentHeaderNames.Contains(name) ? message.Headers
+        : message.Content is { Headers.ContentLength: not 0 } content ? content.Headers
+        : null;
 
     /// <summary>The fields <see cref="HttpContentHeaders"/> holds, which <see cref="HttpRequestHeaders"/> refuses.</summary>
     private static readonly System.Collections.Frozen.FrozenSet<string> ContentHeaderNames = System.Collections.Frozen.FrozenSet.ToFrozenSet(

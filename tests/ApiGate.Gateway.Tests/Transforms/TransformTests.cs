@@ -164,6 +164,69 @@ public sealed class TransformTests : GatewayTestBase
         Assert.Equal(["basic"], received["X-Entitlement-Tier"]);
     }
 
+    [Theory]
+    [InlineData("set", "X_User_ID", "X-User-ID")]
+    [InlineData("add", "x.plan.id", "x-plan-id")]
+    [InlineData("set", "X_Entitlement_Tier", "X-Entitlement-Tier")]
+    public async Task IdentityHeaderUnderAnotherSpelling_InARequestTransform_IsRefusedByTheCliNamingTheField(string operation, string name, string readsAs)
+    {
+        // Act
+        var result = await Gateway.CliAsync("routes", "create", "--name", "forge", "--path", "/forge/*", "--upstream", "backend",
+            "--request-transform", """{"conditions":[{"when":{"method":"GET"},"headers":{"OP":{"NAME":"usr_admin"}}}]}""".Replace("OP", operation).Replace("NAME", name));
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"error: request_transform: request_transform.conditions[0].headers: '{name}' reads as the identity header '{readsAs}' to backends that take '_' for '-'", result.Error);
+        Assert.Null(await Gateway.Store.FindRouteAsync("forge", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task IdentityHeaderUnderAnotherSpelling_StoredBeforeItWasRefused_IsNotForwarded()
+    {
+        // Arrange: written past validation, as a route stored by an older build would be; the route is public, so the
+        // gateway sets no X-User-ID of its own that could be taken for the caller instead.
+        var backend = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
+        await Gateway.Store.CreateRouteAsync(new Core.Routing.RouteDefinition
+        {
+            Id = "rt_forge", Name = "t", Slug = "t", PathPattern = "/t/*", UpstreamId = backend.Id, AuthRequired = false,
+            RequestTransform = """{"headers":{"set":{"X_User_ID":"usr_admin","X-Kept":"yes"},"add":{"X.Key.ID":"key_admin"}}}""",
+            CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+        }, CancellationToken.None);
+        await Gateway.ReloadAsync();
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/t/x");
+
+        // Assert
+        Assert.Equal(0, Gateway.Snapshots.ReloadFailures);
+        Assert.Equal(200, response.Status);
+        var received = Upstream.Received.Last().Headers;
+        Assert.Equal(["yes"], received["X-Kept"]);
+        Assert.False(received.ContainsKey("X_User_ID"));
+        Assert.False(received.ContainsKey("X.Key.ID"));
+    }
+
+    [Fact]
+    public async Task ContentTypeTransform_OnAPostWithoutABody_SendsNoContentType()
+    {
+        // Arrange
+        await AddRouteAsync("""{"headers":{"set":{"Content-Type":"application/json"},"add":{"Content-Language":"en"}}}""");
+
+        // Act: a POST without a body goes out with Content-Length: 0
+        using var empty = await Gateway.Client.PostAsync(Gateway.Url + "/t/x", null);
+        var emptyHeaders = Upstream.Received.Last().Headers;
+        using var posted = await Gateway.Client.PostAsync(Gateway.Url + "/t/x", new StringContent("{}", Encoding.UTF8, "text/plain"));
+        var postedHeaders = Upstream.Received.Last().Headers;
+
+        // Assert: nothing to describe on the first; the second's body gets the transform's type
+        Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
+        Assert.False(emptyHeaders.ContainsKey("Content-Type"));
+        Assert.False(emptyHeaders.ContainsKey("Content-Language"));
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        Assert.Equal(["application/json"], postedHeaders["Content-Type"]);
+        Assert.Equal(["en"], postedHeaders["Content-Language"]);
+    }
+
     [Fact]
     public async Task Conditions_ApplyOnlyWhenTheirTestsHold()
     {
@@ -259,6 +322,37 @@ public sealed class TransformTests : GatewayTestBase
         Assert.False(body.GetProperty("_links").TryGetProperty("internal", out _));
         Assert.Equal("/users/42", body.GetProperty("_links").GetProperty("self").GetString());
         Assert.All(body.GetProperty("items").EnumerateArray(), item => Assert.False(item.TryGetProperty("secret", out _)));
+    }
+
+    [Fact]
+    public async Task ResponseBodyRename_OntoAFieldThatExists_TheRenamedValueReplacesIt()
+    {
+        // Arrange: the upstream answers {"_id":"42","email":"user@domain.com",…}
+        await AddRouteAsync(null, """{"body":{"rename":{"email":"_id"}}}""");
+
+        // Act
+        var text = await Gateway.Client.GetStringAsync(Gateway.Url + "/t/json");
+
+        // Assert: one _id, holding the renamed value; the upstream's own _id is not sent
+        var body = JsonDocument.Parse(text).RootElement;
+        Assert.Equal("user@domain.com", body.GetProperty("_id").GetString());
+        Assert.False(body.TryGetProperty("email", out _));
+        Assert.Single(body.EnumerateObject(), p => p.Name == "_id");
+    }
+
+    [Fact]
+    public async Task ResponseBodyRenames_InTheOrderWritten_KeepAFieldByMovingItFirst()
+    {
+        // Arrange
+        await AddRouteAsync(null, """{"body":{"rename":{"_id":"id","email":"_id"}}}""");
+
+        // Act
+        var body = JsonDocument.Parse(await Gateway.Client.GetStringAsync(Gateway.Url + "/t/json")).RootElement;
+
+        // Assert
+        Assert.Equal("42", body.GetProperty("id").GetString());
+        Assert.Equal("user@domain.com", body.GetProperty("_id").GetString());
+        Assert.False(body.TryGetProperty("email", out _));
     }
 
     [Fact]
