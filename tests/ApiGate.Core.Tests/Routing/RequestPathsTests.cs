@@ -138,6 +138,61 @@ public sealed class RequestPathsTests
             iter: 5_000);
     }
 
+    [Theory]
+    [InlineData("/a%3Bb/c%2Bd", "/a%3Bb/c%2Bd")]
+    [InlineData("/a%7euser", "/a%7euser")]
+    [InlineData("/a;b+c", "/a;b+c")]
+    [InlineData("/50%off", "/50%25off")]
+    [InlineData("/caf\u00e9 x", "/caf%C3%A9%20x")]
+    [InlineData("/x?y#z", "/x?y#z")]
+    public void EncodeKeepingEscapes_WrittenPath_KeepsItsEscapesAndEscapesOnlyWhatItMust(string path, string expected)
+    {
+        // Act
+        var encoded = RequestPaths.EncodeKeepingEscapes(path);
+
+        // Assert
+        Assert.Equal(expected, encoded);
+    }
+
+    [Fact]
+    public void RawRange_AnySuffixOfADecodedPath_IsSpelledInTheRawPathAsItDecodes()
+    {
+        RawPaths.Sample(raw =>
+        {
+            if (RequestPaths.TryDecode(raw, out var decoded) is not null)
+            {
+                return true;
+            }
+
+            // Every range that starts and ends on a whole raw character decodes to the same text; others are null.
+            for (var start = 0; start <= decoded.Length; start++)
+            {
+                if (RequestPaths.RawRange(raw, start, decoded.Length - start) is { } range
+                    && Uri.UnescapeDataString(raw[range]) != decoded[start..])
+                {
+                    return false;
+                }
+            }
+
+            return RequestPaths.RawRange(raw, 0, decoded.Length) is { } whole && raw[whole] == raw;
+        }, iter: 5_000);
+    }
+
+    [Theory]
+    [InlineData("/users/42", "/users/42")]
+    [InlineData("/caf\u00e9", "/caf\u00e9")]
+    [InlineData("/a\u202Efdp.exe", "/a%E2%80%AEfdp.exe")]
+    [InlineData("/b\u200Bc\uFEFF", "/b%E2%80%8Bc%EF%BB%BF")]
+    [InlineData("/x\u2028y", "/x%E2%80%A8y")]
+    public void Visible_PathWithInvisibleOrReorderingCharacters_ShowsThemAsEscapes(string path, string expected)
+    {
+        // Act
+        var shown = RequestPaths.Visible(path);
+
+        // Assert
+        Assert.Equal(expected, shown);
+    }
+
     private static bool HasLoneSurrogate(string s)
     {
         for (var i = 0; i < s.Length; i++)
