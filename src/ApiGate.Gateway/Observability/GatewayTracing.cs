@@ -55,7 +55,7 @@ internal static class GatewayTracing
                 activity.SetTag("http.request.method_original", method);
             }
 
-            activity.SetTag("url.path", Core.Identity.ApiKeys.RedactedPath(context.Request.Path.Value ?? "/", keyPrefix));
+            activity.SetTag("url.path", Core.Routing.RequestPaths.Visible(Core.Identity.ApiKeys.RedactedPath(context.Request.Path.Value ?? "/", keyPrefix)));
         }
 
         return activity;

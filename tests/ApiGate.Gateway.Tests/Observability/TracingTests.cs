@@ -85,6 +85,20 @@ public sealed class TracingTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task TracingOn_BidiOverrideInThePath_SpanUrlPathShowsItAsItsEscape()
+    {
+        // Arrange
+        using var spans = new SpanRecorder();
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/traced/a%E2%80%AEfdp.exe", "X-Request-ID: trace-req-bidi");
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Equal("/traced/a%E2%80%AEfdp.exe", spans.Single("trace-req-bidi").GetTagItem("url.path"));
+    }
+
+    [Fact]
     public async Task TracingOn_NoClientContext_SpanIsARootAndUpstreamGetsItsTrace()
     {
         using var spans = new SpanRecorder();
