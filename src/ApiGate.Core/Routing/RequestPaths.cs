@@ -263,7 +263,7 @@ public static class RequestPaths
     /// <summary>
     /// <paramref name="path"/> (decoded) as records show it — the access log, usage events, the console: characters that
     /// are invisible or reorder the text around them (Unicode format characters such as U+202E RIGHT-TO-LEFT OVERRIDE,
-    /// U+200B ZERO WIDTH SPACE and U+FEFF, and the line and paragraph separators) are written as their UTF-8 percent
+    /// U+200B ZERO WIDTH SPACE, U+FEFF and the tag characters, and the line and paragraph separators) are written as their UTF-8 percent
     /// escapes, as the client sent them, so a path cannot disguise itself or the text after it in a terminal or a table.
     /// Such a path is still matched and forwarded as it is. An ASCII path (the usual case) is returned as it is.
     /// </summary>
@@ -274,39 +274,26 @@ public static class RequestPaths
             return path;
         }
 
-        var first = -1;
-        for (var i = 0; i < path.Length; i++)
+        StringBuilder? builder = null;
+        var copied = 0;
+        for (var i = 0; i < path.Length;)
         {
-            if (IsHidden(path[i]))
+            // By code point: the tag characters (U+E0000–U+E007F) that can hide text are outside the BMP.
+            Rune.DecodeFromUtf16(path.AsSpan(i), out var rune, out var length);
+            if (IsHidden(rune))
             {
-                first = i;
-                break;
+                builder ??= new StringBuilder(path.Length + 16);
+                builder.Append(path, copied, i - copied).Append(Encode(path.Substring(i, length)));
+                copied = i + length;
             }
+
+            i += length;
         }
 
-        if (first < 0)
-        {
-            return path;
-        }
-
-        var builder = new StringBuilder(path.Length + 16);
-        builder.Append(path, 0, first);
-        for (var i = first; i < path.Length; i++)
-        {
-            if (IsHidden(path[i]))
-            {
-                builder.Append(Encode(path[i].ToString()));
-            }
-            else
-            {
-                builder.Append(path[i]);
-            }
-        }
-
-        return builder.ToString();
+        return builder is null ? path : builder.Append(path, copied, path.Length - copied).ToString();
     }
 
-    private static bool IsHidden(char c) => char.GetUnicodeCategory(c) is
+    private static bool IsHidden(Rune rune) => Rune.GetUnicodeCategory(rune) is
         System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
 
     /// <summary>

@@ -184,6 +184,7 @@ public sealed class RequestPathsTests
     [InlineData("/a\u202Efdp.exe", "/a%E2%80%AEfdp.exe")]
     [InlineData("/b\u200Bc\uFEFF", "/b%E2%80%8Bc%EF%BB%BF")]
     [InlineData("/x\u2028y", "/x%E2%80%A8y")]
+    [InlineData("/x\U000E0041\U0001F600", "/x%F3%A0%81%81\U0001F600")]
     public void Visible_PathWithInvisibleOrReorderingCharacters_ShowsThemAsEscapes(string path, string expected)
     {
         // Act
