@@ -12,11 +12,17 @@ namespace ApiGate.Gateway.Portal;
 /// each one hashes a password and may queue a mail, so a form posted in a loop could otherwise keep a core busy. For
 /// the same reason every check of an account's password (a login, a password change), right or wrong, counts against
 /// <c>checkLimit</c> and is never taken back: a success clears the failures, so without it the owner of an account
-/// (anyone, by signing up) could log in in a loop, a password hash each time, for ever.
+/// (anyone, by signing up) could log in in a loop, a password hash each time, for ever. The two forms that mail an
+/// address someone types (a reset link, a new confirmation link) are limited per client address as well: the per-recipient
+/// mail limit alone let one client go through a list of registered addresses, five mails each.
 /// </summary>
 internal sealed class LoginLimiter(
-    AttemptCounter counter, int accountLimit = 5, int addressLimit = 20, TimeSpan? window = null, int signUpLimit = 10, int checkLimit = 20)
+    AttemptCounter counter, int accountLimit = 5, int addressLimit = 20, TimeSpan? window = null, int signUpLimit = 10, int checkLimit = 20,
+    int mailRequestLimit = 20)
 {
+    /// <summary>The window of the limit on reset and confirmation-link requests per client address.</summary>
+    public static readonly TimeSpan MailRequestWindow = TimeSpan.FromHours(1);
+
     /// <summary>The window of the sign-up limit.</summary>
     public static readonly TimeSpan SignUpWindow = TimeSpan.FromHours(1);
 
@@ -25,6 +31,13 @@ internal sealed class LoginLimiter(
     /// <summary>Counts a sign-up from this address before its password is hashed: null when it may go ahead, else how long until it may.</summary>
     public Task<TimeSpan?> TakeSignUpAsync(string address, CancellationToken ct) =>
         counter.TakeAsync(BySignUpAddress, AttemptCounter.AddressKey(address), signUpLimit, SignUpWindow, ct);
+
+    /// <summary>
+    /// Counts a request for a reset or confirmation link from this address before anything is looked up (alike for
+    /// registered and unknown addresses, so it tells nothing): null when it may go ahead, else how long until it may.
+    /// </summary>
+    public Task<TimeSpan?> TakeMailRequestAsync(string address, CancellationToken ct) =>
+        counter.TakeAsync(ByMailRequestAddress, AttemptCounter.AddressKey(address), mailRequestLimit, MailRequestWindow, ct);
 
     /// <summary>
     /// Counts a login attempt for this account from this address before the password is checked (so attempts sent at
@@ -63,6 +76,8 @@ internal sealed class LoginLimiter(
     private const string ByAddress = "portal-login-address";
 
     private const string BySignUpAddress = "portal-signup-address";
+
+    private const string ByMailRequestAddress = "portal-mail-request-address";
 
     private static string Normalized(string account) => account.Trim().ToLowerInvariant();
 }

@@ -211,8 +211,11 @@ internal sealed partial class PortalAccountService(
     /// <summary>What a successful password change says (also on the page its redirect shows).</summary>
     public const string PasswordChanged = "Your password is changed.";
 
+    /// <summary>What a client past its limit of reset and confirmation-link requests is told they made too many of.</summary>
+    private const string MailRequests = "link requests from your network";
+
     /// <summary>Sends a reset link if the address has an account; answers the same either way.</summary>
-    public async Task<PortalResult> RequestResetAsync(string? email, string origin, CancellationToken ct)
+    public async Task<PortalResult> RequestResetAsync(string? email, string origin, string clientAddress, CancellationToken ct)
     {
         email = email?.Trim() ?? "";
         if (EmailProblem(email) is { } problem)
@@ -229,6 +232,11 @@ internal sealed partial class PortalAccountService(
         if (LinkBase(origin) is not { } links)
         {
             return PortalResult.Refused(CannotMakeLinks);
+        }
+
+        if (await limiter.TakeMailRequestAsync(clientAddress, ct) is { } wait)
+        {
+            return PortalResult.TooMany(MailRequests, wait);
         }
 
         if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
@@ -331,7 +339,7 @@ internal sealed partial class PortalAccountService(
     }
 
     /// <summary>Sends a verification link to the owner of an email address (a login refused for want of verification).</summary>
-    public async Task<PortalResult> ResendVerificationByEmailAsync(string? email, string origin, CancellationToken ct)
+    public async Task<PortalResult> ResendVerificationByEmailAsync(string? email, string origin, string clientAddress, CancellationToken ct)
     {
         email = email?.Trim() ?? "";
         if (EmailProblem(email) is { } problem)
@@ -348,6 +356,11 @@ internal sealed partial class PortalAccountService(
         if (LinkBase(origin) is null)
         {
             return PortalResult.Refused(CannotMakeLinks);
+        }
+
+        if (await limiter.TakeMailRequestAsync(clientAddress, ct) is { } wait)
+        {
+            return PortalResult.TooMany(MailRequests, wait);
         }
 
         if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)

@@ -324,7 +324,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
         await portal.SignUpAsync("reset@example.com", "the old password", Origin, Address, None);
-        var asked = await portal.RequestResetAsync("reset@example.com", Origin, None);
+        var asked = await portal.RequestResetAsync("reset@example.com", Origin, Address, None);
         var email = await _smtp.NextToAsync("reset@example.com");
         var token = TokenOf(TestSmtpServer.LinkIn(email, "/portal/reset"));
 
@@ -355,8 +355,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         await _store.UpdateUserAsync(user with { Email = "\uff41@example.com", UpdatedAt = user.UpdatedAt.AddSeconds(1) }, user.UpdatedAt, None);
 
         // Act
-        var asked = await portal.RequestResetAsync("\uff41@example.com", Origin, None);
-        var resend = await portal.ResendVerificationByEmailAsync("\uff41@example.com", Origin, None);
+        var asked = await portal.RequestResetAsync("\uff41@example.com", Origin, Address, None);
+        var resend = await portal.ResendVerificationByEmailAsync("\uff41@example.com", Origin, Address, None);
 
         // Assert
         Assert.Equal((true, "If \uff41@example.com has an account, we sent it a link to reset the password. It works for one hour."), (asked.Ok, asked.Message));
@@ -372,9 +372,9 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var portal = await PortalAsync(requireVerification: false);
         await portal.SignUpAsync("twice@example.com", "the old password", Origin, Address, None);
         var user = (await _store.FindUserAsync("twice@example.com", None))!;
-        await portal.RequestResetAsync("twice@example.com", Origin, None);
+        await portal.RequestResetAsync("twice@example.com", Origin, Address, None);
         var older = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("twice@example.com"), "/portal/reset"));
-        await portal.RequestResetAsync("twice@example.com", Origin, None);
+        await portal.RequestResetAsync("twice@example.com", Origin, Address, None);
         var newer = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("twice@example.com"), "/portal/reset"));
 
         // Act: the owner sets a new password — through the newer link, or on the account page.
@@ -395,7 +395,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         // Arrange
         var portal = await PortalAsync(requireVerification: false);
         await portal.SignUpAsync("hour@example.com", "the old password", Origin, Address, None);
-        await portal.RequestResetAsync("hour@example.com", Origin, None);
+        await portal.RequestResetAsync("hour@example.com", Origin, Address, None);
         var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("hour@example.com"), "/portal/reset"));
         _clock.Advance(TimeSpan.FromHours(1));
 
@@ -405,6 +405,42 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         // Assert
         Assert.Equal((false, PortalAccountService.LinkUnusable), (result.Ok, result.Message));
         Assert.True((await portal.LoginAsync("hour@example.com", "the old password", Address, None)).Ok);
+    }
+
+    [Fact]
+    public async Task LinkRequests_TwentyFirstFromOneAddressWithinAnHour_RefusedBeforeAnyLookUpAndNothingMailed()
+    {
+        // Arrange: 25 registered accounts; one client asks a reset link for each, and a confirmation link for one more
+        var portal = await PortalAsync(requireVerification: false);
+        for (var i = 0; i < 25; i++)
+        {
+            Assert.True((await portal.SignUpAsync($"list{i}@example.com", "correct horse battery", Origin, $"198.51.100.{i}", None)).Ok);
+        }
+
+        // Act
+        var answers = new List<PortalResult>();
+        for (var i = 0; i < 25; i++)
+        {
+            answers.Add(await portal.RequestResetAsync($"list{i}@example.com", Origin, Address, None));
+        }
+
+        var resend = await portal.ResendVerificationByEmailAsync("list0@example.com", Origin, Address, None);
+        var otherClient = await portal.RequestResetAsync("list24@example.com", Origin, "203.0.113.8", None);
+        _clock.Advance(LoginLimiter.MailRequestWindow);
+        var anHourLater = await portal.RequestResetAsync("list23@example.com", Origin, Address, None);
+
+        // Assert: 20 answered as usual and mailed; the rest refused alike, whoever they named; another client unaffected
+        Assert.Equal(20, answers.Count(a => a.Ok));
+        Assert.All(answers.Skip(20).Append(resend), a => Assert.Equal(
+            (false, true, "Too many link requests from your network. Try again in 60 minute(s)."), (a.Ok, a.Throttled, a.Message)));
+        Assert.True(otherClient.Ok, otherClient.Message);
+        Assert.True(anHourLater.Ok, anHourLater.Message);
+        for (var i = 20; i < 23; i++)
+        {
+            Assert.Equal(0, await ResetTokenRowsAsync($"list{i}@example.com"));
+        }
+
+        Assert.Equal(1, await ResetTokenRowsAsync("list19@example.com"));
     }
 
     [Fact]
@@ -420,10 +456,10 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var answers = new List<string>();
         for (var i = 0; i < PortalMailQueue.PerRecipient + 1; i++)
         {
-            answers.Add((await portal.RequestResetAsync("flooded@example.com", Origin, None)).Message);
+            answers.Add((await portal.RequestResetAsync("flooded@example.com", Origin, Address, None)).Message);
         }
 
-        await portal.RequestResetAsync("marker@example.com", Origin, None);
+        await portal.RequestResetAsync("marker@example.com", Origin, Address, None);
         for (var i = 0; i < PortalMailQueue.PerRecipient; i++)
         {
             await _smtp.NextToAsync("flooded@example.com");
@@ -433,7 +469,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var withinTheHour = _smtp.Messages.Count(m => m.To.Mailboxes.Any(a => a.Address == "flooded@example.com"));
         var tokensWithinTheHour = await ResetTokenRowsAsync("flooded@example.com");
         _clock.Advance(PortalMailQueue.RecipientWindow);
-        await portal.RequestResetAsync("FLOODED@example.com ", Origin, None);
+        await portal.RequestResetAsync("FLOODED@example.com ", Origin, Address, None);
         await _smtp.NextToAsync("flooded@example.com");
 
         // Assert: the same answer every time (nothing tells the requester that mail stopped)
@@ -451,8 +487,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         await portal.SignUpAsync("someone@example.com", "correct horse battery", Origin, Address, None);
 
         // Act
-        var unknown = await portal.RequestResetAsync("nobody@example.com", Origin, None);
-        var known = await portal.RequestResetAsync("someone@example.com", Origin, None);
+        var unknown = await portal.RequestResetAsync("nobody@example.com", Origin, Address, None);
+        var known = await portal.RequestResetAsync("someone@example.com", Origin, Address, None);
         var first = await _smtp.NextToAsync("someone@example.com");
 
         // Assert
@@ -579,8 +615,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
 
         // Act: a reset asked for through a request naming another host (the Host header is the client's), then one
         // made to the gateway's loopback address
-        var poisoned = await portal.RequestResetAsync("victim@example.com", "http://attacker.example", None);
-        var local = await portal.RequestResetAsync("victim@example.com", Origin, None);
+        var poisoned = await portal.RequestResetAsync("victim@example.com", "http://attacker.example", Address, None);
+        var local = await portal.RequestResetAsync("victim@example.com", Origin, Address, None);
         var email = await _smtp.NextToAsync("victim@example.com");
 
         // Assert: the first is refused plainly (for every address alike), and the first mail the victim gets is the
@@ -618,8 +654,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.True((await portal.SignUpAsync("known@example.com", "correct horse battery", Origin, Address, None)).Ok);
 
         // Act
-        var known = await portal.RequestResetAsync("known@example.com", "https://portal.example", None);
-        var unknown = await portal.RequestResetAsync("nobody@example.com", "https://portal.example", None);
+        var known = await portal.RequestResetAsync("known@example.com", "https://portal.example", Address, None);
+        var unknown = await portal.RequestResetAsync("nobody@example.com", "https://portal.example", Address, None);
 
         // Assert: the refusal depends on the settings alone, so it tells nothing about accounts
         Assert.Equal((false, PortalAccountService.CannotMakeLinks), (known.Ok, known.Message));
@@ -640,8 +676,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.True((await portal.SignUpAsync("victim@example.com", "correct horse battery", Origin, Address, None)).Ok);
 
         // Act: the hostile reset first, then a loopback one as a marker
-        await portal.RequestResetAsync("victim@example.com", origin, None);
-        await portal.RequestResetAsync("victim@example.com", Origin, None);
+        await portal.RequestResetAsync("victim@example.com", origin, Address, None);
+        await portal.RequestResetAsync("victim@example.com", Origin, Address, None);
         var first = await _smtp.NextToAsync("victim@example.com");
 
         // Assert: the first link the victim gets points at a loopback address (the hostile request either sent none or,

@@ -141,7 +141,7 @@ public sealed class PortalBrowserTests : PortalTestBase
         // Arrange: a reset link from the email
         const string email = "hasty@customer.example";
         await SignedUpAndVerifiedAsync(email);
-        Assert.True((await Gateway.Service<PortalAccountService>().RequestResetAsync(email, Gateway.Url, CancellationToken.None)).Ok);
+        Assert.True((await Gateway.Service<PortalAccountService>().RequestResetAsync(email, Gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
         var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync(email), "/portal/reset");
         await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
         var page = browser.Page;
