@@ -17,7 +17,7 @@ internal static class KeyCommands
         var command = new Command("keys", "Manage API keys");
         command.Aliases.Add("key");
 
-        var user = new Option<string?>("--user") { Description = "Owner: user id or email" };
+        var user = new Option<string?>("--user") { Description = "Owner: user id or email; the user must be active" };
         var name = new Option<string?>("--name") { Description = "A label for the key" };
         var expires = new Option<string?>("--expires") { Description = "Expiry: 2027-01-31, 2027-01-31T12:00:00Z, or a duration such as 30d or 12h (default: never)" };
         var create = new Command("create", "Create an API key (the key is shown once)") { user, name, expires };

@@ -36,6 +36,13 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
             return Invalid("user", $"unknown user '{input.User}'");
         }
 
+        if (user.Status != UserStatus.Active)
+        {
+            // Its requests would be refused (403 user_suspended) from the first: a key made now is a mistake, or made too early.
+            return new ManagementError(ManagementErrorKind.Conflict, "user",
+                $"user '{user.Email}' is {user.Status.ToString().ToLowerInvariant()}; the gateway refuses its keys, so activate the user first");
+        }
+
         var now = timeProvider.GetUtcNow();
         if (input.ExpiresAt <= now)
         {

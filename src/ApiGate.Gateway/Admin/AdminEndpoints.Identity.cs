@@ -92,15 +92,18 @@ internal static partial class AdminEndpoints
 
                 var link = input!.ToLink(configuredIssuer);
                 var result = link.Ok ? await writes.DoneAsync(await users.LinkIdentityAsync(id, link.Value!, ct), ct) : new(default, link.Error);
-                if (result.Ok)
+                if (!result.Ok)
                 {
-                    // The audit trail's path names the user; which subject was linked is in the body, so it goes in the note.
-                    context.Features.Set(new AdminAuditNote($"Linked subject '{result.Value!.Subject}' of {result.Value.Issuer} to user {result.Value.UserId}."));
+                    return AdminErrors.FromBody(result.Error!, body!);
                 }
 
-                return result.Ok
-                    ? Results.Json(new DataDocument<UserIdentity>(result.Value!), WireJson.Options, AdminApi.JsonContentType, StatusCodes.Status201Created)
-                    : AdminErrors.FromBody(result.Error!, body!);
+                // The audit trail's path names the user; which subject was linked is in the body, so it goes in the note.
+                var linked = result.Value!;
+                context.Features.Set(new AdminAuditNote($"Linked subject '{linked.Subject}' of {linked.Issuer} to user {linked.UserId}."));
+                // A link has no id of its own: its address is the one DELETE unlinks it at.
+                context.Response.Headers.Location = $"{context.Request.PathBase}/users/{Uri.EscapeDataString(linked.UserId)}/identities"
+                    + QueryString.Create([KeyValuePair.Create("subject", (string?)linked.Subject), KeyValuePair.Create("issuer", (string?)linked.Issuer)]);
+                return Results.Json(new DataDocument<UserIdentity>(linked), WireJson.Options, AdminApi.JsonContentType, StatusCodes.Status201Created);
             })
             .WithName("Link_identity_to_user").WithTags("users").WithMetadata(new AdminRequestBody(typeof(IdentityInput)))
             .Produces<DataDocument<UserIdentity>>(StatusCodes.Status201Created)
@@ -192,7 +195,8 @@ internal static partial class AdminEndpoints
                     StatusCodes.Status201Created);
             })
             .WithName("Create_keys").WithTags("keys").WithMetadata(new AdminRequestBody(typeof(KeyInput)))
-            .Produces<CreatedKeyDocument<ApiKeyDefinition>>(StatusCodes.Status201Created).Describe(StatusCodes.Status400BadRequest, StatusCodes.Status422UnprocessableEntity);
+            .Produces<CreatedKeyDocument<ApiKeyDefinition>>(StatusCodes.Status201Created)
+            .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
 
         // Revoking is permanent; DELETE and POST .../revoke are the same operation and answer the revoked key.
         async Task<IResult> RevokeAsync(string id, CancellationToken ct) => Single(await writes.DoneAsync(await keys.RevokeAsync(id, ct), ct));

@@ -37,6 +37,40 @@ public sealed class AdminCrudTests : AdminTestBase
     }
 
     [Fact]
+    public async Task LinkIdentity_Created_LocationIsTheAddressThatUnlinksIt()
+    {
+        // Arrange
+        var user = AssertData(await PostAsync("/users", new { email = "ada@example.com" }), HttpStatusCode.Created).GetProperty("id").GetString();
+
+        // Act
+        var linked = await PostAsync("/users/ada@example.com/identities", new { subject = "sub 1/ä", issuer = "https://idp.example.com" });
+        var unlinked = await DeleteAsync(linked.Headers["Location"]["/admin".Length..]);
+
+        // Assert
+        AssertData(linked, HttpStatusCode.Created);
+        Assert.Equal($"/admin/users/{user}/identities?subject=sub%201%2F%C3%A4&issuer=https%3A%2F%2Fidp.example.com", linked.Headers["Location"]);
+        Assert.Equal(HttpStatusCode.NoContent, unlinked.Status);
+        Assert.Equal(0, AssertData(await GetAsync("/users/ada@example.com/identities")).GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("suspended")]
+    [InlineData("pending")]
+    public async Task CreateKey_UserNotActive_Returns409NamingTheStatusAndCreatesNoKey(string status)
+    {
+        // Arrange
+        AssertData(await PostAsync("/users", new { email = "ada@example.com", status }), HttpStatusCode.Created);
+
+        // Act
+        var response = await PostAsync("/keys", new { user = "ada@example.com" });
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.Conflict, "conflict", pointer: "/user");
+        Assert.Equal($"user 'ada@example.com' is {status}; the gateway refuses its keys, so activate the user first", error.GetProperty("detail").GetString());
+        Assert.Equal(0, AssertData(await GetAsync("/keys")).GetArrayLength());
+    }
+
+    [Fact]
     public async Task UpstreamAuthValue_AnyResponse_NeverContainsTheSecret()
     {
         const string secret = "upstream-s3cret-value";

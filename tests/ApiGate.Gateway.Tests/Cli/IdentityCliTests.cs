@@ -8,6 +8,25 @@ namespace ApiGate.Gateway.Tests.Cli;
 public sealed partial class IdentityCliTests : CliTestBase
 {
     [Fact]
+    public async Task KeysCreate_UserSuspended_ExitsFourNamingTheStatusAndCreatesNoKey()
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "ann@example.com")).ExitCode);
+        Assert.Equal(0, (await RunAsync("users", "deactivate", "ann@example.com")).ExitCode);
+
+        // Act
+        var created = await RunAsync("keys", "create", "--user", "ann@example.com");
+        var listed = await RunAsync("keys", "list", "--json");
+
+        // Assert: nothing on stdout, where `KEY=$(apigate keys create …)` would take it for a key
+        Assert.Equal(4, created.ExitCode);
+        Assert.Equal("", created.Output);
+        Assert.Equal("error: user: user 'ann@example.com' is suspended; the gateway refuses its keys, so activate the user first\n",
+            created.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Equal(0, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
+    }
+
+    [Fact]
     public async Task UsersUpdateHelp_PlanAndStatus_SayALeftOutFlagKeepsTheStoredValue()
     {
         // Act: update keeps the user's plan and status when the flags are left out; only create takes the defaults
