@@ -34,7 +34,7 @@ internal static class PlanCommands
             }
             else
             {
-                TableWriter.Write(context.Output, ["ID", "NAME", "RATE/MIN", "REQUESTS/MONTH", "PRICE", "OVERAGE", "DEFAULT", "ENABLED", "VISIBLE"],
+                TableWriter.Write(context.Output, ["ID", "NAME", "RATE/MIN", "REQUESTS/MONTH", "PRICE/MONTH", "OVERAGE", "DEFAULT", "ENABLED", "VISIBLE"],
                     plans.Select(p => (IReadOnlyList<string>)
                     [
                         p.Id, p.Name, Unlimited(p.RateLimitPerMinute), Unlimited(p.RequestsPerMonth), Money(p.PriceMonthly), Overage(p),
@@ -110,10 +110,11 @@ internal static class PlanCommands
 
     private static string Unlimited(long value) => value == 0 ? "unlimited" : value.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>Cents as currency units: 2900 → 29.00.</summary>
-    private static string Money(long cents) => (cents / 100m).ToString("0.00", CultureInfo.InvariantCulture);
+    /// <summary>The amount as stored and given (cents), with the unit, and in currency units: 2900 → <c>2900 cents (29.00)</c>.</summary>
+    private static string Money(long cents) =>
+        string.Create(CultureInfo.InvariantCulture, $"{cents} {(cents == 1 ? "cent" : "cents")} ({cents / 100m:0.00})");
 
-    private static string Overage(PlanDefinition p) => p.OveragePrice == 0 ? "none" : Money(p.OveragePrice) + "/unit";
+    private static string Overage(PlanDefinition p) => p.OveragePrice == 0 ? "none" : Money(p.OveragePrice) + " per unit";
 
     private static string Yes(bool value) => value ? "yes" : "no";
 
@@ -124,8 +125,8 @@ internal static class PlanCommands
         private readonly Option<string?> _description = new("--description") { Description = "Free text" };
         private readonly Option<int?> _rateLimit = new("--rate-limit", "--rate-limit-per-minute") { Description = "Requests per minute per API key (0 = unlimited)" };
         private readonly Option<long?> _requests = new("--requests", "--requests-per-month") { Description = "Metered units per user per month (0 or -1 = unlimited)" };
-        private readonly Option<long?> _price = new("--price", "--price-monthly") { Description = "Monthly price in cents" };
-        private readonly Option<long?> _overage = new("--overage", "--overage-price") { Description = "Cents per unit past the quota (0 = refuse with 402 instead)" };
+        private readonly Option<long?> _price = new("--price", "--price-monthly") { Description = "Monthly price in cents, e.g. 2900 = 29.00 (0 = free)" };
+        private readonly Option<long?> _overage = new("--overage", "--overage-price") { Description = "Overage price in cents per unit past the quota, e.g. 1 = 0.01 (0 = refuse with 402 instead)" };
         private readonly Option<bool?> _default = new("--default", "--is-default") { Description = "The plan new users get; clears the flag on the others (--default=false to unset)" };
         private readonly Option<bool?> _enabled = new("--enabled") { Description = "true | false" };
         private readonly Option<bool?> _visible = new("--visible") { Description = "true | false: offered on the customer portal's plan page" };

@@ -14,7 +14,11 @@ public sealed record PlanInput
     public string? Description { get; init; }
     public int? RateLimitPerMinute { get; init; }
     public long? RequestsPerMonth { get; init; }
+
+    /// <summary>Monthly price in cents (2900 = 29.00), 0 or more.</summary>
     public long? PriceMonthly { get; init; }
+
+    /// <summary>Cents per unit past the quota, 0 or more (0 = refuse with 402 instead).</summary>
     public long? OveragePrice { get; init; }
     public bool? IsDefault { get; init; }
     public bool? Enabled { get; init; }

@@ -148,7 +148,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
         {
             if (price < 0)
             {
-                return Invalid("price_monthly", "must be 0 or more (cents)");
+                return Invalid("price_monthly", "must be 0 or more: the monthly price in cents (2900 = 29.00)");
             }
 
             p = p with { PriceMonthly = price };
@@ -158,7 +158,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
         {
             if (overage < 0)
             {
-                return Invalid("overage_price", "must be 0 or more (cents per unit)");
+                return Invalid("overage_price", "must be 0 or more: the price in cents per unit past the quota (1 = 0.01; 0 = none)");
             }
 
             p = p with { OveragePrice = overage };

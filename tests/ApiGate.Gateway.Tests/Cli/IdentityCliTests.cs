@@ -27,6 +27,24 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task PlansGet_Prices_ShownInCentsWithTheUnit()
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("plans", "create", "--id", "pro", "--name", "Pro", "--price", "2900", "--overage", "1")).ExitCode);
+
+        // Act
+        var got = await RunAsync("plans", "get", "pro");
+        var help = await RunAsync("plans", "create", "--help");
+
+        // Assert: the stored value (what --price takes) with its unit, not 29.00 alone under price_monthly
+        Assert.Equal(0, got.ExitCode);
+        Assert.Matches(@"(?m)^price_monthly +2900 cents \(29\.00\)$", got.Output.ReplaceLineEndings("\n"));
+        Assert.Matches(@"(?m)^overage_price +1 cent \(0\.01\) per unit$", got.Output.ReplaceLineEndings("\n"));
+        Assert.Matches(@"--price, --price-monthly <price>\s+Monthly price in cents, e\.g\. 2900 = 29\.00", help.Output);
+        Assert.Matches(@"--overage, --overage-price <overage>\s+Overage price in cents per unit", help.Output);
+    }
+
+    [Fact]
     public async Task UsersUpdateHelp_PlanAndStatus_SayALeftOutFlagKeepsTheStoredValue()
     {
         // Act: update keeps the user's plan and status when the flags are left out; only create takes the defaults
