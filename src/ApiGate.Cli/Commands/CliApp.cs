@@ -118,6 +118,10 @@ internal static partial class CliApp
         return message;
     }
 
+    /// <summary>How the user wrote <paramref name="option"/> (one of its aliases), or its name when it was not given.</summary>
+    public static string Typed(ParseResult parse, Option option) =>
+        parse.GetResult(option)?.IdentifierToken?.Value is { Length: > 0 } typed ? typed : option.Name;
+
     /// <summary>The true/false option written just before <paramref name="token"/> on the command line, if any.</summary>
     private static string? FlagBefore(ParseResult parse, string token)
     {
@@ -160,6 +164,7 @@ internal static partial class CliApp
     {
         command.SetAction(async (parseResult, cancellationToken) =>
         {
+            context.Parse = parseResult;
             try
             {
                 return await body(parseResult, cancellationToken);
@@ -335,7 +340,7 @@ internal static partial class CliApp
     public const long MaxFileBytes = 1024 * 1024;
 
     /// <summary>Reads <c>@file</c> arguments (a regular file of at most <see cref="MaxFileBytes"/>); returns other values unchanged.</summary>
-    public static string? ValueOrFile(string? value, string field)
+    public static string? ValueOrFile(string? value, string flag)
     {
         if (value is null || !value.StartsWith('@'))
         {
@@ -345,12 +350,12 @@ internal static partial class CliApp
         var path = value[1..];
         if (Directory.Exists(path))
         {
-            throw new ArgumentException($"{field}: '{path}' is a directory, not a file");
+            throw new ArgumentException($"{flag}: '{path}' is a directory, not a file");
         }
 
         if (!File.Exists(path))
         {
-            throw new ArgumentException($"{field}: file '{path}' does not exist");
+            throw new ArgumentException($"{flag}: file '{path}' does not exist");
         }
 
         // Read through a bounded stream: a device (/dev/zero) or a file still growing reports no useful length.
@@ -367,13 +372,13 @@ internal static partial class CliApp
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
-            // One line naming the field, not an unhandled exception with a stack trace.
-            throw new ArgumentException($"{field}: file '{path}' cannot be read: {ex.Message}", ex);
+            // One line naming the flag, not an unhandled exception with a stack trace.
+            throw new ArgumentException($"{flag}: file '{path}' cannot be read: {ex.Message}", ex);
         }
 
         if (total > MaxFileBytes)
         {
-            throw new ArgumentException($"{field}: file '{path}' is larger than {MaxFileBytes / 1024 / 1024} MiB");
+            throw new ArgumentException($"{flag}: file '{path}' is larger than {MaxFileBytes / 1024 / 1024} MiB");
         }
 
         return new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetString(buffer, 0, total).TrimStart('\uFEFF');

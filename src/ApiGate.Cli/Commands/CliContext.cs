@@ -23,6 +23,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// <summary>How refusals of the configured store name its setting.</summary>
     private const string DsnSetting = "database.dsn (APIGATE_DATABASE_DSN / --database)";
 
+    /// <summary>The command line being run (set before its command's body), so refusals can name the flag typed.</summary>
+    public System.CommandLine.ParseResult? Parse { get; set; }
+
     /// <summary>How long <c>store copy</c> waits for a PostgreSQL target's locks held elsewhere; null = the store's default.</summary>
     public TimeSpan? CopyLockTimeout { get; init; }
 
@@ -154,12 +157,42 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
     /// </summary>
     public int Fail(ManagementError error)
     {
-        Error.WriteLine("error: " + Cli.Output.TableWriter.Escape(Core.Identity.ApiKeys.RedactedMessage(error.ToString())));
+        var shown = FlagFor(error.Field) is { } flag ? error with { Field = flag } : error;
+        Error.WriteLine("error: " + Cli.Output.TableWriter.Escape(Core.Identity.ApiKeys.RedactedMessage(shown.ToString())));
         return error.Kind switch
         {
             ManagementErrorKind.NotFound => 3,
             ManagementErrorKind.Conflict => 4,
             _ => 2,
         };
+    }
+
+    /// <summary>
+    /// The command's flag for a field the services name as the admin API does (<c>price_monthly</c> is <c>--price</c>,
+    /// <c>health_check.timeout</c> <c>--health-timeout</c>): as typed when given (an alias), else its name;
+    /// null when the command has no such flag (the field is then named as it is).
+    /// </summary>
+    private string? FlagFor(string field)
+    {
+        if (Parse is null || field.Length == 0 || field.StartsWith('-'))
+        {
+            return null;
+        }
+
+        // A nested field's flag is prefixed by its group's first word, or not at all: health_check.timeout is
+        // --health-timeout, health_check.healthy_threshold --healthy-threshold.
+        var dot = field.LastIndexOf('.');
+        var names = dot < 0 ? [field] : new[] { field, field[..field.IndexOfAny(['_', '.'])] + "_" + field[(dot + 1)..], field[(dot + 1)..] };
+        var command = Parse.CommandResult.Command;
+        foreach (var name in names)
+        {
+            var spelt = "--" + name.Replace('_', '-').Replace('.', '-');
+            if (command.Options.FirstOrDefault(o => o.Name == spelt || o.Aliases.Contains(spelt)) is { } option)
+            {
+                return CliApp.Typed(Parse, option);
+            }
+        }
+
+        return null;
     }
 }

@@ -15,7 +15,8 @@ internal static class UpstreamTargetOutput
     /// Parses <c>--target</c> (alias <c>--targets</c>, the spelling of SPEC §7.1) values: each is <c>URL[,weight=N]</c>,
     /// repeated, or several targets in one value separated by commas (<c>http://a:8080,weight=2,http://b:8080</c>).
     /// </summary>
-    public static IReadOnlyList<TargetInput> ParseTargets(IEnumerable<string> values)
+    /// <param name="flag">The flag as typed, which a refusal names.</param>
+    public static IReadOnlyList<TargetInput> ParseTargets(IEnumerable<string> values, string flag)
     {
         try
         {
@@ -23,7 +24,7 @@ internal static class UpstreamTargetOutput
         }
         catch (FormatException ex)
         {
-            throw new ArgumentException("targets: " + ex.Message);
+            throw new ArgumentException(flag + ": " + ex.Message);
         }
     }
 
@@ -53,7 +54,7 @@ internal static class UpstreamTargetOutput
         null => null,
         _ when value.Trim().Equals("default", StringComparison.OrdinalIgnoreCase) => -1,
         _ when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= -1 => n,
-        _ => throw new ArgumentException($"health_check.passive_failures: '{value}' is not a whole number or 'default'"),
+        _ => throw new ArgumentException($"--passive-failures: '{value}' is not a whole number or 'default'"),
     };
 
     /// <summary>The TARGETS column of <c>upstreams list</c>.</summary>

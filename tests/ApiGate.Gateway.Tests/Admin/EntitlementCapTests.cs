@@ -84,8 +84,8 @@ public sealed class EntitlementCapTests : AdminTestBase
         var enabled = await Gateway.CliAsync("entitlements", "update", "spare", "--enabled", "true");
 
         // Assert
-        Assert.Equal((2, "error: name: " + TooMany), (created.ExitCode, LastLine(created.Error)));
-        Assert.Equal((2, "error: enabled: " + TooMany), (enabled.ExitCode, LastLine(enabled.Error)));
+        Assert.Equal((2, "error: --name: " + TooMany), (created.ExitCode, LastLine(created.Error)));
+        Assert.Equal((2, "error: --enabled: " + TooMany), (enabled.ExitCode, LastLine(enabled.Error)));
         Assert.False((await Gateway.Store.FindEntitlementAsync("spare", None))!.Enabled);
         Assert.Null(await Gateway.Store.FindEntitlementAsync("flag_64", None));
     }
@@ -135,8 +135,8 @@ public sealed class EntitlementCapTests : AdminTestBase
         var updated = await Gateway.CliAsync("plan-entitlements", "update", id, "--value", new string('y', 8148));
 
         // Assert
-        Assert.Equal((2, "error: value: " + TooLarge), (created.ExitCode, LastLine(created.Error)));
-        Assert.Equal((2, "error: value: " + TooLarge), (updated.ExitCode, LastLine(updated.Error)));
+        Assert.Equal((2, "error: --value: " + TooLarge), (created.ExitCode, LastLine(created.Error)));
+        Assert.Equal((2, "error: --value: " + TooLarge), (updated.ExitCode, LastLine(updated.Error)));
         Assert.Equal(new string('y', 8147), (await Gateway.Store.FindPlanEntitlementAsync(id, None))!.Value);
         Assert.Equal(2, (await Gateway.Store.ListPlanEntitlementsAsync("pro", None)).Count);
     }
@@ -215,7 +215,7 @@ public sealed class EntitlementCapTests : AdminTestBase
         // Assert: the same reason and advice as the delete, at the field that would change
         var error = AssertError(api, HttpStatusCode.UnprocessableEntity, "validation_error", "/enabled");
         Assert.Equal(DeleteRefused, error.GetProperty("detail").GetString());
-        Assert.Equal((2, "error: enabled: " + DeleteRefused), (cli.ExitCode, LastLine(cli.Error)));
+        Assert.Equal((2, "error: --enabled: " + DeleteRefused), (cli.ExitCode, LastLine(cli.Error)));
         Assert.True((await Gateway.Store.FindPlanEntitlementAsync(id, None))!.Enabled);
     }
 

@@ -55,7 +55,7 @@ public sealed class BalancingCliTests : BalancingTestBase
             .Select(t => (t.GetProperty("url").GetString(), t.GetProperty("weight").GetInt32()));
         Assert.Equal([(Url(2), 1), (Url(0) + "/v1", 4)], targets);
         Assert.Equal(2, refused.ExitCode);
-        Assert.Contains("targets: 'heavy'", refused.Error);
+        Assert.Contains("error: --targets: 'heavy'", refused.Error);
     }
 
     [Fact]
@@ -125,30 +125,30 @@ public sealed class BalancingCliTests : BalancingTestBase
     }
 
     [Theory]
-    [InlineData("targets", "--target", "ftp://x")]
-    [InlineData("targets", "--target", "http://127.0.0.1:1,weight=0")]
-    [InlineData("targets", "--target", "http://127.0.0.1:1,weight=1001")]
-    [InlineData("targets", "--target", "http://127.0.0.1:1,heavy=2")]
-    [InlineData("targets", "--target", "http://127.0.0.1:1", "--target", "http://127.0.0.1:1/")]
-    [InlineData("url", "--url", "http://127.0.0.1:1", "--target", "http://127.0.0.1:2")]
-    [InlineData("lb_policy", "--target", "http://127.0.0.1:1", "--lb-policy", "fastest")]
-    [InlineData("hash_on", "--target", "http://127.0.0.1:1", "--lb-policy", "hash")]
-    [InlineData("hash_on", "--target", "http://127.0.0.1:1", "--lb-policy", "hash", "--hash-on", "cookie:x")]
-    [InlineData("health_check.interval", "--target", "http://127.0.0.1:1", "--health-path", "/h", "--health-interval", "500ms")]
-    [InlineData("health_check.timeout", "--target", "http://127.0.0.1:1", "--health-timeout", "50ms")]
-    [InlineData("health_check.timeout", "--target", "http://127.0.0.1:1", "--health-timeout", "2m")]
-    [InlineData("health_check.path", "--target", "http://127.0.0.1:1", "--health-path", "healthz")]
-    [InlineData("health_check.healthy_threshold", "--target", "http://127.0.0.1:1", "--healthy-threshold", "0")]
-    [InlineData("health_check.passive_failures", "--target", "http://127.0.0.1:1", "--passive-failures", "many")]
-    [InlineData("health_check.passive_cooldown", "--target", "http://127.0.0.1:1", "--passive-cooldown", "10ms")]
-    public async Task Create_InvalidBalancingInput_NamesTheFieldAndWritesNothing(string field, params string[] flags)
+    [InlineData("--target", "--target", "ftp://x")]
+    [InlineData("--target", "--target", "http://127.0.0.1:1,weight=0")]
+    [InlineData("--target", "--target", "http://127.0.0.1:1,weight=1001")]
+    [InlineData("--target", "--target", "http://127.0.0.1:1,heavy=2")]
+    [InlineData("--target", "--target", "http://127.0.0.1:1", "--target", "http://127.0.0.1:1/")]
+    [InlineData("--url", "--url", "http://127.0.0.1:1", "--target", "http://127.0.0.1:2")]
+    [InlineData("--lb-policy", "--target", "http://127.0.0.1:1", "--lb-policy", "fastest")]
+    [InlineData("--hash-on", "--target", "http://127.0.0.1:1", "--lb-policy", "hash")]
+    [InlineData("--hash-on", "--target", "http://127.0.0.1:1", "--lb-policy", "hash", "--hash-on", "cookie:x")]
+    [InlineData("--health-interval", "--target", "http://127.0.0.1:1", "--health-path", "/h", "--health-interval", "500ms")]
+    [InlineData("--health-timeout", "--target", "http://127.0.0.1:1", "--health-timeout", "50ms")]
+    [InlineData("--health-timeout", "--target", "http://127.0.0.1:1", "--health-timeout", "2m")]
+    [InlineData("--health-path", "--target", "http://127.0.0.1:1", "--health-path", "healthz")]
+    [InlineData("--healthy-threshold", "--target", "http://127.0.0.1:1", "--healthy-threshold", "0")]
+    [InlineData("--passive-failures", "--target", "http://127.0.0.1:1", "--passive-failures", "many")]
+    [InlineData("--passive-cooldown", "--target", "http://127.0.0.1:1", "--passive-cooldown", "10ms")]
+    public async Task Create_InvalidBalancingInput_NamesTheFlagAndWritesNothing(string flag, params string[] flags)
     {
         var versionBefore = await Gateway.Store.GetConfigVersionAsync(CancellationToken.None);
 
         var result = await Gateway.CliAsync(["upstreams", "create", "--name", "bad", .. flags]);
 
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains(field + ":", result.Error);
+        Assert.Contains("error: " + flag + ":", result.Error);
         Assert.Equal(versionBefore, await Gateway.Store.GetConfigVersionAsync(CancellationToken.None));
         Assert.Null(await Gateway.Store.FindUpstreamAsync("bad", CancellationToken.None));
     }

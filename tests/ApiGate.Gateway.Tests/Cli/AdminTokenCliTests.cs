@@ -114,7 +114,7 @@ public sealed class AdminTokenCliTests : CliTestBase
         // Assert
         Assert.Equal(2, created.ExitCode);
         Assert.Equal(
-            $"error: name: '{id.ToUpperInvariant()}' has the form of an admin token id (adm_ and 16 hex digits), and a token is revoked by id or name: choose another name",
+            $"error: --name: '{id.ToUpperInvariant()}' has the form of an admin token id (adm_ and 16 hex digits), and a token is revoked by id or name: choose another name",
             created.Error.ReplaceLineEndings("\n").Trim().Split('\n')[^1]);
         Assert.Equal("deploy-bot", Assert.Single(listed.EnumerateArray().ToList()).GetProperty("name").GetString());
     }

@@ -68,7 +68,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: auth_value: file '", result.Diagnostics, StringComparison.Ordinal);
+        Assert.StartsWith("error: --auth-value: file '", result.Diagnostics, StringComparison.Ordinal);
         Assert.Contains("(none)", (await RunAsync("upstreams", "list")).Output);
     }
 
@@ -113,7 +113,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: email: contains an invisible character (U+200B at position 19)", result.Diagnostics, StringComparison.Ordinal);
+        Assert.StartsWith("error: --email: contains an invisible character (U+200B at position 19)", result.Diagnostics, StringComparison.Ordinal);
         Assert.Single((await RunAsync("users", "list", "--json")).Output.Split("alice@example.test", StringSplitOptions.None)[1..]);
     }
 
@@ -122,7 +122,7 @@ public sealed class CliHardeningTests : CliTestBase
     {
         // Arrange: "é" typed as "e" followed by U+0301 — a second spelling of the address with the precomposed "é"
         Assert.Equal(0, (await RunAsync("users", "create", "--email", "rene@example.test")).ExitCode);
-        const string expected = "error: email: contains a combining mark (U+0301 at position 5): type each accented letter as one character, so that the address has a single spelling";
+        const string expected = "error: --email: contains a combining mark (U+0301 at position 5): type each accented letter as one character, so that the address has a single spelling";
 
         // Act
         var created = await RunAsync("users", "create", "--email", "rene\u0301@example.test");
@@ -150,7 +150,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, created.ExitCode);
-        Assert.Equal("error: email: is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as 'a@x.io'",
+        Assert.Equal("error: --email: is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as 'a@x.io'",
             created.Diagnostics.TrimEnd());
         Assert.Single((await RunAsync("users", "list", "--json")).Output.Split("@x.io", StringSplitOptions.None)[1..]);
     }
@@ -166,7 +166,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, created.ExitCode);
-        Assert.Equal("error: plan: no plan given and no default plan exists: give a plan, or mark a plan as the default", created.Diagnostics.TrimEnd());
+        Assert.Equal("error: --plan: no plan given and no default plan exists: give a plan, or mark a plan as the default", created.Diagnostics.TrimEnd());
     }
 
     [Fact]
@@ -180,7 +180,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, created.ExitCode);
-        Assert.Equal("error: methods: has 101 entries; at most 100 are allowed", created.Diagnostics.TrimEnd());
+        Assert.Equal("error: --methods: has 101 entries; at most 100 are allowed", created.Diagnostics.TrimEnd());
         Assert.Equal(3, (await RunAsync("routes", "get", "m")).ExitCode);
     }
 
@@ -197,7 +197,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, created.ExitCode);
-        Assert.Equal($"error: expires: '{expires}' from now would be past the calendar's end (year 9999): give a shorter duration or a date", created.Diagnostics.TrimEnd());
+        Assert.Equal($"error: --expires: '{expires}' from now would be past the calendar's end (year 9999): give a shorter duration or a date", created.Diagnostics.TrimEnd());
     }
 
     [Fact]
@@ -255,7 +255,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: response_transform: ", result.Diagnostics, StringComparison.Ordinal);
+        Assert.StartsWith("error: --response-transform: ", result.Diagnostics, StringComparison.Ordinal);
         Assert.Contains(problem, result.Diagnostics, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", result.Diagnostics, StringComparison.Ordinal);
         Assert.Contains("(none)", (await RunAsync("routes", "list")).Output);
@@ -562,7 +562,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal(@"error: health_check.passive_failures: 'a\r\nb' is not a whole number or 'default'" + "\n", result.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Equal(@"error: --passive-failures: 'a\r\nb' is not a whole number or 'default'" + "\n", result.Diagnostics.ReplaceLineEndings("\n"));
     }
 
     [ServiceUserFact]
@@ -584,7 +584,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, created.ExitCode);
-        Assert.StartsWith($"error: auth_value: file '{secret}' cannot be read: ", created.Diagnostics, StringComparison.Ordinal);
+        Assert.StartsWith($"error: --auth-value: file '{secret}' cannot be read: ", created.Diagnostics, StringComparison.Ordinal);
         Assert.Single(created.Diagnostics.TrimEnd().Split('\n'));
         Assert.Contains("(none)", listed.Output, StringComparison.Ordinal);
     }
@@ -604,9 +604,9 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, given.ExitCode);
-        Assert.Equal("error: id: is longer than 64 characters (it is sent upstream in X-Plan-ID)\n", given.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Equal("error: --id: is longer than 64 characters (it is sent upstream in X-Plan-ID)\n", given.Diagnostics.ReplaceLineEndings("\n"));
         Assert.Equal(2, derived.ExitCode);
-        Assert.Equal("error: name: the id made from the name is longer than 64 characters (it is sent upstream in X-Plan-ID): give a shorter id\n",
+        Assert.Equal("error: --name: the id made from the name is longer than 64 characters (it is sent upstream in X-Plan-ID): give a shorter id\n",
             derived.Diagnostics.ReplaceLineEndings("\n"));
         Assert.Equal(0, longest.ExitCode);
         Assert.Equal(["free", new string('p', 64)], JsonDocument.Parse(listed.Output).RootElement.EnumerateArray().Select(p => p.GetProperty("id").GetString()).Order(StringComparer.Ordinal));

@@ -21,7 +21,7 @@ public sealed partial class IdentityCliTests : CliTestBase
         // Assert: nothing on stdout, where `KEY=$(apigate keys create …)` would take it for a key
         Assert.Equal(4, created.ExitCode);
         Assert.Equal("", created.Output);
-        Assert.Equal("error: user: user 'ann@example.com' is suspended; the gateway refuses its keys, so activate the user first\n",
+        Assert.Equal("error: --user: user 'ann@example.com' is suspended; the gateway refuses its keys, so activate the user first\n",
             created.Diagnostics.ReplaceLineEndings("\n"));
         Assert.Equal(0, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
     }
@@ -42,6 +42,29 @@ public sealed partial class IdentityCliTests : CliTestBase
         Assert.Matches(@"(?m)^overage_price +1 cent \(0\.01\) per unit$", got.Output.ReplaceLineEndings("\n"));
         Assert.Matches(@"--price, --price-monthly <price>\s+Monthly price in cents, e\.g\. 2900 = 29\.00", help.Output);
         Assert.Matches(@"--overage, --overage-price <overage>\s+Overage price in cents per unit", help.Output);
+    }
+
+    [Theory]
+    [InlineData("error: --price: must be 0 or more: the monthly price in cents (2900 = 29.00)", "plans", "create", "--name", "Gold", "--price", "-5")]
+    [InlineData("error: --price-monthly: must be 0 or more: the monthly price in cents (2900 = 29.00)", "plans", "update", "pro", "--price-monthly", "-5")]
+    [InlineData("error: --overage: must be 0 or more: the price in cents per unit past the quota (1 = 0.01; 0 = none)", "plans", "update", "pro", "--overage", "-1")]
+    [InlineData("error: --rate-limit: must be 0 (unlimited) or more", "plans", "update", "pro", "--rate-limit", "-1")]
+    [InlineData("error: --health-timeout: '150.5' has a fraction of a millisecond", "upstreams", "update", "u", "--health-path", "/h", "--health-timeout", "150.5")]
+    [InlineData("error: --plan: unknown plan 'gold'", "users", "update", "ann@example.com", "--plan", "gold")]
+    public async Task RefusedValue_NamesTheFlagTyped_NotTheApiField(string expected, params string[] args)
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("plans", "create", "--id", "pro", "--name", "Pro")).ExitCode);
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "ann@example.com", "--plan", "pro")).ExitCode);
+        Assert.Equal(0, (await RunAsync("upstreams", "create", "--name", "u", "--url", "http://127.0.0.1:1")).ExitCode);
+
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith(expected, result.Diagnostics, StringComparison.Ordinal);
+        Assert.Single(result.Diagnostics.TrimEnd().Split('\n'));
     }
 
     [Fact]
@@ -395,10 +418,10 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Theory]
-    [InlineData("issuer", "users", "link-identity", "ann@example.com", "--subject", "s-1")] // no --issuer and no jwt.issuer set
-    [InlineData("issuer", "users", "link-identity", "ann@example.com", "--subject", "s-1", "--issuer", "ftp://login.example.com")]
-    [InlineData("subject", "users", "link-identity", "ann@example.com", "--subject", " s-1", "--issuer", "https://login.example.com")]
-    [InlineData("subject", "users", "link-identity", "ann@example.com", "--subject", "", "--issuer", "https://login.example.com")]
+    [InlineData("--issuer", "users", "link-identity", "ann@example.com", "--subject", "s-1")] // no --issuer and no jwt.issuer set
+    [InlineData("--issuer", "users", "link-identity", "ann@example.com", "--subject", "s-1", "--issuer", "ftp://login.example.com")]
+    [InlineData("--subject", "users", "link-identity", "ann@example.com", "--subject", " s-1", "--issuer", "https://login.example.com")]
+    [InlineData("--subject", "users", "link-identity", "ann@example.com", "--subject", "", "--issuer", "https://login.example.com")]
     public async Task UsersLinkIdentity_BadInput_NamesTheField_ExitsTwo_LinksNothing(string field, params string[] args)
     {
         // Arrange
@@ -621,34 +644,34 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Theory]
-    [InlineData("email", "users", "create", "--email", "ann@example.com")]
-    [InlineData("email", "users", "create", "--email", "ANN@example.com")]
-    [InlineData("email", "users", "create", "--email", "not-an-email")]
-    [InlineData("email", "users", "create")]
-    [InlineData("plan", "users", "create", "--email", "bob@example.com", "--plan", "gold")]
-    [InlineData("status", "users", "create", "--email", "bob@example.com", "--status", "banned")]
-    [InlineData("plan", "users", "update", "ann@example.com", "--plan", "gold")]
-    [InlineData("status", "users", "update", "ann@example.com", "--status", "banned")]
-    [InlineData("user", "keys", "create", "--user", "nobody@example.com")]
-    [InlineData("user", "keys", "create")]
-    [InlineData("expires", "keys", "create", "--user", "ann@example.com", "--expires", "soon")]
-    [InlineData("expires", "keys", "create", "--user", "ann@example.com", "--expires", "2001-01-01")]
-    [InlineData("id", "plans", "create", "--id", "pro", "--name", "Again")]
-    [InlineData("id", "plans", "create", "--id", "Not Valid", "--name", "X")]
-    [InlineData("name", "plans", "create", "--id", "gold")]
-    [InlineData("rate_limit_per_minute", "plans", "create", "--id", "gold", "--name", "Gold", "--rate-limit", "-5")]
-    [InlineData("price_monthly", "plans", "update", "pro", "--price", "-1")]
-    [InlineData("name", "entitlements", "create", "--name", "Bad-Name")]
-    [InlineData("name", "entitlements", "create", "--name", "webhooks")]
-    [InlineData("value_type", "entitlements", "create", "--name", "sla", "--value-type", "list")]
-    [InlineData("default_value", "entitlements", "create", "--name", "sla", "--value-type", "boolean", "--default-value", "maybe")]
-    [InlineData("default_value", "entitlements", "update", "max_api_keys", "--default-value", "lots")]
-    [InlineData("value_type", "entitlements", "update", "webhooks", "--value-type", "number", "--default-value", "0")]
-    [InlineData("plan_id", "plan-entitlements", "create", "--plan-id", "gold", "--entitlement-id", "sso", "--value", "true")]
-    [InlineData("entitlement_id", "plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "missing", "--value", "true")]
-    [InlineData("entitlement_id", "plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "webhooks", "--value", "false")]
-    [InlineData("value", "plan-entitlements", "create", "--plan", "pro", "--entitlement", "sso", "--value", "maybe")]
-    [InlineData("value", "plan-entitlements", "create", "--plan", "pro", "--entitlement", "max_api_keys", "--value", "12x")]
+    [InlineData("--email", "users", "create", "--email", "ann@example.com")]
+    [InlineData("--email", "users", "create", "--email", "ANN@example.com")]
+    [InlineData("--email", "users", "create", "--email", "not-an-email")]
+    [InlineData("--email", "users", "create")]
+    [InlineData("--plan", "users", "create", "--email", "bob@example.com", "--plan", "gold")]
+    [InlineData("--status", "users", "create", "--email", "bob@example.com", "--status", "banned")]
+    [InlineData("--plan", "users", "update", "ann@example.com", "--plan", "gold")]
+    [InlineData("--status", "users", "update", "ann@example.com", "--status", "banned")]
+    [InlineData("--user", "keys", "create", "--user", "nobody@example.com")]
+    [InlineData("--user", "keys", "create")]
+    [InlineData("--expires", "keys", "create", "--user", "ann@example.com", "--expires", "soon")]
+    [InlineData("--expires", "keys", "create", "--user", "ann@example.com", "--expires", "2001-01-01")]
+    [InlineData("--id", "plans", "create", "--id", "pro", "--name", "Again")]
+    [InlineData("--id", "plans", "create", "--id", "Not Valid", "--name", "X")]
+    [InlineData("--name", "plans", "create", "--id", "gold")]
+    [InlineData("--rate-limit", "plans", "create", "--id", "gold", "--name", "Gold", "--rate-limit", "-5")]
+    [InlineData("--price", "plans", "update", "pro", "--price", "-1")]
+    [InlineData("--name", "entitlements", "create", "--name", "Bad-Name")]
+    [InlineData("--name", "entitlements", "create", "--name", "webhooks")]
+    [InlineData("--value-type", "entitlements", "create", "--name", "sla", "--value-type", "list")]
+    [InlineData("--default-value", "entitlements", "create", "--name", "sla", "--value-type", "boolean", "--default-value", "maybe")]
+    [InlineData("--default-value", "entitlements", "update", "max_api_keys", "--default-value", "lots")]
+    [InlineData("--value-type", "entitlements", "update", "webhooks", "--value-type", "number", "--default-value", "0")]
+    [InlineData("--plan-id", "plan-entitlements", "create", "--plan-id", "gold", "--entitlement-id", "sso", "--value", "true")]
+    [InlineData("--entitlement-id", "plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "missing", "--value", "true")]
+    [InlineData("--entitlement-id", "plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "webhooks", "--value", "false")]
+    [InlineData("--value", "plan-entitlements", "create", "--plan", "pro", "--entitlement", "sso", "--value", "maybe")]
+    [InlineData("--value", "plan-entitlements", "create", "--plan", "pro", "--entitlement", "max_api_keys", "--value", "12x")]
     public async Task BadInput_NamesTheField_ExitsNonZero_WritesNothing(string field, params string[] args)
     {
         Assert.Equal(0, (await RunAsync("plans", "create", "--id", "pro", "--name", "Pro")).ExitCode);

@@ -36,7 +36,7 @@ public sealed class UpstreamHttpVersionCliTests : CliTestBase
         var listed = await RunAsync("--json", "upstreams", "list");
 
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains($"http_version: '{value}' is not one of 1.1, 2", result.Error);
+        Assert.Contains($"error: --http-version: '{value}' is not one of 1.1, 2", result.Error);
         Assert.Equal(0, JsonDocument.Parse(listed.Output).RootElement.GetArrayLength());
     }
 

@@ -16,7 +16,7 @@ public sealed class UpstreamTimeoutCliTests : CliTestBase
     [InlineData("1.0005s")]
     public Task Create_TimeoutWithAFractionOfAMillisecond_ErrorNamesTheField_ExitCode2_NothingStored(string timeout) =>
         AssertCreateRefusedAsync(timeout,
-            $"error: timeout: '{timeout}' has a fraction of a millisecond: the timeout must be a whole number of milliseconds " +
+            $"error: --timeout: '{timeout}' has a fraction of a millisecond: the timeout must be a whole number of milliseconds " +
             "(a bare number is milliseconds, e.g. 400) or a duration such as 30s\n");
 
     [Theory]
@@ -26,7 +26,7 @@ public sealed class UpstreamTimeoutCliTests : CliTestBase
     public Task Create_TimeoutNotADurationInRange_ErrorGivesTheAcceptedFormAndRange_ExitCode2_NothingStored(string timeout) =>
         // 1000h is positive, yet was refused as "not a positive duration"; the range was never said
         AssertCreateRefusedAsync(timeout,
-            $"error: timeout: '{timeout}' is not a duration from 1ms to 596h: milliseconds (e.g. 5000) or a duration such as 30s or 2m; " +
+            $"error: --timeout: '{timeout}' is not a duration from 1ms to 596h: milliseconds (e.g. 5000) or a duration such as 30s or 2m; " +
             "0 means the gateway default\n");
 
     /// <summary>Creating an upstream with <paramref name="timeout"/> exits 2 with <paramref name="expected"/> and stores nothing.</summary>
@@ -69,7 +69,7 @@ public sealed class UpstreamTimeoutCliTests : CliTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: timeout: '0.4' has a fraction of a millisecond", result.Diagnostics, StringComparison.Ordinal);
+        Assert.StartsWith("error: --timeout: '0.4' has a fraction of a millisecond", result.Diagnostics, StringComparison.Ordinal);
         Assert.Equal(5_000, JsonDocument.Parse(got.Output).RootElement.GetProperty("timeout_ms").GetInt32());
     }
 
@@ -81,6 +81,6 @@ public sealed class UpstreamTimeoutCliTests : CliTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: health_check.timeout: '150.5' has a fraction of a millisecond", result.Diagnostics, StringComparison.Ordinal);
+        Assert.StartsWith("error: --health-timeout: '150.5' has a fraction of a millisecond", result.Diagnostics, StringComparison.Ordinal);
     }
 }

@@ -37,7 +37,7 @@ public sealed class CorsCliTests : CliTestBase
         var result = await RunAsync("routes", "create", "--name", "web", "--path", "/web/*", "--upstream", "api", "--cors-origins", "*", "--cors-credentials", "true");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: cors_credentials:", result.Diagnostics, StringComparison.Ordinal);
+        Assert.StartsWith("error: --cors-credentials:", result.Diagnostics, StringComparison.Ordinal);
         Assert.Contains("(none)", (await RunAsync("routes", "list")).Output);
     }
 }

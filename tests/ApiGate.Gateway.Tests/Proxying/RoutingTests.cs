@@ -175,7 +175,7 @@ public sealed class RoutingTests : IAsyncLifetime
         var listed = await _gateway.CliAsync("--json", "routes", "list");
 
         Assert.Equal(2, created.ExitCode);
-        Assert.Contains("error: path_rewrite: the template has a '?'", created.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains("error: --rewrite: the template has a '?'", created.Diagnostics, StringComparison.Ordinal);
         Assert.DoesNotContain("query-in-template", listed.Output, StringComparison.Ordinal);
     }
 

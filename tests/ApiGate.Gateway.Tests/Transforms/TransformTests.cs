@@ -410,7 +410,7 @@ public sealed class TransformTests : GatewayTestBase
             "--response-transform", """{"body":{"scramble":["a"]}}""");
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("request_transform: request_transform.headers.add.X-A must be a string", result.Error);
+        Assert.Contains("error: --request-transform: request_transform.headers.add.X-A must be a string", result.Error);
         Assert.Equal(2, response.ExitCode);
         Assert.Contains("response_transform", response.Error);
     }
