@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Globalization;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using Microsoft.Data.Sqlite;
@@ -57,7 +58,9 @@ internal static partial class CliApp
         var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
-            await error.WriteLineAsync($"error: {DescribeParseError(parse)}; see '{CommandPath(parse.CommandResult)} --help'");
+            // The description quotes what was typed: escaped, so a token with a line break or an escape sequence stays
+            // visible and cannot drive the terminal.
+            await error.WriteLineAsync($"error: {Output.TableWriter.Escape(DescribeParseError(parse))}; see '{CommandPath(parse.CommandResult)} --help'");
             return 2;
         }
 
@@ -81,6 +84,14 @@ internal static partial class CliApp
             {
                 // `--enabled maybe`: a flag takes an optional true/false, so the parser left the value over.
                 return $"{flag}: '{token}' is not true or false";
+            }
+
+            if (AfterDoubleDash(parse, token) is { } valueless)
+            {
+                // `--name -- --url x`: past `--` every word is a value, so '--url' is no option, and not --name's value either.
+                return valueless.Length > 0
+                    ? $"{valueless}: no value given; '--' ends the options, so '{token}' after it is not read as its value (write {valueless}={token})"
+                    : $"unexpected argument '{token}' after '--' (it ends the options: what follows is a value, and this command takes none there)";
             }
 
             if (token.StartsWith('-'))
@@ -110,8 +121,8 @@ internal static partial class CliApp
                 : "a valid value";
             var value = typed.Groups["value"].Value;
             var digits = value.TrimStart('-', '+');
-            return expected == "a whole number" && digits.Length > 0 && digits.All(char.IsAsciiDigit)
-                ? $"{typed.Groups["option"].Value}: '{value}' is out of range"
+            return expected == "a whole number" && digits.Length > 0 && digits.All(char.IsAsciiDigit) && WholeNumberRange(type) is var (min, max)
+                ? $"{typed.Groups["option"].Value}: '{value}' is out of range ({(value.StartsWith('-') ? "at least " + min : "at most " + max)})"
                 : $"{typed.Groups["option"].Value}: '{value}' is not {expected}";
         }
 
@@ -121,6 +132,38 @@ internal static partial class CliApp
     /// <summary>How the user wrote <paramref name="option"/> (one of its aliases), or its name when it was not given.</summary>
     public static string Typed(ParseResult parse, Option option) =>
         parse.GetResult(option)?.IdentifierToken?.Value is { Length: > 0 } typed ? typed : option.Name;
+
+    /// <summary>The smallest and largest values of the whole-number type the parser named (<c>System.Nullable`1[System.Int32]</c>).</summary>
+    private static (string Min, string Max)? WholeNumberRange(string type) =>
+        type.Contains("Int64", StringComparison.Ordinal) ? (long.MinValue.ToString(CultureInfo.InvariantCulture), long.MaxValue.ToString(CultureInfo.InvariantCulture))
+        : type.Contains("Int32", StringComparison.Ordinal) ? (int.MinValue.ToString(CultureInfo.InvariantCulture), int.MaxValue.ToString(CultureInfo.InvariantCulture))
+        : null;
+
+    /// <summary>
+    /// For a token the parser left over that follows <c>--</c>: the option written just before the <c>--</c> when it
+    /// got no value (so the user meant the token as its value), else empty; null when the token is not after <c>--</c>.
+    /// </summary>
+    private static string? AfterDoubleDash(ParseResult parse, string token)
+    {
+        var tokens = parse.Tokens;
+        var dash = -1;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if (tokens[i].Type == TokenType.DoubleDash)
+            {
+                dash = i;
+            }
+            else if (dash >= 0 && tokens[i].Value == token)
+            {
+                return dash > 0 && tokens[dash - 1].Type == TokenType.Option && parse.GetResult(tokens[dash - 1].Value) is OptionResult { Tokens.Count: 0 } valueless
+                    && valueless.Option.Arity.MinimumNumberOfValues > 0
+                    ? tokens[dash - 1].Value
+                    : "";
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The true/false option written just before <paramref name="token"/> on the command line, if any.</summary>
     private static string? FlagBefore(ParseResult parse, string token)

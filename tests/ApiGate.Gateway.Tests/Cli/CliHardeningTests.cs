@@ -377,7 +377,7 @@ public sealed class CliHardeningTests : CliTestBase
 
     [Theory]
     [InlineData("error: --limit: 'abc' is not a whole number; see 'apigate admin audit --help'", "admin", "audit", "--limit", "abc")]
-    [InlineData("error: --limit: '99999999999' is out of range; see 'apigate admin audit --help'", "admin", "audit", "--limit", "99999999999")]
+    [InlineData("error: --limit: '99999999999' is out of range (at most 2147483647); see 'apigate admin audit --help'", "admin", "audit", "--limit", "99999999999")]
     [InlineData("error: --limit: '1.5' is not a whole number; see 'apigate usage recent --help'", "usage", "recent", "--user", "u@example.com", "--limit", "1.5")]
     [InlineData("error: --priority: 'high' is not a whole number; see 'apigate routes create --help'", "routes", "create", "--path", "/x", "--priority", "high")]
     public async Task NumericOptionWithBadValue_SaysWhatWasExpectedWithoutDotNetTypeNames(string expected, params string[] args)
@@ -389,6 +389,64 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Equal(2, result.ExitCode);
         Assert.Equal(expected + "\n", result.Error.ReplaceLineEndings("\n"));
         Assert.DoesNotContain("System.", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("error: --rate-limit: '99999999999' is out of range (at most 2147483647); see 'apigate plans create --help'", "--rate-limit", "99999999999")]
+    [InlineData("error: --rate-limit: '-2147483649' is out of range (at least -2147483648); see 'apigate plans create --help'", "--rate-limit", "-2147483649")]
+    [InlineData("error: --price: '9223372036854775808' is out of range (at most 9223372036854775807); see 'apigate plans create --help'", "--price", "9223372036854775808")]
+    public async Task WholeNumberOptionOutOfRange_SaysSoAndGivesTheBound(string expected, string flag, string value)
+    {
+        // Act
+        var result = await RunAsync("plans", "create", "--name", "Gold", flag, value);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(expected + "\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Theory]
+    [InlineData(@"error: unknown option --bo\x1b[2J\ngus; see 'apigate plans create --help'", "plans", "create", "--name", "P", "--bo\u001b[2J\ngus")]
+    [InlineData(@"error: --enabled: 'ma\x1b]0;owned\x07ybe' is not true or false; see 'apigate plans create --help'", "plans", "create", "--name", "P", "--enabled", "ma\u001b]0;owned\u0007ybe")]
+    [InlineData(@"error: unknown command 'no\r\nsuch' (commands: create, list, get, update, enable, disable, delete); see 'apigate plans --help'", "plans", "no\r\nsuch")]
+    [InlineData(@"error: --priority: 'high\x1b[31m' is not a whole number; see 'apigate routes create --help'", "routes", "create", "--priority", "high\u001b[31m")]
+    public async Task ParseError_TokenWithControlCharacters_PrintedEscapedOnOneLine(string expected, params string[] args)
+    {
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(expected + "\n", result.Error.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain('\u001b', result.Error);
+    }
+
+    [Theory]
+    [InlineData(
+        "error: --name: no value given; '--' ends the options, so '--url' after it is not read as its value (write --name=--url); see 'apigate upstreams create --help'",
+        "upstreams", "create", "--name", "--", "--url", "x")]
+    [InlineData(
+        "error: unexpected argument '--name' after '--' (it ends the options: what follows is a value, and this command takes none there); see 'apigate upstreams create --help'",
+        "upstreams", "create", "--url", "http://127.0.0.1:1", "--", "--name", "x")]
+    public async Task WordAfterDoubleDash_IsCalledAValueNotAnUnknownOption(string expected, params string[] args)
+    {
+        // Act
+        var result = await RunAsync(args);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(expected + "\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task OptionValueStartingWithADash_GivenWithEquals_IsTaken()
+    {
+        // Act: what the message about `--name -- --url` advises
+        var result = await RunAsync("plans", "create", "--id", "dash", "--name=--url", "--json");
+
+        // Assert
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("--url", JsonDocument.Parse(result.Output).RootElement.GetProperty("name").GetString());
     }
 
     [Theory]
