@@ -27,7 +27,15 @@ public static class Durations
     }
 
     /// <summary>Parses a retention period: the units above and days (<c>7d</c>), up to <see cref="MaxRetention"/>.</summary>
-    public static bool TryParseRetention(string? text, out TimeSpan value) => TryParse(text, MaxRetention, days: true, out value, out _);
+    public static bool TryParseRetention(string? text, out TimeSpan value) => TryParseRetention(text, out value, out _);
+
+    /// <summary>Parses like <see cref="TryParseRetention(string?, out TimeSpan)"/> and says whether the value is a whole number of milliseconds.</summary>
+    public static bool TryParseRetention(string? text, out TimeSpan value, out bool wholeMilliseconds)
+    {
+        var ok = TryParse(text, MaxRetention, days: true, out value, out var milliseconds);
+        wholeMilliseconds = ok && milliseconds == decimal.Truncate(milliseconds);
+        return ok;
+    }
 
     /// <remarks>In decimal, so the text's digits are kept exactly (<c>0.29s</c> is 290 ms, not a hair less).</remarks>
     private static bool TryParse(string? text, TimeSpan max, bool days, out TimeSpan value, out decimal milliseconds)

@@ -17,16 +17,11 @@ internal sealed partial class GatewaySetting
     private readonly Func<string, string>? _normalize;
     private readonly bool _longDuration;
     private readonly bool _zeroAllowed;
-    private readonly bool _wholeMilliseconds;
     private readonly bool _userInfoToLastAt;
 
     /// <param name="longDuration">A retention period: days allowed (<c>7d</c>), beyond the ~24 days timers accept.</param>
     /// <param name="list">A comma-separated list (<c>RS256,ES256</c>), which the config file may also give as a YAML sequence.</param>
     /// <param name="zeroAllowed">A duration for which zero means something (no tolerance): <c>0s</c> is accepted, not refused.</param>
-    /// <param name="wholeMilliseconds">
-    /// A duration that must be a whole number of milliseconds (<c>0.5ms</c> refused), as the field it stands in for is:
-    /// <c>upstream.timeout</c> is the default of an upstream's own timeout, which is kept in whole milliseconds.
-    /// </param>
     /// <param name="filePath">A file path: trimmed, and a leading <c>~</c> made the home directory (<see cref="HomePath"/>).</param>
     /// <param name="userInfoToLastAt">
     /// A URL whose user info is masked up to the last <c>@</c>, not only up to the first <c>/</c>: the Redis URL's parser
@@ -35,14 +30,12 @@ internal sealed partial class GatewaySetting
     /// </param>
     public GatewaySetting(
         string key, string environmentVariable, string option, bool secret = false, string? note = null, Func<string, string>? normalize = null,
-        bool longDuration = false, bool userInfoToLastAt = false, bool zeroAllowed = false, bool list = false, bool filePath = false,
-        bool wholeMilliseconds = false)
+        bool longDuration = false, bool userInfoToLastAt = false, bool zeroAllowed = false, bool list = false, bool filePath = false)
     {
         CommaList = list;
         FilePath = filePath;
         _longDuration = longDuration;
         _zeroAllowed = zeroAllowed;
-        _wholeMilliseconds = wholeMilliseconds;
         _userInfoToLastAt = userInfoToLastAt;
         _property = typeof(GatewayOptions).GetProperty(option) ?? throw new ArgumentException($"GatewayOptions has no option {option}", nameof(option));
         _normalize = filePath ? value => HomePath.Expand(value.Trim()) : normalize;
@@ -98,7 +91,7 @@ internal sealed partial class GatewaySetting
             : type == typeof(int) ? checked((int)WholeNumber(value, int.MinValue, int.MaxValue))
             : type == typeof(long) ? WholeNumber(value, long.MinValue, long.MaxValue)
             : type == typeof(bool) ? Boolean(value)
-            : type == typeof(TimeSpan) ? Duration(value, _longDuration, _zeroAllowed, _wholeMilliseconds)
+            : type == typeof(TimeSpan) ? Duration(value, _longDuration, _zeroAllowed)
             : type == typeof(double) ? Fraction(value)
             : throw new InvalidOperationException($"setting {Key} has an option of unsupported type {type.Name}");
         _property.SetValue(options, parsed);
@@ -154,8 +147,12 @@ internal sealed partial class GatewaySetting
         _ => throw new ArgumentException($"'{value}' is not true or false"),
     };
 
-    /// <summary>A duration needs its unit: <c>APIGATE_UPSTREAM_TIMEOUT=30</c> would otherwise quietly mean 30 ms or 30 days.</summary>
-    private static TimeSpan Duration(string value, bool longDuration, bool zeroAllowed, bool wholeMilliseconds)
+    /// <summary>
+    /// A duration needs its unit: <c>APIGATE_UPSTREAM_TIMEOUT=30</c> would otherwise quietly mean 30 ms or 30 days. And it
+    /// is a whole number of milliseconds (<c>0.5ms</c>, <c>1.0001s</c> refused): timers and the fields durations stand in
+    /// for (an upstream's timeout) count whole milliseconds, so a fraction would be cut off unseen.
+    /// </summary>
+    private static TimeSpan Duration(string value, bool longDuration, bool zeroAllowed)
     {
         var text = value.Trim();
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare))
@@ -169,10 +166,9 @@ internal sealed partial class GatewaySetting
                 : $"'{text}' has no unit; write it with one, e.g. {text}s (seconds) or {text}ms (milliseconds)");
         }
 
-        var whole = true;
-        if ((longDuration ? Durations.TryParseRetention(text, out var d) : Durations.TryParse(text, out d, out whole)) && (d > TimeSpan.Zero || (zeroAllowed && d == TimeSpan.Zero)))
+        if ((longDuration ? Durations.TryParseRetention(text, out var d, out var whole) : Durations.TryParse(text, out d, out whole)) && (d > TimeSpan.Zero || (zeroAllowed && d == TimeSpan.Zero)))
         {
-            return whole || !wholeMilliseconds
+            return whole
                 ? d
                 : throw new ArgumentException($"'{text}' has a fraction of a millisecond; it must be a whole number of milliseconds, e.g. 1ms or 1500ms");
         }

@@ -32,7 +32,7 @@ internal static class GatewaySettings
         new("database.dsn", "APIGATE_DATABASE_DSN", nameof(GatewayOptions.DatabaseDsn), userInfoToLastAt: true),
         new("database.busy_timeout", "APIGATE_DATABASE_BUSY_TIMEOUT", nameof(GatewayOptions.StoreBusyTimeout)),
         new("upstream.url", "APIGATE_UPSTREAM_URL", nameof(GatewayOptions.UpstreamUrl)),
-        new("upstream.timeout", "APIGATE_UPSTREAM_TIMEOUT", nameof(GatewayOptions.UpstreamTimeout), wholeMilliseconds: true),
+        new("upstream.timeout", "APIGATE_UPSTREAM_TIMEOUT", nameof(GatewayOptions.UpstreamTimeout)),
         new("auth.key_prefix", "APIGATE_AUTH_KEY_PREFIX", nameof(GatewayOptions.AuthKeyPrefix)),
         new("auth.allow_query_key", "APIGATE_AUTH_ALLOW_QUERY_KEY", nameof(GatewayOptions.AuthAllowQueryKey)),
         new("jwt.issuer", "APIGATE_JWT_ISSUER", nameof(GatewayOptions.JwtIssuer), normalize: Trim),

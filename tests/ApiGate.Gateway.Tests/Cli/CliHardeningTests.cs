@@ -295,6 +295,26 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Theory]
+    [InlineData("APIGATE_REDIS_TIMEOUT", "0.5ms", "redis.timeout")]
+    [InlineData("APIGATE_WEBHOOK_TIMEOUT", "1.0001s", "webhook.timeout")]
+    [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "1500.5ms", "config.poll_interval")]
+    [InlineData("APIGATE_USAGE_RETENTION", "1.00000001d", "usage.retention")]
+    public async Task Settings_DurationWithAFractionOfAMillisecond_IsRefusedNamingTheSetting(string variable, string value, string setting)
+    {
+        // Arrange
+        Environment[variable] = value;
+
+        // Act
+        var result = await RunAsync("config", "show");
+
+        // Assert: refused, not rounded to a value that was not written
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(
+            $"error: {setting} (from {variable}): '{value}' has a fraction of a millisecond; it must be a whole number of milliseconds, e.g. 1ms or 1500ms\n",
+            result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Theory]
     [InlineData("30s", 30_000)]
     [InlineData("1500ms", 1_500)]
     public async Task Settings_DurationWithUnit_IsAccepted(string value, int expectedMs)
