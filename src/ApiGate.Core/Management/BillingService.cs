@@ -431,12 +431,11 @@ public sealed class BillingService(
     /// it. Such a customer may sign in to the portal, but reaches only the plan page and its Manage billing (payment
     /// methods, the open invoice, cancelling), so the failed payment can be paid without the operator; the keys stay
     /// refused until the provider confirms it (docs/portal.md). Only while billing's suspension is the last word on the
-    /// user: the suspension writes the user and the customer record at one moment, so a user changed since (the operator
-    /// suspending them again for another reason, say) is newer than the record and not on hold.
+    /// user's status: an operator's change of the status or plan clears the customer record's mark in the same write
+    /// (reactivated and suspended again for another reason, say), while a new name or address leaves the hold standing.
     /// </summary>
     public async Task<bool> OnHoldAsync(UserDefinition user, CancellationToken ct) =>
-        user.Status == UserStatus.Suspended && Enabled && await FindCustomerAsync(user.Id, ct) is { } customer
-        && SuspendedForPayment(customer, user) && user.UpdatedAt <= customer.UpdatedAt;
+        user.Status == UserStatus.Suspended && Enabled && SuspendedForPayment(await FindCustomerAsync(user.Id, ct), user);
 
     /// <summary>Whether the user is suspended because a payment failed (so billing may make them active again).</summary>
     private static bool SuspendedForPayment(BillingCustomer? customer, UserDefinition user) =>

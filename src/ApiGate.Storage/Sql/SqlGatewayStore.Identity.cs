@@ -75,8 +75,17 @@ public abstract partial class SqlGatewayStore
             {
                 // Read before the UPDATE runs (the callback runs first): the plan and address the user had. A change committed
                 // after this read changed updated_at too, so the UPDATE then finds nothing to change and nothing is written.
-                var (previousPlan, previousEmail) = (await QueryAsync<(string? PlanId, string? Email)>(connection, transaction,
-                    "SELECT plan_id, email FROM users WHERE id = @Id", new { user.Id }, ct)).FirstOrDefault();
+                var (previousPlan, previousEmail, previousStatus) = (await QueryAsync<(string? PlanId, string? Email, string? Status)>(connection, transaction,
+                    "SELECT plan_id, email, status FROM users WHERE id = @Id", new { user.Id }, ct)).FirstOrDefault();
+                // A new status or plan is the operator's word on the user, so a billing suspension stops being the last one
+                // (no billing hold, and a later payment does not reactivate them); a new name or address leaves it standing.
+                if (previousPlan is not null && (previousPlan != user.PlanId || previousStatus != StoredValues.Enum(user.Status)))
+                {
+                    await ExecuteAsync(connection, transaction,
+                        "UPDATE billing_customers SET suspended_by_billing = @No WHERE user_id = @Id AND suspended_by_billing = @Yes", ct,
+                        new { user.Id, No = false, Yes = true });
+                }
+
                 // A new address ends the portal links mailed to the old one, in this transaction: a reset link that reached
                 // the old mailbox (the reason for the change, perhaps) must not take the account over under its new address.
                 if (previousEmail is not null && !string.Equals(previousEmail, user.Email, StringComparison.OrdinalIgnoreCase))

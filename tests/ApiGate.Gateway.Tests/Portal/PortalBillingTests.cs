@@ -312,6 +312,36 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.StartsWith("/portal/login", earlierSession.Headers.Location!.OriginalString, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Login_OnBillingHoldAndRenamedThroughTheAdminApi_StillReachesThePlansPageAndThePaymentReactivates()
+    {
+        // Arrange: a customer billing suspended for a failed payment, whom the operator then renames (PATCH /admin/users)
+        const string email = "renamed@customer.example";
+        using var before = await SignedInAsync(email);
+        var (user, customer, t) = await SubscribedAndPaymentFailedAsync(before, email, "n");
+        var token = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
+        var renamed = await Admin.AdminTestBase.SendAsync(Gateway, token, HttpMethod.Patch, "/users/" + user.Id, new { name = "Renamed Customer" });
+        Assert.Equal(HttpStatusCode.OK, renamed.Status);
+
+        // Act
+        using var client = CookieClient();
+        var login = await PostFormAsync(client, "/portal/login", "login", ("Email", email), ("Password", Password));
+        var dashboard = await client.GetAsync("/portal");
+        var plans = await client.GetAsync("/portal/plans");
+        var paid = StripeEvents.Subscription("evt_n3", "customer.subscription.updated", t + 20, "sub_n", customer, "active", t, "price_pro");
+        var payment = await BillingHarness.PostWebhookAsync(Gateway, paid);
+
+        // Assert: still on hold (the name is not the user's status), so the payment makes them active again
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        Assert.Equal("/portal/plans", dashboard.Headers.Location!.OriginalString);
+        Assert.StartsWith("Your account is suspended because a payment failed", TextOf(await plans.Content.ReadAsStringAsync(), "message-billing-hold"),
+            StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, payment.Status);
+        var after = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
+        Assert.Equal(ApiGate.Core.Identity.UserStatus.Active, after.Status);
+        Assert.Equal("Renamed Customer", after.Name);
+    }
+
     /// <summary>
     /// The signed-in customer subscribes to pro (checkout, then Stripe's signed webhook) and the renewal's payment fails,
     /// so billing suspends them; the event ids and subscription id end in <paramref name="tag"/>. Returns the user, their
