@@ -305,7 +305,7 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan WebhookMaxAge { get; set; } = TimeSpan.FromHours(24);
 
-    /// <summary><c>APIGATE_WEBHOOK_RETRY_BASE</c>: the wait after a webhook delivery's first failed attempt, doubled after each further one (at most 1 h), or longer when the endpoint's <c>Retry-After</c> asks (at most 1 h); default 5 s.</summary>
+    /// <summary><c>APIGATE_WEBHOOK_RETRY_BASE</c>: the wait after a webhook delivery's first failed attempt, doubled after each further one (at most 1 h; each wait spread by up to a fifth at random), or longer when the endpoint's <c>Retry-After</c> asks (at most 1 h); default 5 s.</summary>
     public TimeSpan WebhookRetryBase { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary><c>APIGATE_WEBHOOK_POLL_INTERVAL</c>: how often the delivery worker looks for events recorded by other processes (CLI, other instances); default 1 s.</summary>
