@@ -85,9 +85,10 @@ public sealed class UsageService(IGatewayStore store, TimeProvider timeProvider)
     /// <summary>
     /// One page of the latest <paramref name="limit"/> events (default <see cref="DefaultLimit"/>), newest first: the
     /// <paramref name="count"/> after the first <paramref name="offset"/>, and how many the latest <paramref name="limit"/>
-    /// are. Only the page is read from the store, however large <paramref name="limit"/> is.
+    /// are. Only the page is read from the store, however large <paramref name="limit"/> is. Right after
+    /// <paramref name="after"/> when given (within the window as it was on the first page).
     /// </summary>
-    public async Task<ManagementResult<UsageEventPage>> RecentPageAsync(UsageSubject user, int? limit, long offset, int count, CancellationToken ct)
+    public async Task<ManagementResult<UsageEventPage>> RecentPageAsync(UsageSubject user, int? limit, long offset, int count, CancellationToken ct, ListCursor? after = null)
     {
         var window = limit ?? DefaultLimit;
         if (window is < 1 or > MaxLimit)
@@ -95,7 +96,7 @@ public sealed class UsageService(IGatewayStore store, TimeProvider timeProvider)
             return Invalid("limit", $"must be between 1 and {MaxLimit}");
         }
 
-        return await store.GetRecentUsagePageAsync(user.UserId, window, (int)Math.Min(offset, window), count, ct);
+        return await store.GetRecentUsagePageAsync(user.UserId, window, (int)Math.Min(offset, window), after, count, ct);
     }
 }
 

@@ -19,6 +19,13 @@ public interface IAdminAuditStore
     /// <summary>The newest <paramref name="limit"/> changes, newest first.</summary>
     Task<IReadOnlyList<AdminAuditRecord>> ListAdminAuditAsync(int limit, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// One page of the newest <paramref name="limit"/> changes, newest first: at most <paramref name="count"/> after the
+    /// first <paramref name="offset"/>, or right after <paramref name="after"/> (offset 0) within the window as it was on
+    /// the first page; with how many the window holds and the cursor of the page that follows. Only the page is read.
+    /// </summary>
+    Task<StorePage<AdminAuditRecord>> ListAdminAuditPageAsync(int limit, int offset, ListCursor? after, int count, CancellationToken cancellationToken);
+
     /// <summary>Deletes the changes made before <paramref name="before"/>; returns how many.</summary>
     Task<int> DeleteAdminAuditBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken);
 }

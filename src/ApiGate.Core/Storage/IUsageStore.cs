@@ -50,10 +50,11 @@ public interface IUsageStore
 
     /// <summary>
     /// One page of the user's last <paramref name="limit"/> raw events, newest first: at most <paramref name="count"/>
-    /// of them after the first <paramref name="offset"/> (fewer at the end of those <paramref name="limit"/>), and how
-    /// many there are in all (at most <paramref name="limit"/>). Only the page's rows are read.
+    /// of them after the first <paramref name="offset"/> (fewer at the end of those <paramref name="limit"/>), or right
+    /// after <paramref name="after"/> (offset 0) within the window as it was on the first page, and how many there are in
+    /// all (at most <paramref name="limit"/>), with the cursor of the page that follows. Only the page's rows are read.
     /// </summary>
-    Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, int count, CancellationToken cancellationToken);
+    Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, ListCursor? after, int count, CancellationToken cancellationToken);
 
     /// <summary>
     /// The user's stored rollup rows of one granularity with <paramref name="from"/> ≤ bucket start &lt; <paramref name="to"/>,
@@ -132,5 +133,8 @@ public enum UsageDimension
 /// <summary>One user's or route's totals over a period (<see cref="IUsageStore.GetUsageLeadersAsync"/>); errors are 5xx answers.</summary>
 public sealed record UsageLeader(string Id, long Requests, long Units, long Errors);
 
-/// <summary>A page of a user's recent raw events, newest first, and <see cref="Total"/>: how many the whole window holds.</summary>
-public sealed record UsageEventPage(IReadOnlyList<UsageEvent> Events, int Total);
+/// <summary>
+/// A page of a user's recent raw events, newest first, <see cref="Total"/>: how many the whole window holds, and
+/// <see cref="Next"/>: where the page after it starts (null when the window ends here).
+/// </summary>
+public sealed record UsageEventPage(IReadOnlyList<UsageEvent> Events, int Total, ListCursor? Next = null);

@@ -16,6 +16,9 @@ internal static partial class AdminEndpoints
 {
     private const string UserParameter = "the user's id or email (a deleted user's usage is read by its id)";
 
+    /// <summary>The names in the cursors of <c>/usage/recent</c> and <c>/audit</c>, so one list's cursor is refused by the other.</summary>
+    private const string RecentUsageCursor = "usage-recent", AuditCursor = "audit";
+
     private static void MapUsage(IEndpointRouteBuilder e, UsageService usage)
     {
         e.MapGet("/usage/summary", async (HttpContext context, CancellationToken ct) =>
@@ -48,16 +51,18 @@ internal static partial class AdminEndpoints
                     return error!;
                 }
 
-                if (!AdminPaging.TryRead(context, out var page, out error))
+                if (!AdminPaging.TryRead(context, RecentUsageCursor, out var page, out error, windowed: true))
                 {
                     return error!;
                 }
 
                 // Only the page is read: a limit of 10,000 with page[size]=1 reads one event, not 10,000.
-                var result = await usage.RecentPageAsync(user!, limit, page.Skip, page.Size, ct);
-                return result.Ok ? AdminPaging.Page(context, page, result.Value!.Events, result.Value.Total) : AdminErrors.FromQuery(result.Error!);
+                var result = await usage.RecentPageAsync(user!, limit, page.Skip, page.Size, ct, page.After);
+                return result.Ok
+                    ? AdminPaging.Page(context, page, new StorePage<UsageEvent>(result.Value!.Events, result.Value.Total, result.Value.Next), RecentUsageCursor)
+                    : AdminErrors.FromQuery(result.Error!);
             })
-            .WithName("Usage_recent").WithTags("usage").Produces<ListDocument<UsageEvent>>().Paged().Query("user", UserParameter, required: true)
+            .WithName("Usage_recent").WithTags("usage").Produces<ListDocument<UsageEvent>>().Paged().ByCursor().Query("user", UserParameter, required: true)
             .Query("limit", $"how many events (default {UsageService.DefaultLimit}, 1 to {UsageService.MaxLimit})", integer: true)
             .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
     }
@@ -67,15 +72,15 @@ internal static partial class AdminEndpoints
     {
         e.MapGet("/audit", async (HttpContext context, CancellationToken ct) =>
             {
-                if (!TryInt(context, "limit", out var limit, out var error))
+                if (!TryInt(context, "limit", out var limit, out var error) || !AdminPaging.TryRead(context, AuditCursor, out var page, out error, windowed: true))
                 {
                     return error!;
                 }
 
-                var result = await audit.RecentAsync(limit, ct);
-                return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
+                var result = await audit.RecentPageAsync(limit, page.Skip, page.Size, ct, page.After);
+                return result.Ok ? AdminPaging.Page(context, page, result.Value!, AuditCursor) : AdminErrors.FromQuery(result.Error!);
             })
-            .WithName("Audit_recent").WithTags("audit").Produces<ListDocument<AdminAuditRecord>>().Paged()
+            .WithName("Audit_recent").WithTags("audit").Produces<ListDocument<AdminAuditRecord>>().Paged().ByCursor()
             .Query("limit", $"how many changes (default {AdminAuditService.DefaultLimit}, 1 to {AdminAuditService.MaxLimit})", integer: true)
             .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status422UnprocessableEntity);
     }

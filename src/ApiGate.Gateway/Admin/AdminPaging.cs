@@ -9,7 +9,8 @@ namespace ApiGate.Gateway.Admin;
 /// <summary>
 /// <c>page[number]</c> (1-based, default 1) and <c>page[size]</c> (default 50, at most 500) over a collection, with
 /// <c>self</c>/<c>first</c>/<c>prev</c>/<c>next</c>/<c>last</c> links that keep the request's other query parameters.
-/// A page past the end is empty, not an error. The lists read from the store a page at a time (users, keys) also take
+/// A page past the end is empty, not an error. The lists read from the store a page at a time (users, keys, the recent
+/// usage, the audit trail) also take
 /// <c>page[after]</c>: an opaque cursor (<c>meta.next_cursor</c> of the page before) from which the page continues
 /// whatever was added or removed since.
 /// </summary>
@@ -78,9 +79,10 @@ internal static class AdminPaging
 
     /// <summary>
     /// <see cref="TryRead(HttpContext, out PageRequest, out IResult?)"/> for a list that also takes <c>page[after]</c>: a
-    /// cursor this API gave for the list <paramref name="cursorKind"/> names, instead of a page number.
+    /// cursor this API gave for the list <paramref name="cursorKind"/> names, instead of a page number (on a
+    /// <paramref name="windowed"/> list, the newest <c>limit</c> rows, one that carries the rows of the window left).
     /// </summary>
-    public static bool TryRead(HttpContext context, string? cursorKind, out PageRequest page, out IResult? error)
+    public static bool TryRead(HttpContext context, string? cursorKind, out PageRequest page, out IResult? error, bool windowed = false)
     {
         var query = context.Request.Query;
         page = default;
@@ -100,7 +102,7 @@ internal static class AdminPaging
                 return false;
             }
 
-            if (cursor.Count != 1 || ListCursors.Decode(cursorKind, cursor[0]) is not { } decoded)
+            if (cursor.Count != 1 || ListCursors.Decode(cursorKind, cursor[0], windowed) is not { } decoded)
             {
                 error = AdminErrors.InvalidParameter(AfterParameter,
                     $"{AfterParameter} must be a cursor this list gave (meta.next_cursor of the page before), passed unchanged");

@@ -15,7 +15,7 @@ internal static class RowMapping
     private static readonly Type[] Rows =
     [
         typeof(UpstreamRow), typeof(RouteRow), typeof(PlanRow), typeof(UserRow), typeof(ApiKeyRow), typeof(EntitlementRow),
-        typeof(PlanEntitlementRow), typeof(AdminTokenRow), typeof(TargetHealthRow), typeof(UsageEventRow), typeof(UsageTotalsRow),
+        typeof(PlanEntitlementRow), typeof(AdminTokenRow), typeof(TargetHealthRow), typeof(UsageEventRow), typeof(NumberedUsageEventRow), typeof(UsageTotalsRow),
         typeof(QuotaUsageRow), typeof(UsageRollupRow),
         typeof(PortalAccountRow), typeof(PortalTokenRow),
         typeof(WebhookEndpointRow), typeof(WebhookDeliveryRow), typeof(WebhookAttemptRow), typeof(WebhookWorkRow),

@@ -3,7 +3,7 @@ using ApiGate.Core.Usage;
 namespace ApiGate.Storage.Rows;
 
 /// <summary>A row of <c>usage_events</c> as read back (the hot insert binds the event itself, see the SQLite store).</summary>
-internal sealed record UsageEventRow
+internal record UsageEventRow
 {
     public string UserId { get; init; } = "";
     public string KeyId { get; init; } = "";
@@ -38,4 +38,10 @@ internal sealed record UsageEventRow
         RequestId = RequestId,
         Timestamp = UsageTime.FromUnixMicroseconds(Timestamp),
     };
+}
+
+/// <summary>A row of <c>usage_events</c> with its id, which the recent-usage list's cursor names.</summary>
+internal sealed record NumberedUsageEventRow : UsageEventRow
+{
+    public long Id { get; init; }
 }

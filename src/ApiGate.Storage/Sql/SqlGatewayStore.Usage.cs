@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using ApiGate.Core.Quotas;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
@@ -92,25 +93,16 @@ public abstract partial class SqlGatewayStore
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM usage_rollups WHERE user_id = @User) OR EXISTS (SELECT 1 FROM quota_usage WHERE user_id = @User) "
             + "OR EXISTS (SELECT 1 FROM usage_events WHERE user_id = @User) THEN 1 ELSE 0 END", ct, new { User = userId }) == 1, cancellationToken);
 
-    public Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, int count, CancellationToken cancellationToken)
+    public async Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, ListCursor? after, int count, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        return UseAsync(async (connection, ct) =>
-        {
-            // The window is the newest `limit` events; only the page's rows are read and converted (a path can be 8 KB).
-            var take = Math.Min(count, limit - Math.Min(offset, limit));
-            var rows = take == 0
-                ? []
-                : await QueryAsync<UsageEventRow>(connection, null,
-                    $"SELECT {UsageSql.EventColumns} FROM usage_events WHERE user_id = @User ORDER BY timestamp DESC, id DESC LIMIT @Take OFFSET @Offset",
-                    new { User = userId, Take = take, Offset = offset }, ct);
-            var total = await ScalarAsync(connection, null,
-                "SELECT COUNT(*) FROM (SELECT 1 FROM usage_events WHERE user_id = @User LIMIT @Limit) window_rows", ct, new { User = userId, Limit = limit });
-            return new UsageEventPage(rows.Select(r => r.ToDefinition()).ToList(), (int)total);
-        }, cancellationToken);
+        var page = await WindowPageAsync("id, " + UsageSql.EventColumns, "usage_events", "WHERE user_id = @User", "timestamp DESC, id DESC", new { User = userId },
+            RecentUsageKeyset, (NumberedUsageEventRow r) => r.ToDefinition(), limit, offset, after, count, cancellationToken);
+        return new UsageEventPage(page.Items, page.Total, page.Next);
     }
+
+    /// <summary>The recent usage continues after a cursor by its order (timestamp, then id, both newest first).</summary>
+    private static readonly Keyset<NumberedUsageEventRow> RecentUsageKeyset = new("(timestamp < @AfterValue OR (timestamp = @AfterValue AND id < @AfterId))",
+        static r => new(r.Timestamp.ToString(CultureInfo.InvariantCulture), r.Id.ToString(CultureInfo.InvariantCulture)));
 
     public async Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
         string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Upstreams;
@@ -435,6 +436,51 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             var more = rows.Count > count;
             var page = more ? rows.Take(count) : rows;
             return new StorePage<T>(page.Select(convert).ToList(), (int)total, more ? keyset!.CursorOf(rows[count - 1]) : null);
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// One page of a window — the newest <paramref name="limit"/> of the rows <paramref name="where"/> (a <c>WHERE</c>
+    /// clause) selects, in <paramref name="orderBy"/> — and how many rows the window holds now: after the first
+    /// <paramref name="offset"/> of them, or right after <paramref name="after"/>, whose <see cref="ListCursor.Left"/>
+    /// bounds the rest of the window as it was on the first page (so rows added meanwhile neither show nor push older ones
+    /// out). The keyset's sort value and id are whole numbers (<see cref="ListCursors.Decode"/>, <c>windowed</c>). One read
+    /// transaction, as <see cref="PageAsync{TRow, T}(RowTable{TRow}, Func{TRow, T}, string, object?, int, int, CancellationToken)"/>.
+    /// </summary>
+    private protected Task<StorePage<T>> WindowPageAsync<TRow, T>(
+        string columns, string table, string where, string orderBy, object parameters, Keyset<TRow> keyset, Func<TRow, T> convert,
+        int limit, int offset, ListCursor? after, int count, CancellationToken cancellationToken)
+        where TRow : class
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        var left = Math.Min(after?.Left ?? limit - Math.Min(offset, limit), limit); // an edited cursor reads no more than the window
+        var take = Math.Min(count, left);
+        var bound = new DynamicParameters(parameters);
+        bound.Add("Take", take < left ? take + 1L : take); // one more while the window goes on: whether a row follows
+        bound.Add("Offset", after is null ? offset : 0);
+        var counted = new DynamicParameters(parameters);
+        counted.Add("Limit", limit);
+        var selected = where;
+        if (after is not null)
+        {
+            selected = (where.Length == 0 ? "WHERE " : where + " AND ") + keyset.After;
+            bound.Add("AfterValue", long.Parse(after.SortValue, CultureInfo.InvariantCulture));
+            bound.Add("AfterId", long.Parse(after.Id, CultureInfo.InvariantCulture));
+        }
+
+        return UseAsync(async (connection, ct) =>
+        {
+            await using var transaction = await BeginReadAsync(connection, ct);
+            // Only the page's rows are read and converted (a usage event's path can be 8 KB).
+            var rows = take == 0 ? [] : await QueryAsync<TRow>(connection, transaction,
+                $"SELECT {columns} FROM {table} {selected} ORDER BY {orderBy} LIMIT @Take OFFSET @Offset", bound, ct);
+            var total = await ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM (SELECT 1 FROM {table} {where} LIMIT @Limit) window_rows", ct, counted);
+            await transaction.CommitAsync(ct);
+            var more = rows.Count > take;
+            var page = more ? rows.Take(take) : rows;
+            return new StorePage<T>(page.Select(convert).ToList(), (int)total, more ? keyset.CursorOf(rows[take - 1]) with { Left = left - take } : null);
         }, cancellationToken);
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using ApiGate.Core.Storage;
 
 namespace ApiGate.Gateway.Tests.Admin;
 
@@ -255,6 +256,84 @@ public sealed class AdminPagingTests : AdminTestBase
         // Assert
         Assert.True(response.Status == HttpStatusCode.BadRequest, why);
         AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "page[after]");
+    }
+
+    [Fact]
+    public async Task ListAudit_FollowingNextLinksWhileChangesAreMade_VisitsEveryChangeOfTheFirstPageOnce()
+    {
+        // Arrange: nine audited changes
+        var t = DateTimeOffset.UtcNow.AddMinutes(-10);
+        for (var i = 0; i < 9; i++)
+        {
+            await Gateway.Store.AddAdminAuditAsync(new AdminAuditRecord(0, t.AddSeconds(i), "POST", $"/users/u{i}", 201, "adt_1", "ops", "127.0.0.1", ""), CancellationToken.None);
+        }
+
+        var window = (await Gateway.Store.ListAdminAuditAsync(9, CancellationToken.None)).Select(a => a.Id).ToList();
+
+        // Act: a script pages through the trail by its next links, creating a user (a change, audited) after each page
+        var seen = new List<long>();
+        string? next = "/audit?limit=9&page[size]=4";
+        for (var page = 0; next is not null && page < 10; page++)
+        {
+            var response = await GetAsync(next);
+            seen.AddRange(AssertData(response).EnumerateArray().Select(a => a.GetProperty("id").GetInt64()));
+            Assert.Equal(HttpStatusCode.Created, (await PostAsync("/users", new { email = $"during{page}@example.com" })).Status);
+            next = response.Json.GetProperty("links").GetProperty("next").GetString()?["/admin".Length..];
+        }
+
+        // Assert: by page number each new change would have pushed the later pages back, showing rows twice
+        Assert.Equal(window, seen);
+    }
+
+    [Fact]
+    public async Task ListRecentUsage_FollowingNextLinksWhileEventsArrive_VisitsEveryEventOfTheFirstPageOnce()
+    {
+        // Arrange: a user with eight events
+        var user = AssertData(await PostAsync("/users", new { email = "busy@example.com" }), HttpStatusCode.Created).GetProperty("id").GetString()!;
+        var t = DateTimeOffset.UtcNow.AddHours(-1);
+        await Gateway.Store.AddUsageEventsAsync([.. Enumerable.Range(0, 8).Select(i => Storage.UsageStoreTests.Event(user, t.AddSeconds(i), path: $"/e{i}"))],
+            CancellationToken.None);
+
+        // Act: two newer requests are recorded after each page
+        var seen = new List<string>();
+        string? next = "/usage/recent?user=busy%40example.com&limit=8&page[size]=3";
+        for (var page = 0; next is not null && page < 10; page++)
+        {
+            var response = await GetAsync(next);
+            seen.AddRange(AssertData(response).EnumerateArray().Select(e => e.GetProperty("path").GetString()!));
+            await Gateway.Store.AddUsageEventsAsync(
+                [Storage.UsageStoreTests.Event(user, t.AddMinutes(1 + page), path: $"/new{page}a"), Storage.UsageStoreTests.Event(user, t.AddMinutes(1 + page), path: $"/new{page}b")],
+                CancellationToken.None);
+            next = response.Json.GetProperty("links").GetProperty("next").GetString()?["/admin".Length..];
+        }
+
+        // Assert
+        Assert.Equal(Enumerable.Range(0, 8).Reverse().Select(i => $"/e{i}"), seen);
+    }
+
+    [Theory]
+    [InlineData("/audit?page[after]=dXNlcnMKYUBleGFtcGxlLmNvbQp1c3JfMQ", "a users cursor")]
+    [InlineData("/audit?page[after]=YXVkaXQKNQo1", "an audit cursor without the rows left")]
+    [InlineData("/audit?page[after]=YXVkaXQKNQp4CjM", "an audit cursor with an edited id")]
+    [InlineData("/usage/recent?user=cursor%40example.com&page[after]=dXNhZ2UtcmVjZW50CngKNQoz", "a recent usage cursor with an edited time")]
+    [InlineData("/audit?page[after]=YXVkaXQKNQo1CjM&page[number]=2", "with a page number")]
+    [InlineData("/usage/recent?user=cursor%40example.com&page[after]=YXVkaXQKNQo1CjM", "an audit cursor on the recent usage")]
+    [InlineData("/usage/recent?user=cursor%40example.com&page[after]=%25%25", "not base64url")]
+    public async Task ListAuditAndRecentUsage_BadCursor_Returns400NamingPageAfter(string path, string why)
+    {
+        // Arrange
+        await PostAsync("/users", new { email = "cursor@example.com" });
+
+        // Act
+        var response = await GetAsync(path);
+
+        // Assert
+        Assert.True(response.Status == HttpStatusCode.BadRequest, why);
+        var error = AssertError(response, HttpStatusCode.BadRequest, "invalid_parameter", parameter: "page[after]");
+        Assert.Equal(path.Contains("page[number]", StringComparison.Ordinal)
+                ? "page[after] and page[number] cannot be given together: a page continues from a cursor or is counted from the start"
+                : "page[after] must be a cursor this list gave (meta.next_cursor of the page before), passed unchanged",
+            error.GetProperty("detail").GetString());
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed class RecentUsagePageTests(StoreEngines engines) : IClassFixture<S
         var pages = new List<UsageEventPage>();
         for (var offset = 0; offset <= 21; offset += 7)
         {
-            pages.Add(await store.GetRecentUsagePageAsync("usr_1", 20, offset, 7, None));
+            pages.Add(await store.GetRecentUsagePageAsync("usr_1", 20, offset, null, 7, None));
         }
 
         // Assert
@@ -49,15 +49,81 @@ public sealed class RecentUsagePageTests(StoreEngines engines) : IClassFixture<S
         await store.AddUsageEventsAsync([.. Enumerable.Range(0, 12).Select(i => UsageStoreTests.Event("usr_1", t.AddSeconds(i), path: $"/e{i}"))], None);
 
         // Act
-        var first = await store.GetRecentUsagePageAsync("usr_1", 10_000, 0, 1, None);
-        var second = await store.GetRecentUsagePageAsync("usr_1", 10_000, 1, 1, None);
-        var past = await store.GetRecentUsagePageAsync("usr_1", 10_000, 50, 5, None);
+        var first = await store.GetRecentUsagePageAsync("usr_1", 10_000, 0, null, 1, None);
+        var second = await store.GetRecentUsagePageAsync("usr_1", 10_000, 1, null, 1, None);
+        var past = await store.GetRecentUsagePageAsync("usr_1", 10_000, 50, null, 5, None);
 
         // Assert
         Assert.Equal(["/e11"], first.Events.Select(e => e.Path));
         Assert.Equal(12, first.Total);
         Assert.Equal(["/e10"], second.Events.Select(e => e.Path));
         Assert.Equal((0, 12), (past.Events.Count, past.Total));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task GetRecentUsagePageAsync_FollowingCursorsWhileEventsArrive_EveryEventOfTheFirstWindowOnce(string engine)
+    {
+        // Arrange: 25 events of usr_1 (two at the same second), read 20 at a time in pages of 7
+        var store = (await engines.CreateAsync(engine)).Store;
+        var t = new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero);
+        await store.AddUsageEventsAsync([.. Enumerable.Range(0, 25).Select(i => UsageStoreTests.Event("usr_1", t.AddSeconds(i == 24 ? 23 : i), path: $"/e{i}"))], None);
+        var window = (await store.GetRecentUsageAsync("usr_1", 20, None)).Select(e => e.Path).ToList();
+
+        // Act: after each page, newer events arrive (one at the newest second read so far) — by offset, each would shift
+        // the pages after it
+        var seen = new List<string>();
+        ListCursor? after = null;
+        for (var page = 0; page < 10; page++)
+        {
+            var read = await store.GetRecentUsagePageAsync("usr_1", 20, 0, after, 7, None);
+            seen.AddRange(read.Events.Select(e => e.Path));
+            await store.AddUsageEventsAsync(
+                [UsageStoreTests.Event("usr_1", t.AddSeconds(23), path: $"/new{page}a"), UsageStoreTests.Event("usr_1", t.AddMinutes(1 + page), path: $"/new{page}b")], None);
+            if (read.Next is null)
+            {
+                break;
+            }
+
+            after = read.Next;
+        }
+
+        // Assert: the window as it was on the first page, each event once, none of those that arrived
+        Assert.Equal(window, seen);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListAdminAuditPageAsync_FollowingCursorsWhileChangesArrive_EveryChangeOfTheFirstWindowOnce(string engine)
+    {
+        // Arrange: 12 audited changes, read 10 at a time in pages of 4
+        var store = (await engines.CreateAsync(engine)).Store;
+        var t = new DateTimeOffset(2026, 5, 10, 0, 0, 0, TimeSpan.Zero);
+        for (var i = 0; i < 12; i++)
+        {
+            await store.AddAdminAuditAsync(new AdminAuditRecord(0, t.AddSeconds(i), "POST", $"/users/u{i}", 201, "adt_1", "ops", "127.0.0.1", ""), None);
+        }
+
+        var window = (await store.ListAdminAuditAsync(10, None)).Select(a => a.Path).ToList();
+
+        // Act: a change is audited after each page
+        var pages = new List<StorePage<AdminAuditRecord>>();
+        ListCursor? after = null;
+        for (var page = 0; page < 10; page++)
+        {
+            var read = await store.ListAdminAuditPageAsync(10, 0, after, 4, None);
+            pages.Add(read);
+            await store.AddAdminAuditAsync(new AdminAuditRecord(0, t.AddMinutes(1 + page), "PATCH", $"/users/new{page}", 200, "adt_1", "ops", "127.0.0.1", ""), None);
+            if (read.Next is null)
+            {
+                break;
+            }
+
+            after = read.Next;
+        }
+
+        // Assert: 4 + 4 + 2 of the ten newest when the walk began, each once
+        Assert.Equal(window, pages.SelectMany(p => p.Items.Select(a => a.Path)));
+        Assert.Equal([4, 4, 2], pages.Select(p => p.Items.Count));
+        Assert.Equal([6, 2], pages.Where(p => p.Next is not null).Select(p => p.Next!.Left!.Value));
     }
 
     [Theory]
@@ -128,7 +194,7 @@ public sealed class RecentUsagePageTests(StoreEngines engines) : IClassFixture<S
             switch (targetMethod!.Name)
             {
                 case nameof(IGatewayStore.GetRecentUsagePageAsync):
-                    Calls.Add((targetMethod.Name, (string)args![0]!, (int)args[1]!, (int)args[2]!, (int)args[3]!));
+                    Calls.Add((targetMethod.Name, (string)args![0]!, (int)args[1]!, (int)args[2]!, (int)args[4]!));
                     return Task.FromResult(new UsageEventPage([], 0));
                 case nameof(IGatewayStore.GetRecentUsageAsync):
                     Calls.Add((targetMethod.Name, (string)args![0]!, (int)args[1]!, 0, (int)args[1]!));

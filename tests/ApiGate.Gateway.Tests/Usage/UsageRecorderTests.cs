@@ -427,8 +427,8 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         public Task<IReadOnlyList<UsageEvent>> GetRecentUsageAsync(string userId, int limit, CancellationToken cancellationToken) =>
             inner.GetRecentUsageAsync(userId, limit, cancellationToken);
 
-        public Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, int count, CancellationToken cancellationToken) =>
-            inner.GetRecentUsagePageAsync(userId, limit, offset, count, cancellationToken);
+        public Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, ListCursor? after, int count, CancellationToken cancellationToken) =>
+            inner.GetRecentUsagePageAsync(userId, limit, offset, after, count, cancellationToken);
 
         public Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
             string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
