@@ -93,6 +93,14 @@ public interface IUsageStore
 
     /// <summary>The compaction watermarks: hour rows are complete before <see cref="UsageWatermarks.Hours"/>, day rows before <see cref="UsageWatermarks.Days"/>.</summary>
     Task<UsageWatermarks> GetUsageWatermarksAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The user's rollup rows over [<paramref name="from"/>, <paramref name="to"/>), each request once: day rows before
+    /// the day watermark, hour rows up to the hour watermark, minute rows after it (<see cref="UserUsageRows.Ranges"/>).
+    /// The watermarks and the rows are read in one snapshot, so a compaction (or a prune after it) committed meanwhile
+    /// counts no period twice and none not at all.
+    /// </summary>
+    Task<IReadOnlyList<UsageRollup>> GetUserUsageRowsAsync(string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
 }
 
 /// <summary>What <see cref="IUsageStore.PruneUsageAsync"/> deletes.</summary>

@@ -9,16 +9,19 @@ namespace ApiGate.Core.Storage;
 /// </summary>
 public static class UserUsageRows
 {
-    public static async Task<IReadOnlyList<UsageRollup>> ReadAsync(IGatewayStore store, string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    /// <summary>The rows over [<paramref name="from"/>, <paramref name="to"/>), read with the watermarks in one snapshot (<see cref="IUsageStore.GetUserUsageRowsAsync"/>).</summary>
+    public static Task<IReadOnlyList<UsageRollup>> ReadAsync(IGatewayStore store, string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct) =>
+        store.GetUserUsageRowsAsync(userId, from, to, ct);
+
+    /// <summary>
+    /// The three disjoint ranges [from, to) of each granularity that hold [<paramref name="from"/>, <paramref name="to"/>)
+    /// under <paramref name="watermarks"/>: days before the day watermark, hours up to the hour watermark, minutes after.
+    /// </summary>
+    public static IReadOnlyList<(UsageGranularity Granularity, DateTimeOffset From, DateTimeOffset To)> Ranges(UsageWatermarks watermarks, DateTimeOffset from, DateTimeOffset to)
     {
-        var watermarks = await store.GetUsageWatermarksAsync(ct);
         var dayEnd = Clamp(watermarks.Days, from, to);
         var hourEnd = Clamp(watermarks.Hours, dayEnd, to);
-        var rows = new List<UsageRollup>();
-        rows.AddRange(await store.GetUsageRollupsAsync(userId, UsageGranularity.Day, from, dayEnd, ct));
-        rows.AddRange(await store.GetUsageRollupsAsync(userId, UsageGranularity.Hour, dayEnd, hourEnd, ct));
-        rows.AddRange(await store.GetUsageRollupsAsync(userId, UsageGranularity.Minute, hourEnd, to, ct));
-        return rows;
+        return [(UsageGranularity.Day, from, dayEnd), (UsageGranularity.Hour, dayEnd, hourEnd), (UsageGranularity.Minute, hourEnd, to)];
     }
 
     private static DateTimeOffset Clamp(DateTimeOffset value, DateTimeOffset min, DateTimeOffset max) => value < min ? min : value > max ? max : value;

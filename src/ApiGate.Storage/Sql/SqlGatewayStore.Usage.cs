@@ -147,7 +147,36 @@ public abstract partial class SqlGatewayStore
     }
 
     public Task<UsageWatermarks> GetUsageWatermarksAsync(CancellationToken cancellationToken) =>
-        UseAsync((connection, ct) => ReadWatermarksAsync(connection, null, UsageSql.SelectWatermarks, ct), cancellationToken);
+        UseAsync(async (connection, ct) =>
+        {
+            var watermarks = await ReadWatermarksAsync(connection, null, UsageSql.SelectWatermarks, ct);
+            await (AfterUsageWatermarksRead?.Invoke(ct) ?? Task.CompletedTask);
+            return watermarks;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<UsageRollup>> GetUserUsageRowsAsync(string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        UseAsync<IReadOnlyList<UsageRollup>>(async (connection, ct) =>
+        {
+            // One read transaction: the watermarks and the rows they select are the same snapshot, even while compaction runs.
+            await using var transaction = await BeginReadAsync(connection, ct);
+            var watermarks = await ReadWatermarksAsync(connection, transaction, UsageSql.SelectWatermarks, ct);
+            await (AfterUsageWatermarksRead?.Invoke(ct) ?? Task.CompletedTask);
+            var rows = new List<UsageRollup>();
+            foreach (var (granularity, start, end) in UserUsageRows.Ranges(watermarks, from, to))
+            {
+                rows.AddRange((await QueryAsync<UsageRollupRow>(connection, transaction, UsageSql.Rollups,
+                    new { User = userId, Granularity = (long)granularity, From = start.ToUnixTimeSeconds(), To = end.ToUnixTimeSeconds() }, ct)).Select(r => r.ToDefinition()));
+            }
+
+            await transaction.CommitAsync(ct);
+            return rows;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Runs right after a usage read took the watermarks, before it reads the rows they select: tests put a compaction
+    /// there to check that the read still counts each request once. Null (nothing runs) outside tests.
+    /// </summary>
+    internal Func<CancellationToken, Task>? AfterUsageWatermarksRead { get; set; }
 
     public Task<int> CompactUsageAsync(UsageGranularity into, DateTimeOffset before, int maxBuckets, CancellationToken cancellationToken)
     {

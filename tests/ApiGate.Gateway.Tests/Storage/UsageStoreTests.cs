@@ -3,6 +3,7 @@ using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
+using ApiGate.Storage.Sql;
 
 namespace ApiGate.Gateway.Tests.Storage;
 
@@ -270,6 +271,37 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
         Assert.Equal(["/private/2", "/private/1"], callerRows.Select(e => e.Path));
         Assert.Equal(4, anonymousRollups.Sum(r => r.Requests));
         Assert.Equal(2, callerRollups.Sum(r => r.Requests));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UserUsageRowsReadAsync_CompactionAndPruneBetweenTheWatermarksAndTheRows_CountsEveryRequestOnce(string engine)
+    {
+        // Arrange: 40 requests in one hour, as minute rows only; right after the read takes the watermarks, maintenance
+        // compacts that hour and prunes its minute rows (committed on another connection)
+        var store = (await engines.CreateAsync(engine)).Store;
+        var hour = new DateTimeOffset(2026, 5, 10, 10, 0, 0, TimeSpan.Zero);
+        await store.AddUsageEventsAsync([.. Enumerable.Range(0, 40).Select(i => Event("usr_1", hour.AddSeconds(i * 89)))], CancellationToken.None);
+        var maintained = 0;
+        ((SqlGatewayStore)store).AfterUsageWatermarksRead = async ct =>
+        {
+            if (Interlocked.Increment(ref maintained) == 1)
+            {
+                Assert.True(await store.CompactUsageAsync(UsageGranularity.Hour, hour.AddHours(1), 24, ct) > 0);
+                Assert.Equal(40, await store.PruneUsageAsync(UsageData.MinuteRollups, hour.AddHours(1), 1000, ct));
+            }
+        };
+
+        // Act
+        var rows = await UserUsageRows.ReadAsync(store, "usr_1", hour.AddHours(-10), hour.AddHours(14), CancellationToken.None);
+        var after = await UserUsageRows.ReadAsync(store, "usr_1", hour.AddHours(-10), hour.AddHours(14), CancellationToken.None);
+
+        // Assert: the minute rows of the snapshot (before, the hour was read from rows the prune had deleted: none), then
+        // the hour row
+        Assert.Equal(2, maintained);
+        Assert.Equal(40, rows.Sum(r => r.Requests));
+        Assert.All(rows, r => Assert.Equal(UsageGranularity.Minute, r.Granularity));
+        Assert.Equal(40, after.Sum(r => r.Requests));
+        Assert.All(after, r => Assert.Equal(UsageGranularity.Hour, r.Granularity));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]

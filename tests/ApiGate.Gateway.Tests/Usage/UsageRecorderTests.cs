@@ -430,6 +430,9 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         public Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, ListCursor? after, int count, CancellationToken cancellationToken) =>
             inner.GetRecentUsagePageAsync(userId, limit, offset, after, count, cancellationToken);
 
+        public Task<IReadOnlyList<UsageRollup>> GetUserUsageRowsAsync(string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+            inner.GetUserUsageRowsAsync(userId, from, to, cancellationToken);
+
         public Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
             string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
             inner.GetUsageRollupsAsync(userId, granularity, from, to, cancellationToken);
