@@ -38,7 +38,7 @@ public sealed class AdminUpstreamUrlTests : AdminTestBase
         // Assert
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(": a base URL cannot carry a query or fragment", result.Diagnostics, StringComparison.Ordinal);
-        Assert.StartsWith(flag == "--url" ? "error: url:" : "error: targets", result.Diagnostics, StringComparison.Ordinal);
+        Assert.StartsWith(flag == "--url" ? "error: --url:" : "error: --target", result.Diagnostics, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cr3t", result.Diagnostics + result.Output, StringComparison.Ordinal);
         Assert.Null(await Gateway.Store.FindUpstreamAsync("q", CancellationToken.None));
     }

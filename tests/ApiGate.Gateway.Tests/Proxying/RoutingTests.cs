@@ -203,14 +203,14 @@ public sealed class RoutingTests : IAsyncLifetime
     [InlineData("/internal/${nope}/$1", "nope")]
     [InlineData("/internal/${user}/$1", "user")]
     [InlineData("/internal/${query.}/$1", "query.")]
-    public async Task RouteCreate_TemplateWithAnUnknownVariable_Exit2NamingPathRewrite_NothingWritten(string template, string variable)
+    public async Task RouteCreate_TemplateWithAnUnknownVariable_Exit2NamingTheRewriteFlag_NothingWritten(string template, string variable)
     {
         // Act: such a variable would be empty on every request, sending them all to one path
         var created = await _gateway.CliAsync("routes", "create", "--name", "unknown-var", "--path", "/q/*", "--upstream", "a", "--rewrite", template);
 
         // Assert
         Assert.Equal(2, created.ExitCode);
-        Assert.Contains($"error: path_rewrite: the template uses ${{{variable}}}, which is no variable: a path rewrite has ${{uuid}}, ", created.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains($"error: --rewrite: the template uses ${{{variable}}}, which is no variable: a path rewrite has ${{uuid}}, ", created.Diagnostics, StringComparison.Ordinal);
         Assert.Null(await _gateway.Store.FindRouteAsync("unknown-var", CancellationToken.None));
     }
 

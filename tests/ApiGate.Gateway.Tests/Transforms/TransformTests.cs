@@ -168,7 +168,7 @@ public sealed class TransformTests : GatewayTestBase
     [InlineData("set", "X_User_ID", "X-User-ID")]
     [InlineData("add", "x.plan.id", "x-plan-id")]
     [InlineData("set", "X_Entitlement_Tier", "X-Entitlement-Tier")]
-    public async Task IdentityHeaderUnderAnotherSpelling_InARequestTransform_IsRefusedByTheCliNamingTheField(string operation, string name, string readsAs)
+    public async Task IdentityHeaderUnderAnotherSpelling_InARequestTransform_IsRefusedByTheCliNamingTheFlag(string operation, string name, string readsAs)
     {
         // Act
         var result = await Gateway.CliAsync("routes", "create", "--name", "forge", "--path", "/forge/*", "--upstream", "backend",
@@ -176,7 +176,7 @@ public sealed class TransformTests : GatewayTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains($"error: request_transform: request_transform.conditions[0].headers: '{name}' reads as the identity header '{readsAs}' to backends that take '_' for '-'", result.Error);
+        Assert.Contains($"error: --request-transform: request_transform.conditions[0].headers: '{name}' reads as the identity header '{readsAs}' to backends that take '_' for '-'", result.Error);
         Assert.Null(await Gateway.Store.FindRouteAsync("forge", CancellationToken.None));
     }
 
