@@ -161,6 +161,9 @@ internal sealed partial class WebhookDeliveryWorker(
     /// <summary>How often the history past <c>webhook.retention</c> is pruned, and how many rows of each kind one statement deletes.</summary>
     internal static readonly TimeSpan PruneInterval = TimeSpan.FromHours(1);
 
+    /// <summary>How soon a prune the store refused (locked, down) is tried again: a passing lock must not leave the history an hour longer.</summary>
+    internal static readonly TimeSpan PruneRetry = TimeSpan.FromMinutes(1);
+
     private const int PruneBatch = 1000;
 
     private DateTimeOffset _nextPrune;
@@ -168,7 +171,7 @@ internal sealed partial class WebhookDeliveryWorker(
     /// <summary>
     /// Once an hour (first at start), deletes the webhook history older than <c>webhook.retention</c> in batches, each its
     /// own short transaction, at most a hundred a round (the rest next hour). Every instance prunes: the deletes are
-    /// idempotent. A store that fails is tried again next hour; deliveries go on meanwhile.
+    /// idempotent. A store that fails is tried again a minute later; deliveries go on meanwhile.
     /// </summary>
     private async Task PruneWhenDueAsync(CancellationToken stoppingToken)
     {
@@ -200,6 +203,7 @@ internal sealed partial class WebhookDeliveryWorker(
         }
         catch (Exception ex)
         {
+            _nextPrune = now + PruneRetry;
             Log.PruneFailed(logger, ex.GetType().Name, ex.Message);
         }
 
@@ -419,7 +423,7 @@ internal sealed partial class WebhookDeliveryWorker(
         [LoggerMessage(EventId = 9607, Level = LogLevel.Information, Message = "Webhook history pruned: {Deliveries} finished deliveries and {Events} events from before {Before:O} (webhook.retention)")]
         public static partial void Pruned(ILogger logger, int deliveries, int events, DateTimeOffset before);
 
-        [LoggerMessage(EventId = 9608, Level = LogLevel.Warning, Message = "Webhook history could not be pruned ({Type}: {Reason}); trying again in an hour")]
+        [LoggerMessage(EventId = 9608, Level = LogLevel.Warning, Message = "Webhook history could not be pruned ({Type}: {Reason}); trying again in a minute")]
         public static partial void PruneFailed(ILogger logger, string type, string reason);
 
         [LoggerMessage(EventId = 9604, Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} (event {EventId}): the attempt could not be recorded ({Type}: {Reason}); it will be sent again")]

@@ -13,4 +13,15 @@ internal static class Poll
 
         Assert.True(condition());
     }
+
+    /// <summary><see cref="UntilAsync(Func{bool})"/>, failing with <paramref name="why"/>'s text (e.g. the log so far) when it never holds.</summary>
+    public static async Task UntilAsync(Func<bool> condition, Func<string> why)
+    {
+        for (var i = 0; i < 3000 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition(), why());
+    }
 }

@@ -495,7 +495,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
 
         // Act
         await StartGatewayAsync(GatewayStores.Sqlite, log: log, logLevel: "info");
-        await Poll.UntilAsync(() => log.Text.Contains("Webhook history pruned", StringComparison.Ordinal));
+        await Poll.UntilAsync(() => log.Text.Contains("Webhook history pruned", StringComparison.Ordinal), () => log.Text);
 
         // Assert: the default thirty days kept
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + _dsn);
