@@ -16,6 +16,11 @@ internal sealed class TlsCertificates
     /// <summary>TLS 1.2 and 1.3; older versions are refused in the handshake.</summary>
     public const SslProtocols Protocols = SslProtocols.Tls12 | SslProtocols.Tls13;
 
+    // Offered last, so it is only chosen by a client that offers nothing newer: curl --http1.0 and other HTTP/1.0
+    // clients name it in ALPN, and a server that does not list it must refuse their handshake (no_application_protocol).
+    // The connection is served by the HTTP/1.x parser either way.
+    private static readonly SslApplicationProtocol Http10 = new("http/1.0");
+
     private readonly TlsSources _sources;
     private readonly TimeProvider _time;
     private readonly Lock _reloading = new();
@@ -67,12 +72,15 @@ internal sealed class TlsCertificates
         }
     }
 
-    /// <summary>The per-connection TLS set-up for a listener speaking <paramref name="protocols"/> (ALPN offers h2 only when HTTP/2 is on).</summary>
+    /// <summary>
+    /// The per-connection TLS set-up for a listener speaking <paramref name="protocols"/> (ALPN offers h2 only when
+    /// HTTP/2 is on, then http/1.1 and http/1.0).
+    /// </summary>
     public TlsHandshakeCallbackOptions HandshakeOptions(HttpProtocols protocols)
     {
         List<SslApplicationProtocol> alpn = protocols.HasFlag(HttpProtocols.Http2)
-            ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11]
-            : [SslApplicationProtocol.Http11];
+            ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11, Http10]
+            : [SslApplicationProtocol.Http11, Http10];
         return new TlsHandshakeCallbackOptions
         {
             OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions

@@ -105,6 +105,25 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Https_ClientOfferingOnlyHttp10_HandshakeAcceptedAndRequestServed()
+    {
+        // Arrange: the ALPN list curl --http1.0 sends
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+
+        // Act
+        await using var tls = await _ca.HandshakeAsync(Port(gateway.Url), "api.test", [new SslApplicationProtocol("http/1.0")]);
+        await tls.WriteAsync("GET /echo/ten HTTP/1.0\r\nHost: api.test\r\n\r\n"u8.ToArray());
+        using var reader = new StreamReader(tls, leaveOpen: true);
+        var response = await reader.ReadToEndAsync();
+
+        // Assert
+        Assert.Equal("http/1.0", tls.NegotiatedApplicationProtocol.ToString());
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", response, StringComparison.Ordinal);
+        Assert.Equal("/echo/ten", _upstream.Received.Last().Path);
+    }
+
+    [Fact]
     public async Task Handshake_Tls12OnlyClient_Accepted()
     {
         WriteServerCertificate();
