@@ -186,7 +186,7 @@ internal static class TlsCertificateLoader
 
         if (!HasLabel(keyText, "PRIVATE KEY") && !HasLabel(keyText, "RSA PRIVATE KEY") && !HasLabel(keyText, "EC PRIVATE KEY"))
         {
-            throw new TlsConfigurationException(keySetting, HasLabel(keyText, "ENCRYPTED PRIVATE KEY")
+            throw new TlsConfigurationException(keySetting, IsEncrypted(keyText)
                 ? $"'{keyPath}' holds an encrypted private key; give the key unencrypted (readable by the gateway's user only)"
                 : $"'{keyPath}' holds no PEM private key (-----BEGIN PRIVATE KEY-----)");
         }
@@ -200,7 +200,7 @@ internal static class TlsCertificateLoader
         catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
             // ArgumentException: the key parsed but is not the certificate's (thrown by CopyWithPrivateKey).
-            throw new TlsConfigurationException(keySetting, $"the private key in '{keyPath}' does not belong to the certificate in '{certPath}'");
+            throw KeyMismatch(chain, keyText, certPath, keyPath, certSetting, keySetting);
         }
 
         var intermediates = new X509Certificate2Collection();
@@ -218,6 +218,37 @@ internal static class TlsCertificateLoader
             throw new TlsConfigurationException(certSetting, $"the certificate in '{certPath}' cannot be served: {ex.Message}");
         }
     }
+
+    /// <summary>
+    /// The key is not the first certificate's. When it is another one's of the file, the file is in the wrong order
+    /// (intermediates first, as some CAs send them): that is what the operator must fix, not the key.
+    /// </summary>
+    private static TlsConfigurationException KeyMismatch(
+        X509Certificate2Collection chain, string keyText, string certPath, string keyPath, string certSetting, string keySetting)
+    {
+        for (var i = 1; i < chain.Count; i++)
+        {
+            try
+            {
+                using var matching = X509Certificate2.CreateFromPem(chain[i].ExportCertificatePem(), keyText);
+                return new TlsConfigurationException(certSetting,
+                    $"'{certPath}' does not start with the server's certificate: the private key in '{keyPath}' belongs to certificate {i + 1} of {chain.Count} ({chain[i].Subject}); put that one first, then its intermediates");
+            }
+            catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+            {
+                // not this certificate's key either
+            }
+        }
+
+        return new TlsConfigurationException(keySetting, $"the private key in '{keyPath}' does not belong to the certificate in '{certPath}'");
+    }
+
+    /// <summary>
+    /// An encrypted key in PKCS#8 form, or in OpenSSL's traditional form (<c>openssl genrsa -aes256</c>: a
+    /// <c>Proc-Type: 4,ENCRYPTED</c> header inside the block, which the PEM reader does not take for a key at all).
+    /// </summary>
+    private static bool IsEncrypted(string keyText) =>
+        HasLabel(keyText, "ENCRYPTED PRIVATE KEY") || keyText.Contains("Proc-Type: 4,ENCRYPTED", StringComparison.Ordinal);
 
     private static string Read(string path, string setting, string what)
     {

@@ -546,10 +546,29 @@ public sealed class TlsTests : IAsyncLifetime
         Assert.Contains($"tls.key_file (APIGATE_TLS_KEY_FILE): the private key in '{KeyFile}' does not belong to the certificate in '{CertFile}'", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Start_CertificateFileWithTheIntermediateFirst_RefusedNamingTheCertificateSettingAndTheOrder()
+    {
+        // Arrange: the chain as some CAs hand it out, intermediate before the server's certificate
+        var leaf = _ca.Issue(["api.test"]);
+        _ca.Write(leaf, Path.Combine(_directory, "ordered.crt"), KeyFile);
+        File.WriteAllText(CertFile, _ca.Certificate.ExportCertificatePem() + "\n" + leaf.ExportCertificatePem() + "\n");
+
+        // Act
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync());
+
+        // Assert
+        Assert.Equal(
+            $"invalid configuration: tls.cert_file (APIGATE_TLS_CERT_FILE): '{CertFile}' does not start with the server's certificate: " +
+            $"the private key in '{KeyFile}' belongs to certificate 2 of 2 (CN=api.test); put that one first, then its intermediates",
+            error.Message);
+    }
+
     [Theory]
     [InlineData("", "tls.key_file (APIGATE_TLS_KEY_FILE): is not set; tls.cert_file needs the private key that belongs to it")]
     [InlineData("cert-as-key", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds no PEM private key")]
     [InlineData("encrypted", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds an encrypted private key")]
+    [InlineData("encrypted-traditional", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds an encrypted private key")]
     [InlineData("directory", "tls.key_file (APIGATE_TLS_KEY_FILE): cannot read the private key file '{key}': it is a directory; name the private key file in it")]
     public async Task Start_UnusableKeySetting_RefusedSayingWhy(string key, string expected)
     {
@@ -562,6 +581,13 @@ public sealed class TlsTests : IAsyncLifetime
         {
             File.WriteAllText(KeyFile, leaf.GetECDsaPrivateKey()!.ExportEncryptedPkcs8PrivateKeyPem(
                 "secret", new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 1000)));
+        }
+        else if (key == "encrypted-traditional")
+        {
+            // What `openssl genrsa -aes256` writes: encryption headers inside the block, the key's bytes encrypted.
+            File.WriteAllText(KeyFile,
+                "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC," + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)) +
+                "\n\n" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(128), Base64FormattingOptions.InsertLineBreaks) + "\n-----END EC PRIVATE KEY-----\n");
         }
 
         var keySetting = key switch
