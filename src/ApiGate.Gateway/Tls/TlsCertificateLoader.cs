@@ -130,7 +130,16 @@ internal static class TlsCertificateLoader
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new TlsConfigurationException(TlsSources.CertDirKey, $"cannot read the directory '{directory}': {ex.Message}");
+            var reason = ex switch
+            {
+                // The runtime says "could not find a part of the path" for a file too, though the file is there.
+                DirectoryNotFoundException when File.Exists(directory) =>
+                    $"it is a file; name the directory that holds the certificates, or set {TlsSources.CertFileKey} and {TlsSources.KeyFileKey} to a single pair",
+                DirectoryNotFoundException => "no such directory",
+                UnauthorizedAccessException => "permission denied",
+                _ => ex.Message,
+            };
+            throw new TlsConfigurationException(TlsSources.CertDirKey, $"cannot read the directory '{directory}': {reason}");
         }
 
         var entries = new List<(string Name, string CertPath, string KeyPath)>();

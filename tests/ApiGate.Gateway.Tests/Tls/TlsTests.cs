@@ -602,6 +602,22 @@ public sealed class TlsTests : IAsyncLifetime
         Assert.Contains(expected.Replace("{key}", keySetting, StringComparison.Ordinal), error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("missing", "cannot read the directory '{dir}': no such directory")]
+    [InlineData("file", "cannot read the directory '{dir}': it is a file; name the directory that holds the certificates, or set tls.cert_file and tls.key_file to a single pair")]
+    public async Task Start_CertificateDirectoryNotADirectory_RefusedSayingWhy(string kind, string expected)
+    {
+        // Arrange: the setting pointing at nothing, or at a certificate file instead of its directory
+        WriteServerCertificate();
+        var certDir = kind == "file" ? CertFile : Path.Combine(_directory, "no-such-dir");
+
+        // Act
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsCertDir) = ("", "", certDir)));
+
+        // Assert
+        Assert.Equal($"invalid configuration: tls.cert_dir (APIGATE_TLS_CERT_DIR): {expected.Replace("{dir}", certDir, StringComparison.Ordinal)}", error.Message);
+    }
+
     [Fact]
     public async Task Start_RedirectWithoutTls_RefusedNamingTheSetting()
     {
