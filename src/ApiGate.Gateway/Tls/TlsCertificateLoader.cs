@@ -62,15 +62,20 @@ internal static class TlsCertificateLoader
             }
         }
 
-        foreach (var certificate in all)
+        Warnings(all, now, warnings);
+        return new TlsCertificateSet(fallback ?? all[0], all);
+    }
+
+    /// <summary>Adds one line per certificate that is expired, not yet valid or expires within 14 days at <paramref name="now"/>.</summary>
+    public static void Warnings(IReadOnlyList<TlsCertificate> certificates, DateTimeOffset now, List<string> warnings)
+    {
+        foreach (var certificate in certificates)
         {
             if (Warning(certificate, now) is { } warning)
             {
                 warnings.Add(warning);
             }
         }
-
-        return new TlsCertificateSet(fallback ?? all[0], all);
     }
 
     /// <summary>

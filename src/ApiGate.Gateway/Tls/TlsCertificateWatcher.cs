@@ -8,7 +8,9 @@ namespace ApiGate.Gateway.Tls;
 /// Reloads <see cref="TlsCertificates"/> when the files change: a <see cref="FileSystemWatcher"/> on their directories
 /// (a burst of events is checked once, 200 ms after the last), and a check every <c>APIGATE_TLS_RELOAD_INTERVAL</c>
 /// as a safety net for changes a watcher misses (network file systems, symbolic links replaced elsewhere). A check
-/// compares a digest of the files, so an unchanged directory costs a few small reads.
+/// compares a digest of the files, so an unchanged directory costs a few small reads. Each check also looks at the dates
+/// of the certificates served, so one that comes within 14 days of its expiry, or expires, while the gateway runs is
+/// warned about once (event 7403) without waiting for a file to change.
 /// </summary>
 internal sealed partial class TlsCertificateWatcher(
     TlsCertificates certificates, GatewayOptions options, TimeProvider time, ILogger<TlsCertificateWatcher> logger) : IHostedService, IDisposable
@@ -16,6 +18,7 @@ internal sealed partial class TlsCertificateWatcher(
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(200);
 
     private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
     private ITimer? _settle;
     private ITimer? _poll;
     private FileSystemWatcher? _certDirWatcher;
@@ -30,10 +33,7 @@ internal sealed partial class TlsCertificateWatcher(
             LogServing(logger, certificate.Source, certificate.Leaf.Subject, string.Join(", ", certificate.HostNames), certificate.Leaf.NotAfter.ToUniversalTime());
         }
 
-        foreach (var warning in StartWarnings)
-        {
-            LogExpiry(logger, warning);
-        }
+        Warn(StartWarnings, reloaded: false);
 
         _settle = time.CreateTimer(_ => Check(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _poll = time.CreateTimer(_ => Check(), null, options.TlsReloadInterval, options.TlsReloadInterval);
@@ -125,11 +125,18 @@ internal sealed partial class TlsCertificateWatcher(
     public void Check()
     {
         var warnings = new List<string>();
+        var reloaded = false;
         try
         {
             switch (certificates.TryReload(warnings, out var problem))
             {
+                case TlsReload.Unchanged:
+                    // The dates move on while the files stay: an "expires at" line turns up once the certificate is within
+                    // 14 days of its end, an "expired at" one once it is over.
+                    TlsCertificateLoader.Warnings(certificates.Current.All, time.GetUtcNow(), warnings);
+                    break;
                 case TlsReload.Reloaded:
+                    reloaded = true;
                     foreach (var certificate in certificates.Current.All)
                     {
                         LogReloaded(logger, certificate.Source, certificate.Leaf.Subject, certificate.Leaf.NotAfter.ToUniversalTime());
@@ -146,9 +153,26 @@ internal sealed partial class TlsCertificateWatcher(
             LogRefused(logger, ex.Message);
         }
 
-        foreach (var warning in warnings)
+        Warn(warnings, reloaded);
+    }
+
+    /// <summary>Logs each warning not logged before; after a reload, all of them again (the reload line lists what is served).</summary>
+    private void Warn(List<string> warnings, bool reloaded)
+    {
+        lock (_warned)
         {
-            LogExpiry(logger, warning);
+            if (reloaded)
+            {
+                _warned.Clear();
+            }
+
+            foreach (var warning in warnings)
+            {
+                if (_warned.Add(warning))
+                {
+                    LogExpiry(logger, warning);
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@ using ApiGate.Core.Management;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Tls;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ApiGate.Gateway.Tests.Tls;
 
@@ -523,6 +524,33 @@ public sealed class TlsTests : IAsyncLifetime
         await gateway.DisposeAsync();
 
         Assert.Contains($"the certificate from {CertFile} (CN=api.test) expired at", _log.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Check_FilesUnchangedWhileTheCertificateNearsAndPassesItsExpiry_WarnsOnceForEach()
+    {
+        // Arrange: a certificate with 30 days left, on a clock the test moves; the files are never touched
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        _ca.Write(_ca.Issue(["api.test"], time.GetUtcNow().AddDays(-1), time.GetUtcNow().AddDays(30)), CertFile, KeyFile);
+        var certificates = new TlsCertificates(new TlsSources(CertFile, KeyFile, ""), time, []);
+        var logger = new RecordingLogger<TlsCertificateWatcher>();
+        using var watcher = new TlsCertificateWatcher(certificates, new GatewayOptions(), time, logger);
+
+        // Act: the periodic check, today, 20 days on (twice), and 31 days on
+        watcher.Check();
+        var today = logger.Count(7403);
+        time.Advance(TimeSpan.FromDays(20));
+        watcher.Check();
+        watcher.Check();
+        var nearExpiry = logger.Messages.ToList();
+        time.Advance(TimeSpan.FromDays(11));
+        watcher.Check();
+
+        // Assert
+        Assert.Equal(0, today);
+        Assert.Equal([$"TLS: the certificate from {CertFile} (CN=api.test) expires at {certificates.Current.Default.NotAfter:u}"], nearExpiry);
+        Assert.Equal($"TLS: the certificate from {CertFile} (CN=api.test) expired at {certificates.Current.Default.NotAfter:u}; clients will refuse it", logger.Messages[^1]);
+        Assert.Equal(2, logger.Count(7403));
     }
 
     [Fact]
