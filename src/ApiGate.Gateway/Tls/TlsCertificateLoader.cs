@@ -21,6 +21,9 @@ internal static class TlsCertificateLoader
     private const string CertbotChain = "fullchain.pem";
     private const string CertbotKey = "privkey.pem";
 
+    private const string BinaryHint =
+        "openssl pkcs12 -in FILE.pfx -nokeys -out cert.pem and openssl pkcs12 -in FILE.pfx -nocerts -nodes -out key.pem (DER: openssl x509 -inform der)";
+
     /// <summary>Loads every certificate; <paramref name="warnings"/> gets one line per certificate that is expired, not yet valid or expires within 14 days.</summary>
     /// <exception cref="TlsConfigurationException">A file cannot be used.</exception>
     public static TlsCertificateSet Load(TlsSources sources, DateTimeOffset now, List<string> warnings)
@@ -195,13 +198,16 @@ internal static class TlsCertificateLoader
 
         if (chain.Count == 0)
         {
-            throw new TlsConfigurationException(certSetting, $"'{certPath}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+            throw new TlsConfigurationException(certSetting, IsBinary(certText)
+                ? $"'{certPath}' is a binary file (DER, or PKCS#12 .pfx/.p12), not PEM; convert it: {BinaryHint}"
+                : $"'{certPath}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
         }
 
         if (!HasLabel(keyText, "PRIVATE KEY") && !HasLabel(keyText, "RSA PRIVATE KEY") && !HasLabel(keyText, "EC PRIVATE KEY"))
         {
             throw new TlsConfigurationException(keySetting, IsEncrypted(keyText)
                 ? $"'{keyPath}' holds an encrypted private key; give the key unencrypted (readable by the gateway's user only)"
+                : IsBinary(keyText) ? $"'{keyPath}' is a binary file (DER, or PKCS#12 .pfx/.p12), not PEM; convert it: {BinaryHint}"
                 : $"'{keyPath}' holds no PEM private key (-----BEGIN PRIVATE KEY-----)");
         }
 
@@ -263,6 +269,12 @@ internal static class TlsCertificateLoader
     /// </summary>
     private static bool IsEncrypted(string keyText) =>
         HasLabel(keyText, "ENCRYPTED PRIVATE KEY") || keyText.Contains("Proc-Type: 4,ENCRYPTED", StringComparison.Ordinal);
+
+    /// <summary>
+    /// True for a file that is not text (DER and PKCS#12 start with an ASN.1 sequence whose length bytes read as NUL or
+    /// as bytes that are not UTF-8), said so rather than that no PEM block was found in it.
+    /// </summary>
+    private static bool IsBinary(string text) => text.Contains('\0', StringComparison.Ordinal) || text.Contains('\uFFFD', StringComparison.Ordinal);
 
     private static string Read(string path, string setting, string what)
     {

@@ -562,6 +562,23 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Start_CertificateFileInPkcs12_RefusedNamingTheSettingAndHowToConvert()
+    {
+        // Arrange: a .pfx where the PEM certificate belongs, its password never given
+        var leaf = WriteServerCertificate();
+        File.WriteAllBytes(CertFile, leaf.Export(X509ContentType.Pkcs12, "not-printed"));
+
+        // Act
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync());
+
+        // Assert
+        Assert.StartsWith(
+            $"invalid configuration: tls.cert_file (APIGATE_TLS_CERT_FILE): '{CertFile}' is a binary file (DER, or PKCS#12 .pfx/.p12), not PEM; convert it: openssl pkcs12 -in FILE.pfx -nokeys",
+            error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-printed", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_KeyOfAnotherCertificate_RefusedNamingTheKeySetting()
     {
         var leaf = _ca.Issue(["api.test"]);
@@ -597,6 +614,7 @@ public sealed class TlsTests : IAsyncLifetime
     [InlineData("cert-as-key", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds no PEM private key")]
     [InlineData("encrypted", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds an encrypted private key")]
     [InlineData("encrypted-traditional", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' holds an encrypted private key")]
+    [InlineData("pfx", "tls.key_file (APIGATE_TLS_KEY_FILE): '{key}' is a binary file (DER, or PKCS#12 .pfx/.p12), not PEM; convert it: openssl pkcs12")]
     [InlineData("directory", "tls.key_file (APIGATE_TLS_KEY_FILE): cannot read the private key file '{key}': it is a directory; name the private key file in it")]
     public async Task Start_UnusableKeySetting_RefusedSayingWhy(string key, string expected)
     {
@@ -609,6 +627,10 @@ public sealed class TlsTests : IAsyncLifetime
         {
             File.WriteAllText(KeyFile, leaf.GetECDsaPrivateKey()!.ExportEncryptedPkcs8PrivateKeyPem(
                 "secret", new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 1000)));
+        }
+        else if (key == "pfx")
+        {
+            File.WriteAllBytes(KeyFile, leaf.Export(X509ContentType.Pkcs12, "not-printed"));
         }
         else if (key == "encrypted-traditional")
         {
