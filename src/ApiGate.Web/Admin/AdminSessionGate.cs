@@ -46,7 +46,9 @@ internal sealed partial class AdminSessionGate(
             + $"<link rel=\"stylesheet\" href=\"{EmbeddedAssets.Url("site.css")}\"></head><body><main class=\"ag-login\"><div>"
             + "<h1>This page could not be shown</h1><p id=\"page-failed\">"
             + (unavailable ? "The store is not reachable right now. " : "Something went wrong on the gateway. ")
-            + "The gateway's log has the details (event 7101). <a href=\"/ui\">Back to the dashboard</a>, or try again.</p></div></main></body></html>");
+            + "The gateway's log has the details (event 7101). <a href=\"/ui\">Back to the dashboard</a>, or try again.</p></div></main></body></html>",
+        AdminConsoleModule.BasePath,
+        EmbeddedAssets.Url("site.css"));
 
     private async Task ServeAsync(HttpContext context, RequestDelegate next)
     {

@@ -53,7 +53,9 @@ internal sealed partial class PortalSessionGate(
         unavailable => $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{System.Net.WebUtility.HtmlEncode(options.AppName)}</title></head><body>"
             + "<h1>This page could not be shown</h1><p id=\"page-failed\">"
             + (unavailable ? "The service is briefly unavailable. " : "Something went wrong on our side. ")
-            + $"Please try again in a moment. <a href=\"{PortalOptions.BasePath}\">Back to the start</a>.</p></body></html>");
+            + $"Please try again in a moment. <a href=\"{PortalOptions.BasePath}\">Back to the start</a>.</p></body></html>",
+        PortalOptions.BasePath,
+        EmbeddedAssets.PortalUrl("site.css"));
 
     private async Task ServeAsync(HttpContext context, RequestDelegate next)
     {

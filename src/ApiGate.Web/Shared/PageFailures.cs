@@ -10,11 +10,15 @@ internal static class PageFailures
 {
     /// <summary>
     /// Runs <paramref name="serve"/>. A form the client sent that cannot be read answers its 4xx, unlogged
-    /// (<see cref="FormPosts.IsClientError"/>); any other failure (but the client going away) is handed to
-    /// <paramref name="log"/> and answered with <paramref name="page"/>'s HTML — 503 when the store is unreachable
-    /// (its argument is then true), else 500 — the details in the log only.
+    /// (<see cref="FormPosts.IsClientError"/>) — a 400 with a page saying so (<see cref="WriteUnreadableFormAsync"/>); any
+    /// other failure (but the client going away) is handed to <paramref name="log"/> and answered with
+    /// <paramref name="page"/>'s HTML — 503 when the store is unreachable (its argument is then true), else 500 — the
+    /// details in the log only.
     /// </summary>
-    public static async Task RunAsync(HttpContext context, Func<Task> serve, Action<Exception> log, Func<bool, string> page)
+    /// <param name="fallbackPath">The application's root, linked to when the request has no path of its own.</param>
+    /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
+    public static async Task RunAsync(
+        HttpContext context, Func<Task> serve, Action<Exception> log, Func<bool, string> page, string fallbackPath, string stylesheet)
     {
         // The pages' NavigationManager makes a URI of the request's scheme and Host: a request it cannot make one of
         // (HTTP/1.0 without a Host, a port over 65535, a label that is not valid punycode) is the client's error,
@@ -35,6 +39,10 @@ internal static class PageFailures
             context.Response.Clear();
             SecurityHeaders.Apply(context.Response);
             context.Response.StatusCode = FormPosts.StatusOf(ex);
+            if (context.Response.StatusCode == StatusCodes.Status400BadRequest)
+            {
+                await WriteUnreadableFormAsync(context, fallbackPath, stylesheet);
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
@@ -67,6 +75,15 @@ internal static class PageFailures
     public static Task WriteFormRefusedAsync(HttpContext context, string fallbackPath, string stylesheet) =>
         WriteRefusedFormAsync(context, fallbackPath, stylesheet,
             "The form's security token (antiforgery) was missing or no longer valid, so nothing was changed. Open {0} again and resend the form.");
+
+    /// <summary>
+    /// Answers a form post the server cannot read — a value holding a NUL character (which the framework's form reader
+    /// refuses, and a browser never sends from a field typed into), or a body that is not a form: 400 and a page saying
+    /// nothing was changed, instead of an empty 400.
+    /// </summary>
+    private static Task WriteUnreadableFormAsync(HttpContext context, string fallbackPath, string stylesheet) =>
+        WriteRefusedFormAsync(context, fallbackPath, stylesheet,
+            "The form could not be read (a field held a character no form may carry, such as NUL, or the body was not a form), so nothing was changed. Open {0} again and resend the form.");
 
     /// <summary>
     /// After a form post's page ran: when the framework refused the post without a word — it names a form the page does

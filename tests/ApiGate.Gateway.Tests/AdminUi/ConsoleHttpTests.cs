@@ -156,6 +156,27 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateRoute_FieldHoldingANulCharacter_400WithAPageSayingTheFormCouldNotBeReadAndNothingWritten()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/routes/new");
+
+        // Act: the framework's form reader refuses a NUL anywhere in the body
+        using var refused = await console.PostAsync("/ui/routes/new",
+            [new("_handler", "route"), new("__RequestVerificationToken", antiforgery), new("name", "orders\u0000"), new("path", "/orders/*"), new("enabled", "true")]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("text/html; charset=utf-8", refused.Content.Headers.ContentType?.ToString());
+        Assert.Contains("<p id=\"form-refused\">The form could not be read (a field held a character no form may carry, such as NUL, or the body was not a form), " +
+            "so nothing was changed. Open <a href=\"/ui/routes/new\">the page</a> again and resend the form.</p>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("DENY", Assert.Single(refused.Headers.GetValues("X-Frame-Options")));
+        Assert.Empty(await _gateway.Routes.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task CreateRoute_WithoutAntiforgeryToken_RefusedWith400AndNothingWritten()
     {
         using var console = new ConsoleHttp(_gateway.Url);

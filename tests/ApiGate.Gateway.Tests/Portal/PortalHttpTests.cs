@@ -52,6 +52,28 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task CreateKey_NameHoldingANulCharacter_400WithAPageSayingTheFormCouldNotBeReadAndNoKey()
+    {
+        // Arrange
+        var (client, _) = await SignedInAsync("nul@customer.example");
+        using (client)
+        {
+            var customer = (await Gateway.Store.FindUserAsync("nul@customer.example", CancellationToken.None))!;
+
+            // Act: the framework's form reader refuses a NUL anywhere in the body
+            var response = await PostFormAsync(client, "/portal/keys", "create", ("Name", "ci\u0000server"));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+            Assert.Equal("The form could not be read (a field held a character no form may carry, such as NUL, or the body was not a form), so nothing was changed. Open the page again and resend the form.",
+                TextOf(await response.Content.ReadAsStringAsync(), "form-refused"));
+            Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
+            Assert.Empty(await Gateway.Service<PortalKeyService>().ListAsync(customer, CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task Logout_WithATokenPairFromAnotherSession_RefusedAndSessionStays()
     {
         // Arrange: a customer signed in on their own takes the form token and antiforgery cookie of their page, and plants
