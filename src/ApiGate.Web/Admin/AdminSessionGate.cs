@@ -116,7 +116,8 @@ internal sealed partial class AdminSessionGate(
 
     /// <summary>
     /// Serves the page; one about a row the store does not hold is answered with a page naming it
-    /// (<see cref="AdminPage.Missing"/>), and a post of a form the page does not show with a page saying so.
+    /// (<see cref="AdminPage.Missing"/>), a path with no page and a post of a form the page does not show with a page
+    /// saying so.
     /// </summary>
     private static async Task ServePageAsync(HttpContext context, RequestDelegate next)
     {
@@ -127,6 +128,7 @@ internal sealed partial class AdminSessionGate(
                 context, missing.Kind, missing.Name, missing.Shown, missing.ListPath, missing.ListName ?? missing.Kind + "s", EmbeddedAssets.Url("site.css"));
         }
 
+        await PageFailures.AfterNoPageAsync(context, AdminConsoleModule.BasePath, "the dashboard", EmbeddedAssets.Url("site.css"));
         await PageFailures.AfterFormPostAsync(context, "/ui", EmbeddedAssets.Url("site.css"));
     }
 

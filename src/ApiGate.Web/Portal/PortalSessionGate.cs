@@ -143,10 +143,14 @@ internal sealed partial class PortalSessionGate(
         await ServePageAsync(context, next);
     }
 
-    /// <summary>Serves the page; a post of a form the page does not show gets a page saying so (<see cref="PageFailures.AfterFormPostAsync"/>).</summary>
+    /// <summary>
+    /// Serves the page; a path with no page (<see cref="PageFailures.AfterNoPageAsync"/>) and a post of a form the page
+    /// does not show (<see cref="PageFailures.AfterFormPostAsync"/>) get a page saying so.
+    /// </summary>
     private static async Task ServePageAsync(HttpContext context, RequestDelegate next)
     {
         await next(context);
+        await PageFailures.AfterNoPageAsync(context, PortalOptions.BasePath, "the start", EmbeddedAssets.PortalUrl("site.css"));
         await PageFailures.AfterFormPostAsync(context, PortalOptions.BasePath, EmbeddedAssets.PortalUrl("site.css"));
     }
 

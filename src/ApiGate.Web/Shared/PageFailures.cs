@@ -111,6 +111,29 @@ internal static class PageFailures
     }
 
     /// <summary>
+    /// After a request no page answered (a mistyped address, an old bookmark): 404 and a page saying there is no such page,
+    /// naming the path (cut to <see cref="MaxShownId"/> characters) and linking to <paramref name="root"/>, instead of an
+    /// empty 404 that the browser shows as an error of its own, with no way back.
+    /// </summary>
+    /// <param name="rootName">The root page's name after "Back to" ("the dashboard").</param>
+    /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
+    public static Task AfterNoPageAsync(HttpContext context, string root, string rootName, string stylesheet)
+    {
+        if (!context.Items.ContainsKey(WebPages.NoPageItem) || context.Response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        var path = System.Net.WebUtility.HtmlEncode(Cut(context.Request.Path.Value ?? ""));
+        context.Response.ContentType = "text/html; charset=utf-8";
+        return context.Response.WriteAsync(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Page not found</title>" +
+            $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
+            $"<h1>Page not found</h1><p id=\"no-page\">There is no page at <code>{path}</code>. " +
+            $"<a href=\"{root}\">Back to {rootName}</a>.</p></div></main></body></html>");
+    }
+
+    /// <summary>
     /// Answers a page about a row the store does not hold: 404 and a page naming it, saying nothing was changed, with a
     /// link to <paramref name="listPath"/>. A row the page showed (<paramref name="shown"/>) is gone: "no … any more",
     /// deleted meanwhile. Any other is not found, named by its id as the request gave it (cut to

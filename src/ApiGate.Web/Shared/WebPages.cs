@@ -90,6 +90,9 @@ public static class WebPages
         services.AddMudServices();
     }
 
+    /// <summary>Set on a request no page of the branch answers (<see cref="PageFailures.AfterNoPageAsync"/>).</summary>
+    internal static readonly object NoPageItem = new();
+
     /// <summary>Adds routing, antiforgery and the components' endpoints to a branch; unknown paths answer 404.</summary>
     private static void Map(IApplicationBuilder branch)
     {
@@ -108,6 +111,8 @@ public static class WebPages
         }));
         branch.Run(context =>
         {
+            // The gate answers it with a page of its own (PageFailures.AfterNoPageAsync): it knows the application's root.
+            context.Items[NoPageItem] = true;
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return Task.CompletedTask;
         });

@@ -156,6 +156,24 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Get_PathWithNoPage_404WithAPageSayingSoAndLinkingToTheDashboard()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+
+        // Act: a mistyped address (the route editor is at /ui/routes/<id>/edit)
+        using var response = await console.GetAsync("/ui/routes/orders");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        Assert.Contains("<p id=\"no-page\">There is no page at <code>/ui/routes/orders</code>. <a href=\"/ui\">Back to the dashboard</a>.</p>",
+            await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
+    }
+
+    [Fact]
     public async Task CreateRoute_FieldHoldingANulCharacter_400WithAPageSayingTheFormCouldNotBeReadAndNothingWritten()
     {
         // Arrange

@@ -52,6 +52,24 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Get_PathWithNoPage_404WithAPageSayingSoEscapedAndLinkingToTheStart()
+    {
+        // Arrange
+        var (client, _) = await SignedInAsync("lost@customer.example");
+        using (client)
+        {
+            // Act: an address with markup in it, as a link someone else made
+            var response = await client.GetAsync("/portal/%3Cb%3Ekeys");
+
+            // Assert
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+            Assert.Contains("<p id=\"no-page\">There is no page at <code>/portal/&lt;b&gt;keys</code>. <a href=\"/portal\">Back to the start</a>.</p>",
+                await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task CreateKey_NameHoldingANulCharacter_400WithAPageSayingTheFormCouldNotBeReadAndNoKey()
     {
         // Arrange
