@@ -52,6 +52,30 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task RevokeKey_IdOfAnotherCustomersKeyInTheForm_400NoSuchKeyAndThatKeyStaysActive()
+    {
+        // Arrange: two customers with a key each; the second edits the id in its own revoke form
+        var keys = Gateway.Service<PortalKeyService>();
+        await SignUpAsync("victim@customer.example", verify: true);
+        var victim = (await Gateway.Store.FindUserAsync("victim@customer.example", CancellationToken.None))!;
+        var victimsKey = (await keys.CreateAsync(victim, "production", CancellationToken.None)).Key!;
+        var (client, _) = await SignedInAsync("attacker@customer.example");
+        using (client)
+        {
+            var attacker = (await Gateway.Store.FindUserAsync("attacker@customer.example", CancellationToken.None))!;
+            Assert.NotNull((await keys.CreateAsync(attacker, "mine", CancellationToken.None)).Key);
+
+            // Act
+            var response = await PostFormAsync(client, "/portal/keys", "revoke", ("KeyId", victimsKey.Key.Id));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("No such key.", TextOf(await response.Content.ReadAsStringAsync(), "message-error"));
+            Assert.Null((await Gateway.Store.FindKeyAsync(victimsKey.Key.Id, CancellationToken.None))!.RevokedAt);
+        }
+    }
+
+    [Fact]
     public async Task Get_PathWithNoPage_404WithAPageSayingSoEscapedAndLinkingToTheStart()
     {
         // Arrange
