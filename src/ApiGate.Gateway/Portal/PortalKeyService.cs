@@ -32,8 +32,12 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
     /// <summary>The customer's keys, newest first.</summary>
     public Task<IReadOnlyList<ApiKeyDefinition>> ListAsync(UserDefinition user, CancellationToken ct) => _keys.ListAsync(user.Id, ct);
 
-    /// <summary>Creates a key; the full key is in the result, to be shown once.</summary>
-    public async Task<(PortalResult Result, CreatedKey? Key)> CreateAsync(UserDefinition user, string? name, CancellationToken ct)
+    /// <summary>
+    /// Creates a key; the full key is in the result, to be shown once. <paramref name="once"/> is the value the form was
+    /// shown with (null: none): a second post of it — the page showing the new key reloaded, which sends its post again,
+    /// or the button pressed twice — is refused, instead of making a second key the customer never sees.
+    /// </summary>
+    public async Task<(PortalResult Result, CreatedKey? Key)> CreateAsync(UserDefinition user, string? name, string? once, CancellationToken ct)
     {
         name = name?.Trim() ?? "";
         if (name.Length == 0)
@@ -44,6 +48,12 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
         if (name.Length > MaxNameLength)
         {
             return (PortalResult.Refused($"The name must be at most {MaxNameLength} characters."), null);
+        }
+
+        // Counted in the store (every instance together) for as long as the hourly count below.
+        if (once is { Length: > 0 and <= 64 } && await counter.TakeAsync("portal-key-form", user.Id + ":" + once, 1, CreationWindow, ct) is not null)
+        {
+            return (PortalResult.Refused("This form was sent already (the page was reloaded, or the button pressed twice), so no key was created now: your keys are listed below."), null);
         }
 
         // Counted in the store before the key is made (every instance together), like the login and sign-up limits.

@@ -52,18 +52,47 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task CreateKey_PageShowingTheNewKeyReloaded_SamePostRefusedWithAMessageAndOneKeyCreated()
+    {
+        // Arrange: the create form's post as the browser sends it (every field it holds, hidden ones included)
+        var (client, _) = await SignedInAsync("reload@customer.example");
+        using (client)
+        {
+            var customer = (await Gateway.Store.FindUserAsync("reload@customer.example", CancellationToken.None))!;
+            var page = await client.GetStringAsync("/portal/keys");
+            var form = Regex.Match(page, "<form[^>]*>(?:(?!</form>).)*id=\"create-key\"", RegexOptions.Singleline).Value;
+            var fields = Regex.Matches(form, "<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\"")
+                .Select(m => (m.Groups[1].Value, WebUtility.HtmlDecode(m.Groups[2].Value)))
+                .Append(("Name", "ci server")).ToArray(); // the form names itself (_handler) in a hidden field too
+            var created = await client.PostAsync("/portal/keys", Form(fields));
+            Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+
+            // Act: the reload sends that post again
+            var reloaded = await client.PostAsync("/portal/keys", Form(fields));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.BadRequest, reloaded.StatusCode);
+            var html = await reloaded.Content.ReadAsStringAsync();
+            Assert.Equal("This form was sent already (the page was reloaded, or the button pressed twice), so no key was created now: your keys are listed below.",
+                TextOf(html, "message-error"));
+            Assert.DoesNotContain("id=\"new-key\"", html, StringComparison.Ordinal);
+            Assert.Single(await Gateway.Service<PortalKeyService>().ListAsync(customer, CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task RevokeKey_IdOfAnotherCustomersKeyInTheForm_400NoSuchKeyAndThatKeyStaysActive()
     {
         // Arrange: two customers with a key each; the second edits the id in its own revoke form
         var keys = Gateway.Service<PortalKeyService>();
         await SignUpAsync("victim@customer.example", verify: true);
         var victim = (await Gateway.Store.FindUserAsync("victim@customer.example", CancellationToken.None))!;
-        var victimsKey = (await keys.CreateAsync(victim, "production", CancellationToken.None)).Key!;
+        var victimsKey = (await keys.CreateAsync(victim, "production", null, CancellationToken.None)).Key!;
         var (client, _) = await SignedInAsync("attacker@customer.example");
         using (client)
         {
             var attacker = (await Gateway.Store.FindUserAsync("attacker@customer.example", CancellationToken.None))!;
-            Assert.NotNull((await keys.CreateAsync(attacker, "mine", CancellationToken.None)).Key);
+            Assert.NotNull((await keys.CreateAsync(attacker, "mine", null, CancellationToken.None)).Key);
 
             // Act
             var response = await PostFormAsync(client, "/portal/keys", "revoke", ("KeyId", victimsKey.Key.Id));
@@ -321,7 +350,7 @@ public sealed class PortalHttpTests : PortalTestBase
             var keys = Gateway.Service<PortalKeyService>();
             for (var i = 0; i < PortalKeyService.MaxCreatedPerHour; i++)
             {
-                var (created, key) = await keys.CreateAsync(customer, "loop " + i, CancellationToken.None);
+                var (created, key) = await keys.CreateAsync(customer, "loop " + i, null, CancellationToken.None);
                 Assert.True(created.Ok, created.Message);
                 Assert.True((await keys.RevokeAsync(customer, key!.Key.Id, CancellationToken.None)).Ok);
             }

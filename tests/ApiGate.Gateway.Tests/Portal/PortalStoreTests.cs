@@ -40,11 +40,11 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
         var portal = new ApiGate.Gateway.Portal.PortalKeyService(store, new Configuration.GatewayOptions(), new Identity.AttemptCounter(store, TimeProvider.System), TimeProvider.System);
         for (var i = 0; i < 20; i++)
         {
-            Assert.NotNull((await portal.CreateAsync(user, $"k{i}", None)).Key);
+            Assert.NotNull((await portal.CreateAsync(user, $"k{i}", null, None)).Key);
         }
 
         // Act
-        var (result, key) = await portal.CreateAsync(user, "one more", None);
+        var (result, key) = await portal.CreateAsync(user, "one more", null, None);
 
         // Assert
         Assert.Null(key);
