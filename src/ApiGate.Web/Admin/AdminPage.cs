@@ -26,6 +26,33 @@ public abstract class AdminPage : ServerPage
 
     private IDataProtector RowLabels => DataProtection.CreateProtector("apigate.ui.row-label");
 
+    [Inject]
+    private Gateway.Identity.AttemptCounter Counter { get; set; } = default!;
+
+    /// <summary>
+    /// The hidden field of a create form whose answer shows a secret once (the page is that post's answer, not a
+    /// redirect): a value made for that showing of the form (<see cref="ServerPage.FormOnce"/>), so <see cref="SentAgainAsync"/>
+    /// knows the post a reload of the answer sends again.
+    /// </summary>
+    protected const string OnceField = "_once";
+
+    /// <summary>
+    /// Whether this post's <see cref="OnceField"/> was posted before (counted in the store, every instance together):
+    /// then <paramref name="errors"/> says so and nothing is to be created — a reload of the page showing a new secret
+    /// or a second press of the button made a second one nobody saw.
+    /// </summary>
+    private protected async Task<bool> SentAgainAsync(FormErrors errors)
+    {
+        if (Form.NonBlank(OnceField) is not { Length: <= 64 } once
+            || await Counter.TakeAsync("ui-create-form", Session.Caller.TokenName + ":" + once, 1, TimeSpan.FromHours(1), HttpContext.RequestAborted) is null)
+        {
+            return false;
+        }
+
+        errors.Add("", "This form was sent already (the page was reloaded, or the button pressed twice), so nothing was created now: the list below shows what the first one made.");
+        return true;
+    }
+
     /// <summary>The posted form (in a submit handler).</summary>
     protected FormValues Form => new(HttpContext.Request.Form);
 

@@ -155,6 +155,35 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.Contains(".mud-appbar", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/ui/keys", "create-key", "user", "reload@example.com")]
+    [InlineData("/ui/webhooks", "create-webhook", "url", "http://127.0.0.1:47601/hooks")]
+    public async Task CreateFormShowingASecretOnce_PageReloaded_SamePostRefusedWithAMessageAndOneCreated(string path, string form, string field, string value)
+    {
+        // Arrange: the create form's post as the browser sends it (every field it holds, hidden ones included)
+        Assert.True((await _gateway.Users.CreateAsync(new UserChanges { Email = "reload@example.com" }, CancellationToken.None)).Ok);
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        using var page = await console.GetAsync(path);
+        var html = await page.Content.ReadAsStringAsync();
+        var formHtml = System.Text.RegularExpressions.Regex.Match(html, $"<form[^>]*>(?:(?!</form>).)*id=\"{form}\"", System.Text.RegularExpressions.RegexOptions.Singleline).Value;
+        List<KeyValuePair<string, string>> fields = [.. System.Text.RegularExpressions.Regex.Matches(formHtml, "<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\"")
+            .Select(m => new KeyValuePair<string, string>(m.Groups[1].Value, WebUtility.HtmlDecode(m.Groups[2].Value))), new(field, value), new("events", "key.created")];
+        using var created = await console.PostAsync(path, fields);
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+
+        // Act: the reload sends that post again
+        using var reloaded = await console.PostAsync(path, fields);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, reloaded.StatusCode);
+        var answer = await reloaded.Content.ReadAsStringAsync();
+        Assert.Contains("This form was sent already (the page was reloaded, or the button pressed twice), so nothing was created now: the list below shows what the first one made.",
+            answer, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"new-", answer, StringComparison.Ordinal);
+        Assert.Equal(1, path == "/ui/keys" ? (await _gateway.Store.ListKeysAsync(null, CancellationToken.None)).Count : (await _gateway.Store.ListWebhookEndpointsAsync(CancellationToken.None)).Count);
+    }
+
     [Fact]
     public async Task Get_PathWithNoPage_404WithAPageSayingSoAndLinkingToTheDashboard()
     {
