@@ -35,6 +35,7 @@ public sealed class AdminPageRefusalTests
         await using var services = new ServiceCollection()
             .AddSingleton<NavigationManager, ConsoleNavigation>()
             .AddSingleton<IDataProtectionProvider>(new EphemeralDataProtectionProvider())
+            .AddSingleton(new ApiGate.Gateway.Identity.AttemptCounter(null!, TimeProvider.System)) // every console page has one; this page posts no create form, so it never reads the store
             .BuildServiceProvider();
         await ConsolePageRenderer.RenderAsync<RefusedPage>(services, context, new Dictionary<string, object?> { [nameof(RefusedPage.Error)] = error });
     }
