@@ -49,7 +49,7 @@ public abstract class ServerPage : ComponentBase
     /// A value made for this showing of a form, for a create form whose answer shows a secret once (the page is that
     /// post's answer, not a redirect): the post a reload of the answer sends again carries the value it was sent with.
     /// </summary>
-    protected string FormOnce { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+    protected string FormOnce => field ??= Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
     /// <summary>A query-string value of the current request, or null.</summary>
     protected string? Query(string name) => HttpContext.Request.Query.TryGetValue(name, out var value) ? value.ToString() : null;
