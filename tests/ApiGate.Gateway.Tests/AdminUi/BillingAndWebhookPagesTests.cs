@@ -28,6 +28,30 @@ public sealed partial class BillingAndWebhookPagesTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task PlanForm_EditPostedWithoutTheStripeFields_StripeIdsKept()
+    {
+        // Arrange: a plan sold through Stripe; a post that leaves the fields out (a script, an older page) is not a post
+        // that empties them — the form always sends them, empty when the operator clears them
+        var created = await Gateway.Plans.CreateAsync(new ApiGate.Core.Management.PlanInput
+        {
+            Id = "bronze", Name = "Bronze", OveragePrice = 2, StripePriceId = "price_bronze", StripeOveragePriceId = "price_bronze_overage", StripeMeterEvent = "api_overage",
+        }, CancellationToken.None);
+        Assert.True(created.Ok, created.Error?.ToString());
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+        var antiforgery = await console.TokenFromAsync("/ui/plans?edit=bronze");
+
+        // Act
+        using var saved = await console.PostAsync("/ui/plans?edit=bronze", [new("_handler", "plan"), new("__RequestVerificationToken", antiforgery),
+            new("editing", "bronze"), new("name", "Bronze plus"), new("enabled", "true")]);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, saved.StatusCode);
+        var plan = (await Gateway.Plans.GetAsync("bronze", CancellationToken.None)).Value!;
+        Assert.Equal(("Bronze plus", "price_bronze", "price_bronze_overage", "api_overage"), (plan.Name, plan.StripePriceId, plan.StripeOveragePriceId, plan.StripeMeterEvent));
+    }
+
+    [Fact]
     public async Task PlanForm_StripeIdOfTheWrongShape_ErrorAtTheFieldAndNothingStored()
     {
         // Arrange
