@@ -102,12 +102,8 @@ internal static class PageFailures
     {
         var back = System.Net.WebUtility.HtmlEncode(context.Request.Path.HasValue ? context.Request.Path.Value : fallbackPath);
         context.Response.StatusCode = StatusCodes.Status400BadRequest;
-        context.Response.ContentType = "text/html; charset=utf-8";
-        return context.Response.WriteAsync(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Form refused</title>" +
-            $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
-            "<h1>This form was refused</h1><p id=\"form-refused\">" +
-            string.Format(System.Globalization.CultureInfo.InvariantCulture, sentence, $"<a href=\"{back}\">the page</a>") + "</p></div></main></body></html>");
+        return WritePageAsync(context, stylesheet, "Form refused", "This form was refused", "form-refused",
+            string.Format(System.Globalization.CultureInfo.InvariantCulture, sentence, $"<a href=\"{back}\">the page</a>"));
     }
 
     /// <summary>
@@ -125,12 +121,8 @@ internal static class PageFailures
         }
 
         var path = System.Net.WebUtility.HtmlEncode(Cut(context.Request.Path.Value ?? ""));
-        context.Response.ContentType = "text/html; charset=utf-8";
-        return context.Response.WriteAsync(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Page not found</title>" +
-            $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
-            $"<h1>Page not found</h1><p id=\"no-page\">There is no page at <code>{path}</code>. " +
-            $"<a href=\"{root}\">Back to {rootName}</a>.</p></div></main></body></html>");
+        return WritePageAsync(context, stylesheet, "Page not found", "Page not found", "no-page",
+            $"There is no page at <code>{path}</code>. <a href=\"{root}\">Back to {rootName}</a>.");
     }
 
     /// <summary>
@@ -155,12 +147,21 @@ internal static class PageFailures
             _ => ($"No such {what}", $"This {what} was not found", $"There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(Cut(name))}</strong>."),
         };
         context.Response.StatusCode = StatusCodes.Status404NotFound;
+        return WritePageAsync(context, stylesheet, title, heading, "missing-row",
+            $"{message} Nothing was changed. <a href=\"{System.Net.WebUtility.HtmlEncode(listPath)}\">Back to the {System.Net.WebUtility.HtmlEncode(listName)}</a>.");
+    }
+
+    /// <summary>
+    /// The one-paragraph page every answer here writes, in the sign-in page's frame: <paramref name="title"/>,
+    /// <paramref name="heading"/> and <paramref name="paragraph"/> are HTML already (escaped by the caller).
+    /// </summary>
+    private static Task WritePageAsync(HttpContext context, string stylesheet, string title, string heading, string paragraphId, string paragraph)
+    {
         context.Response.ContentType = "text/html; charset=utf-8";
         return context.Response.WriteAsync(
             $"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>" +
             $"<link rel=\"stylesheet\" href=\"{stylesheet}\"></head><body><main class=\"ag-login\"><div>" +
-            $"<h1>{heading}</h1><p id=\"missing-row\">{message} Nothing was changed. " +
-            $"<a href=\"{System.Net.WebUtility.HtmlEncode(listPath)}\">Back to the {System.Net.WebUtility.HtmlEncode(listName)}</a>.</p></div></main></body></html>");
+            $"<h1>{heading}</h1><p id=\"{paragraphId}\">{paragraph}</p></div></main></body></html>");
     }
 
     /// <summary>The most characters of an id from the request that a page shows; a longer one is cut, with an ellipsis.</summary>
