@@ -73,6 +73,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private long _outages;
     private long _fallbackAdmissions;
     private long _seedFailureLoggedAt;
+    private long _brokenCounterLoggedAt;
     private int _disposed;
 
     public RedisAdmission(GatewayOptions options, QuotaSeeds seeds, TimeProvider timeProvider, ILogger<RedisAdmission> logger)
@@ -281,8 +282,14 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         try
         {
             reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
-            if ((long)reply[0] == RedisLimitScripts.NeedsSeed)
+            var first = (long)reply[0];
+            if (first is RedisLimitScripts.NeedsSeed or RedisLimitScripts.BrokenCounterNeedsSeed)
             {
+                if (first == RedisLimitScripts.BrokenCounterNeedsSeed && OncePerSecond(ref _brokenCounterLoggedAt))
+                {
+                    LogBrokenCounter(keys.Keys[1].ToString());
+                }
+
                 args[6] = await SeedAsync(caller.User.Id, period, cancellationToken);
                 reply = (RedisResult[])(await EvaluateAsync(RedisLimitScripts.Admit, AdmitHash, keys.Keys, args))!;
             }
@@ -350,15 +357,21 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            var at = _time.GetTimestamp();
-            var last = Interlocked.Read(ref _seedFailureLoggedAt);
-            if ((last == 0 || _time.GetElapsedTime(last, at) >= TimeSpan.FromSeconds(1)) && Interlocked.CompareExchange(ref _seedFailureLoggedAt, at, last) == last)
+            if (OncePerSecond(ref _seedFailureLoggedAt))
             {
                 LogSeedFailed(userId, ex.Message);
             }
 
             return RedisLimitScripts.Unseedable;
         }
+    }
+
+    /// <summary>True at most once a second per <paramref name="loggedAt"/> (a timestamp field), for logs a request may repeat.</summary>
+    private bool OncePerSecond(ref long loggedAt)
+    {
+        var at = _time.GetTimestamp();
+        var last = Interlocked.Read(ref loggedAt);
+        return (last == 0 || _time.GetElapsedTime(last, at) >= TimeSpan.FromSeconds(1)) && Interlocked.CompareExchange(ref loggedAt, at, last) == last;
     }
 
     /// <summary>
@@ -798,6 +811,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     [LoggerMessage(EventId = 4208, Level = LogLevel.Error, Message = "Redis key {Key} does not hold the name of the data set (something else wrote it); it is replaced: {Reason}")]
     private partial void LogDataSetReplaced(string key, string reason);
+
+    [LoggerMessage(EventId = 4209, Level = LogLevel.Warning,
+        Message = "Redis quota counter {Key} did not hold a whole number (something else wrote it); it is set again from the store's count (logged at most once a second)")]
+    private partial void LogBrokenCounter(string key);
 
     [LoggerMessage(EventId = 4205, Level = LogLevel.Error, Message = "Redis refused the admission script for user {UserId} (the request was decided locally; Redis stays in use for everyone else): {Reason}")]
     private partial void LogScriptRefused(string userId, string reason);

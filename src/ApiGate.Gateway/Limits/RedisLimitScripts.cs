@@ -10,6 +10,12 @@ internal static class RedisLimitScripts
     /// <summary>Reply of <see cref="Admit"/> when the quota counter does not exist and no seed was passed.</summary>
     public const long NeedsSeed = -1;
 
+    /// <summary>
+    /// Reply of <see cref="Admit"/> when the quota counter holds something other than a whole number (written by
+    /// something else) and no seed was passed: it is replaced from the seed, like a missing one. Nothing was taken yet.
+    /// </summary>
+    public const long BrokenCounterNeedsSeed = -3;
+
     public const long Admitted = 0;
 
     public const long RateLimited = 1;
@@ -33,19 +39,24 @@ internal static class RedisLimitScripts
     /// cannot give one, so only the bucket is decided here), [8] counter expiry (unix s).
     /// Reply: {status, tokens left (text, "-1" without a bucket), units used, over (1/0)}; {-1} asks for a seed.
     /// A missing counter is created from the seed only here, inside the script, so two instances that both saw it
-    /// missing cannot both seed it: the second one finds it and counts on top.
+    /// missing cannot both seed it: the second one finds it and counts on top. A counter that is not a whole number
+    /// (<c>1.5</c>, text: another program wrote it) is replaced from the seed the same way, before anything is taken,
+    /// so <c>INCRBY</c> cannot fail after the bucket's token was taken; {-3} asks for the seed and says why.
     /// </summary>
     public const string Admit = """
-        local used = redis.call('GET', KEYS[2])
+        local raw = redis.call('GET', KEYS[2])
+        local used = nil
+        if raw and string.match(raw, '^%-?%d+$') then used = tonumber(raw) end
         if not used then
           local seed = tonumber(ARGV[7])
-          if seed == -1 then return {-1} end
+          if seed == -1 then
+            if raw then return {-3} end
+            return {-1}
+          end
           if seed >= 0 then
             redis.call('SET', KEYS[2], seed, 'EXAT', ARGV[8])
             used = seed
           end
-        else
-          used = tonumber(used)
         end
         local capacity = tonumber(ARGV[3])
         local tokens = -1
@@ -83,11 +94,13 @@ internal static class RedisLimitScripts
 
     /// <summary>
     /// Settlement (and the units counted locally during an outage): adds ARGV[1] (may be negative) to the counter
-    /// KEYS[1] only if it exists. A counter that is gone (Redis lost its data) is seeded again from the store, which
-    /// records every unit with its usage event, so adding them as well would count them twice. Reply: the new total or nil.
+    /// KEYS[1] only if it exists and holds a whole number. A counter that is gone (Redis lost its data) or broken is
+    /// seeded again from the store by the next admission, and the store records every unit with its usage event, so
+    /// adding them as well would count them twice. Reply: the new total or nil.
     /// </summary>
     public const string Add = """
-        if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
+        local raw = redis.call('GET', KEYS[1])
+        if raw and string.match(raw, '^%-?%d+$') then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
         return false
         """;
 }

@@ -337,3 +337,15 @@ internal sealed class RedisFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A theory that needs redis-server: skipped with one line naming the package when it is missing, outside CI.</summary>
+internal sealed class RedisTheoryAttribute : TheoryAttribute
+{
+    public RedisTheoryAttribute()
+    {
+        if (RedisServer.Binary is null && !RedisServer.Required)
+        {
+            Skip = RedisServer.MissingMessage;
+        }
+    }
+}

@@ -8,6 +8,7 @@ using ApiGate.Gateway.Identity;
 using ApiGate.Gateway.Limits;
 using ApiGate.Gateway.Snapshots;
 using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -566,6 +567,70 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         });
     }
 
+    [RedisTheory]
+    [InlineData("1.5")]
+    [InlineData("1e3")]
+    [InlineData("lots")]
+    public async Task CounterOverwrittenWithSomethingNotAWholeNumber_ReplacedFromTheStoreOnce_TokenTakenOnceAndLoggedOnce(string written)
+    {
+        // Arrange: a user with 40 units in the store, a key whose bucket holds 3 tokens, and a counter in Redis that
+        // another program overwrote after the first request
+        var caller = Caller(ratePerMinute: 3, burst: 0, requestsPerMonth: 1000);
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, QuotaPeriod.StartOf(Start), 40, 0));
+        var log = new RecordingLogger<RedisAdmission>();
+        var admission = Create(_redis.Url(), logger: log);
+        await admission.ConnectAsync(CancellationToken.None);
+        var key = admission.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start));
+        await admission.AdmitAsync(caller, true, CancellationToken.None);
+        await _redis.CommandAsync("SET", key, written);
+
+        // Act: three more requests with no time passing
+        var verdicts = new List<AdmissionResult>();
+        for (var i = 0; i < 3; i++)
+        {
+            verdicts.Add(await admission.AdmitAsync(caller, true, CancellationToken.None));
+        }
+
+        // Assert: the counter is a whole number again, from the store's 40 plus the one request after the repair (the
+        // store is the record); the bucket's 3 tokens gave exactly 3 admissions in all (none taken in Redis and again
+        // locally); one warning naming the key, no refusal logged per request
+        Assert.Equal([AdmissionVerdict.Admitted, AdmissionVerdict.Admitted, AdmissionVerdict.RateLimited], verdicts.Select(v => v.Verdict));
+        Assert.Equal(42, verdicts[1].Quota!.Value.Used);
+        Assert.Equal(42, Integer(await _redis.CommandAsync("GET", key)));
+        Assert.Equal(1, log.Count(4209));
+        Assert.Contains(key, log.Entries.Single(e => e.EventId == 4209).Message, StringComparison.Ordinal);
+        Assert.Equal(0, log.Count(4205));
+        Assert.True(admission.Available);
+    }
+
+    [RedisFact]
+    public async Task SettlementOnACounterThatIsNotAWholeNumber_NotAddedAndNotRefused_TheNextAdmissionReplacesIt()
+    {
+        // Arrange: an admitted request whose lease is settled at 5 units, after another program wrote text into the counter
+        var caller = Caller(requestsPerMonth: 1000);
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, QuotaPeriod.StartOf(Start), 10, 0));
+        var log = new RecordingLogger<RedisAdmission>();
+        var admission = Create(_redis.Url(), logger: log);
+        await admission.ConnectAsync(CancellationToken.None);
+        var key = admission.QuotaKey(caller.User.Id, QuotaPeriod.StartOf(Start));
+        var admitted = await admission.AdmitAsync(caller, false, CancellationToken.None);
+        await _redis.CommandAsync("SET", key, "oops");
+
+        // Act
+        admission.Settle(caller.User.Id, admitted.Quota!.Value, 5);
+        var next = await admission.AdmitAsync(caller, false, CancellationToken.None);
+        for (var i = 0; i < 10 && log.Count(4206) == 0; i++)
+        {
+            await Task.Delay(20); // the settlement's reply came first (one connection, in order); its handler may still run
+        }
+
+        // Assert: the settlement left the text alone (no refusal logged), and the next admission set the counter from
+        // the store's 10 again and counted itself
+        Assert.Equal(0, log.Count(4206));
+        Assert.Equal(11, next.Quota!.Value.Used);
+        Assert.Equal(11, Integer(await _redis.CommandAsync("GET", key)));
+    }
+
     [RedisFact]
     public async Task CounterTheStoreCannotSeed_TwoInstances_TheBucketIsStillSharedInRedis()
     {
@@ -662,14 +727,14 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         return admission;
     }
 
-    private RedisAdmission Create(string url, FakeTimeProvider? clock = null, TimeSpan? timeout = null, bool closed = false)
+    private RedisAdmission Create(string url, FakeTimeProvider? clock = null, TimeSpan? timeout = null, bool closed = false, ILogger<RedisAdmission>? logger = null)
     {
         clock ??= _clock;
         var options = new GatewayOptions
         {
             RedisUrl = url, RedisPrefix = _prefix, RedisTimeout = timeout ?? TimeSpan.FromSeconds(2), LimitsOnRedisFailure = closed ? "closed" : "open",
         };
-        var admission = new RedisAdmission(options, new QuotaSeeds(_store, clock), clock, NullLogger<RedisAdmission>.Instance);
+        var admission = new RedisAdmission(options, new QuotaSeeds(_store, clock), clock, logger ?? NullLogger<RedisAdmission>.Instance);
         _admissions.Add(admission);
         return admission;
     }
