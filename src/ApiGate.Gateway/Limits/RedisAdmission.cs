@@ -675,15 +675,18 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         {
             // Something else wrote a key of another type there. Not an outage (taken for one, it never ended: every probe
             // read it again): the key is replaced by a new data set, as if Redis had lost its data, which never counts a
-            // unit twice.
-            LogDataSetReplaced(key, FirstLine(ex.Message));
-            await _database!.KeyDeleteAsync(key);
-            current = null;
+            // unit twice. Logged by the instance whose name was written.
+            var name = Guid.NewGuid().ToString("N");
+            current = await ReplaceBrokenDataSetAsync(_database!, key, name);
+            if (string.Equals(current, name, StringComparison.Ordinal))
+            {
+                LogDataSetReplaced(key, FirstLine(ex.Message));
+            }
         }
 
         if (current is null)
         {
-            await _database.StringSetAsync(key, Guid.NewGuid().ToString("N"), when: When.NotExists);
+            await _database!.StringSetAsync(key, Guid.NewGuid().ToString("N"), when: When.NotExists);
             current = (string?)await _database.StringGetAsync(key);
         }
 
@@ -691,6 +694,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         _dataSet = current;
         return same;
     }
+
+    /// <summary>The data-set name at <paramref name="key"/> after replacing a key of another type there with <paramref name="name"/>.</summary>
+    internal static async Task<string?> ReplaceBrokenDataSetAsync(IDatabase database, string key, string name) =>
+        (string?)await database.ScriptEvaluateAsync(RedisLimitScripts.ReplaceBrokenDataSet, [key], [name]);
 
     /// <summary>
     /// Adds every locally counted unit to its Redis counter; what cannot be sent stays pending. Returns the units added.

@@ -103,4 +103,15 @@ internal static class RedisLimitScripts
         if raw and string.match(raw, '^%-?%d+$') then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
         return false
         """;
+
+    /// <summary>
+    /// Replaces a data-set name key that something else overwrote with a key of another type: KEYS[1] the key, ARGV[1]
+    /// a new name. Reply: the name now there. One script, so an instance that saw the broken key after another replaced
+    /// it adopts that name instead of deleting it (each would otherwise take the other's name for a second data loss).
+    /// </summary>
+    public const string ReplaceBrokenDataSet = """
+        if redis.call('TYPE', KEYS[1]).ok ~= 'string' then redis.call('DEL', KEYS[1]) end
+        redis.call('SET', KEYS[1], ARGV[1], 'NX')
+        return redis.call('GET', KEYS[1])
+        """;
 }

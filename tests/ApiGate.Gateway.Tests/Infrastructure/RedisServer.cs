@@ -51,6 +51,10 @@ internal sealed class RedisServer : IAsyncDisposable
     public string Url(int database = 0) =>
         $"{(_authority is null ? "redis" : "rediss")}://{(_password is null ? "" : ":" + Uri.EscapeDataString(_password) + "@")}127.0.0.1:{Port}/{database}";
 
+    /// <summary>A client connection of the test's own to this server (plain TCP; not for the TLS servers).</summary>
+    public Task<StackExchange.Redis.ConnectionMultiplexer> ConnectAsync() =>
+        StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(new StackExchange.Redis.ConfigurationOptions { EndPoints = { { "127.0.0.1", Port } }, Password = _password });
+
     /// <summary>
     /// <c>unix://[:password@]/…/redis.sock?db=N</c>: the same server through the Unix domain socket it also listens on
     /// (every server started here does, beside its TCP or TLS port).

@@ -632,6 +632,25 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task DataSetKeyOfAnotherType_TwoInstancesReplaceIt_TheSecondAdoptsTheFirstsName()
+    {
+        // Arrange: a hash where the data set's name lives, seen as broken by two instances before either replaced it
+        await using var connection = await _redis.ConnectAsync();
+        var database = connection.GetDatabase();
+        var key = _prefix + "data-set";
+        await _redis.CommandAsync("HSET", key, "not", "a-name");
+
+        // Act: the first replaces it, then the second, which read the hash before the first's replacement
+        var first = await RedisAdmission.ReplaceBrokenDataSetAsync(database, key, "first");
+        var second = await RedisAdmission.ReplaceBrokenDataSetAsync(database, key, "second");
+
+        // Assert: one name for both (the second deleting the first's name would make the first see a second data loss)
+        Assert.Equal("first", first);
+        Assert.Equal("first", second);
+        Assert.Equal("$5\r\nfirst", await _redis.CommandAsync("GET", key));
+    }
+
+    [RedisFact]
     public async Task CounterTheStoreCannotSeed_TwoInstances_TheBucketIsStillSharedInRedis()
     {
         // Arrange: a key whose bucket holds 5 tokens, a user with no counter in Redis yet (a new month, say), and a store
