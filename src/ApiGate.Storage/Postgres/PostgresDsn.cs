@@ -7,7 +7,9 @@ namespace ApiGate.Storage.Postgres;
 /// <summary>
 /// <c>APIGATE_DATABASE_DSN</c> for PostgreSQL: an Npgsql connection string (<c>Host=db;Username=apigate;…</c>) or a
 /// URL, <c>postgres://user:password@host:port/database?sslmode=require</c> (also <c>postgresql://</c>; user and
-/// password percent-decoded). Messages name the host, port and database, never the password.
+/// password percent-decoded; libpq's <c>sslrootcert</c>, <c>sslcert</c>, <c>sslkey</c>, <c>sslpassword</c>,
+/// <c>connect_timeout</c>, <c>application_name</c>, <c>target_session_attrs</c> by their libpq names, anything else
+/// by its Npgsql name). Messages name the host, port and database, never the password.
 /// </summary>
 internal static class PostgresDsn
 {
@@ -114,6 +116,18 @@ internal static class PostgresDsn
                 case "target_session_attrs":
                     builder.TargetSessionAttributes = value;
                     break;
+                case "sslrootcert":
+                    builder.RootCertificate = value;
+                    break;
+                case "sslcert":
+                    builder.SslCertificate = value;
+                    break;
+                case "sslkey":
+                    builder.SslKey = value;
+                    break;
+                case "sslpassword":
+                    builder.SslPassword = value;
+                    break;
                 default:
                     // Anything else by its Npgsql name (e.g. "Maximum Pool Size=50" as maximum%20pool%20size=50).
                     builder[name] = value;
@@ -159,13 +173,39 @@ internal static class PostgresDsn
         return found;
     }
 
-    /// <summary>One <c>host[:port]</c> of a host list, percent-decoded; a port that is not one is refused (FormatException).</summary>
+    /// <summary>
+    /// One <c>host[:port]</c> of a host list, percent-decoded; an IPv6 address in brackets (<c>[::1]</c>,
+    /// <c>[::1]:5432</c>), since without them its last group cannot be told from a port. Anything else is refused
+    /// (FormatException): a port that is not one, a colon with no port, an IPv6 address without brackets.
+    /// </summary>
     private static string HostAndPort(string entry)
     {
-        var colon = entry.LastIndexOf(':');
-        var host = colon < 0 || entry.EndsWith(']') ? entry : entry[..colon];
-        var port = colon < 0 || entry.EndsWith(']') ? "" : entry[(colon + 1)..];
-        if (host.Length == 0 || port.Length > 0 && (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number is < 1 or > 65535))
+        string host;
+        string? port;
+        if (entry.StartsWith('['))
+        {
+            var close = entry.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0 || !System.Net.IPAddress.TryParse(entry[1..close], out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6
+                || close + 1 < entry.Length && entry[close + 1] != ':')
+            {
+                throw new FormatException($"'{entry}' in the host list is not an IPv6 address in brackets, [address] or [address]:port");
+            }
+
+            host = entry[..(close + 1)];
+            port = close + 1 < entry.Length ? entry[(close + 2)..] : null;
+        }
+        else if (entry.Count(c => c == ':') > 1)
+        {
+            throw new FormatException($"'{entry}' in the host list: write an IPv6 address in brackets, [address] or [address]:port");
+        }
+        else
+        {
+            var colon = entry.IndexOf(':', StringComparison.Ordinal);
+            host = colon < 0 ? entry : entry[..colon];
+            port = colon < 0 ? null : entry[(colon + 1)..];
+        }
+
+        if (host.Length == 0 || port is not null && (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number is < 1 or > 65535))
         {
             throw new FormatException($"'{entry}' in the host list is not host or host:port with a port between 1 and 65535");
         }

@@ -1141,6 +1141,10 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     [InlineData("Host=127.0.0.1;Port=abc;Password=hunter2", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
     [InlineData("postgres://app:hunter2@127.0.0.1:5432,127.0.0.1:notaport/apigate", "is not a PostgreSQL connection string")]
+    [InlineData("postgres://app:hunter2@::1,127.0.0.1/apigate", "is not a PostgreSQL connection string")]
+    [InlineData("postgres://app:hunter2@[::1:5432,127.0.0.1/apigate", "is not a PostgreSQL connection string")]
+    [InlineData("postgres://app:hunter2@[db.internal]:5432,127.0.0.1/apigate", "is not a PostgreSQL connection string")]
+    [InlineData("postgres://app:hunter2@db1:,db2/apigate", "is not a PostgreSQL connection string")]
     [InlineData("Password=hunter2", "names no PostgreSQL host")]
     public async Task UsersList_PostgresDsnMalformed_InvalidInputNamingSettingNotPassword(string dsn, string problem)
     {
@@ -1204,6 +1208,33 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // Assert: nothing listens on the first; the store was made on the second
         Assert.Equal(0, result.ExitCode);
         Assert.Equal($"created a new store at postgres://postgres@{hosts}/{database}", result.Error.Trim());
+    }
+
+    [Theory]
+    [InlineData("postgres://app@[::1]:5433,[fe80::1]/apigate", "[::1]:5433,[fe80::1]")]
+    [InlineData("postgres://app@[::1],db2.internal:5433/apigate", "[::1],db2.internal:5433")]
+    public void Parse_UrlListingIPv6AddressesInBrackets_HostListKeepsThemForTheDriver(string dsn, string hosts)
+    {
+        // Act
+        var builder = ApiGate.Storage.Postgres.PostgresDsn.Parse(dsn);
+
+        // Assert: written as the driver reads a host list (brackets kept, each entry with its own port)
+        Assert.Equal(hosts, builder.Host);
+    }
+
+    [Fact]
+    public void Parse_UrlWithLibpqSslParameters_MapsThemToTheDriversSettings()
+    {
+        // Act
+        var builder = ApiGate.Storage.Postgres.PostgresDsn.Parse(
+            "postgres://app@db.internal/apigate?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&sslcert=/c.pem&sslkey=/k.pem&sslpassword=s3cret");
+
+        // Assert
+        Assert.Equal(Npgsql.SslMode.VerifyFull, builder.SslMode);
+        Assert.Equal("/etc/ca.pem", builder.RootCertificate);
+        Assert.Equal("/c.pem", builder.SslCertificate);
+        Assert.Equal("/k.pem", builder.SslKey);
+        Assert.Equal("s3cret", builder.SslPassword);
     }
 
     [Theory]
