@@ -14,8 +14,14 @@ namespace ApiGate.Gateway.Portal;
 /// recipient's domain and the reason, never the SMTP credentials) and the message dropped — the customer can ask
 /// for a new link. Without <c>APIGATE_SMTP_URL</c> nothing is queued.
 /// </summary>
-internal sealed partial class PortalMailQueue(PortalOptions options, Identity.AttemptCounter counter, ILogger<PortalMailQueue> logger) : BackgroundService
+internal sealed partial class PortalMailQueue(PortalOptions options, Identity.AttemptCounter counter, ILogger<PortalMailQueue> logger, TimeProvider? timeProvider = null)
+    : BackgroundService
 {
+    /// <summary>The longest wait between two attempts at a server that keeps failing (a wrong password, a server that is down).</summary>
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
+
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+
     /// <summary>Messages waiting beyond this are refused (logged) rather than held without bound.</summary>
     public const int Capacity = 1_000;
 
@@ -106,8 +112,10 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
         }
 
         var from = MailboxAddress.Parse(options.Sender);
+        var failures = 0;
         while (await _queue.Reader.WaitToReadAsync(stoppingToken))
         {
+            string failure;
             try
             {
                 // Each read and write (the greeting included) waits at most this long: a server that takes the
@@ -125,6 +133,8 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
                 }
 
                 await client.DisconnectAsync(true, stoppingToken);
+                failures = 0;
+                continue;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -134,31 +144,35 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
                                            or System.Net.Sockets.SocketException or IOException or SmtpCommandException or SmtpProtocolException
                                            or System.Security.Authentication.AuthenticationException)
             {
-                LogServerFailed(logger, smtp.ToString(), ex.Message);
-                // Whatever is still queued waits for the next message's attempt; do not spin against a server that is down.
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                failure = ex.Message;
             }
             catch (TimeoutException)
             {
-                LogServerFailed(logger, smtp.ToString(), string.Create(CultureInfo.InvariantCulture,
-                    $"the server did not answer within {options.SmtpTimeout.TotalSeconds} s (smtp.timeout)"));
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                failure = string.Create(CultureInfo.InvariantCulture, $"the server did not answer within {options.SmtpTimeout.TotalSeconds} s (smtp.timeout)");
             }
             catch (NotSupportedException) when (smtp.CredentialsNeedTls && !smtp.ImplicitTls)
             {
                 // The library's words ("does not support the STARTTLS extension") do not say why it matters.
-                LogServerFailed(logger, smtp.ToString(), "the server does not offer STARTTLS, and the password is not sent unencrypted to another machine; use an smtps:// URL or a server that offers STARTTLS");
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                failure = "the server does not offer STARTTLS, and the password is not sent unencrypted to another machine; use an smtps:// URL or a server that offers STARTTLS";
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // Anything else (a message the library cannot build, say) must not end this loop: an exception escaping a
                 // background service stops the whole gateway.
-                LogServerFailed(logger, smtp.ToString(), ex.GetType().Name + ": " + ex.Message);
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                failure = ex.GetType().Name + ": " + ex.Message;
             }
+
+            // Whatever is still queued waits for the next attempt, later each time the server fails again (a wrong password
+            // or a server that is down would otherwise be tried, and logged, every second until the gateway stops).
+            var wait = RetryDelay(failures++);
+            LogServerFailed(logger, smtp.ToString(), failure, _queue.Reader.Count, wait.TotalSeconds);
+            await Task.Delay(wait, _time, stoppingToken);
         }
     }
+
+    /// <summary>The wait after the <paramref name="failuresBefore"/>+1-th failure in a row: 1 s, doubling, at most <see cref="MaxRetryDelay"/>.</summary>
+    internal static TimeSpan RetryDelay(int failuresBefore) =>
+        failuresBefore >= 9 ? MaxRetryDelay : TimeSpan.FromSeconds(Math.Min(1 << failuresBefore, MaxRetryDelay.TotalSeconds));
 
     private async Task SendOneAsync(SmtpClient client, MailboxAddress from, PortalEmail email, CancellationToken cancellationToken)
     {
@@ -201,8 +215,9 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
     [LoggerMessage(EventId = 8002, Level = LogLevel.Warning, Message = "Portal email to an address at {Domain} refused by the SMTP server: {Reason}")]
     private static partial void LogRefused(ILogger logger, string domain, string reason);
 
-    [LoggerMessage(EventId = 8003, Level = LogLevel.Error, Message = "Portal email could not be sent through {Server}: {Reason}")]
-    private static partial void LogServerFailed(ILogger logger, string server, string reason);
+    [LoggerMessage(EventId = 8003, Level = LogLevel.Error,
+        Message = "Portal email could not be sent through {Server}: {Reason}; {Waiting} queued message(s) tried again in {Seconds} s")]
+    private static partial void LogServerFailed(ILogger logger, string server, string reason, int waiting, double seconds);
 
     [LoggerMessage(EventId = 8005, Level = LogLevel.Warning, Message = "Portal email to an address at {Domain} not sent: it already had {Limit} in the last {Minutes} minutes")]
     private static partial void LogRecipientLimited(ILogger logger, string domain, int limit, double minutes);

@@ -827,7 +827,52 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         // Assert: the attempt ended with the timeout named (an error, with the server and never a password)
         Assert.Equal(LogLevel.Error, failure.Level);
         Assert.True(running); // and the queue went on waiting for the next message
-        Assert.Equal($"Portal email could not be sent through smtp://127.0.0.1:{port}: the server did not answer within 0.2 s (smtp.timeout)", failure.Message);
+        Assert.Equal($"Portal email could not be sent through smtp://127.0.0.1:{port}: the server did not answer within 0.2 s (smtp.timeout); 1 queued message(s) tried again in 1 s", failure.Message);
+    }
+
+    [Fact]
+    public async Task MailQueue_ServerRefusesThePassword_TriedAgainLaterEachTime_PasswordNeverLogged()
+    {
+        // Arrange: the test's SMTP server, and a gateway configured with a wrong password for it
+        var url = $"smtp://{TestSmtpServer.User}:{Uri.EscapeDataString("wrong-pa55")}@127.0.0.1:{_smtp.Port}";
+        Assert.True(SmtpEndpoint.TryParse(url, out var endpoint, out var problem), problem);
+        var options = new PortalOptions { Enabled = true, Smtp = endpoint, Sender = "no-reply@example.com" };
+        var logger = new RecordingLogger<PortalMailQueue>();
+        using var queue = new PortalMailQueue(options, new Gateway.Identity.AttemptCounter(_store, _clock), logger, _clock);
+        await queue.StartAsync(None);
+
+        // Act: one message, then the clock moved on a second at a time until the server has refused four attempts
+        Assert.True(queue.EnqueueReserved(new PortalEmail("someone@example.com", "subject", "body")));
+        await NextEntryAsync(logger, 8003);
+        for (var i = 0; i < 3_000 && logger.Count(8003) < 4; i++)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(10); // bounded: lets the queue's attempt run against the real server
+        }
+
+        await queue.StopAsync(None);
+
+        // Assert: each refusal logged with the wait before the next, doubling (1, 2, 4, 8 s), the message kept queued; the
+        // server named without the password
+        var failures = logger.Entries.Where(e => e.EventId == 8003).Take(4).Select(e => e.Message).ToList();
+        Assert.Equal(4, failures.Count);
+        Assert.All(failures, m => Assert.StartsWith($"Portal email could not be sent through smtp://{TestSmtpServer.User}:***@127.0.0.1:{_smtp.Port}: ", m, StringComparison.Ordinal));
+        Assert.Equal(["in 1 s", "in 2 s", "in 4 s", "in 8 s"], failures.Select(m => m[m.LastIndexOf("in ", StringComparison.Ordinal)..]));
+        Assert.All(failures, m => Assert.Contains("; 1 queued message(s) tried again", m, StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Messages, m => m.Contains("wrong-pa55", StringComparison.Ordinal));
+        Assert.Empty(_smtp.Messages);
+    }
+
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(1, 2)]
+    [InlineData(4, 16)]
+    [InlineData(8, 256)]
+    [InlineData(9, 300)]
+    [InlineData(40, 300)]
+    public void MailQueue_RetryDelay_DoublesFromOneSecondUpToFiveMinutes(int failuresBefore, int seconds)
+    {
+        Assert.Equal(TimeSpan.FromSeconds(seconds), PortalMailQueue.RetryDelay(failuresBefore));
     }
 
     /// <summary>
