@@ -224,9 +224,7 @@ internal sealed class ForwardingTransformer(
             headers.TryAddWithoutValidation(authName, upstream.AuthHeaderValue);
         }
 
-        var route = request.Route.Definition;
-        if (route.Protocol == RouteProtocol.Sse || request.Policies.Metering.NeedsResponseBody
-            || (route.Protocol == RouteProtocol.Http && request.Policies.Response is { NeedsBody: true }))
+        if (ReadsTheBody(request))
         {
             // Ask the upstream for an uncompressed body. SSE: events must reach the client as they are produced. A
             // metering rule or a response transform that reads the body: a client asking for gzip would otherwise get
@@ -252,6 +250,14 @@ internal sealed class ForwardingTransformer(
         && !(proxyResponse.StatusCode == System.Net.HttpStatusCode.OK && proxyResponse.Version == System.Net.HttpVersion.Version20);
 
     /// <summary>The upstream accepted a tunnel: a 101, or a 2xx to the extended CONNECT sent to an HTTP/2 upstream.</summary>
+    /// <summary>
+    /// Whether the gateway reads the response body (an event stream's events, a metering rule or a response transform
+    /// reading it): such a request offers the upstream no coding, and a body compressed all the same is decoded.
+    /// </summary>
+    private static bool ReadsTheBody(GatewayRequest request) =>
+        request.Route.Definition.Protocol == RouteProtocol.Sse || request.Policies.Metering.NeedsResponseBody
+        || (request.Route.Definition.Protocol == RouteProtocol.Http && request.Policies.Response is { NeedsBody: true });
+
     private static bool SwitchesProtocols(HttpResponseMessage? proxyResponse) =>
         proxyResponse is not null
         && (proxyResponse.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols
@@ -342,11 +348,12 @@ internal sealed class ForwardingTransformer(
             proxyResponse.Content = new ByteArrayContent([]);
         }
 
-        if (proxyResponse is not null && request.Route.Definition.Protocol == RouteProtocol.Sse && !SwitchesProtocols(proxyResponse))
+        if (proxyResponse is not null && ReadsTheBody(request) && !SwitchesProtocols(proxyResponse))
         {
-            // Its headers copied, the body not yet read: an event stream compressed unasked is decoded, so its events are
-            // counted (and a stop ends the decoded stream, below).
-            DecodedEventStreamContent.TryDecode(proxyResponse, httpContext.Response.Headers);
+            // Its headers copied, the body not yet read: a body compressed unasked (the request offered no coding) is
+            // decoded, so an event stream's events are counted, a metering rule reads the body and a response transform
+            // edits it (and a stop ends the decoded stream, below).
+            DecodedResponseContent.TryDecode(proxyResponse, httpContext.Response.Headers);
         }
 
         if (proxyResponse is not null && streamStop.CanBeCanceled)

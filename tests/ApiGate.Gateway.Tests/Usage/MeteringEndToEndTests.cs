@@ -121,6 +121,31 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task ResponseFieldMetering_UpstreamCompressesUnasked_DecodedForTheClientAndBilledByTheBody()
+    {
+        // Arrange: a route billed by a field of the response, and an upstream that compresses even when not offered a
+        // coding. Before, response.body read null and the request was billed by the expression's fallback.
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "field", Path = "/field/*", Upstream = "backend", MeteringMode = "response_field", MeteringExpr = "response.body ? response.body.items.length : 99",
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/field/gzip-json?always=1");
+        request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        await WaitForEventsAsync(1);
+        await Gateway.StopAsync();
+
+        // Assert: the client got the body decoded (it was offered no coding on the way up), billed by its two items
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Empty(response.Content.Headers.ContentEncoding);
+        Assert.Equal(TestUpstream.SampleJson, body);
+        Assert.Equal(2, Assert.Single(await EventsAsync(UsageEvent.Anonymous, 10)).Units);
+    }
+
+    [Fact]
     public async Task SseEventsAndWebSocketMessages_AreCounted()
     {
         await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse", MeteringMode = "custom", MeteringExpr = "sseEvents" }, reload: false);

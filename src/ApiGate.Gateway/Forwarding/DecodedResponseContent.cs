@@ -6,19 +6,21 @@ using Microsoft.AspNetCore.Http;
 namespace ApiGate.Gateway.Forwarding;
 
 /// <summary>
-/// The body of an <c>sse</c> route's response that the upstream compressed although the gateway offered it no coding
-/// (it drops the client's <c>Accept-Encoding</c> on these routes), decoded on its way to the client: passed on as it
-/// came, its events could not be counted (<c>sseEvents</c> read 0 and the stream was billed nothing), and a client that
-/// never asked for the coding got bytes it may not read. Each read returns what the upstream's data decoded so far, so
+/// A response body the upstream compressed although the gateway offered it no coding (it drops the client's
+/// <c>Accept-Encoding</c> on <c>sse</c> routes and on routes whose metering or response transform reads the body),
+/// decoded on its way to the client: passed on as it came, an event stream's events could not be counted (<c>sseEvents</c>
+/// read 0 and the stream was billed nothing), <c>response.body</c> read null (billed by the expression's fallback), a
+/// response transform withheld the body (502), and a client that never asked for the coding got bytes it may not read.
+/// Each read returns what the upstream's data decoded so far, so
 /// an event the upstream flushed still reaches the client at once. <c>gzip</c> (<c>x-gzip</c>), <c>br</c> and <c>deflate</c>
 /// are decoded — <c>deflate</c> in either format servers send it (zlib, as RFC 9110 §8.4.1.2 says, or raw), told apart
 /// by the body's first two bytes; any other coding, or several, is passed on as it came.
 /// </summary>
-internal sealed class DecodedEventStreamContent : ReadThroughContent
+internal sealed class DecodedResponseContent : ReadThroughContent
 {
     private readonly string _coding;
 
-    private DecodedEventStreamContent(HttpContent inner, string coding)
+    private DecodedResponseContent(HttpContent inner, string coding)
         : base(inner, "Content-Encoding", "Content-Length") => _coding = coding;
 
     /// <summary>
@@ -34,7 +36,7 @@ internal sealed class DecodedEventStreamContent : ReadThroughContent
             return false;
         }
 
-        proxyResponse.Content = new DecodedEventStreamContent(proxyResponse.Content, coding);
+        proxyResponse.Content = new DecodedResponseContent(proxyResponse.Content, coding);
         clientHeaders.ContentEncoding = default;
         clientHeaders.ContentLength = null;
         return true;
