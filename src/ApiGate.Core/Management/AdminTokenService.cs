@@ -15,7 +15,7 @@ public sealed class AdminTokenService(IAdminTokenStore store, TimeProvider timeP
 
     public async Task<ManagementResult<CreatedAdminToken>> CreateAsync(string? name, CancellationToken ct)
     {
-        if (TextFields.Check("name", name) is { } nameProblem)
+        if ((TextFields.Check("name", name) ?? TextFields.CheckInvisible("name", name)) is { } nameProblem)
         {
             return nameProblem;
         }

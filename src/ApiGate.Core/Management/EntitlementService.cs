@@ -160,7 +160,7 @@ public sealed class EntitlementService(IIdentityStore store, TimeProvider timePr
     {
         if ((TextFields.Check(
                 ("name", input.Name), ("display_name", input.DisplayName), ("description", input.Description), ("category", input.Category),
-                ("default_value", input.DefaultValue), ("header_name", input.HeaderName)) ?? TextFields.CheckName("name", input.Name?.Trim())) is { } textProblem)
+                ("default_value", input.DefaultValue), ("header_name", input.HeaderName)) ?? TextFields.CheckInvisible("name", input.Name, e.Name) ?? TextFields.CheckName("name", input.Name?.Trim())) is { } textProblem)
         {
             return textProblem;
         }

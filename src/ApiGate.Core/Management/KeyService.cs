@@ -25,7 +25,7 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
             return Invalid("user", "user is required (id or email)");
         }
 
-        if (TextFields.Check("name", input.Name) is { } nameProblem)
+        if ((TextFields.Check("name", input.Name) ?? TextFields.CheckInvisible("name", input.Name)) is { } nameProblem)
         {
             return nameProblem;
         }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Text;
 using ApiGate.Core.Storage;
@@ -104,7 +105,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
 
     private static ManagementResult<PlanDefinition> ApplyPlan(PlanDefinition p, PlanInput input)
     {
-        if (TextFields.Check(("name", input.Name), ("description", input.Description)) is { } textProblem)
+        if ((TextFields.Check(("name", input.Name), ("description", input.Description)) ?? TextFields.CheckInvisible("name", input.Name, p.Name)) is { } textProblem)
         {
             return textProblem;
         }
@@ -208,9 +209,9 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
         if (input.StripeMeterEvent is { } meter)
         {
             meter = meter.Trim();
-            if (meter.Length > 100 || meter.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
+            if (BadMeterEvent(meter) is { } problem)
             {
-                return Invalid("stripe_meter_event", $"'{meter}' is not a meter event name (letters, digits, '_', '-', '.'; at most 100)");
+                return Invalid("stripe_meter_event", problem);
             }
 
             p = p with { StripeMeterEvent = meter };
@@ -235,6 +236,29 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
         return p;
     }
 
+    /// <summary>The longest meter event name Stripe takes.</summary>
+    private const int MaxMeterEventLength = 100;
+
+    /// <summary>
+    /// Why <paramref name="meter"/> (trimmed) is not a meter event name, or null. The message names the rule and the first
+    /// character breaking it by its code point and position, never the value typed: it is shown on the console's page,
+    /// in the CLI's error and the admin API's, where a value of any length and any character would be repeated as sent.
+    /// </summary>
+    private static string? BadMeterEvent(string meter)
+    {
+        const string Rule = "a meter event name is letters, digits, '_', '-' and '.'";
+        if (meter.Length > MaxMeterEventLength)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"is longer than {MaxMeterEventLength} characters ({Rule}, at most {MaxMeterEventLength})");
+        }
+
+        var at = meter.AsSpan().IndexOfAnyExcept(MeterEventCharacters);
+        return at < 0 ? null : string.Create(CultureInfo.InvariantCulture, $"is not a meter event name: U+{(int)meter[at]:X4} at position {at + 1} is not allowed ({Rule})");
+    }
+
+    private static readonly System.Buffers.SearchValues<char> MeterEventCharacters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+
     private static string? BadStripeId(string value, string prefix)
     {
         var trimmed = value.Trim();
@@ -245,6 +269,6 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
 
         return trimmed.StartsWith(prefix, StringComparison.Ordinal) && trimmed.Length <= 255 && trimmed.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')
             ? null
-            : $"'{value}' is not a Stripe price id (starts with '{prefix}', letters, digits and '_')";
+            : $"is not a Stripe price id ('{prefix}' then letters, digits and '_'; at most 255 characters)"; // the value not repeated, as BadMeterEvent
     }
 }

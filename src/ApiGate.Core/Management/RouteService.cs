@@ -245,7 +245,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
         {
             var name = input.Name.Trim();
             r = r with { Name = name, Slug = Slug.From(name) };
-            if ((TextFields.CheckName("name", r.Name) ?? TextFields.SlugTooLong(r.Slug)) is { } nameProblem)
+            if ((TextFields.CheckInvisible("name", name, stored.Name) ?? TextFields.CheckName("name", r.Name) ?? TextFields.SlugTooLong(r.Slug)) is { } nameProblem)
             {
                 return nameProblem;
             }

@@ -71,9 +71,10 @@ public static class TextFields
 
     /// <summary>
     /// The position of the first invisible formatting character (Unicode category Cf: zero-width space and joiners,
-    /// soft hyphen, word joiner, byte-order mark, …) in <paramref name="value"/>, or -1. Allowed in names, but not in an
-    /// email address: <c>alice@example.test</c> with a zero-width space reads as an existing address while the mail
-    /// goes to another (the domain's punycode form), so it would be confirmed by someone else.
+    /// soft hyphen, word joiner, byte-order mark, …) in <paramref name="value"/>, or -1. Refused in names
+    /// (<see cref="CheckInvisible"/>) and in an email address: <c>alice@example.test</c> with a zero-width space reads as
+    /// an existing address while the mail goes to another (the domain's punycode form), so it would be confirmed by
+    /// someone else.
     /// </summary>
     public static int IndexOfInvisible(string value)
     {
@@ -86,6 +87,29 @@ public static class TextFields
         }
 
         return -1;
+    }
+
+    /// <summary>
+    /// Null when the name <paramref name="name"/> (null = not given) holds no invisible formatting character
+    /// (<see cref="IndexOfInvisible"/>: U+200B ZERO WIDTH SPACE, U+200C and U+200D, U+2060 WORD JOINER, U+FEFF, U+00AD
+    /// SOFT HYPHEN, …), or is the <paramref name="stored"/> name sent back unchanged (a read-modify-write of a row stored
+    /// before this rule); else a validation error naming the field. A name is how a row is told apart in lists, logs and
+    /// commands: <c>admin</c> and <c>adm\u200Bin</c> (a zero-width space in it) would read as one name and be two. Free text
+    /// (descriptions) keeps them: emoji sequences and some scripts are written with joiners.
+    /// </summary>
+    /// <remarks>The message names the character and its position, never the value (as <see cref="Check(string, string?)"/>).</remarks>
+    public static ManagementError? CheckInvisible(string field, string? name, string? stored = null)
+    {
+        if (name is null || string.Equals(name.Trim(), stored, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var at = IndexOfInvisible(name);
+        return at < 0
+            ? null
+            : new ManagementError(ManagementErrorKind.Validation, field,
+                string.Create(CultureInfo.InvariantCulture, $"must not contain invisible characters (U+{(int)name[at]:X4} at position {at + 1})"));
     }
 
     /// <summary>Null when <paramref name="value"/> (null = not given) holds no control character; else a validation error naming the field.</summary>

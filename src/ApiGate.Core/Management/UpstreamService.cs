@@ -134,7 +134,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
 
     private static ManagementResult<UpstreamDefinition> ApplyUpstream(UpstreamDefinition u, UpstreamChanges input)
     {
-        if ((TextFields.Check(("name", input.Name), ("description", input.Description), ("auth_header", input.AuthHeader)) ?? TextFields.CheckName("name", input.Name?.Trim())) is { } textProblem)
+        if ((TextFields.Check(("name", input.Name), ("description", input.Description), ("auth_header", input.AuthHeader)) ?? TextFields.CheckInvisible("name", input.Name, u.Name) ?? TextFields.CheckName("name", input.Name?.Trim())) is { } textProblem)
         {
             return textProblem;
         }

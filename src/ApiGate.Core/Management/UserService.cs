@@ -156,7 +156,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
 
     private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserChanges input, CancellationToken ct)
     {
-        if (TextFields.Check(("email", input.Email), ("name", input.Name)) is { } textProblem)
+        if ((TextFields.Check(("email", input.Email), ("name", input.Name)) ?? TextFields.CheckInvisible("name", input.Name, u.Name)) is { } textProblem)
         {
             return textProblem;
         }

@@ -68,7 +68,7 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
             ? (PortalResult.Success($"Key '{name}' created. Copy it now: it is not shown again."), created.Value)
             : created.Error is { Kind: ManagementErrorKind.Conflict, Field: "keys" }
             ? (PortalResult.Refused($"You have {MaxActiveKeys} keys already: revoke one you no longer use first."), null)
-            : (PortalResult.Refused(created.Error!.Message), null);
+            : (PortalResult.Refused(created.Error is { Field: "name" } named ? $"The name {named.Message}." : created.Error!.Message), null);
     }
 
     /// <summary>Revokes one of the customer's keys (another user's key is "not found", as if it did not exist).</summary>

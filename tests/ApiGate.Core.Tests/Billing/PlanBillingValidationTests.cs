@@ -28,6 +28,30 @@ public sealed class PlanBillingValidationTests
         Assert.Equal(field, result.Error!.Field);
     }
 
+    [Theory]
+    [InlineData("api<script>alert(1)</script>", "is not a meter event name: U+003C at position 4 is not allowed (a meter event name is letters, digits, '_', '-' and '.')")]
+    [InlineData("api overage", "is not a meter event name: U+0020 at position 4 is not allowed (a meter event name is letters, digits, '_', '-' and '.')")]
+    [InlineData("secret-looking-value-that-is-far-too-long-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "is longer than 100 characters (a meter event name is letters, digits, '_', '-' and '.', at most 100)")]
+    public async Task CreateAsync_MeterEventNameRefused_NamesFieldAndRuleWithoutRepeatingTheValue(string meter, string message)
+    {
+        // Arrange
+        var store = new PlansOnly();
+        var service = new PlanService(store, TimeProvider.System);
+
+        // Act
+        var result = await service.CreateAsync(new PlanInput
+        {
+            Id = "p", Name = "P", OveragePrice = 1, StripePriceId = "price_1", StripeOveragePriceId = "price_2", StripeMeterEvent = meter,
+        }, CancellationToken.None);
+
+        // Assert
+        Assert.Equal("stripe_meter_event", result.Error!.Field);
+        Assert.Equal(message, result.Error.Message);
+        Assert.DoesNotContain(meter[..10], result.Error.Message, StringComparison.Ordinal);
+        Assert.Null(store.Created);
+    }
+
     [Fact]
     public async Task CreateAsync_CompleteStripeFields_Stored()
     {

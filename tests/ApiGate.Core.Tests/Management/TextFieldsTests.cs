@@ -57,6 +57,38 @@ public sealed class TextFieldsTests
         Assert.Equal("is longer than 8192 characters", url);
     }
 
+    [Theory]
+    [InlineData("ad\u200Bmin", 0x200B, 3)]
+    [InlineData("ad\u200Cmin", 0x200C, 3)]
+    [InlineData("ad\u200Dmin", 0x200D, 3)]
+    [InlineData("ad\u2060min", 0x2060, 3)]
+    [InlineData("\uFEFFadmin", 0xFEFF, 1)]
+    [InlineData("ad\u00ADmin", 0x00AD, 3)]
+    public void CheckInvisible_NameWithAnInvisibleCharacter_ReturnsValidationErrorNamingFieldAndCharacter(string name, int code, int position)
+    {
+        // Act
+        var error = TextFields.CheckInvisible("name", name);
+
+        // Assert
+        Assert.NotNull(error);
+        Assert.Equal(ManagementErrorKind.Validation, error.Kind);
+        Assert.Equal("name", error.Field);
+        Assert.Equal($"must not contain invisible characters (U+{code:X4} at position {position})", error.Message);
+    }
+
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("Ünïcödé – ✓ 名前", null)]
+    [InlineData("ad\u200Bmin", "ad\u200Bmin")] // stored before the rule, sent back unchanged (an edit form's other fields changed)
+    public void CheckInvisible_VisibleOrStoredUnchanged_ReturnsNull(string? name, string? stored)
+    {
+        // Act
+        var error = TextFields.CheckInvisible("name", name, stored);
+
+        // Assert
+        Assert.Null(error);
+    }
+
     [Fact]
     public void Check_SeveralFields_NamesTheFirstBadOne()
     {

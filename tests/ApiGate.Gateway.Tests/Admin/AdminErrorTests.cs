@@ -56,6 +56,28 @@ public sealed class AdminErrorTests : AdminTestBase
     }
 
     [Theory]
+    [InlineData("/users", """{"email": "ann@example.com", "name": "Ann\u200B"}""", 0x200B)]
+    [InlineData("/plans", """{"name": "Pro\u00AD"}""", 0x00AD)]
+    [InlineData("/routes", """{"name": "r\u200Cr", "path": "/a"}""", 0x200C)]
+    [InlineData("/upstreams", """{"name": "u\u200Du", "url": "http://127.0.0.1:1"}""", 0x200D)]
+    [InlineData("/keys", """{"user": "ann@example.com", "name": "c\u2060i"}""", 0x2060)]
+    public async Task Create_NameWithAnInvisibleCharacter_Returns422NamingTheNameAndTheCharacter(string path, string body, int code)
+    {
+        // Arrange: the key's user exists, so only its name can be refused
+        if (path == "/keys")
+        {
+            Assert.True((await Gateway.Users.CreateAsync(new Core.Management.UserChanges { Email = "ann@example.com" }, CancellationToken.None)).Ok);
+        }
+
+        // Act
+        var response = await SendAsync(HttpMethod.Post, path, body);
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/name");
+        Assert.EndsWith($"must not contain invisible characters (U+{code:X4} at position {(code == 0x00AD || code == 0x200B ? 4 : 2)})", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("expires", "soon", "'soon' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)")]
     [InlineData("expires_at", "2001-01-01", "expiry must be in the future")]
     [InlineData("expires", "0s", "expiry must be in the future")]

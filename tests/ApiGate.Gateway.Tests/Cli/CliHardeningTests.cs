@@ -117,6 +117,21 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Single((await RunAsync("users", "list", "--json")).Output.Split("alice@example.test", StringSplitOptions.None)[1..]);
     }
 
+    [Theory]
+    [InlineData("--name", "Ann\u200B", "users", "create", "--email", "ann@example.test")]
+    [InlineData("--name", "Pro\uFEFF", "plans", "create", "--id", "pro")]
+    public async Task Create_NameWithAnInvisibleCharacter_ExitsTwoNamingTheFlagAndNothingWritten(string flag, string name, params string[] args)
+    {
+        // Act
+        var result = await RunAsync([.. args, flag, name]);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: --name: must not contain invisible characters (U+", result.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains($"U+{(int)name[^1]:X4} at position 4)", result.Diagnostics, StringComparison.Ordinal);
+        Assert.DoesNotContain($"\"{args[^1]}\"", (await RunAsync(args[0], "list", "--json")).Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task UsersCreateAndUpdate_EmailWithACombiningAccent_RefusedNamingTheCharacterAndNothingWritten()
     {
