@@ -68,10 +68,21 @@ public abstract class AdminPage : ServerPage
 
     /// <summary>
     /// The precondition of an edit form's save: the row is written only while it is still in the version the form was
-    /// rendered from, so two sessions editing one row cannot silently overwrite each other (null for a form without one).
+    /// rendered from, so two sessions editing one row cannot silently overwrite each other. The form always sends it: a
+    /// post without it (or with it empty: a crafted post, or a form from an older page) would save over any version, so
+    /// <paramref name="errors"/> says so, naming the field, and null is returned — the caller refuses the post.
     /// </summary>
-    private protected ApiGate.Core.Management.RowCondition? PostedVersion =>
-        Form.NonBlank(VersionField) is { } tag ? new ApiGate.Core.Management.RowCondition([tag]) : null;
+    private protected ApiGate.Core.Management.RowCondition? PostedVersion(FormErrors errors)
+    {
+        if (Form.NonBlank(VersionField) is { } tag)
+        {
+            return new ApiGate.Core.Management.RowCondition([tag]);
+        }
+
+        errors.Add("", $"The form's {VersionField} field (the version it was opened at) is missing, so nothing was saved: " +
+            "it tells whether someone else changed this since. Reload the page and make the change again.");
+        return null;
+    }
 
     /// <summary>
     /// An edit form's save refused because the row changed since the form was rendered: 409 and a sentence saying so

@@ -61,6 +61,11 @@ internal sealed partial class AdminSessionGate(
         }
 
         SecurityHeaders.Apply(context.Response);
+        if (await PageFailures.RefusedRepeatedQueryAsync(context, AdminConsoleModule.BasePath, "the dashboard", EmbeddedAssets.Url("site.css")))
+        {
+            return;
+        }
+
         var isPost = HttpMethods.IsPost(request.Method);
         var isLogin = request.Path.Equals(LoginPath, StringComparison.Ordinal);
         FormPosts.Limit(context, isLogin ? MaxLoginFormBytes : MaxFormBytes);

@@ -27,5 +27,13 @@ internal static class Display
         return label.Length <= length ? label : label[..(char.IsHighSurrogate(label[length - 2]) ? length - 2 : length - 1)] + "…";
     }
 
+    /// <summary>
+    /// Text an operator or a client wrote (a route's pattern, a name), as the access log shows a request path
+    /// (<see cref="Core.Routing.RequestPaths.Visible"/>): invisible characters and ones that reorder the text around them
+    /// (U+202E, U+200B, U+FEFF, …) written as their UTF-8 percent escapes, so a row cannot disguise itself or its
+    /// neighbours in a table. Any other text is shown as it is.
+    /// </summary>
+    public static string Visible(string text) => Core.Routing.RequestPaths.Visible(text);
+
     public static string Time(DateTimeOffset? at) => at is { } value ? value.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture) : "–";
 }

@@ -69,6 +69,11 @@ internal sealed partial class PortalSessionGate(
         }
 
         SecurityHeaders.Apply(context.Response);
+        if (await PageFailures.RefusedRepeatedQueryAsync(context, PortalOptions.BasePath, "the start", EmbeddedAssets.PortalUrl("site.css")))
+        {
+            return;
+        }
+
         FormPosts.Limit(context, MaxFormBytes);
         var path = request.Path.Value ?? "";
         var page = path.Length > PortalOptions.BasePath.Length ? path[PortalOptions.BasePath.Length..] : "";

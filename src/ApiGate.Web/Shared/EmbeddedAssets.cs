@@ -26,6 +26,7 @@ public static class EmbeddedAssets
     private const string ResourcePrefix = "assets/";
 
     private static readonly FrozenDictionary<string, Asset> ByName = Load();
+    private static readonly byte[] NotFoundBytes = System.Text.Encoding.UTF8.GetBytes(NotFoundText);
     private static readonly FrozenDictionary<string, Asset> ByUrl = ByName.Values.ToFrozenDictionary(a => a.Url, StringComparer.Ordinal);
 
     /// <summary>The fingerprinted URL of an embedded asset (<c>site.css</c> → <c>/ui/_assets/site.1a2b3c4d5e.css</c>).</summary>
@@ -35,15 +36,24 @@ public static class EmbeddedAssets
     /// <summary>The fingerprinted URL of an embedded asset in the portal's copy (<c>/portal/_assets/site.1a2b3c4d5e.css</c>).</summary>
     public static string PortalUrl(string name) => PortalBasePath + Url(name)[BasePath.Length..];
 
-    /// <summary>Answers a request for an asset: 200 with the bytes, or 404.</summary>
+    /// <summary>The body of the answer to an address that holds no asset (an old fingerprint, a mistyped name).</summary>
+    public const string NotFoundText = "Not found: there is no asset at this address.\n";
+
+    /// <summary>
+    /// Answers a request for an asset: 200 with the bytes, or 404 with a one-line text and the pages' security headers
+    /// (<see cref="SecurityHeaders"/>: never cached, not framed, not sniffed), as any page of the console or portal.
+    /// </summary>
     public static Task ServeAsync(HttpContext context)
     {
         var response = context.Response;
-        if (!ByUrl.TryGetValue(context.Request.Path.Value ?? "", out var asset) || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
+        var isHead = HttpMethods.IsHead(context.Request.Method);
+        if (!ByUrl.TryGetValue(context.Request.Path.Value ?? "", out var asset) || !(HttpMethods.IsGet(context.Request.Method) || isHead))
         {
+            SecurityHeaders.Apply(response);
             response.StatusCode = StatusCodes.Status404NotFound;
-            response.Headers.CacheControl = "no-store";
-            return Task.CompletedTask;
+            response.ContentType = "text/plain; charset=utf-8";
+            response.ContentLength = NotFoundBytes.Length;
+            return isHead ? Task.CompletedTask : response.Body.WriteAsync(NotFoundBytes).AsTask();
         }
 
         response.StatusCode = StatusCodes.Status200OK;
@@ -52,7 +62,7 @@ public static class EmbeddedAssets
         response.Headers.ETag = asset.ETag;
         response.Headers[HeaderNames.XContentTypeOptions] = "nosniff";
         response.ContentLength = asset.Bytes.Length;
-        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(asset.Bytes).AsTask();
+        return isHead ? Task.CompletedTask : response.Body.WriteAsync(asset.Bytes).AsTask();
     }
 
     private static FrozenDictionary<string, Asset> Load()

@@ -15,12 +15,29 @@ public sealed class FormValues(IFormCollection form)
     /// <summary>The field trimmed; null when absent or blank.</summary>
     public string? NonBlank(string name) => Trimmed(name) is { Length: > 0 } value ? value : null;
 
-    public bool? Bool(string name) => Text(name) switch
+    /// <summary>
+    /// A checkbox (<c>FormField</c>'s: a hidden "false", then "true" when ticked) or a hidden true/false field: null when
+    /// absent; else its last value, which must be "true" or "false" as every one before it — any other value (a crafted
+    /// "yes", "on", "1") is an error naming the field, never read as false.
+    /// </summary>
+    public bool? Bool(string name, FormErrors errors)
     {
-        null => null,
-        "true" or "on" => true,
-        _ => false,
-    };
+        if (!form.TryGetValue(name, out var values) || values.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (var value in values)
+        {
+            if (value is not ("true" or "false"))
+            {
+                errors.Add(name, "is not true or false (what the checkbox sends: true when ticked, false when not)");
+                return null;
+            }
+        }
+
+        return values[^1] == "true";
+    }
 
     /// <summary>A whole number; null when blank; an error (naming the field) when not a number.</summary>
     public long? Number(string name, FormErrors errors)

@@ -107,6 +107,50 @@ internal static class PageFailures
     }
 
     /// <summary>
+    /// Answers a request whose address gives a query parameter more than once (<c>?status=a&amp;status=b</c>, names
+    /// compared ignoring case, as the pages read them) and returns true: 400 and a page naming it, as the admin API
+    /// refuses a repeated parameter — a page reading it would otherwise see the values joined by a comma ("a,b"), a value
+    /// nobody sent. False, and nothing written, for any other request.
+    /// </summary>
+    /// <param name="root">The application's root page, linked to from the answer.</param>
+    /// <param name="rootName">The root page's name after "Back to" ("the dashboard").</param>
+    /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
+    public static async Task<bool> RefusedRepeatedQueryAsync(HttpContext context, string root, string rootName, string stylesheet)
+    {
+        if (RepeatedQueryParameter(context.Request) is not { } name)
+        {
+            return false;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        await WritePageAsync(context, stylesheet, "Address refused", "This address was refused", "query-refused",
+            $"The query parameter <code>{System.Net.WebUtility.HtmlEncode(Cut(name))}</code> is given more than once in the address, so nothing was shown or changed: give it once. " +
+            $"<a href=\"{root}\">Back to {rootName}</a>.");
+        return true;
+    }
+
+    /// <summary>The first query parameter given more than once, spelt as first given (the collection keeps the last spelling), or null.</summary>
+    private static string? RepeatedQueryParameter(HttpRequest request)
+    {
+        if (!request.Query.Any(parameter => parameter.Value.Count > 1))
+        {
+            return null;
+        }
+
+        var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var pair in new Microsoft.AspNetCore.WebUtilities.QueryStringEnumerable(request.QueryString.Value))
+        {
+            var name = pair.DecodeName().ToString();
+            if (!seen.TryAdd(name, name))
+            {
+                return seen[name];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// After a request no page answered (a mistyped address, an old bookmark): 404 and a page saying there is no such page,
     /// naming the path (cut to <see cref="MaxShownId"/> characters) and linking to <paramref name="root"/>, instead of an
     /// empty 404 that the browser shows as an error of its own, with no way back.

@@ -51,6 +51,9 @@ public abstract class ServerPage : ComponentBase
     /// </summary>
     protected string FormOnce => field ??= Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
-    /// <summary>A query-string value of the current request, or null.</summary>
-    protected string? Query(string name) => HttpContext.Request.Query.TryGetValue(name, out var value) ? value.ToString() : null;
+    /// <summary>
+    /// A query-string value of the current request, or null. A parameter given more than once never reaches a page: the
+    /// console's and the portal's gates answer it 400 (<see cref="PageFailures.RefusedRepeatedQueryAsync"/>).
+    /// </summary>
+    protected string? Query(string name) => HttpContext.Request.Query.TryGetValue(name, out var values) ? values[0] : null;
 }

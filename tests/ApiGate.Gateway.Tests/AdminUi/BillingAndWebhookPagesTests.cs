@@ -40,10 +40,11 @@ public sealed partial class BillingAndWebhookPagesTests : AdminUiTestBase
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
         var antiforgery = await console.TokenFromAsync("/ui/plans?edit=bronze");
+        var version = await MissingRowTests.LabelFromAsync(console, "/ui/plans?edit=bronze", "plan", "_version");
 
         // Act
         using var saved = await console.PostAsync("/ui/plans?edit=bronze", [new("_handler", "plan"), new("__RequestVerificationToken", antiforgery),
-            new("editing", "bronze"), new("name", "Bronze plus"), new("enabled", "true")]);
+            new("_version", version), new("editing", "bronze"), new("name", "Bronze plus"), new("enabled", "true")]);
 
         // Assert
         Assert.Equal(HttpStatusCode.Found, saved.StatusCode);

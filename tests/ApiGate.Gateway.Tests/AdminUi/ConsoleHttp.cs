@@ -92,6 +92,12 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
 
     public void Dispose() => _client.Dispose();
 
+    /// <summary>The headers every page of the console and the portal carries (ApiGate.Web.Shared.SecurityHeaders), by name, as one response sent them (unparsed).</summary>
+    public static IReadOnlyDictionary<string, string> SecurityHeadersOf(HttpResponseMessage response) =>
+        new[] { "Cache-Control", "Pragma", "Expires", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy" }
+            .ToDictionary(name => name, name => string.Join(", ", response.Headers.NonValidated.TryGetValues(name, out var values) ? values
+                : response.Content.Headers.NonValidated.TryGetValues(name, out var contentValues) ? contentValues : []));
+
     [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
     private static partial Regex TokenField();
 }

@@ -156,6 +156,54 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("/ui/_assets/site.000000000000.css")]
+    [InlineData("/ui/_assets/unknown.js")]
+    public async Task Assets_UnknownName_404WithThePagesSecurityHeadersAndAShortBody(string path)
+    {
+        // Arrange
+        using var console = new ConsoleHttp(_gateway.Url);
+        using var login = await console.GetAsync("/ui/login");
+
+        // Act
+        using var response = await console.GetAsync(path);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0",
+            ["Pragma"] = "no-cache",
+            ["Expires"] = "0",
+            ["X-Frame-Options"] = "DENY",
+            ["X-Content-Type-Options"] = "nosniff",
+            ["Referrer-Policy"] = "no-referrer",
+            ["Content-Security-Policy"] = Web.Shared.SecurityHeaders.ContentSecurityPolicy,
+        }, ConsoleHttp.SecurityHeadersOf(response));
+        Assert.Equal(ConsoleHttp.SecurityHeadersOf(login), ConsoleHttp.SecurityHeadersOf(response));
+        Assert.Equal("text/plain; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        Assert.Equal("Not found: there is no asset at this address.\n", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("/ui/users?q=ann&q=bob", "q")]
+    [InlineData("/ui/keys?page=1&for=ann&PAGE=2", "page")]
+    public async Task Query_ParameterGivenTwice_400PageNamingIt(string path, string name)
+    {
+        // Arrange
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+
+        // Act
+        using var response = await console.GetAsync(path);
+
+        // Assert: refused as the admin API refuses ?user=a&user=b, not read as "ann,bob"
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains($"<p id=\"query-refused\">The query parameter <code>{name}</code> is given more than once in the address, so nothing was shown or changed: give it once. "
+            + "<a href=\"/ui\">Back to the dashboard</a>.</p>", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+    }
+
+    [Theory]
     [InlineData("/ui/keys", "create-key", "user", "reload@example.com")]
     [InlineData("/ui/webhooks", "create-webhook", "url", "http://127.0.0.1:47601/hooks")]
     public async Task CreateFormShowingASecretOnce_PageReloaded_SamePostRefusedWithAMessageAndOneCreated(string path, string form, string field, string value)

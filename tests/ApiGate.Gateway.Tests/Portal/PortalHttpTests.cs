@@ -145,6 +145,25 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task CreateKey_NameWithAWordJoiner_RefusedNamingTheNameAndTheCharacterAndNoKey()
+    {
+        // Arrange
+        var (client, _) = await SignedInAsync("joiner@customer.example");
+        using (client)
+        {
+            var customer = (await Gateway.Store.FindUserAsync("joiner@customer.example", CancellationToken.None))!;
+
+            // Act
+            var response = await PostFormAsync(client, "/portal/keys", "create", ("Name", "ci\u2060server"));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("The name must not contain invisible characters (U+2060 at position 3).", TextOf(await response.Content.ReadAsStringAsync(), "message-error"));
+            Assert.Empty(await Gateway.Service<PortalKeyService>().ListAsync(customer, CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task Logout_WithATokenPairFromAnotherSession_RefusedAndSessionStays()
     {
         // Arrange: a customer signed in on their own takes the form token and antiforgery cookie of their page, and plants
@@ -898,6 +917,40 @@ public sealed class PortalHttpTests : PortalTestBase
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/css", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Assets_UnknownNameOnPortalPath_404WithThePagesSecurityHeadersAndAShortBody()
+    {
+        // Arrange
+        using var client = CookieClient();
+        using var login = await client.GetAsync("/portal/login");
+
+        // Act
+        using var response = await client.GetAsync("/portal/_assets/site.000000000000.css");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(AdminUi.ConsoleHttp.SecurityHeadersOf(login), AdminUi.ConsoleHttp.SecurityHeadersOf(response));
+        Assert.Equal("no-store, no-cache, must-revalidate, max-age=0", AdminUi.ConsoleHttp.SecurityHeadersOf(response)["Cache-Control"]);
+        Assert.Equal(Web.Shared.SecurityHeaders.ContentSecurityPolicy, AdminUi.ConsoleHttp.SecurityHeadersOf(response)["Content-Security-Policy"]);
+        Assert.Equal("text/plain; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        Assert.Equal("Not found: there is no asset at this address.\n", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Query_ParameterGivenTwice_400PageNamingIt()
+    {
+        // Arrange
+        using var client = CookieClient();
+
+        // Act
+        using var response = await client.GetAsync("/portal/login?expired=1&expired=2");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("<p id=\"query-refused\">The query parameter <code>expired</code> is given more than once in the address, so nothing was shown or changed: give it once. "
+            + "<a href=\"/portal\">Back to the start</a>.</p>", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     private async Task SignUpAsync(string email, bool verify = false)
