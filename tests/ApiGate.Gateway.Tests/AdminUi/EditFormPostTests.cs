@@ -132,6 +132,28 @@ public sealed partial class EditFormPostTests : AdminUiTestBase
     }
 
     [Fact]
+    public async Task Dashboard_TopRouteLabelWithAReorderingCharacter_ShownAsItsEscape()
+    {
+        // Arrange: usage of a route no longer stored, so the dashboard names it by the id the usage recorded
+        await Gateway.Store.AddUsageEventsAsync([new Core.Usage.UsageEvent
+        {
+            UserId = "user-1", KeyId = "key-1", RouteId = "rt\u202Egnp.exe", UpstreamId = "up", Method = "GET", Path = "/p", Status = 200,
+            LatencyMs = 1, Units = 1, ClientIp = "127.0.0.1", RequestId = "r1", Timestamp = DateTimeOffset.UtcNow,
+        }], None);
+        using var console = new ConsoleHttp(ConsoleUrl);
+        await console.SignInAsync(Token);
+
+        // Act
+        using var response = await console.GetAsync("/ui");
+        var html = await response.Content.ReadAsStringAsync();
+
+        // Assert: in the leaders' table and the chart's label
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("<td class=\"ag-wrap\">rt%E2%80%AEgnp.exe</td>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u202E', html);
+    }
+
+    [Fact]
     public async Task CreatePlan_NameWithASoftHyphen_400AtTheNameAndNothingStored()
     {
         // Arrange
