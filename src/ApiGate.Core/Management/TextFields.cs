@@ -90,9 +90,36 @@ public static class TextFields
     }
 
     /// <summary>
+    /// <see cref="IndexOfInvisible"/> for a name, except U+200C ZERO WIDTH NON-JOINER and U+200D ZERO WIDTH JOINER between
+    /// two letters (or a letter's combining marks): Persian, Arabic and the Indic scripts spell words with them there, so a
+    /// person's or a team's name in those scripts needs them. Anywhere else (at an end, beside a space, a digit, Latin
+    /// punctuation, another joiner) they only hide a difference, and are refused like the others.
+    /// </summary>
+    public static int IndexOfInvisibleInName(string name)
+    {
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (CharUnicodeInfo.GetUnicodeCategory(name[i]) != UnicodeCategory.Format)
+            {
+                continue;
+            }
+
+            if (name[i] is not ('\u200C' or '\u200D') || i == 0 || i == name.Length - 1 || !IsLetterOrMark(name[i - 1]) || !IsLetterOrMark(name[i + 1]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+
+        static bool IsLetterOrMark(char c) => char.IsLetter(c) && c > '\u007F'
+            || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark;
+    }
+
+    /// <summary>
     /// Null when the name <paramref name="name"/> (null = not given) holds no invisible formatting character
-    /// (<see cref="IndexOfInvisible"/>: U+200B ZERO WIDTH SPACE, U+200C and U+200D, U+2060 WORD JOINER, U+FEFF, U+00AD
-    /// SOFT HYPHEN, …), or is the <paramref name="stored"/> name sent back unchanged (a read-modify-write of a row stored
+    /// (<see cref="IndexOfInvisibleInName"/>: U+200B ZERO WIDTH SPACE, U+200C and U+200D other than between two letters of a
+    /// script that writes them, U+2060 WORD JOINER, U+FEFF, U+00AD SOFT HYPHEN, …), or is the <paramref name="stored"/> name sent back unchanged (a read-modify-write of a row stored
     /// before this rule); else a validation error naming the field. A name is how a row is told apart in lists, logs and
     /// commands: <c>admin</c> and <c>adm\u200Bin</c> (a zero-width space in it) would read as one name and be two. Free text
     /// (descriptions) keeps them: emoji sequences and some scripts are written with joiners.
@@ -105,7 +132,7 @@ public static class TextFields
             return null;
         }
 
-        var at = IndexOfInvisible(name);
+        var at = IndexOfInvisibleInName(name);
         return at < 0
             ? null
             : new ManagementError(ManagementErrorKind.Validation, field,

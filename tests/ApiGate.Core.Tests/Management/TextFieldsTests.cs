@@ -64,6 +64,9 @@ public sealed class TextFieldsTests
     [InlineData("ad\u2060min", 0x2060, 3)]
     [InlineData("\uFEFFadmin", 0xFEFF, 1)]
     [InlineData("ad\u00ADmin", 0x00AD, 3)]
+    [InlineData("\u200C\u0645\u06CC", 0x200C, 1)] // a non-joiner before a Persian word: hides nothing it joins
+    [InlineData("\u0645\u06CC\u200C 1", 0x200C, 3)] // beside a space
+    [InlineData("\u0645\u06CC\u200C\u200C\u062E", 0x200C, 3)] // two in a row
     public void CheckInvisible_NameWithAnInvisibleCharacter_ReturnsValidationErrorNamingFieldAndCharacter(string name, int code, int position)
     {
         // Act
@@ -80,6 +83,8 @@ public sealed class TextFieldsTests
     [InlineData(null, null)]
     [InlineData("Ünïcödé – ✓ 名前", null)]
     [InlineData("ad\u200Bmin", "ad\u200Bmin")] // stored before the rule, sent back unchanged (an edit form's other fields changed)
+    [InlineData("\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645", null)] // Persian: a non-joiner between two letters, as the word is spelt
+    [InlineData("\u0915\u094D\u200D\u0937", null)] // Devanagari: a joiner after a virama (a combining mark), before a letter
     public void CheckInvisible_VisibleOrStoredUnchanged_ReturnsNull(string? name, string? stored)
     {
         // Act
