@@ -23,6 +23,7 @@ internal static class GatewaySettings
         new("server.host", "APIGATE_SERVER_HOST", nameof(GatewayOptions.Host), normalize: Trim),
         new("server.port", "APIGATE_SERVER_PORT", nameof(GatewayOptions.Port)),
         new("server.h2c_port", "APIGATE_SERVER_H2C_PORT", nameof(GatewayOptions.H2cPort)),
+        new("server.max_connections", "APIGATE_SERVER_MAX_CONNECTIONS", nameof(GatewayOptions.MaxConnections)),
         new("server.inline_scheduling", "APIGATE_SERVER_INLINE_SCHEDULING", nameof(GatewayOptions.InlineScheduling)),
         new("server.shutdown_timeout", "APIGATE_SERVER_SHUTDOWN_TIMEOUT", nameof(GatewayOptions.ShutdownTimeout)),
         new("server.stop_delay", "APIGATE_SERVER_STOP_DELAY", nameof(GatewayOptions.StopDelay), zeroAllowed: true),

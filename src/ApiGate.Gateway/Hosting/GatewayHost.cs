@@ -100,6 +100,10 @@ public static class GatewayHost
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // bodies are streamed to the upstream, not held
+            // Counted per listener by Kestrel; upgraded connections in one count for the server, which would otherwise
+            // stop WebSocket upgrades at Kestrel's own 100 while the connection limit is far above it.
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = options.MaxConnections;
             Listen(kestrel, options.Host, options.Port, listen =>
             {
                 mainListen = listen;

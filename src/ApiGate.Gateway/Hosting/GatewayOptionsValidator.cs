@@ -77,6 +77,11 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
             yield return ("server.h2c_port", $"{h2cPort} is the same as the main port (server.port)");
         }
 
+        if (o.MaxConnections is < 1 or > MaxConnectionsLimit)
+        {
+            yield return ("server.max_connections", $"{o.MaxConnections} is out of range (1-{MaxConnectionsLimit})");
+        }
+
         foreach (var problem in DatabaseProblems(o))
         {
             yield return problem;
@@ -373,6 +378,9 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
 
     /// <summary>The largest usage ring: 10,000,000 slots, about 2 GB, over an hour of a busy gateway's events.</summary>
     public const int MaxUsageQueueCapacity = 10_000_000;
+
+    /// <summary>The largest <see cref="GatewayOptions.MaxConnections"/>: beyond it the process runs out of file descriptors first.</summary>
+    public const int MaxConnectionsLimit = 1_000_000;
 
     /// <summary>What the gateway host can bind the main listener to.</summary>
     /// <remarks>

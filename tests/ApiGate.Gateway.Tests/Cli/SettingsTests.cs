@@ -184,6 +184,8 @@ public sealed class SettingsTests : CliTestBase
     [InlineData("APIGATE_SERVER_SHUTDOWN_TIMEOUT", "500ms", "server.shutdown_timeout (from APIGATE_SERVER_SHUTDOWN_TIMEOUT): must be between 1s and 1h")]
     [InlineData("APIGATE_SERVER_SHUTDOWN_TIMEOUT", "2h", "server.shutdown_timeout (from APIGATE_SERVER_SHUTDOWN_TIMEOUT): must be between 1s and 1h")]
     [InlineData("APIGATE_SERVER_STOP_DELAY", "11m", "server.stop_delay (from APIGATE_SERVER_STOP_DELAY): must be between 0s (off) and 10m")]
+    [InlineData("APIGATE_SERVER_MAX_CONNECTIONS", "0", "server.max_connections (from APIGATE_SERVER_MAX_CONNECTIONS): 0 is out of range (1-1000000)")]
+    [InlineData("APIGATE_SERVER_MAX_CONNECTIONS", "1000001", "server.max_connections (from APIGATE_SERVER_MAX_CONNECTIONS): 1000001 is out of range (1-1000000)")]
     // A 1 ms poll would query the store a thousand times a second.
     [InlineData("APIGATE_CONFIG_POLL_INTERVAL", "1ms", "config.poll_interval (from APIGATE_CONFIG_POLL_INTERVAL): must be at least 100ms")]
     [InlineData("APIGATE_WEBHOOK_POLL_INTERVAL", "1ms", "webhook.poll_interval (from APIGATE_WEBHOOK_POLL_INTERVAL): must be at least 100ms")]
@@ -202,6 +204,25 @@ public sealed class SettingsTests : CliTestBase
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("error: invalid configuration: " + expected + "\n", result.Error.ReplaceLineEndings("\n"));
         Assert.False(File.Exists(database)); // refused before the store was opened (or created)
+    }
+
+    [Theory]
+    [InlineData("ten")]
+    [InlineData("1e4")]
+    [InlineData("")]
+    public async Task Serve_MaxConnectionsNotAWholeNumber_Exit2NamingTheSetting(string value)
+    {
+        // Arrange
+        Environment["APIGATE_DATABASE_DSN"] = Path.Combine(TestDirectory, "never.db");
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        Environment["APIGATE_SERVER_MAX_CONNECTIONS"] = value;
+
+        // Act
+        var result = await RunAsync("serve", "--port", "0");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: server.max_connections (from APIGATE_SERVER_MAX_CONNECTIONS): '{value}' is not a whole number\n", result.Error.ReplaceLineEndings("\n"));
     }
 
     [Theory]
