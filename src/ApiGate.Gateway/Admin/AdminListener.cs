@@ -74,7 +74,7 @@ internal sealed partial class AdminListener
             if (tls is not null)
             {
                 _tls = true;
-                listen.UseHttps(tls.HandshakeOptions(listen.Protocols));
+                tls.Serve(listen);
             }
 
             // With port 0 the real port is only known once bound; every connection reports it before its first request.

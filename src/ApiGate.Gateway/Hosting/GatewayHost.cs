@@ -111,7 +111,7 @@ public static class GatewayHost
                 {
                     // HTTP/1.1 and HTTP/2, chosen per connection by ALPN.
                     listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2;
-                    listen.UseHttps(tls.HandshakeOptions(listen.Protocols));
+                    tls.Serve(listen);
                 }
             });
             if (options.H2cPort is { } h2cPort)

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Security.Authentication;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
@@ -73,10 +74,20 @@ internal sealed class TlsCertificates
     }
 
     /// <summary>
+    /// Makes <paramref name="listen"/> a TLS listener serving these certificates; plain HTTP sent to it is answered
+    /// <c>400</c> (<see cref="PlainHttpRefusal"/>).
+    /// </summary>
+    public void Serve(ListenOptions listen)
+    {
+        PlainHttpRefusal.Use(listen); // before the handshake
+        listen.UseHttps(HandshakeOptions(listen.Protocols));
+    }
+
+    /// <summary>
     /// The per-connection TLS set-up for a listener speaking <paramref name="protocols"/> (ALPN offers h2 only when
     /// HTTP/2 is on, then http/1.1 and http/1.0).
     /// </summary>
-    public TlsHandshakeCallbackOptions HandshakeOptions(HttpProtocols protocols)
+    private TlsHandshakeCallbackOptions HandshakeOptions(HttpProtocols protocols)
     {
         List<SslApplicationProtocol> alpn = protocols.HasFlag(HttpProtocols.Http2)
             ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11, Http10]

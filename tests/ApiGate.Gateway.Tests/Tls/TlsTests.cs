@@ -125,6 +125,32 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PlainHttpToTheTlsPort_Answered400SayingItSpeaksHttpsThenClosed_HttpsStillServedThere()
+    {
+        // Arrange
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+        using var client = _ca.Client();
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, Port(gateway.Url));
+
+        // Act
+        await tcp.GetStream().WriteAsync("GET /echo/plain HTTP/1.1\r\nHost: api.test\r\n\r\n"u8.ToArray());
+        using var reader = new StreamReader(tcp.GetStream());
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var answer = await reader.ReadToEndAsync(bound.Token); // to the end: the gateway closes the connection
+        using var https = await client.GetAsync($"https://api.test:{Port(gateway.Url)}/echo/tls");
+
+        // Assert
+        Assert.Equal(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 49\r\nConnection: close\r\n\r\n"
+            + "This port speaks HTTPS only: use an https:// URL\n",
+            answer);
+        Assert.Equal(HttpStatusCode.OK, https.StatusCode);
+        Assert.Equal(["/echo/tls"], _upstream.Received.Select(request => request.Path));
+    }
+
+    [Fact]
     public async Task Handshake_Tls12OnlyClient_Accepted()
     {
         WriteServerCertificate();
