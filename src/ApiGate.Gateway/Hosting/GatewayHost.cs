@@ -145,7 +145,10 @@ public static class GatewayHost
             services.AddSingleton(tls);
             services.AddSingleton(sp =>
             {
-                var watcher = new TlsCertificateWatcher(tls, options, clock, sp.GetRequiredService<ILogger<TlsCertificateWatcher>>());
+                var snapshots = sp.GetRequiredService<SnapshotManager>();
+                var watcher = new TlsCertificateWatcher(
+                    tls, options, clock, sp.GetRequiredService<ILogger<TlsCertificateWatcher>>(),
+                    () => snapshots.Current?.Routes.Routes.Select(route => route.Definition) ?? []);
                 watcher.StartWarnings.AddRange(tlsWarnings);
                 return watcher;
             });

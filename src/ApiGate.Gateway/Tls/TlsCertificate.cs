@@ -10,9 +10,10 @@ namespace ApiGate.Gateway.Tls;
 /// </summary>
 internal sealed class TlsCertificate
 {
-    public TlsCertificate(string source, X509Certificate2 leaf, X509Certificate2Collection intermediates, IReadOnlyList<string> hostNames)
+    public TlsCertificate(string source, X509Certificate2 leaf, X509Certificate2Collection intermediates, IReadOnlyList<string> hostNames, string keyFile = "")
     {
         Source = source;
+        KeyFile = keyFile;
         Leaf = leaf;
         HostNames = hostNames;
         NotBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime(), TimeSpan.Zero);
@@ -23,6 +24,9 @@ internal sealed class TlsCertificate
 
     /// <summary>Where it was read from (a file, or the directory entry's name), for messages.</summary>
     public string Source { get; }
+
+    /// <summary>The file the private key was read from (the certificate's own file when it holds both); "" when not from a file.</summary>
+    public string KeyFile { get; }
 
     public X509Certificate2 Leaf { get; }
 

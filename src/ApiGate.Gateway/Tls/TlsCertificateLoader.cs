@@ -231,7 +231,7 @@ internal static class TlsCertificateLoader
 
         try
         {
-            return new TlsCertificate(source, leaf, intermediates, HostNames(leaf));
+            return new TlsCertificate(source, leaf, intermediates, HostNames(leaf), keyPath);
         }
         catch (CryptographicException ex)
         {

@@ -63,6 +63,23 @@ internal sealed class TlsCertificateSet
     }
 
     /// <summary>
+    /// True when a certificate of the set names <paramref name="host"/>: an exact name, or a wildcard for its parent
+    /// domain; a route's wildcard host (<c>*.example.com</c>) only by that same wildcard. Checked at start and reload,
+    /// not per handshake.
+    /// </summary>
+    public bool Covers(string host)
+    {
+        host = host.TrimEnd('.');
+        if (host.StartsWith("*.", StringComparison.Ordinal))
+        {
+            return _wildcard.ContainsKey(host[2..]);
+        }
+
+        var dot = host.IndexOf('.', StringComparison.Ordinal);
+        return _exact.ContainsKey(host) || (dot > 0 && _wildcard.ContainsKey(host[(dot + 1)..]));
+    }
+
+    /// <summary>
     /// Two certificates for one name (old and new during a rotation): the one valid longest among those valid now, so a
     /// renewal put in place before its start date does not replace a certificate clients still accept, and takes over at
     /// its start date without a reload. When none is valid now, the one valid longest.

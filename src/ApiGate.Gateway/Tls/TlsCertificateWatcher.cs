@@ -1,3 +1,5 @@
+using System.Net;
+using ApiGate.Core.Routing;
 using ApiGate.Gateway.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,8 +14,10 @@ namespace ApiGate.Gateway.Tls;
 /// of the certificates served, so one that comes within 14 days of its expiry, or expires, while the gateway runs is
 /// warned about once (event 7403) without waiting for a file to change.
 /// </summary>
+/// <param name="routes">The routes served now, whose hosts the certificates should name; none when null.</param>
 internal sealed partial class TlsCertificateWatcher(
-    TlsCertificates certificates, GatewayOptions options, TimeProvider time, ILogger<TlsCertificateWatcher> logger) : IHostedService, IDisposable
+    TlsCertificates certificates, GatewayOptions options, TimeProvider time, ILogger<TlsCertificateWatcher> logger,
+    Func<IEnumerable<RouteDefinition>>? routes = null) : IHostedService, IDisposable
 {
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(200);
 
@@ -34,6 +38,7 @@ internal sealed partial class TlsCertificateWatcher(
         }
 
         Warn(StartWarnings, reloaded: false);
+        WarnAboutKeysAndHosts();
 
         _settle = time.CreateTimer(_ => Check(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _poll = time.CreateTimer(_ => Check(), null, options.TlsReloadInterval, options.TlsReloadInterval);
@@ -142,6 +147,8 @@ internal sealed partial class TlsCertificateWatcher(
                         LogReloaded(logger, certificate.Source, certificate.Leaf.Subject, certificate.Leaf.NotAfter.ToUniversalTime());
                     }
 
+                    WarnAboutKeysAndHosts();
+
                     break;
                 case TlsReload.Refused:
                     LogRefused(logger, problem!);
@@ -173,6 +180,54 @@ internal sealed partial class TlsCertificateWatcher(
                     LogExpiry(logger, warning);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Warnings about what is served rather than its dates, at start and after each reload: a private key file its
+    /// group or others can read (event 7405), and a route's host that no certificate names (event 7406), whose clients
+    /// would get the default certificate and refuse it. Regex hosts and IP addresses are not checked.
+    /// </summary>
+    private void WarnAboutKeysAndHosts()
+    {
+        var current = certificates.Current;
+        var keyFiles = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var certificate in current.All)
+        {
+            if (certificate.KeyFile.Length > 0 && keyFiles.Add(certificate.KeyFile) && ModeReadableByOthers(certificate.KeyFile) is { } mode)
+            {
+                LogKeyReadable(logger, certificate.KeyFile, mode);
+            }
+        }
+
+        var hosts = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var route in routes?.Invoke() ?? [])
+        {
+            var host = route.HostPattern;
+            if (host.Length > 0 && route.HostMatchType != HostMatchType.Regex && !IPAddress.TryParse(host.Trim('[', ']'), out _)
+                && hosts.Add(host) && !current.Covers(host))
+            {
+                LogHostNotCovered(logger, host, route.Name, current.Default.Source);
+            }
+        }
+    }
+
+    /// <summary>The file's mode in octal (<c>644</c>) when its group or others may read it; null when not, or not known.</summary>
+    private static string? ModeReadableByOthers(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        try
+        {
+            var mode = File.GetUnixFileMode(path);
+            return (mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0 ? Convert.ToString((int)mode, 8) : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 
@@ -228,6 +283,14 @@ internal sealed partial class TlsCertificateWatcher(
     [LoggerMessage(EventId = 7404, Level = LogLevel.Warning,
         Message = "TLS: cannot watch {Directory} for changes ({Reason}); certificate files are checked every {Interval} instead")]
     private static partial void LogNotWatched(ILogger logger, string directory, string reason, TimeSpan interval);
+
+    [LoggerMessage(EventId = 7405, Level = LogLevel.Warning,
+        Message = "TLS: the private key file {KeyFile} can be read by its group or by others (mode {Mode}); make it readable by its owner only (chmod 600)")]
+    private static partial void LogKeyReadable(ILogger logger, string keyFile, string mode);
+
+    [LoggerMessage(EventId = 7406, Level = LogLevel.Warning,
+        Message = "TLS: no certificate served names the host {Host} of route {Route}; its clients get the default certificate (from {DefaultSource}) and will refuse it")]
+    private static partial void LogHostNotCovered(ILogger logger, string host, string route, string defaultSource);
 
     [LoggerMessage(EventId = 7403, Level = LogLevel.Warning, Message = "TLS: {Warning}")]
     private static partial void LogExpiry(ILogger logger, string warning);

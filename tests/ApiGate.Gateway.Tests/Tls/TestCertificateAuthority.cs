@@ -74,11 +74,22 @@ internal sealed class TestCertificateAuthority : IDisposable
         if (keyPath is null)
         {
             File.WriteAllText(certPath, cert + key + "\n"); // one file holding both
+            OwnerOnly(certPath);
             return;
         }
 
         File.WriteAllText(certPath, cert);
         File.WriteAllText(keyPath, key + "\n");
+        OwnerOnly(keyPath);
+    }
+
+    /// <summary>Mode 600, as a private key file should be (the gateway warns about one its group or others can read).</summary>
+    private static void OwnerOnly(string path)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
     }
 
     /// <summary>Replaces a file the way rotation tools do: write a temporary file, then rename it over the old one.</summary>

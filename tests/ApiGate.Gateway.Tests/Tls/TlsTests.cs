@@ -45,7 +45,15 @@ public sealed class TlsTests : IAsyncLifetime
 
     private async Task<TestGateway> StartAsync(Action<GatewayOptions>? configure = null)
     {
-        var gateway = await TestGateway.StartAsync(options =>
+        var gateway = await RestartAsync(configure);
+        await gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await gateway.AddRouteAsync(new RouteInput { Name = "echo", Path = "/echo/*", Upstream = "backend" });
+        return gateway;
+    }
+
+    /// <summary>A gateway on the store of the last one stopped (<see cref="StartAsync"/> adds the upstream and the route).</summary>
+    private Task<TestGateway> RestartAsync(Action<GatewayOptions>? configure = null) =>
+        TestGateway.StartAsync(options =>
         {
             options.TlsCertFile = CertFile;
             options.TlsKeyFile = KeyFile;
@@ -55,10 +63,6 @@ public sealed class TlsTests : IAsyncLifetime
             options.LogWriter = _log.Writer;
             configure?.Invoke(options);
         }, directory: Path.Combine(_directory, "gateway"));
-        await gateway.AddUpstreamAsync("backend", _upstream.Url);
-        await gateway.AddRouteAsync(new RouteInput { Name = "echo", Path = "/echo/*", Upstream = "backend" });
-        return gateway;
-    }
 
     private X509Certificate2 WriteServerCertificate(params string[] names)
     {
@@ -550,6 +554,85 @@ public sealed class TlsTests : IAsyncLifetime
         await gateway.DisposeAsync();
 
         Assert.Contains($"the certificate from {CertFile} (CN=api.test) expired at", _log.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_RouteHostsNoCertificateNames_WarnedOncePerHostNamingIt()
+    {
+        // Arrange: routes stored by a first run, read by the second at its start
+        WriteServerCertificate("api.test", "*.apps.test");
+        var first = await StartAsync();
+        await first.AddRouteAsync(new RouteInput { Name = "covered", HostPattern = "API.test", Path = "/a/*", Upstream = "backend" });
+        await first.AddRouteAsync(new RouteInput { Name = "one-label", HostPattern = "shop.apps.test", Path = "/b/*", Upstream = "backend" });
+        await first.AddRouteAsync(new RouteInput { Name = "wildcard", HostPattern = "*.apps.test", Path = "/c/*", Upstream = "backend" });
+        await first.AddRouteAsync(new RouteInput { Name = "two-labels", HostPattern = "a.b.apps.test", Path = "/d/*", Upstream = "backend" });
+        await first.AddRouteAsync(new RouteInput { Name = "other", HostPattern = "other.test", Path = "/e/*", Upstream = "backend" });
+        await first.AddRouteAsync(new RouteInput { Name = "other-again", HostPattern = "other.test", Path = "/f/*", Upstream = "backend" });
+        await first.AddRouteAsync(new RouteInput { Name = "other-wildcard", HostPattern = "*.other.test", Path = "/g/*", Upstream = "backend" });
+        await first.StopAsync();
+
+        // Act
+        await using var second = await RestartAsync();
+        var log = (await _log.UpToMarkerAsync(second)).Split('\n').Where(line => line.Contains("\"EventId\":7406", StringComparison.Ordinal)).ToList();
+
+        // Assert
+        Assert.Equal(3, log.Count);
+        Assert.Contains(log, line => line.Contains(
+            $"TLS: no certificate served names the host a.b.apps.test of route two-labels; its clients get the default certificate (from {CertFile}) and will refuse it",
+            StringComparison.Ordinal));
+        Assert.Contains(log, line => line.Contains("the host other.test of route other;", StringComparison.Ordinal));
+        Assert.Contains(log, line => line.Contains("the host *.other.test of route other-wildcard;", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Reload_NewCertificateNoLongerNamesARouteHost_WarnsNamingTheHost()
+    {
+        // Arrange
+        WriteServerCertificate("api.test");
+        await using var gateway = await StartAsync();
+        await gateway.AddRouteAsync(new RouteInput { Name = "api", HostPattern = "api.test", Path = "/api/*", Upstream = "backend" });
+
+        // Act
+        WriteServerCertificate("renamed.test");
+
+        // Assert
+        await Poll.UntilAsync(
+            () => _log.Text.Contains("no certificate served names the host api.test of route api;", StringComparison.Ordinal), () => _log.Text);
+    }
+
+    [Theory]
+    [InlineData(UnixFileMode.GroupRead, "640")]
+    [InlineData(UnixFileMode.OtherRead, "604")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // Unix mode bits
+    public async Task Start_PrivateKeyFileReadableByGroupOrOthers_WarnsNamingTheFileAndItsMode(UnixFileMode extra, string mode)
+    {
+        // Arrange
+        WriteServerCertificate();
+        File.SetUnixFileMode(KeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | extra);
+
+        // Act
+        await using var gateway = await StartAsync();
+        var log = await _log.UpToMarkerAsync(gateway);
+
+        // Assert
+        Assert.Contains(
+            $"TLS: the private key file {KeyFile} can be read by its group or by others (mode {mode}); make it readable by its owner only (chmod 600)",
+            log, StringComparison.Ordinal);
+        Assert.DoesNotContain("BEGIN", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_PrivateKeyFileReadableByItsOwnerOnly_NoWarning()
+    {
+        // Arrange: mode 600
+        WriteServerCertificate();
+
+        // Act
+        await using var gateway = await StartAsync();
+        var log = await _log.UpToMarkerAsync(gateway);
+
+        // Assert
+        Assert.DoesNotContain("\"EventId\":7405", log, StringComparison.Ordinal);
     }
 
     [Fact]
