@@ -455,6 +455,8 @@ public sealed class TlsTests : IAsyncLifetime
     [InlineData("API.Test.", "API.Test.")]                         // case and a trailing dot as sent
     [InlineData("api.test:8080", "api.test")]                      // the client's port is replaced by the TLS port
     [InlineData("[::1]:8080", "[::1]")]
+    [InlineData("api.test:0", "api.test")]                         // the client's port is never named, whatever it is
+    [InlineData("API.TEST:8080", "API.TEST")]
     public async Task Redirect_HostAsSent_308ToThatHostOnTheTlsPort(string host, string expectedHost)
     {
         WriteServerCertificate();
@@ -506,6 +508,8 @@ public sealed class TlsTests : IAsyncLifetime
     [InlineData("GET /echo/x HTTP/1.0\r\n\r\n")]                                              // HTTP/1.0 needs no Host
     [InlineData("GET /echo/x HTTP/1.1\r\nHost: evil.example/x\r\nConnection: close\r\n\r\n")] // Kestrel's own check
     [InlineData("GET /echo/x HTTP/1.1\r\nHost: user@evil.example\r\nConnection: close\r\n\r\n")]
+    [InlineData("GET /echo/x HTTP/1.1\r\nHost: api.test:\r\nConnection: close\r\n\r\n")]   // an empty port: refused on every port (docs/tls.md)
+    [InlineData("GET /echo/x HTTP/1.1\r\nHost: [::1]:\r\nConnection: close\r\n\r\n")]
     public async Task Redirect_NoHostOrNotAnAuthority_400WithoutLocation(string request)
     {
         WriteServerCertificate();
