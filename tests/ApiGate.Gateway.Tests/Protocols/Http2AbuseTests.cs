@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Protocols;
+
+/// <summary>HTTP/2 frame sequences that attack the server rather than ask it something, from a hand-framed client on the h2c port.</summary>
+public sealed class Http2AbuseTests : IAsyncLifetime
+{
+    private TestUpstream _upstream = null!;
+    private TestGateway _gateway = null!;
+
+    /// <summary>
+    /// Why Kestrel ends a connection whose client resets streams faster than their requests finish: more than
+    /// 100 streams over its tracked-stream limit within 5 s (GOAWAY ENHANCE_YOUR_CALM), or more streams waiting to be
+    /// written than its output queue holds (GOAWAY INTERNAL_ERROR).
+    /// </summary>
+    private static readonly string[] ResetDefences = ["stream_reset_limit_exceeded", "output_queue_size_exceeded"];
+
+    private string H2cUrl => _gateway.Addresses.ElementAt(1);
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await TestUpstream.StartAsync();
+        _gateway = await TestGateway.StartAsync(options => options.H2cPort = 0);
+        await _gateway.AddUpstreamAsync("backend", _upstream.Url);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "r", Path = "/r/*", Upstream = "backend" });
+    }
+
+    /// <summary>Collects why Kestrel ended each connection (<c>error.type</c> of <c>kestrel.connection.duration</c>).</summary>
+    private static MeterListener ConnectionEndReasons(ConcurrentQueue<string> reasons)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Microsoft.AspNetCore.Server.Kestrel" && instrument.Name == "kestrel.connection.duration")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "error.type" && tag.Value is string reason)
+                {
+                    reasons.Enqueue(reason);
+                }
+            }
+        });
+        listener.Start();
+        return listener;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task RapidReset_StreamsOpenedAndResetAtOnce_ConnectionEndedForTheResetLimitAndFewReachTheUpstream_GatewayStillServes()
+    {
+        // Arrange: CVE-2023-44487, each stream's HEADERS followed at once by its RST_STREAM, 2,000 times at most
+        const int streams = 2_000;
+        var endReasons = new ConcurrentQueue<string>();
+        using var listener = ConnectionEndReasons(endReasons);
+        await using var attacker = await RawHttp2Connection.ConnectAsync(H2cUrl);
+        var opened = 0;
+
+        // Act
+        for (var i = 0; i < streams && !attacker.Closed; i++)
+        {
+            var streamId = (2 * i) + 1;
+            if (!await attacker.WriteAsync([.. RawHttp2Connection.GetHeaders(streamId, "/r/reset"), .. RawHttp2Connection.RstStream(streamId, RawHttp2Connection.CancelError)]))
+            {
+                break;
+            }
+
+            opened++;
+        }
+
+        var ended = await attacker.WaitClosedAsync();
+        await Poll.UntilAsync(() => endReasons.Any(ResetDefences.Contains), () => string.Join(", ", endReasons));
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
+        using var normal = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, H2cUrl + "/r/after")
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        });
+
+        // Assert: the connection is aborted by one of Kestrel's two defences (which one first depends on how fast the
+        // requests of reset streams finish; ResetDefences). Its GOAWAY is queued, but the socket is closed at once with
+        // the attacker's frames unread, so the client sees a TCP reset, not the GOAWAY.
+        Assert.True(ended);
+        Assert.True(attacker.Reset);
+        var reachedUpstream = _upstream.Received.Count(request => request.Path == "/r/reset");
+        Assert.True(reachedUpstream < opened / 4, $"{reachedUpstream} of {opened} reset streams reached the upstream");
+        Assert.Equal(HttpStatusCode.OK, normal.StatusCode);
+        Assert.Equal("/r/after", _upstream.Received.Last().Path);
+    }
+
+    [Fact]
+    public async Task Settings_InitialWindowSizeAbove2To31Minus1_GoAwayFlowControlError()
+    {
+        // Arrange
+        await using var client = await RawHttp2Connection.ConnectAsync(H2cUrl);
+
+        // Act: 2^31, one more than the largest window (RFC 9113 6.5.2)
+        await client.WriteSettingsAsync((RawHttp2Connection.InitialWindowSizeSetting, 1u << 31));
+        var goAway = await client.ReadFrameAsync(RawHttp2Connection.GoAwayFrame);
+
+        // Assert
+        Assert.NotNull(goAway);
+        Assert.Equal(RawHttp2Connection.FlowControlError, goAway.GoAwayErrorCode);
+    }
+}
