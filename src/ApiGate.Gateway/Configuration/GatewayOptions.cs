@@ -25,14 +25,14 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// <c>APIGATE_SERVER_MAX_CONNECTIONS</c>: the most connections each listener (main, h2c, admin, redirect) keeps
-    /// open at once, those still in their TLS handshake and idle keep-alive ones included; default 10,000, 1 to
+    /// open at once, those still in their TLS handshake and idle keep-alive ones included; default 100,000, 1 to
     /// 1,000,000. A connection over the limit is accepted and closed at once, without a byte, until one closes. Upgraded
     /// connections (WebSockets over HTTP/1.1) count towards it too, and at most this many are open across all listeners.
     /// </summary>
     public int MaxConnections { get; set; } = DefaultMaxConnections;
 
     /// <summary>The default of <see cref="MaxConnections"/>.</summary>
-    public const int DefaultMaxConnections = 10_000;
+    public const int DefaultMaxConnections = 100_000;
 
     /// <summary>
     /// <c>APIGATE_SERVER_INLINE_SCHEDULING</c>: run the request pipeline on Kestrel's socket I/O threads instead of the

@@ -100,8 +100,9 @@ public static class GatewayHost
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // bodies are streamed to the upstream, not held
-            // Counted per listener by Kestrel; upgraded connections in one count for the server, which would otherwise
-            // stop WebSocket upgrades at Kestrel's own 100 while the connection limit is far above it.
+            // Counted per listener by Kestrel. An upgraded connection (a WebSocket) leaves that count for one of its own,
+            // across the server, which Kestrel leaves unlimited: bounded by the same value, so holding sockets open is no
+            // way around the limit.
             kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
             kestrel.Limits.MaxConcurrentUpgradedConnections = options.MaxConnections;
             Listen(kestrel, options.Host, options.Port, listen =>
