@@ -26,10 +26,20 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
     private readonly ILogger _logger = loggerFactory.CreateLogger(Category);
     private readonly Core.Timing.OncePer _prune = new(TimeSpan.FromDays(1));
 
-    /// <summary>Middleware: runs the rest of the admin pipeline, then writes the line.</summary>
+    /// <summary>
+    /// Middleware: runs the rest of the admin pipeline, then writes the line. An admitted change's audit row is written
+    /// as its answer starts, once the status is final and before any of it reaches the client, so a client that reads
+    /// the trail after the answer finds its change there, and no row is lost to a stop between the two.
+    /// </summary>
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         var started = timeProvider.GetTimestamp();
+        var audit = IsChange(context.Request.Method) ? new PendingRow(this, context) : null;
+        if (audit is not null)
+        {
+            context.Response.OnStarting(PendingRow.WriteAsync, audit);
+        }
+
         try
         {
             await next(context);
@@ -45,10 +55,31 @@ internal sealed partial class AdminAuditLog(ILoggerFactory loggerFactory, IGatew
                     caller?.TokenId ?? "", caller?.TokenName ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "");
             }
 
-            if (IsChange(context.Request.Method) && context.Features.Get<AdminCaller>() is { } changer && context.Features.Get<StoreRefused>() is null)
+            if (audit is not null)
             {
-                await StoreAsync(context, changer);
+                await audit.WriteOnceAsync(); // an answer that never started (the client went away first)
             }
+        }
+    }
+
+    /// <summary>The audit row of one change, written once: when its answer starts, or when the request ends without one.</summary>
+    private sealed class PendingRow(AdminAuditLog log, HttpContext context)
+    {
+        private bool _written;
+
+        public static Task WriteAsync(object state) => ((PendingRow)state).WriteOnceAsync();
+
+        public Task WriteOnceAsync()
+        {
+            if (_written)
+            {
+                return Task.CompletedTask;
+            }
+
+            _written = true;
+            return context.Features.Get<AdminCaller>() is { } changer && context.Features.Get<StoreRefused>() is null
+                ? log.StoreAsync(context, changer)
+                : Task.CompletedTask;
         }
     }
 

@@ -1,6 +1,9 @@
 using System.Net;
+using System.Diagnostics.Metrics;
+using System.Text;
 using System.Text.Json;
 using ApiGate.Gateway.Hosting;
+using Microsoft.AspNetCore.Http;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Gateway.Configuration;
 
@@ -42,6 +45,70 @@ public sealed class AdminAuditLogTests : AdminTestBase
         Assert.Equal(201, rows[0].GetProperty("status").GetInt32());
         Assert.Single(AssertData(newest).EnumerateArray());
         Assert.DoesNotContain(newKey, all.Json.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Change_AuditReadWhileTheChangesRequestIsStillFinishing_TrailHoldsItsRowEveryTime()
+    {
+        // Arrange: the change's request is held once its answer has gone out, where it counts itself in the admin
+        // request metric (synchronously, on the request's thread), until the trail has been read
+        var id = AssertData(await PostAsync("/users", new { email = "own-change@example.com" }), HttpStatusCode.Created).GetProperty("id").GetString();
+        using var trailRead = new ManualResetEventSlim();
+        using var listener = HoldAdminRequestsWhenCounted(HttpMethods.Patch, trailRead);
+
+        for (var i = 0; i < 5; i++)
+        {
+            trailRead.Reset();
+            try
+            {
+                // Act: the trail is read on another connection as soon as the change's answer arrives
+                using var change = new HttpRequestMessage(HttpMethod.Patch, Gateway.Url + "/admin/users/" + id)
+                {
+                    Content = new StringContent($$"""{"name": "name {{i}}"}""", Encoding.UTF8, "application/json"),
+                };
+                change.Headers.Authorization = new("Bearer", Token);
+                using var answer = await Gateway.Client.SendAsync(change, HttpCompletionOption.ResponseHeadersRead);
+                var audit = await GetAsync("/audit?limit=1");
+
+                // Assert: the row was written before the answer was sent, not after it
+                Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+                var row = Assert.Single(AssertData(audit).EnumerateArray());
+                Assert.Equal(("PATCH", "/admin/users/" + id, 200),
+                    (row.GetProperty("method").GetString(), row.GetProperty("path").GetString(), row.GetProperty("status").GetInt32()));
+            }
+            finally
+            {
+                trailRead.Set();
+            }
+        }
+    }
+
+    /// <summary>Blocks each admin request of <paramref name="method"/> of this gateway where it is counted, until <paramref name="release"/> is set.</summary>
+    private MeterListener HoldAdminRequestsWhenCounted(string method, ManualResetEventSlim release)
+    {
+        var meters = Gateway.Service<System.Diagnostics.Metrics.IMeterFactory>();
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == meters && instrument.Name == "apigate.admin.requests")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "method" && (string?)tag.Value == method)
+                {
+                    release.Wait(TimeSpan.FromSeconds(30)); // a bound so a broken test ends; the test sets it at once
+                }
+            }
+        });
+        listener.Start();
+        return listener;
     }
 
     [Fact]
