@@ -11,6 +11,23 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
 {
     private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
 
+    /// <summary>What <c>price_monthly</c> must be, said whether it is below 0 or past what a whole number holds (<see cref="RuleOf"/>).</summary>
+    public static readonly string PriceMonthlyRule = CentsRule("the monthly price (2900 = 29.00)");
+
+    /// <summary>What <c>overage_price</c> must be.</summary>
+    public static readonly string OveragePriceRule = CentsRule("the price per unit past the quota (1 = 0.01; 0 = none)");
+
+    /// <summary>The rule of a plan field whose range is not its type's alone (a price in cents), for an edge that reads the value; else null.</summary>
+    public static string? RuleOf(string field) => field switch
+    {
+        "price_monthly" => PriceMonthlyRule,
+        "overage_price" => OveragePriceRule,
+        _ => null,
+    };
+
+    private static string CentsRule(string what) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"must be a whole number of cents from 0 to {long.MaxValue}: {what}");
+
     /// <summary>The longest plan id: an identifier, sent upstream in <c>X-Plan-ID</c> with every request of the plan's users.</summary>
     public const int MaxIdLength = 64;
 
@@ -149,7 +166,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
         {
             if (price < 0)
             {
-                return Invalid("price_monthly", "must be 0 or more: the monthly price in cents (2900 = 29.00)");
+                return Invalid("price_monthly", PriceMonthlyRule);
             }
 
             p = p with { PriceMonthly = price };
@@ -159,7 +176,7 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
         {
             if (overage < 0)
             {
-                return Invalid("overage_price", "must be 0 or more: the price in cents per unit past the quota (1 = 0.01; 0 = none)");
+                return Invalid("overage_price", OveragePriceRule);
             }
 
             p = p with { OveragePrice = overage };

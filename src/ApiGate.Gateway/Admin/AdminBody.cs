@@ -207,7 +207,9 @@ internal sealed class AdminBody
             // "$.health_check.interval" or "$.targets[0].weight" → health_check.interval, targets.0.weight
             var field = ex.Path is { Length: > 2 } path ? path[2..].Replace("[", ".", StringComparison.Ordinal).Replace("]", "", StringComparison.Ordinal) : "";
             var type = TypeOf(typeInfo, field);
-            return (null, null, Invalid(body, field, type is null ? "cannot be read" : "must be " + Expected(type)));
+            // A price too large for a whole number gets its field's own rule (the unit, cents, and the range), as a negative one does.
+            var rule = typeof(T) == typeof(PlanInput) ? PlanService.RuleOf(field) : null;
+            return (null, null, Invalid(body, field, type is null ? "cannot be read" : rule ?? "must be " + Expected(type)));
         }
     }
 

@@ -211,7 +211,6 @@ public sealed class AdminErrorTests : AdminTestBase
 
     [Theory]
     [InlineData("requests_per_month", "9223372036854775808", "must be a whole number (at most 9223372036854775807)")]
-    [InlineData("price_monthly", "1e20", "must be a whole number (at most 9223372036854775807)")]
     [InlineData("rate_limit_per_minute", "2147483648", "must be a whole number (at most 2147483647)")]
     public async Task CreatePlan_WholeNumberPastTheFieldsLargest_RefusedSayingTheLargest(string field, string number, string detail)
     {
@@ -221,6 +220,22 @@ public sealed class AdminErrorTests : AdminTestBase
         // Assert
         var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/" + field);
         Assert.Equal(detail, error.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("price_monthly", "1e30", "must be a whole number of cents from 0 to 9223372036854775807: the monthly price (2900 = 29.00)")]
+    [InlineData("price_monthly", "99999999999999999999", "must be a whole number of cents from 0 to 9223372036854775807: the monthly price (2900 = 29.00)")]
+    [InlineData("price_monthly", "-1", "must be a whole number of cents from 0 to 9223372036854775807: the monthly price (2900 = 29.00)")]
+    [InlineData("overage_price", "1e20", "must be a whole number of cents from 0 to 9223372036854775807: the price per unit past the quota (1 = 0.01; 0 = none)")]
+    public async Task CreatePlan_PriceOutOfRange_RefusedNamingTheFieldItsUnitAndItsRange(string field, string number, string detail)
+    {
+        // Act
+        var response = await PostAsync("/plans", $$"""{"name": "big", "{{field}}": {{number}}}""");
+
+        // Assert: the pointer names the field; the detail its unit and range, however far out the number is
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/" + field);
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
+        Assert.Equal(1, AssertData(await GetAsync("/plans")).GetArrayLength());
     }
 
     [Fact]

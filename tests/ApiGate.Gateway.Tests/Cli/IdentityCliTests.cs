@@ -45,9 +45,9 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Theory]
-    [InlineData("error: --price: must be 0 or more: the monthly price in cents (2900 = 29.00)", "plans", "create", "--name", "Gold", "--price", "-5")]
-    [InlineData("error: --price-monthly: must be 0 or more: the monthly price in cents (2900 = 29.00)", "plans", "update", "pro", "--price-monthly", "-5")]
-    [InlineData("error: --overage: must be 0 or more: the price in cents per unit past the quota (1 = 0.01; 0 = none)", "plans", "update", "pro", "--overage", "-1")]
+    [InlineData("error: --price: must be a whole number of cents from 0 to 9223372036854775807: the monthly price (2900 = 29.00)", "plans", "create", "--name", "Gold", "--price", "-5")]
+    [InlineData("error: --price-monthly: must be a whole number of cents from 0 to 9223372036854775807: the monthly price (2900 = 29.00)", "plans", "update", "pro", "--price-monthly", "-5")]
+    [InlineData("error: --overage: must be a whole number of cents from 0 to 9223372036854775807: the price per unit past the quota (1 = 0.01; 0 = none)", "plans", "update", "pro", "--overage", "-1")]
     [InlineData("error: --rate-limit: must be 0 (unlimited) or more", "plans", "update", "pro", "--rate-limit", "-1")]
     [InlineData("error: --health-timeout: '150.5' has a fraction of a millisecond", "upstreams", "update", "u", "--health-path", "/h", "--health-timeout", "150.5")]
     [InlineData("error: --plan: unknown plan 'gold'", "users", "update", "ann@example.com", "--plan", "gold")]
