@@ -176,6 +176,12 @@ public sealed record KeyInput
                         : $"'{Expires}' from now would be past the calendar's end (year 9999): give a shorter duration or a date");
             }
 
+            if (KeyService.HasFractionOfAMillisecond(Expires))
+            {
+                // Stored to the millisecond, as every other duration: 0.0001s would be cut, not kept.
+                return Invalid("expires", UpstreamInput.NotWholeMilliseconds(Expires.Trim(), "the expiry", "from now (a duration such as 1.5s, 12h or 30d) or a date"));
+            }
+
             expiresAt = at;
         }
 

@@ -112,6 +112,23 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
         }
     }
 
+    /// <summary>
+    /// True when <paramref name="text"/> is a duration of hours, minutes or seconds that is not a whole number of
+    /// milliseconds (<c>0.0001s</c>, <c>1.0000001h</c>): the rule of every other duration, which is kept in milliseconds.
+    /// </summary>
+    public static bool HasFractionOfAMillisecond(string text)
+    {
+        text = text.Trim();
+        if (text.Length < 2 || text[^1] is not ('h' or 'm' or 's')
+            || !decimal.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount))
+        {
+            return false;
+        }
+
+        var milliseconds = amount * (text[^1] switch { 'h' => 3_600_000m, 'm' => 60_000m, _ => 1000m });
+        return milliseconds != decimal.Truncate(milliseconds);
+    }
+
     private static bool TryParseExpiryCore(string text, DateTimeOffset now, out DateTimeOffset at)
     {
         // Days as a double, so that a count past int's range is still read as days (and found past the calendar's end).

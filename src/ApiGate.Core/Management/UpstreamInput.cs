@@ -166,8 +166,8 @@ public sealed record UpstreamInput
     /// Why a duration kept in whole milliseconds was refused: cutting <c>0.4</c> (0.4 ms, not 0.4 s) to 0 would turn it
     /// into "the gateway default", and <c>2.9</c> into 2.
     /// </summary>
-    internal static string NotWholeMilliseconds(string text, string what) =>
-        $"'{text}' has a fraction of a millisecond: {what} must be a whole number of milliseconds (a bare number is milliseconds, e.g. 400) or a duration such as 30s";
+    internal static string NotWholeMilliseconds(string text, string what, string forms = "(a bare number is milliseconds, e.g. 400) or a duration such as 30s") =>
+        $"'{text}' has a fraction of a millisecond: {what} must be a whole number of milliseconds {forms}";
 }
 
 /// <summary>One target of an upstream: a base URL and a weight (1..1000, default 1).</summary>

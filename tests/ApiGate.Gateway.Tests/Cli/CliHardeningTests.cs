@@ -215,6 +215,25 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Equal($"error: --expires: '{expires}' from now would be past the calendar's end (year 9999): give a shorter duration or a date", created.Diagnostics.TrimEnd());
     }
 
+    [Theory]
+    [InlineData("0.0001s")]
+    [InlineData("0.00001m")]
+    [InlineData("1.0000001h")]
+    public async Task KeysCreate_ExpiryWithAFractionOfAMillisecond_RefusedAsEveryDurationIs_ExitCode2_NoKeyCreated(string expires)
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "ann@example.com")).ExitCode);
+
+        // Act
+        var created = await RunAsync("keys", "create", "--user", "ann@example.com", "--expires", expires);
+
+        // Assert: the words of --timeout's refusal, with the forms the expiry takes
+        Assert.Equal(2, created.ExitCode);
+        Assert.Equal($"error: --expires: '{expires}' has a fraction of a millisecond: the expiry must be a whole number of milliseconds "
+            + "from now (a duration such as 1.5s, 12h or 30d) or a date", created.Diagnostics.TrimEnd());
+        Assert.Equal("[]", (await RunAsync("--json", "keys", "list")).Output.Trim());
+    }
+
     [Fact]
     public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
     {
