@@ -516,8 +516,8 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
     /// The rules a transform is held to when it is written and not when it is compiled (a route stored before them still
     /// compiles and is served), each it breaks with what the gateway does with it: more than
     /// <see cref="TextFields.MaxListEntries"/> conditions, operations in a block or paths in a body list, an operation on
-    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), a header set twice, an identity header under another
-    /// spelling (<see cref="Transforms.IdentityHeaderSpellings"/>).
+    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), a header set twice, an add or set of an identity header
+    /// under any spelling (<see cref="Transforms.IdentityHeaderNames"/>).
     /// </summary>
     private static List<(string Breach, string Served)> WriteRuleBreaches(Transforms.RequestTransform transform)
     {
@@ -526,7 +526,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
         foreach (var (operations, field) in transform.Conditions.Select((c, i) => (c.Operations, $"request_transform.conditions[{i}]")).Prepend((transform.Always, "request_transform")))
         {
             AtWrite(breaches, field + ".headers", operations.Headers);
-            if (Transforms.IdentityHeaderSpellings.ProblemIn(field + ".headers", operations.Headers) is { } identity)
+            if (Transforms.IdentityHeaderNames.ProblemIn(field + ".headers", operations.Headers) is { } identity)
             {
                 breaches.Add((identity, "the gateway leaves that operation out"));
             }

@@ -32,10 +32,10 @@ internal readonly struct UpstreamRequestHeaders(HttpRequestMessage message) : IH
     }
 
     /// <summary>
-    /// Not the body's framing, nor an identity header under another spelling (<c>X_User_ID</c>, refused when written since;
-    /// <see cref="IdentityHeaderSpellings"/>), which the gateway's own <c>X-User-ID</c> would not replace.
+    /// Not the body's framing, nor an identity header under any spelling (<c>X-User-ID</c>, <c>X_User_ID</c>; refused when
+    /// written since, <see cref="IdentityHeaderNames"/>): on a public route nothing would replace the transform's value.
     /// </summary>
-    private static bool IsWritable(string name) => !FramingHeaders.Contains(name) && !IdentityHeaderSpellings.IsOtherSpelling(name);
+    private static bool IsWritable(string name) => !FramingHeaders.Contains(name) && !IdentityHeaderNames.IsIdentity(name);
 
     public void Remove(string name)
     {

@@ -140,16 +140,14 @@ public sealed class TransformTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task RequestTransformWritingTheIdentityHeaders_OnAuthenticatedRoute_BackendGetsOnlyTheGatewaysValues()
+    public async Task RequestTransformWritingTheIdentityHeaders_StoredOnAnAuthenticatedRoute_BackendGetsOnlyTheGatewaysValues()
     {
-        // Arrange: a transform that sets, adds to and copies a client header into the headers that say who is calling.
+        // Arrange: a transform that sets, adds to and copies a client header into the headers that say who is calling,
+        // written past validation, as a route stored by an older build would be.
         Assert.True((await Gateway.Entitlements.CreateAsync(
             new EntitlementChanges { Name = "tier", ValueType = Core.Entitlements.EntitlementValueType.String, DefaultValue = "basic" }, CancellationToken.None)).Ok);
-        await Gateway.AddRouteAsync(new RouteInput
-        {
-            Name = "t", Path = "/t/*", Upstream = "backend", AuthRequired = true,
-            RequestTransform = """{"headers":{"set":{"X-User-ID":"${header.X-Claimed}","X-Plan-ID":"enterprise"},"add":{"X-Key-ID":"key_other","X-Entitlement-Tier":"gold"}}}""",
-        });
+        await StoreRouteAsync(authRequired: true,
+            """{"headers":{"set":{"X-User-ID":"${header.X-Claimed}","X-Plan-ID":"enterprise"},"add":{"X-Key-ID":"key_other","X-Entitlement-Tier":"gold"}}}""");
         var (key, user, record) = await Gateway.CreateKeyAsync("identity@example.com");
 
         // Act
@@ -162,6 +160,65 @@ public sealed class TransformTests : GatewayTestBase
         Assert.Equal([record.Id], received["X-Key-ID"]);
         Assert.Equal([user.PlanId], received["X-Plan-ID"]);
         Assert.Equal(["basic"], received["X-Entitlement-Tier"]);
+    }
+
+    [Theory]
+    [InlineData("set", "X-User-ID")]
+    [InlineData("add", "x-plan-id")]
+    [InlineData("set", "X-Key-ID")]
+    [InlineData("add", "X-Entitlement-Premium")]
+    public async Task IdentityHeader_InARequestTransform_IsRefusedByTheAdminApiPointingAtTheTransform(string operation, string name)
+    {
+        // Arrange: a public route, where the gateway sets no identity header of its own that would replace the value
+        var token = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
+        var body = new { name = "forge", path = "/forge/*", upstream = "backend", request_transform = "{\"headers\":{\"" + operation + "\":{\"" + name + "\":\"${header.X-Claimed}\"}}}" };
+
+        // Act
+        var response = await Admin.AdminTestBase.SendAsync(Gateway, token, HttpMethod.Post, "/routes", body);
+
+        // Assert
+        var error = Admin.AdminTestBase.AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/request_transform");
+        Assert.Equal($"request_transform.headers: '{name}' is an identity header; the gateway sets X-User-ID, X-Key-ID, X-Plan-ID and X-Entitlement-* itself, "
+            + "and a transform may not add or set them (on a public route the backend would take the transform's value for the caller)", error.GetProperty("detail").GetString());
+        Assert.Null(await Gateway.Store.FindRouteAsync("forge", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task IdentityHeader_InARequestTransformsCondition_IsRefusedByTheCliNamingTheFlag_ExitCode2()
+    {
+        // Act
+        var result = await Gateway.CliAsync("routes", "create", "--name", "forge", "--path", "/forge/*", "--upstream", "backend",
+            "--request-transform", """{"conditions":[{"when":{"method":"GET"},"headers":{"set":{"X-User-ID":"${header.X-Claimed}"}}}]}""");
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error: --request-transform: request_transform.conditions[0].headers: 'X-User-ID' is an identity header; "
+            + "the gateway sets X-User-ID, X-Key-ID, X-Plan-ID and X-Entitlement-* itself, and a transform may not add or set them", result.Error);
+        Assert.Null(await Gateway.Store.FindRouteAsync("forge", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task IdentityHeader_StoredBeforeItWasRefusedOnAPublicRoute_RouteServesWithoutThatOperation()
+    {
+        // Arrange: written past validation, as a route stored by an older build would be
+        await StoreRouteAsync(authRequired: false,
+            """{"headers":{"set":{"X-User-ID":"${header.X-Claimed}","X-Kept":"yes"},"add":{"X-Plan-ID":"enterprise","X-Entitlement-Premium":"true"}}}""");
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/t/x", "X-Claimed: usr_admin");
+        var validated = await Gateway.CliAsync("config", "validate");
+
+        // Assert: the config loads, the route serves, the client chose no identity; config validate says what was left out
+        Assert.Equal(0, Gateway.Snapshots.ReloadFailures);
+        Assert.Equal(200, response.Status);
+        var received = Upstream.Received.Last().Headers;
+        Assert.Equal(["yes"], received["X-Kept"]);
+        Assert.False(received.ContainsKey("X-User-ID"));
+        Assert.False(received.ContainsKey("X-Plan-ID"));
+        Assert.False(received.ContainsKey("X-Entitlement-Premium"));
+        Assert.Equal(0, validated.ExitCode);
+        Assert.Contains("warning: route 't': request_transform: request_transform.headers: 'X-User-ID' is an identity header; ", validated.Error);
+        Assert.Contains("(stored before that rule): the gateway leaves that operation out", validated.Error);
     }
 
     [Theory]
@@ -185,14 +242,7 @@ public sealed class TransformTests : GatewayTestBase
     {
         // Arrange: written past validation, as a route stored by an older build would be; the route is public, so the
         // gateway sets no X-User-ID of its own that could be taken for the caller instead.
-        var backend = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
-        await Gateway.Store.CreateRouteAsync(new Core.Routing.RouteDefinition
-        {
-            Id = "rt_forge", Name = "t", Slug = "t", PathPattern = "/t/*", UpstreamId = backend.Id, AuthRequired = false,
-            RequestTransform = """{"headers":{"set":{"X_User_ID":"usr_admin","X-Kept":"yes"},"add":{"X.Key.ID":"key_admin"}}}""",
-            CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
-        }, CancellationToken.None);
-        await Gateway.ReloadAsync();
+        await StoreRouteAsync(authRequired: false, """{"headers":{"set":{"X_User_ID":"usr_admin","X-Kept":"yes"},"add":{"X.Key.ID":"key_admin"}}}""");
 
         // Act
         var response = await RawHttp.GetAsync(Gateway.Url, "/t/x");
@@ -446,4 +496,16 @@ public sealed class TransformTests : GatewayTestBase
 
     private Task AddRouteAsync(string? request, string? response = null) =>
         Gateway.AddRouteAsync(new RouteInput { Name = "t", Path = "/t/*", Upstream = "backend", RequestTransform = request, ResponseTransform = response });
+
+    /// <summary>Route <c>t</c> on <c>/t/*</c> with <paramref name="request"/>, written straight to the store (no write rules), and loaded.</summary>
+    private async Task StoreRouteAsync(bool authRequired, string request)
+    {
+        var backend = (await Gateway.Store.FindUpstreamAsync("backend", CancellationToken.None))!;
+        await Gateway.Store.CreateRouteAsync(new Core.Routing.RouteDefinition
+        {
+            Id = "rt_stored", Name = "t", Slug = "t", PathPattern = "/t/*", UpstreamId = backend.Id, AuthRequired = authRequired,
+            RequestTransform = request, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+        }, CancellationToken.None);
+        await Gateway.ReloadAsync();
+    }
 }
