@@ -92,11 +92,12 @@ internal static class AdminCommands
         return command;
     }
 
-    /// <summary><c>apigate admin audit [--limit N]</c>: the store's audit trail, newest first (every instance's changes).</summary>
+    /// <summary><c>apigate admin audit [--limit N] [--after CURSOR]</c>: the store's audit trail, newest first (every instance's changes), a page at a time.</summary>
     private static Command Audit(CliContext context)
     {
         var limit = new Option<int?>("--limit") { Description = $"How many changes (default {AdminAuditService.DefaultLimit}, at most {AdminAuditService.MaxLimit})" };
-        var audit = new Command("audit", "Admitted changes through the admin API and the console, from every instance, newest first") { limit };
+        var audit = new Command("audit", "Admitted changes through the admin API and the console, from every instance, newest first, a page at a time") { limit };
+        var paging = new RecentPaging(audit, "admin audit", AdminAuditService.CursorKind);
         CliApp.SetServiceHandler(audit, context, async (parse, store, ct) =>
         {
             if (CliApp.LimitOutOfRange(parse.GetValue(limit), AdminAuditService.MaxLimit) is { } badLimit)
@@ -104,24 +105,33 @@ internal static class AdminCommands
                 return context.Fail(badLimit);
             }
 
-            var result = await new AdminAuditService(store).RecentAsync(parse.GetValue(limit), ct);
+            var after = paging.Read(parse);
+            if (!after.Ok)
+            {
+                return context.Fail(after.Error!);
+            }
+
+            // The newest changes as far as the admin API reads back (MaxLimit), a page of --limit at a time.
+            var result = await new AdminAuditService(store).RecentPageAsync(
+                AdminAuditService.MaxLimit, 0, parse.GetValue(limit) ?? AdminAuditService.DefaultLimit, ct, after.Value);
             if (!result.Ok)
             {
                 return context.Fail(result.Error!);
             }
 
-            var changes = result.Value!;
+            var page = result.Value!;
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, changes);
+                paging.WriteJson(context.Output, page);
                 return 0;
             }
 
             TableWriter.Write(context.Output, ["TIME", "TOKEN", "REQUEST", "STATUS", "CLIENT IP", "CHANGE"],
-                changes.Select(c => (IReadOnlyList<string>)
+                page.Items.Select(c => (IReadOnlyList<string>)
                 [
                     UserCommands.Time(c.At), c.TokenName, c.Method + " " + c.Path, c.Status.ToString(System.Globalization.CultureInfo.InvariantCulture), c.ClientIp, c.Note,
                 ]));
+            paging.WriteNext(context.Output, page);
             return 0;
         });
         return audit;

@@ -94,12 +94,19 @@ internal static class UsageCommands
 
         var recentUser = new UserOptions();
         var limitOption = new Option<int?>("--limit") { Description = $"How many events (default {DefaultLimit}, at most {MaxLimit})" };
-        var recent = recentUser.AddTo(new Command("recent", "The user's latest requests, newest first") { limitOption });
+        var recent = recentUser.AddTo(new Command("recent", "The user's latest requests, newest first, a page at a time") { limitOption });
+        var paging = new RecentPaging(recent, "usage recent", UsageService.RecentCursorKind);
         CliApp.SetServiceHandler(recent, context, async (parse, store, ct) =>
         {
             if (CliApp.LimitOutOfRange(parse.GetValue(limitOption), MaxLimit) is { } badLimit)
             {
                 return context.Fail(badLimit);
+            }
+
+            var after = paging.Read(parse);
+            if (!after.Ok)
+            {
+                return context.Fail(after.Error!);
             }
 
             var user = await recentUser.ResolveAsync(parse, store, ct);
@@ -108,16 +115,19 @@ internal static class UsageCommands
                 return context.Fail(user.Error!);
             }
 
-            var recentEvents = await new UsageService(store, TimeProvider.System).RecentAsync(user.Value!, parse.GetValue(limitOption), ct);
+            // The newest events as far as the admin API reads back (MaxLimit), a page of --limit at a time.
+            var recentEvents = await new UsageService(store, TimeProvider.System).RecentPageAsync(
+                user.Value!, MaxLimit, 0, parse.GetValue(limitOption) ?? DefaultLimit, ct, after.Value);
             if (!recentEvents.Ok)
             {
                 return context.Fail(recentEvents.Error!);
             }
 
-            var events = recentEvents.Value!;
+            var page = new StorePage<Core.Usage.UsageEvent>(recentEvents.Value!.Events, recentEvents.Value.Total, recentEvents.Value.Next);
+            var events = page.Items;
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, events);
+                paging.WriteJson(context.Output, page);
                 return 0;
             }
 
@@ -129,6 +139,7 @@ internal static class UsageCommands
                     e.LatencyMs.ToString("0.0", CultureInfo.InvariantCulture) + " ms", Number(e.RequestBytes), Number(e.ResponseBytes),
                     routes.GetValueOrDefault(e.RouteId, e.RouteId), e.KeyId, e.ClientIp, e.RequestId,
                 ]));
+            paging.WriteNext(context.Output, page);
             return 0;
         });
 

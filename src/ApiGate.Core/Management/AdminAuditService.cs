@@ -12,6 +12,9 @@ public sealed class AdminAuditService(IAdminAuditStore store)
     /// <summary>The most changes one read returns.</summary>
     public const int MaxLimit = 10_000;
 
+    /// <summary>The list name in a cursor of the trail (<see cref="ListCursors"/>): the admin API's and the CLI's are the same.</summary>
+    public const string CursorKind = "audit";
+
     /// <summary>The newest <paramref name="limit"/> changes (default <see cref="DefaultLimit"/>), newest first.</summary>
     public async Task<ManagementResult<IReadOnlyList<AdminAuditRecord>>> RecentAsync(int? limit, CancellationToken ct) =>
         BadLimit(limit) ?? new ManagementResult<IReadOnlyList<AdminAuditRecord>>(await store.ListAdminAuditAsync(limit ?? DefaultLimit, ct), null);

@@ -17,6 +17,9 @@ public sealed class UsageService(IGatewayStore store, TimeProvider timeProvider)
     public const int DefaultLimit = 20;
     public const int MaxLimit = 10_000;
 
+    /// <summary>The list name in a cursor of the recent events (<see cref="ListCursors"/>): the admin API's and the CLI's are the same.</summary>
+    public const string RecentCursorKind = "usage-recent";
+
     /// <summary>
     /// The user whose usage is read: a current user, by id or email (by email only when <paramref name="emailOnly"/>);
     /// else, for an id, a deleted user whose usage the store still holds — usage is a billing record and outlives its

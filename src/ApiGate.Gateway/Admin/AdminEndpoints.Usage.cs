@@ -16,8 +16,8 @@ internal static partial class AdminEndpoints
 {
     private const string UserParameter = "the user's id or email (a deleted user's usage is read by its id)";
 
-    /// <summary>The names in the cursors of <c>/usage/recent</c> and <c>/audit</c>, so one list's cursor is refused by the other.</summary>
-    private const string RecentUsageCursor = "usage-recent", AuditCursor = "audit";
+    /// <summary>The names in the cursors of <c>/usage/recent</c> and <c>/audit</c>, so one list's cursor is refused by the other (the CLI's <c>--after</c> takes the same).</summary>
+    private const string RecentUsageCursor = Core.Management.UsageService.RecentCursorKind, AuditCursor = Core.Management.AdminAuditService.CursorKind;
 
     private static void MapUsage(IEndpointRouteBuilder e, UsageService usage)
     {

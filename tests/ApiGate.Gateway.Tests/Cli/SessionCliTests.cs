@@ -67,17 +67,7 @@ public sealed class SessionCliTests : IAsyncLifetime
     public async Task AdminAudit_AfterChangesThroughTheApi_ListsThemNewestFirstAndRefusesABadLimit()
     {
         // Arrange: two changes through the admin API
-        using var client = TestGateway.CreateClient();
-        foreach (var plan in new[] { "gold", "silver" })
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, _gateway.Url + "/admin/plans")
-            {
-                Content = new StringContent($$"""{"id":"{{plan}}","name":"{{plan}}"}""", System.Text.Encoding.UTF8, "application/json"),
-            };
-            request.Headers.Add("Authorization", "Bearer " + _token);
-            using var response = await client.SendAsync(request);
-            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        }
+        await CreatePlansAsync("gold", "silver");
 
         // Act
         var table = await _gateway.CliAsync("admin", "audit");
@@ -90,11 +80,50 @@ public sealed class SessionCliTests : IAsyncLifetime
         Assert.Equal(2, changes.Count);
         Assert.All(changes, l => Assert.Contains("cli-sessions", l, StringComparison.Ordinal));
         Assert.StartsWith("TIME", table.Output, StringComparison.Ordinal);
-        var newest = Assert.Single(JsonDocument.Parse(json.Output).RootElement.EnumerateArray().ToList());
+        var newest = Assert.Single(JsonDocument.Parse(json.Output).RootElement.GetProperty("data").EnumerateArray().ToList());
         Assert.Equal(201, newest.GetProperty("status").GetInt32());
         Assert.DoesNotContain(_token, table.Output + json.Output, StringComparison.Ordinal);
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("limit", bad.Error, StringComparison.Ordinal);
         Assert.Contains("must be between 1 and 10000", bad.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminAudit_TwoPagesReadWithTheCursorTheFirstPrinted_EveryChangeSeenOnce()
+    {
+        // Arrange: five changes through the admin API
+        await CreatePlansAsync("p1", "p2", "p3", "p4", "p5");
+
+        // Act: a table page, then the rest as JSON from the cursor the table's last line gave
+        var first = await _gateway.CliAsync("admin", "audit", "--limit", "3");
+        var cursor = first.Output.TrimEnd().Split('\n')[^1]["next: --after ".Length..];
+        var second = await _gateway.CliAsync("--json", "admin", "audit", "--limit", "3", "--after", cursor);
+
+        // Assert: the newest three, then the two before them, and nothing after those
+        Assert.Equal((0, 0), (first.ExitCode, second.ExitCode));
+        var firstLines = first.Output.TrimEnd().Split('\n');
+        Assert.Equal(2 + 3 + 1, firstLines.Length); // the header, its rule, three rows and the next line
+        Assert.All(firstLines[2..^1], l => Assert.Contains("POST /admin/plans", l, StringComparison.Ordinal));
+        Assert.StartsWith("next: --after ", firstLines[^1], StringComparison.Ordinal);
+        var stored = await _gateway.Store.ListAdminAuditAsync(100, CancellationToken.None);
+        var page = JsonDocument.Parse(second.Output).RootElement;
+        Assert.Equal(stored.Skip(3).Select(c => c.Id), page.GetProperty("data").EnumerateArray().Select(c => c.GetProperty("id").GetInt64()));
+        Assert.Equal(5, page.GetProperty("meta").GetProperty("total").GetInt32());
+        Assert.False(page.GetProperty("meta").TryGetProperty("next_cursor", out _));
+    }
+
+    private async Task CreatePlansAsync(params string[] plans)
+    {
+        using var client = TestGateway.CreateClient();
+        foreach (var plan in plans)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, _gateway.Url + "/admin/plans")
+            {
+                Content = new StringContent($$"""{"id":"{{plan}}","name":"{{plan}}"}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("Authorization", "Bearer " + _token);
+            using var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
     }
 }

@@ -149,7 +149,7 @@ public sealed class UsageCliTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(0, result.ExitCode);
-        var events = JsonDocument.Parse(result.Output).RootElement.EnumerateArray().ToList();
+        var events = JsonDocument.Parse(result.Output).RootElement.GetProperty("data").EnumerateArray().ToList();
         Assert.Equal(["/c", "/b"], events.Select(e => e.GetProperty("path").GetString()));
         var c = events[0];
         Assert.Equal(_ann.Id, c.GetProperty("user_id").GetString());
@@ -165,6 +165,40 @@ public sealed class UsageCliTests : IAsyncLifetime
         Assert.Equal("10.0.0.7", c.GetProperty("client_ip").GetString());
         Assert.Equal("req-/c", c.GetProperty("request_id").GetString());
         Assert.Equal(ThisMonth.AddHours(3), c.GetProperty("timestamp").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task UsageRecent_TwoPagesReadWithTheCursorTheFirstPrinted_EveryEventSeenOnce()
+    {
+        // Act: a table page, then the rest as JSON from the cursor its last line gave
+        var first = await _temp.CliAsync("usage", "recent", "--email", "ann@example.com", "--limit", "4");
+        var cursor = first.Output.TrimEnd().Split('\n')[^1]["next: --after ".Length..];
+        var second = await _temp.CliAsync("usage", "recent", "--email", "ann@example.com", "--limit", "4", "--after", cursor, "--json");
+
+        // Assert
+        Assert.Equal((0, 0), (first.ExitCode, second.ExitCode));
+        var firstLines = first.Output.TrimEnd().Split('\n');
+        Assert.StartsWith("next: --after ", firstLines[^1], StringComparison.Ordinal);
+        var firstPaths = firstLines[2..^1].Select(l => Cells(l).First(c => c.StartsWith('/'))).ToList();
+        var page = JsonDocument.Parse(second.Output).RootElement;
+        var secondPaths = page.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("path").GetString()!).ToList();
+        Assert.Equal(["/c", "/b", "/a", "/last-month", "/three-months-ago", "/too-old"], [.. firstPaths, .. secondPaths]);
+        Assert.False(page.GetProperty("meta").TryGetProperty("next_cursor", out _)); // the last page
+    }
+
+    [Fact]
+    public async Task UsageRecent_CursorOfTheAuditTrail_RefusedNamingTheFlag_ExitCode2()
+    {
+        // Arrange
+        var auditCursor = ListCursors.Encode("audit", new ListCursor("1", "1", 5)); // as GET /admin/audit gives it
+
+        // Act
+        var result = await _temp.CliAsync("usage", "recent", "--email", "ann@example.com", "--after", auditCursor);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: --after: is not a cursor of 'usage recent': give the one an earlier page printed (next: --after …) or the admin API's meta.next_cursor, unchanged",
+            result.Diagnostics.TrimEnd());
     }
 
     [Fact]
@@ -212,7 +246,7 @@ public sealed class UsageCliTests : IAsyncLifetime
         Assert.Equal("none (the user was deleted)", fields["plan"]);
         Assert.Equal("12", fields["units"]);
         Assert.Equal([12L, 10L], JsonDocument.Parse(history.Output).RootElement.EnumerateArray().Select(m => m.GetProperty("units").GetInt64()));
-        Assert.Equal(["/c"], JsonDocument.Parse(recent.Output).RootElement.EnumerateArray().Select(e => e.GetProperty("path").GetString()));
+        Assert.Equal(["/c"], JsonDocument.Parse(recent.Output).RootElement.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("path").GetString()));
         Assert.Equal((3, 3), (byEmail.ExitCode, byOldEmailAsUser.ExitCode));
         Assert.Equal("error: no user with email 'ann@example.com'", byEmail.Diagnostics.Trim());
     }
