@@ -506,6 +506,63 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     [Fact]
+    public async Task HistoryPrune_StoreHeldLockedByAnotherConnection_FailsAndIsRetriedAMinuteLaterThenSucceeds()
+    {
+        // Arrange: a gateway on a fake clock whose store waits a second for a lock; an event 29 days old, inside the
+        // thirty days kept, and one a day old
+        var logs = new RecordingLoggerProvider();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var gateway = await TestGateway.StartAsync(o =>
+        {
+            o.WebhookPollInterval = TimeSpan.FromSeconds(1);
+            o.StoreBusyTimeout = TimeSpan.FromSeconds(1);
+            o.LogLevel = "info"; // the prune's line is Information
+        }, _directory, clock, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
+        _gateways.Add(gateway);
+        var old = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, clock.GetUtcNow().AddDays(-29));
+        var kept = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, clock.GetUtcNow().AddDays(-1));
+        await gateway.Store.AddWebhookEventAsync(old, null, None);
+        await gateway.Store.AddWebhookEventAsync(kept, null, None);
+
+        // Act: two days on, past the hourly prune and with the old event past the retention, while another connection
+        // holds the store's write lock
+        var holder = await SqliteWriteLock.HoldAsync(gateway.DatabasePath);
+        try
+        {
+            clock.Advance(TimeSpan.FromDays(2));
+            await Poll.UntilAsync(() => logs.Entries.Any(e => e.EventId == 9608), () => "entries " + logs.Entries.Count + ": " + string.Join(" | ", logs.Entries.Select(e => $"{e.EventId} {e.Category} {e.Message}")));
+        }
+        finally
+        {
+            await SqliteWriteLock.ReleaseAsync(holder);
+            await holder.DisposeAsync();
+        }
+
+        var failedAt = clock.GetUtcNow();
+        await Poll.UntilAsync(() =>
+        {
+            // The clock moves on a second at a time (the poll interval) until the history has been pruned.
+            if (!logs.Entries.Any(e => e.EventId == 9607) && clock.GetUtcNow() - failedAt < TimeSpan.FromMinutes(10))
+            {
+                clock.Advance(TimeSpan.FromSeconds(1));
+            }
+
+            return logs.Entries.Any(e => e.EventId == 9607);
+        }, () => (clock.GetUtcNow() - failedAt) + " entries: " + string.Join(" | ", logs.Entries.Where(e => e.EventId >= 9600 && e.EventId < 9700).Select(e => $"{e.EventId} {e.Message}")));
+
+        // Assert: the refusal said it would try again in a minute; the retry came minutes after it, not the hour after,
+        // and deleted the old event only
+        var prunedAfter = clock.GetUtcNow() - failedAt;
+        Assert.StartsWith("Webhook history could not be pruned (StoreBusyException: ", logs.Entries.First(e => e.EventId == 9608).Message, StringComparison.Ordinal);
+        Assert.EndsWith("; trying again in a minute", logs.Entries.First(e => e.EventId == 9608).Message, StringComparison.Ordinal);
+        Assert.InRange(prunedAfter, TimeSpan.FromMinutes(1) - TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
+        Assert.StartsWith("Webhook history pruned: 0 finished deliveries and 1 events from before", Assert.Single(logs.Entries, e => e.EventId == 9607).Message, StringComparison.Ordinal);
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + gateway.DatabasePath);
+        await connection.OpenAsync();
+        Assert.Equal([kept.Id], await Dapper.SqlMapper.QueryAsync<string>(connection, "SELECT id FROM webhook_events ORDER BY seq"));
+    }
+
+    [Fact]
     public async Task AttemptCannotBeRecorded_LogLineNamesTheEndpointTheDeliveryAndTheEvent()
     {
         // Arrange: every log entry kept; an endpoint that holds the request past a short timeout; a store another
