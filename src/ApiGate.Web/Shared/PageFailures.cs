@@ -124,7 +124,7 @@ internal static class PageFailures
 
         context.Response.StatusCode = StatusCodes.Status400BadRequest;
         await WritePageAsync(context, stylesheet, "Address refused", "This address was refused", "query-refused",
-            $"The query parameter <code>{System.Net.WebUtility.HtmlEncode(Cut(name))}</code> is given more than once in the address, so nothing was shown or changed: give it once. " +
+            $"The query parameter <code>{Shown(Cut(name))}</code> is given more than once in the address, so nothing was shown or changed: give it once. " +
             $"<a href=\"{root}\">Back to {rootName}</a>.");
         return true;
     }
@@ -164,7 +164,7 @@ internal static class PageFailures
             return Task.CompletedTask;
         }
 
-        var path = System.Net.WebUtility.HtmlEncode(Cut(context.Request.Path.Value ?? ""));
+        var path = Shown(Cut(context.Request.Path.Value ?? ""));
         return WritePageAsync(context, stylesheet, "Page not found", "Page not found", "no-page",
             $"There is no page at <code>{path}</code>. <a href=\"{root}\">Back to {rootName}</a>.");
     }
@@ -185,15 +185,21 @@ internal static class PageFailures
         var what = System.Net.WebUtility.HtmlEncode(kind);
         var (title, heading, message) = (kind.Length, shown) switch
         {
-            (0, _) => ("Not found", "Not found", System.Net.WebUtility.HtmlEncode(Sentence(CutQuoted(name))) + "."),
+            (0, _) => ("Not found", "Not found", Shown(Sentence(CutQuoted(name))) + "."),
             (_, true) => ($"No such {what}", $"This {what} no longer exists",
-                $"There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(name)}</strong> any more: it may have been deleted through the admin API, the CLI or another session."),
-            _ => ($"No such {what}", $"This {what} was not found", $"There is no {what} <strong>{System.Net.WebUtility.HtmlEncode(Cut(name))}</strong>."),
+                $"There is no {what} <strong>{Shown(name)}</strong> any more: it may have been deleted through the admin API, the CLI or another session."),
+            _ => ($"No such {what}", $"This {what} was not found", $"There is no {what} <strong>{Shown(Cut(name))}</strong>."),
         };
         context.Response.StatusCode = StatusCodes.Status404NotFound;
         return WritePageAsync(context, stylesheet, title, heading, "missing-row",
             $"{message} Nothing was changed. <a href=\"{System.Net.WebUtility.HtmlEncode(listPath)}\">Back to the {System.Net.WebUtility.HtmlEncode(listName)}</a>.");
     }
+
+    /// <summary>
+    /// Text from the address or the store, HTML-escaped, with characters that are invisible or reorder the text around
+    /// them written as their escapes (as the lists show names and the access log paths): a path or id cannot disguise itself.
+    /// </summary>
+    private static string Shown(string text) => System.Net.WebUtility.HtmlEncode(Core.Routing.RequestPaths.Visible(text));
 
     /// <summary>
     /// The one-paragraph page every answer here writes, in the sign-in page's frame: <paramref name="title"/>,

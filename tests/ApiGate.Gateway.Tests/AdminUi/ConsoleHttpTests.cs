@@ -250,6 +250,26 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
     }
 
+    [Theory]
+    [InlineData("/ui/routes/orders%E2%80%AEtxt.exe", "There is no page at <code>/ui/routes/orders%E2%80%AEtxt.exe</code>.")]
+    [InlineData("/ui/routes/rt_%E2%80%8Bx/edit", "There is no route <strong>rt_%E2%80%8Bx</strong>.")]
+    public async Task Get_AddressWithAnInvisibleOrReorderingCharacter_404PageShowsItsEscape(string path, string shown)
+    {
+        // Arrange
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+
+        // Act: an address whose decoded path holds U+202E (reverses what follows) or U+200B (invisible)
+        using var response = await console.GetAsync(path);
+
+        // Assert: the page names it as the access log does, not as a disguised text
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains(shown, page, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u202E", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u200B", page, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task CreateRoute_FieldHoldingANulCharacter_400WithAPageSayingTheFormCouldNotBeReadAndNothingWritten()
     {
