@@ -121,13 +121,20 @@ internal static partial class CliApp
                 : "a valid value";
             var value = typed.Groups["value"].Value;
             var digits = value.TrimStart('-', '+');
+            var option = typed.Groups["option"].Value;
+            var unit = InCents(parse, option) ? " cents" : "";
             return expected == "a whole number" && digits.Length > 0 && digits.All(char.IsAsciiDigit) && WholeNumberRange(type) is var (min, max)
-                ? $"{typed.Groups["option"].Value}: '{value}' is out of range ({(value.StartsWith('-') ? "at least " + min : "at most " + max)})"
-                : $"{typed.Groups["option"].Value}: '{value}' is not {expected}";
+                ? $"{option}: '{value}' is out of range ({(value.StartsWith('-') ? "at least " + min : "at most " + max)}{unit})"
+                : $"{option}: '{value}' is not {expected}{(unit.Length > 0 ? " of cents" : "")}";
         }
 
         return message;
     }
+
+    /// <summary>Whether the command's option spelt <paramref name="typed"/> takes an amount of money (its help says "in cents").</summary>
+    private static bool InCents(ParseResult parse, string typed) =>
+        parse.CommandResult.Command.Options.FirstOrDefault(o => o.Name == typed || o.Aliases.Contains(typed)) is { Description: { } description }
+        && description.Contains(" in cents", StringComparison.Ordinal);
 
     /// <summary>How the user wrote <paramref name="option"/> (one of its aliases), or its name when it was not given.</summary>
     public static string Typed(ParseResult parse, Option option) =>

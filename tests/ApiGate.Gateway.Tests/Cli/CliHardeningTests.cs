@@ -448,7 +448,9 @@ public sealed class CliHardeningTests : CliTestBase
     [Theory]
     [InlineData("error: --rate-limit: '99999999999' is out of range (at most 2147483647); see 'apigate plans create --help'", "--rate-limit", "99999999999")]
     [InlineData("error: --rate-limit: '-2147483649' is out of range (at least -2147483648); see 'apigate plans create --help'", "--rate-limit", "-2147483649")]
-    [InlineData("error: --price: '9223372036854775808' is out of range (at most 9223372036854775807); see 'apigate plans create --help'", "--price", "9223372036854775808")]
+    [InlineData("error: --price: '9223372036854775808' is out of range (at most 9223372036854775807 cents); see 'apigate plans create --help'", "--price", "9223372036854775808")]
+    [InlineData("error: --overage: '99999999999999999999' is out of range (at most 9223372036854775807 cents); see 'apigate plans create --help'", "--overage", "99999999999999999999")]
+    [InlineData("error: --price: '29.00' is not a whole number of cents; see 'apigate plans create --help'", "--price", "29.00")]
     public async Task WholeNumberOptionOutOfRange_SaysSoAndGivesTheBound(string expected, string flag, string value)
     {
         // Act
