@@ -182,6 +182,11 @@ public sealed record KeyInput
                 return Invalid("expires", UpstreamInput.NotWholeMilliseconds(Expires.Trim(), "the expiry", "from now (a duration such as 1.5s, 12h or 30d) or a date"));
             }
 
+            if (KeyService.IsDateFinerThanAMillisecond(Expires))
+            {
+                return Invalid("expires", $"'{Expires.Trim()}' has a fraction of a millisecond: the expiry is kept to the millisecond, so give at most three digits after the seconds' point");
+            }
+
             expiresAt = at;
         }
 

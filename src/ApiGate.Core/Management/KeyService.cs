@@ -129,6 +129,14 @@ public sealed class KeyService(IIdentityStore store, TimeProvider timeProvider, 
         return milliseconds != decimal.Truncate(milliseconds);
     }
 
+    /// <summary>
+    /// True when <paramref name="text"/> is an ISO 8601 date-time whose seconds have digits past the millisecond that are
+    /// not zero (<c>2027-01-31T12:00:00.0000001Z</c>): the expiry is kept to the millisecond, so they would be cut.
+    /// </summary>
+    public static bool IsDateFinerThanAMillisecond(string text) =>
+        DateTimeOffset.TryParseExact(text.Trim(), IsoDates, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at)
+        && at.UtcTicks % TimeSpan.TicksPerMillisecond != 0;
+
     private static bool TryParseExpiryCore(string text, DateTimeOffset now, out DateTimeOffset at)
     {
         // Days as a double, so that a count past int's range is still read as days (and found past the calendar's end).

@@ -234,6 +234,25 @@ public sealed class CliHardeningTests : CliTestBase
         Assert.Equal("[]", (await RunAsync("--json", "keys", "list")).Output.Trim());
     }
 
+    [Theory]
+    [InlineData("2030-01-31T12:00:00.0000001Z")]
+    [InlineData("2030-01-31T12:00:00.1234+02:00")]
+    public async Task KeysCreate_ExpiryDateWithDigitsPastTheMillisecond_RefusedNotCut_ExitCode2_NoKeyCreated(string expires)
+    {
+        // Arrange
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "ann@example.com")).ExitCode);
+
+        // Act
+        var created = await RunAsync("keys", "create", "--user", "ann@example.com", "--expires", expires);
+        var toTheMillisecond = await RunAsync("keys", "create", "--user", "ann@example.com", "--expires", "2030-01-31T12:00:00.123000Z");
+
+        // Assert: refused (the stored expiry would have been cut); three digits, or more that are zeros, are taken
+        Assert.Equal(2, created.ExitCode);
+        Assert.Equal($"error: --expires: '{expires}' has a fraction of a millisecond: the expiry is kept to the millisecond, so give at most three digits "
+            + "after the seconds' point", created.Diagnostics.TrimEnd());
+        Assert.Equal(0, toTheMillisecond.ExitCode);
+    }
+
     [Fact]
     public async Task ConfigValidate_DefaultUpstreamUrlInvalidWithAPassword_RefusedWithoutRepeatingThePassword()
     {
