@@ -23,6 +23,7 @@ internal sealed partial class TlsCertificateWatcher(
 
     private readonly List<FileSystemWatcher> _watchers = [];
     private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _hostsWarned = new(StringComparer.OrdinalIgnoreCase);
     private ITimer? _settle;
     private ITimer? _poll;
     private FileSystemWatcher? _certDirWatcher;
@@ -137,8 +138,10 @@ internal sealed partial class TlsCertificateWatcher(
             {
                 case TlsReload.Unchanged:
                     // The dates move on while the files stay: an "expires at" line turns up once the certificate is within
-                    // 14 days of its end, an "expired at" one once it is over.
+                    // 14 days of its end, an "expired at" one once it is over. So do the routes: one added since names a
+                    // host no certificate may cover.
                     TlsCertificateLoader.Warnings(certificates.Current.All, time.GetUtcNow(), warnings);
+                    WarnAboutHosts(again: false);
                     break;
                 case TlsReload.Reloaded:
                     reloaded = true;
@@ -185,8 +188,8 @@ internal sealed partial class TlsCertificateWatcher(
 
     /// <summary>
     /// Warnings about what is served rather than its dates, at start and after each reload: a private key file its
-    /// group or others can read (event 7405), and a route's host that no certificate names (event 7406), whose clients
-    /// would get the default certificate and refuse it. Regex hosts and IP addresses are not checked.
+    /// group or others can read (event 7405), and a route's host that no certificate names (event 7406, see
+    /// <see cref="WarnAboutHosts"/>).
     /// </summary>
     private void WarnAboutKeysAndHosts()
     {
@@ -200,14 +203,34 @@ internal sealed partial class TlsCertificateWatcher(
             }
         }
 
-        var hosts = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var route in routes?.Invoke() ?? [])
+        WarnAboutHosts(again: true);
+    }
+
+    /// <summary>
+    /// A route's host that no certificate names (event 7406), whose clients would get the default certificate and refuse
+    /// it; regex hosts and IP addresses are not checked. Each host once: <paramref name="again"/> (at start and after a
+    /// reload, which lists what is served) names every one again; the periodic check names only hosts of routes added
+    /// or changed since.
+    /// </summary>
+    private void WarnAboutHosts(bool again)
+    {
+        var current = certificates.Current;
+        lock (_hostsWarned)
         {
-            var host = route.HostPattern;
-            if (host.Length > 0 && route.HostMatchType != HostMatchType.Regex && !IPAddress.TryParse(host.Trim('[', ']'), out _)
-                && hosts.Add(host) && !current.Covers(host))
+            if (again)
             {
-                LogHostNotCovered(logger, host, route.Name, current.Default.Source);
+                _hostsWarned.Clear();
+            }
+
+            foreach (var route in routes?.Invoke() ?? [])
+            {
+                var host = route.HostPattern;
+                if (host.Length > 0 && route.HostMatchType != HostMatchType.Regex && !IPAddress.TryParse(host.Trim('[', ']'), out _)
+                    && !_hostsWarned.Contains(host) && !current.Covers(host))
+                {
+                    _hostsWarned.Add(host);
+                    LogHostNotCovered(logger, host, route.Name, current.Default.Source);
+                }
             }
         }
     }

@@ -604,6 +604,35 @@ public sealed class TlsTests : IAsyncLifetime
             () => _log.Text.Contains("no certificate served names the host api.test of route api;", StringComparison.Ordinal), () => _log.Text);
     }
 
+    [Fact]
+    public async Task RouteAddedWhileServing_HostNoCertificateNames_WarnedAtTheNextPeriodicCheckOnce()
+    {
+        // Arrange: a certificate for api.test, checked every 200 ms (its files unchanged)
+        WriteServerCertificate("api.test");
+        await using var gateway = await StartAsync();
+
+        // Act: a route for a host it does not name, added through the admin API while the gateway serves
+        await gateway.AddRouteAsync(new RouteInput { Name = "shop", HostPattern = "shop.test", Path = "/shop/*", Upstream = "backend" });
+        const string warning = "no certificate served names the host shop.test of route shop;";
+        await Poll.UntilAsync(() => _log.Text.Contains(warning, StringComparison.Ordinal), () => _log.Text);
+        await gateway.AddRouteAsync(new RouteInput { Name = "blog", HostPattern = "blog.test", Path = "/blog/*", Upstream = "backend" });
+        await Poll.UntilAsync(() => _log.Text.Contains("the host blog.test of route blog;", StringComparison.Ordinal), () => _log.Text);
+
+        // Assert: the check that named the second host looked at the first again, and did not name it twice
+        Assert.Equal(1, CountOf(_log.Text, warning));
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     [Theory]
     [InlineData(UnixFileMode.GroupRead, "640")]
     [InlineData(UnixFileMode.OtherRead, "604")]
