@@ -475,6 +475,13 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                 return new StoreBusyException(
                     $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) cancelled the statement: {Reason(cancelled)}; nothing was written: try again",
                     exception);
+            case NpgsqlException { InnerException: TimeoutException } timedOut when timedOut.Message.StartsWith("Exception while reading", StringComparison.Ordinal):
+                // Connected, and the statement's answer did not come within the command timeout: a server that stopped
+                // answering, or just as often a row or table another connection holds locked (a long transaction, a
+                // migration, an operator's session) — saying only "does not answer" sent operators to the network.
+                return WaitFor(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"did not finish a statement within the command timeout ({_settings.CommandTimeout} s, the DSN's Command Timeout): a row or table it needed may be held locked by another connection (a long transaction, a migration), or the server stopped answering"),
+                    exception);
             case NpgsqlException { IsTransient: true } or TimeoutException:
                 return WaitFor("does not answer", exception);
             case PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction }:
