@@ -146,6 +146,27 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task SseRoute_UpstreamAnswersWithoutAnEventStream_SseEventsBillsNothing_TheDocumentedFallbackBillsOne()
+    {
+        // Arrange: two sse routes to an upstream that answers a plain JSON body (no event stream), one billed by
+        // sseEvents alone, one by the fallback docs/usage.md gives for such answers
+        await Gateway.AddRouteAsync(new RouteInput { Name = "alone", Path = "/alone/*", Upstream = "backend", Protocol = "sse", MeteringMode = "custom", MeteringExpr = "sseEvents" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "fallback", Path = "/fallback/*", Upstream = "backend", Protocol = "sse", MeteringMode = "custom", MeteringExpr = "sseEvents > 0 ? sseEvents : 1" });
+
+        // Act
+        using var alone = await Gateway.Client.GetAsync(Gateway.Url + "/alone/gzip-json");
+        using var fallback = await Gateway.Client.GetAsync(Gateway.Url + "/fallback/gzip-json");
+        await WaitForEventsAsync(2);
+        await Gateway.StopAsync();
+
+        // Assert
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (alone.StatusCode, fallback.StatusCode));
+        var events = await EventsAsync(UsageEvent.Anonymous, 10);
+        Assert.Equal(0, events.Single(e => e.Path.StartsWith("/alone", StringComparison.Ordinal)).Units);
+        Assert.Equal(1, events.Single(e => e.Path.StartsWith("/fallback", StringComparison.Ordinal)).Units);
+    }
+
+    [Fact]
     public async Task SseEventsAndWebSocketMessages_AreCounted()
     {
         await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse", MeteringMode = "custom", MeteringExpr = "sseEvents" }, reload: false);
