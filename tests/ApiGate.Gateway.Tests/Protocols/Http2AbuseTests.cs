@@ -93,11 +93,11 @@ public sealed class Http2AbuseTests : IAsyncLifetime
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
         });
 
-        // Assert: the connection is aborted by one of Kestrel's two defences (which one first depends on how fast the
-        // requests of reset streams finish; ResetDefences). Its GOAWAY is queued, but the socket is closed at once with
-        // the attacker's frames unread, so the client sees a TCP reset, not the GOAWAY.
+        // Assert: the connection is ended by one of Kestrel's two defences (which one first depends on how fast the
+        // requests of reset streams finish; ResetDefences, read from its metrics above). Its GOAWAY is queued and the
+        // socket closed at once: with the attacker's frames still unread the client sees a TCP reset, otherwise the
+        // GOAWAY and a close — which of the two depends on timing, so only the end is asserted here.
         Assert.True(ended);
-        Assert.True(attacker.Reset);
         var reachedUpstream = _upstream.Received.Count(request => request.Path == "/r/reset");
         Assert.True(reachedUpstream < opened / 4, $"{reachedUpstream} of {opened} reset streams reached the upstream");
         Assert.Equal(HttpStatusCode.OK, normal.StatusCode);
