@@ -131,47 +131,27 @@ public sealed partial class EditFormPostTests : AdminUiTestBase
         Assert.DoesNotContain(routesHtml + plansHtml, c => c is '\u200B' or '\uFEFF' or '\u202E');
     }
 
-    [Fact]
-    public async Task Dashboard_TopRouteLabelWithAReorderingCharacter_ShownAsItsEscape()
+    [Theory]
+    [InlineData("user-1", "/ui", "<td class=\"ag-wrap\">rt%E2%80%AEgnp.exe</td>")] // the dashboard's leaders' table and chart label
+    [InlineData("usr_gone1", "/ui/usage?user=usr_gone1", "<tr><td>rt%E2%80%AEgnp.exe</td>")] // a (deleted) user's per-route table
+    public async Task UsageOfARouteIdWithAReorderingCharacter_DashboardAndUsagePage_ShowItsEscape(string userId, string page, string shown)
     {
-        // Arrange: usage of a route no longer stored, so the dashboard names it by the id the usage recorded
+        // Arrange: usage of a route no longer stored, so the page names it by the id the usage recorded
         await Gateway.Store.AddUsageEventsAsync([new Core.Usage.UsageEvent
         {
-            UserId = "user-1", KeyId = "key-1", RouteId = "rt\u202Egnp.exe", UpstreamId = "up", Method = "GET", Path = "/p", Status = 200,
+            UserId = userId, KeyId = "key-1", RouteId = "rt\u202Egnp.exe", UpstreamId = "up", Method = "GET", Path = "/p", Status = 200,
             LatencyMs = 1, Units = 1, ClientIp = "127.0.0.1", RequestId = "r1", Timestamp = DateTimeOffset.UtcNow,
         }], None);
         using var console = new ConsoleHttp(ConsoleUrl);
         await console.SignInAsync(Token);
 
         // Act
-        using var response = await console.GetAsync("/ui");
+        using var response = await console.GetAsync(page);
         var html = await response.Content.ReadAsStringAsync();
 
-        // Assert: in the leaders' table and the chart's label
+        // Assert: as the access log shows it
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("<td class=\"ag-wrap\">rt%E2%80%AEgnp.exe</td>", html, StringComparison.Ordinal);
-        Assert.DoesNotContain('\u202E', html);
-    }
-
-    [Fact]
-    public async Task UsagePage_RouteOfAUsersUsageWithAReorderingCharacter_ShownAsItsEscape()
-    {
-        // Arrange: a (deleted) user's usage of a route no longer stored, so the page names it by the id the usage recorded
-        await Gateway.Store.AddUsageEventsAsync([new Core.Usage.UsageEvent
-        {
-            UserId = "usr_gone1", KeyId = "key-1", RouteId = "rt\u202Egnp.exe", UpstreamId = "up", Method = "GET", Path = "/p", Status = 200,
-            LatencyMs = 1, Units = 1, ClientIp = "127.0.0.1", RequestId = "r1", Timestamp = DateTimeOffset.UtcNow,
-        }], None);
-        using var console = new ConsoleHttp(ConsoleUrl);
-        await console.SignInAsync(Token);
-
-        // Act
-        using var response = await console.GetAsync("/ui/usage?user=usr_gone1");
-        var html = await response.Content.ReadAsStringAsync();
-
-        // Assert: in the per-route table, as the access log shows it
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("<tr><td>rt%E2%80%AEgnp.exe</td>", html, StringComparison.Ordinal);
+        Assert.Contains(shown, html, StringComparison.Ordinal);
         Assert.DoesNotContain('\u202E', html);
     }
 
