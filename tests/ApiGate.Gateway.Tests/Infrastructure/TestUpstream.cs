@@ -155,6 +155,13 @@ internal sealed class TestUpstream : IAsyncDisposable
                 {
                     context.Response.Headers.ContentEncoding = "gzip";
                     await using var gzip = new System.IO.Compression.GZipStream(context.Response.Body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true);
+                    if (request.Query.TryGetValue("pad", out var pad))
+                    {
+                        // A small compressed body that decodes to a large one: {"pad":"xxx…", …the sample's fields}.
+                        await gzip.WriteAsync(System.Text.Encoding.UTF8.GetBytes("{\"pad\":\"" + new string('x', int.Parse(pad!, System.Globalization.CultureInfo.InvariantCulture)) + "\"," + SampleJson[1..]));
+                        return;
+                    }
+
                     await gzip.WriteAsync(System.Text.Encoding.UTF8.GetBytes(SampleJson));
                     return;
                 }

@@ -436,6 +436,21 @@ public sealed class TransformTests : GatewayTestBase
         Assert.Equal("""{"_id":"42","email":"user@domain.com","_links":{"internal":"/admin/42","self":"/users/42"}}""", body);
     }
 
+    [Fact]
+    public async Task ResponseBody_CompressedUnaskedAndDecodingPastTheLimit_Withheld502NotPassedOn()
+    {
+        // Arrange: a few KB of gzip that decode to 4 MiB (past the 1 MiB transform limit), sent although not asked for
+        await AddRouteAsync(null, """{"body":{"remove":["items"]}}""");
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/t/gzip-json?always=1&pad=" + (4 * 1024 * 1024));
+
+        // Assert: the limit counts the decoded body; the field to hide is not passed on
+        Assert.Equal(502, response.Status);
+        Assert.Equal("response_withheld", response.ErrorCode);
+        Assert.DoesNotContain("\"items\"", response.Body, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("""{"body":{"remove":["secret"]}}""")]
     [InlineData("""{"body":{"mask":["secret"]}}""")]

@@ -146,6 +146,27 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task ResponseFieldMetering_UpstreamCompressesUnaskedAndDecodesPastTheCaptureLimit_StreamedToTheClientBilledByTheFallback()
+    {
+        // Arrange: a few KB of gzip that decode to 4 MiB, past the capture limit (1 MiB) the expression's body is kept to
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "field", Path = "/field/*", Upstream = "backend", MeteringMode = "response_field", MeteringExpr = "response.body ? response.body.items.length : 99",
+        });
+
+        // Act
+        using var response = await Gateway.Client.GetAsync(Gateway.Url + "/field/gzip-json?always=1&pad=" + (4 * 1024 * 1024));
+        var body = await response.Content.ReadAsByteArrayAsync();
+        await WaitForEventsAsync(1);
+        await Gateway.StopAsync();
+
+        // Assert: the whole decoded body reached the client (streamed, not held), and the expression saw no body
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(4 * 1024 * 1024 + TestUpstream.SampleJson.Length + 9, body.Length);
+        Assert.Equal(99, Assert.Single(await EventsAsync(UsageEvent.Anonymous, 10)).Units);
+    }
+
+    [Fact]
     public async Task SseRoute_UpstreamAnswersWithoutAnEventStream_SseEventsBillsNothing_TheDocumentedFallbackBillsOne()
     {
         // Arrange: two sse routes to an upstream that answers a plain JSON body (no event stream), one billed by
