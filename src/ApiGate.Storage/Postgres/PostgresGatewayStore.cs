@@ -243,8 +243,25 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
         }
     }
 
-    private protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        await ((NpgsqlConnection)connection).BeginTransactionAsync(cancellationToken);
+    /// <summary>
+    /// Begins a write transaction that waits at most <see cref="WriteLockTimeout"/> for a row or table another connection
+    /// holds locked (a long transaction, a migration, an operator's session): past it the write is refused as busy
+    /// (<see cref="Translate"/>) instead of holding its caller for the whole command timeout. <c>SET LOCAL</c> ends with the
+    /// transaction, so the pooled connection (and a pooler in transaction mode) keeps its own setting; it costs one round
+    /// trip per write transaction, which the request path never makes.
+    /// </summary>
+    private protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await ((NpgsqlConnection)connection).BeginTransactionAsync(cancellationToken);
+        await ExecuteAsync(connection, transaction, _setWriteLockTimeout ??= string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"SET LOCAL lock_timeout = {(long)WriteLockTimeout.TotalMilliseconds}"), cancellationToken);
+        return transaction;
+    }
+
+    /// <summary>How long a write waits for a lock another connection holds (docs/scaling.md, "Failure modes").</summary>
+    internal TimeSpan WriteLockTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    private string? _setWriteLockTimeout;
 
     /// <summary>
     /// A COMMIT that fails as if the server did not answer (a restart, a failover, a network cut at that moment) may have
@@ -467,6 +484,11 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
                 // same call may succeed when tried again, on the same (healthy) pooled connections.
                 return new StoreBusyException(
                     $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}) rolled the write back against another one at the same moment: {Reason(rolledBack)}; nothing was written: try again",
+                    exception);
+            case PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } locked:
+                // The write's lock wait (BeginWriteAsync) ran out: rolled back, and the same call may succeed once the lock is gone.
+                return new StoreBusyException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"PostgreSQL at {PostgresDsn.HostOf(_settings)} ({PostgresDsn.Setting}): a row or table this write needed stayed locked by another connection for {WriteLockTimeout.TotalSeconds:0.###} s (a long transaction, a migration, an operator's session): {Reason(locked)}; nothing was written: try again"),
                     exception);
             case PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } cancelled:
                 // The server cancelled the statement (a statement_timeout the role, database or DSN sets, met while a
