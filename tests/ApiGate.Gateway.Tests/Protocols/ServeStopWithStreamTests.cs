@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using ApiGate.Core.Usage;
@@ -53,11 +52,7 @@ public sealed class ServeStopWithStreamTests : IAsyncLifetime
         Assert.Equal("event: first\ndata: one\n\n", first);
 
         // Act
-        using (var kill = Process.Start("kill", ["-TERM", serve.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-            Assert.Equal(0, kill.ExitCode);
-        }
+        await serve.SignalAsync("-TERM");
 
         // Assert: the stream ends with its last chunk (a clean end, which EventSource answers by reconnecting), and the
         // process exits 0 (both waits are bounded so that a regression fails instead of hanging for ten minutes).
@@ -92,10 +87,10 @@ public sealed class ServeStopWithStreamTests : IAsyncLifetime
         await Poll.UntilAsync(() => _upstream.Received.Any(r => r.Path == "/slow/slow-headers"));
 
         // Act: the first SIGINT begins the stop (the port is closed, the request drains); the second ends the drain
-        await SignalAsync(serve, "-INT");
+        await serve.SignalAsync("-INT");
         await WaitUntilRefusedAsync(new Uri(serve.Url));
         var drainingAfterFirst = !serve.Process.HasExited;
-        await SignalAsync(serve, "-INT");
+        await serve.SignalAsync("-INT");
 
         // Assert: the process exits 0 well before the ten minutes (bounded so that a regression fails, not hangs), the
         // request was cut, and its usage was still written on the way out
@@ -122,7 +117,7 @@ public sealed class ServeStopWithStreamTests : IAsyncLifetime
         await serve.WaitUntilReadyAsync(client);
 
         // Act: the first SIGTERM begins the stop; a probe sees it on its next check
-        await SignalAsync(serve, "-TERM");
+        await serve.SignalAsync("-TERM");
         HttpResponseMessage? ready = null;
         for (var i = 0; i < 300 && ready?.StatusCode != HttpStatusCode.ServiceUnavailable; i++)
         {
@@ -136,7 +131,7 @@ public sealed class ServeStopWithStreamTests : IAsyncLifetime
         using var proxied = await fresh.GetAsync(serve.Url + "/api/during-the-delay");
         using var live = await fresh.GetAsync(serve.Url + "/health");
         var servingAfterFirst = !serve.Process.HasExited;
-        await SignalAsync(serve, "-TERM");
+        await serve.SignalAsync("-TERM");
 
         // Assert: not ready, still serving; the second signal ends the delay (bounded so that a regression fails, not hangs)
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
@@ -149,13 +144,6 @@ public sealed class ServeStopWithStreamTests : IAsyncLifetime
         await serve.Process.WaitForExitAsync(bound.Token);
         Assert.Equal(0, serve.Process.ExitCode);
         ready.Dispose();
-    }
-
-    private static async Task SignalAsync(ServeProcess serve, string signal)
-    {
-        using var kill = Process.Start("kill", [signal, serve.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        await kill.WaitForExitAsync();
-        Assert.Equal(0, kill.ExitCode);
     }
 
     /// <summary>Waits (bounded: 30 s) until the gateway's port refuses new connections: its stop has begun.</summary>
