@@ -37,7 +37,7 @@ public sealed class RollingRestartTests : IAsyncLifetime
     public async Task RollingRestartUnderTraffic_EachInstanceStoppedAndStartedInTurn_EveryRequestServedAndCountedOnce()
     {
         // Arrange: a database of its own, the shared Redis under a prefix of its own; a plan whose quota and rate limit
-        // the traffic never reaches; two instances with a stop delay of 2 s, the balancer probing every 100 ms
+        // the traffic never reaches; two instances with a stop delay of 5 s (room for a loaded machine to stall the balancer), the balancer probing every 100 ms
         var dsn = await (await PostgresServer.Shared()).CreateDatabaseAsync();
         var redis = await RedisServer.Shared;
         var prefix = $"r{Guid.NewGuid():N}:";
@@ -54,7 +54,7 @@ public sealed class RollingRestartTests : IAsyncLifetime
             ["APIGATE_DATABASE_DRIVER"] = "postgres",
             ["APIGATE_REDIS_URL"] = redis.Url(),
             ["APIGATE_REDIS_PREFIX"] = prefix,
-            ["APIGATE_SERVER_STOP_DELAY"] = "2s",
+            ["APIGATE_SERVER_STOP_DELAY"] = "5s",
         };
         ServeProcess Start(int? port = null)
         {
