@@ -51,6 +51,28 @@ public sealed partial class DemoCommandTests : CliTestBase
     }
 
     [Fact]
+    public async Task Demo_EchoOfAnEscapedPathAndQuery_ShowsThemAsTheBackendReceivedThem()
+    {
+        // Arrange: the README's public route, with escapes the gateway forwards as sent (%3B stays %3B) and a query
+        var output = new CapturedLog();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var run = CliApp.RunAsync(["demo", "--port", "0"], output.Writer, TextWriter.Null, name => Environment.GetValueOrDefault(name), stop.Token);
+        var gateway = GatewayLine().Match(await WaitForAsync(output, "Press Ctrl+C", run)).Groups[1].Value;
+        using var client = TestGateway.CreateClient();
+
+        // Act
+        using var response = await client.GetAsync(gateway + "/demo/pub/a%3Bb/c%2Bd?name=apigate&tag=x%2By");
+        var echo = await response.Content.ReadAsStringAsync();
+        await stop.CancelAsync();
+        await run;
+
+        // Assert: the echo's text is what reached the backend, not a decoded or HTML-escaped spelling of it
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"path\": \"/echo/pub/a%3Bb/c%2Bd\",", echo, StringComparison.Ordinal);
+        Assert.Contains("\"query\": \"?name=apigate&tag=x%2By\",", echo, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_PortInUse_OneLineNamingTheSetting_NoStoreCreated()
     {
         // Arrange
