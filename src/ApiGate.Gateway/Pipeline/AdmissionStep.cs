@@ -47,7 +47,7 @@ internal sealed class AdmissionStep(IAdmission admission, GatewayOptions options
                 var seconds = (long)Math.Max(1, Math.Ceiling(result.RateLimit!.Value.RetryAfter.TotalSeconds));
                 request.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 return request.RejectAsync(new GatewayError(429, "rate_limit_exceeded", "Too Many Requests",
-                    $"Rate limit exceeded. Retry after {seconds} seconds."));
+                    $"Rate limit exceeded. Retry after {seconds} second{(seconds == 1 ? "" : "s")}."));
             case AdmissionVerdict.QuotaExceeded:
                 var quota = result.Quota!.Value;
                 return request.RejectAsync(new GatewayError(402, "quota_exceeded", "Payment Required",

@@ -45,6 +45,27 @@ public sealed class LimitTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task RateLimited_OneTokenBackWithinASecond_DetailSaysRetryAfterOneSecond()
+    {
+        // Arrange: 60/min refills a token a second, so the first refusal's wait rounds up to exactly one second
+        var (key, _, _) = await Gateway.CreateKeyAsync("second@example.com", new PlanInput { Id = "per-second", Name = "Per second", RateLimitPerMinute = 60 });
+
+        // Act
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 1000 && refused is null; i++)
+        {
+            var response = await SendAsync(key);
+            refused = response.StatusCode == HttpStatusCode.TooManyRequests ? response : null;
+        }
+
+        // Assert
+        Assert.NotNull(refused);
+        Assert.Equal("1", refused.Headers.GetValues("Retry-After").Single());
+        var detail = await AuthenticationTests.AssertErrorAsync(refused, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        Assert.Equal("Rate limit exceeded. Retry after 1 second.", detail);
+    }
+
+    [Fact]
     public async Task Quota_AtLimitMinusOneLimitAndPlusOne_Returns200Then402()
     {
         var (key, _, _) = await Gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "three", Name = "Three", RequestsPerMonth = 3 });
