@@ -11,6 +11,9 @@ namespace ApiGate.Core.Routing;
 /// </summary>
 public abstract class PathRewriter
 {
+    /// <summary>Said when a rewrite that is no template fails as an expression and looks like a template without its '/'.</summary>
+    private protected const string TemplateHint = "a template, where $1 and {name} are captures, starts with '/'";
+
     /// <summary>Compiles a rewrite. Throws <see cref="ExpressionException"/> or <see cref="FormatException"/> when it is invalid.</summary>
     public static PathRewriter Compile(string rewrite) =>
         rewrite.StartsWith('/') ? TemplateRewriter.Parse(rewrite) : new ExpressionRewriter(ExpressionEngine.Compile(rewrite));
@@ -43,6 +46,11 @@ public abstract class PathRewriter
         try
         {
             rewriter = Compile(rewrite);
+        }
+        catch (ExpressionException ex) when (rewrite.Contains('$') || rewrite.Contains('{'))
+        {
+            // `${user_id}` or `v2/{id}`: template syntax written without the '/' that makes it a template
+            return ex.Message + "; " + TemplateHint;
         }
         catch (Exception ex) when (ex is ExpressionException or FormatException)
         {
@@ -337,7 +345,7 @@ internal sealed class ExpressionRewriter(CompiledExpression expression) : PathRe
         if (ExpressionEngine.FirstUnavailableName(expression, ContextNames) is { } name)
         {
             return $"the expression reads '{name}', which a path rewrite does not have (it can read {string.Join(", ", ContextNames)} and JavaScript's built-ins); "
-                + "a template, where $1 and {name} are captures, starts with '/'";
+                + TemplateHint;
         }
 
         return LeadingText(expression.Source) is { Length: > 0 } start && start[0] != '/'

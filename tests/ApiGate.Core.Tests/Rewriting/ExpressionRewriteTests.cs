@@ -277,6 +277,20 @@ public sealed class ExpressionRewriteTests
     }
 
     [Theory]
+    [InlineData("${user_id}")]
+    [InlineData("${path}/v2")]
+    public void Validate_TemplateWithoutLeadingSlash_SaysATemplateStartsWithSlash(string rewrite)
+    {
+        // Act
+        var error = PathRewriter.Validate(rewrite, "/users/{id}", PathMatchType.Exact);
+
+        // Assert
+        Assert.NotNull(error);
+        Assert.StartsWith("expression does not parse: ", error, StringComparison.Ordinal);
+        Assert.EndsWith("; a template, where $1 and {name} are captures, starts with '/'", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("'/users/' +")]
     [InlineData("'/users/")]
     [InlineData("(")]
