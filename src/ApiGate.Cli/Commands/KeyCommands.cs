@@ -63,9 +63,9 @@ internal static class KeyCommands
             if (parse.GetValue(listUser) is { } reference)
             {
                 var owner = await users.GetAsync(reference, ct);
-                if (!owner.Ok)
+                if (owner.Error is { } error)
                 {
-                    return context.Fail(owner.Error!);
+                    return context.Fail(error.Field.Length == 0 ? error with { Field = "user" } : error); // named by its flag
                 }
 
                 userId = owner.Value!.Id;

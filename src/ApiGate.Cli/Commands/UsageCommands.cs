@@ -179,7 +179,8 @@ internal static class UsageCommands
 
             // --user takes an id or an email, like every other --user (and a deleted user's id); --email matches only an email.
             var reference = (id ?? email)!.Trim();
-            return await new UsageService(store, TimeProvider.System).FindSubjectAsync(reference, emailOnly: id is null, ct);
+            var subject = await new UsageService(store, TimeProvider.System).FindSubjectAsync(reference, emailOnly: id is null, ct);
+            return subject.Error is { Field.Length: 0 } error ? error with { Field = id is null ? "email" : "user" } : subject; // named by its flag
         }
     }
 }

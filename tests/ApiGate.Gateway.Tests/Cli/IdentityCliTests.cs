@@ -518,6 +518,17 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task KeysList_UnknownUser_RefusedNamingTheUserFlag_ExitCode3()
+    {
+        // Act
+        var result = await RunAsync("keys", "list", "--user", "nobody@example.com");
+
+        // Assert
+        Assert.Equal(3, result.ExitCode);
+        Assert.Equal("error: --user: no user with id or email 'nobody@example.com'", result.Error.Trim().Split('\n')[^1]);
+    }
+
+    [Fact]
     public async Task KeysRevoke_SetsRevokedAt()
     {
         await RunAsync("users", "create", "--email", "ann@example.com");

@@ -248,7 +248,7 @@ public sealed class UsageCliTests : IAsyncLifetime
         Assert.Equal([12L, 10L], JsonDocument.Parse(history.Output).RootElement.EnumerateArray().Select(m => m.GetProperty("units").GetInt64()));
         Assert.Equal(["/c"], JsonDocument.Parse(recent.Output).RootElement.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("path").GetString()));
         Assert.Equal((3, 3), (byEmail.ExitCode, byOldEmailAsUser.ExitCode));
-        Assert.Equal("error: no user with email 'ann@example.com'", byEmail.Diagnostics.Trim());
+        Assert.Equal("error: --email: no user with email 'ann@example.com'", byEmail.Diagnostics.Trim());
     }
 
     [Fact]
@@ -274,22 +274,22 @@ public sealed class UsageCliTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(3, result.ExitCode);
-        Assert.Equal($"error: no user with id or email '{id}'", result.Diagnostics.Trim());
+        Assert.Equal($"error: --user: no user with id or email '{id}'", result.Diagnostics.Trim());
     }
 
     [Theory]
-    [InlineData("summary", "--user", "usr_missing")]
-    [InlineData("history", "--email", "nobody@example.com")]
-    [InlineData("recent", "--user", "nobody@example.com")]
-    [InlineData("summary", "--email", "usr_missing")]
-    public async Task Usage_UnknownUser_ExitsWithNotFound(params string[] args)
+    [InlineData("summary", "--user", "usr_missing", "error: --user: no user with id or email 'usr_missing'")]
+    [InlineData("history", "--email", "nobody@example.com", "error: --email: no user with email 'nobody@example.com'")]
+    [InlineData("recent", "--user", "nobody@example.com", "error: --user: no user with id or email 'nobody@example.com'")]
+    [InlineData("summary", "--email", "usr_missing", "error: --email: no user with email 'usr_missing'")]
+    public async Task Usage_UnknownUser_ExitsWithNotFoundNamingTheFlag(string verb, string flag, string value, string expected)
     {
         // Act
-        var result = await _temp.CliAsync(["usage", .. args]);
+        var result = await _temp.CliAsync("usage", verb, flag, value);
 
         // Assert
         Assert.Equal(3, result.ExitCode);
-        Assert.StartsWith("error: no user with", result.Diagnostics);
+        Assert.Equal(expected, result.Diagnostics.Trim());
     }
 
     [Theory]
