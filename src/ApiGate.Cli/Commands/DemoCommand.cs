@@ -9,6 +9,7 @@ using ApiGate.Core.Storage;
 using ApiGate.Gateway.Hosting;
 using Microsoft.Extensions.Hosting;
 using ApiGate.Gateway.Configuration;
+using ApiGate.Storage;
 
 namespace ApiGate.Cli.Commands;
 
@@ -116,7 +117,8 @@ internal static class DemoCommand
             await GatewayHost.StartAsync(app, ct);
             var gateway = GatewayHost.Addresses(app).First().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
             var output = context.Output;
-            output.WriteLine($"APIGate demo is running at {gateway}  (database: {options.DatabaseDsn})");
+            // The store as every command names it (store.Location): a PostgreSQL DSN's password is not shown.
+            output.WriteLine($"APIGate demo is running at {gateway}  (database: {store.Location})");
             output.WriteLine($"  upstream  {UpstreamName} -> {echoUrl} (built-in echo server: it answers with what it received)");
             output.WriteLine("  route     demo        /demo/*           -> /echo/$1                      (public)");
             output.WriteLine("  route     demo-users  GET /demo-users/{id} -> '/users/' + pathParams.id  (public)");
@@ -148,15 +150,40 @@ internal static class DemoCommand
                 output.WriteLine($"  {adminToken.Token}");
             }
 
-            output.WriteLine();
-            output.WriteLine($"Manage it while it runs (changes apply within a second), e.g.:");
-            output.WriteLine($"  dotnet run --project src/ApiGate.Cli -- routes list --database {options.DatabaseDsn}");
-            output.WriteLine("Press Ctrl+C to stop.");
+            var manage = options.DatabaseDriver == GatewayStores.Postgres
+                ? $"  {ThisCli()} routes list   # with the same APIGATE_DATABASE_DRIVER and APIGATE_DATABASE_DSN"
+                : $"  {ThisCli()} routes list --database {ShellWord(store.Location)}";
+            // One write: the console logger's lines (the host's start) would otherwise land between these.
+            output.Write($"{Environment.NewLine}Manage it while it runs (changes apply within a second), e.g.:{Environment.NewLine}{manage}{Environment.NewLine}Press Ctrl+C to stop.{Environment.NewLine}");
             await GatewayHost.RunUntilStoppedAsync(app, ct);
             return 0;
         });
         return command;
     }
+
+    /// <summary>
+    /// How to run this apigate from the demo's working directory: the README's <c>dotnet run</c> in a clone, else the
+    /// executable that runs now (a published <c>apigate</c>), else <c>dotnet</c> and this assembly.
+    /// </summary>
+    private static string ThisCli()
+    {
+        if (Directory.Exists(Path.Combine("src", "ApiGate.Cli")))
+        {
+            return "dotnet run --project src/ApiGate.Cli --";
+        }
+
+        var process = Environment.ProcessPath;
+        var name = process is null ? "" : Path.GetFileNameWithoutExtension(process);
+        return name == "apigate"
+            ? ShellWord(process!)
+            : (name == "dotnet" ? ShellWord(process!) : "dotnet") + " " + ShellWord(typeof(DemoCommand).Assembly.Location);
+    }
+
+    /// <summary>The text as one POSIX shell word: as it is when it holds nothing a shell reads, else single-quoted.</summary>
+    private static string ShellWord(string text) =>
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+=:@%,".Contains(c))
+            ? text
+            : "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     private const string DemoPlan = "demo";
     private const string DemoEmail = "demo@example.com";

@@ -73,6 +73,54 @@ public sealed partial class DemoCommandTests : CliTestBase
     }
 
     [Fact]
+    public async Task Demo_StartedOutsideAClone_PrintsAManageCommandThatWorksFromThere()
+    {
+        // Arrange: the test's working directory has no src/ApiGate.Cli, as for a published apigate
+        var output = new CapturedLog();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var run = CliApp.RunAsync(["demo", "--port", "0"], output.Writer, TextWriter.Null, name => Environment.GetValueOrDefault(name), stop.Token);
+        var printed = await WaitForAsync(output, "Press Ctrl+C", run);
+        var command = ManageLine().Match(printed).Groups[1].Value;
+
+        // Act: the printed line, run by a shell in the same directory
+        using var shell = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", command])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var listed = await shell.StandardOutput.ReadToEndAsync();
+        await shell.WaitForExitAsync();
+        await stop.CancelAsync();
+        await run;
+
+        // Assert
+        Assert.Equal(0, shell.ExitCode);
+        Assert.Contains("demo-api", listed, StringComparison.Ordinal);
+    }
+
+    [PostgresFact]
+    public async Task Demo_OnPostgresWithAPasswordInTheDsn_PrintsNoPassword()
+    {
+        // Arrange: trust authentication on loopback takes any password, so the DSN can carry one
+        var server = await PostgresServer.Shared();
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(await server.CreateDatabaseAsync()).Database;
+        Environment["APIGATE_DATABASE_DRIVER"] = "postgres";
+        Environment["APIGATE_DATABASE_DSN"] = $"postgres://postgres:demo-pw-4711@127.0.0.1:{server.Port}/{database}";
+        var output = new CapturedLog();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+
+        // Act
+        var run = CliApp.RunAsync(["demo", "--port", "0"], output.Writer, TextWriter.Null, name => Environment.GetValueOrDefault(name), stop.Token);
+        var printed = await WaitForAsync(output, "Press Ctrl+C", run);
+        await stop.CancelAsync();
+        await run;
+
+        // Assert
+        Assert.DoesNotContain("demo-pw-4711", printed, StringComparison.Ordinal);
+        Assert.Contains($"(database: postgres://postgres@127.0.0.1:{server.Port}/{database})", printed, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Serve_PortInUse_OneLineNamingTheSetting_NoStoreCreated()
     {
         // Arrange
@@ -148,6 +196,9 @@ public sealed partial class DemoCommandTests : CliTestBase
 
         throw new TimeoutException("demo did not print its instructions within 60 s");
     }
+
+    [GeneratedRegex(@"Manage it while it runs.*\n  (.+)")]
+    private static partial Regex ManageLine();
 
     [GeneratedRegex(@"running at (http://\S+)")]
     private static partial Regex GatewayLine();
