@@ -9,6 +9,8 @@ internal static class GatewayErrorWriter
 {
     public const string ContentType = "application/vnd.api+json";
 
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>
     /// Writes the error unless the response has already started (then the connection is aborted instead, or a gRPC call
     /// the upstream failed mid-stream ends with its status in trailers). A gRPC call (<see cref="GrpcCalls.IsGrpcCall"/>)
@@ -76,8 +78,11 @@ internal static class GatewayErrorWriter
 
         response.ContentType = ContentType;
         response.Headers.CacheControl = "no-store";
+        // Read as what it says, never sniffed into a page: so the detail's text (which may quote the request) is written
+        // as it reads, ' and & included, not as \u0027 escapes a client would have to undo — as the admin API writes its errors.
+        response.Headers.XContentTypeOptions = "nosniff";
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteStartArray("errors");

@@ -83,6 +83,19 @@ public sealed class PathSafetyTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task EncodedDotSegment_RefusalDetail_QuotesAsWrittenWithNoEscapesAndIsNotSniffed()
+    {
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/pub/%2e%2e/priv/x");
+
+        // Assert: the detail's quotes are plain characters (not \u0027 escapes a client would have to undo), and the
+        // body is never sniffed into a page
+        Assert.Equal(400, response.Status);
+        Assert.Contains("the path contains a dot segment ('.' or '..', also with ';' parameters)", response.Body, StringComparison.Ordinal);
+        Assert.Equal("nosniff", response.Headers["X-Content-Type-Options"]);
+    }
+
+    [Fact]
     public async Task DoubleEncodedTraversalToPrivateRoute_WithoutKey_NeverReachesPrivatePath()
     {
         // Act: the attack from the report — a public prefix, two encoded dot segments, a key-protected path.
