@@ -527,5 +527,11 @@ internal static class PostgresMigrations
         (19, "webhook deliveries: index by event, for pruning old history", """
             CREATE INDEX IF NOT EXISTS webhook_deliveries_event ON webhook_deliveries (event_id);
             """),
+        // SQLite's migration 20 converts raw usage times that a first build of its migration 7 left as text. PostgreSQL's
+        // migration 7 converted them from its first build on, so there is nothing to do; the number keeps both engines'
+        // schema versions in step.
+        (20, "usage events: times the first build of migration 7 kept as text", """
+            SELECT 1;
+            """),
     ];
 }

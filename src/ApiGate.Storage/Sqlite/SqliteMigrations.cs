@@ -540,5 +540,16 @@ internal static class SqliteMigrations
         (19, "webhook deliveries: index by event, for pruning old history", """
             CREATE INDEX IF NOT EXISTS webhook_deliveries_event ON webhook_deliveries (event_id);
             """),
+        // The first build of migration 7 (30 Nov 2026, 04:10 to 04:37 UTC) rolled usage up but kept raw events' times as
+        // ISO 8601 text in a TEXT column; migration 7 as released since converts them to Unix microseconds. A store that
+        // build migrated records 7 as applied with its events' times still text, and reading them (usage recent, store
+        // copy) failed. This converts them where they are: the column stays TEXT there, holding 16-digit numbers that
+        // order and compare as numbers do. On any other store the range on the time index finds no text and it costs
+        // nothing (a number always sorts before text).
+        (20, "usage events: times the first build of migration 7 kept as text", """
+            UPDATE usage_events
+            SET timestamp = CAST(strftime('%s', substr(timestamp, 1, 19)) AS INTEGER) * 1000000 + CAST(substr(timestamp || '.000000', 21, 6) AS INTEGER)
+            WHERE timestamp > '-' AND typeof(timestamp) = 'text' AND timestamp GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*';
+            """),
     ];
 }
