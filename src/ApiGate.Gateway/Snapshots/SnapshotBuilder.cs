@@ -30,22 +30,29 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
             }
         }
 
+        // Only upstreams an enabled route uses are bound: a binding holds clients and target states, and one made for an
+        // unused upstream would be retired by the same reload, so with many such upstreams every change built (and
+        // scheduled the disposal of) thousands of clients.
+        var definitions = data.Upstreams.ToDictionary(u => u.Id, StringComparer.Ordinal);
         var bindings = new Dictionary<string, UpstreamBinding>(StringComparer.Ordinal);
-        foreach (var upstream in data.Upstreams)
-        {
-            bindings[upstream.Id] = Bind(upstream, before.GetValueOrDefault(upstream.Id));
-        }
-
         var table = RouteTable.Build(data.Routes, CompileRewrite);
         var routeUpstreams = new UpstreamBinding?[table.Routes.Count];
         foreach (var route in table.Routes)
         {
-            if (route.Definition.UpstreamId is { } id)
+            if (route.Definition.UpstreamId is not { } id)
             {
-                routeUpstreams[route.Index] = bindings.TryGetValue(id, out var binding)
-                    ? binding
-                    : throw new ArgumentException($"route '{route.Definition.Slug}' refers to unknown upstream '{id}'");
+                continue;
             }
+
+            if (!bindings.TryGetValue(id, out var binding))
+            {
+                binding = definitions.TryGetValue(id, out var upstream)
+                    ? Bind(upstream, before.GetValueOrDefault(id))
+                    : throw new ArgumentException($"route '{route.Definition.Slug}' refers to unknown upstream '{id}'");
+                bindings[id] = binding;
+            }
+
+            routeUpstreams[route.Index] = binding;
         }
 
         UpstreamBinding? defaultUpstream = null;

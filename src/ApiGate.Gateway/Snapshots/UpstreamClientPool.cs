@@ -17,6 +17,7 @@ internal sealed class UpstreamClientPool : IDisposable
     private readonly ConcurrentDictionary<ClientKey, HttpMessageInvoker> _clients = new();
     private readonly TimeProvider _timeProvider;
     private readonly UpstreamTlsTrust _tlsTrust;
+    private long _created;
 
     public UpstreamClientPool(TimeProvider timeProvider, UpstreamTlsTrust tlsTrust)
     {
@@ -59,8 +60,12 @@ internal sealed class UpstreamClientPool : IDisposable
         _clients.Clear();
     }
 
+    /// <summary>How many clients this pool has created since start (each a connection pool of its own).</summary>
+    public long Created => Interlocked.Read(ref _created);
+
     private HttpMessageInvoker Create(ClientKey key)
     {
+        Interlocked.Increment(ref _created);
         // Half the request timeout (at most 5 s): an unreachable target then leaves time to retry on another one.
         var connectTimeout = key.Timeout / 2 < MaxConnectTimeout ? key.Timeout / 2 : MaxConnectTimeout;
         if (key.Streaming)

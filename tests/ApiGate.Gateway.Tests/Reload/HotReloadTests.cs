@@ -72,6 +72,33 @@ public sealed class HotReloadTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task RouteChanges_WithUpstreamsNoRouteUses_CreateNoUpstreamClients()
+    {
+        // Arrange: twenty upstreams no route uses, beside the one the route uses (whose clients exist already).
+        for (var i = 0; i < 20; i++)
+        {
+            await Gateway.AddUpstreamAsync("spare-" + i, Upstream.Url);
+        }
+
+        await Gateway.ReloadAsync();
+        var pool = Gateway.Service<Snapshots.UpstreamClientPool>();
+        var createdBefore = pool.Created;
+
+        // Act: five changes to the route, each applied.
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True((await Gateway.Routes.UpdateAsync("stable", new RouteChanges { Description = "rev " + i }, CancellationToken.None)).Ok);
+            await Gateway.ReloadAsync();
+        }
+
+        using var served = await Gateway.Client.GetAsync(Gateway.Url + "/stable/x");
+
+        // Assert: the route's upstream kept its clients and the unused upstreams got none.
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Equal(createdBefore, pool.Created);
+    }
+
+    [Fact]
     public async Task BrokenSnapshot_KeepsPreviousServing()
     {
         // Bypass validation to store a route that cannot compile, as a damaged or hand-edited database would.
