@@ -43,6 +43,9 @@ public interface IGatewayStore :
     /// <summary>A number that changes whenever routes or upstreams change.</summary>
     Task<long> GetConfigVersionAsync(CancellationToken cancellationToken);
 
+    /// <summary>The config version with the identity version and the content token (<see cref="ConfigData"/>), read at once.</summary>
+    Task<StoreVersions> GetVersionsAsync(CancellationToken cancellationToken);
+
     /// <summary>Everything a config snapshot is built from, read consistently.</summary>
     Task<ConfigData> LoadConfigAsync(CancellationToken cancellationToken);
 
@@ -83,6 +86,9 @@ public interface IGatewayStore :
     Task DeleteRouteAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken);
 }
 
+/// <summary>The store's versions (<see cref="ConfigData"/>).</summary>
+public readonly record struct StoreVersions(long Config, long Identity, long ContentToken);
+
 /// <summary>The configuration a snapshot is compiled from.</summary>
 /// <param name="Version">Moved by every config change.</param>
 /// <param name="IdentityVersion">Moved by every change to keys, users and users' identity links (by the database itself, whatever wrote them).</param>
@@ -93,7 +99,17 @@ public sealed record ConfigData(
     IReadOnlyList<RouteDefinition> Routes,
     IReadOnlyList<PlanDefinition> Plans,
     IReadOnlyList<EntitlementDefinition> Entitlements,
-    IReadOnlyList<PlanEntitlement> PlanEntitlements);
+    IReadOnlyList<PlanEntitlement> PlanEntitlements)
+{
+    /// <summary>
+    /// A random number the database draws anew on every change to the tables read here (upstreams, routes with their
+    /// CORS and credential settings, plans, entitlements and their values), whatever writes them. The config version
+    /// also moves for changes to keys and users; while this token is the one a snapshot was built from, such a change
+    /// needs no rebuild. Random rather than counted, so a store put back to an older state (a backup restored in place)
+    /// cannot meet a snapshot's token again with other contents.
+    /// </summary>
+    public long ContentToken { get; init; }
+}
 
 /// <summary>The outcome of <see cref="IGatewayStore.CheckAsync"/>.</summary>
 /// <param name="State">

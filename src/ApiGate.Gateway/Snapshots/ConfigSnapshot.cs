@@ -58,6 +58,22 @@ internal sealed class ConfigSnapshot
     /// </summary>
     public long StoreIdentityVersion { get; init; }
 
+    /// <summary>The store's content token this snapshot was built from (<see cref="Core.Storage.ConfigData.ContentToken"/>).</summary>
+    public long ContentToken { get; init; }
+
+    /// <summary>
+    /// This snapshot under a later config version whose change touched nothing it was built from (a key or a user: the
+    /// content token is the same), with that version's identity version: everything compiled is shared, not rebuilt.
+    /// </summary>
+    public ConfigSnapshot WithVersions(long version, long identityVersion, long storeIdentityVersion) =>
+        new(version, Routes, RouteUpstreams, DefaultUpstream, DefaultRoute, Plans, RoutePolicies)
+        {
+            CustomEntitlementHeaders = CustomEntitlementHeaders,
+            ContentToken = ContentToken,
+            IdentityVersion = identityVersion,
+            StoreIdentityVersion = storeIdentityVersion,
+        };
+
     public RouteTable Routes { get; }
 
     /// <summary>The upstream of each route, indexed by <see cref="CompiledRoute.Index"/>; null = the default upstream.</summary>

@@ -99,8 +99,16 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
             CustomEntitlementHeaders = customEntitlementHeaders,
             IdentityVersion = NextIdentityVersion(data.IdentityVersion, previous),
             StoreIdentityVersion = data.IdentityVersion,
+            ContentToken = data.ContentToken,
         };
     }
+
+    /// <summary>
+    /// <paramref name="previous"/> under <paramref name="versions"/>, a change to keys or users only (the content token
+    /// it was built from is the store's): nothing is read or compiled again.
+    /// </summary>
+    public static ConfigSnapshot Advance(ConfigSnapshot previous, StoreVersions versions) =>
+        previous.WithVersions(versions.Config, NextIdentityVersion(versions.Identity, previous), versions.Identity);
 
     /// <summary>
     /// The snapshot's identity version: the store's while it only grows, and one more than the previous snapshot's

@@ -533,5 +533,44 @@ internal static class PostgresMigrations
         (20, "usage events: times the first build of migration 7 kept as text", """
             SELECT 1;
             """),
+        // A token the database draws anew on every change to the tables a config snapshot is built from, whatever writes
+        // them (a CLI, another instance, an older build, a hand edit): a gateway whose config version moved while the
+        // token stayed (a key, a user changed) keeps its compiled routes instead of reading and compiling them all again.
+        (21, "config content token moved by triggers on the tables snapshots are built from", """
+            CREATE TABLE IF NOT EXISTS config_content (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                token BIGINT NOT NULL
+            );
+            INSERT INTO config_content (id, token) VALUES (1, floor(random() * 9007199254740991)::bigint) ON CONFLICT (id) DO NOTHING;
+
+            CREATE OR REPLACE FUNCTION apigate_config_content_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+            BEGIN
+                UPDATE config_content SET token = floor(random() * 9007199254740991)::bigint WHERE id = 1;
+                RETURN NULL;
+            END
+            $$;
+
+            DROP TRIGGER IF EXISTS upstreams_content ON upstreams;
+            CREATE TRIGGER upstreams_content AFTER INSERT OR DELETE OR UPDATE ON upstreams
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
+            DROP TRIGGER IF EXISTS routes_content ON routes;
+            CREATE TRIGGER routes_content AFTER INSERT OR DELETE OR UPDATE ON routes
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
+            DROP TRIGGER IF EXISTS route_cors_content ON route_cors;
+            CREATE TRIGGER route_cors_content AFTER INSERT OR DELETE OR UPDATE ON route_cors
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
+            DROP TRIGGER IF EXISTS route_auth_content ON route_auth;
+            CREATE TRIGGER route_auth_content AFTER INSERT OR DELETE OR UPDATE ON route_auth
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
+            DROP TRIGGER IF EXISTS plans_content ON plans;
+            CREATE TRIGGER plans_content AFTER INSERT OR DELETE OR UPDATE ON plans
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
+            DROP TRIGGER IF EXISTS entitlements_content ON entitlements;
+            CREATE TRIGGER entitlements_content AFTER INSERT OR DELETE OR UPDATE ON entitlements
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
+            DROP TRIGGER IF EXISTS plan_entitlements_content ON plan_entitlements;
+            CREATE TRIGGER plan_entitlements_content AFTER INSERT OR DELETE OR UPDATE ON plan_entitlements
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
+            """),
     ];
 }

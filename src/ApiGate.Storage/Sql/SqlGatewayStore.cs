@@ -62,11 +62,17 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     public Task<long> GetConfigVersionAsync(CancellationToken cancellationToken) =>
         UseAsync((connection, ct) => ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", ct), cancellationToken);
 
+    public Task<StoreVersions> GetVersionsAsync(CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) => (await QueryAsync<VersionsRow>(connection, null, VersionsSql, null, ct)).Single().ToVersions(), cancellationToken);
+
+    private const string VersionsSql =
+        "SELECT c.version AS Config, i.version AS Identity, t.token AS Content FROM config_version c CROSS JOIN identity_version i CROSS JOIN config_content t " +
+        "WHERE c.id = 1 AND i.id = 1 AND t.id = 1";
+
     public Task<ConfigData> LoadConfigAsync(CancellationToken cancellationToken) => UseAsync(async (connection, ct) =>
     {
         await using var transaction = await BeginReadAsync(connection, ct);
-        var versions = (await QueryAsync<VersionsRow>(connection, transaction,
-            "SELECT c.version AS Config, i.version AS Identity FROM config_version c CROSS JOIN identity_version i WHERE c.id = 1 AND i.id = 1", null, ct)).Single();
+        var versions = (await QueryAsync<VersionsRow>(connection, transaction, VersionsSql, null, ct)).Single();
         var data = new ConfigData(
             versions.Config,
             versions.Identity,
@@ -74,7 +80,10 @@ public abstract partial class SqlGatewayStore : IGatewayStore
             await RoutesAsync(connection, transaction, "", null, ct),
             (await QueryAsync<PlanRow>(connection, transaction, Plans.Select(""), null, ct)).Select(r => Stored(Plans.Name, r.Id, r.ToDefinition)).ToList(),
             (await QueryAsync<EntitlementRow>(connection, transaction, Entitlements.Select(""), null, ct)).Select(r => Stored(Entitlements.Name, r.Id, r.ToDefinition)).ToList(),
-            (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select(""), null, ct)).Select(r => Stored(PlanEntitlements.Name, r.Id, r.ToDefinition)).ToList());
+            (await QueryAsync<PlanEntitlementRow>(connection, transaction, PlanEntitlements.Select(""), null, ct)).Select(r => Stored(PlanEntitlements.Name, r.Id, r.ToDefinition)).ToList())
+        {
+            ContentToken = versions.Content,
+        };
         await transaction.CommitAsync(ct);
         return data;
     }, cancellationToken);
@@ -95,12 +104,16 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         }
     }
 
-    /// <summary>The store's config and identity versions, read together with the config they describe.</summary>
+    /// <summary>The store's config and identity versions and content token, read together with the config they describe.</summary>
     private sealed class VersionsRow
     {
         public long Config { get; init; }
 
         public long Identity { get; init; }
+
+        public long Content { get; init; }
+
+        public StoreVersions ToVersions() => new(Config, Identity, Content);
     }
 
     public Task<IReadOnlyList<UpstreamDefinition>> ListUpstreamsAsync(CancellationToken cancellationToken) =>

@@ -551,5 +551,36 @@ internal static class SqliteMigrations
             SET timestamp = CAST(strftime('%s', substr(timestamp, 1, 19)) AS INTEGER) * 1000000 + CAST(substr(timestamp || '.000000', 21, 6) AS INTEGER)
             WHERE timestamp > '-' AND typeof(timestamp) = 'text' AND timestamp GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*';
             """),
+        // A token the database draws anew on every change to the tables a config snapshot is built from, whatever writes
+        // them (a CLI, another instance, an older build, a hand edit): a gateway whose config version moved while the
+        // token stayed (a key, a user changed) keeps its compiled routes instead of reading and compiling them all again.
+        (21, "config content token moved by triggers on the tables snapshots are built from", """
+            CREATE TABLE IF NOT EXISTS config_content (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                token INTEGER NOT NULL
+            );
+            INSERT OR IGNORE INTO config_content (id, token) VALUES (1, random());
+            CREATE TRIGGER IF NOT EXISTS upstreams_content_insert AFTER INSERT ON upstreams BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS upstreams_content_update AFTER UPDATE ON upstreams BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS upstreams_content_delete AFTER DELETE ON upstreams BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS routes_content_insert AFTER INSERT ON routes BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS routes_content_update AFTER UPDATE ON routes BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS routes_content_delete AFTER DELETE ON routes BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS route_cors_content_insert AFTER INSERT ON route_cors BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS route_cors_content_update AFTER UPDATE ON route_cors BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS route_cors_content_delete AFTER DELETE ON route_cors BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS route_auth_content_insert AFTER INSERT ON route_auth BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS route_auth_content_update AFTER UPDATE ON route_auth BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS route_auth_content_delete AFTER DELETE ON route_auth BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS plans_content_insert AFTER INSERT ON plans BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS plans_content_update AFTER UPDATE ON plans BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS plans_content_delete AFTER DELETE ON plans BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS entitlements_content_insert AFTER INSERT ON entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS entitlements_content_update AFTER UPDATE ON entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS entitlements_content_delete AFTER DELETE ON entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS plan_entitlements_content_insert AFTER INSERT ON plan_entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS plan_entitlements_content_update AFTER UPDATE ON plan_entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS plan_entitlements_content_delete AFTER DELETE ON plan_entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
+            """),
     ];
 }

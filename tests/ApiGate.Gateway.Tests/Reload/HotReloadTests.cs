@@ -99,6 +99,51 @@ public sealed class HotReloadTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task KeyAndUserChanges_CompileNothingAgain_YetTheNewKeyIsServedAndTheRevokedOneRefused()
+    {
+        // Arrange: a route that takes keys, compiled
+        await Gateway.AddRouteAsync(new RouteInput { Name = "keyed", Path = "/keyed/*", Upstream = "backend", AuthRequired = true });
+        var compiled = Gateway.Snapshots.Current!;
+
+        // Act: a user and a key created, the key used, then revoked — each change applied
+        var (key, _, record) = await Gateway.CreateKeyAsync("reload@example.com");
+        var afterCreate = Gateway.Snapshots.Current!;
+        using var served = await GetWithKeyAsync("/keyed/x", key);
+        Assert.True((await Gateway.Keys.RevokeAsync(record.Id, CancellationToken.None)).Ok);
+        await Gateway.ReloadAsync();
+        var afterRevoke = Gateway.Snapshots.Current!;
+        using var refused = await GetWithKeyAsync("/keyed/x", key);
+
+        // Assert: new config versions and identity versions, the same compiled routes, plans and upstream bindings; the
+        // key served while it was valid and refused once revoked
+        Assert.True(afterCreate.Version > compiled.Version && afterRevoke.Version > afterCreate.Version);
+        Assert.True(afterCreate.IdentityVersion > compiled.IdentityVersion && afterRevoke.IdentityVersion > afterCreate.IdentityVersion);
+        Assert.Same(compiled.Routes, afterCreate.Routes);
+        Assert.Same(compiled.Routes, afterRevoke.Routes);
+        Assert.Same(compiled.Plans, afterRevoke.Plans);
+        Assert.Same(compiled.RouteUpstreams, afterRevoke.RouteUpstreams);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task RouteEditedByHand_WithTheConfigVersionMoved_IsCompiledAgain()
+    {
+        // Arrange
+        var compiled = Gateway.Snapshots.Current!;
+
+        // Act: a row changed past the gateway's code (the database's own trigger draws a new content token)
+        await ExecuteAsync("UPDATE routes SET path_pattern = '/edited/*' WHERE slug = 'stable'; UPDATE config_version SET version = version + 1 WHERE id = 1;");
+        await Gateway.ReloadAsync();
+        using var moved = await Gateway.Client.GetAsync(Gateway.Url + "/edited/x");
+
+        // Assert
+        Assert.NotSame(compiled.Routes, Gateway.Snapshots.Current!.Routes);
+        Assert.NotEqual(compiled.ContentToken, Gateway.Snapshots.Current!.ContentToken);
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+    }
+
+    [Fact]
     public async Task BrokenSnapshot_KeepsPreviousServing()
     {
         // Bypass validation to store a route that cannot compile, as a damaged or hand-edited database would.
@@ -189,6 +234,13 @@ public sealed class HotReloadTests : GatewayTestBase
         Assert.Equal(1, restored);
         Assert.Equal(before + 1, Gateway.Snapshots.Current!.Version);
         Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+    }
+
+    private Task<HttpResponseMessage> GetWithKeyAsync(string path, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + path);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return Gateway.Client.SendAsync(request);
     }
 
     private async Task ExecuteAsync(string sql)

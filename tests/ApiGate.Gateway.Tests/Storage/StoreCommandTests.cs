@@ -264,9 +264,10 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Contains("applied migration 18: webhook deliveries: indexes for claiming and listing a long backlog", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 19: webhook deliveries: index by event, for pruning old history", first.Output, StringComparison.Ordinal);
         Assert.Contains("applied migration 20: usage events: times the first build of migration 7 kept as text", first.Output, StringComparison.Ordinal);
-        Assert.Contains("schema is now at version 20", first.Output, StringComparison.Ordinal);
+        Assert.Contains("applied migration 21: config content token moved by triggers on the tables snapshots are built from", first.Output, StringComparison.Ordinal);
+        Assert.Contains("schema is now at version 21", first.Output, StringComparison.Ordinal);
         Assert.Equal(0, second.ExitCode);
-        Assert.Equal("schema is up to date at version 20" + Environment.NewLine, second.Output);
+        Assert.Equal("schema is up to date at version 21" + Environment.NewLine, second.Output);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
