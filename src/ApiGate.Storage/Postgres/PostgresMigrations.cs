@@ -550,27 +550,6 @@ internal static class PostgresMigrations
             END
             $$;
 
-            DROP TRIGGER IF EXISTS upstreams_content ON upstreams;
-            CREATE TRIGGER upstreams_content AFTER INSERT OR DELETE OR UPDATE ON upstreams
-                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
-            DROP TRIGGER IF EXISTS routes_content ON routes;
-            CREATE TRIGGER routes_content AFTER INSERT OR DELETE OR UPDATE ON routes
-                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
-            DROP TRIGGER IF EXISTS route_cors_content ON route_cors;
-            CREATE TRIGGER route_cors_content AFTER INSERT OR DELETE OR UPDATE ON route_cors
-                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
-            DROP TRIGGER IF EXISTS route_auth_content ON route_auth;
-            CREATE TRIGGER route_auth_content AFTER INSERT OR DELETE OR UPDATE ON route_auth
-                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
-            DROP TRIGGER IF EXISTS plans_content ON plans;
-            CREATE TRIGGER plans_content AFTER INSERT OR DELETE OR UPDATE ON plans
-                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
-            DROP TRIGGER IF EXISTS entitlements_content ON entitlements;
-            CREATE TRIGGER entitlements_content AFTER INSERT OR DELETE OR UPDATE ON entitlements
-                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
-            DROP TRIGGER IF EXISTS plan_entitlements_content ON plan_entitlements;
-            CREATE TRIGGER plan_entitlements_content AFTER INSERT OR DELETE OR UPDATE ON plan_entitlements
-                FOR EACH STATEMENT EXECUTE FUNCTION apigate_config_content_changed();
-            """),
+            """ + Sql.ConfigContentTriggers.Postgres()),
     ];
 }

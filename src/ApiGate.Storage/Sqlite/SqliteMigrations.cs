@@ -560,27 +560,6 @@ internal static class SqliteMigrations
                 token INTEGER NOT NULL
             );
             INSERT OR IGNORE INTO config_content (id, token) VALUES (1, random());
-            CREATE TRIGGER IF NOT EXISTS upstreams_content_insert AFTER INSERT ON upstreams BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS upstreams_content_update AFTER UPDATE ON upstreams BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS upstreams_content_delete AFTER DELETE ON upstreams BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS routes_content_insert AFTER INSERT ON routes BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS routes_content_update AFTER UPDATE ON routes BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS routes_content_delete AFTER DELETE ON routes BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS route_cors_content_insert AFTER INSERT ON route_cors BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS route_cors_content_update AFTER UPDATE ON route_cors BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS route_cors_content_delete AFTER DELETE ON route_cors BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS route_auth_content_insert AFTER INSERT ON route_auth BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS route_auth_content_update AFTER UPDATE ON route_auth BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS route_auth_content_delete AFTER DELETE ON route_auth BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS plans_content_insert AFTER INSERT ON plans BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS plans_content_update AFTER UPDATE ON plans BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS plans_content_delete AFTER DELETE ON plans BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS entitlements_content_insert AFTER INSERT ON entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS entitlements_content_update AFTER UPDATE ON entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS entitlements_content_delete AFTER DELETE ON entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS plan_entitlements_content_insert AFTER INSERT ON plan_entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS plan_entitlements_content_update AFTER UPDATE ON plan_entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS plan_entitlements_content_delete AFTER DELETE ON plan_entitlements BEGIN UPDATE config_content SET token = random() WHERE id = 1; END;
-            """),
+            """ + Sql.ConfigContentTriggers.Sqlite()),
     ];
 }
