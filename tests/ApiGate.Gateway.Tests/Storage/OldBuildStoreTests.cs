@@ -48,10 +48,11 @@ public sealed class OldBuildStoreTests(StoreEngines engines) : IClassFixture<Sto
     [Theory, OldStoreData(GatewayStores.Sqlite), OldStoreData(GatewayStores.Postgres)]
     public async Task StoreAnOldBuildWrote_MigratedAndServed_KeepsRoutesPlansUsersKeysLimitsAndUsage(OldStore old, string engine)
     {
-        // Arrange: the fixture in a directory of its own; the old build's upstream (a port long gone) pointed at ours
+        // Arrange: the fixture (the old store's dump) made a database again in a directory of its own; the old build's
+        // upstream (a port long gone) pointed at ours
         Directory.CreateDirectory(_directory);
         var file = Path.Combine(_directory, "apigate.db");
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "Storage", "Fixtures", old.File), file);
+        await RestoreDumpAsync(Path.Combine(AppContext.BaseDirectory, "Storage", "Fixtures", old.File), file);
         var sqlite = new Dictionary<string, string> { ["APIGATE_DATABASE_DSN"] = file };
 
         // Act
@@ -169,6 +170,16 @@ public sealed class OldBuildStoreTests(StoreEngines engines) : IClassFixture<Sto
 
         return requests;
     }
+
+    /// <summary>Runs <paramref name="dump"/> (<c>sqlite3 … .dump</c> of a store an old build wrote) into a new database file.</summary>
+    private static async Task RestoreDumpAsync(string dump, string file)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = await File.ReadAllTextAsync(dump);
+        await command.ExecuteNonQueryAsync();
+    }
 }
 
 /// <summary>A store fixture an older build wrote (Storage/Fixtures/README.md), with what the test needs to know of it.</summary>
@@ -184,11 +195,11 @@ public sealed class OldStoreDataAttribute : DataAttribute
 {
     private static readonly OldStore[] Stores =
     [
-        new("store-2026-11-29-bf3b14b.db", 3, "usr_2f5c718cc1c4d150",
+        new("store-2026-11-29-bf3b14b.sql", 3, "usr_2f5c718cc1c4d150",
             "ak_f592739f415343f19886b5e6685df0f5e05fcd6e343b3cb6295cbc09b9bcb6d9", "ak_30fc4a4db1ed8455790001080726ffc5cac7e18d9e526808bff0262f48d8de04", 0),
-        new("store-2026-11-30-e0f3479.db", 7, "usr_666cf507f297c398",
+        new("store-2026-11-30-e0f3479.sql", 7, "usr_666cf507f297c398",
             "ak_0611c32c4638c677f58c28728cc3bbb0fc82cc6c7b758c495b5fc68a85172d5b", "ak_b832d2cb75aac23a46e2c6eef54e67b032b1beb63dbfc01c3f38cfc338de01d8", 4),
-        new("store-2026-12-02-854853f.db", 16, "usr_8db0a5ab3d87b47f",
+        new("store-2026-12-02-854853f.sql", 16, "usr_8db0a5ab3d87b47f",
             "ak_5cc04de5f95852401508c21676e60bc1860d5ece4185aefd50e063a9d9f23c22", "ak_f041936a640a7f746aa05224a4039aa8ffcf2110c1ed2a8186efd1533ac4ae2a", 4),
     ];
 
