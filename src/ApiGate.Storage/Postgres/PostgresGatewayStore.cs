@@ -253,15 +253,13 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     private protected override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var transaction = await ((NpgsqlConnection)connection).BeginTransactionAsync(cancellationToken);
-        await ExecuteAsync(connection, transaction, _setWriteLockTimeout ??= string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        await ExecuteAsync(connection, transaction, string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"SET LOCAL lock_timeout = {(long)WriteLockTimeout.TotalMilliseconds}"), cancellationToken);
         return transaction;
     }
 
     /// <summary>How long a write waits for a lock another connection holds (docs/scaling.md, "Failure modes").</summary>
     internal TimeSpan WriteLockTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    private string? _setWriteLockTimeout;
 
     /// <summary>
     /// A COMMIT that fails as if the server did not answer (a restart, a failover, a network cut at that moment) may have

@@ -167,6 +167,13 @@ internal sealed class PostgresServer : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>One number read on a connection of its own (outside any pool the stores use): a count or a sum.</summary>
+    public static async Task<long> ScalarAsync(string connectionString, string sql, object? parameters = null)
+    {
+        await using var connection = new NpgsqlConnection(connectionString + ";Pooling=false");
+        return await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, sql, parameters);
+    }
+
     public ValueTask DisposeAsync()
     {
         Stop();

@@ -464,20 +464,9 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
         return false;
     }
 
-    private static async Task<long> StoredQuotaAsync(string dsn, string userId)
-    {
-        await using var connection = new NpgsqlConnection(dsn + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT COALESCE(SUM(used), 0)::bigint FROM quota_usage WHERE user_id = @UserId", connection);
-        command.Parameters.AddWithValue("UserId", userId);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private static Task<long> StoredQuotaAsync(string dsn, string userId) =>
+        PostgresServer.ScalarAsync(dsn, "SELECT COALESCE(SUM(used), 0)::bigint FROM quota_usage WHERE user_id = @UserId", new { UserId = userId });
 
-    private static async Task<long> CountUsageRowsAsync(string dsn)
-    {
-        await using var connection = new NpgsqlConnection(dsn + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM usage_events", connection);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private static Task<long> CountUsageRowsAsync(string dsn) =>
+        PostgresServer.ScalarAsync(dsn, "SELECT COUNT(*) FROM usage_events");
 }

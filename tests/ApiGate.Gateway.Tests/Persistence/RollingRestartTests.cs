@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Quotas;
 using ApiGate.Gateway.Tests.Infrastructure;
-using Npgsql;
 
 namespace ApiGate.Gateway.Tests.Persistence;
 
@@ -130,14 +129,8 @@ public sealed class RollingRestartTests : IAsyncLifetime
         $"sent {balancer.Sent}, ok {balancer.Ok}; A served {balancer[0].Served}, B {balancer[1].Served}; failures: " +
         string.Join(" | ", balancer.Failures.Take(5)) + $"\nA: {balancer[0].Process.Output}\nB: {balancer[1].Process.Output}";
 
-    private static async Task<long> CountUsageRowsAsync(string dsn, string keyId)
-    {
-        await using var connection = new NpgsqlConnection(dsn + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT COUNT(*) FROM usage_events WHERE key_id = @KeyId", connection);
-        command.Parameters.AddWithValue("KeyId", keyId);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private static Task<long> CountUsageRowsAsync(string dsn, string keyId) =>
+        PostgresServer.ScalarAsync(dsn, "SELECT COUNT(*) FROM usage_events WHERE key_id = @KeyId", new { KeyId = keyId });
 
     private static string IdOf(string json) => JsonDocument.Parse(json).RootElement.GetProperty("id").GetString()!;
 
