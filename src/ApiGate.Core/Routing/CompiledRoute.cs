@@ -9,17 +9,17 @@ public sealed class CompiledRoute
     private readonly KeyValuePair<string, string>[] _headers;
     private readonly RouteRegex? _hostRegex;
 
-    internal CompiledRoute(RouteDefinition definition, int index, PathRewriter? rewriter)
+    internal CompiledRoute(RouteDefinition definition, int index, PathRewriter? rewriter, CompiledRegexes? compiled = null)
     {
         Definition = definition;
         Index = index;
         Rewriter = rewriter;
-        Path = CompiledPath.Compile(definition.PathPattern, definition.MatchType);
+        Path = compiled?.Path(definition.PathPattern, definition.MatchType) ?? CompiledPath.Compile(definition.PathPattern, definition.MatchType);
         _methods = [.. definition.Methods];
         _headers = [.. definition.Headers];
         if (HostSpecificity == 2)
         {
-            _hostRegex = HostPattern.CompileRegex(definition.HostPattern);
+            _hostRegex = compiled?.Host(definition.HostPattern) ?? HostPattern.CompileRegex(definition.HostPattern);
         }
     }
 
@@ -53,6 +53,9 @@ public sealed class CompiledRoute
     }
 
     internal bool HostRegexMatches(ReadOnlySpan<char> host) => _hostRegex!.IsMatch(host);
+
+    /// <summary>The compiled host regex of a <c>regex</c> host pattern, else null.</summary>
+    internal RouteRegex? HostRegex => _hostRegex;
 
     internal bool MatchesMethodAndHeaders<THeaders>(string method, THeaders headers)
         where THeaders : IRequestHeaders

@@ -37,9 +37,14 @@ public sealed class RouteTable
     /// <summary>An empty table.</summary>
     public static RouteTable Empty { get; } = Build([], _ => null);
 
-    /// <summary>Compiles the enabled routes. Throws <see cref="ArgumentException"/> naming the route when one cannot be compiled.</summary>
-    public static RouteTable Build(IEnumerable<RouteDefinition> definitions, Func<RouteDefinition, PathRewriter?> compileRewrite)
+    /// <summary>
+    /// Compiles the enabled routes. Throws <see cref="ArgumentException"/> naming the route when one cannot be compiled.
+    /// A path or host regex written exactly as one of <paramref name="previous"/>'s is taken from it instead of being
+    /// compiled again (<see cref="CompiledRegexes"/>).
+    /// </summary>
+    public static RouteTable Build(IEnumerable<RouteDefinition> definitions, Func<RouteDefinition, PathRewriter?> compileRewrite, RouteTable? previous = null)
     {
+        var compiled = previous is null ? null : new CompiledRegexes(previous.Routes);
         var ordered = definitions.Where(d => d.Enabled).ToList();
         ordered.Sort(CompiledRoute.ComparePrecedence);
 
@@ -53,7 +58,7 @@ public sealed class RouteTable
             CompiledRoute route;
             try
             {
-                route = new CompiledRoute(definition, routes.Count, compileRewrite(definition));
+                route = new CompiledRoute(definition, routes.Count, compileRewrite(definition), compiled);
             }
             catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or Expressions.ExpressionException)
             {

@@ -35,7 +35,7 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
         // scheduled the disposal of) thousands of clients.
         var definitions = data.Upstreams.ToDictionary(u => u.Id, StringComparer.Ordinal);
         var bindings = new Dictionary<string, UpstreamBinding>(StringComparer.Ordinal);
-        var table = RouteTable.Build(data.Routes, CompileRewrite);
+        var table = RouteTable.Build(data.Routes, CompileRewrite, previous?.Routes);
         var routeUpstreams = new UpstreamBinding?[table.Routes.Count];
         foreach (var route in table.Routes)
         {

@@ -207,6 +207,48 @@ public sealed class PathMatchingTests
     }
 
     [Theory]
+    [InlineData(@"^/users/(?<id>[^/]+)(.*)$", "/users/7/orders", true)]
+    [InlineData(@"^(?:/(a+)+b)$", "/aab", true)]
+    [InlineData(@"^(?:/(?<x>[a-z])\k<x>)$", "/aa", true)]
+    [InlineData(@"^(?:/(a+)+b)$", "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!b", false)]
+    public void RouteRegex_BuildsTheRegexWithoutBacktrackingOnlyWhenAMatchOutlastsItsBudget(string source, string path, bool matches)
+    {
+        // Arrange: building the regex without backtracking costs ~4 ms and ~430 KB per pattern, so building it with every
+        // route made 3,000 {id} routes take 1.5 GB; only a path built to trip the pattern needs it.
+        var regex = RouteRegex.Compile(source, System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        Assert.False(regex.FallbackBuilt);
+
+        // Act
+        var matched = regex.Match(path).Success;
+
+        // Assert: the hostile path (exponential with backtracking) outlasts the budget and is matched again linearly.
+        // A benign match may also outlast it on a loaded machine (its first match compiles the regex), so only the
+        // hostile one says whether the second regex was built.
+        Assert.Equal(matches, matched);
+        if (!matches)
+        {
+            Assert.True(regex.FallbackBuilt);
+        }
+    }
+
+    [Fact]
+    public void RouteRegex_NeedingBacktrackingAgainstAHostilePath_IsMatchedAgainForTheWholeTimeoutThenThrows()
+    {
+        // Arrange: a lookahead cannot run without backtracking, so past the budget the match is done again with
+        // backtracking for the whole timeout, and a path that outlasts that too is a timeout (the pipeline's 404).
+        var regex = RouteRegex.Compile(@"^(?:/(?=a)(a+)+b)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        var hostile = "/" + new string('a', 48) + "!";
+
+        // Act
+        var thrown = Assert.Throws<System.Text.RegularExpressions.RegexMatchTimeoutException>(() => regex.Match(hostile));
+
+        // Assert
+        Assert.Equal(PathPatterns.RegexTimeout, thrown.MatchTimeout);
+        Assert.True(regex.FallbackBuilt);
+        Assert.True(regex.Match("/aab").Success);
+    }
+
+    [Theory]
     [InlineData(@"/(?<x>[a-z])\k<x>", "/aa", "/ab")]
     [InlineData(@"/(?!admin)[a-z]+", "/users", "/admin")]
     [InlineData(@"/(?<=/)v\d", "/v2", "/vx")]
