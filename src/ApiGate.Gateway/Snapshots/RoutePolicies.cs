@@ -20,8 +20,11 @@ internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform
     /// <summary>The route's CORS policy; null when CORS is off for it.</summary>
     public CorsPolicy? Cors { get; } = cors;
 
-    /// <summary>Compiles a route's transforms and metering; throws <see cref="ArgumentException"/> naming the route when one is invalid.</summary>
-    public static RoutePolicies Compile(RouteDefinition route)
+    /// <summary>
+    /// Compiles a route's transforms and metering, taking from <paramref name="compiled"/> (the previous snapshot's) what
+    /// was compiled from the same text; throws <see cref="ArgumentException"/> naming the route when one is invalid.
+    /// </summary>
+    public static RoutePolicies Compile(RouteDefinition route, CompiledPolicies? compiled = null)
     {
         if (route.RequestTransform.Length == 0 && route.ResponseTransform.Length == 0 && route.MeteringMode == MeteringMode.Request && route.CorsOrigins.Count == 0)
         {
@@ -31,9 +34,9 @@ internal sealed class RoutePolicies(RequestTransform? request, ResponseTransform
         try
         {
             return new RoutePolicies(
-                route.RequestTransform.Length == 0 ? null : RequestTransform.Parse(route.RequestTransform),
-                route.ResponseTransform.Length == 0 ? null : ResponseTransform.Parse(route.ResponseTransform),
-                MeteringRule.Compile(route.MeteringMode, route.MeteringExpr),
+                route.RequestTransform.Length == 0 ? null : compiled?.Request(route.RequestTransform) ?? RequestTransform.Parse(route.RequestTransform),
+                route.ResponseTransform.Length == 0 ? null : compiled?.Response(route.ResponseTransform) ?? ResponseTransform.Parse(route.ResponseTransform),
+                compiled?.Metering(route.MeteringMode, route.MeteringExpr) ?? MeteringRule.Compile(route.MeteringMode, route.MeteringExpr),
                 CorsPolicy.Compile(route));
         }
         catch (Exception ex) when (ex is FormatException or ExpressionException)

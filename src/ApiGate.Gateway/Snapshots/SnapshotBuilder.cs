@@ -35,7 +35,8 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
         // scheduled the disposal of) thousands of clients.
         var definitions = data.Upstreams.ToDictionary(u => u.Id, StringComparer.Ordinal);
         var bindings = new Dictionary<string, UpstreamBinding>(StringComparer.Ordinal);
-        var table = RouteTable.Build(data.Routes, CompileRewrite, previous?.Routes);
+        var compiled = previous is null ? null : new CompiledPolicies(previous);
+        var table = RouteTable.Build(data.Routes, route => CompileRewrite(route, compiled), previous?.Routes);
         var routeUpstreams = new UpstreamBinding?[table.Routes.Count];
         foreach (var route in table.Routes)
         {
@@ -87,7 +88,7 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
                 TokenBucketPolicy.FromPlan(p.RateLimitPerMinute, options.RateLimitBurst),
                 EntitlementResolver.Resolve(p.Id, data.Entitlements, data.PlanEntitlements)),
             StringComparer.Ordinal);
-        var policies = table.Routes.Select(r => RoutePolicies.Compile(r.Definition)).ToArray();
+        var policies = table.Routes.Select(r => RoutePolicies.Compile(r.Definition, compiled)).ToArray();
         // With '_' read as '-', as CGI and WSGI backends read names: a client's X-Tier is the backend's HTTP_X_TIER as much as
         // the gateway's X_Tier is, so it must not reach the backend beside it (or on a route that sends none).
         var customEntitlementHeaders = data.Entitlements
@@ -128,6 +129,6 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
             previous);
     }
 
-    private static PathRewriter? CompileRewrite(RouteDefinition route) =>
-        route.PathRewrite.Length == 0 ? null : PathRewriter.Compile(route.PathRewrite);
+    private static PathRewriter? CompileRewrite(RouteDefinition route, CompiledPolicies? compiled) =>
+        route.PathRewrite.Length == 0 ? null : compiled?.Rewriter(route.PathRewrite) ?? PathRewriter.Compile(route.PathRewrite);
 }
