@@ -47,10 +47,13 @@ public static class EntitlementCap
         (IReadOnlyList<EntitlementDefinition> Entitlements, IReadOnlyList<PlanEntitlement> Values) before,
         (IReadOnlyList<EntitlementDefinition> Entitlements, IReadOnlyList<PlanEntitlement> Values) after)
     {
-        foreach (var planId in planIds)
+        var plans = planIds.ToList();
+        var wasHeaders = EntitlementResolver.ResolveAll(plans, before.Entitlements, before.Values);
+        var nowHeaders = EntitlementResolver.ResolveAll(plans, after.Entitlements, after.Values);
+        foreach (var planId in plans)
         {
-            var was = Measure(EntitlementResolver.Resolve(planId, before.Entitlements, before.Values));
-            var now = Measure(EntitlementResolver.Resolve(planId, after.Entitlements, after.Values));
+            var was = Measure(wasHeaders[planId]);
+            var now = Measure(nowHeaders[planId]);
             if (now.Count > MaxHeaders && now.Count > was.Count)
             {
                 // The same for every plan: every enabled entitlement is sent, with the plan's value or its default.

@@ -14,19 +14,36 @@ public readonly record struct EntitlementHeader(string Name, string Value);
 /// </summary>
 public static class EntitlementResolver
 {
-    public static EntitlementHeader[] Resolve(string planId, IEnumerable<EntitlementDefinition> entitlements, IEnumerable<PlanEntitlement> assignments)
+    public static EntitlementHeader[] Resolve(string planId, IEnumerable<EntitlementDefinition> entitlements, IEnumerable<PlanEntitlement> assignments) =>
+        ResolveAll([planId], entitlements, assignments)[planId];
+
+    /// <summary>
+    /// <see cref="Resolve"/> for each of <paramref name="planIds"/>, with the entitlements ordered and named once and the
+    /// assignments read once: resolved plan by plan, every plan read every assignment, so a reload of a config with
+    /// 1,000 plans and 40 entitlements each went through 40 million assignments (half a second of CPU).
+    /// </summary>
+    public static IReadOnlyDictionary<string, EntitlementHeader[]> ResolveAll(
+        IEnumerable<string> planIds, IEnumerable<EntitlementDefinition> entitlements, IEnumerable<PlanEntitlement> assignments)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var values = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
         foreach (var assignment in assignments)
         {
-            if (assignment.Enabled && assignment.PlanId == planId)
+            if (!assignment.Enabled)
             {
-                values[assignment.EntitlementId] = assignment.Value;
+                continue;
             }
+
+            if (!values.TryGetValue(assignment.PlanId, out var planValues))
+            {
+                values[assignment.PlanId] = planValues = new Dictionary<string, string>(StringComparer.Ordinal);
+            }
+
+            planValues[assignment.EntitlementId] = assignment.Value;
         }
 
-        var headers = new List<EntitlementHeader>();
-        var sent = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        // Which entitlements are sent, and as which header, does not depend on the plan; only the values do.
+        var sent = new List<(EntitlementDefinition Entitlement, string Name)>();
+        var backendNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var entitlement in entitlements.OrderBy(e => e.Name, StringComparer.Ordinal))
         {
             if (!entitlement.Enabled)
@@ -40,16 +57,31 @@ public static class EntitlementResolver
                 continue; // stored before the rule existed: never sent in place of the gateway's own header
             }
 
-            if (!sent.Add(BackendName(name)))
+            if (!backendNames.Add(BackendName(name)))
             {
                 continue; // another entitlement, first by name, is sent as this header (stored before the rule existed)
             }
 
-            var value = values.TryGetValue(entitlement.Id, out var assigned) ? assigned : entitlement.DefaultValue;
-            headers.Add(new EntitlementHeader(name, value));
+            sent.Add((entitlement, name));
         }
 
-        return [.. headers];
+        var resolved = new Dictionary<string, EntitlementHeader[]>(StringComparer.Ordinal);
+        foreach (var planId in planIds)
+        {
+            var planValues = values.GetValueOrDefault(planId);
+            var headers = new EntitlementHeader[sent.Count];
+            for (var i = 0; i < headers.Length; i++)
+            {
+                var (entitlement, name) = sent[i];
+                headers[i] = new EntitlementHeader(
+                    name,
+                    planValues is not null && planValues.TryGetValue(entitlement.Id, out var assigned) ? assigned : entitlement.DefaultValue);
+            }
+
+            resolved[planId] = headers;
+        }
+
+        return resolved;
     }
 
     /// <summary><c>max_api_keys</c> → <c>X-Entitlement-Max-Api-Keys</c>, unless a header name is set.</summary>

@@ -81,12 +81,10 @@ internal sealed class SnapshotBuilder(GatewayOptions options, UpstreamClientPool
             }, null);
         }
 
+        var entitlementHeaders = EntitlementResolver.ResolveAll(data.Plans.Select(p => p.Id), data.Entitlements, data.PlanEntitlements);
         var plans = data.Plans.ToFrozenDictionary(
             p => p.Id,
-            p => new PlanRuntime(
-                p,
-                TokenBucketPolicy.FromPlan(p.RateLimitPerMinute, options.RateLimitBurst),
-                EntitlementResolver.Resolve(p.Id, data.Entitlements, data.PlanEntitlements)),
+            p => new PlanRuntime(p, TokenBucketPolicy.FromPlan(p.RateLimitPerMinute, options.RateLimitBurst), entitlementHeaders[p.Id]),
             StringComparer.Ordinal);
         var policies = table.Routes.Select(r => RoutePolicies.Compile(r.Definition, compiled)).ToArray();
         // With '_' read as '-', as CGI and WSGI backends read names: a client's X-Tier is the backend's HTTP_X_TIER as much as

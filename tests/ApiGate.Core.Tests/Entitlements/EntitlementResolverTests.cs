@@ -1,4 +1,5 @@
 using ApiGate.Core.Entitlements;
+using CsCheck;
 
 namespace ApiGate.Core.Tests.Entitlements;
 
@@ -125,6 +126,34 @@ public sealed class EntitlementResolverTests
         Assert.Equal("25", Assert.Single(pro).Value);
         Assert.Equal("1000", Assert.Single(enterprise).Value);
         Assert.Equal("3", Assert.Single(free).Value);
+    }
+
+    [Fact]
+    public void ResolveAll_AnyPlansAndAssignments_GivesEachPlanWhatResolvingItAloneByTheRuleGives()
+    {
+        // Every plan at once (how a snapshot resolves them) against the rule applied to one plan at a time: its enabled
+        // assignment (the last one written, for a duplicate), else the default, for each enabled entitlement by name.
+        var entitlementGen = Gen.Select(Gen.Int[0, 5], Gen.Bool, Gen.Int[0, 3]).Select((n, enabled, value) => (n, enabled, value));
+        var assignmentGen = Gen.Select(Gen.Int[0, 3], Gen.Int[0, 6], Gen.Int[0, 9], Gen.Bool).Select((plan, n, value, enabled) =>
+            Assignment("plan_" + plan, "ent_" + n, "v" + value, enabled));
+        Gen.Select(entitlementGen.Array[0, 6], assignmentGen.Array[0, 20]).Sample((rawEntitlements, assignments) =>
+        {
+            var entitlements = rawEntitlements.DistinctBy(e => e.n)
+                .Select(e => Entitlement("ent_" + e.n, "feature_" + e.n, "d" + e.value, e.enabled)).ToArray();
+            string[] plans = ["plan_0", "plan_1", "plan_2", "plan_3"];
+
+            var all = EntitlementResolver.ResolveAll(plans, entitlements, assignments);
+
+            foreach (var plan in plans)
+            {
+                var expected = entitlements.Where(e => e.Enabled).OrderBy(e => e.Name, StringComparer.Ordinal)
+                    .Select(e => new EntitlementHeader(
+                        EntitlementResolver.HeaderNameOf(e),
+                        assignments.LastOrDefault(a => a.Enabled && a.PlanId == plan && a.EntitlementId == e.Id)?.Value ?? e.DefaultValue))
+                    .ToArray();
+                Assert.Equal(expected, all[plan]);
+            }
+        });
     }
 
     [Fact]
