@@ -34,7 +34,7 @@ internal static class RouteCommands
         CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
             var routes = (await store.ListRoutesAsync(ct)).ToList();
-            routes.Sort(CompiledRoute.ComparePrecedence);
+            CompiledRoute.SortByPrecedence(routes);
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, routes);

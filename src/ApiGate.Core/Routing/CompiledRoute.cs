@@ -93,44 +93,74 @@ public sealed class CompiledRoute
     /// Precedence (SPEC §2.1, docs/routing.md): priority desc, host specificity, path type, longer pattern, more
     /// conditions (required headers, a method list); then longer host pattern and name for a stable order.
     /// </summary>
-    public static int ComparePrecedence(RouteDefinition a, RouteDefinition b)
+    public static int ComparePrecedence(RouteDefinition a, RouteDefinition b) => PrecedenceKey.Of(a).CompareTo(PrecedenceKey.Of(b));
+
+    /// <summary>
+    /// Sorts <paramref name="routes"/> into precedence order (<see cref="ComparePrecedence"/>) with each route's key worked
+    /// out once, not at every comparison (a pattern's literal length scans it for captures): 10,000 routes were sorted
+    /// with ~140,000 comparisons on every reload and every page of a route list.
+    /// </summary>
+    public static void SortByPrecedence(List<RouteDefinition> routes)
     {
-        var c = b.Priority.CompareTo(a.Priority);
-        if (c != 0)
+        var keys = new PrecedenceKey[routes.Count];
+        for (var i = 0; i < keys.Length; i++)
         {
-            return c;
+            keys[i] = PrecedenceKey.Of(routes[i]);
         }
 
-        c = Specificity(a).CompareTo(Specificity(b));
-        if (c != 0)
+        var sorted = routes.ToArray();
+        Array.Sort(keys, sorted);
+        routes.Clear();
+        routes.AddRange(sorted);
+    }
+
+    /// <summary>What precedence compares of a route, in the order it compares them.</summary>
+    private readonly record struct PrecedenceKey(int Priority, int Specificity, PathMatchType MatchType, int LiteralLength, int Conditions, int HostLength, string Name)
+        : IComparable<PrecedenceKey>
+    {
+        public static PrecedenceKey Of(RouteDefinition r) => new(
+            r.Priority,
+            r.HostPattern.Length == 0 ? 3 : (int)r.HostMatchType,
+            r.MatchType,
+            PathPatterns.LiteralLength(r.PathPattern),
+            r.Headers.Count + (r.Methods.Count > 0 ? 1 : 0), // each required header is one condition, a method list one more: the route that asks more of a request wins
+            r.HostPattern.Length,
+            r.Name);
+
+        public int CompareTo(PrecedenceKey other)
         {
-            return c;
+            var c = other.Priority.CompareTo(Priority);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = Specificity.CompareTo(other.Specificity);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = MatchType.CompareTo(other.MatchType);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = other.LiteralLength.CompareTo(LiteralLength);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = other.Conditions.CompareTo(Conditions);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = other.HostLength.CompareTo(HostLength);
+            return c != 0 ? c : string.CompareOrdinal(Name, other.Name);
         }
-
-        c = a.MatchType.CompareTo(b.MatchType);
-        if (c != 0)
-        {
-            return c;
-        }
-
-        c = PathPatterns.LiteralLength(b.PathPattern).CompareTo(PathPatterns.LiteralLength(a.PathPattern));
-        if (c != 0)
-        {
-            return c;
-        }
-
-        c = Conditions(b).CompareTo(Conditions(a));
-        if (c != 0)
-        {
-            return c;
-        }
-
-        c = b.HostPattern.Length.CompareTo(a.HostPattern.Length);
-        return c != 0 ? c : string.CompareOrdinal(a.Name, b.Name);
-
-        static int Specificity(RouteDefinition r) => r.HostPattern.Length == 0 ? 3 : (int)r.HostMatchType;
-
-        // Each required header is one condition, a method list one more: the route that asks more of a request wins.
-        static int Conditions(RouteDefinition r) => r.Headers.Count + (r.Methods.Count > 0 ? 1 : 0);
     }
 }

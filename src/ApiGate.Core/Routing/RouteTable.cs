@@ -46,7 +46,7 @@ public sealed class RouteTable
     {
         var compiled = previous is null ? null : new CompiledRegexes(previous.Routes);
         var ordered = definitions.Where(d => d.Enabled).ToList();
-        ordered.Sort(CompiledRoute.ComparePrecedence);
+        CompiledRoute.SortByPrecedence(ordered);
 
         var routes = new List<CompiledRoute>(ordered.Count);
         var exactHosts = new Dictionary<string, List<CompiledRoute>>(StringComparer.OrdinalIgnoreCase);

@@ -47,7 +47,7 @@ internal static partial class AdminEndpoints
             async (_, ct) =>
             {
                 var routes = (await routeService.ListAsync(ct)).ToList();
-                routes.Sort(Core.Routing.CompiledRoute.ComparePrecedence); // the order the CLI lists them in: precedence
+                Core.Routing.CompiledRoute.SortByPrecedence(routes); // the order the CLI lists them in: precedence
                 return Listed(routes);
             },
             routeService.GetAsync, routeService.CreateAsync, routeService.UpdateAsync, routeService.DeleteAsync);

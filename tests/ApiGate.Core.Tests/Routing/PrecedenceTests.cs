@@ -1,5 +1,6 @@
 using ApiGate.Core.Routing;
 using ApiGate.Core.Tests.TestSupport;
+using CsCheck;
 using static ApiGate.Core.Tests.TestSupport.TestRoutes;
 
 namespace ApiGate.Core.Tests.Routing;
@@ -10,6 +11,40 @@ public sealed class PrecedenceTests
     private const PathMatchType Exact = PathMatchType.Exact;
     private const PathMatchType Prefix = PathMatchType.Prefix;
     private const PathMatchType Regex = PathMatchType.Regex;
+
+    [Fact]
+    public void SortByPrecedence_AnyRoutes_OrdersThemAsTheRuleSays()
+    {
+        // The rule as docs/routing.md writes it, compared field by field: priority (higher first), host specificity
+        // (exact, wildcard, regex, any), path type (exact, prefix, regex), longer pattern without its {name} captures,
+        // more conditions (required headers, a method list), longer host pattern, name.
+        string[] paths = ["/a", "/a/b", "/users/{id}", "/users/{id}/x", "/{t}/a", "/.*"];
+        string[] hosts = ["", "api.example.com", "*.example.com", @"^[a-z]+\.example\.com$"];
+        var route = Gen.Select(Gen.Int[0, 9999], Gen.Int[0, 2], Gen.Int[0, paths.Length - 1], Gen.Int[0, 2], Gen.Int[0, hosts.Length - 1], Gen.Int[0, 2], Gen.Bool)
+            .Select((n, priority, path, type, host, headers, methods) =>
+                Route("r" + n, paths[path], (PathMatchType)type, host: hosts[host], priority: priority) with
+                {
+                    Headers = Enumerable.Range(0, headers).ToDictionary(i => "X-H" + i, _ => "1"),
+                    Methods = methods ? ["GET"] : [],
+                });
+        route.Array[0, 40].Select(routes => routes.DistinctBy(r => r.Name).ToList()).Sample(routes =>
+        {
+            var sorted = routes.ToList();
+
+            CompiledRoute.SortByPrecedence(sorted);
+
+            var expected = routes
+                .OrderByDescending(r => r.Priority)
+                .ThenBy(r => r.HostPattern.Length == 0 ? 3 : (int)r.HostMatchType)
+                .ThenBy(r => r.MatchType)
+                .ThenByDescending(r => PathPatterns.LiteralLength(r.PathPattern))
+                .ThenByDescending(r => r.Headers.Count + (r.Methods.Count > 0 ? 1 : 0))
+                .ThenByDescending(r => r.HostPattern.Length)
+                .ThenBy(r => r.Name, StringComparer.Ordinal)
+                .Select(r => r.Name);
+            Assert.Equal(expected, sorted.Select(r => r.Name));
+        });
+    }
 
     public static TheoryData<string, RouteDefinition[], string?, string, string?> Cases => new()
     {

@@ -1,3 +1,4 @@
+using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
@@ -45,4 +46,37 @@ public sealed class ConfigContentTokenTests(StoreEngines engines) : IClassFixtur
              ("entitlement", true, true), ("plan's entitlement", true, true), ("user", true, false), ("key", true, false)],
             moves);
     }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RouteList_KeptWhileTheTokenStays_ReadAgainAfterEveryRouteChangeWhoeverMakesIt(string engine)
+    {
+        // Arrange: the list the admin API and the console page through, read by a service that outlives the calls
+        var created = await engines.CreateAsync(engine);
+        var routes = new RouteService(created.Store, TimeProvider.System);
+        Assert.Equal(0, (await created.CliAsync("upstreams", "create", "--name", "backend", "--url", "http://127.0.0.1:9")).ExitCode);
+        Assert.Equal(0, (await created.CliAsync("routes", "create", "--name", "api", "--path", "/api/*", "--upstream", "backend")).ExitCode);
+        Assert.Equal(0, (await created.CliAsync("plans", "create", "--id", "pro", "--name", "Pro")).ExitCode);
+
+        // Act: listed; a user created (config version moves, token stays); a route edited by hand; a route created by
+        // another process (the CLI)
+        var first = await routes.ListAsync(None);
+        Assert.Equal(0, (await created.CliAsync("users", "create", "--email", "list@example.com", "--plan", "pro")).ExitCode);
+        var afterUser = await routes.ListAsync(None);
+        await using (var connection = await created.OpenRawAsync())
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE routes SET description = 'edited by hand' WHERE slug = 'api'";
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        var afterEdit = await routes.ListAsync(None);
+        Assert.Equal(0, (await created.CliAsync("routes", "create", "--name", "second", "--path", "/second/*", "--upstream", "backend")).ExitCode);
+        var afterCreate = await routes.ListAsync(None);
+
+        // Assert
+        Assert.Same(first, afterUser);
+        Assert.Equal("edited by hand", Assert.Single(afterEdit).Description);
+        Assert.Equal(["api", "second"], afterCreate.Select(r => r.Slug).Order(StringComparer.Ordinal));
+    }
 }
+
