@@ -204,8 +204,10 @@ public abstract partial class SqlGatewayStore : IGatewayStore
         DbConnection connection, DbTransaction? transaction, string where, object? parameters, CancellationToken ct)
     {
         var routes = await QueryAsync<RouteRow>(connection, transaction, Routes.Select(where), parameters, ct);
-        var cors = (await QueryAsync<RouteCorsRow>(connection, transaction, RouteCors.Select(""), null, ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
-        var auth = (await QueryAsync<RouteAuthRow>(connection, transaction, RouteAuth.Select(""), null, ct)).ToDictionary(a => a.Id, StringComparer.Ordinal);
+        // Only the selected routes' settings: one route found by id or slug read every route's before.
+        var ofSelected = where.Length == 0 ? "" : "WHERE id IN (SELECT id FROM routes " + where + ")";
+        var cors = (await QueryAsync<RouteCorsRow>(connection, transaction, RouteCors.Select(ofSelected), parameters, ct)).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var auth = (await QueryAsync<RouteAuthRow>(connection, transaction, RouteAuth.Select(ofSelected), parameters, ct)).ToDictionary(a => a.Id, StringComparer.Ordinal);
         var list = new List<RouteDefinition>(routes.Count);
         foreach (var row in routes)
         {

@@ -26,6 +26,7 @@ public sealed class CorsStoreTests(StoreEngines engines) : IClassFixture<StoreEn
         // Act
         var loaded = (await store.LoadConfigAsync(None)).Routes.Single(r => r.Slug == "web");
         var found = await store.FindRouteAsync("web", None);
+        var foundById = await store.FindRouteAsync(created.Value!.Id, None);
         var plain = (await store.ListRoutesAsync(None)).Single(r => r.Slug == "plain");
         var updated = await routes.UpdateAsync("web", new RouteInput { CorsMaxAge = 0, CorsCredentials = false }.Parsed(), None);
         var afterUpdate = await store.FindRouteAsync("web", None);
@@ -37,7 +38,7 @@ public sealed class CorsStoreTests(StoreEngines engines) : IClassFixture<StoreEn
         var recreated = await store.FindRouteAsync("web", None);
 
         // Assert
-        foreach (var route in new[] { loaded, found! })
+        foreach (var route in new[] { loaded, found!, foundById! })
         {
             Assert.Equal(["https://app.example.com", "https://*.example.org"], route.CorsOrigins);
             Assert.Equal(["GET", "POST"], route.CorsMethods);
