@@ -45,6 +45,34 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task RoutesTable_RoutesLikeTheDemos_FitsA1280PixelWindowWithTheDeleteButtonsOnScreen()
+    {
+        // Arrange: an expression rewrite, a {id} path with a method list, prefixes with templates: at 1280 px the table ran
+        // wider than its card, the rewrite squeezed to a few characters a line and the Delete buttons cut off
+        await Gateway.AddUpstreamAsync("demo-echo", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "demo-users", Path = "/demo-users/{id}", MatchType = "exact", Methods = "GET", Upstream = "demo-echo", PathRewrite = "'/users/' + pathParams.id", AuthRequired = false });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "demo", Path = "/demo/*", Upstream = "demo-echo", PathRewrite = "/echo/$1", AuthRequired = false });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "demo-api", Path = "/api/*", Upstream = "demo-echo", PathRewrite = "/echo/$1", AuthRequired = true });
+        await using var browser = await SignedInAsync(1280, 800);
+        var page = browser.Page;
+
+        // Act
+        Assert.Equal(200, await browser.GoAsync("/ui/routes"));
+        var overflow = await page.EvaluateAsync<int>("() => { const t = document.querySelector('.ag-table'); return t.scrollWidth - t.clientWidth; }");
+        var rewriteLines = await page.EvaluateAsync<int>(
+            "() => { const c = [...document.querySelectorAll('#routes-table td.ag-rewrite code')].find(e => e.textContent.includes('pathParams')); return Math.round(c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)); }");
+        await browser.ScreenshotAsync("admin-ui-routes-1280");
+
+        // Assert
+        Assert.True(overflow <= 0, $"the routes table is {overflow} px wider than its card");
+        Assert.InRange(rewriteLines, 1, 2);
+        foreach (var button in await page.Locator("#routes-table button[type=submit]").AllAsync())
+        {
+            await Assertions.Expect(button).ToBeInViewportAsync();
+        }
+    }
+
+    [BrowserFact]
     public async Task LongNamesWithoutSpaces_EveryPageStaysOnScreenAndChartLabelsInTheirCards()
     {
         // Arrange: names of 100+ characters without a space, and traffic for the dashboard's charts
