@@ -551,5 +551,9 @@ internal static class PostgresMigrations
             $$;
 
             """ + Sql.ConfigContentTriggers.Postgres()),
+        // TRUNCATE fires no INSERT, UPDATE or DELETE trigger: a config table emptied by hand left the token, and with it
+        // every gateway's routes and every route list, as they were. The triggers are made again with TRUNCATE among
+        // their events (a store migrated to 21 before they had it).
+        (22, "config content token moved by TRUNCATE too (PostgreSQL; SQLite triggers re-checked)", Sql.ConfigContentTriggers.Postgres()),
     ];
 }

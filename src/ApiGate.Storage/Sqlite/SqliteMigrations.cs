@@ -561,5 +561,9 @@ internal static class SqliteMigrations
             );
             INSERT OR IGNORE INTO config_content (id, token) VALUES (1, random());
             """ + Sql.ConfigContentTriggers.Sqlite()),
+        // PostgreSQL's migration 22 adds TRUNCATE to its triggers. SQLite has no TRUNCATE (a DELETE without WHERE on a
+        // table with triggers fires them row by row), so here the triggers are only made again where one is missing,
+        // and both engines stay at the same schema version.
+        (22, "config content token moved by TRUNCATE too (PostgreSQL; SQLite triggers re-checked)", Sql.ConfigContentTriggers.Sqlite()),
     ];
 }

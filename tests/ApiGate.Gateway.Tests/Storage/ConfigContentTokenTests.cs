@@ -78,5 +78,34 @@ public sealed class ConfigContentTokenTests(StoreEngines engines) : IClassFixtur
         Assert.Equal("edited by hand", Assert.Single(afterEdit).Description);
         Assert.Equal(["api", "second"], afterCreate.Select(r => r.Slug).Order(StringComparer.Ordinal));
     }
-}
 
+    [PostgresFact]
+    public async Task RouteList_RouteCorsTruncatedByHand_IsReadAgain()
+    {
+        // Arrange: a route with CORS, listed by a service that outlives the calls; TRUNCATE fires no row or statement
+        // trigger of INSERT, UPDATE or DELETE, so only a TRUNCATE trigger draws a new token for it
+        var created = await engines.CreateAsync(GatewayStores.Postgres);
+        var routes = new RouteService(created.Store, TimeProvider.System);
+        Assert.Equal(0, (await created.CliAsync("upstreams", "create", "--name", "backend", "--url", "http://127.0.0.1:9")).ExitCode);
+        Assert.Equal(0, (await created.CliAsync("routes", "create", "--name", "web", "--path", "/web/*", "--upstream", "backend",
+            "--cors-origins", "https://app.example.com")).ExitCode);
+        var before = await routes.ListAsync(None);
+        var tokenBefore = (await created.Store.GetVersionsAsync(None)).ContentToken;
+
+        // Act: CORS cleared by hand, the way an operator empties a table
+        await using (var connection = await created.OpenRawAsync())
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "TRUNCATE route_cors";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var after = await routes.ListAsync(None);
+        var tokenAfter = (await created.Store.GetVersionsAsync(None)).ContentToken;
+
+        // Assert
+        Assert.Equal(["https://app.example.com"], Assert.Single(before).CorsOrigins);
+        Assert.NotEqual(tokenBefore, tokenAfter);
+        Assert.Empty(Assert.Single(after).CorsOrigins);
+    }
+}
