@@ -6,7 +6,7 @@ using ApiGate.Storage;
 namespace ApiGate.Gateway.Tests.Storage;
 
 /// <summary>
-/// The content token (migration 21) on each engine: the database draws a new one for every change to the tables a
+/// The content token (migrations 21 and 22) on each engine: the database draws a new one for every change to the tables a
 /// config snapshot is built from, and keeps it for changes to keys and users, which move the config version too — so
 /// a gateway rebuilds its routes only when something they are built from changed.
 /// </summary>
