@@ -31,6 +31,11 @@ internal sealed class RouteRegex
     private readonly Regex _backtracking;
     private Regex? _fallback;
 
+    // Set once a match has finished: the first one also runs the JIT over the regex's emitted code, which on a loaded
+    // machine can take longer than the budget by itself, so a first match that runs out of time is tried once more before
+    // the fallback (~430 KB) is built for it.
+    private bool _warm;
+
     private RouteRegex(string source, RegexOptions options)
     {
         _source = source;
@@ -48,7 +53,20 @@ internal sealed class RouteRegex
     {
         try
         {
-            return _backtracking.Match(input);
+            var match = _backtracking.Match(input);
+            Warmed();
+            return match;
+        }
+        catch (RegexMatchTimeoutException) when (FirstTimeout())
+        {
+            try
+            {
+                return _backtracking.Match(input);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                return Fallback().Match(input);
+            }
         }
         catch (RegexMatchTimeoutException)
         {
@@ -61,12 +79,46 @@ internal sealed class RouteRegex
     {
         try
         {
-            return _backtracking.IsMatch(input);
+            var matched = _backtracking.IsMatch(input);
+            Warmed();
+            return matched;
+        }
+        catch (RegexMatchTimeoutException) when (FirstTimeout())
+        {
+            try
+            {
+                return _backtracking.IsMatch(input);
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                return Fallback().IsMatch(input);
+            }
         }
         catch (RegexMatchTimeoutException)
         {
             return Fallback().IsMatch(input);
         }
+    }
+
+    /// <summary>Read before written: requests on many threads only read it once it is set.</summary>
+    private void Warmed()
+    {
+        if (!Volatile.Read(ref _warm))
+        {
+            Volatile.Write(ref _warm, true);
+        }
+    }
+
+    /// <summary>True (once) when no match has finished yet: the timeout may be the JIT's, and the match is tried again.</summary>
+    private bool FirstTimeout()
+    {
+        if (Volatile.Read(ref _warm))
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _warm, true);
+        return true;
     }
 
     /// <summary>
