@@ -51,52 +51,44 @@ internal sealed class RouteRegex
     /// <summary>Throws <see cref="RegexMatchTimeoutException"/> only for a pattern that needs backtracking and ran out of time.</summary>
     public Match Match(string input)
     {
-        try
-        {
-            var match = _backtracking.Match(input);
-            Warmed();
-            return match;
-        }
-        catch (RegexMatchTimeoutException) when (FirstTimeout())
+        while (true)
         {
             try
             {
-                return _backtracking.Match(input);
+                var match = _backtracking.Match(input);
+                Warmed();
+                return match;
+            }
+            catch (RegexMatchTimeoutException) when (FirstTimeout())
+            {
+                // the timeout may be the JIT's: once more
             }
             catch (RegexMatchTimeoutException)
             {
                 return Fallback().Match(input);
             }
         }
-        catch (RegexMatchTimeoutException)
-        {
-            return Fallback().Match(input);
-        }
     }
 
     /// <inheritdoc cref="Match"/>
     public bool IsMatch(ReadOnlySpan<char> input)
     {
-        try
-        {
-            var matched = _backtracking.IsMatch(input);
-            Warmed();
-            return matched;
-        }
-        catch (RegexMatchTimeoutException) when (FirstTimeout())
+        while (true)
         {
             try
             {
-                return _backtracking.IsMatch(input);
+                var matched = _backtracking.IsMatch(input);
+                Warmed();
+                return matched;
+            }
+            catch (RegexMatchTimeoutException) when (FirstTimeout())
+            {
+                // the timeout may be the JIT's: once more
             }
             catch (RegexMatchTimeoutException)
             {
                 return Fallback().IsMatch(input);
             }
-        }
-        catch (RegexMatchTimeoutException)
-        {
-            return Fallback().IsMatch(input);
         }
     }
 
