@@ -4,7 +4,8 @@ namespace ApiGate.Gateway.Observability;
 
 /// <summary>
 /// Collects formatted log text from any thread and writes it to a <see cref="TextWriter"/> from one background
-/// thread in batches (every <see cref="FlushInterval"/>, one write and flush per batch instead of one per line).
+/// thread in batches (every <see cref="FlushInterval"/>, one write and flush per batch instead of one per line; after a
+/// second with nothing to write the thread sleeps until the next line wakes it).
 /// Bounded: past <see cref="Capacity"/> characters waiting, lines are dropped and counted, so a stalled stdout never
 /// blocks a request; the count is reported by <c>onDropped</c> on the next flush. Disposing writes what is left.
 /// </summary>
@@ -21,15 +22,20 @@ internal sealed class BufferedLogWriter : IDisposable
 
     private readonly TextWriter _target;
     private readonly Func<long, string>? _droppedNotice;
+    /// <summary>Rounds in a row with nothing to write after which the thread sleeps until a line comes (one second).</summary>
+    internal const int IdleRoundsBeforeParking = 50;
+
     private readonly Lock _lock = new();
-    // No spinning before each 20 ms sleep: a spin-wait is sched_yield calls on a box whose cores serve requests.
-    private readonly ManualResetEventSlim _stopping = new(initialState: false, spinCount: 0);
+    // Set to stop, and to wake the thread parked by a quiet log. No spinning before each 20 ms sleep: a spin-wait is
+    // sched_yield calls on a box whose cores serve requests.
+    private readonly ManualResetEventSlim _wake = new(initialState: false, spinCount: 0);
     private readonly Thread _thread;
     private TextChunks _pending = new();
     private TextChunks _writing = new();
     private readonly Stack<char[]> _free = new(); // chunks written and kept for reuse, guarded by _lock
     private long _dropped;
     private bool _disposed;
+    private bool _parked; // guarded by _lock: the thread sleeps without a timeout and the next line wakes it
 
     /// <param name="target">Written by the background thread only.</param>
     /// <param name="droppedNotice">Formats the line reporting dropped lines (in the log's own format).</param>
@@ -62,6 +68,29 @@ internal sealed class BufferedLogWriter : IDisposable
             {
                 _pending.Append(chunk.Span, _free);
             }
+
+            if (_parked)
+            {
+                // The first line after a quiet second: one wake-up, instead of the thread looking 50 times a second
+                // while nothing is logged. Under traffic the thread never parks and lines cost no system call.
+                _parked = false;
+                _wake.Set();
+            }
+        }
+    }
+
+    /// <summary>Whether the background thread has ended (after <see cref="Dispose"/>).</summary>
+    internal bool Stopped => !_thread.IsAlive;
+
+    /// <summary>Whether the thread sleeps until the next line (nothing was logged for a while).</summary>
+    internal bool Parked
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _parked;
+            }
         }
     }
 
@@ -77,25 +106,49 @@ internal sealed class BufferedLogWriter : IDisposable
             _disposed = true;
         }
 
-        _stopping.Set();
+        _wake.Set();
         // Bounded: a stdout nobody reads must not keep the process from exiting.
         if (_thread.Join(ShutdownTimeout))
         {
-            _stopping.Dispose();
+            _wake.Dispose();
         }
     }
 
     private void Run()
     {
         long reported = 0;
+        var quietRounds = 0;
         while (true)
         {
-            var stopping = _stopping.Wait(FlushInterval);
+            bool park;
             lock (_lock)
             {
+                park = quietRounds >= IdleRoundsBeforeParking && _pending.Length == 0 && !_disposed;
+                _parked = park;
+            }
+
+            if (park)
+            {
+                _wake.Wait();
+            }
+            else
+            {
+                _wake.Wait(FlushInterval);
+            }
+
+            bool stopping;
+            lock (_lock)
+            {
+                stopping = _disposed;
+                if (!stopping)
+                {
+                    _wake.Reset(); // woken by a line: the next rounds sleep their 20 ms again
+                }
+
                 (_pending, _writing) = (_writing, _pending);
             }
 
+            var wrote = false;
             try
             {
                 _writing.WriteTo(_target);
@@ -109,6 +162,7 @@ internal sealed class BufferedLogWriter : IDisposable
 
                 if (_writing.Length > 0 || dropped != reported)
                 {
+                    wrote = true;
                     _target.Flush();
                 }
             }
@@ -120,6 +174,7 @@ internal sealed class BufferedLogWriter : IDisposable
             {
             }
 
+            quietRounds = wrote ? 0 : quietRounds + 1;
             lock (_lock)
             {
                 _writing.Clear(_free);

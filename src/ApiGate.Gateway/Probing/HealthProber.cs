@@ -17,10 +17,14 @@ namespace ApiGate.Gateway.Probing;
 /// </summary>
 internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool pool, TimeProvider timeProvider) : BackgroundService
 {
-    /// <summary>How often due probes are looked for; intervals are whole seconds or more, so this is precise enough.</summary>
+    /// <summary>
+    /// How often due probes are looked for while some upstream has active checks; intervals are whole seconds or more,
+    /// so this is precise enough. Without any, the loop sleeps until the config changes.
+    /// </summary>
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
     private readonly ProbeClients _clients = new(pool, timeProvider);
     private readonly object _runLock = new();
+    private volatile bool _idle;
 
     public override void Dispose()
     {
@@ -33,14 +37,25 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Tick, timeProvider);
         try
         {
-            do
+            while (true)
             {
-                RunDueProbes(stoppingToken);
+                // Taken before the pass reads the snapshot, so a snapshot published during the pass is not missed.
+                var replaced = snapshots.NextReplacement;
+                if (RunDueProbes(stoppingToken))
+                {
+                    await Task.Delay(Tick, timeProvider, stoppingToken);
+                }
+                else
+                {
+                    // No upstream checks its targets: nothing to look at until the config changes (an idle gateway
+                    // would otherwise wake a thread-pool thread five times a second for nothing).
+                    _idle = true;
+                    await replaced.WaitAsync(stoppingToken);
+                    _idle = false;
+                }
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException)
         {
@@ -48,21 +63,31 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
         }
     }
 
-    /// <summary>Starts the probes that are due (each runs on its own; one probe per target at a time).</summary>
-    internal void RunDueProbes(CancellationToken stoppingToken)
+    /// <summary>Whether the loop is waiting for a new snapshot because the current one has no active health checks.</summary>
+    internal bool Idle => _idle;
+
+    /// <summary>
+    /// Starts the probes that are due (each runs on its own; one probe per target at a time). Returns whether any live
+    /// upstream has active checks, i.e. whether a later pass over the same snapshot can have anything to do.
+    /// </summary>
+    internal bool RunDueProbes(CancellationToken stoppingToken)
     {
         lock (_runLock)
         {
-            if (!stoppingToken.IsCancellationRequested && snapshots.Current is { } snapshot)
+            if (stoppingToken.IsCancellationRequested || snapshots.Current is not { } snapshot)
             {
-                RunDueProbes(snapshot, stoppingToken);
-                _clients.RetireUnused();
+                return !stoppingToken.IsCancellationRequested; // no snapshot yet: look again on the tick
             }
+
+            var checking = RunDueProbes(snapshot, stoppingToken);
+            _clients.RetireUnused();
+            return checking;
         }
     }
 
-    private void RunDueProbes(ConfigSnapshot snapshot, CancellationToken stoppingToken)
+    private bool RunDueProbes(ConfigSnapshot snapshot, CancellationToken stoppingToken)
     {
+        var checking = false;
         var now = timeProvider.GetTimestamp();
         var seen = new HashSet<TargetState>(ReferenceEqualityComparer.Instance);
         foreach (var upstream in snapshot.RouteUpstreams.Append(snapshot.DefaultUpstream))
@@ -72,6 +97,7 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
                 continue;
             }
 
+            checking = true;
             var client = _clients.Get(upstream); // every pass: marks the client as still in use
             var interval = (long)(upstream.Health.Interval.TotalSeconds * timeProvider.TimestampFrequency);
             foreach (var target in upstream.Targets)
@@ -90,6 +116,8 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
                 }
             }
         }
+
+        return checking;
     }
 
     private async Task ProbeAsync(UpstreamBinding upstream, HttpMessageInvoker client, TargetBinding target, CancellationToken stoppingToken)

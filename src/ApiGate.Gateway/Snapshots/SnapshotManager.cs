@@ -22,11 +22,19 @@ internal sealed partial class SnapshotManager(
     ILogger<SnapshotManager> logger) : BackgroundService
 {
     private ConfigSnapshot? _current;
+    private TaskCompletionSource _replaced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private long _failedVersion = -1;
 
     /// <summary>The snapshot requests use; null until the first successful load.</summary>
     public ConfigSnapshot? Current => Volatile.Read(ref _current);
+
+    /// <summary>
+    /// Completes when <see cref="Current"/> is next replaced. Take it before reading <see cref="Current"/>: a snapshot
+    /// published between the two is then either the one read or completes the task, never missed. Lets work that has
+    /// nothing to do in the current snapshot (no health checks to run) sleep instead of looking again on a timer.
+    /// </summary>
+    public Task NextReplacement => Volatile.Read(ref _replaced).Task;
 
     /// <summary>Number of reloads that failed to build since start.</summary>
     public long ReloadFailures { get; private set; }
@@ -70,7 +78,7 @@ internal sealed partial class SnapshotManager(
             // Keys or users changed, nothing the snapshot was built from: a sign-up or a new key must not cost a read
             // and compile of every route (on a large config, a quarter of a second of CPU each).
             var advanced = SnapshotBuilder.Advance(current, versions);
-            Volatile.Write(ref _current, advanced);
+            Publish(advanced);
             _failedVersion = -1;
             LogReloaded(advanced.Version, advanced.Routes.Routes.Count);
             return;
@@ -113,7 +121,7 @@ internal sealed partial class SnapshotManager(
             return;
         }
 
-        Volatile.Write(ref _current, next);
+        Publish(next);
         // A version that failed is older than this one, unless the store's count went back (a backup restored in place)
         // and later changes bring it to that number again, with other contents: then it must be read like any other.
         _failedVersion = -1;
@@ -133,6 +141,12 @@ internal sealed partial class SnapshotManager(
                 }
             }
         }
+    }
+
+    private void Publish(ConfigSnapshot snapshot)
+    {
+        Volatile.Write(ref _current, snapshot); // before the task completes: who wakes reads this one
+        Interlocked.Exchange(ref _replaced, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -11,10 +11,11 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     [Fact]
     public async Task IntervalShortened_NextProbeFollowsTheNewInterval()
     {
-        // Arrange: probes once an hour; the first one has run
+        // Arrange: probes once an hour; the first one has run. The timeout is generous: a healthy target's first probe
+        // in a test process still compiling its code must not count as a failure (500 ms did, now and then).
         await CreateAsync("interval", "round_robin", new UpstreamInput
         {
-            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "500ms", UnhealthyThreshold = 1 },
+            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "5s", UnhealthyThreshold = 1 },
         }, [new TargetInput { Url = Url(0) }, new TargetInput { Url = Url(1) }]);
         Assert.True(await EventuallyAsync(() => Backend(0).Received.Any(r => r.Path == "/healthz"), TimeSpan.FromSeconds(10)), "no first probe");
         Backend(0).Healthy = false;
@@ -29,6 +30,33 @@ public sealed class TrialAndProbeTests : BalancingTestBase
         Assert.True(await EventuallyAsync(() => States("interval").Single(s => s.Url == Url(0)).Health == TargetHealth.Unhealthy, TimeSpan.FromSeconds(15)),
             "the failing target was not probed again after the interval was shortened");
         Assert.Equal(TargetHealth.Healthy, States("interval").Single(s => s.Url == Url(1)).Health);
+    }
+
+    [Fact]
+    public async Task NoUpstreamChecksItsTargets_ProberSleepsUntilTheConfigChanges_ThenAHealthCheckAddedProbesAtOnce()
+    {
+        // Arrange: one upstream, no health-check path
+        await CreateAsync("quiet", "round_robin", targets: [new TargetInput { Url = Url(0) }]);
+        await Gateway.ReloadAsync();
+        var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
+        Assert.True(await EventuallyAsync(() => prober.Idle, TimeSpan.FromSeconds(10)), "the prober kept looking with nothing to probe");
+
+        // Act: the upstream gets a health check; the reload publishes a snapshot that has one
+        var updated = await Gateway.Upstreams.UpdateAsync("quiet", new UpstreamChanges { HealthCheck = new HealthCheckChanges { Path = "/healthz", Interval = TimeSpan.FromHours(1) } },
+            CancellationToken.None);
+        Assert.True(updated.Ok, updated.Error?.ToString());
+        await Gateway.ReloadAsync();
+
+        // Assert: woken by the new snapshot (the hour-long interval cannot be what brings the first probe), it probes and
+        // keeps ticking while there is something to probe
+        Assert.True(await EventuallyAsync(() => Backend(0).Received.Any(r => r.Path == "/healthz"), TimeSpan.FromSeconds(10)), "no probe after the health check was added");
+        Assert.False(prober.Idle);
+
+        // and goes back to sleep once no upstream checks its targets again
+        updated = await Gateway.Upstreams.UpdateAsync("quiet", new UpstreamChanges { HealthCheck = new HealthCheckChanges { Path = "" } }, CancellationToken.None);
+        Assert.True(updated.Ok, updated.Error?.ToString());
+        await Gateway.ReloadAsync();
+        Assert.True(await EventuallyAsync(() => prober.Idle, TimeSpan.FromSeconds(10)), "the prober kept looking after the health check was removed");
     }
 
     [Fact]

@@ -96,6 +96,88 @@ public sealed class BufferedLogWriterTests
         Assert.Equal("dropped 5", Assert.Single(lines, l => l.StartsWith("dropped", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task QuietForASecond_ThreadSleepsUntilTheNextLine_WhichWakesItAndIsWritten()
+    {
+        var target = new FlushSignallingWriter();
+        var writer = new BufferedLogWriter(target);
+        writer.Append(new StringBuilder("first\n"));
+        Assert.True(target.Flushed.Wait(TimeSpan.FromSeconds(10)), "the first line was not written");
+
+        // Nothing more is logged: after its quiet rounds the thread sleeps without a timeout
+        Assert.True(await EventuallyAsync(() => writer.Parked), "the writer thread kept waking with nothing to write");
+        target.Flushed.Reset();
+
+        writer.Append(new StringBuilder("second\n"));
+
+        // The line woke it (a parked thread has no timeout that would write it otherwise)
+        Assert.False(writer.Parked);
+        Assert.True(target.Flushed.Wait(TimeSpan.FromSeconds(10)), "a line logged while the thread slept was not written");
+        Assert.Equal("first\nsecond\n", target.Text);
+
+        // A parked thread also wakes to stop, and writes what was left
+        Assert.True(await EventuallyAsync(() => writer.Parked), "the writer thread did not park again");
+        writer.Dispose();
+        Assert.True(writer.Stopped);
+        Assert.Equal("first\nsecond\n", target.Text);
+    }
+
+    private static async Task<bool> EventuallyAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return condition();
+    }
+
+    /// <summary>A writer that says when a batch was flushed and hands its text to another thread safely.</summary>
+    private sealed class FlushSignallingWriter : StringWriter
+    {
+        private readonly Lock _lock = new();
+
+        public ManualResetEventSlim Flushed { get; } = new();
+
+        public string Text
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return ToString();
+                }
+            }
+        }
+
+        public override void Write(ReadOnlySpan<char> buffer)
+        {
+            lock (_lock)
+            {
+                base.Write(buffer);
+            }
+        }
+
+        public override void Write(string? value)
+        {
+            lock (_lock)
+            {
+                base.Write(value);
+            }
+        }
+
+        public override void Flush()
+        {
+            base.Flush();
+            Flushed.Set();
+        }
+    }
+
     /// <summary>A writer whose first write waits until released (bounded), like a stalled stdout.</summary>
     private sealed class BlockingWriter : StringWriter
     {
