@@ -8,9 +8,10 @@ internal sealed class CompiledPath
     private readonly string _literal;
     private readonly bool _literalEndsWithSlash;
 
-    private CompiledPath(PathMatchType type, string literal, RouteRegex? regex, string? exactKey, string? segmentKey)
+    private CompiledPath(PathMatchType type, string literal, RouteRegex? regex, string? exactKey, string? segmentKey, string? secondSegmentKey = null)
     {
         Type = type;
+        SecondSegmentKey = secondSegmentKey;
         _literal = literal;
         _literalEndsWithSlash = literal.Length > 1 && literal.EndsWith('/');
         Regex = regex;
@@ -29,6 +30,13 @@ internal sealed class CompiledPath
     /// <summary>The first path segment every match must have, when the pattern fixes it; else null (checked for every request).</summary>
     public string? SegmentKey { get; }
 
+    /// <summary>
+    /// For a pattern with a capture in its first segment (<c>/{tenant}/orders/*</c>): the second segment every match must
+    /// have (<c>orders</c>), when the pattern fixes it; else null. Lets such routes be indexed too, so a config of many
+    /// tenant-first routes does not test each of them on every request.
+    /// </summary>
+    public string? SecondSegmentKey { get; }
+
     public static CompiledPath Compile(string pattern, PathMatchType type)
     {
         if (type == PathMatchType.Regex)
@@ -43,7 +51,8 @@ internal sealed class CompiledPath
         var segmentKey = CompleteFirstSegment(literalHead, exact: type == PathMatchType.Exact && !hasParameters);
         if (hasParameters)
         {
-            return new CompiledPath(type, literal, Compile(PathPatterns.ToRegexSource(pattern, type)), null, segmentKey);
+            var secondSegmentKey = segmentKey is null ? SecondSegmentAfterCapture(literal, type) : null;
+            return new CompiledPath(type, literal, Compile(PathPatterns.ToRegexSource(pattern, type)), null, segmentKey, secondSegmentKey);
         }
 
         return new CompiledPath(type, literal, null, type == PathMatchType.Exact ? literal : null, segmentKey);
@@ -132,6 +141,34 @@ internal sealed class CompiledPath
         }
 
         return exact ? literalHead[1..] : null;
+    }
+
+    /// <summary>
+    /// The second segment of <paramref name="literal"/> (a pattern with a capture in its first segment, without a
+    /// prefix's <c>*</c>) when that segment is literal and complete: <c>/{t}/orders/{id}</c>, <c>/{t}/orders/*</c> and
+    /// <c>/v{n}/orders</c> give <c>orders</c>; <c>/{t}/ord*</c> (could match <c>/x/orders</c>), <c>/{t}/orders{x}</c>,
+    /// <c>/{t}/{u}</c> and <c>/{t}</c> give null. Neither a capture (<c>[^/]+</c>) nor a literal character of a pattern
+    /// is a <c>/</c>, so in every match the second segment starts right after the path's first <c>/</c> past position 0.
+    /// </summary>
+    private static string? SecondSegmentAfterCapture(string literal, PathMatchType type)
+    {
+        var firstEnd = literal.Length > 1 && literal[0] == '/' ? literal.IndexOf('/', 1) : -1;
+        if (firstEnd <= 1)
+        {
+            return null;
+        }
+
+        var rest = literal[(firstEnd + 1)..];
+        var capture = rest.IndexOf('{');
+        var head = capture < 0 ? rest : rest[..capture];
+        var end = head.IndexOf('/');
+        if (end > 0)
+        {
+            return head[..end];
+        }
+
+        // No slash after it: complete only as the end of an exact pattern ("/{t}/orders"); a prefix "/{t}/ord" goes on.
+        return end < 0 && capture < 0 && type == PathMatchType.Exact && head.Length > 0 ? head : null;
     }
 
     private static RouteRegex Compile(string source) => RouteRegex.Compile(source, RegexOptions.CultureInvariant);

@@ -4,8 +4,9 @@ namespace ApiGate.Core.Routing;
 
 /// <summary>
 /// The route table of one config snapshot. Routes are indexed by host (exact name, wildcard suffix) and, inside
-/// each host group, by the exact path and by the first path segment, so a request only tests the few routes that
-/// could match it; regex routes and short prefixes are the fallback list. Every route carries its global precedence
+/// each host group, by the exact path, by the first path segment, and — for patterns with a capture in the first
+/// segment (<c>/{tenant}/orders/*</c>) — by the second, so a request only tests the few routes that could match it;
+/// regex routes without a literal first segment and short prefixes are the fallback list. Every route carries its global precedence
 /// rank, and a candidate is only tested when it could beat the best match found so far.
 /// </summary>
 public sealed class RouteTable
@@ -136,12 +137,14 @@ public sealed class RouteTable
     {
         private readonly FrozenDictionary<string, CompiledRoute[]>.AlternateLookup<ReadOnlySpan<char>> _exact;
         private readonly FrozenDictionary<string, CompiledRoute[]>.AlternateLookup<ReadOnlySpan<char>> _bySegment;
+        private readonly FrozenDictionary<string, CompiledRoute[]>.AlternateLookup<ReadOnlySpan<char>> _bySecondSegment;
         private readonly CompiledRoute[] _unindexed;
 
         public PathIndex(List<CompiledRoute> routes)
         {
             var exact = new Dictionary<string, List<CompiledRoute>>(StringComparer.Ordinal);
             var bySegment = new Dictionary<string, List<CompiledRoute>>(StringComparer.Ordinal);
+            var bySecondSegment = new Dictionary<string, List<CompiledRoute>>(StringComparer.Ordinal);
             var unindexed = new List<CompiledRoute>();
             foreach (var route in routes)
             {
@@ -153,6 +156,10 @@ public sealed class RouteTable
                 {
                     GetList(bySegment, segment).Add(route);
                 }
+                else if (route.Path.SecondSegmentKey is { } second)
+                {
+                    GetList(bySecondSegment, second).Add(route);
+                }
                 else
                 {
                     unindexed.Add(route);
@@ -162,6 +169,7 @@ public sealed class RouteTable
             // Lists keep precedence order because routes arrive sorted.
             _exact = exact.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
             _bySegment = bySegment.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+            _bySecondSegment = bySecondSegment.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
             _unindexed = [.. unindexed];
 
             static List<CompiledRoute> GetList(Dictionary<string, List<CompiledRoute>> map, string key)
@@ -190,6 +198,17 @@ public sealed class RouteTable
                 if (_bySegment.TryGetValue(segment, out var candidates))
                 {
                     Scan(candidates, method, path, headers, ref best, ref found);
+                }
+
+                // Routes with a capture in the first segment, by their second (a capture matches at least one character).
+                if (end > 1 && _bySecondSegment.Dictionary.Count > 0)
+                {
+                    var rest = path.AsSpan(end + 1);
+                    var secondEnd = rest.IndexOf('/');
+                    if (_bySecondSegment.TryGetValue(secondEnd < 0 ? rest : rest[..secondEnd], out var second))
+                    {
+                        Scan(second, method, path, headers, ref best, ref found);
+                    }
                 }
             }
 

@@ -105,6 +105,101 @@ public sealed class LargeTableTests
         Assert.Empty(mismatches);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void TryMatch_RoutesWithACaptureFirst_AgreeWithLinearScanInPrecedenceOrder(int seed)
+    {
+        // Arrange: tenant-first routes in every shape (indexed by their second segment or not), beside literal ones
+        var random = new Random(seed);
+        var routes = new List<RouteDefinition>();
+        for (var i = 0; i < 400; i++)
+        {
+            var n = i % 50;
+            var route = (i % 16) switch
+            {
+                0 => Route($"r{i}", $"/{{tenant}}/svc{n}/*"),
+                1 => Route($"r{i}", $"/{{tenant}}/svc{n}", PathMatchType.Exact),
+                2 => Route($"r{i}", $"/{{tenant}}/svc{n}/items/{{id}}", PathMatchType.Exact),
+                3 => Route($"r{i}", $"/{{tenant}}-x/svc{n}/*"),
+                4 => Route($"r{i}", $"/{{tenant}}/svc{n}{{x}}", PathMatchType.Exact),
+                5 => Route($"r{i}", $"/{{tenant}}/svc{n}*"),
+                6 => Route($"r{i}", "/{tenant}/{section}/items", PathMatchType.Exact),
+                7 => Route($"r{i}", "/{tenant}/*"),
+                8 => Route($"r{i}", "/{tenant}", PathMatchType.Exact),
+                9 => Route($"r{i}", $"/v{{n}}/svc{n}/*", host: $"h{i % 5}.example.com"),
+                10 => Route($"r{i}", $"/svc{n}/*"),
+                11 => Route($"r{i}", $"/svc{n}/{{id}}", PathMatchType.Exact),
+                12 => Route($"r{i}", $"/{{tenant}}/svc{n}/*") with { Methods = ["POST"] },
+                13 => Route($"r{i}", $"/{{tenant}}/svc{n}/*") with { Headers = new Dictionary<string, string> { ["X-Variant"] = "v" + (i % 3) } },
+                14 => Route($"r{i}", "/"),
+                _ => Route($"r{i}", $@"/[a-z]+/svc{n}/\d+", PathMatchType.Regex),
+            };
+            routes.Add(route with { Priority = random.Next(6) == 0 ? random.Next(1, 4) : 0, Enabled = random.Next(15) != 0 });
+        }
+
+        var table = Table([.. routes]);
+        var mismatches = new List<string>();
+
+        for (var i = 0; i < 4000; i++)
+        {
+            var n = random.Next(0, 55);
+            var tenant = random.Next(4) switch { 0 => "acme", 1 => "acme-x", 2 => "v2", _ => "svc" + n };
+            var path = random.Next(12) switch
+            {
+                0 => $"/{tenant}/svc{n}",
+                1 => $"/{tenant}/svc{n}/",
+                2 => $"/{tenant}/svc{n}/items/{random.Next(100)}",
+                3 => $"/{tenant}/svc{n}x",
+                4 => $"/{tenant}/svc{n}/items",
+                5 => $"/{tenant}/other/items",
+                6 => $"/{tenant}",
+                7 => $"/{tenant}/",
+                8 => $"//svc{n}/items",
+                9 => $"/svc{n}/{random.Next(100)}",
+                10 => "/",
+                _ => $"/{tenant}/svc{n}/{random.Next(100)}",
+            };
+            var host = Hosts[random.Next(Hosts.Length)];
+            var method = Methods[random.Next(Methods.Length)];
+            var headers = random.Next(4) == 0 ? FakeHeaders.None : FakeHeaders.Of(("X-Variant", "v" + random.Next(3)));
+
+            // Act
+            var expected = LinearScan(table, host, method, path, headers);
+            var actual = table.TryMatch(host, method, path, headers, out var match) ? match.Route : null;
+
+            // Assert (collected)
+            if (!ReferenceEquals(expected, actual))
+            {
+                mismatches.Add($"{method} {host} {path}: expected {expected?.Definition.Name ?? "<none>"}, got {actual?.Definition.Name ?? "<none>"}");
+            }
+        }
+
+        Assert.Empty(mismatches);
+    }
+
+    [Theory]
+    [InlineData("/{tenant}/orders/{id}", PathMatchType.Exact, "orders")]
+    [InlineData("/{tenant}/orders/*", PathMatchType.Prefix, "orders")]
+    [InlineData("/{tenant}/orders", PathMatchType.Exact, "orders")]
+    [InlineData("/v{n}/users/*", PathMatchType.Prefix, "users")]
+    [InlineData("/{tenant}/ord*", PathMatchType.Prefix, null)] // also matches /x/orders
+    [InlineData("/{tenant}/orders", PathMatchType.Prefix, null)] // also matches /x/orders-old
+    [InlineData("/{tenant}/orders{x}", PathMatchType.Exact, null)]
+    [InlineData("/{tenant}/{section}/x", PathMatchType.Exact, null)]
+    [InlineData("/{tenant}/*", PathMatchType.Prefix, null)]
+    [InlineData("/{tenant}", PathMatchType.Exact, null)]
+    [InlineData("/{tenant}//x", PathMatchType.Exact, null)]
+    [InlineData("/users/{id}", PathMatchType.Exact, null)] // indexed by its first segment instead
+    [InlineData("/[a-z]+/orders", PathMatchType.Regex, null)]
+    public void Compile_PatternWithACaptureInTheFirstSegment_IsKeyedByItsSecondOnlyWhenEveryMatchHasIt(string pattern, PathMatchType type, string? expected)
+    {
+        var path = CompiledPath.Compile(pattern, type);
+
+        Assert.Equal(expected, path.SecondSegmentKey);
+    }
+
     [Fact]
     public void Build_FiveHundredRoutes_ExcludesDisabledRoutes()
     {
