@@ -58,9 +58,18 @@ internal sealed class BufferedLogWriter : IDisposable
     {
         lock (_lock)
         {
-            if (_pending.Length + text.Length > Capacity || _disposed)
+            if (_disposed)
             {
                 _dropped++;
+                return;
+            }
+
+            if (_pending.Length + text.Length > Capacity)
+            {
+                // A parked thread has an empty buffer, so this is a line longer than the whole of it: the thread still
+                // has a notice to write, on its next round as for a drop under load, not whenever another line comes.
+                _dropped++;
+                WakeIfParked();
                 return;
             }
 
@@ -69,13 +78,19 @@ internal sealed class BufferedLogWriter : IDisposable
                 _pending.Append(chunk.Span, _free);
             }
 
-            if (_parked)
-            {
-                // The first line after a quiet second: one wake-up, instead of the thread looking 50 times a second
-                // while nothing is logged. Under traffic the thread never parks and lines cost no system call.
-                _parked = false;
-                _wake.Set();
-            }
+            // The first line after a quiet second: one wake-up, instead of the thread looking 50 times a second while
+            // nothing is logged. Under traffic the thread never parks and lines cost no system call.
+            WakeIfParked();
+        }
+    }
+
+    /// <summary>Wakes the thread when it sleeps without a timeout. Under <see cref="_lock"/>, not after <see cref="Dispose"/>.</summary>
+    private void WakeIfParked()
+    {
+        if (_parked)
+        {
+            _parked = false;
+            _wake.Set();
         }
     }
 

@@ -122,6 +122,26 @@ public sealed class BufferedLogWriterTests
         Assert.Equal("first\nsecond\n", target.Text);
     }
 
+    [Fact]
+    public async Task LineDroppedWhileParked_NoticeIsWrittenWithoutWaitingForAnotherLine()
+    {
+        // Arrange: a quiet writer whose thread sleeps without a timeout
+        var target = new FlushSignallingWriter();
+        var writer = new BufferedLogWriter(target, dropped => $"dropped {dropped}\n", capacity: 32);
+        writer.Append(new StringBuilder("first\n"));
+        Assert.True(target.Flushed.Wait(TimeSpan.FromSeconds(10)), "the first line was not written");
+        Assert.True(await EventuallyAsync(() => writer.Parked), "the writer thread did not park");
+
+        // Act: a line longer than the whole buffer is dropped, and nothing else is logged
+        writer.Append(new StringBuilder(new string('x', 100) + "\n"));
+
+        // Assert: the drop is reported on the next flush, as for a drop under load, not whenever some later line comes
+        Assert.Equal(1, writer.Dropped);
+        Assert.True(await EventuallyAsync(() => target.Text.Contains("dropped 1\n", StringComparison.Ordinal)), "the dropped line was not reported");
+        writer.Dispose();
+        Assert.Equal("first\ndropped 1\n", target.Text);
+    }
+
     private static async Task<bool> EventuallyAsync(Func<bool> condition)
     {
         for (var i = 0; i < 200; i++)
