@@ -169,13 +169,17 @@ internal sealed class BufferedLogWriter : IDisposable
                 _writing.WriteTo(_target);
 
                 var dropped = Dropped;
+                var noticed = false;
                 if (dropped != reported && _droppedNotice is not null)
                 {
                     _target.Write(_droppedNotice(dropped - reported));
                     reported = dropped;
+                    noticed = true;
                 }
 
-                if (_writing.Length > 0 || dropped != reported)
+                // A notice written alone is flushed too (compared after reported caught up, it never was). Without a
+                // notice to write, a drop is not text: it must not count as writing, or the thread never parks again.
+                if (_writing.Length > 0 || noticed)
                 {
                     wrote = true;
                     _target.Flush();

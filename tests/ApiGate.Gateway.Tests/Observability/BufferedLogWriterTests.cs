@@ -142,6 +142,39 @@ public sealed class BufferedLogWriterTests
         Assert.Equal("first\ndropped 1\n", target.Text);
     }
 
+    [Fact]
+    public void OnlyANoticeToWrite_TheNoticeIsFlushed()
+    {
+        // Arrange: a target that buffers until flushed (like the gateway's stdout StreamWriter)
+        var target = new FlushSignallingWriter();
+        var writer = new BufferedLogWriter(target, dropped => $"dropped {dropped}\n", capacity: 32);
+
+        // Act: the only thing to write is the report of a dropped line
+        writer.Append(new StringBuilder(new string('x', 100) + "\n"));
+
+        // Assert: the round that writes the notice flushes it; otherwise it waits in the target's buffer for the next line
+        Assert.True(target.Flushed.Wait(TimeSpan.FromSeconds(10)), "the notice was written but not flushed");
+        Assert.Equal("dropped 1\n", target.Text);
+        writer.Dispose();
+    }
+
+    [Fact]
+    public async Task LineDroppedWithoutANoticeToWrite_ThreadStillParks()
+    {
+        // Arrange: no notice format, so a drop is only counted
+        var target = new FlushSignallingWriter();
+        var writer = new BufferedLogWriter(target, droppedNotice: null, capacity: 32);
+
+        // Act
+        writer.Append(new StringBuilder(new string('x', 100) + "\n"));
+
+        // Assert: nothing to write, so the quiet rounds lead to parking as without the drop
+        Assert.Equal(1, writer.Dropped);
+        Assert.True(await EventuallyAsync(() => writer.Parked), "a drop with no notice kept the thread flushing every round");
+        writer.Dispose();
+        Assert.Equal("", target.Text);
+    }
+
     private static async Task<bool> EventuallyAsync(Func<bool> condition)
     {
         for (var i = 0; i < 200; i++)
