@@ -70,12 +70,11 @@ public sealed class LargeTableTests
         var routes = Generate(500, seed);
         var table = Table(routes);
         var random = new Random(seed * 7919);
-        var mismatches = new List<string>();
 
-        for (var i = 0; i < 3000; i++)
+        AssertAgreesWithLinearScan(table, random, 3000, () =>
         {
             var n = random.Next(0, 520);
-            var path = random.Next(9) switch
+            return random.Next(9) switch
             {
                 0 => $"/svc{n}",
                 1 => $"/svc{n}/health",
@@ -87,22 +86,7 @@ public sealed class LargeTableTests
                 7 => $"/svc{n}/",
                 _ => $"/other/{n}",
             };
-            var host = Hosts[random.Next(Hosts.Length)];
-            var method = Methods[random.Next(Methods.Length)];
-            var headers = random.Next(4) == 0 ? FakeHeaders.None : FakeHeaders.Of(("X-Variant", "v" + random.Next(3)));
-
-            // Act
-            var expected = LinearScan(table, host, method, path, headers);
-            var actual = table.TryMatch(host, method, path, headers, out var match) ? match.Route : null;
-
-            // Assert (collected)
-            if (!ReferenceEquals(expected, actual))
-            {
-                mismatches.Add($"{method} {host} {path}: expected {expected?.Definition.Name ?? "<none>"}, got {actual?.Definition.Name ?? "<none>"}");
-            }
-        }
-
-        Assert.Empty(mismatches);
+        });
     }
 
     [Theory]
@@ -140,13 +124,12 @@ public sealed class LargeTableTests
         }
 
         var table = Table([.. routes]);
-        var mismatches = new List<string>();
 
-        for (var i = 0; i < 4000; i++)
+        AssertAgreesWithLinearScan(table, random, 4000, () =>
         {
             var n = random.Next(0, 55);
             var tenant = random.Next(4) switch { 0 => "acme", 1 => "acme-x", 2 => "v2", _ => "svc" + n };
-            var path = random.Next(12) switch
+            return random.Next(12) switch
             {
                 0 => $"/{tenant}/svc{n}",
                 1 => $"/{tenant}/svc{n}/",
@@ -161,22 +144,7 @@ public sealed class LargeTableTests
                 10 => "/",
                 _ => $"/{tenant}/svc{n}/{random.Next(100)}",
             };
-            var host = Hosts[random.Next(Hosts.Length)];
-            var method = Methods[random.Next(Methods.Length)];
-            var headers = random.Next(4) == 0 ? FakeHeaders.None : FakeHeaders.Of(("X-Variant", "v" + random.Next(3)));
-
-            // Act
-            var expected = LinearScan(table, host, method, path, headers);
-            var actual = table.TryMatch(host, method, path, headers, out var match) ? match.Route : null;
-
-            // Assert (collected)
-            if (!ReferenceEquals(expected, actual))
-            {
-                mismatches.Add($"{method} {host} {path}: expected {expected?.Definition.Name ?? "<none>"}, got {actual?.Definition.Name ?? "<none>"}");
-            }
-        }
-
-        Assert.Empty(mismatches);
+        });
     }
 
     [Theory]
@@ -241,6 +209,31 @@ public sealed class LargeTableTests
         }
 
         return [.. routes];
+    }
+
+    /// <summary>Sends <paramref name="requests"/> random requests (paths from <paramref name="nextPath"/>) to the table and to a linear scan; every answer must agree.</summary>
+    private static void AssertAgreesWithLinearScan(RouteTable table, Random random, int requests, Func<string> nextPath)
+    {
+        var mismatches = new List<string>();
+        for (var i = 0; i < requests; i++)
+        {
+            var path = nextPath();
+            var host = Hosts[random.Next(Hosts.Length)];
+            var method = Methods[random.Next(Methods.Length)];
+            var headers = random.Next(4) == 0 ? FakeHeaders.None : FakeHeaders.Of(("X-Variant", "v" + random.Next(3)));
+
+            // Act
+            var expected = LinearScan(table, host, method, path, headers);
+            var actual = table.TryMatch(host, method, path, headers, out var match) ? match.Route : null;
+
+            // Assert (collected)
+            if (!ReferenceEquals(expected, actual))
+            {
+                mismatches.Add($"{method} {host} {path}: expected {expected?.Definition.Name ?? "<none>"}, got {actual?.Definition.Name ?? "<none>"}");
+            }
+        }
+
+        Assert.Empty(mismatches);
     }
 
     /// <summary>The reference: the first route in precedence order whose host, method, headers and path all match.</summary>
