@@ -87,9 +87,19 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     public Task<int> AddWebhookEventAsync(WebhookEvent webhookEvent, string? endpointId, CancellationToken cancellationToken) =>
         WriteTransactionAsync((connection, transaction, ct) => AppendWebhookEventAsync(connection, transaction, webhookEvent, endpointId, ct), cancellationToken);
 
-    public Task<IReadOnlyList<WebhookDeliveryWork>> ClaimWebhookDeliveriesAsync(
-        string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken) =>
-        WriteTransactionAsync<IReadOnlyList<WebhookDeliveryWork>>(async (connection, transaction, ct) =>
+    public async Task<IReadOnlyList<WebhookDeliveryWork>> ClaimWebhookDeliveriesAsync(
+        string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken)
+    {
+        // Every gateway asks once a second, and nearly always nothing is due: a plain read says so without taking the
+        // write turn and the engine's write lock (on SQLite the lock of the whole file) or a PostgreSQL transaction.
+        // What it finds is read again, and leased, in the write transaction.
+        if ((await UseAsync((connection, ct) => QueryAsync<long>(connection, null, ClaimCandidatesSql, new { Now = StoredValues.Time(now), Max = max }, ct),
+            cancellationToken)).Count == 0)
+        {
+            return [];
+        }
+
+        return await WriteTransactionAsync<IReadOnlyList<WebhookDeliveryWork>>(async (connection, transaction, ct) =>
         {
             var at = StoredValues.Time(now);
             var candidates = await QueryAsync<long>(connection, transaction, ClaimCandidatesSql, new { Now = at, Max = max }, ct);
@@ -123,6 +133,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
                 """, new { Stopping = WebhookAttempt.GatewayStopping }, ct);
             return rows.Select(ToWork).ToList();
         }, cancellationToken);
+    }
 
     /// <summary>
     /// A claimed row as work. A secret this store cannot decrypt fails that delivery's attempt, not the claim: thrown

@@ -62,6 +62,40 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(4, leased.Select(w => w.DeliveryId).Distinct().Count());
     }
 
+    [Fact]
+    public async Task ClaimWebhookDeliveriesAsync_NothingDue_AnswersWithoutTheFilesWriteLock_SomethingDue_TakesIt()
+    {
+        // Arrange: a SQLite store with an endpoint and nothing queued; another connection holds the file's write lock
+        var created = await engines.CreateAsync(GatewayStores.Sqlite);
+        await CreateEndpointAsync(created.Store, "user.created");
+        await using var holder = await created.OpenRawAsync();
+        await ExecuteAsync(holder, "BEGIN IMMEDIATE");
+
+        // Act: the once-a-second claim of every gateway, with nothing due
+        var claimed = await created.Store.ClaimWebhookDeliveriesAsync("owner", Now, Now.AddMinutes(1), 16, None);
+
+        // Assert: answered by a read, not refused as busy for want of a lock it does not need
+        Assert.Empty(claimed);
+
+        // A delivery due: its lease is a write, which waits for the lock like any other (a store on the same file that
+        // waits one second for it, instead of the default thirty) and leases it once the lock is let go
+        await ExecuteAsync(holder, "ROLLBACK");
+        await created.Store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        await using var impatient = new ApiGate.Storage.Sqlite.SqliteGatewayStore(created.Dsn, new SecretProtector(null), TimeSpan.FromSeconds(1));
+        await impatient.InitializeAsync(None);
+        await ExecuteAsync(holder, "BEGIN IMMEDIATE");
+        await Assert.ThrowsAsync<ApiGate.Core.Storage.StoreBusyException>(() => impatient.ClaimWebhookDeliveriesAsync("owner", Now, Now.AddMinutes(1), 16, None));
+        await ExecuteAsync(holder, "ROLLBACK");
+        Assert.Single(await created.Store.ClaimWebhookDeliveriesAsync("owner", Now, Now.AddMinutes(1), 16, None));
+
+        static async Task ExecuteAsync(System.Data.Common.DbConnection connection, string sql)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ClaimWebhookDeliveriesAsync_OldestWaitingForRetry_LaterEventsOfThatEndpointWait(string engine)
     {
