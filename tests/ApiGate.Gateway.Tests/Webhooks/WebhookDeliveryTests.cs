@@ -508,7 +508,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     [Fact]
     public async Task HistoryPrune_StoreHeldLockedByAnotherConnection_FailsAndIsRetriedAMinuteLaterThenSucceeds()
     {
-        // Arrange: a gateway on a fake clock whose store waits a second for a lock; an event 29 days old, inside the
+        // Arrange: a gateway on a fake clock whose store waits a second for a lock; an event half an hour inside the
         // thirty days kept, and one a day old
         var logs = new RecordingLoggerProvider();
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -519,17 +519,19 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
             o.LogLevel = "info"; // the prune's line is Information
         }, _directory, clock, services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
         _gateways.Add(gateway);
-        var old = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, clock.GetUtcNow().AddDays(-29));
+        var old = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, clock.GetUtcNow().AddDays(-30).AddMinutes(30));
         var kept = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, clock.GetUtcNow().AddDays(-1));
         await gateway.Store.AddWebhookEventAsync(old, null, None);
         await gateway.Store.AddWebhookEventAsync(kept, null, None);
 
-        // Act: two days on, past the hourly prune and with the old event past the retention, while another connection
-        // holds the store's write lock
+        // Act: to a second before the hourly prune (a fake clock's advance runs every timer due on the way, so the way
+        // is kept short, and the prune cannot fail and be retried on it before the lock is taken), then, while another
+        // connection holds the store's write lock, past it, with the old event now past the retention
+        clock.Advance(ApiGate.Gateway.Webhooks.WebhookDeliveryWorker.PruneInterval - TimeSpan.FromSeconds(1));
         var holder = await SqliteWriteLock.HoldAsync(gateway.DatabasePath);
         try
         {
-            clock.Advance(TimeSpan.FromDays(2));
+            clock.Advance(TimeSpan.FromSeconds(2));
             await Poll.UntilAsync(() => logs.Entries.Any(e => e.EventId == 9608), () => "entries " + logs.Entries.Count + ": " + string.Join(" | ", logs.Entries.Select(e => $"{e.EventId} {e.Category} {e.Message}")));
         }
         finally
@@ -555,7 +557,7 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         var prunedAfter = clock.GetUtcNow() - failedAt;
         Assert.StartsWith("Webhook history could not be pruned (StoreBusyException: ", logs.Entries.First(e => e.EventId == 9608).Message, StringComparison.Ordinal);
         Assert.EndsWith("; trying again in a minute", logs.Entries.First(e => e.EventId == 9608).Message, StringComparison.Ordinal);
-        Assert.InRange(prunedAfter, TimeSpan.FromMinutes(1) - TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
+        Assert.InRange(prunedAfter, TimeSpan.FromMinutes(1) - TimeSpan.FromSeconds(3), TimeSpan.FromMinutes(10)); // failed 0–2 s before failedAt
         Assert.StartsWith("Webhook history pruned: 0 finished deliveries and 1 events from before", Assert.Single(logs.Entries, e => e.EventId == 9607).Message, StringComparison.Ordinal);
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + gateway.DatabasePath);
         await connection.OpenAsync();
