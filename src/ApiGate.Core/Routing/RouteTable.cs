@@ -6,8 +6,8 @@ namespace ApiGate.Core.Routing;
 /// The route table of one config snapshot. Routes are indexed by host (exact name, wildcard suffix) and, inside
 /// each host group, by the exact path, by the first path segment, and — for patterns with a capture in the first
 /// segment (<c>/{tenant}/orders/*</c>) — by the second, so a request only tests the few routes that could match it;
-/// regex routes without a literal first segment and short prefixes are the fallback list. Every route carries its global precedence
-/// rank, and a candidate is only tested when it could beat the best match found so far.
+/// regex routes without a literal first segment and short prefixes are the fallback list. Every route carries its
+/// global precedence rank, and a candidate is only tested when it could beat the best match found so far.
 /// </summary>
 public sealed class RouteTable
 {

@@ -93,15 +93,15 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         // Every gateway asks once a second, and nearly always nothing is due: a plain read says so without taking the
         // write turn and the engine's write lock (on SQLite the lock of the whole file) or a PostgreSQL transaction.
         // What it finds is read again, and leased, in the write transaction.
-        if ((await UseAsync((connection, ct) => QueryAsync<long>(connection, null, ClaimCandidatesSql, new { Now = StoredValues.Time(now), Max = max }, ct),
-            cancellationToken)).Count == 0)
+        var at = StoredValues.Time(now);
+        var due = await UseAsync((connection, ct) => QueryAsync<long>(connection, null, ClaimCandidatesSql, new { Now = at, Max = max }, ct), cancellationToken);
+        if (due.Count == 0)
         {
             return [];
         }
 
         return await WriteTransactionAsync<IReadOnlyList<WebhookDeliveryWork>>(async (connection, transaction, ct) =>
         {
-            var at = StoredValues.Time(now);
             var candidates = await QueryAsync<long>(connection, transaction, ClaimCandidatesSql, new { Now = at, Max = max }, ct);
             var claimed = new List<long>(candidates.Count);
             foreach (var id in candidates)
