@@ -9,11 +9,14 @@ namespace ApiGate.Cli.Commands;
 /// <c>--limit N</c>, <c>--offset N</c> and <c>--after CURSOR</c> of a list command that the store reads a page at a time
 /// (users, keys): without them the whole list is printed, as before; with them only that slice is read, and a line on
 /// stderr says which rows of how many were shown — and, when more follow, the <c>--after</c> that reads on from the last
-/// row shown whatever was added or removed since — so stdout stays the table (or JSON) alone.
+/// row shown whatever was added or removed since — so stdout stays the table (or JSON) alone. A list the command reads
+/// whole and orders itself (routes in precedence order, upstreams) takes only <c>--limit</c> and <c>--offset</c>, sliced by
+/// <see cref="Slice{T}"/>.
 /// </summary>
 internal sealed class ListPaging
 {
     private readonly string _list;
+    private readonly bool _cursors;
     private readonly Option<int?> _limit = new("--limit") { Description = "Print at most N rows (default: all)" };
     private readonly Option<int?> _offset = new("--offset") { Description = "Skip the first N rows (default 0)" };
     private readonly Option<string?> _after = new("--after")
@@ -22,12 +25,17 @@ internal sealed class ListPaging
     };
 
     /// <param name="list">The list's name (<c>users</c>, <c>keys</c>): in the stderr line, and in its cursors, so one list's is refused by another.</param>
-    public ListPaging(Command command, string list)
+    /// <param name="cursors">Whether the list takes <c>--after</c>: only one the store reads by cursor does.</param>
+    public ListPaging(Command command, string list, bool cursors = true)
     {
         _list = list;
+        _cursors = cursors;
         command.Options.Add(_limit);
         command.Options.Add(_offset);
-        command.Options.Add(_after);
+        if (cursors)
+        {
+            command.Options.Add(_after);
+        }
     }
 
     /// <summary>The slice asked for, or an error naming the option.</summary>
@@ -46,7 +54,7 @@ internal sealed class ListPaging
         }
 
         ListCursor? after = null;
-        if (parse.GetValue(_after) is { } cursor)
+        if (_cursors && parse.GetValue(_after) is { } cursor)
         {
             if (offset is not null)
             {
@@ -63,6 +71,10 @@ internal sealed class ListPaging
 
         return new ListSlice(offset ?? 0, limit ?? int.MaxValue, after);
     }
+
+    /// <summary>The rows of <paramref name="slice"/> out of a list read whole (a list without cursors).</summary>
+    public static StorePage<T> Slice<T>(ListSlice slice, IReadOnlyList<T> all) =>
+        new(slice.Offset >= all.Count ? [] : all.Skip(slice.Offset).Take(slice.Count).ToList(), all.Count);
 
     /// <summary>
     /// On stderr, when the slice is not the whole list: <c>users 3–4 of 5</c> (<c>users: 2 of 5 after the cursor</c>),

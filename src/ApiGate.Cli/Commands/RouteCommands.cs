@@ -31,10 +31,20 @@ internal static class RouteCommands
         });
 
         var list = new Command("list", "List routes in precedence order");
+        var paging = new ListPaging(list, "routes", cursors: false);
         CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
-            var routes = (await store.ListRoutesAsync(ct)).ToList();
-            CompiledRoute.SortByPrecedence(routes);
+            var slice = paging.Read(parse);
+            if (!slice.Ok)
+            {
+                return context.Fail(slice.Error!);
+            }
+
+            var all = (await store.ListRoutesAsync(ct)).ToList();
+            CompiledRoute.SortByPrecedence(all);
+            var page = ListPaging.Slice(slice.Value, all);
+            paging.WriteRange(context, slice.Value, page);
+            var routes = page.Items;
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, routes);

@@ -30,9 +30,18 @@ internal static class UpstreamCommands
         });
 
         var list = new Command("list", "List upstreams");
+        var paging = new ListPaging(list, "upstreams", cursors: false);
         CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>
         {
-            var upstreams = await store.ListUpstreamsAsync(ct);
+            var slice = paging.Read(parse);
+            if (!slice.Ok)
+            {
+                return context.Fail(slice.Error!);
+            }
+
+            var page = ListPaging.Slice(slice.Value, await store.ListUpstreamsAsync(ct));
+            paging.WriteRange(context, slice.Value, page);
+            var upstreams = page.Items;
             if (parse.GetValue(CliApp.JsonOption))
             {
                 JsonOutput.Write(context.Output, upstreams);

@@ -42,6 +42,50 @@ public sealed class CliTests : CliTestBase
     }
 
     [Fact]
+    public async Task RoutesAndUpstreamsList_LimitAndOffset_PrintOnlyThatSliceInListOrderAndSayWhichOnStderr()
+    {
+        // Arrange: three upstreams (listed by slug), four routes created out of precedence order
+        foreach (var name in new[] { "Gamma", "Alpha", "Beta" })
+        {
+            Assert.Equal(0, (await RunAsync("upstreams", "create", "--name", name, "--url", "http://127.0.0.1:9")).ExitCode);
+        }
+
+        foreach (var (name, priority) in new[] { ("low", "1"), ("top", "9"), ("mid", "5"), ("high", "7") })
+        {
+            Assert.Equal(0, (await RunAsync("routes", "create", "--name", name, "--path", "/" + name + "/*", "--upstream", "alpha", "--priority", priority)).ExitCode);
+        }
+
+        // Act
+        var routes = await RunAsync("--json", "routes", "list", "--limit", "2", "--offset", "1");
+        var routeTable = await RunAsync("routes", "list", "--limit", "1");
+        var allRoutes = await RunAsync("--json", "routes", "list");
+        var upstreams = await RunAsync("--json", "upstreams", "list", "--offset", "1");
+        var pastTheEnd = await RunAsync("--json", "upstreams", "list", "--offset", "3");
+        var badLimit = await RunAsync("routes", "list", "--limit", "0");
+        var noCursor = await RunAsync("upstreams", "list", "--after", "abc");
+
+        // Assert
+        static string LastLine(string text) => text.Trim().Split('\n')[^1];
+        static IEnumerable<string?> Slugs(string json) => JsonDocument.Parse(json).RootElement.EnumerateArray().Select(e => e.GetProperty("slug").GetString());
+        Assert.Equal(0, routes.ExitCode);
+        Assert.Equal(["high", "mid"], Slugs(routes.Output)); // precedence order: the highest priority first
+        Assert.Equal("routes 2–3 of 4", LastLine(routes.Error));
+        var tableRows = routeTable.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(2).ToList(); // header and rule
+        Assert.Equal("top", Assert.Single(tableRows).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        Assert.Equal("routes 1–1 of 4", LastLine(routeTable.Error));
+        Assert.Equal(["top", "high", "mid", "low"], Slugs(allRoutes.Output));
+        Assert.DoesNotContain(" of ", allRoutes.Error, StringComparison.Ordinal);
+        Assert.Equal(["beta", "gamma"], Slugs(upstreams.Output));
+        Assert.Equal("upstreams 2–3 of 3", LastLine(upstreams.Error));
+        Assert.Equal("[]", pastTheEnd.Output.Trim());
+        Assert.Equal("upstreams: none past 3 of 3", LastLine(pastTheEnd.Error));
+        Assert.Equal(2, badLimit.ExitCode);
+        Assert.Equal("error: --limit: must be 1 or more", LastLine(badLimit.Error));
+        Assert.Equal(2, noCursor.ExitCode); // a list read whole has no cursor to continue from
+        Assert.Equal("error: unknown option --after; see 'apigate upstreams list --help'", LastLine(noCursor.Error));
+    }
+
+    [Fact]
     public async Task DeleteWithJson_PrintsTheDeletedRecordAsOneJsonObjectOnStdout()
     {
         // Arrange
