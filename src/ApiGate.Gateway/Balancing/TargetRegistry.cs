@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ApiGate.Core.Text;
+using ApiGate.Core.Timing;
 using Microsoft.Extensions.Logging;
 
 namespace ApiGate.Gateway.Balancing;
@@ -13,6 +14,13 @@ namespace ApiGate.Gateway.Balancing;
 internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHealthReporter reporter, ILogger<TargetRegistry> logger)
 {
     private readonly ConcurrentDictionary<(string UpstreamId, string Url), TargetState> _states = new();
+    private readonly ChangeSignal _ejected = new();
+
+    /// <summary>
+    /// Completes when a target is next ejected by traffic (read it before looking at the states): the health prober
+    /// sleeps until its next due probe and must learn of a cool-down that started meanwhile.
+    /// </summary>
+    public Task NextEjection => _ejected.Next;
 
     /// <summary>The state of a target, created healthy on first use.</summary>
     public TargetState Get(string upstreamId, string url, int weight)
@@ -90,6 +98,11 @@ internal sealed partial class TargetRegistry(TimeProvider timeProvider, TargetHe
         if (state.Published && !state.Retired)
         {
             reporter.Publish(state);
+        }
+
+        if (to == TargetHealth.Ejected)
+        {
+            _ejected.Raise();
         }
     }
 

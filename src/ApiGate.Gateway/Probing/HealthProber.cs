@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using ApiGate.Core.Timing;
 using ApiGate.Gateway.Snapshots;
 using Microsoft.Extensions.Hosting;
 
@@ -13,18 +14,27 @@ namespace ApiGate.Gateway.Probing;
 /// the traffic client, so probes never wait for a <c>max_conns</c> slot) and the configured timeout. A 2xx or 3xx
 /// answer is a pass. Thresholds of consecutive results flip a target between healthy and unhealthy
 /// (<see cref="TargetState.ProbeCompleted"/>). Also ends the passive cool-down of ejected targets of those upstreams,
-/// after which probes decide when they rejoin. Runs beside the request path, never on it.
+/// after which probes decide when they rejoin. Runs beside the request path, never on it, and sleeps between probes:
+/// until the next probe is due or cool-down ends, or until the config changes, traffic ejects a target or a probe that
+/// ran past its interval ends.
 /// </summary>
-internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool pool, TimeProvider timeProvider) : BackgroundService
+internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry targets, UpstreamClientPool pool, TimeProvider timeProvider)
+    : BackgroundService
 {
+    /// <summary>How soon to look again while there is no snapshot yet.</summary>
+    private static readonly TimeSpan NoSnapshotYet = TimeSpan.FromMilliseconds(200);
+
     /// <summary>
-    /// How often due probes are looked for while some upstream has active checks; intervals are whole seconds or more,
-    /// so this is precise enough. Without any, the loop sleeps until the config changes.
+    /// A probe this close to due is started now rather than after another sleep: the timer that ends a sleep counts
+    /// milliseconds and may fire a hair before the timestamp says the interval is over.
     /// </summary>
-    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan Slack = TimeSpan.FromMilliseconds(20);
+
     private readonly ProbeClients _clients = new(pool, timeProvider);
     private readonly object _runLock = new();
+    private readonly ChangeSignal _overdue = new();
     private volatile bool _idle;
+    private long _passes;
 
     public override void Dispose()
     {
@@ -41,16 +51,22 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
         {
             while (true)
             {
-                // Taken before the pass reads the snapshot, so a snapshot published during the pass is not missed.
+                // Taken before the pass reads the snapshot and the states, so a change made during the pass is not missed.
                 var replaced = snapshots.NextReplacement;
-                if (RunDueProbes(stoppingToken))
+                var ejected = targets.NextEjection;
+                var overdue = _overdue.Next;
+                if (RunDueProbes(stoppingToken) is { } wait)
                 {
-                    await Task.Delay(Tick, timeProvider, stoppingToken);
+                    // Until the next probe is due or a cool-down ends, unless the config changes, traffic ejects a
+                    // target (a cool-down this pass did not know of) or a probe that ran past its interval ends.
+                    using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    await Task.WhenAny(Task.Delay(wait, timeProvider, sleep.Token), replaced, ejected, overdue);
+                    await sleep.CancelAsync();
+                    stoppingToken.ThrowIfCancellationRequested();
                 }
                 else
                 {
-                    // No upstream checks its targets: nothing to look at until the config changes (an idle gateway
-                    // would otherwise wake a thread-pool thread five times a second for nothing).
+                    // No upstream checks its targets: nothing to look at until the config changes.
                     _idle = true;
                     await replaced.WaitAsync(stoppingToken);
                     _idle = false;
@@ -66,29 +82,42 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
     /// <summary>Whether the loop is waiting for a new snapshot because the current one has no active health checks.</summary>
     internal bool Idle => _idle;
 
+    /// <summary>How many passes over the snapshot the loop has made (each starts the probes that are due).</summary>
+    internal long Passes => Interlocked.Read(ref _passes);
+
     /// <summary>
-    /// Starts the probes that are due (each runs on its own; one probe per target at a time). Returns whether any live
-    /// upstream has active checks, i.e. whether a later pass over the same snapshot can have anything to do.
+    /// Starts the probes that are due (each runs on its own; one probe per target at a time) and ends the cool-downs that
+    /// are over. Returns how long the loop may sleep before the next probe is due or the next cool-down ends, or null when
+    /// no live upstream has active checks (nothing to do until the config changes).
     /// </summary>
-    internal bool RunDueProbes(CancellationToken stoppingToken)
+    internal TimeSpan? RunDueProbes(CancellationToken stoppingToken)
     {
         lock (_runLock)
         {
-            if (stoppingToken.IsCancellationRequested || snapshots.Current is not { } snapshot)
+            Interlocked.Increment(ref _passes);
+            if (stoppingToken.IsCancellationRequested)
             {
-                return !stoppingToken.IsCancellationRequested; // no snapshot yet: look again on the tick
+                return null;
             }
 
-            var checking = RunDueProbes(snapshot, stoppingToken);
+            if (snapshots.Current is not { } snapshot)
+            {
+                return NoSnapshotYet;
+            }
+
+            var wait = RunDueProbes(snapshot, stoppingToken);
             _clients.RetireUnused();
-            return checking;
+            return wait;
         }
     }
 
-    private bool RunDueProbes(ConfigSnapshot snapshot, CancellationToken stoppingToken)
+    private TimeSpan? RunDueProbes(ConfigSnapshot snapshot, CancellationToken stoppingToken)
     {
         var checking = false;
+        var wait = Timeout.InfiniteTimeSpan; // every probe still running: its end wakes the loop
         var now = timeProvider.GetTimestamp();
+        var frequency = (double)timeProvider.TimestampFrequency;
+        var slack = (long)(Slack.TotalSeconds * frequency);
         var seen = new HashSet<TargetState>(ReferenceEqualityComparer.Instance);
         foreach (var upstream in snapshot.RouteUpstreams.Append(snapshot.DefaultUpstream))
         {
@@ -97,9 +126,9 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
                 continue;
             }
 
-            checking = true;
             var client = _clients.Get(upstream); // every pass: marks the client as still in use
-            var interval = (long)(upstream.Health.Interval.TotalSeconds * timeProvider.TimestampFrequency);
+            var interval = (long)(upstream.Health.Interval.TotalSeconds * frequency);
+            checking = true;
             foreach (var target in upstream.Targets)
             {
                 var state = target.State;
@@ -109,18 +138,35 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
                 }
 
                 state.EndCooldown(now, upstream.Health.Cooldown);
-                if ((state.LastProbeAt is not { } last || now - last >= interval) && state.TryStartProbe())
+                var cooldown = state.CooldownLeft(now, upstream.Health.Cooldown); // zero unless still ejected
+                if (cooldown > TimeSpan.Zero)
                 {
-                    state.LastProbeAt = now;
-                    _ = ProbeAsync(upstream, client, target, stoppingToken);
+                    wait = Sooner(wait, cooldown);
                 }
+
+                var due = state.LastProbeAt is { } last ? last + interval - now : 0;
+                if (due <= slack)
+                {
+                    if (!state.TryStartProbe())
+                    {
+                        continue; // still running past its interval: its end wakes the loop
+                    }
+
+                    state.LastProbeAt = now;
+                    due = interval;
+                    _ = ProbeAsync(upstream, client, target, interval, stoppingToken);
+                }
+
+                wait = Sooner(wait, TimeSpan.FromSeconds(due / frequency));
             }
         }
 
-        return checking;
+        return checking ? wait : null;
     }
 
-    private async Task ProbeAsync(UpstreamBinding upstream, HttpMessageInvoker client, TargetBinding target, CancellationToken stoppingToken)
+    private static TimeSpan Sooner(TimeSpan wait, TimeSpan other) => wait == Timeout.InfiniteTimeSpan || other < wait ? other : wait;
+
+    private async Task ProbeAsync(UpstreamBinding upstream, HttpMessageInvoker client, TargetBinding target, long interval, CancellationToken stoppingToken)
     {
         var policy = upstream.Health;
         var success = false;
@@ -170,6 +216,10 @@ internal sealed class HealthProber(SnapshotManager snapshots, UpstreamClientPool
             if (!stoppingToken.IsCancellationRequested)
             {
                 target.State.ProbeCompleted(success, policy, reason);
+                if (timeProvider.GetTimestamp() - target.State.LastProbeAt >= interval)
+                {
+                    _overdue.Raise(); // the next probe was due while this one ran: the loop skipped it and sleeps
+                }
             }
         }
     }

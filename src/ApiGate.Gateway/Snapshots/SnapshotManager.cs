@@ -1,4 +1,5 @@
 using ApiGate.Core.Storage;
+using ApiGate.Core.Timing;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Storage.Secrets;
@@ -22,7 +23,7 @@ internal sealed partial class SnapshotManager(
     ILogger<SnapshotManager> logger) : BackgroundService
 {
     private ConfigSnapshot? _current;
-    private TaskCompletionSource _replaced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChangeSignal _replaced = new();
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private long _failedVersion = -1;
 
@@ -34,7 +35,7 @@ internal sealed partial class SnapshotManager(
     /// published between the two is then either the one read or completes the task, never missed. Lets work that has
     /// nothing to do in the current snapshot (no health checks to run) sleep instead of looking again on a timer.
     /// </summary>
-    public Task NextReplacement => Volatile.Read(ref _replaced).Task;
+    public Task NextReplacement => _replaced.Next;
 
     /// <summary>Number of reloads that failed to build since start.</summary>
     public long ReloadFailures { get; private set; }
@@ -146,7 +147,7 @@ internal sealed partial class SnapshotManager(
     private void Publish(ConfigSnapshot snapshot)
     {
         Volatile.Write(ref _current, snapshot); // before the task completes: who wakes reads this one
-        Interlocked.Exchange(ref _replaced, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        _replaced.Raise();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -60,6 +60,77 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     }
 
     [Fact]
+    public async Task ActiveChecks_ProberWakesOncePerDueProbe_NotOnATick()
+    {
+        // Arrange: one target probed every second
+        await CreateAsync("paced", "round_robin", new UpstreamInput
+        {
+            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "5s" },
+        }, [new TargetInput { Url = Url(0) }]);
+        var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
+        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+        var passesBefore = prober.Passes;
+        var probesBefore = Probes();
+
+        // Act: three more probes
+        Assert.True(await EventuallyAsync(() => Probes() >= probesBefore + 3, TimeSpan.FromSeconds(20)), "probes stopped");
+
+        // Assert: a pass over the config for each probe (give or take the one under way at either end), not one every
+        // fifth of a second in between
+        var passes = prober.Passes - passesBefore;
+        var probes = Probes() - probesBefore;
+        Assert.InRange(passes, probes - 1, probes + 1);
+    }
+
+    [Fact]
+    public async Task ActiveChecks_TargetEjectedByTraffic_CooldownEndsOnTimeThoughTheNextProbeIsAnHourAway()
+    {
+        // Arrange: probed once an hour; the first probe has run, so the prober sleeps for the hour
+        await CreateAsync("ejected", "round_robin", new UpstreamInput
+        {
+            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "5s", PassiveFailures = 1, PassiveCooldown = "1s" },
+        }, [new TargetInput { Url = Url(0) }]);
+        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+
+        // Act: traffic ejects the target
+        using (var failing = await Gateway.Client.GetAsync(Gateway.Url + "/ejected/status?code=500"))
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, failing.StatusCode);
+        }
+
+        Assert.Equal(TargetHealth.Ejected, States("ejected")[0].Health);
+
+        // Assert: woken by the ejection, the prober ends the one-second cool-down (the target then waits for probes)
+        Assert.True(await EventuallyAsync(() => States("ejected")[0].Health == TargetHealth.Unhealthy, TimeSpan.FromSeconds(10)),
+            $"still {States("ejected")[0].Health} after its cool-down");
+        Assert.Equal(1, Probes());
+    }
+
+    [Fact]
+    public async Task ActiveChecks_ProbeRunsPastItsInterval_NextProbeStartsWhenItEnds()
+    {
+        // Arrange: probes every second, the second one held at the target
+        await CreateAsync("held", "round_robin", new UpstreamInput
+        {
+            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "1m" },
+        }, [new TargetInput { Url = Url(0) }]);
+        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Backend(0).HealthzHeld = release.Task;
+        Assert.True(await EventuallyAsync(() => Probes() >= 2, TimeSpan.FromSeconds(10)), "no second probe");
+        await Task.Delay(TimeSpan.FromSeconds(2)); // the third probe falls due while the second still runs
+
+        // Act: the held probe answers
+        Backend(0).HealthzHeld = null;
+        release.SetResult();
+
+        // Assert: the next probe follows; nothing but the held probe's end wakes the prober, which found every probe
+        // running when it last looked and had no time to wake at
+        Assert.True(await EventuallyAsync(() => Probes() >= 3, TimeSpan.FromSeconds(10)), "no probe after the held one ended");
+        Assert.Equal(TargetHealth.Healthy, States("held")[0].Health);
+    }
+
+    [Fact]
     public async Task SingleTarget_TrialIsAStream_OtherRequestsAreServedWhileItFlows()
     {
         await CreateAsync("stream", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1, PassiveCooldown = "1s" } },

@@ -46,6 +46,9 @@ internal sealed class TestUpstream : IAsyncDisposable
     /// <summary>What <c>/healthz</c> answers: 200 when true, 503 when false.</summary>
     public volatile bool Healthy = true;
 
+    /// <summary>When set, <c>/healthz</c> answers only once this task completes (a probe held as long as a test needs).</summary>
+    public volatile Task? HealthzHeld;
+
     /// <summary>Milliseconds every echo request waits before answering (a slow backend).</summary>
     public volatile int DelayMs;
 
@@ -178,6 +181,11 @@ internal sealed class TestUpstream : IAsyncDisposable
                 context.Response.Headers.Location = request.Query["to"].FirstOrDefault() ?? $"http://127.0.0.1:{Port}/landing?x=1";
                 return;
             case "healthz":
+                if (HealthzHeld is { } held)
+                {
+                    await held;
+                }
+
                 context.Response.StatusCode = Healthy ? 200 : 503;
                 await context.Response.WriteAsync(Healthy ? "ok" : "down");
                 return;
