@@ -7,7 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace ApiGate.Gateway.Limits;
 
 /// <summary>
-/// Writes the <c>last_used_at</c> times of API keys and admin tokens to the store every second, through the
+/// Writes the <c>last_used_at</c> times of API keys and admin tokens to the store every second while credentials are
+/// in use (and sleeps while none is), through the
 /// <see cref="StoreWriter"/> thread (never on a request thread), and once more on a graceful stop. While the store is
 /// locked the write waits on the writer thread; the times that changed meanwhile go in the next write. (Quota units
 /// are not written here: they travel with the usage events, see <see cref="Usage.UsageRecorder"/>.)
@@ -64,11 +65,14 @@ internal sealed partial class UsageFlusher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Interval, timeProvider);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (true)
             {
+                // Nothing tracked (no credential used since the last two flushes let every one go): sleep until one is
+                // used rather than wake every second to find nothing to write. Then a second's uses go in one write.
+                await keys.NextUseAsync(stoppingToken);
+                await Task.Delay(Interval, timeProvider, stoppingToken);
                 await FlushAsync(stoppingToken);
             }
         }

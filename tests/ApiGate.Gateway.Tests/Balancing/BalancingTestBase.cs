@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Hosting;
@@ -91,21 +90,7 @@ public abstract class BalancingTestBase : IAsyncLifetime
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="limit"/> passes; returns whether it held.</summary>
-    internal static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan limit)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
-        {
-            if (condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return condition();
-    }
+    internal static Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan limit) => Eventually.TrueAsync(condition, limit);
 
     internal async Task<int[]> SendManyAsync(string path, int count, Action<HttpRequestMessage>? configure = null)
     {
