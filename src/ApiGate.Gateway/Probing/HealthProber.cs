@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using ApiGate.Core.Timing;
@@ -33,6 +34,13 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
     private readonly ProbeClients _clients = new(pool, timeProvider);
     private readonly object _runLock = new();
     private readonly ChangeSignal _overdue = new();
+
+    /// <summary>
+    /// Targets a pass found due while their last probe still ran: that probe's end wakes the loop (<see cref="_overdue"/>).
+    /// Marked by the pass rather than judged by the probe against the interval it started under, which a reload may
+    /// since have shortened, and without the pass's slack.
+    /// </summary>
+    private readonly ConcurrentDictionary<TargetState, byte> _awaitingEnd = new(ReferenceEqualityComparer.Instance);
     private volatile bool _idle;
     private long _passes;
 
@@ -149,12 +157,20 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
                 {
                     if (!state.TryStartProbe())
                     {
-                        continue; // still running past its interval: its end wakes the loop
+                        // Still running past its interval: its end wakes the loop. Marked before the claim is tried
+                        // again, so a probe ending meanwhile either sees the mark or leaves the claim to take here.
+                        _awaitingEnd[state] = 0;
+                        if (!state.TryStartProbe())
+                        {
+                            continue;
+                        }
+
+                        _awaitingEnd.TryRemove(state, out _);
                     }
 
                     state.LastProbeAt = now;
                     due = interval;
-                    _ = ProbeAsync(upstream, client, target, interval, stoppingToken);
+                    _ = ProbeAsync(upstream, client, target, stoppingToken);
                 }
 
                 wait = Sooner(wait, TimeSpan.FromSeconds(due / frequency));
@@ -166,7 +182,7 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
 
     private static TimeSpan Sooner(TimeSpan wait, TimeSpan other) => wait == Timeout.InfiniteTimeSpan || other < wait ? other : wait;
 
-    private async Task ProbeAsync(UpstreamBinding upstream, HttpMessageInvoker client, TargetBinding target, long interval, CancellationToken stoppingToken)
+    private async Task ProbeAsync(UpstreamBinding upstream, HttpMessageInvoker client, TargetBinding target, CancellationToken stoppingToken)
     {
         var policy = upstream.Health;
         var success = false;
@@ -216,7 +232,8 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
             if (!stoppingToken.IsCancellationRequested)
             {
                 target.State.ProbeCompleted(success, policy, reason);
-                if (timeProvider.GetTimestamp() - target.State.LastProbeAt >= interval)
+                Interlocked.MemoryBarrier(); // the claim released above before the mark is read (the pass marks, then claims)
+                if (_awaitingEnd.TryRemove(target.State, out _))
                 {
                     _overdue.Raise(); // the next probe was due while this one ran: the loop skipped it and sleeps
                 }

@@ -131,6 +131,38 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     }
 
     [Fact]
+    public async Task IntervalShortenedWhileAProbeRunsPastIt_NextProbeStartsWhenItEnds()
+    {
+        // Arrange: probed once an hour; the first probe is held at the target and has run for more than a second
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Backend(0).HealthzHeld = release.Task;
+        await CreateAsync("shortened", "round_robin", new UpstreamInput
+        {
+            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "1m" },
+        }, [new TargetInput { Url = Url(0) }]);
+        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+        var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
+        var clock = Gateway.Service<TimeProvider>();
+        var state = Gateway.Snapshots.Current!.RouteUpstreams.First(u => u?.Definition.Slug == "shortened")!.Targets[0].State;
+        Assert.True(await EventuallyAsync(() => state.LastProbeAt is { } at && clock.GetElapsedTime(at) >= TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)));
+        var passesBefore = prober.Passes; // the prober sleeps for the hour: nothing else wakes it
+
+        // Act: the interval becomes 1 s, so the next probe is due while the first still runs; the prober looks (and
+        // finds the probe running), then the held probe answers
+        var updated = await Gateway.Upstreams.UpdateAsync("shortened", new UpstreamChanges { HealthCheck = new HealthCheckChanges { Interval = TimeSpan.FromSeconds(1) } },
+            CancellationToken.None);
+        Assert.True(updated.Ok, updated.Error?.ToString());
+        await Gateway.ReloadAsync();
+        Assert.True(await EventuallyAsync(() => prober.Passes > passesBefore, TimeSpan.FromSeconds(10)), "no pass after the reload");
+        Backend(0).HealthzHeld = null;
+        release.SetResult();
+
+        // Assert: the next probe follows its end (it ran past the interval in force, though not past the hour it started
+        // under)
+        Assert.True(await EventuallyAsync(() => Probes() >= 2, TimeSpan.FromSeconds(10)), "no probe after the held one ended");
+    }
+
+    [Fact]
     public async Task SingleTarget_TrialIsAStream_OtherRequestsAreServedWhileItFlows()
     {
         await CreateAsync("stream", "round_robin", new UpstreamInput { HealthCheck = new HealthCheckInput { PassiveFailures = 1, PassiveCooldown = "1s" } },
