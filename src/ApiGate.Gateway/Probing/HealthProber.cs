@@ -145,8 +145,10 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
                     continue;
                 }
 
-                state.EndCooldown(now, upstream.Health.Cooldown);
-                var cooldown = state.CooldownLeft(now, upstream.Health.Cooldown); // zero unless still ejected
+                // A cool-down this close to over is ended now, as a probe this close to due is started: the timer that
+                // ends the sleep may fire a hair early, and a sleep of less than a millisecond does not sleep at all.
+                state.EndCooldown(now + slack, upstream.Health.Cooldown);
+                var cooldown = state.CooldownLeft(now, upstream.Health.Cooldown); // zero unless still ejected; then more than the slack
                 if (cooldown > TimeSpan.Zero)
                 {
                     wait = Sooner(wait, cooldown);
