@@ -113,17 +113,24 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
                 return NoSnapshotYet;
             }
 
-            var wait = RunDueProbes(snapshot, stoppingToken);
+            var started = timeProvider.GetTimestamp();
+            var wait = RunDueProbes(snapshot, started, stoppingToken);
             _clients.RetireUnused();
+            if (wait is { } w && w != Timeout.InfiniteTimeSpan)
+            {
+                // The waits are counted from the pass's start: a pass over thousands of targets must not lengthen each interval.
+                var left = w - timeProvider.GetElapsedTime(started);
+                wait = left > TimeSpan.FromMilliseconds(1) ? left : TimeSpan.FromMilliseconds(1);
+            }
+
             return wait;
         }
     }
 
-    private TimeSpan? RunDueProbes(ConfigSnapshot snapshot, CancellationToken stoppingToken)
+    private TimeSpan? RunDueProbes(ConfigSnapshot snapshot, long now, CancellationToken stoppingToken)
     {
         var checking = false;
         var wait = Timeout.InfiniteTimeSpan; // every probe still running: its end wakes the loop
-        var now = timeProvider.GetTimestamp();
         var frequency = (double)timeProvider.TimestampFrequency;
         var slack = (long)(Slack.TotalSeconds * frequency);
         var seen = new HashSet<TargetState>(ReferenceEqualityComparer.Instance);
