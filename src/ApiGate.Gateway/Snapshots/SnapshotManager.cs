@@ -31,7 +31,8 @@ internal sealed partial class SnapshotManager(
     public ConfigSnapshot? Current => Volatile.Read(ref _current);
 
     /// <summary>
-    /// Completes when <see cref="Current"/> is next replaced. Take it before reading <see cref="Current"/>: a snapshot
+    /// Completes when <see cref="Current"/> is next replaced (once the targets are bound to the new snapshot's health
+    /// policies, so a probe started on the news is judged by them). Take it before reading <see cref="Current"/>: a snapshot
     /// published between the two is then either the one read or completes the task, never missed. Lets work that has
     /// nothing to do in the current snapshot (no health checks to run) sleep instead of looking again on a timer.
     /// </summary>
@@ -80,6 +81,7 @@ internal sealed partial class SnapshotManager(
             // and compile of every route (on a large config, a quarter of a second of CPU each).
             var advanced = SnapshotBuilder.Advance(current, versions);
             Publish(advanced);
+            _replaced.Raise();
             _failedVersion = -1;
             LogReloaded(advanced.Version, advanced.Routes.Routes.Count);
             return;
@@ -126,9 +128,17 @@ internal sealed partial class SnapshotManager(
         // A version that failed is older than this one, unless the store's count went back (a backup restored in place)
         // and later changes bring it to that number again, with other contents: then it must be read like any other.
         _failedVersion = -1;
-        var live = next.RouteUpstreams.Concat([next.DefaultUpstream]).OfType<UpstreamBinding>().ToList();
-        clients.RetireAllExcept(live.Select(b => b.Client).Concat(live.Select(b => b.StreamClient).OfType<HttpMessageInvoker>()).ToHashSet());
-        targets.Retain(live.Select(b => ((IReadOnlyList<TargetBinding>)b.Targets, b.Health)));
+        try
+        {
+            var live = next.RouteUpstreams.Concat([next.DefaultUpstream]).OfType<UpstreamBinding>().ToList();
+            clients.RetireAllExcept(live.Select(b => b.Client).Concat(live.Select(b => b.StreamClient).OfType<HttpMessageInvoker>()).ToHashSet());
+            targets.Retain(live.Select(b => ((IReadOnlyList<TargetBinding>)b.Targets, b.Health)));
+        }
+        finally
+        {
+            _replaced.Raise(); // after the targets are bound to the new health policies: the prober reads both
+        }
+
         LogReloaded(next.Version, next.Routes.Routes.Count);
         if (options.JwtIssuer.Length == 0)
         {
@@ -144,11 +154,8 @@ internal sealed partial class SnapshotManager(
         }
     }
 
-    private void Publish(ConfigSnapshot snapshot)
-    {
-        Volatile.Write(ref _current, snapshot); // before the task completes: who wakes reads this one
-        _replaced.Raise();
-    }
+    /// <summary>Makes <paramref name="snapshot"/> the one requests use; the caller then completes <see cref="NextReplacement"/>.</summary>
+    private void Publish(ConfigSnapshot snapshot) => Volatile.Write(ref _current, snapshot); // before the task completes: who wakes reads this one
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -60,6 +60,29 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     }
 
     [Fact]
+    public async Task HealthCheckAdded_FirstProbeFails_TargetIsTakenOutWithoutWaitingForTheNextInterval()
+    {
+        // Arrange: no health check yet; the target would fail one
+        await CreateAsync("added", "round_robin", targets: [new TargetInput { Url = Url(0) }]);
+        await Gateway.ReloadAsync();
+        Backend(0).Healthy = false;
+
+        // Act: a health check with an hour-long interval and a threshold of one
+        var updated = await Gateway.Upstreams.UpdateAsync("added", new UpstreamChanges
+        {
+            HealthCheck = new HealthCheckChanges { Path = "/healthz", Interval = TimeSpan.FromHours(1), UnhealthyThreshold = 1 },
+        }, CancellationToken.None);
+        Assert.True(updated.Ok, updated.Error?.ToString());
+        await Gateway.ReloadAsync();
+
+        // Assert: the probe the reload woke the prober for is judged by the new policy (a target still bound to the old
+        // one, without checks, would ignore it, and the next probe is an hour away)
+        Assert.True(await EventuallyAsync(() => States("added")[0].Health == TargetHealth.Unhealthy, TimeSpan.FromSeconds(10)),
+            $"still {States("added")[0].Health} after a failed first probe");
+        Assert.Equal(1, Probes());
+    }
+
+    [Fact]
     public async Task ActiveChecks_ProberWakesOncePerDueProbe_NotOnATick()
     {
         // Arrange: one target probed every second
