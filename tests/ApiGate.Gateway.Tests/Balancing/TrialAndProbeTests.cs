@@ -86,12 +86,8 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     public async Task ActiveChecks_ProberWakesOncePerDueProbe_NotOnATick()
     {
         // Arrange: one target probed every second
-        await CreateAsync("paced", "round_robin", new UpstreamInput
-        {
-            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "5s" },
-        }, [new TargetInput { Url = Url(0) }]);
+        await ProbedAsync("paced", new HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "5s" });
         var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
-        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
         var passesBefore = prober.Passes;
         var probesBefore = Probes();
 
@@ -109,11 +105,7 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     public async Task ActiveChecks_TargetEjectedByTraffic_CooldownEndsOnTimeThoughTheNextProbeIsAnHourAway()
     {
         // Arrange: probed once an hour; the first probe has run, so the prober sleeps for the hour
-        await CreateAsync("ejected", "round_robin", new UpstreamInput
-        {
-            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "5s", PassiveFailures = 1, PassiveCooldown = "1s" },
-        }, [new TargetInput { Url = Url(0) }]);
-        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+        await ProbedAsync("ejected", new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "5s", PassiveFailures = 1, PassiveCooldown = "1s" });
 
         // Act: traffic ejects the target
         using (var failing = await Gateway.Client.GetAsync(Gateway.Url + "/ejected/status?code=500"))
@@ -137,11 +129,7 @@ public sealed class TrialAndProbeTests : BalancingTestBase
         // seen, the hold could still catch that probe, which the target has counted before reading the hold)
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Backend(0).HealthzHeld = release.Task;
-        await CreateAsync("held", "round_robin", new UpstreamInput
-        {
-            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "1m" },
-        }, [new TargetInput { Url = Url(0) }]);
-        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+        await ProbedAsync("held", new HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "1m" });
         var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
         var passesBefore = prober.Passes;
 
@@ -166,11 +154,7 @@ public sealed class TrialAndProbeTests : BalancingTestBase
         // Arrange: probed once an hour; the first probe is held at the target and has run for more than a second
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Backend(0).HealthzHeld = release.Task;
-        await CreateAsync("shortened", "round_robin", new UpstreamInput
-        {
-            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "1m" },
-        }, [new TargetInput { Url = Url(0) }]);
-        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+        await ProbedAsync("shortened", new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "1m" });
         var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
         var clock = Gateway.Service<TimeProvider>();
         var state = Gateway.Snapshots.Current!.RouteUpstreams.First(u => u?.Definition.Slug == "shortened")!.Targets[0].State;
@@ -196,11 +180,7 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     public async Task ActiveChecks_TargetEjectedByTraffic_ProberLooksOnceForTheEjectionAndOnceWhenTheCooldownEnds()
     {
         // Arrange: probed once an hour; the first probe has run, so the prober sleeps for the hour
-        await CreateAsync("woken", "round_robin", new UpstreamInput
-        {
-            HealthCheck = new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "5s", PassiveFailures = 1, PassiveCooldown = "1s" },
-        }, [new TargetInput { Url = Url(0) }]);
-        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+        await ProbedAsync("woken", new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "5s", PassiveFailures = 1, PassiveCooldown = "1s" });
         var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
         var passesBefore = prober.Passes;
 
@@ -268,6 +248,13 @@ public sealed class TrialAndProbeTests : BalancingTestBase
         Assert.True(stillBusy, "the slow request ended before the probes were seen");
         Assert.Equal(TargetHealth.Healthy, health);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    /// <summary>An upstream over backend 0 alone with <paramref name="check"/> and a public route to it, once its first probe has reached the target.</summary>
+    private async Task ProbedAsync(string name, HealthCheckInput check)
+    {
+        await CreateAsync(name, "round_robin", new UpstreamInput { HealthCheck = check }, [new TargetInput { Url = Url(0) }]);
+        Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
     }
 
     private int Probes() => Backend(0).Received.Count(r => r.Path.EndsWith("/healthz", StringComparison.Ordinal));
