@@ -11,7 +11,11 @@ public sealed class HotReloadTests : GatewayTestBase
     private string _upstreamId = "";
     private string _routeId = "";
 
-    private protected override void Configure(Configuration.GatewayOptions options) => options.LogWriter = _log.Writer;
+    private protected override void Configure(Configuration.GatewayOptions options)
+    {
+        options.LogWriter = _log.Writer;
+        options.LogLevel = "info"; // the poll's recovery line is information
+    }
 
     private protected override async Task SetUpAsync()
     {
@@ -37,6 +41,59 @@ public sealed class HotReloadTests : GatewayTestBase
         // not asserted (a shared machine is noisy), only that it happens within the bounded wait.
         Assert.Equal(HttpStatusCode.OK, afterCreate);
         Assert.Equal(HttpStatusCode.NotFound, afterDisable);
+    }
+
+    [Fact]
+    public async Task ConfigPoll_OnTheSystemClock_HasAThreadOfItsOwn_WhichEndsWithTheGateway()
+    {
+        // Arrange: started with the gateway's background services, which run beside its start
+        Assert.True(await Eventually.TrueAsync(() => Gateway.Snapshots.PollThread is not null, TimeSpan.FromSeconds(10)), "no poll thread");
+        var thread = Gateway.Snapshots.PollThread;
+
+        // Act
+        var aliveWhileServing = thread!.IsAlive;
+        var background = thread.IsBackground; // a stopped thread's cannot be read
+        await Gateway.StopAsync();
+
+        // Assert: not the thread pool's (a worker woken four times a second spins each time before it sleeps); the CLI
+        // test above shows its polls apply changes
+        Assert.Equal("apigate config poll", thread.Name);
+        Assert.True(background);
+        Assert.True(aliveWhileServing);
+        Assert.True(thread.Join(TimeSpan.FromSeconds(10)), "the poll thread outlived the gateway");
+    }
+
+    [Fact]
+    public async Task ConfigPoll_StoreUnreadableThenReadableAgain_FailureLoggedOnce_RecoveryLogged_ChangesApplyAgain()
+    {
+        // Arrange: the versions table taken away behind the gateway's back (a damaged or half-restored file)
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Gateway.DatabasePath);
+        await connection.OpenAsync();
+        await using (var broken = connection.CreateCommand())
+        {
+            broken.CommandText = "ALTER TABLE config_version RENAME TO config_version_away";
+            await broken.ExecuteNonQueryAsync();
+        }
+
+        await Task.Delay(1_000); // several polls (every 100 ms here) fail meanwhile
+
+        // Act: the table comes back, and a route is created through the CLI
+        await using (var mended = connection.CreateCommand())
+        {
+            mended.CommandText = "ALTER TABLE config_version_away RENAME TO config_version";
+            await mended.ExecuteNonQueryAsync();
+        }
+
+        var created = await Gateway.CliAsync("routes", "create", "--name", "after", "--path", "/after/*", "--upstream", "backend", "--auth=false");
+        var status = await WaitForStatusAsync("/after/x", HttpStatusCode.OK);
+        var written = await _log.UpToMarkerAsync(Gateway);
+
+        // Assert: one line for the outage however many polls failed, one for the recovery, and the poll goes on
+        Assert.Equal(0, created.ExitCode);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Single(written.Split('\n'), l => l.Contains("Checking the store for config changes failed", StringComparison.Ordinal));
+        Assert.Single(written.Split('\n'), l => l.Contains("Checking the store for config changes works again", StringComparison.Ordinal));
+        Assert.True(Gateway.Snapshots.PollThread!.IsAlive);
     }
 
     [Fact]
