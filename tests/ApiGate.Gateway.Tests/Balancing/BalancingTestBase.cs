@@ -90,7 +90,7 @@ public abstract class BalancingTestBase : IAsyncLifetime
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="limit"/> passes; returns whether it held.</summary>
-    internal static Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan limit) => Eventually.TrueAsync(condition, limit);
+    internal static Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan limit) => Poll.HoldsWithinAsync(condition, limit);
 
     internal async Task<int[]> SendManyAsync(string path, int count, Action<HttpRequestMessage>? configure = null)
     {

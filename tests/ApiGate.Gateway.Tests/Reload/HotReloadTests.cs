@@ -47,7 +47,7 @@ public sealed class HotReloadTests : GatewayTestBase
     public async Task ConfigPoll_OnTheSystemClock_HasAThreadOfItsOwn_WhichEndsWithTheGateway()
     {
         // Arrange: started with the gateway's background services, which run beside its start
-        Assert.True(await Eventually.TrueAsync(() => Gateway.Snapshots.PollThread is not null, TimeSpan.FromSeconds(10)), "no poll thread");
+        await Poll.UntilAsync(() => Gateway.Snapshots.PollThread is not null, () => "no poll thread");
         var thread = Gateway.Snapshots.PollThread;
 
         // Act
