@@ -125,11 +125,8 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     [Fact]
     public async Task ActiveChecks_ProbeRunsPastItsInterval_NextProbeStartsWhenItEnds()
     {
-        // Arrange: probes every second, the first one held at the target (held from the start: set after a probe was
-        // seen, the hold could still catch that probe, which the target has counted before reading the hold)
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Backend(0).HealthzHeld = release.Task;
-        await ProbedAsync("held", new HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "1m" });
+        // Arrange: probes every second, the first one held at the target
+        var release = await FirstProbeHeldAsync("held", "1s");
         var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
         var passesBefore = prober.Passes;
 
@@ -152,9 +149,7 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     public async Task IntervalShortenedWhileAProbeRunsPastIt_NextProbeStartsWhenItEnds()
     {
         // Arrange: probed once an hour; the first probe is held at the target and has run for more than a second
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Backend(0).HealthzHeld = release.Task;
-        await ProbedAsync("shortened", new HealthCheckInput { Path = "/healthz", Interval = "1h", Timeout = "1m" });
+        var release = await FirstProbeHeldAsync("shortened", "1h");
         var prober = Gateway.Service<ApiGate.Gateway.Probing.HealthProber>();
         var clock = Gateway.Service<TimeProvider>();
         var state = Gateway.Snapshots.Current!.RouteUpstreams.First(u => u?.Definition.Slug == "shortened")!.Targets[0].State;
@@ -255,6 +250,19 @@ public sealed class TrialAndProbeTests : BalancingTestBase
     {
         await CreateAsync(name, "round_robin", new UpstreamInput { HealthCheck = check }, [new TargetInput { Url = Url(0) }]);
         Assert.True(await EventuallyAsync(() => Probes() >= 1, TimeSpan.FromSeconds(10)), "no first probe");
+    }
+
+    /// <summary>
+    /// <see cref="ProbedAsync"/> with its first probe held at the target until the returned source completes (held from
+    /// the start: set after a probe was seen, the hold could still catch that probe, which the target counts before
+    /// reading the hold).
+    /// </summary>
+    private async Task<TaskCompletionSource> FirstProbeHeldAsync(string name, string interval)
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Backend(0).HealthzHeld = release.Task;
+        await ProbedAsync(name, new HealthCheckInput { Path = "/healthz", Interval = interval, Timeout = "1m" });
+        return release;
     }
 
     private int Probes() => Backend(0).Received.Count(r => r.Path.EndsWith("/healthz", StringComparison.Ordinal));
