@@ -484,22 +484,32 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     [Fact]
     public async Task GatewayStarts_WebhookHistoryPastTheRetention_PrunedAndLogged()
     {
-        // Arrange: an event recorded forty days ago that no endpoint took, then a restart (a round prunes at start)
+        // Arrange: an event recorded forty days ago that no endpoint took, then a restart (a round prunes at start). The
+        // events are written while no gateway runs: the first gateway's own start prune runs on the thread pool after
+        // it listens, and on a busy machine it came after events written through it, deleted the old one itself, and
+        // left the second nothing to prune or log.
         var first = await StartGatewayAsync(GatewayStores.Sqlite);
+        await first.StopAsync();
         var old = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, DateTimeOffset.UtcNow.AddDays(-40));
         var kept = WebhookEvent.Create(WebhookEventTypes.PlanChanged, new System.Text.Json.Nodes.JsonObject(), null, DateTimeOffset.UtcNow.AddDays(-1));
-        await first.Store.AddWebhookEventAsync(old, null, None);
-        await first.Store.AddWebhookEventAsync(kept, null, None);
-        await first.StopAsync();
+        await using (var offline = GatewayStores.Create(GatewayStores.Sqlite, _dsn, new SecretProtector(null)))
+        {
+            await offline.AddWebhookEventAsync(old, null, None);
+            await offline.AddWebhookEventAsync(kept, null, None);
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         var log = new CapturedLog();
 
         // Act
         await StartGatewayAsync(GatewayStores.Sqlite, log: log, logLevel: "info");
-        await Poll.UntilAsync(() => log.Text.Contains("Webhook history pruned", StringComparison.Ordinal), () => log.Text);
-
-        // Assert: the default thirty days kept
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + _dsn);
         await connection.OpenAsync();
+        await Poll.UntilAsync(
+            () => log.Text.Contains("Webhook history pruned", StringComparison.Ordinal),
+            () => "events in the store: " + string.Join(", ", Dapper.SqlMapper.Query<string>(connection, "SELECT id FROM webhook_events ORDER BY seq")) + "\n" + log.Text);
+
+        // Assert: the default thirty days kept
         var left = (await Dapper.SqlMapper.QueryAsync<string>(connection, "SELECT id FROM webhook_events ORDER BY seq")).ToList();
         Assert.Equal([kept.Id], left);
         Assert.Contains("Webhook history pruned: 0 finished deliveries and 1 events from before", log.Text, StringComparison.Ordinal);
