@@ -30,7 +30,7 @@ public abstract class AdminUiTestBase : GatewayTestBase
         await browser.GoAsync("/ui/login");
         await browser.Page.FillAsync("#token", Token);
         await browser.Page.ClickAsync("#sign-in");
-        await browser.Page.WaitForURLAsync("**/ui", BrowserPage.AfterPost);
+        await BrowserPage.ArrivedAtAsync(browser.Page, "/ui");
         await Assertions.Expect(browser.Page.Locator("#signed-in-as")).ToContainTextAsync(TokenName);
         return browser;
     }

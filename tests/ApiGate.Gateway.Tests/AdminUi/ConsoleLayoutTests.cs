@@ -27,7 +27,7 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         await users.ClickAsync();
 
         // Assert
-        await page.WaitForURLAsync("**/ui/users", BrowserPage.AfterPost);
+        await BrowserPage.ArrivedAtAsync(page, "/ui/users");
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Users");
     }
 
@@ -193,7 +193,7 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         await Assertions.Expect(page).ToHaveTitleAsync("Sign in · APIGate admin");
         await browser.Page.FillAsync("#token", Token);
         await browser.Page.ClickAsync("#sign-in");
-        await browser.Page.WaitForURLAsync("**/ui", BrowserPage.AfterPost);
+        await BrowserPage.ArrivedAtAsync(browser.Page, "/ui");
         var expected = new Dictionary<string, string>
         {
             ["/ui"] = "Dashboard", ["/ui/routes"] = "Routes", ["/ui/routes/new"] = "New route", [$"/ui/routes/{route.Id}/edit"] = "Edit route orders",

@@ -102,7 +102,7 @@ public sealed partial class MissingRowTests : AdminUiTestBase
             "There is no route orders any more: it may have been deleted through the admin API, the CLI or another session. Nothing was changed. Back to the routes.");
         await browser.ScreenshotAsync("admin-ui-missing-row");
         await page.ClickAsync("#missing-row a");
-        await page.WaitForURLAsync("**/ui/routes");
+        await BrowserPage.ArrivedAtAsync(page, "/ui/routes");
         await Assertions.Expect(page.Locator("#routes-empty")).ToHaveCountAsync(1);
         Assert.Null(await Gateway.Store.FindRouteAsync("orders", None));
     }

@@ -13,12 +13,17 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
     public IPage Page { get; } = page;
 
     /// <summary>
-    /// For waiting on the page a form post redirects to, or a followed link opens: done once its HTML is parsed, without
-    /// waiting for the load event — under a loaded CI box Chromium now and then never reported that event for the new
-    /// page (45 s timeouts after the page was there; seen after posts and after a menu link on a phone-sized page). The
-    /// assertions that follow wait for their elements themselves.
+    /// Waits until the tab's address is <paramref name="pathAndQuery"/> on the gateway (the whole path and query), as after
+    /// a form post's redirect or a followed link. It polls the address, as an assertion does, and waits for no load
+    /// event: under a loaded CI box Chromium now and then never reported one for the new page (45 s timeouts after the
+    /// page was there, first for the load event, then for DOMContentLoaded too); then it polls the document until its
+    /// HTML is parsed.
     /// </summary>
-    public static readonly PageWaitForURLOptions AfterPost = new() { WaitUntil = WaitUntilState.DOMContentLoaded };
+    public static async Task ArrivedAtAsync(IPage page, string pathAndQuery)
+    {
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("^https?://[^/]+" + System.Text.RegularExpressions.Regex.Escape(pathAndQuery) + "$"));
+        await page.WaitForFunctionAsync("() => document.readyState !== 'loading'", null, new() { PollingInterval = 50 });
+    }
 
     /// <summary>Goes to a path (relative to the gateway) and returns the response's status.</summary>
     public async Task<int> GoAsync(string path)

@@ -39,7 +39,7 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", Password);
         await page.ClickAsync("#log-in");
-        await page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
+        await BrowserPage.ArrivedAtAsync(page, "/portal");
         await Assertions.Expect(page.Locator("#plan-name")).ToHaveTextAsync("Free");
         await Assertions.Expect(page.Locator("#chart-empty")).ToBeVisibleAsync();
 
@@ -128,7 +128,7 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", "a brand new password");
         await page.ClickAsync("#log-in");
-        await page.WaitForURLAsync("**/portal", BrowserPage.AfterPost);
+        await BrowserPage.ArrivedAtAsync(page, "/portal");
 
         // Assert
         Assert.Equal(PortalAccountService.LoginFailed, oldRefused);
@@ -260,11 +260,11 @@ public sealed class PortalBrowserTests : PortalTestBase
         await page.FillAsync("#current", Password);
         await page.FillAsync("#new-password", "a new horse battery");
         await page.ClickAsync("#change-password");
-        await page.WaitForURLAsync("**/portal/account?changed=1", BrowserPage.AfterPost);
+        await BrowserPage.ArrivedAtAsync(page, "/portal/account?changed=1");
         await Assertions.Expect(page.Locator("#message-ok")).ToHaveTextAsync("Your password is changed.");
         await browser.ScreenshotAsync("portal-account-changed");
         await page.ClickAsync("#logout");
-        await page.WaitForURLAsync("**/portal/login?logged_out=1", BrowserPage.AfterPost);
+        await BrowserPage.ArrivedAtAsync(page, "/portal/login?logged_out=1");
     }
 
     [BrowserFact]

@@ -26,7 +26,7 @@ public sealed class PortalLayoutTests : PortalTestBase
         await keys.ClickAsync();
 
         // Assert
-        await page.WaitForURLAsync("**/portal/keys", BrowserPage.AfterPost);
+        await BrowserPage.ArrivedAtAsync(page, "/portal/keys");
         await Assertions.Expect(page.Locator("#key-name")).ToBeVisibleAsync();
     }
 

@@ -72,9 +72,9 @@ public abstract partial class PortalTestBase : GatewayTestBase, IAsyncLifetime
     /// <summary>A client that keeps cookies and does not follow redirects, for HTTP-level tests of the pages.</summary>
     /// <summary>
     /// Logs in through the login page in <paramref name="browser"/> with <see cref="Password"/>, and waits until the
-    /// browser is at <paramref name="landing"/> (a URL pattern; null: only the form sent).
+    /// browser is at <paramref name="landing"/> (a path and query; null: only the form sent).
     /// </summary>
-    private protected static async Task LogInAsync(BrowserPage browser, string email, string? landing = "**/portal")
+    private protected static async Task LogInAsync(BrowserPage browser, string email, string? landing = "/portal")
     {
         await browser.GoAsync("/portal/login");
         await browser.Page.FillAsync("#email", email);
@@ -82,7 +82,7 @@ public abstract partial class PortalTestBase : GatewayTestBase, IAsyncLifetime
         await browser.Page.ClickAsync("#log-in");
         if (landing is not null)
         {
-            await browser.Page.WaitForURLAsync(landing, BrowserPage.AfterPost);
+            await BrowserPage.ArrivedAtAsync(browser.Page, landing);
         }
     }
 
