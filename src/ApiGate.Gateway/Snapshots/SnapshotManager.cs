@@ -157,7 +157,60 @@ internal sealed partial class SnapshotManager(
     /// <summary>Makes <paramref name="snapshot"/> the one requests use; the caller then completes <see cref="NextReplacement"/>.</summary>
     private void Publish(ConfigSnapshot snapshot) => Volatile.Write(ref _current, snapshot); // before the task completes: who wakes reads this one
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>The thread the poll runs on when the clock is the system's (null with another clock, or before start).</summary>
+    internal Thread? PollThread { get; private set; }
+
+    /// <summary>
+    /// Polls the store's config version every <see cref="GatewayOptions.ConfigPollInterval"/>. On the system clock the
+    /// poll has a thread of its own that sleeps between looks: four timer callbacks a second on the thread pool each woke
+    /// a worker that then spun before sleeping again, about a third of an idle gateway's CPU. Any other clock (a test's)
+    /// drives a timer instead.
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (timeProvider != TimeProvider.System)
+        {
+            return PollOnTimerAsync(stoppingToken);
+        }
+
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        PollThread = new Thread(() =>
+        {
+            var failing = false;
+            try
+            {
+                while (!stoppingToken.WaitHandle.WaitOne(options.ConfigPollInterval))
+                {
+                    try
+                    {
+                        // On SQLite the refresh completes on this thread; on PostgreSQL this thread waits for its I/O.
+                        RefreshAsync(force: false, stoppingToken).GetAwaiter().GetResult();
+                        failing = PollSucceeded(failing);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        failing = PollFailed(ex, failing);
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // stopping
+            }
+            finally
+            {
+                stopped.TrySetResult();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "apigate config poll",
+        };
+        PollThread.Start();
+        return stopped.Task;
+    }
+
+    private async Task PollOnTimerAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.ConfigPollInterval, timeProvider);
         var failing = false;
@@ -168,20 +221,11 @@ internal sealed partial class SnapshotManager(
                 try
                 {
                     await RefreshAsync(force: false, stoppingToken);
-                    if (failing)
-                    {
-                        failing = false;
-                        LogPollRecovered();
-                    }
+                    failing = PollSucceeded(failing);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // Once per outage (a database server down fails every poll until it is back), not every interval.
-                    if (!failing)
-                    {
-                        failing = true;
-                        LogPollFailed(ex);
-                    }
+                    failing = PollFailed(ex, failing);
                 }
             }
         }
@@ -189,6 +233,31 @@ internal sealed partial class SnapshotManager(
         {
             // stopping
         }
+    }
+
+    /// <summary>A poll answered: the recovery is logged once after an outage. Returns the new failing state (false).</summary>
+    private bool PollSucceeded(bool failing)
+    {
+        if (failing)
+        {
+            LogPollRecovered();
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A poll failed: logged once per outage (a database server down fails every poll until it is back), not every
+    /// interval. Returns the new failing state (true).
+    /// </summary>
+    private bool PollFailed(Exception ex, bool failing)
+    {
+        if (!failing)
+        {
+            LogPollFailed(ex);
+        }
+
+        return true;
     }
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Config snapshot {Version} loaded with {RouteCount} enabled routes")]
