@@ -26,6 +26,7 @@ internal sealed partial class SnapshotManager(
     private readonly ChangeSignal _replaced = new();
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private long _failedVersion = -1;
+    private long _polls;
 
     /// <summary>The snapshot requests use; null until the first successful load.</summary>
     public ConfigSnapshot? Current => Volatile.Read(ref _current);
@@ -37,6 +38,12 @@ internal sealed partial class SnapshotManager(
     /// nothing to do in the current snapshot (no health checks to run) sleep instead of looking again on a timer.
     /// </summary>
     public Task NextReplacement => _replaced.Next;
+
+    /// <summary>
+    /// Polls that asked the store and applied what had changed, since start (a poll that failed is not counted): a change
+    /// committed before poll n began is served once this reaches n. Lets tests count polls instead of timing a change.
+    /// </summary>
+    public long Polls => Interlocked.Read(ref _polls);
 
     /// <summary>Number of reloads that failed to build since start.</summary>
     public long ReloadFailures { get; private set; }
@@ -235,9 +242,10 @@ internal sealed partial class SnapshotManager(
         }
     }
 
-    /// <summary>A poll answered: the recovery is logged once after an outage. Returns the new failing state (false).</summary>
+    /// <summary>A poll answered: counted, and the recovery logged once after an outage. Returns the new failing state (false).</summary>
     private bool PollSucceeded(bool failing)
     {
+        Interlocked.Increment(ref _polls);
         if (failing)
         {
             LogPollRecovered();

@@ -45,7 +45,7 @@ public sealed class KeyAndUserTests : AdminUiTestBase
     }
 
     [BrowserFact]
-    public async Task RevokeKey_Button_GatewayRefusesKeyWithinASecond()
+    public async Task RevokeKey_Button_GatewayRefusesKeyAtTheNextPoll()
     {
         var created = await Gateway.Keys.CreateAsync(new KeyChanges { User = "ada@example.com", Name = "old" }, CancellationToken.None);
         var key = created.Value!.FullKey;
@@ -58,23 +58,13 @@ public sealed class KeyAndUserTests : AdminUiTestBase
 
         await page.ClickAsync($"tr[data-key='{created.Value.Key.Prefix}'] button");
         await Assertions.Expect(page.Locator("#done")).ToContainTextAsync("Revoked key");
-        var revokedAt = DateTime.UtcNow;
 
-        // Within a second of the revocation the gateway refuses the key (bounded poll: 10 × 100 ms).
-        var status = HttpStatusCode.OK;
-        for (var attempt = 0; attempt < 10 && status != HttpStatusCode.Unauthorized; attempt++)
-        {
-            status = await SendWithKeyAsync(key);
-            if (status != HttpStatusCode.Unauthorized)
-            {
-                await Task.Delay(100);
-            }
-        }
-
-        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        // The page stores the revocation and the config poll applies it (every 100 ms here, 250 ms by default: the
+        // "within a second" the page promises): counted, not timed, as the machine is shared.
+        await Gateway.WaitForNextPollAsync();
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendWithKeyAsync(key));
         Assert.NotNull((await Gateway.Keys.GetAsync(created.Value.Key.Id, CancellationToken.None)).Value!.RevokedAt);
         await Assertions.Expect(page.Locator($"tr[data-key='{created.Value.Key.Prefix}'] .key-status")).ToHaveTextAsync("revoked");
-        _ = revokedAt;
     }
 
     [BrowserFact]
@@ -82,6 +72,7 @@ public sealed class KeyAndUserTests : AdminUiTestBase
     {
         var created = await Gateway.Keys.CreateAsync(new KeyChanges { User = "ada@example.com" }, CancellationToken.None);
         await Gateway.ReloadAsync();
+        Assert.Equal(HttpStatusCode.OK, await SendWithKeyAsync(created.Value!.FullKey)); // known to the gateway: only the applied change refuses it
         await using var browser = await SignedInAsync();
         var page = browser.Page;
         await browser.GoAsync("/ui/users?q=ada");
@@ -91,17 +82,8 @@ public sealed class KeyAndUserTests : AdminUiTestBase
         await Assertions.Expect(page.Locator("#done")).ToHaveTextAsync("Suspended ada@example.com.");
         await Assertions.Expect(page.Locator("tr[data-user='ada@example.com'] .user-status")).ToHaveTextAsync("suspended");
         Assert.Equal(Core.Identity.UserStatus.Suspended, (await Gateway.Users.GetAsync("ada@example.com", CancellationToken.None)).Value!.Status);
-        var status = HttpStatusCode.OK;
-        for (var attempt = 0; attempt < 50 && status == HttpStatusCode.OK; attempt++)
-        {
-            status = await SendWithKeyAsync(created.Value!.FullKey);
-            if (status == HttpStatusCode.OK)
-            {
-                await Task.Delay(100);
-            }
-        }
-
-        Assert.Equal(HttpStatusCode.Forbidden, status);
+        await Gateway.WaitForNextPollAsync(); // the config poll applies what the page stored
+        Assert.Equal(HttpStatusCode.Forbidden, await SendWithKeyAsync(created.Value.FullKey));
     }
 
     [BrowserFact]

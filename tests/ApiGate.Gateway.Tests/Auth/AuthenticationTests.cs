@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Identity;
@@ -182,50 +181,56 @@ public sealed class AuthenticationTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task RevocationAndSuspensionByCli_WhileTrafficFlows_AreObservedWithinOneSecond()
+    public async Task RevocationAndSuspensionByCli_WhileTrafficFlows_AreObservedAtTheNextPoll()
     {
-        // An unlimited plan, so the only refusals the traffic can see are the ones under test.
+        // Arrange: an unlimited plan, so the only refusals the traffic can see are the ones under test.
         var (key, _, record) = await Gateway.CreateKeyAsync("live@example.com", new PlanInput { Id = "unlimited", Name = "Unlimited" });
         var (otherKey, other, _) = await Gateway.CreateKeyAsync("live2@example.com", new PlanInput { Id = "unlimited2", Name = "Unlimited 2" });
         Assert.Equal(HttpStatusCode.OK, (await SendAsync("/private/x", key)).StatusCode);
 
-        var revokedAfter = await ChangeWhileTrafficFlowsAsync(key, () => Gateway.CliAsync("keys", "revoke", record.Id), HttpStatusCode.Unauthorized);
-        var suspendedAfter = await ChangeWhileTrafficFlowsAsync(otherKey, () => Gateway.CliAsync("users", "deactivate", other.Email), HttpStatusCode.Forbidden);
+        // Act: each change made by the CLI (its own store connection, as another process's) while requests keep coming
+        var afterRevoke = await ChangeWhileTrafficFlowsAsync(key, () => Gateway.CliAsync("keys", "revoke", record.Id), HttpStatusCode.Unauthorized);
+        var afterSuspend = await ChangeWhileTrafficFlowsAsync(otherKey, () => Gateway.CliAsync("users", "deactivate", other.Email), HttpStatusCode.Forbidden);
 
-        // The gateway polls every 100 ms here (250 ms by default); the bound leaves slack for a loaded CI machine.
-        Assert.True(revokedAfter < TimeSpan.FromSeconds(2.5), $"revocation seen after {revokedAfter.TotalMilliseconds} ms");
-        Assert.True(suspendedAfter < TimeSpan.FromSeconds(2.5), $"suspension seen after {suspendedAfter.TotalMilliseconds} ms");
-        await AssertErrorAsync(await SendAsync("/private/x", key), HttpStatusCode.Unauthorized, "key_revoked");
-        await AssertErrorAsync(await SendAsync("/private/x", otherKey), HttpStatusCode.Forbidden, "user_suspended");
+        // Assert: the first poll that began after the CLI's commit applied each change (the gateway polls every 100 ms
+        // here, 250 ms by default; counted, not timed, as the machine is shared)
+        await AssertErrorAsync(afterRevoke, HttpStatusCode.Unauthorized, "key_revoked");
+        await AssertErrorAsync(afterSuspend, HttpStatusCode.Forbidden, "user_suspended");
     }
 
-    /// <summary>Sends requests with <paramref name="key"/> until the first refusal; returns how long after the change it came.</summary>
-    private async Task<TimeSpan> ChangeWhileTrafficFlowsAsync(string key, Func<Task<CliResult>> change, HttpStatusCode expected)
+    /// <summary>
+    /// Makes <paramref name="change"/> while requests with <paramref name="key"/> flow (until the first refusal, which must
+    /// come after the change and be <paramref name="expected"/>); returns the answer to a request sent once a poll that
+    /// began after the change has run.
+    /// </summary>
+    private async Task<HttpResponseMessage> ChangeWhileTrafficFlowsAsync(string key, Func<Task<CliResult>> change, HttpStatusCode expected)
     {
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var watch = new Stopwatch();
+        using var stop = new CancellationTokenSource();
+        var sent = 0;
         var changing = 0;
         var traffic = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
                 var status = (await SendAsync("/private/x", key)).StatusCode;
+                Interlocked.Increment(ref sent);
                 if (status != HttpStatusCode.OK)
                 {
                     Assert.True(Volatile.Read(ref changing) == 1, $"refused with {status} before the change was made");
                     Assert.Equal(expected, status);
-                    return watch.Elapsed;
+                    return;
                 }
             }
-
-            return TimeSpan.MaxValue;
         });
 
-        await Task.Delay(100);
-        watch.Start(); // from just before the CLI writes: the bound includes the CLI's own run time
+        await Poll.UntilAsync(() => Volatile.Read(ref sent) >= 5 || traffic.IsCompleted); // traffic flows before the change
         Volatile.Write(ref changing, 1);
         Assert.Equal(0, (await change()).ExitCode);
-        return await traffic;
+        await Gateway.WaitForNextPollAsync();
+        var after = await SendAsync("/private/x", key);
+        await stop.CancelAsync();
+        await traffic;
+        return after;
     }
 
     private Task<HttpResponseMessage> SendAsync(string path, string key)

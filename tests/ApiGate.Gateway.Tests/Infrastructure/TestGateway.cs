@@ -157,6 +157,17 @@ internal sealed class TestGateway : IAsyncDisposable
 
     internal SnapshotManager Snapshots => _app.Services.GetRequiredService<SnapshotManager>();
 
+    /// <summary>
+    /// Returns once a config poll that began after this call has finished, so a change committed before the call is
+    /// applied: two more polls, as the one under way may have read the store before the commit. Counted, not timed; the
+    /// 30 s bound is only for a broken build.
+    /// </summary>
+    public Task WaitForNextPollAsync()
+    {
+        var polls = Snapshots.Polls;
+        return Poll.UntilAsync(() => Snapshots.Polls >= polls + 2, () => $"the config poll ran {Snapshots.Polls - polls} times, not twice");
+    }
+
     /// <summary>Runs the apigate CLI in-process against this gateway's database.</summary>
     public Task<CliResult> CliAsync(params string[] args) =>
         CliRunner.RunAsync(new Dictionary<string, string> { ["APIGATE_DATABASE_DRIVER"] = Options.DatabaseDriver, ["APIGATE_DATABASE_DSN"] = Options.DatabaseDsn }, args);
