@@ -320,7 +320,7 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
     }
 
     [PostgresFact]
-    public async Task PostgresHangs_Readiness_AnswersDegradedWithinTheLookupBound_ReadyAgainWhenItAnswers()
+    public async Task PostgresHangs_Readiness_AnswersDegradedWhenTheLookupBoundRunsOut_ReadyAgainWhenItAnswers()
     {
         // Arrange: a server of its own (this test freezes it); the pooled connection the readiness check used is idle
         await using var server = await PostgresServer.StartAsync();
@@ -332,15 +332,14 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
         }
 
         // Act: freeze PostgreSQL (connections stay open, nothing answers), ask for readiness twice, let it run again
-        var answers = new List<(HttpStatusCode Status, string Body, TimeSpan Took)>();
+        var answers = new List<(HttpStatusCode Status, string Body)>();
         await server.PauseAsync();
         try
         {
             for (var i = 0; i < 2; i++)
             {
-                var watch = Stopwatch.StartNew();
                 using var ready = await gateway.Client.GetAsync(gateway.Url + "/health/ready");
-                answers.Add((ready.StatusCode, await ready.Content.ReadAsStringAsync(), watch.Elapsed));
+                answers.Add((ready.StatusCode, await ready.Content.ReadAsStringAsync()));
             }
         }
         finally
@@ -354,14 +353,17 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
             return (await again.Content.ReadAsStringAsync()).StartsWith("{\"status\":\"ready\"", StringComparison.Ordinal);
         }, attempts: 300);
 
-        // Assert: each answer came within the 2 s bound (plus slack for a loaded machine), degraded with the store down —
-        // not the driver's 30 s command timeout a load balancer would have given up on long before
-        foreach (var (status, body, took) in answers)
+        // Assert: each answer is degraded with the store down because the check stopped waiting at the lookup bound (its
+        // reason names it) — not because the driver's 30 s command timeout, which a load balancer would not wait for,
+        // ended the query (that reason is the driver's). Which one answered is asserted, not how long it took: the
+        // machine is shared.
+        var bound = $"does not answer (no reply within {StoreLookupGuard.MaxWait.TotalSeconds:0} s)";
+        foreach (var (status, body) in answers)
         {
             Assert.Equal(HttpStatusCode.OK, status);
             Assert.StartsWith("{\"status\":\"degraded\",\"degraded\":[\"store\"],", body, StringComparison.Ordinal);
             Assert.Contains("\"store\":\"down\"", body, StringComparison.Ordinal);
-            Assert.True(took < StoreLookupGuard.MaxWait + TimeSpan.FromSeconds(1.5), $"readiness took {took.TotalSeconds:0.0} s while PostgreSQL hung");
+            Assert.Contains(bound, body, StringComparison.Ordinal);
         }
 
         Assert.True(recovered, "readiness did not return to ready after PostgreSQL answered again");
