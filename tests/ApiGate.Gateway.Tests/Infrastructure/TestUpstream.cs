@@ -18,7 +18,7 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, trickle, sse, compressed-sse, ws, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
+/// echo (default), slow-headers, held, trickle, sse, compressed-sse, ws, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
 /// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
@@ -48,6 +48,9 @@ internal sealed class TestUpstream : IAsyncDisposable
 
     /// <summary>When set, <c>/healthz</c> answers only once this task completes (a probe held as long as a test needs).</summary>
     public volatile Task? HealthzHeld;
+
+    /// <summary>When set, <c>/held</c> answers only once this task completes (a traffic request held as long as a test needs).</summary>
+    public volatile Task? RequestHeld;
 
     /// <summary>Milliseconds every echo request waits before answering (a slow backend).</summary>
     public volatile int DelayMs;
@@ -98,6 +101,10 @@ internal sealed class TestUpstream : IAsyncDisposable
             case "slow-headers":
                 await Task.Delay(int.Parse(request.Query["ms"]!), context.RequestAborted);
                 await context.Response.WriteAsync("late");
+                return;
+            case "held":
+                await (RequestHeld ?? Task.CompletedTask).WaitAsync(context.RequestAborted);
+                await context.Response.WriteAsync("released");
                 return;
             case "trickle":
                 await TrickleAsync(context);

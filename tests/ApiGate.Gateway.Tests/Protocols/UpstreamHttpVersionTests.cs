@@ -143,11 +143,9 @@ public sealed class UpstreamHttpVersionTests
         await using var gateway = await TestGateway.StartAsync();
         await AddRouteAsync(gateway, upstream.Url, "2", new HealthCheckInput { Path = "/healthz", Interval = "1s", UnhealthyThreshold = 1 });
 
-        // Bounded wait for two probes (one second apart); a failed probe would take the only target out (503).
-        for (var i = 0; i < 100 && upstream.Received.Count(r => r.Path == "/healthz") < 2; i++)
-        {
-            await Task.Delay(50);
-        }
+        // Two probes (one second apart; the 30 s bound is only for a broken build); a failed probe would take the only
+        // target out (503).
+        await Poll.UntilAsync(() => upstream.Received.Count(r => r.Path == "/healthz") >= 2, () => "fewer than two probes arrived");
 
         using var response = await gateway.Client.GetAsync(gateway.Url + "/h2/echo");
 
