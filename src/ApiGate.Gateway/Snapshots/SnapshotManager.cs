@@ -181,7 +181,7 @@ internal sealed partial class SnapshotManager(
         }
 
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        PollThread = new Thread(() =>
+        var thread = new Thread(() =>
         {
             var failing = false;
             try
@@ -194,26 +194,32 @@ internal sealed partial class SnapshotManager(
                         RefreshAsync(force: false, stoppingToken).GetAwaiter().GetResult();
                         failing = PollSucceeded(failing);
                     }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                     {
+                        // A timeout that surfaces as a cancellation is a failed poll too, not the end of polling.
                         failing = PollFailed(ex, failing);
                     }
                 }
-            }
-            catch (OperationCanceledException)
-            {
-                // stopping
-            }
-            finally
-            {
+
                 stopped.TrySetResult();
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                stopped.TrySetResult(); // stopping
+            }
+            catch (Exception ex)
+            {
+                // Nothing else is expected (a logger that throws?): fault the service as an exception in a timer's loop
+                // would, so the host stops cleanly, instead of an unhandled exception on a thread ending the process.
+                stopped.TrySetException(ex);
             }
         })
         {
             IsBackground = true,
             Name = "apigate config poll",
         };
-        PollThread.Start();
+        thread.Start();
+        PollThread = thread; // published once started: a reader never sees a thread that is not alive yet
         return stopped.Task;
     }
 
@@ -230,13 +236,13 @@ internal sealed partial class SnapshotManager(
                     await RefreshAsync(force: false, stoppingToken);
                     failing = PollSucceeded(failing);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     failing = PollFailed(ex, failing);
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // stopping
         }
