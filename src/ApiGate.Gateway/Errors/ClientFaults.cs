@@ -49,6 +49,18 @@ internal static class ClientFaults
     }
 
     /// <summary>
+    /// Whether the client's request body failed because the client went away — its HTTP/2 stream reset (a cancelled
+    /// call), its connection reset or aborted — rather than because of what it sent: the server refused nothing
+    /// (no <see cref="BadHttpRequestException"/>), the read only ended in an I/O error or an abort. Told by the
+    /// exception, not by <see cref="HttpContext.RequestAborted"/>, which the server cancels a moment later on another
+    /// thread: a reset seen first by the body's read was recorded as the client's malformed body (400) instead of 499.
+    /// </summary>
+    public static bool WentAway(ForwarderError error, Exception? exception) =>
+        error is ForwarderError.RequestBodyClient
+        && Find<BadHttpRequestException>(exception) is null
+        && (Find<IOException>(exception) is not null || Find<OperationCanceledException>(exception) is not null);
+
+    /// <summary>
     /// The client's error for a request body the server refused while it was read (<paramref name="refusal"/>: too slow,
     /// too large, malformed or ended early; null: it could not be read for another reason on the client's side).
     /// </summary>

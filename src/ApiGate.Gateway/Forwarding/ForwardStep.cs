@@ -165,11 +165,26 @@ internal sealed partial class ForwardStep(
                 && (totalFired || (total is null && error is ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeActivityTimeout));
             // A tunnel's client failing either way went away too: reading from an upgraded connection involves no HTTP
             // framing the client could get wrong (it is not a malformed body), only its connection ending or being reset.
-            if (outcome != TargetOutcome.Failure && !timedOutOnClient
-                && (context.RequestAborted.IsCancellationRequested
-                    || error is ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient or ForwarderError.UpgradeRequestClient))
+            if (outcome != TargetOutcome.Failure && !timedOutOnClient)
             {
-                return true; // the client went away: nobody to answer, nothing to blame
+                if (ClientFaults.WentAway(error, exception))
+                {
+                    // Its body's read saw the reset before the server cancelled RequestAborted: recorded as 499 (not the
+                    // 400 the forwarder left), and nothing is sent on what is left of the exchange.
+                    if (!context.Response.HasStarted)
+                    {
+                        context.Response.StatusCode = Metering.ExchangeMeter.ClientClosedRequest;
+                    }
+
+                    context.Abort();
+                    return true;
+                }
+
+                if (context.RequestAborted.IsCancellationRequested
+                    || error is ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient or ForwarderError.UpgradeRequestClient)
+                {
+                    return true; // the client went away: nobody to answer, nothing to blame
+                }
             }
 
             if (request.TransformFailure is { } transformFailure)
