@@ -1,9 +1,13 @@
-# A throwaway PostgreSQL server for the bench scripts that need one (pg-store, propagation); sourced after
-# ab-common.sh, not run. Needs PG_PORT. Checks for Debian's postgresql package, runs initdb in TMP_DIR (as `postgres`
-# when root), starts the server on 127.0.0.1:$PG_PORT with its postmaster's PID in PIDS (stopped on exit), creates the
-# database `apigate`, and gives PG_BIN, pg_dir, postmaster and as_pg.
+# ab-common.sh plus a throwaway PostgreSQL server, for the bench scripts that need one (pg-store, propagation); sourced,
+# not run. Needs REPO_DIR, UPSTREAM_PORT and PG_PORT. Checks for Debian's postgresql package before anything is built
+# or started, sources ab-common.sh, runs initdb in TMP_DIR (as `postgres` when root), starts the server on
+# 127.0.0.1:$PG_PORT with its postmaster's PID in PIDS (stopped on exit), creates the database `apigate`, and gives
+# PG_BIN, pg_dir, postmaster and as_pg besides what ab-common.sh gives.
 PG_BIN=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1 || true)
 [[ -n $PG_BIN && -x $PG_BIN/initdb ]] || { echo "PostgreSQL not installed (apt-get install -y postgresql)" >&2; exit 1; }
+# shellcheck source=bench/ab-common.sh
+source "$REPO_DIR/bench/ab-common.sh"
+
 as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 pg_dir=$TMP_DIR/pg
 mkdir -p "$pg_dir"

@@ -20,11 +20,8 @@ UPSTREAM_PORT=${UPSTREAM_PORT:-18381}
 SQLITE_PORT=${SQLITE_PORT:-18390}
 PG_GATEWAY_PORT=${PG_GATEWAY_PORT:-18391}
 PG_PORT=${PG_PORT:-18393}
-# shellcheck source=bench/ab-common.sh
-source "$REPO_DIR/bench/ab-common.sh"
-
 # shellcheck source=bench/pg-server.sh
-source "$REPO_DIR/bench/pg-server.sh"
+source "$REPO_DIR/bench/pg-server.sh" # ab-common.sh, then the PostgreSQL server
 
 export APIGATE_SERVER_HOST=127.0.0.1 APIGATE_LOG_LEVEL=warn
 pg_env=(APIGATE_DATABASE_DRIVER=postgres "APIGATE_DATABASE_DSN=Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=apigate")

@@ -17,11 +17,8 @@ REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${ROUNDS:-20}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18481}
 PG_PORT=${PG_PORT:-18499}
-# shellcheck source=bench/ab-common.sh
-source "$REPO_DIR/bench/ab-common.sh"
-
 # shellcheck source=bench/pg-server.sh
-source "$REPO_DIR/bench/pg-server.sh"
+source "$REPO_DIR/bench/pg-server.sh" # ab-common.sh, then the PostgreSQL server
 
 export APIGATE_SERVER_HOST=127.0.0.1 APIGATE_LOG_LEVEL=warn
 declare -A store_env=(
