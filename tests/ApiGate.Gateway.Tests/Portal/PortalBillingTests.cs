@@ -105,8 +105,9 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
 
         // a form posted without its antiforgery token (a forged page elsewhere): the refused page, nothing changed
         await page.SetContentAsync($"<form id='f' method='post' action='{Gateway.Url}/portal/plans'><input name='_handler' value='subscribe-team'></form>");
-        await page.EvaluateAsync("document.getElementById('f').submit()");
-        await BrowserPage.ArrivedAtAsync(page, "/portal/plans");
+        var refused = await page.RunAndWaitForResponseAsync(
+            () => page.EvaluateAsync("document.getElementById('f').submit()"), r => r.Request.Method == "POST" && r.Url.EndsWith("/portal/plans", StringComparison.Ordinal));
+        Assert.Equal(400, refused.Status);
         await Microsoft.Playwright.Assertions.Expect(page.Locator("#form-refused")).ToContainTextAsync("nothing was changed");
         await browser.ScreenshotAsync("portal-form-refused");
     }
