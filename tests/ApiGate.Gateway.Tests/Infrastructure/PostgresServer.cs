@@ -263,12 +263,7 @@ internal sealed class PostgresServer : IAsyncDisposable
             .FirstOrDefault();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => Ports.Free();
 
     private static async Task RunAsync(string file, IReadOnlyList<string> arguments, bool asPostgres = false)
     {

@@ -305,12 +305,7 @@ internal sealed class RedisServer : IAsyncDisposable
         return count;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => Ports.Free();
 
     private static string? FindBinary()
     {

@@ -231,12 +231,7 @@ public sealed class ForwardingTests : GatewayTestBase
         Assert.Equal("PUT", Upstream.Received.Last().Method);
     }
 
-    internal static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    internal static int FreePort() => Infrastructure.Ports.Free();
 
     [Fact]
     public async Task Redirect_ToTheTargetsOwnAddress_IsMadeRelative()

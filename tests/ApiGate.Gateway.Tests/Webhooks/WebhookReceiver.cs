@@ -63,12 +63,7 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     public void FailNext(int count) => Volatile.Write(ref _failNext, count);
 
     /// <summary>A loopback port nothing listens on (yet).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Infrastructure.Ports.Free();
 
     public static async Task<WebhookReceiver> StartAsync(int? port = null)
     {
