@@ -163,8 +163,6 @@ internal sealed partial class ForwardStep(
             // being taken) — told apart from a client that went away by the cancelled wait on the client's own stream.
             var timedOutOnClient = request.Meter?.HeldUpByClient == true
                 && (totalFired || (total is null && error is ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeActivityTimeout));
-            // A tunnel's client failing either way went away too: reading from an upgraded connection involves no HTTP
-            // framing the client could get wrong (it is not a malformed body), only its connection ending or being reset.
             if (outcome != TargetOutcome.Failure && !timedOutOnClient)
             {
                 if (ClientFaults.WentAway(error, exception))
@@ -180,6 +178,9 @@ internal sealed partial class ForwardStep(
                     return true;
                 }
 
+                // A tunnel's client failing either way went away too: reading from an upgraded connection involves no
+                // HTTP framing the client could get wrong (it is not a malformed body), only its connection ending or
+                // being reset.
                 if (context.RequestAborted.IsCancellationRequested
                     || error is ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient or ForwarderError.UpgradeRequestClient)
                 {
