@@ -12,7 +12,7 @@ namespace ApiGate.Gateway.Errors;
 internal static class ClientFaults
 {
     public static readonly GatewayError InvalidBody = new(400, "invalid_request_body", "Bad Request",
-        "The request body could not be read: it is malformed or ended early.") { ClosesConnection = true };
+        "The request body could not be read: it is malformed.") { ClosesConnection = true };
 
     public static readonly GatewayError BodyTimeout = new(408, "request_timeout", "Request Timeout",
         "The request body arrived too slowly.") { ClosesConnection = true };
@@ -50,19 +50,37 @@ internal static class ClientFaults
 
     /// <summary>
     /// Whether the client's request body failed because the client went away — its HTTP/2 stream reset (a cancelled
-    /// call), its connection reset or aborted — rather than because of what it sent: the server refused nothing
-    /// (no <see cref="BadHttpRequestException"/>), the read only ended in an I/O error or an abort. Told by the
-    /// exception, not by <see cref="HttpContext.RequestAborted"/>, which the server cancels a moment later on another
-    /// thread: a reset seen first by the body's read was recorded as the client's malformed body (400) instead of 499.
+    /// call), its connection reset, aborted or closed before the body's end — rather than because of what it sent.
+    /// Told by the exception, not by <see cref="HttpContext.RequestAborted"/>, which the server cancels a moment later
+    /// on another thread: a reset seen first by the body's read was recorded as the client's malformed body (400)
+    /// instead of 499.
     /// </summary>
     public static bool WentAway(ForwarderError error, Exception? exception) =>
-        error is ForwarderError.RequestBodyClient
-        && Find<BadHttpRequestException>(exception) is null
-        && (Find<IOException>(exception) is not null || Find<OperationCanceledException>(exception) is not null);
+        error is ForwarderError.RequestBodyClient && LeftMidBody(exception);
+
+    /// <summary>
+    /// Whether a failed read of the request body means the client left: the server refused nothing but the read ended in
+    /// an I/O error or an abort, or the server's refusal is the body ending with its connection (<see cref="EndedWithTheConnection"/>).
+    /// </summary>
+    public static bool LeftMidBody(Exception? exception) => Find<BadHttpRequestException>(exception) is { } refusal
+        ? EndedWithTheConnection(refusal)
+        : Find<IOException>(exception) is not null || Find<OperationCanceledException>(exception) is not null;
+
+    /// <summary>Kestrel's words (not localised) for an HTTP/1.x body whose connection's sending side closed before the body's end.</summary>
+    public const string EndOfContentWording = "Unexpected end of request content";
+
+    /// <summary>
+    /// Whether the server refused an HTTP/1.x request body because the client closed (or half-closed) its connection
+    /// before the body's end: short of its <c>Content-Length</c>, or before the last chunk. HTTP/1.1 has no other way for a
+    /// body to end early, and the server answers nothing on such a connection (it aborts it as soon as its input ends;
+    /// <c>Security/ClientLeftMidBodyTests</c> keeps this true), so the client went away: 499, like a reset.
+    /// </summary>
+    public static bool EndedWithTheConnection(BadHttpRequestException refusal) =>
+        refusal.StatusCode == StatusCodes.Status400BadRequest && refusal.Message.StartsWith(EndOfContentWording, StringComparison.Ordinal);
 
     /// <summary>
     /// The client's error for a request body the server refused while it was read (<paramref name="refusal"/>: too slow,
-    /// too large, malformed or ended early; null: it could not be read for another reason on the client's side).
+    /// too large or malformed; null: it could not be read for another reason on the client's side).
     /// </summary>
     public static GatewayError OfBody(BadHttpRequestException? refusal) => refusal?.StatusCode switch
     {

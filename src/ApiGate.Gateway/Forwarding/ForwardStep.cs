@@ -169,12 +169,7 @@ internal sealed partial class ForwardStep(
                 {
                     // Its body's read saw the reset before the server cancelled RequestAborted: recorded as 499 (not the
                     // 400 the forwarder left), and nothing is sent on what is left of the exchange.
-                    if (!context.Response.HasStarted)
-                    {
-                        context.Response.StatusCode = Metering.ExchangeMeter.ClientClosedRequest;
-                    }
-
-                    context.Abort();
+                    Metering.ExchangeMeter.ClientLeft(context);
                     return true;
                 }
 

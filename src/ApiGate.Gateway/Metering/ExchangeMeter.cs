@@ -102,6 +102,22 @@ internal sealed class ExchangeMeter
     public const int ClientClosedRequest = 499;
 
     /// <summary>
+    /// Ends an exchange whose client went away (a reset, or its connection closed before its body's end): recorded as
+    /// <see cref="ClientClosedRequest"/> if no response started, and nothing more sent. The status is set here because
+    /// the server cancels <see cref="HttpContext.RequestAborted"/> (which <see cref="StatusOf"/> also reads) a moment
+    /// after <see cref="HttpContext.Abort"/>, on another thread.
+    /// </summary>
+    public static void ClientLeft(HttpContext context)
+    {
+        if (!context.Response.HasStarted)
+        {
+            context.Response.StatusCode = ClientClosedRequest;
+        }
+
+        context.Abort();
+    }
+
+    /// <summary>
     /// The status the exchange ended with as usage, logs, metrics and traces record it: the response's, the gateway
     /// error's when <paramref name="answered"/> went to a gRPC call as a 200 (<see cref="Errors.GatewayError.RecordedStatus"/>),
     /// or <see cref="ClientClosedRequest"/> when the client went away before a response started (the forwarder then

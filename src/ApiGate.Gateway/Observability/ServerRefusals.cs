@@ -31,7 +31,7 @@ internal sealed class ServerRefusals(IServiceProvider services) : ILoggerProvide
     /// </summary>
     private static readonly string[] BodyFaults =
     [
-        "Bad chunk ", "Chunked request incomplete", "Unexpected end of request content", "Request body too large",
+        "Bad chunk ", "Chunked request incomplete", Errors.ClientFaults.EndOfContentWording, "Request body too large",
         "Reading the request body timed out",
     ];
 

@@ -127,17 +127,19 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
                 return await RefuseBusyAsync(request);
             }
         }
-        catch (BadHttpRequestException ex)
+        catch (BadHttpRequestException ex) when (!Errors.ClientFaults.EndedWithTheConnection(ex))
         {
-            // The client's body is malformed, ended early or came too slowly (the server refused it as it was read): the
+            // The client's body is malformed, too large or came too slowly (the server refused it as it was read): the
             // client's error, answered as on every route (docs/forwarding.md, "Client faults"), not an unhandled 500.
             LogBodyRefused(request.Route.Definition.Id, request.RequestId, ex.StatusCode);
             return await request.RejectAsync(Errors.ClientFaults.OfBody(ex));
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
-            // The client went away while sending its body: nobody to answer (recorded as 499), nothing was forwarded.
-            request.HttpContext.Abort();
+            // The client went away while sending its body (a reset, an abort, or its connection closed before the body's
+            // end, which the server refuses as a BadHttpRequestException, an IOException): nobody to answer (recorded as
+            // 499), nothing was forwarded.
+            Metering.ExchangeMeter.ClientLeft(request.HttpContext);
             return false;
         }
 

@@ -6,8 +6,8 @@ using Yarp.ReverseProxy.Forwarder;
 namespace ApiGate.Gateway.Tests.Security;
 
 /// <summary>
-/// A request body whose read failed: the client went away (recorded 499, nothing answered) or sent something the server
-/// refused (answered as the client's error). Told by the failure itself, as the server cancels RequestAborted a moment
+/// A request body whose read failed: the client went away (recorded 499, nothing answered: a reset, an abort, or its
+/// HTTP/1.1 connection closed before the body's end) or sent something the server refused (answered as the client's error). Told by the failure itself, as the server cancels RequestAborted a moment
 /// after the read has seen a reset; a bidirectional gRPC call cancelled by its client was once recorded as 400.
 /// </summary>
 public sealed class ClientWentAwayTests
@@ -19,7 +19,10 @@ public sealed class ClientWentAwayTests
         { "connection aborted (an OperationCanceledException)", new ConnectionAbortedException("The connection was aborted"), true },
         { "the reset wrapped by the forwarder", new HttpRequestException("copy failed", new IOException("The HTTP/2 stream was reset by the client.")), true },
         { "malformed chunk framing", new BadHttpRequestException("Bad chunk size data.", StatusCodes.Status400BadRequest), false },
-        { "body ended early, an I/O error around the refusal", new IOException("read failed", new BadHttpRequestException("Unexpected end of request content.", StatusCodes.Status400BadRequest)), false },
+        { "HTTP/1.1 body ended by its connection closing", new BadHttpRequestException("Unexpected end of request content.", StatusCodes.Status400BadRequest), true },
+        { "the same, an I/O error around the refusal", new IOException("read failed", new BadHttpRequestException("Unexpected end of request content.", StatusCodes.Status400BadRequest)), true },
+        { "HTTP/2 body shorter than its Content-Length (the stream still open)", new BadHttpRequestException("Less data received than specified in the Content-Length header.", StatusCodes.Status400BadRequest), false },
+        { "too large", new BadHttpRequestException("Request body too large. The max request body size is 10 bytes.", StatusCodes.Status413PayloadTooLarge), false },
         { "too slow", new BadHttpRequestException("Reading the request body timed out due to data arriving too slowly.", StatusCodes.Status408RequestTimeout), false },
         { "no exception", null, false },
         { "something else", new InvalidOperationException("unexpected"), false },
