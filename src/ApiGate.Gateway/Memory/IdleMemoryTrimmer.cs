@@ -121,76 +121,121 @@ internal sealed partial class IdleMemoryTrimmer : BackgroundService
     internal static bool ShouldCollectYoung(bool collectedSinceLastLook, long allocatedSinceLastCollection) =>
         !collectedSinceLastLook && allocatedSinceLastCollection > YoungLimit;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>The trimmer's thread when the clock is the system's (null with another clock, or before start).</summary>
+    internal Thread? LookThread { get; private set; }
+
+    /// <summary>
+    /// Looks every <see cref="YoungInterval"/>. On the system clock the looks run on a thread of their own that sleeps
+    /// between them (a timer on the thread pool wakes a worker that then spins before sleeping again, which at rest
+    /// costs more than the look); any other clock (a test's) drives a timer instead.
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var state = new LookState(this);
+        if (_time != TimeProvider.System)
+        {
+            return LookOnTimerAsync(state, stoppingToken);
+        }
+
+        var stopped = Core.Timing.OwnThread.Start("apigate memory trimmer", token =>
+        {
+            while (Core.Timing.OwnThread.Sleep(YoungInterval, token))
+            {
+                Look(state);
+            }
+        }, stoppingToken, out var thread);
+        LookThread = thread;
+        return stopped;
+    }
+
+    private async Task LookOnTimerAsync(LookState state, CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(YoungInterval, _time);
-        var looksPerIdleCheck = (int)(Interval / YoungInterval);
-        var look = 0;
-        var allocated = GC.GetTotalAllocatedBytes();
-        var baseline = GC.GetTotalMemory(forceFullCollection: false);
-        var connectionsHigh = OpenConnections;
-        var connectionsLow = connectionsHigh;
-        var connectionsAtLook = connectionsHigh;
-        var collections = GC.CollectionCount(0);
-        var allocatedAtCollection = allocated;
-        long? settledTrimAt = null;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                var allocatedNow = GC.GetTotalAllocatedBytes();
-                var heap = GC.GetTotalMemory(forceFullCollection: false);
-                var connections = OpenConnections;
-                connectionsHigh = Math.Max(connectionsHigh, connections);
-                connectionsLow = Math.Min(connectionsLow, connections);
-                var idleCheck = ++look == looksPerIdleCheck;
-                var settled = ConnectionsSettled(connections, connectionsAtLook, connectionsLow)
-                    && (settledTrimAt is not { } last || _time.GetElapsedTime(last) >= SettledSpacing);
-                if (settled || (idleCheck && ShouldTrim(allocatedNow - allocated, heap, baseline, connections, connectionsHigh)))
-                {
-                    if (settled)
-                    {
-                        settledTrimAt = _time.GetTimestamp();
-                    }
-
-                    GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
-                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                    baseline = GC.GetTotalMemory(forceFullCollection: false);
-                    connectionsHigh = connectionsLow = connections;
-                    allocatedAtCollection = allocatedNow;
-                    LogTrimmed(heap >> 20, baseline >> 20, GC.GetGCMemoryInfo().TotalCommittedBytes >> 20, connections);
-                }
-                else
-                {
-                    var collected = GC.CollectionCount(0) != collections;
-                    if (ShouldCollectYoung(collected, allocatedNow - allocatedAtCollection))
-                    {
-                        GC.Collect(1, GCCollectionMode.Forced, blocking: true);
-                        collected = true;
-                    }
-
-                    if (collected)
-                    {
-                        allocatedAtCollection = allocatedNow; // as of this look: close enough to when the GC ran
-                    }
-
-                    if (idleCheck && heap < baseline)
-                    {
-                        baseline = heap; // collections shrank the heap on their own: measure growth from there
-                    }
-                }
-
-                collections = GC.CollectionCount(0);
-                connectionsAtLook = connections;
-                if (idleCheck)
-                {
-                    look = 0;
-                    allocated = allocatedNow;
-                }
+                Look(state);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>What the looks carry from one to the next (all read and written by the one loop).</summary>
+    private sealed class LookState
+    {
+        public LookState(IdleMemoryTrimmer trimmer)
+        {
+            Allocated = AllocatedAtCollection = GC.GetTotalAllocatedBytes();
+            Baseline = GC.GetTotalMemory(forceFullCollection: false);
+            ConnectionsHigh = ConnectionsLow = ConnectionsAtLook = trimmer.OpenConnections;
+            Collections = GC.CollectionCount(0);
+        }
+
+        public int Look;
+        public long Allocated;
+        public long Baseline;
+        public long ConnectionsHigh;
+        public long ConnectionsLow;
+        public long ConnectionsAtLook;
+        public int Collections;
+        public long AllocatedAtCollection;
+        public long? SettledTrimAt;
+    }
+
+    /// <summary>One look: a trim, a young collection, or nothing, by the rules above.</summary>
+    private void Look(LookState state)
+    {
+        var allocatedNow = GC.GetTotalAllocatedBytes();
+        var heap = GC.GetTotalMemory(forceFullCollection: false);
+        var connections = OpenConnections;
+        state.ConnectionsHigh = Math.Max(state.ConnectionsHigh, connections);
+        state.ConnectionsLow = Math.Min(state.ConnectionsLow, connections);
+        var idleCheck = ++state.Look == (int)(Interval / YoungInterval);
+        var settled = ConnectionsSettled(connections, state.ConnectionsAtLook, state.ConnectionsLow)
+            && (state.SettledTrimAt is not { } last || _time.GetElapsedTime(last) >= SettledSpacing);
+        if (settled || (idleCheck && ShouldTrim(allocatedNow - state.Allocated, heap, state.Baseline, connections, state.ConnectionsHigh)))
+        {
+            if (settled)
+            {
+                state.SettledTrimAt = _time.GetTimestamp();
+            }
+
+            GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            state.Baseline = GC.GetTotalMemory(forceFullCollection: false);
+            state.ConnectionsHigh = state.ConnectionsLow = connections;
+            state.AllocatedAtCollection = allocatedNow;
+            LogTrimmed(heap >> 20, state.Baseline >> 20, GC.GetGCMemoryInfo().TotalCommittedBytes >> 20, connections);
+        }
+        else
+        {
+            var collected = GC.CollectionCount(0) != state.Collections;
+            if (ShouldCollectYoung(collected, allocatedNow - state.AllocatedAtCollection))
+            {
+                GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+                collected = true;
+            }
+
+            if (collected)
+            {
+                state.AllocatedAtCollection = allocatedNow; // as of this look: close enough to when the GC ran
+            }
+
+            if (idleCheck && heap < state.Baseline)
+            {
+                state.Baseline = heap; // collections shrank the heap on their own: measure growth from there
+            }
+        }
+
+        state.Collections = GC.CollectionCount(0);
+        state.ConnectionsAtLook = connections;
+        if (idleCheck)
+        {
+            state.Look = 0;
+            state.Allocated = allocatedNow;
         }
     }
 

@@ -180,47 +180,26 @@ internal sealed partial class SnapshotManager(
             return PollOnTimerAsync(stoppingToken);
         }
 
-        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() =>
+        var stopped = Core.Timing.OwnThread.Start("apigate config poll", token =>
         {
             var failing = false;
-            try
+            while (Core.Timing.OwnThread.Sleep(options.ConfigPollInterval, token))
             {
-                while (!stoppingToken.WaitHandle.WaitOne(options.ConfigPollInterval))
+                try
                 {
-                    try
-                    {
-                        // On SQLite the refresh completes on this thread; on PostgreSQL this thread waits for its I/O.
-                        RefreshAsync(force: false, stoppingToken).GetAwaiter().GetResult();
-                        failing = PollSucceeded(failing);
-                    }
-                    catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                    {
-                        // A timeout that surfaces as a cancellation is a failed poll too, not the end of polling.
-                        failing = PollFailed(ex, failing);
-                    }
+                    // On SQLite the refresh completes on this thread; on PostgreSQL this thread waits for its I/O.
+                    RefreshAsync(force: false, token).GetAwaiter().GetResult();
+                    failing = PollSucceeded(failing);
                 }
-
-                stopped.TrySetResult();
+                catch (Exception ex) when (!token.IsCancellationRequested)
+                {
+                    // A timeout that surfaces as a cancellation is a failed poll too, not the end of polling.
+                    failing = PollFailed(ex, failing);
+                }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                stopped.TrySetResult(); // stopping
-            }
-            catch (Exception ex)
-            {
-                // Nothing else is expected (a logger that throws?): fault the service as an exception in a timer's loop
-                // would, so the host stops cleanly, instead of an unhandled exception on a thread ending the process.
-                stopped.TrySetException(ex);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = "apigate config poll",
-        };
-        thread.Start();
+        }, stoppingToken, out var thread);
         PollThread = thread; // published once started: a reader never sees a thread that is not alive yet
-        return stopped.Task;
+        return stopped;
     }
 
     private async Task PollOnTimerAsync(CancellationToken stoppingToken)

@@ -109,53 +109,98 @@ internal sealed partial class WebhookDeliveryWorker(
         return base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>The worker's thread when the clock is the system's (null with another clock, or before start).</summary>
+    internal Thread? LoopThread { get; private set; }
+
+    /// <summary>
+    /// Rounds until stopped: prune when due, lease and start what is due, and when nothing was, wait for this process's
+    /// next event or the poll interval (events recorded by other processes). On the system clock the loop has a thread of
+    /// its own that sleeps between rounds (a timer on the thread pool wakes a worker that then spins before sleeping
+    /// again, which at rest costs more than the look); the deliveries themselves run on the thread pool. Any other clock
+    /// (a test's) drives an async loop instead.
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (timeProvider != TimeProvider.System)
+        {
+            return LoopAsync(stoppingToken);
+        }
+
+        var stopped = Core.Timing.OwnThread.Start("apigate webhook outbox", token =>
+        {
+            try
+            {
+                while (!token.IsCancellationRequested)
+                {
+                    if (!RoundAsync(token).GetAwaiter().GetResult())
+                    {
+                        signal.Wait(options.WebhookPollInterval, token);
+                    }
+                }
+            }
+            finally
+            {
+                FinishInFlightAsync().GetAwaiter().GetResult();
+            }
+        }, stoppingToken, out var thread);
+        LoopThread = thread;
+        return stopped;
+    }
+
+    private async Task LoopAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await PruneWhenDueAsync(stoppingToken);
-                try
-                {
-                    if (await ClaimAndStartAsync(stoppingToken) > 0)
-                    {
-                        continue; // more may be due, for the endpoints not yet in flight
-                    }
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    // The store is down or locked: the outbox is still there, try again after the interval.
-                    Log.RoundFailed(logger, ex.GetType().Name, ex.Message);
-                }
-
-                try
+                if (!await RoundAsync(stoppingToken))
                 {
                     await signal.WaitAsync(options.WebhookPollInterval, timeProvider, stoppingToken);
                 }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
             }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
         finally
         {
-            // Stopping: the attempts in flight end now (their token is the stopping one) and are recorded before the
-            // process goes, so none is left leased and unrecorded.
-            Task[] running;
-            lock (_inFlight)
-            {
-                running = [.. _inFlight];
-            }
-
-            await Task.WhenAll(running);
+            await FinishInFlightAsync();
         }
+    }
+
+    /// <summary>
+    /// One round: the prune when due, then the lease. Returns whether deliveries were started (more may be due, for the
+    /// endpoints not yet in flight: look again at once); false to wait. A store that is down or locked is logged and
+    /// waited out (the outbox is still there).
+    /// </summary>
+    private async Task<bool> RoundAsync(CancellationToken stoppingToken)
+    {
+        await PruneWhenDueAsync(stoppingToken);
+        try
+        {
+            return await ClaimAndStartAsync(stoppingToken) > 0;
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            Log.RoundFailed(logger, ex.GetType().Name, ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Stopping: the attempts in flight end now (their token is the stopping one) and are recorded before the process
+    /// goes, so none is left leased and unrecorded.
+    /// </summary>
+    private Task FinishInFlightAsync()
+    {
+        Task[] running;
+        lock (_inFlight)
+        {
+            running = [.. _inFlight];
+        }
+
+        return Task.WhenAll(running);
     }
 
     /// <summary>How often the history past <c>webhook.retention</c> is pruned, and how many rows of each kind one statement deletes.</summary>

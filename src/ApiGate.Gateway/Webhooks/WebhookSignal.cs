@@ -18,7 +18,13 @@ internal sealed class WebhookSignal
         }
     }
 
-    /// <summary>Waits for <see cref="Notify"/> or the poll interval, whichever comes first.</summary>
+    /// <summary>
+    /// Blocks the calling thread (the worker's own, on the system clock) until <see cref="Notify"/> or the poll interval,
+    /// whichever comes first; throws <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public void Wait(TimeSpan interval, CancellationToken cancellationToken) => _pending.Wait(interval, cancellationToken);
+
+    /// <summary>Waits for <see cref="Notify"/> or the poll interval, whichever comes first, on <paramref name="timeProvider"/>'s clock.</summary>
     public async Task WaitAsync(TimeSpan interval, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -44,26 +44,6 @@ public sealed class HotReloadTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task ConfigPoll_OnTheSystemClock_HasAThreadOfItsOwn_WhichEndsWithTheGateway()
-    {
-        // Arrange: started with the gateway's background services, which run beside its start
-        await Poll.UntilAsync(() => Gateway.Snapshots.PollThread is not null, () => "no poll thread");
-        var thread = Gateway.Snapshots.PollThread;
-
-        // Act
-        var aliveWhileServing = thread!.IsAlive;
-        var background = thread.IsBackground; // a stopped thread's cannot be read
-        await Gateway.StopAsync();
-
-        // Assert: not the thread pool's (a worker woken four times a second spins each time before it sleeps); the CLI
-        // test above shows its polls apply changes
-        Assert.Equal("apigate config poll", thread.Name);
-        Assert.True(background);
-        Assert.True(aliveWhileServing);
-        Assert.True(thread.Join(TimeSpan.FromSeconds(10)), "the poll thread outlived the gateway");
-    }
-
-    [Fact]
     public async Task ConfigPoll_StoreUnreadableThenReadableAgain_FailureLoggedOnce_RecoveryLogged_ChangesApplyAgain()
     {
         // Arrange: the versions table taken away behind the gateway's back (a damaged or half-restored file)
