@@ -62,10 +62,10 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     public Task<long> GetConfigVersionAsync(CancellationToken cancellationToken) =>
         UseAsync((connection, ct) => ScalarAsync(connection, null, "SELECT version FROM config_version WHERE id = 1", ct), cancellationToken);
 
-    public Task<StoreVersions> GetVersionsAsync(CancellationToken cancellationToken) =>
+    public virtual Task<StoreVersions> GetVersionsAsync(CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) => (await QueryAsync<VersionsRow>(connection, null, VersionsSql, null, ct)).Single().ToVersions(), cancellationToken);
 
-    private const string VersionsSql =
+    private protected const string VersionsSql =
         "SELECT c.version AS Config, i.version AS Identity, t.token AS Content FROM config_version c CROSS JOIN identity_version i CROSS JOIN config_content t " +
         "WHERE c.id = 1 AND i.id = 1 AND t.id = 1";
 

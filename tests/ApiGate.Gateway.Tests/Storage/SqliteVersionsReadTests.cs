@@ -1,0 +1,98 @@
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+
+namespace ApiGate.Gateway.Tests.Storage;
+
+/// <summary>
+/// The versions the config poll reads four times a second come, on SQLite, from the connection the store keeps open
+/// with the query prepared once (docs/performance.md, fiftieth session). That read must see every commit made elsewhere
+/// (the CLI, another instance: another connection), and a failure must be reported as the ordinary read reports it,
+/// after which the next read works again.
+/// </summary>
+public sealed class SqliteVersionsReadTests : IAsyncLifetime
+{
+    private TempStore _temp = null!;
+
+    public async Task InitializeAsync() => _temp = await TempStore.CreateAsync();
+
+    public async Task DisposeAsync() => await _temp.DisposeAsync();
+
+    private async Task ExecuteElsewhereAsync(string sql)
+    {
+        await using var other = new SqliteConnection($"Data Source={_temp.DatabasePath};Pooling=False");
+        await other.OpenAsync();
+        await using var command = other.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public async Task Versions_CommittedThroughAnotherConnection_SeenAtEachNextRead()
+    {
+        // Arrange: one read first, so the statement is prepared and the connection kept
+        var first = await _temp.Store.GetVersionsAsync(CancellationToken.None);
+
+        // Act + Assert: each change another process commits is in the very next read
+        for (var i = 1; i <= 3; i++)
+        {
+            await ExecuteElsewhereAsync("UPDATE config_version SET version = version + 1 WHERE id = 1");
+            await ExecuteElsewhereAsync("UPDATE identity_version SET version = version + 2 WHERE id = 1");
+            await ExecuteElsewhereAsync("UPDATE config_content SET token = token + 3 WHERE id = 1");
+            var read = await _temp.Store.GetVersionsAsync(CancellationToken.None);
+            Assert.Equal(new StoreVersions(first.Config + i, first.Identity + 2 * i, first.ContentToken + 3 * i), read);
+        }
+    }
+
+    [Fact]
+    public async Task Versions_ReadBesideWritesFromManyThreads_NeverOlderThanACommitThatCameBefore()
+    {
+        // Arrange
+        var start = (await _temp.Store.GetVersionsAsync(CancellationToken.None)).Config;
+
+        // Act: readers on the pool (one at a time gets the kept connection, the others read as any query) while commits land
+        using var stop = new CancellationTokenSource();
+        var readers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            var last = start;
+            var reads = 0;
+            while (!stop.IsCancellationRequested && reads < 2000)
+            {
+                var seen = (await _temp.Store.GetVersionsAsync(CancellationToken.None)).Config;
+                Assert.True(seen >= last, $"read {seen} after {last}");
+                last = seen;
+                reads++;
+            }
+        })).ToList();
+        for (var i = 0; i < 20; i++)
+        {
+            await ExecuteElsewhereAsync("UPDATE config_version SET version = version + 1 WHERE id = 1");
+            Assert.True((await _temp.Store.GetVersionsAsync(CancellationToken.None)).Config >= start + i + 1);
+        }
+
+        stop.Cancel();
+        await Task.WhenAll(readers);
+
+        // Assert
+        Assert.Equal(start + 20, (await _temp.Store.GetVersionsAsync(CancellationToken.None)).Config);
+    }
+
+    [Fact]
+    public async Task Versions_TableGoneThenBack_FailsAsAnyReadThenReadsAgain()
+    {
+        // Arrange
+        var before = await _temp.Store.GetVersionsAsync(CancellationToken.None);
+        await ExecuteElsewhereAsync("ALTER TABLE config_version RENAME TO config_version_away");
+
+        // Act
+        var failure = await Record.ExceptionAsync(() => _temp.Store.GetVersionsAsync(CancellationToken.None));
+        await ExecuteElsewhereAsync("ALTER TABLE config_version_away RENAME TO config_version");
+        await ExecuteElsewhereAsync("UPDATE config_version SET version = version + 1 WHERE id = 1");
+        var after = await _temp.Store.GetVersionsAsync(CancellationToken.None);
+
+        // Assert: the engine's own words about the missing table, then the current versions again
+        var sqlite = Assert.IsType<SqliteException>(failure);
+        Assert.Contains("no such table: config_version", sqlite.Message, StringComparison.Ordinal);
+        Assert.Equal(before.Config + 1, after.Config);
+    }
+}
