@@ -94,7 +94,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         // write turn and the engine's write lock (on SQLite the lock of the whole file) or a PostgreSQL transaction.
         // What it finds is read again, and leased, in the write transaction.
         var at = StoredValues.Time(now);
-        var due = await UseAsync((connection, ct) => QueryAsync<long>(connection, null, ClaimCandidatesSql, new { Now = at, Max = max }, ct), cancellationToken);
+        var due = await DueWebhookDeliveriesAsync(at, max, cancellationToken);
         if (due.Count == 0)
         {
             return [];
@@ -154,6 +154,10 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         return new WebhookDeliveryWork(r.Id, r.EndpointId, r.Url, secret, r.EventId, r.Body, (int)r.AttemptCount, StoredValues.Time(r.StartedAt),
             error.Length == 0 ? null : error);
     }
+
+    /// <summary>The deliveries <see cref="ClaimWebhookDeliveriesAsync"/> would lease at <paramref name="at"/>, read outside any transaction.</summary>
+    private protected virtual Task<IReadOnlyList<long>> DueWebhookDeliveriesAsync(string at, int max, CancellationToken cancellationToken) =>
+        UseAsync((connection, ct) => QueryAsync<long>(connection, null, ClaimCandidatesSql, new { Now = at, Max = max }, ct), cancellationToken);
 
     public Task<bool> RecordWebhookAttemptAsync(
         WebhookAttempt attempt, string owner, DateTimeOffset startedAt, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>

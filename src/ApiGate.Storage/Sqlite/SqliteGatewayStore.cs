@@ -549,66 +549,103 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         DisposeUsageWriter();
         lock (_anchorUse)
         {
-            _versionsCommand?.Dispose();
-            _versionsCommand = null;
+            foreach (var command in _prepared.Values)
+            {
+                command.Dispose();
+            }
+
+            _prepared.Clear();
             Interlocked.Exchange(ref _anchor, null)?.Dispose();
         }
 
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Taken by whoever reads through <see cref="_anchor"/> (the versions), and by <see cref="DisposeAsync"/>.</summary>
+    /// <summary>Taken by whoever reads through <see cref="_anchor"/> (<see cref="TryReadOnAnchor"/>), and by <see cref="DisposeAsync"/>.</summary>
     private readonly Lock _anchorUse = new();
 
-    /// <summary>The versions query, prepared once on <see cref="_anchor"/>.</summary>
-    private SqliteCommand? _versionsCommand;
+    /// <summary>The statements read through <see cref="_anchor"/>, each prepared once, by their SQL.</summary>
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// The versions, which every gateway's config poll reads four times a second: through <see cref="_anchor"/>, the
-    /// connection this store keeps open anyway, with the statement prepared once. Through a pooled connection each read
-    /// parsed the SQL again, and at rest, with the caches cold after each 250 ms sleep, the poll cost more than half a
-    /// millisecond of CPU (docs/performance.md, fiftieth session). Without an anchor (in memory, read-only), with the anchor
-    /// in use, or when the read fails (the file locked or damaged, a table missing), it reads as every other query does,
-    /// which reports a failure as before.
+    /// The versions, which every gateway's config poll reads four times a second: through <see cref="_anchor"/> (see
+    /// <see cref="TryReadOnAnchor"/>), else as every other query reads.
     /// </summary>
-    public override Task<StoreVersions> GetVersionsAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _anchor) is not null && !cancellationToken.IsCancellationRequested && _anchorUse.TryEnter())
-        {
-            try
+    public override Task<StoreVersions> GetVersionsAsync(CancellationToken cancellationToken) =>
+        TryReadOnAnchor(VersionsSql, null, static r => r.Read() ? new StoreVersions(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)) : (StoreVersions?)null, cancellationToken) is { } versions
+            ? Task.FromResult(versions)
+            : base.GetVersionsAsync(cancellationToken);
+
+    /// <summary>
+    /// What the webhook outbox could lease, which every gateway asks once a second: through <see cref="_anchor"/> (see
+    /// <see cref="TryReadOnAnchor"/>), else as every other query reads.
+    /// </summary>
+    private protected override Task<IReadOnlyList<long>> DueWebhookDeliveriesAsync(string at, int max, CancellationToken cancellationToken) =>
+        TryReadOnAnchor<IReadOnlyList<long>>(ClaimCandidatesSql, parameters =>
             {
-                if (_anchor is { } anchor && ReadVersions(anchor) is { } versions)
+                parameters.AddWithValue("@Now", at);
+                parameters.AddWithValue("@Max", max);
+            }, static r =>
+            {
+                var ids = new List<long>();
+                while (r.Read())
                 {
-                    return Task.FromResult(versions);
+                    ids.Add(r.GetInt64(0));
                 }
-            }
-            catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
-            {
-                _versionsCommand?.Dispose(); // prepared again at the next read
-                _versionsCommand = null;
-            }
-            finally
-            {
-                _anchorUse.Exit();
-            }
-        }
 
-        return base.GetVersionsAsync(cancellationToken);
-    }
+                return ids;
+            }, cancellationToken) is { } due
+            ? Task.FromResult(due)
+            : base.DueWebhookDeliveriesAsync(at, max, cancellationToken);
 
-    /// <summary>The versions read on <paramref name="anchor"/>, or null when the row is not there (the ordinary read reports that).</summary>
-    private StoreVersions? ReadVersions(SqliteConnection anchor)
+    /// <summary>
+    /// Runs a read that background loops repeat every second or faster (the config poll, the webhook outbox) through
+    /// <see cref="_anchor"/>, the connection this store keeps open anyway, with the statement prepared once. Through a
+    /// pooled connection each read parsed its SQL again, and at rest, with the caches cold after each sleep, the config
+    /// poll cost more than half a millisecond of CPU a look (docs/performance.md, fiftieth session). Returns null (the
+    /// caller then reads as every other query does, which reports a failure as before) without an anchor (in memory,
+    /// read-only), while another read uses it, when <paramref name="read"/> returns null, or when the read fails (the
+    /// file locked or damaged, a table missing; the statement is prepared again next time).
+    /// </summary>
+    private T? TryReadOnAnchor<T>(string sql, Action<SqliteParameterCollection>? bind, Func<SqliteDataReader, T?> read, CancellationToken cancellationToken)
     {
-        if (_versionsCommand is null)
+        if (Volatile.Read(ref _anchor) is null || cancellationToken.IsCancellationRequested || !_anchorUse.TryEnter())
         {
-            var command = anchor.CreateCommand();
-            command.CommandText = VersionsSql;
-            command.Prepare();
-            _versionsCommand = command;
+            return default;
         }
 
-        using var reader = _versionsCommand.ExecuteReader();
-        return reader.Read() ? new StoreVersions(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : null;
+        try
+        {
+            if (_anchor is not { } anchor)
+            {
+                return default;
+            }
+
+            if (!_prepared.TryGetValue(sql, out var command))
+            {
+                command = anchor.CreateCommand();
+                command.CommandText = sql;
+                _prepared[sql] = command;
+            }
+
+            command.Parameters.Clear();
+            bind?.Invoke(command.Parameters);
+            using var reader = command.ExecuteReader();
+            return read(reader);
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            if (_prepared.Remove(sql, out var failed))
+            {
+                failed.Dispose();
+            }
+
+            return default;
+        }
+        finally
+        {
+            _anchorUse.Exit();
+        }
     }
 
     /// <summary>How often, and how far apart, <see cref="LockedElsewhereAsync"/> asks for the write lock before it calls the store locked.</summary>

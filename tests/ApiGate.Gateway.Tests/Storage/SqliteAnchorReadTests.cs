@@ -1,16 +1,20 @@
 using ApiGate.Core.Storage;
+using ApiGate.Core.Webhooks;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
 using ApiGate.Gateway.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 
 namespace ApiGate.Gateway.Tests.Storage;
 
 /// <summary>
-/// The versions the config poll reads four times a second come, on SQLite, from the connection the store keeps open
-/// with the query prepared once (docs/performance.md, fiftieth session). That read must see every commit made elsewhere
-/// (the CLI, another instance: another connection), and a failure must be reported as the ordinary read reports it,
-/// after which the next read works again.
+/// The reads background loops repeat at rest — the versions the config poll reads four times a second, the deliveries
+/// the webhook outbox could lease, asked once a second — come, on SQLite, from the connection the store keeps open with
+/// each query prepared once (docs/performance.md, fiftieth session). They must see every commit made elsewhere (the
+/// CLI, another instance: another connection), and a failure must be reported as the ordinary read reports it, after
+/// which the next read works again.
 /// </summary>
-public sealed class SqliteVersionsReadTests : IAsyncLifetime
+public sealed class SqliteAnchorReadTests : IAsyncLifetime
 {
     private TempStore _temp = null!;
 
@@ -94,5 +98,25 @@ public sealed class SqliteVersionsReadTests : IAsyncLifetime
         var sqlite = Assert.IsType<SqliteException>(failure);
         Assert.Contains("no such table: config_version", sqlite.Message, StringComparison.Ordinal);
         Assert.Equal(before.Config + 1, after.Config);
+    }
+
+    [Fact]
+    public async Task DueDeliveries_QueuedThroughAnotherStoreOnTheFile_LeasedAtTheNextClaimAfterAnEmptyOne()
+    {
+        // Arrange: another instance on the same file; this one has asked once and found nothing
+        var now = DateTimeOffset.UtcNow;
+        await using var other = new SqliteGatewayStore(_temp.DatabasePath, new SecretProtector(null));
+        await other.InitializeAsync(CancellationToken.None);
+        Assert.Empty(await _temp.Store.ClaimWebhookDeliveriesAsync("here", now, now.AddMinutes(1), 16, CancellationToken.None));
+        var endpoint = (await new ApiGate.Core.Management.WebhookService(other, TimeProvider.System).CreateAsync(
+            new ApiGate.Core.Management.WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["user.created"] }, CancellationToken.None)).Value!.Endpoint;
+
+        // Act: the other instance records an event; this one asks again
+        await other.AddWebhookEventAsync(WebhookPayloads.Test("evt", now) with { Type = WebhookEventTypes.UserCreated }, null, CancellationToken.None);
+        var claimed = await _temp.Store.ClaimWebhookDeliveriesAsync("here", now.AddSeconds(1), now.AddMinutes(1), 16, CancellationToken.None);
+
+        // Assert
+        Assert.Equal(endpoint.Id, Assert.Single(claimed).EndpointId);
+        Assert.Empty(await _temp.Store.ClaimWebhookDeliveriesAsync("here", now.AddSeconds(2), now.AddMinutes(1), 16, CancellationToken.None));
     }
 }
