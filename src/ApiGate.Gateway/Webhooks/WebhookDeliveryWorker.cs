@@ -181,8 +181,14 @@ internal sealed partial class WebhookDeliveryWorker(
         {
             return await ClaimAndStartAsync(stoppingToken) > 0;
         }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+            throw; // stopping
+        }
+        catch (Exception ex)
+        {
+            // Also while stopping: a claim that gave up on another process's lock, or a connection closed under it, is a
+            // failed round as at any other time (logged, and the wait that follows ends the loop), not a fault of the service.
             Log.RoundFailed(logger, ex.GetType().Name, ex.Message);
             return false;
         }
