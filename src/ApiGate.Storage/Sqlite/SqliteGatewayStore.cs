@@ -568,6 +568,18 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
 
     /// <summary>
+    /// How long a read through <see cref="_anchor"/> waits for a lock (in WAL mode a read waits only for a file held
+    /// exclusively, or a recovery) before it gives up and the ordinary read, with the store's busy timeout, takes over:
+    /// whole seconds, as the driver counts them.
+    /// </summary>
+    private const int AnchorReadTimeoutSeconds = 1;
+
+    /// <summary>Reads answered through <see cref="_anchor"/> (tests show the kept connection is the one used).</summary>
+    internal long AnchorReads => Interlocked.Read(ref _anchorReads);
+
+    private long _anchorReads;
+
+    /// <summary>
     /// The versions, which every gateway's config poll reads four times a second: through <see cref="_anchor"/> (see
     /// <see cref="TryReadOnAnchor"/>), else as every other query reads.
     /// </summary>
@@ -605,7 +617,8 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// poll cost more than half a millisecond of CPU a look (docs/performance.md, fiftieth session). Returns null (the
     /// caller then reads as every other query does, which reports a failure as before) without an anchor (in memory,
     /// read-only), while another read uses it, when <paramref name="read"/> returns null, or when the read fails (the
-    /// file locked or damaged, a table missing; the statement is prepared again next time).
+    /// file held exclusively for over <see cref="AnchorReadTimeoutSeconds"/>, damaged, a table missing; the statement is
+    /// prepared again next time).
     /// </summary>
     private T? TryReadOnAnchor<T>(string sql, Action<SqliteParameterCollection>? bind, Func<SqliteDataReader, T?> read, CancellationToken cancellationToken)
     {
@@ -625,16 +638,20 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
             {
                 command = anchor.CreateCommand();
                 command.CommandText = sql;
+                command.CommandTimeout = AnchorReadTimeoutSeconds;
                 _prepared[sql] = command;
             }
 
             command.Parameters.Clear();
             bind?.Invoke(command.Parameters);
             using var reader = command.ExecuteReader();
-            return read(reader);
+            var result = read(reader);
+            Interlocked.Increment(ref _anchorReads);
+            return result;
         }
-        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        catch (Exception)
         {
+            // Whatever it was, the ordinary read reports it (as a failed task, not thrown here).
             if (_prepared.Remove(sql, out var failed))
             {
                 failed.Dispose();

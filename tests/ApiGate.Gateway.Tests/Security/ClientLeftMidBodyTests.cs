@@ -12,7 +12,8 @@ namespace ApiGate.Gateway.Tests.Security;
 /// (short of its Content-Length, or before its last chunk). The server answers nothing on such a connection, so the
 /// exchange is the client going away: recorded 499 with no error, on a plain route and on one whose body transform reads
 /// the body first. It was recorded as <c>400 invalid_request_body</c> whenever the server's refusal of the body was seen
-/// before it cancelled RequestAborted, which was most of the time.
+/// before it cancelled RequestAborted: most of the time on the route that reads the body first; now and then on a plain
+/// route, where the forwarder's read usually lost that race (its decision is pinned down by <c>ClientWentAwayTests</c>).
 /// </summary>
 public sealed class ClientLeftMidBodyTests : GatewayTestBase
 {
@@ -82,10 +83,11 @@ public sealed class ClientLeftMidBodyTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task MalformedChunkThenClosingTheSendingSide_StillTheClientsMalformedBody400()
+    public async Task MalformedChunk_ClientStillListening_AnsweredAndRecordedAsItsMalformedBody400()
     {
-        // Act: a chunk size that is not hexadecimal is the client's error even when it closes its side after it: the
-        // server refuses the framing before it sees the connection end.
+        // Act: a chunk size that is not hexadecimal, the connection left open: the server refuses the framing, and the
+        // client's error is answered as before. (A client that also closes its sending side races the refusal with the
+        // connection's end, and is recorded either way, 400 or 499: nobody hears the answer then.)
         using var client = new TcpClient();
         var uri = new Uri(Gateway.Url);
         await client.ConnectAsync(uri.Host, uri.Port);

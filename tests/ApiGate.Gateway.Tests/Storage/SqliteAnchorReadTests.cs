@@ -36,6 +36,7 @@ public sealed class SqliteAnchorReadTests : IAsyncLifetime
     {
         // Arrange: one read first, so the statement is prepared and the connection kept
         var first = await _temp.Store.GetVersionsAsync(CancellationToken.None);
+        var anchorReads = _temp.Store.AnchorReads;
 
         // Act + Assert: each change another process commits is in the very next read
         for (var i = 1; i <= 3; i++)
@@ -46,6 +47,9 @@ public sealed class SqliteAnchorReadTests : IAsyncLifetime
             var read = await _temp.Store.GetVersionsAsync(CancellationToken.None);
             Assert.Equal(new StoreVersions(first.Config + i, first.Identity + 2 * i, first.ContentToken + 3 * i), read);
         }
+
+        // ... and each came through the kept connection, not the ordinary read that would answer the same
+        Assert.Equal(anchorReads + 3, _temp.Store.AnchorReads);
     }
 
     [Fact]
@@ -89,15 +93,20 @@ public sealed class SqliteAnchorReadTests : IAsyncLifetime
         await ExecuteElsewhereAsync("ALTER TABLE config_version RENAME TO config_version_away");
 
         // Act
+        var anchorReads = _temp.Store.AnchorReads;
         var failure = await Record.ExceptionAsync(() => _temp.Store.GetVersionsAsync(CancellationToken.None));
+        var anchorReadsWhileGone = _temp.Store.AnchorReads;
         await ExecuteElsewhereAsync("ALTER TABLE config_version_away RENAME TO config_version");
         await ExecuteElsewhereAsync("UPDATE config_version SET version = version + 1 WHERE id = 1");
         var after = await _temp.Store.GetVersionsAsync(CancellationToken.None);
 
-        // Assert: the engine's own words about the missing table, then the current versions again
+        // Assert: the engine's own words about the missing table (from the ordinary read, as a failed task), then the
+        // current versions again, through the kept connection once more
         var sqlite = Assert.IsType<SqliteException>(failure);
         Assert.Contains("no such table: config_version", sqlite.Message, StringComparison.Ordinal);
+        Assert.Equal(anchorReads, anchorReadsWhileGone);
         Assert.Equal(before.Config + 1, after.Config);
+        Assert.Equal(anchorReads + 1, _temp.Store.AnchorReads);
     }
 
     [Fact]
@@ -112,11 +121,13 @@ public sealed class SqliteAnchorReadTests : IAsyncLifetime
             new ApiGate.Core.Management.WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["user.created"] }, CancellationToken.None)).Value!.Endpoint;
 
         // Act: the other instance records an event; this one asks again
+        var anchorReads = _temp.Store.AnchorReads;
         await other.AddWebhookEventAsync(WebhookPayloads.Test("evt", now) with { Type = WebhookEventTypes.UserCreated }, null, CancellationToken.None);
         var claimed = await _temp.Store.ClaimWebhookDeliveriesAsync("here", now.AddSeconds(1), now.AddMinutes(1), 16, CancellationToken.None);
 
         // Assert
         Assert.Equal(endpoint.Id, Assert.Single(claimed).EndpointId);
         Assert.Empty(await _temp.Store.ClaimWebhookDeliveriesAsync("here", now.AddSeconds(2), now.AddMinutes(1), 16, CancellationToken.None));
+        Assert.Equal(anchorReads + 2, _temp.Store.AnchorReads); // both looks through the kept connection
     }
 }
