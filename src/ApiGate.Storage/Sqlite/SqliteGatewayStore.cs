@@ -616,13 +616,16 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     /// pooled connection each read parsed its SQL again, and at rest, with the caches cold after each sleep, the config
     /// poll cost more than half a millisecond of CPU a look (docs/performance.md, fiftieth session). Returns null (the
     /// caller then reads as every other query does, which reports a failure as before) without an anchor (in memory,
-    /// read-only), while another read uses it, when <paramref name="read"/> returns null, or when the read fails (the
+    /// read-only), once the store's file or its <c>-wal</c> or <c>-shm</c> was deleted or replaced (three <c>stat</c>s a
+    /// read), while another read uses it, when <paramref name="read"/> returns null, or when the read fails (the
     /// file held exclusively for over <see cref="AnchorReadTimeoutSeconds"/>, damaged, a table missing; the statement is
     /// prepared again next time).
     /// </summary>
     private T? TryReadOnAnchor<T>(string sql, Action<SqliteParameterCollection>? bind, Func<SqliteDataReader, T?> read, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _anchor) is null || cancellationToken.IsCancellationRequested || !_anchorUse.TryEnter())
+        // The kept connection is on the files opened at start: once one was deleted or replaced (readiness reports it), the
+        // ordinary read answers, as it did before (a fresh connection fails to open a deleted file).
+        if (Volatile.Read(ref _anchor) is null || cancellationToken.IsCancellationRequested || FileProblem() is not null || !_anchorUse.TryEnter())
         {
             return default;
         }

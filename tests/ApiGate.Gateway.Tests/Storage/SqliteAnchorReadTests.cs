@@ -110,6 +110,24 @@ public sealed class SqliteAnchorReadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Versions_FileDeletedUnderTheStore_NotReadFromTheDeletedFile_FailsAsAFreshConnectionDoes()
+    {
+        // Arrange: the kept connection has answered; then the file goes (the kept connection could still read it)
+        await _temp.Store.GetVersionsAsync(CancellationToken.None);
+        var anchorReads = _temp.Store.AnchorReads;
+        File.Delete(_temp.DatabasePath);
+        SqliteConnection.ClearAllPools();
+
+        // Act
+        var failure = await Record.ExceptionAsync(() => _temp.Store.GetVersionsAsync(CancellationToken.None));
+
+        // Assert: the ordinary read's answer for a store that is gone, as before there was a kept connection
+        var unavailable = Assert.IsType<StoreUnavailableException>(failure);
+        Assert.Contains($"cannot open the store at {_temp.DatabasePath}", unavailable.Message, StringComparison.Ordinal);
+        Assert.Equal(anchorReads, _temp.Store.AnchorReads);
+    }
+
+    [Fact]
     public async Task DueDeliveries_QueuedThroughAnotherStoreOnTheFile_LeasedAtTheNextClaimAfterAnEmptyOne()
     {
         // Arrange: another instance on the same file; this one has asked once and found nothing
