@@ -91,9 +91,35 @@ internal sealed class TestGateway : IAsyncDisposable
         configure?.Invoke(options);
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), options.StoreBusyTimeout);
         var app = GatewayHost.Build(options, store, timeProvider, services, settings, webModules: Web.GatewayWebModules.All);
-        await GatewayHost.StartAsync(app);
+        try
+        {
+            await GatewayHost.StartAsync(app);
+        }
+        catch
+        {
+            // A start the test expects to fail: the services that did start (loops on threads of their own among them) are
+            // stopped before the test goes on, so none of them still opens the store while the test deletes its directory.
+            await StopQuietlyAsync(app, store);
+            throw;
+        }
+
         var url = GatewayHost.Addresses(app).First();
         return new TestGateway(app, store, options, directory, url);
+    }
+
+    private static async Task StopQuietlyAsync(WebApplication app, IAsyncDisposable store)
+    {
+        try
+        {
+            await app.StopAsync();
+        }
+        catch (Exception)
+        {
+            // what stopping a half-started host may throw is not what the test asserts
+        }
+
+        await app.DisposeAsync();
+        await store.DisposeAsync();
     }
 
     public static HttpClient CreateClient() => new(new SocketsHttpHandler
