@@ -43,6 +43,49 @@ public static class OwnThread
     }
 
     /// <summary>
+    /// Runs <paramref name="look"/> every <paramref name="interval"/> until <paramref name="stoppingToken"/> is cancelled:
+    /// on the system clock on a thread of its own named <paramref name="name"/> (see <see cref="Start"/>;
+    /// <paramref name="thread"/> is that thread), on any other clock (a test's) on a timer of that clock
+    /// (<paramref name="thread"/> is null). The task completes once stopped; an exception from a look faults it.
+    /// </summary>
+    public static Task Every(
+        string name, TimeSpan interval, TimeProvider time, Func<CancellationToken, ValueTask> look, CancellationToken stoppingToken, out Thread? thread)
+    {
+        if (time != TimeProvider.System)
+        {
+            thread = null;
+            return OnTimerAsync(interval, time, look, stoppingToken);
+        }
+
+        var stopped = Start(name, token =>
+        {
+            while (Sleep(interval, token))
+            {
+                // A look that completes synchronously (SQLite) runs on this thread; one that waits, waits here.
+                look(token).AsTask().GetAwaiter().GetResult();
+            }
+        }, stoppingToken, out var started);
+        thread = started;
+        return stopped;
+    }
+
+    private static async Task OnTimerAsync(TimeSpan interval, TimeProvider time, Func<CancellationToken, ValueTask> look, CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                await look(stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // stopping
+        }
+    }
+
+    /// <summary>
     /// Sleeps <paramref name="interval"/> on the calling thread, or less if <paramref name="stoppingToken"/> is cancelled
     /// first. Returns whether to go on (false: stopping).
     /// </summary>

@@ -132,35 +132,13 @@ internal sealed partial class IdleMemoryTrimmer : BackgroundService
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var state = new LookState(this);
-        if (_time != TimeProvider.System)
+        var stopped = Core.Timing.OwnThread.Every("apigate memory trimmer", YoungInterval, _time, _ =>
         {
-            return LookOnTimerAsync(state, stoppingToken);
-        }
-
-        var stopped = Core.Timing.OwnThread.Start("apigate memory trimmer", token =>
-        {
-            while (Core.Timing.OwnThread.Sleep(YoungInterval, token))
-            {
-                Look(state);
-            }
+            Look(state);
+            return ValueTask.CompletedTask;
         }, stoppingToken, out var thread);
         LookThread = thread;
         return stopped;
-    }
-
-    private async Task LookOnTimerAsync(LookState state, CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(YoungInterval, _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                Look(state);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
     }
 
     /// <summary>What the looks carry from one to the next (all read and written by the one loop).</summary>

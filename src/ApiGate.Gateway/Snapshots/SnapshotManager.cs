@@ -175,56 +175,23 @@ internal sealed partial class SnapshotManager(
     /// </summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (timeProvider != TimeProvider.System)
+        var failing = false; // the one loop's own
+        var stopped = Core.Timing.OwnThread.Every("apigate config poll", options.ConfigPollInterval, timeProvider, async token =>
         {
-            return PollOnTimerAsync(stoppingToken);
-        }
-
-        var stopped = Core.Timing.OwnThread.Start("apigate config poll", token =>
-        {
-            var failing = false;
-            while (Core.Timing.OwnThread.Sleep(options.ConfigPollInterval, token))
+            try
             {
-                try
-                {
-                    // On SQLite the refresh completes on this thread; on PostgreSQL this thread waits for its I/O.
-                    RefreshAsync(force: false, token).GetAwaiter().GetResult();
-                    failing = PollSucceeded(failing);
-                }
-                catch (Exception ex) when (!token.IsCancellationRequested)
-                {
-                    // A timeout that surfaces as a cancellation is a failed poll too, not the end of polling.
-                    failing = PollFailed(ex, failing);
-                }
+                // On SQLite the refresh completes on the poll's thread; on PostgreSQL that thread waits for its I/O.
+                await RefreshAsync(force: false, token);
+                failing = PollSucceeded(failing);
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested)
+            {
+                // A timeout that surfaces as a cancellation is a failed poll too, not the end of polling.
+                failing = PollFailed(ex, failing);
             }
         }, stoppingToken, out var thread);
         PollThread = thread; // published once started: a reader never sees a thread that is not alive yet
         return stopped;
-    }
-
-    private async Task PollOnTimerAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.ConfigPollInterval, timeProvider);
-        var failing = false;
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                try
-                {
-                    await RefreshAsync(force: false, stoppingToken);
-                    failing = PollSucceeded(failing);
-                }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                {
-                    failing = PollFailed(ex, failing);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // stopping
-        }
     }
 
     /// <summary>A poll answered: counted, and the recovery logged once after an outage. Returns the new failing state (false).</summary>
