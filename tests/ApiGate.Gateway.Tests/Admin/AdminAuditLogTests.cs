@@ -16,9 +16,7 @@ public sealed class AdminAuditLogTests : AdminTestBase
 
     private protected override void Configure(GatewayOptions options)
     {
-        options.LogFormat = "json";
-        options.LogLevel = "trace"; // everything the gateway logs at all
-        options.LogWriter = _log.Writer;
+        _log.TakeJsonFrom(options, "trace"); // everything the gateway logs at all
     }
 
     [Fact]

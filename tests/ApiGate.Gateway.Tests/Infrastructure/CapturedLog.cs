@@ -14,6 +14,14 @@ internal sealed class CapturedLog
 
     public TextWriter Writer { get; }
 
+    /// <summary>Points a gateway's log here as JSON lines at <paramref name="level"/> (the access log is written at information level).</summary>
+    public void TakeJsonFrom(ApiGate.Gateway.Configuration.GatewayOptions options, string level = "info")
+    {
+        options.LogFormat = "json";
+        options.LogLevel = level;
+        options.LogWriter = Writer;
+    }
+
     public string Text
     {
         get

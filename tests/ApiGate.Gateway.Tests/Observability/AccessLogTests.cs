@@ -15,10 +15,8 @@ public sealed class AccessLogTests : GatewayTestBase
 
     private protected override void Configure(GatewayOptions options)
     {
-        options.LogFormat = "json";
-        options.LogLevel = "trace"; // everything the gateway logs at all
+        _log.TakeJsonFrom(options, "trace"); // everything the gateway logs at all
         options.AuthAllowQueryKey = true;
-        options.LogWriter = _log.Writer;
     }
 
     private protected override async Task SetUpAsync()
@@ -512,10 +510,8 @@ public sealed class AccessLogDisabledTests : GatewayTestBase
 
     private protected override void Configure(GatewayOptions options)
     {
-        options.LogFormat = "json";
-        options.LogLevel = "info";
+        _log.TakeJsonFrom(options);
         options.AccessLog = false;
-        options.LogWriter = _log.Writer;
     }
 
     private protected override async Task SetUpAsync()

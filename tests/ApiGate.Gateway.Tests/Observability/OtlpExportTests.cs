@@ -90,9 +90,7 @@ public sealed class OtlpExportTests
         {
             await using var gateway = await TestGateway.StartAsync(o =>
             {
-                o.LogFormat = "json";
-                o.LogLevel = "info";
-                o.LogWriter = log.Writer;
+                log.TakeJsonFrom(o);
             });
             await gateway.StopAsync();
         }

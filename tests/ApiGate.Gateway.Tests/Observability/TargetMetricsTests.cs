@@ -18,9 +18,7 @@ public sealed class TargetMetricsTests : BalancingTestBase
 
     private protected override void Configure(GatewayOptions options)
     {
-        options.LogFormat = "json";
-        options.LogLevel = "info";
-        options.LogWriter = _log.Writer;
+        _log.TakeJsonFrom(options);
     }
 
     [Fact]

@@ -20,9 +20,7 @@ public sealed class TracingTests : GatewayTestBase
 
     private protected override void Configure(GatewayOptions options)
     {
-        options.LogFormat = "json";
-        options.LogLevel = "info";
-        options.LogWriter = _log.Writer;
+        _log.TakeJsonFrom(options);
     }
 
     private protected override async Task SetUpAsync()

@@ -31,9 +31,7 @@ public sealed class GrpcGatewayErrorTests : IAsyncLifetime
         _grpc = await GreeterBehindGateway.StartAsync(o =>
         {
             o.RateLimitBurst = 0;
-            o.LogFormat = "json";
-            o.LogLevel = "info"; // the access log is written at information level
-            o.LogWriter = _log.Writer;
+            _log.TakeJsonFrom(o); // the access log is written at information level
         });
         await _grpc.Gateway.AddUpstreamAsync("grpc", _grpc.Service.Url, new UpstreamInput { HttpVersion = "2" });
         await _grpc.Gateway.AddRouteAsync(new RouteInput { Name = Route, Path = "/apigate.tests.Greeter/*", Upstream = "grpc", Methods = "POST", AuthRequired = true });

@@ -26,9 +26,7 @@ public sealed class TrustedProxyTests : IAsyncLifetime
         var gateway = await TestGateway.StartAsync(options =>
         {
             options.TrustedProxies = trustedProxies;
-            options.LogFormat = "json";
-            options.LogLevel = "info";
-            options.LogWriter = _log.Writer;
+            _log.TakeJsonFrom(options);
             options.UsageRawEvents = "all"; // a raw row for the public route's requests too: the recorded client_ip is checked
         });
         await gateway.AddUpstreamAsync("backend", _upstream.Url);

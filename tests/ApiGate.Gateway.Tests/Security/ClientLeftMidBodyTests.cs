@@ -23,9 +23,7 @@ public sealed class ClientLeftMidBodyTests : GatewayTestBase
 
     private protected override void Configure(GatewayOptions options)
     {
-        options.LogFormat = "json";
-        options.LogLevel = "info";
-        options.LogWriter = _log.Writer;
+        _log.TakeJsonFrom(options);
     }
 
     private protected override async Task SetUpAsync()

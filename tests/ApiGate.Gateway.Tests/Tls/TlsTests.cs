@@ -58,9 +58,7 @@ public sealed class TlsTests : IAsyncLifetime
             options.TlsCertFile = CertFile;
             options.TlsKeyFile = KeyFile;
             options.TlsReloadInterval = TimeSpan.FromMilliseconds(200);
-            options.LogFormat = "json";
-            options.LogLevel = "info";
-            options.LogWriter = _log.Writer;
+            _log.TakeJsonFrom(options);
             configure?.Invoke(options);
         }, directory: Path.Combine(_directory, "gateway"));
 

@@ -20,9 +20,7 @@ public sealed class HostileTransformInputTests : GatewayTestBase
     private protected override void Configure(GatewayOptions options)
     {
         options.TransformMaxBodyBytes = 64 * 1024;
-        options.LogFormat = "json";
-        options.LogLevel = "info";
-        options.LogWriter = _log.Writer;
+        _log.TakeJsonFrom(options);
     }
 
     private protected override Task SetUpAsync() => Gateway.AddUpstreamAsync("backend", Upstream.Url);
