@@ -37,6 +37,9 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
     private readonly Dictionary<TargetState, bool> _pending = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<TargetState> _rows = new(ReferenceEqualityComparer.Instance);
 
+    // Writer loop only: the pending wait for the next change, kept across the heartbeats that end a wait first.
+    private Task<bool>? _changeArrives;
+
     /// <summary>Identifies this gateway process in <c>target_health</c>.</summary>
     public string InstanceId { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..6]}";
 
@@ -109,22 +112,22 @@ internal sealed partial class TargetHealthReporter(ITargetHealthStore store, Tim
             return;
         }
 
-        using var timeout = new CancellationTokenSource(wait, timeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
-        try
+        if (!waitForChanges)
         {
-            if (waitForChanges)
-            {
-                await _changes.Reader.WaitToReadAsync(linked.Token);
-            }
-            else
-            {
-                await Task.Delay(Timeout.InfiniteTimeSpan, timeProvider, linked.Token);
-            }
+            await Task.Delay(wait, timeProvider, stoppingToken);
+            return;
         }
-        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+
+        // The wait for a change outlives a heartbeat that comes first (it is kept for the next wait), so an idle
+        // gateway's heartbeat is a timer firing, not a cancelled wait and its exception every ten seconds.
+        _changeArrives ??= _changes.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        using var heartbeatCancel = new CancellationTokenSource();
+        var heartbeat = Task.Delay(wait, timeProvider, heartbeatCancel.Token);
+        if (await Task.WhenAny(_changeArrives, heartbeat) == _changeArrives)
         {
-            // the wait is over
+            _changeArrives = null;
+            heartbeatCancel.Cancel();
+            stoppingToken.ThrowIfCancellationRequested();
         }
     }
 
