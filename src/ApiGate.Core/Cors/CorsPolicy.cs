@@ -130,7 +130,8 @@ public sealed class CorsPolicy
     /// Whether every header named in <paramref name="requested"/> (the comma-separated
     /// <c>Access-Control-Request-Headers</c>) is allowed; <paramref name="refused"/> is the first one that is not. A
     /// name that is not a header name (not an HTTP token: non-ASCII, spaces, quotes) is never allowed, also under
-    /// <c>*</c>, whose answer repeats the names asked for and must stay a valid header value.
+    /// <c>*</c>, whose answer repeats the names asked for and must stay a valid header value. Only HTTP's white space
+    /// (spaces and tabs) is trimmed around a name: a no-break space is part of the name, and makes it no header name.
     /// </summary>
     public bool AllowsHeaders(ReadOnlySpan<char> requested, out string? refused)
     {
@@ -138,7 +139,7 @@ public sealed class CorsPolicy
         var lookup = _headers?.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var range in requested.Split(','))
         {
-            var name = requested[range].Trim();
+            var name = requested[range].Trim(HttpWhiteSpace);
             if (!name.IsEmpty && (!Text.HttpTokens.IsToken(name) || (lookup is { } listed && !listed.Contains(name))))
             {
                 refused = name.ToString();
@@ -148,6 +149,12 @@ public sealed class CorsPolicy
 
         return true;
     }
+
+    /// <summary>
+    /// The optional white space of HTTP lists (RFC 9110 §5.6.3); <c>Trim()</c> without it would also remove a no-break
+    /// space or a line separator, which the answer under <c>*</c> would then repeat and the server cannot write.
+    /// </summary>
+    private const string HttpWhiteSpace = " \t";
 
     /// <summary>One or more DNS labels (letters, digits, '-', dots between labels) — what '*' may stand for.</summary>
     private static bool IsSubdomainLabels(ReadOnlySpan<char> labels)

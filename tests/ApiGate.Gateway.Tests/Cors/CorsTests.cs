@@ -332,6 +332,29 @@ public sealed class CorsTests : GatewayTestBase
         Assert.False(response.Headers.ContainsKey("Access-Control-Allow-Origin"));
     }
 
+    [Theory]
+    [InlineData("x-one\u00a0")]
+    [InlineData("x-one, \u3000")]
+    public async Task Preflight_AnyHeadersAndANameEndingInNonAsciiWhiteSpace_Refused403NotEchoed(string requested)
+    {
+        // Arrange: a no-break space (or an ideographic one) after the name, as raw UTF-8. HTTP trims only spaces and tabs;
+        // the name used to be trimmed of it, pass as a header name, and be repeated in Access-Control-Allow-Headers, which
+        // Kestrel cannot write: a 500 with an empty body, for anyone, without a key
+        var request = "OPTIONS /open/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nOrigin: https://anyone.test\r\n" +
+                      "Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: " + requested + "\r\n\r\n";
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.UTF8.GetBytes(request));
+
+        // Assert: refused like any name that is not a header name
+        Assert.Equal(403, response.Status);
+        Assert.Equal("cors_preflight_refused", response.ErrorCode);
+        Assert.False(response.Headers.ContainsKey("Access-Control-Allow-Headers"));
+        Assert.False(response.Headers.ContainsKey("Access-Control-Allow-Origin"));
+        Assert.Equal("Origin, Access-Control-Request-Method, Access-Control-Request-Headers", response.Headers["Vary"]);
+        Assert.Empty(Upstream.Received);
+    }
+
     private Task<HttpResponseMessage> PreflightAsync(string path, string origin, string method, string headers)
     {
         var request = new HttpRequestMessage(HttpMethod.Options, Gateway.Url + path);
