@@ -308,4 +308,44 @@ public sealed class JwtEdgeTests : IAsyncLifetime
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
+    [Theory]
+    [InlineData("unverified")]
+    [InlineData("no-email")]
+    public async Task NewSubjectRefusedForWantOfAVerifiedEmail_ItsNextTokenCarriesOne_UserCreatedWithoutAnyConfigChange(string first)
+    {
+        // Arrange: the subject's first token cannot create a user (the address not proved yet, or an access token issued
+        // without the email scope); once the address is proved the issuer's next token carries it, verified
+        var before = first == "unverified"
+            ? _issuer.Token(_rsa, "late-verifier", "late@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false })
+            : _issuer.Token(_rsa, "late-verifier");
+        var after = _issuer.Token(_rsa, "late-verifier", "late@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = true });
+        var refused = await JwtTests.SendAsync(_gateway, "/jwt/x", before);
+
+        // Act: no configuration, user or link changes in between
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", after);
+
+        // Assert: the refusal was the first token's, not the subject's (it was remembered until the configuration changed)
+        await AuthenticationTests.AssertErrorAsync(refused, HttpStatusCode.Forbidden, "unknown_user");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var user = (await _gateway.Users.GetAsync("late@example.com", CancellationToken.None)).Value!;
+        Assert.Equal(user.Id, (await _gateway.Store.FindUserByIdentityAsync(_issuer.Url, "late-verifier", CancellationToken.None))!.Id);
+        Assert.Equal(user.Id, Assert.Single(_upstream.Received).Headers["X-User-ID"].Single());
+    }
+
+    [Fact]
+    public async Task NewSubjectWithoutAVerifiedEmail_RepeatedRequests_StoreAskedOnce()
+    {
+        // Arrange: a token that can never create a user, sent again and again
+        var token = _issuer.Token(_rsa, "never-verified", "never@example.com", extraClaims: new Dictionary<string, object> { ["email_verified"] = false });
+        var jwt = _gateway.Service<JwtAuthenticator>();
+
+        // Act
+        for (var i = 0; i < 10; i++)
+        {
+            await AuthenticationTests.AssertErrorAsync(await JwtTests.SendAsync(_gateway, "/jwt/x", token), HttpStatusCode.Forbidden, "unknown_user");
+        }
+
+        // Assert: the refusal is remembered for tokens like it (no store read each)
+        Assert.Equal(1, jwt.Lookups);
+    }
 }

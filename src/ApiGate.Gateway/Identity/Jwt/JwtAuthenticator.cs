@@ -37,7 +37,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
     // Only with an issuer: a gateway without one loads the token libraries only if a client sends it a JWT (docs/performance.md).
     private readonly Validation? _validation;
     private readonly ConfigScopedCache<string, Resolved> _cache = new(MaxEntries, StringComparer.Ordinal);
-    private readonly SingleFlight<(string Subject, long Version), Resolved> _resolutions = new();
+    private readonly SingleFlight<(string Subject, long Version, bool WithEmail), Resolved> _resolutions = new();
     private readonly StoreLookupGuard _guard;
 
     /// <summary>Store reads made for subjects not in memory; for tests.</summary>
@@ -185,7 +185,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
 
             email = null; // the issuer says nobody proved the address: no user is created with it
         }
-        if (!_cache.TryGet(snapshot.IdentityVersion, subject, out var resolved))
+        if (!_cache.TryGet(snapshot.IdentityVersion, subject, out var resolved) || !resolved.Answers(email))
         {
             if (!_guard.MayAsk())
             {
@@ -193,7 +193,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             }
 
             var resolution = _resolutions.Run(
-                (subject, snapshot.IdentityVersion), (Self: this, Email: email),
+                (subject, snapshot.IdentityVersion, WithEmail: !string.IsNullOrWhiteSpace(email)), (Self: this, Email: email),
                 static (key, state) => state.Self.ResolveOnceAsync(key.Version, key.Subject, state.Email));
             if (await _guard.WaitAsync(resolution, CancellationToken.None) is not { } found)
             {
@@ -232,7 +232,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// </summary>
     private async Task<Resolved> ResolveOnceAsync(long version, string subject, string? email)
     {
-        if (_cache.TryGet(version, subject, out var cached))
+        if (_cache.TryGet(version, subject, out var cached) && cached.Answers(email))
         {
             return cached;
         }
@@ -271,7 +271,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             return new Resolved(null, null, Errors.UnknownUser with
             {
                 Detail = $"No APIGate user is linked to this token's subject, and the token has no verified '{_options.JwtEmailClaim}' claim to create one with.",
-            }, Cacheable: true);
+            }, Cacheable: true, WantsEmail: true);
         }
 
         var now = _timeProvider.GetUtcNow();
@@ -371,9 +371,16 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// <summary>What checks tokens from the configured issuer.</summary>
     private sealed record Validation(IssuerKeys Keys, JsonWebTokenHandler Handler);
 
-    /// <summary>A subject's outcome for one config version.</summary>
-    private sealed record Resolved(UserDefinition? User, ApiKeyDefinition? Credential, GatewayError? Error, bool Cacheable)
+    /// <summary>
+    /// A subject's outcome for one config version. <paramref name="WantsEmail"/>: refused only because the token that
+    /// asked carried no verified email — remembered for tokens like it, while the subject's next token that does carry one
+    /// (the address proved since, or a token issued with the email scope) is resolved again and may create the user.
+    /// </summary>
+    private sealed record Resolved(UserDefinition? User, ApiKeyDefinition? Credential, GatewayError? Error, bool Cacheable, bool WantsEmail = false)
     {
+        /// <summary>Whether this outcome holds for a token of the subject carrying <paramref name="email"/> (null: none, or not verified).</summary>
+        public bool Answers(string? email) => !WantsEmail || string.IsNullOrWhiteSpace(email);
+
         /// <summary>
         /// A linked user, with the credential record JWT callers carry where key callers carry their key: id
         /// <c>jwt_{user id}</c>, so rate limits, usage and <c>X-Key-ID</c> work per user.
