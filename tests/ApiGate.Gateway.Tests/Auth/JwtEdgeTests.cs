@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Identity.Jwt;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -146,6 +147,26 @@ public sealed class JwtEdgeTests : IAsyncLifetime
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task TokenWithoutKid_SignedWithAKeyTheIssuerDoesNotHave_Refused401SayingNoKeyVerifiesIt()
+    {
+        // Arrange: without a kid every published key is tried; the reason says that none verified it, not that the
+        // token named a key the issuer does not publish (it named none)
+        using var other = RSA.Create(2048);
+        var token = _issuer.Token(new RsaSecurityKey(other), "no-kid-forged", "no-kid-forged@example.com");
+        var forwarded = _upstream.Received.Count;
+
+        // Act
+        var response = await JwtTests.SendAsync(_gateway, "/jwt/x", token);
+
+        // Assert
+        await AuthenticationTests.AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Equal(
+            "Bearer error=\"invalid_token\", error_description=\"the token names no key (kid) and none of the issuer's keys verifies its signature\"",
+            response.Headers.WwwAuthenticate.ToString());
+        Assert.Equal(forwarded, _upstream.Received.Count);
     }
 
     [Fact]

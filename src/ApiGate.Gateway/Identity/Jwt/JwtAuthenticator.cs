@@ -141,6 +141,11 @@ internal sealed partial class JwtAuthenticator : IDisposable
                 }
 
                 keys.KeyNotFound(); // the issuer may have rotated its keys: read them again, in the background
+                if (sent is { Kid: null or "" })
+                {
+                    // Every published key was tried (kid is optional): none verifies it, which is not a key unpublished.
+                    return (null, Errors.Invalid("the token names no key (kid) and none of the issuer's keys verifies its signature"));
+                }
             }
 
             return (null, AlgorithmNotAccepted(sent, parameters) ? Refusal(new SecurityTokenInvalidAlgorithmException()) : Refusal(result.Exception));
