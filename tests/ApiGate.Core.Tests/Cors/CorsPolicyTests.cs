@@ -162,6 +162,17 @@ public sealed class CorsPolicyTests
         Assert.Null(policy.MaxAge);
     }
 
+    [Fact]
+    public void AllowsMethod_PatchAnnouncedInLowerCase_RefusedAsHttpComparesMethodsCaseByCase()
+    {
+        // A browser sends a non-standard method as the page wrote it and compares the answer case by case: "patch" is
+        // not "PATCH" (docs/routing.md)
+        var policy = CorsPolicy.Compile(Route(["https://app.example.com"]))!;
+
+        Assert.True(policy.AllowsMethod("PATCH"));
+        Assert.False(policy.AllowsMethod("patch"));
+    }
+
     private static RouteDefinition Route(IReadOnlyList<string> origins, bool credentials = false) =>
         new() { Id = "rt_1", Name = "web", Slug = "web", PathPattern = "/web", CorsOrigins = origins, CorsCredentials = credentials };
 }
