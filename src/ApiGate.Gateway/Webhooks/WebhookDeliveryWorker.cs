@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
 using ApiGate.Core.Webhooks;
 using ApiGate.Gateway.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -32,6 +33,12 @@ internal sealed partial class WebhookDeliveryWorker(
     /// <summary>How much of a non-2xx response body is read (and how much of it is kept in the attempt's error).</summary>
     private const int MaxBodyRead = 4096;
     private const int MaxErrorBody = 200;
+
+    /// <summary>
+    /// The longest attempt error kept (and logged): a failed connection's message can quote what the endpoint sent (an
+    /// invalid status or header line, up to the 64 KiB header limit), as a refusal's body can.
+    /// </summary>
+    internal const int MaxError = 500;
 
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
     private readonly WebhookRetrySchedule _schedule = new(options.WebhookRetryBase, options.WebhookMaxAge);
@@ -273,7 +280,11 @@ internal sealed partial class WebhookDeliveryWorker(
     private async Task DeliverAsync(WebhookDeliveryWork work, CancellationToken cancellationToken)
     {
         var attemptedAt = timeProvider.GetUtcNow();
-        var (statusCode, error, latency, retryAfter) = await SendAsync(work, attemptedAt, cancellationToken);
+        var (statusCode, sent, latency, retryAfter) = await SendAsync(work, attemptedAt, cancellationToken);
+        // Every error, not only a refusal's body: the client's messages quote an invalid status or header line as the
+        // endpoint sent it, NUL and escape sequences included, which PostgreSQL refuses to store (the attempt then went
+        // unrecorded, and the delivery was sent again at every lease expiry, never backing off nor given up on).
+        var error = OneLine(TextCut.AtMost(sent, MaxError));
         var delivered = error.Length == 0;
         var failedAttempts = work.AttemptCount + 1;
         // An attempt this gateway cut short by stopping is not the endpoint's failure: the delivery stays due at once for
@@ -442,17 +453,24 @@ internal sealed partial class WebhookDeliveryWorker(
 
         // Never half a character: PostgreSQL refuses to store a lone surrogate, so the attempt could not be recorded and
         // the delivery would be sent again at every lease expiry.
-        var text = Core.Text.TextCut.AtMost(Encoding.UTF8.GetString(buffer, 0, read), MaxErrorBody);
-        return string.Create(text.Length, text, static (line, text) =>
-        {
-            for (var i = 0; i < text.Length; i++)
-            {
-                // Not only C0/C1: a line separator or a bidirectional override from the endpoint would break or
-                // reorder the log line (event 9601) and the console's view of the attempt.
-                line[i] = Core.Management.TextFields.IsControl(text[i]) ? ' ' : text[i];
-            }
-        }).Trim();
+        return OneLine(TextCut.AtMost(Encoding.UTF8.GetString(buffer, 0, read), MaxErrorBody)).Trim();
     }
+
+    /// <summary>
+    /// <paramref name="text"/> as one line that can be stored and logged: control characters (NUL included, which
+    /// PostgreSQL refuses), line separators and bidirectional overrides, which would break or reorder the log line (event
+    /// 9601) and the console's view of the attempt, and lone surrogates (PostgreSQL refuses those too) become spaces.
+    /// </summary>
+    internal static string OneLine(string text) => string.Create(text.Length, text, static (line, text) =>
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            var paired = char.IsHighSurrogate(c) ? i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])
+                : !char.IsLowSurrogate(c) || (i > 0 && char.IsHighSurrogate(text[i - 1]));
+            line[i] = !paired || Core.Management.TextFields.IsControl(c) ? ' ' : c;
+        }
+    });
 
     private static partial class Log
     {

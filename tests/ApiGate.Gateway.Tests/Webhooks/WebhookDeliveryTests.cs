@@ -430,6 +430,51 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
         Assert.Equal("endpoint answered 500: database is down", attempt.Error);
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task EndpointAnswersAStatusLineWithNulAndEscape_AttemptRecordedOnOneLineAndRetried(string engine)
+    {
+        // Arrange: a status line the client refuses and quotes in its message: a NUL (which PostgreSQL refuses to store)
+        // and an escape sequence that would clear a terminal's line
+        var gateway = await StartGatewayAsync(engine);
+        await using var garbled = await ScriptedBackend.StartAsync("HTTP/1.1 2\u0000\u001b[2K\rdelivered\r\n\r\n", thenClose: true);
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", garbled.Url + "/hooks");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 1);
+
+        // Assert: recorded, the quoted characters made spaces (before, PostgreSQL refused the attempt: it was never
+        // recorded, and the delivery was sent again at every lease expiry, never backing off and never given up on)
+        var delivery = (await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Single();
+        var attempt = delivery.Attempts.Last();
+        Assert.Equal(0, attempt.StatusCode);
+        Assert.Equal("InvalidResponse: Received an invalid status code: '2  '.", attempt.Error);
+        Assert.Equal(WebhookDeliveryStatus.Pending, delivery.Status);
+        Assert.True(delivery.NextAttemptAt > attempt.AttemptedAt, "the next attempt waits a back-off step");
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task EndpointAnswersAHugeInvalidHeaderLine_AttemptErrorAndLogLineBounded(string engine)
+    {
+        // Arrange: a header line of 30,000 characters the client refuses, quoting all of it in its message
+        var log = new CapturedLog();
+        var gateway = await StartGatewayAsync(engine, log: log);
+        await using var garbled = await ScriptedBackend.StartAsync("HTTP/1.1 500 No\r\nX-" + new string('a', 30_000) + " bad\r\n\r\n", thenClose: true);
+        var (id, _) = await CreateEndpointAsync(gateway, null, "key.created", garbled.Url + "/hooks");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, id, 1);
+
+        // Assert: the first 500 characters kept (before, all 30,060 were stored with every attempt and logged with each)
+        var attempt = (await gateway.Store.ListWebhookDeliveriesAsync(id, 10, None)).Single().Attempts.Last();
+        Assert.Equal(0, attempt.StatusCode);
+        Assert.Equal(500, attempt.Error.Length);
+        Assert.StartsWith("InvalidResponse: Received an invalid header line: 'X-aaa", attempt.Error, StringComparison.Ordinal);
+        await Poll.UntilAsync(() => log.Text.Contains("[9601]", StringComparison.Ordinal));
+        Assert.DoesNotContain(new string('a', 501), log.Text, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("30", 30)]
     [InlineData("172800", 3600)]
