@@ -144,6 +144,15 @@ public sealed class BillingService(
         var plan = await PlanOfAsync(e, ct);
         if (plan.Error is { } planError)
         {
+            // Refused (unrecorded, so the provider retries) only when a plan could still be given the price for the user:
+            // an event about a customer who is not a user here (another product sold on the same provider account) is
+            // ignored like any other event about such a customer. Refused, it was retried for days, and the provider
+            // disables an endpoint that keeps failing.
+            if (await OwnerOfAsync(e, ct) is { Basis: null })
+            {
+                return (await RecordAsync(e, null, NotAUser(e), ct))!;
+            }
+
             return WebhookOutcome.Of(WebhookStatus.Rejected, planError, e);
         }
 
@@ -169,6 +178,8 @@ public sealed class BillingService(
             $"the user's billing state changed {MaxDecisions} times while this event was being applied; nothing changed, the provider sends it again", e);
     }
 
+    private static string NotAUser(BillingEvent e) => $"ignored: customer {e.CustomerId} is not a user of this gateway";
+
     /// <summary>How many times one event is decided again when other events about the same user keep landing first.</summary>
     private const int MaxDecisions = 5;
 
@@ -177,7 +188,7 @@ public sealed class BillingService(
         var (user, customer, basis) = await OwnerOfAsync(e, ct);
         if (user is null || basis is null)
         {
-            return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+            return await RecordAsync(e, null, NotAUser(e), ct);
         }
 
         if (customer is null && e.CustomerId.Length == 0)
@@ -267,7 +278,7 @@ public sealed class BillingService(
         var (user, customer, basis) = await OwnerOfAsync(e, ct);
         if (user is null || customer is null || basis is null)
         {
-            return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+            return await RecordAsync(e, null, NotAUser(e), ct);
         }
 
         if (SubscriptionOrdering.WhyPaymentFailureIgnored(customer, e.SubscriptionId, e.Created) is { } why)
@@ -322,7 +333,7 @@ public sealed class BillingService(
         var (user, customer, basis) = await OwnerOfAsync(e, ct);
         if (user is null || basis is null)
         {
-            return await RecordAsync(e, null, $"ignored: customer {e.CustomerId} is not a user of this gateway", ct);
+            return await RecordAsync(e, null, NotAUser(e), ct);
         }
 
         var same = customer is not null && customer.SubscriptionId == e.SubscriptionId;

@@ -276,6 +276,41 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_g", CancellationToken.None)); // Stripe retries it once the plan exists
     }
 
+    [Fact]
+    public async Task SubscriptionUpdated_PriceNoPlanHasForACustomerWhoIsNotAUser_Answers200IgnoredAndRecorded()
+    {
+        // Arrange: the Stripe account also sells something else; its customers' subscriptions reach this endpoint too
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var payload = StripeEvents.Subscription("evt_other_sub", "customer.subscription.updated", Now, "sub_other", "cus_other", "active", Now - 5, "price_other_product");
+
+        // Act
+        var response = await h.PostWebhookAsync(payload);
+
+        // Assert: ignored like any event about a customer who is not a user here (before: 422 for ever, no plan could
+        // ever take that price for this customer, and Stripe retried it for days and then disabled the endpoint)
+        Assert.Equal(HttpStatusCode.OK, response.Status);
+        Assert.Equal("processed", response.Body.GetProperty("result").GetString());
+        Assert.Equal("ignored: customer cus_other is not a user of this gateway", response.Body.GetProperty("message").GetString());
+        Assert.True(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_other_sub", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task CheckoutCompleted_NotStartedByThisGatewayForACustomerWhoIsNotAUser_Answers200IgnoredAndRecorded()
+    {
+        // Arrange: another product's checkout on the same Stripe account: no apigate_user, no apigate_plan
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var payload = StripeEvents.CheckoutCompleted("evt_other_checkout", Now, "cus_other", "sub_other", userId: "", planId: "");
+
+        // Act
+        var response = await h.PostWebhookAsync(payload);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.Status);
+        Assert.Equal("processed", response.Body.GetProperty("result").GetString());
+        Assert.Equal("ignored: customer cus_other is not a user of this gateway", response.Body.GetProperty("message").GetString());
+        Assert.True(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_other_checkout", CancellationToken.None));
+    }
+
     [Theory]
     [InlineData("suspend", "pro", UserStatus.Suspended)]
     [InlineData("default-plan", "free", UserStatus.Active)]
