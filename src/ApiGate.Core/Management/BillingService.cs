@@ -178,6 +178,8 @@ public sealed class BillingService(
             $"the user's billing state changed {MaxDecisions} times while this event was being applied; nothing changed, the provider sends it again", e);
     }
 
+    private static string NoCustomer(UserDefinition user) => $"ignored: the event names no customer and user {user.Id} has no billing customer";
+
     private static string NotAUser(BillingEvent e) => $"ignored: customer {e.CustomerId} is not a user of this gateway";
 
     /// <summary>How many times one event is decided again when other events about the same user keep landing first.</summary>
@@ -195,7 +197,7 @@ public sealed class BillingService(
         {
             // A subscription belongs to a customer at the provider; without one named here or recorded for the user there
             // is nothing to tie it to (and nothing a later event about it could find the user by).
-            return await RecordAsync(e, basis, $"ignored: the event names no customer and user {user.Id} has no billing customer", ct);
+            return await RecordAsync(e, basis, NoCustomer(user), ct);
         }
 
         var subscriptionCreated = e.SubscriptionCreated > 0 ? e.SubscriptionCreated : e.Created;
@@ -334,6 +336,12 @@ public sealed class BillingService(
         if (user is null || basis is null)
         {
             return await RecordAsync(e, null, NotAUser(e), ct);
+        }
+
+        if (customer is null && e.CustomerId.Length == 0)
+        {
+            // As for a completed checkout: nothing to tie the subscription to (and the new record below would have no customer).
+            return await RecordAsync(e, basis, NoCustomer(user), ct);
         }
 
         var same = customer is not null && customer.SubscriptionId == e.SubscriptionId;

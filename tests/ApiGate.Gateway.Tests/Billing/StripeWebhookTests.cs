@@ -122,6 +122,26 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
     }
 
     [Fact]
+    public async Task CheckoutPaymentFailed_NamingNoCustomerForAUserWithoutABillingRecord_IgnoredSayingWhyAndNothingChanged()
+    {
+        // Arrange: as above, but the checkout's delayed payment failed
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.Gateway.Users.CreateAsync(new UserChanges { Email = "nocus2@example.com", Plan = "free" }, CancellationToken.None);
+        var id = user.Value!.Id;
+
+        // Act
+        var answer = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_nc2", Now, "", "sub_nc2", id, "pro", paymentStatus: "unpaid",
+            type: "checkout.session.async_payment_failed"));
+
+        // Assert: recorded as ignored, as for the completed checkout (before: a NullReferenceException, 500, retried by Stripe for days)
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.Equal("processed", answer.Body.GetProperty("result").GetString());
+        Assert.Equal($"ignored: the event names no customer and user {id} has no billing customer", answer.Body.GetProperty("message").GetString());
+        Assert.Equal(("free", UserStatus.Active), ((await h.UserAsync(id)).PlanId, (await h.UserAsync(id)).Status));
+        Assert.Null(await h.Gateway.Store.FindBillingCustomerAsync(id, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task CheckoutPaymentFailed_AfterItCompletedUnpaid_SubscriptionDroppedPlanKeptPaymentFailedSentAndANewCheckoutStarts()
     {
         // Arrange: a checkout completed with its bank debit still clearing
