@@ -29,6 +29,10 @@ internal static partial class BillingLog
         Message = "Overage {OutboxId} was reported but its claim had expired; the idempotency key keeps it billed once")]
     public static partial void OverageClaimLost(ILogger logger, string outboxId);
 
+    [LoggerMessage(EventId = 9125, Level = LogLevel.Warning, EventName = "OverageClaimRanOut",
+        Message = "Slow answers from the billing provider used up this instance's claim before overage {OutboxId} was sent; it and the rest of the batch are sent once the claim has run out")]
+    public static partial void OverageClaimRanOut(ILogger logger, string outboxId);
+
     [LoggerMessage(EventId = 9123, Level = LogLevel.Error, EventName = "OverageReporterFailed",
         Message = "Overage reporter pass failed; retrying")]
     public static partial void ReporterFailed(ILogger logger, Exception exception);

@@ -8,7 +8,8 @@ namespace ApiGate.Gateway.Billing;
 
 /// <summary>
 /// Reports the overage outbox to the billing provider as metered usage, exactly once (docs/billing.md): rows are claimed
-/// with a lease (several instances never send the same row at once), sent with the row id as idempotency key, then
+/// with a lease (several instances never send the same row at once: a row is sent, and its call may last, only inside
+/// its lease), sent with the row id as idempotency key, then
 /// marked sent. A crash between send and mark leaves the row unsent; whoever claims it after the lease expires sends it
 /// again with the same key, and the provider bills it once. Failures are retried with exponential back-off.
 /// </summary>
@@ -60,17 +61,42 @@ internal sealed class OverageReporter(
         }
 
         var claimed = await store.ClaimOverageAsync(Owner, options.BatchSize, now, options.Lease, cancellationToken);
+        // The claim holds each row until then; a row is sent, and its call allowed to last, only inside it (less a
+        // margin for marking it sent), so another instance never takes the row over while this one is still sending it.
+        var sendBefore = now + options.Lease - options.Lease / 10;
         foreach (var row in claimed)
         {
+            var left = sendBefore - timeProvider.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                // Slow answers used up the claim: the rest are claimed again once it has run out, by whichever instance.
+                BillingLog.OverageClaimRanOut(logger, row.Id);
+                break;
+            }
+
+            using var inClaim = new CancellationTokenSource(left, timeProvider);
+            using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, inClaim.Token);
+            string? failure;
             try
             {
-                await provider.ReportUsageAsync(new UsageReport(row.CustomerId, row.MeterEvent, row.Units, row.UsageAt, row.Id), cancellationToken);
+                await provider.ReportUsageAsync(new UsageReport(row.CustomerId, row.MeterEvent, row.Units, row.UsageAt, row.Id), call.Token);
+                failure = null;
             }
             catch (BillingProviderException ex)
             {
+                failure = ex.Message;
+            }
+            catch (OperationCanceledException) when (inClaim.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // Whether Stripe counted it or not, the retry carries the same idempotency key: it is billed once.
+                failure = "the billing provider did not answer before this instance's claim on the row ran out";
+            }
+
+            if (failure is not null)
+            {
                 var retryAt = timeProvider.GetUtcNow() + options.BackoffAfter(row.Attempts);
-                await store.MarkOverageFailedAsync(row.Id, Owner, retryAt, ex.Message, cancellationToken);
-                BillingLog.OverageFailed(logger, row.Id, row.Attempts, retryAt, ex.Message);
+                await store.MarkOverageFailedAsync(row.Id, Owner, retryAt, failure, cancellationToken);
+                BillingLog.OverageFailed(logger, row.Id, row.Attempts, retryAt, failure);
                 continue;
             }
 

@@ -284,7 +284,7 @@ internal sealed partial class WebhookDeliveryWorker(
         // Every error, not only a refusal's body: the client's messages quote an invalid status or header line as the
         // endpoint sent it, NUL and escape sequences included, which PostgreSQL refuses to store (the attempt then went
         // unrecorded, and the delivery was sent again at every lease expiry, never backing off nor given up on).
-        var error = OneLine(TextCut.AtMost(sent, MaxError));
+        var error = TextCut.OneLine(sent, MaxError);
         var delivered = error.Length == 0;
         var failedAttempts = work.AttemptCount + 1;
         // An attempt this gateway cut short by stopping is not the endpoint's failure: the delivery stays due at once for
@@ -453,24 +453,8 @@ internal sealed partial class WebhookDeliveryWorker(
 
         // Never half a character: PostgreSQL refuses to store a lone surrogate, so the attempt could not be recorded and
         // the delivery would be sent again at every lease expiry.
-        return OneLine(TextCut.AtMost(Encoding.UTF8.GetString(buffer, 0, read), MaxErrorBody)).Trim();
+        return TextCut.OneLine(Encoding.UTF8.GetString(buffer, 0, read), MaxErrorBody).Trim();
     }
-
-    /// <summary>
-    /// <paramref name="text"/> as one line that can be stored and logged: control characters (NUL included, which
-    /// PostgreSQL refuses), line separators and bidirectional overrides, which would break or reorder the log line (event
-    /// 9601) and the console's view of the attempt, and lone surrogates (PostgreSQL refuses those too) become spaces.
-    /// </summary>
-    internal static string OneLine(string text) => string.Create(text.Length, text, static (line, text) =>
-    {
-        for (var i = 0; i < text.Length; i++)
-        {
-            var c = text[i];
-            var paired = char.IsHighSurrogate(c) ? i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])
-                : !char.IsLowSurrogate(c) || (i > 0 && char.IsHighSurrogate(text[i - 1]));
-            line[i] = !paired || Core.Management.TextFields.IsControl(c) ? ' ' : c;
-        }
-    });
 
     private static partial class Log
     {

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using ApiGate.Core.Billing;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Text;
 using ApiGate.Storage.Rows;
 
 namespace ApiGate.Storage.Sql;
@@ -169,7 +170,7 @@ public abstract partial class SqlGatewayStore
         WriteTransactionAsync(async (connection, transaction, ct) =>
             await ExecuteAsync(connection, transaction,
                 "UPDATE billing_usage_outbox SET next_attempt_at = @RetryAt, lease_owner = '', lease_until = 0, last_error = @Error WHERE id = @Id AND lease_owner = @Owner",
-                ct, new { Id = id, Owner = owner, RetryAt = retryAt.ToUnixTimeSeconds(), Error = error.Length > 500 ? error[..500] : error }), cancellationToken);
+                ct, new { Id = id, Owner = owner, RetryAt = retryAt.ToUnixTimeSeconds(), Error = TextCut.OneLine(error, 500) }), cancellationToken);
 
     public Task<OverageTotals> GetOverageTotalsAsync(CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) =>
