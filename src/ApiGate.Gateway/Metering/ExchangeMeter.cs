@@ -129,6 +129,16 @@ internal sealed class ExchangeMeter
         : context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? ClientClosedRequest
         : context.Response.StatusCode;
 
+    /// <summary>
+    /// Whether the response is an event stream whose events a client's EventSource dispatches: status 200 and the media
+    /// type <c>text/event-stream</c> (the HTML standard fails any other response without dispatching an event). Bytes
+    /// that read as events in another answer (a text or JSON body, an error page) are not events and are not counted.
+    /// </summary>
+    private static bool IsEventStream(HttpResponse response) =>
+        response.StatusCode == StatusCodes.Status200OK
+        && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(response.ContentType, out var type)
+        && type.MediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Restores the original streams and returns what crossed, for the metering rule.</summary>
     /// <param name="answered">The error the gateway answered with, if any (its status is recorded, <see cref="StatusOf"/>).</param>
     public MeteringInput Stop(HttpContext context, Errors.GatewayError? answered)
@@ -156,7 +166,7 @@ internal sealed class ExchangeMeter
             RequestBytes = RequestBytesRead + (socket?.BytesFromClient ?? 0),
             ResponseBytes = Response.Bytes + (socket?.BytesToClient ?? 0),
             DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
-            SseEvents = Response.Events,
+            SseEvents = Response.Events > 0 && IsEventStream(context.Response) ? Response.Events : 0,
             WsMessages = socket?.Messages ?? 0,
             RequestBody = Request?.Captured ?? default,
             ResponseBody = Response.Captured ?? default,

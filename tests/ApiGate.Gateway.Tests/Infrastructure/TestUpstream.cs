@@ -18,7 +18,7 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, held, trickle, sse, compressed-sse, ws, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
+/// echo (default), slow-headers, held, trickle, sse, compressed-sse, events-as, ws, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
 /// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
@@ -199,6 +199,12 @@ internal sealed class TestUpstream : IAsyncDisposable
             case "reset":
                 // Drop the connection without answering: the client sees a reset before any response byte.
                 context.Abort();
+                return;
+            case "events-as":
+                // Two events' worth of bytes with the status and Content-Type the test asks for.
+                context.Response.StatusCode = int.Parse(request.Query["code"]!);
+                context.Response.ContentType = request.Query["type"]!;
+                await context.Response.WriteAsync("data: one\n\ndata: two\n\n");
                 return;
             case "status":
                 context.Response.StatusCode = int.Parse(request.Query["code"]!);

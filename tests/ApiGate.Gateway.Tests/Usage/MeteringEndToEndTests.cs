@@ -187,6 +187,32 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
         Assert.Equal(1, events.Single(e => e.Path.StartsWith("/fallback", StringComparison.Ordinal)).Units);
     }
 
+    [Theory]
+    [InlineData(200, "text/event-stream", 2)]
+    [InlineData(200, "Text/Event-Stream; charset=utf-8", 2)]
+    [InlineData(200, "text/plain", 0)]
+    [InlineData(200, "application/json", 0)]
+    [InlineData(200, "text/event-streams", 0)]
+    [InlineData(404, "text/event-stream", 0)]
+    public async Task SseRoute_EventsInAnAnswerThatIsNoEventStream_AreNotCounted(int status, string contentType, int expectedUnits)
+    {
+        // Arrange: docs/usage.md counts events as a browser's EventSource dispatches them, and an answer that is not an
+        // event stream has none (an EventSource fails such a response without dispatching anything).
+        await Gateway.AddRouteAsync(new RouteInput { Name = "events", Path = "/events/*", Upstream = "backend", Protocol = "sse", MeteringMode = "custom", MeteringExpr = "sseEvents" });
+
+        // Act
+        using var response = await Gateway.Client.GetAsync($"{Gateway.Url}/events/events-as?code={status}&type={Uri.EscapeDataString(contentType)}");
+        var body = await response.Content.ReadAsStringAsync();
+        await WaitForEventsAsync(1);
+        await Gateway.StopAsync();
+
+        // Assert
+        Assert.Equal((HttpStatusCode)status, response.StatusCode);
+        Assert.Equal("data: one\n\ndata: two\n\n", body);
+        var e = Assert.Single(await EventsAsync(UsageEvent.Anonymous, 10));
+        Assert.Equal(expectedUnits, e.Units);
+    }
+
     [Fact]
     public async Task SseEventsAndWebSocketMessages_AreCounted()
     {
