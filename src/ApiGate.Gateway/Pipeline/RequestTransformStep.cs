@@ -83,14 +83,11 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
             }
         }
 
-        if (request.Route.Definition.Protocol != RouteProtocol.Http || !operations.Any(o => o.HasBodyOperations)
-            || !JsonBodies.IsJson(request.HttpContext.Request.ContentType)
+        if (!operations.Any(o => o.HasBodyOperations) || !JsonBodies.IsJson(request.HttpContext.Request.ContentType)
             || request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
         {
             // Non-JSON bodies stream through untouched. A request without a body (a GET, Content-Length: 0) has none to
             // edit, even with a JSON Content-Type: given one here, it was forwarded with a Content-Length and no bytes (502).
-            // Body transforms apply to http routes only (SPEC §5.2, §6.2): on a streaming route (an LLM-style prompt to an
-            // sse route) the body streams through as sent, never buffered, edited or refused for its size.
             return ValueTask.FromResult(true);
         }
 
