@@ -303,6 +303,34 @@ public sealed class TransformTests : GatewayTestBase
         Assert.Equal(["beta"], betaHeaders["X-Channel"]);
     }
 
+    [Theory]
+    [InlineData("http_stream")]
+    [InlineData("sse")]
+    public async Task JsonBodyOperations_OnAStreamingRoute_RequestBodyEditedAndTheLimitHolds(string protocol)
+    {
+        // A streaming route streams its response; the request's JSON body (an LLM-style prompt to an sse route, which
+        // may need the caller's id injected) is edited as on an http route, within the same limit.
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "t", Path = "/t/*", Upstream = "backend", Protocol = protocol,
+            RequestTransform = """{"headers":{"set":{"X-Edited":"yes"}},"body":{"json":{"inject":{"added":1},"remove":["secret"]}}}""",
+        });
+        var small = """{"secret":"s","prompt":"hi"}""";
+        var large = "{\"secret\":\"s\",\"prompt\":\"" + new string('x', 100 * 1024) + "\"}"; // over the 64 KiB transform limit
+        var received = Upstream.Received.Count;
+
+        using var smallResponse = await Gateway.Client.PostAsync(Gateway.Url + "/t/echo-body", new StringContent(small, Encoding.UTF8, "application/json"));
+        var smallEcho = JsonDocument.Parse(await smallResponse.Content.ReadAsStringAsync()).RootElement;
+        var smallHeaders = Upstream.Received.Last().Headers;
+        using var largeResponse = await Gateway.Client.PostAsync(Gateway.Url + "/t/echo-body", new StringContent(large, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, smallResponse.StatusCode);
+        Assert.Equal("""{"prompt":"hi","added":1}""", smallEcho.GetProperty("body").GetString());
+        Assert.Equal(["yes"], smallHeaders["X-Edited"]);
+        await Auth.AuthenticationTests.AssertErrorAsync(largeResponse, HttpStatusCode.RequestEntityTooLarge, "request_too_large");
+        Assert.Equal(received + 1, Upstream.Received.Count); // the refused body never reached the upstream
+    }
+
     [Fact]
     public async Task JsonBody_InjectAndRemove_FixContentLength()
     {
