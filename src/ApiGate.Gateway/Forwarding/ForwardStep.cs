@@ -119,7 +119,7 @@ internal sealed partial class ForwardStep(
 
                     outcome = request.TransformFailure is not null || (endless && streams.Ending)
                         ? TargetOutcome.Neutral // the gateway's response transform failed, or its stop ended the stream: nothing to hold against the target
-                        : RetryRules.Classify(error, GatewayError.RecordedStatus(context.Response, request.Answered), total?.IsCancellationRequested == true,
+                        : RetryRules.Classify(error, StatusFromTarget(request), total?.IsCancellationRequested == true,
                             request.Meter?.HeldUpByClient == true || QueuedForConnection(upstream, target, inFlightAtStart));
                 }
                 finally
@@ -225,8 +225,16 @@ internal sealed partial class ForwardStep(
             ? upstream.Http2StreamLimits?.For(target.Origin) ?? UpstreamHttp.Http2StreamLimits.Default
             : upstream.Definition.MaxConns);
 
+    /// <summary>
+    /// The status the passive checks judge the target by: the upstream's own when the gateway refused to pass on a response
+    /// for a reason of its own (a <c>502 response_withheld</c> or <c>503 gateway_busy</c> after a <c>200</c> is no failure of
+    /// the target: counted as one, a route whose transform cannot read large bodies ejected every healthy target).
+    /// </summary>
+    private static int StatusFromTarget(GatewayRequest request) =>
+        request.RefusedUpstreamStatus ?? GatewayError.RecordedStatus(request.HttpContext.Response, request.Answered);
+
     private static string FailureReason(ForwarderError error, Exception? exception, GatewayRequest request) => error == ForwarderError.None
-        ? "status " + GatewayError.RecordedStatus(request.HttpContext.Response, request.Answered).ToString(CultureInfo.InvariantCulture)
+        ? "status " + StatusFromTarget(request).ToString(CultureInfo.InvariantCulture)
         : exception?.Message is { } message ? $"{error}: {message}" : error.ToString();
 
     /// <summary>Undoes what the failed attempt set on the response (YARP's 502 status, headers) so the next one starts clean.</summary>
@@ -237,6 +245,7 @@ internal sealed partial class ForwardStep(
         context.Response.Headers["X-Request-ID"] = request.RequestId;
         context.Features.Set<IForwarderErrorFeature>(null);
         request.Answered = null;
+        request.RefusedUpstreamStatus = null;
     }
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning,

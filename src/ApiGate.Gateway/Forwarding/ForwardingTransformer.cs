@@ -417,6 +417,7 @@ internal sealed class ForwardingTransformer(
         if (!proceed && httpContext.Features.Get<GatewayError>() is { } refusal)
         {
             request.Answered = refusal; // withheld or refused as busy: the meter records its status
+            request.RefusedUpstreamStatus = (int)proxyResponse!.StatusCode; // the target answered; passive checks read its status
         }
         else if (!proceed)
         {

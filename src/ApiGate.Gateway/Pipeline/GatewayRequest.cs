@@ -80,6 +80,14 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// </summary>
     public GatewayError? Answered { get; set; }
 
+    /// <summary>
+    /// The status the upstream answered with when the gateway then refused to pass its response on for a reason of its
+    /// own (a response transform that could not check the body, <c>502 response_withheld</c>; the budget for buffered
+    /// bodies full, <c>503 gateway_busy</c>); null otherwise. The target's health is judged by the upstream's status, not by
+    /// the gateway's refusal.
+    /// </summary>
+    public int? RefusedUpstreamStatus { get; set; }
+
     /// <summary>An exception the gateway's response transform threw: the exchange failed on this side, not the upstream's.</summary>
     public Exception? TransformFailure { get; set; }
 

@@ -114,6 +114,8 @@ public sealed class HostileTransformInputTests : GatewayTestBase
         Assert.Equal(502, response.Status);
         Assert.Equal("response_withheld", response.ErrorCode);
         Assert.DoesNotContain("example.com", response.Body, StringComparison.Ordinal);
+        var target = Assert.Single(Gateway.Service<ApiGate.Gateway.Balancing.TargetRegistry>().Statuses(), s => s.Url == backend.Url);
+        Assert.Equal((1L, 0L), (target.RequestsTotal, target.FailuresTotal));
     }
 
     [Fact]
