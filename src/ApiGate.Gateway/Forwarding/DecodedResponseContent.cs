@@ -49,7 +49,7 @@ internal sealed class DecodedResponseContent : ReadThroughContent
         : coding.Equals("deflate", StringComparison.OrdinalIgnoreCase) ? "deflate"
         : null;
 
-    protected override Stream Through(Stream body) => Decoder(body);
+    protected override Stream Through(Stream body) => new UpstreamDecoding(Decoder(body), _coding);
 
     private Stream Decoder(Stream compressed) => _coding switch
     {
@@ -57,6 +57,39 @@ internal sealed class DecodedResponseContent : ReadThroughContent
         "br" => new BrotliStream(compressed, CompressionMode.Decompress),
         _ => new EitherDeflateStream(compressed),
     };
+
+    /// <summary>
+    /// The decoded body, whose bytes failing to decode is the upstream's broken response: an
+    /// <see cref="HttpIOException"/> (<see cref="HttpRequestError.InvalidResponse"/>), as a body cut short is, not the
+    /// decoder's <see cref="InvalidDataException"/> (Brotli: <see cref="InvalidOperationException"/>) — which a response
+    /// transform reading the body reported as its own failure (<c>500 transform_error</c>, the target not blamed).
+    /// </summary>
+    private sealed class UpstreamDecoding(Stream decoder, string coding) : ReadOnlyStream
+    {
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await decoder.ReadAsync(buffer, cancellationToken);
+            }
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
+            {
+                throw new HttpIOException(HttpRequestError.InvalidResponse, $"The upstream's {coding} body does not decode: {e.Message}", e);
+            }
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Synchronous reads of a decoded body are not supported.");
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                decoder.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
 
     /// <summary>
     /// A <c>deflate</c> body decoded in the format it came in: zlib (RFC 1950) when its first two bytes are a zlib header
