@@ -62,6 +62,13 @@ internal static class ClientHeaders
                 headers["X-Quota-Limit"] = request.Caller?.Plan.QuotaLimitHeader ?? quota.Limit.ToString(CultureInfo.InvariantCulture);
                 headers["X-Quota-Remaining"] = quota.Remaining.ToString(CultureInfo.InvariantCulture);
             }
+            else
+            {
+                // An unlimited plan has no limit to state, and the gateway's count below is the quota's one set of
+                // headers: an upstream's own limit beside it would read as this quota's (X-Quota-Remaining: 0, spent).
+                headers.Remove("X-Quota-Limit");
+                headers.Remove("X-Quota-Remaining");
+            }
 
             headers["X-Quota-Used"] = quota.Used.ToString(CultureInfo.InvariantCulture);
             headers["X-Quota-Reset"] = QuotaReset.Get(quota.ResetAt);
