@@ -289,7 +289,6 @@ internal sealed class ForwardingTransformer(
         if (proxyResponse is not null)
         {
             request.ReachedBackend = true; // before the limit headers below are written from it
-            trial?.OnResponseHeaders((int)proxyResponse.StatusCode); // the trial's outcome is known now, not when the body ends
             if (IsUnswitchedExtendedConnect(httpContext, proxyResponse))
             {
                 // A WebSocket opened over HTTP/2 (extended CONNECT) must be answered by a switch (101 from an HTTP/1.1
@@ -336,6 +335,10 @@ internal sealed class ForwardingTransformer(
 
             DropUnsendable(proxyResponse.Headers);
             DropUnsendable(proxyResponse.Content.Headers);
+            // The trial's outcome is known now, not when the body ends — once the response passed the checks above: one
+            // refused there is answered 502 and counts as the target failing, so it leaves the trial unsettled and the
+            // attempt's end fails it (settled by the status line, a 200 the client never got put the target back).
+            trial?.OnResponseHeaders((int)proxyResponse.StatusCode);
         }
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
