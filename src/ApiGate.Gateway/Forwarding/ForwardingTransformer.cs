@@ -342,11 +342,14 @@ internal sealed class ForwardingTransformer(
         }
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
-        if (proxyResponse is not null && proxyResponse.Version.Major >= 2
-            && proxyResponse.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.ResetContent or System.Net.HttpStatusCode.NotModified)
+        if (proxyResponse is not null
+            && (proxyResponse.StatusCode == System.Net.HttpStatusCode.ResetContent
+                || (proxyResponse.Version.Major >= 2 && proxyResponse.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.NotModified)))
         {
             // No content (RFC 9110 §15.3.5, §15.3.6, §15.4.5): bytes an HTTP/2 upstream sends with such a status anyway are
-            // dropped, as the HTTP/1.1 clients drop them. Written on, the server refused the write and the client got no answer.
+            // dropped, as the HTTP/1.1 clients drop them for 204 and 304. Both HTTP/1.1 clients read a 205's body by its
+            // framing, so it is dropped here whatever the version. Written on, the server refused the write and the client
+            // got no answer.
             proxyResponse.Content.Dispose();
             proxyResponse.Content = new ByteArrayContent([]);
         }
@@ -377,6 +380,12 @@ internal sealed class ForwardingTransformer(
             // A 204 has no body and may not say a length, nor may a 101 or the 2xx accepting a CONNECT (RFC 9110 §8.6);
             // passed on, the server refuses the whole response (a tunnel's client got a bare 500 instead of its switch).
             responseHeaders.ContentLength = null;
+        }
+        else if (httpContext.Response.StatusCode == StatusCodes.Status205ResetContent && responseHeaders.ContentLength is not (null or 0))
+        {
+            // A 205 has no content and may state only a zero length (RFC 9110 §15.3.6): the server refuses any other, and the
+            // client got a bare 502 with no request id, the target not counted.
+            responseHeaders.ContentLength = 0;
         }
 
         if (responseHeaders.SetCookie.Count > 0)
