@@ -34,6 +34,16 @@ internal sealed partial class ForwardStep(
             return await request.RejectAsync(GatewayError.UpstreamUnavailable);
         }
 
+        // An event stream or a WebSocket has no end of its own: the stop ends it as if the upstream had (OpenStreams,
+        // StopEndedContent), and none starts once the stop has begun — refused before a target is picked, or the trial an
+        // ejected target is offered would be taken by a request that never settles it. http_stream responses end by
+        // themselves, so they drain like any other request.
+        var endless = request.Route.Definition.Protocol is RouteProtocol.Sse or RouteProtocol.Websocket;
+        if (endless && streams.Ending)
+        {
+            return await request.RejectAsync(GatewayError.Stopping);
+        }
+
         // Every target ejected or failing its checks: answer at once instead of waiting on a dead backend. Nothing
         // reached a backend, so (like a rate-limit rejection) nothing is billed or recorded.
         var target = upstream.Balancer.Pick(context, request.Caller?.Key.Id, exclude: null, out var trial);
@@ -50,17 +60,8 @@ internal sealed partial class ForwardStep(
         // same value, so long-lived streams are not cut while bytes flow. The source is pooled: it goes back (reset)
         // once the exchange is over.
         var total = request.Route.Definition.Protocol == RouteProtocol.Http ? timeouts.Rent(upstream.Timeout) : null;
-        // An event stream or a WebSocket has no end of its own: the stop ends it as if the upstream had (OpenStreams,
-        // StopEndedContent), and none starts once the stop has begun. http_stream responses end by themselves, so they
-        // drain like any other request.
-        var endless = request.Route.Definition.Protocol is RouteProtocol.Sse or RouteProtocol.Websocket;
         if (endless)
         {
-            if (streams.Ending)
-            {
-                return await request.RejectAsync(GatewayError.Stopping);
-            }
-
             streams.Opened();
         }
 
