@@ -32,9 +32,9 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
     [Fact]
     public async Task ServerStreamingCall_OutlivesTheUpstreamTimeout_DeadlineExceededAfterTheMessagesSentAndUpstreamToldTheShorterTimeout()
     {
-        // Arrange: a 1 s bound; the client allows an hour; the service sends three messages, then holds the stream and
-        // (its deadline header removed) never ends it itself.
-        await RouteAsync(timeout: "1s");
+        // Arrange: a 3 s bound (room for the three messages on a loaded machine); the client allows an hour; the service
+        // sends three messages, then holds the stream and (its deadline header removed) never ends it itself.
+        await RouteAsync(timeout: "3s");
         var client = new Greeter.GreeterClient(_grpc.Channel);
 
         // Act
@@ -56,7 +56,7 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
         var (path, timeout) = Assert.Single(_grpc.Service.Calls);
         Assert.Equal("/apigate.tests.Greeter/Count", path);
         Assert.True(GrpcTimeout.TryParse(timeout, out var told), timeout);
-        Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1)); // the gateway's bound, not the client's hour
+        Assert.InRange(told, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(3)); // the gateway's bound, not the client's hour
     }
 
     [Fact]
@@ -112,9 +112,10 @@ public sealed class GrpcDeadlineTests : IAsyncLifetime
     [Fact]
     public async Task BidirectionalCall_NeitherSideSendsPastTheUpstreamTimeout_DeadlineExceededInTrailersNotAReset()
     {
-        // Arrange: a 1 s bound; one message each way, then the client has nothing to send (its side stays open) and the
-        // service (deadline header removed) waits for it.
-        await RouteAsync(timeout: "1s");
+        // Arrange: a 3 s bound (room for the first exchange on a loaded machine: a 1 s one ran out before it in a CI run);
+        // one message each way, then the client has nothing to send (its side stays open) and the service (deadline
+        // header removed) waits for it.
+        await RouteAsync(timeout: "3s");
         var client = new Greeter.GreeterClient(_grpc.Channel);
         using var call = client.Chat(new Metadata { { GreeterUpstream.IgnoreDeadlineHeader, "1" } });
         await call.RequestStream.WriteAsync(new HelloRequest { Name = "Ada" });
