@@ -55,9 +55,7 @@ public static class TextFields
             ? new ManagementError(ManagementErrorKind.Validation, field, string.Create(CultureInfo.InvariantCulture, $"is longer than {MaxNameLength} characters"))
             : null;
 
-    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
-        [.. Enumerable.Range(0, 0x20).Select(i => (char)i), (char)0x7f, .. Enumerable.Range(0x80, 0x20).Select(i => (char)i),
-         (char)0x2028, (char)0x2029, .. Enumerable.Range(0x202a, 5).Select(i => (char)i), .. Enumerable.Range(0x2066, 4).Select(i => (char)i)]);
+    private static readonly SearchValues<char> ControlCharacters = Text.ControlCharacters.Set;
 
     /// <summary>
     /// Whether <paramref name="c"/> is one of the characters this rule refuses (control characters, line and paragraph

@@ -27,7 +27,7 @@ public static class TextCut
                 var c = text[i];
                 var paired = char.IsHighSurrogate(c) ? i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])
                     : !char.IsLowSurrogate(c) || (i > 0 && char.IsHighSurrogate(text[i - 1]));
-                line[i] = !paired || Management.TextFields.IsControl(c) ? ' ' : c;
+                line[i] = !paired || ControlCharacters.Is(c) ? ' ' : c;
             }
         });
     }
