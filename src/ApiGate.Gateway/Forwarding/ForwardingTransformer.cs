@@ -738,7 +738,30 @@ internal sealed class ForwardingTransformer(
     /// <paramref name="location"/> without its scheme and authority when they are <paramref name="origin"/>'s
     /// (<c>http://10.0.0.5:8080/a?b</c> → <c>/a?b</c>); null when it points anywhere else or is already relative.
     /// </summary>
-    internal static string? ToRelative(string location, string origin)
+    internal static string? ToRelative(string location, string origin) =>
+        Strip(location, origin) ?? (WrittenOrigin(location, origin) is { } written ? Strip(location, written) : null);
+
+    /// <summary>
+    /// The scheme and authority as <paramref name="location"/> writes them, when they name <paramref name="origin"/> in
+    /// another spelling — the default port written out (<c>http://10.0.0.5:80/x</c> for <c>http://10.0.0.5</c>), user info
+    /// on either side — so that such a redirect does not tell the client the backend's address either; else null.
+    /// </summary>
+    private static string? WrittenOrigin(string location, string origin)
+    {
+        var scheme = location.IndexOf("://", StringComparison.Ordinal);
+        if (scheme < 0 || !Uri.TryCreate(location, UriKind.Absolute, out var to) || !Uri.TryCreate(origin, UriKind.Absolute, out var target)
+            || !to.Scheme.Equals(target.Scheme, StringComparison.OrdinalIgnoreCase)
+            || !to.IdnHost.Equals(target.IdnHost, StringComparison.OrdinalIgnoreCase) || to.Port != target.Port)
+        {
+            return null;
+        }
+
+        // The authority ends where the URL parser ends it, a backslash included (which Strip then declines to resolve).
+        var end = location.AsSpan(scheme + 3).IndexOfAny("/\\?#");
+        return end < 0 ? location : location[..(scheme + 3 + end)];
+    }
+
+    private static string? Strip(string location, string origin)
     {
         if (!location.StartsWith(origin, StringComparison.OrdinalIgnoreCase))
         {

@@ -273,6 +273,23 @@ public sealed class ForwardingTests : GatewayTestBase
         Assert.Equal(expected, ApiGate.Gateway.Forwarding.ForwardingTransformer.ToRelative(location, "http://10.0.0.5:8080"));
     }
 
+    [Theory]
+    [InlineData("http://10.0.0.5:80/a?b=1", "http://10.0.0.5", "/a?b=1")] // the default port written out
+    [InlineData("HTTP://10.0.0.5:80", "http://10.0.0.5", "/")]
+    [InlineData("https://api.internal:443/x#f", "https://api.internal", "/x#f")]
+    [InlineData("http://10.0.0.5/a", "http://svc:s3cret@10.0.0.5", "/a")] // a target whose URL carries user info
+    [InlineData("http://svc:s3cret@10.0.0.5:80/a", "http://10.0.0.5", "/a")] // a redirect that does
+    [InlineData("http://10.0.0.5:80//evil.example/a", "http://10.0.0.5", "/.//evil.example/a")]
+    [InlineData("http://10.0.0.5:80\\evil.example/a", "http://10.0.0.5", null)]
+    [InlineData("http://10.0.0.5:8080/a", "http://10.0.0.5", null)] // another port
+    [InlineData("https://10.0.0.5:80/a", "http://10.0.0.5", null)] // another scheme
+    [InlineData("http://10.0.0.6:80/a", "http://10.0.0.5", null)]
+    [InlineData("http://10.0.0.5:80/a", "not a url", null)]
+    public void ToRelative_TheTargetsOriginInAnotherSpelling_MadeRelativeToo(string location, string origin, string? expected)
+    {
+        Assert.Equal(expected, ApiGate.Gateway.Forwarding.ForwardingTransformer.ToRelative(location, origin));
+    }
+
     [Fact]
     public async Task GatewayCookies_NeverSentUpstreamNorSetByIt()
     {
