@@ -28,7 +28,7 @@ public sealed class TrialDuringStopTests
         using var failed = await client.GetAsync(gateway.Url + "/plain/status?code=500");
         Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
         var registry = gateway.Service<TargetRegistry>();
-        Assert.True(await HealthBecomesAsync(registry, TargetHealth.Ejected), "the failure did not eject the target"); // recorded as the exchange ends
+        await Poll.UntilAsync(() => registry.Statuses().Single().Health == TargetHealth.Ejected, () => "the failure did not eject the target"); // recorded as the exchange ends
         await Task.Delay(TimeSpan.FromMilliseconds(1200)); // the cool-down ends
 
         // Act: the stop begins; a stream is refused, then an ordinary request comes
@@ -41,19 +41,8 @@ public sealed class TrialDuringStopTests
         await Auth.AuthenticationTests.AssertErrorAsync(stream, HttpStatusCode.ServiceUnavailable, "stopping");
         Assert.Equal(TargetHealth.Ejected, afterRefusal.Health);
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
-        Assert.True(await HealthBecomesAsync(registry, TargetHealth.Healthy), "the trial did not put the target back");
+        await Poll.UntilAsync(() => registry.Statuses().Single().Health == TargetHealth.Healthy, () => "the trial did not put the target back");
         Assert.Equal(2, upstream.Received.Count); // the failure and the trial; the refused stream reached nothing
         await gateway.StopAsync();
-    }
-
-    /// <summary>Waits (at most ~5 s) for the target's health: the outcome of an exchange is recorded as it ends, which can be just after the client has its answer.</summary>
-    private static async Task<bool> HealthBecomesAsync(TargetRegistry registry, TargetHealth health)
-    {
-        for (var i = 0; i < 100 && registry.Statuses().Single().Health != health; i++)
-        {
-            await Task.Delay(50);
-        }
-
-        return registry.Statuses().Single().Health == health;
     }
 }
