@@ -5,21 +5,21 @@ namespace ApiGate.Core.Management;
 /// <summary>
 /// How long an update that lost a race for its row waits before it reads the row again
 /// (<see cref="Outcomes.RetryWhenChangedAsync{T}"/>): a random time up to a bound that doubles with each attempt, so
-/// updates of one row sent at once spread out instead of colliding again at the same moment: 4, 8, 16, 32, then 64 ms,
-/// at most 380 ms in all.
+/// updates of one row sent at once spread out instead of colliding again at the same moment: 4, 8, 16, 32, 64, then
+/// 128 ms, at most 892 ms in all.
 /// </summary>
 /// <param name="timeProvider">The clock the waits run on (not the one that stamps rows, which tests may stop).</param>
 /// <param name="random">A number in [0, 1) per wait.</param>
 public sealed class ConflictBackOff(TimeProvider timeProvider, Func<double> random)
 {
     /// <summary>Attempts of one update before it is refused as a conflict.</summary>
-    public const int Attempts = 10;
+    public const int Attempts = 12;
 
     /// <summary>The bound of the wait before the second attempt; each later one doubles it, up to <see cref="MaxBound"/>.</summary>
     public static readonly TimeSpan FirstBound = TimeSpan.FromMilliseconds(4);
 
     /// <summary>The bound no wait exceeds.</summary>
-    public static readonly TimeSpan MaxBound = TimeSpan.FromMilliseconds(64);
+    public static readonly TimeSpan MaxBound = TimeSpan.FromMilliseconds(128);
 
     /// <summary>Waits on the system clock with a shared random source.</summary>
     public static ConflictBackOff Default { get; } = new(TimeProvider.System, Random.Shared.NextDouble);

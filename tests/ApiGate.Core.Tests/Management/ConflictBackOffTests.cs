@@ -13,8 +13,9 @@ public sealed class ConflictBackOffTests
     [InlineData(4, 16)]
     [InlineData(5, 32)]
     [InlineData(6, 64)]
-    [InlineData(10, 64)]
-    public void BoundBefore_Attempt_DoublesFrom4MillisecondsUpTo64(int attempt, int milliseconds)
+    [InlineData(7, 128)]
+    [InlineData(12, 128)]
+    public void BoundBefore_Attempt_DoublesFrom4MillisecondsUpTo128(int attempt, int milliseconds)
     {
         // Act
         var bound = ConflictBackOff.BoundBefore(attempt);
@@ -24,13 +25,13 @@ public sealed class ConflictBackOffTests
     }
 
     [Fact]
-    public void BoundBefore_EveryAttempt_AddsUpTo380Milliseconds()
+    public void BoundBefore_EveryAttempt_AddsUpTo892Milliseconds()
     {
         // Act
         var total = Enumerable.Range(2, ConflictBackOff.Attempts - 1).Aggregate(TimeSpan.Zero, (sum, attempt) => sum + ConflictBackOff.BoundBefore(attempt));
 
         // Assert
-        Assert.Equal((10, TimeSpan.FromMilliseconds(380)), (ConflictBackOff.Attempts, total));
+        Assert.Equal((12, TimeSpan.FromMilliseconds(892)), (ConflictBackOff.Attempts, total));
     }
 
     [Fact]
