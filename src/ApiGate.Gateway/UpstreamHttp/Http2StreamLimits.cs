@@ -33,7 +33,9 @@ internal sealed class Http2StreamLimits
     {
         if (maxConcurrentStreams is { } stated)
         {
-            _byOrigin[origin] = (int)Math.Min(stated, int.MaxValue);
+            // A server that states 0 takes no stream until it says otherwise: counted as 1, so the first exchange in
+            // flight is the target's own (its timeout held against it) instead of every one being taken as queued here.
+            _byOrigin[origin] = (int)Math.Clamp(stated, 1, int.MaxValue);
         }
         else
         {

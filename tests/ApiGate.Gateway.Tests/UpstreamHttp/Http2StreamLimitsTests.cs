@@ -57,4 +57,19 @@ public sealed class Http2StreamLimitsTests
         // Assert
         Assert.Equal(Http2StreamLimits.Default, limits.For(Origin));
     }
+
+    [Fact]
+    public async Task ServerStatesZeroStreams_CountedAsOne()
+    {
+        // Arrange: SETTINGS with MAX_CONCURRENT_STREAMS 0, a server taking no stream for now
+        var limits = new Http2StreamLimits();
+        byte[] noStreams = [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0];
+        await using var watcher = new Http2StreamLimits.SettingsWatcher(new MemoryStream(noStreams), limits, Origin);
+
+        // Act
+        await watcher.ReadExactlyAsync(new byte[noStreams.Length]);
+
+        // Assert: the first exchange in flight is the target's own; only those beyond it may have waited in the gateway
+        Assert.Equal(1, limits.For(Origin));
+    }
 }
