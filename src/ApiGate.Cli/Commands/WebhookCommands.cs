@@ -113,7 +113,7 @@ internal static class WebhookCommands
 
         var deliveriesId = new Argument<string>("webhook") { Description = "Endpoint id" };
         var limit = new Option<int>("--limit") { Description = $"How many of the newest deliveries, 1 to {WebhookService.MaxDeliveries}", DefaultValueFactory = _ => 20 };
-        var deliveries = new Command("deliveries", "List an endpoint's newest deliveries and every attempt: status code, latency, error") { deliveriesId, limit };
+        var deliveries = new Command("deliveries", "List an endpoint's newest deliveries, each with its newest 10 attempts (status code, latency, error) and the count of all") { deliveriesId, limit };
         CliApp.SetServiceHandler(deliveries, context, async (parse, store, ct) =>
         {
             if (CliApp.LimitOutOfRange(parse.GetValue(limit), WebhookService.MaxDeliveries) is { } badLimit)

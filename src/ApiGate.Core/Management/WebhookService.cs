@@ -128,7 +128,7 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
     /// <summary>The most deliveries <see cref="DeliveriesAsync"/> lists at once.</summary>
     public const int MaxDeliveries = 1000;
 
-    /// <summary>The endpoint's newest deliveries with their attempts.</summary>
+    /// <summary>The endpoint's newest deliveries, each with its newest attempts (<see cref="WebhookDelivery.ListedAttempts"/>) and their count.</summary>
     public async Task<ManagementResult<IReadOnlyList<WebhookDelivery>>> DeliveriesAsync(string id, int limit, CancellationToken ct)
     {
         var existing = await store.FindWebhookEndpointAsync(id.Trim(), ct);
@@ -145,21 +145,40 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
         return new ManagementResult<IReadOnlyList<WebhookDelivery>>(await store.ListWebhookDeliveriesAsync(existing.Id, limit, ct), null);
     }
 
+    /// <summary>One delivery with every one of its attempts (the listing carries only the newest of each).</summary>
+    public async Task<ManagementResult<WebhookDelivery>> DeliveryAsync(string deliveryId, CancellationToken ct)
+    {
+        if (!TryParseDeliveryId(deliveryId, out var id))
+        {
+            return NotADeliveryId(deliveryId);
+        }
+
+        return await store.FindWebhookDeliveryAsync(id, ct) is { } delivery ? delivery : NoSuchDelivery(deliveryId);
+    }
+
     /// <summary>Sends a delivery again (whatever its state): pending now, retried for the maximum age from now.</summary>
     public async Task<ManagementResult<WebhookDelivery>> RedeliverAsync(string deliveryId, CancellationToken ct)
     {
-        if (!long.TryParse(deliveryId.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id))
+        if (!TryParseDeliveryId(deliveryId, out var id))
         {
-            return Invalid("delivery", $"'{deliveryId}' is not a delivery id (a number, as `webhooks deliveries` lists them)");
+            return NotADeliveryId(deliveryId);
         }
 
         if (!await store.RedeliverWebhookAsync(id, timeProvider.GetUtcNow(), ct))
         {
-            return new ManagementError(ManagementErrorKind.NotFound, "", $"no webhook delivery with id '{deliveryId}'");
+            return NoSuchDelivery(deliveryId);
         }
 
         return (await store.FindWebhookDeliveryAsync(id, ct))!;
     }
+
+    private static bool TryParseDeliveryId(string deliveryId, out long id) =>
+        long.TryParse(deliveryId.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out id);
+
+    private static ManagementError NotADeliveryId(string deliveryId) =>
+        new(ManagementErrorKind.Validation, "delivery", $"'{deliveryId}' is not a delivery id (a number, as `webhooks deliveries` lists them)");
+
+    private static ManagementError NoSuchDelivery(string deliveryId) => new(ManagementErrorKind.NotFound, "", $"no webhook delivery with id '{deliveryId}'");
 
     /// <summary>Why <paramref name="url"/> cannot be a webhook URL, or null when it can.</summary>
     public static string? CheckUrl(string url)

@@ -50,9 +50,13 @@ public interface IWebhookStore
     Task<bool> RecordWebhookAttemptAsync(
         WebhookAttempt attempt, string owner, DateTimeOffset startedAt, string status, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken);
 
-    /// <summary>The endpoint's newest deliveries (up to <paramref name="limit"/>), each with its attempts.</summary>
+    /// <summary>
+    /// The endpoint's newest deliveries (up to <paramref name="limit"/>), each with its newest attempts (up to
+    /// <see cref="WebhookDelivery.ListedAttempts"/>; the older ones are not read) and the count of all of them.
+    /// </summary>
     Task<IReadOnlyList<WebhookDelivery>> ListWebhookDeliveriesAsync(string endpointId, int limit, CancellationToken cancellationToken);
 
+    /// <summary>One delivery with every one of its attempts, newest first; null when there is none.</summary>
     Task<WebhookDelivery?> FindWebhookDeliveryAsync(long id, CancellationToken cancellationToken);
 
     /// <summary>Makes a delivery pending again, due at <paramref name="now"/>, its age counted from then. False when there is none.</summary>

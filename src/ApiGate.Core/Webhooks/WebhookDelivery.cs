@@ -8,9 +8,18 @@ public static class WebhookDeliveryStatus
     public const string Failed = "failed";
 }
 
-/// <summary>One event on its way to one endpoint, with its attempts (newest first).</summary>
+/// <summary>
+/// One event on its way to one endpoint, with its attempts (newest first): all of them when one delivery is read, the
+/// newest <see cref="ListedAttempts"/> in an endpoint's listing (<see cref="AttemptCount"/> says how many there are).
+/// </summary>
 public sealed record WebhookDelivery
 {
+    /// <summary>
+    /// The most attempts each delivery carries in an endpoint's listing, newest first: a delivery retried for days has
+    /// hundreds, and the listing read every one of them for every delivery it showed.
+    /// </summary>
+    public const int ListedAttempts = 10;
+
     public required long Id { get; init; }
     public required string EndpointId { get; init; }
     public required string EventId { get; init; }
@@ -19,6 +28,10 @@ public sealed record WebhookDelivery
     /// <summary>One of <see cref="WebhookDeliveryStatus"/>.</summary>
     public required string Status { get; init; }
 
+    /// <summary>
+    /// Every attempt recorded for it, redeliveries included; more than <see cref="Attempts"/> holds when the listing left
+    /// the older ones out.
+    /// </summary>
     public int AttemptCount { get; init; }
 
     /// <summary>When the next attempt is due (pending deliveries).</summary>
@@ -29,6 +42,7 @@ public sealed record WebhookDelivery
 
     public DateTimeOffset UpdatedAt { get; init; }
 
+    /// <summary>Its attempts, newest first: in an endpoint's listing only the newest <see cref="ListedAttempts"/>.</summary>
     public IReadOnlyList<WebhookAttempt> Attempts { get; init; } = [];
 }
 

@@ -68,8 +68,18 @@ internal static partial class AdminEndpoints
                 return result.Ok ? AdminPaging.Page(context, result.Value!) : AdminErrors.FromQuery(result.Error!);
             })
             .WithName("List_webhook_deliveries").WithTags("webhooks").Produces<ListDocument<WebhookDelivery>>().Paged()
-            .Query("limit", "how many of the newest deliveries (default 20, 1 to 1000)", integer: true)
+            .Query("limit", "how many of the newest deliveries (default 20, 1 to 1000); each carries its newest 10 attempts and attempt_count", integer: true)
             .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity);
+
+        e.MapGet("/webhooks/deliveries/{id}", async (string id, CancellationToken ct) =>
+            {
+                var result = await webhooks.DeliveryAsync(id, ct);
+
+                // As for redeliver: an id that cannot be a delivery's names none.
+                return result.Error is { Kind: ManagementErrorKind.Validation } malformed ? AdminErrors.NotFound(malformed.Message) : Single(result);
+            })
+            .WithName("Get_webhook_deliveries").WithTags("webhooks").Produces<DataDocument<WebhookDelivery>>()
+            .Describe(StatusCodes.Status404NotFound);
 
         e.MapPost("/webhooks/deliveries/{id}/redeliver", async (string id, CancellationToken ct) =>
             {

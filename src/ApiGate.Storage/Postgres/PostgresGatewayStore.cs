@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using ApiGate.Core.Storage;
+using ApiGate.Core.Webhooks;
 using ApiGate.Storage.Secrets;
 using ApiGate.Storage.Sql;
 using Dapper;
@@ -353,6 +354,15 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     private protected override string ExplicitIdClause => "OVERRIDING SYSTEM VALUE";
 
     private protected override string ShareRowLock => " FOR SHARE";
+
+    /// <summary>Each delivery's newest attempts read backwards off the (delivery, id) index, stopping after the last one listed.</summary>
+    private protected override string NewestAttemptsSql(string ids) => $"""
+        SELECT a.id, a.delivery_id, a.attempted_at, a.status_code, a.latency_ms, a.error
+        FROM webhook_deliveries d CROSS JOIN LATERAL (
+            SELECT x.id, x.delivery_id, x.attempted_at, x.status_code, x.latency_ms, x.error FROM webhook_attempts x
+            WHERE x.delivery_id = d.id ORDER BY x.id DESC LIMIT {WebhookDelivery.ListedAttempts}) a
+        WHERE d.id IN ({ids}) ORDER BY a.id DESC
+        """;
 
     /// <summary>A transaction-scoped advisory lock: it also covers a plan that does not exist yet (a create).</summary>
     private protected override Task LockPlansAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>

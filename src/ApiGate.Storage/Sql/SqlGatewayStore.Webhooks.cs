@@ -173,14 +173,17 @@ public abstract partial class SqlGatewayStore : IWebhookStore
                     lease_owner = '', lease_until = '', updated_at = @At
                 WHERE id = @Id AND lease_owner = @Owner AND status = 'pending' AND started_at = @StartedAt
                 """, ct, parameters) == 1;
-            if (!updated)
-            {
-                // Redelivered while the attempt was in flight: the state the redelivery gave it stands (the outcome was
-                // worked out from the age it had before); only the lease goes, so it is sent again now.
-                await ExecuteAsync(connection, transaction, """
+            if (!updated && await ExecuteAsync(connection, transaction, """
                     UPDATE webhook_deliveries SET attempt_count = attempt_count + 1, lease_owner = '', lease_until = '', updated_at = @At
                     WHERE id = @Id AND lease_owner = @Owner AND started_at <> @StartedAt
-                    """, ct, parameters);
+                    """, ct, parameters) == 0)
+            {
+                // Redelivered while the attempt was in flight (the statement above): the state the redelivery gave it
+                // stands (the outcome was worked out from the age it had before); only the lease goes, so it is sent
+                // again now. Or the lease ran out and another instance holds it now: its state is that instance's, but
+                // the attempt below is recorded all the same and counted, so the count is every attempt recorded (the
+                // listing shows only the newest of them, and the count says how many there are).
+                await ExecuteAsync(connection, transaction, "UPDATE webhook_deliveries SET attempt_count = attempt_count + 1 WHERE id = @Id", ct, parameters);
             }
 
             // Kept even when the lease was lost (the request was sent), but not for a delivery deleted with its endpoint
@@ -196,8 +199,21 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         UseAsync<IReadOnlyList<WebhookDelivery>>(async (connection, ct) =>
         {
             var rows = await QueryAsync<WebhookDeliveryRow>(connection, null, ListDeliveriesSql, new { EndpointId = endpointId, Limit = limit }, ct);
-            return await WithAttemptsAsync(connection, rows, ct);
+            return await WithAttemptsAsync(connection, rows, NewestAttemptsSql(IdList(rows.Select(r => r.Id))), null, ct);
         }, cancellationToken);
+
+    /// <summary>
+    /// The newest <see cref="WebhookDelivery.ListedAttempts"/> attempts of each of the deliveries <paramref name="ids"/>
+    /// lists, newest first. Each delivery's range is bounded by the id of its N-th newest attempt, found by a seek on the
+    /// (delivery, id) index, so the older attempts are neither read nor sent: a delivery retried for days has hundreds, and
+    /// the listing read them all for every delivery it showed. PostgreSQL does it with a LATERAL … LIMIT instead.
+    /// </summary>
+    private protected virtual string NewestAttemptsSql(string ids) => $"""
+        SELECT a.id, a.delivery_id, a.attempted_at, a.status_code, a.latency_ms, a.error
+        FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id
+            AND a.id >= COALESCE((SELECT x.id FROM webhook_attempts x WHERE x.delivery_id = d.id ORDER BY x.id DESC LIMIT 1 OFFSET {WebhookDelivery.ListedAttempts - 1}), 0)
+        WHERE d.id IN ({ids}) ORDER BY a.id DESC
+        """;
 
     public Task<(int Deliveries, int Events)> PruneWebhookHistoryAsync(DateTimeOffset before, int max, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
@@ -221,7 +237,8 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         UseAsync(async (connection, ct) =>
         {
             var rows = await QueryAsync<WebhookDeliveryRow>(connection, null, $"SELECT {DeliveryColumns} WHERE d.id = @Id", new { Id = id }, ct);
-            var found = await WithAttemptsAsync(connection, rows, ct);
+            var found = await WithAttemptsAsync(connection, rows,
+                "SELECT id, delivery_id, attempted_at, status_code, latency_ms, error FROM webhook_attempts WHERE delivery_id = @Id ORDER BY id DESC", new { Id = id }, ct);
             return found.Count > 0 ? found[0] : null;
         }, cancellationToken);
 
@@ -496,16 +513,16 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         public long Used { get; init; }
     }
 
-    private static async Task<IReadOnlyList<WebhookDelivery>> WithAttemptsAsync(DbConnection connection, IReadOnlyList<WebhookDeliveryRow> rows, CancellationToken ct)
+    /// <summary>The deliveries <paramref name="rows"/> with the attempts <paramref name="attemptsSql"/> reads of them (newest first).</summary>
+    private static async Task<IReadOnlyList<WebhookDelivery>> WithAttemptsAsync(
+        DbConnection connection, IReadOnlyList<WebhookDeliveryRow> rows, string attemptsSql, object? parameters, CancellationToken ct)
     {
         if (rows.Count == 0)
         {
             return [];
         }
 
-        var attempts = (await QueryAsync<WebhookAttemptRow>(connection, null,
-                $"SELECT id, delivery_id, attempted_at, status_code, latency_ms, error FROM webhook_attempts WHERE delivery_id IN ({IdList(rows.Select(r => r.Id))}) ORDER BY id DESC",
-                null, ct))
+        var attempts = (await QueryAsync<WebhookAttemptRow>(connection, null, attemptsSql, parameters, ct))
             .GroupBy(a => a.DeliveryId)
             .ToDictionary(g => g.Key, g => (IReadOnlyList<WebhookAttempt>)g.Select(a => a.ToAttempt()).ToList());
         return rows.Select(r => r.ToDelivery(attempts.GetValueOrDefault(r.Id, []))).ToList();

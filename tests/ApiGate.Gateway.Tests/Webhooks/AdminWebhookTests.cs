@@ -59,6 +59,50 @@ public sealed class AdminWebhookTests : AdminTestBase
         AssertError(response, HttpStatusCode.NotFound, "not_found");
     }
 
+    [Fact]
+    public async Task GetDeliveries_DeliveryAttemptedMoreThanListed_NewestAttemptsAndCount_GetDeliveryHasAll()
+    {
+        // Arrange: a disabled endpoint (the gateway's worker leaves it alone) with a delivery attempted 12 times
+        var created = await new ApiGate.Core.Management.WebhookService(Gateway.Store, TimeProvider.System).CreateAsync(
+            new ApiGate.Core.Management.WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["user.created"], Enabled = false }, CancellationToken.None);
+        var endpoint = created.Value!.Endpoint.Id;
+        var now = DateTimeOffset.UtcNow;
+        await Gateway.Store.AddWebhookEventAsync(ApiGate.Core.Webhooks.WebhookPayloads.Test(endpoint, now), endpoint, CancellationToken.None);
+        var delivery = Assert.Single(await Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 1, CancellationToken.None));
+        for (var i = 0; i < 12; i++)
+        {
+            await Gateway.Store.RecordWebhookAttemptAsync(new ApiGate.Core.Webhooks.WebhookAttempt(delivery.Id, now.AddSeconds(i), 500, 3, $"attempt {i}"), "tests",
+                delivery.StartedAt, ApiGate.Core.Webhooks.WebhookDeliveryStatus.Pending, now, CancellationToken.None);
+        }
+
+        // Act
+        var listed = await GetAsync($"/webhooks/{endpoint}/deliveries");
+        var single = await GetAsync($"/webhooks/deliveries/{delivery.Id}");
+
+        // Assert: the listing carries the newest 10 attempts and the count of all 12; the delivery on its own all 12
+        Assert.Equal(HttpStatusCode.OK, listed.Status);
+        var item = Assert.Single(listed.Json.GetProperty("data").EnumerateArray());
+        Assert.Equal(12, item.GetProperty("attempt_count").GetInt32());
+        Assert.Equal(Enumerable.Range(2, 10).Reverse().Select(i => $"attempt {i}"), item.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("error").GetString()));
+        Assert.Equal(HttpStatusCode.OK, single.Status);
+        Assert.Equal(12, single.Json.GetProperty("data").GetProperty("attempt_count").GetInt32());
+        Assert.Equal(Enumerable.Range(0, 12).Reverse().Select(i => $"attempt {i}"),
+            single.Json.GetProperty("data").GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("error").GetString()));
+    }
+
+    [Theory]
+    [InlineData("4711", "no webhook delivery with id '4711'")]
+    [InlineData("abc", "'abc' is not a delivery id (a number, as `webhooks deliveries` lists them)")]
+    public async Task GetDelivery_NoSuchDelivery_404NamingTheId(string id, string detail)
+    {
+        // Act
+        var response = await GetAsync($"/webhooks/deliveries/{id}");
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.NotFound, "not_found");
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
+    }
+
     [Theory]
     [InlineData("4711", "no webhook delivery with id '4711'")]
     [InlineData("abc", "'abc' is not a delivery id (a number, as `webhooks deliveries` lists them)")]

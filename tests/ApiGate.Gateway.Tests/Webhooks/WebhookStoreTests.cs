@@ -326,6 +326,64 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task RecordWebhookAttemptAsync_LeaseTakenOverAfterExpiry_LateAttemptIsCounted(string engine)
+    {
+        // Arrange: the first owner's lease runs out and a second owner claims the delivery
+        var store = (await engines.CreateAsync(engine)).Store;
+        var endpoint = await CreateEndpointAsync(store, "user.created");
+        await store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        var first = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", Now, Now.AddSeconds(30), 16, None));
+        var second = Assert.Single(await store.ClaimWebhookDeliveriesAsync("b", Now.AddSeconds(31), Now.AddSeconds(60), 16, None));
+
+        // Act: both attempts are recorded, the first owner's late
+        await store.RecordWebhookAttemptAsync(new WebhookAttempt(first.DeliveryId, Now.AddSeconds(40), 500, 5, "endpoint answered 500"), "a", first.StartedAt,
+            WebhookDeliveryStatus.Pending, Now.AddMinutes(1), None);
+        await store.RecordWebhookAttemptAsync(new WebhookAttempt(second.DeliveryId, Now.AddSeconds(41), 500, 5, "endpoint answered 500"), "b", second.StartedAt,
+            WebhookDeliveryStatus.Pending, Now.AddMinutes(1), None);
+
+        // Assert: the count is every attempt recorded, so a reader can tell when the listing leaves some out
+        var delivery = Assert.Single(await store.ListWebhookDeliveriesAsync(endpoint, 10, None));
+        Assert.Equal(2, delivery.Attempts.Count);
+        Assert.Equal(2, delivery.AttemptCount);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListWebhookDeliveriesAsync_DeliveryAttemptedMoreThanListed_NewestAttemptsAndCountOfAll(string engine)
+    {
+        // Arrange: a delivery failed 13 times (given up at the last), then the next event's delivery failed twice
+        var store = (await engines.CreateAsync(engine)).Store;
+        var endpoint = await CreateEndpointAsync(store, "user.created");
+        await store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        await store.AddWebhookEventAsync(Event(WebhookEventTypes.UserCreated), null, None);
+        const int Retried = WebhookDelivery.ListedAttempts + 3;
+        for (var i = 0; i < Retried + 2; i++)
+        {
+            var at = Now.AddMinutes(i);
+            var work = Assert.Single(await store.ClaimWebhookDeliveriesAsync("a", at, at.AddSeconds(30), 16, None));
+            var status = i == Retried - 1 || i == Retried + 1 ? WebhookDeliveryStatus.Failed : WebhookDeliveryStatus.Pending;
+            await store.RecordWebhookAttemptAsync(new WebhookAttempt(work.DeliveryId, at, 500 + i, 3, $"attempt {i}"), "a", work.StartedAt, status, at.AddMinutes(1), None);
+        }
+
+        // Act
+        var listed = await store.ListWebhookDeliveriesAsync(endpoint, 10, None);
+        var whole = await store.FindWebhookDeliveryAsync(listed[1].Id, None);
+
+        // Assert: the retried delivery lists its newest attempts, newest first, and counts all of them; the other all of its own
+        Assert.Equal(2, listed.Count);
+        var retried = listed[1];
+        Assert.Equal(Retried, retried.AttemptCount);
+        Assert.Equal(Enumerable.Range(3, WebhookDelivery.ListedAttempts).Reverse().Select(i => $"attempt {i}"), retried.Attempts.Select(a => a.Error));
+        Assert.All(retried.Attempts, a => Assert.Equal(retried.Id, a.DeliveryId));
+        Assert.Equal(2, listed[0].AttemptCount);
+        Assert.Equal(new[] { $"attempt {Retried + 1}", $"attempt {Retried}" }, listed[0].Attempts.Select(a => a.Error));
+
+        // One delivery read on its own carries every attempt
+        Assert.NotNull(whole);
+        Assert.Equal(Enumerable.Range(0, Retried).Reverse().Select(i => $"attempt {i}"), whole.Attempts.Select(a => a.Error));
+        Assert.Equal(Retried, whole.AttemptCount);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RecordWebhookAttemptAsync_EndpointDeletedDuringTheAttempt_NoAttemptLeftBehind(string engine)
     {
         // Arrange: a delivery being sent when its endpoint is deleted (with its deliveries and their attempts)
