@@ -6,7 +6,7 @@ namespace ApiGate.Core.Billing;
 
 /// <summary>
 /// The outgoing webhook events billing records (docs/webhooks.md): <c>subscription.started</c>, <c>subscription.ended</c>,
-/// <c>payment.failed</c> and <c>plan.changed</c>, written in the store transaction that applies the provider's event.
+/// <c>payment.failed</c>, <c>subscription.unapplied</c> and <c>plan.changed</c>, written in the store transaction that applies the provider's event.
 /// </summary>
 public static class BillingWebhookPayloads
 {
@@ -29,6 +29,10 @@ public static class BillingWebhookPayloads
         if (n.EventType == WebhookEventTypes.SubscriptionEnded)
         {
             data["previous_plan_id"] = n.PreviousPlanId;
+        }
+        else if (n.EventType == WebhookEventTypes.SubscriptionUnapplied)
+        {
+            data["current_plan_id"] = n.PreviousPlanId;
         }
 
         return WebhookEvent.Create(n.EventType, data, user.Id, at);

@@ -153,7 +153,13 @@ public sealed class BillingService(
                 return (await RecordAsync(e, null, NotAUser(e), ct))!;
             }
 
-            return WebhookOutcome.Of(WebhookStatus.Rejected, planError, e);
+            // A checkout for a plan deleted before it completed: the customer has paid, but no retry can ever give them
+            // that plan. Accepted (refused, it was retried for days and the provider then disabled the endpoint) without
+            // changing the plan, and raised to the operator (ApplySubscriptionAsync, with no plan).
+            if (e.Kind != BillingEventKind.CheckoutCompleted || e.PlanId.Length == 0)
+            {
+                return WebhookOutcome.Of(WebhookStatus.Rejected, planError, e);
+            }
         }
 
         // Each attempt reads the user's state, decides, and writes only if that state is still the one read (null:
@@ -224,7 +230,16 @@ public sealed class BillingService(
         var notifications = new List<BillingNotification>();
         BillingUserChange? change = null;
         string outcome;
-        if (SubscriptionOrdering.IsPaying(status))
+        if (SubscriptionOrdering.IsPaying(status) && plan is null)
+        {
+            // Paid for a plan that no longer exists (only a completed checkout gets here without one): the user keeps
+            // their plan, and the subscription is recorded as theirs, so they cannot start a second one and pay twice,
+            // and its later events (cancelled in the provider's dashboard, say) apply to it as to any other.
+            notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.SubscriptionUnapplied, user.Id, e.PlanId, user.PlanId, e.SubscriptionId));
+            outcome = $"needs attention: the customer paid for plan '{e.PlanId}', which no longer exists; user {user.Id} stays on plan {user.PlanId}, " +
+                      $"subscription {e.SubscriptionId} is recorded: refund or cancel it in the provider, or move the user to another plan";
+        }
+        else if (SubscriptionOrdering.IsPaying(status))
         {
             var target = plan!;
             var reactivate = SuspendedForPayment(customer, user);

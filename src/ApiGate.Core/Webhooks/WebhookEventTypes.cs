@@ -35,6 +35,12 @@ public static class WebhookEventTypes
     /// <summary>A subscription payment failed (billing provider).</summary>
     public const string PaymentFailed = "payment.failed";
 
+    /// <summary>
+    /// A customer paid for a subscription the gateway could not give them (its checkout named a plan deleted meanwhile):
+    /// the user's plan did not change, and the operator has to settle it (billing provider).
+    /// </summary>
+    public const string SubscriptionUnapplied = "subscription.unapplied";
+
     /// <summary>Sent to one endpoint on request (<c>apigate webhooks test</c>), never subscribed to.</summary>
     public const string Test = "test";
 
@@ -42,6 +48,7 @@ public static class WebhookEventTypes
     public static readonly IReadOnlyList<string> Subscribable =
     [
         UserCreated, KeyCreated, KeyRevoked, PlanChanged, UsageThreshold, UsageLimit, SubscriptionStarted, SubscriptionEnded, PaymentFailed,
+        SubscriptionUnapplied,
     ];
 
     private static readonly FrozenSet<string> Known = Subscribable.Append(Test).ToFrozenSet(StringComparer.Ordinal);

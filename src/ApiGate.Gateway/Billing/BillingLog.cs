@@ -13,6 +13,10 @@ internal static partial class BillingLog
         Message = "Billing webhook refused ({Status}): {Reason}")]
     public static partial void WebhookRefused(ILogger logger, string status, string reason);
 
+    [LoggerMessage(EventId = 9102, Level = LogLevel.Warning, EventName = "BillingWebhookNeedsAttention",
+        Message = "Billing webhook {EventId} {EventType} accepted but not applied: {Outcome}")]
+    public static partial void WebhookNeedsAttention(ILogger logger, string eventId, string eventType, string outcome);
+
     [LoggerMessage(EventId = 9110, Level = LogLevel.Information, EventName = "BillingNotification",
         Message = "Billing {EventType}: user {UserId} plan {PlanId} (was {PreviousPlanId}) subscription {SubscriptionId}")]
     public static partial void Notification(ILogger logger, string eventType, string userId, string planId, string previousPlanId, string subscriptionId);

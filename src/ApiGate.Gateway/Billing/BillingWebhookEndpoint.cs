@@ -13,6 +13,7 @@ namespace ApiGate.Gateway.Billing;
 /// docs/billing.md): the body (at most <see cref="MaxBodyBytes"/>) and its <c>Stripe-Signature</c> go to
 /// <see cref="BillingService.HandleWebhookAsync"/>. 200 when processed or already processed; 400 when the signature or
 /// timestamp is not valid; 422 when the event cannot be mapped (an unknown price id): nothing changes and Stripe retries.
+/// A checkout paid for a plan deleted meanwhile is 200 (no retry could apply it), logged as a warning (event 9102).
 /// </summary>
 internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNotifier notifier, ILogger<BillingWebhookEndpoint> logger)
 {
@@ -46,6 +47,11 @@ internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNot
         {
             case WebhookStatus.Processed or WebhookStatus.Duplicate:
                 BillingLog.Webhook(logger, outcome.EventId, outcome.EventType, outcome.Status == WebhookStatus.Processed ? "processed" : "duplicate", outcome.Message);
+                if (outcome.NeedsAttention)
+                {
+                    BillingLog.WebhookNeedsAttention(logger, outcome.EventId, outcome.EventType, outcome.Message);
+                }
+
                 if (outcome.Notifications.Count > 0)
                 {
                     await notifier.NotifyAsync(outcome.Notifications, context.RequestAborted);

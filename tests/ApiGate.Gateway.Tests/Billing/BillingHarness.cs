@@ -21,25 +21,28 @@ internal sealed class BillingHarness : IAsyncDisposable
     private readonly string _engine;
     private readonly string _dsn;
     private readonly string _paymentFailed;
+    private readonly CapturedLog? _log;
 
-    private BillingHarness(FakeStripe stripe, string engine, string dsn, string paymentFailed)
+    private BillingHarness(FakeStripe stripe, string engine, string dsn, string paymentFailed, CapturedLog? log)
     {
         Stripe = stripe;
         _engine = engine;
         _dsn = dsn;
         _paymentFailed = paymentFailed;
+        _log = log;
     }
 
     public FakeStripe Stripe { get; }
 
     public TestGateway Gateway { get; private set; } = null!;
 
-    public static async Task<BillingHarness> StartAsync(StoreEngines engines, string engine, string paymentFailed = "suspend")
+    /// <param name="log">Where the gateway's log goes (JSON lines, warnings and up), when the test reads it.</param>
+    public static async Task<BillingHarness> StartAsync(StoreEngines engines, string engine, string paymentFailed = "suspend", CapturedLog? log = null)
     {
         var stripe = await FakeStripe.StartAsync();
         stripe.Prices.UnionWith(["price_pro", "price_team", "price_metered", "price_metered_base"]);
         var dsn = engine == GatewayStores.Postgres ? await engines.NewDsnAsync(engine) : "";
-        var harness = new BillingHarness(stripe, engine, dsn, paymentFailed);
+        var harness = new BillingHarness(stripe, engine, dsn, paymentFailed, log);
         harness.Gateway = await harness.StartGatewayAsync(null);
         await harness.CreatePlanAsync(new PlanInput { Id = "pro", Name = "Pro", RequestsPerMonth = 1000, PriceMonthly = 2900, StripePriceId = "price_pro" });
         await harness.CreatePlanAsync(new PlanInput { Id = "team", Name = "Team", RequestsPerMonth = 5000, PriceMonthly = 9900, StripePriceId = "price_team" });
@@ -55,6 +58,7 @@ internal sealed class BillingHarness : IAsyncDisposable
             o.StripeWebhookSecret = WebhookSecret;
             o.StripeApiBase = Stripe.Url;
             o.BillingPaymentFailed = _paymentFailed;
+            _log?.TakeJsonFrom(o, "warn");
             if (_engine == GatewayStores.Postgres)
             {
                 o.DatabaseDriver = GatewayStores.Postgres;

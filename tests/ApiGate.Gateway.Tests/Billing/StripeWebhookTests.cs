@@ -506,6 +506,46 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
     [Theory]
     [EngineData(GatewayStores.Sqlite)]
     [EngineData(GatewayStores.Postgres)]
+    public async Task CheckoutCompleted_PlanDeletedBeforeItCompleted_Answers200PlanKeptSubscriptionRecordedAndOperatorTold(string engine)
+    {
+        // Arrange: a checkout for "team" started, then the plan deleted before the customer finished paying
+        var log = new CapturedLog();
+        await using var h = await BillingHarness.StartAsync(engines, engine, log: log);
+        var endpoint = await h.CreateWebhookEndpointAsync("subscription.unapplied", "subscription.started", "plan.changed");
+        var user = await h.CreateCustomerAsync("di@example.com", "cus_di");
+        var deleted = await h.Gateway.Plans.DeleteAsync("team", CancellationToken.None);
+        Assert.True(deleted.Ok, deleted.Error?.ToString());
+        var payload = StripeEvents.CheckoutCompleted("evt_deleted_plan", Now, "cus_di", "sub_di", user, "team");
+
+        // Act
+        var response = await h.PostWebhookAsync(payload);
+        var replay = await h.PostWebhookAsync(payload);
+
+        // Assert: accepted, so Stripe stops retrying (before: 422 for as long as it retried, then the endpoint disabled)
+        Assert.Equal(HttpStatusCode.OK, response.Status);
+        Assert.Equal("processed", response.Body.GetProperty("result").GetString());
+        var message = response.Body.GetProperty("message").GetString()!;
+        Assert.StartsWith("needs attention: the customer paid for plan 'team', which no longer exists", message, StringComparison.Ordinal);
+        Assert.Equal("duplicate", replay.Body.GetProperty("result").GetString());
+        Assert.True(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_deleted_plan", CancellationToken.None));
+
+        // The plan is not changed to one that does not exist; the paid subscription is the customer's, so no second checkout
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+        var customer = await h.Gateway.Store.FindBillingCustomerAsync(user, CancellationToken.None);
+        Assert.Equal("sub_di", customer!.SubscriptionId);
+        Assert.Equal("active", customer.SubscriptionStatus);
+
+        // The operator is told: subscription.unapplied (once, not on the replay) and a warning with its own event id
+        var delivery = Assert.Single(await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 10, CancellationToken.None));
+        Assert.Equal("subscription.unapplied", delivery.EventType);
+        var written = await log.UpToMarkerAsync(h.Gateway);
+        var warning = Assert.Single(written.Split('\n'), l => l.Contains("\"EventId\":9102", StringComparison.Ordinal));
+        Assert.Contains("evt_deleted_plan", warning, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
     public async Task CheckoutThenDeleted_WebhookEndpointSubscribed_RecordsSubscriptionAndPlanEventsOnce(string engine)
     {
         // Arrange
