@@ -36,9 +36,11 @@ internal sealed partial class ForwardStep(
 
         // An event stream or a WebSocket has no end of its own: the stop ends it as if the upstream had (OpenStreams,
         // StopEndedContent), and none starts once the stop has begun — refused before a target is picked, or the trial an
-        // ejected target is offered would be taken by a request that never settles it. http_stream responses end by
-        // themselves, so they drain like any other request.
-        var endless = request.Route.Definition.Protocol is RouteProtocol.Sse or RouteProtocol.Websocket;
+        // ejected target is offered would be taken by a request that never settles it. A WebSocket handshake is one
+        // whatever its route's protocol (the upgrade is the client's and the backend's to agree): tunnelled by an http or
+        // http_stream route it used to hold the stop for the whole shutdown timeout. http_stream responses end by themselves, so
+        // they drain like any other request.
+        var endless = request.Route.Definition.Protocol is RouteProtocol.Sse or RouteProtocol.Websocket || request.Meter?.IsTunnel == true;
         if (endless && streams.Ending)
         {
             return await request.RejectAsync(GatewayError.Stopping);

@@ -16,7 +16,7 @@ namespace ApiGate.Gateway.Forwarding;
 /// hop-by-hop ones); on top of that the destination URI (upstream base path + rewritten path + query), identity-header
 /// stripping, <c>X-Forwarded-*</c>, <c>X-Request-ID</c> and upstream credentials.
 /// </summary>
-/// <param name="streamStop">For an event stream or a WebSocket: ends the upstream's side when the gateway's stop begins (<see cref="StopEndedContent"/>).</param>
+/// <param name="streamStop">For an event stream or a WebSocket (on any route): ends the upstream's side when the gateway's stop begins (<see cref="StopEndedContent"/>).</param>
 /// <param name="grpcDeadline">For a gRPC call on an <c>http</c> route: the <c>grpc-timeout</c> the upstream is sent (<see cref="GrpcDeadline"/>).</param>
 internal sealed class ForwardingTransformer(
     GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null, CancellationToken streamStop = default,
@@ -362,10 +362,12 @@ internal sealed class ForwardingTransformer(
             DecodedResponseContent.TryDecode(proxyResponse, httpContext.Response.Headers);
         }
 
-        if (proxyResponse is not null && streamStop.CanBeCanceled)
+        if (proxyResponse is not null && streamStop.CanBeCanceled
+            && (SwitchesProtocols(proxyResponse) || request.Route.Definition.Protocol is RouteProtocol.Sse or RouteProtocol.Websocket))
         {
-            // After its headers were copied. A tunnel is one whatever the route's protocol (a WebSocket on an sse route):
-            // its stream is written to as well, and ended with a close frame.
+            // After its headers were copied. A tunnel is one whatever the route's protocol (a WebSocket on an sse, http or
+            // http_stream route): its stream is written to as well, and ended with a close frame. A handshake on an http or
+            // http_stream route that the upstream answered without switching is an ordinary response, which drains.
             proxyResponse.Content = new StopEndedContent(proxyResponse.Content, streamStop, webSocket: SwitchesProtocols(proxyResponse));
         }
 

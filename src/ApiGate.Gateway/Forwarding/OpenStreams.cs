@@ -4,9 +4,10 @@ using Microsoft.Extensions.Logging;
 namespace ApiGate.Gateway.Forwarding;
 
 /// <summary>
-/// The exchanges of <c>sse</c> and <c>websocket</c> routes, which have no end of their own: a graceful stop ends them
-/// when it begins (their clients reconnect, to another instance behind a load balancer) instead of letting them hold the
-/// stop for the whole <c>server.shutdown_timeout</c> and then be cut anyway. Ordinary requests still drain as before.
+/// The exchanges of <c>sse</c> and <c>websocket</c> routes, and WebSockets tunnelled by any other route, which have no
+/// end of their own: a graceful stop ends them when it begins (their clients reconnect, to another instance behind a
+/// load balancer) instead of letting them hold the stop for the whole <c>server.shutdown_timeout</c> and then be cut
+/// anyway. Ordinary requests (<c>http_stream</c> responses among them) still drain as before.
 /// Ended streams are recorded like any other (their status, the bytes and units they carried) and are not held against
 /// the target; a stream that would start after the stop began is refused with <c>503 stopping</c>.
 /// </summary>

@@ -15,10 +15,10 @@ using Microsoft.Extensions.Options;
 namespace ApiGate.Gateway.Tests.Protocols;
 
 /// <summary>
-/// A graceful stop with an SSE stream and a WebSocket open: both are ended when the stop begins (instead of holding it
-/// for the whole shutdown timeout), recorded as they went, and not counted as upstream failures; a stream that would
-/// start after the stop began is refused with <c>503 stopping</c>; ordinary requests are still served until the server
-/// closes. The stop is begun with <see cref="IHostApplicationLifetime.StopApplication"/>, which (for a host started
+/// A graceful stop with an SSE stream and a WebSocket open (on a websocket route, or tunnelled by an http or http_stream
+/// route): all are ended when the stop begins (instead of holding it for the whole shutdown timeout), recorded as they
+/// went, and not counted as upstream failures; a stream that would start after the stop began is refused with
+/// <c>503 stopping</c>; ordinary requests are still served until the server closes. The stop is begun with <see cref="IHostApplicationLifetime.StopApplication"/>, which (for a host started
 /// without <c>Run</c>) fires the stopping signal without closing the server, so what happens in between is observable.
 /// </summary>
 public sealed class StopWithOpenStreamsTests : IAsyncLifetime
@@ -49,6 +49,7 @@ public sealed class StopWithOpenStreamsTests : IAsyncLifetime
         {
             Name = "socket", Path = "/socket/*", Upstream = "backend", Protocol = "websocket", MeteringMode = "custom", MeteringExpr = "wsMessages",
         }, reload: false);
+        await _gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", Protocol = "http_stream" }, reload: false);
         await _gateway.AddRouteAsync(new RouteInput { Name = "plain", Path = "/plain/*", Upstream = "backend" });
     }
 
@@ -117,6 +118,46 @@ public sealed class StopWithOpenStreamsTests : IAsyncLifetime
         var usage = await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None);
         Assert.Equal(["/events/endless-sse 200 1", "/plain/json 200 1", "/socket/ws 101 2"],
             usage.Select(e => $"{e.Path} {e.Status} {e.Units}").Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("plain")] // an http route
+    [InlineData("stream")] // an http_stream route
+    public async Task StopBegins_WebSocketOnAnHttpOrHttpStreamRoute_EndedAtOnceWithGoingAwayAndRecorded(string route)
+    {
+        // Arrange: a WebSocket tunnelled by a route that is not a websocket route, one message exchanged (the echo server
+        // never closes it). Nothing but the stop can end it; the read below is bounded only so that a regression fails
+        // instead of hanging.
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var url = new Uri(_gateway.Url.Replace("http://", "ws://", StringComparison.Ordinal) + $"/{route}/ws");
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(url, CancellationToken.None);
+        await socket.SendAsync(Encoding.UTF8.GetBytes("hello"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        var buffer = new byte[64];
+        var echo = await socket.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal("hello", Encoding.UTF8.GetString(buffer, 0, echo.Count));
+
+        // Act: the stop begins.
+        _gateway.Service<IHostApplicationLifetime>().StopApplication();
+
+        // Assert: ended as a websocket route's socket is, with a close frame 1001 (going away).
+        var closing = await socket.ReceiveAsync(buffer, bound.Token);
+        Assert.Equal(WebSocketMessageType.Close, closing.MessageType);
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, socket.CloseStatus);
+
+        // A new handshake on the same route is refused, as a new stream is.
+        using var late = new ClientWebSocket();
+        late.Options.CollectHttpResponseDetails = true;
+        await Assert.ThrowsAsync<WebSocketException>(() => late.ConnectAsync(url, bound.Token));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, late.HttpStatusCode);
+        await _gateway.StopAsync();
+
+        // Logged as ending one stream; no forwarding failure; recorded as the 101 it was.
+        Assert.Contains("ending 1 open SSE streams and WebSockets", _streamsLog.Messages.Single(), StringComparison.Ordinal);
+        Assert.Equal(0, _forwardLog.Count(3001));
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(_gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        var usage = await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None);
+        Assert.Contains(usage, e => e.Path == $"/{route}/ws" && e.Status == 101);
     }
 
     [Fact]
