@@ -12,7 +12,8 @@ namespace ApiGate.Gateway.Forwarding;
 /// last event the upstream sent, and the client's EventSource reconnects; an event the upstream had only half sent is
 /// dropped by the client as unfinished, as the event stream format says;</item>
 /// <item>a WebSocket gets a close frame with status 1001 (going away, RFC 6455 §7.4.1) between two of the upstream's
-/// frames, then the end of the connection; when the upstream stopped in the middle of a frame, only the end.</item>
+/// frames, then the end of the connection; when the upstream stopped in the middle of a frame, or had already sent its
+/// own close frame, only the end.</item>
 /// </list>
 /// The upstream's connection is closed at that moment (its pending read is abandoned).
 /// </summary>
@@ -148,7 +149,10 @@ internal sealed class StopEndedContent(HttpContent inner, CancellationToken stop
             base.Dispose(disposing);
         }
 
-        /// <summary>What a read returns once the stop has ended the stream: the WebSocket's close frame once (when it falls between two frames), then the end.</summary>
+        /// <summary>
+        /// What a read returns once the stop has ended the stream: the WebSocket's close frame once (when it falls between
+        /// two frames and the upstream has not sent its own: the client would get a second close), then the end.
+        /// </summary>
         private int End(Span<byte> buffer)
         {
             if (buffer.IsEmpty)
@@ -156,7 +160,7 @@ internal sealed class StopEndedContent(HttpContent inner, CancellationToken stop
                 return 0; // a zero-byte read (the copier waiting for data before it takes a buffer): the next read gets the rest
             }
 
-            if (_ended || _frames is not { AtFrameBoundary: true } || buffer.Length < GoingAway.Length)
+            if (_ended || _frames is not { AtFrameBoundary: true, ClosePassed: false } || buffer.Length < GoingAway.Length)
             {
                 _ended = true;
                 return 0;

@@ -19,6 +19,12 @@ internal sealed class WebSocketMessageCounter
     /// <summary>True between two frames: a frame of the gateway's own (a close) can be sent here without splitting one.</summary>
     public bool AtFrameBoundary => _payloadLeft == 0 && _headerRead == 0;
 
+    /// <summary>
+    /// True once a close frame's header has passed: the closing handshake has begun in this direction, and no frame (a
+    /// close of the gateway's own least of all) may follow it (RFC 6455 §5.5.1).
+    /// </summary>
+    public bool ClosePassed { get; private set; }
+
     public void Observe(ReadOnlySpan<byte> data)
     {
         var i = 0;
@@ -68,6 +74,7 @@ internal sealed class WebSocketMessageCounter
             _ => length7,
         };
 
+        ClosePassed |= opcode == 0x8;
         _endsMessage = fin && opcode is 0x0 or 0x1 or 0x2;
         if (_endsMessage && length == 0)
         {

@@ -18,7 +18,7 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, held, trickle, sse, compressed-sse, events-as, ws, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
+/// echo (default), slow-headers, held, trickle, sse, compressed-sse, events-as, ws, ws-close-held, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
 /// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
@@ -133,6 +133,9 @@ internal sealed class TestUpstream : IAsyncDisposable
                 return;
             case "ws":
                 await WebSocketEchoAsync(context);
+                return;
+            case "ws-close-held":
+                await WebSocketCloseHeldAsync(context);
                 return;
             case "download":
                 await DownloadAsync(context, long.Parse(request.Query["bytes"]!));
@@ -332,6 +335,30 @@ internal sealed class TestUpstream : IAsyncDisposable
             }
 
             await socket.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Sends its close frame (1000, no reason) at once, then holds the connection while it waits for the client's close
+    /// (RFC 6455 §5.5.1) until the connection ends.
+    /// </summary>
+    private static async Task WebSocketCloseHeldAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = 400;
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        try
+        {
+            await socket.ReceiveAsync(new byte[1024], CancellationToken.None);
+        }
+        catch (WebSocketException)
+        {
+            // the connection ended without the client's close
         }
     }
 

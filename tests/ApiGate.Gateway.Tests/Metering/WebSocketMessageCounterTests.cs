@@ -32,6 +32,24 @@ public sealed class WebSocketMessageCounterTests
     }
 
     [Fact]
+    public void Observe_CloseFrameHeader_ClosePassedButNotForAPayloadThatLooksLikeOne()
+    {
+        // Arrange: a text message whose payload holds a close frame's bytes, then a close frame's header.
+        byte[] text = [0x81, 0x04, 0x88, 0x02, 0x03, 0xE8];
+        byte[] closeHeader = [0x88, 0x02];
+        var counter = new WebSocketMessageCounter();
+
+        // Act
+        counter.Observe(text);
+        var afterText = counter.ClosePassed;
+        counter.Observe(closeHeader);
+
+        // Assert
+        Assert.False(afterText);
+        Assert.True(counter.ClosePassed);
+    }
+
+    [Fact]
     public void Observe_MessageCutOffInItsPayload_NotCounted()
     {
         // Arrange: two whole 1,000-byte messages, then a third of which only 400 payload bytes pass.

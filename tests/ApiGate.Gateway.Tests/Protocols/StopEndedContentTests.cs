@@ -7,7 +7,8 @@ namespace ApiGate.Gateway.Tests.Protocols;
 /// <summary>
 /// The upstream's side of a WebSocket when the stop begins, over a real loopback connection: between two frames the
 /// client is sent a close frame with status 1001 and then the end; in the middle of a frame only the end, so no frame is
-/// ever split by one of the gateway's own.
+/// ever split by one of the gateway's own; after the upstream's own close frame only the end, so the client never gets
+/// two. The route types that get this end are tested end to end in <see cref="StopWithOpenStreamsTests"/>.
 /// </summary>
 public sealed class StopEndedContentTests
 {
@@ -51,6 +52,27 @@ public sealed class StopEndedContentTests
         stop.Cancel();
 
         // Assert
+        Assert.Equal(0, await pending);
+    }
+
+    [Fact]
+    public async Task Stop_AfterTheUpstreamsOwnCloseFrame_ReadsOnlyTheEnd()
+    {
+        // Arrange: the upstream's own close frame (status 1000) has been passed on, and the upstream holds its connection
+        // open, as a server does while it waits for the client's close (RFC 6455 §5.5.1).
+        byte[] normalClosure = [0x88, 0x02, 0x03, 0xE8];
+        await using var pair = await LoopbackPair.OpenAsync();
+        using var stop = new CancellationTokenSource();
+        using var content = new StopEndedContent(new StreamContent(pair.Upstream), stop.Token, webSocket: true);
+        var stream = await content.ReadAsStreamAsync();
+        await pair.Sender.SendAsync(Hello.Concat(normalClosure).ToArray());
+        Assert.Equal(Hello.Concat(normalClosure), await ReadExactlyAsync(stream, Hello.Length + normalClosure.Length));
+
+        // Act
+        var pending = stream.ReadAsync(new byte[64], 0, 64);
+        stop.Cancel();
+
+        // Assert: no second close frame after the upstream's, only the end.
         Assert.Equal(0, await pending);
     }
 

@@ -161,6 +161,49 @@ public sealed class StopWithOpenStreamsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StopBegins_AfterTheUpstreamsCloseFrame_ClientGetsNoSecondCloseFrame()
+    {
+        // Arrange: a WebSocket whose upstream has sent its close frame (1000) and holds the connection, waiting for the
+        // client's close; the client has read that frame and not answered. Read on a raw connection, so every byte the
+        // gateway sends after it is seen.
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var gateway = new Uri(_gateway.Url);
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(gateway.Host, gateway.Port, bound.Token);
+        var connection = tcp.GetStream();
+        await connection.WriteAsync(Encoding.ASCII.GetBytes(
+            $"GET /socket/ws-close-held HTTP/1.1\r\nHost: {gateway.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"), bound.Token);
+        var received = new List<byte>();
+        var buffer = new byte[256];
+        var head = -1;
+        while (head < 0 || received.Count < head + 4) // the response's head, then the 4 bytes of the upstream's close frame
+        {
+            var read = await connection.ReadAsync(buffer, bound.Token);
+            Assert.NotEqual(0, read);
+            received.AddRange(buffer.AsSpan(0, read));
+            var headEnd = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(received).IndexOf("\r\n\r\n"u8);
+            head = headEnd < 0 ? -1 : headEnd + 4;
+        }
+
+        Assert.StartsWith("HTTP/1.1 101 ", Encoding.ASCII.GetString(received.ToArray()), StringComparison.Ordinal);
+        Assert.Equal(new byte[] { 0x88, 0x02, 0x03, 0xE8 }, received.GetRange(head, received.Count - head));
+
+        // Act: the stop begins.
+        _gateway.Service<IHostApplicationLifetime>().StopApplication();
+
+        // Assert: the connection ends with nothing more (no close frame 1001 after the upstream's).
+        var rest = new List<byte>();
+        int more;
+        while ((more = await connection.ReadAsync(buffer, bound.Token)) > 0)
+        {
+            rest.AddRange(buffer.AsSpan(0, more));
+        }
+
+        Assert.Empty(rest);
+    }
+
+    [Fact]
     public async Task StopBegins_OpenSseStreamTheUpstreamCompressed_EndedAtOnceAfterItsDecodedEvent()
     {
         // Arrange: an event stream the upstream compresses unasked (decoded by the gateway), its second event held back.
