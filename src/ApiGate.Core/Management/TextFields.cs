@@ -69,16 +69,17 @@ public static class TextFields
 
     /// <summary>
     /// The position of the first invisible formatting character (Unicode category Cf: zero-width space and joiners,
-    /// soft hyphen, word joiner, byte-order mark, …) in <paramref name="value"/>, or -1. Refused in names
-    /// (<see cref="CheckInvisible"/>) and in an email address: <c>alice@example.test</c> with a zero-width space reads as
-    /// an existing address while the mail goes to another (the domain's punycode form), so it would be confirmed by
-    /// someone else.
+    /// soft hyphen, word joiner, byte-order mark, the tag characters U+E0000–U+E007F, …) in <paramref name="value"/>, or
+    /// -1. Refused in names (<see cref="CheckInvisible"/>) and in an email address: <c>alice@example.test</c> with a
+    /// zero-width space reads as an existing address while the mail goes to another (the domain's punycode form), so it
+    /// would be confirmed by someone else. Read by code point, not by UTF-16 unit: the tag characters are outside the
+    /// Basic Multilingual Plane, and each half of their surrogate pair on its own is not a format character.
     /// </summary>
     public static int IndexOfInvisible(string value)
     {
         for (var i = 0; i < value.Length; i++)
         {
-            if (CharUnicodeInfo.GetUnicodeCategory(value[i]) == UnicodeCategory.Format)
+            if (CharUnicodeInfo.GetUnicodeCategory(value, i) == UnicodeCategory.Format)
             {
                 return i;
             }
@@ -97,7 +98,7 @@ public static class TextFields
     {
         for (var i = 0; i < name.Length; i++)
         {
-            if (CharUnicodeInfo.GetUnicodeCategory(name[i]) != UnicodeCategory.Format)
+            if (CharUnicodeInfo.GetUnicodeCategory(name, i) != UnicodeCategory.Format)
             {
                 continue;
             }
@@ -134,8 +135,15 @@ public static class TextFields
         return at < 0
             ? null
             : new ManagementError(ManagementErrorKind.Validation, field,
-                string.Create(CultureInfo.InvariantCulture, $"must not contain invisible characters (U+{(int)name[at]:X4} at position {at + 1})"));
+                string.Create(CultureInfo.InvariantCulture, $"must not contain invisible characters (U+{CodePointAt(name, at):X4} at position {at + 1})"));
     }
+
+    /// <summary>
+    /// The code point at <paramref name="index"/> of <paramref name="value"/>: both halves of a surrogate pair read as
+    /// one (a tag character is U+E0041, not U+DB40), a lone surrogate as itself. For messages naming a character.
+    /// </summary>
+    public static int CodePointAt(string value, int index) =>
+        char.IsSurrogatePair(value, index) ? char.ConvertToUtf32(value, index) : value[index];
 
     /// <summary>Null when <paramref name="value"/> (null = not given) holds no control character; else a validation error naming the field.</summary>
     /// <remarks>The message names the character and its position, never the value (the field may be a credential).</remarks>

@@ -26,10 +26,12 @@ public static class Emails
     {
         for (var i = 0; i < email.Length; i++)
         {
-            if (CharUnicodeInfo.GetUnicodeCategory(email[i]) == UnicodeCategory.NonSpacingMark)
+            // By code point: a variation selector of the supplement (U+E0100–U+E01EF) is a combining mark that shows
+            // nothing, written as a surrogate pair whose halves on their own are not marks.
+            if (CharUnicodeInfo.GetUnicodeCategory(email, i) == UnicodeCategory.NonSpacingMark)
             {
                 return string.Create(CultureInfo.InvariantCulture,
-                    $"contains a combining mark (U+{(int)email[i]:X4} at position {i + 1}): type each accented letter as one character, so that the address has a single spelling");
+                    $"contains a combining mark (U+{Management.TextFields.CodePointAt(email, i):X4} at position {i + 1}): type each accented letter as one character, so that the address has a single spelling");
             }
         }
 

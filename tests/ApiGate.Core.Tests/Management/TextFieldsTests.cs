@@ -67,6 +67,8 @@ public sealed class TextFieldsTests
     [InlineData("\u200C\u0645\u06CC", 0x200C, 1)] // a non-joiner before a Persian word: hides nothing it joins
     [InlineData("\u0645\u06CC\u200C 1", 0x200C, 3)] // beside a space
     [InlineData("\u0645\u06CC\u200C\u200C\u062E", 0x200C, 3)] // two in a row
+    [InlineData("ad\U000E0041min", 0xE0041, 3)] // a tag character (outside the BMP: a surrogate pair), which shows nothing
+    [InlineData("admin\U000E0001", 0xE0001, 6)] // the language tag
     public void CheckInvisible_NameWithAnInvisibleCharacter_ReturnsValidationErrorNamingFieldAndCharacter(string name, int code, int position)
     {
         // Act
@@ -92,6 +94,30 @@ public sealed class TextFieldsTests
 
         // Assert
         Assert.Null(error);
+    }
+
+    [Theory]
+    [InlineData("alice\U000E0020@example.test", 5)] // TAG SPACE: reads as alice@example.test
+    [InlineData("\U000E007Falice@example.test", 0)]
+    public void IndexOfInvisible_TagCharacterOutsideTheBmp_FoundAtItsPosition(string value, int index)
+    {
+        // Act
+        var found = TextFields.IndexOfInvisible(value);
+
+        // Assert
+        Assert.Equal(index, found);
+    }
+
+    [Theory]
+    [InlineData("Ünïcödé – ✓ 名前 😀")] // a character outside the BMP that is visible
+    [InlineData("\uD83D")] // a lone surrogate is not a format character
+    public void IndexOfInvisible_NothingInvisible_ReturnsMinusOne(string value)
+    {
+        // Act
+        var found = TextFields.IndexOfInvisible(value);
+
+        // Assert
+        Assert.Equal(-1, found);
     }
 
     [Fact]

@@ -708,6 +708,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     [InlineData("a\u00adb@example.com")]
     [InlineData("\ufeffbob@example.com")]
     [InlineData("carol@example.com\u2060")]
+    [InlineData("dave\U000E0020@example.com")] // TAG SPACE, outside the BMP
     public async Task SignUpAsync_AddressWithAnInvisibleCharacter_RefusedAndNoMailSent(string email)
     {
         // Arrange: an account whose address the invisible one would pass for.
@@ -735,6 +736,21 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
 
         // Assert
         Assert.Equal((false, $"Email address contains a combining mark (U+0301 at position {position}): type each accented letter as one character, so that the address has a single spelling."),
+            (result.Ok, result.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
+    [Fact]
+    public async Task SignUpAsync_AddressWithAVariationSelectorOfTheSupplement_RefusedNamingItsCodePointAndNoUser()
+    {
+        // Arrange: U+E0100, a combining mark that shows nothing, written as a surrogate pair
+        var portal = await PortalAsync();
+
+        // Act
+        var result = await portal.SignUpAsync("zoe\U000E0100@example.com", "correct horse battery", Origin, Address, None);
+
+        // Assert
+        Assert.Equal((false, "Email address contains a combining mark (U+E0100 at position 4): type each accented letter as one character, so that the address has a single spelling."),
             (result.Ok, result.Message));
         Assert.Empty(await _store.ListUsersAsync(None));
     }

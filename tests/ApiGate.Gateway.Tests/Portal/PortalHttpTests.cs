@@ -145,6 +145,25 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task CreateKey_NameWithATagCharacter_RefusedNamingItsCodePointAndNoKey()
+    {
+        // Arrange
+        var (client, _) = await SignedInAsync("tags@customer.example");
+        using (client)
+        {
+            var customer = (await Gateway.Store.FindUserAsync("tags@customer.example", CancellationToken.None))!;
+
+            // Act: U+E0041 TAG LATIN CAPITAL LETTER A, invisible, outside the BMP
+            var response = await PostFormAsync(client, "/portal/keys", "create", ("Name", "ci\U000E0041server"));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("The name must not contain invisible characters (U+E0041 at position 3).", TextOf(await response.Content.ReadAsStringAsync(), "message-error"));
+            Assert.Empty(await Gateway.Service<PortalKeyService>().ListAsync(customer, CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task CreateKey_NameWithAWordJoiner_RefusedNamingTheNameAndTheCharacterAndNoKey()
     {
         // Arrange
@@ -721,6 +740,7 @@ public sealed class PortalHttpTests : PortalTestBase
     [Theory]
     [InlineData("not-an-email", Password, "'not-an-email' is not an email address.", "email")]
     [InlineData("short@customer.example", "short", "Password must be at least 10 characters.", "password")]
+    [InlineData("tag\U000E0041@customer.example", Password, "'tag\U000E0041@customer.example' is not an email address.", "email")] // reads as tag@customer.example
     public async Task SignUp_BadInput_MessageOnPageItsFieldMarkedNothingCreated(string email, string password, string message, string field)
     {
         // Arrange
