@@ -50,6 +50,13 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
             return (PortalResult.Refused($"The name must be at most {MaxNameLength} characters."), null);
         }
 
+        // The rules KeyService applies, checked before anything is counted: a name it would refuse makes no key, so it
+        // must not use up one of the hour's creations (nor store a count) either.
+        if ((TextFields.Check("name", name) ?? TextFields.CheckInvisible("name", name)) is { } nameProblem)
+        {
+            return (PortalResult.Refused($"The name {nameProblem.Message}."), null);
+        }
+
         // Counted in the store (every instance together) for as long as the hourly count below.
         if (once is { Length: > 0 and <= 64 } && await counter.TakeAsync("portal-key-form", user.Id + ":" + once, 1, CreationWindow, ct) is not null)
         {

@@ -404,6 +404,31 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task CreateKey_FiftyRefusedNamesInAnHour_AKeyWithAGoodNameIsStillCreated()
+    {
+        // Arrange: a customer whose names were refused fifty times (an invisible character pasted with them): no key made
+        var (client, _) = await SignedInAsync("typos@customer.example");
+        using (client)
+        {
+            var customer = (await Gateway.Store.FindUserAsync("typos@customer.example", CancellationToken.None))!;
+            var keys = Gateway.Service<PortalKeyService>();
+            for (var i = 0; i < PortalKeyService.MaxCreatedPerHour; i++)
+            {
+                var (refused, _) = await keys.CreateAsync(customer, "ci\u200Bserver " + i, null, CancellationToken.None);
+                Assert.Equal("The name must not contain invisible characters (U+200B at position 3).", refused.Message);
+            }
+
+            // Act
+            var response = await PostFormAsync(client, "/portal/keys", "create", ("Name", "ci server"));
+
+            // Assert: refusals are not creations
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("Key 'ci server' created. Copy it now: it is not shown again.", TextOf(await response.Content.ReadAsStringAsync(), "message-ok"));
+            Assert.Single(await keys.ListAsync(customer, CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task Login_UnknownEmailAndWrongPassword_SameAnswerAndStatus()
     {
         // Arrange
