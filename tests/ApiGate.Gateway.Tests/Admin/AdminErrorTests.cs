@@ -77,6 +77,18 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.EndsWith($"must not contain invisible characters (U+{code:X4} at position {(code == 0x00AD || code == 0x200B ? 4 : 2)})", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CreateUser_EmailWithATagCharacter_Returns422NamingItsCodePointAndNoUser()
+    {
+        // Act: U+E0041 (a surrogate pair in JSON), invisible: the address reads as ann@example.com
+        var response = await SendAsync(HttpMethod.Post, "/users", """{"email": "ann\uDB40\uDC41@example.com"}""");
+
+        // Assert
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/email");
+        Assert.StartsWith("contains an invisible character (U+E0041 at position 4)", error.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
+    }
+
     [Theory]
     [InlineData("expires", "soon", "'soon' is not a date (2027-01-31, 2027-01-31T12:00:00Z) or a duration (30d, 12h)")]
     [InlineData("expires_at", "2001-01-01", "expiry must be in the future")]
