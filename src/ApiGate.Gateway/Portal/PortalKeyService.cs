@@ -24,6 +24,12 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
     /// <summary>The window of <see cref="MaxCreatedPerHour"/>.</summary>
     public static readonly TimeSpan CreationWindow = TimeSpan.FromHours(1);
 
+    /// <summary>What the hourly count of creations is stored under (<see cref="Identity.AttemptCounter"/>), per user.</summary>
+    internal const string CreationPurpose = "portal-key-create";
+
+    /// <summary>What a create form's once-value is stored under, per user and value: a second post of it is refused.</summary>
+    internal const string FormPurpose = "portal-key-form";
+
     /// <summary>Longest key name accepted.</summary>
     public const int MaxNameLength = 100;
 
@@ -57,16 +63,20 @@ internal sealed class PortalKeyService(IGatewayStore store, Configuration.Gatewa
             return (PortalResult.Refused($"The name {nameProblem.Message}."), null);
         }
 
-        // Counted in the store (every instance together) for as long as the hourly count below.
-        if (once is { Length: > 0 and <= 64 } && await counter.TakeAsync("portal-key-form", user.Id + ":" + once, 1, CreationWindow, ct) is not null)
-        {
-            return (PortalResult.Refused("This form was sent already (the page was reloaded, or the button pressed twice), so no key was created now: your keys are listed below."), null);
-        }
-
-        // Counted in the store before the key is made (every instance together), like the login and sign-up limits.
-        if (await counter.TakeAsync("portal-key-create", user.Id, MaxCreatedPerHour, CreationWindow, ct) is { } wait)
+        // Counted in the store before the key is made (every instance together), like the login and sign-up limits. First:
+        // past the limit nothing else is stored, so a script posting forms with a new once-value each cannot add a
+        // stored count per post.
+        if (await counter.TakeAsync(CreationPurpose, user.Id, MaxCreatedPerHour, CreationWindow, ct) is { } wait)
         {
             return (PortalResult.TooMany("keys created", wait), null);
+        }
+
+        // Counted in the store (every instance together) for as long as the hourly count above; a form sent again makes
+        // no key, so it gives back the creation it took.
+        if (once is { Length: > 0 and <= 64 } && await counter.TakeAsync(FormPurpose, user.Id + ":" + once, 1, CreationWindow, ct) is not null)
+        {
+            await counter.RefundAsync(CreationPurpose, user.Id, ct);
+            return (PortalResult.Refused("This form was sent already (the page was reloaded, or the button pressed twice), so no key was created now: your keys are listed below."), null);
         }
 
         // The limit is counted by the store inside the insert's transaction, so requests sent at once cannot pass it together.

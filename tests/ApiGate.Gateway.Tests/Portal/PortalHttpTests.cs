@@ -404,6 +404,65 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task CreateKey_PastFiftyInAnHourWithANewFormValueEachTime_429AndNothingMoreStored()
+    {
+        // Arrange: fifty keys created (and revoked) within the hour
+        var (client, _) = await SignedInAsync("script@customer.example");
+        using (client)
+        {
+            var customer = (await Gateway.Store.FindUserAsync("script@customer.example", CancellationToken.None))!;
+            var keys = Gateway.Service<PortalKeyService>();
+            for (var i = 0; i < PortalKeyService.MaxCreatedPerHour; i++)
+            {
+                var (created, key) = await keys.CreateAsync(customer, "loop " + i, null, CancellationToken.None);
+                Assert.True(created.Ok, created.Message);
+                Assert.True((await keys.RevokeAsync(customer, key!.Key.Id, CancellationToken.None)).Ok); // under the 20 unrevoked
+            }
+
+            foreach (var once in new[] { "script-0", "script-1", "script-2" })
+            {
+                // Act: a script posting the form on, a new once-value each time
+                var response = await PostFormAsync(client, "/portal/keys", "create", ("Name", "more"), ("Once", once));
+
+                // Assert: refused, and no stored count of its own for that value (a row per post otherwise)
+                Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+                var key = "portal-key-form:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(customer.Id + ":" + once)));
+                Assert.Null(await Gateway.Store.GetAttemptCountAsync(key, CancellationToken.None));
+            }
+
+            Assert.Equal(PortalKeyService.MaxCreatedPerHour, (await keys.ListAsync(customer, CancellationToken.None)).Count);
+        }
+    }
+
+    [Fact]
+    public async Task CreateKey_FormSentTwice_TheRefusedSecondPostDoesNotCountAsACreation()
+    {
+        // Arrange: forty-eight keys created (and revoked) within the hour, then one through the form, sent twice
+        var (client, _) = await SignedInAsync("twice@customer.example");
+        using (client)
+        {
+            var customer = (await Gateway.Store.FindUserAsync("twice@customer.example", CancellationToken.None))!;
+            var keys = Gateway.Service<PortalKeyService>();
+            for (var i = 0; i < PortalKeyService.MaxCreatedPerHour - 2; i++)
+            {
+                var (created, key) = await keys.CreateAsync(customer, "loop " + i, null, CancellationToken.None);
+                Assert.True(created.Ok, created.Message);
+                Assert.True((await keys.RevokeAsync(customer, key!.Key.Id, CancellationToken.None)).Ok); // under the 20 unrevoked
+            }
+
+            Assert.Equal(HttpStatusCode.OK, (await PostFormAsync(client, "/portal/keys", "create", ("Name", "first"), ("Once", "form-a"))).StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, (await PostFormAsync(client, "/portal/keys", "create", ("Name", "first"), ("Once", "form-a"))).StatusCode);
+
+            // Act: the fiftieth creation of the hour
+            var response = await PostFormAsync(client, "/portal/keys", "create", ("Name", "last"), ("Once", "form-b"));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(PortalKeyService.MaxCreatedPerHour, (await keys.ListAsync(customer, CancellationToken.None)).Count);
+        }
+    }
+
+    [Fact]
     public async Task CreateKey_FiftyRefusedNamesInAnHour_AKeyWithAGoodNameIsStillCreated()
     {
         // Arrange: a customer whose names were refused fifty times (an invisible character pasted with them): no key made
