@@ -61,13 +61,19 @@ internal static class AdminErrors
 
     /// <summary>
     /// The error document; an API key, admin token or webhook secret the detail quotes from the request (sent where an id
-    /// belongs, <c>GET /admin/keys/ak_…</c>) is cut to its shown prefix, as in the audit log.
+    /// belongs, <c>GET /admin/keys/ak_…</c>) is cut to its shown prefix, as in the audit log, and so is one the source
+    /// names (a body member or query parameter named with a pasted key: <c>{"ak_…": 1}</c>, <c>?agt_…</c>).
     /// </summary>
     public static IResult Write(int status, string code, string title, string detail, ErrorSource? source) =>
         Results.Json(
             new ErrorDocument([new ErrorObject(
-                status.ToString(System.Globalization.CultureInfo.InvariantCulture), code, title, Core.Identity.ApiKeys.RedactedMessage(detail), source)]),
+                status.ToString(System.Globalization.CultureInfo.InvariantCulture), code, title, Core.Identity.ApiKeys.RedactedMessage(detail), Redacted(source))]),
             WireJson.Options, AdminApi.JsonContentType, status);
+
+    private static ErrorSource? Redacted(ErrorSource? source) => source is null ? null : new ErrorSource(
+        source.Pointer is { } pointer ? Core.Identity.ApiKeys.RedactedMessage(pointer) : null,
+        source.Parameter is { } parameter ? Core.Identity.ApiKeys.RedactedMessage(parameter) : null,
+        source.Header);
 
     /// <summary>The answer for a path under the base path that no endpoint serves.</summary>
     public static Task UnknownPathAsync(HttpContext context) =>

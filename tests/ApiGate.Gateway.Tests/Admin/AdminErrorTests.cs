@@ -889,6 +889,30 @@ public sealed class AdminErrorTests : AdminTestBase
         Assert.Equal("no webhook with id 'whsec_***'", AssertError(webhookBySecret, HttpStatusCode.NotFound, "not_found").GetProperty("detail").GetString());
     }
 
+    [Fact]
+    public async Task Refusal_NamingAKeyOrTokenSentAsAMemberOrParameterName_SourceShowsOnlyItsPrefix()
+    {
+        // Arrange: a key and the admin token pasted where a member name or a query parameter name belongs
+        const string key = "ak_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+        // Act
+        var member = await PostAsync("/upstreams", $"{{\"{Token}\": 1}}");
+        var nested = await PostAsync("/upstreams", $"{{\"name\": \"n\", \"url\": \"http://127.0.0.1:1\", \"health_check\": {{\"{key}\": 1}}}}");
+        var wrapped = await PostAsync("/upstreams", $"{{\"data\": {{\"{key}\": 1}}}}");
+        var parameter = await GetAsync("/upstreams?" + Token);
+
+        // Assert: the pointer and the parameter name it as the detail does, never whole
+        Assert.Equal("/" + Token[..12] + "***", AssertError(member, HttpStatusCode.UnprocessableEntity, "validation_error").GetProperty("source").GetProperty("pointer").GetString());
+        Assert.Equal("/health_check/ak_012345678***", AssertError(nested, HttpStatusCode.UnprocessableEntity, "validation_error").GetProperty("source").GetProperty("pointer").GetString());
+        Assert.Equal("/data/ak_012345678***", AssertError(wrapped, HttpStatusCode.UnprocessableEntity, "validation_error").GetProperty("source").GetProperty("pointer").GetString());
+        Assert.Equal(Token[..12] + "***…", AssertError(parameter, HttpStatusCode.BadRequest, "invalid_parameter").GetProperty("source").GetProperty("parameter").GetString());
+        foreach (var response in new[] { member, nested, wrapped, parameter })
+        {
+            Assert.DoesNotContain(Token[12..40], response.Raw, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain(key[12..40], response.Raw, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
