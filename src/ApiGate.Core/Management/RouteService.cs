@@ -537,8 +537,9 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
     /// The rules a transform is held to when it is written and not when it is compiled (a route stored before them still
     /// compiles and is served), each it breaks with what the gateway does with it: more than
     /// <see cref="TextFields.MaxListEntries"/> conditions, operations in a block or paths in a body list, an operation on
-    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), a header set twice, an add or set of an identity header
-    /// under any spelling (<see cref="Transforms.IdentityHeaderNames"/>).
+    /// the body's framing (<see cref="Transforms.FramingHeaders"/>), a header set twice, a header value with a control
+    /// character (<see cref="Transforms.HeaderValueCharacters"/>), an add or set of an identity header under any spelling
+    /// (<see cref="Transforms.IdentityHeaderNames"/>).
     /// </summary>
     private static List<(string Breach, string Served)> WriteRuleBreaches(Transforms.RequestTransform transform)
     {
@@ -569,8 +570,8 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
         return breaches;
     }
 
-    // What the snapshot tolerates in a route stored before these checks (it leaves a framing field out, and the last of
-    // two set members differing in case wins) but a new write may not hold.
+    // What the snapshot tolerates in a route stored before these checks (it leaves a framing field or a value with a
+    // control character out, and the last of two set members differing in case wins) but a new write may not hold.
     private static void AtWrite(List<(string, string)> breaches, string field, Transforms.NameValueOperations headers)
     {
         TooMany(breaches, field, headers);
@@ -582,6 +583,11 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
         if (headers.HeaderSetTwice(field) is { } setTwice)
         {
             breaches.Add((setTwice, "the gateway sets the header to the later value"));
+        }
+
+        if (Transforms.HeaderValueCharacters.ProblemIn(field, headers) is { } control)
+        {
+            breaches.Add((control, "the gateway leaves that operation out"));
         }
     }
 

@@ -11,12 +11,14 @@ namespace ApiGate.Gateway.Transforms;
 /// throws for it); on a request without a body there is none to change. The body's framing (<c>Content-Length</c>,
 /// <c>Transfer-Encoding</c>) is the gateway's and is never changed: routes stored before such operations were refused
 /// when written would otherwise fail every request.
+/// A value with a control character (<see cref="HeaderValueCharacters"/>) is not sent either: one made from the request
+/// refused it before (400), so only a route stored before such values were refused when written holds one.
 /// </summary>
 internal readonly struct UpstreamRequestHeaders(HttpRequestMessage message) : IHeaderTarget
 {
     public void Add(string name, string value)
     {
-        if (IsWritable(name))
+        if (IsWritable(name) && !HeaderValueCharacters.IsForbiddenIn(value))
         {
             WritableHeadersFor(name)?.TryAddWithoutValidation(name, value);
         }
@@ -24,7 +26,7 @@ internal readonly struct UpstreamRequestHeaders(HttpRequestMessage message) : IH
 
     public void Set(string name, string value)
     {
-        if (IsWritable(name) && WritableHeadersFor(name) is { } headers)
+        if (IsWritable(name) && !HeaderValueCharacters.IsForbiddenIn(value) && WritableHeadersFor(name) is { } headers)
         {
             headers.Remove(name);
             headers.TryAddWithoutValidation(name, value);

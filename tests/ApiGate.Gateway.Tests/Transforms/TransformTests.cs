@@ -222,6 +222,66 @@ public sealed class TransformTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData("request_transform", """{"headers":{"set":{"X-Tenant":"a\u0000b"}}}""", "request_transform.headers.set.X-Tenant", "U+0000 at position 2")]
+    [InlineData("request_transform", """{"headers":{"add":{"X-Tenant":"\u001b[31m${header.X-Claimed}"}}}""", "request_transform.headers.add.X-Tenant", "U+001B at position 1")]
+    [InlineData("request_transform", """{"conditions":[{"when":{"method":"GET"},"headers":{"set":{"X-Tenant":"ab\u007f"}}}]}""", "request_transform.conditions[0].headers.set.X-Tenant", "U+007F at position 3")]
+    [InlineData("response_transform", """{"headers":{"set":{"X-Served-By":"a\u0085"}}}""", "response_transform.headers.set.X-Served-By", "U+0085 at position 2")]
+    public async Task HeaderValueWithAControlCharacter_InATransform_IsRefusedByTheAdminApiPointingAtTheTransform(string field, string transform, string operation, string character)
+    {
+        // Arrange: a value no header may hold (RFC 9110 §5.5), written into the transform itself rather than made from the request
+        var token = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
+        var body = new Dictionary<string, object> { ["name"] = "nul", ["path"] = "/nul/*", ["upstream"] = "backend", ["auth_required"] = false, [field] = transform };
+
+        // Act
+        var response = await Admin.AdminTestBase.SendAsync(Gateway, token, HttpMethod.Post, "/routes", body);
+
+        // Assert
+        var error = Admin.AdminTestBase.AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/" + field);
+        Assert.Equal($"{operation}: header values cannot contain control characters ({character})", error.GetProperty("detail").GetString());
+        Assert.Null(await Gateway.Store.FindRouteAsync("nul", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task HeaderValueWithATab_InATransform_IsAcceptedAndForwarded()
+    {
+        // Arrange: the tab is the one control character a header value may hold
+        var token = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
+        var body = new { name = "tab", path = "/tab/*", upstream = "backend", auth_required = false, request_transform = """{"headers":{"set":{"X-Tab":"a\tb"}}}""" };
+
+        // Act
+        var created = await Admin.AdminTestBase.SendAsync(Gateway, token, HttpMethod.Post, "/routes", body);
+        await Gateway.ReloadAsync();
+        var response = await RawHttp.GetAsync(Gateway.Url, "/tab/x");
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        Assert.Equal(200, response.Status);
+        Assert.Equal(["a\tb"], Upstream.Received.Last().Headers["X-Tab"]);
+    }
+
+    [Fact]
+    public async Task HeaderValueWithAControlCharacter_StoredBeforeItWasRefused_RouteServesWithoutThatOperation()
+    {
+        // Arrange: written past validation, as a route stored by an older build would be
+        await StoreRouteAsync(authRequired: false, """{"headers":{"set":{"X-Nul":"a\u0000b","X-Kept":"yes"},"add":{"X-Esc":"\u001b[2J"}}}""");
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/t/x");
+        var validated = await Gateway.CliAsync("config", "validate");
+
+        // Assert: the config loads and the route serves; the backend never gets the NUL or the escape; config validate says what was left out
+        Assert.Equal(0, Gateway.Snapshots.ReloadFailures);
+        Assert.Equal(200, response.Status);
+        var received = Upstream.Received.Last().Headers;
+        Assert.Equal(["yes"], received["X-Kept"]);
+        Assert.False(received.ContainsKey("X-Nul"));
+        Assert.False(received.ContainsKey("X-Esc"));
+        Assert.Equal(0, validated.ExitCode);
+        Assert.Contains("warning: route 't': request_transform: request_transform.headers.set.X-Nul: header values cannot contain control characters (U+0000 at position 2) "
+            + "(stored before that rule): the gateway leaves that operation out", validated.Error);
+    }
+
+    [Theory]
     [InlineData("set", "X_User_ID", "X-User-ID")]
     [InlineData("add", "x.plan.id", "x-plan-id")]
     [InlineData("set", "X_Entitlement_Tier", "X-Entitlement-Tier")]
