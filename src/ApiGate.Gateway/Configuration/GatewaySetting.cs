@@ -111,13 +111,39 @@ internal sealed partial class GatewaySetting
 
     /// <summary>
     /// The value as it may be shown (<c>config show</c>, <c>GET /settings</c>): a secret reads <c>(set)</c> or empty;
-    /// in any other text, passwords in connection strings (<c>Password=…</c>) and the whole user info of URLs
-    /// (<c>user:pw@</c>, <c>:pw@</c>, a password containing <c>@</c>) read <c>***</c>.
+    /// in any other text, passwords in connection strings (<c>Password=…</c>) and URL query parameters
+    /// (<c>?password=…</c>, also with its name percent-encoded) and the whole user info of URLs (<c>user:pw@</c>,
+    /// <c>:pw@</c>, a password containing <c>@</c>) read <c>***</c>.
     /// </summary>
     public string Redact(string value) =>
         Secret ? (value.Length > 0 ? "(set)" : "")
         : (_userInfoToLastAt ? UrlUserInfoToLastAt() : UrlUserInfo())
-            .Replace(QueryPassword().Replace(DsnPassword().Replace(value, "${key}=***"), "${key}=***"), "://***@");
+            .Replace(QueryParameter().Replace(DsnPassword().Replace(value, "${key}=***"), MaskPassword), "://***@");
+
+    /// <summary>
+    /// A query parameter with its value masked when its name, percent-decoded as the store decodes it (<c>pass%77ord</c>
+    /// is <c>password</c>), is one of the Npgsql keywords of a password; else the parameter as it is.
+    /// </summary>
+    private static string MaskPassword(Match parameter)
+    {
+        var name = parameter.Groups["name"].Value;
+        if (name.Contains('%', StringComparison.Ordinal))
+        {
+            try
+            {
+                name = Uri.UnescapeDataString(name);
+            }
+            catch (UriFormatException)
+            {
+                // Left as written: the store cannot decode it either.
+            }
+        }
+
+        return PasswordKeywords.Contains(name.Trim()) ? parameter.Groups["key"].Value + "=***" : parameter.Value;
+    }
+
+    private static readonly System.Collections.Frozen.FrozenSet<string> PasswordKeywords =
+        System.Collections.Frozen.FrozenSet.ToFrozenSet(["password", "pwd", "psw", "sslpassword", "ssl password"], StringComparer.OrdinalIgnoreCase);
 
     private static string FormatDuration(TimeSpan span) =>
         span >= TimeSpan.FromDays(1) && span.Ticks % TimeSpan.TicksPerDay == 0
@@ -222,10 +248,10 @@ internal sealed partial class GatewaySetting
     [GeneratedRegex("""(?i)(?<=^|;)\s*(?<key>password|pwd|psw|ssl ?password)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)""")]
     private static partial Regex DsnPassword();
 
-    // A password given as a URL's query parameter (postgres://host/db?password=…, which the store accepts as libpq does;
-    // any other Npgsql keyword too, so ?ssl%20password=… or ?sslpassword=…).
-    [GeneratedRegex("""(?i)(?<key>[?&](?:password|pwd|psw|ssl(?:%20)?password))=[^&#]*""")]
-    private static partial Regex QueryPassword();
+    // A URL's query parameter, whose value is masked when it is a password (postgres://host/db?password=…, which the
+    // store accepts as libpq does; any other Npgsql keyword too, so ?ssl%20password=… or ?sslpassword=…): MaskPassword.
+    [GeneratedRegex("""(?<key>[?&](?<name>[^=&#]*))=[^&#]*""")]
+    private static partial Regex QueryParameter();
 
     [GeneratedRegex("://[^/]*@")]
     private static partial Regex UrlUserInfo();

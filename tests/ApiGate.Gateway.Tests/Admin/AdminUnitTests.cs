@@ -131,6 +131,10 @@ public sealed class AdminUnitTests
     [InlineData("Password=p;SslPassword=keypass3", "Password=***;SslPassword=***")]
     [InlineData("postgres://db/apigate?ssl%20key=/k.pem&ssl%20password=keypass4&sslmode=require", "postgres://db/apigate?ssl%20key=/k.pem&ssl%20password=***&sslmode=require")]
     [InlineData("postgres://db/apigate?SslPassword=keypass5", "postgres://db/apigate?SslPassword=***")]
+    // A parameter name is percent-decoded before the store reads it, so an encoded letter still names the password.
+    [InlineData("postgres://db/apigate?pass%77ord=pgpw6&sslmode=require", "postgres://db/apigate?pass%77ord=***&sslmode=require")]
+    [InlineData("postgres://db/apigate?%50WD=pgpw7", "postgres://db/apigate?%50WD=***")]
+    [InlineData("postgres://db/apigate?ssl%50assword=keypass8#x", "postgres://db/apigate?ssl%50assword=***#x")]
     public void SettingsOf_DsnPasswordInAnyNpgsqlSpelling_IsMaskedWhole(string dsn, string shown)
     {
         var settings = AdminSettings.Of(new GatewayOptions { DatabaseDsn = dsn });
