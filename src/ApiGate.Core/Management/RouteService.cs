@@ -563,7 +563,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
     private static List<(string Breach, string Served)> WriteRuleBreaches(Transforms.ResponseTransform transform)
     {
         var breaches = new List<(string, string)>();
-        AtWrite(breaches, "response_transform.headers", transform.Headers);
+        AtWrite(breaches, "response_transform.headers", transform.Headers, response: true);
         TooMany(breaches, "response_transform.body.remove", transform.RemovePaths.Count);
         TooMany(breaches, "response_transform.body.rename", transform.Renames.Count);
         TooMany(breaches, "response_transform.body.mask", transform.MaskPaths.Count);
@@ -572,7 +572,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
 
     // What the snapshot tolerates in a route stored before these checks (it leaves a framing field or a value with a
     // control character out, and the last of two set members differing in case wins) but a new write may not hold.
-    private static void AtWrite(List<(string, string)> breaches, string field, Transforms.NameValueOperations headers)
+    private static void AtWrite(List<(string, string)> breaches, string field, Transforms.NameValueOperations headers, bool response = false)
     {
         TooMany(breaches, field, headers);
         if (Transforms.FramingHeaders.ProblemIn(field, headers) is { } framing)
@@ -585,7 +585,7 @@ public sealed class RouteService(IGatewayStore store, TimeProvider timeProvider,
             breaches.Add((setTwice, "the gateway sets the header to the later value"));
         }
 
-        if (Transforms.HeaderValueCharacters.ProblemIn(field, headers) is { } control)
+        if (Transforms.HeaderValueCharacters.ProblemIn(field, headers, response) is { } control)
         {
             breaches.Add((control, "the gateway leaves that operation out"));
         }

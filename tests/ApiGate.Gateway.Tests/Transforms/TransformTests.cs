@@ -226,9 +226,19 @@ public sealed class TransformTests : GatewayTestBase
     [InlineData("request_transform", """{"headers":{"add":{"X-Tenant":"\u001b[31m${header.X-Claimed}"}}}""", "request_transform.headers.add.X-Tenant", "U+001B at position 1")]
     [InlineData("request_transform", """{"conditions":[{"when":{"method":"GET"},"headers":{"set":{"X-Tenant":"ab\u007f"}}}]}""", "request_transform.conditions[0].headers.set.X-Tenant", "U+007F at position 3")]
     [InlineData("response_transform", """{"headers":{"set":{"X-Served-By":"a\u0085"}}}""", "response_transform.headers.set.X-Served-By", "U+0085 at position 2")]
-    public async Task HeaderValueWithAControlCharacter_InATransform_IsRefusedByTheAdminApiPointingAtTheTransform(string field, string transform, string operation, string character)
+    public async Task HeaderValueWithAControlCharacter_InATransform_IsRefusedByTheAdminApiPointingAtTheTransform(string field, string transform, string operation, string character) =>
+        await AssertTransformRefusedAsync(field, transform, $"{operation}: header values cannot contain control characters ({character})");
+
+    [Theory]
+    [InlineData("""{"headers":{"set":{"X-Served-By":"Ren\u00e9"}}}""", "response_transform.headers.set.X-Served-By", "U+00E9 at position 4")]
+    [InlineData("""{"headers":{"add":{"X-Mood":"\t\ud83d\ude00"}}}""", "response_transform.headers.add.X-Mood", "U+1F600 at position 2")]
+    public async Task ResponseHeaderValueOutsideAscii_InAResponseTransform_IsRefusedByTheAdminApi(string transform, string operation, string character) =>
+        await AssertTransformRefusedAsync("response_transform", transform,
+            $"{operation}: a response header value can hold only ASCII characters, which the server sends ({character})");
+
+    private async Task AssertTransformRefusedAsync(string field, string transform, string detail)
     {
-        // Arrange: a value no header may hold (RFC 9110 §5.5), written into the transform itself rather than made from the request
+        // Arrange: a value the header cannot carry, written into the transform itself rather than made from the request
         var token = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("tests", CancellationToken.None)).Value!.Token;
         var body = new Dictionary<string, object> { ["name"] = "nul", ["path"] = "/nul/*", ["upstream"] = "backend", ["auth_required"] = false, [field] = transform };
 
@@ -237,7 +247,7 @@ public sealed class TransformTests : GatewayTestBase
 
         // Assert
         var error = Admin.AdminTestBase.AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", pointer: "/" + field);
-        Assert.Equal($"{operation}: header values cannot contain control characters ({character})", error.GetProperty("detail").GetString());
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
         Assert.Null(await Gateway.Store.FindRouteAsync("nul", CancellationToken.None));
     }
 
