@@ -135,15 +135,8 @@ public static class TextFields
         return at < 0
             ? null
             : new ManagementError(ManagementErrorKind.Validation, field,
-                string.Create(CultureInfo.InvariantCulture, $"must not contain invisible characters (U+{CodePointAt(name, at):X4} at position {at + 1})"));
+                string.Create(CultureInfo.InvariantCulture, $"must not contain invisible characters (U+{Text.CodePoints.At(name, at):X4} at position {at + 1})"));
     }
-
-    /// <summary>
-    /// The code point at <paramref name="index"/> of <paramref name="value"/>: both halves of a surrogate pair read as
-    /// one (a tag character is U+E0041, not U+DB40), a lone surrogate as itself. For messages naming a character.
-    /// </summary>
-    public static int CodePointAt(string value, int index) =>
-        char.IsSurrogatePair(value, index) ? char.ConvertToUtf32(value, index) : value[index];
 
     /// <summary>Null when <paramref name="value"/> (null = not given) holds no control character; else a validation error naming the field.</summary>
     /// <remarks>The message names the character and its position, never the value (the field may be a credential).</remarks>

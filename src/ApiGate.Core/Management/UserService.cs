@@ -183,7 +183,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
             if (TextFields.IndexOfInvisible(email) is >= 0 and var invisible)
             {
                 return Invalid("email", string.Create(CultureInfo.InvariantCulture,
-                    $"contains an invisible character (U+{TextFields.CodePointAt(email, invisible):X4} at position {invisible + 1}): an address must read as the one mail goes to"));
+                    $"contains an invisible character (U+{Text.CodePoints.At(email, invisible):X4} at position {invisible + 1}): an address must read as the one mail goes to"));
             }
 
             if (Emails.SpellingProblem(email) is { } mark)

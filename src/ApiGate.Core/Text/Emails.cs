@@ -31,7 +31,7 @@ public static class Emails
             if (CharUnicodeInfo.GetUnicodeCategory(email, i) == UnicodeCategory.NonSpacingMark)
             {
                 return string.Create(CultureInfo.InvariantCulture,
-                    $"contains a combining mark (U+{Management.TextFields.CodePointAt(email, i):X4} at position {i + 1}): type each accented letter as one character, so that the address has a single spelling");
+                    $"contains a combining mark (U+{CodePoints.At(email, i):X4} at position {i + 1}): type each accented letter as one character, so that the address has a single spelling");
             }
         }
 

@@ -53,5 +53,5 @@ public static class HeaderValueCharacters
     }
 
     private static string CharacterAt(string text, int at) => string.Create(CultureInfo.InvariantCulture,
-        $"U+{(char.IsSurrogatePair(text, at) ? char.ConvertToUtf32(text, at) : text[at]):X4} at position {at + 1}");
+        $"U+{Text.CodePoints.At(text, at):X4} at position {at + 1}");
 }
