@@ -60,9 +60,12 @@ internal sealed class ForwardingTransformer(
 
     /// <summary>
     /// Whether the client's method-override headers reach the backend: only on a route that admits every method (one
-    /// that admits some has them removed, or a backend honouring one would run a method the route refuses).
+    /// that admits some has them removed, or a backend honouring one would run a method the route refuses), and only
+    /// when each method they name is matched to this same route (a route admitting every method may share its path with
+    /// one that admits <c>DELETE</c> only with a key: a <c>GET</c> naming <c>DELETE</c> would run it without one).
     /// </summary>
-    public static bool ForwardsMethodOverrideHeaders(GatewayRequest request) => request.Route.Definition.Methods.Count == 0;
+    public static bool ForwardsMethodOverrideHeaders(GatewayRequest request) =>
+        request.Route.Definition.Methods.Count == 0 && !request.MethodOverrideLeavesRoute;
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
@@ -694,7 +697,8 @@ internal sealed class ForwardingTransformer(
         });
         if (dashed.StartsWith(EntitlementPrefix, StringComparison.OrdinalIgnoreCase) || IsCustomEntitlementHeader(dashed)
             || IsNeverForwarded(dashed, fromTrustedProxy)
-            || (!ForwardsMethodOverrideHeaders(request) && MethodOverrideHeaders.Contains(dashed, StringComparer.OrdinalIgnoreCase))
+            || (MethodOverrideHeaders.Contains(dashed, StringComparer.OrdinalIgnoreCase)
+                && (!ForwardsMethodOverrideHeaders(request) || !request.MethodOverrideStaysOnRoute(request.HttpContext.Request.Headers[name])))
             || (request.Upstream.AuthHeaderBackendName is { } authName && dashed.Equals(authName, StringComparison.OrdinalIgnoreCase)))
         {
             return true;

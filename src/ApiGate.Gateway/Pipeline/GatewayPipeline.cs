@@ -170,7 +170,8 @@ internal sealed partial class GatewayPipeline(
         }
     }
 
-    private static bool TryMatch(ConfigSnapshot snapshot, HttpContext context, string method, string path, out RouteMatch match) =>
+    /// <summary>The route a request with <paramref name="method"/> and <paramref name="path"/> is served by, as the pipeline matches it.</summary>
+    internal static bool TryMatch(ConfigSnapshot snapshot, HttpContext context, string method, string path, out RouteMatch match) =>
         snapshot.Routes.TryMatch(RequestHost.Value(context.Request), method, path, new RequestHeaders(context.Request.Headers), out match)
         || (snapshot.DefaultRoute is { } defaultRoute && defaultRoute.TryMatchPath(path, out match));
 

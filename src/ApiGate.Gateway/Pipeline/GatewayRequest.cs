@@ -105,6 +105,64 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// <summary>Duration and bytes of the upstream exchange, set by the forwarder when it ends (null: not forwarded).</summary>
     public Metering.UpstreamExchange? Exchange { get; set; }
 
+    /// <summary>
+    /// True when a method-override header (<c>X-HTTP-Method-Override</c>, <c>X-HTTP-Method</c>, <c>X-Method-Override</c>)
+    /// names a method that the routes would not send to this route: a backend honouring it would run a method that the
+    /// gateway serves elsewhere, perhaps behind a key (<c>GET /api/x</c> on a public route, asking for the <c>DELETE</c>
+    /// that <c>/api/*</c> with <c>--methods DELETE</c> admits only with a key). Worked out once, when first asked.
+    /// </summary>
+    public bool MethodOverrideLeavesRoute => _methodOverrideLeavesRoute ??= OverrideLeavesRoute();
+
+    private bool? _methodOverrideLeavesRoute;
+
+    private bool OverrideLeavesRoute()
+    {
+        var headers = HttpContext.Request.Headers;
+        foreach (var name in Balancing.RetryRules.MethodOverrideHeaders)
+        {
+            if (headers.TryGetValue(name, out var values) && !MethodOverrideStaysOnRoute(values))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Whether every method <paramref name="values"/> (a method-override header's values, each possibly a comma-separated
+    /// list) names is one the routes send to this same route, as a request with that method would be matched.
+    /// </summary>
+    public bool MethodOverrideStaysOnRoute(Microsoft.Extensions.Primitives.StringValues values)
+    {
+        foreach (var value in values)
+        {
+            var text = value ?? "";
+            foreach (var range in text.AsSpan().Split(','))
+            {
+                var method = text.AsSpan()[range].Trim();
+                if (method.IsEmpty)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (!GatewayPipeline.TryMatch(Snapshot, HttpContext, method.ToString(), Path, out var other) || !ReferenceEquals(other.Route, Route))
+                    {
+                        return false;
+                    }
+                }
+                catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
+                {
+                    return false; // a pattern that ran out of time cannot say where the method goes: the header is dropped
+                }
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The route's compiled transforms and metering rule for this snapshot.</summary>
     public RoutePolicies Policies => _policies ??= Snapshot.PoliciesFor(Match.Route);
 

@@ -1,0 +1,85 @@
+using ApiGate.Core.Management;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Security;
+
+/// <summary>
+/// What a fifth attack run found, kept so it cannot come back: a method-override header on a route admitting every
+/// method reached the backend with a method that the gateway routes to another, authenticated route; a header condition
+/// was met by a request that sent the header twice, once with the route's value and once with another.
+/// </summary>
+public sealed class FifthAttackRunTests : GatewayTestBase
+{
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("echo", Upstream.Url);
+
+        // One prefix split by method: reading is public, deleting needs a key.
+        await Gateway.AddRouteAsync(new RouteInput { Name = "api-read", Path = "/api/*", Upstream = "echo", AuthRequired = false }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "api-delete", Path = "/api/*", Upstream = "echo", Methods = "DELETE", AuthRequired = true }, reload: false);
+
+        // One prefix split by a header condition: tenant a is public, everyone else needs a key.
+        await Gateway.AddRouteAsync(new RouteInput { Name = "tenant-a", Path = "/t/*", Upstream = "echo", Headers = ["X-Tenant=a"], AuthRequired = false }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "tenant-other", Path = "/t/*", Upstream = "echo", AuthRequired = true });
+    }
+
+    [Theory]
+    [InlineData("X-HTTP-Method-Override: DELETE")]
+    [InlineData("x-http-method-override: delete")]
+    [InlineData("X-HTTP-Method: DELETE")]
+    [InlineData("X-Method-Override:  DELETE ")]
+    [InlineData("X-HTTP-Method-Override: PATCH, DELETE")]
+    public async Task MethodOverride_NamingAMethodRoutedToAnAuthenticatedRoute_NeverReachesTheBackend(string overrideHeader)
+    {
+        // Act: a DELETE itself needs a key; a GET on the public route that asks the backend to run a DELETE must not.
+        var direct = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"DELETE /api/x HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nConnection: close\r\n\r\n"));
+        var overridden = await RawHttp.GetAsync(Gateway.Url, "/api/x", overrideHeader);
+
+        // Assert
+        Assert.Equal(401, direct.Status);
+        Assert.Equal(200, overridden.Status);
+        var received = Assert.Single(Upstream.Received);
+        Assert.Equal("GET", received.Method);
+        Assert.DoesNotContain(received.Headers.Keys, name => name.Contains("Method", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task MethodOverride_NamingAMethodTheSameRouteServes_IsStillForwarded()
+    {
+        // Act: PUT goes to the public route too, so the backend may be asked to run it.
+        var response = await RawHttp.GetAsync(Gateway.Url, "/api/x", "X-HTTP-Method-Override: PUT");
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Equal(["PUT"], Assert.Single(Upstream.Received).Headers["X-HTTP-Method-Override"]);
+    }
+}
+
+/// <summary>With <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>: the underscore form of a method override is held to the same rule.</summary>
+public sealed class FifthAttackRunUnderscoreTests : GatewayTestBase
+{
+    private protected override void Configure(Gateway.Configuration.GatewayOptions options) => options.AllowUnderscoreHeaders = true;
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("echo", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "api-read", Path = "/api/*", Upstream = "echo", AuthRequired = false }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "api-delete", Path = "/api/*", Upstream = "echo", Methods = "DELETE", AuthRequired = true });
+    }
+
+    [Fact]
+    public async Task UnderscoreMethodOverride_NamingAMethodRoutedElsewhere_IsDropped_OneStayingOnTheRoutePasses()
+    {
+        // Act: a CGI-style backend reads X_HTTP_Method_Override as X-HTTP-Method-Override.
+        var elsewhere = await RawHttp.GetAsync(Gateway.Url, "/api/x", "X_HTTP_Method_Override: DELETE");
+        var same = await RawHttp.GetAsync(Gateway.Url, "/api/y", "X_HTTP_Method_Override: PUT");
+
+        // Assert
+        Assert.Equal((200, 200), (elsewhere.Status, same.Status));
+        var received = Upstream.Received.ToArray();
+        Assert.Equal(2, received.Length);
+        Assert.False(received[0].Headers.ContainsKey("X_HTTP_Method_Override"));
+        Assert.Equal(["PUT"], received[1].Headers["X_HTTP_Method_Override"]);
+    }
+}
