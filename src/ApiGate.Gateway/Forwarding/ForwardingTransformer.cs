@@ -721,7 +721,13 @@ internal sealed class ForwardingTransformer(
     /// </summary>
     private bool IsCustomEntitlementHeader(string name) => request.Snapshot.CustomEntitlementHeaders.Contains(name);
 
-    /// <summary>RFC 9110 §7.6.1: headers named in <c>Connection</c> are hop-by-hop and must not be forwarded.</summary>
+    /// <summary>
+    /// RFC 9110 §7.6.1: headers named in <c>Connection</c> are hop-by-hop and must not be forwarded. A name that is not a
+    /// header name (<c>a b</c>, <c>x@y</c>) names nothing, and a content header (<c>Content-Type</c>, <c>Content-Length</c>,
+    /// <c>Expires</c>…) describes the body, which is forwarded, so it stays (RFC 9110 §7.6.1 has no sender name a field
+    /// meant for every recipient): the upstream client's request headers refuse both with an exception, which answered
+    /// the request <c>502 upstream_error</c> without sending it.
+    /// </summary>
     private static void StripConnectionNominated(IHeaderDictionary incoming, HttpRequestHeaders outgoing)
     {
         var connection = incoming.Connection;
@@ -735,10 +741,24 @@ internal sealed class ForwardingTransformer(
             var rest = value.AsSpan();
             while (NextNominated(ref rest, out var name))
             {
-                outgoing.Remove(name.ToString());
+                if (name.IndexOfAnyExcept(TokenCharacters) < 0 && !ContentHeaders.Contains(name))
+                {
+                    outgoing.Remove(name.ToString());
+                }
             }
         }
     }
+
+    /// <summary>The characters of a field name (RFC 9110 §5.1, <c>token</c>).</summary>
+    private static readonly System.Buffers.SearchValues<char> TokenCharacters =
+        System.Buffers.SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    /// <summary>The headers .NET keeps on a request's content, not on the request (<see cref="System.Net.Http.Headers.HttpContentHeaders"/>).</summary>
+    private static readonly System.Collections.Frozen.FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> ContentHeaders =
+        System.Collections.Frozen.FrozenSet.ToFrozenSet(
+            ["Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length", "Content-Location", "Content-MD5",
+             "Content-Range", "Content-Type", "Expires", "Last-Modified"],
+            StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>
     /// <paramref name="location"/> without its scheme and authority when they are <paramref name="origin"/>'s

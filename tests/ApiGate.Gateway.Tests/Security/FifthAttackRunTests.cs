@@ -5,8 +5,9 @@ namespace ApiGate.Gateway.Tests.Security;
 
 /// <summary>
 /// What a fifth attack run found, kept so it cannot come back: a method-override header on a route admitting every
-/// method reached the backend with a method that the gateway routes to another, authenticated route; a header condition
-/// was met by a request that sent the header twice, once with the route's value and once with another.
+/// method reached the backend with a method that the gateway routes to another, authenticated route; a request
+/// named in <c>Connection</c> a content header (<c>Content-Type</c>) or a name that is no header name (<c>a b</c>), and the
+/// gateway answered <c>502 upstream_error</c> without sending anything upstream.
 /// </summary>
 public sealed class FifthAttackRunTests : GatewayTestBase
 {
@@ -42,6 +43,30 @@ public sealed class FifthAttackRunTests : GatewayTestBase
         var received = Assert.Single(Upstream.Received);
         Assert.Equal("GET", received.Method);
         Assert.DoesNotContain(received.Headers.Keys, name => name.Contains("Method", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Theory]
+    [InlineData("Content-Type")]
+    [InlineData("content-length")]
+    [InlineData("Expires, X-Hop")]
+    [InlineData("x@y, X-Hop")]
+    [InlineData("a b, X-Hop")]
+    public async Task ConnectionNamingAContentHeaderOrNoHeaderName_IsForwardedNotAnUpstreamError(string nominated)
+    {
+        // Arrange: HTTP/1.0, so the server closes after answering; without close or keep-alive in Connection the gateway
+        // sees every name it lists.
+        var request = $"POST /api/x HTTP/1.0\r\nHost: {new Uri(Gateway.Url).Authority}\r\nConnection: {nominated}\r\n"
+            + "Content-Type: application/json\r\nExpires: 0\r\nX-Hop: 1\r\nContent-Length: 2\r\n\r\n{}";
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(request));
+
+        // Assert: the request reaches the backend whole; an ordinary header it names is still hop-by-hop.
+        Assert.Equal(200, response.Status);
+        var received = Assert.Single(Upstream.Received);
+        Assert.Contains("\"body_length\":2", response.Body, StringComparison.Ordinal);
+        Assert.Equal(["application/json"], received.Headers["Content-Type"]);
+        Assert.Equal(nominated.Contains("X-Hop", StringComparison.Ordinal), !received.Headers.ContainsKey("X-Hop"));
     }
 
     [Fact]
