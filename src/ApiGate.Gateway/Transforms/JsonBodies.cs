@@ -23,8 +23,11 @@ internal static class JsonBodies
     private static readonly JsonDocumentOptions Reading = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
     /// <summary>
-    /// <c>application/json</c> or any <c>+json</c> type, except the gRPC family (<c>application/grpc+json</c>,
-    /// <c>application/grpc-web+json</c>): their bodies are length-prefixed frames, never one JSON document.
+    /// <c>application/json</c>, <c>text/json</c> or any <c>+json</c> type, except the gRPC family (<c>application/grpc+json</c>,
+    /// <c>application/grpc-web+json</c>): their bodies are length-prefixed frames, never one JSON document. <c>text/json</c>
+    /// is JSON to ASP.NET Core (and Newtonsoft), which read it as a request body and answer with it to a client whose
+    /// <c>Accept</c> asks for it: taken as not JSON, a client's body skipped the request transform, and a client could have
+    /// fields the response transform removes or masks passed on, by asking for <c>text/json</c>.
     /// </summary>
     public static bool IsJson(string? contentType)
     {
@@ -41,7 +44,7 @@ internal static class JsonBodies
         }
 
         media = media.Trim();
-        return media.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.Equals("text/json", StringComparison.OrdinalIgnoreCase)
             || (media.EndsWith("+json", StringComparison.OrdinalIgnoreCase) && !Grpc.GrpcCalls.IsGrpcMediaType(media));
     }
 

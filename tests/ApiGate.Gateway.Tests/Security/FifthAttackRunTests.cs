@@ -7,7 +7,8 @@ namespace ApiGate.Gateway.Tests.Security;
 /// What a fifth attack run found, kept so it cannot come back: a method-override header on a route admitting every
 /// method reached the backend with a method that the gateway routes to another, authenticated route; a request
 /// named in <c>Connection</c> a content header (<c>Content-Type</c>) or a name that is no header name (<c>a b</c>), and the
-/// gateway answered <c>502 upstream_error</c> without sending anything upstream.
+/// gateway answered <c>502 upstream_error</c> without sending anything upstream; a <c>text/json</c> body, which ASP.NET
+/// Core reads and answers as JSON, passed both request and response transforms untouched.
 /// </summary>
 public sealed class FifthAttackRunTests : GatewayTestBase
 {
@@ -67,6 +68,52 @@ public sealed class FifthAttackRunTests : GatewayTestBase
         Assert.Contains("\"body_length\":2", response.Body, StringComparison.Ordinal);
         Assert.Equal(["application/json"], received.Headers["Content-Type"]);
         Assert.Equal(nominated.Contains("X-Hop", StringComparison.Ordinal), !received.Headers.ContainsKey("X-Hop"));
+    }
+
+    [Theory]
+    [InlineData("text/json")]
+    [InlineData("text/json; charset=utf-8")]
+    [InlineData("application/json")]
+    public async Task ResponseTransform_UpstreamAnswersInAnyJsonMediaType_FieldsStillRemoved(string contentType)
+    {
+        // Arrange: ASP.NET Core (and Newtonsoft) backends answer text/json to a client that asks for it with Accept.
+        const string body = """{"secret":"s3cr3t","ok":1}""";
+        await using var backend = await ScriptedBackend.StartAsync(
+            $"HTTP/1.1 200 OK\r\nContent-Type: {contentType}\r\nContent-Length: {body.Length}\r\n\r\n{body}");
+        await Gateway.AddUpstreamAsync("negotiating", backend.Url);
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "masked", Path = "/masked/*", Upstream = "negotiating", AuthRequired = false, ResponseTransform = """{"body":{"remove":["secret"]}}""",
+        });
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/masked/x", "Accept: text/json");
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Contains("\"ok\":1", response.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t", response.Body, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("text/json")]
+    [InlineData("application/json")]
+    public async Task RequestTransform_BodyInAnyJsonMediaType_IsEdited(string contentType)
+    {
+        // Arrange: ASP.NET Core reads a text/json body as JSON, so an injected field must be injected there too.
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "injected", Path = "/injected/*", Upstream = "echo", AuthRequired = false, RequestTransform = """{"body":{"json":{"inject":{"user":"gw"}}}}""",
+        });
+        const string body = """{"user":"evil"}""";
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"POST /injected/x HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nContent-Type: {contentType}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}"));
+
+        // Assert: the echo reports the length it received, that of {"user":"gw"}.
+        Assert.Equal(200, response.Status);
+        Assert.Contains("\"body_length\":13", response.Body, StringComparison.Ordinal);
     }
 
     [Fact]
