@@ -32,6 +32,26 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
     public static readonly GatewayError Compressed = new(415, "unsupported_media_type", "Unsupported Media Type",
         "The request body is compressed (it has a Content-Encoding), and this route's body transform edits only an uncompressed JSON body: send it without one.");
 
+    /// <summary>A body whose <c>Content-Type</c> names more than one media type (two fields, or a list in one): a singleton field (RFC 9110 §8.3).</summary>
+    public static readonly GatewayError SeveralMediaTypes = new(400, "bad_request", "Bad Request",
+        "The request's Content-Type names more than one media type; this route's body transform needs one.");
+
+    /// <summary>
+    /// True for two <c>Content-Type</c> fields, or a comma in the media type of one (<c>application/json, text/plain</c>);
+    /// a comma inside the parameters (a quoted boundary) does not count.
+    /// </summary>
+    private static bool HasSeveralMediaTypes(Microsoft.Extensions.Primitives.StringValues contentType)
+    {
+        if (contentType.Count > 1)
+        {
+            return true;
+        }
+
+        var value = contentType.Count == 1 ? (contentType[0] ?? "").AsSpan() : default;
+        var semicolon = value.IndexOf(';');
+        return (semicolon < 0 ? value : value[..semicolon]).Contains(',');
+    }
+
     /// <summary>The bodies being buffered for transforms fill <see cref="GatewayOptions.TransformMaxBufferedBytes"/>.</summary>
     public static readonly GatewayError Busy = new(503, "gateway_busy", "Service Unavailable",
         "The gateway is holding as many request bodies for transforms as it may; nothing was forwarded. Retry shortly.")
@@ -83,8 +103,19 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
             }
         }
 
-        if (!operations.Any(o => o.HasBodyOperations) || !JsonBodies.IsJson(request.HttpContext.Request.ContentType)
-            || request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+        if (!operations.Any(o => o.HasBodyOperations) || request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        if (HasSeveralMediaTypes(request.HttpContext.Request.Headers.ContentType))
+        {
+            // Neither JSON nor not JSON: passed on untouched, a backend that looks for "/json" in the header (Laravel's
+            // isJson) would read the client's body as JSON without the transform's edits.
+            return request.RejectAsync(SeveralMediaTypes);
+        }
+
+        if (!JsonBodies.IsJson(request.HttpContext.Request.ContentType))
         {
             // Non-JSON bodies stream through untouched. A request without a body (a GET, Content-Length: 0) has none to
             // edit, even with a JSON Content-Type: given one here, it was forwarded with a Content-Length and no bytes (502).

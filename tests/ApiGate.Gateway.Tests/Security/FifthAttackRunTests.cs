@@ -8,7 +8,8 @@ namespace ApiGate.Gateway.Tests.Security;
 /// method reached the backend with a method that the gateway routes to another, authenticated route; a request
 /// named in <c>Connection</c> a content header (<c>Content-Type</c>) or a name that is no header name (<c>a b</c>), and the
 /// gateway answered <c>502 upstream_error</c> without sending anything upstream; a <c>text/json</c> body, which ASP.NET
-/// Core reads and answers as JSON, passed both request and response transforms untouched.
+/// Core reads and answers as JSON, passed both request and response transforms untouched; so did a body whose
+/// <c>Content-Type</c> named two media types, one of them JSON.
 /// </summary>
 public sealed class FifthAttackRunTests : GatewayTestBase
 {
@@ -114,6 +115,46 @@ public sealed class FifthAttackRunTests : GatewayTestBase
         // Assert: the echo reports the length it received, that of {"user":"gw"}.
         Assert.Equal(200, response.Status);
         Assert.Contains("\"body_length\":13", response.Body, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Content-Type: text/plain\r\nContent-Type: application/json")]
+    [InlineData("Content-Type: application/json\r\nContent-Type: text/plain")]
+    [InlineData("Content-Type: text/plain, application/json")]
+    public async Task RequestTransform_BodyWithSeveralMediaTypes_Refused400AndNotForwarded(string contentTypeLines)
+    {
+        // Arrange: not JSON to the gateway, so it used to pass unedited; JSON to a backend that looks for "/json" in it.
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "injected", Path = "/injected/*", Upstream = "echo", AuthRequired = false, RequestTransform = """{"body":{"json":{"inject":{"user":"gw"}}}}""",
+        });
+        const string body = """{"user":"evil"}""";
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"POST /injected/x HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\n{contentTypeLines}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}"));
+
+        // Assert
+        Assert.Equal((400, "bad_request"), (response.Status, response.ErrorCode));
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Fact]
+    public async Task RequestTransform_ContentTypeWithACommaInAParameter_IsNotSeveralMediaTypes()
+    {
+        // Arrange
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "injected", Path = "/injected/*", Upstream = "echo", AuthRequired = false, RequestTransform = """{"body":{"json":{"inject":{"user":"gw"}}}}""",
+        });
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"POST /injected/x HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nContent-Type: text/plain; x=\"a,b\"\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"));
+
+        // Assert: not JSON, passed through as before.
+        Assert.Equal(200, response.Status);
+        Assert.Contains("\"body_length\":3", response.Body, StringComparison.Ordinal);
     }
 
     [Fact]
