@@ -102,15 +102,10 @@ public sealed class FifthAttackRunTests : GatewayTestBase
     public async Task RequestTransform_BodyInAnyJsonMediaType_IsEdited(string contentType)
     {
         // Arrange: ASP.NET Core reads a text/json body as JSON, so an injected field must be injected there too.
-        await Gateway.AddRouteAsync(new RouteInput
-        {
-            Name = "injected", Path = "/injected/*", Upstream = "echo", AuthRequired = false, RequestTransform = """{"body":{"json":{"inject":{"user":"gw"}}}}""",
-        });
-        const string body = """{"user":"evil"}""";
+        await AddInjectingRouteAsync();
 
         // Act
-        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
-            $"POST /injected/x HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nContent-Type: {contentType}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}"));
+        var response = await PostToInjectingRouteAsync($"Content-Type: {contentType}", """{"user":"evil"}""");
 
         // Assert: the echo reports the length it received, that of {"user":"gw"}.
         Assert.Equal(200, response.Status);
@@ -124,15 +119,10 @@ public sealed class FifthAttackRunTests : GatewayTestBase
     public async Task RequestTransform_BodyWithSeveralMediaTypes_Refused400AndNotForwarded(string contentTypeLines)
     {
         // Arrange: not JSON to the gateway, so it used to pass unedited; JSON to a backend that looks for "/json" in it.
-        await Gateway.AddRouteAsync(new RouteInput
-        {
-            Name = "injected", Path = "/injected/*", Upstream = "echo", AuthRequired = false, RequestTransform = """{"body":{"json":{"inject":{"user":"gw"}}}}""",
-        });
-        const string body = """{"user":"evil"}""";
+        await AddInjectingRouteAsync();
 
         // Act
-        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
-            $"POST /injected/x HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\n{contentTypeLines}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}"));
+        var response = await PostToInjectingRouteAsync(contentTypeLines, """{"user":"evil"}""");
 
         // Assert
         Assert.Equal((400, "bad_request"), (response.Status, response.ErrorCode));
@@ -143,14 +133,10 @@ public sealed class FifthAttackRunTests : GatewayTestBase
     public async Task RequestTransform_ContentTypeWithACommaInAParameter_IsNotSeveralMediaTypes()
     {
         // Arrange
-        await Gateway.AddRouteAsync(new RouteInput
-        {
-            Name = "injected", Path = "/injected/*", Upstream = "echo", AuthRequired = false, RequestTransform = """{"body":{"json":{"inject":{"user":"gw"}}}}""",
-        });
+        await AddInjectingRouteAsync();
 
         // Act
-        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
-            $"POST /injected/x HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nContent-Type: text/plain; x=\"a,b\"\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"));
+        var response = await PostToInjectingRouteAsync("Content-Type: text/plain; x=\"a,b\"", "abc");
 
         // Assert: not JSON, passed through as before.
         Assert.Equal(200, response.Status);
@@ -167,6 +153,17 @@ public sealed class FifthAttackRunTests : GatewayTestBase
         Assert.Equal(200, response.Status);
         Assert.Equal(["PUT"], Assert.Single(Upstream.Received).Headers["X-HTTP-Method-Override"]);
     }
+
+    // A route that injects "user" into JSON request bodies.
+    private Task AddInjectingRouteAsync() => Gateway.AddRouteAsync(new RouteInput
+    {
+        Name = "injected", Path = "/injected/*", Upstream = "echo", AuthRequired = false, RequestTransform = """{"body":{"json":{"inject":{"user":"gw"}}}}""",
+    });
+
+    // POST /injected/x with the given Content-Type line(s), as raw bytes (two header lines cannot be sent otherwise).
+    private Task<RawResponse> PostToInjectingRouteAsync(string contentTypeLines, string body) =>
+        RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(
+            $"POST /injected/x HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\n{contentTypeLines}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}"));
 }
 
 /// <summary>With <c>APIGATE_SERVER_ALLOW_UNDERSCORE_HEADERS</c>: the underscore form of a method override is held to the same rule.</summary>
