@@ -203,6 +203,15 @@ internal static class TlsCertificateLoader
                 : $"'{certPath}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
         }
 
+        if (UnservableKeyAlgorithm(chain[0]) is { } algorithm)
+        {
+            // Said before the key is matched: the runtime cannot pair such a key with its certificate at all, which read as
+            // "the private key does not belong to the certificate" (Ed25519, RSA-PSS), or as an unhandled exception that
+            // stopped the gateway when the files were rotated to it (DSA).
+            throw new TlsConfigurationException(certSetting,
+                $"the certificate in '{certPath}' has a key of type {algorithm}, which the gateway cannot serve; use an RSA or ECDSA certificate and key");
+        }
+
         if (!HasLabel(keyText, "PRIVATE KEY") && !HasLabel(keyText, "RSA PRIVATE KEY") && !HasLabel(keyText, "EC PRIVATE KEY"))
         {
             throw new TlsConfigurationException(keySetting, IsEncrypted(keyText)
@@ -233,11 +242,32 @@ internal static class TlsCertificateLoader
         {
             return new TlsCertificate(source, leaf, intermediates, HostNames(leaf), keyPath);
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or NotSupportedException)
         {
             throw new TlsConfigurationException(certSetting, $"the certificate in '{certPath}' cannot be served: {ex.Message}");
         }
     }
+
+    /// <summary>
+    /// The name of the certificate's key algorithm when it is not one the gateway serves (RSA or ECDSA, as documented);
+    /// null for those two.
+    /// </summary>
+    private static string? UnservableKeyAlgorithm(X509Certificate2 certificate)
+    {
+        var oid = certificate.PublicKey.Oid;
+        return oid.Value switch
+        {
+            RsaOid or EcOid => null,
+            "1.2.840.10040.4.1" => "DSA",
+            "1.2.840.113549.1.1.10" => "RSA-PSS",
+            "1.3.101.112" => "Ed25519",
+            "1.3.101.113" => "Ed448",
+            _ => oid.FriendlyName is { Length: > 0 } name ? $"{name} ({oid.Value})" : $"OID {oid.Value}",
+        };
+    }
+
+    private const string RsaOid = "1.2.840.113549.1.1.1";
+    private const string EcOid = "1.2.840.10045.2.1";
 
     /// <summary>
     /// The key is not the first certificate's. When it is another one's of the file, the file is in the wrong order

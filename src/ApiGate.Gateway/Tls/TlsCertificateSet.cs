@@ -51,6 +51,19 @@ internal sealed class TlsCertificateSet
         }
 
         serverName = serverName.TrimEnd('.');
+        if (!System.Text.Ascii.IsValid(serverName))
+        {
+            // The runtime hands over an internationalised name decoded to Unicode (bücher.example), while certificates
+            // name it in punycode (xn--bcher-kva.example), as clients send it: compared as sent, such a name always got
+            // the default certificate, which its clients refuse.
+            if (AsciiName(serverName) is not { } ascii)
+            {
+                return Default;
+            }
+
+            serverName = ascii;
+        }
+
         if (_exact.TryGetValue(serverName, out var candidates))
         {
             return Pick(candidates, now);
@@ -60,6 +73,21 @@ internal sealed class TlsCertificateSet
         return dot > 0 && _wildcard.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(serverName.AsSpan(dot + 1), out candidates)
             ? Pick(candidates, now)
             : Default;
+    }
+
+    private static readonly System.Globalization.IdnMapping Idn = new();
+
+    /// <summary>The punycode form of a server name with Unicode labels; null when it has none.</summary>
+    private static string? AsciiName(string serverName)
+    {
+        try
+        {
+            return Idn.GetAscii(serverName);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -162,6 +162,12 @@ internal sealed partial class TlsCertificateWatcher(
         {
             LogRefused(logger, ex.Message);
         }
+        catch (Exception ex)
+        {
+            // This runs on a timer, where an exception would end the process: whatever the files hold, the previous
+            // certificates stay in use (a DSA certificate rotated in used to stop the gateway here).
+            LogRefused(logger, $"{ex.GetType().Name}: {ex.Message}");
+        }
 
         Warn(warnings, reloaded);
     }

@@ -210,6 +210,42 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sni_InternationalisedName_GetsTheCertificateNamingItsPunycodeForm()
+    {
+        // Arrange: certificates name internationalised hosts in punycode, as clients send them in the server name
+        var certs = Path.Combine(_directory, "certs");
+        Directory.CreateDirectory(certs);
+        var idn = _ca.Issue(["xn--bcher-kva.test", "*.xn--caf-dma.test"]);
+        var fallback = _ca.Issue(["default.test"]);
+        _ca.Write(idn, Path.Combine(certs, "idn.crt"), Path.Combine(certs, "idn.key"));
+        _ca.Write(fallback, Path.Combine(certs, "default.crt"), Path.Combine(certs, "default.key"));
+        await using var gateway = await StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsCertDir) = ("", "", certs));
+        var port = Port(gateway.Url);
+
+        // Act + Assert: the runtime decodes such a name to Unicode before the gateway sees it; it used to get the default
+        Assert.Equal(idn.SerialNumber, await ServedSerialAsync(port, "xn--bcher-kva.test"));
+        Assert.Equal(idn.SerialNumber, await ServedSerialAsync(port, "XN--BCHER-KVA.test"));
+        Assert.Equal(idn.SerialNumber, await ServedSerialAsync(port, "shop.xn--caf-dma.test"));
+        Assert.Equal(fallback.SerialNumber, await ServedSerialAsync(port, "xn--zz.test")); // not punycode: a name no certificate has
+        Assert.Equal(fallback.SerialNumber, await ServedSerialAsync(port, "xn--bcher-kva.other"));
+    }
+
+    [Fact]
+    public void Sni_NameInUnicode_SelectsTheCertificateNamingItsPunycodeForm()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var idnLeaf = _ca.Issue(["xn--bcher-kva.test"]);
+        using var otherLeaf = _ca.Issue(["other.test"]);
+        var idn = new TlsCertificate("idn", idnLeaf, new X509Certificate2Collection(), ["xn--bcher-kva.test"]);
+        var other = new TlsCertificate("other", otherLeaf, new X509Certificate2Collection(), ["other.test"]);
+        var set = new TlsCertificateSet(other, [idn, other]);
+
+        Assert.Same(idn, set.Select("bücher.test", now));
+        Assert.Same(idn, set.Select("bücher.test.", now));
+        Assert.Same(other, set.Select("bücher.example", now));
+    }
+
+    [Fact]
     public async Task Sni_RenewalNotValidYetNextToCurrent_CurrentStillServed()
     {
         // Arrange: the current certificate, and its renewal put next to it before its start date (it is valid longer)
@@ -738,6 +774,84 @@ public sealed class TlsTests : IAsyncLifetime
             $"invalid configuration: tls.cert_file (APIGATE_TLS_CERT_FILE): '{CertFile}' does not start with the server's certificate: " +
             $"the private key in '{KeyFile}' belongs to certificate 2 of 2 (CN=api.test); put that one first, then its intermediates",
             error.Message);
+    }
+
+    [Theory]
+    [InlineData("DSA")]
+    [InlineData("Ed25519")]
+    public async Task Start_CertificateWithAKeyTypeTheGatewayCannotServe_RefusedNamingTheType(string type)
+    {
+        // Arrange: a certificate and its own key, of a type TLS termination here cannot use (DSA stopped the gateway with
+        // an unhandled exception; Ed25519 was said to be a key that does not belong to its certificate)
+        WriteUnservable(type);
+
+        // Act
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync());
+
+        // Assert
+        Assert.Contains(
+            $"tls.cert_file (APIGATE_TLS_CERT_FILE): the certificate in '{CertFile}' has a key of type {type}, which the gateway cannot serve; use an RSA or ECDSA certificate and key",
+            error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reload_FilesReplacedByADsaPair_KeepsServingTheOldCertificateAndWarns()
+    {
+        // Arrange
+        var old = WriteServerCertificate();
+        var gateway = await StartAsync(o => (o.TlsReloadInterval, o.LogFormat) = (TimeSpan.FromHours(1), "console"));
+        var watcher = gateway.Service<TlsCertificateWatcher>();
+        var port = Port(gateway.Url);
+
+        // Act: the check runs on a timer, where the exception this pair raised ended the process
+        WriteUnservable("DSA");
+        watcher.Check();
+        var served = await ServedSerialAsync(port, "api.test");
+        using var client = _ca.Client();
+        using var response = await client.GetAsync($"https://api.test:{port}/echo/after-rotation");
+        await gateway.DisposeAsync();
+
+        // Assert
+        Assert.Equal(old.SerialNumber, served);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains($"the previous certificates stay in use: tls.cert_file: the certificate in '{CertFile}' has a key of type DSA", _log.Text, StringComparison.Ordinal);
+    }
+
+    /// <summary>Writes a certificate for api.test with its own key, of a <paramref name="type"/> the gateway does not serve.</summary>
+    private void WriteUnservable(string type)
+    {
+        if (type == "DSA")
+        {
+            using var dsa = DSA.Create(2048);
+            var request = new CertificateRequest(new X500DistinguishedName("CN=api.test"), new PublicKey(dsa), HashAlgorithmName.SHA256);
+            var now = DateTimeOffset.UtcNow;
+            using var caKey = _ca.Certificate.GetECDsaPrivateKey()!;
+            using var issued = request.Create(_ca.Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(caKey), now.AddDays(-1), now.AddDays(30), [1, 2, 3, 4]);
+            File.WriteAllText(CertFile, issued.ExportCertificatePem() + "\n");
+            File.WriteAllText(KeyFile, dsa.ExportPkcs8PrivateKeyPem() + "\n");
+            return;
+        }
+
+        // Ed25519, which the runtime cannot make: a self-signed pair made with openssl req -x509 -newkey ed25519.
+        File.WriteAllText(CertFile, """
+            -----BEGIN CERTIFICATE-----
+            MIIBXjCCARCgAwIBAgIUBrr0QZfX5GjtEvr3bHlW/aGay3cwBQYDK2VwMBcxFTAT
+            BgNVBAMMDGVkMjU1MTkudGVzdDAgFw0yNjEyMDYxMzIyNTJaGA8yMTI2MTExMjEz
+            MjI1MlowFzEVMBMGA1UEAwwMZWQyNTUxOS50ZXN0MCowBQYDK2VwAyEAZwZH3fig
+            5wP77ZhL+wxPOzJxyDGnZb7FEpzvF3XXT6OjbDBqMB0GA1UdDgQWBBRsRbfSKyjc
+            37YNTyhk0nyQ+fDXpzAfBgNVHSMEGDAWgBRsRbfSKyjc37YNTyhk0nyQ+fDXpzAP
+            BgNVHRMBAf8EBTADAQH/MBcGA1UdEQQQMA6CDGVkMjU1MTkudGVzdDAFBgMrZXAD
+            QQC9ToRqRjkGXNBrC3czPNjcAIsSgV6EYpjxIwWlZKmB1ENI+MjsCmLmj5QlzkZP
+            awDyjyUo+gnHiies75o+aQYE
+            -----END CERTIFICATE-----
+
+            """);
+        File.WriteAllText(KeyFile, """
+            -----BEGIN PRIVATE KEY-----
+            MC4CAQAwBQYDK2VwBCIEILNheYsVwy1mjfptll+C8Mw7PyCgVKnA+rOiSi560BJJ
+            -----END PRIVATE KEY-----
+
+            """);
     }
 
     [Theory]
