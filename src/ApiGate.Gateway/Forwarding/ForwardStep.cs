@@ -204,7 +204,7 @@ internal sealed partial class ForwardStep(
             // The upstream failed, before the response started (answered 502/504) or during its body (the client
             // connection is aborted; the access log and metrics still get the error, not a plain 200).
             LogForwardFailed(request.Route.Definition.Slug, upstream.Definition.Slug, request.Target?.State.Label ?? "", request.RequestId, error, timedOut,
-                exception?.Message ?? "");
+                exception is null ? "" : FailureText.Of(exception));
             return await request.RejectAsync(timedOut ? GatewayError.UpstreamTimeout : GatewayError.UpstreamError);
         }
         finally
@@ -238,7 +238,7 @@ internal sealed partial class ForwardStep(
 
     private static string FailureReason(ForwarderError error, Exception? exception, GatewayRequest request) => error == ForwarderError.None
         ? "status " + StatusFromTarget(request).ToString(CultureInfo.InvariantCulture)
-        : exception?.Message is { } message ? $"{error}: {message}" : error.ToString();
+        : exception is not null ? $"{error}: {FailureText.Of(exception)}" : error.ToString();
 
     /// <summary>Undoes what the failed attempt set on the response (YARP's 502 status, headers) so the next one starts clean.</summary>
     private static void ResetForRetry(GatewayRequest request)

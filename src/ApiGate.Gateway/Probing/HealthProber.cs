@@ -225,7 +225,14 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
             }
             catch (HttpRequestException ex)
             {
-                reason = ex.HttpRequestError == HttpRequestError.Unknown ? ex.Message : ex.HttpRequestError.ToString();
+                // A failed TLS handshake says why (an untrusted certificate, a name it does not carry, a target speaking
+                // plain HTTP), not only that it failed.
+                reason = ex.HttpRequestError switch
+                {
+                    HttpRequestError.Unknown => FailureText.Of(ex),
+                    HttpRequestError.SecureConnectionError => $"{ex.HttpRequestError}: {FailureText.Of(ex)}",
+                    _ => ex.HttpRequestError.ToString(),
+                };
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Balancing;
 using ApiGate.Gateway.Snapshots;
 using ApiGate.Gateway.Tests.Infrastructure;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -134,6 +135,57 @@ public sealed class UpstreamHttpVersionTests
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Empty(upstream.Received);
+    }
+
+    [Fact]
+    public async Task TlsUpstream_CertificateNotTrusted_LogLineAndEjectionReasonSayWhyWithoutTheCredential()
+    {
+        // Arrange: an upstream whose certificate no trusted root signed, with a credential the gateway sends it
+        using var certificate = TestCertificates.CreateLoopbackServer();
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http1AndHttp2, certificate);
+        var log = new CapturedLog();
+        await using var gateway = await TestGateway.StartAsync(options => log.TakeJsonFrom(options));
+        await gateway.AddUpstreamAsync("backend", upstream.Url, new UpstreamInput
+        {
+            AuthType = "bearer", AuthValue = "upstream-secret-7f3a", HealthCheck = new HealthCheckInput { PassiveFailures = 1 },
+        });
+        await gateway.AddRouteAsync(new RouteInput { Name = "tls", Path = "/tls/*", Upstream = "backend" });
+
+        // Act
+        using var response = await gateway.Client.GetAsync(gateway.Url + "/tls/echo");
+        var body = await response.Content.ReadAsStringAsync();
+        var written = await log.UpToMarkerAsync(gateway);
+
+        // Assert: the answer is the usual one; the operator's log and the target's state name the reason (they said
+        // only "The SSL connection could not be established, see inner exception.", with no inner exception shown)
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("\"code\":\"upstream_error\"", body, StringComparison.Ordinal);
+        var state = Assert.Single(gateway.Service<TargetRegistry>().Statuses());
+        Assert.Equal(TargetHealth.Ejected, state.Health);
+        Assert.Contains("The SSL connection could not be established: The remote certificate is invalid", state.Reason, StringComparison.Ordinal);
+        Assert.Contains("UntrustedRoot", state.Reason, StringComparison.Ordinal);
+        var warning = Assert.Single(written.Split('\n'), line => line.Contains("\"EventId\":3001", StringComparison.Ordinal));
+        Assert.Contains("UntrustedRoot", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain("see inner exception", written + state.Reason, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("upstream-secret-7f3a", written + body + state.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TlsUpstream_CertificateNotTrusted_FailedProbeSaysWhy()
+    {
+        using var certificate = TestCertificates.CreateLoopbackServer();
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http1AndHttp2, certificate);
+        await using var gateway = await TestGateway.StartAsync();
+        await AddRouteAsync(gateway, upstream.Url, "1.1", new HealthCheckInput { Path = "/healthz", Interval = "1s", UnhealthyThreshold = 1 });
+
+        var unhealthy = await Poll.HoldsWithinAsync(
+            () => gateway.Service<TargetRegistry>().Statuses() is [{ Health: TargetHealth.Unhealthy }], TimeSpan.FromSeconds(15));
+
+        // The probe's reason was the bare "SecureConnectionError"
+        Assert.True(unhealthy, "the probe never failed");
+        var reason = Assert.Single(gateway.Service<TargetRegistry>().Statuses()).Reason;
+        Assert.StartsWith("1 failed health checks, last: SecureConnectionError: The SSL connection could not be established: ", reason, StringComparison.Ordinal);
+        Assert.Contains("UntrustedRoot", reason, StringComparison.Ordinal);
     }
 
     [Fact]
