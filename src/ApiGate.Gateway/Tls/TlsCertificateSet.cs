@@ -82,7 +82,8 @@ internal sealed class TlsCertificateSet
     {
         try
         {
-            return Idn.GetAscii(serverName);
+            // Lower case first: a client that sent UTF-8 instead of punycode may have sent capitals, which the encoding keeps.
+            return Idn.GetAscii(serverName.ToLowerInvariant());
         }
         catch (ArgumentException)
         {

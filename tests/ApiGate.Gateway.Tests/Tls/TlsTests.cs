@@ -242,6 +242,7 @@ public sealed class TlsTests : IAsyncLifetime
 
         Assert.Same(idn, set.Select("bücher.test", now));
         Assert.Same(idn, set.Select("bücher.test.", now));
+        Assert.Same(idn, set.Select("BÜCHER.test", now));
         Assert.Same(other, set.Select("bücher.example", now));
     }
 
