@@ -292,7 +292,10 @@ internal sealed class LoadBalancer
                     return false;
                 }
 
-                hash = StableHash.Of(address[..written]);
+                // An IPv4 client of a dual-stack listener ([::]) arrives as ::ffff:a.b.c.d: hashed as a.b.c.d, as a gateway
+                // listening on 0.0.0.0 (or reading the address from X-Forwarded-For) sees it, so every instance sends it to
+                // the same target.
+                hash = ip.IsIPv4MappedToIPv6 ? StableHash.Of(address[12..written]) : StableHash.Of(address[..written]);
                 return true;
             default:
                 return false;
