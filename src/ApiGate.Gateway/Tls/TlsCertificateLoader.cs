@@ -150,6 +150,15 @@ internal static class TlsCertificateLoader
             throw new TlsConfigurationException(TlsSources.CertDirKey, $"cannot read the directory '{directory}': {reason}");
         }
 
+        if (File.Exists(Path.Combine(directory, CertbotChain)) && File.Exists(Path.Combine(directory, CertbotKey)))
+        {
+            // certbot's folder of one certificate (live/NAME: cert.pem, chain.pem, fullchain.pem, privkey.pem) read as a
+            // directory of NAME.pem entries failed on its cert.pem, "holds no PEM private key", which says nothing of the fix.
+            throw new TlsConfigurationException(TlsSources.CertDirKey,
+                $"'{directory}' is the folder of one certificate in certbot's layout ({CertbotChain} + {CertbotKey}); set {TlsSources.CertDirKey} to the "
+                + $"folder that holds such folders ('{Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(directory))}'), or {TlsSources.CertFileKey} and {TlsSources.KeyFileKey} to those two files");
+        }
+
         var entries = new List<(string Name, string CertPath, string KeyPath)>();
         foreach (var file in files)
         {

@@ -915,6 +915,28 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Start_CertificateDirectoryIsOneCertbotCertificatesFolder_RefusedNamingItsParentAndTheFilePair()
+    {
+        // Arrange: APIGATE_TLS_CERT_DIR=/etc/letsencrypt/live/api.test instead of /etc/letsencrypt/live
+        var live = Path.Combine(_directory, "live");
+        var domain = Path.Combine(live, "api.test");
+        Directory.CreateDirectory(domain);
+        var leaf = _ca.Issue(["api.test"]);
+        _ca.Write(leaf, Path.Combine(domain, "fullchain.pem"), Path.Combine(domain, "privkey.pem"));
+        File.WriteAllText(Path.Combine(domain, "cert.pem"), leaf.ExportCertificatePem() + "\n");
+        File.WriteAllText(Path.Combine(domain, "chain.pem"), _ca.Certificate.ExportCertificatePem() + "\n");
+
+        // Act
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsCertDir) = ("", "", domain)));
+
+        // Assert: it used to say that cert.pem holds no private key
+        Assert.Equal(
+            $"invalid configuration: tls.cert_dir (APIGATE_TLS_CERT_DIR): '{domain}' is the folder of one certificate in certbot's layout (fullchain.pem + privkey.pem); "
+            + $"set tls.cert_dir to the folder that holds such folders ('{live}'), or tls.cert_file and tls.key_file to those two files",
+            error.Message);
+    }
+
+    [Fact]
     public async Task Start_RedirectWithoutTls_RefusedNamingTheSetting()
     {
         var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(o => (o.TlsCertFile, o.TlsKeyFile, o.TlsRedirectListen) = ("", "", "127.0.0.1:0")));
