@@ -13,6 +13,7 @@ internal sealed class TargetState
     private long _ejectedAt; // TimeProvider timestamp, or CooldownOver
     private int _consecutiveFailures;
     private int _inFlight;
+    private int _tunnels;
     private long _requestsTotal;
     private long _failuresTotal;
     private int _probeStreak; // successes while unhealthy, failures while healthy (prober only)
@@ -45,6 +46,18 @@ internal sealed class TargetState
     public string Reason { get; private set; } = "";
 
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>
+    /// Of <see cref="InFlight"/>, the exchanges the target switched to another protocol (<c>101</c>: a WebSocket over
+    /// HTTP/1.1). Their connections have left the upstream client's pool, so they take none of its <c>max_conns</c>.
+    /// </summary>
+    public int Tunnels => Volatile.Read(ref _tunnels);
+
+    /// <summary>An exchange on this target switched protocols (<see cref="Tunnels"/>); <see cref="TunnelClosed"/> when it ends.</summary>
+    public void TunnelOpened() => Interlocked.Increment(ref _tunnels);
+
+    /// <summary>A switched exchange ended.</summary>
+    public void TunnelClosed() => Interlocked.Decrement(ref _tunnels);
 
     /// <summary>Requests (attempts, a retry included) sent to this target since it was first configured.</summary>
     public long RequestsTotal => Interlocked.Read(ref _requestsTotal);

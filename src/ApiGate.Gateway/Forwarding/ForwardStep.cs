@@ -96,7 +96,8 @@ internal sealed partial class ForwardStep(
                 // exchange each; HTTP/2 with max_conns: one connection (UpstreamClientPool) carrying as many streams as
                 // its server stated — judged after the exchange, when a new connection's server has said (Http2StreamLimits;
                 // 100, the usual limit, until then).
-                var inFlightAtStart = target.State.InFlight;
+                // An open WebSocket counts in flight but holds no pooled connection (it left the pool at its 101).
+                var inFlightAtStart = target.State.InFlight - target.State.Tunnels;
                 outcome = TargetOutcome.Neutral;
                 error = ForwarderError.None;
                 exception = null;
@@ -127,6 +128,12 @@ internal sealed partial class ForwardStep(
                 }
                 finally
                 {
+                    if (request.TunnelCounted)
+                    {
+                        request.TunnelCounted = false;
+                        target.State.TunnelClosed();
+                    }
+
                     target.State.End(outcome, upstream.Health, outcome == TargetOutcome.Failure ? FailureReason(error, exception, request) : "", trialRequest is { Settled: false });
                 }
 

@@ -342,6 +342,13 @@ internal sealed class ForwardingTransformer(
             // refused there is answered 502 and counts as the target failing, so it leaves the trial unsettled and the
             // attempt's end fails it (settled by the status line, a 200 the client never got put the target back).
             trial?.OnResponseHeaders((int)proxyResponse.StatusCode);
+            if (proxyResponse.StatusCode == System.Net.HttpStatusCode.SwitchingProtocols && request.Target is { } tunnelled && !request.TunnelCounted)
+            {
+                // The upgraded connection leaves the pool: a tunnel open on the target does not make the requests that
+                // follow wait for one of its max_conns connections (ForwardStep.QueuedForConnection).
+                tunnelled.State.TunnelOpened();
+                request.TunnelCounted = true;
+            }
         }
 
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);

@@ -71,6 +71,12 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
     /// <summary>True once a body transform replaced the client's request body with the edited one (RequestTransformStep).</summary>
     public bool BodyReplaced { get; set; }
 
+    /// <summary>
+    /// True while the current attempt's target has switched protocols (<c>101</c>) and the tunnel is counted in its
+    /// <see cref="Balancing.TargetState.Tunnels"/>; the forwarding step uncounts it when the attempt ends.
+    /// </summary>
+    public bool TunnelCounted { get; set; }
+
     /// <summary>The request-transform blocks that apply to this request (null: none), for the transformer.</summary>
     public Core.Transforms.RequestOperations[]? RequestOperations { get; set; }
 

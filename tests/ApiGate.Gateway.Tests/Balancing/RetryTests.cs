@@ -325,4 +325,34 @@ public sealed class RetryTests : BalancingTestBase
             response.Dispose();
         }
     }
+
+    [Fact]
+    public async Task MaxConnsWithWebSocketsOpen_TargetTimesOutOnPlainRequests_Ejected()
+    {
+        // Arrange: one connection per target, a 1 s timeout, two failures eject; a WebSocket to the target stays open (an
+        // upgraded connection leaves the pool, so it takes none of the max_conns)
+        await CreateAsync("tunnels", "round_robin", new UpstreamInput
+        {
+            Timeout = "1s",
+            MaxConns = 1,
+            HealthCheck = new HealthCheckInput { PassiveFailures = 2 },
+        }, [new TargetInput { Url = Url(0) }]);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "tunnels-ws", Path = "/tunnels-ws/*", Upstream = "tunnels", Protocol = "websocket" });
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(Gateway.Url.Replace("http://", "ws://") + "/tunnels-ws/ws"), CancellationToken.None);
+
+        // Act: the target stops answering in time, one request after the other (none waits for a connection)
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await Gateway.Client.GetAsync(Gateway.Url + "/tunnels/slow-headers?ms=3000&i=" + i);
+            statuses.Add(response.StatusCode);
+        }
+
+        // Assert: two timeouts eject it, so the third is answered 503 at once; the open WebSocket used to make every
+        // request look queued behind max_conns, so no timeout counted and the target stayed in service
+        Assert.Equal([HttpStatusCode.GatewayTimeout, HttpStatusCode.GatewayTimeout, HttpStatusCode.ServiceUnavailable], statuses);
+        Assert.Equal(TargetHealth.Ejected, Assert.Single(States("tunnels")).Health);
+        Assert.Equal(WebSocketState.Open, socket.State);
+    }
 }
