@@ -212,13 +212,13 @@ internal static class TlsCertificateLoader
                 : $"'{certPath}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
         }
 
-        if (UnservableKeyAlgorithm(chain[0]) is { } algorithm)
+        if (UnservableKey(chain[0]) is { } unservable)
         {
             // Said before the key is matched: the runtime cannot pair such a key with its certificate at all, which read as
             // "the private key does not belong to the certificate" (Ed25519, RSA-PSS), or as an unhandled exception that
-            // stopped the gateway when the files were rotated to it (DSA).
-            throw new TlsConfigurationException(certSetting,
-                $"the certificate in '{certPath}' has a key of type {algorithm}, which the gateway cannot serve; use an RSA or ECDSA certificate and key");
+            // stopped the gateway when the files were rotated to it (DSA); a key too short passed every check, and then
+            // every handshake failed with a "protocol version" alert and nothing in the log.
+            throw new TlsConfigurationException(certSetting, $"the certificate in '{certPath}' {unservable}");
         }
 
         if (!HasLabel(keyText, "PRIVATE KEY") && !HasLabel(keyText, "RSA PRIVATE KEY") && !HasLabel(keyText, "EC PRIVATE KEY"))
@@ -258,13 +258,14 @@ internal static class TlsCertificateLoader
     }
 
     /// <summary>
-    /// The name of the certificate's key algorithm when it is not one the gateway serves (RSA or ECDSA, as documented);
-    /// null for those two.
+    /// Why the certificate's key cannot be served (the rest of a sentence about the certificate), or null when it can: the
+    /// gateway serves RSA and ECDSA keys (as documented), of the sizes the system's TLS library accepts at its default
+    /// security level (OpenSSL's level 2: RSA from 2048 bits, elliptic curves from 224).
     /// </summary>
-    private static string? UnservableKeyAlgorithm(X509Certificate2 certificate)
+    private static string? UnservableKey(X509Certificate2 certificate)
     {
         var oid = certificate.PublicKey.Oid;
-        return oid.Value switch
+        var type = oid.Value switch
         {
             RsaOid or EcOid => null,
             "1.2.840.10040.4.1" => "DSA",
@@ -273,10 +274,37 @@ internal static class TlsCertificateLoader
             "1.3.101.113" => "Ed448",
             _ => oid.FriendlyName is { Length: > 0 } name ? $"{name} ({oid.Value})" : $"OID {oid.Value}",
         };
+        if (type is not null)
+        {
+            return $"has a key of type {type}, which the gateway cannot serve; use an RSA or ECDSA certificate and key";
+        }
+
+        var (algorithm, bits, minimum) = oid.Value == RsaOid
+            ? ("RSA", KeySize(certificate.GetRSAPublicKey), MinRsaBits)
+            : ("ECDSA", KeySize(certificate.GetECDsaPublicKey), MinEcBits);
+        return bits is { } size && size < minimum
+            ? $"has a {size}-bit {algorithm} key, which TLS libraries refuse as too weak (every handshake would fail); use a key of at least {minimum} bits"
+            : null;
+    }
+
+    /// <summary>The public key's size in bits; null when the runtime cannot read it (the pairing with the key then says why).</summary>
+    private static int? KeySize(Func<AsymmetricAlgorithm?> publicKey)
+    {
+        try
+        {
+            using var key = publicKey();
+            return key?.KeySize;
+        }
+        catch (CryptographicException)
+        {
+            return null;
+        }
     }
 
     private const string RsaOid = "1.2.840.113549.1.1.1";
     private const string EcOid = "1.2.840.10045.2.1";
+    private const int MinRsaBits = 2048;
+    private const int MinEcBits = 224;
 
     /// <summary>
     /// The key is not the first certificate's. When it is another one's of the file, the file is in the wrong order

@@ -777,6 +777,31 @@ public sealed class TlsTests : IAsyncLifetime
             error.Message);
     }
 
+    [Fact]
+    public async Task Start_RsaKeyOf1024Bits_RefusedSayingItIsTooWeak()
+    {
+        // Arrange: it used to pass every check, and then every handshake failed with a "protocol version" alert, the
+        // system's TLS library refusing the key, with nothing in the gateway's log
+        using var rsa = RSA.Create(1024);
+        var request = new CertificateRequest("CN=api.test", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName("api.test");
+        request.CertificateExtensions.Add(names.Build());
+        var now = DateTimeOffset.UtcNow;
+        using var caKey = _ca.Certificate.GetECDsaPrivateKey()!;
+        using var issued = request.Create(_ca.Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(caKey), now.AddDays(-1), now.AddDays(30), [5, 6, 7, 8]);
+        File.WriteAllText(CertFile, issued.ExportCertificatePem() + "\n");
+        File.WriteAllText(KeyFile, rsa.ExportPkcs8PrivateKeyPem() + "\n");
+
+        // Act
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => StartAsync());
+
+        // Assert
+        Assert.Contains(
+            $"tls.cert_file (APIGATE_TLS_CERT_FILE): the certificate in '{CertFile}' has a 1024-bit RSA key, which TLS libraries refuse as too weak (every handshake would fail); use a key of at least 2048 bits",
+            error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("DSA")]
     [InlineData("Ed25519")]
