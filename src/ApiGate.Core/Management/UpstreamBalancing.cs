@@ -98,6 +98,13 @@ internal static class UpstreamBalancing
                 + " (no white space, control character, '?' or '#')");
         }
 
+        else if (System.Text.Encoding.UTF8.GetByteCount(h.Path) > UpstreamService.MaxUrlBytes)
+        {
+            // Bounded like a target URL it is appended to: past the longest URI the HTTP client builds, every probe failed
+            // before it was sent, with no reason given, and took each target out of service.
+            yield return Invalid("health_check.path", $"is longer than {UpstreamService.MaxUrlBytes} bytes");
+        }
+
         if (h.IntervalMs < MinIntervalMs)
         {
             yield return Invalid("health_check.interval", "must be at least 1s");

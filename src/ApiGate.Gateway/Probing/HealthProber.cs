@@ -200,20 +200,21 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
         {
             using var timeout = new CancellationTokenSource(policy.Timeout, timeProvider);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
-            using var probe = new HttpRequestMessage(HttpMethod.Get, target.Origin + target.BasePath + policy.Settings.Path)
-            {
-                // The version requests use: a probe over HTTP/1.1 would pass on a target traffic cannot reach over HTTP/2.
-                Version = upstream.RequestConfig.Version!,
-                VersionPolicy = upstream.RequestConfig.VersionPolicy!.Value,
-            };
-            probe.Headers.TryAddWithoutValidation("User-Agent", "apigate-health-check");
-            if (upstream.AuthHeaderName is { } authName)
-            {
-                probe.Headers.TryAddWithoutValidation(authName, upstream.AuthHeaderValue);
-            }
-
             try
             {
+                // Built in here: a URI that cannot be made (a stored row past today's limits) fails the probe with its reason.
+                using var probe = new HttpRequestMessage(HttpMethod.Get, target.Origin + target.BasePath + policy.Settings.Path)
+                {
+                    // The version requests use: a probe over HTTP/1.1 would pass on a target traffic cannot reach over HTTP/2.
+                    Version = upstream.RequestConfig.Version!,
+                    VersionPolicy = upstream.RequestConfig.VersionPolicy!.Value,
+                };
+                probe.Headers.TryAddWithoutValidation("User-Agent", "apigate-health-check");
+                if (upstream.AuthHeaderName is { } authName)
+                {
+                    probe.Headers.TryAddWithoutValidation(authName, upstream.AuthHeaderValue);
+                }
+
                 using var response = await client.SendAsync(probe, linked.Token);
                 var status = (int)response.StatusCode;
                 success = status is >= 200 and < 400;

@@ -77,7 +77,7 @@ internal sealed class TlsCertificateSet
 
     private static readonly System.Globalization.IdnMapping Idn = new();
 
-    /// <summary>The punycode form of a server name with Unicode labels; null when it has none.</summary>
+    /// <summary>The punycode form of a server name with Unicode labels; null when it is no valid host name.</summary>
     private static string? AsciiName(string serverName)
     {
         try

@@ -94,6 +94,16 @@ public sealed class AdminBalancingTests : AdminTestBase
     }
 
     [Fact]
+    public async Task Create_HealthCheckPathPastTheUrlLimit_Returns422NamingTheField()
+    {
+        // 70,000 characters were stored; the URI of every probe then could not be made, and each target was taken out
+        var response = await PostAsync("/upstreams", new { name = "p", url = "http://127.0.0.1:1", health_check = new { path = "/" + new string('a', 2048) } });
+
+        AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/health_check/path");
+        AssertError(await GetAsync("/upstreams/p"), HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
     public async Task Update_InvalidHealthCheck_Returns422AndKeepsTheOldSettings()
     {
         AssertData(await PostAsync("/upstreams", new { name = "p", targets = new[] { Upstream.Url }, health_check = new { path = "/healthz", interval = "3s" } }), HttpStatusCode.Created);
