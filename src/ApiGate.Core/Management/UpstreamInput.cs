@@ -194,6 +194,12 @@ public sealed record TargetInput
                 throw new FormatException($"weight '{UrlUserInfo.Mask(option[(eq + 1)..])}' in '{UrlUserInfo.Mask(text)}' is not a whole number");
             }
 
+            if (weight is not null)
+            {
+                // The last one used to win without a word: a slip (weight=2,weight=20) went unnoticed.
+                throw new FormatException($"'{UrlUserInfo.Mask(text)}' gives the weight twice");
+            }
+
             weight = w;
         }
 
