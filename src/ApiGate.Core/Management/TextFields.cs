@@ -75,17 +75,53 @@ public static class TextFields
     /// would be confirmed by someone else. Read by code point, not by UTF-16 unit: the tag characters are outside the
     /// Basic Multilingual Plane, and each half of their surrogate pair on its own is not a format character.
     /// </summary>
+    /// <remarks>
+    /// Besides category Cf, the characters Unicode lists as default-ignorable (shown as nothing) in other categories —
+    /// U+034F COMBINING GRAPHEME JOINER, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, the Khmer U+17B4 and
+    /// U+17B5, the Mongolian variation selectors, the unassigned U+E0080–U+E0FFF — and U+2800 BRAILLE PATTERN BLANK,
+    /// which prints as a space that is not one. A variation selector (U+FE00–U+FE0F, U+E0100–U+E01EF) counts only where
+    /// it selects nothing: at the start, after an ASCII character (<c>ad\uFE00min</c> reads as <c>admin</c>) or after
+    /// another invisible one; after any other character it picks that character's form (the emoji in <c>I ❤️ APIs</c>,
+    /// a variant of a CJK ideograph) and is kept.
+    /// </remarks>
     public static int IndexOfInvisible(string value)
     {
         for (var i = 0; i < value.Length; i++)
         {
-            if (CharUnicodeInfo.GetUnicodeCategory(value, i) == UnicodeCategory.Format)
+            if (IsInvisibleAt(value, i))
             {
                 return i;
             }
         }
 
         return -1;
+    }
+
+    private static bool IsInvisibleAt(string value, int i)
+    {
+        if (CharUnicodeInfo.GetUnicodeCategory(value, i) == UnicodeCategory.Format)
+        {
+            return true;
+        }
+
+        return Text.CodePoints.At(value, i) switch
+        {
+            0x034F or 0x115F or 0x1160 or 0x17B4 or 0x17B5 or (>= 0x180B and <= 0x180D) or 0x180F or 0x2800 or 0x3164 or 0xFFA0 => true,
+            var code when IsVariationSelector(code) => !SelectsAForm(value, i),
+            >= 0xE0080 and <= 0xE0FFF => true,
+            _ => false,
+        };
+
+        static bool IsVariationSelector(int code) => code is (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF);
+
+        // A variation selector after a visible character other than ASCII (and other than a selector): it chooses that
+        // character's form.
+        static bool SelectsAForm(string value, int i)
+        {
+            var previous = i >= 2 && char.IsSurrogatePair(value[i - 2], value[i - 1]) ? i - 2 : i - 1;
+            return previous >= 0 && value[previous] > '\u007F' && !char.IsWhiteSpace(value[previous]) && !char.IsLowSurrogate(value[previous])
+                   && !IsVariationSelector(Text.CodePoints.At(value, previous)) && !IsInvisibleAt(value, previous);
+        }
     }
 
     /// <summary>
@@ -98,7 +134,7 @@ public static class TextFields
     {
         for (var i = 0; i < name.Length; i++)
         {
-            if (CharUnicodeInfo.GetUnicodeCategory(name, i) != UnicodeCategory.Format)
+            if (!IsInvisibleAt(name, i))
             {
                 continue;
             }

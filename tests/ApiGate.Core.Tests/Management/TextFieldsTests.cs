@@ -69,6 +69,18 @@ public sealed class TextFieldsTests
     [InlineData("\u0645\u06CC\u200C\u200C\u062E", 0x200C, 3)] // two in a row
     [InlineData("ad\U000E0041min", 0xE0041, 3)] // a tag character (outside the BMP: a surrogate pair), which shows nothing
     [InlineData("admin\U000E0001", 0xE0001, 6)] // the language tag
+    [InlineData("ad\u034Fmin", 0x034F, 3)] // COMBINING GRAPHEME JOINER: a mark that shows nothing
+    [InlineData("\u3164admin", 0x3164, 1)] // HANGUL FILLER
+    [InlineData("ad\u115Fmin", 0x115F, 3)]
+    [InlineData("ad\u1160min", 0x1160, 3)]
+    [InlineData("admin\uFFA0", 0xFFA0, 6)] // HALFWIDTH HANGUL FILLER
+    [InlineData("admin\u2800", 0x2800, 6)] // BRAILLE PATTERN BLANK: a space that is not one, so not trimmed
+    [InlineData("ad\u180Bmin", 0x180B, 3)] // a Mongolian variation selector
+    [InlineData("ad\uFE00min", 0xFE00, 3)] // a variation selector after ASCII selects nothing
+    [InlineData("\uFE0Fadmin", 0xFE0F, 1)] // nor at the start
+    [InlineData("ad\U000E0100min", 0xE0100, 3)] // a supplementary variation selector after ASCII
+    [InlineData("\u2764\uFE0F\uFE0F", 0xFE0F, 3)] // a second selector after the first
+    [InlineData("admin\U000E0FFF", 0xE0FFF, 6)] // unassigned, ignorable by default
     public void CheckInvisible_NameWithAnInvisibleCharacter_ReturnsValidationErrorNamingFieldAndCharacter(string name, int code, int position)
     {
         // Act
@@ -87,6 +99,9 @@ public sealed class TextFieldsTests
     [InlineData("ad\u200Bmin", "ad\u200Bmin")] // stored before the rule, sent back unchanged (an edit form's other fields changed)
     [InlineData("\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645", null)] // Persian: a non-joiner between two letters, as the word is spelt
     [InlineData("\u0915\u094D\u200D\u0937", null)] // Devanagari: a joiner after a virama (a combining mark), before a letter
+    [InlineData("I \u2764\uFE0F APIs", null)] // a variation selector choosing the heart's emoji form
+    [InlineData("\u845B\U000E0100\u57CE", null)] // an ideographic variation sequence (a variant of a CJK ideograph)
+    [InlineData("Team \U0001F680\uFE0E", null)] // text form of an emoji outside the BMP
     public void CheckInvisible_VisibleOrStoredUnchanged_ReturnsNull(string? name, string? stored)
     {
         // Act
