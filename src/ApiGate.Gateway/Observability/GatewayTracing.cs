@@ -34,7 +34,7 @@ internal static class GatewayTracing
         var headers = context.Request.Headers;
         var parent = default(ActivityContext);
         var hasParent = headers.TraceParent.Count == 1
-                        && ActivityContext.TryParse(headers.TraceParent[0], headers.TraceState.Count > 0 ? headers.TraceState.ToString() : null, isRemote: true, out parent);
+                        && ActivityContext.TryParse(headers.TraceParent[0], TraceStates.Bounded(headers.TraceState.Count > 0 ? headers.TraceState.ToString() : null), isRemote: true, out parent);
         if (!hasParent)
         {
             // No client context: a new root span, not a child of the (unexported) hosting activity.

@@ -66,6 +66,27 @@ public sealed class TracingTests : GatewayTestBase
     }
 
     [Fact]
+    public async Task TracingOn_ClientTracestateOverTheBound_SpanAndUpstreamGetItCut()
+    {
+        // Arrange: one 20,000-character member after a short one.
+        using var spans = new SpanRecorder();
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/traced/long-state");
+        request.Headers.Add("traceparent", ClientTraceParent);
+        request.Headers.TryAddWithoutValidation("tracestate", "vendor=abc,big=" + new string('b', 20_000));
+        request.Headers.Add("X-Request-ID", "trace-req-long-state");
+
+        // Act
+        var response = await Gateway.Client.SendAsync(request);
+
+        // Assert: the span continues the client's trace with the short member only, and so does the upstream request.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var span = spans.Single("trace-req-long-state");
+        Assert.Equal(ClientTraceId, span.TraceId.ToHexString());
+        Assert.Equal("vendor=abc", span.TraceStateString);
+        Assert.Equal("vendor=abc", Upstream.Received.Single().Headers["tracestate"].Single());
+    }
+
+    [Fact]
     public async Task TracingOn_KeyInThePath_SpanUrlPathShowsItsLookupPrefixOnly()
     {
         // Arrange
