@@ -412,6 +412,35 @@ public sealed class WebhookDeliveryTests(StoreEngines engines) : IClassFixture<S
     }
 
     [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task EndpointUrlWithATokenInItsQuery_Unreachable_AttemptErrorsAndLogNeverCarryTheToken(string engine)
+    {
+        // Arrange: the receiver's own token in the query; one endpoint on a port nobody listens on, one that never answers
+        var log = new CapturedLog();
+        var gateway = await StartGatewayAsync(engine, TimeSpan.FromMilliseconds(300), log: log);
+        await using var silent = await ScriptedBackend.StartAsync(""); // accepts, reads, never answers
+        var closed = await CreateEndpointAsync(gateway, null, "key.created", $"http://127.0.0.1:{WebhookReceiver.FreePort()}/hooks?token=qtok3n-closed");
+        var held = await CreateEndpointAsync(gateway, null, "key.created", silent.Url + "/hooks?token=qtok3n-held");
+
+        // Act
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", closed.Id)).ExitCode);
+        Assert.Equal(0, (await gateway.CliAsync("webhooks", "test", held.Id)).ExitCode);
+        await WaitForAttemptsAsync(gateway, closed.Id, 2);
+        await WaitForAttemptsAsync(gateway, held.Id, 2);
+        var deliveries = await gateway.CliAsync("webhooks", "deliveries", closed.Id);
+
+        // Assert: each failure recorded with its cause, and the token in no error, log line or delivery listing
+        var attempts = (await gateway.Store.ListWebhookDeliveriesAsync(closed.Id, 10, None)).Single().Attempts
+            .Concat((await gateway.Store.ListWebhookDeliveriesAsync(held.Id, 10, None)).Single().Attempts).ToList();
+        Assert.Contains(attempts, a => a.Error.Contains("ConnectionError", StringComparison.Ordinal));
+        Assert.Contains(attempts, a => a.Error.Contains("timed out", StringComparison.OrdinalIgnoreCase) || a.Error.Contains("Timeout", StringComparison.Ordinal));
+        Assert.All(attempts, a => Assert.DoesNotContain("qtok3n", a.Error, StringComparison.Ordinal));
+        await Poll.UntilAsync(() => log.Text.Contains(held.Id, StringComparison.Ordinal) && log.Text.Contains(closed.Id, StringComparison.Ordinal));
+        Assert.DoesNotContain("qtok3n", log.Text, StringComparison.Ordinal);
+        Assert.Equal(0, deliveries.ExitCode);
+        Assert.DoesNotContain("qtok3n", deliveries.Output, StringComparison.Ordinal);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite)]
     public async Task EndpointRefusesThenNeverFinishesTheBody_AttemptKeepsItsStatusAndWhatArrived(string engine)
     {
         // Arrange: a 500 whose headers promise more body than ever comes, the connection held open
