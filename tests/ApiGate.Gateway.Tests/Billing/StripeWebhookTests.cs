@@ -1,5 +1,6 @@
 using ApiGate.Core.Management;
 using System.Net;
+using System.Text.Json;
 using ApiGate.Core.Identity;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
@@ -538,6 +539,14 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         // The operator is told: subscription.unapplied (once, not on the replay) and a warning with its own event id
         var delivery = Assert.Single(await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 10, CancellationToken.None));
         Assert.Equal("subscription.unapplied", delivery.EventType);
+        var data = await EventDataAsync(h.Gateway, delivery.EventId);
+        Assert.Equal(user, data.GetProperty("user_id").GetString());
+        Assert.Equal("di@example.com", data.GetProperty("email").GetString());
+        Assert.Equal("team", data.GetProperty("plan_id").GetString());
+        Assert.Equal("free", data.GetProperty("current_plan_id").GetString());
+        Assert.Equal("stripe", data.GetProperty("provider").GetString());
+        Assert.Equal("sub_di", data.GetProperty("subscription_id").GetString());
+        Assert.True(DateTimeOffset.TryParse(data.GetProperty("at").GetString(), out _), data.GetProperty("at").GetString());
         var written = await log.UpToMarkerAsync(h.Gateway);
         var warning = Assert.Single(written.Split('\n'), l => l.Contains("\"EventId\":9102", StringComparison.Ordinal));
         Assert.Contains("evt_deleted_plan", warning, StringComparison.Ordinal);
@@ -599,5 +608,15 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.Equal(["pro", "pro", "free"], events.Select(w => w.Data.GetProperty("plan_id").GetString()));
         Assert.Equal("pro", events[2].Data.GetProperty("previous_plan_id").GetString());
         Assert.All(events, w => Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", w.Data.GetProperty("at").GetString()));
+    }
+
+    /// <summary>The <c>data</c> of a queued outgoing webhook event, as the receiver will get it.</summary>
+    private static async Task<JsonElement> EventDataAsync(TestGateway gateway, string eventId)
+    {
+        await using System.Data.Common.DbConnection connection = gateway.Options.DatabaseDriver == GatewayStores.Postgres
+            ? new Npgsql.NpgsqlConnection(gateway.Options.DatabaseDsn)
+            : new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + gateway.Options.DatabaseDsn);
+        var body = await Dapper.SqlMapper.QuerySingleAsync<string>(connection, "SELECT body FROM webhook_events WHERE id = @eventId", new { eventId });
+        return JsonDocument.Parse(body).RootElement.GetProperty("data").Clone();
     }
 }
