@@ -59,8 +59,18 @@ public abstract partial class SqlGatewayStore
     public Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken) =>
         WriteAsync(PortalTokens.Insert, PortalTokenRow.From(token), Duplicate("token", "token collision; create it again"), cancellationToken, configuration: false);
 
-    public Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken) =>
-        WriteTransactionAsync(async (connection, transaction, ct) =>
+    public async Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // A read first: a made-up or used-up link (anyone can post one in a loop) costs a read, which runs beside the
+        // usage writer, and no write transaction, which would queue behind it on SQLite.
+        if (await UseAsync((connection, ct) => ScalarAsync(connection, null,
+                "SELECT COUNT(*) FROM portal_tokens WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now", ct,
+                new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }), cancellationToken) == 0)
+        {
+            return null;
+        }
+
+        return await WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             // One statement: of two concurrent uses, only the one whose UPDATE matched the unused row gets it back.
             var rows = await QueryAsync<PortalTokenRow>(connection, transaction,
@@ -68,4 +78,5 @@ public abstract partial class SqlGatewayStore
                 new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }, ct);
             return rows.Count > 0 ? rows[0].ToDefinition() : null;
         }, cancellationToken);
+    }
 }

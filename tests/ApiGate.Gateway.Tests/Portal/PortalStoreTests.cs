@@ -130,6 +130,40 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
         Assert.Null(second);
     }
 
+    [Fact]
+    public async Task ConsumePortalTokenAsync_UnknownOrUsedLink_AnswersWithoutTheFilesWriteLock()
+    {
+        // Arrange: a used link and a made-up one; another connection holds the SQLite file's write lock, and this store
+        // waits at most a second for it
+        var created = await engines.CreateAsync(GatewayStores.Sqlite);
+        var user = await PortalUserAsync(created.Store, "locked@example.com");
+        await created.Store.CreatePortalTokenAsync(Token(user.Id, "used", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+        await created.Store.CreatePortalTokenAsync(Token(user.Id, "live", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+        Assert.NotNull(await created.Store.ConsumePortalTokenAsync("used", PortalTokenPurpose.Verify, Now, None));
+        await using var impatient = new ApiGate.Storage.Sqlite.SqliteGatewayStore(created.Dsn, new ApiGate.Storage.Secrets.SecretProtector(null), TimeSpan.FromSeconds(1));
+        await impatient.InitializeAsync(None);
+        await using var holder = await created.OpenRawAsync();
+        await ExecuteAsync(holder, "BEGIN IMMEDIATE");
+
+        // Act: what a client posting made-up links in a loop costs
+        var madeUp = await impatient.ConsumePortalTokenAsync("made-up", PortalTokenPurpose.Verify, Now, None);
+        var usedAgain = await impatient.ConsumePortalTokenAsync("used", PortalTokenPurpose.Verify, Now, None);
+
+        // Assert: answered by a read, never queued behind the lock; a live link still needs the write, and gets it
+        Assert.Null(madeUp);
+        Assert.Null(usedAgain);
+        await Assert.ThrowsAsync<StoreBusyException>(() => impatient.ConsumePortalTokenAsync("live", PortalTokenPurpose.Verify, Now, None));
+        await ExecuteAsync(holder, "ROLLBACK");
+        Assert.Equal(user.Id, (await impatient.ConsumePortalTokenAsync("live", PortalTokenPurpose.Verify, Now, None))!.UserId);
+
+        static async Task ExecuteAsync(System.Data.Common.DbConnection connection, string sql)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ConsumePortalTokenAsync_ExpiredOrOtherPurpose_ReturnsNull(string engine)
     {
