@@ -289,7 +289,8 @@ internal static class AllocationGuards
 
         Wrap(sandbox, json, "stringify", 3, (original, thisObj, args) =>
         {
-            if (!Arg(args, 1).IsCallable())
+            var replacer = Arg(args, 1);
+            if (!replacer.IsCallable())
             {
                 var space = Arg(args, 2);
                 var indent = space.IsNumber() ? Math.Clamp(TypeConverter.ToIntegerOrInfinity(space), 0, 10) : space.IsString() ? Math.Min(space.AsString().Length, 10) : 0;
@@ -297,8 +298,59 @@ internal static class AllocationGuards
                 sandbox.Charge(JsonChars(Arg(args, 0), 1, indent, sandbox.RemainingChars, ref inspected));
             }
 
-            return sandbox.Engine.Call(original, thisObj, args);
+            // The serializer checks the time limit only every so many elements of one array or object, and its check
+            // for cycles costs as much as the nesting is deep: 8,000 arrays nested in one another took over a second in
+            // one call, ten times the limit, and were served. A replacer function is called for every value it visits,
+            // so one of ours checks the clock there and hands the value to the script's own replacer, if any. A property
+            // list (an array replacer) cannot be expressed as a function without changing the order of the keys: with one
+            // (or any other object, which the serializer ignores), the value's nesting is bounded first.
+            if (replacer is ObjectInstance && !replacer.IsCallable())
+            {
+                if (JsonDepth(Arg(args, 0), 0) > MaxJsonDepth)
+                {
+                    throw new JavaScriptException(sandbox.Engine.Construct(sandbox.Engine.Global.Get("RangeError"),
+                        $"JSON.stringify with a property list: the value nests deeper than {MaxJsonDepth} arrays or objects"));
+                }
+
+                return sandbox.Engine.Call(original, thisObj, args);
+            }
+
+            var watched = new ClrFunction(sandbox.Engine, "", (holder, callArgs) =>
+            {
+                sandbox.CheckDeadline();
+                return replacer.IsCallable() ? sandbox.Engine.Call(replacer, holder, callArgs) : Arg(callArgs, 1);
+            }, 2);
+            return sandbox.Engine.Call(original, thisObj, [Arg(args, 0), watched, Arg(args, 2)]);
         });
+    }
+
+    /// <summary>Arrays or plain objects nested deeper than this are refused by <c>JSON.stringify</c> given a property list.</summary>
+    private const int MaxJsonDepth = 1000;
+
+    /// <summary>How deep arrays and plain objects nest in <paramref name="value"/>, counted up to just past <see cref="MaxJsonDepth"/>.</summary>
+    private static int JsonDepth(JsValue value, int depth)
+    {
+        if (depth > MaxJsonDepth || value is not (JsArray or JsObject))
+        {
+            return depth;
+        }
+
+        var deepest = depth + 1;
+        var inspected = 0;
+        foreach (var (_, descriptor) in ((ObjectInstance)value).GetOwnProperties())
+        {
+            if (deepest > MaxJsonDepth || inspected++ > MaxInspected)
+            {
+                break;
+            }
+
+            if (descriptor.IsDataDescriptor())
+            {
+                deepest = Math.Max(deepest, JsonDepth(descriptor.Value, depth + 1));
+            }
+        }
+
+        return deepest;
     }
 
     private static JsValue Replace(ExpressionSandbox sandbox, JsValue original, JsValue thisObj, JsValue[] args, bool all)

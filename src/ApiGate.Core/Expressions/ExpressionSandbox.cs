@@ -176,6 +176,18 @@ internal sealed class ExpressionSandbox
         }
     }
 
+    /// <summary>
+    /// Fails the evaluation once its time is up; for built-in calls that run long without a statement in between, where
+    /// Jint would check it only at the next statement.
+    /// </summary>
+    internal void CheckDeadline()
+    {
+        if (_evaluating)
+        {
+            _deadline.Check();
+        }
+    }
+
     private ExpressionException Failure(Exception ex) => ex switch
     {
         TimeoutException or ExecutionCanceledException => new ExpressionException(ExpressionFailure.Timeout,

@@ -136,6 +136,53 @@ public sealed class ExpressionLimitsTests
         Assert.Equal(TimeLimitMessage, ex.Message);
     }
 
+    [Theory]
+    [InlineData("JSON.stringify('x'.repeat(8000).split('').reduce(a => [a], [])).length")]
+    [InlineData("JSON.stringify('x'.repeat(8000).split('').reduce(a => ({ a }), {})).length")]
+    [InlineData("JSON.stringify('x'.repeat(6000).split('').reduce(a => new Proxy([a], {}), [])).length")]
+    public void Evaluate_JsonStringifyOfDeepNesting_FailsWithTimeLimit(string expression)
+    {
+        // One JSON.stringify call with no statement inside: the serializer's cost grows with the square of the nesting,
+        // and it ran for over a second here, past the 100 ms limit, and returned its result.
+
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => ExpressionEngine.CurrentSandbox.Evaluate(ExpressionEngine.Compile(expression)));
+
+        // Assert
+        Assert.Equal(ExpressionFailure.Timeout, ex.Failure);
+        Assert.Equal(TimeLimitMessage, ex.Message);
+    }
+
+    [Fact]
+    public void Evaluate_JsonStringifyWithAPropertyListOfDeepNesting_FailsNamingTheDepth()
+    {
+        // Arrange
+        const string expression = "JSON.stringify('x'.repeat(8000).split('').reduce(a => [a], []), ['a']).length";
+
+        // Act
+        var ex = Assert.Throws<ExpressionException>(() => UntimedSandbox.Current.Evaluate(ExpressionEngine.Compile(expression)));
+
+        // Assert
+        Assert.Equal(ExpressionFailure.Error, ex.Failure);
+        Assert.Equal("expression failed: JSON.stringify with a property list: the value nests deeper than 1000 arrays or objects", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("JSON.stringify({ b: 1, a: 2, c: [3, { a: 4, d: 5 }] }, ['c', 'a'])", "{\"c\":[3,{\"a\":4}],\"a\":2}")]
+    [InlineData("JSON.stringify({ a: 1, b: 2 }, (k, v) => k === 'a' ? undefined : v)", "{\"b\":2}")]
+    [InlineData("JSON.stringify({ a: 1 }, function (k, v) { return k === '' ? { x: this[''].a } : v; })", "{\"x\":1}")]
+    [InlineData("JSON.stringify({ a: { toJSON() { return 'j'; } }, b: undefined, c: () => 1 }, null, 1)", "{\n \"a\": \"j\"\n}")]
+    [InlineData("JSON.stringify([new Number(1), new String('s'), new Boolean(false), NaN, undefined])", "[1,\"s\",false,null,null]")]
+    [InlineData("String(JSON.stringify(undefined)) + JSON.stringify('x'.repeat(900).split('').reduce(a => [a], [])).length", "undefined1802")]
+    public void Evaluate_JsonStringifyWithinLimits_BehavesAsUsual(string expression, string expected)
+    {
+        // Act
+        var result = UntimedSandbox.Current.Evaluate(ExpressionEngine.Compile(expression));
+
+        // Assert
+        Assert.Equal(expected, result.AsString());
+    }
+
     [Fact]
     public void Evaluate_ManyRegexMatchesTogetherPastTheLimit_FailsWithTimeLimit()
     {
