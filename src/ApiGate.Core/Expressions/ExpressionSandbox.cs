@@ -198,8 +198,11 @@ internal sealed class ExpressionSandbox
             $"expression failed: statement limit of {ExpressionEngine.StatementLimit} exceeded", ex),
         RecursionDepthOverflowException => new ExpressionException(ExpressionFailure.RecursionLimit,
             $"expression failed: recursion limit of {ExpressionEngine.RecursionLimit} exceeded", ex),
+        // The engine's messages quote the values involved (`null[pathParams.id]`: "Cannot read properties of null (reading
+        // 'ak_…')"), and the reason is logged and sent in errors: a key or token the client put in its path, a header or
+        // the body is cut to the prefix shown anyway, as in every other message that may quote one.
         _ => new ExpressionException(ExpressionFailure.Error,
-            "expression failed: " + (ex.Message.Length > 0 ? ex.Message : "an error without a message (such as assigning to a read-only global)"), ex),
+            "expression failed: " + (ex.Message.Length > 0 ? Identity.ApiKeys.RedactedMessage(ex.Message) : "an error without a message (such as assigning to a read-only global)"), ex),
     };
 
     private void FreezeReachable(ObjectInstance global, ObjectInstance hidden)

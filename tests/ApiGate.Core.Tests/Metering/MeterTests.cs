@@ -268,4 +268,21 @@ public sealed class MeterTests
             GC.KeepAlive(new byte[64 * 1024]);
         }
     }
+
+    [Theory]
+    [InlineData("null[request.body.k]", "expression failed: Cannot read properties of null (reading 'ak_012345678***')")]
+    [InlineData("(() => { throw request.body.k; })()", "expression failed: ak_012345678***")]
+    [InlineData("Symbol.keyFor(request.body.k + '')", "expression failed: ak_012345678*** is not a symbol")]
+    public void Measure_ExpressionErrorQuotingAKey_ReasonCutsTheKeyToItsPrefix(string expression, string expectedError)
+    {
+        // Arrange: a client's key in the body, quoted by the engine's error message, which is logged (event 3002).
+        var rule = MeteringRule.Compile(MeteringMode.Custom, expression);
+        var input = Input(requestJson: """{"k":"ak_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}""");
+
+        // Act
+        var result = Meter.Measure(rule, input);
+
+        // Assert
+        Assert.Equal(new MeterResult(1, expectedError), result);
+    }
 }

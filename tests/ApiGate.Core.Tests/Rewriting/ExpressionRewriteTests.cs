@@ -119,6 +119,19 @@ public sealed class ExpressionRewriteTests
         Assert.Throws<RewriteException>(() => RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, expression, Request()));
     }
 
+    [Fact]
+    public void Rewrite_ExpressionErrorQuotingAKeyFromThePath_MessageCutsTheKeyToItsPrefix()
+    {
+        // Arrange: the reason is logged (warning 2001) and sent in the 500's detail.
+        var request = Request("/u/ak_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+
+        // Act
+        var ex = Assert.Throws<RewriteException>(() => RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact, "'/' + null[pathParams.id]", request));
+
+        // Assert
+        Assert.Equal("expression failed: Cannot read properties of null (reading 'ak_012345678***')", ex.Message);
+    }
+
     [Theory]
     [InlineData("System.IO.File.ReadAllText('/etc/passwd')")]
     [InlineData("System.Environment.Exit(1)")]
