@@ -29,6 +29,9 @@ public static class ExpressionEngine
     /// <summary>Largest array an expression may create (one million elements: 8 MB of references, the memory limit).</summary>
     public const uint MaxArraySize = 1_000_000;
 
+    /// <summary>Characters of an error's message kept in the reason an evaluation failed (logged, and sent in errors).</summary>
+    public const int MaxReasonLength = 500;
+
     /// <summary>Why an expression holding a BigInt literal is refused.</summary>
     internal const string BigIntRefused = "BigInt values (123n) are not available in expressions";
 

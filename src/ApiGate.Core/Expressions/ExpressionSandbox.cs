@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Globalization;
 using Acornima.Ast;
 using Jint;
 using Jint.Native;
@@ -202,8 +203,26 @@ internal sealed class ExpressionSandbox
         // 'ak_…')"), and the reason is logged and sent in errors: a key or token the client put in its path, a header or
         // the body is cut to the prefix shown anyway, as in every other message that may quote one.
         _ => new ExpressionException(ExpressionFailure.Error,
-            "expression failed: " + (ex.Message.Length > 0 ? Identity.ApiKeys.RedactedMessage(ex.Message) : "an error without a message (such as assigning to a read-only global)"), ex),
+            "expression failed: " + (ex.Message.Length > 0 ? Reason(ex.Message) : "an error without a message (such as assigning to a read-only global)"), ex),
     };
+
+    /// <summary>
+    /// An error's message as the failure's reason: credentials cut, and no longer than
+    /// <see cref="ExpressionEngine.MaxReasonLength"/> characters. A thrown value is its own message, and one evaluation
+    /// can build a string of millions of characters (<c>throw 'x'.repeat(3e6)</c>), which was logged whole (warning
+    /// 2001 or 3002) and sent in the error's <c>detail</c> on every request.
+    /// </summary>
+    private static string Reason(string message)
+    {
+        var reason = Identity.ApiKeys.RedactedMessage(message);
+        if (reason.Length <= ExpressionEngine.MaxReasonLength)
+        {
+            return reason;
+        }
+
+        var kept = char.IsHighSurrogate(reason[ExpressionEngine.MaxReasonLength - 1]) ? ExpressionEngine.MaxReasonLength - 1 : ExpressionEngine.MaxReasonLength;
+        return string.Create(CultureInfo.InvariantCulture, $"{reason.AsSpan(0, kept)}… ({reason.Length} characters)");
+    }
 
     private void FreezeReachable(ObjectInstance global, ObjectInstance hidden)
     {

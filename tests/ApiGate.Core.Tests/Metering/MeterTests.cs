@@ -285,4 +285,17 @@ public sealed class MeterTests
         // Assert
         Assert.Equal(new MeterResult(1, expectedError), result);
     }
+
+    [Fact]
+    public void Measure_ExpressionThrowingAHugeString_ReasonKeepsItsFirst500Characters()
+    {
+        // Arrange: the reason is logged on every request (event 3002).
+        var rule = MeteringRule.Compile(MeteringMode.Custom, "(() => { throw 'x'.repeat(1e6); })()");
+
+        // Act
+        var result = Meter.Measure(rule, Input());
+
+        // Assert
+        Assert.Equal(new MeterResult(1, "expression failed: " + new string('x', 500) + "… (1000000 characters)"), result);
+    }
 }
