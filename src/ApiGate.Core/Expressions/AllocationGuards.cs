@@ -143,6 +143,17 @@ internal static class AllocationGuards
         Wrap(sandbox, stringPrototype, "replace", 2, (original, thisObj, args) => Replace(sandbox, original, thisObj, args, all: false));
         Wrap(sandbox, stringPrototype, "replaceAll", 2, (original, thisObj, args) => Replace(sandbox, original, thisObj, args, all: true));
 
+        // A global match, matchAll, replace or split by a regular expression makes every match in one call, and the
+        // memory and time limits were checked only at the next statement: 'x'.repeat(1.9e6).match(/x/g) ran for 11 s and
+        // allocated far past the limit before failing. Those built-ins take each match from `exec` once it is not the
+        // engine's own (RegExpExec), so this one checks both limits before every match.
+        Wrap(sandbox, regExpPrototype, "exec", 1, (original, thisObj, args) =>
+        {
+            sandbox.CheckDeadline();
+            sandbox.Charge(0);
+            return sandbox.Engine.Call(original, thisObj, args);
+        });
+
         Wrap(sandbox, regExpPrototype, Jint.Native.Symbol.GlobalSymbolRegistry.Replace, "[Symbol.replace]", 2, (original, thisObj, args) =>
         {
             var replacement = Arg(args, 1);

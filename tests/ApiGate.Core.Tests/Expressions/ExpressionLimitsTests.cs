@@ -57,6 +57,11 @@ public sealed class ExpressionLimitsTests
         "(s => `${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}${s}`.length)('x'.repeat(1e6))",
         "(s => `${`${s}${s}${s}${s}`}${`${s}${s}${s}${s}`}`.length)('x'.repeat(1e6))",
         "(s => 'x'.repeat(300).replace(/x/g, () => s).length)('x'.repeat(1e6))",
+        // A regular expression matching a million times in one call: checked before each match.
+        "'x'.repeat(1.9e6).match(/x/g).length",
+        "[...'x'.repeat(1.9e6).matchAll(/x/g)].length",
+        "'x'.repeat(1.3e6).replace(/x/g, 'y').length",
+        "'xy'.repeat(9e5).split(/y/).length",
     ];
 
     [Theory]
