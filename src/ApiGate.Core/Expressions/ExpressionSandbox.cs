@@ -134,6 +134,13 @@ internal sealed class ExpressionSandbox
         {
             throw Failure(ex);
         }
+        catch (Exception ex) when (ex is not (OutOfMemoryException or ExpressionException))
+        {
+            // A built-in that fails with a .NET exception of its own (Array.prototype.toReversed.call({ length: 2 ** 32 - 1 })
+            // overflows): every caller handles an expression failure, and only that, so a metering rule that met one
+            // threw out of the request's completion, and the request was neither billed nor recorded.
+            throw new ExpressionException(ExpressionFailure.Error, $"expression failed: the script engine failed ({ex.GetType().Name})", ex);
+        }
         finally
         {
             _evaluating = false;

@@ -298,4 +298,33 @@ public sealed class MeterTests
         // Assert
         Assert.Equal(new MeterResult(1, "expression failed: " + new string('x', 500) + "… (1000000 characters)"), result);
     }
+
+    [Fact]
+    public void Measure_ExpressionWhoseBuiltInFailsWithADotNetException_CountsOneUnitAndSaysSo()
+    {
+        // Arrange: the engine overflows on this array-like instead of throwing a JavaScript error.
+        var rule = MeteringRule.Compile(MeteringMode.Custom, "Array.prototype.toReversed.call(request.body.items).length");
+        var input = Input(requestJson: """{"items":{"length":4294967295}}""");
+
+        // Act
+        var result = Meter.Measure(rule, input);
+
+        // Assert
+        Assert.Equal(new MeterResult(1, "expression failed: the script engine failed (OverflowException)"), result);
+    }
+
+    [Fact]
+    public void Measure_AfterABuiltInFailedWithADotNetException_NextExpressionOnTheThreadRunsNormally()
+    {
+        // Arrange
+        var failing = MeteringRule.Compile(MeteringMode.Custom, "Array.prototype.toReversed.call({ length: 2 ** 32 - 1 }).length");
+        var next = MeteringRule.Compile(MeteringMode.Custom, "(() => { const f = n => n < 2 ? n : f(n - 1) + f(n - 2); return f(10) + request.body.n; })()");
+        Meter.Measure(failing, Input());
+
+        // Act
+        var result = Meter.Measure(next, Input(requestJson: """{"n":5}"""));
+
+        // Assert
+        Assert.Equal(new MeterResult(60, null), result);
+    }
 }

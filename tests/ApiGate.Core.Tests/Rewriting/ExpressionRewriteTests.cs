@@ -132,6 +132,17 @@ public sealed class ExpressionRewriteTests
         Assert.Equal("expression failed: Cannot read properties of null (reading 'ak_012345678***')", ex.Message);
     }
 
+    [Fact]
+    public void Rewrite_ExpressionWhoseBuiltInFailsWithADotNetException_ThrowsRewriteException()
+    {
+        // Act
+        var ex = Assert.Throws<RewriteException>(() => RewriteHarness.Rewrite("/u/{id}", PathMatchType.Exact,
+            "'/' + Array.prototype.toReversed.call({ length: 2 ** 32 - 1 }).length", Request()));
+
+        // Assert
+        Assert.Equal("expression failed: the script engine failed (OverflowException)", ex.Message);
+    }
+
     [Theory]
     [InlineData("System.IO.File.ReadAllText('/etc/passwd')")]
     [InlineData("System.Environment.Exit(1)")]
