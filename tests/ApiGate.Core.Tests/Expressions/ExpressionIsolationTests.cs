@@ -24,6 +24,21 @@ public sealed class ExpressionIsolationTests
         + " && Array.from((function* () { yield 1; })()).length === 1 && 'abc'.replace('b', 'x') === 'axc'"
         + " && String(Symbol.iterator) === 'Symbol(Symbol.iterator)' && parseInt('12') === 12";
 
+    [Fact]
+    public void WarmUp_OnAFrozenSandbox_RunsToItsResultAndLeavesNoGlobalBehind()
+    {
+        // Arrange: the script each process runs once when its first engine is made
+        var sandbox = new ExpressionSandbox(TimeSpan.FromMinutes(5));
+
+        // Act
+        var result = sandbox.Engine.Evaluate(ExpressionSandbox.WarmUp).AsString();
+        var leftBehind = sandbox.Evaluate(ExpressionEngine.Compile("typeof o + typeof total + typeof s + typeof m + typeof r"));
+
+        // Assert: it ran every part (a guard or a frozen built-in refusing it would throw here, and at start)
+        Assert.Equal("""{"r":65,"k":["a","n","s"],"t":3,"c":1}""", result);
+        Assert.Equal("undefinedundefinedundefinedundefinedundefined", leftBehind.AsString());
+    }
+
     [Theory]
     [InlineData("Object.prototype.x = 1")]
     [InlineData("String.prototype.concat = function () { return 'pwned'; }")]
