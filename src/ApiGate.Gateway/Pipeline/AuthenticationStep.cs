@@ -70,10 +70,17 @@ internal sealed class AuthenticationStep(
     private static string? BearerToken(HttpRequest request)
     {
         var values = request.Headers.Authorization;
-        return values.Count == 1 && values[0] is { Length: > 7 } value && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            ? value[7..].Trim()
+        return values.Count == 1 && IsBearer(values[0])
+            ? values[0]![7..].Trim()
             : null;
     }
+
+    /// <summary>
+    /// <c>Bearer</c> in any case, then a space or a tab: the form the forwarder strips as a credential
+    /// (<see cref="Credentials.IsApiKeyAuthorization"/>), so a key sent with a tab is read, not refused as missing.
+    /// </summary>
+    private static bool IsBearer(string? value) =>
+        value is { Length: > 7 } && value.StartsWith("Bearer", StringComparison.OrdinalIgnoreCase) && value[6] is ' ' or '\t';
 
     /// <summary>True when the request also sends a key in <c>X-API-Key</c> (or <c>?api_key</c> where allowed).</summary>
     private static bool HasKeyBesidesAuthorization(HttpRequest request, bool allowQuery) =>
@@ -109,7 +116,7 @@ internal sealed class AuthenticationStep(
         var key = new KeySlot();
         foreach (var value in request.Headers.Authorization)
         {
-            if (value is { Length: > 7 } && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            if (IsBearer(value))
             {
                 key.Offer(value.AsMemory(7));
             }

@@ -29,6 +29,22 @@ public sealed class AuthenticationTests : GatewayTestBase
         Assert.Empty(Upstream.Received);
     }
 
+    [Fact]
+    public async Task KeyAfterBearerAndATab_IsReadAndNotForwarded()
+    {
+        // Arrange: a tab after the scheme, which lenient clients send and the forwarder already strips as a credential
+        var (key, user, _) = await Gateway.CreateKeyAsync("tab@example.com");
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, "/private/tab", "Authorization: Bearer\t" + key);
+
+        // Assert: authenticated as that key's user (it was "401 missing_api_key: An API key is required")
+        Assert.Equal(200, response.Status);
+        var received = Upstream.Received.Last();
+        Assert.Equal(user.Id, received.Headers["X-User-ID"][0]);
+        Assert.False(received.Headers.ContainsKey("Authorization"));
+    }
+
     [Theory]
     [InlineData("not-a-key")]
     [InlineData("ak_0123")]
