@@ -88,8 +88,11 @@ public abstract partial class SqlGatewayStore
         return rows.Select(r => r.ToDefinition()).ToList();
     }
 
-    public Task<bool> HasUsageAsync(string userId, CancellationToken cancellationToken) =>
-        UseAsync(async (connection, ct) => await ScalarAsync(connection, null,
+    // No usage is stored for an id holding a NUL (ids refuse control characters), and PostgreSQL cannot be asked about
+    // one: its text type refuses the byte, which came back as the store being unavailable (503) for ?user=%00.
+    public Task<bool> HasUsageAsync(string userId, CancellationToken cancellationToken) => userId.Contains('\0', StringComparison.Ordinal)
+        ? Task.FromResult(false)
+        : UseAsync(async (connection, ct) => await ScalarAsync(connection, null,
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM usage_rollups WHERE user_id = @User) OR EXISTS (SELECT 1 FROM quota_usage WHERE user_id = @User) "
             + "OR EXISTS (SELECT 1 FROM usage_events WHERE user_id = @User) THEN 1 ELSE 0 END", ct, new { User = userId }) == 1, cancellationToken);
 

@@ -106,6 +106,24 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task UsageSubject_IdHoldingNul_NotFoundOnEveryEngine(string engine)
+    {
+        // Arrange: ?user=%00 on /admin/usage/* (or the console's usage page) names no user, so the id is looked up among
+        // deleted users' usage, where PostgreSQL refused the byte: 503 store_unavailable instead of 404
+        var store = (await engines.CreateAsync(engine)).Store;
+        var usage = new UsageService(store, TimeProvider.System);
+
+        // Act
+        var nul = await usage.FindSubjectAsync("\0", emailOnly: false, None);
+        var inside = await usage.FindSubjectAsync("usr_\0", emailOnly: false, None);
+
+        // Assert
+        Assert.Equal(ManagementErrorKind.NotFound, nul.Error!.Kind);
+        Assert.Equal(ManagementErrorKind.NotFound, inside.Error!.Kind);
+        Assert.False(await store.HasUsageAsync("\0", None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task CreateNamed_NameLongerThanAnIndexEntryHolds_RefusedNamingTheFieldOnEveryEngine(string engine)
     {
         // Arrange: random letters, which PostgreSQL cannot compress into its 2,704-byte B-tree entries
