@@ -107,8 +107,10 @@ internal sealed partial class ForwardStep(
                     GrpcDeadline? grpcDeadline = boundStarted is { } started
                         ? new GrpcDeadline(upstream.Timeout, request.Environment.TimeProvider.GetElapsedTime(started), Retry: request.Attempts > 1)
                         : null;
+                    // Through a client that caps its connections an attempt can wait for one in the gateway and end there.
+                    var sent = client is Snapshots.UpstreamClientPool.CappedClient ? new UpstreamHttp.SentAttempt() : null;
                     error = await forwarder.SendAsync(context, target.Origin, client, requestConfig,
-                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default, grpcDeadline),
+                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default, grpcDeadline, sent),
                         total?.Token ?? default);
                     if (error == ForwarderError.None)
                     {
@@ -118,7 +120,9 @@ internal sealed partial class ForwardStep(
                     {
                         exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
                         error = RetryRules.Attribute(error, exception);
-                        request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception);
+                        // Not when no connection could be made, nor when the attempt waited in the gateway's own pool for
+                        // one (max_conns) and timed out or lost its client there: no byte went out, no backend saw it.
+                        request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception) && sent?.Sent != false;
                     }
 
                     outcome = request.TransformFailure is not null || (endless && streams.Ending)

@@ -64,7 +64,8 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
 
     /// <summary>
     /// True once an attempt got past connecting to a target (the request may have reached a backend). False when every
-    /// attempt failed to connect: no backend saw the request, so it is neither billed nor recorded.
+    /// attempt failed to connect, or waited in the gateway's own pool for a connection (max_conns) and ended there: no
+    /// backend saw the request, so it is neither billed nor recorded.
     /// </summary>
     public bool ReachedBackend { get; set; }
 

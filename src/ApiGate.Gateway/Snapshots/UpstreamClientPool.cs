@@ -85,7 +85,9 @@ internal sealed class UpstreamClientPool : IDisposable
             return new HttpMessageInvoker(handler, disposeHandler: true);
         }
 
-        // Requests past that connection's streams wait in this client: the forwarding step needs to know how many it carries.
+        // Requests past that connection's streams wait in this client: the forwarding step needs to know how many it carries,
+        // and whether an attempt left the queue at all (one that never did reached no backend and is not billed).
+        handler.RequestHeaderEncodingSelector = SentAttempt.MarkSent;
         var streamLimits = new Http2StreamLimits();
         handler.PlaintextStreamFilter = streamLimits.Filter;
         return new CappedClient(handler, streamLimits);

@@ -326,6 +326,39 @@ public sealed class UpstreamHttpVersionTests
         }
     }
 
+    [Fact]
+    public async Task Http2Version_MaxConns_ClientsLeaveWhileWaitingForAStream_NotRecorded()
+    {
+        // Arrange: an HTTP/2 server that allows one stream per connection, max_conns 1; a first request makes the
+        // connection (and its limit known), a second holds the one stream for 2 s
+        await using var upstream = await ProtocolUpstream.StartAsync(HttpProtocols.Http2, maxStreamsPerConnection: 1);
+        await using var gateway = await TestGateway.StartAsync();
+        await gateway.AddUpstreamAsync("backend", upstream.Url, new UpstreamInput { HttpVersion = "2", MaxConns = 1, Timeout = "30s" });
+        await gateway.AddRouteAsync(new RouteInput { Name = "h2", Path = "/h2/*", Upstream = "backend" });
+        using (var first = await gateway.Client.GetAsync(gateway.Url + "/h2/first"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        var holding = gateway.Client.GetAsync(gateway.Url + "/h2/held" + ProtocolUpstream.SlowPath + "?ms=2000");
+        await Poll.UntilAsync(() => upstream.Received.Count == 2);
+
+        // Act: three more wait in the gateway for the stream, and their clients give up there
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(async i =>
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gateway.Client.GetAsync(gateway.Url + "/h2/queued-" + i, cancel.Token));
+        }));
+        using var held = await holding;
+        var recorder = gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+        await gateway.StopAsync();
+
+        // Assert: the two requests the server was sent are recorded (and billed), the three it never saw are not
+        Assert.Equal(HttpStatusCode.OK, held.StatusCode);
+        Assert.Equal(2, upstream.Received.Count);
+        Assert.Equal(2, recorder.Written);
+    }
+
     private static Task<TestGateway> StartTrustingAsync(X509Certificate2 certificate) =>
         TestGateway.StartAsync(services: s => s.AddSingleton(UpstreamTlsTrust.Only(X509CertificateLoader.LoadCertificate(certificate.RawData))));
 

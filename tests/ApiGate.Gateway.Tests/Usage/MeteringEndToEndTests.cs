@@ -299,6 +299,75 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
         Assert.Equal([5L, 5L], (await EventsAsync(user.Id, 10)).Select(e => e.Units));
     }
 
+    [Fact]
+    public async Task QueuedForAConnection_ClientGoesAway_NotBilledNorRecorded()
+    {
+        // Arrange: one connection to the upstream (max_conns 1), held by a request the backend keeps waiting; three more
+        // wait in the gateway's own pool for it, and their clients give up there
+        var (key, user, _) = await Gateway.CreateKeyAsync("queued@example.com");
+        await Gateway.AddUpstreamAsync("capped", Upstream.Url, new UpstreamInput { MaxConns = 1, Timeout = "30s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "capped", Path = "/capped/*", Upstream = "capped", AuthRequired = true });
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Upstream.RequestHeld = release.Task;
+        var holding = SendAsync("/capped/held", key);
+        await Poll.UntilAsync(() => Upstream.Served == 1);
+
+        // Act
+        var queued = Enumerable.Range(0, 3).Select(async i =>
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/capped/held?i=" + i);
+            request.Headers.Add("X-API-Key", key);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Gateway.Client.SendAsync(request, cancel.Token));
+        });
+        await Task.WhenAll(queued);
+        await Task.Delay(300); // the gateway notices the clients left
+        release.SetResult();
+        using var held = await holding;
+        var counters = Gateway.Service<ApiGate.Gateway.Limits.QuotaCounters>();
+        await Gateway.StopAsync();
+
+        // Assert: only the request the backend saw is billed and recorded
+        Assert.Equal(HttpStatusCode.OK, held.StatusCode);
+        Assert.Equal(1, Upstream.Served);
+        var e = Assert.Single(await EventsAsync(user.Id, 10));
+        Assert.Equal(200, e.Status);
+        Assert.Equal(1, counters.Used(user.Id));
+    }
+
+    [Fact]
+    public async Task QueuedForAConnection_TimesOutThere_NotBilledNorRecorded()
+    {
+        // Arrange: one connection to the upstream (max_conns 1) and a 1 s timeout; a streamed response that trickles for
+        // 3 s holds the connection (a stream's timeout is an idle one), so requests to an http route of the same upstream
+        // wait for it in the gateway's own pool and time out there
+        var (key, user, _) = await Gateway.CreateKeyAsync("timed-out@example.com");
+        await Gateway.AddUpstreamAsync("capped", Upstream.Url, new UpstreamInput { MaxConns = 1, Timeout = "1s" });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "capped-stream", Path = "/capped/trickle", Upstream = "capped", AuthRequired = true, Protocol = "http_stream" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "capped", Path = "/capped/*", Upstream = "capped", AuthRequired = true });
+        var stream = SendAsync("/capped/trickle?chunks=30&interval=100", key);
+        await Poll.UntilAsync(() => Upstream.Served == 1);
+
+        // Act
+        var queued = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => SendAsync("/capped/json?i=" + i, key)));
+        using var streamed = await stream;
+        var body = await streamed.Content.ReadAsStringAsync();
+        var counters = Gateway.Service<ApiGate.Gateway.Limits.QuotaCounters>();
+        await Gateway.StopAsync();
+
+        // Assert: only the stream reached the backend, and only it is billed and recorded
+        Assert.All(queued, r => Assert.Equal(HttpStatusCode.GatewayTimeout, r.StatusCode));
+        Assert.Contains("chunk29", body);
+        Assert.Equal(1, Upstream.Served);
+        var e = Assert.Single(await EventsAsync(user.Id, 10));
+        Assert.Equal("/capped/trickle", e.Path);
+        Assert.Equal(1, counters.Used(user.Id));
+        foreach (var response in queued)
+        {
+            response.Dispose();
+        }
+    }
+
     private Task<HttpResponseMessage> SendAsync(string path, string key)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + path);
