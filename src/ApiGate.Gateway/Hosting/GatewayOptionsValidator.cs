@@ -180,6 +180,10 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
         {
             yield return ("usage.export", $"'{o.UsageExport}' is a directory: name a file in it (rotated copies are kept beside it as FILE.1 … FILE.{Usage.UsageExport.KeptFiles})");
         }
+        else if (ExportOntoStore(o) is { } storeFile)
+        {
+            yield return ("usage.export", storeFile);
+        }
 
         if (o.SecretKeyPrevious.Length > 0 && o.SecretKey.Length == 0)
         {
@@ -396,6 +400,36 @@ internal sealed partial class GatewayOptionsValidator(IConfiguration? configurat
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,8}$")]
     private static partial Regex KeyPrefix();
+
+    /// <summary>
+    /// Why the usage export would write over the SQLite store, or null: the export appends to its file and, rotating,
+    /// renames it and the archives beside it (<c>FILE.1</c> … <c>FILE.5</c>, the oldest deleted), so a file of the store
+    /// among those names — a typo away, as both usually live in one directory — would have JSON lines written into the
+    /// database, and then the database (or its write-ahead log) moved away under the running gateway.
+    /// </summary>
+    private static string? ExportOntoStore(GatewayOptions o)
+    {
+        if (o.UsageExport.Length == 0 || string.Equals(o.UsageExport, Usage.UsageExport.StandardOutput, StringComparison.OrdinalIgnoreCase)
+            || o.DatabaseDriver != Storage.GatewayStores.Sqlite || string.IsNullOrWhiteSpace(o.DatabaseDsn)
+            || Storage.Sqlite.SqliteGatewayStore.DsnProblem(o.DatabaseDsn) is not null)
+        {
+            return null;
+        }
+
+        var export = Path.GetFullPath(o.UsageExport);
+        foreach (var name in (string[])[export, .. Enumerable.Range(1, Usage.UsageExport.KeptFiles).Select(i => $"{export}.{i}")])
+        {
+            if (Storage.Sqlite.SqliteGatewayStore.StoreFileAt(o.DatabaseDsn, name) is { } storeFile)
+            {
+                var which = string.Equals(storeFile, name, StringComparison.Ordinal) ? "" : $", {storeFile}";
+                var what = name == export ? "is" : $"rotates into {name},";
+                return $"'{o.UsageExport}' {what} a file of the store (database.dsn{which}): the export appends JSON lines to its file and " +
+                       "renames it when it rotates, which would destroy the store; name a file of its own (e.g. usage.jsonl beside the database)";
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>What is wrong with the settings that name the store (<c>database.driver</c>, <c>database.dsn</c>), by setting.</summary>
     public static IEnumerable<(string Key, string Problem)> DatabaseProblems(GatewayOptions o)

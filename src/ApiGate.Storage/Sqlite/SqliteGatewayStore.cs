@@ -220,6 +220,36 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
         }
     }
 
+    /// <summary>
+    /// Which of the store's own files — the database <paramref name="dsn"/> (one <see cref="DsnProblem"/> accepts) names, or
+    /// the <c>-wal</c>, <c>-shm</c> or <c>-journal</c> file beside it — <paramref name="path"/> names under any name (the
+    /// symbolic links on both followed; a hard link, by device and inode, where both are there), or null. Asked about a file
+    /// something else writes, renames or deletes (the usage export): pointed at the store, that destroys it.
+    /// </summary>
+    public static string? StoreFileAt(string dsn, string path)
+    {
+        var builder = Builder(dsn);
+        if (IsInMemory(builder))
+        {
+            return null;
+        }
+
+        var database = Path.GetFullPath(builder.DataSource);
+        var named = StoreFile.ResolveLinks(path);
+        var namedIdentity = StoreFile.Identify(named);
+        foreach (var file in (string[])[database, .. CompanionSuffixes.Select(suffix => database + suffix)])
+        {
+            var resolved = StoreFile.ResolveLinks(file);
+            if (string.Equals(resolved, named, StringComparison.Ordinal)
+                || (namedIdentity is { IsKnown: true } && StoreFile.Identify(resolved) == namedIdentity))
+            {
+                return file;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The files SQLite keeps beside a database, named after it: its write-ahead log, shared memory and rollback journal.</summary>
     private static readonly string[] CompanionSuffixes = ["-wal", "-shm", "-journal"];
 

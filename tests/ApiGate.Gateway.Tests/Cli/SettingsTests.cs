@@ -290,6 +290,57 @@ public sealed class SettingsTests : CliTestBase
         Assert.Contains(expected, validate.Output + validate.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("apigate.db", "apigate.db", "is a file of the store (database.dsn)")]
+    [InlineData("apigate.db-wal", "apigate.db", "is a file of the store (database.dsn)")]
+    [InlineData("usage", "usage.1", "rotates into {0}.1, a file of the store (database.dsn)")]
+    public async Task ServeAndConfigValidate_UsageExportNamesAFileOfTheStore_RefusedAndTheStoreKept(string exportName, string databaseName, string problem)
+    {
+        // Arrange: a store with data, and an export a typo away from it: it appended JSON lines into the database and,
+        // rotating, renamed the database away under the running gateway ("file is not a database")
+        var database = Path.Combine(TestDirectory, databaseName);
+        var export = Path.Combine(TestDirectory, exportName);
+        Environment["APIGATE_DATABASE_DSN"] = database;
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "kept@example.com")).ExitCode);
+        var before = await File.ReadAllBytesAsync(database);
+        Environment["APIGATE_USAGE_EXPORT"] = export;
+
+        // Act
+        var serve = await RunAsync("serve", "--port", "0");
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        var expected = $"usage.export (from APIGATE_USAGE_EXPORT): '{export}' {string.Format(System.Globalization.CultureInfo.InvariantCulture, problem, export)}";
+        Assert.Equal(2, serve.ExitCode);
+        Assert.StartsWith("error: invalid configuration: " + expected, serve.Error, StringComparison.Ordinal);
+        Assert.NotEqual(0, validate.ExitCode);
+        Assert.Contains(expected, validate.Output + validate.Error, StringComparison.Ordinal);
+        Assert.Equal(before, await File.ReadAllBytesAsync(database));
+        Environment.Remove("APIGATE_USAGE_EXPORT");
+        Assert.Contains("kept@example.com", (await RunAsync("users", "list")).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServeAndConfigValidate_UsageExportIsALinkToTheStore_Refused()
+    {
+        // Arrange: another name of the database: a symbolic link to it
+        var database = Path.Combine(TestDirectory, "apigate.db");
+        var link = Path.Combine(TestDirectory, "usage.jsonl");
+        Environment["APIGATE_DATABASE_DSN"] = database;
+        Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "kept@example.com")).ExitCode);
+        File.CreateSymbolicLink(link, database);
+        Environment["APIGATE_USAGE_EXPORT"] = link;
+
+        // Act
+        var validate = await RunAsync("config", "validate");
+
+        // Assert
+        Assert.NotEqual(0, validate.ExitCode);
+        Assert.Contains($"usage.export (from APIGATE_USAGE_EXPORT): '{link}' is a file of the store (database.dsn, {database})", validate.Output + validate.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Serve_UsageExportCannotBeCreated_OneLineNamingTheSetting()
     {
