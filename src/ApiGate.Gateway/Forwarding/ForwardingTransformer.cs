@@ -439,7 +439,7 @@ internal sealed class ForwardingTransformer(
             return proceed;
         }
 
-        proceed = !await responseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request.Route.Definition.Id, request.RequestId, cancellationToken);
+        proceed = !await responseBodies.TryTransformAsync(httpContext, proxyResponse!, transform, request.Route.Definition.Id, request.RequestId, request.Meter?.Response, cancellationToken);
         if (!proceed && httpContext.Features.Get<GatewayError>() is { } refusal)
         {
             request.Answered = refusal; // withheld or refused as busy: the meter records its status

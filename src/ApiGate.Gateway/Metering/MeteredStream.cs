@@ -26,6 +26,7 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
     private byte[]? _capture;
     private int _captured;
     private bool _captureOverflow;
+    private bool _captureReplaced; // the capture holds the upstream's body, not what is written after it (CaptureInstead)
 
     /// <summary>This stream's part of the budget for its capture; dispose it when the request ends.</summary>
     public BufferedBodies.Share? CaptureShare { get; } = captureLimit > 0 ? buffered?.TryTake(0) : null;
@@ -61,6 +62,31 @@ internal sealed class MeteredStream(Stream inner, bool countEvents, int captureL
             }
         }
 
+        if (!_captureReplaced)
+        {
+            Capture(data);
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="original"/> the captured body in place of what was and will be written: a route's response
+    /// transform writes its edited body, while metering reads the body the upstream answered — a route that removes or
+    /// masks the field it bills by (<c>usage.total_tokens</c>) in what its clients see still bills by it.
+    /// </summary>
+    public void CaptureInstead(ReadOnlySpan<byte> original)
+    {
+        if (captureLimit <= 0 || _captureOverflow)
+        {
+            return; // nothing is captured, or the capture already reads as null (its share is given back)
+        }
+
+        _captured = 0; // the buffer (and its share of the budget) is kept for the upstream's body
+        _captureReplaced = true;
+        Capture(original);
+    }
+
+    private void Capture(ReadOnlySpan<byte> data)
+    {
         if (captureLimit > 0 && !_captureOverflow && data.Length > 0)
         {
             if (_captured + (long)data.Length > captureLimit || !EnsureCapacity(_captured + data.Length))

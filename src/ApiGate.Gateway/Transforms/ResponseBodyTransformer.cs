@@ -27,7 +27,9 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, Bu
     private readonly Core.Timing.OncePer _busyWarning = new(TimeSpan.FromMinutes(1));
 
     /// <summary>Writes the (transformed or original) body, or the refusal, itself and returns true; false = let YARP stream it.</summary>
-    public async Task<bool> TryTransformAsync(HttpContext context, HttpResponseMessage upstream, ResponseTransform transform, string routeId, string requestId, CancellationToken cancellationToken)
+    /// <param name="meter">The response as metering counts it: its capture is given the upstream's body, not the edited one.</param>
+    public async Task<bool> TryTransformAsync(
+        HttpContext context, HttpResponseMessage upstream, ResponseTransform transform, string routeId, string requestId, Metering.MeteredStream? meter, CancellationToken cancellationToken)
     {
         var content = upstream.Content;
         if (!JsonBodies.IsJson(content.Headers.ContentType?.ToString()))
@@ -96,6 +98,8 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, Bu
             return true;
         }
 
+        // Metering reads what the upstream answered, not the edited body (a route that hides the field it bills by).
+        meter?.CaptureInstead(body);
         transform.ApplyBody(node);
         await WriteAsync(response, JsonBodies.Serialize(node), cancellationToken);
         return true;

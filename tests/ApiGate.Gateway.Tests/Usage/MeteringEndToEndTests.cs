@@ -299,6 +299,32 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
         Assert.Equal([5L, 5L], (await EventsAsync(user.Id, 10)).Select(e => e.Units));
     }
 
+    [Theory]
+    [InlineData("""{"body":{"remove":["items"]}}""", "response.body.items.length", 2)]
+    [InlineData("""{"body":{"rename":{"_id":"id"}}}""", "Number(response.body._id)", 42)]
+    [InlineData("""{"body":{"mask":["_id"]}}""", "Number(response.body._id)", 42)]
+    public async Task ResponseField_RouteTransformHidesTheFieldItBillsBy_BilledByWhatTheUpstreamAnswered(string transform, string expression, long units)
+    {
+        // Arrange: the upstream answers {"_id":"42", …, "items":[two]}; the route bills by a field it removes, renames or
+        // masks in what its clients see — metering read the edited body and billed 1 unit (and logged a failure) each time
+        var (key, user, _) = await Gateway.CreateKeyAsync("hidden-field@example.com");
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "hidden", Path = "/hidden/*", Upstream = "backend", AuthRequired = true, ResponseTransform = transform,
+            MeteringMode = "response_field", MeteringExpr = expression,
+        });
+
+        // Act
+        using var response = await SendAsync("/hidden/json", key);
+        var body = await response.Content.ReadAsStringAsync();
+        await Gateway.StopAsync();
+
+        // Assert: the client got the edited body, the bill counts what the upstream reported
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotEqual(TestUpstream.SampleJson, body);
+        Assert.Equal(units, Assert.Single(await EventsAsync(user.Id, 10)).Units);
+    }
+
     [Fact]
     public async Task QueuedForAConnection_ClientGoesAway_NotBilledNorRecorded()
     {
