@@ -23,6 +23,7 @@ public interface IGatewayStore :
     IAttemptCountStore,
     IAdminAuditStore,
     IStoredSettingStore,
+    IRedisHandoverStore,
     IAsyncDisposable
 {
     /// <summary>Creates or migrates the schema to the current version.</summary>

@@ -194,6 +194,7 @@ public static class GatewayHost
         }
 
         services.AddSingleton<IQuotaStore>(store);
+        services.AddSingleton<IRedisHandoverStore>(store);
         services.AddSingleton<IIdentityStore>(store);
         services.AddSingleton<StoreMetrics>();
         services.AddSingleton<StoreWriter>();
@@ -244,6 +245,8 @@ public static class GatewayHost
             app.Services.GetRequiredService<UsageMaintenance>().StopAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<UsageRecorder>().StopAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<UsageFlusher>().StopAsync(drain.Token).GetAwaiter().GetResult();
+            // Units counted during a Redis outage and not in Redis yet: added there, or kept in the store for the next instance.
+            app.Services.GetService<RedisAdmission>()?.HandOverAsync(drain.Token).GetAwaiter().GetResult();
             app.Services.GetRequiredService<StoreWriter>().Dispose();
         });
 

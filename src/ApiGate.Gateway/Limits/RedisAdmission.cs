@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using ApiGate.Core.Quotas;
 using ApiGate.Core.RateLimiting;
+using ApiGate.Core.Storage;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Identity;
 using Microsoft.Extensions.Logging;
@@ -54,6 +55,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private readonly TimeSpan _timeout;
     private readonly bool _failOpen;
     private readonly QuotaSeeds _seeds;
+    private readonly IRedisHandoverStore? _handover;
     private readonly TimeProvider _time;
     private readonly ILogger<RedisAdmission> _logger;
     private readonly InProcessRateLimiter _fallbackBuckets;
@@ -65,6 +67,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private IDatabase? _database;
     private Task? _probe;
     private Task? _storedRead;
+    private Task? _takeOver;
     private DateTimeOffset _storedReadDue;
     private int _storedReadNow;
     private string? _dataSet;
@@ -76,7 +79,11 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     private long _brokenCounterLoggedAt;
     private int _disposed;
 
-    public RedisAdmission(GatewayOptions options, QuotaSeeds seeds, TimeProvider timeProvider, ILogger<RedisAdmission> logger)
+    /// <param name="handover">
+    /// Where units counted here and not yet in Redis go at a stop when Redis does not answer, and where units other
+    /// instances left that way are taken from (<see cref="HandOverAsync"/>); null: such units are lost for Redis (logged).
+    /// </param>
+    public RedisAdmission(GatewayOptions options, QuotaSeeds seeds, TimeProvider timeProvider, ILogger<RedisAdmission> logger, IRedisHandoverStore? handover = null)
     {
         _url = RedisUrl.Parse(options.RedisUrl);
         _trust = RedisTlsTrust.Create(options.RedisCaFile);
@@ -84,6 +91,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         _timeout = options.RedisTimeout;
         _failOpen = options.LimitsOnRedisFailure != "closed";
         _seeds = seeds;
+        _handover = handover;
         _time = timeProvider;
         _logger = logger;
         _fallbackBuckets = new InProcessRateLimiter(timeProvider);
@@ -177,7 +185,64 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
         Volatile.Write(ref _available, 1);
         LogConnected(_url.ToString(), _failOpen ? "open" : "closed");
+        TakeHandedOverUnits(); // what instances that stopped during an outage left for this data set; the probe adds it
         _probe = ProbeAsync(_stopping.Token);
+    }
+
+    /// <summary>
+    /// At a graceful stop, once the last requests have settled: the units this instance counted on its own during an
+    /// outage and has not added to Redis yet are added there if Redis answers, else handed to the store for the next
+    /// instance that reaches the same data set (<see cref="TakeHandedOverUnits"/>). Dropped, they were missing from the
+    /// shared counters for the rest of the month (the store holds them, but never seeds a counter that exists), and
+    /// every instance admitted that much more. Logged either way; lost for Redis only when the store refuses them too.
+    /// </summary>
+    public async Task HandOverAsync(CancellationToken cancellationToken)
+    {
+        // No probe may add (or a take hand) units while they are counted here.
+        await StopBackgroundWorkAsync();
+        if (Available && Volatile.Read(ref _pendingUnits) != 0)
+        {
+            try
+            {
+                await FlushPendingAsync();
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Gone again: what could not be sent is still pending and handed over below.
+            }
+        }
+
+        var left = new List<QuotaUsage>();
+        foreach (var ((userId, period), local) in _local)
+        {
+            var units = Interlocked.Exchange(ref local.Pending, 0);
+            if (units != 0)
+            {
+                left.Add(new QuotaUsage(userId, period, units, 0));
+            }
+        }
+
+        if (left.Count == 0 || _dataSet is not { } dataSet)
+        {
+            return;
+        }
+
+        var total = left.Sum(u => u.Used);
+        if (_handover is null)
+        {
+            LogHandOverFailed(_url.ToString(), total, left.Count, "no store to hand them to");
+            return;
+        }
+
+        try
+        {
+            await _handover.HandOverRedisUnitsAsync(dataSet, left, cancellationToken);
+            LogHandedOver(_url.ToString(), total, left.Count);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || cancellationToken.IsCancellationRequested)
+        {
+            LogHandOverFailed(_url.ToString(), total, left.Count, FirstLine(ex.Message));
+        }
     }
 
     /// <summary>
@@ -238,24 +303,35 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             return; // registered as itself and as IAdmission: the container disposes it twice
         }
 
-        await _stopping.CancelAsync();
-        if (_probe is not null)
-        {
-            await _probe.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        if (_storedRead is not null)
-        {
-            // Started by the probe, which has ended; cancelled with it. Bounded: a database that hangs does not hold the stop.
-            await _storedRead.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
+        await StopBackgroundWorkAsync();
         if (_connection is not null)
         {
             await _connection.DisposeAsync();
         }
 
         _stopping.Dispose();
+    }
+
+    /// <summary>Ends the probe and the store reads it started (cancelled with it; bounded: a database that hangs does not hold the stop).</summary>
+    private async Task StopBackgroundWorkAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            await _stopping.CancelAsync();
+        }
+
+        if (_probe is not null)
+        {
+            await _probe.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        foreach (var work in (Task?[])[_storedRead, _takeOver])
+        {
+            if (work is not null)
+            {
+                await work.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
     }
 
     private async ValueTask<AdmissionResult> AdmitInRedisAsync(RequestIdentity caller, bool rateLimited, CancellationToken cancellationToken)
@@ -560,6 +636,10 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                 if (_sweep.Due(_time.GetUtcNow()))
                 {
                     Sweep();
+                    if (Available)
+                    {
+                        TakeHandedOverUnits(); // left by an instance that stopped while Redis was unavailable only to it
+                    }
                 }
 
                 try
@@ -577,6 +657,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
                         _seeds.Forget(); // counters missing from Redis now are seeded from the store as it is now
                         Volatile.Write(ref _available, 1);
                         LogRecovered(_url.ToString(), added);
+                        TakeHandedOverUnits(); // left by instances stopped during the outage; added at the next tick
                     }
                     else if (!_connection!.IsConnected)
                     {
@@ -655,6 +736,48 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             {
                 Volatile.Write(ref local.Stored, new StoredUsage(used, local.CountedAtRead)); // most users' are unchanged between reads
             }
+        }
+    }
+
+    /// <summary>
+    /// Takes, in the background, the units that instances stopped during an outage handed to the store
+    /// (<see cref="HandOverAsync"/>) for the data set this instance counts in, and makes them its own pending units, which
+    /// the probe adds to Redis as it adds those counted here — only while Redis still holds that data set (one that lost
+    /// its data is seeded from the store, which holds the units). One take at a time; a store that does not answer keeps
+    /// them for a later one (at the next recovery, start or sweep).
+    /// </summary>
+    private void TakeHandedOverUnits()
+    {
+        if (_handover is not null && _dataSet is { } dataSet && _takeOver is not { IsCompleted: false } && !_stopping.IsCancellationRequested)
+        {
+            _takeOver = TakeHandedOverUnitsAsync(_handover, dataSet);
+        }
+    }
+
+    private async Task TakeHandedOverUnitsAsync(IRedisHandoverStore handover, string dataSet)
+    {
+        IReadOnlyList<QuotaUsage> taken;
+        try
+        {
+            // Periods whose Redis counters have expired (QuotaRetention after the month) have nothing to add them to.
+            var expiredBefore = QuotaPeriod.StartOf(_time.GetUtcNow() - QuotaRetention).AddMonths(-1);
+            taken = await handover.TakeRedisUnitsAsync(dataSet, expiredBefore, _stopping.Token);
+        }
+        catch (Exception)
+        {
+            return; // the store does not answer (or this instance stops): they stay there for a later take
+        }
+
+        long units = 0;
+        foreach (var u in taken)
+        {
+            AddPending(u.UserId, u.PeriodStart, u.Used);
+            units += u.Used;
+        }
+
+        if (taken.Count > 0)
+        {
+            LogTakenOver(_url.ToString(), units, taken.Count);
         }
     }
 
@@ -822,6 +945,18 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     [LoggerMessage(EventId = 4209, Level = LogLevel.Warning,
         Message = "Redis quota counter {Key} did not hold a whole number (something else wrote it); it is set again from the store's count (logged at most once a second)")]
     private partial void LogBrokenCounter(string key);
+
+    [LoggerMessage(EventId = 4210, Level = LogLevel.Warning,
+        Message = "Stopping while Redis at {Endpoint} does not take them: {Units} quota units of {Counters} user counters, counted here during the outage, were handed to the store; the next instance that reaches Redis adds them")]
+    private partial void LogHandedOver(string endpoint, long units, int counters);
+
+    [LoggerMessage(EventId = 4211, Level = LogLevel.Error,
+        Message = "Stopping while Redis at {Endpoint} does not take them: {Units} quota units of {Counters} user counters, counted here during the outage, could not be handed to the store either and are missing from the shared counters until the month ends (the store still holds them): {Reason}")]
+    private partial void LogHandOverFailed(string endpoint, long units, int counters, string reason);
+
+    [LoggerMessage(EventId = 4212, Level = LogLevel.Information,
+        Message = "Took {Units} quota units of {Counters} user counters that instances stopped during a Redis outage handed to the store; adding them to Redis at {Endpoint}")]
+    private partial void LogTakenOver(string endpoint, long units, int counters);
 
     [LoggerMessage(EventId = 4205, Level = LogLevel.Error, Message = "Redis refused the admission script for user {UserId} (the request was decided locally; Redis stays in use for everyone else): {Reason}")]
     private partial void LogScriptRefused(string userId, string reason);

@@ -555,5 +555,16 @@ internal static class PostgresMigrations
         // every gateway's routes and every route list, as they were. The triggers are made again with TRUNCATE among
         // their events (a store migrated to 21 before they had it).
         (22, "config content token moved by TRUNCATE too (PostgreSQL; SQLite triggers re-checked)", Sql.ConfigContentTriggers.Postgres()),
+        // Quota units a gateway counted on its own while Redis was unavailable to it and could not add there before it
+        // stopped, per Redis data set, user and quota period: the next instance that reaches that data set adds them.
+        (23, "quota units handed over to the next instance that reaches Redis", """
+            CREATE TABLE IF NOT EXISTS redis_handover (
+                data_set TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                period_start TEXT NOT NULL,
+                units BIGINT NOT NULL,
+                PRIMARY KEY (data_set, user_id, period_start)
+            );
+            """),
     ];
 }

@@ -565,5 +565,16 @@ internal static class SqliteMigrations
         // table with triggers fires them row by row), so here the triggers are only made again where one is missing,
         // and both engines stay at the same schema version.
         (22, "config content token moved by TRUNCATE too (PostgreSQL; SQLite triggers re-checked)", Sql.ConfigContentTriggers.Sqlite()),
+        // Quota units a gateway counted on its own while Redis was unavailable to it and could not add there before it
+        // stopped, per Redis data set, user and quota period: the next instance that reaches that data set adds them.
+        (23, "quota units handed over to the next instance that reaches Redis", """
+            CREATE TABLE IF NOT EXISTS redis_handover (
+                data_set TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                period_start TEXT NOT NULL,
+                units INTEGER NOT NULL,
+                PRIMARY KEY (data_set, user_id, period_start)
+            );
+            """),
     ];
 }

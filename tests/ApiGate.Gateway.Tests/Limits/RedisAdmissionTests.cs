@@ -456,6 +456,84 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task StoppedDuringAnOutage_UnitsCountedLocally_HandedToTheStoreAndAddedByTheNextInstanceThatReachesRedis()
+    {
+        // Arrange: 2 units in Redis; then Redis stalls and the instance counts 4 on its own (after the one whose script
+        // was sent, which the stalled server runs when it resumes) and stops before Redis answers again
+        await using var redis = await RedisServer.StartAsync();
+        var caller = Caller(requestsPerMonth: 1000);
+        var period = QuotaPeriod.StartOf(Start);
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await one.ConnectAsync(CancellationToken.None);
+        await one.AdmitAsync(caller, false, CancellationToken.None);
+        await one.AdmitAsync(caller, false, CancellationToken.None);
+        await redis.PauseAsync();
+        await one.AdmitAsync(caller, false, CancellationToken.None); // times out: its unit is left to Redis
+        for (var i = 0; i < 4; i++)
+        {
+            await one.AdmitAsync(caller, false, CancellationToken.None);
+        }
+
+        // Act: the stop, then Redis back and another instance started
+        await one.HandOverAsync(CancellationToken.None);
+        await one.DisposeAsync();
+        await redis.ResumeAsync();
+        var two = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await two.ConnectAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => two.PendingUnits(caller.User.Id) == 4);
+        for (var i = 0; i < 200 && Integer(await redis.CommandAsync("GET", two.QuotaKey(caller.User.Id, period))) != 7; i++)
+        {
+            clock.Advance(RedisAdmission.ProbeInterval); // the probe adds what it took, as it adds its own units
+            await Task.Delay(25);
+        }
+
+        // Assert: every unit served is in Redis — not short of the 4 the stopped instance counted on its own
+        Assert.Empty(_store.HandedOver);
+        Assert.Equal(0, two.PendingUnits(caller.User.Id));
+        Assert.Equal(7, Integer(await redis.CommandAsync("GET", two.QuotaKey(caller.User.Id, period))));
+        Assert.Equal(8, (await two.AdmitAsync(caller, false, CancellationToken.None)).Quota!.Value.Used);
+    }
+
+    [RedisFact]
+    public async Task StoppedDuringAnOutage_RedisLostItsDataMeanwhile_HandedOverUnitsNotAddedTheStoreSeedsTheCounter()
+    {
+        // Arrange: 3 units counted on its own by an instance that stops while Redis is down; Redis then restarts empty
+        await using var redis = await RedisServer.StartAsync();
+        var caller = Caller(requestsPerMonth: 1000);
+        var period = QuotaPeriod.StartOf(Start);
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await one.ConnectAsync(CancellationToken.None);
+        await one.AdmitAsync(caller, false, CancellationToken.None);
+        await redis.StopAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            await one.AdmitAsync(caller, false, CancellationToken.None);
+        }
+
+        await one.HandOverAsync(CancellationToken.None);
+        await one.DisposeAsync();
+        var handedOver = _store.HandedOver.Sum(h => h.Units.Used);
+        _store.Rows.Add(new QuotaUsage(caller.User.Id, period, 4, 0)); // the usage events of all four requests
+        clock.Advance(QuotaSeeds.MaxAge + QuotaSeeds.MaxAge);
+
+        // Act
+        await redis.RestartAsync();
+        var two = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await two.ConnectAsync(CancellationToken.None);
+        clock.Advance(RedisAdmission.ProbeInterval);
+        await Task.Delay(200);
+        var next = await two.AdmitAsync(caller, false, CancellationToken.None);
+
+        // Assert: the counter seeded from the store, which holds the 3 units; not those 3 once more
+        Assert.True(handedOver is 2 or 3, $"handed over {handedOver}"); // the first after the stop may have been sent before the connection broke
+        Assert.Equal(0, two.PendingUnits(caller.User.Id));
+        Assert.Equal(5, next.Quota!.Value.Used);
+        Assert.Equal(5, Integer(await redis.CommandAsync("GET", two.QuotaKey(caller.User.Id, period))));
+    }
+
+    [RedisFact]
     public async Task RedisLostItsDataWhileTheStoreCannotSeed_UnitsCountedLocallyKeepCounting_QuotaHolds()
     {
         // Arrange: 6 of 10 units used in Redis; then Redis loses its data (flushed, no outage) while the store cannot be
@@ -753,7 +831,7 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         {
             RedisUrl = url, RedisPrefix = _prefix, RedisTimeout = timeout ?? TimeSpan.FromSeconds(2), LimitsOnRedisFailure = closed ? "closed" : "open",
         };
-        var admission = new RedisAdmission(options, new QuotaSeeds(_store, clock), clock, logger ?? NullLogger<RedisAdmission>.Instance);
+        var admission = new RedisAdmission(options, new QuotaSeeds(_store, clock), clock, logger ?? NullLogger<RedisAdmission>.Instance, _store);
         _admissions.Add(admission);
         return admission;
     }
@@ -789,9 +867,12 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
             new PlanRuntime(plan, TokenBucketPolicy.FromPlan(ratePerMinute, burst), []));
     }
 
-    private sealed class StubQuotaStore : IQuotaStore
+    private sealed class StubQuotaStore : IQuotaStore, IRedisHandoverStore
     {
         public List<QuotaUsage> Rows { get; } = [];
+
+        /// <summary>What stopping instances handed over, by data set.</summary>
+        public List<(string DataSet, QuotaUsage Units)> HandedOver { get; } = [];
 
         /// <summary>True: every load fails, as a store that is down.</summary>
         public bool Failing { get; set; }
@@ -804,5 +885,25 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         public Task<QuotaUsage> FindQuotaUsageAsync(string userId, DateTimeOffset periodStart, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task AddQuotaUsageAsync(IReadOnlyList<QuotaUsage> deltas, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task HandOverRedisUnitsAsync(string dataSet, IReadOnlyList<QuotaUsage> units, CancellationToken cancellationToken)
+        {
+            lock (HandedOver)
+            {
+                HandedOver.AddRange(units.Select(u => (dataSet, u)));
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task<IReadOnlyList<QuotaUsage>> TakeRedisUnitsAsync(string dataSet, DateTimeOffset expiredBefore, CancellationToken cancellationToken)
+        {
+            lock (HandedOver)
+            {
+                var taken = HandedOver.Where(h => h.DataSet == dataSet && h.Units.PeriodStart >= expiredBefore).Select(h => h.Units).ToList();
+                HandedOver.RemoveAll(h => h.DataSet == dataSet || h.Units.PeriodStart < expiredBefore);
+                return Task.FromResult<IReadOnlyList<QuotaUsage>>(taken);
+            }
+        }
     }
 }

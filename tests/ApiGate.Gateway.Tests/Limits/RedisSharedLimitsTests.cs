@@ -345,6 +345,47 @@ public sealed class RedisSharedLimitsTests : IAsyncLifetime
         Assert.Equal(20, _upstream.Received.Count);
     }
 
+    [RedisFact]
+    public async Task RedisHangs_OpenMode_AnInstanceStoppedBeforeItAnswersAgain_ItsLocalUnitsStillReachRedis()
+    {
+        // Arrange: 3 of a 100-unit month counted in Redis; then Redis hangs and instance one serves 6 on its own
+        var redis = await OwnServerAsync();
+        var (one, two) = await StartPairAsync(redis.Url(), "open");
+        var (key, userId) = await CreateKeyWithUserAsync(one, two, new PlanInput { Id = "hundred", Name = "Hundred", RequestsPerMonth = 100 });
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(one, key)).StatusCode);
+        }
+
+        await WaitForCounterAsync(redis, userId, 3);
+        await redis.PauseAsync();
+        var admission = one.Service<RedisAdmission>();
+        for (var i = 0; i < 400 && admission.Available; i++) // bounded: 20 s; the probe notices within a timeout or two
+        {
+            await Task.Delay(50);
+        }
+
+        var served = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            served.Add((await SendAsync(one, key)).StatusCode);
+        }
+
+        // Act: instance one is stopped (a deploy, a restart to "fix" things) before Redis answers again; then it resumes
+        await one.StopAsync();
+        await redis.ResumeAsync();
+        await WaitUntilAvailableAsync(two);
+        await WaitForCounterAsync(redis, userId, 9);
+
+        // Assert: Redis counts every unit served, as the store does — not 3, which it kept for the rest of the month, so
+        // every instance admitted the 6 again
+        Assert.False(admission.Available);
+        Assert.All(served, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.Equal(9, Counter(await redis.CommandAsync("GET", QuotaKey(userId))));
+        await WaitForStoredUnitsAsync(two, userId, 9);
+        Assert.Equal("10", (await SendAsync(two, key)).Headers.GetValues("X-Quota-Used").Single());
+    }
+
     private async Task<RedisServer> OwnServerAsync()
     {
         var server = await RedisServer.StartAsync();
