@@ -7,7 +7,7 @@ namespace ApiGate.Storage.Postgres;
 /// <summary>
 /// <c>APIGATE_DATABASE_DSN</c> for PostgreSQL: an Npgsql connection string (<c>Host=db;Username=apigate;…</c>) or a
 /// URL, <c>postgres://user:password@host:port/database?sslmode=require</c> (also <c>postgresql://</c>; user and
-/// password percent-decoded; libpq's <c>sslrootcert</c>, <c>sslcert</c>, <c>sslkey</c>, <c>sslpassword</c>,
+/// password percent-decoded; libpq's <c>user</c>, <c>dbname</c>, <c>sslrootcert</c>, <c>sslcert</c>, <c>sslkey</c>, <c>sslpassword</c>,
 /// <c>connect_timeout</c>, <c>application_name</c>, <c>target_session_attrs</c> by their libpq names, anything else
 /// by its Npgsql name). Messages name the host, port and database, never the password.
 /// </summary>
@@ -67,9 +67,14 @@ internal static class PostgresDsn
     public static string Describe(NpgsqlConnectionStringBuilder builder) =>
         $"postgres://{(string.IsNullOrEmpty(builder.Username) ? "" : builder.Username + "@")}{HostOf(builder)}/{builder.Database}";
 
-    /// <summary>The host and port alone, as failures name them; a list of hosts as it is written (each with its port).</summary>
+    /// <summary>
+    /// The host and port alone, as failures name them (an IPv6 address in brackets, <c>[fd00::5]:5432</c>: without them
+    /// its last group reads as the port); a list of hosts as it is written (each with its port).
+    /// </summary>
     public static string HostOf(NpgsqlConnectionStringBuilder builder) =>
-        builder.Host!.Contains(',', StringComparison.Ordinal) ? builder.Host : $"{builder.Host}:{builder.Port}";
+        builder.Host!.Contains(',', StringComparison.Ordinal) ? builder.Host
+        : builder.Host.Contains(':', StringComparison.Ordinal) && !builder.Host.StartsWith('[') && !builder.Host.StartsWith('/') ? $"[{builder.Host}]:{builder.Port}"
+        : $"{builder.Host}:{builder.Port}";
 
     private static NpgsqlConnectionStringBuilder FromUrl(string dsn)
     {
@@ -110,6 +115,12 @@ internal static class PostgresDsn
                 case "connect_timeout":
                     builder.Timeout = int.Parse(value, CultureInfo.InvariantCulture);
                     break;
+                case "user":
+                    builder.Username = value;
+                    break;
+                case "dbname":
+                    builder.Database = value;
+                    break;
                 case "application_name":
                     builder.ApplicationName = value;
                     break;
@@ -141,7 +152,8 @@ internal static class PostgresDsn
     /// <summary>
     /// The URL's hosts when <see cref="Uri"/> cannot read them, written as libpq writes them: several, for a failover
     /// (<c>postgres://user@db1:5432,db2:5432/apigate?target_session_attrs=read-write</c>: Npgsql's host list, each with
-    /// its port), or the directory of a Unix-domain socket, percent-encoded (<c>postgres://user@%2Fvar%2Frun%2Fpostgresql/apigate</c>).
+    /// its port), the directory of a Unix-domain socket, percent-encoded (<c>postgres://user@%2Fvar%2Frun%2Fpostgresql/apigate</c>),
+    /// or none at all, for a <c>?host=</c> to name (<c>postgres://user@/apigate?host=/var/run/postgresql</c>: empty).
     /// <paramref name="dsn"/> is then given <c>localhost</c> in their place. Null for one host name or address.
     /// </summary>
     private static string? LibpqHosts(ref string dsn)
@@ -157,6 +169,10 @@ internal static class PostgresDsn
         if (hosts.Contains(',', StringComparison.Ordinal))
         {
             found = string.Join(',', hosts.Split(',').Select(HostAndPort));
+        }
+        else if (hosts.Length == 0)
+        {
+            found = ""; // libpq's spelling for "the host is in the query" (or its default socket, which Npgsql has not)
         }
         else if (hosts.StartsWith("%2F", StringComparison.OrdinalIgnoreCase))
         {

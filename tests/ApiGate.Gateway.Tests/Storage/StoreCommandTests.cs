@@ -1226,6 +1226,46 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(hosts, builder.Host);
     }
 
+    [Theory]
+    [InlineData("postgres://app:hunter2@[fd00::5]:6543/apigate", "[fd00::5]:6543", "postgres://app@[fd00::5]:6543/apigate")]
+    [InlineData("postgres://app@[::1]/apigate", "[::1]:5432", "postgres://app@[::1]:5432/apigate")]
+    [InlineData("Host=fd00::5;Port=6543;Username=app;Database=apigate", "[fd00::5]:6543", "postgres://app@[fd00::5]:6543/apigate")]
+    [InlineData("postgres://app@db.internal/apigate", "db.internal:5432", "postgres://app@db.internal:5432/apigate")]
+    [InlineData("postgres://app@%2Fvar%2Frun%2Fpostgresql/apigate", "/var/run/postgresql:5432", "postgres://app@/var/run/postgresql:5432/apigate")]
+    public void HostOf_IPv6Address_InBracketsSoItsLastGroupIsNotReadAsThePort(string dsn, string host, string location)
+    {
+        // Act
+        var builder = ApiGate.Storage.Postgres.PostgresDsn.Parse(dsn);
+
+        // Assert: "PostgreSQL at ::1:5432" named no port anyone could tell from the address
+        Assert.Equal(host, ApiGate.Storage.Postgres.PostgresDsn.HostOf(builder));
+        Assert.Equal(location, ApiGate.Storage.Postgres.PostgresDsn.Describe(builder));
+    }
+
+    [Theory]
+    [InlineData("postgres:///apigate?host=/var/run/postgresql&user=app", "/var/run/postgresql", "app", "apigate")]
+    [InlineData("postgres://app@/apigate?host=/var/run/postgresql", "/var/run/postgresql", "app", "apigate")]
+    [InlineData("postgresql://db.internal?user=app&dbname=apigate", "db.internal", "app", "apigate")]
+    [InlineData("postgres://other@db.internal/other?user=app&dbname=apigate", "db.internal", "app", "apigate")]
+    public void Parse_UrlAsLibpqWritesIt_EmptyHostWithHostInTheQueryAndUserAndDbnameParameters(string dsn, string host, string user, string database)
+    {
+        // Act: refused before as "Couldn't set user" or "The hostname could not be parsed"
+        var builder = ApiGate.Storage.Postgres.PostgresDsn.Parse(dsn);
+
+        // Assert
+        Assert.Equal((host, user, database), (builder.Host, builder.Username, builder.Database));
+    }
+
+    [Fact]
+    public void Problem_UrlWithNoHostAnywhere_SaysItNamesNoHost()
+    {
+        // Act
+        var problem = ApiGate.Storage.Postgres.PostgresDsn.Problem("postgres://app:hunter2@/apigate");
+
+        // Assert
+        Assert.Equal("names no PostgreSQL host (Host=… or postgres://user@host/database)", problem);
+    }
+
     [Fact]
     public void Parse_UrlWithLibpqSslParameters_MapsThemToTheDriversSettings()
     {
