@@ -100,6 +100,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
         var store = GatewayStores.Create(options.DatabaseDriver, options.DatabaseDsn, new SecretProtector(options.SecretKey, options.SecretKeyPrevious), serving ? options.StoreBusyTimeout : null);
         store.MigrateExisting = migrate;
+        store.Waiting = message => Error.WriteLine("warning: " + message);
         var noStore = $"{DsnSetting}: there is no store at {store.Location} {existing}; check the path or DSN";
         if (managing && options.DatabaseDriver == GatewayStores.Sqlite && Path.GetDirectoryName(Path.GetFullPath(store.Location)) is { Length: > 0 } directory
             && !Directory.Exists(directory))

@@ -286,8 +286,13 @@ public static class GatewayHost
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken = default)
     {
         var store = app.Services.GetRequiredService<IGatewayStore>();
-        await store.InitializeAsync(cancellationToken);
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GatewayHost).FullName!);
+        if (store is ApiGate.Storage.Sql.SqlGatewayStore { Waiting: null } sql)
+        {
+            sql.Waiting = message => GatewayHostLog.WaitingForStore(log, message); // `apigate serve` prints it itself
+        }
+
+        await store.InitializeAsync(cancellationToken);
         GatewayHostLog.StoreOpened(log, store.Created ? "Created a new store" : "Opened the store", store.Location);
         await app.Services.GetRequiredService<SnapshotManager>().InitializeAsync(cancellationToken);
         if (app.Services.GetService<RedisAdmission>() is { } redis)
@@ -467,6 +472,9 @@ internal static partial class GatewayHostLog
 {
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "{What} at {Location}")]
     public static partial void StoreOpened(ILogger logger, string what, string location);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "Not listening yet: {Message}")]
+    public static partial void WaitingForStore(ILogger logger, string message);
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Information,
         Message = "Stopping: still serving for {Seconds} s (server.stop_delay) while /health/ready answers 503, then closing the port and draining")]

@@ -161,14 +161,76 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
     /// for it as long as another process's migration runs; a copy's target (<see cref="SqlGatewayStore.SchemaInCopy"/>)
     /// waits at most <see cref="CopyLockTimeout"/>, so a <c>migrate</c> that never ends does not hold the copy forever.
     /// </summary>
-    private Task LockMigrationsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    private async Task LockMigrationsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
     {
         var sql = transaction is null ? "SELECT pg_advisory_lock(@Key)" : "SELECT pg_advisory_xact_lock(@Key)";
-        return SchemaInCopy
-            ? LockWithinCopyTimeoutAsync(connection, transaction, sql, new { Key = MigrationLock }, seconds =>
+        if (SchemaInCopy)
+        {
+            await LockWithinCopyTimeoutAsync(connection, transaction, sql, new { Key = MigrationLock }, seconds =>
                 $"--to-dsn: another process held the migration lock of the store at {Location} for {seconds} s (an 'apigate migrate', " +
-                "or a gateway starting on it, still migrating it?); nothing was copied: let it finish, then copy again", cancellationToken)
-            : ExecuteAsync(connection, transaction, sql, cancellationToken, new { Key = MigrationLock });
+                "or a gateway starting on it, still migrating it?); nothing was copied: let it finish, then copy again", cancellationToken);
+            return;
+        }
+
+        // Taken at once when free (almost always); else said once, then waited for: a start or a command that waited
+        // silently for a session that never lets go (an 'apigate migrate' suspended with Ctrl+Z, an operator's psql)
+        // looked hung, with nothing to say what it waited for or on whom.
+        if (transaction is null && Waiting is { } waiting)
+        {
+            if (await FirstValueAsync<bool>(connection, null, "SELECT pg_try_advisory_lock(@Key)", new { Key = MigrationLock }, cancellationToken))
+            {
+                return; // taken once: the unlock after migrating lets go of it
+            }
+
+            waiting($"waiting for the migration lock of the store at {Location} ({PostgresDsn.Setting}), held by another session " +
+                $"({await MigrationLockHolderAsync(connection, cancellationToken)}): an 'apigate migrate', or a gateway starting on this store, " +
+                "still migrating it? This goes on once that session lets go of it");
+        }
+
+        await ExecuteAsync(connection, transaction, sql, cancellationToken, new { Key = MigrationLock });
+    }
+
+    /// <summary>
+    /// Who holds the migration lock, as far as this role may see (another role's session shows its process id alone):
+    /// <c>pid 4242, application 'apigate', from 10.0.0.7, connected 3 min ago, active</c>. Never a query's text.
+    /// </summary>
+    private static async Task<string> MigrationLockHolderAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        // A bigint advisory key is kept as its high and low 32 bits (classid, objid), with objsubid 1.
+        var holders = await QueryAsync<(int Pid, string? Application, string? Address, string? State, long? Seconds)>(connection, null, """
+            SELECT a.pid, a.application_name, host(a.client_addr), a.state, EXTRACT(EPOCH FROM now() - a.backend_start)::bigint
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = (@Key >> 32)::oid AND l.objid = (@Key & 4294967295)::oid
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """, new { Key = MigrationLock }, cancellationToken);
+        if (holders.Count == 0)
+        {
+            return "it has just let go";
+        }
+
+        var (pid, application, address, state, seconds) = holders[0];
+        var parts = new List<string> { string.Create(System.Globalization.CultureInfo.InvariantCulture, $"pid {pid}") };
+        if (!string.IsNullOrEmpty(application))
+        {
+            parts.Add($"application '{application}'");
+        }
+
+        if (!string.IsNullOrEmpty(address))
+        {
+            parts.Add($"from {address}");
+        }
+
+        if (seconds is { } s)
+        {
+            parts.Add(s < 120 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"connected {s} s ago") : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"connected {s / 60} min ago"));
+        }
+
+        if (!string.IsNullOrEmpty(state))
+        {
+            parts.Add(state);
+        }
+
+        return string.Join(", ", parts);
     }
 
     public override async Task<StoreCheck> CheckAsync(CancellationToken cancellationToken)

@@ -277,6 +277,12 @@ public abstract partial class SqlGatewayStore : IGatewayStore
 
     private UpstreamDefinition ToUpstream(UpstreamRow row) => row.ToDefinition(_secrets.Unprotect);
 
+    /// <summary>
+    /// Told once, with one line for the person waiting, when <c>InitializeAsync</c> has to wait for another session (on
+    /// PostgreSQL: the migration lock, which another process's migration holds); the wait goes on until it lets go.
+    /// </summary>
+    public Action<string>? Waiting { get; set; }
+
     // ---- what an engine provides ----
 
     /// <summary>An open connection; a database that cannot be reached or opened surfaces as <see cref="StoreUnavailableException"/>.</summary>

@@ -46,6 +46,50 @@ public sealed class PostgresMigrationWaitTests(StoreEngines engines) : IClassFix
     }
 
     [PostgresFact]
+    public async Task InitializeAsync_MigrationLockHeldByAnotherSession_SaysOnceWhoHoldsItThenWaits()
+    {
+        // Arrange: a psql-like session of another application holding the lock (an 'apigate migrate' suspended with
+        // Ctrl+Z looks the same); before, a start or any command waited for it without a word
+        var created = await engines.CreateAsync(GatewayStores.Postgres);
+        await using var holder = new NpgsqlConnection(created.Dsn + ";Application Name=maintenance");
+        await holder.OpenAsync();
+        await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_lock(@Key)", new { Key = PostgresGatewayStore.MigrationLock });
+        await using var store = GatewayStores.Create(GatewayStores.Postgres, created.Dsn, new SecretProtector(null));
+        var said = new List<string>();
+        store.Waiting = message =>
+        {
+            lock (said)
+            {
+                said.Add(message);
+            }
+        };
+
+        // Act
+        var initialize = store.InitializeAsync(None);
+        for (var i = 0; i < 200 && said.Count == 0; i++) // bounded: 10 s
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(300);
+        var waiting = !initialize.IsCompleted;
+        await Dapper.SqlMapper.ExecuteAsync(holder, "SELECT pg_advisory_unlock(@Key)", new { Key = PostgresGatewayStore.MigrationLock });
+        await initialize;
+        await using var again = GatewayStores.Create(GatewayStores.Postgres, created.Dsn, new SecretProtector(null));
+        var saidAgain = false;
+        again.Waiting = _ => saidAgain = true;
+        await again.InitializeAsync(None);
+
+        // Assert: said once, naming the store, the setting and the session that holds the lock; nothing when it is free
+        Assert.True(waiting);
+        var message = Assert.Single(said);
+        Assert.StartsWith($"waiting for the migration lock of the store at {store.Location} (APIGATE_DATABASE_DSN / --database), held by another session (pid {holder.ProcessID}, application 'maintenance', ", message, StringComparison.Ordinal);
+        Assert.False(saidAgain);
+        Assert.Equal(0L, await Dapper.SqlMapper.ExecuteScalarAsync<long>(holder,
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = (@Key & 4294967295)::oid AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", new { Key = PostgresGatewayStore.MigrationLock })); // let go after
+    }
+
+    [PostgresFact]
     public async Task InitializeAsync_MigrationLockHeldPastTheServersStatementTimeout_WaitsThenMigrates()
     {
         // Arrange: a store with one migration to apply, whose connections have a 500 ms statement_timeout (as a DBA sets
