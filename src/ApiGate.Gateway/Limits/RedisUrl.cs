@@ -103,7 +103,16 @@ internal sealed class RedisUrl
         {
             var close = authority.IndexOf(']', StringComparison.Ordinal);
             host = close < 0 ? "" : authority[1..close];
-            portText = close >= 0 && close + 1 < authority.Length && authority[close + 1] == ':' ? authority[(close + 2)..] : "";
+            if (close >= 0 && (close + 1 < authority.Length && authority[close + 1] != ':'
+                || !System.Net.IPAddress.TryParse(host, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
+            {
+                // Before, what followed the bracket was dropped unread: [::1]6380 (a colon forgotten) went to port 6379,
+                // which may be another deployment's Redis.
+                problem = $"host '{authority}' is not an IPv6 address in brackets, [address] or [address]:port";
+                return false;
+            }
+
+            portText = close >= 0 && close + 1 < authority.Length ? authority[(close + 2)..] : "";
         }
         else
         {

@@ -38,6 +38,8 @@ public sealed class RedisStartupTests : IDisposable
     [InlineData("redis://:pw-123@cache.example/abc", "database 'abc' of host cache.example")]
     [InlineData("redis://cache.example:6379?password=pw-123", "takes no query (?…) or fragment (#…)")]
     [InlineData("redis://cache.example/0?password=pw-123", "takes no query (?…) or fragment (#…)")]
+    [InlineData("redis://:pw-123@[::1]6380/0", "host '[::1]6380' is not an IPv6 address in brackets")]
+    [InlineData("redis://:pw-123@[cache.example]:6379", "host '[cache.example]:6379' is not an IPv6 address in brackets")]
     public async Task Serve_InvalidRedisUrl_ExitsWithOneLineNamingTheSetting(string url, string problem)
     {
         var result = await ServeAsync(url, "open");
@@ -84,6 +86,17 @@ public sealed class RedisStartupTests : IDisposable
         Assert.Equal(0, RedisUrl.Parse("unix:///tmp/r.sock").Database);
         Assert.Null(RedisUrl.Parse("unix:///tmp/r.sock").Password);
         Assert.IsType<System.Net.Sockets.UnixDomainSocketEndPoint>(Assert.Single(url.ToOptions(TimeSpan.FromSeconds(1), RedisTlsTrust.Create("")).EndPoints));
+    }
+
+    [Theory]
+    [InlineData("redis://:s3cret@[::1]:6380/2", 6380)]
+    [InlineData("rediss://[fd00::5]", 6379)]
+    public void Parse_IPv6AddressInBrackets_ReadsAddressAndPort(string text, int port)
+    {
+        var url = RedisUrl.Parse(text);
+
+        Assert.Equal(port, url.Port);
+        Assert.Equal($"[{url.Host}]:{port}", url.ToString());
     }
 
     [Fact]
