@@ -759,8 +759,9 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         IReadOnlyList<QuotaUsage> taken;
         try
         {
-            // Periods whose Redis counters have expired (QuotaRetention after the month) have nothing to add them to.
-            var expiredBefore = QuotaPeriod.StartOf(_time.GetUtcNow() - QuotaRetention).AddMonths(-1);
+            // Periods whose Redis counters have expired (QuotaRetention after the month) have nothing to add them to: a
+            // period before the one QuotaRetention ago ended more than QuotaRetention ago.
+            var expiredBefore = QuotaPeriod.StartOf(_time.GetUtcNow() - QuotaRetention);
             taken = await handover.TakeRedisUnitsAsync(dataSet, expiredBefore, _stopping.Token);
         }
         catch (Exception)
