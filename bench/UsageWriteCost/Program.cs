@@ -1,6 +1,7 @@
 // Amortised CPU per usage event written by the store (docs/performance.md): the gateway process's CPU and, for
 // PostgreSQL, the server backend's, over many batches of UsageRecorder.MaxBatchSize events.
 // Usage: dotnet run -c Release -- sqlite /tmp/usage-bench.db | postgres "Host=127.0.0.1;Port=5432;Username=postgres;Database=bench"
+// BATCH=N events per batch (500), USERS=N distinct users in a batch (50), ALERTS=1 looks for quota crossings as serve does.
 using System.Diagnostics;
 using System.Globalization;
 using ApiGate.Core.Usage;
@@ -24,10 +25,16 @@ if (driver == GatewayStores.Postgres)
 
 await using var store = GatewayStores.Create(driver, dsn, new SecretProtector(null));
 await store.InitializeAsync(CancellationToken.None);
+if (Environment.GetEnvironmentVariable("ALERTS") == "1")
+{
+    store.EnableUsageAlerts(0.8); // as serve does: each batch looks for quota crossings (usage.threshold, usage.limit)
+}
+
+var users = int.TryParse(Environment.GetEnvironmentVariable("USERS"), out var u) && u > 0 ? u : 50; // distinct users per batch (USERS)
 var start = DateTimeOffset.UtcNow;
 var batch = Enumerable.Range(0, batchSize).Select(i => new UsageEvent
 {
-    UserId = $"usr_{i % 50}", KeyId = "key_1", RouteId = "rte_1", UpstreamId = "ups_1", Method = "GET", Path = "/items/" + i, Status = 200,
+    UserId = $"usr_{i % users}", KeyId = "key_1", RouteId = "rte_1", UpstreamId = "ups_1", Method = "GET", Path = "/items/" + i, Status = 200,
     LatencyMs = 1.25, RequestBytes = 120, ResponseBytes = 2048, Units = 1, ClientIp = "127.0.0.1", RequestId = "req-" + i, Timestamp = start.AddMilliseconds(i),
 }).ToList();
 

@@ -4,6 +4,7 @@ using ApiGate.Core.Usage;
 using ApiGate.Core.Storage;
 using ApiGate.Core.Webhooks;
 using ApiGate.Storage.Rows;
+using Dapper;
 
 namespace ApiGate.Storage.Sql;
 
@@ -372,11 +373,15 @@ public abstract partial class SqlGatewayStore : IWebhookStore
             return;
         }
 
-        foreach (var ((userId, period), at) in touched)
+        // One query per month and kind for every user of the batch: one per user and kind compiled and ran a statement a
+        // thousand times for a batch of 500 users, which held the writer (and the usage queue) back several times over.
+        foreach (var month in touched.GroupBy(t => t.Key.Period))
         {
+            var newest = month.ToDictionary(t => t.Key.UserId, t => t.Value, StringComparer.Ordinal);
+            var (users, ids) = UsersAmong(newest.Keys);
             foreach (var alert in UsageAlertKinds(share))
             {
-                await RecordCrossingsAsync(connection, transaction, CrossingsOfUser, userId, period, alert, at, ct);
+                await RecordCrossingsAsync(connection, transaction, users, ids, month.Key, alert, user => newest[user], ct);
             }
         }
     }
@@ -414,7 +419,7 @@ public abstract partial class SqlGatewayStore : IWebhookStore
         await LockPlanAndQuotaRowsAsync(connection, transaction, users, reference, period, ct);
         foreach (var alert in UsageAlertKinds(share))
         {
-            await RecordCrossingsAsync(connection, transaction, users, reference, period, alert, at, ct);
+            await RecordCrossingsAsync(connection, transaction, users, new DynamicParameters(new { Ref = reference }), period, alert, _ => at, ct);
         }
     }
 
@@ -430,25 +435,44 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     /// <summary>The condition on <c>@Ref</c> that selects one user's quota row (<see cref="RecordCrossingsAsync"/>).</summary>
     private const string CrossingsOfUser = "u.id = @Ref";
 
+    /// <summary>The condition that selects the quota rows of <paramref name="ids"/>, and its parameters (<see cref="RecordCrossingsAsync"/>).</summary>
+    private static (string Condition, DynamicParameters Parameters) UsersAmong(IEnumerable<string> ids)
+    {
+        // Numbered parameters, written out: Dapper expands a list for IN on SQLite but sends it as an array on PostgreSQL.
+        var parameters = new DynamicParameters();
+        var names = new List<string>();
+        foreach (var id in ids)
+        {
+            var name = "U" + names.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            parameters.Add(name, id);
+            names.Add("@" + name);
+        }
+
+        return ($"u.id IN ({string.Join(", ", names)})", parameters);
+    }
+
     /// <summary>The condition on <c>@Ref</c> that selects the quota rows of a plan's users (<see cref="RecordCrossingsAsync"/>).</summary>
     private const string CrossingsOfPlan = "u.plan_id = @Ref";
 
     /// <summary>
-    /// For the users <paramref name="users"/> selects (a condition on <c>u</c>, the user, with <c>@Ref</c>): each one whose
+    /// For the users <paramref name="users"/> selects (a condition on <c>u</c>, the user, with <paramref name="selecting"/>'s parameters): each one whose
     /// stored total in <paramref name="period"/> has reached <paramref name="alert"/>'s share of the quota of the plan
-    /// they are on and who has no mark of that kind yet gets the mark and the event, in <paramref name="transaction"/>.
+    /// they are on and who has no mark of that kind yet gets the mark and the event, dated <paramref name="at"/> of the
+    /// user, in <paramref name="transaction"/>.
     /// </summary>
     private async Task RecordCrossingsAsync(
-        DbConnection connection, DbTransaction transaction, string users, string reference, DateTimeOffset period,
-        (string Kind, string Type, double Share) alert, DateTimeOffset at, CancellationToken ct)
+        DbConnection connection, DbTransaction transaction, string users, DynamicParameters selecting, DateTimeOffset period,
+        (string Kind, string Type, double Share) alert, Func<string, DateTimeOffset> at, CancellationToken ct)
     {
+        var parameters = new DynamicParameters(selecting);
+        parameters.AddDynamicParams(new { Period = StoredValues.Time(period), alert.Share, alert.Kind });
         var crossings = await QueryAsync<UsageCrossingRow>(connection, transaction, $"""
             SELECT q.user_id AS UserId, u.plan_id AS PlanId, p.requests_per_month AS Quota, q.used AS Used FROM quota_usage q
             JOIN users u ON u.id = q.user_id JOIN plans p ON p.id = u.plan_id
             WHERE {users} AND q.period_start = @Period AND p.requests_per_month > 0 AND q.used >= @Share * p.requests_per_month
               AND NOT EXISTS (SELECT 1 FROM webhook_usage_marks m WHERE m.user_id = q.user_id AND m.period_start = q.period_start AND m.kind = @Kind)
             ORDER BY q.user_id
-            """, new { Ref = reference, Period = StoredValues.Time(period), alert.Share, alert.Kind }, ct);
+            """, parameters, ct);
         if (crossings.Count == 0)
         {
             return;
@@ -456,28 +480,33 @@ public abstract partial class SqlGatewayStore : IWebhookStore
 
         // A plan change can put every user of a plan past a line at once: the three statements per user are prepared
         // once and run with each user's values (SQLite otherwise compiles each statement again for every user).
-        var (stored, storedAt) = (StoredValues.Time(period), StoredValues.Time(at));
+        var stored = StoredValues.Time(period);
         await using var mark = Prepared(connection, transaction, """
             INSERT INTO webhook_usage_marks (user_id, period_start, kind, created_at) VALUES (@UserId, @Period, @Kind, @At)
             ON CONFLICT (user_id, period_start, kind) DO NOTHING
-            """, ("UserId", null), ("Period", stored), ("Kind", alert.Kind), ("At", storedAt));
-        await using var insertEvent = Prepared(connection, transaction, InsertWebhookEvent, ("Id", null), ("Type", alert.Type), ("UserId", null), ("Body", null), ("At", storedAt));
-        await using var queue = Prepared(connection, transaction, QueueDeliveries(SubscribedEndpoints), ("EventId", null), ("Type", alert.Type), ("At", storedAt));
+            """, ("UserId", null), ("Period", stored), ("Kind", alert.Kind), ("At", null));
+        await using var insertEvent = Prepared(connection, transaction, InsertWebhookEvent, ("Id", null), ("Type", alert.Type), ("UserId", null), ("Body", null), ("At", null));
+        await using var queue = Prepared(connection, transaction, QueueDeliveries(SubscribedEndpoints), ("EventId", null), ("Type", alert.Type), ("At", null));
         foreach (var crossed in crossings)
         {
+            var crossedAt = at(crossed.UserId);
+            var storedAt = StoredValues.Time(crossedAt);
             mark.Parameters["@UserId"].Value = crossed.UserId;
+            mark.Parameters["@At"].Value = storedAt;
             if (await mark.ExecuteNonQueryAsync(ct) != 1)
             {
                 continue; // a concurrent usage batch marked it first and sends its event
             }
 
             var webhookEvent = WebhookPayloads.Usage(alert.Type, crossed.UserId, crossed.PlanId, period, crossed.Quota, crossed.Used,
-                alert.Kind == "threshold" ? alert.Share : null, at);
+                alert.Kind == "threshold" ? alert.Share : null, crossedAt);
             insertEvent.Parameters["@Id"].Value = webhookEvent.Id;
             insertEvent.Parameters["@UserId"].Value = webhookEvent.UserId;
             insertEvent.Parameters["@Body"].Value = webhookEvent.Body;
+            insertEvent.Parameters["@At"].Value = storedAt;
             await insertEvent.ExecuteNonQueryAsync(ct);
             queue.Parameters["@EventId"].Value = webhookEvent.Id;
+            queue.Parameters["@At"].Value = storedAt;
             if (await queue.ExecuteNonQueryAsync(ct) > 0)
             {
                 _queuedIn.AddOrUpdate(transaction, transaction);

@@ -428,6 +428,62 @@ public sealed class WebhookStoreTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task AddUsageEventsAsync_OneBatchOfManyUsers_EachUsersCrossingsOnceWithItsOwnTime(string engine)
+    {
+        // Arrange: a 10-unit plan; in one batch (of two months) users who reach 80 %, 100 %, too little, and the 80 % of
+        // the month before, a user on an unlimited plan, and 300 users with one unit each (every user of a batch is looked
+        // at in one query per month and kind: one per user and kind held the usage writer back several times over)
+        var created = await engines.CreateAsync(engine);
+        var store = created.Store;
+        var endpoint = await CreateEndpointAsync(store, "usage.threshold,usage.limit");
+        var plans = new PlanService(store, TimeProvider.System);
+        await plans.CreateAsync(new PlanInput { Id = "ten", Name = "Ten", RequestsPerMonth = 10 }, None);
+        await plans.CreateAsync(new PlanInput { Id = "open", Name = "Open", RequestsPerMonth = 0 }, None);
+        var users = new UserService(store, TimeProvider.System);
+        async Task<string> UserAsync(string email, string plan) => (await users.CreateAsync(new UserChanges { Email = email, Plan = plan }, None)).Value!.Id;
+        var (near, over, under, earlier, open) = (await UserAsync("near@example.com", "ten"), await UserAsync("over@example.com", "ten"),
+            await UserAsync("under@example.com", "ten"), await UserAsync("earlier@example.com", "ten"), await UserAsync("open@example.com", "open"));
+        var lastMonth = Now.AddMonths(-1);
+        UsageEvent At(string user, long units, DateTimeOffset at) => Usage(user, 0) with { Units = units, Timestamp = at };
+        var batch = new List<UsageEvent>
+        {
+            At(near, 8, Now.AddSeconds(1)), At(over, 4, Now.AddSeconds(2)), At(over, 6, Now.AddSeconds(3)), At(under, 3, Now.AddSeconds(4)),
+            At(earlier, 9, lastMonth), At(open, 1_000, Now.AddSeconds(5)),
+        };
+        batch.AddRange(Enumerable.Range(0, 300).Select(i => At("usr_many" + i, 1, Now)));
+        store.EnableUsageAlerts(0.8);
+
+        // Act
+        await store.AddUsageEventsAsync(batch, None);
+
+        // Assert: each crossing once, for its user and month, at that user's newest event of the batch
+        var deliveries = await store.ListWebhookDeliveriesAsync(endpoint, 100, None);
+        Assert.Equal(4, deliveries.Count);
+        await using var connection = await created.OpenRawAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT type, user_id, created_at, body FROM webhook_events WHERE type LIKE 'usage.%'";
+        var events = new List<(string Type, string User, string At, string Body)>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                events.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+            }
+        }
+
+        (string, string, string)[] expected =
+        [
+            ("usage.threshold", earlier, StoredValues.Time(lastMonth)),
+            ("usage.threshold", near, StoredValues.Time(Now.AddSeconds(1))),
+            ("usage.limit", over, StoredValues.Time(Now.AddSeconds(3))),
+            ("usage.threshold", over, StoredValues.Time(Now.AddSeconds(3))),
+        ];
+        Assert.Equal(expected.Order(), events.Select(e => (e.Type, e.User, e.At)).Order());
+        Assert.Contains("\"period_start\":\"" + WebhookPayloads.Time(new DateTimeOffset(lastMonth.Year, lastMonth.Month, 1, 0, 0, 0, TimeSpan.Zero)) + "\"",
+            events.Single(e => e.User == earlier).Body, StringComparison.Ordinal);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task RevokeKeyAsync_TwoInstancesRevokeTheSameKeysAtOnce_OneKeyRevokedEventPerKeyWithTheStoredTime(string engine)
     {
         // Arrange: five keys, each revoked eight times at once through two store instances (two gateways, an operator
