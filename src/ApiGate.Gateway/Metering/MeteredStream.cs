@@ -17,7 +17,7 @@ namespace ApiGate.Gateway.Metering;
 /// (null), as one over <paramref name="captureLimit"/> does. The share is given back when <see cref="CaptureShare"/> is
 /// disposed (at the end of the request).
 /// </param>
-internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit, BufferedBodies? buffered = null) : ObservingStream(inner)
+internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit, BufferedBodies? buffered = null) : ObservingStream(inner), IOriginalBodyCapture
 {
     private const int NotData = -1;
 

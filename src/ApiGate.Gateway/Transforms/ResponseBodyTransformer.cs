@@ -29,7 +29,7 @@ internal sealed partial class ResponseBodyTransformer(GatewayOptions options, Bu
     /// <summary>Writes the (transformed or original) body, or the refusal, itself and returns true; false = let YARP stream it.</summary>
     /// <param name="meter">The response as metering counts it: its capture is given the upstream's body, not the edited one.</param>
     public async Task<bool> TryTransformAsync(
-        HttpContext context, HttpResponseMessage upstream, ResponseTransform transform, string routeId, string requestId, Metering.MeteredStream? meter, CancellationToken cancellationToken)
+        HttpContext context, HttpResponseMessage upstream, ResponseTransform transform, string routeId, string requestId, IOriginalBodyCapture? meter, CancellationToken cancellationToken)
     {
         var content = upstream.Content;
         if (!JsonBodies.IsJson(content.Headers.ContentType?.ToString()))
