@@ -53,6 +53,30 @@ public sealed class UsageExportTests : IDisposable
     }
 
     [Fact]
+    public async Task Write_TimeFinerThanAMicrosecond_TheStoredEventsTime()
+    {
+        // Arrange: a timestamp with 100 ns ticks, which the store keeps to the microsecond; the line said
+        // "…15.1234567+00:00" and the stored event (usage recent, the admin API) "…15.123456+00:00": a consumer joining
+        // the export with the store by request id and time found no match
+        var path = Path.Combine(_directory, "usage.jsonl");
+        using var export = new UsageExport(path, 1024 * 1024);
+        var at = new DateTimeOffset(2026, 5, 10, 8, 30, 15, TimeSpan.Zero).AddTicks(1_234_567);
+        var e = Storage.UsageStoreTests.Event("usr_1", at, units: 1, status: 200);
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Path.Combine(_directory, "store.db"), new ApiGate.Storage.Secrets.SecretProtector(null));
+        await store.InitializeAsync(CancellationToken.None);
+        await store.AddUsageEventsAsync([e], CancellationToken.None);
+
+        // Act
+        export.Write([e]);
+
+        // Assert
+        var line = JsonDocument.Parse(File.ReadAllLines(path).Single()).RootElement.GetProperty("timestamp").GetString();
+        Assert.Equal("2026-05-10T08:30:15.123456+00:00", line);
+        var stored = Assert.Single(await store.GetRecentUsageAsync("usr_1", 10, CancellationToken.None)).Timestamp;
+        Assert.Equal(stored, DateTimeOffset.Parse(line!, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public void Write_PastMaxBytes_RotatesAndKeepsFiveOldFiles()
     {
         // Arrange: each batch is one ~330-byte line; the limit holds two
