@@ -201,8 +201,7 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
 
         private void ReadMapping(string prefix)
         {
-            var start = parser.Consume<MappingStart>();
-            EnterFlow(start, start.Style == MappingStyle.Flow);
+            var start = EnterFlow<MappingStart>(s => s.Style == MappingStyle.Flow);
             while (!parser.TryConsume<MappingEnd>(out _))
             {
                 if (!parser.TryConsume<Scalar>(out var keyEvent))
@@ -247,12 +246,18 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
             LeaveFlow(start.Style == MappingStyle.Flow);
         }
 
-        private void EnterFlow(ParsingEvent start, bool flow)
+        /// <summary>
+        /// Consumes the start of a collection, counting a flow one as open before the parser moves past it: the scanner
+        /// fails on the very next token when the bracket is left open after one item (<c>[RS256</c> and then a key).
+        /// </summary>
+        private T EnterFlow<T>(Func<T, bool> isFlow) where T : ParsingEvent
         {
-            if (flow)
+            if (parser.Accept<T>(out var start) && isFlow(start))
             {
                 _flows.Push(start);
             }
+
+            return parser.Consume<T>();
         }
 
         private void LeaveFlow(bool flow)
@@ -266,8 +271,7 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         /// <summary>A list setting given as a YAML sequence of single values: the same list as its comma-separated text.</summary>
         private string ReadList(string key)
         {
-            var start = parser.Consume<SequenceStart>();
-            EnterFlow(start, start.Style == SequenceStyle.Flow);
+            var start = EnterFlow<SequenceStart>(s => s.Style == SequenceStyle.Flow);
             var items = new List<string>();
             while (!parser.TryConsume<SequenceEnd>(out _))
             {

@@ -286,11 +286,13 @@ public sealed class ConfigFileCliTests : CliTestBase
     [Theory]
     [InlineData("jwt:\n  algorithms: [RS256, ES256\nserver:\n  port: 1\n", "line 2: the '[' opened here is not closed")]
     [InlineData("server: {port: 1\nx: 2\n", "line 1: the '{' opened here is not closed")]
+    [InlineData("jwt:\n  algorithms: [RS256\nserver:\n  port: 1\n", "line 2: the '[' opened here is not closed")]
+    [InlineData("server: {port\nx: 2\n", "line 1: the '{' opened here is not closed")]
     [InlineData("server:\n  port: 1\n  host: \"abc\n", "line 3: While scanning a quoted scalar, found unexpected end of stream.")]
     public async Task ConfigValidate_FileThatIsNotValidYaml_RefusedNamingTheFileAndTheLine(string yaml, string problem)
     {
         // Arrange: a bracket left open used to end in "error: Operation is not valid due to the current state of the
-        // object." (exit 1), and other syntax errors named no line
+        // object." (exit 1), also when only one item or key came before the next line, and other syntax errors named no line
         var file = await WriteAsync(yaml);
 
         // Act
