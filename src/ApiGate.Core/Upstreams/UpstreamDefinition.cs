@@ -52,7 +52,7 @@ public sealed record UpstreamDefinition
     /// <summary>Request timeout in milliseconds; null means the gateway default (<c>APIGATE_UPSTREAM_TIMEOUT</c>).</summary>
     public int? TimeoutMs { get; init; }
 
-    /// <summary>Idle connections kept per upstream (advisory in .NET's pool; see docs/upstreams.md).</summary>
+    /// <summary>Idle connections kept per upstream (advisory in .NET's pool; see docs/forwarding.md, Upstream connection settings).</summary>
     public int MaxIdleConns { get; init; } = DefaultMaxIdleConns;
 
     /// <summary>How long an idle pooled connection is kept, in milliseconds.</summary>
