@@ -5,18 +5,20 @@ using ApiGate.Core.Usage;
 
 namespace ApiGate.Gateway.Portal;
 
-/// <summary>Requests on one UTC day.</summary>
-internal readonly record struct DailyRequests(DateOnly Day, long Requests);
+/// <summary>Requests and the metered units they cost (SPEC §8) on one UTC day.</summary>
+internal readonly record struct DailyUsage(DateOnly Day, long Requests, long Units);
 
-/// <summary>Requests to one route over a period.</summary>
-internal readonly record struct RouteRequests(string Route, long Requests);
+/// <summary>Requests to one route over a period, and the metered units they cost.</summary>
+internal readonly record struct RouteUsage(string Route, long Requests, long Units);
 
 /// <summary>
 /// What the portal's dashboard shows a customer: plan, the month against the quota, 30 days by day, top routes, and
-/// the error answers of those days by code.
+/// the error answers of those days by code. <see cref="UnitsDiffer"/> says whether the customer's units (what the
+/// quota counts) differ from their requests anywhere in the month or the 30 days — only then are units shown beside
+/// requests, since with every route metering one unit per request they are the same numbers.
 /// </summary>
 internal sealed record PortalDashboard(
-    PlanDefinition? Plan, UsageReport Month, IReadOnlyList<DailyRequests> Days, IReadOnlyList<RouteRequests> TopRoutes, IReadOnlyList<ErrorCount> Errors)
+    PlanDefinition? Plan, UsageReport Month, IReadOnlyList<DailyUsage> Days, IReadOnlyList<RouteUsage> TopRoutes, IReadOnlyList<ErrorCount> Errors, bool UnitsDiffer)
 {
     public long Requests => Days.Sum(d => d.Requests);
 }
@@ -37,24 +39,30 @@ internal sealed class PortalUsage(IGatewayStore store, TimeProvider timeProvider
         var from = today.AddDays(-(Days - 1));
         var to = today.AddDays(1);
         var rows = await UserUsageRows.ReadAsync(store, user.Id, from, to, ct);
-        var perDay = new long[Days];
-        var perRoute = new Dictionary<string, long>(StringComparer.Ordinal);
+        var perDay = new (long Requests, long Units)[Days];
+        var perRoute = new Dictionary<string, (long Requests, long Units)>(StringComparer.Ordinal);
         foreach (var row in rows)
         {
             var index = (int)(row.BucketStart.UtcDateTime.Date - from.UtcDateTime).TotalDays;
             if (index is >= 0 and < Days)
             {
-                perDay[index] += row.Requests;
+                perDay[index] = (perDay[index].Requests + row.Requests, perDay[index].Units + row.Units);
             }
 
-            perRoute[row.RouteId] = perRoute.GetValueOrDefault(row.RouteId) + row.Requests;
+            var route = perRoute.GetValueOrDefault(row.RouteId);
+            perRoute[row.RouteId] = (route.Requests + row.Requests, route.Units + row.Units);
         }
 
         var routes = (await store.ListRoutesAsync(ct)).ToDictionary(r => r.Id, r => r.Name, StringComparer.Ordinal);
-        var top = perRoute.Where(p => p.Value > 0).OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(TopRoutes)
-            .Select(p => new RouteRequests(routes.GetValueOrDefault(p.Key) ?? (p.Key.Length == 0 ? "(no route)" : p.Key), p.Value)).ToList();
-        var days = Enumerable.Range(0, Days).Select(i => new DailyRequests(DateOnly.FromDateTime(from.UtcDateTime.AddDays(i)), perDay[i])).ToList();
+        // By units first: what the quota counts is what a customer watching it wants on top; with one unit per request
+        // this is the order by requests.
+        var top = perRoute.Where(p => p.Value.Requests > 0 || p.Value.Units > 0)
+            .OrderByDescending(p => p.Value.Units).ThenByDescending(p => p.Value.Requests).ThenBy(p => p.Key, StringComparer.Ordinal).Take(TopRoutes)
+            .Select(p => new RouteUsage(routes.GetValueOrDefault(p.Key) ?? (p.Key.Length == 0 ? "(no route)" : p.Key), p.Value.Requests, p.Value.Units)).ToList();
+        var days = Enumerable.Range(0, Days).Select(i => new DailyUsage(DateOnly.FromDateTime(from.UtcDateTime.AddDays(i)), perDay[i].Requests, perDay[i].Units)).ToList();
         var month = await new UsageService(store, timeProvider).SummaryAsync(user, ct);
-        return new PortalDashboard(await store.FindPlanAsync(user.PlanId, ct), month, days, top, ErrorCount.Of(rows));
+        // Per route, not per day: a route of two units and one of none can cancel out in a day's sums.
+        var unitsDiffer = month.Units != month.Requests || perRoute.Values.Any(r => r.Units != r.Requests);
+        return new PortalDashboard(await store.FindPlanAsync(user.PlanId, ct), month, days, top, ErrorCount.Of(rows), unitsDiffer);
     }
 }

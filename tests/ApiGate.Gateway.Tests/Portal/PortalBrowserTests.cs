@@ -1,4 +1,6 @@
 using System.Net;
+using System.Text.RegularExpressions;
+using ApiGate.Core.Management;
 using ApiGate.Core.Portal;
 using ApiGate.Gateway.Portal;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -296,6 +298,100 @@ public sealed class PortalBrowserTests : PortalTestBase
         await Assertions.Expect(local.Page.Locator(".ag-invalid #email")).ToHaveCountAsync(1);
         await Assertions.Expect(local.Page.Locator(".ag-invalid")).ToHaveCountAsync(1);
         Assert.Empty(await Gateway.Store.ListUsersAsync(CancellationToken.None));
+    }
+
+    [BrowserFact]
+    public async Task Dashboard_ByteMeteredRouteCalled_UnitsShownBesideRequestsAgainstTheQuota()
+    {
+        // Arrange: a byte-metered route (a 20 KiB answer costs 20 units) beside the plain one; three exports and two
+        // orders: 5 requests, 62 units, on the free plan's 1,000
+        const string email = "exports@customer.example";
+        await Gateway.AddRouteAsync(new RouteInput { Name = "Exports", Path = "/exports/*", Upstream = "backend", AuthRequired = true, Methods = "GET", MeteringMode = "bytes" });
+        var key = await CustomerKeyAsync(email);
+        foreach (var path in new[] { "/exports/download?bytes=20480", "/exports/download?bytes=20480", "/exports/download?bytes=20480", "/api/orders", "/api/orders" })
+        {
+            await CallAsync(key, path);
+        }
+
+        await UsageWrittenAsync(email, requests: 5, units: 62);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        await LogInAsync(browser, email);
+
+        // Act
+        await browser.GoAsync("/portal");
+
+        // Assert
+        await Assertions.Expect(page.Locator("#month-requests")).ToHaveTextAsync("5");
+        await Assertions.Expect(page.Locator("#month-units")).ToHaveTextAsync("62");
+        await Assertions.Expect(page.Locator("#quota-text")).ToHaveTextAsync(new Regex(@"^62 of 1,000 units used \(6\.2%\) · 938 left · resets \d{1,2} [A-Z][a-z]{2}$"));
+        await Assertions.Expect(page.Locator(".ag-quota")).ToHaveAttributeAsync("aria-valuenow", "62");
+        await Assertions.Expect(page.Locator("#units-chart svg")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#today-units")).ToHaveTextAsync("today: 62 units");
+        await Assertions.Expect(page.Locator("#today-requests")).ToHaveTextAsync("today: 5");
+        await Assertions.Expect(page.Locator("#top-routes thead th")).ToHaveTextAsync(["Route", "Units", "Requests"]);
+        await Assertions.Expect(page.Locator("#top-routes tbody td")).ToHaveTextAsync(["Exports", "60", "3", "Orders", "2", "2"]);
+        await browser.ScreenshotAsync("portal-dashboard-units");
+    }
+
+    [BrowserFact]
+    public async Task Dashboard_EveryRouteOneUnitPerRequest_NoUnitsBesideTheRequests()
+    {
+        // Arrange: only the plain route (one unit per request), called twice
+        const string email = "plain@customer.example";
+        var key = await CustomerKeyAsync(email);
+        await CallAsync(key, "/api/orders");
+        await CallAsync(key, "/api/orders");
+        await UsageWrittenAsync(email, requests: 2, units: 2);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        await LogInAsync(browser, email);
+
+        // Act
+        await browser.GoAsync("/portal");
+
+        // Assert: the quota's numbers are the requests; no units card, chart or column
+        await Assertions.Expect(page.Locator("#month-requests")).ToHaveTextAsync("2");
+        await Assertions.Expect(page.Locator("#quota-text")).ToHaveTextAsync(new Regex(@"^2 of 1,000 used \(0\.2%\) · 998 left · resets \d{1,2} [A-Z][a-z]{2}$"));
+        await Assertions.Expect(page.Locator("#today-requests")).ToHaveTextAsync("today: 2");
+        await Assertions.Expect(page.Locator("#top-routes thead th")).ToHaveTextAsync(["Route", "Requests"]);
+        await Assertions.Expect(page.Locator("#top-routes tbody td")).ToHaveTextAsync(["Orders", "2"]);
+        await Assertions.Expect(page.Locator("#month-units")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("#units-chart")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("#today-units")).ToHaveCountAsync(0);
+        Assert.DoesNotContain("unit", await page.Locator("main").InnerTextAsync(), StringComparison.OrdinalIgnoreCase);
+        await browser.ScreenshotAsync("portal-dashboard-plain");
+    }
+
+    /// <summary>A confirmed customer with a key made in the portal, loaded by the gateway; returns the key.</summary>
+    private async Task<string> CustomerKeyAsync(string email)
+    {
+        await SignedUpAndVerifiedAsync(email);
+        var customer = (await Gateway.Store.FindUserAsync(email, CancellationToken.None))!;
+        var (created, key) = await Gateway.Service<PortalKeyService>().CreateAsync(customer, "ci", null, CancellationToken.None);
+        Assert.True(created.Ok, created.Message);
+        await Gateway.ReloadAsync();
+        return key!.FullKey;
+    }
+
+    private async Task CallAsync(string key, string path)
+    {
+        using var call = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + path);
+        call.Headers.Add("X-API-Key", key);
+        using var answer = await Gateway.Client.SendAsync(call);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+    }
+
+    /// <summary>Waits until the usage writer has stored the calls: the month's rollups and the quota counter.</summary>
+    private async Task UsageWrittenAsync(string email, long requests, long units)
+    {
+        var customer = (await Gateway.Store.FindUserAsync(email, CancellationToken.None))!;
+        PortalDashboard? seen = null;
+        await Poll.UntilAsync(async () =>
+        {
+            seen = await Gateway.Service<PortalUsage>().DashboardAsync(customer, CancellationToken.None);
+            return seen.Month.Requests == requests && seen.Month.Units == units && seen.Month.QuotaUsed == units;
+        }, () => $"usage stored: {seen?.Month}");
     }
 
     /// <summary>Signs up through the pages' service and follows the emailed link; returns the (now used) link.</summary>
