@@ -117,7 +117,7 @@ public sealed class WebhookService(IWebhookStore store, TimeProvider timeProvide
 
         if (!existing.Enabled)
         {
-            return Invalid("webhook", $"webhook '{existing.Id}' is disabled; enable it first (a disabled endpoint is sent nothing)");
+            return Invalid("webhook", $"endpoint '{existing.Id}' is disabled; enable it first (a disabled endpoint is sent nothing)");
         }
 
         var test = WebhookPayloads.Test(existing.Id, timeProvider.GetUtcNow());

@@ -128,4 +128,21 @@ public sealed class WebhookCommandTests(StoreEngines engines) : IClassFixture<St
         Assert.Equal(2, notANumber.ExitCode);
         Assert.Contains("'abc' is not a delivery id", notANumber.Diagnostics);
     }
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Test_DisabledEndpoint_RefusedOnceNamingTheEndpointAndQueuesNothing(string engine)
+    {
+        // Arrange
+        var store = await engines.CreateAsync(engine);
+        var created = await store.CliAsync("webhooks", "create", "--url", "https://example.com/a", "--events", "key.created", "--json");
+        var id = JsonDocument.Parse(created.Output).RootElement.GetProperty("id").GetString()!;
+        Assert.Equal(0, (await store.CliAsync("webhooks", "update", id, "--enabled", "false")).ExitCode);
+
+        // Act
+        var result = await store.CliAsync("webhooks", "test", id);
+
+        // Assert: the field is named once ("webhook: webhook '…'" before)
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"error: webhook: endpoint '{id}' is disabled; enable it first (a disabled endpoint is sent nothing)", result.Diagnostics);
+        Assert.Empty(await store.Store.ListWebhookDeliveriesAsync(id, 10, CancellationToken.None));
+    }
 }
