@@ -6,15 +6,51 @@ namespace ApiGate.Web.Shared;
 /// <summary>
 /// The charts' y-axis labels: whole numbers with thousands separators up to 9,999, then short (12k, 1.5M), so a
 /// month of requests reads at a glance and a long label does not crowd the axis; fractions (milliseconds of
-/// latency) keep one decimal.
+/// latency) keep one decimal. The ticks are spaced for the chart's largest value (<see cref="Step"/>): four to eight
+/// of them, at 1, 2 or 5 times a power of ten, so a chart of five requests is not drawn against a lone "20".
 /// </summary>
 internal static class ChartAxes
 {
-    /// <summary>Bar chart options with the y-axis labels of <see cref="Label"/>.</summary>
-    public static BarChartOptions Bars(bool legend = false) => new() { ShowLegend = legend, YAxisToStringFunc = Label };
+    /// <summary>Bar chart options for <paramref name="series"/>: the y-axis labels of <see cref="Label"/>, ticks spaced by <see cref="Step"/>.</summary>
+    public static BarChartOptions Bars(IEnumerable<ChartSeries<double>> series, bool legend = false) =>
+        new() { ShowLegend = legend, YAxisToStringFunc = Label, YAxisTicks = Step(Largest(series)) };
 
-    /// <summary>Line chart options with the y-axis labels of <see cref="Label"/>.</summary>
-    public static LineChartOptions Lines(bool legend = true) => new() { ShowLegend = legend, YAxisToStringFunc = Label };
+    /// <summary>Line chart options for <paramref name="series"/>: the y-axis labels of <see cref="Label"/>, ticks spaced by <see cref="Step"/>.</summary>
+    public static LineChartOptions Lines(IEnumerable<ChartSeries<double>> series, bool legend = true) =>
+        new() { ShowLegend = legend, YAxisToStringFunc = Label, YAxisTicks = Step(Largest(series)) };
+
+    /// <summary>
+    /// The spacing of the y-axis ticks for a chart whose largest value is <paramref name="largest"/>: the smallest of
+    /// 1, 2, 5, 10, 20, 50, … that gives at most four steps up to it (so four to eight ticks); 1 at least, as the chart
+    /// takes whole steps only.
+    /// </summary>
+    public static int Step(double largest)
+    {
+        if (!(largest > 4))
+        {
+            return 1;
+        }
+
+        var quarter = largest / 4;
+        var power = Math.Pow(10, Math.Floor(Math.Log10(quarter)));
+        var scaled = quarter / power;
+        var step = (scaled <= 1 ? 1 : scaled <= 2 ? 2 : scaled <= 5 ? 5 : 10) * power;
+        return step >= int.MaxValue ? int.MaxValue : (int)step;
+    }
+
+    private static double Largest(IEnumerable<ChartSeries<double>> series)
+    {
+        var largest = 0.0;
+        foreach (var one in series)
+        {
+            foreach (var value in one.Data.Values)
+            {
+                largest = Math.Max(largest, value);
+            }
+        }
+
+        return largest;
+    }
 
     /// <summary>One y-axis label: <c>950</c>, <c>2,500</c>, <c>12k</c>, <c>1.5M</c>, <c>2.5</c>.</summary>
     public static string Label(double value)
