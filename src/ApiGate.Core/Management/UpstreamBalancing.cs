@@ -63,11 +63,13 @@ internal static class UpstreamBalancing
         }
 
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var target in targets)
+        for (var i = 0; i < targets.Count; i++)
         {
+            var target = targets[i];
             if (UpstreamService.ValidateUrl(target.Url) is { } problem)
             {
-                yield return Invalid("targets", problem);
+                // Which one, by position: the URL itself may be what is too long to show.
+                yield return Invalid("targets", string.Create(System.Globalization.CultureInfo.InvariantCulture, $"targets[{i}].url: {problem}"));
             }
             else if (!seen.Add(new Uri(target.Url).AbsoluteUri.TrimEnd('/')))
             {

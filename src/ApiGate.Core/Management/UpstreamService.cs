@@ -129,7 +129,38 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             return "a base URL cannot carry a query or fragment";
         }
 
-        return uri.UserInfo.Length > 0 ? "put credentials in the upstream's auth type and value (auth_type/auth_value; CLI --auth-type/--auth-value), not in the URL" : null;
+        if (uri.UserInfo.Length > 0)
+        {
+            return "put credentials in the upstream's auth type and value (auth_type/auth_value; CLI --auth-type/--auth-value), not in the URL";
+        }
+
+        // The URL parser resolves '.' and '..' (http://b/v2/../x is sent to /x), and a path prefixed to every request
+        // should say where requests go as written; a client's own dot segments are refused too (400 invalid_path).
+        return DotSegment(url) is { } segment
+            ? $"its path holds the dot segment '{segment}' ('%2e' counts as '.'), so requests would not go to the path as written: write the path without '.' or '..' segments"
+            : null;
+    }
+
+    /// <summary>The first '.' or '..' segment of the URL's path, also when written with %2e; null when there is none.</summary>
+    private static string? DotSegment(string url)
+    {
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        var path = scheme < 0 ? -1 : url.AsSpan(scheme + 3).IndexOfAny('/', '\\');
+        if (path < 0)
+        {
+            return null;
+        }
+
+        // The parser reads a backslash as '/' in http URLs, so it separates segments too.
+        foreach (var segment in url[(scheme + 3 + path)..].Split('/', '\\'))
+        {
+            if (segment.Replace("%2e", ".", StringComparison.OrdinalIgnoreCase) is "." or "..")
+            {
+                return segment;
+            }
+        }
+
+        return null;
     }
 
     private static ManagementResult<UpstreamDefinition> ApplyUpstream(UpstreamDefinition u, UpstreamChanges input)

@@ -50,6 +50,36 @@ public sealed class ValidateUrlTests
     }
 
     [Theory]
+    [InlineData("http://127.0.0.1:9000/v2/../x", "..")]
+    [InlineData("http://127.0.0.1:9000/v2/./x", ".")]
+    [InlineData("http://127.0.0.1:9000/v2/%2e%2e/x", "%2e%2e")]
+    [InlineData("http://127.0.0.1:9000/v2/%2E./x", "%2E.")]
+    [InlineData("http://127.0.0.1:9000/v2/.%2e", ".%2e")]
+    [InlineData("http://127.0.0.1:9000/v2/%2e", "%2e")]
+    [InlineData("http://127.0.0.1:9000/..", "..")]
+    [InlineData("http://127.0.0.1:9000/v2\\..\\x", "..")]
+    public void ValidateUrl_PathWithADotSegment_RefusedNamingTheSegment(string url, string segment)
+    {
+        // Act
+        var problem = UpstreamService.ValidateUrl(url);
+
+        // Assert
+        Assert.Equal($"its path holds the dot segment '{segment}' ('%2e' counts as '.'), so requests would not go to the path as written: "
+            + "write the path without '.' or '..' segments", problem);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:9000/v2/.well-known")]
+    [InlineData("http://127.0.0.1:9000/v2/..x/x.")]
+    [InlineData("http://127.0.0.1:9000/v2/.../x")]
+    [InlineData("http://127.0.0.1:9000/v2/%2e%2e%2e")]
+    [InlineData("http://127.0.0.1:9000/")]
+    public void ValidateUrl_DotsInsideASegment_Accepted(string url)
+    {
+        Assert.Null(UpstreamService.ValidateUrl(url));
+    }
+
+    [Theory]
     [InlineData("http://127.0.0.1:0/hooks", "port 0")]
     [InlineData("https://example.com:0/hooks", "port 0")]
     [InlineData("ftp://example.com/hooks", "is not an http or https URL")]
