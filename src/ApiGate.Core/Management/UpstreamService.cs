@@ -78,7 +78,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             var built = ApplyUpstream(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input);
             if (built.Error is not null)
             {
-                return built.Error;
+                return StoredBeforeTheRule(existing, input, built.Error) ?? built.Error;
             }
 
             if (Unchanged.Same(existing, built.Value!))
@@ -100,6 +100,34 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
     /// <summary>Deletes it while <paramref name="condition"/> (when given) holds for the row as read.</summary>
     public Task<ManagementResult<UpstreamDefinition>> DeleteAsync(string idOrSlug, RowCondition? condition, CancellationToken cancellationToken) =>
         DeleteFoundAsync("upstream", idOrSlug, ct => store.FindUpstreamAsync(idOrSlug, ct), x => x.UpdatedAt, condition, (u, readAt, ct) => store.DeleteUpstreamAsync(u.Id, readAt, ct), cancellationToken);
+
+    /// <summary>
+    /// <paramref name="error"/> told as the stored row's when the row as stored already breaks that rule (a value saved by
+    /// an older build, before the rule existed, and left as it was by the change): which stored field to fix and how, in
+    /// the same change. Null when the change itself is what breaks it (it gives that field).
+    /// </summary>
+    private static ManagementError? StoredBeforeTheRule(UpstreamDefinition existing, UpstreamChanges input, ManagementError error)
+    {
+        var given = error.Field switch
+        {
+            "targets" => input.Targets is not null || input.Url is not null,
+            "hash_on" => input.HashOn is not null || input.LbPolicy is not null,
+            "health_check.path" => input.HealthCheck?.Path is not null,
+            _ => true, // the other rules are as old as the fields: only a change can break them
+        };
+        if (given || error.Kind != ManagementErrorKind.Validation || !UpstreamBalancing.Validate(existing).Contains(error))
+        {
+            return null;
+        }
+
+        var how = error.Field switch
+        {
+            "health_check.path" => "send health_check.path in the same change (CLI --health-path), e.g. /healthz, or none to turn active checks off",
+            "targets" => "send url or targets in the same change (CLI --url or --targets) with every target URL valid",
+            _ => $"send a valid {error.Field} in the same change",
+        };
+        return Invalid(error.Field, $"{error.Field} as stored: {error.Message} (saved before this rule). Every change to this upstream is refused until it is fixed: {how}.");
+    }
 
     /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
     public static string? ValidateUrl(string url)
