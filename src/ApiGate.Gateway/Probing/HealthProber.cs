@@ -237,7 +237,7 @@ internal sealed class HealthProber(SnapshotManager snapshots, TargetRegistry tar
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                reason = ex.GetType().Name + ": " + ex.Message; // e.g. a client retired by a reload mid-probe; the next probe uses the new one
+                reason = ex.GetType().Name + ": " + FailureText.Of(ex); // e.g. a client retired by a reload mid-probe; the next probe uses the new one
             }
         }
         catch (OperationCanceledException)
