@@ -134,7 +134,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             {
                 // Connected, and then no TLS handshake: a server without TLS waits for a command and never answers one.
                 throw new InvalidOperationException(
-                    $"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: the server took the connection but did not complete a TLS handshake within {Format(Math.Max(_timeout.TotalMilliseconds, 1000))} (a server without TLS needs a redis:// URL)");
+                    $"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: the server took the connection but did not complete a TLS handshake within {Format(Math.Max(_timeout.TotalMilliseconds, RedisUrl.MinConnectTimeout.TotalMilliseconds))} (a server without TLS needs a redis:// URL)");
             }
 
             if (!connection.IsConnected && IsAuthenticationFailure(log.ToString()))
@@ -145,7 +145,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
             if (!connection.IsConnected)
             {
-                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(Math.Max(_timeout.TotalMilliseconds, 1000))}{(_url.Tls || _url.SocketPath is not null ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
+                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(Math.Max(_timeout.TotalMilliseconds, RedisUrl.MinConnectTimeout.TotalMilliseconds))}{(_url.Tls || _url.SocketPath is not null ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
             }
 
             var database = connection.GetDatabase();

@@ -179,6 +179,16 @@ internal sealed class RedisUrl
     }
 
     /// <summary>
+    /// The least time a connection is given to be made: TCP, TLS, AUTH and the client's own first commands, several
+    /// round trips by a process that may have just started on a busy host (every step compiled on first use, each
+    /// wake-up queued behind other processes). Not the per-call timeout: no request waits on a connection being made
+    /// (commands fail at once while disconnected), and with that timeout's 1 s a start on a loaded host failed as
+    /// "cannot reach Redis" with Redis up and answering. The price: a Redis that is not there may take this long to be
+    /// reported at start (an unreachable Redis still stops the start).
+    /// </summary>
+    public static readonly TimeSpan MinConnectTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Client options: bounded timeouts on every call, commands fail at once while disconnected (the gateway falls back
     /// instead of queueing requests behind a dead connection), reconnection in the background. For <c>rediss://</c>
     /// the server's certificate is checked by <paramref name="trust"/>.
@@ -194,7 +204,7 @@ internal sealed class RedisUrl
             SslHost = Tls ? Host : null,
             DefaultDatabase = Database,
             AbortOnConnectFail = false,
-            ConnectTimeout = Math.Max(milliseconds, 1000),
+            ConnectTimeout = Math.Max(milliseconds, (int)MinConnectTimeout.TotalMilliseconds),
             SyncTimeout = milliseconds,
             AsyncTimeout = milliseconds,
             // Timeouts are checked on each heartbeat: a short one keeps the wait of a stuck call close to the timeout.

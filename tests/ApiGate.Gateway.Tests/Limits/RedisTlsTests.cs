@@ -118,7 +118,7 @@ public sealed class RedisTlsTests : IAsyncLifetime
         Assert.Equal(1, result.ExitCode);
         var line = Assert.Single(result.Diagnostics.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Equal(
-            $"error: redis.url (APIGATE_REDIS_URL): TLS to Redis at 127.0.0.1:{plain.Port} failed: the server took the connection but did not complete a TLS handshake within 1000 ms (a server without TLS needs a redis:// URL)",
+            $"error: redis.url (APIGATE_REDIS_URL): TLS to Redis at 127.0.0.1:{plain.Port} failed: the server took the connection but did not complete a TLS handshake within 10000 ms (a server without TLS needs a redis:// URL)",
             line);
         AssertNoPassword(url, result);
     }
