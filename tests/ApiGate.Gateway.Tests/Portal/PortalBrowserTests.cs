@@ -360,7 +360,6 @@ public sealed class PortalBrowserTests : PortalTestBase
         await Assertions.Expect(page.Locator("#units-chart")).ToHaveCountAsync(0);
         await Assertions.Expect(page.Locator("#today-units")).ToHaveCountAsync(0);
         Assert.DoesNotContain("unit", await page.Locator("main").InnerTextAsync(), StringComparison.OrdinalIgnoreCase);
-        await browser.ScreenshotAsync("portal-dashboard-plain");
     }
 
     /// <summary>A confirmed customer with a key made in the portal, loaded by the gateway; returns the key.</summary>
