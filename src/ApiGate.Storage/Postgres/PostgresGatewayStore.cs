@@ -417,6 +417,8 @@ public sealed partial class PostgresGatewayStore : SqlGatewayStore, IConfigChang
 
     private protected override string ShareRowLock => " FOR SHARE";
 
+    private protected override string ExclusiveRowLock => " FOR UPDATE";
+
     /// <summary>Each delivery's newest attempts read backwards off the (delivery, id) index, stopping after the last one listed.</summary>
     private protected override string NewestAttemptsSql(string ids) => $"""
         SELECT a.id, a.delivery_id, a.attempted_at, a.status_code, a.latency_ms, a.error

@@ -20,8 +20,11 @@ public abstract partial class SqlGatewayStore
     /// <summary>
     /// Rewrites every stored secret written with <c>APIGATE_SECRET_KEY_PREVIOUS</c> or in plaintext with the current
     /// key, all of it or nothing: a value neither key decrypts aborts the whole rewrite with an
-    /// <see cref="InvalidOperationException"/> naming its table and row. The secrets themselves do not change, so
-    /// running gateways, which hold them decrypted, have nothing to reload: the config version stays as it is.
+    /// <see cref="InvalidOperationException"/> naming its table and row. Only the stored ciphertext changes: the
+    /// secrets themselves do not, so running gateways, which hold them decrypted, have nothing to reload. The config
+    /// version, the identity version and the content token stay as they were (the content triggers on <c>upstreams</c>
+    /// fire, and the token they drew is put back in the same transaction), as do <c>updated_at</c>, the admin audit log
+    /// and the webhook outbox: a rekey is no change an operator made.
     /// </summary>
     /// <param name="dryRun">Only read: every secret is decrypted and encrypted again in memory, so the counts and a value
     /// neither key reads come out as they would, but nothing is written and no row is locked.</param>
@@ -42,14 +45,48 @@ public abstract partial class SqlGatewayStore
     /// <summary>Every kind of secret in turn; without <paramref name="transaction"/> nothing is written (a dry run).</summary>
     private async Task<IReadOnlyList<RekeyedSecrets>> RekeyColumnsAsync(DbConnection connection, DbTransaction? transaction, CancellationToken ct)
     {
+        long? token = null;
+        if (transaction is not null)
+        {
+            // PostgreSQL: the rows first, so a secret another instance rewrites meanwhile waits for this rewrite instead
+            // of being overwritten by it; SQLite's write transaction already excludes every other writer. A SELECT, not
+            // an UPDATE: a lock fires no trigger.
+            if (ExclusiveRowLock.Length > 0)
+            {
+                foreach (var (_, table, id, _) in SecretColumns)
+                {
+                    await ScalarAsync(connection, transaction, $"SELECT COUNT(*) FROM (SELECT {id} FROM {table}{ExclusiveRowLock}) locked", ct);
+                }
+            }
+
+            // Then the content token, held until the commit: a config change committed before this read is in the token
+            // put back, and one made meanwhile waits and draws a new one after it (its trigger needs this row). After the
+            // upstream rows: a change to an upstream holds its row before its trigger asks for this one.
+            token = await ScalarAsync(connection, transaction, "SELECT token FROM config_content WHERE id = 1" + ExclusiveRowLock, ct);
+        }
+
         var counts = new List<RekeyedSecrets>(SecretColumns.Length);
         foreach (var (kind, table, id, column) in SecretColumns)
         {
             counts.Add(await RekeyColumnAsync(connection, transaction, kind, table, id, column, ct));
         }
 
+        if (token is { } unchanged)
+        {
+            // The rewrite of upstreams.auth_value fired the content triggers, which drew a new token: gateways would take
+            // it for a config change and read and compile every route again at the next key or user change, and route
+            // lists cached by token would be read again. The decrypted config is the same, so its token is too.
+            await ExecuteAsync(connection, transaction, "UPDATE config_content SET token = @Token WHERE id = 1", ct, new { Token = unchanged });
+        }
+
         return counts;
     }
+
+    /// <summary>
+    /// What ends a SELECT so the rows it reads are this transaction's to write until it ends (PostgreSQL:
+    /// <c>FOR UPDATE</c>); nothing where a write transaction excludes every other writer already (SQLite).
+    /// </summary>
+    private protected virtual string ExclusiveRowLock => "";
 
     /// <summary>
     /// How many stored secrets are not written with the current key (in plaintext, with the previous key, or with one
@@ -77,14 +114,8 @@ public abstract partial class SqlGatewayStore
     private async Task<RekeyedSecrets> RekeyColumnAsync(
         DbConnection connection, DbTransaction? transaction, string kind, string table, string id, string column, CancellationToken ct)
     {
-        // Locks the rows first (PostgreSQL; on SQLite this transaction already excludes every other writer), so a
-        // secret another instance rewrites meanwhile waits for this rewrite instead of being overwritten by it. Empty
-        // values (an upstream without a credential) are no secret. A dry run (no transaction) locks and writes nothing.
-        if (transaction is not null)
-        {
-            await ExecuteAsync(connection, transaction, $"UPDATE {table} SET {column} = {column}", ct);
-        }
-
+        // The rows are locked already (RekeyColumnsAsync). Empty values (an upstream without a credential) are no
+        // secret. A dry run (no transaction) locks and writes nothing.
         var rows = await QueryAsync<StoredSecretRow>(connection, transaction, SelectSecrets(table, id, column), null, ct);
         int reencrypted = 0, encrypted = 0;
         foreach (var row in rows)

@@ -52,6 +52,72 @@ public sealed class SecretRekeyTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task Rekey_SecretsUnderThePreviousKey_OnlyTheCiphertextChanges_NoVersionTokenUpdatedAtAuditOrWebhookEventMoves(string engine)
+    {
+        // Arrange: one secret of each kind under the old key, and everything a change by an operator would move
+        var store = await engines.CreateAsync(engine);
+        var webhookSecret = await WriteSecretsAsync(store, OldKey);
+        var versions = await store.Store.GetVersionsAsync(None);
+        var rows = await RowsBesideTheSecretsAsync(store);
+        var secrets = await RawSecretsAsync(store);
+        var records = await ChangeRecordsAsync(store);
+
+        // Act
+        var rekey = await CliAsync(store, NewKey, OldKey, "store", "rekey");
+
+        // Assert: the ciphertext moved, and nothing else did: the config version and the content token (the content
+        // triggers on upstreams fired, but the decrypted config is what it was, so running gateways have nothing to
+        // reload), the identity version, every other column (updated_at included), the audit log and the webhook outbox
+        Assert.Equal(0, rekey.ExitCode);
+        Assert.All((await RawSecretsAsync(store)).Zip(secrets), pair => Assert.NotEqual(pair.Second, pair.First));
+        Assert.Equal(versions, await store.Store.GetVersionsAsync(None));
+        Assert.Equal(rows, await RowsBesideTheSecretsAsync(store));
+        Assert.Equal(records, await ChangeRecordsAsync(store));
+        Assert.Equal((0, 0), (records.Audit, records.WebhookEvents));
+        await AssertReadableWithAsync(store, NewKey, webhookSecret);
+
+        // The triggers are there: a real change to an upstream moves the token
+        await using (var keyed = await OpenAsync(store, NewKey))
+        {
+            var upstream = (await keyed.ListUpstreamsAsync(None)).Single(u => u.Slug == "open");
+            await keyed.UpdateUpstreamAsync(upstream with { Description = "changed" }, upstream.UpdatedAt, None);
+        }
+
+        Assert.NotEqual(versions.ContentToken, (await store.Store.GetVersionsAsync(None)).ContentToken);
+    }
+
+    [PostgresFact]
+    public async Task Rekey_ConfigChangeCommittingWhileItWaits_TheTokenThatChangeDrewIsKept()
+    {
+        // Arrange: a plan change under way (its content trigger holds the token's row, not yet committed)
+        var store = await engines.CreateAsync(GatewayStores.Postgres);
+        var webhookSecret = await WriteSecretsAsync(store, OldKey);
+        var before = (await store.Store.GetVersionsAsync(None)).ContentToken;
+        await using var writer = (Npgsql.NpgsqlConnection)await store.OpenRawAsync();
+        await using var writing = await writer.BeginTransactionAsync();
+        await writer.ExecuteAsync("UPDATE plans SET description = 'changed meanwhile' WHERE id = 'free'", transaction: writing);
+        await using var observer = await store.OpenRawAsync();
+
+        // Act: the rekey starts while the change is under way; the change commits once the rekey waits for it
+        var rekeying = CliAsync(store, NewKey, OldKey, "store", "rekey");
+        for (var i = 0; i < 3000 && !rekeying.IsCompleted && await observer.ExecuteScalarAsync<long>(
+                 "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        await writing.CommitAsync();
+        var changed = await observer.ExecuteScalarAsync<long>("SELECT token FROM config_content WHERE id = 1");
+        var rekey = await rekeying;
+
+        // Assert: the rewrite went through and left the token of the change before it, not the one it read at its start
+        Assert.Equal(0, rekey.ExitCode);
+        Assert.NotEqual(before, changed);
+        Assert.Equal(changed, (await store.Store.GetVersionsAsync(None)).ContentToken);
+        await AssertReadableWithAsync(store, NewKey, webhookSecret);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task Rekey_AValueUnderAnUnknownKey_AbortsNamingTableAndRowAndChangesNothing(string engine)
     {
         // Arrange: the upstream credential under the old key (rewritten first), the webhook secret under a key neither
@@ -277,6 +343,31 @@ public sealed class SecretRekeyTests(StoreEngines engines) : IClassFixture<Store
         raw.AddRange(await connection.QueryAsync<string>("SELECT secret FROM webhook_endpoints ORDER BY id"));
         raw.AddRange(await connection.QueryAsync<string>("SELECT xml FROM web_keys"));
         return raw;
+    }
+
+    /// <summary>Every column of the rows that hold secrets but the secret itself, as stored, in a fixed order.</summary>
+    private static async Task<List<string>> RowsBesideTheSecretsAsync(EngineStore store)
+    {
+        await using var connection = await store.OpenRawAsync();
+        var rows = new List<string>();
+        foreach (var (table, order, secret) in new[] { ("upstreams", "id", "auth_value"), ("webhook_endpoints", "id", "secret"), ("web_keys", "slot", "xml") })
+        {
+            foreach (IDictionary<string, object?> row in await connection.QueryAsync($"SELECT * FROM {table} ORDER BY {order}"))
+            {
+                rows.Add(table + ": " + string.Join(", ", row.Where(c => c.Key != secret).Select(c => $"{c.Key}={c.Value}")));
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>How many admin audit rows, webhook events and deliveries the store holds.</summary>
+    private static async Task<(long Audit, long WebhookEvents, long WebhookDeliveries)> ChangeRecordsAsync(EngineStore store)
+    {
+        await using var connection = await store.OpenRawAsync();
+        return (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM admin_audit"),
+            await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM webhook_events"),
+            await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM webhook_deliveries"));
     }
 
     private static Task<CliResult> CliAsync(EngineStore store, string? key, string? previous, params string[] args)
