@@ -21,6 +21,9 @@ internal sealed class RowTable<TRow>
         _values = $"VALUES ({string.Join(", ", Properties.Select(p => "@" + p.Name))})";
         Insert = InsertWith("");
         Update = $"UPDATE {name} SET {string.Join(", ", Properties.Skip(1).Select(p => ColumnOf(p.Name) + " = @" + p.Name))} WHERE id = @Id";
+        Key = Properties.Any(p => p.Name == "Id")
+            ? "id"
+            : string.Join(", ", orderBy.Split(',', StringSplitOptions.TrimEntries).Select(part => part.Split(' ')[0]));
     }
 
     private readonly string _orderBy;
@@ -28,6 +31,12 @@ internal sealed class RowTable<TRow>
     private readonly string _values;
 
     public string Name { get; }
+
+    /// <summary>
+    /// The columns that name a row, for messages: <c>id</c> where the table has one, else the columns it is ordered by
+    /// (<c>user_id, period_start</c>).
+    /// </summary>
+    public string Key { get; }
 
     /// <summary>The column list, id first (<c>id, name, …</c>).</summary>
     public string Columns { get; }

@@ -149,12 +149,13 @@ public abstract partial class SqlGatewayStore
                     await CopyRowsAsync(StoredSettings, source, read, to, write, ct2),
                 };
 
-                var events = await CopyInBatchesAsync<UsageEventRow>(UsageTable.Name, source, read, $"SELECT {UsageSql.EventColumns} FROM usage_events ORDER BY id",
-                    rows => target.AppendUsageRowsAsync(to, write, rows, ct2), ct2);
+                // With their ids, which a row the target refuses is named by (the target numbers them anew).
+                var events = await CopyInBatchesAsync<NumberedUsageEventRow>(UsageTable.Name, "id", source, read,
+                    $"SELECT id, {UsageSql.EventColumns} FROM usage_events ORDER BY id", rows => target.AppendUsageRowsAsync(to, write, rows, ct2), ct2);
                 counts.Add((UsageTable.Name, events));
 
                 // Rollups as stored (every granularity), and how far they were compacted: the target reads what the source read.
-                var rollups = await CopyInBatchesAsync<UsageRollupRow>("usage_rollups", source, read, UsageSql.AllRollups,
+                var rollups = await CopyInBatchesAsync<UsageRollupRow>("usage_rollups", RollupKey, source, read, UsageSql.AllRollups,
                     rows => to.ExecuteAsync(new CommandDefinition(UsageSql.UpsertRollup, rows, write, cancellationToken: ct2)), ct2);
                 counts.Add(("usage_rollups", rollups));
                 var watermarks = await QueryAsync<(long Granularity, long CompactedUntil)>(source, read, UsageSql.SelectWatermarks, null, ct2);
@@ -277,30 +278,49 @@ public abstract partial class SqlGatewayStore
         where TRow : class
     {
         var insert = table.InsertWith(insertClause);
-        var rows = await CopyInBatchesAsync<TRow>(table.Name, from, read, table.Select(""),
-            batch => to.ExecuteAsync(new CommandDefinition(insert, convert is null ? batch : batch.Select(convert).ToList(), write, cancellationToken: cancellationToken)),
-            cancellationToken);
+        var rows = await CopyInBatchesAsync<TRow>(table.Name, table.Key, from, read, table.Select(""),
+            batch => to.ExecuteAsync(new CommandDefinition(insert, batch, write, cancellationToken: cancellationToken)), cancellationToken, convert);
         return (table.Name, rows);
     }
 
+    /// <summary>The SQLSTATE of text a database's encoding cannot hold: PostgreSQL's answer to a NUL in text.</summary>
+    private const string CharacterNotInRepertoire = "22021";
+
+    /// <summary>The columns that name a row of <c>usage_rollups</c> as the copy reads it (it reads no id).</summary>
+    private const string RollupKey = "granularity, bucket, user_id, key_id, route_id, status_class";
+
     /// <summary>
     /// Streams what <paramref name="select"/> reads and hands it to <paramref name="write"/> <see cref="CopyBatch"/> rows at
-    /// a time (never an empty batch): bounded memory however long a table's history is. Returns the rows copied.
+    /// a time (never an empty batch), each row as <paramref name="convert"/> makes it: bounded memory however long a
+    /// table's history is. Returns the rows copied.
     /// </summary>
-    /// <exception cref="StoreUnavailableException">The target refused a batch: the message names <c>--to-dsn</c> and <paramref name="table"/>.</exception>
+    /// <param name="key">The columns that name a row of <paramref name="table"/> in an error (<see cref="RowTable{TRow}.Key"/>).</param>
+    /// <exception cref="StoreUnavailableException">
+    /// The target refused a batch: the message names <c>--to-dsn</c> and <paramref name="table"/>, and for text the
+    /// target cannot hold (a NUL character, which PostgreSQL's text refuses) the row by its key and the column.
+    /// </exception>
     private static async Task<long> CopyInBatchesAsync<TRow>(
-        string table, DbConnection from, DbTransaction read, string select, Func<IReadOnlyList<TRow>, Task> write, CancellationToken cancellationToken)
+        string table, string key, DbConnection from, DbTransaction read, string select, Func<IReadOnlyList<TRow>, Task> write, CancellationToken cancellationToken,
+        Func<TRow, TRow>? convert = null)
     {
         async Task WriteAsync(IReadOnlyList<TRow> rows)
         {
+            var written = convert is null ? rows : rows.Select(convert).ToList();
             try
             {
-                await write(rows);
+                await write(written);
             }
             catch (DbException ex)
             {
-                // Said of the target and the table being written, not of the source's setting; a driver message quotes no DSN.
-                throw new StoreUnavailableException($"--to-dsn: writing the {table} table to the target failed, nothing was copied: {ex.Message}", ex);
+                // Said of the target and the table being written, not of the source's setting; a driver message quotes no
+                // DSN. PostgreSQL refuses a NUL in text (22021, character not in repertoire) for the whole statement without
+                // naming a row or column, so the rows it was given are searched for one (only once it failed: a copy that
+                // goes through costs nothing more, and SQLite holds a NUL); the row is named by its key, never by the value,
+                // which may be a secret.
+                var problem = ex.SqlState == CharacterNotInRepertoire && NulCharacters.Find(table, key, written) is { } nul
+                    ? $"{nul} holds a NUL character (U+0000), which the target's text cannot hold: remove it from that value in the source store, then copy again ({ex.Message})"
+                    : ex.Message;
+                throw new StoreUnavailableException($"--to-dsn: writing the {table} table to the target failed, nothing was copied: {problem}", ex);
             }
         }
 

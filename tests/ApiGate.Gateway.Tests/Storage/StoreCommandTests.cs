@@ -629,6 +629,105 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
             "SELECT COUNT(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()"));
     }
 
+    [PostgresFact]
+    public async Task StoreCopy_NulCharactersInASqliteSource_EachRefusalNamesTableRowAndColumnNotTheValue_NothingLeftInTheTarget_TheFixedSourceCopies()
+    {
+        // Arrange: a SQLite install (no secret key: the credential is stored, and copied, in plaintext) whose values hold
+        // NULs in five tables, written past the admin API: SQLite keeps them, PostgreSQL's text refuses them
+        var source = await engines.CreateAsync(GatewayStores.Sqlite);
+        var store = source.Store;
+        await new UpstreamService(store, TimeProvider.System).CreateAsync(
+            new UpstreamInput { Name = "billing", Url = "http://127.0.0.1:9001", AuthType = "bearer", AuthValue = "cred" }.Parsed(), None);
+        var upstream = Assert.Single(await store.ListUpstreamsAsync(None));
+        await new PlanService(store, TimeProvider.System).CreateAsync(new PlanInput { Id = "pro", Name = "Pro" }, None);
+        var user = (await new UserService(store, TimeProvider.System).CreateAsync(new UserChanges { Email = "nul@example.com", Plan = "pro" }, None)).Value!;
+        var now = DateTimeOffset.UtcNow;
+        // Past the first batch of 5,000, so the row named is the source's, not a place in a batch
+        await store.AddUsageEventsAsync(Enumerable.Range(0, 6_000).Select(i => UsageStoreTests.Event(user.Id, now.AddTicks(-i * 10_000L))).ToList(), None);
+        await using (var connection = await source.OpenRawAsync())
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, """
+                UPDATE upstreams SET auth_value = 'upstream-' || char(0) || 'secret-9f2';
+                UPDATE plans SET description = 'fast' || char(0) WHERE id = 'pro';
+                UPDATE quota_usage SET user_id = user_id || char(0);
+                UPDATE usage_events SET path = '/items' || char(0) || '/x' WHERE id = 5500;
+                UPDATE usage_rollups SET route_id = 'rte_' || char(0) WHERE id = (SELECT MIN(id) FROM usage_rollups);
+                """);
+        }
+
+        var targetDsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        var migrated = await engines.CreateAsync(GatewayStores.Postgres); // a new store with its schema already there
+        var fixes = new[]
+        {
+            ($"upstreams row {upstream.Id} (auth_value)", "UPDATE upstreams SET auth_value = 'upstream-secret-9f2'"),
+            ("plans row pro (description)", "UPDATE plans SET description = 'fast' WHERE id = 'pro'"),
+            ($"quota_usage row user_id={user.Id}\\0, period_start=", $"UPDATE quota_usage SET user_id = '{user.Id}'"),
+            ("usage_events row 5500 (path)", "UPDATE usage_events SET path = '/items' WHERE id = 5500"),
+            ("usage_rollups row granularity=", "UPDATE usage_rollups SET route_id = 'rte_1' WHERE route_id <> 'rte_1'"),
+        };
+
+        foreach (var (named, fix) in fixes)
+        {
+            // Act
+            var copy = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", targetDsn);
+            var intoMigrated = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", migrated.Dsn);
+
+            // Assert: the table, the row by its key and the column, never the value; nothing of it in either target
+            var table = named[..named.IndexOf(' ', StringComparison.Ordinal)];
+            foreach (var refused in new[] { copy, intoMigrated })
+            {
+                Assert.Equal(1, refused.ExitCode);
+                Assert.Contains($"error: --to-dsn: writing the {table} table to the target failed, nothing was copied: {named}", refused.Error, StringComparison.Ordinal);
+                Assert.Contains("holds a NUL character (U+0000), which the target's text cannot hold: remove it from that value in the source store, then copy again",
+                    refused.Error, StringComparison.Ordinal);
+                Assert.DoesNotContain("secret-9f2", refused.Error + refused.Output, StringComparison.Ordinal);
+                Assert.DoesNotContain("\0", refused.Error + refused.Output, StringComparison.Ordinal);
+                Assert.Equal("", refused.Output);
+            }
+
+            if (table == "usage_rollups")
+            {
+                Assert.Contains($", user_id={user.Id}, key_id=key_1, route_id=rte_\\0, status_class=2 (route_id)", copy.Error, StringComparison.Ordinal);
+            }
+
+            await using (var target = new Npgsql.NpgsqlConnection(targetDsn))
+            {
+                Assert.Equal(0, await Dapper.SqlMapper.ExecuteScalarAsync<long>(target, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"));
+            }
+
+            await using (var target = await migrated.OpenRawAsync())
+            {
+                Assert.Equal((0L, "free", 0L, 0L, 0L), (
+                    await Dapper.SqlMapper.ExecuteScalarAsync<long>(target, "SELECT COUNT(*) FROM upstreams"),
+                    await Dapper.SqlMapper.ExecuteScalarAsync<string>(target, "SELECT string_agg(id, ',') FROM plans"),
+                    await Dapper.SqlMapper.ExecuteScalarAsync<long>(target, "SELECT COUNT(*) FROM users"),
+                    await Dapper.SqlMapper.ExecuteScalarAsync<long>(target, "SELECT COUNT(*) FROM usage_events"),
+                    await Dapper.SqlMapper.ExecuteScalarAsync<long>(target, "SELECT COUNT(*) FROM usage_rollups")));
+            }
+
+            await using var connection = await source.OpenRawAsync();
+            await Dapper.SqlMapper.ExecuteAsync(connection, fix);
+        }
+
+        // Act: the source without NULs
+        var copied = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", targetDsn, "--json");
+        var copiedIntoMigrated = await source.CliAsync("store", "copy", "--to-driver", "postgres", "--to-dsn", migrated.Dsn, "--json");
+
+        // Assert: both targets, left as they were by the refusals, take the whole store
+        foreach (var done in new[] { copied, copiedIntoMigrated })
+        {
+            Assert.Equal(0, done.ExitCode);
+            Assert.Equal(6_000, System.Text.Json.JsonDocument.Parse(done.Output).RootElement.GetProperty("rows").GetProperty("usage_events").GetInt64());
+        }
+
+        await using var copiedStore = GatewayStores.Create(GatewayStores.Postgres, targetDsn, new SecretProtector(null));
+        await copiedStore.InitializeAsync(None);
+        Assert.Equal("upstream-secret-9f2", Assert.Single((await copiedStore.LoadConfigAsync(None)).Upstreams).AuthValue);
+        Assert.Equal(
+            await store.GetUsageSummaryAsync(user.Id, now.AddDays(-1), now.AddDays(1), None),
+            await copiedStore.GetUsageSummaryAsync(user.Id, now.AddDays(-1), now.AddDays(1), None));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
