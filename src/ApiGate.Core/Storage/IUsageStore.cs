@@ -57,12 +57,6 @@ public interface IUsageStore
     Task<UsageEventPage> GetRecentUsagePageAsync(string userId, int limit, int offset, ListCursor? after, int count, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The user's stored rollup rows of one granularity with <paramref name="from"/> ≤ bucket start &lt; <paramref name="to"/>,
-    /// oldest first (for charts). Rows of a granularity exist only where it has been written or compacted and not pruned.
-    /// </summary>
-    Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
-
-    /// <summary>
     /// Every user's rollup rows of one granularity with <paramref name="from"/> ≤ bucket start &lt; <paramref name="to"/>,
     /// summed per bucket and status class (user, key and route ids empty), oldest first: gateway-wide series for charts
     /// (requests per minute, errors by class, the latency histogram), right for any number of instances sharing the store.

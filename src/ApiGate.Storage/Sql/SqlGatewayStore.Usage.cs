@@ -107,14 +107,6 @@ public abstract partial class SqlGatewayStore
     private static readonly Keyset<NumberedUsageEventRow> RecentUsageKeyset = new("(timestamp < @AfterValue OR (timestamp = @AfterValue AND id < @AfterId))",
         static r => new(r.Timestamp.ToString(CultureInfo.InvariantCulture), r.Id.ToString(CultureInfo.InvariantCulture)));
 
-    public async Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
-        string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
-    {
-        var rows = await UseAsync((connection, ct) => QueryAsync<UsageRollupRow>(connection, null, UsageSql.Rollups,
-            new { User = userId, Granularity = (long)granularity, From = from.ToUnixTimeSeconds(), To = to.ToUnixTimeSeconds() }, ct), cancellationToken);
-        return rows.Select(r => r.ToDefinition()).ToList();
-    }
-
     public async Task<IReadOnlyList<UsageRollup>> GetGatewayUsageSeriesAsync(
         UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {

@@ -43,7 +43,7 @@ public sealed class GatewayUsageStoreTests(StoreEngines engines) : IClassFixture
         // Act
         var minutes = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Minute, Minute, Minute.AddMinutes(1), CancellationToken.None);
         var compacted = await store.CompactUsageAsync(UsageGranularity.Hour, Minute.AddHours(2), 10, CancellationToken.None);
-        var hours = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Hour, Minute.AddHours(-1), Minute.AddHours(1), CancellationToken.None);
+        var hours = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Hour, Minute.AddHours(-1), Minute.AddHours(1), CancellationToken.None);
         var summary = await store.GetUsageSummaryAsync("usr_1", Minute.AddHours(-1), Minute.AddHours(1), CancellationToken.None);
 
         // Assert

@@ -402,8 +402,9 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         var rows = System.Text.Json.JsonDocument.Parse(copied.Output).RootElement.GetProperty("rows");
         Assert.Equal(12_000, rows.GetProperty("usage_events").GetInt64());
         var from = now.AddDays(-1);
-        var minutes = await store.GetUsageRollupsAsync(user.Id, UsageGranularity.Minute, from, now.AddDays(1), None);
-        var hours = await store.GetUsageRollupsAsync(user.Id, UsageGranularity.Hour, from, now.AddDays(1), None);
+        // One user, one key, one route: the gateway-wide series of a granularity are its stored rows of it, row for row
+        var minutes = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Minute, from, now.AddDays(1), None);
+        var hours = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Hour, from, now.AddDays(1), None);
         Assert.NotEmpty(hours);
         Assert.Equal(minutes.Count + hours.Count, rows.GetProperty("usage_rollups").GetInt64());
         Assert.Equal(2, rows.GetProperty("usage_compaction").GetInt64());
@@ -428,8 +429,9 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
             await target.GetUsageSummaryAsync(user.Id, now.AddDays(-1), now.AddDays(1), None));
         Assert.Equal(await store.GetUsageWatermarksAsync(None), await target.GetUsageWatermarksAsync(None));
         Assert.NotEqual(DateTimeOffset.UnixEpoch, (await target.GetUsageWatermarksAsync(None)).Hours);
-        Assert.Equal(ToTuples(minutes), ToTuples(await target.GetUsageRollupsAsync(user.Id, UsageGranularity.Minute, from, now.AddDays(1), None)));
-        Assert.Equal(ToTuples(hours), ToTuples(await target.GetUsageRollupsAsync(user.Id, UsageGranularity.Hour, from, now.AddDays(1), None)));
+        Assert.Equal(ToTuples(minutes), ToTuples(await target.GetGatewayUsageSeriesAsync(UsageGranularity.Minute, from, now.AddDays(1), None)));
+        Assert.Equal(ToTuples(hours), ToTuples(await target.GetGatewayUsageSeriesAsync(UsageGranularity.Hour, from, now.AddDays(1), None)));
+        Assert.Equal(ToTuples(await store.GetUserUsageRowsAsync(user.Id, from, now.AddDays(1), None)), ToTuples(await target.GetUserUsageRowsAsync(user.Id, from, now.AddDays(1), None)));
         var recent = await target.GetRecentUsageAsync(user.Id, 3, None);
         Assert.Equal(await store.GetRecentUsageAsync(user.Id, 3, None), recent);
         Assert.Equal(UsageTime.FromUnixMicroseconds(UsageTime.ToUnixMicroseconds(events[1].Timestamp)), recent[1].Timestamp);

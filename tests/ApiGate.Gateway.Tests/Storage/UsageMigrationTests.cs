@@ -63,7 +63,7 @@ public sealed class UsageMigrationTests(StoreEngines engines) : IClassFixture<St
         var may = new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero);
         var summary = await upgraded.GetUsageSummaryAsync("usr_1", may, may.AddMonths(1), CancellationToken.None);
         var april = await upgraded.GetUsageSummaryAsync("usr_1", may.AddMonths(-1), may, CancellationToken.None);
-        var minute = await upgraded.GetUsageRollupsAsync("usr_1", UsageGranularity.Minute, may, may.AddMonths(1), CancellationToken.None);
+        var minute = await upgraded.GetUserUsageRowsAsync("usr_1", may, may.AddMonths(1), CancellationToken.None); // nothing compacted: minute rows
         var recent = await upgraded.GetRecentUsageAsync("usr_1", 10, CancellationToken.None);
         var watermarks = await upgraded.GetUsageWatermarksAsync(CancellationToken.None);
 
@@ -72,6 +72,7 @@ public sealed class UsageMigrationTests(StoreEngines engines) : IClassFixture<St
         Assert.Equal(new UsageSummary(may, may.AddMonths(1), 2, 7, 20, 40, 1), summary);
         Assert.Equal((1L, 5L), (april.Requests, april.Units));
         Assert.Equal([(2, 1L, 1L), (5, 1L, 0L)], minute.Select(r => (r.StatusClass, r.Requests, r.LatencyBuckets[1])));
+        Assert.All(minute, r => Assert.Equal(UsageGranularity.Minute, r.Granularity));
         Assert.Equal(1, minute[1].LatencyBuckets[7]); // 700 ms: (500, 1000]
         Assert.Equal(["/b", "/a", "/c"], recent.Select(e => e.Path));
         Assert.Equal(new DateTimeOffset(2026, 5, 10, 8, 30, 15, 123, TimeSpan.Zero).AddTicks(4560), recent[1].Timestamp);

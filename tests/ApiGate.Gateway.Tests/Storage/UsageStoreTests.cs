@@ -205,7 +205,7 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
 
         // Act
         await store.AddUsageEventsAsync(events, CancellationToken.None);
-        var rollups = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Minute, t, t.AddHours(1), CancellationToken.None);
+        var rollups = await store.GetUserUsageRowsAsync("usr_1", t, t.AddHours(1), CancellationToken.None); // nothing compacted: minute rows
         var raw = await store.GetRecentUsageAsync("usr_1", 100, CancellationToken.None);
 
         // Assert
@@ -263,8 +263,8 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
         await store.AddUsageEventsAsync([Event(UsageEvent.Anonymous, t.AddSeconds(5)) with { KeyId = UsageEvent.Anonymous }], CancellationToken.None); // nothing raw at all
         var anonymousRows = await store.GetRecentUsageAsync(UsageEvent.Anonymous, 100, CancellationToken.None);
         var callerRows = await store.GetRecentUsageAsync("usr_1", 100, CancellationToken.None);
-        var anonymousRollups = await store.GetUsageRollupsAsync(UsageEvent.Anonymous, UsageGranularity.Minute, t, t.AddHours(1), CancellationToken.None);
-        var callerRollups = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Minute, t, t.AddHours(1), CancellationToken.None);
+        var anonymousRollups = await store.GetUserUsageRowsAsync(UsageEvent.Anonymous, t, t.AddHours(1), CancellationToken.None);
+        var callerRollups = await store.GetUserUsageRowsAsync("usr_1", t, t.AddHours(1), CancellationToken.None);
 
         // Assert
         Assert.Empty(anonymousRows);
@@ -329,8 +329,10 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
         var watermarks = await store.GetUsageWatermarksAsync(CancellationToken.None);
         var monthAfter = await store.GetUsageSummaryAsync("usr_1", may, may.AddMonths(1), CancellationToken.None);
         var historyAfter = await store.GetUsageHistoryAsync("usr_1", 3, now, CancellationToken.None);
-        var hours = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Hour, start.AddDays(-1), now, CancellationToken.None);
-        var days = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Day, start.AddDays(-1), now, CancellationToken.None);
+        // One user: the gateway-wide series of a granularity are that user's rows of it
+        var hours = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Hour, start.AddDays(-1), now, CancellationToken.None);
+        var days = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Day, start.AddDays(-1), now, CancellationToken.None);
+        var read = await store.GetUserUsageRowsAsync("usr_1", start.AddDays(-1), now, CancellationToken.None);
 
         // Assert
         Assert.Equal(new DateTimeOffset(2026, 5, 3, 22, 0, 0, TimeSpan.Zero), watermarks.Hours);
@@ -338,6 +340,8 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
         Assert.Equal(monthBefore, monthAfter);
         Assert.Equal(historyBefore, historyAfter);
         Assert.Equal(events.Length, hours.Sum(h => h.Requests));
+        Assert.Equal((events.Length, events.Sum(e => e.Units)), (read.Sum(r => r.Requests), read.Sum(r => r.Units))); // each request once
+        Assert.Equal([UsageGranularity.Day, UsageGranularity.Hour], read.Select(r => r.Granularity).Distinct()); // no minute left after the hour watermark
         var compactedIntoDays = events.Where(e => e.Timestamp < watermarks.Days).ToList();
         Assert.Equal(compactedIntoDays.Sum(e => e.Units), days.Sum(d => d.Units));
         Assert.Equal(compactedIntoDays.Count, days.Sum(d => d.LatencyBuckets.Sum()));
@@ -362,13 +366,15 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
         // Act
         await store.AddUsageEventsAsync([Event("usr_1", day.AddHours(5), units: 7)], CancellationToken.None);
         var summary = await store.GetUsageSummaryAsync("usr_1", day, day.AddDays(1), CancellationToken.None);
-        var hours = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Hour, day, day.AddDays(1), CancellationToken.None);
-        var days = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Day, day, day.AddDays(1), CancellationToken.None);
+        var hours = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Hour, day, day.AddDays(1), CancellationToken.None);
+        var days = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Day, day, day.AddDays(1), CancellationToken.None);
+        var read = await store.GetUserUsageRowsAsync("usr_1", day, day.AddDays(1), CancellationToken.None);
 
         // Assert
         Assert.Equal((2L, 9L), (summary.Requests, summary.Units));
         Assert.Equal(9, hours.Sum(h => h.Units));
         Assert.Equal(9, Assert.Single(days).Units);
+        Assert.Equal((UsageGranularity.Day, 9L), (Assert.Single(read).Granularity, read[0].Units));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -419,7 +425,7 @@ public sealed class UsageStoreTests(StoreEngines engines) : IClassFixture<StoreE
         // Act: every minute row is past a retention that ends after both days
         var deleted = await store.PruneUsageAsync(UsageData.MinuteRollups, day.AddDays(5), 100, CancellationToken.None);
         var hoursDeleted = await store.PruneUsageAsync(UsageData.HourRollups, day.AddDays(5), 100, CancellationToken.None);
-        var minutes = await store.GetUsageRollupsAsync("usr_1", UsageGranularity.Minute, day, day.AddDays(2), CancellationToken.None);
+        var minutes = await store.GetGatewayUsageSeriesAsync(UsageGranularity.Minute, day, day.AddDays(2), CancellationToken.None);
         var summary = await store.GetUsageSummaryAsync("usr_1", day, day.AddDays(2), CancellationToken.None);
 
         // Assert: the compacted day's minute went; the uncompacted day's stayed; hours stay until days are compacted

@@ -58,7 +58,7 @@ public sealed class UsageMaintenanceTests : IAsyncLifetime
 
         // Act
         var result = await maintenance.RunOnceAsync(CancellationToken.None);
-        var minutes = await _temp.Store.GetUsageRollupsAsync("usr_1", UsageGranularity.Minute, Now.AddDays(-60), Now, CancellationToken.None);
+        var minutes = await _temp.Store.GetGatewayUsageSeriesAsync(UsageGranularity.Minute, Now.AddDays(-60), Now, CancellationToken.None); // one user
         var totalsAfter = await _temp.Store.GetUsageSummaryAsync("usr_1", Now.AddDays(-60), Now, CancellationToken.None);
         var watermarks = await _temp.Store.GetUsageWatermarksAsync(CancellationToken.None);
 

@@ -433,10 +433,6 @@ public sealed class UsageRecorderTests : IAsyncLifetime
         public Task<IReadOnlyList<UsageRollup>> GetUserUsageRowsAsync(string userId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
             inner.GetUserUsageRowsAsync(userId, from, to, cancellationToken);
 
-        public Task<IReadOnlyList<UsageRollup>> GetUsageRollupsAsync(
-            string userId, UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
-            inner.GetUsageRollupsAsync(userId, granularity, from, to, cancellationToken);
-
         public Task<IReadOnlyList<UsageRollup>> GetGatewayUsageSeriesAsync(
             UsageGranularity granularity, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
             inner.GetGatewayUsageSeriesAsync(granularity, from, to, cancellationToken);
