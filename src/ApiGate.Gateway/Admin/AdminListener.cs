@@ -24,12 +24,14 @@ internal sealed partial class AdminListener
     private readonly GatewayOptions _options;
     private readonly List<ListenOptions> _listeners = [];
     private readonly List<Admin.GatewayWebBranch> _branches = [];
+    private readonly bool _tlsConfigured;
     private int _port;
     private bool _tls;
 
     public AdminListener(GatewayOptions options)
     {
         _options = options;
+        _tlsConfigured = Tls.TlsSources.From(options) is { Enabled: true }; // as GatewayHost decides whether to serve TLS
         if (options.AdminListen.Length > 0)
         {
             if (!AdminListenAddress.TryParse(options.AdminListen, out var address, out var problem))
@@ -142,6 +144,7 @@ internal sealed partial class AdminListener
             if (Url is { } url)
             {
                 LogSeparate(logger, _options.AdminBasePath, metrics, url);
+                WarnIfInClear(logger, Address!, url, _tlsConfigured, _options.AdminTls);
             }
             else
             {
@@ -181,6 +184,28 @@ internal sealed partial class AdminListener
         app.Use(Under(_options.AdminBasePath, NotFoundAsync));
     }
 
+    /// <summary>
+    /// What to change so that admin tokens and the console's session cookie do not cross a network in clear, when the
+    /// admin listener at <paramref name="address"/> serves plain HTTP on an address other than loopback; null when it
+    /// serves TLS, or is bound to loopback (127.0.0.0/8, <c>::1</c>, <c>localhost</c>), which no other machine reaches.
+    /// </summary>
+    /// <param name="address">Where the admin listener binds (<c>admin.listen</c>).</param>
+    /// <param name="tlsConfigured">Whether the gateway has certificates (<c>tls.cert_file</c> and <c>tls.key_file</c>, or <c>tls.cert_dir</c>).</param>
+    /// <param name="adminTls"><c>admin.tls</c>: whether the admin listener serves TLS when the gateway has certificates.</param>
+    internal static string? ClearTextRemedy(AdminListenAddress address, bool tlsConfigured, bool adminTls) =>
+        address.IsLoopback || (tlsConfigured && adminTls) ? null
+        : tlsConfigured ? "set admin.tls (APIGATE_ADMIN_TLS) to true"
+        : "turn TLS on (tls.cert_file and tls.key_file, or tls.cert_dir: APIGATE_TLS_CERT_FILE, APIGATE_TLS_KEY_FILE, APIGATE_TLS_CERT_DIR)";
+
+    /// <summary>Logs event 7032 once the admin listener at <paramref name="url"/> is bound, when <see cref="ClearTextRemedy"/> says it serves in clear.</summary>
+    internal static void WarnIfInClear(ILogger logger, AdminListenAddress address, string url, bool tlsConfigured, bool adminTls)
+    {
+        if (ClearTextRemedy(address, tlsConfigured, adminTls) is { } remedy)
+        {
+            LogInClear(logger, url, remedy);
+        }
+    }
+
     private static Task NotFoundAsync(HttpContext context) => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask();
 
     [LoggerMessage(EventId = 7030, Level = LogLevel.Information,
@@ -190,4 +215,9 @@ internal sealed partial class AdminListener
     [LoggerMessage(EventId = 7031, Level = LogLevel.Information,
         Message = "Admin API at {BasePath} and {Metrics} served on the main port (set APIGATE_ADMIN_LISTEN to move them to a management address)")]
     private static partial void LogShared(ILogger logger, string basePath, string metrics);
+
+    [LoggerMessage(EventId = 7032, Level = LogLevel.Warning,
+        Message = "The admin listener {AdminUrl} serves plain HTTP on an address other than loopback: admin tokens and the console's session cookie " +
+            "cross the network in clear; {Remedy}, or bind admin.listen (APIGATE_ADMIN_LISTEN) to 127.0.0.1 or [::1]")]
+    private static partial void LogInClear(ILogger logger, string adminUrl, string remedy);
 }

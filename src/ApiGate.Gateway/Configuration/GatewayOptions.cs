@@ -395,7 +395,8 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// <c>APIGATE_ADMIN_TLS</c>: when TLS is on, the admin listener (<see cref="AdminListen"/>) serves TLS too, with the
-    /// same certificates; default true. False keeps it plain HTTP (e.g. on 127.0.0.1 for a local scraper).
+    /// same certificates; default true. False keeps it plain HTTP (e.g. on 127.0.0.1 for a local scraper); on an address
+    /// other than loopback that is warned about at start (event 7032, <see cref="Admin.AdminListener.ClearTextRemedy"/>).
     /// </summary>
     public bool AdminTls { get; set; } = true;
 }

@@ -150,6 +150,26 @@ public sealed class AdminListenerTests : AdminTestBase
         Assert.Contains("Admin API at /admin and /metrics", _log.Text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Startup_AdminListenerOnLoopbackInPlainHttp_NoClearTextWarning()
+    {
+        // Arrange: this gateway has no certificates, so its admin listener on 127.0.0.1 serves plain HTTP
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (!_log.Text.Contains("served only on the admin listener " + AdminUrl, StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+        }
+
+        // Act: everything logged at start, and after it
+        var logged = await _log.UpToMarkerAsync(Gateway);
+
+        // Assert: the listener was announced (event 7030, logged with the warning's check) and nothing was said about clear text
+        Assert.StartsWith("http://127.0.0.1:", AdminUrl, StringComparison.Ordinal);
+        Assert.Contains("served only on the admin listener " + AdminUrl, logged, StringComparison.Ordinal);
+        Assert.DoesNotContain("plain HTTP", logged, StringComparison.Ordinal);
+        Assert.DoesNotContain("in clear", logged, StringComparison.Ordinal);
+    }
+
     private async Task<HttpResponseMessage> SendAsync(string url, string? token)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);

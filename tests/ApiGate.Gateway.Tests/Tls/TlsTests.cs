@@ -584,6 +584,28 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AdminListener_AdminTlsOffOnLoopback_NoClearTextWarning()
+    {
+        // Arrange: certificates, and admin.tls off for a listener only this machine reaches (the documented use)
+        WriteServerCertificate();
+        await using var gateway = await StartAsync(o => (o.AdminListen, o.AdminTls) = ("127.0.0.1:0", false));
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (!_log.Text.Contains("\"EventId\":7030", StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+        }
+
+        // Act
+        var logged = await _log.UpToMarkerAsync(gateway);
+
+        // Assert: the admin listener was announced in plain HTTP, with no warning (event 7032)
+        Assert.Contains("\"EventId\":7030", logged, StringComparison.Ordinal);
+        Assert.Contains("served only on the admin listener " + gateway.AdminUrl, logged, StringComparison.Ordinal);
+        Assert.StartsWith("http://127.0.0.1:", gateway.AdminUrl, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"EventId\":7032", logged, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_ExpiredCertificate_StartsAndWarns()
     {
         var expired = _ca.Issue(["api.test"], DateTimeOffset.UtcNow.AddDays(-20), DateTimeOffset.UtcNow.AddDays(-1));
