@@ -25,7 +25,7 @@ internal static class FailureText
     public static string Of(Exception exception)
     {
         var text = Joined(exception);
-        return text.Length <= MaxLength ? TextCut.OneLine(text, MaxLength) : TextCut.OneLine(text, MaxLength) + "…";
+        return TextCut.OneLine(text, MaxLength) + (text.Length > MaxLength ? "…" : "");
     }
 
     private static string Joined(Exception exception)
