@@ -4,6 +4,8 @@ using ApiGate.Gateway.Observability;
 using ApiGate.Gateway.Reserved;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -149,6 +151,8 @@ internal sealed partial class AdminListener
             else
             {
                 LogShared(logger, _options.AdminBasePath, metrics);
+                var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+                WarnIfMainPortInClear(logger, _options, _tlsConfigured, addresses);
             }
         });
 
@@ -206,6 +210,46 @@ internal sealed partial class AdminListener
         }
     }
 
+    /// <summary>
+    /// What to change so that admin tokens and the console's session cookie do not cross a network in clear, when the
+    /// admin API is served on the main port (no <c>admin.listen</c>) and a port of the main listener serves plain HTTP
+    /// on an address other than loopback: the main port without certificates, or the h2c port (<c>server.h2c_port</c>),
+    /// which is always plain HTTP and serves what the main port serves. Null when <paramref name="host"/> is loopback
+    /// (127.0.0.0/8, <c>::1</c>, <c>localhost</c>), or when the main port serves TLS and there is no h2c port.
+    /// </summary>
+    /// <param name="host"><c>server.host</c>: where the main port (and the h2c port) bind.</param>
+    /// <param name="tlsConfigured">Whether the gateway has certificates, so the main port serves TLS.</param>
+    /// <param name="h2cPort">Whether <c>server.h2c_port</c> is set.</param>
+    internal static string? MainPortClearTextRemedy(string host, bool tlsConfigured, bool h2cPort) =>
+        IsLoopbackHost(host) || (tlsConfigured && !h2cPort) ? null
+        : "serve it on a listener of its own with admin.listen (APIGATE_ADMIN_LISTEN), e.g. 127.0.0.1:9091, which the main port then answers with 404"
+            + (tlsConfigured
+                ? ", or unset server.h2c_port (APIGATE_SERVER_H2C_PORT), whose port serves it in plain HTTP whatever TLS does"
+                : ", or turn TLS on (tls.cert_file and tls.key_file, or tls.cert_dir: APIGATE_TLS_CERT_FILE, APIGATE_TLS_KEY_FILE, APIGATE_TLS_CERT_DIR)")
+            + ", or bind server.host (APIGATE_SERVER_HOST) to 127.0.0.1 or ::1";
+
+    /// <summary>
+    /// Logs event 7033 once the server is bound, when <see cref="MainPortClearTextRemedy"/> says the admin API is served
+    /// in clear on the main listener, naming its plain-HTTP addresses out of <paramref name="addresses"/> (the server's,
+    /// the main port's first, then the h2c port's, as <c>GatewayHost.Addresses</c> lists them).
+    /// </summary>
+    internal static void WarnIfMainPortInClear(ILogger logger, GatewayOptions options, bool tlsConfigured, IReadOnlyList<string> addresses)
+    {
+        if (options.AdminListen.Length > 0 || MainPortClearTextRemedy(options.Host, tlsConfigured, options.H2cPort is not null) is not { } remedy)
+        {
+            return;
+        }
+
+        // With TLS only the h2c port's address is plain; without it the main port's, and the h2c port's after it.
+        var plain = addresses.Skip(tlsConfigured ? 1 : 0).Take(tlsConfigured ? 1 : options.H2cPort is null ? 1 : 2);
+        LogMainPortInClear(logger, options.AdminBasePath, string.Join(" and ", plain), remedy);
+    }
+
+    /// <summary>Whether <c>server.host</c> binds only addresses no other machine reaches.</summary>
+    private static bool IsLoopbackHost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address));
+
     private static Task NotFoundAsync(HttpContext context) => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask();
 
     [LoggerMessage(EventId = 7030, Level = LogLevel.Information,
@@ -220,4 +264,9 @@ internal sealed partial class AdminListener
         Message = "The admin listener {AdminUrl} serves plain HTTP on an address other than loopback: admin tokens and the console's session cookie " +
             "cross the network in clear; {Remedy}, or bind admin.listen (APIGATE_ADMIN_LISTEN) to 127.0.0.1 or [::1]")]
     private static partial void LogInClear(ILogger logger, string adminUrl, string remedy);
+
+    [LoggerMessage(EventId = 7033, Level = LogLevel.Warning,
+        Message = "The admin API at {BasePath} is served on the main port, in plain HTTP at {Urls} on an address other than loopback: admin tokens " +
+            "and the console's session cookie cross the network in clear; {Remedy}")]
+    private static partial void LogMainPortInClear(ILogger logger, string basePath, string urls, string remedy);
 }

@@ -246,7 +246,8 @@ public sealed class GatewayOptions
     /// <summary>
     /// <c>APIGATE_ADMIN_LISTEN</c>: <c>HOST:PORT</c> of a second listener that alone serves the admin API and
     /// <c>/metrics</c> (e.g. <c>127.0.0.1:9091</c>, <c>[::1]:9091</c>; port 0 picks a free one), so management stays
-    /// off the public port. Empty (default): both are served on the main port.
+    /// off the public port. Empty (default): both are served on the main port; when that port serves plain HTTP on an
+    /// address other than loopback, that is warned about at start (event 7033, <see cref="Admin.AdminListener.MainPortClearTextRemedy"/>).
     /// </summary>
     public string AdminListen { get; set; } = "";
 
