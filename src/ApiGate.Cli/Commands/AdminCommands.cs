@@ -71,10 +71,20 @@ internal static class AdminCommands
                 return context.Fail(result.Error!);
             }
 
-            var revoked = result.Value!;
+            // Revoking twice is not an error (a retried script must not fail), but the operator is told that this
+            // call changed nothing and when the token was revoked, so a revocation that came too late is noticed.
+            var (revoked, already) = result.Value!;
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, revoked);
+                JsonOutput.Write(context.Output, new
+                {
+                    revoked.Id, revoked.Name, revoked.Prefix, revoked.CreatedAt, revoked.LastUsedAt, revoked.RevokedAt, AlreadyRevoked = already,
+                });
+            }
+            else if (already)
+            {
+                context.Output.WriteLine(
+                    $"admin token {TableWriter.Escape(revoked.Name)} ({revoked.Id}, {revoked.Prefix}…) was already revoked at {UserCommands.Time(revoked.RevokedAt)}; nothing changed");
             }
             else
             {

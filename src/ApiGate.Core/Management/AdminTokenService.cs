@@ -49,8 +49,11 @@ public sealed class AdminTokenService(IAdminTokenStore store, TimeProvider timeP
         return written.Error ?? new ManagementResult<CreatedAdminToken>(new CreatedAdminToken(record, token), null);
     }
 
-    /// <summary>Revokes by id or name; revoking a revoked token keeps its first revocation time.</summary>
-    public async Task<ManagementResult<AdminTokenDefinition>> RevokeAsync(string idOrName, CancellationToken ct)
+    /// <summary>
+    /// Revokes by id or name. Revoking a revoked token changes nothing and succeeds, keeping its first revocation time;
+    /// the result says which it was, so the caller can tell the operator.
+    /// </summary>
+    public async Task<ManagementResult<RevokedAdminToken>> RevokeAsync(string idOrName, CancellationToken ct)
     {
         var existing = await store.FindAdminTokenAsync(idOrName, ct);
         if (existing is null)
@@ -58,10 +61,18 @@ public sealed class AdminTokenService(IAdminTokenStore store, TimeProvider timeP
             return NotFound("admin token", idOrName);
         }
 
+        if (existing.RevokedAt is not null)
+        {
+            return new RevokedAdminToken(existing, AlreadyRevoked: true);
+        }
+
         await store.RevokeAdminTokenAsync(existing.Id, timeProvider.GetUtcNow(), ct);
-        return (await store.FindAdminTokenAsync(existing.Id, ct))!;
+        return new RevokedAdminToken((await store.FindAdminTokenAsync(existing.Id, ct))!, AlreadyRevoked: false);
     }
 }
 
 /// <summary>A created admin token: the stored record and the token itself, which is shown once and never again.</summary>
 public sealed record CreatedAdminToken(AdminTokenDefinition Record, string Token);
+
+/// <summary>An admin token after a revocation: the stored record, and whether it had been revoked before (at <c>RevokedAt</c>, kept).</summary>
+public sealed record RevokedAdminToken(AdminTokenDefinition Token, bool AlreadyRevoked);

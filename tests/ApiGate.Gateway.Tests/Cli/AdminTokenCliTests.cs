@@ -86,6 +86,35 @@ public sealed class AdminTokenCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task Revoke_AlreadyRevokedToken_ExitsZeroSayingWhenItWasRevokedAndKeepsThatTime()
+    {
+        // Arrange: a token revoked once
+        await RunAsync("admin", "tokens", "create", "--name", "deploy-bot");
+        var first = await RunAsync("admin", "tokens", "revoke", "deploy-bot", "--json");
+        var firstJson = JsonDocument.Parse(first.Output).RootElement;
+        var (id, prefix, revokedAt) = (firstJson.GetProperty("id").GetString()!, firstJson.GetProperty("prefix").GetString()!,
+            firstJson.GetProperty("revoked_at").GetDateTimeOffset());
+        var shown = revokedAt.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+        // Act: revoked again, by name and by id, as text and as JSON
+        var again = await RunAsync("admin", "tokens", "revoke", "deploy-bot");
+        var againJson = await RunAsync("admin", "tokens", "revoke", id, "--json");
+        var listed = JsonDocument.Parse((await RunAsync("admin", "tokens", "list", "--json")).Output).RootElement;
+
+        // Assert: success, saying it changed nothing and when the token was revoked, which is kept
+        Assert.Equal(0, first.ExitCode);
+        Assert.False(firstJson.GetProperty("already_revoked").GetBoolean());
+        Assert.Equal(0, again.ExitCode);
+        Assert.Equal($"admin token deploy-bot ({id}, {prefix}…) was already revoked at {shown}; nothing changed\n", again.Output.ReplaceLineEndings("\n"));
+        Assert.Equal(0, againJson.ExitCode);
+        var againRoot = JsonDocument.Parse(againJson.Output).RootElement;
+        Assert.True(againRoot.GetProperty("already_revoked").GetBoolean());
+        Assert.Equal(revokedAt, againRoot.GetProperty("revoked_at").GetDateTimeOffset());
+        Assert.Equal(["id", "name", "prefix", "created_at", "last_used_at", "revoked_at", "already_revoked"], againRoot.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(revokedAt, Assert.Single(listed.EnumerateArray().ToList()).GetProperty("revoked_at").GetDateTimeOffset());
+    }
+
+    [Fact]
     public async Task Revoke_GivenAnUnknownTokenItself_NamesOnlyItsPrefix()
     {
         // Arrange: a token that is not in this store (another store's, or mistyped), pasted whole

@@ -74,7 +74,7 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
         var byDecoyName = await store.FindEntitlementAsync(decoyEntitlement.Id, None);
 
         // Assert
-        Assert.Equal(real.Id, revoked.Value!.Id);
+        Assert.Equal(real.Id, revoked.Value!.Token.Id);
         Assert.Null((await store.FindAdminTokenAsync(decoy.Id, None))!.RevokedAt);
         Assert.Equal(realEntitlement.Id, entitlement!.Id);
         Assert.Equal(decoyEntitlement.Id, byDecoyName!.Id);
