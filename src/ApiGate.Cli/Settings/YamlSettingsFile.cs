@@ -4,6 +4,7 @@ using System.Text.Unicode;
 using ApiGate.Gateway.Hosting;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
+using Tokens = YamlDotNet.Core.Tokens;
 using ApiGate.Gateway.Configuration;
 
 namespace ApiGate.Cli.Settings;
@@ -63,7 +64,17 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         Reader? yaml = null;
         try
         {
-            using var reader = new StringReader(ReadText(ReadBytes()));
+            var text = ReadText(ReadBytes());
+            if (OpenAtEnd(text) is { } open)
+            {
+                // Before the settings are read: a setting or section whose value is the bracket ("port: [" on the last
+                // line) was refused as "must be a single value", and an empty file after it as "did not find expected
+                // node content" on a line past the end, neither naming the bracket.
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                    $"config file '{_path}' is not valid YAML: line {open.Start.Line}: the '{(open is Tokens.FlowMappingStart ? '{' : '[')}' opened here is never closed (the file ends inside it)"));
+            }
+
+            using var reader = new StringReader(text);
             yaml = new Reader(this, new Parser(reader));
             values = yaml.ReadStream();
         }
@@ -87,6 +98,38 @@ internal sealed class YamlSettingsFile : SettingsConfigurationProvider
         {
             Data[GatewaySettings.Find(key)!.ConfigurationKey] = value;
         }
+    }
+
+    /// <summary>
+    /// The innermost <c>[</c> or <c>{</c> still open where <paramref name="text"/> ends, or null: none is, or the text
+    /// has another syntax error before its end, which the parser reports with its line. Read from the scanner's tokens,
+    /// so a bracket inside a quoted value or a comment is not one.
+    /// </summary>
+    private static Tokens.Token? OpenAtEnd(string text)
+    {
+        var scanner = new Scanner(new StringReader(text), skipComments: true);
+        var open = new Stack<Tokens.Token>();
+        try
+        {
+            while (scanner.MoveNext())
+            {
+                switch (scanner.Current)
+                {
+                    case Tokens.FlowSequenceStart or Tokens.FlowMappingStart:
+                        open.Push(scanner.Current);
+                        break;
+                    case Tokens.FlowSequenceEnd or Tokens.FlowMappingEnd when open.Count > 0:
+                        open.Pop();
+                        break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is YamlException or InvalidOperationException)
+        {
+            return null;
+        }
+
+        return open.Count > 0 ? open.Peek() : null;
     }
 
     private ArgumentException Problem(string problem) => new($"config file '{_path}': {problem}");

@@ -303,6 +303,49 @@ public sealed class ConfigFileCliTests : CliTestBase
         Assert.Equal($"error: config file '{file}' is not valid YAML: {problem}\n", result.Error.ReplaceLineEndings("\n"));
     }
 
+    [Theory]
+    // A setting's value is the bracket, empty, on the last line: was "setting 'server.port' must be a single value"
+    [InlineData("server:\n  port: [\n", "line 2: the '[' opened here is never closed (the file ends inside it)")]
+    [InlineData("server:\n  port: {\n", "line 2: the '{' opened here is never closed (the file ends inside it)")]
+    [InlineData("server: {port: 1, host: [\n", "line 1: the '[' opened here is never closed (the file ends inside it)")]
+    // A list or section left open after an item, or with nothing in it: was "did not find expected node content" on a line past the end
+    [InlineData("server:\n  port: 8080\njwt:\n  algorithms: [\n", "line 4: the '[' opened here is never closed (the file ends inside it)")]
+    [InlineData("jwt:\n  algorithms: [RS256,", "line 2: the '[' opened here is never closed (the file ends inside it)")]
+    [InlineData("server: {port: 1,\n", "line 1: the '{' opened here is never closed (the file ends inside it)")]
+    [InlineData("server: {\n", "line 1: the '{' opened here is never closed (the file ends inside it)")]
+    // Not a setting, or not a mapping: the bracket, the file's first problem, is named before the key or the top
+    [InlineData("routes: [\n", "line 1: the '[' opened here is never closed (the file ends inside it)")]
+    [InlineData("x: {a: 1,\n", "line 1: the '{' opened here is never closed (the file ends inside it)")]
+    [InlineData("[\n", "line 1: the '[' opened here is never closed (the file ends inside it)")]
+    [InlineData("{\n", "line 1: the '{' opened here is never closed (the file ends inside it)")]
+    public async Task ConfigValidate_FileEndingInsideAnOpenBracket_RefusedNamingTheLineTheBracketOpened(string yaml, string problem)
+    {
+        // Arrange
+        var file = await WriteAsync(yaml);
+
+        // Act
+        var result = await RunAsync("config", "validate", "--config", file);
+
+        // Assert
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: config file '{file}' is not valid YAML: {problem}\n", result.Error.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task ConfigShow_BracketsInQuotedValuesAndComments_NotTakenForOpenOnes()
+    {
+        // Arrange: a quoted '[' or '{' is text, and one after '#' is a comment; neither opens anything
+        var file = await WriteAsync("portal:\n  app_name: \"Gate [beta {\" # [ {\njwt:\n  algorithms: [RS256, ES256] # {\n");
+
+        // Act
+        var shown = await RunAsync("config", "show", "--json", "--config", file);
+
+        // Assert
+        Assert.True(shown.ExitCode == 0, shown.Error);
+        Assert.Equal(("Gate [beta {", "file"), Setting(shown, "portal.app_name"));
+        Assert.Equal(("RS256,ES256", "file"), Setting(shown, "jwt.algorithms"));
+    }
+
     [Fact]
     public async Task ConfigValidate_NumberWithANulEscape_RefusedAsNotAWholeNumberRatherThanReadWithoutIt()
     {
