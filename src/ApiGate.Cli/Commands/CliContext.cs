@@ -170,7 +170,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
 
     /// <summary>
     /// The command's flag for a field the services name as the admin API does (<c>price_monthly</c> is <c>--price</c>,
-    /// <c>health_check.timeout</c> <c>--health-timeout</c>): as typed when given (an alias), else its name;
+    /// <c>health_check.timeout</c> <c>--health-timeout</c>, <c>targets.1.url</c> <c>--target</c>): as typed when given (an alias), else its name;
     /// null when the command has no such flag (the field is then named as it is).
     /// </summary>
     private string? FlagFor(string field)
@@ -179,6 +179,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<strin
         {
             return null;
         }
+
+        // A list entry's field (targets.1.url) is the list's flag's: the message names the entry.
+        field = Core.Management.ListEntryField.ListOf(field);
 
         // A nested field's flag is prefixed by its group's first word, or not at all: health_check.timeout is
         // --health-timeout, health_check.healthy_threshold --healthy-threshold.

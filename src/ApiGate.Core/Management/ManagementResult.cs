@@ -21,7 +21,8 @@ public sealed record ManagementError(ManagementErrorKind Kind, string Field, str
     /// <summary>For <see cref="ManagementErrorKind.PreconditionFailed"/>: the version the row has now, so the answer can name its ETag.</summary>
     public DateTimeOffset? CurrentVersion { get; init; }
 
-    public override string ToString() => Field.Length > 0 ? $"{Field}: {Message}" : Message;
+    /// <summary>The field and the message; a list entry's field as text names it (<c>targets[1].url: …</c>, said once).</summary>
+    public override string ToString() => ListEntryField.Split(this) is var (name, problem) && name.Length > 0 ? $"{name}: {problem}" : Message;
 }
 
 /// <summary>The outcome of a management operation: a value, or an error and no change.</summary>

@@ -68,8 +68,9 @@ internal static class UpstreamBalancing
             var target = targets[i];
             if (UpstreamService.ValidateUrl(target.Url) is { } problem)
             {
-                // Which one, by position: the URL itself may be what is too long to show.
-                yield return Invalid("targets", string.Create(System.Globalization.CultureInfo.InvariantCulture, $"targets[{i}].url: {problem}"));
+                // Which one, by position (the admin API's pointer /targets/i/url; the message names targets[i].url for the
+                // CLI and the console, which show it at the whole list): the URL itself may be what is too long to show.
+                yield return ListEntryField.Invalid("targets", i, "url", problem);
             }
             else if (!seen.Add(new Uri(target.Url).AbsoluteUri.TrimEnd('/')))
             {

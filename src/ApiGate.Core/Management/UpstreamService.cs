@@ -108,7 +108,9 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
     /// </summary>
     private static ManagementError? StoredBeforeTheRule(UpstreamDefinition existing, UpstreamChanges input, ManagementError error)
     {
-        var given = error.Field switch
+        // A target's URL is refused as its own field (targets.1.url) but given with the whole list.
+        var field = ListEntryField.ListOf(error.Field);
+        var given = field switch
         {
             "targets" => input.Targets is not null || input.Url is not null,
             "hash_on" => input.HashOn is not null || input.LbPolicy is not null,
@@ -120,14 +122,17 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             return null;
         }
 
-        var how = error.Field switch
-        {
-            "health_check.path" => "send health_check.path in the same change (CLI --health-path), e.g. /healthz, or none to turn active checks off",
-            "targets" => "send url or targets in the same change (CLI --url or --targets) with every target URL valid",
-            _ => $"send a valid {error.Field} in the same change",
-        };
-        return Invalid(error.Field, $"{error.Field} as stored: {error.Message} (saved before this rule). Every change to this upstream is refused until it is fixed: {how}.");
+        var (name, problem) = ListEntryField.Split(error);
+        return Invalid(error.Field, $"{name} as stored: {problem} (saved before this rule). Every change to this upstream is refused until it is fixed: {HowToFix(field)}.");
     }
+
+    /// <summary>How to fix a stored value of <paramref name="field"/> (a list's name for its entries) in a change.</summary>
+    internal static string HowToFix(string field) => field switch
+    {
+        "health_check.path" => "send health_check.path in the same change (CLI --health-path), e.g. /healthz, or none to turn active checks off",
+        "targets" => "send url or targets in the same change (CLI --url or --targets) with every target URL valid",
+        _ => $"send a valid {field} in the same change",
+    };
 
     /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
     public static string? ValidateUrl(string url)

@@ -22,7 +22,8 @@ public sealed class FormErrors
         }
         else
         {
-            _byField.TryAdd(field, message);
+            // A list entry's field (targets.1.url) is shown at the list's form field; the message names the entry.
+            _byField.TryAdd(ListEntryField.ListOf(field), message);
         }
     }
 

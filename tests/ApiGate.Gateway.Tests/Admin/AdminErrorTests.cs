@@ -332,7 +332,7 @@ public sealed class AdminErrorTests : AdminTestBase
     [Theory]
     [InlineData("/upstreams", """{"name": "x", "url": "http://carol:S3cretPW3@127.0.0.1:99999"}""", "/url")]
     [InlineData("/upstreams", """{"name": "x", "url": "carol:S3cretPW3@127.0.0.1"}""", "/url")]
-    [InlineData("/upstreams", """{"name": "x", "targets": ["http://u:S3cretPW3@127.0.0.1:99999"]}""", "/targets")]
+    [InlineData("/upstreams", """{"name": "x", "targets": ["http://u:S3cretPW3@127.0.0.1:99999"]}""", "/targets/0/url")]
     [InlineData("/upstreams", """{"name": "x", "targets": ["http://u:S3cretPW3@127.0.0.1:1,weight=abc"]}""", "/targets/0")]
     [InlineData("/upstreams", """{"name": "x", "targets": ["http://u:Pa,S3cretPW3@127.0.0.1:1"]}""", "/targets/0")]
     [InlineData("/webhooks", """{"url": "http://u:S3cretPW3@127.0.0.1:99999/h", "events": ["key.created"]}""", "/url")]

@@ -6,7 +6,7 @@ using ApiGate.Gateway.Tests.Infrastructure;
 namespace ApiGate.Gateway.Tests.Admin;
 
 /// <summary>
-/// An upstream saved by an older build with a value a newer rule refuses (a <c>health_check.path</c> past 2,048 bytes)
+/// An upstream saved by an older build with a value a newer rule refuses (a <c>health_check.path</c> past 2,048 bytes, a target URL with a dot segment)
 /// is still served; a change that leaves the value as it is gets an error naming the stored field and how to fix it,
 /// and a change that fixes it in the same request is saved (docs/load-balancing.md).
 /// </summary>
@@ -98,5 +98,36 @@ public sealed class AdminStoredUpstreamTests : AdminTestBase
         Assert.Equal((ManagementErrorKind.Validation, "health_check.path"), (result.Error?.Kind, result.Error?.Field));
         Assert.StartsWith("health_check.path as stored: is longer than 2048 bytes (saved before this rule).", result.Error!.Message, StringComparison.Ordinal);
         Assert.Equal("legacy", (await Gateway.Store.FindUpstreamAsync("up_legacy", CancellationToken.None))!.Name);
+    }
+
+    private const string DotSegmentRule = "its path holds the dot segment '..' ('%2e' counts as '.'), so requests would not go to the path as written: "
+        + "write the path without '.' or '..' segments";
+
+    [Fact]
+    public async Task Patch_UpstreamStoredWithADotSegmentOnlyAName_Returns422PointingAtTheStoredTargetsUrl()
+    {
+        // Arrange: its second target as a build before the rule stored it
+        var now = DateTimeOffset.UtcNow;
+        await Gateway.Store.CreateUpstreamAsync(new UpstreamDefinition
+        {
+            Id = "up_dotted",
+            Name = "dotted",
+            Slug = "dotted",
+            BaseUrl = Upstream.Url,
+            Targets = [new UpstreamTarget(Upstream.Url), new UpstreamTarget("http://127.0.0.1:1/v2/../x")],
+            CreatedAt = now,
+            UpdatedAt = now,
+        }, CancellationToken.None);
+
+        // Act
+        var response = await PatchAsync("/upstreams/dotted", new { name = "dotted two" });
+
+        // Assert: told as the stored row's, at the target's own pointer
+        var error = AssertError(response, HttpStatusCode.UnprocessableEntity, "validation_error", "/targets/1/url");
+        Assert.Equal(
+            $"targets[1].url as stored: {DotSegmentRule} (saved before this rule). Every change to this upstream is refused until it is fixed: "
+            + "send url or targets in the same change (CLI --url or --targets) with every target URL valid.",
+            error.GetProperty("detail").GetString());
+        Assert.Equal("dotted", (await Gateway.Store.FindUpstreamAsync("up_dotted", CancellationToken.None))!.Name);
     }
 }

@@ -17,17 +17,20 @@ public sealed class AdminUpstreamDotSegmentTests : AdminTestBase
     [InlineData("/v2/../x", "..")]
     [InlineData("/v2/./x", ".")]
     [InlineData("/v2/%2e%2e/x", "%2e%2e")]
-    public async Task Create_UrlOrTargetWithADotSegment_Returns422NamingTheFieldAndWritesNothing(string path, string segment)
+    public async Task Create_UrlOrTargetWithADotSegment_Returns422PointingAtTheUrlAndWritesNothing(string path, string segment)
     {
         // Act
         var byUrl = await PostAsync("/upstreams", new { name = "dotted", url = Upstream.Url + path });
-        var byTargets = await PostAsync("/upstreams", new { name = "dotted", targets = new[] { new { url = Upstream.Url }, new { url = Upstream.Url + path } } });
+        var targets = new { name = "dotted", targets = new[] { new { url = Upstream.Url }, new { url = Upstream.Url + path } } };
+        var byTargets = await PostAsync("/upstreams", targets);
+        var wrapped = await PostAsync("/upstreams", new { data = targets });
 
         // Assert
         var urlError = AssertError(byUrl, HttpStatusCode.UnprocessableEntity, "validation_error", "/url");
         Assert.Equal($"its path holds the dot segment '{segment}' {Problem}", urlError.GetProperty("detail").GetString());
-        var targetsError = AssertError(byTargets, HttpStatusCode.UnprocessableEntity, "validation_error", "/targets");
+        var targetsError = AssertError(byTargets, HttpStatusCode.UnprocessableEntity, "validation_error", "/targets/1/url");
         Assert.Equal($"targets[1].url: its path holds the dot segment '{segment}' {Problem}", targetsError.GetProperty("detail").GetString());
+        AssertError(wrapped, HttpStatusCode.UnprocessableEntity, "validation_error", "/data/targets/1/url");
         AssertError(await GetAsync("/upstreams/dotted"), HttpStatusCode.NotFound, "not_found");
     }
 

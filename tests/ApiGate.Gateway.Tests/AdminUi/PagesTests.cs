@@ -68,6 +68,7 @@ public sealed class PagesTests : AdminUiTestBase
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         var html = WebUtility.HtmlDecode(await refused.Content.ReadAsStringAsync());
         Assert.Contains("id=\"error-targets\"", html, StringComparison.Ordinal);
+        Assert.Contains("targets[1].url: put credentials in the upstream's auth type and value", html, StringComparison.Ordinal); // the entry's error, at the list's field
         Assert.Contains("http://10.0.0.5:8080\nhttp://***@10.0.0.6:8080,weight=2</textarea>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("typed-secret", html, StringComparison.Ordinal);
         Assert.Empty(await Gateway.Upstreams.ListAsync(CancellationToken.None));

@@ -181,7 +181,7 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
 
         // Assert
         Assert.Equal((ManagementErrorKind.Validation, "url"), (tooLong.Error?.Kind, tooLong.Error?.Field));
-        Assert.Equal((ManagementErrorKind.Validation, "targets"), (tooLongTarget.Error?.Kind, tooLongTarget.Error?.Field));
+        Assert.Equal((ManagementErrorKind.Validation, "targets.1.url"), (tooLongTarget.Error?.Kind, tooLongTarget.Error?.Field));
         Assert.Equal(longestUrl, Assert.Single(await store.ListTargetHealthAsync(longest.Value.Id, None)).TargetUrl);
     }
 
