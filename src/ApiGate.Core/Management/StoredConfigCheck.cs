@@ -12,24 +12,32 @@ public static class StoredConfigCheck
     /// checked); one line per problem. A route's list stored with more entries than a write may hold (before that bound
     /// existed), or two header conditions stored with names that differ only in case, are a warning, not a problem: the
     /// gateway serves the route and it can be edited (docs/routing.md); so is a transform that compiles but breaks a rule
-    /// only a write applies (docs/transformations.md). A transform that does not compile is a problem: the gateway does
-    /// not load a config holding it.
+    /// only a write applies (docs/transformations.md), and an upstream value saved before its rule that the gateway still
+    /// serves (<see cref="UpstreamService.CheckStored"/>; docs/load-balancing.md). A transform that does not compile is a
+    /// problem: the gateway does not load a config holding it.
     /// </summary>
-    public static async Task<StoredConfigFindings> ValidateStoredAsync(IGatewayStore store, CancellationToken cancellationToken, string? jwtIssuer = null)
+    public static async Task<StoredConfigFindings> ValidateStoredAsync(IGatewayStore store, CancellationToken cancellationToken, string? jwtIssuer = null) =>
+        Check(await store.LoadConfigAsync(cancellationToken), jwtIssuer);
+
+    /// <summary><see cref="ValidateStoredAsync"/> over configuration already loaded.</summary>
+    public static StoredConfigFindings Check(ConfigData data, string? jwtIssuer = null)
     {
-        var data = await store.LoadConfigAsync(cancellationToken);
         var problems = new List<string>();
         var warnings = new List<string>();
         foreach (var upstream in data.Upstreams)
         {
-            if (UpstreamService.ValidateUrl(upstream.BaseUrl) is { } urlProblem)
+            // Its target URLs are checked one by one (base_url is the first target's, or the only one when none are listed).
+            foreach (var (error, served) in UpstreamService.CheckStored(upstream))
             {
-                problems.Add($"upstream '{upstream.Slug}': url: {urlProblem}");
-            }
-
-            foreach (var error in UpstreamBalancing.Validate(upstream))
-            {
-                problems.Add($"upstream '{upstream.Slug}': {error}");
+                if (served is null)
+                {
+                    problems.Add($"upstream '{upstream.Slug}': {error}");
+                }
+                else
+                {
+                    warnings.Add($"upstream '{upstream.Slug}': {error} (stored before that rule): {served}, but every change to the upstream is refused "
+                                 + $"until it is fixed: {UpstreamService.HowToFix(ListEntryField.ListOf(error.Field))}");
+                }
             }
         }
 

@@ -17,6 +17,10 @@ internal static class UpstreamBalancing
     private const int MaxPassiveFailures = 1_000;
     private const int MinCooldownMs = 1_000;
 
+    /// <summary>A <c>health_check.path</c> past <see cref="UpstreamService.MaxUrlBytes"/>: a rule newer than the field (rows stored before it are served).</summary>
+    internal static readonly ManagementError HealthPathTooLong =
+        Invalid("health_check.path", string.Create(System.Globalization.CultureInfo.InvariantCulture, $"is longer than {UpstreamService.MaxUrlBytes} bytes"));
+
     /// <summary>Applies the balancing fields of <paramref name="input"/> to <paramref name="u"/> and validates the result.</summary>
     public static ManagementResult<UpstreamDefinition> Apply(UpstreamDefinition u, UpstreamChanges input)
     {
@@ -105,7 +109,7 @@ internal static class UpstreamBalancing
         {
             // Bounded like a target URL it is appended to: past the longest URI the HTTP client builds, every probe failed
             // before it was sent, with no reason given, and took each target out of service.
-            yield return Invalid("health_check.path", $"is longer than {UpstreamService.MaxUrlBytes} bytes");
+            yield return HealthPathTooLong;
         }
 
         if (h.IntervalMs < MinIntervalMs)

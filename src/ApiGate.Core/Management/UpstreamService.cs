@@ -134,8 +134,54 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
         _ => $"send a valid {field} in the same change",
     };
 
+    /// <summary>
+    /// A stored upstream's breaches of the rules a write holds it to (for <c>config validate</c> and the gateway's load),
+    /// each with what the gateway does with the value instead (<c>Served</c>) when it loads and serves it anyway: a value
+    /// saved by an older build before its rule existed — a target URL whose path holds a dot segment, served with the
+    /// segments resolved (also when the URL breaks an older rule as well, listed on its own); a <c>health_check.path</c>
+    /// past <see cref="MaxUrlBytes"/>, probed as stored. <c>Served</c> is null for the others: a rule as old as its field,
+    /// or a value the gateway cannot use (a target URL it cannot parse refuses the config). Every change to an upstream
+    /// with either kind is refused until the value is fixed (<see cref="StoredBeforeTheRule"/>).
+    /// </summary>
+    public static IEnumerable<(ManagementError Error, string? Served)> CheckStored(UpstreamDefinition upstream)
+    {
+        var targets = upstream.EffectiveTargets;
+        foreach (var error in UpstreamBalancing.Validate(upstream))
+        {
+            if (ListEntryField.Parse(error.Field) is ("targets", var index, "url") && index < targets.Count
+                && DotSegmentProblem(targets[index].Url) is { } dotSegment && Uri.TryCreate(targets[index].Url, UriKind.Absolute, out _))
+            {
+                // The gateway binds any URL it can parse (Gateway/Balancing/TargetBinding), the parser resolving its dot segments.
+                var breach = ListEntryField.Invalid("targets", index, "url", dotSegment);
+                if (breach != error)
+                {
+                    yield return (error, null);
+                }
+
+                yield return (breach, "the gateway serves it with the dot segments resolved by the URL parser, as before (/v2/../x sends to /x)");
+            }
+            else
+            {
+                // The prober sends the path as stored; a probe whose URI cannot be made fails with that reason (Gateway/Probing).
+                yield return (error, error == UpstreamBalancing.HealthPathTooLong ? "the gateway loads it and probes each target at that path, as before" : null);
+            }
+        }
+    }
+
     /// <summary>Null when the URL can be an upstream base URL; else why not.</summary>
-    public static string? ValidateUrl(string url)
+    public static string? ValidateUrl(string url) => BaseUrlProblem(url) ?? DotSegmentProblem(url);
+
+    /// <summary>
+    /// Why the URL's path cannot be a target's: it holds a dot segment. The URL parser resolves '.' and '..'
+    /// (http://b/v2/../x is sent to /x), and a path prefixed to every request should say where requests go as written; a
+    /// client's own dot segments are refused too (400 invalid_path). A rule newer than the field (<see cref="CheckStored"/>).
+    /// </summary>
+    private static string? DotSegmentProblem(string url) => DotSegment(url) is { } segment
+        ? $"its path holds the dot segment '{segment}' ('%2e' counts as '.'), so requests would not go to the path as written: write the path without '.' or '..' segments"
+        : null;
+
+    /// <summary>Why the URL cannot be an upstream base URL by the rules older than the one on dot segments; null when it can.</summary>
+    private static string? BaseUrlProblem(string url)
     {
         if (TextFields.UrlProblem(url) is { } text)
         {
@@ -162,15 +208,8 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             return "a base URL cannot carry a query or fragment";
         }
 
-        if (uri.UserInfo.Length > 0)
-        {
-            return "put credentials in the upstream's auth type and value (auth_type/auth_value; CLI --auth-type/--auth-value), not in the URL";
-        }
-
-        // The URL parser resolves '.' and '..' (http://b/v2/../x is sent to /x), and a path prefixed to every request
-        // should say where requests go as written; a client's own dot segments are refused too (400 invalid_path).
-        return DotSegment(url) is { } segment
-            ? $"its path holds the dot segment '{segment}' ('%2e' counts as '.'), so requests would not go to the path as written: write the path without '.' or '..' segments"
+        return uri.UserInfo.Length > 0
+            ? "put credentials in the upstream's auth type and value (auth_type/auth_value; CLI --auth-type/--auth-value), not in the URL"
             : null;
     }
 

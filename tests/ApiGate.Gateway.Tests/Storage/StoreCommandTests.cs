@@ -142,6 +142,59 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(warnings, document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task ConfigValidate_UpstreamStoredBeforeTheDotSegmentAndHealthPathRules_AWarningPerValueExitCode0_AlsoInJson(string engine)
+    {
+        // Arrange: upstream "legacy" written straight to the store, as a build before those rules could: a target URL
+        // with a '..' segment and a health-check path past 2048 bytes, both of which the gateway loads and serves
+        var store = await engines.CreateAsync(engine);
+        await CreateUpstreamAsync(store, "legacy", ["http://127.0.0.1:1", "http://127.0.0.1:2/v2/../x"], "/" + new string('h', 2100));
+
+        // Act
+        var validated = await store.CliAsync("config", "validate");
+        var json = await store.CliAsync("config", "validate", "--json");
+
+        // Assert
+        string[] warnings =
+        [
+            "upstream 'legacy': targets[1].url: its path holds the dot segment '..' ('%2e' counts as '.'), so requests would not go to the path as written: "
+            + "write the path without '.' or '..' segments (stored before that rule): the gateway serves it with the dot segments resolved by the URL parser, "
+            + "as before (/v2/../x sends to /x), but every change to the upstream is refused until it is fixed: send url or targets in the same change "
+            + "(CLI --url or --targets) with every target URL valid",
+            "upstream 'legacy': health_check.path: is longer than 2048 bytes (stored before that rule): the gateway loads it and probes each target at that path, "
+            + "as before, but every change to the upstream is refused until it is fixed: send health_check.path in the same change (CLI --health-path), "
+            + "e.g. /healthz, or none to turn active checks off",
+        ];
+        Assert.Equal((0, "configuration is valid\n", string.Concat(warnings.Select(w => $"warning: {w}\n"))),
+            (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
+        Assert.Equal(0, json.ExitCode);
+        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
+        Assert.True(document.RootElement.GetProperty("valid").GetBoolean());
+        Assert.Empty(document.RootElement.GetProperty("problems").EnumerateArray());
+        Assert.Equal(warnings, document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite)]
+    public async Task ConfigValidate_UpstreamTargetWithCredentialsAndADotSegment_TheOlderRuleAProblemExitCode1_PasswordNeverShown(string engine)
+    {
+        // Arrange: credentials in the URL broke a rule older than the dot segments one
+        var store = await engines.CreateAsync(engine);
+        await CreateUpstreamAsync(store, "legacy", ["http://svc:S3cretPW9@127.0.0.1:2/v2/../x"], "");
+
+        // Act
+        var validated = await store.CliAsync("config", "validate");
+
+        // Assert
+        Assert.Equal(1, validated.ExitCode);
+        Assert.Equal("", validated.Output);
+        var lines = validated.Diagnostics.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("warning: upstream 'legacy': targets[0].url: its path holds the dot segment '..' ", lines[0], StringComparison.Ordinal);
+        Assert.Equal("problem: upstream 'legacy': targets[0].url: put credentials in the upstream's auth type and value (auth_type/auth_value; "
+            + "CLI --auth-type/--auth-value), not in the URL", lines[1]);
+        Assert.DoesNotContain("S3cretPW9", validated.Output + validated.Error, StringComparison.Ordinal);
+    }
+
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ConfigValidate_RouteRowWhoseStoredHeadersAreNotJson_AProblemNamingTheRowExitCode1_AlsoInJson(string engine)
     {
@@ -1419,6 +1472,16 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     /// Writes route <paramref name="name"/>, as <paramref name="shape"/> makes it, and an upstream for it straight to the
     /// store, past every check a write makes (as a build before a rule could).
     /// </summary>
+    private static async Task CreateUpstreamAsync(EngineStore store, string name, string[] targets, string healthPath)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await store.Store.CreateUpstreamAsync(new UpstreamDefinition
+        {
+            Id = "up_" + name, Name = name, Slug = name, BaseUrl = targets[0], Targets = [.. targets.Select(t => new UpstreamTarget(t))],
+            HealthCheck = HealthCheckSettings.Default with { Path = healthPath }, CreatedAt = now, UpdatedAt = now,
+        }, None);
+    }
+
     private static async Task CreateRouteAsync(EngineStore store, string name, Func<RouteDefinition, RouteDefinition> shape)
     {
         var now = DateTimeOffset.UtcNow;
