@@ -147,6 +147,7 @@ internal sealed partial class SnapshotManager(
         }
 
         LogReloaded(next.Version, next.Routes.Routes.Count);
+        WarnStoredBeforeTheRule(next);
         if (options.JwtIssuer.Length == 0)
         {
             foreach (var route in next.Routes.Routes)
@@ -156,6 +157,41 @@ internal sealed partial class SnapshotManager(
                 if (route.Definition.TakesJwt())
                 {
                     LogJwtRouteWithoutIssuer(route.Definition.Slug, Core.Text.WireNames.Of(route.Definition.AuthScheme));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One warning per value of an upstream the new snapshot serves that was saved before a rule refusing it (a target URL
+    /// with a dot segment, a long health-check path): served as before, but every change to the upstream is refused until
+    /// it is fixed, which the operator should hear before trying one. Once per compiled config, not per poll or request.
+    /// </summary>
+    private void WarnStoredBeforeTheRule(ConfigSnapshot snapshot)
+    {
+        if (!logger.IsEnabled(LogLevel.Warning))
+        {
+            return;
+        }
+
+        var seen = new HashSet<UpstreamBinding>(ReferenceEqualityComparer.Instance);
+        foreach (var binding in snapshot.RouteUpstreams)
+        {
+            if (binding is null || !seen.Add(binding))
+            {
+                continue;
+            }
+
+            var upstream = binding.Definition;
+            foreach (var (error, served) in Core.Management.UpstreamService.CheckStored(upstream))
+            {
+                if (served is not null)
+                {
+                    // The rule's message names the field and never repeats the URL; the target is shown without credentials.
+                    var target = Core.Management.ListEntryField.Parse(error.Field) is (_, var index, _) && index < binding.Targets.Length
+                        ? $" (target {Core.Text.UrlUserInfo.Remove(binding.Targets[index].Url)})"
+                        : "";
+                    LogStoredBeforeTheRule(upstream.Slug, error.ToString(), target, served);
                 }
             }
         }
@@ -229,6 +265,10 @@ internal sealed partial class SnapshotManager(
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning,
         Message = "Route {Route} takes JWTs (auth_scheme {Scheme}) but jwt.issuer (APIGATE_JWT_ISSUER) is not set: every token on it is refused with 401 invalid_token")]
     private partial void LogJwtRouteWithoutIssuer(string route, string scheme);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning,
+        Message = "Upstream {Upstream} holds a value saved before the rule that refuses it: {Problem}{Target}; {Served}, but every change to the upstream is refused until it is fixed (docs/load-balancing.md)")]
+    private partial void LogStoredBeforeTheRule(string upstream, string problem, string target, string served);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Checking the store for config changes failed; serving the current snapshot until it answers")]
     private partial void LogPollFailed(Exception exception);
