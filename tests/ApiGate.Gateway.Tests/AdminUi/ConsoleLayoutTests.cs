@@ -45,6 +45,29 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task Phone390_WrappingCellsInAWideTable_KeepAtLeast8RemInsteadOfAFewLettersALine()
+    {
+        // Arrange: the settings table (a DSN without a space) and the audit log are wider than a phone and scroll; their
+        // wrapping cells were squeezed to about 55 px, the DSN ten characters a line in a row 300 px high
+        await Gateway.Store.ChangeStoredSettingsAsync([new("log.level", "debug")], DateTimeOffset.UtcNow, CancellationToken.None);
+        await using var browser = await SignedInAsync(390, 844);
+        var narrow = new List<string>();
+
+        // Act
+        foreach (var path in new[] { "/ui/settings", "/ui/audit" })
+        {
+            Assert.Equal(200, await browser.GoAsync(path));
+            var widths = await browser.Page.EvaluateAsync<double[]>("() => [...document.querySelectorAll('.ag-table td.ag-wrap')].map(td => td.getBoundingClientRect().width)");
+            Assert.NotEmpty(widths);
+            narrow.AddRange(widths.Where(w => w < 128).Select(w => $"{path}: a wrapping cell {w:0.#} px wide"));
+        }
+
+
+        // Assert
+        Assert.Empty(narrow);
+    }
+
+    [BrowserFact]
     public async Task RoutesTable_RoutesLikeTheDemos_FitsA1280PixelWindowWithTheDeleteButtonsOnScreen()
     {
         // Arrange: an expression rewrite, a {id} path with a method list, prefixes with templates: at 1280 px the table ran
