@@ -44,6 +44,24 @@ public sealed class PortalLayoutTests : PortalTestBase
     }
 
     [BrowserFact]
+    public async Task Phone390_NewKey_CopyButtonOnOneLineBesideTheKey()
+    {
+        // Arrange: the key (64 characters, no space) took the row and squeezed Copy to a letter a line
+        await using var browser = await LoggedInAsync("copy@customer.example", 390);
+        await browser.Page.SetViewportSizeAsync(390, 844);
+
+        // Act
+        await CreateKeyAsync(browser, "phone");
+        await browser.ScreenshotAsync("portal-phone-new-key");
+
+        // Assert
+        Assert.Equal(1, await browser.Page.EvaluateAsync<int>(
+            "(() => { const l = document.querySelector('#copy-key .copy-label'); return Math.round(l.getBoundingClientRect().height / parseFloat(getComputedStyle(l).lineHeight)); })()"));
+        await Assertions.Expect(browser.Page.Locator("#copy-key")).ToHaveTextAsync("Copy");
+        await Assertions.Expect(browser.Page.Locator("#copy-key")).ToBeInViewportAsync(new() { Ratio = 1 });
+    }
+
+    [BrowserFact]
     public async Task EveryPage_TitleNamesThePageAndTheProductAndOneHeadingTheFirst()
     {
         // Arrange
@@ -134,6 +152,14 @@ public sealed class PortalLayoutTests : PortalTestBase
         // Assert
         Assert.Empty(wider);
         await Assertions.Expect(page.Locator("#plan-name")).ToHaveTextAsync("Plan" + tail);
+    }
+
+    private static async Task CreateKeyAsync(BrowserPage browser, string name)
+    {
+        Assert.Equal(200, await browser.GoAsync("/portal/keys"));
+        await browser.Page.FillAsync("#key-name", name);
+        await browser.Page.Locator("#key-name").PressAsync("Enter");
+        await Assertions.Expect(browser.Page.Locator("#new-key")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^ak_[0-9a-f]{64}$"));
     }
 
     private async Task<BrowserPage> LoggedInAsync(string email, int width)
