@@ -68,6 +68,18 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task Phone390_AppBar_ShowsTheTokenNameWhole()
+    {
+        // Arrange: "Signed in as ui-tests" did not fit beside the product name and Log out: the phone showed "Signed in …"
+        await using var browser = await SignedInAsync(390, 844);
+        var page = browser.Page;
+
+        // Assert
+        Assert.Equal(TokenName, await page.Locator("#signed-in-as").InnerTextAsync());
+        Assert.True(await page.EvaluateAsync<bool>("(() => { const e = document.getElementById('signed-in-as'); return e.scrollWidth <= e.clientWidth; })()"), "the token's name is cut short");
+    }
+
+    [BrowserFact]
     public async Task RoutesTable_RoutesLikeTheDemos_FitsA1280PixelWindowWithTheDeleteButtonsOnScreen()
     {
         // Arrange: an expression rewrite, a {id} path with a method list, prefixes with templates: at 1280 px the table ran
@@ -249,5 +261,6 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         await Assertions.Expect(page.Locator("#nav-menu")).ToBeHiddenAsync();
         var main = await page.Locator("#main").BoundingBoxAsync();
         Assert.Equal(220, main!.X);
+        Assert.Equal("Signed in as " + TokenName, await page.Locator("#signed-in-as").InnerTextAsync());
     }
 }

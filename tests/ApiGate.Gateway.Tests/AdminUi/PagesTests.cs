@@ -30,7 +30,7 @@ public sealed class PagesTests : AdminUiTestBase
         Assert.Contains(">" + heading + "</h1>", html, StringComparison.Ordinal);
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(html, "<h1[ >]")); // one page heading, the sections' h2 beneath it
         Assert.DoesNotMatch("<h[3-6][ >]", html);
-        Assert.Contains("Signed in as <strong>" + TokenName + "</strong>", html, StringComparison.Ordinal);
+        Assert.Contains("Signed in as </span><strong>" + TokenName + "</strong>", html, StringComparison.Ordinal);
     }
 
     [Theory]
