@@ -108,6 +108,24 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task WebhooksTable_EndpointWithTwoEvents_FitsA1280PixelWindowWithTheDeleteButtonOnScreen()
+    {
+        // Arrange: an address of 45 characters and two events, each kept on one line: the table ran 29 px past its card
+        // at 1280 px and cut Delete off (narrower, on a tablet or a phone, the table scrolls sideways in its card)
+        Assert.True((await Gateway.Service<WebhookService>().CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks/for-a-rather-long-path", Events = ["key.created", "user.created"] }, CancellationToken.None)).Ok);
+        await using var browser = await SignedInAsync(1280, 800);
+        var page = browser.Page;
+
+        // Act
+        Assert.Equal(200, await browser.GoAsync("/ui/webhooks"));
+        var overflow = await page.EvaluateAsync<int>("() => { const t = document.querySelector('#webhooks-table .mud-table-container'); return t.scrollWidth - t.clientWidth; }");
+
+        // Assert
+        Assert.True(overflow <= 0, $"the webhooks table is {overflow} px wider than its card");
+        await Assertions.Expect(page.Locator("#webhooks-table button[aria-label^='Delete endpoint']")).ToBeInViewportAsync(new() { Ratio = 1 });
+    }
+
+    [BrowserFact]
     public async Task LongNamesWithoutSpaces_EveryPageStaysOnScreenAndChartLabelsInTheirCards()
     {
         // Arrange: names of 100+ characters without a space, and traffic for the dashboard's charts
