@@ -1,4 +1,5 @@
 using System.Net;
+using ApiGate.Core.Entitlements;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
 using Microsoft.Playwright;
@@ -42,6 +43,33 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
 
         // Assert
         Assert.Empty(wider);
+    }
+
+    /// <summary>The menu's links in order, each with the page it opens and that page's heading.</summary>
+    private static readonly (string Link, string Path, string Heading)[] MenuLinks =
+    [
+        ("Dashboard", "/ui", "Dashboard"), ("Routes", "/ui/routes", "Routes"), ("Upstreams", "/ui/upstreams", "Upstreams"),
+        ("Plans", "/ui/plans", "Plans"), ("Users", "/ui/users", "Users"), ("API keys", "/ui/keys", "API keys"),
+        ("Entitlements", "/ui/entitlements", "Entitlements"), ("Usage", "/ui/usage", "Usage"), ("Webhooks", "/ui/webhooks", "Webhooks"),
+        ("Settings", "/ui/settings", "Settings"), ("Audit log", "/ui/audit", "Audit log"),
+    ];
+
+    [BrowserFact]
+    public async Task Phone390_PagesWithRows_EveryMenuLinkReachesItsPageAndNoPageScrollsSideways()
+    {
+        // Arrange: a row in every list (a page with rows is wider than an empty one), a phone 390 px wide
+        var (route, upstream) = await AddARowToEveryListAsync();
+        await using var browser = await SignedInAsync(390, 844);
+        var others = new[] { "/ui/routes/new", $"/ui/routes/{route}/edit", "/ui/upstreams/new", $"/ui/upstreams/{upstream}/edit", "/ui/usage?user=grace%40example.com", "/ui/keys?for=grace%40example.com" };
+
+        // Act
+        var problems = await browser.FollowEveryMenuLinkAsync("/ui", MenuLinks);
+        problems.AddRange(await browser.PagesWiderThanTheWindowAsync(others));
+        await browser.Page.SetViewportSizeAsync(768, 1024); // a tablet: the drawer beside the page
+        problems.AddRange(await browser.PagesWiderThanTheWindowAsync(MenuLinks.Select(l => l.Path).Concat(others)));
+
+        // Assert
+        Assert.Empty(problems);
     }
 
     [BrowserFact]
@@ -280,5 +308,18 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         var main = await page.Locator("#main").BoundingBoxAsync();
         Assert.Equal(220, main!.X);
         Assert.Equal("Signed in as " + TokenName, await page.Locator("#signed-in-as").InnerTextAsync());
+    }
+
+    /// <summary>An upstream, routes like the demo's, a user with a key, an entitlement, a webhook endpoint and a stored setting; returns the route's and the upstream's ids.</summary>
+    private async Task<(string Route, string Upstream)> AddARowToEveryListAsync()
+    {
+        var upstream = await Gateway.AddUpstreamAsync("demo-echo", Upstream.Url);
+        var route = await Gateway.AddRouteAsync(new RouteInput { Name = "demo-users", Path = "/demo-users/{id}", MatchType = "exact", Methods = "GET", Upstream = "demo-echo", PathRewrite = "'/users/' + pathParams.id", AuthRequired = false });
+        await Gateway.AddRouteAsync(new RouteInput { Name = "demo-api", Path = "/api/*", Upstream = "demo-echo", PathRewrite = "/echo/$1", AuthRequired = true });
+        await Gateway.CreateKeyAsync("grace@example.com", new PlanInput { Id = "team", Name = "Team", RequestsPerMonth = 25, PriceMonthly = 2900, IsDefault = true });
+        Assert.True((await Gateway.Entitlements.CreateAsync(new EntitlementChanges { Name = "max_projects", ValueType = EntitlementValueType.Number, DefaultValue = "1", HeaderName = "X-Max-Projects" }, CancellationToken.None)).Ok);
+        Assert.True((await Gateway.Service<WebhookService>().CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks/billing-events", Events = ["key.created", "user.created"] }, CancellationToken.None)).Ok);
+        await Gateway.Store.ChangeStoredSettingsAsync([new("log.level", "debug")], DateTimeOffset.UtcNow, CancellationToken.None);
+        return (route.Id, upstream.Id);
     }
 }

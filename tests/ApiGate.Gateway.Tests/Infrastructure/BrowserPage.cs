@@ -83,5 +83,58 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
         return wider;
     }
 
+    /// <summary>
+    /// At the tab's current width, with the drawer hidden: checks the menu lists exactly <paramref name="links"/> in
+    /// order, then from <paramref name="home"/> opens the menu and follows each link in turn. Returns what went wrong,
+    /// each naming its page: a link that led to another address or heading, a page wider than the window (its
+    /// <c>scrollWidth</c>).
+    /// </summary>
+    public async Task<List<string>> FollowEveryMenuLinkAsync(string home, IReadOnlyList<(string Link, string Path, string Heading)> links)
+    {
+        var problems = new List<string>();
+        Assert.Equal(200, await GoAsync(home));
+        await Assertions.Expect(Page.Locator(".mud-drawer")).ToBeHiddenAsync();
+        Assert.Equal(links.Select(l => l.Link), (await Page.Locator("#nav-menu a").AllTextContentsAsync()).Select(t => t.Trim()));
+        var width = await Page.EvaluateAsync<int>("window.innerWidth");
+        foreach (var (link, path, heading) in links)
+        {
+            Assert.Equal(200, await GoAsync(home));
+            await Page.Locator("#nav-menu summary").ClickAsync();
+            await Page.Locator("#nav-menu").GetByRole(AriaRole.Link, new() { Name = link, Exact = true }).ClickAsync();
+            await ArrivedAtAsync(Page, path);
+            var h1 = await Page.Locator("h1").AllInnerTextsAsync();
+            if (h1.Count != 1 || h1[0] != heading)
+            {
+                problems.Add($"menu link {link}: {path} shows heading [{string.Join(", ", h1)}], not {heading}");
+            }
+
+            var scrollWidth = await Page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+            if (scrollWidth > width)
+            {
+                problems.Add($"{path} at {width} px: {scrollWidth} px wide");
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>Each of <paramref name="paths"/> at the tab's current width: the ones wider than the window, with their width.</summary>
+    public async Task<List<string>> PagesWiderThanTheWindowAsync(IEnumerable<string> paths)
+    {
+        var wider = new List<string>();
+        var width = await Page.EvaluateAsync<int>("window.innerWidth");
+        foreach (var path in paths)
+        {
+            Assert.Equal(200, await GoAsync(path));
+            var scrollWidth = await Page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+            if (scrollWidth > width)
+            {
+                wider.Add($"{path} at {width} px: {scrollWidth} px wide");
+            }
+        }
+
+        return wider;
+    }
+
     public async ValueTask DisposeAsync() => await Context.CloseAsync();
 }

@@ -44,6 +44,30 @@ public sealed class PortalLayoutTests : PortalTestBase
     }
 
     [BrowserFact]
+    public async Task Phone390_WithAKey_EveryMenuLinkReachesItsPageAndNoPageScrollsSideways()
+    {
+        // Arrange: a key in the list, a phone 390 px wide
+        await using var browser = await LoggedInAsync("grace@customer.example", 390);
+        await browser.Page.SetViewportSizeAsync(390, 844);
+        await CreateKeyAsync(browser, "laptop");
+        (string Link, string Path, string Heading)[] links =
+        [
+            ("Dashboard", "/portal", "Dashboard"), ("API keys", "/portal/keys", "API keys"), ("Plans", "/portal/plans", "Plans"),
+            ("API reference", "/portal/reference", "API reference"), ("Account", "/portal/account", "Account"),
+        ];
+
+        // Act
+        var problems = await browser.FollowEveryMenuLinkAsync("/portal", links);
+        await browser.Page.SetViewportSizeAsync(768, 1024); // a tablet: the drawer beside the page
+        problems.AddRange(await browser.PagesWiderThanTheWindowAsync(links.Select(l => l.Path)));
+        await using var signedOut = await BrowserHost.OpenAsync(Gateway.Url, 390, 844);
+        problems.AddRange(await signedOut.PagesWiderThanTheWindowAsync(["/portal/login", "/portal/signup", "/portal/forgot"]));
+
+        // Assert
+        Assert.Empty(problems);
+    }
+
+    [BrowserFact]
     public async Task Phone390_NewKey_CopyButtonOnOneLineBesideTheKey()
     {
         // Arrange: the key (64 characters, no space) took the row and squeezed Copy to a letter a line
