@@ -121,7 +121,7 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
 
         // Act
         Assert.Equal(200, await browser.GoAsync("/ui/routes"));
-        var overflow = await page.EvaluateAsync<int>("() => { const t = document.querySelector('.ag-table'); return t.scrollWidth - t.clientWidth; }");
+        var overflow = await page.EvaluateAsync<int>("() => { const t = document.querySelector('#routes-table .mud-table-container'); return t.scrollWidth - t.clientWidth; }");
         var rewriteLines = await page.EvaluateAsync<int>(
             "() => { const c = [...document.querySelectorAll('#routes-table td.ag-rewrite code')].find(e => e.textContent.includes('pathParams')); return Math.round(c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)); }");
         await browser.ScreenshotAsync("admin-ui-routes-1280");
