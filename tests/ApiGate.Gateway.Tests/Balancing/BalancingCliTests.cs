@@ -63,7 +63,9 @@ public sealed class BalancingCliTests : BalancingTestBase
     {
         await CreateAsync("shown", "round_robin", new Core.Management.UpstreamInput
         {
-            HealthCheck = new Core.Management.HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "500ms", UnhealthyThreshold = 1 },
+            // A generous timeout: on a loaded machine a healthy target's probe answered late would count as a failure, and
+            // with a threshold of one mark it unhealthy (the sick one answers 503 at once, so it is seen all the same).
+            HealthCheck = new Core.Management.HealthCheckInput { Path = "/healthz", Interval = "1s", Timeout = "10s", UnhealthyThreshold = 1 },
         });
         var unused = await Gateway.CliAsync("upstreams", "create", "--name", "Unused", "--target", Url(0));
         Backend(1).Healthy = false;
