@@ -78,12 +78,12 @@ internal static class UpstreamBalancing
             }
             else if (!seen.Add(new Uri(target.Url).AbsoluteUri.TrimEnd('/')))
             {
-                yield return Invalid("targets", $"'{UrlUserInfo.Mask(target.Url)}' is listed twice");
+                yield return ListEntryField.Invalid("targets", i, "url", $"'{UrlUserInfo.Mask(target.Url)}' is listed twice");
             }
 
             if (target.Weight is < 1 or > UpstreamTarget.MaxWeight)
             {
-                yield return Invalid("targets", $"weight {target.Weight} of '{UrlUserInfo.Mask(target.Url)}' is not between 1 and {UpstreamTarget.MaxWeight}");
+                yield return ListEntryField.Invalid("targets", i, "weight", $"weight {target.Weight} of '{UrlUserInfo.Mask(target.Url)}' is not between 1 and {UpstreamTarget.MaxWeight}");
             }
         }
 

@@ -56,11 +56,12 @@ public sealed record UpstreamInput
         if (Targets is not null)
         {
             targets = new List<UpstreamTarget>(Targets.Count);
-            foreach (var target in Targets)
+            for (var i = 0; i < Targets.Count; i++)
             {
+                var target = Targets[i];
                 if (target is null || string.IsNullOrWhiteSpace(target.Url))
                 {
-                    return Invalid("targets", "every target needs a url");
+                    return ListEntryField.Invalid("targets", i, "url", "every target needs a url");
                 }
 
                 targets.Add(new UpstreamTarget(target.Url.Trim().TrimEnd('/'), target.Weight ?? UpstreamTarget.DefaultWeight));

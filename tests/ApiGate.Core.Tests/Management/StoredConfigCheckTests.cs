@@ -103,7 +103,7 @@ public sealed class StoredConfigCheckTests
     }
 
     [Fact]
-    public void Check_TargetWeightOutOfRange_StillAProblemNamedAtTheList()
+    public void Check_TargetWeightOutOfRange_StillAProblemNamedAtTheEntry()
     {
         // Arrange: a rule as old as weights
         var data = Config(Upstream("legacy", [new UpstreamTarget(Good, 0)]));
@@ -112,7 +112,7 @@ public sealed class StoredConfigCheckTests
         var found = StoredConfigCheck.Check(data);
 
         // Assert
-        Assert.Equal(["upstream 'legacy': targets: weight 0 of 'http://127.0.0.1:9000' is not between 1 and 1000"], found.Problems);
+        Assert.Equal(["upstream 'legacy': targets[0].weight: weight 0 of 'http://127.0.0.1:9000' is not between 1 and 1000"], found.Problems);
         Assert.Empty(found.Warnings);
     }
 

@@ -62,10 +62,10 @@ public sealed class AdminBalancingTests : AdminTestBase
 
     [Theory]
     [InlineData("""{"name": "p", "targets": []}""", "/targets")]
-    [InlineData("""{"name": "p", "targets": [{"weight": 2}]}""", "/targets")]
+    [InlineData("""{"name": "p", "targets": [{"weight": 2}]}""", "/targets/0/url")]
     [InlineData("""{"name": "p", "targets": [{"url": "ftp://127.0.0.1:1"}]}""", "/targets/0/url")]
-    [InlineData("""{"name": "p", "targets": [{"url": "http://127.0.0.1:1", "weight": 0}]}""", "/targets")]
-    [InlineData("""{"name": "p", "targets": [{"url": "http://127.0.0.1:1"}, {"url": "http://127.0.0.1:1/"}]}""", "/targets")]
+    [InlineData("""{"name": "p", "targets": [{"url": "http://127.0.0.1:1", "weight": 0}]}""", "/targets/0/weight")]
+    [InlineData("""{"name": "p", "targets": [{"url": "http://127.0.0.1:1"}, {"url": "http://127.0.0.1:1/"}]}""", "/targets/1/url")]
     [InlineData("""{"name": "p", "targets": [{"url": "http://127.0.0.1:1", "wieght": 2}]}""", "/targets/0/wieght")]
     [InlineData("""{"name": "p", "targets": [{"url": "http://127.0.0.1:1"}, {"url": "http://127.0.0.1:2", "weight": "heavy"}]}""", "/targets/1/weight")]
     [InlineData("""{"name": "p", "targets": ["http://127.0.0.1:1,weight=x"]}""", "/targets/0")]
