@@ -112,6 +112,7 @@ public sealed class RedisStreamSettlementTests : IAsyncLifetime
     public async Task BidirectionalCall_ClientCancelsMidStream_RecordedOnceAndRedisEqualsUnits()
     {
         // Arrange
+        await LongUpstreamTimeoutAsync();
         using var cancel = new CancellationTokenSource();
         using var call = Client.Chat(KeyMetadata, cancellationToken: cancel.Token);
         for (var i = 0; i < 3; i++)
@@ -135,6 +136,7 @@ public sealed class RedisStreamSettlementTests : IAsyncLifetime
     public async Task BidirectionalCall_CompletedNormally_RecordedOnceAndRedisEqualsUnits()
     {
         // Arrange
+        await LongUpstreamTimeoutAsync();
         using var call = Client.Chat(KeyMetadata);
         for (var i = 0; i < 3; i++)
         {
@@ -506,6 +508,7 @@ public sealed class RedisStreamSettlementTests : IAsyncLifetime
     public async Task BidirectionalCall_UpstreamResetsMidStream_UnavailableRecordedOnceAndRedisEqualsUnits()
     {
         // Arrange
+        await LongUpstreamTimeoutAsync();
         using var call = Client.Chat(KeyMetadata);
         await call.RequestStream.WriteAsync(new HelloRequest { Name = "Ada" });
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
@@ -519,6 +522,18 @@ public sealed class RedisStreamSettlementTests : IAsyncLifetime
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         var recorded = Assert.Single(await SettledAsync());
         Assert.Equal(200, recorded.Status);
+    }
+
+    /// <summary>
+    /// The gRPC upstream's timeout raised from 1 s (which the timeout tests need) to 60 s, for a call that waits on
+    /// several round trips: on a loaded machine a second between two of the client's messages ended the call with
+    /// DEADLINE_EXCEEDED ("the request body arrived too slowly") instead of the outcome the test is about.
+    /// </summary>
+    private async Task LongUpstreamTimeoutAsync()
+    {
+        var updated = await _gateway.CliAsync("upstreams", "update", "grpc", "--timeout", "60s");
+        Assert.True(updated.ExitCode == 0, updated.Diagnostics);
+        await _gateway.ReloadAsync();
     }
 
     /// <summary>Sends two text messages on <paramref name="socket"/>, reading each echo.</summary>
