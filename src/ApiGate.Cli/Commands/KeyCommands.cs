@@ -119,6 +119,9 @@ internal static class KeyCommands
         var revoke = new Command("revoke", "Revoke an API key (immediate and permanent)") { id };
         CliApp.SetServiceHandler(revoke, context, async (parse, store, ct) =>
         {
+            // Revoking twice is not an error (a retried script must not fail), but the operator is told that this call
+            // changed nothing and when the key was revoked (the store keeps the first time), as admin tokens do.
+            var already = (await store.FindKeyAsync(parse.GetRequiredValue(id), ct))?.RevokedAt is not null;
             var result = await new KeyService(store, TimeProvider.System).RevokeAsync(parse.GetRequiredValue(id), ct);
             if (!result.Ok)
             {
@@ -128,7 +131,11 @@ internal static class KeyCommands
             var key = result.Value!;
             if (parse.GetValue(CliApp.JsonOption))
             {
-                JsonOutput.Write(context.Output, KeyJson.Of(key));
+                JsonOutput.Write(context.Output, KeyJson.Of(key) with { AlreadyRevoked = already });
+            }
+            else if (already)
+            {
+                context.Output.WriteLine($"key {key.Prefix}… ({key.Id}) was already revoked at {UserCommands.Time(key.RevokedAt)}; nothing changed");
             }
             else
             {
@@ -163,6 +170,10 @@ internal static class KeyCommands
         string Id, string Name, string UserId, string Prefix, DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, DateTimeOffset CreatedAt,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key)
     {
+        /// <summary>Only in the revoke response: whether the key was revoked before this call (which then changed nothing).</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public bool? AlreadyRevoked { get; init; }
+
         public static KeyJson Of(ApiKeyDefinition k, string? fullKey = null) =>
             new(k.Id, k.Name, k.UserId, k.Prefix, k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.CreatedAt, fullKey);
     }

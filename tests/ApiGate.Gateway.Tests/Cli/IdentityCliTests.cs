@@ -545,6 +545,29 @@ public sealed partial class IdentityCliTests : CliTestBase
     }
 
     [Fact]
+    public async Task KeysRevoke_KeyRevokedAlready_ExitsZeroSayingWhenItWasRevokedAndKeepsThatTime()
+    {
+        // Arrange: a key revoked once
+        await RunAsync("users", "create", "--email", "ann@example.com");
+        var id = JsonDocument.Parse((await RunAsync("keys", "create", "--user", "ann@example.com", "--json")).Output).RootElement.GetProperty("id").GetString()!;
+        using var first = JsonDocument.Parse((await RunAsync("keys", "revoke", id, "--json")).Output);
+        var revokedAt = first.RootElement.GetProperty("revoked_at").GetDateTimeOffset();
+        var prefix = first.RootElement.GetProperty("prefix").GetString();
+
+        // Act: revoked again, as text and as JSON
+        var again = await RunAsync("keys", "revoke", id);
+        var againJson = await RunAsync("keys", "revoke", id, "--json");
+
+        // Assert: exit 0 both times, the first revocation's time kept and named, and the JSON says so
+        Assert.False(first.RootElement.GetProperty("already_revoked").GetBoolean());
+        Assert.Equal((0, 0), (again.ExitCode, againJson.ExitCode));
+        Assert.Equal($"key {prefix}… ({id}) was already revoked at {revokedAt.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture)}; nothing changed", again.Output.TrimEnd());
+        using var json = JsonDocument.Parse(againJson.Output);
+        Assert.True(json.RootElement.GetProperty("already_revoked").GetBoolean());
+        Assert.Equal(revokedAt, json.RootElement.GetProperty("revoked_at").GetDateTimeOffset());
+    }
+
+    [Fact]
     public async Task Entitlements_CreateListGetUpdateDelete_RoundTrip()
     {
         var created = await RunAsync("entitlements", "create", "--name", "max_api_keys", "--value-type", "number", "--default-value", "3",
