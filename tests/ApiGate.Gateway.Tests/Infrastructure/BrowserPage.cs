@@ -69,15 +69,7 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
         foreach (var width in new[] { 375, 320 }) // a common phone's width, and the narrowest still in use
         {
             await Page.SetViewportSizeAsync(width, 800);
-            foreach (var path in paths)
-            {
-                Assert.Equal(200, await GoAsync(path));
-                var scrollWidth = await Page.EvaluateAsync<int>("document.documentElement.scrollWidth");
-                if (scrollWidth > width)
-                {
-                    wider.Add($"{path} at {width} px: {scrollWidth} px wide");
-                }
-            }
+            wider.AddRange(await PagesWiderThanTheWindowAsync(paths));
         }
 
         return wider;
@@ -108,10 +100,9 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
                 problems.Add($"menu link {link}: {path} shows heading [{string.Join(", ", h1)}], not {heading}");
             }
 
-            var scrollWidth = await Page.EvaluateAsync<int>("document.documentElement.scrollWidth");
-            if (scrollWidth > width)
+            if (await WiderThanAsync(path, width) is { } wider)
             {
-                problems.Add($"{path} at {width} px: {scrollWidth} px wide");
+                problems.Add(wider);
             }
         }
 
@@ -126,14 +117,20 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
         foreach (var path in paths)
         {
             Assert.Equal(200, await GoAsync(path));
-            var scrollWidth = await Page.EvaluateAsync<int>("document.documentElement.scrollWidth");
-            if (scrollWidth > width)
+            if (await WiderThanAsync(path, width) is { } problem)
             {
-                wider.Add($"{path} at {width} px: {scrollWidth} px wide");
+                wider.Add(problem);
             }
         }
 
         return wider;
+    }
+
+    /// <summary>The page now shown (<paramref name="path"/>) when it is wider than <paramref name="width"/>, with its width; else null.</summary>
+    private async Task<string?> WiderThanAsync(string path, int width)
+    {
+        var scrollWidth = await Page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+        return scrollWidth > width ? $"{path} at {width} px: {scrollWidth} px wide" : null;
     }
 
     public async ValueTask DisposeAsync() => await Context.CloseAsync();

@@ -89,13 +89,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         // Assert
         const string warning = "route 'wide': cors_origins has 150 entries, more than the 100 a write may hold (stored before that bound): " +
                                "the gateway serves it and the route can be edited, but the list can shrink, not grow";
-        Assert.Equal((0, "configuration is valid\n", $"warning: {warning}\n"),
-            (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
-        Assert.Equal(0, json.ExitCode);
-        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
-        Assert.True(document.RootElement.GetProperty("valid").GetBoolean());
-        Assert.Empty(document.RootElement.GetProperty("problems").EnumerateArray());
-        Assert.Equal([warning], document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+        AssertValidWithWarnings(validated, json, [warning]);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -133,13 +127,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
                 "the gateway leaves that operation out"),
             Warning("response_transform", "response_transform.body.mask has 150 operations; at most 100 are allowed", "the gateway applies every one"),
         ];
-        Assert.Equal((0, "configuration is valid\n", string.Concat(warnings.Select(w => $"warning: {w}\n"))),
-            (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
-        Assert.Equal(0, json.ExitCode);
-        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
-        Assert.True(document.RootElement.GetProperty("valid").GetBoolean());
-        Assert.Empty(document.RootElement.GetProperty("problems").EnumerateArray());
-        Assert.Equal(warnings, document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+        AssertValidWithWarnings(validated, json, warnings);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite)]
@@ -165,13 +153,7 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
             + "as before, but every change to the upstream is refused until it is fixed: send health_check.path in the same change (CLI --health-path), "
             + "e.g. /healthz, or none to turn active checks off",
         ];
-        Assert.Equal((0, "configuration is valid\n", string.Concat(warnings.Select(w => $"warning: {w}\n"))),
-            (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
-        Assert.Equal(0, json.ExitCode);
-        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
-        Assert.True(document.RootElement.GetProperty("valid").GetBoolean());
-        Assert.Empty(document.RootElement.GetProperty("problems").EnumerateArray());
-        Assert.Equal(warnings, document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+        AssertValidWithWarnings(validated, json, warnings);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite)]
@@ -1472,6 +1454,21 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
     /// Writes route <paramref name="name"/>, as <paramref name="shape"/> makes it, and an upstream for it straight to the
     /// store, past every check a write makes (as a build before a rule could).
     /// </summary>
+    /// <summary>
+    /// <c>config validate</c> as text (<paramref name="validated"/>) and as JSON (<paramref name="json"/>): valid, exit 0,
+    /// no problem, and exactly <paramref name="warnings"/> in order (on stderr as <c>warning: …</c> lines).
+    /// </summary>
+    private static void AssertValidWithWarnings(CliResult validated, CliResult json, IReadOnlyList<string> warnings)
+    {
+        Assert.Equal((0, "configuration is valid\n", string.Concat(warnings.Select(w => $"warning: {w}\n"))),
+            (validated.ExitCode, validated.Output.ReplaceLineEndings("\n"), validated.Diagnostics.ReplaceLineEndings("\n")));
+        Assert.Equal(0, json.ExitCode);
+        using var document = System.Text.Json.JsonDocument.Parse(json.Output);
+        Assert.True(document.RootElement.GetProperty("valid").GetBoolean());
+        Assert.Empty(document.RootElement.GetProperty("problems").EnumerateArray());
+        Assert.Equal(warnings, document.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()));
+    }
+
     private static async Task CreateUpstreamAsync(EngineStore store, string name, string[] targets, string healthPath)
     {
         var now = DateTimeOffset.UtcNow;
