@@ -154,6 +154,39 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task DeliveriesTable_AttemptWithALongError_ErrorWrapsAndRedeliverStaysOnA1280PixelScreen()
+    {
+        // Arrange: a failed test delivery whose attempt carries an error of the length a TLS failure's has, kept on one
+        // line it ran the table past its card and pushed Redeliver off the screen
+        var webhooks = Gateway.Service<WebhookService>();
+        var endpoint = (await webhooks.CreateAsync(new WebhookInput { Url = "http://127.0.0.1:9/hooks", Events = ["key.created"] }, CancellationToken.None)).Value!.Endpoint;
+        Assert.True((await webhooks.TestAsync(endpoint.Id, CancellationToken.None)).Ok);
+        await Poll.UntilAsync(async () => (await webhooks.DeliveriesAsync(endpoint.Id, 10, CancellationToken.None)).Value!.Single().Attempts.Count > 0, () => "no attempt recorded");
+        const string error = "The SSL connection could not be established, see inner exception. The remote certificate is invalid because of "
+                             + "errors in the certificate chain: UntrustedRoot, RevocationStatusUnknown, OfflineRevocation";
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Gateway.DatabasePath};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var update = connection.CreateCommand();
+            update.CommandText = "UPDATE webhook_attempts SET error = $error";
+            update.Parameters.AddWithValue("$error", error);
+            Assert.Equal(1, await update.ExecuteNonQueryAsync());
+        }
+
+        await using var browser = await SignedInAsync(1280, 800);
+        var page = browser.Page;
+
+        // Act
+        Assert.Equal(200, await browser.GoAsync("/ui/webhooks?deliveries=" + endpoint.Id));
+        var overflow = await page.EvaluateAsync<int>("() => { const t = document.querySelector('#deliveries-table .mud-table-container'); return t.scrollWidth - t.clientWidth; }");
+
+        // Assert
+        await Assertions.Expect(page.Locator("#deliveries-table")).ToContainTextAsync(error);
+        Assert.True(overflow <= 0, $"the deliveries table is {overflow} px wider than its card");
+        await Assertions.Expect(page.Locator("#deliveries-table button", new() { HasText = "Redeliver" })).ToBeInViewportAsync(new() { Ratio = 1 });
+    }
+
+    [BrowserFact]
     public async Task LongNamesWithoutSpaces_EveryPageStaysOnScreenAndChartLabelsInTheirCards()
     {
         // Arrange: names of 100+ characters without a space, and traffic for the dashboard's charts
