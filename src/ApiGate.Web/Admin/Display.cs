@@ -12,12 +12,12 @@ internal static class Display
     /// <summary>The width of a bar chart's plot in the chart's own units (its view box is 700 wide, the plot 30 to 670).</summary>
     private const double PlotWidth = 640;
 
-    /// <summary>The width a character of a 12-unit label takes at most on average, with a margin for wide letters and <c>@</c>.</summary>
-    private const double UnitsPerCharacter = 8;
+    /// <summary>The width a character of a 20-unit label (the size site.css draws them at) takes at most on average, with a margin for wide letters and <c>@</c>.</summary>
+    private const double UnitsPerCharacter = 13.3;
 
     /// <summary>
     /// A chart axis label for one of <paramref name="bars"/> bars: a name longer than its share of the plot is cut short
-    /// with an ellipsis (at most <see cref="ChartLabelLength"/> characters, 6 with ten bars), since an SVG label does not
+    /// with an ellipsis (at most <see cref="ChartLabelLength"/> characters, 4 with ten bars), since an SVG label does not
     /// wrap and a long one would run over its neighbours and out of its card. The whole name is in the table under the
     /// chart, or on the user's or route's own page.
     /// </summary>

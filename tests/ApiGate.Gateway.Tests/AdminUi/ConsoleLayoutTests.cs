@@ -283,11 +283,11 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         var phone = await page.EvaluateAsync<double[][]>("() => " + labels);
         await browser.ScreenshotAsync("admin-ui-bar-labels-375");
 
-        // Assert: ten labels side by side, none over its neighbour, each cut to its share of the plot ("inven…")
+        // Assert: ten labels side by side, none over its neighbour, each cut to its share of the plot ("inv…")
         Assert.Equal(10, desktop.Length);
         var overlaps = Enumerable.Range(0, 9).Where(i => desktop[i][2] > desktop[i + 1][0]).Select(i => $"label {i} ends at {desktop[i][2]:0.#}, label {i + 1} starts at {desktop[i + 1][0]:0.#}").ToList();
         Assert.Empty(overlaps);
-        await Assertions.Expect(page.Locator("#chart-top-routes svg .mud-charts-xaxis text").First).ToHaveTextAsync("inven…");
+        await Assertions.Expect(page.Locator("#chart-top-routes svg .mud-charts-xaxis text").First).ToHaveTextAsync("inv…");
         // on a phone the labels are not drawn (they would be a few pixels high); the table names the bars in their order
         Assert.All(phone, box => Assert.Equal(0, box[2] - box[0]));
         Assert.Equal(

@@ -133,5 +133,47 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
         return scrollWidth > width ? $"{path} at {width} px: {scrollWidth} px wide" : null;
     }
 
+    /// <summary>
+    /// Every chart on the page at the tab's current width: each drawn label (<c>svg text</c>; one hidden by the page's
+    /// style has no box and is skipped) whose letters are under <paramref name="minimumPx"/> on the screen (its font size
+    /// in the chart's own units times the scale the SVG is drawn at), and each pair of x-axis labels of one chart whose
+    /// boxes intersect. Returns the charts' titles with how many labels each drew, and what went wrong, naming
+    /// <paramref name="page"/>, the chart and the label.
+    /// </summary>
+    public async Task<(List<string> Charts, List<string> Problems)> ChartLabelProblemsAsync(string page, double minimumPx)
+    {
+        var found = await Page.EvaluateAsync<string[][]>(
+            """
+            ([page, minimum]) => {
+              const charts = [], problems = [];
+              for (const svg of document.querySelectorAll('.mud-chart svg')) {
+                const chart = svg.closest('.ag-card')?.querySelector('h2')?.textContent.trim() ?? '(a chart without a title)';
+                const xAxis = [];
+                let drawn = 0;
+                for (const text of svg.querySelectorAll('text')) {
+                  const label = text.textContent.trim();
+                  const box = text.getBoundingClientRect();
+                  if (label === '' || box.width === 0) continue;
+                  drawn++;
+                  const scale = text.getScreenCTM();
+                  const px = parseFloat(getComputedStyle(text).fontSize) * Math.hypot(scale.a, scale.b);
+                  if (px < minimum) problems.push(`${page}, ${chart}: label "${label}" is ${px.toFixed(1)} px high, under ${minimum} px`);
+                  if (text.closest('.mud-charts-xaxis')) xAxis.push([label, box]);
+                }
+                for (let i = 0; i < xAxis.length; i++) {
+                  for (let j = i + 1; j < xAxis.length; j++) {
+                    const [a, p] = xAxis[i], [b, q] = xAxis[j];
+                    if (p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) problems.push(`${page}, ${chart}: x-axis labels "${a}" and "${b}" overlap`);
+                  }
+                }
+                charts.push(`${chart}: ${drawn > 0 ? 'labels' : 'no labels'}`);
+              }
+              return [charts, problems];
+            }
+            """,
+            new object[] { page, minimumPx });
+        return ([.. found[0]], [.. found[1]]);
+    }
+
     public async ValueTask DisposeAsync() => await Context.CloseAsync();
 }

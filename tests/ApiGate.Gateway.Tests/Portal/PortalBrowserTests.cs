@@ -335,6 +335,35 @@ public sealed class PortalBrowserTests : PortalTestBase
     }
 
     [BrowserFact]
+    public async Task Dashboard_AfterCalls_ChartLabelsReadableAt1280And390AndApart()
+    {
+        // Arrange: a byte-metered call beside a plain one, so both daily charts are drawn
+        const string email = "charts@customer.example";
+        await Gateway.AddRouteAsync(new RouteInput { Name = "Exports", Path = "/exports/*", Upstream = "backend", AuthRequired = true, Methods = "GET", MeteringMode = "bytes" });
+        var key = await CustomerKeyAsync(email);
+        await CallAsync(key, "/exports/download?bytes=20480");
+        await CallAsync(key, "/api/orders");
+        await UsageWrittenAsync(email, requests: 2, units: 21);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        await LogInAsync(browser, email);
+        var problems = new List<string>();
+
+        // Act: the dashboard at a desktop's width (labels of 11 px at least) and a phone's (9 px at least)
+        foreach (var (width, minimum) in new[] { (1280, 11.0), (390, 9.0) })
+        {
+            await page.SetViewportSizeAsync(width, 800);
+            Assert.Equal(200, await browser.GoAsync("/portal"));
+            var (charts, found) = await browser.ChartLabelProblemsAsync($"portal dashboard at {width} px", minimum);
+            Assert.Equal(["Units per day, last 30 days: labels", "Requests per day, last 30 days: labels"], charts);
+            problems.AddRange(found);
+        }
+
+        // Assert
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    [BrowserFact]
     public async Task Dashboard_EveryRouteOneUnitPerRequest_NoUnitsBesideTheRequests()
     {
         // Arrange: only the plain route (one unit per request), called twice
