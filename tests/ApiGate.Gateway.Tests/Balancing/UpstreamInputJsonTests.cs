@@ -95,7 +95,8 @@ public sealed class UpstreamInputJsonTests
 
         var problems = (await StoredConfigCheck.ValidateStoredAsync(temp.Store, CancellationToken.None)).Problems;
 
-        Assert.Contains(problems, p => p.StartsWith("upstream 'broken': targets:", StringComparison.Ordinal));
-        Assert.Contains(problems, p => p.StartsWith("upstream 'broken': hash_on:", StringComparison.Ordinal));
+        Assert.Equal(2, problems.Count);
+        Assert.Equal("upstream 'broken': targets[0].weight: weight 0 of 'http://10.0.0.1' is not between 1 and 1000", problems[0]);
+        Assert.StartsWith("upstream 'broken': hash_on:", problems[1], StringComparison.Ordinal);
     }
 }
