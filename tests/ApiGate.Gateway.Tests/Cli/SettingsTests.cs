@@ -303,6 +303,16 @@ public sealed class SettingsTests : CliTestBase
         Environment["APIGATE_DATABASE_DSN"] = database;
         Environment["APIGATE_SERVER_HOST"] = "127.0.0.1";
         Assert.Equal(0, (await RunAsync("users", "create", "--email", "kept@example.com")).ExitCode);
+        // Everything written moved into the database file first: a write-ahead log left behind would be checkpointed by
+        // the next reader's close, changing the file's header (its change counter) though nothing new was written.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var checkpoint = connection.CreateCommand();
+            checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)";
+            await checkpoint.ExecuteNonQueryAsync();
+        }
+
         var before = await File.ReadAllBytesAsync(database);
         Environment["APIGATE_USAGE_EXPORT"] = export;
 
