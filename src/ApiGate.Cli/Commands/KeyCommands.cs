@@ -121,8 +121,9 @@ internal static class KeyCommands
         {
             // Revoking twice is not an error (a retried script must not fail), but the operator is told that this call
             // changed nothing and when the key was revoked (the store keeps the first time), as admin tokens do.
-            var already = (await store.FindKeyAsync(parse.GetRequiredValue(id), ct))?.RevokedAt is not null;
-            var result = await new KeyService(store, TimeProvider.System).RevokeAsync(parse.GetRequiredValue(id), ct);
+            var keyId = parse.GetRequiredValue(id);
+            var already = (await store.FindKeyAsync(keyId, ct))?.RevokedAt is not null;
+            var result = await new KeyService(store, TimeProvider.System).RevokeAsync(keyId, ct);
             if (!result.Ok)
             {
                 return context.Fail(result.Error!);

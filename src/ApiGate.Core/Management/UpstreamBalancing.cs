@@ -107,8 +107,8 @@ internal static class UpstreamBalancing
 
         else if (System.Text.Encoding.UTF8.GetByteCount(h.Path) > UpstreamService.MaxUrlBytes)
         {
-            // Bounded like a target URL it is appended to: past the longest URI the HTTP client builds, every probe failed
-            // before it was sent, with no reason given, and took each target out of service.
+            // Bounded like a target URL it is appended to: a probe's request line past what servers take (8 KiB for Kestrel
+            // and nginx by default) was refused, and every probe failing took each target out of service.
             yield return HealthPathTooLong;
         }
 

@@ -162,7 +162,7 @@ public sealed class UpstreamService(IGatewayStore store, TimeProvider timeProvid
             }
             else
             {
-                // The prober sends the path as stored; a probe whose URI cannot be made fails with that reason (Gateway/Probing).
+                // The prober sends the path as stored; a target refusing a request line that long fails the probe (Gateway/Probing).
                 yield return (error, error == UpstreamBalancing.HealthPathTooLong ? "the gateway loads it and probes each target at that path, as before" : null);
             }
         }

@@ -248,7 +248,7 @@ internal sealed partial class AdminListener
     /// <summary>Whether <c>server.host</c> binds only addresses no other machine reaches.</summary>
     private static bool IsLoopbackHost(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-        || (IPAddress.TryParse(host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address));
+        || (IPAddress.TryParse(host.Trim('[', ']'), out var address) && AdminListenAddress.IsLoopbackAddress(address));
 
     private static Task NotFoundAsync(HttpContext context) => GatewayErrorWriter.WriteAsync(context, GatewayError.NotFound).AsTask();
 

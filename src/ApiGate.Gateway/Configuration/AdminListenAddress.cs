@@ -17,7 +17,10 @@ internal sealed record AdminListenAddress(IPAddress? Address, int Port)
     /// Whether only this machine can reach the listener: <c>localhost</c>, an address in 127.0.0.0/8 or <c>::1</c> (also
     /// written as an IPv4-mapped IPv6 address, <c>[::ffff:127.0.0.1]</c>). Every interface (<c>0.0.0.0</c>, <c>[::]</c>) is not.
     /// </summary>
-    public bool IsLoopback => Address is null || IPAddress.IsLoopback(Address.IsIPv4MappedToIPv6 ? Address.MapToIPv4() : Address);
+    public bool IsLoopback => Address is null || IsLoopbackAddress(Address);
+
+    /// <summary>Whether <paramref name="address"/> is in 127.0.0.0/8 or is <c>::1</c>, also as an IPv4-mapped IPv6 address.</summary>
+    public static bool IsLoopbackAddress(IPAddress address) => IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
 
     /// <summary>The address as a URL, with the port as configured (0 until bound).</summary>
     public string Url(int port, string scheme = "http") => scheme + "://" + (Address switch
