@@ -54,7 +54,7 @@ internal static class UpstreamTargetOutput
         null => null,
         _ when value.Trim().Equals("default", StringComparison.OrdinalIgnoreCase) => -1,
         _ when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= -1 => n,
-        _ => throw new ArgumentException($"--passive-failures: '{value}' is not a whole number or 'default'"),
+        _ => throw new ArgumentException($"--passive-failures: '{value}' is not a number of failures (0 = off; 'default' or -1 = the default)"),
     };
 
     /// <summary>The TARGETS column of <c>upstreams list</c>.</summary>

@@ -155,6 +155,19 @@ public sealed class BalancingCliTests : BalancingTestBase
         Assert.Null(await Gateway.Store.FindUpstreamAsync("bad", CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData("-2")]
+    [InlineData("many")]
+    public async Task Create_PassiveFailuresNotACount_SaysWhatTheFlagTakes(string value)
+    {
+        var result = await Gateway.CliAsync("upstreams", "create", "--name", "bad", "--target", "http://127.0.0.1:1", "--passive-failures", value);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: --passive-failures: '{value}' is not a number of failures (0 = off; 'default' or -1 = the default)",
+            result.Error.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n')[^1]);
+        Assert.Null(await Gateway.Store.FindUpstreamAsync("bad", CancellationToken.None));
+    }
+
     [Fact]
     public async Task Update_InvalidWeight_LeavesTheTargetsAsTheyWere()
     {

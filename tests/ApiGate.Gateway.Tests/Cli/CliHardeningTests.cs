@@ -695,7 +695,7 @@ public sealed class CliHardeningTests : CliTestBase
 
         // Assert
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal(@"error: --passive-failures: 'a\r\nb' is not a whole number or 'default'" + "\n", result.Diagnostics.ReplaceLineEndings("\n"));
+        Assert.Equal(@"error: --passive-failures: 'a\r\nb' is not a number of failures (0 = off; 'default' or -1 = the default)" + "\n", result.Diagnostics.ReplaceLineEndings("\n"));
     }
 
     [ServiceUserFact]
