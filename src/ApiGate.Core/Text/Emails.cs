@@ -17,7 +17,8 @@ public static class Emails
     /// Why <paramref name="email"/> cannot be accepted as one of two spellings of an address, or null: for holding a
     /// combining mark (Unicode category Mn, e.g. U+0301 after an <c>e</c>: it looks like <c>é</c> but is another string),
     /// or for not being in Unicode normalization form NFKC (a fullwidth <c>ａ</c>, a ligature such as <c>ﬁ</c>: it looks
-    /// like, or is, an address written in plain letters). Either would make two users of one address, or a look-up that
+    /// like, or is, an address written in plain letters), or for an ideographic full stop (U+3002), which IDNA reads as the
+    /// '.' between a domain's labels. Each would make two users of one address, or a look-up that
     /// misses. Refused rather than normalized, so that what is stored is what was typed; addresses stored before this
     /// rule are kept as they are. The message names the character and its position, or the form to write; the caller
     /// adds the field or a sentence's start.
@@ -35,10 +36,21 @@ public static class Emails
             }
         }
 
+        // U+3002 is in NFKC, yet IDNA (which mail software applies to a domain) reads it as a '.', like the fullwidth and
+        // halfwidth full stops NFKC already changes: a@sub。example.com is delivered to a@sub.example.com.
+        if (email.IndexOf(IdeographicFullStop) is >= 0 and var stop)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"contains an ideographic full stop (U+3002 at position {stop + 1}), which mail software reads as '.': write the address with '.'");
+        }
+
         return NfkcOf(email) is { } plain
-            ? $"is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as '{plain}'"
+            ? $"is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as '{plain.Replace(IdeographicFullStop, '.')}'"
             : null;
     }
+
+    /// <summary>U+3002, which IDNA maps to '.' (a label separator), while NFKC leaves it as it is.</summary>
+    private const char IdeographicFullStop = '\u3002';
 
     /// <summary>
     /// <paramref name="email"/> with every character that NFKC changes on its own replaced by what NFKC makes of it, or

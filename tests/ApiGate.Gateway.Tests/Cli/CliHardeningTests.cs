@@ -155,6 +155,24 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersCreate_EmailWithAnIdeographicFullStop_RefusedNamingTheCharacterAndNothingWritten()
+    {
+        // Arrange: U+3002 reads as '.' in a domain: the address is ann@mail.example.test, which has a user
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "ann@mail.example.test")).ExitCode);
+
+        // Act
+        var created = await RunAsync("users", "create", "--email", "ann@mail\u3002example.test");
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.StartsWith("error: --email: contains an ideographic full stop (U+3002 at position 9), which mail software reads as '.': write the address with '.'",
+            created.Diagnostics, StringComparison.Ordinal);
+        var users = (await RunAsync("users", "list", "--json")).Output;
+        Assert.DoesNotContain("\u3002", users, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u3002", users, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task UsersCreate_EmailNotInNfkcBesideItsPlainForm_RefusedNamingThePlainFormAndNothingWritten()
     {
         // Arrange: a fullwidth "ａ" (U+FF41) reads as the "a" of an existing address

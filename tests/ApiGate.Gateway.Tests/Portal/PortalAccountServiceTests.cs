@@ -771,6 +771,39 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Theory]
+    [InlineData("ann@mail\u3002example.com", 9)]
+    [InlineData("ann@mail.example.com\u3002", 21)]
+    public async Task SignUpAsync_AddressWithAnIdeographicFullStop_RefusedAndNoSecondUserOfTheMailbox(string email, int position)
+    {
+        // Arrange: U+3002 is in NFKC, but mail software reads it as the '.' between labels: the same mailbox as ann@mail.example.com
+        var portal = await PortalAsync();
+        Assert.True((await portal.SignUpAsync("ann@mail.example.com", "correct horse battery", Origin, Address, None)).Ok);
+
+        // Act
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, Address, None);
+
+        // Assert
+        Assert.Equal((false, $"Email address contains an ideographic full stop (U+3002 at position {position}), which mail software reads as '.': write the address with '.'.",
+            PortalAccountService.EmailField), (result.Ok, result.Message, result.Field));
+        Assert.Equal(["ann@mail.example.com"], (await _store.ListUsersAsync(None)).Select(u => u.Email));
+    }
+
+    [Fact]
+    public async Task SignUpAsync_AddressWithAHalfwidthIdeographicFullStop_RefusedNamingThePlainFormWithADot()
+    {
+        // Arrange: U+FF61, which NFKC makes U+3002 (itself refused): the form to write has a '.'
+        var portal = await PortalAsync();
+
+        // Act
+        var result = await portal.SignUpAsync("ann@mail\uff61example.com", "correct horse battery", Origin, Address, None);
+
+        // Assert
+        Assert.Equal((false, "Email address is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as 'ann@mail.example.com'."),
+            (result.Ok, result.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
+    [Theory]
     [InlineData("a:b@example.com")]
     [InlineData("x(1)@example.com")]
     [InlineData("a[b@example.com")]
