@@ -18,7 +18,8 @@ public static class Emails
     /// combining mark (Unicode category Mn, e.g. U+0301 after an <c>e</c>: it looks like <c>é</c> but is another string),
     /// or for not being in Unicode normalization form NFKC (a fullwidth <c>ａ</c>, a ligature such as <c>ﬁ</c>: it looks
     /// like, or is, an address written in plain letters), or for an ideographic full stop (U+3002), which IDNA reads as the
-    /// '.' between a domain's labels. Each would make two users of one address, or a look-up that
+    /// '.' between a domain's labels, or for a domain written in punycode (<c>xn--…</c>), the ASCII form of a Unicode
+    /// domain. Each would make two users of one address, or a look-up that
     /// misses. Refused rather than normalized, so that what is stored is what was typed; addresses stored before this
     /// rule are kept as they are. The message names the character and its position, or the form to write; the caller
     /// adds the field or a sentence's start.
@@ -44,10 +45,47 @@ public static class Emails
                 $"contains an ideographic full stop (U+3002 at position {stop + 1}), which mail software reads as '.': write the address with '.'");
         }
 
+        if (PunycodeProblem(email) is { } punycode)
+        {
+            return punycode;
+        }
+
         return NfkcOf(email) is { } plain
             ? $"is not in Unicode normalization form NFKC (it has a look-alike character such as a fullwidth letter): write it as '{plain.Replace(IdeographicFullStop, '.')}'"
             : null;
     }
+
+    /// <summary>
+    /// Why the domain of <paramref name="email"/>, written in punycode (a label <c>xn--…</c>), cannot be accepted, or null
+    /// when no label is: mail to <c>bob@xn--bcher-kva.example</c> goes to <c>bob@bücher.example</c>, so both spellings
+    /// would make two users of one mailbox; the Unicode one is the one kept (the mail library reads an address in it).
+    /// </summary>
+    private static string? PunycodeProblem(string email)
+    {
+        var at = email.LastIndexOf('@');
+        if (at < 0 || email.IndexOf("xn--", at, StringComparison.OrdinalIgnoreCase) < 0)
+        {
+            return null;
+        }
+
+        var domain = email[(at + 1)..];
+        if (!domain.Split('.').Any(label => label.StartsWith("xn--", StringComparison.OrdinalIgnoreCase)))
+        {
+            return null;
+        }
+
+        try
+        {
+            var unicode = Idn.GetUnicode(domain.ToLowerInvariant());
+            return $"has its domain in punycode ('{domain}'): write it as '{email[..(at + 1)]}{unicode}', the one spelling an address is kept in";
+        }
+        catch (ArgumentException)
+        {
+            return $"has a domain label starting 'xn--' that is not valid punycode ('{domain}')";
+        }
+    }
+
+    private static readonly IdnMapping Idn = new();
 
     /// <summary>U+3002, which IDNA maps to '.' (a label separator), while NFKC leaves it as it is.</summary>
     private const char IdeographicFullStop = '\u3002';

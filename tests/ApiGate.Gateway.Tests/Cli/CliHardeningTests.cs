@@ -173,6 +173,22 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersCreate_EmailWithItsDomainInPunycode_RefusedNamingTheUnicodeFormAndNothingWritten()
+    {
+        // Arrange: mail to bob@xn--bcher-kva.example.test goes to bob@bücher.example.test, which has a user
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "bob@b\u00fccher.example.test")).ExitCode);
+
+        // Act
+        var created = await RunAsync("users", "create", "--email", "bob@xn--bcher-kva.example.test");
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.StartsWith("error: --email: has its domain in punycode ('xn--bcher-kva.example.test'): write it as 'bob@b\u00fccher.example.test', the one spelling an address is kept in",
+            created.Diagnostics, StringComparison.Ordinal);
+        Assert.DoesNotContain("xn--", (await RunAsync("users", "list", "--json")).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UsersCreate_EmailNotInNfkcBesideItsPlainForm_RefusedNamingThePlainFormAndNothingWritten()
     {
         // Arrange: a fullwidth "ａ" (U+FF41) reads as the "a" of an existing address

@@ -788,6 +788,35 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Equal(["ann@mail.example.com"], (await _store.ListUsersAsync(None)).Select(u => u.Email));
     }
 
+    [Theory]
+    [InlineData("bob@xn--bcher-kva.example")]
+    [InlineData("bob@XN--BCHER-KVA.example")]
+    public async Task SignUpAsync_DomainInPunycode_RefusedNamingItsUnicodeFormAndNoSecondUserOfTheMailbox(string email)
+    {
+        // Arrange: the same mailbox in its Unicode spelling, which the portal accepts
+        var portal = await PortalAsync();
+        Assert.True((await portal.SignUpAsync("bob@b\u00fccher.example", "correct horse battery", Origin, Address, None)).Ok);
+
+        // Act
+        var result = await portal.SignUpAsync(email, "correct horse battery", Origin, Address, None);
+
+        // Assert
+        Assert.Equal((false, $"Email address has its domain in punycode ('{email[4..]}'): write it as 'bob@b\u00fccher.example', the one spelling an address is kept in.",
+            PortalAccountService.EmailField), (result.Ok, result.Message, result.Field));
+        Assert.Equal(["bob@b\u00fccher.example"], (await _store.ListUsersAsync(None)).Select(u => u.Email));
+    }
+
+    [Fact]
+    public async Task SignUpAsync_DomainLabelThatIsNotPunycode_RefusedSayingSo()
+    {
+        var portal = await PortalAsync();
+
+        var result = await portal.SignUpAsync("bob@xn--zz-.example", "correct horse battery", Origin, Address, None);
+
+        Assert.Equal((false, "Email address has a domain label starting 'xn--' that is not valid punycode ('xn--zz-.example')."), (result.Ok, result.Message));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
     [Fact]
     public async Task SignUpAsync_AddressWithAHalfwidthIdeographicFullStop_RefusedNamingThePlainFormWithADot()
     {
