@@ -293,7 +293,7 @@ public sealed class GatewayOptions
 
     /// <summary>
     /// <c>APIGATE_PORTAL_PLAN_CHANGE</c>: what a customer may change to on the plan page when no billing provider is
-    /// configured: <c>free</c> (default: visible plans priced 0) or <c>none</c>.
+    /// configured: <c>free</c> (default: visible plans priced 0, with no overage price) or <c>none</c>.
     /// </summary>
     public string PortalPlanChange { get; set; } = "free";
 

@@ -3,7 +3,7 @@ namespace ApiGate.Gateway.Portal;
 /// <summary>What a customer may change plans to when no billing provider is configured (<c>APIGATE_PORTAL_PLAN_CHANGE</c>).</summary>
 internal enum PortalPlanChange
 {
-    /// <summary>Visible, enabled plans priced 0.</summary>
+    /// <summary>Visible, enabled plans priced 0, with no overage price.</summary>
     Free,
 
     /// <summary>No plan changes from the portal.</summary>

@@ -30,9 +30,13 @@ internal sealed partial class PortalPlanService(
     public async Task<IReadOnlyList<PlanDefinition>> VisiblePlansAsync(CancellationToken ct) =>
         (await store.ListPlansAsync(ct)).Where(p => p.Enabled && p.Visible).OrderBy(p => p.PriceMonthly).ThenBy(p => p.Name, StringComparer.Ordinal).ToList();
 
-    /// <summary>Whether the portal itself may move a user to <paramref name="plan"/> (the page shows the button only then).</summary>
+    /// <summary>
+    /// Whether the portal itself may move a user to <paramref name="plan"/> (the page shows the button only then): a plan
+    /// free in both prices. One with an overage price lets requests past its quota through and charges for them, so it is
+    /// not free to move to, and without a billing provider nothing would collect that charge.
+    /// </summary>
     public bool CanChangeDirectly(PlanDefinition plan) =>
-        !billing.Enabled && options.PlanChange == PortalPlanChange.Free && plan.PriceMonthly == 0 && plan.Enabled && plan.Visible;
+        !billing.Enabled && options.PlanChange == PortalPlanChange.Free && plan.PriceMonthly == 0 && plan.OveragePrice == 0 && plan.Enabled && plan.Visible;
 
     /// <summary>Moves the user to the plan if <see cref="CanChangeDirectly"/> allows it.</summary>
     public async Task<PortalResult> ChangeAsync(UserDefinition user, string? planId, CancellationToken ct)

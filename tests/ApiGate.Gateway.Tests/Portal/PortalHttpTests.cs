@@ -252,6 +252,32 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Plans_FreeMonthlyPlanWithAnOveragePrice_NotChosenHereAndAChangeRefused()
+    {
+        // Arrange: 0 a month but 0.01 per request past the quota — requests past it are let through and owed, so moving
+        // there is not free, and without a billing provider there is nothing that collects the overage
+        Assert.True((await Gateway.Plans.CreateAsync(
+            new PlanInput { Id = "payg", Name = "Pay as you go", PriceMonthly = 0, OveragePrice = 1, RequestsPerMonth = 1_000, Visible = true }, CancellationToken.None)).Ok);
+        var (client, _) = await SignedInAsync("overage@customer.example");
+        var customer = (await Gateway.Store.FindUserAsync("overage@customer.example", CancellationToken.None))!;
+
+        // Act
+        string html;
+        using (client)
+        {
+            html = await client.GetStringAsync("/portal/plans");
+        }
+
+        var change = await Gateway.Service<PortalPlanService>().ChangeAsync(customer, "payg", CancellationToken.None);
+
+        // Assert
+        Assert.DoesNotContain("id=\"choose-payg\"", html, StringComparison.Ordinal);
+        Assert.Contains("Past the quota: 0.01 per request", html, StringComparison.Ordinal);
+        Assert.Equal((false, "Pay as you go cannot be chosen here. Please contact the operator to change plans."), (change.Ok, change.Message));
+        Assert.Equal("free", (await Gateway.Store.FindUserAsync(customer.Id, CancellationToken.None))!.PlanId);
+    }
+
+    [Fact]
     public async Task Plans_LargePriceAndQuota_ShownWithThousandsSeparators()
     {
         // Arrange: a plan of 29,000.00 a month (in cents) with 12.5 million requests
