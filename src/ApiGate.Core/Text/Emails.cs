@@ -18,7 +18,7 @@ public static class Emails
     /// combining mark (Unicode category Mn, e.g. U+0301 after an <c>e</c>: it looks like <c>é</c> but is another string),
     /// or for not being in Unicode normalization form NFKC (a fullwidth <c>ａ</c>, a ligature such as <c>ﬁ</c>: it looks
     /// like, or is, an address written in plain letters), or for an ideographic full stop (U+3002), which IDNA reads as the
-    /// '.' between a domain's labels, or for a domain written in punycode (<c>xn--…</c>), the ASCII form of a Unicode
+    /// '.' between a domain's labels, or for a final '.' (an absolute domain, the same one), or for a domain written in punycode (<c>xn--…</c>), the ASCII form of a Unicode
     /// domain. Each would make two users of one address, or a look-up that
     /// misses. Refused rather than normalized, so that what is stored is what was typed; addresses stored before this
     /// rule are kept as they are. The message names the character and its position, or the form to write; the caller
@@ -43,6 +43,12 @@ public static class Emails
         {
             return string.Create(CultureInfo.InvariantCulture,
                 $"contains an ideographic full stop (U+3002 at position {stop + 1}), which mail software reads as '.': write the address with '.'");
+        }
+
+        // A final '.' makes the domain absolute, the same domain as without it: a@example.com. is a@example.com.
+        if (email.Length > 1 && email[^1] == '.' && email.IndexOf('@') is >= 0 and var at && at < email.Length - 2)
+        {
+            return $"ends with '.', which names the same domain as without it: write it as '{email.TrimEnd('.')}'";
         }
 
         if (PunycodeProblem(email) is { } punycode)

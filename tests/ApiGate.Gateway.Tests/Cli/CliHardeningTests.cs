@@ -173,6 +173,26 @@ public sealed class CliHardeningTests : CliTestBase
     }
 
     [Fact]
+    public async Task UsersCreateAndUpdate_EmailEndingInADot_RefusedNamingTheFormWithoutItAndNothingWritten()
+    {
+        // Arrange: ann@example.test. is the mailbox ann@example.test (an absolute domain), which has a user
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "ann@example.test")).ExitCode);
+        Assert.Equal(0, (await RunAsync("users", "create", "--email", "bea@example.test")).ExitCode);
+        const string expected = "error: --email: ends with '.', which names the same domain as without it: write it as 'ann@example.test'";
+
+        // Act
+        var created = await RunAsync("users", "create", "--email", "ann@example.test.");
+        var updated = await RunAsync("users", "update", "bea@example.test", "--email", "ann@example.test.");
+
+        // Assert
+        Assert.Equal(2, created.ExitCode);
+        Assert.StartsWith(expected, created.Diagnostics, StringComparison.Ordinal);
+        Assert.Equal(2, updated.ExitCode);
+        Assert.StartsWith(expected, updated.Diagnostics, StringComparison.Ordinal);
+        Assert.DoesNotContain("example.test.\"", (await RunAsync("users", "list", "--json")).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UsersCreate_EmailWithItsDomainInPunycode_RefusedNamingTheUnicodeFormAndNothingWritten()
     {
         // Arrange: mail to bob@xn--bcher-kva.example.test goes to bob@bücher.example.test, which has a user

@@ -818,6 +818,18 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Fact]
+    public async Task SignUpAsync_DomainEndingInADot_RefusedNamingTheFormWithoutIt()
+    {
+        var portal = await PortalAsync();
+
+        var result = await portal.SignUpAsync("ann@example.com.", "correct horse battery", Origin, Address, None);
+
+        Assert.Equal((false, "Email address ends with '.', which names the same domain as without it: write it as 'ann@example.com'.", PortalAccountService.EmailField),
+            (result.Ok, result.Message, result.Field));
+        Assert.Empty(await _store.ListUsersAsync(None));
+    }
+
+    [Fact]
     public async Task SignUpAsync_AddressWithAHalfwidthIdeographicFullStop_RefusedNamingThePlainFormWithADot()
     {
         // Arrange: U+FF61, which NFKC makes U+3002 (itself refused): the form to write has a '.'
