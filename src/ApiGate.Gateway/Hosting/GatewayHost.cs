@@ -262,14 +262,16 @@ public static class GatewayHost
             app.Use(next => context => clientAddress.InvokeAsync(context, next));
         }
 
-        // The admin base path only as sent: '/pub/%2e%2e/admin/x' is Kestrel's '/admin/x' after its own decoding and
-        // dot-segment removal, but to the path rule (docs/routing.md) it is a refused path — counted and logged as such.
+        // The admin base path and the pages' (console, portal) only as sent: '/pub/%2e%2e/admin/x' is Kestrel's '/admin/x'
+        // after its own decoding and dot-segment removal, but to the path rule (docs/routing.md) it is a refused path —
+        // counted and logged as such. A proxy in front that forwards only '/api/*' or '/portal/*' as sent must not open
+        // the admin API or the console to '/api/%2e%2e/ui'.
         var pipeline = app.Services.GetRequiredService<GatewayPipeline>();
-        app.Use(next => context => !context.Request.Path.StartsWithSegments(options.AdminBasePath, StringComparison.Ordinal)
-                                   || RequestGuard.WhyNotNamedAsSent(context, context.Request.Path.Value!) is not { } problem
+        var webBranches = webModules.SelectMany(module => module.Build(app.Services, options)).ToArray();
+        var pagePaths = webBranches.Select(branch => branch.BasePath).ToArray();
+        app.Use(next => context => RequestGuard.OwnPathNamedOnlyAfterDotSegments(context, options.AdminBasePath, pagePaths) is not { } problem
             ? next(context)
             : pipeline.RefuseAsync(context, RequestGuard.InvalidPath(problem)));
-        var webBranches = webModules.SelectMany(module => module.Build(app.Services, options)).ToArray();
         adminListener.AddBranches(webBranches.Where(branch => branch.OnAdminSide));
         app.MapAdminApi(options); // before the proxy: requests under the admin base path never reach the routes
         foreach (var branch in webBranches.Where(branch => !branch.OnAdminSide))

@@ -148,16 +148,42 @@ internal static class RequestGuard
     /// path rule's own problem (a control character, an encoded slash…), or that the target names
     /// <paramref name="path"/> only after its dot segments are removed.
     /// </summary>
-    public static string? WhyNotNamedAsSent(HttpContext context, string path)
+    public static string? WhyNotNamedAsSent(HttpContext context, string path) =>
+        WhyNotNamedAsSent(context, path, "it names the admin API only after dot segments are removed");
+
+    /// <summary>
+    /// For a request under the admin API's base path or one of the gateway's pages (<paramref name="pagePaths"/>: the
+    /// console, the portal), why its raw target does not name that path as sent (see <see cref="WhyNotNamedAsSent(HttpContext, string)"/>);
+    /// null for every other request, and for one that names its path as sent.
+    /// </summary>
+    public static string? OwnPathNamedOnlyAfterDotSegments(HttpContext context, PathString adminBasePath, PathString[] pagePaths)
     {
-        const string DotSegments = "it names the admin API only after dot segments are removed";
+        var path = context.Request.Path;
+        if (path.StartsWithSegments(adminBasePath, StringComparison.Ordinal))
+        {
+            return WhyNotNamedAsSent(context, path.Value!);
+        }
+
+        foreach (var pages in pagePaths)
+        {
+            if (path.StartsWithSegments(pages, StringComparison.Ordinal))
+            {
+                return WhyNotNamedAsSent(context, path.Value!, $"it names a page under {pages.Value} only after dot segments are removed");
+            }
+        }
+
+        return null;
+    }
+
+    private static string? WhyNotNamedAsSent(HttpContext context, string path, string dotSegments)
+    {
         var raw = RawPath(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? path);
         if (RequestPaths.IsPlain(raw))
         {
-            return raw.SequenceEqual(path) ? null : DotSegments;
+            return raw.SequenceEqual(path) ? null : dotSegments;
         }
 
-        return RequestPaths.TryDecode(raw, out var decoded) ?? (decoded == path ? null : DotSegments);
+        return RequestPaths.TryDecode(raw, out var decoded) ?? (decoded == path ? null : dotSegments);
     }
 
     /// <summary>

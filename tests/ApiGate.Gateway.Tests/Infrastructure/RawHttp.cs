@@ -65,19 +65,23 @@ internal static class RawHttp
             // A reset after the response was written still leaves the response in the buffer.
         }
 
-        return Parse(Encoding.UTF8.GetString(buffer.ToArray()));
+        return Parse(buffer.ToArray());
     }
 
-    internal static RawResponse Parse(string text)
+    /// <summary>
+    /// Parses a response as received: the head, and the body (de-chunked by its byte counts — a chunk's size counts
+    /// bytes, not the characters of a page holding non-ASCII text) as UTF-8.
+    /// </summary>
+    internal static RawResponse Parse(byte[] received)
     {
-        if (text.Length == 0)
+        if (received.Length == 0)
         {
             return new RawResponse(0, new Dictionary<string, string>(), "");
         }
 
-        var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-        var head = headEnd < 0 ? text : text[..headEnd];
-        var body = headEnd < 0 ? "" : text[(headEnd + 4)..];
+        var headEnd = received.AsSpan().IndexOf("\r\n\r\n"u8);
+        var head = Encoding.UTF8.GetString(headEnd < 0 ? received : received[..headEnd]);
+        var body = headEnd < 0 ? [] : received[(headEnd + 4)..];
         var lines = head.Split("\r\n");
         var status = int.Parse(lines[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -95,31 +99,32 @@ internal static class RawHttp
             body = Dechunk(body);
         }
 
-        return new RawResponse(status, headers, body);
+        return new RawResponse(status, headers, Encoding.UTF8.GetString(body));
     }
 
-    private static string Dechunk(string body)
+    private static byte[] Dechunk(byte[] body)
     {
-        var result = new StringBuilder();
+        var result = new MemoryStream();
         var position = 0;
         while (position < body.Length)
         {
-            var lineEnd = body.IndexOf("\r\n", position, StringComparison.Ordinal);
+            var lineEnd = body.AsSpan(position).IndexOf("\r\n"u8);
             if (lineEnd < 0)
             {
                 break;
             }
 
-            var size = Convert.ToInt32(body[position..lineEnd].Split(';')[0], 16);
+            lineEnd += position;
+            var size = Convert.ToInt32(Encoding.ASCII.GetString(body, position, lineEnd - position).Split(';')[0], 16);
             if (size == 0)
             {
                 break;
             }
 
-            result.Append(body, lineEnd + 2, Math.Min(size, body.Length - lineEnd - 2));
+            result.Write(body, lineEnd + 2, Math.Min(size, body.Length - lineEnd - 2));
             position = lineEnd + 2 + size + 2;
         }
 
-        return result.ToString();
+        return result.ToArray();
     }
 }

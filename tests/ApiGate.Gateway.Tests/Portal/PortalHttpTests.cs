@@ -1093,6 +1093,41 @@ public sealed class PortalHttpTests : PortalTestBase
             Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
         }
     }
+
+    [Theory]
+    [InlineData("/portal/%2e%2e/ui")]
+    [InlineData("/portal/../ui/login")]
+    [InlineData("/api/%2E%2E/ui/routes")]
+    [InlineData("/api/%2e%2e/portal/login")]
+    [InlineData("/api/./../portal/keys")]
+    public async Task PagesNamedOnlyAfterDotSegmentRemoval_400InvalidPathNeitherPagesNorRouteServe(string target)
+    {
+        // Kestrel alone resolved '/portal/%2e%2e/ui' to the console's '/ui': a proxy in front that forwards only '/portal/*'
+        // (or an API's '/api/*') as sent would have opened the console to its clients.
+
+        // Act
+        var response = await RawHttp.GetAsync(Gateway.Url, target);
+
+        // Assert: refused by the path rule, as under the admin API's base path — not a page, not the route's 401
+        Assert.Equal(400, response.Status);
+        Assert.Equal("invalid_path", response.ErrorCode);
+        Assert.Contains("\"detail\":\"The request path was refused: the path contains a dot segment ('.' or '..', also with ';' parameters). See Path safety",
+            response.Body, StringComparison.Ordinal);
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Theory]
+    [InlineData("/portal/%6Cogin")]
+    [InlineData("/%70ortal/login")]
+    public async Task PagePathWithAnEncodedLetter_NamesThePageAsSentAndIsServed(string target)
+    {
+        // Act: an encoded letter decodes to the same path under the path rule
+        var response = await RawHttp.GetAsync(Gateway.Url, target);
+
+        // Assert
+        Assert.Equal(200, response.Status);
+        Assert.Contains("<form", response.Body, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>A portal with no SMTP server (<c>APIGATE_SMTP_URL</c> unset): the pages that would send email say they cannot.</summary>

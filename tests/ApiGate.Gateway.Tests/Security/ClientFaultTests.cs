@@ -243,7 +243,7 @@ public sealed class ClientFaultTests : BalancingTestBase
         {
         }
 
-        return RawHttp.Parse(Encoding.UTF8.GetString(buffer.ToArray()));
+        return RawHttp.Parse(buffer.ToArray());
     }
 
     [Fact]
