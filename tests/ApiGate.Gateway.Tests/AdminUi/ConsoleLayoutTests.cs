@@ -343,6 +343,32 @@ public sealed class ConsoleLayoutTests : AdminUiTestBase
         Assert.Equal("Signed in as " + TokenName, await page.Locator("#signed-in-as").InnerTextAsync());
     }
 
+    [BrowserFact]
+    public async Task Desktop_TallPageScrolledAndCapturedWhole_DrawerRunsToTheBottom()
+    {
+        // Arrange: the settings page, several windows tall; the drawer is paper-white, the page around the cards grey
+        await using var browser = await SignedInAsync(1440, 900);
+        var page = browser.Page;
+        Assert.Equal(200, await browser.GoAsync("/ui/settings"));
+        var pageHeight = await page.EvaluateAsync<int>("document.documentElement.scrollHeight");
+        Assert.True(pageHeight > 2 * 900, $"the settings page is {pageHeight} px high");
+
+        // Act: the window scrolled to the bottom as a reader sees it, then the whole page as the docs' screenshots take it
+        await page.EvaluateAsync("window.scrollTo(0, document.documentElement.scrollHeight)");
+        var scrolled = Png.Decode(await page.ScreenshotAsync());
+        var whole = Png.Decode(await browser.FullPageAsync());
+
+        // Assert: the drawer's column is paper from below the links to the bottom edge, in the window and in the capture;
+        // the window has its size back after the capture
+        Assert.Equal(0, DarkerThanPaper(scrolled, 600));
+        Assert.Equal(pageHeight, whole.Height);
+        Assert.Equal(0, DarkerThanPaper(whole, 600));
+        Assert.Equal(900, await page.EvaluateAsync<int>("window.innerHeight"));
+    }
+
+    /// <summary>The pixels of the drawer's column (10 px from the left) from <paramref name="top"/> to the image's bottom that are not white paper.</summary>
+    private static int DarkerThanPaper(Png image, int top) => Enumerable.Range(top, image.Height - top).Count(y => image.Brightness(10, y) < 252);
+
     /// <summary>An upstream, routes like the demo's, a user with a key, an entitlement, a webhook endpoint and a stored setting; returns the route's and the upstream's ids.</summary>
     private async Task<(string Route, string Upstream)> AddARowToEveryListAsync()
     {

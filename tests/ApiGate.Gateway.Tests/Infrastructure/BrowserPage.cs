@@ -8,6 +8,8 @@ namespace ApiGate.Gateway.Tests.Infrastructure;
 /// </summary>
 internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncDisposable
 {
+    private const string ScrollHeight = "document.documentElement.scrollHeight";
+
     public IBrowserContext Context { get; } = context;
 
     public IPage Page { get; } = page;
@@ -32,12 +34,44 @@ internal sealed class BrowserPage(IBrowserContext context, IPage page) : IAsyncD
         return response?.Status ?? 0;
     }
 
-    /// <summary>Saves a full-page PNG as <paramref name="name"/>.png (docs/images with APIGATE_SCREENSHOTS=1, else a temp directory); returns its path.</summary>
+    /// <summary>
+    /// Saves a full-page PNG as <paramref name="name"/>.png (docs/images with APIGATE_SCREENSHOTS=1, else a temp directory);
+    /// returns its path. The window is made as tall as the page for the capture, then given its size back: Chromium's
+    /// own full-page capture keeps the window's height for whatever is sized to the window, so the console's drawer (fixed,
+    /// as tall as the window) ended a window's height down the image with bare background below it, which a reader of the
+    /// docs never sees on a scrolled screen.
+    /// </summary>
     public async Task<string> ScreenshotAsync(string name)
     {
         var path = Path.Combine(BrowserHost.ScreenshotDirectory(), name + ".png");
-        await Page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        await FullPageAsync(path);
         return path;
+    }
+
+    /// <summary>The whole page as a PNG, captured as <see cref="ScreenshotAsync"/> does; saved at <paramref name="path"/> too when given.</summary>
+    public async Task<byte[]> FullPageAsync(string? path = null)
+    {
+        var window = Page.ViewportSize ?? throw new InvalidOperationException("the tab has no fixed window size");
+        try
+        {
+            var height = await Page.EvaluateAsync<int>(ScrollHeight);
+            if (height > window.Height)
+            {
+                await Page.SetViewportSizeAsync(window.Width, height);
+                // A page sized to the window (a bare page of at least the window's height, plus margins) grows with it:
+                // it has nothing below the window but more of its background, so it is captured in its own window.
+                if (await Page.EvaluateAsync<int>(ScrollHeight) > height)
+                {
+                    await Page.SetViewportSizeAsync(window.Width, window.Height);
+                }
+            }
+
+            return await Page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        }
+        finally
+        {
+            await Page.SetViewportSizeAsync(window.Width, window.Height);
+        }
     }
 
     /// <summary>
