@@ -6,7 +6,7 @@ using Microsoft.Playwright;
 
 namespace ApiGate.Gateway.Tests.AdminUi;
 
-/// <summary>The console's charts at a desktop's and a phone's width: axis labels large enough to read, none over another.</summary>
+/// <summary>The console's charts at a desktop's and a phone's width: axis labels large enough to read, none over another, the dashboard's charts all of one size.</summary>
 public sealed class ChartLabelTests : AdminUiTestBase
 {
     [BrowserFact]
@@ -49,6 +49,11 @@ public sealed class ChartLabelTests : AdminUiTestBase
                 ],
                 charts);
             problems.AddRange(found);
+            // One size for every chart of the dashboard: a chart drawn in a shorter box is scaled down, its labels too
+            var scales = await page.Locator(".mud-chart svg").EvaluateAllAsync<string[]>(
+                "svgs => svgs.map(s => `${s.closest('.ag-card').querySelector('h2').textContent.trim()}: ${s.getScreenCTM().a.toFixed(3)}`)");
+            var first = scales[0][(scales[0].LastIndexOf(' ') + 1)..];
+            problems.AddRange(scales.Where(s => !s.EndsWith(" " + first, StringComparison.Ordinal)).Select(s => $"dashboard at {width} px, {s} times its units, not {first} as the first chart"));
 
             Assert.Equal(200, await browser.GoAsync("/ui/usage?user=grace%40example.com&days=30"));
             (charts, found) = await browser.ChartLabelProblemsAsync($"usage at {width} px", minimum);
