@@ -54,14 +54,37 @@ public sealed class ChartLabelTests : AdminUiTestBase
                 "svgs => svgs.map(s => `${s.closest('.ag-card').querySelector('h2').textContent.trim()}: ${s.getScreenCTM().a.toFixed(3)}`)");
             var first = scales[0][(scales[0].LastIndexOf(' ') + 1)..];
             problems.AddRange(scales.Where(s => !s.EndsWith(" " + first, StringComparison.Ordinal)).Select(s => $"dashboard at {width} px, {s} times its units, not {first} as the first chart"));
+            problems.AddRange(await EmptyBandsAsync(page, $"dashboard at {width} px"));
 
             Assert.Equal(200, await browser.GoAsync("/ui/usage?user=grace%40example.com&days=30"));
             (charts, found) = await browser.ChartLabelProblemsAsync($"usage at {width} px", minimum);
             Assert.Equal(["Requests per day: grace@example.com: labels"], charts);
             problems.AddRange(found);
+            problems.AddRange(await EmptyBandsAsync(page, $"usage at {width} px"));
         }
 
         // Assert
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    /// <summary>
+    /// Each chart on the page whose box is more than 2 px taller than its drawing (MudBlazor's 350 units high, at the scale
+    /// it is drawn at): the drawing is centred in the box, so the rest is an empty band above and below it; and each
+    /// chart whose own box runs more than 2 px below its drawing and legend.
+    /// </summary>
+    private static async Task<IEnumerable<string>> EmptyBandsAsync(IPage page, string where)
+    {
+        var boxes = await page.Locator(".mud-chart").EvaluateAllAsync<string[]>(
+            """
+            charts => charts.map(c => {
+              const title = c.closest('.ag-card').querySelector('h2').textContent.trim(), s = c.querySelector('svg');
+              const box = s.getBoundingClientRect().height, drawing = 350 * s.getScreenCTM().d;
+              if (box - drawing > 2) return `${title}: a box ${box.toFixed(0)} px high for a drawing ${drawing.toFixed(0)} px high`;
+              const bottom = Math.max(...[...c.querySelectorAll('*')].map(e => e.getBoundingClientRect().bottom));
+              const below = c.getBoundingClientRect().bottom - bottom;
+              return below > 2 ? `${title}: ${below.toFixed(0)} px of the chart's box empty below its drawing and legend` : '';
+            })
+            """);
+        return boxes.Where(b => b.Length > 0).Select(b => $"{where}, {b}");
     }
 }
