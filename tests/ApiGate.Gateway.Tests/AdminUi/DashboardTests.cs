@@ -55,6 +55,16 @@ public sealed class DashboardTests(ITestOutputHelper output) : AdminUiTestBase
         await Assertions.Expect(page.Locator("#chart-top-routes")).ToContainTextAsync("api");
         await Assertions.Expect(page.Locator("#near-quota table")).ToContainTextAsync("96%"); // 24 of 25: the upstream's 4xx count too
         await Assertions.Expect(page.Locator("#this-instance")).ToContainTextAsync("This instance");
+        // The tables under the charts look alike: flat in their card (no shadow, whose corners a scrolling box cut into stray marks), their cells padded alike
+        Assert.Equal(
+            ["errors-by-code: 10px, none", "top-users-table: 10px, none", "top-routes-table: 10px, none", "near-quota: 10px, none"],
+            await page.Locator(".ag-grid table").EvaluateAllAsync<string[]>(
+                """
+                tables => tables.map(t => {
+                  const table = t.closest('.mud-table');
+                  return `${table.id || t.closest('.ag-card').id}: ${getComputedStyle(t.querySelector('th')).paddingLeft}, ${getComputedStyle(table).boxShadow}`;
+                })
+                """));
         await browser.ScreenshotAsync("admin-ui-dashboard");
 
         // The usage explorer shows the same traffic for the user: per day, per route, and the errors by code
