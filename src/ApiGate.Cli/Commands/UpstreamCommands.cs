@@ -148,9 +148,9 @@ internal static class UpstreamCommands
         private readonly Option<string?> _hashOn = new("--hash-on") { Description = "For hash: header:<name> | key | client_ip" };
         private readonly Option<string?> _healthPath = new("--health-path") { Description = "Path probed on each target, e.g. /healthz; none = no active checks" };
         private readonly Option<string?> _healthInterval = new("--health-interval") { Description = "Time between probes (default 10s, at least 1s)" };
-        private readonly Option<string?> _healthTimeout = new("--health-timeout") { Description = "Probe timeout (default 2s)" };
-        private readonly Option<int?> _healthyThreshold = new("--healthy-threshold") { Description = "Passing probes that bring a target back (default 2)" };
-        private readonly Option<int?> _unhealthyThreshold = new("--unhealthy-threshold") { Description = "Failing probes that take a target out (default 3)" };
+        private readonly Option<string?> _healthTimeout = new("--health-timeout") { Description = "Probe timeout (default 2s, 100ms to 60s)" };
+        private readonly Option<int?> _healthyThreshold = new("--healthy-threshold") { Description = "Passing probes that bring a target back (default 2, 1 to 100)" };
+        private readonly Option<int?> _unhealthyThreshold = new("--unhealthy-threshold") { Description = "Failing probes that take a target out (default 3, 1 to 100)" };
         private readonly Option<string?> _passiveFailures = new("--passive-failures") { Description = "Consecutive failed requests that eject a target; 0 = off; default (or -1) = 5 with several targets, off with one" };
         private readonly Option<string?> _passiveCooldown = new("--passive-cooldown") { Description = "How long an ejected target stays out (default 30s)" };
 

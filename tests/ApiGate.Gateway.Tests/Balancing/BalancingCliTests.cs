@@ -168,6 +168,24 @@ public sealed class BalancingCliTests : BalancingTestBase
         Assert.Null(await Gateway.Store.FindUpstreamAsync("bad", CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData("--health-timeout", "99ms", "100ms to 60s", "error: --health-timeout: must be between 100ms and 60s")]
+    [InlineData("--healthy-threshold", "101", "1 to 100", "error: --healthy-threshold: must be between 1 and 100")]
+    [InlineData("--unhealthy-threshold", "0", "1 to 100", "error: --unhealthy-threshold: must be between 1 and 100")]
+    public async Task Help_NamesTheRangeTheCheckEnforces(string flag, string outside, string range, string refusal)
+    {
+        // Act: the help line, and a value just outside the range it states
+        var help = await Gateway.CliAsync("upstreams", "create", "--help");
+        var refused = await Gateway.CliAsync("upstreams", "create", "--name", "ranged", "--target", "http://127.0.0.1:1", "--health-path", "/healthz", flag, outside);
+
+        // Assert
+        Assert.Equal(0, help.ExitCode);
+        var line = Assert.Single(help.Output.ReplaceLineEndings("\n").Split('\n'), l => l.TrimStart().StartsWith(flag, StringComparison.Ordinal));
+        Assert.Contains(range, line, StringComparison.Ordinal);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains(refusal, refused.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Update_InvalidWeight_LeavesTheTargetsAsTheyWere()
     {
