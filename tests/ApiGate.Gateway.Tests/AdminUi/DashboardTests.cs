@@ -77,6 +77,38 @@ public sealed class DashboardTests(ITestOutputHelper output) : AdminUiTestBase
     }
 
     [BrowserFact]
+    public async Task EmptyDashboard_NoErrorAnswers_LineSpacedBelowTheStatusChartsLabels()
+    {
+        // Arrange: no traffic, so the status chart's card says there were no error answers instead of listing them
+        await using var browser = await SignedInAsync(1280, 800);
+        var page = browser.Page;
+        var gaps = new List<string>();
+
+        // Act: the space between the lowest of the chart's labels and the line under it, on a desktop and a phone
+        foreach (var width in new[] { 1280, 390 })
+        {
+            await page.SetViewportSizeAsync(width, 844);
+            Assert.Equal(200, await browser.GoAsync("/ui"));
+            await Assertions.Expect(page.Locator("#errors-by-code-none")).ToHaveTextAsync("No error answers in the last hour.");
+            var gap = await page.EvaluateAsync<double>(
+                """
+                () => {
+                  const labels = Math.max(...[...document.querySelectorAll('#chart-status svg text')].map(t => t.getBoundingClientRect().bottom));
+                  return document.getElementById('errors-by-code-none').getBoundingClientRect().top - labels;
+                }
+                """);
+            if (gap < 6)
+            {
+                gaps.Add($"at {width} px the line starts {gap:0.#} px below the chart's labels");
+            }
+        }
+
+        // Assert: at least the space a table under a chart leaves above its first line (its cells' 6 px padding); it
+        // touched the labels
+        Assert.Empty(gaps);
+    }
+
+    [BrowserFact]
     public async Task AuditPage_ChangesThroughTheApiAndTheConsole_ListedNewestFirstWithTheTokenName()
     {
         // Arrange: one change through the admin API, one through the console
