@@ -133,7 +133,7 @@ public sealed partial class EditFormPostTests : AdminUiTestBase
 
     [Theory]
     [InlineData("user-1", "/ui", "<td class=\"ag-wrap\">rt%E2%80%AEgnp.exe</td>")] // the dashboard's leaders' table and chart label
-    [InlineData("usr_gone1", "/ui/usage?user=usr_gone1", "<tr><td>rt%E2%80%AEgnp.exe</td>")] // a (deleted) user's per-route table
+    [InlineData("usr_gone1", "/ui/usage?user=usr_gone1", "<tr><td class=\"ag-wrap\">rt%E2%80%AEgnp.exe</td>")] // a (deleted) user's per-route table
     public async Task UsageOfARouteIdWithAReorderingCharacter_DashboardAndUsagePage_ShowItsEscape(string userId, string page, string shown)
     {
         // Arrange: usage of a route no longer stored, so the page names it by the id the usage recorded

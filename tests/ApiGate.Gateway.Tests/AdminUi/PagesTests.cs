@@ -48,7 +48,7 @@ public sealed class PagesTests : AdminUiTestBase
 
         var html = await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains($"<td id=\"try-needs\">{needs}</td>", html, StringComparison.Ordinal);
+        Assert.Contains($"<td class=\"ag-wrap\" id=\"try-needs\">{needs}</td>", html, StringComparison.Ordinal);
         Assert.Contains($"<td>{column}</td>", html, StringComparison.Ordinal);
     }
 
@@ -108,7 +108,7 @@ public sealed class PagesTests : AdminUiTestBase
         var html = await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.DoesNotContain("timed out", html, StringComparison.Ordinal);
-        Assert.Contains("<td id=\"try-route\">plain</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"ag-wrap\" id=\"try-route\">plain</td>", html, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -150,7 +150,7 @@ public sealed class PagesTests : AdminUiTestBase
         var html = await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(200, proxied.Status);
-        Assert.Contains("<td id=\"try-route\">gold</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"ag-wrap\" id=\"try-route\">gold</td>", html, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -31,10 +31,10 @@ public sealed class UsagePageTests : AdminUiTestBase
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var page = await response.Content.ReadAsStringAsync();
         var table = page[page.IndexOf("id=\"usage-routes\"", StringComparison.Ordinal)..page.IndexOf("id=\"usage-errors\"", StringComparison.Ordinal)];
-        Assert.Equal(50, table.Split("<tr><td>").Length - 1);
-        Assert.Contains("<tr><td>rt_59</td><td>1</td><td>60</td>", table, StringComparison.Ordinal);
-        Assert.Contains("<tr><td>rt_10</td>", table, StringComparison.Ordinal);
-        Assert.DoesNotContain("<tr><td>rt_09</td>", table, StringComparison.Ordinal);
+        Assert.Equal(50, table.Split("<tr><td class=\"ag-wrap\">").Length - 1);
+        Assert.Contains("<tr><td class=\"ag-wrap\">rt_59</td><td>1</td><td>60</td>", table, StringComparison.Ordinal);
+        Assert.Contains("<tr><td class=\"ag-wrap\">rt_10</td>", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("<tr><td class=\"ag-wrap\">rt_09</td>", table, StringComparison.Ordinal);
         Assert.Contains("The 50 routes with the most units; 10 more routes were called and are not listed.", table, StringComparison.Ordinal);
     }
 }
