@@ -21,6 +21,10 @@ public interface IPortalStore
     /// <summary>Records the verification time (an earlier one is kept). False when the user has no portal account.</summary>
     Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores the token. A reset token ends the account's earlier unused reset tokens in the same transaction: only the
+    /// newest reset link mailed works. (Confirmation tokens are stored beside the earlier ones.)
+    /// </summary>
     Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken);
 
     /// <summary>

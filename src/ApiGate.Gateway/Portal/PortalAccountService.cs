@@ -247,7 +247,7 @@ internal sealed partial class PortalAccountService(
             // same, but no reset token is stored either (a form submitted in a loop adds no rows).
             var token = await IssueAsync(user.Id, PortalTokenPurpose.Reset, PortalOptions.ResetLifetime, ct);
             mail.EnqueueReserved(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
-                $"To choose a new password for {options.AppName}, follow this link within one hour:\n\n" +
+                $"To choose a new password for {options.AppName}, follow this link within one hour. It replaces any reset link we sent you before, which no longer works:\n\n" +
                 $"{links}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"));
         }
 

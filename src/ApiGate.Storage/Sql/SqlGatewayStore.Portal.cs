@@ -57,7 +57,27 @@ public abstract partial class SqlGatewayStore
             cancellationToken, new { UserId = userId, At = StoredValues.Time(at) }) > 0;
 
     public Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken) =>
-        WriteAsync(PortalTokens.Insert, PortalTokenRow.From(token), Duplicate("token", "token collision; create it again"), cancellationToken, configuration: false);
+        token.Purpose != PortalTokenPurpose.Reset
+            ? WriteAsync(PortalTokens.Insert, PortalTokenRow.From(token), Duplicate("token", "token collision; create it again"), cancellationToken, configuration: false)
+            : WriteTransactionAsync(async (connection, transaction, ct) =>
+            {
+                // Only the newest reset link mailed works: the earlier ones end with the new one's insert, or neither
+                // happens. The user's row is locked first (PostgreSQL), so that of two requests at once the later one
+                // ends the link the earlier one issued instead of both staying usable.
+                await LockUserAsync(connection, transaction, token.UserId, ct);
+                await ExecuteAsync(connection, transaction, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", ct,
+                    new { token.UserId, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), At = StoredValues.Time(token.CreatedAt) });
+                try
+                {
+                    await ExecuteAsync(connection, transaction, PortalTokens.Insert, ct, PortalTokenRow.From(token));
+                }
+                catch (Exception ex) when (IsConstraintViolation(ex))
+                {
+                    throw ConflictOf(ex, Duplicate("token", "token collision; create it again"));
+                }
+
+                return true;
+            }, cancellationToken);
 
     public async Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken)
     {

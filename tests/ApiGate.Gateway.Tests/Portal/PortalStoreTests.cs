@@ -199,6 +199,47 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePortalTokenAsync_NewResetLink_EarlierUnusedResetLinksEndConfirmationLinkAndOtherAccountsKept(string engine)
+    {
+        // Arrange: two reset links out (the first one, say, in a mailbox someone else reads too), a confirmation link,
+        // and another account's reset link
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "newest@example.com");
+        var other = await PortalUserAsync(store, "other@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset-first", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset-second", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        await store.CreatePortalTokenAsync(Token(user.Id, "verify", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+        await store.CreatePortalTokenAsync(Token(other.Id, "reset-other", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+
+        // Act: the owner asks for one more
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset-newest", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+
+        // Assert: only the newest reset link works; the confirmation link and the other account's link are untouched
+        Assert.Null(await store.ConsumePortalTokenAsync("reset-first", PortalTokenPurpose.Reset, Now, None));
+        Assert.Null(await store.ConsumePortalTokenAsync("reset-second", PortalTokenPurpose.Reset, Now, None));
+        Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("reset-newest", PortalTokenPurpose.Reset, Now, None))?.UserId);
+        Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("verify", PortalTokenPurpose.Verify, Now, None))?.UserId);
+        Assert.Equal(other.Id, (await store.ConsumePortalTokenAsync("reset-other", PortalTokenPurpose.Reset, Now, None))?.UserId);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePortalTokenAsync_NewResetLinkCollidesWithAStoredHash_ConflictAndEarlierLinkStillWorks(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "collide@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset-kept", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+
+        // Act: the new link's insert fails, so the earlier link must not have been ended either
+        var error = await Assert.ThrowsAsync<StoreConflictException>(() =>
+            store.CreatePortalTokenAsync(Token(user.Id, "reset-kept", PortalTokenPurpose.Reset, Now.AddHours(1)), None));
+
+        // Assert
+        Assert.Equal("token", error.Field);
+        Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("reset-kept", PortalTokenPurpose.Reset, Now, None))?.UserId);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task SetPasswordAndMarkVerified_Account_Updated(string engine)
     {
         // Arrange
