@@ -32,4 +32,18 @@ public interface IPortalStore
     /// statement (two concurrent uses: one wins); returns it, or null when there is no such usable token.
     /// </summary>
     Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether a token with this hash and purpose is unused and not expired at <paramref name="now"/>: a read, without
+    /// a write, so a made-up link costs no write transaction (and the caller no password hash).
+    /// </summary>
+    Task<bool> IsPortalTokenUsableAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Follows a reset link in one transaction: uses up the reset token with this hash (unused and not expired at
+    /// <paramref name="now"/>), sets the account's password hash, records the address as verified (an earlier time is
+    /// kept) and ends the account's other unused reset tokens — all of it, or none. Returns the token used, or null
+    /// when there is no such usable token (nothing is changed then).
+    /// </summary>
+    Task<PortalToken?> ResetPortalPasswordAsync(string tokenHash, string passwordHash, DateTimeOffset now, CancellationToken cancellationToken);
 }

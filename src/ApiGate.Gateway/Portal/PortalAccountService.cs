@@ -263,14 +263,19 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(problem, PasswordField);
         }
 
-        if (await ConsumeAsync(token, PortalTokenPurpose.Reset, ct) is not { } used)
+        // A read first: a made-up or used-up link costs neither a password hash nor a write.
+        var now = timeProvider.GetUtcNow();
+        if (!OneTimeTokens.IsWellFormed(token) || !await store.IsPortalTokenUsableAsync(OneTimeTokens.Hash(token!), PortalTokenPurpose.Reset, now, ct))
         {
             return PortalResult.Refused(LinkUnusable);
         }
 
-        var now = timeProvider.GetUtcNow();
-        await store.SetPortalPasswordAsync(used.UserId, PortalPasswords.Hash(password!), now, ct);
-        await store.MarkPortalEmailVerifiedAsync(used.UserId, now, ct);
+        // The link is used up and the password set in one store transaction: never a used link with the old password.
+        if (await store.ResetPortalPasswordAsync(OneTimeTokens.Hash(token!), PortalPasswords.Hash(password!), now, ct) is not { } used)
+        {
+            return PortalResult.Refused(LinkUnusable);
+        }
+
         if (options.RequireVerification)
         {
             await ActivateIfPendingAsync(used.UserId, ct);

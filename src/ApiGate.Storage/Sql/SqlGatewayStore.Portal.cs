@@ -1,3 +1,4 @@
+using System.Data.Common;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Portal;
 using ApiGate.Core.Storage;
@@ -44,13 +45,19 @@ public abstract partial class SqlGatewayStore
                 return false;
             }
 
-            // A new password ends every reset link still out for the account: one that leaked earlier must not take
-            // it over after its owner has reset or changed the password. Same transaction: never a new password with
-            // the old links still working.
-            await ExecuteAsync(connection, transaction, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", ct,
-                new { UserId = userId, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), At = StoredValues.Time(at) });
+            await EndResetTokensAsync(connection, transaction, userId, at, ct);
             return true;
         }, cancellationToken);
+
+    /// <summary>
+    /// Ends every reset link still out for the account, inside the transaction that sets a new password: one that
+    /// leaked earlier must not take the account over after its owner has reset or changed the password, and never is
+    /// there a new password with the old links still working.
+    /// </summary>
+    private Task<int> EndResetTokensAsync(DbConnection connection, DbTransaction transaction, string userId, DateTimeOffset at,
+        CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, transaction, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", cancellationToken,
+            new { UserId = userId, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), At = StoredValues.Time(at) });
 
     public async Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
         await WriteOneAsync("UPDATE portal_accounts SET email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId",
@@ -79,13 +86,43 @@ public abstract partial class SqlGatewayStore
                 return true;
             }, cancellationToken);
 
+    public Task<bool> IsPortalTokenUsableAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken) =>
+        UseAsync(async (connection, ct) => await ScalarAsync(connection, null,
+            "SELECT COUNT(*) FROM portal_tokens WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now", ct,
+            new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }) > 0, cancellationToken);
+
+    public Task<PortalToken?> ResetPortalPasswordAsync(string tokenHash, string passwordHash, DateTimeOffset now, CancellationToken cancellationToken) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            // The link is taken and the password set in one transaction: a failure between them rolls both back (the
+            // link still works, the old password still holds), and of two posts of one link only the one whose UPDATE
+            // matched the unused row sets a password.
+            var rows = await QueryAsync<PortalTokenRow>(connection, transaction,
+                $"UPDATE portal_tokens SET used_at = @Now WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now RETURNING {PortalTokens.Columns}",
+                new { Hash = tokenHash, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), Now = StoredValues.Time(now) }, ct);
+            if (rows.Count == 0)
+            {
+                return null;
+            }
+
+            var used = rows[0].ToDefinition();
+            // Setting a password through a link mailed to the address also proves the address.
+            if (await ExecuteAsync(connection, transaction,
+                    "UPDATE portal_accounts SET password_hash = @Hash, email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId", ct,
+                    new { used.UserId, Hash = passwordHash, At = StoredValues.Time(now) }) == 0)
+            {
+                return null; // the account is gone (its tokens go with it; this one was read before the delete committed)
+            }
+
+            await EndResetTokensAsync(connection, transaction, used.UserId, now, ct);
+            return used;
+        }, cancellationToken);
+
     public async Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // A read first: a made-up or used-up link (anyone can post one in a loop) costs a read, which runs beside the
         // usage writer, and no write transaction, which would queue behind it on SQLite.
-        if (await UseAsync((connection, ct) => ScalarAsync(connection, null,
-                "SELECT COUNT(*) FROM portal_tokens WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now", ct,
-                new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }), cancellationToken) == 0)
+        if (!await IsPortalTokenUsableAsync(hash, purpose, now, cancellationToken))
         {
             return null;
         }

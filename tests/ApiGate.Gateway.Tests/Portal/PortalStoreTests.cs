@@ -240,6 +240,31 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ResetPortalPasswordAsync_UsableLink_LinkUsedPasswordSetAddressVerifiedOtherResetLinksEndedInOneWrite(string engine)
+    {
+        // Arrange: a reset link and a confirmation link out
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "reset-store@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset-used", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        await store.CreatePortalTokenAsync(Token(user.Id, "verify-kept", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+
+        // Act
+        var expired = await store.ResetPortalPasswordAsync("reset-used", "hash-late", Now.AddHours(1), None);
+        var asVerify = await store.ResetPortalPasswordAsync("verify-kept", "hash-wrong-link", Now, None);
+        var reset = await store.ResetPortalPasswordAsync("reset-used", "hash-2", Now, None);
+        var again = await store.ResetPortalPasswordAsync("reset-used", "hash-3", Now.AddMinutes(1), None);
+
+        // Assert: only the usable reset link set a password, and only once
+        Assert.Null(expired);
+        Assert.Null(asVerify);
+        Assert.Equal((user.Id, Now), (reset?.UserId, reset?.UsedAt));
+        Assert.Null(again);
+        var account = await store.FindPortalAccountAsync(user.Id, None);
+        Assert.Equal(("hash-2", Now), (account!.PasswordHash, account.EmailVerifiedAt));
+        Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("verify-kept", PortalTokenPurpose.Verify, Now, None))?.UserId);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task SetPasswordAndMarkVerified_Account_Updated(string engine)
     {
         // Arrange

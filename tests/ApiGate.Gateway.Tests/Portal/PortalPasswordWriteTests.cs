@@ -1,0 +1,183 @@
+using System.Reflection;
+using System.Runtime.ExceptionServices;
+using ApiGate.Core.Portal;
+using ApiGate.Core.Storage;
+using ApiGate.Gateway.Portal;
+using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ApiGate.Gateway.Tests.Portal;
+
+/// <summary>
+/// The portal's password writes on every engine: a reset link used up and its password set together or not at all.
+/// Real stores (a SQLite file, a PostgreSQL server), with failures made by the database itself.
+/// </summary>
+public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixture<StoreEngines>, IDisposable
+{
+    private const string Origin = "http://127.0.0.1:1";
+    private const string Address = "203.0.113.7";
+    private const string OldPassword = "the old password";
+    private const string NewPassword = "the owner's new password";
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 30, 9, 0, 0, TimeSpan.Zero));
+    private readonly List<PortalMailQueue> _queues = [];
+
+    public void Dispose()
+    {
+        foreach (var queue in _queues)
+        {
+            queue.Dispose();
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ResetAsync_PasswordWriteFailsInTheDatabase_LinkNotUsedUpOldPasswordHoldsAndTheLinkWorksAfter(string engine)
+    {
+        // Arrange: a reset link out, and the database refusing every write of a password hash (a trigger)
+        var created = await engines.CreateAsync(engine);
+        var portal = Portal(created.Store);
+        var user = await SignedUpAsync(portal, created.Store, "fails@example.com");
+        var token = await ResetLinkAsync(created.Store, user.Id);
+        await using var raw = await created.OpenRawAsync();
+        await ExecuteAsync(raw, engine == GatewayStores.Sqlite
+            ? "CREATE TRIGGER refuse_password BEFORE UPDATE OF password_hash ON portal_accounts BEGIN SELECT RAISE(ABORT, 'password writes refused by the test'); END"
+            : "CREATE FUNCTION refuse_password() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'password writes refused by the test'; END $$; " +
+              "CREATE TRIGGER refuse_password BEFORE UPDATE OF password_hash ON portal_accounts FOR EACH ROW EXECUTE FUNCTION refuse_password()");
+
+        // Act
+        var failure = await Record.ExceptionAsync(() => portal.ResetAsync(token, NewPassword, None));
+        var withOldMeanwhile = await portal.LoginAsync("fails@example.com", OldPassword, Address, None);
+        await ExecuteAsync(raw, engine == GatewayStores.Sqlite ? "DROP TRIGGER refuse_password" : "DROP TRIGGER refuse_password ON portal_accounts");
+        var retried = await portal.ResetAsync(token, NewPassword, None);
+
+        // Assert: the failed attempt changed nothing — the old password still holds, and the link was not used up
+        Assert.Contains("password writes refused by the test", failure?.Message, StringComparison.Ordinal);
+        Assert.True(withOldMeanwhile.Ok, withOldMeanwhile.Message);
+        Assert.Equal((true, "Your password is changed. Log in with the new one."), (retried.Ok, retried.Message));
+        Assert.True((await portal.LoginAsync("fails@example.com", NewPassword, Address, None)).Ok);
+        Assert.Equal((false, PortalAccountService.LoginFailed), Outcome(await portal.LoginAsync("fails@example.com", OldPassword, Address, None)));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ResetAsync_LinkUsedUpBetweenTheCheckAndTheWrite_SecondPostRefusedAndTheFirstPasswordKept(string engine)
+    {
+        // Arrange: two posts of one link; the second passes the read check, then the first commits before its write
+        var created = await engines.CreateAsync(engine);
+        var hook = new StoreThatRunsBeforeReset();
+        var portal = Portal(StoreThatRunsBeforeReset.Wrap(created.Store, hook));
+        var user = await SignedUpAsync(Portal(created.Store), created.Store, "twice@example.com");
+        var token = await ResetLinkAsync(created.Store, user.Id);
+        var first = Portal(created.Store);
+        PortalResult? firstResult = null;
+        hook.BeforeReset = async () => firstResult = await first.ResetAsync(token, NewPassword, None);
+
+        // Act
+        var second = await portal.ResetAsync(token, "the second post's password", None);
+
+        // Assert
+        Assert.Null(hook.BeforeReset); // the first post did land between the second's check and its write
+        Assert.Equal((true, "Your password is changed. Log in with the new one."), Outcome(firstResult!));
+        Assert.Equal((false, PortalAccountService.LinkUnusable), Outcome(second));
+        Assert.True((await first.LoginAsync("twice@example.com", NewPassword, Address, None)).Ok);
+        Assert.Equal((false, PortalAccountService.LoginFailed), Outcome(await first.LoginAsync("twice@example.com", "the second post's password", Address, None)));
+    }
+
+    private static (bool, string) Outcome(PortalResult result) => (result.Ok, result.Message);
+
+    private async Task<Core.Identity.UserDefinition> SignedUpAsync(PortalAccountService portal, IGatewayStore store, string email)
+    {
+        var signedUp = await portal.SignUpAsync(email, OldPassword, Origin, Address, None);
+        Assert.True(signedUp.Ok, signedUp.Message);
+        return (await store.FindUserAsync(email, None))!;
+    }
+
+    /// <summary>A reset link as the forgot form issues it (stored by its hash), without a mail server in between.</summary>
+    private async Task<string> ResetLinkAsync(IGatewayStore store, string userId)
+    {
+        var token = OneTimeTokens.Generate();
+        var now = _clock.GetUtcNow();
+        await store.CreatePortalTokenAsync(new PortalToken
+        {
+            Id = Core.Text.Ids.New("ptk"),
+            UserId = userId,
+            Purpose = PortalTokenPurpose.Reset,
+            Hash = OneTimeTokens.Hash(token),
+            CreatedAt = now,
+            ExpiresAt = now + PortalOptions.ResetLifetime,
+        }, None);
+        return token;
+    }
+
+    private PortalAccountService Portal(IGatewayStore store)
+    {
+        // Verification off and no SMTP: accounts are active at sign-up, and no mail is sent
+        var options = new PortalOptions { Enabled = true, AppName = "Portal Test", BaseUrl = "https://developers.example.com", RequireVerification = false };
+        var counter = new Identity.AttemptCounter(store, _clock);
+        var queue = new PortalMailQueue(options, counter, NullLogger<PortalMailQueue>.Instance);
+        _queues.Add(queue);
+        var billing = new Core.Management.BillingService(null, store, store, _clock, Core.Billing.PaymentFailedAction.Suspend);
+        return new PortalAccountService(store, options, queue, new LoginLimiter(counter), billing, _clock, NullLogger<PortalAccountService>.Instance);
+    }
+
+    private static async Task ExecuteAsync(System.Data.Common.DbConnection connection, string sql)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>
+/// The store, forwarded call by call, with one hook: before the next atomic reset write (after the reset's read check),
+/// <see cref="BeforeReset"/> runs once.
+/// </summary>
+public class StoreThatRunsBeforeReset : DispatchProxy
+{
+    internal Func<Task>? BeforeReset { get; set; }
+
+    private IGatewayStore _inner = null!;
+
+    private StoreThatRunsBeforeReset? _shared;
+
+    internal static IGatewayStore Wrap(IGatewayStore inner, StoreThatRunsBeforeReset hook)
+    {
+        hook._inner = inner;
+        var proxy = Create<IGatewayStore, StoreThatRunsBeforeReset>();
+        ((StoreThatRunsBeforeReset)(object)proxy)._shared = hook;
+        return proxy;
+    }
+
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        var hook = _shared!;
+        if (targetMethod!.Name == "ResetPortalPasswordAsync" && hook.BeforeReset is { } before)
+        {
+            hook.BeforeReset = null;
+            return ThenAsync(before, () => (Task<PortalToken?>)Forward(hook._inner, targetMethod, args)!);
+        }
+
+        return Forward(hook._inner, targetMethod, args);
+    }
+
+    private static async Task<PortalToken?> ThenAsync(Func<Task> before, Func<Task<PortalToken?>> call)
+    {
+        await before();
+        return await call();
+    }
+
+    private static object? Forward(IGatewayStore inner, MethodInfo method, object?[]? args)
+    {
+        try
+        {
+            return method.Invoke(inner, args);
+        }
+        catch (TargetInvocationException ex) when (ex.InnerException is not null)
+        {
+            ExceptionDispatchInfo.Throw(ex.InnerException);
+            throw;
+        }
+    }
+}
