@@ -18,6 +18,14 @@ public interface IPortalStore
     /// <summary>Replaces the password hash and ends the account's unused reset tokens. False when the user has no portal account.</summary>
     Task<bool> SetPortalPasswordAsync(string userId, string passwordHash, DateTimeOffset at, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Replaces the password hash with <paramref name="newHash"/> (the same password in a stronger format, re-hashed at
+    /// login) only while the stored hash is still <paramref name="verifiedHash"/>, the one the login checked the password
+    /// against: a reset or password change that landed since is kept. Ends no reset link (the password is the same).
+    /// False when the hash changed meanwhile or the user has no portal account.
+    /// </summary>
+    Task<bool> RehashPortalPasswordAsync(string userId, string verifiedHash, string newHash, DateTimeOffset at, CancellationToken cancellationToken);
+
     /// <summary>Records the verification time (an earlier one is kept). False when the user has no portal account.</summary>
     Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken);
 

@@ -190,8 +190,13 @@ internal sealed partial class PortalAccountService(
         var checkedHash = account.PasswordHash; // the session is bound to this hash (or its re-hash), never to one read later
         if (rehash)
         {
-            checkedHash = PortalPasswords.Hash(password);
-            await store.SetPortalPasswordAsync(user!.Id, checkedHash, timeProvider.GetUtcNow(), ct);
+            // Written only over the hash this login verified: a reset or password change that landed since is kept (not
+            // replaced by the old password's re-hash), and this session, bound to the verified hash, ends like the others.
+            var stronger = PortalPasswords.Hash(password);
+            if (await store.RehashPortalPasswordAsync(user!.Id, account.PasswordHash, stronger, timeProvider.GetUtcNow(), ct))
+            {
+                checkedHash = stronger;
+            }
         }
 
         // The password is proven from here on, so saying why the login stops reveals nothing to a stranger. A customer

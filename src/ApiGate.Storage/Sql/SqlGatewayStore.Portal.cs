@@ -59,6 +59,11 @@ public abstract partial class SqlGatewayStore
         ExecuteAsync(connection, transaction, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", cancellationToken,
             new { UserId = userId, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), At = StoredValues.Time(at) });
 
+    public async Task<bool> RehashPortalPasswordAsync(string userId, string verifiedHash, string newHash, DateTimeOffset at, CancellationToken cancellationToken) =>
+        // Compare-and-set in one statement: a new password written between the login's read and this write is kept.
+        await WriteOneAsync("UPDATE portal_accounts SET password_hash = @New, updated_at = @At WHERE user_id = @UserId AND password_hash = @Verified",
+            cancellationToken, new { UserId = userId, Verified = verifiedHash, New = newHash, At = StoredValues.Time(at) }) > 0;
+
     public async Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
         await WriteOneAsync("UPDATE portal_accounts SET email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId",
             cancellationToken, new { UserId = userId, At = StoredValues.Time(at) }) > 0;

@@ -85,6 +85,64 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
         Assert.Equal((false, PortalAccountService.LoginFailed), Outcome(await first.LoginAsync("twice@example.com", "the second post's password", Address, None)));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task LoginAsync_OlderHashFormatAndAResetLandsBeforeTheRehashIsWritten_ResetPasswordKept(string engine)
+    {
+        // Arrange: a password stored in an older hash format (re-hashed at the next login); someone logs in with it while
+        // the owner resets it, and the reset lands after the login's password check, before its re-hash is written
+        var created = await engines.CreateAsync(engine);
+        var hook = new StoreWithAHook();
+        var portal = Portal(StoreWithAHook.Wrap(created.Store, hook));
+        var user = await SignedUpAsync(Portal(created.Store), created.Store, "rehash@example.com");
+        var olderFormat = OlderFormatHash(OldPassword);
+        Assert.True(await created.Store.SetPortalPasswordAsync(user.Id, olderFormat, _clock.GetUtcNow(), None));
+        var resetTo = PortalPasswords.Hash(NewPassword);
+        hook.AfterLoginSucceeded = () => created.Store.SetPortalPasswordAsync(user.Id, resetTo, _clock.GetUtcNow(), None);
+
+        // Act
+        var login = await portal.LoginAsync("rehash@example.com", OldPassword, Address, None);
+
+        // Assert: the reset landed inside the window and is what is stored; the login's session is bound to the hash it
+        // verified, which is no longer the stored one
+        Assert.Null(hook.AfterLoginSucceeded);
+        Assert.True(login.Ok, login.Message);
+        Assert.Equal(resetTo, (await created.Store.FindPortalAccountAsync(user.Id, None))!.PasswordHash);
+        Assert.Equal(olderFormat, login.PasswordHash);
+        Assert.Equal((false, PortalAccountService.LoginFailed), Outcome(await Portal(created.Store).LoginAsync("rehash@example.com", OldPassword, Address, None)));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task LoginAsync_OlderHashFormatNothingChangedMeanwhile_RehashWrittenAndTheSessionBoundToIt(string engine)
+    {
+        // Arrange
+        var created = await engines.CreateAsync(engine);
+        var portal = Portal(created.Store);
+        var user = await SignedUpAsync(portal, created.Store, "upgrade@example.com");
+        var olderFormat = OlderFormatHash(OldPassword);
+        Assert.True(await created.Store.SetPortalPasswordAsync(user.Id, olderFormat, _clock.GetUtcNow(), None));
+
+        // Act
+        var login = await portal.LoginAsync("upgrade@example.com", OldPassword, Address, None);
+
+        // Assert: the stored hash is the re-hash, in the current format, of the same password
+        var stored = (await created.Store.FindPortalAccountAsync(user.Id, None))!.PasswordHash;
+        Assert.True(login.Ok, login.Message);
+        Assert.NotEqual(olderFormat, stored);
+        Assert.Equal(stored, login.PasswordHash);
+        Assert.True(PortalPasswords.Verify(stored, OldPassword, out var rehashAgain));
+        Assert.False(rehashAgain);
+    }
+
+    /// <summary>ASP.NET Core Identity's version 2 format (PBKDF2-HMAC-SHA1), which the current hasher accepts and asks to re-hash.</summary>
+    private static string OlderFormatHash(string password)
+    {
+        var hasher = new Microsoft.AspNetCore.Identity.PasswordHasher<PortalAccount>(Microsoft.Extensions.Options.Options.Create(
+            new Microsoft.AspNetCore.Identity.PasswordHasherOptions { CompatibilityMode = Microsoft.AspNetCore.Identity.PasswordHasherCompatibilityMode.IdentityV2 }));
+        var hash = hasher.HashPassword(null!, password);
+        Assert.True(PortalPasswords.Verify(hash, password, out var rehash) && rehash);
+        return hash;
+    }
+
     private static (bool, string) Outcome(PortalResult result) => (result.Ok, result.Message);
 
     private async Task<Core.Identity.UserDefinition> SignedUpAsync(PortalAccountService portal, IGatewayStore store, string email)
