@@ -19,7 +19,7 @@ public static class Emails
     /// or for not being in Unicode normalization form NFKC (a fullwidth <c>ａ</c>, a ligature such as <c>ﬁ</c>: it looks
     /// like, or is, an address written in plain letters), or for an ideographic full stop (U+3002), which IDNA reads as the
     /// '.' between a domain's labels, or for a final '.' (an absolute domain, the same one), or for a domain written in punycode (<c>xn--…</c>), the ASCII form of a Unicode
-    /// domain. Each would make two users of one address, or a look-up that
+    /// domain, or for a dotted capital I (U+0130, <c>İ</c>), which the stores lower-case differently. Each would make two users of one address, or a look-up that
     /// misses. Refused rather than normalized, so that what is stored is what was typed; addresses stored before this
     /// rule are kept as they are. The message names the character and its position, or the form to write; the caller
     /// adds the field or a sentence's start.
@@ -35,6 +35,15 @@ public static class Emails
                 return string.Create(CultureInfo.InvariantCulture,
                     $"contains a combining mark (U+{CodePoints.At(email, i):X4} at position {i + 1}): type each accented letter as one character, so that the address has a single spelling");
             }
+        }
+
+        // U+0130 has no lower-case letter of its own: Canonical keeps it as it is (char.ToLowerInvariant leaves it), SQLite's
+        // NOCASE folds only ASCII, and PostgreSQL's lower() folds it by the database's locale, to 'i' or not at all. So
+        // ALİCE@… and alice@… would be two users on one engine and one on the other.
+        if (email.IndexOf(DottedCapitalI) is >= 0 and var dotted)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"contains a dotted capital I (U+0130 at position {dotted + 1}), which has no lower-case form that every store agrees on, so the address would not have a single spelling");
         }
 
         // U+3002 is in NFKC, yet IDNA (which mail software applies to a domain) reads it as a '.', like the fullwidth and
@@ -92,6 +101,9 @@ public static class Emails
     }
 
     private static readonly IdnMapping Idn = new();
+
+    /// <summary>U+0130 (İ), whose lower-case form depends on the engine and its locale (see <see cref="SpellingProblem"/>).</summary>
+    private const char DottedCapitalI = '\u0130';
 
     /// <summary>U+3002, which IDNA maps to '.' (a label separator), while NFKC leaves it as it is.</summary>
     private const char IdeographicFullStop = '\u3002';

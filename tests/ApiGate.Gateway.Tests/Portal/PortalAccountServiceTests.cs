@@ -741,6 +741,22 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Fact]
+    public async Task SignUpAsync_AddressWithADottedCapitalI_RefusedNamingItsPositionAndNoSecondUserOfTheLetters()
+    {
+        // Arrange: an account for alice@example.com; the same letters typed with U+0130 for the i
+        var portal = await PortalAsync(requireVerification: false, smtp: false);
+        Assert.True((await portal.SignUpAsync("alice@example.com", "correct horse battery", Origin, Address, None)).Ok);
+
+        // Act
+        var result = await portal.SignUpAsync("AL\u0130CE@example.com", "correct horse battery", Origin, Address, None);
+
+        // Assert
+        Assert.Equal((false, "Email address contains a dotted capital I (U+0130 at position 3), which has no lower-case form that every store agrees on, so the address would not have a single spelling.", PortalAccountService.EmailField),
+            (result.Ok, result.Message, result.Field));
+        Assert.Equal("alice@example.com", Assert.Single(await _store.ListUsersAsync(None)).Email);
+    }
+
+    [Fact]
     public async Task SignUpAsync_AddressWithAVariationSelectorOfTheSupplement_RefusedNamingItsCodePointAndNoUser()
     {
         // Arrange: U+E0100, a combining mark that shows nothing, written as a surrogate pair

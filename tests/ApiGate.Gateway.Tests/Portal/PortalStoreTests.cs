@@ -339,6 +339,31 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreateOrUpdateUser_AddressWithADottedCapitalI_RefusedNamingItAndItsPositionOnEveryEngine(string engine)
+    {
+        // Arrange: alice@example.com has an account. The same letters with a dotted capital I (U+0130) are kept as they
+        // are by the stored lower-case form; SQLite's NOCASE does not fold U+0130 (two users) while PostgreSQL's lower()
+        // folds it by the database's locale (one user, or two)
+        var store = (await engines.CreateAsync(engine)).Store;
+        var alice = await PortalUserAsync(store, "alice@example.com");
+        var users = new UserService(store, TimeProvider.System);
+
+        // Act
+        var created = await users.CreateAsync(new UserChanges { Email = "AL\u0130CE@example.com" }, None);
+        var changed = await users.UpdateAsync(alice.Id, new UserChanges { Email = "bob.\u0130@example.com" }, None);
+
+        // Assert: the same answer on every engine, and the one user left as it was
+        Assert.Equal("AL\u0130CE@example.com", Core.Text.Emails.Canonical("AL\u0130CE@example.com"));
+        Assert.Equal((ManagementErrorKind.Validation, "email",
+                "contains a dotted capital I (U+0130 at position 3), which has no lower-case form that every store agrees on, so the address would not have a single spelling"),
+            (created.Error?.Kind, created.Error?.Field, created.Error?.Message));
+        Assert.Equal((ManagementErrorKind.Validation, "email",
+                "contains a dotted capital I (U+0130 at position 5), which has no lower-case form that every store agrees on, so the address would not have a single spelling"),
+            (changed.Error?.Kind, changed.Error?.Field, changed.Error?.Message));
+        Assert.Equal((alice.Id, "alice@example.com"), (Assert.Single(await store.ListUsersAsync(None)).Id, (await store.FindUserAsync(alice.Id, None))!.Email));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task UpdatePlan_Visible_RoundTrips(string engine)
     {
         // Arrange
