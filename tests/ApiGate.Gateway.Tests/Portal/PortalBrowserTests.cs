@@ -357,6 +357,17 @@ public sealed class PortalBrowserTests : PortalTestBase
             var (charts, found) = await browser.ChartLabelProblemsAsync($"portal dashboard at {width} px", minimum);
             Assert.Equal(["Units per day, last 30 days: labels", "Requests per day, last 30 days: labels"], charts);
             problems.AddRange(found);
+            // The "today" line under each chart: at least the space a table under a chart leaves (it touched the labels)
+            foreach (var (chart, today) in new[] { ("units-chart", "today-units"), ("daily-chart", "today-requests") })
+            {
+                var gap = await page.EvaluateAsync<double>(
+                    "([chart, today]) => document.getElementById(today).getBoundingClientRect().top - Math.max(...[...document.querySelectorAll('#' + chart + ' svg text')].map(t => t.getBoundingClientRect().bottom))",
+                    new[] { chart, today });
+                if (gap < 6)
+                {
+                    problems.Add($"at {width} px the line #{today} starts {gap:0.#} px below the chart's labels");
+                }
+            }
         }
 
         // Assert
