@@ -270,13 +270,14 @@ internal sealed partial class PortalAccountService(
 
         // A read first: a made-up or used-up link costs neither a password hash nor a write.
         var now = timeProvider.GetUtcNow();
-        if (!OneTimeTokens.IsWellFormed(token) || !await store.IsPortalTokenUsableAsync(OneTimeTokens.Hash(token!), PortalTokenPurpose.Reset, now, ct))
+        var tokenHash = OneTimeTokens.IsWellFormed(token) ? OneTimeTokens.Hash(token!) : null;
+        if (tokenHash is null || !await store.IsPortalTokenUsableAsync(tokenHash, PortalTokenPurpose.Reset, now, ct))
         {
             return PortalResult.Refused(LinkUnusable);
         }
 
         // The link is used up and the password set in one store transaction: never a used link with the old password.
-        if (await store.ResetPortalPasswordAsync(OneTimeTokens.Hash(token!), PortalPasswords.Hash(password!), now, ct) is not { } used)
+        if (await store.ResetPortalPasswordAsync(tokenHash, PortalPasswords.Hash(password!), now, ct) is not { } used)
         {
             return PortalResult.Refused(LinkUnusable);
         }

@@ -77,8 +77,7 @@ public abstract partial class SqlGatewayStore
                 // happens. The user's row is locked first (PostgreSQL), so that of two requests at once the later one
                 // ends the link the earlier one issued instead of both staying usable.
                 await LockUserAsync(connection, transaction, token.UserId, ct);
-                await ExecuteAsync(connection, transaction, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", ct,
-                    new { token.UserId, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), At = StoredValues.Time(token.CreatedAt) });
+                await EndResetTokensAsync(connection, transaction, token.UserId, token.CreatedAt, ct);
                 try
                 {
                     await ExecuteAsync(connection, transaction, PortalTokens.Insert, ct, PortalTokenRow.From(token));
@@ -102,15 +101,11 @@ public abstract partial class SqlGatewayStore
             // The link is taken and the password set in one transaction: a failure between them rolls both back (the
             // link still works, the old password still holds), and of two posts of one link only the one whose UPDATE
             // matched the unused row sets a password.
-            var rows = await QueryAsync<PortalTokenRow>(connection, transaction,
-                $"UPDATE portal_tokens SET used_at = @Now WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now RETURNING {PortalTokens.Columns}",
-                new { Hash = tokenHash, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), Now = StoredValues.Time(now) }, ct);
-            if (rows.Count == 0)
+            if (await TakeTokenAsync(connection, transaction, tokenHash, PortalTokenPurpose.Reset, now, ct) is not { } used)
             {
                 return null;
             }
 
-            var used = rows[0].ToDefinition();
             // Setting a password through a link mailed to the address also proves the address.
             if (await ExecuteAsync(connection, transaction,
                     "UPDATE portal_accounts SET password_hash = @Hash, email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId", ct,
@@ -134,11 +129,21 @@ public abstract partial class SqlGatewayStore
 
         return await WriteTransactionAsync(async (connection, transaction, ct) =>
         {
-            // One statement: of two concurrent uses, only the one whose UPDATE matched the unused row gets it back.
-            var rows = await QueryAsync<PortalTokenRow>(connection, transaction,
-                $"UPDATE portal_tokens SET used_at = @Now WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now RETURNING {PortalTokens.Columns}",
-                new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }, ct);
-            return rows.Count > 0 ? rows[0].ToDefinition() : null;
+            return await TakeTokenAsync(connection, transaction, hash, purpose, now, ct);
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Uses up the token with this hash and purpose when it is unused and not expired at <paramref name="now"/>, and
+    /// returns it; null otherwise. One statement: of two concurrent uses, only the one whose UPDATE matched the unused
+    /// row gets it back.
+    /// </summary>
+    private async Task<PortalToken?> TakeTokenAsync(DbConnection connection, DbTransaction transaction, string hash, PortalTokenPurpose purpose,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync<PortalTokenRow>(connection, transaction,
+            $"UPDATE portal_tokens SET used_at = @Now WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now RETURNING {PortalTokens.Columns}",
+            new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }, cancellationToken);
+        return rows.Count > 0 ? rows[0].ToDefinition() : null;
     }
 }
