@@ -364,14 +364,16 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
     [Fact]
     public async Task QueuedForAConnection_TimesOutThere_NotBilledNorRecorded()
     {
-        // Arrange: one connection to the upstream (max_conns 1) and a 1 s timeout; a streamed response that trickles for
-        // 3 s holds the connection (a stream's timeout is an idle one), so requests to an http route of the same upstream
-        // wait for it in the gateway's own pool and time out there
+        // Arrange: one connection to the upstream (max_conns 1) and a 3 s timeout; a streamed response that trickles a
+        // chunk every 100 ms for 6 s holds the connection (a stream's timeout is an idle one), so requests to an http
+        // route of the same upstream wait for it in the gateway's own pool and time out there. The margins are wide both
+        // ways: a busy machine may pause the trickle for a while (a pause past the idle timeout cut the stream with a
+        // 1 s timeout), and the waiting requests time out 3 s before the stream lets the connection go.
         var (key, user, _) = await Gateway.CreateKeyAsync("timed-out@example.com");
-        await Gateway.AddUpstreamAsync("capped", Upstream.Url, new UpstreamInput { MaxConns = 1, Timeout = "1s" });
+        await Gateway.AddUpstreamAsync("capped", Upstream.Url, new UpstreamInput { MaxConns = 1, Timeout = "3s" });
         await Gateway.AddRouteAsync(new RouteInput { Name = "capped-stream", Path = "/capped/trickle", Upstream = "capped", AuthRequired = true, Protocol = "http_stream" }, reload: false);
         await Gateway.AddRouteAsync(new RouteInput { Name = "capped", Path = "/capped/*", Upstream = "capped", AuthRequired = true });
-        var stream = SendAsync("/capped/trickle?chunks=30&interval=100", key);
+        var stream = SendAsync("/capped/trickle?chunks=60&interval=100", key);
         await Poll.UntilAsync(() => Upstream.Served == 1);
 
         // Act
@@ -383,7 +385,7 @@ public sealed class MeteringEndToEndTests : GatewayTestBase
 
         // Assert: only the stream reached the backend, and only it is billed and recorded
         Assert.All(queued, r => Assert.Equal(HttpStatusCode.GatewayTimeout, r.StatusCode));
-        Assert.Contains("chunk29", body);
+        Assert.Contains("chunk59", body);
         Assert.Equal(1, Upstream.Served);
         var e = Assert.Single(await EventsAsync(user.Id, 10));
         Assert.Equal("/capped/trickle", e.Path);
