@@ -30,8 +30,8 @@ public interface IPortalStore
     Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores the token. A reset token ends the account's earlier unused reset tokens in the same transaction: only the
-    /// newest reset link mailed works. (Confirmation tokens are stored beside the earlier ones.)
+    /// Stores the token, ending the account's earlier unused tokens of the same purpose in the same transaction: only the
+    /// newest reset link and the newest confirmation link mailed work. A token of one purpose leaves the other's alone.
     /// </summary>
     Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken);
 

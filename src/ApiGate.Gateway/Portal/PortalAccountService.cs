@@ -439,7 +439,7 @@ internal sealed partial class PortalAccountService(
 
         var token = await IssueAsync(user.Id, PortalTokenPurpose.Verify, PortalOptions.VerifyLifetime, ct);
         mail.EnqueueReserved(new PortalEmail(user.Email, $"{options.AppName}: confirm your email address",
-            $"Welcome to {options.AppName}. To confirm this address, follow this link within 24 hours:\n\n" +
+            $"Welcome to {options.AppName}. To confirm this address, follow this link within 24 hours. It replaces any confirmation link we sent you before, which no longer works:\n\n" +
             $"{links}{PortalOptions.BasePath}/verify?token={token}\n\nIf you did not sign up, ignore this email.\n"));
     }
 

@@ -56,8 +56,13 @@ public abstract partial class SqlGatewayStore
     /// </summary>
     private Task<int> EndResetTokensAsync(DbConnection connection, DbTransaction transaction, string userId, DateTimeOffset at,
         CancellationToken cancellationToken) =>
+        EndTokensAsync(connection, transaction, userId, PortalTokenPurpose.Reset, at, cancellationToken);
+
+    /// <summary>Marks used every link of this purpose still out for the account.</summary>
+    private Task<int> EndTokensAsync(DbConnection connection, DbTransaction transaction, string userId, PortalTokenPurpose purpose, DateTimeOffset at,
+        CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction, "UPDATE portal_tokens SET used_at = @At WHERE user_id = @UserId AND purpose = @Purpose AND used_at IS NULL", cancellationToken,
-            new { UserId = userId, Purpose = StoredValues.Enum(PortalTokenPurpose.Reset), At = StoredValues.Time(at) });
+            new { UserId = userId, Purpose = StoredValues.Enum(purpose), At = StoredValues.Time(at) });
 
     public async Task<bool> RehashPortalPasswordAsync(string userId, string verifiedHash, string newHash, DateTimeOffset at, CancellationToken cancellationToken) =>
         // Compare-and-set in one statement: a new password written between the login's read and this write is kept.
@@ -69,26 +74,24 @@ public abstract partial class SqlGatewayStore
             cancellationToken, new { UserId = userId, At = StoredValues.Time(at) }) > 0;
 
     public Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken) =>
-        token.Purpose != PortalTokenPurpose.Reset
-            ? WriteAsync(PortalTokens.Insert, PortalTokenRow.From(token), Duplicate("token", "token collision; create it again"), cancellationToken, configuration: false)
-            : WriteTransactionAsync(async (connection, transaction, ct) =>
+        WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            // Only the newest link of each purpose mailed works (a reset link, a confirmation link): the earlier unused
+            // ones end with the new one's insert, or neither happens. The user's row is locked first (PostgreSQL), so
+            // that of two requests at once the later one ends the link the earlier one issued instead of both staying usable.
+            await LockUserAsync(connection, transaction, token.UserId, ct);
+            await EndTokensAsync(connection, transaction, token.UserId, token.Purpose, token.CreatedAt, ct);
+            try
             {
-                // Only the newest reset link mailed works: the earlier ones end with the new one's insert, or neither
-                // happens. The user's row is locked first (PostgreSQL), so that of two requests at once the later one
-                // ends the link the earlier one issued instead of both staying usable.
-                await LockUserAsync(connection, transaction, token.UserId, ct);
-                await EndResetTokensAsync(connection, transaction, token.UserId, token.CreatedAt, ct);
-                try
-                {
-                    await ExecuteAsync(connection, transaction, PortalTokens.Insert, ct, PortalTokenRow.From(token));
-                }
-                catch (Exception ex) when (IsConstraintViolation(ex))
-                {
-                    throw ConflictOf(ex, Duplicate("token", "token collision; create it again"));
-                }
+                await ExecuteAsync(connection, transaction, PortalTokens.Insert, ct, PortalTokenRow.From(token));
+            }
+            catch (Exception ex) when (IsConstraintViolation(ex))
+            {
+                throw ConflictOf(ex, Duplicate("token", "token collision; create it again"));
+            }
 
-                return true;
-            }, cancellationToken);
+            return true;
+        }, cancellationToken);
 
     public Task<bool> IsPortalTokenUsableAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) => await ScalarAsync(connection, null,

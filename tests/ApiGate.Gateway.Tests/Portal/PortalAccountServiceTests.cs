@@ -121,6 +121,31 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Fact]
+    public async Task ResendVerificationAsync_NewLink_EarlierLinkRefusedNewOneWorksAndTheMailSaysSo()
+    {
+        // Arrange: the sign-up's link, then a new one asked for from the account page
+        var portal = await PortalAsync();
+        await portal.SignUpAsync("resend@example.com", "correct horse battery", Origin, Address, None);
+        var first = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("resend@example.com"), "/portal/verify"));
+        var user = (await _store.FindUserAsync("resend@example.com", None))!;
+        var resent = await portal.ResendVerificationAsync(user.Id, Origin, None);
+        var email = await _smtp.NextToAsync("resend@example.com");
+        var second = TokenOf(TestSmtpServer.LinkIn(email, "/portal/verify"));
+
+        // Act
+        var withFirst = await portal.VerifyAsync(first, None);
+        var withSecond = await portal.VerifyAsync(second, None);
+
+        // Assert
+        Assert.Equal((true, "We sent a new link to resend@example.com."), (resent.Ok, resent.Message));
+        Assert.Contains("follow this link within 24 hours. It replaces any confirmation link we sent you before, which no longer works:",
+            email.TextBody, StringComparison.Ordinal);
+        Assert.Equal((false, PortalAccountService.LinkUnusable), (withFirst.Ok, withFirst.Message));
+        Assert.Equal((true, "Your email address is confirmed. You can log in now."), (withSecond.Ok, withSecond.Message));
+        Assert.Equal(UserStatus.Active, (await _store.FindUserAsync(user.Id, None))!.Status);
+    }
+
+    [Fact]
     public async Task VerifyAsync_After24Hours_Refused()
     {
         // Arrange

@@ -138,8 +138,8 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
         var created = await engines.CreateAsync(GatewayStores.Sqlite);
         var user = await PortalUserAsync(created.Store, "locked@example.com");
         await created.Store.CreatePortalTokenAsync(Token(user.Id, "used", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
-        await created.Store.CreatePortalTokenAsync(Token(user.Id, "live", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
         Assert.NotNull(await created.Store.ConsumePortalTokenAsync("used", PortalTokenPurpose.Verify, Now, None));
+        await created.Store.CreatePortalTokenAsync(Token(user.Id, "live", PortalTokenPurpose.Verify, Now.AddHours(24)), None); // after: a new link ends the unused ones
         await using var impatient = new ApiGate.Storage.Sqlite.SqliteGatewayStore(created.Dsn, new ApiGate.Storage.Secrets.SecretProtector(null), TimeSpan.FromSeconds(1));
         await impatient.InitializeAsync(None);
         await using var holder = await created.OpenRawAsync();
@@ -220,6 +220,30 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
         Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("reset-newest", PortalTokenPurpose.Reset, Now, None))?.UserId);
         Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("verify", PortalTokenPurpose.Verify, Now, None))?.UserId);
         Assert.Equal(other.Id, (await store.ConsumePortalTokenAsync("reset-other", PortalTokenPurpose.Reset, Now, None))?.UserId);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task CreatePortalTokenAsync_NewConfirmationLink_EarlierUnusedConfirmationLinksEndResetLinkAndOtherAccountsKept(string engine)
+    {
+        // Arrange: two confirmation links out (the sign-up's and a resend's), a reset link, and another account's
+        // confirmation link
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await PortalUserAsync(store, "confirm-newest@example.com");
+        var other = await PortalUserAsync(store, "confirm-other@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "verify-first", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+        await store.CreatePortalTokenAsync(Token(user.Id, "verify-second", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+        await store.CreatePortalTokenAsync(Token(user.Id, "reset", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        await store.CreatePortalTokenAsync(Token(other.Id, "verify-other", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+
+        // Act: the owner asks for one more
+        await store.CreatePortalTokenAsync(Token(user.Id, "verify-newest", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
+
+        // Assert: only the newest confirmation link works; the reset link and the other account's link are untouched
+        Assert.Null(await store.ConsumePortalTokenAsync("verify-first", PortalTokenPurpose.Verify, Now, None));
+        Assert.Null(await store.ConsumePortalTokenAsync("verify-second", PortalTokenPurpose.Verify, Now, None));
+        Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("verify-newest", PortalTokenPurpose.Verify, Now, None))?.UserId);
+        Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("reset", PortalTokenPurpose.Reset, Now, None))?.UserId);
+        Assert.Equal(other.Id, (await store.ConsumePortalTokenAsync("verify-other", PortalTokenPurpose.Verify, Now, None))?.UserId);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
