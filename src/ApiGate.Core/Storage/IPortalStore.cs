@@ -50,8 +50,9 @@ public interface IPortalStore
     /// <summary>
     /// Follows a reset link in one transaction: uses up the reset token with this hash (unused and not expired at
     /// <paramref name="now"/>), sets the account's password hash, records the address as verified (an earlier time is
-    /// kept) and ends the account's other unused reset tokens — all of it, or none. Returns the token used, or null
-    /// when there is no such usable token (nothing is changed then).
+    /// kept), ends the account's other unused reset tokens and, with <paramref name="activatePending"/>, makes the user
+    /// active if it is pending (a suspended or cancelled user is left as it is) — all of it, or none. Returns the token
+    /// used, or null when there is no such usable token (nothing is changed then).
     /// </summary>
-    Task<PortalToken?> ResetPortalPasswordAsync(string tokenHash, string passwordHash, DateTimeOffset now, CancellationToken cancellationToken);
+    Task<PortalToken?> ResetPortalPasswordAsync(string tokenHash, string passwordHash, DateTimeOffset now, bool activatePending, CancellationToken cancellationToken);
 }

@@ -11,11 +11,10 @@ public static class RowVersion
     /// or a tick later when the clock has not moved on (a coarse or fake clock), since an update that would store the
     /// time it read could not be told from an unchanged row by the next writer's check.
     /// </summary>
-    public static DateTimeOffset ChangedAt(TimeProvider clock, DateTimeOffset readAt)
-    {
-        var now = clock.GetUtcNow();
-        return now == readAt ? readAt.AddTicks(1) : now;
-    }
+    public static DateTimeOffset ChangedAt(TimeProvider clock, DateTimeOffset readAt) => ChangedAt(clock.GetUtcNow(), readAt);
+
+    /// <summary>The <c>updated_at</c> of a row changed at <paramref name="now"/> that was last changed at <paramref name="readAt"/>.</summary>
+    public static DateTimeOffset ChangedAt(DateTimeOffset now, DateTimeOffset readAt) => now == readAt ? readAt.AddTicks(1) : now;
 
     /// <summary>
     /// The row's version as a strong HTTP entity tag (quoted, as sent in <c>ETag</c>): the ticks of its stored

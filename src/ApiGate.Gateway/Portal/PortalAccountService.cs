@@ -276,15 +276,12 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(LinkUnusable);
         }
 
-        // The link is used up and the password set in one store transaction: never a used link with the old password.
-        if (await store.ResetPortalPasswordAsync(tokenHash, PortalPasswords.Hash(password!), now, ct) is not { } used)
+        // The link is used up, the password set and (when addresses must be confirmed) a pending user made active in one
+        // store transaction: never a used link with the old password, nor a pending user with the new one.
+        if (await store.ResetPortalPasswordAsync(tokenHash, PortalPasswords.Hash(password!), now, activatePending: options.RequireVerification, ct)
+            is not { } used)
         {
             return PortalResult.Refused(LinkUnusable);
-        }
-
-        if (options.RequireVerification)
-        {
-            await ActivateIfPendingAsync(used.UserId, ct);
         }
 
         LogPasswordReset(logger, used.UserId);

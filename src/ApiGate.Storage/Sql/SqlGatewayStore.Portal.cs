@@ -98,7 +98,8 @@ public abstract partial class SqlGatewayStore
             "SELECT COUNT(*) FROM portal_tokens WHERE hash = @Hash AND purpose = @Purpose AND used_at IS NULL AND expires_at > @Now", ct,
             new { Hash = hash, Purpose = StoredValues.Enum(purpose), Now = StoredValues.Time(now) }) > 0, cancellationToken);
 
-    public Task<PortalToken?> ResetPortalPasswordAsync(string tokenHash, string passwordHash, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public Task<PortalToken?> ResetPortalPasswordAsync(string tokenHash, string passwordHash, DateTimeOffset now, bool activatePending,
+        CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
             // The link is taken and the password set in one transaction: a failure between them rolls both back (the
@@ -118,8 +119,44 @@ public abstract partial class SqlGatewayStore
             }
 
             await EndResetTokensAsync(connection, transaction, used.UserId, now, ct);
+            if (activatePending)
+            {
+                // In this transaction too: a failure after the password was set must not leave a pending user with it.
+                await ActivateIfPendingAsync(connection, transaction, used.UserId, now, ct);
+            }
+
             return used;
         }, cancellationToken);
+
+    /// <summary>
+    /// Makes the user active if (and only while) it is pending, inside the caller's transaction: the row is locked
+    /// (PostgreSQL) before it is read, and the UPDATE requires it still pending, so a suspension or cancellation the
+    /// operator made is never overwritten. A user write like any other: a new <c>updated_at</c>, and the config version
+    /// bumped (key checks read the user's status from the configuration).
+    /// </summary>
+    private async Task ActivateIfPendingAsync(DbConnection connection, DbTransaction transaction, string userId, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        await LockUserAsync(connection, transaction, userId, cancellationToken);
+        var pending = StoredValues.Enum(UserStatus.Pending);
+        if (await QueryAsync<(string Status, string UpdatedAt)>(connection, transaction, "SELECT status, updated_at FROM users WHERE id = @Id",
+                new { Id = userId }, cancellationToken) is not [var (status, updatedAt)] || status != pending)
+        {
+            return;
+        }
+
+        if (await ExecuteAsync(connection, transaction, "UPDATE users SET status = @Active, updated_at = @At WHERE id = @Id AND status = @Pending", cancellationToken,
+                new
+                {
+                    Id = userId,
+                    Active = StoredValues.Enum(UserStatus.Active),
+                    Pending = pending,
+                    At = StoredValues.Time(RowVersion.ChangedAt(now, StoredValues.Time(updatedAt))),
+                }) > 0)
+        {
+            await BumpVersionAsync(connection, transaction, cancellationToken);
+        }
+    }
 
     public async Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken)
     {

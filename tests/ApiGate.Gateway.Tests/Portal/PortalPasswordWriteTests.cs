@@ -62,6 +62,62 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ResetAsync_PendingUserAndTheActivationFailsInTheDatabase_NothingChangedAndTheLinkWorksAfter(string engine)
+    {
+        // Arrange: verification required, a pending user with a reset link out, and the database refusing every write
+        // of a user's status (a trigger)
+        var created = await engines.CreateAsync(engine);
+        var portal = Portal(created.Store, requireVerification: true);
+        var user = await PendingAsync(created.Store, "pending-fails@example.com");
+        var token = await ResetLinkAsync(created.Store, user.Id);
+        await using var raw = await created.OpenRawAsync();
+        await ExecuteAsync(raw, engine == GatewayStores.Sqlite
+            ? "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users BEGIN SELECT RAISE(ABORT, 'status writes refused by the test'); END"
+            : "CREATE FUNCTION refuse_status() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'status writes refused by the test'; END $$; " +
+              "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users FOR EACH ROW EXECUTE FUNCTION refuse_status()");
+
+        // Act
+        var failure = await Record.ExceptionAsync(() => portal.ResetAsync(token, NewPassword, None));
+        var meanwhile = await created.Store.FindPortalAccountAsync(user.Id, None);
+        var statusMeanwhile = (await created.Store.FindUserAsync(user.Id, None))!.Status;
+        await ExecuteAsync(raw, engine == GatewayStores.Sqlite ? "DROP TRIGGER refuse_status" : "DROP TRIGGER refuse_status ON users");
+        var retried = await portal.ResetAsync(token, NewPassword, None);
+
+        // Assert: the failed attempt changed nothing (the old password, the address unconfirmed, the user pending, the
+        // link usable); the retry did all of it
+        Assert.Contains("status writes refused by the test", failure?.Message, StringComparison.Ordinal);
+        Assert.True(PortalPasswords.Verify(meanwhile!.PasswordHash, OldPassword, out _));
+        Assert.Null(meanwhile.EmailVerifiedAt);
+        Assert.Equal(Core.Identity.UserStatus.Pending, statusMeanwhile);
+        Assert.Equal((true, "Your password is changed. Log in with the new one."), Outcome(retried));
+        Assert.Equal(Core.Identity.UserStatus.Active, (await created.Store.FindUserAsync(user.Id, None))!.Status);
+        Assert.True((await portal.LoginAsync("pending-fails@example.com", NewPassword, Address, None)).Ok);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ResetAsync_SuspendedUserWithVerificationRequired_PasswordSetUserStaysSuspendedAndUnchanged(string engine)
+    {
+        // Arrange
+        var created = await engines.CreateAsync(engine);
+        var portal = Portal(created.Store, requireVerification: true);
+        var signedUp = await SignedUpAsync(Portal(created.Store), created.Store, "suspended-reset@example.com");
+        Assert.True((await new Core.Management.UserService(created.Store, _clock).UpdateAsync(signedUp.Id,
+            new Core.Management.UserChanges { Status = Core.Identity.UserStatus.Suspended }, None)).Ok);
+        var suspended = (await created.Store.FindUserAsync(signedUp.Id, None))!;
+        var token = await ResetLinkAsync(created.Store, suspended.Id);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+
+        // Act
+        var reset = await portal.ResetAsync(token, NewPassword, None);
+
+        // Assert: the password is set, and the operator's suspension is kept, row version and all
+        Assert.Equal((true, "Your password is changed. Log in with the new one."), Outcome(reset));
+        Assert.True(PortalPasswords.Verify((await created.Store.FindPortalAccountAsync(suspended.Id, None))!.PasswordHash, NewPassword, out _));
+        var after = (await created.Store.FindUserAsync(suspended.Id, None))!;
+        Assert.Equal((Core.Identity.UserStatus.Suspended, suspended.UpdatedAt), (after.Status, after.UpdatedAt));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ResetAsync_LinkUsedUpBetweenTheCheckAndTheWrite_SecondPostRefusedAndTheFirstPasswordKept(string engine)
     {
         // Arrange: two posts of one link; the second passes the read check, then the first commits before its write
@@ -169,10 +225,19 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
         return token;
     }
 
-    private PortalAccountService Portal(IGatewayStore store)
+    /// <summary>A user who signed up and is pending (as with verification required), with <see cref="OldPassword"/>.</summary>
+    private async Task<Core.Identity.UserDefinition> PendingAsync(IGatewayStore store, string email)
     {
-        // Verification off and no SMTP: accounts are active at sign-up, and no mail is sent
-        var options = new PortalOptions { Enabled = true, AppName = "Portal Test", BaseUrl = "https://developers.example.com", RequireVerification = false };
+        var user = await SignedUpAsync(Portal(store), store, email);
+        var changed = await new Core.Management.UserService(store, _clock).UpdateAsync(user.Id, new Core.Management.UserChanges { Status = Core.Identity.UserStatus.Pending }, None);
+        Assert.True(changed.Ok, changed.Error?.ToString());
+        return changed.Value!;
+    }
+
+    private PortalAccountService Portal(IGatewayStore store, bool requireVerification = false)
+    {
+        // No SMTP: no mail is sent; verification off by default, so accounts are active at sign-up
+        var options = new PortalOptions { Enabled = true, AppName = "Portal Test", BaseUrl = "https://developers.example.com", RequireVerification = requireVerification };
         var counter = new Identity.AttemptCounter(store, _clock);
         var queue = new PortalMailQueue(options, counter, NullLogger<PortalMailQueue>.Instance);
         _queues.Add(queue);

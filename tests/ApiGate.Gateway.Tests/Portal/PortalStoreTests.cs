@@ -273,10 +273,10 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
         await store.CreatePortalTokenAsync(Token(user.Id, "verify-kept", PortalTokenPurpose.Verify, Now.AddHours(24)), None);
 
         // Act
-        var expired = await store.ResetPortalPasswordAsync("reset-used", "hash-late", Now.AddHours(1), None);
-        var asVerify = await store.ResetPortalPasswordAsync("verify-kept", "hash-wrong-link", Now, None);
-        var reset = await store.ResetPortalPasswordAsync("reset-used", "hash-2", Now, None);
-        var again = await store.ResetPortalPasswordAsync("reset-used", "hash-3", Now.AddMinutes(1), None);
+        var expired = await store.ResetPortalPasswordAsync("reset-used", "hash-late", Now.AddHours(1), activatePending: false, None);
+        var asVerify = await store.ResetPortalPasswordAsync("verify-kept", "hash-wrong-link", Now, activatePending: false, None);
+        var reset = await store.ResetPortalPasswordAsync("reset-used", "hash-2", Now, activatePending: false, None);
+        var again = await store.ResetPortalPasswordAsync("reset-used", "hash-3", Now.AddMinutes(1), activatePending: false, None);
 
         // Assert: only the usable reset link set a password, and only once
         Assert.Null(expired);
@@ -286,6 +286,43 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
         var account = await store.FindPortalAccountAsync(user.Id, None);
         Assert.Equal(("hash-2", Now), (account!.PasswordHash, account.EmailVerifiedAt));
         Assert.Equal(user.Id, (await store.ConsumePortalTokenAsync("verify-kept", PortalTokenPurpose.Verify, Now, None))?.UserId);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ResetPortalPasswordAsync_ActivatePending_PendingUserActiveInTheSameWriteOthersKept(string engine)
+    {
+        // Arrange: a pending user, a suspended one and a pending one whose reset does not ask for activation, each with
+        // a reset link out
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        var pending = await WithStatusAsync(users, await PortalUserAsync(store, "pending@example.com"), UserStatus.Pending);
+        var suspended = await WithStatusAsync(users, await PortalUserAsync(store, "suspended@example.com"), UserStatus.Suspended);
+        var notAsked = await WithStatusAsync(users, await PortalUserAsync(store, "not-asked@example.com"), UserStatus.Pending);
+        await store.CreatePortalTokenAsync(Token(pending.Id, "reset-pending", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        await store.CreatePortalTokenAsync(Token(suspended.Id, "reset-suspended", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        await store.CreatePortalTokenAsync(Token(notAsked.Id, "reset-not-asked", PortalTokenPurpose.Reset, Now.AddHours(1)), None);
+        var version = await store.GetConfigVersionAsync(None);
+
+        // Act
+        var activated = await store.ResetPortalPasswordAsync("reset-pending", "hash-pending", Now, activatePending: true, None);
+        var versionAfterActivation = await store.GetConfigVersionAsync(None);
+        var keptSuspended = await store.ResetPortalPasswordAsync("reset-suspended", "hash-suspended", Now, activatePending: true, None);
+        var keptPending = await store.ResetPortalPasswordAsync("reset-not-asked", "hash-not-asked", Now, activatePending: false, None);
+
+        // Assert: the pending user is active with a new row version (and the gateway's configuration with it); the
+        // suspended user and the one not asked for are as they were; every password is set
+        Assert.Equal((pending.Id, suspended.Id, notAsked.Id), (activated?.UserId, keptSuspended?.UserId, keptPending?.UserId));
+        var nowActive = (await store.FindUserAsync(pending.Id, None))!;
+        Assert.Equal(UserStatus.Active, nowActive.Status);
+        Assert.NotEqual(pending.UpdatedAt, nowActive.UpdatedAt);
+        Assert.True(versionAfterActivation > version, $"config version {version} -> {versionAfterActivation}");
+        var stillSuspended = (await store.FindUserAsync(suspended.Id, None))!;
+        Assert.Equal((UserStatus.Suspended, suspended.UpdatedAt), (stillSuspended.Status, stillSuspended.UpdatedAt));
+        var stillPending = (await store.FindUserAsync(notAsked.Id, None))!;
+        Assert.Equal((UserStatus.Pending, notAsked.UpdatedAt), (stillPending.Status, stillPending.UpdatedAt));
+        Assert.Equal(["hash-pending", "hash-suspended", "hash-not-asked"],
+            [(await store.FindPortalAccountAsync(pending.Id, None))!.PasswordHash, (await store.FindPortalAccountAsync(suspended.Id, None))!.PasswordHash,
+             (await store.FindPortalAccountAsync(notAsked.Id, None))!.PasswordHash]);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -419,6 +456,13 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
         var user = await NewUserAsync(store, email);
         await store.CreatePortalUserAsync(user, Account(user.Id), None);
         return user;
+    }
+
+    private static async Task<UserDefinition> WithStatusAsync(UserService users, UserDefinition user, UserStatus status)
+    {
+        var changed = await users.UpdateAsync(user.Id, new UserChanges { Status = status }, None);
+        Assert.True(changed.Ok, changed.Error?.ToString());
+        return changed.Value!;
     }
 
     private static PortalAccount Account(string userId) => new() { UserId = userId, PasswordHash = "hash-1", CreatedAt = Now, UpdatedAt = Now };
