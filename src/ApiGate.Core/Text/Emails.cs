@@ -55,9 +55,9 @@ public static class Emails
         }
 
         // A final '.' makes the domain absolute, the same domain as without it: a@example.com. is a@example.com.
-        if (email.Length > 1 && email[^1] == '.' && email.IndexOf('@') is >= 0 and var at && at < email.Length - 2)
+        if (WithoutFinalDot(email) is { } relative)
         {
-            return $"ends with '.', which names the same domain as without it: write it as '{email.TrimEnd('.')}'";
+            return $"ends with '.', which names the same domain as without it: write it as '{relative}'";
         }
 
         if (PunycodeProblem(email) is { } punycode)
@@ -89,15 +89,50 @@ public static class Emails
             return null;
         }
 
+        return WithUnicodeDomain(email, at) is { } unicode
+            ? $"has its domain in punycode ('{domain}'): write it as '{unicode}', the one spelling an address is kept in"
+            : $"has a domain label starting 'xn--' that is not valid punycode ('{domain}')";
+    }
+
+    /// <summary><paramref name="email"/> with its domain (after the '@' at <paramref name="at"/>) in Unicode, or null when it is not valid punycode.</summary>
+    private static string? WithUnicodeDomain(string email, int at)
+    {
         try
         {
-            var unicode = Idn.GetUnicode(domain.ToLowerInvariant());
-            return $"has its domain in punycode ('{domain}'): write it as '{email[..(at + 1)]}{unicode}', the one spelling an address is kept in";
+            return email[..(at + 1)] + Idn.GetUnicode(email[(at + 1)..].ToLowerInvariant());
         }
         catch (ArgumentException)
         {
-            return $"has a domain label starting 'xn--' that is not valid punycode ('{domain}')";
+            return null;
         }
+    }
+
+    /// <summary><paramref name="email"/> without the final '.' (or '.'s) of an absolute domain, or null when it has none.</summary>
+    private static string? WithoutFinalDot(string email) =>
+        email.Length > 1 && email[^1] == '.' && email.IndexOf('@') is >= 0 and var at && at < email.Length - 2 ? email.TrimEnd('.') : null;
+
+    /// <summary>
+    /// The spelling of the same mailbox that <see cref="SpellingProblem"/> accepts, made by the changes its messages ask
+    /// for (look-alike characters in NFKC, an ideographic full stop as '.', no final '.', the domain in Unicode rather than
+    /// punycode): the one sign-up would have stored the mailbox under. Null when <paramref name="email"/> is accepted as
+    /// it is, or when no such change makes it acceptable (a combining mark, a dotted capital I: nothing says which
+    /// mailbox those are). For finding an account under any spelling of its address, never for storing one.
+    /// </summary>
+    public static string? KeptSpelling(string email)
+    {
+        if (SpellingProblem(email) is null)
+        {
+            return null;
+        }
+
+        var kept = (NfkcOf(email) ?? email).Replace(IdeographicFullStop, '.');
+        kept = WithoutFinalDot(kept) ?? kept;
+        if (kept.LastIndexOf('@') is >= 0 and var at && kept.IndexOf("xn--", at, StringComparison.OrdinalIgnoreCase) >= 0)
+        {
+            kept = WithUnicodeDomain(kept, at) ?? kept;
+        }
+
+        return SpellingProblem(kept) is null ? kept : null;
     }
 
     private static readonly IdnMapping Idn = new();

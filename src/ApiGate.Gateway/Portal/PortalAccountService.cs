@@ -168,13 +168,15 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(LoginFailed);
         }
 
-        if (await limiter.TakeAsync(email, clientAddress, ct) is { } wait)
+        // Counted under the spelling sign-up keeps: another spelling of the same mailbox gets no tries of its own.
+        var counted = Emails.KeptSpelling(email) ?? email;
+        if (await limiter.TakeAsync(counted, clientAddress, ct) is { } wait)
         {
             return PortalResult.TooMany("login attempts", wait);
         }
 
-        var user = email.Length == 0 ? null : await store.FindUserAsync(email, ct);
-        var account = user is null || !string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase) ? null : await store.FindPortalAccountAsync(user.Id, ct);
+        var user = await FindByAddressAsync(email, ct);
+        var account = user is null ? null : await store.FindPortalAccountAsync(user.Id, ct);
         if (account is null)
         {
             PortalPasswords.VerifyNothing(password);
@@ -186,7 +188,7 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(LoginFailed);
         }
 
-        await limiter.SucceededAsync(email, clientAddress, ct);
+        await limiter.SucceededAsync(counted, clientAddress, ct);
         var checkedHash = account.PasswordHash; // the session is bound to this hash (or its re-hash), never to one read later
         if (rehash)
         {
@@ -244,7 +246,7 @@ internal sealed partial class PortalAccountService(
             return PortalResult.TooMany(MailRequests, wait);
         }
 
-        if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
+        if (await FindByAddressAsync(email, ct) is { } user
             && await store.FindPortalAccountAsync(user.Id, ct) is not null
             && await mail.ReserveAsync(user.Email, ct))
         {
@@ -371,7 +373,7 @@ internal sealed partial class PortalAccountService(
             return PortalResult.TooMany(MailRequests, wait);
         }
 
-        if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase)
+        if (await FindByAddressAsync(email, ct) is { } user
             && await store.FindPortalAccountAsync(user.Id, ct) is { EmailVerifiedAt: null })
         {
             await SendVerificationAsync(user, origin, ct);
@@ -386,15 +388,42 @@ internal sealed partial class PortalAccountService(
     /// <summary>
     /// What is wrong with an address typed into a form; with <paramref name="newAddress"/> (sign-up) also the spelling
     /// rules for new addresses, which an address stored before them (looked up by reset and resend) does not have to meet.
+    /// Without it, another spelling of a well-formed address (a punycode domain, a final '.': <see cref="Emails.KeptSpelling"/>)
+    /// is well-formed too, and is looked up under both spellings (<see cref="FindByAddressAsync"/>).
     /// </summary>
     private static string? EmailProblem(string email, bool newAddress = false) => email switch
     {
         { Length: 0 } => "Enter your email address.",
         { Length: > MaxEmailLength } => $"Email address must be at most {MaxEmailLength} characters.",
         _ when newAddress && Emails.SpellingProblem(email) is { } mark => $"Email address {mark}.",
-        _ when !LooksLikeEmail(email) => $"'{email}' is not an email address.",
+        _ when !LooksLikeEmail(email) && (newAddress || Emails.KeptSpelling(email) is not { } kept || !LooksLikeEmail(kept)) =>
+            $"'{email}' is not an email address.",
         _ => null,
     };
+
+    /// <summary>
+    /// The user whose address is <paramref name="email"/> as typed (an address stored before the spelling rules is
+    /// found as it was stored) or, failing that, as sign-up would have kept it (<see cref="Emails.KeptSpelling"/>):
+    /// <c>bob@XN--BCHER-KVA.example</c> finds <c>bob@bücher.example</c>, the mailbox it names. Only by address (a
+    /// user id typed into the form finds nothing), ASCII letters in any case, as sign-up compares addresses.
+    /// </summary>
+    private async Task<UserDefinition?> FindByAddressAsync(string email, CancellationToken ct)
+    {
+        if (email.Length == 0)
+        {
+            return null;
+        }
+
+        if (await store.FindUserAsync(email, ct) is { } user && string.Equals(user.Email, Emails.Canonical(email), StringComparison.OrdinalIgnoreCase))
+        {
+            return user;
+        }
+
+        return Emails.KeptSpelling(email) is { } kept && await store.FindUserAsync(kept, ct) is { } found
+            && string.Equals(found.Email, Emails.Canonical(kept), StringComparison.OrdinalIgnoreCase)
+                ? found
+                : null;
+    }
 
     private static bool LooksLikeEmail(string email)
     {

@@ -847,6 +847,76 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Equal(["bob@b\u00fccher.example"], (await _store.ListUsersAsync(None)).Select(u => u.Email));
     }
 
+    [Theory]
+    [InlineData("bob@XN--BCHER-KVA.example")]
+    [InlineData("bob@xn--bcher-kva.example")]
+    [InlineData("bob@b\u00fccher.example.")]
+    [InlineData("bob@b\u00fccher\u3002example")]
+    [InlineData("\uff42ob@b\u00fccher.example")]
+    public async Task LinkRequests_AnotherSpellingOfARegisteredAddress_AnsweredAsAnyAddressAndTheLinkIssuedToItsAccount(string spelling)
+    {
+        // Arrange: the account under the one spelling sign-up keeps; the same spelling shape for an unknown address
+        var portal = await PortalAsync();
+        Assert.True((await portal.SignUpAsync("bob@b\u00fccher.example", "correct horse battery", Origin, Address, None)).Ok);
+        var unknown = spelling.Replace("bob", "ann").Replace("\uff42ob", "\uff41nn");
+
+        // Act
+        var reset = await portal.RequestResetAsync(spelling, Origin, Address, None);
+        var resetUnknown = await portal.RequestResetAsync(unknown, Origin, Address, None);
+        var resend = await portal.ResendVerificationByEmailAsync(spelling, Origin, Address, None);
+        var resendUnknown = await portal.ResendVerificationByEmailAsync(unknown, Origin, Address, None);
+
+        // Assert: the answers of any well-formed address, and the account's reset link issued
+        Assert.Equal((true, $"If {spelling} has an account, we sent it a link to reset the password. It works for one hour.", ""),
+            (reset.Ok, reset.Message, reset.Field));
+        Assert.Equal((true, $"If {unknown} has an account, we sent it a link to reset the password. It works for one hour.", ""),
+            (resetUnknown.Ok, resetUnknown.Message, resetUnknown.Field));
+        Assert.Equal((true, $"If {spelling} has an unconfirmed account, we sent it a new link."), (resend.Ok, resend.Message));
+        Assert.Equal((true, $"If {unknown} has an unconfirmed account, we sent it a new link."), (resendUnknown.Ok, resendUnknown.Message));
+        Assert.Equal(1, await ResetTokenRowsAsync("bob@b\u00fccher.example"));
+    }
+
+    [Theory]
+    [InlineData("bob@XN--BCHER-KVA.example")]
+    [InlineData("bob@b\u00fccher.example.")]
+    public async Task LoginAsync_AnotherSpellingOfARegisteredAddress_LogsInItsAccountWrongPasswordRefusedAsUsual(string spelling)
+    {
+        // Arrange
+        var portal = await PortalAsync(requireVerification: false);
+        Assert.True((await portal.SignUpAsync("bob@b\u00fccher.example", "correct horse battery", Origin, Address, None)).Ok);
+        var user = (await _store.FindUserAsync("bob@b\u00fccher.example", None))!;
+
+        // Act
+        var right = await portal.LoginAsync(spelling, "correct horse battery", Address, None);
+        var wrong = await portal.LoginAsync(spelling, "not the password", Address, None);
+        var unknown = await portal.LoginAsync(spelling.Replace("bob", "ann"), "correct horse battery", Address, None);
+
+        // Assert
+        Assert.Equal((true, "Logged in.", user.Id), (right.Ok, right.Message, right.User?.Id));
+        Assert.Equal((false, PortalAccountService.LoginFailed), (wrong.Ok, wrong.Message));
+        Assert.Equal((false, PortalAccountService.LoginFailed), (unknown.Ok, unknown.Message));
+    }
+
+    [Fact]
+    public async Task LoginAsync_WrongPasswordsUnderSeveralSpellingsOfOneAddress_CountedAgainstOneAccount()
+    {
+        // Arrange: five wrong passwords, each under another spelling of one mailbox
+        var portal = await PortalAsync(requireVerification: false);
+        Assert.True((await portal.SignUpAsync("bob@b\u00fccher.example", "correct horse battery", Origin, Address, None)).Ok);
+        string[] spellings = ["bob@b\u00fccher.example", "bob@XN--BCHER-KVA.example", "bob@xn--bcher-kva.example", "bob@b\u00fccher.example.", "bob@b\u00fccher\u3002example"];
+        foreach (var spelling in spellings)
+        {
+            Assert.Equal(PortalAccountService.LoginFailed, (await portal.LoginAsync(spelling, "not the password", "203.0.113.9", None)).Message);
+        }
+
+        // Act
+        var sixth = await portal.LoginAsync("bob@Xn--Bcher-Kva.example", "correct horse battery", "203.0.113.10", None);
+
+        // Assert
+        Assert.False(sixth.Ok);
+        Assert.StartsWith("Too many login attempts.", sixth.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SignUpAsync_DomainLabelThatIsNotPunycode_RefusedSayingSo()
     {
