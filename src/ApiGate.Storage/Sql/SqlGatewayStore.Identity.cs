@@ -60,10 +60,20 @@ public abstract partial class SqlGatewayStore
         FindByIdOrNameAsync(Users, r => r.ToDefinition(), EmailIsRef, Emails.Canonical(idOrEmail), cancellationToken);
 
     /// <summary>
-    /// The condition that finds the user whose email is <c>@Ref</c>, ignoring case, written so that the engine's unique
-    /// index on the email answers it (PostgreSQL's is on <c>lower(email)</c>).
+    /// The condition that finds the user whose email is <c>@Ref</c>, ignoring the case of ASCII letters only (as SQLite's
+    /// <c>NOCASE</c> does; stored and looked-up addresses are <see cref="Emails.Canonical"/>, their other letters lower
+    /// case already), written so that the engine's unique index on the email answers it (PostgreSQL's is on
+    /// <c>lower(email)</c>).
     /// </summary>
-    internal virtual string EmailIsRef => "WHERE lower(email) = lower(@Ref)";
+    /// <remarks>
+    /// <c>lower()</c> alone folds by the database's locale, which goes further: it makes a dotted capital I (U+0130) an
+    /// <c>i</c>, so an address stored with one (<c>ALİCE@…</c>, from before such addresses were refused) was found by
+    /// <c>alice@…</c> on PostgreSQL and not on SQLite. The index narrows the search; the <c>translate()</c>, which folds
+    /// A–Z and nothing else, decides.
+    /// </remarks>
+    internal virtual string EmailIsRef =>
+        "WHERE lower(email) = lower(@Ref) AND translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = " +
+        "translate(@Ref, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
 
     public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),

@@ -425,6 +425,30 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task FindUserAsync_AddressStoredWithADottedCapitalI_FoundByThatLetterOnlyAndAlikeOnEveryEngine(string engine)
+    {
+        // Arrange: an address stored before such addresses were refused (written with the raw store API, which does not
+        // check spellings)
+        var store = (await engines.CreateAsync(engine)).Store;
+        var user = await NewUserAsync(store, "stored-before@example.com");
+        await store.CreatePortalUserAsync(user with { Email = "AL\u0130CE@example.com" }, Account(user.Id), None);
+
+        // Act
+        var asStored = await store.FindUserAsync("AL\u0130CE@example.com", None);
+        var otherAsciiCase = await store.FindUserAsync("al\u0130ce@EXAMPLE.com", None);
+        var withPlainI = await store.FindUserAsync("alice@example.com", None);
+        var withCapitalI = await store.FindUserAsync("ALICE@example.com", None);
+        var withDotlessI = await store.FindUserAsync("al\u0131ce@example.com", None);
+
+        // Assert: ASCII letters in any case, the dotted capital I only as itself — on SQLite and PostgreSQL alike
+        Assert.Equal(user.Id, asStored?.Id);
+        Assert.Equal(user.Id, otherAsciiCase?.Id);
+        Assert.Null(withPlainI);
+        Assert.Null(withCapitalI);
+        Assert.Null(withDotlessI);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task UpdatePlan_Visible_RoundTrips(string engine)
     {
         // Arrange
