@@ -132,7 +132,7 @@ internal static class PlanCommands
         private readonly Option<bool?> _visible = new("--visible") { Description = "true | false: offered on the customer portal's plan page" };
 
         private readonly Option<string?> _stripePrice = new("--stripe-price-id") { Description = "Stripe price of the subscription, price_… (empty to clear); see docs/billing.md" };
-        private readonly Option<string?> _stripeOveragePrice = new("--stripe-overage-price-id") { Description = "Stripe metered price for overage, price_… (empty to clear)" };
+        private readonly Option<string?> _stripeOveragePrice = new("--stripe-overage-price-id") { Description = "Stripe metered price for overage, price_… (empty to clear); a plan priced 0 a month is sold with it alone" };
         private readonly Option<string?> _stripeMeter = new("--stripe-meter-event") { Description = "Event name of the Stripe meter overage units are reported to (empty to clear)" };
 
         public Fields(Command command)

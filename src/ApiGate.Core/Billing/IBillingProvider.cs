@@ -32,7 +32,11 @@ public interface IBillingProvider
     Task ReportUsageAsync(UsageReport report, CancellationToken cancellationToken);
 }
 
-/// <summary>What a checkout session is created for.</summary>
+/// <summary>
+/// What a checkout session is created for: the plan's monthly price (<see cref="PriceId"/>) and its metered overage price
+/// (<see cref="OveragePriceId"/>), either of them empty when the plan has none, never both (a plan priced 0 a month is
+/// subscribed to with its metered price alone).
+/// </summary>
 public sealed record CheckoutRequest(
     string CustomerId,
     string UserId,

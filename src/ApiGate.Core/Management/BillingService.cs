@@ -50,9 +50,13 @@ public sealed class BillingService(
             return new ManagementError(ManagementErrorKind.Validation, "plan", $"plan '{plan.Id}' is disabled");
         }
 
-        if (plan.StripePriceId.Length == 0)
+        if (plan.StripePriceId.Length == 0 && (plan.StripeOveragePriceId.Length == 0 || plan.PriceMonthly > 0))
         {
-            return new ManagementError(ManagementErrorKind.Validation, "plan", $"plan '{plan.Id}' has no stripe_price_id: it cannot be bought through billing");
+            // A plan priced 0 a month is sold with its metered overage price alone; without one there is nothing to
+            // subscribe to (it is free), and a plan with a monthly price needs the recurring price that charges it.
+            return new ManagementError(ManagementErrorKind.Validation, "plan", plan.PriceMonthly == 0
+                ? $"plan '{plan.Id}' has no stripe_price_id and no stripe_overage_price_id: it is free, there is nothing to buy through billing"
+                : $"plan '{plan.Id}' has no stripe_price_id: it cannot be bought through billing");
         }
 
         if (await billing.FindBillingCustomerAsync(user.Id, ct) is { } current && SubscriptionOrdering.HasLiveSubscription(current))
@@ -407,18 +411,9 @@ public sealed class BillingService(
         }
 
         var plans = await identity.ListPlansAsync(ct);
-        foreach (var price in e.PriceIds)
-        {
-            foreach (var plan in plans)
-            {
-                if (plan.StripePriceId.Length > 0 && string.Equals(plan.StripePriceId, price, StringComparison.Ordinal))
-                {
-                    return (plan, null);
-                }
-            }
-        }
-
-        return (null, $"unknown price id(s) {string.Join(", ", e.PriceIds)}: no plan has this stripe_price_id (set it with apigate plans update --stripe-price-id)");
+        return SubscriptionPlan.Find(plans, e.PriceIds, e.PlanId) is { } found
+            ? (found, null)
+            : (null, $"unknown price id(s) {string.Join(", ", e.PriceIds)}: no plan has this stripe_price_id (set it with apigate plans update --stripe-price-id)");
     }
 
     /// <summary>
@@ -516,6 +511,14 @@ public sealed class BillingService(
         };
     }
 
+    /// <summary>The plan's Stripe prices as the operator set them, for an error about them.</summary>
+    private static string PricesOf(PlanDefinition plan) => plan switch
+    {
+        { StripePriceId.Length: > 0, StripeOveragePriceId.Length: > 0 } => $"stripe_price_id {plan.StripePriceId}, stripe_overage_price_id {plan.StripeOveragePriceId}",
+        { StripePriceId.Length: > 0 } => $"stripe_price_id {plan.StripePriceId}",
+        _ => $"stripe_overage_price_id {plan.StripeOveragePriceId}",
+    };
+
     private static ManagementError Off() =>
         new(ManagementErrorKind.Validation, "billing", "billing is not configured: set APIGATE_BILLING_PROVIDER=stripe and APIGATE_STRIPE_SECRET_KEY");
 
@@ -527,7 +530,7 @@ public sealed class BillingService(
     private static ManagementError ProviderError(BillingProviderException ex, PlanDefinition? plan) => ex.Failure switch
     {
         BillingFailure.InvalidRequest => new(ManagementErrorKind.Validation, plan is null ? "" : "plan",
-            plan is null ? ex.Message : $"the billing provider refused plan '{plan.Id}' (stripe_price_id {plan.StripePriceId}): {ex.Message}"),
+            plan is null ? ex.Message : $"the billing provider refused plan '{plan.Id}' ({PricesOf(plan)}): {ex.Message}"),
         BillingFailure.Declined => new(ManagementErrorKind.Validation, "payment", "the payment was declined: " + ex.Message),
         _ => new(ManagementErrorKind.Unavailable, "", "the billing provider failed, nothing was changed; try again: " + ex.Message),
     };

@@ -200,7 +200,10 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
         return ApplyBilling(p, input);
     }
 
-    /// <summary>The Stripe fields: ids of the shape Stripe gives them, and a meter only with a metered price and an overage price.</summary>
+    /// <summary>
+    /// The Stripe fields: ids of the shape Stripe gives them, a meter only with a metered price and an overage price, and
+    /// the subscription price wherever there is a monthly price to charge (docs/billing.md).
+    /// </summary>
     private static ManagementResult<PlanDefinition> ApplyBilling(PlanDefinition p, PlanInput input)
     {
         if (input.StripePriceId is { } price)
@@ -234,9 +237,12 @@ public sealed class PlanService(IIdentityStore store, TimeProvider timeProvider,
             p = p with { StripeMeterEvent = meter };
         }
 
-        if ((p.StripeOveragePriceId.Length > 0 || p.StripeMeterEvent.Length > 0) && p.StripePriceId.Length == 0)
+        // A plan with no monthly price may be sold with its metered price alone (Stripe takes a subscription of only a
+        // metered price); one with a monthly price needs the recurring price that charges it, or its subscribers would
+        // pay only for their overage.
+        if ((p.StripeOveragePriceId.Length > 0 || p.StripeMeterEvent.Length > 0) && p.StripePriceId.Length == 0 && p.PriceMonthly > 0)
         {
-            return Invalid("stripe_price_id", "a plan billed for overage needs its subscription price (stripe_price_id) too");
+            return Invalid("stripe_price_id", "a plan with a monthly price (price_monthly above 0) billed for overage needs its subscription price (stripe_price_id) too");
         }
 
         if ((p.StripeOveragePriceId.Length > 0) != (p.StripeMeterEvent.Length > 0))

@@ -65,7 +65,7 @@ public sealed record CheckoutInput
     /// <summary>The user's id or email.</summary>
     public string? User { get; init; }
 
-    /// <summary>The plan to subscribe to (it must have a <c>stripe_price_id</c>).</summary>
+    /// <summary>The plan to subscribe to (it must have a <c>stripe_price_id</c>, or, priced 0 a month, a <c>stripe_overage_price_id</c>).</summary>
     public string? Plan { get; init; }
 
     /// <summary>Where Stripe sends the user after paying (absolute http(s) URL).</summary>

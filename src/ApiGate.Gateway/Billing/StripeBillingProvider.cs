@@ -50,7 +50,13 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
         CallAsync(async () =>
         {
             var metadata = new Dictionary<string, string> { ["apigate_user"] = request.UserId, ["apigate_plan"] = request.PlanId };
-            var items = new List<Stripe.Checkout.SessionLineItemOptions> { new() { Price = request.PriceId, Quantity = 1 } };
+            var items = new List<Stripe.Checkout.SessionLineItemOptions>(2);
+            if (request.PriceId.Length > 0)
+            {
+                items.Add(new Stripe.Checkout.SessionLineItemOptions { Price = request.PriceId, Quantity = 1 });
+            }
+
+            // A plan priced 0 a month has no monthly price: its subscription is the metered price alone, which Stripe takes.
             if (request.OveragePriceId.Length > 0)
             {
                 items.Add(new Stripe.Checkout.SessionLineItemOptions { Price = request.OveragePriceId }); // metered: no quantity

@@ -38,6 +38,14 @@ internal sealed partial class PortalPlanService(
     public bool CanChangeDirectly(PlanDefinition plan) =>
         !billing.Enabled && options.PlanChange == PortalPlanChange.Free && plan.PriceMonthly == 0 && plan.OveragePrice == 0 && plan.Enabled && plan.Visible;
 
+    /// <summary>
+    /// Whether the plan is bought through the provider's checkout (the page shows "Subscribe" only then): with billing on,
+    /// a plan with a monthly price, or one priced 0 a month that charges for overage (subscribed to with its metered price
+    /// alone, docs/billing.md). A plan free in both prices has nothing to buy.
+    /// </summary>
+    public bool OfferedThroughCheckout(PlanDefinition plan) =>
+        billing.Enabled && plan.Enabled && plan.Visible && (plan.PriceMonthly > 0 || plan.OveragePrice > 0);
+
     /// <summary>Moves the user to the plan if <see cref="CanChangeDirectly"/> allows it.</summary>
     public async Task<PortalResult> ChangeAsync(UserDefinition user, string? planId, CancellationToken ct)
     {
@@ -83,13 +91,13 @@ internal sealed partial class PortalPlanService(
         billing.Enabled && Core.Billing.SubscriptionOrdering.HasLiveSubscription(await billing.FindCustomerAsync(user.Id, ct));
 
     /// <summary>
-    /// The provider's checkout page for a visible paid plan; the plan itself changes only when the provider's webhook
+    /// The provider's checkout page for a plan <see cref="OfferedThroughCheckout"/>; the plan itself changes only when the provider's webhook
     /// confirms the subscription. <paramref name="origin"/> is the request's, used when no base URL is set.
     /// </summary>
     public async Task<(string? Url, PortalResult? Refusal)> CheckoutAsync(UserDefinition user, string? planId, string origin, CancellationToken ct)
     {
         var plan = string.IsNullOrWhiteSpace(planId) || planId.Length > 100 ? null : await store.FindPlanAsync(planId.Trim(), ct);
-        if (!billing.Enabled || plan is null || !plan.Enabled || !plan.Visible || plan.PriceMonthly == 0)
+        if (plan is null || !OfferedThroughCheckout(plan))
         {
             return (null, PortalResult.Refused("That plan is not offered through checkout."));
         }

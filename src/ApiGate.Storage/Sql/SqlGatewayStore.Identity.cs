@@ -510,12 +510,15 @@ public abstract partial class SqlGatewayStore
             // A Stripe price names one plan: subscription events say only the price, so a price shared by two plans would
             // move a renewing subscriber to whichever of them is found first. Checked here, in the plans' turn, so two
             // plans given one price at once cannot both see it free.
-            if (plan.StripePriceId.Length > 0
-                && (await QueryAsync<string>(connection, transaction, "SELECT id FROM plans WHERE stripe_price_id = @Price AND id <> @Id ORDER BY id LIMIT 1",
-                    new { Price = plan.StripePriceId, plan.Id }, ct)).FirstOrDefault() is { } other)
+            // A plan sold with its metered price alone (no stripe_price_id) is named by that price, so it counts here too.
+            var (priceField, price) = plan.StripePriceId.Length > 0 ? ("stripe_price_id", plan.StripePriceId) : ("stripe_overage_price_id", plan.StripeOveragePriceId);
+            if (price.Length > 0
+                && (await QueryAsync<string>(connection, transaction,
+                    "SELECT id FROM plans WHERE (stripe_price_id = @Price OR (stripe_price_id = '' AND stripe_overage_price_id = @Price)) AND id <> @Id ORDER BY id LIMIT 1",
+                    new { Price = price, plan.Id }, ct)).FirstOrDefault() is { } other)
             {
-                throw new StoreConflictException("stripe_price_id",
-                    $"stripe_price_id '{plan.StripePriceId}' is plan '{other}''s already: a Stripe price must name one plan (its subscription events say only the price)");
+                throw new StoreConflictException(priceField,
+                    $"{priceField} '{price}' is plan '{other}''s already: a Stripe price must name one plan (its subscription events say only the price)");
             }
 
             var quotaBefore = readAt is null

@@ -12,7 +12,6 @@ public sealed class PlanBillingValidationTests
     [InlineData("prod_123", null, null, 0, "stripe_price_id")]
     [InlineData("price_1", "price_2", null, 1, "stripe_meter_event")]
     [InlineData("price_1", null, "api_overage", 1, "stripe_overage_price_id")]
-    [InlineData(null, "price_2", "api_overage", 1, "stripe_price_id")]
     [InlineData("price_1", "price_2", "api_overage", 0, "overage_price")]
     [InlineData("price_1", "price_2", "bad name!", 1, "stripe_meter_event")]
     public async Task CreateAsync_InconsistentStripeFields_RefusedNamingTheField(string? price, string? overagePrice, string? meter, long overage, string field)
@@ -65,6 +64,43 @@ public sealed class PlanBillingValidationTests
 
         Assert.True(result.Ok, result.Error?.ToString());
         Assert.Equal(("price_1", "price_2", "api_overage"), (store.Created!.StripePriceId, store.Created.StripeOveragePriceId, store.Created.StripeMeterEvent));
+    }
+
+    [Fact]
+    public async Task CreateAsync_PricedZeroWithOnlyAMeteredPrice_StoredWithoutASubscriptionPrice()
+    {
+        // Arrange
+        var store = new PlansOnly();
+        var service = new PlanService(store, TimeProvider.System);
+
+        // Act
+        var result = await service.CreateAsync(new PlanInput
+        {
+            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, OveragePrice = 1, StripeOveragePriceId = "price_2", StripeMeterEvent = "api_overage",
+        }, CancellationToken.None);
+
+        // Assert
+        Assert.True(result.Ok, result.Error?.ToString());
+        Assert.Equal(("", "price_2", "api_overage"), (store.Created!.StripePriceId, store.Created.StripeOveragePriceId, store.Created.StripeMeterEvent));
+    }
+
+    [Fact]
+    public async Task CreateAsync_MonthlyPriceWithOnlyAMeteredPrice_RefusedNamingTheSubscriptionPrice()
+    {
+        // Arrange
+        var store = new PlansOnly();
+        var service = new PlanService(store, TimeProvider.System);
+
+        // Act
+        var result = await service.CreateAsync(new PlanInput
+        {
+            Id = "p", Name = "P", PriceMonthly = 2900, OveragePrice = 1, StripeOveragePriceId = "price_2", StripeMeterEvent = "api_overage",
+        }, CancellationToken.None);
+
+        // Assert
+        Assert.Equal("stripe_price_id", result.Error!.Field);
+        Assert.Equal("a plan with a monthly price (price_monthly above 0) billed for overage needs its subscription price (stripe_price_id) too", result.Error.Message);
+        Assert.Null(store.Created);
     }
 
     /// <summary>Only what <see cref="PlanService.CreateAsync"/> touches.</summary>

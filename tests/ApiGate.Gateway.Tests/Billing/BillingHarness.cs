@@ -138,6 +138,12 @@ internal sealed class BillingHarness : IAsyncDisposable
 internal static class StripeEvents
 {
     public static string Subscription(string eventId, string type, long created, string subscriptionId, string customer, string status, long subscriptionCreated, params string[] prices) =>
+        Subscription(eventId, type, created, subscriptionId, customer, status, subscriptionCreated, new Dictionary<string, string>(), prices);
+
+    /// <summary>A subscription event whose subscription carries <paramref name="metadata"/> (a checkout's <c>apigate_user</c> / <c>apigate_plan</c>).</summary>
+    public static string Subscription(
+        string eventId, string type, long created, string subscriptionId, string customer, string status, long subscriptionCreated, Dictionary<string, string> metadata,
+        params string[] prices) =>
         Envelope(eventId, type, created, new
         {
             id = subscriptionId,
@@ -145,7 +151,7 @@ internal static class StripeEvents
             customer,
             status,
             created = subscriptionCreated,
-            metadata = new { },
+            metadata,
             items = new
             {
                 @object = "list",

@@ -55,6 +55,52 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [Fact]
+    public async Task Subscribe_PlanPricedZeroWithOverage_OfferedAndCheckoutHasOnlyTheMeteredPrice()
+    {
+        // Arrange
+        _stripe.Prices.Add("price_metered");
+        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput
+        {
+            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 1000, OveragePrice = 1, Visible = true,
+            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+        }, CancellationToken.None)).Ok);
+        using var client = await SignedInAsync("payg@customer.example");
+
+        // Act
+        var plans = await client.GetStringAsync("/portal/plans");
+        var response = await PostFormAsync(client, "/portal/plans", "subscribe-payg");
+
+        // Assert: the free plan has nothing to buy; payg is subscribed to with its metered price alone
+        Assert.Contains("id=\"subscribe-payg\"", plans, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"subscribe-free\"", plans, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("https://checkout.stripe.com/c/pay/cs_test_fake", response.Headers.Location!.ToString(), StringComparison.Ordinal);
+        var session = Assert.Single(_stripe.To("/v1/checkout/sessions"));
+        Assert.Equal("subscription", session.Form["mode"]);
+        Assert.Equal(["line_items[0][price]"], session.Form.Keys.Where(k => k.StartsWith("line_items", StringComparison.Ordinal)).ToArray());
+        Assert.Equal("price_metered", session.Form["line_items[0][price]"]);
+        Assert.Equal("payg", session.Form["metadata[apigate_plan]"]);
+        Assert.Equal("free", (await Gateway.Users.GetAsync("payg@customer.example", CancellationToken.None)).Value!.PlanId);
+    }
+
+    [Fact]
+    public async Task Checkout_FreePlanWithBillingOn_RefusedWithoutCallingStripe()
+    {
+        // Arrange
+        using var client = await SignedInAsync("thrifty@customer.example");
+        var user = (await Gateway.Users.GetAsync("thrifty@customer.example", CancellationToken.None)).Value!;
+        var sentBefore = _stripe.Requests.Count;
+
+        // Act
+        var (url, refusal) = await Gateway.Service<PortalPlanService>().CheckoutAsync(user, "free", Gateway.Url, CancellationToken.None);
+
+        // Assert
+        Assert.Null(url);
+        Assert.Equal("That plan is not offered through checkout.", refusal!.Message);
+        Assert.Equal(sentBefore, _stripe.Requests.Count);
+    }
+
+    [Fact]
     public async Task Subscribe_WhileASubscriptionIsLive_NotOfferedAndRefusedSoNoSecondSubscriptionIsBilled()
     {
         // Arrange: checkout completed (Stripe's signed webhook), so the customer pays for pro
