@@ -122,6 +122,11 @@ internal sealed partial class PortalSessionGate(
                 return;
             }
 
+            if (await PageFailures.RefusedRepeatedFormFieldAsync(context, PortalOptions.BasePath, EmbeddedAssets.PortalUrl("site.css")))
+            {
+                return;
+            }
+
             FormOrigin.RedirectToPostingOrigin(context);
         }
 

@@ -129,6 +129,42 @@ internal static class PageFailures
         return true;
     }
 
+    /// <summary>
+    /// Answers a form post that gives a field more than once (<c>Email=a&amp;Email=b</c>; names compared ignoring case, as
+    /// the form reader and the pages' binding compare them, so <c>Email</c> and <c>email</c> are one field) and returns
+    /// true: 400 and a page naming the field — never its values, which may be a password — and nothing was changed. The
+    /// pages would otherwise bind one of the values without a word; the portal's forms send each field once (they have
+    /// no checkbox pairs), so a repeated one comes from a broken or hostile client. False, and nothing written, for any
+    /// other post. Call after the antiforgery check: the form is read and the token known good by then (a repeated
+    /// token field is refused by that check already).
+    /// </summary>
+    /// <param name="fallbackPath">The application's root, linked to when the request has no path of its own.</param>
+    /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
+    public static async Task<bool> RefusedRepeatedFormFieldAsync(HttpContext context, string fallbackPath, string stylesheet)
+    {
+        if (!context.Request.HasFormContentType)
+        {
+            return false;
+        }
+
+        // The collection keeps a field under its first spelling, in the order the fields came.
+        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        foreach (var field in form)
+        {
+            if (field.Value.Count > 1)
+            {
+                // The name goes into the sentence's format string: its braces are doubled to stay text.
+                var name = Shown(Cut(field.Key)).Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal);
+                await WriteRefusedFormAsync(context, fallbackPath, stylesheet,
+                    $"The field <code>{name}</code> is given more than once in the form (field names are compared ignoring case), so nothing was changed: " +
+                    "each field is sent once. Open {0} again and resend the form.");
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The first query parameter given more than once, spelt as first given (the collection keeps the last spelling), or null.</summary>
     private static string? RepeatedQueryParameter(HttpRequest request)
     {
