@@ -26,8 +26,6 @@ public interface IPortalStore
     /// </summary>
     Task<bool> RehashPortalPasswordAsync(string userId, string verifiedHash, string newHash, DateTimeOffset at, CancellationToken cancellationToken);
 
-    /// <summary>Records the verification time (an earlier one is kept). False when the user has no portal account.</summary>
-    Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores the token, ending the account's earlier unused tokens of the same purpose in the same transaction: only the
@@ -40,6 +38,15 @@ public interface IPortalStore
     /// statement (two concurrent uses: one wins); returns it, or null when there is no such usable token.
     /// </summary>
     Task<PortalToken?> ConsumePortalTokenAsync(string hash, PortalTokenPurpose purpose, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Follows a confirmation link in one transaction: uses up the confirmation token with this hash (unused and not
+    /// expired at <paramref name="now"/>), records the address as verified (an earlier time is kept) and makes the user
+    /// active if it is pending (a suspended or cancelled user is left as it is) — all of it, or none. Returns the token
+    /// used, or null when there is no such usable token or the account is gone (nothing is changed then). A made-up or
+    /// used-up link costs a read, no write transaction.
+    /// </summary>
+    Task<PortalToken?> ConfirmPortalAddressAsync(string tokenHash, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>
     /// Whether a token with this hash and purpose is unused and not expired at <paramref name="now"/>: a read, without

@@ -42,8 +42,6 @@ internal sealed partial class PortalAccountService(
     /// <summary>The <see cref="PortalResult.Field"/> of a wrong current password (on a password change).</summary>
     public const string CurrentPasswordField = "current";
 
-    private readonly ConflictBackOff _conflictBackOff = conflictBackOff ?? ConflictBackOff.Default;
-
     private readonly UserService _users = new(store, timeProvider, conflictBackOff);
 
     /// <summary>1 once the missing base URL was logged (<see cref="LinkBase"/>): once says what to set; more is noise any client can cause.</summary>
@@ -146,14 +144,11 @@ internal sealed partial class PortalAccountService(
     /// <summary>Follows a verification link: marks the address verified and a pending user active.</summary>
     public async Task<PortalResult> VerifyAsync(string? token, CancellationToken ct)
     {
-        if (await ConsumeAsync(token, PortalTokenPurpose.Verify, ct) is not { } used)
+        // The link used up, the address confirmed and a pending user made active: one store transaction, all or none.
+        if (!OneTimeTokens.IsWellFormed(token) || await store.ConfirmPortalAddressAsync(OneTimeTokens.Hash(token!), timeProvider.GetUtcNow(), ct) is null)
         {
             return PortalResult.Refused(LinkUnusable);
         }
-
-        var now = timeProvider.GetUtcNow();
-        await store.MarkPortalEmailVerifiedAsync(used.UserId, now, ct);
-        await ActivateIfPendingAsync(used.UserId, ct);
 
         return PortalResult.Success("Your email address is confirmed. You can log in now.");
     }
@@ -436,24 +431,6 @@ internal sealed partial class PortalAccountService(
                && MimeKit.MailboxAddress.TryParse(email, out var parsed) && string.Equals(parsed.Address, email, StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>
-    /// Makes the user active if (and only while) they are pending: the write is refused when the user changed after it
-    /// was read, and then read again after the management layer's wait, so an operator's suspension or plan change made
-    /// meanwhile is never overwritten.
-    /// </summary>
-    private Task ActivateIfPendingAsync(string userId, CancellationToken ct) =>
-        _conflictBackOff.RetryWhenChangedAsync(async () =>
-        {
-            // Read on every attempt: after a change made meanwhile the user may not be pending any more.
-            if (await store.FindUserAsync(userId, ct) is { Status: UserStatus.Pending } pending)
-            {
-                await store.UpdateUserAsync(pending with { Status = UserStatus.Active, UpdatedAt = RowVersion.ChangedAt(timeProvider, pending.UpdatedAt) },
-                    pending.UpdatedAt, ct);
-            }
-
-            return true;
-        }, ct);
-
     private async Task SendVerificationAsync(UserDefinition user, string origin, CancellationToken ct)
     {
         // The recipient's slot first (as for reset links): past the mail limit no link is issued, so a resend form
@@ -484,11 +461,6 @@ internal sealed partial class PortalAccountService(
         }, ct);
         return token;
     }
-
-    private Task<PortalToken?> ConsumeAsync(string? token, PortalTokenPurpose purpose, CancellationToken ct) =>
-        OneTimeTokens.IsWellFormed(token)
-            ? store.ConsumePortalTokenAsync(OneTimeTokens.Hash(token!), purpose, timeProvider.GetUtcNow(), ct)
-            : Task.FromResult<PortalToken?>(null);
 
     /// <summary>
     /// Where links in emails point: <c>APIGATE_PORTAL_BASE_URL</c>, else the request's own address — but only when that

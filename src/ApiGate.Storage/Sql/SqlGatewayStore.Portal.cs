@@ -69,10 +69,6 @@ public abstract partial class SqlGatewayStore
         await WriteOneAsync("UPDATE portal_accounts SET password_hash = @New, updated_at = @At WHERE user_id = @UserId AND password_hash = @Verified",
             cancellationToken, new { UserId = userId, Verified = verifiedHash, New = newHash, At = StoredValues.Time(at) }) > 0;
 
-    public async Task<bool> MarkPortalEmailVerifiedAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken) =>
-        await WriteOneAsync("UPDATE portal_accounts SET email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId",
-            cancellationToken, new { UserId = userId, At = StoredValues.Time(at) }) > 0;
-
     public Task CreatePortalTokenAsync(PortalToken token, CancellationToken cancellationToken) =>
         WriteTransactionAsync(async (connection, transaction, ct) =>
         {
@@ -127,6 +123,35 @@ public abstract partial class SqlGatewayStore
 
             return used;
         }, cancellationToken);
+
+    public async Task<PortalToken?> ConfirmPortalAddressAsync(string tokenHash, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // A read first, as for any link: a made-up or used-up one costs no write transaction.
+        if (!await IsPortalTokenUsableAsync(tokenHash, PortalTokenPurpose.Verify, now, cancellationToken))
+        {
+            return null;
+        }
+
+        // The link is taken, the address marked confirmed and a pending user made active in one transaction: a failure
+        // after the link was used must not leave it used with the address unconfirmed or the user pending.
+        return await WriteTransactionAsync(async (connection, transaction, ct) =>
+        {
+            if (await TakeTokenAsync(connection, transaction, tokenHash, PortalTokenPurpose.Verify, now, ct) is not { } used)
+            {
+                return null;
+            }
+
+            if (await ExecuteAsync(connection, transaction,
+                    "UPDATE portal_accounts SET email_verified_at = COALESCE(email_verified_at, @At), updated_at = @At WHERE user_id = @UserId", ct,
+                    new { used.UserId, At = StoredValues.Time(now) }) == 0)
+            {
+                return null; // the account is gone (its tokens go with it; this one was read before the delete committed)
+            }
+
+            await ActivateIfPendingAsync(connection, transaction, used.UserId, now, ct);
+            return used;
+        }, cancellationToken);
+    }
 
     /// <summary>
     /// Makes the user active if (and only while) it is pending, inside the caller's transaction: the row is locked

@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Runtime.ExceptionServices;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Portal;
@@ -88,36 +86,30 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     }
 
     [Fact]
-    public async Task VerifyAsync_UserChangedBetweenReadAndActivation_ReadsAgainOnlyAfterTheManagementBackOffAndKeepsTheChange()
+    public async Task VerifyAsync_OperatorChangesAroundTheActivation_EarlierChangeKeptStaleWriteRefusedActivationKept()
     {
-        // Arrange: an operator renames the user just before the activation writes (a real conflict in the store); the
-        // back-off's random source picks half of its first 4 ms bound, on a clock of its own
-        var hook = new StoreThatChangesTheUserOnce();
-        var store = StoreThatChangesTheUserOnce.Wrap(_store, hook);
-        var waits = new FakeTimeProvider();
-        var portal = await PortalAsync(store: store, backOff: new ConflictBackOff(waits, () => 0.5));
+        // Arrange: a pending user renamed by the operator before the link is followed, and an operator's form read
+        // before the activation (its row version) and saved after it
+        var portal = await PortalAsync();
         await portal.SignUpAsync("race@example.com", "correct horse battery", Origin, Address, None);
         var token = TokenOf(TestSmtpServer.LinkIn(await _smtp.NextToAsync("race@example.com"), "/portal/verify"));
-        hook.Arm();
+        var users = new UserService(_store, _clock);
+        var signedUp = (await _store.FindUserAsync("race@example.com", None))!;
+        Assert.True((await users.UpdateAsync(signedUp.Id, new UserChanges { Name = "Renamed before" }, None)).Ok);
+        var readByTheOperator = (await _store.FindUserAsync(signedUp.Id, None))!;
 
         // Act
-        var verifying = portal.VerifyAsync(token, None);
-        await hook.Conflicted.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        await Task.Delay(TimeSpan.FromMilliseconds(100)); // time enough to read again, were there no wait
-        var readsBeforeTheWait = (hook.UserReads, verifying.IsCompleted);
-        waits.Advance(TimeSpan.FromMilliseconds(2) - TimeSpan.FromTicks(1));
-        await Task.Delay(TimeSpan.FromMilliseconds(50));
-        var readsJustBeforeItEnds = (hook.UserReads, verifying.IsCompleted);
-        waits.Advance(TimeSpan.FromTicks(1));
-        var verified = await verifying.WaitAsync(TimeSpan.FromSeconds(30));
+        var verified = await portal.VerifyAsync(token, None);
+        var staleWrite = await Record.ExceptionAsync(() => _store.UpdateUserAsync(
+            readByTheOperator with { Name = "Stale form", UpdatedAt = readByTheOperator.UpdatedAt.AddTicks(10) }, readByTheOperator.UpdatedAt, None));
 
-        // Assert
-        Assert.Equal((1, false), readsBeforeTheWait);
-        Assert.Equal((1, false), readsJustBeforeItEnds);
+        // Assert: the rename made before is kept, the stale form's save is refused (it would have put the user back to
+        // pending), and the user is active
         Assert.True(verified.Ok, verified.Message);
-        Assert.Equal(2, hook.UserReads);
-        var user = await _store.FindUserAsync("race@example.com", None);
-        Assert.Equal((UserStatus.Active, "Renamed meanwhile"), (user!.Status, user.Name));
+        Assert.IsType<Core.Storage.StoreChangedMeanwhileException>(staleWrite);
+        var user = (await _store.FindUserAsync("race@example.com", None))!;
+        Assert.Equal((UserStatus.Active, "Renamed before"), (user.Status, user.Name));
+        Assert.NotEqual(readByTheOperator.UpdatedAt, user.UpdatedAt);
     }
 
     [Fact]
@@ -1117,76 +1109,5 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var billing = new ApiGate.Core.Management.BillingService(null, store ?? _store, store ?? _store, _clock, ApiGate.Core.Billing.PaymentFailedAction.Suspend);
         return new PortalAccountService(store ?? _store, options, queue, new LoginLimiter(counter), billing, _clock,
             logger ?? (Microsoft.Extensions.Logging.ILogger<PortalAccountService>)NullLogger<PortalAccountService>.Instance, backOff);
-    }
-}
-
-/// <summary>
-/// The store, forwarded call by call, counting reads of users; once <see cref="Armed"/>, the next user update is
-/// preceded by another write to the same user (an operator's rename), so the update meets a real conflict.
-/// </summary>
-public class StoreThatChangesTheUserOnce : DispatchProxy
-{
-    private StoreThatChangesTheUserOnce? _shared;
-    private int _userReads;
-
-    internal Core.Storage.IGatewayStore Inner { get; private set; } = null!;
-
-    /// <summary>True from <see cref="Arm"/> until the next user update; reads of users are counted from <see cref="Arm"/> on.</summary>
-    internal bool Armed { get; private set; }
-
-    internal bool Counting { get; private set; }
-
-    internal int UserReads => Volatile.Read(ref _shared!._userReads);
-
-    internal TaskCompletionSource Conflicted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    internal static Core.Storage.IGatewayStore Wrap(Core.Storage.IGatewayStore inner, StoreThatChangesTheUserOnce hook)
-    {
-        hook.Inner = inner;
-        hook._shared = hook;
-        var proxy = Create<Core.Storage.IGatewayStore, StoreThatChangesTheUserOnce>();
-        ((StoreThatChangesTheUserOnce)(object)proxy)._shared = hook;
-        return proxy;
-    }
-
-    internal void Arm() => (Armed, Counting) = (true, true);
-
-    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
-    {
-        var hook = _shared!;
-        if (targetMethod!.Name == nameof(Core.Storage.IGatewayStore.FindUserAsync) && hook.Counting)
-        {
-            Interlocked.Increment(ref hook._userReads);
-        }
-
-        if (targetMethod.Name == nameof(Core.Storage.IGatewayStore.UpdateUserAsync) && hook.Armed)
-        {
-            hook.Armed = false;
-            return ChangeThenUpdateAsync(hook, (UserDefinition)args![0]!, (DateTimeOffset)args[1]!, (CancellationToken)args[2]!);
-        }
-
-        try
-        {
-            return targetMethod.Invoke(hook.Inner, args);
-        }
-        catch (TargetInvocationException ex) when (ex.InnerException is not null)
-        {
-            ExceptionDispatchInfo.Throw(ex.InnerException);
-            throw;
-        }
-    }
-
-    private static async Task ChangeThenUpdateAsync(StoreThatChangesTheUserOnce hook, UserDefinition user, DateTimeOffset readAt, CancellationToken ct)
-    {
-        var current = (await hook.Inner.FindUserAsync(user.Id, ct))!;
-        await hook.Inner.UpdateUserAsync(current with { Name = "Renamed meanwhile", UpdatedAt = current.UpdatedAt.AddTicks(10) }, current.UpdatedAt, ct);
-        try
-        {
-            await hook.Inner.UpdateUserAsync(user, readAt, ct);
-        }
-        finally
-        {
-            hook.Conflicted.TrySetResult();
-        }
     }
 }

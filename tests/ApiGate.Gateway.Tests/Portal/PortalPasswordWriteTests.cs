@@ -95,6 +95,62 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task VerifyAsync_PendingUserAndTheActivationFailsInTheDatabase_NothingChangedAndTheLinkWorksAfter(string engine)
+    {
+        // Arrange: a pending user with a confirmation link out, and the database refusing every write of a user's status
+        // (a trigger)
+        var created = await engines.CreateAsync(engine);
+        var portal = Portal(created.Store, requireVerification: true);
+        var user = await PendingAsync(created.Store, "confirm-fails@example.com");
+        var token = await LinkAsync(created.Store, user.Id, PortalTokenPurpose.Verify, PortalOptions.VerifyLifetime);
+        await using var raw = await created.OpenRawAsync();
+        await ExecuteAsync(raw, engine == GatewayStores.Sqlite
+            ? "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users BEGIN SELECT RAISE(ABORT, 'status writes refused by the test'); END"
+            : "CREATE FUNCTION refuse_status() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'status writes refused by the test'; END $$; " +
+              "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users FOR EACH ROW EXECUTE FUNCTION refuse_status()");
+
+        // Act
+        var failure = await Record.ExceptionAsync(() => portal.VerifyAsync(token, None));
+        var meanwhile = await created.Store.FindPortalAccountAsync(user.Id, None);
+        var statusMeanwhile = (await created.Store.FindUserAsync(user.Id, None))!.Status;
+        await ExecuteAsync(raw, engine == GatewayStores.Sqlite ? "DROP TRIGGER refuse_status" : "DROP TRIGGER refuse_status ON users");
+        var retried = await portal.VerifyAsync(token, None);
+
+        // Assert: the failed attempt changed nothing (the address unconfirmed, the user pending, the link usable); the
+        // retry did all of it
+        Assert.Contains("status writes refused by the test", failure?.Message, StringComparison.Ordinal);
+        Assert.Null(meanwhile!.EmailVerifiedAt);
+        Assert.Equal(Core.Identity.UserStatus.Pending, statusMeanwhile);
+        Assert.Equal((true, "Your email address is confirmed. You can log in now."), Outcome(retried));
+        Assert.Equal(_clock.GetUtcNow(), (await created.Store.FindPortalAccountAsync(user.Id, None))!.EmailVerifiedAt);
+        Assert.Equal(Core.Identity.UserStatus.Active, (await created.Store.FindUserAsync(user.Id, None))!.Status);
+        Assert.Equal((false, PortalAccountService.LinkUnusable), Outcome(await portal.VerifyAsync(token, None)));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task VerifyAsync_SuspendedUser_AddressConfirmedUserStaysSuspendedAndUnchanged(string engine)
+    {
+        // Arrange
+        var created = await engines.CreateAsync(engine);
+        var portal = Portal(created.Store, requireVerification: true);
+        var signedUp = await SignedUpAsync(Portal(created.Store), created.Store, "suspended-confirm@example.com");
+        Assert.True((await new Core.Management.UserService(created.Store, _clock).UpdateAsync(signedUp.Id,
+            new Core.Management.UserChanges { Status = Core.Identity.UserStatus.Suspended }, None)).Ok);
+        var suspended = (await created.Store.FindUserAsync(signedUp.Id, None))!;
+        var token = await LinkAsync(created.Store, suspended.Id, PortalTokenPurpose.Verify, PortalOptions.VerifyLifetime);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+
+        // Act
+        var confirmed = await portal.VerifyAsync(token, None);
+
+        // Assert: the address is confirmed, and the operator's suspension is kept, row version and all
+        Assert.Equal((true, "Your email address is confirmed. You can log in now."), Outcome(confirmed));
+        Assert.Equal(_clock.GetUtcNow(), (await created.Store.FindPortalAccountAsync(suspended.Id, None))!.EmailVerifiedAt);
+        var after = (await created.Store.FindUserAsync(suspended.Id, None))!;
+        Assert.Equal((Core.Identity.UserStatus.Suspended, suspended.UpdatedAt), (after.Status, after.UpdatedAt));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ResetAsync_SuspendedUserWithVerificationRequired_PasswordSetUserStaysSuspendedAndUnchanged(string engine)
     {
         // Arrange
@@ -209,7 +265,10 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
     }
 
     /// <summary>A reset link as the forgot form issues it (stored by its hash), without a mail server in between.</summary>
-    private async Task<string> ResetLinkAsync(IGatewayStore store, string userId)
+    private Task<string> ResetLinkAsync(IGatewayStore store, string userId) => LinkAsync(store, userId, PortalTokenPurpose.Reset, PortalOptions.ResetLifetime);
+
+    /// <summary>A link of <paramref name="purpose"/> as the portal issues it (stored by its hash), without a mail server in between.</summary>
+    private async Task<string> LinkAsync(IGatewayStore store, string userId, PortalTokenPurpose purpose, TimeSpan lifetime)
     {
         var token = OneTimeTokens.Generate();
         var now = _clock.GetUtcNow();
@@ -217,10 +276,10 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
         {
             Id = Core.Text.Ids.New("ptk"),
             UserId = userId,
-            Purpose = PortalTokenPurpose.Reset,
+            Purpose = purpose,
             Hash = OneTimeTokens.Hash(token),
             CreatedAt = now,
-            ExpiresAt = now + PortalOptions.ResetLifetime,
+            ExpiresAt = now + lifetime,
         }, None);
         return token;
     }

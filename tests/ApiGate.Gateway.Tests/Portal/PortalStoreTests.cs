@@ -326,24 +326,30 @@ public sealed class PortalStoreTests(StoreEngines engines) : IClassFixture<Store
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
-    public async Task SetPasswordAndMarkVerified_Account_Updated(string engine)
+    public async Task SetPasswordAndConfirmAddress_Account_UpdatedFirstConfirmationTimeKept(string engine)
     {
-        // Arrange
+        // Arrange: an active user with two confirmation links out, the second made after the first was followed
         var store = (await engines.CreateAsync(engine)).Store;
         var user = await PortalUserAsync(store, "upd@example.com");
+        await store.CreatePortalTokenAsync(Token(user.Id, "verify-1", PortalTokenPurpose.Verify, Now.AddDays(2)), None);
 
         // Act
         var set = await store.SetPortalPasswordAsync(user.Id, "hash-2", Now, None);
-        var verified = await store.MarkPortalEmailVerifiedAsync(user.Id, Now, None);
-        var again = await store.MarkPortalEmailVerifiedAsync(user.Id, Now.AddDays(1), None);
+        var confirmed = await store.ConfirmPortalAddressAsync("verify-1", Now, None);
+        await store.CreatePortalTokenAsync(Token(user.Id, "verify-2", PortalTokenPurpose.Verify, Now.AddDays(2)), None);
+        var again = await store.ConfirmPortalAddressAsync("verify-2", Now.AddDays(1), None);
+        var usedUp = await store.ConfirmPortalAddressAsync("verify-1", Now.AddDays(1), None);
         var unknown = await store.SetPortalPasswordAsync("usr_none", "x", Now, None);
 
-        // Assert
+        // Assert: the first confirmation's time is kept; a used link confirms nothing; the active user stays as it was
         var account = await store.FindPortalAccountAsync(user.Id, None);
-        Assert.True(set && verified && again);
+        Assert.True(set);
+        Assert.Equal((user.Id, user.Id, null), (confirmed?.UserId, again?.UserId, usedUp?.UserId));
         Assert.False(unknown);
         Assert.Equal("hash-2", account!.PasswordHash);
         Assert.Equal(Now, account.EmailVerifiedAt);
+        var after = (await store.FindUserAsync(user.Id, None))!;
+        Assert.Equal((UserStatus.Active, user.UpdatedAt), (after.Status, after.UpdatedAt));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
