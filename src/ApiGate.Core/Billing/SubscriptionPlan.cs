@@ -13,8 +13,9 @@ public static class SubscriptionPlan
     /// <c>apigate_plan</c> metadata the gateway gave it; empty when unknown), or null when no plan is its:
     /// <list type="number">
     /// <item>the plan whose <see cref="PlanDefinition.StripePriceId"/> is one of the prices (one plan per price);</item>
-    /// <item>else the plan sold with its metered price alone (no <see cref="PlanDefinition.StripePriceId"/>) whose
-    /// <see cref="PlanDefinition.StripeOveragePriceId"/> is one of the prices (one such plan per price, too);</item>
+    /// <item>else, when the subscription carries one price only, the plan sold with that metered price alone (no
+    /// <see cref="PlanDefinition.StripePriceId"/>, and it as its <see cref="PlanDefinition.StripeOveragePriceId"/>; one
+    /// such plan per price, too);</item>
     /// <item>else the plan it was started for, when that plan has no monthly Stripe price (its metered price was
     /// removed: nothing else can claim the subscription) or carries the subscription's metered price (it has been given
     /// a monthly price since): its subscribers stay on it until the operator changes their subscription.</item>
@@ -33,11 +34,14 @@ public static class SubscriptionPlan
             }
         }
 
-        foreach (var price in priceIds)
+        // Only a subscription of the metered price alone is one sold with it alone: a subscription that also carries a
+        // price no plan has (a monthly price the operator has since replaced on its paid plan, which shares the metered
+        // price) is that paid plan's, found below by what it was started for, not the free plan's.
+        if (priceIds.Count > 0 && priceIds.All(price => price.Length > 0 && string.Equals(price, priceIds[0], StringComparison.Ordinal)))
         {
             foreach (var plan in plans)
             {
-                if (plan.StripePriceId.Length == 0 && string.Equals(plan.StripeOveragePriceId, price, StringComparison.Ordinal) && price.Length > 0)
+                if (plan.StripePriceId.Length == 0 && string.Equals(plan.StripeOveragePriceId, priceIds[0], StringComparison.Ordinal))
                 {
                     return plan;
                 }

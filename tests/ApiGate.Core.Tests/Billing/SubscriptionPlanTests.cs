@@ -33,6 +33,19 @@ public sealed class SubscriptionPlanTests
         Assert.Same(paygWithout, SubscriptionPlan.Find([Pro with { StripeOveragePriceId = "" }, paygWithout, Free], ["price_meter"], "payg"));
     }
 
+    [Fact]
+    public void Find_PaidPlansMonthlyPriceReplacedSinceAndItsMeteredPriceSharedWithAFreePlan_ThePaidPlanItWasStartedFor()
+    {
+        // The operator gave Pro a new monthly price; its earlier subscribers still carry the old one and the shared metered price
+        var proRepriced = Pro with { StripePriceId = "price_pro_2027" };
+
+        Assert.Same(proRepriced, SubscriptionPlan.Find([Payg, proRepriced, Free], ["price_pro", "price_meter"], "pro"));
+    }
+
+    [Fact]
+    public void Find_MeteredPriceBesideAnUnknownPriceAndNoPlanStartedFor_NoPlan() =>
+        Assert.Null(SubscriptionPlan.Find([Payg, Pro with { StripePriceId = "price_pro_2027" }, Free], ["price_pro", "price_meter"], ""));
+
     [Theory]
     [InlineData("price_other", "")]
     [InlineData("price_other", "pro")]
