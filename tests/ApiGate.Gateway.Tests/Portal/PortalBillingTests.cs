@@ -101,6 +101,29 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [Fact]
+    public async Task Subscribe_PlanPricedZeroWithOverageButNoStripeMeteredPrice_NotOfferedAndRefusedWithoutCallingStripe()
+    {
+        // Arrange: overage billed outside Stripe (no stripe_overage_price_id): there is nothing for checkout to sell
+        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput
+        {
+            Id = "invoiced", Name = "Invoiced overage", PriceMonthly = 0, RequestsPerMonth = 1000, OveragePrice = 1, Visible = true,
+        }, CancellationToken.None)).Ok);
+        using var client = await SignedInAsync("invoiced@customer.example");
+        var user = (await Gateway.Users.GetAsync("invoiced@customer.example", CancellationToken.None)).Value!;
+        var sentBefore = _stripe.Requests.Count;
+
+        // Act
+        var plans = await client.GetStringAsync("/portal/plans");
+        var (url, refusal) = await Gateway.Service<PortalPlanService>().CheckoutAsync(user, "invoiced", Gateway.Url, CancellationToken.None);
+
+        // Assert: no "Subscribe" that could only ever fail, and a post of one anyway is refused as not offered
+        Assert.DoesNotContain("id=\"subscribe-invoiced\"", plans, StringComparison.Ordinal);
+        Assert.Null(url);
+        Assert.Equal("That plan is not offered through checkout.", refusal!.Message);
+        Assert.Equal(sentBefore, _stripe.Requests.Count);
+    }
+
+    [Fact]
     public async Task Subscribe_WhileASubscriptionIsLive_NotOfferedAndRefusedSoNoSecondSubscriptionIsBilled()
     {
         // Arrange: checkout completed (Stripe's signed webhook), so the customer pays for pro
