@@ -30,7 +30,7 @@ internal static class UserCommands
             return await PrintAsync(context, parse, store, result, ct);
         });
 
-        var search = new Option<string?>("--search") { Description = "Only users whose email contains this text (any case)" };
+        var search = new Option<string?>("--search") { Description = "Only users whose email contains this text (ASCII letters in any case)" };
         var list = new Command("list", "List users, by email") { search };
         var paging = new ListPaging(list, "users");
         CliApp.SetServiceHandler(list, context, async (parse, store, ct) =>

@@ -35,7 +35,7 @@ public interface IIdentityStore
     /// <summary>
     /// One page of the users, by email: at most <paramref name="count"/> after the first <paramref name="offset"/> — or,
     /// when <paramref name="after"/> is given, right after that cursor — of those whose email contains
-    /// <paramref name="emailContains"/> (ignoring case; every user when null), how many those are, and the cursor of the
+    /// <paramref name="emailContains"/> (ignoring the case of ASCII letters, alike on every engine; every user when null), how many those are, and the cursor of the
     /// page that follows. Only the page's rows are read.
     /// </summary>
     Task<StorePage<UserDefinition>> ListUsersPageAsync(string? emailContains, int offset, ListCursor? after, int count, CancellationToken cancellationToken);

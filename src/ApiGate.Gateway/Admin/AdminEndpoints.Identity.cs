@@ -30,7 +30,7 @@ internal static partial class AdminEndpoints
                 return AdminPaging.Page(context, page, found, "users");
             })
             .WithName("List_users").WithTags("users").Produces<ListDocument<UserDefinition>>().Paged().ByCursor()
-            .Query("q", "only users whose email contains this text (ignoring case)").Describe();
+            .Query("q", "only users whose email contains this text (ignoring the case of ASCII letters)").Describe();
         MapCrud<UserDefinition, UserInput, UserChanges>(e, "users", writes, u => u.Id, u => u.UpdatedAt, input => input.ToChanges(), list: null,
             users.GetAsync, users.CreateAsync, users.UpdateAsync, users.DeleteAsync);
         MapAction(e, "users", "activate", writes, u => u.UpdatedAt, (id, condition, ct) => users.UpdateAsync(id, new UserChanges { Status = UserStatus.Active }, condition, ct));

@@ -53,8 +53,26 @@ public abstract partial class SqlGatewayStore
             ? PageAsync(Users, r => r.ToDefinition(), "", null, offset, UsersKeyset, after, count, cancellationToken)
             : emailContains.Contains('\0', StringComparison.Ordinal)
             ? Task.FromResult(new StorePage<UserDefinition>([], 0)) // no email holds a NUL, and PostgreSQL cannot be asked about one (see FindAsync)
-            : PageAsync(Users, r => r.ToDefinition(), @"WHERE lower(email) LIKE @Pattern ESCAPE '\'", new { Pattern = ContainsPattern(emailContains) }, offset,
-                UsersKeyset, after, count, cancellationToken);
+            : PageAsync(Users, r => r.ToDefinition(), EmailContains(emailContains, out var patterns), patterns, offset, UsersKeyset, after, count, cancellationToken);
+
+    /// <summary>
+    /// The condition that finds the users whose email contains <paramref name="text"/>, with <paramref name="parameters"/>
+    /// for it: the case of ASCII letters is ignored, in the email and in the text, and every other character is compared
+    /// as it is, so that SQLite and PostgreSQL find the same users (<c>lower()</c> folds by the database's locale on
+    /// PostgreSQL and ASCII only on SQLite). Stored emails are <see cref="Emails.Canonical"/>, their other letters lower
+    /// case, so a text with such a capital (<c>ÉLODIE</c>) is also looked for in that form (<c>élodie</c>); the text as
+    /// typed still finds an email stored before that rule, or with a dotted capital I (U+0130), spelled that way.
+    /// </summary>
+    private string EmailContains(string text, out object parameters)
+    {
+        var asTyped = AsciiLowerCase(text);
+        var canonical = AsciiLowerCase(Emails.Canonical(text));
+        parameters = new { Pattern = ContainsPattern(asTyped), CanonicalPattern = ContainsPattern(canonical) };
+        var email = AsciiLower("email");
+        return string.Equals(asTyped, canonical, StringComparison.Ordinal)
+            ? $@"WHERE {email} LIKE @Pattern ESCAPE '\'"
+            : $@"WHERE ({email} LIKE @Pattern ESCAPE '\' OR {email} LIKE @CanonicalPattern ESCAPE '\')";
+    }
 
     public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) =>
         FindByIdOrNameAsync(Users, r => r.ToDefinition(), EmailIsRef, Emails.Canonical(idOrEmail), cancellationToken);
@@ -72,8 +90,7 @@ public abstract partial class SqlGatewayStore
     /// A–Z and nothing else, decides.
     /// </remarks>
     internal virtual string EmailIsRef =>
-        "WHERE lower(email) = lower(@Ref) AND translate(email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = " +
-        "translate(@Ref, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
+        $"WHERE lower(email) = lower(@Ref) AND {AsciiLower("email")} = {AsciiLower("@Ref")}";
 
     public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Insert, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),

@@ -512,9 +512,30 @@ public abstract partial class SqlGatewayStore : IGatewayStore
     /// </summary>
     private protected sealed record Keyset<TRow>(string After, Func<TRow, ListCursor> CursorOf);
 
-    /// <summary>A <c>LIKE</c> pattern (escape character <c>\</c>) for text containing <paramref name="text"/>, lower-cased.</summary>
+    /// <summary>A <c>LIKE</c> pattern (escape character <c>\</c>) for text containing <paramref name="text"/> as it is.</summary>
     private protected static string ContainsPattern(string text) =>
-        "%" + text.ToLowerInvariant().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
+        "%" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
+
+    /// <summary>
+    /// <paramref name="text"/> with its ASCII letters lower-cased and every other character as it is: the case fold both
+    /// engines make alike (<see cref="AsciiLower(string)"/> in SQL). <see cref="string.ToLowerInvariant()"/> folds every
+    /// letter, and so does PostgreSQL's <c>lower()</c>, by its own rules and the database's locale; SQLite's folds ASCII only.
+    /// </summary>
+    private protected static string AsciiLowerCase(string text) =>
+        string.Create(text.Length, text, static (span, source) =>
+        {
+            for (var i = 0; i < span.Length; i++)
+            {
+                span[i] = char.IsAsciiLetterUpper(source[i]) ? (char)(source[i] | 0x20) : source[i];
+            }
+        });
+
+    /// <summary>
+    /// The SQL of <paramref name="expression"/> with its ASCII letters lower-cased and every other character as it is
+    /// (<see cref="AsciiLowerCase"/>): <c>translate()</c> of A–Z, where <c>lower()</c> would fold by the locale.
+    /// </summary>
+    private protected virtual string AsciiLower(string expression) =>
+        $"translate({expression}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
 
     /// <summary>
     /// The row whose id is <paramref name="reference"/>, else the one <paramref name="byName"/> (a WHERE clause on

@@ -771,6 +771,9 @@ public sealed partial class SqliteGatewayStore : SqlGatewayStore
     // indexed here and read every user's row (~135 ms a lookup with 100,000 users).
     internal override string EmailIsRef => "WHERE email = @Ref";
 
+    // SQLite's lower() folds ASCII letters only (this build has no ICU), which is what AsciiLower asks for; it has no translate().
+    private protected override string AsciiLower(string expression) => $"lower({expression})";
+
     private protected override bool IsConstraintViolation(Exception exception) => exception is SqliteException { SqliteErrorCode: 19 /* SQLITE_CONSTRAINT */ };
 
     private protected override bool IsForeignKeyViolation(Exception exception) =>

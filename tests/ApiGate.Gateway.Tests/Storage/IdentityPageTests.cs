@@ -68,6 +68,42 @@ public sealed class IdentityPageTests(StoreEngines engines) : IClassFixture<Stor
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ListUsersPageAsync_EmailContainsWithNonAsciiLetters_AsciiCaseIgnoredOtherLettersAsStoredAlikeOnEveryEngine(string engine)
+    {
+        // Arrange: two addresses stored before such spellings were refused or lower-cased (written with the raw store API,
+        // which does not check spellings), and two stored as they are today
+        var store = (await engines.CreateAsync(engine)).Store;
+        var users = new UserService(store, TimeProvider.System);
+        foreach (var (built, stored) in new[]
+        {
+            ("dotted@example.com", "AL\u0130CE@example.com"), ("legacy@example.com", "\u00C9lodie@example.com"),
+            ("alice.b@example.com", "alice.b@example.com"), ("\u00E9lodie.b@example.com", "\u00E9lodie.b@example.com"),
+        })
+        {
+            var user = await users.BuildNewAsync(new UserChanges { Email = built }, None);
+            Assert.True(user.Ok, user.Error?.ToString());
+            await store.CreateUserAsync(user.Value! with { Email = stored }, None);
+        }
+
+        async Task<List<string>> SearchAsync(string text) => (await store.ListUsersPageAsync(text, 0, null, 10, None)).Items.Select(u => u.Email).ToList();
+
+        // Act
+        var dottedAsStored = await SearchAsync("AL\u0130CE");
+        var dottedOtherAsciiCase = await SearchAsync("al\u0130ce@EXAMPLE");
+        var plainI = await SearchAsync("ALICE");
+        var capitalE = await SearchAsync("\u00C9LODIE");
+        var smallE = await SearchAsync("\u00E9lodie");
+
+        // Assert: ASCII letters in any case; a dotted capital I only as itself; a non-ASCII capital as typed or lower-cased
+        // as addresses are stored today, a lower-case one only as itself — on SQLite and PostgreSQL alike
+        Assert.Equal(["AL\u0130CE@example.com"], dottedAsStored);
+        Assert.Equal(["AL\u0130CE@example.com"], dottedOtherAsciiCase);
+        Assert.Equal(["alice.b@example.com"], plainI);
+        Assert.Equal(["\u00C9lodie@example.com", "\u00E9lodie.b@example.com"], capitalE.Order(StringComparer.Ordinal));
+        Assert.Equal(["\u00E9lodie.b@example.com"], smallE);
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ListKeysPageAsync_PagesOfTwoOverFiveKeys_NewestFirstAndOnlyTheUsersWhenGiven(string engine)
     {
         // Arrange: five keys of ann, then one of bob, a second apart
