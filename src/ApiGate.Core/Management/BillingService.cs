@@ -411,9 +411,16 @@ public sealed class BillingService(
         }
 
         var plans = await identity.ListPlansAsync(ct);
-        return SubscriptionPlan.Find(plans, e.PriceIds, e.PlanId) is { } found
-            ? (found, null)
-            : (null, $"unknown price id(s) {string.Join(", ", e.PriceIds)}: no plan has this stripe_price_id (set it with apigate plans update --stripe-price-id)");
+        if (SubscriptionPlan.Find(plans, e.PriceIds, e.PlanId) is { } found)
+        {
+            return (found, null);
+        }
+
+        // A plan priced 0 a month is sold with its metered price alone, so that price can be the one to set as well.
+        var them = e.PriceIds.Count == 1 ? "it" : "any of them";
+        return (null, $"unknown price id(s) {string.Join(", ", e.PriceIds)}: no plan has {them} as its stripe_price_id (set it with apigate plans update " +
+            "--stripe-price-id), nor, for a plan priced 0 a month sold with its metered price alone, as its stripe_overage_price_id (set it with " +
+            "apigate plans update --stripe-overage-price-id)");
     }
 
     /// <summary>

@@ -292,7 +292,10 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
 
         // Assert
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.Status);
-        Assert.Contains("unknown price id(s) price_nobody_has", response.Body.GetProperty("errors")[0].GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(
+            "unknown price id(s) price_nobody_has: no plan has it as its stripe_price_id (set it with apigate plans update --stripe-price-id), nor, for a plan " +
+            "priced 0 a month sold with its metered price alone, as its stripe_overage_price_id (set it with apigate plans update --stripe-overage-price-id)",
+            response.Body.GetProperty("errors")[0].GetProperty("detail").GetString());
         Assert.Equal("free", (await h.UserAsync(user)).PlanId);
         Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_g", CancellationToken.None)); // Stripe retries it once the plan exists
     }
