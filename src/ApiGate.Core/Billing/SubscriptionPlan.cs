@@ -17,8 +17,9 @@ public static class SubscriptionPlan
     /// <see cref="PlanDefinition.StripePriceId"/>, and it as its <see cref="PlanDefinition.StripeOveragePriceId"/>; one
     /// such plan per price, too);</item>
     /// <item>else the plan it was started for, when that plan has no monthly Stripe price (its metered price was
-    /// removed: nothing else can claim the subscription) or carries the subscription's metered price (it has been given
-    /// a monthly price since): its subscribers stay on it until the operator changes their subscription.</item>
+    /// removed, or a paid plan's monthly price was, to stop selling it: nothing else can claim the subscription, whose
+    /// customer still pays what they subscribed to) or carries the subscription's metered price (it has been given a
+    /// monthly price since): its subscribers stay on it until the operator changes their subscription.</item>
     /// </list>
     /// </summary>
     public static PlanDefinition? Find(IReadOnlyList<PlanDefinition> plans, IReadOnlyList<string> priceIds, string startedFor)

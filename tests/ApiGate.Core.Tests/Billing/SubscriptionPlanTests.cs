@@ -46,6 +46,21 @@ public sealed class SubscriptionPlanTests
     public void Find_MeteredPriceBesideAnUnknownPriceAndNoPlanStartedFor_NoPlan() =>
         Assert.Null(SubscriptionPlan.Find([Payg, Pro with { StripePriceId = "price_pro_2027" }, Free], ["price_pro", "price_meter"], ""));
 
+    [Fact]
+    public void Find_OldMonthlyPriceOfAPaidPlanWhoseStripePriceWasCleared_ThePlanItWasStartedFor()
+    {
+        // Arrange: pro no longer sold through Stripe; its subscribers still pay its old price there
+        var proNotSold = Pro with { StripePriceId = "", StripeOveragePriceId = "" };
+
+        // Act
+        var startedForPro = SubscriptionPlan.Find([proNotSold, Payg, Free], ["price_pro"], "pro");
+        var startedForNone = SubscriptionPlan.Find([proNotSold, Payg, Free], ["price_pro"], "");
+
+        // Assert
+        Assert.Same(proNotSold, startedForPro);
+        Assert.Null(startedForNone);
+    }
+
     [Theory]
     [InlineData("price_other", "")]
     [InlineData("price_other", "pro")]
