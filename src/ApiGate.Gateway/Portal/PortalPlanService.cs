@@ -40,13 +40,14 @@ internal sealed partial class PortalPlanService(
 
     /// <summary>
     /// Whether the plan is bought through the provider's checkout (the page shows "Subscribe" only then): with billing on,
-    /// a plan with a monthly price, or one priced 0 a month that charges for overage through a Stripe metered price
-    /// (subscribed to with that price alone, docs/billing.md). A plan free in both prices has nothing to buy, and one
-    /// priced 0 whose overage has no Stripe price (billed some other way) nothing checkout could sell: checkout would
-    /// refuse it every time.
+    /// a plan with a monthly price and its Stripe price, or one priced 0 a month that charges for overage through a
+    /// Stripe metered price (subscribed to with that price alone, docs/billing.md). A plan free in both prices has
+    /// nothing to buy, and one whose price has no Stripe price (not sold through Stripe, or its overage billed some
+    /// other way) nothing checkout could sell: checkout would refuse it every time.
     /// </summary>
     public bool OfferedThroughCheckout(PlanDefinition plan) =>
-        billing.Enabled && plan.Enabled && plan.Visible && (plan.PriceMonthly > 0 || (plan.OveragePrice > 0 && plan.StripeOveragePriceId.Length > 0));
+        billing.Enabled && plan.Enabled && plan.Visible
+        && (plan.PriceMonthly > 0 ? plan.StripePriceId.Length > 0 : plan.OveragePrice > 0 && plan.StripeOveragePriceId.Length > 0);
 
     /// <summary>Moves the user to the plan if <see cref="CanChangeDirectly"/> allows it.</summary>
     public async Task<PortalResult> ChangeAsync(UserDefinition user, string? planId, CancellationToken ct)

@@ -100,13 +100,15 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.Equal(sentBefore, _stripe.Requests.Count);
     }
 
-    [Fact]
-    public async Task Subscribe_PlanPricedZeroWithOverageButNoStripeMeteredPrice_NotOfferedAndRefusedWithoutCallingStripe()
+    [Theory]
+    [InlineData(0, 1)] // priced 0, overage billed outside Stripe (no stripe_overage_price_id)
+    [InlineData(4900, 0)] // paid, but not sold through Stripe (no stripe_price_id)
+    public async Task Subscribe_PlanWithAPriceButNoStripePriceForIt_NotOfferedAndRefusedWithoutCallingStripe(long priceMonthly, long overagePrice)
     {
-        // Arrange: overage billed outside Stripe (no stripe_overage_price_id): there is nothing for checkout to sell
+        // Arrange: a price Stripe has no price for: there is nothing for checkout to sell
         Assert.True((await Gateway.Plans.CreateAsync(new PlanInput
         {
-            Id = "invoiced", Name = "Invoiced overage", PriceMonthly = 0, RequestsPerMonth = 1000, OveragePrice = 1, Visible = true,
+            Id = "invoiced", Name = "Invoiced", PriceMonthly = priceMonthly, RequestsPerMonth = 1000, OveragePrice = overagePrice, Visible = true,
         }, CancellationToken.None)).Ok);
         using var client = await SignedInAsync("invoiced@customer.example");
         var user = (await Gateway.Users.GetAsync("invoiced@customer.example", CancellationToken.None)).Value!;
