@@ -127,6 +127,26 @@ internal sealed class BillingHarness : IAsyncDisposable
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
+    /// <summary>A new admin token for the admin API's billing endpoints.</summary>
+    public async Task<string> AdminTokenAsync()
+    {
+        var created = await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("billing-tests", CancellationToken.None);
+        Assert.True(created.Ok, created.Error?.ToString());
+        return created.Value!.Token;
+    }
+
+    /// <summary>Posts <paramref name="body"/> as JSON to the admin API at <c>/admin</c> + <paramref name="path"/>.</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Json)> PostAdminAsync(string token, string path, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Gateway.Url + "/admin" + path)
+        {
+            Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await Gateway.Client.SendAsync(request);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Gateway.DisposeAsync();

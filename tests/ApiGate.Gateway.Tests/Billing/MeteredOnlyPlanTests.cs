@@ -1,7 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
-using System.Text.Json;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Tests.Infrastructure;
@@ -27,10 +24,10 @@ public sealed class MeteredOnlyPlanTests(StoreEngines engines) : IClassFixture<S
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
         await CreatePaygAsync(h);
         var user = (await h.Gateway.Users.CreateAsync(new UserChanges { Email = "pay@example.com" }, CancellationToken.None)).Value!;
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
 
         // Act: the operator starts the checkout, the customer pays it (nothing to pay now), Stripe says so
-        var checkout = await PostAsync(h, token, "/billing/checkout", new { user = "pay@example.com", plan = "payg", success_url = Success, cancel_url = Cancel });
+        var checkout = await h.PostAdminAsync(token, "/billing/checkout", new { user = "pay@example.com", plan = "payg", success_url = Success, cancel_url = Cancel });
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var completed = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_payg1", now - 10, "cus_fake1", "sub_payg", user.Id, "payg", "no_payment_required"));
         var renewed = await h.PostWebhookAsync(StripeEvents.Subscription("evt_payg2", "customer.subscription.updated", now - 5, "sub_payg", "cus_fake1", "active", now - 10,
@@ -71,10 +68,10 @@ public sealed class MeteredOnlyPlanTests(StoreEngines engines) : IClassFixture<S
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
         await h.CreatePlanAsync(new PlanInput { Id = "hobby", Name = "Hobby", PriceMonthly = 0, RequestsPerMonth = 100 });
         await h.Gateway.Users.CreateAsync(new UserChanges { Email = "zoe@example.com" }, CancellationToken.None);
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
 
         // Act
-        var response = await PostAsync(h, token, "/billing/checkout", new { user = "zoe@example.com", plan = "hobby", success_url = Success, cancel_url = Cancel });
+        var response = await h.PostAdminAsync(token, "/billing/checkout", new { user = "zoe@example.com", plan = "hobby", success_url = Success, cancel_url = Cancel });
 
         // Assert
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.Status);
@@ -123,14 +120,14 @@ public sealed class MeteredOnlyPlanTests(StoreEngines engines) : IClassFixture<S
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         Assert.Equal("plan payg", (await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_chg1", now - 20, "cus_old", "sub_old", userId, "payg"))).Body.GetProperty("message").GetString());
         await h.Gateway.Users.CreateAsync(new UserChanges { Email = "new@example.com" }, CancellationToken.None);
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
 
         // Act
         var withoutPrice = await h.Gateway.Plans.UpdateAsync("payg", new PlanInput { PriceMonthly = 900 }, CancellationToken.None);
         var withPrice = await h.Gateway.Plans.UpdateAsync("payg", new PlanInput { PriceMonthly = 900, StripePriceId = "price_payg_base" }, CancellationToken.None);
         var renewed = await h.PostWebhookAsync(StripeEvents.Subscription("evt_chg2", "customer.subscription.updated", now - 10, "sub_old", "cus_old", "active", now - 20,
             StartedFor(userId, "payg"), "price_metered"));
-        var checkout = await PostAsync(h, token, "/billing/checkout", new { user = "new@example.com", plan = "payg", success_url = Success, cancel_url = Cancel });
+        var checkout = await h.PostAdminAsync(token, "/billing/checkout", new { user = "new@example.com", plan = "payg", success_url = Success, cancel_url = Cancel });
 
         // Assert: a monthly price needs the Stripe price that charges it
         Assert.False(withoutPrice.Ok);
@@ -201,24 +198,6 @@ public sealed class MeteredOnlyPlanTests(StoreEngines engines) : IClassFixture<S
         using var request = new HttpRequestMessage(HttpMethod.Get, h.Gateway.Url + "/api/things");
         request.Headers.Add("X-API-Key", key);
         return await h.Gateway.Client.SendAsync(request);
-    }
-
-    private static async Task<string> TokenAsync(BillingHarness h)
-    {
-        var created = await new AdminTokenService(h.Gateway.Store, TimeProvider.System).CreateAsync("billing-tests", CancellationToken.None);
-        Assert.True(created.Ok, created.Error?.ToString());
-        return created.Value!.Token;
-    }
-
-    private static async Task<(HttpStatusCode Status, JsonElement Json)> PostAsync(BillingHarness h, string token, string path, object body)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, h.Gateway.Url + "/admin" + path)
-        {
-            Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await h.Gateway.Client.SendAsync(request);
-        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> done)

@@ -1,7 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
-using System.Text.Json;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
@@ -25,11 +22,11 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
             StripePriceId = "price_metered_base", StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
         });
         var user = await h.Gateway.Users.CreateAsync(new UserChanges { Email = "kim@example.com" }, CancellationToken.None);
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
 
         // Act
-        var first = await PostAsync(h, token, "/billing/checkout", new { user = "kim@example.com", plan = "metered", success_url = Success, cancel_url = Cancel });
-        var second = await PostAsync(h, token, "/billing/checkout", new { user = "kim@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
+        var first = await h.PostAdminAsync(token, "/billing/checkout", new { user = "kim@example.com", plan = "metered", success_url = Success, cancel_url = Cancel });
+        var second = await h.PostAdminAsync(token, "/billing/checkout", new { user = "kim@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, first.Status);
@@ -65,12 +62,12 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         // Arrange: a checkout for pro started (in one tab, say) and left unpaid
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
         await h.Gateway.Users.CreateAsync(new UserChanges { Email = "pia@example.com" }, CancellationToken.None);
-        var token = await TokenAsync(h);
-        var first = await PostAsync(h, token, "/billing/checkout", new { user = "pia@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
+        var token = await h.AdminTokenAsync();
+        var first = await h.PostAdminAsync(token, "/billing/checkout", new { user = "pia@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
         Assert.Equal(HttpStatusCode.OK, first.Status);
 
         // Act: a checkout for team (another tab) before the first is paid
-        var second = await PostAsync(h, token, "/billing/checkout", new { user = "pia@example.com", plan = "team", success_url = Success, cancel_url = Cancel });
+        var second = await h.PostAdminAsync(token, "/billing/checkout", new { user = "pia@example.com", plan = "team", success_url = Success, cancel_url = Cancel });
 
         // Assert: paying the first page can no longer start a subscription beside the second one
         Assert.Equal(HttpStatusCode.OK, second.Status);
@@ -87,10 +84,10 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
         await h.CreatePlanAsync(new PlanInput { Id = "ghost", Name = "Ghost", StripePriceId = "price_deleted_in_stripe" });
         await h.Gateway.Users.CreateAsync(new UserChanges { Email = "lee@example.com" }, CancellationToken.None);
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
 
         // Act
-        var response = await PostAsync(h, token, "/billing/checkout", new { user = "lee@example.com", plan = "ghost", success_url = Success, cancel_url = Cancel });
+        var response = await h.PostAdminAsync(token, "/billing/checkout", new { user = "lee@example.com", plan = "ghost", success_url = Success, cancel_url = Cancel });
 
         // Assert
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.Status);
@@ -108,11 +105,11 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         // Arrange
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
         await h.Gateway.Users.CreateAsync(new UserChanges { Email = "max@example.com" }, CancellationToken.None);
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
         h.Stripe.FailNext = ("/v1/checkout/sessions", stripeStatus);
 
         // Act
-        var response = await PostAsync(h, token, "/billing/checkout", new { user = "max@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
+        var response = await h.PostAdminAsync(token, "/billing/checkout", new { user = "max@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
 
         // Assert
         Assert.Equal(expected, response.Status);
@@ -126,11 +123,11 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         // Arrange
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
         var user = await h.Gateway.Users.CreateAsync(new UserChanges { Email = "ned@example.com" }, CancellationToken.None);
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
         h.Stripe.FailNext = ("/v1/customers", 500);
 
         // Act
-        var response = await PostAsync(h, token, "/billing/checkout", new { user = "ned@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
+        var response = await h.PostAdminAsync(token, "/billing/checkout", new { user = "ned@example.com", plan = "pro", success_url = Success, cancel_url = Cancel });
 
         // Assert
         Assert.Equal(HttpStatusCode.BadGateway, response.Status);
@@ -144,10 +141,10 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         // Arrange
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
         await h.Gateway.Users.CreateAsync(new UserChanges { Email = "ola@example.com" }, CancellationToken.None);
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
 
         // Act
-        var response = await PostAsync(h, token, "/billing/checkout", new { user = "ola@example.com", plan = "free", success_url = Success, cancel_url = Cancel });
+        var response = await h.PostAdminAsync(token, "/billing/checkout", new { user = "ola@example.com", plan = "free", success_url = Success, cancel_url = Cancel });
 
         // Assert
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.Status);
@@ -161,10 +158,10 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         // Arrange
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
         await h.CreateCustomerAsync("pia@example.com", "cus_pia");
-        var token = await TokenAsync(h);
+        var token = await h.AdminTokenAsync();
 
         // Act
-        var response = await PostAsync(h, token, "/billing/portal", new { user = "pia@example.com", return_url = Cancel });
+        var response = await h.PostAdminAsync(token, "/billing/portal", new { user = "pia@example.com", return_url = Cancel });
 
         // Assert
         Assert.Equal(HttpStatusCode.OK, response.Status);
@@ -172,23 +169,5 @@ public sealed class StripeCheckoutTests(StoreEngines engines) : IClassFixture<St
         var sent = Assert.Single(h.Stripe.To("/v1/billing_portal/sessions"));
         Assert.Equal("cus_pia", sent.Form["customer"]);
         Assert.Equal(Cancel, sent.Form["return_url"]);
-    }
-
-    private static async Task<string> TokenAsync(BillingHarness h)
-    {
-        var created = await new AdminTokenService(h.Gateway.Store, TimeProvider.System).CreateAsync("billing-tests", CancellationToken.None);
-        Assert.True(created.Ok, created.Error?.ToString());
-        return created.Value!.Token;
-    }
-
-    private static async Task<(HttpStatusCode Status, JsonElement Json)> PostAsync(BillingHarness h, string token, string path, object body)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, h.Gateway.Url + "/admin" + path)
-        {
-            Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await h.Gateway.Client.SendAsync(request);
-        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 }
