@@ -509,6 +509,18 @@ public abstract partial class SqlGatewayStore
             "ON CONFLICT (user_id, period_start) DO UPDATE SET used = quota_usage.used + excluded.used, overage = quota_usage.overage + excluded.overage",
             cancellationToken, new { delta.UserId, Period = StoredValues.Time(delta.PeriodStart), delta.Used, delta.Overage });
 
+    /// <summary>Throws when a plan other than <paramref name="planId"/> matches <paramref name="taken"/> (a condition on <c>@Price</c>).</summary>
+    private async Task RefuseSharedPriceAsync(DbConnection connection, DbTransaction transaction, string planId, string field, string price, string taken,
+        CancellationToken cancellationToken)
+    {
+        if ((await QueryAsync<string>(connection, transaction, $"SELECT id FROM plans WHERE ({taken}) AND id <> @Id ORDER BY id LIMIT 1",
+                new { Price = price, Id = planId }, cancellationToken)).FirstOrDefault() is { } other)
+        {
+            throw new StoreConflictException(field,
+                $"{field} '{price}' is plan '{other}''s already: a Stripe price must name one plan (its subscription events say only the price)");
+        }
+    }
+
     /// <summary>
     /// Inserts or (with <paramref name="readAt"/>, only if unchanged since then) updates the plan; a default plan clears the
     /// flag on every other one. Plan writes take turns (<see cref="LockPlansAsync"/>), so exactly one plan is left default
@@ -527,15 +539,19 @@ public abstract partial class SqlGatewayStore
             // A Stripe price names one plan: subscription events say only the price, so a price shared by two plans would
             // move a renewing subscriber to whichever of them is found first. Checked here, in the plans' turn, so two
             // plans given one price at once cannot both see it free.
-            // A plan sold with its metered price alone (no stripe_price_id) is named by that price, so it counts here too.
-            var (priceField, price) = plan.StripePriceId.Length > 0 ? ("stripe_price_id", plan.StripePriceId) : ("stripe_overage_price_id", plan.StripeOveragePriceId);
-            if (price.Length > 0
-                && (await QueryAsync<string>(connection, transaction,
-                    "SELECT id FROM plans WHERE (stripe_price_id = @Price OR (stripe_price_id = '' AND stripe_overage_price_id = @Price)) AND id <> @Id ORDER BY id LIMIT 1",
-                    new { Price = price, plan.Id }, ct)).FirstOrDefault() is { } other)
+            // A plan sold with its metered price alone (no stripe_price_id) is named by that price, so it counts here too;
+            // and a monthly price is never another plan's metered price, nor the other way round (a subscription's
+            // prices would name both plans). Paid plans may share one metered price: their own monthly prices name them.
+            if (plan.StripePriceId.Length > 0)
             {
-                throw new StoreConflictException(priceField,
-                    $"{priceField} '{price}' is plan '{other}''s already: a Stripe price must name one plan (its subscription events say only the price)");
+                await RefuseSharedPriceAsync(connection, transaction, plan.Id, "stripe_price_id", plan.StripePriceId,
+                    "stripe_price_id = @Price OR stripe_overage_price_id = @Price", ct);
+            }
+
+            if (plan.StripeOveragePriceId.Length > 0)
+            {
+                await RefuseSharedPriceAsync(connection, transaction, plan.Id, "stripe_overage_price_id", plan.StripeOveragePriceId,
+                    plan.StripePriceId.Length > 0 ? "stripe_price_id = @Price" : "stripe_price_id = @Price OR (stripe_price_id = '' AND stripe_overage_price_id = @Price)", ct);
             }
 
             var quotaBefore = readAt is null

@@ -173,6 +173,43 @@ public sealed class MeteredOnlyPlanTests(StoreEngines engines) : IClassFixture<S
         Assert.True(paidSharingIt.Ok, paidSharingIt.Error?.ToString());
     }
 
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task WritePlan_MonthlyPriceThatIsAnotherPlansMeteredPriceOrTheOtherWayRound_RefusedNamingThatPlan(string engine)
+    {
+        // Arrange: a subscription carrying a price that is one plan's monthly price and another's metered price would
+        // name both plans
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        await CreatePaygAsync(h);
+        await h.CreatePlanAsync(new PlanInput
+        {
+            Id = "scale", Name = "Scale", PriceMonthly = 4900, OveragePrice = 1,
+            StripePriceId = "price_scale", StripeOveragePriceId = "price_scale_meter", StripeMeterEvent = "api_overage",
+        });
+
+        // Act
+        var monthlyIsPaygsMeter = await h.Gateway.Plans.CreateAsync(new PlanInput
+        {
+            Id = "growth", Name = "Growth", PriceMonthly = 9900, StripePriceId = "price_metered",
+        }, CancellationToken.None);
+        var monthlyIsScalesMeter = await h.Gateway.Plans.CreateAsync(new PlanInput
+        {
+            Id = "growth", Name = "Growth", PriceMonthly = 9900, StripePriceId = "price_scale_meter",
+        }, CancellationToken.None);
+        var meterIsScalesMonthly = await h.Gateway.Plans.UpdateAsync("payg", new PlanInput { StripeOveragePriceId = "price_scale" }, CancellationToken.None);
+
+        // Assert
+        Assert.Equal(("stripe_price_id", "stripe_price_id 'price_metered' is plan 'payg''s already: a Stripe price must name one plan (its subscription events say only the price)"),
+            (monthlyIsPaygsMeter.Error?.Field, monthlyIsPaygsMeter.Error?.Message));
+        Assert.Equal(("stripe_price_id", "stripe_price_id 'price_scale_meter' is plan 'scale''s already: a Stripe price must name one plan (its subscription events say only the price)"),
+            (monthlyIsScalesMeter.Error?.Field, monthlyIsScalesMeter.Error?.Message));
+        Assert.Equal(("stripe_overage_price_id", "stripe_overage_price_id 'price_scale' is plan 'scale''s already: a Stripe price must name one plan (its subscription events say only the price)"),
+            (meterIsScalesMonthly.Error?.Field, meterIsScalesMonthly.Error?.Message));
+        Assert.Null(await h.Gateway.Store.FindPlanAsync("growth", CancellationToken.None));
+        Assert.Equal("price_metered", (await h.Gateway.Store.FindPlanAsync("payg", CancellationToken.None))!.StripeOveragePriceId);
+    }
+
     /// <summary>payg: 0 a month, a quota of 2, overage at 1 cent billed through the metered price <c>price_metered</c> alone.</summary>
     private static Task CreatePaygAsync(BillingHarness h) =>
         h.CreatePlanAsync(new PlanInput
