@@ -153,6 +153,35 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [BrowserFact]
+    public async Task PlansPage_InABrowserWithAPlanPricedZeroWithOverage_OffersSubscribeAndShowsTheOveragePrice()
+    {
+        // Arrange: a pay-as-you-go plan sold with its metered price alone, beside free, pro and team
+        _stripe.Prices.Add("price_metered");
+        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput
+        {
+            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 1000, OveragePrice = 1, Visible = true,
+            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+        }, CancellationToken.None)).Ok);
+        const string email = "payg-viewer@customer.example";
+        using var client = await SignedInAsync(email);
+        await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
+        var page = browser.Page;
+        await LogInAsync(browser, email);
+
+        // Act
+        await browser.GoAsync("/portal/plans");
+
+        // Assert: payg offers Subscribe, costs 0.00 a month (not "Free": requests past its quota are charged) and says
+        // what such a request costs; the free plan offers nothing to buy
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("#subscribe-payg")).ToBeVisibleAsync();
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-plan='payg'] .ag-stat-value")).ToHaveTextAsync("0.00");
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-plan='free'] .ag-stat-value")).ToHaveTextAsync("Free");
+        await Microsoft.Playwright.Assertions.Expect(page.GetByText("Past the quota: 0.01 per request")).ToBeVisibleAsync();
+        Assert.Equal(0, await page.Locator("#subscribe-free").CountAsync());
+        await browser.ScreenshotAsync("portal-plans-payg");
+    }
+
+    [BrowserFact]
     public async Task PlansPage_InABrowserWhileSubscribed_PointsToManageBillingAndAStaleFormGetsTheRefusedPage()
     {
         // Arrange: a customer with a live pro subscription (checkout, then Stripe's signed webhook)
