@@ -58,12 +58,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     public async Task Subscribe_PlanPricedZeroWithOverage_OfferedAndCheckoutHasOnlyTheMeteredPrice()
     {
         // Arrange
-        _stripe.Prices.Add("price_metered");
-        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput
-        {
-            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 1000, OveragePrice = 1, Visible = true,
-            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        }, CancellationToken.None)).Ok);
+        await CreatePaygAsync();
         using var client = await SignedInAsync("payg@customer.example");
 
         // Act
@@ -156,12 +151,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     public async Task PlansPage_InABrowserWithAPlanPricedZeroWithOverage_OffersSubscribeAndShowsTheOveragePrice()
     {
         // Arrange: a pay-as-you-go plan sold with its metered price alone, beside free, pro and team
-        _stripe.Prices.Add("price_metered");
-        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput
-        {
-            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 1000, OveragePrice = 1, Visible = true,
-            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        }, CancellationToken.None)).Ok);
+        await CreatePaygAsync();
         const string email = "payg-viewer@customer.example";
         using var client = await SignedInAsync(email);
         await using var browser = await BrowserHost.OpenAsync(Gateway.Url);
@@ -457,6 +447,17 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted($"evt_{tag}1", t, customer, "sub_" + tag, user.Id, "pro"))).Status);
         Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.PaymentFailed($"evt_{tag}2", t + 10, customer, "sub_" + tag))).Status);
         return (user, customer, t);
+    }
+
+    /// <summary>payg: 0 a month, a quota of 1,000, overage at 1 cent sold through the metered price <c>price_metered</c> alone.</summary>
+    private async Task CreatePaygAsync()
+    {
+        _stripe.Prices.Add("price_metered");
+        Assert.True((await Gateway.Plans.CreateAsync(new PlanInput
+        {
+            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 1000, OveragePrice = 1, Visible = true,
+            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+        }, CancellationToken.None)).Ok);
     }
 
     /// <summary>A verified portal account, logged in over HTTP (cookie kept by the client).</summary>

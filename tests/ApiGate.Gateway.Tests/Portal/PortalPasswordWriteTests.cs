@@ -71,16 +71,13 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
         var user = await PendingAsync(created.Store, "pending-fails@example.com");
         var token = await ResetLinkAsync(created.Store, user.Id);
         await using var raw = await created.OpenRawAsync();
-        await ExecuteAsync(raw, engine == GatewayStores.Sqlite
-            ? "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users BEGIN SELECT RAISE(ABORT, 'status writes refused by the test'); END"
-            : "CREATE FUNCTION refuse_status() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'status writes refused by the test'; END $$; " +
-              "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users FOR EACH ROW EXECUTE FUNCTION refuse_status()");
+        await RefuseStatusWritesAsync(raw, engine);
 
         // Act
         var failure = await Record.ExceptionAsync(() => portal.ResetAsync(token, NewPassword, None));
         var meanwhile = await created.Store.FindPortalAccountAsync(user.Id, None);
         var statusMeanwhile = (await created.Store.FindUserAsync(user.Id, None))!.Status;
-        await ExecuteAsync(raw, engine == GatewayStores.Sqlite ? "DROP TRIGGER refuse_status" : "DROP TRIGGER refuse_status ON users");
+        await AllowStatusWritesAsync(raw, engine);
         var retried = await portal.ResetAsync(token, NewPassword, None);
 
         // Assert: the failed attempt changed nothing (the old password, the address unconfirmed, the user pending, the
@@ -104,16 +101,13 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
         var user = await PendingAsync(created.Store, "confirm-fails@example.com");
         var token = await LinkAsync(created.Store, user.Id, PortalTokenPurpose.Verify, PortalOptions.VerifyLifetime);
         await using var raw = await created.OpenRawAsync();
-        await ExecuteAsync(raw, engine == GatewayStores.Sqlite
-            ? "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users BEGIN SELECT RAISE(ABORT, 'status writes refused by the test'); END"
-            : "CREATE FUNCTION refuse_status() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'status writes refused by the test'; END $$; " +
-              "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users FOR EACH ROW EXECUTE FUNCTION refuse_status()");
+        await RefuseStatusWritesAsync(raw, engine);
 
         // Act
         var failure = await Record.ExceptionAsync(() => portal.VerifyAsync(token, None));
         var meanwhile = await created.Store.FindPortalAccountAsync(user.Id, None);
         var statusMeanwhile = (await created.Store.FindUserAsync(user.Id, None))!.Status;
-        await ExecuteAsync(raw, engine == GatewayStores.Sqlite ? "DROP TRIGGER refuse_status" : "DROP TRIGGER refuse_status ON users");
+        await AllowStatusWritesAsync(raw, engine);
         var retried = await portal.VerifyAsync(token, None);
 
         // Assert: the failed attempt changed nothing (the address unconfirmed, the user pending, the link usable); the
@@ -303,6 +297,17 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
         var billing = new Core.Management.BillingService(null, store, store, _clock, Core.Billing.PaymentFailedAction.Suspend);
         return new PortalAccountService(store, options, queue, new LoginLimiter(counter), billing, _clock, NullLogger<PortalAccountService>.Instance);
     }
+
+    /// <summary>Makes the database refuse every write of a user's status (a trigger), as a failing write would.</summary>
+    private static Task RefuseStatusWritesAsync(System.Data.Common.DbConnection raw, string engine) =>
+        ExecuteAsync(raw, engine == GatewayStores.Sqlite
+            ? "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users BEGIN SELECT RAISE(ABORT, 'status writes refused by the test'); END"
+            : "CREATE FUNCTION refuse_status() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'status writes refused by the test'; END $$; " +
+              "CREATE TRIGGER refuse_status BEFORE UPDATE OF status ON users FOR EACH ROW EXECUTE FUNCTION refuse_status()");
+
+    /// <summary>Ends <see cref="RefuseStatusWritesAsync"/>.</summary>
+    private static Task AllowStatusWritesAsync(System.Data.Common.DbConnection raw, string engine) =>
+        ExecuteAsync(raw, engine == GatewayStores.Sqlite ? "DROP TRIGGER refuse_status" : "DROP TRIGGER refuse_status ON users");
 
     private static async Task ExecuteAsync(System.Data.Common.DbConnection connection, string sql)
     {
