@@ -29,6 +29,9 @@ public static class SubscriptionOrdering
     /// <summary>Statuses in which the subscriber has paid for the plan.</summary>
     public static bool IsPaying(string status) => status is "active" or "trialing";
 
+    /// <summary>Whether <paramref name="customer"/> has a subscription in a paying state (<see cref="IsPaying(string)"/>).</summary>
+    public static bool IsPaying(BillingCustomer? customer) => customer is { SubscriptionId.Length: > 0 } && IsPaying(customer.SubscriptionStatus);
+
     /// <summary>
     /// Null when the event should be applied; otherwise why it is ignored. Rules, in order:
     /// 1. no subscription recorded yet: apply;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ApiGate.Core.Identity;
+using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Errors;
 using ApiGate.Gateway.Snapshots;
@@ -15,9 +16,12 @@ namespace ApiGate.Gateway.Identity;
 /// upstreams, plans) keep it, and a cached key's plan is looked up again in each newer snapshot. Expiry is checked against the clock on every request. A key not
 /// in memory is read once however many requests bring it at once, and a request waits for that read only as long as
 /// <see cref="StoreLookupGuard"/> allows. Keys the store does not know are cached apart from the ones it knows, so a flood of
-/// made-up keys fills and empties only its own part and never pushes real callers' keys out.
+/// made-up keys fills and empties only its own part and never pushes real callers' keys out. With billing on, whether
+/// the owner has a paying subscription is read with the key (a subscription's start or end moves the identity version,
+/// so the request path never asks the store about it: RequestIdentity.AllowsOverage).
 /// </summary>
-internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions options, StoreLookupGuard guard, TimeProvider timeProvider, int maxEntries = ApiKeyAuthenticator.MaxEntries)
+internal sealed class ApiKeyAuthenticator(
+    IIdentityStore store, GatewayOptions options, StoreLookupGuard guard, TimeProvider timeProvider, BillingService? billing = null, int maxEntries = ApiKeyAuthenticator.MaxEntries)
 {
     /// <summary>Upper bound on cached keys of each kind (known, unknown); past it that part of the cache starts over.</summary>
     public const int MaxEntries = 100_000;
@@ -120,7 +124,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
                 return new CachedKey(Errors.Suspended);
             }
 
-            return new CachedKey(key, user);
+            return new CachedKey(key, user, billing is not null && await billing.IsUnsubscribedAsync(user.Id, CancellationToken.None));
         }
 
         return CachedKey.Unknown;
@@ -137,14 +141,16 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
 
         private readonly ApiKeyDefinition? _key;
         private readonly UserDefinition? _user;
+        private readonly bool _unsubscribed;
         private InSnapshot? _last;
 
         public CachedKey(GatewayError error) => Error = error;
 
-        public CachedKey(ApiKeyDefinition key, UserDefinition user)
+        public CachedKey(ApiKeyDefinition key, UserDefinition user, bool unsubscribed)
         {
             _key = key;
             _user = user;
+            _unsubscribed = unsubscribed;
         }
 
         /// <summary>Why the key is refused whatever the snapshot; null for an active key.</summary>
@@ -162,7 +168,7 @@ internal sealed class ApiKeyAuthenticator(IIdentityStore store, GatewayOptions o
             if (last is null || last.Version != snapshot.Version)
             {
                 last = new InSnapshot(snapshot.Version,
-                    snapshot.Plans.TryGetValue(user.PlanId, out var plan) ? new RequestIdentity(_key!, user, plan) : null);
+                    snapshot.Plans.TryGetValue(user.PlanId, out var plan) ? new RequestIdentity(_key!, user, plan, _unsubscribed) : null);
                 Volatile.Write(ref _last, last);
             }
 

@@ -27,7 +27,7 @@ internal sealed class InProcessAdmission(InProcessRateLimiter limiter, QuotaCoun
         }
 
         var limit = plan.Definition.RequestsPerMonth;
-        var quota = quotas.TryConsume(caller.User.Id, limit, plan.AllowsOverage);
+        var quota = quotas.TryConsume(caller.User.Id, limit, caller.AllowsOverage);
         return quota.Allowed
             ? new AdmissionResult(AdmissionVerdict.Admitted, rate, quota, new QuotaLease(quotas, caller.User.Id, quota))
             : new AdmissionResult(AdmissionVerdict.QuotaExceeded, rate, quota, null);

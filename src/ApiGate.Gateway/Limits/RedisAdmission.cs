@@ -349,7 +349,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             rateLimited ? bucket.Capacity : 0,
             rateLimited && bucket.TokensPerSecond > 0 ? (long)Math.Ceiling(bucket.Capacity / bucket.TokensPerSecond * 1000) + BucketIdleMarginMs : BucketIdleMarginMs,
             limit,
-            plan.AllowsOverage ? 1 : 0,
+            caller.AllowsOverage ? 1 : 0,
             -1,
             period.AddMonths(1).Add(QuotaRetention).ToUnixTimeSeconds(),
         };
@@ -493,7 +493,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             }
 
             var over = limit > 0 && used + 1 > limit;
-            if (over && !plan.AllowsOverage)
+            if (over && !caller.AllowsOverage)
             {
                 return new AdmissionResult(AdmissionVerdict.QuotaExceeded, rate, new QuotaDecision(false, false, limit, used, reset), null);
             }

@@ -60,7 +60,7 @@ internal sealed partial class MeterStep(UsageRecorder recorder, GatewayOptions o
         // One metered request can run past the quota (its units are known only after it); on a plan without overage those
         // units count as used — the next request is refused — but are not overage to bill. On a plan with overage the
         // store counts the part past the limit as it adds the units (UsageEvent.OverageAbove).
-        var overageAbove = caller?.Plan.AllowsOverage == true ? request.Lease?.Admitted.Limit ?? 0 : 0;
+        var overageAbove = caller?.AllowsOverage == true ? request.Lease?.Admitted.Limit ?? 0 : 0;
 
         _ = recorder.TryRecord(new UsageEvent
         {

@@ -24,6 +24,12 @@ internal sealed class PlanRuntime(PlanDefinition definition, TokenBucketPolicy b
 
     public bool AllowsOverage => Definition.OveragePrice > 0;
 
+    /// <summary>
+    /// The plan's overage is charged through the billing provider's metered price: only a user with a paying subscription
+    /// is billed for it, so only they get it (RequestIdentity.AllowsOverage).
+    /// </summary>
+    public bool BillsOverageThroughProvider { get; } = definition.OveragePrice > 0 && definition.StripeOveragePriceId.Length > 0;
+
     /// <summary><c>X-RateLimit-Limit</c>, formatted once.</summary>
     public string RateLimitHeader { get; } = ((long)bucket.Capacity).ToString(System.Globalization.CultureInfo.InvariantCulture);
 

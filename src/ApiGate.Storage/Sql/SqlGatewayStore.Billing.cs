@@ -69,8 +69,11 @@ public abstract partial class SqlGatewayStore
                 return BillingApplyResult.Duplicate;
             }
 
+            var payingChanged = false;
             if (customer is not null)
             {
+                var before = await QueryAsync<BillingCustomerRow>(connection, transaction, BillingCustomers.Select("WHERE user_id = @Id"), new { Id = customer.UserId }, ct);
+                payingChanged = SubscriptionOrdering.IsPaying(before.Count > 0 ? before[0].ToDefinition() : null) != SubscriptionOrdering.IsPaying(customer);
                 await ExecuteAsync(connection, transaction, UpsertBillingCustomer, ct, BillingCustomerRow.From(customer));
             }
 
@@ -82,6 +85,15 @@ public abstract partial class SqlGatewayStore
                 planChanged = previous is not null && previous != userChange.PlanId;
                 await ExecuteAsync(connection, transaction, "UPDATE users SET plan_id = @PlanId, status = @Status, updated_at = @At WHERE id = @UserId", ct,
                     new { userChange.UserId, userChange.PlanId, Status = StoredValues.Enum(userChange.Status), At = StoredValues.Time(userChange.At) });
+                await BumpVersionAsync(connection, transaction, ct);
+            }
+            else if (payingChanged)
+            {
+                // Gateways read whether a user pays with the user's key (RequestIdentity.Unsubscribed: overage on a plan
+                // billed through the provider), so a subscription that starts or ends moves the identity version as a plan
+                // change does, even when the plan stays (a user already on the plan subscribing to it, or one whose
+                // subscription ends on the default plan they were on); the config version tells listening gateways at once.
+                await ExecuteAsync(connection, transaction, "UPDATE identity_version SET version = version + 1 WHERE id = 1", ct);
                 await BumpVersionAsync(connection, transaction, ct);
             }
 

@@ -90,12 +90,17 @@ internal sealed class BillingHarness : IAsyncDisposable
         Assert.True(created.Ok, created.Error?.ToString());
     }
 
-    /// <summary>A user on the default plan who is billing customer <paramref name="customerId"/>.</summary>
-    public async Task<string> CreateCustomerAsync(string email, string customerId, string plan = "free")
+    /// <summary>
+    /// A user on the default plan who is billing customer <paramref name="customerId"/>, with subscription <c>sub_</c> +
+    /// <paramref name="customerId"/> in <paramref name="subscriptionStatus"/> when given (else none).
+    /// </summary>
+    public async Task<string> CreateCustomerAsync(string email, string customerId, string plan = "free", string subscriptionStatus = "")
     {
         var user = await Gateway.Users.CreateAsync(new UserChanges { Email = email, Plan = plan }, CancellationToken.None);
         Assert.True(user.Ok, user.Error?.ToString());
-        await Gateway.Store.AddBillingCustomerAsync(new BillingCustomer(user.Value!.Id, "stripe", customerId, "", "", 0, 0, false, DateTimeOffset.UtcNow), CancellationToken.None);
+        var subscription = subscriptionStatus.Length > 0 ? "sub_" + customerId : "";
+        await Gateway.Store.AddBillingCustomerAsync(
+            new BillingCustomer(user.Value!.Id, "stripe", customerId, subscription, subscriptionStatus, 0, 0, false, DateTimeOffset.UtcNow), CancellationToken.None);
         return user.Value.Id;
     }
 

@@ -92,7 +92,7 @@ public sealed class OverageBillingTests(StoreEngines engines) : IClassFixture<St
         Assert.Contains(sent.Id, status.Output, StringComparison.Ordinal);
     }
 
-    /// <summary>A plan with a quota of 2, overage and a meter; a billing customer on it with a key; a route to the upstream.</summary>
+    /// <summary>A plan with a quota of 2, overage and a meter; a billing customer on it, with a paying subscription and a key; a route to the upstream.</summary>
     private static async Task<string> SetUpMeteredUserAsync(BillingHarness h, TestUpstream upstream, string email, string customerId)
     {
         await h.CreatePlanAsync(new PlanInput
@@ -100,7 +100,7 @@ public sealed class OverageBillingTests(StoreEngines engines) : IClassFixture<St
             Id = "metered", Name = "Metered", RequestsPerMonth = 2, OveragePrice = 1,
             StripePriceId = "price_metered_base", StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
         });
-        await h.CreateCustomerAsync(email, customerId, plan: "metered");
+        await h.CreateCustomerAsync(email, customerId, plan: "metered", subscriptionStatus: "active");
         var key = await h.Gateway.Keys.CreateAsync(new KeyChanges { User = email }, CancellationToken.None);
         Assert.True(key.Ok, key.Error?.ToString());
         await h.Gateway.AddUpstreamAsync("backend", upstream.Url);

@@ -131,6 +131,35 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     }
 
     [RedisFact]
+    public async Task AdmitAsync_OverageBilledThroughStripe_OnlyASubscriberPassesTheLimitAndInProcessDecidesTheSame()
+    {
+        var redis = await StartAsync();
+        var inProcess = new InProcessAdmission(new InProcessRateLimiter(_clock), new QuotaCounters(_store, _clock));
+        var unsubscribed = Caller(requestsPerMonth: 2, overagePrice: 1, stripeOveragePriceId: "price_metered", unsubscribed: true);
+        var subscriber = Caller(requestsPerMonth: 2, overagePrice: 1, stripeOveragePriceId: "price_metered");
+
+        var verdicts = new Dictionary<string, List<AdmissionVerdict>>();
+        foreach (var (name, admission, caller) in new (string, IAdmission, RequestIdentity)[]
+                 {
+                     ("redis unsubscribed", redis, unsubscribed), ("redis subscriber", redis, subscriber),
+                     ("in-process unsubscribed", inProcess, unsubscribed), ("in-process subscriber", inProcess, subscriber),
+                 })
+        {
+            verdicts[name] = [];
+            for (var i = 0; i < 4; i++)
+            {
+                verdicts[name].Add((await admission.AdmitAsync(caller, rateLimited: false, CancellationToken.None)).Verdict);
+            }
+        }
+
+        AdmissionVerdict[] held = [AdmissionVerdict.Admitted, AdmissionVerdict.Admitted, AdmissionVerdict.QuotaExceeded, AdmissionVerdict.QuotaExceeded];
+        Assert.Equal(held, verdicts["redis unsubscribed"]);
+        Assert.Equal(held, verdicts["in-process unsubscribed"]);
+        Assert.Equal(Enumerable.Repeat(AdmissionVerdict.Admitted, 4), verdicts["redis subscriber"]);
+        Assert.Equal(Enumerable.Repeat(AdmissionVerdict.Admitted, 4), verdicts["in-process subscriber"]);
+    }
+
+    [RedisFact]
     public async Task LeaseSettled_CommitAndRelease_AdjustTheSharedCounter()
     {
         var redis = await StartAsync();
@@ -857,14 +886,19 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
     private static long Integer(string reply) =>
         long.Parse(reply.StartsWith('$') ? reply.Split("\r\n")[1] : reply.TrimStart(':'), CultureInfo.InvariantCulture);
 
-    internal static RequestIdentity Caller(int ratePerMinute = 0, int burst = 5, long requestsPerMonth = 0, long overagePrice = 0)
+    internal static RequestIdentity Caller(
+        int ratePerMinute = 0, int burst = 5, long requestsPerMonth = 0, long overagePrice = 0, string stripeOveragePriceId = "", bool unsubscribed = false)
     {
         var id = "usr_" + Guid.NewGuid().ToString("N")[..12];
-        var plan = new PlanDefinition { Id = "p", Name = "P", RateLimitPerMinute = ratePerMinute, RequestsPerMonth = requestsPerMonth, OveragePrice = overagePrice };
+        var plan = new PlanDefinition
+        {
+            Id = "p", Name = "P", RateLimitPerMinute = ratePerMinute, RequestsPerMonth = requestsPerMonth, OveragePrice = overagePrice,
+            StripeOveragePriceId = stripeOveragePriceId,
+        };
         return new RequestIdentity(
             new ApiKeyDefinition { Id = "key_" + id[4..], UserId = id, Prefix = "ak_00000000" },
             new UserDefinition { Id = id, Email = id + "@example.com", PlanId = "p" },
-            new PlanRuntime(plan, TokenBucketPolicy.FromPlan(ratePerMinute, burst), []));
+            new PlanRuntime(plan, TokenBucketPolicy.FromPlan(ratePerMinute, burst), []), unsubscribed);
     }
 
     private sealed class StubQuotaStore : IQuotaStore, IRedisHandoverStore

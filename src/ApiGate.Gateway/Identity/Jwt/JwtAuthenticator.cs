@@ -39,13 +39,17 @@ internal sealed partial class JwtAuthenticator : IDisposable
     private readonly ConfigScopedCache<string, Resolved> _cache = new(MaxEntries, StringComparer.Ordinal);
     private readonly SingleFlight<(string Subject, long Version, bool WithEmail), Resolved> _resolutions = new();
     private readonly StoreLookupGuard _guard;
+    // With billing on, whether a caller has a paying subscription is read with the caller (RequestIdentity.Unsubscribed).
+    private readonly BillingService? _billing;
 
     /// <summary>Store reads made for subjects not in memory; for tests.</summary>
     public long Lookups;
 
-    public JwtAuthenticator(IGatewayStore store, GatewayOptions options, StoreLookupGuard guard, TimeProvider timeProvider, ILogger<JwtAuthenticator> logger)
+    public JwtAuthenticator(
+        IGatewayStore store, GatewayOptions options, StoreLookupGuard guard, TimeProvider timeProvider, ILogger<JwtAuthenticator> logger, BillingService? billing = null)
     {
         _store = store;
+        _billing = billing;
         _guard = guard;
         _options = options;
         _timeProvider = timeProvider;
@@ -228,7 +232,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             return (null, Errors.Suspended with { Detail = "The account's plan no longer exists." });
         }
 
-        return (new RequestIdentity(resolved.Credential!, user, plan), null);
+        return (new RequestIdentity(resolved.Credential!, user, plan, resolved.Unsubscribed), null);
     }
 
     /// <summary>
@@ -263,7 +267,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
         var issuer = _options.JwtIssuer;
         if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } linked)
         {
-            return Resolved.For(linked);
+            return await ForAsync(linked);
         }
 
         if (_options.JwtUnknownUser != "create")
@@ -286,7 +290,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
             // Another instance may have created and linked it a moment ago; otherwise the email belongs to someone else.
             if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } raced)
             {
-                return Resolved.For(raced);
+                return await ForAsync(raced);
             }
 
             // The reason (e.g. the email belongs to another user) is for the operator only: told to the caller it
@@ -308,13 +312,17 @@ internal sealed partial class JwtAuthenticator : IDisposable
             // Linked by another instance first: theirs stands, ours goes.
             await _store.DeleteUserAsync(created.Value!.Id, readAt: null, CancellationToken.None);
             return await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } other
-                ? Resolved.For(other)
+                ? await ForAsync(other)
                 : new Resolved(null, null, Errors.Unavailable, Cacheable: false);
         }
 
         LogUserCreated(created.Value!.Id);
-        return Resolved.For(created.Value!);
+        return await ForAsync(created.Value!);
     }
+
+    /// <summary>A linked user, with whether they have no paying subscription while billing is on.</summary>
+    private async Task<Resolved> ForAsync(UserDefinition user) =>
+        Resolved.For(user, _billing is not null && await _billing.IsUnsubscribedAsync(user.Id, CancellationToken.None));
 
     /// <summary>A boolean claim's value: JSON true, or the text "true" some issuers send.</summary>
     private static bool IsTrue(object? value) => value switch
@@ -381,7 +389,7 @@ internal sealed partial class JwtAuthenticator : IDisposable
     /// asked carried no verified email — remembered for tokens like it, while the subject's next token that does carry one
     /// (the address proved since, or a token issued with the email scope) is resolved again and may create the user.
     /// </summary>
-    private sealed record Resolved(UserDefinition? User, ApiKeyDefinition? Credential, GatewayError? Error, bool Cacheable, bool WantsEmail = false)
+    private sealed record Resolved(UserDefinition? User, ApiKeyDefinition? Credential, GatewayError? Error, bool Cacheable, bool WantsEmail = false, bool Unsubscribed = false)
     {
         /// <summary>Whether this outcome holds for a token of the subject carrying <paramref name="email"/> (null: none, or not verified).</summary>
         public bool Answers(string? email) => !WantsEmail || string.IsNullOrWhiteSpace(email);
@@ -390,8 +398,9 @@ internal sealed partial class JwtAuthenticator : IDisposable
         /// A linked user, with the credential record JWT callers carry where key callers carry their key: id
         /// <c>jwt_{user id}</c>, so rate limits, usage and <c>X-Key-ID</c> work per user.
         /// </summary>
-        public static Resolved For(UserDefinition user) =>
-            new(user, new ApiKeyDefinition { Id = "jwt_" + user.Id, UserId = user.Id, Prefix = "jwt", Name = "JWT bearer token" }, null, Cacheable: true);
+        public static Resolved For(UserDefinition user, bool unsubscribed) =>
+            new(user, new ApiKeyDefinition { Id = "jwt_" + user.Id, UserId = user.Id, Prefix = "jwt", Name = "JWT bearer token" }, null, Cacheable: true,
+                Unsubscribed: unsubscribed);
     }
 
     /// <summary>The JWT errors (RFC 6750 challenges on the 401s).</summary>
