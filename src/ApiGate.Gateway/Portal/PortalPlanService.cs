@@ -89,6 +89,14 @@ internal sealed partial class PortalPlanService(
     public async Task<bool> IsBillingCustomerAsync(UserDefinition user, CancellationToken ct) =>
         billing.Enabled && await billing.FindCustomerAsync(user.Id, ct) is not null;
 
+    /// <summary>
+    /// Whether <paramref name="user"/> is held to <paramref name="plan"/>'s quota although the plan has an overage price: billing
+    /// is on, the plan charges its overage through the provider, and the user has no paying subscription (the gateway then
+    /// answers 402 at the quota, docs/billing.md). The page says so instead of promising the overage.
+    /// </summary>
+    public async Task<bool> OverageNeedsSubscriptionAsync(UserDefinition user, PlanDefinition plan, CancellationToken ct) =>
+        billing.Enabled && plan.OveragePrice > 0 && plan.StripeOveragePriceId.Length > 0 && await billing.IsUnsubscribedAsync(user.Id, ct);
+
     /// <summary>Whether the user has a subscription that has not ended (then plans change under "Manage billing", not by a second checkout).</summary>
     public async Task<bool> HasSubscriptionAsync(UserDefinition user, CancellationToken ct) =>
         billing.Enabled && Core.Billing.SubscriptionOrdering.HasLiveSubscription(await billing.FindCustomerAsync(user.Id, ct));

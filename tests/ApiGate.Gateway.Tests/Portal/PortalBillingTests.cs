@@ -79,6 +79,36 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [Fact]
+    public async Task Plans_OnOveragePlanWithoutSubscription_SaysOverageNeedsOneAndOffersIt_UntilSubscribed()
+    {
+        // Arrange: moved onto payg by hand, so held to its quota until a subscription pays for the overage
+        await CreatePaygAsync();
+        const string email = "held@customer.example";
+        using var client = await SignedInAsync(email);
+        Assert.True((await Gateway.Users.UpdateAsync(email, new UserChanges { Plan = "payg" }, CancellationToken.None)).Ok);
+        var user = (await Gateway.Users.GetAsync(email, CancellationToken.None)).Value!;
+
+        // Act
+        var held = await client.GetStringAsync("/portal/plans");
+        var checkout = await PostFormAsync(client, "/portal/plans", "subscribe-payg");
+        var customer = (await Gateway.Store.FindBillingCustomerAsync(user.Id, CancellationToken.None))!.CustomerId;
+        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60;
+        Assert.Equal(HttpStatusCode.OK,
+            (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted("evt_held1", t, customer, "sub_held", user.Id, "payg"))).Status);
+        var subscribed = await client.GetStringAsync("/portal/plans");
+
+        // Assert: the current plan's card does not promise the overage, and offers the checkout that pays for it
+        Assert.Contains("<li id=\"overage-needs-subscription\">Past the quota: 0.01 per request with a subscription; without one, requests past the quota are refused until next month</li>",
+            held, StringComparison.Ordinal);
+        Assert.Contains("id=\"subscribe-payg\"", held, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Redirect, checkout.StatusCode);
+        Assert.Equal("price_metered", Assert.Single(_stripe.To("/v1/checkout/sessions")).Form["line_items[0][price]"]);
+        Assert.DoesNotContain("overage-needs-subscription", subscribed, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"subscribe-payg\"", subscribed, StringComparison.Ordinal);
+        Assert.Contains("<li>Past the quota: 0.01 per request</li>", subscribed, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Checkout_FreePlanWithBillingOn_RefusedWithoutCallingStripe()
     {
         // Arrange
@@ -148,7 +178,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [BrowserFact]
-    public async Task PlansPage_InABrowserWithAPlanPricedZeroWithOverage_OffersSubscribeAndShowsTheOveragePrice()
+    public async Task PlansPage_InABrowserWithAPlanPricedZeroWithOverage_OffersSubscribeAndShowsTheOveragePrice_HeldOnItWithoutOne()
     {
         // Arrange: a pay-as-you-go plan sold with its metered price alone, beside free, pro and team
         await CreatePaygAsync();
@@ -169,6 +199,15 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         await Microsoft.Playwright.Assertions.Expect(page.GetByText("Past the quota: 0.01 per request")).ToBeVisibleAsync();
         Assert.Equal(0, await page.Locator("#subscribe-free").CountAsync());
         await browser.ScreenshotAsync("portal-plans-payg");
+
+        // Act + Assert: moved onto payg by hand, without a subscription its card says requests past the quota are
+        // refused, and still offers Subscribe
+        Assert.True((await Gateway.Users.UpdateAsync(email, new UserChanges { Plan = "payg" }, CancellationToken.None)).Ok);
+        await browser.GoAsync("/portal/plans");
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("#overage-needs-subscription")).ToHaveTextAsync(
+            "Past the quota: 0.01 per request with a subscription; without one, requests past the quota are refused until next month");
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("[data-plan='payg'] #subscribe-payg")).ToBeVisibleAsync();
+        await browser.ScreenshotAsync("portal-plans-payg-held");
     }
 
     [BrowserFact]
