@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using ApiGate.Cli.Output;
+using ApiGate.Core.Billing;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
@@ -188,6 +189,7 @@ internal static class UserCommands
             var plan = await store.FindPlanAsync(u.PlanId, ct);
             var keys = await store.ListKeysAsync(u.Id, ct);
             var subjects = await store.ListIdentitiesAsync(u.Id, ct);
+            var customer = await store.FindBillingCustomerAsync(u.Id, ct);
             return (IEnumerable<(string, string)>)
             [
                 ("id", u.Id),
@@ -197,10 +199,32 @@ internal static class UserCommands
                 ("status", WireNames.Of(u.Status)),
                 ("api_keys", keys.Count.ToString(CultureInfo.InvariantCulture)),
                 ("jwt_subjects", subjects.Count.ToString(CultureInfo.InvariantCulture)),
+                .. BillingFields(plan, customer),
                 ("created_at", Time(u.CreatedAt)),
                 ("updated_at", Time(u.UpdatedAt)),
             ];
         });
+
+    /// <summary>
+    /// The user's billing customer and subscription, when they have one, and whether a plan that bills its overage through
+    /// Stripe lets them past the quota: only with a paying subscription while billing is on (docs/billing.md), the
+    /// first thing to look at when such a user asks why a request got 402.
+    /// </summary>
+    private static IEnumerable<(string, string)> BillingFields(PlanDefinition? plan, BillingCustomer? customer)
+    {
+        if (customer is not null)
+        {
+            yield return ("billing_customer", customer.CustomerId);
+            yield return ("subscription", customer.SubscriptionId.Length == 0 ? "none" : $"{customer.SubscriptionId} ({customer.SubscriptionStatus})");
+        }
+
+        if (plan is { OveragePrice: > 0, StripeOveragePriceId.Length: > 0 })
+        {
+            yield return ("overage", SubscriptionOrdering.IsPaying(customer)
+                ? "billed through Stripe (paying subscription)"
+                : "refused past the quota while billing is on (no paying subscription)");
+        }
+    }
 
     /// <summary>The flags shared by create and update.</summary>
     private sealed class Fields

@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ApiGate.Core.Billing;
 using ApiGate.Gateway.Tests.Infrastructure;
+using ApiGate.Storage.Secrets;
+using ApiGate.Storage.Sqlite;
 
 namespace ApiGate.Gateway.Tests.Cli;
 
@@ -281,6 +284,45 @@ public sealed partial class IdentityCliTests : CliTestBase
         Assert.Contains("deleted user ann@corp.example", deleted.Output);
         Assert.Equal(3, (await RunAsync("users", "get", id)).ExitCode);
         Assert.Contains("(none)", (await RunAsync("users", "list")).Output);
+    }
+
+    [Fact]
+    public async Task UsersGet_OnAPlanBillingOverageThroughStripe_ShowsSubscriptionAndWhetherOverageIsLetThrough()
+    {
+        // Arrange: payg bills its overage through a Stripe metered price; ann has no subscription, bob an active one,
+        // cy a past-due one; dee is on a plan without overage and not a billing customer
+        Assert.Equal(0, (await RunAsync("plans", "create", "--id", "payg", "--name", "Pay as you go", "--requests", "1000", "--overage", "1",
+            "--stripe-overage-price-id", "price_metered", "--stripe-meter-event", "api_overage")).ExitCode);
+        foreach (var (email, plan) in new[] { ("ann@example.com", "payg"), ("bob@example.com", "payg"), ("cy@example.com", "payg"), ("dee@example.com", "free") })
+        {
+            Assert.Equal(0, (await RunAsync("users", "create", "--email", email, "--plan", plan)).ExitCode);
+        }
+
+        await using (var store = new SqliteGatewayStore(Environment["APIGATE_DATABASE_DSN"], new SecretProtector(null)))
+        {
+            foreach (var (email, customer, subscription, status) in new[] { ("bob@example.com", "cus_bob", "sub_bob", "active"), ("cy@example.com", "cus_cy", "sub_cy", "past_due") })
+            {
+                var user = (await store.FindUserAsync(email, CancellationToken.None))!;
+                await store.AddBillingCustomerAsync(new BillingCustomer(user.Id, "stripe", customer, subscription, status, 1, 1, false, DateTimeOffset.UtcNow), CancellationToken.None);
+            }
+        }
+
+        // Act
+        var ann = (await RunAsync("users", "get", "ann@example.com")).Output;
+        var bob = (await RunAsync("users", "get", "bob@example.com")).Output;
+        var cy = (await RunAsync("users", "get", "cy@example.com")).Output;
+        var dee = (await RunAsync("users", "get", "dee@example.com")).Output;
+
+        // Assert
+        Assert.Matches(@"(?m)^overage\s+refused past the quota while billing is on \(no paying subscription\)$", ann);
+        Assert.DoesNotContain("billing_customer", ann, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^billing_customer\s+cus_bob$", bob);
+        Assert.Matches(@"(?m)^subscription\s+sub_bob \(active\)$", bob);
+        Assert.Matches(@"(?m)^overage\s+billed through Stripe \(paying subscription\)$", bob);
+        Assert.Matches(@"(?m)^subscription\s+sub_cy \(past_due\)$", cy);
+        Assert.Matches(@"(?m)^overage\s+refused past the quota while billing is on \(no paying subscription\)$", cy);
+        Assert.DoesNotContain("overage", dee, StringComparison.Ordinal);
+        Assert.DoesNotContain("subscription", dee, StringComparison.Ordinal);
     }
 
     [Fact]
