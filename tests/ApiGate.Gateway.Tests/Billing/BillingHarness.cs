@@ -4,6 +4,7 @@ using System.Text.Json;
 using ApiGate.Core.Billing;
 using ApiGate.Core.Management;
 using ApiGate.Gateway.Billing;
+using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,14 +23,16 @@ internal sealed class BillingHarness : IAsyncDisposable
     private readonly string _dsn;
     private readonly string _paymentFailed;
     private readonly CapturedLog? _log;
+    private readonly Action<GatewayOptions>? _configure;
 
-    private BillingHarness(FakeStripe stripe, string engine, string dsn, string paymentFailed, CapturedLog? log)
+    private BillingHarness(FakeStripe stripe, string engine, string dsn, string paymentFailed, CapturedLog? log, Action<GatewayOptions>? configure)
     {
         Stripe = stripe;
         _engine = engine;
         _dsn = dsn;
         _paymentFailed = paymentFailed;
         _log = log;
+        _configure = configure;
     }
 
     public FakeStripe Stripe { get; }
@@ -37,20 +40,26 @@ internal sealed class BillingHarness : IAsyncDisposable
     public TestGateway Gateway { get; private set; } = null!;
 
     /// <param name="log">Where the gateway's log goes (JSON lines, warnings and up), when the test reads it.</param>
-    public static async Task<BillingHarness> StartAsync(StoreEngines engines, string engine, string paymentFailed = "suspend", CapturedLog? log = null)
+    /// <param name="configure">Settings of the test's own (e.g. a JWT issuer) applied to every gateway the harness starts.</param>
+    public static async Task<BillingHarness> StartAsync(
+        StoreEngines engines, string engine, string paymentFailed = "suspend", CapturedLog? log = null, Action<GatewayOptions>? configure = null)
     {
         var stripe = await FakeStripe.StartAsync();
         stripe.Prices.UnionWith(["price_pro", "price_team", "price_metered", "price_metered_base"]);
         var dsn = engine == GatewayStores.Postgres ? await engines.NewDsnAsync(engine) : "";
-        var harness = new BillingHarness(stripe, engine, dsn, paymentFailed, log);
+        var harness = new BillingHarness(stripe, engine, dsn, paymentFailed, log, configure);
         harness.Gateway = await harness.StartGatewayAsync(null);
         await harness.CreatePlanAsync(new PlanInput { Id = "pro", Name = "Pro", RequestsPerMonth = 1000, PriceMonthly = 2900, StripePriceId = "price_pro" });
         await harness.CreatePlanAsync(new PlanInput { Id = "team", Name = "Team", RequestsPerMonth = 5000, PriceMonthly = 9900, StripePriceId = "price_team" });
         return harness;
     }
 
-    /// <summary>Starts a gateway on this harness's store (the same SQLite directory or PostgreSQL schema each time).</summary>
-    public Task<TestGateway> StartGatewayAsync(string? directory) =>
+    /// <summary>
+    /// Starts a gateway on this harness's store (the same SQLite directory or PostgreSQL schema each time); on PostgreSQL
+    /// one more gateway started beside <see cref="Gateway"/> shares its database as a second instance does.
+    /// </summary>
+    /// <param name="configure">Settings for this gateway only, applied after the harness's own.</param>
+    public Task<TestGateway> StartGatewayAsync(string? directory, Action<GatewayOptions>? configure = null) =>
         TestGateway.StartAsync(o =>
         {
             o.BillingProvider = "stripe";
@@ -64,6 +73,9 @@ internal sealed class BillingHarness : IAsyncDisposable
                 o.DatabaseDriver = GatewayStores.Postgres;
                 o.DatabaseDsn = _dsn;
             }
+
+            _configure?.Invoke(o);
+            configure?.Invoke(o);
         }, directory, services: s => s.AddSingleton(new OverageReporterOptions
         {
             PollInterval = TimeSpan.FromMilliseconds(100),

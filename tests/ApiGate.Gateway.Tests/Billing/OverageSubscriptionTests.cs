@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using ApiGate.Core.Management;
+using ApiGate.Gateway.Identity;
+using ApiGate.Gateway.Identity.Jwt;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 
@@ -145,6 +147,134 @@ public sealed class OverageSubscriptionTests(StoreEngines engines) : IClassFixtu
         Assert.Equal(Enumerable.Repeat(HttpStatusCode.OK, 4), statuses);
     }
 
+    [PostgresFact]
+    public async Task Quota_PlanBilledThroughStripe_WebhookOnInstanceOne_InstanceTwoWithTheKeyCachedLetsOverageThenHoldsAgain()
+    {
+        // Arrange: two gateways on one PostgreSQL database, billing on in both. Instance 2 polls the config version only
+        // once an hour, so whatever change it picks up came by notification. Every API request goes to instance 2 (instance
+        // 1 only takes the webhooks): without Redis each instance counts the quota on its own, so sending them all to one
+        // instance is what makes "the 4th request is over the quota of 3" exact.
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Postgres);
+        await h.CreatePlanAsync(new PlanInput
+        {
+            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 3, OveragePrice = 1, Visible = true, IsDefault = true,
+            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+        });
+        await h.Gateway.AddUpstreamAsync("backend", upstream.Url);
+        await h.Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true });
+        var userId = await h.CreateCustomerAsync("scaled@example.com", "cus_scaled", plan: "payg");
+        var key = await KeyAsync(h, "scaled@example.com", null);
+        await using var two = await h.StartGatewayAsync(null, o => o.ConfigPollInterval = TimeSpan.FromHours(1));
+        var lookups = () => Interlocked.Read(ref two.Service<ApiKeyAuthenticator>().Lookups);
+
+        // Act 1: instance 2 serves the quota, refuses the 4th request, and has the key in memory from then on
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            statuses.Add((await SendAsync(two, key)).StatusCode);
+        }
+
+        using var refused = await SendAsync(two, key);
+        var refusedCode = await ErrorCodeAsync(refused);
+        var lookupsBefore = lookups();
+
+        // Act 2: the user subscribes, through instance 1
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var started = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_scaled_start", now - 10, "cus_scaled", "sub_scaled", userId, "payg"));
+        await Poll.UntilAsync(async () =>
+        {
+            using var past = await SendAsync(two, key);
+            return past.StatusCode == HttpStatusCode.OK;
+        }, () => "instance 2 still holds the subscriber at the quota");
+        var lookupsAfterStart = lookups();
+
+        // Act 3: the subscription ends, through instance 1
+        var ended = await h.PostWebhookAsync(StripeEvents.Subscription("evt_scaled_end", "customer.subscription.deleted", now - 5, "sub_scaled", "cus_scaled", "canceled",
+            now - 10, "price_metered"));
+        using var heldAgain = await UntilStatusAsync(two, key, HttpStatusCode.PaymentRequired);
+        var heldAgainCode = await ErrorCodeAsync(heldAgain);
+
+        // Assert: held at the quota with the key cached (one store read for the four requests)
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK], statuses);
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused.StatusCode);
+        Assert.Equal("quota_exceeded", refusedCode);
+        Assert.Equal(1, lookupsBefore);
+
+        // the subscription reached instance 2 through the database, and it read the key again for it
+        Assert.Equal((HttpStatusCode.OK, "plan payg"), (started.Status, started.Body.GetProperty("message").GetString()));
+        Assert.Equal(2, lookupsAfterStart);
+
+        // once it ended, instance 2 holds the user at the quota again
+        Assert.Equal((HttpStatusCode.OK, "subscription ended: plan payg"), (ended.Status, ended.Body.GetProperty("message").GetString()));
+        Assert.Equal(HttpStatusCode.PaymentRequired, heldAgain.StatusCode);
+        Assert.Equal("quota_exceeded", heldAgainCode);
+        Assert.Equal("3", heldAgain.Headers.GetValues("X-Quota-Limit").Single());
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task Quota_PlanBilledThroughStripe_JwtCaller_HeldWithoutSubscriptionLetThroughOnceItPays(string engine)
+    {
+        // Arrange: billing on and a JWT issuer on loopback; the caller's subject is linked to a user on the default plan
+        // (quota 3, overage billed through Stripe) who has no subscription yet
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var issuer = await TestIssuer.StartAsync();
+        var signing = TestIssuer.NewRsaKey("rsa-overage");
+        issuer.Publish(signing);
+        await using var h = await BillingHarness.StartAsync(engines, engine, configure: o =>
+        {
+            o.JwtIssuer = issuer.Url;
+            o.JwtAudience = TestIssuer.Audience;
+        });
+        await h.CreatePlanAsync(new PlanInput
+        {
+            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 3, OveragePrice = 1, Visible = true, IsDefault = true,
+            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+        });
+        await h.Gateway.AddUpstreamAsync("backend", upstream.Url);
+        await h.Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
+        var userId = await h.CreateCustomerAsync("bearer@example.com", "cus_bearer", plan: "payg");
+        Assert.True((await h.Gateway.Users.LinkIdentityAsync(userId, new IdentityLink(issuer.Url, "subject-bearer"), CancellationToken.None)).Ok);
+        await h.Gateway.ReloadAsync();
+        var token = issuer.Token(signing, "subject-bearer", "bearer@example.com");
+        var jwt = h.Gateway.Service<JwtAuthenticator>();
+
+        // Act 1: the quota, then one request past it
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            statuses.Add((await SendBearerAsync(h.Gateway, token)).StatusCode);
+        }
+
+        using var refused = await SendBearerAsync(h.Gateway, token);
+        var refusedCode = await ErrorCodeAsync(refused);
+        var lookupsBefore = Interlocked.Read(ref jwt.Lookups);
+
+        // Act 2: the user subscribes (Stripe's signed webhook), and sends 2 more requests past the quota
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var started = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_bearer", now - 10, "cus_bearer", "sub_bearer", userId, "payg"));
+        await h.Gateway.ReloadAsync();
+        var paidStatuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 2; i++)
+        {
+            paidStatuses.Add((await SendBearerAsync(h.Gateway, token)).StatusCode);
+        }
+
+        // Assert: held at the quota while the subject's user was in memory (one store read for the four requests)
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK], statuses);
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused.StatusCode);
+        Assert.Equal("quota_exceeded", refusedCode);
+        Assert.Equal("3", refused.Headers.GetValues("X-Quota-Limit").Single());
+        Assert.Equal(1, lookupsBefore);
+
+        // once the subscription pays, the subject is resolved again and let past the quota
+        Assert.Equal((HttpStatusCode.OK, "plan payg"), (started.Status, started.Body.GetProperty("message").GetString()));
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK], paidStatuses);
+        Assert.Equal(2, Interlocked.Read(ref jwt.Lookups));
+    }
+
     /// <summary>A user (created on <paramref name="plan"/> unless it exists) and a key of theirs.</summary>
     private static async Task<string> KeyAsync(BillingHarness h, string email, string? plan)
     {
@@ -159,12 +289,40 @@ public sealed class OverageSubscriptionTests(StoreEngines engines) : IClassFixtu
         return key.Value!.FullKey;
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(BillingHarness h, string key)
+    private static Task<HttpResponseMessage> SendAsync(BillingHarness h, string key) => SendAsync(h.Gateway, key);
+
+    private static async Task<HttpResponseMessage> SendAsync(TestGateway gateway, string key)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, h.Gateway.Url + "/api/things");
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/api/things");
         request.Headers.Add("X-API-Key", key);
-        return await h.Gateway.Client.SendAsync(request);
+        return await gateway.Client.SendAsync(request);
     }
+
+    private static async Task<HttpResponseMessage> SendBearerAsync(TestGateway gateway, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url + "/api/things");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return await gateway.Client.SendAsync(request);
+    }
+
+    /// <summary>Sends with <paramref name="key"/> until the answer is <paramref name="wanted"/> (bounded by <see cref="Bound"/>); returns that answer.</summary>
+    private static async Task<HttpResponseMessage> UntilStatusAsync(TestGateway gateway, string key, HttpStatusCode wanted)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        var response = await SendAsync(gateway, key);
+        while (response.StatusCode != wanted && DateTime.UtcNow < deadline)
+        {
+            response.Dispose();
+            await Task.Delay(20);
+            response = await SendAsync(gateway, key);
+        }
+
+        return response;
+    }
+
+    /// <summary>The code of the first error in a JSON:API error body.</summary>
+    private static async Task<string?> ErrorCodeAsync(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0].GetProperty("code").GetString();
 
     private static async Task WaitUntilAsync(Func<Task<bool>> done)
     {
