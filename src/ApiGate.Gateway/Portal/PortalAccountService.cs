@@ -14,8 +14,8 @@ namespace ApiGate.Gateway.Portal;
 /// address has an account.
 /// </summary>
 internal sealed partial class PortalAccountService(
-    IGatewayStore store, PortalOptions options, PortalMailQueue mail, LoginLimiter limiter, BillingService billing, TimeProvider timeProvider,
-    ILogger<PortalAccountService> logger, ConflictBackOff? conflictBackOff = null)
+    IGatewayStore store, PortalOptions options, PortalMailQueue mail, PortalLinkRequestQueue linkRequests, LoginLimiter limiter, BillingService billing,
+    TimeProvider timeProvider, ILogger<PortalAccountService> logger, ConflictBackOff? conflictBackOff = null)
 {
     /// <summary>Longest email address accepted (RFC 5321's path limit).</summary>
     public const int MaxEmailLength = 254;
@@ -133,9 +133,9 @@ internal sealed partial class PortalAccountService(
         }
 
         LogSignedUp(logger, user.Id);
-        if (options.RequireVerification)
+        if (options.RequireVerification && LinkBase(origin) is { } verifyLinks)
         {
-            await SendVerificationAsync(user, origin, ct);
+            await SendVerificationAsync(user, verifyLinks, ct);
         }
 
         return PortalResult.Success(sent);
@@ -216,7 +216,10 @@ internal sealed partial class PortalAccountService(
     /// <summary>What a client past its limit of reset and confirmation-link requests is told they made too many of.</summary>
     private const string MailRequests = "link requests from your network";
 
-    /// <summary>Sends a reset link if the address has an account; answers the same either way.</summary>
+    /// <summary>
+    /// Answers a request for a reset link, the same for every address; the link itself (if the address has an account)
+    /// is issued and mailed after the answer (<see cref="SendRequestedLinkAsync"/>).
+    /// </summary>
     public async Task<PortalResult> RequestResetAsync(string? email, string origin, string clientAddress, CancellationToken ct)
     {
         email = email?.Trim() ?? "";
@@ -241,18 +244,9 @@ internal sealed partial class PortalAccountService(
             return PortalResult.TooMany(MailRequests, wait);
         }
 
-        if (await FindByAddressAsync(email, ct) is { } user
-            && await store.FindPortalAccountAsync(user.Id, ct) is not null
-            && await mail.ReserveAsync(user.Email, ct))
-        {
-            // Only a link that will be mailed is issued: past the recipient's mail limit the form still answers the
-            // same, but no reset token is stored either (a form submitted in a loop adds no rows).
-            var token = await IssueAsync(user.Id, PortalTokenPurpose.Reset, PortalOptions.ResetLifetime, ct);
-            mail.EnqueueReserved(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
-                $"To choose a new password for {options.AppName}, follow this link within one hour. It replaces any reset link we sent you before, which no longer works:\n\n" +
-                $"{links}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"));
-        }
-
+        // Everything that depends on the address (the look-up, the recipient's mail slot, the token, the message) is
+        // done after the answer, so the answer costs the same for every address and its timing tells nothing either.
+        linkRequests.TryEnqueue(new PortalLinkRequest(email, PortalTokenPurpose.Reset, links));
         return PortalResult.Success($"If {email} has an account, we sent it a link to reset the password. It works for one hour.");
     }
 
@@ -334,16 +328,20 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(CannotSendEmail);
         }
 
-        if (LinkBase(origin) is null)
+        if (LinkBase(origin) is not { } links)
         {
             return PortalResult.Refused(CannotMakeLinks);
         }
 
-        await SendVerificationAsync(user, origin, ct);
+        await SendVerificationAsync(user, links, ct);
         return PortalResult.Success($"We sent a new link to {user.Email}.");
     }
 
-    /// <summary>Sends a verification link to the owner of an email address (a login refused for want of verification).</summary>
+    /// <summary>
+    /// Answers a request for a new verification link by address (a login refused for want of verification), the same for
+    /// every address; the link itself (if the address has an unconfirmed account) is issued and mailed after the answer
+    /// (<see cref="SendRequestedLinkAsync"/>).
+    /// </summary>
     public async Task<PortalResult> ResendVerificationByEmailAsync(string? email, string origin, string clientAddress, CancellationToken ct)
     {
         email = email?.Trim() ?? "";
@@ -358,7 +356,7 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused(CannotSendEmail);
         }
 
-        if (LinkBase(origin) is null)
+        if (LinkBase(origin) is not { } links)
         {
             return PortalResult.Refused(CannotMakeLinks);
         }
@@ -368,13 +366,42 @@ internal sealed partial class PortalAccountService(
             return PortalResult.TooMany(MailRequests, wait);
         }
 
-        if (await FindByAddressAsync(email, ct) is { } user
-            && await store.FindPortalAccountAsync(user.Id, ct) is { EmailVerifiedAt: null })
+        // As for reset links: the look-up and what follows it come after the answer.
+        linkRequests.TryEnqueue(new PortalLinkRequest(email, PortalTokenPurpose.Verify, links));
+        return PortalResult.Success($"If {email} has an unconfirmed account, we sent it a new link.");
+    }
+
+    /// <summary>
+    /// The work of a link request answered already (<see cref="RequestResetAsync"/>, <see cref="ResendVerificationByEmailAsync"/>),
+    /// run by <see cref="PortalLinkRequestWorker"/>: the address looked up, and for an account (an unconfirmed one, for a
+    /// confirmation link) the recipient's mail slot taken, the token stored and the message queued — or nothing.
+    /// </summary>
+    internal async Task SendRequestedLinkAsync(PortalLinkRequest request, CancellationToken ct)
+    {
+        if (await FindByAddressAsync(request.Email, ct) is not { } user || await store.FindPortalAccountAsync(user.Id, ct) is not { } account)
         {
-            await SendVerificationAsync(user, origin, ct);
+            return;
         }
 
-        return PortalResult.Success($"If {email} has an unconfirmed account, we sent it a new link.");
+        if (request.Purpose == PortalTokenPurpose.Verify)
+        {
+            if (account.EmailVerifiedAt is null)
+            {
+                await SendVerificationAsync(user, request.Links, ct);
+            }
+
+            return;
+        }
+
+        // Only a link that will be mailed is issued: past the recipient's mail limit the form still answered the same,
+        // but no reset token is stored either (a form submitted in a loop adds no rows).
+        if (await mail.ReserveAsync(user.Email, ct))
+        {
+            var token = await IssueAsync(user.Id, PortalTokenPurpose.Reset, PortalOptions.ResetLifetime, ct);
+            mail.EnqueueReserved(new PortalEmail(user.Email, $"{options.AppName}: reset your password",
+                $"To choose a new password for {options.AppName}, follow this link within one hour. It replaces any reset link we sent you before, which no longer works:\n\n" +
+                $"{request.Links}{PortalOptions.BasePath}/reset?token={token}\n\nIf you did not ask for this, ignore this email.\n"));
+        }
     }
 
     /// <summary>The portal account of a user, or null for users the operator created.</summary>
@@ -431,11 +458,12 @@ internal sealed partial class PortalAccountService(
                && MimeKit.MailboxAddress.TryParse(email, out var parsed) && string.Equals(parsed.Address, email, StringComparison.OrdinalIgnoreCase);
     }
 
-    private async Task SendVerificationAsync(UserDefinition user, string origin, CancellationToken ct)
+    /// <param name="links">Where the link points (<see cref="LinkBase"/>).</param>
+    private async Task SendVerificationAsync(UserDefinition user, string links, CancellationToken ct)
     {
         // The recipient's slot first (as for reset links): past the mail limit no link is issued, so a resend form
         // posted in a loop stores no token rows.
-        if (!mail.CanSend || LinkBase(origin) is not { } links || !await mail.ReserveAsync(user.Email, ct))
+        if (!mail.CanSend || !await mail.ReserveAsync(user.Email, ct))
         {
             return;
         }

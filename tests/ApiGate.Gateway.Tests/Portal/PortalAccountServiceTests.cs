@@ -23,12 +23,19 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 30, 9, 0, 0, TimeSpan.Zero));
     private readonly TestSmtpServer _smtp = TestSmtpServer.Start();
     private readonly List<PortalMailQueue> _queues = [];
+    private readonly List<PortalLinkRequestWorker> _workers = [];
     private SqlGatewayStore _store = null!;
 
     public async Task InitializeAsync() => _store = (await engines.CreateAsync(GatewayStores.Sqlite)).Store;
 
     public async Task DisposeAsync()
     {
+        foreach (var worker in _workers)
+        {
+            await worker.StopAsync(None);
+            worker.Dispose();
+        }
+
         foreach (var queue in _queues)
         {
             await queue.StopAsync(None);
@@ -445,6 +452,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         var otherClient = await portal.RequestResetAsync("list24@example.com", Origin, "203.0.113.8", None);
         _clock.Advance(LoginLimiter.MailRequestWindow);
         var anHourLater = await portal.RequestResetAsync("list23@example.com", Origin, Address, None);
+        await _smtp.NextToAsync("list23@example.com"); // links are made after the answer, in order: every request before it is done
 
         // Assert: 20 answered as usual and mailed; the rest refused alike, whoever they named; another client unaffected
         Assert.Equal(20, answers.Count(a => a.Ok));
@@ -865,7 +873,8 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
             (resetUnknown.Ok, resetUnknown.Message, resetUnknown.Field));
         Assert.Equal((true, $"If {spelling} has an unconfirmed account, we sent it a new link."), (resend.Ok, resend.Message));
         Assert.Equal((true, $"If {unknown} has an unconfirmed account, we sent it a new link."), (resendUnknown.Ok, resendUnknown.Message));
-        Assert.Equal(1, await ResetTokenRowsAsync("bob@b\u00fccher.example"));
+        // (the link is made after the answer)
+        await Poll.UntilAsync(async () => await ResetTokenRowsAsync("bob@b\u00fccher.example") == 1, () => "no reset link issued to the account");
     }
 
     [Theory]
@@ -1107,7 +1116,13 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         _queues.Add(queue);
         await queue.StartAsync(None);
         var billing = new ApiGate.Core.Management.BillingService(null, store ?? _store, store ?? _store, _clock, ApiGate.Core.Billing.PaymentFailedAction.Suspend);
-        return new PortalAccountService(store ?? _store, options, queue, new LoginLimiter(counter), billing, _clock,
+        var linkRequests = new PortalLinkRequestQueue(NullLogger<PortalLinkRequestQueue>.Instance);
+        var portal = new PortalAccountService(store ?? _store, options, queue, linkRequests, new LoginLimiter(counter), billing, _clock,
             logger ?? (Microsoft.Extensions.Logging.ILogger<PortalAccountService>)NullLogger<PortalAccountService>.Instance, backOff);
+        // Reset and confirmation links asked for by address are made after the answer, by the worker, as in the gateway
+        var worker = new PortalLinkRequestWorker(linkRequests, portal, NullLogger<PortalLinkRequestWorker>.Instance);
+        _workers.Add(worker);
+        await worker.StartAsync(None);
+        return portal;
     }
 }

@@ -295,7 +295,8 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
         var queue = new PortalMailQueue(options, counter, NullLogger<PortalMailQueue>.Instance);
         _queues.Add(queue);
         var billing = new Core.Management.BillingService(null, store, store, _clock, Core.Billing.PaymentFailedAction.Suspend);
-        return new PortalAccountService(store, options, queue, new LoginLimiter(counter), billing, _clock, NullLogger<PortalAccountService>.Instance);
+        return new PortalAccountService(store, options, queue, new PortalLinkRequestQueue(NullLogger<PortalLinkRequestQueue>.Instance), new LoginLimiter(counter), billing,
+            _clock, NullLogger<PortalAccountService>.Instance);
     }
 
     /// <summary>Makes the database refuse every write of a user's status (a trigger), as a failing write would.</summary>
