@@ -35,10 +35,12 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
     public static readonly TimeSpan RecipientWindow = TimeSpan.FromHours(1);
 
 
+    // Wait, not DropWrite: with DropWrite, TryWrite reports success for the message it drops, so a full queue was never
+    // logged. Nothing waits on it: EnqueueReserved only tries.
     private readonly Channel<PortalEmail> _queue = Channel.CreateBounded<PortalEmail>(new BoundedChannelOptions(Capacity)
     {
         SingleReader = true,
-        FullMode = BoundedChannelFullMode.DropWrite,
+        FullMode = BoundedChannelFullMode.Wait,
     });
 
     /// <summary>True when an SMTP server is configured.</summary>
