@@ -218,11 +218,14 @@ internal static class UserCommands
             yield return ("subscription", customer.SubscriptionId.Length == 0 ? "none" : $"{customer.SubscriptionId} ({customer.SubscriptionStatus})");
         }
 
-        if (plan is { OveragePrice: > 0, StripeOveragePriceId.Length: > 0 })
+        switch (SubscriptionOrdering.OverageOf(plan, customer))
         {
-            yield return ("overage", SubscriptionOrdering.IsPaying(customer)
-                ? "billed through Stripe (paying subscription)"
-                : "refused past the quota while billing is on (no paying subscription)");
+            case OverageTerms.Billed:
+                yield return ("overage", "billed through Stripe (paying subscription)");
+                break;
+            case OverageTerms.Refused:
+                yield return ("overage", "refused past the quota while billing is on (no paying subscription)");
+                break;
         }
     }
 

@@ -33,6 +33,19 @@ public static class SubscriptionOrdering
     public static bool IsPaying(BillingCustomer? customer) => customer is { SubscriptionId.Length: > 0 } && IsPaying(customer.SubscriptionStatus);
 
     /// <summary>
+    /// What a user on <paramref name="plan"/> whose billing customer is <paramref name="customer"/> (null: none) gets past
+    /// the quota: the one rule the CLI, the admin API and the console show. A plan that bills its overage through Stripe
+    /// (an overage price and a <c>stripe_overage_price_id</c>) lets only a paying subscriber past it, since nothing would
+    /// bill anyone else's requests.
+    /// </summary>
+    public static OverageTerms OverageOf(Identity.PlanDefinition? plan, BillingCustomer? customer) => plan switch
+    {
+        null or { OveragePrice: <= 0 } => OverageTerms.None,
+        { StripeOveragePriceId.Length: 0 } => OverageTerms.Operator,
+        _ => IsPaying(customer) ? OverageTerms.Billed : OverageTerms.Refused,
+    };
+
+    /// <summary>
     /// Null when the event should be applied; otherwise why it is ignored. Rules, in order:
     /// 1. no subscription recorded yet: apply;
     /// 2. another subscription than the recorded one: apply only if it was created later (a newer subscription

@@ -123,6 +123,21 @@ public sealed class BillingService(
     public Task<BillingCustomer?> FindCustomerAsync(string userId, CancellationToken ct) => billing.FindBillingCustomerAsync(userId, ct);
 
     /// <summary>
+    /// The billing state of the user with id or email <paramref name="userRef"/> (not found: no such user): their customer and
+    /// subscription, and what their plan does past the quota. Read the same whether billing is on or off.
+    /// </summary>
+    public async Task<ManagementResult<UserBilling>> GetUserBillingAsync(string userRef, CancellationToken ct)
+    {
+        if (await identity.FindUserAsync(userRef, ct) is not { } user)
+        {
+            return Outcomes.NotFound("user", userRef);
+        }
+
+        var plan = await identity.FindPlanAsync(user.PlanId, ct);
+        return UserBilling.Of(user.Id, user.PlanId, plan, await billing.FindBillingCustomerAsync(user.Id, ct), Enabled);
+    }
+
+    /// <summary>
     /// Whether billing is on and the user has no paying subscription (<see cref="SubscriptionOrdering.IsPaying"/>: active or
     /// trialing; none at all, past due, unpaid, incomplete or ended are not). Such a user is held to the quota of a plan
     /// that charges its overage through the provider, since nothing would bill the requests past it (docs/billing.md).

@@ -9,8 +9,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ApiGate.Gateway.Admin;
 
 /// <summary>
-/// Billing (docs/billing.md): start a Stripe Checkout for a user and a plan, open Stripe's billing portal for a user, and
-/// the overage outbox's totals. The customer portal calls the same <see cref="BillingService"/> methods.
+/// Billing (docs/billing.md): start a Stripe Checkout for a user and a plan, open Stripe's billing portal for a user, a
+/// user's billing state, and the overage outbox's totals. The customer portal calls the same <see cref="BillingService"/> methods.
 /// </summary>
 internal static partial class AdminEndpoints
 {
@@ -52,6 +52,11 @@ internal static partial class AdminEndpoints
             .WithName("Start_billing_portal").WithTags("billing").WithMetadata(new AdminRequestBody(typeof(PortalInput)))
             .Produces<DataDocument<BillingRedirect>>()
             .Describe(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status502BadGateway);
+
+        // The operator's answer to "why did this user's request past the quota get 402?": the same rule the CLI's
+        // `users get` prints (SubscriptionOrdering.OverageOf).
+        e.MapGet("/users/{id}/billing", async (string id, CancellationToken ct) => Single(await billing.GetUserBillingAsync(id, ct)))
+            .WithName("Get_billing_of_user").WithTags("users").Produces<DataDocument<UserBilling>>().Describe(StatusCodes.Status404NotFound);
 
         e.MapGet("/billing/status", async (CancellationToken ct) =>
                 Results.Json(new DataDocument<OverageTotals>(await store.GetOverageTotalsAsync(ct)), WireJson.Options, AdminApi.JsonContentType))

@@ -50,4 +50,24 @@ public sealed class SubscriptionOrderingTests
     public void WhyPaymentFailureIgnored_CheckoutPaymentFailedAlready_IsIgnored() =>
         Assert.Contains("was never paid", SubscriptionOrdering.WhyPaymentFailureIgnored(
             Current("sub_1", SubscriptionOrdering.CheckoutPaymentFailed, 100, 110), "sub_1", 200), StringComparison.Ordinal);
+    [Theory]
+    [InlineData(0, "", "active", OverageTerms.None)]
+    [InlineData(2, "", "", OverageTerms.Operator)]
+    [InlineData(2, "", "past_due", OverageTerms.Operator)]
+    [InlineData(1, "price_metered", "active", OverageTerms.Billed)]
+    [InlineData(1, "price_metered", "trialing", OverageTerms.Billed)]
+    [InlineData(1, "price_metered", "past_due", OverageTerms.Refused)]
+    [InlineData(1, "price_metered", "canceled", OverageTerms.Refused)]
+    [InlineData(1, "price_metered", "", OverageTerms.Refused)]
+    public void OverageOf_PlanAndSubscription_StripeBilledOverageOnlyForAPayingSubscriber(long overagePrice, string stripeOveragePrice, string status, OverageTerms expected)
+    {
+        var plan = new Core.Identity.PlanDefinition { Id = "p", Name = "P", OveragePrice = overagePrice, StripeOveragePriceId = stripeOveragePrice };
+        var customer = status.Length == 0 ? null : Current("sub_1", status, 100, 110);
+
+        Assert.Equal(expected, SubscriptionOrdering.OverageOf(plan, customer));
+    }
+
+    [Fact]
+    public void OverageOf_PlanNoLongerStored_None() =>
+        Assert.Equal(OverageTerms.None, SubscriptionOrdering.OverageOf(null, Current("sub_1", "active", 100, 110)));
 }

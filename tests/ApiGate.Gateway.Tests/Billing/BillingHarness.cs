@@ -164,6 +164,15 @@ internal sealed class BillingHarness : IAsyncDisposable
         return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
+    /// <summary>Gets <c>/admin</c> + <paramref name="path"/> from the admin API.</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Json)> GetAdminAsync(string token, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/admin" + path);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await Gateway.Client.SendAsync(request);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Gateway.DisposeAsync();
