@@ -137,6 +137,12 @@ public sealed class BillingService(
         return UserBilling.Of(user.Id, user.PlanId, plan, await billing.FindBillingCustomerAsync(user.Id, ct), Enabled);
     }
 
+    /// <summary>The billing customers of those of <paramref name="userIds"/> that have one, by user id, read in one query (a page of users).</summary>
+    public async Task<IReadOnlyDictionary<string, BillingCustomer>> FindCustomersAsync(IReadOnlyCollection<string> userIds, CancellationToken ct) =>
+        userIds.Count == 0
+            ? new Dictionary<string, BillingCustomer>()
+            : (await billing.FindBillingCustomersAsync(userIds, ct)).ToDictionary(c => c.UserId, StringComparer.Ordinal);
+
     /// <summary>
     /// Whether billing is on and the user has no paying subscription (<see cref="SubscriptionOrdering.IsPaying"/>: active or
     /// trialing; none at all, past due, unpaid, incomplete or ended are not). Such a user is held to the quota of a plan

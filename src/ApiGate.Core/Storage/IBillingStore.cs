@@ -11,6 +11,9 @@ public interface IBillingStore
 {
     Task<BillingCustomer?> FindBillingCustomerAsync(string userId, CancellationToken cancellationToken);
 
+    /// <summary>The billing customers of those of <paramref name="userIds"/> that have one, in one query (e.g. a page of users); none for an empty list.</summary>
+    Task<IReadOnlyList<BillingCustomer>> FindBillingCustomersAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken);
+
     Task<BillingCustomer?> FindBillingCustomerByProviderIdAsync(string customerId, CancellationToken cancellationToken);
 
     /// <summary>Inserts the customer unless the user already has one; returns the one stored (an existing one wins).</summary>

@@ -29,6 +29,19 @@ public abstract partial class SqlGatewayStore
     public Task<BillingCustomer?> FindBillingCustomerAsync(string userId, CancellationToken cancellationToken) =>
         FindAsync(BillingCustomers, r => r.ToDefinition(), "WHERE user_id = @Ref", userId, cancellationToken);
 
+    public async Task<IReadOnlyList<BillingCustomer>> FindBillingCustomersAsync(IReadOnlyCollection<string> userIds, CancellationToken cancellationToken)
+    {
+        if (userIds.Count == 0)
+        {
+            return [];
+        }
+
+        var (among, parameters) = Among("user_id", userIds);
+        return await UseAsync<IReadOnlyList<BillingCustomer>>(async (connection, ct) =>
+            (await QueryAsync<BillingCustomerRow>(connection, null, BillingCustomers.Select("WHERE " + among), parameters, ct)).Select(r => r.ToDefinition()).ToList(),
+            cancellationToken);
+    }
+
     public Task<BillingCustomer?> FindBillingCustomerByProviderIdAsync(string customerId, CancellationToken cancellationToken) =>
         FindAsync(BillingCustomers, r => r.ToDefinition(), "WHERE customer_id = @Ref", customerId, cancellationToken);
 

@@ -436,19 +436,22 @@ public abstract partial class SqlGatewayStore : IWebhookStore
     private const string CrossingsOfUser = "u.id = @Ref";
 
     /// <summary>The condition that selects the quota rows of <paramref name="ids"/>, and its parameters (<see cref="RecordCrossingsAsync"/>).</summary>
-    private static (string Condition, DynamicParameters Parameters) UsersAmong(IEnumerable<string> ids)
+    private static (string Condition, DynamicParameters Parameters) UsersAmong(IEnumerable<string> ids) => Among("u.id", ids);
+
+    /// <summary>The condition <c><paramref name="column"/> IN (…)</c> over <paramref name="values"/> (not empty), and its parameters, on either engine.</summary>
+    private static (string Condition, DynamicParameters Parameters) Among(string column, IEnumerable<string> values)
     {
         // Numbered parameters, written out: Dapper expands a list for IN on SQLite but sends it as an array on PostgreSQL.
         var parameters = new DynamicParameters();
         var names = new List<string>();
-        foreach (var id in ids)
+        foreach (var value in values)
         {
             var name = "U" + names.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            parameters.Add(name, id);
+            parameters.Add(name, value);
             names.Add("@" + name);
         }
 
-        return ($"u.id IN ({string.Join(", ", names)})", parameters);
+        return ($"{column} IN ({string.Join(", ", names)})", parameters);
     }
 
     /// <summary>The condition on <c>@Ref</c> that selects the quota rows of a plan's users (<see cref="RecordCrossingsAsync"/>).</summary>

@@ -137,6 +137,31 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal("free", (await store.FindUserAsync(billed, CancellationToken.None))!.PlanId);
     }
 
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task FindBillingCustomers_SeveralUsers_ReturnsTheCustomersOfThoseWhoHaveOne(string engine)
+    {
+        // Arrange: two customers of the three users asked about, and a third customer not asked about
+        var store = (await engines.CreateAsync(engine)).Store;
+        var (billed, unbilled) = await SetUpAsync(store);
+        var users = new UserService(store, TimeProvider.System);
+        var held = (await users.CreateAsync(new UserChanges { Email = "held@example.com" }, CancellationToken.None)).Value!.Id;
+        var other = (await users.CreateAsync(new UserChanges { Email = "other@example.com" }, CancellationToken.None)).Value!.Id;
+        await store.AddBillingCustomerAsync(new BillingCustomer(held, "stripe", "cus_held", "sub_held", "past_due", 10, 20, true, Now), CancellationToken.None);
+        await store.AddBillingCustomerAsync(new BillingCustomer(other, "stripe", "cus_other", "sub_other", "active", 10, 20, false, Now), CancellationToken.None);
+
+        // Act
+        var found = await store.FindBillingCustomersAsync([billed, unbilled, held, "no_such_user"], CancellationToken.None);
+        var none = await store.FindBillingCustomersAsync([], CancellationToken.None);
+
+        // Assert
+        Assert.Equal(
+            [(held, "cus_held", "sub_held", "past_due", true), (billed, "cus_store", "", "", false)],
+            found.Select(c => (c.UserId, c.CustomerId, c.SubscriptionId, c.SubscriptionStatus, c.SuspendedByBilling)).OrderBy(c => c.CustomerId, StringComparer.Ordinal));
+        Assert.Empty(none);
+    }
+
     internal static async Task<(string Billed, string Unbilled)> SetUpAsync(ApiGate.Storage.Sql.SqlGatewayStore store)
     {
         var plans = new PlanService(store, TimeProvider.System);
