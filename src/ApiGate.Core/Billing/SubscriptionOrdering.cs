@@ -41,9 +41,15 @@ public static class SubscriptionOrdering
     public static OverageTerms OverageOf(Identity.PlanDefinition? plan, BillingCustomer? customer) => plan switch
     {
         null or { OveragePrice: <= 0 } => OverageTerms.None,
-        { StripeOveragePriceId.Length: 0 } => OverageTerms.Operator,
+        _ when !BillsOverageThroughProvider(plan) => OverageTerms.Operator,
         _ => IsPaying(customer) ? OverageTerms.Billed : OverageTerms.Refused,
     };
+
+    /// <summary>
+    /// Whether the plan charges its overage through the provider's metered price (an overage price and a
+    /// <c>stripe_overage_price_id</c>): with billing on, only a paying subscriber gets that overage (<see cref="OverageOf"/>).
+    /// </summary>
+    public static bool BillsOverageThroughProvider(Identity.PlanDefinition plan) => plan is { OveragePrice: > 0, StripeOveragePriceId.Length: > 0 };
 
     /// <summary>
     /// Null when the event should be applied; otherwise why it is ignored. Rules, in order:

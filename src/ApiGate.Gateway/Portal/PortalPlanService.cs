@@ -1,3 +1,4 @@
+using ApiGate.Core.Billing;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
 using ApiGate.Core.Storage;
@@ -47,7 +48,7 @@ internal sealed partial class PortalPlanService(
     /// </summary>
     public bool OfferedThroughCheckout(PlanDefinition plan) =>
         billing.Enabled && plan.Enabled && plan.Visible
-        && (plan.PriceMonthly > 0 ? plan.StripePriceId.Length > 0 : plan.OveragePrice > 0 && plan.StripeOveragePriceId.Length > 0);
+        && (plan.PriceMonthly > 0 ? plan.StripePriceId.Length > 0 : SubscriptionOrdering.BillsOverageThroughProvider(plan));
 
     /// <summary>Moves the user to the plan if <see cref="CanChangeDirectly"/> allows it.</summary>
     public async Task<PortalResult> ChangeAsync(UserDefinition user, string? planId, CancellationToken ct)
@@ -95,7 +96,7 @@ internal sealed partial class PortalPlanService(
     /// answers 402 at the quota, docs/billing.md). The page says so instead of promising the overage.
     /// </summary>
     public async Task<bool> OverageNeedsSubscriptionAsync(UserDefinition user, PlanDefinition plan, CancellationToken ct) =>
-        billing.Enabled && plan.OveragePrice > 0 && plan.StripeOveragePriceId.Length > 0 && await billing.IsUnsubscribedAsync(user.Id, ct);
+        billing.Enabled && SubscriptionOrdering.BillsOverageThroughProvider(plan) && await billing.IsUnsubscribedAsync(user.Id, ct);
 
     /// <summary>Whether the user has a subscription that has not ended (then plans change under "Manage billing", not by a second checkout).</summary>
     public async Task<bool> HasSubscriptionAsync(UserDefinition user, CancellationToken ct) =>

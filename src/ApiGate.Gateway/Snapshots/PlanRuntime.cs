@@ -28,7 +28,7 @@ internal sealed class PlanRuntime(PlanDefinition definition, TokenBucketPolicy b
     /// The plan's overage is charged through the billing provider's metered price: only a user with a paying subscription
     /// is billed for it, so only they get it (RequestIdentity.AllowsOverage).
     /// </summary>
-    public bool BillsOverageThroughProvider { get; } = definition.OveragePrice > 0 && definition.StripeOveragePriceId.Length > 0;
+    public bool BillsOverageThroughProvider { get; } = Core.Billing.SubscriptionOrdering.BillsOverageThroughProvider(definition);
 
     /// <summary><c>X-RateLimit-Limit</c>, formatted once.</summary>
     public string RateLimitHeader { get; } = ((long)bucket.Capacity).ToString(System.Globalization.CultureInfo.InvariantCulture);
