@@ -79,7 +79,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     }
 
     [Fact]
-    public async Task Plans_OnOveragePlanWithoutSubscription_SaysOverageNeedsOneAndOffersIt_UntilSubscribed()
+    public async Task Plans_OnOveragePlanWithoutSubscription_SaysOverageNeedsOneAndOffersIt_UntilSubscribed_AndPaidWhenPastDue()
     {
         // Arrange: moved onto payg by hand, so held to its quota until a subscription pays for the overage
         await CreatePaygAsync();
@@ -96,6 +96,9 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.Equal(HttpStatusCode.OK,
             (await BillingHarness.PostWebhookAsync(Gateway, StripeEvents.CheckoutCompleted("evt_held1", t, customer, "sub_held", user.Id, "payg"))).Status);
         var subscribed = await client.GetStringAsync("/portal/plans");
+        Assert.Equal(HttpStatusCode.OK, (await BillingHarness.PostWebhookAsync(Gateway,
+            StripeEvents.Subscription("evt_held2", "customer.subscription.updated", t + 10, "sub_held", customer, "past_due", t, "price_metered"))).Status);
+        var pastDue = await client.GetStringAsync("/portal/plans");
 
         // Assert: the current plan's card does not promise the overage, and offers the checkout that pays for it
         Assert.Contains("<li id=\"overage-needs-subscription\">Past the quota: 0.01 per request with a subscription; without one, requests past the quota are refused until next month</li>",
@@ -106,6 +109,11 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
         Assert.DoesNotContain("overage-needs-subscription", subscribed, StringComparison.Ordinal);
         Assert.DoesNotContain("id=\"subscribe-payg\"", subscribed, StringComparison.Ordinal);
         Assert.Contains("<li>Past the quota: 0.01 per request</li>", subscribed, StringComparison.Ordinal);
+        // past due: the subscription is there but unpaid, so the card points to paying it, not to a second checkout
+        Assert.Contains("<li id=\"overage-needs-payment\">Past the quota: 0.01 per request once your subscription is paid; until then requests past the quota are refused (see Manage billing)</li>",
+            pastDue, StringComparison.Ordinal);
+        Assert.DoesNotContain("overage-needs-subscription", pastDue, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"subscribe-payg\"", pastDue, StringComparison.Ordinal);
     }
 
     [Fact]
