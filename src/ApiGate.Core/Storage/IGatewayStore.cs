@@ -92,7 +92,7 @@ public readonly record struct StoreVersions(long Config, long Identity, long Con
 
 /// <summary>The configuration a snapshot is compiled from.</summary>
 /// <param name="Version">Moved by every config change.</param>
-/// <param name="IdentityVersion">Moved by every change to keys, users and users' identity links (by the database itself, whatever wrote them).</param>
+/// <param name="IdentityVersion">Moved by every change to keys, users, users' identity links and billing customers' subscriptions (by the database itself, whatever wrote them).</param>
 public sealed record ConfigData(
     long Version,
     long IdentityVersion,

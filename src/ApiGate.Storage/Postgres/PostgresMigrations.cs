@@ -566,5 +566,24 @@ internal static class PostgresMigrations
                 PRIMARY KEY (data_set, user_id, period_start)
             );
             """),
+        // Gateways cache with each key whether its user pays (a subscription active or trialing), so a subscription that
+        // starts, ends or changes moves the identity version; until now only this build's webhook handling moved it, and
+        // an older build writing billing customers during a rolling upgrade (or a hand edit) left keys cached with the
+        // old answer. A customer's other columns (the last event seen, the suspension mark) are not such a change; a
+        // TRUNCATE is (it fires no DELETE trigger). Row triggers, not statement ones: an INSERT … ON CONFLICT DO UPDATE
+        // fires the statement's INSERT trigger even when it only updated a row, so every webhook's upsert would have
+        // moved the version. Safe to apply again.
+        (24, "identity version moved by a trigger on billing customers' subscriptions", """
+            DROP TRIGGER IF EXISTS billing_customers_identity ON billing_customers;
+            CREATE TRIGGER billing_customers_identity AFTER INSERT OR DELETE ON billing_customers
+                FOR EACH ROW EXECUTE FUNCTION apigate_identity_changed();
+            DROP TRIGGER IF EXISTS billing_customers_identity_truncate ON billing_customers;
+            CREATE TRIGGER billing_customers_identity_truncate AFTER TRUNCATE ON billing_customers
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_identity_changed();
+            DROP TRIGGER IF EXISTS billing_customers_identity_update ON billing_customers;
+            CREATE TRIGGER billing_customers_identity_update AFTER UPDATE OF subscription_id, subscription_status ON billing_customers
+                FOR EACH ROW WHEN (OLD.subscription_id IS DISTINCT FROM NEW.subscription_id OR OLD.subscription_status IS DISTINCT FROM NEW.subscription_status)
+                EXECUTE FUNCTION apigate_identity_changed();
+            """),
     ];
 }

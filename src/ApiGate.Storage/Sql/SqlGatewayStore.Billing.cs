@@ -103,10 +103,10 @@ public abstract partial class SqlGatewayStore
             else if (payingChanged)
             {
                 // Gateways read whether a user pays with the user's key (RequestIdentity.Unsubscribed: overage on a plan
-                // billed through the provider), so a subscription that starts or ends moves the identity version as a plan
-                // change does, even when the plan stays (a user already on the plan subscribing to it, or one whose
-                // subscription ends on the default plan they were on); the config version tells listening gateways at once.
-                await ExecuteAsync(connection, transaction, "UPDATE identity_version SET version = version + 1 WHERE id = 1", ct);
+                // billed through the provider), so a subscription that starts or ends must reach them as a plan change
+                // does, even when the plan stays (a user already on the plan subscribing to it, or one whose subscription
+                // ends on the default plan they were on). The identity version was moved by the database (the trigger on
+                // billing_customers' subscription columns); the config version tells listening gateways at once.
                 await BumpVersionAsync(connection, transaction, ct);
             }
 

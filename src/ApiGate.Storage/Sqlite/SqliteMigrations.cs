@@ -576,5 +576,17 @@ internal static class SqliteMigrations
                 PRIMARY KEY (data_set, user_id, period_start)
             );
             """),
+        // Gateways cache with each key whether its user pays (a subscription active or trialing), so a subscription that
+        // starts, ends or changes moves the identity version; until now only this build's webhook handling moved it, and
+        // an older build writing billing customers during a rolling upgrade (or a hand edit) left keys cached with the
+        // old answer. A customer's other columns (the last event seen, the suspension mark) are not such a change. Safe
+        // to apply again.
+        (24, "identity version moved by a trigger on billing customers' subscriptions", """
+            CREATE TRIGGER IF NOT EXISTS billing_customers_identity_insert AFTER INSERT ON billing_customers BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS billing_customers_identity_update AFTER UPDATE OF subscription_id, subscription_status ON billing_customers
+                WHEN OLD.subscription_id IS NOT NEW.subscription_id OR OLD.subscription_status IS NOT NEW.subscription_status
+                BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            CREATE TRIGGER IF NOT EXISTS billing_customers_identity_delete AFTER DELETE ON billing_customers BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+            """),
     ];
 }

@@ -5,6 +5,7 @@ using ApiGate.Core.Storage;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
+using Dapper;
 
 namespace ApiGate.Gateway.Tests.Billing;
 
@@ -161,6 +162,67 @@ public sealed class BillingStoreTests(StoreEngines engines) : IClassFixture<Stor
             found.Select(c => (c.UserId, c.CustomerId, c.SubscriptionId, c.SubscriptionStatus, c.SuspendedByBilling)).OrderBy(c => c.CustomerId, StringComparer.Ordinal));
         Assert.Empty(none);
     }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task BillingCustomers_WrittenByAnOlderBuild_MoveTheIdentityVersionOnlyWhenASubscriptionChanges(string engine)
+    {
+        // Arrange: gateways cache whether a key's user pays; an older build (or a hand edit) writes billing customers
+        // without moving the identity version itself
+        var created = await engines.CreateAsync(engine);
+        var store = created.Store;
+        var (billed, unbilled) = await SetUpAsync(store);
+        await using var raw = await created.OpenRawAsync();
+        var start = await IdentityVersionAsync(store);
+
+        // Act
+        await raw.ExecuteAsync("UPDATE billing_customers SET subscription_id = 'sub_old', subscription_status = 'active' WHERE user_id = @Id", new { Id = billed });
+        var subscribed = await IdentityVersionAsync(store);
+        await raw.ExecuteAsync("UPDATE billing_customers SET last_event_created = 99, updated_at = 'later' WHERE user_id = @Id", new { Id = billed });
+        var otherColumns = await IdentityVersionAsync(store);
+        await raw.ExecuteAsync("UPDATE billing_customers SET subscription_status = 'active' WHERE user_id = @Id", new { Id = billed });
+        var sameStatus = await IdentityVersionAsync(store);
+        await raw.ExecuteAsync("UPDATE billing_customers SET subscription_status = 'canceled' WHERE user_id = @Id", new { Id = billed });
+        var canceled = await IdentityVersionAsync(store);
+        await raw.ExecuteAsync(
+            "INSERT INTO billing_customers (user_id, provider, customer_id, subscription_id, subscription_status, updated_at) VALUES (@Id, 'stripe', 'cus_old', 'sub_new', 'trialing', 'now')",
+            new { Id = unbilled });
+        var inserted = await IdentityVersionAsync(store);
+        await raw.ExecuteAsync("DELETE FROM billing_customers WHERE user_id = @Id", new { Id = unbilled });
+        var deleted = await IdentityVersionAsync(store);
+
+        // Assert
+        Assert.Equal(
+            [start + 1, start + 1, start + 1, start + 2, start + 3, start + 4],
+            new[] { subscribed, otherColumns, sameStatus, canceled, inserted, deleted });
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
+    public async Task ApplyBillingEvent_PayingStateChanges_MovesIdentityVersionOnceAndTheConfigVersion(string engine)
+    {
+        // Arrange
+        var store = (await engines.CreateAsync(engine)).Store;
+        var (billed, _) = await SetUpAsync(store);
+        var start = await store.GetVersionsAsync(CancellationToken.None);
+
+        // Act: a subscription starts, then an event that changes only the last event seen
+        var subscribed = new BillingCustomer(billed, "stripe", "cus_store", "sub_1", "active", 10, 20, false, Now);
+        Assert.Equal(BillingApplyResult.Applied, await store.ApplyBillingEventAsync(
+            new BillingEventRecord("evt_1", "customer.subscription.created", billed, "subscribed", Now), null, subscribed, null, [], CancellationToken.None));
+        var afterSubscribing = await store.GetVersionsAsync(CancellationToken.None);
+        Assert.Equal(BillingApplyResult.Applied, await store.ApplyBillingEventAsync(
+            new BillingEventRecord("evt_2", "invoice.paid", billed, "recorded", Now), null, subscribed with { LastEventCreated = 30 }, null, [], CancellationToken.None));
+        var afterRecording = await store.GetVersionsAsync(CancellationToken.None);
+
+        // Assert: the trigger moved the identity version once; the config version moved for the paying change only
+        Assert.Equal((start.Identity + 1, start.Config + 1), (afterSubscribing.Identity, afterSubscribing.Config));
+        Assert.Equal((start.Identity + 1, start.Config + 1), (afterRecording.Identity, afterRecording.Config));
+    }
+
+    private static async Task<long> IdentityVersionAsync(IGatewayStore store) => (await store.GetVersionsAsync(CancellationToken.None)).Identity;
 
     internal static async Task<(string Billed, string Unbilled)> SetUpAsync(ApiGate.Storage.Sql.SqlGatewayStore store)
     {

@@ -115,9 +115,9 @@ public sealed class OldBuildStoreTests(StoreEngines engines) : IClassFixture<Sto
     }
 
     /// <summary>This build's last migration, as <c>apigate migrate</c> names it.</summary>
-    private const int LatestVersion = 23;
+    private const int LatestVersion = 24;
 
-    private const string LatestMigration = "quota units handed over to the next instance that reaches Redis";
+    private const string LatestMigration = "identity version moved by a trigger on billing customers' subscriptions";
 
     private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string url, string? key)
     {
