@@ -22,10 +22,7 @@ public sealed partial class UsersBillingPageTests : AdminUiTestBase, IDisposable
 
     private protected override void Configure(GatewayOptions options)
     {
-        options.BillingProvider = "stripe";
-        options.StripeSecretKey = FakeStripe.SecretKey;
-        options.StripeWebhookSecret = BillingHarness.WebhookSecret;
-        options.StripeApiBase = _stripe.Url;
+        _stripe.BillWith(options);
     }
 
     private protected override async Task SetUpAsync()

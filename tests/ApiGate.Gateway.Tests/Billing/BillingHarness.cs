@@ -62,10 +62,7 @@ internal sealed class BillingHarness : IAsyncDisposable
     public Task<TestGateway> StartGatewayAsync(string? directory, Action<GatewayOptions>? configure = null) =>
         TestGateway.StartAsync(o =>
         {
-            o.BillingProvider = "stripe";
-            o.StripeSecretKey = FakeStripe.SecretKey;
-            o.StripeWebhookSecret = WebhookSecret;
-            o.StripeApiBase = Stripe.Url;
+            Stripe.BillWith(o);
             o.BillingPaymentFailed = _paymentFailed;
             _log?.TakeJsonFrom(o, "warn");
             if (_engine == GatewayStores.Postgres)

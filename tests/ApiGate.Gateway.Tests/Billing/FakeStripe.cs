@@ -29,6 +29,15 @@ internal sealed class FakeStripe : IAsyncDisposable
     /// <summary>The base URL to give <c>APIGATE_STRIPE_API_BASE</c>.</summary>
     public string Url { get; private set; } = "";
 
+    /// <summary>Turns billing on in <paramref name="options"/> against this stand-in (its key, the harness's webhook secret).</summary>
+    public void BillWith(Configuration.GatewayOptions options)
+    {
+        options.BillingProvider = "stripe";
+        options.StripeSecretKey = SecretKey;
+        options.StripeWebhookSecret = BillingHarness.WebhookSecret;
+        options.StripeApiBase = Url;
+    }
+
     /// <summary>Every request received, in order.</summary>
     public ConcurrentQueue<StripeRequest> Requests { get; } = new();
 

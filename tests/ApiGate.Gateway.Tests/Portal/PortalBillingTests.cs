@@ -19,10 +19,7 @@ public sealed class PortalBillingTests : PortalTestBase, IDisposable
     private protected override void ConfigurePortal(GatewayOptions options)
     {
         options.LogWriter = _log.Writer;
-        options.BillingProvider = "stripe";
-        options.StripeSecretKey = FakeStripe.SecretKey;
-        options.StripeWebhookSecret = BillingHarness.WebhookSecret;
-        options.StripeApiBase = _stripe.Url;
+        _stripe.BillWith(options);
     }
 
     private protected override async Task SetUpAsync()
