@@ -56,12 +56,20 @@ internal sealed partial class PortalMailQueue(PortalOptions options, Identity.At
     /// <summary>
     /// Takes one of the recipient's messages for the window before the message is made (so a message that will not go
     /// out — a reset link — is never issued either); false when there is no SMTP server or the recipient has had
-    /// <see cref="PerRecipient"/> messages. Follow with <see cref="EnqueueReserved"/>.
+    /// <see cref="PerRecipient"/> messages, or when the queue is full already (then no slot is taken either: a reset link
+    /// issued for a message that cannot be queued would end the recipient's earlier link for nothing). Follow with
+    /// <see cref="EnqueueReserved"/>.
     /// </summary>
     public async Task<bool> ReserveAsync(string to, CancellationToken ct)
     {
         if (options.Smtp is null)
         {
+            return false;
+        }
+
+        if (_queue.Reader.Count >= Capacity)
+        {
+            LogQueueFull(logger, Capacity);
             return false;
         }
 
