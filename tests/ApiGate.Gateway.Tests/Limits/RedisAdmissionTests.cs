@@ -664,6 +664,46 @@ public sealed class RedisAdmissionTests : IAsyncLifetime
         Assert.Equal(3, verdicts.Count(v => v == AdmissionVerdict.Admitted));
     }
 
+    [RedisFact]
+    public async Task RedisUnreachable_OverageBilledThroughStripe_TheFallbackHoldsTheUnsubscribedToTheQuotaAndLetsTheSubscriberPast()
+    {
+        // Arrange: a plan of 3 a month whose overage is billed through Stripe; each caller spent 1 through another
+        // instance (in the store); Redis stops, so this instance's local fallback decides (mode open)
+        await using var redis = await RedisServer.StartAsync();
+        var unsubscribed = Caller(requestsPerMonth: 3, overagePrice: 1, stripeOveragePriceId: "price_metered", unsubscribed: true);
+        var subscriber = Caller(requestsPerMonth: 3, overagePrice: 1, stripeOveragePriceId: "price_metered");
+        var clock = new FakeTimeProvider(Start);
+        var one = Create(redis.Url(), clock, TimeSpan.FromMilliseconds(300));
+        await one.ConnectAsync(CancellationToken.None);
+        Assert.True(one.FailsOpen);
+        var period = QuotaPeriod.StartOf(Start);
+        _store.Rows.Add(new QuotaUsage(unsubscribed.User.Id, period, 1, 0));
+        _store.Rows.Add(new QuotaUsage(subscriber.User.Id, period, 1, 0));
+        await redis.StopAsync();
+        await UnavailableWithTheStoreReadAsync(one, clock, unsubscribed, 1);
+        await UnavailableWithTheStoreReadAsync(one, clock, subscriber, 1);
+
+        // Act
+        var held = new List<AdmissionResult>();
+        var paying = new List<AdmissionResult>();
+        for (var i = 0; i < 4; i++)
+        {
+            held.Add(await one.AdmitAsync(unsubscribed, false, CancellationToken.None));
+            paying.Add(await one.AdmitAsync(subscriber, false, CancellationToken.None));
+        }
+
+        // Assert: still down, so these were the fallback's decisions; the 2 left, then 402 for the one who does not pay
+        Assert.False(one.Available);
+        Assert.Equal(
+            [AdmissionVerdict.Admitted, AdmissionVerdict.Admitted, AdmissionVerdict.QuotaExceeded, AdmissionVerdict.QuotaExceeded],
+            held.Select(r => r.Verdict));
+        Assert.Equal([2L, 3L, 3L, 3L], held.Select(r => r.Quota!.Value.Used));
+        Assert.All(held, r => Assert.False(r.Quota!.Value.Overage));
+        Assert.All(paying, r => Assert.Equal(AdmissionVerdict.Admitted, r.Verdict));
+        Assert.Equal([2L, 3L, 4L, 5L], paying.Select(r => r.Quota!.Value.Used));
+        Assert.Equal([false, false, true, true], paying.Select(r => r.Quota!.Value.Overage));
+    }
+
     /// <summary>Lets the instance's probe notice that Redis is gone and read the store's usage of the caller (bounded).</summary>
     private static async Task UnavailableWithTheStoreReadAsync(RedisAdmission admission, FakeTimeProvider clock, RequestIdentity caller, long stored)
     {
