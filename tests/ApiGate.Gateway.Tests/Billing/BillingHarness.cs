@@ -100,6 +100,17 @@ internal sealed class BillingHarness : IAsyncDisposable
     }
 
     /// <summary>
+    /// A plan priced 0 a month with a quota of <paramref name="requestsPerMonth"/> and overage at 1 cent billed through
+    /// the metered price <c>price_metered</c> (meter <c>api_overage</c>): only a paying subscriber gets past its quota.
+    /// </summary>
+    public Task CreatePaygPlanAsync(long requestsPerMonth, bool isDefault = false, string id = "payg", string name = "Pay as you go") =>
+        CreatePlanAsync(new PlanInput
+        {
+            Id = id, Name = name, PriceMonthly = 0, RequestsPerMonth = requestsPerMonth, OveragePrice = 1, Visible = true, IsDefault = isDefault,
+            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
+        });
+
+    /// <summary>
     /// A user on the default plan who is billing customer <paramref name="customerId"/>, with subscription <c>sub_</c> +
     /// <paramref name="customerId"/> in <paramref name="subscriptionStatus"/> when given (else none).
     /// </summary>

@@ -21,11 +21,7 @@ public sealed class MeteredOverageSubscriptionTests(StoreEngines engines) : ICla
         // one whose Stripe subscription is active
         await using var upstream = await TestUpstream.StartAsync();
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
-        await h.CreatePlanAsync(new PlanInput
-        {
-            Id = "metered", Name = "Metered", PriceMonthly = 0, RequestsPerMonth = 3, OveragePrice = 1, Visible = true,
-            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        });
+        await h.CreatePaygPlanAsync(3, id: "metered", name: "Metered");
         await h.Gateway.AddUpstreamAsync("backend", upstream.Url);
         await h.Gateway.AddRouteAsync(new RouteInput
         {

@@ -24,11 +24,7 @@ public sealed class OverageSubscriptionTests(StoreEngines engines) : IClassFixtu
         // Arrange: the default plan has a quota of 3 and overage billed through Stripe
         await using var upstream = await TestUpstream.StartAsync();
         await using var h = await BillingHarness.StartAsync(engines, engine);
-        await h.CreatePlanAsync(new PlanInput
-        {
-            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 3, OveragePrice = 1, Visible = true, IsDefault = true,
-            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        });
+        await h.CreatePaygPlanAsync(3, isDefault: true);
         await h.Gateway.AddUpstreamAsync("backend", upstream.Url);
         await h.Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true });
         var held = await KeyAsync(h, "byhand@example.com", "payg");
@@ -93,11 +89,7 @@ public sealed class OverageSubscriptionTests(StoreEngines engines) : IClassFixtu
         // Arrange: a subscriber on a plan with a quota of 2 whose subscription then falls past due
         await using var upstream = await TestUpstream.StartAsync();
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
-        await h.CreatePlanAsync(new PlanInput
-        {
-            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 2, OveragePrice = 1, Visible = true,
-            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        });
+        await h.CreatePaygPlanAsync(2);
         await h.Gateway.AddUpstreamAsync("backend", upstream.Url);
         await h.Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true });
         var userId = await h.CreateCustomerAsync("late@example.com", "cus_late");
@@ -156,11 +148,7 @@ public sealed class OverageSubscriptionTests(StoreEngines engines) : IClassFixtu
         // instance is what makes "the 4th request is over the quota of 3" exact.
         await using var upstream = await TestUpstream.StartAsync();
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Postgres);
-        await h.CreatePlanAsync(new PlanInput
-        {
-            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 3, OveragePrice = 1, Visible = true, IsDefault = true,
-            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        });
+        await h.CreatePaygPlanAsync(3, isDefault: true);
         await h.Gateway.AddUpstreamAsync("backend", upstream.Url);
         await h.Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true });
         var userId = await h.CreateCustomerAsync("scaled@example.com", "cus_scaled", plan: "payg");
@@ -228,11 +216,7 @@ public sealed class OverageSubscriptionTests(StoreEngines engines) : IClassFixtu
             o.JwtIssuer = issuer.Url;
             o.JwtAudience = TestIssuer.Audience;
         });
-        await h.CreatePlanAsync(new PlanInput
-        {
-            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 3, OveragePrice = 1, Visible = true, IsDefault = true,
-            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        });
+        await h.CreatePaygPlanAsync(3, isDefault: true);
         await h.Gateway.AddUpstreamAsync("backend", upstream.Url);
         await h.Gateway.AddRouteAsync(new RouteInput { Name = "api", Path = "/api/*", Upstream = "backend", AuthRequired = true, AuthScheme = "jwt" });
         var userId = await h.CreateCustomerAsync("bearer@example.com", "cus_bearer", plan: "payg");

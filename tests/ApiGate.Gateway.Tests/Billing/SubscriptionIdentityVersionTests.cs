@@ -20,11 +20,7 @@ public sealed class SubscriptionIdentityVersionTests(StoreEngines engines) : ICl
     {
         // Arrange: a subscriber whose subscription started through checkout
         await using var h = await BillingHarness.StartAsync(engines, engine);
-        await h.CreatePlanAsync(new PlanInput
-        {
-            Id = "payg", Name = "Pay as you go", PriceMonthly = 0, RequestsPerMonth = 3, OveragePrice = 1, Visible = true,
-            StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        });
+        await h.CreatePaygPlanAsync(3);
         var userId = await h.CreateCustomerAsync("steady@example.com", "cus_steady");
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var started = await h.PostWebhookAsync(StripeEvents.CheckoutCompleted("evt_steady_start", now - 30, "cus_steady", "sub_steady", userId, "payg"));

@@ -59,10 +59,7 @@ public sealed class UserBillingApiTests(StoreEngines engines) : IClassFixture<St
     {
         // Arrange
         await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
-        await h.CreatePlanAsync(new PlanInput
-        {
-            Id = "payg", Name = "Pay as you go", RequestsPerMonth = 3, OveragePrice = 1, StripeOveragePriceId = "price_metered", StripeMeterEvent = "api_overage",
-        });
+        await h.CreatePaygPlanAsync(3);
         var id = await h.CreateCustomerAsync("sub@example.com", "cus_sub", plan: "payg", subscriptionStatus: subscriptionStatus);
         var token = await h.AdminTokenAsync();
 
