@@ -86,21 +86,27 @@ internal sealed partial class PortalPlanService(
     /// <summary>True when plan changes go through the billing provider (<c>APIGATE_BILLING_PROVIDER</c>).</summary>
     public bool BillingEnabled => billing.Enabled;
 
-    /// <summary>Whether the user is the billing provider's customer already (then "Manage billing" is offered).</summary>
-    public async Task<bool> IsBillingCustomerAsync(UserDefinition user, CancellationToken ct) =>
-        billing.Enabled && await billing.FindCustomerAsync(user.Id, ct) is not null;
-
     /// <summary>
-    /// Whether <paramref name="user"/> is held to <paramref name="plan"/>'s quota although the plan has an overage price: billing
-    /// is on, the plan charges its overage through the provider, and the user has no paying subscription (the gateway then
-    /// answers 402 at the quota, docs/billing.md). The page says so instead of promising the overage.
+    /// The user's billing standing as the plan page shows it, from one read of their billing customer: whether they are the
+    /// provider's customer already ("Manage billing" is offered), whether they have a subscription that has not ended
+    /// (plans then change under "Manage billing", not by a second checkout), and whether <paramref name="current"/>, their
+    /// plan, holds them to its quota although it has an overage price (it bills that overage through the provider and they
+    /// do not pay: the gateway answers 402 at the quota, docs/billing.md), so the page says so instead of promising it.
+    /// All false with billing off.
     /// </summary>
-    public async Task<bool> OverageNeedsSubscriptionAsync(UserDefinition user, PlanDefinition plan, CancellationToken ct) =>
-        billing.Enabled && SubscriptionOrdering.BillsOverageThroughProvider(plan) && await billing.IsUnsubscribedAsync(user.Id, ct);
+    public async Task<PortalBillingStanding> StandingAsync(UserDefinition user, PlanDefinition? current, CancellationToken ct)
+    {
+        if (!billing.Enabled)
+        {
+            return default;
+        }
 
-    /// <summary>Whether the user has a subscription that has not ended (then plans change under "Manage billing", not by a second checkout).</summary>
-    public async Task<bool> HasSubscriptionAsync(UserDefinition user, CancellationToken ct) =>
-        billing.Enabled && Core.Billing.SubscriptionOrdering.HasLiveSubscription(await billing.FindCustomerAsync(user.Id, ct));
+        var customer = await billing.FindCustomerAsync(user.Id, ct);
+        return new PortalBillingStanding(
+            customer is not null,
+            SubscriptionOrdering.HasLiveSubscription(customer),
+            SubscriptionOrdering.OverageOf(current, customer) == OverageTerms.Refused);
+    }
 
     /// <summary>
     /// The provider's checkout page for a plan <see cref="OfferedThroughCheckout"/>; the plan itself changes only when the provider's webhook
@@ -166,3 +172,6 @@ internal sealed partial class PortalPlanService(
     private partial void LogBillingFailed(string action, string userId, string reason);
 
 }
+
+/// <summary>What <see cref="PortalPlanService.StandingAsync"/> found.</summary>
+internal readonly record struct PortalBillingStanding(bool Customer, bool Subscribed, bool OverageNeedsSubscription);
