@@ -58,23 +58,34 @@ public sealed class Http2AbuseTests : IAsyncLifetime
     [Fact]
     public async Task RapidReset_StreamsOpenedAndResetAtOnce_ConnectionEndedForTheResetLimitAndFewReachTheUpstream_GatewayStillServes()
     {
-        // Arrange: CVE-2023-44487, each stream's HEADERS followed at once by its RST_STREAM, 2,000 times at most
+        // Arrange: CVE-2023-44487, each stream's HEADERS followed at once by its RST_STREAM, 2,000 times at most, sent
+        // as an attacker pipelines them: 250 streams per write. One stream per write let a slow sender give the server
+        // time to finish each reset stream before the next arrived (a CI run saw no defence needed and the connection
+        // left open); a batch arrives faster than any server finishes streams, which is the attack.
         const int streams = 2_000;
+        const int streamsPerWrite = 250;
         var endReasons = new ConcurrentQueue<string>();
         using var listener = ConnectionEndReasons(endReasons);
         await using var attacker = await RawHttp2Connection.ConnectAsync(H2cUrl);
         var opened = 0;
 
         // Act
-        for (var i = 0; i < streams && !attacker.Closed; i++)
+        for (var first = 0; first < streams && !attacker.Closed; first += streamsPerWrite)
         {
-            var streamId = (2 * i) + 1;
-            if (!await attacker.WriteAsync([.. RawHttp2Connection.GetHeaders(streamId, "/r/reset"), .. RawHttp2Connection.RstStream(streamId, RawHttp2Connection.CancelError)]))
+            var batch = new List<byte>();
+            for (var i = first; i < first + streamsPerWrite; i++)
+            {
+                var streamId = (2 * i) + 1;
+                batch.AddRange(RawHttp2Connection.GetHeaders(streamId, "/r/reset"));
+                batch.AddRange(RawHttp2Connection.RstStream(streamId, RawHttp2Connection.CancelError));
+            }
+
+            if (!await attacker.WriteAsync([.. batch]))
             {
                 break;
             }
 
-            opened++;
+            opened += streamsPerWrite;
         }
 
         var ended = await attacker.WaitClosedAsync();
