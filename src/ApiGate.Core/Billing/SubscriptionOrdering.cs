@@ -30,7 +30,10 @@ public static class SubscriptionOrdering
     public static bool IsPaying(string status) => status is "active" or "trialing";
 
     /// <summary>Whether <paramref name="customer"/> has a subscription in a paying state (<see cref="IsPaying(string)"/>).</summary>
-    public static bool IsPaying(BillingCustomer? customer) => customer is { SubscriptionId.Length: > 0 } && IsPaying(customer.SubscriptionStatus);
+    public static bool IsPaying(BillingCustomer? customer) => customer is not null && IsPaying(customer.SubscriptionId, customer.SubscriptionStatus);
+
+    /// <summary>Whether a customer's stored subscription (empty id: none) is in a paying state (<see cref="IsPaying(string)"/>).</summary>
+    public static bool IsPaying(string subscriptionId, string subscriptionStatus) => subscriptionId.Length > 0 && IsPaying(subscriptionStatus);
 
     /// <summary>
     /// What a user on <paramref name="plan"/> whose billing customer is <paramref name="customer"/> (null: none) gets past

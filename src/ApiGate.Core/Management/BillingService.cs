@@ -144,13 +144,13 @@ public sealed class BillingService(
             : (await billing.FindBillingCustomersAsync(userIds, ct)).ToDictionary(c => c.UserId, StringComparer.Ordinal);
 
     /// <summary>
-    /// Whether billing is on and the user has no paying subscription (<see cref="SubscriptionOrdering.IsPaying"/>: active or
-    /// trialing; none at all, past due, unpaid, incomplete or ended are not). Such a user is held to the quota of a plan
-    /// that charges its overage through the provider, since nothing would bill the requests past it (docs/billing.md).
-    /// False with billing off: overage is then billed by the operator from the usage reports.
+    /// Whether billing is on and the credential's owner has no paying subscription (<see cref="CredentialOwner.Paying"/>,
+    /// read with the credential: <see cref="SubscriptionOrdering.IsPaying(string, string)"/> — active or trialing; none at
+    /// all, past due, unpaid, incomplete or ended are not). Such a user is held to the quota of a plan that charges its
+    /// overage through the provider, since nothing would bill the requests past it (docs/billing.md). False with billing
+    /// off: overage is then billed by the operator from the usage reports.
     /// </summary>
-    public async Task<bool> IsUnsubscribedAsync(string userId, CancellationToken ct) =>
-        provider is not null && !SubscriptionOrdering.IsPaying(await billing.FindBillingCustomerAsync(userId, ct));
+    public bool IsUnsubscribed(CredentialOwner owner) => provider is not null && !owner.Paying;
 
     /// <summary>Verifies and applies one webhook request. Nothing changes unless the outcome is <see cref="WebhookStatus.Processed"/>.</summary>
     public async Task<WebhookOutcome> HandleWebhookAsync(string payload, string signatureHeader, CancellationToken ct)

@@ -68,6 +68,12 @@ public interface IIdentityStore
     /// </summary>
     Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// <see cref="FindUserByIdentityAsync"/> with the user's paying state read in the same query: what a token's
+    /// authentication needs on a cache miss.
+    /// </summary>
+    Task<CredentialOwner?> FindOwnerByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken);
+
     /// <summary>The identities linked to the user, by issuer and subject.</summary>
     Task<IReadOnlyList<UserIdentity>> ListIdentitiesAsync(string userId, CancellationToken cancellationToken);
 
@@ -104,8 +110,8 @@ public interface IIdentityStore
     /// <summary>Sets <c>revoked_at</c> (permanent). False when there is no such key.</summary>
     Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
 
-    /// <summary>The keys with this lookup prefix and their owners: what authentication needs on a cache miss.</summary>
-    Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken);
+    /// <summary>The keys with this lookup prefix and their owners (with their paying state): what authentication needs on a cache miss, in one query.</summary>
+    Task<IReadOnlyList<(ApiKeyDefinition Key, CredentialOwner Owner)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken);
 
     /// <summary>Records <c>last_used_at</c> for many keys at once (batched, lazily); does not bump the config version.</summary>
     Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken);

@@ -107,7 +107,7 @@ internal sealed class ApiKeyAuthenticator(
     {
         Interlocked.Increment(ref Lookups);
         var hex = hash.ToHex();
-        foreach (var (key, user) in await store.FindKeysByPrefixAsync(ApiKeys.PrefixOf(presented), CancellationToken.None))
+        foreach (var (key, owner) in await store.FindKeysByPrefixAsync(ApiKeys.PrefixOf(presented), CancellationToken.None))
         {
             if (!ApiKeys.HashesEqual(key.Hash, hex))
             {
@@ -119,12 +119,12 @@ internal sealed class ApiKeyAuthenticator(
                 return new CachedKey(Errors.Revoked);
             }
 
-            if (user.Status != UserStatus.Active)
+            if (owner.User.Status != UserStatus.Active)
             {
                 return new CachedKey(Errors.Suspended);
             }
 
-            return new CachedKey(key, user, billing is not null && await billing.IsUnsubscribedAsync(user.Id, CancellationToken.None));
+            return new CachedKey(key, owner.User, billing is not null && billing.IsUnsubscribed(owner));
         }
 
         return CachedKey.Unknown;

@@ -1,3 +1,4 @@
+using ApiGate.Core.Billing;
 using ApiGate.Core.Entitlements;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Quotas;
@@ -133,12 +134,29 @@ public abstract partial class SqlGatewayStore
             ["DELETE FROM api_keys WHERE user_id = @Id", "DELETE FROM portal_tokens WHERE user_id = @Id", "DELETE FROM portal_accounts WHERE user_id = @Id",
              "DELETE FROM user_identities WHERE user_id = @Id"], cancellationToken);
 
-    public Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) =>
+    public async Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) =>
+        (await FindOwnerByIdentityAsync(issuer, subject, cancellationToken))?.User;
+
+    public Task<CredentialOwner?> FindOwnerByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) =>
         UseAsync(async (connection, ct) =>
-            (await QueryAsync<UserRow>(connection, null,
-                $"SELECT {Users.ColumnsOf("u")} FROM user_identities i JOIN users u ON u.id = i.user_id " +
-                "WHERE i.subject = @Subject AND (i.issuer = @Issuer OR i.issuer = @Other) ORDER BY CASE WHEN i.issuer = @Issuer THEN 0 ELSE 1 END LIMIT 1",
-                new { Issuer = issuer, Other = UserIdentity.OtherSpelling(issuer), Subject = subject }, ct)) is [var row, ..] ? row.ToDefinition() : null, cancellationToken);
+        {
+            var sql = $"SELECT {Users.ColumnsOf("u")}, {OwnerSubscriptionColumns} FROM user_identities i JOIN users u ON u.id = i.user_id {OwnerSubscriptionJoin} " +
+                "WHERE i.subject = @Subject AND (i.issuer = @Issuer OR i.issuer = @Other) ORDER BY CASE WHEN i.issuer = @Issuer THEN 0 ELSE 1 END LIMIT 1";
+            await using var reader = await ReadRowsAsync(connection, new CommandDefinition(sql,
+                new { Issuer = issuer, Other = UserIdentity.OtherSpelling(issuer), Subject = subject }, cancellationToken: ct));
+            var user = reader.GetRowParser<UserRow>(length: Users.ColumnCount);
+            return await reader.ReadAsync(ct) ? new CredentialOwner(user(reader).ToDefinition(), PayingAt(reader, Users.ColumnCount)) : null;
+        }, cancellationToken);
+
+    /// <summary>The owner's billing subscription, selected after the user's columns (none: two NULLs).</summary>
+    private const string OwnerSubscriptionColumns = "b.subscription_id, b.subscription_status";
+
+    /// <summary>Joins the owner's (<c>u</c>) billing customer, if any: one row per user (<c>user_id</c> is its key).</summary>
+    private const string OwnerSubscriptionJoin = "LEFT JOIN billing_customers b ON b.user_id = u.id";
+
+    /// <summary>Whether the subscription read at <paramref name="ordinal"/> (<see cref="OwnerSubscriptionColumns"/>) is a paying one.</summary>
+    private static bool PayingAt(DbDataReader reader, int ordinal) =>
+        !reader.IsDBNull(ordinal) && SubscriptionOrdering.IsPaying(reader.GetString(ordinal), reader.GetString(ordinal + 1));
 
     public Task<IReadOnlyList<UserIdentity>> ListIdentitiesAsync(string userId, CancellationToken cancellationToken) =>
         ListAsync(UserIdentities, r => r.ToDefinition(), "WHERE user_id = @Ref", new { Ref = userId }, cancellationToken);
@@ -256,18 +274,19 @@ public abstract partial class SqlGatewayStore
             return key is not null;
         }, cancellationToken);
 
-    public Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) =>
-        UseAsync<IReadOnlyList<(ApiKeyDefinition, UserDefinition)>>(async (connection, ct) =>
+    public Task<IReadOnlyList<(ApiKeyDefinition Key, CredentialOwner Owner)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) =>
+        UseAsync<IReadOnlyList<(ApiKeyDefinition, CredentialOwner)>>(async (connection, ct) =>
         {
-            // Key columns, then user columns.
-            var sql = $"SELECT {Keys.ColumnsOf("k")}, {Users.ColumnsOf("u")} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = @Prefix";
+            // Key columns, then user columns, then the user's subscription.
+            var sql = $"SELECT {Keys.ColumnsOf("k")}, {Users.ColumnsOf("u")}, {OwnerSubscriptionColumns} " +
+                $"FROM api_keys k JOIN users u ON u.id = k.user_id {OwnerSubscriptionJoin} WHERE k.prefix = @Prefix";
             await using var reader = await ReadRowsAsync(connection, new CommandDefinition(sql, new { Prefix = prefix }, cancellationToken: ct));
             var key = reader.GetRowParser<ApiKeyRow>(length: Keys.ColumnCount);
-            var user = reader.GetRowParser<UserRow>(startIndex: Keys.ColumnCount);
-            var rows = new List<(ApiKeyDefinition, UserDefinition)>();
+            var user = reader.GetRowParser<UserRow>(startIndex: Keys.ColumnCount, length: Users.ColumnCount);
+            var rows = new List<(ApiKeyDefinition, CredentialOwner)>();
             while (await reader.ReadAsync(ct))
             {
-                rows.Add((key(reader).ToDefinition(), user(reader).ToDefinition()));
+                rows.Add((key(reader).ToDefinition(), new CredentialOwner(user(reader).ToDefinition(), PayingAt(reader, Keys.ColumnCount + Users.ColumnCount))));
             }
 
             return rows;

@@ -132,7 +132,7 @@ public sealed class PlanBillingValidationTests
         public Task<ApiKeyDefinition?> FindKeyAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreateKeyAsync(ApiKeyDefinition key, CancellationToken cancellationToken, int? maxActiveForUser = null) => throw new NotSupportedException();
         public Task<bool> RevokeKeyAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<(ApiKeyDefinition Key, CredentialOwner Owner)>> FindKeysByPrefixAsync(string prefix, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task TouchKeysAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<EntitlementDefinition>> ListEntitlementsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<EntitlementDefinition?> FindEntitlementAsync(string idOrName, CancellationToken cancellationToken) => throw new NotSupportedException();
@@ -145,6 +145,7 @@ public sealed class PlanBillingValidationTests
         public Task<PlanEntitlement?> UpdatePlanEntitlementAsync(string id, string? value, bool? enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeletePlanEntitlementAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<UserDefinition?> FindUserByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<CredentialOwner?> FindOwnerByIdentityAsync(string issuer, string subject, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<UserIdentity>> ListIdentitiesAsync(string userId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task LinkIdentityAsync(UserIdentity identity, bool configuration, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<bool> UnlinkIdentityAsync(string issuer, string subject, string userId, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -242,7 +242,7 @@ public sealed class StoreLookupGuardTests : IAsyncLifetime
             return targetMethod.Invoke(_inner, args);
         }
 
-        private async Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>> ReadKeysAsync(MethodInfo method, object?[]? args)
+        private async Task<IReadOnlyList<(ApiKeyDefinition Key, CredentialOwner Owner)>> ReadKeysAsync(MethodInfo method, object?[]? args)
         {
             if (_failure is { } failure)
             {
@@ -250,7 +250,7 @@ public sealed class StoreLookupGuardTests : IAsyncLifetime
             }
 
             await _gate.Task;
-            return await (Task<IReadOnlyList<(ApiKeyDefinition Key, UserDefinition User)>>)method.Invoke(_inner, args)!;
+            return await (Task<IReadOnlyList<(ApiKeyDefinition Key, CredentialOwner Owner)>>)method.Invoke(_inner, args)!;
         }
 
         private static TaskCompletionSource Open()

@@ -412,7 +412,7 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(before + 1, afterRevoke);
         Assert.Equal(usedAt, found.Key.LastUsedAt);
         Assert.NotNull(found.Key.RevokedAt);
-        Assert.Equal("k@example.com", found.User.Email);
+        Assert.Equal("k@example.com", found.Owner.User.Email);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]

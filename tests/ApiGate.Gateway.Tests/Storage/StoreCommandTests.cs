@@ -457,8 +457,8 @@ public sealed class StoreCommandTests(StoreEngines engines) : IClassFixture<Stor
         Assert.Equal(["free", "pro"], config.Plans.Select(p => p.Id));
         Assert.Equal("true", Assert.Single(config.PlanEntitlements).Value);
         Assert.True(config.Version > await store.GetConfigVersionAsync(None));
-        var (foundKey, foundUser) = Assert.Single(await target.FindKeysByPrefixAsync(key.Key.Prefix, None));
-        Assert.Equal((key.Key.Hash, user.Email), (foundKey.Hash, foundUser.Email));
+        var (foundKey, foundOwner) = Assert.Single(await target.FindKeysByPrefixAsync(key.Key.Prefix, None));
+        Assert.Equal((key.Key.Hash, user.Email), (foundKey.Hash, foundOwner.User.Email));
         Assert.Equal(1, await target.CountActiveAdminTokensAsync(None));
         Assert.Equal(
             await store.GetUsageSummaryAsync(user.Id, now.AddDays(-1), now.AddDays(1), None),

@@ -265,9 +265,9 @@ internal sealed partial class JwtAuthenticator : IDisposable
     {
         Interlocked.Increment(ref Lookups);
         var issuer = _options.JwtIssuer;
-        if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } linked)
+        if (await _store.FindOwnerByIdentityAsync(issuer, subject, CancellationToken.None) is { } linked)
         {
-            return await ForAsync(linked);
+            return For(linked);
         }
 
         if (_options.JwtUnknownUser != "create")
@@ -288,9 +288,9 @@ internal sealed partial class JwtAuthenticator : IDisposable
         if (!created.Ok)
         {
             // Another instance may have created and linked it a moment ago; otherwise the email belongs to someone else.
-            if (await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } raced)
+            if (await _store.FindOwnerByIdentityAsync(issuer, subject, CancellationToken.None) is { } raced)
             {
-                return await ForAsync(raced);
+                return For(raced);
             }
 
             // The reason (e.g. the email belongs to another user) is for the operator only: told to the caller it
@@ -311,18 +311,17 @@ internal sealed partial class JwtAuthenticator : IDisposable
         {
             // Linked by another instance first: theirs stands, ours goes.
             await _store.DeleteUserAsync(created.Value!.Id, readAt: null, CancellationToken.None);
-            return await _store.FindUserByIdentityAsync(issuer, subject, CancellationToken.None) is { } other
-                ? await ForAsync(other)
+            return await _store.FindOwnerByIdentityAsync(issuer, subject, CancellationToken.None) is { } other
+                ? For(other)
                 : new Resolved(null, null, Errors.Unavailable, Cacheable: false);
         }
 
         LogUserCreated(created.Value!.Id);
-        return await ForAsync(created.Value!);
+        return For(new CredentialOwner(created.Value!, Paying: false)); // just created: no billing customer yet
     }
 
     /// <summary>A linked user, with whether they have no paying subscription while billing is on.</summary>
-    private async Task<Resolved> ForAsync(UserDefinition user) =>
-        Resolved.For(user, _billing is not null && await _billing.IsUnsubscribedAsync(user.Id, CancellationToken.None));
+    private Resolved For(CredentialOwner owner) => Resolved.For(owner.User, _billing is not null && _billing.IsUnsubscribed(owner));
 
     /// <summary>A boolean claim's value: JSON true, or the text "true" some issuers send.</summary>
     private static bool IsTrue(object? value) => value switch
