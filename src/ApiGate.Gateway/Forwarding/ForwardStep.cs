@@ -107,8 +107,8 @@ internal sealed partial class ForwardStep(
                     GrpcDeadline? grpcDeadline = boundStarted is { } started
                         ? new GrpcDeadline(upstream.Timeout, request.Environment.TimeProvider.GetElapsedTime(started), Retry: request.Attempts > 1)
                         : null;
-                    // Through a client that caps its connections an attempt can wait for one in the gateway and end there.
-                    var sent = client is Snapshots.UpstreamClientPool.CappedClient ? new UpstreamHttp.SentAttempt() : null;
+                    // An attempt can end before it is written: waiting for a connection (max_conns), or for one being made.
+                    var sent = new UpstreamHttp.SentAttempt();
                     error = await forwarder.SendAsync(context, target.Origin, client, requestConfig,
                         new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default, grpcDeadline, sent),
                         total?.Token ?? default);
@@ -120,9 +120,10 @@ internal sealed partial class ForwardStep(
                     {
                         exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
                         error = RetryRules.Attribute(error, exception);
-                        // Not when no connection could be made, nor when the attempt waited in the gateway's own pool for
-                        // one (max_conns) and timed out or lost its client there: no byte went out, no backend saw it.
-                        request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception) && sent?.Sent != false;
+                        // Not when no connection could be made, nor when the attempt waited for one — in the gateway's own
+                        // pool (max_conns) or while it was being made — and timed out or lost its client there: no byte went
+                        // out, no backend saw it.
+                        request.ReachedBackend |= !RetryRules.IsConnectFailure(error, exception) && sent.Sent;
                     }
 
                     outcome = request.TransformFailure is not null || (endless && streams.Ending)

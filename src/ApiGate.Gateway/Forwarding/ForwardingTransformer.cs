@@ -18,7 +18,7 @@ namespace ApiGate.Gateway.Forwarding;
 /// </summary>
 /// <param name="streamStop">For an event stream or a WebSocket (on any route): ends the upstream's side when the gateway's stop begins (<see cref="StopEndedContent"/>).</param>
 /// <param name="grpcDeadline">For a gRPC call on an <c>http</c> route: the <c>grpc-timeout</c> the upstream is sent (<see cref="GrpcDeadline"/>).</param>
-/// <param name="sent">For a client that caps its connections: marked once the attempt is written on one (<see cref="UpstreamHttp.SentAttempt"/>).</param>
+/// <param name="sent">Marked once the attempt is written on a connection (<see cref="UpstreamHttp.SentAttempt"/>).</param>
 internal sealed class ForwardingTransformer(
     GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null, CancellationToken streamStop = default,
     GrpcDeadline? grpcDeadline = null, UpstreamHttp.SentAttempt? sent = null)

@@ -85,9 +85,7 @@ internal sealed class UpstreamClientPool : IDisposable
             return new HttpMessageInvoker(handler, disposeHandler: true);
         }
 
-        // Requests past that connection's streams wait in this client: the forwarding step needs to know how many it carries,
-        // and whether an attempt left the queue at all (one that never did reached no backend and is not billed).
-        handler.RequestHeaderEncodingSelector = SentAttempt.MarkSent;
+        // Requests past that connection's streams wait in this client: the forwarding step needs to know how many it carries.
         var streamLimits = new Http2StreamLimits();
         handler.PlaintextStreamFilter = streamLimits.Filter;
         return new CappedClient(handler, streamLimits);
@@ -117,8 +115,9 @@ internal sealed class UpstreamClientPool : IDisposable
         // Trace headers are set by the forwarding transformer (the gateway's span when tracing, else the client's as sent).
         ActivityHeadersPropagator = null,
         // Kestrel decodes request header values as UTF-8; sending them as UTF-8 forwards the client's bytes unchanged.
-        // Without it the client refuses any non-ASCII value, and that refusal would be taken for a target failure.
-        RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
+        // Without it the client refuses any non-ASCII value, and that refusal would be taken for a target failure. The
+        // selector also marks the attempt as written (one that never was reached no backend and is not billed).
+        RequestHeaderEncodingSelector = SentAttempt.MarkSent,
     };
 
     /// <summary>The client of an upstream with <c>max_conns</c>, with the stream limits its HTTP/2 servers stated.</summary>

@@ -36,6 +36,7 @@ internal sealed class Http1StreamingHandler(TimeSpan connectTimeout, X509ChainPo
         {
             try
             {
+                SentAttempt.Mark(request);
                 await Http1RequestWriter.WriteAsync(transport, request, cancellationToken);
             }
             catch (IOException e) when (!cancellationToken.IsCancellationRequested)

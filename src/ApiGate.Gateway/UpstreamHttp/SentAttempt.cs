@@ -3,12 +3,14 @@ using System.Text;
 namespace ApiGate.Gateway.UpstreamHttp;
 
 /// <summary>
-/// Whether one attempt through a client that caps its connections (<c>max_conns</c>) was written on a connection at all.
-/// Such an attempt can wait in the HTTP client's own queue for a connection (HTTP/1.1) or a stream (HTTP/2) and end there —
-/// the upstream's timeout fires, its client goes away — with no byte sent: no backend saw it, so it is neither billed nor
-/// recorded (docs/usage.md). The HTTP client asks its header encoding selector (<see cref="MarkSent"/>) for each request
-/// header as it writes the request's head, which it does only on the connection or stream it holds, so the selector
-/// marks the attempt.
+/// Whether one forwarding attempt was written on a connection at all. An attempt can end before that — it waits in the
+/// HTTP client's own queue for a connection (HTTP/1.1, <c>max_conns</c>) or a stream (HTTP/2), or for a connection being
+/// made (a TCP connect or TLS handshake that hangs), and there the upstream's timeout fires or its client goes away — with
+/// no byte sent: no backend saw it, so it is neither billed nor recorded (docs/usage.md). The HTTP client asks its header
+/// encoding selector (<see cref="MarkSent"/>) for each request header as it writes the request's head, which it does only
+/// on the connection or stream it holds, so the selector marks the attempt; the gateway's own streaming client marks it
+/// as it starts writing (<see cref="Mark"/>). The gateway always adds headers (<c>X-Forwarded-Proto</c> at least), so a
+/// request written always asks the selector.
 /// </summary>
 internal sealed class SentAttempt
 {
@@ -23,16 +25,21 @@ internal sealed class SentAttempt
     public void Track(HttpRequestMessage message) => message.Options.Set(Key, this);
 
     /// <summary>
-    /// The header encoding selector of a capped client: UTF-8, as for every upstream client (Kestrel decodes request
-    /// header values as UTF-8, so the client's bytes go on unchanged), marking the request's attempt as sent.
+    /// The header encoding selector of every upstream client: UTF-8 (Kestrel decodes request header values as UTF-8, so
+    /// the client's bytes go on unchanged), marking the request's attempt as sent.
     /// </summary>
     public static Encoding MarkSent(string name, HttpRequestMessage message)
+    {
+        Mark(message);
+        return Encoding.UTF8;
+    }
+
+    /// <summary>Marks the attempt <paramref name="message"/> carries (if any) as sent: its head is being written.</summary>
+    public static void Mark(HttpRequestMessage message)
     {
         if (message.Options.TryGetValue(Key, out var attempt))
         {
             Volatile.Write(ref attempt._sent, 1);
         }
-
-        return Encoding.UTF8;
     }
 }
