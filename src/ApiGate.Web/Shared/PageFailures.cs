@@ -2,6 +2,7 @@ using ApiGate.Core.Storage;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
 
 namespace ApiGate.Web.Shared;
 
@@ -27,6 +28,16 @@ internal static class PageFailures
         {
             SecurityHeaders.Apply(context.Response);
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+
+        // A form declared in a character set the framework's form reader will not load (UTF-7, which .NET refuses) would
+        // throw from every read of it — the antiforgery check's first — and be answered 500 and logged as a failure.
+        if (HttpMethods.IsPost(context.Request.Method) && FormPosts.HasUnusableCharset(context.Request))
+        {
+            SecurityHeaders.Apply(context.Response);
+            await WriteRefusedFormAsync(context, fallbackPath, stylesheet,
+                "The form was sent in a character set the gateway does not read (a browser sends UTF-8), so nothing was changed. Open {0} again and resend the form.");
             return;
         }
 
@@ -293,6 +304,28 @@ internal static class FormPosts
     /// </summary>
     public static bool IsClientError(Exception exception) =>
         exception is BadHttpRequestException or AntiforgeryValidationException || exception.InnerException is BadHttpRequestException;
+
+    /// <summary>
+    /// True for a body whose <c>Content-Type</c> names a character set that .NET knows but will not decode (UTF-7): the
+    /// form reader throws <see cref="NotSupportedException"/> on it. An unknown name is not one: the reader reads UTF-8.
+    /// </summary>
+    public static bool HasUnusableCharset(HttpRequest request)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !type.Charset.HasValue)
+        {
+            return false;
+        }
+
+        try
+        {
+            _ = type.Encoding;
+            return false;
+        }
+        catch (NotSupportedException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>The status for <paramref name="exception"/>: the request limit's own (e.g. 413) or 400.</summary>
     public static int StatusOf(Exception exception) =>

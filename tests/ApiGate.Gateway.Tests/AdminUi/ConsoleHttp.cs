@@ -47,6 +47,13 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
         return await SendAsync(request);
     }
 
+    /// <summary>Posts <paramref name="content"/> as it is, its Content-Type included.</summary>
+    public async Task<HttpResponseMessage> PostAsync(string path, HttpContent content)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, BaseUrl + path) { Content = content };
+        return await SendAsync(request);
+    }
+
     /// <summary>Signs in through the login form; asserts the redirect to the console.</summary>
     public async Task SignInAsync(string token)
     {

@@ -292,6 +292,28 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateRoute_FormDeclaredInUtf7_400WithAPageSayingTheCharacterSetIsNotReadAndNothingWritten()
+    {
+        // Arrange: a form the page would accept, but for its declared character set, which .NET refuses to decode
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/routes/new");
+        var content = new FormUrlEncodedContent([new("_handler", "route"), new("__RequestVerificationToken", antiforgery), new("name", "orders"), new("path", "/orders/*"), new("enabled", "true")]);
+        content.Headers.ContentType!.CharSet = "utf-7";
+
+        // Act
+        using var refused = await console.PostAsync("/ui/routes/new", content);
+
+        // Assert: the client's error (before: 500, "Something went wrong on the gateway", and an error logged)
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("text/html; charset=utf-8", refused.Content.Headers.ContentType?.ToString());
+        Assert.Contains("<p id=\"form-refused\">The form was sent in a character set the gateway does not read (a browser sends UTF-8), " +
+            "so nothing was changed. Open <a href=\"/ui/routes/new\">the page</a> again and resend the form.</p>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("DENY", Assert.Single(refused.Headers.GetValues("X-Frame-Options")));
+        Assert.Empty(await _gateway.Routes.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task CreateRoute_WithoutAntiforgeryToken_RefusedWith400AndNothingWritten()
     {
         using var console = new ConsoleHttp(_gateway.Url);

@@ -807,6 +807,33 @@ public sealed class PortalHttpTests : PortalTestBase
     }
 
     [Fact]
+    public async Task Login_FormDeclaredInUtf7_400SayingTheCharacterSetIsNotReadAndNoSession()
+    {
+        // Arrange: a right login, but for the body's declared character set, which .NET refuses to decode
+        await SignUpAsync("utf7@customer.example", verify: true);
+        using var client = CookieClient();
+        var page = await client.GetStringAsync("/portal/login");
+        var content = new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = Infrastructure.FormPosts.TokenIn(page, "/portal/login"),
+            ["_handler"] = "login",
+            ["Email"] = "utf7@customer.example",
+            ["Password"] = Password,
+        });
+        content.Headers.ContentType!.CharSet = "utf-7";
+
+        // Act: anyone can send this to the public listener
+        var response = await client.PostAsync("/portal/login", content);
+
+        // Assert: the client's error (before: 500 and an error logged for each such post)
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        Assert.Equal("The form was sent in a character set the gateway does not read (a browser sends UTF-8), so nothing was changed. Open the page again and resend the form.",
+            TextOf(await response.Content.ReadAsStringAsync(), "form-refused"));
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("apigate_portal_session=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Login_MissingAntiforgeryToken_RefusedNoSession()
     {
         // Arrange
