@@ -103,6 +103,13 @@ internal sealed partial class AdminSessionGate(
             return;
         }
 
+        // A field given twice (a broken or hostile client: the console's forms send each once, but for a checkbox's pair)
+        // would be read as its last value without a word.
+        if (isPost && await PageFailures.RefusedRepeatedFormFieldAsync(context, "/ui", EmbeddedAssets.Url("site.css"), checkboxPairs: true))
+        {
+            return;
+        }
+
         if (isPost)
         {
             FormOrigin.RedirectToPostingOrigin(context);

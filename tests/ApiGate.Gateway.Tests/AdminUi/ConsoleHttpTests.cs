@@ -314,6 +314,28 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateUser_FieldGivenTwice_400NamingTheFieldNoValueShownAndNothingStored()
+    {
+        // Arrange
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+
+        // Act: the form sends email once; a crafted post gives it twice
+        using var refused = await console.PostAsync("/ui/users", [new("_handler", "create-user"), new("__RequestVerificationToken", antiforgery),
+            new("email", "first@example.com"), new("name", "Ann"), new("plan", "free"), new("Email", "second@example.com")]);
+
+        // Assert: before, the second address was stored without a word
+        var html = await refused.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("<p id=\"form-refused\">The field <code>email</code> is given more than once in the form (field names are compared ignoring case), " +
+            "so nothing was changed: each field is sent once. Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("first@example.com", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("second@example.com", html, StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
+    [Fact]
     public async Task CreateRoute_WithoutAntiforgeryToken_RefusedWith400AndNothingWritten()
     {
         using var console = new ConsoleHttp(_gateway.Url);
