@@ -45,6 +45,11 @@ public static class WebPages
             // when it is set, as it does every stored secret (docs/scaling.md). The pages log through the gateway's
             // logger factory, so the filter is the gateway's.
             services.Configure<LoggerFilterOptions>(o => o.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error));
+            // The antiforgery service logs a client's bad token — a missing field, a cookie that does not decrypt (any
+            // visitor can send one with every request) — as warnings and errors with a stack trace. A refused form is
+            // answered with a page of its own (PageFailures) and a bad cookie is replaced: the client's error, which the
+            // pages never log as the gateway's.
+            services.Configure<LoggerFilterOptions>(o => o.AddFilter("Microsoft.AspNetCore.Antiforgery.DefaultAntiforgery", LogLevel.None));
         }
 
         container.Add(pageServices);

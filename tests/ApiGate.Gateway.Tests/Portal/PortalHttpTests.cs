@@ -10,6 +10,10 @@ namespace ApiGate.Gateway.Tests.Portal;
 /// <summary>The portal's pages over plain HTTP: enumeration-safe answers, cookie flags, antiforgery, bad input, reserved paths.</summary>
 public sealed class PortalHttpTests : PortalTestBase
 {
+    private readonly CapturedLog _log = new();
+
+    private protected override void ConfigurePortal(GatewayOptions options) => options.LogWriter = _log.Writer;
+
     [Fact]
     public async Task Forgot_KnownAndUnknownEmail_SameAnswerAndStatus()
     {
@@ -831,6 +835,35 @@ public sealed class PortalHttpTests : PortalTestBase
         Assert.Equal("The form was sent in a character set the gateway does not read (a browser sends UTF-8), so nothing was changed. Open the page again and resend the form.",
             TextOf(await response.Content.ReadAsStringAsync(), "form-refused"));
         Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("apigate_portal_session=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task LoginPage_AntiforgeryCookieThatDoesNotDecryptAndAPostWithoutToken_AnsweredAndNeitherLogged()
+    {
+        // Arrange: a visitor sending a made-up antiforgery cookie, as anyone can with every request
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = new Uri(Gateway.Url) };
+        using var get = new HttpRequestMessage(HttpMethod.Get, "/portal/login");
+        get.Headers.Add("Cookie", "apigate_af=CfDJ8made-up-value");
+        using var post = new HttpRequestMessage(HttpMethod.Post, "/portal/login")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["_handler"] = "login", ["Email"] = "nobody@customer.example", ["Password"] = Password }),
+        };
+        post.Headers.Add("Cookie", "apigate_af=CfDJ8made-up-value");
+
+        // Act
+        using var page = await client.SendAsync(get);
+        using var refused = await client.SendAsync(post);
+
+        // Assert: the page is served with a new cookie, the post gets its page; the log holds neither (before: an error
+        // with a stack trace for the cookie and warnings for the post, one set per request)
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains(page.Headers.GetValues("Set-Cookie"), c => c.StartsWith("apigate_af=", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.StartsWith("The form's security token (antiforgery) was missing or no longer valid, so nothing was changed.",
+            TextOf(await refused.Content.ReadAsStringAsync(), "form-refused"));
+        var log = await _log.UpToMarkerAsync(Gateway);
+        Assert.DoesNotContain("Microsoft.AspNetCore.Antiforgery", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("deserializing the token", log, StringComparison.Ordinal);
     }
 
     [Fact]
