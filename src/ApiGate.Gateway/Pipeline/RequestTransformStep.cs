@@ -98,7 +98,7 @@ internal sealed partial class RequestTransformStep(GatewayOptions options, Buffe
             {
                 return request.RejectAsync(RequestGuard.InvalidHeader(header) with
                 {
-                    Detail = $"The request cannot be forwarded: with the values this request gave it, the route's request transform made a {header} header value with a control character. See Headers in docs/forwarding.md.",
+                    Detail = $"The request cannot be forwarded: with the values this request gave it, the route's request transform set the {header} header to a value with a control character. See Headers in docs/forwarding.md.",
                 });
             }
         }
