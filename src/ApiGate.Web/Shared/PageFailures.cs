@@ -89,12 +89,13 @@ internal static class PageFailures
 
     /// <summary>
     /// Answers a form post the server cannot read — a value holding a NUL character (which the framework's form reader
-    /// refuses, and a browser never sends from a field typed into), or a body that is not a form: 400 and a page saying
+    /// refuses, and a browser never sends from a field typed into), a field name or a count of fields past the reader's
+    /// limits, or a body that is not a form: 400 and a page saying
     /// nothing was changed, instead of an empty 400.
     /// </summary>
     private static Task WriteUnreadableFormAsync(HttpContext context, string fallbackPath, string stylesheet) =>
         WriteRefusedFormAsync(context, fallbackPath, stylesheet,
-            "The form could not be read (a field held a character no form may carry, such as NUL, or the body was not a form), so nothing was changed. Open {0} again and resend the form.");
+            "The form could not be read (a field held a character no form may carry, such as NUL; a field name was too long or there were too many fields; or the body was not a form), so nothing was changed. Open {0} again and resend the form.");
 
     /// <summary>
     /// After a form post's page ran: when the framework refused the post without a word — it names a form the page does

@@ -285,7 +285,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         // Assert
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Equal("text/html; charset=utf-8", refused.Content.Headers.ContentType?.ToString());
-        Assert.Contains("<p id=\"form-refused\">The form could not be read (a field held a character no form may carry, such as NUL, or the body was not a form), " +
+        Assert.Contains("<p id=\"form-refused\">The form could not be read (a field held a character no form may carry, such as NUL; a field name was too long or there were too many fields; or the body was not a form), " +
             "so nothing was changed. Open <a href=\"/ui/routes/new\">the page</a> again and resend the form.</p>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal("DENY", Assert.Single(refused.Headers.GetValues("X-Frame-Options")));
         Assert.Empty(await _gateway.Routes.ListAsync(CancellationToken.None));

@@ -126,22 +126,25 @@ public sealed class PortalHttpTests : PortalTestBase
         }
     }
 
-    [Fact]
-    public async Task CreateKey_NameHoldingANulCharacter_400WithAPageSayingTheFormCouldNotBeReadAndNoKey()
+    [Theory]
+    [InlineData("Name", "ci\u0000server")] // a NUL anywhere in the body
+    [InlineData(null, "x")] // a field name of 2,049 characters, one past the reader's limit
+    public async Task CreateKey_FormTheReaderRefuses_400WithAPageSayingTheFormCouldNotBeReadAndNoKey(string? field, string value)
     {
         // Arrange
-        var (client, _) = await SignedInAsync("nul@customer.example");
+        var email = field is null ? "long-name@customer.example" : "nul@customer.example";
+        var (client, _) = await SignedInAsync(email);
         using (client)
         {
-            var customer = (await Gateway.Store.FindUserAsync("nul@customer.example", CancellationToken.None))!;
+            var customer = (await Gateway.Store.FindUserAsync(email, CancellationToken.None))!;
 
-            // Act: the framework's form reader refuses a NUL anywhere in the body
-            var response = await PostFormAsync(client, "/portal/keys", "create", ("Name", "ci\u0000server"));
+            // Act: the framework's form reader refuses the body
+            var response = await PostFormAsync(client, "/portal/keys", "create", (field ?? new string('f', 2049), value));
 
             // Assert
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Equal("text/html; charset=utf-8", response.Content.Headers.ContentType?.ToString());
-            Assert.Equal("The form could not be read (a field held a character no form may carry, such as NUL, or the body was not a form), so nothing was changed. Open the page again and resend the form.",
+            Assert.Equal("The form could not be read (a field held a character no form may carry, such as NUL; a field name was too long or there were too many fields; or the body was not a form), so nothing was changed. Open the page again and resend the form.",
                 TextOf(await response.Content.ReadAsStringAsync(), "form-refused"));
             Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
             Assert.Empty(await Gateway.Service<PortalKeyService>().ListAsync(customer, CancellationToken.None));
