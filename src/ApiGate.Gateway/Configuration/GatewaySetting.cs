@@ -103,7 +103,7 @@ internal sealed partial class GatewaySetting
     /// <summary>The option's value as it would be written in a setting (<c>30s</c>, <c>250ms</c>, <c>true</c>, <c>8080</c>).</summary>
     public string Format(GatewayOptions options) => Get(options) switch
     {
-        TimeSpan span => FormatDuration(span),
+        TimeSpan span => FormatDuration(span, _longDuration),
         bool flag => flag ? "true" : "false",
         IFormattable number => number.ToString(null, CultureInfo.InvariantCulture),
         var other => other?.ToString() ?? "",
@@ -145,12 +145,19 @@ internal sealed partial class GatewaySetting
     private static readonly System.Collections.Frozen.FrozenSet<string> PasswordKeywords =
         System.Collections.Frozen.FrozenSet.ToFrozenSet(["password", "pwd", "psw", "sslpassword", "ssl password"], StringComparer.OrdinalIgnoreCase);
 
-    private static string FormatDuration(TimeSpan span) =>
-        span >= TimeSpan.FromDays(1) && span.Ticks % TimeSpan.TicksPerDay == 0
-            ? (span.Ticks / TimeSpan.TicksPerDay).ToString(CultureInfo.InvariantCulture) + "d"
-            : span.Ticks % TimeSpan.TicksPerSecond == 0
-            ? (span.Ticks / TimeSpan.TicksPerSecond).ToString(CultureInfo.InvariantCulture) + "s"
-            : span.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
+    /// <summary>
+    /// A duration as the docs spell it, and as the setting takes it back: in the largest unit it is a whole number of —
+    /// days from two days on (a day is <c>24h</c>) for a setting that takes days (<paramref name="days"/>), hours,
+    /// minutes from two minutes on (a minute is <c>60s</c>), seconds, else milliseconds.
+    /// </summary>
+    private static string FormatDuration(TimeSpan span, bool days) =>
+        days && span >= TimeSpan.FromDays(2) && span.Ticks % TimeSpan.TicksPerDay == 0 ? Whole(span.Ticks / TimeSpan.TicksPerDay, "d")
+        : span >= TimeSpan.FromHours(1) && span.Ticks % TimeSpan.TicksPerHour == 0 ? Whole(span.Ticks / TimeSpan.TicksPerHour, "h")
+        : span >= TimeSpan.FromMinutes(2) && span.Ticks % TimeSpan.TicksPerMinute == 0 ? Whole(span.Ticks / TimeSpan.TicksPerMinute, "m")
+        : span.Ticks % TimeSpan.TicksPerSecond == 0 ? Whole(span.Ticks / TimeSpan.TicksPerSecond, "s")
+        : span.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
+
+    private static string Whole(long count, string unit) => count.ToString(CultureInfo.InvariantCulture) + unit;
 
     // A NUL is refused first: long.TryParse and double.TryParse take trailing NULs for the end of the text, so a config
     // file's "8080\0" was read as 8080.
@@ -238,8 +245,8 @@ internal sealed partial class GatewaySetting
         }
 
         return longDuration
-            ? $"'{text}' is longer than the longest accepted, {FormatDuration(Durations.MaxRetention)}"
-            : $"'{text}' is longer than the longest accepted, {FormatDuration(Durations.MaxTimer)} (about 24 days)";
+            ? $"'{text}' is longer than the longest accepted, {FormatDuration(Durations.MaxRetention, days: true)}"
+            : $"'{text}' is longer than the longest accepted, {FormatDuration(Durations.MaxTimer, days: false)} (about 24 days)";
     }
 
     // A connection-string password as Npgsql reads it: any case, spaces around the key and '=', and a value that may be
