@@ -110,7 +110,7 @@ internal sealed partial class ForwardStep(
                     // An attempt can end before it is written: waiting for a connection (max_conns), or for one being made.
                     var sent = new UpstreamHttp.SentAttempt();
                     error = await forwarder.SendAsync(context, target.Origin, client, requestConfig,
-                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, trialRequest, endless ? streams.Token : default, grpcDeadline, sent),
+                        new ForwardingTransformer(request, options.AllowUnderscoreHeaders, responseBodies, sent, trialRequest, endless ? streams.Token : default, grpcDeadline),
                         total?.Token ?? default);
                     if (error == ForwarderError.None)
                     {

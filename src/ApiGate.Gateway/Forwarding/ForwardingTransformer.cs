@@ -20,8 +20,8 @@ namespace ApiGate.Gateway.Forwarding;
 /// <param name="grpcDeadline">For a gRPC call on an <c>http</c> route: the <c>grpc-timeout</c> the upstream is sent (<see cref="GrpcDeadline"/>).</param>
 /// <param name="sent">Marked once the attempt is written on a connection (<see cref="UpstreamHttp.SentAttempt"/>).</param>
 internal sealed class ForwardingTransformer(
-    GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, Balancing.TrialRequest? trial = null, CancellationToken streamStop = default,
-    GrpcDeadline? grpcDeadline = null, UpstreamHttp.SentAttempt? sent = null)
+    GatewayRequest request, bool allowUnderscoreHeaders, ResponseBodyTransformer responseBodies, UpstreamHttp.SentAttempt sent,
+    Balancing.TrialRequest? trial = null, CancellationToken streamStop = default, GrpcDeadline? grpcDeadline = null)
     : HttpTransformer
 {
     private const string EntitlementPrefix = "X-Entitlement-";
@@ -83,7 +83,7 @@ internal sealed class ForwardingTransformer(
         }
 
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-        sent?.Track(proxyRequest);
+        sent.Track(proxyRequest);
         var headers = proxyRequest.Headers;
         headers.Host = null; // the upstream sees its own host; the client's is in X-Forwarded-Host
 
@@ -246,6 +246,14 @@ internal sealed class ForwardingTransformer(
         // that was matched and %3B stays %3B; the URI is taken verbatim, so nothing on the way out unescapes or removes
         // dot segments again (docs/routing.md).
         proxyRequest.RequestUri = request.Target!.UriFor(request.UpstreamPath ?? RequestPaths.EncodeKeepingEscapes(request.RawPath ?? request.Path), query);
+
+        // A head with no header at all (a route's transform removed even the gateway's own, on a public route) asks the
+        // header encoding selector nothing, so whether it was written cannot be seen: it is taken as written, and a failed
+        // exchange recorded as before rather than dropped.
+        if (proxyRequest.Headers.NonValidated.Count == 0 && (proxyRequest.Content is null || proxyRequest.Content.Headers.NonValidated.Count == 0))
+        {
+            sent.TakeAsWritten();
+        }
     }
 
     /// <summary>An HTTP/2 client's extended CONNECT answered with a 2xx that is not the upstream accepting the tunnel.</summary>

@@ -9,8 +9,9 @@ namespace ApiGate.Gateway.UpstreamHttp;
 /// no byte sent: no backend saw it, so it is neither billed nor recorded (docs/usage.md). The HTTP client asks its header
 /// encoding selector (<see cref="MarkSent"/>) for each request header as it writes the request's head, which it does only
 /// on the connection or stream it holds, so the selector marks the attempt; the gateway's own streaming client marks it
-/// as it starts writing (<see cref="Mark"/>). The gateway always adds headers (<c>X-Forwarded-Proto</c> at least), so a
-/// request written always asks the selector.
+/// as it starts writing (<see cref="Mark"/>). The gateway adds headers of its own (<c>X-Forwarded-Proto</c>, and on a
+/// caller's request the identity headers after every transform), so a head written asks the selector; one a route's
+/// transform left with no header at all is taken as written (<see cref="TakeAsWritten"/>).
 /// </summary>
 internal sealed class SentAttempt
 {
@@ -20,6 +21,9 @@ internal sealed class SentAttempt
 
     /// <summary>True once the HTTP client began writing the request's head on a connection.</summary>
     public bool Sent => Volatile.Read(ref _sent) != 0;
+
+    /// <summary>Counts the attempt as written whatever happens: for a head whose writing the selector cannot see.</summary>
+    public void TakeAsWritten() => Volatile.Write(ref _sent, 1);
 
     /// <summary>Attaches this mark to the outgoing request, for <see cref="MarkSent"/>.</summary>
     public void Track(HttpRequestMessage message) => message.Options.Set(Key, this);

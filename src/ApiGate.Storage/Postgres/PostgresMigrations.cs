@@ -585,5 +585,19 @@ internal static class PostgresMigrations
                 FOR EACH ROW WHEN (OLD.subscription_id IS DISTINCT FROM NEW.subscription_id OR OLD.subscription_status IS DISTINCT FROM NEW.subscription_status)
                 EXECUTE FUNCTION apigate_identity_changed();
             """),
+        // A TRUNCATE fires no INSERT, UPDATE or DELETE trigger, so emptying the keys (say, to stop every key at once in an
+        // emergency), the users or the identity links by hand left every gateway's cached keys and subjects working until
+        // some other change moved the identity version. Safe to apply again.
+        (25, "identity version moved by TRUNCATE of keys, users and identity links too (PostgreSQL; SQLite triggers re-checked)", """
+            DROP TRIGGER IF EXISTS api_keys_identity_truncate ON api_keys;
+            CREATE TRIGGER api_keys_identity_truncate AFTER TRUNCATE ON api_keys
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_identity_changed();
+            DROP TRIGGER IF EXISTS users_identity_truncate ON users;
+            CREATE TRIGGER users_identity_truncate AFTER TRUNCATE ON users
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_identity_changed();
+            DROP TRIGGER IF EXISTS user_identities_identity_truncate ON user_identities;
+            CREATE TRIGGER user_identities_identity_truncate AFTER TRUNCATE ON user_identities
+                FOR EACH STATEMENT EXECUTE FUNCTION apigate_identity_changed();
+            """),
     ];
 }

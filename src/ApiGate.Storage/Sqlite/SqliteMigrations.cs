@@ -503,16 +503,7 @@ internal static class SqliteMigrations
                 version INTEGER NOT NULL
             );
             INSERT OR IGNORE INTO identity_version (id, version) VALUES (1, 1);
-            CREATE TRIGGER IF NOT EXISTS api_keys_identity_insert AFTER INSERT ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS api_keys_identity_update AFTER UPDATE OF user_id, prefix, hash, expires_at, revoked_at ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS api_keys_identity_delete AFTER DELETE ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS users_identity_insert AFTER INSERT ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS users_identity_update AFTER UPDATE ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS users_identity_delete AFTER DELETE ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS user_identities_identity_insert AFTER INSERT ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS user_identities_identity_update AFTER UPDATE ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            CREATE TRIGGER IF NOT EXISTS user_identities_identity_delete AFTER DELETE ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
-            """),
+            """ + IdentityTriggers),
         // The console and the admin API list keys newest first a page at a time; without this index every page sorted
         // every key of the store (hundreds of milliseconds at 200,000 keys).
         (16, "keys listed newest first through an index", """
@@ -588,5 +579,22 @@ internal static class SqliteMigrations
                 BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
             CREATE TRIGGER IF NOT EXISTS billing_customers_identity_delete AFTER DELETE ON billing_customers BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
             """),
+        // PostgreSQL's migration 25 adds TRUNCATE to its identity triggers. SQLite has no TRUNCATE (a DELETE without WHERE
+        // on a table with triggers fires them row by row), so here the triggers are only made again where one is missing,
+        // and both engines stay at the same schema version.
+        (25, "identity version moved by TRUNCATE of keys, users and identity links too (PostgreSQL; SQLite triggers re-checked)", IdentityTriggers),
     ];
+
+    /// <summary>The triggers that move the identity version on every change to keys, users and identity links (migration 15).</summary>
+    private const string IdentityTriggers = """
+        CREATE TRIGGER IF NOT EXISTS api_keys_identity_insert AFTER INSERT ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER IF NOT EXISTS api_keys_identity_update AFTER UPDATE OF user_id, prefix, hash, expires_at, revoked_at ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER IF NOT EXISTS api_keys_identity_delete AFTER DELETE ON api_keys BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER IF NOT EXISTS users_identity_insert AFTER INSERT ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER IF NOT EXISTS users_identity_update AFTER UPDATE ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER IF NOT EXISTS users_identity_delete AFTER DELETE ON users BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER IF NOT EXISTS user_identities_identity_insert AFTER INSERT ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER IF NOT EXISTS user_identities_identity_update AFTER UPDATE ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        CREATE TRIGGER IF NOT EXISTS user_identities_identity_delete AFTER DELETE ON user_identities BEGIN UPDATE identity_version SET version = version + 1 WHERE id = 1; END;
+        """;
 }

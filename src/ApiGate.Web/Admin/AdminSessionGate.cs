@@ -25,6 +25,13 @@ internal sealed partial class AdminSessionGate(
     public static readonly object SessionItem = new();
 
     /// <summary>
+    /// The console forms' checkboxes (<c>FormField</c> with <c>Type="checkbox"</c>: a hidden "false", then the box's value):
+    /// the only fields a post may give twice (<see cref="PageFailures.RefusedRepeatedFormFieldAsync"/>).
+    /// </summary>
+    private static readonly System.Collections.Frozen.FrozenSet<string> Checkboxes =
+        System.Collections.Frozen.FrozenSet.Create(StringComparer.OrdinalIgnoreCase, "enabled", "is_default", "visible", "auth_required", "cors_credentials");
+
+    /// <summary>
     /// The largest form a console page reads: room for a route's transforms as large as the admin API takes (1 MiB),
     /// percent-encoded; a longer post answers 413.
     /// </summary>
@@ -105,7 +112,7 @@ internal sealed partial class AdminSessionGate(
 
         // A field given twice (a broken or hostile client: the console's forms send each once, but for a checkbox's pair)
         // would be read as its last value without a word.
-        if (isPost && await PageFailures.RefusedRepeatedFormFieldAsync(context, "/ui", EmbeddedAssets.Url("site.css"), checkboxPairs: true))
+        if (isPost && await PageFailures.RefusedRepeatedFormFieldAsync(context, "/ui", EmbeddedAssets.Url("site.css"), Checkboxes))
         {
             return;
         }

@@ -152,11 +152,12 @@ internal static class PageFailures
     /// </summary>
     /// <param name="fallbackPath">The application's root, linked to when the request has no path of its own.</param>
     /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
-    /// <param name="checkboxPairs">
-    /// Whether a field given twice, first as <c>false</c>, is one field: a checkbox as the console's forms send it (its hidden
-    /// "false", then the box's "true" when ticked; <see cref="FormValues.Bool"/> checks that second value).
+    /// <param name="checkboxes">
+    /// The names of the application's checkboxes: such a field given twice, first as <c>false</c>, is one field, as the
+    /// console's forms send a checkbox (its hidden "false", then the box's "true" when ticked; <see cref="FormValues.Bool"/>
+    /// checks that second value). Any other field given twice is refused, "false" first or not.
     /// </param>
-    public static async Task<bool> RefusedRepeatedFormFieldAsync(HttpContext context, string fallbackPath, string stylesheet, bool checkboxPairs = false)
+    public static async Task<bool> RefusedRepeatedFormFieldAsync(HttpContext context, string fallbackPath, string stylesheet, IReadOnlySet<string>? checkboxes = null)
     {
         if (!context.Request.HasFormContentType)
         {
@@ -167,7 +168,7 @@ internal static class PageFailures
         var form = await context.Request.ReadFormAsync(context.RequestAborted);
         foreach (var field in form)
         {
-            if (field.Value.Count > 1 && !(checkboxPairs && field.Value.Count == 2 && field.Value[0] == "false"))
+            if (field.Value.Count > 1 && !(checkboxes is not null && checkboxes.Contains(field.Key) && field.Value.Count == 2 && field.Value[0] == "false"))
             {
                 // The name goes into the sentence's format string: its braces are doubled to stay text.
                 var name = Shown(Cut(field.Key)).Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal);

@@ -313,8 +313,10 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.Empty(await _gateway.Routes.ListAsync(CancellationToken.None));
     }
 
-    [Fact]
-    public async Task CreateUser_FieldGivenTwice_400NamingTheFieldNoValueShownAndNothingStored()
+    [Theory]
+    [InlineData("first@example.com", "Email", "second@example.com")]
+    [InlineData("false", "email", "second@example.com")] // shaped like a checkbox's hidden "false" and its value, but not one
+    public async Task CreateUser_FieldGivenTwice_400NamingTheFieldNoValueShownAndNothingStored(string first, string again, string second)
     {
         // Arrange
         using var console = new ConsoleHttp(_gateway.Url);
@@ -323,15 +325,14 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
 
         // Act: the form sends email once; a crafted post gives it twice
         using var refused = await console.PostAsync("/ui/users", [new("_handler", "create-user"), new("__RequestVerificationToken", antiforgery),
-            new("email", "first@example.com"), new("name", "Ann"), new("plan", "free"), new("Email", "second@example.com")]);
+            new("email", first), new("name", "Ann"), new("plan", "free"), new(again, second)]);
 
         // Assert: before, the second address was stored without a word
         var html = await refused.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("<p id=\"form-refused\">The field <code>email</code> is given more than once in the form (field names are compared ignoring case), " +
             "so nothing was changed: each field is sent once. Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", html, StringComparison.Ordinal);
-        Assert.DoesNotContain("first@example.com", html, StringComparison.Ordinal);
-        Assert.DoesNotContain("second@example.com", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("@example.com", html, StringComparison.Ordinal); // neither value shown
         Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
     }
 

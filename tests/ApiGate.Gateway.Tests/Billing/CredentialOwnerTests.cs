@@ -24,11 +24,14 @@ public sealed class CredentialOwnerTests(StoreEngines engines) : IClassFixture<S
     private const string Issuer = "https://issuer.example.com";
     private static readonly DateTimeOffset Now = new(2026, 12, 7, 9, 0, 0, TimeSpan.Zero);
 
-    /// <summary>The subscription each user has (null: no billing customer; "": a customer who never subscribed) and whether it pays.</summary>
+    /// <summary>
+    /// The subscription status each user's billing customer has (null: no customer; "": one who never subscribed; a
+    /// name ending in "-noid": the status without a subscription id) and whether that pays.
+    /// </summary>
     private static readonly (string Name, string? Status, bool Paying)[] Owners =
     [
         ("none", null, false), ("never", "", false), ("active", "active", true), ("trialing", "trialing", true),
-        ("pastdue", "past_due", false), ("canceled", "canceled", false),
+        ("pastdue", "past_due", false), ("canceled", "canceled", false), ("active-noid", "active", false),
     ];
 
     [Theory]
@@ -95,7 +98,7 @@ public sealed class CredentialOwnerTests(StoreEngines engines) : IClassFixture<S
         await store.LinkIdentityAsync(new UserIdentity { Issuer = Issuer, Subject = "sub-" + name, UserId = user.Id, CreatedAt = Now }, configuration: false, CancellationToken.None);
         if (status is not null)
         {
-            var subscription = status.Length == 0 ? "" : "sub_" + name;
+            var subscription = status.Length == 0 || name.EndsWith("-noid", StringComparison.Ordinal) ? "" : "sub_" + name;
             await store.AddBillingCustomerAsync(new BillingCustomer(user.Id, "stripe", "cus_" + name, subscription, status, 10, 20, false, Now), CancellationToken.None);
         }
 

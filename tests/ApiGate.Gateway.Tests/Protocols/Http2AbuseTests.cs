@@ -9,6 +9,9 @@ namespace ApiGate.Gateway.Tests.Protocols;
 /// <summary>HTTP/2 frame sequences that attack the server rather than ask it something, from a hand-framed client on the h2c port.</summary>
 public sealed class Http2AbuseTests : IAsyncLifetime
 {
+    /// <summary>HTTP/2 error codes (RFC 9113 7) a malformed frame or header block ends a connection with.</summary>
+    private const uint ProtocolError = 0x1, FrameSizeError = 0x6, CompressionError = 0x9;
+
     private TestUpstream _upstream = null!;
     private TestGateway _gateway = null!;
 
@@ -103,6 +106,10 @@ public sealed class Http2AbuseTests : IAsyncLifetime
         // (other tests' connections end too), so what is asserted is the end, how few requests got through, and that
         // the gateway goes on serving.
         Assert.True(ended, "the connection was not ended; Kestrel's reasons seen: " + string.Join(", ", endReasons));
+        // ended for the flood, not for a framing fault of the pipelined writes (a GOAWAY, when one came before the close)
+        var goAway = await attacker.ReadFrameAsync(RawHttp2Connection.GoAwayFrame);
+        Assert.True(goAway is null || goAway.GoAwayErrorCode is not (ProtocolError or FrameSizeError or CompressionError),
+            $"GOAWAY with error code {goAway?.GoAwayErrorCode}");
         var reachedUpstream = _upstream.Received.Count(request => request.Path == "/r/reset");
         Assert.True(reachedUpstream < opened / 4, $"{reachedUpstream} of {opened} reset streams reached the upstream");
         Assert.Equal(HttpStatusCode.OK, normal.StatusCode);

@@ -34,7 +34,7 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
 
         // Assert
         Assert.Equal(sqlite, postgres);
-        Assert.Equal(Enumerable.Range(1, 24), versions);
+        Assert.Equal(Enumerable.Range(1, 25), versions);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -459,6 +459,34 @@ public sealed class GatewayStoreTests(StoreEngines engines) : IClassFixture<Stor
             Assert.True(identity > previous, $"identity version {identity} after {previous}");
             previous = identity;
         }
+    }
+
+    [PostgresFact]
+    public async Task IdentityVersion_TablesEmptiedByHandWithTruncate_MovedEachTime()
+    {
+        // Arrange: PostgreSQL only (SQLite has no TRUNCATE: a DELETE fires its row triggers); a TRUNCATE fires no INSERT,
+        // UPDATE or DELETE trigger, so without its own trigger every gateway kept its cached keys and subjects working
+        var created = await engines.CreateAsync(GatewayStores.Postgres);
+        Assert.True((await new UserService(created.Store, TimeProvider.System).CreateAsync(new UserChanges { Email = "truncate@example.com" }, None)).Ok);
+        var key = (await new KeyService(created.Store, TimeProvider.System).CreateAsync(new KeyChanges { User = "truncate@example.com" }, None)).Value!;
+        await created.Store.LinkIdentityAsync(new ApiGate.Core.Identity.UserIdentity { Issuer = "https://issuer.example", Subject = "sub-1", UserId = key.Key.UserId, CreatedAt = DateTimeOffset.UtcNow }, configuration: false, None);
+        var versions = new List<long> { (await created.Store.GetVersionsAsync(None)).Identity };
+
+        // Act: each table emptied the way an operator stops every key (or every link, every user) at once
+        foreach (var truncate in new[] { "TRUNCATE user_identities", "TRUNCATE api_keys", "TRUNCATE users CASCADE" })
+        {
+            await using (var connection = await created.OpenRawAsync())
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = truncate;
+                await command.ExecuteNonQueryAsync();
+            }
+
+            versions.Add((await created.Store.GetVersionsAsync(None)).Identity);
+        }
+
+        // Assert
+        Assert.True(versions.Zip(versions.Skip(1)).All(pair => pair.Second > pair.First), "identity versions: " + string.Join(", ", versions));
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]

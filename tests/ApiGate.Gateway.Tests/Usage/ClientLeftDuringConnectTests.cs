@@ -21,7 +21,11 @@ public sealed class ClientLeftDuringConnectTests : GatewayTestBase, IDisposable
     private readonly CapturedLog _log = new();
     private TcpListener _silent = null!;
 
-    private protected override void Configure(GatewayOptions options) => _log.TakeJsonFrom(options);
+    private protected override void Configure(GatewayOptions options)
+    {
+        _log.TakeJsonFrom(options);
+        options.UsageRawEvents = "all"; // public routes' requests recorded too
+    }
 
     private protected override async Task SetUpAsync()
     {
@@ -62,6 +66,40 @@ public sealed class ClientLeftDuringConnectTests : GatewayTestBase, IDisposable
         Assert.Equal(0, counters.Used(user.Id));
         Assert.Empty(await EventsAsync(user.Id));
         Assert.All(targets, t => Assert.Equal(0, t.FailuresTotal));
+    }
+
+    [Fact]
+    public async Task PublicRequestWhoseTransformLeavesNoHeader_ClientLeavesAfterTheUpstreamGotIt_RecordedAs499()
+    {
+        // Arrange: a public route whose transform removes every header the gateway adds, so the request's head carries
+        // none and its writing asks the HTTP client's header encoding selector nothing; the upstream holds its answer
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "bare", Path = "/bare/*", Upstream = "backend", AuthRequired = false,
+            RequestTransform = """{"headers":{"remove":["X-Forwarded-For","X-Forwarded-Proto","X-Forwarded-Host","X-Request-ID"]}}""",
+        });
+        Upstream.RequestHeld = new TaskCompletionSource().Task;
+
+        // Act: the client leaves once the upstream has the request
+        using (var cancel = new CancellationTokenSource())
+        using (var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/bare/held"))
+        {
+            request.Headers.Add("X-Request-ID", "bare-left");
+            var sending = Gateway.Client.SendAsync(request, cancel.Token);
+            await Poll.UntilAsync(() => Upstream.Served == 1);
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sending);
+        }
+
+        await Poll.UntilAsync(() => Line("bare-left") is not null, () => "no access line yet:\n" + _log.Text);
+        await Gateway.StopAsync();
+
+        // Assert: the upstream had it, and it is recorded (it was dropped as never written)
+        Assert.Equal(499, Line("bare-left")!.Value.GetProperty("Status").GetInt32());
+        var recorded = Assert.Single(await EventsAsync(UsageEvent.Anonymous));
+        Assert.Equal(("/bare/held", 499), (recorded.Path, recorded.Status));
+        Assert.Equal(["Host"], Assert.Single(Upstream.Received).Headers.Keys);
     }
 
     public void Dispose() => _silent.Stop();
