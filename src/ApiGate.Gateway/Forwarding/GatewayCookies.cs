@@ -5,13 +5,17 @@ namespace ApiGate.Gateway.Forwarding;
 
 /// <summary>
 /// The gateway's own cookies — the console's and the portal's sessions and their antiforgery cookie, all named
-/// <c>apigate_*</c> — share the host with every proxied route. They are kept out of the exchange both ways: never sent
-/// to an upstream (a backend, or whoever runs it, would otherwise see an operator's session), and never set by one
-/// (an upstream could otherwise plant a session or an antiforgery cookie of its choosing in a user's browser).
+/// <c>apigate_*</c>, the sessions <c>__Host-apigate_*</c> when the browser sees TLS — share the host with every proxied
+/// route. They are kept out of the exchange both ways: never sent to an upstream (a backend, or whoever runs it, would
+/// otherwise see an operator's session), and never set by one (an upstream could otherwise plant a session or an
+/// antiforgery cookie of its choosing in a user's browser).
 /// </summary>
 internal static class GatewayCookies
 {
     public const string Prefix = "apigate_";
+
+    /// <summary>The browsers' prefix of a cookie bound to its host: the sessions' names carry it under TLS.</summary>
+    public const string HostPrefix = "__Host-";
 
     /// <summary>
     /// The <c>Cookie</c> header without the gateway's cookies, or null when it holds none of them (the common case:
@@ -29,6 +33,7 @@ internal static class GatewayCookies
             }
         }
 
+        // Every gateway cookie's name holds Prefix, with or without HostPrefix before it.
         if (!any)
         {
             return null;
@@ -81,7 +86,20 @@ internal static class GatewayCookies
     }
 
     // "name=value" or "name=value; Path=/…": the name comes first. Cookie names are case-sensitive; a look-alike in
-    // another case is dropped as well.
-    private static bool IsGateways(string? cookie) =>
-        cookie is not null && cookie.AsSpan().TrimStart().StartsWith(Prefix, StringComparison.OrdinalIgnoreCase);
+    // another case is dropped as well (browsers match the __Host- prefix in any case).
+    private static bool IsGateways(string? cookie)
+    {
+        if (cookie is null)
+        {
+            return false;
+        }
+
+        var name = cookie.AsSpan().TrimStart();
+        if (name.StartsWith(HostPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            name = name[HostPrefix.Length..];
+        }
+
+        return name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase);
+    }
 }

@@ -154,6 +154,12 @@ internal sealed class TestUpstream : IAsyncDisposable
                 context.Response.Headers.Append("Set-Cookie", "own=1; Path=/");
                 await context.Response.WriteAsync("cookies");
                 return;
+            case "set-host-gateway-cookie":
+                // Tries to plant the console's session cookie under the name it has over TLS.
+                context.Response.Headers.Append("Set-Cookie", "own=1; Path=/");
+                context.Response.Headers.Append("Set-Cookie", "__Host-apigate_ui_session=planted; Path=/; Secure; HttpOnly");
+                await context.Response.WriteAsync("cookies");
+                return;
             case "echo-body":
                 await EchoBodyAsync(context);
                 return;

@@ -309,4 +309,21 @@ public sealed class ForwardingTests : GatewayTestBase
         Assert.False(Upstream.Received.Single(r => r.Path.EndsWith("/alone", StringComparison.Ordinal)).Headers.ContainsKey("Cookie"));
         Assert.Equal(["own=1; Path=/"], response.Headers.GetValues("Set-Cookie"));
     }
+
+    [Fact]
+    public async Task GatewayCookies_HostPrefixedNames_NeverSentUpstreamNorSetByIt()
+    {
+        // Arrange: a browser signed in to the portal over TLS (its session cookie is __Host-prefixed, at Path=/, so it is
+        // sent with every request to the host) calls a proxied route.
+        using var request = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/users/set-host-gateway-cookie");
+        request.Headers.TryAddWithoutValidation("Cookie", "__Host-apigate_portal_session=customer-session; theirs=1");
+
+        // Act
+        using var response = await Gateway.Client.SendAsync(request);
+
+        // Assert: the upstream sees only its own cookie, and cannot set the console's session.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(["theirs=1"], Upstream.Received.Single(r => r.Path.EndsWith("/set-host-gateway-cookie", StringComparison.Ordinal)).Headers["Cookie"]);
+        Assert.Equal(["own=1; Path=/"], response.Headers.GetValues("Set-Cookie"));
+    }
 }
