@@ -77,7 +77,8 @@ internal sealed partial class AdminSessionGate(
         var isLogin = request.Path.Equals(LoginPath, StringComparison.Ordinal);
         FormPosts.Limit(context, isLogin ? MaxLoginFormBytes : MaxFormBytes);
         AdminSession? session = null;
-        if (!isLogin && await sessions.FindAsync(request.Cookies[AdminSessions.CookieName], context.RequestAborted) is { } stored)
+        var cookie = Cookie(context);
+        if (!isLogin && await sessions.FindAsync(cookie.Read(request), context.RequestAborted) is { } stored)
         {
             if (await authenticator.VerifyTokenIdAsync(stored.SubjectId, context.RequestAborted) is { } caller)
             {
@@ -94,8 +95,8 @@ internal sealed partial class AdminSessionGate(
         {
             // No live session: to the login page, and back here after it. Before the form check: a form rendered for a
             // session that has since ended carries a token bound to it, and a redirect runs no handler either way.
-            var expired = request.Cookies.ContainsKey(AdminSessions.CookieName);
-            DeleteCookie(context);
+            var expired = cookie.Sent(request);
+            cookie.Delete(context.Response);
             var back = request.Path.Add(request.QueryString);
             var location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
             context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
@@ -151,21 +152,17 @@ internal sealed partial class AdminSessionGate(
         await PageFailures.AfterFormPostAsync(context, "/ui", EmbeddedAssets.Url("site.css"));
     }
 
-    /// <summary>Sets the session cookie: HttpOnly, SameSite=Strict, Secure when the browser used TLS (<see cref="BrowserTls"/>), console paths only.</summary>
-    public static void SetCookie(HttpContext context, string value) =>
-        context.Response.Cookies.Append(AdminSessions.CookieName, value, CookieOptions(context));
+    /// <summary>
+    /// The session cookie as this request uses it, HttpOnly and SameSite=Strict: when the browser used TLS (also behind a
+    /// trusted proxy that ended it: <see cref="BrowserTls"/>) <see cref="AdminSessions.HostCookieName"/>, Secure, at
+    /// <c>Path=/</c>; over plain HTTP <see cref="AdminSessions.CookieName"/> on console paths only.
+    /// </summary>
+    public static SessionCookie Cookie(HttpContext context) => SessionCookie.For(
+        context.Request.IsHttps, AdminSessions.CookieName, AdminSessions.HostCookieName, AdminConsoleModule.BasePath, SameSiteMode.Strict);
 
-    public static void DeleteCookie(HttpContext context) =>
-        context.Response.Cookies.Delete(AdminSessions.CookieName, CookieOptions(context));
+    public static void SetCookie(HttpContext context, string value) => Cookie(context).Set(context.Response, value);
 
-    private static CookieOptions CookieOptions(HttpContext context) => new()
-    {
-        HttpOnly = true,
-        SameSite = SameSiteMode.Strict,
-        Secure = context.Request.IsHttps, // https also behind a trusted proxy that ended TLS (BrowserTls)
-        Path = AdminConsoleModule.BasePath,
-        IsEssential = true,
-    };
+    public static void DeleteCookie(HttpContext context) => Cookie(context).Delete(context.Response);
 
     [LoggerMessage(EventId = 7101, Level = LogLevel.Error, Message = "Admin console page {Method} {Path} failed")]
     private static partial void LogPageFailed(ILogger logger, string method, string path, Exception exception);

@@ -83,7 +83,7 @@ internal sealed partial class PortalSessionGate(
         var onHold = false;
         if (!isPublic)
         {
-            session = await sessions.FindAsync(request.Cookies[PortalSessions.CookieName], context.RequestAborted);
+            session = await sessions.FindAsync(Cookie(context, options).Read(request), context.RequestAborted);
             if (session is not null)
             {
                 user = await store.FindUserAsync(session.SubjectId, context.RequestAborted);
@@ -105,8 +105,9 @@ internal sealed partial class PortalSessionGate(
         {
             // No live session: to the login page, and back here after it. Before the form check: a form rendered for a
             // session that has since ended carries a token bound to it, and a redirect runs no handler either way.
-            var expired = request.Cookies.ContainsKey(PortalSessions.CookieName);
-            DeleteCookie(context, options);
+            var cookie = Cookie(context, options);
+            var expired = cookie.Sent(request);
+            cookie.Delete(context.Response);
             var back = request.Path.Add(request.QueryString);
             context.Response.StatusCode = HttpMethods.IsPost(request.Method) ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
             context.Response.Headers.Location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
@@ -167,20 +168,17 @@ internal sealed partial class PortalSessionGate(
     [LoggerMessage(EventId = 8101, Level = LogLevel.Error, Message = "Portal page {Method} {Path} failed")]
     private static partial void LogPageFailed(ILogger logger, string method, string path, Exception exception);
 
-    /// <summary>Sets the session cookie: HttpOnly, SameSite=Lax, Secure under TLS (or when the portal's base URL is https), portal paths only.</summary>
-    public static void SetCookie(HttpContext context, PortalOptions options, string value) =>
-        context.Response.Cookies.Append(PortalSessions.CookieName, value, CookieOptions(context, options));
-
-    public static void DeleteCookie(HttpContext context, PortalOptions options) =>
-        context.Response.Cookies.Delete(PortalSessions.CookieName, CookieOptions(context, options));
-
-    private static CookieOptions CookieOptions(HttpContext context, PortalOptions options) => new()
-    {
-        HttpOnly = true,
-        SameSite = SameSiteMode.Lax,
+    /// <summary>
+    /// The session cookie as this request uses it, HttpOnly and SameSite=Lax: under TLS (or when the portal's base URL is
+    /// https) <see cref="PortalSessions.HostCookieName"/>, Secure, at <c>Path=/</c>; over plain HTTP
+    /// <see cref="PortalSessions.CookieName"/> on portal paths only.
+    /// </summary>
+    public static SessionCookie Cookie(HttpContext context, PortalOptions options) => SessionCookie.For(
         // Behind a proxy that ends TLS the request arrives as http; an https base URL says the browser sees TLS.
-        Secure = context.Request.IsHttps || options.BaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
-        Path = PortalOptions.BasePath,
-        IsEssential = true,
-    };
+        context.Request.IsHttps || options.BaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
+        PortalSessions.CookieName, PortalSessions.HostCookieName, PortalOptions.BasePath, SameSiteMode.Lax);
+
+    public static void SetCookie(HttpContext context, PortalOptions options, string value) => Cookie(context, options).Set(context.Response, value);
+
+    public static void DeleteCookie(HttpContext context, PortalOptions options) => Cookie(context, options).Delete(context.Response);
 }

@@ -6,7 +6,7 @@ namespace ApiGate.Gateway.Tests.AdminUi;
 
 /// <summary>
 /// The console behind a load balancer that ends TLS: when the balancer is a trusted proxy and says
-/// <c>X-Forwarded-Proto: https</c>, the session cookie is <c>Secure</c> and redirects stay on https; the same header
+/// <c>X-Forwarded-Proto: https</c>, the session cookie is <c>Secure</c> (and <c>__Host-</c>prefixed) and redirects stay on https; the same header
 /// from anybody else changes nothing.
 /// </summary>
 public sealed class BehindTlsProxyTests
@@ -30,7 +30,7 @@ public sealed class BehindTlsProxyTests
 
         // Assert
         Assert.Equal(HttpStatusCode.Found, signedIn.StatusCode);
-        var session = CookiesOf(signedIn).Single(c => c.StartsWith("apigate_ui_session=", StringComparison.Ordinal));
+        var session = CookiesOf(signedIn).Single(c => c.StartsWith(expectTls ? "__Host-apigate_ui_session=" : "apigate_ui_session=", StringComparison.Ordinal));
         var attributes = session.Split(';', StringSplitOptions.TrimEntries).Skip(1).Select(a => a.ToLowerInvariant()).ToList();
         Assert.Equal(expectTls, attributes.Contains("secure"));
         Assert.Equal(expectTls ? ["max-age=31536000"] : [], loginPage.Headers.TryGetValues("Strict-Transport-Security", out var hsts) ? hsts : []); // HSTS only over TLS

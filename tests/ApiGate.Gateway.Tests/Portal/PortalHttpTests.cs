@@ -1235,27 +1235,116 @@ public sealed class PortalDisabledTests : GatewayTestBase
     }
 }
 
-/// <summary>The portal's base URL says https (TLS ends at a proxy in front): the session cookie is Secure even over http.</summary>
+/// <summary>
+/// The portal's base URL says https (TLS ends at a proxy in front): the session cookie is Secure even over http, and
+/// <c>__Host-apigate_portal_session</c> at <c>Path=/</c>, which no sibling subdomain can set and no page on the host can
+/// shadow; the plain name, what an attacker could plant, is not honoured, nor a cookie sent twice.
+/// </summary>
 public sealed class PortalBehindTlsProxyTests : PortalTestBase
 {
+    private const string HostName = "__Host-apigate_portal_session";
+
     private protected override void ConfigurePortal(GatewayOptions options) => options.PortalBaseUrl = "https://developers.acme.example";
 
     [Fact]
-    public async Task Login_HttpsBaseUrl_SessionCookieSecureAndEmailLinksUseBaseUrl()
+    public async Task Login_HttpsBaseUrl_HostPrefixedSecureCookieAtRootPathAndEmailLinksUseBaseUrl()
     {
         // Arrange
-        var accounts = Gateway.Service<PortalAccountService>();
-        Assert.True((await accounts.SignUpAsync("tls@customer.example", Password, Gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
-        var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync("tls@customer.example"), "/portal/verify");
-        Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
-        using var client = CookieClient();
+        var link = await SignUpAsync("tls@customer.example");
 
         // Act
-        var response = await PostFormAsync(client, "/portal/login", "login", ("Email", "tls@customer.example"), ("Password", Password));
+        var (response, _, _) = await LogInAsync("tls@customer.example");
 
         // Assert
         Assert.StartsWith("https://developers.acme.example/portal/verify?token=", link);
-        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("apigate_portal_session=", StringComparison.Ordinal));
-        Assert.Contains("secure", cookie.Split(';', StringSplitOptions.TrimEntries).Select(a => a.ToLowerInvariant()));
+        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.Contains("apigate_portal_session", StringComparison.OrdinalIgnoreCase));
+        Assert.StartsWith(HostName + "=", cookie, StringComparison.Ordinal);
+        var attributes = cookie.Split(';', StringSplitOptions.TrimEntries).Skip(1).Select(a => a.ToLowerInvariant()).Order().ToList();
+        Assert.Equal(["httponly", "path=/", "samesite=lax", "secure"], attributes);
+    }
+
+    [Theory]
+    [InlineData("__Host-apigate_portal_session={0}", null)]
+    [InlineData("apigate_portal_session={0}", "/portal/login?return=%2Fportal%2Fkeys")] // the plain name: what a sibling subdomain could plant
+    [InlineData("__Host-apigate_portal_session={0}; __Host-apigate_portal_session={0}", "/portal/login?return=%2Fportal%2Fkeys&expired=1")] // twice: neither is taken
+    [InlineData("__Host-apigate_portal_session={0}; __Host-apigate_portal_session=planted", "/portal/login?return=%2Fportal%2Fkeys&expired=1")]
+    public async Task Page_HttpsBaseUrl_SignedInOnlyByThePrefixedCookieSentOnce(string cookieHeader, string? toLogin)
+    {
+        // Arrange
+        await SignUpAsync("once@customer.example");
+        var (_, session, _) = await LogInAsync("once@customer.example");
+        using var client = TestGateway.CreateClient();
+
+        // Act
+        using var response = await SendAsync(client, HttpMethod.Get, "/portal/keys", string.Format(System.Globalization.CultureInfo.InvariantCulture, cookieHeader, session), null);
+
+        // Assert
+        Assert.Equal(toLogin is null ? HttpStatusCode.OK : HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal(toLogin, response.Headers.Location is { } location ? new Uri(new Uri(Gateway.Url), location).PathAndQuery : null);
+    }
+
+    [Fact]
+    public async Task Logout_HttpsBaseUrl_DeletesThePrefixedCookieAtRootPath()
+    {
+        // Arrange
+        await SignUpAsync("bye@customer.example");
+        var (_, session, antiforgery) = await LogInAsync("bye@customer.example");
+        using var client = TestGateway.CreateClient();
+        var cookies = antiforgery + "; " + HostName + "=" + session;
+        using var page = await SendAsync(client, HttpMethod.Get, "/portal/logout", cookies, null);
+        var field = FormPosts.TokenIn(await page.Content.ReadAsStringAsync(), "/portal/logout");
+
+        // Act
+        using var loggedOut = await SendAsync(client, HttpMethod.Post, "/portal/logout", cookies,
+            new FormUrlEncodedContent([new("_handler", "logout"), new("__RequestVerificationToken", field)]));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, loggedOut.StatusCode);
+        var deleted = Assert.Single(loggedOut.Headers.GetValues("Set-Cookie"), c => c.Contains("apigate_portal_session", StringComparison.OrdinalIgnoreCase));
+        Assert.StartsWith(HostName + "=;", deleted, StringComparison.Ordinal);
+        var attributes = deleted.Split(';', StringSplitOptions.TrimEntries).Skip(1).Select(a => a.ToLowerInvariant()).ToList();
+        Assert.Contains("expires=thu, 01 jan 1970 00:00:00 gmt", attributes);
+        Assert.Contains("path=/", attributes);
+        Assert.Contains("secure", attributes);
+        using var after = await SendAsync(client, HttpMethod.Get, "/portal/keys", HostName + "=" + session, null);
+        Assert.Equal(HttpStatusCode.Found, after.StatusCode);
+    }
+
+    /// <summary>Signs up with <see cref="PortalTestBase.Password"/> and confirms the address; the confirmation link.</summary>
+    private async Task<string> SignUpAsync(string email)
+    {
+        var accounts = Gateway.Service<PortalAccountService>();
+        Assert.True((await accounts.SignUpAsync(email, Password, Gateway.Url, "127.0.0.1", CancellationToken.None)).Ok);
+        var link = TestSmtpServer.LinkIn(await Smtp.NextToAsync(email), "/portal/verify");
+        Assert.True((await accounts.VerifyAsync(link[(link.IndexOf("token=", StringComparison.Ordinal) + 6)..], CancellationToken.None)).Ok);
+        return link;
+    }
+
+    /// <summary>
+    /// Logs in through the login form (cookies kept by hand: a Secure cookie is not sent back over http by a cookie jar):
+    /// the response, the session cookie's value (under whichever name it was set) and the antiforgery cookie.
+    /// </summary>
+    private async Task<(HttpResponseMessage Response, string Session, string Antiforgery)> LogInAsync(string email)
+    {
+        using var client = TestGateway.CreateClient();
+        using var loginPage = await SendAsync(client, HttpMethod.Get, "/portal/login", null, null);
+        var antiforgery = loginPage.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("apigate_af=", StringComparison.Ordinal)).Split(';')[0];
+        var field = FormPosts.TokenIn(await loginPage.Content.ReadAsStringAsync(), "/portal/login");
+        var response = await SendAsync(client, HttpMethod.Post, "/portal/login", antiforgery,
+            new FormUrlEncodedContent([new("_handler", "login"), new("__RequestVerificationToken", field), new("Email", email), new("Password", Password)]));
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var cookie = response.Headers.GetValues("Set-Cookie").First(c => c.Split('=', 2)[0].EndsWith("apigate_portal_session", StringComparison.Ordinal));
+        return (response, cookie.Split(';', 2)[0].Split('=', 2)[1], antiforgery);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string path, string? cookie, HttpContent? content)
+    {
+        using var request = new HttpRequestMessage(method, Gateway.Url + path) { Content = content };
+        if (cookie is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Cookie", cookie);
+        }
+
+        return await client.SendAsync(request);
     }
 }

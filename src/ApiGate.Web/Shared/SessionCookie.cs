@@ -1,0 +1,83 @@
+using Microsoft.AspNetCore.Http;
+
+namespace ApiGate.Web.Shared;
+
+/// <summary>
+/// The console's or the portal's session cookie as one request uses it: the name and attributes it is set, read and
+/// deleted under. When the browser sees TLS the name carries the <c>__Host-</c> prefix, which browsers accept only on a
+/// cookie that is <c>Secure</c>, at <c>Path=/</c> and without a <c>Domain</c>: a sibling subdomain cannot set it, and
+/// a page on this host (an upstream's, proxied on the public port) cannot shadow it with one of a longer path — the
+/// "cookie tossing" that would sign a victim into an attacker's account. Over plain HTTP the prefix cannot be used:
+/// the cookie keeps its plain name on the front-end's own path. Only the name that applies to the request is read,
+/// so over TLS a plainly named cookie (what an attacker could plant) is never honoured.
+/// </summary>
+internal sealed class SessionCookie
+{
+    /// <summary>The browsers' prefix for a cookie bound to the host that set it.</summary>
+    public const string HostPrefix = "__Host-";
+
+    private readonly CookieOptions _options;
+
+    private SessionCookie(string name, CookieOptions options)
+    {
+        Name = name;
+        _options = options;
+    }
+
+    /// <summary>The cookie's name for this request.</summary>
+    public string Name { get; }
+
+    /// <summary>
+    /// The cookie for a request: <paramref name="hostName"/> at <c>Path=/</c>, Secure, when <paramref name="secure"/>
+    /// (the browser sees TLS); else <paramref name="plainName"/> on <paramref name="plainPath"/>. HttpOnly either way.
+    /// </summary>
+    public static SessionCookie For(bool secure, string plainName, string hostName, string plainPath, SameSiteMode sameSite) =>
+        new(secure ? hostName : plainName, new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = sameSite,
+            Secure = secure,
+            Path = secure ? "/" : plainPath,
+            IsEssential = true,
+        });
+
+    public void Set(HttpResponse response, string value) => response.Cookies.Append(Name, value, _options);
+
+    /// <summary>Deletes the cookie under the name and path it is set with.</summary>
+    public void Delete(HttpResponse response) => response.Cookies.Delete(Name, _options);
+
+    /// <summary>
+    /// The cookie's value, or null when the request does not carry it or carries it more than once: which of two is
+    /// genuine the browser does not say (one may have been planted), so neither is taken.
+    /// </summary>
+    public string? Read(HttpRequest request) => Scan(request, out var value) == 1 ? value : null;
+
+    /// <summary>Whether the request carries the cookie at all (a session that has ended, or one not taken).</summary>
+    public bool Sent(HttpRequest request) => Scan(request, out _) > 0;
+
+    // Names compared exactly: cookie names are case-sensitive, and the framework's own look-up is not (it would take
+    // "__host-…", which an older browser lets anyone set, for "__Host-…").
+    private int Scan(HttpRequest request, out string? value)
+    {
+        value = null;
+        var count = 0;
+        foreach (var header in request.Headers.Cookie)
+        {
+            var rest = header.AsSpan();
+            while (!rest.IsEmpty)
+            {
+                var end = rest.IndexOf(';');
+                var pair = (end < 0 ? rest : rest[..end]).Trim();
+                rest = end < 0 ? [] : rest[(end + 1)..];
+                var eq = pair.IndexOf('=');
+                if (eq >= 0 && pair[..eq].TrimEnd().SequenceEqual(Name))
+                {
+                    count++;
+                    value = pair[(eq + 1)..].Trim().ToString();
+                }
+            }
+        }
+
+        return count;
+    }
+}
