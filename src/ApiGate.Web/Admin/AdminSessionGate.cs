@@ -154,11 +154,11 @@ internal sealed partial class AdminSessionGate(
 
     /// <summary>
     /// The session cookie as this request uses it, HttpOnly and SameSite=Strict: when the browser used TLS (also behind a
-    /// trusted proxy that ended it: <see cref="BrowserTls"/>) <see cref="AdminSessions.HostCookieName"/>, Secure, at
+    /// trusted proxy that ended it: <see cref="BrowserTls"/>) <see cref="AdminSessions.CookieName"/> with the <c>__Host-</c> prefix, Secure, at
     /// <c>Path=/</c>; over plain HTTP <see cref="AdminSessions.CookieName"/> on console paths only.
     /// </summary>
     public static SessionCookie Cookie(HttpContext context) => SessionCookie.For(
-        context.Request.IsHttps, AdminSessions.CookieName, AdminSessions.HostCookieName, AdminConsoleModule.BasePath, SameSiteMode.Strict);
+        context.Request.IsHttps, AdminSessions.CookieName, AdminConsoleModule.BasePath, SameSiteMode.Strict);
 
     public static void SetCookie(HttpContext context, string value) => Cookie(context).Set(context.Response, value);
 

@@ -15,11 +15,8 @@ namespace ApiGate.Web.Admin;
 internal sealed class AdminSessions(IGatewayStore store, GatewayOptions options, TimeProvider timeProvider)
     : StoredSessions(store, timeProvider, WebSessionKind.Admin)
 {
-    /// <summary>The session cookie's name over plain HTTP.</summary>
+    /// <summary>The session cookie's name over plain HTTP; under TLS it carries the <c>__Host-</c> prefix (<see cref="Shared.SessionCookie"/>).</summary>
     public const string CookieName = "apigate_ui_session";
-
-    /// <summary>The session cookie's name when the browser sees TLS (<see cref="SessionCookie"/>).</summary>
-    public const string HostCookieName = SessionCookie.HostPrefix + CookieName;
 
     /// <summary>How long a console session lasts at most: a day, or the idle timeout when that is set longer.</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromHours(24);

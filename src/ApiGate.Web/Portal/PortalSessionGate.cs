@@ -170,13 +170,13 @@ internal sealed partial class PortalSessionGate(
 
     /// <summary>
     /// The session cookie as this request uses it, HttpOnly and SameSite=Lax: under TLS (or when the portal's base URL is
-    /// https) <see cref="PortalSessions.HostCookieName"/>, Secure, at <c>Path=/</c>; over plain HTTP
+    /// https) <see cref="PortalSessions.CookieName"/> with the <c>__Host-</c> prefix, Secure, at <c>Path=/</c>; over plain HTTP
     /// <see cref="PortalSessions.CookieName"/> on portal paths only.
     /// </summary>
     public static SessionCookie Cookie(HttpContext context, PortalOptions options) => SessionCookie.For(
         // Behind a proxy that ends TLS the request arrives as http; an https base URL says the browser sees TLS.
         context.Request.IsHttps || options.BaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
-        PortalSessions.CookieName, PortalSessions.HostCookieName, PortalOptions.BasePath, SameSiteMode.Lax);
+        PortalSessions.CookieName, PortalOptions.BasePath, SameSiteMode.Lax);
 
     public static void SetCookie(HttpContext context, PortalOptions options, string value) => Cookie(context, options).Set(context.Response, value);
 

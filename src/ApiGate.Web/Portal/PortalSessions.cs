@@ -15,11 +15,8 @@ namespace ApiGate.Web.Portal;
 internal sealed class PortalSessions(IGatewayStore store, TimeProvider timeProvider)
     : StoredSessions(store, timeProvider, WebSessionKind.Portal)
 {
-    /// <summary>The session cookie's name over plain HTTP.</summary>
+    /// <summary>The session cookie's name over plain HTTP; under TLS it carries the <c>__Host-</c> prefix (<see cref="Shared.SessionCookie"/>).</summary>
     public const string CookieName = "apigate_portal_session";
-
-    /// <summary>The session cookie's name when the browser sees TLS (<see cref="SessionCookie"/>).</summary>
-    public const string HostCookieName = SessionCookie.HostPrefix + CookieName;
 
     /// <summary>A session ends after this long without a request.</summary>
     public static readonly TimeSpan Idle = TimeSpan.FromHours(12);

@@ -13,9 +13,6 @@ namespace ApiGate.Web.Shared;
 /// </summary>
 internal sealed class SessionCookie
 {
-    /// <summary>The browsers' prefix for a cookie bound to the host that set it.</summary>
-    public const string HostPrefix = "__Host-";
-
     private readonly CookieOptions _options;
 
     private SessionCookie(string name, CookieOptions options)
@@ -28,11 +25,12 @@ internal sealed class SessionCookie
     public string Name { get; }
 
     /// <summary>
-    /// The cookie for a request: <paramref name="hostName"/> at <c>Path=/</c>, Secure, when <paramref name="secure"/>
-    /// (the browser sees TLS); else <paramref name="plainName"/> on <paramref name="plainPath"/>. HttpOnly either way.
+    /// The cookie for a request: <paramref name="plainName"/> with the <c>__Host-</c> prefix at <c>Path=/</c>, Secure,
+    /// when <paramref name="secure"/> (the browser sees TLS); else <paramref name="plainName"/> on <paramref name="plainPath"/>.
+    /// HttpOnly either way.
     /// </summary>
-    public static SessionCookie For(bool secure, string plainName, string hostName, string plainPath, SameSiteMode sameSite) =>
-        new(secure ? hostName : plainName, new CookieOptions
+    public static SessionCookie For(bool secure, string plainName, string plainPath, SameSiteMode sameSite) =>
+        new(secure ? Gateway.Forwarding.GatewayCookies.HostPrefix + plainName : plainName, new CookieOptions
         {
             HttpOnly = true,
             SameSite = sameSite,

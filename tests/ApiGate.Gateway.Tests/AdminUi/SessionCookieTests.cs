@@ -6,7 +6,7 @@ namespace ApiGate.Gateway.Tests.AdminUi;
 /// <summary>Reading a session cookie: only its exact name, and only when the request carries it once.</summary>
 public sealed class SessionCookieTests
 {
-    private static readonly SessionCookie OverTls = SessionCookie.For(true, "apigate_ui_session", "__Host-apigate_ui_session", "/ui", SameSiteMode.Strict);
+    private static readonly SessionCookie OverTls = SessionCookie.For(true, "apigate_ui_session", "/ui", SameSiteMode.Strict);
 
     [Theory]
     [InlineData(new[] { "__Host-apigate_ui_session=abc" }, "abc")]
@@ -39,7 +39,7 @@ public sealed class SessionCookieTests
         var context = new DefaultHttpContext();
 
         // Act
-        SessionCookie.For(secure, "apigate_ui_session", "__Host-apigate_ui_session", "/ui", SameSiteMode.Strict).Set(context.Response, "abc");
+        SessionCookie.For(secure, "apigate_ui_session", "/ui", SameSiteMode.Strict).Set(context.Response, "abc");
 
         // Assert
         Assert.Equal(

@@ -1,9 +1,6 @@
-using System.Collections.Frozen;
 using System.Reflection;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
-using ApiGate.Core.RateLimiting;
-using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Errors;
@@ -35,15 +32,7 @@ public sealed class StoreLookupGuardTests : IAsyncLifetime
         _store = GatedKeyReads.Over(_temp.Store);
         _guard = new StoreLookupGuard(_time);
         _keys = new ApiKeyAuthenticator(_store.AsStore, new GatewayOptions(), _guard, _time);
-        var free = await _temp.Store.FindPlanAsync("free", CancellationToken.None);
-        _snapshot = new ConfigSnapshot(
-            1,
-            RouteTable.Build([], _ => null),
-            [],
-            null,
-            null,
-            new Dictionary<string, PlanRuntime> { ["free"] = new(free!, new TokenBucketPolicy(1, 1), []) }.ToFrozenDictionary(),
-            []);
+        _snapshot = TestSnapshots.WithPlan((await _temp.Store.FindPlanAsync("free", CancellationToken.None))!);
     }
 
     public async Task DisposeAsync() => await _temp.DisposeAsync();

@@ -1,14 +1,10 @@
-using System.Collections.Frozen;
 using System.Reflection;
 using ApiGate.Core.Billing;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
-using ApiGate.Core.RateLimiting;
-using ApiGate.Core.Routing;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Configuration;
 using ApiGate.Gateway.Identity;
-using ApiGate.Gateway.Snapshots;
 using ApiGate.Gateway.Tests.Infrastructure;
 using ApiGate.Storage;
 
@@ -77,7 +73,7 @@ public sealed class CredentialOwnerTests(StoreEngines engines) : IClassFixture<S
         var recorded = RecordingReads.Over(store);
         var billing = new BillingService(DispatchProxy.Create<IBillingProvider, NoProviderCalls>(), recorded, recorded, TimeProvider.System, PaymentFailedAction.Suspend);
         var authenticator = new ApiKeyAuthenticator(recorded, new GatewayOptions(), new StoreLookupGuard(TimeProvider.System), TimeProvider.System, billing);
-        var snapshot = await SnapshotAsync(store);
+        var snapshot = TestSnapshots.WithPlan((await store.FindPlanAsync("free", CancellationToken.None))!);
 
         // Act
         var (payer, payerError) = await authenticator.AuthenticateAsync(paying.Presented, snapshot, CancellationToken.None);
@@ -103,20 +99,6 @@ public sealed class CredentialOwnerTests(StoreEngines engines) : IClassFixture<S
         }
 
         return (key.Key, key.FullKey);
-    }
-
-    /// <summary>A snapshot whose only plan is the default one every user here is on.</summary>
-    private static async Task<ConfigSnapshot> SnapshotAsync(IGatewayStore store)
-    {
-        var free = await store.FindPlanAsync("free", CancellationToken.None);
-        return new ConfigSnapshot(
-            1,
-            RouteTable.Build([], _ => null),
-            [],
-            null,
-            null,
-            new Dictionary<string, PlanRuntime> { ["free"] = new(free!, new TokenBucketPolicy(1, 1), []) }.ToFrozenDictionary(),
-            []);
     }
 
     /// <summary>The real store, recording the name of every method called on it.</summary>
