@@ -107,7 +107,7 @@ internal sealed partial class PortalSessionGate(
             // session that has since ended carries a token bound to it, and a redirect runs no handler either way.
             var cookie = Cookie(context, options);
             var expired = cookie.Sent(request);
-            cookie.Delete(context.Response);
+            cookie.Delete(context);
             var back = request.Path.Add(request.QueryString);
             context.Response.StatusCode = HttpMethods.IsPost(request.Method) ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
             context.Response.Headers.Location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
@@ -178,7 +178,7 @@ internal sealed partial class PortalSessionGate(
         context.Request.IsHttps || options.BaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
         PortalSessions.CookieName, PortalOptions.BasePath, SameSiteMode.Lax);
 
-    public static void SetCookie(HttpContext context, PortalOptions options, string value) => Cookie(context, options).Set(context.Response, value);
+    public static void SetCookie(HttpContext context, PortalOptions options, string value) => Cookie(context, options).Set(context, value);
 
-    public static void DeleteCookie(HttpContext context, PortalOptions options) => Cookie(context, options).Delete(context.Response);
+    public static void DeleteCookie(HttpContext context, PortalOptions options) => Cookie(context, options).Delete(context);
 }

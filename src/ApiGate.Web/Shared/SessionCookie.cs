@@ -9,16 +9,19 @@ namespace ApiGate.Web.Shared;
 /// a page on this host (an upstream's, proxied on the public port) cannot shadow it with one of a longer path — the
 /// "cookie tossing" that would sign a victim into an attacker's account. Over plain HTTP the prefix cannot be used:
 /// the cookie keeps its plain name on the front-end's own path. Only the name that applies to the request is read,
-/// so over TLS a plainly named cookie (what an attacker could plant) is never honoured.
+/// so over TLS a plainly named cookie (what an attacker could plant) is never honoured; it counts as a session that has
+/// ended (one from before the gateway used the prefix, or from plain HTTP) and is deleted with the prefixed one.
 /// </summary>
 internal sealed class SessionCookie
 {
     private readonly CookieOptions _options;
+    private readonly SessionCookie? _plain;
 
-    private SessionCookie(string name, CookieOptions options)
+    private SessionCookie(string name, CookieOptions options, SessionCookie? plain = null)
     {
         Name = name;
         _options = options;
+        _plain = plain;
     }
 
     /// <summary>The cookie's name for this request.</summary>
@@ -29,20 +32,45 @@ internal sealed class SessionCookie
     /// when <paramref name="secure"/> (the browser sees TLS); else <paramref name="plainName"/> on <paramref name="plainPath"/>.
     /// HttpOnly either way.
     /// </summary>
-    public static SessionCookie For(bool secure, string plainName, string plainPath, SameSiteMode sameSite) =>
-        new(secure ? Gateway.Forwarding.GatewayCookies.HostPrefix + plainName : plainName, new CookieOptions
+    public static SessionCookie For(bool secure, string plainName, string plainPath, SameSiteMode sameSite)
+    {
+        var plain = new SessionCookie(plainName, Options(secure, plainPath, sameSite));
+        return secure ? new(Gateway.Forwarding.GatewayCookies.HostPrefix + plainName, Options(secure, "/", sameSite), plain) : plain;
+    }
+
+    private static CookieOptions Options(bool secure, string path, SameSiteMode sameSite) => new()
+    {
+        HttpOnly = true,
+        SameSite = sameSite,
+        Secure = secure,
+        Path = path,
+        IsEssential = true,
+    };
+
+    /// <summary>Sets the cookie; under TLS also deletes a plainly named one the request carries.</summary>
+    public void Set(HttpContext context, string value)
+    {
+        context.Response.Cookies.Append(Name, value, _options);
+        DeletePlain(context);
+    }
+
+    /// <summary>
+    /// Deletes the cookie under the name and path it is set with; under TLS also a plainly named one the request
+    /// carries, which the browser would otherwise keep sending until it expires.
+    /// </summary>
+    public void Delete(HttpContext context)
+    {
+        context.Response.Cookies.Delete(Name, _options);
+        DeletePlain(context);
+    }
+
+    private void DeletePlain(HttpContext context)
+    {
+        if (_plain is not null && _plain.Scan(context.Request, out _) > 0)
         {
-            HttpOnly = true,
-            SameSite = sameSite,
-            Secure = secure,
-            Path = secure ? "/" : plainPath,
-            IsEssential = true,
-        });
-
-    public void Set(HttpResponse response, string value) => response.Cookies.Append(Name, value, _options);
-
-    /// <summary>Deletes the cookie under the name and path it is set with.</summary>
-    public void Delete(HttpResponse response) => response.Cookies.Delete(Name, _options);
+            context.Response.Cookies.Delete(_plain.Name, _plain._options);
+        }
+    }
 
     /// <summary>
     /// The cookie's value, or null when the request does not carry it or carries it more than once: which of two is
@@ -50,8 +78,11 @@ internal sealed class SessionCookie
     /// </summary>
     public string? Read(HttpRequest request) => Scan(request, out var value) == 1 ? value : null;
 
-    /// <summary>Whether the request carries the cookie at all (a session that has ended, or one not taken).</summary>
-    public bool Sent(HttpRequest request) => Scan(request, out _) > 0;
+    /// <summary>
+    /// Whether the request carries the cookie at all, or under TLS the plainly named one: a session that has ended, or
+    /// one not taken.
+    /// </summary>
+    public bool Sent(HttpRequest request) => Scan(request, out _) > 0 || _plain?.Scan(request, out _) > 0;
 
     // Names compared exactly: cookie names are case-sensitive, and the framework's own look-up is not (it would take
     // "__host-…", which an older browser lets anyone set, for "__Host-…").

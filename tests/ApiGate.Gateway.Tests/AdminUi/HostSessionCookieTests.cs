@@ -43,7 +43,7 @@ public sealed class HostSessionCookieTests : IAsyncLifetime
 
     [Theory]
     [InlineData("__Host-apigate_ui_session={0}", null)]
-    [InlineData("apigate_ui_session={0}", "/ui/login?return=%2Fui%2Froutes")] // the plain name: what a sibling subdomain could plant
+    [InlineData("apigate_ui_session={0}", "/ui/login?return=%2Fui%2Froutes&expired=1")] // the plain name: from before the upgrade, or planted
     [InlineData("__Host-apigate_ui_session={0}; __Host-apigate_ui_session={0}", "/ui/login?return=%2Fui%2Froutes&expired=1")] // twice: neither is taken
     [InlineData("__Host-apigate_ui_session=planted; __Host-apigate_ui_session={0}", "/ui/login?return=%2Fui%2Froutes&expired=1")]
     public async Task Page_OverTls_SignedInOnlyByThePrefixedCookieSentOnce(string cookieHeader, string? toLogin)
@@ -57,6 +57,44 @@ public sealed class HostSessionCookieTests : IAsyncLifetime
         // Assert
         Assert.Equal(toLogin is null ? HttpStatusCode.OK : HttpStatusCode.Found, response.StatusCode);
         Assert.Equal(toLogin, response.Headers.Location is { } location ? new Uri(new Uri(_gateway.Url), location).PathAndQuery : null);
+    }
+
+    [Fact]
+    public async Task Page_OverTlsWithPlainCookieOnly_SessionEndedAndPlainCookieDeletedAtItsPath()
+    {
+        // Arrange: a session cookie under the plain name, as a browser kept it from before the gateway used the prefix
+        var (_, session, _) = await SignInAsync();
+
+        // Act
+        using var response = await SendAsync(HttpMethod.Get, "/ui/routes", "apigate_ui_session=" + session, null);
+
+        // Assert: not signed in by it, told the session ended, and the browser told to drop it where it was set
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("/ui/login?return=%2Fui%2Froutes&expired=1", response.Headers.Location!.OriginalString);
+        var deleted = Assert.Single(CookiesOf(response), c => c.StartsWith("apigate_ui_session=", StringComparison.Ordinal));
+        var attributes = deleted.Split(';', StringSplitOptions.TrimEntries).Skip(1).Select(a => a.ToLowerInvariant()).ToList();
+        Assert.Contains("expires=thu, 01 jan 1970 00:00:00 gmt", attributes);
+        Assert.Contains("path=/ui", attributes);
+    }
+
+    [Fact]
+    public async Task SignIn_OverTlsWithPlainCookieLeft_SetsPrefixedAndDeletesPlain()
+    {
+        // Arrange
+        using var loginPage = await SendAsync(HttpMethod.Get, "/ui/login", null, null);
+        var antiforgery = CookiesOf(loginPage).Single(c => c.StartsWith("apigate_af=", StringComparison.Ordinal)).Split(';')[0];
+        var field = FormPosts.TokenIn(await loginPage.Content.ReadAsStringAsync(), "/ui/login");
+
+        // Act
+        using var response = await SendAsync(HttpMethod.Post, "/ui/login", antiforgery + "; apigate_ui_session=old",
+            new FormUrlEncodedContent([new("_handler", "login"), new("__RequestVerificationToken", field), new("Token", _token), new("Return", "/ui")]));
+
+        // Assert
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Single(CookiesOf(response), c => c.StartsWith(HostName + "=", StringComparison.Ordinal) && !c.Contains("expires=", StringComparison.OrdinalIgnoreCase));
+        var deleted = Assert.Single(CookiesOf(response), c => c.StartsWith("apigate_ui_session=", StringComparison.Ordinal));
+        Assert.StartsWith("apigate_ui_session=;", deleted, StringComparison.Ordinal);
+        Assert.Contains("path=/ui", deleted.Split(';', StringSplitOptions.TrimEntries).Select(a => a.ToLowerInvariant()));
     }
 
     [Fact]

@@ -39,11 +39,45 @@ public sealed class SessionCookieTests
         var context = new DefaultHttpContext();
 
         // Act
-        SessionCookie.For(secure, "apigate_ui_session", "/ui", SameSiteMode.Strict).Set(context.Response, "abc");
+        SessionCookie.For(secure, "apigate_ui_session", "/ui", SameSiteMode.Strict).Set(context, "abc");
 
         // Assert
         Assert.Equal(
             $"{name}=abc; path={path}; {(secure ? "secure; " : "")}samesite=strict; httponly",
             context.Response.Headers.SetCookie.ToString());
+    }
+
+    [Theory]
+    [InlineData(true, "apigate_ui_session=old", "__Host-apigate_ui_session=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/; secure; samesite=strict; httponly,apigate_ui_session=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/ui; secure; samesite=strict; httponly")]
+    [InlineData(true, "", "__Host-apigate_ui_session=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/; secure; samesite=strict; httponly")]
+    [InlineData(false, "apigate_ui_session=old", "apigate_ui_session=; expires=Thu, 01 Jan 1970 00:00:00 GMT; path=/ui; samesite=strict; httponly")]
+    public void Delete_PlainCookieSentUnderTls_BothDeletedEachAtItsPath(bool secure, string cookieHeader, string expected)
+    {
+        // Arrange
+        var context = new DefaultHttpContext();
+        context.Request.Headers.Cookie = cookieHeader;
+
+        // Act
+        SessionCookie.For(secure, "apigate_ui_session", "/ui", SameSiteMode.Strict).Delete(context);
+
+        // Assert
+        Assert.Equal(expected, context.Response.Headers.SetCookie.ToString());
+    }
+
+    [Theory]
+    [InlineData(true, "apigate_ui_session=old", true)]   // a session from before the upgrade has ended
+    [InlineData(true, "other=1", false)]
+    [InlineData(false, "__Host-apigate_ui_session=x", false)] // over plain HTTP only the plain name is the session's
+    public void Sent_CookieHeader_CountsThePlainNameUnderTls(bool secure, string cookieHeader, bool expected)
+    {
+        // Arrange
+        var context = new DefaultHttpContext();
+        context.Request.Headers.Cookie = cookieHeader;
+
+        // Act
+        var sent = SessionCookie.For(secure, "apigate_ui_session", "/ui", SameSiteMode.Strict).Sent(context.Request);
+
+        // Assert
+        Assert.Equal(expected, sent);
     }
 }

@@ -1265,7 +1265,7 @@ public sealed class PortalBehindTlsProxyTests : PortalTestBase
 
     [Theory]
     [InlineData("__Host-apigate_portal_session={0}", null)]
-    [InlineData("apigate_portal_session={0}", "/portal/login?return=%2Fportal%2Fkeys")] // the plain name: what a sibling subdomain could plant
+    [InlineData("apigate_portal_session={0}", "/portal/login?return=%2Fportal%2Fkeys&expired=1")] // the plain name: from before the upgrade, or planted
     [InlineData("__Host-apigate_portal_session={0}; __Host-apigate_portal_session={0}", "/portal/login?return=%2Fportal%2Fkeys&expired=1")] // twice: neither is taken
     [InlineData("__Host-apigate_portal_session={0}; __Host-apigate_portal_session=planted", "/portal/login?return=%2Fportal%2Fkeys&expired=1")]
     public async Task Page_HttpsBaseUrl_SignedInOnlyByThePrefixedCookieSentOnce(string cookieHeader, string? toLogin)
@@ -1281,6 +1281,26 @@ public sealed class PortalBehindTlsProxyTests : PortalTestBase
         // Assert
         Assert.Equal(toLogin is null ? HttpStatusCode.OK : HttpStatusCode.Found, response.StatusCode);
         Assert.Equal(toLogin, response.Headers.Location is { } location ? new Uri(new Uri(Gateway.Url), location).PathAndQuery : null);
+    }
+
+    [Fact]
+    public async Task Page_HttpsBaseUrlWithPlainCookieOnly_SessionEndedAndPlainCookieDeletedAtItsPath()
+    {
+        // Arrange: a session cookie under the plain name, as a browser kept it from before the gateway used the prefix
+        await SignUpAsync("upgraded@customer.example");
+        var (_, session, _) = await LogInAsync("upgraded@customer.example");
+        using var client = TestGateway.CreateClient();
+
+        // Act
+        using var response = await SendAsync(client, HttpMethod.Get, "/portal/keys", "apigate_portal_session=" + session, null);
+
+        // Assert: not signed in by it, told the session ended, and the browser told to drop it where it was set
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("/portal/login?return=%2Fportal%2Fkeys&expired=1", response.Headers.Location!.OriginalString);
+        var deleted = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("apigate_portal_session=", StringComparison.Ordinal));
+        var attributes = deleted.Split(';', StringSplitOptions.TrimEntries).Skip(1).Select(a => a.ToLowerInvariant()).ToList();
+        Assert.Contains("expires=thu, 01 jan 1970 00:00:00 gmt", attributes);
+        Assert.Contains("path=/portal", attributes);
     }
 
     [Fact]
