@@ -95,7 +95,7 @@ internal sealed class ForwardingTransformer(
             }
         }
 
-        if (GatewayCookies.Without(incoming.Headers.Cookie) is { } cookies)
+        if (Pipeline.GatewayCookies.Without(incoming.Headers.Cookie) is { } cookies)
         {
             // The console's and the portal's cookies (sessions, antiforgery) are the gateway's: never an upstream's.
             headers.Remove("Cookie");
@@ -412,7 +412,7 @@ internal sealed class ForwardingTransformer(
 
         if (responseHeaders.SetCookie.Count > 0)
         {
-            GatewayCookies.RemoveSetCookies(responseHeaders);
+            Pipeline.GatewayCookies.RemoveSetCookies(responseHeaders);
         }
 
         if (request.Target is { } target && responseHeaders.Location is [{ } location] && ToRelative(location, target.Origin) is { } relative)

@@ -263,7 +263,7 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
         {
             var header = name[7..];
             var values = HttpContext.Request.Headers[header];
-            return values.Count == 0 || IsCredentialHeader(header, values) ? null : values.ToString(); // the credential is never copied anywhere
+            return values.Count == 0 || IsCredentialHeader(header, values) ? null : Shown(header, values); // the credential is never copied anywhere
         }
 
         if (name.StartsWith("query.", StringComparison.Ordinal))
@@ -281,17 +281,34 @@ internal sealed class GatewayRequest : IRewriteRequest, Observability.IObservedR
         return null;
     }
 
-    /// <summary>The request headers for expressions, lower-cased, without the API key (X-API-Key, a key in Authorization).</summary>
+    /// <summary>The request headers for expressions, lower-cased, without the API key (X-API-Key, a key in Authorization) and the gateway's cookies.</summary>
     public IEnumerable<KeyValuePair<string, string>> Headers()
     {
         foreach (var (name, values) in HttpContext.Request.Headers)
         {
-            if (!IsCredentialHeader(name, values))
+            if (!IsCredentialHeader(name, values) && Shown(name, values) is { } shown)
             {
-                yield return new KeyValuePair<string, string>(name.ToLowerInvariant(), values.ToString());
+                yield return new KeyValuePair<string, string>(name.ToLowerInvariant(), shown);
             }
         }
     }
+
+    /// <summary>
+    /// A request header's value as expressions and templates see it: the <c>Cookie</c> header without the gateway's own
+    /// cookies (<see cref="GatewayCookies"/>; null when nothing else is left). Over TLS the console's and the portal's
+    /// sessions are <c>__Host-</c> cookies at <c>Path=/</c>, sent with every request to the host, a proxied route's
+    /// included: a route copying <c>${header.Cookie}</c> into a header, a query, a body or a path would otherwise hand an
+    /// operator's or a customer's session to its upstream, which the forwarded <c>Cookie</c> header never does.
+    /// </summary>
+    private static string? Shown(string name, Microsoft.Extensions.Primitives.StringValues values) =>
+        !name.Equals("Cookie", StringComparison.OrdinalIgnoreCase)
+            ? values.ToString()
+            : GatewayCookies.Without(values) switch
+            {
+                null => values.ToString(),
+                "" => null,
+                var kept => kept,
+            };
 
     /// <summary>The query parameters for expressions (first value of each), without an <c>api_key</c> credential.</summary>
     public IEnumerable<KeyValuePair<string, string>> Query()

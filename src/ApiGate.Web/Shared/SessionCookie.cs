@@ -35,7 +35,7 @@ internal sealed class SessionCookie
     public static SessionCookie For(bool secure, string plainName, string plainPath, SameSiteMode sameSite)
     {
         var plain = new SessionCookie(plainName, Options(secure, plainPath, sameSite));
-        return secure ? new(Gateway.Forwarding.GatewayCookies.HostPrefix + plainName, Options(secure, "/", sameSite), plain) : plain;
+        return secure ? new(Gateway.Pipeline.GatewayCookies.HostPrefix + plainName, Options(secure, "/", sameSite), plain) : plain;
     }
 
     private static CookieOptions Options(bool secure, string path, SameSiteMode sameSite) => new()

@@ -607,6 +607,40 @@ public sealed class TransformTests : GatewayTestBase
         Assert.DoesNotContain(key, string.Join("|", first.Concat(second).SelectMany(h => h.Value)));
     }
 
+    [Fact]
+    public async Task Variables_NeverExposeTheGatewaysCookies()
+    {
+        // Arrange: over TLS the console's and the portal's session cookies are __Host- cookies at Path=/, so a signed-in
+        // browser sends them with every request to the host, a proxied route's included. A route copies the Cookie
+        // header into a header of its own, and a rewrite expression reading `headers` puts its length into the path.
+        await Gateway.AddRouteAsync(new RouteInput
+        {
+            Name = "cookies", Path = "/cookies/*", Upstream = "backend", AuthRequired = false,
+            PathRewrite = "'/seen/' + ('cookie' in headers ? headers.cookie.length : 'none')",
+            RequestTransform = """{"headers":{"set":{"X-Copy-Cookie":"${header.Cookie}"}}}""",
+        });
+        using var mixed = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/cookies/x");
+        mixed.Headers.TryAddWithoutValidation("Cookie", "theirs=1; __Host-apigate_ui_session=operator-session; __Host-apigate_portal_session=customer-session; apigate_af=token");
+        using var only = new HttpRequestMessage(HttpMethod.Get, Gateway.Url + "/cookies/y");
+        only.Headers.TryAddWithoutValidation("Cookie", "__Host-apigate_ui_session=operator-session");
+
+        // Act
+        using var first = await Gateway.Client.SendAsync(mixed);
+        var firstSeen = Upstream.Received.Last();
+        using var second = await Gateway.Client.SendAsync(only);
+        var secondSeen = Upstream.Received.Last();
+
+        // Assert: the route's own cookie is copied, the gateway's never are (as the Cookie header itself is not sent with them)
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (first.StatusCode, second.StatusCode));
+        Assert.Equal(["theirs=1"], firstSeen.Headers["X-Copy-Cookie"]);
+        Assert.Equal("/seen/8", firstSeen.Path); // "theirs=1"
+        Assert.Equal([""], secondSeen.Headers["X-Copy-Cookie"]);
+        Assert.Equal("/seen/none", secondSeen.Path);
+        var everything = string.Join("|", new[] { firstSeen, secondSeen }.SelectMany(r => r.Headers.SelectMany(h => h.Value).Append(r.Path)));
+        Assert.DoesNotContain("session", everything, StringComparison.Ordinal);
+        Assert.DoesNotContain("token", everything, StringComparison.Ordinal);
+    }
+
     private Task AddRouteAsync(string? request, string? response = null) =>
         Gateway.AddRouteAsync(new RouteInput { Name = "t", Path = "/t/*", Upstream = "backend", RequestTransform = request, ResponseTransform = response });
 

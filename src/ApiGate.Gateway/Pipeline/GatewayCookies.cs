@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
-namespace ApiGate.Gateway.Forwarding;
+namespace ApiGate.Gateway.Pipeline;
 
 /// <summary>
 /// The gateway's own cookies — the console's and the portal's sessions and their antiforgery cookie, all named
