@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using ApiGate.Core.Billing;
 using ApiGate.Core.Management;
+using ApiGate.Core.Storage;
 using ApiGate.Gateway.Errors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -12,7 +13,8 @@ namespace ApiGate.Gateway.Billing;
 /// <c>POST /billing/stripe/webhook</c> on the public listener, a reserved path while billing is on (SPEC §2.5,
 /// docs/billing.md): the body (at most <see cref="MaxBodyBytes"/>) and its <c>Stripe-Signature</c> go to
 /// <see cref="BillingService.HandleWebhookAsync"/>. 200 when processed or already processed; 400 when the signature or
-/// timestamp is not valid; 422 when the event cannot be mapped (an unknown price id): nothing changes and Stripe retries.
+/// timestamp is not valid; 422 when the event cannot be mapped (an unknown price id): nothing changes and Stripe retries;
+/// 503 when the store is locked or does not answer: nothing is recorded and Stripe retries.
 /// A checkout paid for a plan deleted meanwhile is 200 (no retry could apply it), logged as a warning (event 9102).
 /// </summary>
 internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNotifier notifier, ILogger<BillingWebhookEndpoint> logger)
@@ -42,7 +44,26 @@ internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNot
             return;
         }
 
-        var outcome = await billing.HandleWebhookAsync(body, context.Request.Headers["Stripe-Signature"].ToString(), context.RequestAborted);
+        WebhookOutcome outcome;
+        try
+        {
+            outcome = await billing.HandleWebhookAsync(body, context.Request.Headers["Stripe-Signature"].ToString(), context.RequestAborted);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            // The store locked by another process past the busy timeout, or not answering: nothing was recorded (the event
+            // id commits with its change), so a 503 makes Stripe deliver the event again and the retry applies it once.
+            // Unhandled, it was a 500 with an empty body and a stack trace in the log for an everyday condition. The store's
+            // path or host is for the operator's log, not for the sender.
+            var code = ex is StoreBusyException ? "store_busy" : "store_unavailable";
+            BillingLog.WebhookRefused(logger, code, ex.Message);
+            await GatewayErrorWriter.WriteAsync(context, new GatewayError(503, code, "Service Unavailable",
+                ex is StoreBusyException
+                    ? "The store is locked by another process; the event was not recorded: deliver it again."
+                    : "The store does not answer; the event was not recorded: deliver it again."));
+            return;
+        }
+
         switch (outcome.Status)
         {
             case WebhookStatus.Processed or WebhookStatus.Duplicate:

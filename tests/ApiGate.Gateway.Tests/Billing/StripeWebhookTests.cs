@@ -104,6 +104,49 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
     }
 
     [Fact]
+    public async Task Webhook_StoreLockedByAnotherConnection_Answers503UnrecordedAndStripesRetryAppliesItOnce()
+    {
+        // Arrange: another process (a CLI command, a backup) holds the SQLite store's write lock when the event arrives
+        var log = new CapturedLog();
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite, log: log);
+        var endpoint = await h.CreateWebhookEndpointAsync("subscription.started", "plan.changed");
+        var user = await h.CreateCustomerAsync("lou@example.com", "cus_lou");
+        var payload = StripeEvents.CheckoutCompleted("evt_locked", Now, "cus_lou", "sub_lou", user, "pro");
+        var holder = await SqliteWriteLock.HoldAsync(h.Gateway.DatabasePath);
+        (HttpStatusCode Status, System.Text.Json.JsonElement Body) locked;
+        try
+        {
+            // Act
+            locked = await h.PostWebhookAsync(payload);
+        }
+        finally
+        {
+            await SqliteWriteLock.ReleaseAsync(holder);
+            await holder.DisposeAsync();
+        }
+
+        var stateWhileLocked = (Plan: (await h.UserAsync(user)).PlanId, Recorded: await h.Gateway.Store.IsBillingEventProcessedAsync("evt_locked", CancellationToken.None));
+        var retry = await h.PostWebhookAsync(payload);
+        var replay = await h.PostWebhookAsync(payload);
+
+        // Assert: a status Stripe retries (before: an unhandled exception, 500 with an empty body), nothing recorded
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, locked.Status);
+        var error = locked.Body.GetProperty("errors")[0];
+        Assert.Equal("store_busy", error.GetProperty("code").GetString());
+        Assert.Equal("The store is locked by another process; the event was not recorded: deliver it again.", error.GetProperty("detail").GetString());
+        Assert.Equal(("free", false), stateWhileLocked);
+        Assert.Equal(HttpStatusCode.OK, retry.Status);
+        Assert.Equal("processed", retry.Body.GetProperty("result").GetString());
+        Assert.Equal("duplicate", replay.Body.GetProperty("result").GetString());
+        Assert.Equal("pro", (await h.UserAsync(user)).PlanId);
+        var deliveries = await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 10, CancellationToken.None);
+        Assert.Equal(["plan.changed", "subscription.started"], deliveries.Select(d => d.EventType).Order(StringComparer.Ordinal).ToArray());
+        var written = await log.UpToMarkerAsync(h.Gateway);
+        Assert.Single(written.Split('\n'), l => l.Contains("\"EventId\":9101", StringComparison.Ordinal) && l.Contains("store_busy", StringComparison.Ordinal));
+        Assert.DoesNotContain("An unhandled exception", written, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CheckoutCompleted_NamingNoCustomerForAUserWithoutABillingRecord_IgnoredSayingWhyAndNothingChanged()
     {
         // Arrange: a user who never started a checkout here, named by an event's metadata only (no customer id)
