@@ -6,7 +6,7 @@ namespace ApiGate.Gateway.Billing;
 
 /// <summary>
 /// <see cref="IBillingProvider"/> through Stripe.net: customers, Checkout Sessions in subscription mode (one left open per
-/// customer), Billing Portal sessions, webhooks verified with <see cref="EventUtility.ConstructEvent(string, string, string, long, long, bool)"/>
+/// customer), Billing Portal sessions, webhooks verified with <see cref="EventUtility.ValidateSignature(string, string, string, long, long)"/>
 /// (HMAC-SHA256 over <c>timestamp.payload</c>, 5 minutes' tolerance, against the injected clock), and overage as Billing
 /// Meter Events. Stripe.net's own network retries are off: the overage reporter and the caller retry, with the same
 /// idempotency keys.
@@ -135,15 +135,29 @@ internal sealed class StripeBillingProvider : IBillingProvider, IDisposable
 
     public BillingEvent ReadWebhook(string payload, string signatureHeader)
     {
-        Event e;
         try
         {
-            e = EventUtility.ConstructEvent(payload, signatureHeader, _webhookSecret, ToleranceSeconds, _timeProvider.GetUtcNow().ToUnixTimeSeconds(),
-                throwOnApiVersionMismatch: false);
+            EventUtility.ValidateSignature(payload, signatureHeader, _webhookSecret, ToleranceSeconds, _timeProvider.GetUtcNow().ToUnixTimeSeconds());
         }
         catch (StripeException ex)
         {
             // Stripe.net's messages say which check failed (no signature, bad signature, timestamp outside tolerance) and hold no secret.
+            throw new BillingWebhookException(ex.Message, ex);
+        }
+        catch (Exception ex) when (ex is OverflowException or FormatException or ArgumentException)
+        {
+            // Stripe.net reads t= as a 32-bit number: a larger one (a forged or garbled header) throws before any check.
+            // Checked apart from the body, so the refusal names the header, not "the body is not a Stripe event".
+            throw new BillingWebhookException("the Stripe-Signature header's timestamp (t=) is not a Unix time Stripe sends", ex);
+        }
+
+        Event e;
+        try
+        {
+            e = EventUtility.ParseEvent(payload, throwOnApiVersionMismatch: false);
+        }
+        catch (StripeException ex)
+        {
             throw new BillingWebhookException(ex.Message, ex);
         }
         catch (Exception ex) when (ex is Newtonsoft.Json.JsonException or System.Text.Json.JsonException or FormatException or ArgumentException

@@ -146,6 +146,34 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.DoesNotContain("An unhandled exception", written, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("2147483648")]
+    [InlineData("9223372036854775807")]
+    [InlineData("soon")]
+    public async Task Webhook_SignedWithATimestampThatIsNotAUnixTime_Answers400NamingTheHeaderNotTheBody(string t)
+    {
+        // Arrange: a valid event, its signature computed over that t= (a forged or garbled header; Stripe never sends one)
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Sqlite);
+        var user = await h.CreateCustomerAsync("tim@example.com", "cus_tim");
+        var payload = StripeEvents.CheckoutCompleted("evt_t", Now, "cus_tim", "sub_t", user, "pro");
+        using var request = new HttpRequestMessage(HttpMethod.Post, h.Gateway.Url + "/billing/stripe/webhook")
+        {
+            Content = new StringContent(payload, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Stripe-Signature", StripeSignature.Sign(payload, BillingHarness.WebhookSecret, t));
+
+        // Act
+        using var response = await h.Gateway.Client.SendAsync(request);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")[0];
+
+        // Assert: before, "the body is not a Stripe event" for a body that is one
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_signature", error.GetProperty("code").GetString());
+        Assert.Equal("the Stripe-Signature header's timestamp (t=) is not a Unix time Stripe sends", error.GetProperty("detail").GetString());
+        Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_t", CancellationToken.None));
+        Assert.Equal("free", (await h.UserAsync(user)).PlanId);
+    }
+
     [Fact]
     public async Task CheckoutCompleted_NamingNoCustomerForAUserWithoutABillingRecord_IgnoredSayingWhyAndNothingChanged()
     {
