@@ -24,7 +24,14 @@ internal sealed class AuthenticationStep(
         var scheme = request.Route.Definition.AuthScheme;
         if (scheme != Core.Routing.AuthScheme.Key)
         {
-            var bearer = BearerToken(request.HttpContext.Request);
+            var (bearer, twoTokens) = BearerToken(request.HttpContext.Request);
+            if (twoTokens && scheme == Core.Routing.AuthScheme.Jwt)
+            {
+                // Two callers, as with two keys: which one counts would be the gateway's guess (RFC 6750 §3.1: one token).
+                // On key_or_jwt the key extraction below finds the same two values and refuses them alike.
+                return request.RejectAsync(AmbiguousCredentials);
+            }
+
             if (scheme == Core.Routing.AuthScheme.Jwt || (bearer is not null && LooksLikeJwt(bearer)))
             {
                 if (bearer is null)
@@ -66,13 +73,31 @@ internal sealed class AuthenticationStep(
         return true;
     }
 
-    /// <summary>The one <c>Authorization: Bearer</c> value, or null (none, or more than one).</summary>
-    private static string? BearerToken(HttpRequest request)
+    /// <summary>
+    /// The <c>Authorization: Bearer</c> value (trimmed), or null when there is none; <c>TwoTokens</c> when the header is
+    /// repeated with different bearer values. The same value sent twice is one token, as the same key sent twice is one key.
+    /// </summary>
+    private static (string? Token, bool TwoTokens) BearerToken(HttpRequest request)
     {
-        var values = request.Headers.Authorization;
-        return values.Count == 1 && IsBearer(values[0])
-            ? values[0]![7..].Trim()
-            : null;
+        string? token = null;
+        foreach (var value in request.Headers.Authorization)
+        {
+            if (!IsBearer(value) || value![7..].Trim() is not { Length: > 0 } candidate)
+            {
+                continue;
+            }
+
+            if (token is null)
+            {
+                token = candidate;
+            }
+            else if (!string.Equals(token, candidate, StringComparison.Ordinal))
+            {
+                return (null, true);
+            }
+        }
+
+        return (token, false);
     }
 
     /// <summary>
@@ -165,7 +190,7 @@ internal sealed class AuthenticationStep(
         }
     }
 
-    /// <summary>400 when a request carries two different keys.</summary>
+    /// <summary>400 when a request carries two different credentials (keys, tokens, or a token and a key).</summary>
     public static readonly GatewayError AmbiguousCredentials = new(400, "ambiguous_credentials", "Bad Request",
         "The request carries more than one different credential (Authorization, X-API-Key, api_key): send exactly one.");
 }

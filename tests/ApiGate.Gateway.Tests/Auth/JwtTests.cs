@@ -88,6 +88,42 @@ public sealed class JwtTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoAuthorizationHeadersWithDifferentTokens_Refused400AmbiguousAndNoUserCreated()
+    {
+        // Arrange: two header lines (HttpClient would join them into one), each a valid token of another subject
+        var first = _issuer.Token(_rsa, "subject-first", "first@example.com");
+        var second = _issuer.Token(_rsa, "subject-second", "second@example.com");
+
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, "/jwt/items", "Authorization: Bearer " + first, "Authorization: Bearer " + second);
+
+        // Assert: two callers, refused as two keys are (it was "401 missing_token: A bearer token is required")
+        Assert.Equal(400, response.Status);
+        Assert.Equal("ambiguous_credentials", response.ErrorCode);
+        Assert.Contains("more than one different credential", response.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain(first.Split('.')[1], response.Body, StringComparison.Ordinal);
+        Assert.Empty(_upstream.Received);
+        Assert.Empty(await _gateway.Users.ListAsync(CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("/jwt/items")]
+    [InlineData("/either/items")]
+    public async Task SameTokenInTwoAuthorizationHeaders_AcceptedAsOneToken(string path)
+    {
+        // Arrange: one token on two header lines (a client and a proxy both adding it), as the same key twice is one key
+        var token = _issuer.Token(_rsa, "subject-repeated", "repeated@example.com");
+
+        // Act
+        var response = await RawHttp.GetAsync(_gateway.Url, path, "Authorization: Bearer " + token, "Authorization: Bearer " + token);
+
+        // Assert: the token's caller (it was 401 missing_token on jwt, and 401 invalid_api_key on key_or_jwt: the token read as a key)
+        Assert.Equal(200, response.Status);
+        var user = (await _gateway.Users.GetAsync("repeated@example.com", CancellationToken.None)).Value!;
+        Assert.Equal(user.Id, Assert.Single(_upstream.Received).Headers["X-User-ID"].Single());
+    }
+
+    [Fact]
     public async Task ValidEcToken_Returns200()
     {
         var response = await SendAsync(_gateway, "/jwt/items", _issuer.Token(_ec, "subject-ec", "ec@example.com"));
