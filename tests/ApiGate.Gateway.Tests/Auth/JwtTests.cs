@@ -170,6 +170,7 @@ public sealed class JwtTests : IAsyncLifetime
     [InlineData("hs256-public-key", "the token's signing algorithm is not accepted")]
     [InlineData("rs384", "the token's signing algorithm is not accepted")]
     [InlineData("garbage", "the token is malformed")]
+    [InlineData("nbf-after-exp", "the token's lifetime is not valid (nbf is not before exp)")]
     public async Task InvalidToken_401InvalidTokenWithChallengeAndReason_NeverEchoesToken(string kind, string reason)
     {
         var now = DateTime.UtcNow;
@@ -185,6 +186,8 @@ public sealed class JwtTests : IAsyncLifetime
             "none" => _issuer.UnsignedToken("s"),
             "hs256-public-key" => _issuer.HmacWithPublicKeyToken(_rsa, "s"),
             "rs384" => _issuer.Token(_rsa, "s", "s@example.com", algorithm: Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha384), // the issuer's own key
+            "nbf-after-exp" => _issuer.RawRsaToken(_rsa, "s", "s@example.com",
+                notBefore: new DateTimeOffset(now.AddMinutes(30)).ToUnixTimeSeconds(), expires: new DateTimeOffset(now.AddMinutes(-30)).ToUnixTimeSeconds()),
             _ => "eyJhbGciOiJSUzI1NiJ9.not-json.sig",
         };
 

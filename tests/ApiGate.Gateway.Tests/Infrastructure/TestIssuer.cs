@@ -94,15 +94,16 @@ internal sealed class TestIssuer : IAsyncDisposable
 
     /// <summary>
     /// An RS256 token signed with <paramref name="key"/> directly, for keys the token library refuses to sign with (RSA
-    /// shorter than 2048 bits): this issuer, <see cref="Audience"/>, valid for an hour.
+    /// shorter than 2048 bits) or for times it refuses to write (nbf after exp): this issuer, <see cref="Audience"/>,
+    /// valid for an hour unless <paramref name="notBefore"/> / <paramref name="expires"/> (unix seconds) say otherwise.
     /// </summary>
-    public string RawRsaToken(RsaSecurityKey key, string subject, string email)
+    public string RawRsaToken(RsaSecurityKey key, string subject, string email, long? notBefore = null, long? expires = null)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var header = Base64UrlEncoder.Encode(JsonSerializer.Serialize(new Dictionary<string, object> { ["alg"] = "RS256", ["typ"] = "JWT", ["kid"] = key.KeyId }));
         var payload = Base64UrlEncoder.Encode(JsonSerializer.Serialize(new Dictionary<string, object>
         {
-            ["iss"] = Url, ["aud"] = Audience, ["sub"] = subject, ["email"] = email, ["nbf"] = now - 60, ["exp"] = now + 3600,
+            ["iss"] = Url, ["aud"] = Audience, ["sub"] = subject, ["email"] = email, ["nbf"] = notBefore ?? now - 60, ["exp"] = expires ?? now + 3600,
         }));
         var signature = key.Rsa.SignData(Encoding.ASCII.GetBytes(header + "." + payload), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         return header + "." + payload + "." + Base64UrlEncoder.Encode(signature);

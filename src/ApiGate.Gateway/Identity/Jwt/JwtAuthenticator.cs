@@ -356,6 +356,8 @@ internal sealed partial class JwtAuthenticator : IDisposable
     {
         SecurityTokenExpiredException => Errors.Invalid("the token has expired"),
         SecurityTokenNotYetValidException => Errors.Invalid("the token is not valid yet (nbf)"),
+        // nbf at or after exp: no instant at which the token could be valid, which the issuer has to fix.
+        SecurityTokenInvalidLifetimeException => Errors.Invalid("the token's lifetime is not valid (nbf is not before exp)"),
         SecurityTokenInvalidAudienceException => Errors.Invalid("the token's audience is not accepted"),
         SecurityTokenInvalidIssuerException => Errors.Invalid("the token's issuer is not accepted"),
         SecurityTokenInvalidAlgorithmException => Errors.Invalid("the token's signing algorithm is not accepted"),
