@@ -29,6 +29,13 @@ public static class SubscriptionOrdering
     /// <summary>Statuses in which the subscriber has paid for the plan.</summary>
     public static bool IsPaying(string status) => status is "active" or "trialing";
 
+    /// <summary>
+    /// Whether a subscription in <paramref name="status"/> has started: it is paying, or in a state only a paying one
+    /// moves on to (a renewal's payment failed: <c>past_due</c>, <c>unpaid</c>; a trial ended without a card: <c>paused</c>).
+    /// Not <c>incomplete</c>: its first payment has not come.
+    /// </summary>
+    public static bool HasStarted(string status) => IsPaying(status) || status is "past_due" or "unpaid" or "paused";
+
     /// <summary>Whether <paramref name="customer"/> has a subscription in a paying state (<see cref="IsPaying(string)"/>).</summary>
     public static bool IsPaying(BillingCustomer? customer) => customer is not null && IsPaying(customer.SubscriptionId, customer.SubscriptionStatus);
 

@@ -307,7 +307,14 @@ public sealed class BillingService(
                 change = new BillingUserChange(user.Id, fallback.Id, reactivate ? UserStatus.Active : user.Status, now);
             }
 
-            notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.SubscriptionEnded, user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
+            // Only a subscription that started (subscription.started was sent: it was paid, or in a state only a paid one
+            // reaches) is said to end: one whose first payment never came (incomplete → incomplete_expired), or one this
+            // gateway never recorded (its end arrived before its start), ends without a receiver ever hearing of it.
+            if (customer is not null && customer.SubscriptionId == e.SubscriptionId && SubscriptionOrdering.HasStarted(customer.SubscriptionStatus))
+            {
+                notifications.Add(new BillingNotification(Webhooks.WebhookEventTypes.SubscriptionEnded, user.Id, fallback.Id, user.PlanId, e.SubscriptionId));
+            }
+
             outcome = $"subscription ended: plan {fallback.Id}" + (reactivate ? ", reactivated" : "");
         }
         else

@@ -46,6 +46,20 @@ public sealed class SubscriptionOrderingTests
     public void HasLiveSubscription_RecordedStatus_TrueUntilItEndsOrItsCheckoutPaymentFailed(string status, bool live) =>
         Assert.Equal(live, SubscriptionOrdering.HasLiveSubscription(Current("sub_1", status, 100, 110)));
 
+    [Theory]
+    [InlineData("active", true)]
+    [InlineData("trialing", true)]
+    [InlineData("past_due", true)]
+    [InlineData("unpaid", true)]
+    [InlineData("paused", true)]
+    [InlineData("incomplete", false)]
+    [InlineData("incomplete_expired", false)]
+    [InlineData("canceled", false)]
+    [InlineData("", false)]
+    [InlineData(SubscriptionOrdering.CheckoutPaymentFailed, false)]
+    public void HasStarted_Status_OnlyOnceItWasPaid(string status, bool started) =>
+        Assert.Equal(started, SubscriptionOrdering.HasStarted(status));
+
     [Fact]
     public void WhyPaymentFailureIgnored_CheckoutPaymentFailedAlready_IsIgnored() =>
         Assert.Contains("was never paid", SubscriptionOrdering.WhyPaymentFailureIgnored(

@@ -653,6 +653,29 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
     [Theory]
     [EngineData(GatewayStores.Sqlite)]
     [EngineData(GatewayStores.Postgres)]
+    public async Task SubscriptionThatNeverStarted_EndsWithoutSubscriptionEnded(string engine)
+    {
+        // Arrange
+        await using var h = await BillingHarness.StartAsync(engines, engine);
+        var endpoint = await h.CreateWebhookEndpointAsync("subscription.started", "subscription.ended", "plan.changed");
+        await h.CreateCustomerAsync("in@example.com", "cus_in");
+        await h.CreateCustomerAsync("late@example.com", "cus_late");
+
+        // Act: a first payment that never came (incomplete, then incomplete_expired), and an end that arrives before any start
+        var incomplete = await h.PostWebhookAsync(StripeEvents.Subscription("evt_i1", "customer.subscription.created", Now - 10, "sub_in", "cus_in", "incomplete", Now - 10, "price_pro"));
+        var expired = await h.PostWebhookAsync(StripeEvents.Subscription("evt_i2", "customer.subscription.updated", Now, "sub_in", "cus_in", "incomplete_expired", Now - 10, "price_pro"));
+        var early = await h.PostWebhookAsync(StripeEvents.Subscription("evt_e1", "customer.subscription.deleted", Now, "sub_late", "cus_late", "canceled", Now - 10, "price_pro"));
+
+        // Assert: each applied (the users stay on the default plan), and no receiver hears of an end without a start
+        Assert.Equal((HttpStatusCode.OK, "subscription incomplete: plan unchanged"), (incomplete.Status, incomplete.Body.GetProperty("message").GetString()));
+        Assert.Equal((HttpStatusCode.OK, "subscription ended: plan free"), (expired.Status, expired.Body.GetProperty("message").GetString()));
+        Assert.Equal((HttpStatusCode.OK, "subscription ended: plan free"), (early.Status, early.Body.GetProperty("message").GetString()));
+        Assert.Empty(await h.Gateway.Store.ListWebhookDeliveriesAsync(endpoint, 50, CancellationToken.None));
+    }
+
+    [Theory]
+    [EngineData(GatewayStores.Sqlite)]
+    [EngineData(GatewayStores.Postgres)]
     public async Task CheckoutPaymentFailedDeleted_ReceiverSubscribed_BillingEventsCarryTheDocumentedData(string engine)
     {
         // Arrange: a receiver that verifies every signature, subscribed to the three billing events
