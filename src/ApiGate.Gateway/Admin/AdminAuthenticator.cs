@@ -36,7 +36,10 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, Identity.K
     /// <summary>Middleware: answers 401 unless the request carries a valid admin token; else sets <see cref="AdminCaller"/>.</summary>
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        var (refusal, caller) = await VerifyAsync(context.Request.Headers.Authorization.ToString(), context.RequestAborted);
+        var authorization = context.Request.Headers.Authorization;
+        var (refusal, caller) = SeveralCredentials(authorization) is { } several
+            ? (await NoneConfiguredAsync(context.RequestAborted) ?? several, null)
+            : await VerifyAsync(authorization.ToString(), context.RequestAborted);
         if (caller is not null)
         {
             context.Features.Set(caller);
@@ -48,6 +51,23 @@ internal sealed partial class AdminAuthenticator(IGatewayStore store, Identity.K
         LogRefused(context.Request.Method, AdminAuditLog.LoggedPath(context.Request), context.Connection.RemoteIpAddress?.ToString() ?? "", refusal);
         context.Response.Headers.WWWAuthenticate = "Bearer realm=\"apigate-admin\"";
         await AdminErrors.Write(StatusCodes.Status401Unauthorized, "unauthorized", "Unauthorized", refusal, null).ExecuteAsync(context);
+    }
+
+    /// <summary>
+    /// Why a request that carries more than one credential — several <c>Authorization</c> headers, or a comma-separated
+    /// list in one — is refused, or null when it carries at most one. Read as one value they would be "not an admin
+    /// token", which is wrong when each of them is one; which of them to use would be a guess, so none is.
+    /// </summary>
+    internal static string? SeveralCredentials(Microsoft.Extensions.Primitives.StringValues authorization)
+    {
+        if (authorization.Count > 1)
+        {
+            return $"the request has {authorization.Count} Authorization headers: send one, with one admin token (Authorization: Bearer <token>)";
+        }
+
+        return authorization.Count == 1 && authorization[0] is { } value && value.Contains(',', StringComparison.Ordinal)
+            ? "the Authorization header holds more than one credential (a comma-separated list): send one admin token (Authorization: Bearer <token>)"
+            : null;
     }
 
     /// <summary>The token's id and name when the header carries a valid admin token; else why not (never containing the credential).</summary>

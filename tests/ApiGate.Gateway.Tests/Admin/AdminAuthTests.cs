@@ -105,6 +105,39 @@ public sealed class AdminAuthTests : AdminTestBase
 
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, "/plans", token: token)).Status);
     }
+
+    [Theory]
+    [InlineData("same token twice", "the request has 2 Authorization headers: send one, with one admin token (Authorization: Bearer <token>)")]
+    [InlineData("two tokens", "the request has 2 Authorization headers: send one, with one admin token (Authorization: Bearer <token>)")]
+    [InlineData("unknown token, then a valid one", "the request has 2 Authorization headers: send one, with one admin token (Authorization: Bearer <token>)")]
+    [InlineData("two tokens in one header", "the Authorization header holds more than one credential (a comma-separated list): send one admin token (Authorization: Bearer <token>)")]
+    public async Task Request_WithMoreThanOneCredential_Returns401SayingSoAndChangesNothing(string shape, string detail)
+    {
+        // Arrange: every token sent is a real admin token but the unknown one, so "not an admin token" would be wrong
+        var other = (await new AdminTokenService(Gateway.Store, TimeProvider.System).CreateAsync("other", CancellationToken.None)).Value!.Token;
+        AssertData(await PostAsync("/plans", new { id = "kept", name = "Kept" }), HttpStatusCode.Created);
+        string[] lines = shape switch
+        {
+            "same token twice" => ["Authorization: Bearer " + Token, "Authorization: Bearer " + Token],
+            "two tokens" => ["Authorization: Bearer " + Token, "Authorization: Bearer " + other],
+            "unknown token, then a valid one" => ["Authorization: Bearer " + AdminTokens.Generate(), "Authorization: Bearer " + Token],
+            _ => ["Authorization: Bearer " + Token + ", Bearer " + other],
+        };
+        var request = "DELETE /admin/plans/kept HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n" + string.Concat(lines.Select(l => l + "\r\n")) + "\r\n";
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(request));
+
+        // Assert
+        Assert.Equal(401, response.Status);
+        Assert.Equal("Bearer realm=\"apigate-admin\"", response.Headers["WWW-Authenticate"]);
+        var error = System.Text.Json.JsonDocument.Parse(response.Body).RootElement.GetProperty("errors")[0];
+        Assert.Equal("unauthorized", error.GetProperty("code").GetString());
+        Assert.Equal(detail, error.GetProperty("detail").GetString());
+        Assert.DoesNotContain(Token, response.Body);
+        Assert.DoesNotContain(other, response.Body);
+        AssertData(await GetAsync("/plans/kept"));
+    }
 }
 
 /// <summary>With no admin token in the store, the admin API refuses everything and says how to create one.</summary>
