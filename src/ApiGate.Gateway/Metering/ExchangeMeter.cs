@@ -40,7 +40,11 @@ internal sealed class ExchangeMeter
             }
         }
 
-        Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0, buffered);
+        // The response is written through the server's writer when its stream is the server's own, so a write the server
+        // drops after the client went away (it does so without an error) is not counted as sent.
+        var server = context.Features.Get<IHttpResponseBodyFeature>();
+        var connection = server is not null && ReferenceEquals(server.Stream, _responseBody) ? server.Writer : null;
+        Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0, buffered, connection);
         context.Response.Body = Response;
         if (Response.CaptureShare is { } responseShare)
         {

@@ -17,7 +17,9 @@ namespace ApiGate.Gateway.Metering;
 /// (null), as one over <paramref name="captureLimit"/> does. The share is given back when <see cref="CaptureShare"/> is
 /// disposed (at the end of the request).
 /// </param>
-internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit, BufferedBodies? buffered = null) : ObservingStream(inner), IOriginalBodyCapture
+/// <param name="connection">The server's writer behind <paramref name="inner"/>, when nothing else wraps it (see <see cref="ObservingStream"/>).</param>
+internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit, BufferedBodies? buffered = null, System.IO.Pipelines.PipeWriter? connection = null)
+    : ObservingStream(inner, connection), IOriginalBodyCapture
 {
     private const int NotData = -1;
 

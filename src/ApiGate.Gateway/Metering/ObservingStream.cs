@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 
 namespace ApiGate.Gateway.Metering;
@@ -6,7 +7,12 @@ namespace ApiGate.Gateway.Metering;
 /// A stream that passes every read and write straight to <paramref name="inner"/> and shows the bytes to the subclass
 /// on the way (nothing is buffered or delayed).
 /// </summary>
-internal abstract class ObservingStream(Stream inner) : Stream
+/// <param name="connection">
+/// The server's own writer behind <paramref name="inner"/> (a response body nothing else wraps), written to in its
+/// place: its flush result tells a write the connection took from one it dropped because the client had gone away.
+/// The server's stream drops such a write without an error, so counting it would bill data the client never received.
+/// </param>
+internal abstract class ObservingStream(Stream inner, PipeWriter? connection = null) : Stream
 {
     /// <summary>The wrapped stream.</summary>
     protected Stream Inner { get; } = inner;
@@ -80,6 +86,22 @@ internal abstract class ObservingStream(Stream inner) : Stream
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (connection is not null)
+        {
+            var flush = connection.WriteAsync(buffer, cancellationToken);
+            if (flush.IsCompletedSuccessfully)
+            {
+                if (!flush.Result.IsCompleted)
+                {
+                    OnWrite(buffer.Span);
+                }
+
+                return default;
+            }
+
+            return ObserveConnectionWriteAsync(flush, buffer);
+        }
+
         var write = Inner.WriteAsync(buffer, cancellationToken);
         if (write.IsCompletedSuccessfully)
         {
@@ -95,6 +117,27 @@ internal abstract class ObservingStream(Stream inner) : Stream
     {
         await ObserveAsync(pending);
         OnWrite(written.Span);
+    }
+
+    // A write the connection completed without taking (the client went away while it waited, or before it) is not counted.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ObserveConnectionWriteAsync(ValueTask<FlushResult> pending, ReadOnlyMemory<byte> written)
+    {
+        FlushResult result;
+        try
+        {
+            result = await pending;
+        }
+        catch (OperationCanceledException)
+        {
+            WriteCanceledWhileWaiting = true;
+            throw;
+        }
+
+        if (!result.IsCompleted)
+        {
+            OnWrite(written.Span);
+        }
     }
 
     // Only a write or flush that has to wait (the peer is not taking data) gets a state machine, and a pooled one.
