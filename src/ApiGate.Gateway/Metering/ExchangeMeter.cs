@@ -44,7 +44,8 @@ internal sealed class ExchangeMeter
         // drops after the client went away (it does so without an error) is not counted as sent.
         var server = context.Features.Get<IHttpResponseBodyFeature>();
         var connection = server is not null && ReferenceEquals(server.Stream, _responseBody) ? server.Writer : null;
-        Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0, buffered, connection);
+        Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0, buffered, connection,
+            connection is null ? null : context.Response.Headers);
         context.Response.Body = Response;
         if (Response.CaptureShare is { } responseShare)
         {

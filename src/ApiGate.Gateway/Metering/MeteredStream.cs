@@ -18,8 +18,10 @@ namespace ApiGate.Gateway.Metering;
 /// disposed (at the end of the request).
 /// </param>
 /// <param name="connection">The server's writer behind <paramref name="inner"/>, when nothing else wraps it (see <see cref="ObservingStream"/>).</param>
-internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit, BufferedBodies? buffered = null, System.IO.Pipelines.PipeWriter? connection = null)
-    : ObservingStream(inner, connection), IOriginalBodyCapture
+/// <param name="responseHeaders">The response's headers, with <paramref name="connection"/> (see <see cref="ObservingStream"/>).</param>
+internal sealed class MeteredStream(Stream inner, bool countEvents, int captureLimit, BufferedBodies? buffered = null, System.IO.Pipelines.PipeWriter? connection = null,
+    Microsoft.AspNetCore.Http.IHeaderDictionary? responseHeaders = null)
+    : ObservingStream(inner, connection, responseHeaders), IOriginalBodyCapture
 {
     private const int NotData = -1;
 

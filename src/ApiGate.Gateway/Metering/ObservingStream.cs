@@ -12,8 +12,14 @@ namespace ApiGate.Gateway.Metering;
 /// place: its flush result tells a write the connection took from one it dropped because the client had gone away.
 /// The server's stream drops such a write without an error, so counting it would bill data the client never received.
 /// </param>
-internal abstract class ObservingStream(Stream inner, PipeWriter? connection = null) : Stream
+/// <param name="responseHeaders">
+/// The response's headers when <paramref name="connection"/> is given: a response the server sends in chunked transfer
+/// coding reports a dropped write as taken, so there each write is confirmed by a flush, which does report it.
+/// </param>
+internal abstract class ObservingStream(Stream inner, PipeWriter? connection = null, Microsoft.AspNetCore.Http.IHeaderDictionary? responseHeaders = null) : Stream
 {
+    private bool? _chunked;
+
     /// <summary>The wrapped stream.</summary>
     protected Stream Inner { get; } = inner;
 
@@ -91,15 +97,33 @@ internal abstract class ObservingStream(Stream inner, PipeWriter? connection = n
             var flush = connection.WriteAsync(buffer, cancellationToken);
             if (flush.IsCompletedSuccessfully)
             {
-                if (!flush.Result.IsCompleted)
+                var result = flush.Result;
+                if (result.IsCompleted)
                 {
-                    OnWrite(buffer.Span);
+                    return default;
                 }
 
-                return default;
+                if (!Chunked)
+                {
+                    OnWrite(buffer.Span);
+                    return default;
+                }
+
+                var confirm = connection.FlushAsync(cancellationToken);
+                if (confirm.IsCompletedSuccessfully)
+                {
+                    if (!confirm.Result.IsCompleted)
+                    {
+                        OnWrite(buffer.Span);
+                    }
+
+                    return default;
+                }
+
+                return ObserveConnectionWriteAsync(confirm, buffer, confirmed: true, cancellationToken);
             }
 
-            return ObserveConnectionWriteAsync(flush, buffer);
+            return ObserveConnectionWriteAsync(flush, buffer, confirmed: false, cancellationToken);
         }
 
         var write = Inner.WriteAsync(buffer, cancellationToken);
@@ -121,12 +145,16 @@ internal abstract class ObservingStream(Stream inner, PipeWriter? connection = n
 
     // A write the connection completed without taking (the client went away while it waited, or before it) is not counted.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ObserveConnectionWriteAsync(ValueTask<FlushResult> pending, ReadOnlyMemory<byte> written)
+    private async ValueTask ObserveConnectionWriteAsync(ValueTask<FlushResult> pending, ReadOnlyMemory<byte> written, bool confirmed, CancellationToken cancellationToken)
     {
         FlushResult result;
         try
         {
             result = await pending;
+            if (!result.IsCompleted && !confirmed && Chunked)
+            {
+                result = await connection!.FlushAsync(cancellationToken);
+            }
         }
         catch (OperationCanceledException)
         {
@@ -139,6 +167,11 @@ internal abstract class ObservingStream(Stream inner, PipeWriter? connection = n
             OnWrite(written.Span);
         }
     }
+
+    // Kestrel answers a write to a chunked HTTP/1.1 response whose connection has gone as if it had been taken (a
+    // flush, by contrast, says the connection completed). Read once the response has started, when the header is final.
+    private bool Chunked => _chunked ??= responseHeaders is not null
+        && responseHeaders.TransferEncoding.ToString().Contains("chunked", StringComparison.OrdinalIgnoreCase);
 
     // Only a write or flush that has to wait (the peer is not taking data) gets a state machine, and a pooled one.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

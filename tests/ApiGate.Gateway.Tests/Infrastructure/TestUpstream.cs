@@ -138,7 +138,7 @@ internal sealed class TestUpstream : IAsyncDisposable
                 await WebSocketCloseHeldAsync(context);
                 return;
             case "download":
-                await DownloadAsync(context, long.Parse(request.Query["bytes"]!));
+                await DownloadAsync(context, long.Parse(request.Query["bytes"]!), chunked: request.Query.ContainsKey("chunked"));
                 return;
             case "upload":
                 await UploadAsync(context);
@@ -368,10 +368,11 @@ internal sealed class TestUpstream : IAsyncDisposable
         }
     }
 
-    private static async Task DownloadAsync(HttpContext context, long bytes)
+    // With chunked, no Content-Length: the body is sent (and forwarded to the client) in chunked transfer coding.
+    private static async Task DownloadAsync(HttpContext context, long bytes, bool chunked)
     {
         context.Response.ContentType = "application/octet-stream";
-        context.Response.ContentLength = bytes;
+        context.Response.ContentLength = chunked ? null : bytes;
         var chunk = new byte[64 * 1024];
         for (long sent = 0; sent < bytes; sent += chunk.Length)
         {
