@@ -54,13 +54,14 @@ internal sealed class BillingWebhookEndpoint(BillingService billing, IBillingNot
             // The store locked by another process past the busy timeout, or not answering: nothing was recorded (the event
             // id commits with its change), so a 503 makes Stripe deliver the event again and the retry applies it once.
             // Unhandled, it was a 500 with an empty body and a stack trace in the log for an everyday condition. The store's
-            // path or host is for the operator's log, not for the sender.
+            // path or host, and why it could not take the event, are for the operator's log, not for the sender: "busy"
+            // covers a lock, a PostgreSQL server that does not answer and one out of disk, so the detail names none of them.
             var code = ex is StoreBusyException ? "store_busy" : "store_unavailable";
             BillingLog.WebhookRefused(logger, code, ex.Message);
             await GatewayErrorWriter.WriteAsync(context, new GatewayError(503, code, "Service Unavailable",
                 ex is StoreBusyException
-                    ? "The store is locked by another process; the event was not recorded: deliver it again."
-                    : "The store does not answer; the event was not recorded: deliver it again."));
+                    ? "The store could not take the event for now; the event was not recorded: deliver it again."
+                    : "The store could not take the event; the event was not recorded: deliver it again."));
             return;
         }
 

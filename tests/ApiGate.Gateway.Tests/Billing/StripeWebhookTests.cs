@@ -133,7 +133,7 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         Assert.Equal(HttpStatusCode.ServiceUnavailable, locked.Status);
         var error = locked.Body.GetProperty("errors")[0];
         Assert.Equal("store_busy", error.GetProperty("code").GetString());
-        Assert.Equal("The store is locked by another process; the event was not recorded: deliver it again.", error.GetProperty("detail").GetString());
+        Assert.Equal("The store could not take the event for now; the event was not recorded: deliver it again.", error.GetProperty("detail").GetString());
         Assert.Equal(("free", false), stateWhileLocked);
         Assert.Equal(HttpStatusCode.OK, retry.Status);
         Assert.Equal("processed", retry.Body.GetProperty("result").GetString());
@@ -144,6 +144,41 @@ public sealed class StripeWebhookTests(StoreEngines engines) : IClassFixture<Sto
         var written = await log.UpToMarkerAsync(h.Gateway);
         Assert.Single(written.Split('\n'), l => l.Contains("\"EventId\":9101", StringComparison.Ordinal) && l.Contains("store_busy", StringComparison.Ordinal));
         Assert.DoesNotContain("An unhandled exception", written, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Webhook_PostgresDiskFull_Answers503WithoutBlamingALock()
+    {
+        // Arrange: nothing is locked; PostgreSQL refuses the event's write as a server whose disk is full does (a
+        // condition it may recover from, so the store counts it as busy, as it does a server that does not answer)
+        var log = new CapturedLog();
+        var dsn = "";
+        await using var h = await BillingHarness.StartAsync(engines, GatewayStores.Postgres, log: log, configure: o => dsn = o.DatabaseDsn);
+        var user = await h.CreateCustomerAsync("pia@example.com", "cus_pia");
+        var payload = StripeEvents.CheckoutCompleted("evt_full", Now, "cus_pia", "sub_pia", user, "pro");
+        await using (var admin = new Npgsql.NpgsqlConnection(dsn))
+        {
+            await admin.OpenAsync();
+            await using var full = admin.CreateCommand();
+            full.CommandText = """
+                CREATE FUNCTION no_space() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$;
+                CREATE TRIGGER no_space BEFORE INSERT ON billing_events FOR EACH ROW EXECUTE FUNCTION no_space();
+                """;
+            await full.ExecuteNonQueryAsync();
+        }
+
+        // Act
+        var refused = await h.PostWebhookAsync(payload);
+
+        // Assert: refused for a retry, without naming a cause it did not have (before: "locked by another process");
+        // the server's own words are in the operator's log
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+        var error = refused.Body.GetProperty("errors")[0];
+        Assert.Equal("store_busy", error.GetProperty("code").GetString());
+        Assert.Equal("The store could not take the event for now; the event was not recorded: deliver it again.", error.GetProperty("detail").GetString());
+        Assert.False(await h.Gateway.Store.IsBillingEventProcessedAsync("evt_full", CancellationToken.None));
+        var written = await log.UpToMarkerAsync(h.Gateway);
+        Assert.Single(written.Split('\n'), l => l.Contains("\"EventId\":9101", StringComparison.Ordinal) && l.Contains("No space left on device", StringComparison.Ordinal));
     }
 
     [Theory]
