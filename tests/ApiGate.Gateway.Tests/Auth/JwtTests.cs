@@ -171,6 +171,7 @@ public sealed class JwtTests : IAsyncLifetime
     [InlineData("rs384", "the token's signing algorithm is not accepted")]
     [InlineData("garbage", "the token is malformed")]
     [InlineData("nbf-after-exp", "the token's lifetime is not valid (nbf is not before exp)")]
+    [InlineData("nbf-equals-exp", "the token's lifetime is not valid (nbf is not before exp)")] // valid at no instant, now included
     public async Task InvalidToken_401InvalidTokenWithChallengeAndReason_NeverEchoesToken(string kind, string reason)
     {
         var now = DateTime.UtcNow;
@@ -188,6 +189,8 @@ public sealed class JwtTests : IAsyncLifetime
             "rs384" => _issuer.Token(_rsa, "s", "s@example.com", algorithm: Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha384), // the issuer's own key
             "nbf-after-exp" => _issuer.RawRsaToken(_rsa, "s", "s@example.com",
                 notBefore: new DateTimeOffset(now.AddMinutes(30)).ToUnixTimeSeconds(), expires: new DateTimeOffset(now.AddMinutes(-30)).ToUnixTimeSeconds()),
+            "nbf-equals-exp" => _issuer.RawRsaToken(_rsa, "s", "s@example.com",
+                notBefore: new DateTimeOffset(now).ToUnixTimeSeconds(), expires: new DateTimeOffset(now).ToUnixTimeSeconds()),
             _ => "eyJhbGciOiJSUzI1NiJ9.not-json.sig",
         };
 

@@ -152,7 +152,19 @@ internal sealed partial class JwtAuthenticator : IDisposable
                 }
             }
 
+            if (result.Exception is SecurityTokenExpiredException or SecurityTokenNotYetValidException && NoValidInstant(sent))
+            {
+                return (null, Refusal(new SecurityTokenInvalidLifetimeException()));
+            }
+
             return (null, AlgorithmNotAccepted(sent, parameters) ? Refusal(new SecurityTokenInvalidAlgorithmException()) : Refusal(result.Exception));
+        }
+
+        if (NoValidInstant(result.SecurityToken as JsonWebToken))
+        {
+            // The validator refuses only an nbf after exp: one equal to it passes within the clock skew, though RFC 7519
+            // §4.1.4–4.1.5 leaves no instant at which such a token may be accepted.
+            return (null, Refusal(new SecurityTokenInvalidLifetimeException()));
         }
 
         if (result.SecurityToken is JsonWebToken { } parsed && parsed.TryGetHeaderValue<object>("crit", out _))
@@ -340,6 +352,11 @@ internal sealed partial class JwtAuthenticator : IDisposable
         sent is { Alg: var alg } && parameters.ValidAlgorithms?.Contains(alg, StringComparer.Ordinal) == false;
 
     /// <summary>The token's header and claims as sent, or null when not readable (the refusal already says why). Read only for a refused token.</summary>
+    /// <summary>Whether the token has an nbf at or after its exp: not valid at any instant (RFC 7519: from nbf, before exp).</summary>
+    private static bool NoValidInstant(JsonWebToken? token) =>
+        token is not null && token.TryGetPayloadValue<long>("nbf", out var notBefore) && token.TryGetPayloadValue<long>("exp", out var expires)
+        && notBefore >= expires;
+
     private static JsonWebToken? Read(JsonWebTokenHandler handler, string token)
     {
         try
