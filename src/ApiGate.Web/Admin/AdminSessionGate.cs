@@ -96,7 +96,7 @@ internal sealed partial class AdminSessionGate(
             // No live session: to the login page, and back here after it. Before the form check: a form rendered for a
             // session that has since ended carries a token bound to it, and a redirect runs no handler either way.
             var expired = cookie.Sent(request);
-            cookie.Delete(context);
+            await DeleteCookieAsync(context, sessions);
             var back = request.Path.Add(request.QueryString);
             var location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
             context.Response.StatusCode = isPost ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
@@ -160,9 +160,24 @@ internal sealed partial class AdminSessionGate(
     public static SessionCookie Cookie(HttpContext context) => SessionCookie.For(
         context.Request.IsHttps, AdminSessions.CookieName, AdminConsoleModule.BasePath, SameSiteMode.Strict);
 
-    public static void SetCookie(HttpContext context, string value) => Cookie(context).Set(context, value);
+    /// <summary>
+    /// Sets the session cookie. Under TLS a plainly named one the request carries is deleted, and its session closed in the
+    /// store as logout would: the browser drops it, so nothing else would end it before its idle timeout.
+    /// </summary>
+    public static async Task SetCookieAsync(HttpContext context, AdminSessions sessions, string value)
+    {
+        var cookie = Cookie(context);
+        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), context.RequestAborted);
+        cookie.Set(context, value);
+    }
 
-    public static void DeleteCookie(HttpContext context) => Cookie(context).Delete(context);
+    /// <summary>Deletes the session cookie; under TLS also a plainly named one the request carries, its session closed in the store.</summary>
+    public static async Task DeleteCookieAsync(HttpContext context, AdminSessions sessions)
+    {
+        var cookie = Cookie(context);
+        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), context.RequestAborted);
+        cookie.Delete(context);
+    }
 
     [LoggerMessage(EventId = 7101, Level = LogLevel.Error, Message = "Admin console page {Method} {Path} failed")]
     private static partial void LogPageFailed(ILogger logger, string method, string path, Exception exception);

@@ -105,9 +105,8 @@ internal sealed partial class PortalSessionGate(
         {
             // No live session: to the login page, and back here after it. Before the form check: a form rendered for a
             // session that has since ended carries a token bound to it, and a redirect runs no handler either way.
-            var cookie = Cookie(context, options);
-            var expired = cookie.Sent(request);
-            cookie.Delete(context);
+            var expired = Cookie(context, options).Sent(request);
+            await DeleteCookieAsync(context, options, sessions);
             var back = request.Path.Add(request.QueryString);
             context.Response.StatusCode = HttpMethods.IsPost(request.Method) ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
             context.Response.Headers.Location = LoginPath + "?return=" + Uri.EscapeDataString(back) + (expired ? "&expired=1" : "");
@@ -178,7 +177,22 @@ internal sealed partial class PortalSessionGate(
         context.Request.IsHttps || options.BaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
         PortalSessions.CookieName, PortalOptions.BasePath, SameSiteMode.Lax);
 
-    public static void SetCookie(HttpContext context, PortalOptions options, string value) => Cookie(context, options).Set(context, value);
+    /// <summary>
+    /// Sets the session cookie. Under TLS a plainly named one the request carries is deleted, and its session closed in the
+    /// store as logout would: the browser drops it, so nothing else would end it before its idle timeout.
+    /// </summary>
+    public static async Task SetCookieAsync(HttpContext context, PortalOptions options, PortalSessions sessions, string value)
+    {
+        var cookie = Cookie(context, options);
+        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), context.RequestAborted);
+        cookie.Set(context, value);
+    }
 
-    public static void DeleteCookie(HttpContext context, PortalOptions options) => Cookie(context, options).Delete(context);
+    /// <summary>Deletes the session cookie; under TLS also a plainly named one the request carries, its session closed in the store.</summary>
+    public static async Task DeleteCookieAsync(HttpContext context, PortalOptions options, PortalSessions sessions)
+    {
+        var cookie = Cookie(context, options);
+        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), context.RequestAborted);
+        cookie.Delete(context);
+    }
 }

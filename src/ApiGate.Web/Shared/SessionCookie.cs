@@ -10,12 +10,19 @@ namespace ApiGate.Web.Shared;
 /// "cookie tossing" that would sign a victim into an attacker's account. Over plain HTTP the prefix cannot be used:
 /// the cookie keeps its plain name on the front-end's own path. Only the name that applies to the request is read,
 /// so over TLS a plainly named cookie (what an attacker could plant) is never honoured; it counts as a session that has
-/// ended (one from before the gateway used the prefix, or from plain HTTP) and is deleted with the prefixed one.
+/// ended (one from before the gateway used the prefix, or from plain HTTP) and is deleted with the prefixed one, its
+/// session closed in the store too (<see cref="PlainValues"/>, <see cref="StoredSessions.CloseCookiesAsync"/>).
 /// </summary>
 internal sealed class SessionCookie
 {
     private readonly CookieOptions _options;
     private readonly SessionCookie? _plain;
+
+    /// <summary>
+    /// The most plainly named cookies of one request whose sessions are closed: a browser holds one from before the
+    /// upgrade (and perhaps one planted at a longer path); a header of hundreds is not worth a store look-up each.
+    /// </summary>
+    public const int MaxPlainValues = 4;
 
     private SessionCookie(string name, CookieOptions options, SessionCookie? plain = null)
     {
@@ -73,6 +80,23 @@ internal sealed class SessionCookie
     }
 
     /// <summary>
+    /// Under TLS, the values of the plainly named cookies the request carries (at most <see cref="MaxPlainValues"/>), which
+    /// <see cref="Set"/> and <see cref="Delete"/> delete: their sessions are to be closed in the store as well, or they
+    /// would live on there until their idle timeout. Empty over plain HTTP, where the plain name is the session's own.
+    /// </summary>
+    public IReadOnlyList<string> PlainValues(HttpRequest request)
+    {
+        if (_plain is null)
+        {
+            return [];
+        }
+
+        var values = new List<string>();
+        _plain.Scan(request, out _, values);
+        return values;
+    }
+
+    /// <summary>
     /// The cookie's value, or null when the request does not carry it or carries it more than once: which of two is
     /// genuine the browser does not say (one may have been planted), so neither is taken.
     /// </summary>
@@ -86,7 +110,7 @@ internal sealed class SessionCookie
 
     // Names compared exactly: cookie names are case-sensitive, and the framework's own look-up is not (it would take
     // "__host-…", which an older browser lets anyone set, for "__Host-…").
-    private int Scan(HttpRequest request, out string? value)
+    private int Scan(HttpRequest request, out string? value, List<string>? values = null)
     {
         value = null;
         var count = 0;
@@ -103,6 +127,10 @@ internal sealed class SessionCookie
                 {
                     count++;
                     value = pair[(eq + 1)..].Trim().ToString();
+                    if (values is not null && values.Count < MaxPlainValues && value.Length > 0 && !values.Contains(value))
+                    {
+                        values.Add(value);
+                    }
                 }
             }
         }

@@ -83,6 +83,19 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
         }
     }
 
+    /// <summary>
+    /// Ends the sessions named by cookies the answer deletes without reading them (under TLS the plainly named ones kept
+    /// from before the <c>__Host-</c> prefix: <see cref="SessionCookie.PlainValues"/>), as logout would: only a session whose
+    /// secret the request itself carries, and only one of this application's kind.
+    /// </summary>
+    public async Task CloseCookiesAsync(IReadOnlyList<string> cookies, CancellationToken cancellationToken)
+    {
+        foreach (var cookie in cookies)
+        {
+            await CloseCookieAsync(cookie, cancellationToken);
+        }
+    }
+
     /// <summary>The stored session of this kind a cookie value names, live or not; null for anything else.</summary>
     private async Task<WebSession?> StoredAsync(string? cookie, CancellationToken cancellationToken) =>
         string.IsNullOrEmpty(cookie) || cookie.Length > 100 || await store.FindWebSessionAsync(IdOf(cookie), cancellationToken) is not { } session
