@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using ApiGate.Core.Quotas;
 using ApiGate.Core.RateLimiting;
 using ApiGate.Core.Storage;
@@ -122,9 +124,33 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     {
         // The client's connection log is the one place that says why a first connection failed (it holds no password).
         using var log = new StringWriter(CultureInfo.InvariantCulture);
-        var connection = await ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust), log);
+
+        // Beside the client's own connect, one plain connect to the same address, given the same bound: a refusal (nothing
+        // listens there) is then known at once. The client learns it as fast, but when the refusal comes before it starts
+        // waiting for the server, it waits for the whole bound anyway.
+        using var probing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        probing.CancelAfter(ConnectBound);
+        var refusal = IsRefusedAsync(probing.Token);
+        var connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust), log);
+        if (await Task.WhenAny(connecting, refusal) == refusal && await refusal)
+        {
+            DisposeOnceConnected(connecting);
+            throw Refused();
+        }
+
+        var connection = await connecting;
+        if (connection.IsConnected)
+        {
+            await probing.CancelAsync();
+        }
+
         try
         {
+            if (!connection.IsConnected && await refusal)
+            {
+                throw Refused();
+            }
+
             if (!connection.IsConnected && _trust.LastFailure is { } refused)
             {
                 throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: {refused}");
@@ -134,7 +160,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             {
                 // Connected, and then no TLS handshake: a server without TLS waits for a command and never answers one.
                 throw new InvalidOperationException(
-                    $"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: the server took the connection but did not complete a TLS handshake within {Format(Math.Max(_timeout.TotalMilliseconds, RedisUrl.MinConnectTimeout.TotalMilliseconds))} (a server without TLS needs a redis:// URL)");
+                    $"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: the server took the connection but did not complete a TLS handshake within {Format(ConnectBound.TotalMilliseconds)} (a server without TLS needs a redis:// URL)");
             }
 
             if (!connection.IsConnected && IsAuthenticationFailure(log.ToString()))
@@ -145,7 +171,7 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
             if (!connection.IsConnected)
             {
-                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(Math.Max(_timeout.TotalMilliseconds, RedisUrl.MinConnectTimeout.TotalMilliseconds))}{(_url.Tls || _url.SocketPath is not null ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
+                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url} (no connection within {Format(ConnectBound.TotalMilliseconds)}{(_url.Tls || _url.SocketPath is not null ? "" : "; a server that accepts only TLS needs a rediss:// URL")})");
             }
 
             var database = connection.GetDatabase();
@@ -188,6 +214,47 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         TakeHandedOverUnits(); // what instances that stopped during an outage left for this data set; the probe adds it
         _probe = ProbeAsync(_stopping.Token);
     }
+
+    /// <summary>How long the first connection may take: the timeout, and at least <see cref="RedisUrl.MinConnectTimeout"/>.</summary>
+    private TimeSpan ConnectBound => _timeout > RedisUrl.MinConnectTimeout ? _timeout : RedisUrl.MinConnectTimeout;
+
+    private InvalidOperationException Refused() => new(
+        $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url}: the connection was refused (nothing listens {(_url.SocketPath is not null ? "on that socket" : "on that port")}; is Redis running there?)");
+
+    /// <summary>
+    /// Whether a plain connect to Redis's address is refused: true only for that answer (every address of the host refused
+    /// it); false when it connects, fails otherwise, or is not answered before <paramref name="cancellationToken"/>.
+    /// </summary>
+    private async Task<bool> IsRefusedAsync(CancellationToken cancellationToken)
+    {
+        var (socket, endpoint) = _url.SocketPath is { } path
+            ? (new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), (EndPoint)new UnixDomainSocketEndPoint(path))
+            : (new Socket(SocketType.Stream, ProtocolType.Tcp), new DnsEndPoint(_url.Host, _url.Port));
+        using (socket)
+        {
+            try
+            {
+                await socket.ConnectAsync(endpoint, cancellationToken);
+                return false;
+            }
+            catch (SocketException ex)
+            {
+                return ex.SocketErrorCode == SocketError.ConnectionRefused;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A connect given up on after a refusal: the client returns only at its bound, or once it gave up itself; then its
+    /// connection (reconnecting in the background meanwhile) is closed.
+    /// </summary>
+    private static void DisposeOnceConnected(Task<ConnectionMultiplexer> connecting) =>
+        _ = connecting.ContinueWith(
+            static done => done.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
     /// <summary>
     /// At a graceful stop, once the last requests have settled: the units this instance counted on its own during an

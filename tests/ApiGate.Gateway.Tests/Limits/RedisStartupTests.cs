@@ -11,11 +11,17 @@ namespace ApiGate.Gateway.Tests.Limits;
 public sealed class RedisStartupTests : IDisposable
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "apigate-tests", Guid.NewGuid().ToString("N"));
+    private readonly List<ApiGate.Storage.Sql.SqlGatewayStore> _stores = [];
 
     public RedisStartupTests() => Directory.CreateDirectory(_directory);
 
     public void Dispose()
     {
+        foreach (var store in _stores)
+        {
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try
         {
@@ -64,7 +70,54 @@ public sealed class RedisStartupTests : IDisposable
         var line = Assert.Single(result.Diagnostics.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
         Assert.Contains("APIGATE_REDIS_URL", line, StringComparison.Ordinal);
         Assert.Contains($"127.0.0.1:{port}", line, StringComparison.Ordinal);
+        Assert.Contains($"cannot reach Redis at 127.0.0.1:{port}: the connection was refused (nothing listens on that port; is Redis running there?)", line, StringComparison.Ordinal);
         Assert.DoesNotContain("pw-123", result.Output + result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_NothingListeningOnThePort_RefusedAtOnceNotAfterTheConnectBound()
+    {
+        // Arrange: a connect bound of ten minutes (the timeout sets it when longer than 10 s), far past this test's poll
+        var port = LoopbackPorts.Closed();
+        await using var admission = Create($"redis://:pw-123@127.0.0.1:{port}/0", TimeSpan.FromMinutes(10));
+
+        // Act
+        var connecting = admission.ConnectAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a closed port was still waiting: a refused connection must be reported at once");
+
+        // Assert
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
+        Assert.Equal(
+            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at 127.0.0.1:{port}: the connection was refused (nothing listens on that port; is Redis running there?)",
+            error.Message);
+    }
+
+    [Fact]
+    public async Task Connect_ServerTakesTheConnectionButNeverAnswers_WaitsForTheBoundAndSaysSo()
+    {
+        // Arrange: the kernel completes the handshake for a listener that never reads: a Redis too slow to answer
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        await using var admission = Create($"redis://:pw-123@127.0.0.1:{port}/0", TimeSpan.FromMilliseconds(10));
+
+        // Act
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => admission.ConnectAsync(CancellationToken.None));
+
+        // Assert: not taken for a refusal; the whole bound (10 s, the least there is) was given
+        Assert.Equal(
+            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at 127.0.0.1:{port} (no connection within 10000 ms; a server that accepts only TLS needs a rediss:// URL)",
+            error.Message);
+    }
+
+    /// <summary>The gateway's Redis admission for <paramref name="url"/>, not yet connected; its store is never reached before a connection.</summary>
+    private RedisAdmission Create(string url, TimeSpan timeout)
+    {
+        var store = ApiGate.Storage.GatewayStores.Create(
+            ApiGate.Storage.GatewayStores.Sqlite, Path.Combine(_directory, "apigate.db"), new ApiGate.Storage.Secrets.SecretProtector(null));
+        _stores.Add(store);
+        var options = new Configuration.GatewayOptions { RedisUrl = url, RedisTimeout = timeout };
+        return new RedisAdmission(options, new QuotaSeeds(store, TimeProvider.System), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RedisAdmission>.Instance);
     }
 
     [Fact]
