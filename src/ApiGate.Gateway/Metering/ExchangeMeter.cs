@@ -54,13 +54,13 @@ internal sealed class ExchangeMeter
         if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
         {
             _upgradeFeature = upgrade;
-            Upgrade = new CountingUpgradeFeature(upgrade);
+            Upgrade = new CountingUpgradeFeature(upgrade, ClientConnection.Gone(context));
             context.Features.Set<IHttpUpgradeFeature>(Upgrade);
         }
         else if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
         {
             _connectFeature = connect;
-            ExtendedConnect = new CountingExtendedConnectFeature(connect);
+            ExtendedConnect = new CountingExtendedConnectFeature(connect, ClientConnection.Gone(context));
             context.Features.Set<IHttpExtendedConnectFeature>(ExtendedConnect);
         }
     }

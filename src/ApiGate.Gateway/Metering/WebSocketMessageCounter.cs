@@ -89,7 +89,13 @@ internal sealed class WebSocketMessageCounter
 }
 
 /// <summary>A duplex stream wrapper (the upgraded client connection) that counts messages read from and written to it.</summary>
-internal sealed class WebSocketCountingStream(Stream stream) : ObservingStream(stream)
+/// <param name="clientGone">
+/// Whether the client's connection is known to be gone. The server's upgraded stream takes writes without an error once
+/// the connection cannot send any more and drops them, and the forwarder copying from a fast upstream goes on writing
+/// until it learns the client left (several MB later): from then on a write is refused rather than counted, so data the
+/// client never received is not billed and the copy stops at once.
+/// </param>
+internal sealed class WebSocketCountingStream(Stream stream, Func<bool>? clientGone = null) : ObservingStream(stream)
 {
     private readonly WebSocketMessageCounter _fromClient = new();
     private readonly WebSocketMessageCounter _toClient = new();
@@ -101,9 +107,21 @@ internal sealed class WebSocketCountingStream(Stream stream) : ObservingStream(s
 
     public long BytesToClient { get; private set; }
 
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        clientGone?.Invoke() == true
+            ? ValueTask.FromException(new IOException("The client's connection has gone; the tunnel's data was not sent."))
+            : base.WriteAsync(buffer, cancellationToken);
+
     protected override void OnRead(ReadOnlySpan<byte> data) => Count(data, fromClient: true);
 
-    protected override void OnWrite(ReadOnlySpan<byte> data) => Count(data, fromClient: false);
+    // A write that returned once the client was known gone may have been dropped by the server: it is not counted.
+    protected override void OnWrite(ReadOnlySpan<byte> data)
+    {
+        if (clientGone?.Invoke() != true)
+        {
+            Count(data, fromClient: false);
+        }
+    }
 
     protected override void Dispose(bool disposing)
     {

@@ -18,7 +18,7 @@ internal sealed record ReceivedRequest(string Method, string Path, string Query,
 
 /// <summary>
 /// A real HTTP server on a loopback port, standing in for a backend. Behaviour is chosen by the path's last segment:
-/// echo (default), slow-headers, held, trickle, sse, compressed-sse, events-as, ws, ws-close-held, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
+/// echo (default), slow-headers, held, trickle, sse, compressed-sse, events-as, ws, ws-close-held, ws-flood, download, upload, cookies, set-gateway-cookie, status, redirect, gzip-json, healthz, reset.
 /// It can be started on a chosen port, so a test can stop it and bring it back at the same address.
 /// </summary>
 internal sealed class TestUpstream : IAsyncDisposable
@@ -136,6 +136,9 @@ internal sealed class TestUpstream : IAsyncDisposable
                 return;
             case "ws-close-held":
                 await WebSocketCloseHeldAsync(context);
+                return;
+            case "ws-flood":
+                await WebSocketFloodAsync(context, long.Parse(request.Query["bytes"]!));
                 return;
             case "download":
                 await DownloadAsync(context, long.Parse(request.Query["bytes"]!), chunked: request.Query.ContainsKey("chunked"));
@@ -365,6 +368,34 @@ internal sealed class TestUpstream : IAsyncDisposable
         catch (WebSocketException)
         {
             // the connection ended without the client's close
+        }
+    }
+
+    /// <summary>
+    /// Sends one binary message of <paramref name="bytes"/> as fast as the connection takes it, in 64 KiB frames, and
+    /// ends when it is sent or the connection is gone.
+    /// </summary>
+    private static async Task WebSocketFloodAsync(HttpContext context, long bytes)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = 400;
+            return;
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var chunk = new byte[64 * 1024];
+        try
+        {
+            for (long sent = 0; sent < bytes; sent += chunk.Length)
+            {
+                var size = (int)Math.Min(chunk.Length, bytes - sent);
+                await socket.SendAsync(chunk.AsMemory(0, size), WebSocketMessageType.Binary, sent + size >= bytes, context.RequestAborted);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        {
+            // the gateway's side of the tunnel went away
         }
     }
 
