@@ -138,7 +138,7 @@ internal sealed class TestUpstream : IAsyncDisposable
                 await WebSocketCloseHeldAsync(context);
                 return;
             case "ws-flood":
-                await WebSocketFloodAsync(context, long.Parse(request.Query["bytes"]!));
+                await WebSocketFloodAsync(context, long.Parse(request.Query["bytes"]!), request.Query.ContainsKey("vanish"));
                 return;
             case "download":
                 await DownloadAsync(context, long.Parse(request.Query["bytes"]!), chunked: request.Query.ContainsKey("chunked"));
@@ -373,9 +373,10 @@ internal sealed class TestUpstream : IAsyncDisposable
 
     /// <summary>
     /// Sends one binary message of <paramref name="bytes"/> as fast as the connection takes it, in 64 KiB frames, and
-    /// ends when it is sent or the connection is gone.
+    /// ends when it is sent or the connection is gone; with <paramref name="vanish"/>, the message is never finished: once
+    /// its bytes are sent the connection is reset, without a close frame.
     /// </summary>
-    private static async Task WebSocketFloodAsync(HttpContext context, long bytes)
+    private static async Task WebSocketFloodAsync(HttpContext context, long bytes, bool vanish = false)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -390,7 +391,12 @@ internal sealed class TestUpstream : IAsyncDisposable
             for (long sent = 0; sent < bytes; sent += chunk.Length)
             {
                 var size = (int)Math.Min(chunk.Length, bytes - sent);
-                await socket.SendAsync(chunk.AsMemory(0, size), WebSocketMessageType.Binary, sent + size >= bytes, context.RequestAborted);
+                await socket.SendAsync(chunk.AsMemory(0, size), WebSocketMessageType.Binary, !vanish && sent + size >= bytes, context.RequestAborted);
+            }
+
+            if (vanish)
+            {
+                context.Abort();
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
