@@ -177,16 +177,28 @@ internal sealed partial class WebhookDeliveryWorker(
     }
 
     /// <summary>
+    /// The kind of failure (the exception's type) the last failed round logged, or null while rounds succeed: the loop's
+    /// own, read and written by one round at a time.
+    /// </summary>
+    private string? _failing;
+    private long _failedRounds;
+
+    /// <summary>Rounds whose claim failed (the store down or locked), since start: lets tests count rounds instead of timing them.</summary>
+    internal long FailedRounds => Interlocked.Read(ref _failedRounds);
+
+    /// <summary>
     /// One round: the prune when due, then the lease. Returns whether deliveries were started (more may be due, for the
-    /// endpoints not yet in flight: look again at once); false to wait. A store that is down or locked is logged and
-    /// waited out (the outbox is still there).
+    /// endpoints not yet in flight: look again at once); false to wait. A store that is down or locked is logged once,
+    /// and again only when it fails in another way, and waited out (the outbox is still there); the first round that
+    /// reads it again says so.
     /// </summary>
     private async Task<bool> RoundAsync(CancellationToken stoppingToken)
     {
         await PruneWhenDueAsync(stoppingToken);
+        bool started;
         try
         {
-            return await ClaimAndStartAsync(stoppingToken) > 0;
+            started = await ClaimAndStartAsync(stoppingToken) > 0;
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -196,9 +208,25 @@ internal sealed partial class WebhookDeliveryWorker(
         {
             // Also while stopping: a claim that gave up on another process's lock, or a connection closed under it, is a
             // failed round as at any other time (logged, and the wait that follows ends the loop), not a fault of the service.
-            Log.RoundFailed(logger, ex.GetType().Name, ex.Message);
+            // A database that is down fails every round, one a poll interval: logged once per outage, not every second.
+            Interlocked.Increment(ref _failedRounds);
+            var kind = ex.GetType().Name;
+            if (_failing != kind)
+            {
+                _failing = kind;
+                Log.RoundFailed(logger, kind, ex.Message);
+            }
+
             return false;
         }
+
+        if (_failing is not null)
+        {
+            _failing = null;
+            Log.RoundRecovered(logger);
+        }
+
+        return started;
     }
 
     /// <summary>
@@ -464,8 +492,12 @@ internal sealed partial class WebhookDeliveryWorker(
         [LoggerMessage(EventId = 9602, Level = LogLevel.Error, Message = "Webhook delivery {DeliveryId} to endpoint {EndpointId} (event {EventId}) failed after {Attempts} attempts, giving up: {Error}")]
         public static partial void GaveUp(ILogger logger, long deliveryId, string endpointId, string eventId, int attempts, string error);
 
-        [LoggerMessage(EventId = 9603, Level = LogLevel.Warning, Message = "Webhook deliveries could not be read from the store ({Type}: {Reason}); retrying")]
+        [LoggerMessage(EventId = 9603, Level = LogLevel.Warning,
+            Message = "Webhook deliveries could not be read from the store ({Type}: {Reason}); retrying every poll interval, and saying so again once it is read")]
         public static partial void RoundFailed(ILogger logger, string type, string reason);
+
+        [LoggerMessage(EventId = 9609, Level = LogLevel.Information, Message = "Webhook deliveries are read from the store again")]
+        public static partial void RoundRecovered(ILogger logger);
 
         [LoggerMessage(EventId = 9605, Level = LogLevel.Warning, Message = "Webhook endpoint {EndpointId} answered 410 Gone to delivery {DeliveryId} (event {EventId}): the endpoint is disabled; its queued deliveries wait until it is enabled again")]
         public static partial void DisabledGone(ILogger logger, string endpointId, long deliveryId, string eventId);
