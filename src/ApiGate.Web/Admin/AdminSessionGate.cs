@@ -78,12 +78,14 @@ internal sealed partial class AdminSessionGate(
         FormPosts.Limit(context, isLogin ? MaxLoginFormBytes : MaxFormBytes);
         AdminSession? session = null;
         var cookie = Cookie(context);
-        if (!isLogin && await sessions.FindAsync(cookie.Read(request), context.RequestAborted) is { } stored)
+        var value = isLogin ? null : cookie.Read(request);
+        if (value is not null && await sessions.FindAsync(value, context.RequestAborted) is { } stored)
         {
             if (await authenticator.VerifyTokenIdAsync(stored.SubjectId, context.RequestAborted) is { } caller)
             {
                 session = new AdminSession(stored, caller);
                 FormOrigin.BindToSession(context, stored); // before the post is checked and before any form is rendered
+                await sessions.ClosePlainBesideAsync(context, cookie, value);
             }
             else
             {
@@ -167,7 +169,7 @@ internal sealed partial class AdminSessionGate(
     public static async Task SetCookieAsync(HttpContext context, AdminSessions sessions, string value)
     {
         var cookie = Cookie(context);
-        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), context.RequestAborted);
+        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), null, context.RequestAborted);
         cookie.Set(context, value);
     }
 
@@ -175,7 +177,7 @@ internal sealed partial class AdminSessionGate(
     public static async Task DeleteCookieAsync(HttpContext context, AdminSessions sessions)
     {
         var cookie = Cookie(context);
-        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), context.RequestAborted);
+        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), null, context.RequestAborted);
         cookie.Delete(context);
     }
 

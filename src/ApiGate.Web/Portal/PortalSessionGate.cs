@@ -83,7 +83,9 @@ internal sealed partial class PortalSessionGate(
         var onHold = false;
         if (!isPublic)
         {
-            session = await sessions.FindAsync(Cookie(context, options).Read(request), context.RequestAborted);
+            var cookie = Cookie(context, options);
+            var value = cookie.Read(request);
+            session = await sessions.FindAsync(value, context.RequestAborted);
             if (session is not null)
             {
                 user = await store.FindUserAsync(session.SubjectId, context.RequestAborted);
@@ -97,6 +99,7 @@ internal sealed partial class PortalSessionGate(
                 else
                 {
                     FormOrigin.BindToSession(context, session); // before the post is checked and before any form is rendered
+                    await sessions.ClosePlainBesideAsync(context, cookie, value!);
                 }
             }
         }
@@ -184,7 +187,7 @@ internal sealed partial class PortalSessionGate(
     public static async Task SetCookieAsync(HttpContext context, PortalOptions options, PortalSessions sessions, string value)
     {
         var cookie = Cookie(context, options);
-        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), context.RequestAborted);
+        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), null, context.RequestAborted);
         cookie.Set(context, value);
     }
 
@@ -192,7 +195,7 @@ internal sealed partial class PortalSessionGate(
     public static async Task DeleteCookieAsync(HttpContext context, PortalOptions options, PortalSessions sessions)
     {
         var cookie = Cookie(context, options);
-        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), context.RequestAborted);
+        await sessions.CloseCookiesAsync(cookie.PlainValues(context.Request), null, context.RequestAborted);
         cookie.Delete(context);
     }
 }

@@ -71,7 +71,11 @@ internal sealed class SessionCookie
         DeletePlain(context);
     }
 
-    private void DeletePlain(HttpContext context)
+    /// <summary>
+    /// Under TLS, deletes a plainly named cookie the request carries, leaving the session's own (<c>__Host-</c>) cookie
+    /// alone: a page served to a live session drops what is left from before the upgrade.
+    /// </summary>
+    public void DeletePlain(HttpContext context)
     {
         if (_plain is not null && _plain.Scan(context.Request, out _) > 0)
         {
@@ -95,6 +99,7 @@ internal sealed class SessionCookie
         _plain.Scan(request, out _, values);
         return values;
     }
+
 
     /// <summary>
     /// The cookie's value, or null when the request does not carry it or carries it more than once: which of two is

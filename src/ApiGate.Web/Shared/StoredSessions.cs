@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Storage;
+using Microsoft.AspNetCore.Http;
 
 namespace ApiGate.Web.Shared;
 
@@ -86,14 +87,37 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
     /// <summary>
     /// Ends the sessions named by cookies the answer deletes without reading them (under TLS the plainly named ones kept
     /// from before the <c>__Host-</c> prefix: <see cref="SessionCookie.PlainValues"/>), as logout would: only a session whose
-    /// secret the request itself carries, and only one of this application's kind.
+    /// secret the request itself carries, and only one of this application's kind. A cookie equal to
+    /// <paramref name="keep"/> (the live session the request signs in with) is left alone: its session is not ended.
     /// </summary>
-    public async Task CloseCookiesAsync(IReadOnlyList<string> cookies, CancellationToken cancellationToken)
+    public async Task CloseCookiesAsync(IReadOnlyList<string> cookies, string? keep, CancellationToken cancellationToken)
     {
         foreach (var cookie in cookies)
         {
-            await CloseCookieAsync(cookie, cancellationToken);
+            if (!string.Equals(cookie, keep, StringComparison.Ordinal))
+            {
+                await CloseCookieAsync(cookie, cancellationToken);
+            }
         }
+    }
+
+    /// <summary>
+    /// A page served to a live session under TLS: plainly named cookies the request carries beside the session's own
+    /// (<c>__Host-</c>) one are deleted and their sessions closed, as at sign-in and logout — else the browser kept
+    /// sending them and their sessions lived on until their idle timeout, replayable over plain HTTP. The live session
+    /// (<paramref name="live"/>, its cookie value) stays even when a plain cookie holds the same value. A request without
+    /// a plain cookie (the common one) costs no store look-up.
+    /// </summary>
+    public async Task ClosePlainBesideAsync(HttpContext context, SessionCookie cookie, string live)
+    {
+        var plain = cookie.PlainValues(context.Request);
+        if (plain.Count == 0)
+        {
+            return;
+        }
+
+        await CloseCookiesAsync(plain, live, context.RequestAborted);
+        cookie.DeletePlain(context);
     }
 
     /// <summary>The stored session of this kind a cookie value names, live or not; null for anything else.</summary>

@@ -71,6 +71,66 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConsolePage_OverTlsWithPlainCookieBesideLiveHostSession_PlainDeletedAndClosedPageServed(string engine)
+    {
+        // Arrange: a live __Host- session, and an older session of the same token as a plain cookie left from plain HTTP
+        var gateway = await StartAsync(engine);
+        var (_, caller) = await AdminTokenAsync(gateway);
+        var sessions = new AdminSessions(gateway.Store, gateway.Options, TimeProvider.System);
+        var plain = await sessions.OpenAsync(caller, CancellationToken.None);
+        var live = await sessions.OpenAsync(caller, CancellationToken.None);
+
+        // Act: an ordinary page view sending both
+        using var response = await SendAsync(gateway, "/ui/routes", "__Host-" + AdminPlain + "=" + live + "; " + AdminPlain + "=" + plain, tls: true);
+
+        // Assert: the page is served, the plain cookie deleted and its session closed; the live session untouched
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(CookiesOf(response), c => c.StartsWith(AdminPlain + "=;", StringComparison.Ordinal));
+        Assert.DoesNotContain(CookiesOf(response), c => c.StartsWith("__Host-" + AdminPlain + "=", StringComparison.Ordinal));
+        Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
+        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
+        using var replayed = await SendAsync(gateway, "/ui/routes", AdminPlain + "=" + plain, tls: false);
+        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
+        Assert.Equal("/ui/login?return=%2Fui%2Froutes&expired=1", replayed.Headers.Location!.OriginalString);
+
+        // A plain cookie holding the live session's own value: deleted, but the session it also signs in with stays
+        using var same = await SendAsync(gateway, "/ui/routes", "__Host-" + AdminPlain + "=" + live + "; " + AdminPlain + "=" + live, tls: true);
+        Assert.Equal(HttpStatusCode.OK, same.StatusCode);
+        Assert.Single(CookiesOf(same), c => c.StartsWith(AdminPlain + "=;", StringComparison.Ordinal));
+        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
+        using var still = await SendAsync(gateway, "/ui/routes", "__Host-" + AdminPlain + "=" + live, tls: true);
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+        Assert.DoesNotContain(CookiesOf(still), c => c.Contains(AdminPlain, StringComparison.Ordinal));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task PortalPage_OverTlsWithPlainCookieBesideLiveHostSession_PlainDeletedAndClosedPageServed(string engine)
+    {
+        // Arrange: a live __Host- session, and an older session of the same customer as a plain cookie
+        var gateway = await StartAsync(engine);
+        var (userId, hash) = await CustomerAsync(gateway, "beside@customer.example");
+        var sessions = new PortalSessions(gateway.Store, TimeProvider.System);
+        var plain = await sessions.OpenAsync(userId, hash, CancellationToken.None);
+        var live = await sessions.OpenAsync(userId, hash, CancellationToken.None);
+
+        // Act
+        using var response = await SendAsync(gateway, "/portal/keys", "__Host-" + PortalPlain + "=" + live + "; " + PortalPlain + "=" + plain, tls: true);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(CookiesOf(response), c => c.StartsWith(PortalPlain + "=;", StringComparison.Ordinal));
+        Assert.DoesNotContain(CookiesOf(response), c => c.StartsWith("__Host-" + PortalPlain + "=", StringComparison.Ordinal));
+        Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
+        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
+        using var replayed = await SendAsync(gateway, "/portal/keys", PortalPlain + "=" + plain, tls: false);
+        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
+        Assert.Equal("/portal/login?return=%2Fportal%2Fkeys&expired=1", replayed.Headers.Location!.OriginalString);
+        using var still = await SendAsync(gateway, "/portal/keys", "__Host-" + PortalPlain + "=" + live, tls: true);
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+        Assert.DoesNotContain(CookiesOf(still), c => c.Contains(PortalPlain, StringComparison.Ordinal));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ConsoleSignIn_OverTlsWithPlainCookie_ItsSessionClosedAndTheNewHostSessionWorks(string engine)
     {
         // Arrange
