@@ -76,6 +76,7 @@ internal sealed partial class AdminSessionGate(
         var isPost = HttpMethods.IsPost(request.Method);
         var isLogin = request.Path.Equals(LoginPath, StringComparison.Ordinal);
         FormPosts.Limit(context, isLogin ? MaxLoginFormBytes : MaxFormBytes);
+        FormPosts.KeepBody(context);
         AdminSession? session = null;
         var cookie = Cookie(context);
         var value = isLogin ? null : cookie.Read(request);
@@ -116,6 +117,12 @@ internal sealed partial class AdminSessionGate(
         // A field given twice (a broken or hostile client: the console's forms send each once, but for a checkbox's pair)
         // would be read as its last value without a word.
         if (isPost && await PageFailures.RefusedRepeatedFormFieldAsync(context, "/ui", EmbeddedAssets.Url("site.css"), Checkboxes))
+        {
+            return;
+        }
+
+        // Invalid UTF-8 in a field would be stored as its escape text ("%FF") without a word.
+        if (isPost && await PageFailures.RefusedInvalidUtf8FormFieldAsync(context, "/ui", EmbeddedAssets.Url("site.css")))
         {
             return;
         }

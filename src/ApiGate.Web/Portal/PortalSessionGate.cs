@@ -75,6 +75,7 @@ internal sealed partial class PortalSessionGate(
         }
 
         FormPosts.Limit(context, MaxFormBytes);
+        FormPosts.KeepBody(context);
         var path = request.Path.Value ?? "";
         var page = path.Length > PortalOptions.BasePath.Length ? path[PortalOptions.BasePath.Length..] : "";
         var isPublic = Array.IndexOf(PublicPages, page) >= 0;
@@ -126,6 +127,12 @@ internal sealed partial class PortalSessionGate(
             }
 
             if (await PageFailures.RefusedRepeatedFormFieldAsync(context, PortalOptions.BasePath, EmbeddedAssets.PortalUrl("site.css")))
+            {
+                return;
+            }
+
+            // Invalid UTF-8 in a field would be stored as its escape text ("%FF") without a word.
+            if (await PageFailures.RefusedInvalidUtf8FormFieldAsync(context, PortalOptions.BasePath, EmbeddedAssets.PortalUrl("site.css")))
             {
                 return;
             }

@@ -182,6 +182,31 @@ internal static class PageFailures
         return false;
     }
 
+    /// <summary>
+    /// Answers a form post with a field whose name or value is not valid UTF-8 (<c>%FF</c>, or <c>%ED%A0%80</c>, a lone
+    /// surrogate, percent-encoded or sent raw) and returns true: 400 and a page naming the field — never its value — and
+    /// nothing was changed. The framework's form reader keeps such a sequence as its escape text ("%FF") or a
+    /// replacement character, and the pages would store that without a word; a browser sends its forms in UTF-8. False,
+    /// and nothing written, for any other post, and for one whose body was not kept for a second read
+    /// (<see cref="FormPosts.KeepBody"/>). Call after the antiforgery check, as <see cref="RefusedRepeatedFormFieldAsync"/>.
+    /// </summary>
+    /// <param name="fallbackPath">The application's root, linked to when the request has no path of its own.</param>
+    /// <param name="stylesheet">The site stylesheet's URL as this application serves it.</param>
+    public static async Task<bool> RefusedInvalidUtf8FormFieldAsync(HttpContext context, string fallbackPath, string stylesheet)
+    {
+        if (await FormPosts.FieldNotUtf8Async(context.Request, context.RequestAborted) is not { } field)
+        {
+            return false;
+        }
+
+        // The name goes into the sentence's format string: its braces are doubled to stay text.
+        var name = Shown(Cut(field.Name)).Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal);
+        await WriteRefusedFormAsync(context, fallbackPath, stylesheet, field.InName
+            ? $"The name of the field <code>{name}</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form."
+            : $"The value of the field <code>{name}</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form.");
+        return true;
+    }
+
     /// <summary>The first query parameter given more than once, spelt as first given (the collection keeps the last spelling), or null.</summary>
     private static string? RepeatedQueryParameter(HttpRequest request)
     {
@@ -331,6 +356,132 @@ internal static class FormPosts
         {
             return true;
         }
+    }
+
+    /// <summary>
+    /// Keeps a form post's body for a second read (in memory, on disk past 30 KB, within the limit <see cref="Limit"/>
+    /// set): the framework's form reader cannot tell invalid UTF-8 from its escape text, so
+    /// <see cref="FieldNotUtf8Async"/> reads the raw bytes again. Call before anything reads the form.
+    /// </summary>
+    public static void KeepBody(HttpContext context)
+    {
+        if (HttpMethods.IsPost(context.Request.Method) && context.Request.HasFormContentType)
+        {
+            context.Request.EnableBuffering();
+        }
+    }
+
+    /// <summary>
+    /// The first field of a form read as UTF-8 (no character set declared, UTF-8 or ASCII, or one .NET does not know,
+    /// which the form reader reads as UTF-8) whose name or value, once decoded, is not valid UTF-8: its name as the form reader
+    /// decodes it, and whether the name itself is the invalid part. Null for a valid form, one in another character
+    /// set, and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart file is not a field.
+    /// </summary>
+    public static async Task<(string Name, bool InName)?> FieldNotUtf8Async(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (!request.HasFormContentType || !request.Body.CanSeek || !MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !ReadAsUtf8(type))
+        {
+            return null;
+        }
+
+        request.Body.Position = 0;
+        try
+        {
+            if (type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
+            {
+                using var body = new MemoryStream();
+                await request.Body.CopyToAsync(body, cancellationToken);
+                return UrlEncodedFieldNotUtf8(body.GetBuffer().AsSpan(0, (int)body.Length));
+            }
+
+            var boundary = HeaderUtilities.RemoveQuotes(type.Boundary).Value;
+            if (string.IsNullOrEmpty(boundary))
+            {
+                return null;
+            }
+
+            var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, request.Body);
+            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition()
+                    || (MediaTypeHeaderValue.TryParse(section.ContentType, out var sectionType) && !ReadAsUtf8(sectionType)))
+                {
+                    continue; // a file, or a value in a character set of its own
+                }
+
+                using var value = new MemoryStream();
+                await section.Body.CopyToAsync(value, cancellationToken);
+                if (!System.Text.Unicode.Utf8.IsValid(value.GetBuffer().AsSpan(0, (int)value.Length)))
+                {
+                    return (HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", false);
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            request.Body.Position = 0;
+        }
+    }
+
+    // As the form reader picks the encoding: UTF-8 and ASCII percent-decode as UTF-8 (ASCII is its subset); another known
+    // character set is decoded in it (UTF-7 is refused before).
+    private static bool ReadAsUtf8(MediaTypeHeaderValue type)
+    {
+        try
+        {
+            return !type.Charset.HasValue || type.Encoding is null or { CodePage: 65001 or 20127 };
+        }
+        catch (NotSupportedException)
+        {
+            return false;
+        }
+    }
+
+    private static (string Name, bool InName)? UrlEncodedFieldNotUtf8(ReadOnlySpan<byte> body)
+    {
+        var decoded = new byte[body.Length];
+        while (!body.IsEmpty)
+        {
+            var end = body.IndexOf((byte)'&');
+            var pair = end < 0 ? body : body[..end];
+            body = end < 0 ? [] : body[(end + 1)..];
+            var eq = pair.IndexOf((byte)'=');
+            var name = eq < 0 ? pair : pair[..eq];
+            var nameValid = IsUtf8Decoded(name, decoded);
+            if (!nameValid || (eq >= 0 && !IsUtf8Decoded(pair[(eq + 1)..], decoded)))
+            {
+                // Named as the pages see it: the form reader keeps an invalid sequence as its escape text.
+                return (Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(name).Replace('+', ' ')), !nameValid);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="encoded"/>, '+' a space and "%XX" a byte (a '%' without two hex digits kept), is valid UTF-8.</summary>
+    private static bool IsUtf8Decoded(ReadOnlySpan<byte> encoded, Span<byte> scratch)
+    {
+        var length = 0;
+        for (var i = 0; i < encoded.Length; i++)
+        {
+            var b = encoded[i];
+            if (b == (byte)'%' && i + 2 < encoded.Length
+                && byte.TryParse(encoded.Slice(i + 1, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var escaped))
+            {
+                b = escaped;
+                i += 2;
+            }
+            else if (b == (byte)'+')
+            {
+                b = (byte)' ';
+            }
+
+            scratch[length++] = b;
+        }
+
+        return System.Text.Unicode.Utf8.IsValid(scratch[..length]);
     }
 
     /// <summary>The status for <paramref name="exception"/>: the request limit's own (e.g. 413) or 400.</summary>

@@ -336,6 +336,56 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
     }
 
+    [Theory]
+    [InlineData("name", "Ann%ED%A0%80")]
+    [InlineData("name", "%FF")]
+    [InlineData("email", "ann%FF%40example.com")]
+    public async Task CreateUser_FieldNotValidUtf8_400NamingTheFieldAndNothingStored(string field, string encoded)
+    {
+        // Arrange: the create-user form, one value percent-encoded bytes that are not UTF-8
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        var values = new Dictionary<string, string> { ["email"] = "ann%40example.com", ["name"] = "Ann", ["plan"] = "free" };
+        values[field] = encoded;
+        var body = "_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery) + string.Concat(values.Select(v => "&" + v.Key + "=" + v.Value));
+
+        // Act
+        using var refused = await console.PostAsync("/ui/users", new StringContent(body, System.Text.Encoding.ASCII, "application/x-www-form-urlencoded"));
+
+        // Assert: before, the user was stored with the escape text ("%ED%A0%80") as its name
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains($"<p id=\"form-refused\">The value of the field <code>{field}</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). " +
+            "Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
+    [Fact]
+    public async Task CreateUser_MultipartFieldNotValidUtf8_400NamingTheFieldAndNothingStored()
+    {
+        // Arrange: the same form as multipart/form-data, the name's bytes raw and not UTF-8
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        using var content = new MultipartFormDataContent
+        {
+            { new StringContent("create-user"), "_handler" },
+            { new StringContent(antiforgery), "__RequestVerificationToken" },
+            { new StringContent("ann@example.com"), "email" },
+            { new ByteArrayContent([0x41, 0x6E, 0xED, 0xA0, 0x80]), "name" },
+            { new StringContent("free"), "plan" },
+        };
+
+        // Act
+        using var refused = await console.PostAsync("/ui/users", content);
+
+        // Assert
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("<p id=\"form-refused\">The value of the field <code>name</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). " +
+            "Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
     [Fact]
     public async Task CreateRoute_WithoutAntiforgeryToken_RefusedWith400AndNothingWritten()
     {

@@ -183,6 +183,81 @@ public sealed class PortalRepeatedFieldTests : PortalTestBase
         Assert.Equal(before, await StoreContentAsync());
     }
 
+    [Theory]
+    [InlineData("signup", "Password", "%ED%A0%80")]
+    [InlineData("signup", "Email", "new%FF@customer.example")]
+    [InlineData("keys-create", "Name", "ci %ED%A0%80 server")]
+    [InlineData("keys-create", "Name", "ci %FF")]
+    public async Task Post_FieldNotValidUtf8_400NamingTheFieldAndNothingStored(string form, string field, string encoded)
+    {
+        // Arrange: a post the form would accept but for one value, percent-encoded bytes that are not UTF-8
+        var (path, fields, client) = await AcceptedPostAsync(form);
+        using (client)
+        {
+            var token = FormPosts.TokenIn(await client.GetStringAsync(path), path);
+            var body = "__RequestVerificationToken=" + Uri.EscapeDataString(token) + string.Concat(fields.Select(f =>
+                "&" + Uri.EscapeDataString(f.Key) + "=" + (f.Key == field ? encoded : Uri.EscapeDataString(f.Value))));
+            var before = await StoreContentAsync();
+
+            // Act
+            using var response = await client.PostAsync(path, new StringContent(body, Encoding.ASCII, "application/x-www-form-urlencoded"));
+
+            // Assert: before, the escape text ("%ED%A0%80") was stored as the value
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal(
+                $"The value of the field {field} is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open the page again and resend the form.",
+                TextOf(await response.Content.ReadAsStringAsync(), "form-refused"));
+            Assert.Equal(before, await StoreContentAsync());
+        }
+    }
+
+    [Fact]
+    public async Task SignUp_MultipartFieldNotValidUtf8_400NamingTheFieldAndNoAccount()
+    {
+        // Arrange: the same form as multipart/form-data, the password's bytes raw and not UTF-8
+        var (path, fields, client) = await AcceptedPostAsync("signup");
+        using (client)
+        {
+            var token = FormPosts.TokenIn(await client.GetStringAsync(path), path);
+            using var content = new MultipartFormDataContent { { new StringContent(token), "__RequestVerificationToken" } };
+            foreach (var (name, value) in fields)
+            {
+                content.Add(name == "Password" ? new ByteArrayContent([.. Encoding.UTF8.GetBytes(value), 0xFF]) : new StringContent(value), name);
+            }
+
+            var before = await StoreContentAsync();
+
+            // Act
+            using var response = await client.PostAsync(path, content);
+
+            // Assert
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal(
+                "The value of the field Password is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open the page again and resend the form.",
+                TextOf(await response.Content.ReadAsStringAsync(), "form-refused"));
+            Assert.Equal(before, await StoreContentAsync());
+            Assert.Null(await Gateway.Store.FindUserAsync("new@customer.example", CancellationToken.None));
+        }
+    }
+
+    [Fact]
+    public async Task SignUp_ValidUtf8PercentEncodedAndEscapeTextTyped_Accepted()
+    {
+        // Arrange: a password with non-ASCII characters and the text "%FF" typed by the user (sent as %25FF)
+        using var client = CookieClient();
+        var token = FormPosts.TokenIn(await client.GetStringAsync("/portal/signup"), "/portal/signup");
+        var body = "__RequestVerificationToken=" + Uri.EscapeDataString(token) + "&_handler=signup&Email=typed%40customer.example&Password=p%C3%A4ss+%25FF+word+long";
+
+        // Act
+        using var response = await client.PostAsync("/portal/signup", new StringContent(body, Encoding.UTF8, "application/x-www-form-urlencoded"));
+
+        // Assert: the account holds the password as typed
+        var user = await Gateway.Store.FindUserAsync("typed@customer.example", CancellationToken.None);
+        Assert.NotNull(user);
+        var account = await Gateway.Store.FindPortalAccountAsync(user.Id, CancellationToken.None);
+        Assert.True(PortalPasswords.Verify(account!.PasswordHash, "p\u00e4ss %FF word long", out _));
+    }
+
     private static string Refusal(string field) =>
         $"The field {field} is given more than once in the form (field names are compared ignoring case), so nothing was changed: each field is sent once. Open the page again and resend the form.";
 
