@@ -126,16 +126,16 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
         using var log = new StringWriter(CultureInfo.InvariantCulture);
 
         // Beside the client's own connect, one plain connect to the same address, given the same bound: a refusal (nothing
-        // listens there) is then known at once. The client learns it as fast, but when the refusal comes before it starts
-        // waiting for the server, it waits for the whole bound anyway.
+        // listens there), or a socket file that is missing or not to be opened, is then known at once. The client learns
+        // it as fast, but when the failure comes before it starts waiting for the server, it waits for the whole bound anyway.
         using var probing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         probing.CancelAfter(ConnectBound);
-        var refusal = IsRefusedAsync(probing.Token);
+        var refusal = RefusalAsync(probing.Token);
         var connecting = ConnectionMultiplexer.ConnectAsync(_url.ToOptions(_timeout, _trust), log);
-        if (await Task.WhenAny(connecting, refusal) == refusal && await refusal)
+        if (await Task.WhenAny(connecting, refusal) == refusal && await refusal is { } atOnce)
         {
             DisposeOnceConnected(connecting);
-            throw Refused();
+            throw atOnce;
         }
 
         var connection = await connecting;
@@ -146,14 +146,14 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
         try
         {
-            if (!connection.IsConnected && await refusal)
+            if (!connection.IsConnected && await refusal is { } refused)
             {
-                throw Refused();
+                throw refused;
             }
 
-            if (!connection.IsConnected && _trust.LastFailure is { } refused)
+            if (!connection.IsConnected && _trust.LastFailure is { } untrusted)
             {
-                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: {refused}");
+                throw new InvalidOperationException($"redis.url (APIGATE_REDIS_URL): TLS to Redis at {_url} failed: {untrusted}");
             }
 
             if (!connection.IsConnected && _url.Tls && log.ToString().Contains("Configuring TLS", StringComparison.Ordinal))
@@ -218,14 +218,15 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
     /// <summary>How long the first connection may take: the timeout, and at least <see cref="RedisUrl.MinConnectTimeout"/>.</summary>
     private TimeSpan ConnectBound => _timeout > RedisUrl.MinConnectTimeout ? _timeout : RedisUrl.MinConnectTimeout;
 
-    private InvalidOperationException Refused() => new(
-        $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url}: the connection was refused (nothing listens {(_url.SocketPath is not null ? "on that socket" : "on that port")}; is Redis running there?)");
+    private InvalidOperationException Refused(string why) => new($"redis.url (APIGATE_REDIS_URL): cannot reach Redis at {_url}: {why}");
 
     /// <summary>
-    /// Whether a plain connect to Redis's address is refused: true only for that answer (every address of the host refused
-    /// it); false when it connects, fails otherwise, or is not answered before <paramref name="cancellationToken"/>.
+    /// What a plain connect to Redis's address says at once, as the error to stop the start with: the connection was
+    /// refused (every address of the host refused it), or for a <c>unix://</c> URL the socket file does not exist, is a
+    /// directory, or may not be opened by the gateway's user. Null when it connects, fails otherwise, or is not answered
+    /// before <paramref name="cancellationToken"/>: then the client's own connect decides.
     /// </summary>
-    private async Task<bool> IsRefusedAsync(CancellationToken cancellationToken)
+    private async Task<InvalidOperationException?> RefusalAsync(CancellationToken cancellationToken)
     {
         var (socket, endpoint) = _url.SocketPath is { } path
             ? (new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), (EndPoint)new UnixDomainSocketEndPoint(path))
@@ -235,17 +236,48 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             try
             {
                 await socket.ConnectAsync(endpoint, cancellationToken);
-                return false;
+                return null;
+            }
+            catch (SocketException ex) when (_url.SocketPath is { } socketPath)
+            {
+                return SocketFileRefusal(socketPath, ex.SocketErrorCode);
             }
             catch (SocketException ex)
             {
-                return ex.SocketErrorCode == SocketError.ConnectionRefused;
+                return ex.SocketErrorCode == SocketError.ConnectionRefused
+                    ? Refused("the connection was refused (nothing listens on that port; is Redis running there?)")
+                    : null;
             }
             catch (OperationCanceledException)
             {
-                return false;
+                return null;
             }
         }
+    }
+
+    /// <summary>Why a connect to a Unix domain socket at <paramref name="path"/> failed at once, or null to let the client's connect decide.</summary>
+    private InvalidOperationException? SocketFileRefusal(string path, SocketError error)
+    {
+        // A file that is not a socket refuses as a socket nobody listens on does (ECONNREFUSED); a missing one says ENOENT.
+        // Denied first: a file in a folder the gateway's user may not search does not seem to exist either.
+        if (error == SocketError.AccessDenied)
+        {
+            return Refused($"the gateway's user may not open the socket file {path} (permission denied: see Redis's unixsocketperm and the folder's permissions)");
+        }
+
+        if (Directory.Exists(path))
+        {
+            return Refused($"{path} is a directory, not a socket (set the path of Redis's unixsocket)");
+        }
+
+        if (!File.Exists(path))
+        {
+            return Refused($"the socket file {path} does not exist (is Redis running, with unixsocket set to that path?)");
+        }
+
+        return error == SocketError.ConnectionRefused
+            ? Refused($"the connection was refused (nothing listens on that socket, or {path} is not a socket; is Redis running there?)")
+            : null;
     }
 
     /// <summary>

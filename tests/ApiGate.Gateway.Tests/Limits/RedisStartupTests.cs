@@ -93,6 +93,81 @@ public sealed class RedisStartupTests : IDisposable
     }
 
     [Fact]
+    public async Task Connect_UnixSocketFileMissing_ReportedAtOnceNamingTheFileNotAfterTheConnectBound()
+    {
+        // Arrange: a connect bound of ten minutes, far past this test's poll; the folder exists, the socket file does not
+        var missing = Path.Combine(_directory, "redis.sock");
+        await using var admission = Create($"unix://:pw-123@{missing}", TimeSpan.FromMinutes(10));
+
+        // Act
+        var connecting = admission.ConnectAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a missing socket file was still waiting: it must be reported at once");
+
+        // Assert
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
+        Assert.Equal(
+            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{missing}: the socket file {missing} does not exist (is Redis running, with unixsocket set to that path?)",
+            error.Message);
+        Assert.DoesNotContain("pw-123", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_UnixSocketPathInAMissingFolder_ReportedAtOnceNamingTheFile()
+    {
+        // Arrange
+        var missing = Path.Combine(_directory, "no-such-folder", "redis.sock");
+        await using var admission = Create($"unix://{missing}", TimeSpan.FromMinutes(10));
+
+        // Act
+        var connecting = admission.ConnectAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a socket in a missing folder was still waiting: it must be reported at once");
+
+        // Assert
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
+        Assert.Equal(
+            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{missing}: the socket file {missing} does not exist (is Redis running, with unixsocket set to that path?)",
+            error.Message);
+    }
+
+    [Fact]
+    public async Task Connect_UnixSocketPathIsARegularFile_ReportedAtOnceSayingItMayNotBeASocket()
+    {
+        // Arrange: a plain file where the socket should be
+        var file = Path.Combine(_directory, "redis.conf");
+        await File.WriteAllTextAsync(file, "unixsocket /run/redis/redis.sock\n");
+        await using var admission = Create($"unix://{file}", TimeSpan.FromMinutes(10));
+
+        // Act
+        var connecting = admission.ConnectAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a regular file was still waiting: it must be reported at once");
+
+        // Assert
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
+        Assert.Equal(
+            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{file}: the connection was refused (nothing listens on that socket, or {file} is not a socket; is Redis running there?)",
+            error.Message);
+    }
+
+    [Fact]
+    public async Task Connect_UnixSocketPathIsADirectory_ReportedAtOnceSayingItIsNotASocket()
+    {
+        // Arrange
+        var folder = Path.Combine(_directory, "redis");
+        Directory.CreateDirectory(folder);
+        await using var admission = Create($"unix://{folder}", TimeSpan.FromMinutes(10));
+
+        // Act
+        var connecting = admission.ConnectAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a directory was still waiting: it must be reported at once");
+
+        // Assert
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
+        Assert.Equal(
+            $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{folder}: {folder} is a directory, not a socket (set the path of Redis's unixsocket)",
+            error.Message);
+    }
+
+    [Fact]
     public async Task Connect_ServerTakesTheConnectionButNeverAnswers_WaitsForTheBoundAndSaysSo()
     {
         // Arrange: the kernel completes the handshake for a listener that never reads: a Redis too slow to answer
