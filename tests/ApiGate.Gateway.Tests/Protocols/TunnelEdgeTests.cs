@@ -105,8 +105,11 @@ public sealed class TunnelEdgeTests : GatewayTestBase
     {
         var answered = await HandshakeAsync("/socket/ws", "Upgrade: websocket", "Connection: Upgrade", Key, "Sec-WebSocket-Version: 8");
 
+        // The 400 is the backend's: it received the handshake with the version as sent, and nothing was switched.
         Assert.Equal(400, answered.Status);
         Assert.False(answered.Headers.ContainsKey("Upgrade"));
+        var received = Assert.Single(Upstream.Received, r => r.Path == "/socket/ws");
+        Assert.Equal("8", received.Headers["Sec-WebSocket-Version"][0]);
     }
 
     [Fact]
