@@ -60,6 +60,31 @@ public sealed class PostgresScaleOutTests(StoreEngines engines) : IClassFixture<
     }
 
     [PostgresFact]
+    public async Task ListenerKilledThenChangeBeforeItReopens_InstanceTwoReadsTheMissedChangeWhenItReopens()
+    {
+        // Arrange: a schema of its own; instance 2 never polls and names its connections, so its LISTEN connection can
+        // be found and ended
+        var dsn = await engines.NewDsnAsync(GatewayStores.Postgres);
+        await using var upstream = await TestUpstream.StartAsync();
+        await using var one = await StartAsync(dsn, TimeSpan.FromMilliseconds(100));
+        await using var two = await StartAsync(dsn + ";Application Name=listener-killed", NeverPolls);
+        await one.AddUpstreamAsync("backend", upstream.Url);
+        await one.AddRouteAsync(new RouteInput { Name = "items", Path = "/items/*", Upstream = "backend", AuthRequired = true });
+        var (key, _, record) = await one.CreateKeyAsync("missed@example.com");
+        Assert.Equal(HttpStatusCode.OK, await WaitForAsync(two, "/items/1", key, HttpStatusCode.OK));
+
+        // Act: the listener is ended by the server, and the key revoked before instance 2 can have listened again
+        var ended = await PostgresServer.ScalarAsync(dsn,
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'listener-killed' AND query LIKE 'LISTEN%'");
+        var revoked = await one.CliAsync("keys", "revoke", record.Id);
+
+        // Assert: the notification was lost, yet the re-opened listener catches up on what changed meanwhile
+        Assert.Equal(1, ended);
+        Assert.Equal(0, revoked.ExitCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, await WaitForAsync(two, "/items/2", key, HttpStatusCode.Unauthorized));
+    }
+
+    [PostgresFact]
     public async Task PostgresStoppedUnderTraffic_KnownKeyServedAndEveryEventWrittenWhenItReturns()
     {
         // Arrange: a server of its own (this test stops it), a route, a key the gateway has already seen; the gateway
