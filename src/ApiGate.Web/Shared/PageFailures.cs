@@ -441,7 +441,6 @@ internal static class FormPosts
 
     private static (string Name, bool InName)? UrlEncodedFieldNotUtf8(ReadOnlySpan<byte> body)
     {
-        var decoded = new byte[body.Length];
         while (!body.IsEmpty)
         {
             var end = body.IndexOf((byte)'&');
@@ -449,8 +448,8 @@ internal static class FormPosts
             body = end < 0 ? [] : body[(end + 1)..];
             var eq = pair.IndexOf((byte)'=');
             var name = eq < 0 ? pair : pair[..eq];
-            var nameValid = IsUtf8Decoded(name, decoded);
-            if (!nameValid || (eq >= 0 && !IsUtf8Decoded(pair[(eq + 1)..], decoded)))
+            var nameValid = IsUtf8Decoded(name);
+            if (!nameValid || (eq >= 0 && !IsUtf8Decoded(pair[(eq + 1)..])))
             {
                 // Named as the pages see it: the form reader keeps an invalid sequence as its escape text.
                 return (Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(name).Replace('+', ' ')), !nameValid);
@@ -461,27 +460,10 @@ internal static class FormPosts
     }
 
     /// <summary>Whether <paramref name="encoded"/>, '+' a space and "%XX" a byte (a '%' without two hex digits kept), is valid UTF-8.</summary>
-    private static bool IsUtf8Decoded(ReadOnlySpan<byte> encoded, Span<byte> scratch)
+    private static bool IsUtf8Decoded(ReadOnlySpan<byte> encoded)
     {
-        var length = 0;
-        for (var i = 0; i < encoded.Length; i++)
-        {
-            var b = encoded[i];
-            if (b == (byte)'%' && i + 2 < encoded.Length
-                && byte.TryParse(encoded.Slice(i + 1, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var escaped))
-            {
-                b = escaped;
-                i += 2;
-            }
-            else if (b == (byte)'+')
-            {
-                b = (byte)' ';
-            }
-
-            scratch[length++] = b;
-        }
-
-        return System.Text.Unicode.Utf8.IsValid(scratch[..length]);
+        var bytes = encoded.ToArray();
+        return System.Text.Unicode.Utf8.IsValid(System.Net.WebUtility.UrlDecodeToBytes(bytes, 0, bytes.Length));
     }
 
     /// <summary>The status for <paramref name="exception"/>: the request limit's own (e.g. 413) or 400.</summary>
