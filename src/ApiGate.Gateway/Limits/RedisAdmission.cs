@@ -138,7 +138,17 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
             throw atOnce;
         }
 
-        var connection = await connecting;
+        ConnectionMultiplexer connection;
+        try
+        {
+            connection = await connecting;
+        }
+        catch
+        {
+            await probing.CancelAsync(); // the probe's connect is not left waiting for the system's own timeout
+            throw;
+        }
+
         if (connection.IsConnected)
         {
             await probing.CancelAsync();
@@ -282,11 +292,23 @@ internal sealed partial class RedisAdmission : IAdmission, IQuotaLedger, IAsyncD
 
     /// <summary>
     /// A connect given up on after a refusal: the client returns only at its bound, or once it gave up itself; then its
-    /// connection (reconnecting in the background meanwhile) is closed.
+    /// connection (reconnecting in the background meanwhile) is closed; a connect that failed instead has its error
+    /// observed (the refusal already said why).
     /// </summary>
     private static void DisposeOnceConnected(Task<ConnectionMultiplexer> connecting) =>
         _ = connecting.ContinueWith(
-            static done => done.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            static done =>
+            {
+                if (done.IsCompletedSuccessfully)
+                {
+                    done.Result.Dispose();
+                }
+                else
+                {
+                    _ = done.Exception;
+                }
+            },
+            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
 
     /// <summary>
     /// At a graceful stop, once the last requests have settled: the units this instance counted on its own during an

@@ -351,12 +351,12 @@ internal sealed partial class JwtAuthenticator : IDisposable
     private static bool AlgorithmNotAccepted(JsonWebToken? sent, TokenValidationParameters parameters) =>
         sent is { Alg: var alg } && parameters.ValidAlgorithms?.Contains(alg, StringComparer.Ordinal) == false;
 
-    /// <summary>The token's header and claims as sent, or null when not readable (the refusal already says why). Read only for a refused token.</summary>
     /// <summary>Whether the token has an nbf at or after its exp: not valid at any instant (RFC 7519: from nbf, before exp).</summary>
     private static bool NoValidInstant(JsonWebToken? token) =>
         token is not null && token.TryGetPayloadValue<long>("nbf", out var notBefore) && token.TryGetPayloadValue<long>("exp", out var expires)
         && notBefore >= expires;
 
+    /// <summary>The token's header and claims as sent, or null when not readable (the refusal already says why). Read only for a refused token.</summary>
     private static JsonWebToken? Read(JsonWebTokenHandler handler, string token)
     {
         try
