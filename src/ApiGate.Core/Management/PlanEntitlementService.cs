@@ -60,7 +60,21 @@ public sealed class PlanEntitlementService(IIdentityStore store, TimeProvider ti
             : await store.FindPlanAsync(plan.Id, ct) is null ? StoreConflictException.ReferenceDeleted("plan", "plan_id")
             : await store.FindEntitlementAsync(entitlement.Id, ct) is null ? StoreConflictException.ReferenceDeleted("entitlement", "entitlement_id")
             : null;
-        return gone is null ? written : new ManagementError(ManagementErrorKind.Conflict, gone.Field, gone.Message);
+        if (gone is not null)
+        {
+            return new ManagementError(ManagementErrorKind.Conflict, gone.Field, gone.Message);
+        }
+
+        // A second value for the same plan and entitlement: name the one there is, so the operator can change it in place
+        // (update never lets requests see the default in between, as delete and create would).
+        if (written.Error is { Kind: ManagementErrorKind.Conflict, Field: "entitlement_id" }
+            && (await store.ListPlanEntitlementsAsync(plan.Id, ct)).FirstOrDefault(v => v.EntitlementId == entitlement.Id) is { } existing)
+        {
+            return new ManagementError(ManagementErrorKind.Conflict, "entitlement_id",
+                $"plan '{plan.Id}' already has a value for entitlement '{entitlement.Name}' ({existing.Id}); update that one instead");
+        }
+
+        return written;
     }
 
     /// <summary>

@@ -374,7 +374,7 @@ public abstract partial class SqlGatewayStore
             }
             catch (Exception ex) when (IsConstraintViolation(ex))
             {
-                throw ConflictOf(ex, Duplicate("entitlement_id", "this plan already has a value for this entitlement; delete it first"));
+                throw ConflictOf(ex, Duplicate("entitlement_id", "this plan already has a value for this entitlement; update that one instead"));
             }
 
             await BumpVersionAsync(connection, transaction, ct);

@@ -667,6 +667,29 @@ public sealed partial class IdentityCliTests : CliTestBase
         Assert.Equal(1, JsonDocument.Parse((await RunAsync("plan-entitlements", "list-by-plan", "pro", "--json")).Output).RootElement.GetArrayLength());
     }
 
+    [Fact]
+    public async Task PlanEntitlementsCreate_PlanHasAValueAlready_NamesItToUpdateAndKeepsIt()
+    {
+        // Arrange
+        await RunAsync("plans", "create", "--id", "pro", "--name", "Pro");
+        await RunAsync("entitlements", "create", "--name", "webhooks", "--value-type", "boolean", "--default-value", "false");
+        var first = await RunAsync("plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "webhooks", "--value", "true", "--json");
+        var id = JsonDocument.Parse(first.Output).RootElement.GetProperty("id").GetString()!;
+
+        // Act
+        var second = await RunAsync("plan-entitlements", "create", "--plan-id", "pro", "--entitlement-id", "webhooks", "--value", "false");
+        var listed = await RunAsync("plan-entitlements", "list-by-plan", "pro", "--json");
+
+        // Assert
+        Assert.Equal(4, second.ExitCode);
+        Assert.Equal(
+            $"error: --entitlement-id: plan 'pro' already has a value for entitlement 'webhooks' ({id}); update that one instead\n",
+            second.Diagnostics.ReplaceLineEndings("\n"));
+        var value = Assert.Single(JsonDocument.Parse(listed.Output).RootElement.EnumerateArray());
+        Assert.Equal(id, value.GetProperty("id").GetString());
+        Assert.Equal("true", value.GetProperty("value").GetString());
+    }
+
     [Theory]
     [InlineData("no upstream with id or slug 'billing-api'", "upstreams", "get", "billing-api")]
     [InlineData("no route with id or slug 'orders'", "routes", "delete", "orders")]
