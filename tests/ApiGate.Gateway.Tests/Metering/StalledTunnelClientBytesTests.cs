@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -15,10 +14,6 @@ namespace ApiGate.Gateway.Tests.Metering;
 /// </summary>
 public sealed class StalledTunnelClientBytesTests : GatewayTestBase
 {
-    // What the server may hold past the kernel's queues and still count: its output buffer (64 KiB) and one write of
-    // the forwarder's copy buffer (64 KiB), twice over.
-    private const long ServerBuffers = 256 * 1024;
-
     private protected override void Configure(GatewayOptions options) => options.UsageRawEvents = "all";
 
     private protected override async Task SetUpAsync()
@@ -33,61 +28,13 @@ public sealed class StalledTunnelClientBytesTests : GatewayTestBase
     public async Task ClientStopsReadingALargeMessageThenVanishes_ResponseBytesAreAtMostWhatItsConnectionTook(bool reset)
     {
         // Arrange: clients with small receive buffers open a WebSocket whose upstream sends one 2 GB message at once.
-        const int clients = 3;
-        var uri = new Uri(Gateway.Url);
-        var sockets = new List<Socket>();
-        var read = new long[clients];
-        try
-        {
-            for (var i = 0; i < clients; i++)
-            {
-                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-                sockets.Add(socket);
-                await socket.ConnectAsync(IPAddress.Loopback, uri.Port);
-                await socket.SendAsync(Encoding.ASCII.GetBytes(
-                    "GET /socket/ws-flood?bytes=2000000000 HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-                var head = new byte[1024];
-                read[i] = await socket.ReceiveAsync(head);
-                Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head), StringComparison.Ordinal);
-            }
+        const string request = "GET /socket/ws-flood?bytes=2000000000 HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-            // Act: once the kernel's queues between each client and the gateway are full (unchanged over ten looks in a
-            // row), the clients vanish without a close frame — resetting, or closing with data unread.
-            var queued = new long[clients];
-            var unchanged = 0;
-            await Poll.UntilAsync(() =>
-            {
-                var now = sockets.Select(Queued).ToArray();
-                unchanged = now.All(q => q > 0) && now.SequenceEqual(queued) ? unchanged + 1 : 0;
-                queued = now;
-                return unchanged >= 10;
-            }, () => "the queues to the clients did not fill: " + string.Join(", ", queued));
-            foreach (var socket in sockets)
-            {
-                if (reset)
-                {
-                    socket.LingerState = new LingerOption(true, 0);
-                }
-
-                socket.Close();
-            }
-
-            var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
-            await Poll.UntilAsync(() => recorder.Written + recorder.QueueDepth == clients, () => "recorded: " + (recorder.Written + recorder.QueueDepth));
-            await Gateway.StopAsync();
-
-            // Assert: each one's bytes are at most what it read, what the kernel held for it and the server's buffers.
-            await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
-            var events = await store.GetRecentUsageAsync(UsageEvent.Anonymous, 100, CancellationToken.None);
-            Assert.Equal(clients, events.Count);
-            var bound = read.Max() + queued.Max() + ServerBuffers;
-            Assert.All(events, e => Assert.InRange(e.ResponseBytes, 1, bound));
-        }
-        finally
-        {
-            sockets.ForEach(s => s.Dispose());
-        }
+        // Act and Assert: once the kernel's queues to them are full the clients vanish without a close frame — resetting,
+        // or closing with data unread — and each one's bytes are at most what it read, what the kernel held for it and
+        // the server's buffers.
+        await StalledClients.StallThenVanishAsync(Gateway, clients: 3, request, "HTTP/1.1 101", reset);
     }
 
     [Fact]
@@ -139,23 +86,5 @@ public sealed class StalledTunnelClientBytesTests : GatewayTestBase
         var e = Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None));
         Assert.InRange(e.ResponseBytes, tunnelled, sent + (sent / (64 * 1024) * 10));
         Assert.True(tunnelled > 0, "the client read nothing of the message");
-    }
-
-    /// <summary>The bytes both ends' kernels hold on a client's connection to the gateway (/proc/net/tcp tx and rx queues).</summary>
-    private static long Queued(Socket client)
-    {
-        var port = ":" + ((IPEndPoint)client.LocalEndPoint!).Port.ToString("X4", CultureInfo.InvariantCulture);
-        long total = 0;
-        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
-        {
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields[1].EndsWith(port, StringComparison.Ordinal) || fields[2].EndsWith(port, StringComparison.Ordinal))
-            {
-                var queues = fields[4].Split(':');
-                total += long.Parse(queues[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture) + long.Parse(queues[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            }
-        }
-
-        return total;
     }
 }
