@@ -45,28 +45,10 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
     {
         // Arrange: two sessions of one admin token; the first as a plain cookie left from plain HTTP
         var gateway = await StartAsync(engine);
-        var (_, caller) = await AdminTokenAsync(gateway);
-        var sessions = new AdminSessions(gateway.Store, gateway.Options, TimeProvider.System);
-        var plain = await sessions.OpenAsync(caller, CancellationToken.None);
-        var other = await sessions.OpenAsync(caller, CancellationToken.None);
-        using (var before = await SendAsync(gateway, "/ui/routes", AdminPlain + "=" + plain, tls: false))
-        {
-            Assert.Equal(HttpStatusCode.OK, before.StatusCode); // the value is a live session until the TLS request
-        }
+        var (plain, other) = await TwoConsoleSessionsAsync(gateway);
 
-        // Act
-        using var response = await SendAsync(gateway, "/ui/routes", AdminPlain + "=" + plain, tls: true);
-
-        // Assert: deleted in the browser, closed in the store, dead when replayed; the other session untouched
-        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
-        Assert.Equal("/ui/login?return=%2Fui%2Froutes&expired=1", response.Headers.Location!.OriginalString);
-        Assert.Single(CookiesOf(response), c => c.StartsWith(AdminPlain + "=;", StringComparison.Ordinal));
-        Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
-        using var replayed = await SendAsync(gateway, "/ui/routes", AdminPlain + "=" + plain, tls: false);
-        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
-        Assert.Equal("/ui/login?return=%2Fui%2Froutes&expired=1", replayed.Headers.Location!.OriginalString);
-        using var live = await SendAsync(gateway, "/ui/routes", "__Host-" + AdminPlain + "=" + other, tls: true);
-        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        // Act and Assert: deleted in the browser, closed in the store, dead when replayed; the other session untouched
+        await PlainAloneClosedAndOtherLiveAsync(gateway, Site.Console, plain, other);
         Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(other), CancellationToken.None));
     }
 
@@ -75,32 +57,18 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
     {
         // Arrange: a live __Host- session, and an older session of the same token as a plain cookie left from plain HTTP
         var gateway = await StartAsync(engine);
-        var (_, caller) = await AdminTokenAsync(gateway);
-        var sessions = new AdminSessions(gateway.Store, gateway.Options, TimeProvider.System);
-        var plain = await sessions.OpenAsync(caller, CancellationToken.None);
-        var live = await sessions.OpenAsync(caller, CancellationToken.None);
+        var (plain, live) = await TwoConsoleSessionsAsync(gateway);
 
-        // Act: an ordinary page view sending both
-        using var response = await SendAsync(gateway, "/ui/routes", "__Host-" + AdminPlain + "=" + live + "; " + AdminPlain + "=" + plain, tls: true);
-
-        // Assert: the page is served, the plain cookie deleted and its session closed; the live session untouched
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Single(CookiesOf(response), c => c.StartsWith(AdminPlain + "=;", StringComparison.Ordinal));
-        Assert.DoesNotContain(CookiesOf(response), c => c.StartsWith("__Host-" + AdminPlain + "=", StringComparison.Ordinal));
-        Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
-        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
-        using var replayed = await SendAsync(gateway, "/ui/routes", AdminPlain + "=" + plain, tls: false);
-        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
-        Assert.Equal("/ui/login?return=%2Fui%2Froutes&expired=1", replayed.Headers.Location!.OriginalString);
+        // Act and Assert: an ordinary page view sending both is served, the plain cookie deleted and its session closed;
+        // the live session untouched
+        await PlainBesideLiveClosedAsync(gateway, Site.Console, plain, live);
 
         // A plain cookie holding the live session's own value: deleted, but the session it also signs in with stays
         using var same = await SendAsync(gateway, "/ui/routes", "__Host-" + AdminPlain + "=" + live + "; " + AdminPlain + "=" + live, tls: true);
         Assert.Equal(HttpStatusCode.OK, same.StatusCode);
         Assert.Single(CookiesOf(same), c => c.StartsWith(AdminPlain + "=;", StringComparison.Ordinal));
         Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
-        using var still = await SendAsync(gateway, "/ui/routes", "__Host-" + AdminPlain + "=" + live, tls: true);
-        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
-        Assert.DoesNotContain(CookiesOf(still), c => c.Contains(AdminPlain, StringComparison.Ordinal));
+        await HostSessionLiveAsync(gateway, Site.Console, live);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -108,26 +76,11 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
     {
         // Arrange: a live __Host- session, and an older session of the same customer as a plain cookie
         var gateway = await StartAsync(engine);
-        var (userId, hash) = await CustomerAsync(gateway, "beside@customer.example");
-        var sessions = new PortalSessions(gateway.Store, TimeProvider.System);
-        var plain = await sessions.OpenAsync(userId, hash, CancellationToken.None);
-        var live = await sessions.OpenAsync(userId, hash, CancellationToken.None);
+        var (plain, live) = await TwoPortalSessionsAsync(gateway, "beside@customer.example");
 
-        // Act
-        using var response = await SendAsync(gateway, "/portal/keys", "__Host-" + PortalPlain + "=" + live + "; " + PortalPlain + "=" + plain, tls: true);
-
-        // Assert
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Single(CookiesOf(response), c => c.StartsWith(PortalPlain + "=;", StringComparison.Ordinal));
-        Assert.DoesNotContain(CookiesOf(response), c => c.StartsWith("__Host-" + PortalPlain + "=", StringComparison.Ordinal));
-        Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
-        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
-        using var replayed = await SendAsync(gateway, "/portal/keys", PortalPlain + "=" + plain, tls: false);
-        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
-        Assert.Equal("/portal/login?return=%2Fportal%2Fkeys&expired=1", replayed.Headers.Location!.OriginalString);
-        using var still = await SendAsync(gateway, "/portal/keys", "__Host-" + PortalPlain + "=" + live, tls: true);
-        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
-        Assert.DoesNotContain(CookiesOf(still), c => c.Contains(PortalPlain, StringComparison.Ordinal));
+        // Act and Assert
+        await PlainBesideLiveClosedAsync(gateway, Site.Portal, plain, live);
+        await HostSessionLiveAsync(gateway, Site.Portal, live);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -161,28 +114,10 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
     {
         // Arrange: two sessions of one customer; the first as a plain cookie left from plain HTTP
         var gateway = await StartAsync(engine);
-        var (userId, hash) = await CustomerAsync(gateway, "upgraded@customer.example");
-        var sessions = new PortalSessions(gateway.Store, TimeProvider.System);
-        var plain = await sessions.OpenAsync(userId, hash, CancellationToken.None);
-        var other = await sessions.OpenAsync(userId, hash, CancellationToken.None);
-        using (var before = await SendAsync(gateway, "/portal/keys", PortalPlain + "=" + plain, tls: false))
-        {
-            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
-        }
+        var (plain, other) = await TwoPortalSessionsAsync(gateway, "upgraded@customer.example");
 
-        // Act
-        using var response = await SendAsync(gateway, "/portal/keys", PortalPlain + "=" + plain, tls: true);
-
-        // Assert
-        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
-        Assert.Equal("/portal/login?return=%2Fportal%2Fkeys&expired=1", response.Headers.Location!.OriginalString);
-        Assert.Single(CookiesOf(response), c => c.StartsWith(PortalPlain + "=;", StringComparison.Ordinal));
-        Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
-        using var replayed = await SendAsync(gateway, "/portal/keys", PortalPlain + "=" + plain, tls: false);
-        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
-        Assert.Equal("/portal/login?return=%2Fportal%2Fkeys&expired=1", replayed.Headers.Location!.OriginalString);
-        using var live = await SendAsync(gateway, "/portal/keys", "__Host-" + PortalPlain + "=" + other, tls: true);
-        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        // Act and Assert
+        await PlainAloneClosedAndOtherLiveAsync(gateway, Site.Portal, plain, other);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -210,6 +145,56 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
         Assert.Equal(HttpStatusCode.OK, portalLive.StatusCode);
     }
 
+    /// <summary>
+    /// A plain cookie whose session is live over plain HTTP is sent alone over TLS: it is deleted, its session closed in
+    /// the store and sent to sign in when replayed; <paramref name="other"/>, a session of the same subject, still signs in.
+    /// </summary>
+    private async Task PlainAloneClosedAndOtherLiveAsync(TestGateway gateway, Site site, string plain, string other)
+    {
+        using (var before = await SendAsync(gateway, site.Page, site.Cookie + "=" + plain, tls: false))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode); // the value is a live session until the TLS request
+        }
+
+        using var response = await SendAsync(gateway, site.Page, site.Cookie + "=" + plain, tls: true);
+
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal(site.Expired, response.Headers.Location!.OriginalString);
+        Assert.Single(CookiesOf(response), c => c.StartsWith(site.Cookie + "=;", StringComparison.Ordinal));
+        Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
+        using var replayed = await SendAsync(gateway, site.Page, site.Cookie + "=" + plain, tls: false);
+        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
+        Assert.Equal(site.Expired, replayed.Headers.Location!.OriginalString);
+        using var live = await SendAsync(gateway, site.Page, "__Host-" + site.Cookie + "=" + other, tls: true);
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+    }
+
+    /// <summary>
+    /// A page view over TLS sends the live <c>__Host-</c> session and a plain cookie of an older one: the page is served,
+    /// the plain cookie deleted and its session closed (sent to sign in when replayed); the live session untouched.
+    /// </summary>
+    private async Task PlainBesideLiveClosedAsync(TestGateway gateway, Site site, string plain, string live)
+    {
+        using var response = await SendAsync(gateway, site.Page, "__Host-" + site.Cookie + "=" + live + "; " + site.Cookie + "=" + plain, tls: true);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(CookiesOf(response), c => c.StartsWith(site.Cookie + "=;", StringComparison.Ordinal));
+        Assert.DoesNotContain(CookiesOf(response), c => c.StartsWith("__Host-" + site.Cookie + "=", StringComparison.Ordinal));
+        Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
+        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
+        using var replayed = await SendAsync(gateway, site.Page, site.Cookie + "=" + plain, tls: false);
+        Assert.Equal(HttpStatusCode.Found, replayed.StatusCode);
+        Assert.Equal(site.Expired, replayed.Headers.Location!.OriginalString);
+    }
+
+    /// <summary>The <c>__Host-</c> session alone still serves the page, and the answer says nothing of the plain cookie.</summary>
+    private async Task HostSessionLiveAsync(TestGateway gateway, Site site, string live)
+    {
+        using var still = await SendAsync(gateway, site.Page, "__Host-" + site.Cookie + "=" + live, tls: true);
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+        Assert.DoesNotContain(CookiesOf(still), c => c.Contains(site.Cookie, StringComparison.Ordinal));
+    }
+
     private async Task<TestGateway> StartAsync(string engine)
     {
         var dsn = engine == GatewayStores.Sqlite ? Path.Combine(_directory, "apigate.db") : await engines.NewDsnAsync(engine);
@@ -230,6 +215,24 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
     {
         var created = (await new AdminTokenService(gateway.Store, TimeProvider.System).CreateAsync("plain-cookie", CancellationToken.None)).Value!;
         return (created.Token, new AdminCaller(created.Record.Id, created.Record.Name));
+    }
+
+    /// <summary>Two console sessions of one new admin token: the cookie values, oldest first.</summary>
+    private static async Task<(string First, string Second)> TwoConsoleSessionsAsync(TestGateway gateway)
+    {
+        var (_, caller) = await AdminTokenAsync(gateway);
+        var sessions = new AdminSessions(gateway.Store, gateway.Options, TimeProvider.System);
+        var first = await sessions.OpenAsync(caller, CancellationToken.None);
+        return (first, await sessions.OpenAsync(caller, CancellationToken.None));
+    }
+
+    /// <summary>Two portal sessions of one new customer with <paramref name="email"/>: the cookie values, oldest first.</summary>
+    private static async Task<(string First, string Second)> TwoPortalSessionsAsync(TestGateway gateway, string email)
+    {
+        var (userId, hash) = await CustomerAsync(gateway, email);
+        var sessions = new PortalSessions(gateway.Store, TimeProvider.System);
+        var first = await sessions.OpenAsync(userId, hash, CancellationToken.None);
+        return (first, await sessions.OpenAsync(userId, hash, CancellationToken.None));
     }
 
     /// <summary>An active portal customer written straight to the store: the user's id and the account's password hash.</summary>
@@ -269,4 +272,12 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
 
     private static IEnumerable<string> CookiesOf(HttpResponseMessage response) =>
         response.Headers.TryGetValues("Set-Cookie", out var values) ? values : [];
+
+    /// <summary>The console or the portal: a page behind sign-in, the plain name of its session cookie, and where a closed session is sent.</summary>
+    private sealed record Site(string Page, string Cookie, string Expired)
+    {
+        public static readonly Site Console = new("/ui/routes", AdminPlain, "/ui/login?return=%2Fui%2Froutes&expired=1");
+
+        public static readonly Site Portal = new("/portal/keys", PortalPlain, "/portal/login?return=%2Fportal%2Fkeys&expired=1");
+    }
 }
