@@ -24,42 +24,14 @@ public sealed class TunnelEdgeTests : GatewayTestBase
     }
 
     [Fact]
-    public async Task Upgrade_RateLimitExhausted_Refused429BeforeSwitching()
-    {
-        // Arrange: a key allowed one request a minute, spent.
-        var (key, _, _) = await Gateway.CreateKeyAsync("rate@example.com", new PlanInput { Id = "one", Name = "One", RateLimitPerMinute = 1 });
-        var spent = await RawHttp.GetAsync(Gateway.Url, "/private/echo", "X-API-Key: " + key);
-        Assert.Equal(200, spent.Status);
-        var served = Upstream.Served;
-
-        // Act
-        var refused = await HandshakeAsync("/private/ws", "X-API-Key: " + key);
-
-        // Assert: the normal refusal, no switch, nothing sent upstream.
-        Assert.Equal(429, refused.Status);
-        Assert.Equal("rate_limit_exceeded", refused.ErrorCode);
-        Assert.False(refused.Headers.ContainsKey("Upgrade"));
-        Assert.Equal(served, Upstream.Served);
-    }
+    public Task Upgrade_RateLimitExhausted_Refused429BeforeSwitching() =>
+        // A key allowed one request a minute, spent.
+        RefusedBeforeSwitchingAsync("rate@example.com", new PlanInput { Id = "one", Name = "One", RateLimitPerMinute = 1 }, 429, "rate_limit_exceeded");
 
     [Fact]
-    public async Task Upgrade_QuotaExhausted_Refused402BeforeSwitching()
-    {
-        // Arrange: a key whose monthly quota of one request is used up.
-        var (key, _, _) = await Gateway.CreateKeyAsync("quota@example.com", new PlanInput { Id = "single", Name = "Single", RequestsPerMonth = 1 });
-        var spent = await RawHttp.GetAsync(Gateway.Url, "/private/echo", "X-API-Key: " + key);
-        Assert.Equal(200, spent.Status);
-        var served = Upstream.Served;
-
-        // Act
-        var refused = await HandshakeAsync("/private/ws", "X-API-Key: " + key);
-
-        // Assert
-        Assert.Equal(402, refused.Status);
-        Assert.Equal("quota_exceeded", refused.ErrorCode);
-        Assert.False(refused.Headers.ContainsKey("Upgrade"));
-        Assert.Equal(served, Upstream.Served);
-    }
+    public Task Upgrade_QuotaExhausted_Refused402BeforeSwitching() =>
+        // A key whose monthly quota of one request is used up.
+        RefusedBeforeSwitchingAsync("quota@example.com", new PlanInput { Id = "single", Name = "Single", RequestsPerMonth = 1 }, 402, "quota_exceeded");
 
     [Fact]
     public async Task Upgrade_ConnectionTokensInOddCaseAndSpacing_Switches()
@@ -170,6 +142,28 @@ public sealed class TunnelEdgeTests : GatewayTestBase
         {
             sockets.ForEach(s => s.Dispose());
         }
+    }
+
+    /// <summary>
+    /// A key on <paramref name="plan"/> spends its one request, then asks for a WebSocket: it gets the normal refusal
+    /// (<paramref name="status"/> with <paramref name="errorCode"/>), no switch, and nothing is sent upstream.
+    /// </summary>
+    private async Task RefusedBeforeSwitchingAsync(string email, PlanInput plan, int status, string errorCode)
+    {
+        // Arrange
+        var (key, _, _) = await Gateway.CreateKeyAsync(email, plan);
+        var spent = await RawHttp.GetAsync(Gateway.Url, "/private/echo", "X-API-Key: " + key);
+        Assert.Equal(200, spent.Status);
+        var served = Upstream.Served;
+
+        // Act
+        var refused = await HandshakeAsync("/private/ws", "X-API-Key: " + key);
+
+        // Assert
+        Assert.Equal(status, refused.Status);
+        Assert.Equal(errorCode, refused.ErrorCode);
+        Assert.False(refused.Headers.ContainsKey("Upgrade"));
+        Assert.Equal(served, Upstream.Served);
     }
 
     private async Task<RawResponse> HandshakeAsync(string target, params string[] headers)
