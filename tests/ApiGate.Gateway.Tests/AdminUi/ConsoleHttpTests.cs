@@ -354,10 +354,7 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         using var refused = await console.PostAsync("/ui/users", new StringContent(body, System.Text.Encoding.ASCII, "application/x-www-form-urlencoded"));
 
         // Assert: before, the user was stored with the escape text ("%ED%A0%80") as its name
-        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Contains($"<p id=\"form-refused\">The value of the field <code>{field}</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). " +
-            "Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+        await AssertUserRefusedAsNotUtf8Async(refused, field);
     }
 
     [Fact]
@@ -380,8 +377,14 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         using var refused = await console.PostAsync("/ui/users", content);
 
         // Assert
+        await AssertUserRefusedAsNotUtf8Async(refused, "name");
+    }
+
+    /// <summary>The create-user form was refused with 400 naming <paramref name="field"/> as not UTF-8, and no user was stored.</summary>
+    private async Task AssertUserRefusedAsNotUtf8Async(HttpResponseMessage refused, string field)
+    {
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Contains("<p id=\"form-refused\">The value of the field <code>name</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). " +
+        Assert.Contains($"<p id=\"form-refused\">The value of the field <code>{field}</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). " +
             "Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
     }
