@@ -77,16 +77,13 @@ public sealed class RedisStartupTests : IDisposable
     [Fact]
     public async Task Connect_NothingListeningOnThePort_RefusedAtOnceNotAfterTheConnectBound()
     {
-        // Arrange: a connect bound of ten minutes (the timeout sets it when longer than 10 s), far past this test's poll
+        // Arrange: a port nothing listens on
         var port = LoopbackPorts.Closed();
-        await using var admission = Create($"redis://:pw-123@127.0.0.1:{port}/0", TimeSpan.FromMinutes(10));
 
         // Act
-        var connecting = admission.ConnectAsync(CancellationToken.None);
-        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a closed port was still waiting: a refused connection must be reported at once");
+        var error = await ConnectFailsAtOnceAsync($"redis://:pw-123@127.0.0.1:{port}/0", "a closed port");
 
         // Assert
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
         Assert.Equal(
             $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at 127.0.0.1:{port}: the connection was refused (nothing listens on that port; is Redis running there?)",
             error.Message);
@@ -95,16 +92,13 @@ public sealed class RedisStartupTests : IDisposable
     [Fact]
     public async Task Connect_UnixSocketFileMissing_ReportedAtOnceNamingTheFileNotAfterTheConnectBound()
     {
-        // Arrange: a connect bound of ten minutes, far past this test's poll; the folder exists, the socket file does not
+        // Arrange: the folder exists, the socket file does not
         var missing = Path.Combine(_directory, "redis.sock");
-        await using var admission = Create($"unix://:pw-123@{missing}", TimeSpan.FromMinutes(10));
 
         // Act
-        var connecting = admission.ConnectAsync(CancellationToken.None);
-        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a missing socket file was still waiting: it must be reported at once");
+        var error = await ConnectFailsAtOnceAsync($"unix://:pw-123@{missing}", "a missing socket file");
 
         // Assert
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
         Assert.Equal(
             $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{missing}: the socket file {missing} does not exist (is Redis running, with unixsocket set to that path?)",
             error.Message);
@@ -116,14 +110,11 @@ public sealed class RedisStartupTests : IDisposable
     {
         // Arrange
         var missing = Path.Combine(_directory, "no-such-folder", "redis.sock");
-        await using var admission = Create($"unix://{missing}", TimeSpan.FromMinutes(10));
 
         // Act
-        var connecting = admission.ConnectAsync(CancellationToken.None);
-        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a socket in a missing folder was still waiting: it must be reported at once");
+        var error = await ConnectFailsAtOnceAsync($"unix://{missing}", "a socket in a missing folder");
 
         // Assert
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
         Assert.Equal(
             $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{missing}: the socket file {missing} does not exist (is Redis running, with unixsocket set to that path?)",
             error.Message);
@@ -135,14 +126,11 @@ public sealed class RedisStartupTests : IDisposable
         // Arrange: a plain file where the socket should be
         var file = Path.Combine(_directory, "redis.conf");
         await File.WriteAllTextAsync(file, "unixsocket /run/redis/redis.sock\n");
-        await using var admission = Create($"unix://{file}", TimeSpan.FromMinutes(10));
 
         // Act
-        var connecting = admission.ConnectAsync(CancellationToken.None);
-        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a regular file was still waiting: it must be reported at once");
+        var error = await ConnectFailsAtOnceAsync($"unix://{file}", "a regular file");
 
         // Assert
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
         Assert.Equal(
             $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{file}: the connection was refused (nothing listens on that socket, or {file} is not a socket; is Redis running there?)",
             error.Message);
@@ -154,14 +142,11 @@ public sealed class RedisStartupTests : IDisposable
         // Arrange
         var folder = Path.Combine(_directory, "redis");
         Directory.CreateDirectory(folder);
-        await using var admission = Create($"unix://{folder}", TimeSpan.FromMinutes(10));
 
         // Act
-        var connecting = admission.ConnectAsync(CancellationToken.None);
-        await Poll.UntilAsync(() => connecting.IsCompleted, () => "the connect to a directory was still waiting: it must be reported at once");
+        var error = await ConnectFailsAtOnceAsync($"unix://{folder}", "a directory");
 
         // Assert
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
         Assert.Equal(
             $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at unix:{folder}: {folder} is a directory, not a socket (set the path of Redis's unixsocket)",
             error.Message);
@@ -183,6 +168,19 @@ public sealed class RedisStartupTests : IDisposable
         Assert.Equal(
             $"redis.url (APIGATE_REDIS_URL): cannot reach Redis at 127.0.0.1:{port} (no connection within 10000 ms; a server that accepts only TLS needs a rediss:// URL)",
             error.Message);
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="url"/> with a bound of ten minutes (the timeout sets it when longer than 10 s), far
+    /// past the poll, and returns the failure, which must come at once: the connect to <paramref name="target"/> is not
+    /// left waiting for the bound.
+    /// </summary>
+    private async Task<InvalidOperationException> ConnectFailsAtOnceAsync(string url, string target)
+    {
+        await using var admission = Create(url, TimeSpan.FromMinutes(10));
+        var connecting = admission.ConnectAsync(CancellationToken.None);
+        await Poll.UntilAsync(() => connecting.IsCompleted, () => $"the connect to {target} was still waiting: it must be reported at once");
+        return await Assert.ThrowsAsync<InvalidOperationException>(() => connecting);
     }
 
     /// <summary>The gateway's Redis admission for <paramref name="url"/>, not yet connected; its store is never reached before a connection.</summary>
