@@ -100,7 +100,6 @@ internal sealed class SessionCookie
         return values;
     }
 
-
     /// <summary>
     /// The cookie's value, or null when the request does not carry it or carries it more than once: which of two is
     /// genuine the browser does not say (one may have been planted), so neither is taken.
