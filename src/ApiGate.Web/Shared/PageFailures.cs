@@ -376,10 +376,17 @@ internal static class FormPosts
     /// which the form reader reads as UTF-8) whose name or value, once decoded, is not valid UTF-8: its name as the form reader
     /// decodes it, and whether the name itself is the invalid part. Null for a valid form, one in another character
     /// set, and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart file is not a field.
+    /// A multipart form's character set is each part's own: the form reader ignores one given for the whole body.
     /// </summary>
     public static async Task<(string Name, bool InName)?> FieldNotUtf8Async(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (!request.HasFormContentType || !request.Body.CanSeek || !MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !ReadAsUtf8(type))
+        if (!request.HasFormContentType || !request.Body.CanSeek || !MediaTypeHeaderValue.TryParse(request.ContentType, out var type))
+        {
+            return null;
+        }
+
+        var urlEncoded = type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
+        if (urlEncoded && !ReadAsUtf8(type))
         {
             return null;
         }
@@ -387,7 +394,7 @@ internal static class FormPosts
         request.Body.Position = 0;
         try
         {
-            if (type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
+            if (urlEncoded)
             {
                 using var body = new MemoryStream();
                 await request.Body.CopyToAsync(body, cancellationToken);

@@ -380,6 +380,31 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         await AssertUserRefusedAsNotUtf8Async(refused, "name");
     }
 
+    [Fact]
+    public async Task CreateUser_MultipartWithCharsetOnTheWholeBodyAndFieldNotValidUtf8_400NamingTheField()
+    {
+        // Arrange: a multipart form whose Content-Type names a character set. The form reader ignores it (each part is
+        // read in UTF-8 unless the part names its own), so the name's raw bytes would be stored as U+FFFD.
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        using var content = new MultipartFormDataContent
+        {
+            { new StringContent("create-user"), "_handler" },
+            { new StringContent(antiforgery), "__RequestVerificationToken" },
+            { new StringContent("ann@example.com"), "email" },
+            { new ByteArrayContent([0x41, 0x6E, 0xFF]), "name" },
+            { new StringContent("free"), "plan" },
+        };
+        content.Headers.ContentType!.Parameters.Add(new System.Net.Http.Headers.NameValueHeaderValue("charset", "iso-8859-1"));
+
+        // Act
+        using var refused = await console.PostAsync("/ui/users", content);
+
+        // Assert: before, the user was stored with the name "An\uFFFD"
+        await AssertUserRefusedAsNotUtf8Async(refused, "name");
+    }
+
     /// <summary>The create-user form was refused with 400 naming <paramref name="field"/> as not UTF-8, and no user was stored.</summary>
     private async Task AssertUserRefusedAsNotUtf8Async(HttpResponseMessage refused, string field)
     {
