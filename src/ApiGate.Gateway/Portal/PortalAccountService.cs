@@ -288,8 +288,11 @@ internal sealed partial class PortalAccountService(
         }
 
         // Counted like a login for the account (before hashing): a stolen session must not become a way to guess the
-        // password behind it at hashing speed.
-        if (await limiter.TakeForAccountAsync(user.Email, ct) is { } wait)
+        // password behind it at hashing speed. Under the spelling the login counts it (an address stored before the
+        // spelling rules, bob@XN--BCHER-KVA.example, is counted as bob@bücher.example there), so the two share one count
+        // instead of giving the account twice the tries.
+        var counted = Emails.KeptSpelling(user.Email) ?? user.Email;
+        if (await limiter.TakeForAccountAsync(counted, ct) is { } wait)
         {
             return PortalResult.TooMany("attempts", wait);
         }
@@ -299,7 +302,7 @@ internal sealed partial class PortalAccountService(
             return PortalResult.Refused("The current password is incorrect.", CurrentPasswordField);
         }
 
-        await limiter.AccountSucceededAsync(user.Email, ct);
+        await limiter.AccountSucceededAsync(counted, ct);
 
         if (PortalPasswords.Problem(replacement) is { } problem)
         {

@@ -617,6 +617,32 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.True((await portal.LoginAsync("guess@example.com", "the real password", "203.0.113.9", None)).Ok is false);
     }
 
+    [Theory]
+    [InlineData("bob@XN--BCHER-KVA.example")]
+    [InlineData("bob@b\u00fccher.example.")]
+    public async Task ChangePasswordAsync_AddressStoredBeforeTheSpellingRules_SharesTheLoginCountOfItsAccount(string stored)
+    {
+        // Arrange: an account whose address was stored in a spelling sign-up no longer keeps; five wrong passwords at
+        // the login, which counts them under the spelling kept (bob@bücher.example)
+        var portal = await PortalAsync(requireVerification: false);
+        await portal.SignUpAsync("bob@b\u00fccher.example", "the real password", Origin, Address, None);
+        var user = (await _store.FindUserAsync("bob@b\u00fccher.example", None))!;
+        await _store.UpdateUserAsync(user with { Email = stored, UpdatedAt = user.UpdatedAt.AddSeconds(1) }, user.UpdatedAt, None);
+        var hash = (await _store.FindPortalAccountAsync(user.Id, None))!.PasswordHash;
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(PortalAccountService.LoginFailed, (await portal.LoginAsync(stored, "guess number " + i, "203.0.113.9", None)).Message);
+        }
+
+        // Act: a signed-in session in the wrong hands goes on guessing through the password change
+        var changed = await portal.ChangePasswordAsync(user.Id, "the real password", "the attacker's password", None);
+
+        // Assert: refused before the password is checked, as the sixth login is; the password stays
+        Assert.False(changed.Ok);
+        Assert.StartsWith("Too many attempts.", changed.Message, StringComparison.Ordinal);
+        Assert.Equal(hash, (await _store.FindPortalAccountAsync(user.Id, None))!.PasswordHash);
+    }
+
     /// <summary>Reset tokens stored for the user with <paramref name="email"/>, used or not.</summary>
     private async Task<long> ResetTokenRowsAsync(string email)
     {
