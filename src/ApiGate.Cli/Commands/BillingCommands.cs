@@ -76,7 +76,8 @@ internal static class BillingCommands
             var resolution = isSent ? OverageResolution.Sent : OverageResolution.Resend;
             if (!await store.ResolveHeldOverageAsync(rowId, resolution, TimeProvider.System.GetUtcNow(), ct))
             {
-                return context.Fail(new ManagementError(ManagementErrorKind.NotFound, "id", $"no held overage row '{rowId}' (see 'apigate billing status')"));
+                // Named in the sentence, as every other command's unknown id is ("no key with id '…'"): the field is for flags.
+                return context.Fail(new ManagementError(ManagementErrorKind.NotFound, "", $"no held overage row with id '{rowId}' (see 'apigate billing status')"));
             }
 
             context.Output.WriteLine(isSent ? $"marked {rowId} sent; it will not be reported again" : $"released {rowId}; it will be reported again with the same id");

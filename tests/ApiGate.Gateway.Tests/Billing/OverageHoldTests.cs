@@ -129,7 +129,7 @@ public sealed class OverageHoldTests(StoreEngines engines) : IClassFixture<Store
         Assert.Equal("error: give exactly one of --sent or --resend" + Environment.NewLine, neither.Diagnostics);
         Assert.Equal(2, both.ExitCode);
         Assert.Equal(3, unknown.ExitCode);
-        Assert.Contains("no held overage row 'apigate_overage_nope'", unknown.Diagnostics, StringComparison.Ordinal);
+        Assert.Contains("no held overage row with id 'apigate_overage_nope'", unknown.Diagnostics, StringComparison.Ordinal);
         Assert.Equal((0, $"marked {first.Id} sent; it will not be reported again" + Environment.NewLine), (sent.ExitCode, sent.Output));
         Assert.Equal((0, $"released {second.Id}; it will be reported again with the same id" + Environment.NewLine), (resend.ExitCode, resend.Output));
         var totals = await store.GetOverageTotalsAsync(CancellationToken.None);
