@@ -250,6 +250,40 @@ internal static partial class CliApp
         });
 
     /// <summary>
+    /// Like <see cref="SetServiceHandler"/> for an <c>update</c>: refused (exit 2) before the store is opened when none of
+    /// the command's flags is given. It would change nothing, so a forgotten flag, or a value typed without its flag,
+    /// would pass for a successful update. (The admin API's <c>PATCH</c> with <c>{}</c> stays a write of nothing: a
+    /// reconciler sends its desired state whatever it is; docs/admin-api.md.)
+    /// </summary>
+    public static void SetUpdateHandler(Command command, CliContext context, Func<ParseResult, IGatewayStore, CancellationToken, Task<int>> body) =>
+        SetHandler(command, context, async (parse, ct) =>
+        {
+            if (NothingToChange(parse) is { } nothing)
+            {
+                return context.Fail(nothing);
+            }
+
+            await using var store = await OpenStoreAsync(context, parse, ct);
+            return await body(parse, store, ct);
+        });
+
+    /// <summary>
+    /// The refusal of a command given none of its own flags (the global ones change nothing), else null. It points to
+    /// the command's help rather than listing the flags: a route has 25.
+    /// </summary>
+    private static ManagementError? NothingToChange(ParseResult parse)
+    {
+        var command = parse.CommandResult.Command;
+        if (command.Options.Any(flag => parse.GetResult(flag) is { Implicit: false }))
+        {
+            return null;
+        }
+
+        var noun = parse.CommandResult.Parent is CommandResult { Command: var parent } ? parent.Name + " " : "";
+        return new ManagementError(ManagementErrorKind.Validation, "", $"nothing to change: give one or more of its flags (see 'apigate {noun}{command.Name} --help')");
+    }
+
+    /// <summary>
     /// Prints the outcome of a delete: the error, or what was deleted (with <c>--json</c>, the record as JSON, with the
     /// members of <paramref name="alsoDeleted"/> added when given: what went with it).
     /// </summary>

@@ -54,7 +54,7 @@ internal static class PlanCommands
 
         var update = new Command("update", "Change a plan (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
+        CliApp.SetUpdateHandler(update, context, async (parse, store, ct) =>
         {
             var result = await Plans(store).UpdateAsync(parse.GetRequiredValue(reference), updateFields.Read(parse), ct);
             return Print(context, parse, result);

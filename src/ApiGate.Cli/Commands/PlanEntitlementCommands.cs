@@ -66,7 +66,7 @@ internal static class PlanEntitlementCommands
         var newValue = new Option<string?>("--value") { Description = "The plan's new value; must fit the entitlement's type" };
         var nowEnabled = new Option<bool?>("--enabled") { Description = "true | false: when false the entitlement's default applies" };
         var update = new Command("update", "Change a plan's value or enabled flag in one write (no moment with the default in between)") { id, newValue, nowEnabled };
-        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
+        CliApp.SetUpdateHandler(update, context, async (parse, store, ct) =>
         {
             var result = await PlanEntitlements(store).UpdateAsync(parse.GetRequiredValue(id),
                 new PlanEntitlementInput { Value = parse.GetValue(newValue), Enabled = parse.GetValue(nowEnabled) }, ct);

@@ -72,7 +72,7 @@ internal static class UpstreamCommands
 
         var update = new Command("update", "Change an upstream (only the flags given)") { reference };
         var updateFields = new Fields(update);
-        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
+        CliApp.SetUpdateHandler(update, context, async (parse, store, ct) =>
         {
             var changes = updateFields.Read(parse).ToChanges();
             if (!changes.Ok)

@@ -67,7 +67,7 @@ internal static class UserCommands
 
         var update = new Command("update", "Change a user (only the flags given)") { reference };
         var updateFields = new Fields(update, creating: false);
-        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
+        CliApp.SetUpdateHandler(update, context, async (parse, store, ct) =>
         {
             var changes = updateFields.Read(parse).ToChanges();
             if (!changes.Ok)

@@ -72,7 +72,7 @@ internal static class WebhookCommands
         var newDescription = new Option<string?>("--description") { Description = "A new note" };
         var enabled = new Option<bool?>("--enabled") { Description = "true | false (a disabled endpoint is sent nothing; its pending deliveries wait)" };
         var update = new Command("update", "Change an endpoint") { updateId, newUrl, newEvents, newDescription, enabled };
-        CliApp.SetServiceHandler(update, context, async (parse, store, ct) =>
+        CliApp.SetUpdateHandler(update, context, async (parse, store, ct) =>
         {
             var result = await Service(store).UpdateAsync(parse.GetRequiredValue(updateId), new WebhookInput
             {
