@@ -73,11 +73,12 @@ internal sealed class SessionCookie
 
     /// <summary>
     /// Under TLS, deletes a plainly named cookie the request carries, leaving the session's own (<c>__Host-</c>) cookie
-    /// alone: a page served to a live session drops what is left from before the upgrade.
+    /// alone: a page served to a live session drops what is left from before the upgrade. Once per answer: a public
+    /// page that deleted it may go on to set the session (sign-in), which deletes it again.
     /// </summary>
     public void DeletePlain(HttpContext context)
     {
-        if (_plain is not null && _plain.Scan(context.Request, out _) > 0)
+        if (_plain is not null && _plain.Scan(context.Request, out _) > 0 && !DeletedIn(context.Response, _plain.Name))
         {
             context.Response.Cookies.Delete(_plain.Name, _plain._options);
         }
@@ -111,6 +112,20 @@ internal sealed class SessionCookie
     /// one not taken.
     /// </summary>
     public bool Sent(HttpRequest request) => Scan(request, out _) > 0 || _plain?.Scan(request, out _) > 0;
+
+    private static bool DeletedIn(HttpResponse response, string name)
+    {
+        foreach (var header in response.Headers.SetCookie)
+        {
+            if (header is not null && header.Length > name.Length + 1 && header.StartsWith(name, StringComparison.Ordinal) && header[name.Length] == '='
+                && header[name.Length + 1] == ';')
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     // Names compared exactly: cookie names are case-sensitive, and the framework's own look-up is not (it would take
     // "__host-…", which an older browser lets anyone set, for "__Host-…").

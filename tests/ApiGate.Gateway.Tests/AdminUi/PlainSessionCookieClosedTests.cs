@@ -84,6 +84,50 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task PortalPublicPage_OverTlsWithPlainCookieBesideLiveHostSession_PlainDeletedAndClosedPageServed(string engine)
+    {
+        var gateway = await StartAsync(engine);
+        foreach (var page in new[] { "/portal/login", "/portal/signup", "/portal/forgot" })
+        {
+            // Arrange: a live __Host- session, and an older session of the same customer as a plain cookie
+            var (plain, live) = await TwoPortalSessionsAsync(gateway, "public" + page[8..] + "@customer.example");
+
+            // Act: a public page (it reads no session) opened from the signed-in browser
+            using var response = await SendAsync(gateway, page, "__Host-" + PortalPlain + "=" + live + "; " + PortalPlain + "=" + plain, tls: true);
+
+            // Assert: served, the plain cookie deleted once and its session closed; the live one untouched
+            Assert.Equal((page, HttpStatusCode.OK), (page, response.StatusCode));
+            Assert.Single(CookiesOf(response), c => c.StartsWith(PortalPlain + "=;", StringComparison.Ordinal));
+            Assert.DoesNotContain(CookiesOf(response), c => c.StartsWith("__Host-" + PortalPlain + "=", StringComparison.Ordinal));
+            Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
+            Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
+            using var replayed = await SendAsync(gateway, Site.Portal.Page, PortalPlain + "=" + plain, tls: false);
+            Assert.Equal(Site.Portal.Expired, replayed.Headers.Location!.OriginalString);
+            await HostSessionLiveAsync(gateway, Site.Portal, live);
+        }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task PortalPublicPage_OverTlsWithPlainCookieNotAPortalSessionsSecret_NoSessionClosed(string engine)
+    {
+        // Arrange: a live console session, and a live portal session sent as the __Host- cookie
+        var gateway = await StartAsync(engine);
+        var (_, caller) = await AdminTokenAsync(gateway);
+        var console = await new AdminSessions(gateway.Store, gateway.Options, TimeProvider.System).OpenAsync(caller, CancellationToken.None);
+        var (plain, live) = await TwoPortalSessionsAsync(gateway, "other-kind@customer.example");
+
+        // Act: plain portal cookies holding a console session's secret and another portal session's id (not its secret)
+        using var response = await SendAsync(gateway, "/portal/login",
+            "__Host-" + PortalPlain + "=" + live + "; " + PortalPlain + "=" + console + "; " + PortalPlain + "=" + IdOf(plain), tls: true);
+
+        // Assert: the page served, and no session ended
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(console), CancellationToken.None));
+        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
+        Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
     public async Task ConsoleSignIn_OverTlsWithPlainCookie_ItsSessionClosedAndTheNewHostSessionWorks(string engine)
     {
         // Arrange
