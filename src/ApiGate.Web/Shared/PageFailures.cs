@@ -201,9 +201,10 @@ internal static class PageFailures
 
         // The name goes into the sentence's format string: its braces are doubled to stay text.
         var name = Shown(Cut(field.Name)).Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal);
-        await WriteRefusedFormAsync(context, fallbackPath, stylesheet, field.InName
-            ? $"The name of the field <code>{name}</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form."
-            : $"The value of the field <code>{name}</code> is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form.");
+        var part = field.InName ? $"The name of the field <code>{name}</code>" : $"The value of the field <code>{name}</code>";
+        await WriteRefusedFormAsync(context, fallbackPath, stylesheet, field.DeclaredAscii
+            ? $"{part} holds non-ASCII bytes but the form declared itself ASCII, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form."
+            : $"{part} is not valid UTF-8, so nothing was changed (a browser sends its forms in UTF-8). Open {{0}} again and resend the form.");
         return true;
     }
 
@@ -372,13 +373,16 @@ internal static class FormPosts
     }
 
     /// <summary>
-    /// The first field of a form read as UTF-8 (no character set declared, UTF-8 or ASCII, or one .NET does not know,
-    /// which the form reader reads as UTF-8) whose name or value, once decoded, is not valid UTF-8: its name as the form reader
-    /// decodes it, and whether the name itself is the invalid part. Null for a valid form, one in another character
-    /// set, and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart file is not a field.
-    /// A multipart form's character set is each part's own: the form reader ignores one given for the whole body.
+    /// The first field of a form read as UTF-8 (no character set declared, UTF-8, or one .NET does not know, which the
+    /// form reader reads as UTF-8, or ASCII) whose name or value, once decoded, is not valid UTF-8 — or, in a form declared
+    /// ASCII (<c>charset=us-ascii</c>, <c>ascii</c>), is valid UTF-8 past ASCII, which the form reader turns into
+    /// <c>?</c> without a word: its name (percent-decoded as UTF-8, an invalid sequence kept as its escape text), whether
+    /// the name itself is the bad part, and whether it is the ASCII declaration that refuses it. Null for a valid form, one in
+    /// another character set, and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart
+    /// file is not a field. A multipart form's character set is each part's own: the form reader ignores one given for the
+    /// whole body.
     /// </summary>
-    public static async Task<(string Name, bool InName)?> FieldNotUtf8Async(HttpRequest request, CancellationToken cancellationToken)
+    public static async Task<(string Name, bool InName, bool DeclaredAscii)?> FieldNotUtf8Async(HttpRequest request, CancellationToken cancellationToken)
     {
         if (!request.HasFormContentType || !request.Body.CanSeek || !MediaTypeHeaderValue.TryParse(request.ContentType, out var type))
         {
@@ -386,7 +390,7 @@ internal static class FormPosts
         }
 
         var urlEncoded = type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
-        if (urlEncoded && !ReadAsUtf8(type))
+        if ((urlEncoded ? ReadAs(type) : FormText.Utf8) is not { } text)
         {
             return null;
         }
@@ -398,7 +402,7 @@ internal static class FormPosts
             {
                 using var body = new MemoryStream();
                 await request.Body.CopyToAsync(body, cancellationToken);
-                return UrlEncodedFieldNotUtf8(body.GetBuffer().AsSpan(0, (int)body.Length));
+                return UrlEncodedFieldNotUtf8(body.GetBuffer().AsSpan(0, (int)body.Length), text == FormText.Ascii);
             }
 
             var boundary = HeaderUtilities.RemoveQuotes(type.Boundary).Value;
@@ -410,17 +414,17 @@ internal static class FormPosts
             var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, request.Body);
             while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
             {
-                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition()
-                    || (MediaTypeHeaderValue.TryParse(section.ContentType, out var sectionType) && !ReadAsUtf8(sectionType)))
+                var sectionText = MediaTypeHeaderValue.TryParse(section.ContentType, out var sectionType) ? ReadAs(sectionType) : FormText.Utf8;
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition() || sectionText is null)
                 {
                     continue; // a file, or a value in a character set of its own
                 }
 
                 using var value = new MemoryStream();
                 await section.Body.CopyToAsync(value, cancellationToken);
-                if (!System.Text.Unicode.Utf8.IsValid(value.GetBuffer().AsSpan(0, (int)value.Length)))
+                if (Misfit(value.GetBuffer().AsSpan(0, (int)value.Length), sectionText == FormText.Ascii) is { } misfit)
                 {
-                    return (HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", false);
+                    return (HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "", false, misfit == Misread.NotAscii);
                 }
             }
 
@@ -432,21 +436,52 @@ internal static class FormPosts
         }
     }
 
-    // As the form reader picks the encoding: UTF-8 and ASCII percent-decode as UTF-8 (ASCII is its subset); another known
-    // character set is decoded in it (UTF-7 is refused before).
-    private static bool ReadAsUtf8(MediaTypeHeaderValue type)
+    /// <summary>How the form reader decodes a body or a multipart section of <paramref name="type"/>, when it is checked here.</summary>
+    private enum FormText
+    {
+        /// <summary>As UTF-8: none declared, UTF-8, or a name .NET does not know.</summary>
+        Utf8,
+
+        /// <summary>As ASCII, every byte past it a <c>?</c>.</summary>
+        Ascii,
+    }
+
+    // As the form reader picks the encoding: none, UTF-8 or an unknown name is read as UTF-8; ASCII as ASCII; another known
+    // character set is decoded in it and not checked here (null; UTF-7 is refused before).
+    private static FormText? ReadAs(MediaTypeHeaderValue type)
     {
         try
         {
-            return !type.Charset.HasValue || type.Encoding is null or { CodePage: 65001 or 20127 };
+            return !type.Charset.HasValue ? FormText.Utf8 : type.Encoding switch
+            {
+                null or { CodePage: 65001 } => FormText.Utf8,
+                { CodePage: 20127 } => FormText.Ascii,
+                _ => null,
+            };
         }
         catch (NotSupportedException)
         {
-            return false;
+            return null;
         }
     }
 
-    private static (string Name, bool InName)? UrlEncodedFieldNotUtf8(ReadOnlySpan<byte> body)
+    /// <summary>Why the form reader would not keep a field's decoded bytes as sent.</summary>
+    private enum Misread
+    {
+        /// <summary>Not valid UTF-8 (kept as its escape text or a replacement character), whatever the form declared.</summary>
+        NotUtf8,
+
+        /// <summary>Valid UTF-8 past ASCII in a form declared ASCII (each byte read as <c>?</c>).</summary>
+        NotAscii,
+    }
+
+    /// <summary>Why decoded field bytes would not read as sent (<paramref name="ascii"/>: the form declared ASCII); null when they would.</summary>
+    private static Misread? Misfit(ReadOnlySpan<byte> bytes, bool ascii) =>
+        !System.Text.Unicode.Utf8.IsValid(bytes) ? Misread.NotUtf8
+        : ascii && !System.Text.Ascii.IsValid(bytes) ? Misread.NotAscii
+        : null;
+
+    private static (string Name, bool InName, bool DeclaredAscii)? UrlEncodedFieldNotUtf8(ReadOnlySpan<byte> body, bool ascii)
     {
         while (!body.IsEmpty)
         {
@@ -455,22 +490,22 @@ internal static class FormPosts
             body = end < 0 ? [] : body[(end + 1)..];
             var eq = pair.IndexOf((byte)'=');
             var name = eq < 0 ? pair : pair[..eq];
-            var nameValid = IsUtf8Decoded(name);
-            if (!nameValid || (eq >= 0 && !IsUtf8Decoded(pair[(eq + 1)..])))
+            var inName = MisfitDecoded(name, ascii);
+            if ((inName ?? (eq >= 0 ? MisfitDecoded(pair[(eq + 1)..], ascii) : null)) is { } misfit)
             {
-                // Named as the pages see it: the form reader keeps an invalid sequence as its escape text.
-                return (Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(name).Replace('+', ' ')), !nameValid);
+                // Named as read as UTF-8: the form reader keeps an invalid sequence as its escape text.
+                return (Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(name).Replace('+', ' ')), inName is not null, misfit == Misread.NotAscii);
             }
         }
 
         return null;
     }
 
-    /// <summary>Whether <paramref name="encoded"/>, '+' a space and "%XX" a byte (a '%' without two hex digits kept), is valid UTF-8.</summary>
-    private static bool IsUtf8Decoded(ReadOnlySpan<byte> encoded)
+    /// <summary><see cref="Misfit"/> of <paramref name="encoded"/> decoded: '+' a space and "%XX" a byte (a '%' without two hex digits kept).</summary>
+    private static Misread? MisfitDecoded(ReadOnlySpan<byte> encoded, bool ascii)
     {
         var bytes = encoded.ToArray();
-        return System.Text.Unicode.Utf8.IsValid(System.Net.WebUtility.UrlDecodeToBytes(bytes, 0, bytes.Length));
+        return Misfit(System.Net.WebUtility.UrlDecodeToBytes(bytes, 0, bytes.Length), ascii);
     }
 
     /// <summary>The status for <paramref name="exception"/>: the request limit's own (e.g. 413) or 400.</summary>

@@ -17,6 +17,9 @@ internal sealed partial class ConsoleHttp(string baseUrl) : IDisposable
     /// <summary>The value the browser holds for a cookie, or null.</summary>
     public string? Cookie(string name) => _cookies.GetValueOrDefault(name);
 
+    /// <summary>The <c>Cookie</c> header the next request sends (for a request written by hand, <see cref="Infrastructure.RawHttp"/>).</summary>
+    public string CookieHeader => string.Join("; ", _cookies.Select(c => c.Key + "=" + c.Value));
+
     /// <summary>Sends <paramref name="value"/> as the cookie from now on, as a tampering browser would.</summary>
     public void SetCookie(string name, string value) => _cookies[name] = value;
 

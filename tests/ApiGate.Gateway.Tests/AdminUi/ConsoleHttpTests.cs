@@ -405,6 +405,30 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         await AssertUserRefusedAsNotUtf8Async(refused, "name");
     }
 
+    [Theory]
+    [InlineData("us-ascii")]
+    [InlineData("ascii")]
+    public async Task CreateUser_DeclaredAsciiWithRawUtf8Bytes_400NamingTheFieldAndNothingStored(string charset)
+    {
+        // Arrange: the create-user form declared ASCII, the name's bytes valid UTF-8 past ASCII, sent raw ("René")
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        byte[] body = [.. System.Text.Encoding.ASCII.GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
+            + "&email=ann%40example.com&plan=free&name=Ren"), 0xC3, 0xA9];
+        var head = $"POST /ui/users HTTP/1.1\r\nHost: {new Uri(_gateway.Url).Authority}\r\nConnection: close\r\nCookie: {console.CookieHeader}\r\n"
+            + $"Content-Type: application/x-www-form-urlencoded; charset={charset}\r\nContent-Length: {body.Length}\r\n\r\n";
+
+        // Act
+        var refused = await RawHttp.SendAsync(_gateway.Url, [.. System.Text.Encoding.ASCII.GetBytes(head), .. body]);
+
+        // Assert: before, the user was stored named "Ren??" without a word
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("<p id=\"form-refused\">The value of the field <code>name</code> holds non-ASCII bytes but the form declared itself ASCII, so nothing was changed "
+            + "(a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", refused.Body, StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
     /// <summary>The create-user form was refused with 400 naming <paramref name="field"/> as not UTF-8, and no user was stored.</summary>
     private async Task AssertUserRefusedAsNotUtf8Async(HttpResponseMessage refused, string field)
     {

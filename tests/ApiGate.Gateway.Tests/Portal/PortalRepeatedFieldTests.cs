@@ -211,6 +211,37 @@ public sealed class PortalRepeatedFieldTests : PortalTestBase
         }
     }
 
+    [Theory]
+    [InlineData("us-ascii")]
+    [InlineData("ascii")]
+    public async Task SignUp_DeclaredAsciiWithRawUtf8Bytes_400NamingTheFieldAndNoAccount(string charset)
+    {
+        // Arrange: the sign-up form declared ASCII, the password's last character valid UTF-8 past ASCII, sent raw ("…batteré")
+        var cookies = new CookieContainer();
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, CookieContainer = cookies })
+        {
+            BaseAddress = new Uri(Gateway.Url),
+        };
+        var token = FormPosts.TokenIn(await client.GetStringAsync("/portal/signup"), "/portal/signup");
+        byte[] body = [.. Encoding.ASCII.GetBytes("__RequestVerificationToken=" + Uri.EscapeDataString(token)
+            + "&_handler=signup&Email=ascii%40customer.example&Password=correct+horse+batter"), 0xC3, 0xA9];
+        var head = $"POST /portal/signup HTTP/1.1\r\nHost: {new Uri(Gateway.Url).Authority}\r\nConnection: close\r\n"
+            + $"Cookie: {cookies.GetCookieHeader(new Uri(Gateway.Url + "/portal/signup"))}\r\n"
+            + $"Content-Type: application/x-www-form-urlencoded; charset={charset}\r\nContent-Length: {body.Length}\r\n\r\n";
+        var before = await StoreContentAsync();
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, [.. Encoding.ASCII.GetBytes(head), .. body]);
+
+        // Assert: before, the account was made with the password "correct horse batter??", which the customer never typed
+        Assert.Equal(400, response.Status);
+        Assert.Equal(
+            "The value of the field Password holds non-ASCII bytes but the form declared itself ASCII, so nothing was changed (a browser sends its forms in UTF-8). "
+            + "Open the page again and resend the form.",
+            TextOf(response.Body, "form-refused"));
+        Assert.Equal(before, await StoreContentAsync());
+    }
+
     [Fact]
     public async Task SignUp_MultipartFieldNotValidUtf8_400NamingTheFieldAndNoAccount()
     {
