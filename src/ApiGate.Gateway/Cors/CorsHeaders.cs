@@ -20,7 +20,11 @@ internal static class CorsHeaders
 
     /// <summary>
     /// The method a CORS preflight asks about (<c>OPTIONS</c> with <c>Origin</c> and
-    /// <c>Access-Control-Request-Method</c>), or null when the request is not a preflight.
+    /// <c>Access-Control-Request-Method</c>), or null when the request is not a preflight. Either header sent more than
+    /// once, or empty, still makes a preflight — one no policy allows: its method is then the values as sent, joined
+    /// (<c>GET,PUT</c>, or empty), which names no route's method and no allowed one, and its origin none
+    /// (<see cref="OriginOf"/>). Read as an ordinary <c>OPTIONS</c> request instead, it went to the upstream and
+    /// came back with the route's <c>Access-Control-Allow-Origin</c>.
     /// </summary>
     public static string? PreflightMethod(HttpRequest request)
     {
@@ -30,7 +34,12 @@ internal static class CorsHeaders
         }
 
         var requested = request.Headers.AccessControlRequestMethod;
-        return requested.Count == 1 && !string.IsNullOrEmpty(requested[0]) && OriginOf(request) is not null ? requested[0] : null;
+        if (requested.Count == 0 || request.Headers.Origin.Count == 0)
+        {
+            return null;
+        }
+
+        return requested.Count == 1 ? requested[0] ?? "" : requested.ToString();
     }
 
     /// <summary>

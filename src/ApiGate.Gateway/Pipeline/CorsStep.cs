@@ -39,10 +39,16 @@ internal sealed class CorsStep : IRequestStep
 
         var requestedHeaders = http.Request.Headers.AccessControlRequestHeaders;
         string? problem = null;
-        var allowed = policy.AllowOriginFor(origin!);
+        var allowed = origin is null ? null : policy.AllowOriginFor(origin);
         if (allowed is null)
         {
-            problem = "the request's Origin is not allowed by this route's CORS policy";
+            problem = origin is null
+                ? "the request's Origin is empty or sent more than once; a preflight names one origin"
+                : "the request's Origin is not allowed by this route's CORS policy";
+        }
+        else if (method.Length == 0 || http.Request.Headers.AccessControlRequestMethod.Count > 1)
+        {
+            problem = "the request's Access-Control-Request-Method is empty or sent more than once; a preflight names one method";
         }
         else if (!policy.AllowsMethod(method))
         {

@@ -300,6 +300,35 @@ public sealed class CorsTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData("Origin: https://app.example.com\r\nOrigin: https://evil.example.net\r\nAccess-Control-Request-Method: GET",
+        "the request's Origin is empty or sent more than once; a preflight names one origin")]
+    [InlineData("Origin: \r\nAccess-Control-Request-Method: GET",
+        "the request's Origin is empty or sent more than once; a preflight names one origin")]
+    [InlineData("Origin: https://app.example.com\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Method: PUT",
+        "the request's Access-Control-Request-Method is empty or sent more than once; a preflight names one method")]
+    [InlineData("Origin: https://app.example.com\r\nAccess-Control-Request-Method: ",
+        "the request's Access-Control-Request-Method is empty or sent more than once; a preflight names one method")]
+    public async Task Preflight_OriginOrRequestMethodEmptyOrOnSeveralLines_Refused403AndNotForwarded(string headerLines, string detail)
+    {
+        // Arrange: the headers on lines of their own, as a raw client (or HTTP/2) sends them, on a route open to any origin
+        // without a key. Such a preflight used to be read as an ordinary OPTIONS request: forwarded to the upstream, and
+        // with Access-Control-Request-Method twice answered with the route's Access-Control-Allow-Origin
+        var request = "OPTIONS /open/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n" + headerLines + "\r\n\r\n";
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(request));
+
+        // Assert
+        Assert.Equal(403, response.Status);
+        Assert.Equal("cors_preflight_refused", response.ErrorCode);
+        Assert.Equal(detail, System.Text.Json.JsonDocument.Parse(response.Body).RootElement.GetProperty("errors")[0].GetProperty("detail").GetString());
+        Assert.False(response.Headers.ContainsKey("Access-Control-Allow-Origin"));
+        Assert.False(response.Headers.ContainsKey("Access-Control-Allow-Methods"));
+        Assert.Equal("Origin, Access-Control-Request-Method, Access-Control-Request-Headers", response.Headers["Vary"]);
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Theory]
     [InlineData("https://app.example.com%2e.evil.net")]
     [InlineData("https://app.example.com.evil.net")]
     [InlineData("https://app_example.com")]
