@@ -10,7 +10,8 @@ namespace ApiGate.Gateway.Tls;
 /// A connection middleware in front of a TLS listener's handshake: a client that sends plain HTTP to the TLS port gets
 /// <c>400</c> with a line saying the port speaks HTTPS, then the connection is closed, instead of a close without a word.
 /// It looks at the first byte once per connection, without consuming it: a TLS record starts with 0x16 (handshake),
-/// an HTTP request line with a method's letter. Anything but a letter goes to the handshake as before.
+/// an HTTP request line with a method's letter (or the empty line a client may send before it). Anything else goes to
+/// the handshake as before.
 /// </summary>
 internal static class PlainHttpRefusal
 {
@@ -24,6 +25,13 @@ internal static class PlainHttpRefusal
 
     /// <summary>Adds the check to <paramref name="listen"/>; call before <c>UseHttps</c>, so it runs before the handshake.</summary>
     public static void Use(ListenOptions listen) => listen.Use(next => connection => InvokeAsync(connection, next));
+
+    /// <summary>
+    /// A method's first letter, or the empty line (CR or LF) HTTP/1.1 lets a client send before its request line
+    /// (RFC 9112 §2.2), which servers skip: a TLS record starts with neither. Such a request was handed to the handshake,
+    /// which closed the connection without a word.
+    /// </summary>
+    private static bool StartsPlainHttp(byte first) => char.IsAsciiLetter((char)first) || first is (byte)'\r' or (byte)'\n';
 
     private static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next)
     {
@@ -49,7 +57,7 @@ internal static class PlainHttpRefusal
             return; // closed before its first byte
         }
 
-        if (!char.IsAsciiLetter((char)buffer.FirstSpan[0]))
+        if (!StartsPlainHttp(buffer.FirstSpan[0]))
         {
             input.AdvanceTo(buffer.Start); // nothing consumed: the handshake reads the same bytes
             await next(connection);

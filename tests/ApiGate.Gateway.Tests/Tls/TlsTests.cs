@@ -152,6 +152,32 @@ public sealed class TlsTests : IAsyncLifetime
         Assert.Equal(["/echo/tls"], _upstream.Received.Select(request => request.Path));
     }
 
+    [Theory]
+    [InlineData("\r\n")]
+    [InlineData("\n")]
+    public async Task PlainHttpToTheTlsPortAfterAnEmptyLine_Answered400SayingItSpeaksHttps(string emptyLine)
+    {
+        // Arrange: HTTP/1.1 lets a client send an empty line before its request line (RFC 9112 §2.2); it used to go to the
+        // handshake, which closed the connection without a word
+        WriteServerCertificate();
+        await using var gateway = await StartAsync();
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, Port(gateway.Url));
+
+        // Act
+        await tcp.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes(emptyLine + "GET /echo/plain HTTP/1.1\r\nHost: api.test\r\n\r\n"));
+        using var reader = new StreamReader(tcp.GetStream());
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var answer = await reader.ReadToEndAsync(bound.Token);
+
+        // Assert
+        Assert.Equal(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 49\r\nConnection: close\r\n\r\n"
+            + "This port speaks HTTPS only: use an https:// URL\n",
+            answer);
+        Assert.Empty(_upstream.Received);
+    }
+
     [Fact]
     public async Task Handshake_Tls12OnlyClient_Accepted()
     {
