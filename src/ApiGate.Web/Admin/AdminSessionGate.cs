@@ -134,6 +134,7 @@ internal sealed partial class AdminSessionGate(
 
         if (isLogin)
         {
+            await sessions.ClosePlainBesideLiveAsync(context, cookie);
             await (isPost ? audit.InvokeAsync(context, c => ServePageAsync(c, next)) : next(context));
             return;
         }

@@ -106,7 +106,7 @@ internal sealed partial class PortalSessionGate(
         }
         else
         {
-            await ClosePlainBesideLiveAsync(context);
+            await sessions.ClosePlainBesideLiveAsync(context, Cookie(context, options));
         }
 
         if (session is null && !isPublic)
@@ -165,24 +165,6 @@ internal sealed partial class PortalSessionGate(
         context.Items[UserItem] = user;
         context.Items[SessionItem] = session;
         await ServePageAsync(context, next);
-    }
-
-    /// <summary>
-    /// A public page reads no session, but one opened from a signed-in browser (a bookmarked login page, a link from an
-    /// email) deletes a plainly named cookie beside the live <c>__Host-</c> session and closes its stored session, as
-    /// every signed-in page does: else the browser kept sending it and its session lived on until its idle timeout,
-    /// replayable over plain HTTP. A request without a plain cookie (the common one) costs no store look-up.
-    /// </summary>
-    private async Task ClosePlainBesideLiveAsync(HttpContext context)
-    {
-        var cookie = Cookie(context, options);
-        if (cookie.PlainValues(context.Request).Count == 0 || cookie.Read(context.Request) is not { } value
-            || await sessions.FindAsync(value, context.RequestAborted) is null)
-        {
-            return;
-        }
-
-        await sessions.ClosePlainBesideAsync(context, cookie, value);
     }
 
     /// <summary>

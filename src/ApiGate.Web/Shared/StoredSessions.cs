@@ -120,6 +120,24 @@ internal abstract class StoredSessions(IGatewayStore store, TimeProvider timePro
         cookie.DeletePlain(context);
     }
 
+    /// <summary>
+    /// On a page that reads no session (log in, sign up, …): one opened from a signed-in browser (a bookmarked login page,
+    /// a link from an email) deletes a plainly named cookie beside the live <c>__Host-</c> session and closes its stored
+    /// session, as every signed-in page does (<see cref="ClosePlainBesideAsync"/>): else the browser kept sending it and its
+    /// session lived on until its idle timeout, replayable over plain HTTP. A request without a plain cookie (the common
+    /// one) costs no store look-up.
+    /// </summary>
+    public async Task ClosePlainBesideLiveAsync(HttpContext context, SessionCookie cookie)
+    {
+        if (cookie.PlainValues(context.Request).Count == 0 || cookie.Read(context.Request) is not { } live
+            || await FindAsync(live, context.RequestAborted) is null)
+        {
+            return;
+        }
+
+        await ClosePlainBesideAsync(context, cookie, live);
+    }
+
     /// <summary>The stored session of this kind a cookie value names, live or not; null for anything else.</summary>
     private async Task<WebSession?> StoredAsync(string? cookie, CancellationToken cancellationToken) =>
         string.IsNullOrEmpty(cookie) || cookie.Length > 100 || await store.FindWebSessionAsync(IdOf(cookie), cancellationToken) is not { } session

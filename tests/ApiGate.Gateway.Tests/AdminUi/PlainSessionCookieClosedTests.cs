@@ -92,19 +92,22 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
             // Arrange: a live __Host- session, and an older session of the same customer as a plain cookie
             var (plain, live) = await TwoPortalSessionsAsync(gateway, "public" + page[8..] + "@customer.example");
 
-            // Act: a public page (it reads no session) opened from the signed-in browser
-            using var response = await SendAsync(gateway, page, "__Host-" + PortalPlain + "=" + live + "; " + PortalPlain + "=" + plain, tls: true);
-
-            // Assert: served, the plain cookie deleted once and its session closed; the live one untouched
-            Assert.Equal((page, HttpStatusCode.OK), (page, response.StatusCode));
-            Assert.Single(CookiesOf(response), c => c.StartsWith(PortalPlain + "=;", StringComparison.Ordinal));
-            Assert.DoesNotContain(CookiesOf(response), c => c.StartsWith("__Host-" + PortalPlain + "=", StringComparison.Ordinal));
-            Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
-            Assert.NotNull(await gateway.Store.FindWebSessionAsync(IdOf(live), CancellationToken.None));
-            using var replayed = await SendAsync(gateway, Site.Portal.Page, PortalPlain + "=" + plain, tls: false);
-            Assert.Equal(Site.Portal.Expired, replayed.Headers.Location!.OriginalString);
+            // Act and Assert: a public page (it reads no session) opened from the signed-in browser
+            await PlainBesideLiveClosedAsync(gateway, Site.Portal, plain, live, page);
             await HostSessionLiveAsync(gateway, Site.Portal, live);
         }
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task ConsoleLoginPage_OverTlsWithPlainCookieBesideLiveHostSession_PlainDeletedAndClosedPageServed(string engine)
+    {
+        // Arrange: a live __Host- session, and an older session of the same token as a plain cookie
+        var gateway = await StartAsync(engine);
+        var (plain, live) = await TwoConsoleSessionsAsync(gateway);
+
+        // Act and Assert: the login page (it reads no session) opened from the signed-in browser
+        await PlainBesideLiveClosedAsync(gateway, Site.Console, plain, live, "/ui/login");
+        await HostSessionLiveAsync(gateway, Site.Console, live);
     }
 
     [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
@@ -214,14 +217,16 @@ public sealed class PlainSessionCookieClosedTests(StoreEngines engines) : IClass
     }
 
     /// <summary>
-    /// A page view over TLS sends the live <c>__Host-</c> session and a plain cookie of an older one: the page is served,
-    /// the plain cookie deleted and its session closed (sent to sign in when replayed); the live session untouched.
+    /// A page view over TLS (of <paramref name="page"/>, else the site's page behind sign-in) sends the live <c>__Host-</c>
+    /// session and a plain cookie of an older one: the page is served, the plain cookie deleted once and its session closed
+    /// (sent to sign in when replayed); the live session untouched.
     /// </summary>
-    private async Task PlainBesideLiveClosedAsync(TestGateway gateway, Site site, string plain, string live)
+    private async Task PlainBesideLiveClosedAsync(TestGateway gateway, Site site, string plain, string live, string? page = null)
     {
-        using var response = await SendAsync(gateway, site.Page, "__Host-" + site.Cookie + "=" + live + "; " + site.Cookie + "=" + plain, tls: true);
+        page ??= site.Page;
+        using var response = await SendAsync(gateway, page, "__Host-" + site.Cookie + "=" + live + "; " + site.Cookie + "=" + plain, tls: true);
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((page, HttpStatusCode.OK), (page, response.StatusCode));
         Assert.Single(CookiesOf(response), c => c.StartsWith(site.Cookie + "=;", StringComparison.Ordinal));
         Assert.DoesNotContain(CookiesOf(response), c => c.StartsWith("__Host-" + site.Cookie + "=", StringComparison.Ordinal));
         Assert.Null(await gateway.Store.FindWebSessionAsync(IdOf(plain), CancellationToken.None));
