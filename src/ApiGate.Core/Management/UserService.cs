@@ -154,6 +154,26 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
     private static bool Is(UserIdentity identity, IdentityLink link) =>
         identity.Subject == link.Subject && UserIdentity.SameIssuer(identity.Issuer, link.Issuer);
 
+    /// <summary>
+    /// The user stored, before the spelling rules, under another spelling of the mailbox <paramref name="email"/> names
+    /// (<see cref="Emails.StoredSpellingsOf"/>), or null: a few look-ups by the address index, as the login finds such an
+    /// account, never a scan of the users.
+    /// </summary>
+    private async Task<UserDefinition?> HolderOfAnotherSpellingAsync(string email, CancellationToken ct)
+    {
+        foreach (var spelling in Emails.StoredSpellingsOf(email))
+        {
+            // Compared again: FindUserAsync also finds a user whose id is the text given.
+            if (await store.FindUserAsync(spelling, ct) is { } user && Emails.KeptSpelling(user.Email) is { } kept
+                && string.Equals(kept, email, StringComparison.OrdinalIgnoreCase))
+            {
+                return user;
+            }
+        }
+
+        return null;
+    }
+
     private async Task<ManagementResult<UserDefinition>> ApplyUserAsync(UserDefinition u, UserChanges input, CancellationToken ct)
     {
         if ((TextFields.Check(("email", input.Email), ("name", input.Name)) ?? TextFields.CheckInvisible("name", input.Name, u.Name)) is { } textProblem)
@@ -191,7 +211,16 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
                 return Invalid("email", mark);
             }
 
-            u = u with { Email = Emails.Canonical(email) };
+            // The store's unique index compares the address as stored: an account stored before the spelling rules under
+            // another spelling of this mailbox (bob@XN--BCHER-KVA.example, bob@bücher.example.) would not stop a second user.
+            var canonical = Emails.Canonical(email);
+            if (await HolderOfAnotherSpellingAsync(canonical, ct) is { } holder && holder.Id != u.Id)
+            {
+                return new ManagementError(ManagementErrorKind.Conflict, "email",
+                    $"a user with email '{holder.Email}' already exists, which is another spelling of '{canonical}'");
+            }
+
+            u = u with { Email = canonical };
         }
 
         if (input.Name is not null)

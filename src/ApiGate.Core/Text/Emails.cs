@@ -135,6 +135,37 @@ public static class Emails
         return SpellingProblem(kept) is null ? kept : null;
     }
 
+    /// <summary>
+    /// Spellings of the mailbox <paramref name="email"/> names (an address in the spelling <see cref="SpellingProblem"/>
+    /// accepts) that an address stored before the spelling rules may have and <see cref="KeptSpelling"/> turns back into
+    /// it: the domain in punycode (<c>bob@xn--bcher-kva.example</c>, in ASCII letters of any case as the stores compare
+    /// them), a final '.', and both. For finding such an account by index, one look-up per spelling; the spellings with an
+    /// ideographic full stop or a look-alike character are not listed (there is no end to them).
+    /// </summary>
+    public static IReadOnlyList<string> StoredSpellingsOf(string email)
+    {
+        var at = email.LastIndexOf('@');
+        if (at <= 0 || at == email.Length - 1)
+        {
+            return [];
+        }
+
+        string? ascii = null;
+        if (!Ascii.IsValid(email.AsSpan(at + 1)))
+        {
+            try
+            {
+                ascii = email[..(at + 1)] + Idn.GetAscii(email[(at + 1)..]);
+            }
+            catch (ArgumentException)
+            {
+                // not a name IDNA can write in ASCII: only the final '.' spelling remains
+            }
+        }
+
+        return ascii is null ? [email + "."] : [ascii, email + ".", ascii + "."];
+    }
+
     private static readonly IdnMapping Idn = new();
 
     /// <summary>U+0130 (İ), whose lower-case form depends on the engine and its locale (see <see cref="SpellingProblem"/>).</summary>

@@ -90,6 +90,15 @@ internal sealed partial class PortalAccountService(
             Email = email,
             Status = options.RequireVerification ? UserStatus.Pending : UserStatus.Active,
         }, ct);
+        if (built.Error is { Kind: ManagementErrorKind.Conflict, Field: "email" })
+        {
+            // Stored under another spelling of this mailbox before the spelling rules (bob@XN--BCHER-KVA.example for
+            // bob@bücher.example): taken, and answered as any registered address is. Its hash costs what the other paths'
+            // do, so the time taken tells nothing either.
+            _ = PortalPasswords.Hash(password!);
+            return await AnswerTakenAsync(email, origin, sent, ct);
+        }
+
         if (built.Error is { } error)
         {
             return error.Kind == ManagementErrorKind.Validation && error.Field == "email"
@@ -112,30 +121,38 @@ internal sealed partial class PortalAccountService(
         }
         catch (StoreConflictException)
         {
-            // The address has an account already: tell its owner, tell the visitor nothing new. (Only with verification
-            // off can either be missing here; the visitor still gets the same answer, the operator a log line.)
-            if (!mail.CanSend)
-            {
-                LogOwnerNotTold(logger, "no SMTP server is set (APIGATE_SMTP_URL, smtp.url)");
-            }
-            else if (LinkBase(origin) is { } links)
-            {
-                await mail.EnqueueAsync(new PortalEmail(email, $"{options.AppName}: sign-up attempt",
-                    $"Someone (perhaps you) tried to sign up for {options.AppName} with this address, which already has an account.\n\n" +
-                    $"Log in at {links}{PortalOptions.BasePath}/login, or reset your password at {links}{PortalOptions.BasePath}/forgot.\n"), ct);
-            }
-            else
-            {
-                LogOwnerNotTold(logger, "APIGATE_PORTAL_BASE_URL (portal.base_url) is not set and the request was not made to a loopback address");
-            }
-
-            return PortalResult.Success(sent);
+            return await AnswerTakenAsync(email, origin, sent, ct);
         }
 
         LogSignedUp(logger, user.Id);
         if (options.RequireVerification && LinkBase(origin) is { } verifyLinks)
         {
             await SendVerificationAsync(user, verifyLinks, ct);
+        }
+
+        return PortalResult.Success(sent);
+    }
+
+    /// <summary>
+    /// The sign-up answer for an address that has an account already: tell its owner, tell the visitor nothing new — the
+    /// answer a new address gets (<paramref name="sent"/>). (Only with verification off can either be missing here; the
+    /// visitor still gets the same answer, the operator a log line.)
+    /// </summary>
+    private async Task<PortalResult> AnswerTakenAsync(string email, string origin, string sent, CancellationToken ct)
+    {
+        if (!mail.CanSend)
+        {
+            LogOwnerNotTold(logger, "no SMTP server is set (APIGATE_SMTP_URL, smtp.url)");
+        }
+        else if (LinkBase(origin) is { } links)
+        {
+            await mail.EnqueueAsync(new PortalEmail(email, $"{options.AppName}: sign-up attempt",
+                $"Someone (perhaps you) tried to sign up for {options.AppName} with this address, which already has an account.\n\n" +
+                $"Log in at {links}{PortalOptions.BasePath}/login, or reset your password at {links}{PortalOptions.BasePath}/forgot.\n"), ct);
+        }
+        else
+        {
+            LogOwnerNotTold(logger, "APIGATE_PORTAL_BASE_URL (portal.base_url) is not set and the request was not made to a loopback address");
         }
 
         return PortalResult.Success(sent);

@@ -179,6 +179,89 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Single(await _store.ListUsersAsync(None));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task SignUpAsync_MailboxStoredUnderAnOlderSpelling_AnsweredAsARegisteredAddressOwnerToldNoSecondUser(string engine)
+    {
+        // Arrange: accounts stored before the spelling rules (their address rewritten as it was stored then), and an
+        // address registered in its kept spelling, whose answer is the one a taken address gets
+        var created = await engines.CreateAsync(engine);
+        var store = created.Store;
+        var portal = await PortalAsync(store: store);
+        Assert.True((await portal.SignUpAsync("ann@example.com", "correct horse battery", Origin, Address, None)).Ok);
+        await _smtp.NextToAsync("ann@example.com");
+        string[] older = ["bob@XN--BCHER-KVA.example", "cid@b\u00fccher.example.", "dan@xn--bcher-kva.example."];
+        await StoreUnderOlderSpellingsAsync(created, portal, true, older);
+        var registered = await portal.SignUpAsync("ann@example.com", "another password!", Origin, Address, None);
+        await _smtp.NextToAsync("ann@example.com");
+
+        foreach (var stored in older)
+        {
+            var kept = Core.Text.Emails.KeptSpelling(stored)!;
+
+            // Act
+            var result = await portal.SignUpAsync(kept, "another password!", Origin, Address, None);
+            var note = await _smtp.NextToAsync(kept);
+
+            // Assert
+            Assert.Equal(registered with { Message = registered.Message.Replace("ann@example.com", kept) }, result);
+            Assert.Equal("Portal Test: sign-up attempt", note.Subject);
+        }
+
+        Assert.Equal(["ann@example.com", .. older], (await store.ListUsersAsync(None)).Select(u => u.Email).Order(StringComparer.Ordinal));
+    }
+
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task SignUpAsync_MailboxStoredUnderAnOlderSpellingVerificationOff_AnsweredAsARegisteredAddressNoSecondUser(string engine)
+    {
+        // Arrange
+        var created = await engines.CreateAsync(engine);
+        var store = created.Store;
+        var portal = await PortalAsync(requireVerification: false, store: store);
+        Assert.True((await portal.SignUpAsync("ann@example.com", "correct horse battery", Origin, Address, None)).Ok);
+        await StoreUnderOlderSpellingsAsync(created, portal, false, "bob@XN--BCHER-KVA.example");
+        var registered = await portal.SignUpAsync("ann@example.com", "another password!", Origin, Address, None);
+
+        // Act
+        var result = await portal.SignUpAsync("bob@b\u00fccher.example", "another password!", Origin, Address, None);
+
+        // Assert
+        Assert.Equal((true, "If bob@b\u00fccher.example was not registered yet, its account is ready: log in with your password."), (result.Ok, result.Message));
+        Assert.Equal(registered with { Message = registered.Message.Replace("ann@example.com", "bob@b\u00fccher.example") }, result);
+        Assert.Equal(PortalAccountService.LoginFailed, (await portal.LoginAsync("bob@b\u00fccher.example", "another password!", Address, None)).Message);
+        Assert.Equal(["ann@example.com", "bob@XN--BCHER-KVA.example"], (await store.ListUsersAsync(None)).Select(u => u.Email).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Signs each address up in the spelling it keeps now (taking its confirmation email when one is sent), then rewrites
+    /// it in the store as <paramref name="older"/> has it: what an account made before the spelling rules looks like.
+    /// </summary>
+    private async Task StoreUnderOlderSpellingsAsync(EngineStore engine, PortalAccountService portal, bool mailed, params string[] older)
+    {
+        foreach (var stored in older)
+        {
+            var kept = Core.Text.Emails.KeptSpelling(stored)!;
+            Assert.True((await portal.SignUpAsync(kept, "correct horse battery", Origin, Address, None)).Ok);
+            if (mailed)
+            {
+                await _smtp.NextToAsync(kept);
+            }
+
+            var user = (await engine.Store.FindUserAsync(kept, None))!;
+            await using var connection = await engine.OpenRawAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE users SET email = @email WHERE id = @id";
+            foreach (var (name, value) in new[] { ("email", stored), ("id", user.Id) })
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                parameter.Value = value;
+                command.Parameters.Add(parameter);
+            }
+
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+    }
+
     [Theory]
     [InlineData("not-an-email", "correct horse battery", "'not-an-email' is not an email address.", "email")]
     [InlineData("a@b", "correct horse battery", "'a@b' is not an email address.", "email")]
