@@ -67,6 +67,20 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
 
     /// <summary>Applies <paramref name="input"/> while <paramref name="condition"/> (when given) holds for the row as stored.</summary>
     public Task<ManagementResult<UserDefinition>> UpdateAsync(string idOrEmail, UserChanges input, RowCondition? condition, CancellationToken ct) =>
+        UpdateWithAsync(idOrEmail, input, condition, store.UpdateUserAsync, ct);
+
+    /// <summary>
+    /// Moves the user to <paramref name="planId"/> as <see cref="UpdateAsync(string, UserChanges, CancellationToken)"/>
+    /// does, for a customer changing their own plan without paying: the write itself requires the plan to be enabled,
+    /// visible and free in both prices at that moment (<see cref="IIdentityStore.UpdateUserToFreePlanAsync"/>), so a
+    /// check the caller made before cannot be overtaken by an operator's change to the plan. A conflict on <c>plan</c>
+    /// when the plan is not such a plan any more.
+    /// </summary>
+    public Task<ManagementResult<UserDefinition>> ChangeToFreePlanAsync(string idOrEmail, string planId, CancellationToken ct) =>
+        UpdateWithAsync(idOrEmail, new UserChanges { Plan = planId }, null, store.UpdateUserToFreePlanAsync, ct);
+
+    private Task<ManagementResult<UserDefinition>> UpdateWithAsync(string idOrEmail, UserChanges input, RowCondition? condition,
+        Func<UserDefinition, DateTimeOffset, CancellationToken, Task> write, CancellationToken ct) =>
         RetryWhenChangedAsync(async () =>
         {
             var existing = await store.FindUserAsync(idOrEmail, ct);
@@ -83,7 +97,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
             var built = await ApplyUserAsync(existing with { UpdatedAt = Storage.RowVersion.ChangedAt(timeProvider, existing.UpdatedAt) }, input, ct);
             return built.Error
                 ?? (Unchanged.Same(existing, built.Value!) ? existing
-                : await WriteAsync(built.Value!, (user, c) => store.UpdateUserAsync(user, existing.UpdatedAt, c), ct));
+                : await WriteAsync(built.Value!, (user, c) => write(user, existing.UpdatedAt, c), ct));
         }, _conflictBackOff, ct);
 
     /// <summary>Deletes it; the same delete sent twice at once answers not found to the second (<see cref="Outcomes.DeleteFoundAsync"/>).</summary>

@@ -58,6 +58,15 @@ public interface IIdentityStore
     /// </summary>
     Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// As <see cref="UpdateUserAsync"/>, for a customer moving themselves to <c>user.PlanId</c> without paying: written
+    /// only if that plan is, as the write runs, enabled, visible to customers and free in both prices (monthly and
+    /// overage), read in the write's own transaction and held so until it commits; else
+    /// <see cref="StoreConflictException"/> (field <c>plan</c>) and nothing is written. An operator's change to the plan
+    /// after the caller checked it therefore wins over the customer's change.
+    /// </summary>
+    Task UpdateUserToFreePlanAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken);
+
     /// <summary>Deletes the user and their API keys; <see cref="StoreChangedMeanwhileException"/> when there is no such user (deleted meanwhile).</summary>
     /// <remarks>With <paramref name="readAt"/>, only while its stored <c>updated_at</c> is still that (else <see cref="StoreChangedMeanwhileException"/> and nothing is deleted).</remarks>
     Task DeleteUserAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken);

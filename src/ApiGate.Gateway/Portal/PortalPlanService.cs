@@ -54,21 +54,19 @@ internal sealed partial class PortalPlanService(
     public async Task<PortalResult> ChangeAsync(UserDefinition user, string? planId, CancellationToken ct)
     {
         var plan = string.IsNullOrWhiteSpace(planId) || planId.Length > 100 ? null : await store.FindPlanAsync(planId.Trim(), ct);
-        if (plan is null || !plan.Enabled || !plan.Visible)
+        if (NotOffered(plan) is { } notOffered)
         {
-            return PortalResult.Refused("That plan is not offered.");
+            return notOffered;
         }
 
-        if (plan.Id == user.PlanId)
+        if (plan!.Id == user.PlanId)
         {
             return PortalResult.Success($"You are on {plan.Name} already.");
         }
 
-        if (!CanChangeDirectly(plan))
+        if (NotDirectly(plan) is { } notDirectly)
         {
-            return PortalResult.Refused(billing.Enabled
-                ? "Plans are changed through checkout, and a subscription is cancelled under Manage billing."
-                : $"{plan.Name} cannot be chosen here. Please contact the operator to change plans.");
+            return notDirectly;
         }
 
         if (await TooManyAsync(user, ct) is { } tooMany)
@@ -76,9 +74,35 @@ internal sealed partial class PortalPlanService(
             return tooMany;
         }
 
-        var result = await new UserService(store, timeProvider).UpdateAsync(user.Id, new UserChanges { Plan = plan.Id }, ct);
-        return result.Ok ? PortalResult.Success($"You are now on {plan.Name}.") : PortalResult.Refused(result.Error!.Message);
+        // The write checks the plan again as it runs: an operator may have hidden the plan or given it a price since the
+        // check above, and that word must win over the customer's change.
+        var result = await new UserService(store, timeProvider).ChangeToFreePlanAsync(user.Id, plan.Id, ct);
+        if (result.Ok)
+        {
+            return PortalResult.Success($"You are now on {plan.Name}.");
+        }
+
+        // Refused because the plan changed meanwhile: answered as the check above answers the plan as it is now.
+        if (result.Error!.Kind == ManagementErrorKind.Conflict)
+        {
+            var now = await store.FindPlanAsync(plan.Id, ct);
+            return NotOffered(now) ?? NotDirectly(now!) ?? PortalResult.Refused(result.Error.Message);
+        }
+
+        return PortalResult.Refused(result.Error.Message);
     }
+
+    /// <summary>The refusal for a plan that is not on the plan page (none, disabled or hidden), or null.</summary>
+    private static PortalResult? NotOffered(PlanDefinition? plan) =>
+        plan is null || !plan.Enabled || !plan.Visible ? PortalResult.Refused("That plan is not offered.") : null;
+
+    /// <summary>The refusal for an offered plan the portal may not move a customer to by itself (<see cref="CanChangeDirectly"/>), or null.</summary>
+    private PortalResult? NotDirectly(PlanDefinition plan) =>
+        CanChangeDirectly(plan)
+            ? null
+            : PortalResult.Refused(billing.Enabled
+                ? "Plans are changed through checkout, and a subscription is cancelled under Manage billing."
+                : $"{plan.Name} cannot be chosen here. Please contact the operator to change plans.");
 
     /// <summary>What a customer on billing hold is told when they try to change plans.</summary>
     public const string SettleFirst = "Your account is suspended because a payment failed. Settle it under Manage billing first; plans can change after that.";

@@ -98,9 +98,26 @@ public abstract partial class SqlGatewayStore
             (_, _, _) => Task.FromResult<WebhookEvent?>(WebhookPayloads.UserCreated(user)), cancellationToken, reference: "plan");
 
     public Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) =>
+        UpdateUserAsync(user, readAt, freePlanOnly: false, cancellationToken);
+
+    public Task UpdateUserToFreePlanAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) =>
+        UpdateUserAsync(user, readAt, freePlanOnly: true, cancellationToken);
+
+    /// <param name="freePlanOnly">Written only while the user's new plan is one a customer may take without paying (<see cref="UpdateUserToFreePlanAsync"/>).</param>
+    private Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, bool freePlanOnly, CancellationToken cancellationToken) =>
         WriteConfigWithEventAsync(Users.Update, UserRow.From(user), Duplicate("email", $"a user with email '{user.Email}' already exists"),
             async (connection, transaction, ct) =>
             {
+                // Checked in the transaction that writes the user, and held (PostgreSQL: FOR SHARE; SQLite's write transaction
+                // excludes every other writer) until it commits: an operator hiding the plan or giving it a price after the
+                // caller's check either lands first, and this write is refused, or waits for it.
+                if (freePlanOnly && await ScalarAsync(connection, transaction,
+                        $"SELECT COUNT(*) FROM (SELECT id FROM plans WHERE id = @PlanId AND enabled = @Yes AND visible = @Yes AND price_monthly = 0 AND overage_price = 0{ShareRowLock}) offered",
+                        ct, new { user.PlanId, Yes = true }) == 0)
+                {
+                    throw new StoreConflictException("plan", $"plan '{user.PlanId}' is no longer one customers may choose free of charge; nothing was changed");
+                }
+
                 // Read before the UPDATE runs (the callback runs first): the plan and address the user had. A change committed
                 // after this read changed updated_at too, so the UPDATE then finds nothing to change and nothing is written.
                 var (previousPlan, previousEmail, previousStatus) = (await QueryAsync<(string? PlanId, string? Email, string? Status)>(connection, transaction,
