@@ -173,7 +173,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
     /// (<see cref="Emails.StoredSpellingsOf"/>), or null: a few look-ups by the address index, as the login finds such an
     /// account, never a scan of the users.
     /// </summary>
-    private async Task<UserDefinition?> HolderOfAnotherSpellingAsync(string email, CancellationToken ct)
+    public static async Task<UserDefinition?> HolderOfAnotherSpellingAsync(IIdentityStore store, string email, CancellationToken ct)
     {
         foreach (var spelling in Emails.StoredSpellingsOf(email))
         {
@@ -228,7 +228,7 @@ public sealed class UserService(IIdentityStore store, TimeProvider timeProvider,
             // The store's unique index compares the address as stored: an account stored before the spelling rules under
             // another spelling of this mailbox (bob@XN--BCHER-KVA.example, bob@bücher.example.) would not stop a second user.
             var canonical = Emails.Canonical(email);
-            if (await HolderOfAnotherSpellingAsync(canonical, ct) is { } holder && holder.Id != u.Id)
+            if (await HolderOfAnotherSpellingAsync(store, canonical, ct) is { } holder && holder.Id != u.Id)
             {
                 return new ManagementError(ManagementErrorKind.Conflict, "email",
                     $"a user with email '{holder.Email}' already exists, which is another spelling of '{canonical}'");

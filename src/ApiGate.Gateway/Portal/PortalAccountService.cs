@@ -446,8 +446,10 @@ internal sealed partial class PortalAccountService(
     /// <summary>
     /// The user whose address is <paramref name="email"/> as typed (an address stored before the spelling rules is
     /// found as it was stored) or, failing that, as sign-up would have kept it (<see cref="Emails.KeptSpelling"/>):
-    /// <c>bob@XN--BCHER-KVA.example</c> finds <c>bob@bücher.example</c>, the mailbox it names. Only by address (a
-    /// user id typed into the form finds nothing), ASCII letters in any case, as sign-up compares addresses.
+    /// <c>bob@XN--BCHER-KVA.example</c> finds <c>bob@bücher.example</c>, the mailbox it names; and the other way round,
+    /// <c>bob@bücher.example</c> finds an account stored before the spelling rules as <c>bob@XN--BCHER-KVA.example</c>
+    /// (<see cref="UserService.HolderOfAnotherSpellingAsync"/>). Only by address (a user id typed into the form finds
+    /// nothing), ASCII letters in any case, as sign-up compares addresses.
     /// </summary>
     private async Task<UserDefinition?> FindByAddressAsync(string email, CancellationToken ct)
     {
@@ -461,10 +463,15 @@ internal sealed partial class PortalAccountService(
             return user;
         }
 
-        return Emails.KeptSpelling(email) is { } kept && await store.FindUserAsync(kept, ct) is { } found
-            && string.Equals(found.Email, Emails.Canonical(kept), StringComparison.OrdinalIgnoreCase)
-                ? found
-                : null;
+        var kept = Emails.KeptSpelling(email);
+        if (kept is not null && await store.FindUserAsync(kept, ct) is { } found
+            && string.Equals(found.Email, Emails.Canonical(kept), StringComparison.OrdinalIgnoreCase))
+        {
+            return found;
+        }
+
+        kept ??= Emails.SpellingProblem(email) is null ? email : null; // typed as sign-up keeps it now
+        return kept is null ? null : await UserService.HolderOfAnotherSpellingAsync(store, Emails.Canonical(kept), ct);
     }
 
     private static bool LooksLikeEmail(string email)

@@ -231,6 +231,27 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
         Assert.Equal(["ann@example.com", "bob@XN--BCHER-KVA.example"], (await store.ListUsersAsync(None)).Select(u => u.Email).Order(StringComparer.Ordinal));
     }
 
+    [Theory, EngineData(GatewayStores.Sqlite), EngineData(GatewayStores.Postgres)]
+    public async Task LoginAsync_MailboxStoredUnderAnOlderSpellingTypedInItsKeptSpelling_SignsItsOwnerIn(string engine)
+    {
+        // Arrange: accounts stored before the spelling rules, as their owners' browsers now type them (the kept spelling)
+        var created = await engines.CreateAsync(engine);
+        var portal = await PortalAsync(requireVerification: false, store: created.Store);
+        string[] older = ["bob@XN--BCHER-KVA.example", "cid@b\u00fccher.example.", "dan@xn--bcher-kva.example."];
+        await StoreUnderOlderSpellingsAsync(created, portal, false, older);
+
+        foreach (var stored in older)
+        {
+            var kept = Core.Text.Emails.KeptSpelling(stored)!;
+
+            // Act
+            var login = await portal.LoginAsync(kept, "correct horse battery", Address, None);
+
+            // Assert: the account as it was stored (before, "Email or password is incorrect.")
+            Assert.Equal((kept, true, "", stored), (kept, login.Ok, login.Ok ? "" : login.Message, login.User?.Email));
+        }
+    }
+
     /// <summary>
     /// Signs each address up in the spelling it keeps now (taking its confirmation email when one is sent), then rewrites
     /// it in the store as <paramref name="older"/> has it: what an account made before the spelling rules looks like.
