@@ -17,6 +17,7 @@ internal sealed class ExchangeMeter
     private readonly IHttpUpgradeFeature? _upgradeFeature;
     private readonly IHttpExtendedConnectFeature? _connectFeature;
     private readonly long _started;
+    private readonly bool _http2ServerBody;
 
     private ExchangeMeter(HttpContext context, MeteringRule rule, bool countEvents, int captureLimit, DateTimeOffset startedAt, bool serverBody, Transforms.BufferedBodies? buffered)
     {
@@ -44,6 +45,7 @@ internal sealed class ExchangeMeter
         // drops after the client went away (it does so without an error) is not counted as sent.
         var server = context.Features.Get<IHttpResponseBodyFeature>();
         var connection = server is not null && ReferenceEquals(server.Stream, _responseBody) ? server.Writer : null;
+        _http2ServerBody = connection is not null && HttpProtocol.IsHttp2(context.Request.Protocol);
         Response = new MeteredStream(_responseBody, countEvents, rule.NeedsResponseBody ? captureLimit : 0, buffered, connection,
             connection is null ? null : context.Response.Headers);
         context.Response.Body = Response;
@@ -144,6 +146,34 @@ internal sealed class ExchangeMeter
         && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(response.ContentType, out var type)
         && type.MediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The response bytes counted that an HTTP/2 client that went away may never have received. A write to an HTTP/2
+    /// stream completes once the server holds it in the stream's buffer (up to Kestrel's response buffer limit, 64 KiB by
+    /// default), from which it sends only what the client's flow-control window allows. A client that stops granting
+    /// window fills that buffer, so the gateway's next write waits for room; if the client then resets the stream or
+    /// closes the connection, the buffer's bytes are not counted (without this it was billed for up to 64 KiB beyond what
+    /// its window let through). A client that leaves while the gateway waits on the upstream, with nothing held up, is
+    /// billed for all that was written. (HTTP/1.x has its own check: the server's flush reports the dropped write.)
+    /// </summary>
+    private long HeldForClient(HttpContext context)
+    {
+        if (!_http2ServerBody || !Response.LastWriteWaited || !context.RequestAborted.IsCancellationRequested)
+        {
+            return 0;
+        }
+
+        var limit = context.RequestServices?.GetService(typeof(Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>))
+            is Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions> kestrel
+            ? kestrel.Value.Limits.MaxResponseBufferSize
+            : DefaultResponseBufferSize;
+
+        // No limit: the server may hold any amount, so nothing written is known to have reached the client.
+        return limit is { } held ? Math.Min(Response.Bytes, held) : Response.Bytes;
+    }
+
+    /// <summary>Kestrel's default response buffer limit (<c>KestrelServerLimits.MaxResponseBufferSize</c>).</summary>
+    private const long DefaultResponseBufferSize = 64 * 1024;
+
     /// <summary>Restores the original streams and returns what crossed, for the metering rule.</summary>
     /// <param name="answered">The error the gateway answered with, if any (its status is recorded, <see cref="StatusOf"/>).</param>
     public MeteringInput Stop(HttpContext context, Errors.GatewayError? answered)
@@ -169,7 +199,7 @@ internal sealed class ExchangeMeter
         {
             Status = StatusOf(context, answered),
             RequestBytes = RequestBytesRead + (socket?.BytesFromClient ?? 0),
-            ResponseBytes = Response.Bytes + (socket?.BytesToClient ?? 0),
+            ResponseBytes = Response.Bytes - HeldForClient(context) + (socket?.BytesToClient ?? 0),
             DurationMs = Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
             SseEvents = Response.Events > 0 && IsEventStream(context.Response) ? Response.Events : 0,
             WsMessages = socket?.Messages ?? 0,

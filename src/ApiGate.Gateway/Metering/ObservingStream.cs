@@ -46,10 +46,24 @@ internal abstract class ObservingStream(Stream inner, PipeWriter? connection = n
     /// </summary>
     public bool WriteCanceledWhileWaiting { get; private set; }
 
+    /// <summary>
+    /// True when the latest write through the server's writer, or a flush after it, had to wait for room (the server
+    /// held as much for the peer as it may), whether it then went out or was dropped: the peer had stopped taking data
+    /// as fast as it came.
+    /// </summary>
+    public bool LastWriteWaited { get; private set; }
+
     public override Task FlushAsync(CancellationToken cancellationToken)
     {
         var flush = Inner.FlushAsync(cancellationToken);
-        return flush.IsCompletedSuccessfully ? flush : ObserveAsync(new ValueTask(flush)).AsTask();
+        if (flush.IsCompletedSuccessfully)
+        {
+            return flush;
+        }
+
+        // A copy that flushes after each write waits here, not in the write, when the peer stops taking data.
+        LastWriteWaited |= connection is not null;
+        return ObserveAsync(new ValueTask(flush)).AsTask();
     }
 
     public override int Read(byte[] buffer, int offset, int count)
@@ -95,6 +109,7 @@ internal abstract class ObservingStream(Stream inner, PipeWriter? connection = n
         if (connection is not null)
         {
             var flush = connection.WriteAsync(buffer, cancellationToken);
+            LastWriteWaited = !flush.IsCompletedSuccessfully;
             if (flush.IsCompletedSuccessfully)
             {
                 var result = flush.Result;

@@ -20,15 +20,20 @@ internal sealed record Http2Frame(byte Type, byte Flags, int StreamId, byte[] Pa
 /// </summary>
 internal sealed class RawHttp2Connection : IAsyncDisposable
 {
+    public const byte DataFrame = 0x0;
     public const byte HeadersFrame = 0x1;
     public const byte RstStreamFrame = 0x3;
     public const byte SettingsFrame = 0x4;
     public const byte GoAwayFrame = 0x7;
+    public const byte WindowUpdateFrame = 0x8;
 
     public const byte EndStream = 0x1;
     public const byte EndHeaders = 0x4;
 
     public const ushort InitialWindowSizeSetting = 0x4;
+
+    /// <summary>The connection's flow-control window before any WINDOW_UPDATE (RFC 9113 6.9.2).</summary>
+    public const int DefaultWindow = 65_535;
 
     public const uint CancelError = 0x8;
     public const uint FlowControlError = 0x3;
@@ -151,6 +156,45 @@ internal sealed class RawHttp2Connection : IAsyncDisposable
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Reads what the server sends on <paramref name="streamId"/> until its DATA frames hold <paramref name="bytes"/>
+    /// bytes (bounded: 30 s) and returns how many they hold: fewer when the stream or connection ended first, more only
+    /// if the server sent past the window.
+    /// </summary>
+    public async Task<long> ReadDataAsync(int streamId, long bytes)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        long received = 0;
+        try
+        {
+            await foreach (var frame in _received.Reader.ReadAllAsync(bound.Token))
+            {
+                if (frame.StreamId == streamId && frame.Type == DataFrame)
+                {
+                    received += frame.Payload.Length;
+                }
+
+                if (received >= bytes || (frame.StreamId == streamId && (frame.Type == RstStreamFrame || (frame.Flags & EndStream) != 0)))
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return received;
+    }
+
+    /// <summary>A WINDOW_UPDATE frame granting <paramref name="increment"/> more bytes on <paramref name="streamId"/> (0: the connection).</summary>
+    public static byte[] WindowUpdate(int streamId, int increment)
+    {
+        var payload = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(payload, increment);
+        return Frame(WindowUpdateFrame, 0, streamId, payload);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,135 @@
+using System.Globalization;
+using ApiGate.Core.Management;
+using ApiGate.Core.Usage;
+using ApiGate.Gateway.Configuration;
+using ApiGate.Gateway.Tests.Infrastructure;
+
+namespace ApiGate.Gateway.Tests.Metering;
+
+/// <summary>
+/// HTTP/2 clients that stop granting flow-control window on a large response and then reset the stream or close the
+/// connection are billed for the bytes their window let through, not for what the gateway held for them when they went.
+/// </summary>
+public sealed class Http2StalledClientBytesTests : GatewayTestBase
+{
+    private const int StreamId = 1;
+
+    private protected override void Configure(GatewayOptions options)
+    {
+        options.UsageRawEvents = "all";
+        options.H2cPort = 0;
+    }
+
+    private protected override async Task SetUpAsync()
+    {
+        await Gateway.AddUpstreamAsync("backend", Upstream.Url);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "bytes", Path = "/bytes/*", Upstream = "backend", MeteringMode = "bytes" }, reload: false);
+        await Gateway.AddRouteAsync(new RouteInput { Name = "stream", Path = "/stream/*", Upstream = "backend", Protocol = "http_stream", MeteringMode = "bytes" });
+    }
+
+    // What may be counted short of what the client received: the stream's buffer the server held (Kestrel's response
+    // buffer, 64 KiB), which is not counted once the client has gone, and the forwarder's write that was waiting for
+    // room in it (its copy buffer, 64 KiB), which is not counted either, though some of both may have reached the client.
+    private const long ServerBuffers = 2 * 64 * 1024;
+
+    [Theory]
+    [InlineData("/bytes", false, false, 16 * 1024)]
+    [InlineData("/bytes", true, false, 16 * 1024)]
+    [InlineData("/bytes", false, true, 16 * 1024)]
+    [InlineData("/bytes", true, true, 16 * 1024)]
+    [InlineData("/bytes", false, false, 1024 * 1024)]
+    [InlineData("/bytes", true, false, 1024 * 1024)]
+    [InlineData("/stream", false, true, 1024 * 1024)]
+    [InlineData("/bytes", true, true, 1024 * 1024)]
+    public async Task ClientGrantsNoMoreWindowThenLeaves_ResponseBytesAreAtMostWhatItsWindowLetThrough(string route, bool chunked, bool closeConnection, int window)
+    {
+        // Arrange: a client whose stream may take `window` bytes (and its connection as many) and which never grants
+        // more asks for 2 GB (with chunked, an answer of no announced length) and takes all its window lets through;
+        // then the gateway fills what it holds for the client (it stops reading the upstream).
+        var client = await RawHttp2Connection.ConnectAsync(Gateway.Addresses.ElementAt(1));
+        var closed = false;
+        long received;
+        try
+        {
+            Assert.True(await client.WriteSettingsAsync((RawHttp2Connection.InitialWindowSizeSetting, (uint)window)));
+            if (window > RawHttp2Connection.DefaultWindow)
+            {
+                Assert.True(await client.WriteAsync(RawHttp2Connection.WindowUpdate(0, window - RawHttp2Connection.DefaultWindow)));
+            }
+
+            Assert.True(await client.WriteAsync(RawHttp2Connection.GetHeaders(StreamId, $"{route}/download?bytes=2000000000{(chunked ? "&chunked" : "")}")));
+            received = await client.ReadDataAsync(StreamId, window);
+            Assert.Equal(window, received);
+            await WaitUntilUpstreamHeldUpAsync();
+
+            // Act: the client resets the stream, or closes its connection.
+            if (closeConnection)
+            {
+                closed = true;
+                await client.DisposeAsync();
+            }
+            else
+            {
+                Assert.True(await client.WriteAsync(RawHttp2Connection.RstStream(StreamId, RawHttp2Connection.CancelError)));
+            }
+
+            var recorder = Gateway.Service<ApiGate.Gateway.Usage.UsageRecorder>();
+            await Poll.UntilAsync(() => recorder.Written + recorder.QueueDepth == 1, () => "recorded: " + (recorder.Written + recorder.QueueDepth));
+        }
+        finally
+        {
+            if (!closed)
+            {
+                await client.DisposeAsync();
+            }
+        }
+
+        // Assert: never more than the window let through (all the client received), and short of it by at most what
+        // the server held for the client and the write waiting for room there.
+        await Gateway.StopAsync();
+        await using var store = new ApiGate.Storage.Sqlite.SqliteGatewayStore(Gateway.DatabasePath, new ApiGate.Storage.Secrets.SecretProtector(null));
+        var e = Assert.Single(await store.GetRecentUsageAsync(UsageEvent.Anonymous, 10, CancellationToken.None));
+        Assert.Equal(200, e.Status);
+        Assert.InRange(e.ResponseBytes, Math.Max(0, received - ServerBuffers), received);
+    }
+
+    /// <summary>
+    /// Waits until the gateway has stopped reading the upstream: the kernel's queues on the upstream's connections are
+    /// full (unchanged over ten looks in a row), so the gateway holds all it will for the stalled client.
+    /// </summary>
+    private async Task WaitUntilUpstreamHeldUpAsync()
+    {
+        var port = ":" + new Uri(Upstream.Url).Port.ToString("X4", CultureInfo.InvariantCulture);
+        long queued = 0;
+        var unchanged = 0;
+        await Poll.UntilAsync(() =>
+        {
+            if (unchanged >= 10)
+            {
+                return true; // seen full once is enough (the poll looks again before it returns)
+            }
+
+            var now = Queued(port);
+            unchanged = now > 0 && now == queued ? unchanged + 1 : 0;
+            queued = now;
+            return unchanged >= 10;
+        }, () => "the upstream's queues did not fill: " + queued);
+    }
+
+    /// <summary>The bytes the kernel holds on connections to or from <paramref name="port"/> (/proc/net/tcp tx and rx queues).</summary>
+    private static long Queued(string port)
+    {
+        long total = 0;
+        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields[1].EndsWith(port, StringComparison.Ordinal) || fields[2].EndsWith(port, StringComparison.Ordinal))
+            {
+                var queues = fields[4].Split(':');
+                total += long.Parse(queues[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture) + long.Parse(queues[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return total;
+    }
+}
