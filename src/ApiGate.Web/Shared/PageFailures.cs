@@ -402,7 +402,7 @@ internal static class FormPosts
             {
                 using var body = new MemoryStream();
                 await request.Body.CopyToAsync(body, cancellationToken);
-                return UrlEncodedFieldNotUtf8(body.GetBuffer().AsSpan(0, (int)body.Length), text == FormText.Ascii);
+                return UrlEncodedFieldNotUtf8(body.GetBuffer().AsSpan(0, (int)body.Length), text);
             }
 
             var boundary = HeaderUtilities.RemoveQuotes(type.Boundary).Value;
@@ -415,7 +415,8 @@ internal static class FormPosts
             while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
             {
                 var sectionText = MediaTypeHeaderValue.TryParse(section.ContentType, out var sectionType) ? ReadAs(sectionType) : FormText.Utf8;
-                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition() || sectionText is null)
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition()
+                    || sectionText is null or FormText.EscapesAsUtf8)
                 {
                     continue; // a file, or a value in a character set of its own
                 }
@@ -444,10 +445,18 @@ internal static class FormPosts
 
         /// <summary>As ASCII, every byte past it a <c>?</c>.</summary>
         Ascii,
+
+        /// <summary>
+        /// In another one-byte character set (<c>iso-8859-1</c>): an urlencoded form's bytes are read in it, but its percent
+        /// escapes as UTF-8, a run of them that is not valid UTF-8 kept as its escape text (<c>%E9</c>). A multipart
+        /// section in such a set has no escapes and is not checked.
+        /// </summary>
+        EscapesAsUtf8,
     }
 
     // As the form reader picks the encoding: none, UTF-8 or an unknown name is read as UTF-8; ASCII as ASCII; another known
-    // character set is decoded in it and not checked here (null; UTF-7 is refused before).
+    // one-byte character set is decoded in it, its escapes as UTF-8; a multi-byte one is not checked here (null; UTF-7 is
+    // refused before).
     private static FormText? ReadAs(MediaTypeHeaderValue type)
     {
         try
@@ -456,6 +465,7 @@ internal static class FormPosts
             {
                 null or { CodePage: 65001 } => FormText.Utf8,
                 { CodePage: 20127 } => FormText.Ascii,
+                { IsSingleByte: true } => FormText.EscapesAsUtf8,
                 _ => null,
             };
         }
@@ -481,7 +491,7 @@ internal static class FormPosts
         : ascii && !System.Text.Ascii.IsValid(bytes) ? Misread.NotAscii
         : null;
 
-    private static (string Name, bool InName, bool DeclaredAscii)? UrlEncodedFieldNotUtf8(ReadOnlySpan<byte> body, bool ascii)
+    private static (string Name, bool InName, bool DeclaredAscii)? UrlEncodedFieldNotUtf8(ReadOnlySpan<byte> body, FormText text)
     {
         while (!body.IsEmpty)
         {
@@ -490,8 +500,8 @@ internal static class FormPosts
             body = end < 0 ? [] : body[(end + 1)..];
             var eq = pair.IndexOf((byte)'=');
             var name = eq < 0 ? pair : pair[..eq];
-            var inName = MisfitDecoded(name, ascii);
-            if ((inName ?? (eq >= 0 ? MisfitDecoded(pair[(eq + 1)..], ascii) : null)) is { } misfit)
+            var inName = MisfitDecoded(name, text);
+            if ((inName ?? (eq >= 0 ? MisfitDecoded(pair[(eq + 1)..], text) : null)) is { } misfit)
             {
                 // Named as read as UTF-8: the form reader keeps an invalid sequence as its escape text.
                 return (Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(name).Replace('+', ' ')), inName is not null, misfit == Misread.NotAscii);
@@ -501,11 +511,43 @@ internal static class FormPosts
         return null;
     }
 
-    /// <summary><see cref="Misfit"/> of <paramref name="encoded"/> decoded: '+' a space and "%XX" a byte (a '%' without two hex digits kept).</summary>
-    private static Misread? MisfitDecoded(ReadOnlySpan<byte> encoded, bool ascii)
+    /// <summary>
+    /// <see cref="Misfit"/> of <paramref name="encoded"/> decoded: '+' a space and "%XX" a byte (a '%' without two hex digits
+    /// kept). In another one-byte character set only its runs of escapes, each of which the form reader decodes as UTF-8.
+    /// </summary>
+    private static Misread? MisfitDecoded(ReadOnlySpan<byte> encoded, FormText text)
     {
+        if (text == FormText.EscapesAsUtf8)
+        {
+            return MisfitEscapes(encoded);
+        }
+
         var bytes = encoded.ToArray();
-        return Misfit(System.Net.WebUtility.UrlDecodeToBytes(bytes, 0, bytes.Length), ascii);
+        return Misfit(System.Net.WebUtility.UrlDecodeToBytes(bytes, 0, bytes.Length), text == FormText.Ascii);
+    }
+
+    /// <summary>Whether a run of "%XX" escapes in <paramref name="encoded"/> decodes to bytes that are not valid UTF-8.</summary>
+    private static Misread? MisfitEscapes(ReadOnlySpan<byte> encoded)
+    {
+        var run = new List<byte>();
+        for (var i = 0; i <= encoded.Length; i++)
+        {
+            if (i + 2 < encoded.Length && encoded[i] == '%' && System.Uri.IsHexDigit((char)encoded[i + 1]) && System.Uri.IsHexDigit((char)encoded[i + 2]))
+            {
+                run.Add((byte)((System.Uri.FromHex((char)encoded[i + 1]) << 4) | System.Uri.FromHex((char)encoded[i + 2])));
+                i += 2;
+                continue;
+            }
+
+            if (run.Count > 0 && !System.Text.Unicode.Utf8.IsValid(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run)))
+            {
+                return Misread.NotUtf8;
+            }
+
+            run.Clear();
+        }
+
+        return null;
     }
 
     /// <summary>The status for <paramref name="exception"/>: the request limit's own (e.g. 413) or 400.</summary>

@@ -429,6 +429,52 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
     }
 
+    [Theory]
+    [InlineData("iso-8859-1")]
+    [InlineData("windows-1252")]
+    public async Task CreateUser_DeclaredSingleByteCharsetWithEscapeNotValidUtf8_400NamingTheField(string charset)
+    {
+        // Arrange: a form declared in a one-byte character set, the name's last byte percent-escaped (%E9, é in it). The
+        // form reader decodes the raw bytes in that set but the escapes as UTF-8, and keeps an invalid one as its text.
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        var body = System.Text.Encoding.ASCII.GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
+            + "&email=ann%40example.com&plan=free&name=Ren%E9");
+        var head = $"POST /ui/users HTTP/1.1\r\nHost: {new Uri(_gateway.Url).Authority}\r\nConnection: close\r\nCookie: {console.CookieHeader}\r\n"
+            + $"Content-Type: application/x-www-form-urlencoded; charset={charset}\r\nContent-Length: {body.Length}\r\n\r\n";
+
+        // Act
+        var refused = await RawHttp.SendAsync(_gateway.Url, [.. System.Text.Encoding.ASCII.GetBytes(head), .. body]);
+
+        // Assert: before, the user was stored named "Ren%E9" without a word
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("<p id=\"form-refused\">The value of the field <code>name</code> is not valid UTF-8, so nothing was changed "
+            + "(a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", refused.Body, StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
+    [Fact]
+    public async Task CreateUser_DeclaredLatin1WithRawByteAndUtf8Escape_StoredAsRead()
+    {
+        // Arrange: a raw byte read in the declared set (0xE9, é) and an escape that is valid UTF-8 (%C3%A9, é): both read as sent
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        byte[] body = [.. System.Text.Encoding.ASCII.GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
+            + "&email=ann%40example.com&plan=free&name=Ren"), 0xE9, .. System.Text.Encoding.ASCII.GetBytes("+Ren%C3%A9")];
+        var head = $"POST /ui/users HTTP/1.1\r\nHost: {new Uri(_gateway.Url).Authority}\r\nConnection: close\r\nCookie: {console.CookieHeader}\r\n"
+            + $"Content-Type: application/x-www-form-urlencoded; charset=iso-8859-1\r\nContent-Length: {body.Length}\r\n\r\n";
+
+        // Act
+        var response = await RawHttp.SendAsync(_gateway.Url, [.. System.Text.Encoding.ASCII.GetBytes(head), .. body]);
+
+        // Assert
+        Assert.NotEqual(400, response.Status);
+        var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
+        Assert.Equal("Ren\u00e9 Ren\u00e9", Assert.Single(users).Name);
+    }
+
     /// <summary>The create-user form was refused with 400 naming <paramref name="field"/> as not UTF-8, and no user was stored.</summary>
     private async Task AssertUserRefusedAsNotUtf8Async(HttpResponseMessage refused, string field)
     {
