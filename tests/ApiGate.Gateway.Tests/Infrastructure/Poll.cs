@@ -8,12 +8,16 @@ internal static class Poll
     /// <summary>Polls <paramref name="condition"/> every 10 ms for at most 30 s; fails the test if it never holds.</summary>
     public static async Task UntilAsync(Func<bool> condition)
     {
-        for (var i = 0; i < 3000 && !condition(); i++)
+        // Looked at once per round and its last answer kept: a condition with state (unchanged for so many rounds) is not
+        // asked again after it held.
+        var held = condition();
+        for (var i = 0; i < 3000 && !held; i++)
         {
             await Task.Delay(10);
+            held = condition();
         }
 
-        Assert.True(condition());
+        Assert.True(held);
     }
 
     /// <summary><see cref="UntilAsync(Func{bool})"/>, failing with <paramref name="why"/>'s text (e.g. the log so far) when it never holds.</summary>
@@ -22,12 +26,14 @@ internal static class Poll
     /// <summary><see cref="UntilAsync(Func{bool}, Func{string})"/> for a condition that reads the store or the network.</summary>
     public static async Task UntilAsync(Func<Task<bool>> condition, Func<string> why)
     {
-        for (var i = 0; i < 3000 && !await condition(); i++)
+        var held = await condition();
+        for (var i = 0; i < 3000 && !held; i++)
         {
             await Task.Delay(10);
+            held = await condition();
         }
 
-        Assert.True(await condition(), why());
+        Assert.True(held, held ? "" : why());
     }
 
     /// <summary>Whether <paramref name="condition"/> held within <paramref name="limit"/>, looked at every 50 ms (for tests that assert on it with their own message).</summary>
