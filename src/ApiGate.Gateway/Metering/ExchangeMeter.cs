@@ -150,14 +150,14 @@ internal sealed class ExchangeMeter
     /// The response bytes counted that an HTTP/2 client that went away may never have received. A write to an HTTP/2
     /// stream completes once the server holds it in the stream's buffer (up to Kestrel's response buffer limit, 64 KiB by
     /// default), from which it sends only what the client's flow-control window allows. A client that stops granting
-    /// window fills that buffer, so the gateway's next write waits for room; if the client then resets the stream or
+    /// window fills that buffer, so a write of the gateway's waits for room; if the client then resets the stream or
     /// closes the connection, the buffer's bytes are not counted (without this it was billed for up to 64 KiB beyond what
-    /// its window let through). A client that leaves while the gateway waits on the upstream, with nothing held up, is
-    /// billed for all that was written. (HTTP/1.x has its own check: the server's flush reports the dropped write.)
+    /// its window let through). A client that leaves having never held a write up (a gRPC call cancelled between
+    /// messages) is billed for all that was written. (HTTP/1.x has its own check: the server's flush reports the dropped write.)
     /// </summary>
     private long HeldForClient(HttpContext context)
     {
-        if (!_http2ServerBody || !Response.LastWriteWaited || !context.RequestAborted.IsCancellationRequested)
+        if (!_http2ServerBody || !Response.WriteWaited || !context.RequestAborted.IsCancellationRequested)
         {
             return 0;
         }

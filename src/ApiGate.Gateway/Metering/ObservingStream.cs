@@ -47,11 +47,12 @@ internal abstract class ObservingStream(Stream inner, PipeWriter? connection = n
     public bool WriteCanceledWhileWaiting { get; private set; }
 
     /// <summary>
-    /// True when the latest write through the server's writer, or a flush after it, had to wait for room (the server
-    /// held as much for the peer as it may), whether it then went out or was dropped: the peer had stopped taking data
-    /// as fast as it came.
+    /// True once a write through the server's writer, or a flush after one, had to wait for room (the server held as much
+    /// for the peer as it may), whether it then went out or was dropped: the peer stopped taking data as fast as it came
+    /// at least once. Kept once set: the write under way when the peer left need not be the one that waited (a write
+    /// the server took just before it left, into room the peer's last window update made).
     /// </summary>
-    public bool LastWriteWaited { get; private set; }
+    public bool WriteWaited { get; private set; }
 
     public override Task FlushAsync(CancellationToken cancellationToken)
     {
@@ -62,7 +63,7 @@ internal abstract class ObservingStream(Stream inner, PipeWriter? connection = n
         }
 
         // A copy that flushes after each write waits here, not in the write, when the peer stops taking data.
-        LastWriteWaited |= connection is not null;
+        WriteWaited |= connection is not null;
         return ObserveAsync(new ValueTask(flush)).AsTask();
     }
 
@@ -109,7 +110,7 @@ internal abstract class ObservingStream(Stream inner, PipeWriter? connection = n
         if (connection is not null)
         {
             var flush = connection.WriteAsync(buffer, cancellationToken);
-            LastWriteWaited = !flush.IsCompletedSuccessfully;
+            WriteWaited |= !flush.IsCompletedSuccessfully;
             if (flush.IsCompletedSuccessfully)
             {
                 var result = flush.Result;
