@@ -411,16 +411,10 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     public async Task CreateUser_DeclaredAsciiWithRawUtf8Bytes_400NamingTheFieldAndNothingStored(string charset)
     {
         // Arrange: the create-user form declared ASCII, the name's bytes valid UTF-8 past ASCII, sent raw ("René")
-        using var console = new ConsoleHttp(_gateway.Url);
-        await console.SignInAsync(_token);
-        var antiforgery = await console.TokenFromAsync("/ui/users");
-        byte[] body = [.. System.Text.Encoding.ASCII.GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
-            + "&email=ann%40example.com&plan=free&name=Ren"), 0xC3, 0xA9];
-        var head = $"POST /ui/users HTTP/1.1\r\nHost: {new Uri(_gateway.Url).Authority}\r\nConnection: close\r\nCookie: {console.CookieHeader}\r\n"
-            + $"Content-Type: application/x-www-form-urlencoded; charset={charset}\r\nContent-Length: {body.Length}\r\n\r\n";
+        byte[] name = [.. "Ren"u8, 0xC3, 0xA9];
 
         // Act
-        var refused = await RawHttp.SendAsync(_gateway.Url, [.. System.Text.Encoding.ASCII.GetBytes(head), .. body]);
+        var refused = await PostCreateUserRawAsync(charset, name);
 
         // Assert: before, the user was stored named "Ren??" without a word
         Assert.Equal(400, refused.Status);
@@ -436,16 +430,8 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     {
         // Arrange: a form declared in a one-byte character set, the name's last byte percent-escaped (%E9, é in it). The
         // form reader decodes the raw bytes in that set but the escapes as UTF-8, and keeps an invalid one as its text.
-        using var console = new ConsoleHttp(_gateway.Url);
-        await console.SignInAsync(_token);
-        var antiforgery = await console.TokenFromAsync("/ui/users");
-        var body = System.Text.Encoding.ASCII.GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
-            + "&email=ann%40example.com&plan=free&name=Ren%E9");
-        var head = $"POST /ui/users HTTP/1.1\r\nHost: {new Uri(_gateway.Url).Authority}\r\nConnection: close\r\nCookie: {console.CookieHeader}\r\n"
-            + $"Content-Type: application/x-www-form-urlencoded; charset={charset}\r\nContent-Length: {body.Length}\r\n\r\n";
-
         // Act
-        var refused = await RawHttp.SendAsync(_gateway.Url, [.. System.Text.Encoding.ASCII.GetBytes(head), .. body]);
+        var refused = await PostCreateUserRawAsync(charset, "Ren%E9"u8.ToArray());
 
         // Assert: before, the user was stored named "Ren%E9" without a word
         Assert.Equal(400, refused.Status);
@@ -458,21 +444,31 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
     public async Task CreateUser_DeclaredLatin1WithRawByteAndUtf8Escape_StoredAsRead()
     {
         // Arrange: a raw byte read in the declared set (0xE9, é) and an escape that is valid UTF-8 (%C3%A9, é): both read as sent
-        using var console = new ConsoleHttp(_gateway.Url);
-        await console.SignInAsync(_token);
-        var antiforgery = await console.TokenFromAsync("/ui/users");
-        byte[] body = [.. System.Text.Encoding.ASCII.GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
-            + "&email=ann%40example.com&plan=free&name=Ren"), 0xE9, .. System.Text.Encoding.ASCII.GetBytes("+Ren%C3%A9")];
-        var head = $"POST /ui/users HTTP/1.1\r\nHost: {new Uri(_gateway.Url).Authority}\r\nConnection: close\r\nCookie: {console.CookieHeader}\r\n"
-            + $"Content-Type: application/x-www-form-urlencoded; charset=iso-8859-1\r\nContent-Length: {body.Length}\r\n\r\n";
+        byte[] name = [.. "Ren"u8, 0xE9, .. "+Ren%C3%A9"u8];
 
         // Act
-        var response = await RawHttp.SendAsync(_gateway.Url, [.. System.Text.Encoding.ASCII.GetBytes(head), .. body]);
+        var response = await PostCreateUserRawAsync("iso-8859-1", name);
 
         // Assert
         Assert.NotEqual(400, response.Status);
         var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
         Assert.Equal("Ren\u00e9 Ren\u00e9", Assert.Single(users).Name);
+    }
+
+    /// <summary>
+    /// Signs in and posts the create-user form as raw bytes, declared in <paramref name="charset"/>, with the name's bytes
+    /// as given (raw bytes and percent escapes alike): what a client other than a browser may send.
+    /// </summary>
+    private async Task<RawResponse> PostCreateUserRawAsync(string charset, byte[] name)
+    {
+        using var console = new ConsoleHttp(_gateway.Url);
+        await console.SignInAsync(_token);
+        var antiforgery = await console.TokenFromAsync("/ui/users");
+        byte[] body = [.. System.Text.Encoding.ASCII.GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
+            + "&email=ann%40example.com&plan=free&name="), .. name];
+        var head = $"POST /ui/users HTTP/1.1\r\nHost: {new Uri(_gateway.Url).Authority}\r\nConnection: close\r\nCookie: {console.CookieHeader}\r\n"
+            + $"Content-Type: application/x-www-form-urlencoded; charset={charset}\r\nContent-Length: {body.Length}\r\n\r\n";
+        return await RawHttp.SendAsync(_gateway.Url, [.. System.Text.Encoding.ASCII.GetBytes(head), .. body]);
     }
 
     /// <summary>The create-user form was refused with 400 naming <paramref name="field"/> as not UTF-8, and no user was stored.</summary>

@@ -131,4 +131,21 @@ internal sealed record EngineStore(string Driver, string Dsn, SqlGatewayStore St
         await connection.OpenAsync();
         return connection;
     }
+
+    /// <summary>Runs <paramref name="sql"/> on a connection of the test's own (<see cref="OpenRawAsync"/>); the rows it changed.</summary>
+    public async Task<int> ExecuteRawAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = await OpenRawAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+
+        return await command.ExecuteNonQueryAsync();
+    }
 }

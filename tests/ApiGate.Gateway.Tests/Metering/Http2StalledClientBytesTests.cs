@@ -1,4 +1,3 @@
-using System.Globalization;
 using ApiGate.Core.Management;
 using ApiGate.Core.Usage;
 using ApiGate.Gateway.Configuration;
@@ -99,37 +98,15 @@ public sealed class Http2StalledClientBytesTests : GatewayTestBase
     /// </summary>
     private async Task WaitUntilUpstreamHeldUpAsync()
     {
-        var port = ":" + new Uri(Upstream.Url).Port.ToString("X4", CultureInfo.InvariantCulture);
+        var port = new Uri(Upstream.Url).Port;
         long queued = 0;
         var unchanged = 0;
         await Poll.UntilAsync(() =>
         {
-            if (unchanged >= 10)
-            {
-                return true; // seen full once is enough (the poll looks again before it returns)
-            }
-
-            var now = Queued(port);
+            var now = StalledClients.Queued(port);
             unchanged = now > 0 && now == queued ? unchanged + 1 : 0;
             queued = now;
             return unchanged >= 10;
         }, () => "the upstream's queues did not fill: " + queued);
-    }
-
-    /// <summary>The bytes the kernel holds on connections to or from <paramref name="port"/> (/proc/net/tcp tx and rx queues).</summary>
-    private static long Queued(string port)
-    {
-        long total = 0;
-        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
-        {
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields[1].EndsWith(port, StringComparison.Ordinal) || fields[2].EndsWith(port, StringComparison.Ordinal))
-            {
-                var queues = fields[4].Split(':');
-                total += long.Parse(queues[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture) + long.Parse(queues[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            }
-        }
-
-        return total;
     }
 }

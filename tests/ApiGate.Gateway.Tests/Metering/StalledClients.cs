@@ -113,14 +113,17 @@ internal static class StalledClients
     }
 
     /// <summary>The bytes both ends' kernels hold on a client's connection to the gateway (/proc/net/tcp tx and rx queues).</summary>
-    private static long Queued(Socket client)
+    private static long Queued(Socket client) => Queued(((IPEndPoint)client.LocalEndPoint!).Port);
+
+    /// <summary>The bytes the kernel holds on connections to or from local <paramref name="port"/> (/proc/net/tcp tx and rx queues).</summary>
+    public static long Queued(int port)
     {
-        var port = ":" + ((IPEndPoint)client.LocalEndPoint!).Port.ToString("X4", CultureInfo.InvariantCulture);
+        var hex = ":" + port.ToString("X4", CultureInfo.InvariantCulture);
         long total = 0;
         foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
         {
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields[1].EndsWith(port, StringComparison.Ordinal) || fields[2].EndsWith(port, StringComparison.Ordinal))
+            if (fields[1].EndsWith(hex, StringComparison.Ordinal) || fields[2].EndsWith(hex, StringComparison.Ordinal))
             {
                 var queues = fields[4].Split(':');
                 total += long.Parse(queues[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture) + long.Parse(queues[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);

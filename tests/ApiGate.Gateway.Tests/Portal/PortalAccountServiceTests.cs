@@ -268,18 +268,7 @@ public sealed class PortalAccountServiceTests(StoreEngines engines) : IClassFixt
             }
 
             var user = (await engine.Store.FindUserAsync(kept, None))!;
-            await using var connection = await engine.OpenRawAsync();
-            await using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE users SET email = @email WHERE id = @id";
-            foreach (var (name, value) in new[] { ("email", stored), ("id", user.Id) })
-            {
-                var parameter = command.CreateParameter();
-                parameter.ParameterName = name;
-                parameter.Value = value;
-                command.Parameters.Add(parameter);
-            }
-
-            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+            Assert.Equal(1, await engine.ExecuteRawAsync("UPDATE users SET email = @email WHERE id = @id", ("email", stored), ("id", user.Id)));
         }
     }
 

@@ -76,18 +76,7 @@ public sealed class UserEmailSpellingTests(StoreEngines engines) : IClassFixture
     private static async Task<Core.Identity.UserDefinition> StoreUnderOlderSpellingAsync(EngineStore engine, UserService users, string stored)
     {
         var user = (await users.CreateAsync(new UserChanges { Email = Core.Text.Emails.KeptSpelling(stored)!, Plan = await PlanAsync(engine) }, None)).Value!;
-        await using var connection = await engine.OpenRawAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE users SET email = @email WHERE id = @id";
-        foreach (var (name, value) in new[] { ("email", stored), ("id", user.Id) })
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value;
-            command.Parameters.Add(parameter);
-        }
-
-        Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        Assert.Equal(1, await engine.ExecuteRawAsync("UPDATE users SET email = @email WHERE id = @id", ("email", stored), ("id", user.Id)));
         return (await engine.Store.FindUserAsync(user.Id, None))!;
     }
 
