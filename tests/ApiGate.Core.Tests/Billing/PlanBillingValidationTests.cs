@@ -126,6 +126,7 @@ public sealed class PlanBillingValidationTests
         public Task<UserDefinition?> FindUserAsync(string idOrEmail, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CreateUserAsync(UserDefinition user, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task UpdateUserAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task UpdateUserToFreePlanAsync(UserDefinition user, DateTimeOffset readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task DeleteUserAsync(string id, DateTimeOffset? readAt, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<IReadOnlyList<ApiKeyDefinition>> ListKeysAsync(string? userId, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task<StorePage<ApiKeyDefinition>> ListKeysPageAsync(string? userId, int offset, ListCursor? after, int count, CancellationToken cancellationToken) => throw new NotSupportedException();
