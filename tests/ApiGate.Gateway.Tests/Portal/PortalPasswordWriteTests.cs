@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Runtime.ExceptionServices;
 using ApiGate.Core.Portal;
 using ApiGate.Core.Storage;
 using ApiGate.Gateway.Portal;
@@ -172,19 +170,19 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
     {
         // Arrange: two posts of one link; the second passes the read check, then the first commits before its write
         var created = await engines.CreateAsync(engine);
-        var hook = new StoreThatRunsBeforeReset();
-        var portal = Portal(StoreThatRunsBeforeReset.Wrap(created.Store, hook));
+        var hook = HookedStore.Wrap(created.Store, nameof(IGatewayStore.ResetPortalPasswordAsync));
+        var portal = Portal(hook.Store);
         var user = await SignedUpAsync(Portal(created.Store), created.Store, "twice@example.com");
         var token = await ResetLinkAsync(created.Store, user.Id);
         var first = Portal(created.Store);
         PortalResult? firstResult = null;
-        hook.BeforeReset = async () => firstResult = await first.ResetAsync(token, NewPassword, None);
+        hook.Before = async () => firstResult = await first.ResetAsync(token, NewPassword, None);
 
         // Act
         var second = await portal.ResetAsync(token, "the second post's password", None);
 
         // Assert
-        Assert.Null(hook.BeforeReset); // the first post did land between the second's check and its write
+        Assert.Null(hook.Before); // the first post did land between the second's check and its write
         Assert.Equal((true, "Your password is changed. Log in with the new one."), Outcome(firstResult!));
         Assert.Equal((false, PortalAccountService.LinkUnusable), Outcome(second));
         Assert.True((await first.LoginAsync("twice@example.com", NewPassword, Address, None)).Ok);
@@ -315,57 +313,5 @@ public sealed class PortalPasswordWriteTests(StoreEngines engines) : IClassFixtu
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         await command.ExecuteNonQueryAsync();
-    }
-}
-
-/// <summary>
-/// The store, forwarded call by call, with one hook: before the next atomic reset write (after the reset's read check),
-/// <see cref="BeforeReset"/> runs once.
-/// </summary>
-public class StoreThatRunsBeforeReset : DispatchProxy
-{
-    internal Func<Task>? BeforeReset { get; set; }
-
-    private IGatewayStore _inner = null!;
-
-    private StoreThatRunsBeforeReset? _shared;
-
-    internal static IGatewayStore Wrap(IGatewayStore inner, StoreThatRunsBeforeReset hook)
-    {
-        hook._inner = inner;
-        var proxy = Create<IGatewayStore, StoreThatRunsBeforeReset>();
-        ((StoreThatRunsBeforeReset)(object)proxy)._shared = hook;
-        return proxy;
-    }
-
-    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
-    {
-        var hook = _shared!;
-        if (targetMethod!.Name == "ResetPortalPasswordAsync" && hook.BeforeReset is { } before)
-        {
-            hook.BeforeReset = null;
-            return ThenAsync(before, () => (Task<PortalToken?>)Forward(hook._inner, targetMethod, args)!);
-        }
-
-        return Forward(hook._inner, targetMethod, args);
-    }
-
-    private static async Task<PortalToken?> ThenAsync(Func<Task> before, Func<Task<PortalToken?>> call)
-    {
-        await before();
-        return await call();
-    }
-
-    private static object? Forward(IGatewayStore inner, MethodInfo method, object?[]? args)
-    {
-        try
-        {
-            return method.Invoke(inner, args);
-        }
-        catch (TargetInvocationException ex) when (ex.InnerException is not null)
-        {
-            ExceptionDispatchInfo.Throw(ex.InnerException);
-            throw;
-        }
     }
 }

@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Runtime.ExceptionServices;
 using ApiGate.Core.Billing;
 using ApiGate.Core.Identity;
 using ApiGate.Core.Management;
@@ -89,48 +87,9 @@ public sealed class PortalPlanChangeTests(StoreEngines engines) : IClassFixture<
     /// <summary>The portal's plan service; <paramref name="betweenCheckAndWrite"/> runs when it counts the request, after its check of the plan and before its write.</summary>
     private PortalPlanService Portal(IGatewayStore store, Func<Task>? betweenCheckAndWrite)
     {
-        var counted = DispatchProxy.Create<IGatewayStore, CountHook>();
-        ((CountHook)(object)counted).Set(store, betweenCheckAndWrite);
         var billing = new BillingService(null, store, store, _clock, PaymentFailedAction.Suspend);
+        var counted = HookedStore.Wrap(store, nameof(IGatewayStore.AddAttemptAsync), betweenCheckAndWrite).Store;
         return new PortalPlanService(store, new PortalOptions { Enabled = true }, billing, new Identity.AttemptCounter(counted, _clock), _clock,
             NullLogger<PortalPlanService>.Instance);
-    }
-
-    /// <summary>The store as the attempt counter sees it: every call passed on, the first count preceded by the hook.</summary>
-    public class CountHook : DispatchProxy
-    {
-        private IGatewayStore _store = null!;
-        private Func<Task>? _hook;
-
-        internal void Set(IGatewayStore store, Func<Task>? hook) => (_store, _hook) = (store, hook);
-
-        protected override object? Invoke(MethodInfo? method, object?[]? args)
-        {
-            if (method!.Name == nameof(IGatewayStore.AddAttemptAsync) && Interlocked.Exchange(ref _hook, null) is { } hook)
-            {
-                return HookThenAsync(hook, () => (Task<AttemptCount>)Forward(method, args)!);
-            }
-
-            return Forward(method, args);
-        }
-
-        private object? Forward(MethodInfo method, object?[]? args)
-        {
-            try
-            {
-                return method.Invoke(_store, args);
-            }
-            catch (TargetInvocationException ex) when (ex.InnerException is not null)
-            {
-                ExceptionDispatchInfo.Throw(ex.InnerException);
-                throw;
-            }
-        }
-
-        private static async Task<AttemptCount> HookThenAsync(Func<Task> hook, Func<Task<AttemptCount>> then)
-        {
-            await hook();
-            return await then();
-        }
     }
 }
