@@ -377,8 +377,9 @@ internal static class FormPosts
     /// form reader reads as UTF-8, or ASCII) whose name or value, once decoded, is not valid UTF-8 — or, in a form declared
     /// ASCII (<c>charset=us-ascii</c>, <c>ascii</c>), is valid UTF-8 past ASCII, which the form reader turns into
     /// <c>?</c> without a word: its name (percent-decoded as UTF-8, an invalid sequence kept as its escape text), whether
-    /// the name itself is the bad part, and whether it is the ASCII declaration that refuses it. Null for a valid form, one in
-    /// another character set, and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart
+    /// the name itself is the bad part, and whether it is the ASCII declaration that refuses it. In an urlencoded form declared
+    /// in any other character set (<see cref="FormText.EscapesAsUtf8"/>) the field with a run of percent escapes that is not
+    /// valid UTF-8. Null for a valid form and a body not kept (<see cref="KeepBody"/>). Urlencoded and multipart forms; a multipart
     /// file is not a field. A multipart form's character set is each part's own: the form reader ignores one given for the
     /// whole body.
     /// </summary>
@@ -402,7 +403,10 @@ internal static class FormPosts
             {
                 using var body = new MemoryStream();
                 await request.Body.CopyToAsync(body, cancellationToken);
-                return UrlEncodedFieldNotUtf8(body.GetBuffer().AsSpan(0, (int)body.Length), text);
+                var bytes = body.GetBuffer().AsSpan(0, (int)body.Length);
+                return text == FormText.EscapesAsUtf8
+                    ? UrlEncodedEscapeNotUtf8(type.Encoding!.GetString(bytes))
+                    : UrlEncodedFieldNotUtf8(bytes, text);
             }
 
             var boundary = HeaderUtilities.RemoveQuotes(type.Boundary).Value;
@@ -447,16 +451,16 @@ internal static class FormPosts
         Ascii,
 
         /// <summary>
-        /// In another one-byte character set (<c>iso-8859-1</c>): an urlencoded form's bytes are read in it, but its percent
-        /// escapes as UTF-8, a run of them that is not valid UTF-8 kept as its escape text (<c>%E9</c>). A multipart
-        /// section in such a set has no escapes and is not checked.
+        /// In another character set .NET knows (<c>iso-8859-1</c>, <c>utf-16</c>, <c>utf-32</c>): an urlencoded form's
+        /// bytes are read in it, but its percent escapes as UTF-8, a run of them that is not valid UTF-8 kept as its escape
+        /// text (<c>%E9</c>). A multipart section in such a set has no escapes and is not checked.
         /// </summary>
         EscapesAsUtf8,
     }
 
-    // As the form reader picks the encoding: none, UTF-8 or an unknown name is read as UTF-8; ASCII as ASCII; another known
-    // one-byte character set is decoded in it, its escapes as UTF-8; a multi-byte one is not checked here (null; UTF-7 is
-    // refused before).
+    // As the form reader picks the encoding: none, UTF-8 or an unknown name is read as UTF-8; ASCII as ASCII; any other
+    // known character set, one byte a character or more (UTF-16, UTF-32), is decoded in it, its escapes as UTF-8 (UTF-7 is
+    // refused before; null for it).
     private static FormText? ReadAs(MediaTypeHeaderValue type)
     {
         try
@@ -465,8 +469,7 @@ internal static class FormPosts
             {
                 null or { CodePage: 65001 } => FormText.Utf8,
                 { CodePage: 20127 } => FormText.Ascii,
-                { IsSingleByte: true } => FormText.EscapesAsUtf8,
-                _ => null,
+                _ => FormText.EscapesAsUtf8,
             };
         }
         catch (NotSupportedException)
@@ -512,29 +515,46 @@ internal static class FormPosts
     }
 
     /// <summary>
+    /// The first field of an urlencoded form in a character set of its own (<see cref="FormText.EscapesAsUtf8"/>), already
+    /// read in it as the form reader reads it, with a run of percent escapes that is not valid UTF-8: as
+    /// <see cref="UrlEncodedFieldNotUtf8"/>. Its characters are what the set wrote; only the escapes can be misread.
+    /// </summary>
+    private static (string Name, bool InName, bool DeclaredAscii)? UrlEncodedEscapeNotUtf8(string body)
+    {
+        foreach (var range in body.AsSpan().Split('&'))
+        {
+            var pair = body.AsSpan()[range];
+            var eq = pair.IndexOf('=');
+            var name = eq < 0 ? pair : pair[..eq];
+            var inName = MisfitEscapes(name);
+            if ((inName ?? (eq >= 0 ? MisfitEscapes(pair[(eq + 1)..]) : null)) is not null)
+            {
+                return (Uri.UnescapeDataString(name.ToString().Replace('+', ' ')), inName is not null, false);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// <see cref="Misfit"/> of <paramref name="encoded"/> decoded: '+' a space and "%XX" a byte (a '%' without two hex digits
-    /// kept). In another one-byte character set only its runs of escapes, each of which the form reader decodes as UTF-8.
+    /// kept).
     /// </summary>
     private static Misread? MisfitDecoded(ReadOnlySpan<byte> encoded, FormText text)
     {
-        if (text == FormText.EscapesAsUtf8)
-        {
-            return MisfitEscapes(encoded);
-        }
-
         var bytes = encoded.ToArray();
         return Misfit(System.Net.WebUtility.UrlDecodeToBytes(bytes, 0, bytes.Length), text == FormText.Ascii);
     }
 
     /// <summary>Whether a run of "%XX" escapes in <paramref name="encoded"/> decodes to bytes that are not valid UTF-8.</summary>
-    private static Misread? MisfitEscapes(ReadOnlySpan<byte> encoded)
+    private static Misread? MisfitEscapes(ReadOnlySpan<char> encoded)
     {
         var run = new List<byte>();
         for (var i = 0; i <= encoded.Length; i++)
         {
-            if (i + 2 < encoded.Length && encoded[i] == '%' && System.Uri.IsHexDigit((char)encoded[i + 1]) && System.Uri.IsHexDigit((char)encoded[i + 2]))
+            if (i + 2 < encoded.Length && encoded[i] == '%' && System.Uri.IsHexDigit(encoded[i + 1]) && System.Uri.IsHexDigit(encoded[i + 2]))
             {
-                run.Add((byte)((System.Uri.FromHex((char)encoded[i + 1]) << 4) | System.Uri.FromHex((char)encoded[i + 2])));
+                run.Add((byte)((System.Uri.FromHex(encoded[i + 1]) << 4) | System.Uri.FromHex(encoded[i + 2])));
                 i += 2;
                 continue;
             }

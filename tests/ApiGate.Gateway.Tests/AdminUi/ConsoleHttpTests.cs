@@ -433,21 +433,58 @@ public sealed class ConsoleHttpTests : IAsyncLifetime
         var response = await PostCreateUserRawAsync("iso-8859-1", name);
 
         // Assert
-        Assert.NotEqual(400, response.Status);
+        Assert.Equal(302, response.Status);
+        var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
+        Assert.Equal("Ren\u00e9 Ren\u00e9", Assert.Single(users).Name);
+    }
+
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("utf-16BE")]
+    [InlineData("utf-32")]
+    public async Task CreateUser_DeclaredMultiByteCharsetWithEscapeNotValidUtf8_400NamingTheField(string charset)
+    {
+        // Arrange: the whole form written in a multi-byte character set, the name's last byte percent-escaped (%E9). The
+        // form reader decodes the text in that set but the escapes as UTF-8, and keeps an invalid one as its text, as it
+        // does for a one-byte set
+        var text = System.Text.Encoding.GetEncoding(charset);
+
+        // Act
+        var refused = await PostCreateUserRawAsync(charset, text.GetBytes("Ren%E9"), text);
+
+        // Assert: before, the user was stored named "Ren%E9" without a word
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("<p id=\"form-refused\">The value of the field <code>name</code> is not valid UTF-8, so nothing was changed "
+            + "(a browser sends its forms in UTF-8). Open <a href=\"/ui/users\">the page</a> again and resend the form.</p>", refused.Body, StringComparison.Ordinal);
+        Assert.Equal(0, (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Total);
+    }
+
+    [Fact]
+    public async Task CreateUser_DeclaredUtf16WithCharacterAndUtf8Escape_StoredAsRead()
+    {
+        // Arrange: a character written in the declared set (é) and an escape that is valid UTF-8 (%C3%A9, é): both read as sent
+        var text = System.Text.Encoding.Unicode;
+
+        // Act
+        var response = await PostCreateUserRawAsync("utf-16", text.GetBytes("Ren\u00e9+Ren%C3%A9"), text);
+
+        // Assert
+        Assert.Equal(302, response.Status);
         var users = (await _gateway.Users.ListPageAsync(null, 0, 100, CancellationToken.None)).Items;
         Assert.Equal("Ren\u00e9 Ren\u00e9", Assert.Single(users).Name);
     }
 
     /// <summary>
     /// Signs in and posts the create-user form as raw bytes, declared in <paramref name="charset"/>, with the name's bytes
-    /// as given (raw bytes and percent escapes alike): what a client other than a browser may send.
+    /// as given (raw bytes and percent escapes alike): what a client other than a browser may send. The other fields are
+    /// written in <paramref name="text"/> (ASCII when not given).
     /// </summary>
-    private async Task<RawResponse> PostCreateUserRawAsync(string charset, byte[] name)
+    private async Task<RawResponse> PostCreateUserRawAsync(string charset, byte[] name, System.Text.Encoding? text = null)
     {
         using var console = new ConsoleHttp(_gateway.Url);
         await console.SignInAsync(_token);
         var antiforgery = await console.TokenFromAsync("/ui/users");
-        byte[] body = [.. System.Text.Encoding.ASCII.GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
+        byte[] body = [.. (text ?? System.Text.Encoding.ASCII).GetBytes("_handler=create-user&__RequestVerificationToken=" + Uri.EscapeDataString(antiforgery)
             + "&email=ann%40example.com&plan=free&name="), .. name];
         var head = $"POST /ui/users HTTP/1.1\r\nHost: {new Uri(_gateway.Url).Authority}\r\nConnection: close\r\nCookie: {console.CookieHeader}\r\n"
             + $"Content-Type: application/x-www-form-urlencoded; charset={charset}\r\nContent-Length: {body.Length}\r\n\r\n";
