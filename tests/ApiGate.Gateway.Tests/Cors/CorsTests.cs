@@ -329,6 +329,26 @@ public sealed class CorsTests : GatewayTestBase
     }
 
     [Theory]
+    [InlineData("Access-Control-Request-Method: GET\r\nAccess-Control-Request-Method: GET")]
+    [InlineData("Access-Control-Request-Method: ")]
+    public async Task Preflight_RequestMethodEmptyOrOnSeveralLinesOnRouteListingMethods_404AsAnUnlistedMethodAndNotForwarded(string methodLines)
+    {
+        // Arrange: the route takes GET only; a method empty or given twice names none of its methods
+        var request = "OPTIONS /reads/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nOrigin: " + App + "\r\n" + methodLines + "\r\n\r\n";
+
+        // Act
+        var response = await RawHttp.SendAsync(Gateway.Url, System.Text.Encoding.ASCII.GetBytes(request));
+        var unlisted = await PreflightAsync("/reads/x", App, "DELETE", "");
+
+        // Assert: answered as a preflight for a method the route does not list
+        Assert.Equal(404, response.Status);
+        Assert.Equal("route_not_found", response.ErrorCode);
+        Assert.Equal(HttpStatusCode.NotFound, unlisted.StatusCode);
+        Assert.False(response.Headers.ContainsKey("Access-Control-Allow-Origin"));
+        Assert.Empty(Upstream.Received);
+    }
+
+    [Theory]
     [InlineData("https://app.example.com%2e.evil.net")]
     [InlineData("https://app.example.com.evil.net")]
     [InlineData("https://app_example.com")]
